@@ -1,0 +1,134 @@
+import { copyFile, stat, constants as fsConstants } from 'node:fs/promises'
+import Database from 'better-sqlite3'
+import { sha256File, type SigningKey } from '../crypto/index.js'
+import { isNotFound, throwIfAborted } from '../util/index.js'
+import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
+import { BlockError } from './errors.js'
+import { headerToMeta, type BlockHeader, type GenesisParams } from './header.js'
+import { readKeyOps, type KeyOpRow } from './keyops.js'
+import { computeManifest, type Manifest } from './manifest.js'
+import { inspectSchema } from './schema.js'
+import { checkSqliteFile } from './sqlite-header.js'
+import { signPrevious, signSeal } from './signing.js'
+import { guardSqlite, openBlockForBuild, type Db } from './sqlite.js'
+
+export interface BuildBlockOptions {
+  /** The user's SQLite file; it is copied, never modified. Omit for a block without user tables. */
+  source?: string
+  /** Path of the new block file (a private temporary path that must not exist yet). */
+  output: string
+  key: SigningKey
+  /** Genesis hash of the chain ('' when building a genesis). */
+  chainId: string
+  height: number
+  previousHash: string
+  /** RFC 3339 UTC */
+  timestamp: string
+  creatorName?: string
+  description?: string
+  genesis?: GenesisParams
+  /** Endorsements to write into `_keys`, in addition to any rows the source already has. */
+  keyOps?: KeyOpRow[]
+  /** Drop the source's own `_keys` rows and write only `keyOps` (re-sealing an orphaned block). */
+  replaceKeyOps?: boolean
+  maxBytes: number
+  /** Page size of a block built without a source (default 4096). */
+  pageSize?: number
+  signal?: AbortSignal
+}
+
+export interface BuiltBlock {
+  path: string
+  hash: string
+  /** hex DER seal over the block hash */
+  seal: string
+  header: BlockHeader
+  manifest: Manifest
+}
+
+/**
+ * Build and seal a v2 block: copy the source, write `_keys`, `_tables` and `_meta`, close, hash,
+ * seal. The result still has to pass the chain's validation before it is imported.
+ */
+export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
+  if (o.source !== undefined) {
+    await checkSqliteFile(o.source, o.maxBytes)
+    await refuseSidecars(o.source)
+    await copyFile(o.source, o.output, fsConstants.COPYFILE_EXCL)
+  } else {
+    const fresh = new Database(o.output)
+    fresh.pragma(`page_size = ${o.pageSize ?? 4096}`)
+    fresh.exec('VACUUM')
+    fresh.close()
+  }
+  throwIfAborted(o.signal)
+  const db = openBlockForBuild(o.output)
+  let header: BlockHeader
+  let manifest: Manifest
+  try {
+    ({ header, manifest } = guardSqlite(o.source ?? o.output, () => writeReserved(db, o)))
+  } finally {
+    db.close()
+  }
+  await checkSqliteFile(o.output, o.maxBytes)
+  const hash = await sha256File(o.output, { signal: o.signal })
+  return { path: o.output, hash, seal: signSeal(o.key, header, hash), header, manifest }
+}
+
+async function refuseSidecars (source: string): Promise<void> {
+  for (const [suffix, code, why, hint] of [
+    ['-wal', 'WAL_MODE', 'has a -wal file with data not yet in the database', "checkpoint it first: sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)'"],
+    ['-journal', 'CORRUPT', 'has a hot -journal (it was not closed cleanly)', 'open it once with sqlite3 so that SQLite rolls the journal back']
+  ] as const) {
+    try {
+      if ((await stat(source + suffix)).size > 0) throw new BlockError(code, `${source} ${why}`, { hint })
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+    }
+  }
+}
+
+function writeReserved (db: Db, o: BuildBlockOptions): { header: BlockHeader, manifest: Manifest } {
+  // The copy is private until it is hashed; durability comes from the fsync at placement.
+  db.pragma('journal_mode = MEMORY')
+  db.pragma('synchronous = OFF')
+  const check = db.pragma('quick_check(1)', { simple: true })
+  if (check !== 'ok') throw new BlockError('CORRUPT', `the input database fails quick_check: ${String(check)}`, { hint: 'repair it (sqlite3 .recover) before importing' })
+  const schema = inspectSchema(db, 'input')
+  const existing = schema.has.keys && o.replaceKeyOps !== true ? readKeyOps(db) : []
+  const keyOps = [...existing, ...(o.keyOps ?? [])]
+  const seen = new Set<string>()
+  for (const k of keyOps) {
+    const id = `${k.keyId}/${k.signer}`
+    if (seen.has(id)) throw new BlockError('KEYOP_DUPLICATE_SIGNER', `two endorsements of ${k.keyId} by ${k.signer}`, { hint: 'give each endorsement once' })
+    seen.add(id)
+  }
+  let result!: { header: BlockHeader, manifest: Manifest }
+  db.transaction(() => {
+    db.exec('DROP TABLE IF EXISTS _meta; DROP TABLE IF EXISTS _keys; DROP TABLE IF EXISTS _tables')
+    db.exec(`${META_DDL}; ${KEYS_DDL}; ${TABLES_DDL}`)
+    const insKey = db.prepare('INSERT INTO _keys (op, pubkey_hash, pubkey, sigkey_hash, signature, metadata) VALUES (?, ?, ?, ?, ?, ?)')
+    for (const k of keyOps) insKey.run(k.op, k.keyId, k.publicKey.hex, k.signer, k.signature, k.metadata === null ? null : JSON.stringify(k.metadata))
+    const manifest = computeManifest(db, schema.userTables, o.signal)
+    const insTable = db.prepare('INSERT INTO _tables (name, sql, rows, root) VALUES (?, ?, ?, ?)')
+    for (const t of manifest.tables) insTable.run(t.name, t.sql, t.rows, t.root)
+    const header: BlockHeader = {
+      version: 2,
+      chainId: o.chainId,
+      height: o.height,
+      previousHash: o.previousHash,
+      previousHashSignature: signPrevious(o.key, o.chainId, o.height, o.previousHash),
+      creator: o.key.id,
+      timestamp: o.timestamp,
+      time: Date.parse(o.timestamp),
+      rowsRoot: manifest.rowsRoot,
+      creatorName: o.creatorName,
+      description: o.description,
+      genesis: o.genesis
+    }
+    const insMeta = db.prepare('INSERT INTO _meta (key, value) VALUES (?, ?)')
+    for (const [k, v] of headerToMeta(header)) insMeta.run(k, v)
+    result = { header, manifest }
+  })()
+  return result
+}

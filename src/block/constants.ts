@@ -1,0 +1,27 @@
+/** The `_meta.PreviousBlockHash` of every genesis block (Daisy's constant). */
+export const GENESIS_PREVIOUS_HASH = '1000000000000000000000000000000000000000000000000000000000000001'
+
+export const BLOCK_VERSION = 2
+
+/** Tables Petal owns inside a block; user tables may not start with `_`. */
+export const RESERVED_TABLES = ['_meta', '_keys', '_tables'] as const
+
+/** Column names the query engine adds to user tables; user tables may not use them. */
+export const RESERVED_COLUMNS = ['_height'] as const
+
+// The exact DDL of v2 reserved tables, compared byte for byte against sqlite_schema.sql.
+export const META_DDL = 'CREATE TABLE _meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)'
+export const KEYS_DDL = 'CREATE TABLE _keys (op TEXT NOT NULL, pubkey_hash TEXT NOT NULL, pubkey TEXT NOT NULL, sigkey_hash TEXT NOT NULL, signature TEXT NOT NULL, metadata TEXT, PRIMARY KEY (pubkey_hash, sigkey_hash))'
+export const TABLES_DDL = 'CREATE TABLE _tables (name TEXT PRIMARY KEY NOT NULL, sql TEXT NOT NULL, rows INTEGER NOT NULL, root TEXT NOT NULL)'
+
+/** Columns of `_keys` in order, for v1 (Daisy) and v2 alike. */
+export const KEYS_COLUMNS = ['op', 'pubkey_hash', 'pubkey', 'sigkey_hash', 'signature', 'metadata'] as const
+
+/** Upper bound on user tables per block: bounds per-block work for validators and the query catalog. */
+export const MAX_USER_TABLES = 1000
+
+/** Internal SQLite tables a block may carry (AUTOINCREMENT counters, ANALYZE statistics). */
+export const ALLOWED_SQLITE_TABLES = new Set(['sqlite_sequence', 'sqlite_stat1', 'sqlite_stat4'])
+
+export type QuorumRule = 'daisy' | 'daisy-capped' | 'majority'
+export const QUORUM_RULES: readonly QuorumRule[] = ['daisy', 'daisy-capped', 'majority']

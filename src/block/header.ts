@@ -1,0 +1,118 @@
+import { isKeyId } from '../crypto/index.js'
+import { fromHex, isHash, parseRfc3339, parseUtcTimestamp } from '../util/index.js'
+import { BLOCK_VERSION, GENESIS_PREVIOUS_HASH, QUORUM_RULES, type QuorumRule } from './constants.js'
+import { BlockError } from './errors.js'
+
+/** Consensus parameters a v2 genesis commits to (so the genesis hash pins them). */
+export interface GenesisParams {
+  quorumRule: QuorumRule
+  maxBlockBytes: number
+  maxReorgDepth: number
+}
+
+/** The parsed `_meta` of a block. */
+export interface BlockHeader {
+  version: 1 | 2
+  /** Genesis hash of the chain; '' in the genesis itself and in v1 blocks. */
+  chainId: string
+  /** v2: from `_meta.Height`; v1: -1 (Daisy derives it from the parent). */
+  height: number
+  previousHash: string
+  /** hex DER */
+  previousHashSignature: string
+  /** key id of the signer (`_meta.CreatorPublicKey`) */
+  creator: string
+  /** `_meta.Timestamp` as written ('' when a v1 block has none) */
+  timestamp: string
+  /** Timestamp in ms since the epoch (NaN when absent) */
+  time: number
+  /** v2: Merkle root over `_tables`; v1: '' */
+  rowsRoot: string
+  creatorName?: string
+  description?: string
+  genesis?: GenesisParams
+}
+
+const V2_KEYS = new Set(['Version', 'ChainId', 'Height', 'PreviousBlockHash', 'PreviousBlockHashSignature', 'CreatorPublicKey', 'Timestamp', 'RowsRoot', 'Creator', 'Description', 'QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth'])
+const MAX_TEXT = 4096
+
+function bad (key: string, why: string): BlockError {
+  return new BlockError('BAD_META', `_meta.${key} ${why}`, { details: { key } })
+}
+
+function parseCount (key: string, v: string | undefined, min: number, max: number): number {
+  if (v === undefined) throw bad(key, 'is missing')
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(v)) throw bad(key, 'is not a canonical decimal integer')
+  const n = Number(v)
+  if (n < min || n > max) throw bad(key, `is out of range ${min}..${max}`)
+  return n
+}
+
+/** Parse a block's `_meta` rows. Strict for v2 (every field checked, unknown keys refused). */
+export function parseHeader (meta: ReadonlyMap<string, string>): BlockHeader {
+  const version = meta.get('Version')
+  if (version === '1') return parseV1(meta)
+  if (version !== String(BLOCK_VERSION)) {
+    throw new BlockError('UNSUPPORTED_VERSION', `unsupported block version ${JSON.stringify(version ?? null)}`, { hint: 'this Petal reads block versions 1 (Daisy) and 2' })
+  }
+  for (const k of meta.keys()) if (!V2_KEYS.has(k)) throw bad(k, 'is not a v2 metadata key')
+  const height = parseCount('Height', meta.get('Height'), 0, Number.MAX_SAFE_INTEGER)
+  const previousHash = meta.get('PreviousBlockHash') ?? ''
+  if (!isHash(previousHash)) throw bad('PreviousBlockHash', 'is not 64 lower-case hex digits')
+  const previousHashSignature = meta.get('PreviousBlockHashSignature') ?? ''
+  if (previousHashSignature === '' || fromHex(previousHashSignature) === undefined) throw bad('PreviousBlockHashSignature', 'is not lower-case hex')
+  const creator = meta.get('CreatorPublicKey') ?? ''
+  if (!isKeyId(creator)) throw bad('CreatorPublicKey', 'is not a key id ("1:" + 64 hex digits)')
+  const timestamp = meta.get('Timestamp') ?? ''
+  const time = parseUtcTimestamp(timestamp)
+  if (time === undefined) throw bad('Timestamp', 'is not an RFC 3339 UTC timestamp (YYYY-MM-DDTHH:MM:SS[.sss]Z)')
+  const rowsRoot = meta.get('RowsRoot') ?? ''
+  if (!isHash(rowsRoot)) throw bad('RowsRoot', 'is not 64 lower-case hex digits')
+  for (const k of ['Creator', 'Description']) {
+    if ((meta.get(k)?.length ?? 0) > MAX_TEXT) throw bad(k, `is longer than ${MAX_TEXT} characters`)
+  }
+  const header: BlockHeader = { version: 2, chainId: '', height, previousHash, previousHashSignature, creator, timestamp, time, rowsRoot, creatorName: meta.get('Creator'), description: meta.get('Description') }
+  if (height === 0) {
+    if (meta.has('ChainId')) throw bad('ChainId', 'must be absent in a genesis block')
+    if (previousHash !== GENESIS_PREVIOUS_HASH) throw bad('PreviousBlockHash', `of a genesis block must be ${GENESIS_PREVIOUS_HASH}`)
+    const rule = meta.get('QuorumRule')
+    if (!QUORUM_RULES.includes(rule as QuorumRule)) throw bad('QuorumRule', `must be one of ${QUORUM_RULES.join(', ')}`)
+    header.genesis = {
+      quorumRule: rule as QuorumRule,
+      maxBlockBytes: parseCount('MaxBlockBytes', meta.get('MaxBlockBytes'), 4096, 2 ** 40),
+      maxReorgDepth: parseCount('MaxReorgDepth', meta.get('MaxReorgDepth'), 0, 2 ** 31)
+    }
+  } else {
+    const chainId = meta.get('ChainId') ?? ''
+    if (!isHash(chainId)) throw bad('ChainId', 'is not 64 lower-case hex digits')
+    header.chainId = chainId
+    for (const k of ['QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth']) if (meta.has(k)) throw bad(k, 'is only allowed in a genesis block')
+  }
+  return header
+}
+
+function parseV1 (meta: ReadonlyMap<string, string>): BlockHeader {
+  const previousHash = meta.get('PreviousBlockHash') ?? ''
+  if (!isHash(previousHash)) throw bad('PreviousBlockHash', 'is not 64 lower-case hex digits')
+  const previousHashSignature = meta.get('PreviousBlockHashSignature') ?? ''
+  if (fromHex(previousHashSignature) === undefined || previousHashSignature === '') throw bad('PreviousBlockHashSignature', 'is not hex')
+  const creator = meta.get('CreatorPublicKey') ?? ''
+  if (!isKeyId(creator)) throw bad('CreatorPublicKey', 'is not a key id')
+  const timestamp = meta.get('Timestamp') ?? ''
+  const time = timestamp === '' ? NaN : (parseRfc3339(timestamp) ?? NaN)
+  return { version: 1, chainId: '', height: -1, previousHash, previousHashSignature, creator, timestamp, time, rowsRoot: '', creatorName: meta.get('Creator'), description: meta.get('Description') }
+}
+
+/** `_meta` rows of a v2 header, in a fixed order. */
+export function headerToMeta (h: BlockHeader): Array<[string, string]> {
+  const rows: Array<[string, string]> = [['Version', String(BLOCK_VERSION)]]
+  if (h.height > 0) rows.push(['ChainId', h.chainId])
+  rows.push(['Height', String(h.height)], ['PreviousBlockHash', h.previousHash], ['PreviousBlockHashSignature', h.previousHashSignature],
+    ['CreatorPublicKey', h.creator], ['Timestamp', h.timestamp], ['RowsRoot', h.rowsRoot])
+  if (h.creatorName !== undefined) rows.push(['Creator', h.creatorName])
+  if (h.description !== undefined) rows.push(['Description', h.description])
+  if (h.genesis !== undefined) {
+    rows.push(['QuorumRule', h.genesis.quorumRule], ['MaxBlockBytes', String(h.genesis.maxBlockBytes)], ['MaxReorgDepth', String(h.genesis.maxReorgDepth)])
+  }
+  return rows
+}

@@ -1,0 +1,62 @@
+import { isKeyId, parsePublicKey, type PublicKey } from '../crypto/index.js'
+import { fromHex } from '../util/index.js'
+import { BlockError } from './errors.js'
+import type { Db } from './sqlite.js'
+
+export type KeyOp = 'A' | 'R'
+
+/** One row of `_keys`: `signer` endorses adding (A) or revoking (R) `key`. */
+export interface KeyOpRow {
+  op: KeyOp
+  /** key id of the target key (`pubkey_hash`) */
+  keyId: string
+  /** the target's public key (`pubkey`, hex SPKI) */
+  publicKey: PublicKey
+  /** key id of the endorsing signatory (`sigkey_hash`) */
+  signer: string
+  /** hex DER signature of the endorsement */
+  signature: string
+  metadata: Record<string, string> | null
+}
+
+interface RawRow { op: unknown, pubkey_hash: unknown, pubkey: unknown, sigkey_hash: unknown, signature: unknown, metadata: unknown }
+
+const MAX_KEY_OPS = 10_000
+
+/** Read and shape-check every `_keys` row. Signatures and authority are checked by the chain. */
+export function readKeyOps (db: Db): KeyOpRow[] {
+  const rows = db.prepare('SELECT op, pubkey_hash, pubkey, sigkey_hash, signature, metadata FROM _keys ORDER BY pubkey_hash, sigkey_hash LIMIT ?').all(MAX_KEY_OPS + 1) as RawRow[]
+  if (rows.length > MAX_KEY_OPS) throw new BlockError('KEYOP_MALFORMED', `more than ${MAX_KEY_OPS} key operations in one block`)
+  return rows.map((r, i) => parseKeyOpRow(r, i))
+}
+
+export function parseKeyOpRow (r: RawRow, index: number): KeyOpRow {
+  const bad = (why: string): BlockError => new BlockError('KEYOP_MALFORMED', `_keys row ${index}: ${why}`, { details: { row: index } })
+  if (r.op !== 'A' && r.op !== 'R') throw bad(`op must be 'A' or 'R', not ${JSON.stringify(r.op)}`)
+  if (!isKeyId(r.pubkey_hash)) throw bad('pubkey_hash is not a key id')
+  if (!isKeyId(r.sigkey_hash)) throw bad('sigkey_hash is not a key id')
+  if (typeof r.pubkey !== 'string') throw bad('pubkey is not text')
+  let publicKey: PublicKey
+  try {
+    publicKey = parsePublicKey(r.pubkey)
+  } catch {
+    throw bad('pubkey is not a canonical P-256 SPKI in hex')
+  }
+  if (publicKey.id !== r.pubkey_hash) throw bad('pubkey_hash does not match pubkey')
+  if (typeof r.signature !== 'string' || r.signature === '' || fromHex(r.signature) === undefined) throw bad('signature is not lower-case hex')
+  let metadata: Record<string, string> | null = null
+  if (r.metadata !== null && r.metadata !== '') {
+    if (typeof r.metadata !== 'string') throw bad('metadata is not text')
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(r.metadata)
+    } catch {
+      throw bad('metadata is not JSON')
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every(v => typeof v === 'string')) {
+      throw bad('metadata must be a JSON object of strings')
+    }
+    metadata = parsed as Record<string, string>
+  }
+  return { op: r.op, keyId: r.pubkey_hash, publicKey, signer: r.sigkey_hash, signature: r.signature, metadata }
+}

@@ -1,0 +1,108 @@
+import { isHash, throwIfAborted } from '../util/index.js'
+import { BlockError } from './errors.js'
+import { parseHeader, type BlockHeader } from './header.js'
+import { readKeyOps, type KeyOpRow } from './keyops.js'
+import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
+import { inspectSchema, type UserTable } from './schema.js'
+import { checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
+import { guardSqlite, openBlockReadonly, type Db } from './sqlite.js'
+
+/** Everything a block file says about itself, after structural validation. */
+export interface BlockFile {
+  path: string
+  size: number
+  sqlite: SqliteHeader
+  header: BlockHeader
+  keyOps: KeyOpRow[]
+  /** The `_tables` manifest as stored in the block (v2); empty for v1. */
+  tables: TableEntry[]
+  userTables: UserTable[]
+}
+
+export interface ReadBlockOptions {
+  /** The chain's `max_block_bytes`. */
+  maxBytes: number
+  /** Run `PRAGMA quick_check` (default true). */
+  quickCheck?: boolean
+  /** Recompute every table's Merkle root and compare with `_tables` (default true). */
+  checkManifest?: boolean
+  signal?: AbortSignal
+}
+
+/**
+ * Structural validation of an untrusted block file, in order: size and header bytes (before
+ * SQLite touches it), open read-only with defensive settings, quick_check, schema allow-list and
+ * reserved-table shapes, `_meta`, `_keys` rows, and the `_tables` manifest against the content.
+ */
+export async function readBlockFile (path: string, options: ReadBlockOptions): Promise<BlockFile> {
+  const sqlite = await checkSqliteFile(path, options.maxBytes)
+  throwIfAborted(options.signal)
+  const db = openBlockReadonly(path)
+  try {
+    return guardSqlite(path, () => readOpen(db, path, sqlite, options))
+  } finally {
+    db.close()
+  }
+}
+
+function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }, options: ReadBlockOptions): BlockFile {
+  if (options.quickCheck !== false) {
+    const result = db.pragma('quick_check(1)', { simple: true })
+    if (result !== 'ok') throw new BlockError('CORRUPT', `SQLite quick_check failed: ${String(result)}`)
+  }
+  // Version first decides which schema rules apply; _meta must exist in every version.
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_meta'").get() !== undefined
+  if (!hasMeta) throw new BlockError('BAD_META', 'block has no _meta table')
+  const metaRows = db.prepare('SELECT key, value FROM _meta LIMIT 65').raw(true).all() as Array<[unknown, unknown]>
+  const meta = new Map<string, string>()
+  for (const [k, v] of metaRows) {
+    if (typeof k !== 'string' || typeof v !== 'string') throw new BlockError('BAD_META', '_meta keys and values must be TEXT')
+    meta.set(k, v)
+  }
+  if (metaRows.length > 64) throw new BlockError('BAD_META', '_meta has too many rows')
+  const version = meta.get('Version') === '1' ? 1 : 2
+  const schema = inspectSchema(db, version)
+  const header = parseHeader(meta)
+  if (!schema.has.keys) throw new BlockError('RESERVED_SCHEMA', 'block has no _keys table', { details: { table: '_keys' } })
+  const keyOps = readKeyOps(db)
+  let tables: TableEntry[] = []
+  if (header.version === 2) {
+    if (!schema.has.tables) throw new BlockError('RESERVED_SCHEMA', 'block has no _tables table', { details: { table: '_tables' } })
+    tables = readTablesManifest(db)
+    checkManifest(db, header, schema.userTables, tables, options)
+  }
+  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: schema.userTables }
+}
+
+function readTablesManifest (db: Db): TableEntry[] {
+  const rows = db.prepare('SELECT name, sql, rows, root FROM _tables ORDER BY name').raw(true).all() as unknown[][]
+  return rows.map(([name, sql, rows, root]) => {
+    if (typeof name !== 'string' || typeof sql !== 'string' || typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0 || !isHash(root)) {
+      throw new BlockError('MANIFEST_MISMATCH', '_tables has a malformed row')
+    }
+    return { name, sql, rows, root }
+  })
+}
+
+function checkManifest (db: Db, header: BlockHeader, userTables: UserTable[], claimed: TableEntry[], options: ReadBlockOptions): void {
+  const mismatch = (why: string, table?: string): BlockError => new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: ${why}`, { details: { table } })
+  // Cheap checks first: the same tables with the same DDL, and RowsRoot over the claimed rows.
+  if (claimed.length !== userTables.length) throw mismatch(`${claimed.length} entries for ${userTables.length} tables`)
+  const byName = new Map(claimed.map(t => [t.name, t]))
+  for (const t of userTables) {
+    const c = byName.get(t.name)
+    if (c === undefined) throw mismatch(`table ${JSON.stringify(t.name)} is missing`, t.name)
+    if (c.sql !== t.sql) throw mismatch(`DDL of ${JSON.stringify(t.name)} differs`, t.name)
+  }
+  const ordered = userTables.map(t => byName.get(t.name) as TableEntry)
+  if (rowsRootOf(ordered) !== header.rowsRoot) {
+    throw new BlockError('ROWS_ROOT_MISMATCH', '_meta.RowsRoot is not the Merkle root of _tables')
+  }
+  if (options.checkManifest === false) return
+  for (const t of userTables) {
+    const { rows, root } = tableRoot(db, t, options.signal)
+    const c = byName.get(t.name) as TableEntry
+    if (rows !== c.rows || root !== c.root) throw mismatch(`rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, t.name)
+  }
+}
+

@@ -1,0 +1,72 @@
+/**
+ * Canonical encoding of SQLite values and rows, the input of per-row Merkle leaves. Each value is
+ * a one-byte type tag followed by a fixed-size or length-prefixed payload, so two different rows
+ * never encode to the same bytes. Specified with vectors in docs/block-format.md.
+ */
+export type SqlValue = null | bigint | number | string | Uint8Array
+
+export const TAG_NULL = 0x00
+export const TAG_INTEGER = 0x01
+export const TAG_REAL = 0x02
+export const TAG_TEXT = 0x03
+export const TAG_BLOB = 0x04
+
+/** Reusable growable buffer: encoding millions of rows must not allocate per value. */
+export class RowEncoder {
+  private buf = Buffer.allocUnsafe(4096)
+  private pos = 0
+
+  private ensure (n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.pos + n) size *= 2
+    const next = Buffer.allocUnsafe(size)
+    this.buf.copy(next, 0, 0, this.pos)
+    this.buf = next
+  }
+
+  /** Encode one row (values in column order) and return a view valid until the next call. */
+  encode (values: readonly SqlValue[]): Buffer {
+    this.pos = 0
+    this.ensure(4)
+    this.buf.writeUInt32BE(values.length, 0)
+    this.pos = 4
+    for (const v of values) this.value(v)
+    return this.buf.subarray(0, this.pos)
+  }
+
+  private value (v: SqlValue): void {
+    if (v === null) {
+      this.ensure(1)
+      this.buf[this.pos++] = TAG_NULL
+    } else if (typeof v === 'bigint') {
+      this.ensure(9)
+      this.buf[this.pos] = TAG_INTEGER
+      this.buf.writeBigInt64BE(v, this.pos + 1)
+      this.pos += 9
+    } else if (typeof v === 'number') {
+      // Only REAL reaches here: rows are read with safeIntegers, so INTEGER arrives as bigint.
+      this.ensure(9)
+      this.buf[this.pos] = TAG_REAL
+      this.buf.writeDoubleBE(v, this.pos + 1)
+      this.pos += 9
+    } else if (typeof v === 'string') {
+      const len = Buffer.byteLength(v, 'utf8')
+      this.ensure(5 + len)
+      this.buf[this.pos] = TAG_TEXT
+      this.buf.writeUInt32BE(len, this.pos + 1)
+      this.buf.write(v, this.pos + 5, len, 'utf8')
+      this.pos += 5 + len
+    } else {
+      this.ensure(5 + v.length)
+      this.buf[this.pos] = TAG_BLOB
+      this.buf.writeUInt32BE(v.length, this.pos + 1)
+      this.buf.set(v, this.pos + 5)
+      this.pos += 5 + v.length
+    }
+  }
+}
+
+export function encodeRow (values: readonly SqlValue[]): Uint8Array {
+  return new Uint8Array(new RowEncoder().encode(values))
+}

@@ -1,0 +1,66 @@
+import { signV2, verifyV1, verifyV2, type PublicKey, type SigningKey } from '../crypto/index.js'
+import { fromHex, toHex } from '../util/index.js'
+import type { BlockHeader } from './header.js'
+import type { KeyOp, KeyOpRow } from './keyops.js'
+
+// v2 signed messages (docs/block-format.md "Signatures"). The domain tag keeps a signature made
+// for one purpose from verifying for another; ChainId keeps it from verifying on another chain.
+export function prevMessage (chainId: string, height: number, previousHash: string): string {
+  return `petal/v2/prev\n${chainId}\n${height}\n${previousHash}`
+}
+
+export function sealMessage (chainId: string, height: number, blockHash: string, rowsRoot: string): string {
+  return `petal/v2/seal\n${chainId}\n${height}\n${blockHash}\n${rowsRoot}`
+}
+
+export function keyOpMessage (chainId: string, op: KeyOp, keyId: string): string {
+  return `petal/v2/keyop\n${chainId}\n${op}\n${keyId}`
+}
+
+function digestOf (hexHash: string): Uint8Array {
+  return fromHex(hexHash) ?? new Uint8Array(0)
+}
+
+function sig (hex: string): Uint8Array | undefined {
+  return fromHex(hex)
+}
+
+export function signPrevious (key: SigningKey, chainId: string, height: number, previousHash: string): string {
+  return toHex(signV2(key, prevMessage(chainId, height, previousHash)))
+}
+
+/** Check `_meta.PreviousBlockHashSignature` with the creator's key. */
+export function verifyPrevious (pub: PublicKey, h: BlockHeader): boolean {
+  const s = sig(h.previousHashSignature)
+  if (s === undefined) return false
+  return h.version === 1
+    ? verifyV1(pub, digestOf(h.previousHash), s)
+    : verifyV2(pub, prevMessage(h.chainId, h.height, h.previousHash), s)
+}
+
+export function signSeal (key: SigningKey, h: Pick<BlockHeader, 'chainId' | 'height' | 'rowsRoot'>, blockHash: string): string {
+  return toHex(signV2(key, sealMessage(h.chainId, h.height, blockHash, h.rowsRoot)))
+}
+
+/** Check a block's detached seal (v1: Daisy's hash signature over the raw digest). */
+export function verifySeal (pub: PublicKey, h: BlockHeader, blockHash: string, sealHex: string): boolean {
+  const s = sig(sealHex)
+  if (s === undefined) return false
+  return h.version === 1
+    ? verifyV1(pub, digestOf(blockHash), s)
+    : verifyV2(pub, sealMessage(h.chainId, h.height, blockHash, h.rowsRoot), s)
+}
+
+/** An endorsement by `signer` that `target` be added or revoked on chain `chainId`. */
+export function signKeyOp (signer: SigningKey, chainId: string, op: KeyOp, target: PublicKey, metadata: Record<string, string> | null = null): KeyOpRow {
+  return { op, keyId: target.id, publicKey: target, signer: signer.id, signature: toHex(signV2(signer, keyOpMessage(chainId, op, target.id))), metadata }
+}
+
+/** Check an endorsement with the endorser's key (v1: over the raw bytes of the key hash). */
+export function verifyKeyOp (signerKey: PublicKey, chainId: string, row: KeyOpRow, version: 1 | 2): boolean {
+  const s = sig(row.signature)
+  if (s === undefined) return false
+  return version === 1
+    ? verifyV1(signerKey, digestOf(row.keyId.slice(2)), s)
+    : verifyV2(signerKey, keyOpMessage(chainId, row.op, row.keyId), s)
+}

@@ -1,0 +1,74 @@
+import { open } from 'node:fs/promises'
+import { BlockError } from './errors.js'
+
+/** What the 100-byte SQLite header says about a file, checked before SQLite ever opens it. */
+export interface SqliteHeader {
+  pageSize: number
+  pageCount: number
+  /** 1 = rollback journal, 2 = WAL */
+  writeVersion: number
+  readVersion: number
+  textEncoding: number
+  userVersion: number
+  sqliteVersion: number
+}
+
+const MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
+
+/**
+ * Check the header of an untrusted file: magic, a legal page size, not WAL, standard payload
+ * fractions, and a page count that matches the file length. Throws BlockError.
+ */
+export function parseSqliteHeader (h: Uint8Array, fileSize: number): SqliteHeader {
+  const b = Buffer.from(h.buffer, h.byteOffset, h.byteLength)
+  if (b.length < 100 || !b.subarray(0, 16).equals(MAGIC)) {
+    throw new BlockError('NOT_SQLITE', 'not an SQLite 3 database (bad header magic)', { hint: 'a block must be an SQLite 3 database file' })
+  }
+  const raw = b.readUInt16BE(16)
+  const pageSize = raw === 1 ? 65536 : raw
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
+    throw new BlockError('NOT_SQLITE', `invalid page size ${raw} in SQLite header`)
+  }
+  const writeVersion = b[18] as number
+  const readVersion = b[19] as number
+  if (writeVersion === 2 || readVersion === 2) {
+    throw new BlockError('WAL_MODE', 'the database is in WAL journal mode', {
+      hint: "switch it to a rollback journal first: sqlite3 FILE 'PRAGMA journal_mode=DELETE'"
+    })
+  }
+  if (writeVersion !== 1 || readVersion !== 1) throw new BlockError('NOT_SQLITE', `unsupported file format version ${writeVersion}/${readVersion}`)
+  if (b[21] !== 64 || b[22] !== 32 || b[23] !== 32) throw new BlockError('NOT_SQLITE', 'non-standard payload fractions in SQLite header')
+  if (b[20] !== 0) throw new BlockError('NOT_SQLITE', 'reserved bytes per page must be 0 (no encryption or checksum extensions)')
+  const textEncoding = b.readUInt32BE(56)
+  if (textEncoding < 1 || textEncoding > 3) throw new BlockError('NOT_SQLITE', `invalid text encoding ${textEncoding}`)
+  const pageCount = b.readUInt32BE(28)
+  // The in-header size is authoritative only when "version-valid-for" matches the change counter.
+  const sizeValid = b.readUInt32BE(92) === b.readUInt32BE(24) && pageCount > 0
+  if (fileSize % pageSize !== 0 || (sizeValid && pageCount * pageSize !== fileSize)) {
+    throw new BlockError('CORRUPT', `file length ${fileSize} does not match ${pageCount} pages of ${pageSize} bytes`, { hint: 'the file is truncated or was copied while being written' })
+  }
+  return { pageSize, pageCount: fileSize / pageSize, writeVersion, readVersion, textEncoding, userVersion: b.readUInt32BE(60), sqliteVersion: b.readUInt32BE(96) }
+}
+
+/** Read and check a file's header, and its size against `maxBytes`. */
+export async function checkSqliteFile (path: string, maxBytes: number): Promise<SqliteHeader & { size: number }> {
+  let fh
+  try {
+    fh = await open(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`, { hint: 'check the path' })
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new BlockError('NOT_SQLITE', `${path} is a directory`)
+    throw err
+  }
+  try {
+    const { size } = await fh.stat()
+    if (!Number.isFinite(maxBytes) || size > maxBytes) {
+      throw new BlockError('BLOCK_TOO_LARGE', `block is ${size} bytes; this chain allows at most ${maxBytes}`, { details: { size, maxBytes }, hint: 'split the data over several blocks' })
+    }
+    const buf = Buffer.alloc(100)
+    const { bytesRead } = await fh.read(buf, 0, 100, 0)
+    return { ...parseSqliteHeader(buf.subarray(0, bytesRead), size), size }
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,0 +1,145 @@
+import { existsSync } from 'node:fs'
+import { BlockError, type GenesisParams } from '../block/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import { DataDir, IndexDb, readChainParams, StorageError, type BlockRecord, type ChainParams } from '../storage/index.js'
+import { nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { ChainError } from './errors.js'
+import { KeyState, type Signer } from './key-state.js'
+import type { ParentContext } from './validate/index.js'
+
+/** How far ahead of the local clock a block's timestamp may be (clock skew between signers). */
+export const MAX_FUTURE_MS = 5 * 60_000
+
+export interface ChainOptions {
+  logger?: Logger
+  clock?: Clock
+}
+
+/**
+ * One chain in one data directory: read access to its index and key state, plus the context
+ * every write operation (import, sign-import, reseal, reindex) works in. Writes live in their
+ * own files and serialise on the index's write lock.
+ */
+export class Chain {
+  private constructor (
+    readonly dir: DataDir,
+    readonly params: ChainParams,
+    readonly index: IndexDb,
+    readonly logger: Logger,
+    readonly clock: Clock
+  ) {}
+
+  /** Open an existing chain. Cost does not depend on chain length. */
+  static open (root: string, options: ChainOptions = {}): Chain {
+    const dir = new DataDir(root)
+    const params = readChainParams(dir.chainParams)
+    if (!existsSync(dir.index)) {
+      throw new StorageError('INDEX_CORRUPT', `the chain index ${dir.index} is missing`, { hint: 'rebuild it from the block files with `petal reindex`' })
+    }
+    const index = IndexDb.open(dir.index)
+    const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock)
+    try {
+      chain.checkAgainstGenesis()
+    } catch (err) {
+      index.close()
+      throw err
+    }
+    return chain
+  }
+
+  /** @internal for genesis creation and reindex, which build the index themselves. */
+  static attach (dir: DataDir, params: ChainParams, index: IndexDb, options: ChainOptions = {}): Chain {
+    return new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock)
+  }
+
+  private checkAgainstGenesis (): void {
+    const g = this.index.byHeight(0)
+    if (g === undefined) throw new StorageError('INDEX_CORRUPT', 'the chain index is empty', { hint: 'rebuild it with `petal reindex`' })
+    if (g.hash !== this.params.genesisHash) {
+      throw new ChainError('GENESIS_MISMATCH', `the index's genesis ${g.hash} is not chainparams.json's ${this.params.genesisHash}`, { hint: 'run `petal reindex`, or check that chainparams.json belongs to this directory' })
+    }
+    const consensus = this.index.getMeta('consensus')
+    if (consensus !== undefined && consensus !== consensusJson(this.params)) {
+      throw new StorageError('CHAINPARAMS_INVALID', 'chainparams.json disagrees with the consensus parameters committed in the genesis block', { hint: 'restore the original chainparams.json' })
+    }
+  }
+
+  close (): void {
+    this.index.close()
+  }
+
+  get chainId (): string {
+    return this.params.genesisHash
+  }
+
+  tip (): BlockRecord {
+    const t = this.index.tip()
+    if (t === undefined) throw new ChainError('EMPTY_CHAIN', 'the chain has no blocks', { hint: 'run `petal reindex`' })
+    return t
+  }
+
+  /** A block by height (canonical), full hash, or unique hash prefix of at least 8 digits. */
+  get (ref: number | string): BlockRecord | undefined {
+    if (typeof ref === 'number') return this.index.byHeight(ref)
+    if (/^\d+$/.test(ref)) return this.index.byHeight(Number(ref))
+    if (/^[0-9a-f]{64}$/.test(ref)) return this.index.byHash(ref)
+    if (/^[0-9a-f]{8,63}$/.test(ref)) {
+      const rows = this.index.db.prepare('SELECT hash FROM blocks WHERE hash >= ? AND hash < ? LIMIT 2').all(ref, ref + 'g') as Array<{ hash: string }>
+      return rows.length === 1 ? this.index.byHash((rows[0] as { hash: string }).hash) : undefined
+    }
+    return undefined
+  }
+
+  /** Where a stored block's file is. */
+  pathOf (b: BlockRecord): string {
+    return b.canonical ? this.dir.blockPath(b.height) : this.dir.forkPath(b.hash)
+  }
+
+  /** The signatory set after block `b`, which may be on a side branch. */
+  keysAt (b: BlockRecord): KeyState {
+    const sides: BlockRecord[] = []
+    let x: BlockRecord | undefined = b
+    while (x !== undefined && !x.canonical) {
+      sides.push(x)
+      x = this.index.byHash(x.parent)
+    }
+    if (x === undefined) throw new ChainError('NOT_FOUND', `side branch of ${b.hash} does not reach the canonical chain`)
+    let ks = KeyState.fromRecords(this.index.signers(), x.height)
+    for (const s of sides.reverse()) ks = ks.apply(this.index.keyOpsOf(s.hash), s.height)
+    return ks
+  }
+
+  /** The immutable view a child of `parent` is validated against. */
+  contextAt (parent: BlockRecord, now: number | undefined = this.clock.now()): ParentContext {
+    return {
+      chainId: this.chainId,
+      parent: { hash: parent.hash, height: parent.height, time: Date.parse(parent.timestamp) },
+      keys: this.keysAt(parent),
+      quorumRule: this.params.quorumRule,
+      now,
+      maxFutureMs: MAX_FUTURE_MS
+    }
+  }
+
+  /** Signatories at the tip, including revoked ones. */
+  signers (): Signer[] {
+    return this.keysAt(this.tip()).all()
+  }
+
+  /** Refuse early when `key` cannot sign on top of the current tip. */
+  assertCanSign (key: SigningKey, keys: KeyState = this.keysAt(this.tip())): void {
+    const s = keys.get(key.id)
+    if (s === undefined) {
+      throw new BlockError('SIGNER_NOT_AUTHORISED', `key ${key.id} is not a signatory of this chain`, {
+        details: { signer: key.id },
+        hint: 'ask the signatories to endorse it: they run `petal signkey KEY --op add` and include the result with `signimportblock --keyops`'
+      })
+    }
+    if (s.revokedAt !== null) throw new BlockError('SIGNER_REVOKED', `key ${key.id} was revoked at height ${s.revokedAt}`, { details: { signer: key.id } })
+  }
+}
+
+/** The consensus parameters as the index records them (compared with chainparams.json on open). */
+export function consensusJson (p: GenesisParams): string {
+  return JSON.stringify({ quorumRule: p.quorumRule, maxBlockBytes: p.maxBlockBytes, maxReorgDepth: p.maxReorgDepth })
+}

@@ -1,0 +1,108 @@
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { buildBlock, GENESIS_PREVIOUS_HASH, signKeyOp } from '../block/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import {
+  DataDir, IndexDb, StorageError, placeBlock, tmpBlockPath, writeChainParams,
+  type BlockRecord, type ChainParams, type NewChainInput
+} from '../storage/index.js'
+import { formatTimestamp, parseRfc3339 } from '../util/index.js'
+import { Chain, consensusJson, type ChainOptions } from './chain.js'
+import { ChainError } from './errors.js'
+import { checkGenesis, loadCandidate } from './validate/index.js'
+
+// What may already be in a directory that gets a new chain: the operator's keys and node identity,
+// and leftovers of an initialisation that crashed before writing chainparams.json.
+const KEEP = new Set(['keystore', 'node.key'])
+const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm'])
+
+function prepareEmptyDir (dir: DataDir): void {
+  if (!existsSync(dir.root)) { mkdirSync(dir.root, { recursive: true, mode: 0o755 }); return }
+  if (existsSync(dir.chainParams)) {
+    throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} already holds a chain`, { hint: 'choose another --dir, or remove the directory first' })
+  }
+  const names = readdirSync(dir.root)
+  const foreign = names.filter(n => !KEEP.has(n) && !LEFTOVERS.has(n))
+  if (foreign.length > 0) {
+    throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`, { hint: 'give an empty or new directory with --dir' })
+  }
+  for (const n of names) if (LEFTOVERS.has(n)) rmSync(join(dir.root, n), { recursive: true, force: true })
+}
+
+/**
+ * `newchain`: build and seal a genesis block with `key` as the only signatory, then write the
+ * data directory. chainparams.json is written last: until it exists the directory holds no chain,
+ * so a crash part-way leaves something `newchain` simply redoes.
+ */
+export async function createChain (root: string, input: NewChainInput, key: SigningKey, options: ChainOptions = {}): Promise<Chain> {
+  const dir = new DataDir(root)
+  prepareEmptyDir(dir)
+  const now = options.clock?.now() ?? Date.now()
+  const ts = input.genesisTimestamp !== undefined ? parseRfc3339(input.genesisTimestamp) as number : now
+  const tmp = tmpBlockPath(dir)
+  try {
+    const built = await buildBlock({
+      source: input.genesisDb,
+      output: tmp,
+      key,
+      chainId: '',
+      height: 0,
+      previousHash: GENESIS_PREVIOUS_HASH,
+      timestamp: formatTimestamp(ts),
+      creatorName: input.creator === '' ? undefined : input.creator,
+      description: input.description === '' ? undefined : input.description,
+      genesis: input.consensus,
+      keyOps: [signKeyOp(key, '', 'A', key.publicKey)],
+      replaceKeyOps: true,
+      maxBytes: input.consensus.maxBlockBytes
+    })
+    const params: ChainParams = {
+      genesisHash: built.hash,
+      genesisSeal: built.seal,
+      genesisTimestamp: built.header.timestamp,
+      creator: input.creator,
+      creatorPublicKey: key.id,
+      description: input.description,
+      bootstrapPeers: input.bootstrapPeers,
+      ...input.consensus
+    }
+    return await installGenesis(dir, params, tmp, options)
+  } finally {
+    rmSync(tmp, { force: true })
+    rmSync(tmp.replace(/\.db$/, '.sig'), { force: true })
+  }
+}
+
+/**
+ * Validate a genesis file against chain parameters (its hash, seal and the consensus values it
+ * commits to) and make `dir` a data directory of that chain. Used by newchain and by pull.
+ */
+export async function installGenesis (dir: DataDir, params: ChainParams, genesisFile: string, options: ChainOptions = {}): Promise<Chain> {
+  const c = await loadCandidate(genesisFile, params.genesisSeal, { maxBytes: params.maxBlockBytes, expectedHash: params.genesisHash })
+  const ops = checkGenesis(c, params.genesisHash)
+  const g = c.file.header.genesis
+  if (g === undefined || consensusJson(g) !== consensusJson(params)) {
+    throw new ChainError('GENESIS_MISMATCH', 'chain parameters disagree with the consensus values in the genesis block', { hint: 'the chainparams.json does not belong to this genesis' })
+  }
+  mkdirSync(dir.root, { recursive: true })
+  const index = IndexDb.open(dir.index)
+  const record: BlockRecord = {
+    hash: c.hash, height: 0, parent: c.file.header.previousHash, canonical: true, version: 2, signer: c.file.header.creator,
+    timestamp: c.file.header.timestamp, rowsRoot: c.file.header.rowsRoot, prevSig: c.file.header.previousHashSignature,
+    seal: c.seal, size: c.file.size, keyOps: ops.length, receivedAt: options.clock?.now() ?? Date.now()
+  }
+  try {
+    await index.withWriteLock(async () => {
+      index.clear()
+      placeBlock(genesisFile, dir.blockPath(0), c.seal)
+      index.insertBlock(record, c.file.tables, ops)
+      index.applyKeyOps(0, ops)
+      index.setMeta('consensus', consensusJson(params))
+    })
+    writeChainParams(dir.chainParams, params)
+  } catch (err) {
+    index.close()
+    throw err
+  }
+  return Chain.attach(dir, params, index, options)
+}

@@ -1,0 +1,43 @@
+import { copyFile, rename, rm } from 'node:fs/promises'
+import { constants as fsConstants } from 'node:fs'
+import { BlockError } from '../block/index.js'
+import { tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { acceptCandidate, type ImportResult } from './accept.js'
+import type { Chain } from './chain.js'
+import { ChainError } from './errors.js'
+import { loadCandidate } from './validate/index.js'
+import { writeTx } from './write-tx.js'
+
+export interface ImportOptions extends LockOptions {
+  /** The hash the block was announced or requested with. */
+  expectedHash?: string
+  /** Take ownership of `file` (rename it) instead of copying it; for files already in tmp/. */
+  consume?: boolean
+}
+
+/**
+ * Import a block file with its seal, from a peer or from disk: take a private copy, run the
+ * intrinsic checks outside the lock, then validate on the parent and store it under the lock.
+ */
+export async function importBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const tmp = tmpBlockPath(chain.dir)
+  try {
+    try {
+      if (options.consume === true) await rename(file, tmp)
+      else await copyFile(file, tmp, fsConstants.COPYFILE_FICLONE)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
+      throw err
+    }
+    const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, signal: options.signal })
+    const known = chain.index.byHash(c.hash)
+    if (known !== undefined) return { status: 'known', block: known }
+    if (c.file.header.height === 0 && c.file.header.version === 2) {
+      throw new ChainError('GENESIS_MISMATCH', `block ${c.hash} is the genesis of another chain`, { hint: 'this data directory holds chain ' + chain.chainId })
+    }
+    return await writeTx(chain, async tx => acceptCandidate(chain, c, tmp, tx), options)
+  } finally {
+    await rm(tmp, { force: true })
+    await rm(tmp.replace(/\.db$/, '.sig'), { force: true })
+  }
+}

@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs'
+import { cleanTmp, readJournal, removeBlock, removeJournal, undoMoves } from '../storage/index.js'
+import type { Chain } from './chain.js'
+
+/**
+ * Bring the data directory back to what the index says, after a crash: roll back the moves of a
+ * journaled change whose index transaction never committed, remove a block file placed above the
+ * tip whose commit never happened, and delete temporary files of dead processes. Runs under the
+ * write lock, so no live writer can be mid-change. Constant cost when nothing crashed.
+ */
+export function recover (chain: Chain): void {
+  const { dir, index, logger } = chain
+  const j = readJournal(dir)
+  if (j !== undefined) {
+    if (index.byHash(j.commit) === undefined) {
+      undoMoves(j.moves)
+      logger.warn('rolled back an interrupted change', { block: j.commit, moves: j.moves.length })
+    }
+    removeJournal(dir)
+  }
+  const tip = index.tip()
+  if (tip !== undefined) {
+    const stale = dir.blockPath(tip.height + 1)
+    if (existsSync(stale) || existsSync(stale.replace(/\.db$/, '.sig'))) {
+      removeBlock(stale)
+      logger.warn('removed a block file whose import did not complete', { height: tip.height + 1 })
+    }
+  }
+  cleanTmp(dir)
+}

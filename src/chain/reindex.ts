@@ -1,0 +1,93 @@
+import { rmSync } from 'node:fs'
+import { DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord } from '../storage/index.js'
+import { isPetalError } from '../util/index.js'
+import { Chain, consensusJson, type ChainOptions } from './chain.js'
+import { replayChain, type ReplayProgress } from './replay.js'
+import { loadCandidate, validateOnParent } from './validate/index.js'
+import { writeTx } from './write-tx.js'
+
+export interface ReindexOptions extends ChainOptions {
+  deep?: boolean
+  workers?: number
+  signal?: AbortSignal
+  onProgress?: (p: ReplayProgress) => void
+}
+
+export interface ReindexReport { blocks: number, sideBlocks: number, skippedSideBlocks: number, tipHeight: number, tipHash: string }
+
+/**
+ * Rebuild chain.db from the block files: replay the canonical files from genesis (every block
+ * re-validated), then re-attach valid side-branch files from forks/. One transaction: readers see
+ * the old index until the new one is complete. A corrupt index file is replaced.
+ */
+export async function reindexChain (root: string, o: ReindexOptions = {}): Promise<ReindexReport> {
+  const dir = new DataDir(root)
+  const params = readChainParams(dir.chainParams)
+  let index: IndexDb
+  try {
+    index = IndexDb.open(dir.index)
+  } catch {
+    for (const f of [dir.index, `${dir.index}-wal`, `${dir.index}-shm`]) rmSync(f, { force: true })
+    index = IndexDb.open(dir.index)
+  }
+  const chain = Chain.attach(dir, params, index, o)
+  try {
+    return await writeTx(chain, async () => {
+      index.clear()
+      index.setMeta('consensus', consensusJson(params))
+      const now = chain.clock.now()
+      const r = await replayChain(chain, {
+        deep: o.deep,
+        workers: o.workers,
+        signal: o.signal,
+        onProgress: o.onProgress,
+        onBlock: (c, ops) => {
+          const h = c.file.header
+          index.insertBlock({
+            hash: c.hash, height: h.height, parent: h.previousHash, canonical: true, version: h.version, signer: h.creator, timestamp: h.timestamp,
+            rowsRoot: h.rowsRoot, prevSig: h.previousHashSignature, seal: c.seal, size: c.file.size, keyOps: ops.length, receivedAt: now
+          }, c.file.tables, ops)
+          index.applyKeyOps(h.height, ops)
+        }
+      })
+      const side = await reattachForks(chain, now)
+      const tip = chain.tip()
+      chain.logger.info('reindexed chain', { blocks: r.blocks, side: side.attached, tip: tip.height })
+      return { blocks: r.blocks, sideBlocks: side.attached, skippedSideBlocks: side.skipped, tipHeight: tip.height, tipHash: tip.hash }
+    }, { signal: o.signal })
+  } finally {
+    chain.close()
+  }
+}
+
+/** Validate fork files against their (already indexed) parents until no more attach. */
+async function reattachForks (chain: Chain, now: number): Promise<{ attached: number, skipped: number }> {
+  let todo = listForkFiles(chain.dir)
+  let attached = 0
+  for (let progress = true; progress && todo.length > 0;) {
+    progress = false
+    const next: string[] = []
+    for (const hash of todo) {
+      const path = chain.dir.forkPath(hash)
+      try {
+        const c = await loadCandidate(path, readSeal(path), { maxBytes: chain.params.maxBlockBytes, expectedHash: hash })
+        const parent = chain.index.byHash(c.file.header.previousHash)
+        if (parent === undefined) { next.push(hash); continue }
+        const ops = validateOnParent(c, chain.contextAt(parent, undefined))
+        const h = c.file.header
+        const rec: BlockRecord = {
+          hash, height: h.height, parent: h.previousHash, canonical: false, version: h.version, signer: h.creator, timestamp: h.timestamp,
+          rowsRoot: h.rowsRoot, prevSig: h.previousHashSignature, seal: c.seal, size: c.file.size, keyOps: ops.length, receivedAt: now
+        }
+        chain.index.insertBlock(rec, c.file.tables, ops)
+        attached++
+        progress = true
+      } catch (err) {
+        if (!isPetalError(err)) throw err
+        chain.logger.warn('skipping invalid side-branch file', { hash, code: err.code })
+      }
+    }
+    todo = next
+  }
+  return { attached, skipped: listForkFiles(chain.dir).length - attached }
+}

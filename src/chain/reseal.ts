@@ -1,0 +1,36 @@
+import { readBlockFile } from '../block/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import type { ImportResult } from './accept.js'
+import type { Chain } from './chain.js'
+import { ChainError } from './errors.js'
+import { groupByKey } from './validate/check-keyops.js'
+import { quorumFor } from './quorum.js'
+import { signImport } from './sign-import.js'
+
+/**
+ * Re-seal the content of an orphaned block (one this key signed that lost a fork) on the current
+ * tip, so nothing its signatory published is lost. User tables are kept as they were; key
+ * operations are kept only where they still apply on the new chain and still reach the quorum.
+ */
+export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: { signal?: AbortSignal } = {}): Promise<ImportResult> {
+  const orphan = chain.index.byHash(orphanHash)
+  if (orphan === undefined) throw new ChainError('NOT_FOUND', `no block ${orphanHash}`)
+  if (orphan.canonical) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} is on the canonical chain`)
+  if (orphan.signer !== key.id) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} was signed by ${orphan.signer}, not by ${key.id}`)
+  const path = chain.pathOf(orphan)
+  const file = await readBlockFile(path, { maxBytes: chain.params.maxBlockBytes, checkManifest: false, signal: options.signal })
+  const tip = chain.tip()
+  const keys = chain.keysAt(tip)
+  const q = quorumFor(chain.params.quorumRule, tip.height + 1, keys.activeCount)
+  const keyOps = groupByKey(file.keyOps).flatMap(([keyId, rows]) => {
+    const target = keys.get(keyId)
+    const applies = rows[0]?.op === 'A' ? target === undefined : target !== undefined && target.revokedAt === null
+    const valid = rows.filter(r => keys.isActive(r.signer))
+    if (applies && valid.length >= q) return valid
+    chain.logger.info('dropping key operation that no longer applies after the reorg', { key: keyId })
+    return []
+  })
+  const result = await signImport(chain, path, key, { keyOps, replaceKeyOps: true, signal: options.signal })
+  chain.logger.info('re-sealed orphaned block on the new tip', { orphan: orphanHash, height: result.block.height, hash: result.block.hash })
+  return result
+}

@@ -1,0 +1,28 @@
+import { readBlockFile } from '../../block/index.js'
+import { BlockError } from '../../block/index.js'
+import { sha256File } from '../../crypto/index.js'
+import type { Candidate } from './types.js'
+
+export interface LoadOptions {
+  maxBytes: number
+  /** The hash the sender announced; a different file is refused before anything else runs. */
+  expectedHash?: string
+  checkManifest?: boolean
+  signal?: AbortSignal
+}
+
+/**
+ * Intrinsic steps: hash the file, compare with the announced hash, then structural validation
+ * (size, header, quick_check, schema, `_meta`, `_keys` shape, manifest against content).
+ */
+export async function loadCandidate (path: string, seal: string, o: LoadOptions): Promise<Candidate> {
+  const hash = await sha256File(path, { signal: o.signal }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`)
+    throw err
+  })
+  if (o.expectedHash !== undefined && hash !== o.expectedHash) {
+    throw new BlockError('HASH_MISMATCH', `block file hashes to ${hash}, expected ${o.expectedHash}`, { details: { hash, expected: o.expectedHash } })
+  }
+  const file = await readBlockFile(path, { maxBytes: o.maxBytes, checkManifest: o.checkManifest, signal: o.signal })
+  return { hash, seal, file }
+}

@@ -1,0 +1,114 @@
+import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { p256 } from '@noble/curves/nist.js'
+import { CryptoError } from './errors.js'
+import { privateScalar, type PublicKey, type SigningKey } from './keys.js'
+
+/** Order of the P-256 group. */
+const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n
+const HALF_N = N >> 1n
+
+export interface RawSignature { r: bigint, s: bigint }
+
+function bytesToBigint (b: Uint8Array): bigint {
+  let v = 0n
+  for (const x of b) v = (v << 8n) | BigInt(x)
+  return v
+}
+
+function bigintTo32 (v: bigint): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 31; i >= 0; i--) { out[i] = Number(v & 0xffn); v >>= 8n }
+  return out
+}
+
+function derInt (v: bigint): Uint8Array {
+  let b = bigintTo32(v)
+  let i = 0
+  while (i < b.length - 1 && b[i] === 0) i++
+  b = b.subarray(i)
+  if ((b[0] as number) & 0x80) { const p = new Uint8Array(b.length + 1); p.set(b, 1); b = p }
+  return Uint8Array.of(0x02, b.length, ...b)
+}
+
+/** DER `SEQUENCE { INTEGER r, INTEGER s }`. */
+export function encodeDerSignature ({ r, s }: RawSignature): Uint8Array {
+  const body = [...derInt(r), ...derInt(s)]
+  return Uint8Array.of(0x30, body.length, ...body)
+}
+
+/**
+ * Strict DER decoding: minimal lengths and integers, positive values, no trailing bytes.
+ * Returns undefined for anything else, so a signature has exactly one encoding.
+ */
+export function decodeDerSignature (der: Uint8Array): RawSignature | undefined {
+  if (der.length < 8 || der.length > 72 || der[0] !== 0x30 || der[1] !== der.length - 2) return undefined
+  let pos = 2
+  const readInt = (): bigint | undefined => {
+    if (der[pos] !== 0x02) return undefined
+    const len = der[pos + 1] as number
+    if (len === 0 || len > 33 || pos + 2 + len > der.length) return undefined
+    const v = der.subarray(pos + 2, pos + 2 + len)
+    if ((v[0] as number) & 0x80) return undefined // negative
+    if (len > 1 && v[0] === 0 && ((v[1] as number) & 0x80) === 0) return undefined // not minimal
+    pos += 2 + len
+    return bytesToBigint(v)
+  }
+  const r = readInt()
+  const s = readInt()
+  if (r === undefined || s === undefined || pos !== der.length) return undefined
+  return { r, s }
+}
+
+const keyCache = new Map<string, KeyObject>()
+function keyObjectOf (pub: PublicKey): KeyObject {
+  let k = keyCache.get(pub.hex)
+  if (k === undefined) {
+    k = createPublicKey({ key: Buffer.from(pub.spki), format: 'der', type: 'spki' })
+    if (keyCache.size >= 4096) keyCache.clear()
+    keyCache.set(pub.hex, k)
+  }
+  return k
+}
+
+/**
+ * v2 signature: ECDSA P-256 over SHA-256(message), DER, normalised to low S (s ≤ n/2) so that a
+ * signature cannot be re-encoded into a second valid one.
+ */
+export function signV2 (key: SigningKey, message: string | Uint8Array): Uint8Array {
+  const p1363 = nodeSign('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, { key: key.keyObject, dsaEncoding: 'ieee-p1363' })
+  const r = bytesToBigint(p1363.subarray(0, 32))
+  let s = bytesToBigint(p1363.subarray(32))
+  if (s > HALF_N) s = N - s
+  return encodeDerSignature({ r, s })
+}
+
+/** Verify a v2 signature: strict DER, low S, then node:crypto's verifier. */
+export function verifyV2 (pub: PublicKey, message: string | Uint8Array, der: Uint8Array): boolean {
+  const sig = decodeDerSignature(der)
+  if (sig === undefined || sig.r < 1n || sig.r >= N || sig.s < 1n || sig.s > HALF_N) return false
+  const p1363 = Buffer.concat([bigintTo32(sig.r), bigintTo32(sig.s)])
+  return nodeVerify('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, { key: keyObjectOf(pub), dsaEncoding: 'ieee-p1363' }, p1363)
+}
+
+function rawPoint (pub: PublicKey): Uint8Array {
+  // Canonical P-256 SPKI = 26-byte prefix + 65-byte uncompressed point.
+  if (pub.spki.length !== 91) throw new CryptoError('BAD_PUBLIC_KEY', 'unexpected SPKI length')
+  return pub.spki.subarray(26)
+}
+
+/**
+ * v1 (Daisy) signature: ECDSA over the raw 32-byte digest (no hashing), DER, high S accepted.
+ */
+export function verifyV1 (pub: PublicKey, digest: Uint8Array, der: Uint8Array): boolean {
+  if (digest.length !== 32) return false
+  try {
+    return p256.verify(der, digest, rawPoint(pub), { format: 'der', prehash: false, lowS: false })
+  } catch {
+    return false
+  }
+}
+
+/** v1 signing (Daisy-compatible), used to build v1 test blocks. */
+export function signV1 (key: SigningKey, digest: Uint8Array): Uint8Array {
+  return p256.sign(digest, privateScalar(key), { format: 'der', prehash: false, lowS: false })
+}

@@ -1,0 +1,37 @@
+import { createHash, type Hash } from 'node:crypto'
+import { open } from 'node:fs/promises'
+import { toHex, throwIfAborted } from '../util/index.js'
+
+export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  return new Uint8Array(h.digest())
+}
+
+export function sha256Hex (...parts: Array<Uint8Array | string>): string {
+  return toHex(sha256(...parts))
+}
+
+export function createSha256 (): Hash {
+  return createHash('sha256')
+}
+
+const CHUNK = 1 << 20
+
+/** SHA-256 of a whole file, read in 1 MiB chunks; cancellable between chunks. */
+export async function sha256File (path: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+  const fh = await open(path, 'r')
+  try {
+    const h = createHash('sha256')
+    const buf = Buffer.allocUnsafe(CHUNK)
+    for (;;) {
+      throwIfAborted(options.signal)
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, null)
+      if (bytesRead === 0) break
+      h.update(buf.subarray(0, bytesRead))
+    }
+    return h.digest('hex')
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,0 +1,137 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { toHex, fromHex, equalBytes } from '../util/index.js'
+import { CryptoError } from './errors.js'
+import { sha256Hex } from './hash.js'
+
+/** Prefix of a key id: "1:" names SHA-256 over the SPKI DER (Daisy's format). */
+export const KEY_ID_PREFIX = '1:'
+const KEY_ID_RE = /^1:[0-9a-f]{64}$/
+
+/** A P-256 public key in canonical SPKI DER (uncompressed point), with its key id. */
+export interface PublicKey {
+  readonly spki: Uint8Array
+  /** `"1:" + hex(sha256(spki))` */
+  readonly id: string
+  /** hex of `spki`, the form stored in `_keys.pubkey` */
+  readonly hex: string
+}
+
+/** A private signing key held in memory. */
+export interface SigningKey {
+  readonly id: string
+  readonly publicKey: PublicKey
+  readonly keyObject: KeyObject
+}
+
+export function keyIdOf (spki: Uint8Array): string {
+  return KEY_ID_PREFIX + sha256Hex(spki)
+}
+
+export function isKeyId (value: unknown): value is string {
+  return typeof value === 'string' && KEY_ID_RE.test(value)
+}
+
+function badPublicKey (why: string): CryptoError {
+  return new CryptoError('BAD_PUBLIC_KEY', `not a P-256 public key: ${why}`, {
+    hint: 'give the key as hex SPKI DER (as `petal mykeys` prints it) or as a PEM file'
+  })
+}
+
+function assertP256 (k: KeyObject): void {
+  if (k.asymmetricKeyType !== 'ec' || k.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw badPublicKey(`key type ${k.asymmetricKeyType ?? '?'} ${k.asymmetricKeyDetails?.namedCurve ?? ''}`.trim())
+  }
+}
+
+function publicKeyFromObject (k: KeyObject): PublicKey {
+  const spki = new Uint8Array(k.export({ type: 'spki', format: 'der' }))
+  return { spki, id: keyIdOf(spki), hex: toHex(spki) }
+}
+
+/**
+ * Parse a public key given as SPKI DER bytes, lower-case hex of SPKI DER, or PEM. The bytes must
+ * be the canonical encoding (uncompressed point), so that the key id is unambiguous.
+ */
+export function parsePublicKey (input: Uint8Array | string): PublicKey {
+  let k: KeyObject
+  let der: Uint8Array | undefined
+  try {
+    if (typeof input === 'string' && input.includes('-----BEGIN')) {
+      k = createPublicKey(input)
+    } else {
+      der = typeof input === 'string' ? fromHex(input.trim()) : input
+      if (der === undefined) throw badPublicKey('not lower-case hex')
+      k = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' })
+    }
+  } catch (err) {
+    if (err instanceof CryptoError) throw err
+    throw badPublicKey((err as Error).message)
+  }
+  assertP256(k)
+  const pub = publicKeyFromObject(k)
+  if (der !== undefined && !equalBytes(der, pub.spki)) throw badPublicKey('not the canonical SPKI encoding')
+  return pub
+}
+
+export function generateSigningKey (): SigningKey {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  return signingKeyFromObject(privateKey)
+}
+
+function signingKeyFromObject (k: KeyObject): SigningKey {
+  if (k.type !== 'private') throw new CryptoError('BAD_PRIVATE_KEY', 'not a private key')
+  try {
+    assertP256(k)
+  } catch {
+    throw new CryptoError('BAD_PRIVATE_KEY', 'not a P-256 private key', { hint: 'Petal signs with ECDSA P-256 (prime256v1) keys' })
+  }
+  const publicKey = publicKeyFromObject(createPublicKey(k))
+  return { id: publicKey.id, publicKey, keyObject: k }
+}
+
+/**
+ * Import a P-256 private key: PEM (PKCS#8 or SEC1), DER bytes (PKCS#8 or SEC1), or hex of either
+ * (Daisy's private.db stores hex SEC1).
+ */
+export function importPrivateKey (input: Uint8Array | string): SigningKey {
+  const attempts: Array<() => KeyObject> = []
+  if (typeof input === 'string' && input.includes('-----BEGIN')) {
+    attempts.push(() => createPrivateKey(input))
+  } else {
+    const der = typeof input === 'string' ? fromHex(input.trim().toLowerCase()) : input
+    if (der === undefined) throw new CryptoError('BAD_PRIVATE_KEY', 'private key is neither PEM, DER nor hex', { hint: 'export the key as PEM (PKCS#8 or SEC1)' })
+    const buf = Buffer.from(der)
+    attempts.push(() => createPrivateKey({ key: buf, format: 'der', type: 'pkcs8' }))
+    attempts.push(() => createPrivateKey({ key: buf, format: 'der', type: 'sec1' }))
+  }
+  for (const attempt of attempts) {
+    let k: KeyObject
+    try {
+      k = attempt()
+    } catch {
+      continue
+    }
+    return signingKeyFromObject(k)
+  }
+  throw new CryptoError('BAD_PRIVATE_KEY', 'could not parse the private key', { hint: 'give a P-256 key as PEM (PKCS#8 or SEC1), DER, or hex DER' })
+}
+
+/** PKCS#8 DER of a signing key (what the keystore stores). */
+export function privateKeyToPkcs8 (key: SigningKey): Uint8Array {
+  return new Uint8Array(key.keyObject.export({ type: 'pkcs8', format: 'der' }))
+}
+
+export function privateKeyToPem (key: SigningKey, format: 'pkcs8' | 'sec1' = 'pkcs8'): string {
+  return key.keyObject.export({ type: format, format: 'pem' }).toString()
+}
+
+export function publicKeyToPem (key: PublicKey): string {
+  return createPublicKey({ key: Buffer.from(key.spki), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString()
+}
+
+/** The 32-byte private scalar, for @noble/curves (v1 signing in tests and tools). */
+export function privateScalar (key: SigningKey): Uint8Array {
+  const d = key.keyObject.export({ format: 'jwk' }).d
+  if (d === undefined) throw new CryptoError('BAD_PRIVATE_KEY', 'private key has no scalar')
+  return new Uint8Array(Buffer.from(d, 'base64url'))
+}

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto'
+import { equalBytes } from '../util/index.js'
+
+// RFC 6962 §2.1: leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), the tree split
+// at the largest power of two below n, and the empty tree hashes to SHA-256("").
+const LEAF = Uint8Array.of(0x00)
+const NODE = Uint8Array.of(0x01)
+
+export function leafHash (data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(LEAF).update(data).digest())
+}
+
+export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(NODE).update(left).update(right).digest())
+}
+
+export const EMPTY_TREE_ROOT: Uint8Array = new Uint8Array(createHash('sha256').digest())
+
+/**
+ * Streaming RFC 6962 tree head: push leaf hashes one by one, read the root at the end. Keeps one
+ * hash per set bit of the leaf count (a perfect subtree each), so memory is O(log n).
+ */
+export class MerkleBuilder {
+  private readonly stack: Array<{ hash: Uint8Array, size: number }> = []
+  private count = 0
+
+  get size (): number { return this.count }
+
+  push (leaf: Uint8Array): void {
+    let node = { hash: leaf, size: 1 }
+    let top = this.stack.at(-1)
+    while (top !== undefined && top.size === node.size) {
+      this.stack.pop()
+      node = { hash: nodeHash(top.hash, node.hash), size: top.size * 2 }
+      top = this.stack.at(-1)
+    }
+    this.stack.push(node)
+    this.count++
+  }
+
+  /** The tree head; the perfect subtrees are folded right to left, as the RFC's split implies. */
+  root (): Uint8Array {
+    if (this.stack.length === 0) return EMPTY_TREE_ROOT
+    let acc = (this.stack.at(-1) as { hash: Uint8Array }).hash
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash((this.stack[i] as { hash: Uint8Array }).hash, acc)
+    return acc
+  }
+}
+
+export function merkleRoot (leaves: readonly Uint8Array[]): Uint8Array {
+  const b = new MerkleBuilder()
+  for (const l of leaves) b.push(l)
+  return b.root()
+}
+
+function largestPowerOfTwoBelow (n: number): number {
+  let k = 1
+  while (k * 2 < n) k *= 2
+  return k
+}
+
+/** RFC 6962 §2.1.1 PATH(m, D[n]): the audit path of leaf `index`, bottom-up. */
+export function inclusionProof (leaves: readonly Uint8Array[], index: number): Uint8Array[] {
+  if (!Number.isInteger(index) || index < 0 || index >= leaves.length) throw new RangeError(`leaf index ${index} out of range 0..${leaves.length - 1}`)
+  const path = (m: number, d: readonly Uint8Array[]): Uint8Array[] => {
+    if (d.length <= 1) return []
+    const k = largestPowerOfTwoBelow(d.length)
+    return m < k
+      ? [...path(m, d.slice(0, k)), merkleRoot(d.slice(k))]
+      : [...path(m - k, d.slice(k)), merkleRoot(d.slice(0, k))]
+  }
+  return path(index, leaves)
+}
+
+/** RFC 9162 §2.1.3.2: does `proof` show that `leaf` is at `index` in the tree of `size` with `root`? */
+export function verifyInclusion (leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false
+  let fn = index
+  let sn = size - 1
+  let r = leaf
+  for (const p of proof) {
+    if (sn === 0) return false
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r)
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2) }
+      }
+    } else {
+      r = nodeHash(r, p)
+    }
+    fn = Math.floor(fn / 2)
+    sn = Math.floor(sn / 2)
+  }
+  return sn === 0 && equalBytes(r, root)
+}

@@ -1,0 +1,98 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { fsyncDir, fsyncFile, isNotFound, writeFileAtomic } from '../util/index.js'
+import { sealPathOf, type DataDir } from './layout.js'
+import { StorageError } from './errors.js'
+
+/** A fresh private path in the data directory's tmp/ (same filesystem, so renames are atomic). */
+export function tmpBlockPath (dir: DataDir): string {
+  mkdirSync(dir.tmpDir, { recursive: true })
+  return join(dir.tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}.db`)
+}
+
+/** Remove tmp/ files left by processes that are no longer running. */
+export function cleanTmp (dir: DataDir): number {
+  let removed = 0
+  let names: string[]
+  try {
+    names = readdirSync(dir.tmpDir)
+  } catch (err) {
+    if (isNotFound(err)) return 0
+    throw err
+  }
+  for (const name of names) {
+    const pid = Number(name.split('-')[0])
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) continue
+    if (pid === process.pid) continue
+    rmSync(join(dir.tmpDir, name), { force: true })
+    removed++
+  }
+  return removed
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Read a block's seal (hex DER) from its `.sig` file. */
+export function readSeal (blockPath: string): string {
+  try {
+    return readFileSync(sealPathOf(blockPath), 'utf8').trim()
+  } catch (err) {
+    if (isNotFound(err)) throw new StorageError('BLOCK_FILE_MISSING', `seal file missing: ${sealPathOf(blockPath)}`, { hint: 'run `petal verify`; a missing file can be fetched again from a peer' })
+    throw err
+  }
+}
+
+/** Make a finished block file durable and write its seal beside it (`.sig`). */
+export function prepareBlock (file: string, seal: string): void {
+  fsyncFile(file)
+  writeFileAtomic(sealPathOf(file), seal + '\n')
+}
+
+/**
+ * Move a block file and its seal, the seal first so a block file in place always has one. Each
+ * file moves only if it exists at `from` and nothing is at `to`, which makes a move idempotent
+ * and safe to replay or reverse after a crash, even when slots are reused.
+ */
+export function moveBlock (from: string, to: string): void {
+  mkdirSync(dirname(to), { recursive: true })
+  for (const [a, b] of [[sealPathOf(from), sealPathOf(to)], [from, to]] as const) {
+    if (existsSync(a) && !existsSync(b)) renameSync(a, b)
+  }
+  fsyncDir(dirname(to))
+  if (dirname(from) !== dirname(to)) fsyncDir(dirname(from))
+}
+
+/** prepareBlock + moveBlock: put a finished block file in its final place. */
+export function placeBlock (tmpFile: string, dest: string, seal: string): void {
+  prepareBlock(tmpFile, seal)
+  moveBlock(tmpFile, dest)
+}
+
+export function removeBlock (path: string): void {
+  for (const p of [sealPathOf(path), path]) {
+    try { unlinkSync(p) } catch (err) { if (!isNotFound(err)) throw err }
+  }
+}
+
+/** Copy a seal next to a block file that is not in a data directory (exports, fixtures). */
+export function writeSealFile (blockPath: string, seal: string): void {
+  writeFileSync(sealPathOf(blockPath), seal + '\n')
+}
+
+/** Block files in forks/, by hash. */
+export function listForkFiles (dir: DataDir): string[] {
+  try {
+    return readdirSync(dir.forksDir).filter(n => /^[0-9a-f]{64}\.db$/.test(n)).map(n => basename(n, '.db'))
+  } catch (err) {
+    if (isNotFound(err)) return []
+    throw err
+  }
+}

@@ -1,0 +1,273 @@
+import Database from 'better-sqlite3'
+import { AbortError, Mutex, sleep } from '../util/index.js'
+import { StorageError } from './errors.js'
+
+/** One block known to the node, canonical or on a side branch. */
+export interface BlockRecord {
+  hash: string
+  height: number
+  parent: string
+  canonical: boolean
+  version: number
+  signer: string
+  timestamp: string
+  rowsRoot: string
+  /** hex DER `_meta.PreviousBlockHashSignature` */
+  prevSig: string
+  /** hex DER seal */
+  seal: string
+  size: number
+  keyOps: number
+  /** local time the block was stored (ms) */
+  receivedAt: number
+}
+
+/** The key operations a block applies (one per target key). */
+export interface KeyOpRecord { keyId: string, op: 'A' | 'R', pubkey: string, signers: string[] }
+
+/** A signatory of the canonical chain with the heights that added and revoked it. */
+export interface SignerRecord { keyId: string, pubkey: string, addedAt: number, revokedAt: number | null }
+
+/** One user table of a block (the query engine's catalog). */
+export interface TableRecord { name: string, sql: string, rows: number, root: string }
+
+const SCHEMA_VERSION = '1'
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (
+  hash TEXT PRIMARY KEY, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
+  version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL,
+  prev_sig TEXT NOT NULL, seal TEXT NOT NULL, size INTEGER NOT NULL, key_ops INTEGER NOT NULL,
+  received_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHERE canonical = 1;
+CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
+CREATE INDEX IF NOT EXISTS blocks_parent ON blocks(parent);
+CREATE TABLE IF NOT EXISTS block_tables (hash TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
+  rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (hash, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS block_tables_name ON block_tables(name);
+CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op TEXT NOT NULL,
+  pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,
+  added_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
+`
+
+interface BlockRow {
+  hash: string, height: number, parent: string, canonical: number, version: number, signer: string, timestamp: string,
+  rows_root: string, prev_sig: string, seal: string, size: number, key_ops: number, received_at: number
+}
+
+function toRecord (r: BlockRow): BlockRecord {
+  return {
+    hash: r.hash, height: r.height, parent: r.parent, canonical: r.canonical === 1, version: r.version, signer: r.signer,
+    timestamp: r.timestamp, rowsRoot: r.rows_root, prevSig: r.prev_sig, seal: r.seal, size: r.size, keyOps: r.key_ops, receivedAt: r.received_at
+  }
+}
+
+export interface LockOptions {
+  signal?: AbortSignal
+  /** Give up after this long (default: wait until aborted). */
+  timeoutMs?: number
+  /** Called once if another process holds the lock, so the CLI can say it is waiting. */
+  onWait?: () => void
+}
+
+/**
+ * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
+ * tables, and the signatory set of the canonical chain. It is derived from the block files and
+ * can be rebuilt from them (`petal reindex`).
+ *
+ * Writers serialise on SQLite's own lock (`BEGIN IMMEDIATE`), which works across processes and
+ * is released by the kernel if the holder dies, so a crashed importer can never wedge the store.
+ */
+export class IndexDb {
+  readonly db: Database.Database
+  private readonly mutex = new Mutex()
+  private inTx = false
+
+  private constructor (db: Database.Database) {
+    this.db = db
+  }
+
+  static open (path: string, options: { readonly?: boolean } = {}): IndexDb {
+    let db: Database.Database
+    try {
+      db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true })
+      db.pragma('busy_timeout = 5000')
+      if (options.readonly !== true) {
+        db.pragma('journal_mode = WAL')
+        db.pragma('synchronous = FULL')
+        db.exec(SCHEMA)
+        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
+      }
+      const v = (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value
+      if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
+    } catch (err) {
+      throw new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${(err as Error).message}`, {
+        hint: 'rebuild it from the block files with `petal reindex`', cause: err
+      })
+    }
+    // Readers get the busy handler too, so a checkpoint never surfaces as SQLITE_BUSY.
+    return new IndexDb(db)
+  }
+
+  close (): void {
+    if (this.db.open) this.db.close()
+  }
+
+  /** Changes whenever another connection commits (cheap change detection for a running node). */
+  dataVersion (): number {
+    return this.db.pragma('data_version', { simple: true }) as number
+  }
+
+  /**
+   * Run `fn` holding the store's write lock, inside one SQLite transaction: committed if `fn`
+   * resolves, rolled back if it throws. Waits without blocking the event loop.
+   */
+  async withWriteLock<T> (fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    return await this.mutex.run(async () => {
+      const started = Date.now()
+      let warned = false
+      let delay = 5
+      for (;;) {
+        if (options.signal?.aborted === true) throw new AbortError()
+        try {
+          this.db.pragma('busy_timeout = 0')
+          this.db.exec('BEGIN IMMEDIATE')
+          break
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err
+        } finally {
+          this.db.pragma('busy_timeout = 5000')
+        }
+        if (!warned) { warned = true; options.onWait?.() }
+        if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs) {
+          throw new StorageError('LOCK_TIMEOUT', 'another process has been writing to this data directory for too long', { hint: 'wait for it to finish, or stop it' })
+        }
+        await sleep(delay, options.signal)
+        delay = Math.min(delay * 2, 100)
+      }
+      this.inTx = true
+      try {
+        const result = await fn()
+        this.db.exec('COMMIT')
+        return result
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK')
+        throw err
+      } finally {
+        this.inTx = false
+      }
+    })
+  }
+
+  private assertTx (): void {
+    if (!this.inTx) throw new Error('index write outside withWriteLock')
+  }
+
+  // ---- reads ----
+
+  tip (): BlockRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as BlockRow | undefined
+    return r === undefined ? undefined : toRecord(r)
+  }
+
+  byHash (hash: string): BlockRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM blocks WHERE hash = ?').get(hash) as BlockRow | undefined
+    return r === undefined ? undefined : toRecord(r)
+  }
+
+  byHeight (height: number): BlockRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height) as BlockRow | undefined
+    return r === undefined ? undefined : toRecord(r)
+  }
+
+  /** Canonical blocks with from ≤ height ≤ to, ascending. */
+  range (from: number, to: number, limit = 10_000): BlockRecord[] {
+    return (this.db.prepare('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit) as BlockRow[]).map(toRecord)
+  }
+
+  /** The best side-branch tip: highest, then lowest hash (the fork-choice order). */
+  bestSideBlock (): BlockRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height DESC, hash ASC LIMIT 1').get() as BlockRow | undefined
+    return r === undefined ? undefined : toRecord(r)
+  }
+
+  sideBlocks (): BlockRecord[] {
+    return (this.db.prepare('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all() as BlockRow[]).map(toRecord)
+  }
+
+  keyOpsOf (hash: string): KeyOpRecord[] {
+    const rows = this.db.prepare('SELECT key_id, op, pubkey, signers FROM key_ops WHERE hash = ? ORDER BY key_id').all(hash) as Array<{ key_id: string, op: 'A' | 'R', pubkey: string, signers: string }>
+    return rows.map(r => ({ keyId: r.key_id, op: r.op, pubkey: r.pubkey, signers: JSON.parse(r.signers) as string[] }))
+  }
+
+  tablesOf (hash: string): TableRecord[] {
+    return this.db.prepare('SELECT name, sql, rows, root FROM block_tables WHERE hash = ? ORDER BY name').all(hash) as TableRecord[]
+  }
+
+  /** Every signatory of the canonical chain, including revoked ones. */
+  signers (): SignerRecord[] {
+    const rows = this.db.prepare('SELECT key_id, pubkey, added_at, revoked_at FROM signers ORDER BY added_at, key_id').all() as Array<{ key_id: string, pubkey: string, added_at: number, revoked_at: number | null }>
+    return rows.map(r => ({ keyId: r.key_id, pubkey: r.pubkey, addedAt: r.added_at, revokedAt: r.revoked_at }))
+  }
+
+  getMeta (key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value
+  }
+
+  setMeta (key: string, value: string): void {
+    this.assertTx()
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value)
+  }
+
+  countBlocks (): { canonical: number, side: number } {
+    const tip = this.tip()
+    const side = (this.db.prepare('SELECT COUNT(*) AS n FROM blocks WHERE canonical = 0').get() as { n: number }).n
+    return { canonical: tip === undefined ? 0 : tip.height + 1, side }
+  }
+
+  // ---- writes (inside withWriteLock) ----
+
+  insertBlock (b: BlockRecord, tables: readonly TableRecord[], keyOps: readonly KeyOpRecord[]): void {
+    this.assertTx()
+    this.db.prepare(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOps, b.receivedAt)
+    const t = this.db.prepare('INSERT INTO block_tables (hash, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
+    for (const x of tables) t.run(b.hash, x.name, x.sql, x.rows, x.root)
+    const k = this.db.prepare('INSERT INTO key_ops (hash, key_id, op, pubkey, signers) VALUES (?, ?, ?, ?, ?)')
+    for (const x of keyOps) k.run(b.hash, x.keyId, x.op, x.pubkey, JSON.stringify(x.signers))
+  }
+
+  setCanonical (hash: string, canonical: boolean): void {
+    this.assertTx()
+    this.db.prepare('UPDATE blocks SET canonical = ? WHERE hash = ?').run(canonical ? 1 : 0, hash)
+  }
+
+  deleteBlock (hash: string): void {
+    this.assertTx()
+    for (const t of ['blocks', 'block_tables', 'key_ops']) this.db.prepare(`DELETE FROM ${t} WHERE hash = ?`).run(hash)
+  }
+
+  /** Apply a canonical block's key operations to the signatory set. */
+  applyKeyOps (height: number, ops: readonly KeyOpRecord[]): void {
+    this.assertTx()
+    for (const op of ops) {
+      if (op.op === 'A') this.db.prepare('INSERT INTO signers (key_id, pubkey, added_at, revoked_at) VALUES (?, ?, ?, NULL)').run(op.keyId, op.pubkey, height)
+      else this.db.prepare('UPDATE signers SET revoked_at = ? WHERE key_id = ?').run(height, op.keyId)
+    }
+  }
+
+  /** Undo every key operation above `height` (a reorg back to the fork point). */
+  undoKeyOpsAbove (height: number): void {
+    this.assertTx()
+    this.db.prepare('DELETE FROM signers WHERE added_at > ?').run(height)
+    this.db.prepare('UPDATE signers SET revoked_at = NULL WHERE revoked_at > ?').run(height)
+  }
+
+  /** Empty every table (reindex rebuilds them in the same transaction). */
+  clear (): void {
+    this.assertTx()
+    this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM meta WHERE key <> 'schema_version';")
+  }
+}

@@ -1,0 +1,51 @@
+import { readFileSync, unlinkSync } from 'node:fs'
+import { isNotFound, writeFileAtomic } from '../util/index.js'
+import { moveBlock } from './block-files.js'
+import type { DataDir } from './layout.js'
+
+/** One file move of a multi-file change (a new block moves from its tmp/ path). */
+export interface Move { from: string, to: string }
+
+/**
+ * Intent record for a multi-file change (a reorg, or a side block placed in forks/). Written and
+ * fsynced before the first move; the change is committed by the index transaction that records
+ * `commit`. Recovery rolls the moves back if that block is not in the index, else drops the record.
+ */
+export interface Journal {
+  /** Hash of the block whose index row commits the change. */
+  commit: string
+  moves: Move[]
+}
+
+export function writeJournal (dir: DataDir, j: Journal): void {
+  writeFileAtomic(dir.journal, JSON.stringify(j))
+}
+
+export function readJournal (dir: DataDir): Journal | undefined {
+  try {
+    return JSON.parse(readFileSync(dir.journal, 'utf8')) as Journal
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    // A torn journal cannot exist (atomic write); anything unreadable is treated as absent
+    // only after being reported by the caller.
+    throw err
+  }
+}
+
+export function removeJournal (dir: DataDir): void {
+  try {
+    unlinkSync(dir.journal)
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+  }
+}
+
+/** Perform the moves in order (each is idempotent). */
+export function applyMoves (moves: readonly Move[]): void {
+  for (const m of moves) moveBlock(m.from, m.to)
+}
+
+/** Reverse the moves, newest first. A block that came from tmp/ goes back there (garbage). */
+export function undoMoves (moves: readonly Move[]): void {
+  for (const m of [...moves].reverse()) moveBlock(m.to, m.from)
+}

@@ -1,0 +1,146 @@
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  decryptPrivateKey, encryptPrivateKey, generateSigningKey, importPrivateKey, isKeyId, parsePublicKey,
+  privateKeyToPem, privateKeyToPkcs8, type EncryptedKey, type PublicKey, type SigningKey
+} from '../crypto/index.js'
+import { fromHex, isNotFound, toHex, writeFileAtomic } from '../util/index.js'
+import { StorageError } from './errors.js'
+
+/** A key in the keystore, as listed (no secret material). */
+export interface KeyEntry {
+  id: string
+  publicKey: PublicKey
+  encrypted: boolean
+  created: string
+  isDefault: boolean
+}
+
+interface KeyFile {
+  id: string
+  public_key: string
+  created: string
+  /** hex PKCS#8 DER, when not encrypted */
+  private_key?: string
+  encrypted?: EncryptedKey
+}
+
+/**
+ * Private keys of this node, one JSON file per key in `keystore/` (directory 0700, files 0600),
+ * optionally encrypted with a passphrase. Holding a key here grants no authority: only the chain's
+ * key operations make a key a signatory.
+ */
+export class Keystore {
+  constructor (readonly dir: string) {}
+
+  private fileOf (id: string): string {
+    return join(this.dir, `${id.slice(2)}.json`)
+  }
+
+  private get defaultFile (): string { return join(this.dir, 'default') }
+
+  private ensureDir (): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    chmodSync(this.dir, 0o700)
+  }
+
+  list (): KeyEntry[] {
+    let names: string[]
+    try {
+      names = readdirSync(this.dir)
+    } catch (err) {
+      if (isNotFound(err)) return []
+      throw err
+    }
+    const dflt = this.defaultId()
+    return names.filter(n => /^[0-9a-f]{64}\.json$/.test(n)).map(n => {
+      const f = this.readFile(join(this.dir, n))
+      return { id: f.id, publicKey: parsePublicKey(f.public_key), encrypted: f.encrypted !== undefined, created: f.created, isDefault: f.id === dflt }
+    }).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id))
+  }
+
+  private readFile (path: string): KeyFile {
+    const f = JSON.parse(readFileSync(path, 'utf8')) as KeyFile
+    if (!isKeyId(f.id)) throw new StorageError('KEY_NOT_FOUND', `malformed key file ${path}`)
+    return f
+  }
+
+  /** The id of the default signing key: the `default` file, else the only or oldest key. */
+  defaultId (): string | undefined {
+    try {
+      const id = readFileSync(this.defaultFile, 'utf8').trim()
+      if (isKeyId(id)) return id
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+    }
+    return undefined
+  }
+
+  setDefault (idOrPrefix: string): KeyEntry {
+    const e = this.resolve(idOrPrefix)
+    writeFileAtomic(this.defaultFile, e.id + '\n', 0o600)
+    return { ...e, isDefault: true }
+  }
+
+  /** Find a key by full id, id without "1:", or a unique prefix of either. */
+  resolve (idOrPrefix?: string): KeyEntry {
+    const keys = this.list()
+    if (keys.length === 0) throw new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
+    if (idOrPrefix === undefined) {
+      const d = this.defaultId()
+      return keys.find(k => k.id === d) ?? (keys[0] as KeyEntry)
+    }
+    const want = idOrPrefix.startsWith('1:') ? idOrPrefix : `1:${idOrPrefix}`
+    const matches = keys.filter(k => k.id.startsWith(want))
+    if (matches.length === 0) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })
+    if (matches.length > 1) throw new StorageError('KEY_AMBIGUOUS', `${idOrPrefix} matches ${matches.length} keys`, { hint: 'give more digits of the key id' })
+    return matches[0] as KeyEntry
+  }
+
+  generate (options: { passphrase?: string } = {}): KeyEntry {
+    return this.store(generateSigningKey(), options.passphrase)
+  }
+
+  /** Import a private key (PEM, DER or hex; PKCS#8 or SEC1). */
+  import (material: string | Uint8Array, options: { passphrase?: string } = {}): KeyEntry {
+    const key = importPrivateKey(material)
+    if (this.list().some(k => k.id === key.id)) throw new StorageError('KEY_EXISTS', `key ${key.id} is already in the keystore`)
+    return this.store(key, options.passphrase)
+  }
+
+  private store (key: SigningKey, passphrase?: string): KeyEntry {
+    this.ensureDir()
+    const pkcs8 = privateKeyToPkcs8(key)
+    const created = new Date().toISOString()
+    const file: KeyFile = { id: key.id, public_key: key.publicKey.hex, created }
+    if (passphrase !== undefined && passphrase !== '') file.encrypted = encryptPrivateKey(pkcs8, passphrase)
+    else file.private_key = toHex(pkcs8)
+    writeFileAtomic(this.fileOf(key.id), JSON.stringify(file, null, 2) + '\n', 0o600)
+    if (this.defaultId() === undefined) writeFileAtomic(this.defaultFile, key.id + '\n', 0o600)
+    return { id: key.id, publicKey: key.publicKey, encrypted: file.encrypted !== undefined, created, isDefault: this.defaultId() === key.id }
+  }
+
+  /** Load a signing key (the default one when no id is given), decrypting it if needed. */
+  load (idOrPrefix?: string, passphrase?: string): SigningKey {
+    const e = this.resolve(idOrPrefix)
+    const f = this.readFile(this.fileOf(e.id))
+    let pkcs8: Uint8Array | undefined
+    if (f.encrypted !== undefined) {
+      if (passphrase === undefined) {
+        throw new StorageError('PASSPHRASE_REQUIRED', `key ${e.id.slice(0, 14)}… is encrypted`, { hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' })
+      }
+      pkcs8 = decryptPrivateKey(f.encrypted, passphrase)
+    } else {
+      pkcs8 = fromHex(f.private_key ?? '')
+    }
+    if (pkcs8 === undefined) throw new StorageError('KEY_NOT_FOUND', `key file for ${e.id} holds no private key`)
+    const key = importPrivateKey(pkcs8)
+    if (key.id !== e.id) throw new StorageError('KEY_NOT_FOUND', `key file for ${e.id} holds a different key`)
+    return key
+  }
+
+  /** PEM (PKCS#8) of a private key, for backup or moving it to another node. */
+  exportPrivate (idOrPrefix: string | undefined, passphrase?: string): string {
+    return privateKeyToPem(this.load(idOrPrefix, passphrase))
+  }
+}

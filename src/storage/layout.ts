@@ -1,0 +1,32 @@
+import { join } from 'node:path'
+
+/**
+ * Paths inside a data directory (docs/data-directory.md). The canonical chain uses Daisy's sharded
+ * names: height h lives in `%04x(h / 65536)/block_%08x(h).db`, its seal beside it as `.sig`.
+ */
+export class DataDir {
+  constructor (readonly root: string) {}
+
+  shardDir (height: number): string {
+    return join(this.root, Math.floor(height / 65536).toString(16).padStart(4, '0'))
+  }
+
+  blockPath (height: number): string {
+    return join(this.shardDir(height), `block_${height.toString(16).padStart(8, '0')}.db`)
+  }
+
+  forkPath (hash: string): string { return join(this.root, 'forks', `${hash}.db`) }
+  get forksDir (): string { return join(this.root, 'forks') }
+  get chainParams (): string { return join(this.root, 'chainparams.json') }
+  get index (): string { return join(this.root, 'chain.db') }
+  get queryDb (): string { return join(this.root, 'query.db') }
+  get keystore (): string { return join(this.root, 'keystore') }
+  get nodeKey (): string { return join(this.root, 'node.key') }
+  get tmpDir (): string { return join(this.root, 'tmp') }
+  get journal (): string { return join(this.root, 'journal.json') }
+}
+
+/** The `.sig` file that holds a block file's seal. */
+export function sealPathOf (blockPath: string): string {
+  return blockPath.replace(/\.db$/, '.sig')
+}

@@ -1,0 +1,28 @@
+import { AbortError } from './errors.js'
+
+/** Resolve after `ms`, or reject with AbortError when the signal fires. */
+export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) throw new AbortError()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { clearTimeout(timer); reject(new AbortError()) }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** In-process mutual exclusion for async critical sections (FIFO). */
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve()
+
+  async run<T> (fn: () => Promise<T>): Promise<T> {
+    const prev = this.tail
+    let release!: () => void
+    this.tail = new Promise<void>(resolve => { release = resolve })
+    await prev
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+}

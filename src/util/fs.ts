@@ -1,0 +1,51 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+/** fsync a directory so that a rename or create inside it survives a crash. */
+export function fsyncDir (dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function fsyncFile (path: string): void {
+  const fd = openSync(path, 'r+')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Replace `path` with `data` so that a crash leaves either the old or the new content: write a
+ * temporary sibling, fsync it, rename over the target, fsync the directory.
+ */
+export function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o644): void {
+  const dir = dirname(path)
+  mkdirSync(dir, { recursive: true })
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    writeFileSync(tmp, data, { mode, flush: true })
+    renameSync(tmp, path)
+  } catch (err) {
+    try { unlinkSync(tmp) } catch {}
+    throw err
+  }
+  fsyncDir(dir)
+}
+
+/** Rename and make the rename durable (fsync both directories). */
+export function renameDurable (from: string, to: string): void {
+  renameSync(from, to)
+  fsyncDir(dirname(to))
+  if (dirname(from) !== dirname(to)) fsyncDir(dirname(from))
+}
+
+export function isNotFound (err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+}
