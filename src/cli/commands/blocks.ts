@@ -1,0 +1,55 @@
+import type { Command } from 'commander'
+import type { BlockRecord } from '../../storage/index.js'
+import { formatBytes, short, table, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+
+function blockJson (b: BlockRecord): Record<string, unknown> {
+  return { height: b.height, hash: b.hash, parent: b.parent, canonical: b.canonical, timestamp: b.timestamp, signer: b.signer, size: b.size, key_ops: b.keyOps, rows_root: b.rowsRoot, seal: b.seal, version: b.version }
+}
+
+const int = (name: string) => (v: string): number => {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`)
+  return Number(v)
+}
+
+export function register (program: Command, action: Action): void {
+  program.command('blocks').description('list canonical blocks, newest first')
+    .option('--from <height>', 'start at this height', int('--from'))
+    .option('-n, --limit <n>', 'how many blocks', int('--limit'), 20)
+    .option('--asc', 'oldest first')
+    .action(action(async (ctx, o: { from?: number, limit: number, asc?: boolean }) => {
+      const chain = ctx.openChain()
+      const tip = chain.tip()
+      const rows = o.asc === true
+        ? chain.index.range(o.from ?? 0, tip.height, o.limit)
+        : chain.index.range(Math.max(0, (o.from ?? tip.height) - o.limit + 1), o.from ?? tip.height, o.limit).reverse()
+      if (ctx.out.json) { for (const b of rows) ctx.out.result(blockJson(b), () => ''); return }
+      const tables = (b: BlockRecord): string => String(chain.index.tablesOf(b.hash).length)
+      ctx.out.result(null, () => table([
+        ['HEIGHT', 'HASH', 'TIME', 'SIGNER', 'SIZE', 'TABLES', 'KEYOPS'],
+        ...rows.map(b => [String(b.height), short(b.hash), b.timestamp.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''), short(b.signer), formatBytes(b.size), tables(b), String(b.keyOps)])
+      ]))
+    }))
+
+  program.command('block <ref>').description('show one block by height, hash or hash prefix: header, signer, tables with row counts, key operations')
+    .action(action(async (ctx, ref: string) => {
+      const chain = ctx.openChain()
+      const b = chain.get(ref)
+      if (b === undefined) throw new UsageError(`no block ${JSON.stringify(ref)}`, 'give a height, a full hash, or at least 8 hex digits of one')
+      const tables = chain.index.tablesOf(b.hash)
+      const ops = chain.index.keyOpsOf(b.hash)
+      ctx.out.result({ ...blockJson(b), file: chain.pathOf(b), tables, key_ops: ops }, () => [
+        `block ${b.height}${b.canonical ? '' : ' (side branch)'}`,
+        `  hash       ${b.hash}`,
+        `  parent     ${b.parent}`,
+        `  time       ${b.timestamp}`,
+        `  signer     ${b.signer}`,
+        `  size       ${formatBytes(b.size)}   file ${chain.pathOf(b)}`,
+        `  rows root  ${b.rowsRoot}`,
+        `  seal       ${b.seal}`,
+        tables.length === 0 ? '  tables     (none)' : '  tables',
+        ...tables.map(t => `    ${t.name.padEnd(24)} ${String(t.rows).padStart(10)} rows   root ${short(t.root)}`),
+        ...(ops.length === 0 ? [] : ['  key operations', ...ops.map(k => `    ${k.op === 'A' ? 'add   ' : 'revoke'} ${k.keyId}  endorsed by ${k.signers.map(s => short(s)).join(', ')}`)])
+      ].join('\n'))
+    }))
+}

@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
+import { DataDir, readSeal, sealPathOf } from '../../storage/index.js'
+import type { CliContext } from '../context.js'
+import { short, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+
+function describe (r: ImportResult): string {
+  const b = r.block
+  if (r.status === 'reorg' && r.reorg !== undefined) return `height ${b.height} ${short(b.hash)}: reorg (depth ${r.reorg.depth}, from height ${r.reorg.forkHeight})`
+  if (r.reorgRefused !== undefined) return `height ${b.height} ${short(b.hash)}: side branch (a reorg of depth ${r.reorgRefused.depth} exceeds max_reorg_depth ${r.reorgRefused.maxDepth})`
+  return `height ${b.height} ${short(b.hash)}: ${r.status}`
+}
+
+async function importDir (ctx: CliContext, from: string): Promise<void> {
+  const chain = ctx.openChain()
+  const src = new DataDir(from)
+  if (!existsSync(src.blockPath(0))) throw new UsageError(`${from} is not a Petal data directory (no genesis block)`)
+  let last = 0
+  while (existsSync(src.blockPath(last + 1))) last++
+  const bar = ctx.progress('import', 'blocks')
+  const counts: Record<string, number> = {}
+  for (let h = 1; h <= last; h++) {
+    const path = src.blockPath(h)
+    const r = await importBlock(chain, path, readSeal(path), { signal: ctx.signal })
+    counts[r.status] = (counts[r.status] ?? 0) + 1
+    if (r.status === 'reorg' || r.reorgRefused !== undefined) ctx.out.note(describe(r))
+    bar.update(h, last)
+  }
+  bar.done()
+  const tip = chain.tip()
+  ctx.out.result({ imported: counts, tip: { height: tip.height, hash: tip.hash } }, () =>
+    `${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing to import'}; tip is now height ${tip.height} ${tip.hash}`)
+}
+
+export function register (program: Command, action: Action): void {
+  program.command('import [files...]').description('import signed block files (each with its .sig), or every block of another data directory with --from')
+    .option('--from <dir>', 'import the canonical blocks of another Petal data directory of the same chain')
+    .option('--seal <hex>', 'the seal of a single block file given without its .sig')
+    .action(action(async (ctx, files: string[], o: { from?: string, seal?: string }) => {
+      if (o.from !== undefined) {
+        if (files.length > 0) throw new UsageError('give either block files or --from, not both')
+        await importDir(ctx, o.from)
+        return
+      }
+      if (files.length === 0) throw new UsageError('nothing to import', 'give block files (block_XXXXXXXX.db with their .sig) or --from DIR')
+      if (o.seal !== undefined && files.length > 1) throw new UsageError('--seal applies to a single block file')
+      const chain = ctx.openChain()
+      for (const f of files) {
+        const seal = o.seal ?? (existsSync(sealPathOf(f)) ? readFileSync(sealPathOf(f), 'utf8').trim() : undefined)
+        if (seal === undefined) throw new UsageError(`no seal for ${f}`, `put its seal in ${sealPathOf(f)} or pass --seal`)
+        const r = await importBlock(chain, f, seal, { signal: ctx.signal })
+        ctx.out.result({ file: f, status: r.status, height: r.block.height, hash: r.block.hash, reorg: r.reorg === undefined ? undefined : { depth: r.reorg.depth, fork_height: r.reorg.forkHeight, orphaned: r.reorg.orphaned.map(b => b.hash) }, reorg_refused: r.reorgRefused }, () => describe(r))
+      }
+    }))
+
+  program.command('reseal <hash>').description('re-seal the content of one of your orphaned blocks on the current tip')
+    .action(action(async (ctx, hash: string) => {
+      const chain = ctx.openChain()
+      const b = chain.get(hash)
+      if (b === undefined) throw new UsageError(`no block ${hash}`)
+      const r = await resealOrphan(chain, b.hash, ctx.loadKey(), { signal: ctx.signal })
+      ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
+    }))
+}

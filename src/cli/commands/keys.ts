@@ -1,0 +1,100 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { Chain } from '../../chain/index.js'
+import { publicKeyToPem } from '../../crypto/index.js'
+import type { KeyEntry } from '../../storage/index.js'
+import type { CliContext } from '../context.js'
+import { short, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+
+/** Signatory status of each key at the tip, when the data directory holds a chain. */
+function signatoryStatus (ctx: CliContext, keys: KeyEntry[]): Map<string, string> {
+  const m = new Map<string, string>()
+  let chain: Chain
+  try {
+    chain = ctx.openChain()
+  } catch {
+    return m
+  }
+  const state = chain.keysAt(chain.tip())
+  for (const k of keys) {
+    const s = state.get(k.id)
+    m.set(k.id, s === undefined ? 'no' : s.revokedAt === null ? `yes (since height ${s.addedAt})` : `revoked at height ${s.revokedAt}`)
+  }
+  return m
+}
+
+function listKeys (ctx: CliContext): void {
+  const keys = ctx.keystore().list()
+  const status = signatoryStatus(ctx, keys)
+  ctx.out.result(keys.map(k => ({ id: k.id, public_key: k.publicKey.hex, default: k.isDefault, encrypted: k.encrypted, signatory: status.get(k.id) ?? 'no chain', created: k.created })), () => {
+    if (keys.length === 0) return 'no keys; create one with `petal keygen`'
+    return keys.map(k => [
+      `${k.id}${k.isDefault ? '  (default)' : ''}${k.encrypted ? '  (encrypted)' : ''}`,
+      `  public key: ${k.publicKey.hex}`,
+      `  signatory:  ${status.get(k.id) ?? 'no chain in this directory'}`
+    ].join('\n')).join('\n')
+  })
+}
+
+function keygen (ctx: CliContext, o: { default?: boolean, plain?: boolean }): void {
+  const ks = ctx.keystore()
+  const passphrase = o.plain === true ? undefined : ctx.passphrase()
+  let k = ks.generate({ passphrase })
+  if (o.default === true) k = ks.setDefault(k.id)
+  ctx.out.result({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault }, () =>
+    `generated ${k.id}${k.encrypted ? ' (encrypted)' : ''}${k.isDefault ? ' (default)' : ''}\npublic key: ${k.publicKey.hex}\n` +
+    'It is not a signatory until the chain adds it: send the public key to the signatories (`petal signkey`).')
+}
+
+export function register (program: Command, action: Action): void {
+  program.command('mykeys').description('list this node\'s keys: id, full public key, signatory status at the tip')
+    .action(action(async ctx => { listKeys(ctx) }))
+
+  program.command('keygen').description('generate a new P-256 signing key (encrypted when a passphrase is given)')
+    .option('--default', 'make it the default signing key')
+    .option('--plain', 'store it unencrypted even if a passphrase is set')
+    .action(action(async (ctx, o: { default?: boolean, plain?: boolean }) => { keygen(ctx, o) }))
+
+  const keys = program.command('keys').description('manage the keystore (list, generate, import, export, use)')
+  keys.command('list').description('same as `petal mykeys`').action(action(async ctx => { listKeys(ctx) }))
+  keys.command('generate').description('same as `petal keygen`')
+    .option('--default', 'make it the default signing key')
+    .option('--plain', 'store it unencrypted even if a passphrase is set')
+    .action(action(async (ctx, o: { default?: boolean, plain?: boolean }) => { keygen(ctx, o) }))
+  keys.command('import <file>').description('import a P-256 private key (PEM PKCS#8 or SEC1, DER, or hex as in Daisy\'s private.db)')
+    .option('--default', 'make it the default signing key')
+    .action(action(async (ctx, file: string, o: { default?: boolean }) => {
+      let material: string | Uint8Array
+      try {
+        material = readFileSync(file)
+        const text = Buffer.from(material).toString('utf8')
+        if (text.includes('-----BEGIN') || /^[0-9a-fA-F\s]+$/.test(text)) material = text
+      } catch (err) {
+        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`)
+      }
+      const ks = ctx.keystore()
+      let k = ks.import(material, { passphrase: ctx.passphrase() })
+      if (o.default === true) k = ks.setDefault(k.id)
+      ctx.out.result({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault }, () => `imported ${k.id}${k.encrypted ? ' (encrypted)' : ''}`)
+    }))
+  keys.command('export [id]').description('print a key as PEM: the public key, or with --private the private key (handle with care)')
+    .option('--private', 'export the private key (PKCS#8 PEM)')
+    .option('-o, --out <file>', 'write to a file (mode 0600) instead of stdout')
+    .action(action(async (ctx, id: string | undefined, o: { private?: boolean, out?: string }) => {
+      const ks = ctx.keystore()
+      const e = ks.resolve(id ?? ctx.opts.key)
+      const pem = o.private === true ? ks.exportPrivate(e.id, ctx.passphrase()) : publicKeyToPem(e.publicKey)
+      if (o.out !== undefined) {
+        writeFileSync(o.out, pem, { mode: o.private === true ? 0o600 : 0o644 })
+        ctx.out.result({ id: e.id, file: o.out }, () => `wrote ${o.private === true ? 'private' : 'public'} key ${short(e.id)} to ${o.out as string}`)
+      } else {
+        ctx.out.result({ id: e.id, pem }, () => pem)
+      }
+    }))
+  keys.command('use <id>').description('make a key the default signing key')
+    .action(action(async (ctx, id: string) => {
+      const k = ctx.keystore().setDefault(id)
+      ctx.out.result({ id: k.id, default: true }, () => `default key is now ${k.id}`)
+    }))
+}

@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { createChain } from '../../chain/index.js'
+import { parseNewChainInput } from '../../storage/index.js'
+import { UsageError } from '../output.js'
+import type { Action } from '../program.js'
+import { keyForNewChain } from './init.js'
+
+export function register (program: Command, action: Action): void {
+  program.command('newchain <params>').description('create a new chain from a chain-parameters JSON file (Daisy\'s fields plus quorum_rule, max_block_bytes, max_reorg_depth) in an empty data directory')
+    .action(action(async (ctx, paramsFile: string) => {
+      let text: string
+      try {
+        text = readFileSync(paramsFile, 'utf8')
+      } catch (err) {
+        throw new UsageError(`cannot read ${paramsFile}: ${(err as Error).message}`, 'give the path of a chain parameters JSON file')
+      }
+      const input = parseNewChainInput(text)
+      const key = keyForNewChain(ctx)
+      const chain = await createChain(ctx.dir, input, key, { logger: ctx.logger })
+      ctx.onClose(() => { chain.close() })
+      const p = chain.params
+      ctx.out.result({ chain_id: p.genesisHash, genesis_hash: p.genesisHash, creator_public_key: key.id, quorum_rule: p.quorumRule, dir: ctx.dir }, () => [
+        `created chain ${p.genesisHash}`,
+        `  data directory:  ${ctx.dir}`,
+        `  signatory:       ${key.id}`,
+        `  quorum rule:     ${p.quorumRule}, max block ${p.maxBlockBytes} bytes, max reorg depth ${p.maxReorgDepth}`,
+        `Share ${ctx.dataDir.chainParams} (or the genesis hash) with the nodes that will join.`
+      ].join('\n'))
+    }))
+}

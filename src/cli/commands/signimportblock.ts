@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { parseEndorsement, signImport } from '../../chain/index.js'
+import { formatBytes, short, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+
+export function register (program: Command, action: Action): void {
+  program.command('signimportblock <file>').description('seal an SQLite file into the next block (your file is not modified) and import it')
+    .option('--keyops <files...>', 'endorsement files from `petal signkey` to include as key operations')
+    .action(action(async (ctx, file: string, o: { keyops?: string[] }) => {
+      const chain = ctx.openChain()
+      const key = ctx.loadKey()
+      const keyOps = (o.keyops ?? []).map(f => {
+        let text: string
+        try {
+          text = readFileSync(f, 'utf8')
+        } catch (err) {
+          throw new UsageError(`cannot read endorsement ${f}: ${(err as Error).message}`)
+        }
+        return parseEndorsement(text, chain.chainId, f)
+      })
+      const r = await signImport(chain, file, key, {
+        keyOps,
+        signal: ctx.signal,
+        onWait: () => { ctx.out.note('waiting for another process writing to this data directory…') }
+      })
+      const tables = chain.index.tablesOf(r.block.hash)
+      ctx.out.result({ status: r.status, height: r.block.height, hash: r.block.hash, seal: r.block.seal, size: r.block.size, tables, key_ops: r.block.keyOps }, () => [
+        `block ${r.block.height} ${r.block.hash}`,
+        `  ${formatBytes(r.block.size)}, signed by ${short(key.id)}, ${tables.length} table(s): ${tables.map(t => `${t.name} (${t.rows} rows)`).join(', ') || 'none'}` +
+          (r.block.keyOps > 0 ? `, ${r.block.keyOps} key operation(s)` : '')
+      ].join('\n'))
+    }))
+}

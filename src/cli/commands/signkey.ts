@@ -1,0 +1,50 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { createEndorsement, type Chain } from '../../chain/index.js'
+import { isKeyId, parsePublicKey, type PublicKey } from '../../crypto/index.js'
+import type { CliContext } from '../context.js'
+import { short, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+
+/** Resolve the key to endorse: a PEM file, hex SPKI, or a key id known to this node or chain. */
+function targetKey (ctx: CliContext, chain: Chain, ref: string): PublicKey {
+  if (existsSync(ref)) return parsePublicKey(readFileSync(ref, 'utf8').trim())
+  if (/^[0-9a-f]{100,}$/.test(ref)) return parsePublicKey(ref)
+  const id = ref.startsWith('1:') ? ref : `1:${ref}`
+  const signer = chain.keysAt(chain.tip()).get(id)
+  if (signer !== undefined) return signer.publicKey
+  const mine = ctx.keystore().list().find(k => k.id === id)
+  if (mine !== undefined) return mine.publicKey
+  throw new UsageError(`the key ${ref} is not known here`, isKeyId(id)
+    ? 'a key id is not enough to add a key: give its full public key (hex, as `petal mykeys` prints it) or a PEM file'
+    : 'give the full public key (hex SPKI), a PEM file, or a key id')
+}
+
+export function register (program: Command, action: Action): void {
+  program.command('signkey <key>').description('endorse adding or revoking a key (KEYID, hex PUBKEY or PEM file); writes an endorsement file for `signimportblock --keyops`')
+    .requiredOption('--op <op>', 'add or revoke')
+    .option('-o, --out <file>', 'write the endorsement here (default: stdout)')
+    .option('--meta <key=value...>', 'metadata to attach (string pairs)')
+    .action(action(async (ctx, ref: string, o: { op: string, out?: string, meta?: string[] }) => {
+      if (o.op !== 'add' && o.op !== 'revoke') throw new UsageError(`--op must be add or revoke, not ${JSON.stringify(o.op)}`)
+      const chain = ctx.openChain()
+      const signer = ctx.loadKey()
+      const target = targetKey(ctx, chain, ref)
+      let metadata: Record<string, string> | null = null
+      for (const kv of o.meta ?? []) {
+        const i = kv.indexOf('=')
+        if (i <= 0) throw new UsageError(`--meta takes key=value, not ${JSON.stringify(kv)}`)
+        metadata ??= {}
+        metadata[kv.slice(0, i)] = kv.slice(i + 1)
+      }
+      const e = createEndorsement(signer, chain.chainId, o.op === 'add' ? 'A' : 'R', target, metadata)
+      const text = JSON.stringify(e, null, 2) + '\n'
+      if (o.out !== undefined) {
+        writeFileSync(o.out, text)
+        ctx.out.result({ file: o.out, endorsement: e }, () => `wrote endorsement: ${short(signer.id)} ${o.op}s ${target.id} → ${o.out as string}`)
+      } else {
+        ctx.out.stdout(ctx.out.json ? JSON.stringify(e) + '\n' : text)
+      }
+      if (!chain.keysAt(chain.tip()).isActive(signer.id)) ctx.out.note(`note: ${short(signer.id)} is not an active signatory; this endorsement will not count`)
+    }))
+}

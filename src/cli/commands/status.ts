@@ -1,0 +1,48 @@
+import type { Command } from 'commander'
+import type { Chain } from '../../chain/index.js'
+import type { CliContext } from '../context.js'
+import { formatBytes, short } from '../output.js'
+import type { Action } from '../program.js'
+
+/** Chain status: everything here is read from the index, so it costs the same at any length. */
+export function chainStatus (ctx: CliContext, chain: Chain): Record<string, unknown> {
+  const tip = chain.tip()
+  const counts = chain.index.countBlocks()
+  const keys = chain.keysAt(tip)
+  const mine = ctx.keystore().list().map(k => ({ id: k.id, signatory: keys.isActive(k.id) }))
+  const p = chain.params
+  return {
+    dir: ctx.dir,
+    chain_id: chain.chainId,
+    description: p.description,
+    creator: p.creator,
+    tip: { height: tip.height, hash: tip.hash, timestamp: tip.timestamp, signer: tip.signer },
+    blocks: counts.canonical,
+    side_blocks: counts.side,
+    signatories: { active: keys.activeCount, total: keys.all().length },
+    consensus: { quorum_rule: p.quorumRule, max_block_bytes: p.maxBlockBytes, max_reorg_depth: p.maxReorgDepth },
+    my_keys: mine
+  }
+}
+
+export function printStatus (ctx: CliContext, chain: Chain, extra: Record<string, unknown> = {}, extraLines: string[] = []): void {
+  const s = { ...chainStatus(ctx, chain), ...extra }
+  const tip = s.tip as { height: number, hash: string, timestamp: string, signer: string }
+  const mine = s.my_keys as Array<{ id: string, signatory: boolean }>
+  const p = chain.params
+  ctx.out.result(s, () => [
+    `chain       ${chain.chainId}${p.description !== '' ? `  (${p.description})` : ''}`,
+    `data dir    ${ctx.dir}`,
+    `tip         height ${tip.height}  ${tip.hash}`,
+    `            ${tip.timestamp}  signed by ${short(tip.signer)}`,
+    `blocks      ${s.blocks as number}${(s.side_blocks as number) > 0 ? ` (+${s.side_blocks as number} on side branches)` : ''}`,
+    `signatories ${(s.signatories as { active: number }).active} active  (quorum rule ${p.quorumRule}, max block ${formatBytes(p.maxBlockBytes)}, max reorg depth ${p.maxReorgDepth})`,
+    `my keys     ${mine.length === 0 ? 'none' : mine.map(k => `${short(k.id)} ${k.signatory ? '(signatory)' : '(not a signatory)'}`).join(', ')}`,
+    ...extraLines
+  ].join('\n'))
+}
+
+export function register (program: Command, action: Action): void {
+  program.command('status').description('show the chain: tip, block count, signatories, your keys')
+    .action(action(async ctx => { printStatus(ctx, ctx.openChain()) }))
+}

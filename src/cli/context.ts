@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { resolve } from 'node:path'
+import { Chain } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import { DataDir, Keystore } from '../storage/index.js'
+import { createLogger, formatLogRecord, type LogLevel, type Logger } from '../util/index.js'
+import { createOutput, UsageError, type Output } from './output.js'
+import { Progress } from './progress.js'
+
+export interface GlobalOptions {
+  dir?: string
+  json?: boolean
+  key?: string
+  passphraseFile?: string
+  logLevel?: string
+}
+
+/** The process around the CLI, injected so tests can run commands in process. */
+export interface CliIO {
+  stdout: (s: string) => void
+  stderr: (s: string) => void
+  env: Record<string, string | undefined>
+  stderrIsTTY: boolean
+  /** Root of the installed package (for genesis/ templates). */
+  packageRoot: string
+}
+
+const LEVELS = ['error', 'warn', 'info', 'debug']
+
+/** Everything a command needs: resolved data directory, output, logger, keys, cancellation. */
+export class CliContext {
+  readonly dir: string
+  readonly out: Output
+  readonly logger: Logger
+  private readonly closers: Array<() => void | Promise<void>> = []
+
+  constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn') {
+    this.dir = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
+    this.out = createOutput(opts.json === true, io)
+    const level = opts.logLevel ?? io.env.PETAL_LOG_LEVEL ?? defaultLogLevel
+    if (!LEVELS.includes(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LEVELS.join(', ')}`)
+    this.logger = createLogger(r => { io.stderr(formatLogRecord(r) + '\n') }, level as LogLevel)
+  }
+
+  get dataDir (): DataDir { return new DataDir(this.dir) }
+
+  keystore (): Keystore {
+    return new Keystore(this.dataDir.keystore)
+  }
+
+  /** The passphrase for encrypted keys: --passphrase-file, else $PETAL_PASSPHRASE. Never a flag value. */
+  passphrase (): string | undefined {
+    if (this.opts.passphraseFile !== undefined) {
+      try {
+        return readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '')
+      } catch (err) {
+        throw new UsageError(`cannot read --passphrase-file: ${(err as Error).message}`)
+      }
+    }
+    return this.io.env.PETAL_PASSPHRASE
+  }
+
+  /** The signing key chosen with --key (id or unique prefix), else the keystore's default. */
+  loadKey (): SigningKey {
+    return this.keystore().load(this.opts.key, this.passphrase())
+  }
+
+  openChain (): Chain {
+    const chain = Chain.open(this.dir, { logger: this.logger })
+    this.onClose(() => { chain.close() })
+    return chain
+  }
+
+  onClose (fn: () => void | Promise<void>): void {
+    this.closers.push(fn)
+  }
+
+  async close (): Promise<void> {
+    for (const f of this.closers.splice(0).reverse()) await f()
+  }
+
+  progress (label: string, unit: string): Progress {
+    return new Progress({ label, unit, enabled: !this.out.json, isTTY: this.io.stderrIsTTY, write: this.io.stderr })
+  }
+}

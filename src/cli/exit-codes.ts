@@ -1,0 +1,32 @@
+import { isPetalError } from '../util/index.js'
+
+/** Exit statuses of `petal` (docs/cli.md). */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  INVALID_BLOCK: 3,
+  DATA_DIR: 4,
+  KEYS: 5,
+  VERIFY_FAILED: 6,
+  NETWORK: 7,
+  QUERY: 8,
+  INTERRUPTED: 130
+} as const
+
+const DATA_DIR_CODES = new Set(['NOT_INITIALISED', 'DATA_DIR_NOT_EMPTY', 'CHAINPARAMS_INVALID', 'INDEX_CORRUPT', 'LOCK_TIMEOUT', 'BLOCK_FILE_MISSING', 'GENESIS_MISMATCH', 'EMPTY_CHAIN'])
+const KEY_CODES = new Set(['KEY_NOT_FOUND', 'KEY_AMBIGUOUS', 'KEY_EXISTS', 'NO_KEYS', 'PASSPHRASE_REQUIRED', 'BAD_PASSPHRASE', 'BAD_PRIVATE_KEY', 'BAD_PUBLIC_KEY', 'BAD_KEY_ENVELOPE'])
+
+/** Map an error to an exit status by its code (by class name for the few that share codes). */
+export function exitCodeOf (err: unknown): number {
+  if (!isPetalError(err)) return EXIT.FAILURE
+  if (err.code === 'ABORTED') return EXIT.INTERRUPTED
+  if (err.code === 'USAGE') return EXIT.USAGE
+  if (err.code === 'VERIFY_FAILED') return EXIT.VERIFY_FAILED
+  if (DATA_DIR_CODES.has(err.code)) return EXIT.DATA_DIR
+  if (KEY_CODES.has(err.code)) return EXIT.KEYS
+  if (err.name === 'BlockError' || err.code === 'REORG_TOO_DEEP') return EXIT.INVALID_BLOCK
+  if (err.name === 'NetworkError' || err.name === 'SyncError') return EXIT.NETWORK
+  if (err.name === 'QueryError') return EXIT.QUERY
+  return EXIT.FAILURE
+}

@@ -1,0 +1,47 @@
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import { createChain, signImport, type Chain } from '../../src/chain/index.js'
+import { generateSigningKey, importPrivateKey, type SigningKey } from '../../src/crypto/index.js'
+import { DEFAULT_CONSENSUS, type NewChainInput } from '../../src/storage/index.js'
+import type { GenesisParams } from '../../src/block/index.js'
+import { readFileSync } from 'node:fs'
+import { tmpDir } from './tmp.js'
+
+const FIXTURE_KEYS = join(import.meta.dirname, '..', 'fixtures', 'keys')
+
+/** Deterministic test keys (committed PEM files): alice, bob, carol, dave, erin. */
+export function fixtureKey (name: 'alice' | 'bob' | 'carol' | 'dave' | 'erin'): SigningKey {
+  return importPrivateKey(readFileSync(join(FIXTURE_KEYS, `${name}.pem`), 'utf8'))
+}
+
+/** A small SQLite file with `rows` rows in table `t` (values derived from `seed`). */
+export function makeSqlite (path: string, rows = 10, seed = 0, table = 't'): string {
+  const db = new Database(path)
+  db.exec(`CREATE TABLE IF NOT EXISTS "${table}" (id INTEGER PRIMARY KEY, k TEXT, v INTEGER, b BLOB)`)
+  const ins = db.prepare(`INSERT INTO "${table}" (k, v, b) VALUES (?, ?, ?)`)
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) ins.run(`k${(i + seed) % 7}`, BigInt(seed * 1000 + i), Buffer.from([i & 255, seed & 255]))
+  })()
+  db.close()
+  return path
+}
+
+export interface TestChain { chain: Chain, key: SigningKey, dir: string }
+
+/** A new chain in a temp dir with `key` (default: a fresh key) as its only signatory. */
+export async function newTestChain (o: { key?: SigningKey, consensus?: Partial<GenesisParams>, dir?: string, timestamp?: string } = {}): Promise<TestChain> {
+  const key = o.key ?? generateSigningKey()
+  const dir = o.dir ?? join(tmpDir(), 'data')
+  const input: NewChainInput = { creator: 'test', description: 'test chain', bootstrapPeers: [], genesisTimestamp: o.timestamp, consensus: { ...DEFAULT_CONSENSUS, ...o.consensus } }
+  const chain = await createChain(dir, input, key)
+  return { chain, key, dir }
+}
+
+/** Append `n` blocks of small random-ish data signed by `key`. */
+export async function extendChain (chain: Chain, key: SigningKey, n: number, rows = 5): Promise<void> {
+  const work = tmpDir()
+  for (let i = 0; i < n; i++) {
+    const src = makeSqlite(join(work, `b${i}.db`), rows, chain.tip().height + 1)
+    await signImport(chain, src, key)
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest'
+import { decodeDerSignature, encodeDerSignature, generateSigningKey, importPrivateKey, parsePublicKey, privateKeyToPem, signV1, signV2, verifyV1, verifyV2, sha256 } from '../../../src/crypto/index.js'
+import { CryptoError } from '../../../src/crypto/index.js'
+
+const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n
+
+describe('v2 signatures', () => {
+  const key = generateSigningKey()
+
+  it('always produce low-S DER that verifies, 300 times', () => {
+    for (let i = 0; i < 300; i++) {
+      const sig = signV2(key, `message ${i}`)
+      const rs = decodeDerSignature(sig)
+      expect(rs).toBeDefined()
+      expect((rs as { s: bigint }).s <= N >> 1n).toBe(true)
+      expect(verifyV2(key.publicKey, `message ${i}`, sig)).toBe(true)
+    }
+  })
+
+  it('reject the high-S twin of a valid signature (no malleability)', () => {
+    const sig = signV2(key, 'm')
+    const { r, s } = decodeDerSignature(sig) as { r: bigint, s: bigint }
+    expect(verifyV2(key.publicKey, 'm', encodeDerSignature({ r, s: N - s }))).toBe(false)
+  })
+
+  it('reject non-canonical DER: trailing bytes, padded integers', () => {
+    const sig = signV2(key, 'm')
+    expect(verifyV2(key.publicKey, 'm', Uint8Array.of(...sig, 0))).toBe(false)
+    const { r, s } = decodeDerSignature(sig) as { r: bigint, s: bigint }
+    const rb = Buffer.from(r.toString(16).padStart(64, '0'), 'hex')
+    const sb = Buffer.from(s.toString(16).padStart(64, '0'), 'hex')
+    const padded = Buffer.concat([Buffer.from([0x02, 34, 0, 0]), rb.subarray(rb[0] as number >= 0x80 ? 0 : 0)])
+    const body = Buffer.concat([padded, Buffer.from([0x02, sb.length]), sb])
+    expect(verifyV2(key.publicKey, 'm', Uint8Array.of(0x30, body.length, ...body))).toBe(false)
+  })
+
+  it('fail for another message or another key', () => {
+    const sig = signV2(key, 'm')
+    expect(verifyV2(key.publicKey, 'n', sig)).toBe(false)
+    expect(verifyV2(generateSigningKey().publicKey, 'm', sig)).toBe(false)
+  })
+})
+
+describe('v1 (Daisy) signatures', () => {
+  it('sign the raw digest and verify with high S accepted', () => {
+    const key = generateSigningKey()
+    const digest = sha256('block')
+    expect(verifyV1(key.publicKey, digest, signV1(key, digest))).toBe(true)
+    const { r, s } = decodeDerSignature(signV1(key, digest)) as { r: bigint, s: bigint }
+    expect(verifyV1(key.publicKey, digest, encodeDerSignature({ r, s: N - s }))).toBe(true)
+  })
+})
+
+describe('keys', () => {
+  it('round-trip through PEM, SEC1 and hex', () => {
+    const key = generateSigningKey()
+    expect(importPrivateKey(privateKeyToPem(key)).id).toBe(key.id)
+    expect(importPrivateKey(privateKeyToPem(key, 'sec1')).id).toBe(key.id)
+    const sec1Der = key.keyObject.export({ type: 'sec1', format: 'der' })
+    expect(importPrivateKey(sec1Der.toString('hex')).id).toBe(key.id)
+  })
+
+  it('refuse non-P-256 and non-canonical public keys with BAD_PUBLIC_KEY', () => {
+    expect(() => parsePublicKey('00')).toThrow(CryptoError)
+    try {
+      parsePublicKey('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04' + '00'.repeat(64))
+    } catch (err) {
+      expect((err as CryptoError).code).toBe('BAD_PUBLIC_KEY')
+    }
+    const key = generateSigningKey()
+    expect(parsePublicKey(key.publicKey.hex).id).toBe(key.id)
+    expect(() => parsePublicKey(key.publicKey.hex.toUpperCase())).toThrow(CryptoError)
+  })
+})
