@@ -54,7 +54,9 @@ export async function createChain (root: string, input: NewChainInput, key: Sign
       genesis: input.consensus,
       keyOps: [signKeyOp(key, '', 'A', key.publicKey)],
       replaceKeyOps: true,
-      maxBytes: input.consensus.maxBlockBytes
+      maxBytes: input.consensus.maxBlockBytes,
+      // A genesis without data is tiny; Daisy's smallest page size keeps it a few KiB.
+      pageSize: 512
     })
     const params: ChainParams = {
       genesisHash: built.hash,

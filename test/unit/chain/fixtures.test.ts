@@ -1,0 +1,60 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest'
+import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { checkGenesis, importBlock, loadCandidate, type Chain } from '../../../src/chain/index.js'
+import { isPetalError } from '../../../src/util/index.js'
+import { FIXTURES, fixtureManifest, openFixtureChain } from '../../helpers/fixtures.js'
+
+const entries = fixtureManifest()
+const path = (f: string): string => join(FIXTURES, 'blocks', f)
+const seal = (f: string): string => readFileSync(path(f).replace(/\.db$/, '.sig'), 'utf8').trim()
+
+async function codeOf (p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'OK'
+  } catch (err) {
+    if (isPetalError(err)) return err.code
+    throw err
+  }
+}
+
+describe('broken-block fixtures: each is refused with its own code', () => {
+  let chain: Chain
+  beforeAll(async () => { chain = await openFixtureChain() })
+  afterAll(() => { chain.close() })
+
+  it('cover every validation error code the chain can raise', () => {
+    const codes = new Set(entries.map(e => e.code))
+    for (const c of ['NOT_SQLITE', 'WAL_MODE', 'BLOCK_TOO_LARGE', 'CORRUPT', 'SCHEMA_NOT_ALLOWED', 'RESERVED_SCHEMA', 'HASH_MISMATCH', 'UNSUPPORTED_VERSION', 'BAD_META',
+      'MANIFEST_MISMATCH', 'ROWS_ROOT_MISMATCH', 'PARENT_UNKNOWN', 'HEIGHT_MISMATCH', 'CHAIN_ID_MISMATCH', 'TIMESTAMP_BEFORE_PARENT', 'TIMESTAMP_IN_FUTURE',
+      'SIGNER_NOT_AUTHORISED', 'SIGNER_REVOKED', 'BAD_PREV_SIGNATURE', 'BAD_SEAL', 'KEYOP_MALFORMED', 'KEYOP_MIXED', 'KEYOP_BAD_SIGNATURE',
+      'KEYOP_SIGNER_NOT_AUTHORISED', 'KEYOP_SIGNER_REVOKED', 'KEYOP_QUORUM_NOT_MET', 'KEYOP_KEY_EXISTS', 'KEYOP_KEY_REVOKED', 'KEYOP_KEY_UNKNOWN',
+      'KEYOP_NO_SIGNERS_LEFT', 'BAD_GENESIS']) {
+      expect(codes.has(c), `fixture for ${c}`).toBe(true)
+    }
+  })
+
+  for (const e of entries.filter(x => x.code !== 'OK' && x.genesis !== true)) {
+    it(`${e.file} → ${e.code} (${e.why})`, async () => {
+      const before = chain.tip()
+      expect(await codeOf(importBlock(chain, path(e.file), seal(e.file), { expectedHash: e.expectedHash }))).toBe(e.code)
+      // Refused means nothing changed.
+      expect(chain.tip()).toEqual(before)
+      expect(chain.index.sideBlocks()).toEqual([])
+    })
+  }
+
+  it('bad-genesis.db → BAD_GENESIS', async () => {
+    const e = entries.find(x => x.genesis === true)
+    expect(e?.code).toBe('BAD_GENESIS')
+    const c = await loadCandidate(path(e?.file as string), seal(e?.file as string), { maxBytes: 1 << 20 })
+    expect(await codeOf(Promise.resolve().then(() => checkGenesis(c)))).toBe('BAD_GENESIS')
+  })
+
+  it('the control block good.db is accepted on the fixture tip', async () => {
+    const r = await importBlock(chain, path('good.db'), seal('good.db'))
+    expect(r.status).toBe('extended')
+    expect(r.block.height).toBe(5)
+  })
+})

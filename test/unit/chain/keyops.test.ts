@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import type { QuorumRule } from '../../../src/block/index.js'
+import { createEndorsement, parseEndorsement, signImport, type Chain } from '../../../src/chain/index.js'
+import { generateSigningKey, type SigningKey } from '../../../src/crypto/index.js'
+import { isPetalError } from '../../../src/util/index.js'
+import { newTestChain } from '../../helpers/chain.js'
+
+function endorsements (chain: Chain, by: SigningKey[], op: 'A' | 'R', target: SigningKey): ReturnType<typeof parseEndorsement>[] {
+  return by.map(s => parseEndorsement(JSON.stringify(createEndorsement(s, chain.chainId, op, target.publicKey)), chain.chainId))
+}
+
+async function code (p: Promise<unknown>): Promise<string> {
+  try { await p; return 'OK' } catch (err) { if (isPetalError(err)) return err.code; throw err }
+}
+
+/** Empty blocks up to `height` (the tip's height afterwards). */
+async function fillTo (chain: Chain, key: SigningKey, height: number): Promise<void> {
+  while (chain.tip().height < height) await signImport(chain, undefined, key)
+}
+
+async function chainWithSigners (rule: QuorumRule, n: number): Promise<{ chain: Chain, keys: SigningKey[] }> {
+  const keys = Array.from({ length: n }, () => generateSigningKey())
+  const { chain } = await newTestChain({ key: keys[0], consensus: { quorumRule: rule } })
+  // Under every rule a lone genesis signatory can add the second key; then add one per block.
+  for (let i = 1; i < n; i++) {
+    const active = keys.slice(0, i)
+    await signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, active, 'A', keys[i] as SigningKey) })
+  }
+  return { chain, keys }
+}
+
+describe('key operations across heights', () => {
+  it('a key added at height H signs from H+1, and is refused once revoked (daisy-capped)', async () => {
+    const { chain, keys: [a, b] } = await chainWithSigners('daisy-capped', 2) as { chain: Chain, keys: SigningKey[] }
+    const addedAt = chain.tip().height
+    expect(chain.keysAt(chain.tip()).get((b as SigningKey).id)?.addedAt).toBe(addedAt)
+    expect((await signImport(chain, undefined, b as SigningKey)).status).toBe('extended')
+    // Q = min(1, 2) = 1 below 149: one endorsement revokes.
+    await signImport(chain, undefined, a as SigningKey, { keyOps: endorsements(chain, [a as SigningKey], 'R', b as SigningKey) })
+    const revokedAt = chain.tip().height
+    expect(await code(signImport(chain, undefined, b as SigningKey))).toBe('SIGNER_REVOKED')
+    // Key state by height: the key was active between addedAt and revokedAt.
+    expect(chain.keysAt(chain.get(revokedAt - 1) as never).isActive((b as SigningKey).id)).toBe(true)
+    expect(chain.keysAt(chain.get(revokedAt) as never).isActive((b as SigningKey).id)).toBe(false)
+    expect(chain.keysAt(chain.get(addedAt - 1) as never).get((b as SigningKey).id)).toBeUndefined()
+    // A revoked key cannot come back.
+    expect(await code(signImport(chain, undefined, a as SigningKey, { keyOps: endorsements(chain, [a as SigningKey], 'A', b as SigningKey) }))).toBe('KEYOP_KEY_REVOKED')
+    chain.close()
+  })
+
+  it('majority: with 4 signatories, 2 endorsements are too few and 3 suffice', async () => {
+    const { chain, keys } = await chainWithSigners('majority', 4)
+    const newcomer = generateSigningKey()
+    expect(chain.keysAt(chain.tip()).activeCount).toBe(4)
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 2), 'A', newcomer) }))).toBe('KEYOP_QUORUM_NOT_MET')
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 3), 'A', newcomer) }))).toBe('OK')
+    chain.close()
+  })
+
+  it('daisy past height 149: Q jumps to 10 whatever the signatory count; daisy-capped stays usable', { timeout: 120_000 }, async () => {
+    for (const rule of ['daisy', 'daisy-capped'] as const) {
+      const { chain, keys } = await chainWithSigners(rule, 3)
+      await fillTo(chain, keys[0] as SigningKey, 149) // the next block is at height 150: Q = floor(2·ln 150) = 10
+      const newcomer = generateSigningKey()
+      const attempt = code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys, 'A', newcomer) }))
+      if (rule === 'daisy') {
+        // Daisy's defect C9: three signatories can never reach 10 — the key set is frozen.
+        expect(await attempt).toBe('KEYOP_QUORUM_NOT_MET')
+      } else {
+        expect(await attempt).toBe('OK') // min(10, 3) = 3
+        expect(chain.keysAt(chain.tip()).isActive(newcomer.id)).toBe(true)
+      }
+      chain.close()
+    }
+  })
+
+  it('daisy past height 149 with 11 signatories: 9 endorsements fail, 10 pass', { timeout: 120_000 }, async () => {
+    const { chain, keys } = await chainWithSigners('daisy', 11)
+    await fillTo(chain, keys[0] as SigningKey, 149)
+    const newcomer = generateSigningKey()
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 9), 'A', newcomer) }))).toBe('KEYOP_QUORUM_NOT_MET')
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 10), 'A', newcomer) }))).toBe('OK')
+    expect(chain.tip().height).toBe(150)
+    chain.close()
+  })
+
+  it('a node\'s own key is never a signatory unless the chain adds it (Daisy defect C1)', async () => {
+    const { chain } = await newTestChain()
+    const stranger = generateSigningKey()
+    expect(await code(signImport(chain, undefined, stranger))).toBe('SIGNER_NOT_AUTHORISED')
+    expect(chain.tip().height).toBe(0)
+    chain.close()
+  })
+})
