@@ -7,9 +7,12 @@ import { identifierOf, tokenize, type Token } from './tokenize.js'
 // table or index (or limits a check), it never sets anything. Every other PRAGMA is refused.
 const ARG_PRAGMAS = new Set(['table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list', 'foreign_key_check', 'integrity_check', 'quick_check', 'table_list'])
 const BARE_PRAGMAS = new Set([...ARG_PRAGMAS, 'collation_list', 'function_list', 'module_list', 'pragma_list', 'database_list', 'compile_options',
-  'data_version', 'schema_version', 'user_version', 'application_id', 'encoding', 'page_size', 'page_count', 'freelist_count', 'foreign_keys'])
+  'data_version', 'schema_version', 'user_version', 'application_id', 'encoding', 'page_size', 'page_count', 'freelist_count', 'foreign_keys', 'query_only', 'trusted_schema'])
 
 const REFUSED_FUNCTIONS = new Set(['load_extension'])
+// Statements that change something, refused by their first word even when SQLite could not
+// compile them here (INSERT into a mirror table with other columns is a write before it is an error).
+const WRITE_HEADS = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER', 'VACUUM', 'ANALYZE', 'REINDEX'])
 
 const word = (t: Token | undefined): string => (t?.kind === 'word' ? t.text.toUpperCase() : '')
 
@@ -38,6 +41,7 @@ export function explainedPart (sql: string): string {
   if (head === 'ATTACH' || head === 'DETACH') {
     throw new QueryError('QUERY_ATTACH_REFUSED', `${head} is not allowed in a query`, { hint: 'a query sees the query mirror (or one block) only; every block\'s tables are already in it' })
   }
+  if (WRITE_HEADS.has(head)) throw notReadonly()
   if (head === 'PRAGMA') checkPragma(tokens.slice(i + 1))
   for (let j = 0; j < tokens.length; j++) {
     const name = identifierOf(tokens[j])
@@ -46,6 +50,10 @@ export function explainedPart (sql: string): string {
     }
   }
   return sql.slice(tokens[i]?.start ?? 0)
+}
+
+function notReadonly (): QueryError {
+  return new QueryError('QUERY_NOT_READONLY', 'only read-only statements can run: this one would change data or schema', { hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' })
 }
 
 function checkPragma (rest: Token[]): void {
@@ -75,10 +83,8 @@ function checkPragma (rest: Token[]): void {
  * (`readonly` alone is not enough: SQLite reports ATTACH, BEGIN and some PRAGMAs as read-only.)
  */
 export function checkCompiled (stmt: Database.Statement): void {
-  if (!stmt.readonly) {
-    throw new QueryError('QUERY_NOT_READONLY', 'only read-only statements can run: this one would change data or schema', { hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' })
-  }
+  if (!stmt.readonly) throw notReadonly()
   if (!stmt.reader) {
-    throw new QueryError('QUERY_NOT_A_QUERY', 'the statement returns no rows (transaction control, REINDEX, …), so there is nothing to run', { hint: 'use SELECT (or WITH … SELECT, VALUES)' })
+    throw new QueryError('QUERY_NOT_A_QUERY', 'the statement returns no rows (BEGIN, SAVEPOINT, …), so there is nothing to run', { hint: 'use SELECT (or WITH … SELECT, VALUES)' })
   }
 }
