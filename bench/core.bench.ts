@@ -20,7 +20,7 @@ function userFile (path: string, mb: number): string {
   const db = new Database(path)
   db.exec('CREATE TABLE readings (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, value REAL, note TEXT)')
   const ins = db.prepare('INSERT INTO readings (sensor, at, value, note) VALUES (?, ?, ?, ?)')
-  const rows = Math.round(mb * 1024 * 1024 / 110)
+  const rows = Math.round(mb * 1024 * 1024 / 70)
   db.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 97}`, 1_700_000_000 + i, i * 0.25, `reading number ${i} of the benchmark`) })()
   db.close()
   return path
@@ -68,8 +68,8 @@ async function main (): Promise<void> {
   const bigFiles = Array.from({ length: cBig.tip().height + 1 }, (_, h) => cBig.dir.blockPath(h))
   const bigBytes = bigFiles.reduce((n, f) => n + statSync(f).size, 0)
   const mb = bigBytes / 1048576
-  const tDeep = await timeIt(async () => await verifyChain(cBig), 2)
-  const tFast = await timeIt(async () => await verifyChain(cBig, { deep: false }), 2)
+  const tDeep = await timeIt(async () => await verifyChain(cBig, { deep: true }), 2)
+  const tFast = await timeIt(async () => await verifyChain(cBig), 2)
   const tShaBig = await timeIt(async () => await rawParallelSha(bigFiles, 2), 2)
   cBig.close()
 
@@ -79,17 +79,17 @@ async function main (): Promise<void> {
   const buildMs = performance.now() - t0
   const manyFiles = Array.from({ length: cMany.tip().height + 1 }, (_, h) => cMany.dir.blockPath(h))
   const manyBytes = manyFiles.reduce((n, f) => n + statSync(f).size, 0)
-  const tManyDeep = await timeIt(async () => await verifyChain(cMany), 1)
-  const tManyFast = await timeIt(async () => await verifyChain(cMany, { deep: false }), 1)
+  const tManyDeep = await timeIt(async () => await verifyChain(cMany, { deep: true }), 1)
+  const tManyFast = await timeIt(async () => await verifyChain(cMany), 1)
   const tShaMany = await timeIt(async () => await rawParallelSha(manyFiles, 2), 1)
   cMany.close()
   const mbps = (bytes: number, ms: number): number => bytes / 1048576 / (ms / 1000)
   const bps = (n: number, ms: number): number => n / (ms / 1000)
   const rows2: Row[] = [
-    { figure: `verify, ${bigFiles.length} blocks, ${mb.toFixed(0)} MiB (full)`, value: mbps(bigBytes, tDeep), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
-    { figure: `verify --fast, same blocks`, value: mbps(bigBytes, tFast), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
-    { figure: 'verify, 10,001 small blocks (full)', value: bps(manyFiles.length, tManyDeep), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
-    { figure: 'verify --fast, 10,001 small blocks', value: bps(manyFiles.length, tManyFast), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
+    { figure: `verify --deep, ${bigFiles.length} blocks, ${mb.toFixed(0)} MiB`, value: mbps(bigBytes, tDeep), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
+    { figure: `verify, same blocks`, value: mbps(bigBytes, tFast), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
+    { figure: 'verify --deep, 10,001 small blocks', value: bps(manyFiles.length, tManyDeep), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
+    { figure: 'verify, 10,001 small blocks', value: bps(manyFiles.length, tManyFast), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
     { figure: 'signimportblock of an empty block (chain build)', value: buildMs / 10_000, unit: 'ms', note: `${(manyBytes / 10_001 / 1024).toFixed(1)} KiB per block` }
   ]
 

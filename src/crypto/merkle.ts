@@ -1,17 +1,29 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { equalBytes } from '../util/index.js'
 
 // RFC 6962 §2.1: leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), the tree split
 // at the largest power of two below n, and the empty tree hashes to SHA-256("").
 const LEAF = Uint8Array.of(0x00)
-const NODE = Uint8Array.of(0x01)
 
 export function leafHash (data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(LEAF).update(data).digest())
 }
 
+/**
+ * Leaf hash of data that already starts with the 0x00 leaf prefix: one-shot hashing of one buffer,
+ * the hot path when hashing millions of rows (`crypto.hash` avoids a Hash object per call).
+ */
+export function prefixedLeafHash (prefixed: Uint8Array): Uint8Array {
+  return hash('sha256', prefixed, 'buffer')
+}
+
+// Interior nodes are hashed from one reused buffer: 0x01 ‖ left ‖ right.
+const scratch = Buffer.alloc(65, 0x01)
+
 export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(NODE).update(left).update(right).digest())
+  scratch.set(left, 1)
+  scratch.set(right, 33)
+  return hash('sha256', scratch, 'buffer')
 }
 
 export const EMPTY_TREE_ROOT: Uint8Array = new Uint8Array(createHash('sha256').digest())

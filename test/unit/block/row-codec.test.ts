@@ -47,3 +47,19 @@ describe('canonical row encoding', () => {
     expect(rowsRootOf([])).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
   })
 })
+
+describe('table roots over chunked reads', () => {
+  it('hash every row once, in rowid order, across chunk boundaries and extreme rowids', async () => {
+    const path = join(tmpDir(), 'chunks.db')
+    const db = new Database(path)
+    db.exec('CREATE TABLE t (v INTEGER)')
+    const ins = db.prepare('INSERT INTO t (rowid, v) VALUES (?, ?)')
+    const rowids = [-(2n ** 63n), -5n, 0n, ...Array.from({ length: 9000 }, (_, i) => BigInt(i * 3 + 1)), 2n ** 63n - 1n]
+    db.transaction(() => { for (const r of [...rowids].reverse()) ins.run(r, r % 1000n) })()
+    const m = computeManifest(db, inspectSchema(db, 'input').userTables)
+    db.close()
+    const { merkleRoot } = await import('../../../src/crypto/index.js')
+    const expected = toHex(merkleRoot(rowids.map(r => leafHash(encodeRow([r % 1000n])))))
+    expect(m.tables[0]).toMatchObject({ rows: rowids.length, root: expected })
+  })
+})
