@@ -31,22 +31,32 @@ const CHUNK = 4096
 
 /** Merkle root and count of a table's rows: leaf = SHA-256(0x00 ‖ encoded row). */
 export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal): { rows: number, root: string } {
-  const enc = new RowEncoder()
   const tree = new MerkleBuilder()
+  const n = hashRows(db, t, tree, {}, signal)
+  return { rows: n, root: toHex(tree.root()) }
+}
+
+/**
+ * Push the leaf hashes of a table's rows into `tree`, optionally only rows with
+ * `after < rowid <= upto` (a chunk of a rowid table). Returns the number of rows.
+ */
+export function hashRows (db: Db, t: UserTable, tree: MerkleBuilder, range: { after?: bigint, upto?: bigint }, signal?: AbortSignal): number {
+  const enc = new RowEncoder()
   let n = 0
   if (t.withoutRowid) {
     for (const row of db.prepare(canonicalRowsSql(t)).raw(true).safeIntegers(true).iterate() as IterableIterator<SqlValue[]>) {
       tree.push(prefixedLeafHash(enc.encodeLeaf(row)))
       if ((++n & 0xfff) === 0) throwIfAborted(signal)
     }
-    return { rows: n, root: toHex(tree.root()) }
+    return n
   }
   const rowid = t.rowidAlias as string
   const cols = t.columns.map(quoteIdent).join(', ')
+  const upto = range.upto === undefined ? '' : ` AND ${rowid} <= ${range.upto}`
   const select = `SELECT ${rowid}, ${cols} FROM ${quoteIdent(t.name)}`
-  const first = db.prepare(`${select} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
-  const next = db.prepare(`${select} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
-  let last: bigint | undefined
+  const first = db.prepare(`${select} WHERE 1${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  const next = db.prepare(`${select} WHERE ${rowid} > ?${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  let last = range.after
   for (;;) {
     const rows = (last === undefined ? first.all() : next.all(last)) as SqlValue[][]
     for (const row of rows) tree.push(prefixedLeafHash(enc.encodeLeaf(row, 1)))
@@ -55,7 +65,7 @@ export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal): { rows: 
     last = (rows[rows.length - 1] as SqlValue[])[0] as bigint
     throwIfAborted(signal)
   }
-  return { rows: n, root: toHex(tree.root()) }
+  return n
 }
 
 /** `RowsRoot`: the Merkle root over `_tables` rows (name, sql, rows, root), in name order. */

@@ -39,7 +39,16 @@ export class MerkleBuilder {
   get size (): number { return this.count }
 
   push (leaf: Uint8Array): void {
-    let node = { hash: leaf, size: 1 }
+    this.pushSubtree(leaf, 1)
+  }
+
+  /**
+   * Push the root of a perfect subtree of `size` leaves (a power of two). Equivalent to pushing its
+   * leaves one by one, provided the leaves before it number a multiple of `size` — which is what
+   * lets chunks of 2^k rows be hashed in parallel and folded here.
+   */
+  pushSubtree (hash: Uint8Array, size: number): void {
+    let node = { hash, size }
     let top = this.stack.at(-1)
     while (top !== undefined && top.size === node.size) {
       this.stack.pop()
@@ -47,7 +56,12 @@ export class MerkleBuilder {
       top = this.stack.at(-1)
     }
     this.stack.push(node)
-    this.count++
+    this.count += size
+  }
+
+  /** The perfect subtrees pushed so far (largest first): a partial tree to fold into another. */
+  nodes (): Array<{ hash: Uint8Array, size: number }> {
+    return this.stack.map(n => ({ ...n }))
   }
 
   /** The tree head; the perfect subtrees are folded right to left, as the RFC's split implies. */

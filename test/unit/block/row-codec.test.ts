@@ -63,3 +63,21 @@ describe('table roots over chunked reads', () => {
     expect(m.tables[0]).toMatchObject({ rows: rowids.length, root: expected })
   })
 })
+
+describe('parallel table roots', () => {
+  it('equal the sequential root across 2^16-row chunks, with sparse rowids and a partial last chunk', async () => {
+    const { tableRoot, tableRootParallel, CHUNK_ROWS } = await import('../../../src/block/index.js')
+    const path = join(tmpDir(), 'big.db')
+    const db = new Database(path)
+    db.exec('CREATE TABLE t (a INTEGER, b TEXT)')
+    const n = 2 * CHUNK_ROWS + 12_345
+    const ins = db.prepare('INSERT INTO t (rowid, a, b) VALUES (?, ?, ?)')
+    db.transaction(() => { for (let i = 0; i < n; i++) ins.run(i * 7 - 500_000, i, i % 3 === 0 ? null : `v${i}`) })()
+    const [table] = inspectSchema(db, 'input').userTables
+    const seq = tableRoot(db, table as never)
+    const par = await tableRootParallel(path, db, table as never)
+    db.close()
+    expect(seq.rows).toBe(n)
+    expect(par).toEqual(seq)
+  })
+})
