@@ -6,8 +6,9 @@ import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
 import { BlockError } from './errors.js'
 import { headerToMeta, type BlockHeader, type GenesisParams } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
-import { computeManifest, type Manifest } from './manifest.js'
-import { inspectSchema } from './schema.js'
+import type { Manifest } from './manifest.js'
+import { computeManifestParallel } from './parallel-roots.js'
+import { inspectSchema, type UserTable } from './schema.js'
 import { checkSqliteFile } from './sqlite-header.js'
 import { signPrevious, signSeal } from './signing.js'
 import { guardSqlite, openBlockForBuild, type Db } from './sqlite.js'
@@ -66,7 +67,10 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
   let header: BlockHeader
   let manifest: Manifest
   try {
-    ({ header, manifest } = guardSqlite(o.source ?? o.output, () => writeReserved(db, o)))
+    const input = guardSqlite(o.source ?? o.output, () => checkInput(db, o))
+    // The manifest covers user tables only, which the writes below do not touch.
+    manifest = await computeManifestParallel(o.output, db, input.userTables, o.signal)
+    header = guardSqlite(o.source ?? o.output, () => writeReserved(db, o, input.keyOps, manifest))
   } finally {
     db.close()
   }
@@ -88,7 +92,7 @@ async function refuseSidecars (source: string): Promise<void> {
   }
 }
 
-function writeReserved (db: Db, o: BuildBlockOptions): { header: BlockHeader, manifest: Manifest } {
+function checkInput (db: Db, o: BuildBlockOptions): { userTables: UserTable[], keyOps: KeyOpRow[] } {
   // The copy is private until it is hashed; durability comes from the fsync at placement.
   db.pragma('journal_mode = MEMORY')
   db.pragma('synchronous = OFF')
@@ -103,16 +107,19 @@ function writeReserved (db: Db, o: BuildBlockOptions): { header: BlockHeader, ma
     if (seen.has(id)) throw new BlockError('KEYOP_DUPLICATE_SIGNER', `two endorsements of ${k.keyId} by ${k.signer}`, { hint: 'give each endorsement once' })
     seen.add(id)
   }
-  let result!: { header: BlockHeader, manifest: Manifest }
+  return { userTables: schema.userTables, keyOps }
+}
+
+function writeReserved (db: Db, o: BuildBlockOptions, keyOps: KeyOpRow[], manifest: Manifest): BlockHeader {
+  let header!: BlockHeader
   db.transaction(() => {
     db.exec('DROP TABLE IF EXISTS _meta; DROP TABLE IF EXISTS _keys; DROP TABLE IF EXISTS _tables')
     db.exec(`${META_DDL}; ${KEYS_DDL}; ${TABLES_DDL}`)
     const insKey = db.prepare('INSERT INTO _keys (op, pubkey_hash, pubkey, sigkey_hash, signature, metadata) VALUES (?, ?, ?, ?, ?, ?)')
     for (const k of keyOps) insKey.run(k.op, k.keyId, k.publicKey.hex, k.signer, k.signature, k.metadata === null ? null : JSON.stringify(k.metadata))
-    const manifest = computeManifest(db, schema.userTables, o.signal)
     const insTable = db.prepare('INSERT INTO _tables (name, sql, rows, root) VALUES (?, ?, ?, ?)')
     for (const t of manifest.tables) insTable.run(t.name, t.sql, t.rows, t.root)
-    const header: BlockHeader = {
+    header = {
       version: 2,
       chainId: o.chainId,
       height: o.height,
@@ -128,7 +135,6 @@ function writeReserved (db: Db, o: BuildBlockOptions): { header: BlockHeader, ma
     }
     const insMeta = db.prepare('INSERT INTO _meta (key, value) VALUES (?, ?)')
     for (const [k, v] of headerToMeta(header)) insMeta.run(k, v)
-    result = { header, manifest }
   })()
-  return result
+  return header
 }

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import { MerkleBuilder, EMPTY_TREE_ROOT } from '../crypto/index.js'
+import { MerkleBuilder, EMPTY_TREE_ROOT, prefixedLeafHash } from '../crypto/index.js'
 import { toHex, throwIfAborted } from '../util/index.js'
 import { RowEncoder, type SqlValue } from './row-codec.js'
 import { quoteIdent, type Db } from './sqlite.js'
@@ -19,8 +18,6 @@ export interface Manifest {
   rowsRoot: string
 }
 
-const LEAF_PREFIX = Uint8Array.of(0x00)
-
 /** SELECT of a table's rows in canonical order: rowid order, or primary-key order for WITHOUT ROWID. */
 export function canonicalRowsSql (t: UserTable): string {
   const cols = t.columns.map(quoteIdent).join(', ')
@@ -28,22 +25,47 @@ export function canonicalRowsSql (t: UserTable): string {
   return `SELECT ${cols} FROM ${quoteIdent(t.name)} ORDER BY ${order}`
 }
 
-/** Leaf hash of one encoded row: SHA-256(0x00 ‖ row). */
-function rowLeaf (encoded: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(encoded).digest())
+// Rowid tables are read in chunks of this many rows (`WHERE rowid > ? LIMIT n`): bulk `.all()`
+// is cheaper per row than stepping an iterator, and memory stays bounded.
+const CHUNK = 4096
+
+/** Merkle root and count of a table's rows: leaf = SHA-256(0x00 ‖ encoded row). */
+export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal): { rows: number, root: string } {
+  const tree = new MerkleBuilder()
+  const n = hashRows(db, t, tree, {}, signal)
+  return { rows: n, root: toHex(tree.root()) }
 }
 
-/** Merkle root and count of a table's rows. */
-export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal): { rows: number, root: string } {
-  const stmt = db.prepare(canonicalRowsSql(t)).raw(true).safeIntegers(true)
+/**
+ * Push the leaf hashes of a table's rows into `tree`, optionally only rows with
+ * `after < rowid <= upto` (a chunk of a rowid table). Returns the number of rows.
+ */
+export function hashRows (db: Db, t: UserTable, tree: MerkleBuilder, range: { after?: bigint, upto?: bigint }, signal?: AbortSignal): number {
   const enc = new RowEncoder()
-  const tree = new MerkleBuilder()
   let n = 0
-  for (const row of stmt.iterate() as IterableIterator<SqlValue[]>) {
-    tree.push(rowLeaf(enc.encode(row)))
-    if ((++n & 0xfff) === 0) throwIfAborted(signal)
+  if (t.withoutRowid) {
+    for (const row of db.prepare(canonicalRowsSql(t)).raw(true).safeIntegers(true).iterate() as IterableIterator<SqlValue[]>) {
+      tree.push(prefixedLeafHash(enc.encodeLeaf(row)))
+      if ((++n & 0xfff) === 0) throwIfAborted(signal)
+    }
+    return n
   }
-  return { rows: n, root: toHex(tree.root()) }
+  const rowid = t.rowidAlias as string
+  const cols = t.columns.map(quoteIdent).join(', ')
+  const upto = range.upto === undefined ? '' : ` AND ${rowid} <= ${range.upto}`
+  const select = `SELECT ${rowid}, ${cols} FROM ${quoteIdent(t.name)}`
+  const first = db.prepare(`${select} WHERE 1${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  const next = db.prepare(`${select} WHERE ${rowid} > ?${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  let last = range.after
+  for (;;) {
+    const rows = (last === undefined ? first.all() : next.all(last)) as SqlValue[][]
+    for (const row of rows) tree.push(prefixedLeafHash(enc.encodeLeaf(row, 1)))
+    n += rows.length
+    if (rows.length < CHUNK) break
+    last = (rows[rows.length - 1] as SqlValue[])[0] as bigint
+    throwIfAborted(signal)
+  }
+  return n
 }
 
 /** `RowsRoot`: the Merkle root over `_tables` rows (name, sql, rows, root), in name order. */
@@ -51,7 +73,7 @@ export function rowsRootOf (tables: readonly TableEntry[]): string {
   if (tables.length === 0) return toHex(EMPTY_TREE_ROOT)
   const enc = new RowEncoder()
   const tree = new MerkleBuilder()
-  for (const t of tables) tree.push(rowLeaf(enc.encode([t.name, t.sql, BigInt(t.rows), t.root])))
+  for (const t of tables) tree.push(prefixedLeafHash(enc.encodeLeaf([t.name, t.sql, BigInt(t.rows), t.root])))
   return toHex(tree.root())
 }
 

@@ -2,10 +2,11 @@ import { isHash, throwIfAborted } from '../util/index.js'
 import { BlockError } from './errors.js'
 import { parseHeader, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
-import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
+import { rowsRootOf, type TableEntry } from './manifest.js'
+import { tableRootParallel } from './parallel-roots.js'
 import { inspectSchema, type UserTable } from './schema.js'
 import { checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
-import { guardSqlite, openBlockReadonly, type Db } from './sqlite.js'
+import { guardSqlite, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
 /** Everything a block file says about itself, after structural validation. */
 export interface BlockFile {
@@ -39,9 +40,25 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
   throwIfAborted(options.signal)
   const db = openBlockReadonly(path)
   try {
-    return guardSqlite(path, () => readOpen(db, path, sqlite, options))
+    const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
+    if (file.header.version === 2 && options.checkManifest !== false) await checkTableRoots(db, file, options.signal)
+    return file
+  } catch (err) {
+    throw err instanceof BlockError ? err : sqliteFailure(err, path)
   } finally {
     db.close()
+  }
+}
+
+/** The expensive manifest step: every table's rows hash to its recorded count and root. */
+async function checkTableRoots (db: Db, file: BlockFile, signal?: AbortSignal): Promise<void> {
+  const claimed = new Map(file.tables.map(t => [t.name, t]))
+  for (const t of file.userTables) {
+    const { rows, root } = await tableRootParallel(file.path, db, t, signal)
+    const c = claimed.get(t.name) as TableEntry
+    if (rows !== c.rows || root !== c.root) {
+      throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
+    }
   }
 }
 
@@ -69,7 +86,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   if (header.version === 2) {
     if (!schema.has.tables) throw new BlockError('RESERVED_SCHEMA', 'block has no _tables table', { details: { table: '_tables' } })
     tables = readTablesManifest(db)
-    checkManifest(db, header, schema.userTables, tables, options)
+    checkManifestShape(header, schema.userTables, tables)
   }
   return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: schema.userTables }
 }
@@ -84,9 +101,9 @@ function readTablesManifest (db: Db): TableEntry[] {
   })
 }
 
-function checkManifest (db: Db, header: BlockHeader, userTables: UserTable[], claimed: TableEntry[], options: ReadBlockOptions): void {
+/** The cheap manifest checks: the same tables with the same DDL, and RowsRoot over `_tables`. */
+function checkManifestShape (header: BlockHeader, userTables: UserTable[], claimed: TableEntry[]): void {
   const mismatch = (why: string, table?: string): BlockError => new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: ${why}`, { details: { table } })
-  // Cheap checks first: the same tables with the same DDL, and RowsRoot over the claimed rows.
   if (claimed.length !== userTables.length) throw mismatch(`${claimed.length} entries for ${userTables.length} tables`)
   const byName = new Map(claimed.map(t => [t.name, t]))
   for (const t of userTables) {
@@ -97,12 +114,6 @@ function checkManifest (db: Db, header: BlockHeader, userTables: UserTable[], cl
   const ordered = userTables.map(t => byName.get(t.name) as TableEntry)
   if (rowsRootOf(ordered) !== header.rowsRoot) {
     throw new BlockError('ROWS_ROOT_MISMATCH', '_meta.RowsRoot is not the Merkle root of _tables')
-  }
-  if (options.checkManifest === false) return
-  for (const t of userTables) {
-    const { rows, root } = tableRoot(db, t, options.signal)
-    const c = byName.get(t.name) as TableEntry
-    if (rows !== c.rows || root !== c.root) throw mismatch(`rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, t.name)
   }
 }
 

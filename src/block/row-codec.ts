@@ -27,11 +27,25 @@ export class RowEncoder {
 
   /** Encode one row (values in column order) and return a view valid until the next call. */
   encode (values: readonly SqlValue[]): Buffer {
+    return this.encodeFrom(values, 0, false)
+  }
+
+  /**
+   * Encode `values[from…]` preceded by the Merkle leaf prefix byte 0x00, ready for one-shot
+   * hashing. `from` skips leading helper columns (the rowid used for chunked reads).
+   */
+  encodeLeaf (values: readonly SqlValue[], from = 0): Buffer {
+    return this.encodeFrom(values, from, true)
+  }
+
+  private encodeFrom (values: readonly SqlValue[], from: number, leaf: boolean): Buffer {
+    const start = leaf ? 1 : 0
     this.pos = 0
-    this.ensure(4)
-    this.buf.writeUInt32BE(values.length, 0)
-    this.pos = 4
-    for (const v of values) this.value(v)
+    this.ensure(start + 4)
+    if (leaf) this.buf[0] = 0x00
+    this.buf.writeUInt32BE(values.length - from, start)
+    this.pos = start + 4
+    for (let i = from; i < values.length; i++) this.value(values[i] as SqlValue)
     return this.buf.subarray(0, this.pos)
   }
 

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { BlockError } from './errors.js'
 
 /** What the 100-byte SQLite header says about a file, checked before SQLite ever opens it. */
@@ -50,25 +50,32 @@ export function parseSqliteHeader (h: Uint8Array, fileSize: number): SqliteHeade
   return { pageSize, pageCount: fileSize / pageSize, writeVersion, readVersion, textEncoding, userVersion: b.readUInt32BE(60), sqliteVersion: b.readUInt32BE(96) }
 }
 
-/** Read and check a file's header, and its size against `maxBytes`. */
+/**
+ * Read and check a file's header, and its size against `maxBytes`. Synchronous on purpose: it is a
+ * 100-byte read, and the SQLite work that follows blocks anyway.
+ */
 export async function checkSqliteFile (path: string, maxBytes: number): Promise<SqliteHeader & { size: number }> {
-  let fh
+  return checkSqliteFileSync(path, maxBytes)
+}
+
+export function checkSqliteFileSync (path: string, maxBytes: number): SqliteHeader & { size: number } {
+  let fd: number
   try {
-    fh = await open(path, 'r')
+    fd = openSync(path, 'r')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`, { hint: 'check the path' })
-    if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new BlockError('NOT_SQLITE', `${path} is a directory`)
     throw err
   }
   try {
-    const { size } = await fh.stat()
-    if (!Number.isFinite(maxBytes) || size > maxBytes) {
-      throw new BlockError('BLOCK_TOO_LARGE', `block is ${size} bytes; this chain allows at most ${maxBytes}`, { details: { size, maxBytes }, hint: 'split the data over several blocks' })
+    const st = fstatSync(fd)
+    if (st.isDirectory()) throw new BlockError('NOT_SQLITE', `${path} is a directory`)
+    if (!Number.isFinite(maxBytes) || st.size > maxBytes) {
+      throw new BlockError('BLOCK_TOO_LARGE', `block is ${st.size} bytes; this chain allows at most ${maxBytes}`, { details: { size: st.size, maxBytes }, hint: 'split the data over several blocks' })
     }
     const buf = Buffer.alloc(100)
-    const { bytesRead } = await fh.read(buf, 0, 100, 0)
-    return { ...parseSqliteHeader(buf.subarray(0, bytesRead), size), size }
+    const n = readSync(fd, buf, 0, 100, 0)
+    return { ...parseSqliteHeader(buf.subarray(0, n), st.size), size: st.size }
   } finally {
-    await fh.close()
+    closeSync(fd)
   }
 }

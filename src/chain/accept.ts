@@ -4,6 +4,7 @@ import {
   type BlockRecord, type KeyOpRecord, type Move
 } from '../storage/index.js'
 import type { Chain } from './chain.js'
+import { failpoint } from '../util/index.js'
 import { isBetterTip } from './fork-choice.js'
 import { validateOnParent, type Candidate } from './validate/index.js'
 import type { TxContext } from './write-tx.js'
@@ -51,9 +52,11 @@ export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx
 
   if (parent.hash === tip.hash) {
     placeBlock(tmpFile, dir.blockPath(h.height), c.seal)
+    failpoint('extend:placed')
     const block = { ...record, canonical: true }
     index.insertBlock(block, c.file.tables, ops)
     index.applyKeyOps(h.height, ops)
+    failpoint('extend:indexed')
     if (h.height % PRUNE_EVERY === 0) pruneSideBlocks(chain, h.height, tx)
     chain.logger.info('imported block', { height: h.height, hash: c.hash, signer: h.creator })
     return { status: 'extended', block }
@@ -93,9 +96,12 @@ function recordOf (c: Candidate, ops: readonly KeyOpRecord[], now: number): Bloc
 /** Run journaled moves; if anything fails before commit, put every file back. */
 function journaled (chain: Chain, commit: string, moves: Move[], tx: TxContext, work: () => void): void {
   writeJournal(chain.dir, { commit, moves })
+  failpoint('journal:written')
   try {
     applyMoves(moves)
+    failpoint('journal:moved')
     work()
+    failpoint('journal:indexed')
   } catch (err) {
     undoMoves(moves)
     removeJournal(chain.dir)

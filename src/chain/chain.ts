@@ -5,6 +5,7 @@ import { DataDir, IndexDb, readChainParams, StorageError, type BlockRecord, type
 import { nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { ChainError } from './errors.js'
 import { KeyState, type Signer } from './key-state.js'
+import { recover } from './recover.js'
 import type { ParentContext } from './validate/index.js'
 
 /** How far ahead of the local clock a block's timestamp may be (clock skew between signers). */
@@ -40,6 +41,12 @@ export class Chain {
     const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock)
     try {
       chain.checkAgainstGenesis()
+      // A crashed writer leaves a journal or a file above the tip. Repair now, so that readers
+      // never see files that disagree with the index; a live writer holds the lock and is left be.
+      const tip = index.tip()
+      if (existsSync(dir.journal) || (tip !== undefined && existsSync(dir.blockPath(tip.height + 1)))) {
+        index.tryWriteLockSync(() => { recover(chain) })
+      }
     } catch (err) {
       index.close()
       throw err

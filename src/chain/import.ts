@@ -32,7 +32,10 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
     const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, signal: options.signal })
     const known = chain.index.byHash(c.hash)
     if (known !== undefined) return { status: 'known', block: known }
-    if (c.file.header.height === 0 && c.file.header.version === 2) {
+    if (c.file.header.version !== 2) {
+      throw new BlockError('UNSUPPORTED_VERSION', `block version ${c.file.header.version} cannot be imported into a v2 chain`, { hint: 'v1 (Daisy) blocks can be read and verified, not imported' })
+    }
+    if (c.file.header.height === 0) {
       throw new ChainError('GENESIS_MISMATCH', `block ${c.hash} is the genesis of another chain`, { hint: 'this data directory holds chain ' + chain.chainId })
     }
     return await writeTx(chain, async tx => acceptCandidate(chain, c, tmp, tx), options)

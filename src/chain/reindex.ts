@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord } from '../storage/index.js'
 import { isPetalError } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
@@ -36,7 +36,11 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       index.clear()
       index.setMeta('consensus', consensusJson(params))
       const now = chain.clock.now()
+      // Count the canonical files first (one stat each) so progress has a total.
+      let last = -1
+      while (existsSync(dir.blockPath(last + 1))) last++
       const r = await replayChain(chain, {
+        toHeight: last,
         deep: o.deep,
         workers: o.workers,
         signal: o.signal,

@@ -14,7 +14,8 @@ export interface ReplayProgress { done: number, total: number, bytes: number }
 export interface ReplayOptions {
   /** Replay heights 0..toHeight; undefined = until the first missing file. */
   toHeight?: number
-  /** quick_check and manifest recomputation for every block (default true). */
+  /** Also quick_check and recompute the manifest of every block (default false: hashes, seals,
+   * signatures, links and key operations already cover every byte). */
   deep?: boolean
   workers?: number
   signal?: AbortSignal
@@ -39,7 +40,7 @@ export interface ReplayResult {
  */
 export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise<ReplayResult> {
   const { dir, params } = chain
-  const deep = o.deep !== false
+  const deep = o.deep === true
   const workers = Math.max(1, o.workers ?? availableParallelism())
   const pool = new WorkerPool<ReadRequest, ReadReply>(workerScript(import.meta.url, './verify-worker.js'), workers)
   const window = workers * 4

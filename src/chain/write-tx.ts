@@ -1,4 +1,5 @@
 import type { LockOptions } from '../storage/index.js'
+import { failpoint } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { recover } from './recover.js'
 
@@ -14,6 +15,7 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
     recover(chain)
     return await fn({ afterCommit: f => { after.push(f) } })
   }, options)
+  failpoint('tx:committed')
   for (const f of after) {
     try {
       f()

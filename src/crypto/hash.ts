@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { toHex, throwIfAborted } from '../util/index.js'
 
@@ -33,5 +34,25 @@ export async function sha256File (path: string, options: { signal?: AbortSignal 
     return h.digest('hex')
   } finally {
     await fh.close()
+  }
+}
+
+/**
+ * Blocking SHA-256 of a file, for worker threads (where blocking is free and each async read would
+ * be a round trip through libuv's shared thread pool).
+ */
+export function sha256FileSync (path: string): string {
+  const fd = openSync(path, 'r')
+  try {
+    const h = createHash('sha256')
+    const buf = Buffer.allocUnsafe(CHUNK)
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null)
+      if (n === 0) break
+      h.update(buf.subarray(0, n))
+    }
+    return h.digest('hex')
+  } finally {
+    closeSync(fd)
   }
 }

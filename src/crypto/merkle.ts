@@ -1,17 +1,29 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { equalBytes } from '../util/index.js'
 
 // RFC 6962 §2.1: leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), the tree split
 // at the largest power of two below n, and the empty tree hashes to SHA-256("").
 const LEAF = Uint8Array.of(0x00)
-const NODE = Uint8Array.of(0x01)
 
 export function leafHash (data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(LEAF).update(data).digest())
 }
 
+/**
+ * Leaf hash of data that already starts with the 0x00 leaf prefix: one-shot hashing of one buffer,
+ * the hot path when hashing millions of rows (`crypto.hash` avoids a Hash object per call).
+ */
+export function prefixedLeafHash (prefixed: Uint8Array): Uint8Array {
+  return hash('sha256', prefixed, 'buffer')
+}
+
+// Interior nodes are hashed from one reused buffer: 0x01 ‖ left ‖ right.
+const scratch = Buffer.alloc(65, 0x01)
+
 export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(NODE).update(left).update(right).digest())
+  scratch.set(left, 1)
+  scratch.set(right, 33)
+  return hash('sha256', scratch, 'buffer')
 }
 
 export const EMPTY_TREE_ROOT: Uint8Array = new Uint8Array(createHash('sha256').digest())
@@ -27,7 +39,16 @@ export class MerkleBuilder {
   get size (): number { return this.count }
 
   push (leaf: Uint8Array): void {
-    let node = { hash: leaf, size: 1 }
+    this.pushSubtree(leaf, 1)
+  }
+
+  /**
+   * Push the root of a perfect subtree of `size` leaves (a power of two). Equivalent to pushing its
+   * leaves one by one, provided the leaves before it number a multiple of `size` — which is what
+   * lets chunks of 2^k rows be hashed in parallel and folded here.
+   */
+  pushSubtree (hash: Uint8Array, size: number): void {
+    let node = { hash, size }
     let top = this.stack.at(-1)
     while (top !== undefined && top.size === node.size) {
       this.stack.pop()
@@ -35,7 +56,12 @@ export class MerkleBuilder {
       top = this.stack.at(-1)
     }
     this.stack.push(node)
-    this.count++
+    this.count += size
+  }
+
+  /** The perfect subtrees pushed so far (largest first): a partial tree to fold into another. */
+  nodes (): Array<{ hash: Uint8Array, size: number }> {
+    return this.stack.map(n => ({ ...n }))
   }
 
   /** The tree head; the perfect subtrees are folded right to left, as the RFC's split implies. */

@@ -161,6 +161,34 @@ export class IndexDb {
     })
   }
 
+  /**
+   * Run `fn` under the write lock if it is free right now, synchronously; returns false without
+   * running it when another connection holds the lock (a live writer).
+   */
+  tryWriteLockSync (fn: () => void): boolean {
+    if (this.inTx) return false
+    try {
+      this.db.pragma('busy_timeout = 0')
+      this.db.exec('BEGIN IMMEDIATE')
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false
+      throw err
+    } finally {
+      this.db.pragma('busy_timeout = 5000')
+    }
+    this.inTx = true
+    try {
+      fn()
+      this.db.exec('COMMIT')
+      return true
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      throw err
+    } finally {
+      this.inTx = false
+    }
+  }
+
   private assertTx (): void {
     if (!this.inTx) throw new Error('index write outside withWriteLock')
   }

@@ -1,5 +1,5 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { isNotFound, writeFileAtomic } from '../util/index.js'
+import { failpoint, isNotFound, writeFileAtomic } from '../util/index.js'
 import { moveBlock } from './block-files.js'
 import type { DataDir } from './layout.js'
 
@@ -42,7 +42,10 @@ export function removeJournal (dir: DataDir): void {
 
 /** Perform the moves in order (each is idempotent). */
 export function applyMoves (moves: readonly Move[]): void {
-  for (const m of moves) moveBlock(m.from, m.to)
+  for (const [i, m] of moves.entries()) {
+    moveBlock(m.from, m.to)
+    if (i === 0) failpoint('journal:first-move')
+  }
 }
 
 /** Reverse the moves, newest first. A block that came from tmp/ goes back there (garbage). */

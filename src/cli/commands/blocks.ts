@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { ChainError } from '../../chain/index.js'
 import type { BlockRecord } from '../../storage/index.js'
 import { formatBytes, short, table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
@@ -35,7 +36,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, ref: string) => {
       const chain = ctx.openChain()
       const b = chain.get(ref)
-      if (b === undefined) throw new UsageError(`no block ${JSON.stringify(ref)}`, 'give a height, a full hash, or at least 8 hex digits of one')
+      if (b === undefined) throw new ChainError('NOT_FOUND', `no block ${JSON.stringify(ref)}`, { hint: 'give a height, a full hash, or at least 8 hex digits of one' })
       const tables = chain.index.tablesOf(b.hash)
       const ops = chain.index.keyOpsOf(b.hash)
       ctx.out.result({ ...blockJson(b), file: chain.pathOf(b), tables, key_ops: ops }, () => [

@@ -9,7 +9,8 @@ import * as verify from './verify.js'
 import * as reindex from './reindex.js'
 import * as status from './status.js'
 import * as blocks from './blocks.js'
+import * as signers from './signers.js'
 import * as query from './query.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, status, blocks, query, signimportblock, importCmd, verify, reindex, keys, signkey]
+export const COMMANDS: CommandModule[] = [init, newchain, status, blocks, query, signimportblock, importCmd, verify, reindex, signers, keys, signkey]

@@ -20,12 +20,12 @@ async function reindexQuery (ctx: CliContext): Promise<void> {
 
 export function register (program: Command, action: Action): void {
   program.command('reindex').description('rebuild chain.db from the block files (every block re-validated); with --query, rebuild the query mirror query.db instead')
-    .option('--fast', 'skip quick_check and the per-row manifest recomputation')
+    .option('--deep', 'also run quick_check and recompute every table\'s Merkle root from its rows')
     .option('--query', 'rebuild only the query mirror (query.db) from the canonical block files')
-    .action(action(async (ctx, o: { fast?: boolean, query?: boolean }) => {
+    .action(action(async (ctx, o: { deep?: boolean, query?: boolean }) => {
       if (o.query === true) { await reindexQuery(ctx); return }
       const bar = ctx.progress('reindex', 'blocks')
-      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.fast !== true, signal: ctx.signal, onProgress: p => { bar.update(p.done, undefined, p.bytes) } })
+      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
       bar.done()
       ctx.out.result(r, () => `reindexed ${r.blocks} blocks up to height ${r.tipHeight} ${r.tipHash}` +
         (r.sideBlocks + r.skippedSideBlocks > 0 ? `; ${r.sideBlocks} side-branch blocks kept, ${r.skippedSideBlocks} skipped` : ''))

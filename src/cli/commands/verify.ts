@@ -11,12 +11,12 @@ const workersOpt = (v: string): number => {
 
 export function register (program: Command, action: Action): void {
   program.command('verify').description('re-hash every block in parallel and re-check every signature, link and key operation; exits non-zero at the first bad block')
-    .option('--fast', 'skip quick_check and the per-row manifest recomputation')
+    .option('--deep', 'also run quick_check and recompute every table\'s Merkle root from its rows')
     .option('--workers <n>', 'worker threads (default: one per core)', workersOpt)
-    .action(action(async (ctx, o: { fast?: boolean, workers?: number }) => {
+    .action(action(async (ctx, o: { deep?: boolean, workers?: number }) => {
       const chain = ctx.openChain()
       const bar = ctx.progress('verify', 'blocks')
-      const r = await verifyChain(chain, { deep: o.fast !== true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
+      const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
       bar.done()
       const rate = r.seconds > 0 ? `${(r.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${(r.blocks / r.seconds).toFixed(0)} blocks/s` : ''
       ctx.out.result(r, () => r.ok

@@ -26,12 +26,15 @@ describe('v2 signatures', () => {
   it('reject non-canonical DER: trailing bytes, padded integers', () => {
     const sig = signV2(key, 'm')
     expect(verifyV2(key.publicKey, 'm', Uint8Array.of(...sig, 0))).toBe(false)
-    const { r, s } = decodeDerSignature(sig) as { r: bigint, s: bigint }
-    const rb = Buffer.from(r.toString(16).padStart(64, '0'), 'hex')
-    const sb = Buffer.from(s.toString(16).padStart(64, '0'), 'hex')
-    const padded = Buffer.concat([Buffer.from([0x02, 34, 0, 0]), rb.subarray(rb[0] as number >= 0x80 ? 0 : 0)])
-    const body = Buffer.concat([padded, Buffer.from([0x02, sb.length]), sb])
-    expect(verifyV2(key.publicKey, 'm', Uint8Array.of(0x30, body.length, ...body))).toBe(false)
+    // r with a superfluous leading zero byte: same integer, non-minimal encoding.
+    const der = Buffer.from(sig)
+    const rLen = der[3] as number
+    const r = der.subarray(4, 4 + rLen)
+    const rest = der.subarray(4 + rLen)
+    const body = Buffer.concat([Buffer.from([0x02, rLen + 1, 0x00]), r, rest])
+    const padded = Uint8Array.of(0x30, body.length, ...body)
+    expect(decodeDerSignature(padded)).toBeUndefined()
+    expect(verifyV2(key.publicKey, 'm', padded)).toBe(false)
   })
 
   it('fail for another message or another key', () => {

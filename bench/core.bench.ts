@@ -1,0 +1,115 @@
+// Core benchmarks: signimportblock of a 20 MB block, verify throughput, status start-up cost.
+// Each figure is printed next to a reference measured in the same run on the same files.
+import '../src/polyfills.js'
+import Database from 'better-sqlite3'
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { createChain, signImport, verifyChain, type Chain } from '../src/chain/index.js'
+import { generateSigningKey, sha256File, signV2, type SigningKey } from '../src/crypto/index.js'
+import { DEFAULT_CONSENSUS, Keystore } from '../src/storage/index.js'
+import { privateKeyToPem } from '../src/crypto/index.js'
+import { printTable, timeIt, type Row } from './report.js'
+
+const root = mkdtempSync(join(tmpdir(), 'petal-bench-'))
+const CLI = join(import.meta.dirname, '..', 'bin', 'petal.js')
+
+function userFile (path: string, mb: number): string {
+  const db = new Database(path)
+  db.exec('CREATE TABLE readings (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, value REAL, note TEXT)')
+  const ins = db.prepare('INSERT INTO readings (sensor, at, value, note) VALUES (?, ?, ?, ?)')
+  const rows = Math.round(mb * 1024 * 1024 / 70)
+  db.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 97}`, 1_700_000_000 + i, i * 0.25, `reading number ${i} of the benchmark`) })()
+  db.close()
+  return path
+}
+
+async function newChain (name: string, key: SigningKey): Promise<Chain> {
+  const dir = join(root, name)
+  const c = await createChain(dir, { creator: 'bench', description: name, bootstrapPeers: [], consensus: { ...DEFAULT_CONSENSUS, maxBlockBytes: 256 * 1024 * 1024 } }, key)
+  new Keystore(join(dir, 'keystore')).import(privateKeyToPem(key))
+  return c
+}
+
+/** SHA-256 of every file, split over `n` worker threads (the raw-hashing reference for verify). */
+async function rawParallelSha (files: string[], n: number): Promise<void> {
+  const src = `const { parentPort, workerData } = require('node:worker_threads'); const { createHash } = require('node:crypto'); const fs = require('node:fs');
+    for (const f of workerData) { const h = createHash('sha256'); h.update(fs.readFileSync(f)); h.digest() } parentPort.postMessage(0)`
+  const parts = Array.from({ length: n }, (_, i) => files.filter((_, j) => j % n === i))
+  await Promise.all(parts.map(async p => await new Promise(resolve => { const w = new Worker(src, { eval: true, workerData: p }); w.on('message', resolve) })))
+}
+
+async function main (): Promise<void> {
+  const key = generateSigningKey()
+
+  // 1. signimportblock of a 20 MB block.
+  const src = userFile(join(root, 'src20.db'), 20)
+  const size = statSync(src).size
+  const c1 = await newChain('sib', key)
+  await signImport(c1, userFile(join(root, 'warm.db'), 1), key)
+  const tSib = await timeIt(async () => await signImport(c1, src, key), 3)
+  const tRef = await timeIt(async () => {
+    const out = join(root, 'copy.db')
+    rmSync(out, { force: true })
+    copyFileSync(src, out)
+    const h = await sha256File(out)
+    signV2(key, h)
+  }, 3)
+  c1.close()
+  const rows1: Row[] = [
+    { figure: `signimportblock, ${(size / 1048576).toFixed(1)} MiB block`, value: tSib, unit: 'ms', reference: 'copy + SHA-256 + 1 signature', refValue: tRef, better: 'lower' }
+  ]
+
+  // 2. verify throughput: 40 blocks of 4 MiB, and 10,000 small blocks.
+  const cBig = await newChain('verify-big', key)
+  for (let i = 0; i < 40; i++) await signImport(cBig, userFile(join(root, `v${i}.db`), 4), key)
+  const bigFiles = Array.from({ length: cBig.tip().height + 1 }, (_, h) => cBig.dir.blockPath(h))
+  const bigBytes = bigFiles.reduce((n, f) => n + statSync(f).size, 0)
+  const mb = bigBytes / 1048576
+  const tDeep = await timeIt(async () => await verifyChain(cBig, { deep: true }), 2)
+  const tFast = await timeIt(async () => await verifyChain(cBig), 2)
+  const tShaBig = await timeIt(async () => await rawParallelSha(bigFiles, 2), 2)
+  cBig.close()
+
+  const cMany = await newChain('many', key)
+  const t0 = performance.now()
+  for (let i = 0; i < 10_000; i++) await signImport(cMany, undefined, key)
+  const buildMs = performance.now() - t0
+  const manyFiles = Array.from({ length: cMany.tip().height + 1 }, (_, h) => cMany.dir.blockPath(h))
+  const manyBytes = manyFiles.reduce((n, f) => n + statSync(f).size, 0)
+  const tManyDeep = await timeIt(async () => await verifyChain(cMany, { deep: true }), 1)
+  const tManyFast = await timeIt(async () => await verifyChain(cMany), 1)
+  const tShaMany = await timeIt(async () => await rawParallelSha(manyFiles, 2), 1)
+  cMany.close()
+  const mbps = (bytes: number, ms: number): number => bytes / 1048576 / (ms / 1000)
+  const bps = (n: number, ms: number): number => n / (ms / 1000)
+  const rows2: Row[] = [
+    { figure: `verify --deep, ${bigFiles.length} blocks, ${mb.toFixed(0)} MiB`, value: mbps(bigBytes, tDeep), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
+    { figure: `verify, same blocks`, value: mbps(bigBytes, tFast), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
+    { figure: 'verify --deep, 10,001 small blocks', value: bps(manyFiles.length, tManyDeep), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
+    { figure: 'verify, 10,001 small blocks', value: bps(manyFiles.length, tManyFast), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
+    { figure: 'signimportblock of an empty block (chain build)', value: buildMs / 10_000, unit: 'ms', note: `${(manyBytes / 10_001 / 1024).toFixed(1)} KiB per block` }
+  ]
+
+  // 3. status start-up: 10 blocks vs 10,000 blocks (a fresh process each time).
+  const cTen = await newChain('ten', key)
+  for (let i = 0; i < 9; i++) await signImport(cTen, undefined, key)
+  cTen.close()
+  const status = (dir: string): void => { execFileSync(process.execPath, [CLI, '--dir', dir, 'status'], { stdio: 'ignore' }) }
+  const tStatusTen = await timeIt(() => { status(join(root, 'ten')) }, 7)
+  const tStatusMany = await timeIt(() => { status(join(root, 'many')) }, 7)
+  const tNode = await timeIt(() => { execFileSync(process.execPath, ['-e', '0'], { stdio: 'ignore' }) }, 7)
+  const rows3: Row[] = [
+    { figure: '`petal status`, 10,001 blocks', value: tStatusMany, unit: 'ms', reference: '`petal status`, 10 blocks', refValue: tStatusTen, better: 'lower' },
+    { figure: '`petal status`, 10 blocks', value: tStatusTen, unit: 'ms', reference: 'bare `node -e 0`', refValue: tNode, better: 'lower' }
+  ]
+
+  printTable('Core: signimportblock', rows1)
+  printTable('Core: verify (2 cores)', rows2)
+  printTable('Core: start-up cost does not grow with the chain', rows3)
+  rmSync(root, { recursive: true, force: true })
+}
+
+await main()

@@ -1,0 +1,58 @@
+import { availableParallelism } from 'node:os'
+import { isMainThread } from 'node:worker_threads'
+import { MerkleBuilder } from '../crypto/index.js'
+import { throwIfAborted, toHex, WorkerPool, workerScript } from '../util/index.js'
+import { rowsRootOf, tableRoot, type Manifest } from './manifest.js'
+import { quoteIdent, type Db } from './sqlite.js'
+import type { UserTable } from './schema.js'
+import type { ChunkReply, ChunkRequest } from './table-root-worker.js'
+
+// A chunk is 2^16 rows: an aligned run of 2^k leaves is a perfect subtree of the RFC 6962 tree, so
+// chunk roots hashed in parallel fold into exactly the root a sequential pass gives.
+export const CHUNK_ROWS = 1 << 16
+// Below this many rows a table is hashed on the calling thread (worker start-up would dominate).
+const PARALLEL_MIN_ROWS = 2 * CHUNK_ROWS
+
+let pool: WorkerPool<ChunkRequest, ChunkReply> | undefined
+function workers (): WorkerPool<ChunkRequest, ChunkReply> {
+  pool ??= new WorkerPool(workerScript(import.meta.url, './table-root-worker.js'), availableParallelism())
+  return pool
+}
+
+/**
+ * A table's root, hashed in parallel worker threads when it is a large rowid table and we are on
+ * the main thread (inside a worker — verify — blocks are already processed in parallel).
+ */
+export async function tableRootParallel (path: string, db: Db, t: UserTable, signal?: AbortSignal): Promise<{ rows: number, root: string }> {
+  if (!isMainThread || t.withoutRowid || availableParallelism() < 2) return tableRoot(db, t, signal)
+  const count = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteIdent(t.name)}`).get() as { n: number }).n)
+  if (count < PARALLEL_MIN_ROWS) return tableRoot(db, t, signal)
+  const rowid = t.rowidAlias as string
+  // Chunk boundaries: the last rowid of every full chunk (OFFSET steps through rows inside SQLite).
+  const boundary = db.prepare(`SELECT ${rowid} FROM ${quoteIdent(t.name)} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
+  const firstBoundary = db.prepare(`SELECT ${rowid} FROM ${quoteIdent(t.name)} ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
+  const chunks: Array<{ after?: string, upto?: string }> = []
+  let after: bigint | undefined
+  for (;;) {
+    const b = (after === undefined ? firstBoundary.get() : boundary.get(after)) as bigint | undefined
+    chunks.push({ after: after?.toString(), upto: b?.toString() })
+    if (b === undefined) break
+    after = b
+  }
+  const replies = await Promise.all(chunks.map(async c => await workers().run({ path, table: t, ...c })))
+  throwIfAborted(signal)
+  const tree = new MerkleBuilder()
+  let rows = 0
+  for (const r of replies) {
+    for (const n of r.nodes) tree.pushSubtree(n.hash, n.size)
+    rows += r.rows
+  }
+  return { rows, root: toHex(tree.root()) }
+}
+
+/** computeManifest, with large tables hashed in parallel. */
+export async function computeManifestParallel (path: string, db: Db, tables: readonly UserTable[], signal?: AbortSignal): Promise<Manifest> {
+  const entries = []
+  for (const t of tables) entries.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, signal) })
+  return { tables: entries, rowsRoot: rowsRootOf(entries) }
+}

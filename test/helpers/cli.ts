@@ -1,0 +1,24 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+
+export const CLI = join(import.meta.dirname, '..', '..', 'bin', 'petal.js')
+
+export interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
+
+export interface Spawned { child: ChildProcess, exit: Promise<Exit> }
+
+/** Start the built `petal` CLI as a separate process (run `npm run build` first). */
+export function spawnPetal (args: string[], o: { env?: Record<string, string>, cwd?: string } = {}): Spawned {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  const exit = new Promise<Exit>(resolve => { child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) }) })
+  return { child, exit }
+}
+
+/** Run `petal` to completion. */
+export async function petal (args: string[], o: { env?: Record<string, string>, cwd?: string } = {}): Promise<Exit> {
+  return await spawnPetal(args, o).exit
+}

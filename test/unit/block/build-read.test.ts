@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { buildBlock, GENESIS_PREVIOUS_HASH, readBlockFile, signKeyOp, verifyPrevious, verifySeal, type BuildBlockOptions } from '../../../src/block/index.js'
+import { sha256File } from '../../../src/crypto/index.js'
+import { isPetalError } from '../../../src/util/index.js'
+import { fixtureKey } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const key = fixtureKey('alice')
+const MAX = 1 << 26
+
+function opts (over: Partial<BuildBlockOptions> & { output: string }): BuildBlockOptions {
+  return { key, chainId: 'aa'.repeat(32), height: 7, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX, ...over }
+}
+
+function userDb (path: string, sql: string): string {
+  const db = new Database(path)
+  db.exec(sql)
+  db.close()
+  return path
+}
+
+async function code (p: Promise<unknown>): Promise<string> {
+  try { await p; return 'OK' } catch (err) { if (isPetalError(err)) return err.code; throw err }
+}
+
+describe('building a v2 block', () => {
+  it('copies the user file, never modifies it, and reads back what it wrote', async () => {
+    const dir = tmpDir()
+    const src = userDb(join(dir, 'u.db'), "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, photo BLOB, score REAL); INSERT INTO people VALUES (1, 'ann', x'00ff', 1.5), (2, NULL, NULL, NULL)")
+    const before = await sha256File(src)
+    const b = await buildBlock(opts({ source: src, output: join(dir, 'b.db') }))
+    expect(await sha256File(src)).toBe(before)
+    expect(b.hash).toBe(await sha256File(b.path))
+    const r = await readBlockFile(b.path, { maxBytes: MAX })
+    expect(r.header).toMatchObject({ version: 2, chainId: 'aa'.repeat(32), height: 7, previousHash: 'bb'.repeat(32), creator: key.id, rowsRoot: b.manifest.rowsRoot })
+    expect(r.tables).toEqual(b.manifest.tables)
+    expect(r.tables[0]).toMatchObject({ name: 'people', rows: 2 })
+    expect(verifyPrevious(key.publicKey, r.header)).toBe(true)
+    expect(verifySeal(key.publicKey, r.header, b.hash, b.seal)).toBe(true)
+    // The header says rollback journal, never WAL.
+    const hdr = readFileSync(b.path).subarray(18, 20)
+    expect([...hdr]).toEqual([1, 1])
+  })
+
+  it('gives the same RowsRoot for the same rows whatever the page size or insertion history', async () => {
+    const dir = tmpDir()
+    const a = userDb(join(dir, 'a.db'), "PRAGMA page_size = 512; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z')")
+    const b = userDb(join(dir, 'b.db'), "PRAGMA page_size = 8192; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (3, 'z'), (9, 'junk'), (1, 'x'); DELETE FROM t WHERE id = 9; INSERT INTO t VALUES (2, 'y')")
+    const ba = await buildBlock(opts({ source: a, output: join(dir, 'ba.db') }))
+    const bb = await buildBlock(opts({ source: b, output: join(dir, 'bb.db') }))
+    expect(ba.hash).not.toBe(bb.hash)
+    expect(ba.manifest.rowsRoot).toBe(bb.manifest.rowsRoot)
+  })
+
+  it('keeps the user\'s _keys rows, checks their shape, and adds --keyops endorsements', async () => {
+    const dir = tmpDir()
+    const bob = fixtureKey('bob')
+    const src = userDb(join(dir, 'k.db'), 'CREATE TABLE t (x)')
+    const k = signKeyOp(key, 'aa'.repeat(32), 'A', bob.publicKey)
+    const b = await buildBlock(opts({ source: src, output: join(dir, 'b.db'), keyOps: [k] }))
+    const r = await readBlockFile(b.path, { maxBytes: MAX })
+    expect(r.keyOps).toHaveLength(1)
+    expect(r.keyOps[0]).toMatchObject({ op: 'A', keyId: bob.id, signer: key.id })
+  })
+
+  it('builds a genesis without a source file', async () => {
+    const dir = tmpDir()
+    const g = await buildBlock(opts({ output: join(dir, 'g.db'), chainId: '', height: 0, previousHash: GENESIS_PREVIOUS_HASH, genesis: { quorumRule: 'majority', maxBlockBytes: 4096 * 4, maxReorgDepth: 3 }, keyOps: [signKeyOp(key, '', 'A', key.publicKey)], pageSize: 512 }))
+    const r = await readBlockFile(g.path, { maxBytes: MAX })
+    expect(r.header.genesis).toEqual({ quorumRule: 'majority', maxBlockBytes: 16384, maxReorgDepth: 3 })
+    expect(r.sqlite.pageSize).toBe(512)
+    expect(r.userTables).toEqual([])
+  })
+})
+
+describe('refusing bad input files, leaving everything unchanged', () => {
+  const cases: Array<[string, (dir: string) => string, string]> = [
+    ['a missing path', dir => join(dir, 'missing.db'), 'FILE_NOT_FOUND'],
+    ['a text file', dir => { writeFileSync(join(dir, 'x.txt'), 'hello'.repeat(100)); return join(dir, 'x.txt') }, 'NOT_SQLITE'],
+    ['a WAL-mode database', dir => userDb(join(dir, 'w.db'), 'PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1)'), 'WAL_MODE'],
+    ['a trigger', dir => userDb(join(dir, 't.db'), 'CREATE TABLE t (x); CREATE TRIGGER g AFTER INSERT ON t BEGIN SELECT 1; END'), 'SCHEMA_NOT_ALLOWED'],
+    ['a view', dir => userDb(join(dir, 'v.db'), 'CREATE TABLE t (x); CREATE VIEW v AS SELECT * FROM t'), 'SCHEMA_NOT_ALLOWED'],
+    ['a virtual table', dir => userDb(join(dir, 'f.db'), 'CREATE VIRTUAL TABLE f USING fts5(body)'), 'SCHEMA_NOT_ALLOWED'],
+    ['a generated column', dir => userDb(join(dir, 'g.db'), 'CREATE TABLE t (a, b GENERATED ALWAYS AS (a * 2))'), 'SCHEMA_NOT_ALLOWED'],
+    ['a table name starting with _', dir => userDb(join(dir, 'u.db'), 'CREATE TABLE _mine (x)'), 'SCHEMA_NOT_ALLOWED'],
+    ['a _height column', dir => userDb(join(dir, 'h.db'), 'CREATE TABLE t (_height INTEGER)'), 'SCHEMA_NOT_ALLOWED'],
+    ['a _meta of the wrong shape', dir => userDb(join(dir, 'm.db'), 'CREATE TABLE _meta (k, v, extra)'), 'RESERVED_SCHEMA'],
+    ['a _keys without its primary key', dir => userDb(join(dir, 'k.db'), 'CREATE TABLE _keys (op TEXT, pubkey_hash TEXT, pubkey TEXT, sigkey_hash TEXT, signature TEXT, metadata TEXT)'), 'RESERVED_SCHEMA'],
+    ['a _keys row that is not a key operation', dir => userDb(join(dir, 'r.db'), "CREATE TABLE _keys (op TEXT NOT NULL, pubkey_hash TEXT NOT NULL, pubkey TEXT NOT NULL, sigkey_hash TEXT NOT NULL, signature TEXT NOT NULL, metadata TEXT, PRIMARY KEY (pubkey_hash, sigkey_hash)); INSERT INTO _keys VALUES ('A', 'x', 'y', 'z', 'w', NULL)"), 'KEYOP_MALFORMED']
+  ]
+  for (const [what, make, expected] of cases) {
+    it(`${what} → ${expected}`, async () => {
+      const dir = tmpDir()
+      const src = make(dir)
+      const before = await sha256File(src).catch(() => 'absent')
+      const out = join(dir, 'out.db')
+      expect(await code(buildBlock(opts({ source: src, output: out })))).toBe(expected)
+      expect(await sha256File(src).catch(() => 'absent')).toBe(before)
+    })
+  }
+
+  it('a file over the size limit → BLOCK_TOO_LARGE', async () => {
+    const dir = tmpDir()
+    const src = userDb(join(dir, 'big.db'), "CREATE TABLE t (x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000) INSERT INTO t SELECT randomblob(100) FROM c")
+    expect(await code(buildBlock(opts({ source: src, output: join(dir, 'o.db'), maxBytes: 100_000 })))).toBe('BLOCK_TOO_LARGE')
+  })
+})
+
+describe('reading untrusted files', () => {
+  it('refuses a truncated file before SQLite opens it', async () => {
+    const dir = tmpDir()
+    const b = await buildBlock(opts({ source: userDb(join(dir, 'u.db'), 'CREATE TABLE t (x); INSERT INTO t VALUES (1)'), output: join(dir, 'b.db') }))
+    const cut = join(dir, 'cut.db')
+    copyFileSync(b.path, cut)
+    const bytes = readFileSync(cut)
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 100))
+    expect(await code(readBlockFile(cut, { maxBytes: MAX }))).toBe('CORRUPT')
+  })
+})

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { generateSigningKey, privateKeyToPem } from '../../../src/crypto/index.js'
+import { Keystore } from '../../../src/storage/index.js'
+import { isPetalError } from '../../../src/util/index.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+function code (fn: () => unknown): string {
+  try { fn(); return 'OK' } catch (err) { if (isPetalError(err)) return err.code; throw err }
+}
+
+describe('keystore', () => {
+  it('stores keys in 0600 files inside a 0700 directory, and the first key becomes the default', () => {
+    const ks = new Keystore(join(tmpDir(), 'keystore'))
+    const a = ks.generate()
+    const b = ks.generate()
+    expect(statSync(ks.dir).mode & 0o777).toBe(0o700)
+    for (const f of readdirSync(ks.dir)) expect(statSync(join(ks.dir, f)).mode & 0o777, f).toBe(0o600)
+    expect(ks.list().map(k => k.id).sort()).toEqual([a.id, b.id].sort())
+    expect(ks.load().id).toBe(a.id)
+    expect(ks.setDefault(b.id.slice(2, 12)).id).toBe(b.id)
+    expect(ks.load().id).toBe(b.id)
+  })
+
+  it('resolves unique prefixes and refuses unknown or ambiguous ones', () => {
+    const ks = new Keystore(join(tmpDir(), 'keystore'))
+    expect(code(() => ks.load())).toBe('NO_KEYS')
+    const keys = Array.from({ length: 20 }, () => ks.generate())
+    const k = keys[7]
+    expect(ks.resolve(k?.id.slice(0, 14)).id).toBe(k?.id)
+    expect(code(() => ks.resolve('1:'))).toBe('KEY_AMBIGUOUS')
+    expect(code(() => ks.resolve('ffffffffffffffffffff'))).toBe(keys.some(x => x.id.startsWith('1:ffffffffffffffffffff')) ? 'OK' : 'KEY_NOT_FOUND')
+  })
+
+  it('encrypts with a passphrase: no key material on disk in clear, and the right passphrase is needed', () => {
+    const ks = new Keystore(join(tmpDir(), 'keystore'))
+    const key = generateSigningKey()
+    const e = ks.import(privateKeyToPem(key), { passphrase: 'correct horse' })
+    expect(e.encrypted).toBe(true)
+    const file = readFileSync(join(ks.dir, `${key.id.slice(2)}.json`), 'utf8')
+    expect(file).not.toContain('private_key')
+    expect(code(() => ks.load(e.id))).toBe('PASSPHRASE_REQUIRED')
+    expect(code(() => ks.load(e.id, 'wrong'))).toBe('BAD_PASSPHRASE')
+    expect(ks.load(e.id, 'correct horse').id).toBe(key.id)
+    expect(code(() => ks.import(privateKeyToPem(key)))).toBe('KEY_EXISTS')
+  })
+
+  it('imports Daisy\'s hex SEC1 private keys and exports PEM that imports back', () => {
+    const ks = new Keystore(join(tmpDir(), 'keystore'))
+    const key = generateSigningKey()
+    const daisyHex = key.keyObject.export({ type: 'sec1', format: 'der' }).toString('hex')
+    expect(ks.import(daisyHex).id).toBe(key.id)
+    const pem = ks.exportPrivate(key.id)
+    const other = new Keystore(join(tmpDir(), 'keystore2'))
+    expect(other.import(pem).id).toBe(key.id)
+    expect(code(() => ks.import('not a key'))).toBe('BAD_PRIVATE_KEY')
+  })
+})
