@@ -172,15 +172,23 @@ function openMirrorDb (chain: Chain, logger: Logger): Database.Database {
       if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new Error('cannot switch query.db to WAL mode')
       db.pragma('synchronous = NORMAL')
       const d = db
-      d.transaction(() => {
-        const has = d.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_mirror'").get() !== undefined
-        const meta = has ? new Map((d.prepare('SELECT key, value FROM _mirror').all() as Array<{ key: string, value: string }>).map(r => [r.key, r.value])) : new Map<string, string>()
-        if (has && (meta.get('schema_version') !== MIRROR_SCHEMA_VERSION || meta.get('chain_id') !== chain.chainId)) {
-          logger.warn('query mirror belongs to another chain or layout version: rebuilding it', { path })
-          dropEverything(d)
-        }
-        initSchema(d, chain.chainId)
-      }).immediate()
+      const state = (): 'ok' | 'missing' | 'foreign' => {
+        if (d.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_mirror'").get() === undefined) return 'missing'
+        const meta = new Map((d.prepare('SELECT key, value FROM _mirror').all() as Array<{ key: string, value: string }>).map(r => [r.key, r.value]))
+        return meta.get('schema_version') === MIRROR_SCHEMA_VERSION && meta.get('chain_id') === chain.chainId ? 'ok' : 'foreign'
+      }
+      // Usually the mirror is in shape and opening it takes no lock; otherwise, set it up under one.
+      if (state() !== 'ok') {
+        d.transaction(() => {
+          const s = state()
+          if (s === 'ok') return
+          if (s === 'foreign') {
+            logger.warn('query mirror belongs to another chain or layout version: rebuilding it', { path })
+            dropEverything(d)
+          }
+          initSchema(d, chain.chainId)
+        }).immediate()
+      }
       return db
     } catch (err) {
       db?.close()

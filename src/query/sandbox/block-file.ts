@@ -2,7 +2,6 @@ import type Database from 'better-sqlite3'
 import { openBlockReadonly } from '../../block/sqlite.js'
 import { DataDir } from '../../storage/layout.js'
 import { QueryError } from '../errors.js'
-import { hardenForQuery } from './connection.js'
 
 /** A canonical block as the catalog describes it (what its `_meta` must say). */
 export interface BlockRef {
@@ -30,8 +29,8 @@ export function openBlockChecked (dataDir: string, ref: BlockRef): Database.Data
     } catch {
       continue
     }
+    // openBlockReadonly already set query_only, trusted_schema off, no mmap, cell size checks.
     try {
-      hardenForQuery(db)
       if (matches(db, ref)) return db
     } catch {}
     db.close()
