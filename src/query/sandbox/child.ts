@@ -2,6 +2,7 @@
 // streams the result back over IPC. Being a process of its own is the point: this SQLite build has
 // no progress handler and no sqlite3_interrupt, so the only way to stop a runaway statement (a
 // recursive CTE that never ends) is to kill the process that runs it.
+import { Worker } from 'node:worker_threads'
 import { QueryError, serializeQueryError } from '../errors.js'
 import { Emitter } from './emitter.js'
 import type { ChildMessage, ParentMessage, RunRequest } from './protocol.js'
@@ -33,6 +34,10 @@ process.on('message', (m: ParentMessage) => {
   if (m.type === 'ack') current?.ack()
   else if (m.type === 'run') void run(m)
 })
-// The parent going away (crash, kill) closes the channel: nothing left to do.
-process.on('disconnect', () => { process.exit(0) })
+// If the parent dies (killed, crashed) while a statement runs, nobody would ever stop this
+// process: the main thread may be inside sqlite3_step for good. A watchdog thread notices that the
+// parent is gone and kills the process. An idle sandbox simply exits when the IPC channel closes.
+const watchdog = new Worker(`const parent = ${process.ppid}
+setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL') }, 250)`, { eval: true })
+watchdog.unref()
 send({ type: 'ready' })

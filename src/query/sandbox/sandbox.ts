@@ -95,6 +95,11 @@ export class QuerySandbox {
     })
   }
 
+  /** The sandbox process's id while it runs (for operators and tests). */
+  get pid (): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined
+  }
+
   /** Stop the process. */
   close (): void {
     this.child?.kill('SIGKILL')

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3'
-import { existsSync, readdirSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildBlock, rowsRootOf, signSeal, type TableEntry } from '../../../src/block/index.js'
@@ -10,6 +12,7 @@ import { QueryMirror, QuerySandbox } from '../../../src/query/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { dumpMirror, failure, rowsOf, sqliteFile, textOf } from '../../helpers/query.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const HOSTILE_TABLE = 'x"; DROP TABLE _blocks; --'
 const HOSTILE_COLUMN = 'a"); ATTACH \'evil.db\' AS e; --'
@@ -136,6 +139,23 @@ describe('query sandbox', () => {
       expect(e.message).toContain('time limit')
     }
     expect((await rowsOf(chain, sandbox, 'SELECT count(*) FROM t')).rows).toEqual([[6n]])
+  })
+
+  // Linux: the test watches the sandbox through /proc (CPU time, zombie state).
+  it.runIf(process.platform === 'linux')('does not outlive a parent that was killed in the middle of a runaway statement', async () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx')
+    const parent = spawn(process.execPath, ['--import', tsx, join(import.meta.dirname, '..', '..', 'helpers', 'sandbox-parent.ts'), chain.dir.root], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    parent.stdout.on('data', (b: Buffer) => { out += b.toString() })
+    const pid = Number(await waitFor(() => (out.includes('\n') ? out.trim() : undefined), { what: 'the sandbox pid' }))
+    const stat = (): string[] | undefined => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ') } catch { return undefined } }
+    const cpu = (): number => Number(stat()?.[11] ?? 0) // utime, in clock ticks
+    const alive = (): boolean => { const s = stat(); return s !== undefined && s[0] !== 'Z' && s[0] !== 'X' }
+    // Kill the parent only once the sandbox is busy inside the statement (it burns CPU there).
+    const start = cpu()
+    await waitFor(() => cpu() >= start + 30, { what: 'the sandbox to be running the statement' })
+    parent.kill('SIGKILL')
+    await waitFor(() => !alive(), { what: 'the orphaned sandbox to die' })
   })
 
   it('reports SQLite errors with their message and a code, never as an empty result', async () => {
