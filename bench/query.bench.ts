@@ -13,7 +13,7 @@ import { generateSigningKey, privateKeyToPem, importPrivateKey } from '../src/cr
 import { DEFAULT_CONSENSUS, writeSealFile } from '../src/storage/index.js'
 import { QueryMirror, QuerySandbox, runQuery } from '../src/query/index.js'
 import { formatTimestamp } from '../src/util/index.js'
-import { printTable, timeIt, type Row } from './report.js'
+import { printTable, type Row } from './report.js'
 
 const BLOCKS = Number(process.env.PETAL_BENCH_QUERY_BLOCKS ?? 10_000)
 const ROWS = 100 // per block: 1,000,000 rows in all
@@ -75,6 +75,21 @@ async function benchChain (): Promise<string> {
   return CACHE
 }
 
+/** Median time (ms) of each function, run in turns: a, b, c, a, b, c, … after one warm-up each. */
+async function interleaved<K extends string> (fns: Record<K, () => unknown>, runs: number): Promise<Record<K, number>> {
+  const keys = Object.keys(fns) as K[]
+  const times = new Map<K, number[]>(keys.map(k => [k, []]))
+  for (const k of keys) await fns[k]()
+  for (let i = 0; i < runs; i++) {
+    for (const k of keys) {
+      const t = performance.now()
+      await fns[k]()
+      times.get(k)?.push(performance.now() - t)
+    }
+  }
+  return Object.fromEntries(keys.map(k => [k, [...(times.get(k) as number[])].sort((a, b) => a - b)[Math.floor(runs / 2)] as number])) as Record<K, number>
+}
+
 async function main (): Promise<void> {
   const dir = await benchChain()
   rmSync(join(dir, 'query.db'), { force: true })
@@ -99,42 +114,52 @@ async function main (): Promise<void> {
   ref.exec('DETACH q')
   const refRows = ref.prepare('SELECT count(*) FROM t').pluck().get() as number
   const refStmt = ref.prepare(AGG).raw(true).safeIntegers(true)
-  refStmt.all()
-  const tRef = await timeIt(() => refStmt.all(), 7)
-  ref.close()
   // The same statement straight on query.db in this process: the mirror's layout alone.
   const direct = new Database(chain.dir.queryDb, { readonly: true })
   const directStmt = direct.prepare(AGG).raw(true).safeIntegers(true)
-  directStmt.all()
-  const tDirect = await timeIt(() => directStmt.all(), 7)
-  direct.close()
-
   // Through the engine: sync check + sandbox process (warm) + IPC, results as rows and as NDJSON.
   const sandbox = new QuerySandbox(dir)
   let groups = 0
   await runQuery(chain, { sql: AGG, format: 'rows', sandbox, onRows: r => { groups += r.length } })
   if (groups !== GROUPS) throw new Error(`aggregate returned ${groups} groups`)
-  const tEngine = await timeIt(async () => await runQuery(chain, { sql: AGG, format: 'rows', sandbox, onRows: () => {} }), 7)
-  const tEngineText = await timeIt(async () => await runQuery(chain, { sql: AGG, format: 'ndjson', sandbox, onText: () => {} }), 7)
+  // Measured in turns, so that a change in machine load falls on all of them alike.
+  const agg = await interleaved({
+    ref: () => refStmt.all(),
+    direct: () => directStmt.all(),
+    engine: async () => await runQuery(chain, { sql: AGG, format: 'rows', sandbox, onRows: () => {} }),
+    engineText: async () => await runQuery(chain, { sql: AGG, format: 'ndjson', sandbox, onText: () => {} })
+  }, 7)
+  const tRef = agg.ref
+  const tDirect = agg.direct
+  const tEngine = agg.engine
+  const tEngineText = agg.engineText
+  ref.close()
+  direct.close()
   // A cold `petal query` process: node start-up, chain open, sandbox spawn, sync check, query.
   const cli = (args: string[]): void => { execFileSync(process.execPath, [CLI, '--dir', dir, ...args], { stdio: 'ignore' }) }
-  const tCli = await timeIt(() => { cli(['query', AGG]) }, 5)
-  const tCliTrivial = await timeIt(() => { cli(['query', 'SELECT 1']) }, 5)
+  const cold = await interleaved({ agg: () => { cli(['query', AGG]) }, trivial: () => { cli(['query', 'SELECT 1']) } }, 5)
+  const tCli = cold.agg
+  const tCliTrivial = cold.trivial
 
   // Per-block mode over every block (genesis included: it has no t, so the catalog skips it).
   const PB = 'SELECT count(*), sum(v) FROM t'
   let pbRows = 0
-  const tPerBlock = await timeIt(async () => { pbRows = 0; await runQuery(chain, { sql: PB, perBlock: true, format: 'rows', sandbox, timeoutMs: 0, onRows: r => { pbRows += r.length } }) }, 3)
-  if (pbRows !== BLOCKS) throw new Error(`per-block returned ${pbRows} rows`)
-  const tPerBlockText = await timeIt(async () => await runQuery(chain, { sql: PB, perBlock: true, format: 'ndjson', sandbox, timeoutMs: 0, onText: () => {} }), 3)
-  // Reference: open each block file read-only, run the statement, close (Daisy's loop, without the leak).
-  const tRawLoop = await timeIt(() => {
-    for (let h = 1; h <= BLOCKS; h++) {
-      const db = new Database(files[h] as string, { readonly: true })
-      db.prepare(PB).raw(true).all()
-      db.close()
+  const pb = await interleaved({
+    rows: async () => { pbRows = 0; await runQuery(chain, { sql: PB, perBlock: true, format: 'rows', sandbox, timeoutMs: 0, onRows: r => { pbRows += r.length } }) },
+    text: async () => await runQuery(chain, { sql: PB, perBlock: true, format: 'ndjson', sandbox, timeoutMs: 0, onText: () => {} }),
+    // Reference: open each block file read-only, run the statement, close (Daisy's loop, without the leak).
+    raw: () => {
+      for (let h = 1; h <= BLOCKS; h++) {
+        const db = new Database(files[h] as string, { readonly: true })
+        db.prepare(PB).raw(true).all()
+        db.close()
+      }
     }
   }, 3)
+  if (pbRows !== BLOCKS) throw new Error(`per-block returned ${pbRows} rows`)
+  const tPerBlock = pb.rows
+  const tPerBlockText = pb.text
+  const tRawLoop = pb.raw
   sandbox.close()
   chain.close()
 
