@@ -84,6 +84,18 @@ describe('petal query (CLI)', () => {
     expect(petal(dir, 'query', '--from', '1', 'SELECT 1').status).toBe(2)
   })
 
+  it('stops quietly when the reader goes away (petal query … | head -1)', async () => {
+    const child = spawn(process.execPath, [BIN, '--dir', dir, 'query', 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT x FROM c'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (b: Buffer) => { err += b.toString() })
+    const first = await new Promise<string>(resolve => { child.stdout.once('data', (b: Buffer) => { resolve(b.toString().split('\n')[0] as string) }) })
+    child.stdout.destroy()
+    const status = await new Promise<number | null>(resolve => child.once('exit', resolve))
+    expect(first).toBe('{"x":1}')
+    expect(status).toBe(141)
+    expect(err).not.toContain('EPIPE')
+  })
+
   it('rebuilds the mirror with reindex --query', () => {
     const q = 'SELECT _height, k, v FROM t ORDER BY _height, rowid'
     const before = petal(dir, 'query', q).stdout

@@ -88,7 +88,7 @@ export class QueryMirror {
       if (++retries > MAX_RETRIES) {
         throw new QueryError('MIRROR_BLOCK_MISMATCH', `query mirror: ${why}`, { hint: 'run `petal verify`; if the block files are fine, `petal reindex` then `petal reindex --query`', details })
       }
-      await sleep(20 * retries, o.signal)
+      await sleep(Math.min(1600, 25 * 2 ** (retries - 1)), o.signal)
     }
     for (;;) {
       throwIfAborted(o.signal)
