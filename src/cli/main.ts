@@ -15,6 +15,14 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
+// The reader of our output went away (`petal query … | head`): stop at once, as a C tool killed by
+// SIGPIPE would (status 141), instead of crashing on EPIPE. A query's sandbox process notices that
+// its parent is gone and stops too.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(141)
+  throw err
+})
+
 const status = await runCli(process.argv.slice(2), {
   stdout: s => { process.stdout.write(s) },
   stderr: s => { process.stderr.write(s) },

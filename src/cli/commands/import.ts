@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
 import { DataDir, readSeal, sealPathOf } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
+import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
@@ -29,6 +30,7 @@ async function importDir (ctx: CliContext, from: string): Promise<void> {
     bar.update(h, last)
   }
   bar.done()
+  await syncMirrorAfterImport(ctx, chain)
   const tip = chain.tip()
   ctx.out.result({ imported: counts, tip: { height: tip.height, hash: tip.hash } }, () =>
     `${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing to import'}; tip is now height ${tip.height} ${tip.hash}`)
@@ -53,6 +55,7 @@ export function register (program: Command, action: Action): void {
         const r = await importBlock(chain, f, seal, { signal: ctx.signal })
         ctx.out.result({ file: f, status: r.status, height: r.block.height, hash: r.block.hash, reorg: r.reorg === undefined ? undefined : { depth: r.reorg.depth, fork_height: r.reorg.forkHeight, orphaned: r.reorg.orphaned.map(b => b.hash) }, reorg_refused: r.reorgRefused }, () => describe(r))
       }
+      await syncMirrorAfterImport(ctx, chain)
     }))
 
   program.command('reseal <hash>').description('re-seal the content of one of your orphaned blocks on the current tip')
@@ -61,6 +64,7 @@ export function register (program: Command, action: Action): void {
       const b = chain.get(hash)
       if (b === undefined) throw new UsageError(`no block ${hash}`)
       const r = await resealOrphan(chain, b.hash, ctx.loadKey(), { signal: ctx.signal })
+      await syncMirrorAfterImport(ctx, chain)
       ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
     }))
 }

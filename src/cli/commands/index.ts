@@ -10,6 +10,7 @@ import * as reindex from './reindex.js'
 import * as status from './status.js'
 import * as blocks from './blocks.js'
 import * as signers from './signers.js'
+import * as query from './query.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, status, blocks, signimportblock, importCmd, verify, reindex, signers, keys, signkey]
+export const COMMANDS: CommandModule[] = [init, newchain, status, blocks, query, signimportblock, importCmd, verify, reindex, signers, keys, signkey]

@@ -1,11 +1,29 @@
 import type { Command } from 'commander'
 import { reindexChain } from '../../chain/index.js'
+import { QueryMirror } from '../../query/index.js'
+import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 
+/** `reindex --query`: rebuild query.db from the block files (chain.db is left alone). */
+async function reindexQuery (ctx: CliContext): Promise<void> {
+  const chain = ctx.openChain()
+  const mirror = QueryMirror.open(chain)
+  try {
+    const bar = ctx.progress('reindex --query', 'blocks')
+    const r = await mirror.rebuild({ signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total) } })
+    bar.done()
+    ctx.out.result({ query_mirror: chain.dir.queryDb, blocks: r.applied, tip: r.tip }, () => `rebuilt the query mirror from ${r.applied} blocks up to height ${r.tip?.height ?? '-'} ${r.tip?.hash ?? ''}`)
+  } finally {
+    mirror.close()
+  }
+}
+
 export function register (program: Command, action: Action): void {
-  program.command('reindex').description('rebuild chain.db from the block files (every block re-validated)')
+  program.command('reindex').description('rebuild chain.db from the block files (every block re-validated); with --query, rebuild the query mirror query.db instead')
     .option('--deep', 'also run quick_check and recompute every table\'s Merkle root from its rows')
-    .action(action(async (ctx, o: { deep?: boolean }) => {
+    .option('--query', 'rebuild only the query mirror (query.db) from the canonical block files')
+    .action(action(async (ctx, o: { deep?: boolean, query?: boolean }) => {
+      if (o.query === true) { await reindexQuery(ctx); return }
       const bar = ctx.progress('reindex', 'blocks')
       const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
       bar.done()

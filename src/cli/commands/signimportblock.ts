@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { parseEndorsement, signImport } from '../../chain/index.js'
+import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
@@ -24,6 +25,7 @@ export function register (program: Command, action: Action): void {
         signal: ctx.signal,
         onWait: () => { ctx.out.note('waiting for another process writing to this data directory…') }
       })
+      await syncMirrorAfterImport(ctx, chain)
       const tables = chain.index.tablesOf(r.block.hash)
       ctx.out.result({ status: r.status, height: r.block.height, hash: r.block.hash, seal: r.block.seal, size: r.block.size, tables, key_ops: r.block.keyOps }, () => [
         `block ${r.block.height} ${r.block.hash}`,

@@ -1,0 +1,60 @@
+import type { Chain } from '../chain/index.js'
+import { QueryMirror, type SyncReport } from './mirror/mirror.js'
+import { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
+import type { ResultSummary } from './format/formatters.js'
+
+export const DEFAULT_TIMEOUT_MS = 10_000
+
+export interface QueryOptions extends Omit<SandboxRun, 'mode' | 'timeoutMs'> {
+  /** Daisy's mode: run the statement in each block that has its tables. */
+  perBlock?: boolean
+  /** Time limit in ms (default 10 s; 0: none). */
+  timeoutMs?: number
+  /** Bring the mirror up to date first (default true; ignored in per-block mode). */
+  sync?: boolean
+  /** A long-lived mirror and sandbox to reuse (a node); by default both are opened and closed here. */
+  mirror?: QueryMirror
+  sandbox?: QuerySandbox
+  onSyncProgress?: (p: { done: number, total: number }) => void
+}
+
+export interface QueryResult extends ResultSummary {
+  sync?: SyncReport
+}
+
+/**
+ * Run one read-only statement over the chain: bring the mirror up to date (its sandbox process
+ * starts meanwhile), then run the statement in the sandbox, streaming its output to the callbacks.
+ */
+export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryResult> {
+  const sandbox = o.sandbox ?? new QuerySandbox(chain.dir.root)
+  try {
+    sandbox.start()
+    let sync: SyncReport | undefined
+    if (o.perBlock !== true && o.sync !== false) {
+      const mirror = o.mirror ?? QueryMirror.open(chain)
+      try {
+        sync = await mirror.sync({ signal: o.signal, onProgress: o.onSyncProgress })
+      } finally {
+        if (o.mirror === undefined) mirror.close()
+      }
+    }
+    const summary = await sandbox.run({ ...o, mode: o.perBlock === true ? 'per-block' : 'mirror', timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS })
+    return { ...summary, sync }
+  } finally {
+    if (o.sandbox === undefined) sandbox.close()
+  }
+}
+
+/**
+ * Bring the query mirror of `chain` up to date (open, sync, close). For callers that import
+ * blocks once in a while (CLI commands); a node keeps a QueryMirror open and calls sync() itself.
+ */
+export async function syncQueryMirror (chain: Chain, options: { signal?: AbortSignal } = {}): Promise<SyncReport> {
+  const mirror = QueryMirror.open(chain)
+  try {
+    return await mirror.sync(options)
+  } finally {
+    mirror.close()
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * query: read-only SQL across all blocks — the query mirror (query.db: every canonical block's
+ * tables unioned by name with `_height`, plus `_blocks` and `_tables`; reconciled with the index,
+ * rolled back on reorgs, rebuildable), per-block (Daisy) mode planned from the chain's table
+ * catalog, the sandbox process that runs statements read-only under a time limit, and the output
+ * formats (NDJSON, CSV, table, JSON).
+ *
+ * Reads chain, storage and block; writes nothing but query.db. Must never write a block file or
+ * chain.db, never run SQL text taken from a block, and never let a statement run outside the
+ * sandbox process. Imported only by cli and node. No console, no process.exit. Imports
+ * better-sqlite3 itself (an SQL engine over SQLite files), opening block files only through
+ * block's defensive openBlockReadonly or from hash-checked copies.
+ * @module
+ */
+export * from './errors.js'
+export { QueryMirror, type MirrorTip, type SyncOptions, type SyncReport } from './mirror/mirror.js'
+export { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
+export type { OutputFormat } from './sandbox/protocol.js'
+export { createFormatter, TEXT_FORMATS, type Formatter, type ResultSummary, type TextFormat } from './format/formatters.js'
+export { jsonValue, csvField, realText, uniqueKeys } from './format/values.js'
+export { runQuery, syncQueryMirror, DEFAULT_TIMEOUT_MS, type QueryOptions, type QueryResult } from './engine.js'

@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { openBlockReadonly } from '../../block/index.js'
+import { inspectSchema, type SqlValue, type UserTable } from '../../block/index.js'
+import type { BlockRecord } from '../../storage/index.js'
+import { asciiLower, quoteIdent } from '../names.js'
+import { probeColumns, unionColumns, type ColumnInfo } from './columns.js'
+import { getMirrorTable, setMirrorTable } from './layout.js'
+
+const q = quoteIdent
+
+/** How long a mirror writer waits for another one (another process syncing) before failing. */
+export const MIRROR_BUSY_MS = 30_000
+
+/** Where the block is read and where the mirror is written: one connection (fast path) or two. */
+interface Copy {
+  /** The connection holding the block as `main`. */
+  block: Database.Database
+  /** The connection and schema name of the mirror. */
+  mirror: Database.Database
+  m: string
+}
+
+/**
+ * Apply one canonical block to the mirror, all or nothing. The block comes as `bytes`, a copy
+ * already checked against its hash: the block file itself is never opened by a connection that
+ * can write, and a block moved by a concurrent reorg cannot be read half-way.
+ *
+ * Fast path: the copy is opened as an in-memory database, the mirror attached to it, and every
+ * user table appended with INSERT … SELECT (no row passes through JavaScript). A schema SQLite
+ * refuses to load into a writable connection (a CHECK calling a direct-only function: SQLite only
+ * parses CHECKs of files it could write) takes the slow path instead: the copy goes to a private
+ * file opened read-only and rows are copied one by one. Both give the same rows.
+ *
+ * Returns 'stale' when the mirror's tip is no longer the block's parent (another process moved
+ * it): the caller re-plans.
+ */
+export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'applied' | 'stale' {
+  const db = new Database(bytes, { timeout: MIRROR_BUSY_MS })
+  try {
+    db.pragma('trusted_schema = OFF')
+    db.pragma('cell_size_check = ON')
+    db.prepare('ATTACH ? AS m').run(mirrorPath)
+    db.pragma('m.synchronous = NORMAL')
+    return applyIn({ block: db, mirror: db, m: 'm' }, rec)
+  } catch (err) {
+    if (!String((err as Error).message).includes('malformed database schema')) throw err
+  } finally {
+    db.close()
+  }
+  return applySlow(mirrorPath, rec, bytes)
+}
+
+function applySlow (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'applied' | 'stale' {
+  const dir = mkdtempSync(join(tmpdir(), 'petal-mirror-'))
+  try {
+    const file = join(dir, 'block.db')
+    writeFileSync(file, bytes, { mode: 0o600 })
+    const block = openBlockReadonly(file)
+    const mirror = new Database(mirrorPath, { timeout: MIRROR_BUSY_MS })
+    try {
+      mirror.pragma('trusted_schema = OFF')
+      mirror.pragma('synchronous = NORMAL')
+      return applyIn({ block, mirror, m: 'main' }, rec)
+    } finally {
+      block.close()
+      mirror.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
+  const { mirror, m } = c
+  mirror.exec('BEGIN IMMEDIATE')
+  try {
+    const tip = mirror.prepare(`SELECT height, hash FROM ${m}._blocks ORDER BY height DESC LIMIT 1`).get() as { height: number, hash: string } | undefined
+    const fits = rec.height === 0 ? tip === undefined : tip?.height === rec.height - 1 && tip.hash === rec.parent
+    if (!fits) { mirror.exec('ROLLBACK'); return 'stale' }
+    for (const t of inspectSchema(c.block, 2).userTables) copyTable(c, rec.height, t)
+    copyRows(c, ['name', 'sql', 'rows', 'root'], 'main._tables ORDER BY name', `${m}._tables`, rec.height)
+    const time = Date.parse(rec.timestamp)
+    mirror.prepare(`INSERT INTO ${m}._blocks (height, hash, parent, signer, timestamp, time, size, rows_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(rec.height, rec.hash, rec.parent, rec.signer, rec.timestamp, Number.isFinite(time) ? time : null, rec.size, rec.rowsRoot)
+    mirror.exec('COMMIT')
+    return 'applied'
+  } catch (err) {
+    if (mirror.inTransaction) mirror.exec('ROLLBACK')
+    throw err
+  }
+}
+
+/** Columns of a block table, cached by its CREATE TABLE text (they are a function of it). */
+function ddlColumns (c: Copy, t: UserTable): ColumnInfo[] {
+  const cached = c.mirror.prepare(`SELECT columns FROM ${c.m}._mirror_ddl WHERE sql = ?`).get(t.sql) as { columns: string } | undefined
+  if (cached !== undefined) return JSON.parse(cached.columns) as ColumnInfo[]
+  const cols = probeColumns(c.block, 'main', t.name)
+  c.mirror.prepare(`INSERT INTO ${c.m}._mirror_ddl (sql, columns) VALUES (?, ?)`).run(t.sql, JSON.stringify(cols))
+  return cols
+}
+
+function copyTable (c: Copy, height: number, t: UserTable): void {
+  const key = asciiLower(t.name)
+  const cols = ddlColumns(c, t)
+  const cur = getMirrorTable(c.mirror, c.m, key)
+  setMirrorTable(c.mirror, c.m, key, t.name, unionColumns(cur?.columns, cols))
+  // Canonical row order (as in the block's Merkle tree): rowid, or the primary key WITHOUT ROWID.
+  const order = t.withoutRowid ? t.primaryKey.map(q).join(', ') : t.rowidAlias as string
+  copyRows(c, cols.map(x => q(x.name)), `main.${q(t.name)} ORDER BY ${order}`, `${c.m}.${q(cur?.name ?? t.name)}`, height)
+}
+
+/**
+ * Append `columns` of the block's rows (`from`: table and order) to the mirror table `target`,
+ * each row prefixed with `_height`. The columns keep their names in the mirror.
+ */
+function copyRows (c: Copy, columns: string[], from: string, target: string, height: number): void {
+  const list = ['"_height"', ...columns].join(', ')
+  const cols = columns.join(', ')
+  if (c.block === c.mirror) {
+    c.mirror.prepare(`INSERT INTO ${target} (${list}) SELECT ?${cols === '' ? '' : ', ' + cols} FROM ${from}`).run(height)
+    return
+  }
+  const ins = c.mirror.prepare(`INSERT INTO ${target} (${list}) VALUES (${['?', ...columns.map(() => '?')].join(', ')})`)
+  for (const row of c.block.prepare(`SELECT ${cols} FROM ${from}`).raw(true).safeIntegers(true).iterate() as IterableIterator<SqlValue[]>) ins.run(height, ...row)
+}

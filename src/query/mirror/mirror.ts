@@ -1,0 +1,204 @@
+import { readFileSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import Database from 'better-sqlite3'
+import type { Chain } from '../../chain/index.js'
+import type { BlockRecord } from '../../storage/index.js'
+import { Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
+import { QueryError } from '../errors.js'
+import { applyBlock, MIRROR_BUSY_MS } from './apply.js'
+import { dropEverything, INTERNAL_DDL, MIRROR_SCHEMA_VERSION } from './layout.js'
+import { rollbackTo } from './rollback.js'
+
+export interface MirrorTip { height: number, hash: string }
+
+export interface SyncReport {
+  /** Blocks appended. */
+  applied: number
+  /** Blocks removed because they left the canonical chain. */
+  rolledBack: number
+  /** The mirror's tip afterwards (undefined: empty). */
+  tip?: MirrorTip
+}
+
+export interface SyncOptions {
+  signal?: AbortSignal
+  onProgress?: (p: { done: number, total: number }) => void
+}
+
+// Blocks read from the index per planning step, and how often a block that cannot be found (or a
+// mirror that another process keeps moving) is retried before the sync gives up.
+const BATCH = 256
+const MAX_RETRIES = 8
+
+/**
+ * The query mirror (query.db): every canonical block's user tables unioned by name, with
+ * `_height`, plus `_blocks` and `_tables`. It is derived and pull-based: it records which
+ * (height, hash) it holds in `_blocks`, and `sync` reconciles it with the index — rolling back
+ * heights whose hash is no longer canonical, then appending the missing blocks one transaction
+ * each — so it never holds a block the chain does not, recovers from a crash by itself, and any
+ * number of processes may sync it concurrently (each step re-checks its premise under the
+ * mirror's write lock). Readers (the query sandbox) see a consistent prefix of the chain.
+ */
+export class QueryMirror {
+  private readonly mutex = new Mutex()
+
+  private constructor (private readonly chain: Chain, private db: Database.Database, private readonly logger: Logger) {}
+
+  /** Open (creating, or recreating when unusable) the mirror of `chain`. Does not sync. */
+  static open (chain: Chain, options: { logger?: Logger } = {}): QueryMirror {
+    const logger = options.logger ?? chain.logger ?? nullLogger
+    return new QueryMirror(chain, openMirrorDb(chain, logger), logger)
+  }
+
+  get path (): string { return this.chain.dir.queryDb }
+
+  close (): void {
+    if (this.db.open) this.db.close()
+  }
+
+  /** The highest block the mirror holds. */
+  tip (): MirrorTip | undefined {
+    return this.db.prepare('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get() as MirrorTip | undefined
+  }
+
+  /** Bring the mirror to the index's canonical chain. Safe to call at any time, from any process. */
+  async sync (options: SyncOptions = {}): Promise<SyncReport> {
+    return await this.mutex.run(async () => await this.syncLocked(options))
+  }
+
+  /** `petal reindex --query`: empty the mirror and build it again from the block files. */
+  async rebuild (options: SyncOptions = {}): Promise<SyncReport> {
+    return await this.mutex.run(async () => {
+      this.db.transaction(() => {
+        dropEverything(this.db)
+        initSchema(this.db, this.chain.chainId)
+      }).immediate()
+      this.logger.info('query mirror emptied for a rebuild')
+      return await this.syncLocked(options)
+    })
+  }
+
+  private async syncLocked (o: SyncOptions): Promise<SyncReport> {
+    const index = this.chain.index
+    let applied = 0
+    let rolledBack = 0
+    let retries = 0
+    let total: number | undefined
+    const retry = async (why: string, details: Record<string, unknown>): Promise<void> => {
+      if (++retries > MAX_RETRIES) {
+        throw new QueryError('MIRROR_BLOCK_MISMATCH', `query mirror: ${why}`, { hint: 'run `petal verify`; if the block files are fine, `petal reindex` then `petal reindex --query`', details })
+      }
+      await sleep(Math.min(1600, 25 * 2 ** (retries - 1)), o.signal)
+    }
+    for (;;) {
+      throwIfAborted(o.signal)
+      const tip = this.tip()
+      if (tip !== undefined && index.byHeight(tip.height)?.hash !== tip.hash) {
+        const fork = this.forkPoint(tip.height)
+        const n = rollbackTo(this.db, fork)
+        rolledBack += n
+        if (n > 0) this.logger.info('query mirror rolled back blocks that left the canonical chain', { fromHeight: fork + 1, blocks: n })
+        continue
+      }
+      const from = tip === undefined ? 0 : tip.height + 1
+      const recs = index.range(from, from + BATCH - 1, BATCH)
+      if (recs.length === 0) break
+      total ??= (index.tip()?.height ?? from) - from + 1
+      for (const rec of recs) {
+        const bytes = this.readBlock(rec)
+        if (bytes === undefined) { await retry(`the file of block ${rec.height} does not hash to ${rec.hash}`, { height: rec.height, hash: rec.hash }); break }
+        if (applyBlock(this.path, rec, bytes) === 'stale') { await retry('the mirror keeps changing under this sync', { height: rec.height }); break }
+        retries = 0
+        applied++
+        o.onProgress?.({ done: applied, total: Math.max(total, applied) })
+        // Let a long catch-up share the event loop (a node syncs in its own process).
+        if (applied % 16 === 0) await new Promise(resolve => setImmediate(resolve))
+        throwIfAborted(o.signal)
+      }
+    }
+    const tip = this.tip()
+    if (applied > 0) this.logger.debug('query mirror synced', { applied, height: tip?.height })
+    return { applied, rolledBack, tip }
+  }
+
+  /**
+   * The block's bytes, checked against its hash. A reorg in another process may be moving it
+   * between its height's path and forks/ right now, so both places are tried.
+   */
+  private readBlock (rec: BlockRecord): Buffer | undefined {
+    for (const path of [this.chain.dir.blockPath(rec.height), this.chain.dir.forkPath(rec.hash), this.chain.dir.blockPath(rec.height)]) {
+      let bytes: Buffer
+      try {
+        bytes = readFileSync(path)
+      } catch {
+        continue
+      }
+      if (createHash('sha256').update(bytes).digest('hex') === rec.hash) return bytes
+    }
+    return undefined
+  }
+
+  /** The highest height at or below `top` where the mirror and the canonical chain agree (-1: none). */
+  private forkPoint (top: number): number {
+    for (let hi = top; hi >= 0; hi -= 64) {
+      const lo = Math.max(0, hi - 63)
+      const mine = this.db.prepare('SELECT height, hash FROM _blocks WHERE height BETWEEN ? AND ? ORDER BY height DESC').all(lo, hi) as MirrorTip[]
+      const canon = new Map(this.chain.index.range(lo, hi, 64).map(b => [b.height, b.hash]))
+      const match = mine.find(b => canon.get(b.height) === b.hash)
+      if (match !== undefined) return match.height
+    }
+    return -1
+  }
+}
+
+function initSchema (db: Database.Database, chainId: string): void {
+  db.exec(INTERNAL_DDL)
+  const set = db.prepare('INSERT OR REPLACE INTO _mirror (key, value) VALUES (?, ?)')
+  set.run('schema_version', MIRROR_SCHEMA_VERSION)
+  set.run('chain_id', chainId)
+}
+
+/**
+ * Open query.db for writing. A mirror of another chain or of another layout version is emptied
+ * in place (concurrent readers keep their snapshot); a file SQLite cannot read at all is deleted.
+ */
+function openMirrorDb (chain: Chain, logger: Logger): Database.Database {
+  const path = chain.dir.queryDb
+  for (let attempt = 0; ; attempt++) {
+    let db: Database.Database | undefined
+    try {
+      db = new Database(path, { timeout: MIRROR_BUSY_MS })
+      db.pragma('trusted_schema = OFF')
+      if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new Error('cannot switch query.db to WAL mode')
+      db.pragma('synchronous = NORMAL')
+      const d = db
+      const state = (): 'ok' | 'missing' | 'foreign' => {
+        if (d.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_mirror'").get() === undefined) return 'missing'
+        const meta = new Map((d.prepare('SELECT key, value FROM _mirror').all() as Array<{ key: string, value: string }>).map(r => [r.key, r.value]))
+        return meta.get('schema_version') === MIRROR_SCHEMA_VERSION && meta.get('chain_id') === chain.chainId ? 'ok' : 'foreign'
+      }
+      // Usually the mirror is in shape and opening it takes no lock; otherwise, set it up under one.
+      if (state() !== 'ok') {
+        d.transaction(() => {
+          const s = state()
+          if (s === 'ok') return
+          if (s === 'foreign') {
+            logger.warn('query mirror belongs to another chain or layout version: rebuilding it', { path })
+            dropEverything(d)
+          }
+          initSchema(d, chain.chainId)
+        }).immediate()
+      }
+      return db
+    } catch (err) {
+      db?.close()
+      const code = (err as { code?: string }).code
+      if (attempt === 0 && (code === 'SQLITE_NOTADB' || code?.startsWith('SQLITE_CORRUPT') === true)) {
+        logger.warn('query mirror is unreadable: recreating it', { path, code })
+        for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true })
+        continue
+      }
+      throw new QueryError('MIRROR_UNAVAILABLE', `cannot open the query mirror ${path}: ${(err as Error).message}`, { hint: 'check permissions on the data directory; `petal reindex --query` rebuilds it', cause: err })
+    }
+  }
+}

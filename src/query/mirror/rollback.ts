@@ -1,0 +1,35 @@
+import type Database from 'better-sqlite3'
+import { asciiLower, quoteIdent } from '../names.js'
+import { unionColumns, type ColumnInfo } from './columns.js'
+import { getMirrorTable, setMirrorTable } from './layout.js'
+
+/**
+ * Undo every block above `height` (-1: all of them) in one transaction: delete their rows, then
+ * give each touched table the columns the remaining blocks call for, recomputed from the
+ * remaining `_tables` rows and the `_mirror_ddl` cache — exactly what a rebuild would produce.
+ * Returns how many blocks were removed.
+ */
+export function rollbackTo (db: Database.Database, height: number): number {
+  return db.transaction(() => {
+    const gone = (db.prepare('SELECT count(*) AS n FROM _blocks WHERE height > ?').get(height) as { n: number }).n
+    const names = db.prepare('SELECT DISTINCT name FROM _tables WHERE _height > ?').pluck().all(height) as string[]
+    const keys = [...new Set(names.map(asciiLower))]
+    for (const key of keys) {
+      const cur = getMirrorTable(db, 'main', key)
+      if (cur === undefined) continue
+      db.prepare(`DELETE FROM ${quoteIdent(cur.name)} WHERE "_height" > ?`).run(height)
+      // lower() folds ASCII only (no ICU in this build), like asciiLower and SQLite's identifiers.
+      const ddls = db.prepare('SELECT sql FROM _tables WHERE _height <= ? AND lower(name) = ? GROUP BY sql ORDER BY min(_height)').pluck().all(height, key) as string[]
+      let columns: ColumnInfo[] | undefined
+      for (const sql of ddls) {
+        const c = db.prepare('SELECT columns FROM _mirror_ddl WHERE sql = ?').pluck().get(sql) as string | undefined
+        if (c === undefined) throw new Error(`query mirror: no column record for a CREATE TABLE of ${cur.name}`)
+        columns = unionColumns(columns, JSON.parse(c) as ColumnInfo[])
+      }
+      setMirrorTable(db, 'main', key, cur.name, columns)
+    }
+    db.prepare('DELETE FROM _tables WHERE _height > ?').run(height)
+    db.prepare('DELETE FROM _blocks WHERE height > ?').run(height)
+    return gone
+  }).immediate()
+}

@@ -1,0 +1,48 @@
+import type Database from 'better-sqlite3'
+import { openBlockReadonly } from '../../block/sqlite.js'
+import { DataDir } from '../../storage/layout.js'
+import { QueryError } from '../errors.js'
+
+/** A canonical block as the catalog describes it (what its `_meta` must say). */
+export interface BlockRef {
+  height: number
+  hash: string
+  parent: string
+  rowsRoot: string
+  signer: string
+  timestamp: string
+  prevSig: string
+}
+
+/**
+ * Open the block `ref` read-only, wherever a concurrent reorg has put it: its height's path or
+ * forks/<hash>.db. The connection holds the file it opened, so checking `_meta` through it —
+ * height, parent, signer, time, prev-hash signature and RowsRoot, the root over every user row —
+ * proves that what the statement reads is that block's content.
+ */
+export function openBlockChecked (dataDir: string, ref: BlockRef): Database.Database {
+  const dir = new DataDir(dataDir)
+  for (const path of [dir.blockPath(ref.height), dir.forkPath(ref.hash), dir.blockPath(ref.height)]) {
+    let db: Database.Database
+    try {
+      db = openBlockReadonly(path)
+    } catch {
+      continue
+    }
+    // openBlockReadonly already set query_only, trusted_schema off, no mmap, cell size checks.
+    try {
+      if (matches(db, ref)) return db
+    } catch {}
+    db.close()
+  }
+  throw new QueryError('QUERY_BLOCK_UNREADABLE', `block ${ref.height} (${ref.hash.slice(0, 12)}…) is not where the index says, or does not match it`, {
+    hint: 'run `petal verify`; if the files are right, `petal reindex`',
+    details: { height: ref.height, hash: ref.hash }
+  })
+}
+
+function matches (db: Database.Database, ref: BlockRef): boolean {
+  const meta = new Map((db.prepare("SELECT key, value FROM _meta WHERE key IN ('Height', 'PreviousBlockHash', 'RowsRoot', 'CreatorPublicKey', 'Timestamp', 'PreviousBlockHashSignature')").all() as Array<{ key: string, value: string }>).map(r => [r.key, r.value]))
+  return meta.get('Height') === String(ref.height) && meta.get('PreviousBlockHash') === ref.parent && meta.get('RowsRoot') === ref.rowsRoot &&
+    meta.get('CreatorPublicKey') === ref.signer && meta.get('Timestamp') === ref.timestamp && meta.get('PreviousBlockHashSignature') === ref.prevSig
+}

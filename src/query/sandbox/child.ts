@@ -1,0 +1,43 @@
+// Entry of the query sandbox process (forked by QuerySandbox). It runs one statement at a time and
+// streams the result back over IPC. Being a process of its own is the point: this SQLite build has
+// no progress handler and no sqlite3_interrupt, so the only way to stop a runaway statement (a
+// recursive CTE that never ends) is to kill the process that runs it.
+import { Worker } from 'node:worker_threads'
+import { QueryError, serializeQueryError } from '../errors.js'
+import { Emitter } from './emitter.js'
+import type { ChildMessage, ParentMessage, RunRequest } from './protocol.js'
+import { runOnMirror } from './run-mirror.js'
+import { runPerBlock } from './run-per-block.js'
+
+const send = (m: ChildMessage): void => { process.send?.(m) }
+let current: Emitter | undefined
+
+async function run (req: RunRequest): Promise<void> {
+  const out = new Emitter(send, req.format, req.maxRows)
+  current = out
+  try {
+    if (req.mode === 'per-block') await runPerBlock(req.dataDir, req.sql, out, { from: req.from, to: req.to })
+    else await runOnMirror(req.dataDir, req.sql, out)
+  } catch (err) {
+    const e = err instanceof QueryError
+      ? err
+      : new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox failed: ${(err as Error).message ?? String(err)}`, { hint: 'this is a bug in Petal; please report it with the statement' })
+    // What was produced before the failure is still delivered (then the error, and a non-zero exit).
+    try { await out.flushPartial() } catch {}
+    send({ type: 'error', error: serializeQueryError(e) })
+  } finally {
+    current = undefined
+  }
+}
+
+process.on('message', (m: ParentMessage) => {
+  if (m.type === 'ack') current?.ack()
+  else if (m.type === 'run') void run(m)
+})
+// If the parent dies (killed, crashed) while a statement runs, nobody would ever stop this
+// process: the main thread may be inside sqlite3_step for good. A watchdog thread notices that the
+// parent is gone and kills the process. An idle sandbox simply exits when the IPC channel closes.
+const watchdog = new Worker(`const parent = ${process.ppid}
+setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL') }, 250)`, { eval: true })
+watchdog.unref()
+send({ type: 'ready' })

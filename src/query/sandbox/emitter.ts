@@ -1,0 +1,100 @@
+import type { SqlValue } from '../../block/row-codec.js'
+import { QueryError } from '../errors.js'
+import { createFormatter, type Formatter, type ResultSummary } from '../format/formatters.js'
+import { CHUNK_CHARS, CHUNK_ROWS, WINDOW, type ChildMessage, type OutputFormat } from './protocol.js'
+
+/**
+ * The child's side of a result stream: formats rows (or keeps them raw), cuts them into chunks,
+ * and waits for the parent's acks so that at most WINDOW chunks are in flight.
+ */
+export class Emitter {
+  private readonly formatter?: Formatter
+  private rows: SqlValue[][] = []
+  private text = ''
+  private inflight = 0
+  private wake?: () => void
+  private columns?: string[]
+  rowCount = 0
+
+  constructor (private readonly send: (m: ChildMessage) => void, private readonly format: OutputFormat, private readonly maxRows: number | undefined) {
+    if (format !== 'rows') this.formatter = createFormatter(format)
+  }
+
+  /** The parent consumed a chunk. */
+  ack (): void {
+    this.inflight--
+    this.wake?.()
+  }
+
+  /**
+   * Declare the result's columns. Per-block mode may call it again when a block yields other
+   * columns: NDJSON and raw rows follow along; the fixed-header formats refuse.
+   */
+  async setColumns (columns: string[], where?: string): Promise<void> {
+    if (this.columns !== undefined && sameNames(this.columns, columns)) return
+    if (this.columns !== undefined && (this.format === 'csv' || this.format === 'json' || this.format === 'table')) {
+      throw new QueryError('QUERY_BLOCK_FAILED', `the statement returns other columns in ${where ?? 'a later block'} (${columns.join(', ')}) than before (${this.columns.join(', ')}); --format ${this.format} needs one header`, {
+        hint: 'name the columns explicitly instead of SELECT *, or use --format ndjson (each row names its columns)'
+      })
+    }
+    await this.flush()
+    this.columns = columns
+    if (this.formatter === undefined) this.send({ type: 'columns', columns })
+    else this.text += this.formatter.header(columns)
+  }
+
+  async push (row: SqlValue[]): Promise<void> {
+    if (this.maxRows !== undefined && this.rowCount >= this.maxRows) {
+      await this.flush()
+      throw new QueryError('QUERY_TOO_MANY_ROWS', `the result has more than ${this.maxRows} rows (--max-rows)`, { hint: 'add a LIMIT or a WHERE clause, or raise --max-rows', details: { maxRows: this.maxRows } })
+    }
+    this.rowCount++
+    if (this.formatter === undefined) {
+      this.rows.push(row)
+      if (this.rows.length >= CHUNK_ROWS) await this.flush()
+      return
+    }
+    this.rows.push(row)
+    if (this.rows.length >= 256) {
+      this.text += this.formatter.rows(this.rows)
+      this.rows = []
+      if (this.text.length >= CHUNK_CHARS) await this.flush()
+    }
+  }
+
+  async end (summary: Omit<ResultSummary, 'rowCount'>): Promise<void> {
+    if (this.columns === undefined) await this.setColumns([])
+    const full = { ...summary, rowCount: this.rowCount }
+    if (this.formatter !== undefined) this.text += this.formatter.rows(this.rows) + this.formatter.end(full)
+    if (this.formatter !== undefined) this.rows = []
+    await this.flush()
+    this.send({ type: 'done', summary: full })
+  }
+
+  /** Deliver whatever rows are buffered (before an error is reported). */
+  async flushPartial (): Promise<void> {
+    await this.flush()
+  }
+
+  private async flush (): Promise<void> {
+    if (this.formatter !== undefined && this.rows.length > 0) {
+      this.text += this.formatter.rows(this.rows)
+      this.rows = []
+    }
+    if (this.rows.length === 0 && this.text === '') return
+    while (this.inflight >= WINDOW) await new Promise<void>(resolve => { this.wake = resolve })
+    this.wake = undefined
+    this.inflight++
+    if (this.formatter === undefined) {
+      this.send({ type: 'rows', rows: this.rows })
+      this.rows = []
+    } else {
+      this.send({ type: 'text', text: this.text })
+      this.text = ''
+    }
+  }
+}
+
+function sameNames (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}

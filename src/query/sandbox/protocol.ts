@@ -1,0 +1,40 @@
+import type { SqlValue } from '../../block/row-codec.js'
+import type { SerializedQueryError } from '../errors.js'
+import type { ResultSummary, TextFormat } from '../format/formatters.js'
+
+/** 'rows': raw values (bigint, number, string, Uint8Array, null) for programmatic callers. */
+export type OutputFormat = TextFormat | 'rows'
+
+/** Parent → child: run one statement. */
+export interface RunRequest {
+  type: 'run'
+  mode: 'mirror' | 'per-block'
+  sql: string
+  /** The data directory (query.db, chain.db and the block files are found from it). */
+  dataDir: string
+  format: OutputFormat
+  /** Fail with QUERY_TOO_MANY_ROWS when the result has more rows (undefined: no limit). */
+  maxRows?: number
+  /** Per-block mode: lowest and highest height to visit. */
+  from?: number
+  to?: number
+}
+
+/** Parent → child: one output chunk was consumed; the child may send more. */
+export interface AckMessage { type: 'ack' }
+
+export type ParentMessage = RunRequest | AckMessage
+
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'columns', columns: string[] }
+  | { type: 'text', text: string }
+  | { type: 'rows', rows: SqlValue[][] }
+  | { type: 'done', summary: ResultSummary }
+  | { type: 'error', error: SerializedQueryError }
+
+/** Chunks the child may send before it waits for an ack: output is streamed, never piled up. */
+export const WINDOW = 2
+/** A chunk is sent when it holds this many rows or this many characters of text. */
+export const CHUNK_ROWS = 2048
+export const CHUNK_CHARS = 256 * 1024

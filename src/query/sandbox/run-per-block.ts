@@ -1,0 +1,54 @@
+import { DataDir } from '../../storage/layout.js'
+import { IndexDb } from '../../storage/index-db.js'
+import type { SqlValue } from '../../block/row-codec.js'
+import { QueryError, statementError } from '../errors.js'
+import { openBlockChecked } from './block-file.js'
+import { compile } from './connection.js'
+import type { Emitter } from './emitter.js'
+import { planPerBlock } from './plan.js'
+
+/**
+ * Daisy's mode, fixed: the statement runs in every canonical block that has the tables it reads
+ * (from the catalog), genesis included, in height order; each row starts with `_height`. A block
+ * where the statement fails stops the run with SQLite's message and the block's height.
+ */
+export async function runPerBlock (dataDir: string, sql: string, out: Emitter, range: { from?: number, to?: number }): Promise<void> {
+  let index: IndexDb
+  try {
+    index = IndexDb.open(new DataDir(dataDir).index, { readonly: true })
+  } catch (err) {
+    throw new QueryError('MIRROR_UNAVAILABLE', (err as Error).message, { hint: 'run `petal reindex`' })
+  }
+  let plan
+  try {
+    plan = planPerBlock(index, dataDir, sql, range)
+  } finally {
+    index.close()
+  }
+  for (const ref of plan.blocks) {
+    const where = `block ${ref.height}`
+    const db = openBlockChecked(dataDir, ref)
+    try {
+      const stmt = compile(db, sql, where)
+      await out.setColumns(['_height', ...stmt.columns().map(c => c.name)], where)
+      const h = BigInt(ref.height)
+      try {
+        for (const row of stmt.iterate() as IterableIterator<SqlValue[]>) await out.push([h, ...row])
+      } catch (err) {
+        if (err instanceof QueryError) throw err
+        throw statementError(err, where)
+      }
+    } catch (err) {
+      throw err instanceof QueryError && err.details.height === undefined ? withHeight(err, ref.height) : err
+    } finally {
+      db.close()
+    }
+  }
+  // No block has the tables: the header comes from the statement compiled against the catalog.
+  if (plan.blocks.length === 0) await out.setColumns(['_height', ...plan.columns])
+  await out.end({ tip: plan.tip, blocks: plan.blocks.length })
+}
+
+function withHeight (e: QueryError, height: number): QueryError {
+  return new QueryError(e.code, e.message, { hint: e.hint, details: { ...e.details, height } })
+}

@@ -1,0 +1,182 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { SqlValue } from '../../block/row-codec.js'
+import { AbortError, Mutex } from '../../util/index.js'
+import { deserializeQueryError, QueryError } from '../errors.js'
+import type { ResultSummary } from '../format/formatters.js'
+import type { ChildMessage, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
+
+export interface SandboxRun {
+  mode: 'mirror' | 'per-block'
+  sql: string
+  format: OutputFormat
+  /** Time the statement may run, in ms (0: no limit). Time spent waiting for the consumer is not counted. */
+  timeoutMs: number
+  maxRows?: number
+  from?: number
+  to?: number
+  signal?: AbortSignal
+  /** Result columns ('rows' format; per-block mode may announce new ones between blocks). */
+  onColumns?: (columns: string[]) => void
+  /** A chunk of formatted output (text formats). Awaited: output is streamed with backpressure. */
+  onText?: (text: string) => void | Promise<void>
+  /** A batch of raw rows ('rows' format). */
+  onRows?: (rows: SqlValue[][]) => void | Promise<void>
+}
+
+const STARTUP_MS = 60_000
+const STDERR_TAIL = 4096
+
+/** Where the child's entry is: the built .js, or the .ts source run through tsx (tests, benches). */
+function childEntry (): { file: string, execArgv: string[] } {
+  const here = import.meta.url
+  if (!here.endsWith('.ts')) return { file: fileURLToPath(new URL('./child.js', here)), execArgv: [] }
+  const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href
+  return { file: fileURLToPath(new URL('./child.ts', here)), execArgv: ['--import', tsx] }
+}
+
+/**
+ * The parent side of the query sandbox: one child process that runs statements one at a time and
+ * is kept warm between them. A statement that exceeds its time limit, or a caller that aborts,
+ * gets the process killed (SIGKILL): a native sqlite3_step that never returns cannot be stopped
+ * any other way in this build. The next run starts a fresh process.
+ */
+export class QuerySandbox {
+  private child?: ChildProcess
+  private ready?: Promise<void>
+  private stderr = ''
+  private readonly mutex = new Mutex()
+
+  constructor (private readonly dataDir: string) {}
+
+  /** Start the process now (it takes ~0.1 s), e.g. while the mirror syncs. */
+  start (): void {
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) return
+    const { file, execArgv } = childEntry()
+    this.stderr = ''
+    const child = fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    this.child = child
+    child.stderr?.setEncoding('utf8')
+    child.stderr?.on('data', (s: string) => { this.stderr = (this.stderr + s).slice(-STDERR_TAIL) })
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { fail(new Error('it did not start in time')) }, STARTUP_MS)
+      const onMessage = (m: ChildMessage): void => { if (m.type === 'ready') { cleanup(); resolve() } }
+      const onExit = (): void => { fail(new Error(`it exited while starting${this.stderr === '' ? '' : ': ' + this.stderr.trim()}`)) }
+      const onError = (err: Error): void => { fail(err) }
+      const cleanup = (): void => { clearTimeout(timer); child.off('message', onMessage); child.off('exit', onExit); child.off('error', onError) }
+      const fail = (err: Error): void => {
+        cleanup()
+        child.kill('SIGKILL')
+        reject(new QueryError('QUERY_SANDBOX_FAILED', `cannot start the query sandbox process: ${err.message}`, { hint: 'check that the installation is complete (`npm ci`)' }))
+      }
+      child.on('message', onMessage)
+      child.once('exit', onExit)
+      child.once('error', onError)
+    })
+    this.ready.catch(() => {})
+    this.idle(child)
+  }
+
+  /** Run one statement; resolves with the summary once every chunk has been consumed. */
+  async run (o: SandboxRun): Promise<ResultSummary> {
+    return await this.mutex.run(async () => {
+      if (o.signal?.aborted === true) throw new AbortError()
+      this.start()
+      await this.ready
+      const child = this.child as ChildProcess
+      child.ref()
+      child.channel?.ref()
+      try {
+        return await this.exchange(child, o)
+      } finally {
+        if (this.child === child) this.idle(child)
+      }
+    })
+  }
+
+  /** The sandbox process's id while it runs (for operators and tests). */
+  get pid (): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined
+  }
+
+  /** Stop the process. */
+  close (): void {
+    this.child?.kill('SIGKILL')
+    this.child = undefined
+  }
+
+  /** Between runs a warm sandbox must not keep its parent alive. */
+  private idle (child: ChildProcess): void {
+    child.unref()
+    child.channel?.unref()
+  }
+
+  private async exchange (child: ChildProcess, o: SandboxRun): Promise<ResultSummary> {
+    return await new Promise<ResultSummary>((resolve, reject) => {
+      let settled = false
+      let queue = Promise.resolve()
+      // The time budget runs while the child works and stops while the consumer takes a chunk.
+      let remaining = o.timeoutMs > 0 ? o.timeoutMs : Infinity
+      let since = performance.now()
+      let timer: NodeJS.Timeout | undefined
+      const arm = (): void => { if (remaining !== Infinity) timer = setTimeout(onTimeout, Math.max(0, remaining)) }
+      const pause = (): void => { clearTimeout(timer); remaining -= performance.now() - since }
+      const resume = (): void => { since = performance.now(); arm() }
+      const finish = (err: unknown, summary?: ResultSummary): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        child.off('message', onMessage)
+        child.off('exit', onExit)
+        o.signal?.removeEventListener('abort', onAbort)
+        if (err === undefined) resolve(summary as ResultSummary)
+        else reject(err)
+      }
+      const kill = (err: unknown): void => {
+        if (this.child === child) this.child = undefined
+        child.kill('SIGKILL')
+        finish(err)
+      }
+      const onTimeout = (): void => {
+        kill(new QueryError('QUERY_TIMEOUT', `the statement ran longer than the time limit of ${formatSeconds(o.timeoutMs)} and was stopped`, {
+          hint: 'narrow it (WHERE, LIMIT, fewer blocks), or raise --timeout', details: { timeoutMs: o.timeoutMs }
+        }))
+      }
+      const onAbort = (): void => { kill(new AbortError()) }
+      const onExit = (code: number | null, signal: string | null): void => {
+        if (this.child === child) this.child = undefined
+        finish(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process died (${signal ?? `exit ${String(code)}`})${this.stderr === '' ? '' : ': ' + this.stderr.trim().slice(-500)}`, {
+          hint: 'the statement may need more memory than is available; narrow it'
+        }))
+      }
+      const consume = async (m: ChildMessage): Promise<void> => {
+        if (m.type === 'columns') { o.onColumns?.(m.columns); return }
+        if (m.type === 'done') { finish(undefined, m.summary); return }
+        if (m.type === 'error') { finish(deserializeQueryError(m.error)); return }
+        if (m.type !== 'text' && m.type !== 'rows') return
+        pause()
+        try {
+          if (m.type === 'text') await o.onText?.(m.text)
+          else await o.onRows?.(m.rows)
+        } finally {
+          if (!settled) resume()
+        }
+        if (!settled && child.connected) child.send({ type: 'ack' } satisfies ParentMessage)
+      }
+      const onMessage = (m: ChildMessage): void => {
+        queue = queue.then(async () => { if (!settled) await consume(m) }).catch(err => { kill(err) })
+      }
+      child.on('message', onMessage)
+      child.once('exit', onExit)
+      o.signal?.addEventListener('abort', onAbort, { once: true })
+      const req: RunRequest = { type: 'run', mode: o.mode, sql: o.sql, dataDir: this.dataDir, format: o.format, maxRows: o.maxRows, from: o.from, to: o.to }
+      arm()
+      child.send(req)
+    })
+  }
+}
+
+function formatSeconds (ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(3).replace(/0+$/, '')} s`
+}

@@ -1,0 +1,148 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { cpSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Chain, signImport } from '../../src/chain/index.js'
+import { QuerySandbox } from '../../src/query/index.js'
+import { Keystore } from '../../src/storage/index.js'
+import { assertMirrorMatchesFiles, rowsOf, sqliteFile } from '../helpers/query.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+const BIN = join(ROOT, 'bin', 'petal.js')
+
+interface Run { status: number | null, stdout: string, stderr: string }
+
+function petal (dir: string, ...args: string[]): Run {
+  const r = spawnSync(process.execPath, [BIN, '--dir', dir, ...args], { encoding: 'utf8', env: { ...process.env, PETAL_PASSPHRASE: '' } })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe('petal query (CLI)', () => {
+  let dir: string
+  let work: string
+
+  beforeAll(() => {
+    work = tmpDir()
+    dir = join(work, 'data')
+    expect(petal(dir, 'init').status).toBe(0)
+    for (let i = 1; i <= 2; i++) {
+      const f = sqliteFile(join(work, `in${i}.db`), db => {
+        db.exec('CREATE TABLE t (k TEXT, v INTEGER, b BLOB)')
+        db.prepare('INSERT INTO t VALUES (?, ?, ?), (?, ?, ?)').run(`k${i}`, i, Buffer.from([i]), null, 9007199254740993n * BigInt(i), null)
+      })
+      expect(petal(dir, 'signimportblock', f).status).toBe(0)
+    }
+  }, 60_000)
+
+  it('answers one statement over the whole chain as NDJSON; the mirror was updated by signimportblock', () => {
+    expect(existsSync(join(dir, 'query.db'))).toBe(true)
+    const before = petal(dir, 'query', '--no-sync', 'SELECT count(*) AS n FROM _blocks')
+    expect(before.stdout).toBe('{"n":3}\n')
+    const r = petal(dir, 'query', 'SELECT _height, k, v, b FROM t ORDER BY _height, rowid')
+    expect(r.status).toBe(0)
+    expect(r.stdout.split('\n')).toEqual([
+      '{"_height":1,"k":"k1","v":1,"b":{"$base64":"AQ=="}}',
+      '{"_height":1,"k":null,"v":9007199254740993,"b":null}',
+      '{"_height":2,"k":"k2","v":2,"b":{"$base64":"Ag=="}}',
+      '{"_height":2,"k":null,"v":18014398509481986,"b":null}',
+      ''
+    ])
+  })
+
+  it('prints csv, json and table', () => {
+    expect(petal(dir, 'query', '-f', 'csv', 'SELECT k, count(*) AS n FROM t GROUP BY k ORDER BY k').stdout).toBe('k,n\r\n,2\r\nk1,1\r\nk2,1\r\n')
+    const doc = JSON.parse(petal(dir, 'query', '--format', 'json', 'SELECT max(v) AS m FROM t').stdout) as { columns: string[], rows: unknown[][], tip: { height: number } }
+    expect(doc.columns).toEqual(['m'])
+    expect(doc.tip.height).toBe(2)
+    expect(petal(dir, 'query', '-f', 'table', 'SELECT height FROM _blocks ORDER BY height').stdout).toBe('height\n------\n     0\n     1\n     2\n(3 rows)\n')
+  })
+
+  it('runs per block, genesis included, with _height on every row', () => {
+    const r = petal(dir, 'query', '--per-block', 'SELECT count(*) AS n FROM _keys')
+    expect(r.stdout).toBe('{"_height":0,"n":1}\n{"_height":1,"n":0}\n{"_height":2,"n":0}\n')
+    expect(petal(dir, 'query', '--per-block', 'SELECT count(*) AS n FROM t').stdout).toBe('{"_height":1,"n":2}\n{"_height":2,"n":2}\n')
+  })
+
+  it('reports errors with SQLite\'s message, a code and exit status 8', () => {
+    const cases: Array<[string[], string, string]> = [
+      [['SELECT * FROM'], 'QUERY_SYNTAX', 'incomplete input'],
+      [['SELECT * FROM nowhere'], 'QUERY_UNKNOWN_TABLE', 'no such table: nowhere'],
+      [["ATTACH 'x.db' AS x"], 'QUERY_ATTACH_REFUSED', 'ATTACH'],
+      [['DELETE FROM t'], 'QUERY_NOT_READONLY', 'read-only'],
+      [['--timeout', '0.3', 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c'], 'QUERY_TIMEOUT', 'time limit of 0.3 s'],
+      [['--per-block', 'SELECT nope FROM t'], 'QUERY_UNKNOWN_COLUMN', 'no such column: nope'],
+      [['--max-rows', '1', 'SELECT * FROM t'], 'QUERY_TOO_MANY_ROWS', 'more than 1 rows']
+    ]
+    for (const [args, code, text] of cases) {
+      const r = petal(dir, 'query', ...args)
+      expect(r.status, args.join(' ')).toBe(8)
+      expect(r.stderr).toContain(`[${code}]`)
+      expect(r.stderr).toContain(text)
+    }
+    expect(petal(dir, 'query', '--format', 'xml', 'SELECT 1').status).toBe(2)
+    expect(petal(dir, 'query', '--from', '1', 'SELECT 1').status).toBe(2)
+  })
+
+  it('stops quietly when the reader goes away (petal query … | head -1)', async () => {
+    const child = spawn(process.execPath, [BIN, '--dir', dir, 'query', 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT x FROM c'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (b: Buffer) => { err += b.toString() })
+    const first = await new Promise<string>(resolve => { child.stdout.once('data', (b: Buffer) => { resolve(b.toString().split('\n')[0] as string) }) })
+    child.stdout.destroy()
+    const status = await new Promise<number | null>(resolve => child.once('exit', resolve))
+    expect(first).toBe('{"x":1}')
+    expect(status).toBe(141)
+    expect(err).not.toContain('EPIPE')
+  })
+
+  it('rebuilds the mirror with reindex --query', () => {
+    const q = 'SELECT _height, k, v FROM t ORDER BY _height, rowid'
+    const before = petal(dir, 'query', q).stdout
+    const r = petal(dir, 'reindex', '--query')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain('rebuilt the query mirror from 3 blocks')
+    expect(petal(dir, 'query', '--no-sync', q).stdout).toBe(before)
+  })
+
+  it('stays consistent while another process imports blocks (and syncs the mirror too)', async () => {
+    const BLOCKS = 60
+    const ROWS = 300
+    const source = join(work, 'source')
+    cpSync(dir, source, { recursive: true })
+    const src = Chain.open(source)
+    const signer = new Keystore(src.dir.keystore).load()
+    for (let i = 0; i < BLOCKS; i++) {
+      await signImport(src, sqliteFile(join(work, `c${i}.db`), db => {
+        db.exec(`CREATE TABLE t (k TEXT, v INTEGER); WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ${ROWS}) INSERT INTO t SELECT 'c${i}-' || x, x FROM n`)
+      }), signer)
+    }
+    src.close()
+
+    const chain = Chain.open(dir)
+    const sandbox = new QuerySandbox(dir)
+    await rowsOf(chain, sandbox, 'SELECT 1') // a warm sandbox, so that queries interleave with the import
+    const importer = spawn(process.execPath, [BIN, '--dir', dir, 'import', '--from', source], { stdio: 'ignore' })
+    const exited = new Promise<number | null>(resolve => importer.once('exit', resolve))
+    let running = true
+    void exited.then(() => { running = false })
+    const seen: bigint[][] = []
+    try {
+      do {
+        const r = await rowsOf(chain, sandbox, "SELECT (SELECT max(height) FROM _blocks), (SELECT count(*) FROM t), (SELECT total(rows) FROM _tables WHERE name = 't'), (SELECT hash FROM _blocks ORDER BY height DESC LIMIT 1)")
+        const [height, rows, catalog, hash] = r.rows[0] as [bigint, bigint, number, string]
+        expect(Number(rows), `rows and catalog agree at height ${height}`).toBe(catalog)
+        expect(chain.get(hash)?.height, 'the mirror tip is a block of the chain').toBe(Number(height))
+        seen.push([height, rows])
+      } while (running)
+      expect(await exited).toBe(0)
+      const last = await rowsOf(chain, sandbox, 'SELECT max(height), (SELECT count(*) FROM t) FROM _blocks')
+      expect(last.rows).toEqual([[BigInt(BLOCKS + 2), BigInt(BLOCKS * ROWS + 4)]])
+      expect(seen.length).toBeGreaterThan(0)
+      assertMirrorMatchesFiles(chain)
+    } finally {
+      sandbox.close()
+      chain.close()
+    }
+  }, 120_000)
+})

@@ -1,0 +1,188 @@
+import Database from 'better-sqlite3'
+import { copyFileSync, cpSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { Chain, importBlock, signImport } from '../../../src/chain/index.js'
+import type { SigningKey } from '../../../src/crypto/index.js'
+import { readSeal } from '../../../src/storage/index.js'
+import { QueryMirror, QuerySandbox } from '../../../src/query/index.js'
+import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { assertMirrorMatchesFiles, dumpMirror, rowsOf, sqliteFile } from '../../helpers/query.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const alice = fixtureKey('alice')
+const sandboxes: QuerySandbox[] = []
+afterAll(() => { for (const s of sandboxes) s.close() })
+
+const dumpText = (path: string): string => JSON.stringify(dumpMirror(path), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+
+let n = 0
+/** A block from `sql` statements (each block's tables, columns and rows). */
+async function block (chain: Chain, key: SigningKey, sql: string): Promise<void> {
+  const file = sqliteFile(join(tmpDir(), `in${n++}.db`), db => { db.exec(sql) })
+  await signImport(chain, file, key)
+}
+
+async function feed (to: Chain, from: Chain, start: number, mirror?: QueryMirror): Promise<string[]> {
+  const statuses: string[] = []
+  for (let h = start; h <= from.tip().height; h++) {
+    const p = from.dir.blockPath(h)
+    statuses.push((await importBlock(to, p, readSeal(p))).status)
+    await mirror?.sync()
+  }
+  return statuses
+}
+
+/** The mirror built incrementally equals one rebuilt from scratch, and both match the files. */
+async function assertConsistent (chain: Chain, mirror: QueryMirror): Promise<void> {
+  assertMirrorMatchesFiles(chain)
+  const incremental = dumpMirror(chain.dir.queryDb)
+  const copy = join(tmpDir(), 'rebuild')
+  cpSync(chain.dir.root, copy, { recursive: true })
+  const other = Chain.open(copy)
+  const fresh = QueryMirror.open(other)
+  try {
+    await fresh.rebuild()
+    expect(dumpMirror(other.dir.queryDb)).toEqual(incremental)
+  } finally {
+    fresh.close()
+    other.close()
+  }
+  expect(mirror.tip()?.hash).toBe(chain.tip().hash)
+}
+
+describe('query mirror', () => {
+  it('unions tables by name: new columns NULL elsewhere, case-insensitive names, disagreeing types kept exact', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    await block(chain, alice, "CREATE TABLE Things (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, qty INT); INSERT INTO Things (name, qty) VALUES ('a', 1), ('B', 2)")
+    await block(chain, alice, "CREATE TABLE things (ID INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, qty INT, Colour TEXT); INSERT INTO things (name, qty, colour) VALUES ('c', 3, 'red')")
+    await block(chain, alice, "CREATE TABLE other (x BLOB) ; INSERT INTO other VALUES (x'00ff'), (NULL)")
+    const mirror = QueryMirror.open(chain)
+    sandboxes.push(new QuerySandbox(chain.dir.root))
+    const sb = sandboxes.at(-1) as QuerySandbox
+    try {
+      await mirror.sync()
+      const r = await rowsOf(chain, sb, 'SELECT * FROM THINGS ORDER BY _height, id')
+      expect(r.columns).toEqual(['_height', 'id', 'name', 'qty', 'Colour'])
+      expect(r.rows).toEqual([[1n, 1n, 'a', 1n, null], [1n, 2n, 'B', 2n, null], [2n, 1n, 'c', 3n, 'red']])
+      // The collation every block agrees on is kept: GROUP BY folds case as it would in one file.
+      expect((await rowsOf(chain, sb, "SELECT count(*) FROM things WHERE name = 'b'")).rows).toEqual([[1n]])
+      // A block that declares qty TEXT: the column becomes untyped and every value stays as stored.
+      await block(chain, alice, "CREATE TABLE things (name TEXT, qty TEXT); INSERT INTO things VALUES ('d', '0042')")
+      await mirror.sync()
+      expect((await rowsOf(chain, sb, 'SELECT qty, typeof(qty) FROM things ORDER BY _height, rowid')).rows).toEqual([[1n, 'integer'], [2n, 'integer'], [3n, 'integer'], ['0042', 'text']])
+      expect((await rowsOf(chain, sb, 'SELECT name, type FROM pragma_table_info(\'things\') ORDER BY cid')).rows).toEqual([['_height', 'INTEGER'], ['id', 'INTEGER'], ['name', 'TEXT'], ['qty', ''], ['Colour', 'TEXT']])
+      await assertConsistent(chain, mirror)
+    } finally {
+      mirror.close()
+      chain.close()
+    }
+  })
+
+  it('follows reorgs both ways, removing tables, columns and type conflicts of orphaned blocks', async () => {
+    const { chain: a, dir } = await newTestChain({ key: alice })
+    await block(a, alice, "CREATE TABLE t (k TEXT, v INT); INSERT INTO t VALUES ('shared', 1)")
+    a.close()
+    const bDir = join(tmpDir(), 'b')
+    cpSync(dir, bDir, { recursive: true })
+    const chain = Chain.open(dir)
+    const b = Chain.open(bDir)
+    const mirror = QueryMirror.open(chain)
+    try {
+      await mirror.sync()
+      // Branch A (3 blocks): a table only it has, an extra column, a type conflict on v.
+      await block(chain, alice, "CREATE TABLE t (k TEXT, v INT, a_only REAL); INSERT INTO t VALUES ('a1', 2, 0.5); CREATE TABLE only_a (x); INSERT INTO only_a VALUES (1)")
+      await mirror.sync()
+      await block(chain, alice, "CREATE TABLE t (k TEXT, v TEXT); INSERT INTO t VALUES ('a2', '007')")
+      await mirror.sync()
+      await block(chain, alice, "CREATE TABLE t (k TEXT, v INT); INSERT INTO t VALUES ('a3', 3)")
+      await mirror.sync()
+      const snapshot = join(tmpDir(), 'a-branch')
+      cpSync(dir, snapshot, { recursive: true })
+      const queryDbAtA = join(tmpDir(), 'query-at-a.db')
+      mirror.close()
+      copyFileSync(chain.dir.queryDb, queryDbAtA)
+      const mirror2 = QueryMirror.open(chain)
+      await assertConsistent(chain, mirror2)
+      expect(dumpText(chain.dir.queryDb)).toContain('only_a')
+      expect(dumpText(chain.dir.queryDb)).toContain('\\"v\\", \\"a_only\\" REAL') // v untyped: the branch disagrees on it
+
+      // Branch B (4 blocks) wins: its own table, and t without the extra column.
+      for (let i = 0; i < 4; i++) await block(b, alice, `CREATE TABLE t (k TEXT, v INT); INSERT INTO t VALUES ('b${i}', ${10 + i}); CREATE TABLE only_b (y TEXT); INSERT INTO only_b VALUES ('y${i}')`)
+      const statuses = await feed(chain, b, 2, mirror2)
+      expect(statuses).toContain('reorg')
+      expect(chain.tip().hash).toBe(b.tip().hash)
+      await assertConsistent(chain, mirror2)
+      const after = dumpText(chain.dir.queryDb)
+      expect(after).not.toContain('only_a')
+      expect(after).not.toContain('a_only')
+      expect(after).toContain('\\"v\\" INTEGER') // the conflict on v left with branch A
+
+      // Branch A grows longer and wins back.
+      const a2 = Chain.open(snapshot)
+      for (let i = 0; i < 3; i++) await block(a2, alice, `CREATE TABLE t (k TEXT, v INT, a_only REAL); INSERT INTO t VALUES ('a${4 + i}', ${20 + i}, 1.5)`)
+      expect(await feed(chain, a2, 2, mirror2)).toContain('reorg')
+      expect(chain.tip().hash).toBe(a2.tip().hash)
+      await assertConsistent(chain, mirror2)
+      a2.close()
+
+      // A mirror that slept through both reorgs catches up by itself.
+      mirror2.close()
+      for (const f of ['', '-wal', '-shm']) rmSync(chain.dir.queryDb + f, { force: true })
+      copyFileSync(queryDbAtA, chain.dir.queryDb)
+      const mirror3 = QueryMirror.open(chain)
+      await block(chain, alice, "CREATE TABLE t (k TEXT, v INT); INSERT INTO t VALUES ('late', 99)")
+      const report = await mirror3.sync()
+      expect(report.rolledBack).toBe(0) // blocks 1..4 of branch A are canonical again
+      await assertConsistent(chain, mirror3)
+      mirror3.close()
+    } finally {
+      chain.close()
+      b.close()
+    }
+  })
+
+  it('rebuilds itself when query.db is unreadable or belongs to another chain', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    await block(chain, alice, "CREATE TABLE t (v); INSERT INTO t VALUES (1)")
+    const mirror = QueryMirror.open(chain)
+    await mirror.sync()
+    mirror.close()
+    const good = dumpMirror(chain.dir.queryDb)
+    // Garbage in place of the file.
+    for (const f of ['-wal', '-shm']) rmSync(chain.dir.queryDb + f, { force: true })
+    copyFileSync(join(import.meta.dirname, 'format.test.ts'), chain.dir.queryDb)
+    const m2 = QueryMirror.open(chain)
+    await m2.sync()
+    m2.close()
+    expect(dumpMirror(chain.dir.queryDb)).toEqual(good)
+    // Another chain's mirror.
+    const db = new Database(chain.dir.queryDb)
+    db.prepare("UPDATE _mirror SET value = 'ffff' WHERE key = 'chain_id'").run()
+    db.close()
+    const m3 = QueryMirror.open(chain)
+    expect(m3.tip()).toBeUndefined()
+    await m3.sync()
+    m3.close()
+    expect(dumpMirror(chain.dir.queryDb)).toEqual(good)
+    chain.close()
+  })
+
+  it('lets two mirrors (two processes) sync the same query.db concurrently', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    for (let i = 0; i < 12; i++) await block(chain, alice, `CREATE TABLE t (i INT); INSERT INTO t VALUES (${i}); CREATE TABLE u${i % 3} (z); INSERT INTO u${i % 3} VALUES (${i})`)
+    const other = Chain.open(dir)
+    const m1 = QueryMirror.open(chain)
+    const m2 = QueryMirror.open(other)
+    try {
+      const [r1, r2] = await Promise.all([m1.sync(), m2.sync()])
+      expect(r1.applied + r2.applied).toBe(13)
+      assertMirrorMatchesFiles(chain)
+    } finally {
+      m1.close()
+      m2.close()
+      other.close()
+      chain.close()
+    }
+  })
+})
