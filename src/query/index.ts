@@ -7,9 +7,9 @@
  *
  * Reads chain, storage and block; writes nothing but query.db. Must never write a block file or
  * chain.db, never run SQL text taken from a block, and never let a statement run outside the
- * sandbox process. Imported only by cli and node. No console, no process.exit. Imports
- * better-sqlite3 itself (an SQL engine over SQLite files), opening block files only through
- * block's defensive openBlockReadonly or from hash-checked copies.
+ * sandbox process. Imported only by cli and node. No console, no process.exit. Gets its SQLite
+ * connections from storage (`openSqlite`) and opens block files only through block's defensive
+ * openBlockReadonly or from hash-checked copies.
  * @module
  */
 export * from './errors.js'

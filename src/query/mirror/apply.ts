@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { openBlockReadonly } from '../../block/index.js'
 import { inspectSchema, type SqlValue, type UserTable } from '../../block/index.js'
-import type { BlockRecord } from '../../storage/index.js'
+import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { probeColumns, unionColumns, type ColumnInfo } from './columns.js'
 import { getMirrorTable, setMirrorTable } from './layout.js'
@@ -17,9 +16,9 @@ export const MIRROR_BUSY_MS = 30_000
 /** Where the block is read and where the mirror is written: one connection (fast path) or two. */
 interface Copy {
   /** The connection holding the block as `main`. */
-  block: Database.Database
+  block: SqliteDb
   /** The connection and schema name of the mirror. */
-  mirror: Database.Database
+  mirror: SqliteDb
   m: string
 }
 
@@ -38,7 +37,7 @@ interface Copy {
  * it): the caller re-plans.
  */
 export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'applied' | 'stale' {
-  const db = new Database(bytes, { timeout: MIRROR_BUSY_MS })
+  const db = openSqlite(bytes, { timeout: MIRROR_BUSY_MS })
   try {
     db.pragma('trusted_schema = OFF')
     db.pragma('cell_size_check = ON')
@@ -59,7 +58,7 @@ function applySlow (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'appli
     const file = join(dir, 'block.db')
     writeFileSync(file, bytes, { mode: 0o600 })
     const block = openBlockReadonly(file)
-    const mirror = new Database(mirrorPath, { timeout: MIRROR_BUSY_MS })
+    const mirror = openSqlite(mirrorPath, { timeout: MIRROR_BUSY_MS })
     try {
       mirror.pragma('trusted_schema = OFF')
       mirror.pragma('synchronous = NORMAL')

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3'
+import { type SqliteDb } from '../../storage/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 
 /** SQLite's five column affinities (https://sqlite.org/datatype3.html §3.1). */
@@ -25,7 +25,7 @@ export function affinityOf (declared: string, strict = false): Affinity {
  * leftmost column's collation applies to ORDER BY and DISTINCT, so a column that yields no rows
  * (WHERE 0) decides how three probe strings sort and compare. No DDL text is parsed or run.
  */
-function collationOf (db: Database.Database, schema: string, table: string, column: string): Collation {
+function collationOf (db: SqliteDb, schema: string, table: string, column: string): Collation {
   const src = `SELECT ${quoteIdent(column)} AS x FROM ${quoteIdent(schema)}.${quoteIdent(table)} WHERE 0`
   try {
     const r = db.prepare(`SELECT (SELECT x FROM (${src} UNION ALL SELECT 'B' UNION ALL SELECT 'a') ORDER BY x LIMIT 1) AS first,
@@ -39,7 +39,7 @@ function collationOf (db: Database.Database, schema: string, table: string, colu
 }
 
 /** Columns of a table of an open block (schema `schema` of `db`), in declaration order. */
-export function probeColumns (db: Database.Database, schema: string, table: string): ColumnInfo[] {
+export function probeColumns (db: SqliteDb, schema: string, table: string): ColumnInfo[] {
   const strict = (db.prepare('SELECT strict FROM pragma_table_list WHERE schema = ? AND name = ?').get(schema, table) as { strict: number } | undefined)?.strict === 1
   const cols = db.prepare('SELECT name, type, hidden FROM pragma_table_xinfo(?, ?) ORDER BY cid').all(table, schema) as Array<{ name: string, type: string, hidden: number }>
   return cols.filter(c => c.hidden === 0).map(c => ({ name: c.name, affinity: affinityOf(c.type, strict), coll: collationOf(db, schema, table, c.name) }))

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3'
+import { type SqliteDb } from '../../storage/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { columnDef, sameColumns, type ColumnInfo } from './columns.js'
 
@@ -29,12 +29,12 @@ function heightIndexName (name: string): string {
   return `_height:${name}`
 }
 
-export function getMirrorTable (db: Database.Database, schema: string, key: string): MirrorTable | undefined {
+export function getMirrorTable (db: SqliteDb, schema: string, key: string): MirrorTable | undefined {
   const r = db.prepare(`SELECT key, name, columns FROM ${q(schema)}._mirror_tables WHERE key = ?`).get(key) as { key: string, name: string, columns: string } | undefined
   return r === undefined ? undefined : { key: r.key, name: r.name, columns: JSON.parse(r.columns) as ColumnInfo[] }
 }
 
-function createTable (db: Database.Database, schema: string, name: string, columns: readonly ColumnInfo[]): void {
+function createTable (db: SqliteDb, schema: string, name: string, columns: readonly ColumnInfo[]): void {
   const defs = ['"_height" INTEGER NOT NULL', ...columns.map(columnDef)].join(', ')
   db.exec(`CREATE TABLE ${q(schema)}.${q(name)} (${defs})`)
   db.exec(`CREATE INDEX ${q(schema)}.${q(heightIndexName(name))} ON ${q(name)} ("_height")`)
@@ -45,7 +45,7 @@ function createTable (db: Database.Database, schema: string, name: string, colum
  * columns are added in place; any other change (a column gone after a rollback, a type that
  * became untyped) rebuilds the table, keeping its rows.
  */
-export function setMirrorTable (db: Database.Database, schema: string, key: string, name: string, columns: readonly ColumnInfo[] | undefined): void {
+export function setMirrorTable (db: SqliteDb, schema: string, key: string, name: string, columns: readonly ColumnInfo[] | undefined): void {
   const cur = getMirrorTable(db, schema, key)
   const s = q(schema)
   if (columns === undefined) {
@@ -81,7 +81,7 @@ export function rowOrder (columns: readonly ColumnInfo[]): string {
 }
 
 /** Drop every table of the mirror (a wipe or a rebuild), inside the caller's transaction. */
-export function dropEverything (db: Database.Database): void {
+export function dropEverything (db: SqliteDb): void {
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all() as Array<{ name: string }>
   for (const t of tables) db.exec(`DROP TABLE IF EXISTS ${q(t.name)}`)
 }

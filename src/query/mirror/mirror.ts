@@ -1,8 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import Database from 'better-sqlite3'
 import type { Chain } from '../../chain/index.js'
-import type { BlockRecord } from '../../storage/index.js'
+import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
 import { Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { applyBlock, MIRROR_BUSY_MS } from './apply.js'
@@ -42,7 +41,7 @@ const MAX_RETRIES = 8
 export class QueryMirror {
   private readonly mutex = new Mutex()
 
-  private constructor (private readonly chain: Chain, private db: Database.Database, private readonly logger: Logger) {}
+  private constructor (private readonly chain: Chain, private db: SqliteDb, private readonly logger: Logger) {}
 
   /** Open (creating, or recreating when unusable) the mirror of `chain`. Does not sync. */
   static open (chain: Chain, options: { logger?: Logger } = {}): QueryMirror {
@@ -151,7 +150,7 @@ export class QueryMirror {
   }
 }
 
-function initSchema (db: Database.Database, chainId: string): void {
+function initSchema (db: SqliteDb, chainId: string): void {
   db.exec(INTERNAL_DDL)
   const set = db.prepare('INSERT OR REPLACE INTO _mirror (key, value) VALUES (?, ?)')
   set.run('schema_version', MIRROR_SCHEMA_VERSION)
@@ -162,12 +161,12 @@ function initSchema (db: Database.Database, chainId: string): void {
  * Open query.db for writing. A mirror of another chain or of another layout version is emptied
  * in place (concurrent readers keep their snapshot); a file SQLite cannot read at all is deleted.
  */
-function openMirrorDb (chain: Chain, logger: Logger): Database.Database {
+function openMirrorDb (chain: Chain, logger: Logger): SqliteDb {
   const path = chain.dir.queryDb
   for (let attempt = 0; ; attempt++) {
-    let db: Database.Database | undefined
+    let db: SqliteDb | undefined
     try {
-      db = new Database(path, { timeout: MIRROR_BUSY_MS })
+      db = openSqlite(path, { timeout: MIRROR_BUSY_MS })
       db.pragma('trusted_schema = OFF')
       if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new Error('cannot switch query.db to WAL mode')
       db.pragma('synchronous = NORMAL')

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3'
+import { type SqliteDb } from '../../storage/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { unionColumns, type ColumnInfo } from './columns.js'
 import { getMirrorTable, setMirrorTable } from './layout.js'
@@ -9,7 +9,7 @@ import { getMirrorTable, setMirrorTable } from './layout.js'
  * remaining `_tables` rows and the `_mirror_ddl` cache — exactly what a rebuild would produce.
  * Returns how many blocks were removed.
  */
-export function rollbackTo (db: Database.Database, height: number): number {
+export function rollbackTo (db: SqliteDb, height: number): number {
   return db.transaction(() => {
     const gone = (db.prepare('SELECT count(*) AS n FROM _blocks WHERE height > ?').get(height) as { n: number }).n
     const names = db.prepare('SELECT DISTINCT name FROM _tables WHERE _height > ?').pluck().all(height) as string[]

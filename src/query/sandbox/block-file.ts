@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3'
+import { type SqliteDb } from '../../storage/index.js'
 import { openBlockReadonly } from '../../block/sqlite.js'
 import { DataDir } from '../../storage/layout.js'
 import { QueryError } from '../errors.js'
@@ -20,10 +20,10 @@ export interface BlockRef {
  * height, parent, signer, time, prev-hash signature and RowsRoot, the root over every user row —
  * proves that what the statement reads is that block's content.
  */
-export function openBlockChecked (dataDir: string, ref: BlockRef): Database.Database {
+export function openBlockChecked (dataDir: string, ref: BlockRef): SqliteDb {
   const dir = new DataDir(dataDir)
   for (const path of [dir.blockPath(ref.height), dir.forkPath(ref.hash), dir.blockPath(ref.height)]) {
-    let db: Database.Database
+    let db: SqliteDb
     try {
       db = openBlockReadonly(path)
     } catch {
@@ -41,7 +41,7 @@ export function openBlockChecked (dataDir: string, ref: BlockRef): Database.Data
   })
 }
 
-function matches (db: Database.Database, ref: BlockRef): boolean {
+function matches (db: SqliteDb, ref: BlockRef): boolean {
   const meta = new Map((db.prepare("SELECT key, value FROM _meta WHERE key IN ('Height', 'PreviousBlockHash', 'RowsRoot', 'CreatorPublicKey', 'Timestamp', 'PreviousBlockHashSignature')").all() as Array<{ key: string, value: string }>).map(r => [r.key, r.value]))
   return meta.get('Height') === String(ref.height) && meta.get('PreviousBlockHash') === ref.parent && meta.get('RowsRoot') === ref.rowsRoot &&
     meta.get('CreatorPublicKey') === ref.signer && meta.get('Timestamp') === ref.timestamp && meta.get('PreviousBlockHashSignature') === ref.prevSig

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import { openSqlite, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { checkCompiled } from './guard.js'
 
@@ -7,10 +7,10 @@ import { checkCompiled } from './guard.js'
  * query_only on, no schema-defined functions (trusted_schema off), no memory mapping, cell size
  * checks, and SQLite's defensive mode (better-sqlite3's default).
  */
-export function openForQuery (path: string, what: string): Database.Database {
-  let db: Database.Database
+export function openForQuery (path: string, what: string): SqliteDb {
+  let db: SqliteDb
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true })
+    db = openSqlite(path, { readonly: true, fileMustExist: true })
   } catch (err) {
     throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${(err as Error).message}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }
@@ -18,7 +18,7 @@ export function openForQuery (path: string, what: string): Database.Database {
   return db
 }
 
-export function hardenForQuery (db: Database.Database): void {
+export function hardenForQuery (db: SqliteDb): void {
   db.pragma('query_only = ON')
   db.pragma('trusted_schema = OFF')
   db.pragma('mmap_size = 0')
@@ -26,8 +26,8 @@ export function hardenForQuery (db: Database.Database): void {
 }
 
 /** Compile the user's statement on `db` and check it only reads; rows come back raw and exact. */
-export function compile (db: Database.Database, sql: string, where?: string): Database.Statement {
-  let stmt: Database.Statement
+export function compile (db: SqliteDb, sql: string, where?: string): SqliteStatement {
+  let stmt: SqliteStatement
   try {
     stmt = db.prepare(sql)
   } catch (err) {

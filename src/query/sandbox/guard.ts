@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3'
+import { type SqliteStatement } from '../../storage/index.js'
 import { QueryError } from '../errors.js'
 import { asciiLower } from '../names.js'
 import { identifierOf, tokenize, type Token } from './tokenize.js'
@@ -82,7 +82,7 @@ function checkPragma (rest: Token[]): void {
  * After SQLite compiled the statement: only statements that read and return rows may run.
  * (`readonly` alone is not enough: SQLite reports ATTACH, BEGIN and some PRAGMAs as read-only.)
  */
-export function checkCompiled (stmt: Database.Statement): void {
+export function checkCompiled (stmt: SqliteStatement): void {
   if (!stmt.readonly) throw notReadonly()
   if (!stmt.reader) {
     throw new QueryError('QUERY_NOT_A_QUERY', 'the statement returns no rows (BEGIN, SAVEPOINT, …), so there is nothing to run', { hint: 'use SELECT (or WITH … SELECT, VALUES)' })

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3'
+import { openSqlite, type SqliteDb } from '../../storage/index.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from '../../block/constants.js'
 import type { IndexDb } from '../../storage/index-db.js'
 import { asciiLower, quoteIdent } from '../names.js'
@@ -32,7 +32,7 @@ export function planPerBlock (index: IndexDb, dataDir: string, sql: string, rang
   idx.exec('BEGIN')
   try {
     const schema = catalogSchema(index, dataDir)
-    const planning = new Database(':memory:')
+    const planning = openSqlite(':memory:')
     try {
       planning.exec(`${META_DDL}; ${KEYS_DDL}; ${TABLES_DDL};`)
       for (const [, t] of schema) planning.exec(`CREATE TABLE ${quoteIdent(t.name)} (${t.columns.map(c => quoteIdent(c.name)).join(', ')})`)
@@ -72,7 +72,7 @@ function catalogSchema (index: IndexDb, dataDir: string): Map<string, { name: st
 }
 
 /** Tables whose b-trees the compiled program opens (tables directly, or through their indexes). */
-function readTables (planning: Database.Database, sql: string): string[] {
+function readTables (planning: SqliteDb, sql: string): string[] {
   const ops = planning.prepare(`EXPLAIN ${sql}`).all() as Array<{ opcode: string, p2: number, p3: number }>
   const roots = new Map((planning.prepare('SELECT rootpage, tbl_name FROM sqlite_schema WHERE rootpage > 0').all() as Array<{ rootpage: number, tbl_name: string }>).map(r => [r.rootpage, r.tbl_name]))
   roots.set(1, 'sqlite_schema')
