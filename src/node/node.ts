@@ -54,7 +54,7 @@ export class PetalNode {
           onAnnouncement: (h, from) => { sync?.announcement(h, from) }
         }
       }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
-      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey }, o.sync)
+      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey }, o.sync, o.events)
       return new PetalNode(chain, network, sync, o.chain === undefined, o, logger.child('node'))
     } catch (err) {
       if (o.chain === undefined) chain.close()

@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { NetworkOptions } from '../network/index.js'
-import type { SyncOptions } from '../sync/index.js'
+import type { SyncEvents, SyncOptions } from '../sync/index.js'
 import type { Logger } from '../util/index.js'
 
 export interface NodeOptions {
@@ -14,6 +14,8 @@ export interface NodeOptions {
   /** Network settings; `bootstrap` is added to chainparams' bootstrap_peers. */
   network?: Partial<NetworkOptions>
   sync?: Partial<SyncOptions>
+  /** Observe imports and sync progress (logs, progress bars, tests). */
+  events?: SyncEvents
   logger?: Logger
   /** Poll the index this often for blocks imported by another process (signimportblock). */
   watchMs?: number
