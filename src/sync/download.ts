@@ -104,9 +104,9 @@ export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, si
       if (s.state === 'queued' && s.notBefore <= now) {
         const p = pickPeer(s)
         if (p !== undefined) { start(s, p); continue }
-        const untried = ctx.candidates(s.header.height).filter(c => !s.tried.has(c))
-        if (untried.length > 0) continue // every candidate is busy: wait for a free one
-        if (++s.rounds >= o.maxAttempts) {
+        const all = ctx.candidates(s.header.height)
+        if (all.some(c => !s.tried.has(c))) continue // every candidate is busy: wait for a free one
+        if (all.length === 0 || ++s.rounds >= o.maxAttempts) {
           throw new SyncError('UNAVAILABLE', `no peer could provide block ${s.header.height}`, { details: { height: s.header.height, hash: s.header.hash } })
         }
         s.tried.clear()

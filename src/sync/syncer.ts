@@ -150,9 +150,9 @@ export class Sync {
     return best
   }
 
-  /** Peers that claim a tip at least this high (they may serve the block). */
+  /** Connected peers that claim a tip at least this high (they may serve the block), `first` first. */
   private candidates (height: number, first: string): string[] {
-    const out = [first]
+    const out = this.tips.has(first) ? [first] : []
     for (const [p, t] of this.tips) if (p !== first && t.height >= height) out.push(p)
     return out
   }
