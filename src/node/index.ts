@@ -4,6 +4,8 @@
  * imported by other processes; publishes node-state.json for the CLI; implements `pull`.
  *
  * Holds no protocol or consensus logic of its own, and never prints (the CLI does).
+ * Known exception to importing through this index: the CLI imports `state-file.ts` directly, so
+ * `petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s).
  * @module
  */
 export * from './errors.js'

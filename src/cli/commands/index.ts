@@ -9,6 +9,9 @@ import * as verify from './verify.js'
 import * as reindex from './reindex.js'
 import * as status from './status.js'
 import * as blocks from './blocks.js'
+import * as run from './run.js'
+import * as pull from './pull.js'
+import * as peers from './peers.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, status, blocks, signimportblock, importCmd, verify, reindex, keys, signkey]
+export const COMMANDS: CommandModule[] = [init, newchain, status, blocks, signimportblock, importCmd, verify, reindex, run, pull, peers, keys, signkey]
