@@ -14,7 +14,16 @@ const LOW_WATER = 512 * 1024
  * and its SHA-256 equals `hash`.
  */
 export async function receiveToFile (stream: Stream, dest: string, o: { size: number, hash: string, signal: AbortSignal, idleMs: number }): Promise<void> {
-  const fh = await open(dest, 'wx', 0o644)
+  // Hold the data (and the sender, through flow control) until the file is open.
+  const wasPaused = stream.readStatus === 'paused'
+  if (!wasPaused) stream.pause()
+  let fh
+  try {
+    fh = await open(dest, 'wx', 0o644)
+  } catch (err) {
+    if (!wasPaused) stream.resume()
+    throw err
+  }
   const hasher = createHash('sha256')
   let received = 0
   let pending = 0
@@ -72,6 +81,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
   stream.addEventListener('close', onClose)
   o.signal.addEventListener('abort', onAbort, { once: true })
   armIdle()
+  if (!wasPaused && stream.readStatus === 'paused') stream.resume()
   try {
     if (o.size === 0) { settled = true; settle(createHash('sha256').digest('hex') === o.hash ? undefined : new NetworkError('HASH_MISMATCH', 'empty block does not match the requested hash')) }
     await done
