@@ -58,6 +58,14 @@ export function parseMultiaddr (text: string, needPeerId = false): Multiaddr {
   return ma
 }
 
+function listenReason (err: unknown): string {
+  const text = String((err as Error | undefined)?.message ?? err)
+  if (text.includes('EADDRINUSE')) return 'address already in use'
+  if (text.includes('EADDRNOTAVAIL')) return 'address not available on this machine'
+  if (text.includes('EACCES')) return 'permission denied (ports below 1024 need privileges)'
+  return text.split('\n')[0] ?? 'error'
+}
+
 /**
  * The libp2p node of one chain and everything spoken over it: the status, headers, block and
  * chainparams protocols (server and client side), announcement gossip, DHT discovery, known
@@ -125,7 +133,7 @@ export class Network {
     try {
       await this.libp2p.start()
     } catch (err) {
-      throw new NetworkError('LISTEN_FAILED', `cannot listen on ${this.o.listen.join(', ')}: ${(err as Error).message}`, { hint: 'choose another --listen address or port (port 0 picks a free one)', cause: err })
+      throw new NetworkError('LISTEN_FAILED', `cannot listen on ${this.o.listen.join(', ')}: ${listenReason(err)}`, { hint: 'choose another --listen address or port (port 0 picks a free one)', cause: err })
     }
     this.gossip.start()
     this.known.start(this.o.redialTickMs)
