@@ -140,6 +140,7 @@ export class Sync {
   private pickTarget (): Target | undefined {
     const local = this.c.chain.tip()
     const now = Date.now()
+    for (const [hash, until] of this.failed) if (until <= now) this.failed.delete(hash)
     let best: Target | undefined
     for (const [peer, tip] of this.tips) {
       if (!isBetterTip(tip, best?.tip ?? local)) continue
