@@ -61,7 +61,7 @@ export const TIMEOUTS = {
 export const BLOCK_MIN_RATE = 128 * KiB
 
 /** Concurrent inbound streams per connection and protocol; further streams are refused by libp2p. */
-export const INBOUND_STREAMS = { status: 4, headers: 4, block: 8, chainparams: 2 } as const
+export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, chainparams: 2 } as const
 
 /** Block uploads served at once by one node (beyond that, requests are answered BUSY). */
 export const MAX_CONCURRENT_UPLOADS = 16

@@ -145,10 +145,14 @@ export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, si
         if (h === undefined) { feedDone = true; break }
         slots.push({ header: h, state: 'queued', tried: new Set(), active: new Map(), rounds: 0, notBefore: 0, startedAt: 0 })
       }
-      while (slots[0]?.state === 'done') await importHead(slots.shift() as Slot)
+      // Keep downloads flowing while blocks are imported (imports are mostly synchronous work).
+      dispatch()
+      while (slots[0]?.state === 'done') {
+        await importHead(slots.shift() as Slot)
+        dispatch()
+      }
       if (slots.length === 0 && feedDone) return imported
       if (signal.aborted) throw new AbortError()
-      dispatch()
       await wake.wait(100, signal)
     }
   } catch (err) {

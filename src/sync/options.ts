@@ -9,7 +9,7 @@ export interface SyncOptions extends DownloadOptions {
 
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   window: 32,
-  perPeer: 4,
+  perPeer: 8,
   maxAttempts: 5,
   retryDelayMs: 200,
   hedgeAfterMs: 5_000,
