@@ -30,7 +30,7 @@ export function register (program: Command, action: Action): void {
       }
       const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, logger: ctx.logger, signal: ctx.signal, network, onProgress })
       bar?.done()
-      if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop() }) }
+      if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop(); node.chain.close() }) }
       ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed }, () =>
         `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified`)
       if (r.node !== undefined) {
