@@ -6,7 +6,7 @@ import { Sync, type SyncProgress } from '../sync/index.js'
 import { nullLogger, sleep, type Logger } from '../util/index.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
-import { peersFilePath, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
+import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
 
@@ -71,6 +71,12 @@ export class PetalNode {
   }
 
   async start (): Promise<void> {
+    if (this.o.stateFile !== false) {
+      const other = readNodeState(this.chain.dir.root)
+      if (other !== undefined && other.pid !== process.pid) {
+        throw new NodeError('ALREADY_RUNNING', `a node (pid ${other.pid}) is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
+      }
+    }
     await this.network.start()
     this.running = true
     this.startedAt = new Date()

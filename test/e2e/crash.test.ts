@@ -56,7 +56,7 @@ describe('kill -9 of a node', () => {
     expect(await t2.stop()).toBe(0)
     nodes.splice(nodes.indexOf(t2), 1)
     await expectVerifies(tDir)
-  })
+  }, 180_000)
 
   it('during a reorg: it restarts, verify passes, it ends on the longer branch', async () => {
     const { chain, dir: sDir } = await newTestChain({ key: alice })
@@ -87,5 +87,5 @@ describe('kill -9 of a node', () => {
     nodes.splice(nodes.indexOf(t2), 1)
     await expectVerifies(tDir)
     expect(peek(tDir).side).toBeGreaterThanOrEqual(40)
-  })
+  }, 180_000)
 })

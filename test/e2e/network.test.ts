@@ -66,5 +66,5 @@ describe('petal run and petal pull (separate processes)', () => {
     for (const n of [a, b, c]) expect(await n.stop()).toBe(0)
     nodes.length = 0
     expect((await statusOf(dirA)).node.running).toBe(false)
-  })
+  }, 180_000)
 })

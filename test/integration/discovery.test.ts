@@ -30,5 +30,5 @@ describe('peer discovery', () => {
     await stopNode(c)
     c = await startNode(cDir, { name: 'C2', discovery: false })
     await waitFor(() => [a.peerId, b.peerId].every(p => c.network.connectedPeers().includes(p)), { what: 'C to re-dial its known peers' })
-  })
+  }, 120_000)
 })

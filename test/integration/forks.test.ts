@@ -59,7 +59,7 @@ describe('fork choice over the network', () => {
       expect(n.chain.tip().hash).toBe(tip.hash)
     }
     expect(a.chain.get(3)?.signer).toBe(loser.signer)
-  })
+  }, 120_000)
 
   it('a partition heals to one tip: a node stopped while both sides publish catches up and re-seals its orphan', async () => {
     const { dirs } = await twoSignatoryChain(2)
@@ -88,7 +88,7 @@ describe('fork choice over the network', () => {
       expect(contents(n)).toHaveLength(4)
     }
     expect(b.chain.index.byHash(orphan.hash)?.canonical).toBe(false)
-  })
+  }, 120_000)
 })
 
 /** Wait until every node is connected to every other (gossip reaches all directly). */

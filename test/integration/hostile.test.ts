@@ -62,19 +62,19 @@ describe('hostile peers', () => {
     const fake: WireHeader = { ...headerOf(g), hash: 'ab'.repeat(32), height: 1, parent: g.hash, signer: alice.id, seal: signSeal(forger, { chainId: g.hash, height: 1, rowsRoot: g.rowsRoot }, 'ab'.repeat(32)) }
     await e.network.libp2p.services.pubsub.publish(announceTopic(a.chain.chainId), encodeJson(fake))
     await expectDropped(e)
-  })
+  }, 120_000)
 
   it('drops a peer that sends a malformed announcement', async () => {
     const e = await evil()
     await waitSubscribed(e)
     await e.network.libp2p.services.pubsub.publish(announceTopic(a.chain.chainId), new TextEncoder().encode('{"hash": 42'))
     await expectDropped(e)
-  })
+  }, 120_000)
 
   it('drops a peer whose status reply is oversized', async () => {
     const e = await evil(honest => ({ ...honest, tip: () => ({ ...honest.tip(), padding: 'x'.repeat(100_000) }) as WireHeader }))
     await expectDropped(e)
-  })
+  }, 120_000)
 
   it('drops a peer that serves bytes that do not hash to the block it announced', async () => {
     const scratch = Chain.open(await cloneGenesis(genesis))
@@ -93,7 +93,7 @@ describe('hostile peers', () => {
     }))
     await expectDropped(e)
     expect(a.chain.tip().height).toBe(0)
-  })
+  }, 120_000)
 
   it('drops a peer that serves an invalid block under a valid seal, and honest nodes carry on', async () => {
     // A compromised signatory key: a real block, altered after sealing, then re-sealed over its
@@ -124,5 +124,5 @@ describe('hostile peers', () => {
     await a.publish(makeSqlite(join(tmpDir(), 'ok.db'), 3, 9))
     const tip = await waitConverged([a, b], { height: 1, what: 'honest nodes to carry on' })
     expect(tip.hash).not.toBe(hash)
-  })
+  }, 120_000)
 })

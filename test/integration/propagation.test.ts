@@ -51,5 +51,5 @@ describe('block propagation', () => {
     expect(a.chain.get(3)?.signer).toBe(bob.id)
     // D dialled out to peers it found in the DHT; no one could dial D.
     expect(d.peers().every(p => p.direction === 'outbound')).toBe(true)
-  })
+  }, 120_000)
 })

@@ -38,7 +38,7 @@ describe('catch-up', () => {
     expect(v.ok).toBe(true)
     expect(v.blocks).toBe(BLOCKS + 1)
     expect([...served].sort()).toEqual([source.peerId, mirror.peerId].sort())
-  })
+  }, 120_000)
 
   it('pull fetches chain parameters and genesis from a peer, checks --genesis, resumes when interrupted', async () => {
     const dir = join(tmpDir(), 'pulled')
@@ -55,5 +55,5 @@ describe('catch-up', () => {
     expect(r.resumed).toBe(true)
     expect(r.verify.ok).toBe(true)
     expect({ height: r.height, hash: r.hash }).toEqual(tipOf(source))
-  })
+  }, 120_000)
 })
