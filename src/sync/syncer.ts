@@ -35,6 +35,7 @@ interface Target { peer: string, tip: WireHeader }
  */
 export class Sync {
   private readonly tips = new Map<string, WireHeader>()
+  /** Branches (`hash`) or one peer's claims (`peer:hash`) not to try again until the given time. */
   private readonly failed = new Map<string, number>()
   private readonly gaveUp = new Set<string>()
   private readonly wake = new Notifier()
@@ -109,7 +110,13 @@ export class Sync {
     if ((this.wanted.get(hash) ?? 0) < Date.now()) return false
     await new Promise<void>(resolve => {
       const set = this.importWaiters.get(hash) ?? new Set()
-      const done = (): void => { clearTimeout(t); set.delete(done); signal.removeEventListener('abort', done); resolve() }
+      const done = (): void => {
+        clearTimeout(t)
+        set.delete(done)
+        if (set.size === 0 && this.importWaiters.get(hash) === set) this.importWaiters.delete(hash)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
       const t = setTimeout(done, ms)
       signal.addEventListener('abort', done, { once: true })
       set.add(done)
@@ -127,6 +134,7 @@ export class Sync {
 
   private refreshStatus (peer: string): void {
     this.c.network.status(peer, this.controller.signal).then(s => {
+      if (!this.c.network.connectedPeers().includes(peer)) return
       this.statusAsked.add(peer)
       const v = judgeHeader(this.c.chain, s.tip)
       if (v === 'reject') { this.c.network.report(peer, 'bad-seal', 'status'); return }
@@ -144,7 +152,7 @@ export class Sync {
     let best: Target | undefined
     for (const [peer, tip] of this.tips) {
       if (!isBetterTip(tip, best?.tip ?? local)) continue
-      if ((this.failed.get(tip.hash) ?? 0) > now) continue
+      if (this.failed.has(tip.hash) || this.failed.has(`${peer}:${tip.hash}`)) continue
       if (this.c.chain.index.byHash(tip.hash) !== undefined) continue
       best = { peer, tip }
     }
@@ -175,9 +183,12 @@ export class Sync {
       } catch (err) {
         if (signal.aborted) return
         const code = isPetalError(err) ? err.code : 'ERROR'
-        const quiet = err instanceof NetworkError || code === 'UNAVAILABLE'
-        this.logger[quiet ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: (err as Error).message })
-        this.failed.set(target.tip.hash, Date.now() + (code === 'UNAVAILABLE' || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.o.failedTtlMs) : this.o.failedTtlMs))
+        // A failure of the peer (unreachable, slow, inconsistent) only rules out this peer's claim;
+        // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.
+        const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
+        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: (err as Error).message })
+        const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.o.failedTtlMs) : this.o.failedTtlMs
+        this.failed.set(peerFault ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
         if (err instanceof NetworkError && (err.code === 'TIMEOUT' || err.code === 'DIAL_FAILED' || err.code === 'WRONG_CHAIN')) this.tips.delete(target.peer)
       }
     }
