@@ -111,7 +111,7 @@ export class PetalNode {
 
   /** Seal `source` (an SQLite file) into the next block with the node's key and announce it. */
   async publish (source: string, key: SigningKey | undefined = this.o.signingKey): Promise<ImportResult> {
-    if (key === undefined) throw new NodeError('NO_SIGNING_KEY', 'this node has no signing key', { hint: 'create one with `petal newkey` and select it with --key' })
+    if (key === undefined) throw new NodeError('NO_SIGNING_KEY', 'this node has no signing key', { hint: 'create one with `petal keygen` and select it with --key' })
     const r = await signImport(this.chain, source, key)
     this.lastTip = this.chain.tip().hash
     await this.announceTip()
