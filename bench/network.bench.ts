@@ -1,6 +1,6 @@
 // `npm run bench -- network`: pull throughput against a raw libp2p stream of the same bytes,
 // propagation of a new block to 10 nodes, memory of a node holding 10,000 blocks.
-// PETAL_BENCH_SCALE=0.1 runs a tenth of every size (for a quick look).
+// PETAL_BENCH_SCALE=0.1 runs a tenth of every size (for a quick look); PETAL_BENCH_ONLY picks parts.
 import '../src/polyfills.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -16,7 +16,7 @@ import { printTable, type Row } from './report.js'
 const SCALE = Number(process.env.PETAL_BENCH_SCALE ?? '1')
 const BIG_BLOCKS = Math.max(10, Math.round(1000 * SCALE))
 const SMALL_BLOCKS = Math.max(100, Math.round(10_000 * SCALE))
-const PROP_NODES = 10
+const PROP_NODES = Number(process.env.PETAL_BENCH_PROP_NODES ?? '10')
 const PROP_ROUNDS = Math.max(5, Math.round(20 * SCALE))
 const CACHE = join(tmpdir(), 'petal-bench-network-v1')
 const work = mkdtempSync(join(tmpdir(), 'petal-bench-'))
@@ -225,9 +225,11 @@ async function benchMemory (): Promise<Row[]> {
   }
 }
 
+// PETAL_BENCH_ONLY=pull,propagation,memory runs a subset.
+const only = (process.env.PETAL_BENCH_ONLY ?? 'pull,propagation,memory').split(',')
 const rows: Row[] = []
 log(`scale ${SCALE}; cached chains in ${CACHE}`)
-rows.push(...await benchPull())
-rows.push(...await benchPropagation())
-rows.push(...await benchMemory())
+if (only.includes('pull')) rows.push(...await benchPull())
+if (only.includes('propagation')) rows.push(...await benchPropagation())
+if (only.includes('memory')) rows.push(...await benchMemory())
 printTable('network (loopback, separate processes)', rows)
