@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal, spawnNode, statusOf, type RunningNode } from '../helpers/cli.js'
+import { petal, spawnNode, statusOf, type RunningNode } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
