@@ -16,7 +16,8 @@ import { checkGenesis, loadCandidate } from './validate/index.js'
 const KEEP = new Set(['keystore', 'node.key'])
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm'])
 
-function prepareEmptyDir (dir: DataDir): void {
+/** Make `dir` ready for a new chain: create it, or check it holds nothing but keys, node.key and leftovers of a crashed init (removed). */
+export function prepareEmptyDir (dir: DataDir): void {
   if (!existsSync(dir.root)) { mkdirSync(dir.root, { recursive: true, mode: 0o755 }); return }
   if (existsSync(dir.chainParams)) {
     throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} already holds a chain`, { hint: 'choose another --dir, or remove the directory first' })

@@ -11,6 +11,9 @@ import * as status from './status.js'
 import * as blocks from './blocks.js'
 import * as signers from './signers.js'
 import * as query from './query.js'
+import * as run from './run.js'
+import * as pull from './pull.js'
+import * as peers from './peers.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, status, blocks, query, signimportblock, importCmd, verify, reindex, signers, keys, signkey]
+export const COMMANDS: CommandModule[] = [init, newchain, run, pull, peers, status, blocks, query, signimportblock, importCmd, verify, reindex, signers, keys, signkey]

@@ -3,6 +3,7 @@ import type { Chain } from '../../chain/index.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
+import { networkStatus } from './network-status.js'
 
 /** Chain status: everything here is read from the index, so it costs the same at any length. */
 export function chainStatus (ctx: CliContext, chain: Chain): Record<string, unknown> {
@@ -43,6 +44,9 @@ export function printStatus (ctx: CliContext, chain: Chain, extra: Record<string
 }
 
 export function register (program: Command, action: Action): void {
-  program.command('status').description('show the chain: tip, block count, signatories, your keys')
-    .action(action(async ctx => { printStatus(ctx, ctx.openChain()) }))
+  program.command('status').description('show the chain (tip, block count, signatories, your keys) and the node running on it (peers, sync)')
+    .action(action(async ctx => {
+      const n = networkStatus(ctx)
+      printStatus(ctx, ctx.openChain(), n.extra, n.lines)
+    }))
 }

@@ -1,0 +1,170 @@
+// A process of the network benchmark (bench/network.bench.ts), driven over IPC: serves a chain,
+// pulls one, reads a raw libp2p stream, or runs a node of the propagation test.
+import '../src/polyfills.js'
+import { readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Chain, importBlock, signImport } from '../src/chain/index.js'
+import { importPrivateKey } from '../src/crypto/index.js'
+import { PetalNode, pull } from '../src/node/index.js'
+import type { WireHeader } from '../src/network/index.js'
+
+export const RAW_PROTOCOL = '/petal-bench/raw/1.0.0'
+
+type Msg = Record<string, unknown> & { cmd: string, id: number }
+const send = (m: Record<string, unknown>): void => { process.send?.(m) }
+
+let node: PetalNode | undefined
+let sampler: NodeJS.Timeout | undefined
+let peak = 0
+
+const quiet = { stateFile: false as const }
+
+function canonicalFiles (dir: string): string[] {
+  const out: string[] = []
+  for (const shard of readdirSync(dir).filter(n => /^[0-9a-f]{4}$/.test(n)).sort()) {
+    for (const f of readdirSync(join(dir, shard)).filter(n => n.endsWith('.db')).sort()) out.push(join(dir, shard, f))
+  }
+  return out
+}
+
+/** Stream every canonical block file of `dir`, in order, as one raw byte stream (the reference). */
+function serveRaw (dir: string) {
+  return async (stream: Stream, _c: Connection): Promise<void> => {
+    const buf = Buffer.allocUnsafe(64 * 1024)
+    for (const f of canonicalFiles(dir)) {
+      const fd = openSync(f, 'r')
+      try {
+        for (;;) {
+          const n = readSync(fd, buf, 0, buf.length, null)
+          if (n === 0) break
+          if (!stream.send(Buffer.from(buf.subarray(0, n)))) await stream.onDrain()
+        }
+      } finally {
+        closeSync(fd)
+      }
+    }
+    await stream.close()
+  }
+}
+
+function rss (): number {
+  (globalThis as { gc?: () => void }).gc?.()
+  return process.memoryUsage().rss
+}
+
+async function handle (m: Msg): Promise<Record<string, unknown>> {
+  switch (m.cmd) {
+    case 'serve': {
+      node = await PetalNode.create({ dir: m.dir as string, ...quiet, network: { listen: ['/ip4/127.0.0.1/tcp/0'], discovery: false } })
+      await node.start()
+      await node.network.libp2p.handle(RAW_PROTOCOL, serveRaw(m.dir as string), { maxInboundStreams: 2 })
+      return { addr: node.listenAddrs()[0] }
+    }
+    case 'rss': return { rss: rss(), heap: process.memoryUsage().heapUsed }
+    case 'sample-start': {
+      peak = process.memoryUsage().rss
+      sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 50)
+      return {}
+    }
+    case 'sample-stop': {
+      clearInterval(sampler)
+      return { peak }
+    }
+    case 'raw': {
+      const libp2p = (await import('libp2p')).createLibp2p
+      const { tcp } = await import('@libp2p/tcp')
+      const { noise } = await import('@libp2p/noise')
+      const { yamux } = await import('@libp2p/yamux')
+      const client = await libp2p({ addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })] })
+      const started = performance.now()
+      const stream = await client.dialProtocol(multiaddr(m.addr as string), RAW_PROTOCOL)
+      let bytes = 0
+      for await (const chunk of stream) bytes += chunk.byteLength
+      const ms = performance.now() - started
+      await client.stop()
+      return { ms, bytes }
+    }
+    case 'pull': {
+      let lastAt = 0
+      let lastDone = 0
+      let maxGap = 0
+      let syncEnd = 0
+      let p = process.memoryUsage().rss
+      const s = setInterval(() => { p = Math.max(p, process.memoryUsage().rss) }, 50)
+      const started = performance.now()
+      const r = await pull({
+        dir: m.dir as string,
+        from: m.from as string,
+        network: { discovery: false },
+        sync: { statusIntervalMs: 1000 },
+        onProgress: pr => {
+          const now = performance.now()
+          // Progress is polled every 100 ms: the longest time the height stood still while syncing.
+          if (pr.phase === 'sync' && pr.done > lastDone) {
+            if (lastAt > 0) maxGap = Math.max(maxGap, now - lastAt)
+            lastAt = now
+            lastDone = pr.done
+          }
+          if (pr.phase === 'verify' && syncEnd === 0) syncEnd = now
+        }
+      })
+      clearInterval(s)
+      return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p }
+    }
+    case 'prop-node': {
+      node = await PetalNode.create({
+        dir: m.dir as string,
+        ...quiet,
+        signingKey: typeof m.key === 'string' ? importPrivateKey(m.key) : undefined,
+        network: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: m.bootstrap as string[] },
+        events: { onImported: r => { send({ ev: 'imported', hash: r.block.hash, t: Date.now() }) } }
+      })
+      const sync = node.sync
+      const orig = sync.announcement.bind(sync)
+      sync.announcement = (h: WireHeader, from) => { send({ ev: 'announced', hash: h.hash, t: Date.now() }); orig(h, from) }
+      await node.start()
+      return { addr: node.listenAddrs()[0], peerId: node.peerId }
+    }
+    case 'import-local': {
+      // Import blocks 1..n of chain `from` into `to` (genesis only) from local files: the cost of
+      // validation and storage alone, without the network.
+      const src = Chain.open(m.from as string)
+      const dst = Chain.open(m.to as string)
+      const n = Math.min(m.count as number, src.tip().height)
+      let bytes = 0
+      const started = performance.now()
+      for (let h = 1; h <= n; h++) {
+        const b = src.get(h) as NonNullable<ReturnType<Chain['get']>>
+        await importBlock(dst, src.pathOf(b), b.seal, { expectedHash: b.hash })
+        bytes += b.size
+      }
+      const ms = performance.now() - started
+      src.close()
+      dst.close()
+      return { ms, bytes, blocks: n }
+    }
+    case 'peers': return { peers: node?.network.connectedPeers().length ?? 0, subscribers: node?.network.subscribers().length ?? 0 }
+    case 'publish': {
+      const n = node as PetalNode
+      const key = importPrivateKey(m.key as string)
+      const r = await signImport(n.chain, m.file as string, key)
+      const t0 = Date.now()
+      await n.announceTip()
+      return { hash: r.block.hash, t0, size: statSync(n.chain.pathOf(r.block)).size }
+    }
+    case 'stop': {
+      await node?.stop()
+      node = undefined
+      setImmediate(() => process.exit(0))
+      return {}
+    }
+    default: throw new Error(`unknown command ${m.cmd}`)
+  }
+}
+
+process.on('message', (m: Msg) => {
+  handle(m).then(r => { send({ id: m.id, ok: true, ...r }) }, (err: unknown) => { send({ id: m.id, ok: false, error: String((err as Error).stack ?? err) }) })
+})
+send({ ready: true })

@@ -1,0 +1,235 @@
+// `npm run bench -- network`: pull throughput against a raw libp2p stream of the same bytes,
+// propagation of a new block to 10 nodes, memory of a node holding 10,000 blocks.
+// PETAL_BENCH_SCALE=0.1 runs a tenth of every size (for a quick look); PETAL_BENCH_ONLY picks parts.
+import '../src/polyfills.js'
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { Chain, createChain, installGenesis, signImport } from '../src/chain/index.js'
+import { importPrivateKey, privateKeyToPem, generateSigningKey, type SigningKey } from '../src/crypto/index.js'
+import { DataDir, DEFAULT_CONSENSUS } from '../src/storage/index.js'
+import { printTable, type Row } from './report.js'
+
+const SCALE = Number(process.env.PETAL_BENCH_SCALE ?? '1')
+const BIG_BLOCKS = Math.max(10, Math.round(1000 * SCALE))
+const SMALL_BLOCKS = Math.max(100, Math.round(10_000 * SCALE))
+const PROP_NODES = Number(process.env.PETAL_BENCH_PROP_NODES ?? '10')
+const PROP_ROUNDS = Math.max(5, Math.round(20 * SCALE))
+const CACHE = join(tmpdir(), 'petal-bench-network-v1')
+const work = mkdtempSync(join(tmpdir(), 'petal-bench-'))
+process.on('exit', () => { rmSync(work, { recursive: true, force: true }) })
+const MiB = 1024 * 1024
+const log = (s: string): void => { process.stderr.write(`[network bench] ${s}\n`) }
+
+// ---- worker processes ----
+
+interface Worker { proc: ChildProcess, call: (cmd: string, args?: Record<string, unknown>) => Promise<Record<string, unknown>>, events: Array<Record<string, unknown>> }
+
+async function worker (): Promise<Worker> {
+  const proc = fork(join(import.meta.dirname, 'network-worker.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const pending = new Map<number, (m: Record<string, unknown>) => void>()
+  const events: Array<Record<string, unknown>> = []
+  let next = 0
+  await new Promise<void>(resolve => {
+    proc.on('message', (m: Record<string, unknown>) => {
+      if (m.ready === true) { resolve(); return }
+      if (typeof m.id === 'number') { pending.get(m.id)?.(m); pending.delete(m.id) } else events.push(m)
+    })
+  })
+  const call = async (cmd: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => await new Promise((resolve, reject) => {
+    const id = next++
+    pending.set(id, m => { if (m.ok === true) resolve(m); else reject(new Error(String(m.error))) })
+    proc.send({ cmd, id, ...args })
+  })
+  return { proc, call, events }
+}
+
+async function stop (...ws: Worker[]): Promise<void> {
+  await Promise.all(ws.map(async w => {
+    const exited = new Promise(resolve => w.proc.once('exit', resolve))
+    await w.call('stop').catch(() => {})
+    await exited
+  }))
+}
+
+// ---- chains (cached between runs: building them takes minutes) ----
+
+function sqliteFile (path: string, rows: number, rowBytes: number): string {
+  const db = new Database(path)
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)')
+  const ins = db.prepare('INSERT INTO t (b) VALUES (?)')
+  db.transaction(() => { for (let i = 0; i < rows; i++) ins.run(randomBytes(rowBytes)) })()
+  db.close()
+  return path
+}
+
+/** A chain of `n` blocks built from `source` (same content, distinct blocks), cached under `name`. */
+async function cachedChain (name: string, n: number, rows: number, rowBytes: number): Promise<{ dir: string, key: SigningKey }> {
+  const dir = join(CACHE, `${name}-${n}`)
+  const keyFile = join(CACHE, `${name}-${n}.key`)
+  if (existsSync(join(dir, 'complete')) && existsSync(keyFile)) {
+    try {
+      const c = Chain.open(dir)
+      const ok = c.tip().height === n
+      c.close()
+      if (ok) return { dir, key: importPrivateKey((await import('node:fs')).readFileSync(keyFile, 'utf8')) }
+    } catch {}
+  }
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(CACHE, { recursive: true })
+  const key = generateSigningKey()
+  writeFileSync(keyFile, privateKeyToPem(key), { mode: 0o600 })
+  const chain = await createChain(dir, { creator: 'bench', description: name, bootstrapPeers: [], consensus: DEFAULT_CONSENSUS }, key)
+  const src = sqliteFile(join(work, `${name}.db`), rows, rowBytes)
+  const started = performance.now()
+  for (let i = 1; i <= n; i++) {
+    await signImport(chain, src, key)
+    if (i % 500 === 0) log(`building ${name}: ${i}/${n} blocks (${((performance.now() - started) / i).toFixed(0)} ms/block)`)
+  }
+  chain.close()
+  writeFileSync(join(dir, 'complete'), '')
+  return { dir, key }
+}
+
+/** An empty data directory of the same chain (genesis only). */
+async function genesisCopy (dir: string): Promise<string> {
+  const c = Chain.open(dir)
+  const root = mkdtempSync(join(work, 'g-'))
+  const g = join(root, 'genesis.db')
+  copyFileSync(c.dir.blockPath(0), g)
+  copyFileSync(c.dir.blockPath(0).replace(/\.db$/, '.sig'), g.replace(/\.db$/, '.sig'))
+  const params = c.params
+  c.close()
+  const out = join(root, 'data')
+  ;(await installGenesis(new DataDir(out), params, g)).close()
+  return out
+}
+
+const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))] as number }
+const mib = (b: number): number => b / MiB
+
+// ---- 1. pull throughput ----
+
+async function benchPull (): Promise<Row[]> {
+  const { dir } = await cachedChain('big', BIG_BLOCKS, 1000, 1000)
+  const server = await worker()
+  const client = await worker()
+  try {
+    const { addr } = await server.call('serve', { dir }) as { addr: string }
+    await client.call('raw', { addr }) // warm the server's page cache and both processes
+    const pulled = await client.call('pull', { dir: join(work, 'pulled-big'), from: addr }) as { totalMs: number, syncMs: number, bytes: number, blocks: number }
+    const raw = await client.call('raw', { addr }) as { ms: number, bytes: number }
+    const rawRate = mib(raw.bytes) / (raw.ms / 1000)
+    const local = await client.call('import-local', { from: dir, to: await genesisCopy(dir), count: BIG_BLOCKS }) as { ms: number, bytes: number }
+    const localRate = mib(local.bytes) / (local.ms / 1000)
+    log(`pull: ${pulled.blocks} blocks, ${mib(pulled.bytes).toFixed(0)} MiB; raw: ${mib(raw.bytes).toFixed(0)} MiB`)
+    return [
+      { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, sync phase`, value: mib(pulled.bytes) / (pulled.syncMs / 1000), unit: 'MiB/s', reference: 'raw libp2p stream, same bytes, same processes', refValue: rawRate, better: 'higher' },
+      { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, sync phase`, value: mib(pulled.bytes) / (pulled.syncMs / 1000), unit: 'MiB/s', reference: 'importing the same files locally (no network)', refValue: localRate, better: 'higher' },
+      { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, incl. final verify`, value: mib(pulled.bytes) / (pulled.totalMs / 1000), unit: 'MiB/s', reference: 'raw libp2p stream', refValue: rawRate, better: 'higher' }
+    ]
+  } finally {
+    await stop(server, client)
+    rmSync(join(work, 'pulled-big'), { recursive: true, force: true })
+  }
+}
+
+// ---- 2. propagation to 10 nodes ----
+
+async function benchPropagation (): Promise<Row[]> {
+  const key = generateSigningKey()
+  const pubDir = join(work, 'prop-pub')
+  const chain = await createChain(pubDir, { creator: 'bench', description: 'propagation', bootstrapPeers: [], consensus: DEFAULT_CONSENSUS }, key)
+  chain.close()
+  const pem = privateKeyToPem(key)
+  const publisher = await worker()
+  const nodes: Worker[] = []
+  try {
+    const pub = await publisher.call('prop-node', { dir: pubDir, key: pem }) as { addr: string }
+    const addrs = [pub.addr]
+    for (let i = 0; i < PROP_NODES; i++) {
+      const w = await worker()
+      // Each node is told about one earlier node only; the DHT does the rest.
+      const r = await w.call('prop-node', { dir: await genesisCopy(pubDir), bootstrap: [addrs[Math.floor(Math.random() * addrs.length)]] }) as { addr: string }
+      addrs.push(r.addr)
+      nodes.push(w)
+    }
+    await waitUntil(async () => (await Promise.all(nodes.map(async n => (await n.call('peers')).subscribers as number))).every(s => s >= 1), 30_000)
+    const src = sqliteFile(join(work, 'prop.db'), 100, 1000) // ~100 KiB blocks
+    const imported: number[] = []
+    const gossiped: number[] = []
+    for (let round = 0; round < PROP_ROUNDS; round++) {
+      const { hash, t0 } = await publisher.call('publish', { file: src, key: pem }) as { hash: string, t0: number }
+      const times = await waitUntil(() => {
+        const got = nodes.map(n => n.events.find(e => e.ev === 'imported' && e.hash === hash)?.t as number | undefined)
+        return got.every(t => t !== undefined) ? got as number[] : undefined
+      }, 30_000)
+      imported.push(...times.map(t => t - t0))
+      for (const n of nodes) {
+        const a = n.events.find(e => e.ev === 'announced' && e.hash === hash)?.t as number | undefined
+        if (a !== undefined) gossiped.push(a - t0)
+      }
+    }
+    log(`propagation: ${imported.length} deliveries, ${gossiped.length} announcements seen, fastest ${Math.min(...imported)} ms`)
+    const local = await nodes[0]?.call('import-local', { from: pubDir, to: await genesisCopy(pubDir), count: PROP_ROUNDS }) as { ms: number, blocks: number }
+    return [
+      { figure: `new block (~100 KiB) imported by each of ${PROP_NODES} nodes, p50`, value: pct(imported, 50), unit: 'ms', reference: 'its gossip announcement received, p50', refValue: pct(gossiped, 50), better: 'lower' },
+      { figure: `new block imported by each of ${PROP_NODES} nodes, p95`, value: pct(imported, 95), unit: 'ms', reference: 'its gossip announcement received, p95', refValue: pct(gossiped, 95), better: 'lower' },
+      { figure: 'new block imported by each node, p50', value: pct(imported, 50), unit: 'ms', reference: 'importing that block from a local file (one node, quiet)', refValue: local.ms / local.blocks, better: 'lower' }
+    ]
+  } finally {
+    await stop(publisher, ...nodes)
+  }
+}
+
+async function waitUntil<T> (f: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > end) throw new Error('benchmark condition timed out')
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+// ---- 3. memory ----
+
+async function benchMemory (): Promise<Row[]> {
+  const { dir } = await cachedChain('small', SMALL_BLOCKS, 1, 32)
+  const server = await worker()
+  const ref = await worker()
+  const client = await worker()
+  try {
+    const { addr } = await server.call('serve', { dir }) as { addr: string }
+    await ref.call('serve', { dir: await genesisCopy(dir) })
+    await new Promise(resolve => setTimeout(resolve, 2000))
+    const idle = (await server.call('rss')).rss as number
+    const refIdle = (await ref.call('rss')).rss as number
+    await server.call('sample-start')
+    const pulled = await client.call('pull', { dir: join(work, 'pulled-small'), from: addr }) as { totalMs: number, syncMs: number, blocks: number, maxGapMs: number, peakRss: number }
+    const serving = (await server.call('sample-stop')).peak as number
+    const rate = pulled.blocks / (pulled.syncMs / 1000)
+    const local = await client.call('import-local', { from: dir, to: await genesisCopy(dir), count: Math.min(1000, SMALL_BLOCKS) }) as { ms: number, blocks: number }
+    return [
+      { figure: `node holding ${SMALL_BLOCKS} blocks, idle RSS`, value: mib(idle), unit: 'MiB', reference: 'same node holding genesis only', refValue: mib(refIdle), better: 'lower' },
+      { figure: `same node while serving a pull of all of them, peak RSS`, value: mib(serving), unit: 'MiB', reference: 'node holding genesis only, idle', refValue: mib(refIdle), better: 'lower' },
+      { figure: `pulling node, peak RSS (${SMALL_BLOCKS} blocks behind)`, value: mib(pulled.peakRss), unit: 'MiB', reference: 'node holding genesis only, idle', refValue: mib(refIdle), better: 'lower' },
+      { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without a new block: ${pulled.maxGapMs.toFixed(0)} ms` }
+    ]
+  } finally {
+    await stop(server, ref, client)
+    rmSync(join(work, 'pulled-small'), { recursive: true, force: true })
+  }
+}
+
+// PETAL_BENCH_ONLY=pull,propagation,memory runs a subset.
+const only = (process.env.PETAL_BENCH_ONLY ?? 'pull,propagation,memory').split(',')
+const rows: Row[] = []
+log(`scale ${SCALE}; cached chains in ${CACHE}`)
+if (only.includes('pull')) rows.push(...await benchPull())
+if (only.includes('propagation')) rows.push(...await benchPropagation())
+if (only.includes('memory')) rows.push(...await benchMemory())
+printTable('network (loopback, separate processes)', rows)

@@ -1,0 +1,19 @@
+import { readNodeState, type NodeState } from '../../node/state-file.js'
+import type { CliContext } from '../context.js'
+
+/** The `status` extension: whether a node runs on this directory, its peers and sync state. */
+export function networkStatus (ctx: CliContext): { extra: Record<string, unknown>, lines: string[] } {
+  const s = readNodeState(ctx.dir)
+  if (s === undefined) return { extra: { node: { running: false } }, lines: ['node        not running (start it with `petal run`)'] }
+  return { extra: { node: { running: true, ...s } }, lines: nodeLines(s) }
+}
+
+export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'listen' | 'sync' | 'peers'>): string[] {
+  const sync = s.sync.state === 'syncing' ? `syncing, height ${s.sync.height} of ${s.sync.target ?? '?'}` : `in sync at height ${s.sync.height}`
+  return [
+    `node        running (pid ${s.pid}) as ${s.role}, peer id ${s.peer_id}`,
+    `peers       ${s.peers.length} connected${s.peers.length > 0 ? ': ' + s.peers.slice(0, 4).map(p => '…' + p.id.slice(-8)).join(', ') + (s.peers.length > 4 ? ', …' : '') : ''}`,
+    `sync        ${sync}`,
+    ...s.listen.map((a, i) => `${i === 0 ? 'listening   ' : '            '}${a}`)
+  ]
+}

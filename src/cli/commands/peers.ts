@@ -1,0 +1,27 @@
+import type { Command } from 'commander'
+import { readKnownPeers, readNodeState } from '../../node/state-file.js'
+import { table } from '../output.js'
+import type { Action } from '../program.js'
+
+export function register (program: Command, action: Action): void {
+  program.command('peers').description('list the peers of the node running on this data directory (or the remembered ones when none runs)')
+    .action(action(async ctx => {
+      const s = readNodeState(ctx.dir)
+      if (s === undefined) {
+        const known = readKnownPeers(ctx.dir)
+        ctx.out.result({ running: false, known }, () => known.length === 0
+          ? 'no node is running here, and no peers are remembered yet'
+          : 'no node is running here; remembered peers (re-dialled at start):\n' + table([
+            ['PEER', 'LAST SEEN', 'ADDRESSES'],
+            ...known.map(p => [p.id, new Date(p.lastSeen).toISOString().replace('T', ' ').slice(0, 19), p.addrs.join(' ')])
+          ]))
+        return
+      }
+      ctx.out.result({ running: true, peer_id: s.peer_id, peers: s.peers, banned: s.banned }, () => s.peers.length === 0
+        ? `node ${s.peer_id} has no peers${s.banned > 0 ? ` (${s.banned} banned)` : ''}`
+        : table([
+          ['PEER', 'DIRECTION', 'TIP', 'SCORE', 'ADDRESS'],
+          ...s.peers.map(p => [p.id, p.direction, p.tip_height === undefined ? '?' : String(p.tip_height), String(p.score), p.addr])
+        ]) + (s.banned > 0 ? `\n(${s.banned} banned)` : ''))
+    }))
+}

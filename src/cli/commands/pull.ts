@@ -1,0 +1,41 @@
+import type { Command } from 'commander'
+import type { PullProgress } from '../../node/index.js'
+import { isHash } from '../../util/index.js'
+import type { Progress } from '../progress.js'
+import { formatBytes, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+import { addNetworkOptions, networkOptions, roleLine, type NetworkFlags } from './network-options.js'
+import { printNodeReady, untilStopped } from './run.js'
+
+export function register (program: Command, action: Action): void {
+  addNetworkOptions(program.command('pull <multiaddr>')
+    .description('fetch a chain from a peer into an empty data directory (parameters, genesis, every block), verify it and exit; an interrupted pull resumes')
+    .option('--genesis <hash>', 'refuse the chain unless its genesis hash is this')
+    .option('--follow', 'keep running as a node afterwards (like `petal run`)'))
+    .action(action(async (ctx, addr: string, o: NetworkFlags & { genesis?: string, follow?: boolean }) => {
+      if (o.genesis !== undefined && !isHash(o.genesis)) throw new UsageError('--genesis must be 64 lower-case hex digits')
+      // A one-off pull listens nowhere (outbound connections are enough); --follow listens like run.
+      const { pull } = await import('../../node/index.js')
+      const network = await networkOptions({ ...o, bootstrap: [addr, ...o.bootstrap] }, o.follow === true ? undefined : [])
+      let phase = ''
+      let bar: Progress | undefined
+      const onProgress = (p: PullProgress): void => {
+        if (p.phase !== phase) {
+          bar?.done()
+          phase = p.phase
+          bar = p.phase === 'contact' ? undefined : ctx.progress(p.phase === 'sync' ? 'pull' : 'verify', 'blocks')
+          if (p.phase === 'contact') ctx.out.note(`contacting ${addr}…`)
+        }
+        bar?.update(p.done, p.total, p.bytes)
+      }
+      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, logger: ctx.logger, signal: ctx.signal, network, onProgress })
+      bar?.done()
+      if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop(); node.chain.close() }) }
+      ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed }, () =>
+        `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified`)
+      if (r.node !== undefined) {
+        printNodeReady(ctx, r.node, roleLine(r.node.role, undefined))
+        await untilStopped(ctx)
+      }
+    }, 'warn'))
+}

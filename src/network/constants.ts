@@ -1,0 +1,77 @@
+/**
+ * Protocol ids, message size limits and timeouts of the Petal wire protocol. Every number here is
+ * documented in docs/protocol.md; change both together.
+ */
+
+/** `/petal/<chain>/<name>/1.0.0`: request/response protocols are private to one chain. */
+export function protocolId (chainId: string, name: 'status' | 'headers' | 'block' | 'kad'): string {
+  return `/petal/${chainId}/${name}/1.0.0`
+}
+
+/** Chain-agnostic: what chain a peer serves (used by `petal pull` before it knows the chain). */
+export const CHAINPARAMS_PROTOCOL = '/petal/chainparams/1.0.0'
+
+/** Gossip topic of block announcements (header + seal) of one chain. */
+export function announceTopic (chainId: string): string {
+  return `/petal/${chainId}/announce/1`
+}
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** docs/protocol.md "Limits": the largest frame each side accepts, per message. */
+export const LIMITS = {
+  statusRequest: 64,
+  statusResponse: 8 * KiB,
+  headersRequest: 128,
+  headersResponse: 1 * MiB,
+  /** headers per `headers` response */
+  maxHeaders: 512,
+  blockRequest: 256,
+  blockResponseMeta: 4 * KiB,
+  chainparamsRequest: 64,
+  chainparamsResponse: 64 * KiB,
+  announcement: 8 * KiB,
+  /** one gossipsub RPC (many messages plus control); libp2p's default is 4 MiB */
+  gossipRpc: 1 * MiB,
+  /** one header's signature fields, in hex digits (a P-256 DER signature is at most 72 bytes) */
+  signatureHex: 160
+} as const
+
+/** docs/protocol.md "Timeouts", in milliseconds. */
+export const TIMEOUTS = {
+  dial: 10_000,
+  /** a whole status or chainparams exchange */
+  status: 5_000,
+  /** a whole headers exchange */
+  headers: 10_000,
+  /** block request until its response header arrives */
+  blockMeta: 10_000,
+  /** no block bytes for this long aborts the transfer */
+  blockIdle: 20_000,
+  /** a whole block transfer: this plus size / blockMinRate */
+  blockBase: 30_000,
+  /** server side: reading a request */
+  serverRequest: 5_000,
+  /** server side: a peer that reads nothing for this long is cut off */
+  serverStall: 30_000
+} as const
+
+/** Slowest transfer rate a block download may have before it times out (bytes per second). */
+export const BLOCK_MIN_RATE = 128 * KiB
+
+/** Concurrent inbound streams per connection and protocol; further streams are refused by libp2p. */
+export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, chainparams: 2 } as const
+
+/** Block uploads served at once by one node (beyond that, requests are answered BUSY). */
+export const MAX_CONCURRENT_UPLOADS = 16
+
+/** Chunk size of block uploads. */
+export const UPLOAD_CHUNK = 64 * KiB
+
+/**
+ * Yamux flow control: the stream window caps the bytes in flight per stream, so a paused reader
+ * buffers at most this much; the read buffer limit is set above it.
+ */
+export const STREAM_WINDOW = 4 * MiB
+export const STREAM_READ_BUFFER = 8 * MiB

@@ -1,0 +1,98 @@
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
+import { fromHex, sleep, type Logger } from '../util/index.js'
+import type { PetalLibp2p } from './libp2p.js'
+
+export interface DiscoveryOptions {
+  /** First search this soon after start; the interval then doubles up to maxMs. */
+  initialMs: number
+  maxMs: number
+  /** Re-announce this node as a provider of the chain this often. */
+  provideEveryMs: number
+  /** Keep searching at the short interval until this many peers are connected. */
+  targetPeers: number
+}
+
+const RAW = 0x55
+const SHA2_256 = 0x12
+
+/** The DHT key of a chain: a CIDv1 (raw) whose multihash is the genesis hash itself. */
+export function chainCid (chainId: string): CID {
+  return CID.createV1(RAW, Digest.create(SHA2_256, fromHex(chainId) as Uint8Array))
+}
+
+/**
+ * Find the other nodes of a chain through the DHT: provide the chain's CID, look for its
+ * providers, dial the ones not yet connected. Runs until stopped; every step is best effort.
+ */
+export class Discovery {
+  private readonly controller = new AbortController()
+  private loop?: Promise<void>
+  private providedAt = -Infinity
+
+  constructor (
+    private readonly node: PetalLibp2p,
+    chainId: string,
+    private readonly o: DiscoveryOptions,
+    private readonly canDial: (peer: string) => boolean,
+    private readonly logger: Logger,
+    private readonly cid = chainCid(chainId)
+  ) {}
+
+  start (): void {
+    this.loop = this.run(this.controller.signal).catch(() => {})
+  }
+
+  async stop (): Promise<void> {
+    this.controller.abort()
+    await this.loop
+  }
+
+  private routingTableSize (): number {
+    return (this.node.services.dht as unknown as SingleKadDHT).routingTable.size
+  }
+
+  private async run (signal: AbortSignal): Promise<void> {
+    let delay = this.o.initialMs
+    for (;;) {
+      await sleep(delay, signal)
+      if (this.routingTableSize() > 0) {
+        await this.provide(signal)
+        await this.find(signal)
+      }
+      delay = this.node.getPeers().length >= this.o.targetPeers ? this.o.maxMs : Math.min(delay * 2, this.o.maxMs)
+    }
+  }
+
+  private async provide (signal: AbortSignal): Promise<void> {
+    if (Date.now() - this.providedAt < this.o.provideEveryMs) return
+    try {
+      await this.node.contentRouting.provide(this.cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+      this.providedAt = Date.now()
+      this.logger.debug('announced this node in the DHT')
+    } catch (err) {
+      if (signal.aborted) throw err
+      this.logger.debug('DHT provide failed', { error: (err as Error).message })
+    }
+  }
+
+  private async find (signal: AbortSignal): Promise<void> {
+    const self = this.node.peerId.toString()
+    const connected = new Set(this.node.getPeers().map(p => p.toString()))
+    try {
+      for await (const p of this.node.contentRouting.findProviders(this.cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(20_000)]) })) {
+        const id = p.id.toString()
+        if (id === self || connected.has(id) || !this.canDial(id)) continue
+        connected.add(id)
+        if (p.multiaddrs.length > 0) await this.node.peerStore.merge(p.id, { multiaddrs: p.multiaddrs })
+        this.node.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).then(
+          () => { this.logger.debug('dialled a peer found in the DHT', { peer: id }) },
+          (err: unknown) => { this.logger.debug('cannot dial a peer found in the DHT', { peer: id, error: (err as Error).message }) })
+      }
+    } catch (err) {
+      if (signal.aborted) throw err
+      this.logger.debug('DHT search failed', { error: (err as Error).message })
+    }
+  }
+}

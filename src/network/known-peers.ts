@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isNotFound, sleep, writeFileAtomic, type Clock, type Logger } from '../util/index.js'
+import type { PetalLibp2p } from './libp2p.js'
+
+export interface RedialOptions {
+  /** First retry after a failed dial; doubles per failure up to maxMs. */
+  baseMs: number
+  maxMs: number
+  /** Peers remembered in the file (most recently seen first). */
+  maxRemembered: number
+  /** Dials in flight at once. */
+  parallel: number
+}
+
+export interface KnownPeer {
+  id: string
+  addrs: string[]
+  lastSeen: number
+  /** From the bootstrap list: never forgotten. */
+  bootstrap: boolean
+}
+
+interface State extends KnownPeer { failures: number, nextDialAt: number, dialling: boolean }
+
+/**
+ * The peers this node dials by itself: the bootstrap list plus every peer of the chain it has
+ * met, remembered in `peers.json` so that a restart reconnects without the bootstrap peers. A
+ * peer that is not connected is re-dialled with exponential backoff.
+ */
+export class KnownPeers {
+  private readonly peers = new Map<string, State>()
+  private readonly controller = new AbortController()
+  private loop?: Promise<void>
+  private dirty = false
+
+  constructor (
+    private readonly node: PetalLibp2p,
+    private readonly file: string | undefined,
+    private readonly o: RedialOptions,
+    private readonly canDial: (peer: string) => boolean,
+    private readonly clock: Clock,
+    private readonly logger: Logger
+  ) {}
+
+  /** Load the file and add the bootstrap list (multiaddrs ending in /p2p/<id>). */
+  load (bootstrap: Multiaddr[]): void {
+    for (const p of this.readFile()) this.peers.set(p.id, { ...p, bootstrap: false, failures: 0, nextDialAt: 0, dialling: false })
+    for (const ma of bootstrap) {
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id === undefined) continue
+      const e = this.peers.get(id)
+      const addr = ma.toString()
+      if (e === undefined) this.peers.set(id, { id, addrs: [addr], lastSeen: 0, bootstrap: true, failures: 0, nextDialAt: 0, dialling: false })
+      else { e.bootstrap = true; if (!e.addrs.includes(addr)) e.addrs.unshift(addr) }
+    }
+  }
+
+  list (): KnownPeer[] {
+    return [...this.peers.values()].map(({ id, addrs, lastSeen, bootstrap }) => ({ id, addrs, lastSeen, bootstrap }))
+  }
+
+  /** A peer of this chain identified itself with these listen addresses. */
+  remember (id: string, addrs: string[]): void {
+    const usable = addrs.filter(a => !a.includes('/p2p-circuit') && !a.includes('/ip4/0.0.0.0') && !a.includes('/ip6/::/'))
+    const e = this.peers.get(id)
+    if (e === undefined) {
+      if (usable.length === 0) return
+      this.peers.set(id, { id, addrs: usable, lastSeen: this.clock.now(), bootstrap: false, failures: 0, nextDialAt: 0, dialling: false })
+    } else {
+      e.lastSeen = this.clock.now()
+      e.failures = 0
+      if (usable.length > 0) e.addrs = [...new Set([...usable, ...(e.bootstrap ? e.addrs : [])])]
+    }
+    this.dirty = true
+  }
+
+  connected (id: string): void {
+    const e = this.peers.get(id)
+    if (e !== undefined) { e.failures = 0; e.lastSeen = this.clock.now(); this.dirty = true }
+  }
+
+  start (tickMs = 500): void {
+    this.loop = this.run(tickMs, this.controller.signal).catch(() => {})
+  }
+
+  async stop (): Promise<void> {
+    this.controller.abort()
+    await this.loop
+    this.save()
+  }
+
+  private async run (tickMs: number, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      this.dialDue(signal)
+      if (this.dirty) this.save()
+      await sleep(tickMs, signal)
+    }
+  }
+
+  private dialDue (signal: AbortSignal): void {
+    const connected = new Set(this.node.getPeers().map(p => p.toString()))
+    const now = this.clock.now()
+    let inFlight = [...this.peers.values()].filter(p => p.dialling).length
+    for (const p of this.peers.values()) {
+      if (inFlight >= this.o.parallel) return
+      if (p.dialling || connected.has(p.id) || p.nextDialAt > now || !this.canDial(p.id) || p.id === this.node.peerId.toString()) continue
+      p.dialling = true
+      inFlight++
+      this.dial(p, signal).finally(() => { p.dialling = false })
+    }
+  }
+
+  private async dial (p: State, signal: AbortSignal): Promise<void> {
+    try {
+      const id = peerIdFromString(p.id)
+      await this.node.peerStore.merge(id, { multiaddrs: p.addrs.map(a => multiaddr(a)) })
+      await this.node.dial(id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+      p.failures = 0
+    } catch (err) {
+      if (signal.aborted) return
+      p.failures++
+      p.nextDialAt = this.clock.now() + Math.min(this.o.baseMs * 2 ** (p.failures - 1), this.o.maxMs)
+      this.logger.debug('cannot reach known peer', { peer: p.id, failures: p.failures, error: (err as Error).message })
+    }
+  }
+
+  private readFile (): KnownPeer[] {
+    if (this.file === undefined) return []
+    try {
+      const j = JSON.parse(readFileSync(this.file, 'utf8')) as { peers?: unknown }
+      if (!Array.isArray(j.peers)) return []
+      return j.peers.filter((p): p is KnownPeer => typeof p === 'object' && p !== null && typeof p.id === 'string' &&
+        Array.isArray(p.addrs) && p.addrs.every((a: unknown) => typeof a === 'string') && typeof p.lastSeen === 'number')
+        .filter(p => { try { peerIdFromString(p.id); p.addrs.forEach(a => multiaddr(a)); return true } catch { return false } })
+    } catch (err) {
+      if (!isNotFound(err)) this.logger.warn('ignoring unreadable peers file', { file: this.file })
+      return []
+    }
+  }
+
+  private save (): void {
+    this.dirty = false
+    if (this.file === undefined) return
+    const peers = [...this.peers.values()].filter(p => !p.bootstrap && p.lastSeen > 0)
+      .sort((a, b) => b.lastSeen - a.lastSeen).slice(0, this.o.maxRemembered)
+      .map(({ id, addrs, lastSeen }) => ({ id, addrs, lastSeen }))
+    try {
+      writeFileAtomic(this.file, JSON.stringify({ peers }, null, 2) + '\n')
+    } catch (err) {
+      this.logger.warn('cannot save the peers file', { file: this.file, error: (err as Error).message })
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { bootstrap } from '@libp2p/bootstrap'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import { LIMITS, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS } from './constants.js'
+
+export type PetalLibp2p = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT, pubsub: GossipSub }>
+
+export interface Libp2pConfig {
+  privateKey: PrivateKey
+  chainId: string
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  /** Delay before the first dial of bootstrap peers (libp2p's default is 1 s). */
+  bootstrapDelayMs: number
+  maxConnections: number
+  /** Inbound connections accepted per second from one host (libp2p's default of 5 is low for a LAN). */
+  inboundPerSecond: number
+  gater: ConnectionGater
+  version: string
+  /** Start at once (libp2p's default) or leave it to the caller, after handlers are registered. */
+  start?: boolean
+}
+
+/**
+ * Build (and start) the libp2p node of one chain: TCP + noise + yamux, identify, ping, a private
+ * kad-dht in server mode, gossipsub (stack.md has why each setting is what it is).
+ */
+export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> {
+  return await createLibp2p({
+    start: c.start ?? true,
+    privateKey: c.privateKey,
+    nodeInfo: { name: 'petal', version: c.version, userAgent: `petal/${c.version}` },
+    addresses: { listen: c.listen, announce: c.announce },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: STREAM_READ_BUFFER } })],
+    connectionGater: c.gater,
+    connectionManager: {
+      maxConnections: c.maxConnections,
+      inboundConnectionThreshold: c.inboundPerSecond,
+      dialTimeout: TIMEOUTS.dial
+    },
+    peerDiscovery: c.bootstrap.length > 0 ? [bootstrap({ list: c.bootstrap, timeout: c.bootstrapDelayMs })] : [],
+    services: {
+      identify: identify(),
+      // kad-dht pings through this service too; the default of one outbound stream collides.
+      ping: ping({ maxOutboundStreams: 4 }),
+      dht: kadDHT({
+        protocol: protocolId(c.chainId, 'kad'),
+        // Server mode even without a public address, and keep private addresses: on a LAN or
+        // loopback every peer is "private", and dropping them leaves the routing table empty.
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        allowQueryWithZeroPeers: true
+      }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        maxInboundDataLength: LIMITS.gossipRpc
+      })
+    }
+  })
+}

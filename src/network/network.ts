@@ -1,0 +1,251 @@
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { protocolId } from './constants.js'
+import { Discovery } from './discovery.js'
+import { NetworkError } from './errors.js'
+import { Gossip, type AnnouncementSource, type Verdict } from './gossip.js'
+import { KnownPeers, type KnownPeer } from './known-peers.js'
+import { createPetalLibp2p, type PetalLibp2p } from './libp2p.js'
+import { DEFAULT_NETWORK_OPTIONS, type NetworkOptions } from './options.js'
+import { fetchBlock, registerBlock, type FetchedBlock } from './protocols/block.js'
+import { registerChainParams } from './protocols/chainparams.js'
+import { registerHeaders, requestHeaders } from './protocols/headers.js'
+import type { ServeContext } from './protocols/serve.js'
+import { registerStatus, requestStatus } from './protocols/status.js'
+import { PeerScores, type Offence } from './scoring.js'
+import type { BlockSource } from './source.js'
+import type { StatusMessage, WireHeader } from './wire.js'
+
+/** What the network tells the layer above (sync). */
+export interface NetworkEvents {
+  onPeerConnected: (peer: string) => void
+  onPeerDisconnected: (peer: string) => void
+  validateAnnouncement: (h: WireHeader) => Verdict
+  onAnnouncement: (h: WireHeader, from: AnnouncementSource) => void
+}
+
+export interface PeerSummary {
+  id: string
+  /** Remote address of the first open connection. */
+  addr: string
+  direction: 'inbound' | 'outbound'
+  score: number
+  /** ms since epoch */
+  connectedAt: number
+}
+
+export interface NetworkComponents {
+  privateKey: PrivateKey
+  source: BlockSource
+  events: NetworkEvents
+  logger?: Logger
+  clock?: Clock
+}
+
+/** Parse and check a multiaddr given by a user (flags, chainparams); `needPeerId` for dial targets. */
+export function parseMultiaddr (text: string, needPeerId = false): Multiaddr {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(text)
+  } catch {
+    throw new NetworkError('BAD_MULTIADDR', `not a multiaddr: ${JSON.stringify(text)}`, { hint: 'e.g. /ip4/192.0.2.7/tcp/2017/p2p/12D3KooW…' })
+  }
+  if (needPeerId && ma.getComponents().findLast(c => c.name === 'p2p') === undefined) {
+    throw new NetworkError('BAD_MULTIADDR', `${text} does not end with /p2p/<peer id>`, { hint: 'copy the full address a running node prints, e.g. /ip4/192.0.2.7/tcp/2017/p2p/12D3KooW…' })
+  }
+  return ma
+}
+
+function listenReason (err: unknown): string {
+  const text = String((err as Error | undefined)?.message ?? err)
+  if (text.includes('EADDRINUSE')) return 'address already in use'
+  if (text.includes('EADDRNOTAVAIL')) return 'address not available on this machine'
+  if (text.includes('EACCES')) return 'permission denied (ports below 1024 need privileges)'
+  return text.split('\n')[0] ?? 'error'
+}
+
+/**
+ * The libp2p node of one chain and everything spoken over it: the status, headers, block and
+ * chainparams protocols (server and client side), announcement gossip, DHT discovery, known
+ * peers with redial, and peer scoring with bans. The layer above sees peers as id strings.
+ */
+export class Network {
+  readonly libp2p: PetalLibp2p
+  readonly scores: PeerScores
+  private readonly logger: Logger
+  private readonly gossip: Gossip
+  private readonly discovery?: Discovery
+  private readonly known: KnownPeers
+  private readonly serve: ServeContext
+  private readonly connectedAt = new Map<string, number>()
+  private started = false
+
+  private constructor (libp2p: PetalLibp2p, scores: PeerScores, private readonly c: NetworkComponents, private readonly o: NetworkOptions) {
+    this.libp2p = libp2p
+    this.scores = scores
+    this.logger = c.logger ?? nullLogger
+    const report = (peer: string, offence: Offence, detail: string): void => { this.report(peer, offence, detail) }
+    this.serve = { report, logger: this.logger }
+    this.gossip = new Gossip(libp2p, c.source.chainId, { validate: h => c.events.validateAnnouncement(h), onAnnouncement: (h, f) => { c.events.onAnnouncement(h, f) } }, report, this.logger)
+    const canDial = (p: string): boolean => !scores.isBanned(p)
+    if (o.discovery !== false) this.discovery = new Discovery(libp2p, c.source.chainId, o.discovery, canDial, this.logger)
+    this.known = new KnownPeers(libp2p, o.peersFile, o.redial, canDial, c.clock ?? systemClock, this.logger)
+  }
+
+  /** Build the node (not yet listening). Throws BAD_MULTIADDR for bad addresses. */
+  static async create (c: NetworkComponents, options: Partial<NetworkOptions> = {}): Promise<Network> {
+    const o = { ...DEFAULT_NETWORK_OPTIONS, ...options }
+    for (const a of [...o.listen, ...o.announce]) parseMultiaddr(a)
+    const bootstrap = o.bootstrap.map(a => parseMultiaddr(a, true))
+    const scores = new PeerScores(c.clock ?? systemClock, { banMs: o.banMs })
+    const banned = (p: PeerId): boolean => scores.isBanned(p.toString())
+    const libp2p = await createPetalLibp2p({
+      privateKey: c.privateKey,
+      chainId: c.source.chainId,
+      listen: o.listen,
+      announce: o.announce,
+      bootstrap: [],
+      bootstrapDelayMs: 10,
+      maxConnections: o.maxConnections,
+      inboundPerSecond: o.inboundPerSecond,
+      version: o.version,
+      gater: { denyDialPeer: banned, denyInboundEncryptedConnection: banned, denyOutboundEncryptedConnection: banned },
+      start: false
+    })
+    const n = new Network(libp2p, scores, c, o)
+    n.known.load(bootstrap)
+    return n
+  }
+
+  get peerId (): string { return this.libp2p.peerId.toString() }
+
+  async start (): Promise<void> {
+    const { source } = this.c
+    await registerStatus(this.libp2p, source, this.serve)
+    await registerHeaders(this.libp2p, source, this.serve)
+    await registerBlock(this.libp2p, source, this.serve)
+    await registerChainParams(this.libp2p, source, this.serve)
+    this.libp2p.addEventListener('peer:connect', this.onConnect)
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.libp2p.addEventListener('peer:identify', this.onIdentify)
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      throw new NetworkError('LISTEN_FAILED', `cannot listen on ${this.o.listen.join(', ')}: ${listenReason(err)}`, { hint: 'choose another --listen address or port (port 0 picks a free one)', cause: err })
+    }
+    this.gossip.start()
+    this.known.start(this.o.redialTickMs)
+    this.discovery?.start()
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) { await this.libp2p.stop(); return }
+    this.started = false
+    await this.discovery?.stop()
+    await this.known.stop()
+    this.gossip.stop()
+    this.libp2p.removeEventListener('peer:connect', this.onConnect)
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.libp2p.removeEventListener('peer:identify', this.onIdentify)
+    await this.libp2p.stop()
+  }
+
+  /** Full listen addresses, `…/tcp/PORT/p2p/PEERID`. */
+  listenAddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  peers (): PeerSummary[] {
+    const out: PeerSummary[] = []
+    for (const p of this.libp2p.getPeers()) {
+      const id = p.toString()
+      const conn = this.libp2p.getConnections(p)[0]
+      if (conn === undefined) continue
+      out.push({ id, addr: conn.remoteAddr.toString(), direction: conn.direction, score: Math.round(this.scores.score(id)), connectedAt: this.connectedAt.get(id) ?? conn.timeline.open })
+    }
+    return out
+  }
+
+  connectedPeers (): string[] {
+    return this.libp2p.getPeers().map(p => p.toString())
+  }
+
+  knownPeers (): KnownPeer[] {
+    return this.known.list()
+  }
+
+  subscribers (): string[] {
+    return this.gossip.subscribers()
+  }
+
+  // ---- requests to peers (the interface sync uses) ----
+
+  async status (peer: string, signal?: AbortSignal): Promise<StatusMessage> {
+    const s = await this.checked(peer, requestStatus(this.libp2p, peerIdFromString(peer), this.c.source.chainId, signal))
+    if (s.genesis !== this.c.source.chainId) throw new NetworkError('WRONG_CHAIN', 'peer serves another chain', { details: { peer } })
+    return s
+  }
+
+  async headers (peer: string, from: number, count: number, signal?: AbortSignal): Promise<WireHeader[]> {
+    return await this.checked(peer, requestHeaders(this.libp2p, peerIdFromString(peer), this.c.source.chainId, from, count, signal))
+  }
+
+  async fetchBlock (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal }): Promise<FetchedBlock> {
+    return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.c.source.chainId, hash, dest, o))
+  }
+
+  /** Publish a block announcement; resolves to the number of peers it was sent to. */
+  async announce (h: WireHeader): Promise<number> {
+    return await this.gossip.publish(h)
+  }
+
+  /** Score a peer down; at the ban threshold it is disconnected and refused for `banMs`. */
+  report (peer: string, offence: Offence, detail: string): void {
+    const banned = this.scores.penalise(peer, offence)
+    if (!banned) {
+      this.logger.debug('peer scored down', { peer, offence, detail, score: this.scores.score(peer) })
+      return
+    }
+    this.logger.warn('dropped misbehaving peer', { peer, offence, detail })
+    this.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+  }
+
+  /** Report protocol violations found by a client-side request. */
+  private async checked<T> (peer: string, p: Promise<T>): Promise<T> {
+    try {
+      return await p
+    } catch (err) {
+      if (err instanceof NetworkError) {
+        const offence = err.code === 'MALFORMED' ? 'malformed' : err.code === 'OVERSIZED' ? 'oversized' : err.code === 'HASH_MISMATCH' ? 'hash-mismatch' : err.code === 'TIMEOUT' ? 'timeout' : undefined
+        if (offence !== undefined) this.report(peer, offence, err.message)
+      }
+      throw err
+    }
+  }
+
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString()
+    this.connectedAt.set(id, Date.now())
+    this.known.connected(id)
+    const conn = this.libp2p.getConnections(evt.detail)[0]
+    this.logger.info('peer connected', { peer: id, addr: conn?.remoteAddr.toString(), direction: conn?.direction })
+    this.c.events.onPeerConnected(id)
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString()
+    this.connectedAt.delete(id)
+    this.logger.info('peer disconnected', { peer: id })
+    this.c.events.onPeerDisconnected(id)
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, listenAddrs: Multiaddr[], protocols: string[] }>): void => {
+    const r = evt.detail
+    if (!r.protocols.includes(protocolId(this.c.source.chainId, 'status'))) return
+    const id = r.peerId.toString()
+    this.known.remember(id, r.listenAddrs.map(a => a.toString().includes('/p2p/') ? a.toString() : `${a.toString()}/p2p/${id}`))
+  }
+}

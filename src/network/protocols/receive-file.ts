@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto'
+import { open } from 'node:fs/promises'
+import type { Stream, StreamMessageEvent } from '@libp2p/interface'
+import { NetworkError } from '../errors.js'
+
+// Pause the stream when this many received bytes wait to be written; resume below the low mark.
+const HIGH_WATER = 2 * 1024 * 1024
+const LOW_WATER = 512 * 1024
+
+/**
+ * Write exactly `size` bytes arriving on `stream` to a new file `dest`, hashing them on the way.
+ * Backpressure: when the disk falls behind, the stream is paused, which stops yamux window
+ * updates, so the sender stops after at most one window. Resolves once the file is complete
+ * and its SHA-256 equals `hash`.
+ */
+export async function receiveToFile (stream: Stream, dest: string, o: { size: number, hash: string, signal: AbortSignal, idleMs: number }): Promise<void> {
+  // Hold the data (and the sender, through flow control) until the file is open.
+  const wasPaused = stream.readStatus === 'paused'
+  if (!wasPaused) stream.pause()
+  let fh
+  try {
+    fh = await open(dest, 'wx', 0o644)
+  } catch (err) {
+    if (!wasPaused) stream.resume()
+    throw err
+  }
+  const hasher = createHash('sha256')
+  let received = 0
+  let pending = 0
+  let paused = false
+  let writes: Promise<void> = Promise.resolve()
+  let idle: NodeJS.Timeout | undefined
+  let settle!: (err?: Error) => void
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (err?: Error) => { if (err === undefined) resolve(); else reject(err) }
+  })
+  let settled = false
+  const fail = (err: Error): void => {
+    if (settled) return
+    settled = true
+    settle(err)
+  }
+  const armIdle = (): void => {
+    clearTimeout(idle)
+    idle = setTimeout(() => { fail(new NetworkError('TIMEOUT', 'block transfer stalled')) }, o.idleMs)
+  }
+  const onMessage = (evt: StreamMessageEvent): void => {
+    if (settled) return
+    armIdle()
+    const chunks = evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]
+    for (const chunk of chunks) {
+      received += chunk.byteLength
+      if (received > o.size) { fail(new NetworkError('OVERSIZED', 'peer sent more bytes than it announced')); return }
+      hasher.update(chunk)
+      pending += chunk.byteLength
+      writes = writes.then(async () => {
+        await fh.write(chunk)
+        pending -= chunk.byteLength
+        if (paused && pending < LOW_WATER && stream.readStatus === 'paused') { paused = false; stream.resume() }
+      })
+    }
+    if (!paused && pending > HIGH_WATER) { paused = true; stream.pause() }
+    if (received === o.size) {
+      writes.then(() => {
+        if (settled) return
+        settled = true
+        const got = hasher.digest('hex')
+        settle(got === o.hash ? undefined : new NetworkError('HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } }))
+      }, (err: unknown) => { fail(err as Error) })
+    }
+  }
+  const onEnd = (): void => { if (received < o.size) fail(new NetworkError('STREAM_ERROR', `stream ended after ${received} of ${o.size} bytes`)) }
+  const onClose = (evt: Event): void => {
+    const err = (evt as Event & { error?: Error }).error
+    // A clean close with bytes missing is reported by 'end' once the buffer is drained.
+    if (err !== undefined) fail(err)
+  }
+  const onAbort = (): void => { fail(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted')) }
+  stream.addEventListener('message', onMessage)
+  stream.addEventListener('end', onEnd)
+  stream.addEventListener('close', onClose)
+  o.signal.addEventListener('abort', onAbort, { once: true })
+  armIdle()
+  if (!wasPaused && stream.readStatus === 'paused') stream.resume()
+  try {
+    if (o.size === 0) { settled = true; settle(createHash('sha256').digest('hex') === o.hash ? undefined : new NetworkError('HASH_MISMATCH', 'empty block does not match the requested hash')) }
+    await done
+    await writes
+  } finally {
+    clearTimeout(idle)
+    stream.removeEventListener('message', onMessage)
+    stream.removeEventListener('end', onEnd)
+    stream.removeEventListener('close', onClose)
+    o.signal.removeEventListener('abort', onAbort)
+    await writes.catch(() => {})
+    await fh.close()
+  }
+}

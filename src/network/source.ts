@@ -1,0 +1,51 @@
+import { closeSync, fstatSync, openSync } from 'node:fs'
+import type { Chain } from '../chain/index.js'
+import { chainParamsToJson } from '../storage/index.js'
+import { headerOf, type WireHeader } from './wire.js'
+
+/** An open block file ready to stream: the caller closes `fd`. */
+export interface OpenBlock { fd: number, size: number, seal: string }
+
+/**
+ * What a node serves to its peers. Implemented over a Chain (`chainSource`); tests substitute
+ * hostile sources to play a misbehaving peer.
+ */
+export interface BlockSource {
+  readonly chainId: string
+  chainParamsJson: () => string
+  tip: () => WireHeader
+  /** Canonical headers from height `from`, at most `count`. */
+  headers: (from: number, count: number) => WireHeader[]
+  /** Open a stored block (canonical or side branch) by hash, or undefined. */
+  openBlock: (hash: string) => OpenBlock | undefined
+  /** Wait up to `ms` for a block this node is fetching right now; true if it arrived. */
+  awaitBlock?: (hash: string, ms: number, signal: AbortSignal) => Promise<boolean>
+}
+
+/** Serve a chain's index and block files. */
+export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock']): BlockSource {
+  return {
+    chainId: chain.chainId,
+    chainParamsJson: () => chainParamsToJson(chain.params),
+    tip: () => headerOf(chain.tip()),
+    headers: (from, count) => chain.index.range(from, from + count - 1, count).map(headerOf),
+    openBlock: hash => {
+      const r = chain.index.byHash(hash)
+      if (r === undefined) return undefined
+      // Look up and open in one synchronous step: an in-process reorg moves files synchronously
+      // too, so it cannot slip in between. The size check catches a cross-process move.
+      let fd: number
+      try {
+        fd = openSync(chain.pathOf(r), 'r')
+      } catch {
+        return undefined
+      }
+      if (fstatSync(fd).size !== r.size) {
+        closeSync(fd)
+        return undefined
+      }
+      return { fd, size: r.size, seal: r.seal }
+    },
+    awaitBlock
+  }
+}

@@ -1,0 +1,129 @@
+import type { BlockRecord } from '../storage/index.js'
+import { isKeyId } from '../crypto/index.js'
+import { isHash } from '../util/index.js'
+import { LIMITS } from './constants.js'
+import { NetworkError } from './errors.js'
+
+/**
+ * A block header as it travels in announcements, status replies and `headers` replies: enough to
+ * place the block in a chain and to check its seal before fetching the file (docs/protocol.md).
+ */
+export interface WireHeader {
+  hash: string
+  height: number
+  parent: string
+  version: 1 | 2
+  /** key id of the signer */
+  signer: string
+  timestamp: string
+  /** '' for v1 blocks */
+  rowsRoot: string
+  /** hex DER `PreviousBlockHashSignature` */
+  prevSig: string
+  /** hex DER seal */
+  seal: string
+  /** file size in bytes */
+  size: number
+}
+
+export function headerOf (b: BlockRecord): WireHeader {
+  return {
+    hash: b.hash, height: b.height, parent: b.parent, version: b.version === 1 ? 1 : 2, signer: b.signer,
+    timestamp: b.timestamp, rowsRoot: b.rowsRoot, prevSig: b.prevSig, seal: b.seal, size: b.size
+  }
+}
+
+const SIG_RE = /^(?:[0-9a-f]{2})+$/
+
+export function malformed (what: string): NetworkError {
+  return new NetworkError('MALFORMED', `malformed ${what}`)
+}
+
+function isCount (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+}
+
+function isSig (v: unknown): v is string {
+  return typeof v === 'string' && v.length <= LIMITS.signatureHex && SIG_RE.test(v)
+}
+
+/** Strictly check a header received from a peer: every field typed, bounded and well formed. */
+export function parseHeader (v: unknown, what = 'header'): WireHeader {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw malformed(what)
+  const o = v as Record<string, unknown>
+  if (!isHash(o.hash) || !isHash(o.parent) || !isCount(o.height) || (o.version !== 1 && o.version !== 2) ||
+    !isKeyId(o.signer) || typeof o.timestamp !== 'string' || o.timestamp.length > 64 ||
+    !(o.rowsRoot === '' || isHash(o.rowsRoot)) || !isSig(o.prevSig) || !isSig(o.seal) || !isCount(o.size)) {
+    throw malformed(what)
+  }
+  return {
+    hash: o.hash, height: o.height, parent: o.parent, version: o.version, signer: o.signer, timestamp: o.timestamp,
+    rowsRoot: o.rowsRoot as string, prevSig: o.prevSig, seal: o.seal, size: o.size
+  }
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export function encodeJson (v: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(v))
+}
+
+/** Decode one JSON message of at most `limit` bytes; anything else is MALFORMED or OVERSIZED. */
+export function decodeJson (bytes: Uint8Array, limit: number, what: string): Record<string, unknown> {
+  if (bytes.byteLength > limit) throw new NetworkError('OVERSIZED', `${what} of ${bytes.byteLength} bytes exceeds ${limit}`)
+  let v: unknown
+  try {
+    v = JSON.parse(decoder.decode(bytes))
+  } catch {
+    throw malformed(what)
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw malformed(what)
+  return v as Record<string, unknown>
+}
+
+// ---- messages (docs/protocol.md "Messages") ----
+
+export interface StatusMessage { genesis: string, tip: WireHeader }
+
+export function parseStatus (o: Record<string, unknown>): StatusMessage {
+  if (!isHash(o.genesis)) throw malformed('status')
+  return { genesis: o.genesis, tip: parseHeader(o.tip, 'status') }
+}
+
+export interface HeadersRequest { from: number, count: number }
+
+export function parseHeadersRequest (o: Record<string, unknown>): HeadersRequest {
+  if (!isCount(o.from) || !isCount(o.count, LIMITS.maxHeaders) || o.count === 0) throw malformed('headers request')
+  return { from: o.from, count: o.count }
+}
+
+/** A `headers` reply must be the requested heights, consecutive and linked, possibly cut short. */
+export function parseHeadersReply (o: Record<string, unknown>, req: HeadersRequest): WireHeader[] {
+  if (!Array.isArray(o.headers) || o.headers.length > req.count) throw malformed('headers reply')
+  const hs = o.headers.map(h => parseHeader(h, 'headers reply'))
+  hs.forEach((h, i) => {
+    if (h.height !== req.from + i) throw malformed('headers reply (wrong heights)')
+    const prev = hs[i - 1]
+    if (prev !== undefined && h.parent !== prev.hash) throw malformed('headers reply (not linked)')
+  })
+  return hs
+}
+
+export function parseBlockRequest (o: Record<string, unknown>): { hash: string } {
+  if (!isHash(o.hash)) throw malformed('block request')
+  return { hash: o.hash }
+}
+
+export type BlockMeta = { ok: true, size: number, seal: string } | { ok: false, error: 'NOT_FOUND' | 'BUSY' }
+
+export function parseBlockMeta (o: Record<string, unknown>): BlockMeta {
+  if (o.ok === true && isCount(o.size) && isSig(o.seal)) return { ok: true, size: o.size, seal: o.seal }
+  if (o.ok === false && (o.error === 'NOT_FOUND' || o.error === 'BUSY')) return { ok: false, error: o.error }
+  throw malformed('block reply')
+}
+
+export function parseChainParamsReply (o: Record<string, unknown>): string {
+  if (typeof o.chainparams !== 'string') throw malformed('chainparams reply')
+  return o.chainparams
+}

@@ -1,0 +1,197 @@
+import { Chain, signImport, type ImportResult } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
+import { DataDir } from '../storage/index.js'
+import { Sync, type SyncProgress } from '../sync/index.js'
+import { nullLogger, sleep, type Logger } from '../util/index.js'
+import { NodeError } from './errors.js'
+import { DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
+import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
+
+export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
+
+/**
+ * A running Petal node: the composition root. Opens the chain, builds the network and the
+ * syncer and wires them together, watches the data directory for blocks imported by other
+ * processes and announces them, and publishes its state for the CLI. start() brings the parts
+ * up in dependency order; stop() takes them down in reverse.
+ */
+export class PetalNode {
+  readonly chain: Chain
+  readonly network: Network
+  readonly sync: Sync
+  private readonly logger: Logger
+  private readonly controller = new AbortController()
+  private readonly loops: Array<Promise<void>> = []
+  private lastTip = ''
+  private startedAt = new Date()
+  private running = false
+
+  private constructor (chain: Chain, network: Network, sync: Sync, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
+    this.chain = chain
+    this.network = network
+    this.sync = sync
+    this.logger = logger
+  }
+
+  /** Open (or take) the chain and build the node; nothing listens until start(). */
+  static async create (o: NodeOptions): Promise<PetalNode> {
+    const logger = o.logger ?? nullLogger
+    const chain = o.chain ?? Chain.open(o.dir, { logger: logger.child('chain') })
+    try {
+      const dir = new DataDir(chain.dir.root)
+      const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
+      const bootstrap = [...validBootstrap(chain.params.bootstrapPeers, logger), ...(o.network?.bootstrap ?? [])]
+      let sync: Sync | undefined
+      const network = await Network.create({
+        privateKey,
+        source: chainSource(chain, async (hash, ms, signal) => await (sync?.awaitBlock(hash, ms, signal) ?? false)),
+        logger: logger.child('network'),
+        events: {
+          onPeerConnected: p => { sync?.peerConnected(p) },
+          onPeerDisconnected: p => { sync?.peerDisconnected(p) },
+          validateAnnouncement: h => sync?.validateAnnouncement(h) ?? 'ignore',
+          onAnnouncement: (h, from) => { sync?.announcement(h, from) }
+        }
+      }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
+      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey }, o.sync, o.events)
+      return new PetalNode(chain, network, sync, o.chain === undefined, o, logger.child('node'))
+    } catch (err) {
+      if (o.chain === undefined) chain.close()
+      throw err
+    }
+  }
+
+  get peerId (): string { return this.network.peerId }
+
+  /** Signatory when the signing key is active at the tip, follower otherwise. */
+  get role (): 'signatory' | 'follower' {
+    const k = this.o.signingKey
+    return k !== undefined && this.chain.keysAt(this.chain.tip()).isActive(k.id) ? 'signatory' : 'follower'
+  }
+
+  async start (): Promise<void> {
+    if (this.o.stateFile !== false) {
+      const other = readNodeState(this.chain.dir.root)
+      if (other !== undefined && other.pid !== process.pid) {
+        throw new NodeError('ALREADY_RUNNING', `a node (pid ${other.pid}) is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
+      }
+    }
+    await this.network.start()
+    this.running = true
+    this.startedAt = new Date()
+    this.sync.start()
+    this.lastTip = this.chain.tip().hash
+    const signal = this.controller.signal
+    this.loops.push(this.watch(signal))
+    if (this.o.stateFile !== false) this.loops.push(this.publishState(signal))
+    this.logger.info('node started', { peer: this.peerId, role: this.role, height: this.chain.tip().height })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) { await this.network.stop(); if (this.owned) this.chain.close(); return }
+    this.running = false
+    this.controller.abort()
+    await Promise.all(this.loops.splice(0))
+    if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root)
+    await this.sync.stop()
+    await this.network.stop()
+    if (this.owned) this.chain.close()
+    this.logger.info('node stopped')
+  }
+
+  listenAddrs (): string[] { return this.network.listenAddrs() }
+
+  peers (): PeerView[] {
+    const tips = this.sync.peerTips()
+    return this.network.peers().map(p => ({ ...p, tipHeight: tips.get(p.id)?.height, tipHash: tips.get(p.id)?.hash }))
+  }
+
+  syncState (): SyncProgress { return this.sync.state() }
+
+  /** Seal `source` (an SQLite file) into the next block with the node's key and announce it. */
+  async publish (source: string, key: SigningKey | undefined = this.o.signingKey): Promise<ImportResult> {
+    if (key === undefined) throw new NodeError('NO_SIGNING_KEY', 'this node has no signing key', { hint: 'create one with `petal keygen` and select it with --key' })
+    const r = await signImport(this.chain, source, key)
+    this.lastTip = this.chain.tip().hash
+    await this.announceTip()
+    return r
+  }
+
+  /** Announce the current tip to the network. */
+  async announceTip (): Promise<number> {
+    const tip = this.chain.tip()
+    if (tip.height === 0) return 0
+    return await this.network.announce(headerOf(tip)).catch((err: unknown) => {
+      this.logger.debug('announcement not sent', { error: (err as Error).message })
+      return 0
+    })
+  }
+
+  /** Notice blocks imported by another process on this data directory and announce the new tip. */
+  private async watch (signal: AbortSignal): Promise<void> {
+    let version = this.chain.index.dataVersion()
+    const every = this.o.watchMs ?? DEFAULT_WATCH_MS
+    try {
+      for (;;) {
+        await sleep(every, signal)
+        const v = this.chain.index.dataVersion()
+        if (v === version) continue
+        version = v
+        const tip = this.chain.tip()
+        if (tip.hash === this.lastTip) continue
+        this.lastTip = tip.hash
+        this.logger.info('new local block', { height: tip.height, hash: tip.hash })
+        this.sync.localChanged()
+        await this.announceTip()
+      }
+    } catch {
+      // aborted
+    }
+  }
+
+  state (): NodeState {
+    const s = this.sync.state()
+    return {
+      pid: process.pid,
+      peer_id: this.peerId,
+      role: this.role,
+      listen: this.listenAddrs(),
+      started_at: this.startedAt.toISOString(),
+      updated_at: new Date().toISOString(),
+      sync: { state: s.state, height: s.height, target: s.target },
+      peers: this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: p.tipHeight, tip_hash: p.tipHash })),
+      banned: this.network.scores.banned().length
+    }
+  }
+
+  private async publishState (signal: AbortSignal): Promise<void> {
+    let last = ''
+    const every = this.o.stateEveryMs ?? DEFAULT_STATE_EVERY_MS
+    try {
+      for (;;) {
+        const s = this.state()
+        const key = JSON.stringify({ ...s, updated_at: '' })
+        if (key !== last) {
+          last = key
+          try { writeNodeState(this.chain.dir.root, s) } catch (err) { this.logger.warn('cannot write node-state.json', { error: (err as Error).message }) }
+        }
+        await sleep(every, signal)
+      }
+    } catch {
+      // aborted
+    }
+  }
+}
+
+function validBootstrap (list: string[], logger: Logger): string[] {
+  return list.filter(a => {
+    try {
+      parseMultiaddr(a, true)
+      return true
+    } catch {
+      logger.warn('ignoring a bootstrap peer in chainparams.json that is not a full multiaddr', { addr: a })
+      return false
+    }
+  })
+}

@@ -1,0 +1,28 @@
+import type { Chain } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import type { NetworkOptions } from '../network/index.js'
+import type { SyncEvents, SyncOptions } from '../sync/index.js'
+import type { Logger } from '../util/index.js'
+
+export interface NodeOptions {
+  /** Data directory of an initialised chain. */
+  dir: string
+  /** Use this open chain instead of opening `dir` (the node will not close it). */
+  chain?: Chain
+  /** Signing key: orphaned blocks it signed are re-sealed; publish() uses it. */
+  signingKey?: SigningKey
+  /** Network settings; `bootstrap` is added to chainparams' bootstrap_peers. */
+  network?: Partial<NetworkOptions>
+  sync?: Partial<SyncOptions>
+  /** Observe imports and sync progress (logs, progress bars, tests). */
+  events?: SyncEvents
+  logger?: Logger
+  /** Poll the index this often for blocks imported by another process (signimportblock). */
+  watchMs?: number
+  /** Write node-state.json for `petal status` / `petal peers` (default true). */
+  stateFile?: boolean
+  stateEveryMs?: number
+}
+
+export const DEFAULT_WATCH_MS = 250
+export const DEFAULT_STATE_EVERY_MS = 2_000

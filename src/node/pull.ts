@@ -1,0 +1,125 @@
+import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { Chain, ChainError, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
+import { fetchChainFromPeer, loadOrCreateNodeKey, parseMultiaddr, type NetworkOptions } from '../network/index.js'
+import { DataDir, tmpBlockPath } from '../storage/index.js'
+import { SyncError, type SyncOptions } from '../sync/index.js'
+import { AbortError, nullLogger, sleep, type Logger } from '../util/index.js'
+import { PetalNode } from './node.js'
+
+export interface PullProgress { phase: 'contact' | 'sync' | 'verify', done: number, total?: number, bytes: number }
+
+export interface PullOptions {
+  dir: string
+  /** Full multiaddr of the peer to pull from (…/p2p/<peer id>). */
+  from: string
+  /** Refuse the chain unless its genesis hash is this. */
+  genesis?: string
+  /** Keep the node running after the pull (the caller stops it). */
+  follow?: boolean
+  network?: Partial<NetworkOptions>
+  sync?: Partial<SyncOptions>
+  logger?: Logger
+  signal?: AbortSignal
+  onProgress?: (p: PullProgress) => void
+  /** Give up when the height has not moved for this long before the chain is synced. */
+  stallMs?: number
+  verifyWorkers?: number
+}
+
+export interface PullResult {
+  resumed: boolean
+  chainId: string
+  height: number
+  hash: string
+  verify: VerifyReport
+  /** The running node, with --follow. */
+  node?: PetalNode
+}
+
+function genesisMismatch (got: string, want: string): ChainError {
+  return new ChainError('GENESIS_MISMATCH', `the peer's chain has genesis ${got}, not ${want}`, { hint: 'check the --genesis hash, or pull from a peer of the chain you want' })
+}
+
+/**
+ * `petal pull`: like `docker pull` for a chain. Into an empty data directory, fetch the chain
+ * parameters and genesis from the peer, check them (and --genesis), install them; then run a node
+ * until no peer claims a better tip, verify every block, and stop (or keep running with follow).
+ * A data directory that already holds the chain resumes where it stopped.
+ */
+export async function pull (o: PullOptions): Promise<PullResult> {
+  const logger = o.logger ?? nullLogger
+  const dir = new DataDir(o.dir)
+  const peer = parseMultiaddr(o.from, true).getComponents().findLast(c => c.name === 'p2p')?.value as string
+  const resumed = existsSync(dir.chainParams)
+  let chain: Chain
+  o.onProgress?.({ phase: 'contact', done: 0, bytes: 0 })
+  if (resumed) {
+    chain = Chain.open(dir.root, { logger: logger.child('chain') })
+    if (o.genesis !== undefined && chain.chainId !== o.genesis) { chain.close(); throw genesisMismatch(chain.chainId, o.genesis) }
+    logger.info('resuming pull', { height: chain.tip().height })
+  } else {
+    prepareEmptyDir(dir)
+    const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
+    const tmp = tmpBlockPath(dir)
+    try {
+      const fetched = await fetchChainFromPeer(o.from, tmp, { privateKey, signal: o.signal })
+      if (o.genesis !== undefined && fetched.params.genesisHash !== o.genesis) throw genesisMismatch(fetched.params.genesisHash, o.genesis)
+      chain = await installGenesis(dir, fetched.params, tmp, { logger: logger.child('chain') })
+      logger.info('installed genesis', { chain: chain.chainId })
+    } finally {
+      await rm(tmp, { force: true })
+      await rm(tmp.replace(/\.db$/, '.sig'), { force: true })
+    }
+  }
+
+  let node: PetalNode | undefined
+  let keepRunning = false
+  try {
+    node = await PetalNode.create({
+      dir: dir.root,
+      chain,
+      logger,
+      network: { listen: o.follow === true ? undefined : [], ...o.network, bootstrap: [o.from, ...(o.network?.bootstrap ?? [])] },
+      sync: o.sync
+    })
+    await node.start()
+    await waitSynced(node, peer, o)
+    o.onProgress?.({ phase: 'verify', done: 0, bytes: 0 })
+    const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ phase: 'verify', done: p.done, total: p.total, bytes: p.bytes }) } })
+    if (!verify.ok) {
+      throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'run `petal pull` again to fetch the bad block from a peer' })
+    }
+    const tip = chain.tip()
+    const result: PullResult = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify }
+    keepRunning = o.follow === true
+    return keepRunning ? { ...result, node } : result
+  } finally {
+    if (!keepRunning) {
+      await node?.stop()
+      chain.close()
+    }
+  }
+}
+
+/** Until the named peer has answered and no peer claims a better tip; fail if the height stalls. */
+async function waitSynced (node: PetalNode, peer: string, o: PullOptions): Promise<void> {
+  const stallMs = o.stallMs ?? 60_000
+  let height = -1
+  let movedAt = Date.now()
+  for (;;) {
+    if (o.signal?.aborted === true) throw new AbortError()
+    const s = node.sync.state()
+    const tips = node.sync.peerTips()
+    const target = Math.max(s.target ?? 0, ...[...tips.values()].map(t => t.height), s.height)
+    o.onProgress?.({ phase: 'sync', done: s.height, total: target, bytes: s.bytes })
+    if (tips.has(peer) && node.sync.isSynced()) return
+    if (s.height !== height) { height = s.height; movedAt = Date.now() }
+    if (Date.now() - movedAt > stallMs) {
+      throw new SyncError('PULL_FAILED', tips.has(peer) ? `no progress for ${Math.round(stallMs / 1000)} s at height ${height}` : `peer ${peer} did not answer`, {
+        hint: 'check that the peer is running and reachable; run the same command again to resume'
+      })
+    }
+    await sleep(100, o.signal)
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * sync: catching up with peers and fork resolution on the network side — tracks the tips peers
+ * claim, finds the common ancestor, streams headers, downloads block files in parallel from
+ * several peers in a bounded window, imports them in order through chain (which validates and
+ * reorganises), judges announcements, and re-seals this signatory's orphaned blocks.
+ *
+ * Talks to peers only through the SyncNetwork interface (never libp2p); never validates blocks
+ * itself or writes files outside the chain's import functions and tmp/.
+ * @module
+ */
+export * from './errors.js'
+export * from './types.js'
+export * from './options.js'
+export * from './judge.js'
+export * from './reseal.js'
+export * from './syncer.js'

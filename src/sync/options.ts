@@ -1,0 +1,18 @@
+import type { DownloadOptions } from './download.js'
+
+export interface SyncOptions extends DownloadOptions {
+  /** Ask every peer for its tip this often when idle (announcements usually come first). */
+  statusIntervalMs: number
+  /** A branch that failed is not tried again for this long. */
+  failedTtlMs: number
+}
+
+export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
+  window: 32,
+  perPeer: 8,
+  maxAttempts: 5,
+  retryDelayMs: 200,
+  hedgeAfterMs: 5_000,
+  statusIntervalMs: 15_000,
+  failedTtlMs: 60_000
+}

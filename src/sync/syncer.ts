@@ -1,0 +1,260 @@
+import { isBetterTip, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import { headerOf, NetworkError, type AnnouncementSource, type Verdict, type WireHeader } from '../network/index.js'
+import { AbortError, isPetalError, nullLogger, type Logger } from '../util/index.js'
+import { downloadBranch } from './download.js'
+import { findAncestor, HeaderFeed } from './header-feed.js'
+import { judgeHeader } from './judge.js'
+import { Notifier } from './notifier.js'
+import { DEFAULT_SYNC_OPTIONS, type SyncOptions } from './options.js'
+import { pendingOrphans } from './reseal.js'
+import type { SyncNetwork, SyncProgress } from './types.js'
+
+export interface SyncComponents {
+  chain: Chain
+  network: SyncNetwork
+  logger?: Logger
+  /** This node's signing key: orphaned blocks it signed are re-sealed on the new tip. */
+  signingKey?: SigningKey
+}
+
+export interface SyncEvents {
+  /** A block was stored (from a peer or re-sealed here). */
+  onImported?: (r: ImportResult, from: string | 'self') => void
+  onProgress?: (p: SyncProgress) => void
+}
+
+interface Target { peer: string, tip: WireHeader }
+
+/**
+ * Catching up with peers. It keeps the best tip each peer claims (from status replies and
+ * announcements), and one loop at a time syncs towards the best claim that beats the local tip:
+ * find the common ancestor, stream the peer's headers, download the blocks from every peer that
+ * may have them, import them in order (the chain does fork choice and reorgs). When nothing is
+ * better, it re-seals this signatory's orphaned blocks and waits for news.
+ */
+export class Sync {
+  private readonly tips = new Map<string, WireHeader>()
+  /** Branches (`hash`) or one peer's claims (`peer:hash`) not to try again until the given time. */
+  private readonly failed = new Map<string, number>()
+  private readonly gaveUp = new Set<string>()
+  private readonly wake = new Notifier()
+  private readonly importWaiters = new Map<string, Set<() => void>>()
+  /** Announced blocks not yet imported, with when to forget them (for relaying, see awaitBlock). */
+  private readonly wanted = new Map<string, number>()
+  private readonly statusAsked = new Set<string>()
+  private readonly controller = new AbortController()
+  private loop?: Promise<void>
+  private readonly o: SyncOptions
+  private readonly logger: Logger
+  private progress: SyncProgress
+  private lastProgressLog = 0
+
+  constructor (private readonly c: SyncComponents, options: Partial<SyncOptions> = {}, private readonly events: SyncEvents = {}) {
+    this.o = { ...DEFAULT_SYNC_OPTIONS, ...options }
+    this.logger = c.logger ?? nullLogger
+    this.progress = { state: 'idle', height: c.chain.tip().height, bytes: 0 }
+  }
+
+  start (): void {
+    this.loop = this.run(this.controller.signal).catch((err: unknown) => {
+      if (!(err instanceof AbortError)) this.logger.error('sync stopped', { error: (err as Error).message })
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.controller.abort()
+    await this.loop
+    for (const ws of this.importWaiters.values()) for (const w of ws) w()
+  }
+
+  state (): SyncProgress { return { ...this.progress } }
+
+  /** Tips peers claim, by peer id. */
+  peerTips (): Map<string, WireHeader> { return new Map(this.tips) }
+
+  /** True when no peer claims a better tip than the local one (and at least one peer answered). */
+  isSynced (): boolean {
+    return this.statusAsked.size > 0 && this.pickTarget() === undefined && this.progress.state === 'idle'
+  }
+
+  /** The local chain changed outside this loop (another process imported a block). */
+  localChanged (): void { this.wake.notify() }
+
+  // ---- events from the network ----
+
+  peerConnected (peer: string): void {
+    this.refreshStatus(peer)
+  }
+
+  peerDisconnected (peer: string): void {
+    this.tips.delete(peer)
+  }
+
+  validateAnnouncement (h: WireHeader): Verdict {
+    return judgeHeader(this.c.chain, h)
+  }
+
+  announcement (h: WireHeader, from: AnnouncementSource): void {
+    this.claim(from.peer, h)
+    if (from.origin !== undefined && from.origin !== from.peer && this.c.network.connectedPeers().includes(from.origin)) this.claim(from.origin, h)
+    const now = Date.now()
+    for (const [k, until] of this.wanted) if (until < now) this.wanted.delete(k)
+    if (this.c.chain.index.byHash(h.hash) === undefined) this.wanted.set(h.hash, now + 30_000)
+    this.wake.notify()
+  }
+
+  /** For the block server: wait up to `ms` for a block this node is about to import (relaying). */
+  async awaitBlock (hash: string, ms: number, signal: AbortSignal): Promise<boolean> {
+    if (this.c.chain.index.byHash(hash) !== undefined) return true
+    if ((this.wanted.get(hash) ?? 0) < Date.now()) return false
+    await new Promise<void>(resolve => {
+      const set = this.importWaiters.get(hash) ?? new Set()
+      const done = (): void => {
+        clearTimeout(t)
+        set.delete(done)
+        if (set.size === 0 && this.importWaiters.get(hash) === set) this.importWaiters.delete(hash)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const t = setTimeout(done, ms)
+      signal.addEventListener('abort', done, { once: true })
+      set.add(done)
+      this.importWaiters.set(hash, set)
+    })
+    return this.c.chain.index.byHash(hash) !== undefined
+  }
+
+  // ---- internals ----
+
+  private claim (peer: string, h: WireHeader): void {
+    const prev = this.tips.get(peer)
+    if (prev === undefined || isBetterTip(h, prev)) this.tips.set(peer, h)
+  }
+
+  private refreshStatus (peer: string): void {
+    this.c.network.status(peer, this.controller.signal).then(s => {
+      if (!this.c.network.connectedPeers().includes(peer)) return
+      this.statusAsked.add(peer)
+      const v = judgeHeader(this.c.chain, s.tip)
+      if (v === 'reject') { this.c.network.report(peer, 'bad-seal', 'status'); return }
+      this.tips.set(peer, s.tip)
+      this.wake.notify()
+    }, (err: unknown) => {
+      if (!(err instanceof AbortError)) this.logger.debug('status request failed', { peer, error: (err as Error).message })
+    })
+  }
+
+  private pickTarget (): Target | undefined {
+    const local = this.c.chain.tip()
+    const now = Date.now()
+    for (const [hash, until] of this.failed) if (until <= now) this.failed.delete(hash)
+    let best: Target | undefined
+    for (const [peer, tip] of this.tips) {
+      if (!isBetterTip(tip, best?.tip ?? local)) continue
+      if (this.failed.has(tip.hash) || this.failed.has(`${peer}:${tip.hash}`)) continue
+      if (this.c.chain.index.byHash(tip.hash) !== undefined) continue
+      best = { peer, tip }
+    }
+    return best
+  }
+
+  /** Connected peers that claim a tip at least this high (they may serve the block), `first` first. */
+  private candidates (height: number, first: string): string[] {
+    const out = this.tips.has(first) ? [first] : []
+    for (const [p, t] of this.tips) if (p !== first && t.height >= height) out.push(p)
+    return out
+  }
+
+  private async run (signal: AbortSignal): Promise<void> {
+    for (const p of this.c.network.connectedPeers()) this.refreshStatus(p)
+    while (!signal.aborted) {
+      const target = this.pickTarget()
+      if (target === undefined) {
+        this.setProgress({ state: 'idle' })
+        await this.resealOrphans(signal)
+        if (!await this.wake.wait(this.o.statusIntervalMs, signal) && !signal.aborted) {
+          for (const p of this.c.network.connectedPeers()) this.refreshStatus(p)
+        }
+        continue
+      }
+      try {
+        await this.syncTo(target, signal)
+      } catch (err) {
+        if (signal.aborted) return
+        const code = isPetalError(err) ? err.code : 'ERROR'
+        // A failure of the peer (unreachable, slow, inconsistent) only rules out this peer's claim;
+        // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.
+        const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
+        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: (err as Error).message })
+        const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.o.failedTtlMs) : this.o.failedTtlMs
+        this.failed.set(peerFault ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
+        if (err instanceof NetworkError && (err.code === 'TIMEOUT' || err.code === 'DIAL_FAILED' || err.code === 'WRONG_CHAIN')) this.tips.delete(target.peer)
+      }
+    }
+  }
+
+  private async syncTo (t: Target, signal: AbortSignal): Promise<void> {
+    const { chain, network } = this.c
+    const parent = chain.index.byHash(t.tip.parent)
+    let feed: HeaderFeed
+    if (parent !== undefined) {
+      feed = new HeaderFeed(chain, network, t.peer, { height: parent.height, hash: parent.hash }, t.tip.height, [t.tip])
+    } else {
+      const { anchor, above } = await findAncestor(chain, network, t.peer, t.tip, signal)
+      feed = new HeaderFeed(chain, network, t.peer, anchor, t.tip.height, above)
+      if (t.tip.height - anchor.height > 1) this.logger.info('syncing', { peer: t.peer, from: anchor.height, to: t.tip.height })
+    }
+    this.setProgress({ state: 'syncing', target: t.tip.height, peer: t.peer })
+    await downloadBranch({
+      chain,
+      net: network,
+      logger: this.logger,
+      o: this.o,
+      candidates: h => this.candidates(h, t.peer),
+      onImported: (r, from) => { this.imported(r, from) }
+    }, feed, signal)
+  }
+
+  private imported (r: ImportResult, from: string | 'self'): void {
+    this.progress.bytes += r.block.size
+    this.setProgress({})
+    this.wanted.delete(r.block.hash)
+    const ws = this.importWaiters.get(r.block.hash)
+    if (ws !== undefined) { this.importWaiters.delete(r.block.hash); for (const w of ws) w() }
+    this.events.onImported?.(r, from)
+    const now = Date.now()
+    if (this.progress.state === 'syncing' && this.progress.target !== undefined && this.progress.target - this.progress.height > 1 && now - this.lastProgressLog > 5_000) {
+      this.lastProgressLog = now
+      this.logger.info('sync progress', { height: this.progress.height, target: this.progress.target })
+    }
+  }
+
+  private setProgress (p: Partial<SyncProgress>): void {
+    const next: SyncProgress = { ...this.progress, ...p, height: this.c.chain.tip().height }
+    if (next.state === 'idle') { delete next.target; delete next.peer }
+    const changed = next.state !== this.progress.state || next.height !== this.progress.height || next.target !== this.progress.target
+    this.progress = next
+    if (changed) this.events.onProgress?.(this.state())
+  }
+
+  /** Re-seal this signatory's orphaned blocks on the tip and announce them (only when idle). */
+  private async resealOrphans (signal: AbortSignal): Promise<void> {
+    const key = this.c.signingKey
+    if (key === undefined) return
+    const { chain } = this.c
+    if (!chain.keysAt(chain.tip()).isActive(key.id)) return
+    for (const o of pendingOrphans(chain, key.id)) {
+      if (this.gaveUp.has(o.hash) || this.pickTarget() !== undefined || signal.aborted) continue
+      try {
+        const r = await resealOrphan(chain, o.hash, key, { signal })
+        this.imported(r, 'self')
+        await this.c.network.announce(headerOf(r.block)).catch(() => 0)
+      } catch (err) {
+        if (signal.aborted) return
+        this.gaveUp.add(o.hash)
+        this.logger.warn('could not re-seal an orphaned block', { orphan: o.hash, error: (err as Error).message })
+      }
+    }
+  }
+}

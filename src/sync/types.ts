@@ -1,0 +1,26 @@
+import type { FetchedBlock, Offence, StatusMessage, WireHeader } from '../network/index.js'
+
+/**
+ * What sync needs from the network, by peer id string. The network module implements it; sync
+ * never touches libp2p. Every call may throw NetworkError (the network has already scored the
+ * peer for protocol violations) or AbortError.
+ */
+export interface SyncNetwork {
+  connectedPeers: () => string[]
+  status: (peer: string, signal?: AbortSignal) => Promise<StatusMessage>
+  headers: (peer: string, from: number, count: number, signal?: AbortSignal) => Promise<WireHeader[]>
+  fetchBlock: (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal }) => Promise<FetchedBlock>
+  announce: (h: WireHeader) => Promise<number>
+  report: (peer: string, offence: Offence, detail: string) => void
+}
+
+export interface SyncProgress {
+  state: 'idle' | 'syncing'
+  /** local tip height */
+  height: number
+  /** height being synced to, while syncing */
+  target?: number
+  peer?: string
+  /** block bytes imported since start */
+  bytes: number
+}

@@ -1,0 +1,91 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { cpSync } from 'node:fs'
+import { join } from 'node:path'
+import { Chain } from '../../src/chain/index.js'
+import { IndexDb } from '../../src/storage/index.js'
+import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
+import { petal, spawnNode, type RunningNode } from '../helpers/node-process.js'
+import { cloneGenesis } from '../helpers/network.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+const alice = fixtureKey('alice')
+const nodes: RunningNode[] = []
+afterAll(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
+
+async function run (dir: string, args: string[] = []): Promise<RunningNode> {
+  const n = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', ...args])
+  nodes.push(n)
+  return n
+}
+
+/** Read a data directory's index from outside the node (read-only, safe while it runs). */
+function peek (dir: string): { height: number, hash: string, side: number } {
+  const idx = IndexDb.open(join(dir, 'chain.db'), { readonly: true })
+  try {
+    const tip = idx.tip()
+    return { height: tip?.height ?? -1, hash: tip?.hash ?? '', side: idx.countBlocks().side }
+  } finally {
+    idx.close()
+  }
+}
+
+async function expectVerifies (dir: string): Promise<void> {
+  const v = await petal(['--dir', dir, 'verify', '--workers', '1'])
+  expect(v.code, v.stderr + v.stdout).toBe(0)
+}
+
+describe('kill -9 of a node', () => {
+  it('during sync: it restarts, verify passes, it catches up', async () => {
+    const { chain, dir: sDir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 150, 1)
+    chain.close()
+    const tDir = await cloneGenesis(chain)
+    const s = await run(sDir)
+    const want = peek(sDir)
+
+    const t = await run(tDir, ['--bootstrap', s.addr])
+    const at = await waitFor(() => { const h = peek(tDir).height; return h >= 30 ? h : undefined }, { interval: 10, what: 'the sync to be under way' })
+    await t.kill9()
+    nodes.splice(nodes.indexOf(t), 1)
+    expect(at).toBeLessThan(want.height)
+
+    await expectVerifies(tDir)
+    const t2 = await run(tDir, ['--bootstrap', s.addr])
+    await waitFor(() => peek(tDir).hash === want.hash, { timeout: 60_000, interval: 100, what: 'the restarted node to catch up' })
+    expect(await t2.stop()).toBe(0)
+    nodes.splice(nodes.indexOf(t2), 1)
+    await expectVerifies(tDir)
+  }, 180_000)
+
+  it('during a reorg: it restarts, verify passes, it ends on the longer branch', async () => {
+    const { chain, dir: sDir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 5, 1)
+    chain.close()
+    // T forks off at height 5 with 40 blocks of its own; S's branch is 80 blocks long.
+    const tDir = join(tmpDir(), 't')
+    cpSync(sDir, tDir, { recursive: true })
+    const sc = Chain.open(sDir)
+    await extendChain(sc, alice, 80, 2)
+    sc.close()
+    const tc = Chain.open(tDir)
+    await extendChain(tc, alice, 40, 3)
+    tc.close()
+    const want = peek(sDir)
+
+    const s = await run(sDir)
+    const t = await run(tDir, ['--bootstrap', s.addr])
+    // Kill when S's branch is as long as T's: the reorganisation is the next import.
+    await waitFor(() => peek(tDir).side >= 39, { interval: 5, timeout: 60_000, what: 'the other branch to be nearly fetched' })
+    await t.kill9()
+    nodes.splice(nodes.indexOf(t), 1)
+
+    await expectVerifies(tDir)
+    const t2 = await run(tDir, ['--bootstrap', s.addr])
+    await waitFor(() => peek(tDir).hash === want.hash, { timeout: 60_000, interval: 100, what: 'the restarted node to reorganise onto the longer branch' })
+    expect(await t2.stop()).toBe(0)
+    nodes.splice(nodes.indexOf(t2), 1)
+    await expectVerifies(tDir)
+    expect(peek(tDir).side).toBeGreaterThanOrEqual(40)
+  }, 180_000)
+})

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { cpSync } from 'node:fs'
+import { verifyChain } from '../../src/chain/index.js'
+import type { ChainParams } from '../../src/storage/index.js'
+import { pull, PetalNode } from '../../src/node/index.js'
+import { fixtureKey, extendChain, newTestChain } from '../helpers/chain.js'
+import { addrOf, cloneGenesis, fastOptions, startNode, stopAll, testLogger, tipOf, waitConverged } from '../helpers/network.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+const BLOCKS = 300
+
+let source: PetalNode
+let mirror: PetalNode
+let genesis: { params: ChainParams, genesisFile: string }
+
+beforeAll(async () => {
+  const alice = fixtureKey('alice')
+  const { chain, dir } = await newTestChain({ key: alice })
+  await extendChain(chain, alice, BLOCKS, 1)
+  chain.close()
+  const mirrorDir = join(tmpDir(), 'mirror')
+  cpSync(dir, mirrorDir, { recursive: true })
+  genesis = { params: chain.params, genesisFile: join(mirrorDir, '0000', 'block_00000000.db') }
+  source = await startNode(dir, { name: 'source', key: alice })
+  mirror = await startNode(mirrorDir, { name: 'mirror', bootstrap: [addrOf(source)] })
+}, 120_000)
+
+afterAll(stopAll)
+
+describe('catch-up', () => {
+  it(`a fresh node syncs ${BLOCKS} blocks from two peers and verifies`, async () => {
+    // Two peers hold the chain; the fresh node fetches blocks from both.
+    const served = new Set<string>()
+    const fresh = await startNode(await cloneGenesis(genesis), { name: 'fresh', bootstrap: [addrOf(source), addrOf(mirror)], events: { onImported: (_r, from) => { served.add(from) } } })
+    await waitConverged([source, mirror, fresh], { height: BLOCKS, what: 'the fresh node to catch up' })
+    const v = await verifyChain(fresh.chain, { workers: 1 })
+    expect(v.ok).toBe(true)
+    expect(v.blocks).toBe(BLOCKS + 1)
+    expect([...served].sort()).toEqual([source.peerId, mirror.peerId].sort())
+  }, 120_000)
+
+  it('pull fetches chain parameters and genesis from a peer, checks --genesis, resumes when interrupted', async () => {
+    const dir = join(tmpDir(), 'pulled')
+    await expect(pull({ dir, from: addrOf(source), genesis: 'f'.repeat(64), logger: testLogger('pull') })).rejects.toMatchObject({ code: 'GENESIS_MISMATCH' })
+
+    const stop = new AbortController()
+    const first = pull({
+      dir, from: addrOf(source), genesis: source.chain.chainId, logger: testLogger('pull'), signal: stop.signal, ...fastOptions(),
+      onProgress: p => { if (p.phase === 'sync' && p.done >= 50) stop.abort() }
+    })
+    await expect(first).rejects.toMatchObject({ code: 'ABORTED' })
+
+    const r = await pull({ dir, from: addrOf(source), genesis: source.chain.chainId, logger: testLogger('pull'), ...fastOptions() })
+    expect(r.resumed).toBe(true)
+    expect(r.verify.ok).toBe(true)
+    expect({ height: r.height, hash: r.hash }).toEqual(tipOf(source))
+  }, 120_000)
+})

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { receiveToFile } from '../../../src/network/protocols/receive-file.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+/**
+ * A stand-in for a libp2p stream with the same read semantics: data waits in a buffer while the
+ * stream is paused or nobody listens, and is delivered on resume.
+ */
+class FakeStream extends EventTarget {
+  readStatus: 'readable' | 'paused' = 'readable'
+  pauses = 0
+  private buffered: Uint8Array[] = []
+  private listeners = 0
+  private ended = false
+  override addEventListener (...args: Parameters<EventTarget['addEventListener']>): void {
+    const [type] = args
+    super.addEventListener(...args)
+    if (type === 'message') { this.listeners++; queueMicrotask(() => { this.flush() }) }
+  }
+  pause (): void { this.readStatus = 'paused'; this.pauses++ }
+  resume (): void { this.readStatus = 'readable'; this.flush() }
+  push (data: Uint8Array): void { this.buffered.push(data); this.flush() }
+  end (): void { this.ended = true; this.flush() }
+  private flush (): void {
+    while (this.readStatus === 'readable' && this.listeners > 0 && this.buffered.length > 0) {
+      this.dispatchEvent(Object.assign(new Event('message'), { data: this.buffered.shift() }))
+    }
+    if (this.ended && this.buffered.length === 0 && this.listeners > 0) this.dispatchEvent(new Event('end'))
+  }
+}
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+describe('receiveToFile', () => {
+  it('writes exactly the announced bytes, pausing the stream while the disk catches up', async () => {
+    const data = randomBytes(6 * 1024 * 1024)
+    const s = new FakeStream()
+    const dest = join(tmpDir(), 'b.db')
+    const done = receiveToFile(s as never, dest, { size: data.length, hash: sha(data), signal: new AbortController().signal, idleMs: 5_000 })
+    for (let off = 0; off < data.length; off += 256 * 1024) s.push(data.subarray(off, off + 256 * 1024))
+    await done
+    expect(s.pauses).toBeGreaterThan(0)
+    expect(readFileSync(dest).equals(data)).toBe(true)
+  })
+
+  it('fails on a hash mismatch, on extra bytes and on a short stream', async () => {
+    const data = randomBytes(1000)
+    const run = async (push: (s: FakeStream) => void, hash = sha(data)): Promise<unknown> => {
+      const s = new FakeStream()
+      const p = receiveToFile(s as never, join(tmpDir(), 'x.db'), { size: data.length, hash, signal: new AbortController().signal, idleMs: 5_000 })
+      push(s)
+      return await p.then(() => 'ok', (e: unknown) => e)
+    }
+    expect(await run(s => { s.push(data) })).toBe('ok')
+    expect(await run(s => { s.push(data) }, 'a'.repeat(64))).toMatchObject({ code: 'HASH_MISMATCH' })
+    expect(await run(s => { s.push(data); s.push(new Uint8Array(1)) })).toMatchObject({ code: 'OVERSIZED' })
+    expect(await run(s => { s.push(new Uint8Array(data.subarray(0, 10))); s.push(new Uint8Array(data.subarray(10, 999))); s.push(new Uint8Array(1)) }, 'a'.repeat(64))).toMatchObject({ code: 'HASH_MISMATCH' })
+    expect(await run(s => { s.push(data.subarray(0, 500)); s.end() })).toMatchObject({ code: 'STREAM_ERROR' })
+  })
+
+  it('times out when the peer stops sending', async () => {
+    const s = new FakeStream()
+    const p = receiveToFile(s as never, join(tmpDir(), 'y.db'), { size: 10, hash: 'a'.repeat(64), signal: new AbortController().signal, idleMs: 50 })
+    s.push(new Uint8Array(5))
+    await expect(p).rejects.toMatchObject({ code: 'TIMEOUT' })
+  })
+})

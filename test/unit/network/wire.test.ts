@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { decodeJson, encodeJson, LIMITS, parseBlockMeta, parseHeader, parseHeadersReply, parseHeadersRequest, type WireHeader } from '../../../src/network/index.js'
+
+const h = (height: number, parent: string, hash: string): WireHeader => ({
+  hash, height, parent, version: 2, signer: '1:' + 'c'.repeat(64), timestamp: '2026-01-01T00:00:00.000Z',
+  rowsRoot: 'd'.repeat(64), prevSig: '3045' + 'ab'.repeat(20), seal: '3046' + 'cd'.repeat(20), size: 4096
+})
+
+describe('wire format', () => {
+  it('accepts a well-formed header and rejects every malformed field', () => {
+    const good = h(5, 'a'.repeat(64), 'b'.repeat(64))
+    expect(parseHeader(JSON.parse(JSON.stringify(good)))).toEqual(good)
+    const bad: Array<Partial<Record<keyof WireHeader, unknown>>> = [
+      { hash: 'B'.repeat(64) }, { hash: 'b'.repeat(63) }, { parent: 7 }, { height: -1 }, { height: 1.5 }, { height: 2 ** 60 },
+      { version: 3 }, { signer: '2:' + 'c'.repeat(64) }, { timestamp: 'x'.repeat(65) }, { rowsRoot: 'zz' },
+      { prevSig: '' }, { seal: 'abc' }, { seal: 'ab'.repeat(100) }, { size: '4096' }
+    ]
+    for (const b of bad) expect(() => parseHeader({ ...good, ...b }), JSON.stringify(b)).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    expect(() => parseHeader([good])).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    expect(() => parseHeader(null)).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+  })
+
+  it('decodes only JSON objects within the size limit', () => {
+    expect(decodeJson(encodeJson({ a: 1 }), 100, 'x')).toEqual({ a: 1 })
+    expect(() => decodeJson(encodeJson({ a: 'x'.repeat(200) }), 100, 'x')).toThrow(expect.objectContaining({ code: 'OVERSIZED' }))
+    expect(() => decodeJson(new TextEncoder().encode('{"a":'), 100, 'x')).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    expect(() => decodeJson(new TextEncoder().encode('[1]'), 100, 'x')).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    expect(() => decodeJson(new Uint8Array([0x7b, 0xff, 0x7d]), 100, 'x')).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+  })
+
+  it('checks a headers request and that a reply is the requested, linked range', () => {
+    expect(parseHeadersRequest({ from: 3, count: 2 })).toEqual({ from: 3, count: 2 })
+    expect(() => parseHeadersRequest({ from: 3, count: LIMITS.maxHeaders + 1 })).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    expect(() => parseHeadersRequest({ from: 3, count: 0 })).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    const h3 = h(3, 'a'.repeat(64), '3'.repeat(64))
+    const h4 = h(4, h3.hash, '4'.repeat(64))
+    const req = { from: 3, count: 2 }
+    expect(parseHeadersReply({ headers: [h3, h4] }, req)).toEqual([h3, h4])
+    expect(parseHeadersReply({ headers: [h3] }, req)).toEqual([h3])
+    expect(() => parseHeadersReply({ headers: [h4] }, req)).toThrow(/wrong heights/)
+    expect(() => parseHeadersReply({ headers: [h3, { ...h4, parent: 'e'.repeat(64) }] }, req)).toThrow(/not linked/)
+    expect(() => parseHeadersReply({ headers: [h3, h4, h(5, h4.hash, '5'.repeat(64))] }, req)).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+  })
+
+  it('parses block reply frames strictly', () => {
+    expect(parseBlockMeta({ ok: true, size: 10, seal: 'abcd' })).toEqual({ ok: true, size: 10, seal: 'abcd' })
+    expect(parseBlockMeta({ ok: false, error: 'NOT_FOUND' })).toEqual({ ok: false, error: 'NOT_FOUND' })
+    expect(() => parseBlockMeta({ ok: false, error: 'nope' })).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    expect(() => parseBlockMeta({ ok: true, size: -1, seal: 'ab' })).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+  })
+})
