@@ -1,11 +1,12 @@
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
+import { QueryMirror } from '../query/index.js'
 import { DataDir } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { nullLogger, sleep, type Logger } from '../util/index.js'
 import { NodeError } from './errors.js'
-import { DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
+import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
 import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
@@ -26,6 +27,7 @@ export class PetalNode {
   private lastTip = ''
   private startedAt = new Date()
   private running = false
+  private mirror: QueryMirror | undefined
 
   private constructor (chain: Chain, network: Network, sync: Sync, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
     this.chain = chain
@@ -85,6 +87,10 @@ export class PetalNode {
     const signal = this.controller.signal
     this.loops.push(this.watch(signal))
     if (this.o.stateFile !== false) this.loops.push(this.publishState(signal))
+    if (this.o.queryMirror !== false) {
+      this.mirror = QueryMirror.open(this.chain, { logger: this.logger.child('query') })
+      this.loops.push(this.keepMirror(this.mirror, signal))
+    }
     this.logger.info('node started', { peer: this.peerId, role: this.role, height: this.chain.tip().height })
   }
 
@@ -93,6 +99,8 @@ export class PetalNode {
     this.running = false
     this.controller.abort()
     await Promise.all(this.loops.splice(0))
+    this.mirror?.close()
+    this.mirror = undefined
     if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root)
     await this.sync.stop()
     await this.network.stop()
@@ -144,6 +152,33 @@ export class PetalNode {
         this.logger.info('new local block', { height: tip.height, hash: tip.hash })
         this.sync.localChanged()
         await this.announceTip()
+      }
+    } catch {
+      // aborted
+    }
+  }
+
+  /**
+   * Keep query.db at the chain's tip: whenever the tip (from sync, publish, or another process)
+   * differs from the mirror's, sync it. The mirror reconciles by hash, so reorgs roll it back.
+   */
+  private async keepMirror (mirror: QueryMirror, signal: AbortSignal): Promise<void> {
+    const every = this.o.mirrorEveryMs ?? DEFAULT_MIRROR_EVERY_MS
+    let backoff = every
+    try {
+      for (;;) {
+        if (mirror.tip()?.hash !== this.chain.tip().hash) {
+          try {
+            const r = await mirror.sync({ signal })
+            if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.tip?.height })
+            backoff = every
+          } catch (err) {
+            if (signal.aborted) return
+            backoff = Math.min(backoff * 2, 60_000)
+            this.logger.warn('query mirror update failed; will retry', { error: (err as Error).message, retryInMs: backoff })
+          }
+        }
+        await sleep(backoff, signal)
       }
     } catch {
       // aborted

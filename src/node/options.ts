@@ -22,7 +22,12 @@ export interface NodeOptions {
   /** Write node-state.json for `petal status` / `petal peers` (default true). */
   stateFile?: boolean
   stateEveryMs?: number
+  /** Keep the query mirror (query.db) up to date with the chain (default true). */
+  queryMirror?: boolean
+  /** How often the mirror is compared with the tip (default 500 ms). */
+  mirrorEveryMs?: number
 }
 
 export const DEFAULT_WATCH_MS = 250
 export const DEFAULT_STATE_EVERY_MS = 2_000
+export const DEFAULT_MIRROR_EVERY_MS = 500

@@ -7,7 +7,7 @@
  *
  * Reads chain, storage and block; writes nothing but query.db. Must never write a block file or
  * chain.db, never run SQL text taken from a block, and never let a statement run outside the
- * sandbox process. Imported only by cli and node. No console, no process.exit. Gets its SQLite
+ * sandbox process. Imported only by cli and node. Writes nothing to the terminal and never exits the process. Gets its SQLite
  * connections from storage (`openSqlite`) and opens block files only through block's defensive
  * openBlockReadonly or from hash-checked copies.
  * @module

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { signKeyOp } from '../../src/block/index.js'
 import { Chain, signImport } from '../../src/chain/index.js'
 import type { PetalNode } from '../../src/node/index.js'
+import { QueryMirror } from '../../src/query/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { addrOf, cloneGenesis, startNode, stopAll, stopNode, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -88,6 +89,11 @@ describe('fork choice over the network', () => {
       expect(contents(n)).toHaveLength(4)
     }
     expect(b.chain.index.byHash(orphan.hash)?.canonical).toBe(false)
+    // B's query mirror followed the reorg: it holds the canonical chain, not the orphan.
+    await waitFor(() => {
+      const m = QueryMirror.open(b.chain)
+      try { return m.tip()?.hash === tip.hash } finally { m.close() }
+    }, { what: 'B\'s query mirror to follow the reorg' })
   }, 120_000)
 })
 
