@@ -8,7 +8,8 @@ import { tmpDir } from '../helpers/tmp.js'
 // The README's walkthrough, run as written in a fresh directory. `npx petal` is resolved to the
 // built CLI by a shim, as npx resolves it inside the repository.
 const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
-const walkthrough = readme.slice(readme.indexOf('## Walkthrough'), readme.indexOf('## Queries across'))
+const start = readme.indexOf('## Walkthrough')
+const walkthrough = readme.slice(start, readme.indexOf('\n## ', start + 1))
 const scripts = [...walkthrough.matchAll(/```sh\n([\s\S]*?)```/g)].map(m => m[1] as string)
 
 describe('README walkthrough', () => {
@@ -21,7 +22,7 @@ describe('README walkthrough', () => {
     writeFileSync(join(bin, 'npx'), `#!/bin/sh\n[ "$1" = petal ] && shift && exec "${process.execPath}" "${CLI}" "$@"\necho "unexpected npx $*" >&2; exit 99\n`)
     chmodSync(join(bin, 'npx'), 0o755)
     const out = execFileSync('bash', ['-euo', 'pipefail', '-c', scripts.join('\n') + '\nnpx petal --json status'], {
-      cwd: work, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, PETAL_DIR: '', NO_COLOR: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']
+      cwd: work, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, PETAL_DIR: '', NO_COLOR: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000
     })
     const last = JSON.parse(out.trim().split('\n').at(-1) as string) as { tip: { height: number }, signatories: { active: number } }
     expect(last.tip.height).toBe(2)
