@@ -12,8 +12,9 @@ import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
 
 // What may already be in a directory that gets a new chain: the operator's keys and node identity,
+// a README (the repository's blocks/ has one),
 // and leftovers of an initialisation that crashed before writing chainparams.json.
-const KEEP = new Set(['keystore', 'node.key'])
+const KEEP = new Set(['keystore', 'node.key', 'README.md', '.gitkeep'])
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm'])
 
 /** Make `dir` ready for a new chain: create it, or check it holds nothing but keys, node.key and leftovers of a crashed init (removed). */
