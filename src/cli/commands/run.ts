@@ -17,6 +17,18 @@ export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: stri
       : 'listening on nothing: outbound connections only'
   ])
   if (!ctx.out.json) ctx.out.stdout(listen.map(a => a + '\n').join(''))
+  // Next steps, on stderr so that stdout stays status + addresses for scripts.
+  const d = ctx.opts.dir !== undefined ? `--dir ${ctx.opts.dir} ` : ''
+  ctx.out.note([
+    '',
+    'While it runs, from another terminal:',
+    `  npx petal ${d}signimportblock my-data.db   # seal an SQLite file into the next block; the node announces it`,
+    `  npx petal ${d}query "SELECT * FROM _blocks" # SQL over every block`,
+    `  npx petal ${d}status                        # tip, signatories, peers, sync state`,
+    `  npx petal ${d}verify                        # re-check every hash and signature`,
+    'Press Ctrl-C to stop.',
+    ''
+  ].join('\n'))
 }
 
 /** Block until SIGINT/SIGTERM. */
