@@ -79,7 +79,7 @@ export function parseHeader (meta: ReadonlyMap<string, string>): BlockHeader {
     if (!QUORUM_RULES.includes(rule as QuorumRule)) throw bad('QuorumRule', `must be one of ${QUORUM_RULES.join(', ')}`)
     header.genesis = {
       quorumRule: rule as QuorumRule,
-      maxBlockBytes: parseCount('MaxBlockBytes', meta.get('MaxBlockBytes'), 4096, 2 ** 40),
+      maxBlockBytes: parseCount('MaxBlockBytes', meta.get('MaxBlockBytes'), 4096, 2 ** 32),
       maxReorgDepth: parseCount('MaxReorgDepth', meta.get('MaxReorgDepth'), 0, 2 ** 31)
     }
   } else {

@@ -65,6 +65,8 @@ export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, chainparams: 
 
 /** Block uploads served at once by one node (beyond that, requests are answered BUSY). */
 export const MAX_CONCURRENT_UPLOADS = 16
+/** Uploads one peer may hold at once, so that a slow or hostile reader cannot take every slot. */
+export const MAX_UPLOADS_PER_PEER = 4
 
 /** Chunk size of block uploads. */
 export const UPLOAD_CHUNK = 64 * KiB
@@ -75,3 +77,8 @@ export const UPLOAD_CHUNK = 64 * KiB
  */
 export const STREAM_WINDOW = 4 * MiB
 export const STREAM_READ_BUFFER = 8 * MiB
+
+/** The longest a legitimate transfer of a block of `size` bytes may take (server and client deadline). */
+export function blockTransferBudgetMs (size: number): number {
+  return TIMEOUTS.blockBase + Math.ceil(size / BLOCK_MIN_RATE) * 1000
+}

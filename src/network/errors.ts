@@ -1,4 +1,5 @@
 import { PetalError } from '../util/index.js'
+import type { Offence } from './scoring.js'
 
 export type NetworkErrorCode =
   /** the peer could not be reached (dial or protocol negotiation failed) */
@@ -27,7 +28,15 @@ export type NetworkErrorCode =
 /** A failure talking to a peer. `details.peer` names it when there is one. */
 export class NetworkError extends PetalError<NetworkErrorCode> {}
 
+const VIOLATIONS = { MALFORMED: 'malformed', OVERSIZED: 'oversized', HASH_MISMATCH: 'hash-mismatch' } as const
+
 /** Codes that mean the peer sent data it must not send (it is scored down and dropped). */
 export function isProtocolViolation (code: string): boolean {
-  return code === 'MALFORMED' || code === 'OVERSIZED' || code === 'HASH_MISMATCH'
+  return code in VIOLATIONS
+}
+
+/** The offence a network error code charges the peer with (violations and timeouts), if any. */
+export function offenceOf (code: string, withTimeout = false): Offence | undefined {
+  if (code in VIOLATIONS) return VIOLATIONS[code as keyof typeof VIOLATIONS]
+  return withTimeout && code === 'TIMEOUT' ? 'timeout' : undefined
 }

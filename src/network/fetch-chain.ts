@@ -1,24 +1,25 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { ChainError } from '../chain/index.js'
 import { parseChainParams, type ChainParams } from '../storage/index.js'
 import { NetworkError } from './errors.js'
 import { createPetalLibp2p } from './libp2p.js'
-import { parseMultiaddr } from './network.js'
+import { addrPeerId, parseMultiaddr } from './addresses.js'
 import { fetchBlock } from './protocols/block.js'
 import { requestChainParams } from './protocols/chainparams.js'
 
-export interface FetchedChain { params: ChainParams, peer: string, genesisSeal: string }
+export interface FetchedChain { params: ChainParams, peer: string }
 
 /**
  * First contact of `petal pull`: ask the peer at `addr` which chain it serves and download that
  * chain's genesis block into `genesisDest`, with a short-lived outbound-only libp2p node. The
  * caller checks the genesis against the parameters (installGenesis) before trusting either.
  */
-export async function fetchChainFromPeer (addr: string, genesisDest: string, o: { privateKey: PrivateKey, signal?: AbortSignal, version?: string }): Promise<FetchedChain> {
+export async function fetchChainFromPeer (addr: string, genesisDest: string, o: { privateKey: PrivateKey, signal?: AbortSignal, version?: string, expectedGenesis?: string }): Promise<FetchedChain> {
   const ma = parseMultiaddr(addr, true)
-  const peer = ma.getComponents().findLast(c => c.name === 'p2p')?.value as string
+  const peer = addrPeerId(ma) as string
   const node = await createPetalLibp2p({
-    privateKey: o.privateKey, chainId: 'pull', listen: [], announce: [], bootstrap: [], bootstrapDelayMs: 10,
+    privateKey: o.privateKey, chainId: 'pull', listen: [], announce: [],
     maxConnections: 4, inboundPerSecond: 1, gater: {}, version: o.version ?? '0.1.0'
   })
   try {
@@ -29,8 +30,12 @@ export async function fetchChainFromPeer (addr: string, genesisDest: string, o: 
     } catch (err) {
       throw new NetworkError('MALFORMED', `peer sent unusable chain parameters: ${(err as Error).message}`, { details: { peer } })
     }
-    const g = await fetchBlock(node, peerIdFromString(peer), params.genesisHash, params.genesisHash, genesisDest, { maxBytes: params.maxBlockBytes, signal: o.signal })
-    return { params, peer, genesisSeal: g.seal }
+    // A pinned genesis is checked before a single byte of the block is downloaded.
+    if (o.expectedGenesis !== undefined && params.genesisHash !== o.expectedGenesis) {
+      throw new ChainError('GENESIS_MISMATCH', `the peer serves chain ${params.genesisHash}, not ${o.expectedGenesis}`, { hint: 'check the address, or the --genesis hash' })
+    }
+    await fetchBlock(node, peerIdFromString(peer), params.genesisHash, params.genesisHash, genesisDest, { maxBytes: params.maxBlockBytes, signal: o.signal })
+    return { params, peer }
   } finally {
     await node.stop()
   }

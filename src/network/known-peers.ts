@@ -3,6 +3,11 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isNotFound, sleep, writeFileAtomic, type Clock, type Logger } from '../util/index.js'
 import type { PetalLibp2p } from './libp2p.js'
+import { addrPeerId } from './addresses.js'
+
+// In-memory bounds (the file keeps the `maxRemembered` most recent).
+const MAX_KNOWN_PEERS = 1024
+const MAX_ADDRS_PER_PEER = 8
 
 export interface RedialOptions {
   /** First retry after a failed dial; doubles per failure up to maxMs. */
@@ -48,7 +53,7 @@ export class KnownPeers {
   load (bootstrap: Multiaddr[]): void {
     for (const p of this.readFile()) this.peers.set(p.id, { ...p, bootstrap: false, failures: 0, nextDialAt: 0, dialling: false })
     for (const ma of bootstrap) {
-      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      const id = addrPeerId(ma)
       if (id === undefined) continue
       const e = this.peers.get(id)
       const addr = ma.toString()
@@ -63,17 +68,27 @@ export class KnownPeers {
 
   /** A peer of this chain identified itself with these listen addresses. */
   remember (id: string, addrs: string[]): void {
-    const usable = addrs.filter(a => !a.includes('/p2p-circuit') && !a.includes('/ip4/0.0.0.0') && !a.includes('/ip6/::/'))
+    // Peer-supplied: keep a bounded number of addresses per peer, and of peers.
+    const usable = addrs.filter(a => !a.includes('/p2p-circuit') && !a.includes('/ip4/0.0.0.0') && !a.includes('/ip6/::/')).slice(0, MAX_ADDRS_PER_PEER)
     const e = this.peers.get(id)
     if (e === undefined) {
       if (usable.length === 0) return
+      this.evictIfFull()
       this.peers.set(id, { id, addrs: usable, lastSeen: this.clock.now(), bootstrap: false, failures: 0, nextDialAt: 0, dialling: false })
     } else {
       e.lastSeen = this.clock.now()
       e.failures = 0
-      if (usable.length > 0) e.addrs = [...new Set([...usable, ...(e.bootstrap ? e.addrs : [])])]
+      if (usable.length > 0) e.addrs = [...new Set([...usable, ...(e.bootstrap ? e.addrs : [])])].slice(0, MAX_ADDRS_PER_PEER)
     }
     this.dirty = true
+  }
+
+  /** Forget the least recently seen non-bootstrap peer when the table is full. */
+  private evictIfFull (): void {
+    if (this.peers.size < MAX_KNOWN_PEERS) return
+    let oldest: KnownPeer | undefined
+    for (const p of this.peers.values()) if (!p.bootstrap && (oldest === undefined || p.lastSeen < oldest.lastSeen)) oldest = p
+    if (oldest !== undefined) this.peers.delete(oldest.id)
   }
 
   connected (id: string): void {

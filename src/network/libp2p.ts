@@ -6,7 +6,6 @@ import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { bootstrap } from '@libp2p/bootstrap'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { LIMITS, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS } from './constants.js'
 
@@ -17,9 +16,6 @@ export interface Libp2pConfig {
   chainId: string
   listen: string[]
   announce: string[]
-  bootstrap: string[]
-  /** Delay before the first dial of bootstrap peers (libp2p's default is 1 s). */
-  bootstrapDelayMs: number
   maxConnections: number
   /** Inbound connections accepted per second from one host (libp2p's default of 5 is low for a LAN). */
   inboundPerSecond: number
@@ -48,7 +44,8 @@ export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> 
       inboundConnectionThreshold: c.inboundPerSecond,
       dialTimeout: TIMEOUTS.dial
     },
-    peerDiscovery: c.bootstrap.length > 0 ? [bootstrap({ list: c.bootstrap, timeout: c.bootstrapDelayMs })] : [],
+    // Bootstrap peers are dialled by KnownPeers (with backoff, and remembered), not by libp2p.
+    peerDiscovery: [],
     services: {
       identify: identify(),
       // kad-dht pings through this service too; the default of one outbound stream collides.

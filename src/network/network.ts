@@ -1,10 +1,12 @@
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { parseMultiaddr } from './addresses.js'
+import { withDefaults } from './options.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { protocolId } from './constants.js'
 import { Discovery } from './discovery.js'
-import { NetworkError } from './errors.js'
+import { NetworkError, offenceOf } from './errors.js'
 import { Gossip, type AnnouncementSource, type Verdict } from './gossip.js'
 import { KnownPeers, type KnownPeer } from './known-peers.js'
 import { createPetalLibp2p, type PetalLibp2p } from './libp2p.js'
@@ -42,20 +44,6 @@ export interface NetworkComponents {
   events: NetworkEvents
   logger?: Logger
   clock?: Clock
-}
-
-/** Parse and check a multiaddr given by a user (flags, chainparams); `needPeerId` for dial targets. */
-export function parseMultiaddr (text: string, needPeerId = false): Multiaddr {
-  let ma: Multiaddr
-  try {
-    ma = multiaddr(text)
-  } catch {
-    throw new NetworkError('BAD_MULTIADDR', `not a multiaddr: ${JSON.stringify(text)}`, { hint: 'e.g. /ip4/192.0.2.7/tcp/2017/p2p/12D3KooW…' })
-  }
-  if (needPeerId && ma.getComponents().findLast(c => c.name === 'p2p') === undefined) {
-    throw new NetworkError('BAD_MULTIADDR', `${text} does not end with /p2p/<peer id>`, { hint: 'copy the full address a running node prints, e.g. /ip4/192.0.2.7/tcp/2017/p2p/12D3KooW…' })
-  }
-  return ma
 }
 
 function listenReason (err: unknown): string {
@@ -96,7 +84,7 @@ export class Network {
 
   /** Build the node (not yet listening). Throws BAD_MULTIADDR for bad addresses. */
   static async create (c: NetworkComponents, options: Partial<NetworkOptions> = {}): Promise<Network> {
-    const o = { ...DEFAULT_NETWORK_OPTIONS, ...options }
+    const o = withDefaults(options)
     for (const a of [...o.listen, ...o.announce]) parseMultiaddr(a)
     const bootstrap = o.bootstrap.map(a => parseMultiaddr(a, true))
     const scores = new PeerScores(c.clock ?? systemClock, { banMs: o.banMs })
@@ -106,8 +94,6 @@ export class Network {
       chainId: c.source.chainId,
       listen: o.listen,
       announce: o.announce,
-      bootstrap: [],
-      bootstrapDelayMs: 10,
       maxConnections: o.maxConnections,
       inboundPerSecond: o.inboundPerSecond,
       version: o.version,
@@ -219,7 +205,7 @@ export class Network {
       return await p
     } catch (err) {
       if (err instanceof NetworkError) {
-        const offence = err.code === 'MALFORMED' ? 'malformed' : err.code === 'OVERSIZED' ? 'oversized' : err.code === 'HASH_MISMATCH' ? 'hash-mismatch' : err.code === 'TIMEOUT' ? 'timeout' : undefined
+        const offence = offenceOf(err.code, true)
         if (offence !== undefined) this.report(peer, offence, err.message)
       }
       throw err

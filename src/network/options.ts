@@ -36,3 +36,9 @@ export const DEFAULT_NETWORK_OPTIONS: NetworkOptions = {
   redialTickMs: 500,
   version: '0.1.0'
 }
+
+/** Options filled in with the defaults. An explicit `undefined` means "the default", not "none". */
+export function withDefaults (options: Partial<NetworkOptions>): NetworkOptions {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<NetworkOptions>
+  return { ...DEFAULT_NETWORK_OPTIONS, ...given }
+}

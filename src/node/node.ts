@@ -1,10 +1,10 @@
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
-import { QueryMirror } from '../query/index.js'
-import { DataDir } from '../storage/index.js'
+import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
-import { nullLogger, sleep, type Logger } from '../util/index.js'
+import { nullLogger, sleep, WorkerPool, workerScript, type Logger } from '../util/index.js'
+import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
 import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
@@ -27,7 +27,7 @@ export class PetalNode {
   private lastTip = ''
   private startedAt = new Date()
   private running = false
-  private mirror: QueryMirror | undefined
+  private lock: NodeLock | undefined
 
   private constructor (chain: Chain, network: Network, sync: Sync, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
     this.chain = chain
@@ -74,12 +74,19 @@ export class PetalNode {
 
   async start (): Promise<void> {
     if (this.o.stateFile !== false) {
-      const other = readNodeState(this.chain.dir.root)
-      if (other !== undefined && other.pid !== process.pid) {
-        throw new NodeError('ALREADY_RUNNING', `a node (pid ${other.pid}) is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
+      this.lock = NodeLock.tryAcquire(this.chain.dir.root)
+      if (this.lock === undefined) {
+        const other = readNodeState(this.chain.dir.root)
+        throw new NodeError('ALREADY_RUNNING', `a node${other === undefined ? '' : ` (pid ${other.pid})`} is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
       }
     }
-    await this.network.start()
+    try {
+      await this.network.start()
+    } catch (err) {
+      this.lock?.release()
+      this.lock = undefined
+      throw err
+    }
     this.running = true
     this.startedAt = new Date()
     this.sync.start()
@@ -87,10 +94,7 @@ export class PetalNode {
     const signal = this.controller.signal
     this.loops.push(this.watch(signal))
     if (this.o.stateFile !== false) this.loops.push(this.publishState(signal))
-    if (this.o.queryMirror !== false) {
-      this.mirror = QueryMirror.open(this.chain, { logger: this.logger.child('query') })
-      this.loops.push(this.keepMirror(this.mirror, signal))
-    }
+    if (this.o.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     this.logger.info('node started', { peer: this.peerId, role: this.role, height: this.chain.tip().height })
   }
 
@@ -99,11 +103,11 @@ export class PetalNode {
     this.running = false
     this.controller.abort()
     await Promise.all(this.loops.splice(0))
-    this.mirror?.close()
-    this.mirror = undefined
     if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root)
     await this.sync.stop()
     await this.network.stop()
+    this.lock?.release()
+    this.lock = undefined
     if (this.owned) this.chain.close()
     this.logger.info('node stopped')
   }
@@ -139,49 +143,60 @@ export class PetalNode {
   /** Notice blocks imported by another process on this data directory and announce the new tip. */
   private async watch (signal: AbortSignal): Promise<void> {
     let version = this.chain.index.dataVersion()
-    const every = this.o.watchMs ?? DEFAULT_WATCH_MS
-    try {
-      for (;;) {
-        await sleep(every, signal)
-        const v = this.chain.index.dataVersion()
-        if (v === version) continue
-        version = v
-        const tip = this.chain.tip()
-        if (tip.hash === this.lastTip) continue
-        this.lastTip = tip.hash
-        this.logger.info('new local block', { height: tip.height, hash: tip.hash })
-        this.sync.localChanged()
-        await this.announceTip()
-      }
-    } catch {
-      // aborted
-    }
+    await this.every('watching the data directory', () => this.o.watchMs ?? DEFAULT_WATCH_MS, signal, async () => {
+      const v = this.chain.index.dataVersion()
+      if (v === version) return
+      version = v
+      const tip = this.chain.tip()
+      if (tip.hash === this.lastTip) return
+      this.lastTip = tip.hash
+      this.logger.info('new local block', { height: tip.height, hash: tip.hash })
+      this.sync.localChanged()
+      await this.announceTip()
+    })
   }
 
   /**
    * Keep query.db at the chain's tip: whenever the tip (from sync, publish, or another process)
-   * differs from the mirror's, sync it. The mirror reconciles by hash, so reorgs roll it back.
+   * differs from the mirror's, sync it — in a worker thread. The mirror reconciles by hash, so
+   * reorgs roll it back.
    */
-  private async keepMirror (mirror: QueryMirror, signal: AbortSignal): Promise<void> {
+  private async keepMirror (signal: AbortSignal): Promise<void> {
+    const pool = new WorkerPool<MirrorRequest, MirrorReply>(workerScript(import.meta.url, './mirror-worker.js'), 1)
     const every = this.o.mirrorEveryMs ?? DEFAULT_MIRROR_EVERY_MS
     let backoff = every
+    let mirrorTip: string | undefined
     try {
-      for (;;) {
-        if (mirror.tip()?.hash !== this.chain.tip().hash) {
-          try {
-            const r = await mirror.sync({ signal })
-            if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.tip?.height })
-            backoff = every
-          } catch (err) {
-            if (signal.aborted) return
-            backoff = Math.min(backoff * 2, 60_000)
-            this.logger.warn('query mirror update failed; will retry', { error: (err as Error).message, retryInMs: backoff })
-          }
-        }
-        await sleep(backoff, signal)
+      await this.every('updating the query mirror', () => backoff, signal, async () => {
+        if (mirrorTip === this.chain.tip().hash) return
+        backoff = Math.min(backoff * 2, 60_000) // until it succeeds
+        const r = await pool.run({ dir: this.chain.dir.root })
+        backoff = every
+        mirrorTip = r.tip
+        if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.height })
+      })
+    } finally {
+      await pool.close()
+    }
+  }
+
+  /**
+   * Run `body` every `ms()` until `signal` aborts. An error is logged and the loop goes on: a
+   * background task of a long-running node must not stop silently while the node looks healthy.
+   */
+  private async every (what: string, ms: () => number, signal: AbortSignal, body: () => Promise<void>): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await body()
+      } catch (err) {
+        if (signal.aborted) return
+        this.logger.warn(`${what} failed; will retry`, { error: (err as Error).message })
       }
-    } catch {
-      // aborted
+      try {
+        await sleep(ms(), signal)
+      } catch {
+        return
+      }
     }
   }
 
@@ -202,20 +217,13 @@ export class PetalNode {
 
   private async publishState (signal: AbortSignal): Promise<void> {
     let last = ''
-    const every = this.o.stateEveryMs ?? DEFAULT_STATE_EVERY_MS
-    try {
-      for (;;) {
-        const s = this.state()
-        const key = JSON.stringify({ ...s, updated_at: '' })
-        if (key !== last) {
-          last = key
-          try { writeNodeState(this.chain.dir.root, s) } catch (err) { this.logger.warn('cannot write node-state.json', { error: (err as Error).message }) }
-        }
-        await sleep(every, signal)
-      }
-    } catch {
-      // aborted
-    }
+    await this.every('writing node-state.json', () => this.o.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => {
+      const s = this.state()
+      const key = JSON.stringify({ ...s, updated_at: '' })
+      if (key === last) return
+      writeNodeState(this.chain.dir.root, s)
+      last = key
+    })
   }
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { Chain, ChainError, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
-import { fetchChainFromPeer, loadOrCreateNodeKey, parseMultiaddr, type NetworkOptions } from '../network/index.js'
+import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseMultiaddr, addrPeerId, type NetworkOptions } from '../network/index.js'
 import { DataDir, tmpBlockPath } from '../storage/index.js'
 import { SyncError, type SyncOptions } from '../sync/index.js'
 import { AbortError, nullLogger, sleep, type Logger } from '../util/index.js'
@@ -50,7 +50,7 @@ function genesisMismatch (got: string, want: string): ChainError {
 export async function pull (o: PullOptions): Promise<PullResult> {
   const logger = o.logger ?? nullLogger
   const dir = new DataDir(o.dir)
-  const peer = parseMultiaddr(o.from, true).getComponents().findLast(c => c.name === 'p2p')?.value as string
+  const peer = addrPeerId(parseMultiaddr(o.from, true)) as string
   const resumed = existsSync(dir.chainParams)
   let chain: Chain
   o.onProgress?.({ phase: 'contact', done: 0, bytes: 0 })
@@ -63,8 +63,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
     const tmp = tmpBlockPath(dir)
     try {
-      const fetched = await fetchChainFromPeer(o.from, tmp, { privateKey, signal: o.signal })
-      if (o.genesis !== undefined && fetched.params.genesisHash !== o.genesis) throw genesisMismatch(fetched.params.genesisHash, o.genesis)
+      const fetched = await fetchChainFromPeer(o.from, tmp, { privateKey, signal: o.signal, expectedGenesis: o.genesis })
       chain = await installGenesis(dir, fetched.params, tmp, { logger: logger.child('chain') })
       logger.info('installed genesis', { chain: chain.chainId })
     } finally {
@@ -73,18 +72,17 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     }
   }
 
+  const bootstrap = [...new Set([o.from, ...(o.network?.bootstrap ?? [])])]
   let node: PetalNode | undefined
   let keepRunning = false
   try {
-    node = await PetalNode.create({
-      dir: dir.root,
-      chain,
-      logger,
-      network: { listen: o.follow === true ? undefined : [], ...o.network, bootstrap: [o.from, ...(o.network?.bootstrap ?? [])] },
-      sync: o.sync
-    })
+    // Sync with a node that listens nowhere: outbound connections are enough to fetch.
+    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false })
     await node.start()
     await waitSynced(node, peer, o)
+    // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
+    await node.stop()
+    node = undefined
     o.onProgress?.({ phase: 'verify', done: 0, bytes: 0 })
     const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ phase: 'verify', done: p.done, total: p.total, bytes: p.bytes }) } })
     if (!verify.ok) {
@@ -92,8 +90,12 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     }
     const tip = chain.tip()
     const result: PullResult = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify }
-    keepRunning = o.follow === true
-    return keepRunning ? { ...result, node } : result
+    if (o.follow !== true) return result
+    // --follow: now run as a full node (listening as `run` would, unless told otherwise).
+    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, bootstrap }, sync: o.sync })
+    await node.start()
+    keepRunning = true
+    return { ...result, node }
   } finally {
     if (!keepRunning) {
       await node?.stop()
@@ -104,7 +106,8 @@ export async function pull (o: PullOptions): Promise<PullResult> {
 
 /** Until the named peer has answered and no peer claims a better tip; fail if the height stalls. */
 async function waitSynced (node: PetalNode, peer: string, o: PullOptions): Promise<void> {
-  const stallMs = o.stallMs ?? 60_000
+  // No new height for longer than the slowest legitimate block transfer allows is a stall.
+  const stallMs = o.stallMs ?? Math.max(60_000, blockTransferBudgetMs(node.chain.params.maxBlockBytes) + 10_000)
   let height = -1
   let movedAt = Date.now()
   for (;;) {

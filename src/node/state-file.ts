@@ -1,5 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { NodeLock } from '../storage/index.js'
 import { isNotFound, writeFileAtomic } from '../util/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -26,8 +27,12 @@ export function removeNodeState (dir: string): void {
   rmSync(nodeStatePath(dir), { force: true })
 }
 
-/** The state of the node running on `dir`, or undefined if none is (a stale file is ignored). */
+/**
+ * The state of the node running on `dir`, or undefined if none is. Whether a node runs is decided
+ * by its lock (see NodeLock), so a file left by a killed node is ignored.
+ */
 export function readNodeState (dir: string): NodeState | undefined {
+  if (!NodeLock.isHeld(dir)) return undefined
   let s: NodeState
   try {
     s = JSON.parse(readFileSync(nodeStatePath(dir), 'utf8')) as NodeState
@@ -35,24 +40,18 @@ export function readNodeState (dir: string): NodeState | undefined {
     if (isNotFound(err) || err instanceof SyntaxError) return undefined
     throw err
   }
-  if (typeof s.pid !== 'number' || !isAlive(s.pid)) return undefined
-  return s
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return typeof s.pid === 'number' ? s : undefined
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */
 export function readKnownPeers (dir: string): Array<{ id: string, addrs: string[], lastSeen: number }> {
   try {
-    const j = JSON.parse(readFileSync(peersFilePath(dir), 'utf8')) as { peers?: Array<{ id: string, addrs: string[], lastSeen: number }> }
-    return Array.isArray(j.peers) ? j.peers : []
+    const j = JSON.parse(readFileSync(peersFilePath(dir), 'utf8')) as { peers?: unknown }
+    if (!Array.isArray(j.peers)) return []
+    // Only well-formed entries: the file is ours, but a damaged one must not crash `petal peers`.
+    return (j.peers as Array<Record<string, unknown>>).filter(p =>
+      typeof p === 'object' && p !== null && typeof p.id === 'string' && Array.isArray(p.addrs) && p.addrs.every(a => typeof a === 'string') &&
+      typeof p.lastSeen === 'number' && Number.isFinite(p.lastSeen)) as unknown as Array<{ id: string, addrs: string[], lastSeen: number }>
   } catch {
     return []
   }

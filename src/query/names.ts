@@ -3,7 +3,5 @@ export function asciiLower (s: string): string {
   return s.replace(/[A-Z]/g, c => String.fromCharCode(c.charCodeAt(0) + 32))
 }
 
-/** Quote an SQL identifier (always: names come from untrusted blocks). */
-export function quoteIdent (name: string): string {
-  return '"' + name.replaceAll('"', '""') + '"'
-}
+// Identifiers are always quoted: names come from untrusted blocks.
+export { quoteIdent } from '../block/index.js'

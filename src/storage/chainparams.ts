@@ -80,8 +80,8 @@ export function parseChainParams (text: string): ChainParams {
     description: str('description'),
     bootstrapPeers: stringList(j.bootstrap_peers, 'bootstrap_peers'),
     quorumRule,
-    maxBlockBytes: int(j.max_block_bytes, 'max_block_bytes', DEFAULT_CONSENSUS.maxBlockBytes, 4096),
-    maxReorgDepth: int(j.max_reorg_depth, 'max_reorg_depth', DEFAULT_CONSENSUS.maxReorgDepth, 0)
+    maxBlockBytes: int(j.max_block_bytes, 'max_block_bytes', DEFAULT_CONSENSUS.maxBlockBytes, ...BLOCK_BYTES),
+    maxReorgDepth: int(j.max_reorg_depth, 'max_reorg_depth', DEFAULT_CONSENSUS.maxReorgDepth, ...REORG_DEPTH)
   }
 }
 
@@ -91,11 +91,16 @@ function stringList (v: unknown, name: string): string[] {
   return v as string[]
 }
 
-function int (v: unknown, name: string, dflt: number, min: number): number {
+function int (v: unknown, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined || v === null) return dflt
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(`${name} must be an integer ≥ ${min}`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(`${name} must be an integer from ${min} to ${max}`)
   return v
 }
+
+// Bounds of the consensus limits. max_block_bytes also bounds what a node downloads from a peer
+// whose chain parameters it has not yet checked (pull), so it cannot be unbounded.
+const BLOCK_BYTES = [4096, 2 ** 32] as const
+const REORG_DEPTH = [0, 2 ** 31] as const
 
 export function readChainParams (path: string): ChainParams {
   let text: string
@@ -154,8 +159,8 @@ export function parseNewChainInput (text: string): NewChainInput {
     genesisDb: optStr('genesis_db'),
     consensus: {
       quorumRule,
-      maxBlockBytes: int(j.max_block_bytes, 'max_block_bytes', DEFAULT_CONSENSUS.maxBlockBytes, 4096),
-      maxReorgDepth: int(j.max_reorg_depth, 'max_reorg_depth', DEFAULT_CONSENSUS.maxReorgDepth, 0)
+      maxBlockBytes: int(j.max_block_bytes, 'max_block_bytes', DEFAULT_CONSENSUS.maxBlockBytes, ...BLOCK_BYTES),
+      maxReorgDepth: int(j.max_reorg_depth, 'max_reorg_depth', DEFAULT_CONSENSUS.maxReorgDepth, ...REORG_DEPTH)
     }
   }
 }

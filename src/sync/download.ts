@@ -1,7 +1,9 @@
 import { rm } from 'node:fs/promises'
 import { BlockError, isInvalidBlock } from '../block/index.js'
 import { importBlock, type Chain, type ImportResult } from '../chain/index.js'
-import { NetworkError, type WireHeader } from '../network/index.js'
+// Only libp2p-free parts of network are imported at run time (errors, wire format).
+import { NetworkError } from '../network/errors.js'
+import type { WireHeader } from '../network/index.js'
 import { tmpBlockPath } from '../storage/index.js'
 import { AbortError, isPetalError, type Logger } from '../util/index.js'
 import { SyncError } from './errors.js'

@@ -1,6 +1,7 @@
 import { verifySeal } from '../block/index.js'
 import type { Chain, KeyState } from '../chain/index.js'
-import { LIMITS, type WireHeader } from '../network/index.js'
+import { LIMITS } from '../network/constants.js'
+import type { WireHeader } from '../network/index.js'
 import { SyncError } from './errors.js'
 import type { SyncNetwork } from './types.js'
 

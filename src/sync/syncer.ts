@@ -1,7 +1,11 @@
 import { isBetterTip, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { headerOf, NetworkError, type AnnouncementSource, type Verdict, type WireHeader } from '../network/index.js'
-import { AbortError, isPetalError, nullLogger, type Logger } from '../util/index.js'
+// Only libp2p-free parts of network are imported at run time (errors, wire format).
+import { NetworkError } from '../network/errors.js'
+import { headerOf } from '../network/wire.js'
+import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
+import { AbortError, isPetalError, nullLogger, sleep, type Logger } from '../util/index.js'
+import { SyncError } from './errors.js'
 import { downloadBranch } from './download.js'
 import { findAncestor, HeaderFeed } from './header-feed.js'
 import { judgeHeader } from './judge.js'
@@ -42,7 +46,8 @@ export class Sync {
   private readonly importWaiters = new Map<string, Set<() => void>>()
   /** Announced blocks not yet imported, with when to forget them (for relaying, see awaitBlock). */
   private readonly wanted = new Map<string, number>()
-  private readonly statusAsked = new Set<string>()
+  /** Some peer has answered a status request (until then "synced" means nothing). */
+  private statusAnswered = false
   private readonly controller = new AbortController()
   private loop?: Promise<void>
   private readonly o: SyncOptions
@@ -57,9 +62,22 @@ export class Sync {
   }
 
   start (): void {
-    this.loop = this.run(this.controller.signal).catch((err: unknown) => {
-      if (!(err instanceof AbortError)) this.logger.error('sync stopped', { error: (err as Error).message })
-    })
+    const signal = this.controller.signal
+    this.loop = (async () => {
+      // An unexpected error must not silently end syncing while the node looks healthy: log it,
+      // back off, and go on.
+      let backoff = 1_000
+      while (!signal.aborted) {
+        try {
+          await this.run(signal)
+        } catch (err) {
+          if (signal.aborted || err instanceof AbortError) return
+          this.logger.error('sync loop failed; restarting', { error: (err as Error).message, retryInMs: backoff })
+          await sleep(backoff, signal).catch(() => {})
+          backoff = Math.min(backoff * 2, 60_000)
+        }
+      }
+    })()
   }
 
   async stop (): Promise<void> {
@@ -75,7 +93,7 @@ export class Sync {
 
   /** True when no peer claims a better tip than the local one (and at least one peer answered). */
   isSynced (): boolean {
-    return this.statusAsked.size > 0 && this.pickTarget() === undefined && this.progress.state === 'idle'
+    return this.statusAnswered && this.pickTarget() === undefined && this.progress.state === 'idle'
   }
 
   /** The local chain changed outside this loop (another process imported a block). */
@@ -135,7 +153,7 @@ export class Sync {
   private refreshStatus (peer: string): void {
     this.c.network.status(peer, this.controller.signal).then(s => {
       if (!this.c.network.connectedPeers().includes(peer)) return
-      this.statusAsked.add(peer)
+      this.statusAnswered = true
       const v = judgeHeader(this.c.chain, s.tip)
       if (v === 'reject') { this.c.network.report(peer, 'bad-seal', 'status'); return }
       this.tips.set(peer, s.tip)
@@ -189,6 +207,11 @@ export class Sync {
         this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: (err as Error).message })
         const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.o.failedTtlMs) : this.o.failedTtlMs
         this.failed.set(peerFault ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
+        if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
+          // A claim the peer cannot back: a small penalty (it may have reorganised), and forget it.
+          this.c.network.report(target.peer, 'unavailable', code)
+          this.tips.delete(target.peer)
+        }
         if (err instanceof NetworkError && (err.code === 'TIMEOUT' || err.code === 'DIAL_FAILED' || err.code === 'WRONG_CHAIN')) this.tips.delete(target.peer)
       }
     }
@@ -214,6 +237,11 @@ export class Sync {
       candidates: h => this.candidates(h, t.peer),
       onImported: (r, from) => { this.imported(r, from) }
     }, feed, signal)
+    if (chain.index.byHash(t.tip.hash) === undefined) {
+      // The peer claimed this tip but served no branch reaching it (its headers ran out, or it
+      // reorganised meanwhile): drop the claim, or it would be chosen again at once, forever.
+      throw new SyncError('HEADERS_INCONSISTENT', `peer claimed tip ${t.tip.height} ${t.tip.hash.slice(0, 12)}… but served no branch to it`, { details: { peer: t.peer, height: t.tip.height } })
+    }
   }
 
   private imported (r: ImportResult, from: string | 'self'): void {

@@ -131,4 +131,19 @@ describe('hostile peers', () => {
     const tip = await waitConverged([a, b], { height: 1, what: 'honest nodes to carry on' })
     expect(tip.hash).not.toBe(hash)
   }, 120_000)
+
+  it('a peer claiming a tip it cannot serve (signed by a key nobody knows) does not stall sync', async () => {
+    const stranger = generateSigningKey()
+    const fake: WireHeader = {
+      hash: randomBytes(32).toString('hex'), height: 1_000, parent: randomBytes(32).toString('hex'), version: 2, signer: stranger.id,
+      timestamp: new Date().toISOString(), rowsRoot: randomBytes(32).toString('hex'), prevSig: '3006020101020101', seal: '3006020101020101', size: 4096
+    }
+    // Its status claims a far-away tip; its headers are the honest chain's, so no branch reaches it.
+    const e = await evil(s => ({ ...s, tip: () => fake }))
+    await waitFor(() => b.sync.peerTips().has(e.network.peerId) || !b.network.connectedPeers().includes(e.network.peerId), { what: 'B to hear the claim' })
+    const before = a.chain.tip().height
+    await a.publish(makeSqlite(join(tmpDir(), 'honest.db'), 2, 77))
+    await waitConverged([a, b], { height: before + 1, what: 'B to sync past the unservable claim' })
+    await waitFor(() => b.sync.isSynced(), { what: 'B to count itself synced' })
+  })
 })

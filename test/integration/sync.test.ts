@@ -56,4 +56,18 @@ describe('catch-up', () => {
     expect(r.verify.ok).toBe(true)
     expect({ height: r.height, hash: r.hash }).toEqual(tipOf(source))
   }, 120_000)
+
+  it('pull --follow verifies, then keeps running as a listening node', async () => {
+    const dir = join(tmpDir(), 'followed')
+    const r = await pull({ dir, from: addrOf(source), follow: true, logger: testLogger('follow'), ...fastOptions() })
+    expect(r.verify.ok).toBe(true)
+    const node = r.node as PetalNode
+    try {
+      expect(node.listenAddrs().length).toBeGreaterThan(0)
+      expect(tipOf(node)).toEqual(tipOf(source))
+    } finally {
+      await node.stop()
+      node.chain.close()
+    }
+  }, 120_000)
 })

@@ -2,7 +2,7 @@ import { close as closeFd, read as readFd } from 'node:fs'
 import { promisify } from 'node:util'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { BLOCK_MIN_RATE, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, protocolId, STREAM_READ_BUFFER, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
+import { blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import type { PetalLibp2p } from '../libp2p.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
@@ -22,6 +22,7 @@ const AWAIT_BLOCK_MS = 3_000
  */
 export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx: ServeContext): Promise<void> {
   let uploads = 0
+  const perPeer = new Map<string, number>()
   await node.handle(protocolId(source.chainId, 'block'), async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString()
     let file: OpenBlock | undefined
@@ -30,34 +31,43 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       const lp = lpStream(stream, { maxDataLength: LIMITS.blockRequest })
       const req = parseBlockRequest(decodeJson((await lp.read({ signal: AbortSignal.timeout(TIMEOUTS.serverRequest) })).subarray(), LIMITS.blockRequest, 'block request'))
       const reply = async (v: unknown): Promise<void> => { await lp.write(encodeJson(v), { signal: AbortSignal.timeout(TIMEOUTS.serverStall) }) }
-      if (uploads >= MAX_CONCURRENT_UPLOADS) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
+      if (uploads >= MAX_CONCURRENT_UPLOADS || (perPeer.get(peer) ?? 0) >= MAX_UPLOADS_PER_PEER) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
       counted = true
       uploads++
+      perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1)
       file = source.openBlock(req.hash)
       if (file === undefined && source.awaitBlock !== undefined) {
         if (await source.awaitBlock(req.hash, AWAIT_BLOCK_MS, AbortSignal.timeout(AWAIT_BLOCK_MS + 1000))) file = source.openBlock(req.hash)
       }
       if (file === undefined) { await reply({ ok: false, error: 'NOT_FOUND' }); finish(stream); return }
       await reply({ ok: true, size: file.size, seal: file.seal })
-      await sendFile(lp.unwrap(), file)
+      // The whole upload has the same deadline as the client's download: a reader that takes a
+      // little every now and then cannot hold the slot for ever.
+      await sendFile(lp.unwrap(), file, AbortSignal.timeout(blockTransferBudgetMs(file.size)))
       finish(stream)
     } catch (err) {
       onServeError(ctx, 'block request', peer, err, stream)
     } finally {
-      if (counted) uploads--
+      if (counted) {
+        uploads--
+        const n = (perPeer.get(peer) ?? 1) - 1
+        if (n <= 0) perPeer.delete(peer)
+        else perPeer.set(peer, n)
+      }
       if (file !== undefined) closeFd(file.fd, () => {})
     }
   }, { maxInboundStreams: INBOUND_STREAMS.block })
 }
 
-async function sendFile (raw: Stream, file: OpenBlock): Promise<void> {
+async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal): Promise<void> {
   let off = 0
   while (off < file.size) {
+    if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
     const buf = Buffer.allocUnsafe(Math.min(UPLOAD_CHUNK, file.size - off))
     const { bytesRead } = await read(file.fd, buf, 0, buf.byteLength, off)
     if (bytesRead === 0) throw new Error('block file shrank while being sent')
     off += bytesRead
-    if (!raw.send(buf.subarray(0, bytesRead))) await raw.onDrain({ signal: AbortSignal.timeout(TIMEOUTS.serverStall) })
+    if (!raw.send(buf.subarray(0, bytesRead))) await raw.onDrain({ signal: AbortSignal.any([limit, AbortSignal.timeout(TIMEOUTS.serverStall)]) })
   }
 }
 
@@ -80,7 +90,7 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
     const meta = parseBlockMeta(decodeJson((await lp.read({ signal: d.signal })).subarray(), LIMITS.blockResponseMeta, 'block reply'))
     if (!meta.ok) throw new NetworkError(meta.error, meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: peer.toString(), hash } })
     if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: peer.toString(), hash } })
-    const total = deadline(TIMEOUTS.blockBase + Math.ceil(meta.size / BLOCK_MIN_RATE) * 1000, o.signal)
+    const total = deadline(blockTransferBudgetMs(meta.size), o.signal)
     try {
       await receiveToFile(lp.unwrap(), dest, { size: meta.size, hash, signal: total.signal, idleMs: o.idleMs ?? TIMEOUTS.blockIdle })
     } catch (err) {

@@ -54,10 +54,15 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
       hasher.update(chunk)
       pending += chunk.byteLength
       writes = writes.then(async () => {
-        await fh.write(chunk)
+        if (settled) return
+        const { bytesWritten } = await fh.write(chunk)
+        if (bytesWritten !== chunk.byteLength) throw new Error(`short write: ${bytesWritten} of ${chunk.byteLength} bytes`)
         pending -= chunk.byteLength
         if (paused && pending < LOW_WATER && stream.readStatus === 'paused') { paused = false; stream.resume() }
       })
+      // A disk error (ENOSPC, EIO) fails this transfer at once; it must never become an
+      // unhandled rejection, which would end the whole process.
+      writes.catch((err: unknown) => { fail(err as Error) })
     }
     if (!paused && pending > HIGH_WATER) { paused = true; stream.pause() }
     if (received === o.size) {

@@ -2,7 +2,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { Logger } from '../../util/index.js'
 import { TIMEOUTS } from '../constants.js'
-import { isProtocolViolation, NetworkError } from '../errors.js'
+import { isProtocolViolation, NetworkError, offenceOf } from '../errors.js'
 import { finish, toNetworkError } from '../rpc.js'
 import type { Offence } from '../scoring.js'
 import { decodeJson, encodeJson } from '../wire.js'
@@ -11,13 +11,6 @@ export interface ServeContext {
   /** Score a peer down for a protocol violation. */
   report: (peer: string, offence: Offence, detail: string) => void
   logger: Logger
-}
-
-export function offenceOf (code: string): Offence | undefined {
-  if (code === 'MALFORMED') return 'malformed'
-  if (code === 'OVERSIZED') return 'oversized'
-  if (code === 'HASH_MISMATCH') return 'hash-mismatch'
-  return undefined
 }
 
 /** Log a failed exchange with a peer, and report it when it was the peer's fault. */

@@ -1,5 +1,5 @@
 import type { SqlValue } from '../../block/row-codec.js'
-import { CSV_HEADER_FIELD, csvField, jsonValue, tableCell, uniqueKeys } from './values.js'
+import { CSV_HEADER_FIELD, csvField, escapeControls, jsonValue, tableCell, uniqueKeys } from './values.js'
 
 export type TextFormat = 'ndjson' | 'csv' | 'table' | 'json'
 export const TEXT_FORMATS: readonly TextFormat[] = ['ndjson', 'csv', 'table', 'json']
@@ -98,7 +98,7 @@ function table (): Formatter {
     return s
   }
   return {
-    header: cols => { columns = cols; numeric = cols.map(() => true); return '' },
+    header: cols => { columns = cols.map(escapeControls); numeric = cols.map(() => true); return '' },
     rows: rows => {
       const cells = rows.map(r => r.map((v, i) => {
         if (!(v === null || typeof v === 'bigint' || typeof v === 'number')) numeric[i] = false

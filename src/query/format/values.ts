@@ -39,13 +39,21 @@ export const CSV_HEADER_FIELD = (name: string): string => (name === '' || CSV_SP
 
 const MAX_CELL = 80
 
+/**
+ * Text for a terminal: C0 and C1 control characters escaped, so text from a block (a value or a
+ * column name) cannot move the cursor or change the terminal's state.
+ */
+export function escapeControls (s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, c => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
+}
+
 /** A cell of the human table: NULL, numbers, text with control characters escaped, x'hex'. */
 export function tableCell (v: SqlValue): string {
   let s: string
   if (v === null) s = 'NULL'
   else if (typeof v === 'bigint') s = v.toString()
   else if (typeof v === 'number') s = realText(v)
-  else if (typeof v === 'string') s = v.replace(/[\u0000-\u001f\u007f]/g, c => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
+  else if (typeof v === 'string') s = escapeControls(v)
   else s = `x'${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}'`
   return s.length > MAX_CELL ? s.slice(0, MAX_CELL - 1) + '…' : s
 }

@@ -1,3 +1,4 @@
+import { QueryError } from '../errors.js'
 import { type SqliteDb } from '../../storage/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { unionColumns, type ColumnInfo } from './columns.js'
@@ -23,7 +24,7 @@ export function rollbackTo (db: SqliteDb, height: number): number {
       let columns: ColumnInfo[] | undefined
       for (const sql of ddls) {
         const c = db.prepare('SELECT columns FROM _mirror_ddl WHERE sql = ?').pluck().get(sql) as string | undefined
-        if (c === undefined) throw new Error(`query mirror: no column record for a CREATE TABLE of ${cur.name}`)
+        if (c === undefined) throw new QueryError('MIRROR_SCHEMA', `query mirror: no column record for a CREATE TABLE of ${cur.name}`, { hint: 'rebuild the mirror with `petal reindex --query`' })
         columns = unionColumns(columns, JSON.parse(c) as ColumnInfo[])
       }
       setMirrorTable(db, 'main', key, cur.name, columns)

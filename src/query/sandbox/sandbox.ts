@@ -57,6 +57,9 @@ export class QuerySandbox {
     this.stderr = ''
     const child = fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
     this.child = child
+    // 'error' (a failed kill or send on a dead channel) must never be unhandled: the 'exit' and
+    // send callbacks report what happened to the statement.
+    child.on('error', () => {})
     child.stderr?.setEncoding('utf8')
     child.stderr?.on('data', (s: string) => { this.stderr = (this.stderr + s).slice(-STDERR_TAIL) })
     this.ready = new Promise<void>((resolve, reject) => {
@@ -144,6 +147,10 @@ export class QuerySandbox {
         }))
       }
       const onAbort = (): void => { kill(new AbortError()) }
+      // The child may die between our check and the send; report it instead of throwing.
+      const sendFailed = (err: Error | null): void => {
+        if (err !== null) kill(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process went away: ${err.message}`, { hint: 'run the query again' }))
+      }
       const onExit = (code: number | null, signal: string | null): void => {
         if (this.child === child) this.child = undefined
         finish(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process died (${signal ?? `exit ${String(code)}`})${this.stderr === '' ? '' : ': ' + this.stderr.trim().slice(-500)}`, {
@@ -162,7 +169,7 @@ export class QuerySandbox {
         } finally {
           if (!settled) resume()
         }
-        if (!settled && child.connected) child.send({ type: 'ack' } satisfies ParentMessage)
+        if (!settled && child.connected) child.send({ type: 'ack' } satisfies ParentMessage, sendFailed)
       }
       const onMessage = (m: ChildMessage): void => {
         queue = queue.then(async () => { if (!settled) await consume(m) }).catch(err => { kill(err) })
@@ -172,7 +179,7 @@ export class QuerySandbox {
       o.signal?.addEventListener('abort', onAbort, { once: true })
       const req: RunRequest = { type: 'run', mode: o.mode, sql: o.sql, dataDir: this.dataDir, format: o.format, maxRows: o.maxRows, from: o.from, to: o.to }
       arm()
-      child.send(req)
+      child.send(req, sendFailed)
     })
   }
 }

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { openSqlite, type SqliteDb } from './sqlite.js'
+
+/**
+ * The lock a running node holds on its data directory for its whole life: an exclusive SQLite lock
+ * on `node.lock`, which the kernel releases when the process dies, however it dies. Unlike a pid
+ * file it cannot go stale, be fooled by pid reuse, or let two nodes start at the same instant.
+ */
+export class NodeLock {
+  private constructor (private readonly db: SqliteDb) {}
+
+  /** Take the lock, or return undefined at once if another process holds it. */
+  static tryAcquire (dir: string): NodeLock | undefined {
+    const db = openSqlite(join(dir, 'node.lock'))
+    try {
+      db.pragma('busy_timeout = 0')
+      db.exec('BEGIN EXCLUSIVE')
+      return new NodeLock(db)
+    } catch (err) {
+      db.close()
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return undefined
+      throw err
+    }
+  }
+
+  /** True when a node holds the lock of `dir` right now. Creates nothing. */
+  static isHeld (dir: string): boolean {
+    // A node creates the file when it starts; without it no node has ever run here.
+    if (!existsSync(join(dir, 'node.lock'))) return false
+    const lock = NodeLock.tryAcquire(dir)
+    lock?.release()
+    return lock === undefined
+  }
+
+  release (): void {
+    if (!this.db.open) return
+    if (this.db.inTransaction) this.db.exec('ROLLBACK')
+    this.db.close()
+  }
+}
