@@ -10,7 +10,7 @@ export const RESERVED_TABLES = ['_meta', '_keys', '_tables'] as const
 export const RESERVED_COLUMNS = ['_height'] as const
 
 // The exact DDL of v2 reserved tables, compared byte for byte against sqlite_schema.sql.
-export const META_DDL = 'CREATE TABLE _meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)'
+export const META_DDL = 'CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)'
 export const KEYS_DDL = 'CREATE TABLE _keys (op TEXT NOT NULL, pubkey_hash TEXT NOT NULL, pubkey TEXT NOT NULL, sigkey_hash TEXT NOT NULL, signature TEXT NOT NULL, metadata TEXT, PRIMARY KEY (pubkey_hash, sigkey_hash))'
 export const TABLES_DDL = 'CREATE TABLE _tables (name TEXT PRIMARY KEY NOT NULL, sql TEXT NOT NULL, rows INTEGER NOT NULL, root TEXT NOT NULL)'
 
