@@ -7,11 +7,11 @@ import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
 import type { ChunkReply, ChunkRequest } from './table-root-worker.js'
 
-// A chunk is 2^16 rows: an aligned run of 2^k leaves is a perfect subtree of the RFC 6962 tree, so
+// A chunk is 2^14 rows: an aligned run of 2^k leaves is a perfect subtree of the RFC 6962 tree, so
 // chunk roots hashed in parallel fold into exactly the root a sequential pass gives.
-export const CHUNK_ROWS = 1 << 16
+export const CHUNK_ROWS = 1 << 14
 // Below this many rows a table is hashed on the calling thread (worker start-up would dominate).
-const PARALLEL_MIN_ROWS = 2 * CHUNK_ROWS
+const PARALLEL_MIN_ROWS = 4 * CHUNK_ROWS
 
 let pool: WorkerPool<ChunkRequest, ChunkReply> | undefined
 function workers (): WorkerPool<ChunkRequest, ChunkReply> {
