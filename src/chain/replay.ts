@@ -1,13 +1,16 @@
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { isPetalError, throwIfAborted, WorkerPool, workerScript } from '../util/index.js'
-import { readSeal, type KeyOpRecord } from '../storage/index.js'
+import { isPetalError, PetalError, throwIfAborted, WorkerPool, workerScript } from '../util/index.js'
+import type { KeyOpRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { consensusJson, MAX_FUTURE_MS } from './chain.js'
 import { ChainError } from './errors.js'
 import { KeyState } from './key-state.js'
 import { checkGenesis, validateOnParent, type Candidate } from './validate/index.js'
 import type { ReadReply, ReadRequest } from './verify-worker.js'
+
+// Blocks per worker message when only hashes and metadata are read (a --deep read is long enough).
+const BATCH = 16
 
 export interface ReplayProgress { done: number, total: number, bytes: number }
 
@@ -43,15 +46,38 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const deep = o.deep === true
   const workers = Math.max(1, o.workers ?? availableParallelism())
   const pool = new WorkerPool<ReadRequest, ReadReply>(workerScript(import.meta.url, './verify-worker.js'), workers)
-  const window = workers * 4
+  // Blocks go to the workers in batches, a few batches per worker in flight.
+  const batch = deep ? 1 : BATCH
+  const window = workers * 3
   const pending = new Map<number, Promise<ReadReply>>()
   const total = o.toHeight === undefined ? undefined : o.toHeight + 1
   const exists = (h: number): boolean => (o.toHeight === undefined ? existsSync(dir.blockPath(h)) : h <= o.toHeight)
-  const issue = (h: number): void => {
-    if (pending.has(h) || !exists(h)) return
-    const p = pool.run({ path: dir.blockPath(h), maxBytes: params.maxBlockBytes, deep })
+  const issue = (b: number): void => {
+    if (pending.has(b) || !exists(b * batch)) return
+    const paths: string[] = []
+    for (let h = b * batch; h < (b + 1) * batch && exists(h); h++) paths.push(dir.blockPath(h))
+    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) })
     p.catch(() => {}) // observed when awaited in order
-    pending.set(h, p)
+    pending.set(b, p)
+  }
+  let current: { b: number, reply: ReadReply } | undefined
+  const read = async (h: number): Promise<Candidate | undefined> => {
+    const b = Math.floor(h / batch)
+    if (current?.b !== b) {
+      for (let k = b; k < b + window; k++) issue(k)
+      const task = pending.get(b)
+      if (task === undefined) return undefined
+      pending.delete(b)
+      current = { b, reply: await task }
+    }
+    const r = current.reply[h - b * batch]
+    if (r === undefined) return undefined
+    if ('error' in r) {
+      const e = r.error.code === undefined ? new Error(r.error.message) : new PetalError(r.error.code, r.error.message, { details: r.error.details })
+      e.name = r.error.name
+      throw e
+    }
+    return { hash: r.hash, seal: r.seal, file: r.file, verified: r.verified }
   }
   let keys = KeyState.empty()
   let last: ReplayResult['last']
@@ -60,12 +86,8 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   try {
     for (; ; h++) {
       throwIfAborted(o.signal)
-      for (let k = h; k < h + window; k++) issue(k)
-      const task = pending.get(h)
-      if (task === undefined) break
-      pending.delete(h)
-      const r = await task
-      const c: Candidate = { hash: r.hash, seal: readSeal(dir.blockPath(h)), file: r.file }
+      const c = await read(h)
+      if (c === undefined) break
       let ops: KeyOpRecord[]
       if (h === 0) {
         ops = checkGenesis(c, params.genesisHash)

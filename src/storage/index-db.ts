@@ -84,6 +84,17 @@ export class IndexDb {
   readonly db: Database.Database
   private readonly mutex = new Mutex()
   private inTx = false
+  private readonly statements = new Map<string, Database.Statement>()
+
+  /** A prepared statement, prepared once per connection (preparing costs more than most lookups). */
+  private stmt (sql: string): Database.Statement {
+    let st = this.statements.get(sql)
+    if (st === undefined) {
+      st = this.db.prepare(sql)
+      this.statements.set(sql, st)
+    }
+    return st
+  }
 
   private constructor (db: Database.Database) {
     this.db = db
@@ -196,62 +207,62 @@ export class IndexDb {
   // ---- reads ----
 
   tip (): BlockRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as BlockRow | undefined
+    const r = this.stmt('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as BlockRow | undefined
     return r === undefined ? undefined : toRecord(r)
   }
 
   byHash (hash: string): BlockRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM blocks WHERE hash = ?').get(hash) as BlockRow | undefined
+    const r = this.stmt('SELECT * FROM blocks WHERE hash = ?').get(hash) as BlockRow | undefined
     return r === undefined ? undefined : toRecord(r)
   }
 
   byHeight (height: number): BlockRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height) as BlockRow | undefined
+    const r = this.stmt('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height) as BlockRow | undefined
     return r === undefined ? undefined : toRecord(r)
   }
 
   /** Canonical blocks with from ≤ height ≤ to, ascending. */
   range (from: number, to: number, limit = 10_000): BlockRecord[] {
-    return (this.db.prepare('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit) as BlockRow[]).map(toRecord)
+    return (this.stmt('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit) as BlockRow[]).map(toRecord)
   }
 
   /** The best side-branch tip: highest, then lowest hash (the fork-choice order). */
   bestSideBlock (): BlockRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height DESC, hash ASC LIMIT 1').get() as BlockRow | undefined
+    const r = this.stmt('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height DESC, hash ASC LIMIT 1').get() as BlockRow | undefined
     return r === undefined ? undefined : toRecord(r)
   }
 
   sideBlocks (): BlockRecord[] {
-    return (this.db.prepare('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all() as BlockRow[]).map(toRecord)
+    return (this.stmt('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all() as BlockRow[]).map(toRecord)
   }
 
   keyOpsOf (hash: string): KeyOpRecord[] {
-    const rows = this.db.prepare('SELECT key_id, op, pubkey, signers FROM key_ops WHERE hash = ? ORDER BY key_id').all(hash) as Array<{ key_id: string, op: 'A' | 'R', pubkey: string, signers: string }>
+    const rows = this.stmt('SELECT key_id, op, pubkey, signers FROM key_ops WHERE hash = ? ORDER BY key_id').all(hash) as Array<{ key_id: string, op: 'A' | 'R', pubkey: string, signers: string }>
     return rows.map(r => ({ keyId: r.key_id, op: r.op, pubkey: r.pubkey, signers: JSON.parse(r.signers) as string[] }))
   }
 
   tablesOf (hash: string): TableRecord[] {
-    return this.db.prepare('SELECT name, sql, rows, root FROM block_tables WHERE hash = ? ORDER BY name').all(hash) as TableRecord[]
+    return this.stmt('SELECT name, sql, rows, root FROM block_tables WHERE hash = ? ORDER BY name').all(hash) as TableRecord[]
   }
 
   /** Every signatory of the canonical chain, including revoked ones. */
   signers (): SignerRecord[] {
-    const rows = this.db.prepare('SELECT key_id, pubkey, added_at, revoked_at FROM signers ORDER BY added_at, key_id').all() as Array<{ key_id: string, pubkey: string, added_at: number, revoked_at: number | null }>
+    const rows = this.stmt('SELECT key_id, pubkey, added_at, revoked_at FROM signers ORDER BY added_at, key_id').all() as Array<{ key_id: string, pubkey: string, added_at: number, revoked_at: number | null }>
     return rows.map(r => ({ keyId: r.key_id, pubkey: r.pubkey, addedAt: r.added_at, revokedAt: r.revoked_at }))
   }
 
   getMeta (key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value
+    return (this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value
   }
 
   setMeta (key: string, value: string): void {
     this.assertTx()
-    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value)
+    this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value)
   }
 
   countBlocks (): { canonical: number, side: number } {
     const tip = this.tip()
-    const side = (this.db.prepare('SELECT COUNT(*) AS n FROM blocks WHERE canonical = 0').get() as { n: number }).n
+    const side = (this.stmt('SELECT COUNT(*) AS n FROM blocks WHERE canonical = 0').get() as { n: number }).n
     return { canonical: tip === undefined ? 0 : tip.height + 1, side }
   }
 
@@ -259,38 +270,38 @@ export class IndexDb {
 
   insertBlock (b: BlockRecord, tables: readonly TableRecord[], keyOps: readonly KeyOpRecord[]): void {
     this.assertTx()
-    this.db.prepare(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at)
+    this.stmt(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOps, b.receivedAt)
-    const t = this.db.prepare('INSERT INTO block_tables (hash, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
+    const t = this.stmt('INSERT INTO block_tables (hash, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
     for (const x of tables) t.run(b.hash, x.name, x.sql, x.rows, x.root)
-    const k = this.db.prepare('INSERT INTO key_ops (hash, key_id, op, pubkey, signers) VALUES (?, ?, ?, ?, ?)')
+    const k = this.stmt('INSERT INTO key_ops (hash, key_id, op, pubkey, signers) VALUES (?, ?, ?, ?, ?)')
     for (const x of keyOps) k.run(b.hash, x.keyId, x.op, x.pubkey, JSON.stringify(x.signers))
   }
 
   setCanonical (hash: string, canonical: boolean): void {
     this.assertTx()
-    this.db.prepare('UPDATE blocks SET canonical = ? WHERE hash = ?').run(canonical ? 1 : 0, hash)
+    this.stmt('UPDATE blocks SET canonical = ? WHERE hash = ?').run(canonical ? 1 : 0, hash)
   }
 
   deleteBlock (hash: string): void {
     this.assertTx()
-    for (const t of ['blocks', 'block_tables', 'key_ops']) this.db.prepare(`DELETE FROM ${t} WHERE hash = ?`).run(hash)
+    for (const t of ['blocks', 'block_tables', 'key_ops']) this.stmt(`DELETE FROM ${t} WHERE hash = ?`).run(hash)
   }
 
   /** Apply a canonical block's key operations to the signatory set. */
   applyKeyOps (height: number, ops: readonly KeyOpRecord[]): void {
     this.assertTx()
     for (const op of ops) {
-      if (op.op === 'A') this.db.prepare('INSERT INTO signers (key_id, pubkey, added_at, revoked_at) VALUES (?, ?, ?, NULL)').run(op.keyId, op.pubkey, height)
-      else this.db.prepare('UPDATE signers SET revoked_at = ? WHERE key_id = ?').run(height, op.keyId)
+      if (op.op === 'A') this.stmt('INSERT INTO signers (key_id, pubkey, added_at, revoked_at) VALUES (?, ?, ?, NULL)').run(op.keyId, op.pubkey, height)
+      else this.stmt('UPDATE signers SET revoked_at = ? WHERE key_id = ?').run(height, op.keyId)
     }
   }
 
   /** Undo every key operation above `height` (a reorg back to the fork point). */
   undoKeyOpsAbove (height: number): void {
     this.assertTx()
-    this.db.prepare('DELETE FROM signers WHERE added_at > ?').run(height)
-    this.db.prepare('UPDATE signers SET revoked_at = NULL WHERE revoked_at > ?').run(height)
+    this.stmt('DELETE FROM signers WHERE added_at > ?').run(height)
+    this.stmt('UPDATE signers SET revoked_at = NULL WHERE revoked_at > ?').run(height)
   }
 
   /** Empty every table (reindex rebuilds them in the same transaction). */

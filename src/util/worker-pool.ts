@@ -62,9 +62,10 @@ export class WorkerPool<Req, Res> {
       const settle = (reply: Reply): void => {
         if (reply.ok) { task.resolve(reply.result as Res); return }
         const e = reply.error ?? { name: 'Error', message: 'worker failed' }
-        task.reject(e.code !== undefined
-          ? new PetalError(e.code, e.message, { hint: e.hint, details: e.details })
-          : Object.assign(new Error(e.message), { name: e.name }))
+        // Keep the class name across the thread boundary: the CLI maps errors to exit statuses by it.
+        const err = e.code !== undefined ? new PetalError(e.code, e.message, { hint: e.hint, details: e.details }) : new Error(e.message)
+        err.name = e.name
+        task.reject(err)
       }
       w.on('message', onMessage)
       w.on('error', onError)

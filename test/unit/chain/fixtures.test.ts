@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
-import { checkGenesis, importBlock, loadCandidate, type Chain } from '../../../src/chain/index.js'
+import { checkGenesis, importBlock, loadCandidate, validateOnParent, type Chain } from '../../../src/chain/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { FIXTURES, fixtureManifest, openFixtureChain } from '../../helpers/fixtures.js'
 
@@ -50,6 +50,17 @@ describe('broken-block fixtures: each is refused with its own code', () => {
     expect(e?.code).toBe('BAD_GENESIS')
     const c = await loadCandidate(path(e?.file as string), seal(e?.file as string), { maxBytes: 1 << 20 })
     expect(await codeOf(Promise.resolve().then(() => checkGenesis(c)))).toBe('BAD_GENESIS')
+  })
+
+  it('a signature verdict computed in advance counts only when made with the signer\'s own key', async () => {
+    const c = await loadCandidate(path('bad-seal.db'), seal('bad-seal.db'), { maxBytes: 1 << 20 })
+    const parent = chain.get(c.file.header.previousHash) as NonNullable<ReturnType<Chain['get']>>
+    const ctx = chain.contextAt(parent)
+    const realKey = ctx.keys.get(c.file.header.creator)?.publicKey.hex as string
+    // A verdict "valid" made with some other key is ignored: the seal is checked and refused.
+    expect(await codeOf(Promise.resolve().then(() => validateOnParent({ ...c, verified: { key: '3059' + 'ab'.repeat(87), prev: true, seal: true } }, ctx)))).toBe('BAD_SEAL')
+    // One made with the signer's key is used as is (here it says the seal is bad).
+    expect(await codeOf(Promise.resolve().then(() => validateOnParent({ ...c, verified: { key: realKey, prev: true, seal: false } }, ctx)))).toBe('BAD_SEAL')
   })
 
   it('the control block good.db is accepted on the fixture tip', async () => {
