@@ -3,6 +3,7 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { AbortError } from '../util/index.js'
 import { NetworkError, type NetworkErrorCode } from './errors.js'
+import { decodeJson, encodeJson } from './wire.js'
 
 /** Combine the caller's signal with a timeout; `timedOut()` tells which one fired. */
 export function deadline (timeoutMs: number, signal?: AbortSignal): { signal: AbortSignal, timedOut: () => boolean } {
@@ -69,6 +70,27 @@ export async function openStream (node: Dialer, peer: PeerId | Multiaddr, protoc
     if (e instanceof NetworkError && e.code === 'STREAM_ERROR') {
       throw new NetworkError('DIAL_FAILED', `cannot reach peer ${peer.toString()}`, { details: { peer: peer.toString() }, hint: 'check the address and that the peer is running', cause: err })
     }
+    throw e
+  }
+}
+
+/**
+ * One request/response exchange on a new stream: open it, send `request` as a JSON frame, read one
+ * reply frame of at most `limit` bytes and `parse` it, close. Every failure, the reply's parsing
+ * included, becomes a NetworkError naming the peer.
+ */
+export async function jsonRequest<T> (node: Dialer, peer: PeerId | Multiaddr, protocol: string, request: unknown,
+  o: { what: string, limit: number, timeoutMs: number, parse: (reply: Record<string, unknown>) => T, signal?: AbortSignal }): Promise<T> {
+  const d = deadline(o.timeoutMs, o.signal)
+  let stream: Stream | undefined
+  try {
+    stream = await openStream(node, peer, protocol, d, o.signal)
+    const reply = await exchange(stream, encodeJson(request), o.limit, d.signal)
+    finish(stream)
+    return o.parse(decodeJson(reply, o.limit, `${o.what} reply`))
+  } catch (err) {
+    const e = toNetworkError(err, `${o.what} request`, peer.toString(), d.timedOut(), o.signal)
+    finish(stream, e)
     throw e
   }
 }

@@ -16,6 +16,15 @@ export class DataDir {
   }
 
   forkPath (hash: string): string { return join(this.root, 'forks', `${hash}.db`) }
+
+  /**
+   * Where a block may be found by a reader in another process: its height's path, forks/, then
+   * its height's path again — a concurrent reorg may be moving it between the two right now.
+   * The caller checks that what it opens is the block it wants.
+   */
+  wherever (height: number, hash: string): string[] {
+    return [this.blockPath(height), this.forkPath(hash), this.blockPath(height)]
+  }
   get forksDir (): string { return join(this.root, 'forks') }
   get chainParams (): string { return join(this.root, 'chainparams.json') }
   get index (): string { return join(this.root, 'chain.db') }

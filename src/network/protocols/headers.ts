@@ -1,9 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
 import { INBOUND_STREAMS, LIMITS, protocolId, TIMEOUTS } from '../constants.js'
 import type { PetalLibp2p } from '../libp2p.js'
-import { deadline, exchange, finish, openStream, toNetworkError } from '../rpc.js'
+import { jsonRequest } from '../rpc.js'
 import type { BlockSource } from '../source.js'
-import { decodeJson, encodeJson, parseHeadersReply, parseHeadersRequest, type WireHeader } from '../wire.js'
+import { parseHeadersReply, parseHeadersRequest, type WireHeader } from '../wire.js'
 import { jsonHandler, type ServeContext } from './serve.js'
 
 /** `headers`: request `{from, count}` (count ≤ 512), reply `{headers: [...]}` of the canonical chain. */
@@ -18,16 +18,5 @@ export async function registerHeaders (node: PetalLibp2p, source: BlockSource, c
 
 export async function requestHeaders (node: PetalLibp2p, peer: PeerId, chainId: string, from: number, count: number, signal?: AbortSignal): Promise<WireHeader[]> {
   const req = { from, count: Math.min(count, LIMITS.maxHeaders) }
-  const d = deadline(TIMEOUTS.headers, signal)
-  let stream
-  try {
-    stream = await openStream(node, peer, protocolId(chainId, 'headers'), d, signal)
-    const reply = await exchange(stream, encodeJson(req), LIMITS.headersResponse, d.signal)
-    finish(stream)
-    return parseHeadersReply(decodeJson(reply, LIMITS.headersResponse, 'headers reply'), req)
-  } catch (err) {
-    const e = toNetworkError(err, 'headers request', peer.toString(), d.timedOut(), signal)
-    finish(stream, e)
-    throw e
-  }
+  return await jsonRequest(node, peer, protocolId(chainId, 'headers'), req, { what: 'headers', limit: LIMITS.headersResponse, timeoutMs: TIMEOUTS.headers, parse: r => parseHeadersReply(r, req), signal })
 }

@@ -1,9 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
 import { INBOUND_STREAMS, LIMITS, protocolId, TIMEOUTS } from '../constants.js'
 import type { PetalLibp2p } from '../libp2p.js'
-import { deadline, exchange, finish, openStream, toNetworkError } from '../rpc.js'
+import { jsonRequest } from '../rpc.js'
 import type { BlockSource } from '../source.js'
-import { decodeJson, encodeJson, parseStatus, type StatusMessage } from '../wire.js'
+import { parseStatus, type StatusMessage } from '../wire.js'
 import { jsonHandler, type ServeContext } from './serve.js'
 
 /** `status`: request `{}`, reply `{genesis, tip}` (docs/protocol.md). */
@@ -14,16 +14,5 @@ export async function registerStatus (node: PetalLibp2p, source: BlockSource, ct
 }
 
 export async function requestStatus (node: PetalLibp2p, peer: PeerId, chainId: string, signal?: AbortSignal): Promise<StatusMessage> {
-  const d = deadline(TIMEOUTS.status, signal)
-  let stream
-  try {
-    stream = await openStream(node, peer, protocolId(chainId, 'status'), d, signal)
-    const reply = await exchange(stream, encodeJson({}), LIMITS.statusResponse, d.signal)
-    finish(stream)
-    return parseStatus(decodeJson(reply, LIMITS.statusResponse, 'status reply'))
-  } catch (err) {
-    const e = toNetworkError(err, 'status request', peer.toString(), d.timedOut(), signal)
-    finish(stream, e)
-    throw e
-  }
+  return await jsonRequest(node, peer, protocolId(chainId, 'status'), {}, { what: 'status', limit: LIMITS.statusResponse, timeoutMs: TIMEOUTS.status, parse: parseStatus, signal })
 }

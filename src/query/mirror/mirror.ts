@@ -125,7 +125,7 @@ export class QueryMirror {
    * between its height's path and forks/ right now, so both places are tried.
    */
   private readBlock (rec: BlockRecord): Buffer | undefined {
-    for (const path of [this.chain.dir.blockPath(rec.height), this.chain.dir.forkPath(rec.hash), this.chain.dir.blockPath(rec.height)]) {
+    for (const path of this.chain.dir.wherever(rec.height, rec.hash)) {
       let bytes: Buffer
       try {
         bytes = readFileSync(path)

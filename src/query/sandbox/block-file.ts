@@ -22,7 +22,7 @@ export interface BlockRef {
  */
 export function openBlockChecked (dataDir: string, ref: BlockRef): SqliteDb {
   const dir = new DataDir(dataDir)
-  for (const path of [dir.blockPath(ref.height), dir.forkPath(ref.hash), dir.blockPath(ref.height)]) {
+  for (const path of dir.wherever(ref.height, ref.hash)) {
     let db: SqliteDb
     try {
       db = openBlockReadonly(path)
