@@ -1,6 +1,6 @@
 import { ALLOWED_SQLITE_TABLES, KEYS_COLUMNS, KEYS_DDL, MAX_USER_TABLES, META_DDL, RESERVED_COLUMNS, RESERVED_TABLES, TABLES_DDL } from './constants.js'
 import { BlockError } from './errors.js'
-import { quoteIdent, type Db } from './sqlite.js'
+import type { Db } from './sqlite.js'
 
 /** A user (data) table of a block. */
 export interface UserTable {
@@ -107,9 +107,4 @@ function checkReserved (db: Db, table: string, r: MasterRow, version: 1 | 2 | 'i
     if (version === 1) throw wrongShape('v1 blocks have no _tables')
     if (names.join() !== 'name,sql,rows,root') throw wrongShape('expected columns (name, sql, rows, root)')
   }
-}
-
-/** Row count of a table (used for block listings). */
-export function countRows (db: Db, table: string): number {
-  return Number((db.prepare(`SELECT COUNT(*) AS n FROM ${quoteIdent(table)}`).get() as { n: number }).n)
 }

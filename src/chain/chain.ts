@@ -4,7 +4,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { DataDir, IndexDb, readChainParams, StorageError, type BlockRecord, type ChainParams } from '../storage/index.js'
 import { nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { ChainError } from './errors.js'
-import { KeyState, type Signer } from './key-state.js'
+import { KeyState } from './key-state.js'
 import { recover } from './recover.js'
 import type { ParentContext } from './validate/index.js'
 
@@ -126,11 +126,6 @@ export class Chain {
       now,
       maxFutureMs: MAX_FUTURE_MS
     }
-  }
-
-  /** Signatories at the tip, including revoked ones. */
-  signers (): Signer[] {
-    return this.keysAt(this.tip()).all()
   }
 
   /** Refuse early when `key` cannot sign on top of the current tip. */

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { toHex, throwIfAborted } from '../util/index.js'
@@ -11,10 +11,6 @@ export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
 
 export function sha256Hex (...parts: Array<Uint8Array | string>): string {
   return toHex(sha256(...parts))
-}
-
-export function createSha256 (): Hash {
-  return createHash('sha256')
 }
 
 const CHUNK = 1 << 20

@@ -142,15 +142,7 @@ export class IndexDb {
       let delay = 5
       for (;;) {
         if (options.signal?.aborted === true) throw new AbortError()
-        try {
-          this.db.pragma('busy_timeout = 0')
-          this.db.exec('BEGIN IMMEDIATE')
-          break
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err
-        } finally {
-          this.db.pragma('busy_timeout = 5000')
-        }
+        if (this.tryBegin()) break
         if (!warned) { warned = true; options.onWait?.() }
         if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs) {
           throw new StorageError('LOCK_TIMEOUT', 'another process has been writing to this data directory for too long', { hint: 'wait for it to finish, or stop it' })
@@ -177,16 +169,7 @@ export class IndexDb {
    * running it when another connection holds the lock (a live writer).
    */
   tryWriteLockSync (fn: () => void): boolean {
-    if (this.inTx) return false
-    try {
-      this.db.pragma('busy_timeout = 0')
-      this.db.exec('BEGIN IMMEDIATE')
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false
-      throw err
-    } finally {
-      this.db.pragma('busy_timeout = 5000')
-    }
+    if (this.inTx || !this.tryBegin()) return false
     this.inTx = true
     try {
       fn()
@@ -197,6 +180,20 @@ export class IndexDb {
       throw err
     } finally {
       this.inTx = false
+    }
+  }
+
+  /** `BEGIN IMMEDIATE` without waiting: false when another connection holds the write lock. */
+  private tryBegin (): boolean {
+    try {
+      this.db.pragma('busy_timeout = 0')
+      this.db.exec('BEGIN IMMEDIATE')
+      return true
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false
+      throw err
+    } finally {
+      this.db.pragma('busy_timeout = 5000')
     }
   }
 
@@ -224,12 +221,6 @@ export class IndexDb {
   /** Canonical blocks with from ≤ height ≤ to, ascending. */
   range (from: number, to: number, limit = 10_000): BlockRecord[] {
     return (this.stmt('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit) as BlockRow[]).map(toRecord)
-  }
-
-  /** The best side-branch tip: highest, then lowest hash (the fork-choice order). */
-  bestSideBlock (): BlockRecord | undefined {
-    const r = this.stmt('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height DESC, hash ASC LIMIT 1').get() as BlockRow | undefined
-    return r === undefined ? undefined : toRecord(r)
   }
 
   sideBlocks (): BlockRecord[] {

@@ -5,7 +5,3 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() }
-
-export function fixedClock (ms: number): Clock {
-  return { now: () => ms }
-}

@@ -31,11 +31,6 @@ export function isPetalError (err: unknown): err is PetalError {
   return err instanceof PetalError
 }
 
-/** Narrow an unknown thrown value to an Error, wrapping non-errors. */
-export function toError (err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
-}
-
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) throw new AbortError()
 }

@@ -39,13 +39,6 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
   fsyncDir(dir)
 }
 
-/** Rename and make the rename durable (fsync both directories). */
-export function renameDurable (from: string, to: string): void {
-  renameSync(from, to)
-  fsyncDir(dirname(to))
-  if (dirname(from) !== dirname(to)) fsyncDir(dirname(from))
-}
-
 export function isNotFound (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 }

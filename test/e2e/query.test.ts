@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { Chain, signImport } from '../../src/chain/index.js'
 import { QuerySandbox } from '../../src/query/index.js'
 import { Keystore } from '../../src/storage/index.js'
