@@ -32,7 +32,9 @@ export function checkStatementText (sql: string): void {
 export function explainedPart (sql: string): string {
   const tokens = tokenize(sql)
   if (tokens.length === 0 || tokens.every(t => t.text === ';')) throw new QueryError('QUERY_EMPTY', 'the SQL statement is empty', { hint: 'give one SELECT statement, e.g. petal query "SELECT COUNT(*) FROM _blocks"' })
+  // SQLite skips empty statements before the first one, so the guard must too.
   let i = 0
+  while (tokens[i]?.text === ';') i++
   if (word(tokens[i]) === 'EXPLAIN') {
     i++
     if (word(tokens[i]) === 'QUERY' && word(tokens[i + 1]) === 'PLAN') i += 2

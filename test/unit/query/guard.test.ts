@@ -35,6 +35,13 @@ describe('statement guard', () => {
     }
   })
 
+  it('sees the statement behind leading empty statements, as SQLite does', () => {
+    expect(codeOf(() => checkStatementText('; PRAGMA mmap_size=268435456'))).toBe('QUERY_PRAGMA_REFUSED')
+    expect(codeOf(() => checkStatementText(" ;; ATTACH '/tmp/evil.db' AS e"))).toBe('QUERY_ATTACH_REFUSED')
+    expect(codeOf(() => checkStatementText('; ; DELETE FROM t'))).toBe('QUERY_NOT_READONLY')
+    expect(explainedPart('; EXPLAIN QUERY PLAN SELECT 1')).toBe('SELECT 1')
+  })
+
   it('refuses load_extension as a function, but not the word in a string', () => {
     expect(codeOf(() => checkStatementText("SELECT load_extension('/tmp/x.so')"))).toBe('QUERY_EXTENSION_REFUSED')
     expect(codeOf(() => checkStatementText("SELECT \"LOAD_EXTENSION\" ('/tmp/x.so')"))).toBe('QUERY_EXTENSION_REFUSED')
