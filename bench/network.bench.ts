@@ -11,6 +11,7 @@ import Database from 'better-sqlite3'
 import { Chain, createChain, installGenesis, signImport } from '../src/chain/index.js'
 import { importPrivateKey, privateKeyToPem, generateSigningKey, type SigningKey } from '../src/crypto/index.js'
 import { DataDir, DEFAULT_CONSENSUS } from '../src/storage/index.js'
+import { benchCacheDir } from './cache.js'
 import { printTable, type Row } from './report.js'
 
 const SCALE = Number(process.env.PETAL_BENCH_SCALE ?? '1')
@@ -18,7 +19,7 @@ const BIG_BLOCKS = Math.max(10, Math.round(1000 * SCALE))
 const SMALL_BLOCKS = Math.max(100, Math.round(10_000 * SCALE))
 const PROP_NODES = Number(process.env.PETAL_BENCH_PROP_NODES ?? '10')
 const PROP_ROUNDS = Math.max(5, Math.round(20 * SCALE))
-const CACHE = join(tmpdir(), 'petal-bench-network-v1')
+const CACHE = benchCacheDir('network')
 const work = mkdtempSync(join(tmpdir(), 'petal-bench-'))
 process.on('exit', () => { rmSync(work, { recursive: true, force: true }) })
 const MiB = 1024 * 1024

@@ -13,6 +13,7 @@ import { generateSigningKey, privateKeyToPem, importPrivateKey } from '../src/cr
 import { DEFAULT_CONSENSUS, writeSealFile } from '../src/storage/index.js'
 import { QueryMirror, QuerySandbox, runQuery } from '../src/query/index.js'
 import { formatTimestamp } from '../src/util/index.js'
+import { benchCacheDir } from './cache.js'
 import { printTable, type Row } from './report.js'
 
 const BLOCKS = Number(process.env.PETAL_BENCH_QUERY_BLOCKS ?? 10_000)
@@ -21,9 +22,10 @@ const GROUPS = 100
 const AGG = 'SELECT k, COUNT(*), SUM(v) FROM t GROUP BY k'
 const CLI = join(import.meta.dirname, '..', 'bin', 'petal.js')
 // Real signed blocks in a real data directory, built once per machine and reused (the build is
-// not what is measured). Bump the version when the block format changes.
-const CACHE = join(tmpdir(), `petal-bench-query-v2-${BLOCKS}x${ROWS}`)
+// not what is measured).
+const CACHE = benchCacheDir(`query-${BLOCKS}x${ROWS}`)
 const root = mkdtempSync(join(tmpdir(), 'petal-bench-query-'))
+process.on('exit', () => { rmSync(root, { recursive: true, force: true }) })
 
 function blockSource (h: number): Buffer {
   const db = new Database(':memory:')
@@ -206,7 +208,6 @@ async function main (): Promise<void> {
     { figure: `mirror update per accepted block (${(mbSize / 1048576).toFixed(2)} MiB, median of 12)`, value: median(update), unit: 'ms', reference: 'accepting the block (signimportblock)', refValue: median(accept), better: 'lower' },
     { figure: `mirror rebuild, ${BLOCKS.toLocaleString('en')} blocks`, value: rate(BLOCKS + 1, tBuild), unit: 'blocks/s', note: `${(tBuild / 1000).toFixed(1)} s in all` }
   ] satisfies Row[])
-  rmSync(root, { recursive: true, force: true })
 }
 
 await main()
