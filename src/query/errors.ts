@@ -20,6 +20,7 @@ export type QueryErrorCode =
   | 'QUERY_EXTENSION_REFUSED'
   | 'QUERY_TIMEOUT'
   | 'QUERY_TOO_MANY_ROWS'
+  | 'QUERY_VALUE_TOO_LARGE'
   | 'QUERY_SANDBOX_FAILED'
   // per-block mode
   | 'QUERY_BLOCK_FAILED'
@@ -43,6 +44,17 @@ export function deserializeQueryError (e: SerializedQueryError): QueryError {
 }
 
 /**
+ * A value (or a batch of formatted rows) longer than a JavaScript string can be (~512 MiB): SQLite
+ * holds it, but it cannot be printed. Undefined for any other error.
+ */
+export function valueTooLarge (err: unknown, where?: string): QueryError | undefined {
+  if (!(err instanceof RangeError) || !/string (longer|length)/i.test(err.message)) return undefined
+  return new QueryError('QUERY_VALUE_TOO_LARGE', `a value in the result is too large to print${where === undefined ? '' : ` (in ${where})`}: ${err.message}`, {
+    hint: 'select part of it (substr(x, 1, n)), its length(x), or a digest of it instead'
+  })
+}
+
+/**
  * Map an SQLite failure of the user's statement to a coded error carrying SQLite's own message.
  * `where` says where it ran ("the query mirror", "block 12").
  */
@@ -50,6 +62,8 @@ export function statementError (err: unknown, where?: string): QueryError {
   const e = err as { code?: string, message?: string }
   const msg = e.message ?? String(err)
   const at = where === undefined ? '' : ` (in ${where})`
+  const big = valueTooLarge(err, where)
+  if (big !== undefined) return big
   const details = { sqliteCode: e.code, sqliteMessage: msg }
   if (msg.includes('more than one statement')) {
     return new QueryError('QUERY_MULTIPLE_STATEMENTS', 'only one SQL statement can run at a time', { hint: 'remove everything after the first statement (a trailing ";" is fine)', details })

@@ -26,12 +26,18 @@ export function jsonValue (v: SqlValue): string {
 
 const CSV_SPECIAL = /[",\r\n]/
 
-/** CSV (RFC 4180): NULL is an empty field, '' is "", a BLOB is \x followed by hex. */
+/**
+ * CSV (RFC 4180): NULL is an empty field, '' is "", a BLOB is \x followed by hex. TEXT that starts
+ * with a backslash gets one more in front, so no TEXT value can read as a BLOB (lossless both ways).
+ */
 export function csvField (v: SqlValue): string {
   if (v === null) return ''
   if (typeof v === 'bigint') return v.toString()
   if (typeof v === 'number') return realText(v)
-  if (typeof v === 'string') return v === '' || CSV_SPECIAL.test(v) || v.startsWith(' ') || v.endsWith(' ') ? `"${v.replaceAll('"', '""')}"` : v
+  if (typeof v === 'string') {
+    const t = v.startsWith('\\') ? '\\' + v : v
+    return t === '' || CSV_SPECIAL.test(t) || t.startsWith(' ') || t.endsWith(' ') ? `"${t.replaceAll('"', '""')}"` : t
+  }
   return '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
 }
 

@@ -1,5 +1,5 @@
 import type { SqlValue } from '../../block/row-codec.js'
-import { QueryError } from '../errors.js'
+import { QueryError, valueTooLarge } from '../errors.js'
 import { createFormatter, type Formatter, type ResultSummary } from '../format/formatters.js'
 import { CHUNK_CHARS, CHUNK_ROWS, WINDOW, type ChildMessage, type OutputFormat } from './protocol.js'
 
@@ -54,19 +54,19 @@ export class Emitter {
       if (this.rows.length >= CHUNK_ROWS) await this.flush()
       return
     }
+    // Formatted row by row, so that text is flushed before it grows near the longest string.
     this.rows.push(row)
-    if (this.rows.length >= 256) {
-      this.text += this.formatter.rows(this.rows)
-      this.rows = []
-      if (this.text.length >= CHUNK_CHARS) await this.flush()
-    }
+    this.formatRows()
+    if (this.text.length >= CHUNK_CHARS) await this.flush()
   }
 
   async end (summary: Omit<ResultSummary, 'rowCount'>): Promise<void> {
     if (this.columns === undefined) await this.setColumns([])
     const full = { ...summary, rowCount: this.rowCount }
-    if (this.formatter !== undefined) this.text += this.formatter.rows(this.rows) + this.formatter.end(full)
-    if (this.formatter !== undefined) this.rows = []
+    if (this.formatter !== undefined) {
+      this.formatRows()
+      this.text += this.formatter.end(full)
+    }
     await this.flush()
     this.send({ type: 'done', summary: full })
   }
@@ -76,11 +76,20 @@ export class Emitter {
     await this.flush()
   }
 
-  private async flush (): Promise<void> {
-    if (this.formatter !== undefined && this.rows.length > 0) {
-      this.text += this.formatter.rows(this.rows)
-      this.rows = []
+  /** Move the buffered rows into the text. */
+  private formatRows (): void {
+    const f = this.formatter as Formatter
+    const rows = this.rows
+    this.rows = []
+    try {
+      this.text += f.rows(rows)
+    } catch (err) {
+      throw valueTooLarge(err) ?? err
     }
+  }
+
+  private async flush (): Promise<void> {
+    if (this.formatter !== undefined && this.rows.length > 0) this.formatRows()
     if (this.rows.length === 0 && this.text === '') return
     while (this.inflight >= WINDOW) await new Promise<void>(resolve => { this.wake = resolve })
     this.wake = undefined

@@ -38,6 +38,14 @@ describe('value encodings', () => {
     expect(csvField(3)).toBe('3.0')
   })
 
+  it('never lets CSV text read as a BLOB: a leading backslash is doubled', () => {
+    expect(csvField('\\x00')).toBe('\\\\x00')
+    expect(csvField(new Uint8Array([0]))).toBe('\\x00')
+    expect(csvField('\\')).toBe('\\\\')
+    expect(csvField('a\\b')).toBe('a\\b')
+    expect(csvField('\\x,1')).toBe('"\\\\x,1"')
+  })
+
   it('renames duplicate column names after the first, avoiding names already taken', () => {
     expect(uniqueKeys(['a', 'b', 'a', 'a'])).toEqual(['a', 'b', 'a:2', 'a:3'])
     expect(uniqueKeys(['a', 'a:2', 'a'])).toEqual(['a', 'a:2', 'a:3'])
