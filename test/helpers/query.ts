@@ -83,10 +83,14 @@ export function assertMirrorMatchesFiles (chain: Chain): void {
     const canon = chain.index.range(0, tip.height, tip.height + 1)
     expect(db.prepare('SELECT height, hash, parent, signer, timestamp FROM _blocks ORDER BY height').all()).toEqual(canon.map(b => ({ height: b.height, hash: b.hash, parent: b.parent, signer: b.signer, timestamp: b.timestamp })))
     const counts = new Map<string, number>()
+    // Tables too wide for one SQLite table are left out of the mirror (and marked so).
+    const wide = new Set(db.prepare('SELECT key FROM _mirror_tables WHERE wide = 1').pluck().all() as string[])
+    for (const k of wide) expect(db.prepare('SELECT 1 FROM sqlite_schema WHERE lower(name) = ?').get(k), `wide table ${k}`).toBeUndefined()
     for (const rec of canon) {
       const block = openBlockReadonly(chain.pathOf(rec))
       try {
         for (const t of inspectSchema(block, 2).userTables) {
+          if (wide.has(t.name.toLowerCase())) { counts.set(t.name.toLowerCase(), 0); continue }
           const cols = t.columns.map(quoteIdent).join(', ')
           const order = t.withoutRowid ? t.primaryKey.map(quoteIdent).join(', ') : t.rowidAlias as string
           const want = (block.prepare(`SELECT ${cols} FROM ${quoteIdent(t.name)} ORDER BY ${order}`).raw(true).safeIntegers(true).all() as SqlValue[][]).map(normalise)
@@ -101,7 +105,7 @@ export function assertMirrorMatchesFiles (chain: Chain): void {
     }
     const tables = db.prepare('SELECT name FROM _mirror_tables').pluck().all() as string[]
     expect(new Set(tables.map(t => t.toLowerCase()))).toEqual(new Set(counts.keys()))
-    for (const t of tables) expect(db.prepare(`SELECT count(*) FROM ${quoteIdent(t)}`).pluck().get(), `rows of ${t}`).toBe(counts.get(t.toLowerCase()))
+    for (const t of tables.filter(t => !wide.has(t.toLowerCase()))) expect(db.prepare(`SELECT count(*) FROM ${quoteIdent(t)}`).pluck().get(), `rows of ${t}`).toBe(counts.get(t.toLowerCase()))
   } finally {
     db.close()
   }

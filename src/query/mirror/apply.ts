@@ -4,9 +4,10 @@ import { join } from 'node:path'
 import { openBlockReadonly } from '../../block/index.js'
 import { inspectSchema, type SqlValue, type UserTable } from '../../block/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
+import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { probeColumns, unionColumns, type ColumnInfo } from './columns.js'
-import { getMirrorTable, setMirrorTable } from './layout.js'
+import { getMirrorTable, MAX_MIRROR_COLUMNS, setMirrorTable } from './layout.js'
 
 const q = quoteIdent
 
@@ -88,7 +89,14 @@ function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
     return 'applied'
   } catch (err) {
     if (mirror.inTransaction) mirror.exec('ROLLBACK')
-    throw err
+    const code = (err as { code?: unknown }).code
+    // SQLITE_BUSY is the caller's to retry; a malformed schema takes the slow path.
+    if (typeof code !== 'string' || !code.startsWith('SQLITE_') || code === 'SQLITE_BUSY' || String((err as Error).message).includes('malformed database schema')) throw err
+    throw new QueryError('MIRROR_SCHEMA', `query mirror: cannot add block ${rec.height}: ${(err as Error).message}`, {
+      hint: 'rebuild the mirror with `petal reindex --query`; if that fails the same way, report it with the block',
+      details: { height: rec.height, hash: rec.hash, sqliteCode: code },
+      cause: err
+    })
   }
 }
 
@@ -105,7 +113,9 @@ function copyTable (c: Copy, height: number, t: UserTable): void {
   const key = asciiLower(t.name)
   const cols = ddlColumns(c, t)
   const cur = getMirrorTable(c.mirror, c.m, key)
-  setMirrorTable(c.mirror, c.m, key, t.name, unionColumns(cur?.columns, cols))
+  const union = unionColumns(cur?.columns, cols)
+  setMirrorTable(c.mirror, c.m, key, t.name, union)
+  if (union.length > MAX_MIRROR_COLUMNS) return // left out of the mirror: too wide for one table
   // Canonical row order (as in the block's Merkle tree): rowid, or the primary key WITHOUT ROWID.
   const order = t.withoutRowid ? t.primaryKey.map(q).join(', ') : t.rowidAlias as string
   copyRows(c, cols.map(x => q(x.name)), `main.${q(t.name)} ORDER BY ${order}`, `${c.m}.${q(cur?.name ?? t.name)}`, height)

@@ -5,7 +5,7 @@ import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index
 import { Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { applyBlock, MIRROR_BUSY_MS } from './apply.js'
-import { dropEverything, INTERNAL_DDL, MIRROR_SCHEMA_VERSION } from './layout.js'
+import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION } from './layout.js'
 import { rollbackTo } from './rollback.js'
 
 export interface MirrorTip { height: number, hash: string }
@@ -148,13 +148,6 @@ export class QueryMirror {
     }
     return -1
   }
-}
-
-function initSchema (db: SqliteDb, chainId: string): void {
-  db.exec(INTERNAL_DDL)
-  const set = db.prepare('INSERT OR REPLACE INTO _mirror (key, value) VALUES (?, ?)')
-  set.run('schema_version', MIRROR_SCHEMA_VERSION)
-  set.run('chain_id', chainId)
 }
 
 /**

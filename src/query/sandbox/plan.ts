@@ -1,10 +1,13 @@
 import { openSqlite, type SqliteDb } from '../../storage/index.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from '../../block/constants.js'
 import type { IndexDb } from '../../storage/index-db.js'
+import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { probeColumns, unionColumns, type ColumnInfo } from '../mirror/columns.js'
+import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
 import { compile } from './connection.js'
 import { explainedPart } from './guard.js'
+import { identifierOf, tokenize } from './tokenize.js'
 import { openBlockChecked, type BlockRef } from './block-file.js'
 
 // Tables every v2 block has; the statement may read them in any block.
@@ -15,47 +18,97 @@ export interface PerBlockPlan {
   tables: string[]
   /** The statement's columns as compiled against the catalog (used when no block qualifies). */
   columns: string[]
-  /** Canonical blocks holding all of them, by height. */
+  /** Canonical blocks holding all of them, with every column the statement names, by height. */
   blocks: BlockRef[]
+  /** Blocks that have the tables but lack a column the statement names. */
+  skipped: number
   tip?: { height: number, hash: string }
 }
 
+/** A table name of the chain: its columns unioned over all blocks, and per CREATE TABLE text. */
+interface CatalogTable { name: string, columns: ColumnInfo[], bySql: Map<string, ColumnInfo[]> }
+
 /**
  * Which blocks a per-block statement must run in, from the catalog (chain.db's block_tables), not
- * by trial: compile the statement against an empty schema holding every table name the chain has
- * (columns unioned), read the root pages its program opens, and select the canonical blocks that
- * have all those tables. Genesis is a block like any other.
+ * by trial. First the statement is compiled against an empty schema holding every table name the
+ * chain has (columns unioned), and the root pages its program opens say which tables it reads.
+ * Then the blocks that have all those tables are grouped by the CREATE TABLE texts they have for
+ * them, and the statement is compiled once per group against exactly those columns: a group where
+ * a column it names does not exist is left out, as a block without the table is. Genesis is a
+ * block like any other.
  */
 export function planPerBlock (index: IndexDb, dataDir: string, sql: string, range: { from?: number, to?: number }): PerBlockPlan {
   const inner = explainedPart(sql)
   const idx = index.db
   idx.exec('BEGIN')
   try {
-    const schema = catalogSchema(index, dataDir)
-    const planning = openSqlite(':memory:')
-    try {
-      planning.exec(`${META_DDL}; ${KEYS_DDL}; ${TABLES_DDL};`)
-      for (const [, t] of schema) planning.exec(`CREATE TABLE ${quoteIdent(t.name)} (${t.columns.map(c => quoteIdent(c.name)).join(', ')})`)
-      const columns = compile(planning, sql, 'the chain\'s table catalog').columns().map(c => c.name)
-      const tables = readTables(planning, inner)
-      const users = tables.filter(t => !EVERYWHERE.has(t))
-      const blocks = selectBlocks(index, users, range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER)
-      const tip = idx.prepare('SELECT height, hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as { height: number, hash: string } | undefined
-      return { tables: users, columns, blocks, tip }
-    } finally {
-      planning.close()
+    const catalog = readCatalog(index, dataDir)
+    const named = new Set(tokenize(sql).map(identifierOf).filter((x): x is string => x !== undefined).map(asciiLower))
+    const union = new Map([...catalog].map(([k, t]) => [k, planningColumns(t.columns, named)]))
+    const { columns, tables } = withPlanningDb(union, db => ({ columns: compile(db, sql, 'the chain\'s table catalog').columns().map(c => c.name), tables: readTables(db, inner) }))
+    const users = tables.filter(t => !EVERYWHERE.has(t))
+    const candidates = selectBlocks(index, users, range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER)
+    const blocks: BlockRef[] = []
+    const verdicts = new Map<string, boolean>()
+    for (const { ref, sqls } of candidates) {
+      const variant = JSON.stringify(sqls)
+      let fits = verdicts.get(variant)
+      if (fits === undefined) {
+        const schema = new Map(union)
+        sqls.forEach(([key, s]) => { schema.set(key, catalog.get(key)?.bySql.get(s) ?? []) })
+        fits = withPlanningDb(schema, db => compiles(db, sql))
+        verdicts.set(variant, fits)
+      }
+      if (fits) blocks.push(ref)
     }
+    const tip = idx.prepare('SELECT height, hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as { height: number, hash: string } | undefined
+    return { tables: users, columns, blocks, skipped: candidates.length - blocks.length, tip }
   } finally {
     idx.exec('COMMIT')
   }
 }
 
-/** Every table name of the canonical chain with its columns unioned (one block read per distinct DDL). */
-function catalogSchema (index: IndexDb, dataDir: string): Map<string, { name: string, columns: ColumnInfo[] }> {
-  const reps = index.db.prepare(`SELECT bt.name AS name, b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot,
+/** Run `fn` on an in-memory database holding the reserved tables and `schema`'s tables, empty. */
+function withPlanningDb<T> (schema: Map<string, ColumnInfo[]>, fn: (db: SqliteDb) => T): T {
+  const db = openSqlite(':memory:')
+  try {
+    db.exec(`${META_DDL}; ${KEYS_DDL}; ${TABLES_DDL};`)
+    for (const [key, cols] of schema) db.exec(`CREATE TABLE ${quoteIdent(key)} (${(cols.length === 0 ? [{ name: '_rowid_' }] : cols).map(c => quoteIdent(c.name)).join(', ')})`)
+    return fn(db)
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * A table's columns for planning. A union wider than one table can hold keeps only the columns the
+ * statement names (plus as many others as fit): a statement can reach a column only by its name,
+ * so name resolution is the same. (`SELECT *` on such a table reports the shorter header when no
+ * block qualifies.)
+ */
+function planningColumns (columns: ColumnInfo[], named: Set<string>): ColumnInfo[] {
+  if (columns.length <= MAX_MIRROR_COLUMNS) return columns
+  const first = columns.filter(c => named.has(asciiLower(c.name)))
+  return [...first, ...columns.filter(c => !named.has(asciiLower(c.name)))].slice(0, MAX_MIRROR_COLUMNS)
+}
+
+/** Whether the statement compiles; false only for a column a block's tables lack. */
+function compiles (db: SqliteDb, sql: string): boolean {
+  try {
+    compile(db, sql)
+    return true
+  } catch (err) {
+    if (err instanceof QueryError && err.code === 'QUERY_UNKNOWN_COLUMN') return false
+    return true // any other failure is the block's to report, with its height
+  }
+}
+
+/** Every table name of the canonical chain with its columns per CREATE TABLE text and unioned (one block read per distinct DDL). */
+function readCatalog (index: IndexDb, dataDir: string): Map<string, CatalogTable> {
+  const reps = index.db.prepare(`SELECT bt.name AS name, bt.sql AS sql, b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot,
       b.signer AS signer, b.timestamp AS timestamp, b.prev_sig AS prevSig, min(b.height) AS first
-    FROM block_tables bt JOIN blocks b ON b.hash = bt.hash WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all() as Array<BlockRef & { name: string }>
-  const out = new Map<string, { name: string, columns: ColumnInfo[] }>()
+    FROM block_tables bt JOIN blocks b ON b.hash = bt.hash WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all() as Array<BlockRef & { name: string, sql: string }>
+  const out = new Map<string, CatalogTable>()
   for (const r of reps) {
     const db = openBlockChecked(dataDir, r)
     let cols: ColumnInfo[]
@@ -65,8 +118,10 @@ function catalogSchema (index: IndexDb, dataDir: string): Map<string, { name: st
       db.close()
     }
     const key = asciiLower(r.name)
-    const cur = out.get(key)
-    out.set(key, { name: cur?.name ?? r.name, columns: unionColumns(cur?.columns, cols) })
+    const cur = out.get(key) ?? { name: r.name, columns: [], bySql: new Map() }
+    cur.columns = unionColumns(cur.columns, cols)
+    cur.bySql.set(r.sql, cols)
+    out.set(key, cur)
   }
   return out
 }
@@ -86,12 +141,22 @@ function readTables (planning: SqliteDb, sql: string): string[] {
   return [...names].sort()
 }
 
-function selectBlocks (index: IndexDb, tables: string[], from: number, to: number): BlockRef[] {
+/** Canonical blocks in [from, to] that have every table of `tables`, each with the CREATE TABLE texts of those tables. */
+function selectBlocks (index: IndexDb, tables: string[], from: number, to: number): Array<{ ref: BlockRef, sqls: Array<[string, string]> }> {
   const cols = 'b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot, b.signer AS signer, b.timestamp AS timestamp, b.prev_sig AS prevSig'
   if (tables.length === 0) {
-    return index.db.prepare(`SELECT ${cols} FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to) as BlockRef[]
+    const all = index.db.prepare(`SELECT ${cols} FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to) as BlockRef[]
+    return all.map(ref => ({ ref, sqls: [] }))
   }
   const marks = tables.map(() => '?').join(', ')
-  return index.db.prepare(`SELECT ${cols} FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ?
-    AND (SELECT count(*) FROM block_tables bt WHERE bt.hash = b.hash AND lower(bt.name) IN (${marks})) = ? ORDER BY b.height`).all(from, to, ...tables, tables.length) as BlockRef[]
+  const rows = index.db.prepare(`SELECT ${cols}, lower(bt.name) AS tname, bt.sql AS tsql FROM blocks b JOIN block_tables bt ON bt.hash = b.hash
+    WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? AND lower(bt.name) IN (${marks}) ORDER BY b.height, tname`).all(from, to, ...tables) as Array<BlockRef & { tname: string, tsql: string }>
+  const out: Array<{ ref: BlockRef, sqls: Array<[string, string]> }> = []
+  for (const r of rows) {
+    const last = out.at(-1)
+    if (last?.ref.hash === r.hash) { last.sqls.push([r.tname, r.tsql]); continue }
+    const { tname, tsql, ...ref } = r
+    out.push({ ref, sqls: [[tname, tsql]] })
+  }
+  return out.filter(b => b.sqls.length === tables.length)
 }

@@ -1,9 +1,12 @@
+import type { SqliteDb } from '../../storage/index.js'
 import { DataDir } from '../../storage/layout.js'
 import type { SqlValue } from '../../block/row-codec.js'
 import { QueryError, statementError } from '../errors.js'
 import type { Emitter } from './emitter.js'
 import { checkStatementText } from './guard.js'
 import { compile, openForQuery } from './connection.js'
+import { asciiLower } from '../names.js'
+import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
 
 /**
  * Default mode: the statement runs once against the query mirror, inside one read transaction so
@@ -15,7 +18,12 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter): 
   try {
     db.exec('BEGIN')
     const tip = db.prepare('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get() as { height: number, hash: string } | undefined
-    const stmt = compile(db, sql, 'the query mirror')
+    let stmt
+    try {
+      stmt = compile(db, sql, 'the query mirror')
+    } catch (err) {
+      throw err instanceof QueryError && err.code === 'QUERY_UNKNOWN_TABLE' ? explainMissingTable(db, err) : err
+    }
     await out.setColumns(stmt.columns().map(c => c.name))
     try {
       for (const row of stmt.iterate() as IterableIterator<SqlValue[]>) await out.push(row)
@@ -28,4 +36,26 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter): 
   } finally {
     db.close()
   }
+}
+
+/**
+ * A table the mirror does not have, though the chain may: the per-block tables `_meta` and `_keys`,
+ * or a table left out because its columns across blocks exceed what one table can hold.
+ */
+function explainMissingTable (db: SqliteDb, err: QueryError): QueryError {
+  const m = /^no such table: (?:\w+\.)?(.+?)(?: \(in .*)?$/.exec(err.message)
+  const name = asciiLower(m?.[1] ?? '')
+  if (name === '_meta' || name === '_keys') {
+    return new QueryError('QUERY_UNKNOWN_TABLE', err.message, {
+      hint: `${name} is inside each block, not in the mirror: use --per-block (petal query --per-block "SELECT * FROM ${name}"); for the signatories at the tip, petal signers`,
+      details: err.details
+    })
+  }
+  const wide = db.prepare('SELECT name, columns FROM _mirror_tables WHERE key = ? AND wide = 1').get(name) as { name: string, columns: string } | undefined
+  if (wide === undefined) return err
+  const n = (JSON.parse(wide.columns) as unknown[]).length
+  return new QueryError('QUERY_TABLE_TOO_WIDE', `table ${wide.name} has ${n} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS}), so the query mirror leaves it out`, {
+    hint: `query it block by block: petal query --per-block "SELECT … FROM ${wide.name}"`,
+    details: { table: wide.name, columns: n }
+  })
 }

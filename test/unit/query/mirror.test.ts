@@ -7,7 +7,7 @@ import type { SigningKey } from '../../../src/crypto/index.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { QueryMirror, QuerySandbox } from '../../../src/query/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
-import { assertMirrorMatchesFiles, dumpMirror, rowsOf, sqliteFile } from '../../helpers/query.js'
+import { assertMirrorMatchesFiles, dumpMirror, failure, rowsOf, sqliteFile } from '../../helpers/query.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const alice = fixtureKey('alice')
@@ -139,6 +139,58 @@ describe('query mirror', () => {
     } finally {
       chain.close()
       b.close()
+    }
+  })
+
+  it('leaves out a table too wide for one SQLite table, keeps the rest, and restores it when a reorg makes it fit', async () => {
+    const wide = (prefix: string): string => {
+      const cols = Array.from({ length: 1100 }, (_, i) => `${prefix}${i} INT`)
+      return `CREATE TABLE wide (${cols.join(', ')}); INSERT INTO wide (${prefix}0, ${prefix}1099) VALUES (1, 2)`
+    }
+    const { chain, dir } = await newTestChain({ key: alice })
+    await block(chain, alice, `${wide('c')}; CREATE TABLE t (v INT); INSERT INTO t VALUES (1)`)
+    chain.close()
+    const bDir = join(tmpDir(), 'b')
+    cpSync(dir, bDir, { recursive: true })
+    const a = Chain.open(dir)
+    const b = Chain.open(bDir)
+    const mirror = QueryMirror.open(a)
+    const sb = new QuerySandbox(a.dir.root)
+    sandboxes.push(sb)
+    try {
+      // Block 2 names 1,100 more columns: 2,200 in all, beyond SQLite's 2,000 per table.
+      await block(a, alice, `${wide('d')}; CREATE TABLE t (v INT); INSERT INTO t VALUES (2)`)
+      await mirror.sync()
+      expect((await rowsOf(a, sb, 'SELECT sum(v) FROM t')).rows).toEqual([[3n]])
+      const err = await failure(rowsOf(a, sb, 'SELECT count(*) FROM wide'))
+      expect(err.code).toBe('QUERY_TABLE_TOO_WIDE')
+      expect((err as { hint?: string }).hint).toContain('--per-block')
+      expect((await rowsOf(a, sb, 'SELECT count(*) FROM wide', { perBlock: true })).rows).toEqual([[1n, 1n], [2n, 1n]])
+      await assertConsistent(a, mirror)
+
+      // Branch B (no second wide block) wins: the table fits again and its rows come back.
+      for (let i = 0; i < 2; i++) await block(b, alice, `CREATE TABLE t (v INT); INSERT INTO t VALUES (${10 + i})`)
+      expect(await feed(a, b, 2, mirror)).toContain('reorg')
+      expect((await rowsOf(a, sb, 'SELECT count(*), sum(c1099) FROM wide')).rows).toEqual([[1n, 2n]])
+      await assertConsistent(a, mirror)
+    } finally {
+      mirror.close()
+      a.close()
+      b.close()
+    }
+  })
+
+  it('explains that _meta and _keys live in each block, not in the mirror', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    const sb = new QuerySandbox(chain.dir.root)
+    sandboxes.push(sb)
+    try {
+      const err = await failure(rowsOf(chain, sb, 'SELECT * FROM _keys'))
+      expect(err.code).toBe('QUERY_UNKNOWN_TABLE')
+      expect((err as { hint?: string }).hint).toMatch(/--per-block.*petal signers/)
+      expect((await rowsOf(chain, sb, "SELECT value FROM _meta WHERE key = 'Height'", { perBlock: true })).rows).toEqual([[0n, '0']])
+    } finally {
+      chain.close()
     }
   })
 
