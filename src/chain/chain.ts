@@ -14,6 +14,11 @@ export const MAX_FUTURE_MS = 5 * 60_000
 export interface ChainOptions {
   logger?: Logger
   clock?: Clock
+  /**
+   * Open the index read-only (a data directory this user cannot write): nothing is repaired, and
+   * any write fails. For commands that only read.
+   */
+  readonly?: boolean
 }
 
 /**
@@ -37,10 +42,11 @@ export class Chain {
     if (!existsSync(dir.index)) {
       throw new StorageError('INDEX_CORRUPT', `the chain index ${dir.index} is missing`, { hint: 'rebuild it from the block files with `petal reindex`' })
     }
-    const index = IndexDb.open(dir.index)
+    const index = IndexDb.open(dir.index, { readonly: options.readonly })
     const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock)
     try {
       chain.checkAgainstGenesis()
+      if (options.readonly === true) return chain
       // A crashed writer leaves a journal or a file above the tip. Repair now, so that readers
       // never see files that disagree with the index; a live writer holds the lock and is left be.
       const tip = index.tip()

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { Chain } from '../chain/index.js'
@@ -66,8 +66,13 @@ export class CliContext {
     return this.keystore().load(this.opts.key, this.passphrase())
   }
 
-  openChain (): Chain {
-    const chain = Chain.open(this.dir, { logger: this.logger })
+  /**
+   * Open the data directory's chain. `forReading`: the command only reads, so a directory this
+   * user cannot write (an archive, another user's node) is opened read-only instead of refused.
+   */
+  openChain (options: { forReading?: boolean } = {}): Chain {
+    const readonly = options.forReading === true && !canWrite(this.dir)
+    const chain = Chain.open(this.dir, { logger: this.logger, readonly })
     this.onClose(() => { chain.close() })
     return chain
   }
@@ -82,5 +87,15 @@ export class CliContext {
 
   progress (label: string, unit: string): Progress {
     return new Progress({ label, unit, enabled: !this.out.json, isTTY: this.io.stderrIsTTY, write: this.io.stderr })
+  }
+}
+
+/** Whether this process may create files in `dir` (SQLite needs that for its -wal and -shm files). */
+export function canWrite (dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
   }
 }

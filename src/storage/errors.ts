@@ -5,6 +5,7 @@ export type StorageErrorCode =
   | 'DATA_DIR_NOT_EMPTY'
   | 'CHAINPARAMS_INVALID'
   | 'INDEX_CORRUPT'
+  | 'DATA_DIR_READONLY'
   | 'LOCK_TIMEOUT'
   | 'BLOCK_FILE_MISSING'
   | 'KEY_NOT_FOUND'

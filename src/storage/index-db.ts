@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3'
+import { existsSync } from 'node:fs'
 import { AbortError, Mutex, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { openSqliteReadonly } from './sqlite.js'
 
 /** One block known to the node, canonical or on a side branch. */
 export interface BlockRecord {
@@ -103,7 +105,7 @@ export class IndexDb {
   static open (path: string, options: { readonly?: boolean } = {}): IndexDb {
     let db: Database.Database
     try {
-      db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true })
+      db = options.readonly === true ? openSqliteReadonly(path) : new Database(path)
       db.pragma('busy_timeout = 5000')
       if (options.readonly !== true) {
         db.pragma('journal_mode = WAL')
@@ -114,6 +116,12 @@ export class IndexDb {
       const v = (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value
       if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
     } catch (err) {
+      const code = (err as { code?: string }).code ?? ''
+      if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || (code === 'SQLITE_CANTOPEN' && existsSync(path))) {
+        throw new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${(err as Error).message}`, {
+          hint: 'this command writes to the data directory: run it as a user who can write there (read-only commands — status, blocks, block, signers, verify, query — work without)', cause: err
+        })
+      }
       throw new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${(err as Error).message}`, {
         hint: 'rebuild it from the block files with `petal reindex`', cause: err
       })

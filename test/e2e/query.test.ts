@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Chain, signImport } from '../../src/chain/index.js'
@@ -145,4 +146,38 @@ describe('petal query (CLI)', () => {
       chain.close()
     }
   }, 120_000)
+
+  // A reader who cannot write the directory (an archive, another user's node). As root, run the
+  // CLI as `nobody`; otherwise take the write bits away (root would ignore them).
+  const asRoot = process.getuid?.() === 0
+  const nobodyCanRun = !asRoot || spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--version']).status === 0
+  it.skipIf(!nobodyCanRun)('reads a data directory this user cannot write; commands that write say why they cannot', () => {
+    const base = mkdtempSync(join(tmpdir(), 'petal-ro-'))
+    try {
+      const ro = join(base, 'data')
+      cpSync(dir, ro, { recursive: true })
+      // No process has it open: what SQLite leaves behind is an empty -wal and a stale -shm.
+      for (const f of readdirSync(ro).filter(f => /-(wal|shm)$/.test(f))) rmSync(join(ro, f))
+      const input = sqliteFile(join(base, 'more.db'), db => { db.exec("CREATE TABLE t (k TEXT); INSERT INTO t VALUES ('late')") })
+      spawnSync('chmod', ['-R', asRoot ? 'a+rX,go-w' : 'a-w', base])
+      const run = (...args: string[]): Run => {
+        const cmd = asRoot ? ['runuser', '-u', 'nobody', '--', process.execPath] : [process.execPath]
+        const r = spawnSync(cmd[0] as string, [...cmd.slice(1), BIN, '--dir', ro, ...args], { encoding: 'utf8' })
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+      }
+      for (const args of [['query', 'SELECT count(*) AS n, sum(v) FROM t'], ['query', '--per-block', 'SELECT count(*) AS n FROM t']]) {
+        const want = petal(dir, ...args)
+        expect(want.status).toBe(0)
+        expect(run(...args), args.join(' ')).toMatchObject({ status: 0, stdout: want.stdout })
+      }
+      for (const args of [['status'], ['blocks'], ['block', '1'], ['signers'], ['verify']]) expect(run(...args).status, args.join(' ')).toBe(0)
+      const w = run('signimportblock', input)
+      expect(w.status).toBe(4)
+      expect(w.stderr).toContain('[DATA_DIR_READONLY]')
+      expect(w.stderr).toMatch(/hint: .*user who can write/)
+    } finally {
+      spawnSync('chmod', ['-R', 'u+w', base])
+      rmSync(base, { recursive: true, force: true })
+    }
+  })
 })

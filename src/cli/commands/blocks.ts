@@ -19,7 +19,7 @@ export function register (program: Command, action: Action): void {
     .option('-n, --limit <n>', 'how many blocks', int('--limit'), 20)
     .option('--asc', 'oldest first')
     .action(action(async (ctx, o: { from?: number, limit: number, asc?: boolean }) => {
-      const chain = ctx.openChain()
+      const chain = ctx.openChain({ forReading: true })
       const tip = chain.tip()
       const rows = o.asc === true
         ? chain.index.range(o.from ?? 0, tip.height, o.limit)
@@ -34,7 +34,7 @@ export function register (program: Command, action: Action): void {
 
   program.command('block <ref>').description('show one block by height, hash or hash prefix: header, signer, tables with row counts, key operations')
     .action(action(async (ctx, ref: string) => {
-      const chain = ctx.openChain()
+      const chain = ctx.openChain({ forReading: true })
       const b = chain.get(ref)
       if (b === undefined) throw new ChainError('NOT_FOUND', `no block ${JSON.stringify(ref)}`, { hint: 'give a height, a full hash, or at least 8 hex digits of one' })
       const tables = chain.index.tablesOf(b.hash)

@@ -12,7 +12,7 @@ function signatoryStatus (ctx: CliContext, keys: KeyEntry[]): Map<string, string
   const m = new Map<string, string>()
   let chain: Chain
   try {
-    chain = ctx.openChain()
+    chain = ctx.openChain({ forReading: true })
   } catch {
     return m
   }

@@ -3,6 +3,7 @@ import { DEFAULT_TIMEOUT_MS, runQuery, TEXT_FORMATS, type TextFormat } from '../
 import type { Progress } from '../progress.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { canWrite } from '../context.js'
 
 interface QueryFlags { perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean }
 
@@ -37,7 +38,10 @@ export function register (program: Command, action: Action): void {
     .option('--no-sync', 'query the mirror as it is, without bringing it up to date first')
     .action(action(async (ctx, sql: string, o: QueryFlags) => {
       if (o.perBlock !== true && (o.from !== undefined || o.to !== undefined)) throw new UsageError('--from and --to apply to --per-block', 'in the default mode, filter with WHERE _height BETWEEN … AND …')
-      const chain = ctx.openChain()
+      const chain = ctx.openChain({ forReading: true })
+      // A directory this user cannot write (an archive, another user's node): query.db is read as
+      // it is, since bringing it up to date means writing it.
+      const writable = canWrite(ctx.dir)
       let bar: Progress | undefined
       const r = await runQuery(chain, {
         sql,
@@ -47,7 +51,7 @@ export function register (program: Command, action: Action): void {
         maxRows: o.maxRows,
         from: o.from,
         to: o.to,
-        sync: o.sync,
+        sync: o.sync && writable,
         signal: ctx.signal,
         onText: text => { ctx.out.stdout(text) },
         onSyncProgress: p => {
@@ -57,6 +61,10 @@ export function register (program: Command, action: Action): void {
         }
       })
       bar?.done()
+      const tip = chain.tip()
+      if (!writable && o.perBlock !== true && (r.tip?.height ?? -1) < tip.height) {
+        ctx.logger.warn('the query mirror is behind the chain and this user cannot update it (the data directory is read-only)', { mirror: r.tip?.height, chain: tip.height })
+      }
       ctx.logger.debug('query finished', { rows: r.rowCount, blocks: r.blocks, height: r.tip?.height })
     }))
 }

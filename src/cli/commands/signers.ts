@@ -7,7 +7,7 @@ export function register (program: Command, action: Action): void {
   program.command('signers').description('the signatory set at the tip, or after any block (--height), with the heights that added and revoked each key')
     .option('--height <h>', 'after this block (default: the tip)')
     .action(action(async (ctx, o: { height?: string }) => {
-      const chain = ctx.openChain()
+      const chain = ctx.openChain({ forReading: true })
       if (o.height !== undefined && !/^\d+$/.test(o.height)) throw new UsageError(`--height must be a block height, not ${JSON.stringify(o.height)}`)
       const at = o.height === undefined ? chain.tip() : chain.get(Number(o.height))
       if (at === undefined) throw new ChainError('NOT_FOUND', `no block at height ${o.height as string}`, { hint: `the tip is at height ${chain.tip().height}` })

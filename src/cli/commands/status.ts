@@ -47,6 +47,6 @@ export function register (program: Command, action: Action): void {
   program.command('status').description('show the chain (tip, block count, signatories, your keys) and the node running on it (peers, sync)')
     .action(action(async ctx => {
       const n = networkStatus(ctx)
-      printStatus(ctx, ctx.openChain(), n.extra, n.lines)
+      printStatus(ctx, ctx.openChain({ forReading: true }), n.extra, n.lines)
     }))
 }

@@ -14,7 +14,7 @@ export function register (program: Command, action: Action): void {
     .option('--deep', 'also run quick_check and recompute every table\'s Merkle root from its rows')
     .option('--workers <n>', 'worker threads (default: one per core)', workersOpt)
     .action(action(async (ctx, o: { deep?: boolean, workers?: number }) => {
-      const chain = ctx.openChain()
+      const chain = ctx.openChain({ forReading: true })
       const bar = ctx.progress('verify', 'blocks')
       const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
       bar.done()

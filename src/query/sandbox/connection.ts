@@ -1,4 +1,4 @@
-import { openSqlite, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
+import { openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { checkCompiled } from './guard.js'
 
@@ -10,7 +10,7 @@ import { checkCompiled } from './guard.js'
 export function openForQuery (path: string, what: string): SqliteDb {
   let db: SqliteDb
   try {
-    db = openSqlite(path, { readonly: true, fileMustExist: true })
+    db = openSqliteReadonly(path)
   } catch (err) {
     throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${(err as Error).message}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }
