@@ -6,7 +6,10 @@ import { jsonReplacer } from './output.js'
 import { COMMANDS } from './commands/index.js'
 
 /** Wraps a command body: builds its context, runs it, maps errors to an exit status. */
-export type Action = <A extends unknown[]>(body: (ctx: CliContext, ...args: A) => Promise<void>, defaultLogLevel?: LogLevel) => (...args: unknown[]) => Promise<void>
+/** A command's log level unless --log-level says otherwise: fixed, or chosen from its own options. */
+export type DefaultLogLevel = LogLevel | ((opts: Record<string, unknown>) => LogLevel)
+
+export type Action = <A extends unknown[]>(body: (ctx: CliContext, ...args: A) => Promise<void>, defaultLogLevel?: DefaultLogLevel) => (...args: unknown[]) => Promise<void>
 
 export interface CommandModule { register: (program: Command, action: Action) => void }
 
@@ -33,7 +36,8 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
 
   const action: Action = (body, defaultLogLevel) => async (...args: unknown[]) => {
     const cmd = args.at(-1) as Command
-    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signal, defaultLogLevel)
+    const level = typeof defaultLogLevel === 'function' ? defaultLogLevel(cmd.opts()) : defaultLogLevel
+    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signal, level)
     try {
       await body(ctx, ...(args.slice(0, -1) as never))
     } catch (err) {

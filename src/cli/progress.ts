@@ -8,8 +8,11 @@ export interface ProgressOptions { label: string, unit: string, enabled: boolean
  */
 export class Progress {
   private readonly started = performance.now()
-  private lastDraw = 0
+  private lastDraw = -Infinity
   private drawn = false
+  /** The count at the first update (a resumed pull starts above 0): rates count from there. */
+  private first?: number
+  private finished = false
 
   constructor (private readonly o: ProgressOptions) {}
 
@@ -17,10 +20,14 @@ export class Progress {
     if (!this.o.enabled) return
     const now = performance.now()
     const interval = this.o.isTTY ? 100 : 5000
-    if (now - this.lastDraw < interval && done !== total) return
+    this.first ??= done
+    // Reaching the total is drawn at once, but only once for as long as it stays reached.
+    const reached = done === total
+    if (now - this.lastDraw < interval && !(reached && !this.finished)) return
+    this.finished = reached
     this.lastDraw = now
     const secs = (now - this.started) / 1000
-    const rate = secs > 0 ? ` ${(done / secs).toFixed(0)} ${this.o.unit}/s` : ''
+    const rate = secs > 0 ? ` ${((done - this.first) / secs).toFixed(0)} ${this.o.unit}/s` : ''
     const mb = bytes !== undefined && secs > 0 ? ` ${formatBytes(bytes)} (${(bytes / 1024 / 1024 / secs).toFixed(1)} MiB/s)` : ''
     const of = total !== undefined ? `/${total}` : ''
     if (this.o.isTTY) {

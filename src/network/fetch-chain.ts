@@ -11,11 +11,13 @@ import { requestChainParams } from './protocols/chainparams.js'
 export interface FetchedChain { params: ChainParams, peer: string }
 
 /**
- * First contact of `petal pull`: ask the peer at `addr` which chain it serves and download that
- * chain's genesis block into `genesisDest`, with a short-lived outbound-only libp2p node. The
- * caller checks the genesis against the parameters (installGenesis) before trusting either.
+ * First contact of `petal pull`: ask the peer at `addr` which chain it serves and, given
+ * `genesisDest`, download that chain's genesis block there, with a short-lived outbound-only
+ * libp2p node. The caller checks the genesis against the parameters (installGenesis) before
+ * trusting either. `expectedGenesis` is checked before a single byte of the block is downloaded;
+ * a resumed pull passes its own chain's genesis, so a peer down or of another chain fails at once.
  */
-export async function fetchChainFromPeer (addr: string, genesisDest: string, o: { privateKey: PrivateKey, signal?: AbortSignal, version?: string, expectedGenesis?: string }): Promise<FetchedChain> {
+export async function fetchChainFromPeer (addr: string, o: { privateKey: PrivateKey, signal?: AbortSignal, version?: string, expectedGenesis?: string, genesisDest?: string }): Promise<FetchedChain> {
   const ma = parseMultiaddr(addr, true)
   const peer = addrPeerId(ma) as string
   const node = await createPetalLibp2p({
@@ -30,11 +32,10 @@ export async function fetchChainFromPeer (addr: string, genesisDest: string, o: 
     } catch (err) {
       throw new NetworkError('MALFORMED', `peer sent unusable chain parameters: ${(err as Error).message}`, { details: { peer } })
     }
-    // A pinned genesis is checked before a single byte of the block is downloaded.
     if (o.expectedGenesis !== undefined && params.genesisHash !== o.expectedGenesis) {
       throw new ChainError('GENESIS_MISMATCH', `the peer serves chain ${params.genesisHash}, not ${o.expectedGenesis}`, { hint: 'check the address, or the --genesis hash' })
     }
-    await fetchBlock(node, peerIdFromString(peer), params.genesisHash, params.genesisHash, genesisDest, { maxBytes: params.maxBlockBytes, signal: o.signal })
+    if (o.genesisDest !== undefined) await fetchBlock(node, peerIdFromString(peer), params.genesisHash, params.genesisHash, o.genesisDest, { maxBytes: params.maxBlockBytes, signal: o.signal })
     return { params, peer }
   } finally {
     await node.stop()

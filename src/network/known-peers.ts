@@ -158,7 +158,9 @@ export class KnownPeers {
   private save (): void {
     this.dirty = false
     if (this.file === undefined) return
-    const peers = [...this.peers.values()].filter(p => !p.bootstrap && p.lastSeen > 0)
+    // Every peer met, bootstrap ones included: a peer given once (`pull ADDR`, `--bootstrap`) is
+    // dialled again after a restart without the flag.
+    const peers = [...this.peers.values()].filter(p => p.lastSeen > 0)
       .sort((a, b) => b.lastSeen - a.lastSeen).slice(0, this.o.maxRemembered)
       .map(({ id, addrs, lastSeen }) => ({ id, addrs, lastSeen }))
     try {

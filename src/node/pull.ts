@@ -37,9 +37,6 @@ export interface PullResult {
   node?: PetalNode
 }
 
-function genesisMismatch (got: string, want: string): ChainError {
-  return new ChainError('GENESIS_MISMATCH', `the peer's chain has genesis ${got}, not ${want}`, { hint: 'check the --genesis hash, or pull from a peer of the chain you want' })
-}
 
 /**
  * `petal pull`: like `docker pull` for a chain. Into an empty data directory, fetch the chain
@@ -56,14 +53,23 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   o.onProgress?.({ phase: 'contact', done: 0, bytes: 0 })
   if (resumed) {
     chain = Chain.open(dir.root, { logger: logger.child('chain') })
-    if (o.genesis !== undefined && chain.chainId !== o.genesis) { chain.close(); throw genesisMismatch(chain.chainId, o.genesis) }
+    try {
+      if (o.genesis !== undefined && chain.chainId !== o.genesis) {
+        throw new ChainError('GENESIS_MISMATCH', `this data directory holds chain ${chain.chainId}, not ${o.genesis}`, { hint: 'check the --genesis hash, or pull into another (empty) directory' })
+      }
+      // The named peer must answer, and serve this chain, before the node starts waiting for it.
+      await fetchChainFromPeer(o.from, { privateKey: await loadOrCreateNodeKey(dir.nodeKey), signal: o.signal, expectedGenesis: chain.chainId })
+    } catch (err) {
+      chain.close()
+      throw err
+    }
     logger.info('resuming pull', { height: chain.tip().height })
   } else {
     prepareEmptyDir(dir)
     const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
     const tmp = tmpBlockPath(dir)
     try {
-      const fetched = await fetchChainFromPeer(o.from, tmp, { privateKey, signal: o.signal, expectedGenesis: o.genesis })
+      const fetched = await fetchChainFromPeer(o.from, { privateKey, signal: o.signal, expectedGenesis: o.genesis, genesisDest: tmp })
       chain = await installGenesis(dir, fetched.params, tmp, { logger: logger.child('chain') })
       logger.info('installed genesis', { chain: chain.chainId })
     } finally {

@@ -251,8 +251,12 @@ export class Sync {
     const ws = this.importWaiters.get(r.block.hash)
     if (ws !== undefined) { this.importWaiters.delete(r.block.hash); for (const w of ws) w() }
     this.events.onImported?.(r, from)
+    // Catching up: a progress line every few seconds; following the tip: a line per block.
+    const catchingUp = this.progress.state === 'syncing' && this.progress.target !== undefined && this.progress.target - this.progress.height > 1
     const now = Date.now()
-    if (this.progress.state === 'syncing' && this.progress.target !== undefined && this.progress.target - this.progress.height > 1 && now - this.lastProgressLog > 5_000) {
+    if (!catchingUp && r.status !== 'known') {
+      this.logger.info('imported block', { height: r.block.height, hash: r.block.hash, signer: r.block.signer, from, status: r.status })
+    } else if (catchingUp && now - this.lastProgressLog > 5_000) {
       this.lastProgressLog = now
       this.logger.info('sync progress', { height: this.progress.height, target: this.progress.target })
     }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { cpSync } from 'node:fs'
+import { cpSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain } from '../../src/chain/index.js'
 import { IndexDb } from '../../src/storage/index.js'
@@ -58,7 +58,7 @@ describe('kill -9 of a node', () => {
     await expectVerifies(tDir)
   }, 180_000)
 
-  it('during a reorg: it restarts, verify passes, it ends on the longer branch', async () => {
+  it('during a reorg (killed between moving files and committing): it restarts, verify passes, it ends on the longer branch', async () => {
     const { chain, dir: sDir } = await newTestChain({ key: alice })
     await extendChain(chain, alice, 5, 1)
     chain.close()
@@ -74,11 +74,13 @@ describe('kill -9 of a node', () => {
     const want = peek(sDir)
 
     const s = await run(sDir)
-    const t = await run(tDir, ['--bootstrap', s.addr])
-    // Kill when S's branch is as long as T's: the reorganisation is the next import.
-    await waitFor(() => peek(tDir).side >= 39, { interval: 5, timeout: 60_000, what: 'the other branch to be nearly fetched' })
-    await t.kill9()
+    // The failpoint kills T with SIGKILL inside the reorganisation: journal written, the first
+    // block file moved, the index not yet committed.
+    const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--bootstrap', s.addr], { PETAL_FAILPOINT: 'journal:first-move' })
+    nodes.push(t)
+    expect(await t.ended, t.stderr()).toBe('SIGKILL')
     nodes.splice(nodes.indexOf(t), 1)
+    expect(existsSync(join(tDir, 'journal.json')), 'a reorganisation was under way').toBe(true)
 
     await expectVerifies(tDir)
     const t2 = await run(tDir, ['--bootstrap', s.addr])

@@ -33,6 +33,8 @@ export interface RunningNode {
   /** SIGTERM and wait; resolves to the exit status. */
   stop: () => Promise<number | null>
   kill9: () => Promise<void>
+  /** Resolves when the process has ended by itself or otherwise, with the signal that ended it. */
+  ended: Promise<NodeJS.Signals | null>
 }
 
 /** Spawn a long-running `petal … run|pull --follow` and wait for its listen address. */
@@ -42,7 +44,8 @@ export async function spawnNode (args: string[], env: Record<string, string> = {
   let err = ''
   proc.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   proc.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const closed = new Promise<number | null>(resolve => proc.on('close', c => { resolve(c) }))
+  let endSignal: NodeJS.Signals | null = null
+  const closed = new Promise<number | null>(resolve => proc.on('close', (c, sig) => { endSignal = sig; resolve(c) }))
   let exited = false
   void closed.then(() => { exited = true })
   const addr = await waitFor(() => {
@@ -55,6 +58,7 @@ export async function spawnNode (args: string[], env: Record<string, string> = {
     stdout: () => out,
     stderr: () => err,
     stop: async () => { if (!exited) proc.kill('SIGTERM'); return await closed },
-    kill9: async () => { proc.kill('SIGKILL'); await closed }
+    kill9: async () => { proc.kill('SIGKILL'); await closed },
+    ended: closed.then(() => endSignal)
   }
 }

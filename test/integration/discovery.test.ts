@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { chainCid } from '../../src/network/index.js'
 import { fixtureKey, newTestChain } from '../helpers/chain.js'
@@ -28,6 +30,9 @@ describe('peer discovery', () => {
 
     // C restarts with no bootstrap list at all: peers.json brings it back to A and B.
     await stopNode(c)
+    // A came from the bootstrap flag only: it is remembered like any peer met.
+    const saved = (JSON.parse(readFileSync(join(cDir, 'peers.json'), 'utf8')) as { peers: Array<{ id: string }> }).peers.map(p => p.id)
+    expect(saved).toEqual(expect.arrayContaining([a.peerId, b.peerId]))
     c = await startNode(cDir, { name: 'C2', discovery: false })
     await waitFor(() => [a.peerId, b.peerId].every(p => c.network.connectedPeers().includes(p)), { what: 'C to re-dial its known peers' })
   }, 120_000)

@@ -51,6 +51,15 @@ describe('catch-up', () => {
     })
     await expect(first).rejects.toMatchObject({ code: 'ABORTED' })
 
+    // Resuming from a peer that is down, or that serves another chain, fails at first contact.
+    const down = `/ip4/127.0.0.1/tcp/1/p2p/${source.peerId}`
+    await expect(pull({ dir, from: down, logger: testLogger('pull'), ...fastOptions() })).rejects.toMatchObject({ code: 'DIAL_FAILED' })
+    const { chain: otherChain, dir: otherDir } = await newTestChain({ key: fixtureKey('bob') })
+    otherChain.close()
+    const other = await startNode(otherDir, { name: 'other chain' })
+    await expect(pull({ dir, from: addrOf(other), logger: testLogger('pull'), ...fastOptions() })).rejects.toMatchObject({ code: 'GENESIS_MISMATCH' })
+    await expect(pull({ dir, from: addrOf(source), genesis: 'e'.repeat(64), logger: testLogger('pull') })).rejects.toThrow(/this data directory holds chain/)
+
     const r = await pull({ dir, from: addrOf(source), genesis: source.chain.chainId, logger: testLogger('pull'), ...fastOptions() })
     expect(r.resumed).toBe(true)
     expect(r.verify.ok).toBe(true)

@@ -19,7 +19,7 @@ export function addNetworkOptions (cmd: Command): Command {
 }
 
 /** Check the flags' multiaddrs (a usage error, not a network one) and turn them into options. */
-export async function networkOptions (f: NetworkFlags, defaultListen?: string[]): Promise<Partial<NetworkOptions>> {
+export async function networkOptions (f: NetworkFlags & { pullFrom?: string }, defaultListen?: string[]): Promise<Partial<NetworkOptions>> {
   // Loaded on use: libp2p takes ~0.4 s to load, and commands that do not network should not pay it.
   const { NetworkError, parseMultiaddr } = await import('../../network/index.js')
   const check = (list: string[], flag: string, needPeer: boolean): void => {
@@ -32,6 +32,7 @@ export async function networkOptions (f: NetworkFlags, defaultListen?: string[])
       }
     }
   }
+  if (f.pullFrom !== undefined) check([f.pullFrom], 'the address to pull from', true)
   check(f.listen, '--listen', false)
   check(f.announce, '--announce', false)
   check(f.bootstrap, '--bootstrap', true)

@@ -9,7 +9,10 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
 }
 
 export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'listen' | 'sync' | 'peers'>): string[] {
-  const sync = s.sync.state === 'syncing' ? `syncing, height ${s.sync.height} of ${s.sync.target ?? '?'}` : `in sync at height ${s.sync.height}`
+  // The tip height comes from the index (printed above); the state file is a few seconds old.
+  const sync = s.sync.state === 'syncing'
+    ? `syncing towards height ${s.sync.target ?? '?'}`
+    : s.peers.length === 0 ? 'waiting for peers' : 'in sync with its peers'
   return [
     `node        running (pid ${s.pid}) as ${s.role}, peer id ${s.peer_id}`,
     `peers       ${s.peers.length} connected${s.peers.length > 0 ? ': ' + s.peers.slice(0, 4).map(p => '…' + p.id.slice(-8)).join(', ') + (s.peers.length > 4 ? ', …' : '') : ''}`,

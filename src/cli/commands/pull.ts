@@ -16,7 +16,7 @@ export function register (program: Command, action: Action): void {
       if (o.genesis !== undefined && !isHash(o.genesis)) throw new UsageError('--genesis must be 64 lower-case hex digits')
       // A one-off pull listens nowhere (outbound connections are enough); --follow listens like run.
       const { pull } = await import('../../node/index.js')
-      const network = await networkOptions({ ...o, bootstrap: [addr, ...o.bootstrap] }, o.follow === true ? undefined : [])
+      const network = await networkOptions({ ...o, pullFrom: addr, bootstrap: [addr, ...o.bootstrap] }, o.follow === true ? undefined : [])
       let phase = ''
       let bar: Progress | undefined
       const onProgress = (p: PullProgress): void => {
@@ -37,5 +37,6 @@ export function register (program: Command, action: Action): void {
         printNodeReady(ctx, r.node, roleLine(r.node.role, undefined))
         await untilStopped(ctx)
       }
-    }, 'warn'))
+    // A one-off pull shows its progress bar; with --follow it becomes a node and logs like `run`.
+    }, opts => (opts.follow === true ? 'info' : 'warn')))
 }
