@@ -1,4 +1,4 @@
-import { isHash, throwIfAborted } from '../util/index.js'
+import { isHash, isPetalError, throwIfAborted } from '../util/index.js'
 import { BlockError } from './errors.js'
 import { parseHeader, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
@@ -44,7 +44,7 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
     if (file.header.version === 2 && options.checkManifest !== false) await checkTableRoots(db, file, options.signal)
     return file
   } catch (err) {
-    throw err instanceof BlockError ? err : sqliteFailure(err, path)
+    throw isPetalError(err) ? err : sqliteFailure(err, path)
   } finally {
     db.close()
   }

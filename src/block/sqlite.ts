@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { isPetalError } from '../util/index.js'
 import { BlockError } from './errors.js'
 
 export type Db = Database.Database
@@ -45,12 +46,15 @@ export function sqliteFailure (err: unknown, path: string): BlockError {
   return new BlockError('CORRUPT', `SQLite could not read the block: ${msg}`, { details: { sqliteCode: e.code } })
 }
 
-/** Run `fn` and convert any SQLite exception into a BlockError (CORRUPT unless more specific). */
+/**
+ * Run `fn` and convert any SQLite exception into a BlockError (CORRUPT unless more specific).
+ * Petal's own errors pass unchanged: an interruption (ABORTED) is not a verdict on the block.
+ */
 export function guardSqlite<T> (path: string, fn: () => T): T {
   try {
     return fn()
   } catch (err) {
-    if (err instanceof BlockError) throw err
+    if (isPetalError(err)) throw err
     throw sqliteFailure(err, path)
   }
 }

@@ -7,7 +7,7 @@ import {
   type BlockRecord, type ChainParams, type NewChainInput
 } from '../storage/index.js'
 import { formatTimestamp, parseRfc3339 } from '../util/index.js'
-import { Chain, consensusJson, type ChainOptions } from './chain.js'
+import { Chain, consensusJson, MAX_FUTURE_MS, type ChainOptions } from './chain.js'
 import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
 
@@ -38,9 +38,13 @@ export function prepareEmptyDir (dir: DataDir): void {
  */
 export async function createChain (root: string, input: NewChainInput, key: SigningKey, options: ChainOptions = {}): Promise<Chain> {
   const dir = new DataDir(root)
-  prepareEmptyDir(dir)
   const now = options.clock?.now() ?? Date.now()
   const ts = input.genesisTimestamp !== undefined ? parseRfc3339(input.genesisTimestamp) as number : now
+  // Every block's time is at least its parent's: a genesis in the future would freeze the chain.
+  if (ts > now + MAX_FUTURE_MS) {
+    throw new StorageError('CHAINPARAMS_INVALID', `genesis_block_timestamp ${input.genesisTimestamp ?? ''} is in the future: no block could follow it until then`, { hint: 'leave it out (now is used) or give a past time' })
+  }
+  prepareEmptyDir(dir)
   const tmp = tmpBlockPath(dir)
   try {
     const built = await buildBlock({

@@ -52,11 +52,15 @@ export class CliContext {
   /** The passphrase for encrypted keys: --passphrase-file, else $PETAL_PASSPHRASE. Never a flag value. */
   passphrase (): string | undefined {
     if (this.opts.passphraseFile !== undefined) {
+      let text: string
       try {
-        return readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '')
+        text = readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '')
       } catch (err) {
         throw new UsageError(`cannot read --passphrase-file: ${(err as Error).message}`)
       }
+      // An empty file would silently mean "no encryption": a user who names a file wants one.
+      if (text === '') throw new UsageError(`--passphrase-file ${this.opts.passphraseFile} is empty`, 'write the passphrase into it, or leave the flag out to store keys unencrypted')
+      return text
     }
     return this.io.env.PETAL_PASSPHRASE
   }

@@ -21,7 +21,8 @@ const KEY_CODES = new Set(['NO_SIGNING_KEY', 'KEY_NOT_FOUND', 'KEY_AMBIGUOUS', '
 export function exitCodeOf (err: unknown): number {
   if (!isPetalError(err)) return EXIT.FAILURE
   if (err.code === 'ABORTED') return EXIT.INTERRUPTED
-  if (err.code === 'USAGE') return EXIT.USAGE
+  // A block or orphan the arguments name does not exist (or is not one): a bad argument.
+  if (err.code === 'USAGE' || (err.name === 'ChainError' && (err.code === 'NOT_FOUND' || err.code === 'NOT_ORPHANED'))) return EXIT.USAGE
   if (err.code === 'VERIFY_FAILED') return EXIT.VERIFY_FAILED
   if (DATA_DIR_CODES.has(err.code)) return EXIT.DATA_DIR
   if (KEY_CODES.has(err.code)) return EXIT.KEYS

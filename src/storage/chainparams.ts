@@ -112,6 +112,13 @@ export function readChainParams (path: string): ChainParams {
         hint: 'create one with `petal newchain PARAMS.json`, fetch one with `petal pull MULTIADDR`, or choose another --dir'
       })
     }
+    const code = (err as { code?: string }).code
+    if (code === 'ENOTDIR') {
+      throw new StorageError('NOT_INITIALISED', `${path.replace(/\/chainparams\.json$/, '')} is not a directory`, { hint: '--dir (or PETAL_DIR) names the data directory, not a file in it' })
+    }
+    if (code === 'EACCES') {
+      throw new StorageError('DATA_DIR_READONLY', `cannot read ${path}: permission denied`, { hint: 'run as a user who can read the data directory' })
+    }
     throw err
   }
   return parseChainParams(text)

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal } from '../helpers/cli.js'
+import { CLI, petal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { sha256File } from '../../src/crypto/index.js'
 
@@ -72,7 +72,9 @@ describe('petal CLI walkthrough', () => {
       [[], 2, /Usage: petal/],
       [['verify', '--bogus'], 2, /unknown option '--bogus'/],
       [['--dir', dir, 'status'], 4, /NOT_INITIALISED[\s\S]*hint: create one/],
-      [['--dir', dir, 'newchain', join(dir, 'missing.json')], 2, /cannot read/]
+      [['--dir', dir, 'newchain', join(dir, 'missing.json')], 2, /cannot read/],
+      [['--dir', dir, 'verify', '--workers', '0'], 2, /--workers must be an integer from 1 to 64/],
+      [['--dir', CLI, 'status'], 4, /is not a directory[\s\S]*hint: --dir/]
     ]
     for (const [args, status, pattern] of cases) {
       const r = await petal(args)
@@ -80,6 +82,9 @@ describe('petal CLI walkthrough', () => {
       expect(r.stderr, args.join(' ')).toMatch(pattern)
     }
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const nosuch = await petal(['--dir', dir, 'block', '999'])
+    expect(nosuch.code).toBe(2)
+    expect(nosuch.stderr).toMatch(/NOT_FOUND[\s\S]*hint: /)
     const missing = await petal(['--dir', dir, '--json', 'signimportblock', join(dir, 'nope.db')])
     expect(missing.code).toBe(3)
     expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'FILE_NOT_FOUND' } })
@@ -106,5 +111,43 @@ describe('petal CLI walkthrough', () => {
     const again = await petal(['--dir', dir, 'newchain', params])
     expect(again.code).toBe(4)
     expect(again.stderr).toContain('DATA_DIR_NOT_EMPTY')
+  })
+
+  it('newchain that refuses changes nothing: no key generated, no directory left behind', async () => {
+    const params = join(tmpDir(), 'p.json')
+    writeFileSync(params, JSON.stringify({ creator: 'me', description: 'mine' }))
+    const busy = join(tmpDir(), 'busy')
+    mkdirSync(busy)
+    writeFileSync(join(busy, 'notes.txt'), 'mine')
+    const r = await petal(['--dir', busy, 'newchain', params])
+    expect(r.code).toBe(4)
+    expect(r.stderr).not.toContain('generated')
+    expect(readdirSync(busy)).toEqual(['notes.txt'])
+    // A genesis in the future would freeze the chain: no block could follow it.
+    const future = join(tmpDir(), 'future.json')
+    writeFileSync(future, JSON.stringify({ creator: 'me', description: 'mine', genesis_block_timestamp: '2999-01-01T00:00:00Z' }))
+    const fresh = join(tmpDir(), 'fresh')
+    const f = await petal(['--dir', fresh, 'newchain', future])
+    expect(f.code).toBe(4)
+    expect(f.stderr).toMatch(/CHAINPARAMS_INVALID[\s\S]*hint: /)
+    expect(existsSync(fresh)).toBe(false)
+  })
+
+  it('keys: an empty passphrase file is refused, not taken as "no encryption"; export never overwrites', async () => {
+    const dir = join(tmpDir(), 'keys')
+    const empty = join(tmpDir(), 'empty-pass')
+    writeFileSync(empty, '')
+    const r = await petal(['--dir', dir, '--passphrase-file', empty, 'keygen'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/passphrase-file .* is empty[\s\S]*hint: /)
+    expect(existsSync(join(dir, 'keystore'))).toBe(false)
+    const plain = await petal(['--dir', dir, 'keygen'], { env: { PETAL_PASSPHRASE: '' } })
+    expect(plain.stdout).toContain('(unencrypted)')
+    const notes = join(tmpDir(), 'notes.txt')
+    writeFileSync(notes, 'mine', { mode: 0o644 })
+    const x = await petal(['--dir', dir, 'keys', 'export', '--private', '-o', notes], { env: { PETAL_PASSPHRASE: '' } })
+    expect(x.code).toBe(2)
+    expect(x.stderr).toContain('already exists')
+    expect(readFileSync(notes, 'utf8')).toBe('mine')
   })
 })

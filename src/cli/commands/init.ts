@@ -1,28 +1,43 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { createChain } from '../../chain/index.js'
-import { parseNewChainInput } from '../../storage/index.js'
+import { createChain, prepareEmptyDir, type Chain } from '../../chain/index.js'
+import type { SigningKey } from '../../crypto/index.js'
+import { parseNewChainInput, type NewChainInput } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { printStatus } from './status.js'
 
-/** Load --key / the default key, generating a first key when the keystore is empty. */
-export function keyForNewChain (ctx: CliContext): ReturnType<CliContext['loadKey']> {
-  const ks = ctx.keystore()
-  if (ks.list().length === 0) {
-    const e = ks.generate({ passphrase: ctx.passphrase() })
-    ctx.out.note(`generated signing key ${e.id}${e.encrypted ? ' (encrypted)' : ''}`)
+/**
+ * Create a chain in the data directory, signed by --key or the default key; a first key is
+ * generated when the keystore is empty. A refusal changes nothing: the directory is checked
+ * before a key is generated, and what this call created is removed if the chain is not made.
+ */
+export async function createChainWithKey (ctx: CliContext, input: NewChainInput): Promise<{ chain: Chain, key: SigningKey }> {
+  const dir = ctx.dataDir
+  const dirExisted = existsSync(dir.root)
+  const keystoreExisted = existsSync(dir.keystore)
+  prepareEmptyDir(dir)
+  try {
+    const ks = ctx.keystore()
+    if (ks.list().length === 0) {
+      const e = ks.generate({ passphrase: ctx.passphrase() })
+      ctx.out.note(`generated signing key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted: set PETAL_PASSPHRASE or --passphrase-file to encrypt keys)'}`)
+    }
+    const key = ctx.loadKey()
+    return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger }), key }
+  } catch (err) {
+    if (!dirExisted) rmSync(dir.root, { recursive: true, force: true })
+    else if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
+    throw err
   }
-  return ctx.loadKey()
 }
 
 /** `petal init`: create a chain from a template if the data directory has none (idempotent). */
 export async function initFromTemplate (ctx: CliContext, template: string): Promise<boolean> {
   if (existsSync(ctx.dataDir.chainParams)) return false
   const input = parseNewChainInput(readFileSync(template, 'utf8'))
-  const key = keyForNewChain(ctx)
-  const chain = await createChain(ctx.dir, input, key, { logger: ctx.logger })
+  const { chain, key } = await createChainWithKey(ctx, input)
   chain.close()
   ctx.out.note(`created a new chain in ${ctx.dir} with ${key.id} as its signatory`)
   return true

@@ -43,7 +43,7 @@ function keygen (ctx: CliContext, o: { default?: boolean, plain?: boolean }): vo
   let k = ks.generate({ passphrase })
   if (o.default === true) k = ks.setDefault(k.id)
   ctx.out.result({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault }, () =>
-    `generated ${k.id}${k.encrypted ? ' (encrypted)' : ''}${k.isDefault ? ' (default)' : ''}\npublic key: ${k.publicKey.hex}\n` +
+    `generated ${k.id}${k.encrypted ? ' (encrypted)' : ' (unencrypted)'}${k.isDefault ? ' (default)' : ''}\npublic key: ${k.publicKey.hex}\n` +
     'It is not a signatory until the chain adds it: send the public key to the signatories (`petal signkey`).')
 }
 
@@ -76,17 +76,23 @@ export function register (program: Command, action: Action): void {
       const ks = ctx.keystore()
       let k = ks.import(material, { passphrase: ctx.passphrase() })
       if (o.default === true) k = ks.setDefault(k.id)
-      ctx.out.result({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault }, () => `imported ${k.id}${k.encrypted ? ' (encrypted)' : ''}`)
+      ctx.out.result({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault }, () => `imported ${k.id}${k.encrypted ? ' (encrypted)' : ' (unencrypted)'}`)
     }))
   keys.command('export [id]').description('print a key as PEM: the public key, or with --private the private key (handle with care)')
     .option('--private', 'export the private key (PKCS#8 PEM)')
-    .option('-o, --out <file>', 'write to a file (mode 0600) instead of stdout')
+    .option('-o, --out <file>', 'write to a new file (mode 0600 for a private key) instead of stdout')
     .action(action(async (ctx, id: string | undefined, o: { private?: boolean, out?: string }) => {
       const ks = ctx.keystore()
       const e = ks.resolve(id ?? ctx.opts.key)
       const pem = o.private === true ? ks.exportPrivate(e.id, ctx.passphrase()) : publicKeyToPem(e.publicKey)
       if (o.out !== undefined) {
-        writeFileSync(o.out, pem, { mode: o.private === true ? 0o600 : 0o644 })
+        // Never over an existing file: it would keep its own (perhaps world-readable) mode.
+        try {
+          writeFileSync(o.out, pem, { mode: o.private === true ? 0o600 : 0o644, flag: 'wx' })
+        } catch (err) {
+          if ((err as { code?: string }).code === 'EEXIST') throw new UsageError(`${o.out} already exists`, 'choose a new file name, or remove the old file first')
+          throw new UsageError(`cannot write ${o.out}: ${(err as Error).message}`)
+        }
         ctx.out.result({ id: e.id, file: o.out }, () => `wrote ${o.private === true ? 'private' : 'public'} key ${short(e.id)} to ${o.out as string}`)
       } else {
         ctx.out.result({ id: e.id, pem }, () => pem)

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { createChain } from '../../chain/index.js'
 import { parseNewChainInput } from '../../storage/index.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
-import { keyForNewChain } from './init.js'
+import { createChainWithKey } from './init.js'
 
 export function register (program: Command, action: Action): void {
   program.command('newchain <params>').description('create a new chain from a chain-parameters JSON file (Daisy\'s fields plus quorum_rule, max_block_bytes, max_reorg_depth) in an empty data directory')
@@ -16,8 +15,7 @@ export function register (program: Command, action: Action): void {
         throw new UsageError(`cannot read ${paramsFile}: ${(err as Error).message}`, 'give the path of a chain parameters JSON file')
       }
       const input = parseNewChainInput(text)
-      const key = keyForNewChain(ctx)
-      const chain = await createChain(ctx.dir, input, key, { logger: ctx.logger })
+      const { chain, key } = await createChainWithKey(ctx, input)
       ctx.onClose(() => { chain.close() })
       const p = chain.params
       ctx.out.result({ chain_id: p.genesisHash, genesis_hash: p.genesisHash, creator_public_key: key.id, quorum_rule: p.quorumRule, dir: ctx.dir }, () => [

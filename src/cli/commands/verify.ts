@@ -1,11 +1,11 @@
 import type { Command } from 'commander'
 import { ChainError, verifyChain } from '../../chain/index.js'
-import { formatBytes } from '../output.js'
+import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
 const workersOpt = (v: string): number => {
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('--workers must be an integer 1..64')
+  if (!/^\d+$/.test(v) || n < 1 || n > 64) throw new UsageError(`--workers must be an integer from 1 to 64, not ${JSON.stringify(v)}`)
   return n
 }
 
