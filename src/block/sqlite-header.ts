@@ -15,11 +15,19 @@ export interface SqliteHeader {
 
 const MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
 
+export interface HeaderCheckOptions {
+  /**
+   * The file is a user's input to `signimportblock`, not a block: an empty (0-byte) file and a
+   * database whose text encoding is not chosen yet (no schema) are valid empty databases.
+   */
+  input?: boolean
+}
+
 /**
  * Check the header of an untrusted file: magic, a legal page size, not WAL, standard payload
  * fractions, and a page count that matches the file length. Throws BlockError.
  */
-export function parseSqliteHeader (h: Uint8Array, fileSize: number): SqliteHeader {
+export function parseSqliteHeader (h: Uint8Array, fileSize: number, o: HeaderCheckOptions = {}): SqliteHeader {
   const b = Buffer.from(h.buffer, h.byteOffset, h.byteLength)
   if (b.length < 100 || !b.subarray(0, 16).equals(MAGIC)) {
     throw new BlockError('NOT_SQLITE', 'not an SQLite 3 database (bad header magic)', { hint: 'a block must be an SQLite 3 database file' })
@@ -40,7 +48,8 @@ export function parseSqliteHeader (h: Uint8Array, fileSize: number): SqliteHeade
   if (b[21] !== 64 || b[22] !== 32 || b[23] !== 32) throw new BlockError('NOT_SQLITE', 'non-standard payload fractions in SQLite header')
   if (b[20] !== 0) throw new BlockError('NOT_SQLITE', 'reserved bytes per page must be 0 (no encryption or checksum extensions)')
   const textEncoding = b.readUInt32BE(56)
-  if (textEncoding < 1 || textEncoding > 3) throw new BlockError('NOT_SQLITE', `invalid text encoding ${textEncoding}`)
+  // 0 = not chosen yet: a database with no schema at all (a user's empty input file, never a block).
+  if ((textEncoding === 0 && o.input !== true) || textEncoding > 3) throw new BlockError('NOT_SQLITE', `invalid text encoding ${textEncoding}`)
   const pageCount = b.readUInt32BE(28)
   // The in-header size is authoritative only when "version-valid-for" matches the change counter.
   const sizeValid = b.readUInt32BE(92) === b.readUInt32BE(24) && pageCount > 0
@@ -54,11 +63,11 @@ export function parseSqliteHeader (h: Uint8Array, fileSize: number): SqliteHeade
  * Read and check a file's header, and its size against `maxBytes`. Synchronous on purpose: it is a
  * 100-byte read, and the SQLite work that follows blocks anyway.
  */
-export async function checkSqliteFile (path: string, maxBytes: number): Promise<SqliteHeader & { size: number }> {
-  return checkSqliteFileSync(path, maxBytes)
+export async function checkSqliteFile (path: string, maxBytes: number, o: HeaderCheckOptions = {}): Promise<SqliteHeader & { size: number }> {
+  return checkSqliteFileSync(path, maxBytes, o)
 }
 
-export function checkSqliteFileSync (path: string, maxBytes: number): SqliteHeader & { size: number } {
+export function checkSqliteFileSync (path: string, maxBytes: number, o: HeaderCheckOptions = {}): SqliteHeader & { size: number } {
   let fd: number
   try {
     fd = openSync(path, 'r')
@@ -72,9 +81,10 @@ export function checkSqliteFileSync (path: string, maxBytes: number): SqliteHead
     if (!Number.isFinite(maxBytes) || st.size > maxBytes) {
       throw new BlockError('BLOCK_TOO_LARGE', `block is ${st.size} bytes; this chain allows at most ${maxBytes}`, { details: { size: st.size, maxBytes }, hint: 'split the data over several blocks' })
     }
+    if (st.size === 0 && o.input === true) return { pageSize: 0, pageCount: 0, writeVersion: 1, readVersion: 1, textEncoding: 0, userVersion: 0, sqliteVersion: 0, size: 0 }
     const buf = Buffer.alloc(100)
     const n = readSync(fd, buf, 0, 100, 0)
-    return { ...parseSqliteHeader(buf.subarray(0, n), st.size), size: st.size }
+    return { ...parseSqliteHeader(buf.subarray(0, n), st.size, o), size: st.size }
   } finally {
     closeSync(fd)
   }

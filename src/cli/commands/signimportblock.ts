@@ -6,12 +6,13 @@ import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
 export function register (program: Command, action: Action): void {
-  program.command('signimportblock <file>').description('seal an SQLite file into the next block (your file is not modified) and import it')
-    .option('--keyops <files...>', 'endorsement files from `petal signkey` to include as key operations')
-    .action(action(async (ctx, file: string, o: { keyops?: string[] }) => {
+  program.command('signimportblock [file]').description('seal an SQLite file into the next block (your file is not modified) and import it; without a file, a block holding only --keyops')
+    .option('--keyops <file>', 'an endorsement file from `petal signkey` to include as a key operation (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .action(action(async (ctx, file: string | undefined, o: { keyops: string[] }) => {
+      if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
       const chain = ctx.openChain()
       const key = ctx.loadKey()
-      const keyOps = (o.keyops ?? []).map(f => {
+      const keyOps = o.keyops.map(f => {
         let text: string
         try {
           text = readFileSync(f, 'utf8')

@@ -27,6 +27,29 @@ async function code (p: Promise<unknown>): Promise<string> {
 }
 
 describe('building a v2 block', () => {
+  it('takes an empty input (0 bytes, or a database whose schema is still empty) as a block without user tables', async () => {
+    const dir = tmpDir()
+    const zero = join(dir, 'zero.db')
+    writeFileSync(zero, '')
+    // Page size set, schema never written: SQLite leaves the header's text encoding at 0.
+    const blank = join(dir, 'blank.db')
+    const db = new Database(blank)
+    db.pragma('page_size = 4096')
+    db.exec('VACUUM')
+    db.close()
+    expect(readFileSync(blank).readUInt32BE(56)).toBe(0)
+    for (const [i, src] of [zero, blank].entries()) {
+      const b = await buildBlock(opts({ source: src, output: join(dir, `b${i}.db`) }))
+      const r = await readBlockFile(b.path, { maxBytes: MAX })
+      expect(r.tables).toEqual([])
+      expect(readFileSync(src).length, 'the input is untouched').toBe(i === 0 ? 0 : 4096)
+    }
+    // A block itself must say its encoding: the exception is for inputs only.
+    const asBlock = join(dir, 'blank-as-block.db')
+    copyFileSync(blank, asBlock)
+    expect(await code(readBlockFile(asBlock, { maxBytes: MAX }))).toBe('NOT_SQLITE')
+  })
+
   it('copies the user file, never modifies it, and reads back what it wrote', async () => {
     const dir = tmpDir()
     const src = userDb(join(dir, 'u.db'), "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, photo BLOB, score REAL); INSERT INTO people VALUES (1, 'ann', x'00ff', 1.5), (2, NULL, NULL, NULL)")
