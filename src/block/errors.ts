@@ -5,47 +5,50 @@ import { PetalError } from '../util/index.js'
  * them to peer penalties, the CLI to exit statuses. Structural codes come from this module;
  * contextual ones (link, signer, quorum) are raised by the chain's validation pipeline.
  */
-export type BlockErrorCode =
+export const BLOCK_ERROR_CODES = [
   // input file (signimportblock)
-  | 'FILE_NOT_FOUND'
+  'FILE_NOT_FOUND',
   // structure of the SQLite file
-  | 'BLOCK_TOO_LARGE'
-  | 'NOT_SQLITE'
-  | 'WAL_MODE'
-  | 'CORRUPT'
-  | 'SCHEMA_NOT_ALLOWED'
-  | 'RESERVED_SCHEMA'
+  'BLOCK_TOO_LARGE',
+  'NOT_SQLITE',
+  'WAL_MODE',
+  'CORRUPT',
+  'SCHEMA_NOT_ALLOWED',
+  'RESERVED_SCHEMA',
   // content
-  | 'HASH_MISMATCH'
-  | 'UNSUPPORTED_VERSION'
-  | 'BAD_META'
-  | 'MANIFEST_MISMATCH'
-  | 'ROWS_ROOT_MISMATCH'
+  'HASH_MISMATCH',
+  'UNSUPPORTED_VERSION',
+  'BAD_META',
+  'MANIFEST_MISMATCH',
+  'ROWS_ROOT_MISMATCH',
   // position in the chain
-  | 'PARENT_UNKNOWN'
-  | 'HEIGHT_MISMATCH'
-  | 'CHAIN_ID_MISMATCH'
-  | 'TIMESTAMP_BEFORE_PARENT'
-  | 'TIMESTAMP_IN_FUTURE'
+  'PARENT_UNKNOWN',
+  'HEIGHT_MISMATCH',
+  'CHAIN_ID_MISMATCH',
+  'TIMESTAMP_BEFORE_PARENT',
+  'TIMESTAMP_IN_FUTURE',
   // signer and signatures
-  | 'SIGNER_NOT_AUTHORISED'
-  | 'SIGNER_REVOKED'
-  | 'BAD_PREV_SIGNATURE'
-  | 'BAD_SEAL'
+  'SIGNER_NOT_AUTHORISED',
+  'SIGNER_REVOKED',
+  'BAD_PREV_SIGNATURE',
+  'BAD_SEAL',
   // key operations
-  | 'KEYOP_MALFORMED'
-  | 'KEYOP_MIXED'
-  | 'KEYOP_BAD_SIGNATURE'
-  | 'KEYOP_SIGNER_NOT_AUTHORISED'
-  | 'KEYOP_SIGNER_REVOKED'
-  | 'KEYOP_DUPLICATE_SIGNER'
-  | 'KEYOP_QUORUM_NOT_MET'
-  | 'KEYOP_KEY_EXISTS'
-  | 'KEYOP_KEY_REVOKED'
-  | 'KEYOP_KEY_UNKNOWN'
-  | 'KEYOP_NO_SIGNERS_LEFT'
+  'KEYOP_MALFORMED',
+  'KEYOP_MIXED',
+  'KEYOP_BAD_SIGNATURE',
+  'KEYOP_SIGNER_NOT_AUTHORISED',
+  'KEYOP_SIGNER_REVOKED',
+  'KEYOP_DUPLICATE_SIGNER',
+  'KEYOP_QUORUM_NOT_MET',
+  'KEYOP_KEY_EXISTS',
+  'KEYOP_KEY_REVOKED',
+  'KEYOP_KEY_UNKNOWN',
+  'KEYOP_NO_SIGNERS_LEFT',
   // genesis
-  | 'BAD_GENESIS'
+  'BAD_GENESIS'
+] as const
+
+export type BlockErrorCode = typeof BLOCK_ERROR_CODES[number]
 
 export class BlockError extends PetalError<BlockErrorCode> {}
 

@@ -54,6 +54,21 @@ describe('key operations across heights', () => {
     expect(chain.keysAt(chain.tip()).activeCount).toBe(4)
     expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 2), 'A', newcomer) }))).toBe('KEYOP_QUORUM_NOT_MET')
     expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 3), 'A', newcomer) }))).toBe('OK')
+    // Revoking under majority: 5 active now, so 3 of them are needed; the revoked key then cannot sign.
+    const target = keys[3] as SigningKey
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 2), 'R', target) }))).toBe('KEYOP_QUORUM_NOT_MET')
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 3), 'R', target) }))).toBe('OK')
+    expect(chain.keysAt(chain.tip()).activeCount).toBe(4)
+    expect(await code(signImport(chain, undefined, target))).toBe('SIGNER_REVOKED')
+    chain.close()
+  })
+
+  it('daisy below height 149: one endorsement adds a key and one revokes it', async () => {
+    const { chain, keys: [a, b] } = await chainWithSigners('daisy', 2) as { chain: Chain, keys: SigningKey[] }
+    expect(chain.keysAt(chain.tip()).isActive((b as SigningKey).id)).toBe(true)
+    expect(await code(signImport(chain, undefined, a as SigningKey, { keyOps: endorsements(chain, [b as SigningKey], 'R', a as SigningKey) }))).toBe('OK')
+    expect(await code(signImport(chain, undefined, a as SigningKey))).toBe('SIGNER_REVOKED')
+    expect(await code(signImport(chain, undefined, b as SigningKey))).toBe('OK')
     chain.close()
   })
 
@@ -81,6 +96,11 @@ describe('key operations across heights', () => {
     expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 9), 'A', newcomer) }))).toBe('KEYOP_QUORUM_NOT_MET')
     expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 10), 'A', newcomer) }))).toBe('OK')
     expect(chain.tip().height).toBe(150)
+    // Revoking past 149 needs the same 10 (floor(2·ln 151) = 10), counting only keys active at the parent.
+    const target = keys[10] as SigningKey
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, keys.slice(0, 9), 'R', target) }))).toBe('KEYOP_QUORUM_NOT_MET')
+    expect(await code(signImport(chain, undefined, keys[0] as SigningKey, { keyOps: endorsements(chain, [...keys.slice(0, 9), newcomer], 'R', target) }))).toBe('OK')
+    expect(await code(signImport(chain, undefined, target))).toBe('SIGNER_REVOKED')
     chain.close()
   })
 
