@@ -51,7 +51,12 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
   try {
     await program.parseAsync(argv, { from: 'user' })
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT.OK
+      // Commander printed the message; scripts asking for --json get it as JSON too.
+      if (argv.includes('--json')) io.stdout(JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, ''), hint: 'run `petal --help`' } }) + '\n')
+      return EXIT.USAGE
+    }
     // Errors before a context exists (e.g. a bad --log-level) land here.
     return reportError(err, undefined, io)
   }

@@ -33,7 +33,7 @@ describe('petal CLI walkthrough', () => {
 
     const v = await petal(['--dir', dir, '--json', 'verify'])
     expect(v.code, v.stderr).toBe(0)
-    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, blocks: 2, tipHeight: 1 })
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, blocks: 2, tip_height: 1 })
 
     const st = await petal(['--dir', dir, '--json', 'status'])
     const s = JSON.parse(st.stdout) as { tip: { height: number, hash: string }, signatories: { active: number }, my_keys: Array<{ signatory: boolean }> }
@@ -82,6 +82,8 @@ describe('petal CLI walkthrough', () => {
       expect(r.code, args.join(' ')).toBe(status)
       expect(r.stderr, args.join(' ')).toMatch(pattern)
     }
+    const bad = await petal(['--json', 'verify', '--bogus'])
+    expect(JSON.parse(bad.stdout)).toMatchObject({ error: { code: 'USAGE', message: "unknown option '--bogus'" } })
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     const nosuch = await petal(['--dir', dir, 'block', '999'])
     expect(nosuch.code).toBe(2)

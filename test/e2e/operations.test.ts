@@ -37,7 +37,7 @@ describe('operating a data directory', () => {
     expect(broken.stderr).toMatch(/INDEX_CORRUPT[\s\S]*petal reindex/)
     const re = await petal(['--dir', dir, '--json', 'reindex'])
     expect(re.code, re.stderr).toBe(0)
-    expect(JSON.parse(re.stdout)).toMatchObject({ blocks: 3, tipHeight: 2 })
+    expect(JSON.parse(re.stdout)).toMatchObject({ blocks: 3, tip_height: 2 })
     const after = JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { tip: unknown, signatories: unknown }
     expect(after.tip).toEqual(before.tip)
     expect(after.signatories).toEqual(before.signatories)

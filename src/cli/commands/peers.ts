@@ -9,7 +9,7 @@ export function register (program: Command, action: Action): void {
       const s = readNodeState(ctx.dir)
       if (s === undefined) {
         const known = readKnownPeers(ctx.dir)
-        ctx.out.result({ running: false, known }, () => known.length === 0
+        ctx.out.result({ running: false, known: known.map(p => ({ id: p.id, addrs: p.addrs, last_seen: new Date(p.lastSeen).toISOString() })) }, () => known.length === 0
           ? 'no node is running here, and no peers are remembered yet'
           : 'no node is running here; remembered peers (re-dialled at start):\n' + table([
             ['PEER', 'LAST SEEN', 'ADDRESSES'],

@@ -27,7 +27,8 @@ export function register (program: Command, action: Action): void {
       const bar = ctx.progress('reindex', 'blocks')
       const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
       bar.done()
-      ctx.out.result(r, () => `reindexed ${r.blocks} blocks up to height ${r.tipHeight} ${r.tipHash}` +
+      const json = { blocks: r.blocks, side_blocks: r.sideBlocks, skipped_side_blocks: r.skippedSideBlocks, tip_height: r.tipHeight, tip_hash: r.tipHash }
+      ctx.out.result(json, () => `reindexed ${r.blocks} blocks up to height ${r.tipHeight} ${r.tipHash}` +
         (r.sideBlocks + r.skippedSideBlocks > 0 ? `; ${r.sideBlocks} side-branch blocks kept, ${r.skippedSideBlocks} skipped` : ''))
     }))
 }

@@ -19,7 +19,8 @@ export function register (program: Command, action: Action): void {
       const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
       bar.done()
       const rate = r.seconds > 0 ? `${(r.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${(r.blocks / r.seconds).toFixed(0)} blocks/s` : ''
-      ctx.out.result(r, () => r.ok
+      const json = { ok: r.ok, blocks: r.blocks, bytes: r.bytes, tip_height: r.tipHeight, tip_hash: r.tipHash, seconds: r.seconds, failure: r.failure }
+      ctx.out.result(json, () => r.ok
         ? `ok: ${r.blocks} blocks (${formatBytes(r.bytes)}) verified up to height ${r.tipHeight} ${r.tipHash} in ${r.seconds.toFixed(2)} s (${rate})`
         : `FAILED at height ${r.failure?.height ?? '?'}: ${r.failure?.message ?? ''} [${r.failure?.code ?? ''}]`)
       if (!r.ok) {
