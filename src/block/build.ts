@@ -52,10 +52,11 @@ export interface BuiltBlock {
  * seal. The result still has to pass the chain's validation before it is imported.
  */
 export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
+  // Sidecars first: a hot journal explains a header that does not match the file better.
+  if (o.source !== undefined) await refuseSidecars(o.source)
   // A 0-byte input is a valid empty database (SQLite opens it as one): a block with no user tables.
   const empty = o.source !== undefined && (await checkSqliteFile(o.source, o.maxBytes, { input: true })).size === 0
   if (o.source !== undefined && !empty) {
-    await refuseSidecars(o.source)
     await copyFile(o.source, o.output, fsConstants.COPYFILE_EXCL)
   } else {
     const fresh = new Database(o.output)

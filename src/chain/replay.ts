@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { isPetalError, PetalError, throwIfAborted, WorkerPool, workerScript } from '../util/index.js'
-import type { KeyOpRecord } from '../storage/index.js'
+import { StorageError, type KeyOpRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { consensusJson, MAX_FUTURE_MS } from './chain.js'
 import { ChainError } from './errors.js'
@@ -73,6 +73,9 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     const r = current.reply[h - b * batch]
     if (r === undefined) return undefined
     if ('error' in r) {
+      if (r.error.code === 'ENOENT') {
+        throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${h} is missing: ${r.error.message}`, { hint: 'restore it from a peer (`petal pull`) or a backup', details: { height: h } })
+      }
       const e = r.error.code === undefined ? new Error(r.error.message) : new PetalError(r.error.code, r.error.message, { details: r.error.details })
       e.name = r.error.name
       throw e

@@ -14,6 +14,14 @@ async function chainWith (blocks: number): Promise<string> {
 }
 
 describe('operating a data directory', () => {
+  it('verify says which block file is missing, with a hint', async () => {
+    const dir = await chainWith(2)
+    rmSync(join(dir, '0000', 'block_00000001.db'))
+    const v = await petal(['--dir', dir, '--json', 'verify'])
+    expect(v.code).toBe(6)
+    expect(JSON.parse(v.stdout.split('\n')[0] as string)).toMatchObject({ ok: false, failure: { height: 1, code: 'BLOCK_FILE_MISSING' } })
+  })
+
   it('verify names the first bad height and exits 6 when a block file is altered', async () => {
     const dir = await chainWith(3)
     const f = join(dir, '0000', 'block_00000002.db')

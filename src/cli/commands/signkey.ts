@@ -11,10 +11,15 @@ function targetKey (ctx: CliContext, chain: Chain, ref: string): PublicKey {
   if (existsSync(ref)) return parsePublicKey(readFileSync(ref, 'utf8').trim())
   if (/^[0-9a-f]{100,}$/.test(ref)) return parsePublicKey(ref)
   const id = ref.startsWith('1:') ? ref : `1:${ref}`
-  const signer = chain.keysAt(chain.tip()).get(id)
-  if (signer !== undefined) return signer.publicKey
-  const mine = ctx.keystore().list().find(k => k.id === id)
-  if (mine !== undefined) return mine.publicKey
+  // A full id, or a unique prefix (as --key takes), among the chain's signatories and this keystore.
+  const known = new Map<string, PublicKey>()
+  for (const s of chain.keysAt(chain.tip()).all()) known.set(s.keyId, s.publicKey)
+  for (const k of ctx.keystore().list()) known.set(k.id, k.publicKey)
+  const exact = known.get(id)
+  if (exact !== undefined) return exact
+  const matches = [...known.keys()].filter(k => id.length >= 6 && k.startsWith(id))
+  if (matches.length === 1) return known.get(matches[0] as string) as PublicKey
+  if (matches.length > 1) throw new UsageError(`${ref} matches ${matches.length} keys`, 'give more digits of the key id')
   throw new UsageError(`the key ${ref} is not known here`, isKeyId(id)
     ? 'a key id is not enough to add a key: give its full public key (hex, as `petal mykeys` prints it) or a PEM file'
     : 'give the full public key (hex SPKI), a PEM file, or a key id')
@@ -24,14 +29,14 @@ export function register (program: Command, action: Action): void {
   program.command('signkey <key>').description('endorse adding or revoking a key (KEYID, hex PUBKEY or PEM file); writes an endorsement file for `signimportblock --keyops`')
     .requiredOption('--op <op>', 'add or revoke')
     .option('-o, --out <file>', 'write the endorsement here (default: stdout)')
-    .option('--meta <key=value...>', 'metadata to attach (string pairs)')
-    .action(action(async (ctx, ref: string, o: { op: string, out?: string, meta?: string[] }) => {
+    .option('--meta <key=value>', 'metadata to attach, a string pair (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .action(action(async (ctx, ref: string, o: { op: string, out?: string, meta: string[] }) => {
       if (o.op !== 'add' && o.op !== 'revoke') throw new UsageError(`--op must be add or revoke, not ${JSON.stringify(o.op)}`)
       const chain = ctx.openChain()
       const signer = ctx.loadKey()
       const target = targetKey(ctx, chain, ref)
       let metadata: Record<string, string> | null = null
-      for (const kv of o.meta ?? []) {
+      for (const kv of o.meta) {
         const i = kv.indexOf('=')
         if (i <= 0) throw new UsageError(`--meta takes key=value, not ${JSON.stringify(kv)}`)
         metadata ??= {}
