@@ -8,10 +8,13 @@ import type { CliContext } from './context.js'
  * once. The import itself has succeeded by then: a mirror that cannot be updated now is only
  * reported (the next `petal query` catches up, or says why it cannot).
  */
-export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain): Promise<void> {
+export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: { progress?: boolean } = {}): Promise<void> {
+  const bar = o.progress === true ? ctx.progress('query mirror', 'blocks') : undefined
   try {
-    await syncQueryMirror(chain, { signal: ctx.signal })
+    await syncQueryMirror(chain, { signal: ctx.signal, onProgress: p => { bar?.update(p.done, p.total) } })
+    bar?.done()
   } catch (err) {
+    bar?.done()
     if (isPetalError(err) && err.code === 'ABORTED') throw err
     ctx.logger.warn('the query mirror was not updated; the next query will catch up', { error: err as Error })
   }

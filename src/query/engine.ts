@@ -1,5 +1,5 @@
 import type { Chain } from '../chain/index.js'
-import { QueryMirror, type SyncReport } from './mirror/mirror.js'
+import { QueryMirror, type SyncOptions, type SyncReport } from './mirror/mirror.js'
 import { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 import type { ResultSummary } from './format/formatters.js'
 
@@ -50,7 +50,7 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
  * Bring the query mirror of `chain` up to date (open, sync, close). For callers that import
  * blocks once in a while (CLI commands); a node keeps a QueryMirror open and calls sync() itself.
  */
-export async function syncQueryMirror (chain: Chain, options: { signal?: AbortSignal } = {}): Promise<SyncReport> {
+export async function syncQueryMirror (chain: Chain, options: SyncOptions = {}): Promise<SyncReport> {
   const mirror = QueryMirror.open(chain)
   try {
     return await mirror.sync(options)

@@ -35,6 +35,8 @@ describe('petal run and petal pull (separate processes)', () => {
     const pb = await petal(['--dir', dirB, 'pull', a.addr])
     expect(pb.code, pb.stderr).toBe(0)
     expect(pb.stdout).toMatch(/all verified/)
+    // The pull left the query mirror ready: a query that does not sync sees the whole chain.
+    expect((await petal(['--dir', dirB, 'query', '--no-sync', 'SELECT max(height) AS h FROM _blocks'])).stdout).toBe('{"h":2}\n')
     const b = await run(dirB, ['--bootstrap', a.addr])
     const pc = await petal(['--dir', dirC, 'pull', b.addr])
     expect(pc.code, pc.stderr).toBe(0)

@@ -6,6 +6,7 @@ import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { addNetworkOptions, networkOptions, roleLine, type NetworkFlags } from './network-options.js'
 import { printNodeReady, untilStopped } from './run.js'
+import { syncMirrorAfterImport } from '../mirror-sync.js'
 
 export function register (program: Command, action: Action): void {
   addNetworkOptions(program.command('pull <multiaddr>')
@@ -31,6 +32,9 @@ export function register (program: Command, action: Action): void {
       const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, logger: ctx.logger, signal: ctx.signal, network, onProgress })
       bar?.done()
       if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop(); node.chain.close() }) }
+      // A one-off pull leaves the query mirror ready, so the first query starts at once (a node
+      // following the chain keeps it up to date itself).
+      else await syncMirrorAfterImport(ctx, ctx.openChain(), { progress: true })
       ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed }, () =>
         `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified`)
       if (r.node !== undefined) {
