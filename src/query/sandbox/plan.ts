@@ -45,39 +45,44 @@ export function planPerBlock (index: IndexDb, dataDir: string, sql: string, rang
     const catalog = readCatalog(index, dataDir)
     const named = new Set(tokenize(sql).map(identifierOf).filter((x): x is string => x !== undefined).map(asciiLower))
     const union = new Map([...catalog].map(([k, t]) => [k, planningColumns(t.columns, named)]))
-    const { columns, tables } = withPlanningDb(union, db => ({ columns: compile(db, sql, 'the chain\'s table catalog').columns().map(c => c.name), tables: readTables(db, inner) }))
-    const users = tables.filter(t => !EVERYWHERE.has(t))
-    const candidates = selectBlocks(index, users, range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER)
-    const blocks: BlockRef[] = []
-    const verdicts = new Map<string, boolean>()
-    for (const { ref, sqls } of candidates) {
-      const variant = JSON.stringify(sqls)
-      let fits = verdicts.get(variant)
-      if (fits === undefined) {
-        const schema = new Map(union)
-        sqls.forEach(([key, s]) => { schema.set(key, catalog.get(key)?.bySql.get(s) ?? []) })
-        fits = withPlanningDb(schema, db => compiles(db, sql))
-        verdicts.set(variant, fits)
+    const planning = openSqlite(':memory:')
+    try {
+      planning.exec(`${META_DDL}; ${KEYS_DDL}; ${TABLES_DDL};`)
+      for (const [key, cols] of union) createEmpty(planning, key, cols)
+      const columns = compile(planning, sql, 'the chain\'s table catalog').columns().map(c => c.name)
+      const users = readTables(planning, inner).filter(t => !EVERYWHERE.has(t))
+      const candidates = selectBlocks(index, users, range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER)
+      const blocks: BlockRef[] = []
+      const verdicts = new Map<string, boolean>()
+      for (const { ref, sqls } of candidates) {
+        const variant = JSON.stringify(sqls)
+        let fits = verdicts.get(variant)
+        if (fits === undefined) {
+          // The tables it reads, as this group of blocks declares them; undone after the check.
+          planning.exec('SAVEPOINT variant')
+          for (const [key, s] of sqls) {
+            planning.exec(`DROP TABLE ${quoteIdent(key)}`)
+            createEmpty(planning, key, catalog.get(key)?.bySql.get(s) ?? [])
+          }
+          fits = compiles(planning, sql)
+          planning.exec('ROLLBACK TO variant; RELEASE variant')
+          verdicts.set(variant, fits)
+        }
+        if (fits) blocks.push(ref)
       }
-      if (fits) blocks.push(ref)
+      const tip = idx.prepare('SELECT height, hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as { height: number, hash: string } | undefined
+      return { tables: users, columns, blocks, skipped: candidates.length - blocks.length, tip }
+    } finally {
+      planning.close()
     }
-    const tip = idx.prepare('SELECT height, hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as { height: number, hash: string } | undefined
-    return { tables: users, columns, blocks, skipped: candidates.length - blocks.length, tip }
   } finally {
     idx.exec('COMMIT')
   }
 }
 
-/** Run `fn` on an in-memory database holding the reserved tables and `schema`'s tables, empty. */
-function withPlanningDb<T> (schema: Map<string, ColumnInfo[]>, fn: (db: SqliteDb) => T): T {
-  const db = openSqlite(':memory:')
-  try {
-    db.exec(`${META_DDL}; ${KEYS_DDL}; ${TABLES_DDL};`)
-    for (const [key, cols] of schema) db.exec(`CREATE TABLE ${quoteIdent(key)} (${(cols.length === 0 ? [{ name: '_rowid_' }] : cols).map(c => quoteIdent(c.name)).join(', ')})`)
-    return fn(db)
-  } finally {
-    db.close()
-  }
+/** An empty table `key` with just the column names (no types: planning needs names only). */
+function createEmpty (db: SqliteDb, key: string, cols: readonly ColumnInfo[]): void {
+  db.exec(`CREATE TABLE ${quoteIdent(key)} (${(cols.length === 0 ? [{ name: '_rowid_' }] : cols).map(c => quoteIdent(c.name)).join(', ')})`)
 }
 
 /**
