@@ -17,7 +17,7 @@ function targetKey (ctx: CliContext, chain: Chain, ref: string): PublicKey {
   for (const k of ctx.keystore().list()) known.set(k.id, k.publicKey)
   const exact = known.get(id)
   if (exact !== undefined) return exact
-  const matches = [...known.keys()].filter(k => id.length >= 6 && k.startsWith(id))
+  const matches = [...known.keys()].filter(k => id.length >= 8 && k.startsWith(id)) // "1:" and at least 6 hex digits, as documented
   if (matches.length === 1) return known.get(matches[0] as string) as PublicKey
   if (matches.length > 1) throw new UsageError(`${ref} matches ${matches.length} keys`, 'give more digits of the key id')
   throw new UsageError(`the key ${ref} is not known here`, isKeyId(id)
