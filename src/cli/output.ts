@@ -2,8 +2,8 @@ import { PetalError } from '../util/index.js'
 
 /** Usage problems found by a command itself (commander finds the rest). */
 export class UsageError extends PetalError<'USAGE'> {
-  constructor (message: string, hint?: string) {
-    super('USAGE', message, { hint })
+  constructor (message: string, hint?: string, details: Record<string, unknown> = {}) {
+    super('USAGE', message, { hint, details })
   }
 }
 

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { isPetalError, type LogLevel } from '../util/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
-import { jsonReplacer } from './output.js'
+import { jsonReplacer, UsageError } from './output.js'
 import { COMMANDS } from './commands/index.js'
 
 /** Wraps a command body: builds its context, runs it, maps errors to an exit status. */
@@ -26,12 +26,11 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted keys (or set PETAL_PASSPHRASE)')
     .option('--log-level <level>', 'error, warn, info or debug')
     .showSuggestionAfterError(true)
-    .showHelpAfterError('(run `petal --help` for the list of commands)')
-    .exitOverride()
     .configureOutput({
       writeOut: s => { io.stdout(s) },
       writeErr: s => { io.stderr(s) },
-      outputError: (s, write) => { write(`petal: ${s}`) }
+      // Commander's own errors are printed by usageFailure, in Petal's format.
+      outputError: () => {}
     })
 
   const action: Action = (body, defaultLogLevel) => async (...args: unknown[]) => {
@@ -47,26 +46,33 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     }
   }
   for (const m of COMMANDS) m.register(program, action)
+  // Remember which command commander failed in, for a hint that names it.
+  let failedIn: Command | undefined
+  const onExit = (c: Command): void => {
+    c.exitOverride(err => { failedIn ??= c; throw err })
+    for (const sub of c.commands) onExit(sub)
+  }
+  onExit(program)
 
+  // --json is known before commander has parsed anything (a usage error may stop it first).
+  const json = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json')
   try {
     await program.parseAsync(argv, { from: 'user' })
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT.OK
-      // Commander printed the message; scripts asking for --json get it as JSON too.
-      if (argv.includes('--json')) io.stdout(JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, ''), hint: 'run `petal --help`' } }) + '\n')
-      return EXIT.USAGE
+      return reportError(usageFailure(err, failedIn ?? program), undefined, io, json)
     }
-    // Errors before a context exists (e.g. a bad --log-level) land here.
-    return reportError(err, undefined, io)
+    // Errors before a context exists (a bad option value, a bad --log-level) land here.
+    return reportError(err, undefined, io, json)
   }
   return status
 }
 
-function reportError (err: unknown, ctx: CliContext | undefined, io: CliIO): number {
+function reportError (err: unknown, ctx: CliContext | undefined, io: CliIO, json = ctx?.out.json === true): number {
   const code = exitCodeOf(err)
   if (isPetalError(err)) {
-    if (ctx?.out.json === true) io.stdout(JSON.stringify({ error: err.toJSON() }, jsonReplacer) + '\n')
+    if (json) io.stdout(JSON.stringify({ error: err.toJSON() }, jsonReplacer) + '\n')
     if (err.code === 'ABORTED') {
       io.stderr('petal: interrupted\n')
     } else {
@@ -75,8 +81,42 @@ function reportError (err: unknown, ctx: CliContext | undefined, io: CliIO): num
     }
   } else {
     const e = err as Error
-    if (ctx?.out.json === true) io.stdout(JSON.stringify({ error: { code: 'INTERNAL', message: e.message } }) + '\n')
+    if (json) io.stdout(JSON.stringify({ error: { code: 'INTERNAL', message: e.message } }) + '\n')
     io.stderr(`petal: internal error: ${e.stack ?? String(err)}\n  hint: this is a bug in Petal; please report it with the command you ran\n`)
   }
   return code
+}
+
+/**
+ * A commander parse error as a Petal usage error: its message without commander's decorations,
+ * and a hint that is true for the command it happened in: the suggestion commander found (an
+ * unknown command or option), else that command's usage line and its --help.
+ */
+export function usageFailure (err: CommanderError, cmd: Command): UsageError {
+  const [first = '', ...rest] = err.message.replace(/^error: /, '').split('\n')
+  const path = commandPath(cmd)
+  const help = `\`${path} --help\``
+  const similar = /^\(Did you mean (?:one of )?(.+)\?\)$/.exec(rest.join(' ').trim())?.[1]?.split(', ') ?? []
+  switch (err.code) {
+    case 'commander.unknownCommand':
+      return new UsageError(first, similar.length > 0
+        ? `did you mean ${similar.map(s => `\`${path} ${s}\``).join(' or ')}? (${help} lists the commands)`
+        : `${help} lists the commands`, { suggestions: similar })
+    case 'commander.unknownOption':
+      return new UsageError(first, similar.length > 0
+        ? `did you mean ${similar.join(' or ')}? (${help} lists the options)`
+        : `${help} lists the options`, { suggestions: similar })
+    case 'commander.help':
+      // A command that only groups others (`petal`, `petal keys`), given none: commander printed its help.
+      return new UsageError(`${path} needs a command`, `choose one of the commands listed above (${help})`)
+    default:
+      // Missing or excess arguments, a missing option value, a required option left out.
+      return new UsageError(first, `usage: ${path} ${cmd.usage()} (see ${help})`)
+  }
+}
+
+function commandPath (cmd: Command): string {
+  const names: string[] = []
+  for (let c: Command | null = cmd; c !== null; c = c.parent) names.unshift(c.name())
+  return names.join(' ')
 }

@@ -22,3 +22,18 @@ export function spawnPetal (args: string[], o: { env?: Record<string, string>, c
 export async function petal (args: string[], o: { env?: Record<string, string>, cwd?: string } = {}): Promise<Exit> {
   return await spawnPetal(args, o).exit
 }
+
+/** Run the CLI in this process (no build needed): its exit status and what it wrote. */
+export async function petalInProcess (args: string[], o: { env?: Record<string, string | undefined>, stderrIsTTY?: boolean, signal?: AbortSignal } = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  const { runCli } = await import('../../src/cli/program.js')
+  let stdout = ''
+  let stderr = ''
+  const code = await runCli(args, {
+    stdout: s => { stdout += s },
+    stderr: s => { stderr += s },
+    env: { PETAL_DIR: undefined, PETAL_PASSPHRASE: undefined, PETAL_LOG_LEVEL: undefined, ...o.env },
+    stderrIsTTY: o.stderrIsTTY === true,
+    packageRoot: join(import.meta.dirname, '..', '..')
+  }, o.signal)
+  return { code, stdout, stderr }
+}

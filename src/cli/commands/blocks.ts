@@ -1,26 +1,23 @@
 import type { Command } from 'commander'
 import { ChainError } from '../../chain/index.js'
 import type { BlockRecord } from '../../storage/index.js'
-import { formatBytes, short, table, UsageError } from '../output.js'
+import { checkHeightRange, heightOption, intOption } from '../args.js'
+import { formatBytes, short, table } from '../output.js'
 import type { Action } from '../program.js'
 
 function blockJson (b: BlockRecord): Record<string, unknown> {
   return { height: b.height, hash: b.hash, parent: b.parent, canonical: b.canonical, timestamp: b.timestamp, signer: b.signer, size: b.size, key_ops: b.keyOps, rows_root: b.rowsRoot, seal: b.seal, version: b.version }
 }
 
-const int = (name: string) => (v: string): number => {
-  if (!/^\d+$/.test(v)) throw new UsageError(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`)
-  return Number(v)
-}
-
 export function register (program: Command, action: Action): void {
   program.command('blocks').description('list canonical blocks, newest first')
-    .option('--from <height>', 'start at this height', int('--from'))
-    .option('-n, --limit <n>', 'how many blocks', int('--limit'), 20)
+    .option('--from <height>', 'start at this height', heightOption('--from'))
+    .option('-n, --limit <n>', 'how many blocks (at least 1)', intOption('--limit', { min: 1 }), 20)
     .option('--asc', 'oldest first')
     .action(action(async (ctx, o: { from?: number, limit: number, asc?: boolean }) => {
       const chain = ctx.openChain({ forReading: true })
       const tip = chain.tip()
+      checkHeightRange(o.from, undefined, tip.height)
       const rows = o.asc === true
         ? chain.index.range(o.from ?? 0, tip.height, o.limit)
         : chain.index.range(Math.max(0, (o.from ?? tip.height) - o.limit + 1), o.from ?? tip.height, o.limit).reverse()

@@ -4,6 +4,7 @@ import type { Progress } from '../progress.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { canWrite } from '../context.js'
+import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
 
 interface QueryFlags { perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean }
 
@@ -12,16 +13,6 @@ const format = (v: string): TextFormat => {
   return v as TextFormat
 }
 
-const seconds = (v: string): number => {
-  const n = Number(v)
-  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n > 86_400) throw new UsageError(`--timeout must be a number of seconds (0 for none, at most 86400), not ${JSON.stringify(v)}`)
-  return Math.round(n * 1000)
-}
-
-const count = (name: string) => (v: string): number => {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`)
-  return Number(v)
-}
 
 // A sync shorter than this many blocks is not worth a progress line.
 const PROGRESS_FROM = 64
@@ -31,14 +22,17 @@ export function register (program: Command, action: Action): void {
     .description('run one read-only SQL statement over the whole chain (every table is the union of that table across all blocks, with _height; _blocks has block metadata), or with --per-block in each block')
     .option('--per-block', 'Daisy\'s mode: run the statement in each block that has the tables it reads, genesis included; rows carry _height')
     .option('-f, --format <format>', `output: ${TEXT_FORMATS.join(', ')}`, format, 'ndjson')
-    .addOption(new Option('--timeout <seconds>', 'stop the statement after this long (0: no limit)').argParser(seconds).default(DEFAULT_TIMEOUT_MS, String(DEFAULT_TIMEOUT_MS / 1000)))
-    .option('--max-rows <n>', 'fail (exit 8) when the result has more rows than this', count('--max-rows'))
-    .option('--from <height>', 'with --per-block: first height to visit', count('--from'))
-    .option('--to <height>', 'with --per-block: last height to visit', count('--to'))
+    .addOption(new Option('--timeout <seconds>', 'stop the statement after this long (0: no limit)').argParser(secondsOption('--timeout', 86_400)).default(DEFAULT_TIMEOUT_MS, String(DEFAULT_TIMEOUT_MS / 1000)))
+    .option('--max-rows <n>', 'fail (exit 8) when the result has more rows than this', intOption('--max-rows'))
+    .option('--from <height>', 'with --per-block: first height to visit', heightOption('--from'))
+    .option('--to <height>', 'with --per-block: last height to visit', heightOption('--to'))
     .option('--no-sync', 'query the mirror as it is, without bringing it up to date first')
     .action(action(async (ctx, sql: string, o: QueryFlags) => {
       if (o.perBlock !== true && (o.from !== undefined || o.to !== undefined)) throw new UsageError('--from and --to apply to --per-block', 'in the default mode, filter with WHERE _height BETWEEN … AND …')
+      // from > to is refused before the data directory is even opened.
+      checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
       const chain = ctx.openChain({ forReading: true })
+      checkHeightRange(o.from, o.to, chain.tip().height)
       // A directory this user cannot write (an archive, another user's node): query.db is read as
       // it is, since bringing it up to date means writing it.
       const writable = canWrite(ctx.dir)

@@ -1,16 +1,16 @@
 import type { Command } from 'commander'
 import { ChainError } from '../../chain/index.js'
-import { short, table, UsageError } from '../output.js'
+import { heightOption } from '../args.js'
+import { short, table } from '../output.js'
 import type { Action } from '../program.js'
 
 export function register (program: Command, action: Action): void {
   program.command('signers').description('the signatory set at the tip, or after any block (--height), with the heights that added and revoked each key')
-    .option('--height <h>', 'after this block (default: the tip)')
-    .action(action(async (ctx, o: { height?: string }) => {
+    .option('--height <h>', 'after this block (default: the tip)', heightOption('--height'))
+    .action(action(async (ctx, o: { height?: number }) => {
       const chain = ctx.openChain({ forReading: true })
-      if (o.height !== undefined && !/^\d+$/.test(o.height)) throw new UsageError(`--height must be a block height, not ${JSON.stringify(o.height)}`)
-      const at = o.height === undefined ? chain.tip() : chain.get(Number(o.height))
-      if (at === undefined) throw new ChainError('NOT_FOUND', `no block at height ${o.height as string}`, { hint: `the tip is at height ${chain.tip().height}` })
+      const at = o.height === undefined ? chain.tip() : chain.get(o.height)
+      if (at === undefined) throw new ChainError('NOT_FOUND', `no block at height ${String(o.height)}`, { hint: `the tip is at height ${chain.tip().height}` })
       const signers = chain.keysAt(at).all()
       ctx.out.result({ height: at.height, signers: signers.map(s => ({ id: s.keyId, public_key: s.publicKey.hex, added_at: s.addedAt, revoked_at: s.revokedAt })) }, () => [
         `signatories after block ${at.height}: ${signers.filter(s => s.revokedAt === null).length} active`,

@@ -1,13 +1,10 @@
 import type { Command } from 'commander'
 import { ChainError, verifyChain } from '../../chain/index.js'
-import { formatBytes, UsageError } from '../output.js'
+import { intOption } from '../args.js'
+import { formatBytes } from '../output.js'
 import type { Action } from '../program.js'
 
-const workersOpt = (v: string): number => {
-  const n = Number(v)
-  if (!/^\d+$/.test(v) || n < 1 || n > 64) throw new UsageError(`--workers must be an integer from 1 to 64, not ${JSON.stringify(v)}`)
-  return n
-}
+const workersOpt = intOption('--workers', { min: 1, max: 64 })
 
 export function register (program: Command, action: Action): void {
   program.command('verify').description('re-hash every block in parallel and re-check every signature, link and key operation; exits non-zero at the first bad block')
