@@ -162,7 +162,7 @@ async function main (): Promise<void> {
   const tPerBlock = pb.rows
   const tPerBlockText = pb.text
   const tRawLoop = pb.raw
-  sandbox.close()
+  await sandbox.close()
   chain.close()
 
   // Mirror update per accepted block, 1 MB blocks, through the real import path.

@@ -1,31 +1,48 @@
 // Process entry of the `petal` command: signal handling and the exit status.
 import '../polyfills.js'
 import { fileURLToPath } from 'node:url'
+import { killChildProcesses, killChildProcessesSync } from '../util/index.js'
 import { runCli } from './program.js'
 import { EXIT } from './exit-codes.js'
 
 const controller = new AbortController()
 let interrupts = 0
+let ending = false
+
+/**
+ * Leave now, but never before our child processes (a query's sandbox) have exited and been
+ * reaped: SIGKILL them, wait for each (milliseconds), then exit with `status`.
+ */
+function endNow (status: number): void {
+  if (ending) return
+  ending = true
+  void killChildProcesses().finally(() => { process.exit(status) })
+}
+
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     interrupts++
-    if (interrupts > 1) process.exit(EXIT.INTERRUPTED)
+    if (interrupts > 1) { endNow(EXIT.INTERRUPTED); return }
     if (sig === 'SIGINT') process.stderr.write('\npetal: stopping cleanly (press Ctrl-C again to force)\n')
     controller.abort()
   })
 }
 
 // The reader of our output went away (`petal query … | head`): stop at once, as a C tool killed by
-// SIGPIPE would (status 141), instead of crashing on EPIPE. A query's sandbox process notices that
-// its parent is gone and stops too.
+// SIGPIPE would (status 141), instead of crashing on EPIPE; what the command would still say about
+// it (an interrupted statement) is of no use to anyone.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(141)
-  throw err
+  if (err.code !== 'EPIPE') throw err
+  controller.abort()
+  endNow(141)
 })
 
+// A crash (an uncaught exception) must not leave a child running either.
+process.on('exit', () => { killChildProcessesSync() })
+
 const status = await runCli(process.argv.slice(2), {
-  stdout: s => { process.stdout.write(s) },
-  stderr: s => { process.stderr.write(s) },
+  stdout: s => { if (!ending) process.stdout.write(s) },
+  stderr: s => { if (!ending) process.stderr.write(s) },
   env: process.env,
   stderrIsTTY: process.stderr.isTTY === true,
   packageRoot: fileURLToPath(new URL('../..', import.meta.url))

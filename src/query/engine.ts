@@ -27,7 +27,7 @@ export interface QueryResult extends ResultSummary {
  * starts meanwhile), then run the statement in the sandbox, streaming its output to the callbacks.
  */
 export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryResult> {
-  const sandbox = o.sandbox ?? new QuerySandbox(chain.dir.root)
+  const sandbox = o.sandbox ?? new QuerySandbox(chain.dir.root, { logger: chain.logger })
   try {
     sandbox.start()
     let sync: SyncReport | undefined
@@ -42,7 +42,8 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
     const summary = await sandbox.run({ ...o, mode: o.perBlock === true ? 'per-block' : 'mirror', timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS })
     return { ...summary, sync }
   } finally {
-    if (o.sandbox === undefined) sandbox.close()
+    // Its process is reaped before this returns: a command never exits leaving it behind.
+    if (o.sandbox === undefined) await sandbox.close()
   }
 }
 

@@ -142,7 +142,7 @@ describe('petal query (CLI)', () => {
       expect(seen.length).toBeGreaterThan(0)
       assertMirrorMatchesFiles(chain)
     } finally {
-      sandbox.close()
+      await sandbox.close()
       chain.close()
     }
   }, 120_000)

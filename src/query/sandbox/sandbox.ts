@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { SqlValue } from '../../block/row-codec.js'
-import { AbortError, Mutex } from '../../util/index.js'
+import { AbortError, childExited, Mutex, throwIfAborted, nullLogger, trackChildProcess, type Logger } from '../../util/index.js'
 import { deserializeQueryError, QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
 import type { ChildMessage, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
@@ -47,8 +47,14 @@ export class QuerySandbox {
   private ready?: Promise<void>
   private stderr = ''
   private readonly mutex = new Mutex()
+  /** Every process this sandbox started that has not exited yet (one killed at a time limit is
+   * still dying while the next one starts): close() waits for all of them. */
+  private readonly started = new Set<ChildProcess>()
+  private readonly logger: Logger
 
-  constructor (private readonly dataDir: string) {}
+  constructor (private readonly dataDir: string, options: { logger?: Logger } = {}) {
+    this.logger = options.logger ?? nullLogger
+  }
 
   /** Start the process now (it takes ~0.1 s), e.g. while the mirror syncs. */
   start (): void {
@@ -57,6 +63,13 @@ export class QuerySandbox {
     this.stderr = ''
     const child = fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
     this.child = child
+    trackChildProcess(child)
+    this.started.add(child)
+    this.logger.debug('query sandbox process started', { pid: child.pid })
+    child.once('exit', (code, signal) => {
+      this.started.delete(child)
+      this.logger.debug('query sandbox process exited', { pid: child.pid, code, signal })
+    })
     // 'error' (a failed kill or send on a dead channel) must never be unhandled: the 'exit' and
     // send callbacks report what happened to the statement.
     child.on('error', () => {})
@@ -87,6 +100,8 @@ export class QuerySandbox {
       if (o.signal?.aborted === true) throw new AbortError()
       this.start()
       await this.ready
+      // Aborted while the process was starting: exchange's listener would never fire.
+      throwIfAborted(o.signal)
       const child = this.child as ChildProcess
       child.ref()
       child.channel?.ref()
@@ -103,10 +118,12 @@ export class QuerySandbox {
     return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined
   }
 
-  /** Stop the process. */
-  close (): void {
-    this.child?.kill('SIGKILL')
+  /** Stop the process; resolves once every process this sandbox started has exited and been reaped. */
+  async close (): Promise<void> {
     this.child = undefined
+    const all = [...this.started]
+    for (const c of all) c.kill('SIGKILL')
+    await Promise.all(all.map(childExited))
   }
 
   /** Between runs a warm sandbox must not keep its parent alive. */

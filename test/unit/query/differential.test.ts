@@ -129,8 +129,8 @@ describe(`differential: ${BLOCKS} random blocks vs one SQLite file (seed ${SEED}
     for (const b of chain.index.range(0, BLOCKS, BLOCKS + 1)) insB.run(b.height, b.hash, b.parent, b.signer, b.timestamp, Date.parse(b.timestamp), b.size, b.rowsRoot)
   }, 120_000)
 
-  afterAll(() => {
-    sandbox?.close()
+  afterAll(async () => {
+    await sandbox?.close()
     chain?.close()
     ref.close()
   })

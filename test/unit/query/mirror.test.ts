@@ -12,7 +12,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 
 const alice = fixtureKey('alice')
 const sandboxes: QuerySandbox[] = []
-afterAll(() => { for (const s of sandboxes) s.close() })
+afterAll(async () => { await Promise.all(sandboxes.map(async s => { await s.close() })) })
 
 const dumpText = (path: string): string => JSON.stringify(dumpMirror(path), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
 

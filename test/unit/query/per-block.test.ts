@@ -28,8 +28,8 @@ describe('per-block (Daisy) mode', () => {
     sandbox = new QuerySandbox(chain.dir.root)
   }, 60_000)
 
-  afterAll(() => {
-    sandbox?.close()
+  afterAll(async () => {
+    await sandbox?.close()
     chain?.close()
   })
 

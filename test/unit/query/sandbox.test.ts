@@ -89,8 +89,8 @@ describe('query sandbox', () => {
     before = dumpMirror(chain.dir.queryDb)
   }, 60_000)
 
-  afterAll(() => {
-    sandbox?.close()
+  afterAll(async () => {
+    await sandbox?.close()
     chain?.close()
   })
 

@@ -1,0 +1,108 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+// A command leaves no process behind: every child it started (a query's sandbox) has exited and
+// been reaped by the time the command's own process is gone — on success, on error, at a time
+// limit, on SIGINT/SIGTERM (once or twice) and when the reader of its output goes away. A child
+// still present after the parent exited, even as a zombie adopted by init, is a leak.
+
+const FOREVER = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) '
+
+/** `/proc/<pid>/stat` fields after the command name: [state, ppid, …]; undefined once gone. */
+function stat (pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+/** The children of `parent`, by pid, with their start time (so a reused pid is not mistaken). */
+function childrenOf (parent: number): Map<number, string> {
+  const out = new Map<number, string>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const s = stat(Number(name))
+    if (s?.[1] === String(parent)) out.set(Number(name), s[19] as string)
+  }
+  return out
+}
+
+/**
+ * Run petal, recording every child process it has while it runs; `during` may act on it once a
+ * child exists. Resolves after petal's process has exited, with the children still present then.
+ */
+async function runWatched (args: string[], during?: (p: Spawned) => Promise<void> | void): Promise<{ code: number | null, stderr: string, children: number, leftBehind: string[] }> {
+  const p = spawnPetal(args)
+  const pid = p.child.pid as number
+  const seen = new Map<number, string>()
+  let exited = false
+  const exit = new Promise<number | null>(resolve => { p.child.once('exit', code => { exited = true; resolve(code) }) })
+  const poll = setInterval(() => { if (!exited) for (const [c, start] of childrenOf(pid)) seen.set(c, start) }, 5)
+  try {
+    if (during !== undefined) {
+      await waitFor(() => seen.size > 0 || exited, { what: 'a child process of petal', interval: 5 })
+      await during(p)
+    }
+    // A command that ignores its signal would hang here: fail instead, and kill it below.
+    await waitFor(() => exited, { what: 'petal to exit', timeout: 30_000 })
+    const code = await exit
+    // Checked at once: petal has exited, so whatever of its children is still there was left behind.
+    const leftBehind = [...seen].filter(([c, start]) => stat(c)?.[19] === start).map(([c]) => `${c} (${(stat(c) ?? []).slice(0, 2).join(' ppid ')})`)
+    const r = await p.exit
+    return { code, stderr: r.stderr, children: seen.size, leftBehind }
+  } finally {
+    clearInterval(poll)
+    if (!exited) p.child.kill('SIGKILL')
+  }
+}
+
+describe('a command leaves no process behind', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  }, 60_000)
+
+  it('query, on success (several runs) and on an SQL error', async () => {
+    for (let i = 0; i < 4; i++) {
+      const r = await runWatched(['--dir', dir, 'query', 'SELECT height FROM _blocks'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.children, 'the sandbox ran in a child process').toBeGreaterThan(0)
+      expect(r.leftBehind, `run ${i}: children alive or unreaped after petal exited`).toEqual([])
+    }
+    const bad = await runWatched(['--dir', dir, 'query', 'SELECT * FROM no_such_table'])
+    expect(bad.code).toBe(8)
+    expect(bad.leftBehind).toEqual([])
+  }, 120_000)
+
+  it('query stopped at its time limit', async () => {
+    const r = await runWatched(['--dir', dir, 'query', '--per-block', '--timeout', '0.3', FOREVER + 'SELECT count(*) FROM c'])
+    expect(r.code, r.stderr).toBe(8)
+    expect(r.stderr).toContain('[QUERY_TIMEOUT]')
+    expect(r.leftBehind).toEqual([])
+  }, 60_000)
+
+  for (const signals of [['SIGINT'], ['SIGTERM'], ['SIGINT', 'SIGINT']] as Array<NodeJS.Signals[]>) {
+    it(`query interrupted by ${signals.join(' then ')}`, async () => {
+      const r = await runWatched(['--dir', dir, 'query', '--per-block', '--timeout', '0', FOREVER + 'SELECT count(*) FROM c'], p => {
+        for (const s of signals) p.child.kill(s)
+      })
+      expect(r.code, r.stderr).toBe(130)
+      expect(r.leftBehind).toEqual([])
+    }, 60_000)
+  }
+
+  it('query whose reader goes away (petal query … | head -1)', async () => {
+    const r = await runWatched(['--dir', dir, 'query', '--per-block', '--timeout', '0', FOREVER + 'SELECT x FROM c'], async p => {
+      await new Promise<void>(resolve => { p.child.stdout?.once('data', () => { resolve() }) })
+      p.child.stdout?.destroy()
+    })
+    expect(r.code, r.stderr).toBe(141)
+    expect(r.leftBehind).toEqual([])
+  }, 60_000)
+})
