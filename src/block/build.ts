@@ -84,7 +84,7 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
 async function refuseSidecars (source: string): Promise<void> {
   for (const [suffix, code, why, hint] of [
     ['-wal', 'WAL_MODE', 'has a -wal file with data not yet in the database', "checkpoint it first: sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)'"],
-    ['-journal', 'CORRUPT', 'has a hot -journal (it was not closed cleanly)', 'open it once with sqlite3 so that SQLite rolls the journal back']
+    ['-journal', 'CORRUPT', 'has a hot -journal (it was not closed cleanly)', "let SQLite roll the journal back by reading the file once: sqlite3 FILE 'SELECT count(*) FROM sqlite_schema'"]
   ] as const) {
     try {
       if ((await stat(source + suffix)).size > 0) throw new BlockError(code, `${source} ${why}`, { hint })
@@ -99,7 +99,7 @@ function checkInput (db: Db, o: BuildBlockOptions): { userTables: UserTable[], k
   db.pragma('journal_mode = MEMORY')
   db.pragma('synchronous = OFF')
   const check = db.pragma('quick_check(1)', { simple: true })
-  if (check !== 'ok') throw new BlockError('CORRUPT', `the input database fails quick_check: ${String(check)}`, { hint: 'repair it (sqlite3 .recover) before importing' })
+  if (check !== 'ok') throw new BlockError('CORRUPT', `the input database fails quick_check: ${String(check)}`, { hint: 'recover its content into a new file and seal that one: sqlite3 FILE .recover | sqlite3 recovered.db' })
   const schema = inspectSchema(db, 'input')
   const existing = schema.has.keys && o.replaceKeyOps !== true ? readKeyOps(db) : []
   const keyOps = [...existing, ...(o.keyOps ?? [])]

@@ -140,10 +140,10 @@ export class Chain {
     if (s === undefined) {
       throw new BlockError('SIGNER_NOT_AUTHORISED', `key ${key.id} is not a signatory of this chain`, {
         details: { signer: key.id },
-        hint: 'ask the signatories to endorse it: they run `petal signkey KEY --op add` and include the result with `signimportblock --keyops`'
+        hint: 'send its public key (`petal mykeys` prints it) to the signatories: enough of them (the quorum) run `petal signkey PUBKEY --op add -o e1.json`, and one seals the endorsements with `petal signimportblock --keyops e1.json --keyops e2.json …`'
       })
     }
-    if (s.revokedAt !== null) throw new BlockError('SIGNER_REVOKED', `key ${key.id} was revoked at height ${s.revokedAt}`, { details: { signer: key.id } })
+    if (s.revokedAt !== null) throw new BlockError('SIGNER_REVOKED', `key ${key.id} was revoked at height ${s.revokedAt}`, { details: { signer: key.id }, hint: 'a revoked key never signs again: generate a new one (`petal keygen`) and have the signatories add it' })
   }
 }
 

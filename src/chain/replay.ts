@@ -95,7 +95,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
       if (h === 0) {
         ops = checkGenesis(c, params.genesisHash)
         const g = c.file.header.genesis
-        if (g === undefined || consensusJson(g) !== consensusJson(params)) throw new ChainError('GENESIS_MISMATCH', 'chainparams.json disagrees with the genesis block')
+        if (g === undefined || consensusJson(g) !== consensusJson(params)) throw new ChainError('GENESIS_MISMATCH', 'chainparams.json disagrees with the genesis block', { hint: 'chainparams.json or 0000/block_00000000.db was replaced: restore the original (its genesis hash is the chain id other nodes show)' })
       } else {
         if (last === undefined) throw new ChainError('VERIFY_FAILED', 'no genesis')
         ops = validateOnParent(c, { chainId: chain.chainId, parent: last, keys, quorumRule: params.quorumRule, now: undefined, maxFutureMs: MAX_FUTURE_MS })

@@ -56,7 +56,7 @@ export class CliContext {
       try {
         text = readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '')
       } catch (err) {
-        throw new UsageError(`cannot read --passphrase-file: ${(err as Error).message}`)
+        throw new UsageError(`cannot read --passphrase-file: ${(err as Error).message}`, 'give the path of a readable file that holds the passphrase, or set PETAL_PASSPHRASE instead')
       }
       // An empty file would silently mean "no encryption": a user who names a file wants one.
       if (text === '') throw new UsageError(`--passphrase-file ${this.opts.passphraseFile} is empty`, 'write the passphrase into it, or leave the flag out to store keys unencrypted')

@@ -17,7 +17,7 @@ function describe (r: ImportResult): string {
 async function importDir (ctx: CliContext, from: string): Promise<void> {
   const chain = ctx.openChain()
   const src = new DataDir(from)
-  if (!existsSync(src.blockPath(0))) throw new UsageError(`${from} is not a Petal data directory (no genesis block)`)
+  if (!existsSync(src.blockPath(0))) throw new UsageError(`${from} is not a Petal data directory (no genesis block)`, `--from takes a data directory, the one that holds 0000/block_00000000.db`)
   let last = 0
   while (existsSync(src.blockPath(last + 1))) last++
   const bar = ctx.progress('import', 'blocks')
@@ -42,12 +42,12 @@ export function register (program: Command, action: Action): void {
     .option('--seal <hex>', 'the seal of a single block file given without its .sig')
     .action(action(async (ctx, files: string[], o: { from?: string, seal?: string }) => {
       if (o.from !== undefined) {
-        if (files.length > 0) throw new UsageError('give either block files or --from, not both')
+        if (files.length > 0) throw new UsageError('give either block files or --from, not both', 'run `petal import FILE…` and `petal import --from DIR` one after the other')
         await importDir(ctx, o.from)
         return
       }
       if (files.length === 0) throw new UsageError('nothing to import', 'give block files (block_XXXXXXXX.db with their .sig) or --from DIR')
-      if (o.seal !== undefined && files.length > 1) throw new UsageError('--seal applies to a single block file')
+      if (o.seal !== undefined && files.length > 1) throw new UsageError('--seal applies to a single block file', 'import the files one at a time, each with its --seal, or put each seal in FILE.sig beside the block')
       const chain = ctx.openChain()
       for (const f of files) {
         const seal = o.seal ?? (existsSync(sealPathOf(f)) ? readFileSync(sealPathOf(f), 'utf8').trim() : undefined)
@@ -62,7 +62,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, hash: string) => {
       const chain = ctx.openChain()
       const b = chain.get(hash)
-      if (b === undefined) throw new UsageError(`no block ${hash}`)
+      if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks; `petal import` and the node log name the blocks a reorg orphaned')
       const r = await resealOrphan(chain, b.hash, ctx.loadKey(), { signal: ctx.signal })
       await syncMirrorAfterImport(ctx, chain)
       ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)

@@ -71,7 +71,7 @@ export function register (program: Command, action: Action): void {
         const text = Buffer.from(material).toString('utf8')
         if (text.includes('-----BEGIN') || /^[0-9a-fA-F\s]+$/.test(text)) material = text
       } catch (err) {
-        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`)
+        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`, 'give the path of a private key file (PEM, DER or hex)')
       }
       const ks = ctx.keystore()
       let k = ks.import(material, { passphrase: ctx.passphrase() })
@@ -91,7 +91,7 @@ export function register (program: Command, action: Action): void {
           writeFileSync(o.out, pem, { mode: o.private === true ? 0o600 : 0o644, flag: 'wx' })
         } catch (err) {
           if ((err as { code?: string }).code === 'EEXIST') throw new UsageError(`${o.out} already exists`, 'choose a new file name, or remove the old file first')
-          throw new UsageError(`cannot write ${o.out}: ${(err as Error).message}`)
+          throw new UsageError(`cannot write ${o.out}: ${(err as Error).message}`, 'choose a path in a directory you can write, or leave -o out to print the key')
         }
         ctx.out.result({ id: e.id, file: o.out }, () => `wrote ${o.private === true ? 'private' : 'public'} key ${short(e.id)} to ${o.out as string}`)
       } else {

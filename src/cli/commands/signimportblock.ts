@@ -17,7 +17,7 @@ export function register (program: Command, action: Action): void {
         try {
           text = readFileSync(f, 'utf8')
         } catch (err) {
-          throw new UsageError(`cannot read endorsement ${f}: ${(err as Error).message}`)
+          throw new UsageError(`cannot read endorsement ${f}: ${(err as Error).message}`, 'give the file that `petal signkey … -o FILE` wrote')
         }
         return parseEndorsement(text, chain.chainId, f)
       })

@@ -31,14 +31,14 @@ export function register (program: Command, action: Action): void {
     .option('-o, --out <file>', 'write the endorsement here (default: stdout)')
     .option('--meta <key=value>', 'metadata to attach, a string pair (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .action(action(async (ctx, ref: string, o: { op: string, out?: string, meta: string[] }) => {
-      if (o.op !== 'add' && o.op !== 'revoke') throw new UsageError(`--op must be add or revoke, not ${JSON.stringify(o.op)}`)
+      if (o.op !== 'add' && o.op !== 'revoke') throw new UsageError(`--op must be add or revoke, not ${JSON.stringify(o.op)}`, 'e.g. petal signkey KEY --op add')
       const chain = ctx.openChain()
       const signer = ctx.loadKey()
       const target = targetKey(ctx, chain, ref)
       let metadata: Record<string, string> | null = null
       for (const kv of o.meta) {
         const i = kv.indexOf('=')
-        if (i <= 0) throw new UsageError(`--meta takes key=value, not ${JSON.stringify(kv)}`)
+        if (i <= 0) throw new UsageError(`--meta takes key=value, not ${JSON.stringify(kv)}`, 'e.g. --meta name=alice (repeat --meta for more)')
         metadata ??= {}
         metadata[kv.slice(0, i)] = kv.slice(i + 1)
       }
