@@ -14,7 +14,7 @@ export const EXIT = {
   INTERRUPTED: 130
 } as const
 
-const DATA_DIR_CODES = new Set(['ALREADY_RUNNING', 'NOT_INITIALISED', 'DATA_DIR_NOT_EMPTY', 'CHAINPARAMS_INVALID', 'INDEX_CORRUPT', 'DATA_DIR_READONLY', 'LOCK_TIMEOUT', 'BLOCK_FILE_MISSING', 'GENESIS_MISMATCH', 'EMPTY_CHAIN'])
+const DATA_DIR_CODES = new Set(['API_TOKENS_CORRUPT', 'ALREADY_RUNNING', 'NOT_INITIALISED', 'DATA_DIR_NOT_EMPTY', 'CHAINPARAMS_INVALID', 'INDEX_CORRUPT', 'DATA_DIR_READONLY', 'LOCK_TIMEOUT', 'BLOCK_FILE_MISSING', 'GENESIS_MISMATCH', 'EMPTY_CHAIN'])
 const KEY_CODES = new Set(['NO_SIGNING_KEY', 'KEY_NOT_FOUND', 'KEY_AMBIGUOUS', 'KEY_EXISTS', 'NO_KEYS', 'PASSPHRASE_REQUIRED', 'BAD_PASSPHRASE', 'BAD_PRIVATE_KEY', 'BAD_PUBLIC_KEY', 'BAD_KEY_ENVELOPE'])
 
 /** Map an error to an exit status by its code (by class name for the few that share codes). */
@@ -24,6 +24,8 @@ export function exitCodeOf (err: unknown): number {
   // A block or orphan the arguments name does not exist (or is not one): a bad argument.
   if (err.code === 'USAGE' || (err.name === 'ChainError' && (err.code === 'NOT_FOUND' || err.code === 'NOT_ORPHANED'))) return EXIT.USAGE
   if (err.code === 'VERIFY_FAILED') return EXIT.VERIFY_FAILED
+  if (err.code === 'API_TOKEN_NOT_FOUND' || err.code === 'API_TOKEN_EXISTS' || err.code === 'API_BAD_ADDRESS' || err.code === 'API_EXPOSE_REQUIRED') return EXIT.USAGE
+  if (err.code === 'API_LISTEN_FAILED') return EXIT.NETWORK
   if (DATA_DIR_CODES.has(err.code)) return EXIT.DATA_DIR
   if (KEY_CODES.has(err.code)) return EXIT.KEYS
   if (err.name === 'BlockError' || err.code === 'REORG_TOO_DEEP') return EXIT.INVALID_BLOCK

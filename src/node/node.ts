@@ -1,9 +1,10 @@
+import { PetalMetrics, startApiServer, type ApiServer, type NodeFacts } from '../api/index.js'
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
-import { nullLogger, sleep, WorkerPool, workerScript, type Logger } from '../util/index.js'
+import { Mutex, nullLogger, sleep, WorkerPool, workerScript, type Logger } from '../util/index.js'
 import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
@@ -28,6 +29,13 @@ export class PetalNode {
   private startedAt = new Date()
   private running = false
   private lock: NodeLock | undefined
+  private api: ApiServer | undefined
+  /** Metrics the node feeds (imports) and the API serves (GET /metrics). */
+  readonly metrics = new PetalMetrics()
+  private mirrorPool: WorkerPool<MirrorRequest, MirrorReply> | undefined
+  private mirrorTip: string | undefined
+  private mirrorRun: Promise<void> | undefined
+  private readonly mirrorMutex = new Mutex()
 
   private constructor (chain: Chain, network: Network, sync: Sync, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
     this.chain = chain
@@ -56,8 +64,14 @@ export class PetalNode {
           onAnnouncement: (h, from) => { sync?.announcement(h, from) }
         }
       }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
-      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey }, o.sync, o.events)
-      return new PetalNode(chain, network, sync, o.chain === undefined, o, logger.child('node'))
+      let node: PetalNode | undefined
+      const events = {
+        ...o.events,
+        onImported: (r: ImportResult, from: string) => { node?.imported(); o.events?.onImported?.(r, from) }
+      }
+      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey }, o.sync, events)
+      node = new PetalNode(chain, network, sync, o.chain === undefined, o, logger.child('node'))
+      return node
     } catch (err) {
       if (o.chain === undefined) chain.close()
       throw err
@@ -95,14 +109,65 @@ export class PetalNode {
     this.loops.push(this.watch(signal))
     if (this.o.stateFile !== false) this.loops.push(this.publishState(signal))
     if (this.o.queryMirror !== false) this.loops.push(this.keepMirror(signal))
+    if (this.o.http !== undefined) {
+      try {
+        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.o.http, node: this.facts(), metrics: this.metrics, logger: this.logger.child('api') })
+      } catch (err) {
+        await this.stop()
+        throw err
+      }
+    }
     this.logger.info('node started', { peer: this.peerId, role: this.role, height: this.chain.tip().height })
+  }
+
+  /** The HTTP API's URL, when it is served. */
+  get httpUrl (): string | undefined { return this.api?.url }
+
+  /** A block was stored (from a peer or re-sealed here). */
+  private imported (): void {
+    this.metrics.blocksImported.inc()
+    this.api?.poke()
+  }
+
+  /** What the HTTP API may know of this node (it never touches the network itself). */
+  private facts (): NodeFacts {
+    return {
+      peerId: this.peerId,
+      role: () => this.role,
+      peers: () => this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, tip_height: p.tipHeight })),
+      sync: () => { const s = this.sync.state(); return { state: s.state, height: s.height, target: s.target } },
+      listen: () => this.listenAddrs(),
+      syncMirror: async () => { await this.syncMirror() }
+    }
+  }
+
+  /**
+   * Bring query.db up to the chain's tip now, in the mirror's worker thread; resolves after a sync
+   * that started after this call (so a query sees every block committed before it asked).
+   */
+  async syncMirror (): Promise<void> {
+    if (this.mirrorTip === this.chain.tip().hash) return
+    if (this.mirrorRun !== undefined) await this.mirrorRun.catch(() => {})
+    if (this.mirrorTip === this.chain.tip().hash) return
+    this.mirrorRun ??= this.mirrorMutex.run(async () => {
+      this.mirrorPool ??= new WorkerPool<MirrorRequest, MirrorReply>(workerScript(import.meta.url, './mirror-worker.js'), 1)
+      const r = await this.mirrorPool.run({ dir: this.chain.dir.root })
+      this.mirrorTip = r.tip
+      if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.height })
+    }).finally(() => { this.mirrorRun = undefined })
+    await this.mirrorRun
   }
 
   async stop (): Promise<void> {
     if (!this.running) { await this.network.stop(); if (this.owned) this.chain.close(); return }
     this.running = false
     this.controller.abort()
+    await this.api?.close()
+    this.api = undefined
     await Promise.all(this.loops.splice(0))
+    await this.mirrorRun?.catch(() => {})
+    await this.mirrorPool?.close()
+    this.mirrorPool = undefined
     if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root)
     await this.sync.stop()
     await this.network.stop()
@@ -151,6 +216,7 @@ export class PetalNode {
       if (tip.hash === this.lastTip) return
       this.lastTip = tip.hash
       this.logger.info('new local block', { height: tip.height, hash: tip.hash })
+      this.api?.poke()
       this.sync.localChanged()
       await this.announceTip()
     })
@@ -162,22 +228,14 @@ export class PetalNode {
    * reorgs roll it back.
    */
   private async keepMirror (signal: AbortSignal): Promise<void> {
-    const pool = new WorkerPool<MirrorRequest, MirrorReply>(workerScript(import.meta.url, './mirror-worker.js'), 1)
     const every = this.o.mirrorEveryMs ?? DEFAULT_MIRROR_EVERY_MS
     let backoff = every
-    let mirrorTip: string | undefined
-    try {
-      await this.every('updating the query mirror', () => backoff, signal, async () => {
-        if (mirrorTip === this.chain.tip().hash) return
-        backoff = Math.min(backoff * 2, 60_000) // until it succeeds
-        const r = await pool.run({ dir: this.chain.dir.root })
-        backoff = every
-        mirrorTip = r.tip
-        if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.height })
-      })
-    } finally {
-      await pool.close()
-    }
+    await this.every('updating the query mirror', () => backoff, signal, async () => {
+      if (this.mirrorTip === this.chain.tip().hash) return
+      backoff = Math.min(backoff * 2, 60_000) // until it succeeds
+      await this.syncMirror()
+      backoff = every
+    })
   }
 
   /**

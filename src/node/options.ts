@@ -1,3 +1,4 @@
+import type { AccessPolicy, ApiLimits, HttpAddress } from '../api/index.js'
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { NetworkOptions } from '../network/index.js'
@@ -26,6 +27,8 @@ export interface NodeOptions {
   queryMirror?: boolean
   /** How often the mirror is compared with the tip (default 500 ms). */
   mirrorEveryMs?: number
+  /** Serve the HTTP API (docs/api.md); off unless given. */
+  http?: { address: HttpAddress, access?: Partial<AccessPolicy>, limits?: Partial<ApiLimits> }
 }
 
 export const DEFAULT_WATCH_MS = 250

@@ -7,7 +7,7 @@
  *
  * Reads chain, storage and block; writes nothing but query.db. Must never write a block file or
  * chain.db, never run SQL text taken from a block, and never let a statement run outside the
- * sandbox process. Imported only by cli and node. Writes nothing to the terminal and never exits the process. Gets its SQLite
+ * sandbox process. Imported only by cli, node and api. Writes nothing to the terminal and never exits the process. Gets its SQLite
  * connections from storage (`openSqlite`) and opens block files only through block's defensive
  * openBlockReadonly or from hash-checked copies.
  * @module
@@ -18,4 +18,6 @@ export { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 export type { OutputFormat } from './sandbox/protocol.js'
 export { createFormatter, TEXT_FORMATS, type Formatter, type ResultSummary, type TextFormat } from './format/formatters.js'
 export { jsonValue, csvField, realText, uniqueKeys } from './format/values.js'
+export { readBlockRows, type BlockRowsPage, type BlockRowsRequest } from './block-rows.js'
+export type { BlockRef } from './sandbox/block-file.js'
 export { runQuery, syncQueryMirror, DEFAULT_TIMEOUT_MS, type QueryOptions, type QueryResult } from './engine.js'

@@ -211,6 +211,20 @@ export class IndexDb {
 
   // ---- reads ----
 
+  /**
+   * Run synchronous reads in one read transaction, so that they all see the same committed
+   * snapshot (a reader serving several lookups while another connection commits a reorg).
+   */
+  readTransaction<T> (fn: () => T): T {
+    if (this.db.inTransaction) return fn()
+    this.db.exec('BEGIN')
+    try {
+      return fn()
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT')
+    }
+  }
+
   tip (): BlockRecord | undefined {
     const r = this.stmt('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as BlockRow | undefined
     return r === undefined ? undefined : toRecord(r)

@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/wait.js'
 const nodes: RunningNode[] = []
 afterAll(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
 
-const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0']
+const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0']
 
 async function run (dir: string, args: string[]): Promise<RunningNode> {
   const n = await spawnNode(['--dir', dir, 'run', ...LISTEN, ...args])

@@ -14,6 +14,8 @@ import * as query from './query.js'
 import * as run from './run.js'
 import * as pull from './pull.js'
 import * as peers from './peers.js'
+import * as serve from './serve.js'
+import * as tokens from './tokens.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, run, pull, peers, status, blocks, query, signimportblock, importCmd, verify, reindex, signers, keys, signkey]
+export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, importCmd, verify, reindex, signers, keys, signkey, tokens]

@@ -1,0 +1,44 @@
+import type { FastifyRequest } from 'fastify'
+import { ApiError } from './errors.js'
+import { isLoopbackHost, type AccessPolicy } from './options.js'
+import type { TokenStore } from './tokens.js'
+
+export type Access = 'public' | 'read' | 'write'
+
+/** The host part of a Host header (without the port; IPv6 without brackets). */
+function hostOf (header: string): string {
+  const v6 = /^\[([^\]]*)\](:\d+)?$/.exec(header)
+  if (v6 !== null) return v6[1] ?? ''
+  return header.replace(/:\d+$/, '')
+}
+
+/**
+ * Decide whether a request may proceed (docs/api.md, "Security"). A server on loopback answers
+ * only requests addressed to a loopback name, so a web page cannot reach it through DNS
+ * rebinding; writes always need a write token; reads need a token only when the server is exposed
+ * beyond loopback without --public-read.
+ */
+export function authorize (req: FastifyRequest, access: Access, policy: AccessPolicy, tokens: TokenStore): void {
+  const host = req.headers.host
+  if (!policy.expose && host !== undefined && !isLoopbackHost(hostOf(host))) {
+    throw new ApiError('API_HOST_REFUSED', `this node serves loopback only, and the request was addressed to ${JSON.stringify(hostOf(host))}`, {
+      hint: 'use http://127.0.0.1:PORT/ or http://localhost:PORT/; to serve other hosts, start the node with --http-expose'
+    })
+  }
+  const needs = access === 'write' ? 'write' : access === 'read' && policy.expose && !policy.publicRead ? 'read' : undefined
+  if (needs === undefined) return
+  const header = req.headers.authorization
+  const what = needs === 'write' ? 'writing' : 'reading from this exposed node'
+  if (header === undefined) {
+    throw new ApiError('API_UNAUTHORIZED', `${what} needs a token`, {
+      hint: `send Authorization: Bearer <token>; create one on the node with \`petal tokens create --scope ${needs}\``
+    })
+  }
+  const m = /^Bearer +([^\s]+) *$/i.exec(header)
+  if (m === null) throw new ApiError('API_UNAUTHORIZED', 'the Authorization header is not "Bearer <token>"', { hint: 'send Authorization: Bearer <token>' })
+  const token = tokens.verify(m[1] ?? '')
+  if (token === undefined) throw new ApiError('API_UNAUTHORIZED', 'unknown or revoked token', { hint: 'check the token, or create a new one with `petal tokens create`; `petal tokens list` shows the valid ones' })
+  if (needs === 'write' && token.scope !== 'write') {
+    throw new ApiError('API_FORBIDDEN', `token ${token.id} (${token.name}) may only read`, { hint: 'create a token with `petal tokens create --scope write`' })
+  }
+}

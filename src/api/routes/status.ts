@@ -1,0 +1,78 @@
+import type { RouteSpec } from '../route.js'
+import { HASH, KEY_ID } from '../schemas.js'
+import type { ApiContext } from '../types.js'
+
+export const API_VERSION = 'v1'
+
+function status (ctx: ApiContext): Record<string, unknown> {
+  return ctx.chain.index.readTransaction(() => {
+    const chain = ctx.chain
+    const tip = chain.tip()
+    const counts = chain.index.countBlocks()
+    const keys = chain.keysAt(tip)
+    const p = chain.params
+    const n = ctx.node
+    return {
+      chain_id: chain.chainId,
+      description: p.description,
+      creator: p.creator,
+      tip: { height: tip.height, hash: tip.hash, timestamp: tip.timestamp, signer: tip.signer },
+      blocks: counts.canonical,
+      side_blocks: counts.side,
+      signatories: { active: keys.activeCount, total: keys.all().length },
+      consensus: { quorum_rule: p.quorumRule, max_block_bytes: p.maxBlockBytes, max_reorg_depth: p.maxReorgDepth },
+      node: n === undefined
+        ? null
+        : { peer_id: n.peerId, role: n.role(), peers: n.peers().length, sync: n.sync(), listen: n.listen() },
+      api: { version: API_VERSION, writes: false, exposed: ctx.access.expose, public_read: !ctx.access.expose || ctx.access.publicRead }
+    }
+  })
+}
+
+export const statusRoutes: RouteSpec[] = [{
+  method: 'GET',
+  path: '/api/v1/status',
+  operationId: 'getStatus',
+  summary: 'The chain and this node: tip, block counts, signatories, consensus, peers and sync',
+  access: 'read',
+  responses: {
+    200: {
+      description: 'status',
+      content: {
+        'application/json': {
+          type: 'object',
+          required: ['chain_id', 'tip', 'blocks', 'side_blocks', 'signatories', 'consensus', 'node', 'api'],
+          properties: {
+            chain_id: HASH,
+            description: { type: 'string' },
+            creator: { type: 'string' },
+            tip: { type: 'object', required: ['height', 'hash', 'timestamp', 'signer'], properties: { height: { type: 'integer' }, hash: HASH, timestamp: { type: 'string' }, signer: KEY_ID } },
+            blocks: { type: 'integer', description: 'canonical blocks, genesis included' },
+            side_blocks: { type: 'integer' },
+            signatories: { type: 'object', properties: { active: { type: 'integer' }, total: { type: 'integer' } } },
+            consensus: { type: 'object', properties: { quorum_rule: { type: 'string' }, max_block_bytes: { type: 'integer' }, max_reorg_depth: { type: 'integer' } } },
+            node: {
+              description: 'null under `petal serve` (no network)',
+              oneOf: [
+                { type: 'null' },
+                {
+                  type: 'object',
+                  required: ['peer_id', 'role', 'peers', 'sync'],
+                  properties: {
+                    peer_id: { type: 'string' },
+                    role: { type: 'string', enum: ['signatory', 'follower'] },
+                    peers: { type: 'integer' },
+                    sync: { type: 'object', properties: { state: { type: 'string', enum: ['idle', 'syncing'] }, height: { type: 'integer' }, target: { type: 'integer' } } },
+                    listen: { type: 'array', items: { type: 'string' } }
+                  }
+                }
+              ]
+            },
+            api: { type: 'object', properties: { version: { type: 'string' }, writes: { type: 'boolean' }, exposed: { type: 'boolean' }, public_read: { type: 'boolean' } } }
+          }
+        }
+      }
+    }
+  },
+  handler: async (_req, _reply, ctx) => status(ctx)
+}]

@@ -1,0 +1,252 @@
+import { accessSync, constants } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { Ajv } from 'ajv'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { Chain } from '../chain/index.js'
+import { isPetalError, nullLogger, type Logger } from '../util/index.js'
+import { authorize, type Access } from './auth.js'
+import { BlockFiles } from './block-files.js'
+import { ApiError } from './errors.js'
+import { ChainWatcher, EventHub } from './events.js'
+import { errorBody, errorHeaders, errorStatus } from './http-errors.js'
+import { openApiDocument } from './openapi.js'
+import { DEFAULT_API_LIMITS, httpUrl, isLoopbackHost, type AccessPolicy, type ApiLimits, type HttpAddress } from './options.js'
+import { PetalMetrics } from './petal-metrics.js'
+import { QueryService } from './query-service.js'
+import { fastifyPath, type RouteSpec } from './route.js'
+import { blockFileRoutes } from './routes/block-file.js'
+import { blockRoutes } from './routes/blocks.js'
+import { eventsRoutes } from './routes/events.js'
+import { metaRoutes } from './routes/meta.js'
+import { queryRoutes } from './routes/query.js'
+import { rowsRoutes } from './routes/rows.js'
+import { signersRoutes } from './routes/signers.js'
+import { API_VERSION, statusRoutes } from './routes/status.js'
+import { TokenStore } from './tokens.js'
+import type { ApiContext, ApiServerOptions } from './types.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig { access?: Access }
+}
+
+const DEFAULT_WATCH_MS = 250
+
+/** Every route the server registers, in the order the OpenAPI document lists them. */
+export function apiRoutes (limits: ApiLimits): RouteSpec[] {
+  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...signersRoutes, ...queryRoutes(limits), ...eventsRoutes, ...metaRoutes]
+}
+
+function writable (dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The HTTP API (docs/api.md): JSON under /api/v1, the block files, SQL, server-sent events,
+ * metrics, and a page for people at /. It serves and never decides: it parses, authenticates,
+ * limits, calls the modules below, and maps their errors to HTTP.
+ */
+export class ApiServer {
+  private readonly controller = new AbortController()
+  private watchLoop?: Promise<void>
+
+  private constructor (
+    private readonly app: FastifyInstance,
+    private readonly ctx: ApiContext,
+    readonly address: HttpAddress,
+    private readonly watcher: ChainWatcher
+  ) {}
+
+  /** The URL to give people and programs (`http://127.0.0.1:2018/`). */
+  get url (): string { return httpUrl(this.address) }
+
+  get events (): EventHub { return this.ctx.events }
+
+  get metrics (): PetalMetrics { return this.ctx.metrics }
+
+  /** Look for a new tip now (the node calls this after it imports; a poll catches the rest). */
+  poke (): void {
+    try { this.watcher.check() } catch {}
+  }
+
+  static async start (o: ApiServerOptions): Promise<ApiServer> {
+    const access: AccessPolicy = { expose: o.access?.expose ?? false, publicRead: o.access?.publicRead ?? false }
+    if (!access.expose && !isLoopbackHost(o.address.host)) {
+      throw new ApiError('API_EXPOSE_REQUIRED', `${o.address.host} is not a loopback address: the API would be reachable from other machines`, {
+        hint: 'add --http-expose to serve beyond this machine (reads then need a token unless --public-read), or use --http 127.0.0.1:PORT'
+      })
+    }
+    const limits: ApiLimits = { ...DEFAULT_API_LIMITS, ...o.limits }
+    const logger = o.logger ?? nullLogger
+    const canWrite = writable(o.dir)
+    const chain = Chain.open(o.dir, { readonly: !canWrite, logger: logger.child('chain') })
+    try {
+      const metrics = o.metrics ?? new PetalMetrics()
+      const events = new EventHub()
+      const queries = new QueryService(chain, limits, o.node?.syncMirror, canWrite, logger)
+      const routes = apiRoutes(limits)
+      let doc: unknown
+      const ctx: ApiContext = {
+        chain,
+        limits,
+        access,
+        node: o.node,
+        metrics,
+        events,
+        queries,
+        files: new BlockFiles(chain.dir),
+        tokens: TokenStore.of(o.dir),
+        logger,
+        openapi: () => (doc ??= openApiDocument(routes, { version: API_VERSION, chainId: chain.chainId, description: chain.params.description }))
+      }
+      metrics.attach({
+        tipHeight: () => chain.tip().height,
+        eventClients: () => events.clients,
+        queriesRunning: () => queries.load,
+        ...(o.node === undefined ? {} : { peers: () => o.node?.peers().length ?? 0 })
+      })
+      const app = buildApp(ctx, routes)
+      let addr: AddressInfo
+      try {
+        await app.listen({ host: o.address.host, port: o.address.port })
+        addr = app.server.address() as AddressInfo
+      } catch (err) {
+        await app.close()
+        queries.close()
+        const code = (err as NodeJS.ErrnoException).code
+        throw new ApiError('API_LISTEN_FAILED', `cannot serve HTTP on ${httpUrl(o.address)}: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`, {
+          hint: 'choose another address with --http HOST:PORT (port 0 picks a free one), or --http off', cause: err
+        })
+      }
+      const server = new ApiServer(app, ctx, { host: o.address.host, port: addr.port }, new ChainWatcher(chain, events, logger))
+      server.watchLoop = server.watcher.run(o.watchMs ?? DEFAULT_WATCH_MS, server.controller.signal)
+      logger.info('HTTP API listening', { url: server.url, exposed: access.expose })
+      return server
+    } catch (err) {
+      chain.close()
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    this.controller.abort()
+    await this.watchLoop
+    this.ctx.queries.close()
+    await this.app.close()
+    this.ctx.chain.close()
+  }
+}
+
+function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
+  const l = ctx.limits
+  const app = Fastify({
+    logger: false,
+    bodyLimit: l.bodyBytes,
+    connectionTimeout: l.idleTimeoutMs,
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    requestTimeout: l.requestTimeoutMs,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    http: { headersTimeout: l.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2000 },
+  })
+  // Query strings and path parameters are text, so their numbers are coerced; a JSON body is
+  // taken as sent (a number where a string belongs is an error, not the string "5").
+  const forText = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false })
+  const forBody = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false })
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? forBody : forText).compile(schema))
+  app.server.maxConnections = l.maxConnections
+  // Connection-level failures (a slowloris client cut at headersTimeout, oversized headers, bytes
+  // that are not HTTP) get the same coded JSON errors as everything else.
+  app.server.removeAllListeners('clientError')
+  app.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => { answerClientError(err, socket) })
+  // Only JSON bodies by default: a text/plain POST (what an HTML form can send across sites) is a 415.
+  app.removeContentTypeParser('text/plain')
+
+  app.addHook('onRequest', async (req, reply) => {
+    const started = performance.now()
+    reply.raw.once('close', () => { observe(ctx, req, reply.raw.statusCode, started) })
+    authorize(req, req.routeOptions.config.access ?? 'public', ctx.access, ctx.tokens)
+  })
+
+  app.setErrorHandler(async (err, req, reply) => {
+    const e = asPetalError(err)
+    const status = errorStatus(e)
+    if (status >= 500 && !isPetalError(err)) ctx.logger.error('internal error', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) })
+    else if (status >= 500) ctx.logger.warn('request failed', { method: req.method, url: req.url, code: isPetalError(e) ? e.code : undefined })
+    return await reply.code(status).headers(errorHeaders(e)).header('Cache-Control', 'no-store').type('application/json; charset=utf-8').send(errorBody(e))
+  })
+
+  app.setNotFoundHandler(async (req, reply) => {
+    authorize(req, 'public', ctx.access, ctx.tokens)
+    const e = new ApiError('API_NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?')[0] ?? ''}`, { hint: 'the endpoints are listed at /api/v1/openapi.json' })
+    return await reply.code(404).type('application/json; charset=utf-8').send(errorBody(e))
+  })
+
+  for (const r of routes) {
+    const schema: Record<string, unknown> = {}
+    if (r.params !== undefined) schema.params = r.params
+    if (r.query !== undefined) schema.querystring = r.query
+    const json = r.body?.['application/json']
+    if (json !== undefined) schema.body = json
+    void app.register(async scope => {
+      if (r.rawBody !== undefined) {
+        scope.removeAllContentTypeParsers()
+        scope.addContentTypeParser(r.rawBody, { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+      }
+      scope.route({
+        method: r.method,
+        url: fastifyPath(r.path),
+        schema,
+        config: { access: r.access },
+        ...(r.bodyLimit === undefined ? {} : { bodyLimit: r.bodyLimit }),
+        handler: async (req, reply) => await r.handler(req, reply, ctx)
+      })
+    })
+  }
+  return app
+}
+
+/** Fastify's own errors (validation, body parsing) as coded API errors. */
+function asPetalError (err: unknown): unknown {
+  if (isPetalError(err)) return err
+  if (typeof err !== 'object' || err === null) return err
+  const e = err as { code?: string, message?: string, statusCode?: number, validation?: unknown }
+  const msg = e.message ?? 'bad request'
+  if (e.validation !== undefined) return new ApiError('API_BAD_REQUEST', msg, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('API_BODY_TOO_LARGE', 'the request body is larger than this server accepts', { hint: 'send fewer rows per request' })
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('API_UNSUPPORTED_MEDIA_TYPE', msg, { hint: 'send Content-Type: application/json (or, for records, application/x-ndjson or text/csv)' })
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('API_MALFORMED_JSON', `the body is not valid JSON: ${msg}`)
+  }
+  if (err instanceof SyntaxError || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
+    return new ApiError(err instanceof SyntaxError ? 'API_MALFORMED_JSON' : 'API_BAD_REQUEST', msg)
+  }
+  return err
+}
+
+function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return }
+  const e = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? new ApiError('API_REQUEST_TIMEOUT', 'the request was not received in time', { hint: 'send the whole request promptly' })
+    : err.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError('API_HEADERS_TOO_LARGE', 'the request headers are too large')
+      : new ApiError('API_MALFORMED_REQUEST', 'the request is not valid HTTP/1.1')
+  const body = JSON.stringify(errorBody(e)) + '\n'
+  socket.end(`HTTP/1.1 ${errorStatus(e)} ${e.code === 'API_REQUEST_TIMEOUT' ? 'Request Timeout' : e.code === 'API_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+}
+
+function observe (ctx: ApiContext, req: FastifyRequest, status: number, started: number): void {
+  const route = req.routeOptions.url ?? 'unmatched'
+  ctx.metrics.httpRequests.inc({ route, method: req.method, status: String(status) })
+  ctx.metrics.httpDuration.observe((performance.now() - started) / 1000, { route })
+}

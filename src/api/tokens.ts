@@ -1,0 +1,141 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { isNotFound, writeFileAtomic } from '../util/index.js'
+import { ApiError } from './errors.js'
+
+/** read: every GET and POST /query. write: also POST /records, PUT /tables. */
+export type TokenScope = 'read' | 'write'
+export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'write']
+
+/** What is stored about a token: never the token itself, only its SHA-256. */
+export interface TokenRecord {
+  id: string
+  name: string
+  scope: TokenScope
+  /** hex sha256 of the whole token text */
+  hash: string
+  created_at: string
+}
+
+export type TokenInfo = Omit<TokenRecord, 'hash'>
+
+const FILE_VERSION = 1
+// petal_<12 hex id>_<32 random bytes, base64url>: the id names the token in `tokens list` and
+// `tokens revoke`; the secret part carries 256 bits.
+const TOKEN_RE = /^petal_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/
+
+export function tokensPath (dataDir: string): string { return join(dataDir, 'api', 'tokens.json') }
+
+function sha256 (text: string): Buffer { return createHash('sha256').update(text, 'utf8').digest() }
+
+/**
+ * `api/tokens.json`: the bearer tokens of this data directory, stored hashed. Written atomically
+ * (0600) by `petal tokens …`; a running server re-reads it whenever the file changes (checked by
+ * stat on each authenticated request), so a new or revoked token counts at once, without restart.
+ */
+export class TokenStore {
+  private records: TokenRecord[] = []
+  private seen = ''
+
+  constructor (readonly path: string) {}
+
+  static of (dataDir: string): TokenStore { return new TokenStore(tokensPath(dataDir)) }
+
+  /** Create a token; the returned text is shown once and never stored. */
+  create (o: { scope: TokenScope, name?: string, now?: Date }): { token: string, info: TokenInfo } {
+    const records = this.read()
+    let id: string
+    do id = randomBytes(6).toString('hex'); while (records.some(r => r.id === id))
+    const token = `petal_${id}_${randomBytes(32).toString('base64url')}`
+    const name = o.name ?? `token-${id.slice(0, 4)}`
+    if (records.some(r => r.name === name)) {
+      throw new ApiError('API_TOKEN_EXISTS', `a token named ${JSON.stringify(name)} already exists`, { hint: 'choose another --name, or revoke the old one with `petal tokens revoke NAME`' })
+    }
+    const rec: TokenRecord = { id, name, scope: o.scope, hash: sha256(token).toString('hex'), created_at: (o.now ?? new Date()).toISOString() }
+    this.write([...records, rec])
+    return { token, info: publicInfo(rec) }
+  }
+
+  list (): TokenInfo[] { return this.read().map(publicInfo) }
+
+  /** Revoke by id or name; returns what was revoked. */
+  revoke (ref: string): TokenInfo {
+    const records = this.read()
+    const hit = records.find(r => r.id === ref || r.name === ref)
+    if (hit === undefined) throw new ApiError('API_TOKEN_NOT_FOUND', `no token ${JSON.stringify(ref)}`, { hint: 'list them with `petal tokens list`' })
+    this.write(records.filter(r => r !== hit))
+    return publicInfo(hit)
+  }
+
+  /**
+   * The token that `presented` is, or undefined. The comparison of hashes takes the same time
+   * whether or not the id exists and wherever the hashes differ.
+   */
+  verify (presented: string): TokenInfo | undefined {
+    const records = this.current()
+    const m = TOKEN_RE.exec(presented)
+    const hit = m === null ? undefined : records.find(r => r.id === m[1])
+    const want = hit === undefined ? Buffer.alloc(32) : Buffer.from(hit.hash, 'hex')
+    const ok = timingSafeEqual(sha256(presented), want) && hit !== undefined
+    return ok ? publicInfo(hit) : undefined
+  }
+
+  /** The records, re-read when the file changed since the last look (a cheap stat otherwise). */
+  private current (): TokenRecord[] {
+    let stamp: string
+    try {
+      const s = statSync(this.path)
+      stamp = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      stamp = 'none'
+    }
+    if (stamp !== this.seen) {
+      this.records = this.read()
+      this.seen = stamp
+    }
+    return this.records
+  }
+
+  private read (): TokenRecord[] {
+    let text: string
+    try {
+      text = readFileSync(this.path, 'utf8')
+    } catch (err) {
+      if (isNotFound(err)) return []
+      throw err
+    }
+    const corrupt = (why: string): ApiError => new ApiError('API_TOKENS_CORRUPT', `${this.path} is not a valid token file: ${why}`, {
+      hint: `restore it, or delete it and create new tokens with \`petal tokens create\``
+    })
+    let j: unknown
+    try {
+      j = JSON.parse(text)
+    } catch (err) {
+      throw corrupt((err as Error).message)
+    }
+    if (typeof j !== 'object' || j === null || !('tokens' in j) || !Array.isArray(j.tokens)) throw corrupt('no "tokens" list')
+    const out: TokenRecord[] = []
+    for (const t of j.tokens as unknown[]) {
+      if (!isRecord(t)) throw corrupt('a malformed entry')
+      out.push(t)
+    }
+    return out
+  }
+
+  private write (records: TokenRecord[]): void {
+    writeFileAtomic(this.path, JSON.stringify({ version: FILE_VERSION, tokens: records }, null, 2) + '\n', 0o600)
+  }
+}
+
+function isRecord (t: unknown): t is TokenRecord {
+  if (typeof t !== 'object' || t === null) return false
+  const r = t as Record<string, unknown>
+  return typeof r.id === 'string' && typeof r.name === 'string' && (r.scope === 'read' || r.scope === 'write') &&
+    typeof r.hash === 'string' && /^[0-9a-f]{64}$/.test(r.hash) && typeof r.created_at === 'string'
+}
+
+function publicInfo (r: TokenRecord): TokenInfo {
+  return { id: r.id, name: r.name, scope: r.scope, created_at: r.created_at }
+}

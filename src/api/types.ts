@@ -1,0 +1,52 @@
+import type { Chain } from '../chain/index.js'
+import type { Logger } from '../util/index.js'
+import type { EventHub } from './events.js'
+import type { ApiLimits, AccessPolicy, HttpAddress } from './options.js'
+import type { PetalMetrics } from './petal-metrics.js'
+import type { QueryService } from './query-service.js'
+import type { BlockFiles } from './block-files.js'
+import type { TokenStore } from './tokens.js'
+
+/**
+ * What the API learns about the running node: implemented by `node` (the API never imports the
+ * network). Absent under `petal serve`, which joins no network.
+ */
+export interface NodeFacts {
+  readonly peerId: string
+  role: () => 'signatory' | 'follower'
+  peers: () => Array<{ id: string, addr: string, direction: string, tip_height?: number }>
+  sync: () => { state: 'idle' | 'syncing', height: number, target?: number }
+  listen: () => string[]
+  /** Bring the query mirror up to the chain's tip (the node does it in a worker thread). */
+  syncMirror: (signal?: AbortSignal) => Promise<void>
+}
+
+export interface ApiServerOptions {
+  /** The data directory to serve. */
+  dir: string
+  address: HttpAddress
+  access?: Partial<AccessPolicy>
+  limits?: Partial<ApiLimits>
+  node?: NodeFacts
+  metrics?: PetalMetrics
+  logger?: Logger
+  /** How often the index is polled for new tips (events, default 250 ms). */
+  watchMs?: number
+}
+
+/** What every route handler gets. */
+export interface ApiContext {
+  /** A connection of the API's own to the index: it only reads, so it never waits for writers. */
+  chain: Chain
+  limits: ApiLimits
+  access: AccessPolicy
+  node?: NodeFacts
+  metrics: PetalMetrics
+  events: EventHub
+  queries: QueryService
+  files: BlockFiles
+  tokens: TokenStore
+  logger: Logger
+  /** The OpenAPI document (built once from the route table). */
+  openapi: () => unknown
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander'
+import { startApiServer } from '../../api/index.js'
+import { UsageError } from '../output.js'
+import type { Action } from '../program.js'
+import { addHttpOptions, httpOptions, type HttpFlags } from './http-options.js'
+import { untilStopped } from './run.js'
+
+export function register (program: Command, action: Action): void {
+  addHttpOptions(program.command('serve')
+    .description('serve a data directory over HTTP, read-only, without joining the network (a pulled mirror, an archive, a Daisy directory)'))
+    .action(action(async (ctx, o: HttpFlags) => {
+      const http = httpOptions(o)
+      if (http === undefined) throw new UsageError('serve needs an address: --http off leaves nothing to do')
+      ctx.openChain({ forReading: true }) // refuses a directory without a chain, with the usual hint
+      const server = await startApiServer({ dir: ctx.dir, ...http, logger: ctx.logger })
+      ctx.onClose(async () => { await server.close() })
+      ctx.out.result({ http: server.url, dir: ctx.dir, read_only: true }, () => `serving ${ctx.dir} read-only (no network)`)
+      if (!ctx.out.json) ctx.out.stdout(server.url + '\n')
+      ctx.out.note('Press Ctrl-C to stop.')
+      await untilStopped(ctx)
+      ctx.out.note('stopping…')
+    }, 'info'))
+}

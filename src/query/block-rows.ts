@@ -1,0 +1,77 @@
+import type { SqlValue } from '../block/row-codec.js'
+import { openBlockChecked, type BlockRef } from './sandbox/block-file.js'
+
+export interface BlockRowsPage {
+  /** The table's name as the block spells it. */
+  table: string
+  /** 'rowid': rows carry their rowid first; 'position': a WITHOUT ROWID table (or one whose rowid names are all taken by columns), paged by position in primary-key order. */
+  paging: 'rowid' | 'position'
+  columns: string[]
+  rows: SqlValue[][]
+  /** Where the next page starts (undefined: this was the last). */
+  nextAfterRowid?: bigint
+  nextOffset?: number
+}
+
+export interface BlockRowsRequest {
+  table: string
+  /** Rows with a rowid above this (rowid paging). */
+  afterRowid?: bigint
+  /** Rows from this position on (position paging; also accepted for rowid tables). */
+  offset?: number
+  limit: number
+  /** Stop adding rows once this many bytes of values are in the page (at least one row is returned). */
+  maxBytes: number
+}
+
+const ROWID_NAMES = ['rowid', '_rowid_', 'oid']
+
+/**
+ * A page of one table's rows, read from the block file itself (opened read-only and checked to be
+ * the block the index names), in the block's canonical order: rowid, or primary key for WITHOUT
+ * ROWID tables — the order of its Merkle leaves. Undefined when the block has no such table.
+ * Integers come back as bigint, exactly.
+ */
+export function readBlockRows (dataDir: string, ref: BlockRef, o: BlockRowsRequest): BlockRowsPage | undefined {
+  const db = openBlockChecked(dataDir, ref)
+  try {
+    const tables = db.prepare("SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all() as Array<{ name: string, wr: number }>
+    const t = tables.find(x => x.name === o.table) ?? onlyOne(tables.filter(x => x.name.toLowerCase() === o.table.toLowerCase()))
+    if (t === undefined || t.name.startsWith('_')) return undefined
+    const q = `"${t.name.replaceAll('"', '""')}"`
+    const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').all(t.name) as Array<{ name: string }>).map(c => c.name)
+    const taken = new Set(columns.map(c => c.toLowerCase()))
+    const alias = t.wr === 1 ? undefined : ROWID_NAMES.find(n => !taken.has(n))
+    const byRowid = alias !== undefined && o.offset === undefined
+    const stmt = byRowid
+      ? db.prepare(`SELECT ${alias}, * FROM ${q} WHERE ${alias} > ? ORDER BY ${alias} LIMIT ?`)
+      : db.prepare(`SELECT ${alias === undefined ? '' : `${alias}, `}* FROM ${q} ${alias === undefined ? '' : `ORDER BY ${alias} `}LIMIT ? OFFSET ?`)
+    stmt.safeIntegers(true).raw(true)
+    const args = byRowid ? [o.afterRowid ?? -(2n ** 63n), o.limit + 1] : [o.limit + 1, o.offset ?? 0]
+    const rows: SqlValue[][] = []
+    let bytes = 0
+    let more = false
+    for (const r of stmt.iterate(...args) as Iterable<SqlValue[]>) {
+      if (rows.length === o.limit || (rows.length > 0 && bytes >= o.maxBytes)) { more = true; break }
+      rows.push(r)
+      for (const v of r) bytes += sizeOf(v)
+    }
+    const page: BlockRowsPage = { table: t.name, paging: alias === undefined ? 'position' : 'rowid', columns: alias === undefined ? columns : [alias, ...columns], rows }
+    if (more) {
+      const last = rows.at(-1)?.[0]
+      if (byRowid && typeof last === 'bigint') page.nextAfterRowid = last
+      else page.nextOffset = (o.offset ?? 0) + rows.length
+    }
+    return page
+  } finally {
+    db.close()
+  }
+}
+
+function onlyOne<T> (xs: T[]): T | undefined { return xs.length === 1 ? xs[0] : undefined }
+
+function sizeOf (v: SqlValue): number {
+  if (typeof v === 'string') return v.length + 2
+  if (v instanceof Uint8Array) return Math.ceil(v.byteLength / 3) * 4 + 14
+  return 8
+}
