@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync, statSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
+import { errorOf, http, postJson } from '../helpers/api.js'
+import { makeSqlite } from '../helpers/chain.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+/** A data directory with a chain and one block of 10 rows, made with the CLI. */
+async function dataDir (): Promise<string> {
+  const dir = join(tmpDir(), 'data')
+  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'in.db'), 10, 1)])).code).toBe(0)
+  return dir
+}
+
+/** Start a long-running command and wait for the URL it prints on a line of its own. */
+async function started (args: string[], env: Record<string, string> = {}): Promise<{ p: Spawned, url: string, out: () => string }> {
+  const p = spawnPetal(args, { env })
+  let out = ''
+  let exited = false
+  p.child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+  void p.exit.then(() => { exited = true })
+  const url = await waitFor(() => {
+    if (exited) throw new Error(`petal ${args.join(' ')} exited early`)
+    return /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1]
+  }, { what: 'the HTTP URL line', timeout: 30_000 })
+  return { p, url, out: () => out }
+}
+
+function vmRss (pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(m?.[1] ?? 0) * 1024
+}
+
+describe('petal serve', () => {
+  it('serves a data directory read-only without joining the network; stops on SIGINT', async () => {
+    const dir = await dataDir()
+    const { p, url, out } = await started(['--dir', dir, 'serve', '--http', '127.0.0.1:0'])
+    expect(out()).not.toMatch(/\/p2p\//)
+    const s = (await http(url + 'api/v1/status')).json as { tip: { height: number }, node: unknown }
+    expect(s.tip.height).toBe(1)
+    expect(s.node).toBeNull()
+    const rows = await postJson(url + 'api/v1/query', { sql: 'SELECT count(*) AS n FROM t' })
+    expect(rows.text).toBe('{"n":10}\n')
+    // A block imported by another process shows up (the server watches the index).
+    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'in2.db'), 5, 2)])).code).toBe(0)
+    await waitFor(async () => ((await http(url + 'api/v1/status')).json as { tip: { height: number } }).tip.height === 2, { what: 'the new block' })
+    expect((await postJson(url + 'api/v1/query', { sql: 'SELECT count(*) AS n FROM t' })).text).toBe('{"n":15}\n')
+    p.child.kill('SIGINT')
+    expect((await p.exit).code).toBe(0)
+  })
+
+  it('refuses bad addresses as usage errors, and beyond loopback without --http-expose', async () => {
+    const dir = await dataDir()
+    const off = await petal(['--dir', dir, 'serve', '--http', 'off'])
+    expect(off.code).toBe(2)
+    const bad = await petal(['--dir', dir, 'serve', '--http', 'localhost:99999'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/\[USAGE\]/)
+    const wide = await petal(['--dir', dir, 'serve', '--http', '0.0.0.0:0'])
+    expect(wide.code).toBe(2)
+    expect(wide.stderr).toMatch(/\[API_EXPOSE_REQUIRED\]/)
+    expect(wide.stderr).toMatch(/--http-expose/)
+    const pr = await petal(['--dir', dir, 'serve', '--public-read'])
+    expect(pr.code).toBe(2)
+    const none = await petal(['--dir', join(tmpDir(), 'nothing'), 'serve', '--http', '127.0.0.1:0'])
+    expect(none.code).toBe(4)
+    expect(none.stderr).toMatch(/NOT_INITIALISED/)
+  })
+
+  it('streams a million-row answer with flat memory: a paused reader holds the statement, not the server', async () => {
+    const dir = await dataDir()
+    // The server's heap is capped well below the size of the answer: holding it would kill it.
+    const { p, url } = await started(['--dir', dir, 'serve', '--http', '127.0.0.1:0'], { NODE_OPTIONS: '--max-old-space-size=40' })
+    const pid = p.child.pid ?? 0
+    try {
+      await postJson(url + 'api/v1/query', { sql: 'SELECT 1' }) // warm the sandbox
+      const base = vmRss(pid)
+      let peak = base
+      const sample = (): void => { peak = Math.max(peak, vmRss(pid)) }
+      const sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000) SELECT x, printf('%040d', x) AS pad FROM c"
+      const sent = async (): Promise<number> => Number(/^petal_query_response_bytes_total (\d+)$/m.exec((await http(url + 'metrics')).text)?.[1] ?? 0)
+      let lines = 0
+      let bytes = 0
+      let res: import('node:http').IncomingMessage | undefined
+      const done = new Promise<void>((resolve, reject) => {
+        const req = request(url + 'api/v1/query', { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false }, r => {
+          res = r
+          r.on('data', (c: Buffer) => {
+            bytes += c.length
+            for (const b of c) if (b === 10) lines++
+            sample()
+          })
+          r.on('end', resolve)
+          r.on('error', reject)
+        })
+        req.on('error', reject)
+        req.end(JSON.stringify({ sql, timeout_ms: 60_000 }))
+      })
+      // Read 10 MB, then stop reading: the server must stop too (backpressure up to the sandbox).
+      await waitFor(() => bytes > 10e6, { what: '10 MB of the answer', timeout: 60_000 })
+      res?.pause()
+      let last = -1
+      await waitFor(async () => {
+        const now = await sent()
+        sample()
+        const still = now === last
+        last = now
+        return still
+      }, { what: 'the server to stop producing while the reader is paused', interval: 300, timeout: 60_000 })
+      expect(last).toBeLessThan(30e6) // far from the ~62 MB of the whole answer
+      expect(vmRss(pid) - base).toBeLessThan(48e6)
+      res?.resume()
+      await done
+      sample()
+      expect(lines).toBe(1_000_000)
+      expect(bytes).toBeGreaterThan(55e6)
+      expect(peak - base).toBeLessThan(48e6)
+      expect((await http(url + 'api/v1/status')).status).toBe(200)
+    } finally {
+      p.child.kill('SIGINT')
+      await p.exit
+    }
+  })
+})
+
+describe('petal tokens', () => {
+  it('prints a token once, stores only its hash (0600), lists and revokes it; usage errors are coded', async () => {
+    const dir = await dataDir()
+    const created = await petal(['--dir', dir, 'tokens', 'create', '--name', 'ingest'])
+    expect(created.code).toBe(0)
+    const token = created.stdout.trim()
+    expect(token).toMatch(/^petal_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/)
+    expect(created.stderr).toContain('shown once')
+    const file = join(dir, 'api', 'tokens.json')
+    expect(readFileSync(file, 'utf8')).not.toContain(token.split('_')[2])
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    const list = JSON.parse((await petal(['--dir', dir, '--json', 'tokens', 'list'])).stdout) as { tokens: Array<{ id: string, name: string, scope: string }> }
+    expect(list.tokens).toEqual([expect.objectContaining({ name: 'ingest', scope: 'write', id: token.split('_')[1] })])
+    expect((await petal(['--dir', dir, 'tokens', 'create', '--name', 'ingest'])).code).toBe(2)
+    expect((await petal(['--dir', dir, 'tokens', 'create', '--scope', 'admin'])).code).toBe(2)
+    const ro = JSON.parse((await petal(['--dir', dir, '--json', 'tokens', 'create', '--scope', 'read'])).stdout) as { token: string, scope: string }
+    expect(ro.scope).toBe('read')
+    expect((await petal(['--dir', dir, 'tokens', 'revoke', 'ingest'])).code).toBe(0)
+    const gone = await petal(['--dir', dir, 'tokens', 'revoke', 'ingest'])
+    expect(gone.code).toBe(2)
+    expect(gone.stderr).toMatch(/API_TOKEN_NOT_FOUND/)
+  })
+
+  it('a running node exposed on loopback accepts a token created beside it at once, and refuses it once revoked', async () => {
+    const dir = await dataDir()
+    const { p, url } = await started(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--http-expose'])
+    try {
+      expect(errorOf(await http(url + 'api/v1/status')).code).toBe('API_UNAUTHORIZED')
+      const token = (await petal(['--dir', dir, 'tokens', 'create', '--scope', 'read', '--name', 'r'])).stdout.trim()
+      const auth = { authorization: `Bearer ${token}` }
+      const s = (await http(url + 'api/v1/status', { headers: auth })).json as { node: { role: string, peer_id: string } }
+      expect(s.node.role).toBe('signatory')
+      expect(s.node.peer_id).toMatch(/^12D3KooW/)
+      expect((await petal(['--dir', dir, 'tokens', 'revoke', 'r'])).code).toBe(0)
+      expect((await http(url + 'api/v1/status', { headers: auth })).status).toBe(401)
+    } finally {
+      p.child.kill('SIGTERM')
+      await p.exit
+    }
+  })
+})
