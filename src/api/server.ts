@@ -31,6 +31,8 @@ declare module 'fastify' {
 }
 
 const DEFAULT_WATCH_MS = 250
+// Connections the kernel queues before the server accepts them (Node's default is 511).
+const LISTEN_BACKLOG = 4096
 
 /** Every route the server registers, in the order the OpenAPI document lists them. */
 export function apiRoutes (limits: ApiLimits): RouteSpec[] {
@@ -113,7 +115,7 @@ export class ApiServer {
       const app = buildApp(ctx, routes)
       let addr: AddressInfo
       try {
-        await app.listen({ host: o.address.host, port: o.address.port })
+        await app.listen({ host: o.address.host, port: o.address.port, backlog: LISTEN_BACKLOG })
         addr = app.server.address() as AddressInfo
       } catch (err) {
         await app.close()
