@@ -57,7 +57,7 @@ export class QueryService {
     const free = this.idle.pop()
     if (free !== undefined) return free
     if (this.all.length < this.limits.concurrentQueries) {
-      const s = new QuerySandbox(this.chain.dir.root)
+      const s = new QuerySandbox(this.chain.dir.root, { logger: this.logger })
       this.all.push(s)
       return s
     }
@@ -82,11 +82,12 @@ export class QueryService {
     this.idle.push(s)
   }
 
-  close (): void {
+  /** Stop every sandbox process (and wait until each has exited). */
+  async close (): Promise<void> {
     this.closed = true
     for (const w of this.waiting.splice(0)) w.reject(new ApiError('API_SHUTTING_DOWN', 'the server is shutting down'))
-    for (const s of this.all.splice(0)) s.close()
     this.idle.length = 0
+    await Promise.all(this.all.splice(0).map(async s => { await s.close() }))
     this.mirror?.close()
     this.mirror = undefined
   }

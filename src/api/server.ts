@@ -119,7 +119,7 @@ export class ApiServer {
         addr = app.server.address() as AddressInfo
       } catch (err) {
         await app.close()
-        queries.close()
+        await queries.close()
         const code = (err as NodeJS.ErrnoException).code
         throw new ApiError('API_LISTEN_FAILED', `cannot serve HTTP on ${httpUrl(o.address)}: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`, {
           hint: 'choose another address with --http HOST:PORT (port 0 picks a free one), or --http off', cause: err
@@ -138,8 +138,8 @@ export class ApiServer {
   async close (): Promise<void> {
     this.controller.abort()
     await this.watchLoop
-    this.ctx.queries.close()
     await this.app.close()
+    await this.ctx.queries.close()
     this.ctx.chain.close()
   }
 }

@@ -17,9 +17,11 @@ async function dataDir (): Promise<string> {
 }
 
 /** Start a long-running command and wait for the URL it prints on a line of its own. */
-async function started (args: string[], env: Record<string, string> = {}): Promise<{ p: Spawned, url: string, out: () => string }> {
+async function started (args: string[], env: Record<string, string> = {}): Promise<{ p: Spawned, url: string, out: () => string, stderr: () => string }> {
   const p = spawnPetal(args, { env })
   let out = ''
+  let err = ''
+  p.child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000) })
   let exited = false
   p.child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   void p.exit.then(() => { exited = true })
@@ -27,7 +29,7 @@ async function started (args: string[], env: Record<string, string> = {}): Promi
     if (exited) throw new Error(`petal ${args.join(' ')} exited early`)
     return /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1]
   }, { what: 'the HTTP URL line', timeout: 30_000 })
-  return { p, url, out: () => out }
+  return { p, url, out: () => out, stderr: () => err }
 }
 
 function vmRss (pid: number): number {
@@ -74,7 +76,7 @@ describe('petal serve', () => {
   it('streams a million-row answer with flat memory: a paused reader holds the statement, not the server', { timeout: 240_000 }, async () => {
     const dir = await dataDir()
     // The server's heap is capped below the size of the answer (about 34 MB): holding it would kill it.
-    const { p, url } = await started(['--dir', dir, 'serve', '--http', '127.0.0.1:0'], { NODE_OPTIONS: '--max-old-space-size=24' })
+    const { p, url, stderr } = await started(['--dir', dir, 'serve', '--http', '127.0.0.1:0'], { NODE_OPTIONS: '--max-old-space-size=24' })
     const pid = p.child.pid ?? 0
     try {
       await postJson(url + 'api/v1/query', { sql: 'SELECT 1' }) // warm the sandbox
@@ -94,8 +96,10 @@ describe('petal serve', () => {
             for (const b of c) if (b === 10) lines++
             sample()
           })
+          let tail = ''
+          r.on('data', (c: Buffer) => { tail = (tail + c.toString('latin1')).slice(-300) })
           r.on('end', resolve)
-          r.on('error', reject)
+          r.on('error', err => { reject(new Error(`${err.message} after ${bytes} bytes; the server ${p.child.exitCode === null ? 'runs' : `exited (${p.child.exitCode})`}; last output: ${tail}; stderr: ${stderr()}`)) })
         })
         req.on('error', reject)
         req.end(JSON.stringify({ sql, timeout_ms: 60_000 }))
