@@ -86,7 +86,10 @@ export class ApiServer {
     const limits: ApiLimits = { ...DEFAULT_API_LIMITS, ...o.limits }
     const logger = o.logger ?? nullLogger
     const canWrite = writable(o.dir)
-    const chain = Chain.open(o.dir, { readonly: !canWrite, logger: logger.child('chain') })
+    // Read-only: the API never writes the index, so it never waits for a writer's lock (a node
+    // sealing a large block holds it for seconds). The node, or the CLI for `serve`, has already
+    // opened the directory for writing and repaired it if a writer had crashed.
+    const chain = Chain.open(o.dir, { readonly: true, logger: logger.child('chain') })
     try {
       const metrics = o.metrics ?? new PetalMetrics()
       const events = new EventHub()

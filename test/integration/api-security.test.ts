@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { ApiError, startApiServer, TokenStore, type ApiServer } from '../../src/api/index.js'
-import { signImport, type Chain } from '../../src/chain/index.js'
+import { Chain, signImport } from '../../src/chain/index.js'
 import { errorOf, http, postJson, startTestApi, type HttpResult } from '../helpers/api.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -118,6 +118,24 @@ describe('HTTP API security: tokens and exposure', () => {
     servers.push(server)
     const r = await http(url + 'api/v1/status', { headers: { authorization: 'Bearer x' } })
     expect([r.status, errorOf(r).code]).toEqual([503, 'API_TOKENS_CORRUPT'])
+  })
+})
+
+describe('HTTP API: readers never wait for writers', () => {
+  it('starts and answers while another connection holds the index\'s write lock (a long import or seal)', async () => {
+    const other = Chain.open(dir)
+    try {
+      await other.index.withWriteLock(async () => {
+        // Longer than SQLite's 5 s busy timeout would be, had the server asked for the lock.
+        const { server, url } = await startTestApi({ dir })
+        servers.push(server)
+        const r = await http(url + 'api/v1/status')
+        expect(r.status).toBe(200)
+        expect((await http(url + 'api/v1/blocks/1')).status).toBe(200)
+      })
+    } finally {
+      other.close()
+    }
   })
 })
 
