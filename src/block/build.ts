@@ -1,13 +1,13 @@
 import { copyFile, stat, constants as fsConstants } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { sha256File, type SigningKey } from '../crypto/index.js'
-import { isNotFound, throwIfAborted } from '../util/index.js'
+import { isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
 import { BlockError } from './errors.js'
 import { headerToMeta, type BlockHeader, type GenesisParams } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import type { Manifest } from './manifest.js'
-import { computeManifestParallel } from './parallel-roots.js'
+import { computeManifestParallel, countRows } from './parallel-roots.js'
 import { inspectSchema, type UserTable } from './schema.js'
 import { checkSqliteFile } from './sqlite-header.js'
 import { signPrevious, signSeal } from './signing.js'
@@ -36,7 +36,12 @@ export interface BuildBlockOptions {
   /** Page size of a block built without a source (default 4096). */
   pageSize?: number
   signal?: AbortSignal
+  /** Counts the work: four passes over the source's size (BUILD_PASSES): copying, checking, hashing rows, hashing the block. */
+  meter?: WorkMeter
 }
+
+/** How many times buildBlock goes over (about) the source's size, for a progress total. */
+export const BUILD_PASSES = 4
 
 export interface BuiltBlock {
   path: string
@@ -55,8 +60,10 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
   // Sidecars first: a hot journal explains a header that does not match the file better.
   if (o.source !== undefined) await refuseSidecars(o.source)
   // A 0-byte input is a valid empty database (SQLite opens it as one): a block with no user tables.
-  const empty = o.source !== undefined && (await checkSqliteFile(o.source, o.maxBytes, { input: true })).size === 0
-  if (o.source !== undefined && !empty) {
+  const size = o.source === undefined ? 0 : (await checkSqliteFile(o.source, o.maxBytes, { input: true })).size
+  const m = o.meter
+  m?.stage('copying', size)
+  if (o.source !== undefined && size > 0) {
     await copyFile(o.source, o.output, fsConstants.COPYFILE_EXCL)
   } else {
     const fresh = new Database(o.output)
@@ -69,15 +76,21 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
   let header: BlockHeader
   let manifest: Manifest
   try {
+    m?.stage('checking', size)
     const input = guardSqlite(o.source ?? o.output, () => checkInput(db, o))
+    m?.stage('hashing rows', size)
+    // Rows are counted first only when someone watches the progress.
+    const rows = m === undefined ? 0 : input.userTables.reduce((n, t) => n + countRows(db, t), 0)
+    let hashed = 0
     // The manifest covers user tables only, which the writes below do not touch.
-    manifest = await computeManifestParallel(o.output, db, input.userTables, o.signal)
+    manifest = await computeManifestParallel(o.output, db, input.userTables, o.signal, m === undefined ? undefined : n => { hashed += n; m.fraction(rows === 0 ? 1 : hashed / rows) })
     header = guardSqlite(o.source ?? o.output, () => writeReserved(db, o, input.keyOps, manifest))
   } finally {
     db.close()
   }
-  await checkSqliteFile(o.output, o.maxBytes)
-  const hash = await sha256File(o.output, { signal: o.signal })
+  const built = await checkSqliteFile(o.output, o.maxBytes)
+  m?.stage('hashing', built.size)
+  const hash = await sha256File(o.output, { signal: o.signal, onBytes: n => { m?.add(n) } })
   return { path: o.output, hash, seal: signSeal(o.key, header, hash), header, manifest }
 }
 

@@ -29,10 +29,13 @@ export function canonicalRowsSql (t: UserTable): string {
 // is cheaper per row than stepping an iterator, and memory stays bounded.
 const CHUNK = 4096
 
+/** Called with the number of rows just hashed, every few thousand rows. */
+export type OnRows = (rows: number) => void
+
 /** Merkle root and count of a table's rows: leaf = SHA-256(0x00 ‖ encoded row). */
-export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal): { rows: number, root: string } {
+export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal, onRows?: OnRows): { rows: number, root: string } {
   const tree = new MerkleBuilder()
-  const n = hashRows(db, t, tree, {}, signal)
+  const n = hashRows(db, t, tree, {}, signal, onRows)
   return { rows: n, root: toHex(tree.root()) }
 }
 
@@ -40,14 +43,15 @@ export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal): { rows: 
  * Push the leaf hashes of a table's rows into `tree`, optionally only rows with
  * `after < rowid <= upto` (a chunk of a rowid table). Returns the number of rows.
  */
-export function hashRows (db: Db, t: UserTable, tree: MerkleBuilder, range: { after?: bigint, upto?: bigint }, signal?: AbortSignal): number {
+export function hashRows (db: Db, t: UserTable, tree: MerkleBuilder, range: { after?: bigint, upto?: bigint }, signal?: AbortSignal, onRows?: OnRows): number {
   const enc = new RowEncoder()
   let n = 0
   if (t.withoutRowid) {
     for (const row of db.prepare(canonicalRowsSql(t)).raw(true).safeIntegers(true).iterate() as IterableIterator<SqlValue[]>) {
       tree.push(prefixedLeafHash(enc.encodeLeaf(row)))
-      if ((++n & 0xfff) === 0) throwIfAborted(signal)
+      if ((++n & 0xfff) === 0) { throwIfAborted(signal); onRows?.(0x1000) }
     }
+    onRows?.(n & 0xfff)
     return n
   }
   const rowid = t.rowidAlias as string
@@ -61,6 +65,7 @@ export function hashRows (db: Db, t: UserTable, tree: MerkleBuilder, range: { af
     const rows = (last === undefined ? first.all() : next.all(last)) as SqlValue[][]
     for (const row of rows) tree.push(prefixedLeafHash(enc.encodeLeaf(row, 1)))
     n += rows.length
+    onRows?.(rows.length)
     if (rows.length < CHUNK) break
     last = (rows[rows.length - 1] as SqlValue[])[0] as bigint
     throwIfAborted(signal)

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 import { MerkleBuilder } from '../crypto/index.js'
 import { throwIfAborted, toHex, WorkerPool, workerScript } from '../util/index.js'
-import { rowsRootOf, tableRoot, type Manifest } from './manifest.js'
+import { rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js'
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
 import type { ChunkReply, ChunkRequest } from './table-root-worker.js'
@@ -23,10 +23,10 @@ function workers (): WorkerPool<ChunkRequest, ChunkReply> {
  * A table's root, hashed in parallel worker threads when it is a large rowid table and we are on
  * the main thread (inside a worker — verify — blocks are already processed in parallel).
  */
-export async function tableRootParallel (path: string, db: Db, t: UserTable, signal?: AbortSignal): Promise<{ rows: number, root: string }> {
-  if (!isMainThread || t.withoutRowid || availableParallelism() < 2) return tableRoot(db, t, signal)
-  const count = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteIdent(t.name)}`).get() as { n: number }).n)
-  if (count < PARALLEL_MIN_ROWS) return tableRoot(db, t, signal)
+export async function tableRootParallel (path: string, db: Db, t: UserTable, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string }> {
+  if (!isMainThread || t.withoutRowid || availableParallelism() < 2) return tableRoot(db, t, signal, onRows)
+  const count = countRows(db, t)
+  if (count < PARALLEL_MIN_ROWS) return tableRoot(db, t, signal, onRows)
   const rowid = t.rowidAlias as string
   // Chunk boundaries: the last rowid of every full chunk (OFFSET steps through rows inside SQLite).
   const boundary = db.prepare(`SELECT ${rowid} FROM ${quoteIdent(t.name)} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
@@ -39,7 +39,11 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, sig
     if (b === undefined) break
     after = b
   }
-  const replies = await Promise.all(chunks.map(async c => await workers().run({ path, table: t, ...c })))
+  const replies = await Promise.all(chunks.map(async c => {
+    const r = await workers().run({ path, table: t, ...c })
+    onRows?.(r.rows)
+    return r
+  }))
   throwIfAborted(signal)
   const tree = new MerkleBuilder()
   let rows = 0
@@ -50,9 +54,13 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, sig
   return { rows, root: toHex(tree.root()) }
 }
 
-/** computeManifest, with large tables hashed in parallel. */
-export async function computeManifestParallel (path: string, db: Db, tables: readonly UserTable[], signal?: AbortSignal): Promise<Manifest> {
+export function countRows (db: Db, t: UserTable): number {
+  return Number((db.prepare(`SELECT count(*) AS n FROM ${quoteIdent(t.name)}`).get() as { n: number }).n)
+}
+
+/** computeManifest, with large tables hashed in parallel; `onRows` counts the rows hashed. */
+export async function computeManifestParallel (path: string, db: Db, tables: readonly UserTable[], signal?: AbortSignal, onRows?: OnRows): Promise<Manifest> {
   const entries = []
-  for (const t of tables) entries.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, signal) })
+  for (const t of tables) entries.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, signal, onRows) })
   return { tables: entries, rowsRoot: rowsRootOf(entries) }
 }

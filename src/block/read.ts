@@ -1,4 +1,4 @@
-import { isHash, isPetalError, throwIfAborted } from '../util/index.js'
+import { isHash, isPetalError, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { BlockError } from './errors.js'
 import { parseHeader, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
@@ -28,6 +28,8 @@ export interface ReadBlockOptions {
   /** Recompute every table's Merkle root and compare with `_tables` (default true). */
   checkManifest?: boolean
   signal?: AbortSignal
+  /** Counts the work: one pass over the file for quick_check, one for the manifest's rows. */
+  meter?: WorkMeter
 }
 
 /**
@@ -39,9 +41,15 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
   const sqlite = await checkSqliteFile(path, options.maxBytes)
   throwIfAborted(options.signal)
   const db = openBlockReadonly(path)
+  const m = options.meter
   try {
+    if (options.quickCheck !== false) m?.stage('checking', sqlite.size)
     const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
-    if (file.header.version === 2 && options.checkManifest !== false) await checkTableRoots(db, file, options.signal)
+    if (file.header.version === 2 && options.checkManifest !== false) {
+      m?.stage('hashing rows', sqlite.size)
+      await checkTableRoots(db, file, options.signal, m)
+    }
+    if (options.quickCheck !== false || options.checkManifest !== false) m?.finish()
     return file
   } catch (err) {
     throw isPetalError(err) ? err : sqliteFailure(err, path)
@@ -51,10 +59,14 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
 }
 
 /** The expensive manifest step: every table's rows hash to its recorded count and root. */
-async function checkTableRoots (db: Db, file: BlockFile, signal?: AbortSignal): Promise<void> {
+async function checkTableRoots (db: Db, file: BlockFile, signal?: AbortSignal, m?: WorkMeter): Promise<void> {
   const claimed = new Map(file.tables.map(t => [t.name, t]))
+  // The claimed row counts only size the progress; the roots are what is checked.
+  const total = file.tables.reduce((n, t) => n + t.rows, 0)
+  let hashed = 0
+  const onRows = m === undefined ? undefined : (n: number): void => { hashed += n; m.fraction(total === 0 ? 1 : hashed / total) }
   for (const t of file.userTables) {
-    const { rows, root } = await tableRootParallel(file.path, db, t, signal)
+    const { rows, root } = await tableRootParallel(file.path, db, t, signal, onRows)
     const c = claimed.get(t.name) as TableEntry
     if (rows !== c.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })

@@ -1,11 +1,12 @@
-import { copyFile, rename, rm } from 'node:fs/promises'
+import { copyFile, rename, rm, stat } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import { BlockError } from '../block/index.js'
 import { tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
-import { loadCandidate } from './validate/index.js'
+import { LOAD_PASSES, loadCandidate } from './validate/index.js'
 import { writeTx } from './write-tx.js'
 
 export interface ImportOptions extends LockOptions {
@@ -13,7 +14,12 @@ export interface ImportOptions extends LockOptions {
   expectedHash?: string
   /** Take ownership of `file` (rename it) instead of copying it; for files already in tmp/. */
   consume?: boolean
+  /** Work done, in bytes: copying, hashing, checking, hashing rows, storing (IMPORT_PASSES passes over the file). */
+  onProgress?: OnWorkProgress
 }
+
+/** Passes over the file importBlock makes when it copies it, for a progress total across several imports. */
+export const IMPORT_PASSES = LOAD_PASSES + 2
 
 /**
  * Import a block file with its seal, from a peer or from disk: take a private copy, run the
@@ -21,15 +27,21 @@ export interface ImportOptions extends LockOptions {
  */
 export async function importBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<ImportResult> {
   const tmp = tmpBlockPath(chain.dir)
+  let meter: WorkMeter | undefined
   try {
     try {
+      if (options.onProgress !== undefined) {
+        const size = (await stat(file)).size
+        meter = new WorkMeter(options.onProgress, size * (options.consume === true ? IMPORT_PASSES - 1 : IMPORT_PASSES))
+        if (options.consume !== true) meter.stage('copying', size)
+      }
       if (options.consume === true) await rename(file, tmp)
       else await copyFile(file, tmp, fsConstants.COPYFILE_FICLONE)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
       throw err
     }
-    const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, signal: options.signal })
+    const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, signal: options.signal, meter })
     const known = chain.index.byHash(c.hash)
     if (known !== undefined) return { status: 'known', block: known }
     if (c.file.header.version !== 2) {
@@ -38,7 +50,11 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
     if (c.file.header.height === 0) {
       throw new ChainError('GENESIS_MISMATCH', `block ${c.hash} is the genesis of another chain`, { hint: 'this data directory holds chain ' + chain.chainId })
     }
-    return await writeTx(chain, async tx => acceptCandidate(chain, c, tmp, tx), options)
+    // Validating on the parent is quick; placing the file means syncing all of it to disk.
+    meter?.stage('storing', c.file.size)
+    const r = await writeTx(chain, async tx => acceptCandidate(chain, c, tmp, tx), options)
+    meter?.finish()
+    return r
   } finally {
     await rm(tmp, { force: true })
     await rm(tmp.replace(/\.db$/, '.sig'), { force: true })

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { isPetalError, PetalError, throwIfAborted, WorkerPool, workerScript } from '../util/index.js'
+import { isPetalError, PetalError, throwIfAborted, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
 import { StorageError, type KeyOpRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { consensusJson, MAX_FUTURE_MS } from './chain.js'
@@ -12,7 +12,15 @@ import type { ReadReply, ReadRequest } from './verify-worker.js'
 // Blocks per worker message when only hashes and metadata are read (a --deep read is long enough).
 const BATCH = 16
 
-export interface ReplayProgress { done: number, total: number, bytes: number }
+/**
+ * `done`/`total`: bytes of block files the workers have read (they run ahead of the in-order
+ * checks; with --deep each file is read three times, and a byte counts once its three passes are
+ * done); `blocks`/`bytes`: how far the in-order validation is.
+ */
+export interface ReplayProgress extends WorkProgress { blocks: number, bytes: number }
+
+// How often the workers' byte counter is reported while a large block is being read.
+const PROGRESS_EVERY_MS = 100
 
 export interface ReplayOptions {
   /** Replay heights 0..toHeight; undefined = until the first missing file. */
@@ -50,13 +58,30 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const batch = deep ? 1 : BATCH
   const window = workers * 3
   const pending = new Map<number, Promise<ReadReply>>()
-  const total = o.toHeight === undefined ? undefined : o.toHeight + 1
   const exists = (h: number): boolean => (o.toHeight === undefined ? existsSync(dir.blockPath(h)) : h <= o.toHeight)
+  // The work ahead: one stat per file, so progress can count bytes from the start.
+  let work = 0
+  for (let h = 0; exists(h); h++) work += fileSize(dir.blockPath(h))
+  // --deep reads each file three times (hash, quick_check, rows): a byte counts as verified once
+  // all three passes are done, so progress is the work divided by the passes.
+  const passes = deep ? 3 : 1
+  // The workers add the bytes they have read here, as they read them (shared memory: a 200 MB
+  // block moves the count while it is being hashed, not only when its reply comes back).
+  const progress = new SharedArrayBuffer(8)
+  const counter = new BigInt64Array(progress)
+  let blocks = 0
+  let validatedBytes = 0
+  const report = (): void => {
+    const done = Math.floor(Number(Atomics.load(counter, 0)) / passes)
+    o.onProgress?.({ phase: deep ? 'verifying (deep)' : 'verifying', done, total: Math.max(work, done), blocks, bytes: validatedBytes })
+  }
+  const timer = o.onProgress === undefined ? undefined : setInterval(report, PROGRESS_EVERY_MS)
+  timer?.unref()
   const issue = (b: number): void => {
     if (pending.has(b) || !exists(b * batch)) return
     const paths: string[] = []
     for (let h = b * batch; h < (b + 1) * batch && exists(h); h++) paths.push(dir.blockPath(h))
-    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) })
+    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])), progress })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }
@@ -104,14 +129,25 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
       bytes += c.file.size
       last = { hash: c.hash, height: h, time: c.file.header.time }
       o.onBlock?.(c, ops, keys)
-      o.onProgress?.({ done: h + 1, total: total ?? h + 1, bytes })
+      blocks = h + 1
+      validatedBytes = bytes
+      report()
     }
   } catch (err) {
     throw atHeight(err, h)
   } finally {
+    clearInterval(timer)
     await pool.close()
   }
   return { blocks: h, bytes, keys, last }
+}
+
+function fileSize (path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
 }
 
 /** Attach the failing height to an error (keeping its code). */

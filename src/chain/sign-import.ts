@@ -1,11 +1,11 @@
-import { rm } from 'node:fs/promises'
-import { buildBlock, type KeyOpRow } from '../block/index.js'
+import { rm, stat } from 'node:fs/promises'
+import { BUILD_PASSES, buildBlock, type KeyOpRow } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { tmpBlockPath, type LockOptions } from '../storage/index.js'
-import { formatTimestamp } from '../util/index.js'
+import { formatTimestamp, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
-import { loadCandidate } from './validate/index.js'
+import { LOAD_PASSES, loadCandidate } from './validate/index.js'
 import { writeTx } from './write-tx.js'
 
 export interface SignImportOptions extends LockOptions {
@@ -13,7 +13,14 @@ export interface SignImportOptions extends LockOptions {
   keyOps?: KeyOpRow[]
   /** Build from this file's content but replace its `_keys` rows by `keyOps` (re-sealing). */
   replaceKeyOps?: boolean
+  /**
+   * Work done, in bytes: building (copying, checking, hashing rows, hashing), validating
+   * (hashing, checking, hashing rows) and storing: SIGN_IMPORT_PASSES passes over the file.
+   */
+  onProgress?: OnWorkProgress
 }
+
+export const SIGN_IMPORT_PASSES = BUILD_PASSES + LOAD_PASSES + 1
 
 /**
  * `signimportblock`: build a block from the user's SQLite file on top of the current tip, seal it
@@ -23,6 +30,9 @@ export interface SignImportOptions extends LockOptions {
  */
 export async function signImport (chain: Chain, source: string | undefined, key: SigningKey, options: SignImportOptions = {}): Promise<ImportResult> {
   chain.assertCanSign(key)
+  // The total is known before the write lock is taken: the source's size times the passes.
+  const size = source === undefined ? 0 : await stat(source).then(s => s.size, () => 0)
+  const meter = options.onProgress === undefined ? undefined : new WorkMeter(options.onProgress, size * SIGN_IMPORT_PASSES)
   return await writeTx(chain, async tx => {
     const tip = chain.tip()
     chain.assertCanSign(key, chain.keysAt(tip))
@@ -40,10 +50,14 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         keyOps: options.keyOps,
         replaceKeyOps: options.replaceKeyOps,
         maxBytes: chain.params.maxBlockBytes,
-        signal: options.signal
+        signal: options.signal,
+        meter
       })
-      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, signal: options.signal })
-      return acceptCandidate(chain, c, tmp, tx)
+      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, signal: options.signal, meter })
+      meter?.stage('storing', c.file.size)
+      const r = acceptCandidate(chain, c, tmp, tx)
+      meter?.finish()
+      return r
     } finally {
       await rm(tmp, { force: true })
       await rm(tmp.replace(/\.db$/, '.sig'), { force: true })

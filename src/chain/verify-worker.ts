@@ -4,14 +4,21 @@ import { readBlockFile, verifyPrevious, verifySeal, type BlockFile } from '../bl
 import { parsePublicKey, sha256FileSync, type PublicKey } from '../crypto/index.js'
 import { readSeal } from '../storage/index.js'
 import type { Preverified } from './validate/types.js'
-import { serveWorker, type PetalError } from '../util/index.js'
+import { serveWorker, WorkMeter, type PetalError } from '../util/index.js'
 
 /**
  * A batch of block files to read (one message per batch: small blocks cost less than a round
  * trip), and the signatories the caller knew when it sent the batch (key id → hex SPKI), with
  * which the worker checks the blocks' signatures ahead of the caller.
  */
-export interface ReadRequest { paths: string[], maxBytes: number, deep: boolean, keys: Record<string, string> }
+export interface ReadRequest {
+  paths: string[]
+  maxBytes: number
+  deep: boolean
+  keys: Record<string, string>
+  /** A shared BigInt64 counter: the bytes this worker has hashed and checked are added to it as it goes. */
+  progress?: SharedArrayBuffer
+}
 /** Per path, in order: the result, or the coded error that file failed with. */
 export type ReadReply = Array<{ hash: string, seal: string, file: BlockFile, verified?: Preverified } | { error: { name: string, code?: string, message: string, details?: Record<string, unknown> } }>
 
@@ -29,10 +36,15 @@ function keyOf (spki: string): PublicKey {
 
 serveWorker<ReadRequest, ReadReply>(async req => {
   const out: ReadReply = []
+  const counter = req.progress === undefined ? undefined : new BigInt64Array(req.progress)
+  const add = (n: number): void => { if (counter !== undefined && n > 0) Atomics.add(counter, 0, BigInt(n)) }
   for (const path of req.paths) {
     try {
-      const hash = sha256FileSync(path)
-      const file = await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep })
+      const hash = sha256FileSync(path, add)
+      // --deep: quick_check and the manifest's rows, counted as they advance.
+      let counted = 0
+      const meter = req.deep && counter !== undefined ? new WorkMeter(p => { add(p.done - counted); counted = p.done }) : undefined
+      const file = await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter })
       const seal = readSeal(path)
       // Signature checks are the costliest per-block work: do them here, in parallel, with the key
       // the caller named; the caller uses the verdict only if its own key state agrees.

@@ -34,6 +34,7 @@ export class CliContext {
   readonly out: Output
   readonly logger: Logger
   private readonly closers: Array<() => void | Promise<void>> = []
+  private readonly bars: Progress[] = []
 
   constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn') {
     this.dir = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
@@ -86,11 +87,23 @@ export class CliContext {
   }
 
   async close (): Promise<void> {
+    this.endProgress()
     for (const f of this.closers.splice(0).reverse()) await f()
   }
 
-  progress (label: string, unit: string): Progress {
-    return new Progress({ label, unit, enabled: !this.out.json, isTTY: this.io.stderrIsTTY, write: this.io.stderr })
+  /**
+   * A progress display on stderr for `label`'s work, in bytes unless `unit` says otherwise: one
+   * line redrawn on a terminal, plain lines when stderr is a pipe or file, JSON lines with --json.
+   */
+  progress (label: string, unit?: string): Progress {
+    const p = new Progress({ label, unit, mode: this.out.json ? 'json' : this.io.stderrIsTTY ? 'tty' : 'lines', write: this.io.stderr })
+    this.bars.push(p)
+    return p
+  }
+
+  /** End every progress display (before an error is printed, so that it starts on a line of its own). */
+  endProgress (): void {
+    for (const p of this.bars.splice(0)) p.end()
   }
 }
 

@@ -2,19 +2,25 @@ import type { Chain } from '../chain/index.js'
 import { syncQueryMirror } from '../query/index.js'
 import { isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
+import { formatBytes } from './output.js'
+
+const LARGE = 32 * 1024 * 1024
 
 /**
  * After a command imported blocks, bring the query mirror up to date so the next query starts at
  * once. The import itself has succeeded by then: a mirror that cannot be updated now is only
  * reported (the next `petal query` catches up, or says why it cannot).
  */
-export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: { progress?: boolean } = {}): Promise<void> {
+export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: { progress?: boolean, bytes?: number } = {}): Promise<void> {
+  // A large block is copied into the mirror by one SQLite statement, which reports nothing while
+  // it runs (this SQLite build has no progress handler): say what the wait is for.
+  if (o.bytes !== undefined && o.bytes >= LARGE) ctx.out.note(`updating the query mirror with ${formatBytes(o.bytes)} of new blocks, so that the next query starts at once…`)
   const bar = o.progress === true ? ctx.progress('query mirror', 'blocks') : undefined
   try {
-    await syncQueryMirror(chain, { signal: ctx.signal, onProgress: p => { bar?.update(p.done, p.total) } })
-    bar?.done()
+    await syncQueryMirror(chain, { signal: ctx.signal, onProgress: p => { bar?.update({ phase: 'updating', ...p }) } })
+    bar?.end()
   } catch (err) {
-    bar?.done()
+    bar?.end()
     if (isPetalError(err) && err.code === 'ABORTED') throw err
     ctx.logger.warn('the query mirror was not updated; the next query will catch up', { error: err as Error })
   }

@@ -40,6 +40,7 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     try {
       await body(ctx, ...(args.slice(0, -1) as never))
     } catch (err) {
+      ctx.endProgress()
       status = reportError(err, ctx, io)
     } finally {
       await ctx.close()

@@ -1,48 +1,156 @@
+import type { WorkProgress } from '../util/index.js'
 import { formatBytes } from './output.js'
 
-export interface ProgressOptions { label: string, unit: string, enabled: boolean, isTTY: boolean, write: (s: string) => void }
+/**
+ * How progress is shown on stderr: `tty` one line redrawn in place; `lines` plain lines for a
+ * pipe or a log file (no control characters); `json` one `{"progress": …}` object per line for
+ * programs (with --json); `off` nothing.
+ */
+export type ProgressMode = 'tty' | 'lines' | 'json' | 'off'
+
+export interface ProgressOptions {
+  /** The command or task: "verify", "signimportblock", "pull". */
+  label: string
+  mode: ProgressMode
+  write: (s: string) => void
+  /** `bytes` (default): amounts, rates and ETAs in bytes; otherwise a count of this unit ("blocks"). */
+  unit?: string
+  /** Clock in ms (performance.now by default; tests fake it). */
+  now?: () => number
+}
+
+// A terminal line is redrawn at most this often; plain and JSON lines are rarer.
+const TTY_EVERY_MS = 100
+const LINES_EVERY_MS = 5_000
+const JSON_EVERY_MS = 1_000
+// Nothing is shown for work that ends sooner: a quick command prints no progress at all.
+const QUIET_MS = 1_000
+// The rate is measured over about this much recent time, so the ETA follows the current phase.
+const RATE_WINDOW_MS = 15_000
+const BAR = 24
 
 /**
- * A progress display on stderr: a redrawn bar on a terminal, a line every few seconds otherwise,
- * nothing with --json.
+ * Renders WorkProgress: percentage, phase, amount done of the total, rate over the last few
+ * seconds, and an estimated time to completion. Throttled per mode; the completed state is shown
+ * once, and only if something was shown before.
  */
 export class Progress {
-  private readonly started = performance.now()
-  private lastDraw = -Infinity
-  private drawn = false
-  /** The count at the first update (a resumed pull starts above 0): rates count from there. */
-  private first?: number
-  private finished = false
+  private readonly now: () => number
+  private readonly started: number
+  private last?: WorkProgress
+  private lastShown = -Infinity
+  private lastShownDone = -1
+  private lastLine = ''
+  private shown = false
+  private ended = false
+  /** (time, done) samples for the rate. */
+  private readonly samples: Array<[number, number]> = []
 
-  constructor (private readonly o: ProgressOptions) {}
+  constructor (private readonly o: ProgressOptions) {
+    this.now = o.now ?? (() => performance.now())
+    this.started = this.now()
+  }
 
-  update (done: number, total: number | undefined, bytes?: number): void {
-    if (!this.o.enabled) return
-    const now = performance.now()
-    const interval = this.o.isTTY ? 100 : 5000
-    this.first ??= done
-    // Reaching the total is drawn at once, but only once for as long as it stays reached.
-    const reached = done === total
-    if (now - this.lastDraw < interval && !(reached && !this.finished)) return
-    this.finished = reached
-    this.lastDraw = now
-    const secs = (now - this.started) / 1000
-    const rate = secs > 0 ? ` ${((done - this.first) / secs).toFixed(0)} ${this.o.unit}/s` : ''
-    const mb = bytes !== undefined && secs > 0 ? ` ${formatBytes(bytes)} (${(bytes / 1024 / 1024 / secs).toFixed(1)} MiB/s)` : ''
-    const of = total !== undefined ? `/${total}` : ''
-    if (this.o.isTTY) {
-      const width = 28
-      const frac = total !== undefined && total > 0 ? Math.min(1, done / total) : 0
-      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.')
-      this.o.write(`\r${this.o.label} [${bar}] ${total !== undefined ? Math.floor(frac * 100) + '% ' : ''}${done}${of} ${this.o.unit}${rate}${mb}\x1b[K`)
-      this.drawn = true
-    } else {
-      this.o.write(`${this.o.label}: ${done}${of} ${this.o.unit}${rate}${mb}\n`)
+  update (p: WorkProgress): void {
+    if (this.o.mode === 'off' || this.ended) return
+    const t = this.now()
+    this.last = p
+    this.sample(t, p.done)
+    if (t - this.started < QUIET_MS) return
+    const every = this.o.mode === 'tty' ? TTY_EVERY_MS : this.o.mode === 'json' ? JSON_EVERY_MS : LINES_EVERY_MS
+    if (t - this.lastShown < every) return
+    this.show(t)
+  }
+
+  /** Take a terminal line off the screen (something else is about to be printed); the next update redraws it. */
+  clear (): void {
+    if (this.o.mode === 'tty' && this.shown && !this.ended) {
+      this.o.write('\r\x1b[K')
+      this.lastShown = -Infinity
+      this.lastLine = ''
     }
   }
 
-  done (): void {
-    if (this.drawn) this.o.write('\n')
-    this.drawn = false
+  /**
+   * The work is over: if anything was shown, show the final state (unless the last line already
+   * did) and end a terminal line, so that what is printed next starts on a line of its own.
+   */
+  end (): void {
+    if (this.ended) return
+    this.ended = true
+    if (!this.shown || this.last === undefined) return
+    if (this.last.done !== this.lastShownDone || this.o.mode === 'tty') this.show(this.now())
+    if (this.o.mode === 'tty') this.o.write('\n')
   }
+
+  private show (t: number): void {
+    const p = this.last as WorkProgress
+    this.lastShown = t
+    this.lastShownDone = p.done
+    this.shown = true
+    const rate = this.rate(t, p.done)
+    const left = Math.max(0, p.total - p.done)
+    const eta = rate !== undefined && rate > 0 && p.total > 0 ? left / rate : undefined
+    if (this.o.mode === 'json') {
+      this.o.write(JSON.stringify({
+        progress: {
+          task: this.o.label, phase: p.phase, unit: this.o.unit ?? 'bytes', done: p.done, total: p.total, phase_done: p.phaseDone ?? null, phase_total: p.phaseTotal ?? null,
+          rate: rate === undefined ? null : Math.round(rate), eta_seconds: eta === undefined ? null : Math.ceil(eta), elapsed_seconds: Math.round((t - this.started) / 100) / 10
+        }
+      }) + '\n')
+      return
+    }
+    const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0
+    const pct = `${Math.floor(frac * 100)}%`
+    // The current pass's own amounts when the work has several passes; the percentage and the ETA are the whole's.
+    const amount = p.phaseTotal !== undefined && p.phaseDone !== undefined && p.phaseTotal !== p.total ? this.amount(p.phaseDone, p.phaseTotal) : this.amount(p.done, p.total)
+    const parts = [
+      `${p.phase === '' ? '' : p.phase + ' '}${amount}`,
+      rate === undefined ? undefined : this.rateText(rate),
+      left === 0 ? `${formatDuration((t - this.started) / 1000)}` : eta === undefined ? undefined : `ETA ${formatDuration(eta)}`
+    ].filter((x): x is string => x !== undefined)
+    if (this.o.mode === 'tty') {
+      const bar = '#'.repeat(Math.round(frac * BAR)).padEnd(BAR, '.')
+      const line = `\r${this.o.label} ${pct.padStart(4)} [${bar}] ${parts.join(' · ')}\x1b[K`
+      if (line !== this.lastLine) this.o.write(line)
+      this.lastLine = line
+    } else {
+      this.o.write(`${this.o.label}: ${pct} ${parts.join(', ')}\n`)
+    }
+  }
+
+  private amount (done: number, total: number): string {
+    if (this.o.unit !== undefined && this.o.unit !== 'bytes') return `${done}/${total} ${this.o.unit}`
+    return `${formatBytes(done)} of ${formatBytes(total)}`
+  }
+
+  private rateText (rate: number): string {
+    if (this.o.unit !== undefined && this.o.unit !== 'bytes') return `${rate < 10 ? rate.toFixed(1) : rate.toFixed(0)} ${this.o.unit}/s`
+    return `${formatBytes(Math.round(rate))}/s`
+  }
+
+  /** Keep a (time, done) sample every quarter second, over the rate window. */
+  private sample (t: number, done: number): void {
+    const last = this.samples[this.samples.length - 1]
+    if (last !== undefined && t - last[0] < 250) return
+    this.samples.push([t, done])
+    while (this.samples.length > 2 && t - (this.samples[1] as [number, number])[0] > RATE_WINDOW_MS) this.samples.shift()
+  }
+
+  /** Units per second over the recent window (undefined until there is half a second of history). */
+  private rate (t: number, done: number): number | undefined {
+    const first = this.samples[0]
+    if (first === undefined) return undefined
+    const secs = (t - first[0]) / 1000
+    if (secs < 0.5) return undefined
+    return (done - first[1]) / secs
+  }
+}
+
+/** "8 s", "2 min 05 s", "1 h 03 min". */
+export function formatDuration (seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`
 }

@@ -15,8 +15,8 @@ export function sha256Hex (...parts: Array<Uint8Array | string>): string {
 
 const CHUNK = 1 << 20
 
-/** SHA-256 of a whole file, read in 1 MiB chunks; cancellable between chunks. */
-export async function sha256File (path: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+/** SHA-256 of a whole file, read in 1 MiB chunks; cancellable between chunks; `onBytes` counts them. */
+export async function sha256File (path: string, options: { signal?: AbortSignal, onBytes?: (n: number) => void } = {}): Promise<string> {
   const fh = await open(path, 'r')
   try {
     const h = createHash('sha256')
@@ -26,6 +26,7 @@ export async function sha256File (path: string, options: { signal?: AbortSignal 
       const { bytesRead } = await fh.read(buf, 0, CHUNK, null)
       if (bytesRead === 0) break
       h.update(buf.subarray(0, bytesRead))
+      options.onBytes?.(bytesRead)
     }
     return h.digest('hex')
   } finally {
@@ -37,7 +38,7 @@ export async function sha256File (path: string, options: { signal?: AbortSignal 
  * Blocking SHA-256 of a file, for worker threads (where blocking is free and each async read would
  * be a round trip through libuv's shared thread pool).
  */
-export function sha256FileSync (path: string): string {
+export function sha256FileSync (path: string, onBytes?: (n: number) => void): string {
   const fd = openSync(path, 'r')
   try {
     const h = createHash('sha256')
@@ -46,6 +47,7 @@ export function sha256FileSync (path: string): string {
       const n = readSync(fd, buf, 0, CHUNK, null)
       if (n === 0) break
       h.update(buf.subarray(0, n))
+      onBytes?.(n)
     }
     return h.digest('hex')
   } finally {

@@ -179,7 +179,8 @@ export class Network {
     return await this.checked(peer, requestHeaders(this.libp2p, peerIdFromString(peer), this.c.source.chainId, from, count, signal))
   }
 
-  async fetchBlock (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal }): Promise<FetchedBlock> {
+  /** `onBytes` counts the block's bytes as they arrive (for progress). */
+  async fetchBlock (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
     return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.c.source.chainId, hash, dest, o))
   }
 

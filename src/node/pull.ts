@@ -1,13 +1,19 @@
 import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { Chain, ChainError, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
+import { Chain, ChainError, IMPORT_PASSES, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
 import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseMultiaddr, addrPeerId, type NetworkOptions } from '../network/index.js'
 import { DataDir, tmpBlockPath } from '../storage/index.js'
-import { SyncError, type SyncOptions } from '../sync/index.js'
-import { AbortError, nullLogger, sleep, type Logger } from '../util/index.js'
+import { SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
+import { AbortError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { PetalNode } from './node.js'
 
-export interface PullProgress { phase: 'contact' | 'sync' | 'verify', done: number, total?: number, bytes: number }
+/**
+ * Where a pull is, in bytes of work: contacting the peer; syncing (each block is received, then
+ * hashed, checked, its rows hashed and stored: IMPORT_PASSES passes over its bytes; the total
+ * is exact for the blocks whose headers are known, and estimated at their average size for the
+ * rest up to the best tip); verifying the whole chain (bytes hashed).
+ */
+export interface PullProgress extends WorkProgress { stage: 'contact' | 'sync' | 'verify' }
 
 export interface PullOptions {
   dir: string
@@ -50,7 +56,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   const peer = addrPeerId(parseMultiaddr(o.from, true)) as string
   const resumed = existsSync(dir.chainParams)
   let chain: Chain
-  o.onProgress?.({ phase: 'contact', done: 0, bytes: 0 })
+  o.onProgress?.({ stage: 'contact', phase: 'contacting the peer', done: 0, total: 0 })
   if (resumed) {
     chain = Chain.open(dir.root, { logger: logger.child('chain') })
     try {
@@ -89,8 +95,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
     await node.stop()
     node = undefined
-    o.onProgress?.({ phase: 'verify', done: 0, bytes: 0 })
-    const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ phase: 'verify', done: p.done, total: p.total, bytes: p.bytes }) } })
+    const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ stage: 'verify', phase: p.phase, done: p.done, total: p.total }) } })
     if (!verify.ok) {
       throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'run `petal pull` again to fetch the bad block from a peer' })
     }
@@ -121,7 +126,7 @@ async function waitSynced (node: PetalNode, peer: string, o: PullOptions): Promi
     const s = node.sync.state()
     const tips = node.sync.peerTips()
     const target = Math.max(s.target ?? 0, ...[...tips.values()].map(t => t.height), s.height)
-    o.onProgress?.({ phase: 'sync', done: s.height, total: target, bytes: s.bytes })
+    o.onProgress?.({ stage: 'sync', ...receiveProgress(s, target) })
     if (tips.has(peer) && node.sync.isSynced()) return
     if (s.height !== height) { height = s.height; movedAt = Date.now() }
     if (Date.now() - movedAt > stallMs) {
@@ -131,4 +136,13 @@ async function waitSynced (node: PetalNode, peer: string, o: PullOptions): Promi
     }
     await sleep(100, o.signal)
   }
+}
+
+/** The sync part of a pull's progress (see PullProgress). */
+export function receiveProgress (s: Pick<SyncProgress, 'height' | 'received' | 'checked' | 'phase' | 'queued'>, target: number): WorkProgress {
+  const q = s.queued
+  const unknown = Math.max(0, target - Math.max(q.height ?? s.height, s.height))
+  const average = q.blocks > 0 ? q.bytes / q.blocks : 0
+  const done = s.received + s.checked
+  return { phase: s.phase, done, total: Math.max(done, Math.round((q.bytes + unknown * average) * IMPORT_PASSES)) }
 }

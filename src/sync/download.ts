@@ -5,7 +5,7 @@ import { importBlock, type Chain, type ImportResult } from '../chain/index.js'
 import { NetworkError } from '../network/errors.js'
 import type { WireHeader } from '../network/index.js'
 import { tmpBlockPath } from '../storage/index.js'
-import { AbortError, isPetalError, type Logger } from '../util/index.js'
+import { AbortError, isPetalError, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import type { HeaderFeed } from './header-feed.js'
 import { Notifier } from './notifier.js'
@@ -32,6 +32,12 @@ export interface DownloadContext {
   /** Peers that may have a block at this height (their claimed tip is at least that high). */
   candidates: (height: number) => string[]
   onImported: (r: ImportResult, from: string) => void
+  /** A header entered the download window. */
+  onQueued?: (h: WireHeader) => void
+  /** The most of block `h` any one transfer has received so far (for progress). */
+  onReceived?: (h: WireHeader, bytes: number) => void
+  /** Progress of importing block `h` (hashing, checking, storing), in bytes of work. */
+  onImportProgress?: (h: WireHeader, p: WorkProgress) => void
 }
 
 interface Slot {
@@ -45,6 +51,8 @@ interface Slot {
   rounds: number
   notBefore: number
   startedAt: number
+  /** The most of this block any transfer has received so far. */
+  received: number
 }
 
 /**
@@ -69,9 +77,15 @@ export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, si
     s.active.set(peer, ctl)
     if (s.active.size === 1) s.startedAt = Date.now()
     inflight.set(peer, (inflight.get(peer) ?? 0) + 1)
-    net.fetchBlock(peer, s.header.hash, file, { maxBytes: chain.params.maxBlockBytes, signal: AbortSignal.any([signal, ctl.signal]) }).then(
+    let got = 0
+    const onBytes = (n: number): void => {
+      got += n
+      if (got > s.received && s.state !== 'done') { s.received = got; ctx.onReceived?.(s.header, got) }
+    }
+    net.fetchBlock(peer, s.header.hash, file, { maxBytes: chain.params.maxBlockBytes, signal: AbortSignal.any([signal, ctl.signal]), onBytes }).then(
       r => {
         if (s.state === 'done' || closed) { rm(file, { force: true }).catch(() => {}); return }
+        if (r.size > s.received) { s.received = r.size; ctx.onReceived?.(s.header, r.size) }
         s.state = 'done'
         s.file = file
         s.seal = r.seal
@@ -124,7 +138,9 @@ export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, si
   const importHead = async (s: Slot): Promise<void> => {
     const from = s.from as string
     try {
-      const r = await importBlock(chain, s.file as string, s.seal as string, { expectedHash: s.header.hash, consume: true, signal })
+      const r = await importBlock(chain, s.file as string, s.seal as string, {
+        expectedHash: s.header.hash, consume: true, signal, onProgress: ctx.onImportProgress === undefined ? undefined : p => { ctx.onImportProgress?.(s.header, p) }
+      })
       imported++
       ctx.onImported(r, from)
       if (r.reorgRefused !== undefined) {
@@ -145,7 +161,8 @@ export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, si
       while (!feedDone && slots.length < o.window) {
         const h = await feed.take(signal)
         if (h === undefined) { feedDone = true; break }
-        slots.push({ header: h, state: 'queued', tried: new Set(), active: new Map(), rounds: 0, notBefore: 0, startedAt: 0 })
+        slots.push({ header: h, state: 'queued', tried: new Set(), active: new Map(), rounds: 0, notBefore: 0, startedAt: 0, received: 0 })
+        ctx.onQueued?.(h)
       }
       // Keep downloads flowing while blocks are imported (imports are mostly synchronous work).
       dispatch()

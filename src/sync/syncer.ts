@@ -1,10 +1,10 @@
-import { isBetterTip, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
+import { IMPORT_PASSES, isBetterTip, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
 import { NetworkError } from '../network/errors.js'
 import { headerOf } from '../network/wire.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
-import { AbortError, isPetalError, nullLogger, sleep, type Logger } from '../util/index.js'
+import { AbortError, isPetalError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { downloadBranch } from './download.js'
 import { findAncestor, HeaderFeed } from './header-feed.js'
@@ -30,6 +30,9 @@ export interface SyncEvents {
 
 interface Target { peer: string, tip: WireHeader }
 
+// Blocks whose progress is tracked at once (far more than a download window holds).
+const MAX_TRANSFERS = 100_000
+
 /**
  * Catching up with peers. It keeps the best tip each peer claims (from status replies and
  * announcements), and one loop at a time syncs towards the best claim that beats the local tip:
@@ -54,11 +57,13 @@ export class Sync {
   private readonly logger: Logger
   private progress: SyncProgress
   private lastProgressLog = 0
+  /** Blocks queued for download and not imported yet: what of each was received and checked. */
+  private readonly transfers = new Map<string, { got: number, checked: number }>()
 
   constructor (private readonly c: SyncComponents, options: Partial<SyncOptions> = {}, private readonly events: SyncEvents = {}) {
     this.o = { ...DEFAULT_SYNC_OPTIONS, ...options }
     this.logger = c.logger ?? nullLogger
-    this.progress = { state: 'idle', height: c.chain.tip().height, bytes: 0 }
+    this.progress = { state: 'idle', height: c.chain.tip().height, bytes: 0, received: 0, checked: 0, phase: 'receiving', queued: { blocks: 0, bytes: 0 } }
   }
 
   start (): void {
@@ -86,7 +91,7 @@ export class Sync {
     for (const ws of this.importWaiters.values()) for (const w of ws) w()
   }
 
-  state (): SyncProgress { return { ...this.progress } }
+  state (): SyncProgress { return { ...this.progress, queued: { ...this.progress.queued } } }
 
   /** Tips peers claim, by peer id. */
   peerTips (): Map<string, WireHeader> { return new Map(this.tips) }
@@ -235,7 +240,10 @@ export class Sync {
       logger: this.logger,
       o: this.o,
       candidates: h => this.candidates(h, t.peer),
-      onImported: (r, from) => { this.imported(r, from) }
+      onImported: (r, from) => { this.imported(r, from) },
+      onQueued: h => { this.queued(h) },
+      onReceived: (h, got) => { this.received(h, got) },
+      onImportProgress: (h, p) => { this.importing(h, p) }
     }, feed, signal)
     if (chain.index.byHash(t.tip.hash) === undefined) {
       // The peer claimed this tip but served no branch reaching it (its headers ran out, or it
@@ -244,7 +252,44 @@ export class Sync {
     }
   }
 
+  // ---- progress in bytes: each block counts once, whatever the retries, hedges and sync attempts ----
+
+  private queued (h: WireHeader): void {
+    if (this.transfers.has(h.hash)) return
+    // Blocks of branches given up on are never imported: keep the accounting bounded.
+    if (this.transfers.size >= MAX_TRANSFERS) this.transfers.clear()
+    this.transfers.set(h.hash, { got: 0, checked: 0 })
+    const q = this.progress.queued
+    q.blocks++
+    q.bytes += h.size
+    q.height = Math.max(q.height ?? h.height, h.height)
+  }
+
+  private received (h: WireHeader, got: number): void {
+    const t = this.transfers.get(h.hash)
+    if (t === undefined || got <= t.got) return
+    this.progress.received += got - t.got
+    t.got = got
+  }
+
+  private importing (h: WireHeader, p: WorkProgress): void {
+    const t = this.transfers.get(h.hash)
+    if (t === undefined || p.done <= t.checked) return
+    this.progress.checked += p.done - t.checked
+    t.checked = p.done
+    this.progress.phase = p.done === p.total ? 'receiving' : p.phase
+  }
+
   private imported (r: ImportResult, from: string | 'self'): void {
+    // Imported (or found known, which skips storing): count all of its bytes, then forget it (a
+    // long-running node syncs for months).
+    const t = this.transfers.get(r.block.hash)
+    if (t !== undefined) {
+      this.progress.received += Math.max(0, r.block.size - t.got)
+      this.progress.checked += Math.max(0, r.block.size * (IMPORT_PASSES - 1) - t.checked)
+      this.transfers.delete(r.block.hash)
+      this.progress.phase = 'receiving'
+    }
     this.progress.bytes += r.block.size
     this.setProgress({})
     this.wanted.delete(r.block.hash)

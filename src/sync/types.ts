@@ -9,7 +9,7 @@ export interface SyncNetwork {
   connectedPeers: () => string[]
   status: (peer: string, signal?: AbortSignal) => Promise<StatusMessage>
   headers: (peer: string, from: number, count: number, signal?: AbortSignal) => Promise<WireHeader[]>
-  fetchBlock: (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal }) => Promise<FetchedBlock>
+  fetchBlock: (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }) => Promise<FetchedBlock>
   announce: (h: WireHeader) => Promise<number>
   report: (peer: string, offence: Offence, detail: string) => void
 }
@@ -23,4 +23,12 @@ export interface SyncProgress {
   peer?: string
   /** block bytes imported since start */
   bytes: number
+  /** Bytes of blocks received since start, transfers in progress included; each block counts once, whatever the retries. */
+  received: number
+  /** Bytes of work importing received blocks (hashing, checking, hashing rows, storing: IMPORT_PASSES − 1 passes per block), the block being imported included. */
+  checked: number
+  /** What the sync is doing: 'receiving', or the phase of the block being imported. */
+  phase: string
+  /** Blocks (and their bytes, from their headers) taken into a download window since start, each once, and the highest height among them. */
+  queued: { blocks: number, bytes: number, height?: number }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { cpSync } from 'node:fs'
 import { verifyChain } from '../../src/chain/index.js'
 import type { ChainParams } from '../../src/storage/index.js'
-import { pull, PetalNode } from '../../src/node/index.js'
+import { pull, PetalNode, type PullProgress } from '../../src/node/index.js'
 import { fixtureKey, extendChain, newTestChain } from '../helpers/chain.js'
 import { addrOf, cloneGenesis, fastOptions, startNode, stopAll, testLogger, tipOf, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -47,7 +47,8 @@ describe('catch-up', () => {
     const stop = new AbortController()
     const first = pull({
       dir, from: addrOf(source), genesis: source.chain.chainId, logger: testLogger('pull'), signal: stop.signal, ...fastOptions(),
-      onProgress: p => { if (p.phase === 'sync' && p.done >= 50) stop.abort() }
+      // Stopped about a sixth of the way (progress counts bytes of work: received, then checked).
+      onProgress: p => { if (p.stage === 'sync' && p.total > 0 && p.done >= p.total / 6) stop.abort() }
     })
     await expect(first).rejects.toMatchObject({ code: 'ABORTED' })
 
@@ -60,8 +61,15 @@ describe('catch-up', () => {
     await expect(pull({ dir, from: addrOf(other), logger: testLogger('pull'), ...fastOptions() })).rejects.toMatchObject({ code: 'GENESIS_MISMATCH' })
     await expect(pull({ dir, from: addrOf(source), genesis: 'e'.repeat(64), logger: testLogger('pull') })).rejects.toThrow(/this data directory holds chain/)
 
-    const r = await pull({ dir, from: addrOf(source), genesis: source.chain.chainId, logger: testLogger('pull'), ...fastOptions() })
+    const seen: PullProgress[] = []
+    const r = await pull({ dir, from: addrOf(source), genesis: source.chain.chainId, logger: testLogger('pull'), ...fastOptions(), onProgress: p => { seen.push(p) } })
     expect(r.resumed).toBe(true)
+    // Bytes of work, never going back, the sync ending at its total (each block counted once).
+    for (const stage of ['sync', 'verify'] as const) {
+      const s = seen.filter(p => p.stage === stage)
+      for (let i = 1; i < s.length; i++) expect((s[i] as PullProgress).done).toBeGreaterThanOrEqual((s[i - 1] as PullProgress).done)
+      expect(s.at(-1)?.done).toBe(s.at(-1)?.total)
+    }
     expect(r.verify.ok).toBe(true)
     expect({ height: r.height, hash: r.hash }).toEqual(tipOf(source))
   }, 120_000)

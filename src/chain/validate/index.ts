@@ -7,7 +7,7 @@ import { checkTimestamp } from './check-timestamp.js'
 import type { Candidate, ParentContext } from './types.js'
 
 export type { Candidate, ParentContext } from './types.js'
-export { loadCandidate, type LoadOptions } from './load-candidate.js'
+export { loadCandidate, LOAD_PASSES, type LoadOptions } from './load-candidate.js'
 export { checkGenesis } from './check-genesis.js'
 
 /**

@@ -1,6 +1,8 @@
+import { stat } from 'node:fs/promises'
 import { readBlockFile } from '../../block/index.js'
 import { BlockError } from '../../block/index.js'
 import { sha256File } from '../../crypto/index.js'
+import type { WorkMeter } from '../../util/index.js'
 import type { Candidate } from './types.js'
 
 export interface LoadOptions {
@@ -9,20 +11,27 @@ export interface LoadOptions {
   expectedHash?: string
   checkManifest?: boolean
   signal?: AbortSignal
+  /** Counts the work: LOAD_PASSES passes over the file (hashing, quick_check, manifest rows). */
+  meter?: WorkMeter
 }
+
+/** Passes over the file loadCandidate makes (with the manifest check), for a progress total. */
+export const LOAD_PASSES = 3
 
 /**
  * Intrinsic steps: hash the file, compare with the announced hash, then structural validation
  * (size, header, quick_check, schema, `_meta`, `_keys` shape, manifest against content).
  */
 export async function loadCandidate (path: string, seal: string, o: LoadOptions): Promise<Candidate> {
-  const hash = await sha256File(path, { signal: o.signal }).catch((err: unknown) => {
+  const m = o.meter
+  if (m !== undefined) m.stage('hashing', await stat(path).then(s => s.size, () => 0))
+  const hash = await sha256File(path, { signal: o.signal, onBytes: n => { m?.add(n) } }).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`)
     throw err
   })
   if (o.expectedHash !== undefined && hash !== o.expectedHash) {
     throw new BlockError('HASH_MISMATCH', `block file hashes to ${hash}, expected ${o.expectedHash}`, { details: { hash, expected: o.expectedHash } })
   }
-  const file = await readBlockFile(path, { maxBytes: o.maxBytes, checkManifest: o.checkManifest, signal: o.signal })
+  const file = await readBlockFile(path, { maxBytes: o.maxBytes, checkManifest: o.checkManifest, signal: o.signal, meter: m })
   return { hash, seal, file }
 }

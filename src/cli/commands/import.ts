@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import type { Command } from 'commander'
-import { importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
+import { IMPORT_PASSES, importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
+import type { OnWorkProgress } from '../../util/index.js'
 import { DataDir, readSeal, sealPathOf } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
@@ -20,20 +21,43 @@ async function importDir (ctx: CliContext, from: string): Promise<void> {
   if (!existsSync(src.blockPath(0))) throw new UsageError(`${from} is not a Petal data directory (no genesis block)`, `--from takes a data directory, the one that holds 0000/block_00000000.db`)
   let last = 0
   while (existsSync(src.blockPath(last + 1))) last++
-  const bar = ctx.progress('import', 'blocks')
+  const paths = Array.from({ length: last }, (_, i) => src.blockPath(i + 1))
+  const progress = overallProgress(ctx, paths)
   const counts: Record<string, number> = {}
-  for (let h = 1; h <= last; h++) {
-    const path = src.blockPath(h)
-    const r = await importBlock(chain, path, readSeal(path), { signal: ctx.signal })
+  for (const path of paths) {
+    const r = await importBlock(chain, path, readSeal(path), { signal: ctx.signal, onProgress: progress.next(path) })
     counts[r.status] = (counts[r.status] ?? 0) + 1
     if (r.status === 'reorg' || r.reorgRefused !== undefined) ctx.out.note(describe(r))
-    bar.update(h, last)
   }
-  bar.done()
-  await syncMirrorAfterImport(ctx, chain)
+  progress.end()
+  await syncMirrorAfterImport(ctx, chain, { bytes: progress.bytes, progress: true })
   const tip = chain.tip()
   ctx.out.result({ imported: counts, tip: { height: tip.height, hash: tip.hash } }, () =>
     `${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing to import'}; tip is now height ${tip.height} ${tip.hash}`)
+}
+
+/**
+ * One progress display over several block imports: the total is every file's size times the
+ * passes an import makes over it, and each import's own progress is added to what came before.
+ */
+function overallProgress (ctx: CliContext, files: string[]): { bytes: number, next: (file: string) => OnWorkProgress, pause: () => void, end: () => void } {
+  const size = (f: string): number => { try { return statSync(f).size } catch { return 0 } }
+  const bytes = files.reduce((n, f) => n + size(f), 0)
+  const total = bytes * IMPORT_PASSES
+  const bar = ctx.progress('import')
+  let base = 0
+  let current = 0
+  return {
+    bytes,
+    next: file => {
+      base += current
+      current = size(file) * IMPORT_PASSES
+      return p => { bar.update({ ...p, done: base + Math.min(p.done, current), total: Math.max(total, base + current) }) }
+    },
+    // A result line is about to be printed on the terminal: take the bar off its line first.
+    pause: () => { bar.clear() },
+    end: () => { bar.end() }
+  }
 }
 
 export function register (program: Command, action: Action): void {
@@ -49,13 +73,16 @@ export function register (program: Command, action: Action): void {
       if (files.length === 0) throw new UsageError('nothing to import', 'give block files (block_XXXXXXXX.db with their .sig) or --from DIR')
       if (o.seal !== undefined && files.length > 1) throw new UsageError('--seal applies to a single block file', 'import the files one at a time, each with its --seal, or put each seal in FILE.sig beside the block')
       const chain = ctx.openChain()
+      const progress = overallProgress(ctx, files)
       for (const f of files) {
         const seal = o.seal ?? (existsSync(sealPathOf(f)) ? readFileSync(sealPathOf(f), 'utf8').trim() : undefined)
         if (seal === undefined) throw new UsageError(`no seal for ${f}`, `put its seal in ${sealPathOf(f)} or pass --seal`)
-        const r = await importBlock(chain, f, seal, { signal: ctx.signal })
+        const r = await importBlock(chain, f, seal, { signal: ctx.signal, onProgress: progress.next(f) })
+        progress.pause()
         ctx.out.result({ file: f, status: r.status, height: r.block.height, hash: r.block.hash, reorg: r.reorg === undefined ? undefined : { depth: r.reorg.depth, fork_height: r.reorg.forkHeight, orphaned: r.reorg.orphaned.map(b => b.hash) }, reorg_refused: r.reorgRefused }, () => describe(r))
       }
-      await syncMirrorAfterImport(ctx, chain)
+      progress.end()
+      await syncMirrorAfterImport(ctx, chain, { bytes: progress.bytes })
     }))
 
   program.command('reseal <hash>').description('re-seal the content of one of your orphaned blocks on the current tip')

@@ -18,19 +18,19 @@ export function register (program: Command, action: Action): void {
       // A one-off pull listens nowhere (outbound connections are enough); --follow listens like run.
       const { pull } = await import('../../node/index.js')
       const network = await networkOptions({ ...o, pullFrom: addr, bootstrap: [addr, ...o.bootstrap] }, o.follow === true ? undefined : [])
-      let phase = ''
+      let stage = ''
       let bar: Progress | undefined
       const onProgress = (p: PullProgress): void => {
-        if (p.phase !== phase) {
-          bar?.done()
-          phase = p.phase
-          bar = p.phase === 'contact' ? undefined : ctx.progress(p.phase === 'sync' ? 'pull' : 'verify', 'blocks')
-          if (p.phase === 'contact') ctx.out.note(`contacting ${addr}…`)
+        if (p.stage !== stage) {
+          bar?.end()
+          stage = p.stage
+          bar = p.stage === 'contact' ? undefined : ctx.progress(p.stage === 'sync' ? 'pull' : 'verify')
+          if (p.stage === 'contact') ctx.out.note(`contacting ${addr}…`)
         }
-        bar?.update(p.done, p.total, p.bytes)
+        bar?.update(p)
       }
       const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, logger: ctx.logger, signal: ctx.signal, network, onProgress })
-      bar?.done()
+      bar?.end()
       if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop(); node.chain.close() }) }
       // A one-off pull leaves the query mirror ready, so the first query starts at once (a node
       // following the chain keeps it up to date itself).

@@ -50,11 +50,11 @@ export function register (program: Command, action: Action): void {
         onText: text => { ctx.out.stdout(text) },
         onSyncProgress: p => {
           if (bar === undefined && p.total < PROGRESS_FROM) return
-          bar ??= ctx.progress('updating the query mirror', 'blocks')
-          bar.update(p.done, p.total)
+          bar ??= ctx.progress('query mirror', 'blocks')
+          bar.update({ phase: 'updating', ...p })
         }
       })
-      bar?.done()
+      bar?.end()
       const tip = chain.tip()
       if (!writable && o.perBlock !== true && (r.tip?.height ?? -1) < tip.height) {
         ctx.logger.warn('the query mirror is behind the chain and this user cannot update it (the data directory is read-only)', { mirror: r.tip?.height, chain: tip.height })

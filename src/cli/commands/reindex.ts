@@ -10,8 +10,8 @@ async function reindexQuery (ctx: CliContext): Promise<void> {
   const mirror = QueryMirror.open(chain)
   try {
     const bar = ctx.progress('reindex --query', 'blocks')
-    const r = await mirror.rebuild({ signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total) } })
-    bar.done()
+    const r = await mirror.rebuild({ signal: ctx.signal, onProgress: p => { bar.update({ phase: 'rebuilding', ...p }) } })
+    bar.end()
     ctx.out.result({ query_mirror: chain.dir.queryDb, blocks: r.applied, tip: r.tip }, () => `rebuilt the query mirror from ${r.applied} blocks up to height ${r.tip?.height ?? '-'} ${r.tip?.hash ?? ''}`)
   } finally {
     mirror.close()
@@ -24,9 +24,9 @@ export function register (program: Command, action: Action): void {
     .option('--query', 'rebuild only the query mirror (query.db) from the canonical block files')
     .action(action(async (ctx, o: { deep?: boolean, query?: boolean }) => {
       if (o.query === true) { await reindexQuery(ctx); return }
-      const bar = ctx.progress('reindex', 'blocks')
-      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
-      bar.done()
+      const bar = ctx.progress('reindex')
+      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, signal: ctx.signal, onProgress: p => { bar.update(p) } })
+      bar.end()
       const json = { blocks: r.blocks, side_blocks: r.sideBlocks, skipped_side_blocks: r.skippedSideBlocks, tip_height: r.tipHeight, tip_hash: r.tipHash }
       ctx.out.result(json, () => `reindexed ${r.blocks} blocks up to height ${r.tipHeight} ${r.tipHash}` +
         (r.sideBlocks + r.skippedSideBlocks > 0 ? `; ${r.sideBlocks} side-branch blocks kept, ${r.skippedSideBlocks} skipped` : ''))

@@ -21,12 +21,15 @@ export function register (program: Command, action: Action): void {
         }
         return parseEndorsement(text, chain.chainId, f)
       })
+      const bar = ctx.progress('signimportblock')
       const r = await signImport(chain, file, key, {
         keyOps,
         signal: ctx.signal,
-        onWait: () => { ctx.out.note('waiting for another process writing to this data directory…') }
+        onWait: () => { ctx.out.note('waiting for another process writing to this data directory…') },
+        onProgress: p => { bar.update(p) }
       })
-      await syncMirrorAfterImport(ctx, chain)
+      bar.end()
+      await syncMirrorAfterImport(ctx, chain, { bytes: r.block.size })
       const tables = chain.index.tablesOf(r.block.hash)
       ctx.out.result({ status: r.status, height: r.block.height, hash: r.block.hash, seal: r.block.seal, size: r.block.size, tables, key_ops: r.block.keyOps }, () => [
         `block ${r.block.height} ${r.block.hash}`,

@@ -12,10 +12,10 @@ export function register (program: Command, action: Action): void {
     .option('--workers <n>', 'worker threads (default: one per core)', workersOpt)
     .action(action(async (ctx, o: { deep?: boolean, workers?: number }) => {
       const chain = ctx.openChain({ forReading: true })
-      const bar = ctx.progress('verify', 'blocks')
-      const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p.done, p.total, p.bytes) } })
-      bar.done()
-      const rate = r.seconds > 0 ? `${(r.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${(r.blocks / r.seconds).toFixed(0)} blocks/s` : ''
+      const bar = ctx.progress('verify')
+      const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p) } })
+      bar.end()
+      const rate = r.seconds > 0 ? `${(r.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${(r.blocks / r.seconds).toFixed(r.blocks / r.seconds < 10 ? 1 : 0)} blocks/s` : ''
       const json = { ok: r.ok, blocks: r.blocks, bytes: r.bytes, tip_height: r.tipHeight, tip_hash: r.tipHash, seconds: r.seconds, failure: r.failure }
       ctx.out.result(json, () => r.ok
         ? `ok: ${r.blocks} blocks (${formatBytes(r.bytes)}) verified up to height ${r.tipHeight} ${r.tipHash} in ${r.seconds.toFixed(2)} s (${rate})`

@@ -78,7 +78,7 @@ export interface FetchedBlock { seal: string, size: number }
  * transfer fails with HASH_MISMATCH, OVERSIZED or MALFORMED if the peer sends anything else.
  */
 export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: string, hash: string, dest: string,
-  o: { maxBytes: number, signal?: AbortSignal, idleMs?: number }): Promise<FetchedBlock> {
+  o: { maxBytes: number, signal?: AbortSignal, idleMs?: number, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
   const d = deadline(TIMEOUTS.blockMeta, o.signal)
   let stream: Stream | undefined
   try {
@@ -92,7 +92,7 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
     if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: peer.toString(), hash } })
     const total = deadline(blockTransferBudgetMs(meta.size), o.signal)
     try {
-      await receiveToFile(lp.unwrap(), dest, { size: meta.size, hash, signal: total.signal, idleMs: o.idleMs ?? TIMEOUTS.blockIdle })
+      await receiveToFile(lp.unwrap(), dest, { size: meta.size, hash, signal: total.signal, idleMs: o.idleMs ?? TIMEOUTS.blockIdle, onBytes: o.onBytes })
     } catch (err) {
       throw toNetworkError(err, 'block transfer', peer.toString(), total.timedOut(), o.signal)
     }

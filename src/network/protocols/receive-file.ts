@@ -13,7 +13,7 @@ const LOW_WATER = 512 * 1024
  * updates, so the sender stops after at most one window. Resolves once the file is complete
  * and its SHA-256 equals `hash`.
  */
-export async function receiveToFile (stream: Stream, dest: string, o: { size: number, hash: string, signal: AbortSignal, idleMs: number }): Promise<void> {
+export async function receiveToFile (stream: Stream, dest: string, o: { size: number, hash: string, signal: AbortSignal, idleMs: number, onBytes?: (n: number) => void }): Promise<void> {
   // Hold the data (and the sender, through flow control) until the file is open.
   const wasPaused = stream.readStatus === 'paused'
   if (!wasPaused) stream.pause()
@@ -52,6 +52,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
       received += chunk.byteLength
       if (received > o.size) { fail(new NetworkError('OVERSIZED', 'peer sent more bytes than it announced')); return }
       hasher.update(chunk)
+      o.onBytes?.(chunk.byteLength)
       pending += chunk.byteLength
       writes = writes.then(async () => {
         if (settled) return

@@ -46,6 +46,17 @@ describe('receiveToFile', () => {
     expect(readFileSync(dest).equals(data)).toBe(true)
   })
 
+  it('counts the bytes as they arrive, for progress', async () => {
+    const data = randomBytes(3 * 1024 * 1024)
+    const s = new FakeStream()
+    const counts: number[] = []
+    const done = receiveToFile(s as never, join(tmpDir(), 'c.db'), { size: data.length, hash: sha(data), signal: new AbortController().signal, idleMs: 5_000, onBytes: n => { counts.push(n) } })
+    for (let off = 0; off < data.length; off += 64 * 1024) s.push(data.subarray(off, off + 64 * 1024))
+    await done
+    expect(counts.length).toBe(48)
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(data.length)
+  })
+
   it('fails on a hash mismatch, on extra bytes and on a short stream', async () => {
     const data = randomBytes(1000)
     const run = async (push: (s: FakeStream) => void, hash = sha(data)): Promise<unknown> => {
