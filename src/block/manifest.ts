@@ -39,11 +39,14 @@ export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal, onRows?: 
   return { rows: n, root: toHex(tree.root()) }
 }
 
+/** Where hashRows sends leaf hashes: a MerkleBuilder, or a proof builder collecting paths. */
+export interface LeafSink { push: (leaf: Uint8Array) => void }
+
 /**
- * Push the leaf hashes of a table's rows into `tree`, optionally only rows with
+ * Push the leaf hashes of a table's rows into `tree` in canonical order, optionally only rows with
  * `after < rowid <= upto` (a chunk of a rowid table). Returns the number of rows.
  */
-export function hashRows (db: Db, t: UserTable, tree: MerkleBuilder, range: { after?: bigint, upto?: bigint }, signal?: AbortSignal, onRows?: OnRows): number {
+export function hashRows (db: Db, t: UserTable, tree: LeafSink, range: { after?: bigint, upto?: bigint }, signal?: AbortSignal, onRows?: OnRows): number {
   const enc = new RowEncoder()
   let n = 0
   if (t.withoutRowid) {

@@ -23,7 +23,8 @@ export function exitCodeOf (err: unknown): number {
   if (err.code === 'ABORTED') return EXIT.INTERRUPTED
   // A block or orphan the arguments name does not exist (or is not one): a bad argument.
   if (err.code === 'USAGE' || (err.name === 'ChainError' && (err.code === 'NOT_FOUND' || err.code === 'NOT_ORPHANED'))) return EXIT.USAGE
-  if (err.code === 'VERIFY_FAILED') return EXIT.VERIFY_FAILED
+  if (err.code === 'VERIFY_FAILED' || err.code === 'PROOF_REJECTED') return EXIT.VERIFY_FAILED
+  if (err.code === 'PROOF_FILE_INVALID') return EXIT.USAGE
   if (err.code === 'API_TOKEN_NOT_FOUND' || err.code === 'API_TOKEN_EXISTS' || err.code === 'API_BAD_ADDRESS' || err.code === 'API_EXPOSE_REQUIRED') return EXIT.USAGE
   if (err.code === 'API_LISTEN_FAILED') return EXIT.NETWORK
   if (DATA_DIR_CODES.has(err.code)) return EXIT.DATA_DIR

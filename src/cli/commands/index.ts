@@ -6,6 +6,7 @@ import * as signkey from './signkey.js'
 import * as signimportblock from './signimportblock.js'
 import * as importCmd from './import.js'
 import * as verify from './verify.js'
+import * as verifyProof from './verify-proof.js'
 import * as reindex from './reindex.js'
 import * as status from './status.js'
 import * as blocks from './blocks.js'
@@ -18,4 +19,4 @@ import * as serve from './serve.js'
 import * as tokens from './tokens.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, importCmd, verify, reindex, signers, keys, signkey, tokens]
+export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, importCmd, verify, verifyProof, reindex, signers, keys, signkey, tokens]
