@@ -4,7 +4,7 @@
 //   SHA-256(note text);
 // - a witness cosigns with a timestamped P-256 cosignature, type 0xff followed by the identifier
 //   "petal/v2/cosignature" (C2SP reserves 0xff for types it does not assign).
-import { concatBytes, fromBase64, toBase64, u64be, utf8 } from './bytes.js'
+import { concatBytes, fromBase64, toBase64, toHex, u64be, utf8 } from './bytes.js'
 import { isValidKeyName, keyIdHex, keyIdOfDigest, type NoteSignature } from './note.js'
 import { isP256Spki, verifyP256 } from './p256.js'
 import { sha256 } from './sha256.js'
@@ -20,8 +20,17 @@ export interface NoteKey {
   spki: Uint8Array
 }
 
+const signatoryIds = new Map<string, number>()
+
 export async function signatoryKeyId (spki: Uint8Array): Promise<number> {
-  return keyIdOfDigest(await sha256(spki))
+  const hex = toHex(spki)
+  let id = signatoryIds.get(hex)
+  if (id === undefined) {
+    id = keyIdOfDigest(await sha256(spki))
+    if (signatoryIds.size >= 256) signatoryIds.clear()
+    signatoryIds.set(hex, id)
+  }
+  return id
 }
 
 /** What a witness key ID hashes: name ‖ 0x0A ‖ 0xff ‖ "petal/v2/cosignature" ‖ SPKI DER (C2SP's recommended form). */

@@ -265,6 +265,11 @@ async function checkTrustedCheckpoints (report: Report, cp: PetalCheckpoint, cha
 
 async function verifyRows (report: Report, proof: ParsedRowsProof, trust: TrustAnchors, options: VerifyOptions): Promise<PetalCheckpoint> {
   const { note, cp } = readCheckpoint(report, 'checkpoint', proof.checkpoint, proof.chainId)
+  // The paths are hashed while the signatures are checked (WebCrypto works off the main thread);
+  // the results are then read in step order, so the first failing step is still the one reported.
+  const paths = proof.blocks.map(b => hashBlock(b, cp))
+  // Marked as handled: when an earlier step fails, nobody awaits them.
+  for (const p of paths) p.catch(() => {})
   const signed = await checkSignatures(report, 'signatures', note, cp, trust, options, true) > 0
   const { covered, anchor } = await checkTrustedCheckpoints(report, cp, proof.chainId, proof.consistency, trust.checkpoints)
   // What vouches for the rows: the signed checkpoint, else the trusted checkpoint it extends.
@@ -275,29 +280,44 @@ async function verifyRows (report: Report, proof: ParsedRowsProof, trust: TrustA
     if (!vouching.final) report.fail('finality', 'NOT_FINAL', `the checkpoint is not final: its last block ${vouching.size - 1} is less than max_reorg_depth (${vouching.maxReorgDepth}) below the signer's tip ${vouching.tip}`)
     report.pass('finality', `final: every block up to height ${vouching.size - 1} was at least ${vouching.maxReorgDepth} blocks below the tip ${vouching.tip}`)
   }
-  for (const b of proof.blocks) await verifyBlock(report, b, cp, signed ? cp.size : covered, vouching)
+  for (const [i, b] of proof.blocks.entries()) reportBlock(report, b, await (paths[i] as Promise<BlockPaths>), cp, signed ? cp.size : covered, vouching)
   const nRows = report.rows.length
   report.pass('rows', `${nRows} row${nRows === 1 ? '' : 's'} in ${proof.blocks.length} block${proof.blocks.length === 1 ? '' : 's'} verified`)
   return cp
 }
 
-async function verifyBlock (report: Report, b: ParsedBlock, cp: PetalCheckpoint, covered: number, vouching: PetalCheckpoint): Promise<void> {
-  const at = `block ${b.height}`
+/** The outcome of a block's three kinds of path, each undefined when it holds. */
+interface BlockPaths {
+  chain: MerkleFailure | 'unencodable' | undefined
+  tables: Array<{ table: MerkleFailure | undefined, rows: Array<MerkleFailure | undefined> }>
+}
+
+async function hashBlock (b: ParsedBlock, cp: PetalCheckpoint): Promise<BlockPaths> {
   const bytes = encodeChainLeaf({ height: b.height, hash: b.hash, rowsRoot: b.rowsRoot, creator: b.creator })
-  if (bytes === undefined) report.fail('chain', 'PROOF_MALFORMED', `${at}: the chain leaf cannot be encoded`)
-  const failure = await verifyInclusion(await leafHash(bytes), b.height, cp.size, b.path, cp.root)
-  if (failure !== undefined) report.fail('chain', 'CHAIN_INCLUSION_FAILED', `${at} (hash ${b.hash}) is not leaf ${b.height} of the checkpoint's chain tree: ${MERKLE_FAILURE_TEXT[failure]}`)
+  const chain = bytes === undefined ? 'unencodable' as const : (async () => await verifyInclusion(await leafHash(bytes), b.height, cp.size, b.path, cp.root))()
+  const rowsRoot = bytesOf(b.rowsRoot)
+  const tables = Promise.all(b.tables.map(async t => {
+    const root = hashFromHex(t.root) as Uint8Array
+    const rows = Promise.all(t.rows.map(async r => await verifyInclusion(await leafHash(encodeRow(r.values)), r.index, t.rowCount, r.path, root)))
+    const leaf = await leafHash(encodeRow(tableEntryValues({ name: t.name, sql: t.sql, rows: t.rowCount, root: t.root })))
+    return { table: await verifyInclusion(leaf, t.index, t.tableCount, t.path, rowsRoot), rows: await rows }
+  }))
+  return { chain: await chain, tables: await tables }
+}
+
+function reportBlock (report: Report, b: ParsedBlock, paths: BlockPaths, cp: PetalCheckpoint, covered: number, vouching: PetalCheckpoint): void {
+  const at = `block ${b.height}`
+  if (paths.chain === 'unencodable') report.fail('chain', 'PROOF_MALFORMED', `${at}: the chain leaf cannot be encoded`)
+  if (paths.chain !== undefined) report.fail('chain', 'CHAIN_INCLUSION_FAILED', `${at} (hash ${b.hash}) is not leaf ${b.height} of the checkpoint's chain tree: ${MERKLE_FAILURE_TEXT[paths.chain]}`)
   if (b.height >= covered) report.fail('chain', 'BEYOND_TRUSTED_CHECKPOINT', `${at} is beyond the trusted checkpoint (size ${covered}) and the checkpoint that includes it is not signed by a trusted key`)
   report.pass('chain', `${at} (hash ${b.hash}, RowsRoot ${b.rowsRoot}, creator ${b.creator}) is leaf ${b.height} of the chain tree of size ${cp.size}`)
-  for (const t of b.tables) {
+  for (const [ti, t] of b.tables.entries()) {
     const tat = `table ${JSON.stringify(t.name)} of ${at}`
-    const leaf = await leafHash(encodeRow(tableEntryValues({ name: t.name, sql: t.sql, rows: t.rowCount, root: t.root })))
-    const tf = await verifyInclusion(leaf, t.index, t.tableCount, t.path, bytesOf(b.rowsRoot))
-    if (tf !== undefined) report.fail('table', 'TABLE_INCLUSION_FAILED', `${tat} (${t.rowCount} rows, root ${t.root}) is not in the block's RowsRoot: ${MERKLE_FAILURE_TEXT[tf]}`)
+    const tp = paths.tables[ti] as BlockPaths['tables'][number]
+    if (tp.table !== undefined) report.fail('table', 'TABLE_INCLUSION_FAILED', `${tat} (${t.rowCount} rows, root ${t.root}) is not in the block's RowsRoot: ${MERKLE_FAILURE_TEXT[tp.table]}`)
     report.pass('table', `${tat} (${t.rowCount} rows, root ${t.root}) is entry ${t.index} of the block's RowsRoot`)
-    const root = hashFromHex(t.root) as Uint8Array
-    for (const r of t.rows) {
-      const rf = await verifyInclusion(await leafHash(encodeRow(r.values)), r.index, t.rowCount, r.path, root)
+    for (const [ri, r] of t.rows.entries()) {
+      const rf = tp.rows[ri]
       if (rf !== undefined) report.fail('row', 'ROW_INCLUSION_FAILED', `row ${r.index}${r.rowid === null ? '' : ` (rowid ${r.rowid})`} of ${tat} is not in the table with these values: ${MERKLE_FAILURE_TEXT[rf]}`)
       report.rows.push({ height: b.height, block_hash: b.hash, creator: b.creator, table: t.name, index: r.index, rowid: r.rowid, columns: t.columns, values: r.values, final: b.height <= vouching.finalHeight })
     }
