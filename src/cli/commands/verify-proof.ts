@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { mergeTrust, parseTrustFile, parseWitnessKey, ProofError, verifyProof, type ProofValue, type RejectionCode, type TrustAnchors, type VerifyReport } from '../../proof/index.js'
+import type { ProofValue, RejectionCode, TrustAnchors, VerifyReport } from '../../proof/index.js'
 import type { CliContext } from '../context.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
 // Checks a proof offline: no data directory, no network. Everything it needs is in the proof file
-// and the files named by --trust.
+// and the files named by --trust. The proof module is loaded when the command runs, so that other
+// commands do not pay for it at start-up.
+
+type ProofModule = typeof import('../../proof/index.js')
 
 interface Options {
   trust: string[]
@@ -31,7 +34,8 @@ function readInput (file: string, what: string): Uint8Array {
   }
 }
 
-async function loadTrust (o: Options): Promise<TrustAnchors> {
+async function loadTrust (p: ProofModule, o: Options): Promise<TrustAnchors> {
+  const { mergeTrust, parseTrustFile, parseWitnessKey, ProofError } = p
   const parts: TrustAnchors[] = []
   for (const file of o.trust) {
     const t = await parseTrustFile(readInput(file, 'trust file'))
@@ -102,12 +106,13 @@ export function register (program: Command, action: Action): void {
     .addHelpText('after', '\nA proof shows that rows are in the chain, signed; never that no other row exists. See docs/proofs.md.')
     .action(action(async (ctx: CliContext, file: string, o: Options) => {
       if (o.trust.length === 0) throw new UsageError('nothing to trust: give --trust FILE', 'pass the signatories\' public keys (`petal keys export` writes one) or a checkpoint you trusted before')
-      const trust = await loadTrust(o)
-      const report = await verifyProof(Buffer.from(readInput(file, 'proof')).toString('utf8'), trust, { minSignatures: o.minSignatures, requireFinal: o.requireFinal === true, chainId: o.chain })
+      const p = await import('../../proof/index.js')
+      const trust = await loadTrust(p, o)
+      const report = await p.verifyProof(Buffer.from(readInput(file, 'proof')).toString('utf8'), trust, { minSignatures: o.minSignatures, requireFinal: o.requireFinal === true, chainId: o.chain })
       ctx.out.result(report, () => formatReport(report))
       if (!report.ok) {
         const code = report.failure?.code
-        throw new ProofError('PROOF_REJECTED', `the proof does not hold: ${report.failure?.message ?? ''}`, {
+        throw new p.ProofError('PROOF_REJECTED', `the proof does not hold: ${report.failure?.message ?? ''}`, {
           hint: (code === undefined ? undefined : HINTS[code]) ?? 'do not rely on this proof: it or its checkpoint was altered, or it belongs to another chain',
           details: { reason: code }
         })
