@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { ProofValue, RejectionCode, TrustAnchors, VerifyReport } from '../../proof/index.js'
 import type { CliContext } from '../context.js'
+import { intOption } from '../args.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
@@ -21,16 +22,12 @@ interface Options {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
-const count = (v: string): number => {
-  if (!/^\d{1,6}$/.test(v)) throw new UsageError(`--min-signatures must be a whole number, not ${JSON.stringify(v)}`)
-  return Number(v)
-}
 
 function readInput (file: string, what: string): Uint8Array {
   try {
     return file === '-' ? readFileSync(0) : readFileSync(file)
   } catch (err) {
-    throw new UsageError(`cannot read ${what} ${file}: ${(err as Error).message}`)
+    throw new UsageError(`cannot read ${what} ${file}: ${(err as Error).message}`, what === 'proof' ? 'check the file name (`-` reads the proof from standard input)' : 'check the file name')
   }
 }
 
@@ -100,7 +97,7 @@ export function register (program: Command, action: Action): void {
   program.command('verify-proof <file>').description('check a row, bundle or consistency proof offline against trusted keys or checkpoints (no data directory, no network); exits 0 only when it holds')
     .option('--trust <file>', 'signatory public keys (PEM from `petal keys export`, hex, or verifier keys), or a checkpoint trusted earlier (repeatable)', collect, [])
     .option('--witness <key>', 'demand a cosignature by this witness: its verifier key, or a file holding it (repeatable)', collect, [])
-    .option('--min-signatures <n>', 'trusted signatories that must have signed the checkpoint (default 1 when keys are trusted)', count)
+    .option('--min-signatures <n>', 'trusted signatories that must have signed the checkpoint (default 1 when keys are trusted)', intOption('--min-signatures', { max: 100 }))
     .option('--require-final', 'demand a final checkpoint: every block in it at least max_reorg_depth below the signer\'s tip')
     .option('--chain <id>', 'demand this chain id')
     .addHelpText('after', '\nA proof shows that rows are in the chain, signed; never that no other row exists. See docs/proofs.md.')
