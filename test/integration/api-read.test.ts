@@ -161,8 +161,10 @@ describe('HTTP API, reads', () => {
     expect(again.body.length).toBe(0)
     const head = await http(url + 'api/v1/blocks/2/file', { method: 'HEAD' })
     expect(head.status).toBe(200)
-    expect(head.headers['content-length']).toBe(String(chain.get(2)?.size))
+    expect(head.headers).toMatchObject({ 'content-length': String(chain.get(2)?.size), 'petal-block-hash': chain.get(2)?.hash, etag: `"${chain.get(2)?.hash ?? ''}"` })
     expect(head.body.length).toBe(0)
+    const headRange = await http(url + 'api/v1/blocks/2/file', { method: 'HEAD', headers: { range: 'bytes=10-19' } })
+    expect([headRange.status, headRange.headers['content-length'], headRange.headers['content-range']]).toEqual([206, '10', `bytes 10-19/${chain.get(2)?.size ?? 0}`])
   })
 
   it('GET /api/v1/blocks/{ref}/file: byte ranges (206, suffix, If-Range), 416 past the end', async () => {

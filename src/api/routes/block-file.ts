@@ -54,11 +54,18 @@ export const blockFileRoutes: RouteSpec[] = [{
     }
     const name = b.canonical ? `block_${b.height.toString(16).padStart(8, '0')}.db` : `${b.hash}.db`
     reply.header('Content-Type', 'application/vnd.sqlite3').header('Content-Disposition', `attachment; filename="${name}"`)
-    if (range === undefined) {
-      reply.header('Content-Length', String(size))
-      return await reply.send(fh.createReadStream({ start: 0, autoClose: true }))
+    const { start, end } = range ?? { start: 0, end: size - 1 }
+    if (range !== undefined) reply.code(206).header('Content-Range', `bytes ${start}-${end}/${size}`)
+    reply.header('Content-Length', String(end - start + 1))
+    if (req.method === 'HEAD') {
+      // Answered here: Fastify's own HEAD handling would read a streamed body to the end and drop it.
+      await fh.close()
+      const res = reply.hijack().raw
+      for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, typeof v === 'number' ? String(v) : v)
+      res.writeHead(reply.statusCode)
+      res.end()
+      return
     }
-    reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`).header('Content-Length', String(range.end - range.start + 1))
-    return await reply.send(fh.createReadStream({ start: range.start, end: range.end, autoClose: true }))
+    return await reply.send(fh.createReadStream({ start, end, autoClose: true }))
   }
 }]
