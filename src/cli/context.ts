@@ -38,10 +38,14 @@ export class CliContext {
 
   constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn') {
     this.dir = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
-    this.out = createOutput(opts.json === true, io)
+    // Whatever the command prints takes a progress line off the terminal first (it is redrawn
+    // below at its next update), so that a log line or a result never lands in the middle of it.
+    const stdout = (s: string): void => { this.clearProgress(); io.stdout(s) }
+    const stderr = (s: string): void => { this.clearProgress(); io.stderr(s) }
+    this.out = createOutput(opts.json === true, { stdout, stderr })
     const level = opts.logLevel ?? io.env.PETAL_LOG_LEVEL ?? defaultLogLevel
     if (!LEVELS.includes(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LEVELS.join(', ')}`)
-    this.logger = createLogger(r => { io.stderr(formatLogRecord(r) + '\n') }, level as LogLevel)
+    this.logger = createLogger(r => { stderr(formatLogRecord(r) + '\n') }, level as LogLevel)
   }
 
   get dataDir (): DataDir { return new DataDir(this.dir) }
@@ -99,6 +103,10 @@ export class CliContext {
     const p = new Progress({ label, unit, mode: this.out.json ? 'json' : this.io.stderrIsTTY ? 'tty' : 'lines', write: this.io.stderr })
     this.bars.push(p)
     return p
+  }
+
+  private clearProgress (): void {
+    for (const p of this.bars) p.clear()
   }
 
   /** End every progress display (before an error is printed, so that it starts on a line of its own). */

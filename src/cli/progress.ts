@@ -64,11 +64,10 @@ export class Progress {
 
   /** Take a terminal line off the screen (something else is about to be printed); the next update redraws it. */
   clear (): void {
-    if (this.o.mode === 'tty' && this.shown && !this.ended) {
-      this.o.write('\r\x1b[K')
-      this.lastShown = -Infinity
-      this.lastLine = ''
-    }
+    if (this.lastLine === '') return
+    this.o.write('\r\x1b[K')
+    this.lastShown = -Infinity
+    this.lastLine = ''
   }
 
   /**
@@ -81,6 +80,7 @@ export class Progress {
     if (!this.shown || this.last === undefined) return
     if (this.last.done !== this.lastShownDone || this.o.mode === 'tty') this.show(this.now())
     if (this.o.mode === 'tty') this.o.write('\n')
+    this.lastLine = ''
   }
 
   private show (t: number): void {

@@ -40,7 +40,7 @@ async function importDir (ctx: CliContext, from: string): Promise<void> {
  * One progress display over several block imports: the total is every file's size times the
  * passes an import makes over it, and each import's own progress is added to what came before.
  */
-function overallProgress (ctx: CliContext, files: string[]): { bytes: number, next: (file: string) => OnWorkProgress, pause: () => void, end: () => void } {
+function overallProgress (ctx: CliContext, files: string[]): { bytes: number, next: (file: string) => OnWorkProgress, end: () => void } {
   const size = (f: string): number => { try { return statSync(f).size } catch { return 0 } }
   const bytes = files.reduce((n, f) => n + size(f), 0)
   const total = bytes * IMPORT_PASSES
@@ -54,8 +54,6 @@ function overallProgress (ctx: CliContext, files: string[]): { bytes: number, ne
       current = size(file) * IMPORT_PASSES
       return p => { bar.update({ ...p, done: base + Math.min(p.done, current), total: Math.max(total, base + current) }) }
     },
-    // A result line is about to be printed on the terminal: take the bar off its line first.
-    pause: () => { bar.clear() },
     end: () => { bar.end() }
   }
 }
@@ -78,7 +76,6 @@ export function register (program: Command, action: Action): void {
         const seal = o.seal ?? (existsSync(sealPathOf(f)) ? readFileSync(sealPathOf(f), 'utf8').trim() : undefined)
         if (seal === undefined) throw new UsageError(`no seal for ${f}`, `put its seal in ${sealPathOf(f)} or pass --seal`)
         const r = await importBlock(chain, f, seal, { signal: ctx.signal, onProgress: progress.next(f) })
-        progress.pause()
         ctx.out.result({ file: f, status: r.status, height: r.block.height, hash: r.block.hash, reorg: r.reorg === undefined ? undefined : { depth: r.reorg.depth, fork_height: r.reorg.forkHeight, orphaned: r.reorg.orphaned.map(b => b.hash) }, reorg_refused: r.reorgRefused }, () => describe(r))
       }
       progress.end()

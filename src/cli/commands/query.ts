@@ -47,7 +47,8 @@ export function register (program: Command, action: Action): void {
         to: o.to,
         sync: o.sync && writable,
         signal: ctx.signal,
-        onText: text => { ctx.out.stdout(text) },
+        // The mirror is up to date once the statement answers: its progress line ends first.
+        onText: text => { bar?.end(); ctx.out.stdout(text) },
         onSyncProgress: p => {
           if (bar === undefined && p.total < PROGRESS_FROM) return
           bar ??= ctx.progress('query mirror', 'blocks')

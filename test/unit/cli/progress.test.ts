@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { CliContext } from '../../../src/cli/context.js'
 import { formatDuration, Progress, type ProgressMode } from '../../../src/cli/progress.js'
 import { WorkMeter, type WorkProgress } from '../../../src/util/index.js'
 
@@ -80,6 +81,34 @@ describe('progress display', () => {
 
   it('formats durations', () => {
     expect([0, 8.4, 59.6, 125, 3600 + 180].map(formatDuration)).toEqual(['0 s', '8 s', '1 min 00 s', '2 min 05 s', '1 h 03 min'])
+  })
+})
+
+describe('progress among other output on a terminal', () => {
+  it('a log line, a note or a result never lands inside the progress line; the line ends before an error', () => {
+    vi.useFakeTimers({ toFake: ['performance'] })
+    try {
+      let err = ''
+      let out = ''
+      const ctx = new CliContext({}, { stdout: s => { out += s }, stderr: s => { err += s }, env: {}, stderrIsTTY: true, packageRoot: '.' }, new AbortController().signal)
+      const bar = ctx.progress('verify')
+      vi.advanceTimersByTime(1500)
+      bar.update({ phase: 'verifying', done: 10, total: 100 })
+      expect(err).toMatch(/^\rverify {2}10% .*\x1b\[K$/)
+      ctx.logger.warn('a peer went away')
+      ctx.out.note('a note')
+      ctx.out.result({}, () => 'a result')
+      // The line is cleared once, before the first of them; each starts at the beginning of a line.
+      expect(err).toMatch(/^\rverify .*\x1b\[K\r\x1b\[K\d\d:\d\d:\d\d WARN +petal +a peer went away\na note\n$/)
+      expect(out).toBe('a result\n')
+      vi.advanceTimersByTime(200)
+      bar.update({ phase: 'verifying', done: 20, total: 100 })
+      expect(err.endsWith('\x1b[K')).toBe(true) // redrawn below
+      ctx.endProgress() // as before an error is reported
+      expect(err.endsWith('\n')).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
