@@ -18,6 +18,13 @@ export interface SignImportOptions extends LockOptions {
    * (hashing, checking, hashing rows) and storing: SIGN_IMPORT_PASSES passes over the file.
    */
   onProgress?: OnWorkProgress
+  /**
+   * Called under the write lock once the block is built and has passed the intrinsic checks, just
+   * before it is accepted and committed. A caller that must durably remember the block before it
+   * can be on the chain (the ingest service records its batch's block hash) does it here; throwing
+   * aborts the import and leaves the chain as it was.
+   */
+  beforeAccept?: (block: { hash: string, height: number, rowsRoot: string }) => Promise<void> | void
 }
 
 export const SIGN_IMPORT_PASSES = BUILD_PASSES + LOAD_PASSES + 1
@@ -54,6 +61,7 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         meter
       })
       const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, signal: options.signal, meter })
+      await options.beforeAccept?.({ hash: built.hash, height: built.header.height, rowsRoot: built.header.rowsRoot })
       meter?.stage('storing', c.file.size)
       const r = acceptCandidate(chain, c, tmp, tx)
       meter?.finish()

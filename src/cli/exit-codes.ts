@@ -15,7 +15,7 @@ export const EXIT = {
 } as const
 
 const DATA_DIR_CODES = new Set(['API_TOKENS_CORRUPT', 'ALREADY_RUNNING', 'NOT_INITIALISED', 'DATA_DIR_NOT_EMPTY', 'CHAINPARAMS_INVALID', 'INDEX_CORRUPT', 'DATA_DIR_READONLY', 'LOCK_TIMEOUT', 'BLOCK_FILE_MISSING', 'GENESIS_MISMATCH', 'EMPTY_CHAIN'])
-const KEY_CODES = new Set(['NO_SIGNING_KEY', 'KEY_NOT_FOUND', 'KEY_AMBIGUOUS', 'KEY_EXISTS', 'NO_KEYS', 'PASSPHRASE_REQUIRED', 'BAD_PASSPHRASE', 'BAD_PRIVATE_KEY', 'BAD_PUBLIC_KEY', 'BAD_KEY_ENVELOPE'])
+const KEY_CODES = new Set(['INGEST_NO_KEY', 'INGEST_NOT_SIGNATORY', 'NO_SIGNING_KEY', 'KEY_NOT_FOUND', 'KEY_AMBIGUOUS', 'KEY_EXISTS', 'NO_KEYS', 'PASSPHRASE_REQUIRED', 'BAD_PASSPHRASE', 'BAD_PRIVATE_KEY', 'BAD_PUBLIC_KEY', 'BAD_KEY_ENVELOPE'])
 
 /** Map an error to an exit status by its code (by class name for the few that share codes). */
 export function exitCodeOf (err: unknown): number {
@@ -30,6 +30,11 @@ export function exitCodeOf (err: unknown): number {
   if (DATA_DIR_CODES.has(err.code)) return EXIT.DATA_DIR
   if (KEY_CODES.has(err.code)) return EXIT.KEYS
   if (err.name === 'BlockError' || err.code === 'REORG_TOO_DEEP') return EXIT.INVALID_BLOCK
+  // A receipt or orphan the arguments name that this directory does not know: a bad argument.
+  if (err.code === 'INGEST_UNKNOWN_RECEIPT' || err.code === 'INGEST_BLOCK_OWNED') return EXIT.USAGE
+  if (err.code === 'INGEST_STORE_UNAVAILABLE') return EXIT.DATA_DIR
+  // Records refused (malformed, wrong type, too large, a table conflict): an input was refused.
+  if (err.name === 'IngestError') return EXIT.INVALID_BLOCK
   if (err.name === 'NetworkError' || err.name === 'SyncError') return EXIT.NETWORK
   if (err.name === 'QueryError') return EXIT.QUERY
   return EXIT.FAILURE

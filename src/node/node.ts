@@ -1,6 +1,7 @@
 import { PetalMetrics, startApiServer, type ApiServer, type NodeFacts } from '../api/index.js'
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
+import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
@@ -22,6 +23,9 @@ export class PetalNode {
   readonly chain: Chain
   readonly network: Network
   readonly sync: Sync
+  /** The record ingestion service (pending.db, receipts, sealing); undefined with `ingest: false`. */
+  readonly ingest: Ingest | undefined
+  private readonly sealLoop: SealLoop | undefined
   private readonly logger: Logger
   private readonly controller = new AbortController()
   private readonly loops: Array<Promise<void>> = []
@@ -37,18 +41,34 @@ export class PetalNode {
   private mirrorRun: Promise<void> | undefined
   private readonly mirrorMutex = new Mutex()
 
-  private constructor (chain: Chain, network: Network, sync: Sync, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
+  private constructor (chain: Chain, network: Network, sync: Sync, ingest: Ingest | undefined, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
     this.chain = chain
     this.network = network
     this.sync = sync
+    this.ingest = ingest
     this.logger = logger
+    if (ingest !== undefined && o.ingest !== false) {
+      this.sealLoop = new SealLoop(ingest, {
+        ...o.ingest,
+        everyMs: o.ingest?.everyMs ?? DEFAULT_SEAL_EVERY_MS,
+        // Not while catching up: a block sealed on a stale tip would only be orphaned.
+        ready: () => this.sync.state().state === 'idle'
+      }, logger.child('seal'))
+      ingest.on('sealed', () => {
+        this.lastTip = this.chain.tip().hash
+        this.sync.localChanged()
+        void this.announceTip()
+      })
+    }
   }
 
   /** Open (or take) the chain and build the node; nothing listens until start(). */
   static async create (o: NodeOptions): Promise<PetalNode> {
     const logger = o.logger ?? nullLogger
     const chain = o.chain ?? Chain.open(o.dir, { logger: logger.child('chain') })
+    let ingest: Ingest | undefined
     try {
+      ingest = o.ingest === false ? undefined : Ingest.open({ chain, key: o.signingKey, logger: logger.child('ingest') })
       const dir = new DataDir(chain.dir.root)
       const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
       const bootstrap = [...validBootstrap(chain.params.bootstrapPeers, logger), ...(o.network?.bootstrap ?? [])]
@@ -65,14 +85,21 @@ export class PetalNode {
         }
       }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
       let node: PetalNode | undefined
+      const owner = ingest
       const events = {
         ...o.events,
-        onImported: (r: ImportResult, from: string) => { node?.imported(); o.events?.onImported?.(r, from) }
+        onImported: (r: ImportResult, from: string) => {
+          node?.imported()
+          o.events?.onImported?.(r, from)
+          // A reorg may have orphaned sealed rows: the seal loop re-queues them at once.
+          if (r.status === 'reorg') node?.sealLoop?.wake()
+        }
       }
-      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey }, o.sync, events)
-      node = new PetalNode(chain, network, sync, o.chain === undefined, o, logger.child('node'))
+      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false }, o.sync, events)
+      node = new PetalNode(chain, network, sync, ingest, o.chain === undefined, o, logger.child('node'))
       return node
     } catch (err) {
+      await ingest?.close()
       if (o.chain === undefined) chain.close()
       throw err
     }
@@ -117,6 +144,8 @@ export class PetalNode {
         throw err
       }
     }
+    // Sealing starts last: the node first serves what it has (a seal holds the chain's write lock).
+    this.sealLoop?.start()
     this.logger.info('node started', { peer: this.peerId, role: this.role, height: this.chain.tip().height })
   }
 
@@ -159,7 +188,7 @@ export class PetalNode {
   }
 
   async stop (): Promise<void> {
-    if (!this.running) { await this.network.stop(); if (this.owned) this.chain.close(); return }
+    if (!this.running) { await this.network.stop(); await this.ingest?.close(); if (this.owned) this.chain.close(); return }
     this.running = false
     this.controller.abort()
     await this.api?.close()
@@ -169,8 +198,10 @@ export class PetalNode {
     await this.mirrorPool?.close()
     this.mirrorPool = undefined
     if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root)
+    await this.sealLoop?.stop()
     await this.sync.stop()
     await this.network.stop()
+    await this.ingest?.close()
     this.lock?.release()
     this.lock = undefined
     if (this.owned) this.chain.close()

@@ -1,6 +1,7 @@
 import type { AccessPolicy, ApiLimits, HttpAddress } from '../api/index.js'
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
+import type { SealLoopOptions } from '../ingest/index.js'
 import type { NetworkOptions } from '../network/index.js'
 import type { SyncEvents, SyncOptions } from '../sync/index.js'
 import type { Logger } from '../util/index.js'
@@ -29,6 +30,11 @@ export interface NodeOptions {
   mirrorEveryMs?: number
   /** Serve the HTTP API (docs/api.md); off unless given. */
   http?: { address: HttpAddress, access?: Partial<AccessPolicy>, limits?: Partial<ApiLimits> }
+  /**
+   * The ingest service's seal loop (docs/ingest.md): seal pending rows every `everyMs` (default
+   * 5 s) or at `rows` / `bytes` pending. `false`: no ingest service at all.
+   */
+  ingest?: false | Partial<Omit<SealLoopOptions, 'ready'>>
 }
 
 export const DEFAULT_WATCH_MS = 250

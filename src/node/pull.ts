@@ -89,7 +89,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   let keepRunning = false
   try {
     // Sync with a node that listens nowhere: outbound connections are enough to fetch.
-    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false })
+    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false })
     await node.start()
     await waitSynced(node, peer, o)
     // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.

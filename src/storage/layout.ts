@@ -33,6 +33,8 @@ export class DataDir {
   get nodeKey (): string { return join(this.root, 'node.key') }
   get tmpDir (): string { return join(this.root, 'tmp') }
   get journal (): string { return join(this.root, 'journal.json') }
+  /** Rows acknowledged by the ingest service and not yet in a canonical block (src/ingest). */
+  get pendingDb (): string { return join(this.root, 'pending.db') }
 }
 
 /** The `.sig` file that holds a block file's seal. */

@@ -6,13 +6,15 @@ import { openSqlite, type SqliteDb } from './sqlite.js'
  * The lock a running node holds on its data directory for its whole life: an exclusive SQLite lock
  * on `node.lock`, which the kernel releases when the process dies, however it dies. Unlike a pid
  * file it cannot go stale, be fooled by pid reuse, or let two nodes start at the same instant.
+ * The same kind of lock on another file (`file`) guards other one-at-a-time work (`seal.lock`: the
+ * one process sealing pending rows).
  */
 export class NodeLock {
   private constructor (private readonly db: SqliteDb) {}
 
   /** Take the lock, or return undefined at once if another process holds it. */
-  static tryAcquire (dir: string): NodeLock | undefined {
-    const db = openSqlite(join(dir, 'node.lock'))
+  static tryAcquire (dir: string, file = 'node.lock'): NodeLock | undefined {
+    const db = openSqlite(join(dir, file))
     try {
       db.pragma('busy_timeout = 0')
       db.exec('BEGIN EXCLUSIVE')
@@ -25,10 +27,10 @@ export class NodeLock {
   }
 
   /** True when a node holds the lock of `dir` right now. Creates nothing. */
-  static isHeld (dir: string): boolean {
+  static isHeld (dir: string, file = 'node.lock'): boolean {
     // A node creates the file when it starts; without it no node has ever run here.
-    if (!existsSync(join(dir, 'node.lock'))) return false
-    const lock = NodeLock.tryAcquire(dir)
+    if (!existsSync(join(dir, file))) return false
+    const lock = NodeLock.tryAcquire(dir, file)
     lock?.release()
     return lock === undefined
   }

@@ -20,6 +20,11 @@ export interface SyncComponents {
   logger?: Logger
   /** This node's signing key: orphaned blocks it signed are re-sealed on the new tip. */
   signingKey?: SigningKey
+  /**
+   * Orphans whose content another part of the node re-seals itself (the ingest service re-queues
+   * the rows of its own blocks): skipped here, so nothing is sealed twice.
+   */
+  ownsOrphan?: (hash: string) => boolean
 }
 
 export interface SyncEvents {
@@ -322,7 +327,7 @@ export class Sync {
     const { chain } = this.c
     if (!chain.keysAt(chain.tip()).isActive(key.id)) return
     for (const o of pendingOrphans(chain, key.id)) {
-      if (this.gaveUp.has(o.hash) || this.pickTarget() !== undefined || signal.aborted) continue
+      if (this.gaveUp.has(o.hash) || this.c.ownsOrphan?.(o.hash) === true || this.pickTarget() !== undefined || signal.aborted) continue
       try {
         const r = await resealOrphan(chain, o.hash, key, { signal })
         this.imported(r, 'self')

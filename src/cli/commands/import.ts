@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import type { Command } from 'commander'
 import { IMPORT_PASSES, importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
 import type { OnWorkProgress } from '../../util/index.js'
+import { Ingest, IngestError } from '../../ingest/index.js'
 import { DataDir, readSeal, sealPathOf } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
@@ -87,6 +88,16 @@ export function register (program: Command, action: Action): void {
       const chain = ctx.openChain()
       const b = chain.get(hash)
       if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks; `petal import` and the node log name the blocks a reorg orphaned')
+      // Rows of a block the ingest service sealed are re-queued by it; re-sealing the block too
+      // would put them on the chain twice.
+      const ingest = Ingest.open({ chain, readonly: true })
+      const owned = ingest.ownsBlock(b.hash)
+      await ingest.close()
+      if (owned) {
+        throw new IngestError('INGEST_BLOCK_OWNED', `block ${short(b.hash)} holds records sealed by the ingest service, which re-seals them itself after a reorg`, {
+          hint: 'run `petal seal` (or keep a node running) to re-seal its rows; `petal receipt ID` shows where each row is', details: { hash: b.hash }
+        })
+      }
       const r = await resealOrphan(chain, b.hash, ctx.loadKey(), { signal: ctx.signal })
       await syncMirrorAfterImport(ctx, chain)
       ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)

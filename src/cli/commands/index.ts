@@ -17,6 +17,7 @@ import * as pull from './pull.js'
 import * as peers from './peers.js'
 import * as serve from './serve.js'
 import * as tokens from './tokens.js'
+import * as ingest from './ingest.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, importCmd, verify, verifyProof, reindex, signers, keys, signkey, tokens]
+export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, ingest, importCmd, verify, verifyProof, reindex, signers, keys, signkey, tokens]

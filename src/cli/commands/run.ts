@@ -2,6 +2,8 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { PetalNode } from '../../node/index.js'
 import type { CliContext } from '../context.js'
+import { intOption, secondsOption } from '../args.js'
+import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { initFromTemplate } from './init.js'
 import { addHttpOptions, httpOptions, type HttpFlags } from './http-options.js'
@@ -26,6 +28,7 @@ export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: stri
     '',
     'While it runs, from another terminal:',
     `  npx petal ${d}signimportblock my-data.db   # seal an SQLite file into the next block; the node announces it`,
+    `  npx petal ${d}append readings rows.csv     # store records (CSV, NDJSON, JSON); the node seals them into a block`,
     `  npx petal ${d}query "SELECT * FROM _blocks" # SQL over every block`,
     `  npx petal ${d}status                        # tip, signatories, peers, sync state`,
     `  npx petal ${d}verify                        # re-check every hash and signature`,
@@ -41,17 +44,40 @@ export async function untilStopped (ctx: CliContext): Promise<void> {
   await new Promise<void>(resolve => { ctx.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
 }
 
+const UNITS: Record<string, number> = { '': 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 }
+
+/** A size in bytes: 1048576, 1MiB, 16MB, 512k. */
+export const byteSize = (flag: string) => (v: string): number => {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v)
+  const unit = UNITS[(m?.[2] ?? '').toLowerCase()]
+  const n = m === null || unit === undefined ? NaN : Math.round(Number(m[1]) * unit)
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag} must be a size in bytes, not ${JSON.stringify(v)}`, 'e.g. 1048576, 512KiB, 16MiB or 1GB')
+  return n
+}
+
+interface SealFlags { sealEvery?: number, sealRows?: number, sealBytes?: number }
+
 export function register (program: Command, action: Action): void {
   addHttpOptions(addNetworkOptions(program.command('run')
-    .description('run a node: find peers, sync, serve blocks and announce new ones, serve the HTTP API; a signatory re-seals its orphaned blocks')
-    .option('--init', 'create the default local chain (genesis/local.json) first if the data directory has none')))
-    .action(action(async (ctx, o: NetworkFlags & HttpFlags & { init?: boolean }) => {
+    .description('run a node: find peers, sync, serve blocks and announce new ones, serve the HTTP API; a signatory re-seals its orphaned blocks and seals pending records (`petal append`, the HTTP API) into blocks')
+    .option('--init', 'create the default local chain (genesis/local.json) first if the data directory has none')
+    .option('--seal-every <seconds>', 'seal pending records once the oldest has waited this long (default 5; 0: at once)', secondsOption('--seal-every', 86_400))
+    .option('--seal-rows <n>', 'also seal as soon as this many records are pending', intOption('--seal-rows', { min: 1 }))
+    .option('--seal-bytes <size>', 'also seal as soon as this many bytes of records are pending (e.g. 16MiB)', byteSize('--seal-bytes'))))
+    .action(action(async (ctx, o: NetworkFlags & HttpFlags & SealFlags & { init?: boolean }) => {
       const http = httpOptions(o)
       const network = await networkOptions(o)
       const { PetalNode } = await import('../../node/index.js')
       if (o.init === true) await initFromTemplate(ctx, join(ctx.io.packageRoot, 'genesis', 'local.json'))
       const key = nodeSigningKey(ctx)
-      const node = await PetalNode.create({ dir: ctx.dir, signingKey: key, logger: ctx.logger, network, http })
+      const node = await PetalNode.create({
+        dir: ctx.dir,
+        signingKey: key,
+        logger: ctx.logger,
+        network,
+        http,
+        ingest: { ...(o.sealEvery === undefined ? {} : { everyMs: o.sealEvery }), rows: o.sealRows, bytes: o.sealBytes }
+      })
       ctx.onClose(async () => { await node.stop() })
       await node.start()
       printNodeReady(ctx, node, roleLine(node.role, key))

@@ -1,14 +1,41 @@
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { parseEndorsement, signImport } from '../../chain/index.js'
+import { buildRecordsFile, type RecordFormat } from '../../ingest/index.js'
+import { tmpBlockPath } from '../../storage/index.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { readRecords, recordFormat } from './ingest.js'
+
+/**
+ * Whether FILE holds records (CSV, NDJSON, JSON) rather than an SQLite database: --format or
+ * --table says so, or the extension does; an SQLite header always means a database.
+ */
+function isRecordsFile (file: string, o: { table?: string, format?: RecordFormat }): boolean {
+  let head = Buffer.alloc(0)
+  try {
+    const fd = openSync(file, 'r')
+    try {
+      head = Buffer.alloc(16)
+      head = head.subarray(0, readSync(fd, head, 0, 16, 0))
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return o.format !== undefined // a missing file is reported by the path that reads it
+  }
+  if (head.toString('latin1') === 'SQLite format 3\u0000') return false
+  return o.format !== undefined || o.table !== undefined || /\.(csv|ndjson|jsonl|json)$/i.test(file)
+}
 
 export function register (program: Command, action: Action): void {
   program.command('signimportblock [file]').description('seal an SQLite file into the next block (your file is not modified) and import it; without a file, a block holding only --keyops')
     .option('--keyops <file>', 'an endorsement file from `petal signkey` to include as a key operation (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
-    .action(action(async (ctx, file: string | undefined, o: { keyops: string[] }) => {
+    .option('--table <name>', 'FILE holds records (CSV with a header row, NDJSON or a JSON array): seal them as table NAME, typed as `petal append` types a new table')
+    .option('-f, --format <format>', 'the records format: csv, ndjson or json (default: from the extension, else the content)', recordFormat)
+    .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat }) => {
       if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
       const chain = ctx.openChain()
       const key = ctx.loadKey()
@@ -21,13 +48,24 @@ export function register (program: Command, action: Action): void {
         }
         return parseEndorsement(text, chain.chainId, f)
       })
+      let source = file
+      let records: string | undefined
+      if (file !== undefined && isRecordsFile(file, o)) {
+        if (o.table === undefined) throw new UsageError(`${file} holds records, not an SQLite database: name the table they go in`, `petal signimportblock ${file} --table NAME`)
+        const input = readRecords(file, o.format)
+        records = tmpBlockPath(chain.dir)
+        buildRecordsFile(records, o.table, input.rows)
+        source = records
+      } else if (o.table !== undefined || o.format !== undefined) {
+        throw new UsageError(`${file ?? 'no file'}: --table and --format apply to a records file (CSV, NDJSON, JSON), not to an SQLite database`, 'leave them out to seal the SQLite file as it is')
+      }
       const bar = ctx.progress('signimportblock')
-      const r = await signImport(chain, file, key, {
+      const r = await signImport(chain, source, key, {
         keyOps,
         signal: ctx.signal,
         onWait: () => { ctx.out.note('waiting for another process writing to this data directory…') },
         onProgress: p => { bar.update(p) }
-      })
+      }).finally(async () => { if (records !== undefined) await rm(records, { force: true }) })
       bar.end()
       await syncMirrorAfterImport(ctx, chain, { bytes: r.block.size })
       const tables = chain.index.tablesOf(r.block.hash)

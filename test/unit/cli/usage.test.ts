@@ -35,7 +35,11 @@ describe('usage errors: numbers and ranges', () => {
     { args: ['query', 'SELECT 1', '--timeout'], bad: ['-1', '1e3', '86401', 'NaN', '.5'] },
     { args: ['signers', '--height'], bad: ['99999999999999999999', '-1', '1.0', '0x1'] },
     { args: ['verify', '--workers'], bad: ['0', '65', '-1', '1.5', '99999999999999999999'] },
-    { args: ['verify-proof', 'proof.json', '--trust', 'key.pem', '--min-signatures'], bad: ['101', '-1', '1.5', '99999999999999999999', 'two'] }
+    { args: ['verify-proof', 'proof.json', '--trust', 'key.pem', '--min-signatures'], bad: ['101', '-1', '1.5', '99999999999999999999', 'two'] },
+    { args: ['run', '--seal-every'], bad: ['-1', '1e3', '86401', 'soon'] },
+    { args: ['run', '--seal-rows'], bad: ['0', '-1', '1.5', '99999999999999999999'] },
+    { args: ['run', '--seal-bytes'], bad: ['0', '-1', '16XB', 'lots', '99999999999999999999'] },
+    { args: ['append', 't', '--max-rows'], bad: ['0', '-3', '1.5'] }
   ]
   for (const c of cases) {
     it(`${c.args.filter(a => !a.includes(' ')).join(' ')} refuses ${c.bad.map(b => JSON.stringify(b)).join(', ')}`, async () => {

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
+import { NodeLock } from '../../storage/index.js'
+import { isPetalError } from '../../util/index.js'
+import { intOption } from '../args.js'
+import type { CliContext } from '../context.js'
+import { syncMirrorAfterImport } from '../mirror-sync.js'
+import { formatBytes, short, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+
+export const recordFormat = (v: string): RecordFormat => {
+  if (!(RECORD_FORMATS as readonly string[]).includes(v)) throw new UsageError(`unknown format ${JSON.stringify(v)}`, `use one of ${RECORD_FORMATS.join(', ')}`)
+  return v as RecordFormat
+}
+
+/** Read a records file (or stdin for `-`), and parse it in the format given or detected. */
+export function readRecords (file: string, format: RecordFormat | undefined, maxRows?: number): { rows: ReturnType<typeof parseRecords>, format: RecordFormat, bytes: number } {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file === '-' ? 0 : file)
+  } catch (err) {
+    throw new UsageError(`cannot read ${file === '-' ? 'standard input' : file}: ${(err as Error).message}`)
+  }
+  const f = format ?? detectFormat(file === '-' ? undefined : file, bytes.subarray(0, 64).toString('utf8'))
+  return { rows: parseRecords(bytes, f, { maxRows }), format: f, bytes: bytes.byteLength }
+}
+
+/** The id of the signing key (no passphrase needed: appending only checks it is a signatory). */
+function keyIdOf (ctx: CliContext): string | undefined {
+  try {
+    return ctx.keystore().resolve(ctx.opts.key).id
+  } catch (err) {
+    if (isPetalError(err) && err.code === 'NO_KEYS' && ctx.opts.key === undefined) return undefined
+    throw err
+  }
+}
+
+function describeReceipt (r: Receipt): string {
+  if (r.state === 'sealed' && r.sealed !== undefined) {
+    return `${r.id}: sealed in block ${r.sealed.height} ${r.sealed.blockHash}, table ${r.sealed.table}, rowid ${r.sealed.rowid} (block time ${r.sealed.sealedAt}; accepted ${r.acceptedAt})`
+  }
+  return `${r.id}: pending in table ${r.table} (accepted ${r.acceptedAt})${r.problem === undefined ? '' : `; cannot be sealed: ${r.problem}`}`
+}
+
+export function register (program: Command, action: Action): void {
+  program.command('append <table> [file]')
+    .description('store records (CSV with a header row, NDJSON, or a JSON array; FILE or - for standard input) durably as pending rows of TABLE, and print one receipt per row; a running node seals them into a block (or run `petal seal`)')
+    .option('-f, --format <format>', `input format: ${RECORD_FORMATS.join(', ')} (default: from the file extension, else from the content)`, recordFormat)
+    .option('--schema <sql>', 'declare the table first with this CREATE TABLE statement (idempotent); without FILE, only declare it')
+    .option('--max-rows <n>', 'refuse an input of more rows than this (default 1,000,000)', intOption('--max-rows', { min: 1 }))
+    .action(action(async (ctx, table: string, file: string | undefined, o: { format?: RecordFormat, schema?: string, maxRows?: number }) => {
+      const chain = ctx.openChain()
+      const ingest = Ingest.open({ chain, keyId: keyIdOf(ctx), logger: ctx.logger, maxAppendRows: o.maxRows })
+      ctx.onClose(async () => { await ingest.close() })
+      let declared: { created: boolean, sql: string } | undefined
+      if (o.schema !== undefined) declared = await ingest.putTable(table, o.schema)
+      if (file === undefined && o.schema !== undefined) {
+        ctx.out.result({ table, created: declared?.created, sql: declared?.sql }, () => `table ${table} ${declared?.created === true ? 'declared' : 'already declared so'}: ${declared?.sql ?? ''}`)
+        return
+      }
+      const input = readRecords(file ?? '-', o.format, o.maxRows)
+      const r = await ingest.append(table, input.rows, { signal: ctx.signal })
+      const nodeRunning = NodeLock.isHeld(ctx.dir)
+      ctx.out.result({ table: r.table, created: r.created, added_columns: r.addedColumns, rows: r.receipts.length, receipts: r.receipts }, () => r.receipts.join('\n'))
+      ctx.out.note(`${r.receipts.length} row(s) of ${input.format.toUpperCase()} (${formatBytes(input.bytes)}) stored as pending rows of ${r.table}` +
+        `${r.created ? ' (new table)' : ''}${r.addedColumns.length > 0 ? `; new column(s): ${r.addedColumns.join(', ')}` : ''}.\n` +
+        (nodeRunning ? 'The running node seals them into a block; ' : 'No node runs here: seal them with `petal seal`; ') + 'check one with `petal receipt ID`.')
+    }, 'warn'))
+
+  program.command('seal')
+    .description('seal every pending row into blocks now (beside a running node or alone), with your signing key')
+    .action(action(async ctx => {
+      const chain = ctx.openChain()
+      const ingest = Ingest.open({ chain, key: ctx.loadKey(), logger: ctx.logger })
+      ctx.onClose(async () => { await ingest.close() })
+      const bar = ctx.progress('seal')
+      const r = await ingest.sealNow({
+        signal: ctx.signal,
+        onWait: () => { bar.clear(); ctx.out.note('waiting for another process that is sealing or writing to this data directory…') },
+        onProgress: p => { if (p.totalBytes > 0) bar.update({ phase: `${p.rows} of ${p.totalRows} rows sealed`, done: p.bytes, total: p.totalBytes }) }
+      })
+      bar.end()
+      if (r.blocks.length > 0) await syncMirrorAfterImport(ctx, chain)
+      const rows = r.blocks.reduce((s, b) => s + b.rows, 0)
+      ctx.out.result({ rows, blocks: r.blocks }, () => r.blocks.length === 0
+        ? 'nothing to seal'
+        : r.blocks.map(b => `block ${b.height} ${b.hash}: ${b.rows} row(s)`).join('\n'))
+      if (r.blocks.length > 0) ctx.out.note(`sealed ${rows} row(s) into ${r.blocks.length} block(s), signed by ${short(ctx.loadKey().id)}`)
+    }, 'warn'))
+
+  program.command('receipt <id>')
+    .description('where a row acknowledged by `petal append` or the HTTP API is: pending, or sealed (block, table, rowid)')
+    .action(action(async (ctx, id: string) => {
+      const chain = ctx.openChain({ forReading: true })
+      const ingest = Ingest.open({ chain, readonly: true, logger: ctx.logger })
+      ctx.onClose(async () => { await ingest.close() })
+      const r = ingest.receipt(id)
+      if (r === undefined) {
+        throw new IngestError('INGEST_UNKNOWN_RECEIPT', `no receipt ${JSON.stringify(id)} in ${ctx.dir}`, {
+          hint: 'a receipt is answered by the data directory that issued it (give it with --dir); ids look like abcdefgh-42', details: { receipt: id }
+        })
+      }
+      ctx.out.result({ id: r.id, table: r.table, state: r.state, accepted_at: r.acceptedAt, sealed: r.sealed === undefined ? undefined : { height: r.sealed.height, block_hash: r.sealed.blockHash, table: r.sealed.table, rowid: r.sealed.rowid, sealed_at: r.sealed.sealedAt }, problem: r.problem }, () => describeReceipt(r))
+    }, 'warn'))
+}

@@ -1,0 +1,214 @@
+import { IngestError } from './errors.js'
+import { INT64_MAX, INT64_MIN, newRow, type IngestRow, type IngestValue } from './values.js'
+
+/**
+ * A strict JSON reader for records: a top-level array of objects (`json`) or one object per line
+ * (`ndjson`). Unlike JSON.parse it keeps integers exact (`9223372036854775807` stays a bigint),
+ * reads `{"$base64": "…"}` as a BLOB, refuses duplicate keys, nested values and integers beyond
+ * 64 bits, and says where the input is wrong (row, line, field).
+ */
+export function parseJsonRecords (s: string, format: 'json' | 'ndjson', maxRows: number): IngestRow[] {
+  const r = new JsonReader(s)
+  const rows: IngestRow[] = []
+  if (format === 'json') {
+    r.space()
+    r.expect(0x5b, 'the body must be a JSON array of objects, e.g. [{"a": 1}]')
+    r.space()
+    if (r.peek() === 0x5d) { r.pos++ } else {
+      for (;;) {
+        if (rows.length >= maxRows) throw tooMany(maxRows)
+        rows.push(r.row(rows.length))
+        r.space()
+        const c = r.peek()
+        r.pos++
+        if (c === 0x5d) break
+        if (c !== 0x2c) throw r.fail(rows.length - 1, undefined, 'expected "," or "]" after a row')
+        r.space()
+      }
+    }
+    r.space()
+    if (r.pos < s.length) throw r.fail(rows.length, undefined, 'unexpected text after the array')
+    return rows
+  }
+  for (;;) {
+    r.spaceInLine()
+    if (r.pos >= s.length) break
+    if (r.peek() === 0x0a || r.peek() === 0x0d) { r.pos++; continue }
+    if (rows.length >= maxRows) throw tooMany(maxRows)
+    rows.push(r.row(rows.length))
+    r.spaceInLine()
+    const c = r.peek()
+    if (r.pos < s.length && c !== 0x0a && c !== 0x0d) throw r.fail(rows.length - 1, undefined, 'expected one JSON object per line')
+  }
+  return rows
+}
+
+function tooMany (max: number): IngestError {
+  return new IngestError('INGEST_TOO_MANY_ROWS', `more than ${max} rows in one request`, { hint: `send at most ${max} rows at a time`, details: { limit: max } })
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y
+
+class JsonReader {
+  pos = 0
+  constructor (readonly s: string) {}
+
+  peek (): number { return this.s.charCodeAt(this.pos) }
+
+  space (): void {
+    for (;;) {
+      const c = this.s.charCodeAt(this.pos)
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.pos++
+      else return
+    }
+  }
+
+  spaceInLine (): void {
+    for (;;) {
+      const c = this.s.charCodeAt(this.pos)
+      if (c === 0x20 || c === 0x09) this.pos++
+      else return
+    }
+  }
+
+  expect (c: number, message: string): void {
+    if (this.peek() !== c) throw this.fail(undefined, undefined, message)
+    this.pos++
+  }
+
+  /** 1-based line of the current position (computed only for errors). */
+  line (): number {
+    let n = 1
+    for (let i = 0; i < this.pos && i < this.s.length; i++) if (this.s.charCodeAt(i) === 0x0a) n++
+    return n
+  }
+
+  fail (row: number | undefined, field: string | undefined, message: string): IngestError {
+    const line = this.line()
+    const where = [row === undefined ? undefined : `row ${row}`, field === undefined ? undefined : `field ${JSON.stringify(field)}`, `line ${line}`].filter(x => x !== undefined).join(', ')
+    return new IngestError('INGEST_MALFORMED', `malformed JSON (${where}): ${message}`, {
+      hint: 'each record is a JSON object of plain values: numbers, strings, true/false, null, or {"$base64": "…"} for bytes',
+      details: { ...(row === undefined ? {} : { row }), ...(field === undefined ? {} : { field }), line }
+    })
+  }
+
+  row (index: number): IngestRow {
+    if (this.peek() !== 0x7b) throw this.fail(index, undefined, 'a record must be a JSON object')
+    this.pos++
+    const row = newRow()
+    const seen = new Set<string>()
+    this.space()
+    if (this.peek() === 0x7d) { this.pos++; return row }
+    for (;;) {
+      this.space()
+      if (this.peek() !== 0x22) throw this.fail(index, undefined, 'expected a field name in double quotes')
+      const key = this.string(index, undefined)
+      const lower = key.toLowerCase()
+      if (seen.has(lower)) throw this.fail(index, key, 'the field appears twice in the record (field names are case-insensitive, as SQL column names)')
+      seen.add(lower)
+      this.space()
+      if (this.peek() !== 0x3a) throw this.fail(index, key, 'expected ":" after the field name')
+      this.pos++
+      this.space()
+      row[key] = this.value(index, key)
+      this.space()
+      const c = this.peek()
+      this.pos++
+      if (c === 0x7d) return row
+      if (c !== 0x2c) { this.pos--; throw this.fail(index, key, 'expected "," or "}"') }
+    }
+  }
+
+  private value (row: number, field: string): IngestValue {
+    const c = this.peek()
+    if (c === 0x22) return this.string(row, field)
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number(row, field)
+    if (this.s.startsWith('null', this.pos)) { this.pos += 4; return null }
+    if (this.s.startsWith('true', this.pos)) { this.pos += 4; return 1n }
+    if (this.s.startsWith('false', this.pos)) { this.pos += 5; return 0n }
+    if (c === 0x7b) return this.blob(row, field)
+    if (c === 0x5b) throw this.fail(row, field, 'arrays are not values: store them as a JSON string, or as rows of another table')
+    throw this.fail(row, field, Number.isNaN(c) ? 'unexpected end of input' : 'expected a value')
+  }
+
+  private number (row: number, field: string): bigint | number {
+    NUMBER.lastIndex = this.pos
+    const m = NUMBER.exec(this.s)
+    if (m === null) throw this.fail(row, field, 'malformed number')
+    this.pos += m[0].length
+    if (m[1] === undefined && m[2] === undefined) {
+      const v = BigInt(m[0])
+      if (v < INT64_MIN || v > INT64_MAX) throw this.fail(row, field, `integer ${m[0]} is outside the 64-bit range of SQLite integers (send it as a string, or as ${m[0]}.0 for a REAL)`)
+      return v
+    }
+    return Number(m[0])
+  }
+
+  private blob (row: number, field: string): Uint8Array {
+    this.pos++
+    this.space()
+    const key = this.peek() === 0x22 ? this.string(row, field) : ''
+    this.space()
+    if (key !== '$base64' || this.peek() !== 0x3a) throw this.fail(row, field, 'objects are not values, except {"$base64": "…"} for bytes (store other objects as a JSON string)')
+    this.pos++
+    this.space()
+    if (this.peek() !== 0x22) throw this.fail(row, field, '$base64 needs a string')
+    const b64 = this.string(row, field)
+    this.space()
+    if (this.peek() !== 0x7d) throw this.fail(row, field, '{"$base64": …} takes no other key')
+    this.pos++
+    if (!BASE64.test(b64)) throw this.fail(row, field, 'the $base64 value is not standard padded base64')
+    return new Uint8Array(Buffer.from(b64, 'base64'))
+  }
+
+  string (row: number | undefined, field: string | undefined): string {
+    const s = this.s
+    const start = ++this.pos
+    // Fast path: no escapes.
+    for (let i = start; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c === 0x22) { this.pos = i + 1; return s.slice(start, i) }
+      if (c === 0x5c) break
+      if (c < 0x20) { this.pos = i; throw this.fail(row, field, 'control characters must be escaped in JSON strings') }
+    }
+    let out = ''
+    let from = start
+    let escapedUnicode = false
+    for (let i = start; ; i++) {
+      if (i >= s.length) { this.pos = i; throw this.fail(row, field, 'unterminated string') }
+      const c = s.charCodeAt(i)
+      if (c === 0x22) {
+        out += s.slice(from, i)
+        this.pos = i + 1
+        if (escapedUnicode && !out.isWellFormed()) throw this.fail(row, field, 'the string has an unpaired surrogate escape (\\ud800…): it is not valid Unicode')
+        return out
+      }
+      if (c < 0x20) { this.pos = i; throw this.fail(row, field, 'control characters must be escaped in JSON strings') }
+      if (c !== 0x5c) continue
+      out += s.slice(from, i)
+      const e = s.charCodeAt(i + 1)
+      switch (e) {
+        case 0x22: out += '"'; break
+        case 0x5c: out += '\\'; break
+        case 0x2f: out += '/'; break
+        case 0x62: out += '\b'; break
+        case 0x66: out += '\f'; break
+        case 0x6e: out += '\n'; break
+        case 0x72: out += '\r'; break
+        case 0x74: out += '\t'; break
+        case 0x75: {
+          const hex = s.slice(i + 2, i + 6)
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) { this.pos = i; throw this.fail(row, field, 'bad \\u escape') }
+          out += String.fromCharCode(parseInt(hex, 16))
+          escapedUnicode = true
+          i += 4
+          break
+        }
+        default: this.pos = i; throw this.fail(row, field, 'bad escape in string')
+      }
+      i++
+      from = i + 1
+    }
+  }
+}

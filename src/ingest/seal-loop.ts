@@ -1,0 +1,89 @@
+import { AbortError, nullLogger, sleep, type Logger } from '../util/index.js'
+import type { Ingest, SealPolicy } from './service.js'
+
+export interface SealLoopOptions extends SealPolicy {
+  /** How often pending.db and the tip are looked at when nothing wakes the loop (default 250 ms). */
+  pollMs?: number
+  /** Seal only while this says so (the node: not while catching up with peers). */
+  ready?: () => boolean
+}
+
+export const DEFAULT_SEAL_EVERY_MS = 5_000
+export const DEFAULT_SEAL_POLL_MS = 250
+
+/**
+ * The node's seal loop: seals pending rows when the policy says so, and follows reorgs (rows of
+ * an orphaned block go back to pending and are sealed again). Appends in this process wake it at
+ * once; appends by other processes (`petal append`) are seen at the next poll. An error is logged
+ * and the loop goes on after a back-off: a node must not stop sealing silently.
+ */
+export class SealLoop {
+  private readonly controller = new AbortController()
+  private loop: Promise<void> | undefined
+  private wakeUp: (() => void) | undefined
+  private readonly logger: Logger
+  private unsubscribe: (() => void) | undefined
+  /** Completed passes (looked at the pending rows and the tip, sealed if due): for observers and tests. */
+  passes = 0
+
+  constructor (private readonly ingest: Ingest, private readonly o: SealLoopOptions, logger?: Logger) {
+    this.logger = logger ?? nullLogger
+  }
+
+  start (): void {
+    if (this.loop !== undefined) return
+    this.unsubscribe = this.ingest.on('appended', () => { this.wake() })
+    const signal = this.controller.signal
+    this.loop = (async () => {
+      let backoff = 1_000
+      while (!signal.aborted) {
+        try {
+          const sealed = this.o.ready?.() !== false ? await this.ingest.sealDue(this.o, signal) : []
+          this.passes++
+          backoff = 1_000
+          await this.pause(this.nextWaitMs(sealed.length > 0), signal)
+        } catch (err) {
+          if (signal.aborted || err instanceof AbortError) return
+          this.logger.warn('sealing pending rows failed; will retry', { error: (err as Error).message, code: (err as { code?: string }).code, retryInMs: backoff })
+          await sleep(backoff, signal).catch(() => {})
+          backoff = Math.min(backoff * 2, 60_000)
+        }
+      }
+    })()
+  }
+
+  /** Look again now (rows were appended, the tip changed). */
+  wake (): void {
+    this.wakeUp?.()
+  }
+
+  async stop (): Promise<void> {
+    this.controller.abort()
+    this.unsubscribe?.()
+    this.wake()
+    await this.loop
+  }
+
+  /**
+   * Until the oldest pending row falls due, but at most a poll interval. Rows that are due but
+   * were not sealed (not a signatory now, another process sealing) are looked at again after a
+   * poll interval, not in a busy loop.
+   */
+  private nextWaitMs (sealedSome: boolean): number {
+    const poll = this.o.pollMs ?? DEFAULT_SEAL_POLL_MS
+    const oldest = this.ingest.oldestPendingMs()
+    if (oldest === undefined) return poll
+    const untilDue = this.o.everyMs - oldest
+    if (untilDue <= 0) return sealedSome ? 0 : poll
+    return Math.min(poll, untilDue)
+  }
+
+  private async pause (ms: number, signal: AbortSignal): Promise<void> {
+    await new Promise<void>(resolve => {
+      const done = (): void => { clearTimeout(t); signal.removeEventListener('abort', done); this.wakeUp = undefined; resolve() }
+      const t = setTimeout(done, ms)
+      signal.addEventListener('abort', done, { once: true })
+      this.wakeUp = done
+    })
+  }
+}

@@ -1,0 +1,352 @@
+import type { Chain } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { ConstraintChecker } from './constraints.js'
+import { IngestError, rowError } from './errors.js'
+import { DEFAULT_MAX_ROWS } from './parse.js'
+import { PendingRowEncoder } from './row-codec.js'
+import { trySealLock, waitSealLock } from './seal-lock.js'
+import { blockBudget, reconcile, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
+import { checkTableName, declareTable, extendTable, type TableSchema } from './schema.js'
+import { PendingStore } from './store.js'
+import type { AppendResult, IngestEvents, IngestService, IngestStats, Receipt } from './types.js'
+import { typeRows } from './typing.js'
+import { isTextRows, type IngestRow } from './values.js'
+
+export interface IngestOptions {
+  chain: Chain
+  /** The key that seals blocks; appends are accepted while it is an active signatory at the tip. */
+  key?: SigningKey
+  /** The signatory checked by append() when no private key is loaded (`petal append`). */
+  keyId?: string
+  logger?: Logger
+  clock?: Clock
+  /** Open pending.db read-only (receipts only). */
+  readonly?: boolean
+  /** At most this many rows per append() (default 1,000,000). */
+  maxAppendRows?: number
+}
+
+/** Progress of sealNow(): rows and bytes of pending rows sealed so far, of those pending when it began. */
+export interface SealProgress { rows: number, bytes: number, totalRows: number, totalBytes: number, block?: SealedBlock }
+
+/** When a seal is due (the node's seal loop, docs/ingest.md "Sealing policy"). */
+export interface SealPolicy {
+  /** Seal once the oldest pending row is this old. */
+  everyMs: number
+  /** ... or once this many rows are pending. */
+  rows?: number
+  /** ... or once this many bytes are pending. */
+  bytes?: number
+}
+
+/**
+ * The ingest service: rows in, blocks out, receipts. One per process and data directory; several
+ * processes may append at once, and one of them seals at a time (the seal lock).
+ */
+export class Ingest implements IngestService {
+  private readonly encoder = new PendingRowEncoder()
+  private readonly checkers = new Map<string, ConstraintChecker>()
+  private readonly listeners: { [E in keyof IngestEvents]: Set<(e: IngestEvents[E]) => void> } = { sealed: new Set(), requeued: new Set(), appended: new Set() }
+  private readonly sealMutex = new Mutex()
+  private readonly logger: Logger
+  private readonly clock: Clock
+  private readonly maxAppendRows: number
+  private closed = false
+  private inFlight = 0
+  private idle: (() => void) | undefined
+  private sealedRows = 0
+  private sealedBlocks = 0
+  private lastSeal: IngestStats['lastSeal']
+  private reconciledAt = ''
+
+  private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly o: IngestOptions) {
+    this.logger = o.logger ?? nullLogger
+    this.clock = o.clock ?? systemClock
+    this.maxAppendRows = o.maxAppendRows ?? DEFAULT_MAX_ROWS
+  }
+
+  static open (o: IngestOptions): Ingest {
+    return new Ingest(o.chain, PendingStore.open(o.chain.dir.pendingDb, { readonly: o.readonly }), o)
+  }
+
+  get keyId (): string | undefined { return this.o.key?.id ?? this.o.keyId }
+
+  // ---- writes ----
+
+  async putTable (name: string, createSql: string): Promise<{ created: boolean, sql: string }> {
+    return await this.guard(async () => {
+      const t = declareTable(name, createSql)
+      return await this.store.write(() => {
+        const existing = this.store.tables().get(name.toLowerCase())
+        if (existing !== undefined) {
+          if (existing.declared === t.declared) return { created: false, sql: existing.sql }
+          throw new IngestError('INGEST_TABLE_CONFLICT', `table ${existing.name} already exists with another definition`, {
+            hint: existing.declared === undefined
+              ? `it was created from the first rows written to it, as: ${existing.sql}`
+              : `it was declared as: ${existing.declared}`,
+            details: { table: existing.name, sql: existing.sql }
+          })
+        }
+        this.store.saveTable(t, this.clock.now())
+        return { created: true, sql: t.sql }
+      })
+    })
+  }
+
+  async append (table: string, rows: IngestRow[], options: { signal?: AbortSignal } = {}): Promise<AppendResult> {
+    return await this.guard(async () => {
+      checkTableName(table)
+      if (rows.length > this.maxAppendRows) {
+        throw new IngestError('INGEST_TOO_MANY_ROWS', `${rows.length} rows in one append; at most ${this.maxAppendRows} are accepted`, { hint: `split the input into parts of at most ${this.maxAppendRows} rows`, details: { limit: this.maxAppendRows } })
+      }
+      this.assertSignatory()
+      if (rows.length === 0) return { receipts: [], table, created: false, addedColumns: [] }
+      const text = isTextRows(rows)
+      const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
+      return await this.store.write(() => {
+        const now = this.clock.now()
+        let t = this.store.tables().get(table.toLowerCase())
+        const typed = typeRows(t?.name ?? table, t, rows, text)
+        const created = t === undefined
+        if (t === undefined && typed.added.length === 0) {
+          throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
+        }
+        if (t === undefined || typed.added.length > 0) {
+          t = extendTable(table, t, typed.added)
+          this.store.saveTable(t, now)
+        }
+        if (t.declared !== undefined) this.checker(t).check(typed.rows)
+        const data = typed.rows.map((r, i) => {
+          const d = this.encoder.encode(r)
+          if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
+          return d
+        })
+        const first = this.store.insertRows(t.name, data, now)
+        return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns: typed.added.map(c => c.name) }
+      }, options.signal).then(r => { this.emit('appended', { table: r.table, rows: r.receipts.length }); return r })
+    })
+  }
+
+  private checker (t: TableSchema): ConstraintChecker {
+    const key = t.name.toLowerCase()
+    let c = this.checkers.get(key)
+    if (c?.table.sql !== t.sql) {
+      c?.close()
+      c = new ConstraintChecker(t)
+      this.checkers.set(key, c)
+    }
+    return c
+  }
+
+  /** Refuse before anything is stored when this node cannot seal what it accepts. */
+  private assertSignatory (): void {
+    const id = this.keyId
+    if (id === undefined) {
+      throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
+    }
+    const tip = this.chain.tip()
+    const s = this.chain.keysAt(tip).get(id)
+    if (s === undefined || s.revokedAt !== null) {
+      throw new IngestError('INGEST_NOT_SIGNATORY', `this node's key ${id.slice(0, 14)}… is ${s === undefined ? 'not a signatory' : `revoked (at height ${s.revokedAt})`} at height ${tip.height}`, {
+        hint: s === undefined ? 'write to a signatory node, or have the signatories add this key (`petal signkey KEY --op add`, then `signimportblock --keyops`)' : 'write to a node whose key is an active signatory',
+        details: { key: id, height: tip.height }
+      })
+    }
+  }
+
+  // ---- receipts ----
+
+  receipt (id: string): Receipt | undefined {
+    const rowId = this.store.rowIdOf(id)
+    if (rowId === undefined) return undefined
+    const row = this.store.row(rowId)
+    if (row === undefined) return undefined
+    const base: Receipt = { id, table: row.table, state: 'pending', acceptedAt: new Date(row.at).toISOString() }
+    // Derived from the chain index, not from what pending.db last noted: always the truth.
+    for (const p of this.store.placementsOf(rowId)) {
+      const b = p.hash === null ? undefined : this.chain.index.byHash(p.hash)
+      if (b?.canonical === true) {
+        return { ...base, state: 'sealed', sealed: { height: b.height, blockHash: b.hash, table: row.table, rowid: p.rowid.toString(), sealedAt: b.timestamp } }
+      }
+    }
+    const problem = this.store.problemOf(rowId)
+    return problem === undefined ? base : { ...base, problem }
+  }
+
+  // ---- sealing ----
+
+  /** Seal every row pending now, in as many blocks as needed. */
+  async sealNow (options: { signal?: AbortSignal, onWait?: () => void, onProgress?: (p: SealProgress) => void } = {}): Promise<{ blocks: Array<{ height: number, hash: string, rows: number }> }> {
+    return await this.guard(async () => {
+      const key = this.sealingKey()
+      return await this.sealMutex.run(async () => {
+        const lock = await waitSealLock(this.chain.dir.root, { signal: options.signal, onWait: options.onWait })
+        try {
+          await this.reconcileLocked()
+          const upTo = this.store.lastRowId()
+          const total = this.store.pendingStats()
+          const progress: SealProgress = { rows: 0, bytes: 0, totalRows: total.rows, totalBytes: total.bytes }
+          options.onProgress?.(progress)
+          const blocks: Array<{ height: number, hash: string, rows: number }> = []
+          for (;;) {
+            const b = await sealOne(this.ctx(key), upTo, options.signal, (fraction, bytes) => {
+              options.onProgress?.({ ...progress, bytes: progress.bytes + Math.round(fraction * bytes) })
+            })
+            if (b === undefined) break
+            this.sealed(b)
+            blocks.push({ height: b.height, hash: b.hash, rows: b.rows })
+            progress.rows += b.rows
+            progress.bytes += b.bytes
+            options.onProgress?.({ ...progress, block: b })
+          }
+          return { blocks }
+        } finally {
+          lock.release()
+        }
+      })
+    })
+  }
+
+  /**
+   * One step of the node's seal loop: follow reorgs, and seal when `policy` says a seal is due.
+   * Never waits for the seal lock (another process sealing is as good). Returns the blocks sealed.
+   */
+  async sealDue (policy: SealPolicy, signal?: AbortSignal): Promise<SealedBlock[]> {
+    const key = this.o.key
+    if (key === undefined || this.closed) return []
+    const tipHash = this.chain.tip().hash
+    const oldest = this.store.oldestPendingAt()
+    const due = oldest !== undefined && (this.clock.now() - oldest >= policy.everyMs || this.store.pendingReaches(policy.rows, policy.bytes))
+    const active = this.chain.keysAt(this.chain.tip()).isActive(key.id)
+    if (!(active && due)) {
+      if (tipHash === this.reconciledAt) return []
+      // A new tip matters only to batches a reorg can still move (a node that never ingested has none).
+      if (!this.store.hasLiveBatches(this.chain.tip().height - this.chain.params.maxReorgDepth - 1)) { this.reconciledAt = tipHash; return [] }
+    }
+    return await this.guard(async () => await this.sealMutex.run(async () => {
+      const lock = trySealLock(this.chain.dir.root)
+      if (lock === undefined) return []
+      try {
+        // Rows a reorg sent back were acknowledged long ago and already sealed once: at once.
+        const requeued = (await this.reconcileLocked()).requeued > 0
+        if (!(active && (due || requeued))) return []
+        const upTo = this.store.lastRowId()
+        const out: SealedBlock[] = []
+        for (;;) {
+          const b = await sealOne(this.ctx(key), upTo, signal)
+          if (b === undefined) break
+          this.sealed(b)
+          out.push(b)
+        }
+        return out
+      } finally {
+        lock.release()
+      }
+    }))
+  }
+
+  /** Bring pending.db in line with the chain now (after a crash, a reorg). Takes the seal lock. */
+  async reconcile (options: { signal?: AbortSignal } = {}): Promise<ReconcileResult> {
+    return await this.guard(async () => await this.sealMutex.run(async () => {
+      const lock = await waitSealLock(this.chain.dir.root, { signal: options.signal })
+      try {
+        return await this.reconcileLocked()
+      } finally {
+        lock.release()
+      }
+    }))
+  }
+
+  private async reconcileLocked (): Promise<ReconcileResult> {
+    const tip = this.chain.tip().hash
+    const r = await reconcile({ chain: this.chain, store: this.store, logger: this.logger, clock: this.clock })
+    this.reconciledAt = tip
+    if (r.requeued > 0) this.emit('requeued', { rows: r.requeued })
+    return r
+  }
+
+  private ctx (key: SigningKey): SealerContext {
+    return { chain: this.chain, store: this.store, key, logger: this.logger, clock: this.clock }
+  }
+
+  private sealingKey (): SigningKey {
+    const key = this.o.key
+    if (key === undefined) {
+      if (this.o.keyId !== undefined) throw new IngestError('INGEST_NO_KEY', 'sealing needs the private signing key, which is not loaded', { hint: 'give the passphrase with --passphrase-file or PETAL_PASSPHRASE' })
+      throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
+    }
+    this.assertSignatory()
+    return key
+  }
+
+  private sealed (b: SealedBlock): void {
+    this.sealedRows += b.rows
+    this.sealedBlocks++
+    const latencyMs = Math.max(0, b.sealedAt - b.oldestAt)
+    this.lastSeal = { height: b.height, hash: b.hash, rows: b.rows, latencyMs }
+    this.logger.info('sealed pending rows into a block', { height: b.height, hash: b.hash, rows: b.rows, latencyMs })
+    this.emit('sealed', { height: b.height, hash: b.hash, rows: b.rows, receipts: b.rows, latencyMs })
+  }
+
+  /** True when `hash` is a block this data directory's ingest service sealed (its rows are re-sealed by it, not by the generic reseal). */
+  ownsBlock (hash: string): boolean {
+    return !this.closed && this.store.ownsBlock(hash)
+  }
+
+  // ---- observation ----
+
+  /** How long the oldest pending row has waited (ms), or undefined when none is pending. Cheap. */
+  oldestPendingMs (): number | undefined {
+    const at = this.store.oldestPendingAt()
+    return at === undefined ? undefined : Math.max(0, this.clock.now() - at)
+  }
+
+  stats (): IngestStats {
+    const p = this.store.pendingStats()
+    return {
+      pendingRows: p.rows,
+      pendingBytes: p.bytes,
+      oldestPendingMs: p.oldestAt === undefined ? undefined : Math.max(0, this.clock.now() - p.oldestAt),
+      sealed: this.sealedRows,
+      sealedBlocks: this.sealedBlocks,
+      lastSeal: this.lastSeal
+    }
+  }
+
+  on<E extends keyof IngestEvents> (event: E, fn: (e: IngestEvents[E]) => void): () => void {
+    const set = this.listeners[event] as Set<(e: IngestEvents[E]) => void>
+    set.add(fn)
+    return () => { set.delete(fn) }
+  }
+
+  private emit<E extends keyof IngestEvents> (event: E, e: IngestEvents[E]): void {
+    for (const fn of this.listeners[event] as Set<(e: IngestEvents[E]) => void>) {
+      try {
+        fn(e)
+      } catch (err) {
+        this.logger.warn('an ingest event listener failed', { event, error: (err as Error).message })
+      }
+    }
+  }
+
+  /** Stop taking work, wait for what is running, close pending.db. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.inFlight > 0) await new Promise<void>(resolve => { this.idle = resolve })
+    for (const c of this.checkers.values()) c.close()
+    this.store.close()
+  }
+
+  private async guard<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new IngestError('INGEST_CLOSED', 'the ingest service is shutting down', { hint: 'retry once the node is back' })
+    this.inFlight++
+    try {
+      return await fn()
+    } finally {
+      if (--this.inFlight === 0) this.idle?.()
+    }
+  }
+}
+

@@ -1,0 +1,381 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { AbortError, sleep } from '../util/index.js'
+import { IngestError } from './errors.js'
+import { describeTable, scratchDb, type TableSchema } from './schema.js'
+
+/**
+ * `pending.db`: rows acknowledged but not yet in a canonical block, the batches that sealed them,
+ * and where each row landed. WAL with synchronous=FULL: a commit is on disk before append()
+ * resolves. Several processes may write it at once (a node and `petal append`); each write is one
+ * short transaction. Rows are never deleted: a receipt stays answerable.
+ *
+ *   rows        one per acknowledged row: table, encoded values, size, arrival time, and `batch`,
+ *               the batch that holds it now (NULL while pending)
+ *   batches     claimed (a sealer took the rows), built (block hash recorded; the chain commit may
+ *               or may not have happened), sealed (its block is canonical), orphaned (its block left
+ *               the canonical chain; its rows went back to pending)
+ *   placements  per row and batch, the rowid the row got in that batch's block
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY COLLATE NOCASE, sql TEXT NOT NULL, declared TEXT, created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, data BLOB NOT NULL, bytes INTEGER NOT NULL, at INTEGER NOT NULL, batch INTEGER);
+CREATE INDEX IF NOT EXISTS rows_pending ON rows (id, bytes, at) WHERE batch IS NULL;
+CREATE INDEX IF NOT EXISTS rows_batch ON rows (batch) WHERE batch IS NOT NULL;
+CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, state TEXT NOT NULL, hash TEXT, height INTEGER,
+  rows INTEGER NOT NULL, bytes INTEGER NOT NULL, oldest_at INTEGER NOT NULL, claimed_at INTEGER NOT NULL, sealed_at INTEGER, pid INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS batches_hash ON batches (hash) WHERE hash IS NOT NULL;
+CREATE INDEX IF NOT EXISTS batches_state ON batches (state, height);
+CREATE TABLE IF NOT EXISTS placements (row INTEGER NOT NULL, batch INTEGER NOT NULL, rowid INTEGER NOT NULL, PRIMARY KEY (row, batch)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS placements_batch ON placements (batch);
+CREATE TABLE IF NOT EXISTS problems (row INTEGER PRIMARY KEY, message TEXT NOT NULL, at INTEGER NOT NULL);
+`
+const LAYOUT = '1'
+
+export type BatchState = 'claimed' | 'built' | 'sealed' | 'orphaned'
+
+export interface Batch {
+  id: number
+  state: BatchState
+  hash: string | null
+  height: number | null
+  rows: number
+  bytes: number
+  oldestAt: number
+  claimedAt: number
+  sealedAt: number | null
+}
+
+interface BatchRow { id: number, state: BatchState, hash: string | null, height: number | null, rows: number, bytes: number, oldest_at: number, claimed_at: number, sealed_at: number | null }
+const toBatch = (r: BatchRow): Batch => ({ id: r.id, state: r.state, hash: r.hash, height: r.height, rows: r.rows, bytes: r.bytes, oldestAt: r.oldest_at, claimedAt: r.claimed_at, sealedAt: r.sealed_at })
+
+export interface PendingRow { id: number, table: string, data: Buffer, bytes: number, at: number }
+
+export interface Placement { batch: number, state: BatchState, hash: string | null, rowid: bigint }
+
+const RECEIPT = /^([a-z2-7]{8})-([1-9][0-9]{0,15})$/
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+export class PendingStore {
+  private readonly stmts = new Map<string, SqliteStatement>()
+  private tableCache: { version: string, tables: Map<string, TableSchema> } | undefined
+  readonly instance: string
+
+  private constructor (readonly db: SqliteDb, readonly path: string, readonly readonly: boolean) {
+    this.instance = this.meta('instance') ?? ''
+  }
+
+  /**
+   * Open (creating it if needed) the pending store. `readonly`: for commands that only read
+   * receipts; a missing file is then an empty store.
+   */
+  static open (path: string, options: { readonly?: boolean } = {}): PendingStore {
+    let db: SqliteDb
+    try {
+      if (options.readonly === true) {
+        db = existsSync(path) ? openSqliteReadonly(path) : openSqlite(':memory:')
+        // A store that does not exist yet, or whose creation was cut short (no schema committed),
+        // holds nothing: read it as an empty one.
+        if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'rows'").get() === undefined) {
+          db.close()
+          db = openSqlite(':memory:')
+          db.exec(SCHEMA)
+        }
+      } else {
+        db = openSqlite(path)
+        db.pragma('busy_timeout = 5000')
+        db.pragma('journal_mode = WAL')
+        db.pragma('synchronous = FULL')
+        db.exec(SCHEMA)
+        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('layout', LAYOUT)
+        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('instance', randomInstance())
+        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', '0')
+      }
+      db.pragma('busy_timeout = 5000')
+      const layout = (db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string } | undefined)?.value
+      if (layout !== undefined && layout !== LAYOUT) throw new Error(`layout version ${layout}, this Petal knows ${LAYOUT}`)
+    } catch (err) {
+      if (err instanceof IngestError) throw err
+      const code = (err as { code?: string }).code ?? ''
+      const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
+      throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${path}: ${(err as Error).message}`, {
+        hint: readonlyDir
+          ? 'writing records needs write access to the data directory: run as a user who can write there'
+          : 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; restore it from a backup, or ask for help with the file kept',
+        cause: err
+      })
+    }
+    return new PendingStore(db, path, options.readonly === true)
+  }
+
+  close (): void {
+    if (this.db.open) this.db.close()
+  }
+
+  stmt (sql: string): SqliteStatement {
+    let s = this.stmts.get(sql)
+    if (s === undefined) { s = this.db.prepare(sql); this.stmts.set(sql, s) }
+    return s
+  }
+
+  meta (key: string): string | undefined {
+    return (this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value
+  }
+
+  /**
+   * Run `fn` in a write transaction (BEGIN IMMEDIATE), committed when it returns. Another process
+   * holding the write lock is waited for without blocking the event loop. `fn` is synchronous, so
+   * nothing else in this process runs inside the transaction.
+   */
+  async write<T> (fn: () => T, signal?: AbortSignal): Promise<T> {
+    let delay = 1
+    for (;;) {
+      if (signal?.aborted === true) throw new AbortError()
+      if (this.tryBegin()) break
+      await sleep(delay, signal)
+      delay = Math.min(delay * 2, 50)
+    }
+    try {
+      const r = fn()
+      this.db.exec('COMMIT')
+      return r
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      throw err
+    }
+  }
+
+  private tryBegin (): boolean {
+    if (this.db.inTransaction) throw new Error('pending store: nested write transaction')
+    try {
+      this.db.pragma('busy_timeout = 0')
+      this.db.exec('BEGIN IMMEDIATE')
+      return true
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false
+      throw err
+    } finally {
+      this.db.pragma('busy_timeout = 5000')
+    }
+  }
+
+  // ---- receipts ----
+
+  receiptOf (rowId: number): string {
+    return `${this.instance}-${rowId}`
+  }
+
+  /** The row id a receipt names, or undefined when it is not one of this store's receipts. */
+  rowIdOf (receipt: string): number | undefined {
+    const m = RECEIPT.exec(receipt)
+    if (m === null || m[1] !== this.instance) return undefined
+    const id = Number(m[2])
+    return Number.isSafeInteger(id) ? id : undefined
+  }
+
+  // ---- tables ----
+
+  /** Every table, by lower-case name (re-read only when another writer changed one). */
+  tables (): Map<string, TableSchema> {
+    const version = this.meta('schema_version') ?? '0'
+    if (this.tableCache?.version === version) return this.tableCache.tables
+    const rows = this.stmt('SELECT name, sql, declared FROM tables').all() as Array<{ name: string, sql: string, declared: string | null }>
+    const tables = new Map<string, TableSchema>()
+    const db = scratchDb()
+    try {
+      for (const r of rows) {
+        db.exec(r.sql)
+        tables.set(r.name.toLowerCase(), { name: r.name, sql: r.sql, declared: r.declared ?? undefined, columns: describeTable(db, r.name).columns })
+      }
+    } finally {
+      db.close()
+    }
+    this.tableCache = { version, tables }
+    return tables
+  }
+
+  /** Store a new or changed table (inside write()). */
+  saveTable (t: TableSchema, now: number): void {
+    this.stmt('INSERT INTO tables (name, sql, declared, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET sql = excluded.sql, declared = excluded.declared')
+      .run(t.name, t.sql, t.declared ?? null, now)
+    this.stmt("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'schema_version'").run()
+  }
+
+  // ---- rows ----
+
+  /** Insert encoded rows (inside write()); returns the id of the first (ids are consecutive). */
+  insertRows (table: string, data: readonly Buffer[], at: number): number {
+    const ins = this.stmt('INSERT INTO rows (tbl, data, bytes, at) VALUES (?, ?, ?, ?)')
+    let first = 0
+    for (let i = 0; i < data.length; i++) {
+      const d = data[i] as Buffer
+      const id = Number(ins.run(table, d, d.byteLength, at).lastInsertRowid)
+      if (i === 0) first = id
+    }
+    return first
+  }
+
+  row (id: number): { id: number, table: string, at: number, batch: number | null } | undefined {
+    const r = this.stmt('SELECT id, tbl, at, batch FROM rows WHERE id = ?').get(id) as { id: number, tbl: string, at: number, batch: number | null } | undefined
+    return r === undefined ? undefined : { id: r.id, table: r.tbl, at: r.at, batch: r.batch }
+  }
+
+  /** Every batch a row was placed in, with its rowid there. */
+  placementsOf (rowId: number): Placement[] {
+    return (this.stmt('SELECT p.batch, b.state, b.hash, p.rowid FROM placements p JOIN batches b ON b.id = p.batch WHERE p.row = ? ORDER BY p.batch')
+      .safeIntegers(true).all(rowId) as Array<{ batch: bigint, state: BatchState, hash: string | null, rowid: bigint }>)
+      .map(r => ({ batch: Number(r.batch), state: r.state, hash: r.hash, rowid: r.rowid }))
+  }
+
+  problemOf (rowId: number): string | undefined {
+    return (this.stmt('SELECT message FROM problems WHERE row = ?').get(rowId) as { message: string } | undefined)?.message
+  }
+
+  lastRowId (): number {
+    return (this.stmt('SELECT coalesce(max(id), 0) AS n FROM rows').get() as { n: number }).n
+  }
+
+  /** Arrival time of the oldest pending row (cheap: one index lookup). */
+  oldestPendingAt (): number | undefined {
+    return (this.stmt('SELECT at FROM rows WHERE batch IS NULL ORDER BY id LIMIT 1').get() as { at: number } | undefined)?.at
+  }
+
+  /**
+   * Whether at least `rows` rows or `bytes` bytes are pending. Reads no further than the
+   * threshold, so a seal loop polling it costs little however much is pending.
+   */
+  pendingReaches (rows: number | undefined, bytes: number | undefined): boolean {
+    if (rows === undefined && bytes === undefined) return false
+    let n = 0
+    let b = 0
+    for (const r of this.stmt('SELECT bytes FROM rows WHERE batch IS NULL ORDER BY id').iterate() as IterableIterator<{ bytes: number }>) {
+      n++
+      b += r.bytes
+      if ((rows !== undefined && n >= rows) || (bytes !== undefined && b >= bytes)) return true
+    }
+    return false
+  }
+
+  /** Count and size of every pending row: reads them all (for stats and progress, not for polling). */
+  pendingStats (): { rows: number, bytes: number, oldestAt: number | undefined } {
+    const r = this.stmt('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t FROM rows WHERE batch IS NULL').get() as { n: number, b: number, t: number | null }
+    return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined }
+  }
+
+  // ---- batches (inside write(), by the one sealer) ----
+
+  /**
+   * Claim the oldest pending rows (ids up to `upTo`), up to `budget` bytes (at least one row) and
+   * `maxTables` tables, into a new batch. Returns undefined when nothing is pending.
+   */
+  claim (budget: number, maxTables: number, now: number, upTo = Number.MAX_SAFE_INTEGER): Batch | undefined {
+    let bytes = 0
+    let rows = 0
+    let last = -1
+    let oldest = Infinity
+    const tables = new Set<string>()
+    for (const r of this.stmt('SELECT id, tbl, bytes, at FROM rows WHERE batch IS NULL AND id <= ? ORDER BY id').iterate(upTo) as IterableIterator<{ id: number, tbl: string, bytes: number, at: number }>) {
+      const t = r.tbl.toLowerCase()
+      if (rows > 0 && (bytes + r.bytes > budget || (!tables.has(t) && tables.size >= maxTables))) break
+      tables.add(t)
+      bytes += r.bytes
+      rows++
+      last = r.id
+      oldest = Math.min(oldest, r.at)
+    }
+    if (rows === 0) return undefined
+    const id = Number(this.stmt("INSERT INTO batches (state, rows, bytes, oldest_at, claimed_at, pid) VALUES ('claimed', ?, ?, ?, ?, ?)").run(rows, bytes, oldest, now, process.pid).lastInsertRowid)
+    this.stmt('UPDATE rows SET batch = ? WHERE batch IS NULL AND id <= ?').run(id, last)
+    return { id, state: 'claimed', hash: null, height: null, rows, bytes, oldestAt: oldest, claimedAt: now, sealedAt: null }
+  }
+
+  batchRows (batch: number): IterableIterator<PendingRow> {
+    return this.stmt('SELECT id, tbl AS "table", data, bytes, at FROM rows WHERE batch = ? ORDER BY id').iterate(batch) as IterableIterator<PendingRow>
+  }
+
+  /** Give back the batch's rows above `lastKept` (they did not fit in its block). */
+  releaseAfter (batch: number, lastKept: number): void {
+    this.stmt('UPDATE rows SET batch = NULL WHERE batch = ? AND id > ?').run(batch, lastKept)
+    const r = this.stmt('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, coalesce(min(at), 0) AS t FROM rows WHERE batch = ?').get(batch) as { n: number, b: number, t: number }
+    this.stmt('UPDATE batches SET rows = ?, bytes = ?, oldest_at = ? WHERE id = ?').run(r.n, r.b, r.t, batch)
+  }
+
+  /** Set a row aside that can never be sealed (a bug, or a damaged store): it stays pending, with the reason. */
+  quarantine (row: number, message: string, now: number): void {
+    this.stmt('UPDATE rows SET batch = 0 WHERE id = ?').run(row)
+    this.stmt('INSERT OR REPLACE INTO problems (row, message, at) VALUES (?, ?, ?)').run(row, message, now)
+  }
+
+  /** Hashes of blocks of other batches that hold any of this batch's rows. */
+  otherPlacements (batch: number): string[] {
+    return (this.stmt(`SELECT DISTINCT b.hash FROM rows r JOIN placements p ON p.row = r.id JOIN batches b ON b.id = p.batch
+      WHERE r.batch = ? AND p.batch <> ? AND b.hash IS NOT NULL`).all(batch, batch) as Array<{ hash: string }>).map(r => r.hash)
+  }
+
+  /** The batch's block is built: remember its hash and every row's rowid, before the chain commits it. */
+  recordBuilt (batch: number, hash: string, rowids: ReadonlyArray<readonly [number, bigint]>): void {
+    const ins = this.stmt('INSERT OR REPLACE INTO placements (row, batch, rowid) VALUES (?, ?, ?)')
+    for (const [row, rowid] of rowids) ins.run(row, batch, rowid)
+    this.stmt("UPDATE batches SET state = 'built', hash = ? WHERE id = ?").run(hash, batch)
+  }
+
+  markSealed (batch: number, height: number, now: number): void {
+    this.stmt("UPDATE batches SET state = 'sealed', height = ?, sealed_at = coalesce(sealed_at, ?) WHERE id = ?").run(height, now, batch)
+  }
+
+  /** A batch whose block never reached the chain: its rows are pending again. */
+  abandon (batch: number): void {
+    this.stmt('UPDATE rows SET batch = NULL WHERE batch = ?').run(batch)
+    this.stmt('DELETE FROM placements WHERE batch = ?').run(batch)
+    this.stmt('DELETE FROM batches WHERE id = ?').run(batch)
+  }
+
+  /** The batch's block left the canonical chain: its rows are pending again. */
+  orphan (batch: number): number {
+    const n = this.stmt('UPDATE rows SET batch = NULL WHERE batch = ?').run(batch).changes
+    this.stmt("UPDATE batches SET state = 'orphaned' WHERE id = ?").run(batch)
+    return n
+  }
+
+  /** The batch's block is canonical again: its rows belong to it. */
+  restore (batch: number): number {
+    const n = this.stmt('UPDATE rows SET batch = ? WHERE id IN (SELECT row FROM placements WHERE batch = ?)').run(batch, batch).changes
+    this.stmt("UPDATE batches SET state = 'sealed' WHERE id = ?").run(batch)
+    return n
+  }
+
+  batchesIn (states: readonly BatchState[]): Batch[] {
+    return (this.stmt(`SELECT * FROM batches WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY id`).all(...states) as BatchRow[]).map(toBatch)
+  }
+
+  /** Whether any batch is unfinished, or recent enough (at or above `height`) for a reorg to move. */
+  hasLiveBatches (height: number): boolean {
+    return this.stmt("SELECT 1 FROM batches WHERE state IN ('claimed', 'built') OR (state IN ('sealed', 'orphaned') AND height >= ?) LIMIT 1").get(height) !== undefined
+  }
+
+  /** Sealed or orphaned batches at or above `height` (the ones a reorg can still change). */
+  recentBatches (height: number): Batch[] {
+    return (this.stmt("SELECT * FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? ORDER BY id").all(height) as BatchRow[]).map(toBatch)
+  }
+
+  batch (id: number): Batch | undefined {
+    const r = this.stmt('SELECT * FROM batches WHERE id = ?').get(id) as BatchRow | undefined
+    return r === undefined ? undefined : toBatch(r)
+  }
+
+  /** True when `hash` is the block of one of this store's batches. */
+  ownsBlock (hash: string): boolean {
+    return this.stmt('SELECT 1 FROM batches WHERE hash = ?').get(hash) !== undefined
+  }
+
+  /** pending.db's change counter for other connections' commits (cheap change detection). */
+  dataVersion (): number {
+    return this.db.pragma('data_version', { simple: true }) as number
+  }
+}
+
+function randomInstance (): string {
+  return [...randomBytes(8)].map(b => BASE32[b & 31]).join('')
+}

@@ -1,0 +1,74 @@
+/**
+ * Values and rows as the ingest service takes them. INTEGER is a bigint (exact over the whole
+ * 64-bit range), REAL a number, TEXT a string, BLOB a Uint8Array, NULL null — the same values
+ * `petal query` reads back (rows are read with safeIntegers).
+ */
+export type IngestValue = null | bigint | number | string | Uint8Array
+
+/** One record: field name → value. Rows from parseRecords have no prototype (a field may be called `__proto__`). */
+export interface IngestRow { [column: string]: IngestValue }
+
+/** The storage class of a value, as SQLite names them. */
+export type ValueKind = 'null' | 'integer' | 'real' | 'text' | 'blob'
+
+export function kindOf (v: IngestValue): ValueKind {
+  if (v === null) return 'null'
+  if (typeof v === 'bigint') return 'integer'
+  if (typeof v === 'number') return 'real'
+  if (typeof v === 'string') return 'text'
+  return 'blob'
+}
+
+export const INT64_MIN = -(2n ** 63n)
+export const INT64_MAX = 2n ** 63n - 1n
+
+/** A fresh row object without a prototype. */
+export function newRow (): IngestRow {
+  return Object.create(null) as IngestRow
+}
+
+/**
+ * Rows whose cells are text as CSV carries it (string, null for an empty field, Uint8Array for
+ * `\x…`): the table's column types decide what each cell is (docs/ingest.md, "CSV"). parseRecords
+ * marks the arrays it returns for CSV; append() converts their cells by column.
+ */
+const textRows = new WeakSet<readonly IngestRow[]>()
+
+export function markTextRows<T extends readonly IngestRow[]> (rows: T): T {
+  textRows.add(rows)
+  return rows
+}
+
+export function isTextRows (rows: readonly IngestRow[]): boolean {
+  return textRows.has(rows)
+}
+
+// Text forms of numbers. Canonical forms are what `petal query` writes; only they make a column
+// of a new table INTEGER or REAL, so that text such as '007' or '1.50' is never changed.
+const CANONICAL_INT = /^-?(?:0|[1-9][0-9]*)$/
+const ANY_INT = /^[+-]?[0-9]+$/
+const ANY_REAL = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/
+
+/** Exact integer from decimal text, or undefined when it is not one or not within 64 bits. */
+export function parseIntText (s: string, canonical = false): bigint | undefined {
+  if (!(canonical ? CANONICAL_INT : ANY_INT).test(s) || s.length > 21) return undefined
+  const v = BigInt(s)
+  return v < INT64_MIN || v > INT64_MAX ? undefined : v
+}
+
+/** A double from decimal text (`1e999` is +∞, as `petal query` writes it), or undefined. */
+export function parseRealText (s: string, canonical = false): number | undefined {
+  if (!ANY_REAL.test(s)) return undefined
+  const v = Number(s)
+  if (canonical && realText(v) !== s) return undefined
+  return v
+}
+
+/** The text `petal query` writes for a REAL: round-trips, always with a `.` or an exponent. */
+export function realText (v: number): string {
+  if (v === Infinity) return '1e999'
+  if (v === -Infinity) return '-1e999'
+  if (Object.is(v, -0)) return '-0.0'
+  const s = String(v)
+  return /[.eE]/.test(s) ? s : s + '.0'
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest'
+import { detectFormat, IngestError, isTextRows, parseRecords, type IngestRow } from '../../../src/ingest/index.js'
+import { createFormatter } from '../../../src/query/index.js'
+import type { SqlValue } from '../../../src/block/index.js'
+
+function fails (f: () => unknown): IngestError {
+  try {
+    f()
+  } catch (err) {
+    if (err instanceof IngestError) return err
+    throw err
+  }
+  throw new Error('expected an IngestError')
+}
+
+const plain = (rows: IngestRow[]): Array<Record<string, unknown>> => rows.map(r => ({ ...r }))
+
+describe('JSON records', () => {
+  it('keeps integers exact over the whole 64-bit range, and REALs as numbers', () => {
+    const rows = parseRecords('[{"max": 9223372036854775807, "min": -9223372036854775808, "big": 9007199254740993, "r": 1.0, "e": 1e999, "z": -0.0}]', 'json')
+    expect(plain(rows)).toEqual([{ max: 2n ** 63n - 1n, min: -(2n ** 63n), big: 2n ** 53n + 1n, r: 1, e: Infinity, z: -0 }])
+    expect(Object.is(rows[0]?.z, -0)).toBe(true)
+    expect(typeof rows[0]?.r).toBe('number')
+  })
+
+  it('reads {"$base64": …} as bytes, null as NULL, true/false as 1/0, and unicode escapes', () => {
+    const rows = parseRecords('[{"b": {"$base64": "AAH+/w=="}, "n": null, "t": true, "f": false, "s": "a\\"\\u00e9\\n\\ud83d\\ude00"}]', 'json')
+    expect(plain(rows)).toEqual([{ b: new Uint8Array([0, 1, 254, 255]), n: null, t: 1n, f: 0n, s: 'a"é\n😀' }])
+  })
+
+  it('reads NDJSON: one object per line, blank lines and CRLF allowed', () => {
+    const rows = parseRecords('{"a": 1}\r\n\n  {"a": 2, "b": "x"}\n', 'ndjson')
+    expect(plain(rows)).toEqual([{ a: 1n }, { a: 2n, b: 'x' }])
+    expect(parseRecords('', 'ndjson')).toEqual([])
+    expect(parseRecords(' [ ] ', 'json')).toEqual([])
+  })
+
+  it('keeps a field called __proto__ as data', () => {
+    const rows = parseRecords('[{"__proto__": 5, "constructor": "x"}]', 'json')
+    expect(Object.keys(rows[0] as object)).toEqual(['__proto__', 'constructor'])
+    expect(rows[0]?.['__proto__']).toBe(5n)
+  })
+
+  it.each([
+    ['not an array', '{"a": 1}', 'json', /JSON array/],
+    ['a scalar row', '[1]', 'json', /row 0.*must be a JSON object/],
+    ['a nested object', '[{"a": {"b": 1}}]', 'json', /row 0, field "a".*objects are not values/],
+    ['an array value', '[{"a": [1]}]', 'json', /arrays are not values/],
+    ['an integer beyond 64 bits', '[{"a": 9223372036854775808}]', 'json', /outside the 64-bit range/],
+    ['a duplicate key', '[{"a": 1, "A": 2}]', 'json', /appears twice/],
+    ['bad base64', '[{"a": {"$base64": "!!"}}]', 'json', /not standard padded base64/],
+    ['a trailing comma', '[{"a": 1},]', 'json', /row 1|a record must be/],
+    ['text after the array', '[{"a": 1}] x', 'json', /unexpected text after the array/],
+    ['an unpaired surrogate escape', '[{"a": "\\ud800"}]', 'json', /unpaired surrogate/],
+    ['a raw control character', '[{"a": "x\ty"}]', 'json', /control characters/],
+    ['a leading zero', '[{"a": 01}]', 'json', /expected "," or "}"/],
+    ['NaN', '[{"a": NaN}]', 'json', /expected a value/],
+    ['two objects on one NDJSON line', '{"a": 1} {"a": 2}', 'ndjson', /one JSON object per line/],
+    ['truncated', '[{"a": "x', 'json', /unterminated string/]
+  ])('refuses %s with INGEST_MALFORMED naming where', (_what, input, format, message) => {
+    const e = fails(() => parseRecords(input, format as 'json' | 'ndjson'))
+    expect(e.code).toBe('INGEST_MALFORMED')
+    expect(e.message).toMatch(message)
+    expect(e.hint).toBeTruthy()
+    expect(e.details.line).toBeTypeOf('number')
+  })
+
+  it('names the row and line of an error deep in NDJSON', () => {
+    const input = Array.from({ length: 10 }, (_, i) => i === 7 ? '{"a": tru}' : `{"a": ${i}}`).join('\n')
+    const e = fails(() => parseRecords(input, 'ndjson'))
+    expect(e.details).toMatchObject({ row: 7, field: 'a', line: 8 })
+  })
+
+  it('enforces row and byte limits with their own codes', () => {
+    expect(fails(() => parseRecords('[{"a":1},{"a":2},{"a":3}]', 'json', { maxRows: 2 })).code).toBe('INGEST_TOO_MANY_ROWS')
+    expect(fails(() => parseRecords('{"a":1}\n{"a":2}\n{"a":3}\n', 'ndjson', { maxRows: 2 })).code).toBe('INGEST_TOO_MANY_ROWS')
+    expect(fails(() => parseRecords('a\n1\n2\n3\n', 'csv', { maxRows: 2 })).code).toBe('INGEST_TOO_MANY_ROWS')
+    const e = fails(() => parseRecords('[{"a": "xxxxxxxxxx"}]', 'json', { maxBytes: 10 }))
+    expect(e.code).toBe('INGEST_TOO_LARGE')
+    expect(e.details).toMatchObject({ bytes: 21, limit: 10 })
+  })
+
+  it('refuses bytes that are not UTF-8, and accepts a byte-order mark', () => {
+    expect(fails(() => parseRecords(new Uint8Array([0x5b, 0xff, 0x5d]), 'json')).message).toMatch(/not valid UTF-8/)
+    expect(plain(parseRecords(new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from('[{"a":1}]')]), 'json'))).toEqual([{ a: 1n }])
+  })
+})
+
+describe('CSV records', () => {
+  it('marks rows as text cells: NULL, empty string, BLOB and backslash conventions of petal query', () => {
+    const rows = parseRecords('a,b,c,d,e\r\n,"",\\x00ff,\\\\x00,"x,""y"""\r\n', 'csv')
+    expect(isTextRows(rows)).toBe(true)
+    expect(plain(rows)).toEqual([{ a: null, b: '', c: new Uint8Array([0, 255]), d: '\\x00', e: 'x,"y"' }])
+  })
+
+  it('reads LF line ends, a missing final newline, quoted line breaks, and blank lines of a 1-column file as NULL rows', () => {
+    expect(plain(parseRecords('a,b\n1,"two\nlines"\n3,4', 'csv'))).toEqual([{ a: '1', b: 'two\nlines' }, { a: '3', b: '4' }])
+    expect(plain(parseRecords('x\r\n\r\n7\r\n', 'csv'))).toEqual([{ x: null }, { x: '7' }])
+    expect(parseRecords('a,b\r\n', 'csv')).toEqual([])
+  })
+
+  it('is the exact inverse of `petal query --format csv` for every kind of value', () => {
+    const values: SqlValue[][] = [
+      [null, '', 'plain', ' padded ', 'a,b', 'say "hi"', 'two\nlines', '\\', '\\x00', 'é😀'],
+      [0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 1.0, -0, 0.1, 1e300, Infinity, -Infinity],
+      [new Uint8Array([]), new Uint8Array([0, 1, 254, 255]), '007', '1.50', 'NULL', '"', ',', '\r\n', 'x', 'y']
+    ]
+    const columns = values[0]?.map((_, i) => `c${i}`) ?? []
+    const f = createFormatter('csv')
+    const text = f.header(columns) + f.rows(values) + f.end({ rowCount: values.length })
+    const rows = parseRecords(text, 'csv')
+    expect(rows).toHaveLength(values.length)
+    // Cells are text until a table types them; NULL, '' and BLOBs are exact already.
+    expect(rows[0]?.c0).toBe(null)
+    expect(rows[0]?.c1).toBe('')
+    expect(rows[2]?.c0).toEqual(new Uint8Array([]))
+    expect(rows[2]?.c1).toEqual(new Uint8Array([0, 1, 254, 255]))
+    for (let c = 2; c < 10; c++) expect(rows[0]?.[`c${c}`]).toBe(values[0]?.[c])
+    expect(rows[1]?.c2).toBe('9223372036854775807')
+    expect(rows[1]?.c8).toBe('1e999')
+    expect(rows[1]?.c5).toBe('-0.0')
+  })
+
+  it.each([
+    ['an empty input', '', /empty/],
+    ['a duplicate column', 'a,A\n1,2\n', /appears twice/],
+    ['an empty column name', 'a,\n1,2\n', /column name in the header is empty/],
+    ['a short row', 'a,b\n1,2\n3\n', /row 1, line 3\): 1 field/],
+    ['an unclosed quote', 'a\n"abc\n', /not closed/],
+    ['a quote inside a field', 'a\nab"c\n', /double quote inside an unquoted field/],
+    ['text after a closing quote', 'a\n"ab"c\n', /closing quote must end the field/]
+  ])('refuses %s with INGEST_MALFORMED', (_what, input, message) => {
+    const e = fails(() => parseRecords(input, 'csv'))
+    expect(e.code).toBe('INGEST_MALFORMED')
+    expect(e.message).toMatch(message)
+  })
+})
+
+describe('format detection', () => {
+  it('uses the extension, then the first character', () => {
+    expect(detectFormat('x.CSV', '[')).toBe('csv')
+    expect(detectFormat('x.jsonl', '')).toBe('ndjson')
+    expect(detectFormat('x.json', '')).toBe('json')
+    expect(detectFormat(undefined, '\ufeff  [{"a":1}]')).toBe('json')
+    expect(detectFormat('-', '{"a":1}\n')).toBe('ndjson')
+    expect(detectFormat('data.txt', 'a,b\n')).toBe('csv')
+  })
+})

@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { signKeyOp } from '../../../src/block/index.js'
+import { signImport, type Chain } from '../../../src/chain/index.js'
+import { Ingest, IngestError, SealLoop } from '../../../src/ingest/index.js'
+import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { waitFor } from '../../helpers/wait.js'
+
+const alice = fixtureKey('alice')
+const bob = fixtureKey('bob')
+
+const cleanup: Array<() => unknown> = []
+afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
+
+async function setup (): Promise<Chain> {
+  const { chain } = await newTestChain({ key: alice, consensus: { quorumRule: 'daisy-capped' } })
+  cleanup.push(() => { chain.close() })
+  return chain
+}
+
+function service (chain: Chain, key = alice): Ingest {
+  const ingest = Ingest.open({ chain, key })
+  cleanup.push(async () => { await ingest.close() })
+  return ingest
+}
+
+function loop (ingest: Ingest, o: ConstructorParameters<typeof SealLoop>[1]): SealLoop {
+  const l = new SealLoop(ingest, { pollMs: 20, ...o })
+  l.start()
+  cleanup.push(async () => { await l.stop() })
+  return l
+}
+
+const rows = (n: number, from = 0): Array<{ n: bigint }> => Array.from({ length: n }, (_, i) => ({ n: BigInt(from + i) }))
+
+describe('the seal loop', () => {
+  it('seals when the row threshold is reached, not before, and then everything pending', async () => {
+    const chain = await setup()
+    const ingest = service(chain)
+    const l = loop(ingest, { everyMs: 3_600_000, rows: 100 })
+    await ingest.append('t', rows(60))
+    await ingest.append('t', rows(30, 60))
+    // 90 rows, under the threshold: the loop looks (twice more, to be sure it saw them) and leaves them.
+    const seen = l.passes
+    await waitFor(() => l.passes >= seen + 2)
+    expect(chain.tip().height).toBe(0)
+    expect(ingest.stats().pendingRows).toBe(90)
+    await ingest.append('t', rows(10, 90))
+    await waitFor(() => ingest.stats().sealed === 100, { what: 'the seal at 100 rows' })
+    expect(chain.tip().height).toBe(1)
+    expect(ingest.stats().pendingRows).toBe(0)
+  })
+
+  it('seals when the byte threshold is reached', async () => {
+    const chain = await setup()
+    const ingest = service(chain)
+    const l = loop(ingest, { everyMs: 3_600_000, bytes: 4096 })
+    await ingest.append('t', [{ s: 'x'.repeat(3000) }])
+    const seen = l.passes
+    await waitFor(() => l.passes >= seen + 2)
+    expect(chain.tip().height).toBe(0)
+    await ingest.append('t', [{ s: 'y'.repeat(3000) }])
+    await waitFor(() => chain.tip().height === 1, { what: 'the seal at 4 KiB' })
+  })
+
+  it('seals once the oldest row has waited --seal-every, and emits sealed with the latency', async () => {
+    const chain = await setup()
+    const ingest = service(chain)
+    const events: Array<{ rows: number, latencyMs: number }> = []
+    ingest.on('sealed', e => { events.push(e) })
+    loop(ingest, { everyMs: 300 })
+    const t0 = Date.now()
+    await ingest.append('t', rows(5))
+    await waitFor(() => events.length === 1, { what: 'the timed seal' })
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300)
+    expect(events[0]?.rows).toBe(5)
+    expect(events[0]?.latencyMs).toBeGreaterThanOrEqual(300)
+  })
+
+  it('follows the key state live: a key added while running seals at once; a revoked key stops sealing, rows stay pending', async () => {
+    const chain = await setup()
+    const forBob = service(chain, bob)
+    const l = loop(forBob, { everyMs: 0 })
+    const refused = await forBob.append('t', rows(1)).catch((e: unknown) => e as IngestError)
+    expect(refused).toMatchObject({ code: 'INGEST_NOT_SIGNATORY' })
+    // alice adds bob: from this block on, bob's service takes and seals records.
+    await signImport(chain, undefined, alice, { keyOps: [signKeyOp(alice, chain.chainId, 'A', bob.publicKey)] })
+    const r = await forBob.append('t', rows(3))
+    await waitFor(() => forBob.receipt(r.receipts[2] as string)?.state === 'sealed', { what: 'bob to seal' })
+    expect(chain.tip().signer).toBe(bob.id)
+
+    // Revoked with rows pending: they wait (nothing is lost), and appends are refused.
+    const slow = service(chain, bob)
+    const pending = await slow.append('t', rows(2, 10))
+    await signImport(chain, undefined, alice, { keyOps: [signKeyOp(alice, chain.chainId, 'R', bob.publicKey), signKeyOp(bob, chain.chainId, 'R', bob.publicKey)] })
+    const height = chain.tip().height
+    const seen = l.passes
+    await waitFor(() => l.passes >= seen + 3)
+    expect(chain.tip().height).toBe(height)
+    expect(pending.receipts.map(id => forBob.receipt(id)?.state)).toEqual(['pending', 'pending'])
+    expect(await forBob.append('t', rows(1)).catch((e: unknown) => (e as IngestError).code)).toBe('INGEST_NOT_SIGNATORY')
+  })
+})
