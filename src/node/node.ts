@@ -56,6 +56,7 @@ export class PetalNode {
       }, logger.child('seal'))
       ingest.on('sealed', () => {
         this.lastTip = this.chain.tip().hash
+        this.imported()
         this.sync.localChanged()
         void this.announceTip()
       })
