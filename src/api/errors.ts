@@ -1,103 +1,79 @@
-import { PetalError, isPetalError } from '../util/index.js'
+import { errorStatus, PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
 /** Every reason the HTTP API itself refuses a request (module errors keep their own codes). */
-export type ApiErrorCode =
-  | 'API_NOT_FOUND'
-  | 'API_BAD_REQUEST'
-  | 'API_MALFORMED_JSON'
-  | 'API_UNSUPPORTED_MEDIA_TYPE'
-  | 'API_BODY_TOO_LARGE'
-  | 'API_UNAUTHORIZED'
-  | 'API_FORBIDDEN'
-  | 'API_HOST_REFUSED'
-  | 'API_BUSY'
-  | 'API_READ_ONLY'
-  | 'API_BLOCK_NOT_FOUND'
-  | 'API_TABLE_NOT_FOUND'
-  | 'API_RANGE_NOT_SATISFIABLE'
-  | 'API_SHUTTING_DOWN'
-  | 'API_INTERNAL'
-  | 'API_REQUEST_TIMEOUT'
-  | 'API_HEADERS_TOO_LARGE'
-  | 'API_MALFORMED_REQUEST'
+export const API_ERROR_CODES = [
+  'API_NOT_FOUND',
+  'API_BAD_REQUEST',
+  'API_MALFORMED_JSON',
+  'API_UNSUPPORTED_MEDIA_TYPE',
+  'API_BODY_TOO_LARGE',
+  'API_UNAUTHORIZED',
+  'API_FORBIDDEN',
+  'API_HOST_REFUSED',
+  'API_BUSY',
+  'API_READ_ONLY',
+  'API_BLOCK_NOT_FOUND',
+  'API_TABLE_NOT_FOUND',
+  'API_RANGE_NOT_SATISFIABLE',
+  'API_SHUTTING_DOWN',
+  'API_INTERNAL',
+  'API_REQUEST_TIMEOUT',
+  'API_HEADERS_TOO_LARGE',
+  'API_MALFORMED_REQUEST',
   // starting the server
-  | 'API_BAD_ADDRESS'
-  | 'API_EXPOSE_REQUIRED'
-  | 'API_LISTEN_FAILED'
+  'API_BAD_ADDRESS',
+  'API_EXPOSE_REQUIRED',
+  'API_LISTEN_FAILED',
   // tokens
-  | 'API_TOKEN_NOT_FOUND'
-  | 'API_TOKEN_EXISTS'
-  | 'API_TOKENS_CORRUPT'
+  'API_TOKEN_NOT_FOUND',
+  'API_TOKEN_EXISTS',
+  'API_TOKENS_CORRUPT'
+] as const
 
-export class ApiError extends PetalError<ApiErrorCode> {}
+export type ApiErrorCode = typeof API_ERROR_CODES[number]
 
-const API_STATUS: Record<ApiErrorCode, number> = {
-  API_NOT_FOUND: 404,
-  API_BAD_REQUEST: 400,
-  API_MALFORMED_JSON: 400,
-  API_UNSUPPORTED_MEDIA_TYPE: 415,
-  API_BODY_TOO_LARGE: 413,
-  API_UNAUTHORIZED: 401,
-  API_FORBIDDEN: 403,
-  API_HOST_REFUSED: 403,
-  API_BUSY: 429,
-  API_READ_ONLY: 409,
-  API_BLOCK_NOT_FOUND: 404,
-  API_TABLE_NOT_FOUND: 404,
-  API_RANGE_NOT_SATISFIABLE: 416,
-  API_SHUTTING_DOWN: 503,
-  API_INTERNAL: 500,
-  API_REQUEST_TIMEOUT: 408,
-  API_HEADERS_TOO_LARGE: 431,
-  API_MALFORMED_REQUEST: 400,
-  API_BAD_ADDRESS: 500,
-  API_EXPOSE_REQUIRED: 500,
-  API_LISTEN_FAILED: 500,
-  API_TOKEN_NOT_FOUND: 404,
-  API_TOKEN_EXISTS: 409,
-  API_TOKENS_CORRUPT: 503
+type None = Record<never, never>
+
+/** `details` of each code. */
+export type ApiErrorDetails = Record<Exclude<ApiErrorCode, 'API_BLOCK_NOT_FOUND' | 'API_TABLE_NOT_FOUND'>, None> & {
+  API_BLOCK_NOT_FOUND: { ref?: string }
+  API_TABLE_NOT_FOUND: { height: number, table: string }
 }
 
-/**
- * HTTP statuses of the other modules' codes that a request can meet. A code missing here is a
- * server-side condition (503), never a 500: 500 is kept for exceptions that are not PetalErrors.
- */
-const MODULE_STATUS: Record<string, number> = {
-  // the statement is wrong
-  QUERY_EMPTY: 400,
-  QUERY_SYNTAX: 400,
-  QUERY_UNKNOWN_TABLE: 400,
-  QUERY_UNKNOWN_COLUMN: 400,
-  QUERY_TABLE_TOO_WIDE: 400,
-  QUERY_SQL_ERROR: 400,
-  QUERY_MULTIPLE_STATEMENTS: 400,
-  QUERY_NOT_A_QUERY: 400,
-  QUERY_BLOCK_FAILED: 400,
-  // the statement is refused
-  QUERY_NOT_READONLY: 403,
-  QUERY_ATTACH_REFUSED: 403,
-  QUERY_PRAGMA_REFUSED: 403,
-  QUERY_EXTENSION_REFUSED: 403,
-  // a limit was reached
-  QUERY_TIMEOUT: 422,
-  QUERY_TOO_MANY_ROWS: 413,
-  QUERY_VALUE_TOO_LARGE: 413,
-  // records
-  INGEST_MALFORMED: 400,
-  INGEST_BAD_TABLE: 400,
-  INGEST_TYPE_MISMATCH: 422,
-  INGEST_TABLE_CONFLICT: 409,
-  INGEST_TOO_MANY_ROWS: 413,
-  INGEST_NOT_SIGNATORY: 409,
-  INGEST_NO_KEY: 409,
-  INGEST_UNKNOWN_RECEIPT: 404,
-  // chain lookups
-  NOT_FOUND: 404
+export class ApiError<C extends ApiErrorCode = ApiErrorCode> extends PetalError<C, ApiErrorDetails[C]> {
+  static readonly codes = API_ERROR_CODES
 }
 
-/** The HTTP status a PetalError maps to (docs/api.md, "Errors"); 500 for anything else. */
+export const API_ERROR_DOCS: Readonly<Record<ApiErrorCode, CodeDoc>> = {
+  API_NOT_FOUND: { meaning: 'no such endpoint', hint: 'the endpoints are listed at /api/v1/openapi.json' },
+  API_BAD_REQUEST: { meaning: 'parameters or body fields that do not match the endpoint\'s schema (the message names the field)', hint: 'the parameters of every endpoint are in /api/v1/openapi.json' },
+  API_MALFORMED_JSON: { meaning: 'the request body is not valid JSON' },
+  API_UNSUPPORTED_MEDIA_TYPE: { meaning: 'the request body has a Content-Type this endpoint does not take' },
+  API_BODY_TOO_LARGE: { meaning: 'the request body is larger than this server accepts' },
+  API_UNAUTHORIZED: { meaning: 'no token, not `Bearer`, or an unknown or revoked token', hint: 'send Authorization: Bearer <token> (`petal tokens create`)' },
+  API_FORBIDDEN: { meaning: 'the token may not do this (a read token on a write)' },
+  API_HOST_REFUSED: { meaning: 'a loopback-only node received a request addressed to another host' },
+  API_BUSY: { meaning: 'too many statements or event streams at once (with Retry-After)', hint: 'retry in a moment' },
+  API_READ_ONLY: { meaning: 'this server does not accept writes' },
+  API_BLOCK_NOT_FOUND: { meaning: 'no block with that height or hash' },
+  API_TABLE_NOT_FOUND: { meaning: 'the block has no table of that name' },
+  API_RANGE_NOT_SATISFIABLE: { meaning: 'the Range header asks for bytes outside the file' },
+  API_SHUTTING_DOWN: { meaning: 'the server is shutting down' },
+  API_INTERNAL: { meaning: 'a bug: the details are in the node\'s log, never in the response', hint: 'report it with the node\'s log' },
+  API_REQUEST_TIMEOUT: { meaning: 'the request was not received in time', hint: 'send the whole request promptly' },
+  API_HEADERS_TOO_LARGE: { meaning: 'the request headers are too large' },
+  API_MALFORMED_REQUEST: { meaning: 'the request is not valid HTTP/1.1' },
+  API_BAD_ADDRESS: { meaning: 'a malformed --http address', hint: 'give HOST:PORT (127.0.0.1:2018, [::1]:2018, 0.0.0.0:2018), a bare PORT, or off' },
+  API_EXPOSE_REQUIRED: { meaning: 'a non-loopback --http address without --http-expose', hint: 'add --http-expose to serve beyond this machine (reads then need a token unless --public-read), or use --http 127.0.0.1:PORT' },
+  API_LISTEN_FAILED: { meaning: 'the HTTP server cannot listen on the address (the port is in use, …)' },
+  API_TOKEN_NOT_FOUND: { meaning: 'no API token with that id or name', hint: 'list them with `petal tokens list`' },
+  API_TOKEN_EXISTS: { meaning: 'an API token of that name already exists' },
+  API_TOKENS_CORRUPT: { meaning: 'the token file of the data directory is not valid' }
+}
+
+registerErrorClass(ApiError, 'the HTTP API refused a request, or could not start', API_ERROR_DOCS)
+
+/** The HTTP status of an error (docs/api.md "Errors"): from src/util/error-status.ts; 500 only for what is not a PetalError. */
 export function httpStatusOf (err: unknown): number {
-  if (err instanceof ApiError) return API_STATUS[err.code]
-  if (!isPetalError(err)) return 500
-  return MODULE_STATUS[err.code] ?? 503
+  return errorStatus(err).http
 }

@@ -31,6 +31,6 @@ export function writeError (res: ServerResponse, err: unknown): void {
   res.end(body)
 }
 
-function jsonSafe (d: Readonly<Record<string, unknown>>): Record<string, unknown> {
+function jsonSafe (d: object): Record<string, unknown> {
   return JSON.parse(JSON.stringify(d, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>
 }

@@ -119,7 +119,7 @@ function checkInput (db: Db, o: BuildBlockOptions): { userTables: UserTable[], k
   const seen = new Set<string>()
   for (const k of keyOps) {
     const id = `${k.keyId}/${k.signer}`
-    if (seen.has(id)) throw new BlockError('KEYOP_DUPLICATE_SIGNER', `two endorsements of ${k.keyId} by ${k.signer}`, { hint: 'give each endorsement once' })
+    if (seen.has(id)) throw new BlockError('KEYOP_DUPLICATE_SIGNER', `two endorsements of ${k.keyId} by ${k.signer}`, { hint: 'give each endorsement once', details: { key: k.keyId, signer: k.signer } })
     seen.add(id)
   }
   return { userTables: schema.userTables, keyOps }

@@ -1,4 +1,4 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
 /**
  * Every reason a block can be refused. Codes are stable API: tests assert them, the network maps
@@ -50,9 +50,102 @@ export const BLOCK_ERROR_CODES = [
 
 export type BlockErrorCode = typeof BLOCK_ERROR_CODES[number]
 
-export class BlockError extends PetalError<BlockErrorCode> {}
+/** Where in a chain the block sits, when the thrower knows (verify and reindex add the height). */
+interface At { height?: number, hash?: string }
+/** A key operation of the block at `height`, on target key `key`. */
+interface KeyAt { height: number, key: string }
+
+/** `details` of each code. */
+export interface BlockErrorDetails {
+  FILE_NOT_FOUND: At
+  BLOCK_TOO_LARGE: At & { size: number, maxBytes: number }
+  NOT_SQLITE: At
+  WAL_MODE: At
+  CORRUPT: At & { sqliteCode?: string }
+  SCHEMA_NOT_ALLOWED: At
+  RESERVED_SCHEMA: At & { table: string }
+  HASH_MISMATCH: At & { hash: string, expected: string }
+  UNSUPPORTED_VERSION: At
+  /** `key`: the `_meta` key at fault (absent when the table as a whole is) */
+  BAD_META: At & { key?: string }
+  MANIFEST_MISMATCH: At & { table?: string }
+  ROWS_ROOT_MISMATCH: At
+  PARENT_UNKNOWN: At & { parent: string }
+  HEIGHT_MISMATCH: { height: number, parentHeight: number }
+  CHAIN_ID_MISMATCH: At & { chainId: string }
+  TIMESTAMP_BEFORE_PARENT: { height: number }
+  TIMESTAMP_IN_FUTURE: { height: number }
+  SIGNER_NOT_AUTHORISED: At & { signer: string }
+  SIGNER_REVOKED: At & { signer: string, revokedAt: number }
+  BAD_PREV_SIGNATURE: { height: number }
+  BAD_SEAL: { height: number, hash: string }
+  /** `row`: index of the `_keys` row at fault */
+  KEYOP_MALFORMED: At & { row?: number }
+  KEYOP_MIXED: KeyAt
+  KEYOP_BAD_SIGNATURE: KeyAt & { signer: string }
+  KEYOP_SIGNER_NOT_AUTHORISED: KeyAt & { signer: string }
+  KEYOP_SIGNER_REVOKED: KeyAt & { signer: string }
+  KEYOP_DUPLICATE_SIGNER: At & { key: string, signer: string }
+  KEYOP_QUORUM_NOT_MET: KeyAt & { quorum: number, have: number }
+  KEYOP_KEY_EXISTS: KeyAt
+  KEYOP_KEY_REVOKED: KeyAt
+  KEYOP_KEY_UNKNOWN: KeyAt
+  KEYOP_NO_SIGNERS_LEFT: { height: number }
+  BAD_GENESIS: At
+}
+
+export class BlockError<C extends BlockErrorCode = BlockErrorCode> extends PetalError<C, BlockErrorDetails[C]> {
+  static readonly codes = BLOCK_ERROR_CODES
+
+  /** `err` is a BlockError; narrowing on its `code` then types its `details`. */
+  static is (err: unknown): err is AnyBlockError {
+    return err instanceof BlockError
+  }
+}
+
+/** A BlockError of any one code: `code` discriminates `details`. */
+export type AnyBlockError = { [K in BlockErrorCode]: BlockError<K> }[BlockErrorCode]
+
+/** What each code means and what to do about it (docs/errors.md is generated from this). */
+export const BLOCK_ERROR_DOCS: Readonly<Record<BlockErrorCode, CodeDoc>> = {
+  FILE_NOT_FOUND: { meaning: 'the file to seal or import does not exist', hint: 'check the path' },
+  BLOCK_TOO_LARGE: { meaning: 'the file is larger than the chain\'s max_block_bytes', hint: 'split the data over several blocks' },
+  NOT_SQLITE: { meaning: 'the file is not an SQLite 3 database Petal accepts (header, page size, encoding, reserved bytes)', hint: 'a block must be an SQLite 3 database file' },
+  WAL_MODE: { meaning: 'the database is in WAL journal mode, or has a -wal file with data not yet in it', hint: "checkpoint it and switch it to a rollback journal: sqlite3 FILE 'PRAGMA journal_mode=DELETE'" },
+  CORRUPT: { meaning: 'SQLite cannot read the file: quick_check fails, its length disagrees with its header, or it has a hot journal', hint: 'repair it (sqlite3 .recover), or fetch the block again from a peer' },
+  SCHEMA_NOT_ALLOWED: { meaning: 'the schema has something a block may not hold: a view, trigger, virtual or generated column, a reserved name, too many tables', hint: 'the message names the object; a block holds ordinary tables and indexes only' },
+  RESERVED_SCHEMA: { meaning: 'a reserved table (_meta, _keys, _tables) is missing or has the wrong shape', hint: 'drop the table from the input file, or give it exactly the documented columns (docs/block-format.md)' },
+  HASH_MISMATCH: { meaning: 'the file does not hash to the hash it was announced or asked for', hint: 'the file is not the block you meant; fetch it again' },
+  UNSUPPORTED_VERSION: { meaning: 'the block\'s _meta.Version is not one this Petal reads, or a v1 (Daisy) block was offered to a v2 chain', hint: 'this Petal reads block versions 1 (Daisy) and 2, and imports version 2' },
+  BAD_META: { meaning: 'a _meta field is missing, malformed or not allowed here (details.key names it)', hint: 'blocks are written by `petal signimportblock`; a hand-made _meta must follow docs/block-format.md' },
+  MANIFEST_MISMATCH: { meaning: '_tables does not describe the block\'s user tables (names, DDL, row counts or Merkle roots)', hint: 'the block was altered after it was sealed' },
+  ROWS_ROOT_MISMATCH: { meaning: '_meta.RowsRoot is not the Merkle root of _tables', hint: 'the block was altered after it was sealed' },
+  PARENT_UNKNOWN: { meaning: 'the block\'s parent is not known here (yet)', hint: 'import or fetch the parent first; a running node fetches it by itself' },
+  HEIGHT_MISMATCH: { meaning: 'the block\'s height is not its parent\'s plus one' },
+  CHAIN_ID_MISMATCH: { meaning: 'the block or endorsement belongs to another chain', hint: 'endorsements are made with `petal signkey` on the chain they are for' },
+  TIMESTAMP_BEFORE_PARENT: { meaning: 'the block\'s timestamp is earlier than its parent\'s' },
+  TIMESTAMP_IN_FUTURE: { meaning: 'the block\'s timestamp is more than 5 minutes ahead of this node\'s clock', hint: 'check the clocks of this node and of the block\'s signer' },
+  SIGNER_NOT_AUTHORISED: { meaning: 'the block is signed by a key that is not a signatory at its parent', hint: 'a key becomes a signatory only through a block whose _keys adds it (`petal signkey`)' },
+  SIGNER_REVOKED: { meaning: 'the block is signed by a key revoked at or before its parent', hint: 'sign with an active signatory key (`petal signers`)' },
+  BAD_PREV_SIGNATURE: { meaning: '_meta.PreviousBlockHashSignature does not verify with the signer\'s key' },
+  BAD_SEAL: { meaning: 'the block\'s seal (.sig) does not verify with the signer\'s key', hint: 'the seal belongs to another block, or the block was altered' },
+  KEYOP_MALFORMED: { meaning: 'a _keys row or an endorsement file is malformed', hint: 'give the endorsement file written by `petal signkey`' },
+  KEYOP_MIXED: { meaning: 'one block both adds and revokes the same key' },
+  KEYOP_BAD_SIGNATURE: { meaning: 'an endorsement\'s signature does not verify with its signer\'s key' },
+  KEYOP_SIGNER_NOT_AUTHORISED: { meaning: 'an endorsement is by a key that is not a signatory at the block\'s parent', hint: 'keys added in a block can endorse only from the next block on' },
+  KEYOP_SIGNER_REVOKED: { meaning: 'an endorsement is by a revoked key' },
+  KEYOP_DUPLICATE_SIGNER: { meaning: 'the same signatory endorses the same key twice', hint: 'give each endorsement once' },
+  KEYOP_QUORUM_NOT_MET: { meaning: 'a key operation has fewer endorsements from distinct signatories than the quorum rule asks', hint: 'collect more endorsements (`petal signkey` by other signatories) and include them all' },
+  KEYOP_KEY_EXISTS: { meaning: 'the key to add is already a signatory' },
+  KEYOP_KEY_REVOKED: { meaning: 'the key was revoked: it cannot be revoked again or added back', hint: 'generate a new key' },
+  KEYOP_KEY_UNKNOWN: { meaning: 'the key to revoke is not a signatory' },
+  KEYOP_NO_SIGNERS_LEFT: { meaning: 'the block would revoke every signatory, and the chain could never change again', hint: 'add a new signatory before revoking the last one' },
+  BAD_GENESIS: { meaning: 'a genesis block breaks a genesis rule (height 0, consensus parameters, keys added by its creator only)' }
+}
+
+registerErrorClass(BlockError, 'a block was refused: its file, content, place in the chain, signatures or key operations', BLOCK_ERROR_DOCS)
 
 /** Codes that say the block is bad in itself (the sender is at fault), not that we lack context. */
-export function isInvalidBlock (code: string): boolean {
+export function isInvalidBlock (code: BlockErrorCode): boolean {
   return code !== 'PARENT_UNKNOWN' && code !== 'FILE_NOT_FOUND' && code !== 'TIMESTAMP_IN_FUTURE'
 }

@@ -116,7 +116,7 @@ export class Chain {
       sides.push(x)
       x = this.index.byHash(x.parent)
     }
-    if (x === undefined) throw new ChainError('NOT_FOUND', `side branch of ${b.hash} does not reach the canonical chain`)
+    if (x === undefined) throw new ChainError('BLOCK_NOT_FOUND', `side branch of ${b.hash} does not reach the canonical chain`)
     let ks = KeyState.fromRecords(this.index.signers(), x.height)
     for (const s of sides.reverse()) ks = ks.apply(this.index.keyOpsOf(s.hash), s.height)
     return ks
@@ -143,7 +143,7 @@ export class Chain {
         hint: 'send its public key (`petal mykeys` prints it) to the signatories: enough of them (the quorum) run `petal signkey PUBKEY --op add -o e1.json`, and one seals the endorsements with `petal signimportblock --keyops e1.json --keyops e2.json …`'
       })
     }
-    if (s.revokedAt !== null) throw new BlockError('SIGNER_REVOKED', `key ${key.id} was revoked at height ${s.revokedAt}`, { details: { signer: key.id }, hint: 'a revoked key never signs again: generate a new one (`petal keygen`) and have the signatories add it' })
+    if (s.revokedAt !== null) throw new BlockError('SIGNER_REVOKED', `key ${key.id} was revoked at height ${s.revokedAt}`, { details: { signer: key.id, revokedAt: s.revokedAt }, hint: 'a revoked key never signs again: generate a new one (`petal keygen`) and have the signatories add it' })
   }
 }
 

@@ -32,7 +32,7 @@ export function parseEndorsement (text: string, chainId: string, source = 'endor
   }
   if (j.petal_endorsement !== 1) throw new BlockError('KEYOP_MALFORMED', `${source} is not a Petal endorsement`, { hint: 'give the file written by `petal signkey`' })
   if (j.chain_id !== chainId) {
-    throw new BlockError('CHAIN_ID_MISMATCH', `${source} endorses a key on chain ${String(j.chain_id)}, not on this chain`, { hint: 'the endorsement must be made with `petal signkey` on this chain' })
+    throw new BlockError('CHAIN_ID_MISMATCH', `${source} endorses a key on chain ${String(j.chain_id)}, not on this chain`, { hint: 'the endorsement must be made with `petal signkey` on this chain', details: { chainId: String(j.chain_id) } })
   }
   return parseKeyOpRow({
     op: j.op, pubkey_hash: j.pubkey_hash, pubkey: j.pubkey, sigkey_hash: j.sigkey_hash, signature: j.signature,

@@ -1,11 +1,38 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
-export type ChainErrorCode =
-  | 'REORG_TOO_DEEP'
-  | 'GENESIS_MISMATCH'
-  | 'NOT_FOUND'
-  | 'NOT_ORPHANED'
-  | 'VERIFY_FAILED'
-  | 'EMPTY_CHAIN'
+export const CHAIN_ERROR_CODES = [
+  'GENESIS_MISMATCH',
+  'BLOCK_NOT_FOUND',
+  'NOT_ORPHANED',
+  'VERIFY_FAILED',
+  'EMPTY_CHAIN'
+] as const
 
-export class ChainError extends PetalError<ChainErrorCode> {}
+export type ChainErrorCode = typeof CHAIN_ERROR_CODES[number]
+
+type None = Record<never, never>
+
+/** `details` of each code. */
+export interface ChainErrorDetails {
+  GENESIS_MISMATCH: None
+  BLOCK_NOT_FOUND: None
+  NOT_ORPHANED: None
+  /** `height`: the first block that failed, when known */
+  VERIFY_FAILED: { height?: number }
+  EMPTY_CHAIN: None
+}
+
+/** The chain as a whole (not one block) cannot do what was asked. */
+export class ChainError<C extends ChainErrorCode = ChainErrorCode> extends PetalError<C, ChainErrorDetails[C]> {
+  static readonly codes = CHAIN_ERROR_CODES
+}
+
+export const CHAIN_ERROR_DOCS: Readonly<Record<ChainErrorCode, CodeDoc>> = {
+  GENESIS_MISMATCH: { meaning: 'a genesis, chain parameters, index or peer belong to another chain than the one expected', hint: 'check the address, the --genesis hash, or that chainparams.json belongs to this directory' },
+  BLOCK_NOT_FOUND: { meaning: 'no block matches the height or hash given', hint: 'give a height, a full hash, or at least 8 hex digits of one' },
+  NOT_ORPHANED: { meaning: '`reseal` was given a block that is canonical, or that another key signed' },
+  VERIFY_FAILED: { meaning: 'verification found a block file, seal or index row that disagrees with the chain', hint: 'restore the bad block from a peer (`petal pull`) or a backup; `petal reindex` rebuilds the index if only it is wrong' },
+  EMPTY_CHAIN: { meaning: 'the chain index holds no blocks', hint: 'run `petal reindex`' }
+}
+
+registerErrorClass(ChainError, 'the chain as a whole (not one block) cannot do what was asked', CHAIN_ERROR_DOCS)

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { isPetalError, PetalError, throwIfAborted, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
+import { isPetalError, reviveError, throwIfAborted, withDetails, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
 import { StorageError, type KeyOpRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { consensusJson, MAX_FUTURE_MS } from './chain.js'
@@ -97,14 +97,10 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     }
     const r = current.reply[h - b * batch]
     if (r === undefined) return undefined
-    if ('error' in r) {
-      if (r.error.code === 'ENOENT') {
-        throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${h} is missing: ${r.error.message}`, { hint: 'restore it from a peer (`petal pull`) or a backup', details: { height: h } })
-      }
-      const e = r.error.code === undefined ? new Error(r.error.message) : new PetalError(r.error.code, r.error.message, { details: r.error.details })
-      e.name = r.error.name
-      throw e
+    if ('missing' in r) {
+      throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${h} is missing: ${r.missing}`, { hint: 'restore it from a peer (`petal pull`) or a backup', details: { height: h } })
     }
+    if ('error' in r) throw reviveError(r.error)
     return { hash: r.hash, seal: r.seal, file: r.file, verified: r.verified }
   }
   let keys = KeyState.empty()
@@ -150,11 +146,7 @@ function fileSize (path: string): number {
   }
 }
 
-/** Attach the failing height to an error (keeping its code). */
+/** The error with the failing height in its details (same class and code). */
 function atHeight (err: unknown, height: number): unknown {
-  if (isPetalError(err)) {
-    (err.details as Record<string, unknown>).height ??= height
-    return err
-  }
-  return err
+  return isPetalError(err) && err.code !== 'ABORTED' ? withDetails(err, { height }) : err
 }

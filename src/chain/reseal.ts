@@ -14,7 +14,7 @@ import { signImport } from './sign-import.js'
  */
 export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: { signal?: AbortSignal } = {}): Promise<ImportResult> {
   const orphan = chain.index.byHash(orphanHash)
-  if (orphan === undefined) throw new ChainError('NOT_FOUND', `no block ${orphanHash}`)
+  if (orphan === undefined) throw new ChainError('BLOCK_NOT_FOUND', `no block ${orphanHash}`)
   if (orphan.canonical) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} is on the canonical chain`)
   if (orphan.signer !== key.id) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} was signed by ${orphan.signer}, not by ${key.id}`)
   const path = chain.pathOf(orphan)

@@ -4,7 +4,7 @@ import { readBlockFile, verifyPrevious, verifySeal, type BlockFile } from '../bl
 import { parsePublicKey, sha256FileSync, type PublicKey } from '../crypto/index.js'
 import { readSeal } from '../storage/index.js'
 import type { Preverified } from './validate/types.js'
-import { serveWorker, WorkMeter, type PetalError } from '../util/index.js'
+import { isNotFound, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
 
 /**
  * A batch of block files to read (one message per batch: small blocks cost less than a round
@@ -19,8 +19,8 @@ export interface ReadRequest {
   /** A shared BigInt64 counter: the bytes this worker has hashed and checked are added to it as it goes. */
   progress?: SharedArrayBuffer
 }
-/** Per path, in order: the result, or the coded error that file failed with. */
-export type ReadReply = Array<{ hash: string, seal: string, file: BlockFile, verified?: Preverified } | { error: { name: string, code?: string, message: string, details?: Record<string, unknown> } }>
+/** Per path, in order: the result, or the coded error that file failed with, or why it is missing. */
+export type ReadReply = Array<{ hash: string, seal: string, file: BlockFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
 
 // Parsed signatory keys, by hex SPKI (a chain has few; parsing one costs more than a verify).
 const parsed = new Map<string, PublicKey>()
@@ -56,8 +56,7 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       }
       out.push({ hash, seal, file, verified })
     } catch (err) {
-      const e = err as PetalError
-      out.push({ error: { name: e.name, code: e.code, message: e.message, details: e.details === undefined ? undefined : { ...e.details } } })
+      out.push(isNotFound(err) ? { missing: serializeError(err).message } : { error: serializeError(err) })
       break // later blocks of the batch are not needed: the replay stops at the first bad one
     }
   }

@@ -56,8 +56,8 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
     }
   } catch (err) {
     if (!isPetalError(err) || err.code === 'ABORTED') throw err
-    const height = typeof err.details.height === 'number' ? err.details.height : blocks
-    failure = { height, code: err.code, message: err.message }
+    // Blocks are checked in height order from genesis: the one that failed is the next one.
+    failure = { height: blocks, code: err.code, message: err.message }
   }
   return report({ ok: failure === undefined, blocks, bytes, failure })
 }

@@ -1,11 +1,4 @@
-import { PetalError } from '../util/index.js'
-
-/** Usage problems found by a command itself (commander finds the rest). */
-export class UsageError extends PetalError<'USAGE'> {
-  constructor (message: string, hint?: string, details: Record<string, unknown> = {}) {
-    super('USAGE', message, { hint, details })
-  }
-}
+export { UsageError } from './errors.js'
 
 /** Where a command writes: data to stdout (JSON lines with --json), messages to stderr. */
 export interface Output {

@@ -1,5 +1,20 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
-export type NodeErrorCode = 'NO_SIGNING_KEY' | 'ALREADY_RUNNING'
+export const NODE_ERROR_CODES = ['NO_SIGNING_KEY', 'ALREADY_RUNNING'] as const
 
-export class NodeError extends PetalError<NodeErrorCode> {}
+export type NodeErrorCode = typeof NODE_ERROR_CODES[number]
+
+/** `details` of each code: none. */
+export type NodeErrorDetails = Record<NodeErrorCode, Record<never, never>>
+
+/** The running node cannot do what was asked. */
+export class NodeError<C extends NodeErrorCode = NodeErrorCode> extends PetalError<C, NodeErrorDetails[C]> {
+  static readonly codes = NODE_ERROR_CODES
+}
+
+export const NODE_ERROR_DOCS: Readonly<Record<NodeErrorCode, CodeDoc>> = {
+  NO_SIGNING_KEY: { meaning: 'the node has no signing key, so it cannot seal a block', hint: 'create one with `petal keygen` and select it with --key' },
+  ALREADY_RUNNING: { meaning: 'a node is already running on this data directory', hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' }
+}
+
+registerErrorClass(NodeError, 'the node cannot start or do what was asked', NODE_ERROR_DOCS)

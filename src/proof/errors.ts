@@ -1,17 +1,48 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
-export type ProofErrorCode =
+export const PROOF_ERROR_CODES = [
   /** a row, table or block asked for is not there */
-  | 'PROOF_ROW_NOT_FOUND'
-  | 'PROOF_TABLE_NOT_FOUND'
+  'PROOF_ROW_NOT_FOUND',
+  'PROOF_TABLE_NOT_FOUND',
   /** the chain tree's node store lacks a node a proof needs (tree smaller than asked) */
-  | 'PROOF_NODE_MISSING'
+  'PROOF_NODE_MISSING',
   /** the node store, the checkpoint and the block disagree: building would give an unsound proof */
-  | 'PROOF_TREE_MISMATCH'
-  | 'PROOF_CHECKPOINT_MISMATCH'
+  'PROOF_TREE_MISMATCH',
+  'PROOF_CHECKPOINT_MISMATCH',
   /** verify-proof: the proof is not sound under the given trust (details.reason says why) */
-  | 'PROOF_REJECTED'
+  'PROOF_REJECTED',
   /** verify-proof: a proof or trust file that cannot be read or understood */
-  | 'PROOF_FILE_INVALID'
+  'PROOF_FILE_INVALID'
+] as const
 
-export class ProofError extends PetalError<ProofErrorCode> {}
+export type ProofErrorCode = typeof PROOF_ERROR_CODES[number]
+
+type None = Record<never, never>
+
+/** `details` of each code. */
+export interface ProofErrorDetails {
+  PROOF_ROW_NOT_FOUND: { table?: string }
+  PROOF_TABLE_NOT_FOUND: None
+  PROOF_NODE_MISSING: { level: number, index: number, size: number }
+  PROOF_TREE_MISMATCH: None
+  PROOF_CHECKPOINT_MISMATCH: None
+  /** `reason`: the verifier's rejection code (docs/proofs.md) */
+  PROOF_REJECTED: { reason?: string }
+  PROOF_FILE_INVALID: None
+}
+
+export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends PetalError<C, ProofErrorDetails[C]> {
+  static readonly codes = PROOF_ERROR_CODES
+}
+
+export const PROOF_ERROR_DOCS: Readonly<Record<ProofErrorCode, CodeDoc>> = {
+  PROOF_ROW_NOT_FOUND: { meaning: 'the table has no row at that rowid or index' },
+  PROOF_TABLE_NOT_FOUND: { meaning: 'the block has no table of that name' },
+  PROOF_NODE_MISSING: { meaning: 'the chain tree lacks a node the proof needs (it is smaller than asked)' },
+  PROOF_TREE_MISMATCH: { meaning: 'the chain tree, the checkpoint and the block disagree: a proof built now would be unsound', hint: 'run `petal verify --deep`' },
+  PROOF_CHECKPOINT_MISMATCH: { meaning: 'the checkpoint does not cover the block, belongs to another chain or branch, or is not a checkpoint' },
+  PROOF_REJECTED: { meaning: 'verify-proof: the proof does not hold under the given trust (details.reason says why)', hint: 'do not rely on this proof: it or its checkpoint was altered, or it belongs to another chain' },
+  PROOF_FILE_INVALID: { meaning: 'verify-proof: a proof, trust or witness file that cannot be read or understood' }
+}
+
+registerErrorClass(ProofError, 'a row proof or checkpoint could not be built, or does not hold', PROOF_ERROR_DOCS)

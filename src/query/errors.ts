@@ -1,48 +1,106 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
 /**
  * Every reason a query or a mirror update can fail. Codes are stable API: the CLI maps the class
  * (QueryError) to exit status 8 and prints the hint; tests assert the codes.
  */
-export type QueryErrorCode =
+export const QUERY_ERROR_CODES = [
   // the statement
-  | 'QUERY_EMPTY'
-  | 'QUERY_SYNTAX'
-  | 'QUERY_UNKNOWN_TABLE'
-  | 'QUERY_TABLE_TOO_WIDE'
-  | 'QUERY_UNKNOWN_COLUMN'
-  | 'QUERY_SQL_ERROR'
-  | 'QUERY_MULTIPLE_STATEMENTS'
+  'QUERY_EMPTY',
+  'QUERY_SYNTAX',
+  'QUERY_UNKNOWN_TABLE',
+  'QUERY_TABLE_TOO_WIDE',
+  'QUERY_UNKNOWN_COLUMN',
+  'QUERY_SQL_ERROR',
+  'QUERY_MULTIPLE_STATEMENTS',
   // the sandbox
-  | 'QUERY_NOT_READONLY'
-  | 'QUERY_NOT_A_QUERY'
-  | 'QUERY_ATTACH_REFUSED'
-  | 'QUERY_PRAGMA_REFUSED'
-  | 'QUERY_EXTENSION_REFUSED'
-  | 'QUERY_TIMEOUT'
-  | 'QUERY_TOO_MANY_ROWS'
-  | 'QUERY_VALUE_TOO_LARGE'
-  | 'QUERY_SANDBOX_FAILED'
+  'QUERY_NOT_READONLY',
+  'QUERY_NOT_A_QUERY',
+  'QUERY_ATTACH_REFUSED',
+  'QUERY_PRAGMA_REFUSED',
+  'QUERY_EXTENSION_REFUSED',
+  'QUERY_TIMEOUT',
+  'QUERY_TOO_MANY_ROWS',
+  'QUERY_VALUE_TOO_LARGE',
+  'QUERY_SANDBOX_FAILED',
   // per-block mode
-  | 'QUERY_BLOCK_FAILED'
-  | 'QUERY_BLOCK_UNREADABLE'
+  'QUERY_BLOCK_FAILED',
+  'QUERY_BLOCK_UNREADABLE',
   // the mirror
-  | 'MIRROR_UNAVAILABLE'
-  | 'MIRROR_BLOCK_MISMATCH'
-  | 'MIRROR_SCHEMA'
+  'MIRROR_UNAVAILABLE',
+  'MIRROR_BLOCK_MISMATCH',
+  'MIRROR_SCHEMA'
+] as const
 
-export class QueryError extends PetalError<QueryErrorCode> {}
+export type QueryErrorCode = typeof QUERY_ERROR_CODES[number]
 
-/** The shape a QueryError takes across the sandbox's process boundary. */
-export interface SerializedQueryError { code: QueryErrorCode, message: string, hint?: string, details?: Record<string, unknown> }
+/** The block a per-block statement failed in. */
+interface At { height?: number }
+/** SQLite's own verdict on the user's statement. */
+interface Sqlite extends At { sqliteCode?: string, sqliteMessage: string }
 
-export function serializeQueryError (e: QueryError): SerializedQueryError {
-  return { code: e.code, message: e.message, hint: e.hint, details: { ...e.details } }
+/** `details` of each code. */
+export interface QueryErrorDetails {
+  QUERY_EMPTY: At
+  QUERY_SYNTAX: Sqlite
+  QUERY_UNKNOWN_TABLE: Sqlite
+  QUERY_TABLE_TOO_WIDE: At & { table: string, columns: number }
+  QUERY_UNKNOWN_COLUMN: Sqlite
+  QUERY_SQL_ERROR: Sqlite
+  QUERY_MULTIPLE_STATEMENTS: Sqlite
+  QUERY_NOT_READONLY: At
+  QUERY_NOT_A_QUERY: At
+  QUERY_ATTACH_REFUSED: At
+  QUERY_PRAGMA_REFUSED: At & { pragma?: string }
+  QUERY_EXTENSION_REFUSED: At
+  QUERY_TIMEOUT: At & { timeoutMs: number }
+  QUERY_TOO_MANY_ROWS: At & { maxRows: number }
+  QUERY_VALUE_TOO_LARGE: At
+  QUERY_SANDBOX_FAILED: At
+  QUERY_BLOCK_FAILED: At
+  QUERY_BLOCK_UNREADABLE: { height: number, hash: string }
+  MIRROR_UNAVAILABLE: At
+  MIRROR_BLOCK_MISMATCH: { height: number, hash?: string }
+  MIRROR_SCHEMA: At & { hash?: string, sqliteCode?: string }
 }
 
-export function deserializeQueryError (e: SerializedQueryError): QueryError {
-  return new QueryError(e.code, e.message, { hint: e.hint, details: e.details })
+export class QueryError<C extends QueryErrorCode = QueryErrorCode> extends PetalError<C, QueryErrorDetails[C]> {
+  static readonly codes = QUERY_ERROR_CODES
+
+  /** `err` is a QueryError; narrowing on its `code` then types its `details`. */
+  static is (err: unknown): err is AnyQueryError {
+    return err instanceof QueryError
+  }
 }
+
+/** A QueryError of any one code: `code` discriminates `details`. */
+export type AnyQueryError = { [K in QueryErrorCode]: QueryError<K> }[QueryErrorCode]
+
+export const QUERY_ERROR_DOCS: Readonly<Record<QueryErrorCode, CodeDoc>> = {
+  QUERY_EMPTY: { meaning: 'the SQL statement is empty', hint: 'give one SELECT statement, e.g. petal query "SELECT COUNT(*) FROM _blocks"' },
+  QUERY_SYNTAX: { meaning: 'SQLite cannot parse the statement', hint: 'check the statement; SQLite dialect, strings in single quotes' },
+  QUERY_UNKNOWN_TABLE: { meaning: 'no table of that name (in the mirror, or in a block)', hint: 'list them with: petal query "SELECT DISTINCT name FROM _tables"' },
+  QUERY_TABLE_TOO_WIDE: { meaning: 'the table has more distinct columns across blocks than one SQLite table holds, so the mirror leaves it out', hint: 'query it block by block: petal query --per-block "SELECT … FROM TABLE"' },
+  QUERY_UNKNOWN_COLUMN: { meaning: 'no column of that name', hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"' },
+  QUERY_SQL_ERROR: { meaning: 'SQLite failed to run the statement (its message says why)' },
+  QUERY_MULTIPLE_STATEMENTS: { meaning: 'more than one SQL statement was given', hint: 'remove everything after the first statement (a trailing ";" is fine)' },
+  QUERY_NOT_READONLY: { meaning: 'the statement would change data or schema', hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' },
+  QUERY_NOT_A_QUERY: { meaning: 'the statement returns no rows (BEGIN, SAVEPOINT, …)', hint: 'use SELECT (or WITH … SELECT, VALUES)' },
+  QUERY_ATTACH_REFUSED: { meaning: 'ATTACH and DETACH are not allowed in a query', hint: 'every block\'s tables are already in the query mirror' },
+  QUERY_PRAGMA_REFUSED: { meaning: 'the PRAGMA sets something, or is not read-only introspection', hint: 'read-only introspection is allowed, e.g. SELECT * FROM pragma_table_info(\'t\')' },
+  QUERY_EXTENSION_REFUSED: { meaning: 'loading SQLite extensions is not allowed', hint: 'queries run with the built-in SQL functions only' },
+  QUERY_TIMEOUT: { meaning: 'the statement ran longer than its time limit and was stopped', hint: 'narrow it (WHERE, LIMIT, fewer blocks), or raise --timeout' },
+  QUERY_TOO_MANY_ROWS: { meaning: 'the result has more rows than --max-rows allows', hint: 'add a LIMIT or a WHERE clause, or raise --max-rows' },
+  QUERY_VALUE_TOO_LARGE: { meaning: 'a value in the result is too large to print (longer than a JavaScript string can be)', hint: 'select part of it (substr(x, 1, n)), its length(x), or a digest of it instead' },
+  QUERY_SANDBOX_FAILED: { meaning: 'the query sandbox process failed to start or died', hint: 'run the query again; if it keeps failing, report it with the statement' },
+  QUERY_BLOCK_FAILED: { meaning: 'per-block mode: a block returns other columns than the blocks before it, in a format with one header', hint: 'name the columns explicitly instead of SELECT *, or use --format ndjson' },
+  QUERY_BLOCK_UNREADABLE: { meaning: 'per-block mode: a block file is not where the index says, or does not match it', hint: 'run `petal verify`; if the files are right, `petal reindex`' },
+  MIRROR_UNAVAILABLE: { meaning: 'the query mirror (query.db) or the chain index cannot be opened', hint: 'check permissions on the data directory; `petal reindex --query` rebuilds the mirror' },
+  MIRROR_BLOCK_MISMATCH: { meaning: 'the mirror cannot be brought up to date: a block file does not match the index', hint: 'run `petal verify`; if the block files are fine, `petal reindex` then `petal reindex --query`' },
+  MIRROR_SCHEMA: { meaning: 'a block\'s tables cannot be added to the mirror, or the mirror lacks a record it needs', hint: 'rebuild the mirror with `petal reindex --query`' }
+}
+
+registerErrorClass(QueryError, 'a query, or the query mirror it reads, failed', QUERY_ERROR_DOCS)
 
 /**
  * A value (or a batch of formatted rows) longer than a JavaScript string can be (~512 MiB): SQLite

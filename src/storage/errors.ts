@@ -1,17 +1,59 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
-export type StorageErrorCode =
-  | 'NOT_INITIALISED'
-  | 'DATA_DIR_NOT_EMPTY'
-  | 'CHAINPARAMS_INVALID'
-  | 'INDEX_CORRUPT'
-  | 'DATA_DIR_READONLY'
-  | 'LOCK_TIMEOUT'
-  | 'BLOCK_FILE_MISSING'
-  | 'KEY_NOT_FOUND'
-  | 'KEY_AMBIGUOUS'
-  | 'KEY_EXISTS'
-  | 'NO_KEYS'
-  | 'PASSPHRASE_REQUIRED'
+export const STORAGE_ERROR_CODES = [
+  'NOT_INITIALISED',
+  'DATA_DIR_NOT_EMPTY',
+  'CHAINPARAMS_INVALID',
+  'INDEX_CORRUPT',
+  'DATA_DIR_READONLY',
+  'LOCK_TIMEOUT',
+  'BLOCK_FILE_MISSING',
+  'KEY_NOT_FOUND',
+  'KEY_AMBIGUOUS',
+  'KEY_EXISTS',
+  'NO_KEYS',
+  'PASSPHRASE_REQUIRED'
+] as const
 
-export class StorageError extends PetalError<StorageErrorCode> {}
+export type StorageErrorCode = typeof STORAGE_ERROR_CODES[number]
+
+type None = Record<never, never>
+
+/** `details` of each code. */
+export interface StorageErrorDetails {
+  NOT_INITIALISED: None
+  DATA_DIR_NOT_EMPTY: None
+  CHAINPARAMS_INVALID: None
+  INDEX_CORRUPT: None
+  DATA_DIR_READONLY: None
+  LOCK_TIMEOUT: None
+  /** `height`: the block whose file is missing, when known */
+  BLOCK_FILE_MISSING: { height?: number }
+  KEY_NOT_FOUND: None
+  KEY_AMBIGUOUS: None
+  KEY_EXISTS: None
+  NO_KEYS: None
+  PASSPHRASE_REQUIRED: None
+}
+
+/** The data directory, its index or its keystore cannot be used as asked. */
+export class StorageError<C extends StorageErrorCode = StorageErrorCode> extends PetalError<C, StorageErrorDetails[C]> {
+  static readonly codes = STORAGE_ERROR_CODES
+}
+
+export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
+  NOT_INITIALISED: { meaning: 'the data directory holds no chain (no chainparams.json), or is not a directory', hint: 'create one with `petal newchain PARAMS.json`, fetch one with `petal pull MULTIADDR`, or choose another --dir' },
+  DATA_DIR_NOT_EMPTY: { meaning: 'a new chain or a pull needs an empty data directory, and this one is not', hint: 'give an empty or new directory with --dir' },
+  CHAINPARAMS_INVALID: { meaning: 'chain parameters (chainparams.json, newchain input) are malformed, or disagree with the genesis block', hint: 'the message names the field; docs/data-directory.md lists them' },
+  INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable', hint: 'rebuild it from the block files with `petal reindex`' },
+  DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
+  LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock for too long', hint: 'wait for it to finish, or stop it' },
+  BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'restore it from a peer (`petal pull`) or a backup' },
+  KEY_NOT_FOUND: { meaning: 'no key in the keystore matches, or its key file holds no usable key', hint: 'list keys with `petal mykeys`' },
+  KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },
+  KEY_EXISTS: { meaning: 'the key is already in the keystore' },
+  NO_KEYS: { meaning: 'the keystore has no keys', hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' },
+  PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' }
+}
+
+registerErrorClass(StorageError, 'the data directory, its index or its keystore cannot be used as asked', STORAGE_ERROR_DOCS)

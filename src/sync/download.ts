@@ -96,7 +96,7 @@ export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, si
         rm(file, { force: true }).catch(() => {})
         s.tried.add(peer)
         if (s.state === 'active' && s.active.size === 1) s.state = 'queued'
-        if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'NOT_FOUND')) {
+        if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) {
           ctx.logger.debug('block download failed', { peer, height: s.header.height, error: (err as Error).message })
         }
       }

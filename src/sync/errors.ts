@@ -1,16 +1,40 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
-export type SyncErrorCode =
+export const SYNC_ERROR_CODES = [
   /** no connected peer has the block (after retries) */
-  | 'UNAVAILABLE'
+  'UNAVAILABLE',
   /** the peer's branch leaves ours deeper than max_reorg_depth */
-  | 'FORK_TOO_DEEP'
+  'FORK_TOO_DEEP',
   /** the peer's headers do not continue from where they should */
-  | 'HEADERS_INCONSISTENT'
+  'HEADERS_INCONSISTENT',
   /** the chain refused to switch to the peer's branch (max_reorg_depth) */
-  | 'REORG_REFUSED'
+  'REORG_REFUSED',
   /** a pull could not reach its peer or finish */
-  | 'PULL_FAILED'
+  'PULL_FAILED'
+] as const
+
+export type SyncErrorCode = typeof SYNC_ERROR_CODES[number]
+
+/** `details` of each code. */
+export interface SyncErrorDetails {
+  UNAVAILABLE: { height: number, hash: string }
+  FORK_TOO_DEEP: { peer: string }
+  HEADERS_INCONSISTENT: { peer: string, height?: number }
+  REORG_REFUSED: { peer: string }
+  PULL_FAILED: Record<never, never>
+}
 
 /** A catch-up step that could not complete; the syncer retries later or with other peers. */
-export class SyncError extends PetalError<SyncErrorCode> {}
+export class SyncError<C extends SyncErrorCode = SyncErrorCode> extends PetalError<C, SyncErrorDetails[C]> {
+  static readonly codes = SYNC_ERROR_CODES
+}
+
+export const SYNC_ERROR_DOCS: Readonly<Record<SyncErrorCode, CodeDoc>> = {
+  UNAVAILABLE: { meaning: 'no connected peer could provide a block, after retries' },
+  FORK_TOO_DEEP: { meaning: 'the peer\'s branch leaves this chain more than max_reorg_depth blocks below the tip' },
+  HEADERS_INCONSISTENT: { meaning: 'the peer\'s headers do not continue its chain, or do not lead to the tip it claims' },
+  REORG_REFUSED: { meaning: 'switching to the peer\'s branch would reorganise more than max_reorg_depth blocks' },
+  PULL_FAILED: { meaning: 'a pull could not reach its peer, or stopped making progress', hint: 'check that the peer is running and reachable; run the same command again to resume' }
+}
+
+registerErrorClass(SyncError, 'catching up with peers could not complete', SYNC_ERROR_DOCS)

@@ -2,10 +2,10 @@ import { Worker, parentPort } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { PetalError, AbortError } from './errors.js'
+import { AbortError, reviveError, serializeError, type SerializedError } from './errors.js'
 
 interface Task<Req, Res> { req: Req, resolve: (r: Res) => void, reject: (e: unknown) => void }
-interface Reply { ok: boolean, result?: unknown, error?: { name: string, code?: string, message: string, hint?: string, details?: Record<string, unknown> } }
+type Reply<Res> = { ok: true, result: Res } | { ok: false, error: SerializedError }
 
 /** How to start a worker: a built `.js` file, or a TypeScript source loaded through tsx. */
 export type WorkerScript = { file: string } | { source: string }
@@ -49,23 +49,23 @@ export class WorkerPool<Req, Res> {
   }
 
   private pump (): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const w = this.idle.pop() as Worker
-      const task = this.queue.shift() as Task<Req, Res>
-      const onMessage = (reply: Reply): void => { done(); settle(reply) }
+    for (;;) {
+      const w = this.idle.at(-1)
+      const task = this.queue[0]
+      if (w === undefined || task === undefined) return
+      this.idle.pop()
+      this.queue.shift()
+      const onMessage = (reply: Reply<Res>): void => { done(); settle(reply) }
       const onError = (err: Error): void => { done(); task.reject(err) }
       const done = (): void => {
         w.off('message', onMessage)
         w.off('error', onError)
         if (!this.closed) { this.idle.push(w); this.pump() }
       }
-      const settle = (reply: Reply): void => {
-        if (reply.ok) { task.resolve(reply.result as Res); return }
-        const e = reply.error ?? { name: 'Error', message: 'worker failed' }
-        // Keep the class name across the thread boundary: the CLI maps errors to exit statuses by it.
-        const err = e.code !== undefined ? new PetalError(e.code, e.message, { hint: e.hint, details: e.details }) : new Error(e.message)
-        err.name = e.name
-        task.reject(err)
+      const settle = (reply: Reply<Res>): void => {
+        // An error comes back as its own class (util/errors.ts registry).
+        if (reply.ok) task.resolve(reply.result)
+        else task.reject(reviveError(reply.error))
       }
       w.on('message', onMessage)
       w.on('error', onError)
@@ -86,15 +86,7 @@ export function serveWorker<Req, Res> (handler: (req: Req) => Promise<Res> | Res
   if (port === null) throw new Error('serveWorker must run in a worker thread')
   port.on('message', (req: Req) => {
     Promise.resolve().then(async () => await handler(req)).then(
-      result => { port.postMessage({ ok: true, result }) },
-      (err: unknown) => {
-        const e = err instanceof Error ? err : new Error(String(err))
-        const pe = e instanceof PetalError ? e : undefined
-        port.postMessage({ ok: false, error: { name: e.name, message: e.message, code: pe?.code, hint: pe?.hint, details: pe === undefined ? undefined : sanitize(pe.details) } })
-      })
+      result => { port.postMessage({ ok: true, result } satisfies Reply<Res>) },
+      (err: unknown) => { port.postMessage({ ok: false, error: serializeError(err) } satisfies Reply<Res>) })
   })
-}
-
-function sanitize (d: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(d, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v)) as Record<string, unknown>
 }

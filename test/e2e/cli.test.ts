@@ -87,7 +87,7 @@ describe('petal CLI walkthrough', () => {
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     const nosuch = await petal(['--dir', dir, 'block', '999'])
     expect(nosuch.code).toBe(2)
-    expect(nosuch.stderr).toMatch(/NOT_FOUND[\s\S]*hint: /)
+    expect(nosuch.stderr).toMatch(/BLOCK_NOT_FOUND[\s\S]*hint: /)
     const missing = await petal(['--dir', dir, '--json', 'signimportblock', join(dir, 'nope.db')])
     expect(missing.code).toBe(3)
     expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'FILE_NOT_FOUND' } })

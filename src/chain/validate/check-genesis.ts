@@ -23,7 +23,7 @@ export function checkGenesis (c: Candidate, expectedHash?: string): KeyOpRecord[
     for (const r of rows) {
       if (r.op !== 'A') throw bad('a genesis can only add keys')
       if (r.signer !== h.creator) throw bad(`endorsement of ${keyId} is not by the creator`)
-      if (!verifyKeyOp(creator, '', r, 2)) throw new BlockError('KEYOP_BAD_SIGNATURE', `genesis endorsement of ${keyId} does not verify`, { details: { height: 0, key: keyId } })
+      if (!verifyKeyOp(creator, '', r, 2)) throw new BlockError('KEYOP_BAD_SIGNATURE', `genesis endorsement of ${keyId} does not verify`, { details: { height: 0, key: keyId, signer: r.signer } })
     }
     ops.push({ keyId, op: 'A', pubkey: (rows[0] as { publicKey: { hex: string } }).publicKey.hex, signers: [h.creator] })
   }

@@ -7,7 +7,7 @@ export function checkLink (c: Candidate, ctx: ParentContext): void {
   if (h.version !== 2) {
     throw new BlockError('UNSUPPORTED_VERSION', `block version ${h.version} cannot extend a v2 chain`, { hint: 'v1 (Daisy) blocks can be read and verified, not imported into a v2 chain' })
   }
-  if (h.previousHash !== ctx.parent.hash) throw new BlockError('PARENT_UNKNOWN', `block's parent ${h.previousHash} is not ${ctx.parent.hash}`)
+  if (h.previousHash !== ctx.parent.hash) throw new BlockError('PARENT_UNKNOWN', `block's parent ${h.previousHash} is not ${ctx.parent.hash}`, { details: { height: h.height, parent: h.previousHash } })
   if (h.height !== ctx.parent.height + 1) {
     throw new BlockError('HEIGHT_MISMATCH', `block says height ${h.height}, its parent is at ${ctx.parent.height}`, { details: { height: h.height, parentHeight: ctx.parent.height } })
   }

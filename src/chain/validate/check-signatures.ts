@@ -5,7 +5,7 @@ import type { Candidate, ParentContext } from './types.js'
 export function checkSignatures (c: Candidate, ctx: ParentContext): void {
   const h = c.file.header
   const signer = ctx.keys.get(h.creator)
-  if (signer === undefined) throw new BlockError('SIGNER_NOT_AUTHORISED', `unknown signer ${h.creator}`)
+  if (signer === undefined) throw new BlockError('SIGNER_NOT_AUTHORISED', `unknown signer ${h.creator}`, { details: { height: h.height, signer: h.creator } })
   // A verdict computed in advance counts only if it was computed with this very key.
   const pre = c.verified?.key === signer.publicKey.hex ? c.verified : undefined
   if (!(pre?.prev ?? verifyPrevious(signer.publicKey, h))) {

@@ -33,7 +33,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, ref: string) => {
       const chain = ctx.openChain({ forReading: true })
       const b = chain.get(ref)
-      if (b === undefined) throw new ChainError('NOT_FOUND', `no block ${JSON.stringify(ref)}`, { hint: 'give a height, a full hash, or at least 8 hex digits of one' })
+      if (b === undefined) throw new ChainError('BLOCK_NOT_FOUND', `no block ${JSON.stringify(ref)}`, { hint: 'give a height, a full hash, or at least 8 hex digits of one' })
       const tables = chain.index.tablesOf(b.hash)
       const ops = chain.index.keyOpsOf(b.hash)
       ctx.out.result({ ...blockJson(b), file: chain.pathOf(b), tables, key_ops: ops }, () => [

@@ -10,7 +10,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, o: { height?: number }) => {
       const chain = ctx.openChain({ forReading: true })
       const at = o.height === undefined ? chain.tip() : chain.get(o.height)
-      if (at === undefined) throw new ChainError('NOT_FOUND', `no block at height ${String(o.height)}`, { hint: `the tip is at height ${chain.tip().height}` })
+      if (at === undefined) throw new ChainError('BLOCK_NOT_FOUND', `no block at height ${String(o.height)}`, { hint: `the tip is at height ${chain.tip().height}` })
       const signers = chain.keysAt(at).all()
       ctx.out.result({ height: at.height, signers: signers.map(s => ({ id: s.keyId, public_key: s.publicKey.hex, added_at: s.addedAt, revoked_at: s.revokedAt })) }, () => [
         `signatories after block ${at.height}: ${signers.filter(s => s.revokedAt === null).length} active`,

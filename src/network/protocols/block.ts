@@ -75,7 +75,7 @@ export interface FetchedBlock { seal: string, size: number }
 
 /**
  * Fetch one block by hash into `dest` (a new file): the bytes are hashed as they arrive and the
- * transfer fails with HASH_MISMATCH, OVERSIZED or MALFORMED if the peer sends anything else.
+ * transfer fails with TRANSFER_HASH_MISMATCH, OVERSIZED or MALFORMED if the peer sends anything else.
  */
 export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: string, hash: string, dest: string,
   o: { maxBytes: number, signal?: AbortSignal, idleMs?: number, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
@@ -88,7 +88,7 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
     const lp = lpStream(stream, { maxDataLength: LIMITS.blockResponseMeta, maxBufferSize: STREAM_READ_BUFFER })
     await lp.write(encodeJson({ hash }), { signal: d.signal })
     const meta = parseBlockMeta(decodeJson((await lp.read({ signal: d.signal })).subarray(), LIMITS.blockResponseMeta, 'block reply'))
-    if (!meta.ok) throw new NetworkError(meta.error, meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: peer.toString(), hash } })
+    if (!meta.ok) throw new NetworkError(meta.error === 'BUSY' ? 'BUSY' : 'PEER_LACKS_BLOCK', meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: peer.toString(), hash } })
     if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: peer.toString(), hash } })
     const total = deadline(blockTransferBudgetMs(meta.size), o.signal)
     try {

@@ -71,7 +71,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
         if (settled) return
         settled = true
         const got = hasher.digest('hex')
-        settle(got === o.hash ? undefined : new NetworkError('HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } }))
+        settle(got === o.hash ? undefined : new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } }))
       }, (err: unknown) => { fail(err as Error) })
     }
   }
@@ -89,7 +89,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
   armIdle()
   if (!wasPaused && stream.readStatus === 'paused') stream.resume()
   try {
-    if (o.size === 0) { settled = true; settle(createHash('sha256').digest('hex') === o.hash ? undefined : new NetworkError('HASH_MISMATCH', 'empty block does not match the requested hash')) }
+    if (o.size === 0) { settled = true; settle(createHash('sha256').digest('hex') === o.hash ? undefined : new NetworkError('TRANSFER_HASH_MISMATCH', 'empty block does not match the requested hash', { details: { hash: o.hash } })) }
     await done
     await writes
   } finally {

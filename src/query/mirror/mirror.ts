@@ -83,7 +83,7 @@ export class QueryMirror {
     let rolledBack = 0
     let retries = 0
     let total: number | undefined
-    const retry = async (why: string, details: Record<string, unknown>): Promise<void> => {
+    const retry = async (why: string, details: { height: number, hash?: string }): Promise<void> => {
       if (++retries > MAX_RETRIES) {
         throw new QueryError('MIRROR_BLOCK_MISMATCH', `query mirror: ${why}`, { hint: 'run `petal verify`; if the block files are fine, `petal reindex` then `petal reindex --query`', details })
       }

@@ -1,5 +1,5 @@
 import type { SqlValue } from '../../block/row-codec.js'
-import type { SerializedQueryError } from '../errors.js'
+import type { SerializedError } from '../../util/index.js'
 import type { ResultSummary, TextFormat } from '../format/formatters.js'
 
 /** 'rows': raw values (bigint, number, string, Uint8Array, null) for programmatic callers. */
@@ -31,7 +31,7 @@ export type ChildMessage =
   | { type: 'text', text: string }
   | { type: 'rows', rows: SqlValue[][] }
   | { type: 'done', summary: ResultSummary }
-  | { type: 'error', error: SerializedQueryError }
+  | { type: 'error', error: SerializedError }
 
 /** Chunks the child may send before it waits for an ack: output is streamed, never piled up. */
 export const WINDOW = 2

@@ -22,7 +22,7 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter): 
     try {
       stmt = compile(db, sql, 'the query mirror')
     } catch (err) {
-      throw err instanceof QueryError && err.code === 'QUERY_UNKNOWN_TABLE' ? explainMissingTable(db, err) : err
+      throw QueryError.is(err) && err.code === 'QUERY_UNKNOWN_TABLE' ? explainMissingTable(db, err) : err
     }
     await out.setColumns(stmt.columns().map(c => c.name))
     try {
@@ -42,7 +42,7 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter): 
  * A table the mirror does not have, though the chain may: the per-block tables `_meta` and `_keys`,
  * or a table left out because its columns across blocks exceed what one table can hold.
  */
-function explainMissingTable (db: SqliteDb, err: QueryError): QueryError {
+function explainMissingTable (db: SqliteDb, err: QueryError<'QUERY_UNKNOWN_TABLE'>): QueryError {
   const m = /^no such table: (?:\w+\.)?(.+?)(?: \(in .*)?$/.exec(err.message)
   const name = asciiLower(m?.[1] ?? '')
   if (name === '_meta' || name === '_keys') {

@@ -1,6 +1,7 @@
 import { DataDir } from '../../storage/layout.js'
 import { IndexDb } from '../../storage/index-db.js'
 import type { SqlValue } from '../../block/row-codec.js'
+import { withDetails } from '../../util/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { openBlockChecked } from './block-file.js'
 import { compile } from './connection.js'
@@ -39,7 +40,8 @@ export async function runPerBlock (dataDir: string, sql: string, out: Emitter, r
         throw statementError(err, where)
       }
     } catch (err) {
-      throw err instanceof QueryError && err.details.height === undefined ? withHeight(err, ref.height) : err
+      // The block it failed in, unless the error already names one.
+      throw err instanceof QueryError ? withDetails(err, { height: ref.height }) : err
     } finally {
       db.close()
     }
@@ -47,8 +49,4 @@ export async function runPerBlock (dataDir: string, sql: string, out: Emitter, r
   // No block has the tables: the header comes from the statement compiled against the catalog.
   if (plan.blocks.length === 0) await out.setColumns(['_height', ...plan.columns])
   await out.end({ tip: plan.tip, blocks: plan.blocks.length })
-}
-
-function withHeight (e: QueryError, height: number): QueryError {
-  return new QueryError(e.code, e.message, { hint: e.hint, details: { ...e.details, height } })
 }

@@ -2,8 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { SqlValue } from '../../block/row-codec.js'
-import { AbortError, childExited, Mutex, throwIfAborted, nullLogger, trackChildProcess, type Logger } from '../../util/index.js'
-import { deserializeQueryError, QueryError } from '../errors.js'
+import { AbortError, childExited, Mutex, reviveError, throwIfAborted, nullLogger, trackChildProcess, type Logger } from '../../util/index.js'
+import { QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
 import type { ChildMessage, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
 
@@ -177,7 +177,7 @@ export class QuerySandbox {
       const consume = async (m: ChildMessage): Promise<void> => {
         if (m.type === 'columns') { o.onColumns?.(m.columns); return }
         if (m.type === 'done') { finish(undefined, m.summary); return }
-        if (m.type === 'error') { finish(deserializeQueryError(m.error)); return }
+        if (m.type === 'error') { finish(reviveError(m.error)); return }
         if (m.type !== 'text' && m.type !== 'rows') return
         pause()
         try {

@@ -40,9 +40,9 @@ describe('api: byte ranges', () => {
 
 describe('api: statuses of codes', () => {
   it('maps each kind of error to its status, and only non-Petal errors to 500', () => {
-    expect(httpStatusOf(new QueryError('QUERY_SYNTAX', 'x'))).toBe(400)
+    expect(httpStatusOf(new QueryError('QUERY_SYNTAX', 'x', { details: { sqliteMessage: 'x' } }))).toBe(400)
     expect(httpStatusOf(new QueryError('QUERY_NOT_READONLY', 'x'))).toBe(403)
-    expect(httpStatusOf(new QueryError('QUERY_TIMEOUT', 'x'))).toBe(422)
+    expect(httpStatusOf(new QueryError('QUERY_TIMEOUT', 'x', { details: { timeoutMs: 1 } }))).toBe(422)
     expect(httpStatusOf(new QueryError('QUERY_SANDBOX_FAILED', 'x'))).toBe(503)
     expect(httpStatusOf(new ApiError('API_BUSY', 'x'))).toBe(429)
     expect(httpStatusOf(new ApiError('API_UNAUTHORIZED', 'x'))).toBe(401)

@@ -66,9 +66,9 @@ describe('receiveToFile', () => {
       return await p.then(() => 'ok', (e: unknown) => e)
     }
     expect(await run(s => { s.push(data) })).toBe('ok')
-    expect(await run(s => { s.push(data) }, 'a'.repeat(64))).toMatchObject({ code: 'HASH_MISMATCH' })
+    expect(await run(s => { s.push(data) }, 'a'.repeat(64))).toMatchObject({ code: 'TRANSFER_HASH_MISMATCH' })
     expect(await run(s => { s.push(data); s.push(new Uint8Array(1)) })).toMatchObject({ code: 'OVERSIZED' })
-    expect(await run(s => { s.push(new Uint8Array(data.subarray(0, 10))); s.push(new Uint8Array(data.subarray(10, 999))); s.push(new Uint8Array(1)) }, 'a'.repeat(64))).toMatchObject({ code: 'HASH_MISMATCH' })
+    expect(await run(s => { s.push(new Uint8Array(data.subarray(0, 10))); s.push(new Uint8Array(data.subarray(10, 999))); s.push(new Uint8Array(1)) }, 'a'.repeat(64))).toMatchObject({ code: 'TRANSFER_HASH_MISMATCH' })
     expect(await run(s => { s.push(data.subarray(0, 500)); s.end() })).toMatchObject({ code: 'STREAM_ERROR' })
   })
 

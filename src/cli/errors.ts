@@ -1,0 +1,19 @@
+import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
+
+export const CLI_ERROR_CODES = ['USAGE'] as const
+
+/** Usage problems found by a command itself (commander finds the rest). */
+/** `suggestions`: commands or options the user may have meant (from commander). */
+export interface UsageDetails { suggestions?: string[] }
+
+export class UsageError extends PetalError<'USAGE', UsageDetails> {
+  static readonly codes = CLI_ERROR_CODES
+
+  constructor (message: string, hint?: string, details: UsageDetails = {}) {
+    super('USAGE', message, { hint, details })
+  }
+}
+
+registerErrorClass(UsageError, 'the command line is wrong: a flag, an argument or a file it names', {
+  USAGE: { meaning: 'an unknown command or option, or a bad argument', hint: 'run `petal --help`, or `petal COMMAND --help`' }
+}, (message, o) => new UsageError(message, o.hint, o.details))
