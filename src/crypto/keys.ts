@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { toHex, fromHex, equalBytes } from '../util/index.js'
+import { equalBytes, errorMessage, fromHex, toHex } from '../util/index.js'
 import { CryptoError } from './errors.js'
 import { sha256Hex } from './hash.js'
 
@@ -65,7 +65,7 @@ export function parsePublicKey (input: Uint8Array | string): PublicKey {
     }
   } catch (err) {
     if (err instanceof CryptoError) throw err
-    throw badPublicKey((err as Error).message)
+    throw badPublicKey(errorMessage(err))
   }
   assertP256(k)
   const pub = publicKeyFromObject(k)
@@ -74,8 +74,16 @@ export function parsePublicKey (input: Uint8Array | string): PublicKey {
 }
 
 export function generateSigningKey (): SigningKey {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  return signingKeyFromObject(privateKey)
+  // Generated as DER and imported, not as a KeyObject: a KeyObject straight from
+  // generateKeyPairSync shares a lock with its generator job, and Node 20 deadlocks when a garbage
+  // collection that runs while the key's details are read finalises that job (a `petal init`
+  // hung for minutes on it: KeyObjectHandle::GetKeyDetail -> GC -> ~KeyGenJob -> mutex lock).
+  const { privateKey } = generateKeyPairSync('ec', {
+    namedCurve: 'prime256v1',
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' }
+  })
+  return signingKeyFromObject(createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' }))
 }
 
 function signingKeyFromObject (k: KeyObject): SigningKey {
