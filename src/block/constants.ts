@@ -23,5 +23,19 @@ export const MAX_USER_TABLES = 1000
 /** Internal SQLite tables a block may carry (AUTOINCREMENT counters, ANALYZE statistics). */
 export const ALLOWED_SQLITE_TABLES = new Set(['sqlite_sequence', 'sqlite_stat1', 'sqlite_stat4'])
 
-export type QuorumRule = 'daisy' | 'daisy-capped' | 'majority'
-export const QUORUM_RULES: readonly QuorumRule[] = ['daisy', 'daisy-capped', 'majority']
+export const QUORUM_RULES = ['daisy', 'daisy-capped', 'majority'] as const
+export type QuorumRule = typeof QUORUM_RULES[number]
+
+export function isQuorumRule (v: unknown): v is QuorumRule {
+  return QUORUM_RULES.some(r => r === v)
+}
+
+/**
+ * Bounds of the consensus limits a genesis commits to (inclusive). max_block_bytes also bounds
+ * what a node downloads from a peer whose chain parameters it has not yet checked (pull), so it
+ * cannot be unbounded.
+ */
+export const CONSENSUS_BOUNDS = {
+  maxBlockBytes: { min: 4096, max: 2 ** 32 },
+  maxReorgDepth: { min: 0, max: 2 ** 31 }
+} as const

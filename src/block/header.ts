@@ -1,6 +1,6 @@
 import { isKeyId } from '../crypto/index.js'
 import { fromHex, isHash, parseRfc3339, parseUtcTimestamp } from '../util/index.js'
-import { BLOCK_VERSION, GENESIS_PREVIOUS_HASH, QUORUM_RULES, type QuorumRule } from './constants.js'
+import { BLOCK_VERSION, CONSENSUS_BOUNDS, GENESIS_PREVIOUS_HASH, isQuorumRule, QUORUM_RULES, type QuorumRule } from './constants.js'
 import { BlockError } from './errors.js'
 
 /** Consensus parameters a v2 genesis commits to (so the genesis hash pins them). */
@@ -76,11 +76,12 @@ export function parseHeader (meta: ReadonlyMap<string, string>): BlockHeader {
     if (meta.has('ChainId')) throw bad('ChainId', 'must be absent in a genesis block')
     if (previousHash !== GENESIS_PREVIOUS_HASH) throw bad('PreviousBlockHash', `of a genesis block must be ${GENESIS_PREVIOUS_HASH}`)
     const rule = meta.get('QuorumRule')
-    if (!QUORUM_RULES.includes(rule as QuorumRule)) throw bad('QuorumRule', `must be one of ${QUORUM_RULES.join(', ')}`)
+    if (!isQuorumRule(rule)) throw bad('QuorumRule', `must be one of ${QUORUM_RULES.join(', ')}`)
+    const { maxBlockBytes: bytes, maxReorgDepth: depth } = CONSENSUS_BOUNDS
     header.genesis = {
-      quorumRule: rule as QuorumRule,
-      maxBlockBytes: parseCount('MaxBlockBytes', meta.get('MaxBlockBytes'), 4096, 2 ** 32),
-      maxReorgDepth: parseCount('MaxReorgDepth', meta.get('MaxReorgDepth'), 0, 2 ** 31)
+      quorumRule: rule,
+      maxBlockBytes: parseCount('MaxBlockBytes', meta.get('MaxBlockBytes'), bytes.min, bytes.max),
+      maxReorgDepth: parseCount('MaxReorgDepth', meta.get('MaxReorgDepth'), depth.min, depth.max)
     }
   } else {
     const chainId = meta.get('ChainId') ?? ''

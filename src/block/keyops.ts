@@ -1,5 +1,5 @@
 import { isKeyId, parsePublicKey, type PublicKey } from '../crypto/index.js'
-import { fromHex } from '../util/index.js'
+import { fromHex, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
 import type { Db } from './sqlite.js'
 
@@ -23,9 +23,20 @@ interface RawRow { op: unknown, pubkey_hash: unknown, pubkey: unknown, sigkey_ha
 
 const MAX_KEY_OPS = 10_000
 
+/** `v` as an object of strings, or undefined when it is not one. */
+function stringRecord (v: unknown): Record<string, string> | undefined {
+  if (!isRecord(v)) return undefined
+  const out: Record<string, string> = {}
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== 'string') return undefined
+    out[k] = x
+  }
+  return out
+}
+
 /** Read and shape-check every `_keys` row. Signatures and authority are checked by the chain. */
 export function readKeyOps (db: Db): KeyOpRow[] {
-  const rows = db.prepare('SELECT op, pubkey_hash, pubkey, sigkey_hash, signature, metadata FROM _keys ORDER BY pubkey_hash, sigkey_hash LIMIT ?').all(MAX_KEY_OPS + 1) as RawRow[]
+  const rows = db.prepare<unknown[], RawRow>('SELECT op, pubkey_hash, pubkey, sigkey_hash, signature, metadata FROM _keys ORDER BY pubkey_hash, sigkey_hash LIMIT ?').all(MAX_KEY_OPS + 1)
   if (rows.length > MAX_KEY_OPS) throw new BlockError('KEYOP_MALFORMED', `more than ${MAX_KEY_OPS} key operations in one block`)
   return rows.map((r, i) => parseKeyOpRow(r, i))
 }
@@ -53,10 +64,9 @@ export function parseKeyOpRow (r: RawRow, index: number): KeyOpRow {
     } catch {
       throw bad('metadata is not JSON')
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every(v => typeof v === 'string')) {
-      throw bad('metadata must be a JSON object of strings')
-    }
-    metadata = parsed as Record<string, string>
+    const md = stringRecord(parsed)
+    if (md === undefined) throw bad('metadata must be a JSON object of strings')
+    metadata = md
   }
   return { op: r.op, keyId: r.pubkey_hash, publicKey, signer: r.sigkey_hash, signature: r.signature, metadata }
 }

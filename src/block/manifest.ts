@@ -18,11 +18,14 @@ export interface Manifest {
   rowsRoot: string
 }
 
-/** SELECT of a table's rows in canonical order: rowid order, or primary-key order for WITHOUT ROWID. */
+/** ORDER BY of a table's canonical row order: rowid order, or primary-key order for WITHOUT ROWID. */
+export function canonicalOrder (t: UserTable): string {
+  return t.withoutRowid ? t.primaryKey.map(quoteIdent).join(', ') : t.rowidAlias
+}
+
+/** SELECT of a table's rows in canonical order. */
 export function canonicalRowsSql (t: UserTable): string {
-  const cols = t.columns.map(quoteIdent).join(', ')
-  const order = t.withoutRowid ? t.primaryKey.map(quoteIdent).join(', ') : (t.rowidAlias as string)
-  return `SELECT ${cols} FROM ${quoteIdent(t.name)} ORDER BY ${order}`
+  return `SELECT ${t.columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(t.name)} ORDER BY ${canonicalOrder(t)}`
 }
 
 // Rowid tables are read in chunks of this many rows (`WHERE rowid > ? LIMIT n`): bulk `.all()`
@@ -50,27 +53,30 @@ export function hashRows (db: Db, t: UserTable, tree: LeafSink, range: { after?:
   const enc = new RowEncoder()
   let n = 0
   if (t.withoutRowid) {
-    for (const row of db.prepare(canonicalRowsSql(t)).raw(true).safeIntegers(true).iterate() as IterableIterator<SqlValue[]>) {
+    for (const row of db.prepare<unknown[], SqlValue[]>(canonicalRowsSql(t)).raw(true).safeIntegers(true).iterate()) {
       tree.push(prefixedLeafHash(enc.encodeLeaf(row)))
       if ((++n & 0xfff) === 0) { throwIfAborted(signal); onRows?.(0x1000) }
     }
     onRows?.(n & 0xfff)
     return n
   }
-  const rowid = t.rowidAlias as string
+  const rowid = t.rowidAlias
   const cols = t.columns.map(quoteIdent).join(', ')
   const upto = range.upto === undefined ? '' : ` AND ${rowid} <= ${range.upto}`
   const select = `SELECT ${rowid}, ${cols} FROM ${quoteIdent(t.name)}`
-  const first = db.prepare(`${select} WHERE 1${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
-  const next = db.prepare(`${select} WHERE ${rowid} > ?${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  const first = db.prepare<unknown[], SqlValue[]>(`${select} WHERE 1${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  const next = db.prepare<unknown[], SqlValue[]>(`${select} WHERE ${rowid} > ?${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
   let last = range.after
   for (;;) {
-    const rows = (last === undefined ? first.all() : next.all(last)) as SqlValue[][]
+    const rows = last === undefined ? first.all() : next.all(last)
     for (const row of rows) tree.push(prefixedLeafHash(enc.encodeLeaf(row, 1)))
     n += rows.length
     onRows?.(rows.length)
     if (rows.length < CHUNK) break
-    last = (rows[rows.length - 1] as SqlValue[])[0] as bigint
+    // The first column is the rowid, read as a bigint (safeIntegers).
+    const rowid = rows.at(-1)?.[0]
+    if (typeof rowid !== 'bigint') throw new TypeError('rowid is not an integer')
+    last = rowid
     throwIfAborted(signal)
   }
   return n

@@ -27,14 +27,14 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, sig
   if (!isMainThread || t.withoutRowid || availableParallelism() < 2) return tableRoot(db, t, signal, onRows)
   const count = countRows(db, t)
   if (count < PARALLEL_MIN_ROWS) return tableRoot(db, t, signal, onRows)
-  const rowid = t.rowidAlias as string
+  const rowid = t.rowidAlias
   // Chunk boundaries: the last rowid of every full chunk (OFFSET steps through rows inside SQLite).
-  const boundary = db.prepare(`SELECT ${rowid} FROM ${quoteIdent(t.name)} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
-  const firstBoundary = db.prepare(`SELECT ${rowid} FROM ${quoteIdent(t.name)} ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
+  const boundary = db.prepare<[bigint], bigint>(`SELECT ${rowid} FROM ${quoteIdent(t.name)} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
+  const firstBoundary = db.prepare<[], bigint>(`SELECT ${rowid} FROM ${quoteIdent(t.name)} ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
   const chunks: Array<{ after?: string, upto?: string }> = []
   let after: bigint | undefined
   for (;;) {
-    const b = (after === undefined ? firstBoundary.get() : boundary.get(after)) as bigint | undefined
+    const b = after === undefined ? firstBoundary.get() : boundary.get(after)
     chunks.push({ after: after?.toString(), upto: b?.toString() })
     if (b === undefined) break
     after = b

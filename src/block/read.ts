@@ -67,8 +67,8 @@ async function checkTableRoots (db: Db, file: BlockFile, signal?: AbortSignal, m
   const onRows = m === undefined ? undefined : (n: number): void => { hashed += n; m.fraction(total === 0 ? 1 : hashed / total) }
   for (const t of file.userTables) {
     const { rows, root } = await tableRootParallel(file.path, db, t, signal, onRows)
-    const c = claimed.get(t.name) as TableEntry
-    if (rows !== c.rows || root !== c.root) {
+    const c = claimed.get(t.name)
+    if (rows !== c?.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
     }
   }
@@ -82,7 +82,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   // Version first decides which schema rules apply; _meta must exist in every version.
   const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_meta'").get() !== undefined
   if (!hasMeta) throw new BlockError('BAD_META', 'block has no _meta table')
-  const metaRows = db.prepare('SELECT key, value FROM _meta LIMIT 65').raw(true).all() as Array<[unknown, unknown]>
+  const metaRows = db.prepare<unknown[], [unknown, unknown]>('SELECT key, value FROM _meta LIMIT 65').raw(true).all()
   const meta = new Map<string, string>()
   for (const [k, v] of metaRows) {
     if (typeof k !== 'string' || typeof v !== 'string') throw new BlockError('BAD_META', '_meta keys and values must be TEXT')
@@ -104,7 +104,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
 }
 
 function readTablesManifest (db: Db): TableEntry[] {
-  const rows = db.prepare('SELECT name, sql, rows, root FROM _tables ORDER BY name').raw(true).all() as unknown[][]
+  const rows = db.prepare<unknown[], unknown[]>('SELECT name, sql, rows, root FROM _tables ORDER BY name').raw(true).all()
   return rows.map(([name, sql, rows, root]) => {
     if (typeof name !== 'string' || typeof sql !== 'string' || typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0 || !isHash(root)) {
       throw new BlockError('MANIFEST_MISMATCH', '_tables has a malformed row')
@@ -118,12 +118,12 @@ function checkManifestShape (header: BlockHeader, userTables: UserTable[], claim
   const mismatch = (why: string, table?: string): BlockError => new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: ${why}`, { details: { table } })
   if (claimed.length !== userTables.length) throw mismatch(`${claimed.length} entries for ${userTables.length} tables`)
   const byName = new Map(claimed.map(t => [t.name, t]))
-  for (const t of userTables) {
+  const ordered = userTables.map(t => {
     const c = byName.get(t.name)
     if (c === undefined) throw mismatch(`table ${JSON.stringify(t.name)} is missing`, t.name)
     if (c.sql !== t.sql) throw mismatch(`DDL of ${JSON.stringify(t.name)} differs`, t.name)
-  }
-  const ordered = userTables.map(t => byName.get(t.name) as TableEntry)
+    return c
+  })
   if (rowsRootOf(ordered) !== header.rowsRoot) {
     throw new BlockError('ROWS_ROOT_MISMATCH', '_meta.RowsRoot is not the Merkle root of _tables')
   }

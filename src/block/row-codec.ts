@@ -45,7 +45,11 @@ export class RowEncoder {
     if (leaf) this.buf[0] = 0x00
     this.buf.writeUInt32BE(values.length - from, start)
     this.pos = start + 4
-    for (let i = from; i < values.length; i++) this.value(values[i] as SqlValue)
+    for (let i = from; i < values.length; i++) {
+      const v = values[i]
+      if (v === undefined) throw new TypeError(`row value ${i} is missing`)
+      this.value(v)
+    }
     return this.buf.subarray(0, this.pos)
   }
 

@@ -2,16 +2,27 @@ import { ALLOWED_SQLITE_TABLES, KEYS_COLUMNS, KEYS_DDL, MAX_USER_TABLES, META_DD
 import { BlockError } from './errors.js'
 import type { Db } from './sqlite.js'
 
-/** A user (data) table of a block. */
-export interface UserTable {
+/** A user (data) table of a block: a rowid table or a WITHOUT ROWID one. */
+export type UserTable = RowidTable | WithoutRowidTable
+
+interface TableCommon {
   name: string
   sql: string
   columns: string[]
-  withoutRowid: boolean
-  /** Primary-key columns in key order (WITHOUT ROWID tables), else empty. */
-  primaryKey: string[]
+}
+
+export interface RowidTable extends TableCommon {
+  withoutRowid: false
   /** An alias of the rowid not shadowed by a column, for ordering rowid tables. */
-  rowidAlias?: string
+  rowidAlias: string
+  primaryKey: []
+}
+
+export interface WithoutRowidTable extends TableCommon {
+  withoutRowid: true
+  /** Primary-key columns in key order. */
+  primaryKey: string[]
+  rowidAlias?: undefined
 }
 
 export interface SchemaInfo {
@@ -20,6 +31,8 @@ export interface SchemaInfo {
 }
 
 interface MasterRow { type: string, name: string, tbl_name: string, sql: string | null }
+
+const HAS = { _meta: 'meta', _keys: 'keys', _tables: 'tables' } as const
 
 const notAllowed = (what: string, hint: string): BlockError => new BlockError('SCHEMA_NOT_ALLOWED', what, { hint })
 
@@ -34,7 +47,7 @@ export function compareNames (a: string, b: string): number {
  * `version` 1 (Daisy) accepts Daisy's reserved-table DDL and any user table name.
  */
 export function inspectSchema (db: Db, version: 1 | 2 | 'input'): SchemaInfo {
-  const rows = db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_schema').all() as MasterRow[]
+  const rows = db.prepare<unknown[], MasterRow>('SELECT type, name, tbl_name, sql FROM sqlite_schema').all()
   const has = { meta: false, keys: false, tables: false }
   const userTables: UserTable[] = []
   for (const r of rows) {
@@ -50,7 +63,7 @@ export function inspectSchema (db: Db, version: 1 | 2 | 'input'): SchemaInfo {
     const reserved = RESERVED_TABLES.find(t => t === r.name.toLowerCase())
     if (reserved !== undefined) {
       checkReserved(db, reserved, r, version)
-      has[reserved.slice(1) as 'meta' | 'keys' | 'tables'] = true
+      has[HAS[reserved]] = true
       continue
     }
     if (version !== 1 && r.name.startsWith('_')) {
@@ -64,20 +77,22 @@ export function inspectSchema (db: Db, version: 1 | 2 | 'input'): SchemaInfo {
 }
 
 function describeTable (db: Db, name: string, sql: string, version: 1 | 2 | 'input'): UserTable {
-  const info = db.prepare(`SELECT name, pk, hidden FROM pragma_table_xinfo(?)`).all(name) as Array<{ name: string, pk: number, hidden: number }>
-  const list = db.prepare('SELECT wr FROM pragma_table_list WHERE schema = \'main\' AND name = ?').get(name) as { wr: number } | undefined
+  const info = db.prepare<unknown[], { name: string, pk: number, hidden: number }>(`SELECT name, pk, hidden FROM pragma_table_xinfo(?)`).all(name)
+  const list = db.prepare<unknown[], { wr: number }>('SELECT wr FROM pragma_table_list WHERE schema = \'main\' AND name = ?').get(name)
   const columns: string[] = []
   for (const c of info) {
     if (c.hidden === 2 || c.hidden === 3) throw notAllowed(`generated column ${JSON.stringify(c.name)} in table ${JSON.stringify(name)} is not allowed`, 'store the computed values in an ordinary column')
     if (version !== 1 && RESERVED_COLUMNS.some(rc => rc === c.name.toLowerCase())) throw notAllowed(`column name ${JSON.stringify(c.name)} in table ${JSON.stringify(name)} is reserved for the query engine`, 'rename the column')
     columns.push(c.name)
   }
-  const withoutRowid = list?.wr === 1
-  const primaryKey = withoutRowid ? info.filter(c => c.pk > 0).sort((a, b) => a.pk - b.pk).map(c => c.name) : []
+  if (list?.wr === 1) {
+    const primaryKey = info.filter(c => c.pk > 0).sort((a, b) => a.pk - b.pk).map(c => c.name)
+    return { name, sql, columns, withoutRowid: true, primaryKey }
+  }
   const lower = new Set(columns.map(c => c.toLowerCase()))
-  const rowidAlias = withoutRowid ? undefined : ['rowid', '_rowid_', 'oid'].find(a => !lower.has(a))
-  if (!withoutRowid && rowidAlias === undefined) throw notAllowed(`table ${JSON.stringify(name)} shadows every rowid alias (rowid, _rowid_, oid)`, 'rename one of those columns')
-  return { name, sql, columns, withoutRowid, primaryKey, rowidAlias }
+  const rowidAlias = ['rowid', '_rowid_', 'oid'].find(a => !lower.has(a))
+  if (rowidAlias === undefined) throw notAllowed(`table ${JSON.stringify(name)} shadows every rowid alias (rowid, _rowid_, oid)`, 'rename one of those columns')
+  return { name, sql, columns, withoutRowid: false, rowidAlias, primaryKey: [] }
 }
 
 const V2_DDL: Record<string, string> = { _meta: META_DDL, _keys: KEYS_DDL, _tables: TABLES_DDL }
@@ -93,7 +108,7 @@ function checkReserved (db: Db, table: string, r: MasterRow, version: 1 | 2 | 'i
     return
   }
   // v1 blocks and input files: check columns and keys rather than the DDL text (Daisy's has comments).
-  const cols = db.prepare(`SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?)`).all(table) as Array<{ name: string, type: string, nn: number, pk: number }>
+  const cols = db.prepare<unknown[], { name: string, type: string, nn: number, pk: number }>(`SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?)`).all(table)
   const names = cols.map(c => c.name.toLowerCase())
   const textish = (t: string): boolean => /^(TEXT|VARCHAR|CHAR)/i.test(t)
   if (table === '_meta') {

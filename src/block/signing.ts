@@ -42,8 +42,11 @@ export function signSeal (key: SigningKey, h: Pick<BlockHeader, 'chainId' | 'hei
   return toHex(signV2(key, sealMessage(h.chainId, h.height, blockHash, h.rowsRoot)))
 }
 
+/** The header fields a seal signs (with the block hash). */
+export type SealedFields = Pick<BlockHeader, 'version' | 'chainId' | 'height' | 'rowsRoot'>
+
 /** Check a block's detached seal (v1: Daisy's hash signature over the raw digest). */
-export function verifySeal (pub: PublicKey, h: BlockHeader, blockHash: string, sealHex: string): boolean {
+export function verifySeal (pub: PublicKey, h: SealedFields, blockHash: string, sealHex: string): boolean {
   const s = sig(sealHex)
   if (s === undefined) return false
   return h.version === 1

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { BlockError } from './errors.js'
+import { errorCode } from '../util/index.js'
 
 /** What the 100-byte SQLite header says about a file, checked before SQLite ever opens it. */
 export interface SqliteHeader {
@@ -37,8 +38,8 @@ export function parseSqliteHeader (h: Uint8Array, fileSize: number, o: HeaderChe
   if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
     throw new BlockError('NOT_SQLITE', `invalid page size ${raw} in SQLite header`)
   }
-  const writeVersion = b[18] as number
-  const readVersion = b[19] as number
+  const writeVersion = b.readUInt8(18)
+  const readVersion = b.readUInt8(19)
   if (writeVersion === 2 || readVersion === 2) {
     throw new BlockError('WAL_MODE', 'the database is in WAL journal mode', {
       hint: "switch it to a rollback journal first: sqlite3 FILE 'PRAGMA journal_mode=DELETE'"
@@ -72,7 +73,7 @@ export function checkSqliteFileSync (path: string, maxBytes: number, o: HeaderCh
   try {
     fd = openSync(path, 'r')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`, { hint: 'check the path' })
+    if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`, { hint: 'check the path' })
     throw err
   }
   try {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { isPetalError } from '../util/index.js'
+import { errorCode, errorMessage, isPetalError } from '../util/index.js'
 import { BlockError } from './errors.js'
 
 export type Db = Database.Database
@@ -39,11 +39,11 @@ export function openBlockForBuild (path: string): Db {
 
 /** Map an SQLite failure on an untrusted file to a coded error. */
 export function sqliteFailure (err: unknown, path: string): BlockError {
-  const e = err as { code?: string, message?: string }
-  const msg = e.message ?? String(err)
-  if (e.code === 'SQLITE_CANTOPEN') return new BlockError('FILE_NOT_FOUND', `cannot open ${path}: ${msg}`)
-  if (e.code === 'SQLITE_NOTADB') return new BlockError('NOT_SQLITE', `not an SQLite database: ${path}`)
-  return new BlockError('CORRUPT', `SQLite could not read the block: ${msg}`, { details: { sqliteCode: e.code } })
+  const code = errorCode(err)
+  const msg = errorMessage(err)
+  if (code === 'SQLITE_CANTOPEN') return new BlockError('FILE_NOT_FOUND', `cannot open ${path}: ${msg}`)
+  if (code === 'SQLITE_NOTADB') return new BlockError('NOT_SQLITE', `not an SQLite database: ${path}`)
+  return new BlockError('CORRUPT', `SQLite could not read the block: ${msg}`, { details: { sqliteCode: code } })
 }
 
 /**

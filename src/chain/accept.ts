@@ -1,6 +1,6 @@
 import { BlockError } from '../block/index.js'
 import {
-  applyMoves, placeBlock, prepareBlock, removeBlock, removeJournal, undoMoves, writeJournal,
+  StorageError, applyMoves, placeBlock, prepareBlock, removeBlock, removeJournal, undoMoves, writeJournal,
   type BlockRecord, type KeyOpRecord, type Move
 } from '../storage/index.js'
 import type { Chain } from './chain.js'
@@ -74,7 +74,9 @@ export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx
   let fork = parent
   while (!fork.canonical) {
     branch.unshift(fork)
-    fork = index.byHash(fork.parent) as BlockRecord
+    const up = index.byHash(fork.parent)
+    if (up === undefined) throw new StorageError('INDEX_CORRUPT', `side block ${fork.hash} has no parent in the index`, { hint: 'rebuild the index with `petal reindex`' })
+    fork = up
   }
   const depth = tip.height - fork.height
   if (depth > chain.params.maxReorgDepth) {

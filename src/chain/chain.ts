@@ -97,8 +97,8 @@ export class Chain {
     if (/^\d+$/.test(ref)) return this.index.byHeight(Number(ref))
     if (/^[0-9a-f]{64}$/.test(ref)) return this.index.byHash(ref)
     if (/^[0-9a-f]{8,63}$/.test(ref)) {
-      const rows = this.index.db.prepare('SELECT hash FROM blocks WHERE hash >= ? AND hash < ? LIMIT 2').all(ref, ref + 'g') as Array<{ hash: string }>
-      return rows.length === 1 ? this.index.byHash((rows[0] as { hash: string }).hash) : undefined
+      const found = this.index.byHashPrefix(ref, 2)
+      return found.length === 1 ? found[0] : undefined
     }
     return undefined
   }

@@ -1,5 +1,6 @@
 import { BlockError, signKeyOp, parseKeyOpRow, type KeyOp, type KeyOpRow } from '../block/index.js'
 import type { PublicKey, SigningKey } from '../crypto/index.js'
+import { isRecord, parseJson } from '../util/index.js'
 
 /**
  * An endorsement file (`petal signkey` output): one signatory's signed statement that a key be
@@ -24,13 +25,13 @@ export function createEndorsement (signer: SigningKey, chainId: string, op: KeyO
 
 /** Parse an endorsement file for `chainId`; the signature itself is checked when the block is validated. */
 export function parseEndorsement (text: string, chainId: string, source = 'endorsement'): KeyOpRow {
-  let j: Partial<Endorsement>
+  let j: unknown
   try {
-    j = JSON.parse(text) as Partial<Endorsement>
+    j = parseJson(text)
   } catch {
     throw new BlockError('KEYOP_MALFORMED', `${source} is not JSON`, { hint: 'give the file written by `petal signkey`' })
   }
-  if (j.petal_endorsement !== 1) throw new BlockError('KEYOP_MALFORMED', `${source} is not a Petal endorsement`, { hint: 'give the file written by `petal signkey`' })
+  if (!isRecord(j) || j.petal_endorsement !== 1) throw new BlockError('KEYOP_MALFORMED', `${source} is not a Petal endorsement`, { hint: 'give the file written by `petal signkey`' })
   if (j.chain_id !== chainId) {
     throw new BlockError('CHAIN_ID_MISMATCH', `${source} endorses a key on chain ${String(j.chain_id)}, not on this chain`, { hint: 'the endorsement must be made with `petal signkey` on this chain', details: { chainId: String(j.chain_id) } })
   }

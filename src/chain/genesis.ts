@@ -39,7 +39,8 @@ export function prepareEmptyDir (dir: DataDir): void {
 export async function createChain (root: string, input: NewChainInput, key: SigningKey, options: ChainOptions = {}): Promise<Chain> {
   const dir = new DataDir(root)
   const now = options.clock?.now() ?? Date.now()
-  const ts = input.genesisTimestamp !== undefined ? parseRfc3339(input.genesisTimestamp) as number : now
+  const ts = input.genesisTimestamp === undefined ? now : parseRfc3339(input.genesisTimestamp)
+  if (ts === undefined) throw new StorageError('CHAINPARAMS_INVALID', 'genesis_block_timestamp must be an RFC 3339 timestamp', { hint: 'e.g. 2026-01-31T12:00:00Z' })
   // Every block's time is at least its parent's: a genesis in the future would freeze the chain.
   if (ts > now + MAX_FUTURE_MS) {
     throw new StorageError('CHAINPARAMS_INVALID', `genesis_block_timestamp ${input.genesisTimestamp ?? ''} is in the future: no block could follow it until then`, { hint: 'leave it out (now is used) or give a past time' })

@@ -8,6 +8,7 @@ import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
 import { LOAD_PASSES, loadCandidate } from './validate/index.js'
 import { writeTx } from './write-tx.js'
+import { errorCode } from '../util/index.js'
 
 export interface ImportOptions extends LockOptions {
   /** The hash the block was announced or requested with. */
@@ -38,7 +39,7 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
       if (options.consume === true) await rename(file, tmp)
       else await copyFile(file, tmp, fsConstants.COPYFILE_FICLONE)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
+      if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
       throw err
     }
     const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, signal: options.signal, meter })

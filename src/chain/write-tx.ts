@@ -20,7 +20,7 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
     try {
       f()
     } catch (err) {
-      chain.logger.warn('cleanup after commit failed (recovery will retry)', { error: err as Error })
+      chain.logger.warn('cleanup after commit failed (recovery will retry)', { error: err })
     }
   }
   return result

@@ -4,7 +4,7 @@ import { resolve } from 'node:path'
 import { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DataDir, Keystore } from '../storage/index.js'
-import { createLogger, formatLogRecord, type LogLevel, type Logger } from '../util/index.js'
+import { createLogger, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 
@@ -26,7 +26,6 @@ export interface CliIO {
   packageRoot: string
 }
 
-const LEVELS = ['error', 'warn', 'info', 'debug']
 
 /** Everything a command needs: resolved data directory, output, logger, keys, cancellation. */
 export class CliContext {
@@ -44,8 +43,8 @@ export class CliContext {
     const stderr = (s: string): void => { this.clearProgress(); io.stderr(s) }
     this.out = createOutput(opts.json === true, { stdout, stderr })
     const level = opts.logLevel ?? io.env.PETAL_LOG_LEVEL ?? defaultLogLevel
-    if (!LEVELS.includes(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LEVELS.join(', ')}`)
-    this.logger = createLogger(r => { stderr(formatLogRecord(r) + '\n') }, level as LogLevel)
+    if (!isLogLevel(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LOG_LEVELS.join(', ')}`)
+    this.logger = createLogger(r => { stderr(formatLogRecord(r) + '\n') }, level)
   }
 
   get dataDir (): DataDir { return new DataDir(this.dir) }
@@ -61,7 +60,7 @@ export class CliContext {
       try {
         text = readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '')
       } catch (err) {
-        throw new UsageError(`cannot read --passphrase-file: ${(err as Error).message}`, 'give the path of a readable file that holds the passphrase, or set PETAL_PASSPHRASE instead')
+        throw new UsageError(`cannot read --passphrase-file: ${errorMessage(err)}`, 'give the path of a readable file that holds the passphrase, or set PETAL_PASSPHRASE instead')
       }
       // An empty file would silently mean "no encryption": a user who names a file wants one.
       if (text === '') throw new UsageError(`--passphrase-file ${this.opts.passphraseFile} is empty`, 'write the passphrase into it, or leave the flag out to store keys unencrypted')

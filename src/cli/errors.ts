@@ -1,4 +1,4 @@
-import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
+import { PetalError, registerErrorClass } from '../util/index.js'
 
 export const CLI_ERROR_CODES = ['USAGE'] as const
 

@@ -22,6 +22,6 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
   } catch (err) {
     bar?.end()
     if (isPetalError(err) && err.code === 'ABORTED') throw err
-    ctx.logger.warn('the query mirror was not updated; the next query will catch up', { error: err as Error })
+    ctx.logger.warn('the query mirror was not updated; the next query will catch up', { error: err })
   }
 }

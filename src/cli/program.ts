@@ -1,14 +1,14 @@
 import { Command, CommanderError } from 'commander'
-import { isPetalError, type LogLevel } from '../util/index.js'
+import { asError, isPetalError, type LogLevel } from '../util/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
 import { jsonReplacer, UsageError } from './output.js'
 import { COMMANDS } from './commands/index.js'
 
-/** Wraps a command body: builds its context, runs it, maps errors to an exit status. */
 /** A command's log level unless --log-level says otherwise: fixed, or chosen from its own options. */
 export type DefaultLogLevel = LogLevel | ((opts: Record<string, unknown>) => LogLevel)
 
+/** Wraps a command body: builds its context, runs it, maps errors to an exit status. */
 export type Action = <A extends unknown[]>(body: (ctx: CliContext, ...args: A) => Promise<void>, defaultLogLevel?: DefaultLogLevel) => (...args: unknown[]) => Promise<void>
 
 export interface CommandModule { register: (program: Command, action: Action) => void }
@@ -34,10 +34,13 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     })
 
   const action: Action = (body, defaultLogLevel) => async (...args: unknown[]) => {
-    const cmd = args.at(-1) as Command
+    // Commander calls an action with the arguments, the options, then the command itself.
+    const cmd = args.at(-1)
+    if (!(cmd instanceof Command)) throw new TypeError('an action was called without its command')
     const level = typeof defaultLogLevel === 'function' ? defaultLogLevel(cmd.opts()) : defaultLogLevel
     const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signal, level)
     try {
+      // The one untyped boundary: each command declares the argument types commander gives it.
       await body(ctx, ...(args.slice(0, -1) as never))
     } catch (err) {
       ctx.endProgress()
@@ -81,7 +84,7 @@ function reportError (err: unknown, ctx: CliContext | undefined, io: CliIO, json
       if (err.hint !== undefined) io.stderr(`  hint: ${err.hint}\n`)
     }
   } else {
-    const e = err as Error
+    const e = asError(err)
     if (json) io.stdout(JSON.stringify({ error: { code: 'INTERNAL', message: e.message } }) + '\n')
     io.stderr(`petal: internal error: ${e.stack ?? String(err)}\n  hint: this is a bug in Petal; please report it with the command you ran\n`)
   }

@@ -26,7 +26,7 @@ function derInt (v: bigint): Uint8Array {
   let i = 0
   while (i < b.length - 1 && b[i] === 0) i++
   b = b.subarray(i)
-  if ((b[0] as number) & 0x80) { const p = new Uint8Array(b.length + 1); p.set(b, 1); b = p }
+  if (((b[0] ?? 0) & 0x80) !== 0) { const p = new Uint8Array(b.length + 1); p.set(b, 1); b = p }
   return Uint8Array.of(0x02, b.length, ...b)
 }
 
@@ -45,11 +45,12 @@ export function decodeDerSignature (der: Uint8Array): RawSignature | undefined {
   let pos = 2
   const readInt = (): bigint | undefined => {
     if (der[pos] !== 0x02) return undefined
-    const len = der[pos + 1] as number
-    if (len === 0 || len > 33 || pos + 2 + len > der.length) return undefined
+    const len = der[pos + 1]
+    if (len === undefined || len === 0 || len > 33 || pos + 2 + len > der.length) return undefined
     const v = der.subarray(pos + 2, pos + 2 + len)
-    if ((v[0] as number) & 0x80) return undefined // negative
-    if (len > 1 && v[0] === 0 && ((v[1] as number) & 0x80) === 0) return undefined // not minimal
+    const [first = 0, second = 0] = v
+    if ((first & 0x80) !== 0) return undefined // negative
+    if (len > 1 && first === 0 && (second & 0x80) === 0) return undefined // not minimal
     pos += 2 + len
     return bytesToBigint(v)
   }

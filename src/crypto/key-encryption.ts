@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto'
-import { toHex, fromHex } from '../util/index.js'
+import { fromHex, isRecord, toHex } from '../util/index.js'
 import { CryptoError } from './errors.js'
 
 /** Passphrase-encrypted private key: scrypt key derivation, AES-256-GCM, all fields hex. */
@@ -13,6 +13,15 @@ export interface EncryptedKey {
   iv: string
   tag: string
   ciphertext: string
+}
+
+/** `v` as an encrypted-key envelope, or undefined when it does not have the envelope's fields. */
+export function parseEncryptedKey (v: unknown): EncryptedKey | undefined {
+  if (!isRecord(v)) return undefined
+  const { kdf, n, r, p, salt, cipher, iv, tag, ciphertext } = v
+  if (kdf !== 'scrypt' || cipher !== 'aes-256-gcm' || typeof n !== 'number' || typeof r !== 'number' || typeof p !== 'number' ||
+    typeof salt !== 'string' || typeof iv !== 'string' || typeof tag !== 'string' || typeof ciphertext !== 'string') return undefined
+  return { kdf, n, r, p, salt, cipher, iv, tag, ciphertext }
 }
 
 const AAD = Buffer.from('petal/keystore/v1')

@@ -66,10 +66,9 @@ export class MerkleBuilder {
 
   /** The tree head; the perfect subtrees are folded right to left, as the RFC's split implies. */
   root (): Uint8Array {
-    if (this.stack.length === 0) return EMPTY_TREE_ROOT
-    let acc = (this.stack.at(-1) as { hash: Uint8Array }).hash
-    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash((this.stack[i] as { hash: Uint8Array }).hash, acc)
-    return acc
+    let acc: Uint8Array | undefined
+    for (const n of [...this.stack].reverse()) acc = acc === undefined ? n.hash : nodeHash(n.hash, acc)
+    return acc ?? EMPTY_TREE_ROOT
   }
 }
 

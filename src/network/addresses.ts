@@ -20,3 +20,11 @@ export function addrPeerId (ma: Multiaddr): string | undefined {
   return ma.getComponents().findLast(c => c.name === 'p2p')?.value
 }
 
+
+/** A dial target given by a user: a multiaddr ending in /p2p/<peer id>, and that peer id. */
+export function parseDialAddress (text: string): { ma: Multiaddr, peer: string } {
+  const ma = parseMultiaddr(text, true)
+  const peer = addrPeerId(ma)
+  if (peer === undefined) throw new NetworkError('BAD_MULTIADDR', `${text} does not end with /p2p/<peer id>`)
+  return { ma, peer }
+}

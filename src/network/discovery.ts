@@ -1,7 +1,7 @@
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import type { SingleKadDHT } from '@libp2p/kad-dht'
-import { fromHex, sleep, type Logger } from '../util/index.js'
+import type { KadDHT } from '@libp2p/kad-dht'
+import { errorMessage, fromHex, isRecord, sleep, type Logger } from '../util/index.js'
 import type { PetalLibp2p } from './libp2p.js'
 
 export interface DiscoveryOptions {
@@ -19,7 +19,16 @@ const SHA2_256 = 0x12
 
 /** The DHT key of a chain: a CIDv1 (raw) whose multihash is the genesis hash itself. */
 export function chainCid (chainId: string): CID {
-  return CID.createV1(RAW, Digest.create(SHA2_256, fromHex(chainId) as Uint8Array))
+  const digest = fromHex(chainId)
+  if (digest === undefined) throw new TypeError(`chain id ${chainId} is not hex`)
+  return CID.createV1(RAW, Digest.create(SHA2_256, digest))
+}
+
+/** Entries in the DHT's routing table (the KadDHT class has one; its public type does not say so). */
+function routingTableSize (dht: KadDHT): number {
+  if (!('routingTable' in dht) || !isRecord(dht.routingTable)) return 0
+  const size = dht.routingTable.size
+  return typeof size === 'number' ? size : 0
 }
 
 /**
@@ -49,15 +58,11 @@ export class Discovery {
     await this.loop
   }
 
-  private routingTableSize (): number {
-    return (this.node.services.dht as unknown as SingleKadDHT).routingTable.size
-  }
-
   private async run (signal: AbortSignal): Promise<void> {
     let delay = this.o.initialMs
     for (;;) {
       await sleep(delay, signal)
-      if (this.routingTableSize() > 0) {
+      if (routingTableSize(this.node.services.dht) > 0) {
         await this.provide(signal)
         await this.find(signal)
       }
@@ -73,7 +78,7 @@ export class Discovery {
       this.logger.debug('announced this node in the DHT')
     } catch (err) {
       if (signal.aborted) throw err
-      this.logger.debug('DHT provide failed', { error: (err as Error).message })
+      this.logger.debug('DHT provide failed', { error: errorMessage(err) })
     }
   }
 
@@ -88,11 +93,11 @@ export class Discovery {
         if (p.multiaddrs.length > 0) await this.node.peerStore.merge(p.id, { multiaddrs: p.multiaddrs })
         this.node.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).then(
           () => { this.logger.debug('dialled a peer found in the DHT', { peer: id }) },
-          (err: unknown) => { this.logger.debug('cannot dial a peer found in the DHT', { peer: id, error: (err as Error).message }) })
+          (err: unknown) => { this.logger.debug('cannot dial a peer found in the DHT', { peer: id, error: errorMessage(err) }) })
       }
     } catch (err) {
       if (signal.aborted) throw err
-      this.logger.debug('DHT search failed', { error: (err as Error).message })
+      this.logger.debug('DHT search failed', { error: errorMessage(err) })
     }
   }
 }

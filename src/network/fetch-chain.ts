@@ -4,9 +4,10 @@ import { ChainError } from '../chain/index.js'
 import { parseChainParams, type ChainParams } from '../storage/index.js'
 import { NetworkError } from './errors.js'
 import { createPetalLibp2p } from './libp2p.js'
-import { addrPeerId, parseMultiaddr } from './addresses.js'
+import { parseDialAddress } from './addresses.js'
 import { fetchBlock } from './protocols/block.js'
 import { requestChainParams } from './protocols/chainparams.js'
+import { errorMessage } from '../util/index.js'
 
 export interface FetchedChain { params: ChainParams, peer: string }
 
@@ -18,8 +19,7 @@ export interface FetchedChain { params: ChainParams, peer: string }
  * a resumed pull passes its own chain's genesis, so a peer down or of another chain fails at once.
  */
 export async function fetchChainFromPeer (addr: string, o: { privateKey: PrivateKey, signal?: AbortSignal, version?: string, expectedGenesis?: string, genesisDest?: string }): Promise<FetchedChain> {
-  const ma = parseMultiaddr(addr, true)
-  const peer = addrPeerId(ma) as string
+  const { ma, peer } = parseDialAddress(addr)
   const node = await createPetalLibp2p({
     privateKey: o.privateKey, chainId: 'pull', listen: [], announce: [],
     maxConnections: 4, inboundPerSecond: 1, gater: {}, version: o.version ?? '0.1.0'
@@ -30,7 +30,7 @@ export async function fetchChainFromPeer (addr: string, o: { privateKey: Private
     try {
       params = parseChainParams(text)
     } catch (err) {
-      throw new NetworkError('MALFORMED', `peer sent unusable chain parameters: ${(err as Error).message}`, { details: { peer } })
+      throw new NetworkError('MALFORMED', `peer sent unusable chain parameters: ${errorMessage(err)}`, { details: { peer } })
     }
     if (o.expectedGenesis !== undefined && params.genesisHash !== o.expectedGenesis) {
       throw new ChainError('GENESIS_MISMATCH', `the peer serves chain ${params.genesisHash}, not ${o.expectedGenesis}`, { hint: 'check the address, or the --genesis hash' })

@@ -7,6 +7,7 @@ import { NetworkError } from './errors.js'
 import type { PetalLibp2p } from './libp2p.js'
 import type { Offence } from './scoring.js'
 import { decodeJson, encodeJson, parseHeader, type WireHeader } from './wire.js'
+import { errorMessage } from '../util/index.js'
 
 /** What the chain side says about an announcement: forward it, drop it, or blame the sender. */
 export type Verdict = 'accept' | 'ignore' | 'reject'
@@ -91,7 +92,7 @@ export class Gossip {
       const h = parseHeader(decodeJson(m.msg.data, LIMITS.announcement, 'announcement'), 'announcement')
       this.handlers.onAnnouncement(h, { peer: m.propagationSource.toString(), origin: m.msg.type === 'signed' ? m.msg.from.toString() : undefined })
     } catch (err) {
-      this.logger.debug('dropping announcement', { error: (err as Error).message })
+      this.logger.debug('dropping announcement', { error: errorMessage(err) })
     }
   }
 }

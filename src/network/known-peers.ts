@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { isNotFound, sleep, writeFileAtomic, type Clock, type Logger } from '../util/index.js'
+import { errorMessage, isNotFound, isRecord, isStringArray, parseJson, sleep, writeFileAtomic, type Clock, type Logger } from '../util/index.js'
 import type { PetalLibp2p } from './libp2p.js'
 import { addrPeerId } from './addresses.js'
 
@@ -137,17 +137,18 @@ export class KnownPeers {
       if (signal.aborted) return
       p.failures++
       p.nextDialAt = this.clock.now() + Math.min(this.o.baseMs * 2 ** (p.failures - 1), this.o.maxMs)
-      this.logger.debug('cannot reach known peer', { peer: p.id, failures: p.failures, error: (err as Error).message })
+      this.logger.debug('cannot reach known peer', { peer: p.id, failures: p.failures, error: errorMessage(err) })
     }
   }
 
   private readFile (): KnownPeer[] {
     if (this.file === undefined) return []
     try {
-      const j = JSON.parse(readFileSync(this.file, 'utf8')) as { peers?: unknown }
-      if (!Array.isArray(j.peers)) return []
-      return j.peers.filter((p): p is KnownPeer => typeof p === 'object' && p !== null && typeof p.id === 'string' &&
-        Array.isArray(p.addrs) && p.addrs.every((a: unknown) => typeof a === 'string') && typeof p.lastSeen === 'number')
+      const j = parseJson(readFileSync(this.file, 'utf8'))
+      const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
+      return peers.flatMap((p: unknown): KnownPeer[] => isRecord(p) && typeof p.id === 'string' && isStringArray(p.addrs) && typeof p.lastSeen === 'number'
+        ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen, bootstrap: false }]
+        : [])
         .filter(p => { try { peerIdFromString(p.id); p.addrs.forEach(a => multiaddr(a)); return true } catch { return false } })
     } catch (err) {
       if (!isNotFound(err)) this.logger.warn('ignoring unreadable peers file', { file: this.file })
@@ -166,7 +167,7 @@ export class KnownPeers {
     try {
       writeFileAtomic(this.file, JSON.stringify({ peers }, null, 2) + '\n')
     } catch (err) {
-      this.logger.warn('cannot save the peers file', { file: this.file, error: (err as Error).message })
+      this.logger.warn('cannot save the peers file', { file: this.file, error: errorMessage(err) })
     }
   }
 }

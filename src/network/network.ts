@@ -3,7 +3,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { parseMultiaddr } from './addresses.js'
 import { withDefaults } from './options.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { errorMessage, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { protocolId } from './constants.js'
 import { Discovery } from './discovery.js'
 import { NetworkError, offenceOf } from './errors.js'
@@ -47,7 +47,7 @@ export interface NetworkComponents {
 }
 
 function listenReason (err: unknown): string {
-  const text = String((err as Error | undefined)?.message ?? err)
+  const text = errorMessage(err)
   if (text.includes('EADDRINUSE')) return 'address already in use'
   if (text.includes('EADDRNOTAVAIL')) return 'address not available on this machine'
   if (text.includes('EACCES')) return 'permission denied (ports below 1024 need privileges)'

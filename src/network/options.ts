@@ -39,6 +39,18 @@ export const DEFAULT_NETWORK_OPTIONS: NetworkOptions = {
 
 /** Options filled in with the defaults. An explicit `undefined` means "the default", not "none". */
 export function withDefaults (options: Partial<NetworkOptions>): NetworkOptions {
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<NetworkOptions>
-  return { ...DEFAULT_NETWORK_OPTIONS, ...given }
+  const d = DEFAULT_NETWORK_OPTIONS
+  return {
+    listen: options.listen ?? d.listen,
+    announce: options.announce ?? d.announce,
+    bootstrap: options.bootstrap ?? d.bootstrap,
+    peersFile: options.peersFile ?? d.peersFile,
+    maxConnections: options.maxConnections ?? d.maxConnections,
+    inboundPerSecond: options.inboundPerSecond ?? d.inboundPerSecond,
+    banMs: options.banMs ?? d.banMs,
+    discovery: options.discovery ?? d.discovery,
+    redial: options.redial ?? d.redial,
+    redialTickMs: options.redialTickMs ?? d.redialTickMs,
+    version: options.version ?? d.version
+  }
 }

@@ -1,7 +1,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { AbortError } from '../util/index.js'
+import { AbortError, withDetails } from '../util/index.js'
 import { NetworkError, type NetworkErrorCode } from './errors.js'
 import { decodeJson, encodeJson } from './wire.js'
 
@@ -32,11 +32,11 @@ const NAME_TO_CODE: Record<string, NetworkErrorCode> = {
  */
 export function toNetworkError (err: unknown, what: string, peer: string, timedOut: boolean, callerSignal?: AbortSignal): Error {
   if (err instanceof NetworkError) {
-    return err.details.peer === undefined ? new NetworkError(err.code, err.message, { details: { ...err.details, peer } }) : err
+    return err.details.peer === undefined ? withDetails(err, { peer }) : err
   }
   if (callerSignal?.aborted === true) return new AbortError()
   if (timedOut) return new NetworkError('TIMEOUT', `${what} timed out`, { details: { peer } })
-  const name = (err as Error | undefined)?.name ?? ''
+  const name = err instanceof Error ? err.name : ''
   const code = NAME_TO_CODE[name] ?? 'STREAM_ERROR'
   return new NetworkError(code, `${what} failed: ${name !== '' ? name : 'error'}`, { details: { peer }, cause: err })
 }

@@ -1,6 +1,6 @@
 import type { BlockRecord } from '../storage/index.js'
 import { isKeyId } from '../crypto/index.js'
-import { isHash } from '../util/index.js'
+import { isHash, isRecord } from '../util/index.js'
 import { LIMITS } from './constants.js'
 import { NetworkError } from './errors.js'
 
@@ -49,17 +49,14 @@ function isSig (v: unknown): v is string {
 
 /** Strictly check a header received from a peer: every field typed, bounded and well formed. */
 export function parseHeader (v: unknown, what = 'header'): WireHeader {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw malformed(what)
-  const o = v as Record<string, unknown>
-  if (!isHash(o.hash) || !isHash(o.parent) || !isCount(o.height) || (o.version !== 1 && o.version !== 2) ||
-    !isKeyId(o.signer) || typeof o.timestamp !== 'string' || o.timestamp.length > 64 ||
-    !(o.rowsRoot === '' || isHash(o.rowsRoot)) || !isSig(o.prevSig) || !isSig(o.seal) || !isCount(o.size)) {
+  if (!isRecord(v)) throw malformed(what)
+  const { hash, height, parent, version, signer, timestamp, rowsRoot, prevSig, seal, size } = v
+  if (!isHash(hash) || !isHash(parent) || !isCount(height) || (version !== 1 && version !== 2) ||
+    !isKeyId(signer) || typeof timestamp !== 'string' || timestamp.length > 64 ||
+    !(rowsRoot === '' || isHash(rowsRoot)) || !isSig(prevSig) || !isSig(seal) || !isCount(size)) {
     throw malformed(what)
   }
-  return {
-    hash: o.hash, height: o.height, parent: o.parent, version: o.version, signer: o.signer, timestamp: o.timestamp,
-    rowsRoot: o.rowsRoot as string, prevSig: o.prevSig, seal: o.seal, size: o.size
-  }
+  return { hash, height, parent, version, signer, timestamp, rowsRoot, prevSig, seal, size }
 }
 
 const encoder = new TextEncoder()
@@ -78,8 +75,8 @@ export function decodeJson (bytes: Uint8Array, limit: number, what: string): Rec
   } catch {
     throw malformed(what)
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw malformed(what)
-  return v as Record<string, unknown>
+  if (!isRecord(v)) throw malformed(what)
+  return v
 }
 
 // ---- messages (docs/protocol.md "Messages") ----

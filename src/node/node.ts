@@ -5,7 +5,7 @@ import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
-import { Mutex, nullLogger, sleep, WorkerPool, workerScript, type Logger } from '../util/index.js'
+import { errorMessage, Mutex, nullLogger, sleep, WorkerPool, workerScript, type Logger } from '../util/index.js'
 import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
@@ -232,7 +232,7 @@ export class PetalNode {
     const tip = this.chain.tip()
     if (tip.height === 0) return 0
     return await this.network.announce(headerOf(tip)).catch((err: unknown) => {
-      this.logger.debug('announcement not sent', { error: (err as Error).message })
+      this.logger.debug('announcement not sent', { error: errorMessage(err) })
       return 0
     })
   }
@@ -280,7 +280,7 @@ export class PetalNode {
         await body()
       } catch (err) {
         if (signal.aborted) return
-        this.logger.warn(`${what} failed; will retry`, { error: (err as Error).message })
+        this.logger.warn(`${what} failed; will retry`, { error: errorMessage(err) })
       }
       try {
         await sleep(ms(), signal)

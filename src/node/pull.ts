@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { Chain, ChainError, IMPORT_PASSES, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
-import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseMultiaddr, addrPeerId, type NetworkOptions } from '../network/index.js'
+import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseDialAddress, type NetworkOptions } from '../network/index.js'
 import { DataDir, tmpBlockPath } from '../storage/index.js'
 import { SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
 import { AbortError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
@@ -53,7 +53,7 @@ export interface PullResult {
 export async function pull (o: PullOptions): Promise<PullResult> {
   const logger = o.logger ?? nullLogger
   const dir = new DataDir(o.dir)
-  const peer = addrPeerId(parseMultiaddr(o.from, true)) as string
+  const { peer } = parseDialAddress(o.from)
   const resumed = existsSync(dir.chainParams)
   let chain: Chain
   o.onProgress?.({ stage: 'contact', phase: 'contacting the peer', done: 0, total: 0 })

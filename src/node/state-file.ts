@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { NodeLock } from '../storage/index.js'
-import { isNotFound, writeFileAtomic } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, parseJson, writeFileAtomic } from '../util/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
 export interface NodeState {
@@ -33,25 +33,39 @@ export function removeNodeState (dir: string): void {
  */
 export function readNodeState (dir: string): NodeState | undefined {
   if (!NodeLock.isHeld(dir)) return undefined
-  let s: NodeState
+  let s: unknown
   try {
-    s = JSON.parse(readFileSync(nodeStatePath(dir), 'utf8')) as NodeState
+    s = parseJson(readFileSync(nodeStatePath(dir), 'utf8'))
   } catch (err) {
     if (isNotFound(err) || err instanceof SyntaxError) return undefined
     throw err
   }
-  return typeof s.pid === 'number' ? s : undefined
+  return parseNodeState(s)
+}
+
+/** A node-state.json document, or undefined when it is not one (a damaged file is ignored). */
+function parseNodeState (s: unknown): NodeState | undefined {
+  if (!isRecord(s) || typeof s.pid !== 'number' || typeof s.peer_id !== 'string' || (s.role !== 'signatory' && s.role !== 'follower') ||
+    !isStringArray(s.listen) || typeof s.started_at !== 'string' || typeof s.updated_at !== 'string' || typeof s.banned !== 'number' ||
+    !isRecord(s.sync) || !Array.isArray(s.peers)) return undefined
+  const { state, height, target } = s.sync
+  if ((state !== 'idle' && state !== 'syncing') || typeof height !== 'number' || (target !== undefined && typeof target !== 'number')) return undefined
+  const peers = s.peers.flatMap((p: unknown): NodeState['peers'] => isRecord(p) && typeof p.id === 'string' && typeof p.addr === 'string' &&
+    typeof p.direction === 'string' && typeof p.score === 'number'
+    ? [{ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: typeof p.tip_height === 'number' ? p.tip_height : undefined, tip_hash: typeof p.tip_hash === 'string' ? p.tip_hash : undefined }]
+    : [])
+  return { pid: s.pid, peer_id: s.peer_id, role: s.role, listen: s.listen, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */
 export function readKnownPeers (dir: string): Array<{ id: string, addrs: string[], lastSeen: number }> {
   try {
-    const j = JSON.parse(readFileSync(peersFilePath(dir), 'utf8')) as { peers?: unknown }
-    if (!Array.isArray(j.peers)) return []
+    const j = parseJson(readFileSync(peersFilePath(dir), 'utf8'))
+    const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
     // Only well-formed entries: the file is ours, but a damaged one must not crash `petal peers`.
-    return (j.peers as Array<Record<string, unknown>>).filter(p =>
-      typeof p === 'object' && p !== null && typeof p.id === 'string' && Array.isArray(p.addrs) && p.addrs.every(a => typeof a === 'string') &&
-      typeof p.lastSeen === 'number' && Number.isFinite(p.lastSeen)) as unknown as Array<{ id: string, addrs: string[], lastSeen: number }>
+    return peers.flatMap((p: unknown) => isRecord(p) && typeof p.id === 'string' && isStringArray(p.addrs) && typeof p.lastSeen === 'number' && Number.isFinite(p.lastSeen)
+      ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen }]
+      : [])
   } catch {
     return []
   }

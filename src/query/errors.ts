@@ -1,4 +1,4 @@
-import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
+import { errorCode, errorMessage, PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
 /**
  * Every reason a query or a mirror update can fail. Codes are stable API: the CLI maps the class
@@ -118,12 +118,12 @@ export function valueTooLarge (err: unknown, where?: string): QueryError | undef
  * `where` says where it ran ("the query mirror", "block 12").
  */
 export function statementError (err: unknown, where?: string): QueryError {
-  const e = err as { code?: string, message?: string }
-  const msg = e.message ?? String(err)
+  const code = errorCode(err)
+  const msg = errorMessage(err)
   const at = where === undefined ? '' : ` (in ${where})`
   const big = valueTooLarge(err, where)
   if (big !== undefined) return big
-  const details = { sqliteCode: e.code, sqliteMessage: msg }
+  const details = { sqliteCode: code, sqliteMessage: msg }
   if (msg.includes('more than one statement')) {
     return new QueryError('QUERY_MULTIPLE_STATEMENTS', 'only one SQL statement can run at a time', { hint: 'remove everything after the first statement (a trailing ";" is fine)', details })
   }
@@ -136,7 +136,7 @@ export function statementError (err: unknown, where?: string): QueryError {
   if (msg.startsWith('no such column')) {
     return new QueryError('QUERY_UNKNOWN_COLUMN', `${msg}${at}`, { hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"', details })
   }
-  if (e.code === 'SQLITE_NOMEM' || e.code === 'SQLITE_TOOBIG') {
+  if (code === 'SQLITE_NOMEM' || code === 'SQLITE_TOOBIG') {
     return new QueryError('QUERY_SQL_ERROR', `the statement needs too much memory: ${msg}${at}`, { hint: 'aggregate more, or select fewer or smaller values', details })
   }
   return new QueryError('QUERY_SQL_ERROR', `SQLite error: ${msg}${at}`, { details })

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { QUORUM_RULES, type QuorumRule, type GenesisParams } from '../block/index.js'
-import { isHash, isNotFound, parseRfc3339, writeFileAtomic } from '../util/index.js'
+import { CONSENSUS_BOUNDS, isQuorumRule, QUORUM_RULES, type GenesisParams, type QuorumRule } from '../block/index.js'
+import { errorCode, errorMessage, isHash, isNotFound, isRecord, isStringArray, parseJson, parseRfc3339, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
 
 /**
@@ -52,15 +52,36 @@ export function chainParamsToJson (p: ChainParams): string {
   }, null, 2) + '\n'
 }
 
+/** The JSON object in `text`, or CHAINPARAMS_INVALID naming `what`. */
+function jsonObject (text: string, what: string): Record<string, unknown> {
+  let j: unknown
+  try {
+    j = parseJson(text)
+  } catch (err) {
+    throw invalid(`${what} ${what === 'chainparams.json' ? 'is' : 'are'} not valid JSON: ${errorMessage(err)}`)
+  }
+  if (!isRecord(j)) throw invalid(`${what} must hold a JSON object`)
+  return j
+}
+
+/**
+ * The consensus fields both documents share (quorum_rule, max_block_bytes, max_reorg_depth), with
+ * their defaults and the bounds a genesis block allows (CONSENSUS_BOUNDS). The one parser of them.
+ */
+function parseConsensus (j: Record<string, unknown>): GenesisParams {
+  const quorumRule = j.quorum_rule ?? DEFAULT_CONSENSUS.quorumRule
+  if (!isQuorumRule(quorumRule)) throw invalid(`quorum_rule must be one of ${QUORUM_RULES.join(', ')}`)
+  const { maxBlockBytes: bytes, maxReorgDepth: depth } = CONSENSUS_BOUNDS
+  return {
+    quorumRule,
+    maxBlockBytes: int(j.max_block_bytes, 'max_block_bytes', DEFAULT_CONSENSUS.maxBlockBytes, bytes.min, bytes.max),
+    maxReorgDepth: int(j.max_reorg_depth, 'max_reorg_depth', DEFAULT_CONSENSUS.maxReorgDepth, depth.min, depth.max)
+  }
+}
+
 /** Parse and check a chainparams.json document (from disk or from a peer). */
 export function parseChainParams (text: string): ChainParams {
-  let j: Record<string, unknown>
-  try {
-    j = JSON.parse(text) as Record<string, unknown>
-  } catch {
-    throw invalid('chainparams.json is not valid JSON')
-  }
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw invalid('chainparams.json must hold a JSON object')
+  const j = jsonObject(text, 'chainparams.json')
   const str = (k: string, required = false): string => {
     const v = j[k]
     if (v === undefined || v === null) { if (required) throw invalid(`chainparams.json lacks ${k}`); return '' }
@@ -69,8 +90,6 @@ export function parseChainParams (text: string): ChainParams {
   }
   const genesisHash = str('genesis_block_hash', true)
   if (!isHash(genesisHash)) throw invalid('genesis_block_hash must be 64 lower-case hex digits')
-  const quorumRule = (j.quorum_rule ?? DEFAULT_CONSENSUS.quorumRule) as QuorumRule
-  if (!QUORUM_RULES.includes(quorumRule)) throw invalid(`quorum_rule must be one of ${QUORUM_RULES.join(', ')}`)
   return {
     genesisHash,
     genesisSeal: str('genesis_block_hash_signature', true),
@@ -79,16 +98,14 @@ export function parseChainParams (text: string): ChainParams {
     creatorPublicKey: str('creator_public_key'),
     description: str('description'),
     bootstrapPeers: stringList(j.bootstrap_peers, 'bootstrap_peers'),
-    quorumRule,
-    maxBlockBytes: int(j.max_block_bytes, 'max_block_bytes', DEFAULT_CONSENSUS.maxBlockBytes, ...BLOCK_BYTES),
-    maxReorgDepth: int(j.max_reorg_depth, 'max_reorg_depth', DEFAULT_CONSENSUS.maxReorgDepth, ...REORG_DEPTH)
+    ...parseConsensus(j)
   }
 }
 
 function stringList (v: unknown, name: string): string[] {
   if (v === undefined || v === null) return []
-  if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) throw invalid(`${name} must be a list of strings`)
-  return v as string[]
+  if (!isStringArray(v)) throw invalid(`${name} must be a list of strings`)
+  return v
 }
 
 function int (v: unknown, name: string, dflt: number, min: number, max: number): number {
@@ -96,11 +113,6 @@ function int (v: unknown, name: string, dflt: number, min: number, max: number):
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(`${name} must be an integer from ${min} to ${max}`)
   return v
 }
-
-// Bounds of the consensus limits. max_block_bytes also bounds what a node downloads from a peer
-// whose chain parameters it has not yet checked (pull), so it cannot be unbounded.
-const BLOCK_BYTES = [4096, 2 ** 32] as const
-const REORG_DEPTH = [0, 2 ** 31] as const
 
 export function readChainParams (path: string): ChainParams {
   let text: string
@@ -112,7 +124,7 @@ export function readChainParams (path: string): ChainParams {
         hint: 'create one with `petal newchain PARAMS.json`, fetch one with `petal pull MULTIADDR`, or choose another --dir'
       })
     }
-    const code = (err as { code?: string }).code
+    const code = errorCode(err)
     if (code === 'ENOTDIR') {
       throw new StorageError('NOT_INITIALISED', `${path.replace(/\/chainparams\.json$/, '')} is not a directory`, { hint: '--dir (or PETAL_DIR) names the data directory, not a file in it' })
     }
@@ -133,13 +145,7 @@ const CRYPTO_FIELDS = ['genesis_block_hash', 'genesis_block_hash_signature', 'cr
 
 /** Parse `newchain` input: Daisy's fields plus quorum_rule, max_block_bytes, max_reorg_depth. */
 export function parseNewChainInput (text: string): NewChainInput {
-  let j: Record<string, unknown>
-  try {
-    j = JSON.parse(text) as Record<string, unknown>
-  } catch (err) {
-    throw invalid(`chain parameters are not valid JSON: ${(err as Error).message}`)
-  }
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw invalid('chain parameters must be a JSON object')
+  const j = jsonObject(text, 'chain parameters')
   for (const k of Object.keys(j)) {
     if (CRYPTO_FIELDS.includes(k)) throw invalid(`${k} must not be given: newchain computes it`, `remove ${k} from the file`)
     if (!NEWCHAIN_FIELDS.includes(k)) {
@@ -156,18 +162,12 @@ export function parseNewChainInput (text: string): NewChainInput {
   if (j.consensus_type !== undefined && j.consensus_type !== 'PoA') throw invalid('consensus_type must be "PoA"')
   const ts = optStr('genesis_block_timestamp')
   if (ts !== undefined && parseRfc3339(ts) === undefined) throw invalid('genesis_block_timestamp must be an RFC 3339 timestamp', 'e.g. 2026-01-31T12:00:00Z')
-  const quorumRule = (j.quorum_rule ?? DEFAULT_CONSENSUS.quorumRule) as QuorumRule
-  if (!QUORUM_RULES.includes(quorumRule)) throw invalid(`quorum_rule must be one of ${QUORUM_RULES.join(', ')}`)
   return {
     creator: optStr('creator') ?? '',
     description: optStr('description') ?? '',
     genesisTimestamp: ts,
     bootstrapPeers: stringList(j.bootstrap_peers, 'bootstrap_peers'),
     genesisDb: optStr('genesis_db'),
-    consensus: {
-      quorumRule,
-      maxBlockBytes: int(j.max_block_bytes, 'max_block_bytes', DEFAULT_CONSENSUS.maxBlockBytes, ...BLOCK_BYTES),
-      maxReorgDepth: int(j.max_reorg_depth, 'max_reorg_depth', DEFAULT_CONSENSUS.maxReorgDepth, ...REORG_DEPTH)
-    }
+    consensus: parseConsensus(j)
   }
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { existsSync } from 'node:fs'
-import { AbortError, Mutex, sleep } from '../util/index.js'
+import { AbortError, errorCode, errorMessage, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 
@@ -86,15 +86,17 @@ export class IndexDb {
   readonly db: Database.Database
   private readonly mutex = new Mutex()
   private inTx = false
-  private readonly statements = new Map<string, Database.Statement>()
+  private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
 
-  /** A prepared statement, prepared once per connection (preparing costs more than most lookups). */
-  private stmt (sql: string): Database.Statement {
-    let st = this.statements.get(sql)
-    if (st === undefined) {
-      st = this.db.prepare(sql)
-      this.statements.set(sql, st)
-    }
+  /**
+   * A prepared statement, prepared once per connection (preparing costs more than most lookups),
+   * whose rows are `R`: the SQL of this file against the schema above decides that.
+   */
+  private stmt<R = unknown> (sql: string): Database.Statement<unknown[], R> {
+    const cached = this.statements.get(sql)
+    if (cached !== undefined) return cached as Database.Statement<unknown[], R>
+    const st = this.db.prepare<unknown[], R>(sql)
+    this.statements.set(sql, st)
     return st
   }
 
@@ -113,16 +115,16 @@ export class IndexDb {
         db.exec(SCHEMA)
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
       }
-      const v = (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value
+      const v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
       if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
     } catch (err) {
-      const code = (err as { code?: string }).code ?? ''
+      const code = errorCode(err) ?? ''
       if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || (code === 'SQLITE_CANTOPEN' && existsSync(path))) {
-        throw new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${(err as Error).message}`, {
+        throw new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${errorMessage(err)}`, {
           hint: 'this command writes to the data directory: run it as a user who can write there (read-only commands — status, blocks, block, signers, verify, query — work without)', cause: err
         })
       }
-      throw new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${(err as Error).message}`, {
+      throw new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${errorMessage(err)}`, {
         hint: 'rebuild it from the block files with `petal reindex`', cause: err
       })
     }
@@ -136,7 +138,9 @@ export class IndexDb {
 
   /** Changes whenever another connection commits (cheap change detection for a running node). */
   dataVersion (): number {
-    return this.db.pragma('data_version', { simple: true }) as number
+    const v = this.db.pragma('data_version', { simple: true })
+    if (typeof v !== 'number') throw new TypeError('PRAGMA data_version did not return a number')
+    return v
   }
 
   /**
@@ -198,7 +202,7 @@ export class IndexDb {
       this.db.exec('BEGIN IMMEDIATE')
       return true
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false
+      if (errorCode(err) === 'SQLITE_BUSY') return false
       throw err
     } finally {
       this.db.pragma('busy_timeout = 5000')
@@ -226,46 +230,55 @@ export class IndexDb {
   }
 
   tip (): BlockRecord | undefined {
-    const r = this.stmt('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as BlockRow | undefined
+    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get()
     return r === undefined ? undefined : toRecord(r)
   }
 
   byHash (hash: string): BlockRecord | undefined {
-    const r = this.stmt('SELECT * FROM blocks WHERE hash = ?').get(hash) as BlockRow | undefined
+    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE hash = ?').get(hash)
     return r === undefined ? undefined : toRecord(r)
   }
 
   byHeight (height: number): BlockRecord | undefined {
-    const r = this.stmt('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height) as BlockRow | undefined
+    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height)
     return r === undefined ? undefined : toRecord(r)
+  }
+
+  /** Blocks (canonical or not) whose hash starts with `prefix`, at most `limit`, by hash. */
+  byHashPrefix (prefix: string, limit: number): BlockRecord[] {
+    return this.stmt<BlockRow>('SELECT * FROM blocks WHERE hash >= ? AND hash < ? ORDER BY hash LIMIT ?').all(prefix, prefix + 'g', limit).map(toRecord)
   }
 
   /** Canonical blocks with from ≤ height ≤ to, ascending. */
   range (from: number, to: number, limit = 10_000): BlockRecord[] {
-    return (this.stmt('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit) as BlockRow[]).map(toRecord)
+    return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit).map(toRecord)
   }
 
   sideBlocks (): BlockRecord[] {
-    return (this.stmt('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all() as BlockRow[]).map(toRecord)
+    return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all().map(toRecord)
   }
 
   keyOpsOf (hash: string): KeyOpRecord[] {
-    const rows = this.stmt('SELECT key_id, op, pubkey, signers FROM key_ops WHERE hash = ? ORDER BY key_id').all(hash) as Array<{ key_id: string, op: 'A' | 'R', pubkey: string, signers: string }>
-    return rows.map(r => ({ keyId: r.key_id, op: r.op, pubkey: r.pubkey, signers: JSON.parse(r.signers) as string[] }))
+    const rows = this.stmt<{ key_id: string, op: 'A' | 'R', pubkey: string, signers: string }>('SELECT key_id, op, pubkey, signers FROM key_ops WHERE hash = ? ORDER BY key_id').all(hash)
+    return rows.map(r => {
+      const signers = parseJson(r.signers)
+      if (!isStringArray(signers)) throw new StorageError('INDEX_CORRUPT', `the index holds malformed key operations for block ${hash}`, { hint: 'rebuild it from the block files with `petal reindex`' })
+      return { keyId: r.key_id, op: r.op, pubkey: r.pubkey, signers }
+    })
   }
 
   tablesOf (hash: string): TableRecord[] {
-    return this.stmt('SELECT name, sql, rows, root FROM block_tables WHERE hash = ? ORDER BY name').all(hash) as TableRecord[]
+    return this.stmt<TableRecord>('SELECT name, sql, rows, root FROM block_tables WHERE hash = ? ORDER BY name').all(hash)
   }
 
   /** Every signatory of the canonical chain, including revoked ones. */
   signers (): SignerRecord[] {
-    const rows = this.stmt('SELECT key_id, pubkey, added_at, revoked_at FROM signers ORDER BY added_at, key_id').all() as Array<{ key_id: string, pubkey: string, added_at: number, revoked_at: number | null }>
+    const rows = this.stmt<{ key_id: string, pubkey: string, added_at: number, revoked_at: number | null }>('SELECT key_id, pubkey, added_at, revoked_at FROM signers ORDER BY added_at, key_id').all()
     return rows.map(r => ({ keyId: r.key_id, pubkey: r.pubkey, addedAt: r.added_at, revokedAt: r.revoked_at }))
   }
 
   getMeta (key: string): string | undefined {
-    return (this.stmt('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value
+    return this.stmt<{ value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value
   }
 
   setMeta (key: string, value: string): void {
@@ -275,7 +288,7 @@ export class IndexDb {
 
   countBlocks (): { canonical: number, side: number } {
     const tip = this.tip()
-    const side = (this.stmt('SELECT COUNT(*) AS n FROM blocks WHERE canonical = 0').get() as { n: number }).n
+    const side = this.stmt<number>('SELECT COUNT(*) FROM blocks WHERE canonical = 0').pluck().get() ?? 0
     return { canonical: tip === undefined ? 0 : tip.height + 1, side }
   }
 

@@ -1,5 +1,6 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { failpoint, isNotFound, writeFileAtomic } from '../util/index.js'
+import { failpoint, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
+import { StorageError } from './errors.js'
 import { moveBlock } from './block-files.js'
 import type { DataDir } from './layout.js'
 
@@ -22,14 +23,22 @@ export function writeJournal (dir: DataDir, j: Journal): void {
 }
 
 export function readJournal (dir: DataDir): Journal | undefined {
+  let text: string
   try {
-    return JSON.parse(readFileSync(dir.journal, 'utf8')) as Journal
+    text = readFileSync(dir.journal, 'utf8')
   } catch (err) {
     if (isNotFound(err)) return undefined
-    // A torn journal cannot exist (atomic write); anything unreadable is treated as absent
-    // only after being reported by the caller.
     throw err
   }
+  // A torn journal cannot exist (atomic write): one that does not parse was not written by Petal.
+  const j = parseJson(text)
+  const moves = isRecord(j) && Array.isArray(j.moves)
+    ? j.moves.flatMap((m: unknown): Move[] => isRecord(m) && typeof m.from === 'string' && typeof m.to === 'string' ? [{ from: m.from, to: m.to }] : [])
+    : []
+  if (!isRecord(j) || typeof j.commit !== 'string' || !Array.isArray(j.moves) || moves.length !== j.moves.length) {
+    throw new StorageError('INDEX_CORRUPT', `${dir.journal} is malformed`, { hint: 'move it aside, then run `petal verify` and, if it fails, `petal reindex`' })
+  }
+  return { commit: j.commit, moves }
 }
 
 export function removeJournal (dir: DataDir): void {

@@ -1,10 +1,10 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  decryptPrivateKey, encryptPrivateKey, generateSigningKey, importPrivateKey, isKeyId, parsePublicKey,
+  decryptPrivateKey, encryptPrivateKey, generateSigningKey, importPrivateKey, isKeyId, parseEncryptedKey, parsePublicKey,
   privateKeyToPem, privateKeyToPkcs8, type EncryptedKey, type PublicKey, type SigningKey
 } from '../crypto/index.js'
-import { fromHex, isNotFound, toHex, writeFileAtomic } from '../util/index.js'
+import { fromHex, isNotFound, isRecord, parseJson, toHex, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
 
 /** A key in the keystore, as listed (no secret material). */
@@ -60,9 +60,17 @@ export class Keystore {
   }
 
   private readFile (path: string): KeyFile {
-    const f = JSON.parse(readFileSync(path, 'utf8')) as KeyFile
-    if (!isKeyId(f.id)) throw new StorageError('KEY_NOT_FOUND', `malformed key file ${path}`)
-    return f
+    const f = parseJson(readFileSync(path, 'utf8'))
+    const malformed = (): StorageError => new StorageError('KEY_NOT_FOUND', `malformed key file ${path}`)
+    if (!isRecord(f) || !isKeyId(f.id) || typeof f.public_key !== 'string' || typeof f.created !== 'string') throw malformed()
+    const file: KeyFile = { id: f.id, public_key: f.public_key, created: f.created }
+    if (typeof f.private_key === 'string') file.private_key = f.private_key
+    if (f.encrypted !== undefined) {
+      const env = parseEncryptedKey(f.encrypted)
+      if (env === undefined) throw malformed()
+      file.encrypted = env
+    }
+    return file
   }
 
   /** The id of the default signing key: the `default` file, else the only or oldest key. */
@@ -85,16 +93,17 @@ export class Keystore {
   /** Find a key by full id, id without "1:", or a unique prefix of either. */
   resolve (idOrPrefix?: string): KeyEntry {
     const keys = this.list()
-    if (keys.length === 0) throw new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
+    const oldest = keys[0]
+    if (oldest === undefined) throw new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
     if (idOrPrefix === undefined) {
       const d = this.defaultId()
-      return keys.find(k => k.id === d) ?? (keys[0] as KeyEntry)
+      return keys.find(k => k.id === d) ?? oldest
     }
     const want = idOrPrefix.startsWith('1:') ? idOrPrefix : `1:${idOrPrefix}`
-    const matches = keys.filter(k => k.id.startsWith(want))
-    if (matches.length === 0) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })
-    if (matches.length > 1) throw new StorageError('KEY_AMBIGUOUS', `${idOrPrefix} matches ${matches.length} keys`, { hint: 'give more digits of the key id' })
-    return matches[0] as KeyEntry
+    const [match, ...others] = keys.filter(k => k.id.startsWith(want))
+    if (match === undefined) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })
+    if (others.length > 0) throw new StorageError('KEY_AMBIGUOUS', `${idOrPrefix} matches ${others.length + 1} keys`, { hint: 'give more digits of the key id' })
+    return match
   }
 
   generate (options: { passphrase?: string } = {}): KeyEntry {

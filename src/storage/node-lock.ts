@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
+import { errorCode } from '../util/index.js'
 
 /**
  * The lock a running node holds on its data directory for its whole life: an exclusive SQLite lock
@@ -21,7 +22,7 @@ export class NodeLock {
       return new NodeLock(db)
     } catch (err) {
       db.close()
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return undefined
+      if (errorCode(err) === 'SQLITE_BUSY') return undefined
       throw err
     }
   }

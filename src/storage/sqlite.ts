@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3'
 import { readFileSync } from 'node:fs'
+import { errorCode } from '../util/index.js'
 
 // SQLite connections for Petal's own derived databases (the query mirror, planning schemas, block
 // copies held in memory). DESIGN.md keeps better-sqlite3 behind `block` and `storage`; modules
 // above them get their connections here.
 export type SqliteDb = Database.Database
-export type SqliteStatement = Database.Statement
+export type SqliteStatement<Row = unknown> = Database.Statement<unknown[], Row>
 export type SqliteOptions = Database.Options
 
 /** Open a database file (or `:memory:`, or deserialize bytes held in memory). */
@@ -29,7 +30,7 @@ export function openSqliteReadonly (path: string): SqliteDb {
     return db
   } catch (err) {
     db?.close()
-    const code = (err as { code?: string }).code
+    const code = errorCode(err)
     if (code !== 'SQLITE_READONLY_DIRECTORY' && code !== 'SQLITE_CANTOPEN' && code !== 'SQLITE_READONLY_CANTINIT') throw err
     const bytes = readFileSync(path)
     if (bytes.length >= 20 && bytes[18] === 2 && bytes[19] === 2) bytes[18] = bytes[19] = 1

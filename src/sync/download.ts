@@ -5,7 +5,7 @@ import { importBlock, type Chain, type ImportResult } from '../chain/index.js'
 import { NetworkError } from '../network/errors.js'
 import type { WireHeader } from '../network/index.js'
 import { tmpBlockPath } from '../storage/index.js'
-import { AbortError, isPetalError, type Logger, type WorkProgress } from '../util/index.js'
+import { AbortError, errorMessage, isPetalError, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import type { HeaderFeed } from './header-feed.js'
 import { Notifier } from './notifier.js'
@@ -97,7 +97,7 @@ export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, si
         s.tried.add(peer)
         if (s.state === 'active' && s.active.size === 1) s.state = 'queued'
         if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) {
-          ctx.logger.debug('block download failed', { peer, height: s.header.height, error: (err as Error).message })
+          ctx.logger.debug('block download failed', { peer, height: s.header.height, error: errorMessage(err) })
         }
       }
     ).finally(() => {

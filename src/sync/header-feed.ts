@@ -3,6 +3,7 @@ import type { Chain, KeyState } from '../chain/index.js'
 import { LIMITS } from '../network/constants.js'
 import type { WireHeader } from '../network/index.js'
 import { SyncError } from './errors.js'
+import { sealedFieldsOf } from './judge.js'
 import type { SyncNetwork } from './types.js'
 
 export interface Anchor { height: number, hash: string }
@@ -22,8 +23,7 @@ export async function findAncestor (chain: Chain, net: SyncNetwork, peer: string
     const from = Math.max(floor, hi - window + 1)
     const hs = await net.headers(peer, from, hi - from + 1, signal)
     if (hs.length === 0) throw new SyncError('HEADERS_INCONSISTENT', 'peer sent no headers below the tip it claims', { details: { peer } })
-    for (let i = hs.length - 1; i >= 0; i--) {
-      const h = hs[i] as WireHeader
+    for (const [i, h] of [...hs.entries()].reverse()) {
       const mine = chain.index.byHash(h.hash)
       if (mine !== undefined) return { anchor: { height: mine.height, hash: mine.hash }, above: hs.slice(i + 1) }
     }
@@ -70,7 +70,7 @@ export class HeaderFeed {
     if (first.parent !== this.last.hash || first.height !== this.last.height + 1) { this.ended = true; return }
     for (const h of hs) {
       const signer = this.keys.get(h.signer)
-      if (signer !== undefined && !verifySeal(signer.publicKey, { version: h.version, chainId: h.version === 2 ? this.chain.chainId : '', height: h.height, rowsRoot: h.rowsRoot } as Parameters<typeof verifySeal>[1], h.hash, h.seal)) {
+      if (signer !== undefined && !verifySeal(signer.publicKey, sealedFieldsOf(this.chain.chainId, h), h.hash, h.seal)) {
         this.net.report(this.peer, 'bad-seal', 'headers reply')
         throw new SyncError('HEADERS_INCONSISTENT', 'peer sent a header with a forged seal', { details: { peer: this.peer, height: h.height } })
       }

@@ -1,13 +1,13 @@
-import type { BlockHeader } from '../block/index.js'
-import { verifySeal } from '../block/index.js'
+import { verifySeal, type SealedFields } from '../block/index.js'
 import type { Chain } from '../chain/index.js'
 import type { Verdict, WireHeader } from '../network/index.js'
 
-function asBlockHeader (chainId: string, h: WireHeader): BlockHeader {
-  return {
-    version: h.version, chainId: h.version === 2 && h.height > 0 ? chainId : '', height: h.height, previousHash: h.parent,
-    previousHashSignature: h.prevSig, creator: h.signer, timestamp: h.timestamp, time: Date.parse(h.timestamp), rowsRoot: h.rowsRoot
-  }
+/**
+ * The fields a wire header's seal signs, on chain `chainId`: a v2 block's seal names the chain,
+ * except the genesis's (signed before the chain id, its own hash, exists), and v1 seals none.
+ */
+export function sealedFieldsOf (chainId: string, h: WireHeader): SealedFields {
+  return { version: h.version, chainId: h.version === 2 && h.height > 0 ? chainId : '', height: h.height, rowsRoot: h.rowsRoot }
 }
 
 /**
@@ -32,5 +32,5 @@ export function judgeHeader (chain: Chain, h: WireHeader): Verdict {
     return 'ignore'
   }
   if (signer === undefined) return 'ignore'
-  return verifySeal(signer.publicKey, asBlockHeader(chain.chainId, h), h.hash, h.seal) ? 'accept' : 'reject'
+  return verifySeal(signer.publicKey, sealedFieldsOf(chain.chainId, h), h.hash, h.seal) ? 'accept' : 'reject'
 }

@@ -4,7 +4,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { NetworkError } from '../network/errors.js'
 import { headerOf } from '../network/wire.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
-import { AbortError, isPetalError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
+import { AbortError, errorMessage, isPetalError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { downloadBranch } from './download.js'
 import { findAncestor, HeaderFeed } from './header-feed.js'
@@ -82,7 +82,7 @@ export class Sync {
           await this.run(signal)
         } catch (err) {
           if (signal.aborted || err instanceof AbortError) return
-          this.logger.error('sync loop failed; restarting', { error: (err as Error).message, retryInMs: backoff })
+          this.logger.error('sync loop failed; restarting', { error: errorMessage(err), retryInMs: backoff })
           await sleep(backoff, signal).catch(() => {})
           backoff = Math.min(backoff * 2, 60_000)
         }
@@ -169,7 +169,7 @@ export class Sync {
       this.tips.set(peer, s.tip)
       this.wake.notify()
     }, (err: unknown) => {
-      if (!(err instanceof AbortError)) this.logger.debug('status request failed', { peer, error: (err as Error).message })
+      if (!(err instanceof AbortError)) this.logger.debug('status request failed', { peer, error: errorMessage(err) })
     })
   }
 
@@ -214,7 +214,7 @@ export class Sync {
         // A failure of the peer (unreachable, slow, inconsistent) only rules out this peer's claim;
         // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
-        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: (err as Error).message })
+        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err) })
         const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.o.failedTtlMs) : this.o.failedTtlMs
         this.failed.set(peerFault ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
@@ -335,7 +335,7 @@ export class Sync {
       } catch (err) {
         if (signal.aborted) return
         this.gaveUp.add(o.hash)
-        this.logger.warn('could not re-seal an orphaned block', { orphan: o.hash, error: (err as Error).message })
+        this.logger.warn('could not re-seal an orphaned block', { orphan: o.hash, error: errorMessage(err) })
       }
     }
   }

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { errorCode } from './narrow.js'
 
 /** fsync a directory so that a rename or create inside it survives a crash. */
 export function fsyncDir (dir: string): void {
@@ -40,5 +41,5 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
 }
 
 export function isNotFound (err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+  return errorCode(err) === 'ENOENT'
 }

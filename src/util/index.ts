@@ -6,6 +6,7 @@
  * @module
  */
 export * from './errors.js'
+export * from './narrow.js'
 export * from './hex.js'
 export * from './fs.js'
 export * from './logger.js'

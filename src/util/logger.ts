@@ -1,5 +1,10 @@
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
 const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 }
+
+export function isLogLevel (v: string): v is LogLevel {
+  return LOG_LEVELS.some(l => l === v)
+}
 
 export type LogContext = Record<string, unknown>
 

@@ -25,7 +25,7 @@ export function checkGenesis (c: Candidate, expectedHash?: string): KeyOpRecord[
       if (r.signer !== h.creator) throw bad(`endorsement of ${keyId} is not by the creator`)
       if (!verifyKeyOp(creator, '', r, 2)) throw new BlockError('KEYOP_BAD_SIGNATURE', `genesis endorsement of ${keyId} does not verify`, { details: { height: 0, key: keyId, signer: r.signer } })
     }
-    ops.push({ keyId, op: 'A', pubkey: (rows[0] as { publicKey: { hex: string } }).publicKey.hex, signers: [h.creator] })
+    ops.push({ keyId, op: 'A', pubkey: rows[0].publicKey.hex, signers: [h.creator] })
   }
   if (!verifyPrevious(creator, h)) throw new BlockError('BAD_PREV_SIGNATURE', 'genesis PreviousBlockHashSignature does not verify', { details: { height: 0 } })
   if (!verifySeal(creator, h, c.hash, c.seal)) throw new BlockError('BAD_SEAL', 'genesis seal does not verify', { details: { height: 0, hash: c.hash } })

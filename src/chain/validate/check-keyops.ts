@@ -16,7 +16,7 @@ export function checkKeyOps (c: Candidate, ctx: ParentContext): KeyOpRecord[] {
   const q = quorumFor(ctx.quorumRule, h.height, ctx.keys.activeCount)
   const ops: KeyOpRecord[] = []
   for (const [keyId, rows] of groups) {
-    const op = (rows[0] as KeyOpRow).op
+    const op = rows[0].op
     const at = { height: h.height, key: keyId }
     if (rows.some(r => r.op !== op)) throw new BlockError('KEYOP_MIXED', `both add and revoke for ${keyId}`, { details: at })
     const signers = new Set<string>()
@@ -36,7 +36,7 @@ export function checkKeyOps (c: Candidate, ctx: ParentContext): KeyOpRecord[] {
       throw new BlockError('KEYOP_QUORUM_NOT_MET', `${op === 'A' ? 'adding' : 'revoking'} ${keyId} needs ${q} endorsements from distinct signatories, has ${signers.size}`, { details: { ...at, quorum: q, have: signers.size } })
     }
     checkTarget(ctx.keys, op, keyId, at)
-    ops.push({ keyId, op, pubkey: (rows[0] as KeyOpRow).publicKey.hex, signers: [...signers].sort() })
+    ops.push({ keyId, op, pubkey: rows[0].publicKey.hex, signers: [...signers].sort() })
   }
   if (ops.length > 0 && ctx.keys.apply(ops, h.height).activeCount === 0) {
     throw new BlockError('KEYOP_NO_SIGNERS_LEFT', `block ${h.height} would revoke every signatory`, { details: { height: h.height }, hint: 'add a new signatory before revoking the last one' })
@@ -55,9 +55,9 @@ function checkTarget (keys: KeyState, op: 'A' | 'R', keyId: string, at: { height
   }
 }
 
-/** Rows grouped by target key, in key-id order (deterministic whatever the row order). */
-export function groupByKey (rows: readonly KeyOpRow[]): Array<[string, KeyOpRow[]]> {
-  const m = new Map<string, KeyOpRow[]>()
+/** Rows grouped by target key, in key-id order (deterministic whatever the row order); no group is empty. */
+export function groupByKey (rows: readonly KeyOpRow[]): Array<[string, [KeyOpRow, ...KeyOpRow[]]]> {
+  const m = new Map<string, [KeyOpRow, ...KeyOpRow[]]>()
   for (const r of rows) {
     const g = m.get(r.keyId)
     if (g === undefined) m.set(r.keyId, [r])

@@ -4,6 +4,7 @@ import { BlockError } from '../../block/index.js'
 import { sha256File } from '../../crypto/index.js'
 import type { WorkMeter } from '../../util/index.js'
 import type { Candidate } from './types.js'
+import { errorCode } from '../../util/index.js'
 
 export interface LoadOptions {
   maxBytes: number
@@ -26,7 +27,7 @@ export async function loadCandidate (path: string, seal: string, o: LoadOptions)
   const m = o.meter
   if (m !== undefined) m.stage('hashing', await stat(path).then(s => s.size, () => 0))
   const hash = await sha256File(path, { signal: o.signal, onBytes: n => { m?.add(n) } }).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`)
+    if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`)
     throw err
   })
   if (o.expectedHash !== undefined && hash !== o.expectedHash) {

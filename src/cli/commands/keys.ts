@@ -6,6 +6,7 @@ import type { KeyEntry } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { errorCode, errorMessage } from '../../util/index.js'
 
 /** Signatory status of each key at the tip, when the data directory holds a chain. */
 function signatoryStatus (ctx: CliContext, keys: KeyEntry[]): Map<string, string> {
@@ -71,7 +72,7 @@ export function register (program: Command, action: Action): void {
         const text = Buffer.from(material).toString('utf8')
         if (text.includes('-----BEGIN') || /^[0-9a-fA-F\s]+$/.test(text)) material = text
       } catch (err) {
-        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`, 'give the path of a private key file (PEM, DER or hex)')
+        throw new UsageError(`cannot read ${file}: ${errorMessage(err)}`, 'give the path of a private key file (PEM, DER or hex)')
       }
       const ks = ctx.keystore()
       let k = ks.import(material, { passphrase: ctx.passphrase() })
@@ -85,15 +86,16 @@ export function register (program: Command, action: Action): void {
       const ks = ctx.keystore()
       const e = ks.resolve(id ?? ctx.opts.key)
       const pem = o.private === true ? ks.exportPrivate(e.id, ctx.passphrase()) : publicKeyToPem(e.publicKey)
-      if (o.out !== undefined) {
+      const out = o.out
+      if (out !== undefined) {
         // Never over an existing file: it would keep its own (perhaps world-readable) mode.
         try {
-          writeFileSync(o.out, pem, { mode: o.private === true ? 0o600 : 0o644, flag: 'wx' })
+          writeFileSync(out, pem, { mode: o.private === true ? 0o600 : 0o644, flag: 'wx' })
         } catch (err) {
-          if ((err as { code?: string }).code === 'EEXIST') throw new UsageError(`${o.out} already exists`, 'choose a new file name, or remove the old file first')
-          throw new UsageError(`cannot write ${o.out}: ${(err as Error).message}`, 'choose a path in a directory you can write, or leave -o out to print the key')
+          if (errorCode(err) === 'EEXIST') throw new UsageError(`${out} already exists`, 'choose a new file name, or remove the old file first')
+          throw new UsageError(`cannot write ${out}: ${errorMessage(err)}`, 'choose a path in a directory you can write, or leave -o out to print the key')
         }
-        ctx.out.result({ id: e.id, file: o.out }, () => `wrote ${o.private === true ? 'private' : 'public'} key ${short(e.id)} to ${o.out as string}`)
+        ctx.out.result({ id: e.id, file: out }, () => `wrote ${o.private === true ? 'private' : 'public'} key ${short(e.id)} to ${out}`)
       } else {
         ctx.out.result({ id: e.id, pem }, () => pem)
       }

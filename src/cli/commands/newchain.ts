@@ -4,6 +4,7 @@ import { parseNewChainInput } from '../../storage/index.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { createChainWithKey } from './init.js'
+import { errorMessage } from '../../util/index.js'
 
 export function register (program: Command, action: Action): void {
   program.command('newchain <params>').description('create a new chain from a chain-parameters JSON file (Daisy\'s fields plus quorum_rule, max_block_bytes, max_reorg_depth) in an empty data directory')
@@ -12,7 +13,7 @@ export function register (program: Command, action: Action): void {
       try {
         text = readFileSync(paramsFile, 'utf8')
       } catch (err) {
-        throw new UsageError(`cannot read ${paramsFile}: ${(err as Error).message}`, 'give the path of a chain parameters JSON file')
+        throw new UsageError(`cannot read ${paramsFile}: ${errorMessage(err)}`, 'give the path of a chain parameters JSON file')
       }
       const input = parseNewChainInput(text)
       const { chain, key } = await createChainWithKey(ctx, input)

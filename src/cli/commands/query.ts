@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander'
-import { DEFAULT_TIMEOUT_MS, runQuery, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
+import { DEFAULT_TIMEOUT_MS, isTextFormat, runQuery, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
 import type { Progress } from '../progress.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
@@ -9,8 +9,8 @@ import { checkHeightRange, heightOption, intOption, secondsOption } from '../arg
 interface QueryFlags { perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean }
 
 const format = (v: string): TextFormat => {
-  if (!(TEXT_FORMATS as readonly string[]).includes(v)) throw new UsageError(`unknown format ${JSON.stringify(v)}`, `use one of ${TEXT_FORMATS.join(', ')}`)
-  return v as TextFormat
+  if (!isTextFormat(v)) throw new UsageError(`unknown format ${JSON.stringify(v)}`, `use one of ${TEXT_FORMATS.join(', ')}`)
+  return v
 }
 
 

@@ -7,6 +7,7 @@ import { tmpBlockPath } from '../../storage/index.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { errorMessage } from '../../util/index.js'
 import { readRecords, recordFormat } from './ingest.js'
 
 /**
@@ -44,7 +45,7 @@ export function register (program: Command, action: Action): void {
         try {
           text = readFileSync(f, 'utf8')
         } catch (err) {
-          throw new UsageError(`cannot read endorsement ${f}: ${(err as Error).message}`, 'give the file that `petal signkey … -o FILE` wrote')
+          throw new UsageError(`cannot read endorsement ${f}: ${errorMessage(err)}`, 'give the file that `petal signkey … -o FILE` wrote')
         }
         return parseEndorsement(text, chain.chainId, f)
       })

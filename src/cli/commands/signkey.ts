@@ -18,7 +18,8 @@ function targetKey (ctx: CliContext, chain: Chain, ref: string): PublicKey {
   const exact = known.get(id)
   if (exact !== undefined) return exact
   const matches = [...known.keys()].filter(k => id.length >= 8 && k.startsWith(id)) // "1:" and at least 6 hex digits, as documented
-  if (matches.length === 1) return known.get(matches[0] as string) as PublicKey
+  const only = matches.length === 1 ? known.get(matches[0] ?? '') : undefined
+  if (only !== undefined) return only
   if (matches.length > 1) throw new UsageError(`${ref} matches ${matches.length} keys`, 'give more digits of the key id')
   throw new UsageError(`the key ${ref} is not known here`, isKeyId(id)
     ? 'a key id is not enough to add a key: give its full public key (hex, as `petal mykeys` prints it) or a PEM file'
@@ -44,9 +45,10 @@ export function register (program: Command, action: Action): void {
       }
       const e = createEndorsement(signer, chain.chainId, o.op === 'add' ? 'A' : 'R', target, metadata)
       const text = JSON.stringify(e, null, 2) + '\n'
-      if (o.out !== undefined) {
-        writeFileSync(o.out, text)
-        ctx.out.result({ file: o.out, endorsement: e }, () => `wrote endorsement: ${short(signer.id)} ${o.op}s ${target.id} → ${o.out as string}`)
+      const out = o.out
+      if (out !== undefined) {
+        writeFileSync(out, text)
+        ctx.out.result({ file: out, endorsement: e }, () => `wrote endorsement: ${short(signer.id)} ${o.op}s ${target.id} → ${out}`)
       } else {
         ctx.out.stdout(ctx.out.json ? JSON.stringify(e) + '\n' : text)
       }

@@ -5,8 +5,22 @@ import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
 import { networkStatus } from './network-status.js'
 
+/** `petal status --json` without the node part (snake_case, as every --json output). */
+export interface ChainStatus {
+  dir: string
+  chain_id: string
+  description: string
+  creator: string
+  tip: { height: number, hash: string, timestamp: string, signer: string }
+  blocks: number
+  side_blocks: number
+  signatories: { active: number, total: number }
+  consensus: { quorum_rule: string, max_block_bytes: number, max_reorg_depth: number }
+  my_keys: Array<{ id: string, signatory: boolean }>
+}
+
 /** Chain status: everything here is read from the index, so it costs the same at any length. */
-export function chainStatus (ctx: CliContext, chain: Chain): Record<string, unknown> {
+export function chainStatus (ctx: CliContext, chain: Chain): ChainStatus {
   const tip = chain.tip()
   const counts = chain.index.countBlocks()
   const keys = chain.keysAt(tip)
@@ -27,17 +41,16 @@ export function chainStatus (ctx: CliContext, chain: Chain): Record<string, unkn
 }
 
 export function printStatus (ctx: CliContext, chain: Chain, extra: Record<string, unknown> = {}, extraLines: string[] = []): void {
-  const s = { ...chainStatus(ctx, chain), ...extra }
-  const tip = s.tip as { height: number, hash: string, timestamp: string, signer: string }
-  const mine = s.my_keys as Array<{ id: string, signatory: boolean }>
+  const s = chainStatus(ctx, chain)
+  const { tip, my_keys: mine } = s
   const p = chain.params
-  ctx.out.result(s, () => [
+  ctx.out.result({ ...s, ...extra }, () => [
     `chain       ${chain.chainId}${p.description !== '' ? `  (${p.description})` : ''}`,
     `data dir    ${ctx.dir}`,
     `tip         height ${tip.height}  ${tip.hash}`,
     `            ${tip.timestamp}  signed by ${short(tip.signer)}`,
-    `blocks      ${s.blocks as number}${(s.side_blocks as number) > 0 ? ` (+${s.side_blocks as number} on side branches)` : ''}`,
-    `signatories ${(s.signatories as { active: number }).active} active  (quorum rule ${p.quorumRule}, max block ${formatBytes(p.maxBlockBytes)}, max reorg depth ${p.maxReorgDepth})`,
+    `blocks      ${s.blocks}${s.side_blocks > 0 ? ` (+${s.side_blocks} on side branches)` : ''}`,
+    `signatories ${s.signatories.active} active  (quorum rule ${p.quorumRule}, max block ${formatBytes(p.maxBlockBytes)}, max reorg depth ${p.maxReorgDepth})`,
     `my keys     ${mine.length === 0 ? 'none' : mine.map(k => `${short(k.id)} ${k.signatory ? '(signatory)' : '(not a signatory)'}`).join(', ')}`,
     ...extraLines
   ].join('\n'))

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
+import { asError } from '../../util/index.js'
 import { NetworkError } from '../errors.js'
 
 // Pause the stream when this many received bytes wait to be written; resume below the low mark.
@@ -63,7 +64,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
       })
       // A disk error (ENOSPC, EIO) fails this transfer at once; it must never become an
       // unhandled rejection, which would end the whole process.
-      writes.catch((err: unknown) => { fail(err as Error) })
+      writes.catch((err: unknown) => { fail(asError(err)) })
     }
     if (!paused && pending > HIGH_WATER) { paused = true; stream.pause() }
     if (received === o.size) {
@@ -72,14 +73,13 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
         settled = true
         const got = hasher.digest('hex')
         settle(got === o.hash ? undefined : new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } }))
-      }, (err: unknown) => { fail(err as Error) })
+      }, (err: unknown) => { fail(asError(err)) })
     }
   }
   const onEnd = (): void => { if (received < o.size) fail(new NetworkError('STREAM_ERROR', `stream ended after ${received} of ${o.size} bytes`)) }
   const onClose = (evt: Event): void => {
-    const err = (evt as Event & { error?: Error }).error
     // A clean close with bytes missing is reported by 'end' once the buffer is drained.
-    if (err !== undefined) fail(err)
+    if ('error' in evt && evt.error instanceof Error) fail(evt.error)
   }
   const onAbort = (): void => { fail(o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted')) }
   stream.addEventListener('message', onMessage)

@@ -2,7 +2,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import type { Logger } from '../../util/index.js'
 import { TIMEOUTS } from '../constants.js'
-import { isProtocolViolation, NetworkError, offenceOf } from '../errors.js'
+import { NetworkError, offenceOf } from '../errors.js'
 import { finish, toNetworkError } from '../rpc.js'
 import type { Offence } from '../scoring.js'
 import { decodeJson, encodeJson } from '../wire.js'
@@ -16,8 +16,10 @@ export interface ServeContext {
 /** Log a failed exchange with a peer, and report it when it was the peer's fault. */
 export function onServeError (ctx: ServeContext, what: string, peer: string, err: unknown, stream: Stream): void {
   const e = toNetworkError(err, what, peer, false)
-  if (e instanceof NetworkError && isProtocolViolation(e.code)) {
-    ctx.report(peer, offenceOf(e.code) as Offence, what)
+  // Without a timeout, only a protocol violation is an offence.
+  const offence = e instanceof NetworkError ? offenceOf(e.code) : undefined
+  if (offence !== undefined) {
+    ctx.report(peer, offence, what)
   } else {
     ctx.logger.debug('request from peer failed', { peer, what, error: e.message })
   }

@@ -1,8 +1,12 @@
 import type { SqlValue } from '../../block/row-codec.js'
 import { CSV_HEADER_FIELD, csvField, escapeControls, jsonValue, tableCell, uniqueKeys } from './values.js'
 
-export type TextFormat = 'ndjson' | 'csv' | 'table' | 'json'
-export const TEXT_FORMATS: readonly TextFormat[] = ['ndjson', 'csv', 'table', 'json']
+export const TEXT_FORMATS = ['ndjson', 'csv', 'table', 'json'] as const
+export type TextFormat = typeof TEXT_FORMATS[number]
+
+export function isTextFormat (v: string): v is TextFormat {
+  return TEXT_FORMATS.some(f => f === v)
+}
 
 /** What the end of a result says about where it came from. */
 export interface ResultSummary {
@@ -38,7 +42,7 @@ function ndjson (): Formatter {
       let s = ''
       for (const r of rows) {
         s += '{'
-        for (let i = 0; i < keys.length; i++) s += (i === 0 ? '' : ',') + (keys[i] as string) + jsonValue(r[i] as SqlValue)
+        keys.forEach((k, i) => { s += (i === 0 ? '' : ',') + k + jsonValue(r[i] ?? null) })
         s += '}\n'
       }
       return s
@@ -91,7 +95,7 @@ function table (): Formatter {
     return numeric[i] === true ? c.padStart(w) : c.padEnd(w)
   }).join(' | ').trimEnd() + '\n'
   const flush = (): string => {
-    widths = columns.map((c, i) => Math.max(c.length, ...pending.map(r => (r[i] as string).length)))
+    widths = columns.map((c, i) => Math.max(c.length, ...pending.map(r => (r[i] ?? '').length)))
     let s = line(columns.map(c => c)) + widths.map(w => '-'.repeat(w)).join('-+-') + '\n'
     for (const r of pending) s += line(r)
     pending = []

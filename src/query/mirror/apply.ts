@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openBlockReadonly } from '../../block/index.js'
-import { inspectSchema, type SqlValue, type UserTable } from '../../block/index.js'
+import { canonicalOrder, inspectSchema, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
+import { errorCode, errorMessage } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
-import { probeColumns, unionColumns, type ColumnInfo } from './columns.js'
+import { parseColumns, probeColumns, unionColumns, type ColumnInfo } from './columns.js'
 import { getMirrorTable, MAX_MIRROR_COLUMNS, setMirrorTable } from './layout.js'
 
 const q = quoteIdent
@@ -46,7 +46,7 @@ export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer)
     db.pragma('m.synchronous = NORMAL')
     return applyIn({ block: db, mirror: db, m: 'm' }, rec)
   } catch (err) {
-    if (!String((err as Error).message).includes('malformed database schema')) throw err
+    if (!errorMessage(err).includes('malformed database schema')) throw err
   } finally {
     db.close()
   }
@@ -77,7 +77,7 @@ function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
   const { mirror, m } = c
   mirror.exec('BEGIN IMMEDIATE')
   try {
-    const tip = mirror.prepare(`SELECT height, hash FROM ${m}._blocks ORDER BY height DESC LIMIT 1`).get() as { height: number, hash: string } | undefined
+    const tip = mirror.prepare<unknown[], { height: number, hash: string }>(`SELECT height, hash FROM ${m}._blocks ORDER BY height DESC LIMIT 1`).get()
     const fits = rec.height === 0 ? tip === undefined : tip?.height === rec.height - 1 && tip.hash === rec.parent
     if (!fits) { mirror.exec('ROLLBACK'); return 'stale' }
     for (const t of inspectSchema(c.block, 2).userTables) copyTable(c, rec.height, t)
@@ -89,10 +89,10 @@ function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
     return 'applied'
   } catch (err) {
     if (mirror.inTransaction) mirror.exec('ROLLBACK')
-    const code = (err as { code?: unknown }).code
+    const code = errorCode(err)
     // SQLITE_BUSY is the caller's to retry; a malformed schema takes the slow path.
-    if (typeof code !== 'string' || !code.startsWith('SQLITE_') || code === 'SQLITE_BUSY' || String((err as Error).message).includes('malformed database schema')) throw err
-    throw new QueryError('MIRROR_SCHEMA', `query mirror: cannot add block ${rec.height}: ${(err as Error).message}`, {
+    if (typeof code !== 'string' || !code.startsWith('SQLITE_') || code === 'SQLITE_BUSY' || errorMessage(err).includes('malformed database schema')) throw err
+    throw new QueryError('MIRROR_SCHEMA', `query mirror: cannot add block ${rec.height}: ${errorMessage(err)}`, {
       hint: 'rebuild the mirror with `petal reindex --query`; if that fails the same way, report it with the block',
       details: { height: rec.height, hash: rec.hash, sqliteCode: code },
       cause: err
@@ -102,8 +102,8 @@ function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
 
 /** Columns of a block table, cached by its CREATE TABLE text (they are a function of it). */
 function ddlColumns (c: Copy, t: UserTable): ColumnInfo[] {
-  const cached = c.mirror.prepare(`SELECT columns FROM ${c.m}._mirror_ddl WHERE sql = ?`).get(t.sql) as { columns: string } | undefined
-  if (cached !== undefined) return JSON.parse(cached.columns) as ColumnInfo[]
+  const cached = c.mirror.prepare<unknown[], { columns: string }>(`SELECT columns FROM ${c.m}._mirror_ddl WHERE sql = ?`).get(t.sql)
+  if (cached !== undefined) return parseColumns(cached.columns)
   const cols = probeColumns(c.block, 'main', t.name)
   c.mirror.prepare(`INSERT INTO ${c.m}._mirror_ddl (sql, columns) VALUES (?, ?)`).run(t.sql, JSON.stringify(cols))
   return cols
@@ -116,9 +116,8 @@ function copyTable (c: Copy, height: number, t: UserTable): void {
   const union = unionColumns(cur?.columns, cols)
   setMirrorTable(c.mirror, c.m, key, t.name, union)
   if (union.length > MAX_MIRROR_COLUMNS) return // left out of the mirror: too wide for one table
-  // Canonical row order (as in the block's Merkle tree): rowid, or the primary key WITHOUT ROWID.
-  const order = t.withoutRowid ? t.primaryKey.map(q).join(', ') : t.rowidAlias as string
-  copyRows(c, cols.map(x => q(x.name)), `main.${q(t.name)} ORDER BY ${order}`, `${c.m}.${q(cur?.name ?? t.name)}`, height)
+  // Canonical row order, as in the block's Merkle tree.
+  copyRows(c, cols.map(x => q(x.name)), `main.${q(t.name)} ORDER BY ${canonicalOrder(t)}`, `${c.m}.${q(cur?.name ?? t.name)}`, height)
 }
 
 /**
@@ -133,5 +132,5 @@ function copyRows (c: Copy, columns: string[], from: string, target: string, hei
     return
   }
   const ins = c.mirror.prepare(`INSERT INTO ${target} (${list}) VALUES (${['?', ...columns.map(() => '?')].join(', ')})`)
-  for (const row of c.block.prepare(`SELECT ${cols} FROM ${from}`).raw(true).safeIntegers(true).iterate() as IterableIterator<SqlValue[]>) ins.run(height, ...row)
+  for (const row of c.block.prepare<unknown[], SqlValue[]>(`SELECT ${cols} FROM ${from}`).raw(true).safeIntegers(true).iterate()) ins.run(height, ...row)
 }

@@ -1,13 +1,32 @@
 import { type SqliteDb } from '../../storage/index.js'
+import { isRecord, parseJson } from '../../util/index.js'
+import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
 
 /** SQLite's five column affinities (https://sqlite.org/datatype3.html §3.1). */
-export type Affinity = 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL' | 'NUMERIC'
+const AFFINITIES = ['INTEGER', 'TEXT', 'BLOB', 'REAL', 'NUMERIC'] as const
+export type Affinity = typeof AFFINITIES[number]
 /** The built-in collations; a block cannot use another one and stay readable. */
-export type Collation = 'BINARY' | 'NOCASE' | 'RTRIM'
+const COLLATIONS = ['BINARY', 'NOCASE', 'RTRIM'] as const
+export type Collation = typeof COLLATIONS[number]
 
 /** What the mirror keeps of a block column: its name, affinity and collation (never its DDL text). */
 export interface ColumnInfo { name: string, affinity: Affinity, coll: Collation }
+
+/** Columns as the mirror stores them (`_mirror_tables.columns`, `_mirror_ddl.columns`: JSON). */
+export function parseColumns (json: string): ColumnInfo[] {
+  const v = parseJson(json)
+  const cols = Array.isArray(v) ? v.flatMap((c: unknown): ColumnInfo[] => {
+    if (!isRecord(c) || typeof c.name !== 'string') return []
+    const affinity = AFFINITIES.find(a => a === c.affinity)
+    const coll = COLLATIONS.find(x => x === c.coll)
+    return affinity === undefined || coll === undefined ? [] : [{ name: c.name, affinity, coll }]
+  }) : []
+  if (!Array.isArray(v) || cols.length !== v.length) {
+    throw new QueryError('MIRROR_SCHEMA', 'query mirror: a column record is malformed', { hint: 'rebuild the mirror with `petal reindex --query`' })
+  }
+  return cols
+}
 
 /** Affinity of a declared type, by SQLite's rules; `strict` tables give ANY no affinity. */
 export function affinityOf (declared: string, strict = false): Affinity {
@@ -28,10 +47,10 @@ export function affinityOf (declared: string, strict = false): Affinity {
 function collationOf (db: SqliteDb, schema: string, table: string, column: string): Collation {
   const src = `SELECT ${quoteIdent(column)} AS x FROM ${quoteIdent(schema)}.${quoteIdent(table)} WHERE 0`
   try {
-    const r = db.prepare(`SELECT (SELECT x FROM (${src} UNION ALL SELECT 'B' UNION ALL SELECT 'a') ORDER BY x LIMIT 1) AS first,
-      (SELECT count(DISTINCT x) FROM (${src} UNION ALL SELECT 'a' UNION ALL SELECT 'a ' UNION ALL SELECT 'A')) AS n`).get() as { first: string, n: number }
-    if (r.first === 'a') return 'NOCASE'
-    return r.n === 2 ? 'RTRIM' : 'BINARY'
+    const r = db.prepare<[], { first: string, n: number }>(`SELECT (SELECT x FROM (${src} UNION ALL SELECT 'B' UNION ALL SELECT 'a') ORDER BY x LIMIT 1) AS first,
+      (SELECT count(DISTINCT x) FROM (${src} UNION ALL SELECT 'a' UNION ALL SELECT 'a ' UNION ALL SELECT 'A')) AS n`).get()
+    if (r?.first === 'a') return 'NOCASE'
+    return r?.n === 2 ? 'RTRIM' : 'BINARY'
   } catch {
     // An unknown collation: every query on that column fails in the block itself.
     return 'BINARY'
@@ -40,8 +59,8 @@ function collationOf (db: SqliteDb, schema: string, table: string, column: strin
 
 /** Columns of a table of an open block (schema `schema` of `db`), in declaration order. */
 export function probeColumns (db: SqliteDb, schema: string, table: string): ColumnInfo[] {
-  const strict = (db.prepare('SELECT strict FROM pragma_table_list WHERE schema = ? AND name = ?').get(schema, table) as { strict: number } | undefined)?.strict === 1
-  const cols = db.prepare('SELECT name, type, hidden FROM pragma_table_xinfo(?, ?) ORDER BY cid').all(table, schema) as Array<{ name: string, type: string, hidden: number }>
+  const strict = (db.prepare<unknown[], { strict: number }>('SELECT strict FROM pragma_table_list WHERE schema = ? AND name = ?').get(schema, table))?.strict === 1
+  const cols = db.prepare<unknown[], { name: string, type: string, hidden: number }>('SELECT name, type, hidden FROM pragma_table_xinfo(?, ?) ORDER BY cid').all(table, schema)
   return cols.filter(c => c.hidden === 0).map(c => ({ name: c.name, affinity: affinityOf(c.type, strict), coll: collationOf(db, schema, table, c.name) }))
 }
 

@@ -1,6 +1,6 @@
 import { type SqliteDb } from '../../storage/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
-import { columnDef, sameColumns, type ColumnInfo } from './columns.js'
+import { columnDef, parseColumns, sameColumns, type ColumnInfo } from './columns.js'
 
 /**
  * Layout of query.db (docs/queries.md, "The query mirror"). User-visible: one table per user table
@@ -55,8 +55,8 @@ function heightIndexName (name: string): string {
 }
 
 export function getMirrorTable (db: SqliteDb, schema: string, key: string): MirrorTable | undefined {
-  const r = db.prepare(`SELECT key, name, columns, wide FROM ${q(schema)}._mirror_tables WHERE key = ?`).get(key) as { key: string, name: string, columns: string, wide: number } | undefined
-  return r === undefined ? undefined : { key: r.key, name: r.name, columns: JSON.parse(r.columns) as ColumnInfo[], wide: r.wide === 1 }
+  const r = db.prepare<unknown[], { key: string, name: string, columns: string, wide: number }>(`SELECT key, name, columns, wide FROM ${q(schema)}._mirror_tables WHERE key = ?`).get(key)
+  return r === undefined ? undefined : { key: r.key, name: r.name, columns: parseColumns(r.columns), wide: r.wide === 1 }
 }
 
 function createTable (db: SqliteDb, schema: string, name: string, columns: readonly ColumnInfo[]): void {
@@ -112,6 +112,6 @@ export function rowOrder (columns: readonly ColumnInfo[]): string {
 
 /** Drop every table of the mirror (a wipe or a rebuild), inside the caller's transaction. */
 export function dropEverything (db: SqliteDb): void {
-  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all() as Array<{ name: string }>
+  const tables = db.prepare<unknown[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all()
   for (const t of tables) db.exec(`DROP TABLE IF EXISTS ${q(t.name)}`)
 }

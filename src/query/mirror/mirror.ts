@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import type { Chain } from '../../chain/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
-import { Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
+import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { applyBlock, MIRROR_BUSY_MS } from './apply.js'
 import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION } from './layout.js'
@@ -57,7 +57,7 @@ export class QueryMirror {
 
   /** The highest block the mirror holds. */
   tip (): MirrorTip | undefined {
-    return this.db.prepare('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get() as MirrorTip | undefined
+    return this.db.prepare<unknown[], MirrorTip>('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get()
   }
 
   /** Bring the mirror to the index's canonical chain. Safe to call at any time, from any process. */
@@ -141,7 +141,7 @@ export class QueryMirror {
   private forkPoint (top: number): number {
     for (let hi = top; hi >= 0; hi -= 64) {
       const lo = Math.max(0, hi - 63)
-      const mine = this.db.prepare('SELECT height, hash FROM _blocks WHERE height BETWEEN ? AND ? ORDER BY height DESC').all(lo, hi) as MirrorTip[]
+      const mine = this.db.prepare<unknown[], MirrorTip>('SELECT height, hash FROM _blocks WHERE height BETWEEN ? AND ? ORDER BY height DESC').all(lo, hi)
       const canon = new Map(this.chain.index.range(lo, hi, 64).map(b => [b.height, b.hash]))
       const match = mine.find(b => canon.get(b.height) === b.hash)
       if (match !== undefined) return match.height
@@ -166,7 +166,7 @@ function openMirrorDb (chain: Chain, logger: Logger): SqliteDb {
       const d = db
       const state = (): 'ok' | 'missing' | 'foreign' => {
         if (d.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_mirror'").get() === undefined) return 'missing'
-        const meta = new Map((d.prepare('SELECT key, value FROM _mirror').all() as Array<{ key: string, value: string }>).map(r => [r.key, r.value]))
+        const meta = new Map((d.prepare<unknown[], { key: string, value: string }>('SELECT key, value FROM _mirror').all()).map(r => [r.key, r.value]))
         return meta.get('schema_version') === MIRROR_SCHEMA_VERSION && meta.get('chain_id') === chain.chainId ? 'ok' : 'foreign'
       }
       // Usually the mirror is in shape and opening it takes no lock; otherwise, set it up under one.
@@ -184,13 +184,13 @@ function openMirrorDb (chain: Chain, logger: Logger): SqliteDb {
       return db
     } catch (err) {
       db?.close()
-      const code = (err as { code?: string }).code
+      const code = errorCode(err)
       if (attempt === 0 && (code === 'SQLITE_NOTADB' || code?.startsWith('SQLITE_CORRUPT') === true)) {
         logger.warn('query mirror is unreadable: recreating it', { path, code })
         for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true })
         continue
       }
-      throw new QueryError('MIRROR_UNAVAILABLE', `cannot open the query mirror ${path}: ${(err as Error).message}`, { hint: 'check permissions on the data directory; `petal reindex --query` rebuilds it', cause: err })
+      throw new QueryError('MIRROR_UNAVAILABLE', `cannot open the query mirror ${path}: ${errorMessage(err)}`, { hint: 'check permissions on the data directory; `petal reindex --query` rebuilds it', cause: err })
     }
   }
 }

@@ -42,7 +42,7 @@ export function openBlockChecked (dataDir: string, ref: BlockRef): SqliteDb {
 }
 
 function matches (db: SqliteDb, ref: BlockRef): boolean {
-  const meta = new Map((db.prepare("SELECT key, value FROM _meta WHERE key IN ('Height', 'PreviousBlockHash', 'RowsRoot', 'CreatorPublicKey', 'Timestamp', 'PreviousBlockHashSignature')").all() as Array<{ key: string, value: string }>).map(r => [r.key, r.value]))
+  const meta = new Map((db.prepare<unknown[], { key: string, value: string }>("SELECT key, value FROM _meta WHERE key IN ('Height', 'PreviousBlockHash', 'RowsRoot', 'CreatorPublicKey', 'Timestamp', 'PreviousBlockHashSignature')").all()).map(r => [r.key, r.value]))
   return meta.get('Height') === String(ref.height) && meta.get('PreviousBlockHash') === ref.parent && meta.get('RowsRoot') === ref.rowsRoot &&
     meta.get('CreatorPublicKey') === ref.signer && meta.get('Timestamp') === ref.timestamp && meta.get('PreviousBlockHashSignature') === ref.prevSig
 }

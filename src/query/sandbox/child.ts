@@ -3,7 +3,7 @@
 // no progress handler and no sqlite3_interrupt, so the only way to stop a runaway statement (a
 // recursive CTE that never ends) is to kill the process that runs it.
 import { Worker } from 'node:worker_threads'
-import { serializeError } from '../../util/index.js'
+import { errorMessage, serializeError } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { Emitter } from './emitter.js'
 import type { ChildMessage, ParentMessage, RunRequest } from './protocol.js'
@@ -22,7 +22,7 @@ async function run (req: RunRequest): Promise<void> {
   } catch (err) {
     const e = err instanceof QueryError
       ? err
-      : new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox failed: ${(err as Error).message ?? String(err)}`, { hint: 'this is a bug in Petal; please report it with the statement' })
+      : new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox failed: ${errorMessage(err)}`, { hint: 'this is a bug in Petal; please report it with the statement' })
     // What was produced before the failure is still delivered (then the error, and a non-zero exit).
     try { await out.flushPartial() } catch {}
     send({ type: 'error', error: serializeError(e) })

@@ -1,6 +1,8 @@
 import { openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
+import type { SqlValue } from '../../block/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { checkCompiled } from './guard.js'
+import { errorMessage } from '../../util/index.js'
 
 /**
  * A connection the user's statement may run on: opened read-only (SQLITE_OPEN_READONLY), with
@@ -12,7 +14,7 @@ export function openForQuery (path: string, what: string): SqliteDb {
   try {
     db = openSqliteReadonly(path)
   } catch (err) {
-    throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${(err as Error).message}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
+    throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${errorMessage(err)}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }
   hardenForQuery(db)
   return db
@@ -26,10 +28,10 @@ export function hardenForQuery (db: SqliteDb): void {
 }
 
 /** Compile the user's statement on `db` and check it only reads; rows come back raw and exact. */
-export function compile (db: SqliteDb, sql: string, where?: string): SqliteStatement {
-  let stmt: SqliteStatement
+export function compile (db: SqliteDb, sql: string, where?: string): SqliteStatement<SqlValue[]> {
+  let stmt: SqliteStatement<SqlValue[]>
   try {
-    stmt = db.prepare(sql)
+    stmt = db.prepare<unknown[], SqlValue[]>(sql)
   } catch (err) {
     throw statementError(err, where)
   }

@@ -78,7 +78,8 @@ export class Emitter {
 
   /** Move the buffered rows into the text. */
   private formatRows (): void {
-    const f = this.formatter as Formatter
+    const f = this.formatter
+    if (f === undefined) return
     const rows = this.rows
     this.rows = []
     try {

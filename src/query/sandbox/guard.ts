@@ -68,8 +68,8 @@ function checkPragma (rest: Token[]): void {
       details: { pragma: name }
     })
   }
-  if (name === undefined) refuse('no pragma name')
-  const key = asciiLower(name as string)
+  if (name === undefined) return refuse('no pragma name')
+  const key = asciiLower(name)
   const next = rest[k + 1]
   if (next === undefined || next.text === ';') {
     if (!BARE_PRAGMAS.has(key)) refuse('it is not a read-only introspection pragma')

@@ -70,7 +70,7 @@ export function planPerBlock (index: IndexDb, dataDir: string, sql: string, rang
         }
         if (fits) blocks.push(ref)
       }
-      const tip = idx.prepare('SELECT height, hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get() as { height: number, hash: string } | undefined
+      const tip = idx.prepare<unknown[], { height: number, hash: string }>('SELECT height, hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get()
       return { tables: users, columns, blocks, skipped: candidates.length - blocks.length, tip }
     } finally {
       planning.close()
@@ -110,9 +110,9 @@ function compiles (db: SqliteDb, sql: string): boolean {
 
 /** Every table name of the canonical chain with its columns per CREATE TABLE text and unioned (one block read per distinct DDL). */
 function readCatalog (index: IndexDb, dataDir: string): Map<string, CatalogTable> {
-  const reps = index.db.prepare(`SELECT bt.name AS name, bt.sql AS sql, b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot,
+  const reps = index.db.prepare<unknown[], BlockRef & { name: string, sql: string }>(`SELECT bt.name AS name, bt.sql AS sql, b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot,
       b.signer AS signer, b.timestamp AS timestamp, b.prev_sig AS prevSig, min(b.height) AS first
-    FROM block_tables bt JOIN blocks b ON b.hash = bt.hash WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all() as Array<BlockRef & { name: string, sql: string }>
+    FROM block_tables bt JOIN blocks b ON b.hash = bt.hash WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all()
   const out = new Map<string, CatalogTable>()
   for (const r of reps) {
     const db = openBlockChecked(dataDir, r)
@@ -133,8 +133,8 @@ function readCatalog (index: IndexDb, dataDir: string): Map<string, CatalogTable
 
 /** Tables whose b-trees the compiled program opens (tables directly, or through their indexes). */
 function readTables (planning: SqliteDb, sql: string): string[] {
-  const ops = planning.prepare(`EXPLAIN ${sql}`).all() as Array<{ opcode: string, p2: number, p3: number }>
-  const roots = new Map((planning.prepare('SELECT rootpage, tbl_name FROM sqlite_schema WHERE rootpage > 0').all() as Array<{ rootpage: number, tbl_name: string }>).map(r => [r.rootpage, r.tbl_name]))
+  const ops = planning.prepare<unknown[], { opcode: string, p2: number, p3: number }>(`EXPLAIN ${sql}`).all()
+  const roots = new Map((planning.prepare<unknown[], { rootpage: number, tbl_name: string }>('SELECT rootpage, tbl_name FROM sqlite_schema WHERE rootpage > 0').all()).map(r => [r.rootpage, r.tbl_name]))
   roots.set(1, 'sqlite_schema')
   const names = new Set<string>()
   for (const op of ops) {
@@ -150,12 +150,12 @@ function readTables (planning: SqliteDb, sql: string): string[] {
 function selectBlocks (index: IndexDb, tables: string[], from: number, to: number): Array<{ ref: BlockRef, sqls: Array<[string, string]> }> {
   const cols = 'b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot, b.signer AS signer, b.timestamp AS timestamp, b.prev_sig AS prevSig'
   if (tables.length === 0) {
-    const all = index.db.prepare(`SELECT ${cols} FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to) as BlockRef[]
+    const all = index.db.prepare<unknown[], BlockRef>(`SELECT ${cols} FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to)
     return all.map(ref => ({ ref, sqls: [] }))
   }
   const marks = tables.map(() => '?').join(', ')
-  const rows = index.db.prepare(`SELECT ${cols}, lower(bt.name) AS tname, bt.sql AS tsql FROM blocks b JOIN block_tables bt ON bt.hash = b.hash
-    WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? AND lower(bt.name) IN (${marks}) ORDER BY b.height, tname`).all(from, to, ...tables) as Array<BlockRef & { tname: string, tsql: string }>
+  const rows = index.db.prepare<unknown[], BlockRef & { tname: string, tsql: string }>(`SELECT ${cols}, lower(bt.name) AS tname, bt.sql AS tsql FROM blocks b JOIN block_tables bt ON bt.hash = b.hash
+    WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? AND lower(bt.name) IN (${marks}) ORDER BY b.height, tname`).all(from, to, ...tables)
   const out: Array<{ ref: BlockRef, sqls: Array<[string, string]> }> = []
   for (const r of rows) {
     const last = out.at(-1)

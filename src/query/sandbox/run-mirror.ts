@@ -1,12 +1,12 @@
 import type { SqliteDb } from '../../storage/index.js'
 import { DataDir } from '../../storage/layout.js'
-import type { SqlValue } from '../../block/row-codec.js'
 import { QueryError, statementError } from '../errors.js'
 import type { Emitter } from './emitter.js'
 import { checkStatementText } from './guard.js'
 import { compile, openForQuery } from './connection.js'
 import { asciiLower } from '../names.js'
 import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
+import { parseColumns } from '../mirror/columns.js'
 
 /**
  * Default mode: the statement runs once against the query mirror, inside one read transaction so
@@ -17,7 +17,7 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter): 
   const db = openForQuery(new DataDir(dataDir).queryDb, 'the query mirror')
   try {
     db.exec('BEGIN')
-    const tip = db.prepare('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get() as { height: number, hash: string } | undefined
+    const tip = db.prepare<unknown[], { height: number, hash: string }>('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get()
     let stmt
     try {
       stmt = compile(db, sql, 'the query mirror')
@@ -26,7 +26,7 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter): 
     }
     await out.setColumns(stmt.columns().map(c => c.name))
     try {
-      for (const row of stmt.iterate() as IterableIterator<SqlValue[]>) await out.push(row)
+      for (const row of stmt.iterate()) await out.push(row)
     } catch (err) {
       if (err instanceof QueryError) throw err
       throw statementError(err, 'the query mirror')
@@ -51,9 +51,9 @@ function explainMissingTable (db: SqliteDb, err: QueryError<'QUERY_UNKNOWN_TABLE
       details: err.details
     })
   }
-  const wide = db.prepare('SELECT name, columns FROM _mirror_tables WHERE key = ? AND wide = 1').get(name) as { name: string, columns: string } | undefined
+  const wide = db.prepare<unknown[], { name: string, columns: string }>('SELECT name, columns FROM _mirror_tables WHERE key = ? AND wide = 1').get(name)
   if (wide === undefined) return err
-  const n = (JSON.parse(wide.columns) as unknown[]).length
+  const n = parseColumns(wide.columns).length
   return new QueryError('QUERY_TABLE_TOO_WIDE', `table ${wide.name} has ${n} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS}), so the query mirror leaves it out`, {
     hint: `query it block by block: petal query --per-block "SELECT … FROM ${wide.name}"`,
     details: { table: wide.name, columns: n }

@@ -1,7 +1,6 @@
 import { DataDir } from '../../storage/layout.js'
 import { IndexDb } from '../../storage/index-db.js'
-import type { SqlValue } from '../../block/row-codec.js'
-import { withDetails } from '../../util/index.js'
+import { errorMessage, withDetails } from '../../util/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { openBlockChecked } from './block-file.js'
 import { compile } from './connection.js'
@@ -18,7 +17,7 @@ export async function runPerBlock (dataDir: string, sql: string, out: Emitter, r
   try {
     index = IndexDb.open(new DataDir(dataDir).index, { readonly: true })
   } catch (err) {
-    throw new QueryError('MIRROR_UNAVAILABLE', (err as Error).message, { hint: 'run `petal reindex`' })
+    throw new QueryError('MIRROR_UNAVAILABLE', errorMessage(err), { hint: 'run `petal reindex`' })
   }
   let plan
   try {
@@ -34,7 +33,7 @@ export async function runPerBlock (dataDir: string, sql: string, out: Emitter, r
       await out.setColumns(['_height', ...stmt.columns().map(c => c.name)], where)
       const h = BigInt(ref.height)
       try {
-        for (const row of stmt.iterate() as IterableIterator<SqlValue[]>) await out.push([h, ...row])
+        for (const row of stmt.iterate()) await out.push([h, ...row])
       } catch (err) {
         if (err instanceof QueryError) throw err
         throw statementError(err, where)

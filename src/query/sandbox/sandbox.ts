@@ -56,9 +56,9 @@ export class QuerySandbox {
     this.logger = options.logger ?? nullLogger
   }
 
-  /** Start the process now (it takes ~0.1 s), e.g. while the mirror syncs. */
-  start (): void {
-    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) return
+  /** Start the process now (it takes ~0.1 s), e.g. while the mirror syncs; returns it. */
+  start (): ChildProcess {
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) return this.child
     const { file, execArgv } = childEntry()
     this.stderr = ''
     const child = fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
@@ -92,17 +92,17 @@ export class QuerySandbox {
     })
     this.ready.catch(() => {})
     this.idle(child)
+    return child
   }
 
   /** Run one statement; resolves with the summary once every chunk has been consumed. */
   async run (o: SandboxRun): Promise<ResultSummary> {
     return await this.mutex.run(async () => {
       if (o.signal?.aborted === true) throw new AbortError()
-      this.start()
+      const child = this.start()
       await this.ready
       // Aborted while the process was starting: exchange's listener would never fire.
       throwIfAborted(o.signal)
-      const child = this.child as ChildProcess
       child.ref()
       child.channel?.ref()
       try {
@@ -143,16 +143,18 @@ export class QuerySandbox {
       const arm = (): void => { if (remaining !== Infinity) timer = setTimeout(onTimeout, Math.max(0, remaining)) }
       const pause = (): void => { clearTimeout(timer); remaining -= performance.now() - since }
       const resume = (): void => { since = performance.now(); arm() }
-      const finish = (err: unknown, summary?: ResultSummary): void => {
-        if (settled) return
+      /** Stop listening; false when the run was already settled. */
+      const settle = (): boolean => {
+        if (settled) return false
         settled = true
         clearTimeout(timer)
         child.off('message', onMessage)
         child.off('exit', onExit)
         o.signal?.removeEventListener('abort', onAbort)
-        if (err === undefined) resolve(summary as ResultSummary)
-        else reject(err)
+        return true
       }
+      const finish = (err: unknown): void => { if (settle()) reject(err) }
+      const succeed = (summary: ResultSummary): void => { if (settle()) resolve(summary) }
       const kill = (err: unknown): void => {
         if (this.child === child) this.child = undefined
         child.kill('SIGKILL')
@@ -176,7 +178,7 @@ export class QuerySandbox {
       }
       const consume = async (m: ChildMessage): Promise<void> => {
         if (m.type === 'columns') { o.onColumns?.(m.columns); return }
-        if (m.type === 'done') { finish(undefined, m.summary); return }
+        if (m.type === 'done') { succeed(m.summary); return }
         if (m.type === 'error') { finish(reviveError(m.error)); return }
         if (m.type !== 'text' && m.type !== 'rows') return
         pause()

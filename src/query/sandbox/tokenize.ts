@@ -26,7 +26,7 @@ export function tokenize (sql: string): Token[] {
     }
   }
   while (i < n) {
-    const c = sql[i] as string
+    const c = sql.charAt(i)
     if (/\s/.test(c)) { i++; continue }
     if (c === '-' && sql[i + 1] === '-') { const k = sql.indexOf('\n', i); i = k < 0 ? n : k + 1; continue }
     if (c === '/' && sql[i + 1] === '*') { const k = sql.indexOf('*/', i + 2); i = k < 0 ? n : k + 2; continue }
@@ -38,11 +38,11 @@ export function tokenize (sql: string): Token[] {
       end = until(']', i + 1, false); kind = 'quoted'
     } else if (WORD_START.test(c)) {
       end = i + 1
-      while (end < n && WORD_PART.test(sql[end] as string)) end++
+      while (end < n && WORD_PART.test(sql.charAt(end))) end++
       kind = 'word'
     } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
       end = i + 1
-      while (end < n && /[0-9A-Za-z_.]/.test(sql[end] as string)) {
+      while (end < n && /[0-9A-Za-z_.]/.test(sql.charAt(end))) {
         // exponent sign: 1e+5
         if ((sql[end] === 'e' || sql[end] === 'E') && (sql[end + 1] === '+' || sql[end + 1] === '-')) end++
         end++
@@ -50,7 +50,7 @@ export function tokenize (sql: string): Token[] {
       kind = 'number'
     } else if (c === '?' || c === ':' || c === '@' || c === '$') {
       end = i + 1
-      while (end < n && WORD_PART.test(sql[end] as string)) end++
+      while (end < n && WORD_PART.test(sql.charAt(end))) end++
       kind = 'variable'
     } else {
       end = i + 1
@@ -67,7 +67,7 @@ export function identifierOf (t: Token | undefined): string | undefined {
   if (t === undefined) return undefined
   if (t.kind === 'word') return t.text
   if (t.kind !== 'quoted') return undefined
-  const open = t.text[0] as string
+  const open = t.text.charAt(0)
   const close = open === '[' ? ']' : open
   const closed = t.text.length >= 2 && t.text.endsWith(close)
   const body = t.text.slice(1, closed ? -1 : undefined)
