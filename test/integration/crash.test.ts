@@ -71,23 +71,23 @@ beforeAll(async () => {
 }, 120_000)
 
 describe('kill -9 during signimportblock', () => {
-  it('at moments spread over a whole import (12 runs): old chain or new, verify passes, acknowledged imports are kept', async () => {
+  // Which side of the commit a random kill lands on depends on the machine's speed, so it is not
+  // asserted: the failpoint tests below hit both sides deterministically. These runs check that
+  // wherever a kill lands, the directory is whole.
+  it('at moments spread over a whole import (6 runs): old chain or new, verify passes, acknowledged imports are kept', { timeout: 180_000 }, async () => {
     // How long one uninterrupted import takes here; the kills are spread from its start to past its end.
     const t0 = performance.now()
     expect((await petal(['--dir', copyOf(baseA), 'signimportblock', bigSource])).code).toBe(0)
     const full = performance.now() - t0
-    const outcomes = new Set<number>()
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 6; i++) {
       const dir = copyOf(baseA)
       const run = spawnPetal(['--dir', dir, 'signimportblock', bigSource])
-      // Up to 2.5× the measured time: under CI load a run can take twice as long as the measured one.
-      const delay = Math.round(full * (0.05 + 2.45 * i / 11) * (0.9 + 0.2 * rand()))
+      const delay = Math.round(full * (0.05 + 1.45 * i / 5) * (0.9 + 0.2 * rand()))
       const timer = setTimeout(() => run.child.kill('SIGKILL'), delay)
       const exit = await run.exit
       clearTimeout(timer)
       const c = await checkHealthy(dir)
       const tip = c.tip().height
-      outcomes.add(tip)
       expect([3, 4], `run ${i} (kill after ${delay} ms)`).toContain(tip)
       if (exit.code === 0) expect(tip, 'an import reported as done must survive').toBe(4)
       expect(canonicalHashes(c).slice(0, 4)).toEqual(hashesA)
@@ -95,7 +95,6 @@ describe('kill -9 during signimportblock', () => {
       expect((await signImport(c, undefined, alice)).block.height).toBe(tip + 1)
       c.close()
     }
-    expect([...outcomes].sort(), 'kills landed both before and after the commit').toEqual([3, 4])
   })
 
   for (const [fp, expected] of [['extend:placed', 3], ['extend:indexed', 3], ['tx:committed', 4]] as const) {
@@ -120,8 +119,8 @@ describe('kill -9 during a reorg', () => {
     return same(hashes, hashesA) || (hashes.length >= 5 && same(hashes, hashesB.slice(0, hashes.length)))
   }
 
-  it('at random moments (12 runs): the canonical chain is branch A or a prefix of branch B past the fork, never a mix', async () => {
-    for (let i = 0; i < 12; i++) {
+  it('at random moments (6 runs): the canonical chain is branch A or a prefix of branch B past the fork, never a mix', { timeout: 180_000 }, async () => {
+    for (let i = 0; i < 6; i++) {
       const dir = copyOf(i % 2 === 0 ? baseA : baseAWithSides)
       const run = spawnPetal(['--dir', dir, 'import', '--from', baseB])
       const delay = 80 + Math.floor(rand() * 500)
@@ -164,7 +163,7 @@ describe('kill -9 during a reorg', () => {
 })
 
 describe('two processes importing into one data directory', () => {
-  it('serialise: both blocks land one after the other (3 runs), and verify passes', async () => {
+  it('serialise: both blocks land one after the other (3 runs), and verify passes', { timeout: 180_000 }, async () => {
     for (let i = 0; i < 3; i++) {
       const dir = copyOf(baseA)
       const w = tmpDir()
