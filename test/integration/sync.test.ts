@@ -8,7 +8,9 @@ import { fixtureKey, extendChain, newTestChain } from '../helpers/chain.js'
 import { addrOf, cloneGenesis, fastOptions, startNode, stopAll, testLogger, tipOf, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 
-const BLOCKS = 300
+// More than three download windows (32 blocks each), and few enough to build and sync three
+// times within the suite's time budget on a loaded machine.
+const BLOCKS = 100
 
 let source: PetalNode
 let mirror: PetalNode
@@ -33,7 +35,7 @@ describe('catch-up', () => {
     // Two peers hold the chain; the fresh node fetches blocks from both.
     const served = new Set<string>()
     const fresh = await startNode(await cloneGenesis(genesis), { name: 'fresh', bootstrap: [addrOf(source), addrOf(mirror)], events: { onImported: (_r, from) => { served.add(from) } } })
-    await waitConverged([source, mirror, fresh], { height: BLOCKS, what: 'the fresh node to catch up' })
+    await waitConverged([source, mirror, fresh], { height: BLOCKS, timeout: 90_000, what: 'the fresh node to catch up' })
     const v = await verifyChain(fresh.chain, { workers: 1 })
     expect(v.ok).toBe(true)
     expect(v.blocks).toBe(BLOCKS + 1)
