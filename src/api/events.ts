@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { BlockRecord } from '../storage/index.js'
-import { nullLogger, sleep, type Logger } from '../util/index.js'
+import { errorMessage, nullLogger, sleep, type Logger } from '../util/index.js'
 
 export interface TipEvent { height: number, hash: string, timestamp: string, signer: string }
 export interface ReorgEvent { from: { height: number, hash: string }, to: { height: number, hash: string }, fork: { height: number, hash: string }, depth: number }
@@ -73,7 +73,7 @@ export class ChainWatcher {
         if (v !== version) { version = v; this.check() }
       } catch (err) {
         if (signal.aborted) return
-        this.logger.warn('watching the chain for events failed; will retry', { error: (err as Error).message })
+        this.logger.warn('watching the chain for events failed; will retry', { error: errorMessage(err) })
       }
       try { await sleep(everyMs, signal) } catch { return }
     }

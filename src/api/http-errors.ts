@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { isPetalError } from '../util/index.js'
+import { isPetalError, isRecord, parseJson } from '../util/index.js'
 import { ApiError, httpStatusOf } from './errors.js'
 
 export interface ErrorBody { error: { code: string, message: string, hint?: string, details?: Record<string, unknown> } }
@@ -32,5 +32,6 @@ export function writeError (res: ServerResponse, err: unknown): void {
 }
 
 function jsonSafe (d: object): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(d, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>
+  const v = parseJson(JSON.stringify(d, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+  return isRecord(v) ? v : {}
 }

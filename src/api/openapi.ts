@@ -1,5 +1,6 @@
 import type { ResponseSpec, RouteSpec, Schema } from './route.js'
 import { errorResponse } from './schemas.js'
+import { isRecord } from '../util/index.js'
 
 export interface OpenApiInfo { version: string, chainId: string, description: string }
 
@@ -63,10 +64,10 @@ function commonResponses (r: RouteSpec): Record<string, ResponseSpec> {
 function paramsOf (schema: Schema | undefined, where: 'path' | 'query'): Array<Record<string, unknown>> {
   if (schema === undefined) return []
   const props = schema.properties
-  if (typeof props !== 'object' || props === null) return []
+  if (!isRecord(props)) return []
   const required = Array.isArray(schema.required) ? schema.required : []
   return Object.entries(props).map(([name, s]) => {
-    const { description, ...rest } = s as Schema
+    const { description, ...rest } = isRecord(s) ? s : {}
     return { name, in: where, required: where === 'path' || required.includes(name), ...(typeof description === 'string' ? { description } : {}), schema: rest }
   })
 }

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { Chain } from '../chain/index.js'
-import { isPetalError, nullLogger, type Logger } from '../util/index.js'
+import { errorCode, errorMessage, isPetalError, nullLogger, type Logger } from '../util/index.js'
 import { authorize, type Access } from './auth.js'
 import { BlockFiles } from './block-files.js'
 import { ApiError } from './errors.js'
@@ -119,12 +119,15 @@ export class ApiServer {
       let addr: AddressInfo
       try {
         await app.listen({ host: o.address.host, port: o.address.port, backlog: LISTEN_BACKLOG })
-        addr = app.server.address() as AddressInfo
+        const bound = app.server.address()
+        // A TCP server's address is an object; a string would be a pipe, which Petal never opens.
+        if (bound === null || typeof bound === 'string') throw new Error(`the server is not bound to a TCP port: ${String(bound)}`)
+        addr = bound
       } catch (err) {
         await app.close()
         await queries.close()
-        const code = (err as NodeJS.ErrnoException).code
-        throw new ApiError('API_LISTEN_FAILED', `cannot serve HTTP on ${httpUrl(o.address)}: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`, {
+        const code = errorCode(err)
+        throw new ApiError('API_LISTEN_FAILED', `cannot serve HTTP on ${httpUrl(o.address)}: ${code === 'EADDRINUSE' ? 'the port is in use' : errorMessage(err)}`, {
           hint: 'choose another address with --http HOST:PORT (port 0 picks a free one), or --http off', cause: err
         })
       }
@@ -220,11 +223,11 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
 /** Fastify's own errors (validation, body parsing) as coded API errors. */
 function asPetalError (err: unknown): unknown {
   if (isPetalError(err)) return err
-  if (typeof err !== 'object' || err === null) return err
-  const e = err as { code?: string, message?: string, statusCode?: number, validation?: unknown }
-  const msg = e.message ?? 'bad request'
-  if (e.validation !== undefined) return new ApiError('API_BAD_REQUEST', msg, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
-  switch (e.code) {
+  if (!(err instanceof Error)) return err
+  const msg = err.message === '' ? 'bad request' : err.message
+  const statusCode = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined
+  if ('validation' in err && err.validation !== undefined) return new ApiError('API_BAD_REQUEST', msg, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
+  switch (errorCode(err)) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError('API_BODY_TOO_LARGE', 'the request body is larger than this server accepts', { hint: 'send fewer rows per request' })
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -233,7 +236,7 @@ function asPetalError (err: unknown): unknown {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ApiError('API_MALFORMED_JSON', `the body is not valid JSON: ${msg}`)
   }
-  if (err instanceof SyntaxError || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
+  if (err instanceof SyntaxError || (statusCode !== undefined && statusCode >= 400 && statusCode < 500)) {
     return new ApiError(err instanceof SyntaxError ? 'API_MALFORMED_JSON' : 'API_BAD_REQUEST', msg)
   }
   return err

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { isNotFound, writeFileAtomic } from '../util/index.js'
+import { errorMessage, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
 
 /** read: every GET and POST /query. write: also POST /records, PUT /tables. */
@@ -111,14 +111,14 @@ export class TokenStore {
     })
     let j: unknown
     try {
-      j = JSON.parse(text)
+      j = parseJson(text)
     } catch (err) {
-      throw corrupt((err as Error).message)
+      throw corrupt(errorMessage(err))
     }
-    if (typeof j !== 'object' || j === null || !('tokens' in j) || !Array.isArray(j.tokens)) throw corrupt('no "tokens" list')
+    if (!isRecord(j) || !Array.isArray(j.tokens)) throw corrupt('no "tokens" list')
     const out: TokenRecord[] = []
-    for (const t of j.tokens as unknown[]) {
-      if (!isRecord(t)) throw corrupt('a malformed entry')
+    for (const t of j.tokens) {
+      if (!isTokenRecord(t)) throw corrupt('a malformed entry')
       out.push(t)
     }
     return out
@@ -129,10 +129,8 @@ export class TokenStore {
   }
 }
 
-function isRecord (t: unknown): t is TokenRecord {
-  if (typeof t !== 'object' || t === null) return false
-  const r = t as Record<string, unknown>
-  return typeof r.id === 'string' && typeof r.name === 'string' && (r.scope === 'read' || r.scope === 'write') &&
+function isTokenRecord (r: unknown): r is TokenRecord {
+  return isRecord(r) && typeof r.id === 'string' && typeof r.name === 'string' && (r.scope === 'read' || r.scope === 'write') &&
     typeof r.hash === 'string' && /^[0-9a-f]{64}$/.test(r.hash) && typeof r.created_at === 'string'
 }
 

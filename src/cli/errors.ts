@@ -1,4 +1,4 @@
-import { PetalError, registerErrorClass } from '../util/index.js'
+import { isRecord, isStringArray, PetalError, registerErrorClass } from '../util/index.js'
 
 export const CLI_ERROR_CODES = ['USAGE'] as const
 
@@ -16,4 +16,4 @@ export class UsageError extends PetalError<'USAGE', UsageDetails> {
 
 registerErrorClass(UsageError, 'the command line is wrong: a flag, an argument or a file it names', {
   USAGE: { meaning: 'an unknown command or option, or a bad argument', hint: 'run `petal --help`, or `petal COMMAND --help`' }
-}, (message, o) => new UsageError(message, o.hint, o.details))
+}, (message, o) => new UsageError(message, o.hint, isRecord(o.details) && isStringArray(o.details.suggestions) ? { suggestions: o.details.suggestions } : {}))

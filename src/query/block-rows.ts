@@ -35,23 +35,23 @@ const ROWID_NAMES = ['rowid', '_rowid_', 'oid']
 export function readBlockRows (dataDir: string, ref: BlockRef, o: BlockRowsRequest): BlockRowsPage | undefined {
   const db = openBlockChecked(dataDir, ref)
   try {
-    const tables = db.prepare("SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all() as Array<{ name: string, wr: number }>
+    const tables = db.prepare<[], { name: string, wr: number }>("SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all()
     const t = tables.find(x => x.name === o.table) ?? onlyOne(tables.filter(x => x.name.toLowerCase() === o.table.toLowerCase()))
     if (t === undefined || t.name.startsWith('_')) return undefined
     const q = `"${t.name.replaceAll('"', '""')}"`
-    const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').all(t.name) as Array<{ name: string }>).map(c => c.name)
+    const columns = db.prepare<[string], string>('SELECT name FROM pragma_table_info(?)').pluck().all(t.name)
     const taken = new Set(columns.map(c => c.toLowerCase()))
     const alias = t.wr === 1 ? undefined : ROWID_NAMES.find(n => !taken.has(n))
     const byRowid = alias !== undefined && o.offset === undefined
     const stmt = byRowid
-      ? db.prepare(`SELECT ${alias}, * FROM ${q} WHERE ${alias} > ? ORDER BY ${alias} LIMIT ?`)
-      : db.prepare(`SELECT ${alias === undefined ? '' : `${alias}, `}* FROM ${q} ${alias === undefined ? '' : `ORDER BY ${alias} `}LIMIT ? OFFSET ?`)
+      ? db.prepare<unknown[], SqlValue[]>(`SELECT ${alias}, * FROM ${q} WHERE ${alias} > ? ORDER BY ${alias} LIMIT ?`)
+      : db.prepare<unknown[], SqlValue[]>(`SELECT ${alias === undefined ? '' : `${alias}, `}* FROM ${q} ${alias === undefined ? '' : `ORDER BY ${alias} `}LIMIT ? OFFSET ?`)
     stmt.safeIntegers(true).raw(true)
     const args = byRowid ? [o.afterRowid ?? -(2n ** 63n), o.limit + 1] : [o.limit + 1, o.offset ?? 0]
     const rows: SqlValue[][] = []
     let bytes = 0
     let more = false
-    for (const r of stmt.iterate(...args) as Iterable<SqlValue[]>) {
+    for (const r of stmt.iterate(...args)) {
       if (rows.length === o.limit || (rows.length > 0 && bytes >= o.maxBytes)) { more = true; break }
       rows.push(r)
       for (const v of r) bytes += sizeOf(v)

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { TEXT_FORMATS, type TextFormat } from '../../query/index.js'
+import { isTextFormat, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
 import { AbortError, isPetalError } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { errorBody, writeError } from '../http-errors.js'
@@ -17,7 +17,7 @@ export const CONTENT_TYPES: Record<TextFormat, string> = {
 const TRAILERS = 'Petal-Row-Count, Petal-Tip-Height, Petal-Tip-Hash'
 
 function isFormat (v: string | undefined): v is TextFormat {
-  return v !== undefined && (TEXT_FORMATS as readonly string[]).includes(v)
+  return v !== undefined && isTextFormat(v)
 }
 
 /** Resolves once `res` can take more output; rejects when the client has gone away. */
