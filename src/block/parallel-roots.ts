@@ -55,7 +55,7 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, sig
 }
 
 export function countRows (db: Db, t: UserTable): number {
-  return Number((db.prepare(`SELECT count(*) AS n FROM ${quoteIdent(t.name)}`).get() as { n: number }).n)
+  return db.prepare<[], number>(`SELECT count(*) FROM ${quoteIdent(t.name)}`).pluck().get() ?? 0
 }
 
 /** computeManifest, with large tables hashed in parallel; `onRows` counts the rows hashed. */

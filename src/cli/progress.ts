@@ -84,7 +84,8 @@ export class Progress {
   }
 
   private show (t: number): void {
-    const p = this.last as WorkProgress
+    const p = this.last
+    if (p === undefined) return
     this.lastShown = t
     this.lastShownDone = p.done
     this.shown = true
@@ -134,7 +135,7 @@ export class Progress {
     const last = this.samples[this.samples.length - 1]
     if (last !== undefined && t - last[0] < 250) return
     this.samples.push([t, done])
-    while (this.samples.length > 2 && t - (this.samples[1] as [number, number])[0] > RATE_WINDOW_MS) this.samples.shift()
+    while (this.samples.length > 2 && t - (this.samples[1]?.[0] ?? t) > RATE_WINDOW_MS) this.samples.shift()
   }
 
   /** Units per second over the recent window (undefined until there is half a second of history). */

@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js'
 import { intOption } from '../args.js'
 import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { errorMessage } from '../../util/index.js'
 
 // Checks a proof offline: no data directory, no network. Everything it needs is in the proof file
 // and the files named by --trust. The proof module is loaded when the command runs, so that other
@@ -27,7 +28,7 @@ function readInput (file: string, what: string): Uint8Array {
   try {
     return file === '-' ? readFileSync(0) : readFileSync(file)
   } catch (err) {
-    throw new UsageError(`cannot read ${what} ${file}: ${(err as Error).message}`, what === 'proof' ? 'check the file name (`-` reads the proof from standard input)' : 'check the file name')
+    throw new UsageError(`cannot read ${what} ${file}: ${errorMessage(err)}`, what === 'proof' ? 'check the file name (`-` reads the proof from standard input)' : 'check the file name')
   }
 }
 
