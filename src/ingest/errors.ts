@@ -1,37 +1,99 @@
-import { PetalError } from '../util/index.js'
+import { PetalError, registerErrorClass, type CodeDoc, type PetalErrorArgs } from '../util/index.js'
 
 /**
- * Every reason the ingest service refuses or fails. Codes are stable API: the HTTP API derives its
- * status from them (400 input, 404 receipt, 409 state, 413 size, 422 type), the CLI its exit status.
+ * Every reason the ingest service refuses or fails. The HTTP status of each (400 input, 404
+ * receipt, 409 state, 413 size, 422 type) and its exit status are in util/error-status.ts.
  */
-export type IngestErrorCode =
+export const INGEST_ERROR_CODES = [
   // the input (400)
-  | 'INGEST_MALFORMED'
-  | 'INGEST_BAD_TABLE'
-  | 'INGEST_BAD_COLUMN'
+  'INGEST_MALFORMED',
+  'INGEST_BAD_TABLE',
+  'INGEST_BAD_COLUMN',
   // the rows against the table (422)
-  | 'INGEST_TYPE_MISMATCH'
-  | 'INGEST_CONSTRAINT'
+  'INGEST_TYPE_MISMATCH',
+  'INGEST_CONSTRAINT',
   // sizes (413)
-  | 'INGEST_TOO_MANY_ROWS'
-  | 'INGEST_TOO_LARGE'
-  | 'INGEST_ROW_TOO_LARGE'
+  'INGEST_TOO_MANY_ROWS',
+  'INGEST_TOO_LARGE',
+  'INGEST_ROW_TOO_LARGE',
   // state (409)
-  | 'INGEST_TABLE_CONFLICT'
-  | 'INGEST_NOT_SIGNATORY'
-  | 'INGEST_NO_KEY'
-  | 'INGEST_BLOCK_OWNED'
-  | 'INGEST_ALREADY_SEALED'
+  'INGEST_TABLE_CONFLICT',
+  'INGEST_NOT_SIGNATORY',
+  'INGEST_NO_KEY',
+  'INGEST_BLOCK_OWNED',
+  'INGEST_ALREADY_SEALED',
   // lookups (404)
-  | 'INGEST_UNKNOWN_RECEIPT'
+  'INGEST_UNKNOWN_RECEIPT',
   // the pending store itself
-  | 'INGEST_STORE_UNAVAILABLE'
-  | 'INGEST_CLOSED'
+  'INGEST_STORE_UNAVAILABLE',
+  'INGEST_CLOSED'
+] as const
 
-export class IngestError extends PetalError<IngestErrorCode> {}
+export type IngestErrorCode = typeof INGEST_ERROR_CODES[number]
+
+/** Where in the input a refused row is: its 0-based index and the field concerned. */
+export interface RowPlace { row?: number, field?: string }
+
+/** `details` of each code. */
+export interface IngestErrorDetails {
+  INGEST_MALFORMED: RowPlace & { line?: number }
+  INGEST_BAD_TABLE: { table: string }
+  INGEST_BAD_COLUMN: { table: string }
+  /** `sqlite` is SQLite's result code when SQLite refused the value. */
+  INGEST_TYPE_MISMATCH: RowPlace & { table: string, column?: string, expected?: string, got?: string, sqlite?: string }
+  INGEST_CONSTRAINT: RowPlace & { table: string, sqlite: string }
+  INGEST_TOO_MANY_ROWS: { limit: number }
+  INGEST_TOO_LARGE: { bytes: number, limit: number }
+  INGEST_ROW_TOO_LARGE: RowPlace & { bytes: number, limit: number }
+  INGEST_TABLE_CONFLICT: { table: string, sql: string }
+  INGEST_NOT_SIGNATORY: { key: string, height: number }
+  INGEST_NO_KEY: Record<never, never>
+  INGEST_BLOCK_OWNED: { hash: string }
+  INGEST_ALREADY_SEALED: { hash: string }
+  INGEST_UNKNOWN_RECEIPT: { receipt: string }
+  INGEST_STORE_UNAVAILABLE: Record<never, never>
+  INGEST_CLOSED: Record<never, never>
+}
+
+export class IngestError<C extends IngestErrorCode = IngestErrorCode> extends PetalError<C, IngestErrorDetails[C]> {
+  static readonly codes = INGEST_ERROR_CODES
+
+  /** `err` is an IngestError; narrowing on its `code` then types its `details`. */
+  static is (err: unknown): err is AnyIngestError {
+    return err instanceof IngestError
+  }
+}
+
+/** An IngestError of any one code: `code` discriminates `details`. */
+export type AnyIngestError = { [K in IngestErrorCode]: IngestError<K> }[IngestErrorCode]
+
+/** The codes that refuse one row of the input. */
+export type RowErrorCode = 'INGEST_MALFORMED' | 'INGEST_TYPE_MISMATCH' | 'INGEST_CONSTRAINT' | 'INGEST_ROW_TOO_LARGE'
 
 /** A refusal that names the row (0-based) and field it is about. */
-export function rowError (code: IngestErrorCode, row: number, field: string | undefined, message: string, o: { hint?: string, details?: Record<string, unknown> } = {}): IngestError {
+export function rowError<C extends RowErrorCode> (code: C, row: number, field: string | undefined, message: string, ...[o]: PetalErrorArgs<Omit<IngestErrorDetails[C], keyof RowPlace>>): IngestError<RowErrorCode> {
   const where = field === undefined ? `row ${row}` : `row ${row}, field ${JSON.stringify(field)}`
-  return new IngestError(code, `${where}: ${message}`, { hint: o.hint, details: { row, ...(field === undefined ? {} : { field }), ...o.details } })
+  const details: IngestErrorDetails[RowErrorCode] = { ...o?.details, row, ...(field === undefined ? {} : { field }) }
+  return new IngestError<RowErrorCode>(code, `${where}: ${message}`, { hint: o?.hint, details })
 }
+
+const INGEST_ERROR_DOCS: Readonly<Record<IngestErrorCode, CodeDoc>> = {
+  INGEST_MALFORMED: { meaning: 'the records are not valid JSON, NDJSON or CSV, or a value cannot be written exactly (details name the row, field and line)', hint: 'docs/ingest.md lists the accepted formats and values' },
+  INGEST_BAD_TABLE: { meaning: 'the table name, or its CREATE TABLE statement, is not one Petal accepts', hint: 'use a letter, then letters, digits or _ (1 to 64 characters), and a plain CREATE TABLE within the block schema rules' },
+  INGEST_BAD_COLUMN: { meaning: 'a field name cannot be a column of the table (reserved, too long, or too many columns)', hint: 'rename or drop the field' },
+  INGEST_TYPE_MISMATCH: { meaning: 'a value does not fit the type of its column', hint: 'send the column\'s type; the error names the row, field and expected type' },
+  INGEST_CONSTRAINT: { meaning: 'the table refuses a row: a NOT NULL, CHECK, UNIQUE or other constraint failed', hint: 'fix the row; the error names it and the table\'s declaration' },
+  INGEST_TOO_MANY_ROWS: { meaning: 'more rows than one request accepts', hint: 'split the input into smaller requests' },
+  INGEST_TOO_LARGE: { meaning: 'the input is larger than one request accepts', hint: 'split the input into smaller requests' },
+  INGEST_ROW_TOO_LARGE: { meaning: 'a row cannot fit in a block of this chain (max_block_bytes)', hint: 'store large content elsewhere and write its digest, or split it over rows' },
+  INGEST_TABLE_CONFLICT: { meaning: 'a table of that name already exists with another definition' },
+  INGEST_NOT_SIGNATORY: { meaning: 'this node\'s key is not an active signatory at the tip, so it cannot seal records', hint: 'write to a signatory node, or have the signatories add this key (`petal signkey`, then `signimportblock --keyops`)' },
+  INGEST_NO_KEY: { meaning: 'this node has no signing key loaded, so it cannot seal records into blocks', hint: 'create a key with `petal keygen`, or give its passphrase with --passphrase-file or PETAL_PASSPHRASE' },
+  INGEST_BLOCK_OWNED: { meaning: 'the orphaned block holds records sealed by the ingest service, which re-seals them itself', hint: 'run `petal seal` (or keep a node running) to re-seal its rows' },
+  INGEST_ALREADY_SEALED: { meaning: 'rows of the batch being sealed are already in a canonical block (the seal is not repeated)' },
+  INGEST_UNKNOWN_RECEIPT: { meaning: 'no receipt with that id in this data directory', hint: 'a receipt is answered by the data directory that issued it (give it with --dir)' },
+  INGEST_STORE_UNAVAILABLE: { meaning: 'the pending store (pending.db) cannot be opened', hint: 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; check the directory is writable by this user' },
+  INGEST_CLOSED: { meaning: 'the ingest service is shutting down', hint: 'retry once the node is back' }
+}
+
+registerErrorClass(IngestError, 'records were refused, or could not be sealed into a block', INGEST_ERROR_DOCS)

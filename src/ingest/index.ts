@@ -9,7 +9,7 @@
  * `seal.lock`. Never prints.
  * @module
  */
-export * from './errors.js'
+export { IngestError, INGEST_ERROR_CODES, type IngestErrorCode, type IngestErrorDetails, type AnyIngestError } from './errors.js'
 export * from './values.js'
 export * from './types.js'
 export { parseRecords, detectFormat, RECORD_FORMATS, DEFAULT_MAX_ROWS, type RecordFormat, type ParseLimits } from './parse.js'

@@ -114,6 +114,27 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       PROOF_FILE_INVALID: { category: 'usage', http: 400 }
     }
   },
+  IngestError: {
+    // Records refused: an input was refused (exit 3), answered by what is wrong with it.
+    category: 'invalid-block',
+    http: 400,
+    codes: {
+      INGEST_TYPE_MISMATCH: { http: 422 },
+      INGEST_CONSTRAINT: { http: 422 },
+      INGEST_TOO_MANY_ROWS: { http: 413 },
+      INGEST_TOO_LARGE: { http: 413 },
+      INGEST_ROW_TOO_LARGE: { http: 413 },
+      INGEST_TABLE_CONFLICT: { http: 409 },
+      INGEST_ALREADY_SEALED: { http: 409 },
+      INGEST_NOT_SIGNATORY: { category: 'keys', http: 409 },
+      INGEST_NO_KEY: { category: 'keys', http: 409 },
+      // A receipt or orphan the arguments name that this directory does not know: a bad argument.
+      INGEST_BLOCK_OWNED: { category: 'usage', http: 409 },
+      INGEST_UNKNOWN_RECEIPT: { category: 'usage', http: 404 },
+      INGEST_STORE_UNAVAILABLE: { category: 'data-dir', http: 503 },
+      INGEST_CLOSED: { http: 503 }
+    }
+  },
   NodeError: { category: 'data-dir', http: 503, codes: { NO_SIGNING_KEY: { category: 'keys' } } },
   ApiError: {
     // Request errors never end a CLI command; those that can (starting a server, tokens) say so.
