@@ -3,6 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { ConstraintChecker } from './constraints.js'
 import { IngestError, rowError } from './errors.js'
+import { GroupCommit } from './group-commit.js'
 import { DEFAULT_MAX_ROWS } from './parse.js'
 import { PendingRowEncoder } from './row-codec.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
@@ -30,6 +31,8 @@ export interface IngestOptions {
 /** Progress of sealNow(): rows and bytes of pending rows sealed so far, of those pending when it began. */
 export interface SealProgress { rows: number, bytes: number, totalRows: number, totalBytes: number, block?: SealedBlock }
 
+interface AppendJob { table: string, rows: IngestRow[], text: boolean }
+
 /** When a seal is due (the node's seal loop, docs/ingest.md "Sealing policy"). */
 export interface SealPolicy {
   /** Seal once the oldest pending row is this old. */
@@ -46,6 +49,7 @@ export interface SealPolicy {
  */
 export class Ingest implements IngestService {
   private readonly encoder = new PendingRowEncoder()
+  private readonly commits: GroupCommit<AppendJob, AppendResult>
   private readonly checkers = new Map<string, ConstraintChecker>()
   private readonly listeners: { [E in keyof IngestEvents]: Set<(e: IngestEvents[E]) => void> } = { sealed: new Set(), requeued: new Set(), appended: new Set() }
   private readonly sealMutex = new Mutex()
@@ -64,6 +68,7 @@ export class Ingest implements IngestService {
     this.logger = o.logger ?? nullLogger
     this.clock = o.clock ?? systemClock
     this.maxAppendRows = o.maxAppendRows ?? DEFAULT_MAX_ROWS
+    this.commits = new GroupCommit(store, job => this.appendInTx(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) })
   }
 
   static open (o: IngestOptions): Ingest {
@@ -102,30 +107,33 @@ export class Ingest implements IngestService {
       }
       this.assertSignatory()
       if (rows.length === 0) return { receipts: [], table, created: false, addedColumns: [] }
-      const text = isTextRows(rows)
-      const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
-      return await this.store.write(() => {
-        const now = this.clock.now()
-        let t = this.store.tables().get(table.toLowerCase())
-        const typed = typeRows(t?.name ?? table, t, rows, text)
-        const created = t === undefined
-        if (t === undefined && typed.added.length === 0) {
-          throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
-        }
-        if (t === undefined || typed.added.length > 0) {
-          t = extendTable(table, t, typed.added)
-          this.store.saveTable(t, now)
-        }
-        if (t.declared !== undefined) this.checker(t).check(typed.rows)
-        const data = typed.rows.map((r, i) => {
-          const d = this.encoder.encode(r)
-          if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
-          return d
-        })
-        const first = this.store.insertRows(t.name, data, now)
-        return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns: typed.added.map(c => c.name) }
-      }, options.signal).then(r => { this.emit('appended', { table: r.table, rows: r.receipts.length }); return r })
+      return await this.commits.submit({ table, rows, text: isTextRows(rows) }, options.signal)
     })
+  }
+
+  /** One append inside the group's transaction: type, create or widen the table, check, insert. */
+  private appendInTx (job: AppendJob): AppendResult {
+    const { table, rows } = job
+    const now = this.clock.now()
+    let t = this.store.tables().get(table.toLowerCase())
+    const typed = typeRows(t?.name ?? table, t, rows, job.text)
+    const created = t === undefined
+    if (t === undefined && typed.added.length === 0) {
+      throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
+    }
+    if (t === undefined || typed.added.length > 0) {
+      t = extendTable(table, t, typed.added)
+      this.store.saveTable(t, now)
+    }
+    if (t.declared !== undefined) this.checker(t).check(typed.rows)
+    const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
+    const data = typed.rows.map((r, i) => {
+      const d = this.encoder.encode(r)
+      if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
+      return d
+    })
+    const first = this.store.insertRows(t.name, data, now)
+    return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns: typed.added.map(c => c.name) }
   }
 
   private checker (t: TableSchema): ConstraintChecker {

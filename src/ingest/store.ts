@@ -196,6 +196,11 @@ export class PendingStore {
     return tables
   }
 
+  /** Drop the cached tables (a rolled-back transaction may have changed one); re-read at the next use. */
+  forgetTables (): void {
+    this.tableCache = undefined
+  }
+
   /** Store a new or changed table (inside write()). */
   saveTable (t: TableSchema, now: number): void {
     this.stmt('INSERT INTO tables (name, sql, declared, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET sql = excluded.sql, declared = excluded.declared')
