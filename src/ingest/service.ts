@@ -63,6 +63,8 @@ export class Ingest implements IngestService {
   private sealedBlocks = 0
   private lastSeal: IngestStats['lastSeal']
   private reconciledAt = ''
+  /** The tip at which the key was last found to be an active signatory. */
+  private signatoryAt = ''
 
   private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly o: IngestOptions) {
     this.logger = o.logger ?? nullLogger
@@ -127,10 +129,9 @@ export class Ingest implements IngestService {
     }
     if (t.declared !== undefined) this.checker(t).check(typed.rows)
     const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
-    const data = typed.rows.map((r, i) => {
-      const d = this.encoder.encode(r)
+    const data = this.encoder.encodeAll(typed.rows)
+    data.forEach((d, i) => {
       if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
-      return d
     })
     const first = this.store.insertRows(t.name, data, now)
     return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns: typed.added.map(c => c.name) }
@@ -154,6 +155,8 @@ export class Ingest implements IngestService {
       throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
     }
     const tip = this.chain.tip()
+    // The key state changes only with the tip: computing it costs more than the rest of an append.
+    if (this.signatoryAt === tip.hash) return
     const s = this.chain.keysAt(tip).get(id)
     if (s === undefined || s.revokedAt !== null) {
       throw new IngestError('INGEST_NOT_SIGNATORY', `this node's key ${id.slice(0, 14)}… is ${s === undefined ? 'not a signatory' : `revoked (at height ${s.revokedAt})`} at height ${tip.height}`, {
@@ -161,6 +164,7 @@ export class Ingest implements IngestService {
         details: { key: id, height: tip.height }
       })
     }
+    this.signatoryAt = tip.hash
   }
 
   // ---- receipts ----
