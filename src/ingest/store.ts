@@ -219,8 +219,9 @@ export class PendingStore {
     let first = 0
     for (let i = 0; i < data.length; i++) {
       const d = data[i] as Buffer
-      const id = Number(ins.run(table, d, d.byteLength, at).lastInsertRowid)
-      if (i === 0) first = id
+      const info = ins.run(table, d, d.byteLength, at)
+      // Rowids of one transaction's inserts are consecutive (max + 1 each; this is the only writer).
+      if (i === 0) first = Number(info.lastInsertRowid)
     }
     return first
   }
