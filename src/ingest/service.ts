@@ -175,8 +175,12 @@ export class Ingest implements IngestService {
     const row = this.store.row(rowId)
     if (row === undefined) return undefined
     const base: Receipt = { id, table: row.table, state: 'pending', acceptedAt: new Date(row.at).toISOString() }
-    // Derived from the chain index, not from what pending.db last noted: always the truth.
+    // Derived from the chain index, not from what pending.db last noted: always the truth. Inside
+    // a write transaction on this process's index connection (a seal between its import and its
+    // commit), a block of a batch not yet marked sealed may be uncommitted: not trusted then.
+    const writing = this.chain.index.db.inTransaction
     for (const p of this.store.placementsOf(rowId)) {
+      if (writing && p.state !== 'sealed') continue
       const b = p.hash === null ? undefined : this.chain.index.byHash(p.hash)
       if (b?.canonical === true) {
         return { ...base, state: 'sealed', sealed: { height: b.height, blockHash: b.hash, table: row.table, rowid: p.rowid.toString(), sealedAt: b.timestamp } }
