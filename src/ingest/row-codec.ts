@@ -14,6 +14,8 @@ const BLOB = 4
 export class PendingRowEncoder {
   private buf = Buffer.allocUnsafe(1 << 16)
   private pos = 0
+  /** UTF-8 of field names seen before (the same few names come in every row). */
+  private readonly names = new Map<string, Buffer>()
 
   private ensure (n: number): void {
     if (this.pos + n <= this.buf.length) return
@@ -25,20 +27,48 @@ export class PendingRowEncoder {
   }
 
   private str (s: string): void {
-    const max = s.length * 3
-    this.ensure(4 + max)
+    this.ensure(4 + s.length * 3)
     const n = this.buf.write(s, this.pos + 4, 'utf8')
     this.buf.writeUInt32BE(n, this.pos)
     this.pos += 4 + n
   }
 
-  /** Encode a row into a new Buffer. */
+  private name (s: string): void {
+    let b = this.names.get(s)
+    if (b === undefined) {
+      b = Buffer.from(s, 'utf8')
+      if (this.names.size < 10_000) this.names.set(s, b)
+    }
+    this.ensure(4 + b.length)
+    this.buf.writeUInt32BE(b.length, this.pos)
+    this.buf.set(b, this.pos + 4)
+    this.pos += 4 + b.length
+  }
+
+  /** Encode one row into a new Buffer. */
   encode (row: IngestRow): Buffer {
-    this.pos = 4
+    this.pos = 0
+    this.row(row)
+    return Buffer.from(this.buf.subarray(0, this.pos))
+  }
+
+  /** Encode rows into one buffer: a view per row, valid until the next call (no copy per row). */
+  encodeAll (rows: readonly IngestRow[]): Buffer[] {
+    this.pos = 0
+    const ends: number[] = []
+    for (const r of rows) { this.row(r); ends.push(this.pos) }
+    let start = 0
+    return ends.map(end => { const v = this.buf.subarray(start, end); start = end; return v })
+  }
+
+  private row (row: IngestRow): void {
+    const countAt = this.pos
+    this.ensure(4)
+    this.pos += 4
     let count = 0
     for (const name in row) {
       count++
-      this.str(name)
+      this.name(name)
       const v = row[name] as IngestValue
       this.ensure(9)
       if (v === null) {
@@ -62,8 +92,7 @@ export class PendingRowEncoder {
         this.pos += 5 + v.byteLength
       }
     }
-    this.buf.writeUInt32BE(count, 0)
-    return Buffer.from(this.buf.subarray(0, this.pos))
+    this.buf.writeUInt32BE(count, countAt)
   }
 }
 

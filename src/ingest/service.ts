@@ -3,6 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { ConstraintChecker } from './constraints.js'
 import { IngestError, rowError } from './errors.js'
+import { GroupCommit } from './group-commit.js'
 import { DEFAULT_MAX_ROWS } from './parse.js'
 import { PendingRowEncoder } from './row-codec.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
@@ -30,6 +31,8 @@ export interface IngestOptions {
 /** Progress of sealNow(): rows and bytes of pending rows sealed so far, of those pending when it began. */
 export interface SealProgress { rows: number, bytes: number, totalRows: number, totalBytes: number, block?: SealedBlock }
 
+interface AppendJob { table: string, rows: IngestRow[], text: boolean }
+
 /** When a seal is due (the node's seal loop, docs/ingest.md "Sealing policy"). */
 export interface SealPolicy {
   /** Seal once the oldest pending row is this old. */
@@ -46,6 +49,7 @@ export interface SealPolicy {
  */
 export class Ingest implements IngestService {
   private readonly encoder = new PendingRowEncoder()
+  private readonly commits: GroupCommit<AppendJob, AppendResult>
   private readonly checkers = new Map<string, ConstraintChecker>()
   private readonly listeners: { [E in keyof IngestEvents]: Set<(e: IngestEvents[E]) => void> } = { sealed: new Set(), requeued: new Set(), appended: new Set() }
   private readonly sealMutex = new Mutex()
@@ -59,11 +63,14 @@ export class Ingest implements IngestService {
   private sealedBlocks = 0
   private lastSeal: IngestStats['lastSeal']
   private reconciledAt = ''
+  /** The tip at which the key was last found to be an active signatory. */
+  private signatoryAt = ''
 
   private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly o: IngestOptions) {
     this.logger = o.logger ?? nullLogger
     this.clock = o.clock ?? systemClock
     this.maxAppendRows = o.maxAppendRows ?? DEFAULT_MAX_ROWS
+    this.commits = new GroupCommit(store, job => this.appendInTx(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) })
   }
 
   static open (o: IngestOptions): Ingest {
@@ -102,30 +109,32 @@ export class Ingest implements IngestService {
       }
       this.assertSignatory()
       if (rows.length === 0) return { receipts: [], table, created: false, addedColumns: [] }
-      const text = isTextRows(rows)
-      const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
-      return await this.store.write(() => {
-        const now = this.clock.now()
-        let t = this.store.tables().get(table.toLowerCase())
-        const typed = typeRows(t?.name ?? table, t, rows, text)
-        const created = t === undefined
-        if (t === undefined && typed.added.length === 0) {
-          throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
-        }
-        if (t === undefined || typed.added.length > 0) {
-          t = extendTable(table, t, typed.added)
-          this.store.saveTable(t, now)
-        }
-        if (t.declared !== undefined) this.checker(t).check(typed.rows)
-        const data = typed.rows.map((r, i) => {
-          const d = this.encoder.encode(r)
-          if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
-          return d
-        })
-        const first = this.store.insertRows(t.name, data, now)
-        return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns: typed.added.map(c => c.name) }
-      }, options.signal).then(r => { this.emit('appended', { table: r.table, rows: r.receipts.length }); return r })
+      return await this.commits.submit({ table, rows, text: isTextRows(rows) }, options.signal)
     })
+  }
+
+  /** One append inside the group's transaction: type, create or widen the table, check, insert. */
+  private appendInTx (job: AppendJob): AppendResult {
+    const { table, rows } = job
+    const now = this.clock.now()
+    let t = this.store.tables().get(table.toLowerCase())
+    const typed = typeRows(t?.name ?? table, t, rows, job.text)
+    const created = t === undefined
+    if (t === undefined && typed.added.length === 0) {
+      throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
+    }
+    if (t === undefined || typed.added.length > 0) {
+      t = extendTable(table, t, typed.added)
+      this.store.saveTable(t, now)
+    }
+    if (t.declared !== undefined) this.checker(t).check(typed.rows)
+    const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
+    const data = this.encoder.encodeAll(typed.rows)
+    data.forEach((d, i) => {
+      if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
+    })
+    const first = this.store.insertRows(t.name, data, now)
+    return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns: typed.added.map(c => c.name) }
   }
 
   private checker (t: TableSchema): ConstraintChecker {
@@ -146,6 +155,8 @@ export class Ingest implements IngestService {
       throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
     }
     const tip = this.chain.tip()
+    // The key state changes only with the tip: computing it costs more than the rest of an append.
+    if (this.signatoryAt === tip.hash) return
     const s = this.chain.keysAt(tip).get(id)
     if (s === undefined || s.revokedAt !== null) {
       throw new IngestError('INGEST_NOT_SIGNATORY', `this node's key ${id.slice(0, 14)}… is ${s === undefined ? 'not a signatory' : `revoked (at height ${s.revokedAt})`} at height ${tip.height}`, {
@@ -153,6 +164,7 @@ export class Ingest implements IngestService {
         details: { key: id, height: tip.height }
       })
     }
+    this.signatoryAt = tip.hash
   }
 
   // ---- receipts ----
@@ -163,8 +175,12 @@ export class Ingest implements IngestService {
     const row = this.store.row(rowId)
     if (row === undefined) return undefined
     const base: Receipt = { id, table: row.table, state: 'pending', acceptedAt: new Date(row.at).toISOString() }
-    // Derived from the chain index, not from what pending.db last noted: always the truth.
+    // Derived from the chain index, not from what pending.db last noted: always the truth. Inside
+    // a write transaction on this process's index connection (a seal between its import and its
+    // commit), a block of a batch not yet marked sealed may be uncommitted: not trusted then.
+    const writing = this.chain.index.db.inTransaction
     for (const p of this.store.placementsOf(rowId)) {
+      if (writing && p.state !== 'sealed') continue
       const b = p.hash === null ? undefined : this.chain.index.byHash(p.hash)
       if (b?.canonical === true) {
         return { ...base, state: 'sealed', sealed: { height: b.height, blockHash: b.hash, table: row.table, rowid: p.rowid.toString(), sealedAt: b.timestamp } }

@@ -12,7 +12,9 @@ import { describeTable, scratchDb, type TableSchema } from './schema.js'
  * short transaction. Rows are never deleted: a receipt stays answerable.
  *
  *   rows        one per acknowledged row: table, encoded values, size, arrival time, and `batch`,
- *               the batch that holds it now (NULL while pending)
+ *               the batch that holds it now (NULL while pending). No index on pending rows (it
+ *               would cost every append a second B-tree insert): meta `low` is a row id below
+ *               which no row is pending, and pending rows are read by rowid from there.
  *   batches     claimed (a sealer took the rows), built (block hash recorded; the chain commit may
  *               or may not have happened), sealed (its block is canonical), orphaned (its block left
  *               the canonical chain; its rows went back to pending)
@@ -22,7 +24,6 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY COLLATE NOCASE, sql TEXT NOT NULL, declared TEXT, created_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, data BLOB NOT NULL, bytes INTEGER NOT NULL, at INTEGER NOT NULL, batch INTEGER);
-CREATE INDEX IF NOT EXISTS rows_pending ON rows (id, bytes, at) WHERE batch IS NULL;
 CREATE INDEX IF NOT EXISTS rows_batch ON rows (batch) WHERE batch IS NOT NULL;
 CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, state TEXT NOT NULL, hash TEXT, height INTEGER,
   rows INTEGER NOT NULL, bytes INTEGER NOT NULL, oldest_at INTEGER NOT NULL, claimed_at INTEGER NOT NULL, sealed_at INTEGER, pid INTEGER NOT NULL);
@@ -92,6 +93,8 @@ export class PendingStore {
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('layout', LAYOUT)
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('instance', randomInstance())
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', '0')
+        db.exec('DROP INDEX IF EXISTS rows_pending') // an index of the first layout, replaced by `low`
+        db.prepare("INSERT OR IGNORE INTO meta (key, value) SELECT 'low', coalesce(min(id), 1) FROM rows WHERE batch IS NULL").run()
       }
       db.pragma('busy_timeout = 5000')
       const layout = (db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string } | undefined)?.value
@@ -196,6 +199,11 @@ export class PendingStore {
     return tables
   }
 
+  /** Drop the cached tables (a rolled-back transaction may have changed one); re-read at the next use. */
+  forgetTables (): void {
+    this.tableCache = undefined
+  }
+
   /** Store a new or changed table (inside write()). */
   saveTable (t: TableSchema, now: number): void {
     this.stmt('INSERT INTO tables (name, sql, declared, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET sql = excluded.sql, declared = excluded.declared')
@@ -211,8 +219,9 @@ export class PendingStore {
     let first = 0
     for (let i = 0; i < data.length; i++) {
       const d = data[i] as Buffer
-      const id = Number(ins.run(table, d, d.byteLength, at).lastInsertRowid)
-      if (i === 0) first = id
+      const info = ins.run(table, d, d.byteLength, at)
+      // Rowids of one transaction's inserts are consecutive (max + 1 each; this is the only writer).
+      if (i === 0) first = Number(info.lastInsertRowid)
     }
     return first
   }
@@ -237,9 +246,20 @@ export class PendingStore {
     return (this.stmt('SELECT coalesce(max(id), 0) AS n FROM rows').get() as { n: number }).n
   }
 
-  /** Arrival time of the oldest pending row (cheap: one index lookup). */
+  /** A row id below which no row is pending (see the table comment at the top). */
+  private low (): number {
+    return Number(this.meta('low') ?? '1')
+  }
+
+  /** Rows from `id` on may be pending again (they were released, abandoned, orphaned). */
+  private lowerLow (id: number | null | undefined): void {
+    if (id === null || id === undefined) return
+    this.stmt("UPDATE meta SET value = min(CAST(value AS INTEGER), ?) WHERE key = 'low'").run(id)
+  }
+
+  /** Arrival time of the oldest pending row (cheap: reads from `low` to the first pending row). */
   oldestPendingAt (): number | undefined {
-    return (this.stmt('SELECT at FROM rows WHERE batch IS NULL ORDER BY id LIMIT 1').get() as { at: number } | undefined)?.at
+    return (this.stmt('SELECT at FROM rows WHERE id >= ? AND batch IS NULL ORDER BY id LIMIT 1').get(this.low()) as { at: number } | undefined)?.at
   }
 
   /**
@@ -250,7 +270,7 @@ export class PendingStore {
     if (rows === undefined && bytes === undefined) return false
     let n = 0
     let b = 0
-    for (const r of this.stmt('SELECT bytes FROM rows WHERE batch IS NULL ORDER BY id').iterate() as IterableIterator<{ bytes: number }>) {
+    for (const r of this.stmt('SELECT bytes FROM rows WHERE id >= ? AND batch IS NULL ORDER BY id').iterate(this.low()) as IterableIterator<{ bytes: number }>) {
       n++
       b += r.bytes
       if ((rows !== undefined && n >= rows) || (bytes !== undefined && b >= bytes)) return true
@@ -260,7 +280,7 @@ export class PendingStore {
 
   /** Count and size of every pending row: reads them all (for stats and progress, not for polling). */
   pendingStats (): { rows: number, bytes: number, oldestAt: number | undefined } {
-    const r = this.stmt('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t FROM rows WHERE batch IS NULL').get() as { n: number, b: number, t: number | null }
+    const r = this.stmt('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t FROM rows WHERE id >= ? AND batch IS NULL').get(this.low()) as { n: number, b: number, t: number | null }
     return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined }
   }
 
@@ -276,7 +296,8 @@ export class PendingStore {
     let last = -1
     let oldest = Infinity
     const tables = new Set<string>()
-    for (const r of this.stmt('SELECT id, tbl, bytes, at FROM rows WHERE batch IS NULL AND id <= ? ORDER BY id').iterate(upTo) as IterableIterator<{ id: number, tbl: string, bytes: number, at: number }>) {
+    const low = this.low()
+    for (const r of this.stmt('SELECT id, tbl, bytes, at FROM rows WHERE id >= ? AND id <= ? AND batch IS NULL ORDER BY id').iterate(low, upTo) as IterableIterator<{ id: number, tbl: string, bytes: number, at: number }>) {
       const t = r.tbl.toLowerCase()
       if (rows > 0 && (bytes + r.bytes > budget || (!tables.has(t) && tables.size >= maxTables))) break
       tables.add(t)
@@ -287,7 +308,9 @@ export class PendingStore {
     }
     if (rows === 0) return undefined
     const id = Number(this.stmt("INSERT INTO batches (state, rows, bytes, oldest_at, claimed_at, pid) VALUES ('claimed', ?, ?, ?, ?, ?)").run(rows, bytes, oldest, now, process.pid).lastInsertRowid)
-    this.stmt('UPDATE rows SET batch = ? WHERE batch IS NULL AND id <= ?').run(id, last)
+    this.stmt('UPDATE rows SET batch = ? WHERE id >= ? AND id <= ? AND batch IS NULL').run(id, low, last)
+    // The claim took every pending row up to `last`.
+    this.stmt("UPDATE meta SET value = ? WHERE key = 'low'").run(last + 1)
     return { id, state: 'claimed', hash: null, height: null, rows, bytes, oldestAt: oldest, claimedAt: now, sealedAt: null }
   }
 
@@ -297,6 +320,7 @@ export class PendingStore {
 
   /** Give back the batch's rows above `lastKept` (they did not fit in its block). */
   releaseAfter (batch: number, lastKept: number): void {
+    this.lowerLow((this.stmt('SELECT min(id) AS m FROM rows WHERE batch = ? AND id > ?').get(batch, lastKept) as { m: number | null }).m)
     this.stmt('UPDATE rows SET batch = NULL WHERE batch = ? AND id > ?').run(batch, lastKept)
     const r = this.stmt('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, coalesce(min(at), 0) AS t FROM rows WHERE batch = ?').get(batch) as { n: number, b: number, t: number }
     this.stmt('UPDATE batches SET rows = ?, bytes = ?, oldest_at = ? WHERE id = ?').run(r.n, r.b, r.t, batch)
@@ -327,6 +351,7 @@ export class PendingStore {
 
   /** A batch whose block never reached the chain: its rows are pending again. */
   abandon (batch: number): void {
+    this.lowerLow(this.firstRowOf(batch))
     this.stmt('UPDATE rows SET batch = NULL WHERE batch = ?').run(batch)
     this.stmt('DELETE FROM placements WHERE batch = ?').run(batch)
     this.stmt('DELETE FROM batches WHERE id = ?').run(batch)
@@ -334,9 +359,14 @@ export class PendingStore {
 
   /** The batch's block left the canonical chain: its rows are pending again. */
   orphan (batch: number): number {
+    this.lowerLow(this.firstRowOf(batch))
     const n = this.stmt('UPDATE rows SET batch = NULL WHERE batch = ?').run(batch).changes
     this.stmt("UPDATE batches SET state = 'orphaned' WHERE id = ?").run(batch)
     return n
+  }
+
+  private firstRowOf (batch: number): number | null {
+    return (this.stmt('SELECT min(id) AS m FROM rows WHERE batch = ?').get(batch) as { m: number | null }).m
   }
 
   /** The batch's block is canonical again: its rows belong to it. */

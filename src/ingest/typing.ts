@@ -33,6 +33,8 @@ export function typeRows (tableName: string, table: TableSchema | undefined, inp
 
   // Pass 1: check values of existing columns; collect new fields and their kinds.
   const textKinds = new Map<string, Set<string>>()
+  // JSON rows whose fields are spelled as their columns are stored as given (no copy).
+  let rewrite = text
   for (let i = 0; i < input.length; i++) {
     const r = input[i] as IngestRow
     for (const field in r) {
@@ -41,11 +43,12 @@ export function typeRows (tableName: string, table: TableSchema | undefined, inp
       const col = byLower.get(lower)
       if (col !== undefined) {
         if (v !== null && convert(v, col.kind, text) === undefined) throw mismatch(i, field, EXPECTED[col.kind], text && typeof v === 'string' ? 'text' : kindOf(v), col.name)
+        if (col.name !== field) rewrite = true
         continue
       }
-      if (v === null) continue
+      if (v === null) { rewrite = true; continue }
       let f = fresh.get(lower)
-      if (f === undefined) { f = { name: field, firstRow: i }; fresh.set(lower, f) }
+      if (f === undefined) { f = { name: field, firstRow: i }; fresh.set(lower, f) } else if (f.name !== field) rewrite = true
       if (text) {
         const k = typeof v === 'string' ? (parseIntText(v, true) !== undefined ? 'int' : parseRealText(v, true) !== undefined ? 'real' : 'text') : 'blob'
         let set = textKinds.get(lower)
@@ -69,6 +72,7 @@ export function typeRows (tableName: string, table: TableSchema | undefined, inp
   const added: Column[] = [...fresh.values()].map(f => ({ name: f.name, kind: f.kind ?? 'TEXT' }))
   for (const c of added) byLower.set(c.name.toLowerCase(), c)
 
+  if (!rewrite) return { rows: [...input], added }
   // Pass 2: the converted rows, keyed by column name.
   const rows = input.map(r => {
     const out = newRow()

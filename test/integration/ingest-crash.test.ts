@@ -121,7 +121,7 @@ describe('kill -9 of `petal append`', () => {
 })
 
 describe('kill -9 of a running node', () => {
-  const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht']
+  const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0']
 
   async function waitSealed (dir: string, receipts: string[]): Promise<void> {
     await waitFor(() => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport } from '../../../src/chain/index.js'
@@ -101,6 +101,21 @@ describe('append and seal', () => {
     expect((await refusal(noKey.append('t', json('[{"a": 1}]')))).code).toBe('INGEST_NO_KEY')
     expect((await refusal(notSignatory.sealNow())).code).toBe('INGEST_NOT_SIGNATORY')
     expect(notSignatory.stats().pendingRows).toBe(0)
+  })
+
+  it('never reports a row sealed in a block its seal has not committed yet (same process, same index connection)', async () => {
+    const { chain, ingest } = await setup()
+    const { receipts } = await ingest.append('t', json('[{"n": 1}]'))
+    const seen: Array<string | undefined> = []
+    const insert = chain.index.insertBlock.bind(chain.index)
+    const spy = vi.spyOn(chain.index, 'insertBlock').mockImplementation((...args) => {
+      insert(...args)
+      seen.push(ingest.receipt(receipts[0] as string)?.state) // inside the seal's write transaction
+    })
+    await ingest.sealNow()
+    spy.mockRestore()
+    expect(seen).toEqual(['pending'])
+    expect(ingest.receipt(receipts[0] as string)?.state).toBe('sealed')
   })
 
   it('splits pending rows over several blocks within max_block_bytes', async () => {

@@ -1,0 +1,89 @@
+import { AbortError } from '../util/index.js'
+import type { PendingStore } from './store.js'
+
+interface Waiting<J, R> { job: J, signal?: AbortSignal, resolve: (r: R) => void, reject: (err: unknown) => void }
+
+/**
+ * Group commit for appends. Every append waits for an fsync, and an fsync takes milliseconds.
+ * Appends that arrive while a commit is under way, or in the same turn of the event loop, are
+ * therefore written in one transaction with one fsync. Each append gets its own savepoint, so one
+ * refused append leaves the others whole. No append is acknowledged before the commit that holds
+ * it, and a failed commit refuses every append in it. With one client this costs one extra turn
+ * of the event loop. With many, the throughput grows with their number instead of staying at one
+ * fsync per append.
+ */
+export class GroupCommit<J, R> {
+  private queue: Array<Waiting<J, R>> = []
+  private running = false
+  private scheduled = false
+
+  /**
+   * `run` does one job inside the shared transaction (synchronously); `after` runs for each
+   * job once its commit is durable.
+   */
+  constructor (
+    private readonly store: PendingStore,
+    private readonly run: (job: J) => R,
+    private readonly after: (result: R) => void = () => {}
+  ) {}
+
+  async submit (job: J, signal?: AbortSignal): Promise<R> {
+    if (signal?.aborted === true) throw new AbortError()
+    return await new Promise<R>((resolve, reject) => {
+      this.queue.push({ job, signal, resolve, reject })
+      this.schedule()
+    })
+  }
+
+  private schedule (): void {
+    if (this.running || this.scheduled || this.queue.length === 0) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      void this.flush()
+    })
+  }
+
+  private async flush (): Promise<void> {
+    this.running = true
+    const settled: Array<{ w: Waiting<J, R>, ok: true, r: R } | { w: Waiting<J, R>, ok: false, err: unknown }> = []
+    let taken: Array<Waiting<J, R>> = []
+    try {
+      await this.store.write(() => {
+        // Taken once the write lock is held: whatever queued while waiting for it joins too.
+        taken = this.queue.splice(0)
+        for (const w of taken) {
+          if (w.signal?.aborted === true) { settled.push({ w, ok: false, err: new AbortError() }); continue }
+          this.store.db.exec('SAVEPOINT append')
+          try {
+            const r = this.run(w.job)
+            this.store.db.exec('RELEASE append')
+            settled.push({ w, ok: true, r })
+          } catch (err) {
+            this.store.db.exec('ROLLBACK TO append')
+            this.store.db.exec('RELEASE append')
+            this.store.forgetTables() // a rolled-back append may have changed a table
+            settled.push({ w, ok: false, err })
+          }
+        }
+      })
+    } catch (err) {
+      // The commit itself failed (or the lock could not be had): nothing of this group is durable.
+      this.store.forgetTables()
+      for (const w of taken) w.reject(err)
+      settled.length = 0
+      if (taken.length === 0) for (const w of this.queue.splice(0)) w.reject(err)
+    } finally {
+      this.running = false
+    }
+    for (const s of settled) {
+      if (s.ok) {
+        s.w.resolve(s.r)
+        this.after(s.r)
+      } else {
+        s.w.reject(s.err)
+      }
+    }
+    this.schedule()
+  }
+}

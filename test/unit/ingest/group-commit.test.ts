@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { Ingest, IngestError } from '../../../src/ingest/index.js'
+import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { canonicalRows } from '../../helpers/ingest.js'
+
+const alice = fixtureKey('alice')
+const cleanup: Array<() => unknown> = []
+afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
+
+async function setup (): Promise<Ingest> {
+  const { chain } = await newTestChain({ key: alice })
+  const ingest = Ingest.open({ chain, key: alice })
+  cleanup.push(() => { chain.close() }, async () => { await ingest.close() })
+  return ingest
+}
+
+describe('group commit of concurrent appends', () => {
+  it('commits appends of the same moment in one transaction, each all or nothing, acknowledged only after the commit', async () => {
+    const ingest = await setup()
+    await ingest.append('t', [{ n: 0n }])
+    const write = vi.spyOn(ingest.store, 'write')
+    const appended: number[] = []
+    ingest.on('appended', e => { appended.push(e.rows) })
+    const results = await Promise.allSettled(Array.from({ length: 50 }, async (_, i) =>
+      await ingest.append('t', i === 17 ? [{ n: 1n }, { n: 'seventeen' }] : [{ n: BigInt(i * 2) }, { n: BigInt(i * 2 + 1) }])))
+    expect(write.mock.calls.length, 'one transaction for the whole group').toBe(1)
+    const refused = results.filter(r => r.status === 'rejected')
+    expect(refused).toHaveLength(1)
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'INGEST_TYPE_MISMATCH', details: { row: 1, field: 'n' } })
+    const receipts = results.flatMap(r => r.status === 'fulfilled' ? r.value.receipts : [])
+    expect(receipts).toHaveLength(98)
+    expect(new Set(receipts).size).toBe(98)
+    expect(appended).toHaveLength(49)
+    expect(ingest.stats().pendingRows).toBe(99) // the refused append left nothing, not even its first row
+  })
+
+  it('a refused append that widened a table leaves the table as it was for the others of its group', async () => {
+    const ingest = await setup()
+    await ingest.putTable('d', 'CREATE TABLE d (k TEXT NOT NULL)')
+    const [bad, good] = await Promise.allSettled([
+      ingest.append('d', [{ k: null, extra: 1n }]), // adds column extra, then fails NOT NULL
+      ingest.append('d', [{ k: 'a', other: 'x' }]) // adds column other
+    ])
+    expect(bad).toMatchObject({ status: 'rejected', reason: expect.any(IngestError) })
+    expect(good.status).toBe('fulfilled')
+    expect(ingest.store.tables().get('d')?.columns.map(c => c.name)).toEqual(['k', 'other'])
+    await ingest.sealNow()
+    expect(canonicalRows(ingest.chain, 'd').map(r => r.values)).toEqual([{ k: 'a', other: 'x' }])
+  })
+
+  it('an append aborted before its group commits is refused and stores nothing', async () => {
+    const ingest = await setup()
+    const ac = new AbortController()
+    const p = ingest.append('t', [{ n: 1n }], { signal: ac.signal })
+    ac.abort()
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED' })
+    expect(ingest.stats().pendingRows).toBe(0)
+  })
+})
