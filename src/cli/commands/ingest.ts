@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
+import { readNodeState } from '../../node/state-file.js'
 import { NodeLock } from '../../storage/index.js'
 import { isPetalError } from '../../util/index.js'
 import { intOption } from '../args.js'
@@ -61,11 +62,15 @@ export function register (program: Command, action: Action): void {
       }
       const input = readRecords(file ?? '-', o.format, o.maxRows)
       const r = await ingest.append(table, input.rows, { signal: ctx.signal })
-      const nodeRunning = NodeLock.isHeld(ctx.dir)
+      // Say truly who seals: a node that runs as a follower (its key not loaded) does not.
+      const sealer = NodeLock.isHeld(ctx.dir) ? (readNodeState(ctx.dir)?.role === 'signatory' ? 'node' : 'follower') : 'none'
       ctx.out.result({ table: r.table, created: r.created, added_columns: r.addedColumns, rows: r.receipts.length, receipts: r.receipts }, () => r.receipts.join('\n'))
       ctx.out.note(`${r.receipts.length} row(s) of ${input.format.toUpperCase()} (${formatBytes(input.bytes)}) stored as pending rows of ${r.table}` +
         `${r.created ? ' (new table)' : ''}${r.addedColumns.length > 0 ? `; new column(s): ${r.addedColumns.join(', ')}` : ''}.\n` +
-        (nodeRunning ? 'The running node seals them into a block; ' : 'No node runs here: seal them with `petal seal`; ') + 'check one with `petal receipt ID`.')
+        (sealer === 'node'
+          ? 'The running node seals them into a block; '
+          : sealer === 'follower' ? 'The running node does not sign (no signing key loaded): seal them with `petal seal`; ' : 'No node runs here: seal them with `petal seal`; ') +
+        'check one with `petal receipt ID`.')
     }, 'warn'))
 
   program.command('seal')
