@@ -1,5 +1,5 @@
 import { IngestError } from './errors.js'
-import { markTextRows, newRow, type IngestRow, type IngestValue } from './values.js'
+import { markTextRows, newRow, setField, type IngestRow, type IngestValue } from './values.js'
 
 /**
  * CSV with a header row (RFC 4180; CRLF or LF line ends), read as the exact inverse of
@@ -78,7 +78,7 @@ export function parseCsvRecords (s: string, maxRows: number): IngestRow[] {
       throw fail(`${fields.length} field(s) where the header has ${names.length}`, rows.length)
     }
     const row = newRow()
-    for (let i = 0; i < names.length; i++) row[names[i] as string] = cell(fields[i] as { text: string, quoted: boolean })
+    for (let i = 0; i < names.length; i++) setField(row, names[i] as string, cell(fields[i] as { text: string, quoted: boolean }))
     rows.push(row)
   }
   return markTextRows(rows)

@@ -1,5 +1,5 @@
 import { IngestError } from './errors.js'
-import { INT64_MAX, INT64_MIN, newRow, type IngestRow, type IngestValue } from './values.js'
+import { INT64_MAX, INT64_MIN, newRow, setField, type IngestRow, type IngestValue } from './values.js'
 
 /**
  * A strict JSON reader for records: a top-level array of objects (`json`) or one object per line
@@ -111,7 +111,7 @@ class JsonReader {
       if (this.peek() !== 0x3a) throw this.fail(index, key, 'expected ":" after the field name')
       this.pos++
       this.space()
-      row[key] = this.value(index, key)
+      setField(row, key, this.value(index, key))
       this.space()
       const c = this.peek()
       this.pos++

@@ -1,4 +1,4 @@
-import { newRow, type IngestRow, type IngestValue } from './values.js'
+import { newRow, setField, type IngestRow, type IngestValue } from './values.js'
 
 /**
  * The encoding of a pending row in pending.db: field count, then per field its name and a typed
@@ -125,7 +125,7 @@ export function decodePendingRow (b: Uint8Array): IngestRow {
       }
       default: throw new Error(`pending row: unknown value tag ${String(tag)}`)
     }
-    row[name] = v
+    setField(row, name, v)
   }
   return row
 }

@@ -1,6 +1,6 @@
 import { rowError } from './errors.js'
 import type { Column, ColumnKind, TableSchema } from './schema.js'
-import { kindOf, newRow, parseIntText, parseRealText, type IngestRow, type IngestValue, type ValueKind } from './values.js'
+import { kindOf, newRow, parseIntText, setField, parseRealText, type IngestRow, type IngestValue, type ValueKind } from './values.js'
 
 /**
  * Typing rows against a table (docs/ingest.md, "Types"). A value of the wrong type for a column
@@ -80,7 +80,7 @@ export function typeRows (tableName: string, table: TableSchema | undefined, inp
       const v = r[field] as IngestValue
       const col = byLower.get(field.toLowerCase())
       if (col === undefined) continue // only NULLs were seen for it: NULL is what a missing column reads as
-      out[col.name] = v === null ? null : convert(v, col.kind, text) as IngestValue
+      setField(out, col.name, v === null ? null : convert(v, col.kind, text) as IngestValue)
     }
     return out
   })
