@@ -5,10 +5,10 @@ import { importBlock, type Chain, type ImportResult } from '../chain/index.js'
 import { NetworkError } from '../network/errors.js'
 import type { WireHeader } from '../network/index.js'
 import { tmpBlockPath } from '../storage/index.js'
-import { AbortError, errorMessage, isPetalError, type Logger, type WorkProgress } from '../util/index.js'
+import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, type Clock, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
-import type { HeaderFeed } from './header-feed.js'
 import { Notifier } from './notifier.js'
+import { Slot, type FetchRequest, type SlotState } from './slot.js'
 import type { SyncNetwork } from './types.js'
 
 export interface DownloadOptions {
@@ -24,12 +24,27 @@ export interface DownloadOptions {
   hedgeAfterMs: number
 }
 
-export interface DownloadContext {
-  chain: Chain
-  net: SyncNetwork
-  logger: Logger
-  o: DownloadOptions
-  /** Peers that may have a block at this height (their claimed tip is at least that high). */
+/** Where downloaded blocks go: the chain's full validation and fork choice. */
+export interface BlockImporter {
+  readonly maxBlockBytes: number
+  /** A fresh path in the data directory's tmp/ to download a block into. */
+  tmpPath: () => string
+  /** Import (and consume) a downloaded file; throws BlockError when the block is invalid. */
+  import: (file: string, seal: string, expectedHash: string, signal: AbortSignal, onProgress?: (p: WorkProgress) => void) => Promise<ImportResult>
+}
+
+/** The headers of the branch to download, in height order (a HeaderFeed). */
+export interface HeaderSource {
+  /** The peer that sent the headers: it vouched for the blocks, so it shares the blame for an invalid one. */
+  readonly peer: string
+  /** The next header, or undefined at the end of the branch. */
+  take: (signal: AbortSignal) => Promise<WireHeader | undefined>
+}
+
+export interface DownloadComponents {
+  network: Pick<SyncNetwork, 'fetchBlock' | 'report'>
+  importer: BlockImporter
+  /** Peers that may have a block at this height (their claimed tip is at least that high), best first. */
   candidates: (height: number) => string[]
   onImported: (r: ImportResult, from: string) => void
   /** A header entered the download window. */
@@ -38,150 +53,222 @@ export interface DownloadContext {
   onReceived?: (h: WireHeader, bytes: number) => void
   /** Progress of importing block `h` (hashing, checking, storing), in bytes of work. */
   onImportProgress?: (h: WireHeader, p: WorkProgress) => void
+  logger: Logger
+  clock?: Clock
 }
 
-interface Slot {
-  header: WireHeader
-  state: 'queued' | 'active' | 'done'
-  file?: string
-  seal?: string
-  from?: string
-  tried: Set<string>
-  active: Map<string, AbortController>
-  rounds: number
-  notBefore: number
-  startedAt: number
-  /** The most of this block any transfer has received so far. */
-  received: number
+/** The importer of a chain: files are consumed from tmp/ by `importBlock`. */
+export function chainImporter (chain: Chain): BlockImporter {
+  return {
+    maxBlockBytes: chain.params.maxBlockBytes,
+    tmpPath: () => tmpBlockPath(chain.dir),
+    import: async (file, seal, expectedHash, signal, onProgress) => await importBlock(chain, file, seal, { expectedHash, consume: true, signal, onProgress })
+  }
 }
+
+// The longest the loop sleeps without news (downloads finishing wake it at once).
+const MAX_IDLE_MS = 1_000
 
 /**
- * Download the blocks of `feed` from several peers at once, in a moving window, and import them
- * strictly in height order through the chain's full validation. Memory is bounded by the window
- * (files wait on disk) and the header feed. Throws SyncError/BlockError when the branch cannot
- * be completed; what was imported stays imported.
+ * Downloads the blocks of one branch from several peers at once, in a moving window, and imports
+ * them strictly in height order through the importer. Each height is a `Slot` whose state only
+ * changes through checked transitions; this class decides which transition to make: which peer
+ * to ask (least busy candidate that has not failed this round), when to hedge the block the import
+ * waits for, when to start a new round, when to give up (UNAVAILABLE). Memory is bounded by the
+ * window (files wait on disk). Throws SyncError/BlockError when the branch cannot be completed;
+ * what was imported stays imported. One instance runs once.
  */
-export async function downloadBranch (ctx: DownloadContext, feed: HeaderFeed, signal: AbortSignal): Promise<number> {
-  const { chain, net, o } = ctx
-  const slots: Slot[] = []
-  const inflight = new Map<string, number>()
-  const wake = new Notifier()
-  let feedDone = false
-  let closed = false
-  let imported = 0
+export class DownloadScheduler {
+  private readonly slots: Slot[] = []
+  private readonly load = new Map<string, number>()
+  private readonly inflight = new Set<Promise<void>>()
+  private readonly received = new WeakMap<Slot, number>()
+  private readonly wake = new Notifier()
+  private readonly clock: Clock
+  private last: { height: number, hash: string } | undefined
+  private feedDone = false
+  private closed = false
+  private imported = 0
+  private fault: unknown
 
-  const start = (s: Slot, peer: string): void => {
-    const ctl = new AbortController()
-    const file = tmpBlockPath(chain.dir)
-    s.state = 'active'
-    s.active.set(peer, ctl)
-    if (s.active.size === 1) s.startedAt = Date.now()
-    inflight.set(peer, (inflight.get(peer) ?? 0) + 1)
+  constructor (private readonly c: DownloadComponents, private readonly o: DownloadOptions, private readonly feed: HeaderSource) {
+    this.clock = c.clock ?? systemClock
+  }
+
+  /** Download and import the whole branch; resolves to the number of blocks imported. */
+  async run (signal: AbortSignal): Promise<number> {
+    try {
+      for (;;) {
+        await this.fill(signal)
+        if (this.fault !== undefined) throw this.fault
+        this.dispatch()
+        while (this.slots[0]?.state.kind === 'fetched') {
+          await this.importHead(this.slots[0], signal)
+          this.dispatch()
+        }
+        if (this.slots.length === 0 && this.feedDone) return this.imported
+        throwIfAborted(signal)
+        if (!this.feedDone && this.slots.length < this.o.window) continue // imports made room
+        await this.wake.wait(this.idleMs(), signal)
+      }
+    } catch (err) {
+      if (signal.aborted && !(isPetalError(err) && err.code !== 'ABORTED')) throw new AbortError()
+      throw err
+    } finally {
+      await this.close()
+    }
+  }
+
+  /** The state of each height in the window, lowest first (for tests and diagnostics). */
+  window (): Array<{ height: number, state: SlotState['kind'] }> {
+    return this.slots.map(s => ({ height: s.height, state: s.state.kind }))
+  }
+
+  private async fill (signal: AbortSignal): Promise<void> {
+    while (!this.feedDone && this.slots.length < this.o.window) {
+      const h = await this.feed.take(signal)
+      if (h === undefined) { this.feedDone = true; return }
+      const last = this.last
+      if (last !== undefined && (h.height !== last.height + 1 || h.parent !== last.hash)) {
+        throw new SyncError('HEADERS_INCONSISTENT', `headers skip from height ${last.height} to ${h.height}`, { details: { peer: this.feed.peer, height: h.height } })
+      }
+      this.last = { height: h.height, hash: h.hash }
+      this.slots.push(new Slot(h))
+      this.c.onQueued?.(h)
+    }
+  }
+
+  /** Make every transition that is due: ask peers, hedge, start rounds, give up. */
+  private dispatch (): void {
+    const now = this.clock.now()
+    for (const [i, slot] of this.slots.entries()) {
+      const s = slot.state
+      if (s.kind === 'waiting' && s.notBefore <= now) this.assign(slot, s, now)
+      else if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && now - s.since >= this.o.hedgeAfterMs) {
+        // The block everything waits for is slow: ask a second peer too; the first file wins.
+        const peer = this.pickPeer(slot.height, p => !s.tried.has(p) && !s.requests.has(p))
+        if (peer !== undefined) slot.hedge(this.request(slot, peer))
+      }
+    }
+  }
+
+  private assign (slot: Slot, s: Extract<SlotState, { kind: 'waiting' }>, now: number): void {
+    const peer = this.pickPeer(slot.height, p => !s.tried.has(p))
+    if (peer !== undefined) { slot.start(this.request(slot, peer), now); return }
+    const all = this.c.candidates(slot.height)
+    if (all.some(p => !s.tried.has(p))) return // every untried candidate is busy: wait for one
+    if (all.length === 0 || s.round + 1 >= this.o.maxAttempts) {
+      slot.giveUp()
+      throw new SyncError('UNAVAILABLE', `no peer could provide block ${slot.height}`, { details: { height: slot.height, hash: slot.header.hash } })
+    }
+    slot.nextRound(now, this.o.retryDelayMs * 2 ** s.round)
+  }
+
+  /** The least busy allowed candidate with a free request slot (candidates' order breaks ties). */
+  private pickPeer (height: number, allowed: (peer: string) => boolean): string | undefined {
+    let best: string | undefined
+    for (const p of this.c.candidates(height)) {
+      if (!allowed(p) || this.loadOf(p) >= this.o.perPeer) continue
+      if (best === undefined || this.loadOf(p) < this.loadOf(best)) best = p
+    }
+    return best
+  }
+
+  private loadOf (peer: string): number { return this.load.get(peer) ?? 0 }
+
+  /** Start fetching the slot's block from `peer`; the outcome is a transition of the slot. */
+  private request (slot: Slot, peer: string): FetchRequest {
+    const req: FetchRequest = { peer, file: this.c.importer.tmpPath(), controller: new AbortController() }
+    this.load.set(peer, this.loadOf(peer) + 1)
     let got = 0
     const onBytes = (n: number): void => {
       got += n
-      if (got > s.received && s.state !== 'done') { s.received = got; ctx.onReceived?.(s.header, got) }
+      if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got)
     }
-    net.fetchBlock(peer, s.header.hash, file, { maxBytes: chain.params.maxBlockBytes, signal: AbortSignal.any([signal, ctl.signal]), onBytes }).then(
-      r => {
-        if (s.state === 'done' || closed) { rm(file, { force: true }).catch(() => {}); return }
-        if (r.size > s.received) { s.received = r.size; ctx.onReceived?.(s.header, r.size) }
-        s.state = 'done'
-        s.file = file
-        s.seal = r.seal
-        s.from = peer
-        for (const [p, c] of s.active) if (p !== peer) c.abort()
+    const p = this.c.network.fetchBlock(peer, slot.header.hash, req.file, { maxBytes: this.c.importer.maxBlockBytes, signal: req.controller.signal, onBytes }).then(
+      async r => {
+        if (this.closed || !slot.isFetchingFrom(peer)) { await discard(req.file); return }
+        this.noteReceived(slot, r.size)
+        for (const loser of slot.succeeded(peer, r.seal)) loser.controller.abort()
       },
-      (err: unknown) => {
-        rm(file, { force: true }).catch(() => {})
-        s.tried.add(peer)
-        if (s.state === 'active' && s.active.size === 1) s.state = 'queued'
+      async (err: unknown) => {
+        await discard(req.file)
+        if (this.closed || !slot.isFetchingFrom(peer)) return
+        slot.failed(peer)
         if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) {
-          ctx.logger.debug('block download failed', { peer, height: s.header.height, error: errorMessage(err) })
+          this.c.logger.debug('block download failed', { peer, height: slot.height, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
         }
       }
-    ).finally(() => {
-      s.active.delete(peer)
-      inflight.set(peer, (inflight.get(peer) ?? 1) - 1)
-      wake.notify()
+    ).catch((err: unknown) => {
+      // A transition refused by the slot is a bug: end the download with it rather than lose it.
+      this.fault ??= err
+    }).finally(() => {
+      this.load.set(peer, this.loadOf(peer) - 1)
+      this.inflight.delete(p)
+      this.wake.notify()
     })
+    this.inflight.add(p)
+    return req
   }
 
-  const pickPeer = (s: Slot): string | undefined => {
-    const free = ctx.candidates(s.header.height)
-      .filter(p => !s.tried.has(p) && !s.active.has(p) && (inflight.get(p) ?? 0) < o.perPeer)
-      .sort((a, b) => (inflight.get(a) ?? 0) - (inflight.get(b) ?? 0))
-    return free[0]
+  /** Progress: the most of the slot's block any one transfer has received (hedges count once). */
+  private noteReceived (slot: Slot, bytes: number): void {
+    if (bytes <= (this.received.get(slot) ?? 0)) return
+    this.received.set(slot, bytes)
+    this.c.onReceived?.(slot.header, bytes)
   }
 
-  const dispatch = (): void => {
-    const now = Date.now()
-    for (const [i, s] of slots.entries()) {
-      if (s.state === 'queued' && s.notBefore <= now) {
-        const p = pickPeer(s)
-        if (p !== undefined) { start(s, p); continue }
-        const all = ctx.candidates(s.header.height)
-        if (all.some(c => !s.tried.has(c))) continue // every candidate is busy: wait for a free one
-        if (all.length === 0 || ++s.rounds >= o.maxAttempts) {
-          throw new SyncError('UNAVAILABLE', `no peer could provide block ${s.header.height}`, { details: { height: s.header.height, hash: s.header.hash } })
-        }
-        s.tried.clear()
-        s.notBefore = now + o.retryDelayMs * 2 ** (s.rounds - 1)
-      } else if (i === 0 && s.state === 'active' && s.active.size === 1 && now - s.startedAt > o.hedgeAfterMs) {
-        // The block everything waits for is slow: ask a second peer too.
-        const p = pickPeer(s)
-        if (p !== undefined) start(s, p)
-      }
-    }
-  }
-
-  const importHead = async (s: Slot): Promise<void> => {
-    const from = s.from as string
+  private async importHead (slot: Slot, signal: AbortSignal): Promise<void> {
+    const { file, seal, from } = slot.importing()
+    const onProgress = this.c.onImportProgress
     try {
-      const r = await importBlock(chain, s.file as string, s.seal as string, {
-        expectedHash: s.header.hash, consume: true, signal, onProgress: ctx.onImportProgress === undefined ? undefined : p => { ctx.onImportProgress?.(s.header, p) }
-      })
-      imported++
-      ctx.onImported(r, from)
+      const r = await this.c.importer.import(file, seal, slot.header.hash, signal, onProgress === undefined ? undefined : p => { onProgress(slot.header, p) })
+      slot.importDone()
+      this.slots.shift()
+      this.imported++
+      this.c.onImported(r, from)
       if (r.reorgRefused !== undefined) {
-        throw new SyncError('REORG_REFUSED', `peer's branch would reorganise ${r.reorgRefused.depth} blocks (max_reorg_depth ${r.reorgRefused.maxDepth})`, { details: { peer: feed.peer } })
+        throw new SyncError('REORG_REFUSED', `peer's branch would reorganise ${r.reorgRefused.depth} blocks (max_reorg_depth ${r.reorgRefused.maxDepth})`, { details: { peer: this.feed.peer } })
       }
     } catch (err) {
-      await rm(s.file as string, { force: true })
+      if (slot.state.kind === 'importing') slot.importDone()
+      await discard(file)
       if (err instanceof BlockError && isInvalidBlock(err.code)) {
-        net.report(from, 'invalid-block', err.code)
-        if (feed.peer !== from) net.report(feed.peer, 'invalid-block', err.code)
+        this.c.network.report(from, 'invalid-block', err.code)
+        if (this.feed.peer !== from) this.c.network.report(this.feed.peer, 'invalid-block', err.code)
       }
       throw err
     }
   }
 
-  try {
-    for (;;) {
-      while (!feedDone && slots.length < o.window) {
-        const h = await feed.take(signal)
-        if (h === undefined) { feedDone = true; break }
-        slots.push({ header: h, state: 'queued', tried: new Set(), active: new Map(), rounds: 0, notBefore: 0, startedAt: 0, received: 0 })
-        ctx.onQueued?.(h)
-      }
-      // Keep downloads flowing while blocks are imported (imports are mostly synchronous work).
-      dispatch()
-      while (slots[0]?.state === 'done') {
-        await importHead(slots.shift() as Slot)
-        dispatch()
-      }
-      if (slots.length === 0 && feedDone) return imported
-      if (signal.aborted) throw new AbortError()
-      await wake.wait(100, signal)
+  /** Until the next retry round or hedge is due, at most MAX_IDLE_MS. */
+  private idleMs (): number {
+    const now = this.clock.now()
+    let next = now + MAX_IDLE_MS
+    for (const [i, slot] of this.slots.entries()) {
+      const s = slot.state
+      if (s.kind === 'waiting' && s.notBefore > now) next = Math.min(next, s.notBefore)
+      // A hedge that is due but found no free peer is retried when a download ends (which wakes the loop).
+      if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && s.since + this.o.hedgeAfterMs > now) next = Math.min(next, s.since + this.o.hedgeAfterMs)
     }
-  } catch (err) {
-    if (signal.aborted && !(isPetalError(err) && err.code !== 'ABORTED')) throw new AbortError()
-    throw err
-  } finally {
-    closed = true
-    for (const s of slots) {
-      for (const c of s.active.values()) c.abort()
-      if (s.file !== undefined) await rm(s.file, { force: true })
-    }
+    return Math.max(1, next - now)
   }
+
+  /** Abort what is in flight, wait for it to settle, and delete every file this download holds. */
+  private async close (): Promise<void> {
+    this.closed = true
+    const files: string[] = []
+    for (const slot of this.slots) {
+      const { requests, file } = slot.leftovers()
+      for (const r of requests) r.controller.abort()
+      if (file !== undefined) files.push(file)
+    }
+    await Promise.allSettled([...this.inflight])
+    await Promise.all(files.map(discard))
+  }
+}
+
+/** Delete a downloaded file; one that cannot be deleted now is left to the next cleanTmp. */
+async function discard (file: string): Promise<void> {
+  await rm(file, { force: true }).catch(() => {})
 }

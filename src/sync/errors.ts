@@ -10,7 +10,9 @@ export const SYNC_ERROR_CODES = [
   /** the chain refused to switch to the peer's branch (max_reorg_depth) */
   'REORG_REFUSED',
   /** a pull could not reach its peer or finish */
-  'PULL_FAILED'
+  'PULL_FAILED',
+  /** the download scheduler tried a transition its slot's state does not allow (a bug) */
+  'WRONG_SLOT_STATE'
 ] as const
 
 export type SyncErrorCode = typeof SYNC_ERROR_CODES[number]
@@ -22,6 +24,7 @@ export interface SyncErrorDetails {
   HEADERS_INCONSISTENT: { peer: string, height?: number }
   REORG_REFUSED: { peer: string }
   PULL_FAILED: Record<never, never>
+  WRONG_SLOT_STATE: { height: number, state: string }
 }
 
 /** A catch-up step that could not complete; the syncer retries later or with other peers. */
@@ -34,7 +37,8 @@ export const SYNC_ERROR_DOCS: Readonly<Record<SyncErrorCode, CodeDoc>> = {
   FORK_TOO_DEEP: { meaning: 'the peer\'s branch leaves this chain more than max_reorg_depth blocks below the tip' },
   HEADERS_INCONSISTENT: { meaning: 'the peer\'s headers do not continue its chain, or do not lead to the tip it claims' },
   REORG_REFUSED: { meaning: 'switching to the peer\'s branch would reorganise more than max_reorg_depth blocks' },
-  PULL_FAILED: { meaning: 'a pull could not reach its peer, or stopped making progress', hint: 'check that the peer is running and reachable; run the same command again to resume' }
+  PULL_FAILED: { meaning: 'a pull could not reach its peer, or stopped making progress', hint: 'check that the peer is running and reachable; run the same command again to resume' },
+  WRONG_SLOT_STATE: { meaning: 'the download scheduler tried a step its state does not allow (a bug in Petal); the sync round stops and is retried', hint: 'report it with the log' }
 }
 
 registerErrorClass(SyncError, 'catching up with peers could not complete', SYNC_ERROR_DOCS)

@@ -1,3 +1,4 @@
+import { MAX_UPLOADS_PER_PEER } from '../network/constants.js'
 import type { DownloadOptions } from './download.js'
 
 export interface SyncOptions extends DownloadOptions {
@@ -9,7 +10,8 @@ export interface SyncOptions extends DownloadOptions {
 
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   window: 32,
-  perPeer: 8,
+  // What a peer serves to one requester at once: more requests would only be answered BUSY.
+  perPeer: MAX_UPLOADS_PER_PEER,
   maxAttempts: 5,
   retryDelayMs: 200,
   hedgeAfterMs: 5_000,

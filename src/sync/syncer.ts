@@ -6,7 +6,7 @@ import { headerOf } from '../network/wire.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
 import { AbortError, errorMessage, isPetalError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
-import { downloadBranch } from './download.js'
+import { chainImporter, DownloadScheduler } from './download.js'
 import { findAncestor, HeaderFeed } from './header-feed.js'
 import { judgeHeader } from './judge.js'
 import { Notifier } from './notifier.js'
@@ -239,17 +239,16 @@ export class Sync {
       if (t.tip.height - anchor.height > 1) this.logger.info('syncing', { peer: t.peer, from: anchor.height, to: t.tip.height })
     }
     this.setProgress({ state: 'syncing', target: t.tip.height, peer: t.peer })
-    await downloadBranch({
-      chain,
-      net: network,
+    await new DownloadScheduler({
+      network,
+      importer: chainImporter(chain),
       logger: this.logger,
-      o: this.o,
       candidates: h => this.candidates(h, t.peer),
       onImported: (r, from) => { this.imported(r, from) },
       onQueued: h => { this.queued(h) },
       onReceived: (h, got) => { this.received(h, got) },
       onImportProgress: (h, p) => { this.importing(h, p) }
-    }, feed, signal)
+    }, this.o, feed).run(signal)
     if (chain.index.byHash(t.tip.hash) === undefined) {
       // The peer claimed this tip but served no branch reaching it (its headers ran out, or it
       // reorganised meanwhile): drop the claim, or it would be chosen again at once, forever.

@@ -1,0 +1,133 @@
+import type { WireHeader } from '../network/index.js'
+import { SyncError } from './errors.js'
+
+/** One download of a block from one peer, into its own file in tmp/. */
+export interface FetchRequest { readonly peer: string, readonly file: string, readonly controller: AbortController }
+
+/**
+ * Where one height of the download window stands. Only the fields of the current state exist,
+ * and a slot moves between states only through the methods of `Slot`, each of which checks it
+ * starts from the state it expects (as lodestar's range-sync batches do):
+ *
+ * ```
+ *   waiting ──start──▶ fetching ──succeeded──▶ fetched ──importing──▶ importing ──importDone──▶ done
+ *     ▲  │               │  ▲ hedge
+ *     │  │ nextRound     │  └──
+ *     │  ▼               │ failed (last request)
+ *     └──┴───────────────┘
+ *   waiting ──giveUp──▶ unavailable
+ * ```
+ */
+export type SlotState =
+  /** Needs a peer. `tried` failed in this round; a new round starts no earlier than `notBefore`. */
+  | { readonly kind: 'waiting', readonly round: number, readonly tried: ReadonlySet<string>, readonly notBefore: number }
+  /** Requested from one peer, or two once hedged; the first complete file wins. */
+  | { readonly kind: 'fetching', readonly round: number, readonly tried: ReadonlySet<string>, readonly requests: ReadonlyMap<string, FetchRequest>, readonly since: number }
+  /** A file whose bytes hash to the header's hash waits in tmp/ for its turn to be imported. */
+  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string }
+  | { readonly kind: 'importing', readonly file: string, readonly from: string }
+  /** The chain took the file (or refused it, which ends the download). */
+  | { readonly kind: 'done' }
+  /** Every candidate failed in every round. */
+  | { readonly kind: 'unavailable' }
+
+export type SlotKind = SlotState['kind']
+
+type Of<K extends SlotKind> = Extract<SlotState, { kind: K }>
+
+export class Slot {
+  private s: SlotState = { kind: 'waiting', round: 0, tried: new Set(), notBefore: 0 }
+
+  constructor (readonly header: WireHeader) {}
+
+  get height (): number { return this.header.height }
+  get state (): SlotState { return this.s }
+
+  /** waiting → fetching: ask `peer`. */
+  start (req: FetchRequest, now: number): void {
+    const s = this.expect('waiting', 'start')
+    this.s = { kind: 'fetching', round: s.round, tried: s.tried, requests: new Map([[req.peer, req]]), since: now }
+  }
+
+  /** fetching → fetching: ask a second peer while the first one is slow. */
+  hedge (req: FetchRequest): void {
+    const s = this.expect('fetching', 'hedge')
+    if (s.requests.has(req.peer)) throw wrongState(this, 'hedge with the peer already asked')
+    this.s = { ...s, requests: new Map([...s.requests, [req.peer, req]]) }
+  }
+
+  /** Is the file `peer` is sending still wanted? (False for the loser of a hedge, or after close.) */
+  isFetchingFrom (peer: string): boolean {
+    return this.s.kind === 'fetching' && this.s.requests.has(peer)
+  }
+
+  /** fetching → fetched: `peer` delivered. Returns the other requests, which the caller aborts. */
+  succeeded (peer: string, seal: string): FetchRequest[] {
+    const s = this.expect('fetching', 'succeeded')
+    const req = s.requests.get(peer)
+    if (req === undefined) throw wrongState(this, `succeeded from ${peer}, which was not asked`)
+    this.s = { kind: 'fetched', file: req.file, seal, from: peer }
+    return [...s.requests.values()].filter(r => r !== req)
+  }
+
+  /** fetching → fetching (another request is still out) or waiting: `peer` failed this round. */
+  failed (peer: string): void {
+    const s = this.expect('fetching', 'failed')
+    if (!s.requests.has(peer)) throw wrongState(this, `failed from ${peer}, which was not asked`)
+    const tried = new Set(s.tried).add(peer)
+    const requests = new Map(s.requests)
+    requests.delete(peer)
+    this.s = requests.size > 0
+      ? { ...s, tried, requests }
+      : { kind: 'waiting', round: s.round, tried, notBefore: 0 }
+  }
+
+  /** waiting → waiting: every candidate failed; forget them and try again after `delayMs`. */
+  nextRound (now: number, delayMs: number): void {
+    const s = this.expect('waiting', 'nextRound')
+    this.s = { kind: 'waiting', round: s.round + 1, tried: new Set(), notBefore: now + delayMs }
+  }
+
+  /** waiting → unavailable. */
+  giveUp (): void {
+    this.expect('waiting', 'giveUp')
+    this.s = { kind: 'unavailable' }
+  }
+
+  /** fetched → importing: returns what to import. */
+  importing (): { file: string, seal: string, from: string } {
+    const s = this.expect('fetched', 'importing')
+    this.s = { kind: 'importing', file: s.file, from: s.from }
+    return { file: s.file, seal: s.seal, from: s.from }
+  }
+
+  /** importing → done: the chain has taken the file, or refused it (and it is gone). */
+  importDone (): void {
+    this.expect('importing', 'importDone')
+    this.s = { kind: 'done' }
+  }
+
+  /** Requests still out and files still held, for cleanup when the download ends. */
+  leftovers (): { requests: FetchRequest[], file?: string } {
+    const s = this.s
+    if (s.kind === 'fetching') return { requests: [...s.requests.values()] }
+    if (s.kind === 'fetched' || s.kind === 'importing') return { requests: [], file: s.file }
+    return { requests: [] }
+  }
+
+  private expect<K extends SlotKind> (kind: K, transition: string): Of<K> {
+    const s = this.s
+    if (!isKind(s, kind)) throw wrongState(this, `${transition} needs state ${kind}`)
+    return s
+  }
+}
+
+function isKind<K extends SlotKind> (s: SlotState, kind: K): s is Of<K> {
+  return s.kind === kind
+}
+
+function wrongState (slot: Slot, what: string): SyncError {
+  return new SyncError('WRONG_SLOT_STATE', `download scheduler bug at height ${slot.height}: ${what}, but the slot is ${slot.state.kind}`, {
+    details: { height: slot.height, state: slot.state.kind }
+  })
+}

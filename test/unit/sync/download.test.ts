@@ -1,0 +1,312 @@
+import { beforeAll, describe, expect, it } from 'vitest'
+import { copyFileSync, readdirSync, statSync } from 'node:fs'
+import { copyFile, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { signSeal } from '../../../src/block/index.js'
+import { Chain, type ImportResult } from '../../../src/chain/index.js'
+import { sha256File } from '../../../src/crypto/index.js'
+import { headerOf, NetworkError, type FetchedBlock, type Offence, type WireHeader } from '../../../src/network/index.js'
+import { SyncError } from '../../../src/sync/index.js'
+import { chainImporter, DownloadScheduler, type DownloadOptions, type HeaderSource } from '../../../src/sync/download.js'
+import { Slot } from '../../../src/sync/slot.js'
+import { AbortError, nullLogger } from '../../../src/util/index.js'
+import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { cloneGenesis } from '../../helpers/network.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
+
+const alice = fixtureKey('alice')
+const N = 12
+
+/** A real chain of N blocks whose files the fake peers serve. */
+let source: Chain
+let headers: WireHeader[]
+let genesis: { params: Chain['params'], genesisFile: string }
+
+beforeAll(async () => {
+  const t = await newTestChain({ key: alice })
+  await extendChain(t.chain, alice, N, 3)
+  source = t.chain
+  headers = source.index.range(1, N).map(headerOf)
+  genesis = { params: source.params, genesisFile: join(t.dir, '0000', 'block_00000000.db') }
+  return () => { source.close() }
+})
+
+/** What a fake peer does with a block request. */
+type Behaviour = 'serve' | 'hang' | 'not-found' | 'bad-hash' | 'reset'
+
+interface Asked { peer: string, height: number, aborted: boolean }
+
+/**
+ * The network as sync sees it, in memory: each peer answers block requests by its behaviour
+ * (per peer, or per peer and height), serving real block files from `files`. Everything it was
+ * asked is recorded, with the concurrency per peer.
+ */
+class FakeNetwork {
+  readonly asked: Asked[] = []
+  readonly reports: Array<{ peer: string, offence: Offence }> = []
+  readonly maxActive = new Map<string, number>()
+  private readonly active = new Map<string, number>()
+  private readonly gates = new Set<() => void>()
+  readonly files = new Map<string, { path: string, seal: string, height: number }>()
+
+  constructor (private readonly behaviour: (peer: string, height: number) => Behaviour) {
+    for (const h of headers) this.files.set(h.hash, { path: source.pathOf(source.index.byHash(h.hash) ?? fail()), seal: h.seal, height: h.height })
+  }
+
+  /** Let every hanging request proceed as `serve`. */
+  release (): void { for (const g of [...this.gates]) g() }
+
+  fetchBlock = async (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal }): Promise<FetchedBlock> => {
+    const f = this.files.get(hash)
+    if (f === undefined) throw new NetworkError('PEER_LACKS_BLOCK', 'no such block')
+    const asked: Asked = { peer, height: f.height, aborted: false }
+    this.asked.push(asked)
+    const n = (this.active.get(peer) ?? 0) + 1
+    this.active.set(peer, n)
+    this.maxActive.set(peer, Math.max(n, this.maxActive.get(peer) ?? 0))
+    try {
+      let b = this.behaviour(peer, f.height)
+      if (b === 'hang') {
+        await new Promise<void>((resolve, reject) => {
+          const go = (): void => { this.gates.delete(go); resolve() }
+          this.gates.add(go)
+          o.signal?.addEventListener('abort', () => { this.gates.delete(go); asked.aborted = true; reject(new AbortError()) }, { once: true })
+        })
+        b = 'serve'
+      }
+      if (o.signal?.aborted === true) { asked.aborted = true; throw new AbortError() }
+      if (b === 'not-found') throw new NetworkError('PEER_LACKS_BLOCK', 'peer does not have the block')
+      if (b === 'reset') throw new NetworkError('STREAM_ERROR', 'connection closed')
+      if (b === 'bad-hash') {
+        // The real network hashes the bytes as they arrive and scores the peer itself.
+        await writeFile(dest, randomBytes(1000))
+        this.reports.push({ peer, offence: 'hash-mismatch' })
+        throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { peer, hash } })
+      }
+      await copyFile(f.path, dest)
+      return { seal: f.seal, size: statSync(dest).size }
+    } finally {
+      this.active.set(peer, (this.active.get(peer) ?? 1) - 1)
+    }
+  }
+
+  report = (peer: string, offence: Offence): void => { this.reports.push({ peer, offence }) }
+}
+
+function fail (): never { throw new Error('unreachable') }
+
+function feedOf (hs: WireHeader[], peer = 'A'): HeaderSource {
+  const queue = [...hs]
+  return { peer, take: async () => queue.shift() }
+}
+
+const FAST: DownloadOptions = { window: 4, perPeer: 2, maxAttempts: 3, retryDelayMs: 5, hedgeAfterMs: 20 }
+
+async function freshChain (): Promise<Chain> {
+  return Chain.open(await cloneGenesis(genesis))
+}
+
+interface Run { chain: Chain, net: FakeNetwork, imported: Array<{ height: number, from: string }>, scheduler: DownloadScheduler, done: Promise<number> }
+
+async function start (o: {
+  behaviour: (peer: string, height: number) => Behaviour
+  candidates?: (height: number) => string[]
+  options?: Partial<DownloadOptions>
+  feed?: HeaderSource
+  signal?: AbortSignal
+  net?: FakeNetwork
+}): Promise<Run> {
+  const chain = await freshChain()
+  const net = o.net ?? new FakeNetwork(o.behaviour)
+  const imported: Run['imported'] = []
+  const scheduler = new DownloadScheduler({
+    network: net,
+    importer: chainImporter(chain),
+    candidates: o.candidates ?? (() => ['A', 'B']),
+    onImported: (r: ImportResult, from: string) => { imported.push({ height: r.block.height, from }) },
+    logger: nullLogger
+  }, { ...FAST, ...o.options }, o.feed ?? feedOf(headers))
+  const done = scheduler.run(o.signal ?? new AbortController().signal)
+  done.catch(() => {})
+  return { chain, net, imported, scheduler, done }
+}
+
+function tmpFiles (chain: Chain): string[] {
+  try { return readdirSync(chain.dir.tmpDir) } catch { return [] }
+}
+
+describe('DownloadScheduler', () => {
+  it('imports every block in height order, spreading requests over peers within the per-peer limit', async () => {
+    const r = await start({ behaviour: () => 'serve' })
+    expect(await r.done).toBe(N)
+    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
+    expect(r.chain.tip().hash).toBe(headers[N - 1]?.hash)
+    expect(new Set(r.net.asked.map(a => a.peer))).toEqual(new Set(['A', 'B']))
+    for (const p of ['A', 'B']) expect(r.net.maxActive.get(p)).toBeLessThanOrEqual(FAST.perPeer)
+    expect(r.net.asked).toHaveLength(N) // nothing fetched twice
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('never asks for a block more than `window` heights above the import point', async () => {
+    // Block 1 hangs (no second peer to hedge with): the window fills and stops there.
+    const r = await start({ behaviour: (_p, h) => (h === 1 ? 'hang' : 'serve'), candidates: () => ['A'], options: { perPeer: 10 } })
+    await waitFor(() => r.scheduler.window().filter(s => s.state === 'fetched').length === FAST.window - 1, { what: 'blocks 2..4 to arrive' })
+    expect(Math.max(...r.net.asked.map(a => a.height))).toBe(FAST.window)
+    expect(r.imported).toEqual([])
+    r.net.release()
+    expect(await r.done).toBe(N)
+    // Whenever a height was asked, the blocks below the window had been imported.
+    expect(r.net.asked.map(a => a.height)).toEqual(headers.map(h => h.height))
+    r.chain.close()
+  })
+
+  it('hedges the block the import waits for when its peer is slow; the first file wins', async () => {
+    const r = await start({ behaviour: p => (p === 'A' ? 'hang' : 'serve') })
+    expect(await r.done).toBe(N)
+    expect(r.imported.every(i => i.from === 'B')).toBe(true)
+    const fromA = r.net.asked.filter(a => a.peer === 'A')
+    expect(fromA.length).toBeGreaterThan(0)
+    expect(fromA.every(a => a.aborted)).toBe(true)
+    expect(r.net.reports).toEqual([]) // slow is not a lie: the network scores slowness itself
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('takes the block from another peer when one sends bytes that do not hash to it', async () => {
+    const r = await start({ behaviour: p => (p === 'A' ? 'bad-hash' : 'serve') })
+    expect(await r.done).toBe(N)
+    expect(r.imported.every(i => i.from === 'B')).toBe(true)
+    // A liar is not asked twice for one height in a round.
+    const perHeight = new Map<number, number>()
+    for (const a of r.net.asked.filter(x => x.peer === 'A')) perHeight.set(a.height, (perHeight.get(a.height) ?? 0) + 1)
+    expect([...perHeight.values()].every(n => n === 1)).toBe(true)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('stops at an invalid block under a valid seal and blames its server and the header peer', async () => {
+    // A real block 3, altered after sealing and re-sealed over its new hash: the seal verifies,
+    // the content does not.
+    const real = source.index.byHeight(3) ?? fail()
+    const bad = join(tmpDir(), 'bad.db')
+    copyFileSync(source.pathOf(real), bad)
+    const db = new Database(bad)
+    db.prepare('UPDATE t SET v = v + 1').run()
+    db.close()
+    const hash = await sha256File(bad)
+    const forged: WireHeader = { ...headerOf(real), hash, size: statSync(bad).size, seal: signSeal(alice, { chainId: source.chainId, height: 3, rowsRoot: real.rowsRoot }, hash) }
+    const net = new FakeNetwork(() => 'serve')
+    net.files.set(hash, { path: bad, seal: forged.seal, height: 3 })
+    const r = await start({ behaviour: () => 'serve', net, candidates: () => ['B'], feed: feedOf([...headers.slice(0, 2), forged], 'H') })
+    await expect(r.done).rejects.toMatchObject({ name: 'BlockError' })
+    expect(r.chain.tip().height).toBe(2)
+    expect(net.reports).toEqual([{ peer: 'B', offence: 'invalid-block' }, { peer: 'H', offence: 'invalid-block' }])
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('carries on with the other peers when one leaves mid-download', async () => {
+    let gone = false
+    const r = await start({
+      behaviour: (p, h) => { if (p === 'A' && h >= 3) { gone = true; return 'reset' } return 'serve' },
+      candidates: () => (gone ? ['B'] : ['A', 'B'])
+    })
+    expect(await r.done).toBe(N)
+    expect(r.net.asked.filter(a => a.peer === 'A' && a.height > 6)).toEqual([])
+    r.chain.close()
+  })
+
+  it('refuses headers that skip a height, keeping the blocks below', async () => {
+    const skipped = [headers[0], headers[1], headers[3]].filter(h => h !== undefined)
+    const r = await start({ behaviour: () => 'serve', feed: feedOf(skipped) })
+    await expect(r.done).rejects.toMatchObject({ code: 'HEADERS_INCONSISTENT', details: { height: 4 } })
+    // Heights 1 and 2 may or may not have been imported before the gap was seen, never more.
+    expect(r.chain.tip().height).toBeLessThanOrEqual(2)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('retries in rounds when every candidate fails, and succeeds when one finally serves', async () => {
+    let misses = 0
+    const r = await start({
+      behaviour: (_p, h) => (h === 2 && misses++ < 2 ? 'not-found' : 'serve'),
+      candidates: () => ['A'],
+      options: { maxAttempts: 3 }
+    })
+    expect(await r.done).toBe(N)
+    expect(r.net.asked.filter(a => a.height === 2)).toHaveLength(3)
+  })
+
+  it('gives up with UNAVAILABLE after maxAttempts rounds', async () => {
+    const r = await start({ behaviour: (_p, h) => (h === 2 ? 'not-found' : 'serve'), options: { maxAttempts: 2 } })
+    const err = await r.done.then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(SyncError)
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', details: { height: 2, hash: headers[1]?.hash } })
+    // Two rounds, each asking both peers once.
+    expect(r.net.asked.filter(a => a.height === 2).map(a => a.peer).sort()).toEqual(['A', 'A', 'B', 'B'])
+    expect(r.chain.tip().height).toBe(1)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('gives up with UNAVAILABLE at once when no peer claims the height', async () => {
+    const r = await start({ behaviour: () => 'serve', candidates: h => (h <= 5 ? ['A'] : []) })
+    await expect(r.done).rejects.toMatchObject({ code: 'UNAVAILABLE', details: { height: 6 } })
+    expect(r.net.asked.every(a => a.height <= 5)).toBe(true)
+    r.chain.close()
+  })
+
+  it('stops on abort, cancels its requests and leaves no file behind', async () => {
+    const ac = new AbortController()
+    const r = await start({ behaviour: (_p, h) => (h === 1 ? 'hang' : 'serve'), signal: ac.signal })
+    await waitFor(() => r.scheduler.window().filter(s => s.state === 'fetched').length >= 2, { what: 'downloads to arrive' })
+    ac.abort()
+    await expect(r.done).rejects.toBeInstanceOf(AbortError)
+    expect(r.net.asked.filter(a => a.height === 1).every(a => a.aborted)).toBe(true)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+})
+
+describe('Slot', () => {
+  const h = (): WireHeader => ({ ...(headers[0] ?? fail()) })
+  const req = (peer: string): { peer: string, file: string, controller: AbortController } => ({ peer, file: `/tmp/${peer}`, controller: new AbortController() })
+
+  it('moves through its states by checked transitions only', () => {
+    const s = new Slot(h())
+    expect(() => { s.importing() }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+    expect(() => { s.hedge(req('A')) }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+    s.start(req('A'), 0)
+    expect(() => { s.start(req('B'), 0) }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+    expect(() => { s.hedge(req('A')) }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+    s.hedge(req('B'))
+    expect(() => { s.succeeded('C', 'ab') }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+    s.failed('A')
+    expect(s.state).toMatchObject({ kind: 'fetching', tried: new Set(['A']) })
+    expect(s.isFetchingFrom('A')).toBe(false)
+    const losers = s.succeeded('B', 'ab')
+    expect(losers).toEqual([])
+    expect(s.state).toEqual({ kind: 'fetched', file: '/tmp/B', seal: 'ab', from: 'B' })
+    expect(() => { s.failed('B') }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+    expect(s.importing()).toEqual({ file: '/tmp/B', seal: 'ab', from: 'B' })
+    s.importDone()
+    expect(s.state).toEqual({ kind: 'done' })
+    expect(s.leftovers()).toEqual({ requests: [] })
+  })
+
+  it('returns to waiting when its last request fails, and counts rounds', () => {
+    const s = new Slot(h())
+    s.start(req('A'), 0)
+    s.failed('A')
+    expect(s.state).toMatchObject({ kind: 'waiting', round: 0, tried: new Set(['A']) })
+    s.nextRound(100, 50)
+    expect(s.state).toEqual({ kind: 'waiting', round: 1, tried: new Set(), notBefore: 150 })
+    s.giveUp()
+    expect(s.state).toEqual({ kind: 'unavailable' })
+    expect(() => { s.nextRound(0, 0) }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+  })
+})
