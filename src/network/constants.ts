@@ -60,6 +60,13 @@ export const TIMEOUTS = {
 /** Slowest transfer rate a block download may have before it times out (bytes per second). */
 export const BLOCK_MIN_RATE = 128 * KiB
 
+/**
+ * The rate floor of a block download: after a grace period of one window, every window must
+ * bring this many bytes per second, or the transfer is cut (TOO_SLOW) and the peer scored down.
+ * Far below any real link, it only stops a peer that trickles a block to hold a download slot.
+ */
+export const BLOCK_RATE_FLOOR = { bytesPerSecond: 16 * KiB, windowMs: 10_000 } as const
+
 /** Concurrent inbound streams per connection and protocol; further streams are refused by libp2p. */
 export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, chainparams: 2 } as const
 

@@ -8,6 +8,8 @@ export const NETWORK_ERROR_CODES = [
   'WRONG_CHAIN',
   /** a request or transfer took longer than its timeout */
   'TIMEOUT',
+  /** a block transfer ran below the rate floor (docs/protocol.md "Timeouts") */
+  'TOO_SLOW',
   /** a message could not be decoded or broke the protocol */
   'MALFORMED',
   /** a message was larger than its limit */
@@ -36,6 +38,7 @@ export interface NetworkErrorDetails {
   DIAL_FAILED: Peer
   WRONG_CHAIN: Peer
   TIMEOUT: Peer
+  TOO_SLOW: Peer & { hash?: string, received?: number, size?: number }
   MALFORMED: Peer
   OVERSIZED: Peer & { hash?: string }
   TRANSFER_HASH_MISMATCH: Peer & { hash: string }
@@ -56,6 +59,7 @@ export const NETWORK_ERROR_DOCS: Readonly<Record<NetworkErrorCode, CodeDoc>> = {
   DIAL_FAILED: { meaning: 'the peer could not be reached', hint: 'check the address and that the peer is running' },
   WRONG_CHAIN: { meaning: 'the peer does not serve this chain' },
   TIMEOUT: { meaning: 'a request or transfer took longer than its limit (docs/protocol.md)' },
+  TOO_SLOW: { meaning: 'a block transfer ran below the rate floor (docs/protocol.md "Timeouts"); the transfer is cut, the peer scored down and the block asked of another peer' },
   MALFORMED: { meaning: 'the peer sent a message that breaks the protocol (the peer is scored down)' },
   OVERSIZED: { meaning: 'the peer sent a message or block larger than its limit (the peer is scored down)' },
   TRANSFER_HASH_MISMATCH: { meaning: 'the bytes a peer sent do not hash to the block asked for (the peer is scored down)' },
@@ -76,8 +80,9 @@ export function isProtocolViolation (code: NetworkErrorCode): code is keyof type
   return code in VIOLATIONS
 }
 
-/** The offence a network error code charges the peer with (violations and timeouts), if any. */
+/** The offence a network error code charges the peer with (violations, timeouts, slowness), if any. */
 export function offenceOf (code: NetworkErrorCode, withTimeout = false): Offence | undefined {
   if (isProtocolViolation(code)) return VIOLATIONS[code]
-  return withTimeout && code === 'TIMEOUT' ? 'timeout' : undefined
+  if (!withTimeout) return undefined
+  return code === 'TIMEOUT' ? 'timeout' : code === 'TOO_SLOW' ? 'slow' : undefined
 }

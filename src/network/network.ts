@@ -181,7 +181,7 @@ export class Network {
 
   /** `onBytes` counts the block's bytes as they arrive (for progress). */
   async fetchBlock (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
-    return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.c.source.chainId, hash, dest, o))
+    return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.c.source.chainId, hash, dest, { ...o, minRate: this.o.blockRateFloor }))
   }
 
   /** Publish a block announcement; resolves to the number of peers it was sent to. */

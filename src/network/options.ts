@@ -1,4 +1,6 @@
+import { BLOCK_RATE_FLOOR } from './constants.js'
 import type { DiscoveryOptions } from './discovery.js'
+import type { RateFloor } from './protocols/receive-file.js'
 import type { RedialOptions } from './known-peers.js'
 
 /** Tunables of the network layer (docs/network.md); tests shorten the timers. */
@@ -19,6 +21,8 @@ export interface NetworkOptions {
   redial: RedialOptions
   /** Tick of the known-peers redial loop. */
   redialTickMs: number
+  /** Block downloads slower than this are cut and the peer scored down (docs/protocol.md). */
+  blockRateFloor: RateFloor
   version: string
 }
 
@@ -34,6 +38,7 @@ export const DEFAULT_NETWORK_OPTIONS: NetworkOptions = {
   discovery: { initialMs: 1_000, maxMs: 60_000, provideEveryMs: 10 * 60_000, targetPeers: 8 },
   redial: { baseMs: 1_000, maxMs: 5 * 60_000, maxRemembered: 64, parallel: 4 },
   redialTickMs: 500,
+  blockRateFloor: BLOCK_RATE_FLOOR,
   version: '0.1.0'
 }
 
@@ -51,6 +56,7 @@ export function withDefaults (options: Partial<NetworkOptions>): NetworkOptions 
     discovery: options.discovery ?? d.discovery,
     redial: options.redial ?? d.redial,
     redialTickMs: options.redialTickMs ?? d.redialTickMs,
+    blockRateFloor: options.blockRateFloor ?? d.blockRateFloor,
     version: options.version ?? d.version
   }
 }

@@ -1,14 +1,16 @@
 import { lpStream } from '@libp2p/utils'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { AbortError, withDetails } from '../util/index.js'
+import { AbortError, linkSignals, withDetails, type LinkedSignal } from '../util/index.js'
 import { NetworkError, type NetworkErrorCode } from './errors.js'
 import { decodeJson, encodeJson } from './wire.js'
 
-/** Combine the caller's signal with a timeout; `timedOut()` tells which one fired. */
-export function deadline (timeoutMs: number, signal?: AbortSignal): { signal: AbortSignal, timedOut: () => boolean } {
-  const t = AbortSignal.timeout(timeoutMs)
-  return { signal: signal === undefined ? t : AbortSignal.any([signal, t]), timedOut: () => t.aborted && signal?.aborted !== true }
+/**
+ * Combine the caller's signal with a timeout; `timedOut()` tells which one fired. The caller
+ * disposes it when the request ends (the caller's signal often lives as long as the node).
+ */
+export function deadline (timeoutMs: number, signal?: AbortSignal): LinkedSignal {
+  return linkSignals([signal], timeoutMs)
 }
 
 const NAME_TO_CODE: Record<string, NetworkErrorCode> = {
@@ -92,5 +94,7 @@ export async function jsonRequest<T> (node: Dialer, peer: PeerId | Multiaddr, pr
     const e = toNetworkError(err, `${o.what} request`, peer.toString(), d.timedOut(), o.signal)
     finish(stream, e)
     throw e
+  } finally {
+    d.dispose()
   }
 }

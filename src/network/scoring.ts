@@ -13,6 +13,7 @@ export type Offence =
   | 'malformed'
   | 'bad-headers'
   | 'timeout'
+  | 'slow'
   | 'unavailable'
 
 export const PENALTY: Record<Offence, number> = {
@@ -23,6 +24,8 @@ export const PENALTY: Record<Offence, number> = {
   malformed: 100,
   'bad-headers': 100,
   timeout: 10,
+  // A transfer cut at the rate floor: four within the recovery time ban the peer.
+  slow: 25,
   unavailable: 2
 }
 

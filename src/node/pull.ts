@@ -127,10 +127,10 @@ async function waitSynced (node: PetalNode, peer: string, o: PullOptions): Promi
     const tips = node.sync.peerTips()
     const target = Math.max(s.target ?? 0, ...[...tips.values()].map(t => t.height), s.height)
     o.onProgress?.({ stage: 'sync', ...receiveProgress(s, target) })
-    if (tips.has(peer) && node.sync.isSynced()) return
+    if (node.sync.claimed(peer) && node.sync.isSynced()) return
     if (s.height !== height) { height = s.height; movedAt = Date.now() }
     if (Date.now() - movedAt > stallMs) {
-      throw new SyncError('PULL_FAILED', tips.has(peer) ? `no progress for ${Math.round(stallMs / 1000)} s at height ${height}` : `peer ${peer} did not answer`, {
+      throw new SyncError('PULL_FAILED', node.sync.claimed(peer) ? `no progress for ${Math.round(stallMs / 1000)} s at height ${height}` : `peer ${peer} did not answer`, {
         hint: 'check that the peer is running and reachable; run the same command again to resume'
       })
     }

@@ -80,3 +80,25 @@ export class HeaderFeed {
     }
   }
 }
+
+/**
+ * The highest header of `peer`'s chain towards `claim` (a tip signed by a key this node does not
+ * know) that this node can check: of the peer's headers above the common ancestor, the last of
+ * the first run signed by keys known at the ancestor (the feed checks their seals). A key added
+ * on the peer's branch becomes known once the block adding it is imported, so a legitimate chain
+ * is reached step by step; a made-up claim with nothing checkable under it is no target at all.
+ */
+export async function verifiedClaim (chain: Chain, net: SyncNetwork, peer: string, claim: WireHeader, signal: AbortSignal): Promise<WireHeader | undefined> {
+  // On a known parent, an unknown signer is simply not authorised: the block is invalid.
+  if (chain.index.byHash(claim.parent) !== undefined) return undefined
+  const { anchor, above } = await findAncestor(chain, net, peer, claim, signal)
+  const feed = new HeaderFeed(chain, net, peer, anchor, claim.height, above)
+  const keys = chain.keysAt(chain.index.byHash(anchor.hash) ?? chain.tip())
+  let best: WireHeader | undefined
+  for (let n = 0; n < LIMITS.maxHeaders; n++) {
+    const h = await feed.take(signal)
+    if (h === undefined || keys.get(h.signer) === undefined) break
+    best = h
+  }
+  return best
+}

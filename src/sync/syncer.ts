@@ -7,7 +7,7 @@ import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.j
 import { AbortError, errorMessage, isPetalError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { chainImporter, DownloadScheduler } from './download.js'
-import { findAncestor, HeaderFeed } from './header-feed.js'
+import { findAncestor, HeaderFeed, verifiedClaim } from './header-feed.js'
 import { judgeHeader } from './judge.js'
 import { Notifier } from './notifier.js'
 import { DEFAULT_SYNC_OPTIONS, type SyncOptions } from './options.js'
@@ -46,7 +46,15 @@ const MAX_TRANSFERS = 100_000
  * better, it re-seals this signatory's orphaned blocks and waits for news.
  */
 export class Sync {
+  /** Claims this node has checked (the seal verifies with a key it knows): sync targets. */
   private readonly tips = new Map<string, WireHeader>()
+  /**
+   * Claims signed by a key this node does not know (judged `ignore`): never a target themselves,
+   * since anyone can make one up. `resolveClaims` asks the peer for the headers leading to them
+   * and takes the highest one it can check as the peer's claim. `resolvedAt`: the local tip at
+   * the last try (tried again when it moves, as the key set may have grown).
+   */
+  private readonly unverified = new Map<string, { tip: WireHeader, resolvedAt?: string, probing?: boolean }>()
   /** Branches (`hash`) or one peer's claims (`peer:hash`) not to try again until the given time. */
   private readonly failed = new Map<string, number>()
   private readonly gaveUp = new Set<string>()
@@ -58,6 +66,7 @@ export class Sync {
   private statusAnswered = false
   private readonly controller = new AbortController()
   private loop?: Promise<void>
+  private readonly probes = new Set<Promise<void>>()
   private readonly o: SyncOptions
   private readonly logger: Logger
   private progress: SyncProgress
@@ -93,17 +102,26 @@ export class Sync {
   async stop (): Promise<void> {
     this.controller.abort()
     await this.loop
+    await Promise.allSettled([...this.probes])
     for (const ws of this.importWaiters.values()) for (const w of ws) w()
   }
 
   state (): SyncProgress { return { ...this.progress, queued: { ...this.progress.queued } } }
 
-  /** Tips peers claim, by peer id. */
+  /** Checked tips peers claim, by peer id. */
   peerTips (): Map<string, WireHeader> { return new Map(this.tips) }
 
-  /** True when no peer claims a better tip than the local one (and at least one peer answered). */
+  /** Whether `peer` has told this node its tip (checked or not). */
+  claimed (peer: string): boolean { return this.tips.has(peer) || this.unverified.has(peer) }
+
+  /**
+   * True when no peer claims a better tip than the local one that this node can check, every
+   * unchecked claim has been looked into at this tip, and at least one peer answered.
+   */
   isSynced (): boolean {
-    return this.statusAnswered && this.pickTarget() === undefined && this.progress.state === 'idle'
+    const tip = this.c.chain.tip().hash
+    return this.statusAnswered && this.pickTarget() === undefined && this.progress.state === 'idle' &&
+      [...this.unverified.values()].every(u => u.probing !== true && (u.resolvedAt === tip || !isBetterTip(u.tip, this.c.chain.tip())))
   }
 
   /** The local chain changed outside this loop (another process imported a block). */
@@ -117,6 +135,7 @@ export class Sync {
 
   peerDisconnected (peer: string): void {
     this.tips.delete(peer)
+    this.unverified.delete(peer)
   }
 
   validateAnnouncement (h: WireHeader): Verdict {
@@ -166,7 +185,12 @@ export class Sync {
       this.statusAnswered = true
       const v = judgeHeader(this.c.chain, s.tip)
       if (v === 'reject') { this.c.network.report(peer, 'bad-seal', 'status'); return }
-      this.tips.set(peer, s.tip)
+      if (v === 'accept') {
+        this.tips.set(peer, s.tip)
+        this.unverified.delete(peer)
+      } else if (this.unverified.get(peer)?.tip.hash !== s.tip.hash) {
+        this.unverified.set(peer, { tip: s.tip })
+      }
       this.wake.notify()
     }, (err: unknown) => {
       if (!(err instanceof AbortError)) this.logger.debug('status request failed', { peer, error: errorMessage(err) })
@@ -197,6 +221,7 @@ export class Sync {
   private async run (signal: AbortSignal): Promise<void> {
     for (const p of this.c.network.connectedPeers()) this.refreshStatus(p)
     while (!signal.aborted) {
+      this.resolveClaims(signal)
       const target = this.pickTarget()
       if (target === undefined) {
         this.setProgress({ state: 'idle' })
@@ -224,6 +249,40 @@ export class Sync {
         }
         if (err instanceof NetworkError && (err.code === 'TIMEOUT' || err.code === 'DIAL_FAILED' || err.code === 'WRONG_CHAIN')) this.tips.delete(target.peer)
       }
+    }
+  }
+
+  /**
+   * Look into the unchecked claims that beat the local tip, in the background: ask each peer for
+   * the headers above the common ancestor and take the highest one whose seal checks out (with a
+   * key known at the ancestor) as its claim, then wake the loop. A peer that answers slowly, or
+   * never, delays nothing else.
+   */
+  private resolveClaims (signal: AbortSignal): void {
+    const { chain, network } = this.c
+    const local = chain.tip()
+    for (const [peer, u] of this.unverified) {
+      if (u.probing === true || u.resolvedAt === local.hash || !isBetterTip(u.tip, local)) continue
+      u.resolvedAt = local.hash
+      const v = judgeHeader(chain, u.tip)
+      if (v !== 'ignore') {
+        this.unverified.delete(peer)
+        if (v === 'reject') network.report(peer, 'bad-seal', 'status')
+        else this.claim(peer, u.tip)
+        continue
+      }
+      u.probing = true
+      const probe = verifiedClaim(chain, network, peer, u.tip, signal).then(h => {
+        this.logger.debug('looked into a claim signed by an unknown key', { peer, height: u.tip.height, checked: h?.height })
+        if (h !== undefined && this.unverified.get(peer) === u && isBetterTip(h, chain.tip())) this.claim(peer, h)
+      }, (err: unknown) => {
+        if (!signal.aborted) this.logger.debug('cannot check a peer\'s claim', { peer, height: u.tip.height, error: (err as Error).message })
+      }).finally(() => {
+        u.probing = false
+        this.probes.delete(probe)
+        this.wake.notify()
+      })
+      this.probes.add(probe)
     }
   }
 

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
-import { createChain, signImport, type Chain } from '../../src/chain/index.js'
+import { createChain, signImport, type Chain, type ImportResult } from '../../src/chain/index.js'
 import { generateSigningKey, importPrivateKey, type SigningKey } from '../../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, type NewChainInput } from '../../src/storage/index.js'
 import type { GenesisParams } from '../../src/block/index.js'
@@ -63,4 +63,11 @@ export async function filesMatchIndex (c: Chain): Promise<string[]> {
     if (got !== s.hash) problems.push(`side block ${s.hash} file is ${got}`)
   }
   return problems
+}
+
+/** Seal a block by `by` that adds (op 'A') or revokes ('R') `target` (quorum 1: a small chain). */
+export async function keyOpBlock (chain: Chain, by: SigningKey, op: 'A' | 'R', target: SigningKey): Promise<ImportResult> {
+  const { createEndorsement, parseEndorsement } = await import('../../src/chain/index.js')
+  const keyOps = [parseEndorsement(JSON.stringify(createEndorsement(by, chain.chainId, op, target.publicKey)), chain.chainId)]
+  return await signImport(chain, undefined, by, { keyOps })
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path'
+import { lpStream } from '@libp2p/utils'
+import type { Stream } from '@libp2p/interface'
 import { Chain } from '../../src/chain/index.js'
-import { chainSource, loadOrCreateNodeKey, Network, type BlockSource } from '../../src/network/index.js'
+import { chainSource, decodeJson, encodeJson, loadOrCreateNodeKey, Network, protocolId, type BlockSource } from '../../src/network/index.js'
 import { testLogger } from './network.js'
 import { tmpDir } from './tmp.js'
 
@@ -20,4 +22,38 @@ export async function startEvilPeer (dir: string, bootstrap: string[], hostile: 
   }, { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, discovery: false, redialTickMs: 100, redial: { baseMs: 100, maxMs: 500, maxRemembered: 8, parallel: 4 } })
   await network.start()
   return { network, chain, stop: async () => { await network.stop(); chain.close() } }
+}
+
+export interface Trickle {
+  /** Hashes of the blocks the peer was asked for, in order. */
+  requested: string[]
+}
+
+/**
+ * Make the evil peer answer every block request as if it had the block — the reply frame says
+ * `size` bytes (default: the requested block's real size, or `fake.size` for a block it only
+ * claims) — then send one byte every `everyMs`, for ever: never idle, never done.
+ */
+export async function trickleBlocks (e: EvilPeer, o: { everyMs: number, fake?: { hash: string, size: number, seal: string } }): Promise<Trickle> {
+  const t: Trickle = { requested: [] }
+  const protocol = protocolId(e.chain.chainId, 'block')
+  await e.network.libp2p.unhandle(protocol)
+  await e.network.libp2p.handle(protocol, async (stream: Stream) => {
+    const lp = lpStream(stream)
+    const req = decodeJson((await lp.read()).subarray(), 1024, 'block request')
+    const hash = String(req.hash)
+    t.requested.push(hash)
+    const real = e.chain.index.byHash(hash)
+    const meta = real !== undefined ? { size: real.size, seal: real.seal } : hash === o.fake?.hash ? o.fake : undefined
+    if (meta === undefined) { await lp.write(encodeJson({ ok: false, error: 'NOT_FOUND' })); await stream.close(); return }
+    await lp.write(encodeJson({ ok: true, size: meta.size, seal: meta.seal }))
+    const raw = lp.unwrap()
+    await new Promise<void>(resolve => {
+      const timer = setInterval(() => {
+        if (raw.status !== 'open' || raw.writeStatus !== 'writable') { clearInterval(timer); resolve(); return }
+        try { raw.send(new Uint8Array([0])) } catch { clearInterval(timer); resolve() }
+      }, o.everyMs)
+    })
+  }, { maxInboundStreams: 64 })
+  return t
 }

@@ -7,9 +7,12 @@ import { signSeal } from '../../src/block/index.js'
 import { Chain, signImport } from '../../src/chain/index.js'
 import { generateSigningKey, sha256File } from '../../src/crypto/index.js'
 import { announceTopic, encodeJson, headerOf, type WireHeader } from '../../src/network/index.js'
+import { signPrevious } from '../../src/block/index.js'
 import type { PetalNode } from '../../src/node/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
-import { startEvilPeer, type EvilPeer } from '../helpers/evil.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { importBlock } from '../../src/chain/index.js'
+import { startEvilPeer, trickleBlocks, type EvilPeer } from '../helpers/evil.js'
 import { addrOf, cloneGenesis, startNode, stopAll, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
@@ -146,4 +149,54 @@ describe('hostile peers', () => {
     await waitConverged([a, b], { height: before + 1, what: 'B to sync past the unservable claim' })
     await waitFor(() => b.sync.isSynced(), { what: 'B to count itself synced' })
   })
+
+  it('a keyless peer claiming tip + 1 under an unknown signer, and trickling that block, holds up no one', async () => {
+    // Issue 8 item 12. The claim is judged `ignore` (unknown signer); it must never become the
+    // sync target, or the node waits on the trickle while real blocks go by.
+    await waitConverged([a, b])
+    const tip = b.chain.tip()
+    const stranger = generateSigningKey()
+    // The lowest possible hash: at equal height it beats any real block by fork choice.
+    const hash = '00' + randomBytes(31).toString('hex')
+    const rowsRoot = randomBytes(32).toString('hex')
+    const fake: WireHeader = {
+      hash, height: tip.height + 1, parent: tip.hash, version: 2, signer: stranger.id, timestamp: new Date().toISOString(), rowsRoot,
+      prevSig: signPrevious(stranger, a.chain.chainId, tip.height + 1, tip.hash),
+      seal: signSeal(stranger, { chainId: a.chain.chainId, height: tip.height + 1, rowsRoot }, hash),
+      size: a.chain.params.maxBlockBytes
+    }
+    let asked = 0
+    const e = await evil(s => ({ ...s, tip: () => { asked++; return fake } }))
+    const t = await trickleBlocks(e, { everyMs: 200, fake: { hash, size: fake.size, seal: fake.seal } })
+    await waitFor(() => asked >= 2 && b.network.connectedPeers().includes(e.network.peerId), { what: 'both honest nodes to hear the claim' })
+
+    for (let i = 0; i < 2; i++) await a.publish(makeSqlite(join(tmpDir(), `real${i}.db`), 2, 300 + i))
+    await waitConverged([a, b], { height: tip.height + 2, what: 'B to follow A past the fake claim' })
+    expect(t.requested).not.toContain(hash)
+    expect(b.sync.claimed(e.network.peerId)).toBe(true)
+    await waitFor(() => b.sync.isSynced(), { what: 'B to count itself synced' })
+  }, 120_000)
+
+  it('cuts a block transfer below the rate floor, scores the peer down, and gets the block from another peer', async () => {
+    await waitConverged([a, b])
+    // A peer that holds the real chain plus one new real block X that only it has, and sends any
+    // block one byte at a time.
+    const e = await evil()
+    for (let h = 1; h <= a.chain.tip().height; h++) {
+      const r = a.chain.get(h) as NonNullable<ReturnType<Chain['get']>>
+      await importBlock(e.chain, a.chain.pathOf(r), r.seal, { expectedHash: r.hash })
+    }
+    const x = (await signImport(e.chain, makeSqlite(join(tmpDir(), 'x.db'), 3, 400), alice)).block
+    const t = await trickleBlocks(e, { everyMs: 50 })
+    // A fresh node that knows only that peer, with a rate floor short enough for a test.
+    const c = await startNode(await cloneGenesis(genesis), { name: 'C', bootstrap: [e.network.listenAddrs()[0] as string], discovery: false, network: { blockRateFloor: { bytesPerSecond: 1024, windowMs: 500 } } })
+    await waitFor(() => c.network.scores.score(e.network.peerId) < 0, { what: 'C to cut the trickle and score the peer down' })
+    expect(t.requested).toContain(x.hash)
+    expect(c.chain.index.byHash(x.hash)).toBeUndefined()
+    // Another peer gets X: C takes it from there.
+    await importBlock(a.chain, e.chain.pathOf(x), x.seal, { expectedHash: x.hash })
+    await c.network.libp2p.dial(multiaddr(addrOf(a)))
+    await a.announceTip()
+    await waitConverged([a, c], { height: x.height, what: 'C to get X from A' })
+  }, 120_000)
 })

@@ -4,7 +4,8 @@ import { cpSync } from 'node:fs'
 import { verifyChain } from '../../src/chain/index.js'
 import type { ChainParams } from '../../src/storage/index.js'
 import { pull, PetalNode, type PullProgress } from '../../src/node/index.js'
-import { fixtureKey, extendChain, newTestChain } from '../helpers/chain.js'
+import { fixtureKey, extendChain, keyOpBlock, makeSqlite, newTestChain } from '../helpers/chain.js'
+import { signImport } from '../../src/chain/index.js'
 import { addrOf, cloneGenesis, fastOptions, startNode, stopAll, testLogger, tipOf, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 
@@ -88,5 +89,18 @@ describe('catch-up', () => {
       await node.stop()
       node.chain.close()
     }
+  }, 120_000)
+
+  it('pull reaches a tip signed by a key added on the way (a claim it cannot check yet is checked block by block)', async () => {
+    const alice = fixtureKey('alice')
+    const bob = fixtureKey('bob')
+    const { chain, dir } = await newTestChain({ key: alice })
+    await keyOpBlock(chain, alice, 'A', bob)
+    for (let i = 0; i < 2; i++) await signImport(chain, makeSqlite(join(tmpDir(), `bob${i}.db`), 2, i), bob)
+    chain.close()
+    const a = await startNode(dir, { name: 'A', key: alice })
+    const r = await pull({ dir: join(tmpDir(), 'pulled-keys'), from: addrOf(a), logger: testLogger('pull'), ...fastOptions() })
+    expect(r.verify.ok).toBe(true)
+    expect({ height: r.height, hash: r.hash }).toEqual(tipOf(a))
   }, 120_000)
 })

@@ -2,13 +2,14 @@ import { close as closeFd, read as readFd } from 'node:fs'
 import { promisify } from 'node:util'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
+import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import type { PetalLibp2p } from '../libp2p.js'
+import { linkSignals } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
 import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest } from '../wire.js'
-import { receiveToFile } from './receive-file.js'
+import { receiveToFile, type RateFloor } from './receive-file.js'
 import { onServeError, type ServeContext } from './serve.js'
 
 const read = promisify(readFd)
@@ -67,7 +68,14 @@ async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal): Prom
     const { bytesRead } = await read(file.fd, buf, 0, buf.byteLength, off)
     if (bytesRead === 0) throw new Error('block file shrank while being sent')
     off += bytesRead
-    if (!raw.send(buf.subarray(0, bytesRead))) await raw.onDrain({ signal: AbortSignal.any([limit, AbortSignal.timeout(TIMEOUTS.serverStall)]) })
+    if (!raw.send(buf.subarray(0, bytesRead))) {
+      const stall = linkSignals([limit], TIMEOUTS.serverStall)
+      try {
+        await raw.onDrain({ signal: stall.signal })
+      } finally {
+        stall.dispose()
+      }
+    }
   }
 }
 
@@ -75,11 +83,13 @@ export interface FetchedBlock { seal: string, size: number }
 
 /**
  * Fetch one block by hash into `dest` (a new file): the bytes are hashed as they arrive and the
- * transfer fails with TRANSFER_HASH_MISMATCH, OVERSIZED or MALFORMED if the peer sends anything else.
+ * transfer fails with TRANSFER_HASH_MISMATCH, OVERSIZED or MALFORMED if the peer sends anything else, and
+ * with TIMEOUT or TOO_SLOW if it sends too slowly (`minRate`, default BLOCK_RATE_FLOOR).
  */
 export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: string, hash: string, dest: string,
-  o: { maxBytes: number, signal?: AbortSignal, idleMs?: number, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
+  o: { maxBytes: number, signal?: AbortSignal, idleMs?: number, minRate?: RateFloor, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
   const d = deadline(TIMEOUTS.blockMeta, o.signal)
+  let total: ReturnType<typeof deadline> | undefined
   let stream: Stream | undefined
   try {
     stream = await openStream(node, peer, protocolId(chainId, 'block'), d, o.signal)
@@ -90,11 +100,13 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
     const meta = parseBlockMeta(decodeJson((await lp.read({ signal: d.signal })).subarray(), LIMITS.blockResponseMeta, 'block reply'))
     if (!meta.ok) throw new NetworkError(meta.error === 'BUSY' ? 'BUSY' : 'PEER_LACKS_BLOCK', meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: peer.toString(), hash } })
     if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: peer.toString(), hash } })
-    const total = deadline(blockTransferBudgetMs(meta.size), o.signal)
+    // The reply frame arrived: from here the whole transfer has its own, size-based deadline.
+    d.dispose()
+    const t = total = deadline(blockTransferBudgetMs(meta.size), o.signal)
     try {
-      await receiveToFile(lp.unwrap(), dest, { size: meta.size, hash, signal: total.signal, idleMs: o.idleMs ?? TIMEOUTS.blockIdle, onBytes: o.onBytes })
+      await receiveToFile(lp.unwrap(), dest, { size: meta.size, hash, signal: t.signal, idleMs: o.idleMs ?? TIMEOUTS.blockIdle, minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: o.onBytes })
     } catch (err) {
-      throw toNetworkError(err, 'block transfer', peer.toString(), total.timedOut(), o.signal)
+      throw toNetworkError(err, 'block transfer', peer.toString(), t.timedOut(), o.signal)
     }
     finish(stream)
     return { seal: meta.seal, size: meta.size }
@@ -102,5 +114,8 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
     const e = toNetworkError(err, 'block request', peer.toString(), d.timedOut(), o.signal)
     finish(stream, e)
     throw e
+  } finally {
+    d.dispose()
+    total?.dispose()
   }
 }

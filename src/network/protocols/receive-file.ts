@@ -8,13 +8,19 @@ import { NetworkError } from '../errors.js'
 const HIGH_WATER = 2 * 1024 * 1024
 const LOW_WATER = 512 * 1024
 
+/** The slowest a transfer may run: at least `bytesPerSecond` over every window of `windowMs`. */
+export interface RateFloor { bytesPerSecond: number, windowMs: number }
+
 /**
  * Write exactly `size` bytes arriving on `stream` to a new file `dest`, hashing them on the way.
  * Backpressure: when the disk falls behind, the stream is paused, which stops yamux window
  * updates, so the sender stops after at most one window. Resolves once the file is complete
- * and its SHA-256 equals `hash`.
+ * and its SHA-256 equals `hash`. Fails with TIMEOUT when nothing arrives for `idleMs`, and with
+ * TOO_SLOW when a window of `minRate.windowMs` (the first one is the grace period) brings fewer
+ * bytes than the floor — a sender trickling a byte now and then never goes idle, but is cut.
+ * A window in which this side paused the stream is not held against the sender.
  */
-export async function receiveToFile (stream: Stream, dest: string, o: { size: number, hash: string, signal: AbortSignal, idleMs: number, onBytes?: (n: number) => void }): Promise<void> {
+export async function receiveToFile (stream: Stream, dest: string, o: { size: number, hash: string, signal: AbortSignal, idleMs: number, minRate?: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
   // Hold the data (and the sender, through flow control) until the file is open.
   const wasPaused = stream.readStatus === 'paused'
   if (!wasPaused) stream.pause()
@@ -41,6 +47,20 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
     settled = true
     settle(err)
   }
+  // Bytes received when the current rate window began, and whether this side paused during it.
+  let windowStart = 0
+  let pausedInWindow = false
+  const floor = o.minRate
+  const rateTimer = floor === undefined
+    ? undefined
+    : setInterval(() => {
+      const need = Math.min(o.size - windowStart, floor.bytesPerSecond * floor.windowMs / 1000)
+      if (!pausedInWindow && received - windowStart < need) {
+        fail(new NetworkError('TOO_SLOW', `block transfer slower than ${floor.bytesPerSecond} bytes/s (${received - windowStart} bytes in ${floor.windowMs} ms)`, { details: { received, size: o.size } }))
+      }
+      windowStart = received
+      pausedInWindow = paused
+    }, floor.windowMs)
   const armIdle = (): void => {
     clearTimeout(idle)
     idle = setTimeout(() => { fail(new NetworkError('TIMEOUT', 'block transfer stalled')) }, o.idleMs)
@@ -66,7 +86,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
       // unhandled rejection, which would end the whole process.
       writes.catch((err: unknown) => { fail(asError(err)) })
     }
-    if (!paused && pending > HIGH_WATER) { paused = true; stream.pause() }
+    if (!paused && pending > HIGH_WATER) { paused = true; pausedInWindow = true; stream.pause() }
     if (received === o.size) {
       writes.then(() => {
         if (settled) return
@@ -94,6 +114,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
     await writes
   } finally {
     clearTimeout(idle)
+    clearInterval(rateTimer)
     stream.removeEventListener('message', onMessage)
     stream.removeEventListener('end', onEnd)
     stream.removeEventListener('close', onClose)

@@ -78,4 +78,25 @@ describe('receiveToFile', () => {
     s.push(new Uint8Array(5))
     await expect(p).rejects.toMatchObject({ code: 'TIMEOUT' })
   })
+
+  it('cuts a transfer that stays below the rate floor, though bytes keep coming', async () => {
+    const s = new FakeStream()
+    const p = receiveToFile(s as never, join(tmpDir(), 'z.db'), { size: 1_000_000, hash: 'a'.repeat(64), signal: new AbortController().signal, idleMs: 5_000, minRate: { bytesPerSecond: 10_000, windowMs: 100 } })
+    const timer = setInterval(() => { s.push(new Uint8Array(1)) }, 10)
+    try {
+      await expect(p).rejects.toMatchObject({ code: 'TOO_SLOW' })
+    } finally {
+      clearInterval(timer)
+    }
+  })
+
+  it('lets a transfer above the rate floor complete', async () => {
+    const data = randomBytes(64 * 1024)
+    const s = new FakeStream()
+    const dest = join(tmpDir(), 'w.db')
+    const p = receiveToFile(s as never, dest, { size: data.length, hash: sha(data), signal: new AbortController().signal, idleMs: 5_000, minRate: { bytesPerSecond: 1, windowMs: 10 } })
+    for (let off = 0; off < data.length; off += 4096) s.push(data.subarray(off, off + 4096))
+    await p
+    expect(readFileSync(dest).equals(data)).toBe(true)
+  })
 })
