@@ -4,7 +4,7 @@ import { resolve } from 'node:path'
 import { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DataDir, Keystore } from '../storage/index.js'
-import { createLogger, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../util/index.js'
+import { createLogger, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 
@@ -89,9 +89,10 @@ export class CliContext {
     this.closers.push(fn)
   }
 
+  /** Run every closer (last registered first), even when one fails; the first failure is thrown. */
   async close (): Promise<void> {
     this.endProgress()
-    for (const f of this.closers.splice(0).reverse()) await f()
+    await runStopSteps(this.closers.splice(0).reverse().map(f => ['closing', f] as const), this.logger)
   }
 
   /**

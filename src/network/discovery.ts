@@ -1,7 +1,8 @@
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import type { KadDHT } from '@libp2p/kad-dht'
-import { errorMessage, fromHex, isRecord, sleep, type Logger } from '../util/index.js'
+import { errorMessage, fromHex, isRecord, linkSignals, runLoop, sleep, type Logger } from '../util/index.js'
+import { TIMEOUTS } from './constants.js'
 import type { PetalLibp2p } from './libp2p.js'
 
 export interface DiscoveryOptions {
@@ -50,7 +51,15 @@ export class Discovery {
   ) {}
 
   start (): void {
-    this.loop = this.run(this.controller.signal).catch(() => {})
+    let delay = this.o.initialMs
+    this.loop = runLoop('looking for peers in the DHT', { signal: this.controller.signal, logger: this.logger }, async signal => {
+      await sleep(delay, signal)
+      if (routingTableSize(this.node.services.dht) > 0) {
+        await this.provide(signal)
+        await this.find(signal)
+      }
+      delay = this.node.getPeers().length >= this.o.targetPeers ? this.o.maxMs : Math.min(delay * 2, this.o.maxMs)
+    })
   }
 
   async stop (): Promise<void> {
@@ -58,22 +67,15 @@ export class Discovery {
     await this.loop
   }
 
-  private async run (signal: AbortSignal): Promise<void> {
-    let delay = this.o.initialMs
-    for (;;) {
-      await sleep(delay, signal)
-      if (routingTableSize(this.node.services.dht) > 0) {
-        await this.provide(signal)
-        await this.find(signal)
-      }
-      delay = this.node.getPeers().length >= this.o.targetPeers ? this.o.maxMs : Math.min(delay * 2, this.o.maxMs)
-    }
-  }
-
   private async provide (signal: AbortSignal): Promise<void> {
     if (Date.now() - this.providedAt < this.o.provideEveryMs) return
     try {
-      await this.node.contentRouting.provide(this.cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+      const d = linkSignals([signal], 30_000)
+      try {
+        await this.node.contentRouting.provide(this.cid, { signal: d.signal })
+      } finally {
+        d.dispose()
+      }
       this.providedAt = Date.now()
       this.logger.debug('announced this node in the DHT')
     } catch (err) {
@@ -85,19 +87,24 @@ export class Discovery {
   private async find (signal: AbortSignal): Promise<void> {
     const self = this.node.peerId.toString()
     const connected = new Set(this.node.getPeers().map(p => p.toString()))
+    const d = linkSignals([signal], 20_000)
     try {
-      for await (const p of this.node.contentRouting.findProviders(this.cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(20_000)]) })) {
+      for await (const p of this.node.contentRouting.findProviders(this.cid, { signal: d.signal })) {
         const id = p.id.toString()
         if (id === self || connected.has(id) || !this.canDial(id)) continue
         connected.add(id)
         if (p.multiaddrs.length > 0) await this.node.peerStore.merge(p.id, { multiaddrs: p.multiaddrs })
-        this.node.dial(p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).then(
+        const dial = linkSignals([signal], TIMEOUTS.dial)
+        this.node.dial(p.id, { signal: dial.signal }).then(
           () => { this.logger.debug('dialled a peer found in the DHT', { peer: id }) },
           (err: unknown) => { this.logger.debug('cannot dial a peer found in the DHT', { peer: id, error: errorMessage(err) }) })
+          .finally(() => { dial.dispose() })
       }
     } catch (err) {
       if (signal.aborted) throw err
       this.logger.debug('DHT search failed', { error: errorMessage(err) })
+    } finally {
+      d.dispose()
     }
   }
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { errorMessage, isNotFound, isRecord, isStringArray, parseJson, sleep, writeFileAtomic, type Clock, type Logger } from '../util/index.js'
+import { errorMessage, isNotFound, isRecord, isStringArray, linkSignals, parseJson, runLoop, writeFileAtomic, type Clock, type Logger } from '../util/index.js'
 import type { PetalLibp2p } from './libp2p.js'
 import { addrPeerId } from './addresses.js'
+import { TIMEOUTS } from './constants.js'
 
 // In-memory bounds (the file keeps the `maxRemembered` most recent).
 const MAX_KNOWN_PEERS = 1024
@@ -97,21 +98,16 @@ export class KnownPeers {
   }
 
   start (tickMs = 500): void {
-    this.loop = this.run(tickMs, this.controller.signal).catch(() => {})
+    this.loop = runLoop('redialling known peers', { signal: this.controller.signal, logger: this.logger, everyMs: tickMs }, async signal => {
+      this.dialDue(signal)
+      if (this.dirty) this.save()
+    })
   }
 
   async stop (): Promise<void> {
     this.controller.abort()
     await this.loop
     this.save()
-  }
-
-  private async run (tickMs: number, signal: AbortSignal): Promise<void> {
-    for (;;) {
-      this.dialDue(signal)
-      if (this.dirty) this.save()
-      await sleep(tickMs, signal)
-    }
   }
 
   private dialDue (signal: AbortSignal): void {
@@ -131,7 +127,12 @@ export class KnownPeers {
     try {
       const id = peerIdFromString(p.id)
       await this.node.peerStore.merge(id, { multiaddrs: p.addrs.map(a => multiaddr(a)) })
-      await this.node.dial(id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+      const d = linkSignals([signal], TIMEOUTS.dial)
+      try {
+        await this.node.dial(id, { signal: d.signal })
+      } finally {
+        d.dispose()
+      }
       p.failures = 0
     } catch (err) {
       if (signal.aborted) return

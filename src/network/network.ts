@@ -3,7 +3,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { parseMultiaddr } from './addresses.js'
 import { withDefaults } from './options.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { errorMessage, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { errorMessage, nullLogger, runStopSteps, systemClock, type Clock, type Logger, type StopStep } from '../util/index.js'
 import { protocolId } from './constants.js'
 import { Discovery } from './discovery.js'
 import { NetworkError, offenceOf } from './errors.js'
@@ -127,16 +127,22 @@ export class Network {
     this.started = true
   }
 
+  /** Stop every part, in reverse order of start, even if one fails; the first failure is thrown. */
   async stop (): Promise<void> {
-    if (!this.started) { await this.libp2p.stop(); return }
+    const libp2p: StopStep = ['stopping libp2p', async () => { await this.libp2p.stop() }]
+    if (!this.started) { await runStopSteps([libp2p], this.logger); return }
     this.started = false
-    await this.discovery?.stop()
-    await this.known.stop()
-    this.gossip.stop()
-    this.libp2p.removeEventListener('peer:connect', this.onConnect)
-    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    this.libp2p.removeEventListener('peer:identify', this.onIdentify)
-    await this.libp2p.stop()
+    await runStopSteps([
+      ['stopping discovery', async () => { await this.discovery?.stop() }],
+      ['stopping the known-peers loop', async () => { await this.known.stop() }],
+      ['leaving the announcement topic', () => { this.gossip.stop() }],
+      ['removing peer listeners', () => {
+        this.libp2p.removeEventListener('peer:connect', this.onConnect)
+        this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+        this.libp2p.removeEventListener('peer:identify', this.onIdentify)
+      }],
+      libp2p
+    ], this.logger)
   }
 
   /** Full listen addresses, `…/tcp/PORT/p2p/PEERID`. */

@@ -5,7 +5,7 @@ import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
-import { errorMessage, Mutex, nullLogger, sleep, WorkerPool, workerScript, type Logger } from '../util/index.js'
+import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
 import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
@@ -188,24 +188,32 @@ export class PetalNode {
     await this.mirrorRun
   }
 
+  /**
+   * Stop in reverse order of start. Every step runs even if an earlier one fails (the lock is
+   * released and the index closed whatever happens); the first failure is thrown at the end.
+   */
   async stop (): Promise<void> {
-    if (!this.running) { await this.network.stop(); await this.ingest?.close(); if (this.owned) this.chain.close(); return }
+    const close: StopStep = ['closing the chain index', () => { if (this.owned) this.chain.close() }]
+    const closeIngest: StopStep = ['closing the pending store', async () => { await this.ingest?.close() }]
+    if (!this.running) { await runStopSteps([['stopping the network', async () => { await this.network.stop() }], closeIngest, close], this.logger); return }
     this.running = false
     this.controller.abort()
-    await this.api?.close()
-    this.api = undefined
-    await Promise.all(this.loops.splice(0))
-    await this.mirrorRun?.catch(() => {})
-    await this.mirrorPool?.close()
-    this.mirrorPool = undefined
-    if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root)
-    await this.sealLoop?.stop()
-    await this.sync.stop()
-    await this.network.stop()
-    await this.ingest?.close()
-    this.lock?.release()
-    this.lock = undefined
-    if (this.owned) this.chain.close()
+    await runStopSteps([
+      ['closing the HTTP API', async () => { await this.api?.close(); this.api = undefined }],
+      ['stopping background loops', async () => { await Promise.all(this.loops.splice(0)) }],
+      ['stopping the query mirror worker', async () => {
+        await this.mirrorRun?.catch(() => {})
+        await this.mirrorPool?.close()
+        this.mirrorPool = undefined
+      }],
+      ['removing node-state.json', () => { if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root) }],
+      ['stopping the seal loop', async () => { await this.sealLoop?.stop() }],
+      ['stopping sync', async () => { await this.sync.stop() }],
+      ['stopping the network', async () => { await this.network.stop() }],
+      closeIngest,
+      ['releasing the node lock', () => { this.lock?.release(); this.lock = undefined }],
+      close
+    ], this.logger)
     this.logger.info('node stopped')
   }
 
@@ -261,33 +269,15 @@ export class PetalNode {
    */
   private async keepMirror (signal: AbortSignal): Promise<void> {
     const every = this.o.mirrorEveryMs ?? DEFAULT_MIRROR_EVERY_MS
-    let backoff = every
-    await this.every('updating the query mirror', () => backoff, signal, async () => {
+    await this.every('updating the query mirror', () => every, signal, async () => {
       if (this.mirrorTip === this.chain.tip().hash) return
-      backoff = Math.min(backoff * 2, 60_000) // until it succeeds
       await this.syncMirror()
-      backoff = every
-    })
+    }, { minMs: every, maxMs: 60_000 })
   }
 
-  /**
-   * Run `body` every `ms()` until `signal` aborts. An error is logged and the loop goes on: a
-   * background task of a long-running node must not stop silently while the node looks healthy.
-   */
-  private async every (what: string, ms: () => number, signal: AbortSignal, body: () => Promise<void>): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await body()
-      } catch (err) {
-        if (signal.aborted) return
-        this.logger.warn(`${what} failed; will retry`, { error: errorMessage(err) })
-      }
-      try {
-        await sleep(ms(), signal)
-      } catch {
-        return
-      }
-    }
+  /** Run `body` every `ms()` until `signal` aborts; a failing pass is logged and retried (runLoop). */
+  private async every (what: string, ms: () => number, signal: AbortSignal, body: () => Promise<void>, backoff?: { minMs: number, maxMs: number }): Promise<void> {
+    await runLoop(what, { signal, logger: this.logger, everyMs: ms, backoff }, body)
   }
 
   state (): NodeState {

@@ -4,7 +4,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { NetworkError } from '../network/errors.js'
 import { headerOf } from '../network/wire.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
-import { AbortError, errorMessage, isPetalError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
+import { AbortError, errorMessage, isPetalError, nullLogger, runLoop, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { chainImporter, DownloadScheduler } from './download.js'
 import { findAncestor, HeaderFeed, verifiedClaim } from './header-feed.js'
@@ -81,22 +81,8 @@ export class Sync {
   }
 
   start (): void {
-    const signal = this.controller.signal
-    this.loop = (async () => {
-      // An unexpected error must not silently end syncing while the node looks healthy: log it,
-      // back off, and go on.
-      let backoff = 1_000
-      while (!signal.aborted) {
-        try {
-          await this.run(signal)
-        } catch (err) {
-          if (signal.aborted || err instanceof AbortError) return
-          this.logger.error('sync loop failed; restarting', { error: errorMessage(err), retryInMs: backoff })
-          await sleep(backoff, signal).catch(() => {})
-          backoff = Math.min(backoff * 2, 60_000)
-        }
-      }
-    })()
+    // An unexpected error must not silently end syncing while the node looks healthy.
+    this.loop = runLoop('sync loop', { signal: this.controller.signal, logger: this.logger }, async signal => { await this.run(signal) })
   }
 
   async stop (): Promise<void> {
@@ -276,7 +262,7 @@ export class Sync {
         this.logger.debug('looked into a claim signed by an unknown key', { peer, height: u.tip.height, checked: h?.height })
         if (h !== undefined && this.unverified.get(peer) === u && isBetterTip(h, chain.tip())) this.claim(peer, h)
       }, (err: unknown) => {
-        if (!signal.aborted) this.logger.debug('cannot check a peer\'s claim', { peer, height: u.tip.height, error: (err as Error).message })
+        if (!signal.aborted) this.logger.debug('cannot check a peer\'s claim', { peer, height: u.tip.height, error: errorMessage(err) })
       }).finally(() => {
         u.probing = false
         this.probes.delete(probe)

@@ -49,6 +49,8 @@ interface ClassRule extends Rule {
  */
 export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
   AbortError: { category: 'aborted', http: 503 },
+  // A worker thread died: not the request's fault nor a known condition of the data directory.
+  WorkerError: { category: 'internal', http: 503 },
   UsageError: { category: 'usage', http: 400 },
   // Below the API, a code the HTTP API does not list is a condition of the node, not of the
   // request: 503 (docs/api.md "Errors").

@@ -53,6 +53,11 @@ export class AbortError extends PetalError<'ABORTED', Record<never, never>> {
   }
 }
 
+/** A worker thread died (crashed, exited, ran out of memory) while it ran a task (util/worker-pool.ts). */
+export class WorkerError extends PetalError<'WORKER_DIED', { exitCode: number }> {
+  static readonly codes = ['WORKER_DIED'] as const
+}
+
 export function isPetalError (err: unknown): err is PetalError {
   return err instanceof PetalError
 }
@@ -120,6 +125,10 @@ export function registerErrorClass<C extends string> (
 registerErrorClass(AbortError, 'an operation was cancelled (Ctrl-C, shutdown)', {
   ABORTED: { meaning: 'the operation was cancelled (Ctrl-C, SIGTERM, shutdown); a write in progress was rolled back', hint: 'run the command again to finish it' }
 }, message => new AbortError(message))
+
+registerErrorClass(WorkerError, 'a worker thread died while it ran a task', {
+  WORKER_DIED: { meaning: 'a worker thread died (crashed, exited, ran out of memory) while it ran a task; the task failed and the thread was replaced', hint: 'run the command again (if it keeps failing, the machine may be short of memory)' }
+})
 
 /** Every registered error class (those whose modules are loaded), in registration order. */
 export function errorClasses (): ErrorClass[] {

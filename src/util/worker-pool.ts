@@ -2,7 +2,7 @@ import { Worker, parentPort } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { AbortError, reviveError, serializeError, type SerializedError } from './errors.js'
+import { AbortError, reviveError, serializeError, WorkerError, type SerializedError } from './errors.js'
 
 interface Task<Req, Res> { req: Req, resolve: (r: Res) => void, reject: (e: unknown) => void }
 type Reply<Res> = { ok: true, result: Res } | { ok: false, error: SerializedError }
@@ -22,23 +22,27 @@ export function workerScript (callerUrl: string, relativeJs: string): WorkerScri
   return { source: `import(${JSON.stringify(tsxApi)}).then(m => { m.register(); return import(${JSON.stringify(target)}) })` }
 }
 
-/** A fixed-size pool of worker threads running one module; tasks are queued FIFO. */
+/**
+ * A fixed-size pool of worker threads running one module; tasks are queued FIFO. A worker that
+ * dies fails the task it was running with WORKER_DIED and is replaced when there is work for it
+ * (replacing only on demand means a script that cannot even load fails each task once instead of
+ * respawning in a loop).
+ */
 export class WorkerPool<Req, Res> {
   private readonly idle: Worker[] = []
-  private readonly all: Worker[] = []
+  private readonly all = new Set<Worker>()
+  private readonly busy = new Map<Worker, Task<Req, Res>>()
+  private readonly errors = new Map<Worker, Error>()
   private readonly queue: Array<Task<Req, Res>> = []
   private closed = false
 
-  constructor (script: WorkerScript, size = availableParallelism()) {
-    for (let i = 0; i < Math.max(1, size); i++) {
-      const w = 'file' in script ? new Worker(script.file) : new Worker(script.source, { eval: true })
-      w.unref()
-      this.all.push(w)
-      this.idle.push(w)
-    }
+  constructor (private readonly script: WorkerScript, private readonly size = availableParallelism()) {
+    this.size = Math.max(1, size)
+    for (let i = 0; i < this.size; i++) this.spawn()
   }
 
-  get size (): number { return this.all.length }
+  /** Workers alive now. */
+  get alive (): number { return this.all.size }
 
   async run (req: Req): Promise<Res> {
     if (this.closed) throw new AbortError('worker pool closed')
@@ -48,35 +52,63 @@ export class WorkerPool<Req, Res> {
     })
   }
 
+  private spawn (): void {
+    const script = this.script
+    const w = 'file' in script ? new Worker(script.file) : new Worker(script.source, { eval: true })
+    w.unref()
+    w.on('message', (reply: Reply<Res>) => { this.onReply(w, reply) })
+    // An uncaught exception in the worker: 'exit' follows, and reports it.
+    w.on('error', (err: Error) => { this.errors.set(w, err) })
+    w.on('exit', (code: number) => { this.onExit(w, code) })
+    this.all.add(w)
+    this.idle.push(w)
+  }
+
   private pump (): void {
-    for (;;) {
-      const w = this.idle.at(-1)
-      const task = this.queue[0]
-      if (w === undefined || task === undefined) return
-      this.idle.pop()
-      this.queue.shift()
-      const onMessage = (reply: Reply<Res>): void => { done(); settle(reply) }
-      const onError = (err: Error): void => { done(); task.reject(err) }
-      const done = (): void => {
-        w.off('message', onMessage)
-        w.off('error', onError)
-        if (!this.closed) { this.idle.push(w); this.pump() }
-      }
-      const settle = (reply: Reply<Res>): void => {
-        // An error comes back as its own class (util/errors.ts registry).
-        if (reply.ok) task.resolve(reply.result)
-        else task.reject(reviveError(reply.error))
-      }
-      w.on('message', onMessage)
-      w.on('error', onError)
+    while (!this.closed && this.queue.length > 0) {
+      if (this.idle.length === 0 && this.all.size < this.size) this.spawn()
+      const w = this.idle.pop()
+      if (w === undefined) return
+      const task = this.queue.shift()
+      if (task === undefined) { this.idle.push(w); return }
+      this.busy.set(w, task)
       w.postMessage(task.req)
     }
+  }
+
+  private onReply (w: Worker, reply: Reply<Res>): void {
+    const task = this.busy.get(w)
+    if (task === undefined) return
+    this.busy.delete(w)
+    this.idle.push(w)
+    // An error comes back as its own class (util/errors.ts registry).
+    if (reply.ok) task.resolve(reply.result)
+    else task.reject(reviveError(reply.error))
+    this.pump()
+  }
+
+  private onExit (w: Worker, code: number): void {
+    this.all.delete(w)
+    const i = this.idle.indexOf(w)
+    if (i >= 0) this.idle.splice(i, 1)
+    const cause = this.errors.get(w)
+    this.errors.delete(w)
+    const task = this.busy.get(w)
+    this.busy.delete(w)
+    if (task !== undefined) {
+      task.reject(new WorkerError('WORKER_DIED', `a worker thread died while running a task: ${cause?.message ?? `exit code ${code}`}`, {
+        details: { exitCode: code }, cause, hint: 'the task was not completed; run the command again (if it keeps failing, the machine may be short of memory)'
+      }))
+    }
+    this.pump()
   }
 
   async close (): Promise<void> {
     this.closed = true
     for (const t of this.queue.splice(0)) t.reject(new AbortError('worker pool closed'))
-    await Promise.all(this.all.map(async w => await w.terminate()))
+    for (const t of this.busy.values()) t.reject(new AbortError('worker pool closed'))
+    this.busy.clear()
+    await Promise.all([...this.all].map(async w => await w.terminate()))
   }
 }
 

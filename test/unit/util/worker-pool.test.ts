@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { WorkerPool, workerScript } from '../../../src/util/index.js'
+import type { CrashRequest } from '../../helpers/crash-worker.js'
+
+describe('WorkerPool', () => {
+  it('fails the task of a worker that dies with WORKER_DIED, and replaces the worker', async () => {
+    const pool = new WorkerPool<CrashRequest, number>(workerScript(import.meta.url, '../../helpers/crash-worker.js'), 1)
+    try {
+      expect(await pool.run({ op: 'echo', value: 1 })).toBe(1)
+      // Exits without an error event.
+      await expect(pool.run({ op: 'exit' })).rejects.toMatchObject({ name: 'WorkerError', code: 'WORKER_DIED', details: { exitCode: 3 } })
+      expect(await pool.run({ op: 'echo', value: 2 })).toBe(2)
+      // Dies of an uncaught exception.
+      await expect(pool.run({ op: 'throw' })).rejects.toMatchObject({ code: 'WORKER_DIED', message: expect.stringContaining('boom') })
+      expect(await pool.run({ op: 'echo', value: 3 })).toBe(3)
+      expect(pool.alive).toBe(1)
+      // Tasks queued behind a dying one still run.
+      const results = await Promise.allSettled([pool.run({ op: 'exit' }), pool.run({ op: 'echo', value: 4 }), pool.run({ op: 'echo', value: 5 })])
+      expect(results.map(r => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled'])
+    } finally {
+      await pool.close()
+    }
+  }, 20_000)
+
+  it('rejects queued and running tasks when closed', async () => {
+    const pool = new WorkerPool<CrashRequest, number>(workerScript(import.meta.url, '../../helpers/crash-worker.js'), 1)
+    const running = pool.run({ op: 'throw' }).catch((e: unknown) => e)
+    const queued = pool.run({ op: 'echo', value: 1 }).catch((e: unknown) => e)
+    await pool.close()
+    expect(await queued).toMatchObject({ code: 'ABORTED' })
+    expect(await running).toMatchObject({ code: expect.stringMatching(/ABORTED|WORKER_DIED/) })
+    await expect(pool.run({ op: 'echo', value: 1 })).rejects.toMatchObject({ code: 'ABORTED' })
+  })
+})
