@@ -8,7 +8,7 @@ import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
 import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
 import { NodeError } from './errors.js'
-import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions } from './options.js'
+import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
 import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
@@ -30,6 +30,7 @@ export class PetalNode {
   private readonly controller = new AbortController()
   private readonly loops: Array<Promise<void>> = []
   private lastTip = ''
+  private lastRole: NodeRole = 'follower'
   private startedAt = new Date()
   private running = false
   private lock: NodeLock | undefined
@@ -87,6 +88,7 @@ export class PetalNode {
       }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
       let node: PetalNode | undefined
       const owner = ingest
+      // Every block stored (from a peer, a reorg, a re-seal) may change this node's role.
       const events = {
         ...o.events,
         onImported: (r: ImportResult, from: string) => {
@@ -94,6 +96,7 @@ export class PetalNode {
           o.events?.onImported?.(r, from)
           // A reorg may have orphaned sealed rows: the seal loop re-queues them at once.
           if (r.status === 'reorg') node?.sealLoop?.wake()
+          node?.checkRole()
         }
       }
       sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false }, o.sync, events)
@@ -108,10 +111,27 @@ export class PetalNode {
 
   get peerId (): string { return this.network.peerId }
 
-  /** Signatory when the signing key is active at the tip, follower otherwise. */
-  get role (): 'signatory' | 'follower' {
+  /** Signatory when the signing key is active at the tip, follower otherwise: read live from the chain. */
+  get role (): NodeRole {
     const k = this.o.signingKey
     return k !== undefined && this.chain.keysAt(this.chain.tip()).isActive(k.id) ? 'signatory' : 'follower'
+  }
+
+  /**
+   * Say when the role changes: the signing key was added or revoked by a block this node stored
+   * (from a peer, a reorganisation, this process or another one on the directory). Sealing and
+   * re-sealing read the role live, so nothing waits for a restart.
+   */
+  private checkRole (): void {
+    const role = this.role
+    if (role === this.lastRole) return
+    const was = this.lastRole
+    this.lastRole = role
+    const key = this.o.signingKey?.id
+    const tip = this.chain.tip()
+    const revoked = key !== undefined && (this.chain.keysAt(tip).get(key)?.revokedAt ?? null) !== null
+    this.logger.info(role === 'signatory' ? 'this node is now a signatory' : `this node is no longer a signatory${revoked ? ' (its key was revoked)' : ''}`, { key, height: tip.height, was })
+    this.o.events?.onRoleChanged?.(role)
   }
 
   async start (): Promise<void> {
@@ -133,6 +153,7 @@ export class PetalNode {
     this.startedAt = new Date()
     this.sync.start()
     this.lastTip = this.chain.tip().hash
+    this.lastRole = this.role
     const signal = this.controller.signal
     this.loops.push(this.watch(signal))
     if (this.o.stateFile !== false) this.loops.push(this.publishState(signal))
@@ -231,6 +252,7 @@ export class PetalNode {
     if (key === undefined) throw new NodeError('NO_SIGNING_KEY', 'this node has no signing key', { hint: 'create one with `petal keygen` and select it with --key' })
     const r = await signImport(this.chain, source, key)
     this.lastTip = this.chain.tip().hash
+    this.checkRole()
     await this.announceTip()
     return r
   }
@@ -257,6 +279,7 @@ export class PetalNode {
       this.lastTip = tip.hash
       this.logger.info('new local block', { height: tip.height, hash: tip.hash })
       this.api?.poke()
+      this.checkRole()
       this.sync.localChanged()
       await this.announceTip()
     })

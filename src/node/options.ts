@@ -6,6 +6,14 @@ import type { NetworkOptions } from '../network/index.js'
 import type { SyncEvents, SyncOptions } from '../sync/index.js'
 import type { Logger } from '../util/index.js'
 
+/** Signatory: its signing key is active at the tip; otherwise follower. */
+export type NodeRole = 'signatory' | 'follower'
+
+export interface NodeEvents extends SyncEvents {
+  /** The node's role changed (its key was added or revoked by a block it stored). */
+  onRoleChanged?: (role: NodeRole) => void
+}
+
 export interface NodeOptions {
   /** Data directory of an initialised chain. */
   dir: string
@@ -16,8 +24,8 @@ export interface NodeOptions {
   /** Network settings; `bootstrap` is added to chainparams' bootstrap_peers. */
   network?: Partial<NetworkOptions>
   sync?: Partial<SyncOptions>
-  /** Observe imports and sync progress (logs, progress bars, tests). */
-  events?: SyncEvents
+  /** Observe imports, sync progress and role changes (logs, progress bars, tests). */
+  events?: NodeEvents
   logger?: Logger
   /** Poll the index this often for blocks imported by another process (signimportblock). */
   watchMs?: number

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises'
 import { Chain, ChainError, IMPORT_PASSES, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
 import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseDialAddress, type NetworkOptions } from '../network/index.js'
 import { DataDir, tmpBlockPath } from '../storage/index.js'
+import type { SigningKey } from '../crypto/index.js'
 import { SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
 import { AbortError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { PetalNode } from './node.js'
@@ -23,6 +24,8 @@ export interface PullOptions {
   genesis?: string
   /** Keep the node running after the pull (the caller stops it). */
   follow?: boolean
+  /** With `follow`: the node's signing key (it signs once the chain makes it a signatory). */
+  signingKey?: SigningKey
   network?: Partial<NetworkOptions>
   sync?: Partial<SyncOptions>
   logger?: Logger
@@ -103,7 +106,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     const result: PullResult = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify }
     if (o.follow !== true) return result
     // --follow: now run as a full node (listening as `run` would, unless told otherwise).
-    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, bootstrap }, sync: o.sync })
+    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, bootstrap }, sync: o.sync, signingKey: o.signingKey })
     await node.start()
     keepRunning = true
     return { ...result, node }

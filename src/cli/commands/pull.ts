@@ -4,7 +4,7 @@ import { isHash } from '../../util/index.js'
 import type { Progress } from '../progress.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
-import { addNetworkOptions, networkOptions, roleLine, type NetworkFlags } from './network-options.js'
+import { addNetworkOptions, networkOptions, nodeSigningKey, roleLine, type NetworkFlags } from './network-options.js'
 import { printNodeReady, untilStopped } from './run.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 
@@ -29,7 +29,9 @@ export function register (program: Command, action: Action): void {
         }
         bar?.update(p)
       }
-      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, logger: ctx.logger, signal: ctx.signal, network, onProgress })
+      // A following node signs with the keystore's key once the chain makes it a signatory.
+      const signingKey = o.follow === true ? nodeSigningKey(ctx) : undefined
+      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, logger: ctx.logger, signal: ctx.signal, network, onProgress })
       bar?.end()
       if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop(); node.chain.close() }) }
       // A one-off pull leaves the query mirror ready, so the first query starts at once (a node
@@ -38,7 +40,7 @@ export function register (program: Command, action: Action): void {
       ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed }, () =>
         `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified`)
       if (r.node !== undefined) {
-        printNodeReady(ctx, r.node, roleLine(r.node.role, undefined))
+        printNodeReady(ctx, r.node, roleLine(r.node.role, signingKey))
         await untilStopped(ctx)
       }
     // A one-off pull shows its progress bar; with --follow it becomes a node and logs like `run`.
