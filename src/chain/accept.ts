@@ -9,7 +9,8 @@ import { isBetterTip } from './fork-choice.js'
 import { validateOnParent, type Candidate } from './validate/index.js'
 import type { TxContext } from './write-tx.js'
 
-export type ImportStatus = 'extended' | 'side' | 'reorg' | 'known'
+/** `repaired`: the block was known, and this copy replaced its damaged or missing stored file. */
+export type ImportStatus = 'extended' | 'side' | 'reorg' | 'known' | 'repaired'
 
 export interface ReorgInfo {
   /** Height of the last block both branches share. */

@@ -6,6 +6,7 @@ import { WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
+import { damageOf, restoreBlock } from './repair.js'
 import { LOAD_PASSES, loadCandidate } from './validate/index.js'
 import { writeTx } from './write-tx.js'
 import { errorCode } from '../util/index.js'
@@ -44,7 +45,12 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
     }
     const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, signal: options.signal, meter })
     const known = chain.index.byHash(c.hash)
-    if (known !== undefined) return { status: 'known', block: known }
+    if (known !== undefined) {
+      // A good copy of a block stored here: if the stored file is damaged or missing, put it back.
+      if (await damageOf(known, chain.pathOf(known), options.signal) === undefined) return { status: 'known', block: known }
+      await restoreBlock(chain, known, tmp, options)
+      return { status: 'repaired', block: known }
+    }
     if (c.file.header.version !== 2) {
       throw new BlockError('UNSUPPORTED_VERSION', `block version ${c.file.header.version} cannot be imported into a v2 chain`, { hint: 'v1 (Daisy) blocks can be read and verified, not imported' })
     }

@@ -98,7 +98,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     const r = current.reply[h - b * batch]
     if (r === undefined) return undefined
     if ('missing' in r) {
-      throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${h} is missing: ${r.missing}`, { hint: 'restore it from a peer (`petal pull`) or a backup', details: { height: h } })
+      throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${h} is missing: ${r.missing}`, { hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup', details: { height: h } })
     }
     if ('error' in r) throw reviveError(r.error)
     return { hash: r.hash, seal: r.seal, file: r.file, verified: r.verified }

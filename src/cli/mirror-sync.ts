@@ -17,8 +17,10 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
   if (o.bytes !== undefined && o.bytes >= LARGE) ctx.out.note(`updating the query mirror with ${formatBytes(o.bytes)} of new blocks, so that the next query starts at once…`)
   const bar = o.progress === true ? ctx.progress('query mirror', 'blocks') : undefined
   try {
-    await syncQueryMirror(chain, { signal: ctx.signal, onProgress: p => { bar?.update({ phase: 'updating', ...p }) } })
+    const r = await syncQueryMirror(chain, { signal: ctx.signal, onProgress: p => { bar?.update({ phase: 'updating', ...p }) } })
     bar?.end()
+    const stop = r.stoppedAt
+    if (stop !== undefined) ctx.logger.warn(stop.message, { code: stop.code, hint: stop.hint })
   } catch (err) {
     bar?.end()
     if (isPetalError(err) && err.code === 'ABORTED') throw err

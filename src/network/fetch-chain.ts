@@ -4,8 +4,8 @@ import { ChainError } from '../chain/index.js'
 import { parseChainParams, type ChainParams } from '../storage/index.js'
 import { NetworkError } from './errors.js'
 import { createPetalLibp2p } from './libp2p.js'
-import { parseDialAddress } from './addresses.js'
-import { fetchBlock } from './protocols/block.js'
+import { parseDialAddress, parseMultiaddr } from './addresses.js'
+import { fetchBlock, type FetchedBlock } from './protocols/block.js'
 import { requestChainParams } from './protocols/chainparams.js'
 import { errorMessage } from '../util/index.js'
 
@@ -39,5 +39,33 @@ export async function fetchChainFromPeer (addr: string, o: { privateKey: Private
     return { params, peer }
   } finally {
     await node.stop()
+  }
+}
+
+/** Fetches single blocks by hash from named peers over a short-lived, outbound-only libp2p node. */
+export interface BlockFetcher {
+  fetch: (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal }) => Promise<FetchedBlock>
+  stop: () => Promise<void>
+}
+
+/**
+ * A fetcher for `petal verify --repair`: it knows the given peers' addresses (ids with full
+ * multiaddrs, from `--peer`, peers.json or the bootstrap list), dials on demand and fetches with
+ * the block protocol, which checks every byte against the requested hash.
+ */
+export async function openBlockFetcher (o: { privateKey: PrivateKey, chainId: string, peers: ReadonlyArray<{ id: string, addrs: readonly string[] }>, version?: string }): Promise<BlockFetcher> {
+  const node = await createPetalLibp2p({
+    privateKey: o.privateKey, chainId: o.chainId, listen: [], announce: [],
+    maxConnections: 16, inboundPerSecond: 1, gater: {}, version: o.version ?? '0.1.0'
+  })
+  try {
+    for (const p of o.peers) await node.peerStore.merge(peerIdFromString(p.id), { multiaddrs: p.addrs.map(a => parseMultiaddr(a)) })
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+  return {
+    fetch: async (peer, hash, dest, f) => await fetchBlock(node, peerIdFromString(peer), o.chainId, hash, dest, f),
+    stop: async () => { await node.stop() }
   }
 }

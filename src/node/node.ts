@@ -6,6 +6,7 @@ import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, ty
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
+import { QueryError, type MirrorStop } from '../query/index.js'
 import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
@@ -41,6 +42,8 @@ export class PetalNode {
   private mirrorTip: string | undefined
   private mirrorRun: Promise<void> | undefined
   private readonly mirrorMutex = new Mutex()
+  /** Where the mirror stopped below the tip (a missing or damaged block file), if it did. */
+  private mirrorStop?: MirrorStop
 
   private constructor (chain: Chain, network: Network, sync: Sync, ingest: Ingest | undefined, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
     this.chain = chain
@@ -204,6 +207,7 @@ export class PetalNode {
       this.mirrorPool ??= new WorkerPool<MirrorRequest, MirrorReply>(workerScript(import.meta.url, './mirror-worker.js'), 1)
       const r = await this.mirrorPool.run({ dir: this.chain.dir.root })
       this.mirrorTip = r.tip
+      this.mirrorStop = r.stoppedAt
       if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.height })
     }).finally(() => { this.mirrorRun = undefined })
     await this.mirrorRun
@@ -295,6 +299,9 @@ export class PetalNode {
     await this.every('updating the query mirror', () => every, signal, async () => {
       if (this.mirrorTip === this.chain.tip().hash) return
       await this.syncMirror()
+      // Stopped below the tip at a damaged block: reported (with backoff) until it is repaired.
+      const stop = this.mirrorStop
+      if (stop !== undefined) throw new QueryError(stop.code, stop.message, { hint: stop.hint, details: { height: stop.height, hash: stop.hash } })
     }, { minMs: every, maxMs: 60_000 })
   }
 

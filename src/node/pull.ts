@@ -100,7 +100,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     node = undefined
     const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ stage: 'verify', phase: p.phase, done: p.done, total: p.total }) } })
     if (!verify.ok) {
-      throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'run `petal pull` again to fetch the bad block from a peer' })
+      throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'fetch the bad block again with `petal verify --repair` (it asks the peer pulled from, which is remembered, and any other known peer)' })
     }
     const tip = chain.tip()
     const result: PullResult = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify }

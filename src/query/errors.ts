@@ -29,6 +29,8 @@ export const QUERY_ERROR_CODES = [
   // the mirror
   'MIRROR_UNAVAILABLE',
   'MIRROR_BLOCK_MISMATCH',
+  /** the mirror stops below the tip: a block's file is missing or damaged (it keeps what it has) */
+  'MIRROR_BLOCK_MISSING',
   'MIRROR_SCHEMA'
 ] as const
 
@@ -61,6 +63,7 @@ export interface QueryErrorDetails {
   QUERY_BLOCK_UNREADABLE: { height: number, hash: string }
   MIRROR_UNAVAILABLE: At
   MIRROR_BLOCK_MISMATCH: { height: number, hash?: string }
+  MIRROR_BLOCK_MISSING: { height: number, hash: string }
   MIRROR_SCHEMA: At & { hash?: string, sqliteCode?: string }
 }
 
@@ -94,9 +97,10 @@ export const QUERY_ERROR_DOCS: Readonly<Record<QueryErrorCode, CodeDoc>> = {
   QUERY_VALUE_TOO_LARGE: { meaning: 'a value in the result is too large to print (longer than a JavaScript string can be)', hint: 'select part of it (substr(x, 1, n)), its length(x), or a digest of it instead' },
   QUERY_SANDBOX_FAILED: { meaning: 'the query sandbox process failed to start or died', hint: 'run the query again; if it keeps failing, report it with the statement' },
   QUERY_BLOCK_FAILED: { meaning: 'per-block mode: a block returns other columns than the blocks before it, in a format with one header', hint: 'name the columns explicitly instead of SELECT *, or use --format ndjson' },
-  QUERY_BLOCK_UNREADABLE: { meaning: 'per-block mode: a block file is not where the index says, or does not match it', hint: 'run `petal verify`; if the files are right, `petal reindex`' },
+  QUERY_BLOCK_UNREADABLE: { meaning: 'per-block mode: a block file is not where the index says, or does not match it', hint: 'run `petal verify --repair` to put damaged block files back; if the files are right, `petal reindex`' },
   MIRROR_UNAVAILABLE: { meaning: 'the query mirror (query.db) or the chain index cannot be opened', hint: 'check permissions on the data directory; `petal reindex --query` rebuilds the mirror' },
-  MIRROR_BLOCK_MISMATCH: { meaning: 'the mirror cannot be brought up to date: a block file does not match the index', hint: 'run `petal verify`; if the block files are fine, `petal reindex` then `petal reindex --query`' },
+  MIRROR_BLOCK_MISMATCH: { meaning: 'the mirror cannot be brought up to date: a block file does not match the index', hint: 'run `petal verify --repair`; if the block files are fine, `petal reindex` then `petal reindex --query`' },
+  MIRROR_BLOCK_MISSING: { meaning: 'the mirror stops below the tip: a block\'s file is missing or damaged; it keeps every block below and catches up once the file is back', hint: 'put the file back with `petal verify --repair`; until then queries see the blocks below it' },
   MIRROR_SCHEMA: { meaning: 'a block\'s tables cannot be added to the mirror, or the mirror lacks a record it needs', hint: 'rebuild the mirror with `petal reindex --query`' }
 }
 

@@ -13,7 +13,7 @@
  * @module
  */
 export * from './errors.js'
-export { QueryMirror, type MirrorTip, type SyncOptions, type SyncReport } from './mirror/mirror.js'
+export { QueryMirror, type MirrorStop, type MirrorTip, type SyncOptions, type SyncReport } from './mirror/mirror.js'
 export { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 export type { OutputFormat } from './sandbox/protocol.js'
 export { createFormatter, isTextFormat, TEXT_FORMATS, type Formatter, type ResultSummary, type TextFormat } from './format/formatters.js'

@@ -45,7 +45,7 @@ export function readSeal (blockPath: string): string {
   try {
     return readFileSync(sealPathOf(blockPath), 'utf8').trim()
   } catch (err) {
-    if (isNotFound(err)) throw new StorageError('BLOCK_FILE_MISSING', `seal file missing: ${sealPathOf(blockPath)}`, { hint: 'run `petal verify`; a missing file can be fetched again from a peer' })
+    if (isNotFound(err)) throw new StorageError('BLOCK_FILE_MISSING', `seal file missing: ${sealPathOf(blockPath)}`, { hint: '`petal verify --repair` fetches the block again from a peer and rewrites its seal' })
     throw err
   }
 }
@@ -74,6 +74,20 @@ export function moveBlock (from: string, to: string): void {
 export function placeBlock (tmpFile: string, dest: string, seal: string): void {
   prepareBlock(tmpFile, seal)
   moveBlock(tmpFile, dest)
+}
+
+/**
+ * Put a verified copy of a stored block back in its slot, replacing whatever is there (a damaged
+ * file, a symlink, nothing): the seal first, then the file, each by an atomic rename after an
+ * fsync. A crash leaves the old (damaged) file or the new one, never part of one. Used by repair,
+ * never for new blocks (their slots are placed through moveBlock and the journal).
+ */
+export function replaceBlock (tmpFile: string, dest: string, seal: string): void {
+  fsyncFile(tmpFile)
+  mkdirSync(dirname(dest), { recursive: true })
+  writeFileAtomic(sealPathOf(dest), seal + '\n')
+  renameSync(tmpFile, dest)
+  fsyncDir(dirname(dest))
 }
 
 export function removeBlock (path: string): void {

@@ -48,7 +48,7 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
   INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable', hint: 'rebuild it from the block files with `petal reindex`' },
   DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
   LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock for too long', hint: 'wait for it to finish, or stop it' },
-  BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'restore it from a peer (`petal pull`) or a backup' },
+  BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup' },
   KEY_NOT_FOUND: { meaning: 'no key in the keystore matches, or its key file holds no usable key', hint: 'list keys with `petal mykeys`' },
   KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },
   KEY_EXISTS: { meaning: 'the key is already in the keystore' },

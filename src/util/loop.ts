@@ -1,5 +1,6 @@
 import { sleep } from './async.js'
 import { errorMessage } from './narrow.js'
+import { PetalError } from './errors.js'
 import type { Logger } from './logger.js'
 
 export interface LoopOptions {
@@ -33,7 +34,7 @@ export async function runLoop (what: string, o: LoopOptions, body: (signal: Abor
       if (o.signal.aborted) return
       failures++
       wait = Math.min(backoff.minMs * 2 ** (failures - 1), backoff.maxMs)
-      o.logger.warn(`${what} failed; retrying`, { error: errorMessage(err), failures, retryInMs: wait })
+      o.logger.warn(`${what} failed; retrying`, { error: errorMessage(err), code: err instanceof PetalError ? err.code : undefined, failures, retryInMs: wait })
     }
     try {
       await sleep(wait, o.signal)

@@ -79,11 +79,11 @@ export function tipOf (node: PetalNode): { height: number, hash: string } {
 }
 
 /** Wait until every node has the same tip (and, if given, at least `height`). */
-export async function waitConverged (nodes: PetalNode[], o: { height?: number, timeout?: number, what?: string } = {}): Promise<{ height: number, hash: string }> {
+export async function waitConverged (nodes: PetalNode[], o: { height?: number, timeout?: number, what?: string, progress?: () => unknown } = {}): Promise<{ height: number, hash: string }> {
   return await waitFor(() => {
     const tips = nodes.map(tipOf)
     const first = tips[0] as { height: number, hash: string }
     if (o.height !== undefined && first.height < o.height) return undefined
     return tips.every(t => t.hash === first.hash) ? first : undefined
-  }, { timeout: o.timeout ?? 30_000, interval: 50, what: o.what ?? 'nodes to converge on one tip' })
+  }, { timeout: o.timeout ?? 30_000, interval: 50, what: o.what ?? 'nodes to converge on one tip', progress: o.progress })
 }

@@ -56,6 +56,8 @@ export function register (program: Command, action: Action): void {
         }
       })
       bar?.end()
+      const stop = r.sync?.stoppedAt
+      if (stop !== undefined) ctx.logger.warn(`${stop.message}; this result covers heights 0 to ${stop.height - 1}`, { code: stop.code, hint: stop.hint })
       const tip = chain.tip()
       if (!writable && o.perBlock !== true && (r.tip?.height ?? -1) < tip.height) {
         ctx.logger.warn('the query mirror is behind the chain and this user cannot update it (the data directory is read-only)', { mirror: r.tip?.height, chain: tip.height })

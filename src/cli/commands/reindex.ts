@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { reindexChain } from '../../chain/index.js'
-import { QueryMirror } from '../../query/index.js'
+import { QueryError, QueryMirror } from '../../query/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 
@@ -12,7 +12,9 @@ async function reindexQuery (ctx: CliContext): Promise<void> {
     const bar = ctx.progress('reindex --query', 'blocks')
     const r = await mirror.rebuild({ signal: ctx.signal, onProgress: p => { bar.update({ phase: 'rebuilding', ...p }) } })
     bar.end()
-    ctx.out.result({ query_mirror: chain.dir.queryDb, blocks: r.applied, tip: r.tip }, () => `rebuilt the query mirror from ${r.applied} blocks up to height ${r.tip?.height ?? '-'} ${r.tip?.hash ?? ''}`)
+    ctx.out.result({ query_mirror: chain.dir.queryDb, blocks: r.applied, tip: r.tip, stopped_at: r.stoppedAt }, () => `rebuilt the query mirror from ${r.applied} blocks up to height ${r.tip?.height ?? '-'} ${r.tip?.hash ?? ''}`)
+    const stop = r.stoppedAt
+    if (stop !== undefined) throw new QueryError(stop.code, stop.message, { hint: stop.hint, details: { height: stop.height, hash: stop.hash } })
   } finally {
     mirror.close()
   }

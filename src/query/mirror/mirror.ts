@@ -17,7 +17,14 @@ export interface SyncReport {
   rolledBack: number
   /** The mirror's tip afterwards (undefined: empty). */
   tip?: MirrorTip
+  /**
+   * Set when the mirror stops below the chain's tip because a block's file is missing or damaged
+   * (MIRROR_BLOCK_MISSING): it keeps every block below, and catches up once the file is back.
+   */
+  stoppedAt?: MirrorStop
 }
+
+export interface MirrorStop { height: number, hash: string, code: 'MIRROR_BLOCK_MISSING', message: string, hint: string }
 
 export interface SyncOptions {
   signal?: AbortSignal
@@ -28,6 +35,8 @@ export interface SyncOptions {
 // mirror that another process keeps moving) is retried before the sync gives up.
 const BATCH = 256
 const MAX_RETRIES = 8
+// A block file that stays unreadable while this many looks pass is missing or damaged, not moving.
+const MISSING_RETRIES = 3
 
 /**
  * The query mirror (query.db): every canonical block's user tables unioned by name, with
@@ -82,14 +91,16 @@ export class QueryMirror {
     let applied = 0
     let rolledBack = 0
     let retries = 0
+    let missing = 0
+    let stoppedAt: MirrorStop | undefined
     let total: number | undefined
     const retry = async (why: string, details: { height: number, hash?: string }): Promise<void> => {
       if (++retries > MAX_RETRIES) {
-        throw new QueryError('MIRROR_BLOCK_MISMATCH', `query mirror: ${why}`, { hint: 'run `petal verify`; if the block files are fine, `petal reindex` then `petal reindex --query`', details })
+        throw new QueryError('MIRROR_BLOCK_MISMATCH', `query mirror: ${why}`, { hint: 'run `petal verify --repair`; if the block files are fine, `petal reindex` then `petal reindex --query`', details })
       }
       await sleep(Math.min(1600, 25 * 2 ** (retries - 1)), o.signal)
     }
-    for (;;) {
+    while (stoppedAt === undefined) {
       throwIfAborted(o.signal)
       const tip = this.tip()
       if (tip !== undefined && index.byHeight(tip.height)?.hash !== tip.hash) {
@@ -105,7 +116,14 @@ export class QueryMirror {
       total ??= (index.tip()?.height ?? from) - from + 1
       for (const rec of recs) {
         const bytes = this.readBlock(rec)
-        if (bytes === undefined) { await retry(`the file of block ${rec.height} does not hash to ${rec.hash}`, { height: rec.height, hash: rec.hash }); break }
+        if (bytes === undefined) {
+          // A reorg in another process may be moving the file right now: look again a few times.
+          // A file that stays missing or damaged stops the mirror here; it keeps what it has.
+          if (++missing > MISSING_RETRIES) { stoppedAt = missingBlock(rec); break }
+          await sleep(25 * 2 ** (missing - 1), o.signal)
+          break
+        }
+        missing = 0
         if (applyBlock(this.path, rec, bytes) === 'stale') { await retry('the mirror keeps changing under this sync', { height: rec.height }); break }
         retries = 0
         applied++
@@ -117,7 +135,8 @@ export class QueryMirror {
     }
     const tip = this.tip()
     if (applied > 0) this.logger.debug('query mirror synced', { applied, height: tip?.height })
-    return { applied, rolledBack, tip }
+    if (stoppedAt !== undefined) this.logger.warn(stoppedAt.message, { code: stoppedAt.code, height: stoppedAt.height })
+    return { applied, rolledBack, tip, stoppedAt }
   }
 
   /**
@@ -147,6 +166,16 @@ export class QueryMirror {
       if (match !== undefined) return match.height
     }
     return -1
+  }
+}
+
+function missingBlock (rec: BlockRecord): MirrorStop {
+  return {
+    height: rec.height,
+    hash: rec.hash,
+    code: 'MIRROR_BLOCK_MISSING',
+    message: `the query mirror stops at height ${rec.height - 1}: the file of block ${rec.height} is missing or damaged`,
+    hint: 'put it back with `petal verify --repair`; until then queries see the blocks below it'
   }
 }
 

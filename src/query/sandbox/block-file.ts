@@ -36,7 +36,7 @@ export function openBlockChecked (dataDir: string, ref: BlockRef): SqliteDb {
     db.close()
   }
   throw new QueryError('QUERY_BLOCK_UNREADABLE', `block ${ref.height} (${ref.hash.slice(0, 12)}…) is not where the index says, or does not match it`, {
-    hint: 'run `petal verify`; if the files are right, `petal reindex`',
+    hint: 'run `petal verify --repair` to put damaged block files back; if the files are right, `petal reindex`',
     details: { height: ref.height, hash: ref.hash }
   })
 }

@@ -1,0 +1,179 @@
+import { copyFile, lstat, rm } from 'node:fs/promises'
+import { BlockError } from '../block/index.js'
+import { ChainError, findDamagedBlocks, restoreBlock, type Chain, type Damage, type DamagedBlock, type ScanProgress } from '../chain/index.js'
+import { sha256File } from '../crypto/index.js'
+import { addrPeerId, loadOrCreateNodeKey, NetworkError, openBlockFetcher, parseMultiaddr, type BlockFetcher } from '../network/index.js'
+import { DataDir, tmpBlockPath, type BlockRecord } from '../storage/index.js'
+import { isPetalError, nullLogger, type Logger } from '../util/index.js'
+import { readKnownPeers } from './state-file.js'
+
+export interface RepairOptions {
+  /** Peers to ask first, full multiaddrs ending in /p2p/<peer id> (`--peer`). */
+  peers?: string[]
+  /** Other data directories of the chain to copy from (`--from`); asked before any peer. */
+  from?: string[]
+  /** Then ask the peers remembered in peers.json and chainparams' bootstrap peers (default true). */
+  knownPeers?: boolean
+  signal?: AbortSignal
+  logger?: Logger
+  onProgress?: (p: ScanProgress) => void
+  /** Each block as it is repaired, or found impossible to repair. */
+  onBlock?: (r: RepairOutcome) => void
+}
+
+export interface RepairOutcome {
+  height: number
+  hash: string
+  canonical: boolean
+  damage: Damage
+  /** Where the good copy came from (`this directory`, a directory, `peer <id>`), when repaired. */
+  source?: string
+  /** Why not, when no source had a good copy. */
+  reason?: string
+}
+
+export interface RepairReport {
+  repaired: RepairOutcome[]
+  failed: RepairOutcome[]
+  /** Sources tried (for the report): directories and peers. */
+  sources: string[]
+}
+
+/** Somewhere a good copy of a block may be: puts it at `dest` and returns true, or false. */
+interface Source {
+  readonly name: string
+  get: (b: BlockRecord, dest: string, signal?: AbortSignal) => Promise<boolean>
+}
+
+/**
+ * `petal verify --repair`: find every stored block (canonical or side) whose file or seal is
+ * damaged or missing, fetch a good copy by its indexed hash — from the file itself when only its
+ * `.sig` is damaged, then from `--from` directories, `--peer` peers, the remembered peers and the
+ * bootstrap peers, in that order — check it as an import would, and put it back crash-safely
+ * (chain/repair.ts). What cannot be repaired is reported, with the reason.
+ */
+export async function repairChain (chain: Chain, o: RepairOptions = {}): Promise<RepairReport> {
+  const logger = o.logger ?? nullLogger
+  const damaged = await findDamagedBlocks(chain, { signal: o.signal, onProgress: o.onProgress })
+  const report: RepairReport = { repaired: [], failed: [], sources: [] }
+  if (damaged.length === 0) return report
+  logger.info('damaged block files found', { count: damaged.length })
+  const peers = new PeerSources(chain, o, logger)
+  const sources: Source[] = [localSource(chain), ...(o.from ?? []).map(dirSource), ...peers.sources()]
+  report.sources = sources.slice(1).map(s => s.name)
+  try {
+    for (const d of damaged) {
+      const r = await repairOne(chain, d, d.damage === 'seal' ? sources : sources.slice(1), o.signal, logger)
+      ;(r.source !== undefined ? report.repaired : report.failed).push(r)
+      o.onBlock?.(r)
+    }
+  } finally {
+    await peers.stop()
+  }
+  return report
+}
+
+async function repairOne (chain: Chain, d: DamagedBlock, sources: Source[], signal: AbortSignal | undefined, logger: Logger): Promise<RepairOutcome> {
+  const b = d.block
+  const outcome: RepairOutcome = { height: b.height, hash: b.hash, canonical: b.canonical, damage: d.damage }
+  let rejected = 0
+  for (const s of sources) {
+    const tmp = tmpBlockPath(chain.dir)
+    try {
+      if (!await s.get(b, tmp, signal)) continue
+      await restoreBlock(chain, b, tmp, { signal })
+      return { ...outcome, source: s.name }
+    } catch (err) {
+      if (isPetalError(err) && err.code === 'ABORTED') throw err
+      // Pruned meanwhile (a running node): nothing left to repair.
+      if (err instanceof ChainError && err.code === 'NOT_FOUND') return { ...outcome, reason: err.message }
+      // A copy that fails the checks: try the next source (the next peer may have a good one).
+      if (!(err instanceof BlockError)) throw err
+      rejected++
+      logger.warn('a copy of a damaged block failed the checks', { height: b.height, source: s.name, code: err.code })
+    } finally {
+      await rm(tmp, { force: true })
+    }
+  }
+  const reason = sources.length === 0
+    ? 'no source to fetch it from (give --peer ADDR or --from DIR)'
+    : rejected > 0 ? `no good copy: ${rejected} failed the checks, the other sources did not have it` : 'no source had it'
+  return { ...outcome, reason }
+}
+
+/** The block's own file, when only its seal is damaged (the index holds the seal). */
+function localSource (chain: Chain): Source {
+  return { name: 'this directory', get: async (b, dest) => await copyIfIntact(chain.pathOf(b), b, dest) }
+}
+
+/** Another data directory of the chain: the block at its height, or among its side blocks. */
+function dirSource (root: string): Source {
+  const dir = new DataDir(root)
+  return {
+    name: root,
+    get: async (b, dest) => {
+      for (const path of new Set([dir.blockPath(b.height), dir.forkPath(b.hash)])) {
+        if (await copyIfIntact(path, b, dest)) return true
+      }
+      return false
+    }
+  }
+}
+
+/** Copy `path` to `dest` if it is a regular file that hashes to the block's hash. */
+async function copyIfIntact (path: string, b: BlockRecord, dest: string): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined)
+  if (st === undefined || !st.isFile() || st.size !== b.size) return false
+  await copyFile(path, dest)
+  if (await sha256File(dest) === b.hash) return true
+  await rm(dest, { force: true })
+  return false
+}
+
+/** The peers to ask, in order, over one fetcher opened on first use. */
+class PeerSources {
+  private fetcher?: Promise<BlockFetcher>
+  private readonly list: Array<{ id: string, addrs: string[] }> = []
+  private readonly dead = new Set<string>()
+
+  constructor (private readonly chain: Chain, o: RepairOptions, private readonly logger: Logger) {
+    const add = (id: string | undefined, addrs: string[]): void => {
+      if (id === undefined || addrs.length === 0) return
+      const e = this.list.find(p => p.id === id)
+      if (e === undefined) this.list.push({ id, addrs: [...addrs] })
+      else for (const a of addrs) if (!e.addrs.includes(a)) e.addrs.push(a)
+    }
+    for (const a of o.peers ?? []) add(addrPeerId(parseMultiaddr(a, true)), [a])
+    if (o.knownPeers !== false) {
+      for (const p of readKnownPeers(chain.dir.root)) add(p.id, p.addrs)
+      for (const a of chain.params.bootstrapPeers) {
+        try { add(addrPeerId(parseMultiaddr(a, true)), [a]) } catch {}
+      }
+    }
+  }
+
+  sources (): Source[] {
+    return this.list.map(p => ({ name: `peer ${p.id}`, get: async (b, dest, signal) => await this.fetch(p.id, b, dest, signal) }))
+  }
+
+  private async fetch (peer: string, b: BlockRecord, dest: string, signal?: AbortSignal): Promise<boolean> {
+    if (this.dead.has(peer)) return false
+    this.fetcher ??= loadOrCreateNodeKey(this.chain.dir.nodeKey).then(async privateKey => await openBlockFetcher({ privateKey, chainId: this.chain.chainId, peers: this.list }))
+    const fetcher = await this.fetcher
+    try {
+      await fetcher.fetch(peer, b.hash, dest, { maxBytes: this.chain.params.maxBlockBytes, signal })
+      return true
+    } catch (err) {
+      if (isPetalError(err) && err.code === 'ABORTED') throw err
+      if (err instanceof NetworkError && (err.code === 'DIAL_FAILED' || err.code === 'WRONG_CHAIN' || err.code === 'TIMEOUT')) this.dead.add(peer)
+      this.logger.info('a peer could not provide a damaged block', { peer, height: b.height, code: isPetalError(err) ? err.code : undefined })
+      await rm(dest, { force: true })
+      return false
+    }
+  }
+
+  async stop (): Promise<void> {
+    const f = await this.fetcher?.catch(() => undefined)
+    await f?.stop()
+  }
+}

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { copyFileSync, cpSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
+import { repairChain, type PetalNode } from '../../src/node/index.js'
+import { QueryMirror, runQuery } from '../../src/query/index.js'
+import { sealPathOf } from '../../src/storage/index.js'
+import { extendChain, filesMatchIndex, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
+import { addrOf, cloneGenesis, startNode, stopAll } from '../helpers/network.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+const alice = fixtureKey('alice')
+let source: PetalNode
+let sourceDir: string
+let genesis: { params: Chain['params'], genesisFile: string }
+
+beforeAll(async () => {
+  const { chain, dir } = await newTestChain({ key: alice })
+  await extendChain(chain, alice, 6, 4)
+  // A side block too (a fork at height 5 that lost).
+  const fork = Chain.open(await cloneGenesis(chain))
+  for (let h = 1; h <= 4; h++) {
+    const r = chain.get(h) as NonNullable<ReturnType<Chain['get']>>
+    await importBlock(fork, chain.pathOf(r), r.seal, { expectedHash: r.hash })
+  }
+  const side = (await signImport(fork, makeSqlite(join(tmpDir(), 'side.db'), 2, 99), alice)).block
+  await importBlock(chain, fork.pathOf(side), side.seal, { expectedHash: side.hash })
+  fork.close()
+  expect(chain.index.sideBlocks()).toHaveLength(1)
+  chain.close()
+  sourceDir = dir
+  genesis = { params: chain.params, genesisFile: join(dir, '0000', 'block_00000000.db') }
+  source = await startNode(dir, { name: 'source', key: alice })
+}, 60_000)
+
+afterAll(stopAll)
+
+/** A copy of the source's data directory (it holds the same blocks). */
+function copyOfSource (): string {
+  const dir = join(tmpDir(), 'copy')
+  cpSync(sourceDir, dir, { recursive: true, filter: p => !/node\.lock|node-state|peers\.json|node\.key$/.test(p) })
+  return dir
+}
+
+function flipByte (path: string, at: number): void {
+  const fd = openSync(path, 'r+')
+  const b = readFileSync(path)
+  writeSync(fd, Buffer.from([(b[at] ?? 0) ^ 0xff]), 0, 1, at)
+  closeSync(fd)
+}
+
+/** Damage four canonical blocks and the side block in every way a file can be damaged. */
+function damage (c: Chain): void {
+  flipByte(c.dir.blockPath(2), 5000)
+  truncateSync(c.dir.blockPath(3), 1000)
+  rmSync(c.dir.blockPath(4))
+  writeFileSync(sealPathOf(c.dir.blockPath(5)), '3006020101020101\n')
+  const side = c.index.sideBlocks()[0]
+  if (side === undefined) throw new Error('no side block')
+  rmSync(c.pathOf(side))
+  rmSync(c.dir.blockPath(6))
+  symlinkSync(c.dir.blockPath(1), c.dir.blockPath(6))
+}
+
+describe('verify --repair (in process)', () => {
+  it('finds flipped, truncated, deleted and symlinked block files, a bad seal and a deleted side block, and restores them from a real peer', async () => {
+    const c = Chain.open(copyOfSource())
+    damage(c)
+    expect((await verifyChain(c, { workers: 1 })).ok).toBe(false)
+
+    const done: number[] = []
+    const r = await repairChain(c, { peers: [addrOf(source)], knownPeers: false, onBlock: b => { done.push(b.height) } })
+    expect(r.failed).toEqual([])
+    expect(r.repaired.map(b => `${b.height} ${b.damage}${b.canonical ? '' : ' (side)'}`)).toEqual([
+      '2 hash', '3 size', '4 missing', '5 seal', '6 not-a-file', '5 missing (side)'
+    ])
+    expect(done).toEqual([2, 3, 4, 5, 6, 5])
+    expect(r.repaired.find(b => b.damage === 'seal')?.source).toBe('this directory')
+    expect(r.repaired.filter(b => b.damage !== 'seal').every(b => b.source === `peer ${source.peerId}`)).toBe(true)
+    expect(await filesMatchIndex(c)).toEqual([])
+    expect((await verifyChain(c, { workers: 1 })).ok).toBe(true)
+    // Nothing left to repair, nothing left in tmp/.
+    expect((await repairChain(c, { knownPeers: false })).repaired).toEqual([])
+    c.close()
+  }, 60_000)
+
+  it('copies from another data directory, and reports what no source has', async () => {
+    const c = Chain.open(copyOfSource())
+    rmSync(c.dir.blockPath(3))
+    const nowhere = Chain.open(await cloneGenesis(genesis))
+    nowhere.close()
+    const none = await repairChain(c, { from: [nowhere.dir.root], knownPeers: false })
+    expect(none.repaired).toEqual([])
+    expect(none.failed).toMatchObject([{ height: 3, damage: 'missing', reason: 'no source had it' }])
+
+    const r = await repairChain(c, { from: [nowhere.dir.root, sourceDir], knownPeers: false })
+    expect(r.repaired).toMatchObject([{ height: 3, source: sourceDir }])
+    expect(await filesMatchIndex(c)).toEqual([])
+    c.close()
+  })
+
+  it('asks the peers remembered in peers.json when none is given', async () => {
+    const dir = copyOfSource()
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify({ peers: [{ id: source.peerId, addrs: [addrOf(source)], lastSeen: Date.now() }] }))
+    const c = Chain.open(dir)
+    rmSync(c.dir.blockPath(1))
+    const r = await repairChain(c)
+    expect(r.repaired).toMatchObject([{ height: 1, source: `peer ${source.peerId}` }])
+    c.close()
+  })
+
+  it('import of a good copy puts back a damaged stored file (it used to say "known")', async () => {
+    const c = Chain.open(copyOfSource())
+    flipByte(c.dir.blockPath(2), 4096)
+    const rec = c.get(2) as NonNullable<ReturnType<Chain['get']>>
+    const good = join(tmpDir(), 'good.db')
+    copyFileSync(join(sourceDir, '0000', 'block_00000002.db'), good)
+    const r = await importBlock(c, good, rec.seal)
+    expect(r.status).toBe('repaired')
+    expect(await filesMatchIndex(c)).toEqual([])
+    expect((await importBlock(c, good, rec.seal)).status).toBe('known')
+    c.close()
+  })
+})
+
+describe('the query mirror and a missing block file', () => {
+  it('keeps what it has, reports the missing block with a code, answers queries over the blocks below, and catches up after repair', async () => {
+    const c = Chain.open(copyOfSource())
+    rmSync(c.dir.queryDb, { force: true })
+    rmSync(c.dir.blockPath(4))
+    const mirror = QueryMirror.open(c)
+    try {
+      const s = await mirror.sync()
+      expect(s.tip?.height).toBe(3)
+      expect(s.stoppedAt).toMatchObject({ height: 4, code: 'MIRROR_BLOCK_MISSING', hint: expect.stringContaining('petal verify --repair') })
+      // Queries answer over heights 0..3.
+      let out = ''
+      const q = await runQuery(c, { sql: 'SELECT max(_height) AS h, count(*) AS n FROM t', format: 'ndjson', onText: t => { out += t } })
+      expect(out).toBe('{"h":3,"n":12}\n')
+      expect(q.sync?.stoppedAt?.height).toBe(4)
+
+      await repairChain(c, { peers: [addrOf(source)], knownPeers: false })
+      const after = await mirror.sync()
+      expect(after.stoppedAt).toBeUndefined()
+      expect(after.tip?.height).toBe(c.tip().height)
+    } finally {
+      mirror.close()
+      c.close()
+    }
+  })
+})
