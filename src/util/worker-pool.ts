@@ -55,11 +55,13 @@ export class WorkerPool<Req, Res> {
   private spawn (): void {
     const script = this.script
     const w = 'file' in script ? new Worker(script.file) : new Worker(script.source, { eval: true })
-    w.unref()
     w.on('message', (reply: Reply<Res>) => { this.onReply(w, reply) })
     // An uncaught exception in the worker: 'exit' follows, and reports it.
     w.on('error', (err: Error) => { this.errors.set(w, err) })
     w.on('exit', (code: number) => { this.onExit(w, code) })
+    // An idle worker must not keep the process alive (a CLI command ends when its work does); a
+    // busy one must, until its reply arrives. (After the listeners: adding one refs it again.)
+    w.unref()
     this.all.add(w)
     this.idle.push(w)
   }
@@ -72,6 +74,7 @@ export class WorkerPool<Req, Res> {
       const task = this.queue.shift()
       if (task === undefined) { this.idle.push(w); return }
       this.busy.set(w, task)
+      w.ref()
       w.postMessage(task.req)
     }
   }
@@ -80,6 +83,7 @@ export class WorkerPool<Req, Res> {
     const task = this.busy.get(w)
     if (task === undefined) return
     this.busy.delete(w)
+    w.unref()
     this.idle.push(w)
     // An error comes back as its own class (util/errors.ts registry).
     if (reply.ok) task.resolve(reply.result)

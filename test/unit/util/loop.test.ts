@@ -76,6 +76,16 @@ describe('request deadlines (linkSignals)', () => {
     expect(dependants(node.signal)).toBe(0)
   })
 
+  it('put one listener on a source however many requests share it (no MaxListeners warning)', () => {
+    const node = new AbortController()
+    const open = Array.from({ length: 50 }, () => deadline(10_000, node.signal))
+    expect(getEventListeners(node.signal, 'abort')).toHaveLength(1)
+    node.abort(new Error('stopping'))
+    expect(open.every(d => d.signal.aborted && !d.timedOut())).toBe(true)
+    for (const d of open) d.dispose()
+    expect(getEventListeners(node.signal, 'abort')).toHaveLength(0)
+  })
+
   it('abort with the source, or on timeout (and say which)', async () => {
     const src = new AbortController()
     const a = linkSignals([src.signal], 10_000)

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { WorkerPool, workerScript } from '../../../src/util/index.js'
 import type { CrashRequest } from '../../helpers/crash-worker.js'
 
@@ -31,4 +33,11 @@ describe('WorkerPool', () => {
     expect(await running).toMatchObject({ code: expect.stringMatching(/ABORTED|WORKER_DIED/) })
     await expect(pool.run({ op: 'echo', value: 1 })).rejects.toMatchObject({ code: 'ABORTED' })
   })
+
+  it('does not keep the process alive once its work is done (the CLI exits)', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'helpers', 'pool-exit.ts')], { timeout: 30_000, encoding: 'utf8' })
+    expect(r.signal, 'still running after 30 s').toBeNull()
+    expect(r.stdout).toBe('echo 7\n')
+    expect(r.status).toBe(0)
+  }, 40_000)
 })
