@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { BlockRecord } from '../storage/index.js'
-import { errorMessage, nullLogger, sleep, type Logger } from '../util/index.js'
+import { nullLogger, runLoop, type Logger } from '../util/index.js'
 
 export interface TipEvent { height: number, hash: string, timestamp: string, signer: string }
 export interface ReorgEvent { from: { height: number, hash: string }, to: { height: number, hash: string }, fork: { height: number, hash: string }, depth: number }
@@ -67,16 +67,10 @@ export class ChainWatcher {
 
   async run (everyMs: number, signal: AbortSignal): Promise<void> {
     let version = this.chain.index.dataVersion()
-    while (!signal.aborted) {
-      try {
-        const v = this.chain.index.dataVersion()
-        if (v !== version) { version = v; this.check() }
-      } catch (err) {
-        if (signal.aborted) return
-        this.logger.warn('watching the chain for events failed; will retry', { error: errorMessage(err) })
-      }
-      try { await sleep(everyMs, signal) } catch { return }
-    }
+    await runLoop('watching the chain for events', { signal, logger: this.logger, everyMs }, async () => {
+      const v = this.chain.index.dataVersion()
+      if (v !== version) { version = v; this.check() }
+    })
   }
 }
 
