@@ -1,4 +1,4 @@
-import { AbortError, nullLogger, sleep, type Logger } from '../util/index.js'
+import { nullLogger, runLoop, type Logger } from '../util/index.js'
 import type { Ingest, SealPolicy } from './service.js'
 
 export interface SealLoopOptions extends SealPolicy {
@@ -33,23 +33,12 @@ export class SealLoop {
   start (): void {
     if (this.loop !== undefined) return
     this.unsubscribe = this.ingest.on('appended', () => { this.wake() })
-    const signal = this.controller.signal
-    this.loop = (async () => {
-      let backoff = 1_000
-      while (!signal.aborted) {
-        try {
-          const sealed = this.o.ready?.() !== false ? await this.ingest.sealDue(this.o, signal) : []
-          this.passes++
-          backoff = 1_000
-          await this.pause(this.nextWaitMs(sealed.length > 0), signal)
-        } catch (err) {
-          if (signal.aborted || err instanceof AbortError) return
-          this.logger.warn('sealing pending rows failed; will retry', { error: (err as Error).message, code: (err as { code?: string }).code, retryInMs: backoff })
-          await sleep(backoff, signal).catch(() => {})
-          backoff = Math.min(backoff * 2, 60_000)
-        }
-      }
-    })()
+    // One pass per run of the body; a failing pass is logged and retried with backoff (runLoop).
+    this.loop = runLoop('sealing pending rows', { signal: this.controller.signal, logger: this.logger }, async signal => {
+      const sealed = this.o.ready?.() !== false ? await this.ingest.sealDue(this.o, signal) : []
+      this.passes++
+      await this.pause(this.nextWaitMs(sealed.length > 0), signal)
+    })
   }
 
   /** Look again now (rows were appended, the tip changed). */

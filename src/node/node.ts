@@ -134,6 +134,8 @@ export class PetalNode {
     const tip = this.chain.tip()
     const revoked = key !== undefined && (this.chain.keysAt(tip).get(key)?.revokedAt ?? null) !== null
     this.logger.info(role === 'signatory' ? 'this node is now a signatory' : `this node is no longer a signatory${revoked ? ' (its key was revoked)' : ''}`, { key, height: tip.height, was })
+    // Pending records wait for a signatory: seal them now rather than at the next tick.
+    if (role === 'signatory') this.sealLoop?.wake()
     this.o.events?.onRoleChanged?.(role)
   }
 
