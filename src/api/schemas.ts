@@ -44,10 +44,11 @@ export const BLOCK_HEADER_PROPS: Record<string, Schema> = {
 
 export const BLOCK_SUMMARY: Schema = {
   type: 'object',
-  required: ['height', 'hash', 'parent', 'canonical', 'timestamp', 'signer', 'size', 'table_count', 'key_op_count'],
+  required: ['height', 'hash', 'parent', 'canonical', 'timestamp', 'signer', 'size', 'table_count', 'row_count', 'key_op_count'],
   properties: {
     ...BLOCK_HEADER_PROPS,
     table_count: { type: 'integer' },
+    row_count: { type: 'integer', description: 'rows in the block\'s user tables, all together' },
     key_op_count: { type: 'integer' }
   }
 }
@@ -77,10 +78,11 @@ export const KEY_OP: Schema = {
 
 export const BLOCK: Schema = {
   type: 'object',
-  required: ['height', 'hash', 'parent', 'canonical', 'timestamp', 'signer', 'size', 'rows_root', 'seal', 'tables', 'key_ops', 'file_url'],
+  required: ['height', 'hash', 'parent', 'canonical', 'timestamp', 'signer', 'size', 'rows_root', 'seal', 'row_count', 'tables', 'key_ops', 'file_url'],
   properties: {
     ...BLOCK_HEADER_PROPS,
     signer_public_key: { type: 'string', description: 'hex SPKI DER of the signer (absent if unknown)' },
+    row_count: { type: 'integer', description: 'rows in the block\'s user tables, all together' },
     tables: { type: 'array', items: TABLE },
     key_ops: { type: 'array', items: KEY_OP },
     file_url: { type: 'string' }

@@ -15,10 +15,12 @@ import { DEFAULT_API_LIMITS, httpUrl, isLoopbackHost, type AccessPolicy, type Ap
 import { PetalMetrics } from './petal-metrics.js'
 import { QueryService } from './query-service.js'
 import { fastifyPath, type RouteSpec } from './route.js'
+import { activityRoutes } from './routes/activity.js'
 import { blockFileRoutes } from './routes/block-file.js'
 import { blockRoutes } from './routes/blocks.js'
 import { eventsRoutes } from './routes/events.js'
 import { metaRoutes } from './routes/meta.js'
+import { peersRoutes } from './routes/peers.js'
 import { queryRoutes } from './routes/query.js'
 import { rowsRoutes } from './routes/rows.js'
 import { signersRoutes } from './routes/signers.js'
@@ -36,7 +38,7 @@ const LISTEN_BACKLOG = 4096
 
 /** Every route the server registers, in the order the OpenAPI document lists them. */
 export function apiRoutes (limits: ApiLimits): RouteSpec[] {
-  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...signersRoutes, ...queryRoutes(limits), ...eventsRoutes, ...metaRoutes]
+  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...eventsRoutes, ...metaRoutes]
 }
 
 function writable (dir: string): boolean {

@@ -277,6 +277,23 @@ export class IndexDb {
     return rows.map(r => ({ keyId: r.key_id, pubkey: r.pubkey, addedAt: r.added_at, revokedAt: r.revoked_at }))
   }
 
+  /**
+   * Canonical blocks and their rows by time: bucket i holds the blocks whose timestamp is in
+   * [from + i·width, from + (i + 1)·width) seconds, empty buckets left out. One pass in SQLite.
+   * (The casts keep the division integral: better-sqlite3 binds JS numbers as REAL.)
+   */
+  activity (fromSec: number, toSec: number, widthSec: number): Array<{ bucket: number, blocks: number, rows: number }> {
+    return this.stmt<{ bucket: number, blocks: number, rows: number }>(`SELECT (unixepoch(b.timestamp) - CAST(@from AS INTEGER)) / CAST(@width AS INTEGER) AS bucket, COUNT(*) AS blocks,
+        COALESCE(SUM((SELECT SUM(t.rows) FROM block_tables t WHERE t.hash = b.hash)), 0) AS rows
+      FROM blocks b WHERE b.canonical = 1 AND unixepoch(b.timestamp) >= @from AND unixepoch(b.timestamp) < @to
+      GROUP BY bucket ORDER BY bucket`).all({ from: Math.floor(fromSec), to: Math.ceil(toSec), width: Math.max(1, Math.floor(widthSec)) })
+  }
+
+  /** Rows in the user tables of every canonical block. */
+  canonicalRows (): number {
+    return this.stmt<number>('SELECT COALESCE(SUM(t.rows), 0) FROM block_tables t JOIN blocks b ON b.hash = t.hash WHERE b.canonical = 1').pluck().get() ?? 0
+  }
+
   getMeta (key: string): string | undefined {
     return this.stmt<{ value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value
   }

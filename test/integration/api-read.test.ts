@@ -78,6 +78,7 @@ describe('HTTP API, reads', () => {
     expect(s.side_blocks).toBe(1)
     expect(s.signatories.active).toBe(1)
     expect(s.node).toBeNull()
+    expect(r.json).toMatchObject({ consensus: { key_op_quorum: 1 } })
   })
 
   it('GET /api/v1/blocks pages newest first with next_before, down to genesis', async () => {
@@ -94,7 +95,7 @@ describe('HTTP API, reads', () => {
     }
     expect(seen).toEqual([3, 2, 1, 0])
     const b2 = (await call('GET', '/api/v1/blocks', '/api/v1/blocks?before=3&limit=1')).json as { blocks: Array<{ height: number, table_count: number }> }
-    expect(b2.blocks).toMatchObject([{ height: 2, table_count: 3 }])
+    expect(b2.blocks).toMatchObject([{ height: 2, table_count: 3, row_count: 8 }])
     expect(((await call('GET', '/api/v1/blocks', '/api/v1/blocks?before=0')).json as { blocks: unknown[] }).blocks).toEqual([])
   })
 
@@ -276,6 +277,29 @@ describe('HTTP API, reads', () => {
     const above = await call('GET', '/api/v1/signers', '/api/v1/signers?height=9')
     expect(above.status).toBe(404)
     expect(errorOf(above).code).toBe('API_BLOCK_NOT_FOUND')
+  })
+
+  it('GET /api/v1/activity: canonical blocks and rows per time bucket, with the totals', async () => {
+    const r = await call('GET', '/api/v1/activity', '/api/v1/activity?buckets=4')
+    expect(r.status).toBe(200)
+    const a = r.json as { from: number, to: number, bucket_seconds: number, buckets: Array<{ start: number, blocks: number, rows: number }>, total_blocks: number, total_rows: number }
+    expect(a.buckets).toHaveLength(4)
+    expect(a.to - a.from).toBe(4 * a.bucket_seconds)
+    expect(a.total_blocks).toBe(4)
+    expect(a.total_rows).toBe(10 + 8 + 250) // the side block's rows do not count
+    // From block 1's time to now: blocks 1-3 and all their rows are in the buckets.
+    expect(a.buckets.reduce((n, b) => n + b.rows, 0)).toBe(268)
+    // (The genesis counts too when it was made in block 1's second.)
+    const inRange = [0, 1, 2, 3].filter(h => Math.floor(Date.parse(chain.get(h)?.timestamp ?? '') / 1000) >= a.from).length
+    expect(inRange).toBeGreaterThanOrEqual(3)
+    expect(a.buckets.reduce((n, b) => n + b.blocks, 0)).toBe(inRange)
+    const bad = await call('GET', '/api/v1/activity', '/api/v1/activity?from=100&to=50')
+    expect(bad.status).toBe(400)
+    expect(errorOf(bad).code).toBe('API_BAD_REQUEST')
+  })
+
+  it('GET /api/v1/peers: no network under serve', async () => {
+    expect((await call('GET', '/api/v1/peers', '/api/v1/peers')).json).toEqual({ network: false, peers: [] })
   })
 })
 

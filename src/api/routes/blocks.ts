@@ -1,4 +1,4 @@
-import type { BlockRecord } from '../../storage/index.js'
+import type { BlockRecord, TableRecord } from '../../storage/index.js'
 import { ApiError } from '../errors.js'
 import { field, intField, type RouteSpec } from '../route.js'
 import { BLOCK, BLOCK_REF_PARAMS, BLOCK_SUMMARY, errorResponse } from '../schemas.js'
@@ -23,6 +23,13 @@ export function blockOf (ctx: ApiContext, ref: string | undefined): BlockRecord 
   return b
 }
 
+/** Rows of a block's user tables, all together. */
+function rowCount (tables: readonly TableRecord[]): number {
+  let n = 0
+  for (const t of tables) n += t.rows
+  return n
+}
+
 export function blockPath (b: BlockRecord): string { return `/api/v1/blocks/${b.hash}` }
 
 function blockJson (ctx: ApiContext, b: BlockRecord): Record<string, unknown> {
@@ -38,6 +45,7 @@ function blockJson (ctx: ApiContext, b: BlockRecord): Record<string, unknown> {
   return {
     ...headerJson(b),
     signer_public_key: signerKey,
+    row_count: rowCount(tables),
     tables: tables.map(t => ({ name: t.name, sql: t.sql, rows: t.rows, root: t.root, rows_url: `${blockPath(b)}/tables/${encodeURIComponent(t.name)}/rows` })),
     key_ops: ops.map(k => ({ op: k.op === 'A' ? 'add' : 'revoke', key_id: k.keyId, public_key: k.pubkey, endorsed_by: k.signers })),
     file_url: `${blockPath(b)}/file`
@@ -83,7 +91,10 @@ export const blockRoutes: RouteSpec[] = [{
       const rows = top < 0 ? [] : ctx.chain.index.range(Math.max(0, top - limit + 1), top, limit).reverse()
       const last = rows.at(-1)
       return {
-        blocks: rows.map(b => ({ ...headerJson(b), table_count: ctx.chain.index.tablesOf(b.hash).length, key_op_count: b.keyOps })),
+        blocks: rows.map(b => {
+          const tables = ctx.chain.index.tablesOf(b.hash)
+          return { ...headerJson(b), table_count: tables.length, row_count: rowCount(tables), key_op_count: b.keyOps }
+        }),
         next_before: last === undefined || last.height === 0 ? null : last.height
       }
     })

@@ -1,3 +1,4 @@
+import { quorumFor } from '../../chain/index.js'
 import type { RouteSpec } from '../route.js'
 import { HASH, KEY_ID } from '../schemas.js'
 import type { ApiContext } from '../types.js'
@@ -20,7 +21,13 @@ function status (ctx: ApiContext): Record<string, unknown> {
       blocks: counts.canonical,
       side_blocks: counts.side,
       signatories: { active: keys.activeCount, total: keys.all().length },
-      consensus: { quorum_rule: p.quorumRule, max_block_bytes: p.maxBlockBytes, max_reorg_depth: p.maxReorgDepth },
+      consensus: {
+        quorum_rule: p.quorumRule,
+        // What a key operation in the next block needs: the rule at that height over today's signatories.
+        key_op_quorum: quorumFor(p.quorumRule, tip.height + 1, keys.activeCount),
+        max_block_bytes: p.maxBlockBytes,
+        max_reorg_depth: p.maxReorgDepth
+      },
       node: n === undefined
         ? null
         : { peer_id: n.peerId, role: n.role(), peers: n.peers().length, sync: n.sync(), listen: n.listen() },
@@ -50,7 +57,16 @@ export const statusRoutes: RouteSpec[] = [{
             blocks: { type: 'integer', description: 'canonical blocks, genesis included' },
             side_blocks: { type: 'integer' },
             signatories: { type: 'object', properties: { active: { type: 'integer' }, total: { type: 'integer' } } },
-            consensus: { type: 'object', properties: { quorum_rule: { type: 'string' }, max_block_bytes: { type: 'integer' }, max_reorg_depth: { type: 'integer' } } },
+            consensus: {
+              type: 'object',
+              required: ['quorum_rule', 'key_op_quorum', 'max_block_bytes', 'max_reorg_depth'],
+              properties: {
+                quorum_rule: { type: 'string', enum: ['daisy', 'daisy-capped', 'majority'] },
+                key_op_quorum: { type: 'integer', minimum: 1, description: 'endorsements by distinct active signatories that a key operation in the next block needs' },
+                max_block_bytes: { type: 'integer' },
+                max_reorg_depth: { type: 'integer' }
+              }
+            },
             node: {
               description: 'null under `petal serve` (no network)',
               oneOf: [
