@@ -20,6 +20,7 @@ export const API_ERROR_CODES = [
   'API_REQUEST_TIMEOUT',
   'API_HEADERS_TOO_LARGE',
   'API_MALFORMED_REQUEST',
+  'API_EXPLORER_MISSING',
   // starting the server
   'API_BAD_ADDRESS',
   'API_EXPOSE_REQUIRED',
@@ -63,6 +64,7 @@ export const API_ERROR_DOCS: Readonly<Record<ApiErrorCode, CodeDoc>> = {
   API_REQUEST_TIMEOUT: { meaning: 'the request was not received in time', hint: 'send the whole request promptly' },
   API_HEADERS_TOO_LARGE: { meaning: 'the request headers are too large' },
   API_MALFORMED_REQUEST: { meaning: 'the request is not valid HTTP/1.1' },
+  API_EXPLORER_MISSING: { meaning: 'the web explorer\'s files are not built beside this node (dist/web)', hint: 'run `npm run build`' },
   API_BAD_ADDRESS: { meaning: 'a malformed --http address', hint: 'give HOST:PORT (127.0.0.1:2018, [::1]:2018, 0.0.0.0:2018), a bare PORT, or off' },
   API_EXPOSE_REQUIRED: { meaning: 'a non-loopback --http address without --http-expose', hint: 'add --http-expose to serve beyond this machine (reads then need a token unless --public-read), or use --http 127.0.0.1:PORT' },
   API_LISTEN_FAILED: { meaning: 'the HTTP server cannot listen on the address (the port is in use, …)' },

@@ -9,6 +9,7 @@ import { authorize, type Access } from './auth.js'
 import { BlockFiles } from './block-files.js'
 import { ApiError } from './errors.js'
 import { ChainWatcher, EventHub } from './events.js'
+import { registerExplorer } from './explorer.js'
 import { errorBody, errorHeaders, errorStatus } from './http-errors.js'
 import { openApiDocument } from './openapi.js'
 import { DEFAULT_API_LIMITS, httpUrl, isLoopbackHost, type AccessPolicy, type ApiLimits, type HttpAddress } from './options.js'
@@ -52,7 +53,7 @@ function writable (dir: string): boolean {
 
 /**
  * The HTTP API (docs/api.md): JSON under /api/v1, the block files, SQL, server-sent events,
- * metrics, and a page for people at /. It serves and never decides: it parses, authenticates,
+ * metrics, and the web explorer for people at /. It serves and never decides: it parses, authenticates,
  * limits, calls the modules below, and maps their errors to HTTP.
  */
 export class ApiServer {
@@ -198,6 +199,7 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
     return await reply.code(404).type('application/json; charset=utf-8').send(errorBody(e))
   })
 
+  registerExplorer(app)
   for (const r of routes) {
     const schema: Record<string, unknown> = {}
     if (r.params !== undefined) schema.params = r.params

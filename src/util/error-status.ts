@@ -155,6 +155,7 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       API_TABLE_NOT_FOUND: { http: 404 },
       API_RANGE_NOT_SATISFIABLE: { http: 416 },
       API_SHUTTING_DOWN: { http: 503 },
+      API_EXPLORER_MISSING: { category: 'internal', http: 503 },
       API_INTERNAL: { category: 'internal', http: 500 },
       API_REQUEST_TIMEOUT: { http: 408 },
       API_HEADERS_TOO_LARGE: { http: 431 },

@@ -21,7 +21,7 @@ export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: stri
       : 'listening on nothing: outbound connections only'
   ])
   if (!ctx.out.json) ctx.out.stdout(listen.map(a => a + '\n').join(''))
-  if (!ctx.out.json && http !== undefined) ctx.out.stdout(`HTTP API and explorer (open in a browser; the API is under /api/v1):\n${http}\n`)
+  if (!ctx.out.json && http !== undefined) ctx.out.stdout(`Explorer (open in a browser: docs/explorer.md) and HTTP API (under /api/v1: docs/api.md):\n${http}\n`)
   // Next steps, on stderr so that stdout stays status + addresses for scripts.
   const d = ctx.opts.dir !== undefined ? `--dir ${ctx.opts.dir} ` : ''
   ctx.out.note([

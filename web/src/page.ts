@@ -1,0 +1,33 @@
+// What every page shares: its signature, errors shown with their code and hint, the token form.
+import { ApiFailure, setToken } from './api.js'
+import { h, type Child } from './dom.js'
+
+/** A page renders itself into `main` from the URL; `signal` aborts when the user navigates away. */
+export type Page = (main: HTMLElement, url: URL, signal: AbortSignal) => Promise<void>
+
+/** An error as the API gave it: message, code and hint. */
+export function errorBox (err: unknown): HTMLElement {
+  if (err instanceof ApiFailure) {
+    return h('div', { class: 'error', role: 'alert' },
+      h('div', null, h('code', null, err.code), ' ', err.message),
+      err.hint === undefined ? null : h('div', null, h('strong', null, 'Hint: '), err.hint))
+  }
+  return h('div', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err))
+}
+
+/** A node exposed without --public-read needs a read token: asked here, kept in memory only. */
+export function tokenForm (onToken: () => void): HTMLElement {
+  const input = h('input', { type: 'password', id: 'token', autocomplete: 'off', spellcheck: 'false' })
+  return h('form', {
+    class: 'card',
+    onsubmit: (e: Event) => { e.preventDefault(); setToken(input.value.trim()); onToken() }
+  },
+  h('p', null, 'This node needs a read token (', h('code', null, 'petal tokens create --scope read'), '). It stays in this tab\'s memory and is never stored.'),
+  h('label', { for: 'token' }, 'Token'), input, h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Use token')))
+}
+
+export function failure (main: HTMLElement, err: unknown, retry: () => void): void {
+  const parts: Child[] = [errorBox(err)]
+  if (err instanceof ApiFailure && err.status === 401) parts.push(tokenForm(retry))
+  main.append(...parts.filter((p): p is HTMLElement => p instanceof HTMLElement))
+}

@@ -1,0 +1,147 @@
+// `/blocks/{height|hash}`: one block — header, seal checked here in the browser, tables with their
+// roots, key operations, a rows browser per table (`?table=T&after=R`), and "prove this row".
+import { fromHex, utf8, verifyP256 } from '../../../src/proof/verifier/index.js'
+import { ApiFailure, getJson, getLossless, getText, type Block, type Status } from '../api.js'
+import { download, fields, fill, h, type Child } from '../dom.js'
+import { bytes, cell, count, keyId, numericColumn, time } from '../format.js'
+import { JsonNumber, type Lossless } from '../json.js'
+import { errorBox } from '../page.js'
+
+const ROWS_PAGE = 50
+
+export async function blockPage (main: HTMLElement, url: URL, signal: AbortSignal): Promise<void> {
+  const ref = decodeURIComponent(url.pathname.split('/')[2] ?? '')
+  const [b, s] = await Promise.all([
+    getJson<Block>(`/api/v1/blocks/${encodeURIComponent(ref)}`, signal),
+    getJson<Status>('/api/v1/status', signal)
+  ])
+  document.title = `Block #${b.height} · Petal explorer`
+  const seal = h('span', null, 'checking…')
+  main.append(
+    h('h1', null, `Block #${b.height}`, b.canonical ? null : h('span', { class: 'bad' }, ' (side branch: not canonical)')),
+    h('nav', { class: 'pager', 'aria-label': 'Neighbours' },
+      b.height > 0 ? h('a', { href: `/blocks/${b.parent}`, rel: 'prev' }, `← Parent #${b.height - 1}`) : null,
+      b.canonical && b.height < s.tip.height ? h('a', { href: `/blocks/${b.height + 1}`, rel: 'next' }, `Next #${b.height + 1} →`) : null,
+      h('a', { href: b.file_url, download: '', class: 'button' }, `Download the block file (${bytes(b.size)})`)),
+    fields([
+      ['hash', h('span', { class: 'hash' }, b.hash)],
+      ['parent', b.height === 0 ? h('span', { class: 'muted' }, 'none: the genesis') : h('a', { class: 'hash', href: `/blocks/${b.parent}` }, b.parent)],
+      ['time', time(b.timestamp)],
+      ['signer', h('span', { class: 'hash' }, b.signer)],
+      ['size', bytes(b.size)],
+      ['rows', count(b.row_count)],
+      ['rows root', h('span', { class: 'hash' }, b.rows_root)],
+      ['seal', h('span', { class: 'hash' }, b.seal)],
+      ['seal check', seal]
+    ]))
+  void checkSeal(b, s.chain_id).then(r => { fill(seal, r) })
+
+  main.append(h('h2', null, `Tables (${b.tables.length})`))
+  main.append(b.tables.length === 0
+    ? h('p', { class: 'muted' }, 'No user tables in this block.')
+    : h('div', { class: 'scroll' }, h('table', null,
+      h('thead', null, h('tr', null, h('th', null, 'table'), h('th', { class: 'num' }, 'rows'), h('th', null, 'Merkle root'), h('th', null, 'schema'))),
+      h('tbody', null, b.tables.map(t => h('tr', null,
+        h('td', null, h('a', { href: `/blocks/${b.height}?table=${encodeURIComponent(t.name)}#rows` }, t.name)),
+        h('td', { class: 'num' }, count(t.rows)),
+        h('td', { class: 'hash' }, t.root),
+        h('td', null, h('details', null, h('summary', null, 'CREATE TABLE'), h('pre', { class: 'mono' }, t.sql)))))))))
+
+  if (b.key_ops.length > 0) {
+    main.append(h('h2', null, `Key operations (${b.key_ops.length})`), h('div', { class: 'scroll' }, h('table', null,
+      h('thead', null, h('tr', null, ['operation', 'key', 'endorsed by'].map(x => h('th', null, x)))),
+      h('tbody', null, b.key_ops.map(k => h('tr', null, h('td', null, k.op), h('td', { class: 'hash', title: k.public_key }, k.key_id),
+        h('td', null, k.endorsed_by.map(e => h('div', null, keyId(e))))))))))
+  }
+
+  const which = url.searchParams.get('table')
+  const t = b.tables.find(x => x.name === which) ?? (which === null ? b.tables[0] : undefined)
+  if (t === undefined) return
+  const rows = h('section', { id: 'rows', 'aria-label': `rows of ${t.name}` })
+  main.append(rows)
+  await rowsBrowser(rows, b, t, url, signal)
+  if (url.hash === '#rows') rows.scrollIntoView()
+}
+
+/** The seal, checked with WebCrypto against the signer's key the node names. */
+async function checkSeal (b: Block, chainId: string): Promise<Child> {
+  if (b.signer_public_key === undefined) return h('span', { class: 'muted' }, 'not checked: the node does not know the signer\'s key')
+  const spki = fromHex(b.signer_public_key)
+  const der = fromHex(b.seal)
+  if (spki === undefined || der === undefined) return h('span', { class: 'bad' }, '✗ the seal or key is not hex')
+  // The genesis seals with an empty chain id: its own hash is the chain id (docs/block-format.md).
+  const message = `petal/v2/seal\n${b.height === 0 ? '' : chainId}\n${b.height}\n${b.hash}\n${b.rows_root}`
+  try {
+    return await verifyP256(spki, utf8(message), der, { lowS: true })
+      ? h('span', { class: 'ok', id: 'seal-ok' }, '✓ valid: signed by the signer\'s key over this hash and rows root (checked in your browser)')
+      : h('span', { class: 'bad', id: 'seal-bad' }, '✗ invalid: the seal does not verify with the signer\'s key')
+  } catch (err) {
+    return h('span', { class: 'muted' }, `not checked: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+async function rowsBrowser (section: HTMLElement, b: Block, t: Block['tables'][number], url: URL, signal: AbortSignal): Promise<void> {
+  const after = url.searchParams.get('after')
+  const offset = url.searchParams.get('offset')
+  const q = new URLSearchParams({ limit: String(ROWS_PAGE) })
+  if (after !== null && /^-?\d{1,19}$/.test(after)) q.set('after_rowid', after)
+  if (offset !== null && /^\d{1,15}$/.test(offset)) q.set('offset', offset)
+  const page = await getLossless(`${t.rows_url}?${q.toString()}`, signal)
+  const columns = stringsOf(field(page, 'columns'))
+  const list = field(page, 'rows')
+  const data = Array.isArray(list) ? list.filter(Array.isArray) : []
+  const byRowid = field(page, 'paging') !== 'position'
+  const next = byRowid ? field(page, 'next_after_rowid') : field(page, 'next_offset')
+  const out = h('div', { 'aria-live': 'polite' })
+  const base = `/blocks/${b.height}?table=${encodeURIComponent(t.name)}`
+  const numeric = columns.map((_, i) => numericColumn(data, i))
+  const at = byRowid ? (after === null ? 'the first row' : `rowid ${after}`) : `position ${offset ?? '0'}`
+  section.append(
+    h('h2', null, `Rows of ${t.name}`),
+    h('p', { class: 'muted' }, `${count(t.rows)} rows; ${data.length} shown from ${at}. NULL and BLOB values are marked as such.`),
+    h('div', { class: 'scroll' }, h('table', null,
+      h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c)), byRowid ? h('th', null, h('span', { class: 'muted' }, 'proof')) : null)),
+      h('tbody', null, data.map(r => h('tr', null,
+        r.map((v, i) => h('td', { class: numeric[i] === true ? 'num' : undefined }, cell(v))),
+        byRowid ? h('td', null, h('button', { class: 'small', type: 'button', onclick: () => { void prove(b, t.name, String(r[0]), out) } }, 'prove')) : null))))),
+    h('nav', { class: 'pager', 'aria-label': 'Row pages' },
+      after !== null || offset !== null ? h('a', { href: `${base}#rows` }, '⇤ First rows') : null,
+      typeof next === 'string' || next instanceof JsonNumber ? h('a', { href: `${base}&${byRowid ? 'after' : 'offset'}=${String(next)}#rows`, rel: 'next' }, 'Next rows →') : null),
+    out)
+}
+
+/** "prove this row": the proof from the node (GET …/rows/{rowid}/proof), or the command that makes it. */
+async function prove (b: Block, table: string, rowid: string, out: HTMLElement): Promise<void> {
+  fill(out, h('p', { class: 'muted' }, `Proving row ${rowid} of ${table}…`))
+  const name = `proof-${b.height}-${table.replace(/[^\w.-]+/g, '_')}-${rowid}.json`
+  try {
+    const text = await getText(`/api/v1/blocks/${b.hash}/tables/${encodeURIComponent(table)}/rows/${rowid}/proof`)
+    download(name, new Blob([text], { type: 'application/json' }))
+    // Not a secret: the verifier page picks it up from this tab.
+    sessionStorage.setItem('petal.proof', text)
+    fill(out, h('div', { class: 'banner ok', role: 'status' }, `Saved ${name}. `, h('a', { href: '/verify' }, 'Check it in the browser →'),
+      ' or run ', h('code', null, `petal verify-proof ${name} --trust KEYS`)))
+  } catch (err) {
+    if (err instanceof ApiFailure && err.code === 'API_NOT_FOUND') {
+      // This node does not serve proofs (yet): the CLI makes the same document.
+      fill(out, h('div', { class: 'card', role: 'status' },
+        h('p', null, 'This node does not serve proofs over HTTP. Make the proof with the CLI on the node\'s machine:'),
+        h('pre', { class: 'cmd' }, `petal prove --height ${b.height} --table ${shellWord(table)} --rowid ${rowid} -o ${name}\npetal verify-proof ${name} --trust KEYS`),
+        h('p', null, 'Then check it here: ', h('a', { href: '/verify' }, 'verify a proof'), '.')))
+      return
+    }
+    fill(out, errorBox(err))
+  }
+}
+
+function shellWord (s: string): string {
+  return /^[\w.-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+function field (o: Lossless, k: string): Lossless | undefined {
+  return typeof o === 'object' && o !== null && !Array.isArray(o) && !(o instanceof JsonNumber) ? o[k] : undefined
+}
+
+function stringsOf (v: Lossless | undefined): string[] {
+  return Array.isArray(v) ? v.map(x => (typeof x === 'string' ? x : String(x))) : []
+}

@@ -1,0 +1,102 @@
+// `/`: the chain at a glance, live: a new block shows without a reload (server-sent events).
+import { getJson, hasToken, type Activity, type BlockList, type Peers, type Signers, type Status } from '../api.js'
+import { activityChart } from '../chart.js'
+import { fields, fill, h, table } from '../dom.js'
+import { bytes, count, keyId, shortHash, time } from '../format.js'
+
+const RULES: Record<string, string> = {
+  daisy: 'Daisy\'s formula: 1 below height 149, then floor(2·ln H), whatever the number of signatories',
+  'daisy-capped': 'Daisy\'s formula, capped at the number of active signatories (never fewer than 1)',
+  majority: 'more than half of the active signatories'
+}
+
+export async function homePage (main: HTMLElement, _url: URL, signal: AbortSignal): Promise<void> {
+  document.title = 'Petal explorer'
+  const head = h('h1', null, 'Chain')
+  const glance = h('div', { class: 'grid' })
+  const chart = h('div')
+  const latest = h('div')
+  const signers = h('div')
+  const peers = h('div')
+  const live = h('span', { class: 'live', 'aria-live': 'polite' })
+  main.append(head, glance, h('h2', null, 'Blocks and rows over time'), chart, h('h2', null, 'Latest blocks ', live), latest,
+    h('h2', null, 'Signatories'), signers, h('h2', null, 'Peers and sync'), peers)
+
+  let shownTip = ''
+  const load = async (): Promise<void> => {
+    const [s, list, sig, p, act] = await Promise.all([
+      getJson<Status>('/api/v1/status', signal),
+      getJson<BlockList>('/api/v1/blocks?limit=10', signal),
+      getJson<Signers>('/api/v1/signers', signal),
+      getJson<Peers>('/api/v1/peers', signal),
+      getJson<Activity>('/api/v1/activity?buckets=60', signal)
+    ])
+    const fresh = shownTip !== '' && shownTip !== s.tip.hash
+    shownTip = s.tip.hash
+    fill(head, s.description === '' ? 'Chain' : s.description)
+    fill(glance,
+      h('section', { class: 'card' }, h('h2', null, 'Tip'),
+        h('div', { class: 'big' }, h('a', { href: `/blocks/${s.tip.height}`, id: 'tip-height' }, `#${s.tip.height}`)),
+        h('div', { class: 'hash', title: s.tip.hash }, shortHash(s.tip.hash)), h('div', null, time(s.tip.timestamp))),
+      h('section', { class: 'card' }, h('h2', null, 'Chain'),
+        fields([['id', h('span', { class: 'hash' }, s.chain_id)], ['blocks', count(s.blocks)], ['rows', count(act.total_rows)], ['side blocks', count(s.side_blocks)]])),
+      h('section', { class: 'card' }, h('h2', null, 'Consensus'),
+        fields([
+          ['signatories', `${s.signatories.active} active of ${s.signatories.total}`],
+          ['quorum rule', [s.consensus.quorum_rule, h('div', { class: 'muted' }, RULES[s.consensus.quorum_rule] ?? '')]],
+          ['key operation needs', `${s.consensus.key_op_quorum} endorsement${s.consensus.key_op_quorum === 1 ? '' : 's'} now`],
+          ['max block', bytes(s.consensus.max_block_bytes)], ['max reorg depth', String(s.consensus.max_reorg_depth)]
+        ])))
+    fill(chart, activityChart(act))
+    fill(latest, table(['height', 'time', 'signer', 'size', 'tables', 'rows'], list.blocks.map(b => [
+      h('a', { href: `/blocks/${b.height}` }, `#${b.height}`), time(b.timestamp), keyId(b.signer), bytes(b.size), count(b.table_count), count(b.row_count)
+    ]), { num: [3, 4, 5] }), h('p', null, h('a', { href: '/blocks' }, 'All blocks →')))
+    if (fresh) latest.querySelector('tbody tr')?.classList.add('fresh')
+    fill(signers, table(['key', 'added at', 'revoked at', 'state'], sig.signers.map(k => [
+      h('span', { class: 'hash', title: k.public_key }, k.id),
+      h('a', { href: `/blocks/${k.added_at}` }, `#${k.added_at}`),
+      k.revoked_at === null ? '—' : h('a', { href: `/blocks/${k.revoked_at}` }, `#${k.revoked_at}`),
+      k.active ? h('span', { class: 'ok' }, 'active') : h('span', { class: 'muted' }, 'revoked')
+    ])))
+    fill(peers, s.node === null
+      ? h('p', { class: 'muted' }, 'This server joins no network (petal serve): it serves its data directory as it is.')
+      : [fields([
+          ['this node', h('span', { class: 'hash' }, s.node.peer_id)], ['role', s.node.role],
+          ['sync', s.node.sync.state === 'syncing' ? `syncing: ${s.node.sync.height} of ${s.node.sync.target ?? '?'}` : `up to date at #${s.node.sync.height}`],
+          ['peers', count(s.node.peers)]
+        ]),
+        p.peers.length === 0 ? null : table(['peer', 'address', 'direction', 'tip'], p.peers.map(x => [h('span', { class: 'hash' }, x.id), h('span', { class: 'hash' }, x.addr), x.direction, x.tip_height === undefined ? '—' : `#${x.tip_height}`]), { num: [3] })])
+  }
+  await load()
+  follow(live, load, signal)
+}
+
+/** Reload on each new tip: server-sent events, or a poll where they cannot pass (a token is needed). */
+function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSignal): void {
+  let busy = false
+  let again = false
+  const refresh = (): void => {
+    if (busy) { again = true; return }
+    busy = true
+    load().catch(() => { fill(live, 'reconnecting…') }).finally(() => {
+      busy = false
+      if (again && !signal.aborted) { again = false; refresh() }
+    })
+  }
+  const poll = (): void => {
+    const t = setInterval(refresh, 5000)
+    fill(live, 'updating every 5 s')
+    signal.addEventListener('abort', () => { clearInterval(t) })
+  }
+  // EventSource cannot send a token: with one, poll instead.
+  if (hasToken() || typeof EventSource === 'undefined') { poll(); return }
+  const es = new EventSource('/api/v1/events')
+  let first = true
+  es.addEventListener('tip', () => {
+    fill(live, '● live')
+    if (first) { first = false; return } // the tip on connect: already shown
+    refresh()
+  })
+  es.addEventListener('error', () => { fill(live, 'reconnecting…') })
+  signal.addEventListener('abort', () => { es.close() })
+}

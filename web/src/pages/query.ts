@@ -1,0 +1,125 @@
+// `/query?sql=…`: SQL over the whole chain (merged, or per block), the statement in the URL so a
+// result can be shared; results exact (big integers, REALs, NULL apart from empty text).
+import { ApiFailure, postJson } from '../api.js'
+import { append, download, fill, h } from '../dom.js'
+import { cell, count, numericColumn } from '../format.js'
+import { JsonNumber, parseLossless, type Lossless } from '../json.js'
+import { navigate } from '../nav.js'
+import { errorBox } from '../page.js'
+
+const HISTORY_KEY = 'petal.query.history'
+const HISTORY = 15
+/** Rows shown in the page; the downloads have them all. */
+const SHOW_ROWS = 5000
+const EXAMPLE = 'SELECT height, timestamp, signer FROM _blocks ORDER BY height DESC LIMIT 10'
+
+interface Statement { sql: string, perBlock: boolean }
+
+function history (): Statement[] {
+  try {
+    const v: unknown = JSON.parse(localStorage.getItem(HISTORY_KEY) ?? '[]')
+    return Array.isArray(v) ? v.filter((x): x is Statement => typeof x === 'object' && x !== null && typeof x.sql === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+function remember (s: Statement): void {
+  const list = [s, ...history().filter(x => x.sql !== s.sql || x.perBlock !== s.perBlock)].slice(0, HISTORY)
+  try { localStorage.setItem(HISTORY_KEY, JSON.stringify(list)) } catch {}
+}
+
+function linkOf (s: Statement): string {
+  const q = new URLSearchParams({ sql: s.sql })
+  if (s.perBlock) q.set('per_block', '1')
+  return `/query?${q.toString()}`
+}
+
+export async function queryPage (main: HTMLElement, url: URL, signal: AbortSignal): Promise<void> {
+  document.title = 'Query · Petal explorer'
+  const sql = url.searchParams.get('sql')
+  const perBlock = url.searchParams.get('per_block') === '1'
+  const editor = h('textarea', { id: 'sql', rows: 6, spellcheck: 'false', autocapitalize: 'off', 'aria-describedby': 'sql-help' })
+  editor.value = sql ?? EXAMPLE
+  const pb = h('input', { type: 'checkbox', id: 'per-block', checked: perBlock })
+  const result = h('section', { id: 'result', 'aria-live': 'polite' })
+  const run = (): void => {
+    const s = { sql: editor.value.trim(), perBlock: pb.checked }
+    if (s.sql === '') return
+    // The statement goes into the URL (and the history), then the page runs what the URL says.
+    navigate(linkOf(s), { replace: linkOf(s) === location.pathname + location.search })
+  }
+  editor.addEventListener('keydown', e => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run() } })
+  const past = history()
+  append(main, [
+    h('h1', null, 'Query the chain'),
+    h('form', { onsubmit: (e: Event) => { e.preventDefault(); run() } },
+      h('label', { for: 'sql' }, 'SQL (one read-only statement)'), editor,
+      h('p', { id: 'sql-help', class: 'muted' }, 'Each user table is the union of that table over all blocks, with a ', h('code', null, '_height'), ' column; ',
+        h('code', null, '_blocks'), ' has every block. Ctrl+Enter runs the statement.'),
+      h('div', { class: 'row' }, h('label', { class: 'inline', for: 'per-block' }, pb, 'per block (Daisy\'s mode: the statement runs in each block)'),
+        h('button', { class: 'primary', type: 'submit' }, 'Run'))),
+    result,
+    past.length === 0 ? null : h('section', null, h('h2', null, 'Recent statements'),
+      h('ul', { class: 'history' }, past.map(s => h('li', null, h('a', { href: linkOf(s) }, s.sql), s.perBlock ? ' (per block)' : ''))))])
+  if (sql === null || sql.trim() === '') return
+  const s = { sql: sql.trim(), perBlock }
+  remember(s)
+  await execute(result, s, signal)
+}
+
+async function execute (out: HTMLElement, s: Statement, signal: AbortSignal): Promise<void> {
+  fill(out, h('p', { class: 'muted' }, 'Running…'))
+  const started = performance.now()
+  let doc: Lossless
+  try {
+    const r = await postJson('/api/v1/query', { sql: s.sql, per_block: s.perBlock, format: 'json', max_rows: SHOW_ROWS }, signal)
+    doc = parseLossless(await r.text())
+  } catch (err) {
+    if (signal.aborted) return
+    fill(out, errorBox(err instanceof ApiFailure || err instanceof Error ? tooMany(err) : err))
+    return
+  }
+  const ms = performance.now() - started
+  const columns = arrayOf(get(doc, 'columns')).map(String)
+  const rows = arrayOf(get(doc, 'rows')).filter(Array.isArray)
+  const rowCount = String(get(doc, 'rowCount') ?? rows.length)
+  const blocks = get(doc, 'blocks')
+  const numeric = columns.map((_, i) => numericColumn(rows, i))
+  fill(out,
+    h('div', { class: 'row' },
+      h('strong', { id: 'row-count' }, `${count(Number(rowCount))} row${rowCount === '1' ? '' : 's'}`),
+      h('span', { class: 'muted' }, `in ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`}${blocks === undefined ? '' : `, over ${String(blocks)} blocks`}`),
+      h('button', { type: 'button', id: 'csv', onclick: () => { void save(out, s, 'csv') } }, 'Download CSV'),
+      h('button', { type: 'button', id: 'ndjson', onclick: () => { void save(out, s, 'ndjson') } }, 'Download NDJSON'),
+      h('a', { href: linkOf(s) }, 'Link to this result')),
+    h('div', { class: 'scroll' }, h('table', { id: 'result-table' },
+      h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c)))),
+      h('tbody', null, rows.map(r => h('tr', null, r.map((v, i) => h('td', { class: numeric[i] === true ? 'num' : undefined }, cell(v)))))))))
+}
+
+/** The whole answer in a file, straight from the node in that format. */
+async function save (out: HTMLElement, s: Statement, format: 'csv' | 'ndjson'): Promise<void> {
+  try {
+    const r = await postJson('/api/v1/query', { sql: s.sql, per_block: s.perBlock, format })
+    download(`query.${format}`, await r.blob())
+  } catch (err) {
+    out.prepend(errorBox(err))
+  }
+}
+
+/** A result too large to show: say how to get it. */
+function tooMany (err: Error): Error {
+  if (err instanceof ApiFailure && err.code === 'QUERY_TOO_MANY_ROWS') {
+    return new ApiFailure(err.status, err.code, `more than ${count(SHOW_ROWS)} rows: too many to show here`, 'add a LIMIT, or download the whole answer as CSV or NDJSON')
+  }
+  return err instanceof TypeError ? new ApiFailure(0, 'QUERY_CUT', 'the answer was cut before its end', 'add a LIMIT, or download the answer') : err
+}
+
+function get (o: Lossless, k: string): Lossless | undefined {
+  return typeof o === 'object' && o !== null && !Array.isArray(o) && !(o instanceof JsonNumber) ? o[k] : undefined
+}
+
+function arrayOf (v: Lossless | undefined): Lossless[] {
+  return Array.isArray(v) ? v : []
+}

@@ -1,0 +1,92 @@
+// `/verify`: checks a proof in this browser with the verifier `petal verify-proof` runs
+// (src/proof/verifier, WebCrypto only). This page is one self-contained file: it works with the
+// node stopped, or saved to disk and opened from there.
+import { mergeTrust, parseTrustFile, verifyProof, type ProofValue, type TrustAnchors, type VerifyOptions, type VerifyReport } from '../../../src/proof/verifier/index.js'
+import { fill, h } from '../dom.js'
+
+const main = document.getElementById('main') ?? document.body
+
+function dropZone (id: string, label: string, help: string): { box: HTMLElement, area: HTMLTextAreaElement } {
+  const area = h('textarea', { id, rows: 8, spellcheck: 'false', 'aria-describedby': `${id}-help` })
+  const file = h('input', { type: 'file', id: `${id}-file`, 'aria-label': `${label}: choose a file` })
+  file.addEventListener('change', () => { void file.files?.[0]?.text().then(t => { area.value = t }) })
+  const box = h('div', { class: 'drop' }, h('label', { for: id }, label), area,
+    h('div', { class: 'row' }, file, h('span', { id: `${id}-help`, class: 'muted' }, help)))
+  box.addEventListener('dragover', e => { e.preventDefault(); box.classList.add('over') })
+  box.addEventListener('dragleave', () => { box.classList.remove('over') })
+  box.addEventListener('drop', e => {
+    e.preventDefault()
+    box.classList.remove('over')
+    void e.dataTransfer?.files[0]?.text().then(t => { area.value = t })
+  })
+  return { box, area }
+}
+
+function valueText (v: ProofValue): string {
+  if (v === null) return 'NULL'
+  if ('integer' in v) return v.integer
+  if ('real' in v) return v.real
+  if ('text' in v) return JSON.stringify(v.text)
+  return `x'${v.blob}'`
+}
+
+function report (r: VerifyReport): HTMLElement {
+  return h('section', { id: 'report' },
+    h('div', { class: `banner ${r.ok ? 'ok' : 'bad'}`, role: 'status', id: r.ok ? 'verdict-ok' : 'verdict-bad' },
+      h('strong', null, r.ok ? '✓ Valid proof. ' : '✗ Rejected. '), r.verdict,
+      r.failure === undefined ? null : h('div', null, h('code', null, r.failure.code), ' ', r.failure.message)),
+    h('h2', null, 'Step by step'),
+    h('ol', { class: 'checks' }, r.checks.map(c => h('li', null,
+      h('span', { class: c.ok ? 'ok' : 'bad' }, c.ok ? '✓ ' : '✗ '), h('strong', null, c.step), ': ', c.message, c.code === undefined ? null : [' ', h('code', null, c.code)]))),
+    r.rows.length === 0 ? null : [h('h2', null, 'Proven rows'), ...r.rows.map(row => h('div', { class: 'card' },
+      h('p', null, `Block #${row.height} (${row.block_hash.slice(0, 16)}…), table ${row.table}, rowid ${row.rowid ?? '—'}${row.final ? ', final' : ', not yet final'}`),
+      h('div', { class: 'scroll' }, h('table', null,
+        h('thead', null, h('tr', null, row.columns.map(c => h('th', null, c)))),
+        h('tbody', null, h('tr', null, row.values.map(v => h('td', null, valueText(v)))))))))],
+    r.proven.length === 0 ? null : [h('h2', null, 'What this proves'), h('ul', null, r.proven.map(p => h('li', null, p)))],
+    r.not_proven.length === 0 ? null : [h('h2', null, 'What it does not prove'), h('ul', null, r.not_proven.map(p => h('li', null, p)))])
+}
+
+function render (): void {
+  fill(main)
+  document.title = 'Verify a proof · Petal'
+  const proof = dropZone('proof', 'Proof (JSON)', 'paste it, drop the file here, or choose it: what `petal prove` writes')
+  const trust = dropZone('trust', 'Trusted keys or checkpoint', 'the signatories\' public keys (PEM, hex, or verifier keys), or a checkpoint you trust')
+  const min = h('input', { type: 'number', id: 'min-signatures', min: 1, value: 1, style: 'width:6rem' })
+  const fin = h('input', { type: 'checkbox', id: 'require-final' })
+  const out = h('div', { 'aria-live': 'polite' })
+  const saved = sessionStorage.getItem('petal.proof')
+  if (saved !== null) proof.area.value = saved
+  main.append(
+    h('h1', null, 'Verify a proof'),
+    h('p', null, 'The check runs in this browser, with the same code as ', h('code', null, 'petal verify-proof'),
+      ' and nothing but WebCrypto: nothing is sent anywhere, and it works with the node stopped. ',
+      h('a', { href: location.protocol === 'file:' ? '#' : '/verify', download: 'petal-verify.html' }, 'Save this page'), ' to use it offline.'),
+    h('form', { onsubmit: (e: Event) => { e.preventDefault(); void check(proof.area.value, trust.area.value, { minSignatures: Number(min.value) || 1, requireFinal: fin.checked }, out) } },
+      proof.box, trust.box,
+      h('div', { class: 'row' },
+        h('label', { class: 'inline', for: 'min-signatures' }, 'signatures needed', min),
+        h('label', { class: 'inline', for: 'require-final' }, fin, 'demand finality'),
+        h('button', { class: 'primary', type: 'submit', id: 'check' }, 'Check the proof'))),
+    out)
+}
+
+async function check (proofText: string, trustText: string, options: VerifyOptions, out: HTMLElement): Promise<void> {
+  fill(out, h('p', { class: 'muted' }, 'Checking…'))
+  let anchors: TrustAnchors = mergeTrust()
+  if (trustText.trim() !== '') {
+    const t = await parseTrustFile(trustText)
+    if (typeof t === 'string') {
+      fill(out, h('div', { class: 'error', role: 'alert' }, h('code', null, 'NO_TRUST_ANCHOR'), ` the trusted keys: ${t}`))
+      return
+    }
+    anchors = t
+  }
+  try {
+    fill(out, report(await verifyProof(proofText, anchors, options)))
+  } catch (err) {
+    fill(out, h('div', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err)))
+  }
+}
+
+render()
