@@ -1,14 +1,16 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ApiServer } from '../../src/api/index.js'
-import { signImport, type Chain } from '../../src/chain/index.js'
-import type { SigningKey } from '../../src/crypto/index.js'
+import type { Chain } from '../../src/chain/index.js'
+import { publicKeyToPem, type SigningKey } from '../../src/crypto/index.js'
+import { buildRowProof, createCheckpoint } from '../../src/proof/index.js'
 import { http, postJson, startTestApi } from '../helpers/api.js'
 import { NO_CHROMIUM, CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js'
-import { extendChain, makeSqlite } from '../helpers/chain.js'
-import { provableChain } from '../helpers/proof.js'
+import { extendChain, fixtureKey } from '../helpers/chain.js'
+import { chainTreeOf, provableChain } from '../helpers/proof.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // The web explorer against a real node: real blocks (one with every kind of value), one headless
@@ -170,5 +172,99 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
       await cmd.waitFor()
       expect(await cmd.innerText()).toContain(`petal prove --height ${typed} --table people --rowid 3 -o proof-${typed}-people-3.json`)
     }
+  })
+
+  it('/query: a statement from the URL, results exact (big integers right-aligned, NULL apart from empty text), row count and time', async () => {
+    await go(`/query?sql=${encodeURIComponent('SELECT id, name, big, photo FROM people ORDER BY id')}`)
+    const table = page.locator('#result-table')
+    await table.waitFor()
+    expect(await page.locator('#row-count').innerText()).toBe('6 rows')
+    const text = await table.innerText()
+    for (const v of ['9223372036854775807', '-9223372036854775808', '9007199254740993']) expect(text).toContain(v)
+    expect(await table.locator('tbody tr').nth(5).locator('td').nth(1).innerText()).toBe('""') // id 5: empty text
+    expect(await table.locator('tbody tr').nth(4).locator('td .null').count()).toBe(1) // id 4: NULL name
+    expect(await table.locator('thead th').nth(2).getAttribute('class')).toBe('num')
+    expect(await page.locator('#sql').inputValue()).toBe('SELECT id, name, big, photo FROM people ORDER BY id')
+    await screenshot(page, 'query')
+    expect(pageErrors()).toEqual([])
+  })
+
+  it('/query: the CSV download is the node\'s CSV of the statement', async () => {
+    const sql = 'SELECT id, name, score, photo FROM people ORDER BY id'
+    await go(`/query?sql=${encodeURIComponent(sql)}`)
+    await page.locator('#result-table').waitFor()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#csv').click()])
+    expect(download.suggestedFilename()).toBe('query.csv')
+    const csv = readFileSync(await download.path(), 'utf8')
+    expect(csv).toBe((await postJson(`${base}api/v1/query`, { sql, format: 'csv' })).text)
+    expect(csv.split('\r\n')[0]).toBe('id,name,score,photo')
+  })
+
+  it('/query: an error is shown with its code and hint; typed statements run with Ctrl+Enter and go to the URL and the history', async () => {
+    await go(`/query?sql=${encodeURIComponent('SELEC 1')}`)
+    const err = page.locator('.error')
+    await err.waitFor()
+    expect(await err.innerText()).toMatch(/QUERY_SYNTAX[\s\S]*Hint: /)
+    await screenshot(page, 'query-error')
+    await page.locator('#sql').fill('SELECT COUNT(*) AS n FROM people')
+    await page.locator('#per-block').check()
+    await page.locator('#sql').press('Control+Enter')
+    await page.waitForURL(u => u.searchParams.get('sql') === 'SELECT COUNT(*) AS n FROM people' && u.searchParams.get('per_block') === '1')
+    await page.locator('#result-table').waitFor()
+    // Per block: one row per block holding the table, each with its height.
+    expect(await page.locator('#result-table thead th').allInnerTexts()).toEqual(['_height', 'n'])
+    expect(await page.locator('#result-table tbody tr').first().locator('td').allInnerTexts()).toEqual([String(typed), '6'])
+    const history = await page.locator('ul.history li').allInnerTexts()
+    expect(history.slice(0, 2)).toEqual(['SELECT COUNT(*) AS n FROM people (per block)', 'SELEC 1'])
+  })
+
+  it('/verify: a valid proof is accepted step by step, with the node out of the way (the page saved to a file)', async () => {
+    const tree = chainTreeOf(chain)
+    const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: 2, keys: [key] })
+    const proof = await buildRowProof(chain.dir.blockPath(typed), { table: 'people', rowid: 3n }, { chainId: chain.chainId, tree, checkpoint })
+    const work = tmpDir()
+    writeFileSync(join(work, 'proof.json'), JSON.stringify(proof, null, 2))
+    // The page as served, opened from disk: no node behind it, so everything runs in the browser.
+    const html = await http(`${base}verify`)
+    expect(html.headers['content-type']).toMatch(/^text\/html/)
+    writeFileSync(join(work, 'verify.html'), html.body)
+    await page.goto(pathToFileURL(join(work, 'verify.html')).href)
+    await page.locator('#proof-file').setInputFiles(join(work, 'proof.json'))
+    await page.waitForFunction('document.querySelector("#proof").value.length > 0')
+    await page.locator('#trust').fill(publicKeyToPem(key.publicKey))
+    await page.locator('#check').click()
+    await page.locator('#verdict-ok').waitFor()
+    const steps = await page.locator('ol.checks li').allInnerTexts()
+    expect(steps.length).toBeGreaterThan(3)
+    for (const s of steps) expect(s.startsWith('✓')).toBe(true)
+    expect(await page.locator('#report').innerText()).toContain('9223372036854775807')
+    await screenshot(page, 'verify')
+
+    // The same proof with one value changed is rejected, and the page says which step failed.
+    const forged = JSON.parse(JSON.stringify(proof)) as { row: { values: unknown[] } }
+    forged.row.values[1] = { text: 'mallory' }
+    await page.locator('#proof').fill(JSON.stringify(forged))
+    await page.locator('#check').click()
+    await page.locator('#verdict-bad').waitFor()
+    expect(await page.locator('#verdict-bad').innerText()).toContain('ROW_INCLUSION_FAILED')
+    expect(await page.locator('ol.checks li').last().innerText()).toMatch(/^✗/)
+    await screenshot(page, 'verify-rejected')
+    // And an untrusted key rejects the genuine proof.
+    await page.locator('#proof').fill(JSON.stringify(proof))
+    await page.locator('#trust').fill(publicKeyToPem(fixtureKey(key.id === fixtureKey('bob').id ? 'carol' : 'bob').publicKey))
+    await page.locator('#check').click()
+    await page.locator('#verdict-bad').waitFor()
+    expect(pageErrors()).toEqual([])
+  })
+
+  it('pages are readable at a phone\'s width (no horizontal scroll of the page itself)', async () => {
+    const phone = await openPage(browser, { width: 380 })
+    for (const path of ['/', '/blocks', `/blocks/${typed}`, '/query', '/verify']) {
+      await phone.page.goto(base + path.slice(1))
+      await phone.page.locator('main h1').waitFor()
+      expect(await phone.page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1'), path).toBe(true)
+    }
+    await screenshot(phone.page, 'verify-phone')
+    await phone.page.context().close()
   })
 })

@@ -50,6 +50,8 @@ export async function queryPage (main: HTMLElement, url: URL, signal: AbortSigna
     navigate(linkOf(s), { replace: linkOf(s) === location.pathname + location.search })
   }
   editor.addEventListener('keydown', e => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run() } })
+  const statement = sql === null || sql.trim() === '' ? undefined : { sql: sql.trim(), perBlock }
+  if (statement !== undefined) remember(statement)
   const past = history()
   append(main, [
     h('h1', null, 'Query the chain'),
@@ -62,10 +64,7 @@ export async function queryPage (main: HTMLElement, url: URL, signal: AbortSigna
     result,
     past.length === 0 ? null : h('section', null, h('h2', null, 'Recent statements'),
       h('ul', { class: 'history' }, past.map(s => h('li', null, h('a', { href: linkOf(s) }, s.sql), s.perBlock ? ' (per block)' : ''))))])
-  if (sql === null || sql.trim() === '') return
-  const s = { sql: sql.trim(), perBlock }
-  remember(s)
-  await execute(result, s, signal)
+  if (statement !== undefined) await execute(result, statement, signal)
 }
 
 async function execute (out: HTMLElement, s: Statement, signal: AbortSignal): Promise<void> {
