@@ -62,7 +62,7 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     // The latest blocks, newest first.
     const heights = await page.locator('main table').nth(0).locator('tbody tr td:first-child').allInnerTexts()
     expect(heights.slice(0, 3)).toEqual([tip.height, tip.height - 1, tip.height - 2].map(h => `#${h}`))
-    await screenshot(page, 'home')
+    await screenshot(page, 'home', { docs: true })
     expect(pageErrors()).toEqual([])
   })
 
@@ -88,7 +88,7 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     expect(await typedRow.locator('td').nth(0).innerText()).toBe(`#${typed}`)
     const cells = await typedRow.locator('td').allInnerTexts()
     expect(cells.slice(4, 6)).toEqual(['3', String(chain.index.tablesOf(chain.get(typed)?.hash ?? '').reduce((n, t) => n + t.rows, 0))])
-    await screenshot(page, 'blocks')
+    await screenshot(page, 'blocks', { docs: true })
     // Tab from the top of the page to the first block, down two with the arrow key, Enter.
     await page.locator('body').focus()
     for (let i = 0; i < 20; i++) {
@@ -128,7 +128,7 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     const href = await page.locator('a[download]').first().getAttribute('href')
     const file = await http(base + (href ?? '').slice(1))
     expect(file.headers['petal-block-hash']).toBe(b.hash)
-    await screenshot(page, 'block')
+    await screenshot(page, 'block', { docs: true })
     // By hash prefix too (the rows of its first table), and another table through its link.
     await go(`/blocks/${b.hash.slice(0, 12)}`)
     await page.locator('a', { hasText: 'tags' }).click()
@@ -185,7 +185,7 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     expect(await table.locator('tbody tr').nth(4).locator('td .null').count()).toBe(1) // id 4: NULL name
     expect(await table.locator('thead th').nth(2).getAttribute('class')).toBe('num')
     expect(await page.locator('#sql').inputValue()).toBe('SELECT id, name, big, photo FROM people ORDER BY id')
-    await screenshot(page, 'query')
+    await screenshot(page, 'query', { docs: true })
     expect(pageErrors()).toEqual([])
   })
 
@@ -205,7 +205,7 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     const err = page.locator('.error')
     await err.waitFor()
     expect(await err.innerText()).toMatch(/QUERY_SYNTAX[\s\S]*Hint: /)
-    await screenshot(page, 'query-error')
+    await screenshot(page, 'query-error', { docs: true })
     await page.locator('#sql').fill('SELECT COUNT(*) AS n FROM people')
     await page.locator('#per-block').check()
     await page.locator('#sql').press('Control+Enter')
@@ -238,7 +238,7 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     expect(steps.length).toBeGreaterThan(3)
     for (const s of steps) expect(s.startsWith('✓')).toBe(true)
     expect(await page.locator('#report').innerText()).toContain('9223372036854775807')
-    await screenshot(page, 'verify')
+    await screenshot(page, 'verify', { docs: true })
 
     // The same proof with one value changed is rejected, and the page says which step failed.
     const forged = JSON.parse(JSON.stringify(proof)) as { row: { values: unknown[] } }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -17,9 +18,18 @@ export async function launchBrowser (): Promise<Browser> {
 /** Screenshots for people to look at (test-output/, never committed). */
 export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-output', 'screenshots')
 
-export async function screenshot (page: Page, name: string): Promise<void> {
+/** docs/explorer/: the small screenshots docs/explorer.md shows (`npm run docs:screenshots`). */
+const DOCS = join(import.meta.dirname, '..', '..', 'docs', 'explorer')
+
+export async function screenshot (page: Page, name: string, o: { docs?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true })
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  if (o.docs !== true || process.env.PETAL_DOCS_SCREENSHOTS !== '1') return
+  mkdirSync(DOCS, { recursive: true })
+  const file = join(DOCS, `${name}.png`)
+  await page.screenshot({ path: file, fullPage: false })
+  // A palette of 64 colours keeps each small (pngquant: apt-get install pngquant).
+  execFileSync('pngquant', ['--force', '--skip-if-larger', '--output', file, '64', '--', file])
 }
 
 /** A page that fails its test on any script error or console error. */

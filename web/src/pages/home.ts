@@ -43,7 +43,7 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
       h('section', { class: 'card' }, h('h2', null, 'Consensus'),
         fields([
           ['signatories', `${s.signatories.active} active of ${s.signatories.total}`],
-          ['quorum rule', [s.consensus.quorum_rule, h('div', { class: 'muted' }, RULES[s.consensus.quorum_rule] ?? '')]],
+          ['quorum rule', [s.consensus.quorum_rule, h('div', { class: 'muted small' }, RULES[s.consensus.quorum_rule] ?? '')]],
           ['key operation needs', `${s.consensus.key_op_quorum} endorsement${s.consensus.key_op_quorum === 1 ? '' : 's'} now`],
           ['max block', bytes(s.consensus.max_block_bytes)], ['max reorg depth', String(s.consensus.max_reorg_depth)]
         ])))

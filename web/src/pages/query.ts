@@ -76,7 +76,9 @@ async function execute (out: HTMLElement, s: Statement, signal: AbortSignal): Pr
     doc = parseLossless(await r.text())
   } catch (err) {
     if (signal.aborted) return
-    fill(out, errorBox(err instanceof ApiFailure || err instanceof Error ? tooMany(err) : err))
+    fill(out, errorBox(err instanceof Error ? tooMany(err) : err))
+    // Too large to show is not too large to download.
+    if (err instanceof ApiFailure && err.code === 'QUERY_TOO_MANY_ROWS') out.append(downloads(out, s))
     return
   }
   const ms = performance.now() - started
@@ -89,12 +91,17 @@ async function execute (out: HTMLElement, s: Statement, signal: AbortSignal): Pr
     h('div', { class: 'row' },
       h('strong', { id: 'row-count' }, `${count(Number(rowCount))} row${rowCount === '1' ? '' : 's'}`),
       h('span', { class: 'muted' }, `in ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`}${blocks === undefined ? '' : `, over ${String(blocks)} blocks`}`),
-      h('button', { type: 'button', id: 'csv', onclick: () => { void save(out, s, 'csv') } }, 'Download CSV'),
-      h('button', { type: 'button', id: 'ndjson', onclick: () => { void save(out, s, 'ndjson') } }, 'Download NDJSON'),
+      downloads(out, s),
       h('a', { href: linkOf(s) }, 'Link to this result')),
     h('div', { class: 'scroll' }, h('table', { id: 'result-table' },
       h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c)))),
       h('tbody', null, rows.map(r => h('tr', null, r.map((v, i) => h('td', { class: numeric[i] === true ? 'num' : undefined }, cell(v)))))))))
+}
+
+function downloads (out: HTMLElement, s: Statement): HTMLElement {
+  return h('span', { class: 'row', style: 'margin:0' },
+    h('button', { type: 'button', id: 'csv', onclick: () => { void save(out, s, 'csv') } }, 'Download CSV'),
+    h('button', { type: 'button', id: 'ndjson', onclick: () => { void save(out, s, 'ndjson') } }, 'Download NDJSON'))
 }
 
 /** The whole answer in a file, straight from the node in that format. */
