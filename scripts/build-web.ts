@@ -1,6 +1,7 @@
 // Builds the web explorer (web/ → dist/web): one minified bundle for the app pages, and the
 // offline verifier page as a single self-contained HTML file (script and styles inlined).
 // Run by `npm run build`, after tsc.
+import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,10 +26,17 @@ const verify = await bundle('src/verify/main.ts')
 // Inlined into <script>: a "</script" in the code would end it early.
 if (/<\/script/i.test(verify)) throw new Error('the verifier bundle contains "</script": it cannot be inlined')
 
+// Asset names carry a digest of their content, so the node can let browsers keep them for good
+// (Cache-Control: immutable) and a new build is never mixed with an old one.
+const named = (base: string, ext: string, body: string): string => `${base}-${createHash('sha256').update(body).digest('hex').slice(0, 12)}.${ext}`
+const appJs = named('app', 'js', app)
+const appCss = named('app', 'css', css)
 rmSync(out, { recursive: true, force: true })
 mkdirSync(join(out, 'assets'), { recursive: true })
-writeFileSync(join(out, 'assets', 'app.js'), app)
-writeFileSync(join(out, 'assets', 'app.css'), css)
-writeFileSync(join(out, 'index.html'), readFileSync(join(web, 'index.html'), 'utf8'))
+writeFileSync(join(out, 'assets', appJs), app)
+writeFileSync(join(out, 'assets', appCss), css)
+const index = readFileSync(join(web, 'index.html'), 'utf8')
+if (!index.includes('/assets/app.js') || !index.includes('/assets/app.css')) throw new Error('web/index.html must load /assets/app.js and /assets/app.css')
+writeFileSync(join(out, 'index.html'), index.replace('/assets/app.js', () => `/assets/${appJs}`).replace('/assets/app.css', () => `/assets/${appCss}`))
 const page = readFileSync(join(web, 'verify.html'), 'utf8')
 writeFileSync(join(out, 'verify.html'), page.replace('/*STYLE*/', () => css).replace('/*SCRIPT*/', () => verify.trimEnd()))

@@ -54,9 +54,13 @@ function inlineScriptOf (html: Buffer): Buffer | undefined {
   return m?.[1] === undefined ? undefined : Buffer.from(m[1], 'utf8')
 }
 
-async function send (req: FastifyRequest, reply: FastifyReply, a: Asset | undefined, headers: Record<string, string> = {}): Promise<unknown> {
+/** An asset whose name carries a digest of its content (`app-0123456789ab.js`) never changes. */
+const IMMUTABLE = /-[0-9a-f]{12}\.\w+$/
+
+async function send (req: FastifyRequest, reply: FastifyReply, a: Asset | undefined, headers: Record<string, string> = {}, name = ''): Promise<unknown> {
   if (a === undefined) throw new ApiError('API_EXPLORER_MISSING', `the web explorer is not built (no ${WEB_DIR})`, { hint: 'run `npm run build`' })
-  void reply.headers({ ...headers, ETag: a.etag, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' })
+  const cache = IMMUTABLE.test(name) ? 'public, max-age=31536000, immutable' : 'no-cache'
+  void reply.headers({ ...headers, ETag: a.etag, 'Cache-Control': cache, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' })
   if (req.headers['if-none-match'] === a.etag) return await reply.code(304).send()
   return await reply.type(a.type).send(a.body)
 }
@@ -79,6 +83,6 @@ export function registerExplorer (app: FastifyInstance, dir = WEB_DIR): void {
     if (a === undefined && index !== undefined) {
       throw new ApiError('API_NOT_FOUND', `no such file: ${name}`, { hint: 'the explorer\'s pages are /, /blocks, /query and /verify' })
     }
-    return await send(req, reply, a, { 'Content-Security-Policy': appCsp })
+    return await send(req, reply, a, { 'Content-Security-Policy': appCsp }, name)
   })
 }

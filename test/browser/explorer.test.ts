@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ApiServer } from '../../src/api/index.js'
+import { TokenStore, type ApiServer } from '../../src/api/index.js'
 import type { Chain } from '../../src/chain/index.js'
 import { publicKeyToPem, type SigningKey } from '../../src/crypto/index.js'
 import { buildRowProof, createCheckpoint } from '../../src/proof/index.js'
@@ -266,5 +266,32 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     }
     await screenshot(phone.page, 'verify-phone')
     await phone.page.context().close()
+  })
+
+  it('a node that needs a read token: the page asks for it, keeps it in memory only, and sends it', async () => {
+    // Exposed without --public-read (on loopback here): every API read needs a token.
+    const exposed = await startTestApi({ dir: chain.dir.root, access: { expose: true } })
+    try {
+      const { token } = TokenStore.of(chain.dir.root).create({ scope: 'read', name: 'explorer-test' })
+      await page.goto(`${exposed.url}blocks`)
+      const err = page.locator('.error')
+      await err.waitFor()
+      expect(await err.innerText()).toContain('API_UNAUTHORIZED')
+      await page.locator('#token').fill(token)
+      await page.locator('#token').press('Enter')
+      await page.locator('a.block-link').first().waitFor()
+      // In-place navigation keeps it: a block page, then the home page (polling: EventSource cannot send it).
+      await page.locator('a.block-link').first().click()
+      await page.locator('#seal-ok').waitFor()
+      await page.locator('header a.brand').click()
+      await page.locator('.live').filter({ hasText: 'updating every 5 s' }).waitFor()
+      const stored = String(await page.evaluate('JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie, location.href])'))
+      expect(stored).not.toContain(token)
+      // A reload forgets it.
+      await page.reload()
+      await page.locator('.error').filter({ hasText: 'API_UNAUTHORIZED' }).waitFor()
+    } finally {
+      await exposed.server.close()
+    }
   })
 })

@@ -34,6 +34,8 @@ async function render (focus: boolean): Promise<void> {
   if (r === undefined) { location.reload(); return }
   try {
     await r.page(main, url, controller.signal)
+    // For benchmarks: when the page had its data and was drawn.
+    performance.mark('petal-rendered')
   } catch (err) {
     if (controller.signal.aborted) return
     failure(main, err, () => { void render(true) })

@@ -27,6 +27,7 @@ function webDir (): string {
   writeFileSync(join(dir, 'index.html'), '<!doctype html><main id="main"></main><script type="module" src="/assets/app.js"></script>')
   writeFileSync(join(dir, 'verify.html'), '<!doctype html><script type="module">check()</script>')
   writeFileSync(join(dir, 'assets', 'app.js'), 'render()')
+  writeFileSync(join(dir, 'assets', 'app-0123456789ab.js'), 'render()')
   return dir
 }
 
@@ -55,7 +56,10 @@ describe('explorer routes', () => {
     expect(first.statusCode).toBe(200)
     expect(first.headers['content-type']).toBe('text/javascript; charset=utf-8')
     const etag = String(first.headers.etag)
+    expect(first.headers['cache-control']).toBe('no-cache')
     expect((await a.inject({ url: '/assets/app.js', headers: { 'if-none-match': etag } })).statusCode).toBe(304)
+    // Named by their content: kept by browsers for good.
+    expect((await a.inject({ url: '/assets/app-0123456789ab.js' })).headers['cache-control']).toBe('public, max-age=31536000, immutable')
     for (const url of ['/assets/nope.js', '/assets/../index.html', '/assets/%2e%2e/index.html']) {
       const r = await a.inject({ url })
       expect(r.statusCode, url).toBe(404)
@@ -72,9 +76,15 @@ describe('explorer routes', () => {
   it('the built explorer\'s first page stays under 100 KB of assets', async () => {
     const a = await serve(join(import.meta.dirname, '..', '..', '..', 'dist', 'web'))
     let total = 0
-    for (const url of ['/', '/assets/app.js', '/assets/app.css']) {
+    const page = await a.inject({ url: '/' })
+    expect(page.statusCode, 'run npm run build').toBe(200)
+    const assets = [...page.body.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map(m => m[1] ?? '')
+    expect(assets).toHaveLength(2) // the script and the style sheet
+    total += page.rawPayload.length
+    for (const url of assets) {
       const r = await a.inject({ url })
-      expect(r.statusCode, `${url} (run npm run build)`).toBe(200)
+      expect(r.statusCode, url).toBe(200)
+      expect(r.headers['cache-control'], url).toContain('immutable')
       total += r.rawPayload.length
     }
     expect(total).toBeLessThan(100 * 1024)
