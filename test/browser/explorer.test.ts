@@ -151,6 +151,17 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     expect(b?.seal).not.toBe(chain.get(typed - 1)?.seal)
   })
 
+  it('/blocks/{ref}: a Daisy (version 1) seal is said to be unchecked here, never called invalid', async () => {
+    await page.route(`**/api/v1/blocks/${typed}`, async route => {
+      const r = await route.fetch()
+      await route.fulfill({ response: r, json: { ...(await r.json() as Record<string, unknown>), version: 1 } })
+    })
+    await go(`/blocks/${typed}`)
+    await page.locator('dd').filter({ hasText: 'a version 1 (Daisy) seal signs the raw hash' }).waitFor()
+    expect(await page.locator('#seal-bad').count()).toBe(0)
+    await page.unroute(`**/api/v1/blocks/${typed}`)
+  })
+
   it('/blocks/{ref}: an unknown block is an error with its code and hint', async () => {
     await go('/blocks/99999')
     const err = page.locator('.error')

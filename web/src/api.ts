@@ -81,6 +81,7 @@ export interface Status {
 export interface BlockSummary { height: number, hash: string, parent: string, timestamp: string, signer: string, size: number, table_count: number, row_count: number, key_op_count: number }
 export interface BlockList { blocks: BlockSummary[], next_before: number | null }
 export interface Block extends BlockSummary {
+  version: number
   canonical: boolean
   rows_root: string
   seal: string
