@@ -175,14 +175,37 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     const served = (await http(`${base}api/v1/blocks/${typed}/tables/people/rows/3/proof`)).status === 200
     if (served) {
       const [download] = await Promise.all([page.waitForEvent('download'), row.locator('button').click()])
-      const proof = JSON.parse(readFileSync(await download.path(), 'utf8')) as { version?: number }
-      expect(proof.version).toBe(1)
+      const proof = JSON.parse(readFileSync(await download.path(), 'utf8')) as { petal_proof?: number, chain_id?: string }
+      expect(proof).toMatchObject({ petal_proof: 1, chain_id: chain.chainId })
     } else {
       await row.locator('button').click()
       const cmd = page.locator('pre.cmd')
       await cmd.waitFor()
       expect(await cmd.innerText()).toContain(`petal prove --height ${typed} --table people --rowid 3 -o proof-${typed}-people-3.json`)
     }
+  })
+
+  it('"prove" saves the proof the node gives, and /verify opens with it and accepts it', async () => {
+    // The node's answer is a real proof built from the block file (so this runs whether or not
+    // this node serves proofs itself).
+    const tree = chainTreeOf(chain)
+    const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: 2, keys: [key] })
+    const proof = await buildRowProof(chain.dir.blockPath(typed), { table: 'people', rowid: 2n }, { chainId: chain.chainId, tree, checkpoint })
+    const hash = chain.get(typed)?.hash ?? ''
+    await page.route(`**/api/v1/blocks/${hash}/tables/people/rows/2/proof`, async route => { await route.fulfill({ json: proof }) })
+    await go(`/blocks/${typed}?table=people`)
+    const row = page.locator('#rows tbody tr').filter({ has: page.locator('td:first-child', { hasText: /^2$/ }) })
+    const [download] = await Promise.all([page.waitForEvent('download'), row.locator('button').click()])
+    expect(download.suggestedFilename()).toBe(`proof-${typed}-people-2.json`)
+    expect(JSON.parse(readFileSync(await download.path(), 'utf8'))).toEqual(proof)
+    await page.locator('a', { hasText: 'Check it in the browser' }).click()
+    await page.waitForURL('**/verify')
+    expect(JSON.parse(await page.locator('#proof').inputValue())).toEqual(proof)
+    await page.locator('#trust').fill(publicKeyToPem(key.publicKey))
+    await page.locator('#check').click()
+    await page.locator('#verdict-ok').waitFor()
+    expect(await page.locator('#report').innerText()).toContain('-9223372036854775808')
+    await page.unroute(`**/api/v1/blocks/${hash}/tables/people/rows/2/proof`)
   })
 
   it('/query: a statement from the URL, results exact (big integers right-aligned, NULL apart from empty text), row count and time', async () => {

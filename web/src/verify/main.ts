@@ -89,4 +89,6 @@ async function check (proofText: string, trustText: string, options: VerifyOptio
   }
 }
 
+// Saved to disk, the page has no node behind it: links to the other pages would lead nowhere.
+if (location.protocol === 'file:') for (const a of document.querySelectorAll('header nav a:not([aria-current])')) a.remove()
 render()
