@@ -1,0 +1,130 @@
+import { resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { checkImports, codeOnly, importsOf, readSources, runtimePackages, targetOf, type ImportRules, type SourceFile } from '../helpers/imports.js'
+
+// The dependency direction of DESIGN.md, as docs/architecture.md's "may import" column spells it:
+// cli → node → api → {ingest, sync, network, query, proof} → chain → storage → block → crypto → util.
+// Siblings of the middle tier do not import each other, except sync, the network's client.
+const BELOW_CHAIN = ['chain', 'storage', 'block', 'crypto', 'util']
+const RULES: ImportRules = {
+  mayImport: {
+    util: [],
+    crypto: ['util'],
+    block: ['crypto', 'util'],
+    storage: ['block', 'crypto', 'util'],
+    chain: ['storage', 'block', 'crypto', 'util'],
+    query: BELOW_CHAIN,
+    proof: BELOW_CHAIN,
+    network: BELOW_CHAIN,
+    ingest: BELOW_CHAIN,
+    sync: ['network', ...BELOW_CHAIN],
+    api: ['query', 'ingest', 'proof', ...BELOW_CHAIN],
+    node: ['api', 'ingest', 'sync', 'network', 'query', 'proof', ...BELOW_CHAIN],
+    cli: ['node', 'api', 'ingest', 'sync', 'network', 'query', 'proof', ...BELOW_CHAIN],
+    // src/polyfills.ts
+    '': []
+  },
+  packageOwners: [
+    { prefix: 'libp2p', modules: ['network'] },
+    { prefix: '@libp2p/', modules: ['network'] },
+    { prefix: '@chainsafe/', modules: ['network'] },
+    { prefix: '@multiformats/', modules: ['network'] },
+    { prefix: 'multiformats', modules: ['network'] },
+    { prefix: '@noble/', modules: ['crypto'] },
+    { prefix: 'better-sqlite3', modules: ['block', 'storage'] },
+    { prefix: 'fastify', modules: ['api'] },
+    { prefix: '@fastify/', modules: ['api'] },
+    { prefix: 'ajv', modules: ['api'] },
+    { prefix: 'commander', modules: ['cli'] }
+  ],
+  closedFolders: ['proof/verifier/']
+}
+
+const SRC = resolve(import.meta.dirname, '..', '..', 'src')
+const show = (v: { file: string, line: number, spec: string, why: string }): string => `src/${v.file}:${v.line} imports '${v.spec}': ${v.why}`
+
+describe('module boundaries (DESIGN.md "Modules and dependency direction")', () => {
+  const sources = readSources(SRC)
+
+  it('every import in src/ points down the module order, and packages are imported only by their owner', () => {
+    expect(sources.length).toBeGreaterThan(100)
+    // Every folder under src/ has a rule: a new module must say where it sits.
+    for (const f of sources) expect(Object.keys(RULES.mayImport), f.path).toContain(f.module)
+    expect(checkImports(sources, RULES).map(show)).toEqual([])
+  })
+
+  it('sync loads only the libp2p-free parts of network (errors, wire format, constants) at run time', () => {
+    const loaded: string[] = []
+    for (const f of sources.filter(s => s.module === 'sync')) {
+      for (const r of f.imports) {
+        const target = targetOf(f, r.spec)
+        if (r.typeOnly || target?.startsWith('network/') !== true) continue
+        loaded.push(target)
+        const libp2p = [...runtimePackages(sources, target)].filter(p => /libp2p|multiformats/.test(p))
+        expect(libp2p, `src/${f.path} imports ${r.spec}`).toEqual([])
+      }
+    }
+    expect(loaded.length).toBeGreaterThan(0)
+    // The walker does see libp2p behind the network barrel.
+    expect([...runtimePackages(sources, 'network/index.ts')]).toContain('libp2p')
+  })
+
+  it('finds a wrong direction, a sibling import, an owned package and a browser module reaching out', () => {
+    const file = (path: string, specs: string[], typeOnly = false): SourceFile => ({
+      path, module: path.slice(0, path.indexOf('/')), imports: specs.map((spec, i) => ({ spec, typeOnly, dynamic: false, line: i + 1 }))
+    })
+    const bad = [
+      file('block/read.ts', ['../chain/index.js', '../util/index.js']),
+      file('query/mirror/x.ts', ['../../network/index.js'], true),
+      file('chain/x.ts', ['@libp2p/tcp', 'node:fs', 'vitest']),
+      file('proof/verifier/x.ts', ['../../util/index.js', './merkle.js']),
+      file('network/x.ts', ['../sync/index.js'])
+    ]
+    expect(checkImports(bad, RULES).map(show)).toEqual([
+      "src/block/read.ts:1 imports '../chain/index.js': block may import only crypto, util, not chain",
+      "src/query/mirror/x.ts:1 imports '../../network/index.js': query may import only chain, storage, block, crypto, util, not network",
+      "src/chain/x.ts:1 imports '@libp2p/tcp': only network may import @libp2p/tcp",
+      "src/proof/verifier/x.ts:1 imports '../../util/index.js': proof/verifier/ imports nothing outside its folder (it runs in a browser)",
+      "src/network/x.ts:1 imports '../sync/index.js': network may import only chain, storage, block, crypto, util, not sync"
+    ])
+  })
+
+  it('reads imports as TypeScript has them, not words in comments and strings', () => {
+    const text = [
+      "import { a,",
+      "  b } from '../chain/index.js'",
+      "import type { T } from '../network/index.js'",
+      "export * from './x.js'",
+      "export { y } from \"./y.js\"",
+      "import './side-effect.js'",
+      "// import { no } from '../cli/index.js'",
+      "/* export * from '../node/index.js' */",
+      "const s = \"import x from '../api/index.js'\"",
+      "const re = /from '[^']*'/g",
+      "const t = `${await import('./dyn.js')} import z from '../sync/index.js'`",
+      "export const from = 'x'; export { from }",
+      "const m = await import('@noble/curves/p256')"
+    ].join('\n')
+    expect(importsOf(text).map(r => `${r.line} ${r.typeOnly ? 'type ' : ''}${r.dynamic ? 'dynamic ' : ''}${r.spec}`)).toEqual([
+      '2 ../chain/index.js',
+      '3 type ../network/index.js',
+      '4 ./x.js',
+      '5 ./y.js',
+      '6 ./side-effect.js',
+      '11 dynamic ./dyn.js',
+      '13 dynamic @noble/curves/p256'
+    ])
+  })
+
+  it('console, process.exit and process.env appear only in src/cli (the crash-test failpoints excepted)', () => {
+    const allowed = new Set(['util/failpoint.ts'])
+    const found: string[] = []
+    for (const f of sources) {
+      if (f.module === 'cli' || allowed.has(f.path)) continue
+      const { code } = codeOnly(readFileSync(resolve(SRC, f.path), 'utf8'))
+      for (const m of code.matchAll(/\b(console\.\w+|process\.exit|process\.env)\b/g)) found.push(`src/${f.path}: ${m[1] ?? ''}`)
+    }
+    expect(found).toEqual([])
+  })
+})
