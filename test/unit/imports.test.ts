@@ -1,7 +1,7 @@
-import { resolve } from 'node:path'
+import { dirname, relative, resolve } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { checkImports, codeOnly, importsOf, readSources, runtimePackages, targetOf, type ImportRules, type SourceFile } from '../helpers/imports.js'
+import { checkImports, codeOnly, importsOf, packageOf, readSources, runtimePackages, targetOf, type ImportRules, type SourceFile } from '../helpers/imports.js'
 
 // The dependency direction of DESIGN.md, as docs/architecture.md's "may import" column spells it:
 // cli → node → api → {ingest, sync, network, query, proof} → chain → storage → block → crypto → util.
@@ -41,7 +41,8 @@ const RULES: ImportRules = {
   closedFolders: ['proof/verifier/']
 }
 
-const SRC = resolve(import.meta.dirname, '..', '..', 'src')
+const ROOT = resolve(import.meta.dirname, '..', '..')
+const SRC = resolve(ROOT, 'src')
 const show = (v: { file: string, line: number, spec: string, why: string }): string => `src/${v.file}:${v.line} imports '${v.spec}': ${v.why}`
 
 describe('module boundaries (DESIGN.md "Modules and dependency direction")', () => {
@@ -68,6 +69,24 @@ describe('module boundaries (DESIGN.md "Modules and dependency direction")', () 
     expect(loaded.length).toBeGreaterThan(0)
     // The walker does see libp2p behind the network barrel.
     expect([...runtimePackages(sources, 'network/index.ts')]).toContain('libp2p')
+  })
+
+  it('the explorer\'s browser code (web/src) imports from src/ only the proof verifier, and no package', () => {
+    const web = resolve(ROOT, 'web', 'src')
+    const outside: string[] = []
+    let verifier = 0
+    for (const f of readSources(web)) {
+      for (const r of f.imports) {
+        const where = `web/src/${f.path}:${r.line} imports '${r.spec}'`
+        if (packageOf(r.spec) !== undefined || r.spec.startsWith('node:')) { outside.push(where); continue }
+        const target = relative(ROOT, resolve(web, dirname(f.path), r.spec)).split('\\').join('/')
+        if (target.startsWith('web/src/')) continue
+        if (target.startsWith('src/proof/verifier/')) verifier++
+        else outside.push(where)
+      }
+    }
+    expect(outside).toEqual([])
+    expect(verifier).toBeGreaterThan(0)
   })
 
   it('finds a wrong direction, a sibling import, an owned package and a browser module reaching out', () => {
