@@ -6,6 +6,7 @@ import {
 import type { Chain } from './chain.js'
 import { failpoint } from '../util/index.js'
 import { isBetterTip } from './fork-choice.js'
+import { appendToChainTree } from './chain-tree.js'
 import { validateOnParent, type Candidate } from './validate/index.js'
 import type { TxContext } from './write-tx.js'
 
@@ -57,6 +58,7 @@ export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx
     const block = { ...record, canonical: true }
     index.insertBlock(block, c.file.tables, ops)
     index.applyKeyOps(h.height, ops)
+    appendToChainTree(index, block)
     failpoint('extend:indexed')
     if (h.height % PRUNE_EVERY === 0) pruneSideBlocks(chain, h.height, tx)
     // debug: a node catching up imports thousands; it logs the ones that follow the tip itself.
@@ -138,12 +140,15 @@ function switchBranch (
   journaled(chain, c.hash, moves, tx, () => {
     for (const b of old) index.setCanonical(b.hash, false)
     index.undoKeyOpsAbove(r.fork.height)
+    index.tree.truncate(r.fork.height + 1)
     for (const b of r.branch) {
       index.setCanonical(b.hash, true)
       index.applyKeyOps(b.height, index.keyOpsOf(b.hash))
+      appendToChainTree(index, b)
     }
     index.insertBlock(newTip, c.file.tables, ops)
     index.applyKeyOps(h.height, ops)
+    appendToChainTree(index, newTip)
   })
   const orphaned = old.map(b => ({ ...b, canonical: false }))
   chain.logger.info('reorganised chain', { forkHeight: r.fork.height, depth: r.depth, oldTip: r.tip.hash, newTip: c.hash, height: h.height })

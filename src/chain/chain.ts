@@ -50,7 +50,7 @@ export class Chain {
       // A crashed writer leaves a journal or a file above the tip. Repair now, so that readers
       // never see files that disagree with the index; a live writer holds the lock and is left be.
       const tip = index.tip()
-      if (existsSync(dir.journal) || (tip !== undefined && existsSync(dir.blockPath(tip.height + 1)))) {
+      if (existsSync(dir.journal) || (tip !== undefined && existsSync(dir.blockPath(tip.height + 1))) || (tip !== undefined && index.tree.size !== tip.height + 1)) {
         index.tryWriteLockSync(() => { recover(chain) })
       }
     } catch (err) {

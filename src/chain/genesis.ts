@@ -10,6 +10,7 @@ import { formatTimestamp, parseRfc3339 } from '../util/index.js'
 import { Chain, consensusJson, MAX_FUTURE_MS, type ChainOptions } from './chain.js'
 import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
+import { appendToChainTree } from './chain-tree.js'
 
 // What may already be in a directory that gets a new chain: the operator's keys and node identity,
 // a README (the repository's blocks/ has one),
@@ -106,6 +107,7 @@ export async function installGenesis (dir: DataDir, params: ChainParams, genesis
       placeBlock(genesisFile, dir.blockPath(0), c.seal)
       index.insertBlock(record, c.file.tables, ops)
       index.applyKeyOps(0, ops)
+      appendToChainTree(index, record)
       index.setMeta('consensus', consensusJson(params))
     })
     writeChainParams(dir.chainParams, params)

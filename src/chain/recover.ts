@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs'
 import { cleanTmp, readJournal, removeBlock, removeJournal, undoMoves } from '../storage/index.js'
 import type { Chain } from './chain.js'
+import { reconcileChainTree } from './chain-tree.js'
 
 /**
  * Bring the data directory back to what the index says, after a crash: roll back the moves of a
  * journaled change whose index transaction never committed, remove a block file placed above the
  * tip whose commit never happened, and delete temporary files of dead processes. Runs under the
- * write lock, so no live writer can be mid-change. Constant cost when nothing crashed.
+ * write lock, so no live writer can be mid-change. An index from before the chain tree gets its
+ * tree. Constant cost when nothing crashed.
  */
 export function recover (chain: Chain): void {
   const { dir, index, logger } = chain
@@ -26,5 +28,6 @@ export function recover (chain: Chain): void {
       logger.warn('removed a block file whose import did not complete', { height: tip.height + 1 })
     }
   }
+  reconcileChainTree(chain)
   cleanTmp(dir)
 }

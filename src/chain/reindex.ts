@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord } from '../storage/index.js'
 import { isPetalError } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
+import { appendToChainTree } from './chain-tree.js'
 import { replayChain, type ReplayProgress } from './replay.js'
 import { loadCandidate, validateOnParent } from './validate/index.js'
 import { writeTx } from './write-tx.js'
@@ -47,11 +48,13 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
         onProgress: o.onProgress,
         onBlock: (c, ops) => {
           const h = c.file.header
-          index.insertBlock({
+          const record: BlockRecord = {
             hash: c.hash, height: h.height, parent: h.previousHash, canonical: true, version: h.version, signer: h.creator, timestamp: h.timestamp,
             rowsRoot: h.rowsRoot, prevSig: h.previousHashSignature, seal: c.seal, size: c.file.size, keyOps: ops.length, receivedAt: now
-          }, c.file.tables, ops)
+          }
+          index.insertBlock(record, c.file.tables, ops)
           index.applyKeyOps(h.height, ops)
+          appendToChainTree(index, record)
         }
       })
       const side = await reattachForks(chain, now)

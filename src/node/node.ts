@@ -3,6 +3,7 @@ import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
+import { signTipCheckpoints } from '../proof/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
@@ -32,6 +33,9 @@ export class PetalNode {
   private readonly loops: Array<Promise<void>> = []
   private lastTip = ''
   private lastRole: NodeRole = 'follower'
+  /** The tip this node last signed checkpoints for. */
+  private checkpointedTip = ''
+  private readonly checkpointMutex = new Mutex()
   private startedAt = new Date()
   private running = false
   private lock: NodeLock | undefined
@@ -63,6 +67,7 @@ export class PetalNode {
         this.imported()
         this.sync.localChanged()
         void this.announceTip()
+        this.signCheckpoints().catch((err: unknown) => { if (!this.controller.signal.aborted) this.logger.warn('signing checkpoints failed; will retry', { error: errorMessage(err) }) })
       })
     }
   }
@@ -162,6 +167,7 @@ export class PetalNode {
     const signal = this.controller.signal
     this.loops.push(this.watch(signal))
     if (this.o.stateFile !== false) this.loops.push(this.publishState(signal))
+    if (this.o.signingKey !== undefined) this.loops.push(this.every('signing checkpoints', () => this.o.watchMs ?? DEFAULT_WATCH_MS, signal, async () => { await this.signCheckpoints() }))
     if (this.o.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     if (this.o.http !== undefined) {
       try {
@@ -183,6 +189,22 @@ export class PetalNode {
   private imported (): void {
     this.metrics.blocksImported.inc()
     this.api?.poke()
+  }
+
+  /**
+   * A signatory node signs the checkpoints of every tip it reaches (sealed here, from a peer, or
+   * imported by another process), so any row it holds can be proven (docs/proofs.md).
+   */
+  private async signCheckpoints (): Promise<void> {
+    const key = this.o.signingKey
+    if (key === undefined) return
+    await this.checkpointMutex.run(async () => {
+      const tip = this.chain.tip().hash
+      if (tip === this.checkpointedTip) return
+      const notes = await signTipCheckpoints(this.chain, key, { signal: this.controller.signal })
+      this.checkpointedTip = tip
+      if (notes.length > 0) this.logger.debug('signed checkpoints', { tip })
+    })
   }
 
   /** What the HTTP API may know of this node (it never touches the network itself). */

@@ -12,7 +12,11 @@ export const PROOF_ERROR_CODES = [
   /** verify-proof: the proof is not sound under the given trust (details.reason says why) */
   'PROOF_REJECTED',
   /** verify-proof: a proof or trust file that cannot be read or understood */
-  'PROOF_FILE_INVALID'
+  'PROOF_FILE_INVALID',
+  /** no stored signed checkpoint covers the block (or none is final, when finality is asked) */
+  'PROOF_NO_CHECKPOINT',
+  /** the row named by a receipt is not in a canonical block yet */
+  'PROOF_ROW_PENDING'
 ] as const
 
 export type ProofErrorCode = typeof PROOF_ERROR_CODES[number]
@@ -29,6 +33,8 @@ export interface ProofErrorDetails {
   /** `reason`: the verifier's rejection code (docs/proofs.md) */
   PROOF_REJECTED: { reason?: string }
   PROOF_FILE_INVALID: None
+  PROOF_NO_CHECKPOINT: { height?: number, final?: boolean }
+  PROOF_ROW_PENDING: { receipt: string }
 }
 
 export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends PetalError<C, ProofErrorDetails[C]> {
@@ -42,7 +48,9 @@ export const PROOF_ERROR_DOCS: Readonly<Record<ProofErrorCode, CodeDoc>> = {
   PROOF_TREE_MISMATCH: { meaning: 'the chain tree, the checkpoint and the block disagree: a proof built now would be unsound', hint: 'run `petal verify --deep`' },
   PROOF_CHECKPOINT_MISMATCH: { meaning: 'the checkpoint does not cover the block, belongs to another chain or branch, or is not a checkpoint' },
   PROOF_REJECTED: { meaning: 'verify-proof: the proof does not hold under the given trust (details.reason says why)', hint: 'do not rely on this proof: it or its checkpoint was altered, or it belongs to another chain' },
-  PROOF_FILE_INVALID: { meaning: 'verify-proof: a proof, trust or witness file that cannot be read or understood' }
+  PROOF_FILE_INVALID: { meaning: 'verify-proof: a proof, trust or witness file that cannot be read or understood' },
+  PROOF_NO_CHECKPOINT: { meaning: 'no signed checkpoint of the current chain covers the block (or none is final, when a final one is asked for)', hint: 'a signatory signs checkpoints when it seals; sign one now with `petal checkpoint --sign` (it needs a signatory key)' },
+  PROOF_ROW_PENDING: { meaning: 'the receipt\'s row is not sealed into a canonical block yet, so there is nothing to prove', hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again' }
 }
 
 registerErrorClass(ProofError, 'a row proof or checkpoint could not be built, or does not hold', PROOF_ERROR_DOCS)

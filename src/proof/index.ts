@@ -20,3 +20,5 @@ export {
   type VerifyReport, type VerifyOptions, type RejectionCode, type TrustAnchors, type ProofDocument,
   type RowProofDocument, type BundleDocument, type ConsistencyDocument, type PetalCheckpoint, type ChainLeaf, type ProofValue
 } from './verifier/index.js'
+export * from './stored.js'
+export * from './prove-rows.js'

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs'
 import { AbortError, errorCode, errorMessage, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
+import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
+import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
 
 /** One block known to the node, canonical or on a side branch. */
 export interface BlockRecord {
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op
   pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,
   added_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
-`
+` + CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA
 
 interface BlockRow {
   hash: string, height: number, parent: string, canonical: number, version: number, signer: string, timestamp: string,
@@ -100,8 +102,15 @@ export class IndexDb {
     return st
   }
 
+  /** The chain tree over canonical blocks (written with them, in the same transaction). */
+  readonly tree: ChainTreeTable
+  /** Signed checkpoints this node made or received. */
+  readonly checkpoints: CheckpointTable
+
   private constructor (db: Database.Database) {
     this.db = db
+    this.tree = new ChainTreeTable(db, () => { this.assertTx() })
+    this.checkpoints = new CheckpointTable(db, () => { this.assertTx() })
   }
 
   static open (path: string, options: { readonly?: boolean } = {}): IndexDb {
@@ -114,6 +123,11 @@ export class IndexDb {
         db.pragma('synchronous = FULL')
         db.exec(SCHEMA)
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
+      }
+      else if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get() === undefined) {
+        // A read-only look at an index written before the chain tree existed: empty stand-ins
+        // (in the connection's own temp schema) until a writer creates and fills the real ones.
+        db.exec((CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA).replaceAll('CREATE TABLE', 'CREATE TEMP TABLE').replace(/CREATE INDEX[^;]*;/g, ''))
       }
       const v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
       if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
@@ -350,6 +364,7 @@ export class IndexDb {
   /** Empty every table (reindex rebuilds them in the same transaction). */
   clear (): void {
     this.assertTx()
-    this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM meta WHERE key <> 'schema_version';")
+    // Checkpoints stay: signatures are not derived from the block files.
+    this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
   }
 }

@@ -113,7 +113,9 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       PROOF_TABLE_NOT_FOUND: { category: 'usage', http: 404 },
       PROOF_CHECKPOINT_MISMATCH: { category: 'usage', http: 409 },
       PROOF_REJECTED: { category: 'verify', http: 422 },
-      PROOF_FILE_INVALID: { category: 'usage', http: 400 }
+      PROOF_FILE_INVALID: { category: 'usage', http: 400 },
+      PROOF_NO_CHECKPOINT: { http: 409 },
+      PROOF_ROW_PENDING: { http: 409 }
     }
   },
   IngestError: {

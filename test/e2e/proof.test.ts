@@ -2,12 +2,10 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { Chain } from '../../src/chain/index.js'
-import { buildRowProof, createCheckpoint } from '../../src/proof/index.js'
-import { Keystore } from '../../src/storage/index.js'
+import { buildRowProof, createCheckpoint, type BundleDocument } from '../../src/proof/index.js'
 import { makeSqlite } from '../helpers/chain.js'
 import { CLI, petal, type Exit } from '../helpers/cli.js'
-import { chainTreeOf, makeTypedSqlite } from '../helpers/proof.js'
+import { makeTypedSqlite } from '../helpers/proof.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const HOOKS = join(import.meta.dirname, '..', 'helpers', 'log-imports.mjs')
@@ -36,14 +34,11 @@ describe('petal verify-proof', () => {
     const exported = await petal(['--dir', dir, 'keys', 'export', '-o', join(fresh, 'signatory.pem')])
     expect(exported.code, exported.stderr).toBe(0)
 
-    // The proof, made from the node's block files and index (phase 2 gives this a command).
-    const chain = Chain.open(dir)
-    const key = new Keystore(chain.dir.keystore).load()
-    const tree = chainTreeOf(chain)
-    const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: chain.params.maxReorgDepth, keys: [key] })
-    const proof = await buildRowProof(chain.dir.blockPath(2), { table: 'people', rowid: 3n }, { chainId: chain.chainId, tree, checkpoint })
-    chain.close()
-    writeFileSync(join(fresh, 'proof.json'), JSON.stringify(proof, null, 2))
+    // The proof, written by `petal prove` from the node's block files, chain tree and checkpoints.
+    const made = await petal(['--dir', dir, 'prove', '--height', '2', '--table', 'people', '--rowid', '3', '-o', join(fresh, 'proof.json')])
+    expect(made.code, made.stderr).toBe(0)
+    expect(made.stdout).toContain('wrote a proof of 1 row(s) (height 2, table people)')
+    const proof = JSON.parse(readFileSync(join(fresh, 'proof.json'), 'utf8')) as BundleDocument
 
     const home = tmpDir('petal-home-')
     const env = { HOME: home, PETAL_DIR: join(home, 'no-such-dir') }
@@ -61,10 +56,13 @@ describe('petal verify-proof', () => {
 
     const json = await petal(['--json', 'verify-proof', 'proof.json', '--trust', 'signatory.pem', '--chain', proof.chain_id], { cwd: fresh, env })
     expect(json.code).toBe(0)
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, type: 'row', rows: [{ table: 'people', rowid: '3', index: 3 }] })
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, type: 'bundle', rows: [{ table: 'people', rowid: '3', index: 3 }] })
 
     // Tampered: a value changed. Exit 6 with the reason; --json gives the report and the error.
-    const forged = { ...proof, row: { ...proof.row, values: proof.row.values.map((v, i) => i === 1 ? { text: 'mallory' } : v) } }
+    const forged = structuredClone(proof)
+    const row = forged.blocks[0]?.tables[0]?.rows[0]
+    if (row === undefined) throw new Error('no row in the proof')
+    row.values[1] = { text: 'mallory' }
     writeFileSync(join(fresh, 'forged.json'), JSON.stringify(forged))
     const bad = await petal(['verify-proof', 'forged.json', '--trust', 'signatory.pem'], { cwd: fresh, env })
     expect(bad.code).toBe(6)
@@ -90,6 +88,54 @@ describe('petal verify-proof', () => {
     expect(notTrust.code).toBe(2)
     expect(notTrust.stderr).toContain('PROOF_FILE_INVALID')
     expect(existsSync(env.PETAL_DIR)).toBe(false)
+  })
+})
+
+describe('petal prove and petal checkpoint', () => {
+  it('proves a row by its receipt once sealed, exports checkpoints, and proves that the chain only grew', async () => {
+    const dir = join(tmpDir(), 'node')
+    const work = tmpDir()
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'keys', 'export', '-o', join(work, 'key.pem')])).code).toBe(0)
+    writeFileSync(join(work, 'r.ndjson'), '{"sensor": "A", "value": 1}\n{"sensor": "B", "value": 9223372036854775807}\n')
+    const appended = await petal(['--dir', dir, '--json', 'append', 'readings', join(work, 'r.ndjson')])
+    expect(appended.code, appended.stderr).toBe(0)
+    const receipt = (JSON.parse(appended.stdout) as { receipts: string[] }).receipts[1] as string
+
+    // Not sealed yet: nothing to prove, and the error says so.
+    const pending = await petal(['--dir', dir, 'prove', '--receipt', receipt])
+    expect(pending.code).toBe(4)
+    expect(pending.stderr).toContain('PROOF_ROW_PENDING')
+    expect((await petal(['--dir', dir, 'seal'])).code).toBe(0)
+
+    // Sealing signed a checkpoint; a client keeps it.
+    const cp = await petal(['--dir', dir, 'checkpoint', '-o', join(work, 'old.note')])
+    expect(cp.code, cp.stderr).toBe(0)
+    expect(cp.stdout).toContain('size 2')
+    const proved = await petal(['--dir', dir, 'prove', '--receipt', receipt, '-o', join(work, 'receipt.json')])
+    expect(proved.code, proved.stderr).toBe(0)
+    const ok = await petal(['--json', 'verify-proof', join(work, 'receipt.json'), '--trust', join(work, 'key.pem')])
+    expect(ok.code, ok.stdout).toBe(0)
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, rows: [{ table: 'readings', height: 1, values: [{ text: 'B' }, { integer: '9223372036854775807' }] }] })
+
+    // The chain grows; the old checkpoint file is trusted, the new proof is checked against it.
+    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(work, 'b.db'), 3, 9)])).code).toBe(0)
+    const list = await petal(['--dir', dir, '--json', 'checkpoint', '--list'])
+    expect((JSON.parse(list.stdout) as Array<{ size: number }>).map(c => c.size)).toEqual([3, 2])
+    const cons = await petal(['--dir', dir, 'prove', '--consistency', join(work, 'old.note'), '3', '-o', join(work, 'grew.json')])
+    expect(cons.code, cons.stderr).toBe(0)
+    const grew = await petal(['verify-proof', join(work, 'grew.json'), '--trust', join(work, 'old.note'), '--trust', join(work, 'key.pem')])
+    expect(grew.code, grew.stdout + grew.stderr).toBe(0)
+    // A forged "old" checkpoint (another root) is refused by prove itself.
+    const old = readFileSync(join(work, 'old.note'), 'utf8')
+    writeFileSync(join(work, 'other.note'), old.replace(/\n([A-Za-z0-9+/]{43}=)\n/, '\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n'))
+    const forged = await petal(['--dir', dir, 'prove', '--consistency', join(work, 'other.note'), '3'])
+    expect(forged.code).toBe(2)
+    expect(forged.stderr).toContain('PROOF_CHECKPOINT_MISMATCH')
+    // --final: nothing is final on a young chain (max_reorg_depth 100), and the hint says why.
+    const final = await petal(['--dir', dir, 'prove', '--receipt', receipt, '--final'])
+    expect(final.code).toBe(4)
+    expect(final.stderr).toContain('leave out --final')
   })
 })
 

@@ -1,8 +1,11 @@
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
+import { expect } from 'vitest'
 import { signImport, type Chain } from '../../src/chain/index.js'
 import type { SigningKey } from '../../src/crypto/index.js'
 import { appendChainLeaves, chainLeafOf, MemoryNodeStore } from '../../src/proof/index.js'
+import { IndexDb } from '../../src/storage/index.js'
+import { toHex } from '../../src/util/index.js'
 import { extendChain, newTestChain } from './chain.js'
 import { tmpDir } from './tmp.js'
 
@@ -47,4 +50,28 @@ export async function provableChain (o: { key?: SigningKey, extraRows?: number }
   const r = await signImport(chain, makeTypedSqlite(join(tmpDir(), 'typed.db'), o.extraRows), key)
   await extendChain(chain, key, 2)
   return { chain, key, tree: chainTreeOf(chain), typedHeight: r.block.height }
+}
+
+/**
+ * What a crash may not break: chain.db's chain tree holds exactly the perfect nodes of the tree
+ * over its canonical blocks, no more, no less (read-only, before any writer could repair it).
+ */
+export function expectStoredTreeWhole (dir: string): void {
+  const idx = IndexDb.open(join(dir, 'chain.db'), { readonly: true })
+  try {
+    const tip = idx.tip()
+    if (tip === undefined) throw new Error('empty index')
+    const memory = new MemoryNodeStore()
+    appendChainLeaves(memory, idx.range(0, tip.height, tip.height + 1).map(chainLeafOf))
+    const rows = idx.db.prepare('SELECT level, idx, hash FROM chain_tree ORDER BY level, idx').all() as Array<{ level: number, idx: number, hash: Buffer }>
+    const expected: Array<{ level: number, idx: number, hash: string }> = []
+    for (let level = 0; 2 ** level <= memory.size; level++) {
+      for (let i = 0; i < Math.floor(memory.size / 2 ** level); i++) {
+        expected.push({ level, idx: i, hash: toHex(memory.readNodes([{ level, index: i }])[0] as Uint8Array) })
+      }
+    }
+    expect(rows.map(r => ({ level: r.level, idx: r.idx, hash: toHex(r.hash) }))).toEqual(expected)
+  } finally {
+    idx.close()
+  }
 }

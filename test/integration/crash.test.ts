@@ -6,6 +6,7 @@ import { Keystore, readSeal } from '../../src/storage/index.js'
 import { filesMatchIndex, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { petal, spawnPetal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { expectStoredTreeWhole } from '../helpers/proof.js'
 
 // Crash safety: a child `petal` process is killed with SIGKILL during an import or a reorg, at
 // random moments and at named failpoints; afterwards the data directory must open, verify, hold
@@ -33,6 +34,7 @@ function copyOf (dir: string): string {
 }
 
 async function checkHealthy (dir: string): Promise<Chain> {
+  expectStoredTreeWhole(dir)
   const c = Chain.open(dir)
   expect(await filesMatchIndex(c)).toEqual([])
   const v = await verifyChain(c, { workers: 1, deep: false })

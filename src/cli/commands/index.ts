@@ -18,6 +18,8 @@ import * as peers from './peers.js'
 import * as serve from './serve.js'
 import * as tokens from './tokens.js'
 import * as ingest from './ingest.js'
+import * as prove from './prove.js'
+import * as checkpoint from './checkpoint.js'
 
 /** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, ingest, importCmd, verify, verifyProof, reindex, signers, keys, signkey, tokens]
+export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, ingest, importCmd, verify, prove, verifyProof, checkpoint, reindex, signers, keys, signkey, tokens]

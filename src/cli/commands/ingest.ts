@@ -86,7 +86,11 @@ export function register (program: Command, action: Action): void {
         onProgress: p => { if (p.totalBytes > 0) bar.update({ phase: `${p.rows} of ${p.totalRows} rows sealed`, done: p.bytes, total: p.totalBytes }) }
       })
       bar.end()
-      if (r.blocks.length > 0) await syncMirrorAfterImport(ctx, chain)
+      if (r.blocks.length > 0) {
+        const { signTipCheckpoints } = await import('../../proof/index.js')
+        await signTipCheckpoints(chain, ctx.loadKey(), { signal: ctx.signal })
+        await syncMirrorAfterImport(ctx, chain)
+      }
       const rows = r.blocks.reduce((s, b) => s + b.rows, 0)
       ctx.out.result({ rows, blocks: r.blocks }, () => r.blocks.length === 0
         ? 'nothing to seal'

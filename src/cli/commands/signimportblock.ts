@@ -68,6 +68,9 @@ export function register (program: Command, action: Action): void {
         onProgress: p => { bar.update(p) }
       }).finally(async () => { if (records !== undefined) await rm(records, { force: true }) })
       bar.end()
+      // The signatory vouches for the new tree at once: proofs of the block need no running node.
+      const { signTipCheckpoints } = await import('../../proof/index.js')
+      await signTipCheckpoints(chain, key, { signal: ctx.signal })
       await syncMirrorAfterImport(ctx, chain, { bytes: r.block.size })
       const tables = chain.index.tablesOf(r.block.hash)
       ctx.out.result({ status: r.status, height: r.block.height, hash: r.block.hash, seal: r.block.seal, size: r.block.size, tables, key_ops: r.block.keyOps }, () => [

@@ -1,0 +1,50 @@
+import { leafHash } from '../crypto/index.js'
+import { StorageError, type BlockRecord, type IndexDb } from '../storage/index.js'
+import { equalBytes } from '../util/index.js'
+import type { Chain } from './chain.js'
+
+// The chain tree (docs/proofs.md "Chain tree") is derived state of the index: leaf h commits to the
+// canonical block at height h. Its 124-byte leaf is also encoded by the offline verifier
+// (src/proof/verifier/chain-leaf.ts, which may import nothing); a unit test holds the two equal.
+const TAG = Buffer.from('petal/v2/chain-leaf\n', 'utf8')
+
+type LeafFields = Pick<BlockRecord, 'height' | 'hash' | 'rowsRoot' | 'signer'>
+
+/** The leaf hash of a canonical block: SHA-256(0x00 ‖ tag ‖ height u64 BE ‖ hash ‖ RowsRoot ‖ creator key digest). */
+export function chainTreeLeaf (b: LeafFields): Uint8Array {
+  const height = Buffer.alloc(8)
+  height.writeBigUInt64BE(BigInt(b.height))
+  const creator = b.signer.startsWith('1:') ? b.signer.slice(2) : ''
+  const parts = [b.hash, b.rowsRoot, creator].map(h => Buffer.from(h, 'hex'))
+  if (parts.some(p => p.length !== 32)) {
+    throw new StorageError('INDEX_CORRUPT', `block ${b.height} has a malformed hash, RowsRoot or creator in the index`, { hint: 'rebuild it from the block files with `petal reindex`' })
+  }
+  return leafHash(Buffer.concat([TAG, height, ...parts]))
+}
+
+/** Add a block that just became the canonical block at its height (inside the write transaction). */
+export function appendToChainTree (index: IndexDb, b: LeafFields): void {
+  const size = index.tree.size
+  if (size !== b.height) throw new StorageError('INDEX_CORRUPT', `the chain tree has ${size} leaves, so block ${b.height} cannot be appended`, { hint: 'rebuild the index with `petal reindex`' })
+  index.tree.append(chainTreeLeaf(b))
+}
+
+/**
+ * Make the chain tree match the canonical chain, under the write lock: nothing to do when its
+ * size and last leaf agree with the tip (constant cost); otherwise (an index written by a Petal
+ * without the tree) rebuild it from the index's records. Returns whether it rebuilt.
+ */
+export function reconcileChainTree (chain: Chain): boolean {
+  const { index } = chain
+  const tip = index.tip()
+  if (tip === undefined) return false
+  const size = index.tree.size
+  if (size === tip.height + 1 && equalBytes(index.tree.readNodes([{ level: 0, index: tip.height }])[0] ?? new Uint8Array(0), chainTreeLeaf(tip))) return false
+  index.tree.clear()
+  const step = 10_000
+  for (let from = 0; from <= tip.height; from += step) {
+    for (const b of index.range(from, Math.min(from + step - 1, tip.height), step)) appendToChainTree(index, b)
+  }
+  chain.logger.info('rebuilt the chain tree from the index', { leaves: tip.height + 1 })
+  return true
+}

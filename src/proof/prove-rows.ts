@@ -1,0 +1,68 @@
+import { ChainError, type Chain } from '../chain/index.js'
+import { buildConsistencyProof, buildProofBundle, type RowLocator } from './build.js'
+import { readCheckpointNote } from './checkpoint.js'
+import { ProofError } from './errors.js'
+import { findCheckpoint, storedChainTree, type StoredCheckpoint } from './stored.js'
+import type { BundleDocument, ConsistencyDocument } from './verifier/index.js'
+
+// What `petal prove` and the HTTP API serve: proofs made from a data directory's canonical block
+// files, its chain tree and the signed checkpoints it keeps.
+
+export interface ProveRowsRequest {
+  /** height of a canonical block */
+  height: number
+  table: string
+  /** rows by rowid, or by position in the table's canonical order (WITHOUT ROWID tables) */
+  rows: Array<{ rowid: bigint } | { index: number }>
+  /** prove against a final checkpoint (every block in it at least max_reorg_depth below its signer's tip) */
+  final?: boolean
+  signal?: AbortSignal
+}
+
+/** The checkpoint a proof of `height` uses, or PROOF_NO_CHECKPOINT with what to do. */
+export function checkpointForHeight (chain: Chain, height: number, final = false): StoredCheckpoint {
+  const c = findCheckpoint(chain, { height, final })
+  if (c !== undefined) return c
+  const tip = chain.tip().height
+  const notFinalYet = final && height > tip - chain.params.maxReorgDepth
+  throw new ProofError('PROOF_NO_CHECKPOINT', final
+    ? `no final signed checkpoint covers height ${height}${notFinalYet ? ` (it is within max_reorg_depth ${chain.params.maxReorgDepth} of the tip ${tip})` : ''}`
+    : `no signed checkpoint of the current chain covers height ${height}`, {
+    hint: notFinalYet
+      ? 'leave out --final, or wait until the block is max_reorg_depth blocks below the tip'
+      : 'a signatory signs checkpoints when it seals; sign one now with `petal checkpoint --sign` (it needs a signatory key)',
+    details: { height, final }
+  })
+}
+
+/** A bundle proving rows of one table of one canonical block, against the latest fitting checkpoint. */
+export async function proveRows (chain: Chain, r: ProveRowsRequest): Promise<BundleDocument> {
+  const block = chain.get(r.height)
+  if (block === undefined) {
+    throw new ChainError('BLOCK_NOT_FOUND', `no canonical block at height ${r.height}`, { hint: `the tip is at height ${chain.tip().height}` })
+  }
+  if (r.rows.length === 0) throw new ProofError('PROOF_ROW_NOT_FOUND', 'no row named to prove', { hint: 'name a row with --rowid (or --index)' })
+  const checkpoint = checkpointForHeight(chain, block.height, r.final)
+  const rows: RowLocator[] = r.rows.map(x => 'rowid' in x ? { table: r.table, rowid: x.rowid } : { table: r.table, index: x.index })
+  return await buildProofBundle([{ path: chain.pathOf(block), rows }], {
+    chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: checkpoint.note, maxBlockBytes: chain.params.maxBlockBytes, signal: r.signal
+  })
+}
+
+/**
+ * A consistency proof between two checkpoints, each given as a tree size (a stored checkpoint of
+ * the current chain of that size) or as a signed note (one a client kept).
+ */
+export function proveConsistency (chain: Chain, from: number | string, to: number | string): ConsistencyDocument {
+  const note = (x: number | string): string => {
+    if (typeof x === 'string') { readCheckpointNote(x); return x }
+    const c = findCheckpoint(chain, { size: x })
+    if (c === undefined) {
+      throw new ProofError('PROOF_NO_CHECKPOINT', `no signed checkpoint of size ${x} of the current chain is stored here`, {
+        hint: '`petal checkpoint --list` shows the stored ones; or give a checkpoint file', details: {}
+      })
+    }
+    return c.note
+  }
+  return buildConsistencyProof({ chainId: chain.chainId, tree: storedChainTree(chain), from: note(from), to: note(to) })
+}

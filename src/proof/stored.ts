@@ -1,0 +1,85 @@
+import type { Chain } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import type { CheckpointRecord } from '../storage/index.js'
+import { equalBytes, toHex } from '../util/index.js'
+import { checkpointText, readCheckpointNote, signCheckpoint } from './checkpoint.js'
+import { missingNode, treeRoot, type NodeReader } from './tree/index.js'
+import type { PetalCheckpoint } from './verifier/index.js'
+
+// The node's side of checkpoints: the chain tree kept in chain.db (written by the chain module
+// with the canonical chain itself), and the signed checkpoints kept beside it.
+
+export type StoredTree = NodeReader & { readonly size: number }
+
+/** The chain tree in chain.db, read as a proof node store: one query per proof. */
+export function storedChainTree (chain: Chain): StoredTree {
+  const tree = chain.index.tree
+  return {
+    get size () { return tree.size },
+    readNodes: ids => {
+      const hashes = tree.readNodes(ids)
+      return ids.map((id, i) => {
+        const h = hashes[i]
+        if (h === undefined) throw missingNode(id, tree.size)
+        return h
+      })
+    }
+  }
+}
+
+export interface StoredCheckpoint extends CheckpointRecord {
+  checkpoint: PetalCheckpoint
+}
+
+/**
+ * Sign the checkpoints of the current chain tree with a signatory key and store them: the
+ * latest (every canonical block, not final yet) and the final one (the blocks at least
+ * max_reorg_depth below the tip), so that proofs can be made against either. Nothing when the
+ * key is not an active signatory at the tip (its signature would convince no one). Runs under
+ * the write lock, so the tree cannot change between reading its root and storing the note.
+ */
+export async function signTipCheckpoints (chain: Chain, key: SigningKey, o: { signal?: AbortSignal } = {}): Promise<string[]> {
+  return await chain.index.withWriteLock(async () => {
+    const tip = chain.tip()
+    if (!chain.keysAt(tip).isActive(key.id)) return []
+    const tree = storedChainTree(chain)
+    if (tree.size !== tip.height + 1) return []
+    const depth = chain.params.maxReorgDepth
+    // Each (size, tip) once: a node that signs on every tick must not pile up equal notes.
+    const signed = (size: number): boolean => chain.index.checkpoints.list({ minSize: size, maxSize: size }).some(r => r.source === 'self' && r.tip === tip.height)
+    const sizes = [tip.height + 1, tip.height + 1 - depth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i && !signed(s))
+    const now = chain.clock.now()
+    return sizes.map(size => {
+      const root = treeRoot(tree, size)
+      const note = signCheckpoint(checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth }), [key])
+      chain.index.checkpoints.insert({ size, root: toHex(root), tip: tip.height, note, receivedAt: now, source: 'self' })
+      return note
+    })
+  }, { signal: o.signal })
+}
+
+/**
+ * The checkpoint a proof of the block at `height` is made against: the largest stored one that
+ * covers it and belongs to the current canonical chain (its root is the head of the chain tree at
+ * its size; checkpoints of a branch a reorg abandoned are kept, never used). With `final`, only
+ * one whose signer held every block in it final. With `size`, exactly that size.
+ */
+export function findCheckpoint (chain: Chain, o: { height?: number, final?: boolean, size?: number } = {}): StoredCheckpoint | undefined {
+  const tree = storedChainTree(chain)
+  return chain.index.readTransaction(() => {
+    const size = tree.size
+    const min = o.size ?? (o.height ?? 0) + 1
+    const max = Math.min(o.size ?? size, size)
+    for (let after = max; after >= min;) {
+      const batch = chain.index.checkpoints.list({ minSize: min, maxSize: after, limit: 50 })
+      for (const r of batch) {
+        const { checkpoint } = readCheckpointNote(r.note)
+        if (o.final === true && !checkpoint.final) continue
+        if (equalBytes(treeRoot(tree, r.size), checkpoint.root)) return { ...r, checkpoint }
+      }
+      if (batch.length < 50) break
+      after = (batch.at(-1)?.size ?? min) - 1
+    }
+    return undefined
+  })
+}

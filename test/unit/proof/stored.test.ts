@@ -1,0 +1,149 @@
+import { cpSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { describe, expect, it, vi } from 'vitest'
+import { Chain, chainTreeLeaf, importBlock, reindexChain, signImport } from '../../../src/chain/index.js'
+import {
+  buildConsistencyProof, buildProofBundle, chainLeafHash, chainLeafOf, findCheckpoint, inclusionProof, signTipCheckpoints,
+  signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile
+} from '../../../src/proof/index.js'
+import { readSeal } from '../../../src/storage/index.js'
+import { toHex } from '../../../src/util/index.js'
+import { extendChain, fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
+import { chainTreeOf } from '../../helpers/proof.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const alice = fixtureKey('alice')
+
+/** The stored tree equals a tree rebuilt in memory from the index, node for node at the root and every leaf. */
+function expectTreeMatches (chain: Chain): void {
+  const stored = storedChainTree(chain)
+  const memory = chainTreeOf(chain)
+  expect(stored.size).toBe(chain.tip().height + 1)
+  expect(toHex(treeRoot(stored, stored.size))).toBe(toHex(treeRoot(memory, memory.size)))
+  for (let h = 0; h < stored.size; h++) expect(inclusionProof(stored, h, stored.size).map(toHex)).toEqual(inclusionProof(memory, h, memory.size).map(toHex))
+}
+
+async function trustOf (chain: Chain): Promise<Parameters<typeof verifyProof>[1]> {
+  const t = await parseTrustFile(new TextEncoder().encode(await signatoryVkey(chain.chainId, alice)))
+  if (typeof t === 'string') throw new Error(t)
+  return t
+}
+
+describe('chain tree in chain.db', () => {
+  it('grows with every accepted block, with the leaf the verifier encodes, and answers a proof with one query', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    expectTreeMatches(chain)
+    await extendChain(chain, alice, 6, 2)
+    expectTreeMatches(chain)
+    const tip = chain.tip()
+    expect(toHex(chainTreeLeaf(tip))).toBe(toHex(chainLeafHash(chainLeafOf(tip))))
+    const spy = vi.spyOn(chain.index.tree, 'readNodes')
+    inclusionProof(storedChainTree(chain), 3, 7)
+    expect(spy).toHaveBeenCalledTimes(1)
+    expect(() => inclusionProof(storedChainTree(chain), 3, 8)).toThrow(/PROOF_NODE_MISSING|no node/)
+    chain.close()
+  })
+
+  it('follows a reorg (truncate, then the new branch), survives reindex, and an old index gets its tree on open', async () => {
+    const { chain: a, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 10 } })
+    await extendChain(a, alice, 2, 2)
+    a.close()
+    const dirB = join(tmpDir(), 'b')
+    cpSync(dir, dirB, { recursive: true })
+    const chainA = Chain.open(dir)
+    const b = Chain.open(dirB)
+    await extendChain(chainA, alice, 2, 2)
+    await extendChain(b, alice, 4, 3)
+    const before = storedChainTree(chainA)
+    const oldRoot = toHex(treeRoot(before, before.size))
+    let reorged = false
+    for (let h = 3; h <= b.tip().height; h++) {
+      const p = b.dir.blockPath(h)
+      const r = await importBlock(chainA, p, readSeal(p))
+      reorged ||= r.status === 'reorg'
+    }
+    expect(reorged).toBe(true)
+    expect(chainA.tip().hash).toBe(b.tip().hash)
+    expectTreeMatches(chainA)
+    expect(toHex(treeRoot(storedChainTree(chainA), 5))).not.toBe(oldRoot)
+    chainA.close()
+    b.close()
+
+    await reindexChain(dir)
+    const again = Chain.open(dir)
+    expectTreeMatches(again)
+    again.close()
+
+    // An index written before the chain tree existed (no rows): a writable open rebuilds it.
+    const db = new Database(join(dir, 'chain.db'))
+    db.exec('DELETE FROM chain_tree')
+    db.close()
+    const reopened = Chain.open(dir)
+    expectTreeMatches(reopened)
+    reopened.close()
+  })
+})
+
+describe('signed checkpoints kept by the node', () => {
+  it('signs the latest and the final checkpoint of the tip; proofs against them verify, once each', async () => {
+    const { chain } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 2 } })
+    await extendChain(chain, alice, 4, 3)
+    const notes = await signTipCheckpoints(chain, alice)
+    expect(notes).toHaveLength(2)
+    expect(await signTipCheckpoints(chain, alice), 'the same tip is not signed twice').toEqual([])
+    const latest = findCheckpoint(chain, { height: 4 })
+    expect(latest?.size).toBe(5)
+    expect(latest?.checkpoint.final).toBe(false)
+    const final = findCheckpoint(chain, { height: 1, final: true })
+    expect(final).toMatchObject({ size: 3, tip: 4 })
+    expect(final?.checkpoint.final).toBe(true)
+    expect(findCheckpoint(chain, { height: 3, final: true }), 'height 3 is not final yet').toBeUndefined()
+
+    const trust = await trustOf(chain)
+    for (const c of [latest, final]) {
+      if (c === undefined) throw new Error('no checkpoint')
+      const doc = await buildProofBundle([{ path: chain.dir.blockPath(2), rows: [{ table: 't', rowid: 1n }] }], { chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: c.note })
+      const r = await verifyProof(JSON.stringify(doc), trust, { requireFinal: c === final })
+      expect(r.ok, r.failure?.message).toBe(true)
+    }
+    chain.close()
+  })
+
+  it('a key that is not a signatory signs nothing', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    expect(await signTipCheckpoints(chain, fixtureKey('bob'))).toEqual([])
+    expect(findCheckpoint(chain)).toBeUndefined()
+    chain.close()
+  })
+
+  it('after a reorg, a checkpoint of the abandoned branch is kept but never used, and fails consistency with the new one', async () => {
+    const { chain: a, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 10 } })
+    await extendChain(a, alice, 1, 2)
+    a.close()
+    const dirB = join(tmpDir(), 'b')
+    cpSync(dir, dirB, { recursive: true })
+    const chainA = Chain.open(dir)
+    const b = Chain.open(dirB)
+    await signImport(chainA, makeSqlite(join(tmpDir(), 'x.db'), 3, 77), alice)
+    await signTipCheckpoints(chainA, alice)
+    const orphaned = findCheckpoint(chainA)
+    expect(orphaned?.size).toBe(3)
+    await extendChain(b, alice, 3, 2)
+    for (let h = 2; h <= b.tip().height; h++) await importBlock(chainA, b.dir.blockPath(h), readSeal(b.dir.blockPath(h)))
+    expect(findCheckpoint(chainA), 'no checkpoint of the new branch yet').toBeUndefined()
+    expect(chainA.index.checkpoints.list()).toHaveLength(orphaned === undefined ? 0 : 1)
+    await signTipCheckpoints(chainA, alice)
+    const current = findCheckpoint(chainA)
+    expect(current?.size).toBe(5)
+    if (orphaned === undefined || current === undefined) throw new Error('no checkpoint')
+    expect(() => buildConsistencyProof({ chainId: chainA.chainId, tree: storedChainTree(chainA), from: orphaned.note, to: current.note })).toThrow(/another branch/)
+    // Reindex keeps checkpoints (signatures are not derived from block files).
+    chainA.close()
+    b.close()
+    await reindexChain(dir)
+    const again = Chain.open(dir)
+    expect(findCheckpoint(again)?.note).toBe(current.note)
+    again.close()
+  })
+})
