@@ -24,6 +24,7 @@ import { metaRoutes } from './routes/meta.js'
 import { peersRoutes } from './routes/peers.js'
 import { queryRoutes } from './routes/query.js'
 import { rowsRoutes } from './routes/rows.js'
+import { proofRoutes } from './routes/proofs.js'
 import { signersRoutes } from './routes/signers.js'
 import { API_VERSION, statusRoutes } from './routes/status.js'
 import { TokenStore } from './tokens.js'
@@ -39,7 +40,7 @@ const LISTEN_BACKLOG = 4096
 
 /** Every route the server registers, in the order the OpenAPI document lists them. */
 export function apiRoutes (limits: ApiLimits): RouteSpec[] {
-  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...eventsRoutes, ...metaRoutes]
+  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...eventsRoutes, ...metaRoutes]
 }
 
 function writable (dir: string): boolean {
