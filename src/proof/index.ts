@@ -22,3 +22,5 @@ export {
 } from './verifier/index.js'
 export * from './stored.js'
 export * from './prove-rows.js'
+export * from './table-chunks.js'
+export * from './chunk-cache.js'

@@ -1,6 +1,7 @@
 import { ChainError, type Chain } from '../chain/index.js'
 import { buildConsistencyProof, buildProofBundle, type RowLocator } from './build.js'
 import { readCheckpointNote } from './checkpoint.js'
+import { chunkCache } from './chunk-cache.js'
 import { ProofError } from './errors.js'
 import { findCheckpoint, storedChainTree, type StoredCheckpoint } from './stored.js'
 import type { BundleDocument, ConsistencyDocument } from './verifier/index.js'
@@ -44,8 +45,9 @@ export async function proveRows (chain: Chain, r: ProveRowsRequest): Promise<Bun
   if (r.rows.length === 0) throw new ProofError('PROOF_ROW_NOT_FOUND', 'no row named to prove', { hint: 'name a row with --rowid (or --index)' })
   const checkpoint = checkpointForHeight(chain, block.height, r.final)
   const rows: RowLocator[] = r.rows.map(x => 'rowid' in x ? { table: r.table, rowid: x.rowid } : { table: r.table, index: x.index })
-  return await buildProofBundle([{ path: chain.pathOf(block), rows }], {
-    chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: checkpoint.note, maxBlockBytes: chain.params.maxBlockBytes, signal: r.signal
+  return await buildProofBundle([{ path: chain.pathOf(block), hash: block.hash, rows }], {
+    chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: checkpoint.note, maxBlockBytes: chain.params.maxBlockBytes, signal: r.signal,
+    chunks: chunkCache(chain.dir.proofCache, chain.logger)
   })
 }
 

@@ -29,6 +29,8 @@ export class DataDir {
   get chainParams (): string { return join(this.root, 'chainparams.json') }
   get index (): string { return join(this.root, 'chain.db') }
   get queryDb (): string { return join(this.root, 'query.db') }
+  /** chunk roots of large tables for fast row proofs: a derived cache, safe to delete */
+  get proofCache (): string { return join(this.root, 'proof-cache.db') }
   get keystore (): string { return join(this.root, 'keystore') }
   get nodeKey (): string { return join(this.root, 'node.key') }
   get tmpDir (): string { return join(this.root, 'tmp') }
