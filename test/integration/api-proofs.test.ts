@@ -44,6 +44,7 @@ describe('proof endpoints on a running node', () => {
     const published = await a.publish(makeTypedSqlite(join(tmpDir(), 'typed.db')))
     const cp = await checkpointCovering(a, published.block.height)
     expect(cp).toMatchObject({ size: 2, tip: 1, final: false })
+    expect((await get('checkpoints/latest', 'checkpoints/latest')).json).toMatchObject({ note: cp.note, root: cp.root, source: 'self' })
 
     const byPath = await get(`blocks/${published.block.height}/tables/people/rows/3/proof`, 'blocks/{ref}/tables/{table}/rows/{rowid}/proof')
     expect(byPath.status, byPath.text).toBe(200)
@@ -100,5 +101,10 @@ describe('proof endpoints on a running node', () => {
     const none = await http((b.httpUrl ?? '') + 'api/v1/checkpoints/latest')
     expect(none.status).toBe(409)
     expect(errorOf(none).code).toBe('PROOF_NO_CHECKPOINT')
+
+    // Every proof route was checked against the OpenAPI document here (api-read.test.ts leaves them to this file).
+    for (const route of ['blocks/{ref}/tables/{table}/rows/{rowid}/proof', 'proofs/row', 'receipts/{id}/proof', 'proofs/consistency', 'checkpoints/latest', 'checkpoint']) {
+      expect([...api.seen].some(x => x.startsWith(`GET /api/v1/${route} 200`)), route).toBe(true)
+    }
   })
 })
