@@ -4,6 +4,7 @@ import { signKeyOp } from '../../src/block/index.js'
 import { signImport } from '../../src/chain/index.js'
 import type { Ingest } from '../../src/ingest/index.js'
 import type { PetalNode } from '../../src/node/index.js'
+import { findCheckpoint, parseTrustFile, proveRows, signatoryVkey, verifyProof } from '../../src/proof/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { canonicalRows, checkExactlyOnce } from '../helpers/ingest.js'
 import { addrOf, cloneGenesis, startNode, stopAll, waitConverged } from '../helpers/network.js'
@@ -67,5 +68,17 @@ describe('records across a fork between two sealing signatories', () => {
     expect(new Set(all).size).toBe(120)
     // The generic orphan re-seal left the ingest block alone (it would have sealed the rows twice).
     expect(loser.chain.index.sideBlocks().filter(s => s.signer === (loser === a ? alice.id : bob.id))).toHaveLength(1)
+
+    // The re-sealed row gets a new proof, in its new block, that verifies with the loser's key.
+    const lostId = (loser === a ? ra : rb).receipts[7] as string
+    const sealed = ingestOf(loser).receipt(lostId)?.sealed
+    expect(sealed?.height).toBe(3)
+    await waitFor(() => findCheckpoint(loser.chain, { height: 3 }) !== undefined, { what: 'the loser to sign a checkpoint of the new tip' })
+    const proof = await proveRows(loser.chain, { height: 3, table: 'events', rows: [{ rowid: BigInt(sealed?.rowid ?? '0') }] })
+    const trust = await parseTrustFile(new TextEncoder().encode(await signatoryVkey(loser.chain.chainId, loser === a ? alice : bob)))
+    if (typeof trust === 'string') throw new Error(trust)
+    const report = await verifyProof(JSON.stringify(proof), trust)
+    expect(report.ok, report.failure?.message).toBe(true)
+    expect(report.rows[0]?.values[2]).toEqual({ text: `${loser === a ? 'a' : 'b'}-7` })
   }, 120_000)
 })

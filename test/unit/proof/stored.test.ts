@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { Chain, chainTreeLeaf, importBlock, reindexChain, signImport } from '../../../src/chain/index.js'
 import {
   buildConsistencyProof, buildProofBundle, chainLeafHash, chainLeafOf, findCheckpoint, inclusionProof, signTipCheckpoints,
-  signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile
+  signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows
 } from '../../../src/proof/index.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { toHex } from '../../../src/util/index.js'
@@ -101,13 +101,25 @@ describe('signed checkpoints kept by the node', () => {
     expect(findCheckpoint(chain, { height: 3, final: true }), 'height 3 is not final yet').toBeUndefined()
 
     const trust = await trustOf(chain)
+    const docs: string[] = []
     for (const c of [latest, final]) {
       if (c === undefined) throw new Error('no checkpoint')
       const doc = await buildProofBundle([{ path: chain.dir.blockPath(2), rows: [{ table: 't', rowid: 1n }] }], { chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: c.note })
       const r = await verifyProof(JSON.stringify(doc), trust, { requireFinal: c === final })
       expect(r.ok, r.failure?.message).toBe(true)
+      docs.push(JSON.stringify(doc))
     }
+    // Across a restart and a reindex: the same checkpoints, the same proofs.
+    const dir = chain.dir.root
     chain.close()
+    await reindexChain(dir)
+    const again = Chain.open(dir)
+    for (const [i, wantFinal] of [false, true].entries()) {
+      expect(findCheckpoint(again, { height: 2, final: wantFinal })?.note).toBe((wantFinal ? final : latest)?.note)
+      const doc = await proveRows(again, { height: 2, table: 't', rows: [{ rowid: 1n }], final: wantFinal })
+      expect(JSON.stringify(doc)).toBe(docs[i])
+    }
+    again.close()
   })
 
   it('a key that is not a signatory signs nothing', async () => {
