@@ -3,11 +3,12 @@ import { MerkleBuilder } from '../crypto/index.js'
 import { MemoryNodeStore, missingNode, type NodeId, type NodeReader } from './tree/index.js'
 
 // Fast row proofs (docs/proofs.md "Building proofs fast"): a rowid table's leaves are cut into
-// aligned chunks of 2^10 rows, each a perfect subtree of the table's RFC 6962 tree. With every
+// aligned chunks of 2^8 rows, each a perfect subtree of the table's RFC 6962 tree. With every
 // chunk's root and the rowid that ends it kept, a proof of one row hashes only its own chunk
-// (≤ 1,024 rows) and folds at most ~2,000 chunk roots, instead of hashing the whole table.
+// (≤ 256 rows) and reads the levels above from the chunk roots' tree, built once per table and
+// kept with them, instead of hashing the whole table.
 
-export const CHUNK_LEVEL = 10
+export const CHUNK_LEVEL = 8
 export const CHUNK_ROWS = 1 << CHUNK_LEVEL
 
 /** What a table's proofs need besides its own chunk: derived from the immutable block, cacheable forever. */
@@ -19,6 +20,8 @@ export interface TableChunks {
   roots: Uint8Array[]
   /** the perfect nodes of the last, partial chunk (global ids), if any */
   tail: Array<{ level: number, index: number, hash: Uint8Array }>
+  /** memo, not stored: the tree over `roots` (levels ≥ CHUNK_LEVEL) and `tail` by id */
+  memo?: { upper: MemoryNodeStore, tail: Map<string, Uint8Array> }
 }
 
 /** One pass over the table: hash every row once, keeping chunk roots; then find the chunk ends. */
@@ -66,9 +69,12 @@ export function chunkOf (c: TableChunks, rowid: bigint): number {
 export function chunkedReader (c: TableChunks, k: number, leaves: readonly Uint8Array[]): NodeReader {
   const inChunk = new MemoryNodeStore()
   for (const l of leaves) inChunk.append(l)
-  const upper = new MemoryNodeStore()
-  for (const r of c.roots) upper.append(r)
-  const tail = new Map(c.tail.map(n => [`${n.level}/${n.index}`, n.hash]))
+  if (c.memo === undefined) {
+    const tree = new MemoryNodeStore()
+    for (const r of c.roots) tree.append(r)
+    c.memo = { upper: tree, tail: new Map(c.tail.map(n => [`${n.level}/${n.index}`, n.hash])) }
+  }
+  const { upper, tail } = c.memo
   const read = (id: NodeId): Uint8Array => {
     if (id.level >= CHUNK_LEVEL) return upper.readNodes([{ level: id.level - CHUNK_LEVEL, index: id.index }])[0] as Uint8Array
     const per = CHUNK_ROWS >> id.level

@@ -12,7 +12,7 @@ import { chainTreeOf } from '../../helpers/proof.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const alice = fixtureKey('alice')
-const ROWS = 2 * CHUNK_ROWS + 700 // two full chunks and a partial one
+const ROWS = 5 * CHUNK_ROWS + 100 // five full chunks and a partial one
 
 /** A rowid table with gaps in its rowids (so positions and rowids differ), in one real block. */
 function sparseTable (path: string): string {
@@ -31,7 +31,7 @@ describe('fast row proofs from chunk roots', () => {
     const tree = chainTreeOf(chain)
     const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: chain.params.maxReorgDepth, keys: [alice] })
     const path = chain.dir.blockPath(r.block.height)
-    const positions = [0, 1, CHUNK_ROWS - 1, CHUNK_ROWS, 2 * CHUNK_ROWS - 1, 2 * CHUNK_ROWS, ROWS - 1, 1500]
+    const positions = [0, 1, CHUNK_ROWS - 1, CHUNK_ROWS, 2 * CHUNK_ROWS - 1, 2 * CHUNK_ROWS, ROWS - 1, ROWS - 100, 3 * CHUNK_ROWS + 17]
     const rowidAt = (i: number): bigint => BigInt(i * 3 - 50)
     const cacheFile = join(tmpDir(), 'proof-cache.db')
     const cache = chunkCache(cacheFile)
@@ -53,14 +53,14 @@ describe('fast row proofs from chunk roots', () => {
     expect(existsSync(cacheFile)).toBe(true)
     const again = chunkCache(cacheFile)
     const put = vi.fn(again.put)
-    const one = await build([{ table: 't', rowid: rowidAt(1500) }], { get: again.get, put })
+    const one = await build([{ table: 't', rowid: rowidAt(3 * CHUNK_ROWS + 17) }], { get: again.get, put })
     expect(put).not.toHaveBeenCalled()
-    expect(one.blocks[0]?.tables[0]?.rows).toEqual(slow.blocks[0]?.tables[0]?.rows.filter(x => x.index === 1500))
+    expect(one.blocks[0]?.tables[0]?.rows).toEqual(slow.blocks[0]?.tables[0]?.rows.filter(x => x.index === 3 * CHUNK_ROWS + 17))
 
     // A damaged cache never yields a proof that does not hold: the table root decides.
     const bad: TableChunks | undefined = again.get(r.block.hash, 't')
     if (bad === undefined) throw new Error('no cache entry')
-    const forged: TableChunks = { ...bad, roots: bad.roots.map((x, i) => i === 1 ? new Uint8Array(32) : x) }
+    const forged: TableChunks = { rows: bad.rows, ends: bad.ends, tail: bad.tail, roots: bad.roots.map((x, i) => i === 1 ? new Uint8Array(32) : x) }
     const damaged = await build([{ table: 't', rowid: rowidAt(10) }], { get: () => forged, put: () => {} })
     expect(damaged).toEqual(await build([{ table: 't', index: 10 }]))
     // A rowid that is not there.
