@@ -5,7 +5,7 @@ import { chainLeafHash } from './chain-tree.js'
 import { readCheckpointNote } from './checkpoint.js'
 import { ProofError } from './errors.js'
 import { consistencyProof, inclusionProof, MemoryNodeStore, PathCollector, treeRoot, type NodeReader } from './tree/index.js'
-import { chunkedReader, chunkOf, chunkRange, CHUNK_ROWS, computeTableChunks, type TableChunks } from './table-chunks.js'
+import { chunkedReader, chunkOf, chunkRange, CHUNK_ROWS, computeChunksOffThread, computeTableChunks, type TableChunks } from './table-chunks.js'
 import {
   encodeRow, PROOF_VERSION, tableEntryValues, toProofValue,
   type BlockPart, type BundleDocument, type ConsistencyDocument, type ConsistencyPart, type PetalCheckpoint, type RowPart, type RowProofDocument, type TablePart
@@ -107,6 +107,14 @@ async function proveBlock (b: BlockRows, c: PetalCheckpoint, o: BuildProofOption
   const byTable = new Map<string, RowLocator[]>()
   for (const r of b.rows) byTable.set(r.table, [...byTable.get(r.table) ?? [], r])
   const tables = proveTables(file, [...byTable.keys()])
+  // Chunk roots a fast proof will need and the cache lacks: hashed in a worker thread.
+  for (const [name, locators] of byTable) {
+    const t = tables.get(name)
+    if (t !== undefined && o.chunks !== undefined && wantsChunks(t.userTable, t.entry, locators) && o.chunks.get(hash, name)?.rows !== t.entry.rows) {
+      const c = await computeChunksOffThread(b.path, t.userTable)
+      if (c !== undefined && c.rows === t.entry.rows) o.chunks.put(hash, name, c)
+    }
+  }
   const db = openBlockReadonly(b.path)
   try {
     const out = []
@@ -153,8 +161,12 @@ interface RowsContext { signal?: AbortSignal, cache?: ChunkCache, block: string 
  * Rows of a large rowid table by rowid: from its chunk roots (cached, or computed in one pass and
  * cached), hashing only each row's own chunk. Undefined when the fast way does not apply.
  */
+function wantsChunks (t: UserTable, entry: TableEntry, locators: readonly RowLocator[]): boolean {
+  return !t.withoutRowid && entry.rows >= 2 * CHUNK_ROWS && locators.every(l => l.rowid !== undefined)
+}
+
 function proveRowsFast (db: Db, t: UserTable, entry: TableEntry, locators: RowLocator[], o: RowsContext): RowPart[] | undefined {
-  if (t.withoutRowid || entry.rows < 2 * CHUNK_ROWS || locators.some(l => l.rowid === undefined)) return undefined
+  if (!wantsChunks(t, entry, locators)) return undefined
   let chunks = o.cache?.get(o.block, t.name)
   if (chunks === undefined || chunks.rows !== entry.rows) {
     chunks = computeTableChunks(db, t, o.signal)

@@ -1,5 +1,7 @@
 import { hashRows, quoteIdent, type Db, type UserTable } from '../block/index.js'
 import { MerkleBuilder } from '../crypto/index.js'
+import { WorkerPool, workerScript } from '../util/index.js'
+import type { ChunkJob } from './chunk-worker.js'
 import { MemoryNodeStore, missingNode, type NodeId, type NodeReader } from './tree/index.js'
 
 // Fast row proofs (docs/proofs.md "Building proofs fast"): a rowid table's leaves are cut into
@@ -122,4 +124,12 @@ export function decodeTableChunks (b: Uint8Array): TableChunks | undefined {
   } catch {
     return undefined
   }
+}
+
+let pool: WorkerPool<ChunkJob, Uint8Array> | undefined
+
+/** computeTableChunks in a worker thread (one at a time: the first proof of a table is rare). */
+export async function computeChunksOffThread (path: string, table: UserTable): Promise<TableChunks | undefined> {
+  pool ??= new WorkerPool<ChunkJob, Uint8Array>(workerScript(import.meta.url, './chunk-worker.js'), 1)
+  return decodeTableChunks(await pool.run({ path, table }))
 }
