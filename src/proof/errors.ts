@@ -16,7 +16,9 @@ export const PROOF_ERROR_CODES = [
   /** no stored signed checkpoint covers the block (or none is final, when finality is asked) */
   'PROOF_NO_CHECKPOINT',
   /** the row named by a receipt is not in a canonical block yet */
-  'PROOF_ROW_PENDING'
+  'PROOF_ROW_PENDING',
+  /** query --prove: the answer is not whole rows of one table */
+  'PROOF_QUERY_NOT_PROVABLE'
 ] as const
 
 export type ProofErrorCode = typeof PROOF_ERROR_CODES[number]
@@ -35,6 +37,7 @@ export interface ProofErrorDetails {
   PROOF_FILE_INVALID: None
   PROOF_NO_CHECKPOINT: { height?: number, final?: boolean }
   PROOF_ROW_PENDING: { receipt: string }
+  PROOF_QUERY_NOT_PROVABLE: None
 }
 
 export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends PetalError<C, ProofErrorDetails[C]> {
@@ -50,7 +53,8 @@ export const PROOF_ERROR_DOCS: Readonly<Record<ProofErrorCode, CodeDoc>> = {
   PROOF_REJECTED: { meaning: 'verify-proof: the proof does not hold under the given trust (details.reason says why)', hint: 'do not rely on this proof: it or its checkpoint was altered, or it belongs to another chain' },
   PROOF_FILE_INVALID: { meaning: 'verify-proof: a proof, trust or witness file that cannot be read or understood' },
   PROOF_NO_CHECKPOINT: { meaning: 'no signed checkpoint of the current chain covers the block (or none is final, when a final one is asked for)', hint: 'a signatory signs checkpoints when it seals; sign one now with `petal checkpoint --sign` (it needs a signatory key)' },
-  PROOF_ROW_PENDING: { meaning: 'the receipt\'s row is not sealed into a canonical block yet, so there is nothing to prove', hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again' }
+  PROOF_ROW_PENDING: { meaning: 'the receipt\'s row is not sealed into a canonical block yet, so there is nothing to prove', hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again' },
+  PROOF_QUERY_NOT_PROVABLE: { meaning: 'query --prove: the answer is not whole rows of one table with their height', hint: 'prove whole rows of one table: SELECT * FROM t WHERE …' }
 }
 
 registerErrorClass(ProofError, 'a row proof or checkpoint could not be built, or does not hold', PROOF_ERROR_DOCS)

@@ -115,7 +115,8 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       PROOF_REJECTED: { category: 'verify', http: 422 },
       PROOF_FILE_INVALID: { category: 'usage', http: 400 },
       PROOF_NO_CHECKPOINT: { http: 409 },
-      PROOF_ROW_PENDING: { http: 409 }
+      PROOF_ROW_PENDING: { http: 409 },
+      PROOF_QUERY_NOT_PROVABLE: { category: 'usage', http: 400 }
     }
   },
   IngestError: {

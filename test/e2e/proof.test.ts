@@ -97,7 +97,7 @@ describe('petal prove and petal checkpoint', () => {
     const work = tmpDir()
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     expect((await petal(['--dir', dir, 'keys', 'export', '-o', join(work, 'key.pem')])).code).toBe(0)
-    writeFileSync(join(work, 'r.ndjson'), '{"sensor": "A", "value": 1}\n{"sensor": "B", "value": 9223372036854775807}\n')
+    writeFileSync(join(work, 'r.ndjson'), '{"sensor": "A", "value": 1}\n{"sensor": "B", "value": 9223372036854775807}\n{"sensor": "A", "value": 1}\n')
     const appended = await petal(['--dir', dir, '--json', 'append', 'readings', join(work, 'r.ndjson')])
     expect(appended.code, appended.stderr).toBe(0)
     const receipt = (JSON.parse(appended.stdout) as { receipts: string[] }).receipts[1] as string
@@ -132,6 +132,21 @@ describe('petal prove and petal checkpoint', () => {
     const forged = await petal(['--dir', dir, 'prove', '--consistency', join(work, 'other.note'), '3'])
     expect(forged.code).toBe(2)
     expect(forged.stderr).toContain('PROOF_CHECKPOINT_MISMATCH')
+    // query --prove: the answer's rows, each proven (equal rows are two rows, two proofs).
+    const q = await petal(['--dir', dir, 'query', '--prove', join(work, 'answer.json'), "SELECT * FROM readings WHERE sensor = 'A'"])
+    expect(q.code, q.stderr).toBe(0)
+    expect(q.stdout.trim().split('\n')).toHaveLength(2)
+    expect(q.stderr).toContain('NOT proven: that the answer left no row out')
+    const answer = await petal(['--json', 'verify-proof', join(work, 'answer.json'), '--trust', join(work, 'key.pem')])
+    expect(answer.code, answer.stdout).toBe(0)
+    const proven = (JSON.parse(answer.stdout) as { rows: Array<{ rowid: string, values: unknown[] }> }).rows
+    expect(proven.map(r => r.values)).toEqual([[{ text: 'A' }, { integer: '1' }], [{ text: 'A' }, { integer: '1' }]])
+    expect(new Set(proven.map(r => r.rowid)).size).toBe(2)
+    const partial = await petal(['--dir', dir, 'query', '--prove', join(work, 'no.json'), 'SELECT sensor FROM readings'])
+    expect(partial.code).toBe(2)
+    expect(partial.stderr).toContain('PROOF_QUERY_NOT_PROVABLE')
+    expect(existsSync(join(work, 'no.json'))).toBe(false)
+
     // --final: nothing is final on a young chain (max_reorg_depth 100), and the hint says why.
     const final = await petal(['--dir', dir, 'prove', '--receipt', receipt, '--final'])
     expect(final.code).toBe(4)

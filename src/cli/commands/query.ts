@@ -1,12 +1,16 @@
 import { Option, type Command } from 'commander'
 import { DEFAULT_TIMEOUT_MS, isTextFormat, runQuery, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
 import type { Progress } from '../progress.js'
-import { UsageError } from '../output.js'
+import { formatBytes, UsageError } from '../output.js'
+import type { Chain } from '../../chain/index.js'
+import { openSqliteReadonly } from '../../storage/index.js'
+import { errorMessage, writeFileAtomic } from '../../util/index.js'
+import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { canWrite } from '../context.js'
 import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
 
-interface QueryFlags { perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean }
+interface QueryFlags { prove?: string, perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean }
 
 const format = (v: string): TextFormat => {
   if (!isTextFormat(v)) throw new UsageError(`unknown format ${JSON.stringify(v)}`, `use one of ${TEXT_FORMATS.join(', ')}`)
@@ -16,6 +20,25 @@ const format = (v: string): TextFormat => {
 
 // A sync shorter than this many blocks is not worth a progress line.
 const PROGRESS_FROM = 64
+
+/** query --prove: prove the answer's rows from the (now up to date) mirror and write the bundle. */
+async function writeAnswerProof (ctx: CliContext, chain: Chain, sql: string, file: string): Promise<void> {
+  const p = await import('../../proof/index.js')
+  const mirror = openSqliteReadonly(chain.dir.queryDb)
+  let r
+  try {
+    r = await p.proveQueryAnswer(chain, mirror, sql, { signal: ctx.signal })
+  } finally {
+    mirror.close()
+  }
+  const text = JSON.stringify(r.doc, null, 2) + '\n'
+  try {
+    writeFileAtomic(file, text)
+  } catch (err) {
+    throw new UsageError(`cannot write ${file}: ${errorMessage(err)}`, 'choose a path in a directory you can write')
+  }
+  ctx.out.note(`wrote proofs of ${r.rows} row(s) of ${r.table} to ${file} (${formatBytes(Buffer.byteLength(text))}): each row is in the chain; NOT proven: that the answer left no row out`)
+}
 
 export function register (program: Command, action: Action): void {
   program.command('query <sql>')
@@ -27,7 +50,9 @@ export function register (program: Command, action: Action): void {
     .option('--from <height>', 'with --per-block: first height to visit', heightOption('--from'))
     .option('--to <height>', 'with --per-block: last height to visit', heightOption('--to'))
     .option('--no-sync', 'query the mirror as it is, without bringing it up to date first')
+    .option('--prove <file>', 'also write to FILE a proof bundle of every row of the answer (whole rows of one table: SELECT * FROM t WHERE …), checkable with `petal verify-proof`; proves each row is in the chain, not that none was left out')
     .action(action(async (ctx, sql: string, o: QueryFlags) => {
+      if (o.prove !== undefined && o.perBlock === true) throw new UsageError('--prove works on the default (mirror) mode, not with --per-block', 'leave out --per-block; filter blocks with WHERE _height …')
       if (o.perBlock !== true && (o.from !== undefined || o.to !== undefined)) throw new UsageError('--from and --to apply to --per-block', 'in the default mode, filter with WHERE _height BETWEEN … AND …')
       // from > to is refused before the data directory is even opened.
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
@@ -63,5 +88,6 @@ export function register (program: Command, action: Action): void {
         ctx.logger.warn('the query mirror is behind the chain and this user cannot update it (the data directory is read-only)', { mirror: r.tip?.height, chain: tip.height })
       }
       ctx.logger.debug('query finished', { rows: r.rowCount, blocks: r.blocks, height: r.tip?.height })
+      if (o.prove !== undefined) await writeAnswerProof(ctx, chain, sql, o.prove)
     }))
 }
