@@ -5,6 +5,7 @@ import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { Chain } from '../chain/index.js'
 import { errorCode, errorMessage, isPetalError, nullLogger, type Logger } from '../util/index.js'
+import { ActivitySeries } from './activity-series.js'
 import { authorize, type Access } from './auth.js'
 import { BlockFiles } from './block-files.js'
 import { ApiError } from './errors.js'
@@ -110,6 +111,7 @@ export class ApiServer {
         queries,
         files: new BlockFiles(chain.dir),
         tokens: TokenStore.of(o.dir),
+        activity: new ActivitySeries(),
         logger,
         openapi: () => (doc ??= openApiDocument(routes, { version: API_VERSION, chainId: chain.chainId, description: chain.params.description }))
       }

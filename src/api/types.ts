@@ -4,6 +4,7 @@ import type { EventHub } from './events.js'
 import type { ApiLimits, AccessPolicy, HttpAddress } from './options.js'
 import type { PetalMetrics } from './petal-metrics.js'
 import type { QueryService } from './query-service.js'
+import type { ActivitySeries } from './activity-series.js'
 import type { BlockFiles } from './block-files.js'
 import type { TokenStore } from './tokens.js'
 
@@ -46,6 +47,8 @@ export interface ApiContext {
   queries: QueryService
   files: BlockFiles
   tokens: TokenStore
+  /** every canonical block's time and rows, for the activity chart (kept up to date on use) */
+  activity: ActivitySeries
   logger: Logger
   /** The OpenAPI document (built once from the route table). */
   openapi: () => unknown

@@ -292,20 +292,13 @@ export class IndexDb {
   }
 
   /**
-   * Canonical blocks and their rows by time: bucket i holds the blocks whose timestamp is in
-   * [from + i·width, from + (i + 1)·width) seconds, empty buckets left out. One pass in SQLite.
-   * (The casts keep the division integral: better-sqlite3 binds JS numbers as REAL.)
+   * The canonical blocks from height `from` to `to`, in height order, each with its hash, its
+   * time in POSIX seconds and the rows of its user tables (the explorer's activity chart).
    */
-  activity (fromSec: number, toSec: number, widthSec: number): Array<{ bucket: number, blocks: number, rows: number }> {
-    return this.stmt<{ bucket: number, blocks: number, rows: number }>(`SELECT (unixepoch(b.timestamp) - CAST(@from AS INTEGER)) / CAST(@width AS INTEGER) AS bucket, COUNT(*) AS blocks,
-        COALESCE(SUM((SELECT SUM(t.rows) FROM block_tables t WHERE t.hash = b.hash)), 0) AS rows
-      FROM blocks b WHERE b.canonical = 1 AND unixepoch(b.timestamp) >= @from AND unixepoch(b.timestamp) < @to
-      GROUP BY bucket ORDER BY bucket`).all({ from: Math.floor(fromSec), to: Math.ceil(toSec), width: Math.max(1, Math.floor(widthSec)) })
-  }
-
-  /** Rows in the user tables of every canonical block. */
-  canonicalRows (): number {
-    return this.stmt<number>('SELECT COALESCE(SUM(t.rows), 0) FROM block_tables t JOIN blocks b ON b.hash = t.hash WHERE b.canonical = 1').pluck().get() ?? 0
+  canonicalActivity (from: number, to: number): Array<{ height: number, hash: string, time: number, rows: number }> {
+    return this.stmt<{ height: number, hash: string, time: number, rows: number }>(`SELECT b.height, b.hash, unixepoch(b.timestamp) AS time,
+        COALESCE((SELECT SUM(t.rows) FROM block_tables t WHERE t.hash = b.hash), 0) AS rows
+      FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to)
   }
 
   getMeta (key: string): string | undefined {

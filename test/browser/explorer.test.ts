@@ -62,6 +62,9 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     // The latest blocks, newest first.
     const heights = await page.locator('main table').nth(0).locator('tbody tr td:first-child').allInnerTexts()
     expect(heights.slice(0, 3)).toEqual([tip.height, tip.height - 1, tip.height - 2].map(h => `#${h}`))
+    // Each signatory with the block, and the time, that added it.
+    const genesisTime = (chain.get(0)?.timestamp ?? '').replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+    await page.locator('main table').nth(1).locator('tbody tr').filter({ hasText: key.id }).filter({ hasText: `#0 ${genesisTime}` }).waitFor()
     await screenshot(page, 'home', { docs: true })
     expect(pageErrors()).toEqual([])
   })

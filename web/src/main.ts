@@ -31,7 +31,10 @@ async function render (focus: boolean): Promise<void> {
     else a.removeAttribute('aria-current')
   }
   fill(main)
-  if (r === undefined) { location.reload(); return }
+  if (r === undefined) {
+    failure(main, new Error(`no such page: ${url.pathname}`), () => { navigate('/') })
+    return
+  }
   try {
     await r.page(main, url, controller.signal)
     // For benchmarks: when the page had its data and was drawn.

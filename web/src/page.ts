@@ -1,6 +1,6 @@
 // What every page shares: its signature, errors shown with their code and hint, the token form.
 import { ApiFailure, setToken } from './api.js'
-import { h, type Child } from './dom.js'
+import { h } from './dom.js'
 
 /** A page renders itself into `main` from the URL; `signal` aborts when the user navigates away. */
 export type Page = (main: HTMLElement, url: URL, signal: AbortSignal) => Promise<void>
@@ -26,8 +26,8 @@ export function tokenForm (onToken: () => void): HTMLElement {
   h('label', { for: 'token' }, 'Token'), input, h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Use token')))
 }
 
+/** A page that could not load: the error, and the token form when a token is what is missing. */
 export function failure (main: HTMLElement, err: unknown, retry: () => void): void {
-  const parts: Child[] = [errorBox(err)]
-  if (err instanceof ApiFailure && err.status === 401) parts.push(tokenForm(retry))
-  main.append(...parts.filter((p): p is HTMLElement => p instanceof HTMLElement))
+  main.append(errorBox(err))
+  if (err instanceof ApiFailure && err.status === 401) main.append(tokenForm(retry))
 }

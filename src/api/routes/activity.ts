@@ -7,8 +7,8 @@ const DEFAULT_BUCKETS = 48
 const MAX_BUCKETS = 500
 
 /**
- * Blocks and rows per time bucket over the canonical chain (the explorer's chart). Counted by
- * SQLite in one pass over the index, so a chain of a million blocks answers without sending them.
+ * Blocks and rows per time bucket over the canonical chain (the explorer's chart), from the
+ * series the API keeps in memory (activity-series.ts): no scan of the index per request.
  */
 function activity (ctx: ApiContext, q: unknown): Record<string, unknown> {
   return ctx.chain.index.readTransaction(() => {
@@ -22,9 +22,8 @@ function activity (ctx: ApiContext, q: unknown): Record<string, unknown> {
     const to = intField(q, 'to') ?? Math.max(Math.ceil(chain.clock.now() / 1000), Math.floor(Date.parse(tip.timestamp) / 1000) + 1)
     if (!(to > from)) throw new ApiError('API_BAD_REQUEST', `from (${from}) must be below to (${to})`, { hint: 'give from and to as POSIX seconds, from < to' })
     const width = Math.max(1, Math.ceil((to - from) / n))
-    const counted = new Map(chain.index.activity(from, from + width * n, width).map(r => [r.bucket, r]))
-    const buckets = Array.from({ length: n }, (_, i) => ({ start: from + i * width, blocks: counted.get(i)?.blocks ?? 0, rows: counted.get(i)?.rows ?? 0 }))
-    return { from, to: from + width * n, bucket_seconds: width, buckets, total_blocks: tip.height + 1, total_rows: chain.index.canonicalRows() }
+    ctx.activity.update(chain)
+    return { from, to: from + width * n, bucket_seconds: width, buckets: ctx.activity.buckets(from, width, n), total_blocks: tip.height + 1, total_rows: ctx.activity.rowsInAll }
   })
 }
 

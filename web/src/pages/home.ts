@@ -1,7 +1,7 @@
 // `/`: the chain at a glance, live: a new block shows without a reload (server-sent events).
-import { getJson, hasToken, type Activity, type BlockList, type Peers, type Signers, type Status } from '../api.js'
+import { getJson, hasToken, type Activity, type BlockList, type BlockSummary, type Peers, type Signers, type Status } from '../api.js'
 import { activityChart } from '../chart.js'
-import { fields, fill, h, table } from '../dom.js'
+import { fields, fill, h, table, type Child } from '../dom.js'
 import { bytes, count, keyId, shortHash, time } from '../format.js'
 
 const RULES: Record<string, string> = {
@@ -23,6 +23,18 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
     h('h2', null, 'Signatories'), signers, h('h2', null, 'Peers and sync'), peers)
 
   let shownTip = ''
+  // When each signatory was added or revoked: the time of that block, kept once no reorg can
+  // change the block at that height (max_reorg_depth below the tip).
+  const times = new Map<number, string>()
+  const timeOf = async (heights: number[], final: number): Promise<void> => {
+    for (const x of times.keys()) if (x > final) times.delete(x)
+    const missing = [...new Set(heights)].filter(x => !times.has(x)).slice(0, 50)
+    await Promise.all(missing.map(async x => { times.set(x, (await getJson<BlockSummary>(`/api/v1/blocks/${x}`, signal)).timestamp) }))
+  }
+  const at = (x: number): Child => {
+    const t = times.get(x)
+    return [h('a', { href: `/blocks/${x}` }, `#${x}`), t === undefined ? null : [' ', h('span', { class: 'muted' }, time(t))]]
+  }
   const load = async (): Promise<void> => {
     const [s, list, sig, p, act] = await Promise.all([
       getJson<Status>('/api/v1/status', signal),
@@ -31,6 +43,7 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
       getJson<Peers>('/api/v1/peers', signal),
       getJson<Activity>('/api/v1/activity?buckets=60', signal)
     ])
+    await timeOf(sig.signers.flatMap(k => k.revoked_at === null ? [k.added_at] : [k.added_at, k.revoked_at]), s.tip.height - s.consensus.max_reorg_depth)
     const fresh = shownTip !== '' && shownTip !== s.tip.hash
     shownTip = s.tip.hash
     fill(head, s.description === '' ? 'Chain' : s.description)
@@ -54,8 +67,8 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
     if (fresh) latest.querySelector('tbody tr')?.classList.add('fresh')
     fill(signers, table(['key', 'added at', 'revoked at', 'state'], sig.signers.map(k => [
       h('span', { class: 'hash', title: k.public_key }, k.id),
-      h('a', { href: `/blocks/${k.added_at}` }, `#${k.added_at}`),
-      k.revoked_at === null ? '—' : h('a', { href: `/blocks/${k.revoked_at}` }, `#${k.revoked_at}`),
+      at(k.added_at),
+      k.revoked_at === null ? '—' : at(k.revoked_at),
       k.active ? h('span', { class: 'ok' }, 'active') : h('span', { class: 'muted' }, 'revoked')
     ])))
     fill(peers, s.node === null
