@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TokenStore, type ApiServer } from '../../src/api/index.js'
 import type { Chain } from '../../src/chain/index.js'
 import { publicKeyToPem, type SigningKey } from '../../src/crypto/index.js'
-import { buildRowProof, createCheckpoint } from '../../src/proof/index.js'
+import { buildRowProof, createCheckpoint, signTipCheckpoints } from '../../src/proof/index.js'
 import { http, postJson, startTestApi } from '../helpers/api.js'
 import { NO_CHROMIUM, CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js'
 import { extendChain, fixtureKey } from '../helpers/chain.js'
@@ -39,6 +39,8 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     chain = p.chain
     key = p.key
     typed = p.typedHeight
+    // As a signatory node does for each tip: the checkpoint that row proofs are made against.
+    await signTipCheckpoints(chain, key)
     ;({ server, url: base } = await startTestApi({ dir: chain.dir.root }))
     browser = await launchBrowser()
     ;({ page, errors } = await openPage(browser))
@@ -172,35 +174,13 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     expect(await err.innerText()).toMatch(/API_BLOCK_NOT_FOUND[\s\S]*Hint: give a height/)
   })
 
-  it('"prove" on a row: the proof from the node, or the command that makes it', async () => {
-    await go(`/blocks/${typed}?table=people`)
-    const row = page.locator('#rows tbody tr').filter({ has: page.locator('td:first-child', { hasText: /^3$/ }) })
-    const served = (await http(`${base}api/v1/blocks/${typed}/tables/people/rows/3/proof`)).status === 200
-    if (served) {
-      const [download] = await Promise.all([page.waitForEvent('download'), row.locator('button').click()])
-      const proof = JSON.parse(readFileSync(await download.path(), 'utf8')) as { petal_proof?: number, chain_id?: string }
-      expect(proof).toMatchObject({ petal_proof: 1, chain_id: chain.chainId })
-    } else {
-      await row.locator('button').click()
-      const cmd = page.locator('pre.cmd')
-      await cmd.waitFor()
-      expect(await cmd.innerText()).toContain(`petal prove --height ${typed} --table people --rowid 3 -o proof-${typed}-people-3.json`)
-    }
-  })
-
-  it('"prove" saves the proof the node gives, and /verify opens with it and accepts it', async () => {
-    // The node's answer is a real proof built from the block file (so this runs whether or not
-    // this node serves proofs itself).
-    const tree = chainTreeOf(chain)
-    const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: 2, keys: [key] })
-    const proof = await buildRowProof(chain.dir.blockPath(typed), { table: 'people', rowid: 2n }, { chainId: chain.chainId, tree, checkpoint })
-    const hash = chain.get(typed)?.hash ?? ''
-    await page.route(`**/api/v1/blocks/${hash}/tables/people/rows/2/proof`, async route => { await route.fulfill({ json: proof }) })
+  it('"prove" saves the proof the node serves, and /verify opens with it and accepts it', async () => {
     await go(`/blocks/${typed}?table=people`)
     const row = page.locator('#rows tbody tr').filter({ has: page.locator('td:first-child', { hasText: /^2$/ }) })
     const [download] = await Promise.all([page.waitForEvent('download'), row.locator('button').click()])
     expect(download.suggestedFilename()).toBe(`proof-${typed}-people-2.json`)
-    expect(JSON.parse(readFileSync(await download.path(), 'utf8'))).toEqual(proof)
+    const proof: unknown = JSON.parse(readFileSync(await download.path(), 'utf8'))
+    expect(proof).toMatchObject({ petal_proof: 1, chain_id: chain.chainId })
     await page.locator('a', { hasText: 'Check it in the browser' }).click()
     await page.waitForURL('**/verify')
     expect(JSON.parse(await page.locator('#proof').inputValue())).toEqual(proof)
@@ -208,7 +188,21 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     await page.locator('#check').click()
     await page.locator('#verdict-ok').waitFor()
     expect(await page.locator('#report').innerText()).toContain('-9223372036854775808')
-    await page.unroute(`**/api/v1/blocks/${hash}/tables/people/rows/2/proof`)
+    expect(pageErrors()).toEqual([])
+  })
+
+  it('"prove" on a node that serves no proofs shows the command that makes one', async () => {
+    const hash = chain.get(typed)?.hash ?? ''
+    const path = `**/api/v1/blocks/${hash}/tables/people/rows/3/proof`
+    // What a node without the proof endpoints answers.
+    await page.route(path, async route => { await route.fulfill({ status: 404, json: { error: { code: 'API_NOT_FOUND', message: 'no such endpoint' } } }) })
+    await go(`/blocks/${typed}?table=people`)
+    const row = page.locator('#rows tbody tr').filter({ has: page.locator('td:first-child', { hasText: /^3$/ }) })
+    await row.locator('button').click()
+    const cmd = page.locator('pre.cmd')
+    await cmd.waitFor()
+    expect(await cmd.innerText()).toContain(`petal prove --height ${typed} --table people --rowid 3 -o proof-${typed}-people-3.json`)
+    await page.unroute(path)
   })
 
   it('/query: a statement from the URL, results exact (big integers right-aligned, NULL apart from empty text), row count and time', async () => {
