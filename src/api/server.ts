@@ -24,6 +24,7 @@ import { eventsRoutes } from './routes/events.js'
 import { metaRoutes } from './routes/meta.js'
 import { peersRoutes } from './routes/peers.js'
 import { queryRoutes } from './routes/query.js'
+import { recordRoutes } from './routes/records.js'
 import { rowsRoutes } from './routes/rows.js'
 import { proofRoutes } from './routes/proofs.js'
 import { signersRoutes } from './routes/signers.js'
@@ -41,7 +42,7 @@ const LISTEN_BACKLOG = 4096
 
 /** Every route the server registers, in the order the OpenAPI document lists them. */
 export function apiRoutes (limits: ApiLimits): RouteSpec[] {
-  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...eventsRoutes, ...metaRoutes]
+  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...recordRoutes(limits.bodyBytes, limits.rowsPerRequest), ...eventsRoutes, ...metaRoutes]
 }
 
 function writable (dir: string): boolean {
@@ -66,7 +67,8 @@ export class ApiServer {
     private readonly app: FastifyInstance,
     private readonly ctx: ApiContext,
     readonly address: HttpAddress,
-    private readonly watcher: ChainWatcher
+    private readonly watcher: ChainWatcher,
+    private readonly unsubscribe: (() => void) | undefined
   ) {}
 
   /** The URL to give people and programs (`http://127.0.0.1:2018/`). */
@@ -106,6 +108,7 @@ export class ApiServer {
         limits,
         access,
         node: o.node,
+        ingest: o.ingest,
         metrics,
         events,
         queries,
@@ -115,8 +118,17 @@ export class ApiServer {
         logger,
         openapi: () => (doc ??= openApiDocument(routes, { version: API_VERSION, chainId: chain.chainId, description: chain.params.description }))
       }
+      const watcher = new ChainWatcher(chain, events, logger)
+      const ingest = o.ingest
+      const unsubscribe = ingest?.on('sealed', e => {
+        try { watcher.check() } catch {} // the new tip first, then what it sealed
+        metrics.sealLatency.observe(e.latencyMs / 1000)
+        metrics.sealedRows.inc({}, e.rows)
+        events.emit({ type: 'sealed', data: { height: e.height, hash: e.hash, rows: e.rows, receipts: e.receipts } })
+      })
       metrics.attach({
         tipHeight: () => chain.tip().height,
+        ...(ingest === undefined ? {} : { pendingRows: () => ingest.stats().pendingRows, pendingBytes: () => ingest.stats().pendingBytes }),
         eventClients: () => events.clients,
         queriesRunning: () => queries.load,
         ...(o.node === undefined ? {} : { peers: () => o.node?.peers().length ?? 0 })
@@ -130,6 +142,7 @@ export class ApiServer {
         if (bound === null || typeof bound === 'string') throw new Error(`the server is not bound to a TCP port: ${String(bound)}`)
         addr = bound
       } catch (err) {
+        unsubscribe?.()
         await app.close()
         await queries.close()
         const code = errorCode(err)
@@ -137,7 +150,7 @@ export class ApiServer {
           hint: 'choose another address with --http HOST:PORT (port 0 picks a free one), or --http off', cause: err
         })
       }
-      const server = new ApiServer(app, ctx, { host: o.address.host, port: addr.port }, new ChainWatcher(chain, events, logger))
+      const server = new ApiServer(app, ctx, { host: o.address.host, port: addr.port }, watcher, unsubscribe)
       server.watchLoop = server.watcher.run(o.watchMs ?? DEFAULT_WATCH_MS, server.controller.signal)
       logger.info('HTTP API listening', { url: server.url, exposed: access.expose })
       return server
@@ -148,6 +161,7 @@ export class ApiServer {
   }
 
   async close (): Promise<void> {
+    this.unsubscribe?.()
     this.controller.abort()
     await this.watchLoop
     await this.app.close()

@@ -1,4 +1,5 @@
 import type { Chain } from '../chain/index.js'
+import type { IngestService } from '../ingest/index.js'
 import type { Logger } from '../util/index.js'
 import type { EventHub } from './events.js'
 import type { ApiLimits, AccessPolicy, HttpAddress } from './options.js'
@@ -29,6 +30,8 @@ export interface ApiServerOptions {
   access?: Partial<AccessPolicy>
   limits?: Partial<ApiLimits>
   node?: NodeFacts
+  /** The record ingestion service: the write endpoints answer API_READ_ONLY without it. */
+  ingest?: IngestService
   metrics?: PetalMetrics
   logger?: Logger
   /** How often the index is polled for new tips (events, default 250 ms). */
@@ -42,6 +45,7 @@ export interface ApiContext {
   limits: ApiLimits
   access: AccessPolicy
   node?: NodeFacts
+  ingest?: IngestService
   metrics: PetalMetrics
   events: EventHub
   queries: QueryService

@@ -171,7 +171,7 @@ export class PetalNode {
     if (this.o.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     if (this.o.http !== undefined) {
       try {
-        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.o.http, node: this.facts(), metrics: this.metrics, logger: this.logger.child('api') })
+        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.o.http, node: this.facts(), ingest: this.ingest, metrics: this.metrics, logger: this.logger.child('api') })
       } catch (err) {
         await this.stop()
         throw err

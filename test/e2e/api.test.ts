@@ -172,3 +172,35 @@ describe('petal tokens', () => {
     }
   })
 })
+
+describe('petal run: records over HTTP', () => {
+  it('takes rows with a CLI-made token, seals them, answers their receipts (also after a restart) and reads them back', async () => {
+    const dir = await dataDir()
+    const args = ['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '0.2']
+    let { p, url } = await started(args)
+    try {
+      const token = (await petal(['--dir', dir, 'tokens', 'create', '--name', 'feed'])).stdout.trim()
+      const auth = { authorization: `Bearer ${token}` }
+      const csv = await http(url + 'api/v1/records/obs', { method: 'POST', headers: { ...auth, 'content-type': 'text/csv' }, body: 'station,temp\r\nA,12.5\r\nB,\r\n' })
+      expect(csv.status).toBe(202)
+      const nd = await http(url + 'api/v1/records/obs', { method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' }, body: '{"station": "C", "temp": -3.25}\n' })
+      expect(nd.status).toBe(202)
+      const ids = [...(csv.json as { receipts: string[] }).receipts, ...(nd.json as { receipts: string[] }).receipts]
+      await waitFor(async () => {
+        for (const id of ids) if (((await http(url + `api/v1/receipts/${id}`)).json as { state: string }).state !== 'sealed') return false
+        return true
+      }, { what: 'the rows to be sealed' })
+      const q = await postJson(url + 'api/v1/query', { sql: 'SELECT station, temp FROM obs ORDER BY station' })
+      expect(q.text).toBe('{"station":"A","temp":12.5}\n{"station":"B","temp":null}\n{"station":"C","temp":-3.25}\n')
+      const before = await http(url + `api/v1/receipts/${ids[2] ?? ''}`)
+      p.child.kill('SIGTERM')
+      expect((await p.exit).code).toBe(0);
+      ({ p, url } = await started(args))
+      const after = await http(url + `api/v1/receipts/${ids[2] ?? ''}`)
+      expect(after.json).toEqual(before.json)
+    } finally {
+      p.child.kill('SIGTERM')
+      await p.exit
+    }
+  })
+})

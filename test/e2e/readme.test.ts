@@ -30,3 +30,28 @@ describe('README walkthrough', () => {
     expect(out).toMatch(/"sensor":"s0","n":334/)
   })
 })
+
+// "Write records over HTTP", run as written, on a free port instead of 2018.
+describe('README: Write records over HTTP', () => {
+  it('starts a node, posts rows with a token, waits for the receipt to be sealed and reads the rows back', async () => {
+    const section = readme.slice(readme.indexOf('## Write records over HTTP'), readme.indexOf('\n## ', readme.indexOf('## Write records over HTTP') + 1))
+    const script = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map(m => m[1] as string)
+    expect(script.length).toBe(1)
+    const { createServer } = await import('node:net')
+    const port = await new Promise<number>(resolve => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => { resolve(p) }) }) })
+    const work = tmpDir()
+    const bin = join(work, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'npx'), `#!/bin/sh\n[ "$1" = petal ] && shift && exec "${process.execPath}" "${CLI}" "$@"\necho "unexpected npx $*" >&2; exit 99\n`)
+    chmodSync(join(bin, 'npx'), 0o755)
+    const { execFile } = await import('node:child_process')
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('bash', ['-euo', 'pipefail', '-c', (script[0] ?? '').replaceAll('127.0.0.1:2018', `127.0.0.1:${port}`)], {
+        cwd: work, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NO_COLOR: '1' }, encoding: 'utf8', timeout: 120_000
+      }, (err, stdout, stderr) => { if (err !== null) reject(new Error(`${err.message}\n${stderr}\n${readFileSync(join(work, 'http-demo.log'), 'utf8')}`)); else resolve(stdout) })
+    })
+    expect(out).toMatch(/"receipts":\["[^"]+","[^"]+"\]/)
+    expect(out).toMatch(/"state":"sealed","accepted_at":"[^"]+","sealed":\{"height":1,/)
+    expect(out).toMatch(/\{"sensor":"s1","value":21\.5,"_height":1\}\n\{"sensor":"s2","value":19\.25,"_height":1\}\n$/)
+  }, 180_000)
+})

@@ -5,6 +5,18 @@ import type { ApiContext } from '../types.js'
 
 export const API_VERSION = 'v1'
 
+function ingestStatus (ctx: ApiContext): Record<string, unknown> | null {
+  if (ctx.ingest === undefined) return null
+  const s = ctx.ingest.stats()
+  return {
+    pending_rows: s.pendingRows,
+    pending_bytes: s.pendingBytes,
+    oldest_pending_ms: s.oldestPendingMs ?? null,
+    sealed_rows: s.sealed,
+    last_seal: s.lastSeal === undefined ? null : { height: s.lastSeal.height, hash: s.lastSeal.hash, rows: s.lastSeal.rows, latency_ms: s.lastSeal.latencyMs }
+  }
+}
+
 function status (ctx: ApiContext): Record<string, unknown> {
   return ctx.chain.index.readTransaction(() => {
     const chain = ctx.chain
@@ -31,7 +43,8 @@ function status (ctx: ApiContext): Record<string, unknown> {
       node: n === undefined
         ? null
         : { peer_id: n.peerId, role: n.role(), peers: n.peers().length, sync: n.sync(), listen: n.listen() },
-      api: { version: API_VERSION, writes: false, exposed: ctx.access.expose, public_read: !ctx.access.expose || ctx.access.publicRead }
+      ingest: ingestStatus(ctx),
+      api: { version: API_VERSION, writes: ctx.ingest !== undefined, exposed: ctx.access.expose, public_read: !ctx.access.expose || ctx.access.publicRead }
     }
   })
 }
@@ -48,7 +61,7 @@ export const statusRoutes: RouteSpec[] = [{
       content: {
         'application/json': {
           type: 'object',
-          required: ['chain_id', 'tip', 'blocks', 'side_blocks', 'signatories', 'consensus', 'node', 'api'],
+          required: ['chain_id', 'tip', 'blocks', 'side_blocks', 'signatories', 'consensus', 'node', 'ingest', 'api'],
           properties: {
             chain_id: HASH,
             description: { type: 'string' },
@@ -80,6 +93,23 @@ export const statusRoutes: RouteSpec[] = [{
                     peers: { type: 'integer' },
                     sync: { type: 'object', properties: { state: { type: 'string', enum: ['idle', 'syncing'] }, height: { type: 'integer' }, target: { type: 'integer' } } },
                     listen: { type: 'array', items: { type: 'string' } }
+                  }
+                }
+              ]
+            },
+            ingest: {
+              description: 'rows waiting to be sealed by this node; null without record ingestion (petal serve)',
+              oneOf: [
+                { type: 'null' },
+                {
+                  type: 'object',
+                  required: ['pending_rows', 'pending_bytes', 'sealed_rows', 'last_seal'],
+                  properties: {
+                    pending_rows: { type: 'integer' },
+                    pending_bytes: { type: 'integer' },
+                    oldest_pending_ms: { type: ['integer', 'number', 'null'] },
+                    sealed_rows: { type: 'integer', description: 'rows this node sealed since it started' },
+                    last_seal: { oneOf: [{ type: 'null' }, { type: 'object', properties: { height: { type: 'integer' }, hash: HASH, rows: { type: 'integer' }, latency_ms: { type: 'number' } } }] }
                   }
                 }
               ]
