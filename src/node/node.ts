@@ -341,6 +341,7 @@ export class PetalNode {
       peer_id: this.peerId,
       role: this.role,
       listen: this.listenAddrs(),
+      ...(this.api === undefined ? {} : { http: this.api.url }),
       started_at: this.startedAt.toISOString(),
       updated_at: new Date().toISOString(),
       sync: { state: s.state, height: s.height, target: s.target },

@@ -9,6 +9,8 @@ export interface NodeState {
   peer_id: string
   role: 'signatory' | 'follower'
   listen: string[]
+  /** The HTTP API's URL, when it is served. */
+  http?: string
   started_at: string
   updated_at: string
   sync: { state: 'idle' | 'syncing', height: number, target?: number }

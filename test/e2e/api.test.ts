@@ -159,6 +159,8 @@ describe('petal tokens', () => {
     const { p, url } = await started(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--http-expose'])
     try {
       expect(errorOf(await http(url + 'api/v1/status')).code).toBe('API_UNAUTHORIZED')
+      // petal status shows where the node serves HTTP.
+      await waitFor(async () => (JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { node: { http?: string } }).node.http === url, { what: 'status to show the URL' })
       const token = (await petal(['--dir', dir, 'tokens', 'create', '--scope', 'read', '--name', 'r'])).stdout.trim()
       const auth = { authorization: `Bearer ${token}` }
       const s = (await http(url + 'api/v1/status', { headers: auth })).json as { node: { role: string, peer_id: string } }

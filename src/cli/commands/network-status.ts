@@ -8,7 +8,7 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
   return { extra: { node: { running: true, ...s } }, lines: nodeLines(s) }
 }
 
-export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'listen' | 'sync' | 'peers'>): string[] {
+export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
   // The tip height comes from the index (printed above); the state file is a few seconds old.
   const sync = s.sync.state === 'syncing'
     ? `syncing towards height ${s.sync.target ?? '?'}`
@@ -17,6 +17,7 @@ export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'list
     `node        running (pid ${s.pid}) as ${s.role}, peer id ${s.peer_id}`,
     `peers       ${s.peers.length} connected${s.peers.length > 0 ? ': ' + s.peers.slice(0, 4).map(p => '…' + p.id.slice(-8)).join(', ') + (s.peers.length > 4 ? ', …' : '') : ''}`,
     `sync        ${sync}`,
-    ...s.listen.map((a, i) => `${i === 0 ? 'listening   ' : '            '}${a}`)
+    ...s.listen.map((a, i) => `${i === 0 ? 'listening   ' : '            '}${a}`),
+    ...(s.http === undefined ? [] : [`http        ${s.http}`])
   ]
 }
