@@ -56,7 +56,8 @@ function parseNodeState (s: unknown): NodeState | undefined {
     typeof p.direction === 'string' && typeof p.score === 'number'
     ? [{ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: typeof p.tip_height === 'number' ? p.tip_height : undefined, tip_hash: typeof p.tip_hash === 'string' ? p.tip_hash : undefined }]
     : [])
-  return { pid: s.pid, peer_id: s.peer_id, role: s.role, listen: s.listen, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
+  const http = typeof s.http === 'string' ? s.http : undefined
+  return { pid: s.pid, peer_id: s.peer_id, role: s.role, listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */
