@@ -91,10 +91,15 @@ export class Chain {
     return t
   }
 
-  /** A block by height (canonical), full hash, or unique hash prefix of at least 8 digits. */
+  /** A block by height (canonical), full hash, or unique hash prefix of at least 8 digits (a height first when all are decimal). */
   get (ref: number | string): BlockRecord | undefined {
     if (typeof ref === 'number') return this.index.byHeight(ref)
-    if (/^\d+$/.test(ref)) return this.index.byHeight(Number(ref))
+    if (/^\d+$/.test(ref)) {
+      // A hash prefix can be all digits (about 1 in 100 eight-digit ones): a height wins, and when
+      // there is no block at that height, a long enough ref is tried as a prefix.
+      const atHeight = this.index.byHeight(Number(ref))
+      if (atHeight !== undefined || ref.length < 8) return atHeight
+    }
     if (/^[0-9a-f]{64}$/.test(ref)) return this.index.byHash(ref)
     if (/^[0-9a-f]{8,63}$/.test(ref)) {
       const found = this.index.byHashPrefix(ref, 2)
