@@ -28,5 +28,5 @@ export function isStringArray (v: unknown): v is string[] {
 
 /** Anything thrown, as an Error. */
 export function asError (err: unknown): Error {
-  return asError(err)
+  return err instanceof Error ? err : new Error(String(err))
 }
