@@ -8,9 +8,8 @@
  * which branch wins (sync and chain do), and never writes to the chain.
  * @module
  */
-export * from './constants.js'
-export * from './errors.js'
-export * from './wire.js'
+// The libp2p-free part (errors, wire format, limits): what sync may load.
+export * from './core.js'
 export * from './scoring.js'
 export * from './source.js'
 export * from './identity.js'

@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises'
 import { BlockError, isInvalidBlock } from '../block/index.js'
 import { importBlock, type Chain, type ImportResult } from '../chain/index.js'
-// Only libp2p-free parts of network are imported at run time (errors, wire format).
-import { NetworkError } from '../network/errors.js'
+// At run time only network/core (errors, wire format, limits) is loaded: never libp2p.
+import { NetworkError } from '../network/core.js'
 import type { WireHeader } from '../network/index.js'
 import { tmpBlockPath } from '../storage/index.js'
 import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, type Clock, type Logger, type WorkProgress } from '../util/index.js'

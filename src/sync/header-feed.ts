@@ -1,6 +1,6 @@
 import { verifySeal } from '../block/index.js'
 import type { Chain, KeyState } from '../chain/index.js'
-import { LIMITS } from '../network/constants.js'
+import { LIMITS } from '../network/core.js'
 import type { WireHeader } from '../network/index.js'
 import { SyncError } from './errors.js'
 import { sealedFieldsOf } from './judge.js'

@@ -1,4 +1,4 @@
-import { MAX_UPLOADS_PER_PEER } from '../network/constants.js'
+import { MAX_UPLOADS_PER_PEER } from '../network/core.js'
 import type { DownloadOptions } from './download.js'
 
 export interface SyncOptions extends DownloadOptions {

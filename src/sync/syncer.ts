@@ -1,8 +1,7 @@
 import { IMPORT_PASSES, isBetterTip, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
-import { NetworkError } from '../network/errors.js'
-import { headerOf } from '../network/wire.js'
+import { headerOf, NetworkError } from '../network/core.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
 import { AbortError, errorMessage, isPetalError, nullLogger, runLoop, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
