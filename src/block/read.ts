@@ -4,7 +4,7 @@ import { parseHeader, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, type TableEntry } from './manifest.js'
 import { tableRootParallel } from './parallel-roots.js'
-import { inspectSchema, type UserTable } from './schema.js'
+import { inspectSchema, readSchemaObjects, type UserTable } from './schema.js'
 import { checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { guardSqlite, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
@@ -79,8 +79,10 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
     const result = db.pragma('quick_check(1)', { simple: true })
     if (result !== 'ok') throw new BlockError('CORRUPT', `SQLite quick_check failed: ${String(result)}`)
   }
-  // Version first decides which schema rules apply; _meta must exist in every version.
-  const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_meta'").get() !== undefined
+  // What the schema holds, as SQLite reads it, before any table is read: a view or virtual table
+  // named _meta must not run. Then the version decides which rules apply; _meta exists in every version.
+  const objects = readSchemaObjects(db)
+  const hasMeta = objects.tables.some(t => t.name === '_meta')
   if (!hasMeta) throw new BlockError('BAD_META', 'block has no _meta table')
   const metaRows = db.prepare<unknown[], [unknown, unknown]>('SELECT key, value FROM _meta LIMIT 65').raw(true).all()
   const meta = new Map<string, string>()
@@ -90,7 +92,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   }
   if (metaRows.length > 64) throw new BlockError('BAD_META', '_meta has too many rows')
   const version = meta.get('Version') === '1' ? 1 : 2
-  const schema = inspectSchema(db, version)
+  const schema = inspectSchema(db, version, objects)
   const header = parseHeader(meta)
   if (!schema.has.keys) throw new BlockError('RESERVED_SCHEMA', 'block has no _keys table', { details: { table: '_keys' } })
   const keyOps = readKeyOps(db)

@@ -1,6 +1,6 @@
 import { ALLOWED_SQLITE_TABLES, KEYS_COLUMNS, KEYS_DDL, MAX_USER_TABLES, META_DDL, RESERVED_COLUMNS, RESERVED_TABLES, TABLES_DDL } from './constants.js'
 import { BlockError } from './errors.js'
-import type { Db } from './sqlite.js'
+import { moduleOf, neutraliseModules, type Db } from './sqlite.js'
 
 /** A user (data) table of a block: a rowid table or a WITHOUT ROWID one. */
 export type UserTable = RowidTable | WithoutRowidTable
@@ -30,7 +30,8 @@ export interface SchemaInfo {
   has: { meta: boolean, keys: boolean, tables: boolean }
 }
 
-interface MasterRow { type: string, name: string, tbl_name: string, sql: string | null }
+interface SchemaRow { type: string, name: string, tbl_name: string, sql: string | null }
+interface ListedTable { name: string, type: string, wr: number }
 
 const HAS = { _meta: 'meta', _keys: 'keys', _tables: 'tables' } as const
 
@@ -41,51 +42,98 @@ export function compareNames (a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
 
+/** The ordinary tables of a block's schema as SQLite parsed it, each with the CREATE text it came from. */
+export interface SchemaObjects {
+  tables: Array<{ name: string, sql: string, withoutRowid: boolean }>
+}
+
+/**
+ * What the block's schema is, as SQLite itself reads it — never from the SQL text. Reading
+ * `sqlite_schema` makes SQLite parse every CREATE statement in it; SQLite checks that each row's
+ * type, name and table name agree with what its statement creates (so a row cannot call a virtual
+ * table, view or trigger a "table"), and `PRAGMA table_list` then says what each table-like object
+ * is: an ordinary table, a view, a virtual table or a virtual table's shadow table. Only ordinary
+ * tables and indexes are allowed. Virtual-table modules are inert on block connections
+ * (neutraliseModules), so asking runs none of their code.
+ */
+export function readSchemaObjects (db: Db): SchemaObjects {
+  neutraliseModules(db)
+  const rows = db.prepare<unknown[], SchemaRow>('SELECT type, name, tbl_name, sql FROM main.sqlite_schema').all()
+  const listed = db.prepare<unknown[], ListedTable>("SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main' AND name <> 'sqlite_schema'").all()
+    .sort((a, b) => compareNames(a.name, b.name))
+  for (const t of listed) {
+    if (t.type === 'table') continue
+    const what = JSON.stringify(t.name)
+    if (t.type === 'virtual') {
+      const module = moduleOf(db, t.name)
+      throw notAllowed(`virtual tables are not allowed in a block (${what}${module === undefined ? ', a module this node does not have' : ` USING ${module}`})`, 'copy the data into an ordinary table')
+    }
+    if (t.type === 'view') throw notAllowed(`views are not allowed in a block (view ${what})`, 'drop the view, or materialise it as a table')
+    if (t.type === 'shadow') throw notAllowed(`shadow tables of virtual tables are not allowed in a block (${what})`, 'copy the data into an ordinary table')
+    throw notAllowed(`unexpected schema object ${t.type} ${what}`, 'a block may contain only tables and indexes')
+  }
+  const tableRows = new Map<string, SchemaRow[]>()
+  for (const r of rows) {
+    // SQLite has checked the type of every row it parsed (a CREATE TRIGGER row must say 'trigger').
+    if (r.type === 'trigger') throw notAllowed(`triggers are not allowed in a block (trigger ${JSON.stringify(r.name)})`, 'drop the trigger: a block is data, not code')
+    if (r.type === 'view') throw notAllowed(`views are not allowed in a block (view ${JSON.stringify(r.name)})`, 'drop the view, or materialise it as a table')
+    if (r.type === 'index') continue
+    if (r.type !== 'table') throw notAllowed(`unexpected schema object ${JSON.stringify(r.type)} ${JSON.stringify(r.name)}`, 'a block may contain only tables and indexes')
+    tableRows.set(r.name, [...(tableRows.get(r.name) ?? []), r])
+  }
+  // SQLite compares a row's name with its statement's case-insensitively; a block must agree exactly,
+  // so that the name and CREATE text Petal records are the ones SQLite uses.
+  const edited = (why: string): BlockError => notAllowed(`sqlite_schema disagrees with SQLite's reading of it: ${why}`, 'the schema was edited by hand (writable_schema); recreate the tables with CREATE TABLE')
+  const tables: SchemaObjects['tables'] = []
+  for (const t of listed) {
+    const own = tableRows.get(t.name) ?? []
+    const row = own[0]
+    if (own.length !== 1 || row === undefined || row.sql === null) throw edited(`table ${JSON.stringify(t.name)} has ${own.length} rows of its own`)
+    tables.push({ name: t.name, sql: row.sql, withoutRowid: t.wr === 1 })
+    tableRows.delete(t.name)
+  }
+  for (const name of tableRows.keys()) throw edited(`the row of table ${JSON.stringify(name)} names no table SQLite knows by that name`)
+  return { tables }
+}
+
 /**
  * Check a block's schema against the allow-list — ordinary tables and indexes only, reserved
  * tables with exactly the expected shape — and describe its user tables, sorted by name.
  * `version` 1 (Daisy) accepts Daisy's reserved-table DDL and any user table name.
  */
-export function inspectSchema (db: Db, version: 1 | 2 | 'input'): SchemaInfo {
-  const rows = db.prepare<unknown[], MasterRow>('SELECT type, name, tbl_name, sql FROM sqlite_schema').all()
+export function inspectSchema (db: Db, version: 1 | 2 | 'input', objects: SchemaObjects = readSchemaObjects(db)): SchemaInfo {
   const has = { meta: false, keys: false, tables: false }
   const userTables: UserTable[] = []
-  for (const r of rows) {
-    if (r.type === 'trigger') throw notAllowed(`triggers are not allowed in a block (trigger ${JSON.stringify(r.name)})`, 'drop the trigger: a block is data, not code')
-    if (r.type === 'view') throw notAllowed(`views are not allowed in a block (view ${JSON.stringify(r.name)})`, 'drop the view, or materialise it as a table')
-    if (r.type === 'index') continue
-    if (r.type !== 'table') throw notAllowed(`unexpected schema object ${r.type} ${JSON.stringify(r.name)}`, 'a block may contain only tables and indexes')
-    if (/^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(r.sql ?? '')) throw notAllowed(`virtual tables are not allowed in a block (${JSON.stringify(r.name)})`, 'copy the data into an ordinary table')
-    if (r.name.toLowerCase().startsWith('sqlite_')) {
-      if (!ALLOWED_SQLITE_TABLES.has(r.name.toLowerCase())) throw notAllowed(`internal table ${r.name} is not allowed`, 'a block may contain only tables and indexes')
+  for (const t of objects.tables) {
+    if (t.name.toLowerCase().startsWith('sqlite_')) {
+      if (!ALLOWED_SQLITE_TABLES.has(t.name.toLowerCase())) throw notAllowed(`internal table ${t.name} is not allowed`, 'a block may contain only tables and indexes')
       continue
     }
-    const reserved = RESERVED_TABLES.find(t => t === r.name.toLowerCase())
+    const reserved = RESERVED_TABLES.find(r => r === t.name.toLowerCase())
     if (reserved !== undefined) {
-      checkReserved(db, reserved, r, version)
+      checkReserved(db, reserved, t, version)
       has[HAS[reserved]] = true
       continue
     }
-    if (version !== 1 && r.name.startsWith('_')) {
-      throw notAllowed(`table name ${JSON.stringify(r.name)} is reserved: names starting with "_" belong to Petal`, 'rename the table')
+    if (version !== 1 && t.name.startsWith('_')) {
+      throw notAllowed(`table name ${JSON.stringify(t.name)} is reserved: names starting with "_" belong to Petal`, 'rename the table')
     }
-    userTables.push(describeTable(db, r.name, r.sql ?? '', version))
+    userTables.push(describeTable(db, t.name, t.sql, t.withoutRowid, version))
   }
   if (userTables.length > MAX_USER_TABLES) throw notAllowed(`block has ${userTables.length} tables; at most ${MAX_USER_TABLES} are allowed`, 'merge tables or split the data over several blocks')
   userTables.sort((a, b) => compareNames(a.name, b.name))
   return { userTables, has }
 }
 
-function describeTable (db: Db, name: string, sql: string, version: 1 | 2 | 'input'): UserTable {
-  const info = db.prepare<unknown[], { name: string, pk: number, hidden: number }>(`SELECT name, pk, hidden FROM pragma_table_xinfo(?)`).all(name)
-  const list = db.prepare<unknown[], { wr: number }>('SELECT wr FROM pragma_table_list WHERE schema = \'main\' AND name = ?').get(name)
+function describeTable (db: Db, name: string, sql: string, withoutRowid: boolean, version: 1 | 2 | 'input'): UserTable {
+  const info = db.prepare<unknown[], { name: string, pk: number, hidden: number }>('SELECT name, pk, hidden FROM pragma_table_xinfo(?, \'main\')').all(name)
   const columns: string[] = []
   for (const c of info) {
     if (c.hidden === 2 || c.hidden === 3) throw notAllowed(`generated column ${JSON.stringify(c.name)} in table ${JSON.stringify(name)} is not allowed`, 'store the computed values in an ordinary column')
     if (version !== 1 && RESERVED_COLUMNS.some(rc => rc === c.name.toLowerCase())) throw notAllowed(`column name ${JSON.stringify(c.name)} in table ${JSON.stringify(name)} is reserved for the query engine`, 'rename the column')
     columns.push(c.name)
   }
-  if (list?.wr === 1) {
+  if (withoutRowid) {
     const primaryKey = info.filter(c => c.pk > 0).sort((a, b) => a.pk - b.pk).map(c => c.name)
     return { name, sql, columns, withoutRowid: true, primaryKey }
   }
@@ -97,7 +145,7 @@ function describeTable (db: Db, name: string, sql: string, version: 1 | 2 | 'inp
 
 const V2_DDL: Record<string, string> = { _meta: META_DDL, _keys: KEYS_DDL, _tables: TABLES_DDL }
 
-function checkReserved (db: Db, table: string, r: MasterRow, version: 1 | 2 | 'input'): void {
+function checkReserved (db: Db, table: string, r: { name: string, sql: string }, version: 1 | 2 | 'input'): void {
   const wrongShape = (why: string): BlockError => new BlockError('RESERVED_SCHEMA', `reserved table ${table} has the wrong shape: ${why}`, {
     hint: version === 'input' ? `drop ${table} from the input file, or give it exactly the documented columns` : undefined,
     details: { table }
@@ -108,9 +156,10 @@ function checkReserved (db: Db, table: string, r: MasterRow, version: 1 | 2 | 'i
     return
   }
   // v1 blocks and input files: check columns and keys rather than the DDL text (Daisy's has comments).
-  const cols = db.prepare<unknown[], { name: string, type: string, nn: number, pk: number }>(`SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?)`).all(table)
+  const cols = db.prepare<unknown[], { name: string, type: string, nn: number, pk: number }>('SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?, \'main\')').all(table)
   const names = cols.map(c => c.name.toLowerCase())
-  const textish = (t: string): boolean => /^(TEXT|VARCHAR|CHAR)/i.test(t)
+  // The declared type's affinity by SQLite's own rule, not a pattern over the type's text.
+  const textish = (t: string): boolean => affinityOf(t) === 'TEXT'
   if (table === '_meta') {
     if (names.join() !== 'key,value' || !cols.every(c => textish(c.type)) || cols[0]?.pk !== 1) throw wrongShape('expected (key TEXT PRIMARY KEY, value TEXT)')
   } else if (table === '_keys') {
@@ -122,4 +171,23 @@ function checkReserved (db: Db, table: string, r: MasterRow, version: 1 | 2 | 'i
     if (version === 1) throw wrongShape('v1 blocks have no _tables')
     if (names.join() !== 'name,sql,rows,root') throw wrongShape('expected columns (name, sql, rows, root)')
   }
+}
+
+/** SQLite's five column affinities (https://sqlite.org/datatype3.html §3.1). */
+export type Affinity = 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL' | 'NUMERIC'
+
+/**
+ * The affinity SQLite gives a declared column type (its sqlite3AffinityType, §3.1): the first rule
+ * that matches a substring wins, compared without case for ASCII letters only, as SQLite folds
+ * them (a Unicode case fold would turn "ınt" into INT where SQLite sees NUMERIC). `strict` tables
+ * give ANY no affinity.
+ */
+export function affinityOf (declared: string, strict = false): Affinity {
+  const t = declared.replace(/[a-z]/g, c => String.fromCharCode(c.charCodeAt(0) - 32))
+  if (strict && t === 'ANY') return 'BLOB'
+  if (t.includes('INT')) return 'INTEGER'
+  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return 'TEXT'
+  if (t.includes('BLOB') || t === '') return 'BLOB'
+  if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return 'REAL'
+  return 'NUMERIC'
 }

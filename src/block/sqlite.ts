@@ -1,8 +1,49 @@
 import Database from 'better-sqlite3'
-import { errorCode, errorMessage, isPetalError } from '../util/index.js'
+import { errorCode, errorMessage, isPetalError, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
 
 export type Db = Database.Database
+
+// Per connection: the virtual tables SQLite connected to an inert module (table → module name).
+const connected = new WeakMap<Db, Map<string, string>>()
+
+/**
+ * Bind every virtual-table module SQLite lists (fts3/4/5, rtree, geopoly, dbstat, …) to an inert
+ * one on this connection, before anything reads the schema: a virtual table a block declares —
+ * which SQLite connects as soon as anything inspects it, `PRAGMA table_list` included — then runs
+ * none of the module's code, cannot read or write its shadow tables, and yields no values that
+ * change from read to read (fts5's hidden columns do). Reading such a table fails. Modules that
+ * SQLite does not list (json_each, json_tree, the pragma_* tables) are pure functions of their
+ * arguments and stay as they are. Idempotent.
+ */
+export function neutraliseModules (db: Db): void {
+  if (connected.has(db)) return
+  const seen = new Map<string, string>()
+  connected.set(db, seen)
+  // PRAGMA module_list, unlike a SELECT from pragma_module_list, does not make SQLite load the schema.
+  const modules: unknown = db.pragma('module_list')
+  for (const row of Array.isArray(modules) ? modules : []) {
+    const name = isRecord(row) ? row.name : undefined
+    if (typeof name !== 'string') continue
+    if (name.startsWith('pragma_')) continue
+    const factory = function (this: { module: string, table: string }): { columns: string[], rows: () => Generator<never> } {
+      const module = this.module
+      seen.set(this.table, module)
+      return {
+        columns: ['disabled'],
+        * rows (): Generator<never> { throw new BlockError('SCHEMA_NOT_ALLOWED', `virtual table module ${module} is disabled on block connections`) }
+      }
+    }
+    // db.table(name, factory) registers a module for CREATE VIRTUAL TABLE (replacing a built-in one
+    // of that name); @types/better-sqlite3 only knows its eponymous (object) form.
+    Reflect.apply(db.table, db, [name, factory])
+  }
+}
+
+/** The module SQLite named when it connected virtual table `table` on `db` (see neutraliseModules). */
+export function moduleOf (db: Db, table: string): string | undefined {
+  return connected.get(db)?.get(table)
+}
 
 /**
  * Open a block file read-only with SQLite's defensive settings: no schema-defined functions
@@ -21,6 +62,7 @@ export function openBlockReadonly (path: string): Db {
     db.pragma('query_only = ON')
     db.pragma('mmap_size = 0')
     db.pragma('cell_size_check = ON')
+    neutraliseModules(db)
   } catch (err) {
     db.close()
     throw sqliteFailure(err, path)
@@ -34,6 +76,7 @@ export function openBlockForBuild (path: string): Db {
   db.pragma('trusted_schema = OFF')
   // A foreign key in the user's schema must not make our writes to reserved tables fail.
   db.pragma('foreign_keys = OFF')
+  neutraliseModules(db)
   return db
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs'
 import { DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord } from '../storage/index.js'
-import { isPetalError } from '../util/index.js'
+import { isPetalError, isRecord } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
 import { replayChain, type ReplayProgress } from './replay.js'
@@ -25,11 +25,16 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
   const dir = new DataDir(root)
   const params = readChainParams(dir.chainParams)
   let index: IndexDb
+  let replaced = false
   try {
     index = IndexDb.open(dir.index)
-  } catch {
+  } catch (err) {
+    // Only an index SQLite cannot read is replaced: one that is busy (another writer) or that this
+    // user cannot write is someone else's to keep.
+    if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
     for (const f of [dir.index, `${dir.index}-wal`, `${dir.index}-shm`]) rmSync(f, { force: true })
     index = IndexDb.open(dir.index)
+    replaced = true
   }
   const chain = Chain.attach(dir, params, index, o)
   try {
@@ -40,7 +45,7 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       // Count the canonical files first (one stat each) so progress has a total.
       let last = -1
       while (existsSync(dir.blockPath(last + 1))) last++
-      const r = await replayChain(chain, {
+      const r = await replayOrSay(chain, replaced, {
         toHeight: last,
         deep: o.deep,
         workers: o.workers,
@@ -64,6 +69,20 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
     }, { signal: o.signal })
   } finally {
     chain.close()
+  }
+}
+
+/** The replay, its first failure saying which block file it is (the code stays the block's). */
+async function replayOrSay (chain: Chain, replaced: boolean, o: Parameters<typeof replayChain>[1]): Promise<Awaited<ReturnType<typeof replayChain>>> {
+  try {
+    return await replayChain(chain, o)
+  } catch (err) {
+    const height = isPetalError(err) && isRecord(err.details) ? err.details.height : undefined
+    if (isPetalError(err) && err.code !== 'ABORTED' && typeof height === 'number') {
+      const path = chain.dir.blockPath(height)
+      err.message = `block ${height}${err.message.includes(path) ? '' : ` (${path})`}: ${err.message}${replaced ? '' : '; chain.db is left as it was'}`
+    }
+    throw err
   }
 }
 

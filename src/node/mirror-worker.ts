@@ -2,11 +2,11 @@
 // block is synchronous SQLite work (seconds for a large block); here it cannot stall the node's
 // event loop, where gossip, transfers and timeouts run.
 import { Chain } from '../chain/index.js'
-import { QueryMirror, type MirrorStop } from '../query/index.js'
+import { QueryMirror, type MirrorStop, type SkippedBlock } from '../query/index.js'
 import { serveWorker } from '../util/index.js'
 
 export interface MirrorRequest { dir: string }
-export interface MirrorReply { applied: number, rolledBack: number, tip?: string, height?: number, stoppedAt?: MirrorStop }
+export interface MirrorReply { applied: number, rolledBack: number, tip?: string, height?: number, stoppedAt?: MirrorStop, skipped: SkippedBlock[] }
 
 let open: { chain: Chain, mirror: QueryMirror } | undefined
 
@@ -16,5 +16,5 @@ serveWorker<MirrorRequest, MirrorReply>(async req => {
     open = { chain, mirror: QueryMirror.open(chain) }
   }
   const r = await open.mirror.sync()
-  return { applied: r.applied, rolledBack: r.rolledBack, tip: r.tip?.hash, height: r.tip?.height, stoppedAt: r.stoppedAt }
+  return { applied: r.applied, rolledBack: r.rolledBack, tip: r.tip?.hash, height: r.tip?.height, stoppedAt: r.stoppedAt, skipped: r.skipped }
 })

@@ -233,6 +233,7 @@ export class PetalNode {
       this.mirrorTip = r.tip
       this.mirrorStop = r.stoppedAt
       if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.height })
+      for (const b of r.skipped) this.logger.warn('query mirror leaves out a block it cannot hold; queries cover the other blocks', { ...b })
     }).finally(() => { this.mirrorRun = undefined })
     await this.mirrorRun
   }

@@ -1,5 +1,6 @@
 import type { Chain } from '../chain/index.js'
-import { QueryMirror, type SyncOptions, type SyncReport } from './mirror/mirror.js'
+import type { SkippedBlock } from './mirror/apply.js'
+import { mirrorSkippedBlocks, QueryMirror, type SyncOptions, type SyncReport } from './mirror/mirror.js'
 import { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 import type { ResultSummary } from './format/formatters.js'
 
@@ -20,6 +21,8 @@ export interface QueryOptions extends Omit<SandboxRun, 'mode' | 'timeoutMs'> {
 
 export interface QueryResult extends ResultSummary {
   sync?: SyncReport
+  /** Canonical blocks the mirror leaves out (their rows are not in the result); empty per block. */
+  skipped: SkippedBlock[]
 }
 
 /**
@@ -40,7 +43,8 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
       }
     }
     const summary = await sandbox.run({ ...o, mode: o.perBlock === true ? 'per-block' : 'mirror', timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS })
-    return { ...summary, sync }
+    const skipped = o.perBlock === true ? [] : (o.mirror?.skipped() ?? mirrorSkippedBlocks(chain.dir.queryDb))
+    return { ...summary, sync, skipped }
   } finally {
     // Its process is reaped before this returns: a command never exits leaving it behind.
     if (o.sandbox === undefined) await sandbox.close()

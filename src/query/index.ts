@@ -13,7 +13,8 @@
  * @module
  */
 export * from './errors.js'
-export { QueryMirror, type MirrorStop, type MirrorTip, type SyncOptions, type SyncReport } from './mirror/mirror.js'
+export { QueryMirror, mirrorSkippedBlocks, type MirrorStop, type MirrorTip, type SyncOptions, type SyncReport } from './mirror/mirror.js'
+export type { SkippedBlock } from './mirror/apply.js'
 export { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 export type { OutputFormat } from './sandbox/protocol.js'
 export { createFormatter, isTextFormat, TEXT_FORMATS, type Formatter, type ResultSummary, type TextFormat } from './format/formatters.js'

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { createChain, signImport, type Chain, type ImportResult } from '../../src/chain/index.js'
 import { generateSigningKey, importPrivateKey, type SigningKey } from '../../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, type NewChainInput } from '../../src/storage/index.js'
-import type { GenesisParams } from '../../src/block/index.js'
+import type { BlockHeader, GenesisParams } from '../../src/block/index.js'
+import type { BlockRecord } from '../../src/storage/index.js'
 import { readFileSync } from 'node:fs'
 import { tmpDir } from './tmp.js'
 
@@ -70,4 +71,27 @@ export async function keyOpBlock (chain: Chain, by: SigningKey, op: 'A' | 'R', t
   const { createEndorsement, parseEndorsement } = await import('../../src/chain/index.js')
   const keyOps = [parseEndorsement(JSON.stringify(createEndorsement(by, chain.chainId, op, target.publicKey)), chain.chainId)]
   return await signImport(chain, undefined, by, { keyOps })
+}
+
+/**
+ * Put a block file into the chain without validating it, as an older Petal with a weaker rule
+ * would have accepted it: file and seal in their slot, its index row. For tests of what happens
+ * to blocks the current rules refuse (verify, reindex, the query mirror).
+ */
+export async function plantBlock (chain: Chain, file: string, seal: string, header: BlockHeader): Promise<BlockRecord> {
+  const { copyFileSync, statSync } = await import('node:fs')
+  const { sha256File } = await import('../../src/crypto/index.js')
+  const { placeBlock, tmpBlockPath } = await import('../../src/storage/index.js')
+  const hash = await sha256File(file)
+  const rec: BlockRecord = {
+    hash, height: header.height, parent: header.previousHash, canonical: true, version: 2, signer: header.creator, timestamp: header.timestamp,
+    rowsRoot: header.rowsRoot, prevSig: header.previousHashSignature, seal, size: statSync(file).size, keyOps: 0, receivedAt: Date.now()
+  }
+  await chain.index.withWriteLock(async () => {
+    const tmp = tmpBlockPath(chain.dir)
+    copyFileSync(file, tmp)
+    placeBlock(tmp, chain.dir.blockPath(header.height), seal)
+    chain.index.insertBlock(rec, [], [])
+  })
+  return rec
 }

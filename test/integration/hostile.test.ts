@@ -15,6 +15,8 @@ import { importBlock } from '../../src/chain/index.js'
 import { startEvilPeer, trickleBlocks, type EvilPeer } from '../helpers/evil.js'
 import { addrOf, cloneGenesis, startNode, stopAll, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { disguisedRtree } from '../helpers/hostile-schemas.js'
+import { forge } from '../fixtures/forge.js'
 import { waitFor } from '../helpers/wait.js'
 
 const alice = fixtureKey('alice')
@@ -133,6 +135,27 @@ describe('hostile peers', () => {
     await a.publish(makeSqlite(join(tmpDir(), 'ok.db'), 3, 9))
     const tip = await waitConverged([a, b], { height: 1, what: 'honest nodes to carry on' })
     expect(tip.hash).not.toBe(hash)
+  }, 120_000)
+
+  it('drops a peer that serves a block with a disguised virtual table, sealed by a signatory', async () => {
+    // What an older Petal sealed: a writable_schema edit turned into a virtual table that the text
+    // check missed. Honest nodes refuse it by what SQLite reads, and penalise the sender.
+    const g = a.chain.tip()
+    const file = join(tmpDir(), 'vtab.db')
+    const forged = await forge({ out: file, key: alice, chainId: a.chain.chainId, height: g.height + 1, previousHash: g.hash, timestamp: new Date().toISOString(), legacySchema: disguisedRtree })
+    const size = statSync(file).size
+    const header: WireHeader = { ...headerOf(g), hash: forged.hash, height: g.height + 1, parent: g.hash, signer: alice.id, timestamp: forged.header.timestamp, rowsRoot: forged.header.rowsRoot, prevSig: forged.header.previousHashSignature, seal: forged.seal, size }
+    const e = await evil(honest => ({
+      ...honest,
+      tip: () => header,
+      openBlock: h => {
+        if (h !== forged.hash) return honest.openBlock(h)
+        return { fd: openSync(file, 'r'), size, seal: forged.seal }
+      }
+    }))
+    await expectDropped(e)
+    expect(a.chain.index.byHash(forged.hash)).toBeUndefined()
+    expect(b.chain.index.byHash(forged.hash)).toBeUndefined()
   }, 120_000)
 
   it('a peer claiming a tip it cannot serve (signed by a key nobody knows) does not stall sync', async () => {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander'
 import { DEFAULT_TIMEOUT_MS, isTextFormat, runQuery, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
 import type { Progress } from '../progress.js'
-import { formatBytes, UsageError } from '../output.js'
+import { formatBytes, short, UsageError } from '../output.js'
 import type { Chain } from '../../chain/index.js'
 import { openSqliteReadonly } from '../../storage/index.js'
 import { errorMessage, writeFileAtomic } from '../../util/index.js'
@@ -83,6 +83,11 @@ export function register (program: Command, action: Action): void {
       bar?.end()
       const stop = r.sync?.stoppedAt
       if (stop !== undefined) ctx.logger.warn(`${stop.message}; this result covers heights 0 to ${stop.height - 1}`, { code: stop.code, hint: stop.hint })
+      // Said every time, on stderr even with --json: the result lacks these blocks' rows.
+      for (const b of r.skipped) {
+        ctx.io.stderr(`petal: note: block ${b.height} (${short(b.hash)}) is left out of the query mirror, so its rows are not in this result: ${b.message} [${b.code}]\n`)
+        ctx.io.stderr(`  hint: ${b.code === 'MIRROR_SCHEMA' ? '`petal query --per-block` reads the block itself' : '`petal verify` reports the block with this code: it breaks the block rules (an older Petal accepted it)'}\n`)
+      }
       const tip = chain.tip()
       if (!writable && o.perBlock !== true && (r.tip?.height ?? -1) < tip.height) {
         ctx.logger.warn('the query mirror is behind the chain and this user cannot update it (the data directory is read-only)', { mirror: r.tip?.height, chain: tip.height })

@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { canonicalOrder, inspectSchema, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
+import { BlockError, canonicalOrder, inspectSchema, neutraliseModules, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
 import { errorCode, errorMessage } from '../../util/index.js'
-import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { parseColumns, probeColumns, unionColumns, type ColumnInfo } from './columns.js'
 import { getMirrorTable, MAX_MIRROR_COLUMNS, setMirrorTable } from './layout.js'
@@ -37,9 +36,26 @@ interface Copy {
  * Returns 'stale' when the mirror's tip is no longer the block's parent (another process moved
  * it): the caller re-plans.
  */
-export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'applied' | 'stale' {
+export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer): ApplyResult {
+  try {
+    return applyCopy(mirrorPath, rec, bytes)
+  } catch (err) {
+    const fault = blockFault(err, rec)
+    if (fault === undefined) throw err
+    return skipBlock(mirrorPath, rec, fault)
+  }
+}
+
+/** 'applied', 'stale' (re-plan), or left out of the mirror for a reason in its content. */
+export type ApplyResult = 'applied' | 'stale' | { skipped: SkippedBlock }
+
+/** A canonical block the mirror leaves out (its `_blocks` row stays), and why. */
+export interface SkippedBlock { height: number, hash: string, code: string, message: string }
+
+function applyCopy (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'applied' | 'stale' {
   const db = openSqlite(bytes, { timeout: MIRROR_BUSY_MS })
   try {
+    neutraliseModules(db)
     db.pragma('trusted_schema = OFF')
     db.pragma('cell_size_check = ON')
     db.prepare('ATTACH ? AS m').run(mirrorPath)
@@ -82,22 +98,68 @@ function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
     if (!fits) { mirror.exec('ROLLBACK'); return 'stale' }
     for (const t of inspectSchema(c.block, 2).userTables) copyTable(c, rec.height, t)
     copyRows(c, ['name', 'sql', 'rows', 'root'], 'main._tables ORDER BY name', `${m}._tables`, rec.height)
-    const time = Date.parse(rec.timestamp)
-    mirror.prepare(`INSERT INTO ${m}._blocks (height, hash, parent, signer, timestamp, time, size, rows_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(rec.height, rec.hash, rec.parent, rec.signer, rec.timestamp, Number.isFinite(time) ? time : null, rec.size, rec.rowsRoot)
+    insertBlockRow(mirror, m, rec)
     mirror.exec('COMMIT')
     return 'applied'
   } catch (err) {
     if (mirror.inTransaction) mirror.exec('ROLLBACK')
-    const code = errorCode(err)
-    // SQLITE_BUSY is the caller's to retry; a malformed schema takes the slow path.
-    if (typeof code !== 'string' || !code.startsWith('SQLITE_') || code === 'SQLITE_BUSY' || errorMessage(err).includes('malformed database schema')) throw err
-    throw new QueryError('MIRROR_SCHEMA', `query mirror: cannot add block ${rec.height}: ${errorMessage(err)}`, {
-      hint: 'rebuild the mirror with `petal reindex --query`; if that fails the same way, report it with the block',
-      details: { height: rec.height, hash: rec.hash, sqliteCode: code },
-      cause: err
-    })
+    throw err
   }
+}
+
+// SQLite results that say something about this machine (disk, permissions, locks, the mirror file
+// itself), never about a block's content: the sync fails (and is retried) instead of leaving the
+// block out for good.
+const ENVIRONMENT = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM',
+  'SQLITE_PERM', 'SQLITE_INTERRUPT', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_PROTOCOL', 'SQLITE_AUTH', 'SQLITE_NOLFS', 'SQLITE_ABORT']
+
+/**
+ * Whether `err` is the block's own fault — a schema the block rules refuse (a block accepted by
+ * an older Petal), or content SQLite cannot copy into the mirror — and then why.
+ */
+function blockFault (err: unknown, rec: BlockRecord): SkippedBlock | undefined {
+  const at = { height: rec.height, hash: rec.hash }
+  if (err instanceof BlockError) return { ...at, code: err.code, message: err.message }
+  const code = errorCode(err)
+  if (code === undefined || !code.startsWith('SQLITE_')) return undefined
+  if (ENVIRONMENT.some(e => code === e || code.startsWith(e + '_'))) {
+    // A schema even a read-only connection cannot load is the block's (SQLite reports it as corrupt).
+    if (!errorMessage(err).includes('malformed database schema')) return undefined
+    return { ...at, code: 'CORRUPT', message: `SQLite cannot read the block's schema: ${errorMessage(err)}` }
+  }
+  return { ...at, code: 'MIRROR_SCHEMA', message: `SQLite cannot copy the block into the mirror: ${errorMessage(err)}` }
+}
+
+/**
+ * Record a canonical block the mirror cannot hold: its `_blocks` row (so later blocks follow it)
+ * and the reason in `_mirror_skipped`, none of its rows. Queries over the other blocks go on.
+ */
+function skipBlock (mirrorPath: string, rec: BlockRecord, why: SkippedBlock): ApplyResult {
+  const mirror = openSqlite(mirrorPath, { timeout: MIRROR_BUSY_MS })
+  try {
+    mirror.pragma('synchronous = NORMAL')
+    mirror.exec('BEGIN IMMEDIATE')
+    try {
+      const tip = mirror.prepare<unknown[], { height: number, hash: string }>('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get()
+      const fits = rec.height === 0 ? tip === undefined : tip?.height === rec.height - 1 && tip.hash === rec.parent
+      if (!fits) { mirror.exec('ROLLBACK'); return 'stale' }
+      insertBlockRow(mirror, 'main', rec)
+      mirror.prepare('INSERT INTO _mirror_skipped (height, hash, code, message) VALUES (?, ?, ?, ?)').run(why.height, why.hash, why.code, why.message)
+      mirror.exec('COMMIT')
+      return { skipped: why }
+    } catch (err) {
+      if (mirror.inTransaction) mirror.exec('ROLLBACK')
+      throw err
+    }
+  } finally {
+    mirror.close()
+  }
+}
+
+function insertBlockRow (mirror: SqliteDb, m: string, rec: BlockRecord): void {
+  const time = Date.parse(rec.timestamp)
+  mirror.prepare(`INSERT INTO ${m}._blocks (height, hash, parent, signer, timestamp, time, size, rows_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(rec.height, rec.hash, rec.parent, rec.signer, rec.timestamp, Number.isFinite(time) ? time : null, rec.size, rec.rowsRoot)
 }
 
 /** Columns of a block table, cached by its CREATE TABLE text (they are a function of it). */

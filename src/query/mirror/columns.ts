@@ -1,11 +1,13 @@
 import { type SqliteDb } from '../../storage/index.js'
+import { affinityOf, type Affinity } from '../../block/index.js'
 import { isRecord, parseJson } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
 
+export { affinityOf, type Affinity }
+
 /** SQLite's five column affinities (https://sqlite.org/datatype3.html §3.1). */
-const AFFINITIES = ['INTEGER', 'TEXT', 'BLOB', 'REAL', 'NUMERIC'] as const
-export type Affinity = typeof AFFINITIES[number]
+const AFFINITIES: readonly Affinity[] = ['INTEGER', 'TEXT', 'BLOB', 'REAL', 'NUMERIC']
 /** The built-in collations; a block cannot use another one and stay readable. */
 const COLLATIONS = ['BINARY', 'NOCASE', 'RTRIM'] as const
 export type Collation = typeof COLLATIONS[number]
@@ -26,17 +28,6 @@ export function parseColumns (json: string): ColumnInfo[] {
     throw new QueryError('MIRROR_SCHEMA', 'query mirror: a column record is malformed', { hint: 'rebuild the mirror with `petal reindex --query`' })
   }
   return cols
-}
-
-/** Affinity of a declared type, by SQLite's rules; `strict` tables give ANY no affinity. */
-export function affinityOf (declared: string, strict = false): Affinity {
-  const t = declared.toUpperCase()
-  if (strict && t === 'ANY') return 'BLOB'
-  if (t.includes('INT')) return 'INTEGER'
-  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return 'TEXT'
-  if (t.includes('BLOB') || t === '') return 'BLOB'
-  if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return 'REAL'
-  return 'NUMERIC'
 }
 
 /**

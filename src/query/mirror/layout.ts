@@ -7,9 +7,10 @@ import { columnDef, parseColumns, sameColumns, type ColumnInfo } from './columns
  * name, `_blocks` and `_tables`. Bookkeeping: `_mirror` (schema version, chain id),
  * `_mirror_tables` (each mirror table's current columns; `wide` = too many to hold, see
  * MAX_MIRROR_COLUMNS), `_mirror_ddl` (columns of each distinct CREATE TABLE text seen in a block,
- * so a rollback can recompute the union without the files).
+ * so a rollback can recompute the union without the files), `_mirror_skipped` (canonical blocks
+ * left out, with the coded reason: a block it cannot hold never stops queries over the others).
  */
-export const MIRROR_SCHEMA_VERSION = '2'
+export const MIRROR_SCHEMA_VERSION = '3'
 
 /**
  * The most user columns one mirror table can have: SQLite's SQLITE_MAX_COLUMN (2000) less
@@ -22,6 +23,7 @@ export const INTERNAL_DDL = `
 CREATE TABLE IF NOT EXISTS _mirror (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _mirror_tables (key TEXT PRIMARY KEY, name TEXT NOT NULL, columns TEXT NOT NULL, wide INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _mirror_ddl (sql TEXT PRIMARY KEY, columns TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _mirror_skipped (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, parent TEXT NOT NULL, signer TEXT NOT NULL,
   timestamp TEXT NOT NULL, time INTEGER, size INTEGER NOT NULL, rows_root TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _tables (_height INTEGER NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL, rows INTEGER NOT NULL, root TEXT NOT NULL);

@@ -1,10 +1,10 @@
-import { readFileSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import type { Chain } from '../../chain/index.js'
-import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
+import { type BlockRecord, openSqlite, openSqliteReadonly, type SqliteDb } from '../../storage/index.js'
 import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
-import { applyBlock, MIRROR_BUSY_MS } from './apply.js'
+import { applyBlock, MIRROR_BUSY_MS, type SkippedBlock } from './apply.js'
 import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION } from './layout.js'
 import { rollbackTo } from './rollback.js'
 
@@ -22,6 +22,8 @@ export interface SyncReport {
    * (MIRROR_BLOCK_MISSING): it keeps every block below, and catches up once the file is back.
    */
   stoppedAt?: MirrorStop
+  /** Blocks this sync left out of the mirror (see QueryMirror.skipped). */
+  skipped: SkippedBlock[]
 }
 
 export interface MirrorStop { height: number, hash: string, code: 'MIRROR_BLOCK_MISSING', message: string, hint: string }
@@ -69,6 +71,11 @@ export class QueryMirror {
     return this.db.prepare<unknown[], MirrorTip>('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get()
   }
 
+  /** Canonical blocks the mirror leaves out, with the coded reason, by height. */
+  skipped (): SkippedBlock[] {
+    return readSkipped(this.db)
+  }
+
   /** Bring the mirror to the index's canonical chain. Safe to call at any time, from any process. */
   async sync (options: SyncOptions = {}): Promise<SyncReport> {
     return await this.mutex.run(async () => await this.syncLocked(options))
@@ -90,6 +97,7 @@ export class QueryMirror {
     const index = this.chain.index
     let applied = 0
     let rolledBack = 0
+    const skipped: SkippedBlock[] = []
     let retries = 0
     let missing = 0
     let stoppedAt: MirrorStop | undefined
@@ -124,7 +132,12 @@ export class QueryMirror {
           break
         }
         missing = 0
-        if (applyBlock(this.path, rec, bytes) === 'stale') { await retry('the mirror keeps changing under this sync', { height: rec.height }); break }
+        const result = applyBlock(this.path, rec, bytes)
+        if (result === 'stale') { await retry('the mirror keeps changing under this sync', { height: rec.height }); break }
+        if (result !== 'applied') {
+          skipped.push(result.skipped)
+          this.logger.info('query mirror leaves out a block it cannot hold; queries cover the other blocks', { ...result.skipped })
+        }
         retries = 0
         applied++
         o.onProgress?.({ done: applied, total: Math.max(total, applied) })
@@ -136,7 +149,7 @@ export class QueryMirror {
     const tip = this.tip()
     if (applied > 0) this.logger.debug('query mirror synced', { applied, height: tip?.height })
     if (stoppedAt !== undefined) this.logger.warn(stoppedAt.message, { code: stoppedAt.code, height: stoppedAt.height })
-    return { applied, rolledBack, tip, stoppedAt }
+    return { applied, rolledBack, tip, stoppedAt, skipped }
   }
 
   /**
@@ -221,5 +234,25 @@ function openMirrorDb (chain: Chain, logger: Logger): SqliteDb {
       }
       throw new QueryError('MIRROR_UNAVAILABLE', `cannot open the query mirror ${path}: ${errorMessage(err)}`, { hint: 'check permissions on the data directory; `petal reindex --query` rebuilds it', cause: err })
     }
+  }
+}
+
+function readSkipped (db: SqliteDb): SkippedBlock[] {
+  return db.prepare<unknown[], SkippedBlock>('SELECT height, hash, code, message FROM _mirror_skipped ORDER BY height').all()
+}
+
+/**
+ * The blocks query.db leaves out, read without writing anything (a read-only data directory, or
+ * `query --no-sync`); none when there is no mirror yet.
+ */
+export function mirrorSkippedBlocks (path: string): SkippedBlock[] {
+  if (!existsSync(path)) return []
+  let db: SqliteDb | undefined
+  try {
+    db = openSqliteReadonly(path)
+    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_mirror_skipped'").get() === undefined) return []
+    return readSkipped(db)
+  } finally {
+    db?.close()
   }
 }

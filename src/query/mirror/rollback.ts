@@ -47,5 +47,6 @@ function rollbackIn (db: SqliteDb, height: number): number {
   }
   db.prepare('DELETE FROM _tables WHERE _height > ?').run(height)
   db.prepare('DELETE FROM _blocks WHERE height > ?').run(height)
+  db.prepare('DELETE FROM _mirror_skipped WHERE height > ?').run(height)
   return gone
 }

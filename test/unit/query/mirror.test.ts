@@ -5,8 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Chain, importBlock, signImport } from '../../../src/chain/index.js'
 import type { SigningKey } from '../../../src/crypto/index.js'
 import { readSeal } from '../../../src/storage/index.js'
-import { QueryMirror, QuerySandbox } from '../../../src/query/index.js'
-import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { QueryMirror, QuerySandbox, runQuery } from '../../../src/query/index.js'
+import { fixtureKey, newTestChain, plantBlock } from '../../helpers/chain.js'
+import { disguisedRtree } from '../../helpers/hostile-schemas.js'
+import { forge } from '../../fixtures/forge.js'
 import { assertMirrorMatchesFiles, dumpMirror, failure, rowsOf, sqliteFile } from '../../helpers/query.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -234,6 +236,36 @@ describe('query mirror', () => {
       m1.close()
       m2.close()
       other.close()
+      chain.close()
+    }
+  })
+
+  it('leaves out a block it cannot hold (a virtual table an older Petal accepted), says so with its code, and queries the rest', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    await block(chain, alice, 'CREATE TABLE t (v INT); INSERT INTO t VALUES (1)')
+    const tip = chain.tip()
+    const bad = join(tmpDir(), 'vtab.db')
+    const forged = await forge({ out: bad, key: alice, chainId: chain.chainId, height: 2, previousHash: tip.hash, timestamp: new Date(Date.parse(tip.timestamp) + 1000).toISOString(), legacySchema: disguisedRtree })
+    await plantBlock(chain, bad, forged.seal, forged.header)
+    await block(chain, alice, 'CREATE TABLE t (v INT); INSERT INTO t VALUES (3)')
+    const sb = new QuerySandbox(chain.dir.root)
+    sandboxes.push(sb)
+    const mirror = QueryMirror.open(chain)
+    try {
+      const r = await mirror.sync()
+      expect(r.skipped.map(s => [s.height, s.code])).toEqual([[2, 'SCHEMA_NOT_ALLOWED']])
+      expect(r.skipped[0]?.message).toMatch(/virtual tables are not allowed/)
+      expect(mirror.tip()?.hash).toBe(chain.tip().hash)
+      // Rows of every other block; the result says which block is missing.
+      const q = await runQuery(chain, { sql: 'SELECT _height, v FROM t ORDER BY _height', format: 'rows', sandbox: sb, onRows: () => {} })
+      expect(q.skipped.map(s => s.height)).toEqual([2])
+      expect((await rowsOf(chain, sb, 'SELECT _height, v FROM t ORDER BY _height')).rows).toEqual([[1n, 1n], [3n, 3n]])
+      expect((await rowsOf(chain, sb, 'SELECT height FROM _blocks ORDER BY height')).rows).toEqual([[0n], [1n], [2n], [3n]])
+      // A rebuild leaves it out the same way.
+      const again = await mirror.rebuild()
+      expect(again.skipped.map(s => s.height)).toEqual([2])
+    } finally {
+      mirror.close()
       chain.close()
     }
   })
