@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { BlockError, type GenesisParams } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DataDir, IndexDb, readChainParams, StorageError, type BlockRecord, type ChainParams } from '../storage/index.js'
-import { nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { errorMessage, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { ChainError } from './errors.js'
 import { KeyState } from './key-state.js'
 import { recover } from './recover.js'
@@ -15,8 +15,10 @@ export interface ChainOptions {
   logger?: Logger
   clock?: Clock
   /**
-   * Open the index read-only (a data directory this user cannot write): nothing is repaired, and
-   * any write fails. For commands that only read.
+   * Open the index read-only, for commands that only read: the connection never waits for a
+   * writer (or makes one wait), and any write fails. Leftovers of a crashed writer are still
+   * repaired when the directory is writable and no writer is live, through a short-lived
+   * writable connection that never waits.
    */
   readonly?: boolean
 }
@@ -46,12 +48,12 @@ export class Chain {
     const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock)
     try {
       chain.checkAgainstGenesis()
-      if (options.readonly === true) return chain
       // A crashed writer leaves a journal or a file above the tip. Repair now, so that readers
       // never see files that disagree with the index; a live writer holds the lock and is left be.
       const tip = index.tip()
       if (existsSync(dir.journal) || (tip !== undefined && existsSync(dir.blockPath(tip.height + 1))) || (tip !== undefined && index.tree.size !== tip.height + 1)) {
-        index.tryWriteLockSync(() => { recover(chain) })
+        if (options.readonly !== true) index.tryWriteLockSync(() => { recover(chain) })
+        else repairQuietly(dir, params, options)
       }
     } catch (err) {
       index.close()
@@ -149,6 +151,27 @@ export class Chain {
       })
     }
     if (s.revokedAt !== null) throw new BlockError('SIGNER_REVOKED', `key ${key.id} was revoked at height ${s.revokedAt}`, { details: { signer: key.id, revokedAt: s.revokedAt }, hint: 'a revoked key never signs again: generate a new one (`petal keygen`) and have the signatories add it' })
+  }
+}
+
+/**
+ * For a reader: run recovery through a writable connection if the directory can be written and no
+ * writer holds the lock right now; otherwise leave it to the next writer. Never waits.
+ */
+function repairQuietly (dir: DataDir, params: ChainParams, options: ChainOptions): void {
+  let index: IndexDb
+  try {
+    index = IndexDb.open(dir.index, { wait: false })
+  } catch {
+    return
+  }
+  try {
+    const chain = Chain.attach(dir, params, index, options)
+    index.tryWriteLockSync(() => { recover(chain) })
+  } catch (err) {
+    (options.logger ?? nullLogger).debug('left the repair of a crashed write to the next writer', { error: errorMessage(err) })
+  } finally {
+    index.close()
   }
 }
 

@@ -59,7 +59,7 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
     }
     // Validating on the parent is quick; placing the file means syncing all of it to disk.
     meter?.stage('storing', c.file.size)
-    const r = await writeTx(chain, async tx => acceptCandidate(chain, c, tmp, tx), options)
+    const r = await writeTx(chain, async tx => acceptCandidate(chain, c, tmp, tx), { work: `import block ${c.file.header.height} ${c.hash.slice(0, 12)}`, ...options })
     meter?.finish()
     return r
   } finally {

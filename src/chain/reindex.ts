@@ -1,13 +1,13 @@
 import { existsSync, rmSync } from 'node:fs'
-import { DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord } from '../storage/index.js'
-import { isPetalError, isRecord } from '../util/index.js'
+import { DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord, type LockOptions } from '../storage/index.js'
+import { isPetalError, isRecord, pausepoint } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
 import { replayChain, type ReplayProgress } from './replay.js'
 import { loadCandidate, validateOnParent } from './validate/index.js'
 import { writeTx } from './write-tx.js'
 
-export interface ReindexOptions extends ChainOptions {
+export interface ReindexOptions extends ChainOptions, Pick<LockOptions, 'timeoutMs' | 'onWait'> {
   deep?: boolean
   workers?: number
   signal?: AbortSignal
@@ -62,11 +62,12 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
           appendToChainTree(index, record)
         }
       })
+      await pausepoint('reindex:locked', o.signal)
       const side = await reattachForks(chain, now)
       const tip = chain.tip()
       chain.logger.info('reindexed chain', { blocks: r.blocks, side: side.attached, tip: tip.height })
       return { blocks: r.blocks, sideBlocks: side.attached, skippedSideBlocks: side.skipped, tipHeight: tip.height, tipHash: tip.hash }
-    }, { signal: o.signal })
+    }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: 'reindex' })
   } finally {
     chain.close()
   }

@@ -1,5 +1,6 @@
 import { readBlockFile } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
+import type { LockOptions } from '../storage/index.js'
 import type { ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
@@ -12,7 +13,7 @@ import { signImport } from './sign-import.js'
  * tip, so nothing its signatory published is lost. User tables are kept as they were; key
  * operations are kept only where they still apply on the new chain and still reach the quorum.
  */
-export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: { signal?: AbortSignal } = {}): Promise<ImportResult> {
+export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: LockOptions = {}): Promise<ImportResult> {
   const orphan = chain.index.byHash(orphanHash)
   if (orphan === undefined) throw new ChainError('BLOCK_NOT_FOUND', `no block ${orphanHash}`)
   if (orphan.canonical) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} is on the canonical chain`)
@@ -30,7 +31,7 @@ export async function resealOrphan (chain: Chain, orphanHash: string, key: Signi
     chain.logger.info('dropping key operation that no longer applies after the reorg', { key: keyId })
     return []
   })
-  const result = await signImport(chain, path, key, { keyOps, replaceKeyOps: true, signal: options.signal })
+  const result = await signImport(chain, path, key, { work: `reseal ${orphanHash.slice(0, 12)}`, ...options, keyOps, replaceKeyOps: true })
   chain.logger.info('re-sealed orphaned block on the new tip', { orphan: orphanHash, height: result.block.height, hash: result.block.hash })
   return result
 }

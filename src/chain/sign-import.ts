@@ -2,7 +2,8 @@ import { rm, stat } from 'node:fs/promises'
 import { BUILD_PASSES, buildBlock, type KeyOpRow } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { tmpBlockPath, type LockOptions } from '../storage/index.js'
-import { formatTimestamp, WorkMeter, type OnWorkProgress } from '../util/index.js'
+import { formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
+import { basename } from 'node:path'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { LOAD_PASSES, loadCandidate } from './validate/index.js'
@@ -60,6 +61,7 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         signal: options.signal,
         meter
       })
+      await pausepoint('sign-import:locked', options.signal)
       const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, signal: options.signal, meter })
       await options.beforeAccept?.({ hash: built.hash, height: built.header.height, rowsRoot: built.header.rowsRoot })
       meter?.stage('storing', c.file.size)
@@ -70,5 +72,5 @@ export async function signImport (chain: Chain, source: string | undefined, key:
       await rm(tmp, { force: true })
       await rm(tmp.replace(/\.db$/, '.sig'), { force: true })
     }
-  }, options)
+  }, { work: `signimportblock ${source === undefined ? '(key operations only)' : basename(source)}`, ...options })
 }

@@ -75,12 +75,12 @@ export class CliContext {
   }
 
   /**
-   * Open the data directory's chain. `forReading`: the command only reads, so a directory this
-   * user cannot write (an archive, another user's node) is opened read-only instead of refused.
+   * Open the data directory's chain. `forReading`: the command only reads, so chain.db is opened
+   * read-only: it never waits for a writer (a long import, a reindex), and works on a directory
+   * this user cannot write (an archive, another user's node).
    */
   openChain (options: { forReading?: boolean } = {}): Chain {
-    const readonly = options.forReading === true && !canWrite(this.dir)
-    const chain = Chain.open(this.dir, { logger: this.logger, readonly })
+    const chain = Chain.open(this.dir, { logger: this.logger, readonly: options.forReading === true })
     this.onClose(() => { chain.close() })
     return chain
   }

@@ -37,7 +37,9 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
     if (o.perBlock !== true && o.sync !== false) {
       const mirror = o.mirror ?? QueryMirror.open(chain)
       try {
-        sync = await mirror.sync({ signal: o.signal, onProgress: o.onSyncProgress })
+        // A reader never waits for a writer: if another process is updating query.db right now,
+        // the statement reads the mirror as it is (sync.busy says so).
+        sync = await mirror.sync({ signal: o.signal, onProgress: o.onSyncProgress, wait: false })
       } finally {
         if (o.mirror === undefined) mirror.close()
       }

@@ -31,7 +31,8 @@ export function cleanTmp (dir: DataDir): number {
   return removed
 }
 
-function isAlive (pid: number): boolean {
+/** Whether a process with this id exists (EPERM: it does, under another user). */
+export function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

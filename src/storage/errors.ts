@@ -1,4 +1,5 @@
 import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
+import type { WriterRecord } from './writer-record.js'
 
 export const STORAGE_ERROR_CODES = [
   'NOT_INITIALISED',
@@ -7,6 +8,9 @@ export const STORAGE_ERROR_CODES = [
   'INDEX_CORRUPT',
   'DATA_DIR_READONLY',
   'LOCK_TIMEOUT',
+  'INDEX_BUSY',
+  'DISK_FULL',
+  'IO_ERROR',
   'BLOCK_FILE_MISSING',
   'KEY_NOT_FOUND',
   'KEY_AMBIGUOUS',
@@ -26,7 +30,12 @@ export interface StorageErrorDetails {
   CHAINPARAMS_INVALID: None
   INDEX_CORRUPT: None
   DATA_DIR_READONLY: None
-  LOCK_TIMEOUT: None
+  /** `holder`: the process that holds the write lock, when it has said who it is (writer.json) */
+  LOCK_TIMEOUT: { holder?: WriterRecord | undefined }
+  /** `holder`: as for LOCK_TIMEOUT */
+  INDEX_BUSY: { holder?: WriterRecord | undefined }
+  DISK_FULL: None
+  IO_ERROR: None
   /** `height`: the block whose file is missing, when known */
   BLOCK_FILE_MISSING: { height?: number }
   KEY_NOT_FOUND: None
@@ -47,7 +56,10 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
   CHAINPARAMS_INVALID: { meaning: 'chain parameters (chainparams.json, newchain input) are malformed, or disagree with the genesis block', hint: 'the message names the field; docs/data-directory.md lists them' },
   INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable', hint: 'rebuild it from the block files with `petal reindex`' },
   DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
-  LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock for too long', hint: 'wait for it to finish, or stop it' },
+  LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock longer than --wait allowed; the message names it (writer.json)', hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS' },
+  INDEX_BUSY: { meaning: 'the chain index stayed locked by another process (busy, not damaged); the message names it', hint: 'run the command again when that process has finished' },
+  DISK_FULL: { meaning: 'the disk that holds the data directory is full; nothing was changed', hint: 'free space on that disk, then run the command again' },
+  IO_ERROR: { meaning: 'the disk failed while reading or writing the data directory', hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`' },
   BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup' },
   KEY_NOT_FOUND: { meaning: 'no key in the keystore matches, or its key file holds no usable key', hint: 'list keys with `petal mykeys`' },
   KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },

@@ -1,10 +1,15 @@
 import Database from 'better-sqlite3'
 import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { AbortError, errorCode, errorMessage, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
 import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
+import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
+
+/** File name of the write-lock holder's record, beside chain.db. */
+export const WRITER_RECORD = 'writer.json'
 
 /** One block known to the node, canonical or on a side branch. */
 export interface BlockRecord {
@@ -70,10 +75,15 @@ function toRecord (r: BlockRow): BlockRecord {
 
 export interface LockOptions {
   signal?: AbortSignal
-  /** Give up after this long (default: wait until aborted). */
+  /** Give up after this long (default: wait until aborted); 0: do not wait at all. */
   timeoutMs?: number
-  /** Called once if another process holds the lock, so the CLI can say it is waiting. */
-  onWait?: () => void
+  /**
+   * Called when the lock is held by another process, and again whenever the holder changes, with
+   * the holder's record (undefined: it has not said who it is), so the CLI can say what it waits for.
+   */
+  onWait?: (holder: WriterRecord | undefined) => void
+  /** What this writer does, for the record other processes read while they wait (`writer.json`). */
+  work?: string
 }
 
 /**
@@ -107,22 +117,33 @@ export class IndexDb {
   /** Signed checkpoints this node made or received. */
   readonly checkpoints: CheckpointTable
 
-  private constructor (db: Database.Database) {
+  private constructor (db: Database.Database, private readonly recordPath: string) {
     this.db = db
     this.tree = new ChainTreeTable(db, () => { this.assertTx() })
     this.checkpoints = new CheckpointTable(db, () => { this.assertTx() })
   }
 
-  static open (path: string, options: { readonly?: boolean } = {}): IndexDb {
-    let db: Database.Database
+  /**
+   * Open the index. Read-only (readers): the connection cannot write, so it never waits for a
+   * writer or takes a lock a writer needs (WAL readers see the last commit). Writable (writers):
+   * nothing is written unless the file is new, so opening never waits for a writer either; the
+   * write lock is taken later, by withWriteLock.
+   */
+  static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
+    let db: Database.Database | undefined
     try {
       db = options.readonly === true ? openSqliteReadonly(path) : new Database(path)
-      db.pragma('busy_timeout = 5000')
+      // A reader meets a lock only while a crashed writer's WAL is recovered; wait that out.
+      // `wait: false` (a reader's quiet repair of a crashed write) never waits at all.
+      db.pragma(`busy_timeout = ${options.wait === false ? 0 : 5000}`)
       if (options.readonly !== true) {
-        db.pragma('journal_mode = WAL')
         db.pragma('synchronous = FULL')
-        db.exec(SCHEMA)
-        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
+        // Writes only to a new file, or once to an index from before the chain tree (its tables).
+        if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'checkpoints'").get() === undefined) {
+          db.pragma('journal_mode = WAL')
+          db.exec(SCHEMA)
+          db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
+        }
       }
       else if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get() === undefined) {
         // A read-only look at an index written before the chain tree existed: empty stand-ins
@@ -132,18 +153,10 @@ export class IndexDb {
       const v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
       if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
     } catch (err) {
-      const code = errorCode(err) ?? ''
-      if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || (code === 'SQLITE_CANTOPEN' && existsSync(path))) {
-        throw new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${errorMessage(err)}`, {
-          hint: 'this command writes to the data directory: run it as a user who can write there (read-only commands — status, blocks, block, signers, verify, query — work without)', cause: err
-        })
-      }
-      throw new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${errorMessage(err)}`, {
-        hint: 'rebuild it from the block files with `petal reindex`', cause: err
-      })
+      db?.close()
+      throw indexOpenFailure(err, path)
     }
-    // Readers get the busy handler too, so a checkpoint never surfaces as SQLITE_BUSY.
-    return new IndexDb(db)
+    return new IndexDb(db, join(dirname(path), WRITER_RECORD))
   }
 
   close (): void {
@@ -164,24 +177,32 @@ export class IndexDb {
   async withWriteLock<T> (fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     return await this.mutex.run(async () => {
       const started = Date.now()
-      let warned = false
+      let said: string | undefined
       let delay = 5
       for (;;) {
         if (options.signal?.aborted === true) throw new AbortError()
         if (this.tryBegin()) break
-        if (!warned) { warned = true; options.onWait?.() }
-        if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs) {
-          throw new StorageError('LOCK_TIMEOUT', 'another process has been writing to this data directory for too long', { hint: 'wait for it to finish, or stop it' })
+        const holder = readWriterRecord(this.recordPath)
+        const who = describeWriter(holder)
+        if (who !== said) { said = who; options.onWait?.(holder) }
+        if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
+          throw new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${who}, which is writing to this data directory`, {
+            hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
+            details: { holder }
+          })
         }
         await sleep(delay, options.signal)
         delay = Math.min(delay * 2, 100)
       }
       this.inTx = true
+      writeWriterRecord(this.recordPath, options.work ?? 'writing')
       try {
         const result = await fn()
+        clearWriterRecord(this.recordPath)
         this.db.exec('COMMIT')
         return result
       } catch (err) {
+        clearWriterRecord(this.recordPath)
         if (this.db.inTransaction) this.db.exec('ROLLBACK')
         throw err
       } finally {
@@ -360,4 +381,34 @@ export class IndexDb {
     // Checkpoints stay: signatures are not derived from the block files.
     this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
   }
+}
+
+/**
+ * Why the index could not be opened, by SQLite's code: busy (another process; never "corrupt"),
+ * not writable, the disk, or a file SQLite cannot read (only that is INDEX_CORRUPT, which
+ * `petal reindex` replaces).
+ */
+function indexOpenFailure (err: unknown, path: string): StorageError {
+  const code = errorCode(err) ?? ''
+  const msg = errorMessage(err)
+  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
+    const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
+    return new StorageError('INDEX_BUSY', `the chain index ${path} stayed locked by ${describeWriter(holder)}: ${msg}`, {
+      hint: 'run the command again when that process has finished', details: { holder }, cause: err
+    })
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH' || (code === 'SQLITE_CANTOPEN' && existsSync(path))) {
+    return new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${msg}`, {
+      hint: 'this command writes to the data directory: run it as a user who can write there (read-only commands — status, blocks, block, signers, verify, query — work without)', cause: err
+    })
+  }
+  if (code === 'SQLITE_FULL') {
+    return new StorageError('DISK_FULL', `no space left to open the chain index ${path}: ${msg}`, { hint: 'free space on the disk that holds the data directory, then run the command again', cause: err })
+  }
+  if (code.startsWith('SQLITE_IOERR')) {
+    return new StorageError('IO_ERROR', `the disk failed while reading the chain index ${path}: ${msg}`, { hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`', cause: err })
+  }
+  return new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${msg}`, {
+    hint: 'rebuild it from the block files with `petal reindex`', cause: err
+  })
 }

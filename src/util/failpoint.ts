@@ -1,3 +1,6 @@
+import { existsSync, writeFileSync } from 'node:fs'
+import { sleep } from './async.js'
+
 /**
  * Crash-test failpoints: when `PETAL_FAILPOINT` names this point, the process kills itself with
  * SIGKILL right here, exactly as a power cut would stop it. Used by the crash-safety tests to hit
@@ -7,4 +10,17 @@
 export function failpoint (name: string): void {
   const want = process.env.PETAL_FAILPOINT
   if (want !== undefined && want === name) process.kill(process.pid, 'SIGKILL')
+}
+
+/**
+ * Test hook beside the failpoints: when `PETAL_PAUSE` names this point, create the file
+ * `PETAL_PAUSE_FILE` and wait (without blocking the event loop) until someone removes it. Lets a
+ * test hold a real process at a known instant — a writer holding the lock mid-import — and
+ * observe other processes meanwhile. A no-op unless the variable is set.
+ */
+export async function pausepoint (name: string, signal?: AbortSignal): Promise<void> {
+  const file = process.env.PETAL_PAUSE_FILE
+  if (process.env.PETAL_PAUSE !== name || file === undefined) return
+  writeFileSync(file, `${process.pid}\n`)
+  while (existsSync(file)) await sleep(20, signal)
 }

@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { addWaitOption, lockOptions } from '../write-lock.js'
 
 function describe (r: ImportResult): string {
   const b = r.block
@@ -16,7 +17,7 @@ function describe (r: ImportResult): string {
   return `height ${b.height} ${short(b.hash)}: ${r.status}`
 }
 
-async function importDir (ctx: CliContext, from: string): Promise<void> {
+async function importDir (ctx: CliContext, from: string, wait: number | undefined): Promise<void> {
   const chain = ctx.openChain()
   const src = new DataDir(from)
   if (!existsSync(src.blockPath(0))) throw new UsageError(`${from} is not a Petal data directory (no genesis block)`, `--from takes a data directory, the one that holds 0000/block_00000000.db`)
@@ -26,7 +27,7 @@ async function importDir (ctx: CliContext, from: string): Promise<void> {
   const progress = overallProgress(ctx, paths)
   const counts: Record<string, number> = {}
   for (const path of paths) {
-    const r = await importBlock(chain, path, readSeal(path), { signal: ctx.signal, onProgress: progress.next(path) })
+    const r = await importBlock(chain, path, readSeal(path), { ...lockOptions(ctx, wait), onProgress: progress.next(path) })
     counts[r.status] = (counts[r.status] ?? 0) + 1
     if (r.status === 'reorg' || r.reorgRefused !== undefined) ctx.out.note(describe(r))
   }
@@ -60,13 +61,13 @@ function overallProgress (ctx: CliContext, files: string[]): { bytes: number, ne
 }
 
 export function register (program: Command, action: Action): void {
-  program.command('import [files...]').description('import signed block files (each with its .sig), or every block of another data directory with --from')
+  addWaitOption(program.command('import [files...]')).description('import signed block files (each with its .sig), or every block of another data directory with --from')
     .option('--from <dir>', 'import the canonical blocks of another Petal data directory of the same chain')
     .option('--seal <hex>', 'the seal of a single block file given without its .sig')
-    .action(action(async (ctx, files: string[], o: { from?: string, seal?: string }) => {
+    .action(action(async (ctx, files: string[], o: { from?: string, seal?: string, wait?: number }) => {
       if (o.from !== undefined) {
         if (files.length > 0) throw new UsageError('give either block files or --from, not both', 'run `petal import FILE…` and `petal import --from DIR` one after the other')
-        await importDir(ctx, o.from)
+        await importDir(ctx, o.from, o.wait)
         return
       }
       if (files.length === 0) throw new UsageError('nothing to import', 'give block files (block_XXXXXXXX.db with their .sig) or --from DIR')
@@ -76,15 +77,15 @@ export function register (program: Command, action: Action): void {
       for (const f of files) {
         const seal = o.seal ?? (existsSync(sealPathOf(f)) ? readFileSync(sealPathOf(f), 'utf8').trim() : undefined)
         if (seal === undefined) throw new UsageError(`no seal for ${f}`, `put its seal in ${sealPathOf(f)} or pass --seal`)
-        const r = await importBlock(chain, f, seal, { signal: ctx.signal, onProgress: progress.next(f) })
+        const r = await importBlock(chain, f, seal, { ...lockOptions(ctx, o.wait), onProgress: progress.next(f) })
         ctx.out.result({ file: f, status: r.status, height: r.block.height, hash: r.block.hash, reorg: r.reorg === undefined ? undefined : { depth: r.reorg.depth, fork_height: r.reorg.forkHeight, orphaned: r.reorg.orphaned.map(b => b.hash) }, reorg_refused: r.reorgRefused }, () => describe(r))
       }
       progress.end()
       await syncMirrorAfterImport(ctx, chain, { bytes: progress.bytes })
     }))
 
-  program.command('reseal <hash>').description('re-seal the content of one of your orphaned blocks on the current tip')
-    .action(action(async (ctx, hash: string) => {
+  addWaitOption(program.command('reseal <hash>')).description('re-seal the content of one of your orphaned blocks on the current tip')
+    .action(action(async (ctx, hash: string, o: { wait?: number }) => {
       const chain = ctx.openChain()
       const b = chain.get(hash)
       if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks; `petal import` and the node log name the blocks a reorg orphaned')
@@ -98,7 +99,7 @@ export function register (program: Command, action: Action): void {
           hint: 'run `petal seal` (or keep a node running) to re-seal its rows; `petal receipt ID` shows where each row is', details: { hash: b.hash }
         })
       }
-      const r = await resealOrphan(chain, b.hash, ctx.loadKey(), { signal: ctx.signal })
+      const r = await resealOrphan(chain, b.hash, ctx.loadKey(), lockOptions(ctx, o.wait))
       await syncMirrorAfterImport(ctx, chain)
       ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
     }))

@@ -89,6 +89,9 @@ export function register (program: Command, action: Action): void {
         ctx.io.stderr(`  hint: ${b.code === 'MIRROR_SCHEMA' ? '`petal query --per-block` reads the block itself' : '`petal verify` reports the block with this code: it breaks the block rules (an older Petal accepted it)'}\n`)
       }
       const tip = chain.tip()
+      if (r.sync?.busy === true && (r.tip?.height ?? -1) < tip.height) {
+        ctx.io.stderr(`petal: note: another process is updating the query mirror; this result covers blocks up to height ${r.tip?.height ?? '-'} of ${tip.height}\n`)
+      }
       if (!writable && o.perBlock !== true && (r.tip?.height ?? -1) < tip.height) {
         ctx.logger.warn('the query mirror is behind the chain and this user cannot update it (the data directory is read-only)', { mirror: r.tip?.height, chain: tip.height })
       }

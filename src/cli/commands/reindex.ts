@@ -3,6 +3,7 @@ import { reindexChain } from '../../chain/index.js'
 import { QueryError, QueryMirror } from '../../query/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
+import { addWaitOption, lockOptions } from '../write-lock.js'
 
 /** `reindex --query`: rebuild query.db from the block files (chain.db is left alone). */
 async function reindexQuery (ctx: CliContext): Promise<void> {
@@ -21,13 +22,13 @@ async function reindexQuery (ctx: CliContext): Promise<void> {
 }
 
 export function register (program: Command, action: Action): void {
-  program.command('reindex').description('rebuild chain.db from the block files (every block re-validated); with --query, rebuild the query mirror query.db instead')
+  addWaitOption(program.command('reindex')).description('rebuild chain.db from the block files (every block re-validated); with --query, rebuild the query mirror query.db instead')
     .option('--deep', 'also run quick_check and recompute every table\'s Merkle root from its rows')
     .option('--query', 'rebuild only the query mirror (query.db) from the canonical block files')
-    .action(action(async (ctx, o: { deep?: boolean, query?: boolean }) => {
+    .action(action(async (ctx, o: { deep?: boolean, query?: boolean, wait?: number }) => {
       if (o.query === true) { await reindexQuery(ctx); return }
       const bar = ctx.progress('reindex')
-      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, signal: ctx.signal, onProgress: p => { bar.update(p) } })
+      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, ...lockOptions(ctx, o.wait), onProgress: p => { bar.update(p) } })
       bar.end()
       const json = { blocks: r.blocks, side_blocks: r.sideBlocks, skipped_side_blocks: r.skippedSideBlocks, tip_height: r.tipHeight, tip_hash: r.tipHash }
       ctx.out.result(json, () => `reindexed ${r.blocks} blocks up to height ${r.tipHeight} ${r.tipHash}` +

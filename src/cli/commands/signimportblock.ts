@@ -8,6 +8,7 @@ import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { errorMessage } from '../../util/index.js'
+import { addWaitOption, lockOptions } from '../write-lock.js'
 import { readRecords, recordFormat } from './ingest.js'
 
 /**
@@ -32,11 +33,11 @@ function isRecordsFile (file: string, o: { table?: string, format?: RecordFormat
 }
 
 export function register (program: Command, action: Action): void {
-  program.command('signimportblock [file]').description('seal an SQLite file into the next block (your file is not modified) and import it; without a file, a block holding only --keyops')
+  addWaitOption(program.command('signimportblock [file]')).description('seal an SQLite file into the next block (your file is not modified) and import it; without a file, a block holding only --keyops')
     .option('--keyops <file>', 'an endorsement file from `petal signkey` to include as a key operation (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--table <name>', 'FILE holds records (CSV with a header row, NDJSON or a JSON array): seal them as table NAME, typed as `petal append` types a new table')
     .option('-f, --format <format>', 'the records format: csv, ndjson or json (default: from the extension, else the content)', recordFormat)
-    .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat }) => {
+    .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat, wait?: number }) => {
       if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
       const chain = ctx.openChain()
       const key = ctx.loadKey()
@@ -63,8 +64,7 @@ export function register (program: Command, action: Action): void {
       const bar = ctx.progress('signimportblock')
       const r = await signImport(chain, source, key, {
         keyOps,
-        signal: ctx.signal,
-        onWait: () => { ctx.out.note('waiting for another process writing to this data directory…') },
+        ...lockOptions(ctx, o.wait),
         onProgress: p => { bar.update(p) }
       }).finally(async () => { if (records !== undefined) await rm(records, { force: true }) })
       bar.end()

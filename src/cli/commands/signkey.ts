@@ -33,7 +33,7 @@ export function register (program: Command, action: Action): void {
     .option('--meta <key=value>', 'metadata to attach, a string pair (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .action(action(async (ctx, ref: string, o: { op: string, out?: string, meta: string[] }) => {
       if (o.op !== 'add' && o.op !== 'revoke') throw new UsageError(`--op must be add or revoke, not ${JSON.stringify(o.op)}`, 'e.g. petal signkey KEY --op add')
-      const chain = ctx.openChain()
+      const chain = ctx.openChain({ forReading: true })
       const signer = ctx.loadKey()
       const target = targetKey(ctx, chain, ref)
       let metadata: Record<string, string> | null = null

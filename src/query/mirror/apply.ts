@@ -36,13 +36,13 @@ interface Copy {
  * Returns 'stale' when the mirror's tip is no longer the block's parent (another process moved
  * it): the caller re-plans.
  */
-export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer): ApplyResult {
+export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer, busyMs = MIRROR_BUSY_MS): ApplyResult {
   try {
-    return applyCopy(mirrorPath, rec, bytes)
+    return applyCopy(mirrorPath, rec, bytes, busyMs)
   } catch (err) {
     const fault = blockFault(err, rec)
     if (fault === undefined) throw err
-    return skipBlock(mirrorPath, rec, fault)
+    return skipBlock(mirrorPath, rec, fault, busyMs)
   }
 }
 
@@ -52,8 +52,8 @@ export type ApplyResult = 'applied' | 'stale' | { skipped: SkippedBlock }
 /** A canonical block the mirror leaves out (its `_blocks` row stays), and why. */
 export interface SkippedBlock { height: number, hash: string, code: string, message: string }
 
-function applyCopy (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'applied' | 'stale' {
-  const db = openSqlite(bytes, { timeout: MIRROR_BUSY_MS })
+function applyCopy (mirrorPath: string, rec: BlockRecord, bytes: Buffer, busyMs: number): 'applied' | 'stale' {
+  const db = openSqlite(bytes, { timeout: busyMs })
   try {
     neutraliseModules(db)
     db.pragma('trusted_schema = OFF')
@@ -66,16 +66,16 @@ function applyCopy (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'appli
   } finally {
     db.close()
   }
-  return applySlow(mirrorPath, rec, bytes)
+  return applySlow(mirrorPath, rec, bytes, busyMs)
 }
 
-function applySlow (mirrorPath: string, rec: BlockRecord, bytes: Buffer): 'applied' | 'stale' {
+function applySlow (mirrorPath: string, rec: BlockRecord, bytes: Buffer, busyMs: number): 'applied' | 'stale' {
   const dir = mkdtempSync(join(tmpdir(), 'petal-mirror-'))
   try {
     const file = join(dir, 'block.db')
     writeFileSync(file, bytes, { mode: 0o600 })
     const block = openBlockReadonly(file)
-    const mirror = openSqlite(mirrorPath, { timeout: MIRROR_BUSY_MS })
+    const mirror = openSqlite(mirrorPath, { timeout: busyMs })
     try {
       mirror.pragma('trusted_schema = OFF')
       mirror.pragma('synchronous = NORMAL')
@@ -134,8 +134,8 @@ function blockFault (err: unknown, rec: BlockRecord): SkippedBlock | undefined {
  * Record a canonical block the mirror cannot hold: its `_blocks` row (so later blocks follow it)
  * and the reason in `_mirror_skipped`, none of its rows. Queries over the other blocks go on.
  */
-function skipBlock (mirrorPath: string, rec: BlockRecord, why: SkippedBlock): ApplyResult {
-  const mirror = openSqlite(mirrorPath, { timeout: MIRROR_BUSY_MS })
+function skipBlock (mirrorPath: string, rec: BlockRecord, why: SkippedBlock, busyMs: number): ApplyResult {
+  const mirror = openSqlite(mirrorPath, { timeout: busyMs })
   try {
     mirror.pragma('synchronous = NORMAL')
     mirror.exec('BEGIN IMMEDIATE')

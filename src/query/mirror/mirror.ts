@@ -24,12 +24,19 @@ export interface SyncReport {
   stoppedAt?: MirrorStop
   /** Blocks this sync left out of the mirror (see QueryMirror.skipped). */
   skipped: SkippedBlock[]
+  /** Another process was writing query.db and the sync did not wait for it (SyncOptions.wait). */
+  busy?: boolean
 }
 
 export interface MirrorStop { height: number, hash: string, code: 'MIRROR_BLOCK_MISSING', message: string, hint: string }
 
 export interface SyncOptions {
   signal?: AbortSignal
+  /**
+   * Wait for another process that is writing query.db (default true). false: a reader's sync —
+   * stop at once when the mirror is busy and report `busy`, leaving the mirror as it is.
+   */
+  wait?: boolean
   onProgress?: (p: { done: number, total: number }) => void
 }
 
@@ -94,6 +101,20 @@ export class QueryMirror {
   }
 
   private async syncLocked (o: SyncOptions): Promise<SyncReport> {
+    if (o.wait !== false) return await this.reconcile(o)
+    this.db.pragma('busy_timeout = 0')
+    try {
+      return await this.reconcile(o)
+    } catch (err) {
+      if (errorCode(err) !== 'SQLITE_BUSY') throw err
+      this.logger.debug('query mirror busy (another process is updating it); querying it as it is')
+      return { applied: 0, rolledBack: 0, tip: this.tip(), skipped: [], busy: true }
+    } finally {
+      this.db.pragma(`busy_timeout = ${MIRROR_BUSY_MS}`)
+    }
+  }
+
+  private async reconcile (o: SyncOptions): Promise<SyncReport> {
     const index = this.chain.index
     let applied = 0
     let rolledBack = 0
@@ -132,7 +153,7 @@ export class QueryMirror {
           break
         }
         missing = 0
-        const result = applyBlock(this.path, rec, bytes)
+        const result = applyBlock(this.path, rec, bytes, o.wait === false ? 0 : MIRROR_BUSY_MS)
         if (result === 'stale') { await retry('the mirror keeps changing under this sync', { height: rec.height }); break }
         if (result !== 'applied') {
           skipped.push(result.skipped)

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeSqlite } from '../helpers/chain.js'
+import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+/**
+ * A writer held at a known instant with the lock taken (PETAL_PAUSE, see src/util/failpoint.ts):
+ * the real process, the real lock, for as long as the test needs.
+ */
+async function pausedWriter (dir: string, args: string[], point: string): Promise<{ writer: Spawned, release: () => Promise<void>, paused: () => boolean }> {
+  const pause = join(tmpDir(), 'pause')
+  const writer = spawnPetal(['--dir', dir, ...args], { env: { PETAL_PAUSE: point, PETAL_PAUSE_FILE: pause } })
+  let ended = false
+  void writer.exit.then(() => { ended = true })
+  await waitFor(() => { if (ended) throw new Error('the writer ended before its pause'); return existsSync(pause) }, { what: `the writer to reach ${point}` })
+  return {
+    writer,
+    paused: () => existsSync(pause),
+    release: async () => { rmSync(pause, { force: true }); const r = await writer.exit; expect(r.code, r.stderr).toBe(0) }
+  }
+}
+
+async function newDir (): Promise<string> {
+  const dir = join(tmpDir(), 'data')
+  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 20)])).code).toBe(0)
+  return dir
+}
+
+/** Every read-only command answers while the writer still holds the lock, and none says "corrupt". */
+async function readersWhileLocked (dir: string, paused: () => boolean): Promise<void> {
+  for (const args of [['status'], ['blocks'], ['block', '1'], ['signers'], ['mykeys'], ['verify'], ['query', 'SELECT count(*) AS n FROM t']]) {
+    const r = await petal(['--dir', dir, ...args])
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+    expect(r.stderr).not.toMatch(/INDEX_CORRUPT|database is locked/)
+    expect(paused(), `the writer still holds the lock after \`petal ${args[0] as string}\``).toBe(true)
+  }
+}
+
+describe('readers never wait for a writer; a second writer waits and says for whom', () => {
+  it('during a long signimportblock', async () => {
+    const dir = await newDir()
+    const big = makeSqlite(join(tmpDir(), 'big.db'), 5000)
+    const w = await pausedWriter(dir, ['signimportblock', big], 'sign-import:locked')
+    await readersWhileLocked(dir, w.paused)
+
+    const pid = String(w.writer.child.pid)
+    // A writer with a limit gives up with a code, naming the holder and its work.
+    const limited = await petal(['--dir', dir, 'signimportblock', '--wait', '0.3', makeSqlite(join(tmpDir(), 'c.db'), 2)])
+    expect(limited.code).toBe(4)
+    expect(limited.stderr).toContain(`waiting for pid ${pid} (signimportblock big.db`)
+    expect(limited.stderr).toMatch(new RegExp(`gave up after .* waiting for pid ${pid} \\(signimportblock big\\.db, since .*\\).*\\[LOCK_TIMEOUT\\]`))
+    // reindex must not take a busy index for a corrupt one (it used to delete chain.db then).
+    const reindex = await petal(['--dir', dir, 'reindex', '--wait', '0'])
+    expect(reindex.code).toBe(4)
+    expect(reindex.stderr).toContain('[LOCK_TIMEOUT]')
+    // One without a limit waits, says for whom, and goes on once the first is done.
+    const second = spawnPetal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'd.db'), 3)])
+    let said = ''
+    second.child.stderr?.on('data', (d: Buffer) => { said += d.toString() })
+    await waitFor(() => said.includes(`waiting for pid ${pid} (signimportblock big.db`), { what: 'the second writer to say what it waits for' })
+    expect(w.paused()).toBe(true)
+    await w.release()
+    const r2 = await second.exit
+    expect(r2.code, r2.stderr).toBe(0)
+    expect(r2.stdout).toMatch(/^block 3 /)
+    const v = await petal(['--dir', dir, '--json', 'verify'])
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, tip_height: 3 })
+  })
+
+  it('during a reindex', async () => {
+    const dir = await newDir()
+    const w = await pausedWriter(dir, ['reindex'], 'reindex:locked')
+    await readersWhileLocked(dir, w.paused)
+    const imp = await petal(['--dir', dir, 'signimportblock', '--wait', '0.2', makeSqlite(join(tmpDir(), 'e.db'), 2)])
+    expect(imp.code).toBe(4)
+    expect(imp.stderr).toMatch(new RegExp(`waiting for pid ${String(w.writer.child.pid)} \\(reindex, since`))
+    await w.release()
+    const v = await petal(['--dir', dir, '--json', 'verify'])
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, tip_height: 1 })
+  })
+})
