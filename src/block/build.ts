@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import { sha256File, type SigningKey } from '../crypto/index.js'
 import { isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
-import { BlockError } from './errors.js'
+import { BlockError, checkRegularInput } from './errors.js'
 import { headerToMeta, type BlockHeader, type GenesisParams } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import type { Manifest } from './manifest.js'
@@ -35,6 +35,8 @@ export interface BuildBlockOptions {
   maxBytes: number
   /** Page size of a block built without a source (default 4096). */
   pageSize?: number
+  /** Refuse (EMPTY_BLOCK) a block that would hold no user table and no key operation. */
+  refuseEmpty?: boolean
   signal?: AbortSignal
   /** Counts the work: four passes over the source's size (BUILD_PASSES): copying, checking, hashing rows, hashing the block. */
   meter?: WorkMeter
@@ -57,7 +59,9 @@ export interface BuiltBlock {
  * seal. The result still has to pass the chain's validation before it is imported.
  */
 export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
-  // Sidecars first: a hot journal explains a header that does not match the file better.
+  // Nothing opens the input before it is known to be a regular file (a pipe would read as an
+  // empty database, or block). Then sidecars: a hot journal explains a bad header better.
+  if (o.source !== undefined) checkRegularInput(o.source)
   if (o.source !== undefined) await refuseSidecars(o.source)
   // A 0-byte input is a valid empty database (SQLite opens it as one): a block with no user tables.
   const size = o.source === undefined ? 0 : (await checkSqliteFile(o.source, o.maxBytes, { input: true })).size
@@ -116,6 +120,11 @@ function checkInput (db: Db, o: BuildBlockOptions): { userTables: UserTable[], k
   const schema = inspectSchema(db, 'input')
   const existing = schema.has.keys && o.replaceKeyOps !== true ? readKeyOps(db) : []
   const keyOps = [...existing, ...(o.keyOps ?? [])]
+  if (o.refuseEmpty === true && schema.userTables.length === 0 && keyOps.length === 0) {
+    throw new BlockError('EMPTY_BLOCK', `the block would hold no tables and no key operations${o.source === undefined ? '' : ` (${o.source} has no tables)`}`, {
+      hint: 'check that this is the file you meant; to seal an empty block on purpose, add --allow-empty'
+    })
+  }
   const seen = new Set<string>()
   for (const k of keyOps) {
     const id = `${k.keyId}/${k.signer}`

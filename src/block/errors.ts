@@ -1,4 +1,5 @@
-import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
+import { statSync, type Stats } from 'node:fs'
+import { errorCode, PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
 /**
  * Every reason a block can be refused. Codes are stable API: tests assert them, the network maps
@@ -6,8 +7,10 @@ import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
  * contextual ones (link, signer, quorum) are raised by the chain's validation pipeline.
  */
 export const BLOCK_ERROR_CODES = [
-  // input file (signimportblock)
+  // input file (signimportblock, import)
   'FILE_NOT_FOUND',
+  'NOT_REGULAR_FILE',
+  'EMPTY_BLOCK',
   // structure of the SQLite file
   'BLOCK_TOO_LARGE',
   'NOT_SQLITE',
@@ -58,6 +61,8 @@ interface KeyAt { height: number, key: string }
 /** `details` of each code. */
 export interface BlockErrorDetails {
   FILE_NOT_FOUND: At
+  NOT_REGULAR_FILE: { path: string }
+  EMPTY_BLOCK: Record<never, never>
   BLOCK_TOO_LARGE: At & { size: number, maxBytes: number }
   NOT_SQLITE: At
   WAL_MODE: At
@@ -109,6 +114,8 @@ export type AnyBlockError = { [K in BlockErrorCode]: BlockError<K> }[BlockErrorC
 /** What each code means and what to do about it (docs/errors.md is generated from this). */
 export const BLOCK_ERROR_DOCS: Readonly<Record<BlockErrorCode, CodeDoc>> = {
   FILE_NOT_FOUND: { meaning: 'the file to seal or import does not exist', hint: 'check the path' },
+  NOT_REGULAR_FILE: { meaning: 'the file to seal or import is a pipe, a device, a socket or a directory, not a regular file (a stream reads as an empty database)', hint: 'save the stream to a file first (`cat … > data.db`) and give that file' },
+  EMPTY_BLOCK: { meaning: 'the block would hold no user table and no key operation', hint: 'give a file with tables, or pass --allow-empty if an empty block is what you want' },
   BLOCK_TOO_LARGE: { meaning: 'the file is larger than the chain\'s max_block_bytes', hint: 'split the data over several blocks' },
   NOT_SQLITE: { meaning: 'the file is not an SQLite 3 database Petal accepts (header, page size, encoding, reserved bytes)', hint: 'a block must be an SQLite 3 database file' },
   WAL_MODE: { meaning: 'the database is in WAL journal mode, or has a -wal file with data not yet in it', hint: "checkpoint it and switch it to a rollback journal: sqlite3 FILE 'PRAGMA journal_mode=DELETE'" },
@@ -147,5 +154,26 @@ registerErrorClass(BlockError, 'a block was refused: its file, content, place in
 
 /** Codes that say the block is bad in itself (the sender is at fault), not that we lack context. */
 export function isInvalidBlock (code: BlockErrorCode): boolean {
-  return code !== 'PARENT_UNKNOWN' && code !== 'FILE_NOT_FOUND' && code !== 'TIMESTAMP_IN_FUTURE'
+  return code !== 'PARENT_UNKNOWN' && code !== 'FILE_NOT_FOUND' && code !== 'TIMESTAMP_IN_FUTURE' && code !== 'NOT_REGULAR_FILE'
+}
+
+/**
+ * Refuse anything but a regular file (following links: the user's own file may be one) before it
+ * is opened: a pipe or a device reads as an empty or endless stream, and opening a named pipe
+ * blocks until someone writes to it.
+ */
+export function checkRegularInput (path: string, what = 'input'): void {
+  let st: Stats
+  try {
+    st = statSync(path)
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`, { hint: 'check the path' })
+    throw err
+  }
+  if (st.isFile()) return
+  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a pipe' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file'
+  throw new BlockError('NOT_REGULAR_FILE', `${what} ${path} is ${kind}, not a regular file`, {
+    hint: st.isDirectory() ? 'give the SQLite file itself' : 'an SQLite database must be a file that can be read more than once: save the stream to a file first (e.g. `cat … > data.db`) and give that file',
+    details: { path }
+  })
 }

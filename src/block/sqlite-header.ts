@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { BlockError } from './errors.js'
+import { BlockError, checkRegularInput } from './errors.js'
 import { errorCode } from '../util/index.js'
 
 /** What the 100-byte SQLite header says about a file, checked before SQLite ever opens it. */
@@ -69,6 +69,7 @@ export async function checkSqliteFile (path: string, maxBytes: number, o: Header
 }
 
 export function checkSqliteFileSync (path: string, maxBytes: number, o: HeaderCheckOptions = {}): SqliteHeader & { size: number } {
+  checkRegularInput(path, o.input === true ? 'input' : 'block file')
   let fd: number
   try {
     fd = openSync(path, 'r')

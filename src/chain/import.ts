@@ -1,6 +1,6 @@
 import { copyFile, rename, rm, stat } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
-import { BlockError } from '../block/index.js'
+import { BlockError, checkRegularInput } from '../block/index.js'
 import { tmpBlockPath, type LockOptions } from '../storage/index.js'
 import { WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
@@ -28,6 +28,8 @@ export const IMPORT_PASSES = LOAD_PASSES + 2
  * intrinsic checks outside the lock, then validate on the parent and store it under the lock.
  */
 export async function importBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<ImportResult> {
+  // Before anything opens it: a pipe would be copied as whatever it streams, or block.
+  checkRegularInput(file, 'block file')
   const tmp = tmpBlockPath(chain.dir)
   let meter: WorkMeter | undefined
   try {

@@ -1,5 +1,5 @@
 import { existsSync, rmSync } from 'node:fs'
-import { DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord, type LockOptions } from '../storage/index.js'
+import { checkDataFile, DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord, type LockOptions } from '../storage/index.js'
 import { isPetalError, isRecord, pausepoint } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
@@ -97,6 +97,7 @@ async function reattachForks (chain: Chain, now: number): Promise<{ attached: nu
     for (const hash of todo) {
       const path = chain.dir.forkPath(hash)
       try {
+        checkDataFile(path, 'side-branch block file')
         const c = await loadCandidate(path, readSeal(path), { maxBytes: chain.params.maxBlockBytes, expectedHash: hash })
         const parent = chain.index.byHash(c.file.header.previousHash)
         if (parent === undefined) { next.push(hash); continue }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { isPetalError, reviveError, throwIfAborted, withDetails, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
+import { abortable, isPetalError, reviveError, throwIfAborted, withDetails, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
 import { StorageError, type KeyOpRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { consensusJson, MAX_FUTURE_MS } from './chain.js'
@@ -93,7 +93,8 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
       const task = pending.get(b)
       if (task === undefined) return undefined
       pending.delete(b)
-      current = { b, reply: await task }
+      // A worker can be stuck in one file (a huge block, a slow disk): stop waiting on a signal.
+      current = { b, reply: await abortable(task, o.signal) }
     }
     const r = current.reply[h - b * batch]
     if (r === undefined) return undefined
@@ -133,7 +134,10 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     throw atHeight(err, h)
   } finally {
     clearInterval(timer)
-    await pool.close()
+    // After an interruption, do not wait for busy workers to stop (they are unreferenced and end
+    // with the process); otherwise wait, so no thread outlives the replay.
+    if (o.signal?.aborted === true) void pool.close()
+    else await pool.close()
   }
   return { blocks: h, bytes, keys, last }
 }

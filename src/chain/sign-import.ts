@@ -26,6 +26,8 @@ export interface SignImportOptions extends LockOptions {
    * aborts the import and leaves the chain as it was.
    */
   beforeAccept?: (block: { hash: string, height: number, rowsRoot: string }) => Promise<void> | void
+  /** Refuse (EMPTY_BLOCK) to seal a block without user tables and key operations. */
+  refuseEmpty?: boolean
 }
 
 export const SIGN_IMPORT_PASSES = BUILD_PASSES + LOAD_PASSES + 1
@@ -57,6 +59,7 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         timestamp: formatTimestamp(Math.max(chain.clock.now(), Date.parse(tip.timestamp))),
         keyOps: options.keyOps,
         replaceKeyOps: options.replaceKeyOps,
+        refuseEmpty: options.refuseEmpty,
         maxBytes: chain.params.maxBlockBytes,
         signal: options.signal,
         meter

@@ -2,9 +2,9 @@
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
 import { readBlockFile, verifyPrevious, verifySeal, type BlockFile } from '../block/index.js'
 import { parsePublicKey, sha256FileSync, type PublicKey } from '../crypto/index.js'
-import { readSeal } from '../storage/index.js'
+import { checkDataFile, readSeal } from '../storage/index.js'
 import type { Preverified } from './validate/types.js'
-import { isNotFound, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
+import { isNotFound, pausepointSync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
 
 /**
  * A batch of block files to read (one message per batch: small blocks cost less than a round
@@ -40,6 +40,9 @@ serveWorker<ReadRequest, ReadReply>(async req => {
   const add = (n: number): void => { if (counter !== undefined && n > 0) Atomics.add(counter, 0, BigInt(n)) }
   for (const path of req.paths) {
     try {
+      // Before anything opens it: a named pipe in a slot would block this thread for ever.
+      checkDataFile(path, 'block file')
+      pausepointSync('verify-worker:read')
       const hash = sha256FileSync(path, add)
       // --deep: quick_check and the manifest's rows, counted as they advance.
       let counted = 0

@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { Chain } from '../chain/index.js'
@@ -7,6 +7,7 @@ import { DataDir, Keystore } from '../storage/index.js'
 import { createLogger, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
+import { readInputFile } from './input.js'
 
 export interface GlobalOptions {
   dir?: string
@@ -53,18 +54,26 @@ export class CliContext {
     return new Keystore(this.dataDir.keystore)
   }
 
+  private passphraseText?: string
+
+  /**
+   * Read what the command's global options name before the command runs: the --passphrase-file
+   * (a file, or a stream such as `<(pass show petal)`, read without blocking so Ctrl-C works).
+   */
+  async prepare (): Promise<void> {
+    const file = this.opts.passphraseFile
+    if (file === undefined) return
+    const text = (await readInputFile(file, '--passphrase-file', this.signal, 64 * 1024)).toString('utf8').replace(/\r?\n$/, '')
+    // An empty file would silently mean "no encryption": a user who names a file wants one.
+    if (text === '') throw new UsageError(`--passphrase-file ${file} is empty`, 'write the passphrase into it, or leave the flag out to store keys unencrypted')
+    this.passphraseText = text
+  }
+
   /** The passphrase for encrypted keys: --passphrase-file, else $PETAL_PASSPHRASE. Never a flag value. */
   passphrase (): string | undefined {
     if (this.opts.passphraseFile !== undefined) {
-      let text: string
-      try {
-        text = readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '')
-      } catch (err) {
-        throw new UsageError(`cannot read --passphrase-file: ${errorMessage(err)}`, 'give the path of a readable file that holds the passphrase, or set PETAL_PASSPHRASE instead')
-      }
-      // An empty file would silently mean "no encryption": a user who names a file wants one.
-      if (text === '') throw new UsageError(`--passphrase-file ${this.opts.passphraseFile} is empty`, 'write the passphrase into it, or leave the flag out to store keys unencrypted')
-      return text
+      if (this.passphraseText === undefined) throw new Error('CliContext.prepare() was not run')
+      return this.passphraseText
     }
     return this.io.env.PETAL_PASSPHRASE
   }

@@ -40,6 +40,7 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     const level = typeof defaultLogLevel === 'function' ? defaultLogLevel(cmd.opts()) : defaultLogLevel
     const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signal, level)
     try {
+      await ctx.prepare()
       // The one untyped boundary: each command declares the argument types commander gives it.
       await body(ctx, ...(args.slice(0, -1) as never))
     } catch (err) {

@@ -4,11 +4,13 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { isNotFound, writeFileAtomic } from '../util/index.js'
 import { NetworkError } from './errors.js'
+import { checkDataFile } from '../storage/index.js'
 
 /** The node's libp2p identity: an Ed25519 key kept in `node.key` (mode 0600), created on first use. */
 export async function loadOrCreateNodeKey (path: string): Promise<PrivateKey> {
   let bytes: Uint8Array
   try {
+    checkDataFile(path, 'node identity')
     bytes = readFileSync(path)
   } catch (err) {
     if (!isNotFound(err)) throw err

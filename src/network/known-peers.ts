@@ -5,6 +5,7 @@ import { errorMessage, isNotFound, isRecord, isStringArray, linkSignals, parseJs
 import type { PetalLibp2p } from './libp2p.js'
 import { addrPeerId } from './addresses.js'
 import { TIMEOUTS } from './constants.js'
+import { checkDataFile } from '../storage/index.js'
 
 // In-memory bounds (the file keeps the `maxRemembered` most recent).
 const MAX_KNOWN_PEERS = 1024
@@ -145,6 +146,7 @@ export class KnownPeers {
   private readFile (): KnownPeer[] {
     if (this.file === undefined) return []
     try {
+      checkDataFile(this.file, 'peers file')
       const j = parseJson(readFileSync(this.file, 'utf8'))
       const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
       return peers.flatMap((p: unknown): KnownPeer[] => isRecord(p) && typeof p.id === 'string' && isStringArray(p.addrs) && typeof p.lastSeen === 'number'

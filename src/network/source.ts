@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync } from 'node:fs'
 import type { Chain } from '../chain/index.js'
-import { chainParamsToJson } from '../storage/index.js'
+import { chainParamsToJson, dataFileExists } from '../storage/index.js'
 import { headerOf, type WireHeader } from './wire.js'
 
 /** An open block file ready to stream: the caller closes `fd`. */
@@ -36,6 +36,8 @@ export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'
       // too, so it cannot slip in between. The size check catches a cross-process move.
       let fd: number
       try {
+        // Never a pipe or a link: opening a named pipe would stall this node's event loop.
+        if (!dataFileExists(chain.pathOf(r), 'block file')) return undefined
         fd = openSync(chain.pathOf(r), 'r')
       } catch {
         return undefined

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { NodeLock } from '../storage/index.js'
+import { checkDataFile, NodeLock } from '../storage/index.js'
 import { isNotFound, isRecord, isStringArray, parseJson, writeFileAtomic } from '../util/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -37,6 +37,7 @@ export function readNodeState (dir: string): NodeState | undefined {
   if (!NodeLock.isHeld(dir)) return undefined
   let s: unknown
   try {
+    checkDataFile(nodeStatePath(dir), 'node state file')
     s = parseJson(readFileSync(nodeStatePath(dir), 'utf8'))
   } catch (err) {
     if (isNotFound(err) || err instanceof SyntaxError) return undefined
@@ -63,6 +64,7 @@ function parseNodeState (s: unknown): NodeState | undefined {
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */
 export function readKnownPeers (dir: string): Array<{ id: string, addrs: string[], lastSeen: number }> {
   try {
+    checkDataFile(peersFilePath(dir), 'peers file')
     const j = parseJson(readFileSync(peersFilePath(dir), 'utf8'))
     const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
     // Only well-formed entries: the file is ours, but a damaged one must not crash `petal peers`.

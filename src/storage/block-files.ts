@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { errorCode, fsyncDir, fsyncFile, isNotFound, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
+import { checkDataFile } from './data-file.js'
 
 /** A fresh private path in the data directory's tmp/ (same filesystem, so renames are atomic). */
 export function tmpBlockPath (dir: DataDir): string {
@@ -44,6 +45,7 @@ export function isAlive (pid: number): boolean {
 /** Read a block's seal (hex DER) from its `.sig` file. */
 export function readSeal (blockPath: string): string {
   try {
+    checkDataFile(sealPathOf(blockPath), 'seal file')
     return readFileSync(sealPathOf(blockPath), 'utf8').trim()
   } catch (err) {
     if (isNotFound(err)) throw new StorageError('BLOCK_FILE_MISSING', `seal file missing: ${sealPathOf(blockPath)}`, { hint: '`petal verify --repair` fetches the block again from a peer and rewrites its seal' })

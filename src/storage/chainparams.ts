@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { CONSENSUS_BOUNDS, isQuorumRule, QUORUM_RULES, type GenesisParams, type QuorumRule } from '../block/index.js'
 import { errorCode, errorMessage, isHash, isNotFound, isRecord, isStringArray, parseJson, parseRfc3339, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { checkDataFile } from './data-file.js'
 
 /**
  * A chain's definition, `chainparams.json` (Daisy's field names, plus Petal's consensus limits).
@@ -117,6 +118,7 @@ function int (v: unknown, name: string, dflt: number, min: number, max: number):
 export function readChainParams (path: string): ChainParams {
   let text: string
   try {
+    checkDataFile(path, 'chain definition')
     text = readFileSync(path, 'utf8')
   } catch (err) {
     if (isNotFound(err)) {

@@ -9,6 +9,7 @@ export const STORAGE_ERROR_CODES = [
   'DATA_DIR_READONLY',
   'LOCK_TIMEOUT',
   'INDEX_BUSY',
+  'DATA_FILE_NOT_REGULAR',
   'DISK_FULL',
   'IO_ERROR',
   'BLOCK_FILE_MISSING',
@@ -16,7 +17,8 @@ export const STORAGE_ERROR_CODES = [
   'KEY_AMBIGUOUS',
   'KEY_EXISTS',
   'NO_KEYS',
-  'PASSPHRASE_REQUIRED'
+  'PASSPHRASE_REQUIRED',
+  'KEY_FILE_INVALID'
 ] as const
 
 export type StorageErrorCode = typeof STORAGE_ERROR_CODES[number]
@@ -34,6 +36,8 @@ export interface StorageErrorDetails {
   LOCK_TIMEOUT: { holder?: WriterRecord | undefined }
   /** `holder`: as for LOCK_TIMEOUT */
   INDEX_BUSY: { holder?: WriterRecord | undefined }
+  /** `path`: the file of the data directory that is not a regular file */
+  DATA_FILE_NOT_REGULAR: { path: string }
   DISK_FULL: None
   IO_ERROR: None
   /** `height`: the block whose file is missing, when known */
@@ -43,6 +47,8 @@ export interface StorageErrorDetails {
   KEY_EXISTS: None
   NO_KEYS: None
   PASSPHRASE_REQUIRED: None
+  /** `path`: the damaged key file */
+  KEY_FILE_INVALID: { path: string }
 }
 
 /** The data directory, its index or its keystore cannot be used as asked. */
@@ -58,6 +64,7 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
   DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
   LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock longer than --wait allowed; the message names it (writer.json)', hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS' },
   INDEX_BUSY: { meaning: 'the chain index stayed locked by another process (busy, not damaged); the message names it', hint: 'run the command again when that process has finished' },
+  DATA_FILE_NOT_REGULAR: { meaning: 'a file of the data directory is a symbolic link, a pipe, a device or a directory; Petal opens only regular files there (the message names it)', hint: 'move it aside and put the regular file back (`petal verify` says what is missing)' },
   DISK_FULL: { meaning: 'the disk that holds the data directory is full; nothing was changed', hint: 'free space on that disk, then run the command again' },
   IO_ERROR: { meaning: 'the disk failed while reading or writing the data directory', hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`' },
   BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup' },
@@ -65,7 +72,8 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
   KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },
   KEY_EXISTS: { meaning: 'the key is already in the keystore' },
   NO_KEYS: { meaning: 'the keystore has no keys', hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' },
-  PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' }
+  PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' },
+  KEY_FILE_INVALID: { meaning: 'a key file of the keystore is truncated, damaged or inconsistent (its id is not its key\'s)', hint: 'move it out of the keystore (keep it: it may be recoverable) and import the key again from a backup with `petal keys import FILE`' }
 }
 
 registerErrorClass(StorageError, 'the data directory, its index or its keystore cannot be used as asked', STORAGE_ERROR_DOCS)

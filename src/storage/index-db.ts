@@ -6,6 +6,7 @@ import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
 import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
+import { dataFileExists } from './data-file.js'
 import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
 /** File name of the write-lock holder's record, beside chain.db. */
@@ -131,6 +132,8 @@ export class IndexDb {
    */
   static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
     let db: Database.Database | undefined
+    // SQLite would block for ever reading a named pipe, and follow a link anywhere.
+    dataFileExists(path, 'chain index')
     try {
       db = options.readonly === true ? openSqliteReadonly(path) : new Database(path)
       // A reader meets a lock only while a crashed writer's WAL is recovered; wait that out.

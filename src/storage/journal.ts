@@ -3,6 +3,7 @@ import { failpoint, isNotFound, isRecord, parseJson, writeFileAtomic } from '../
 import { StorageError } from './errors.js'
 import { moveBlock } from './block-files.js'
 import type { DataDir } from './layout.js'
+import { checkDataFile } from './data-file.js'
 
 /** One file move of a multi-file change (a new block moves from its tmp/ path). */
 export interface Move { from: string, to: string }
@@ -25,6 +26,7 @@ export function writeJournal (dir: DataDir, j: Journal): void {
 export function readJournal (dir: DataDir): Journal | undefined {
   let text: string
   try {
+    checkDataFile(dir.journal, 'journal')
     text = readFileSync(dir.journal, 'utf8')
   } catch (err) {
     if (isNotFound(err)) return undefined

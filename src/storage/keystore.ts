@@ -4,8 +4,9 @@ import {
   decryptPrivateKey, encryptPrivateKey, generateSigningKey, importPrivateKey, isKeyId, parseEncryptedKey, parsePublicKey,
   privateKeyToPem, privateKeyToPkcs8, type EncryptedKey, type PublicKey, type SigningKey
 } from '../crypto/index.js'
-import { fromHex, isNotFound, isRecord, parseJson, toHex, writeFileAtomic } from '../util/index.js'
+import { errorMessage, fromHex, isNotFound, isRecord, parseJson, toHex, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { checkDataFile } from './data-file.js'
 
 /** A key in the keystore, as listed (no secret material). */
 export interface KeyEntry {
@@ -60,14 +61,34 @@ export class Keystore {
   }
 
   private readFile (path: string): KeyFile {
-    const f = parseJson(readFileSync(path, 'utf8'))
-    const malformed = (): StorageError => new StorageError('KEY_NOT_FOUND', `malformed key file ${path}`)
-    if (!isRecord(f) || !isKeyId(f.id) || typeof f.public_key !== 'string' || typeof f.created !== 'string') throw malformed()
+    checkDataFile(path, 'key file')
+    const invalid = (why: string): StorageError => new StorageError('KEY_FILE_INVALID', `key file ${path} ${why}`, {
+      hint: `move it out of ${this.dir} (keep it: it may be recoverable) and import the key again from your backup with \`petal keys import FILE\`; the other keys work meanwhile`,
+      details: { path }
+    })
+    let f: unknown
+    try {
+      f = JSON.parse(readFileSync(path, 'utf8'))
+    } catch (err) {
+      if (err instanceof SyntaxError) throw invalid(`is not valid JSON (truncated or damaged): ${err.message}`)
+      throw err
+    }
+    if (!isRecord(f) || !isKeyId(f.id)) throw invalid('has no valid key id')
+    if (typeof f.public_key !== 'string' || typeof f.created !== 'string') throw invalid('lacks its public key or creation time')
+    if (f.private_key === undefined && f.encrypted === undefined) throw invalid('holds no private key')
+    if (f.private_key !== undefined && typeof f.private_key !== 'string') throw invalid('has a private key that is not hex text')
+    let pub: PublicKey
+    try {
+      pub = parsePublicKey(f.public_key)
+    } catch (err) {
+      throw invalid(`has a public key that is not a canonical P-256 key: ${errorMessage(err)}`)
+    }
+    if (pub.id !== f.id) throw invalid(`says it holds ${f.id}, but its public key is ${pub.id}`)
     const file: KeyFile = { id: f.id, public_key: f.public_key, created: f.created }
     if (typeof f.private_key === 'string') file.private_key = f.private_key
     if (f.encrypted !== undefined) {
       const env = parseEncryptedKey(f.encrypted)
-      if (env === undefined) throw malformed()
+      if (env === undefined) throw invalid('has a malformed encrypted private key')
       file.encrypted = env
     }
     return file
@@ -76,6 +97,7 @@ export class Keystore {
   /** The id of the default signing key: the `default` file, else the only or oldest key. */
   defaultId (): string | undefined {
     try {
+      checkDataFile(this.defaultFile, 'keystore default')
       const id = readFileSync(this.defaultFile, 'utf8').trim()
       if (isKeyId(id)) return id
     } catch (err) {
@@ -142,9 +164,17 @@ export class Keystore {
     } else {
       pkcs8 = fromHex(f.private_key ?? '')
     }
-    if (pkcs8 === undefined) throw new StorageError('KEY_NOT_FOUND', `key file for ${e.id} holds no private key`)
-    const key = importPrivateKey(pkcs8)
-    if (key.id !== e.id) throw new StorageError('KEY_NOT_FOUND', `key file for ${e.id} holds a different key`)
+    const damaged = (why: string): StorageError => new StorageError('KEY_FILE_INVALID', `key file ${this.fileOf(e.id)} ${why}`, {
+      hint: `move it out of ${this.dir} and import the key again from your backup with \`petal keys import FILE\``, details: { path: this.fileOf(e.id) }
+    })
+    if (pkcs8 === undefined) throw damaged('holds no private key in hex')
+    let key: SigningKey
+    try {
+      key = importPrivateKey(pkcs8)
+    } catch (err) {
+      throw damaged(`holds a private key that cannot be read: ${errorMessage(err)}`)
+    }
+    if (key.id !== e.id) throw damaged(`holds the private key of ${key.id}, not of ${e.id}`)
     return key
   }
 

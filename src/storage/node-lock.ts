@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
 import { errorCode } from '../util/index.js'
+import { dataFileExists } from './data-file.js'
 
 /**
  * The lock a running node holds on its data directory for its whole life: an exclusive SQLite lock
@@ -15,6 +16,7 @@ export class NodeLock {
 
   /** Take the lock, or return undefined at once if another process holds it. */
   static tryAcquire (dir: string, file = 'node.lock'): NodeLock | undefined {
+    dataFileExists(join(dir, file), 'node lock')
     const db = openSqlite(join(dir, file))
     try {
       db.pragma('busy_timeout = 0')

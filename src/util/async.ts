@@ -10,6 +10,23 @@ export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
+/**
+ * `p`, or AbortError as soon as `signal` fires, whichever comes first. For waits on work that
+ * cannot be interrupted itself (a worker thread's reply): the caller stops waiting at once.
+ */
+export async function abortable<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return await p
+  if (signal.aborted) throw new AbortError()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => { reject(new AbortError()) } })
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
 /** In-process mutual exclusion for async critical sections (FIFO). */
 export class Mutex {
   private tail: Promise<void> = Promise.resolve()

@@ -64,7 +64,8 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       KEY_AMBIGUOUS: { category: 'keys' },
       KEY_EXISTS: { category: 'keys' },
       NO_KEYS: { category: 'keys' },
-      PASSPHRASE_REQUIRED: { category: 'keys' }
+      PASSPHRASE_REQUIRED: { category: 'keys' },
+      KEY_FILE_INVALID: { category: 'keys' }
     }
   },
   ChainError: {

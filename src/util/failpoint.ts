@@ -18,6 +18,18 @@ export function failpoint (name: string): void {
  * test hold a real process at a known instant — a writer holding the lock mid-import — and
  * observe other processes meanwhile. A no-op unless the variable is set.
  */
+/**
+ * pausepoint for code that blocks its thread (a worker reading a file): waits synchronously, as a
+ * read that never returns would, so tests can check that the rest of the process stays responsive.
+ */
+export function pausepointSync (name: string): void {
+  const file = process.env.PETAL_PAUSE_FILE
+  if (process.env.PETAL_PAUSE !== name || file === undefined) return
+  writeFileSync(file, `${process.pid}\n`)
+  const cell = new Int32Array(new SharedArrayBuffer(4))
+  while (existsSync(file)) Atomics.wait(cell, 0, 0, 20)
+}
+
 export async function pausepoint (name: string, signal?: AbortSignal): Promise<void> {
   const file = process.env.PETAL_PAUSE_FILE
   if (process.env.PETAL_PAUSE !== name || file === undefined) return

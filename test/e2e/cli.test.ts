@@ -72,7 +72,7 @@ describe('petal CLI walkthrough', () => {
       [[], 2, /Usage: petal/],
       [['verify', '--bogus'], 2, /unknown option '--bogus'/],
       [['--dir', dir, 'status'], 4, /NOT_INITIALISED[\s\S]*hint: create one/],
-      [['--dir', dir, 'newchain', join(dir, 'missing.json')], 2, /cannot read/],
+      [['--dir', dir, 'newchain', join(dir, 'missing.json')], 2, /chain parameters file .*missing.json does not exist/],
       [['--dir', dir, 'verify', '--workers', '0'], 2, /--workers must be an integer from 1 to 64/],
       [['--dir', dir, 'signimportblock'], 2, /give the SQLite file to seal, or --keyops/],
       [['--dir', CLI, 'status'], 4, /is not a directory[\s\S]*hint: --dir/]

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import type { Command } from 'commander'
 import { IMPORT_PASSES, importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
 import type { OnWorkProgress } from '../../util/index.js'
@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { readInputFile } from '../input.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 
 function describe (r: ImportResult): string {
@@ -75,7 +76,7 @@ export function register (program: Command, action: Action): void {
       const chain = ctx.openChain()
       const progress = overallProgress(ctx, files)
       for (const f of files) {
-        const seal = o.seal ?? (existsSync(sealPathOf(f)) ? readFileSync(sealPathOf(f), 'utf8').trim() : undefined)
+        const seal = o.seal ?? (existsSync(sealPathOf(f)) ? (await readInputFile(sealPathOf(f), 'seal file', ctx.signal, 1024)).toString('utf8').trim() : undefined)
         if (seal === undefined) throw new UsageError(`no seal for ${f}`, `put its seal in ${sealPathOf(f)} or pass --seal`)
         const r = await importBlock(chain, f, seal, { ...lockOptions(ctx, o.wait), onProgress: progress.next(f) })
         ctx.out.result({ file: f, status: r.status, height: r.block.height, hash: r.block.hash, reorg: r.reorg === undefined ? undefined : { depth: r.reorg.depth, fork_height: r.reorg.forkHeight, orphaned: r.reorg.orphaned.map(b => b.hash) }, reorg_refused: r.reorgRefused }, () => describe(r))

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { createChain, prepareEmptyDir, type Chain } from '../../chain/index.js'
@@ -6,6 +6,7 @@ import type { SigningKey } from '../../crypto/index.js'
 import { parseNewChainInput, type NewChainInput } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
+import { readInputFile } from '../input.js'
 import { printStatus } from './status.js'
 
 /**
@@ -36,7 +37,7 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput)
 /** `petal init`: create a chain from a template if the data directory has none (idempotent). */
 export async function initFromTemplate (ctx: CliContext, template: string): Promise<boolean> {
   if (existsSync(ctx.dataDir.chainParams)) return false
-  const input = parseNewChainInput(readFileSync(template, 'utf8'))
+  const input = parseNewChainInput((await readInputFile(template, 'chain parameters template', ctx.signal)).toString('utf8'))
   const { chain, key } = await createChainWithKey(ctx, input)
   chain.close()
   ctx.out.note(`created a new chain in ${ctx.dir} with ${key.id} as its signatory`)

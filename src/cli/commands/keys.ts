@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { Chain } from '../../chain/index.js'
 import { publicKeyToPem } from '../../crypto/index.js'
@@ -7,6 +7,7 @@ import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { errorCode, errorMessage } from '../../util/index.js'
+import { readInputFile } from '../input.js'
 
 /** Signatory status of each key at the tip, when the data directory holds a chain. */
 function signatoryStatus (ctx: CliContext, keys: KeyEntry[]): Map<string, string> {
@@ -66,14 +67,9 @@ export function register (program: Command, action: Action): void {
   keys.command('import <file>').description('import a P-256 private key (PEM PKCS#8 or SEC1, DER, or hex as in Daisy\'s private.db)')
     .option('--default', 'make it the default signing key')
     .action(action(async (ctx, file: string, o: { default?: boolean }) => {
-      let material: string | Uint8Array
-      try {
-        material = readFileSync(file)
-        const text = Buffer.from(material).toString('utf8')
-        if (text.includes('-----BEGIN') || /^[0-9a-fA-F\s]+$/.test(text)) material = text
-      } catch (err) {
-        throw new UsageError(`cannot read ${file}: ${errorMessage(err)}`, 'give the path of a private key file (PEM, DER or hex)')
-      }
+      let material: string | Uint8Array = await readInputFile(file, 'key file', ctx.signal)
+      const text = Buffer.from(material).toString('utf8')
+      if (text.includes('-----BEGIN') || /^[0-9a-fA-F\s]+$/.test(text)) material = text
       const ks = ctx.keystore()
       let k = ks.import(material, { passphrase: ctx.passphrase() })
       if (o.default === true) k = ks.setDefault(k.id)

@@ -1,21 +1,14 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { parseNewChainInput } from '../../storage/index.js'
-import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { readInputFile } from '../input.js'
 import { createChainWithKey } from './init.js'
 import { errorMessage } from '../../util/index.js'
 
 export function register (program: Command, action: Action): void {
   program.command('newchain <params>').description('create a new chain from a chain-parameters JSON file (Daisy\'s fields plus quorum_rule, max_block_bytes, max_reorg_depth) in an empty data directory')
     .action(action(async (ctx, paramsFile: string) => {
-      let text: string
-      try {
-        text = readFileSync(paramsFile, 'utf8')
-      } catch (err) {
-        throw new UsageError(`cannot read ${paramsFile}: ${errorMessage(err)}`, 'give the path of a chain parameters JSON file')
-      }
-      const input = parseNewChainInput(text)
+      const input = parseNewChainInput((await readInputFile(paramsFile, 'chain parameters file', ctx.signal)).toString('utf8'))
       const { chain, key } = await createChainWithKey(ctx, input)
       ctx.onClose(() => { chain.close() })
       const p = chain.params

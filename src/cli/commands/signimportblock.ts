@@ -1,6 +1,7 @@
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import type { Command } from 'commander'
+import { checkRegularInput } from '../../block/index.js'
 import { parseEndorsement, signImport } from '../../chain/index.js'
 import { buildRecordsFile, type RecordFormat } from '../../ingest/index.js'
 import { tmpBlockPath } from '../../storage/index.js'
@@ -8,6 +9,7 @@ import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { errorMessage } from '../../util/index.js'
+import { readInputFile } from '../input.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 import { readRecords, recordFormat } from './ingest.js'
 
@@ -34,22 +36,18 @@ function isRecordsFile (file: string, o: { table?: string, format?: RecordFormat
 
 export function register (program: Command, action: Action): void {
   addWaitOption(program.command('signimportblock [file]')).description('seal an SQLite file into the next block (your file is not modified) and import it; without a file, a block holding only --keyops')
+    .option('--allow-empty', 'seal the block even if it holds no table and no key operation (refused otherwise: EMPTY_BLOCK)')
     .option('--keyops <file>', 'an endorsement file from `petal signkey` to include as a key operation (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--table <name>', 'FILE holds records (CSV with a header row, NDJSON or a JSON array): seal them as table NAME, typed as `petal append` types a new table')
     .option('-f, --format <format>', 'the records format: csv, ndjson or json (default: from the extension, else the content)', recordFormat)
-    .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat, wait?: number }) => {
+    .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat, wait?: number, allowEmpty?: boolean }) => {
       if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
       const chain = ctx.openChain()
       const key = ctx.loadKey()
-      const keyOps = o.keyops.map(f => {
-        let text: string
-        try {
-          text = readFileSync(f, 'utf8')
-        } catch (err) {
-          throw new UsageError(`cannot read endorsement ${f}: ${errorMessage(err)}`, 'give the file that `petal signkey … -o FILE` wrote')
-        }
-        return parseEndorsement(text, chain.chainId, f)
-      })
+      const keyOps = []
+      for (const f of o.keyops) keyOps.push(parseEndorsement((await readInputFile(f, 'endorsement', ctx.signal)).toString('utf8'), chain.chainId, f))
+      // Before anything opens it: a pipe would block, or read as an empty database.
+      if (file !== undefined) checkRegularInput(file)
       let source = file
       let records: string | undefined
       if (file !== undefined && isRecordsFile(file, o)) {
@@ -64,6 +62,7 @@ export function register (program: Command, action: Action): void {
       const bar = ctx.progress('signimportblock')
       const r = await signImport(chain, source, key, {
         keyOps,
+        refuseEmpty: o.allowEmpty !== true,
         ...lockOptions(ctx, o.wait),
         onProgress: p => { bar.update(p) }
       }).finally(async () => { if (records !== undefined) await rm(records, { force: true }) })

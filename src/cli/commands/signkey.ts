@@ -1,14 +1,15 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createEndorsement, type Chain } from '../../chain/index.js'
 import { isKeyId, parsePublicKey, type PublicKey } from '../../crypto/index.js'
 import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { readInputFile } from '../input.js'
 
 /** Resolve the key to endorse: a PEM file, hex SPKI, or a key id known to this node or chain. */
-function targetKey (ctx: CliContext, chain: Chain, ref: string): PublicKey {
-  if (existsSync(ref)) return parsePublicKey(readFileSync(ref, 'utf8').trim())
+async function targetKey (ctx: CliContext, chain: Chain, ref: string): Promise<PublicKey> {
+  if (existsSync(ref)) return parsePublicKey((await readInputFile(ref, 'public key file', ctx.signal)).toString('utf8').trim())
   if (/^[0-9a-f]{100,}$/.test(ref)) return parsePublicKey(ref)
   const id = ref.startsWith('1:') ? ref : `1:${ref}`
   // A full id, or a unique prefix (as --key takes), among the chain's signatories and this keystore.
@@ -35,7 +36,7 @@ export function register (program: Command, action: Action): void {
       if (o.op !== 'add' && o.op !== 'revoke') throw new UsageError(`--op must be add or revoke, not ${JSON.stringify(o.op)}`, 'e.g. petal signkey KEY --op add')
       const chain = ctx.openChain({ forReading: true })
       const signer = ctx.loadKey()
-      const target = targetKey(ctx, chain, ref)
+      const target = await targetKey(ctx, chain, ref)
       let metadata: Record<string, string> | null = null
       for (const kv of o.meta) {
         const i = kv.indexOf('=')

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import type { Chain } from '../../chain/index.js'
-import { type BlockRecord, openSqlite, openSqliteReadonly, type SqliteDb } from '../../storage/index.js'
+import { type BlockRecord, dataFileExists, openSqlite, openSqliteReadonly, type SqliteDb } from '../../storage/index.js'
 import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { applyBlock, MIRROR_BUSY_MS, type SkippedBlock } from './apply.js'
@@ -181,6 +181,7 @@ export class QueryMirror {
     for (const path of this.chain.dir.wherever(rec.height, rec.hash)) {
       let bytes: Buffer
       try {
+        if (!dataFileExists(path, 'block file')) continue
         bytes = readFileSync(path)
       } catch {
         continue

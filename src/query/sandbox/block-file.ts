@@ -1,6 +1,7 @@
 import { type SqliteDb } from '../../storage/index.js'
 import { openBlockReadonly } from '../../block/sqlite.js'
 import { DataDir } from '../../storage/layout.js'
+import { dataFileExists } from '../../storage/data-file.js'
 import { QueryError } from '../errors.js'
 
 /** A canonical block as the catalog describes it (what its `_meta` must say). */
@@ -25,6 +26,7 @@ export function openBlockChecked (dataDir: string, ref: BlockRef): SqliteDb {
   for (const path of dir.wherever(ref.height, ref.hash)) {
     let db: SqliteDb
     try {
+      if (!dataFileExists(path, 'block file')) continue
       db = openBlockReadonly(path)
     } catch {
       continue

@@ -27,11 +27,12 @@ describe('broken-block fixtures: each is refused with its own code', () => {
 
   it('cover every validation error code the chain can raise', () => {
     const codes = new Set(entries.map(e => e.code))
-    // Not a property of a block file: FILE_NOT_FOUND is about a path given to signimportblock, and
+    // Not a property of a block file: FILE_NOT_FOUND, NOT_REGULAR_FILE and EMPTY_BLOCK are about the
+    // input given to signimportblock or import, and
     // _keys' PRIMARY KEY (pubkey_hash, sigkey_hash) cannot hold one signer's endorsement of a key
     // twice (the "quorum met by one key repeated" fixture is refused for dropping that key, as
     // RESERVED_SCHEMA); KEYOP_DUPLICATE_SIGNER is raised on signimportblock's --keyops input.
-    const notFromFiles = new Set(['FILE_NOT_FOUND', 'KEYOP_DUPLICATE_SIGNER'])
+    const notFromFiles = new Set(['FILE_NOT_FOUND', 'NOT_REGULAR_FILE', 'EMPTY_BLOCK', 'KEYOP_DUPLICATE_SIGNER'])
     for (const c of BLOCK_ERROR_CODES.filter(c => !notFromFiles.has(c))) expect(codes.has(c), `fixture for ${c}`).toBe(true)
   })
 
