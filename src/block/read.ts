@@ -6,7 +6,7 @@ import { rowsRootOf, type TableEntry } from './manifest.js'
 import { tableRootParallel } from './parallel-roots.js'
 import { inspectSchema, readSchemaObjects, type UserTable } from './schema.js'
 import { checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
-import { guardSqlite, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
+import { guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
 /** Everything a block file says about itself, after structural validation. */
 export interface BlockFile {
@@ -52,7 +52,7 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
     if (options.quickCheck !== false || options.checkManifest !== false) m?.finish()
     return file
   } catch (err) {
-    throw isPetalError(err) ? err : sqliteFailure(err, path)
+    throw isPetalError(err) || isEnvironmentFailure(err) ? err : sqliteFailure(err, path)
   } finally {
     db.close()
   }

@@ -55,6 +55,7 @@ export function openBlockReadonly (path: string): Db {
   try {
     db = new Database(path, { readonly: true, fileMustExist: true })
   } catch (err) {
+    if (isEnvironmentFailure(err)) throw err
     throw sqliteFailure(err, path)
   }
   try {
@@ -65,6 +66,7 @@ export function openBlockReadonly (path: string): Db {
     neutraliseModules(db)
   } catch (err) {
     db.close()
+    if (isEnvironmentFailure(err)) throw err
     throw sqliteFailure(err, path)
   }
   return db
@@ -90,14 +92,28 @@ export function sqliteFailure (err: unknown, path: string): BlockError {
 }
 
 /**
+ * Whether a failure is this machine's (a full disk, a failing disk, memory, permissions, a lock),
+ * not the block's: it must never become a verdict on the block, nor a peer's fault.
+ */
+export function isEnvironmentFailure (err: unknown): boolean {
+  const code = errorCode(err)
+  if (code === undefined) return false
+  if (/^E[A-Z]+$/.test(code)) return true // an errno from the file system
+  return ['SQLITE_FULL', 'SQLITE_NOMEM', 'SQLITE_LOCKED', 'SQLITE_PERM', 'SQLITE_INTERRUPT', 'SQLITE_NOLFS'].includes(code) ||
+    ['SQLITE_IOERR', 'SQLITE_BUSY', 'SQLITE_READONLY'].some(p => code === p || code.startsWith(p + '_'))
+}
+
+/**
  * Run `fn` and convert any SQLite exception into a BlockError (CORRUPT unless more specific).
- * Petal's own errors pass unchanged: an interruption (ABORTED) is not a verdict on the block.
+ * Petal's own errors pass unchanged: an interruption (ABORTED) is not a verdict on the block;
+ * nor are failures of this machine (isEnvironmentFailure), which pass unchanged to be reported
+ * as what they are.
  */
 export function guardSqlite<T> (path: string, fn: () => T): T {
   try {
     return fn()
   } catch (err) {
-    if (isPetalError(err)) throw err
+    if (isPetalError(err) || isEnvironmentFailure(err)) throw err
     throw sqliteFailure(err, path)
   }
 }

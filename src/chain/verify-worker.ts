@@ -2,9 +2,9 @@
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
 import { readBlockFile, verifyPrevious, verifySeal, type BlockFile } from '../block/index.js'
 import { parsePublicKey, sha256FileSync, type PublicKey } from '../crypto/index.js'
-import { checkDataFile, readSeal } from '../storage/index.js'
+import { checkDataFile, readSeal, systemFailure } from '../storage/index.js'
 import type { Preverified } from './validate/types.js'
-import { isNotFound, pausepointSync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
+import { isNotFound, isPetalError, pausepointSync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
 
 /**
  * A batch of block files to read (one message per batch: small blocks cost less than a round
@@ -59,7 +59,8 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       }
       out.push({ hash, seal, file, verified })
     } catch (err) {
-      out.push(isNotFound(err) ? { missing: serializeError(err).message } : { error: serializeError(err) })
+      // A failing disk or a permission problem keeps its meaning across the thread boundary.
+      out.push(isNotFound(err) ? { missing: serializeError(err).message } : { error: serializeError(isPetalError(err) ? err : systemFailure(err) ?? err) })
       break // later blocks of the batch are not needed: the replay stops at the first bad one
     }
   }

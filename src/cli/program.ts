@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { asError, isPetalError, type LogLevel } from '../util/index.js'
+import { systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
 import { jsonReplacer, UsageError } from './output.js'
@@ -74,7 +75,9 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
   return status
 }
 
-function reportError (err: unknown, ctx: CliContext | undefined, io: CliIO, json = ctx?.out.json === true): number {
+function reportError (thrown: unknown, ctx: CliContext | undefined, io: CliIO, json = ctx?.out.json === true): number {
+  // A full disk, a failing disk, permissions…: say so with a code and a hint, not a stack trace.
+  const err = isPetalError(thrown) ? thrown : (systemFailure(thrown) ?? thrown)
   const code = exitCodeOf(err)
   if (isPetalError(err)) {
     if (json) io.stdout(JSON.stringify({ error: err.toJSON() }, jsonReplacer) + '\n')

@@ -12,6 +12,10 @@ export const STORAGE_ERROR_CODES = [
   'DATA_FILE_NOT_REGULAR',
   'DISK_FULL',
   'IO_ERROR',
+  'PERMISSION_DENIED',
+  'TOO_MANY_OPEN_FILES',
+  'PATH_CONFLICT',
+  'JOURNAL_INVALID',
   'BLOCK_FILE_MISSING',
   'KEY_NOT_FOUND',
   'KEY_AMBIGUOUS',
@@ -24,6 +28,8 @@ export const STORAGE_ERROR_CODES = [
 export type StorageErrorCode = typeof STORAGE_ERROR_CODES[number]
 
 type None = Record<never, never>
+/** A failure of the machine: `systemCode` is the errno or SQLite code, `path` the file, when known. */
+interface SystemFailure { systemCode?: string, path?: string | undefined }
 
 /** `details` of each code. */
 export interface StorageErrorDetails {
@@ -38,8 +44,13 @@ export interface StorageErrorDetails {
   INDEX_BUSY: { holder?: WriterRecord | undefined }
   /** `path`: the file of the data directory that is not a regular file */
   DATA_FILE_NOT_REGULAR: { path: string }
-  DISK_FULL: None
-  IO_ERROR: None
+  DISK_FULL: SystemFailure
+  IO_ERROR: SystemFailure
+  PERMISSION_DENIED: SystemFailure
+  TOO_MANY_OPEN_FILES: SystemFailure
+  PATH_CONFLICT: SystemFailure
+  /** `path`: the journal file */
+  JOURNAL_INVALID: { path: string }
   /** `height`: the block whose file is missing, when known */
   BLOCK_FILE_MISSING: { height?: number }
   KEY_NOT_FOUND: None
@@ -67,6 +78,10 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
   DATA_FILE_NOT_REGULAR: { meaning: 'a file of the data directory is a symbolic link, a pipe, a device or a directory; Petal opens only regular files there (the message names it)', hint: 'move it aside and put the regular file back (`petal verify` says what is missing)' },
   DISK_FULL: { meaning: 'the disk that holds the data directory is full; nothing was changed', hint: 'free space on that disk, then run the command again' },
   IO_ERROR: { meaning: 'the disk failed while reading or writing the data directory', hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`' },
+  PERMISSION_DENIED: { meaning: 'the operating system refused access to a file (permissions, a read-only file system)', hint: 'check the owner and mode of the file the message names, or run as a user who may use it' },
+  TOO_MANY_OPEN_FILES: { meaning: 'the process ran out of file descriptors', hint: 'raise the limit of open files (`ulimit -n`) and run the command again' },
+  PATH_CONFLICT: { meaning: 'a path is not what it should be (a file where a directory belongs, or the other way round)', hint: 'look at the path the message names and move what is in the way' },
+  JOURNAL_INVALID: { meaning: 'the journal of an interrupted multi-file change (journal.json) is damaged', hint: 'move it out of the data directory (keep it), then run `petal verify`: it names any block file left out of place' },
   BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup' },
   KEY_NOT_FOUND: { meaning: 'no key in the keystore matches, or its key file holds no usable key', hint: 'list keys with `petal mykeys`' },
   KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },

@@ -1,5 +1,5 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { failpoint, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
+import { errorMessage, failpoint, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { moveBlock } from './block-files.js'
 import type { DataDir } from './layout.js'
@@ -32,15 +32,27 @@ export function readJournal (dir: DataDir): Journal | undefined {
     if (isNotFound(err)) return undefined
     throw err
   }
-  // A torn journal cannot exist (atomic write): one that does not parse was not written by Petal.
-  const j = parseJson(text)
+  let j: unknown
+  try {
+    j = parseJson(text)
+  } catch (err) {
+    // A torn journal cannot come from Petal (atomic write); a damaged disk or a hand edit can.
+    throw journalInvalid(dir, errorMessage(err))
+  }
   const moves = isRecord(j) && Array.isArray(j.moves)
     ? j.moves.flatMap((m: unknown): Move[] => isRecord(m) && typeof m.from === 'string' && typeof m.to === 'string' ? [{ from: m.from, to: m.to }] : [])
     : []
   if (!isRecord(j) || typeof j.commit !== 'string' || !Array.isArray(j.moves) || moves.length !== j.moves.length) {
-    throw new StorageError('INDEX_CORRUPT', `${dir.journal} is malformed`, { hint: 'move it aside, then run `petal verify` and, if it fails, `petal reindex`' })
+    throw journalInvalid(dir, 'it does not have the shape of a journal')
   }
   return { commit: j.commit, moves }
+}
+
+function journalInvalid (dir: DataDir, why: string): StorageError {
+  return new StorageError('JOURNAL_INVALID', `the journal of an interrupted change, ${dir.journal}, cannot be read: ${why}`, {
+    hint: `move ${dir.journal} out of the data directory (keep it), then run \`petal verify\`: it names any block file an interrupted change left out of place`,
+    details: { path: dir.journal }
+  })
 }
 
 export function removeJournal (dir: DataDir): void {

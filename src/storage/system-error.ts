@@ -1,0 +1,63 @@
+import { dirname } from 'node:path'
+import { errorCode, errorMessage, isRecord } from '../util/index.js'
+import { StorageError, type StorageErrorCode } from './errors.js'
+
+interface Failure { code: StorageErrorCode, what: string, hint: string }
+
+/** Operating-system error codes (errno names) that say something about the machine, not a bug. */
+function classifyErrno (code: string, path: string | undefined): Failure | undefined {
+  const where = path === undefined ? 'the disk' : `the disk that holds ${dirname(path)}`
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return { code: 'DISK_FULL', what: 'no space left on the disk', hint: `free space on ${where} and run the command again; nothing was changed` }
+    case 'EFBIG':
+      return { code: 'DISK_FULL', what: 'a file grew past the size this process or file system allows', hint: `raise the file-size limit (\`ulimit -f\`) or free space on ${where}, then run the command again; nothing was changed` }
+    case 'EIO':
+      return { code: 'IO_ERROR', what: 'the disk failed to read or write', hint: `check ${where} (dmesg, fsck) before going on; \`petal verify\` checks the block files` }
+    case 'EACCES':
+    case 'EPERM':
+      return { code: 'PERMISSION_DENIED', what: 'permission denied', hint: path === undefined ? 'run as a user who may read and write these files' : `check the owner and mode of ${path}, or run as a user who may use it` }
+    case 'EROFS':
+      return { code: 'PERMISSION_DENIED', what: 'the file system is read-only', hint: 'commands that only read (status, blocks, block, signers, verify, query) work there; others need a writable disk' }
+    case 'EMFILE':
+    case 'ENFILE':
+      return { code: 'TOO_MANY_OPEN_FILES', what: 'too many open files', hint: 'raise the limit of open files (`ulimit -n`) and run the command again' }
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'EEXIST':
+    case 'ELOOP':
+    case 'ENAMETOOLONG':
+      return { code: 'PATH_CONFLICT', what: 'a path is not what it should be (a file where a directory belongs, or the other way round)', hint: path === undefined ? 'check the paths you gave' : `look at ${path}: move what is in the way` }
+    default:
+      return undefined
+  }
+}
+
+/** SQLite result codes that say something about the machine (the database file's disk). */
+function classifySqlite (code: string): Failure | undefined {
+  if (code === 'SQLITE_FULL') return { code: 'DISK_FULL', what: 'no space left on the disk (SQLite)', hint: 'free space on the disk that holds the data directory and run the command again; SQLite rolled the change back' }
+  if (['SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_IOERR_TRUNCATE', 'SQLITE_IOERR_SHMSIZE'].includes(code)) {
+    // SQLite does not say which errno: a full disk and a file-size limit (EFBIG) end here too.
+    return { code: 'IO_ERROR', what: `a write failed under SQLite (${code})`, hint: 'free space on the disk that holds the data directory or raise the file-size limit (`ulimit -f`); if neither is the cause, check the disk (dmesg, fsck). SQLite rolled the change back' }
+  }
+  if (code.startsWith('SQLITE_IOERR')) return { code: 'IO_ERROR', what: `the disk failed under SQLite (${code})`, hint: 'check the disk (dmesg, fsck); SQLite rolled the change back' }
+  if (code === 'SQLITE_CANTOPEN') return { code: 'PERMISSION_DENIED', what: 'SQLite cannot open a database file', hint: 'check that the data directory exists and that this user may read and write it' }
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM') return { code: 'PERMISSION_DENIED', what: 'a database file cannot be written', hint: 'run the command as a user who may write the data directory' }
+  return undefined
+}
+
+/**
+ * Map a failure of the operating system or of SQLite's file layer — a full disk, a file-size
+ * limit, a failing disk, permissions, too many open files, a path in the way — to a coded
+ * StorageError with a hint, or undefined for anything else (a real bug). Used wherever such an
+ * error can surface, and by the CLI as its last line before reporting an internal error.
+ */
+export function systemFailure (err: unknown): StorageError | undefined {
+  const code = errorCode(err)
+  if (!isRecord(err) || code === undefined) return undefined
+  const path = typeof err.dest === 'string' && code !== 'EACCES' ? err.dest : typeof err.path === 'string' ? err.path : undefined
+  const f = code.startsWith('SQLITE_') ? classifySqlite(code) : classifyErrno(code, path)
+  if (f === undefined) return undefined
+  return new StorageError(f.code, `${f.what}: ${errorMessage(err)}`, { hint: f.hint, details: { systemCode: code, path }, cause: err })
+}
