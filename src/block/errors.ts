@@ -37,6 +37,7 @@ export const BLOCK_ERROR_CODES = [
   'BAD_SEAL',
   // key operations
   'KEYOP_MALFORMED',
+  'KEYOP_KEY_NOT_CANONICAL',
   'KEYOP_MIXED',
   'KEYOP_BAD_SIGNATURE',
   'KEYOP_SIGNER_NOT_AUTHORISED',
@@ -86,6 +87,7 @@ export interface BlockErrorDetails {
   BAD_SEAL: { height: number, hash: string }
   /** `row`: index of the `_keys` row at fault */
   KEYOP_MALFORMED: At & { row?: number }
+  KEYOP_KEY_NOT_CANONICAL: At & { row: number }
   KEYOP_MIXED: KeyAt
   KEYOP_BAD_SIGNATURE: KeyAt & { signer: string }
   KEYOP_SIGNER_NOT_AUTHORISED: KeyAt & { signer: string }
@@ -137,6 +139,7 @@ export const BLOCK_ERROR_DOCS: Readonly<Record<BlockErrorCode, CodeDoc>> = {
   BAD_PREV_SIGNATURE: { meaning: '_meta.PreviousBlockHashSignature does not verify with the signer\'s key' },
   BAD_SEAL: { meaning: 'the block\'s seal (.sig) does not verify with the signer\'s key', hint: 'the seal belongs to another block, or the block was altered' },
   KEYOP_MALFORMED: { meaning: 'a _keys row or an endorsement file is malformed', hint: 'give the endorsement file written by `petal signkey`' },
+  KEYOP_KEY_NOT_CANONICAL: { meaning: 'a _keys row names a key in another encoding than its canonical SPKI (a second identity for the same key)', hint: 'endorse the key in its canonical encoding, as `petal mykeys` prints it' },
   KEYOP_MIXED: { meaning: 'one block both adds and revokes the same key' },
   KEYOP_BAD_SIGNATURE: { meaning: 'an endorsement\'s signature does not verify with its signer\'s key' },
   KEYOP_SIGNER_NOT_AUTHORISED: { meaning: 'an endorsement is by a key that is not a signatory at the block\'s parent', hint: 'keys added in a block can endorse only from the next block on' },

@@ -1,4 +1,4 @@
-import { isKeyId, parsePublicKey, type PublicKey } from '../crypto/index.js'
+import { CryptoError, isKeyId, parsePublicKey, type PublicKey } from '../crypto/index.js'
 import { fromHex, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
 import type { Db } from './sqlite.js'
@@ -50,8 +50,15 @@ export function parseKeyOpRow (r: RawRow, index: number): KeyOpRow {
   let publicKey: PublicKey
   try {
     publicKey = parsePublicKey(r.pubkey)
-  } catch {
-    throw bad('pubkey is not a canonical P-256 SPKI in hex')
+  } catch (err) {
+    // One key, one id: another encoding of a signatory's point would be a second identity (a
+    // revoked key back under an alias, one private key in two quorum seats).
+    if (err instanceof CryptoError && err.code === 'PUBLIC_KEY_NOT_CANONICAL') {
+      throw new BlockError('KEYOP_KEY_NOT_CANONICAL', `_keys row ${index}: pubkey is another encoding of key ${err.details.canonicalId}, not its canonical SPKI`, {
+        details: { row: index }, hint: 'endorse the key in its canonical encoding (as `petal mykeys` prints it)'
+      })
+    }
+    throw bad('pubkey is not a P-256 SPKI in hex')
   }
   if (publicKey.id !== r.pubkey_hash) throw bad('pubkey_hash does not match pubkey')
   if (typeof r.signature !== 'string' || r.signature === '' || fromHex(r.signature) === undefined) throw bad('signature is not lower-case hex')

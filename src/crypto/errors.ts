@@ -2,6 +2,7 @@ import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
 
 export const CRYPTO_ERROR_CODES = [
   'BAD_PUBLIC_KEY',
+  'PUBLIC_KEY_NOT_CANONICAL',
   'BAD_PRIVATE_KEY',
   'BAD_PASSPHRASE',
   'BAD_KEY_ENVELOPE'
@@ -9,8 +10,17 @@ export const CRYPTO_ERROR_CODES = [
 
 export type CryptoErrorCode = typeof CRYPTO_ERROR_CODES[number]
 
-/** `details` of each code: none carries any (the message says what is wrong with the key). */
-export type CryptoErrorDetails = Record<CryptoErrorCode, Record<never, never>>
+type None = Record<never, never>
+
+/** `details` of each code (the message says what is wrong with the key). */
+export interface CryptoErrorDetails {
+  BAD_PUBLIC_KEY: None
+  /** `canonical`: the key's canonical SPKI in hex; `canonicalId`: its key id */
+  PUBLIC_KEY_NOT_CANONICAL: { canonical: string, canonicalId: string }
+  BAD_PRIVATE_KEY: None
+  BAD_PASSPHRASE: None
+  BAD_KEY_ENVELOPE: None
+}
 
 /** A key that cannot be parsed or decrypted. */
 export class CryptoError<C extends CryptoErrorCode = CryptoErrorCode> extends PetalError<C, CryptoErrorDetails[C]> {
@@ -19,6 +29,7 @@ export class CryptoError<C extends CryptoErrorCode = CryptoErrorCode> extends Pe
 
 export const CRYPTO_ERROR_DOCS: Readonly<Record<CryptoErrorCode, CodeDoc>> = {
   BAD_PUBLIC_KEY: { meaning: 'not a P-256 public key in a form Petal reads', hint: 'give the key as hex SPKI DER (as `petal mykeys` prints it) or as a PEM file' },
+  PUBLIC_KEY_NOT_CANONICAL: { meaning: 'a P-256 public key in another encoding than its canonical one (compressed or hybrid point, explicit curve parameters, trailing or non-minimal DER): one key has one id, so only the 91-byte SPKI of the uncompressed point is accepted', hint: 'give the key as `petal mykeys` prints it; details.canonical is the same key in its canonical encoding' },
   BAD_PRIVATE_KEY: { meaning: 'not a P-256 private key in a form Petal reads', hint: 'give a P-256 key as PEM (PKCS#8 or SEC1), DER, or hex DER' },
   BAD_PASSPHRASE: { meaning: 'the passphrase does not decrypt the key', hint: 'check --passphrase-file or PETAL_PASSPHRASE' },
   BAD_KEY_ENVELOPE: { meaning: 'an encrypted key file in the keystore is malformed', hint: 'restore the key file from a backup, or import the key again (`petal keys import FILE`)' }

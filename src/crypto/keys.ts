@@ -43,33 +43,66 @@ function assertP256 (k: KeyObject): void {
   }
 }
 
+/** SPKI DER of a P-256 key up to its point: SEQUENCE { AlgorithmIdentifier { ecPublicKey, prime256v1 }, BIT STRING (66 bytes, 0 unused bits) }. */
+const SPKI_PREFIX = fromHex('3059301306072a8648ce3d020106082a8648ce3d030107034200') as Uint8Array
+
+/**
+ * The one encoding of a P-256 public key Petal accepts: the 91-byte SPKI DER with the named curve
+ * and the uncompressed point (0x04 ‖ X ‖ Y), built from the decoded point itself. OpenSSL keeps
+ * the encoding a key was imported with (compressed, hybrid, explicit parameters), so what it
+ * exports cannot be the identity: the same point encoded another way would get another key id.
+ */
+function canonicalSpki (k: KeyObject): Uint8Array {
+  const jwk = k.export({ format: 'jwk' })
+  const x = jwk.x === undefined ? undefined : Buffer.from(jwk.x, 'base64url')
+  const y = jwk.y === undefined ? undefined : Buffer.from(jwk.y, 'base64url')
+  if (x?.length !== 32 || y?.length !== 32) throw badPublicKey('the point has no 32-byte coordinates')
+  return new Uint8Array(Buffer.concat([SPKI_PREFIX, Buffer.of(0x04), x, y]))
+}
+
 function publicKeyFromObject (k: KeyObject): PublicKey {
-  const spki = new Uint8Array(k.export({ type: 'spki', format: 'der' }))
+  const spki = canonicalSpki(k)
   return { spki, id: keyIdOf(spki), hex: toHex(spki) }
 }
 
+/** The DER inside a single PEM `PUBLIC KEY` block. */
+function pemBody (pem: string): Uint8Array {
+  const m = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(pem.trim() + '\n')
+  if (m === null) throw badPublicKey('not a single PEM "PUBLIC KEY" block (give the public key as `petal keys export` writes it)')
+  return new Uint8Array(Buffer.from((m[1] as string).replace(/\s/g, ''), 'base64'))
+}
+
 /**
- * Parse a public key given as SPKI DER bytes, lower-case hex of SPKI DER, or PEM. The bytes must
- * be the canonical encoding (uncompressed point), so that the key id is unambiguous.
+ * Parse a public key given as SPKI DER bytes, lower-case hex of SPKI DER, or a PEM `PUBLIC KEY`.
+ * Only the canonical encoding is accepted — the 91-byte SPKI of the uncompressed point with the
+ * named curve, and nothing after it — so that one key has one key id: a compressed (02/03) or
+ * hybrid (06/07) point, explicit curve parameters, trailing or non-minimal DER, or a raw point is
+ * PUBLIC_KEY_NOT_CANONICAL when it decodes to a P-256 key, else BAD_PUBLIC_KEY.
  */
 export function parsePublicKey (input: Uint8Array | string): PublicKey {
   let k: KeyObject
-  let der: Uint8Array | undefined
+  let der: Uint8Array
   try {
-    if (typeof input === 'string' && input.includes('-----BEGIN')) {
-      k = createPublicKey(input)
-    } else {
-      der = typeof input === 'string' ? fromHex(input.trim()) : input
-      if (der === undefined) throw badPublicKey('not lower-case hex')
-      k = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' })
+    if (typeof input === 'string' && input.includes('-----BEGIN')) der = pemBody(input)
+    else {
+      const d = typeof input === 'string' ? fromHex(input.trim()) : input
+      if (d === undefined) throw badPublicKey('not lower-case hex')
+      der = d
     }
+    k = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' })
   } catch (err) {
     if (err instanceof CryptoError) throw err
     throw badPublicKey(errorMessage(err))
   }
+  // Explicit parameters that spell out P-256 decode as prime256v1 too; the bytes below tell.
   assertP256(k)
   const pub = publicKeyFromObject(k)
-  if (der !== undefined && !equalBytes(der, pub.spki)) throw badPublicKey('not the canonical SPKI encoding')
+  if (!equalBytes(der, pub.spki)) {
+    throw new CryptoError('PUBLIC_KEY_NOT_CANONICAL', `not the canonical encoding of a P-256 public key (${der.length} bytes; Petal takes only the 91-byte SPKI of the uncompressed point): the same key is ${pub.id}`, {
+      hint: 'give the key as `petal mykeys` or `petal keys export` prints it (uncompressed point, named curve)',
+      details: { canonical: pub.hex, canonicalId: pub.id }
+    })
+  }
   return pub
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
+import { ECDH } from 'node:crypto'
 import { readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
@@ -82,6 +83,30 @@ describe('failures of the machine are coded, hinted, and change nothing', () => 
     renameSync(join(dir, 'journal.json'), join(tmpDir(), 'journal.json'))
     expect(await tip(dir)).toBe(0)
     expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'j.db'))])).code).toBe(0)
+  })
+
+  it('signkey refuses a key in another encoding than the canonical one, naming its id', async () => {
+    const dir = await newDir()
+    const keys = JSON.parse((await petal(['--dir', dir, '--json', 'mykeys'])).stdout) as Array<{ id: string, public_key: string }>
+    const spki = Buffer.from(keys[0]?.public_key as string, 'hex')
+    const compressed = ECDH.convertKey(spki.subarray(26), 'prime256v1', undefined, undefined, 'compressed') as Buffer
+    const alias = Buffer.concat([Buffer.of(0x30, 0x39), spki.subarray(2, 23), Buffer.of(0x03, 0x22, 0x00), compressed]).toString('hex')
+    const r = await petal(['--dir', dir, 'signkey', alias, '--op', 'add'])
+    expect(r.code).toBe(5)
+    expect(r.stderr).toContain(`the same key is ${keys[0]?.id as string} [PUBLIC_KEY_NOT_CANONICAL]`)
+  })
+
+  it('import --from a directory of another chain says so, with a true hint', async () => {
+    const mine = await newDir()
+    const theirs = await newDir()
+    expect((await petal(['--dir', theirs, 'signimportblock', makeSqlite(join(tmpDir(), 'o.db'))])).code).toBe(0)
+    const r = await petal(['--dir', mine, 'import', '--from', theirs])
+    expect(r.code).toBe(4)
+    expect(r.stderr).toMatch(/holds another chain \(genesis [0-9a-f]{64}\); this data directory holds chain [0-9a-f]{64} \[GENESIS_MISMATCH\]/)
+    expect(r.stderr).not.toContain('PARENT_UNKNOWN')
+    const hint = /hint: .*e\.g\. `petal --dir (\S+) status`/.exec(r.stderr)
+    expect(hint?.[1]).toBe(theirs)
+    expect((await petal(['--dir', theirs, 'status'])).code).toBe(0)
   })
 
   it('a file where the data directory needs a directory is PATH_CONFLICT, not a stack trace', async () => {

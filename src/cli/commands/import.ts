@@ -1,9 +1,10 @@
 import { existsSync, statSync } from 'node:fs'
 import type { Command } from 'commander'
-import { IMPORT_PASSES, importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
+import { ChainError, IMPORT_PASSES, importBlock, resealOrphan, type ImportResult } from '../../chain/index.js'
+import { sha256File } from '../../crypto/index.js'
 import type { OnWorkProgress } from '../../util/index.js'
 import { Ingest, IngestError } from '../../ingest/index.js'
-import { DataDir, readSeal, sealPathOf } from '../../storage/index.js'
+import { checkDataFile, DataDir, readSeal, sealPathOf } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { short, UsageError } from '../output.js'
@@ -22,6 +23,15 @@ async function importDir (ctx: CliContext, from: string, wait: number | undefine
   const chain = ctx.openChain()
   const src = new DataDir(from)
   if (!existsSync(src.blockPath(0))) throw new UsageError(`${from} is not a Petal data directory (no genesis block)`, `--from takes a data directory, the one that holds 0000/block_00000000.db`)
+  // Another chain's blocks would each fail as PARENT_UNKNOWN: say what is wrong instead.
+  checkDataFile(src.blockPath(0), 'genesis block file')
+  const theirs = await sha256File(src.blockPath(0), { signal: ctx.signal })
+  if (theirs !== chain.chainId) {
+    throw new ChainError('GENESIS_MISMATCH', `${from} holds another chain (genesis ${theirs}); this data directory holds chain ${chain.chainId}`, {
+      hint: `import --from takes a data directory of the same chain; to work with the other chain, give its directory with --dir (e.g. \`petal --dir ${from} status\`)`,
+      details: { theirs, ours: chain.chainId }
+    })
+  }
   let last = 0
   while (existsSync(src.blockPath(last + 1))) last++
   const paths = Array.from({ length: last }, (_, i) => src.blockPath(i + 1))
