@@ -50,4 +50,4 @@ const status = await runCli(process.argv.slice(2), {
 process.exitCode = status
 // Interrupted: everything the command opened is closed by now; do not let a thread stuck in a
 // system call (a worker reading a file) keep the process alive. Exit once stdout is flushed.
-if (status === EXIT.INTERRUPTED) process.stdout.write('', () => process.exit(status))
+if (status === EXIT.INTERRUPTED) process.stdout.write('', () => { endNow(status) })
