@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
-import { StorageError, type BlockRecord, type DataDir } from '../storage/index.js'
+import { dataFileExists, StorageError, type BlockRecord, type DataDir } from '../storage/index.js'
 
 const VERIFIED_MAX = 4096
 
@@ -25,6 +25,8 @@ export class BlockFiles {
     for (const path of b.canonical ? this.dir.wherever(b.height, b.hash) : [this.dir.forkPath(b.hash), this.dir.blockPath(b.height), this.dir.forkPath(b.hash)]) {
       let fh: FileHandle
       try {
+        // lstat first: opening a named pipe would hold a thread-pool thread until someone writes.
+        if (!dataFileExists(path, 'block file')) continue
         fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
       } catch {
         continue

@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorMessage, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
+import { checkDataFile } from '../storage/index.js'
 
 /** read: every GET and POST /query. write: also POST /records, PUT /tables. */
 export type TokenScope = 'read' | 'write'
@@ -101,6 +102,7 @@ export class TokenStore {
   private read (): TokenRecord[] {
     let text: string
     try {
+      checkDataFile(this.path, 'token file')
       text = readFileSync(this.path, 'utf8')
     } catch (err) {
       if (isNotFound(err)) return []
