@@ -44,7 +44,7 @@ function assertP256 (k: KeyObject): void {
 }
 
 /** SPKI DER of a P-256 key up to its point: SEQUENCE { AlgorithmIdentifier { ecPublicKey, prime256v1 }, BIT STRING (66 bytes, 0 unused bits) }. */
-const SPKI_PREFIX = fromHex('3059301306072a8648ce3d020106082a8648ce3d030107034200') as Uint8Array
+const SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
 
 /**
  * The one encoding of a P-256 public key Petal accepts: the 91-byte SPKI DER with the named curve
@@ -68,8 +68,9 @@ function publicKeyFromObject (k: KeyObject): PublicKey {
 /** The DER inside a single PEM `PUBLIC KEY` block. */
 function pemBody (pem: string): Uint8Array {
   const m = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(pem.trim() + '\n')
-  if (m === null) throw badPublicKey('not a single PEM "PUBLIC KEY" block (give the public key as `petal keys export` writes it)')
-  return new Uint8Array(Buffer.from((m[1] as string).replace(/\s/g, ''), 'base64'))
+  const body = m?.[1]
+  if (body === undefined) throw badPublicKey('not a single PEM "PUBLIC KEY" block (give the public key as `petal keys export` writes it)')
+  return new Uint8Array(Buffer.from(body.replace(/\s/g, ''), 'base64'))
 }
 
 /**
