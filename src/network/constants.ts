@@ -16,6 +16,11 @@ export function announceTopic (chainId: string): string {
   return `/petal/${chainId}/announce/1`
 }
 
+/** Gossip topic of signed checkpoints (C2SP notes) of one chain. */
+export function checkpointTopic (chainId: string): string {
+  return `/petal/${chainId}/checkpoints/1`
+}
+
 const KiB = 1024
 const MiB = 1024 * KiB
 
@@ -32,6 +37,8 @@ export const LIMITS = {
   chainparamsRequest: 64,
   chainparamsResponse: 64 * KiB,
   announcement: 8 * KiB,
+  /** one signed checkpoint note (text, signatures and cosignatures) */
+  checkpoint: 8 * KiB,
   /** one gossipsub RPC (many messages plus control); libp2p's default is 4 MiB */
   gossipRpc: 1 * MiB,
   /** one header's signature fields, in hex digits (a P-256 DER signature is at most 72 bytes) */

@@ -8,6 +8,7 @@ import { protocolId } from './constants.js'
 import { Discovery } from './discovery.js'
 import { NetworkError, offenceOf } from './errors.js'
 import { Gossip, type AnnouncementSource, type Verdict } from './gossip.js'
+import { CheckpointGossip } from './checkpoint-gossip.js'
 import { KnownPeers, type KnownPeer } from './known-peers.js'
 import { createPetalLibp2p, type PetalLibp2p } from './libp2p.js'
 import type { NetworkOptions } from './options.js'
@@ -26,6 +27,9 @@ export interface NetworkEvents {
   onPeerDisconnected: (peer: string) => void
   validateAnnouncement: (h: WireHeader) => Verdict
   onAnnouncement: (h: WireHeader, from: AnnouncementSource) => void
+  /** Signed checkpoints (absent: the node ignores them). */
+  validateCheckpoint?: (note: string) => Verdict
+  onCheckpoint?: (note: string, from: string) => void
 }
 
 export interface PeerSummary {
@@ -64,6 +68,7 @@ export class Network {
   readonly scores: PeerScores
   private readonly logger: Logger
   private readonly gossip: Gossip
+  private readonly checkpoints: CheckpointGossip
   private readonly discovery?: Discovery
   private readonly known: KnownPeers
   private readonly serve: ServeContext
@@ -77,6 +82,10 @@ export class Network {
     const report = (peer: string, offence: Offence, detail: string): void => { this.report(peer, offence, detail) }
     this.serve = { report, logger: this.logger }
     this.gossip = new Gossip(libp2p, c.source.chainId, { validate: h => c.events.validateAnnouncement(h), onAnnouncement: (h, f) => { c.events.onAnnouncement(h, f) } }, report, this.logger)
+    this.checkpoints = new CheckpointGossip(libp2p, c.source.chainId, {
+      validate: note => c.events.validateCheckpoint?.(note) ?? 'ignore',
+      onCheckpoint: (note, from) => { c.events.onCheckpoint?.(note, from) }
+    }, report, this.logger)
     const canDial = (p: string): boolean => !scores.isBanned(p)
     if (o.discovery !== false) this.discovery = new Discovery(libp2p, c.source.chainId, o.discovery, canDial, this.logger)
     this.known = new KnownPeers(libp2p, o.peersFile, o.redial, canDial, c.clock ?? systemClock, this.logger)
@@ -122,6 +131,7 @@ export class Network {
       throw new NetworkError('LISTEN_FAILED', `cannot listen on ${this.o.listen.join(', ')}: ${listenReason(err)}`, { hint: 'choose another --listen address or port (port 0 picks a free one)', cause: err })
     }
     this.gossip.start()
+    this.checkpoints.start()
     this.known.start(this.o.redialTickMs)
     this.discovery?.start()
     this.started = true
@@ -136,6 +146,7 @@ export class Network {
       ['stopping discovery', async () => { await this.discovery?.stop() }],
       ['stopping the known-peers loop', async () => { await this.known.stop() }],
       ['leaving the announcement topic', () => { this.gossip.stop() }],
+      ['leaving the checkpoint topic', () => { this.checkpoints.stop() }],
       ['removing peer listeners', () => {
         this.libp2p.removeEventListener('peer:connect', this.onConnect)
         this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
@@ -188,6 +199,11 @@ export class Network {
   /** `onBytes` counts the block's bytes as they arrive (for progress). */
   async fetchBlock (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
     return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.c.source.chainId, hash, dest, { ...o, minRate: this.o.blockRateFloor }))
+  }
+
+  /** Publish a signed checkpoint note; resolves to the number of peers it was sent to. */
+  async publishCheckpoint (note: string): Promise<number> {
+    return await this.checkpoints.publish(note)
   }
 
   /** Publish a block announcement; resolves to the number of peers it was sent to. */

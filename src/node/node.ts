@@ -3,7 +3,7 @@ import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
-import { signTipCheckpoints } from '../proof/index.js'
+import { judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints } from '../proof/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
@@ -12,6 +12,9 @@ import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
 import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
+
+/** How often a signatory gossips its latest checkpoints again when its tip does not move. */
+const CHECKPOINT_GOSSIP_MS = 5_000
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
 
@@ -35,6 +38,9 @@ export class PetalNode {
   private lastRole: NodeRole = 'follower'
   /** The tip this node last signed checkpoints for. */
   private checkpointedTip = ''
+  /** The checkpoints this node signed last, and when it last gossiped them. */
+  private lastNotes: string[] = []
+  private lastGossip = 0
   private readonly checkpointMutex = new Mutex()
   private startedAt = new Date()
   private running = false
@@ -91,7 +97,11 @@ export class PetalNode {
           onPeerConnected: p => { sync?.peerConnected(p) },
           onPeerDisconnected: p => { sync?.peerDisconnected(p) },
           validateAnnouncement: h => sync?.validateAnnouncement(h) ?? 'ignore',
-          onAnnouncement: (h, from) => { sync?.announcement(h, from) }
+          onAnnouncement: (h, from) => { sync?.announcement(h, from) },
+          validateCheckpoint: note => judgeCheckpoint(chain, note),
+          onCheckpoint: (note, from) => {
+            keepReceivedCheckpoint(chain, note, from).catch((err: unknown) => { logger.debug('checkpoint from a peer not kept', { from, error: errorMessage(err) }) })
+          }
         }
       }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
       let node: PetalNode | undefined
@@ -200,10 +210,17 @@ export class PetalNode {
     if (key === undefined) return
     await this.checkpointMutex.run(async () => {
       const tip = this.chain.tip().hash
-      if (tip === this.checkpointedTip) return
-      const notes = await signTipCheckpoints(this.chain, key, { signal: this.controller.signal })
-      this.checkpointedTip = tip
-      if (notes.length > 0) this.logger.debug('signed checkpoints', { tip })
+      if (tip !== this.checkpointedTip) {
+        const notes = await signTipCheckpoints(this.chain, key, { signal: this.controller.signal })
+        this.checkpointedTip = tip
+        if (notes.length > 0) { this.lastNotes = notes; this.lastGossip = 0 }
+        if (notes.length > 0) this.logger.debug('signed checkpoints', { tip })
+      }
+      // Peers keep them too, so that any node can prove rows (a follower signs nothing); again
+      // now and then, for peers that joined since.
+      if (this.lastNotes.length === 0 || Date.now() - this.lastGossip < CHECKPOINT_GOSSIP_MS) return
+      this.lastGossip = Date.now()
+      for (const note of this.lastNotes) await this.network.publishCheckpoint(note).catch((err: unknown) => { this.logger.debug('checkpoint not gossiped', { error: errorMessage(err) }) })
     })
   }
 

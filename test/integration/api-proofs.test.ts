@@ -15,11 +15,11 @@ const alice = fixtureKey('alice')
 const HTTP = { address: { host: '127.0.0.1', port: 0 } }
 
 /** The node's latest checkpoint once it covers `height`. */
-async function checkpointCovering (node: PetalNode, height: number): Promise<{ size: number, note: string, final: boolean, tip: number, root: string }> {
+async function checkpointCovering (node: PetalNode, height: number): Promise<{ size: number, note: string, final: boolean, tip: number, root: string, source: string }> {
   return await waitFor(async () => {
     const r = await http((node.httpUrl ?? '') + 'api/v1/checkpoints/latest')
     const c = r.json as { size?: number }
-    return r.status === 200 && (c.size ?? 0) > height ? r.json as { size: number, note: string, final: boolean, tip: number, root: string } : undefined
+    return r.status === 200 && (c.size ?? 0) > height ? r.json as { size: number, note: string, final: boolean, tip: number, root: string, source: string } : undefined
   }, { what: `a checkpoint covering height ${height}` })
 }
 
@@ -96,11 +96,17 @@ describe('proof endpoints on a running node', () => {
     expect((await verifyProof(cons.text, { ...old, keys: trust.keys })).ok).toBe(true)
     expect(errorOf(await get('proofs/consistency?from=2&to=99', 'proofs/consistency')).code).toBe('PROOF_NO_CHECKPOINT')
 
-    // A follower signs nothing (no gossip of checkpoints yet): it says so.
+    // A follower signs nothing, but keeps the signatory's gossiped checkpoints and proves rows against them.
     await waitConverged([a, b], { height: 3 })
-    const none = await http((b.httpUrl ?? '') + 'api/v1/checkpoints/latest')
-    expect(none.status).toBe(409)
-    expect(errorOf(none).code).toBe('PROOF_NO_CHECKPOINT')
+    const fromB = await checkpointCovering(b, 3)
+    expect(fromB.source).toMatch(/^peer /)
+    const proofB = await http((b.httpUrl ?? '') + `api/v1/receipts/${rid}/proof`)
+    expect(errorOf(proofB).code, 'a receipt is answered by the node that issued it').toBe('INGEST_UNKNOWN_RECEIPT')
+    const rowB = await http((b.httpUrl ?? '') + 'api/v1/blocks/2/tables/readings/rows/2/proof')
+    expect(rowB.status, rowB.text).toBe(200)
+    const r3 = await verifyProof(rowB.text, trust)
+    expect(r3.ok, r3.failure?.message).toBe(true)
+    expect(r3.rows[0]?.values).toEqual([{ text: 'B' }, { integer: '-2' }])
 
     // Every proof route was checked against the OpenAPI document here (api-read.test.ts leaves them to this file).
     for (const route of ['blocks/{ref}/tables/{table}/rows/{rowid}/proof', 'proofs/row', 'receipts/{id}/proof', 'proofs/consistency', 'checkpoints/latest', 'checkpoint']) {

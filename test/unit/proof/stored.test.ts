@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { Chain, chainTreeLeaf, importBlock, reindexChain, signImport } from '../../../src/chain/index.js'
 import {
   buildConsistencyProof, buildProofBundle, chainLeafHash, chainLeafOf, findCheckpoint, inclusionProof, signTipCheckpoints,
-  signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows
+  signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows, judgeCheckpoint, keepReceivedCheckpoint, signCheckpoint, checkpointText
 } from '../../../src/proof/index.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { toHex } from '../../../src/util/index.js'
@@ -157,5 +157,43 @@ describe('signed checkpoints kept by the node', () => {
     const again = Chain.open(dir)
     expect(findCheckpoint(again)?.note).toBe(current.note)
     again.close()
+  })
+})
+
+describe('checkpoints from peers', () => {
+  it('keeps one signed by an active signatory over its own tree; rejects forgeries, ignores what it cannot check yet', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 2, 2)
+    chain.close()
+    const dirB = join(tmpDir(), 'b')
+    cpSync(dir, dirB, { recursive: true })
+    const a = Chain.open(dir)
+    const b = Chain.open(dirB)
+    await extendChain(a, alice, 1, 2)
+    const [latest, final] = await signTipCheckpoints(a, alice)
+    if (latest === undefined) throw new Error('no checkpoint')
+    // b is one block behind a: a's latest is beyond b's tree, a checkpoint of b's own size is not.
+    expect(judgeCheckpoint(b, latest)).toBe('ignore')
+    const sized = signCheckpoint(checkpointText({ chainId: a.chainId, size: 3, root: treeRoot(storedChainTree(a), 3), tip: 3, maxReorgDepth: 100 }), [alice])
+    expect(judgeCheckpoint(b, sized)).toBe('accept')
+    expect(await keepReceivedCheckpoint(b, sized, 'peerX')).toBe(true)
+    expect(await keepReceivedCheckpoint(b, sized, 'peerX'), 'kept once').toBe(false)
+    expect(findCheckpoint(b)).toMatchObject({ size: 3, source: 'peer peerX' })
+    if (final !== undefined) expect(judgeCheckpoint(b, final)).not.toBe('reject')
+
+    // A bad signature by the signatory: reject (the sender is blamed).
+    const lines = sized.split('\n')
+    const sig = lines.at(-2) ?? ''
+    const flipped = sig.slice(0, -6) + (sig.at(-6) === 'A' ? 'B' : 'A') + sig.slice(-5)
+    expect(judgeCheckpoint(b, [...lines.slice(0, -2), flipped, ''].join('\n'))).toBe('reject')
+    // Signed by a key that is not a signatory: nothing to check it with.
+    const bob = fixtureKey('bob')
+    expect(judgeCheckpoint(b, signCheckpoint(checkpointText({ chainId: a.chainId, size: 3, root: treeRoot(storedChainTree(a), 3), tip: 3, maxReorgDepth: 100 }), [bob]))).toBe('ignore')
+    // Another root at a size b has (another branch): ignore; another chain: reject; garbage: reject.
+    expect(judgeCheckpoint(b, signCheckpoint(checkpointText({ chainId: a.chainId, size: 3, root: new Uint8Array(32), tip: 3, maxReorgDepth: 100 }), [alice]))).toBe('ignore')
+    expect(judgeCheckpoint(b, signCheckpoint(checkpointText({ chainId: 'f'.repeat(64), size: 3, root: new Uint8Array(32), tip: 3, maxReorgDepth: 100 }), [alice]))).toBe('reject')
+    expect(judgeCheckpoint(b, 'hello\n')).toBe('reject')
+    a.close()
+    b.close()
   })
 })

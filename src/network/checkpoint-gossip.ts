@@ -1,0 +1,88 @@
+import { TopicValidatorResult, type GossipsubMessage, type Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { errorMessage, type Logger } from '../util/index.js'
+import { checkpointTopic, LIMITS } from './constants.js'
+import type { Verdict } from './gossip.js'
+import type { PetalLibp2p } from './libp2p.js'
+import type { Offence } from './scoring.js'
+
+export interface CheckpointHandlers {
+  /** Judge a signed checkpoint note (signature by an active signatory, root of the local tree); fast. */
+  validate: (note: string) => Verdict
+  /** An accepted checkpoint, with the peer that forwarded it. */
+  onCheckpoint: (note: string, from: string) => void
+}
+
+/**
+ * Signed checkpoints over gossipsub (docs/proofs.md): one topic per chain, one C2SP signed note
+ * (UTF-8 text) per message, at most LIMITS.checkpoint bytes. A signatory publishes the checkpoints
+ * it signs; every node keeps those it can check, so a node that signs nothing can still prove rows.
+ */
+export class CheckpointGossip {
+  private readonly topic: string
+  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => { this.deliver(evt.detail) }
+
+  constructor (
+    private readonly node: PetalLibp2p,
+    chainId: string,
+    private readonly handlers: CheckpointHandlers,
+    private readonly report: (peer: string, offence: Offence, detail: string) => void,
+    private readonly logger: Logger
+  ) {
+    this.topic = checkpointTopic(chainId)
+  }
+
+  start (): void {
+    const pubsub = this.node.services.pubsub
+    pubsub.topicValidators.set(this.topic, (peer, msg) => this.validate(peer, msg))
+    pubsub.addEventListener('gossipsub:message', this.onMessage)
+    pubsub.subscribe(this.topic)
+  }
+
+  stop (): void {
+    const pubsub = this.node.services.pubsub
+    pubsub.removeEventListener('gossipsub:message', this.onMessage)
+    pubsub.topicValidators.delete(this.topic)
+    try { pubsub.unsubscribe(this.topic) } catch {}
+  }
+
+  async publish (note: string): Promise<number> {
+    const r = await this.node.services.pubsub.publish(this.topic, new TextEncoder().encode(note))
+    return r.recipients.length
+  }
+
+  private decode (data: Uint8Array): string | undefined {
+    if (data.length > LIMITS.checkpoint) return undefined
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(data)
+    } catch {
+      return undefined
+    }
+  }
+
+  private validate (peer: PeerId, msg: Message): TopicValidatorResult {
+    const from = peer.toString()
+    const note = this.decode(msg.data)
+    if (note === undefined) {
+      this.report(from, msg.data.length > LIMITS.checkpoint ? 'oversized' : 'malformed', 'checkpoint')
+      return TopicValidatorResult.Reject
+    }
+    const v = this.handlers.validate(note)
+    if (v === 'reject') {
+      this.report(from, 'bad-seal', 'checkpoint')
+      return TopicValidatorResult.Reject
+    }
+    return v === 'accept' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+  }
+
+  private deliver (m: GossipsubMessage): void {
+    if (m.msg.topic !== this.topic) return
+    const note = this.decode(m.msg.data)
+    if (note === undefined) return
+    try {
+      this.handlers.onCheckpoint(note, m.propagationSource.toString())
+    } catch (err) {
+      this.logger.debug('dropping checkpoint', { error: errorMessage(err) })
+    }
+  }
+}

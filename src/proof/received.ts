@@ -1,0 +1,50 @@
+import type { Chain } from '../chain/index.js'
+import { verifyV2 } from '../crypto/index.js'
+import { equalBytes, fromHex, toHex } from '../util/index.js'
+import { storedChainTree } from './stored.js'
+import { treeRoot } from './tree/index.js'
+import { keyIdOfDigest, parseNote, parsePetalCheckpoint } from './verifier/index.js'
+
+// Checkpoints from peers (gossip): a node keeps one when an active signatory of its chain signed
+// it and its root is the head of the node's own chain tree at its size — what the node would sign
+// itself if it held a signatory key. Then it can prove rows against it without signing anything.
+
+export type CheckpointVerdict = 'accept' | 'ignore' | 'reject'
+
+/**
+ * Judge a checkpoint note from a peer, fast (one signature check per signatory line, one tree
+ * query): reject what is malformed, of another chain or carries a bad signature by a signatory
+ * (the peer forwarded garbage); ignore what cannot be checked here yet (unknown key, a tree larger
+ * than ours, another branch); accept the rest.
+ */
+export function judgeCheckpoint (chain: Chain, note: string): CheckpointVerdict {
+  const n = parseNote(note)
+  if ('error' in n) return 'reject'
+  const c = parsePetalCheckpoint(n.note.text)
+  if (typeof c === 'string' || c.chainId !== chain.chainId) return 'reject'
+  const signers = chain.keysAt(chain.tip()).active()
+  let signed = false
+  for (const s of n.note.signatures) {
+    if (s.name !== c.origin) continue
+    const signer = signers.find(k => keyIdOfDigest(fromHex(k.keyId.slice(2)) ?? new Uint8Array(4)) === s.keyId)
+    if (signer === undefined) continue
+    if (!verifyV2(signer.publicKey, n.note.text, s.signature)) return 'reject'
+    signed = true
+  }
+  if (!signed) return 'ignore'
+  const tree = storedChainTree(chain)
+  if (c.size > tree.size || !equalBytes(treeRoot(tree, c.size), c.root)) return 'ignore'
+  return 'accept'
+}
+
+/** Keep a checkpoint from a peer if it is still acceptable (under the write lock); true when stored. */
+export async function keepReceivedCheckpoint (chain: Chain, note: string, from: string): Promise<boolean> {
+  const n = parseNote(note)
+  const c = 'error' in n ? undefined : parsePetalCheckpoint(n.note.text)
+  if (c === undefined || typeof c === 'string') return false
+  if (chain.index.checkpoints.list({ minSize: c.size, maxSize: c.size }).some(r => r.note === note)) return false
+  return await chain.index.withWriteLock(async () => {
+    if (judgeCheckpoint(chain, note) !== 'accept') return false
+    return chain.index.checkpoints.insert({ size: c.size, root: toHex(c.root), tip: c.tip, note, receivedAt: chain.clock.now(), source: `peer ${from}` })
+  })
+}
