@@ -3,7 +3,7 @@ import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
-import { judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints } from '../proof/index.js'
+import { cosignCheckpoint, judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints } from '../proof/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
@@ -100,7 +100,9 @@ export class PetalNode {
           onAnnouncement: (h, from) => { sync?.announcement(h, from) },
           validateCheckpoint: note => judgeCheckpoint(chain, note),
           onCheckpoint: (note, from) => {
-            keepReceivedCheckpoint(chain, note, from).catch((err: unknown) => { logger.debug('checkpoint from a peer not kept', { from, error: errorMessage(err) }) })
+            keepReceivedCheckpoint(chain, note, from)
+              .then(async () => { await node?.witness(note) })
+              .catch((err: unknown) => { logger.debug('checkpoint from a peer not kept', { from, error: errorMessage(err) }) })
           }
         }
       }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
@@ -214,6 +216,7 @@ export class PetalNode {
         const notes = await signTipCheckpoints(this.chain, key, { signal: this.controller.signal })
         this.checkpointedTip = tip
         if (notes.length > 0) { this.lastNotes = notes; this.lastGossip = 0 }
+        for (const note of notes) await this.witness(note)
         if (notes.length > 0) this.logger.debug('signed checkpoints', { tip })
       }
       // Peers keep them too, so that any node can prove rows (a follower signs nothing); again
@@ -222,6 +225,16 @@ export class PetalNode {
       this.lastGossip = Date.now()
       for (const note of this.lastNotes) await this.network.publishCheckpoint(note).catch((err: unknown) => { this.logger.debug('checkpoint not gossiped', { error: errorMessage(err) }) })
     })
+  }
+
+  /** As a witness, cosign a checkpoint that extends the last one cosigned, and gossip the result. */
+  private async witness (note: string): Promise<void> {
+    const w = this.o.witness
+    if (w === undefined || !this.running) return
+    const cosigned = await cosignCheckpoint(this.chain, note, w)
+    if (cosigned === undefined) return
+    this.logger.debug('cosigned a checkpoint', { witness: w.name })
+    await this.network.publishCheckpoint(cosigned).catch((err: unknown) => { this.logger.debug('cosigned checkpoint not gossiped', { error: errorMessage(err) }) })
   }
 
   /** What the HTTP API may know of this node (it never touches the network itself). */

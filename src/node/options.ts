@@ -21,6 +21,8 @@ export interface NodeOptions {
   chain?: Chain
   /** Signing key: orphaned blocks it signed are re-sealed; publish() uses it. */
   signingKey?: SigningKey
+  /** Cosign checkpoints as a witness (docs/proofs.md "Witness cosignatures"). */
+  witness?: { name: string, key: SigningKey }
   /** Network settings; `bootstrap` is added to chainparams' bootstrap_peers. */
   network?: Partial<NetworkOptions>
   sync?: Partial<SyncOptions>

@@ -147,6 +147,14 @@ describe('petal prove and petal checkpoint', () => {
     expect(partial.stderr).toContain('PROOF_QUERY_NOT_PROVABLE')
     expect(existsSync(join(work, 'no.json'))).toBe(false)
 
+    // A witness's verifier key, and a witness needs a key to cosign with.
+    const vkey = await petal(['--dir', dir, 'checkpoint', '--witness-vkey', 'example.org/w'])
+    expect(vkey.code, vkey.stderr).toBe(0)
+    expect(vkey.stdout).toMatch(/^example\.org\/w\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*\n$/)
+    const noKey = await petal(['--dir', join(tmpDir(), 'empty'), 'run', '--witness', 'example.org/w'])
+    expect(noKey.code).toBe(2)
+    expect(noKey.stderr).toContain('--witness needs a key')
+
     // --final: nothing is final on a young chain (max_reorg_depth 100), and the hint says why.
     const final = await petal(['--dir', dir, 'prove', '--receipt', receipt, '--final'])
     expect(final.code).toBe(4)

@@ -10,7 +10,7 @@ import type { Action } from '../program.js'
 // `petal checkpoint`: the signed checkpoints this data directory keeps (docs/proofs.md). A
 // checkpoint file is what a client keeps, and trusts later with `verify-proof --trust`.
 
-interface Options { height?: number, final?: boolean, sign?: boolean, list?: boolean, out?: string }
+interface Options { height?: number, final?: boolean, sign?: boolean, list?: boolean, out?: string, witnessVkey?: string }
 
 function view (chain: Chain, c: StoredCheckpoint): Record<string, unknown> {
   return {
@@ -27,7 +27,14 @@ export function register (program: Command, action: Action): void {
     .option('--sign', 'first sign the checkpoints of the current tip with your signing key (a signatory\'s)')
     .option('--list', 'list the stored checkpoints of the current chain')
     .option('-o, --out <file>', 'write the signed note to this file (for `verify-proof --trust` or `prove --consistency`)')
+    .option('--witness-vkey <name>', 'print the verifier key of your key (--key) as the witness NAME (`petal run --witness NAME`), for `verify-proof --witness`')
     .action(action(async (ctx: CliContext, o: Options) => {
+      if (o.witnessVkey !== undefined) {
+        const { witnessKeyOf } = await import('../../proof/index.js')
+        const vkey = await witnessKeyOf({ name: o.witnessVkey, key: ctx.loadKey() })
+        ctx.out.result({ witness: o.witnessVkey, vkey }, () => vkey)
+        return
+      }
       const chain = ctx.openChain({ forReading: o.sign !== true })
       const p = await import('../../proof/index.js')
       if (o.sign === true) {

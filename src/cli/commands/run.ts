@@ -63,16 +63,23 @@ export function register (program: Command, action: Action): void {
     .option('--init', 'create the default local chain (genesis/local.json) first if the data directory has none')
     .option('--seal-every <seconds>', 'seal pending records once the oldest has waited this long (default 5; 0: at once)', secondsOption('--seal-every', 86_400))
     .option('--seal-rows <n>', 'also seal as soon as this many records are pending', intOption('--seal-rows', { min: 1 }))
-    .option('--seal-bytes <size>', 'also seal as soon as this many bytes of records are pending (e.g. 16MiB)', byteSize('--seal-bytes'))))
-    .action(action(async (ctx, o: NetworkFlags & HttpFlags & SealFlags & { init?: boolean }) => {
+    .option('--seal-bytes <size>', 'also seal as soon as this many bytes of records are pending (e.g. 16MiB)', byteSize('--seal-bytes'))
+    .option('--witness <name>', 'cosign, with your key (--key), every signed checkpoint that extends the last one cosigned, under this witness name (e.g. example.org/witness); docs/proofs.md')))
+    .action(action(async (ctx, o: NetworkFlags & HttpFlags & SealFlags & { init?: boolean, witness?: string }) => {
       const http = httpOptions(o)
       const network = await networkOptions(o)
       const { PetalNode } = await import('../../node/index.js')
       if (o.init === true) await initFromTemplate(ctx, join(ctx.io.packageRoot, 'genesis', 'local.json'))
       const key = nodeSigningKey(ctx)
+      if (o.witness !== undefined && (key === undefined || !/^[\x21-\x7e]+$/.test(o.witness) || o.witness.includes('+'))) {
+        throw new UsageError(key === undefined ? '--witness needs a key to cosign with' : `--witness ${JSON.stringify(o.witness)} is not a note key name (printable ASCII, no spaces or "+")`,
+          key === undefined ? 'create one with `petal keygen` (a key that is not a signatory), or choose one with --key' : 'e.g. --witness example.org/witness')
+      }
+      const witness = o.witness === undefined || key === undefined ? undefined : { name: o.witness, key }
       const node = await PetalNode.create({
         dir: ctx.dir,
         signingKey: key,
+        witness,
         logger: ctx.logger,
         network,
         http,
@@ -81,6 +88,10 @@ export function register (program: Command, action: Action): void {
       ctx.onClose(async () => { await node.stop() })
       await node.start()
       printNodeReady(ctx, node, roleLine(node.role, key))
+      if (witness !== undefined) {
+        const { witnessKeyOf } = await import('../../proof/index.js')
+        ctx.out.note(`witness ${witness.name}: verifiers demand its cosignature with  petal verify-proof … --witness ${await witnessKeyOf(witness)}`)
+      }
       await untilStopped(ctx)
       ctx.out.note('stopping…')
     }, 'info'))

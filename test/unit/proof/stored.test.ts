@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { Chain, chainTreeLeaf, importBlock, reindexChain, signImport } from '../../../src/chain/index.js'
 import {
   buildConsistencyProof, buildProofBundle, chainLeafHash, chainLeafOf, findCheckpoint, inclusionProof, signTipCheckpoints,
-  signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows, judgeCheckpoint, keepReceivedCheckpoint, signCheckpoint, checkpointText
+  signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows, judgeCheckpoint, keepReceivedCheckpoint, signCheckpoint, checkpointText, cosignCheckpoint
 } from '../../../src/proof/index.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { toHex } from '../../../src/util/index.js'
@@ -193,6 +193,39 @@ describe('checkpoints from peers', () => {
     expect(judgeCheckpoint(b, signCheckpoint(checkpointText({ chainId: a.chainId, size: 3, root: new Uint8Array(32), tip: 3, maxReorgDepth: 100 }), [alice]))).toBe('ignore')
     expect(judgeCheckpoint(b, signCheckpoint(checkpointText({ chainId: 'f'.repeat(64), size: 3, root: new Uint8Array(32), tip: 3, maxReorgDepth: 100 }), [alice]))).toBe('reject')
     expect(judgeCheckpoint(b, 'hello\n')).toBe('reject')
+    a.close()
+    b.close()
+  })
+})
+
+describe('witness cosignatures', () => {
+  it('cosigns final checkpoints that extend the last one it cosigned; never a non-final, older or other-history one', async () => {
+    const { chain: a0, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 1 } })
+    await extendChain(a0, alice, 1, 2)
+    a0.close()
+    const dirB = join(tmpDir(), 'b')
+    cpSync(dir, dirB, { recursive: true })
+    const a = Chain.open(dir)
+    const b = Chain.open(dirB)
+    const w = { name: 'witness.example/w', key: fixtureKey('carol') }
+    // What a signatory signs as final: its tip line puts the last block max_reorg_depth below it.
+    const finalOf = (size: number): string => signCheckpoint(checkpointText({ chainId: a.chainId, size, root: treeRoot(storedChainTree(a), size), tip: size, maxReorgDepth: 1 }), [alice])
+    const [latest, final] = await signTipCheckpoints(a, alice)
+    if (latest === undefined || final === undefined) throw new Error('no checkpoints')
+    expect(await cosignCheckpoint(a, latest, w), 'not final').toBeUndefined()
+    const cosigned = await cosignCheckpoint(a, final, w)
+    expect(cosigned).toContain('— witness.example/w ')
+    expect(await cosignCheckpoint(a, final, w), 'not twice').toBeUndefined()
+    await signImport(a, makeSqlite(join(tmpDir(), 'x.db'), 3, 77), alice)
+    const third = finalOf(3)
+    expect(await cosignCheckpoint(a, third, w)).toBeDefined()
+    expect(await cosignCheckpoint(a, finalOf(2), w), 'older than the last cosigned').toBeUndefined()
+    // A signatory that vouched for height 2 as final, then a history without it: the witness refuses.
+    await extendChain(b, alice, 3, 2)
+    for (let h = 2; h <= b.tip().height; h++) await importBlock(a, b.dir.blockPath(h), readSeal(b.dir.blockPath(h)))
+    expect(a.tip().hash).toBe(b.tip().hash)
+    expect(judgeCheckpoint(a, finalOf(4))).toBe('accept')
+    expect(await cosignCheckpoint(a, finalOf(4), w)).toBeUndefined()
     a.close()
     b.close()
   })

@@ -1,0 +1,59 @@
+import type { Chain } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import { equalBytes, fromHex, toHex } from '../util/index.js'
+import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
+import { judgeCheckpoint } from './received.js'
+import { storedChainTree } from './stored.js'
+import { treeRoot } from './tree/index.js'
+
+// A witness (docs/proofs.md "Witness cosignatures"): a node that holds no signatory key but
+// vouches, with its own key, that each checkpoint it cosigns extends the last one it cosigned. It
+// checks that against its own chain tree, which it derived by validating every block: a
+// signatory that signed two different histories cannot get both cosigned by one witness.
+
+export interface WitnessIdentity { name: string, key: SigningKey }
+
+const LAST = 'witness_last_cosigned'
+
+/** What the witness last cosigned: `size root` in chain.db's meta. */
+function lastCosigned (chain: Chain): { size: number, root: Uint8Array } | undefined {
+  const v = chain.index.getMeta(LAST)
+  const m = v === undefined ? null : /^(\d+) ([0-9a-f]{64})$/.exec(v)
+  const root = m?.[2] === undefined ? undefined : fromHex(m[2])
+  return m === null || root === undefined ? undefined : { size: Number(m[1]), root }
+}
+
+/**
+ * Cosign a checkpoint if it is acceptable (judgeCheckpoint), final, larger than the last one this
+ * witness cosigned, and consistent with it (its tree extends that one, on this node's own chain
+ * tree); store the cosigned note and remember it. Returns the cosigned note, or undefined.
+ */
+export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessIdentity): Promise<string | undefined> {
+  return await chain.index.withWriteLock(async () => {
+    if (judgeCheckpoint(chain, note) !== 'accept') return undefined
+    const { note: n, checkpoint: c } = readCheckpointNote(note)
+    // Final checkpoints only: a reorg may undo a non-final one, and a witness that had cosigned it
+    // could never cosign the chain's new history.
+    if (!c.final || n.signatures.some(s => s.name === w.name)) return undefined
+    const last = lastCosigned(chain)
+    const tree = storedChainTree(chain)
+    if (last !== undefined) {
+      // Each size once, growing: older or equal trees were vouched for already.
+      if (c.size <= last.size) return undefined
+      // The tree it cosigned before must be a prefix of this one: this node's tree holds both.
+      if (last.size > tree.size || !equalBytes(treeRoot(tree, last.size), last.root)) {
+        chain.logger.warn('not cosigning: the chain no longer contains the last checkpoint this witness cosigned', { size: last.size })
+        return undefined
+      }
+    }
+    const cosigned = addCosignature(note, w, Math.floor(chain.clock.now() / 1000))
+    chain.index.checkpoints.insert({ size: c.size, root: toHex(c.root), tip: c.tip, note: cosigned, receivedAt: chain.clock.now(), source: 'witness' })
+    chain.index.setMeta(LAST, `${c.size} ${toHex(c.root)}`)
+    return cosigned
+  })
+}
+
+/** The verifier key of a witness (for `petal verify-proof --witness`). */
+export async function witnessKeyOf (w: WitnessIdentity): Promise<string> {
+  return await witnessVkey(w.name, w.key)
+}
