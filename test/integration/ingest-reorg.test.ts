@@ -69,13 +69,15 @@ describe('records across a fork between two sealing signatories', () => {
     // The generic orphan re-seal left the ingest block alone (it would have sealed the rows twice).
     expect(loser.chain.index.sideBlocks().filter(s => s.signer === (loser === a ? alice.id : bob.id))).toHaveLength(1)
 
-    // The re-sealed row gets a new proof, in its new block, that verifies with the loser's key.
+    // The re-sealed row gets a new proof, in its new block, that verifies with the signatories' keys
+    // (against the latest checkpoint the loser keeps: its own, or the other's, gossiped).
     const lostId = (loser === a ? ra : rb).receipts[7] as string
     const sealed = ingestOf(loser).receipt(lostId)?.sealed
     expect(sealed?.height).toBe(3)
-    await waitFor(() => findCheckpoint(loser.chain, { height: 3 }) !== undefined, { what: 'the loser to sign a checkpoint of the new tip' })
+    await waitFor(() => findCheckpoint(loser.chain, { height: 3 }) !== undefined, { what: 'a checkpoint of the new tip on the loser' })
     const proof = await proveRows(loser.chain, { height: 3, table: 'events', rows: [{ rowid: BigInt(sealed?.rowid ?? '0') }] })
-    const trust = await parseTrustFile(new TextEncoder().encode(await signatoryVkey(loser.chain.chainId, loser === a ? alice : bob)))
+    const vkeys = [await signatoryVkey(loser.chain.chainId, alice), await signatoryVkey(loser.chain.chainId, bob)].join('\n')
+    const trust = await parseTrustFile(new TextEncoder().encode(vkeys))
     if (typeof trust === 'string') throw new Error(trust)
     const report = await verifyProof(JSON.stringify(proof), trust)
     expect(report.ok, report.failure?.message).toBe(true)
