@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { dataFileExists, openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
@@ -73,10 +72,12 @@ export class PendingStore {
    * receipts; a missing file is then an empty store.
    */
   static open (path: string, options: { readonly?: boolean } = {}): PendingStore {
+    // Before SQLite opens it: a named pipe there would block the open for ever, a link point anywhere.
+    const exists = dataFileExists(path, 'pending store')
     let db: SqliteDb
     try {
       if (options.readonly === true) {
-        db = existsSync(path) ? openSqliteReadonly(path) : openSqlite(':memory:')
+        db = exists ? openSqliteReadonly(path) : openSqlite(':memory:')
         // A store that does not exist yet, or whose creation was cut short (no schema committed),
         // holds nothing: read it as an empty one.
         if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'rows'").get() === undefined) {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { openSqlite, type SqliteDb } from '../storage/index.js'
+import { dataFileExists, openSqlite, type SqliteDb } from '../storage/index.js'
 import { errorMessage, type Logger } from '../util/index.js'
 import type { ChunkCache } from './build.js'
 import { decodeTableChunks, encodeTableChunks, type TableChunks } from './table-chunks.js'
@@ -22,6 +22,8 @@ function remember (key: string, c: TableChunks): void {
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS table_chunks (block TEXT NOT NULL, tbl TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (block, tbl)) WITHOUT ROWID'
 
 function withDb<T> (path: string, fn: (db: SqliteDb) => T): T {
+  // A named pipe there would block SQLite's open for ever: refused (and the proof computed) instead.
+  dataFileExists(path, 'proof cache')
   const db = openSqlite(path)
   try {
     db.pragma('busy_timeout = 2000')

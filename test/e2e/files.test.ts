@@ -113,13 +113,13 @@ describe('files of the data directory that are not regular files', () => {
     expect(JSON.parse(r.stdout.split('\n')[0] as string)).toMatchObject({ ok: false, failure: { height: 1, code: 'DATA_FILE_NOT_REGULAR' } })
   })
 
-  it('a named pipe as chain.db, chainparams.json or a key file is refused with the path, never waited on', async () => {
+  it('a named pipe as chain.db, chainparams.json, a key file or pending.db is refused with the path, never waited on', async () => {
     const empty = join(tmpDir(), 'x.db')
     writeFileSync(empty, '')
-    for (const [name, args] of [['chain.db', ['status']], ['chainparams.json', ['blocks']], ['keystore/default', ['signimportblock', '--allow-empty', empty]]] as const) {
+    for (const [name, args] of [['chain.db', ['status']], ['chainparams.json', ['blocks']], ['keystore/default', ['signimportblock', '--allow-empty', empty]], ['pending.db', ['receipt', 'abcdefgh-1']]] as const) {
       const dir = copy()
       for (const f of ['chain.db-wal', 'chain.db-shm']) if (name === 'chain.db') rmSync(join(dir, f), { force: true })
-      rmSync(join(dir, name))
+      rmSync(join(dir, name), { force: true })
       mkfifo(join(dir, name))
       const r = await petal(['--dir', dir, ...args])
       expect(r.code, `${name}: ${r.stderr}`).toBe(4)
