@@ -11,14 +11,14 @@ export const MAX_SMALL_INPUT = 1 << 20
  * writer) and cut off past `maxBytes` (an endless stream like /dev/zero is refused, not read
  * for ever). A directory, a socket or a missing file is a usage error with a hint.
  */
-export async function readInputFile (path: string, what: string, signal: AbortSignal, maxBytes = MAX_SMALL_INPUT): Promise<Buffer> {
+export async function readInputFile (path: string, what: string, signal: AbortSignal, maxBytes = MAX_SMALL_INPUT, tooLongHint = `give the ${what} itself (a small text file)`): Promise<Buffer> {
   let st: Stats
   try {
     st = statSync(path)
   } catch (err) {
     throw unreadable(err, path, what)
   }
-  const tooLong = (): UsageError => new UsageError(`${what} ${path} is longer than ${maxBytes} bytes`, `give the ${what} itself (a small text file)`)
+  const tooLong = (): UsageError => new UsageError(`${what} ${path} is longer than ${maxBytes} bytes`, tooLongHint)
   if (st.isDirectory()) throw new UsageError(`${what} ${path} is a directory`, `give the ${what} file itself`)
   if (st.isFile()) {
     if (st.size > maxBytes) throw tooLong()
@@ -29,19 +29,30 @@ export async function readInputFile (path: string, what: string, signal: AbortSi
     }
   }
   if (!st.isFIFO() && !st.isCharacterDevice()) throw new UsageError(`${what} ${path} is not a file or a pipe`, `give the ${what} file itself`)
+  return await readCapped(createReadStream(path, { signal, highWaterMark: 64 * 1024 }), signal, maxBytes, tooLong, err => unreadable(err, path, what))
+}
+
+/** Standard input in full, cut off past `maxBytes` like readInputFile (it may be a pipe, socket or terminal). */
+export async function readStdin (signal: AbortSignal, maxBytes: number, tooLongHint: string): Promise<Buffer> {
+  const tooLong = (): UsageError => new UsageError(`standard input is longer than ${maxBytes} bytes`, tooLongHint)
+  return await readCapped(process.stdin, signal, maxBytes, tooLong, err => new UsageError(`cannot read standard input: ${errorMessage(err)}`))
+}
+
+async function readCapped (stream: AsyncIterable<unknown>, signal: AbortSignal, maxBytes: number, tooLong: () => UsageError, failed: (err: unknown) => UsageError): Promise<Buffer> {
   const parts: Buffer[] = []
   let size = 0
   try {
-    for await (const chunk of createReadStream(path, { signal, highWaterMark: 64 * 1024 })) {
+    for await (const chunk of stream) {
+      if (signal.aborted) throw new AbortError()
       const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk))
       size += b.length
       if (size > maxBytes) throw tooLong()
       parts.push(b)
     }
   } catch (err) {
-    if (err instanceof UsageError) throw err
+    if (err instanceof UsageError || err instanceof AbortError) throw err
     if (signal.aborted) throw new AbortError()
-    throw unreadable(err, path, what)
+    throw failed(err)
   }
   return Buffer.concat(parts)
 }

@@ -86,6 +86,18 @@ describe('signimportblock input that is not a regular file', () => {
   })
 })
 
+describe('append input that never ends', () => {
+  it('refuses /dev/zero past the records limit with a usage error and a hint, storing nothing', async () => {
+    const dir = copy()
+    const r = await petal(['--dir', dir, 'append', 'zeros', '/dev/zero'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/records file \/dev\/zero is longer than \d+ bytes \[USAGE\]/)
+    expect(r.stderr).toContain('hint: split the records into smaller files')
+    const pending = await petal(['--dir', dir, '--json', 'status'])
+    expect(JSON.stringify(JSON.parse(pending.stdout))).not.toContain('zeros')
+  })
+})
+
 describe('files of the data directory that are not regular files', () => {
   it('a named pipe in a block slot: verify, verify --deep and reindex report it at once, with its code', async () => {
     const dir = copy()

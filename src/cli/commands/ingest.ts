@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
 import { readNodeState } from '../../node/state-file.js'
 import { NodeLock } from '../../storage/index.js'
 import { isPetalError } from '../../util/index.js'
 import { intOption } from '../args.js'
+import { readInputFile, readStdin } from '../input.js'
 import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
@@ -15,14 +15,18 @@ export const recordFormat = (v: string): RecordFormat => {
   return v as RecordFormat
 }
 
+/**
+ * Records are parsed in memory, so an input is read up to this size (an endless stream such as
+ * /dev/zero is refused, not read until memory runs out).
+ */
+export const MAX_RECORDS_INPUT = 256 * 1024 * 1024
+const RECORDS_TOO_LONG = 'split the records into smaller files and append each (every append is acknowledged on its own)'
+
 /** Read a records file (or stdin for `-`), and parse it in the format given or detected. */
-export function readRecords (file: string, format: RecordFormat | undefined, maxRows?: number): { rows: ReturnType<typeof parseRecords>, format: RecordFormat, bytes: number } {
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(file === '-' ? 0 : file)
-  } catch (err) {
-    throw new UsageError(`cannot read ${file === '-' ? 'standard input' : file}: ${(err as Error).message}`)
-  }
+export async function readRecords (file: string, format: RecordFormat | undefined, signal: AbortSignal, maxRows?: number): Promise<{ rows: ReturnType<typeof parseRecords>, format: RecordFormat, bytes: number }> {
+  const bytes = file === '-'
+    ? await readStdin(signal, MAX_RECORDS_INPUT, RECORDS_TOO_LONG)
+    : await readInputFile(file, 'records file', signal, MAX_RECORDS_INPUT, RECORDS_TOO_LONG)
   const f = format ?? detectFormat(file === '-' ? undefined : file, bytes.subarray(0, 64).toString('utf8'))
   return { rows: parseRecords(bytes, f, { maxRows }), format: f, bytes: bytes.byteLength }
 }
@@ -60,7 +64,7 @@ export function register (program: Command, action: Action): void {
         ctx.out.result({ table, created: declared?.created, sql: declared?.sql }, () => `table ${table} ${declared?.created === true ? 'declared' : 'already declared so'}: ${declared?.sql ?? ''}`)
         return
       }
-      const input = readRecords(file ?? '-', o.format, o.maxRows)
+      const input = await readRecords(file ?? '-', o.format, ctx.signal, o.maxRows)
       const r = await ingest.append(table, input.rows, { signal: ctx.signal })
       // Say truly who seals: a node that runs as a follower (its key not loaded) does not.
       const sealer = NodeLock.isHeld(ctx.dir) ? (readNodeState(ctx.dir)?.role === 'signatory' ? 'node' : 'follower') : 'none'

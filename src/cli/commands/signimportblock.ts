@@ -52,7 +52,7 @@ export function register (program: Command, action: Action): void {
       let records: string | undefined
       if (file !== undefined && isRecordsFile(file, o)) {
         if (o.table === undefined) throw new UsageError(`${file} holds records, not an SQLite database: name the table they go in`, `petal signimportblock ${file} --table NAME`)
-        const input = readRecords(file, o.format)
+        const input = await readRecords(file, o.format, ctx.signal)
         records = tmpBlockPath(chain.dir)
         buildRecordsFile(records, o.table, input.rows)
         source = records
