@@ -7,7 +7,7 @@ import { BlockError, checkRegularInput } from './errors.js'
 import { headerToMeta, type BlockHeader, type GenesisParams } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import type { Manifest } from './manifest.js'
-import { computeManifestParallel, countRows } from './parallel-roots.js'
+import { computeManifestParallel, countRows, type TableRootPool } from './parallel-roots.js'
 import { inspectSchema, type UserTable } from './schema.js'
 import { checkSqliteFile } from './sqlite-header.js'
 import { signPrevious, signSeal } from './signing.js'
@@ -37,6 +37,8 @@ export interface BuildBlockOptions {
   pageSize?: number
   /** Refuse (EMPTY_BLOCK) a block that would hold no user table and no key operation. */
   refuseEmpty?: boolean
+  /** Worker threads for hashing large tables (the caller owns it); without one, rows are hashed on this thread. */
+  pool?: TableRootPool
   signal?: AbortSignal
   /** Counts the work: four passes over the source's size (BUILD_PASSES): copying, checking, hashing rows, hashing the block. */
   meter?: WorkMeter
@@ -87,7 +89,7 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
     const rows = m === undefined ? 0 : input.userTables.reduce((n, t) => n + countRows(db, t), 0)
     let hashed = 0
     // The manifest covers user tables only, which the writes below do not touch.
-    manifest = await computeManifestParallel(o.output, db, input.userTables, o.signal, m === undefined ? undefined : n => { hashed += n; m.fraction(rows === 0 ? 1 : hashed / rows) })
+    manifest = await computeManifestParallel(o.output, db, input.userTables, o.pool, o.signal, m === undefined ? undefined : n => { hashed += n; m.fraction(rows === 0 ? 1 : hashed / rows) })
     header = guardSqlite(o.source ?? o.output, () => writeReserved(db, o, input.keyOps, manifest))
   } finally {
     db.close()

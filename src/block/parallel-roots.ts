@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 import { MerkleBuilder } from '../crypto/index.js'
-import { throwIfAborted, toHex, WorkerPool, workerScript } from '../util/index.js'
+import { AbortError, throwIfAborted, toHex, WorkerPool, workerScript } from '../util/index.js'
 import { rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js'
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
@@ -13,18 +13,40 @@ export const CHUNK_ROWS = 1 << 14
 // Below this many rows a table is hashed on the calling thread (worker start-up would dominate).
 const PARALLEL_MIN_ROWS = 4 * CHUNK_ROWS
 
-let pool: WorkerPool<ChunkRequest, ChunkReply> | undefined
-function workers (): WorkerPool<ChunkRequest, ChunkReply> {
-  pool ??= new WorkerPool(workerScript(import.meta.url, './table-root-worker.js'), availableParallelism())
-  return pool
+/**
+ * Worker threads that hash chunks of large tables. A resource of the composition root (node/,
+ * a CLI command), which creates it and closes it; threads start on first use, so a pool that
+ * only ever sees small blocks costs nothing.
+ */
+export class TableRootPool {
+  private pool: WorkerPool<ChunkRequest, ChunkReply> | undefined
+  private closed = false
+
+  constructor (private readonly size = availableParallelism()) {}
+
+  /** Worker threads alive now (0 before first use and after close). */
+  get alive (): number { return this.pool?.alive ?? 0 }
+
+  async run (req: ChunkRequest): Promise<ChunkReply> {
+    if (this.closed) throw new AbortError('table-root worker pool closed')
+    this.pool ??= new WorkerPool(workerScript(import.meta.url, './table-root-worker.js'), this.size)
+    return await this.pool.run(req)
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    await this.pool?.close()
+    this.pool = undefined
+  }
 }
 
 /**
- * A table's root, hashed in parallel worker threads when it is a large rowid table and we are on
- * the main thread (inside a worker — verify — blocks are already processed in parallel).
+ * A table's root, hashed in `pool`'s worker threads when it is a large rowid table and we are on
+ * the main thread (inside a worker — verify — blocks are already processed in parallel); without a
+ * pool, on this thread.
  */
-export async function tableRootParallel (path: string, db: Db, t: UserTable, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string }> {
-  if (!isMainThread || t.withoutRowid || availableParallelism() < 2) return tableRoot(db, t, signal, onRows)
+export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string }> {
+  if (pool === undefined || !isMainThread || t.withoutRowid || availableParallelism() < 2) return tableRoot(db, t, signal, onRows)
   const count = countRows(db, t)
   if (count < PARALLEL_MIN_ROWS) return tableRoot(db, t, signal, onRows)
   const rowid = t.rowidAlias
@@ -40,7 +62,7 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, sig
     after = b
   }
   const replies = await Promise.all(chunks.map(async c => {
-    const r = await workers().run({ path, table: t, ...c })
+    const r = await pool.run({ path, table: t, ...c })
     onRows?.(r.rows)
     return r
   }))
@@ -58,9 +80,9 @@ export function countRows (db: Db, t: UserTable): number {
   return db.prepare<[], number>(`SELECT count(*) FROM ${quoteIdent(t.name)}`).pluck().get() ?? 0
 }
 
-/** computeManifest, with large tables hashed in parallel; `onRows` counts the rows hashed. */
-export async function computeManifestParallel (path: string, db: Db, tables: readonly UserTable[], signal?: AbortSignal, onRows?: OnRows): Promise<Manifest> {
+/** computeManifest, with large tables hashed in `pool`'s threads; `onRows` counts the rows hashed. */
+export async function computeManifestParallel (path: string, db: Db, tables: readonly UserTable[], pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<Manifest> {
   const entries = []
-  for (const t of tables) entries.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, signal, onRows) })
+  for (const t of tables) entries.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, pool, signal, onRows) })
   return { tables: entries, rowsRoot: rowsRootOf(entries) }
 }

@@ -3,7 +3,7 @@ import { BlockError } from './errors.js'
 import { parseHeader, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, type TableEntry } from './manifest.js'
-import { tableRootParallel } from './parallel-roots.js'
+import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
 import { inspectSchema, readSchemaObjects, type UserTable } from './schema.js'
 import { checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
@@ -27,6 +27,8 @@ export interface ReadBlockOptions {
   quickCheck?: boolean
   /** Recompute every table's Merkle root and compare with `_tables` (default true). */
   checkManifest?: boolean
+  /** Worker threads for hashing large tables (the caller owns it); without one, rows are hashed on this thread. */
+  pool?: TableRootPool
   signal?: AbortSignal
   /** Counts the work: one pass over the file for quick_check, one for the manifest's rows. */
   meter?: WorkMeter
@@ -47,7 +49,7 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
     const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
     if (file.header.version === 2 && options.checkManifest !== false) {
       m?.stage('hashing rows', sqlite.size)
-      await checkTableRoots(db, file, options.signal, m)
+      await checkTableRoots(db, file, options.pool, options.signal, m)
     }
     if (options.quickCheck !== false || options.checkManifest !== false) m?.finish()
     return file
@@ -59,14 +61,14 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
 }
 
 /** The expensive manifest step: every table's rows hash to its recorded count and root. */
-async function checkTableRoots (db: Db, file: BlockFile, signal?: AbortSignal, m?: WorkMeter): Promise<void> {
+async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | undefined, signal?: AbortSignal, m?: WorkMeter): Promise<void> {
   const claimed = new Map(file.tables.map(t => [t.name, t]))
   // The claimed row counts only size the progress; the roots are what is checked.
   const total = file.tables.reduce((n, t) => n + t.rows, 0)
   let hashed = 0
   const onRows = m === undefined ? undefined : (n: number): void => { hashed += n; m.fraction(total === 0 ? 1 : hashed / total) }
   for (const t of file.userTables) {
-    const { rows, root } = await tableRootParallel(file.path, db, t, signal, onRows)
+    const { rows, root } = await tableRootParallel(file.path, db, t, pool, signal, onRows)
     const c = claimed.get(t.name)
     if (rows !== c?.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })

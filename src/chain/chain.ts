@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { BlockError, type GenesisParams } from '../block/index.js'
+import { BlockError, type GenesisParams, type TableRootPool } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DataDir, IndexDb, readChainParams, StorageError, type BlockRecord, type ChainParams } from '../storage/index.js'
 import { errorMessage, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
@@ -21,6 +21,12 @@ export interface ChainOptions {
    * writable connection that never waits.
    */
   readonly?: boolean
+  /**
+   * Worker threads that hash large tables when blocks are built or checked. The caller (the
+   * composition root) owns it and closes it after the chain; without one, rows are hashed on the
+   * calling thread.
+   */
+  hashPool?: TableRootPool
 }
 
 /**
@@ -34,7 +40,8 @@ export class Chain {
     readonly params: ChainParams,
     readonly index: IndexDb,
     readonly logger: Logger,
-    readonly clock: Clock
+    readonly clock: Clock,
+    readonly hashPool: TableRootPool | undefined
   ) {}
 
   /** Open an existing chain. Cost does not depend on chain length. */
@@ -45,7 +52,7 @@ export class Chain {
       throw new StorageError('INDEX_CORRUPT', `the chain index ${dir.index} is missing`, { hint: 'rebuild it from the block files with `petal reindex`' })
     }
     const index = IndexDb.open(dir.index, { readonly: options.readonly })
-    const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock)
+    const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock, options.hashPool)
     try {
       chain.checkAgainstGenesis()
       // A crashed writer leaves a journal or a file above the tip. Repair now, so that readers
@@ -64,7 +71,7 @@ export class Chain {
 
   /** @internal for genesis creation and reindex, which build the index themselves. */
   static attach (dir: DataDir, params: ChainParams, index: IndexDb, options: ChainOptions = {}): Chain {
-    return new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock)
+    return new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock, options.hashPool)
   }
 
   private checkAgainstGenesis (): void {

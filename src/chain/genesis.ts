@@ -63,6 +63,7 @@ export async function createChain (root: string, input: NewChainInput, key: Sign
       keyOps: [signKeyOp(key, '', 'A', key.publicKey)],
       replaceKeyOps: true,
       maxBytes: input.consensus.maxBlockBytes,
+      pool: options.hashPool,
       // A genesis without data is tiny; Daisy's smallest page size keeps it a few KiB.
       pageSize: 512
     })
@@ -88,7 +89,7 @@ export async function createChain (root: string, input: NewChainInput, key: Sign
  * commits to) and make `dir` a data directory of that chain. Used by newchain and by pull.
  */
 export async function installGenesis (dir: DataDir, params: ChainParams, genesisFile: string, options: ChainOptions = {}): Promise<Chain> {
-  const c = await loadCandidate(genesisFile, params.genesisSeal, { maxBytes: params.maxBlockBytes, expectedHash: params.genesisHash })
+  const c = await loadCandidate(genesisFile, params.genesisSeal, { maxBytes: params.maxBlockBytes, expectedHash: params.genesisHash, pool: options.hashPool })
   const ops = checkGenesis(c, params.genesisHash)
   const g = c.file.header.genesis
   if (g === undefined || consensusJson(g) !== consensusJson(params)) {

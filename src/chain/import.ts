@@ -45,7 +45,7 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
       if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
       throw err
     }
-    const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, signal: options.signal, meter })
+    const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, pool: chain.hashPool, signal: options.signal, meter })
     const known = chain.index.byHash(c.hash)
     if (known !== undefined) {
       // A good copy of a block stored here: if the stored file is damaged or missing, put it back.

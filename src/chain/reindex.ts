@@ -98,7 +98,7 @@ async function reattachForks (chain: Chain, now: number): Promise<{ attached: nu
       const path = chain.dir.forkPath(hash)
       try {
         checkDataFile(path, 'side-branch block file')
-        const c = await loadCandidate(path, readSeal(path), { maxBytes: chain.params.maxBlockBytes, expectedHash: hash })
+        const c = await loadCandidate(path, readSeal(path), { maxBytes: chain.params.maxBlockBytes, expectedHash: hash, pool: chain.hashPool })
         const parent = chain.index.byHash(c.file.header.previousHash)
         if (parent === undefined) { next.push(hash); continue }
         const ops = validateOnParent(c, chain.contextAt(parent, undefined))

@@ -76,7 +76,7 @@ export async function damageOf (b: BlockRecord, path: string, signal?: AbortSign
  * of a copy that fails a check.
  */
 export async function restoreBlock (chain: Chain, block: BlockRecord, file: string, o: LockOptions = {}): Promise<void> {
-  const c = await loadCandidate(file, block.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: block.hash, signal: o.signal })
+  const c = await loadCandidate(file, block.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: block.hash, pool: chain.hashPool, signal: o.signal })
   if (block.height === 0) {
     checkGenesis(c, chain.chainId)
   } else {

@@ -61,11 +61,12 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         replaceKeyOps: options.replaceKeyOps,
         refuseEmpty: options.refuseEmpty,
         maxBytes: chain.params.maxBlockBytes,
+        pool: chain.hashPool,
         signal: options.signal,
         meter
       })
       await pausepoint('sign-import:locked', options.signal)
-      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, signal: options.signal, meter })
+      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, pool: chain.hashPool, signal: options.signal, meter })
       await options.beforeAccept?.({ hash: built.hash, height: built.header.height, rowsRoot: built.header.rowsRoot })
       meter?.stage('storing', c.file.size)
       const r = acceptCandidate(chain, c, tmp, tx)

@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
+import { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DataDir, Keystore } from '../storage/index.js'
@@ -35,6 +36,7 @@ export class CliContext {
   readonly logger: Logger
   private readonly closers: Array<() => void | Promise<void>> = []
   private readonly bars: Progress[] = []
+  private pool: TableRootPool | undefined
 
   constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn') {
     this.dir = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
@@ -89,9 +91,22 @@ export class CliContext {
    * this user cannot write (an archive, another user's node).
    */
   openChain (options: { forReading?: boolean } = {}): Chain {
-    const chain = Chain.open(this.dir, { logger: this.logger, readonly: options.forReading === true })
+    const chain = Chain.open(this.dir, { logger: this.logger, readonly: options.forReading === true, hashPool: this.hashPool() })
     this.onClose(() => { chain.close() })
     return chain
+  }
+
+  /**
+   * The command's table-hashing threads (for building and checking blocks with large tables),
+   * created on first use and closed with the context, after everything opened later.
+   */
+  hashPool (): TableRootPool {
+    if (this.pool === undefined) {
+      const pool = new TableRootPool()
+      this.onClose(async () => { await pool.close() })
+      this.pool = pool
+    }
+    return this.pool
   }
 
   onClose (fn: () => void | Promise<void>): void {

@@ -1,3 +1,4 @@
+import { TableRootPool } from '../block/index.js'
 import { PetalMetrics, startApiServer, type ApiServer, type NodeFacts } from '../api/index.js'
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
@@ -55,7 +56,11 @@ export class PetalNode {
   /** Where the mirror stopped below the tip (a missing or damaged block file), if it did. */
   private mirrorStop?: MirrorStop
 
-  private constructor (chain: Chain, network: Network, sync: Sync, ingest: Ingest | undefined, private readonly owned: boolean, private readonly o: NodeOptions, logger: Logger) {
+  /**
+   * `owned`: the chain this node opened, with the table-hashing pool it opened first; stop() closes
+   * them in reverse order. Undefined when the caller passed its own chain (and owns both).
+   */
+  private constructor (chain: Chain, network: Network, sync: Sync, ingest: Ingest | undefined, private readonly owned: { hashPool: TableRootPool } | undefined, private readonly o: NodeOptions, logger: Logger) {
     this.chain = chain
     this.network = network
     this.sync = sync
@@ -81,7 +86,14 @@ export class PetalNode {
   /** Open (or take) the chain and build the node; nothing listens until start(). */
   static async create (o: NodeOptions): Promise<PetalNode> {
     const logger = o.logger ?? nullLogger
-    const chain = o.chain ?? Chain.open(o.dir, { logger: logger.child('chain') })
+    const hashPool = o.chain === undefined ? new TableRootPool() : undefined
+    let chain: Chain
+    try {
+      chain = o.chain ?? Chain.open(o.dir, { logger: logger.child('chain'), hashPool })
+    } catch (err) {
+      await hashPool?.close()
+      throw err
+    }
     let ingest: Ingest | undefined
     try {
       ingest = o.ingest === false ? undefined : Ingest.open({ chain, key: o.signingKey, logger: logger.child('ingest') })
@@ -120,11 +132,12 @@ export class PetalNode {
         }
       }
       sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false }, o.sync, events)
-      node = new PetalNode(chain, network, sync, ingest, o.chain === undefined, o, logger.child('node'))
+      node = new PetalNode(chain, network, sync, ingest, hashPool === undefined ? undefined : { hashPool }, o, logger.child('node'))
       return node
     } catch (err) {
       await ingest?.close()
       if (o.chain === undefined) chain.close()
+      await hashPool?.close()
       throw err
     }
   }
@@ -273,9 +286,11 @@ export class PetalNode {
    * released and the index closed whatever happens); the first failure is thrown at the end.
    */
   async stop (): Promise<void> {
-    const close: StopStep = ['closing the chain index', () => { if (this.owned) this.chain.close() }]
+    const close: StopStep = ['closing the chain index', () => { if (this.owned !== undefined) this.chain.close() }]
+    // Opened before the chain, closed after it.
+    const closePool: StopStep = ['stopping the table-hashing workers', async () => { await this.owned?.hashPool.close() }]
     const closeIngest: StopStep = ['closing the pending store', async () => { await this.ingest?.close() }]
-    if (!this.running) { await runStopSteps([['stopping the network', async () => { await this.network.stop() }], closeIngest, close], this.logger); return }
+    if (!this.running) { await runStopSteps([['stopping the network', async () => { await this.network.stop() }], closeIngest, close, closePool], this.logger); return }
     this.running = false
     this.controller.abort()
     await runStopSteps([
@@ -292,7 +307,8 @@ export class PetalNode {
       ['stopping the network', async () => { await this.network.stop() }],
       closeIngest,
       ['releasing the node lock', () => { this.lock?.release(); this.lock = undefined }],
-      close
+      close,
+      closePool
     ], this.logger)
     this.logger.info('node stopped')
   }

@@ -5,6 +5,7 @@ import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseDi
 import { DataDir, tmpBlockPath } from '../storage/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
+import { TableRootPool } from '../block/index.js'
 import { AbortError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { PetalNode } from './node.js'
 
@@ -42,7 +43,7 @@ export interface PullResult {
   height: number
   hash: string
   verify: VerifyReport
-  /** The running node, with --follow. */
+  /** The running node, with --follow: it owns the chain, and its stop() closes it. */
   node?: PetalNode
 }
 
@@ -58,10 +59,57 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   const dir = new DataDir(o.dir)
   const { peer } = parseDialAddress(o.from)
   const resumed = existsSync(dir.chainParams)
+  // Opened first, closed last: the chain's table-hashing threads.
+  const hashPool = new TableRootPool()
+  let chain: Chain
+  try {
+    chain = await openOrInstall(o, dir, resumed, hashPool, logger)
+  } catch (err) {
+    await hashPool.close()
+    throw err
+  }
+
+  const bootstrap = [...new Set([o.from, ...(o.network?.bootstrap ?? [])])]
+  let node: PetalNode | undefined
+  let result: PullResult
+  try {
+    // Sync with a node that listens nowhere: outbound connections are enough to fetch.
+    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false })
+    await node.start()
+    await waitSynced(node, peer, o)
+    // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
+    await node.stop()
+    node = undefined
+    const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ stage: 'verify', phase: p.phase, done: p.done, total: p.total }) } })
+    if (!verify.ok) {
+      throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'fetch the bad block again with `petal verify --repair` (it asks the peer pulled from, which is remembered, and any other known peer)' })
+    }
+    const tip = chain.tip()
+    result = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify }
+  } finally {
+    await node?.stop()
+    chain.close()
+    await hashPool.close()
+  }
+  if (o.follow !== true) return result
+  // --follow: now run as a full node (listening as `run` would, unless told otherwise); it opens
+  // the chain and its pools itself, and its stop() closes them.
+  const follower = await PetalNode.create({ dir: dir.root, logger, network: { ...o.network, bootstrap }, sync: o.sync, signingKey: o.signingKey })
+  try {
+    await follower.start()
+  } catch (err) {
+    await follower.stop()
+    throw err
+  }
+  return { ...result, node: follower }
+}
+
+/** The data directory's chain, or (a new pull) the peer's parameters and genesis, checked and installed. */
+async function openOrInstall (o: PullOptions, dir: DataDir, resumed: boolean, hashPool: TableRootPool, logger: Logger): Promise<Chain> {
   let chain: Chain
   o.onProgress?.({ stage: 'contact', phase: 'contacting the peer', done: 0, total: 0 })
   if (resumed) {
-    chain = Chain.open(dir.root, { logger: logger.child('chain') })
+    chain = Chain.open(dir.root, { logger: logger.child('chain'), hashPool })
     try {
       if (o.genesis !== undefined && chain.chainId !== o.genesis) {
         throw new ChainError('GENESIS_MISMATCH', `this data directory holds chain ${chain.chainId}, not ${o.genesis}`, { hint: 'check the --genesis hash, or pull into another (empty) directory' })
@@ -79,7 +127,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     const tmp = tmpBlockPath(dir)
     try {
       const fetched = await fetchChainFromPeer(o.from, { privateKey, signal: o.signal, expectedGenesis: o.genesis, genesisDest: tmp })
-      chain = await installGenesis(dir, fetched.params, tmp, { logger: logger.child('chain') })
+      chain = await installGenesis(dir, fetched.params, tmp, { logger: logger.child('chain'), hashPool })
       logger.info('installed genesis', { chain: chain.chainId })
     } finally {
       await rm(tmp, { force: true })
@@ -87,35 +135,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     }
   }
 
-  const bootstrap = [...new Set([o.from, ...(o.network?.bootstrap ?? [])])]
-  let node: PetalNode | undefined
-  let keepRunning = false
-  try {
-    // Sync with a node that listens nowhere: outbound connections are enough to fetch.
-    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false })
-    await node.start()
-    await waitSynced(node, peer, o)
-    // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
-    await node.stop()
-    node = undefined
-    const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ stage: 'verify', phase: p.phase, done: p.done, total: p.total }) } })
-    if (!verify.ok) {
-      throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'fetch the bad block again with `petal verify --repair` (it asks the peer pulled from, which is remembered, and any other known peer)' })
-    }
-    const tip = chain.tip()
-    const result: PullResult = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify }
-    if (o.follow !== true) return result
-    // --follow: now run as a full node (listening as `run` would, unless told otherwise).
-    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, bootstrap }, sync: o.sync, signingKey: o.signingKey })
-    await node.start()
-    keepRunning = true
-    return { ...result, node }
-  } finally {
-    if (!keepRunning) {
-      await node?.stop()
-      chain.close()
-    }
-  }
+  return chain
 }
 
 /** Until the named peer has answered and no peer claims a better tip; fail if the height stalls. */

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { mkdirSync, rmSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createPetalLibp2p, type PetalLibp2p } from '../../src/network/libp2p.js'
@@ -9,7 +10,8 @@ import { nodeStatePath } from '../../src/node/state-file.js'
 import { PetalNode } from '../../src/node/index.js'
 import { NodeLock } from '../../src/storage/index.js'
 import { nullLogger, systemClock } from '../../src/util/index.js'
-import { newTestChain } from '../helpers/chain.js'
+import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
+import { CHUNK_ROWS } from '../../src/block/index.js'
 import { fastOptions } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
@@ -49,7 +51,7 @@ describe('background loops', () => {
 
 describe('PetalNode.stop', () => {
   async function node (): Promise<{ n: PetalNode, dir: string }> {
-    const { chain, dir } = await newTestChain()
+    const { chain, dir } = await newTestChain({ key: fixtureKey('alice') })
     chain.close()
     const n = await PetalNode.create({ dir, ...fastOptions({ discovery: false }), stateFile: true })
     await n.start()
@@ -75,6 +77,19 @@ describe('PetalNode.stop', () => {
     })
     await expect(n.stop()).rejects.toMatchObject({ code: 'ERR_FS_EISDIR' })
     released(n, dir)
+  })
+
+  it('closes the table-hashing worker threads it opened with the chain', async () => {
+    const { n, dir } = await node()
+    const pool = n.chain.hashPool
+    expect(pool).toBeDefined()
+    // A table above the parallel threshold (4 chunks): building and checking the block use the pool.
+    await n.publish(makeSqlite(join(tmpDir(), 'big.db'), 4 * CHUNK_ROWS + 1), fixtureKey('alice'))
+    if (availableParallelism() >= 2) expect(pool?.alive).toBeGreaterThan(0)
+    await n.stop()
+    released(n, dir)
+    expect(pool?.alive).toBe(0)
+    await expect(pool?.run({ path: n.chain.dir.blockPath(1), table: { name: 't' } as never })).rejects.toMatchObject({ code: 'ABORTED' })
   })
 
   it('releases the lock and closes the index when the network fails to stop', async () => {

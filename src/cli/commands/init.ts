@@ -26,7 +26,7 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput)
       ctx.out.note(`generated signing key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted: set PETAL_PASSPHRASE or --passphrase-file to encrypt keys)'}`)
     }
     const key = ctx.loadKey()
-    return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger }), key }
+    return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: ctx.hashPool() }), key }
   } catch (err) {
     if (!dirExisted) rmSync(dir.root, { recursive: true, force: true })
     else if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })

@@ -33,7 +33,7 @@ export function register (program: Command, action: Action): void {
       const signingKey = o.follow === true ? nodeSigningKey(ctx) : undefined
       const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, logger: ctx.logger, signal: ctx.signal, network, onProgress })
       bar?.end()
-      if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop(); node.chain.close() }) }
+      if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop() }) }
       // A one-off pull leaves the query mirror ready, so the first query starts at once (a node
       // following the chain keeps it up to date itself).
       else await syncMirrorAfterImport(ctx, ctx.openChain(), { progress: true })

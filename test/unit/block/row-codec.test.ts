@@ -66,7 +66,7 @@ describe('table roots over chunked reads', () => {
 
 describe('parallel table roots', () => {
   it('equal the sequential root across 2^14-row chunks, with sparse rowids and a partial last chunk', async () => {
-    const { tableRoot, tableRootParallel, CHUNK_ROWS } = await import('../../../src/block/index.js')
+    const { tableRoot, tableRootParallel, CHUNK_ROWS, TableRootPool } = await import('../../../src/block/index.js')
     const path = join(tmpDir(), 'big.db')
     const db = new Database(path)
     db.exec('CREATE TABLE t (a INTEGER, b TEXT)')
@@ -75,8 +75,14 @@ describe('parallel table roots', () => {
     db.transaction(() => { for (let i = 0; i < n; i++) ins.run(i * 7 - 500_000, i, i % 3 === 0 ? null : `v${i}`) })()
     const [table] = inspectSchema(db, 'input').userTables
     const seq = tableRoot(db, table as never)
-    const par = await tableRootParallel(path, db, table as never)
+    const pool = new TableRootPool(2)
+    expect(pool.alive).toBe(0) // threads start on first use
+    const par = await tableRootParallel(path, db, table as never, pool)
     db.close()
+    expect(pool.alive).toBe(2)
+    await pool.close()
+    expect(pool.alive).toBe(0)
+    await expect(pool.run({ path, table: table as never })).rejects.toMatchObject({ code: 'ABORTED' })
     expect(seq.rows).toBe(n)
     expect(par).toEqual(seq)
   })
