@@ -46,10 +46,18 @@ export function moduleOf (db: Db, table: string): string | undefined {
 }
 
 /**
- * Open a block file read-only with SQLite's defensive settings: no schema-defined functions
- * (trusted_schema off), no writes even by accident (query_only), no memory mapping of untrusted
- * bytes, and cell size checks on every page read.
+ * SQLite's defensive settings for reading untrusted bytes: no schema-defined functions
+ * (trusted_schema off), no writes even by accident (query_only), no memory mapping, and cell size
+ * checks on every page read. For block files and for the connections user SQL runs on.
  */
+export function hardenReadonly (db: Db): void {
+  db.pragma('trusted_schema = OFF')
+  db.pragma('query_only = ON')
+  db.pragma('mmap_size = 0')
+  db.pragma('cell_size_check = ON')
+}
+
+/** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. */
 export function openBlockReadonly (path: string): Db {
   let db: Db
   try {
@@ -59,10 +67,7 @@ export function openBlockReadonly (path: string): Db {
     throw sqliteFailure(err, path)
   }
   try {
-    db.pragma('trusted_schema = OFF')
-    db.pragma('query_only = ON')
-    db.pragma('mmap_size = 0')
-    db.pragma('cell_size_check = ON')
+    hardenReadonly(db)
     neutraliseModules(db)
   } catch (err) {
     db.close()

@@ -7,6 +7,7 @@ import type { Chain } from './chain.js'
 import { failpoint } from '../util/index.js'
 import { isBetterTip } from './fork-choice.js'
 import { appendToChainTree } from './chain-tree.js'
+import { blockRecordOf } from './block-record.js'
 import { validateOnParent, type Candidate } from './validate/index.js'
 import type { TxContext } from './write-tx.js'
 
@@ -49,7 +50,7 @@ export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx
     throw new BlockError('PARENT_UNKNOWN', `parent ${h.previousHash.slice(0, 12)}… of block ${h.height} is not known here`, { details: { height: h.height, parent: h.previousHash } })
   }
   const ops = validateOnParent(c, chain.contextAt(parent))
-  const record = recordOf(c, ops, chain.clock.now())
+  const record = blockRecordOf(c, ops, false, chain.clock.now())
   const tip = chain.tip()
 
   if (parent.hash === tip.hash) {
@@ -88,15 +89,6 @@ export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx
     return { status: 'side', block: record, reorgRefused: { depth, maxDepth: chain.params.maxReorgDepth } }
   }
   return switchBranch(chain, c, record, ops, tmpFile, { fork, branch, tip, depth }, tx)
-}
-
-function recordOf (c: Candidate, ops: readonly KeyOpRecord[], now: number): BlockRecord {
-  const h = c.file.header
-  return {
-    hash: c.hash, height: h.height, parent: h.previousHash, canonical: false, version: h.version, signer: h.creator,
-    timestamp: h.timestamp, rowsRoot: h.rowsRoot, prevSig: h.previousHashSignature, seal: c.seal, size: c.file.size,
-    keyOps: ops.length, receivedAt: now
-  }
 }
 
 /** Run journaled moves; if anything fails before commit, put every file back. */

@@ -3,14 +3,15 @@ import { join } from 'node:path'
 import { buildBlock, GENESIS_PREVIOUS_HASH, signKeyOp } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import {
-  DataDir, IndexDb, StorageError, placeBlock, tmpBlockPath, writeChainParams,
-  type BlockRecord, type ChainParams, type NewChainInput
+  DataDir, IndexDb, StorageError, placeBlock, sealPathOf, tmpBlockPath, writeChainParams,
+  type ChainParams, type NewChainInput
 } from '../storage/index.js'
 import { formatTimestamp, parseRfc3339 } from '../util/index.js'
 import { Chain, consensusJson, MAX_FUTURE_MS, type ChainOptions } from './chain.js'
 import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
 import { appendToChainTree } from './chain-tree.js'
+import { blockRecordOf } from './block-record.js'
 
 // What may already be in a directory that gets a new chain: the operator's keys and node identity,
 // a README (the repository's blocks/ has one),
@@ -80,7 +81,7 @@ export async function createChain (root: string, input: NewChainInput, key: Sign
     return await installGenesis(dir, params, tmp, options)
   } finally {
     rmSync(tmp, { force: true })
-    rmSync(tmp.replace(/\.db$/, '.sig'), { force: true })
+    rmSync(sealPathOf(tmp), { force: true })
   }
 }
 
@@ -97,11 +98,8 @@ export async function installGenesis (dir: DataDir, params: ChainParams, genesis
   }
   mkdirSync(dir.root, { recursive: true })
   const index = IndexDb.open(dir.index)
-  const record: BlockRecord = {
-    hash: c.hash, height: 0, parent: c.file.header.previousHash, canonical: true, version: 2, signer: c.file.header.creator,
-    timestamp: c.file.header.timestamp, rowsRoot: c.file.header.rowsRoot, prevSig: c.file.header.previousHashSignature,
-    seal: c.seal, size: c.file.size, keyOps: ops.length, receivedAt: options.clock?.now() ?? Date.now()
-  }
+  // checkGenesis made sure it is a v2 block at height 0.
+  const record = blockRecordOf(c, ops, true, options.clock?.now() ?? Date.now())
   try {
     await index.withWriteLock(async () => {
       index.clear()

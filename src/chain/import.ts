@@ -1,7 +1,7 @@
 import { copyFile, rename, rm, stat } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import { BlockError, checkRegularInput } from '../block/index.js'
-import { tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
 import { WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
@@ -66,6 +66,6 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
     return r
   } finally {
     await rm(tmp, { force: true })
-    await rm(tmp.replace(/\.db$/, '.sig'), { force: true })
+    await rm(sealPathOf(tmp), { force: true })
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { cleanTmp, readJournal, removeBlock, removeJournal, undoMoves } from '../storage/index.js'
+import { cleanTmp, readJournal, removeBlock, removeJournal, sealPathOf, undoMoves } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { reconcileChainTree } from './chain-tree.js'
 
@@ -23,7 +23,7 @@ export function recover (chain: Chain): void {
   const tip = index.tip()
   if (tip !== undefined) {
     const stale = dir.blockPath(tip.height + 1)
-    if (existsSync(stale) || existsSync(stale.replace(/\.db$/, '.sig'))) {
+    if (existsSync(stale) || existsSync(sealPathOf(stale))) {
       removeBlock(stale)
       logger.warn('removed a block file whose import did not complete', { height: tip.height + 1 })
     }

@@ -1,8 +1,9 @@
 import { existsSync, rmSync } from 'node:fs'
-import { checkDataFile, DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type BlockRecord, type LockOptions } from '../storage/index.js'
+import { checkDataFile, DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type LockOptions } from '../storage/index.js'
 import { isPetalError, isRecord, pausepoint } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
+import { blockRecordOf } from './block-record.js'
 import { replayChain, type ReplayProgress } from './replay.js'
 import { loadCandidate, validateOnParent } from './validate/index.js'
 import { writeTx } from './write-tx.js'
@@ -52,13 +53,9 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
         signal: o.signal,
         onProgress: o.onProgress,
         onBlock: (c, ops) => {
-          const h = c.file.header
-          const record: BlockRecord = {
-            hash: c.hash, height: h.height, parent: h.previousHash, canonical: true, version: h.version, signer: h.creator, timestamp: h.timestamp,
-            rowsRoot: h.rowsRoot, prevSig: h.previousHashSignature, seal: c.seal, size: c.file.size, keyOps: ops.length, receivedAt: now
-          }
+          const record = blockRecordOf(c, ops, true, now)
           index.insertBlock(record, c.file.tables, ops)
-          index.applyKeyOps(h.height, ops)
+          index.applyKeyOps(record.height, ops)
           appendToChainTree(index, record)
         }
       })
@@ -102,12 +99,7 @@ async function reattachForks (chain: Chain, now: number): Promise<{ attached: nu
         const parent = chain.index.byHash(c.file.header.previousHash)
         if (parent === undefined) { next.push(hash); continue }
         const ops = validateOnParent(c, chain.contextAt(parent, undefined))
-        const h = c.file.header
-        const rec: BlockRecord = {
-          hash, height: h.height, parent: h.previousHash, canonical: false, version: h.version, signer: h.creator, timestamp: h.timestamp,
-          rowsRoot: h.rowsRoot, prevSig: h.previousHashSignature, seal: c.seal, size: c.file.size, keyOps: ops.length, receivedAt: now
-        }
-        chain.index.insertBlock(rec, c.file.tables, ops)
+        chain.index.insertBlock(blockRecordOf(c, ops, false, now), c.file.tables, ops)
         attached++
         progress = true
       } catch (err) {

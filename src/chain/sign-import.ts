@@ -1,7 +1,7 @@
 import { rm, stat } from 'node:fs/promises'
 import { BUILD_PASSES, buildBlock, type KeyOpRow } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
 import { formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { basename } from 'node:path'
 import { acceptCandidate, type ImportResult } from './accept.js'
@@ -74,7 +74,7 @@ export async function signImport (chain: Chain, source: string | undefined, key:
       return r
     } finally {
       await rm(tmp, { force: true })
-      await rm(tmp.replace(/\.db$/, '.sig'), { force: true })
+      await rm(sealPathOf(tmp), { force: true })
     }
   }, { work: `signimportblock ${source === undefined ? '(key operations only)' : basename(source)}`, ...options })
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { Chain, ChainError, IMPORT_PASSES, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
 import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseDialAddress, type NetworkOptions } from '../network/index.js'
-import { DataDir, tmpBlockPath } from '../storage/index.js'
+import { DataDir, sealPathOf, tmpBlockPath } from '../storage/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
 import { TableRootPool } from '../block/index.js'
@@ -131,7 +131,7 @@ async function openOrInstall (o: PullOptions, dir: DataDir, resumed: boolean, ha
       logger.info('installed genesis', { chain: chain.chainId })
     } finally {
       await rm(tmp, { force: true })
-      await rm(tmp.replace(/\.db$/, '.sig'), { force: true })
+      await rm(sealPathOf(tmp), { force: true })
     }
   }
 

@@ -1,5 +1,6 @@
 import { openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
 import type { SqlValue } from '../../block/index.js'
+import { hardenReadonly } from '../../block/sqlite.js'
 import { QueryError, statementError } from '../errors.js'
 import { checkCompiled } from './guard.js'
 import { errorMessage } from '../../util/index.js'
@@ -16,15 +17,8 @@ export function openForQuery (path: string, what: string): SqliteDb {
   } catch (err) {
     throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${errorMessage(err)}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }
-  hardenForQuery(db)
+  hardenReadonly(db)
   return db
-}
-
-export function hardenForQuery (db: SqliteDb): void {
-  db.pragma('query_only = ON')
-  db.pragma('trusted_schema = OFF')
-  db.pragma('mmap_size = 0')
-  db.pragma('cell_size_check = ON')
 }
 
 /** Compile the user's statement on `db` and check it only reads; rows come back raw and exact. */
