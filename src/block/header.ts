@@ -49,7 +49,7 @@ function parseCount (key: string, v: string | undefined, min: number, max: numbe
 }
 
 /** Parse a block's `_meta` rows. Strict for v2 (every field checked, unknown keys refused). */
-export function parseHeader (meta: ReadonlyMap<string, string>): BlockHeader {
+export function headerFromMeta (meta: ReadonlyMap<string, string>): BlockHeader {
   const version = meta.get('Version')
   if (version === '1') return parseV1(meta)
   if (version !== String(BLOCK_VERSION)) {

@@ -1,6 +1,6 @@
 import { isHash, isPetalError, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { BlockError } from './errors.js'
-import { parseHeader, type BlockHeader } from './header.js'
+import { headerFromMeta, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, type TableEntry } from './manifest.js'
 import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
@@ -95,7 +95,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   if (metaRows.length > 64) throw new BlockError('BAD_META', '_meta has too many rows')
   const version = meta.get('Version') === '1' ? 1 : 2
   const schema = inspectSchema(db, version, objects)
-  const header = parseHeader(meta)
+  const header = headerFromMeta(meta)
   if (!schema.has.keys) throw new BlockError('RESERVED_SCHEMA', 'block has no _keys table', { details: { table: '_keys' } })
   const keyOps = readKeyOps(db)
   let tables: TableEntry[] = []

@@ -60,14 +60,15 @@ export function parseSqliteHeader (h: Uint8Array, fileSize: number, o: HeaderChe
   return { pageSize, pageCount: fileSize / pageSize, writeVersion, readVersion, textEncoding, userVersion: b.readUInt32BE(60), sqliteVersion: b.readUInt32BE(96) }
 }
 
-/**
- * Read and check a file's header, and its size against `maxBytes`. Synchronous on purpose: it is a
- * 100-byte read, and the SQLite work that follows blocks anyway.
- */
+/** checkSqliteFileSync behind an async signature (the callers are async paths). */
 export async function checkSqliteFile (path: string, maxBytes: number, o: HeaderCheckOptions = {}): Promise<SqliteHeader & { size: number }> {
   return checkSqliteFileSync(path, maxBytes, o)
 }
 
+/**
+ * Read and check a file's header, and its size against `maxBytes`. Synchronous on purpose: it is a
+ * 100-byte read, and the SQLite work that follows blocks anyway.
+ */
 export function checkSqliteFileSync (path: string, maxBytes: number, o: HeaderCheckOptions = {}): SqliteHeader & { size: number } {
   checkRegularInput(path, o.input === true ? 'input' : 'block file')
   let fd: number

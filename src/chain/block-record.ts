@@ -7,6 +7,6 @@ export function blockRecordOf (c: Candidate, ops: readonly KeyOpRecord[], canoni
   return {
     hash: c.hash, height: h.height, parent: h.previousHash, canonical, version: h.version, signer: h.creator,
     timestamp: h.timestamp, rowsRoot: h.rowsRoot, prevSig: h.previousHashSignature, seal: c.seal, size: c.file.size,
-    keyOps: ops.length, receivedAt
+    keyOpCount: ops.length, receivedAt
   }
 }

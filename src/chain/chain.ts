@@ -48,10 +48,10 @@ export class Chain {
   static open (root: string, options: ChainOptions = {}): Chain {
     const dir = new DataDir(root)
     const params = readChainParams(dir.chainParams)
-    if (!existsSync(dir.index)) {
-      throw new StorageError('INDEX_CORRUPT', `the chain index ${dir.index} is missing`, { hint: 'rebuild it from the block files with `petal reindex`' })
+    if (!existsSync(dir.chainDb)) {
+      throw new StorageError('INDEX_CORRUPT', `the chain index ${dir.chainDb} is missing`, { hint: 'rebuild it from the block files with `petal reindex`' })
     }
-    const index = IndexDb.open(dir.index, { readonly: options.readonly })
+    const index = IndexDb.open(dir.chainDb, { readonly: options.readonly })
     const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock, options.hashPool)
     try {
       chain.checkAgainstGenesis()
@@ -168,7 +168,7 @@ export class Chain {
 function repairQuietly (dir: DataDir, params: ChainParams, options: ChainOptions): void {
   let index: IndexDb
   try {
-    index = IndexDb.open(dir.index, { wait: false })
+    index = IndexDb.open(dir.chainDb, { wait: false })
   } catch {
     return
   }

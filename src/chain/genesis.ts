@@ -97,7 +97,7 @@ export async function installGenesis (dir: DataDir, params: ChainParams, genesis
     throw new ChainError('GENESIS_MISMATCH', 'chain parameters disagree with the consensus values in the genesis block', { hint: 'the chainparams.json does not belong to this genesis' })
   }
   mkdirSync(dir.root, { recursive: true })
-  const index = IndexDb.open(dir.index)
+  const index = IndexDb.open(dir.chainDb)
   // checkGenesis made sure it is a v2 block at height 0.
   const record = blockRecordOf(c, ops, true, options.clock?.now() ?? Date.now())
   try {

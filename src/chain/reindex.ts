@@ -28,13 +28,13 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
   let index: IndexDb
   let replaced = false
   try {
-    index = IndexDb.open(dir.index)
+    index = IndexDb.open(dir.chainDb)
   } catch (err) {
     // Only an index SQLite cannot read is replaced: one that is busy (another writer) or that this
     // user cannot write is someone else's to keep.
     if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
-    for (const f of [dir.index, `${dir.index}-wal`, `${dir.index}-shm`]) rmSync(f, { force: true })
-    index = IndexDb.open(dir.index)
+    for (const f of [dir.chainDb, `${dir.chainDb}-wal`, `${dir.chainDb}-shm`]) rmSync(f, { force: true })
+    index = IndexDb.open(dir.chainDb)
     replaced = true
   }
   const chain = Chain.attach(dir, params, index, o)

@@ -2,10 +2,10 @@ import { isRecord, isStringArray, PetalError, registerErrorClass } from '../util
 
 export const CLI_ERROR_CODES = ['USAGE'] as const
 
-/** Usage problems found by a command itself (commander finds the rest). */
 /** `suggestions`: commands or options the user may have meant (from commander). */
 export interface UsageDetails { suggestions?: string[] }
 
+/** Usage problems found by a command itself (commander finds the rest). */
 export class UsageError extends PetalError<'USAGE', UsageDetails> {
   static readonly codes = CLI_ERROR_CODES
 

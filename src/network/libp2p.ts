@@ -27,7 +27,7 @@ export interface Libp2pConfig {
 
 /**
  * Build (and start) the libp2p node of one chain: TCP + noise + yamux, identify, ping, a private
- * kad-dht in server mode, gossipsub (stack.md has why each setting is what it is).
+ * kad-dht in server mode, gossipsub (docs/protocol.md describes the stack, its protocols and limits).
  */
 export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> {
   return await createLibp2p({

@@ -75,7 +75,12 @@ export class Network {
   private readonly connectedAt = new Map<string, number>()
   private started = false
 
-  private constructor (libp2p: PetalLibp2p, scores: PeerScores, private readonly c: NetworkComponents, private readonly o: NetworkOptions) {
+  private readonly components: NetworkComponents
+  private readonly options: NetworkOptions
+
+  private constructor (libp2p: PetalLibp2p, scores: PeerScores, c: NetworkComponents, o: NetworkOptions) {
+    this.components = c
+    this.options = o
     this.libp2p = libp2p
     this.scores = scores
     this.logger = c.logger ?? nullLogger
@@ -117,7 +122,7 @@ export class Network {
   get peerId (): string { return this.libp2p.peerId.toString() }
 
   async start (): Promise<void> {
-    const { source } = this.c
+    const { source } = this.components
     await registerStatus(this.libp2p, source, this.serve)
     await registerHeaders(this.libp2p, source, this.serve)
     await registerBlock(this.libp2p, source, this.serve)
@@ -128,11 +133,11 @@ export class Network {
     try {
       await this.libp2p.start()
     } catch (err) {
-      throw new NetworkError('LISTEN_FAILED', `cannot listen on ${this.o.listen.join(', ')}: ${listenReason(err)}`, { hint: 'choose another --listen address or port (port 0 picks a free one)', cause: err })
+      throw new NetworkError('LISTEN_FAILED', `cannot listen on ${this.options.listen.join(', ')}: ${listenReason(err)}`, { hint: 'choose another --listen address or port (port 0 picks a free one)', cause: err })
     }
     this.gossip.start()
     this.checkpoints.start()
-    this.known.start(this.o.redialTickMs)
+    this.known.start(this.options.redialTickMs)
     this.discovery?.start()
     this.started = true
   }
@@ -187,18 +192,18 @@ export class Network {
   // ---- requests to peers (the interface sync uses) ----
 
   async status (peer: string, signal?: AbortSignal): Promise<StatusMessage> {
-    const s = await this.checked(peer, requestStatus(this.libp2p, peerIdFromString(peer), this.c.source.chainId, signal))
-    if (s.genesis !== this.c.source.chainId) throw new NetworkError('WRONG_CHAIN', 'peer serves another chain', { details: { peer } })
+    const s = await this.checked(peer, requestStatus(this.libp2p, peerIdFromString(peer), this.components.source.chainId, signal))
+    if (s.genesis !== this.components.source.chainId) throw new NetworkError('WRONG_CHAIN', 'peer serves another chain', { details: { peer } })
     return s
   }
 
   async headers (peer: string, from: number, count: number, signal?: AbortSignal): Promise<WireHeader[]> {
-    return await this.checked(peer, requestHeaders(this.libp2p, peerIdFromString(peer), this.c.source.chainId, from, count, signal))
+    return await this.checked(peer, requestHeaders(this.libp2p, peerIdFromString(peer), this.components.source.chainId, from, count, signal))
   }
 
   /** `onBytes` counts the block's bytes as they arrive (for progress). */
   async fetchBlock (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }): Promise<FetchedBlock> {
-    return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.c.source.chainId, hash, dest, { ...o, minRate: this.o.blockRateFloor }))
+    return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.components.source.chainId, hash, dest, { ...o, minRate: this.options.blockRateFloor }))
   }
 
   /** Publish a signed checkpoint note; resolves to the number of peers it was sent to. */
@@ -241,19 +246,19 @@ export class Network {
     this.known.connected(id)
     const conn = this.libp2p.getConnections(evt.detail)[0]
     this.logger.info('peer connected', { peer: id, addr: conn?.remoteAddr.toString(), direction: conn?.direction })
-    this.c.events.onPeerConnected(id)
+    this.components.events.onPeerConnected(id)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
     this.connectedAt.delete(id)
     this.logger.info('peer disconnected', { peer: id })
-    this.c.events.onPeerDisconnected(id)
+    this.components.events.onPeerDisconnected(id)
   }
 
   private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, listenAddrs: Multiaddr[], protocols: string[] }>): void => {
     const r = evt.detail
-    if (!r.protocols.includes(protocolId(this.c.source.chainId, 'status'))) return
+    if (!r.protocols.includes(protocolId(this.components.source.chainId, 'status'))) return
     const id = r.peerId.toString()
     this.known.remember(id, r.listenAddrs.map(a => a.toString().includes('/p2p/') ? a.toString() : `${a.toString()}/p2p/${id}`))
   }

@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { SkippedBlock } from './mirror/apply.js'
-import { mirrorSkippedBlocks, QueryMirror, type SyncOptions, type SyncReport } from './mirror/mirror.js'
+import { mirrorSkippedBlocks, QueryMirror, type MirrorSyncOptions, type MirrorSyncReport } from './mirror/mirror.js'
 import { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 import type { ResultSummary } from './format/formatters.js'
 
@@ -20,7 +20,7 @@ export interface QueryOptions extends Omit<SandboxRun, 'mode' | 'timeoutMs'> {
 }
 
 export interface QueryResult extends ResultSummary {
-  sync?: SyncReport
+  sync?: MirrorSyncReport
   /** Canonical blocks the mirror leaves out (their rows are not in the result); empty per block. */
   skipped: SkippedBlock[]
 }
@@ -33,7 +33,7 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
   const sandbox = o.sandbox ?? new QuerySandbox(chain.dir.root, { logger: chain.logger })
   try {
     sandbox.start()
-    let sync: SyncReport | undefined
+    let sync: MirrorSyncReport | undefined
     if (o.perBlock !== true && o.sync !== false) {
       const mirror = o.mirror ?? QueryMirror.open(chain)
       try {
@@ -57,7 +57,7 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
  * Bring the query mirror of `chain` up to date (open, sync, close). For callers that import
  * blocks once in a while (CLI commands); a node keeps a QueryMirror open and calls sync() itself.
  */
-export async function syncQueryMirror (chain: Chain, options: SyncOptions = {}): Promise<SyncReport> {
+export async function syncQueryMirror (chain: Chain, options: MirrorSyncOptions = {}): Promise<MirrorSyncReport> {
   const mirror = QueryMirror.open(chain)
   try {
     return await mirror.sync(options)

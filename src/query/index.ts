@@ -13,7 +13,7 @@
  * @module
  */
 export * from './errors.js'
-export { QueryMirror, mirrorSkippedBlocks, type MirrorStop, type MirrorTip, type SyncOptions, type SyncReport } from './mirror/mirror.js'
+export { QueryMirror, mirrorSkippedBlocks, type MirrorStop, type MirrorTip, type MirrorSyncOptions, type MirrorSyncReport } from './mirror/mirror.js'
 export type { SkippedBlock } from './mirror/apply.js'
 export { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 export type { OutputFormat } from './sandbox/protocol.js'

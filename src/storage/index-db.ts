@@ -27,7 +27,7 @@ export interface BlockRecord {
   /** hex DER seal */
   seal: string
   size: number
-  keyOps: number
+  keyOpCount: number
   /** local time the block was stored (ms) */
   receivedAt: number
 }
@@ -70,7 +70,7 @@ interface BlockRow {
 function toRecord (r: BlockRow): BlockRecord {
   return {
     hash: r.hash, height: r.height, parent: r.parent, canonical: r.canonical === 1, version: r.version, signer: r.signer,
-    timestamp: r.timestamp, rowsRoot: r.rows_root, prevSig: r.prev_sig, seal: r.seal, size: r.size, keyOps: r.key_ops, receivedAt: r.received_at
+    timestamp: r.timestamp, rowsRoot: r.rows_root, prevSig: r.prev_sig, seal: r.seal, size: r.size, keyOpCount: r.key_ops, receivedAt: r.received_at
   }
 }
 
@@ -345,7 +345,7 @@ export class IndexDb {
   insertBlock (b: BlockRecord, tables: readonly TableRecord[], keyOps: readonly KeyOpRecord[]): void {
     this.assertTx()
     this.stmt(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOps, b.receivedAt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOpCount, b.receivedAt)
     const t = this.stmt('INSERT INTO block_tables (hash, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
     for (const x of tables) t.run(b.hash, x.name, x.sql, x.rows, x.root)
     const k = this.stmt('INSERT INTO key_ops (hash, key_id, op, pubkey, signers) VALUES (?, ?, ?, ?, ?)')

@@ -27,7 +27,7 @@ export class DataDir {
   }
   get forksDir (): string { return join(this.root, 'forks') }
   get chainParams (): string { return join(this.root, 'chainparams.json') }
-  get index (): string { return join(this.root, 'chain.db') }
+  get chainDb (): string { return join(this.root, 'chain.db') }
   get queryDb (): string { return join(this.root, 'query.db') }
   /** chunk roots of large tables for fast row proofs: a derived cache, safe to delete */
   get proofCache (): string { return join(this.root, 'proof-cache.db') }

@@ -66,15 +66,17 @@ export class Sync {
   private readonly controller = new AbortController()
   private loop?: Promise<void>
   private readonly probes = new Set<Promise<void>>()
-  private readonly o: SyncOptions
+  private readonly options: SyncOptions
+  private readonly components: SyncComponents
   private readonly logger: Logger
   private progress: SyncProgress
   private lastProgressLog = 0
   /** Blocks queued for download and not imported yet: what of each was received and checked. */
   private readonly transfers = new Map<string, { got: number, checked: number }>()
 
-  constructor (private readonly c: SyncComponents, options: Partial<SyncOptions> = {}, private readonly events: SyncEvents = {}) {
-    this.o = { ...DEFAULT_SYNC_OPTIONS, ...options }
+  constructor (c: SyncComponents, options: Partial<SyncOptions> = {}, private readonly events: SyncEvents = {}) {
+    this.components = c
+    this.options = { ...DEFAULT_SYNC_OPTIONS, ...options }
     this.logger = c.logger ?? nullLogger
     this.progress = { state: 'idle', height: c.chain.tip().height, bytes: 0, received: 0, checked: 0, phase: 'receiving', queued: { blocks: 0, bytes: 0 } }
   }
@@ -104,9 +106,9 @@ export class Sync {
    * unchecked claim has been looked into at this tip, and at least one peer answered.
    */
   isSynced (): boolean {
-    const tip = this.c.chain.tip().hash
+    const tip = this.components.chain.tip().hash
     return this.statusAnswered && this.pickTarget() === undefined && this.progress.state === 'idle' &&
-      [...this.unverified.values()].every(u => u.probing !== true && (u.resolvedAt === tip || !isBetterTip(u.tip, this.c.chain.tip())))
+      [...this.unverified.values()].every(u => u.probing !== true && (u.resolvedAt === tip || !isBetterTip(u.tip, this.components.chain.tip())))
   }
 
   /** The local chain changed outside this loop (another process imported a block). */
@@ -124,21 +126,21 @@ export class Sync {
   }
 
   validateAnnouncement (h: WireHeader): Verdict {
-    return judgeHeader(this.c.chain, h)
+    return judgeHeader(this.components.chain, h)
   }
 
   announcement (h: WireHeader, from: AnnouncementSource): void {
     this.claim(from.peer, h)
-    if (from.origin !== undefined && from.origin !== from.peer && this.c.network.connectedPeers().includes(from.origin)) this.claim(from.origin, h)
+    if (from.origin !== undefined && from.origin !== from.peer && this.components.network.connectedPeers().includes(from.origin)) this.claim(from.origin, h)
     const now = Date.now()
     for (const [k, until] of this.wanted) if (until < now) this.wanted.delete(k)
-    if (this.c.chain.index.byHash(h.hash) === undefined) this.wanted.set(h.hash, now + 30_000)
+    if (this.components.chain.index.byHash(h.hash) === undefined) this.wanted.set(h.hash, now + 30_000)
     this.wake.notify()
   }
 
   /** For the block server: wait up to `ms` for a block this node is about to import (relaying). */
   async awaitBlock (hash: string, ms: number, signal: AbortSignal): Promise<boolean> {
-    if (this.c.chain.index.byHash(hash) !== undefined) return true
+    if (this.components.chain.index.byHash(hash) !== undefined) return true
     if ((this.wanted.get(hash) ?? 0) < Date.now()) return false
     await new Promise<void>(resolve => {
       const set = this.importWaiters.get(hash) ?? new Set()
@@ -154,7 +156,7 @@ export class Sync {
       set.add(done)
       this.importWaiters.set(hash, set)
     })
-    return this.c.chain.index.byHash(hash) !== undefined
+    return this.components.chain.index.byHash(hash) !== undefined
   }
 
   // ---- internals ----
@@ -165,11 +167,11 @@ export class Sync {
   }
 
   private refreshStatus (peer: string): void {
-    this.c.network.status(peer, this.controller.signal).then(s => {
-      if (!this.c.network.connectedPeers().includes(peer)) return
+    this.components.network.status(peer, this.controller.signal).then(s => {
+      if (!this.components.network.connectedPeers().includes(peer)) return
       this.statusAnswered = true
-      const v = judgeHeader(this.c.chain, s.tip)
-      if (v === 'reject') { this.c.network.report(peer, 'bad-seal', 'status'); return }
+      const v = judgeHeader(this.components.chain, s.tip)
+      if (v === 'reject') { this.components.network.report(peer, 'bad-seal', 'status'); return }
       if (v === 'accept') {
         this.tips.set(peer, s.tip)
         this.unverified.delete(peer)
@@ -183,14 +185,14 @@ export class Sync {
   }
 
   private pickTarget (): Target | undefined {
-    const local = this.c.chain.tip()
+    const local = this.components.chain.tip()
     const now = Date.now()
     for (const [hash, until] of this.failed) if (until <= now) this.failed.delete(hash)
     let best: Target | undefined
     for (const [peer, tip] of this.tips) {
       if (!isBetterTip(tip, best?.tip ?? local)) continue
       if (this.failed.has(tip.hash) || this.failed.has(`${peer}:${tip.hash}`)) continue
-      if (this.c.chain.index.byHash(tip.hash) !== undefined) continue
+      if (this.components.chain.index.byHash(tip.hash) !== undefined) continue
       best = { peer, tip }
     }
     return best
@@ -204,15 +206,15 @@ export class Sync {
   }
 
   private async run (signal: AbortSignal): Promise<void> {
-    for (const p of this.c.network.connectedPeers()) this.refreshStatus(p)
+    for (const p of this.components.network.connectedPeers()) this.refreshStatus(p)
     while (!signal.aborted) {
       this.resolveClaims(signal)
       const target = this.pickTarget()
       if (target === undefined) {
         this.setProgress({ state: 'idle' })
         await this.resealOrphans(signal)
-        if (!await this.wake.wait(this.o.statusIntervalMs, signal) && !signal.aborted) {
-          for (const p of this.c.network.connectedPeers()) this.refreshStatus(p)
+        if (!await this.wake.wait(this.options.statusIntervalMs, signal) && !signal.aborted) {
+          for (const p of this.components.network.connectedPeers()) this.refreshStatus(p)
         }
         continue
       }
@@ -225,11 +227,11 @@ export class Sync {
         // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
         this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err) })
-        const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.o.failedTtlMs) : this.o.failedTtlMs
+        const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs
         this.failed.set(peerFault ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
           // A claim the peer cannot back: a small penalty (it may have reorganised), and forget it.
-          this.c.network.report(target.peer, 'unavailable', code)
+          this.components.network.report(target.peer, 'unavailable', code)
           this.tips.delete(target.peer)
         }
         if (err instanceof NetworkError && (err.code === 'TIMEOUT' || err.code === 'DIAL_FAILED' || err.code === 'WRONG_CHAIN')) this.tips.delete(target.peer)
@@ -244,7 +246,7 @@ export class Sync {
    * never, delays nothing else.
    */
   private resolveClaims (signal: AbortSignal): void {
-    const { chain, network } = this.c
+    const { chain, network } = this.components
     const local = chain.tip()
     for (const [peer, u] of this.unverified) {
       if (u.probing === true || u.resolvedAt === local.hash || !isBetterTip(u.tip, local)) continue
@@ -272,7 +274,7 @@ export class Sync {
   }
 
   private async syncTo (t: Target, signal: AbortSignal): Promise<void> {
-    const { chain, network } = this.c
+    const { chain, network } = this.components
     const parent = chain.index.byHash(t.tip.parent)
     let feed: HeaderFeed
     if (parent !== undefined) {
@@ -292,7 +294,7 @@ export class Sync {
       onQueued: h => { this.queued(h) },
       onReceived: (h, got) => { this.received(h, got) },
       onImportProgress: (h, p) => { this.importing(h, p) }
-    }, this.o, feed).run(signal)
+    }, this.options, feed).run(signal)
     if (chain.index.byHash(t.tip.hash) === undefined) {
       // The peer claimed this tip but served no branch reaching it (its headers ran out, or it
       // reorganised meanwhile): drop the claim, or it would be chosen again at once, forever.
@@ -356,7 +358,7 @@ export class Sync {
   }
 
   private setProgress (p: Partial<SyncProgress>): void {
-    const next: SyncProgress = { ...this.progress, ...p, height: this.c.chain.tip().height }
+    const next: SyncProgress = { ...this.progress, ...p, height: this.components.chain.tip().height }
     if (next.state === 'idle') { delete next.target; delete next.peer }
     const changed = next.state !== this.progress.state || next.height !== this.progress.height || next.target !== this.progress.target
     this.progress = next
@@ -365,16 +367,16 @@ export class Sync {
 
   /** Re-seal this signatory's orphaned blocks on the tip and announce them (only when idle). */
   private async resealOrphans (signal: AbortSignal): Promise<void> {
-    const key = this.c.signingKey
+    const key = this.components.signingKey
     if (key === undefined) return
-    const { chain } = this.c
+    const { chain } = this.components
     if (!chain.keysAt(chain.tip()).isActive(key.id)) return
     for (const o of pendingOrphans(chain, key.id)) {
-      if (this.gaveUp.has(o.hash) || this.c.ownsOrphan?.(o.hash) === true || this.pickTarget() !== undefined || signal.aborted) continue
+      if (this.gaveUp.has(o.hash) || this.components.ownsOrphan?.(o.hash) === true || this.pickTarget() !== undefined || signal.aborted) continue
       try {
         const r = await resealOrphan(chain, o.hash, key, { signal })
         this.imported(r, 'self')
-        await this.c.network.announce(headerOf(r.block)).catch(() => 0)
+        await this.components.network.announce(headerOf(r.block)).catch(() => 0)
       } catch (err) {
         if (signal.aborted) return
         this.gaveUp.add(o.hash)

@@ -13,12 +13,6 @@ export function failpoint (name: string): void {
 }
 
 /**
- * Test hook beside the failpoints: when `PETAL_PAUSE` names this point, create the file
- * `PETAL_PAUSE_FILE` and wait (without blocking the event loop) until someone removes it. Lets a
- * test hold a real process at a known instant — a writer holding the lock mid-import — and
- * observe other processes meanwhile. A no-op unless the variable is set.
- */
-/**
  * pausepoint for code that blocks its thread (a worker reading a file): waits synchronously, as a
  * read that never returns would, so tests can check that the rest of the process stays responsive.
  */
@@ -30,6 +24,12 @@ export function pausepointSync (name: string): void {
   while (existsSync(file)) Atomics.wait(cell, 0, 0, 20)
 }
 
+/**
+ * Test hook beside the failpoints: when `PETAL_PAUSE` names this point, create the file
+ * `PETAL_PAUSE_FILE` and wait (without blocking the event loop) until someone removes it. Lets a
+ * test hold a real process at a known instant — a writer holding the lock mid-import — and
+ * observe other processes meanwhile. A no-op unless the variable is set.
+ */
 export async function pausepoint (name: string, signal?: AbortSignal): Promise<void> {
   const file = process.env.PETAL_PAUSE_FILE
   if (process.env.PETAL_PAUSE !== name || file === undefined) return

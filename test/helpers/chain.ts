@@ -85,7 +85,7 @@ export async function plantBlock (chain: Chain, file: string, seal: string, head
   const hash = await sha256File(file)
   const rec: BlockRecord = {
     hash, height: header.height, parent: header.previousHash, canonical: true, version: 2, signer: header.creator, timestamp: header.timestamp,
-    rowsRoot: header.rowsRoot, prevSig: header.previousHashSignature, seal, size: statSync(file).size, keyOps: 0, receivedAt: Date.now()
+    rowsRoot: header.rowsRoot, prevSig: header.previousHashSignature, seal, size: statSync(file).size, keyOpCount: 0, receivedAt: Date.now()
   }
   await chain.index.withWriteLock(async () => {
     const tmp = tmpBlockPath(chain.dir)

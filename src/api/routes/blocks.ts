@@ -93,7 +93,7 @@ export const blockRoutes: RouteSpec[] = [{
       return {
         blocks: rows.map(b => {
           const tables = ctx.chain.index.tablesOf(b.hash)
-          return { ...headerJson(b), table_count: tables.length, row_count: rowCount(tables), key_op_count: b.keyOps }
+          return { ...headerJson(b), table_count: tables.length, row_count: rowCount(tables), key_op_count: b.keyOpCount }
         }),
         next_before: last === undefined || last.height === 0 ? null : last.height
       }

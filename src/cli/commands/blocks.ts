@@ -6,7 +6,7 @@ import { formatBytes, short, table } from '../output.js'
 import type { Action } from '../program.js'
 
 function blockJson (b: BlockRecord): Record<string, unknown> {
-  return { height: b.height, hash: b.hash, parent: b.parent, canonical: b.canonical, timestamp: b.timestamp, signer: b.signer, size: b.size, key_ops: b.keyOps, rows_root: b.rowsRoot, seal: b.seal, version: b.version }
+  return { height: b.height, hash: b.hash, parent: b.parent, canonical: b.canonical, timestamp: b.timestamp, signer: b.signer, size: b.size, key_ops: b.keyOpCount, rows_root: b.rowsRoot, seal: b.seal, version: b.version }
 }
 
 export function register (program: Command, action: Action): void {
@@ -25,7 +25,7 @@ export function register (program: Command, action: Action): void {
       const tables = (b: BlockRecord): string => String(chain.index.tablesOf(b.hash).length)
       ctx.out.result(null, () => table([
         ['HEIGHT', 'HASH', 'TIME', 'SIGNER', 'SIZE', 'TABLES', 'KEYOPS'],
-        ...rows.map(b => [String(b.height), short(b.hash), b.timestamp.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''), short(b.signer), formatBytes(b.size), tables(b), String(b.keyOps)])
+        ...rows.map(b => [String(b.height), short(b.hash), b.timestamp.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''), short(b.signer), formatBytes(b.size), tables(b), String(b.keyOpCount)])
       ]))
     }))
 

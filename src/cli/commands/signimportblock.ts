@@ -72,10 +72,10 @@ export function register (program: Command, action: Action): void {
       await signTipCheckpoints(chain, key, { signal: ctx.signal })
       await syncMirrorAfterImport(ctx, chain, { bytes: r.block.size })
       const tables = chain.index.tablesOf(r.block.hash)
-      ctx.out.result({ status: r.status, height: r.block.height, hash: r.block.hash, seal: r.block.seal, size: r.block.size, tables, key_ops: r.block.keyOps }, () => [
+      ctx.out.result({ status: r.status, height: r.block.height, hash: r.block.hash, seal: r.block.seal, size: r.block.size, tables, key_ops: r.block.keyOpCount }, () => [
         `block ${r.block.height} ${r.block.hash}`,
         `  ${formatBytes(r.block.size)}, signed by ${short(key.id)}, ${tables.length} table(s): ${tables.map(t => `${t.name} (${t.rows} rows)`).join(', ') || 'none'}` +
-          (r.block.keyOps > 0 ? `, ${r.block.keyOps} key operation(s)` : '')
+          (r.block.keyOpCount > 0 ? `, ${r.block.keyOpCount} key operation(s)` : '')
       ].join('\n'))
     }))
 }

@@ -10,7 +10,7 @@ import { rollbackTo } from './rollback.js'
 
 export interface MirrorTip { height: number, hash: string }
 
-export interface SyncReport {
+export interface MirrorSyncReport {
   /** Blocks appended. */
   applied: number
   /** Blocks removed because they left the canonical chain. */
@@ -24,13 +24,13 @@ export interface SyncReport {
   stoppedAt?: MirrorStop
   /** Blocks this sync left out of the mirror (see QueryMirror.skipped). */
   skipped: SkippedBlock[]
-  /** Another process was writing query.db and the sync did not wait for it (SyncOptions.wait). */
+  /** Another process was writing query.db and the sync did not wait for it (MirrorSyncOptions.wait). */
   busy?: boolean
 }
 
 export interface MirrorStop { height: number, hash: string, code: 'MIRROR_BLOCK_MISSING', message: string, hint: string }
 
-export interface SyncOptions {
+export interface MirrorSyncOptions {
   signal?: AbortSignal
   /**
    * Wait for another process that is writing query.db (default true). false: a reader's sync —
@@ -84,12 +84,12 @@ export class QueryMirror {
   }
 
   /** Bring the mirror to the index's canonical chain. Safe to call at any time, from any process. */
-  async sync (options: SyncOptions = {}): Promise<SyncReport> {
+  async sync (options: MirrorSyncOptions = {}): Promise<MirrorSyncReport> {
     return await this.mutex.run(async () => await this.syncLocked(options))
   }
 
   /** `petal reindex --query`: empty the mirror and build it again from the block files. */
-  async rebuild (options: SyncOptions = {}): Promise<SyncReport> {
+  async rebuild (options: MirrorSyncOptions = {}): Promise<MirrorSyncReport> {
     return await this.mutex.run(async () => {
       this.db.transaction(() => {
         dropEverything(this.db)
@@ -100,7 +100,7 @@ export class QueryMirror {
     })
   }
 
-  private async syncLocked (o: SyncOptions): Promise<SyncReport> {
+  private async syncLocked (o: MirrorSyncOptions): Promise<MirrorSyncReport> {
     if (o.wait !== false) return await this.reconcile(o)
     this.db.pragma('busy_timeout = 0')
     try {
@@ -114,7 +114,7 @@ export class QueryMirror {
     }
   }
 
-  private async reconcile (o: SyncOptions): Promise<SyncReport> {
+  private async reconcile (o: MirrorSyncOptions): Promise<MirrorSyncReport> {
     const index = this.chain.index
     let applied = 0
     let rolledBack = 0

@@ -15,7 +15,7 @@ import { planPerBlock } from './plan.js'
 export async function runPerBlock (dataDir: string, sql: string, out: Emitter, range: { from?: number, to?: number }): Promise<void> {
   let index: IndexDb
   try {
-    index = IndexDb.open(new DataDir(dataDir).index, { readonly: true })
+    index = IndexDb.open(new DataDir(dataDir).chainDb, { readonly: true })
   } catch (err) {
     throw new QueryError('MIRROR_UNAVAILABLE', errorMessage(err), { hint: 'run `petal reindex`' })
   }
