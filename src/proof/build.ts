@@ -183,7 +183,7 @@ function proveRowsFast (db: Db, t: UserTable, entry: TableEntry, locators: RowLo
     if (seen.has(rowid)) continue
     seen.add(rowid)
     const values = db.prepare(`SELECT ${cols} FROM ${name} WHERE ${alias} = ?`).raw(true).safeIntegers(true).get(rowid) as SqlValue[] | undefined
-    if (values === undefined) throw new ProofError('PROOF_ROW_NOT_FOUND', `table ${JSON.stringify(t.name)} has no row with rowid ${rowid}`, { details: { table: t.name } })
+    if (values === undefined) throw new ProofError('PROOF_ROW_NOT_FOUND', `table ${JSON.stringify(t.name)} has no row with rowid ${rowid}`, { hint: rowidRangeHint(db, t), details: { table: t.name } })
     const k = chunkOf(chunks, rowid)
     const range = chunkRange(chunks, k)
     const leaves: Uint8Array[] = []
@@ -229,6 +229,14 @@ function proveRows (db: Db, t: UserTable, entry: TableEntry, locators: RowLocato
   })
 }
 
+/** A true hint for a rowid that is not there: the range the table's rowids do span. */
+function rowidRangeHint (db: Db, t: UserTable): string {
+  const alias = t.rowidAlias as string
+  const [lo, hi, n] = db.prepare(`SELECT min(${alias}), max(${alias}), count(*) FROM ${quoteIdent(t.name)}`).raw(true).safeIntegers(true).get() as [bigint | null, bigint | null, bigint]
+  if (lo === null || hi === null) return 'the table has no rows in this block'
+  return `its ${n} row(s) have rowids from ${lo} to ${hi} (not necessarily contiguous)`
+}
+
 function locate (db: Db, t: UserTable, entry: TableEntry, l: RowLocator): FoundRow {
   const cols = t.columns.map(quoteIdent).join(', ')
   const name = quoteIdent(t.name)
@@ -237,7 +245,7 @@ function locate (db: Db, t: UserTable, entry: TableEntry, l: RowLocator): FoundR
     if (t.withoutRowid) throw notFound('rowid: it is a WITHOUT ROWID table', 'name the row by its position in primary-key order instead')
     const alias = t.rowidAlias as string
     const values = db.prepare(`SELECT ${cols} FROM ${name} WHERE ${alias} = ?`).raw(true).safeIntegers(true).get(l.rowid) as SqlValue[] | undefined
-    if (values === undefined) throw notFound(`row with rowid ${l.rowid}`)
+    if (values === undefined) throw notFound(`row with rowid ${l.rowid}`, rowidRangeHint(db, t))
     const before = db.prepare(`SELECT count(*) FROM ${name} WHERE ${alias} < ?`).pluck().safeIntegers(true).get(l.rowid) as bigint
     return { index: Number(before), rowid: l.rowid, values }
   }

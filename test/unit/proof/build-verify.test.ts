@@ -44,12 +44,19 @@ describe('row proofs from real blocks', () => {
     expect(demanding.failure?.code).toBe('NOT_FINAL')
   })
 
+  it('names the rowids a table has when a large one (the chunked way) lacks the row asked for', async () => {
+    const { chain, key, tree, typedHeight } = await provableChain({ extraRows: 520 })
+    const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: 2, keys: [key], size: typedHeight + 1 })
+    await expect(buildRowProof(chain.dir.blockPath(typedHeight), { table: 'people', rowid: 9999n }, { chainId: chain.chainId, tree, checkpoint }))
+      .rejects.toMatchObject({ code: 'PROOF_ROW_NOT_FOUND', hint: 'its 526 row(s) have rowids from -7 to 525 (not necessarily contiguous)' })
+  })
+
   it('refuses to build what would not verify', async () => {
     const { chain, key, tree, typedHeight } = await provableChain()
     const tip = chain.tip().height
     const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip, maxReorgDepth: 2, keys: [key], size: typedHeight + 1 })
     const o = { chainId: chain.chainId, tree, checkpoint }
-    await expect(buildRowProof(chain.dir.blockPath(typedHeight), { table: 'people', rowid: 99n }, o)).rejects.toMatchObject({ code: 'PROOF_ROW_NOT_FOUND' })
+    await expect(buildRowProof(chain.dir.blockPath(typedHeight), { table: 'people', rowid: 99n }, o)).rejects.toMatchObject({ code: 'PROOF_ROW_NOT_FOUND', hint: 'its 6 row(s) have rowids from -7 to 5 (not necessarily contiguous)' })
     await expect(buildRowProof(chain.dir.blockPath(typedHeight), { table: 'tags', rowid: 1n }, o)).rejects.toMatchObject({ code: 'PROOF_ROW_NOT_FOUND' })
     await expect(buildRowProof(chain.dir.blockPath(typedHeight), { table: 'nope', index: 0 }, o)).rejects.toMatchObject({ code: 'PROOF_TABLE_NOT_FOUND' })
     // A block above the checkpoint, a block that is not the tree's leaf, a checkpoint of another tree.
