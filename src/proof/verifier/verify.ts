@@ -187,7 +187,7 @@ function readCheckpoint (report: Report, step: string, text: string, chainId: st
   const cp = parsePetalCheckpoint(n.note.text)
   if (typeof cp === 'string') report.fail(step, 'CHECKPOINT_MALFORMED', `the checkpoint is not a Petal checkpoint: ${cp}`)
   if (cp.chainId !== chainId) report.fail(step, 'CHECKPOINT_OTHER_CHAIN', `the checkpoint is for chain ${cp.chainId}, not the proof's chain ${chainId}`)
-  report.pass(step, `checkpoint of chain ${chainId}: ${cp.size} blocks (heights 0…${cp.size - 1}), root ${cp.rootHex}, signer's tip ${cp.tip}, ${cp.final ? 'final' : `not final (max_reorg_depth ${cp.maxReorgDepth}: heights above ${cp.finalHeight} could still be reorganised)`}`)
+  report.pass(step, `checkpoint of chain ${chainId}: ${cp.size} blocks (heights 0…${cp.size - 1}), root ${cp.rootHex}, signer's tip ${cp.tip}, ${cp.final ? 'final' : `not final (max_reorg_depth ${cp.maxReorgDepth}: ${cp.finalHeight < 0 ? 'every height' : `heights above ${cp.finalHeight}`} could still be reorganised)`}`)
   return { note: n.note, cp }
 }
 

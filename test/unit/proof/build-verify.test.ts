@@ -40,8 +40,18 @@ describe('row proofs from real blocks', () => {
     expect(report.rows).toHaveLength(7)
     // Not final: the checkpoint reaches the tip, and max_reorg_depth is 2.
     expect(report.checkpoint?.final).toBe(false)
+    expect(report.checks.find(c => c.step === 'checkpoint')?.message).toMatch(/max_reorg_depth 2: heights above 3 could still be reorganised\)$/)
     const demanding = await verifyProof(bundle, await trustOf(publicKeyToPem(key.publicKey)), { requireFinal: true })
     expect(demanding.failure?.code).toBe('NOT_FINAL')
+  })
+
+  it('says so in words when no height is final yet (not "heights above -1")', async () => {
+    const { chain, key, tree, typedHeight } = await provableChain()
+    const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: 100, keys: [key] })
+    const proof = await buildRowProof(chain.dir.blockPath(typedHeight), { table: 'people', rowid: 3n }, { chainId: chain.chainId, tree, checkpoint })
+    const report = await verifyProof(proof, await trustOf(publicKeyToPem(key.publicKey)))
+    expect(report.failure).toBeUndefined()
+    expect(report.checks.find(c => c.step === 'checkpoint')?.message).toMatch(/max_reorg_depth 100: every height could still be reorganised\)$/)
   })
 
   it('names the rowids a table has when a large one (the chunked way) lacks the row asked for', async () => {
