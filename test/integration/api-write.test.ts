@@ -220,6 +220,11 @@ describe('HTTP API, writes on a node that cannot seal', () => {
       const token = { authorization: `Bearer ${TokenStore.of(dir).create({ scope: 'write' }).token}`, 'content-type': 'application/json' }
       const r = await http(surl + 'api/v1/records/r', { method: 'POST', headers: token, body: '[{"a": 1}]' })
       expect([r.status, errorOf(r).code]).toEqual([409, 'API_READ_ONLY'])
+      // Without a token, too: a hint to create one would only lead to this refusal.
+      for (const [method, path, body] of [['POST', 'records/r', '[{"a": 1}]'], ['PUT', 'tables/r', '{"sql": "CREATE TABLE r (a)"}']] as const) {
+        const anonymous = await http(surl + 'api/v1/' + path, { method, headers: { 'content-type': 'application/json' }, body })
+        expect([anonymous.status, errorOf(anonymous).code]).toEqual([409, 'API_READ_ONLY'])
+      }
       expect(errorOf(await http(surl + 'api/v1/receipts/abc')).code).toBe('API_READ_ONLY')
       expect(((await http(surl + 'api/v1/status')).json as { api: { writes: boolean }, ingest: unknown })).toMatchObject({ api: { writes: false }, ingest: null })
     } finally {
