@@ -116,7 +116,7 @@ async function reads (key: SigningKey): Promise<{ files: Row[], queries: Row[] }
 
 function rowsJson (n: number, from: number): string {
   const parts: string[] = []
-  for (let i = from; i < from + n; i++) parts.push(`{"sensor":"sensor-${i % 97}","at":${1_700_000_000 + i},"value":${i * 0.25},"note":"reading number ${i} of the benchmark"}`)
+  for (let i = from; i < from + n; i++) parts.push(`{"sensor":"sensor-${i % 97}","at":${1_700_000_000 + i},"value":${(i * 0.25).toFixed(2)},"note":"reading number ${i} of the benchmark"}`)
   return '[' + parts.join(',') + ']'
 }
 
@@ -175,7 +175,8 @@ async function sealLatency (key: SigningKey, everyMs: number, samples: number, g
   for (let i = 0; i < samples; i++) {
     const r = await call(`${url}api/v1/records/readings`, { method: 'POST', headers, body: rowsJson(1, i), keep: true })
     const acked = performance.now()
-    const id = (JSON.parse(r.text) as { receipts: string[] }).receipts[0] ?? ''
+    const id = (JSON.parse(r.text) as { receipts?: string[] }).receipts?.[0]
+    if (id === undefined) throw new Error(`POST /records answered ${r.status}: ${r.text}`)
     waits.push((async () => {
       for (;;) {
         const s = await call(`${url}api/v1/receipts/${id}`, { keep: true })
