@@ -101,16 +101,17 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
         sync: { statusIntervalMs: 1000 },
         onProgress: pr => {
           const now = performance.now()
-          // Progress is polled every 100 ms: the longest time the height stood still while syncing.
-          if (pr.phase === 'sync' && pr.done > lastDone) {
+          // Progress is polled every 100 ms: the longest time no block bytes arrived while syncing.
+          if (pr.stage === 'sync' && pr.done > lastDone) {
             if (lastAt > 0) maxGap = Math.max(maxGap, now - lastAt)
             lastAt = now
             lastDone = pr.done
           }
-          if (pr.phase === 'verify' && syncEnd === 0) syncEnd = now
+          if (pr.stage === 'verify' && syncEnd === 0) syncEnd = now
         }
       })
       clearInterval(s)
+      if (syncEnd === 0) throw new Error('pull never reported its verify stage: the sync phase cannot be timed')
       return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p }
     }
     case 'prop-node': {

@@ -218,7 +218,7 @@ async function benchMemory (): Promise<Row[]> {
       { figure: `node holding ${SMALL_BLOCKS} blocks, idle RSS`, value: mib(idle), unit: 'MiB', reference: 'same node holding genesis only', refValue: mib(refIdle), better: 'lower' },
       { figure: `same node while serving a pull of all of them, peak RSS`, value: mib(serving), unit: 'MiB', reference: 'node holding genesis only, idle', refValue: mib(refIdle), better: 'lower' },
       { figure: `pulling node, peak RSS (${SMALL_BLOCKS} blocks behind)`, value: mib(pulled.peakRss), unit: 'MiB', reference: 'node holding genesis only, idle', refValue: mib(refIdle), better: 'lower' },
-      { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without a new block: ${pulled.maxGapMs.toFixed(0)} ms` }
+      { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without progress: ${pulled.maxGapMs.toFixed(0)} ms` }
     ]
   } finally {
     await stop(server, ref, client)
