@@ -28,11 +28,11 @@ async function send (path: string, body: string, type: string, headers: Record<s
   return r
 }
 
-async function receipt (id: string): Promise<{ state: string, table: string, sealed: { height: number, block_hash: string, rowid: string, row_url: string } | null }> {
+async function receipt (id: string): Promise<{ state: string, table: string, sealed: { height: number, block_hash: string, rowid: string, row_url: string, proof_url: string } | null }> {
   const r = await http(url + `api/v1/receipts/${id}`)
   api.check('GET', '/api/v1/receipts/{id}', r)
   expect(r.status).toBe(200)
-  return r.json as { state: string, table: string, sealed: { height: number, block_hash: string, rowid: string, row_url: string } | null }
+  return r.json as { state: string, table: string, sealed: { height: number, block_hash: string, rowid: string, row_url: string, proof_url: string } | null }
 }
 
 async function sealedAll (ids: string[]): Promise<void> {
@@ -72,6 +72,10 @@ describe('HTTP API, writes', () => {
     // The receipt's row_url is that row in its block.
     const row = await http(url + (first.sealed?.row_url ?? '').slice(1))
     expect((row.json as { rows: unknown[][] }).rows).toEqual([[Number(first.sealed?.rowid), 1, 'a', 9223372036854776000, 1.5, { $base64: 'AAH+/w==' }, null]])
+    // And its proof_url, the row's proof in that block.
+    const proof = await http(url + (first.sealed?.proof_url ?? '').slice(1), { headers: read })
+    expect(proof.status, proof.text).toBe(200)
+    expect(proof.json).toMatchObject({ petal_proof: 1, type: 'bundle', blocks: [{ height: first.sealed?.height, tables: [{ name: 'readings' }] }] })
   })
 
   it('NDJSON and CSV too; CSV is the inverse of the query CSV output', async () => {

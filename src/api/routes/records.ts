@@ -54,7 +54,8 @@ function receiptJson (ctx: ApiContext, r: Receipt): Record<string, unknown> {
           rowid: sealed.rowid,
           sealed_at: sealed.sealedAt,
           block_url: `/api/v1/blocks/${sealed.blockHash}`,
-          row_url: `/api/v1/blocks/${sealed.blockHash}/tables/${encodeURIComponent(sealed.table)}/rows?after_rowid=${BigInt(sealed.rowid) - 1n}&limit=1`
+          row_url: `/api/v1/blocks/${sealed.blockHash}/tables/${encodeURIComponent(sealed.table)}/rows?after_rowid=${BigInt(sealed.rowid) - 1n}&limit=1`,
+          proof_url: `/api/v1/receipts/${encodeURIComponent(r.id)}/proof`
         }
   }
   if (r.problem !== undefined) out.problem = r.problem
@@ -82,7 +83,8 @@ const RECEIPT = {
             rowid: { type: 'string', description: 'the row\'s rowid in that block (decimal digits, exact)' },
             sealed_at: { type: 'string', description: 'the block\'s timestamp' },
             block_url: { type: 'string' },
-            row_url: { type: 'string' }
+            row_url: { type: 'string' },
+            proof_url: { type: 'string', description: 'the row\'s proof (a bundle that `petal verify-proof` checks), against the latest signed checkpoint' }
           }
         }
       ]
