@@ -5,6 +5,7 @@ import { checkpointTopic, LIMITS } from './constants.js'
 import type { Verdict } from './gossip.js'
 import type { PetalLibp2p } from './libp2p.js'
 import type { Offence } from './scoring.js'
+import { joinTopic } from './topic.js'
 
 export interface CheckpointHandlers {
   /** Judge a signed checkpoint note (signature by an active signatory, root of the local tree); fast. */
@@ -20,7 +21,7 @@ export interface CheckpointHandlers {
  */
 export class CheckpointGossip {
   private readonly topic: string
-  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => { this.deliver(evt.detail) }
+  private leave: (() => void) | undefined
 
   constructor (
     private readonly node: PetalLibp2p,
@@ -33,17 +34,12 @@ export class CheckpointGossip {
   }
 
   start (): void {
-    const pubsub = this.node.services.pubsub
-    pubsub.topicValidators.set(this.topic, (peer, msg) => this.validate(peer, msg))
-    pubsub.addEventListener('gossipsub:message', this.onMessage)
-    pubsub.subscribe(this.topic)
+    this.leave = joinTopic(this.node, this.topic, (peer, msg) => this.validate(peer, msg), m => { this.deliver(m) })
   }
 
   stop (): void {
-    const pubsub = this.node.services.pubsub
-    pubsub.removeEventListener('gossipsub:message', this.onMessage)
-    pubsub.topicValidators.delete(this.topic)
-    try { pubsub.unsubscribe(this.topic) } catch {}
+    this.leave?.()
+    this.leave = undefined
   }
 
   async publish (note: string): Promise<number> {
@@ -76,7 +72,6 @@ export class CheckpointGossip {
   }
 
   private deliver (m: GossipsubMessage): void {
-    if (m.msg.topic !== this.topic) return
     const note = this.decode(m.msg.data)
     if (note === undefined) return
     try {

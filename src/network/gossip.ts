@@ -6,6 +6,7 @@ import { announceTopic, LIMITS } from './constants.js'
 import { NetworkError } from './errors.js'
 import type { PetalLibp2p } from './libp2p.js'
 import type { Offence } from './scoring.js'
+import { joinTopic } from './topic.js'
 import { decodeJson, encodeJson, parseHeader, type WireHeader } from './wire.js'
 import { errorMessage } from '../util/index.js'
 
@@ -32,7 +33,7 @@ export interface GossipHandlers {
  */
 export class Gossip {
   private readonly topic: string
-  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => { this.deliver(evt.detail) }
+  private leave: (() => void) | undefined
 
   constructor (
     private readonly node: PetalLibp2p,
@@ -45,17 +46,12 @@ export class Gossip {
   }
 
   start (): void {
-    const pubsub = this.node.services.pubsub
-    pubsub.topicValidators.set(this.topic, (peer, msg) => this.validate(peer, msg))
-    pubsub.addEventListener('gossipsub:message', this.onMessage)
-    pubsub.subscribe(this.topic)
+    this.leave = joinTopic(this.node, this.topic, (peer, msg) => this.validate(peer, msg), m => { this.deliver(m) })
   }
 
   stop (): void {
-    const pubsub = this.node.services.pubsub
-    pubsub.removeEventListener('gossipsub:message', this.onMessage)
-    pubsub.topicValidators.delete(this.topic)
-    try { pubsub.unsubscribe(this.topic) } catch {}
+    this.leave?.()
+    this.leave = undefined
   }
 
   /** Peers that subscribe to this chain's announcements. */
@@ -87,7 +83,6 @@ export class Gossip {
   }
 
   private deliver (m: GossipsubMessage): void {
-    if (m.msg.topic !== this.topic) return
     try {
       const h = parseHeader(decodeJson(m.msg.data, LIMITS.announcement, 'announcement'), 'announcement')
       this.handlers.onAnnouncement(h, { peer: m.propagationSource.toString(), origin: m.msg.type === 'signed' ? m.msg.from.toString() : undefined })
