@@ -32,10 +32,24 @@ export async function readInputFile (path: string, what: string, signal: AbortSi
   return await readCapped(createReadStream(path, { signal, highWaterMark: 64 * 1024 }), signal, maxBytes, tooLong, err => unreadable(err, path, what))
 }
 
-/** Standard input in full, cut off past `maxBytes` like readInputFile (it may be a pipe, socket or terminal). */
-export async function readStdin (signal: AbortSignal, maxBytes: number, tooLongHint: string): Promise<Buffer> {
+/**
+ * Standard input in full, cut off past `maxBytes` like readInputFile (it may be a pipe, socket or
+ * terminal). `onTerminal` runs first when it is a terminal, to tell the user how to end the input.
+ */
+export async function readStdin (signal: AbortSignal, maxBytes: number, tooLongHint: string, onTerminal?: () => void): Promise<Buffer> {
   const tooLong = (): UsageError => new UsageError(`standard input is longer than ${maxBytes} bytes`, tooLongHint)
-  return await readCapped(process.stdin, signal, maxBytes, tooLong, err => new UsageError(`cannot read standard input: ${errorMessage(err)}`))
+  // A terminal or an idle pipe yields nothing until input or EOF, so the abort check inside the
+  // loop never runs: Ctrl-C must end the wait itself, by destroying the stream.
+  const stdin = process.stdin
+  const stop = (): void => { stdin.destroy() }
+  if (signal.aborted) throw new AbortError()
+  if (stdin.isTTY) onTerminal?.()
+  signal.addEventListener('abort', stop, { once: true })
+  try {
+    return await readCapped(stdin, signal, maxBytes, tooLong, err => new UsageError(`cannot read standard input: ${errorMessage(err)}`))
+  } finally {
+    signal.removeEventListener('abort', stop)
+  }
 }
 
 async function readCapped (stream: AsyncIterable<unknown>, signal: AbortSignal, maxBytes: number, tooLong: () => UsageError, failed: (err: unknown) => UsageError): Promise<Buffer> {
@@ -49,6 +63,8 @@ async function readCapped (stream: AsyncIterable<unknown>, signal: AbortSignal, 
       if (size > maxBytes) throw tooLong()
       parts.push(b)
     }
+    // A stream destroyed on abort may end quietly: what was read so far is not the whole input.
+    if (signal.aborted) throw new AbortError()
   } catch (err) {
     if (err instanceof UsageError || err instanceof AbortError) throw err
     if (signal.aborted) throw new AbortError()

@@ -145,3 +145,23 @@ describe('petal append / seal / receipt', () => {
     expect(readFileSync(join(dir, 'pending.db')).subarray(0, 15).toString()).toBe('SQLite format 3')
   }, 90_000)
 })
+
+describe('petal append - on a terminal', () => {
+  // A real terminal (a pseudo-terminal from util-linux's `script`), so Ctrl-C is the byte 0x03 that
+  // the terminal turns into SIGINT, as a user would press it.
+  it('says how to end the input, and Ctrl-C stops it while it waits, appending nothing', async () => {
+    const dir = await initDir()
+    const cmd = [process.execPath, CLI, '--dir', dir, 'append', 'readings', '-'].map(a => `'${a}'`).join(' ')
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    const exit = new Promise<number | null>(resolve => { child.on('close', code => { resolve(code) }) })
+    await waitFor(() => out.includes('reading records from the terminal'), { what: 'append to wait for records' })
+    child.stdin.write('{"sensor": "A", "value": 1}\n\u0003')
+    expect(await exit, out).toBe(130)
+    expect(out).toContain('petal: interrupted')
+    expect(out).not.toMatch(/stored as pending/)
+    expect(json<{ rows: number }>(await petal(['--dir', dir, '--json', 'seal']))).toMatchObject({ rows: 0 })
+  })
+})

@@ -23,9 +23,9 @@ export const MAX_RECORDS_INPUT = 256 * 1024 * 1024
 const RECORDS_TOO_LONG = 'split the records into smaller files and append each (every append is acknowledged on its own)'
 
 /** Read a records file (or stdin for `-`), and parse it in the format given or detected. */
-export async function readRecords (file: string, format: RecordFormat | undefined, signal: AbortSignal, maxRows?: number): Promise<{ rows: ReturnType<typeof parseRecords>, format: RecordFormat, bytes: number }> {
+export async function readRecords (file: string, format: RecordFormat | undefined, signal: AbortSignal, maxRows?: number, note?: (text: string) => void): Promise<{ rows: ReturnType<typeof parseRecords>, format: RecordFormat, bytes: number }> {
   const bytes = file === '-'
-    ? await readStdin(signal, MAX_RECORDS_INPUT, RECORDS_TOO_LONG)
+    ? await readStdin(signal, MAX_RECORDS_INPUT, RECORDS_TOO_LONG, () => note?.('reading records from the terminal: end them with Ctrl-D on a line of its own (Ctrl-C cancels)'))
     : await readInputFile(file, 'records file', signal, MAX_RECORDS_INPUT, RECORDS_TOO_LONG)
   const f = format ?? detectFormat(file === '-' ? undefined : file, bytes.subarray(0, 64).toString('utf8'))
   return { rows: parseRecords(bytes, f, { maxRows }), format: f, bytes: bytes.byteLength }
@@ -64,7 +64,7 @@ export function register (program: Command, action: Action): void {
         ctx.out.result({ table, created: declared?.created, sql: declared?.sql }, () => `table ${table} ${declared?.created === true ? 'declared' : 'already declared so'}: ${declared?.sql ?? ''}`)
         return
       }
-      const input = await readRecords(file ?? '-', o.format, ctx.signal, o.maxRows)
+      const input = await readRecords(file ?? '-', o.format, ctx.signal, o.maxRows, ctx.out.note)
       const r = await ingest.append(table, input.rows, { signal: ctx.signal })
       // Say truly who seals: a node that runs as a follower (its key not loaded) does not.
       const sealer = NodeLock.isHeld(ctx.dir) ? (readNodeState(ctx.dir)?.role === 'signatory' ? 'node' : 'follower') : 'none'
