@@ -13,11 +13,10 @@
 import type { ApiServer } from './server.js'
 import type { ApiServerOptions } from './types.js'
 
-export * from './errors.js'
-export * from './options.js'
-export * from './tokens.js'
-export { PetalMetrics, type MetricSources } from './petal-metrics.js'
-export type { ApiEvent, TipEvent, ReorgEvent, SealedEvent } from './events.js'
+export { ApiError, httpStatusOf } from './errors.js'
+export { DEFAULT_HTTP_ADDRESS, DEFAULT_API_LIMITS, parseHttpAddress, isLoopbackHost, type HttpAddress, type ApiLimits, type AccessPolicy } from './options.js'
+export { TOKEN_SCOPES, TokenStore, type TokenScope } from './tokens.js'
+export { PetalMetrics } from './petal-metrics.js'
 export type { ApiServer } from './server.js'
 export type { ApiServerOptions, NodeFacts } from './types.js'
 

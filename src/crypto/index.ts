@@ -6,9 +6,9 @@
  * The only importer of @noble/*. Knows nothing of blocks, chains or files beyond hashing them.
  * @module
  */
-export * from './errors.js'
-export * from './hash.js'
-export * from './keys.js'
-export * from './ecdsa.js'
-export * from './merkle.js'
-export * from './key-encryption.js'
+export { CryptoError } from './errors.js'
+export { sha256, sha256Hex, sha256File, sha256FileSync } from './hash.js'
+export { keyIdOf, isKeyId, parsePublicKey, generateSigningKey, importPrivateKey, privateKeyToPkcs8, privateKeyToPem, publicKeyToPem, type PublicKey, type SigningKey } from './keys.js'
+export { encodeDerSignature, decodeDerSignature, signV2, verifyV2, verifyV1, signV1 } from './ecdsa.js'
+export { leafHash, prefixedLeafHash, nodeHash, EMPTY_TREE_ROOT, MerkleBuilder, merkleRoot, inclusionProof, verifyInclusion } from './merkle.js'
+export { parseEncryptedKey, encryptPrivateKey, decryptPrivateKey, type EncryptedKey } from './key-encryption.js'

@@ -9,13 +9,10 @@
  * `seal.lock`. Never prints.
  * @module
  */
-export { IngestError, INGEST_ERROR_CODES, type IngestErrorCode, type IngestErrorDetails, type AnyIngestError } from './errors.js'
-export * from './values.js'
-export * from './types.js'
-export { parseRecords, detectFormat, RECORD_FORMATS, DEFAULT_MAX_ROWS, type RecordFormat, type ParseLimits } from './parse.js'
-export { declareTable, extendTable, checkTableName, type TableSchema, type Column, type ColumnKind } from './schema.js'
-export { typeRows } from './typing.js'
-export { Ingest, type IngestOptions, type SealPolicy, type SealProgress } from './service.js'
-export { SealLoop, DEFAULT_SEAL_EVERY_MS, DEFAULT_SEAL_POLL_MS, type SealLoopOptions } from './seal-loop.js'
-export type { SealedBlock, ReconcileResult } from './sealer.js'
+export { IngestError, type AnyIngestError } from './errors.js'
+export { isTextRows, type IngestRow } from './values.js'
+export type { Receipt, IngestService } from './types.js'
+export { parseRecords, detectFormat, RECORD_FORMATS, type RecordFormat } from './parse.js'
+export { Ingest } from './service.js'
+export { SealLoop, DEFAULT_SEAL_EVERY_MS, type SealLoopOptions } from './seal-loop.js'
 export { buildRecordsFile } from './records-file.js'

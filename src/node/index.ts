@@ -8,9 +8,7 @@
  * `petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s).
  * @module
  */
-export * from './errors.js'
-export * from './options.js'
-export * from './state-file.js'
-export * from './node.js'
-export * from './pull.js'
-export * from './repair.js'
+export type { NodeRole, NodeOptions } from './options.js'
+export { PetalNode } from './node.js'
+export { pull, type PullProgress } from './pull.js'
+export { repairChain, type RepairReport } from './repair.js'

@@ -9,21 +9,16 @@
  * data directory (phase 2 of issue 11).
  * @module
  */
-export * from './errors.js'
-export * from './tree/index.js'
-export * from './chain-tree.js'
-export * from './checkpoint.js'
-export * from './build.js'
-export {
-  verifyProof, parseProofDocument, parseTrustFile, parseWitnessKey, mergeTrust, emptyTrust,
-  parseNote, formatNote, parsePetalCheckpoint, petalOrigin, encodeChainLeaf, encodeRow, toProofValue,
-  type VerifyReport, type VerifyOptions, type RejectionCode, type TrustAnchors, type ProofDocument,
-  type RowProofDocument, type BundleDocument, type ConsistencyDocument, type PetalCheckpoint, type ChainLeaf, type ProofValue
-} from './verifier/index.js'
-export * from './stored.js'
-export * from './prove-rows.js'
-export * from './table-chunks.js'
-export * from './chunk-cache.js'
-export * from './prove-query.js'
-export * from './received.js'
-export * from './witness.js'
+export { ProofError } from './errors.js'
+export { MemoryNodeStore, inclusionProof, consistencyProof, treeRoot } from './tree/index.js'
+export { chainLeafHash, chainLeafOf, appendChainLeaves } from './chain-tree.js'
+export { checkpointText, signatoryNoteKeyId, signCheckpoint, createCheckpoint, readCheckpointNote, addCosignature, signatoryVkey, witnessVkey } from './checkpoint.js'
+export { buildProofBundle, buildRowProof, buildConsistencyProof, type RowLocator, type ChunkCache } from './build.js'
+export { verifyProof, parseTrustFile, parseWitnessKey, mergeTrust, encodeChainLeaf, type VerifyReport, type VerifyOptions, type RejectionCode, type TrustAnchors, type RowProofDocument, type BundleDocument, type ConsistencyDocument, type ProofValue } from './verifier/index.js'
+export { storedChainTree, signTipCheckpoints, findCheckpoint, type StoredCheckpoint } from './stored.js'
+export { checkpointForHeight, proveRows, proveConsistency } from './prove-rows.js'
+export { CHUNK_ROWS, type TableChunks } from './table-chunks.js'
+export { chunkCache } from './chunk-cache.js'
+export { proveQueryAnswer } from './prove-query.js'
+export { judgeCheckpoint, keepReceivedCheckpoint } from './received.js'
+export { cosignCheckpoint, witnessKeyOf } from './witness.js'

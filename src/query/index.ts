@@ -12,13 +12,11 @@
  * openBlockReadonly or from hash-checked copies.
  * @module
  */
-export * from './errors.js'
-export { QueryMirror, mirrorSkippedBlocks, type MirrorStop, type MirrorTip, type MirrorSyncOptions, type MirrorSyncReport } from './mirror/mirror.js'
+export { QueryError } from './errors.js'
+export { QueryMirror, type MirrorStop } from './mirror/mirror.js'
 export type { SkippedBlock } from './mirror/apply.js'
-export { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
-export type { OutputFormat } from './sandbox/protocol.js'
-export { createFormatter, isTextFormat, TEXT_FORMATS, type Formatter, type ResultSummary, type TextFormat } from './format/formatters.js'
+export { QuerySandbox } from './sandbox/sandbox.js'
+export { createFormatter, isTextFormat, TEXT_FORMATS, type TextFormat } from './format/formatters.js'
 export { jsonValue, csvField, realText, uniqueKeys } from './format/values.js'
-export { readBlockRows, type BlockRowsPage, type BlockRowsRequest } from './block-rows.js'
-export type { BlockRef } from './sandbox/block-file.js'
+export { readBlockRows } from './block-rows.js'
 export { runQuery, syncQueryMirror, DEFAULT_TIMEOUT_MS, type QueryOptions, type QueryResult } from './engine.js'

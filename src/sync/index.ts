@@ -8,9 +8,9 @@
  * itself or writes files outside the chain's import functions and tmp/.
  * @module
  */
-export * from './errors.js'
-export * from './types.js'
-export * from './options.js'
-export * from './judge.js'
-export * from './reseal.js'
-export * from './syncer.js'
+export { SyncError } from './errors.js'
+export type { SyncProgress } from './types.js'
+export type { SyncOptions } from './options.js'
+export { sealedFieldsOf, judgeHeader } from './judge.js'
+export { pendingOrphans } from './reseal.js'
+export { Sync, type SyncEvents } from './syncer.js'

@@ -169,6 +169,11 @@ export interface ImportRules {
   packageOwners: ReadonlyArray<{ prefix: string, modules: readonly string[] }>
   /** Folders whose files import nothing outside the folder, and no package ('proof/verifier/'). */
   closedFolders: readonly string[]
+  /**
+   * Files of another module that may be imported directly rather than through its `index.ts`,
+   * each with the modules allowed to and why (docs/architecture.md, "Known violations").
+   */
+  pastIndex: ReadonlyArray<{ file: string, from: readonly string[], why: string }>
 }
 
 /** Every import in `files` that breaks `rules`. */
@@ -190,6 +195,9 @@ export function checkImports (files: readonly SourceFile[], rules: ImportRules):
         if (to === f.module || to === '') continue
         if (allowed === undefined) { out.push({ ...at, why: `module ${f.module} has no import rule` }); continue }
         if (!allowed.includes(to)) out.push({ ...at, why: `${f.module} may import only ${allowed.join(', ') || 'nothing'}, not ${to}` })
+        else if (target !== `${to}/index.ts` && rules.pastIndex.find(p => p.file === target && p.from.includes(f.module)) === undefined) {
+          out.push({ ...at, why: `${f.module} reaches past ${to}/index.ts into ${target}: import what ${to} offers from its index` })
+        }
       } else if (pkg !== undefined) {
         const owner = rules.packageOwners.find(o => o.prefix.endsWith('/') ? pkg.startsWith(o.prefix) : pkg === o.prefix)
         if (owner !== undefined && !owner.modules.includes(f.module)) out.push({ ...at, why: `only ${owner.modules.join(', ')} may import ${pkg}` })
@@ -197,6 +205,18 @@ export function checkImports (files: readonly SourceFile[], rules: ImportRules):
     }
   }
   return out
+}
+
+/** Every `export * from` in `files` (text by path): a module's interface is an explicit list. */
+export function exportStars (texts: ReadonlyMap<string, string>): string[] {
+  const found: string[] = []
+  for (const [path, text] of texts) {
+    const { code } = codeOnly(text)
+    for (const m of code.matchAll(/(?:^|[;\n}])\s*export\s+(?:type\s+)?\*\s*(?:as\s+[\w$]+\s*)?from\b/g)) {
+      found.push(`src/${path}:${code.slice(0, (m.index ?? 0) + m[0].indexOf('export')).split('\n').length}`)
+    }
+  }
+  return found
 }
 
 /** The packages `start` (a path under src/) loads at run time, through non-type imports. */

@@ -1,7 +1,7 @@
 import { dirname, relative, resolve } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { checkImports, codeOnly, importsOf, packageOf, readSources, runtimePackages, targetOf, type ImportRules, type SourceFile } from '../helpers/imports.js'
+import { checkImports, codeOnly, exportStars, importsOf, packageOf, readSources, runtimePackages, targetOf, type ImportRules, type SourceFile } from '../helpers/imports.js'
 
 // The dependency direction of DESIGN.md, as docs/architecture.md's "may import" column spells it:
 // cli → node → api → {ingest, sync, network, query, proof} → chain → storage → block → crypto → util.
@@ -38,7 +38,19 @@ const RULES: ImportRules = {
     { prefix: 'ajv', modules: ['api'] },
     { prefix: 'commander', modules: ['cli'] }
   ],
-  closedFolders: ['proof/verifier/']
+  closedFolders: ['proof/verifier/'],
+  // Imports that bypass a module's index.ts, each with its reason (docs/architecture.md, "Known violations").
+  pastIndex: [
+    { file: 'network/core.ts', from: ['sync'], why: 'the libp2p-free part of network (errors, wire format, limits): sync must not load libp2p' },
+    { file: 'node/state-file.ts', from: ['cli'], why: '`petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s)' },
+    // The query sandbox child process loads only what it runs; moving behind IndexDb (issue 9).
+    { file: 'block/row-codec.ts', from: ['query'], why: 'query sandbox: types only' },
+    { file: 'block/sqlite.ts', from: ['query'], why: 'query sandbox' },
+    { file: 'block/constants.ts', from: ['query'], why: 'query sandbox' },
+    { file: 'storage/layout.ts', from: ['query'], why: 'query sandbox' },
+    { file: 'storage/data-file.ts', from: ['query'], why: 'query sandbox' },
+    { file: 'storage/index-db.ts', from: ['query'], why: 'query sandbox' }
+  ]
 }
 
 const ROOT = resolve(import.meta.dirname, '..', '..')
@@ -53,6 +65,13 @@ describe('module boundaries (DESIGN.md "Modules and dependency direction")', () 
     // Every folder under src/ has a rule: a new module must say where it sits.
     for (const f of sources) expect(Object.keys(RULES.mayImport), f.path).toContain(f.module)
     expect(checkImports(sources, RULES).map(show)).toEqual([])
+  })
+
+  it('each module\'s index.ts is an explicit list of what it offers: no `export *` in src/', () => {
+    const texts = new Map(sources.map(f => [f.path, readFileSync(resolve(SRC, f.path), 'utf8')]))
+    expect(exportStars(texts)).toEqual([])
+    const bad = new Map([['block/index.ts', "/** x */\nexport { a } from './a.js'\nexport * from './b.js'\n  export type * from './c.js'\nexport * as d from './d.js'\n// export * from './e.js'\nconst s = 'export * from \"./f.js\"'"]])
+    expect(exportStars(bad)).toEqual(['src/block/index.ts:3', 'src/block/index.ts:4', 'src/block/index.ts:5'])
   })
 
   it('sync loads network only through network/core (errors, wire format, limits), which never loads libp2p', () => {
@@ -89,7 +108,7 @@ describe('module boundaries (DESIGN.md "Modules and dependency direction")', () 
     expect(verifier).toBeGreaterThan(0)
   })
 
-  it('finds a wrong direction, a sibling import, an owned package and a browser module reaching out', () => {
+  it('finds a wrong direction, a sibling import, an owned package, a browser module reaching out and an import past an index', () => {
     const file = (path: string, specs: string[], typeOnly = false): SourceFile => ({
       path, module: path.slice(0, path.indexOf('/')), imports: specs.map((spec, i) => ({ spec, typeOnly, dynamic: false, line: i + 1 }))
     })
@@ -98,14 +117,18 @@ describe('module boundaries (DESIGN.md "Modules and dependency direction")', () 
       file('query/mirror/x.ts', ['../../network/index.js'], true),
       file('chain/x.ts', ['@libp2p/tcp', 'node:fs', 'vitest']),
       file('proof/verifier/x.ts', ['../../util/index.js', './merkle.js']),
-      file('network/x.ts', ['../sync/index.js'])
+      file('network/x.ts', ['../sync/index.js']),
+      file('api/x.ts', ['../storage/layout.js', '../query/index.js', './y.js']),
+      file('sync/x.ts', ['../network/core.js', '../network/gossip.js'])
     ]
     expect(checkImports(bad, RULES).map(show)).toEqual([
       "src/block/read.ts:1 imports '../chain/index.js': block may import only crypto, util, not chain",
       "src/query/mirror/x.ts:1 imports '../../network/index.js': query may import only chain, storage, block, crypto, util, not network",
       "src/chain/x.ts:1 imports '@libp2p/tcp': only network may import @libp2p/tcp",
       "src/proof/verifier/x.ts:1 imports '../../util/index.js': proof/verifier/ imports nothing outside its folder (it runs in a browser)",
-      "src/network/x.ts:1 imports '../sync/index.js': network may import only chain, storage, block, crypto, util, not sync"
+      "src/network/x.ts:1 imports '../sync/index.js': network may import only chain, storage, block, crypto, util, not sync",
+      "src/api/x.ts:1 imports '../storage/layout.js': api reaches past storage/index.ts into storage/layout.ts: import what storage offers from its index",
+      "src/sync/x.ts:2 imports '../network/gossip.js': sync reaches past network/index.ts into network/gossip.ts: import what network offers from its index"
     ])
   })
 

@@ -1,3 +1,3 @@
-export * from './plan.js'
-export * from './node-store.js'
-export * from './prove.js'
+export type { NodeId } from './plan.js'
+export { missingNode, MemoryNodeStore, type NodeReader, type NodeStore } from './node-store.js'
+export { inclusionProof, consistencyProof, treeRoot, PathCollector } from './prove.js'
