@@ -6,6 +6,8 @@ import { rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
 import type { ChunkReply, ChunkRequest } from './table-root-worker.js'
+import { BtreeUnsupported } from './btree.js'
+import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from './fast-rows.js'
 
 // A chunk is 2^14 rows: an aligned run of 2^k leaves is a perfect subtree of the RFC 6962 tree, so
 // chunk roots hashed in parallel fold into exactly the root a sequential pass gives.
@@ -41,12 +43,72 @@ export class TableRootPool {
 }
 
 /**
- * A table's root, hashed in `pool`'s worker threads when it is a large rowid table and we are on
- * the main thread (inside a worker — verify — blocks are already processed in parallel); without a
- * pool, on this thread.
+ * A table's root: from the file's pages when the fast path can read the table (fast-rows.ts),
+ * else through SQLite (manifest.ts, the reference). Large rowid tables are hashed in `pool`'s
+ * worker threads when we are on the main thread (inside a worker — verify — blocks are already
+ * processed in parallel); without a pool, on this thread.
  */
 export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string }> {
-  if (pool === undefined || !isMainThread || t.withoutRowid || availableParallelism() < 2) return tableRoot(db, t, signal, onRows)
+  const plan = planFastTable(db, t)
+  if (plan !== undefined) {
+    const fast = await fastRoot(path, plan, pool, signal, onRows)
+    if (fast !== undefined) return fast
+  }
+  return await sqlTableRoot(path, db, t, pool, signal, onRows)
+}
+
+const useThreads = (pool: TableRootPool | undefined): pool is TableRootPool => pool !== undefined && isMainThread && availableParallelism() >= 2
+
+/** The fast path, or undefined when it met something it does not read with certainty. */
+async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string } | undefined> {
+  try {
+    if (useThreads(pool) && !plan.withoutRowid) {
+      const { pages, cells } = fastTableLeaves(path, plan)
+      const total = cells.reduce((n, c) => n + c, 0)
+      if (total >= PARALLEL_MIN_ROWS) return await fastRootThreads(path, plan, pool, pages, cells, signal, onRows)
+    }
+    const r = fastTableRoot(path, plan, n => { throwIfAborted(signal); onRows?.(n) })
+    return { rows: r.rows, root: toHex(r.root) }
+  } catch (err) {
+    if (err instanceof BtreeUnsupported) return undefined
+    throw err
+  }
+}
+
+/** Chunks of CHUNK_ROWS consecutive rows (each a perfect subtree), hashed by the pool's threads. */
+async function fastRootThreads (path: string, plan: FastPlan, pool: TableRootPool, pages: number[], cells: number[], signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string } | undefined> {
+  const chunks: Array<Extract<ChunkRequest, { kind: 'pages' }>> = []
+  let leaf = 0
+  let skip = 0
+  while (leaf < pages.length) {
+    const first = leaf
+    const firstSkip = skip
+    let take = 0
+    while (leaf < pages.length && take < CHUNK_ROWS) {
+      const left = (cells[leaf] ?? 0) - skip
+      if (take + left <= CHUNK_ROWS) { take += left; leaf++; skip = 0 } else { skip += CHUNK_ROWS - take; take = CHUNK_ROWS }
+    }
+    chunks.push({ kind: 'pages', path, plan, pages: pages.slice(first, skip > 0 ? leaf + 1 : leaf), skip: firstSkip, take })
+  }
+  const replies = await Promise.all(chunks.map(async c => {
+    const r = await pool.run(c)
+    if (!('unsupported' in r)) onRows?.(r.rows)
+    return r
+  }))
+  throwIfAborted(signal)
+  const tree = new MerkleBuilder()
+  let rows = 0
+  for (const r of replies) {
+    if ('unsupported' in r) return undefined
+    for (const n of r.nodes) tree.pushSubtree(n.hash, n.size)
+    rows += r.rows
+  }
+  return { rows, root: toHex(tree.root()) }
+}
+
+/** The reference path: rows read through SQLite, large rowid tables in rowid ranges over the pool. */
+async function sqlTableRoot (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string }> {
+  if (!useThreads(pool) || t.withoutRowid) return tableRoot(db, t, signal, onRows)
   const count = countRows(db, t)
   if (count < PARALLEL_MIN_ROWS) return tableRoot(db, t, signal, onRows)
   const rowid = t.rowidAlias
@@ -62,7 +124,8 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, poo
     after = b
   }
   const replies = await Promise.all(chunks.map(async c => {
-    const r = await pool.run({ path, table: t, ...c })
+    const r = await pool.run({ kind: 'sql', path, table: t, ...c })
+    if ('unsupported' in r) throw new TypeError('the SQL chunk path cannot be unsupported')
     onRows?.(r.rows)
     return r
   }))

@@ -27,6 +27,12 @@ export interface ReadBlockOptions {
   quickCheck?: boolean
   /** Recompute every table's Merkle root and compare with `_tables` (default true). */
   checkManifest?: boolean
+  /**
+   * The manifest the caller itself computed from this very file's tables (signimportblock, which
+   * built the file privately under the write lock): `_tables` is compared with it instead of
+   * hashing every row a second time.
+   */
+  knownTables?: readonly TableEntry[]
   /** Worker threads for hashing large tables (the caller owns it); without one, rows are hashed on this thread. */
   pool?: TableRootPool
   signal?: AbortSignal
@@ -49,7 +55,8 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
     const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
     if (file.header.version === 2 && options.checkManifest !== false) {
       m?.stage('hashing rows', sqlite.size)
-      await checkTableRoots(db, file, options.pool, options.signal, m)
+      if (options.knownTables === undefined) await checkTableRoots(db, file, options.pool, options.signal, m)
+      else checkKnownRoots(file, options.knownTables)
     }
     if (options.quickCheck !== false || options.checkManifest !== false) m?.finish()
     return file
@@ -71,6 +78,17 @@ async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | u
     const { rows, root } = await tableRootParallel(file.path, db, t, pool, signal, onRows)
     const c = claimed.get(t.name)
     if (rows !== c?.rows || root !== c.root) {
+      throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
+    }
+  }
+}
+
+function checkKnownRoots (file: BlockFile, known: readonly TableEntry[]): void {
+  const claimed = new Map(file.tables.map(t => [t.name, t]))
+  if (known.length !== file.tables.length) throw new BlockError('MANIFEST_MISMATCH', `_tables has ${file.tables.length} entries for ${known.length} tables`)
+  for (const t of known) {
+    const c = claimed.get(t.name)
+    if (t.rows !== c?.rows || t.root !== c.root || t.sql !== c.sql) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
     }
   }

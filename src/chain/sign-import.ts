@@ -66,7 +66,9 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         meter
       })
       await pausepoint('sign-import:locked', options.signal)
-      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, pool: chain.hashPool, signal: options.signal, meter })
+      // The same validation as a block from the network, except that the rows are not hashed a
+      // second time: the build hashed them from this very file, which nobody else can write.
+      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, knownTables: built.manifest.tables, pool: chain.hashPool, signal: options.signal, meter })
       await options.beforeAccept?.({ hash: built.hash, height: built.header.height, rowsRoot: built.header.rowsRoot })
       meter?.stage('storing', c.file.size)
       const r = acceptCandidate(chain, c, tmp, tx)

@@ -89,7 +89,7 @@ describe('PetalNode.stop', () => {
     await n.stop()
     released(n, dir)
     expect(pool?.alive).toBe(0)
-    await expect(pool?.run({ path: n.chain.dir.blockPath(1), table: { name: 't' } as never })).rejects.toMatchObject({ code: 'ABORTED' })
+    await expect(pool?.run({ kind: 'sql', path: n.chain.dir.blockPath(1), table: { name: 't' } as never })).rejects.toMatchObject({ code: 'ABORTED' })
   })
 
   it('releases the lock and closes the index when the network fails to stop', async () => {

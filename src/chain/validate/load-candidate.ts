@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises'
-import { readBlockFile, type TableRootPool } from '../../block/index.js'
+import { readBlockFile, type TableEntry, type TableRootPool } from '../../block/index.js'
 import { BlockError } from '../../block/index.js'
 import { sha256File } from '../../crypto/index.js'
 import type { WorkMeter } from '../../util/index.js'
@@ -11,6 +11,8 @@ export interface LoadOptions {
   /** The hash the sender announced; a different file is refused before anything else runs. */
   expectedHash?: string
   checkManifest?: boolean
+  /** Roots computed from this very file by its builder (readBlockFile's knownTables). */
+  knownTables?: readonly TableEntry[]
   /** Worker threads for the manifest check (Chain.hashPool). */
   pool?: TableRootPool
   signal?: AbortSignal
@@ -35,6 +37,6 @@ export async function loadCandidate (path: string, seal: string, o: LoadOptions)
   if (o.expectedHash !== undefined && hash !== o.expectedHash) {
     throw new BlockError('HASH_MISMATCH', `block file hashes to ${hash}, expected ${o.expectedHash}`, { details: { hash, expected: o.expectedHash } })
   }
-  const file = await readBlockFile(path, { maxBytes: o.maxBytes, checkManifest: o.checkManifest, pool: o.pool, signal: o.signal, meter: m })
+  const file = await readBlockFile(path, { maxBytes: o.maxBytes, checkManifest: o.checkManifest, knownTables: o.knownTables, pool: o.pool, signal: o.signal, meter: m })
   return { hash, seal, file }
 }

@@ -50,6 +50,17 @@ describe('building a v2 block', () => {
     expect(await code(readBlockFile(asBlock, { maxBytes: MAX }))).toBe('NOT_SQLITE')
   })
 
+  it('checks _tables against the roots its builder computed (knownTables) without hashing the rows again', async () => {
+    const dir = tmpDir()
+    const src = userDb(join(dir, 'k.db'), "CREATE TABLE a (x); INSERT INTO a VALUES (1), ('two'); CREATE TABLE b (y REAL); INSERT INTO b VALUES (2)")
+    const b = await buildBlock(opts({ source: src, output: join(dir, 'k-block.db') }))
+    const known = b.manifest.tables
+    expect((await readBlockFile(b.path, { maxBytes: MAX, knownTables: known })).tables).toEqual(known)
+    const other = known.map((t, i) => i === 0 ? { ...t, root: 'cd'.repeat(32) } : t)
+    expect(await code(readBlockFile(b.path, { maxBytes: MAX, knownTables: other }))).toBe('MANIFEST_MISMATCH')
+    expect(await code(readBlockFile(b.path, { maxBytes: MAX, knownTables: known.slice(1) }))).toBe('MANIFEST_MISMATCH')
+  })
+
   it('copies the user file, never modifies it, and reads back what it wrote', async () => {
     const dir = tmpDir()
     const src = userDb(join(dir, 'u.db'), "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, photo BLOB, score REAL); INSERT INTO people VALUES (1, 'ann', x'00ff', 1.5), (2, NULL, NULL, NULL)")

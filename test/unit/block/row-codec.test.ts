@@ -82,7 +82,7 @@ describe('parallel table roots', () => {
     expect(pool.alive).toBe(2)
     await pool.close()
     expect(pool.alive).toBe(0)
-    await expect(pool.run({ path, table: table as never })).rejects.toMatchObject({ code: 'ABORTED' })
+    await expect(pool.run({ kind: 'sql', path, table: table as never })).rejects.toMatchObject({ code: 'ABORTED' })
     expect(seq.rows).toBe(n)
     expect(par).toEqual(seq)
   })

@@ -1,0 +1,284 @@
+/**
+ * A read-only walker over the b-trees of an SQLite file, reading pages straight from the file
+ * (https://www.sqlite.org/fileformat2.html): table b-trees in rowid order, index b-trees (WITHOUT
+ * ROWID tables) in key order, with overflow chains. It serves the fast manifest path, which must
+ * give exactly what SQLite gives: anything it does not understand or finds inconsistent is a
+ * BtreeUnsupported, on which the caller falls back to reading the rows through SQLite.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+
+/** The file is not something this walker reads with certainty; read it through SQLite instead. */
+export class BtreeUnsupported extends Error {}
+
+const unsupported = (why: string): BtreeUnsupported => new BtreeUnsupported(why)
+
+// Rows larger than this are read through SQLite: the fast path keeps its buffers small.
+const MAX_PAYLOAD = 16 << 20
+
+export const ENCODING_UTF8 = 1
+export const ENCODING_UTF16LE = 2
+export const ENCODING_UTF16BE = 3
+
+const PAGE_TABLE_INTERIOR = 0x05
+const PAGE_TABLE_LEAF = 0x0d
+const PAGE_INDEX_INTERIOR = 0x02
+const PAGE_INDEX_LEAF = 0x0a
+
+// Varint results (hi:lo as unsigned 32-bit halves, and the bytes read), to avoid allocating per call.
+let vHi = 0
+let vLo = 0
+let vLen = 0
+
+/** SQLite varint at `p`: sets vHi, vLo, vLen. */
+function varint (b: Uint8Array, p: number): void {
+  let x = b[p] ?? 0
+  if (x < 0x80) { vHi = 0; vLo = x; vLen = 1; return }
+  let hi = 0
+  let lo = x & 0x7f
+  for (let i = 1; i < 9; i++) {
+    x = b[p + i] ?? 0
+    if (i === 8) {
+      hi = ((hi << 8) | (lo >>> 24)) >>> 0
+      lo = ((lo << 8) | x) >>> 0
+      vHi = hi; vLo = lo; vLen = 9
+      return
+    }
+    hi = ((hi << 7) | (lo >>> 25)) >>> 0
+    lo = ((lo << 7) | (x & 0x7f)) >>> 0
+    if (x < 0x80) { vHi = hi; vLo = lo; vLen = i + 1; return }
+  }
+}
+
+/** A varint that must be a small non-negative count (a size, a serial type). */
+export function smallVarint (b: Uint8Array, p: number): number {
+  varint(b, p)
+  if (vHi > 0x1fffff) throw unsupported('varint out of range')
+  return vHi * 0x100000000 + vLo
+}
+export function varintLength (): number { return vLen }
+
+/** The last varint read, as the high and low halves of a 64-bit two's complement integer. */
+export function lastVarintHi (): number { return vHi }
+export function lastVarintLo (): number { return vLo }
+
+export interface FileHeader {
+  pageSize: number
+  usable: number
+  pages: number
+  encoding: number
+}
+
+/** Pages of one SQLite file, read on demand with pread (never the whole file). */
+export class PageFile {
+  readonly header: FileHeader
+  private readonly fd: number
+  private readonly visited: Uint8Array
+  private overflow: Buffer
+  private readonly chain: Buffer
+
+  constructor (path: string) {
+    this.fd = openSync(path, 'r')
+    try {
+      const h = Buffer.alloc(100)
+      if (readSync(this.fd, h, 0, 100, 0) !== 100) throw unsupported('short file')
+      if (h.toString('latin1', 0, 16) !== 'SQLite format 3\0') throw unsupported('not an SQLite file')
+      const raw = h.readUInt16BE(16)
+      const pageSize = raw === 1 ? 65536 : raw
+      if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) throw unsupported('bad page size')
+      // Rollback-journal files only: a WAL file's content may live in the -wal file.
+      if (h[18] !== 1 || h[19] !== 1) throw unsupported('not a rollback-journal database')
+      const reserved = h[20] ?? 0
+      const encoding = h.readUInt32BE(56)
+      if (encoding !== ENCODING_UTF8 && encoding !== ENCODING_UTF16LE && encoding !== ENCODING_UTF16BE) throw unsupported('unknown text encoding')
+      const size = fstatSync(this.fd).size
+      if (size % pageSize !== 0) throw unsupported('file is not a whole number of pages')
+      const usable = pageSize - reserved
+      if (usable < 480) throw unsupported('usable page size too small')
+      this.header = { pageSize, usable, pages: size / pageSize, encoding }
+      this.visited = new Uint8Array(Math.ceil((this.header.pages + 1) / 8))
+      this.overflow = Buffer.allocUnsafe(pageSize)
+      this.chain = Buffer.allocUnsafe(pageSize)
+    } catch (err) {
+      closeSync(this.fd)
+      throw err
+    }
+  }
+
+  close (): void { closeSync(this.fd) }
+
+  /** Read page `n` (1-based) into `buf`, once per file: a page seen twice means a cycle. */
+  read (n: number, buf: Buffer): void {
+    this.mark(n)
+    this.peek(n, buf, this.header.pageSize)
+  }
+
+  /** Note that page `n` is used; a page used twice means a cycle or shared pages. */
+  mark (n: number): void {
+    if (!Number.isInteger(n) || n < 2 || n > this.header.pages) throw unsupported(`page ${n} out of range`)
+    const bit = 1 << (n & 7)
+    const byte = n >>> 3
+    if (((this.visited[byte] ?? 0) & bit) !== 0) throw unsupported(`page ${n} reached twice`)
+    this.visited[byte] = (this.visited[byte] ?? 0) | bit
+  }
+
+  /** Read the first `bytes` of page `n` without marking it. */
+  peek (n: number, buf: Buffer, bytes: number): void {
+    if (!Number.isInteger(n) || n < 2 || n > this.header.pages) throw unsupported(`page ${n} out of range`)
+    if (readSync(this.fd, buf, 0, bytes, (n - 1) * this.header.pageSize) !== bytes) throw unsupported(`short read of page ${n}`)
+  }
+
+  /**
+   * A cell's payload of `total` bytes whose first `local` bytes are at `page[at…]`, followed by the
+   * overflow chain starting at the page number stored right after them. Returns a buffer holding
+   * the whole payload from offset 0 (valid until the next call).
+   */
+  assemble (page: Buffer, at: number, local: number, total: number): Buffer {
+    if (total > MAX_PAYLOAD) throw unsupported('row too large for the fast path')
+    if (this.overflow.length < total) this.overflow = Buffer.allocUnsafe(total)
+    const out = this.overflow
+    page.copy(out, 0, at, at + local)
+    let next = page.readUInt32BE(at + local)
+    let have = local
+    const chunk = this.header.usable - 4
+    const buf = this.chain
+    while (have < total) {
+      if (next === 0) throw unsupported('overflow chain ends early')
+      this.read(next, buf)
+      const n = Math.min(chunk, total - have)
+      buf.copy(out, have, 4, 4 + n)
+      have += n
+      next = buf.readUInt32BE(0)
+    }
+    if (next !== 0) throw unsupported('overflow chain longer than the payload')
+    return out
+  }
+}
+
+/** Bytes of a payload of `total` bytes stored on the b-tree page (the rest overflows). */
+function localSize (usable: number, total: number, index: boolean): number {
+  const x = index ? Math.floor((usable - 12) * 64 / 255) - 23 : usable - 35
+  if (total <= x) return total
+  const m = Math.floor((usable - 12) * 32 / 255) - 23
+  const k = m + ((total - m) % (usable - 4))
+  return k <= x ? k : m
+}
+
+/**
+ * Called per row with its payload (the record) at `buf[at…at+len]`, and for a table b-tree the
+ * rowid as the last varint read (lastVarintHi/Lo).
+ */
+export type OnRecord = (buf: Buffer, at: number, len: number) => void
+
+// B-trees deeper than this are not something SQLite writes (it caps depth at 20).
+const MAX_DEPTH = 40
+
+function pageType (page: Buffer, n: number, index: boolean): { h: number, leaf: boolean, cells: number } {
+  const h = n === 1 ? 100 : 0
+  const type = page[h]
+  const leaf = type === (index ? PAGE_INDEX_LEAF : PAGE_TABLE_LEAF)
+  if (!leaf && type !== (index ? PAGE_INDEX_INTERIOR : PAGE_TABLE_INTERIOR)) throw unsupported(`page ${n} has type ${type ?? '?'}`)
+  return { h, leaf, cells: page.readUInt16BE(h + 3) }
+}
+
+/** Cell pointer `i` of a page whose b-tree header starts at `h` (of `hsize` bytes). */
+function cellAt (page: Buffer, h: number, hsize: number, i: number, usable: number): number {
+  const at = page.readUInt16BE(h + hsize + 2 * i)
+  if (at < h + hsize + 2 * i || at >= usable) throw unsupported('cell pointer out of range')
+  return at
+}
+
+/**
+ * Visit the rows of the b-tree rooted at `root` in order: a table b-tree (rowid tables) or an index
+ * b-tree (WITHOUT ROWID tables, whose interior cells are rows too, each after its left subtree).
+ * Returns the number of rows.
+ */
+export function walkBtree (f: PageFile, root: number, index: boolean, onRecord: OnRecord): number {
+  const usable = f.header.usable
+  // One page buffer per depth: a level is done with its page before a sibling is read into it.
+  const bufs: Buffer[] = []
+  let rows = 0
+  const walk = (n: number, depth: number): void => {
+    if (depth >= MAX_DEPTH) throw unsupported('b-tree too deep')
+    const page = bufs[depth] ??= Buffer.allocUnsafe(f.header.pageSize)
+    f.read(n, page)
+    const { h, leaf, cells } = pageType(page, n, index)
+    if (leaf) {
+      for (let i = 0; i < cells; i++) emitCell(f, page, cellAt(page, h, 8, i, usable), index, onRecord)
+      rows += cells
+      return
+    }
+    for (let i = 0; i < cells; i++) {
+      const at = cellAt(page, h, 12, i, usable)
+      walk(page.readUInt32BE(at), depth + 1)
+      if (index) { emitCell(f, page, at + 4, index, onRecord); rows++ }
+    }
+    walk(page.readUInt32BE(h + 8), depth + 1)
+  }
+  walk(root, 0)
+  return rows
+}
+
+/**
+ * The leaves of a table b-tree in rowid order with their cell counts, reading interior pages and
+ * only the header of each leaf: what splitting a table into row ranges for worker threads needs.
+ */
+export function tableLeaves (f: PageFile, root: number): { pages: number[], cells: number[] } {
+  const usable = f.header.usable
+  const pages: number[] = []
+  const cells: number[] = []
+  const bufs: Buffer[] = []
+  const head = Buffer.allocUnsafe(12)
+  const walk = (n: number, depth: number): void => {
+    if (depth >= MAX_DEPTH) throw unsupported('b-tree too deep')
+    f.mark(n)
+    f.peek(n, head, 12)
+    if (head[0] === PAGE_TABLE_LEAF) { pages.push(n); cells.push(head.readUInt16BE(3)); return }
+    const page = bufs[depth] ??= Buffer.allocUnsafe(f.header.pageSize)
+    f.peek(n, page, f.header.pageSize)
+    const t = pageType(page, n, false)
+    for (let i = 0; i < t.cells; i++) walk(page.readUInt32BE(cellAt(page, t.h, 12, i, usable)), depth + 1)
+    walk(page.readUInt32BE(t.h + 8), depth + 1)
+  }
+  walk(root, 0)
+  return { pages, cells }
+}
+
+/**
+ * Visit the rows of table-b-tree leaves `pages` (from tableLeaves), skipping the first `skip`
+ * cells and stopping after `take` rows.
+ */
+export function walkLeaves (f: PageFile, pages: readonly number[], skip: number, take: number, onRecord: OnRecord): number {
+  const usable = f.header.usable
+  const page = Buffer.allocUnsafe(f.header.pageSize)
+  let rows = 0
+  for (const n of pages) {
+    f.read(n, page)
+    const { h, leaf, cells } = pageType(page, n, false)
+    if (!leaf) throw unsupported(`page ${n} is not a leaf`)
+    for (let i = skip; i < cells && rows < take; i++) { emitCell(f, page, cellAt(page, h, 8, i, usable), false, onRecord); rows++ }
+    skip = 0
+    if (rows === take) break
+  }
+  if (rows !== take) throw unsupported('fewer rows than counted')
+  return rows
+}
+
+function emitCell (f: PageFile, page: Buffer, at: number, index: boolean, onRecord: OnRecord): void {
+  const usable = f.header.usable
+  const total = smallVarint(page, at)
+  let p = at + vLen
+  if (!index) {
+    // The rowid: left in vHi/vLo for the callback.
+    varint(page, p)
+    p += vLen
+  }
+  const local = localSize(usable, total, index)
+  if (p + local + (local < total ? 4 : 0) > usable) throw unsupported('cell overflows its page')
+  if (local === total) { onRecord(page, p, total); return }
+  const hi = vHi
+  const lo = vLo
+  const whole = f.assemble(page, p, local, total)
+  vHi = hi
+  vLo = lo
+  onRecord(whole, 0, total)
+}

@@ -1,0 +1,291 @@
+/**
+ * The fast manifest path: a table's Merkle root computed from the file's b-tree pages, each row's
+ * v2 encoding (row-codec.ts) produced straight from SQLite's record bytes — no JavaScript value per
+ * column — and hashed in batches (MerkleBatch). It must give exactly the root the reference path
+ * (manifest.ts: rows read through SQLite) gives; tests compare the two on random tables. What
+ * SQLite does on read and this code must do too: the rowid alias column reads the rowid, a column
+ * of REAL affinity reads a stored integer as a REAL, a stored NaN reads as NULL, a record shorter
+ * than the table (a column added later) reads NULL for a column without DEFAULT, and text comes
+ * out as UTF-8 as better-sqlite3 decodes it. Tables it cannot match with certainty (see
+ * planFastTable) and files it does not understand (BtreeUnsupported) go the reference way.
+ */
+import { isUtf8 } from 'node:buffer'
+import { MerkleBatch } from '../crypto/index.js'
+import { BtreeUnsupported, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, PageFile, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnRecord } from './btree.js'
+import { canonicalRowsSql } from './manifest.js'
+import type { UserTable } from './schema.js'
+import { quoteIdent, type Db } from './sqlite.js'
+
+/** How to read one table from its b-tree; plain data, so it can be sent to a worker thread. */
+export interface FastPlan {
+  root: number
+  withoutRowid: boolean
+  /** Per declared column: the record field holding it, or -1 for the rowid (INTEGER PRIMARY KEY). */
+  fields: number[]
+  /** Per declared column: REAL affinity (SQLite reads an integer stored there as a REAL). */
+  real: boolean[]
+  /** Per declared column: it has a DEFAULT (a record without it would read the default: not handled here). */
+  hasDefault: boolean[]
+}
+
+interface XInfo { cid: number, name: string, type: string, dflt_value: unknown, pk: number }
+
+/** SQLite's column affinity rules (datatype3.html §3.1), only as far as REAL matters. */
+function isRealAffinity (declared: string): boolean {
+  const t = declared.toUpperCase()
+  if (t.includes('INT')) return false
+  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return false
+  if (t.includes('BLOB') || t === '') return false
+  return t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')
+}
+
+/**
+ * How to read `t` from its b-tree, or undefined when the fast path cannot promise SQLite's answer:
+ * a WITHOUT ROWID table whose canonical ORDER BY is not the order of its primary-key b-tree (a
+ * DESC key, a collation that differs from the column's), or anything unexpected in the schema.
+ */
+export function planFastTable (db: Db, t: UserTable): FastPlan | undefined {
+  const root = db.prepare<[string], number>("SELECT rootpage FROM main.sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(t.name)
+  if (typeof root !== 'number' || root < 2) return undefined
+  const info = db.prepare<[string], XInfo>("SELECT cid, name, type, dflt_value, pk FROM pragma_table_xinfo(?, 'main')").all(t.name)
+  if (info.length !== t.columns.length || info.some((c, i) => c.name !== t.columns[i] || c.cid !== i)) return undefined
+  const real = info.map(c => isRealAffinity(c.type))
+  const hasDefault = info.map(c => c.dflt_value !== null)
+  if (!t.withoutRowid) {
+    // Which column, if any, is the rowid: ask SQLite how it reads it (INTEGER PRIMARY KEY, but not
+    // `INTEGER PRIMARY KEY DESC` as a column constraint, and other quirks).
+    const pk = info.filter(c => c.pk > 0)
+    const fields = info.map(c => c.cid)
+    if (pk.length === 1 && pk[0] !== undefined) {
+      const ops = db.prepare<[], { opcode: string }>(`EXPLAIN SELECT ${quoteIdent(pk[0].name)} FROM ${quoteIdent(t.name)}`).all().map(r => r.opcode)
+      if (ops.includes('Rowid')) fields[pk[0].cid] = -1
+      else if (!ops.includes('Column')) return undefined
+    }
+    return { root, withoutRowid: false, fields, real, hasDefault }
+  }
+  // WITHOUT ROWID: the record holds the key columns first, then the others (index_xinfo says which).
+  const pkIndex = db.prepare<[string], { name: string, origin: string }>("SELECT name, origin FROM pragma_index_list(?, 'main')").all(t.name).filter(i => i.origin === 'pk')
+  if (pkIndex.length !== 1 || pkIndex[0] === undefined) return undefined
+  const xinfo = db.prepare<[string], { seqno: number, cid: number, desc: number, key: number }>("SELECT seqno, cid, desc, key FROM pragma_index_xinfo(?, 'main')").all(pkIndex[0].name)
+  const fields = info.map(() => -2)
+  for (const x of xinfo) {
+    if (x.cid < 0 || x.cid >= fields.length || fields[x.cid] !== -2) return undefined
+    if (x.key === 1 && x.desc !== 0) return undefined
+    fields[x.cid] = x.seqno
+  }
+  if (fields.some(f => f < 0)) return undefined
+  // The canonical order must be a plain forward scan of the key b-tree, with no sort step.
+  const plan = db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${canonicalRowsSql(t).replace(` FROM ${quoteIdent(t.name)} `, ` FROM ${quoteIdent(t.name)} NOT INDEXED `)}`).all()
+  if (plan.length !== 1 || plan[0]?.detail !== `SCAN ${t.name}`) return undefined
+  return { root, withoutRowid: true, fields, real, hasDefault }
+}
+
+const TAG_NULL = 0
+const TAG_INTEGER = 1
+const TAG_REAL = 2
+const TAG_TEXT = 3
+const TAG_BLOB = 4
+
+// Content bytes of serial types 0…9.
+const FIXED = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0]
+
+/** Encodes records as v2 leaves into a MerkleBatch. */
+class LeafWriter {
+  private types: Float64Array<ArrayBuffer> = new Float64Array(64)
+  private offs: Float64Array<ArrayBuffer> = new Float64Array(64)
+  private swap = Buffer.allocUnsafe(256)
+  readonly tree = new MerkleBatch()
+
+  constructor (private readonly plan: FastPlan, private readonly encoding: number, private readonly onRows?: (n: number) => void) {}
+
+  readonly onRecord: OnRecord = (buf, at, len) => {
+    const plan = this.plan
+    const fields = plan.fields
+    const ncols = fields.length
+    // The rowid, read by the walker just before calling (the record's own varints overwrite it).
+    const rowidHi = lastVarintHi()
+    const rowidLo = lastVarintLo()
+    const hdr = smallVarint(buf, at)
+    if (hdr > len || hdr < 1) throw new BtreeUnsupported('record header out of range')
+    let q = at + varintLength()
+    const end = at + hdr
+    let body = end
+    let nf = 0
+    let types = this.types
+    let offs = this.offs
+    while (q < end) {
+      let t = buf[q] ?? 0
+      if (t < 0x80) q++
+      else { t = smallVarint(buf, q); q += varintLength() }
+      if (nf === types.length) { types = this.types = grow(types); offs = this.offs = grow(offs) }
+      types[nf] = t
+      offs[nf] = body
+      body += t < 12 ? (FIXED[t] ?? 0) : (t - 12) >>> 1
+      nf++
+    }
+    if (q !== end || body !== at + len) throw new BtreeUnsupported('record sizes disagree')
+    if (nf > ncols) throw new BtreeUnsupported('record has more fields than the table')
+    // Room for the worst case: every value an 8-byte number, text growing 3/2 from UTF-16.
+    const o = this.tree.begin(5 + 9 * ncols + 2 * len)
+    const m = this.tree.bytes
+    m[o] = 0x00
+    put32(m, o + 1, ncols)
+    let w = o + 5
+    for (let c = 0; c < ncols; c++) {
+      const f = fields[c] ?? 0
+      if (f < 0) {
+        m[w] = TAG_INTEGER
+        put32(m, w + 1, rowidHi)
+        put32(m, w + 5, rowidLo)
+        w += 9
+        continue
+      }
+      if (f >= nf) {
+        if (plan.hasDefault[c] === true) throw new BtreeUnsupported('short record for a column with a DEFAULT')
+        m[w++] = TAG_NULL
+        continue
+      }
+      const t = types[f] ?? 0
+      const s = offs[f] ?? 0
+      if (t === 0) {
+        m[w++] = TAG_NULL
+      } else if (t <= 6 || t === 8 || t === 9) {
+        if (plan.real[c] === true) {
+          m[w] = TAG_REAL
+          m.writeDoubleBE(t === 6 ? Number(buf.readBigInt64BE(s)) : smallInt(buf, s, t), w + 1)
+        } else if (t === 6) {
+          m[w] = TAG_INTEGER
+          for (let i = 0; i < 8; i++) m[w + 1 + i] = buf[s + i] ?? 0
+        } else {
+          m[w] = TAG_INTEGER
+          // Sign-extend the big-endian integer of 0…6 bytes to 8.
+          const n = FIXED[t] ?? 0
+          const fill = n > 0 && ((buf[s] ?? 0) & 0x80) !== 0 ? 0xff : 0
+          const pad = 8 - n
+          for (let i = 0; i < pad; i++) m[w + 1 + i] = fill
+          for (let i = 0; i < n; i++) m[w + 1 + pad + i] = buf[s + i] ?? 0
+          if (t === 9) m[w + 8] = 1
+        }
+        w += 9
+      } else if (t === 7) {
+        // SQLite reads a stored NaN as NULL.
+        const b0 = buf[s] ?? 0
+        const b1 = buf[s + 1] ?? 0
+        if ((b0 & 0x7f) === 0x7f && (b1 & 0xf0) === 0xf0 && Number.isNaN(buf.readDoubleBE(s))) {
+          m[w++] = TAG_NULL
+        } else {
+          m[w] = TAG_REAL
+          for (let i = 0; i < 8; i++) m[w + 1 + i] = buf[s + i] ?? 0
+          w += 9
+        }
+      } else if (t < 12) {
+        throw new BtreeUnsupported(`reserved serial type ${t}`)
+      } else if ((t & 1) === 0) {
+        const n = (t - 12) / 2
+        m[w] = TAG_BLOB
+        put32(m, w + 1, n)
+        if (n < 32) for (let i = 0; i < n; i++) m[w + 5 + i] = buf[s + i] ?? 0
+        else buf.copy(m, w + 5, s, s + n)
+        w += 5 + n
+      } else {
+        w = this.text(buf, s, (t - 13) / 2, m, w)
+      }
+    }
+    this.tree.commit(w - o)
+    if (this.onRows !== undefined && (this.tree.size & 0xfff) === 0) this.onRows(0x1000)
+  }
+
+  /** TEXT: the UTF-8 bytes of the string better-sqlite3 would return. */
+  private text (buf: Buffer, s: number, n: number, m: Buffer, w: number): number {
+    m[w] = TAG_TEXT
+    if (this.encoding === ENCODING_UTF8) {
+      let high = 0
+      if (n < 48) {
+        for (let i = 0; i < n; i++) { const b = buf[s + i] ?? 0; high |= b; m[w + 5 + i] = b }
+      } else {
+        buf.copy(m, w + 5, s, s + n)
+        high = isUtf8(buf.subarray(s, s + n)) ? 0 : 0x80
+      }
+      if (high < 0x80 || isUtf8(buf.subarray(s, s + n))) {
+        put32(m, w + 1, n)
+        return w + 5 + n
+      }
+      // Not valid UTF-8: better-sqlite3's decoding replaces the bad sequences.
+      const len = m.write(buf.toString('utf8', s, s + n), w + 5, 'utf8')
+      m.writeUInt32BE(len, w + 1)
+      return w + 5 + len
+    }
+    // UTF-16: SQLite converts to UTF-8, which only matches ours for well-formed text.
+    if ((n & 1) !== 0) throw new BtreeUnsupported('odd UTF-16 text length')
+    let str: string
+    if (this.encoding === ENCODING_UTF16BE) {
+      if (this.swap.length < n) this.swap = Buffer.allocUnsafe(n)
+      buf.copy(this.swap, 0, s, s + n)
+      str = this.swap.subarray(0, n).swap16().toString('utf16le')
+    } else {
+      str = buf.toString('utf16le', s, s + n)
+    }
+    if (!str.isWellFormed()) throw new BtreeUnsupported('UTF-16 text with a lone surrogate')
+    const len = m.write(str, w + 5, 'utf8')
+    m.writeUInt32BE(len, w + 1)
+    return w + 5 + len
+  }
+}
+
+/** Big-endian u32 at `at` (without Buffer's argument checks: this runs per value). */
+function put32 (m: Buffer, at: number, v: number): void {
+  m[at] = v >>> 24
+  m[at + 1] = (v >>> 16) & 0xff
+  m[at + 2] = (v >>> 8) & 0xff
+  m[at + 3] = v & 0xff
+}
+
+/** The value of an integer of serial type 1…5, 8 or 9 (at most 48 bits: exact as a number). */
+function smallInt (buf: Buffer, s: number, t: number): number {
+  if (t === 8) return 0
+  if (t === 9) return 1
+  return buf.readIntBE(s, FIXED[t] ?? 1)
+}
+
+function grow (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(a.length * 2)
+  b.set(a)
+  return b
+}
+
+/** Row count and Merkle root of a table, from the file's pages (throws BtreeUnsupported). */
+export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void): { rows: number, root: Uint8Array } {
+  const f = new PageFile(path)
+  try {
+    const writer = new LeafWriter(plan, f.header.encoding, onRows)
+    const rows = walkBtree(f, plan.root, plan.withoutRowid, writer.onRecord)
+    if (rows !== writer.tree.size) throw new BtreeUnsupported('row count mismatch')
+    onRows?.(rows & 0xfff)
+    return { rows, root: writer.tree.root() }
+  } finally {
+    f.close()
+  }
+}
+
+/** A rowid table's leaves, in order, with their row counts (for splitting over threads). */
+export function fastTableLeaves (path: string, plan: FastPlan): { pages: number[], cells: number[] } {
+  if (plan.withoutRowid) throw new BtreeUnsupported('not a rowid table')
+  const f = new PageFile(path)
+  try {
+    return tableLeaves(f, plan.root)
+  } finally {
+    f.close()
+  }
+}
+
+/** The perfect subtrees over `take` rows of `pages` after skipping `skip` cells (a worker's chunk). */
+export function fastChunkNodes (path: string, plan: FastPlan, pages: readonly number[], skip: number, take: number): { rows: number, nodes: Array<{ hash: Uint8Array, size: number }> } {
+  const f = new PageFile(path)
+  try {
+    const writer = new LeafWriter(plan, f.header.encoding)
+    const rows = walkLeaves(f, pages, skip, take, writer.onRecord)
+    return { rows, nodes: writer.tree.nodes() }
+  } finally {
+    f.close()
+  }
+}

@@ -1,0 +1,89 @@
+import { MerkleBuilder } from './merkle.js'
+import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE, type Sha256Wasm } from './sha256-wasm.js'
+
+// Leaves hashed per call; a power of two, so a full batch folds into one perfect subtree.
+const BATCH = 4096
+const OUT = SHA256_WASM_FREE
+const IN = OUT + BATCH * 32
+// A batch is hashed once its input passes this many bytes, so memory stays small whatever the rows.
+const FLUSH_BYTES = 1 << 20
+const PAGE = 65536
+
+/**
+ * An RFC 6962 tree head over leaves whose data the caller writes straight into WebAssembly memory,
+ * hashed thousands at a time (sha256-wasm.ts): the same root as pushing `leafHash(data)` into a
+ * MerkleBuilder one by one, at a fraction of the cost per leaf. Usage per leaf: `at = begin(max)`,
+ * write at most `max` bytes at `bytes[at…]` (the leaf data, starting with its 0x00 prefix), then
+ * `commit(len)`. `bytes` may change on `begin`: read it after.
+ */
+export class MerkleBatch {
+  private readonly wasm: Sha256Wasm = sha256Wasm()
+  private readonly tree = new MerkleBuilder()
+  /** WebAssembly memory, where leaves are written (replaced when memory grows: read it after `begin`). */
+  bytes: Buffer
+  private view: DataView
+  private pos = IN
+  private pending = 0
+
+  constructor () {
+    this.bytes = Buffer.from(this.wasm.memory.buffer)
+    this.view = new DataView(this.wasm.memory.buffer)
+    this.reserve(IN + FLUSH_BYTES + 4096)
+  }
+
+  private reserve (end: number): void {
+    const have = this.wasm.memory.buffer.byteLength
+    if (end <= have) return
+    this.wasm.memory.grow(Math.ceil((end - have) / PAGE))
+    this.bytes = Buffer.from(this.wasm.memory.buffer)
+    this.view = new DataView(this.wasm.memory.buffer)
+  }
+
+  /** Make room for a leaf of up to `max` bytes; returns where its data goes in `bytes`. */
+  begin (max: number): number {
+    this.reserve(this.pos + paddedSize(max))
+    return this.pos + 4
+  }
+
+  /** The leaf written at the offset `begin` returned is `len` bytes long. */
+  commit (len: number): void {
+    this.pos = padMessage(this.bytes, this.view, this.pos, len)
+    if (++this.pending === BATCH || this.pos - IN >= FLUSH_BYTES) this.flush()
+  }
+
+  /** Leaves committed so far. */
+  get size (): number { return this.tree.size + this.pending }
+
+  private flush (): void {
+    let m = this.pending
+    if (m === 0) return
+    this.wasm.leaves(IN, m, OUT)
+    this.pending = 0
+    this.pos = IN
+    // Fold the digests into perfect subtrees aligned on the leaves before them: each run of 2^j
+    // leaves starts at a multiple of 2^j, so pushSubtree gives the sequential tree's root.
+    let off = 0
+    while (m > 0) {
+      let size = 1
+      const before = this.tree.size
+      while (size * 2 <= m && (before === 0 || before % (size * 2) === 0)) size *= 2
+      const at = OUT + off * 32
+      for (let s = size; s > 1; s /= 2) this.wasm.pairs(at, s / 2, at)
+      // A copy: the digest area is reused by the next batch.
+      this.tree.pushSubtree(Uint8Array.prototype.slice.call(this.bytes, at, at + 32), size)
+      off += size
+      m -= size
+    }
+  }
+
+  root (): Uint8Array {
+    this.flush()
+    return this.tree.root()
+  }
+
+  /** The perfect subtrees so far, as MerkleBuilder.nodes gives them. */
+  nodes (): Array<{ hash: Uint8Array, size: number }> {
+    this.flush()
+    return this.tree.nodes()
+  }
+}

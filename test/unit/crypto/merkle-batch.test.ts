@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { createHash } from 'node:crypto'
+import { leafHash, MerkleBatch, MerkleBuilder } from '../../../src/crypto/index.js'
+import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE } from '../../../src/crypto/sha256-wasm.js'
+import { toHex } from '../../../src/util/index.js'
+
+const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) & 0xff))
+
+describe('SHA-256 in WebAssembly', () => {
+  it('equals node:crypto on every message length around the block boundaries', () => {
+    const w = sha256Wasm()
+    w.memory.grow(1)
+    const mem = Buffer.from(w.memory.buffer)
+    const view = new DataView(w.memory.buffer)
+    const lengths = Array.from({ length: 200 }, (_, i) => i)
+    let at = SHA256_WASM_FREE + 32 * lengths.length
+    const start = at
+    for (const n of lengths) {
+      mem.set(bytes(n, n), at + 4)
+      const end = padMessage(mem, view, at, n)
+      expect(end - at).toBe(paddedSize(n))
+      at = end
+    }
+    w.leaves(start, lengths.length, SHA256_WASM_FREE)
+    for (const n of lengths) {
+      const got = toHex(mem.subarray(SHA256_WASM_FREE + 32 * n, SHA256_WASM_FREE + 32 * n + 32))
+      expect(got, `length ${n}`).toBe(createHash('sha256').update(bytes(n, n)).digest('hex'))
+    }
+  })
+
+  it('hashes RFC 6962 interior nodes of digest pairs, in place', () => {
+    const w = sha256Wasm()
+    const mem = Buffer.from(w.memory.buffer)
+    const left = bytes(32, 1)
+    const right = bytes(32, 2)
+    mem.set(left, 1024)
+    mem.set(right, 1056)
+    w.pairs(1024, 1, 1024)
+    expect(toHex(mem.subarray(1024, 1056))).toBe(createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest('hex'))
+  })
+})
+
+describe('MerkleBatch', () => {
+  it('gives the root of MerkleBuilder for every tree size across batch and flush boundaries', () => {
+    for (const n of [0, 1, 2, 3, 7, 100, 4095, 4096, 4097, 8193]) {
+      const ref = new MerkleBuilder()
+      const batch = new MerkleBatch()
+      for (let i = 0; i < n; i++) {
+        // Lengths up to 700 bytes: a flush by size happens before 4096 leaves.
+        const data = bytes((i * 37) % 700, i)
+        ref.push(leafHash(data))
+        const at = batch.begin(data.length + 1)
+        batch.bytes[at] = 0x00
+        batch.bytes.set(data, at + 1)
+        batch.commit(data.length + 1)
+      }
+      expect(batch.size).toBe(n)
+      expect(toHex(batch.root()), `${n} leaves`).toBe(toHex(ref.root()))
+    }
+  })
+
+  it('takes a leaf larger than its flush size', () => {
+    const data = bytes(3 << 20, 9)
+    const batch = new MerkleBatch()
+    const at = batch.begin(data.length + 1)
+    batch.bytes[at] = 0
+    batch.bytes.set(data, at + 1)
+    batch.commit(data.length + 1)
+    expect(toHex(batch.root())).toBe(toHex(leafHash(data)))
+  })
+})
