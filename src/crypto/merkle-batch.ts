@@ -24,6 +24,7 @@ export class MerkleBatch {
   private view: DataView
   private pos = IN
   private pending = 0
+  private capacity = 0
 
   constructor () {
     this.bytes = Buffer.from(this.wasm.memory.buffer)
@@ -32,11 +33,12 @@ export class MerkleBatch {
   }
 
   private reserve (end: number): void {
+    if (end <= this.capacity) return
     const have = this.wasm.memory.buffer.byteLength
-    if (end <= have) return
-    this.wasm.memory.grow(Math.ceil((end - have) / PAGE))
+    if (end > have) this.wasm.memory.grow(Math.ceil((end - have) / PAGE))
     this.bytes = Buffer.from(this.wasm.memory.buffer)
     this.view = new DataView(this.wasm.memory.buffer)
+    this.capacity = this.bytes.length
   }
 
   /** Make room for a leaf of up to `max` bytes; returns where its data goes in `bytes`. */
@@ -47,7 +49,28 @@ export class MerkleBatch {
 
   /** The leaf written at the offset `begin` returned is `len` bytes long. */
   commit (len: number): void {
-    this.pos = padMessage(this.bytes, this.view, this.pos, len)
+    if (len > 200) {
+      this.pos = padMessage(this.bytes, this.view, this.pos, len)
+    } else {
+      // padMessage inlined for short leaves (the common case): no native call per leaf.
+      const m = this.bytes
+      const at = this.pos
+      const blocks = ((len + 8) >>> 6) + 1
+      const end = at + 4 + blocks * 64
+      m[at] = blocks
+      m[at + 1] = 0
+      m[at + 2] = 0
+      m[at + 3] = 0
+      let p = at + 4 + len
+      m[p++] = 0x80
+      while (p < end - 4) m[p++] = 0
+      const bits = len * 8
+      m[end - 4] = bits >>> 24
+      m[end - 3] = (bits >>> 16) & 0xff
+      m[end - 2] = (bits >>> 8) & 0xff
+      m[end - 1] = bits & 0xff
+      this.pos = end
+    }
     if (++this.pending === BATCH || this.pos - IN >= FLUSH_BYTES) this.flush()
   }
 

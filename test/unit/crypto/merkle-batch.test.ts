@@ -28,15 +28,16 @@ describe('SHA-256 in WebAssembly', () => {
     }
   })
 
-  it('hashes RFC 6962 interior nodes of digest pairs, in place', () => {
+  it('hashes RFC 6962 interior nodes of digest pairs, in place, four at a time and the rest one by one', () => {
     const w = sha256Wasm()
     const mem = Buffer.from(w.memory.buffer)
-    const left = bytes(32, 1)
-    const right = bytes(32, 2)
-    mem.set(left, 1024)
-    mem.set(right, 1056)
-    w.pairs(1024, 1, 1024)
-    expect(toHex(mem.subarray(1024, 1056))).toBe(createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest('hex'))
+    const data = bytes(64 * 11, 5)
+    mem.set(data, 2048)
+    w.pairs(2048, 11, 2048)
+    for (let i = 0; i < 11; i++) {
+      const expected = createHash('sha256').update(Buffer.from([1])).update(data.subarray(64 * i, 64 * i + 64)).digest('hex')
+      expect(toHex(mem.subarray(2048 + 32 * i, 2048 + 32 * i + 32)), `pair ${i}`).toBe(expected)
+    }
   })
 })
 
