@@ -1,6 +1,6 @@
 // Worker thread for verify and reindex: hashes a block file and runs the structural checks, the
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
-import { readBlockFile, verifyPrevious, verifySeal, type BlockFile } from '../block/index.js'
+import { readBlockFile, readBlockPages, verifyPrevious, verifySeal, type BlockFile } from '../block/index.js'
 import { parsePublicKey, sha256FileSync, type PublicKey } from '../crypto/index.js'
 import { checkDataFile, readSeal, systemFailure } from '../storage/index.js'
 import type { Preverified } from './validate/types.js'
@@ -47,7 +47,11 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       // --deep: quick_check and the manifest's rows, counted as they advance.
       let counted = 0
       const meter = req.deep && counter !== undefined ? new WorkMeter(p => { add(p.done - counted); counted = p.done }) : undefined
-      const file = await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter })
+      // Plain: the reserved tables straight from the pages (the hash, links and signatures checked
+      // here and by the caller pin the bytes to what was validated at import); --deep, or anything
+      // the page reader does not take: the full structural read through SQLite.
+      const file = (req.deep ? undefined : readBlockPages(path, req.maxBytes)) ??
+        await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter })
       const seal = readSeal(path)
       // Signature checks are the costliest per-block work: do them here, in parallel, with the key
       // the caller named; the caller uses the verdict only if its own key state agrees.

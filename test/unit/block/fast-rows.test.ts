@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { inspectSchema, openBlockReadonly, tableRoot, TableRootPool, tableRootParallel, type UserTable } from '../../../src/block/index.js'
+import { inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type UserTable } from '../../../src/block/index.js'
+import { isPetalError } from '../../../src/util/index.js'
 import { BtreeUnsupported, PageFile } from '../../../src/block/btree.js'
 import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
 import { CHUNK_ROWS } from '../../../src/block/parallel-roots.js'
@@ -206,5 +207,32 @@ describe('fast manifest path against the reference', () => {
     } finally {
       f.close()
     }
+  })
+})
+
+describe('reading the reserved tables from the pages (plain verify)', () => {
+  it('gives what the SQLite read gives for every fixture, or leaves the block to it', async () => {
+    const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'blocks')
+    let same = 0
+    for (const f of readdirSync(fixtures).filter(n => n.endsWith('.db'))) {
+      const path = join(fixtures, f)
+      const head = readFileSync(path).subarray(0, 20)
+      if (head.length < 20 || head[18] !== 1 || head[19] !== 1) continue
+      let full: BlockFile | string
+      try { full = await readBlockFile(path, { maxBytes: 1 << 26, quickCheck: false, checkManifest: false }) } catch (err) { full = isPetalError(err) ? err.code : String(err) }
+      let pages: BlockFile | undefined | string
+      try { pages = readBlockPages(path, 1 << 26) } catch (err) { pages = isPetalError(err) ? err.code : String(err) }
+      if (pages === undefined) continue
+      if (typeof full === 'string') {
+        // Never accepts what the full read refuses; the same coded error when it refuses too.
+        expect({ f, pages }).toEqual({ f, pages: full })
+        continue
+      }
+      expect(typeof pages, f).toBe('object')
+      if (typeof pages === 'string') continue
+      expect({ ...pages, userTables: [] }).toEqual({ ...full, userTables: [] })
+      same++
+    }
+    expect(same).toBeGreaterThan(5)
   })
 })

@@ -1,0 +1,89 @@
+import { isHash } from '../util/index.js'
+import { BtreeUnsupported, PageFile, readTableRows, type RecordValue } from './btree.js'
+import { ALLOWED_SQLITE_TABLES, KEYS_DDL, META_DDL, RESERVED_TABLES, TABLES_DDL } from './constants.js'
+import { headerFromMeta } from './header.js'
+import { parseKeyOpRow, type KeyOpRow } from './keyops.js'
+import { rowsRootOf, type TableEntry } from './manifest.js'
+import type { BlockFile } from './read.js'
+import { compareNames } from './schema.js'
+import { checkSqliteFileSync } from './sqlite-header.js'
+
+const MAX_KEY_OPS = 10_000
+const MAX_SCHEMA_ROWS = 4 * 1000 + 16
+
+/**
+ * What plain `verify` (and reindex) needs of a v2 block — `_meta`, `_keys` and `_tables` — read
+ * from the file's pages without opening it in SQLite, which for small blocks cost several times
+ * hashing them. Only for blocks this node has already validated: the caller checks the file's
+ * hash, links and signatures, which pin every byte to what was sealed and imported; `readBlockFile`
+ * remains the structural validation of untrusted files (and `verify --deep` runs it).
+ *
+ * Returns undefined whenever the block is not exactly as an imported v2 block is (a schema row
+ * other than a table or index, a reserved table with other DDL, `_tables` that does not list the
+ * user tables with their DDL, a RowsRoot that does not match, anything the page reader does not
+ * read with certainty); the caller then reads the file with readBlockFile, which gives the coded
+ * error. `userTables` is left empty: nothing on this path uses the user tables' columns.
+ */
+export function readBlockPages (path: string, maxBytes: number): BlockFile | undefined {
+  const sqlite = checkSqliteFileSync(path, maxBytes)
+  let f: PageFile
+  try {
+    f = new PageFile(path)
+  } catch (err) {
+    if (err instanceof BtreeUnsupported) return undefined
+    throw err
+  }
+  try {
+    return readReserved(f, path, sqlite)
+  } catch (err) {
+    // A coded error here (a bad _meta field) is readBlockFile's to give, with its full context.
+    if (err instanceof BtreeUnsupported || (err instanceof Error && 'code' in err)) return undefined
+    throw err
+  } finally {
+    f.close()
+  }
+}
+
+const text = (v: RecordValue | undefined): string | undefined => typeof v === 'string' ? v : undefined
+
+function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & { size: number }): BlockFile | undefined {
+  const roots = new Map<string, number>()
+  const reservedDdl = new Map<string, string>()
+  const userDdl = new Map<string, string>()
+  for (const [type, name, , root, sql] of readTableRows(f, 1, MAX_SCHEMA_ROWS)) {
+    if (type === 'index') continue
+    if (type !== 'table' || typeof name !== 'string' || typeof root !== 'number' || typeof sql !== 'string') return undefined
+    if (RESERVED_TABLES.some(r => r === name)) { roots.set(name, root); reservedDdl.set(name, sql) }
+    else if (ALLOWED_SQLITE_TABLES.has(name)) continue
+    else if (name.startsWith('_') || name.toLowerCase().startsWith('sqlite_') || !sql.startsWith('CREATE TABLE ')) return undefined
+    else userDdl.set(name, sql)
+  }
+  const ddl = { _meta: META_DDL, _keys: KEYS_DDL, _tables: TABLES_DDL }
+  for (const [name, want] of Object.entries(ddl)) if (reservedDdl.get(name) !== want) return undefined
+  const metaRows = readTableRows(f, roots.get('_meta') ?? 0, 64)
+  const meta = new Map<string, string>()
+  for (const [k, v] of metaRows) {
+    const key = text(k)
+    const value = text(v)
+    if (key === undefined || value === undefined) return undefined
+    meta.set(key, value)
+  }
+  const header = headerFromMeta(meta)
+  if (header.version !== 2) return undefined
+  const keyRows = readTableRows(f, roots.get('_keys') ?? 0, MAX_KEY_OPS).map(([op, pubkeyHash, pubkey, sigkeyHash, signature, metadata]) =>
+    ({ op, pubkey_hash: pubkeyHash, pubkey, sigkey_hash: sigkeyHash, signature, metadata }))
+  // readKeyOps' order: ORDER BY pubkey_hash, sigkey_hash (BINARY: byte order).
+  const key = (v: unknown): string => typeof v === 'string' ? v : ''
+  keyRows.sort((a, b) => compareNames(key(a.pubkey_hash), key(b.pubkey_hash)) || compareNames(key(a.sigkey_hash), key(b.sigkey_hash)))
+  const keyOps: KeyOpRow[] = keyRows.map((r, i) => parseKeyOpRow(r, i))
+  const tables: TableEntry[] = []
+  for (const [name, sql, rows, root] of readTableRows(f, roots.get('_tables') ?? 0, userDdl.size + 1)) {
+    if (typeof name !== 'string' || typeof sql !== 'string' || typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0 || !isHash(root)) return undefined
+    if (userDdl.get(name) !== sql) return undefined
+    tables.push({ name, sql, rows, root })
+  }
+  if (tables.length !== userDdl.size) return undefined
+  tables.sort((a, b) => compareNames(a.name, b.name))
+  if (rowsRootOf(tables) !== header.rowsRoot) return undefined
+  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: [] }
+}
