@@ -13,7 +13,7 @@ import { isUtf8 } from 'node:buffer'
 import { MerkleBatch } from '../crypto/index.js'
 import { BtreeUnsupported, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, PageFile, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnRecord } from './btree.js'
 import { canonicalRowsSql } from './manifest.js'
-import type { UserTable } from './schema.js'
+import { affinityOf, type UserTable } from './schema.js'
 import { quoteIdent, type Db } from './sqlite.js'
 
 /** How to read one table from its b-tree; plain data, so it can be sent to a worker thread. */
@@ -30,15 +30,6 @@ export interface FastPlan {
 
 interface XInfo { cid: number, name: string, type: string, dflt_value: unknown, pk: number }
 
-/** SQLite's column affinity rules (datatype3.html §3.1), only as far as REAL matters. */
-function isRealAffinity (declared: string): boolean {
-  const t = declared.toUpperCase()
-  if (t.includes('INT')) return false
-  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return false
-  if (t.includes('BLOB') || t === '') return false
-  return t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')
-}
-
 /**
  * How to read `t` from its b-tree, or undefined when the fast path cannot promise SQLite's answer:
  * a WITHOUT ROWID table whose canonical ORDER BY is not the order of its primary-key b-tree (a
@@ -49,7 +40,7 @@ export function planFastTable (db: Db, t: UserTable): FastPlan | undefined {
   if (typeof root !== 'number' || root < 2) return undefined
   const info = db.prepare<[string], XInfo>("SELECT cid, name, type, dflt_value, pk FROM pragma_table_xinfo(?, 'main')").all(t.name)
   if (info.length !== t.columns.length || info.some((c, i) => c.name !== t.columns[i] || c.cid !== i)) return undefined
-  const real = info.map(c => isRealAffinity(c.type))
+  const real = info.map(c => affinityOf(c.type) === 'REAL')
   const hasDefault = info.map(c => c.dflt_value !== null)
   if (!t.withoutRowid) {
     // Which column, if any, is the rowid: ask SQLite how it reads it (INTEGER PRIMARY KEY, but not

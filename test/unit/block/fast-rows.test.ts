@@ -54,7 +54,8 @@ const TABLES = [
   'CREATE TABLE wr_desc (k TEXT PRIMARY KEY DESC, v) WITHOUT ROWID',
   'CREATE TABLE wr_nocase (k TEXT COLLATE NOCASE PRIMARY KEY, v) WITHOUT ROWID',
   'CREATE TABLE wr_mixed (k TEXT COLLATE NOCASE, v, PRIMARY KEY (k COLLATE BINARY)) WITHOUT ROWID',
-  'CREATE TABLE added (a, b)'
+  'CREATE TABLE added (a, b)',
+  'CREATE TABLE st (i INT, r REAL, t TEXT, b BLOB, x ANY) STRICT'
 ]
 
 function makeDb (path: string, pageSize: number, encoding: string, seed: number, rows: number): void {
@@ -76,6 +77,7 @@ function makeDb (path: string, pageSize: number, encoding: string, seed: number,
     const wrNocase = db.prepare('INSERT OR IGNORE INTO wr_nocase VALUES (?, ?)')
     const wrMixed = db.prepare('INSERT OR IGNORE INTO wr_mixed VALUES (?, ?)')
     const added = db.prepare('INSERT INTO added VALUES (?, ?)')
+    const strict = db.prepare('INSERT INTO st VALUES (?, ?, ?, ?, ?)')
     const v = (): unknown => value(r, big)
     for (let i = 0; i < rows; i++) {
       plain.run(v(), v(), v(), v(), v(), v(), v(), v(), v())
@@ -89,6 +91,7 @@ function makeDb (path: string, pageSize: number, encoding: string, seed: number,
       wrNocase.run(`${r() < 0.5 ? 'A' : 'a'}${i}`, v())
       wrMixed.run(`${r() < 0.5 ? 'B' : 'b'}${i % 50}-${i}`, v())
       added.run(v(), v())
+      strict.run(r() < 0.2 ? null : BigInt(Math.floor((r() - 0.5) * 2 ** 40)), r() < 0.5 ? Math.floor(r() * 100) : r() * 100, `s${i}`, Buffer.alloc(i % 7, i), v())
     }
     // Invalid UTF-8 stored as TEXT (only meaningful in a UTF-8 database).
     if (encoding === 'UTF-8') db.prepare("INSERT INTO plain (a, d) VALUES (CAST(x'ff61c3' AS TEXT), CAST(x'e282' AS TEXT))").run()
