@@ -4,7 +4,7 @@ import { systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
 import { jsonReplacer, UsageError } from './output.js'
-import { COMMANDS } from './commands/index.js'
+import { loadCommands } from './commands/index.js'
 
 /** A command's log level unless --log-level says otherwise: fixed, or chosen from its own options. */
 export type DefaultLogLevel = LogLevel | ((opts: Record<string, unknown>) => LogLevel)
@@ -14,11 +14,9 @@ export type Action = <A extends unknown[]>(body: (ctx: CliContext, ...args: A) =
 
 export interface CommandModule { register: (program: Command, action: Action) => void }
 
-/** Run `petal` with `argv` (without node and script); resolves to the exit status. */
-export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = new AbortController().signal): Promise<number> {
-  let status: number = EXIT.OK
-  const program = new Command('petal')
-  program
+/** The program with its global options, before any command is registered. */
+export function newProgram (io: Pick<CliIO, 'stdout' | 'stderr'>): Command {
+  return new Command('petal')
     .description('Petal: a proof-of-authority blockchain whose blocks are SQLite databases')
     .version('0.1.0')
     .option('-d, --dir <path>', 'data directory (default: $PETAL_DIR or ~/.petal)')
@@ -33,7 +31,12 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
       // Commander's own errors are printed by usageFailure, in Petal's format.
       outputError: () => {}
     })
+}
 
+/** Run `petal` with `argv` (without node and script); resolves to the exit status. */
+export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = new AbortController().signal): Promise<number> {
+  let status: number = EXIT.OK
+  const program = newProgram(io)
   const action: Action = (body, defaultLogLevel) => async (...args: unknown[]) => {
     // Commander calls an action with the arguments, the options, then the command itself.
     const cmd = args.at(-1)
@@ -51,7 +54,7 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
       await ctx.close()
     }
   }
-  for (const m of COMMANDS) m.register(program, action)
+  for (const m of await loadCommands(commandName(program, argv))) m.register(program, action)
   // Remember which command commander failed in, for a hint that names it.
   let failedIn: Command | undefined
   const onExit = (c: Command): void => {
@@ -73,6 +76,21 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     return reportError(err, undefined, io, json)
   }
   return status
+}
+
+/**
+ * The command `argv` names: its first word that is neither a global option nor the value of one
+ * (the program's own option list says which options take a value). Undefined for `petal --help`.
+ */
+export function commandName (program: Command, argv: readonly string[]): string | undefined {
+  const takesValue = new Set(program.options.filter(o => o.required || o.optional).flatMap(o => [o.short, o.long]))
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === undefined || a === '--') return undefined
+    if (!a.startsWith('-')) return a
+    if (takesValue.has(a)) i++
+  }
+  return undefined
 }
 
 function reportError (thrown: unknown, ctx: CliContext | undefined, io: CliIO, json = ctx?.out.json === true): number {

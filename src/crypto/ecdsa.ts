@@ -1,7 +1,23 @@
 import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
-import { p256 } from '@noble/curves/nist.js'
+import { createRequire } from 'node:module'
 import { CryptoError } from './errors.js'
 import { privateScalar, type PublicKey, type SigningKey } from './keys.js'
+
+type Curve = typeof import('@noble/curves/nist.js')['p256']
+let curve: Curve | undefined
+
+/**
+ * @noble/curves, loaded on first use: only v1 (Daisy) signatures need it, and loading it costs
+ * most of what a command such as `petal status` takes beyond Node's own start (docs/performance.md).
+ * A synchronous require of the ES module (Node ≥ 20.19) keeps the v1 functions synchronous.
+ */
+function p256 (): Curve {
+  if (curve === undefined) {
+    const nist: typeof import('@noble/curves/nist.js') = createRequire(import.meta.url)('@noble/curves/nist.js')
+    curve = nist.p256
+  }
+  return curve
+}
 
 /** Order of the P-256 group. */
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n
@@ -103,7 +119,7 @@ function rawPoint (pub: PublicKey): Uint8Array {
 export function verifyV1 (pub: PublicKey, digest: Uint8Array, der: Uint8Array): boolean {
   if (digest.length !== 32) return false
   try {
-    return p256.verify(der, digest, rawPoint(pub), { format: 'der', prehash: false, lowS: false })
+    return p256().verify(der, digest, rawPoint(pub), { format: 'der', prehash: false, lowS: false })
   } catch {
     return false
   }
@@ -111,5 +127,5 @@ export function verifyV1 (pub: PublicKey, digest: Uint8Array, der: Uint8Array): 
 
 /** v1 signing (Daisy-compatible), used to build v1 test blocks. */
 export function signV1 (key: SigningKey, digest: Uint8Array): Uint8Array {
-  return p256.sign(digest, privateScalar(key), { format: 'der', prehash: false, lowS: false })
+  return p256().sign(digest, privateScalar(key), { format: 'der', prehash: false, lowS: false })
 }

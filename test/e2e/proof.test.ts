@@ -4,21 +4,9 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { buildRowProof, createCheckpoint, type BundleDocument } from '../../src/proof/index.js'
 import { makeSqlite } from '../helpers/chain.js'
-import { CLI, petal, type Exit } from '../helpers/cli.js'
+import { petal, petalLogged } from '../helpers/cli.js'
 import { makeTypedSqlite } from '../helpers/proof.js'
 import { tmpDir } from '../helpers/tmp.js'
-
-const HOOKS = join(import.meta.dirname, '..', 'helpers', 'log-imports.mjs')
-
-/** Run `petal` with every loaded module URL recorded in `log`. */
-async function petalLogged (args: string[], o: { cwd: string, env: Record<string, string>, log: string }): Promise<Exit> {
-  const child = spawn(process.execPath, ['--import', HOOKS, CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env, PETAL_TEST_IMPORT_LOG: o.log }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  return await new Promise(resolve => { child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) }) })
-}
 
 // A node seals rows; a proof of one of them is checked in a fresh, empty directory with nothing
 // but the proof and the signatory's exported public key.

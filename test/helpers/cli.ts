@@ -18,6 +18,18 @@ export function spawnPetal (args: string[], o: { env?: Record<string, string>, c
   return { child, exit }
 }
 
+const IMPORT_LOGGER = join(import.meta.dirname, 'log-imports.mjs')
+
+/** Run `petal` to completion with the URL of every module it loads recorded in `log`, one per line. */
+export async function petalLogged (args: string[], o: { log: string, env?: Record<string, string>, cwd?: string }): Promise<Exit> {
+  const child = spawn(process.execPath, ['--import', IMPORT_LOGGER, CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env, PETAL_TEST_IMPORT_LOG: o.log }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  return await new Promise(resolve => { child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) }) })
+}
+
 /** Run `petal` to completion. */
 export async function petal (args: string[], o: { env?: Record<string, string>, cwd?: string } = {}): Promise<Exit> {
   return await spawnPetal(args, o).exit

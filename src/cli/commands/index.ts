@@ -1,25 +1,38 @@
 import type { CommandModule } from '../program.js'
-import * as init from './init.js'
-import * as newchain from './newchain.js'
-import * as keys from './keys.js'
-import * as signkey from './signkey.js'
-import * as signimportblock from './signimportblock.js'
-import * as importCmd from './import.js'
-import * as verify from './verify.js'
-import * as verifyProof from './verify-proof.js'
-import * as reindex from './reindex.js'
-import * as status from './status.js'
-import * as blocks from './blocks.js'
-import * as signers from './signers.js'
-import * as query from './query.js'
-import * as run from './run.js'
-import * as pull from './pull.js'
-import * as peers from './peers.js'
-import * as serve from './serve.js'
-import * as tokens from './tokens.js'
-import * as ingest from './ingest.js'
-import * as prove from './prove.js'
-import * as checkpoint from './checkpoint.js'
 
-/** Every command, in the order `petal --help` lists them. */
-export const COMMANDS: CommandModule[] = [init, newchain, run, serve, pull, peers, status, blocks, query, signimportblock, ingest, importCmd, verify, prove, verifyProof, checkpoint, reindex, signers, keys, signkey, tokens]
+/**
+ * Every command module, in the order `petal --help` lists them, with the top-level command names
+ * it registers. A module is imported only when its command runs (or for help and usage errors,
+ * which need them all): a command loads nothing it does not use, so `petal status` never loads
+ * libp2p or the HTTP server. test/unit/cli/lazy-commands.test.ts checks the names against what
+ * each module registers.
+ */
+export const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[], load: () => Promise<CommandModule> }> = [
+  { names: ['init'], load: async () => await import('./init.js') },
+  { names: ['newchain'], load: async () => await import('./newchain.js') },
+  { names: ['run'], load: async () => await import('./run.js') },
+  { names: ['serve'], load: async () => await import('./serve.js') },
+  { names: ['pull'], load: async () => await import('./pull.js') },
+  { names: ['peers'], load: async () => await import('./peers.js') },
+  { names: ['status'], load: async () => await import('./status.js') },
+  { names: ['blocks', 'block'], load: async () => await import('./blocks.js') },
+  { names: ['query'], load: async () => await import('./query.js') },
+  { names: ['signimportblock'], load: async () => await import('./signimportblock.js') },
+  { names: ['append', 'seal', 'receipt'], load: async () => await import('./ingest.js') },
+  { names: ['import', 'reseal'], load: async () => await import('./import.js') },
+  { names: ['verify'], load: async () => await import('./verify.js') },
+  { names: ['prove'], load: async () => await import('./prove.js') },
+  { names: ['verify-proof'], load: async () => await import('./verify-proof.js') },
+  { names: ['checkpoint'], load: async () => await import('./checkpoint.js') },
+  { names: ['reindex'], load: async () => await import('./reindex.js') },
+  { names: ['signers'], load: async () => await import('./signers.js') },
+  { names: ['mykeys', 'keygen', 'keys'], load: async () => await import('./keys.js') },
+  { names: ['signkey'], load: async () => await import('./signkey.js') },
+  { names: ['tokens'], load: async () => await import('./tokens.js') }
+]
+
+/** The modules to load for `name`: its own module, or every module when no module owns it. */
+export async function loadCommands (name: string | undefined): Promise<CommandModule[]> {
+  const own = COMMAND_MODULES.find(m => name !== undefined && m.names.includes(name))
+  return await Promise.all((own === undefined ? COMMAND_MODULES : [own]).map(async m => await m.load()))
+}
