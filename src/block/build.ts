@@ -33,7 +33,11 @@ export interface BuildBlockOptions {
   /** Drop the source's own `_keys` rows and write only `keyOps` (re-sealing an orphaned block). */
   replaceKeyOps?: boolean
   maxBytes: number
-  /** Page size of a block built without a source (default 4096). */
+  /**
+   * Page size of a block without user tables (default 1024): the seven pages of its reserved
+   * tables and their indexes then take 7 KiB, where 4096-byte pages took 28 KiB. 512 would be
+   * smaller still, but every `_keys` index entry would spill onto an overflow page.
+   */
   pageSize?: number
   /** Refuse (EMPTY_BLOCK) a block that would hold no user table and no key operation. */
   refuseEmpty?: boolean
@@ -73,7 +77,7 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
     await copyFile(o.source, o.output, fsConstants.COPYFILE_EXCL)
   } else {
     const fresh = new Database(o.output)
-    fresh.pragma(`page_size = ${o.pageSize ?? 4096}`)
+    fresh.pragma(`page_size = ${o.pageSize ?? SMALL_PAGE_SIZE}`)
     fresh.exec('VACUUM')
     fresh.close()
   }
@@ -91,6 +95,7 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
     // The manifest covers user tables only, which the writes below do not touch.
     manifest = await computeManifestParallel(o.output, db, input.userTables, o.pool, o.signal, m === undefined ? undefined : n => { hashed += n; m.fraction(rows === 0 ? 1 : hashed / rows) })
     header = guardSqlite(o.source ?? o.output, () => writeReserved(db, o, input.keyOps, manifest))
+    if (input.userTables.length === 0) compactReserved(db, o.pageSize ?? SMALL_PAGE_SIZE)
   } finally {
     db.close()
   }
@@ -134,6 +139,20 @@ function checkInput (db: Db, o: BuildBlockOptions): { userTables: UserTable[], k
     seen.add(id)
   }
   return { userTables: schema.userTables, keyOps }
+}
+
+/** Default page size of a block without user tables (see BuildBlockOptions.pageSize). */
+const SMALL_PAGE_SIZE = 1024
+
+/**
+ * A block with no user tables copied from a source keeps the source's page size and the pages
+ * its old reserved tables freed: rewrite it at the small page size. Only without user tables:
+ * VACUUM may renumber the rowids of a user table that has no INTEGER PRIMARY KEY.
+ */
+function compactReserved (db: Db, pageSize: number): void {
+  if (db.pragma('page_size', { simple: true }) === pageSize && db.pragma('freelist_count', { simple: true }) === 0) return
+  db.pragma(`page_size = ${pageSize}`)
+  db.exec('VACUUM')
 }
 
 function writeReserved (db: Db, o: BuildBlockOptions, keyOps: KeyOpRow[], manifest: Manifest): BlockHeader {

@@ -100,6 +100,29 @@ describe('building a v2 block', () => {
     expect(r.keyOps[0]).toMatchObject({ op: 'A', keyId: bob.id, signer: key.id })
   })
 
+  it('keeps a block without user tables small: 1024-byte pages, no free pages, whatever the source', async () => {
+    const dir = tmpDir()
+    const k = signKeyOp(key, 'aa'.repeat(32), 'A', fixtureKey('bob').publicKey)
+    // A source with no user table but an old `_keys` (its pages are freed when the block's is written).
+    const stale = userDb(join(dir, 'stale.db'), "PRAGMA page_size = 4096; CREATE TABLE _keys (op TEXT NOT NULL, pubkey_hash TEXT NOT NULL, pubkey TEXT NOT NULL, sigkey_hash TEXT NOT NULL, signature TEXT NOT NULL, metadata TEXT, PRIMARY KEY (pubkey_hash, sigkey_hash)); CREATE TABLE pad (x); DROP TABLE pad")
+    const cases: Array<[string, Partial<BuildBlockOptions>]> = [['no source', {}], ['no source, a key operation', { keyOps: [k] }], ['a 4096-byte-page source without tables', { source: stale, replaceKeyOps: true, keyOps: [k] }]]
+    for (const [i, [what, over]] of cases.entries()) {
+      const b = await buildBlock(opts({ output: join(dir, `e${i}.db`), ...over }))
+      const r = await readBlockFile(b.path, { maxBytes: MAX })
+      expect(r.sqlite.pageSize, what).toBe(1024)
+      expect(readFileSync(b.path).length, what).toBeLessThanOrEqual(8 * 1024)
+      expect(b.hash, what).toBe(await sha256File(b.path))
+      expect(r.keyOps, what).toHaveLength(over.keyOps?.length ?? 0)
+      const db = new Database(b.path, { readonly: true })
+      expect(db.pragma('freelist_count', { simple: true }), what).toBe(0)
+      db.close()
+    }
+    // User tables keep the source's page layout (VACUUM could renumber their rowids).
+    const user = userDb(join(dir, 'user.db'), 'PRAGMA page_size = 4096; CREATE TABLE t (x); INSERT INTO t VALUES (1)')
+    const u = await buildBlock(opts({ source: user, output: join(dir, 'u.db') }))
+    expect((await readBlockFile(u.path, { maxBytes: MAX })).sqlite.pageSize).toBe(4096)
+  })
+
   it('builds a genesis without a source file', async () => {
     const dir = tmpDir()
     const g = await buildBlock(opts({ output: join(dir, 'g.db'), chainId: '', height: 0, previousHash: GENESIS_PREVIOUS_HASH, genesis: { quorumRule: 'majority', maxBlockBytes: 4096 * 4, maxReorgDepth: 3 }, keyOps: [signKeyOp(key, '', 'A', key.publicKey)], pageSize: 512 }))
