@@ -124,9 +124,21 @@ async function main (): Promise<void> {
     { figure: '`petal status`, 10 blocks', value: tStatusTen, unit: 'ms', reference: 'bare `node -e 0`', refValue: tNode, better: 'lower' }
   ]
 
+  // 4. verify's peak memory does not grow with block size: the CLI in its own process.
+  const rssOf = (dir: string): number => {
+    const out = execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), CLI, '--dir', dir, 'verify'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    const m = /peak RSS: (\d+) MiB/.exec(out)
+    return Number(m?.[1] ?? NaN)
+  }
+  const rssNode = Number(/(\d+) MiB/.exec(execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), '-e', '0'], { encoding: 'utf8' }))?.[1] ?? NaN)
+  const rows4: Row[] = [
+    { figure: `\`petal verify\` peak RSS, ${bigFiles.length} blocks of ${(bigBytes / bigFiles.length / 1048576).toFixed(1)} MiB`, value: rssOf(join(root, 'verify-big')), unit: 'MiB', reference: `same, 10,001 blocks of ${(manyBytes / 10_001 / 1024).toFixed(0)} KiB`, refValue: rssOf(join(root, 'many')), better: 'lower', note: `bare node: ${rssNode} MiB` }
+  ]
+
   printTable('Core: signimportblock', rows1)
   printTable('Core: verify (2 cores)', rows2)
   printTable('Core: start-up cost does not grow with the chain', rows3)
+  printTable('Core: memory of verify does not grow with block size', rows4)
   rmSync(root, { recursive: true, force: true })
 }
 

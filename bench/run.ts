@@ -11,7 +11,7 @@ const files = readdirSync(dir).filter(f => f.endsWith('.bench.ts')).sort()
 process.stdout.write(`# Petal benchmarks (${new Date().toISOString()}, node ${process.version}, ${files.length} suites)\n`)
 let failed = 0
 for (const f of files) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', join(dir, 'peak-rss.ts'), join(dir, f)], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=4096' } })
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', join(dir, 'peak-rss.mjs'), join(dir, f)], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=4096' } })
   if (r.status !== 0) { failed++; process.stdout.write(`\n!! ${f} failed with status ${r.status ?? r.signal}\n`) }
 }
 process.exitCode = failed === 0 ? 0 : 1
