@@ -1,4 +1,4 @@
-import { MerkleBuilder } from './merkle.js'
+import { MerkleBuilder, prefixedLeafHash } from './merkle.js'
 import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE, type Sha256Wasm } from './sha256-wasm.js'
 
 // Leaves hashed per call; a power of two, so a full batch folds into one perfect subtree.
@@ -8,37 +8,57 @@ const IN = OUT + BATCH * 32
 // A batch is hashed once its input passes this many bytes, so memory stays small whatever the rows.
 const FLUSH_BYTES = 1 << 20
 const PAGE = 65536
+// Fewer leaves than this in the first flush (a small table) are hashed with node:crypto: cheaper
+// than the first WebAssembly instance of a thread (its code is generated, ~20-100 ms).
+const SMALL = 1024
 
 /**
  * An RFC 6962 tree head over leaves whose data the caller writes straight into WebAssembly memory,
  * hashed thousands at a time (sha256-wasm.ts): the same root as pushing `leafHash(data)` into a
  * MerkleBuilder one by one, at a fraction of the cost per leaf. Usage per leaf: `at = begin(max)`,
  * write at most `max` bytes at `bytes[at…]` (the leaf data, starting with its 0x00 prefix), then
- * `commit(len)`. `bytes` may change on `begin`: read it after.
+ * `commit(len)`. `bytes` may change on `begin`: read it after. Until the first batch large enough
+ * to be worth it, `bytes` is an ordinary buffer and no WebAssembly is instantiated.
  */
 export class MerkleBatch {
-  private readonly wasm: Sha256Wasm = sha256Wasm()
+  private wasm: Sha256Wasm | undefined
   private readonly tree = new MerkleBuilder()
-  /** WebAssembly memory, where leaves are written (replaced when memory grows: read it after `begin`). */
-  bytes: Buffer
-  private view: DataView
+  /** Where leaves are written: WebAssembly memory once in use (replaced when it grows: read it after `begin`). */
+  bytes: Buffer = Buffer.alloc(IN + 16384)
+  private view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
   private pos = IN
   private pending = 0
-  private capacity = 0
-
-  constructor () {
-    this.bytes = Buffer.from(this.wasm.memory.buffer)
-    this.view = new DataView(this.wasm.memory.buffer)
-    this.reserve(IN + FLUSH_BYTES + 4096)
-  }
+  private capacity = this.bytes.length
 
   private reserve (end: number): void {
     if (end <= this.capacity) return
+    if (this.wasm === undefined) {
+      const next = Buffer.alloc(Math.max(end, 2 * this.capacity))
+      this.bytes.copy(next, 0, 0, this.pos)
+      this.use(next)
+      return
+    }
     const have = this.wasm.memory.buffer.byteLength
     if (end > have) this.wasm.memory.grow(Math.ceil((end - have) / PAGE))
-    this.bytes = Buffer.from(this.wasm.memory.buffer)
-    this.view = new DataView(this.wasm.memory.buffer)
-    this.capacity = this.bytes.length
+    this.use(Buffer.from(this.wasm.memory.buffer))
+  }
+
+  private use (b: Buffer): void {
+    this.bytes = b
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    this.capacity = b.length
+  }
+
+  /** Move to WebAssembly: the leaves written so far are copied into its memory. */
+  private start (): Sha256Wasm {
+    const wasm = sha256Wasm()
+    const want = Math.max(this.pos, IN + FLUSH_BYTES) + 4096
+    wasm.memory.grow(Math.ceil(Math.max(0, want - wasm.memory.buffer.byteLength) / PAGE))
+    const mem = Buffer.from(wasm.memory.buffer)
+    this.bytes.copy(mem, IN, IN, this.pos)
+    this.wasm = wasm
+    this.use(mem)
+    return wasm
   }
 
   /** Make room for a leaf of up to `max` bytes; returns where its data goes in `bytes`. */
@@ -80,7 +100,21 @@ export class MerkleBatch {
   private flush (): void {
     let m = this.pending
     if (m === 0) return
-    this.wasm.leaves(IN, m, OUT)
+    if (this.wasm === undefined && m < SMALL) {
+      // Each framed leaf: its block count, the data, padding ending in the data's length in bits.
+      let at = IN
+      for (let i = 0; i < m; i++) {
+        const end = at + 4 + this.view.getUint32(at, true) * 64
+        const len = this.view.getUint32(end - 4, false) / 8 + this.view.getUint32(end - 8, false) * 0x20000000
+        this.tree.push(prefixedLeafHash(this.bytes.subarray(at + 4, at + 4 + len)))
+        at = end
+      }
+      this.pending = 0
+      this.pos = IN
+      return
+    }
+    const wasm = this.wasm ?? this.start()
+    wasm.leaves(IN, m, OUT)
     this.pending = 0
     this.pos = IN
     // Fold the digests into perfect subtrees aligned on the leaves before them: each run of 2^j
@@ -91,7 +125,7 @@ export class MerkleBatch {
       const before = this.tree.size
       while (size * 2 <= m && (before === 0 || before % (size * 2) === 0)) size *= 2
       const at = OUT + off * 32
-      for (let s = size; s > 1; s /= 2) this.wasm.pairs(at, s / 2, at)
+      for (let s = size; s > 1; s /= 2) wasm.pairs(at, s / 2, at)
       // A copy: the digest area is reused by the next batch.
       this.tree.pushSubtree(Uint8Array.prototype.slice.call(this.bytes, at, at + 32), size)
       off += size
