@@ -178,7 +178,7 @@ export class Ingest implements IngestService {
     // Derived from the chain index, not from what pending.db last noted: always the truth. Inside
     // a write transaction on this process's index connection (a seal between its import and its
     // commit), a block of a batch not yet marked sealed may be uncommitted: not trusted then.
-    const writing = this.chain.index.db.inTransaction
+    const writing = this.chain.index.inTransaction
     for (const p of this.store.placementsOf(rowId)) {
       if (writing && p.state !== 'sealed') continue
       const b = p.hash === null ? undefined : this.chain.index.byHash(p.hash)

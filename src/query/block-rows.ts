@@ -1,4 +1,4 @@
-import type { SqlValue } from '../block/row-codec.js'
+import type { SqlValue } from '../block/index.js'
 import { openBlockChecked, type BlockRef } from './sandbox/block-file.js'
 
 export interface BlockRowsPage {

@@ -41,6 +41,12 @@ export interface SignerRecord { keyId: string, pubkey: string, addedAt: number, 
 /** One user table of a block (the query engine's catalog). */
 export interface TableRecord { name: string, sql: string, rows: number, root: string }
 
+/** A table as some canonical block declares it: its name, its CREATE TABLE text and that block. */
+export interface TableVariant { name: string, sql: string, block: BlockRecord }
+
+/** A canonical block with the CREATE TABLE texts of the tables asked for, by lower-case name. */
+export interface BlockWithTables { block: BlockRecord, tables: Array<[name: string, sql: string]> }
+
 const SCHEMA_VERSION = '1'
 
 const SCHEMA = `
@@ -96,7 +102,7 @@ export interface LockOptions {
  * is released by the kernel if the holder dies, so a crashed importer can never wedge the store.
  */
 export class IndexDb {
-  readonly db: Database.Database
+  private readonly db: Database.Database
   private readonly mutex = new Mutex()
   private inTx = false
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
@@ -324,6 +330,40 @@ export class IndexDb {
         COALESCE((SELECT SUM(t.rows) FROM block_tables t WHERE t.hash = b.hash), 0) AS rows
       FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to)
   }
+
+  /**
+   * The table catalog: each distinct (name, CREATE TABLE text) of the canonical chain with the
+   * lowest canonical block that declares it, ordered by that block's height.
+   */
+  tableVariants (): TableVariant[] {
+    // SQLite takes the bare columns of a min() aggregate from the row holding the minimum.
+    return this.stmt<BlockRow & { tname: string, tsql: string }>(`SELECT b.*, bt.name AS tname, bt.sql AS tsql, min(b.height) AS first
+      FROM block_tables bt JOIN blocks b ON b.hash = bt.hash WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all()
+      .map(r => ({ name: r.tname, sql: r.tsql, block: toRecord(r) }))
+  }
+
+  /**
+   * Canonical blocks with from ≤ height ≤ to that have every table of `tables` (lower-case
+   * names), each with those tables' CREATE TABLE texts; with no tables, every canonical block in
+   * the range. Ascending by height.
+   */
+  blocksWithTables (tables: readonly string[], from: number, to: number): BlockWithTables[] {
+    if (tables.length === 0) {
+      return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height').all(from, to).map(r => ({ block: toRecord(r), tables: [] }))
+    }
+    const rows = this.stmt<BlockRow & { tname: string, tsql: string }>(`SELECT b.*, lower(bt.name) AS tname, bt.sql AS tsql FROM blocks b JOIN block_tables bt ON bt.hash = b.hash
+      WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? AND lower(bt.name) IN (${tables.map(() => '?').join(', ')}) ORDER BY b.height, tname`).all(from, to, ...tables)
+    const out: BlockWithTables[] = []
+    for (const r of rows) {
+      const last = out.at(-1)
+      if (last?.block.hash === r.hash) last.tables.push([r.tname, r.tsql])
+      else out.push({ block: toRecord(r), tables: [[r.tname, r.tsql]] })
+    }
+    return out.filter(b => b.tables.length === tables.length)
+  }
+
+  /** Whether this connection is inside a transaction (a write lock's, or readTransaction's). */
+  get inTransaction (): boolean { return this.db.inTransaction }
 
   getMeta (key: string): string | undefined {
     return this.stmt<{ value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value

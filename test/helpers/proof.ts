@@ -63,7 +63,9 @@ export function expectStoredTreeWhole (dir: string): void {
     if (tip === undefined) throw new Error('empty index')
     const memory = new MemoryNodeStore()
     appendChainLeaves(memory, idx.range(0, tip.height, tip.height + 1).map(chainLeafOf))
-    const rows = idx.db.prepare('SELECT level, idx, hash FROM chain_tree ORDER BY level, idx').all() as Array<{ level: number, idx: number, hash: Buffer }>
+    const raw = new Database(join(dir, 'chain.db'), { readonly: true })
+    const rows = raw.prepare('SELECT level, idx, hash FROM chain_tree ORDER BY level, idx').all() as Array<{ level: number, idx: number, hash: Buffer }>
+    raw.close()
     const expected: Array<{ level: number, idx: number, hash: string }> = []
     for (let level = 0; 2 ** level <= memory.size; level++) {
       for (let i = 0; i < Math.floor(memory.size / 2 ** level); i++) {

@@ -42,14 +42,7 @@ const RULES: ImportRules = {
   // Imports that bypass a module's index.ts, each with its reason (docs/architecture.md, "Known violations").
   pastIndex: [
     { file: 'network/core.ts', from: ['sync'], why: 'the libp2p-free part of network (errors, wire format, limits): sync must not load libp2p' },
-    { file: 'node/state-file.ts', from: ['cli'], why: '`petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s)' },
-    // The query sandbox child process loads only what it runs; moving behind IndexDb (issue 9).
-    { file: 'block/row-codec.ts', from: ['query'], why: 'query sandbox: types only' },
-    { file: 'block/sqlite.ts', from: ['query'], why: 'query sandbox' },
-    { file: 'block/constants.ts', from: ['query'], why: 'query sandbox' },
-    { file: 'storage/layout.ts', from: ['query'], why: 'query sandbox' },
-    { file: 'storage/data-file.ts', from: ['query'], why: 'query sandbox' },
-    { file: 'storage/index-db.ts', from: ['query'], why: 'query sandbox' }
+    { file: 'node/state-file.ts', from: ['cli'], why: '`petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s)' }
   ]
 }
 

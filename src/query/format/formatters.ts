@@ -1,4 +1,4 @@
-import type { SqlValue } from '../../block/row-codec.js'
+import type { SqlValue } from '../../block/index.js'
 import { CSV_HEADER_FIELD, csvField, escapeControls, jsonValue, tableCell, uniqueKeys } from './values.js'
 
 export const TEXT_FORMATS = ['ndjson', 'csv', 'table', 'json'] as const

@@ -1,4 +1,4 @@
-import type { SqlValue } from '../../block/row-codec.js'
+import type { SqlValue } from '../../block/index.js'
 
 /**
  * Lossless text encodings of SQLite values (docs/queries.md, "Output formats"). Integers arrive as

@@ -1,7 +1,5 @@
-import { type SqliteDb } from '../../storage/index.js'
-import { openBlockReadonly } from '../../block/sqlite.js'
-import { DataDir } from '../../storage/layout.js'
-import { dataFileExists } from '../../storage/data-file.js'
+import { dataFileExists, DataDir, type SqliteDb } from '../../storage/index.js'
+import { openBlockReadonly } from '../../block/index.js'
 import { QueryError } from '../errors.js'
 
 /** A canonical block as the catalog describes it (what its `_meta` must say). */
@@ -13,6 +11,11 @@ export interface BlockRef {
   signer: string
   timestamp: string
   prevSig: string
+}
+
+/** Just the fields of a `BlockRef`, from a record that has them (an index row has more). */
+export function blockRef (b: BlockRef): BlockRef {
+  return { height: b.height, hash: b.hash, parent: b.parent, rowsRoot: b.rowsRoot, signer: b.signer, timestamp: b.timestamp, prevSig: b.prevSig }
 }
 
 /**

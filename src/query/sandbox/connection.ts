@@ -1,6 +1,5 @@
 import { openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
-import type { SqlValue } from '../../block/index.js'
-import { hardenReadonly } from '../../block/sqlite.js'
+import { hardenReadonly, type SqlValue } from '../../block/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { checkCompiled } from './guard.js'
 import { errorMessage } from '../../util/index.js'

@@ -1,4 +1,4 @@
-import type { SqlValue } from '../../block/row-codec.js'
+import type { SqlValue } from '../../block/index.js'
 import { QueryError, valueTooLarge } from '../errors.js'
 import { createFormatter, type Formatter, type ResultSummary } from '../format/formatters.js'
 import { CHUNK_CHARS, CHUNK_ROWS, WINDOW, type ChildMessage, type OutputFormat } from './protocol.js'

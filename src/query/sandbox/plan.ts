@@ -1,6 +1,5 @@
-import { openSqlite, type SqliteDb } from '../../storage/index.js'
-import { KEYS_DDL, META_DDL, TABLES_DDL } from '../../block/constants.js'
-import type { IndexDb } from '../../storage/index-db.js'
+import { openSqlite, type IndexDb, type SqliteDb } from '../../storage/index.js'
+import { KEYS_DDL, META_DDL, TABLES_DDL } from '../../block/index.js'
 import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { probeColumns, unionColumns, type ColumnInfo } from '../mirror/columns.js'
@@ -8,7 +7,7 @@ import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
 import { compile } from './connection.js'
 import { explainedPart } from './guard.js'
 import { identifierOf, tokenize } from './tokenize.js'
-import { openBlockChecked, type BlockRef } from './block-file.js'
+import { blockRef, openBlockChecked, type BlockRef } from './block-file.js'
 
 // Tables every v2 block has; the statement may read them in any block.
 const EVERYWHERE = new Set(['_meta', '_keys', '_tables', 'sqlite_schema', 'sqlite_master'])
@@ -39,9 +38,8 @@ interface CatalogTable { name: string, columns: ColumnInfo[], bySql: Map<string,
  */
 export function planPerBlock (index: IndexDb, dataDir: string, sql: string, range: { from?: number, to?: number }): PerBlockPlan {
   const inner = explainedPart(sql)
-  const idx = index.db
-  idx.exec('BEGIN')
-  try {
+  // One snapshot of the catalog, even while a writer commits a reorg.
+  return index.readTransaction(() => {
     const catalog = readCatalog(index, dataDir)
     const named = new Set(tokenize(sql).map(identifierOf).filter((x): x is string => x !== undefined).map(asciiLower))
     const union = new Map([...catalog].map(([k, t]) => [k, planningColumns(t.columns, named)]))
@@ -70,14 +68,12 @@ export function planPerBlock (index: IndexDb, dataDir: string, sql: string, rang
         }
         if (fits) blocks.push(ref)
       }
-      const tip = idx.prepare<unknown[], { height: number, hash: string }>('SELECT height, hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get()
-      return { tables: users, columns, blocks, skipped: candidates.length - blocks.length, tip }
+      const tip = index.tip()
+      return { tables: users, columns, blocks, skipped: candidates.length - blocks.length, tip: tip === undefined ? undefined : { height: tip.height, hash: tip.hash } }
     } finally {
       planning.close()
     }
-  } finally {
-    idx.exec('COMMIT')
-  }
+  })
 }
 
 /** An empty table `key` with just the column names (no types: planning needs names only). */
@@ -110,12 +106,9 @@ function compiles (db: SqliteDb, sql: string): boolean {
 
 /** Every table name of the canonical chain with its columns per CREATE TABLE text and unioned (one block read per distinct DDL). */
 function readCatalog (index: IndexDb, dataDir: string): Map<string, CatalogTable> {
-  const reps = index.db.prepare<unknown[], BlockRef & { name: string, sql: string }>(`SELECT bt.name AS name, bt.sql AS sql, b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot,
-      b.signer AS signer, b.timestamp AS timestamp, b.prev_sig AS prevSig, min(b.height) AS first
-    FROM block_tables bt JOIN blocks b ON b.hash = bt.hash WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all()
   const out = new Map<string, CatalogTable>()
-  for (const r of reps) {
-    const db = openBlockChecked(dataDir, r)
+  for (const r of index.tableVariants()) {
+    const db = openBlockChecked(dataDir, r.block)
     let cols: ColumnInfo[]
     try {
       cols = probeColumns(db, 'main', r.name)
@@ -148,20 +141,5 @@ function readTables (planning: SqliteDb, sql: string): string[] {
 
 /** Canonical blocks in [from, to] that have every table of `tables`, each with the CREATE TABLE texts of those tables. */
 function selectBlocks (index: IndexDb, tables: string[], from: number, to: number): Array<{ ref: BlockRef, sqls: Array<[string, string]> }> {
-  const cols = 'b.height AS height, b.hash AS hash, b.parent AS parent, b.rows_root AS rowsRoot, b.signer AS signer, b.timestamp AS timestamp, b.prev_sig AS prevSig'
-  if (tables.length === 0) {
-    const all = index.db.prepare<unknown[], BlockRef>(`SELECT ${cols} FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to)
-    return all.map(ref => ({ ref, sqls: [] }))
-  }
-  const marks = tables.map(() => '?').join(', ')
-  const rows = index.db.prepare<unknown[], BlockRef & { tname: string, tsql: string }>(`SELECT ${cols}, lower(bt.name) AS tname, bt.sql AS tsql FROM blocks b JOIN block_tables bt ON bt.hash = b.hash
-    WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? AND lower(bt.name) IN (${marks}) ORDER BY b.height, tname`).all(from, to, ...tables)
-  const out: Array<{ ref: BlockRef, sqls: Array<[string, string]> }> = []
-  for (const r of rows) {
-    const last = out.at(-1)
-    if (last?.ref.hash === r.hash) { last.sqls.push([r.tname, r.tsql]); continue }
-    const { tname, tsql, ...ref } = r
-    out.push({ ref, sqls: [[tname, tsql]] })
-  }
-  return out.filter(b => b.sqls.length === tables.length)
+  return index.blocksWithTables(tables, from, to).map(b => ({ ref: blockRef(b.block), sqls: b.tables }))
 }

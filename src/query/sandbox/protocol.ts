@@ -1,4 +1,4 @@
-import type { SqlValue } from '../../block/row-codec.js'
+import type { SqlValue } from '../../block/index.js'
 import type { SerializedError } from '../../util/index.js'
 import type { ResultSummary, TextFormat } from '../format/formatters.js'
 

@@ -1,5 +1,4 @@
-import type { SqliteDb } from '../../storage/index.js'
-import { DataDir } from '../../storage/layout.js'
+import { DataDir, type SqliteDb } from '../../storage/index.js'
 import { QueryError, statementError } from '../errors.js'
 import type { Emitter } from './emitter.js'
 import { checkStatementText } from './guard.js'

@@ -1,5 +1,4 @@
-import { DataDir } from '../../storage/layout.js'
-import { IndexDb } from '../../storage/index-db.js'
+import { DataDir, IndexDb } from '../../storage/index.js'
 import { errorMessage, withDetails } from '../../util/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { openBlockChecked } from './block-file.js'

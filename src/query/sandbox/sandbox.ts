@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import type { SqlValue } from '../../block/row-codec.js'
+import type { SqlValue } from '../../block/index.js'
 import { AbortError, childExited, Mutex, reviveError, throwIfAborted, nullLogger, trackChildProcess, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
