@@ -110,6 +110,7 @@ export class ApiServer {
         node: o.node,
         ingest: o.ingest,
         metrics,
+        chunkPool: o.chunkPool,
         events,
         queries,
         files: new BlockFiles(chain.dir),

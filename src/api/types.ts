@@ -1,5 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { IngestService } from '../ingest/index.js'
+import type { ChunkPool } from '../proof/index.js'
 import type { Logger } from '../util/index.js'
 import type { EventHub } from './events.js'
 import type { ApiLimits, AccessPolicy, HttpAddress } from './options.js'
@@ -33,6 +34,8 @@ export interface ApiServerOptions {
   /** The record ingestion service: the write endpoints answer API_READ_ONLY without it. */
   ingest?: IngestService
   metrics?: PetalMetrics
+  /** The thread that hashes large tables' chunk roots for row proofs; the caller owns and closes it. */
+  chunkPool?: ChunkPool
   logger?: Logger
   /** How often the index is polled for new tips (events, default 250 ms). */
   watchMs?: number
@@ -47,6 +50,8 @@ export interface ApiContext {
   node?: NodeFacts
   ingest?: IngestService
   metrics: PetalMetrics
+  /** see ApiServerOptions.chunkPool (without one, proofs hash on the server's thread) */
+  chunkPool?: ChunkPool
   events: EventHub
   queries: QueryService
   files: BlockFiles

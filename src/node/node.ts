@@ -4,7 +4,7 @@ import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
-import { cosignCheckpoint, judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints } from '../proof/index.js'
+import { ChunkPool, cosignCheckpoint, judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints } from '../proof/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
@@ -47,6 +47,8 @@ export class PetalNode {
   private running = false
   private lock: NodeLock | undefined
   private api: ApiServer | undefined
+  /** The thread the API's row proofs hash large tables' chunk roots in (started on first use). */
+  private readonly chunkPool = new ChunkPool()
   /** Metrics the node feeds (imports) and the API serves (GET /metrics). */
   readonly metrics = new PetalMetrics()
   private mirrorPool: WorkerPool<MirrorRequest, MirrorReply> | undefined
@@ -196,7 +198,7 @@ export class PetalNode {
     if (this.o.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     if (this.o.http !== undefined) {
       try {
-        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.o.http, node: this.facts(), ingest: this.ingest, metrics: this.metrics, logger: this.logger.child('api') })
+        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.o.http, node: this.facts(), ingest: this.ingest, metrics: this.metrics, chunkPool: this.chunkPool, logger: this.logger.child('api') })
       } catch (err) {
         await this.stop()
         throw err
@@ -295,6 +297,7 @@ export class PetalNode {
     this.controller.abort()
     await runStopSteps([
       ['closing the HTTP API', async () => { await this.api?.close(); this.api = undefined }],
+      ['stopping the proof chunk worker', async () => { await this.chunkPool.close() }],
       ['stopping background loops', async () => { await Promise.all(this.loops.splice(0)) }],
       ['stopping the query mirror worker', async () => {
         await this.mirrorRun?.catch(() => {})

@@ -5,7 +5,7 @@ import { chainLeafHash } from './chain-tree.js'
 import { readCheckpointNote } from './checkpoint.js'
 import { ProofError } from './errors.js'
 import { consistencyProof, inclusionProof, MemoryNodeStore, PathCollector, treeRoot, type NodeReader } from './tree/index.js'
-import { chunkedReader, chunkOf, chunkRange, CHUNK_ROWS, computeChunksOffThread, computeTableChunks, type TableChunks } from './table-chunks.js'
+import { chunkedReader, chunkOf, chunkRange, CHUNK_ROWS, computeTableChunks, type ChunkPool, type TableChunks } from './table-chunks.js'
 import {
   encodeRow, PROOF_VERSION, tableEntryValues, toProofValue,
   type BlockPart, type BundleDocument, type ConsistencyDocument, type ConsistencyPart, type PetalCheckpoint, type RowPart, type RowProofDocument, type TablePart
@@ -44,6 +44,8 @@ export interface BuildProofOptions {
   maxBlockBytes?: number
   /** chunk roots of large tables, so that a proof hashes one chunk, not the table */
   chunks?: ChunkCache
+  /** the thread that computes chunk roots the cache lacks (default: this thread) */
+  chunkPool?: ChunkPool
   signal?: AbortSignal
 }
 
@@ -93,6 +95,16 @@ function consistencyParts (c: PetalCheckpoint, o: BuildProofOptions): Consistenc
   }))
 }
 
+/** computeTableChunks on this thread (a caller without a ChunkPool). */
+function chunksHere (path: string, table: UserTable, signal?: AbortSignal): TableChunks {
+  const db = openBlockReadonly(path)
+  try {
+    return computeTableChunks(db, table, signal)
+  } finally {
+    db.close()
+  }
+}
+
 async function proveBlock (b: BlockRows, c: PetalCheckpoint, o: BuildProofOptions): Promise<BundleDocument['blocks'][number]> {
   const file = await readBlockFile(b.path, { maxBytes: o.maxBlockBytes ?? Number.MAX_SAFE_INTEGER, quickCheck: false, checkManifest: false, signal: o.signal })
   const h = file.header
@@ -107,11 +119,11 @@ async function proveBlock (b: BlockRows, c: PetalCheckpoint, o: BuildProofOption
   const byTable = new Map<string, RowLocator[]>()
   for (const r of b.rows) byTable.set(r.table, [...byTable.get(r.table) ?? [], r])
   const tables = proveTables(file, [...byTable.keys()])
-  // Chunk roots a fast proof will need and the cache lacks: hashed in a worker thread.
+  // Chunk roots a fast proof will need and the cache lacks: hashed in the pool's thread.
   for (const [name, locators] of byTable) {
     const t = tables.get(name)
     if (t !== undefined && o.chunks !== undefined && wantsChunks(t.userTable, t.entry, locators) && o.chunks.get(hash, name)?.rows !== t.entry.rows) {
-      const c = await computeChunksOffThread(b.path, t.userTable)
+      const c = o.chunkPool === undefined ? chunksHere(b.path, t.userTable, o.signal) : await o.chunkPool.compute(b.path, t.userTable)
       if (c !== undefined && c.rows === t.entry.rows) o.chunks.put(hash, name, c)
     }
   }

@@ -17,7 +17,7 @@ export { buildProofBundle, buildRowProof, buildConsistencyProof, type RowLocator
 export { verifyProof, parseTrustFile, parseWitnessKey, mergeTrust, encodeChainLeaf, type VerifyReport, type VerifyOptions, type RejectionCode, type TrustAnchors, type RowProofDocument, type BundleDocument, type ConsistencyDocument, type ProofValue } from './verifier/index.js'
 export { storedChainTree, signTipCheckpoints, findCheckpoint, type StoredCheckpoint } from './stored.js'
 export { checkpointForHeight, proveRows, proveConsistency } from './prove-rows.js'
-export { CHUNK_ROWS, type TableChunks } from './table-chunks.js'
+export { CHUNK_ROWS, ChunkPool, type TableChunks } from './table-chunks.js'
 export { chunkCache } from './chunk-cache.js'
 export { proveQueryAnswer } from './prove-query.js'
 export { judgeCheckpoint, keepReceivedCheckpoint } from './received.js'

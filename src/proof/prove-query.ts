@@ -4,6 +4,7 @@ import type { SqliteDb } from '../storage/index.js'
 import { equalBytes } from '../util/index.js'
 import { buildProofBundle } from './build.js'
 import { chunkCache } from './chunk-cache.js'
+import type { ChunkPool } from './table-chunks.js'
 import { ProofError } from './errors.js'
 import { checkpointForHeight } from './prove-rows.js'
 import { storedChainTree } from './stored.js'
@@ -28,7 +29,7 @@ interface ResultRow { height: number, values: Map<string, SqlValue> }
  * Run `sql` on the query mirror (already up to date) and prove every row of its answer.
  * `mirror` is a read-only connection to query.db.
  */
-export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: string, o: { final?: boolean, signal?: AbortSignal } = {}): Promise<{ doc: BundleDocument, rows: number, table: string }> {
+export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: string, o: { final?: boolean, signal?: AbortSignal, chunkPool?: ChunkPool } = {}): Promise<{ doc: BundleDocument, rows: number, table: string }> {
   let stmt
   try {
     stmt = mirror.prepare(sql)
@@ -69,7 +70,7 @@ export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: str
   const checkpoint = checkpointForHeight(chain, top, o.final)
   const doc = await buildProofBundle(blocks, {
     chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: checkpoint.note, maxBlockBytes: chain.params.maxBlockBytes, signal: o.signal,
-    chunks: chunkCache(chain.dir.proofCache, chain.logger)
+    chunks: chunkCache(chain.dir.proofCache, chain.logger), chunkPool: o.chunkPool
   })
   return { doc, rows: rows.length, table }
 }

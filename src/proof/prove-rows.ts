@@ -2,6 +2,7 @@ import { ChainError, type Chain } from '../chain/index.js'
 import { buildConsistencyProof, buildProofBundle, type RowLocator } from './build.js'
 import { readCheckpointNote } from './checkpoint.js'
 import { chunkCache } from './chunk-cache.js'
+import type { ChunkPool } from './table-chunks.js'
 import { ProofError } from './errors.js'
 import { findCheckpoint, storedChainTree, type StoredCheckpoint } from './stored.js'
 import type { BundleDocument, ConsistencyDocument } from './verifier/index.js'
@@ -18,6 +19,8 @@ export interface ProveRowsRequest {
   /** prove against a final checkpoint (every block in it at least max_reorg_depth below its signer's tip) */
   final?: boolean
   signal?: AbortSignal
+  /** the thread that hashes chunk roots of large tables (the caller owns it; default: this thread) */
+  chunkPool?: ChunkPool
 }
 
 /** The checkpoint a proof of `height` uses, or PROOF_NO_CHECKPOINT with what to do. */
@@ -47,7 +50,7 @@ export async function proveRows (chain: Chain, r: ProveRowsRequest): Promise<Bun
   const rows: RowLocator[] = r.rows.map(x => 'rowid' in x ? { table: r.table, rowid: x.rowid } : { table: r.table, index: x.index })
   return await buildProofBundle([{ path: chain.pathOf(block), hash: block.hash, rows }], {
     chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: checkpoint.note, maxBlockBytes: chain.params.maxBlockBytes, signal: r.signal,
-    chunks: chunkCache(chain.dir.proofCache, chain.logger)
+    chunks: chunkCache(chain.dir.proofCache, chain.logger), chunkPool: r.chunkPool
   })
 }
 

@@ -126,10 +126,27 @@ export function decodeTableChunks (b: Uint8Array): TableChunks | undefined {
   }
 }
 
-let pool: WorkerPool<ChunkJob, Uint8Array> | undefined
+/**
+ * The thread that computes chunk roots off the caller's event loop (one: the first proof of a
+ * large table is rare), so a node's HTTP API keeps answering meanwhile. A resource of the
+ * composition root (the node, or the CLI command's context), which closes it on stop; the thread
+ * starts on first use.
+ */
+export class ChunkPool {
+  private pool: WorkerPool<ChunkJob, Uint8Array> | undefined
 
-/** computeTableChunks in a worker thread (one at a time: the first proof of a table is rare). */
-export async function computeChunksOffThread (path: string, table: UserTable): Promise<TableChunks | undefined> {
-  pool ??= new WorkerPool<ChunkJob, Uint8Array>(workerScript(import.meta.url, './chunk-worker.js'), 1)
-  return decodeTableChunks(await pool.run({ path, table }))
+  /** computeTableChunks of `table` in the block file at `path`, in the worker thread. */
+  async compute (path: string, table: UserTable): Promise<TableChunks | undefined> {
+    this.pool ??= new WorkerPool<ChunkJob, Uint8Array>(workerScript(import.meta.url, './chunk-worker.js'), 1)
+    return decodeTableChunks(await this.pool.run({ path, table }))
+  }
+
+  /** Threads running now (0 before first use and after close). */
+  get alive (): number { return this.pool?.alive ?? 0 }
+
+  async close (): Promise<void> {
+    const pool = this.pool
+    this.pool = undefined
+    await pool?.close()
+  }
 }

@@ -56,7 +56,7 @@ async function proveOne (ctx: ApiContext, b: BlockRecord, table: string, rowid: 
   if (!b.canonical) {
     throw new ProofError('PROOF_CHECKPOINT_MISMATCH', `block ${b.hash} is on a side branch: no checkpoint of the chain covers it`, { hint: 'prove rows of canonical blocks (give a height)' })
   }
-  return await proveRows(ctx.chain, { height: b.height, table, rows: [{ rowid: BigInt(rowid) }], final })
+  return await proveRows(ctx.chain, { height: b.height, table, rows: [{ rowid: BigInt(rowid) }], final, chunkPool: ctx.chunkPool })
 }
 
 function checkpointJson (ctx: ApiContext, c: StoredCheckpoint): Record<string, unknown> {

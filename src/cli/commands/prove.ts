@@ -86,7 +86,10 @@ export function register (program: Command, action: Action): void {
         if (height === undefined || table === undefined || rows.length === 0) {
           throw new UsageError('name the rows to prove: --height H --table T --rowid R, or --receipt ID', 'petal prove --height 2 --table people --rowid 3 -o proof.json')
         }
-        doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal })
+        // Large tables' chunk roots are hashed in a thread of the command's, so Ctrl-C still stops it.
+        const chunkPool = new p.ChunkPool()
+        ctx.onClose(async () => { await chunkPool.close() })
+        doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool })
       }
       const text = JSON.stringify(doc, null, 2) + '\n'
       if (o.out === undefined) {

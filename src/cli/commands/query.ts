@@ -25,9 +25,12 @@ const PROGRESS_FROM = 64
 async function writeAnswerProof (ctx: CliContext, chain: Chain, sql: string, file: string): Promise<void> {
   const p = await import('../../proof/index.js')
   const mirror = openSqliteReadonly(chain.dir.queryDb)
+  // Large tables' chunk roots are hashed in a thread of the command's, so Ctrl-C still stops it.
+  const chunkPool = new p.ChunkPool()
+  ctx.onClose(async () => { await chunkPool.close() })
   let r
   try {
-    r = await p.proveQueryAnswer(chain, mirror, sql, { signal: ctx.signal })
+    r = await p.proveQueryAnswer(chain, mirror, sql, { signal: ctx.signal, chunkPool })
   } finally {
     mirror.close()
   }

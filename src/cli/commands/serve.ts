@@ -12,7 +12,11 @@ export function register (program: Command, action: Action): void {
       const http = httpOptions(o)
       if (http === undefined) throw new UsageError('serve needs an address: --http off leaves nothing to do')
       ctx.openChain({ forReading: true }) // refuses a directory without a chain, with the usual hint
-      const server = await startApiServer({ dir: ctx.dir, ...http, logger: ctx.logger })
+      // Closed after the server (closers run last registered first).
+      const { ChunkPool } = await import('../../proof/index.js')
+      const chunkPool = new ChunkPool()
+      ctx.onClose(async () => { await chunkPool.close() })
+      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })
       ctx.out.result({ http: server.url, dir: ctx.dir, read_only: true }, () => `serving ${ctx.dir} read-only (no network)`)
       if (!ctx.out.json) ctx.out.stdout(server.url + '\n')

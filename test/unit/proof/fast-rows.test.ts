@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { describe, expect, it, vi } from 'vitest'
 import { signImport } from '../../../src/chain/index.js'
 import {
-  buildProofBundle, chunkCache, createCheckpoint, CHUNK_ROWS, parseTrustFile, signatoryVkey, verifyProof,
+  buildProofBundle, chunkCache, ChunkPool, createCheckpoint, CHUNK_ROWS, parseTrustFile, signatoryVkey, verifyProof,
   type BundleDocument, type ChunkCache, type RowLocator, type TableChunks
 } from '../../../src/proof/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -65,6 +65,24 @@ describe('fast row proofs from chunk roots', () => {
     expect(damaged).toEqual(await build([{ table: 't', index: 10 }]))
     // A rowid that is not there.
     await expect(build([{ table: 't', rowid: 2n }], again)).rejects.toThrow(/no row with rowid 2/)
+    chain.close()
+  })
+
+  it('hash chunk roots in the thread of a ChunkPool the caller owns, which stops when the caller closes it', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    const r = await signImport(chain, sparseTable(join(tmpDir(), 's.db')), alice)
+    const tree = chainTreeOf(chain)
+    const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: chain.params.maxReorgDepth, keys: [alice] })
+    const path = chain.dir.blockPath(r.block.height)
+    const rows: RowLocator[] = [{ table: 't', rowid: BigInt((2 * CHUNK_ROWS + 5) * 3 - 50) }]
+    const pool = new ChunkPool()
+    expect(pool.alive).toBe(0) // no thread until one is needed
+    const withPool = await buildProofBundle([{ path, hash: r.block.hash, rows }], { chainId: chain.chainId, tree, checkpoint, chunks: chunkCache(join(tmpDir(), 'a.db')), chunkPool: pool })
+    expect(pool.alive).toBe(1)
+    const here = await buildProofBundle([{ path, hash: r.block.hash, rows }], { chainId: chain.chainId, tree, checkpoint, chunks: chunkCache(join(tmpDir(), 'b.db')) })
+    expect(withPool).toEqual(here)
+    await pool.close()
+    expect(pool.alive).toBe(0)
     chain.close()
   })
 })
