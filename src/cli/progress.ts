@@ -46,18 +46,18 @@ export class Progress {
   /** (time, done) samples for the rate. */
   private readonly samples: Array<[number, number]> = []
 
-  constructor (private readonly o: ProgressOptions) {
-    this.now = o.now ?? (() => performance.now())
+  constructor (private readonly options: ProgressOptions) {
+    this.now = options.now ?? (() => performance.now())
     this.started = this.now()
   }
 
   update (p: WorkProgress): void {
-    if (this.o.mode === 'off' || this.ended) return
+    if (this.options.mode === 'off' || this.ended) return
     const t = this.now()
     this.last = p
     this.sample(t, p.done)
     if (t - this.started < QUIET_MS) return
-    const every = this.o.mode === 'tty' ? TTY_EVERY_MS : this.o.mode === 'json' ? JSON_EVERY_MS : LINES_EVERY_MS
+    const every = this.options.mode === 'tty' ? TTY_EVERY_MS : this.options.mode === 'json' ? JSON_EVERY_MS : LINES_EVERY_MS
     if (t - this.lastShown < every) return
     this.show(t)
   }
@@ -65,7 +65,7 @@ export class Progress {
   /** Take a terminal line off the screen (something else is about to be printed); the next update redraws it. */
   clear (): void {
     if (this.lastLine === '') return
-    this.o.write('\r\x1b[K')
+    this.options.write('\r\x1b[K')
     this.lastShown = -Infinity
     this.lastLine = ''
   }
@@ -78,8 +78,8 @@ export class Progress {
     if (this.ended) return
     this.ended = true
     if (!this.shown || this.last === undefined) return
-    if (this.last.done !== this.lastShownDone || this.o.mode === 'tty') this.show(this.now())
-    if (this.o.mode === 'tty') this.o.write('\n')
+    if (this.last.done !== this.lastShownDone || this.options.mode === 'tty') this.show(this.now())
+    if (this.options.mode === 'tty') this.options.write('\n')
     this.lastLine = ''
   }
 
@@ -92,10 +92,10 @@ export class Progress {
     const rate = this.rate(t, p.done)
     const left = Math.max(0, p.total - p.done)
     const eta = rate !== undefined && rate > 0 && p.total > 0 ? left / rate : undefined
-    if (this.o.mode === 'json') {
-      this.o.write(JSON.stringify({
+    if (this.options.mode === 'json') {
+      this.options.write(JSON.stringify({
         progress: {
-          task: this.o.label, phase: p.phase, unit: this.o.unit ?? 'bytes', done: p.done, total: p.total, phase_done: p.phaseDone ?? null, phase_total: p.phaseTotal ?? null,
+          task: this.options.label, phase: p.phase, unit: this.options.unit ?? 'bytes', done: p.done, total: p.total, phase_done: p.phaseDone ?? null, phase_total: p.phaseTotal ?? null,
           rate: rate === undefined ? null : Math.round(rate), eta_seconds: eta === undefined ? null : Math.ceil(eta), elapsed_seconds: Math.round((t - this.started) / 100) / 10
         }
       }) + '\n')
@@ -110,23 +110,23 @@ export class Progress {
       rate === undefined ? undefined : this.rateText(rate),
       left === 0 ? `${formatDuration((t - this.started) / 1000)}` : eta === undefined ? undefined : `ETA ${formatDuration(eta)}`
     ].filter((x): x is string => x !== undefined)
-    if (this.o.mode === 'tty') {
+    if (this.options.mode === 'tty') {
       const bar = '#'.repeat(Math.round(frac * BAR)).padEnd(BAR, '.')
-      const line = `\r${this.o.label} ${pct.padStart(4)} [${bar}] ${parts.join(' · ')}\x1b[K`
-      if (line !== this.lastLine) this.o.write(line)
+      const line = `\r${this.options.label} ${pct.padStart(4)} [${bar}] ${parts.join(' · ')}\x1b[K`
+      if (line !== this.lastLine) this.options.write(line)
       this.lastLine = line
     } else {
-      this.o.write(`${this.o.label}: ${pct} ${parts.join(', ')}\n`)
+      this.options.write(`${this.options.label}: ${pct} ${parts.join(', ')}\n`)
     }
   }
 
   private amount (done: number, total: number): string {
-    if (this.o.unit !== undefined && this.o.unit !== 'bytes') return `${done}/${total} ${this.o.unit}`
+    if (this.options.unit !== undefined && this.options.unit !== 'bytes') return `${done}/${total} ${this.options.unit}`
     return `${formatBytes(done)} of ${formatBytes(total)}`
   }
 
   private rateText (rate: number): string {
-    if (this.o.unit !== undefined && this.o.unit !== 'bytes') return `${rate < 10 ? rate.toFixed(1) : rate.toFixed(0)} ${this.o.unit}/s`
+    if (this.options.unit !== undefined && this.options.unit !== 'bytes') return `${rate < 10 ? rate.toFixed(1) : rate.toFixed(0)} ${this.options.unit}/s`
     return `${formatBytes(Math.round(rate))}/s`
   }
 

@@ -3,7 +3,7 @@ import { openSqlite, type SqliteStatement } from '../storage/index.js'
 import { throwIfAborted } from '../util/index.js'
 import { decodePendingRow } from './row-codec.js'
 import type { TableSchema } from './schema.js'
-import type { PendingRow } from './store.js'
+import type { PendingRow } from './pending-schema.js'
 import type { IngestValue } from './values.js'
 
 /**

@@ -52,13 +52,13 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y
 
 class JsonReader {
   pos = 0
-  constructor (readonly s: string) {}
+  constructor (readonly text: string) {}
 
-  peek (): number { return this.s.charCodeAt(this.pos) }
+  peek (): number { return this.text.charCodeAt(this.pos) }
 
   space (): void {
     for (;;) {
-      const c = this.s.charCodeAt(this.pos)
+      const c = this.text.charCodeAt(this.pos)
       if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.pos++
       else return
     }
@@ -66,7 +66,7 @@ class JsonReader {
 
   spaceInLine (): void {
     for (;;) {
-      const c = this.s.charCodeAt(this.pos)
+      const c = this.text.charCodeAt(this.pos)
       if (c === 0x20 || c === 0x09) this.pos++
       else return
     }
@@ -80,7 +80,7 @@ class JsonReader {
   /** 1-based line of the current position (computed only for errors). */
   line (): number {
     let n = 1
-    for (let i = 0; i < this.pos && i < this.s.length; i++) if (this.s.charCodeAt(i) === 0x0a) n++
+    for (let i = 0; i < this.pos && i < this.text.length; i++) if (this.text.charCodeAt(i) === 0x0a) n++
     return n
   }
 
@@ -124,9 +124,9 @@ class JsonReader {
     const c = this.peek()
     if (c === 0x22) return this.string(row, field)
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number(row, field)
-    if (this.s.startsWith('null', this.pos)) { this.pos += 4; return null }
-    if (this.s.startsWith('true', this.pos)) { this.pos += 4; return 1n }
-    if (this.s.startsWith('false', this.pos)) { this.pos += 5; return 0n }
+    if (this.text.startsWith('null', this.pos)) { this.pos += 4; return null }
+    if (this.text.startsWith('true', this.pos)) { this.pos += 4; return 1n }
+    if (this.text.startsWith('false', this.pos)) { this.pos += 5; return 0n }
     if (c === 0x7b) return this.blob(row, field)
     if (c === 0x5b) throw this.fail(row, field, 'arrays are not values: store them as a JSON string, or as rows of another table')
     throw this.fail(row, field, Number.isNaN(c) ? 'unexpected end of input' : 'expected a value')
@@ -134,7 +134,7 @@ class JsonReader {
 
   private number (row: number, field: string): bigint | number {
     NUMBER.lastIndex = this.pos
-    const m = NUMBER.exec(this.s)
+    const m = NUMBER.exec(this.text)
     if (m === null) throw this.fail(row, field, 'malformed number')
     this.pos += m[0].length
     if (m[1] === undefined && m[2] === undefined) {
@@ -163,7 +163,7 @@ class JsonReader {
   }
 
   string (row: number | undefined, field: string | undefined): string {
-    const s = this.s
+    const s = this.text
     const start = ++this.pos
     // Fast path: no escapes.
     for (let i = start; i < s.length; i++) {

@@ -26,7 +26,7 @@ export class SealLoop {
   /** Completed passes (looked at the pending rows and the tip, sealed if due): for observers and tests. */
   passes = 0
 
-  constructor (private readonly ingest: Ingest, private readonly o: SealLoopOptions, logger?: Logger) {
+  constructor (private readonly ingest: Ingest, private readonly options: SealLoopOptions, logger?: Logger) {
     this.logger = logger ?? nullLogger
   }
 
@@ -35,7 +35,7 @@ export class SealLoop {
     this.unsubscribe = this.ingest.on('appended', () => { this.wake() })
     // One pass per run of the body; a failing pass is logged and retried with backoff (runLoop).
     this.loop = runLoop('sealing pending rows', { signal: this.controller.signal, logger: this.logger }, async signal => {
-      const sealed = this.o.ready?.() !== false ? await this.ingest.sealDue(this.o, signal) : []
+      const sealed = this.options.ready?.() !== false ? await this.ingest.sealDue(this.options, signal) : []
       this.passes++
       await this.pause(this.nextWaitMs(sealed.length > 0), signal)
     })
@@ -59,10 +59,10 @@ export class SealLoop {
    * poll interval, not in a busy loop.
    */
   private nextWaitMs (sealedSome: boolean): number {
-    const poll = this.o.pollMs ?? DEFAULT_SEAL_POLL_MS
+    const poll = this.options.pollMs ?? DEFAULT_SEAL_POLL_MS
     const oldest = this.ingest.oldestPendingMs()
     if (oldest === undefined) return poll
-    const untilDue = this.o.everyMs - oldest
+    const untilDue = this.options.everyMs - oldest
     if (untilDue <= 0) return sealedSome ? 0 : poll
     return Math.min(poll, untilDue)
   }

@@ -66,10 +66,10 @@ export class Ingest implements IngestService {
   /** The tip at which the key was last found to be an active signatory. */
   private signatoryAt = ''
 
-  private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly o: IngestOptions) {
-    this.logger = o.logger ?? nullLogger
-    this.clock = o.clock ?? systemClock
-    this.maxAppendRows = o.maxAppendRows ?? DEFAULT_MAX_ROWS
+  private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly config: IngestOptions) {
+    this.logger = config.logger ?? nullLogger
+    this.clock = config.clock ?? systemClock
+    this.maxAppendRows = config.maxAppendRows ?? DEFAULT_MAX_ROWS
     this.commits = new GroupCommit(store, job => this.appendInTx(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) })
   }
 
@@ -77,7 +77,7 @@ export class Ingest implements IngestService {
     return new Ingest(o.chain, PendingStore.open(o.chain.dir.pendingDb, { readonly: o.readonly }), o)
   }
 
-  get keyId (): string | undefined { return this.o.key?.id ?? this.o.keyId }
+  get keyId (): string | undefined { return this.config.key?.id ?? this.config.keyId }
 
   // ---- writes ----
 
@@ -229,7 +229,7 @@ export class Ingest implements IngestService {
    * Never waits for the seal lock (another process sealing is as good). Returns the blocks sealed.
    */
   async sealDue (policy: SealPolicy, signal?: AbortSignal): Promise<SealedBlock[]> {
-    const key = this.o.key
+    const key = this.config.key
     if (key === undefined || this.closed) return []
     const tipHash = this.chain.tip().hash
     const oldest = this.store.oldestPendingAt()
@@ -287,9 +287,9 @@ export class Ingest implements IngestService {
   }
 
   private sealingKey (): SigningKey {
-    const key = this.o.key
+    const key = this.config.key
     if (key === undefined) {
-      if (this.o.keyId !== undefined) throw new IngestError('INGEST_NO_KEY', 'sealing needs the private signing key, which is not loaded', { hint: 'give the passphrase with --passphrase-file or PETAL_PASSPHRASE' })
+      if (this.config.keyId !== undefined) throw new IngestError('INGEST_NO_KEY', 'sealing needs the private signing key, which is not loaded', { hint: 'give the passphrase with --passphrase-file or PETAL_PASSPHRASE' })
       throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
     }
     this.assertSignatory()

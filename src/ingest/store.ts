@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { dataFileExists, openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
+import { LAYOUT, SCHEMA, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
+import { formatReceipt, newInstanceId, parseReceipt } from './receipt-id.js'
 
 /**
  * `pending.db`: rows acknowledged but not yet in a canonical block, the batches that sealed them,
@@ -19,45 +20,6 @@ import { describeTable, scratchDb, type TableSchema } from './schema.js'
  *               the canonical chain; its rows went back to pending)
  *   placements  per row and batch, the rowid the row got in that batch's block
  */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY COLLATE NOCASE, sql TEXT NOT NULL, declared TEXT, created_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, data BLOB NOT NULL, bytes INTEGER NOT NULL, at INTEGER NOT NULL, batch INTEGER);
-CREATE INDEX IF NOT EXISTS rows_batch ON rows (batch) WHERE batch IS NOT NULL;
-CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, state TEXT NOT NULL, hash TEXT, height INTEGER,
-  rows INTEGER NOT NULL, bytes INTEGER NOT NULL, oldest_at INTEGER NOT NULL, claimed_at INTEGER NOT NULL, sealed_at INTEGER, pid INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS batches_hash ON batches (hash) WHERE hash IS NOT NULL;
-CREATE INDEX IF NOT EXISTS batches_state ON batches (state, height);
-CREATE TABLE IF NOT EXISTS placements (row INTEGER NOT NULL, batch INTEGER NOT NULL, rowid INTEGER NOT NULL, PRIMARY KEY (row, batch)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS placements_batch ON placements (batch);
-CREATE TABLE IF NOT EXISTS problems (row INTEGER PRIMARY KEY, message TEXT NOT NULL, at INTEGER NOT NULL);
-`
-const LAYOUT = '1'
-
-export type BatchState = 'claimed' | 'built' | 'sealed' | 'orphaned'
-
-export interface Batch {
-  id: number
-  state: BatchState
-  hash: string | null
-  height: number | null
-  rows: number
-  bytes: number
-  oldestAt: number
-  claimedAt: number
-  sealedAt: number | null
-}
-
-interface BatchRow { id: number, state: BatchState, hash: string | null, height: number | null, rows: number, bytes: number, oldest_at: number, claimed_at: number, sealed_at: number | null }
-const toBatch = (r: BatchRow): Batch => ({ id: r.id, state: r.state, hash: r.hash, height: r.height, rows: r.rows, bytes: r.bytes, oldestAt: r.oldest_at, claimedAt: r.claimed_at, sealedAt: r.sealed_at })
-
-export interface PendingRow { id: number, table: string, data: Buffer, bytes: number, at: number }
-
-export interface Placement { batch: number, state: BatchState, hash: string | null, rowid: bigint }
-
-const RECEIPT = /^([a-z2-7]{8})-([1-9][0-9]{0,15})$/
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
-
 export class PendingStore {
   private readonly stmts = new Map<string, SqliteStatement>()
   private tableCache: { version: string, tables: Map<string, TableSchema> } | undefined
@@ -92,7 +54,7 @@ export class PendingStore {
         db.pragma('synchronous = FULL')
         db.exec(SCHEMA)
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('layout', LAYOUT)
-        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('instance', randomInstance())
+        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('instance', newInstanceId())
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', '0')
         db.exec('DROP INDEX IF EXISTS rows_pending') // an index of the first layout, replaced by `low`
         db.prepare("INSERT OR IGNORE INTO meta (key, value) SELECT 'low', coalesce(min(id), 1) FROM rows WHERE batch IS NULL").run()
@@ -168,15 +130,12 @@ export class PendingStore {
   // ---- receipts ----
 
   receiptOf (rowId: number): string {
-    return `${this.instance}-${rowId}`
+    return formatReceipt(this.instance, rowId)
   }
 
   /** The row id a receipt names, or undefined when it is not one of this store's receipts. */
   rowIdOf (receipt: string): number | undefined {
-    const m = RECEIPT.exec(receipt)
-    if (m === null || m[1] !== this.instance) return undefined
-    const id = Number(m[2])
-    return Number.isSafeInteger(id) ? id : undefined
+    return parseReceipt(receipt, this.instance)
   }
 
   // ---- tables ----
@@ -405,8 +364,4 @@ export class PendingStore {
   dataVersion (): number {
     return this.db.pragma('data_version', { simple: true }) as number
   }
-}
-
-function randomInstance (): string {
-  return [...randomBytes(8)].map(b => BASE32[b & 31]).join('')
 }

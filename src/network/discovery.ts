@@ -44,21 +44,21 @@ export class Discovery {
   constructor (
     private readonly node: PetalLibp2p,
     chainId: string,
-    private readonly o: DiscoveryOptions,
+    private readonly options: DiscoveryOptions,
     private readonly canDial: (peer: string) => boolean,
     private readonly logger: Logger,
     private readonly cid = chainCid(chainId)
   ) {}
 
   start (): void {
-    let delay = this.o.initialMs
+    let delay = this.options.initialMs
     this.loop = runLoop('looking for peers in the DHT', { signal: this.controller.signal, logger: this.logger }, async signal => {
       await sleep(delay, signal)
       if (routingTableSize(this.node.services.dht) > 0) {
         await this.provide(signal)
         await this.find(signal)
       }
-      delay = this.node.getPeers().length >= this.o.targetPeers ? this.o.maxMs : Math.min(delay * 2, this.o.maxMs)
+      delay = this.node.getPeers().length >= this.options.targetPeers ? this.options.maxMs : Math.min(delay * 2, this.options.maxMs)
     })
   }
 
@@ -68,7 +68,7 @@ export class Discovery {
   }
 
   private async provide (signal: AbortSignal): Promise<void> {
-    if (Date.now() - this.providedAt < this.o.provideEveryMs) return
+    if (Date.now() - this.providedAt < this.options.provideEveryMs) return
     try {
       const d = linkSignals([signal], 30_000)
       try {

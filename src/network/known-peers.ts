@@ -45,7 +45,7 @@ export class KnownPeers {
   constructor (
     private readonly node: PetalLibp2p,
     private readonly file: string | undefined,
-    private readonly o: RedialOptions,
+    private readonly options: RedialOptions,
     private readonly canDial: (peer: string) => boolean,
     private readonly clock: Clock,
     private readonly logger: Logger
@@ -116,7 +116,7 @@ export class KnownPeers {
     const now = this.clock.now()
     let inFlight = [...this.peers.values()].filter(p => p.dialling).length
     for (const p of this.peers.values()) {
-      if (inFlight >= this.o.parallel) return
+      if (inFlight >= this.options.parallel) return
       if (p.dialling || connected.has(p.id) || p.nextDialAt > now || !this.canDial(p.id) || p.id === this.node.peerId.toString()) continue
       p.dialling = true
       inFlight++
@@ -138,7 +138,7 @@ export class KnownPeers {
     } catch (err) {
       if (signal.aborted) return
       p.failures++
-      p.nextDialAt = this.clock.now() + Math.min(this.o.baseMs * 2 ** (p.failures - 1), this.o.maxMs)
+      p.nextDialAt = this.clock.now() + Math.min(this.options.baseMs * 2 ** (p.failures - 1), this.options.maxMs)
       this.logger.debug('cannot reach known peer', { peer: p.id, failures: p.failures, error: errorMessage(err) })
     }
   }
@@ -165,7 +165,7 @@ export class KnownPeers {
     // Every peer met, bootstrap ones included: a peer given once (`pull ADDR`, `--bootstrap`) is
     // dialled again after a restart without the flag.
     const peers = [...this.peers.values()].filter(p => p.lastSeen > 0)
-      .sort((a, b) => b.lastSeen - a.lastSeen).slice(0, this.o.maxRemembered)
+      .sort((a, b) => b.lastSeen - a.lastSeen).slice(0, this.options.maxRemembered)
       .map(({ id, addrs, lastSeen }) => ({ id, addrs, lastSeen }))
     try {
       writeFileAtomic(this.file, JSON.stringify({ peers }, null, 2) + '\n')

@@ -42,7 +42,7 @@ export class PeerScores {
   private readonly scores = new Map<string, Entry>()
   private readonly bans = new Map<string, number>()
 
-  constructor (private readonly clock: Clock, private readonly o: ScoringOptions) {}
+  constructor (private readonly clock: Clock, private readonly options: ScoringOptions) {}
 
   score (peer: string): number {
     const e = this.scores.get(peer)
@@ -56,7 +56,7 @@ export class PeerScores {
     const s = this.score(peer) - PENALTY[offence]
     this.scores.set(peer, { score: s, at: this.clock.now() })
     if (s <= BAN_THRESHOLD) {
-      this.bans.set(peer, this.clock.now() + this.o.banMs)
+      this.bans.set(peer, this.clock.now() + this.options.banMs)
       this.scores.delete(peer)
       return true
     }

@@ -4,18 +4,16 @@ import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
-import { ChunkPool, cosignCheckpoint, judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints } from '../proof/index.js'
+import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
-import { errorMessage, Mutex, nullLogger, runLoop, runStopSteps, WorkerPool, workerScript, type Logger, type StopStep } from '../util/index.js'
-import { QueryError, type MirrorStop } from '../query/index.js'
-import type { MirrorReply, MirrorRequest } from './mirror-worker.js'
+import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
+import { QueryError } from '../query/index.js'
+import { CheckpointDuty } from './checkpoint-duty.js'
+import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
 import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
-
-/** How often a signatory gossips its latest checkpoints again when its tip does not move. */
-const CHECKPOINT_GOSSIP_MS = 5_000
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
 
@@ -37,12 +35,7 @@ export class PetalNode {
   private readonly loops: Array<Promise<void>> = []
   private lastTip = ''
   private lastRole: NodeRole = 'follower'
-  /** The tip this node last signed checkpoints for. */
-  private checkpointedTip = ''
-  /** The checkpoints this node signed last, and when it last gossiped them. */
-  private lastNotes: string[] = []
-  private lastGossip = 0
-  private readonly checkpointMutex = new Mutex()
+  private readonly checkpoints: CheckpointDuty
   private startedAt = new Date()
   private running = false
   private lock: NodeLock | undefined
@@ -51,27 +44,24 @@ export class PetalNode {
   private readonly chunkPool = new ChunkPool()
   /** Metrics the node feeds (imports) and the API serves (GET /metrics). */
   readonly metrics = new PetalMetrics()
-  private mirrorPool: WorkerPool<MirrorRequest, MirrorReply> | undefined
-  private mirrorTip: string | undefined
-  private mirrorRun: Promise<void> | undefined
-  private readonly mirrorMutex = new Mutex()
-  /** Where the mirror stopped below the tip (a missing or damaged block file), if it did. */
-  private mirrorStop?: MirrorStop
+  private readonly mirror: MirrorKeeper
 
   /**
    * `owned`: the chain this node opened, with the table-hashing pool it opened first; stop() closes
    * them in reverse order. Undefined when the caller passed its own chain (and owns both).
    */
-  private constructor (chain: Chain, network: Network, sync: Sync, ingest: Ingest | undefined, private readonly owned: { hashPool: TableRootPool } | undefined, private readonly o: NodeOptions, logger: Logger) {
+  private constructor (chain: Chain, network: Network, sync: Sync, ingest: Ingest | undefined, private readonly owned: { hashPool: TableRootPool } | undefined, private readonly options: NodeOptions, logger: Logger) {
     this.chain = chain
     this.network = network
     this.sync = sync
     this.ingest = ingest
     this.logger = logger
-    if (ingest !== undefined && o.ingest !== false) {
+    this.checkpoints = new CheckpointDuty(chain, network, options, logger, () => this.running)
+    this.mirror = new MirrorKeeper(chain, logger)
+    if (ingest !== undefined && options.ingest !== false) {
       this.sealLoop = new SealLoop(ingest, {
-        ...o.ingest,
-        everyMs: o.ingest?.everyMs ?? DEFAULT_SEAL_EVERY_MS,
+        ...options.ingest,
+        everyMs: options.ingest?.everyMs ?? DEFAULT_SEAL_EVERY_MS,
         // Not while catching up: a block sealed on a stale tip would only be orphaned.
         ready: () => this.sync.state().state === 'idle'
       }, logger.child('seal'))
@@ -86,22 +76,22 @@ export class PetalNode {
   }
 
   /** Open (or take) the chain and build the node; nothing listens until start(). */
-  static async create (o: NodeOptions): Promise<PetalNode> {
-    const logger = o.logger ?? nullLogger
-    const hashPool = o.chain === undefined ? new TableRootPool() : undefined
+  static async create (options: NodeOptions): Promise<PetalNode> {
+    const logger = options.logger ?? nullLogger
+    const hashPool = options.chain === undefined ? new TableRootPool() : undefined
     let chain: Chain
     try {
-      chain = o.chain ?? Chain.open(o.dir, { logger: logger.child('chain'), hashPool })
+      chain = options.chain ?? Chain.open(options.dir, { logger: logger.child('chain'), hashPool })
     } catch (err) {
       await hashPool?.close()
       throw err
     }
     let ingest: Ingest | undefined
     try {
-      ingest = o.ingest === false ? undefined : Ingest.open({ chain, key: o.signingKey, logger: logger.child('ingest') })
+      ingest = options.ingest === false ? undefined : Ingest.open({ chain, key: options.signingKey, logger: logger.child('ingest') })
       const dir = new DataDir(chain.dir.root)
       const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
-      const bootstrap = [...validBootstrap(chain.params.bootstrapPeers, logger), ...(o.network?.bootstrap ?? [])]
+      const bootstrap = [...validBootstrap(chain.params.bootstrapPeers, logger), ...(options.network?.bootstrap ?? [])]
       let sync: Sync | undefined
       const network = await Network.create({
         privateKey,
@@ -119,26 +109,26 @@ export class PetalNode {
               .catch((err: unknown) => { logger.debug('checkpoint from a peer not kept', { from, error: errorMessage(err) }) })
           }
         }
-      }, { peersFile: peersFilePath(chain.dir.root), ...o.network, bootstrap })
+      }, { peersFile: peersFilePath(chain.dir.root), ...options.network, bootstrap })
       let node: PetalNode | undefined
       const owner = ingest
       // Every block stored (from a peer, a reorg, a re-seal) may change this node's role.
       const events = {
-        ...o.events,
+        ...options.events,
         onImported: (r: ImportResult, from: string) => {
           node?.imported()
-          o.events?.onImported?.(r, from)
+          options.events?.onImported?.(r, from)
           // A reorg may have orphaned sealed rows: the seal loop re-queues them at once.
           if (r.status === 'reorg') node?.sealLoop?.wake()
           node?.checkRole()
         }
       }
-      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: o.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false }, o.sync, events)
-      node = new PetalNode(chain, network, sync, ingest, hashPool === undefined ? undefined : { hashPool }, o, logger.child('node'))
+      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: options.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false }, options.sync, events)
+      node = new PetalNode(chain, network, sync, ingest, hashPool === undefined ? undefined : { hashPool }, options, logger.child('node'))
       return node
     } catch (err) {
       await ingest?.close()
-      if (o.chain === undefined) chain.close()
+      if (options.chain === undefined) chain.close()
       await hashPool?.close()
       throw err
     }
@@ -148,7 +138,7 @@ export class PetalNode {
 
   /** Signatory when the signing key is active at the tip, follower otherwise: read live from the chain. */
   get role (): NodeRole {
-    const k = this.o.signingKey
+    const k = this.options.signingKey
     return k !== undefined && this.chain.keysAt(this.chain.tip()).isActive(k.id) ? 'signatory' : 'follower'
   }
 
@@ -162,17 +152,17 @@ export class PetalNode {
     if (role === this.lastRole) return
     const was = this.lastRole
     this.lastRole = role
-    const key = this.o.signingKey?.id
+    const key = this.options.signingKey?.id
     const tip = this.chain.tip()
     const revoked = key !== undefined && (this.chain.keysAt(tip).get(key)?.revokedAt ?? null) !== null
     this.logger.info(role === 'signatory' ? 'this node is now a signatory' : `this node is no longer a signatory${revoked ? ' (its key was revoked)' : ''}`, { key, height: tip.height, was })
     // Pending records wait for a signatory: seal them now rather than at the next tick.
     if (role === 'signatory') this.sealLoop?.wake()
-    this.o.events?.onRoleChanged?.(role)
+    this.options.events?.onRoleChanged?.(role)
   }
 
   async start (): Promise<void> {
-    if (this.o.stateFile !== false) {
+    if (this.options.stateFile !== false) {
       this.lock = NodeLock.tryAcquire(this.chain.dir.root)
       if (this.lock === undefined) {
         const other = readNodeState(this.chain.dir.root)
@@ -193,12 +183,12 @@ export class PetalNode {
     this.lastRole = this.role
     const signal = this.controller.signal
     this.loops.push(this.watch(signal))
-    if (this.o.stateFile !== false) this.loops.push(this.publishState(signal))
-    if (this.o.signingKey !== undefined) this.loops.push(this.every('signing checkpoints', () => this.o.watchMs ?? DEFAULT_WATCH_MS, signal, async () => { await this.signCheckpoints() }))
-    if (this.o.queryMirror !== false) this.loops.push(this.keepMirror(signal))
-    if (this.o.http !== undefined) {
+    if (this.options.stateFile !== false) this.loops.push(this.publishState(signal))
+    if (this.options.signingKey !== undefined) this.loops.push(this.every('signing checkpoints', () => this.options.watchMs ?? DEFAULT_WATCH_MS, signal, async () => { await this.signCheckpoints() }))
+    if (this.options.queryMirror !== false) this.loops.push(this.keepMirror(signal))
+    if (this.options.http !== undefined) {
       try {
-        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.o.http, node: this.facts(), ingest: this.ingest, metrics: this.metrics, chunkPool: this.chunkPool, logger: this.logger.child('api') })
+        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.options.http, node: this.facts(), ingest: this.ingest, metrics: this.metrics, chunkPool: this.chunkPool, logger: this.logger.child('api') })
       } catch (err) {
         await this.stop()
         throw err
@@ -218,38 +208,14 @@ export class PetalNode {
     this.api?.poke()
   }
 
-  /**
-   * A signatory node signs the checkpoints of every tip it reaches (sealed here, from a peer, or
-   * imported by another process), so any row it holds can be proven (docs/proofs.md).
-   */
+  /** Sign the tip's checkpoints (a signatory) and gossip them (checkpoint-duty.ts). */
   private async signCheckpoints (): Promise<void> {
-    const key = this.o.signingKey
-    if (key === undefined) return
-    await this.checkpointMutex.run(async () => {
-      const tip = this.chain.tip().hash
-      if (tip !== this.checkpointedTip) {
-        const notes = await signTipCheckpoints(this.chain, key, { signal: this.controller.signal })
-        this.checkpointedTip = tip
-        if (notes.length > 0) { this.lastNotes = notes; this.lastGossip = 0 }
-        for (const note of notes) await this.witness(note)
-        if (notes.length > 0) this.logger.debug('signed checkpoints', { tip })
-      }
-      // Peers keep them too, so that any node can prove rows (a follower signs nothing); again
-      // now and then, for peers that joined since.
-      if (this.lastNotes.length === 0 || Date.now() - this.lastGossip < CHECKPOINT_GOSSIP_MS) return
-      this.lastGossip = Date.now()
-      for (const note of this.lastNotes) await this.network.publishCheckpoint(note).catch((err: unknown) => { this.logger.debug('checkpoint not gossiped', { error: errorMessage(err) }) })
-    })
+    await this.checkpoints.signTip(this.controller.signal)
   }
 
-  /** As a witness, cosign a checkpoint that extends the last one cosigned, and gossip the result. */
+  /** As a witness, cosign a checkpoint from a peer (checkpoint-duty.ts). */
   private async witness (note: string): Promise<void> {
-    const w = this.o.witness
-    if (w === undefined || !this.running) return
-    const cosigned = await cosignCheckpoint(this.chain, note, w)
-    if (cosigned === undefined) return
-    this.logger.debug('cosigned a checkpoint', { witness: w.name })
-    await this.network.publishCheckpoint(cosigned).catch((err: unknown) => { this.logger.debug('cosigned checkpoint not gossiped', { error: errorMessage(err) }) })
+    await this.checkpoints.witness(note)
   }
 
   /** What the HTTP API may know of this node (it never touches the network itself). */
@@ -269,18 +235,7 @@ export class PetalNode {
    * that started after this call (so a query sees every block committed before it asked).
    */
   async syncMirror (): Promise<void> {
-    if (this.mirrorTip === this.chain.tip().hash) return
-    if (this.mirrorRun !== undefined) await this.mirrorRun.catch(() => {})
-    if (this.mirrorTip === this.chain.tip().hash) return
-    this.mirrorRun ??= this.mirrorMutex.run(async () => {
-      this.mirrorPool ??= new WorkerPool<MirrorRequest, MirrorReply>(workerScript(import.meta.url, './mirror-worker.js'), 1)
-      const r = await this.mirrorPool.run({ dir: this.chain.dir.root })
-      this.mirrorTip = r.tip
-      this.mirrorStop = r.stoppedAt
-      if (r.applied + r.rolledBack > 0) this.logger.debug('query mirror updated', { applied: r.applied, rolledBack: r.rolledBack, height: r.height })
-      for (const b of r.skipped) this.logger.warn('query mirror leaves out a block it cannot hold; queries cover the other blocks', { ...b })
-    }).finally(() => { this.mirrorRun = undefined })
-    await this.mirrorRun
+    await this.mirror.sync()
   }
 
   /**
@@ -299,12 +254,8 @@ export class PetalNode {
       ['closing the HTTP API', async () => { await this.api?.close(); this.api = undefined }],
       ['stopping the proof chunk worker', async () => { await this.chunkPool.close() }],
       ['stopping background loops', async () => { await Promise.all(this.loops.splice(0)) }],
-      ['stopping the query mirror worker', async () => {
-        await this.mirrorRun?.catch(() => {})
-        await this.mirrorPool?.close()
-        this.mirrorPool = undefined
-      }],
-      ['removing node-state.json', () => { if (this.o.stateFile !== false) removeNodeState(this.chain.dir.root) }],
+      ['stopping the query mirror worker', async () => { await this.mirror.close() }],
+      ['removing node-state.json', () => { if (this.options.stateFile !== false) removeNodeState(this.chain.dir.root) }],
       ['stopping the seal loop', async () => { await this.sealLoop?.stop() }],
       ['stopping sync', async () => { await this.sync.stop() }],
       ['stopping the network', async () => { await this.network.stop() }],
@@ -326,7 +277,7 @@ export class PetalNode {
   syncState (): SyncProgress { return this.sync.state() }
 
   /** Seal `source` (an SQLite file) into the next block with the node's key and announce it. */
-  async publish (source: string, key: SigningKey | undefined = this.o.signingKey): Promise<ImportResult> {
+  async publish (source: string, key: SigningKey | undefined = this.options.signingKey): Promise<ImportResult> {
     if (key === undefined) throw new NodeError('NO_SIGNING_KEY', 'this node has no signing key', { hint: 'create one with `petal keygen` and select it with --key' })
     const r = await signImport(this.chain, source, key)
     this.lastTip = this.chain.tip().hash
@@ -348,7 +299,7 @@ export class PetalNode {
   /** Notice blocks imported by another process on this data directory and announce the new tip. */
   private async watch (signal: AbortSignal): Promise<void> {
     let version = this.chain.index.dataVersion()
-    await this.every('watching the data directory', () => this.o.watchMs ?? DEFAULT_WATCH_MS, signal, async () => {
+    await this.every('watching the data directory', () => this.options.watchMs ?? DEFAULT_WATCH_MS, signal, async () => {
       const v = this.chain.index.dataVersion()
       if (v === version) return
       version = v
@@ -369,12 +320,12 @@ export class PetalNode {
    * reorgs roll it back.
    */
   private async keepMirror (signal: AbortSignal): Promise<void> {
-    const every = this.o.mirrorEveryMs ?? DEFAULT_MIRROR_EVERY_MS
+    const every = this.options.mirrorEveryMs ?? DEFAULT_MIRROR_EVERY_MS
     await this.every('updating the query mirror', () => every, signal, async () => {
-      if (this.mirrorTip === this.chain.tip().hash) return
-      await this.syncMirror()
+      if (this.mirror.current) return
+      await this.mirror.sync()
       // Stopped below the tip at a damaged block: reported (with backoff) until it is repaired.
-      const stop = this.mirrorStop
+      const stop = this.mirror.stoppedAt
       if (stop !== undefined) throw new QueryError(stop.code, stop.message, { hint: stop.hint, details: { height: stop.height, hash: stop.hash } })
     }, { minMs: every, maxMs: 60_000 })
   }
@@ -402,7 +353,7 @@ export class PetalNode {
 
   private async publishState (signal: AbortSignal): Promise<void> {
     let last = ''
-    await this.every('writing node-state.json', () => this.o.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => {
+    await this.every('writing node-state.json', () => this.options.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => {
       const s = this.state()
       const key = JSON.stringify({ ...s, updated_at: '' })
       if (key === last) return

@@ -1,84 +1,14 @@
 import Database from 'better-sqlite3'
-import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { AbortError, errorCode, errorMessage, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
+import { AbortError, errorCode, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
 import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
+import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
+import { SCHEMA, SCHEMA_VERSION, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { dataFileExists } from './data-file.js'
 import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
-
-/** File name of the write-lock holder's record, beside chain.db. */
-export const WRITER_RECORD = 'writer.json'
-
-/** One block known to the node, canonical or on a side branch. */
-export interface BlockRecord {
-  hash: string
-  height: number
-  parent: string
-  canonical: boolean
-  version: number
-  signer: string
-  timestamp: string
-  rowsRoot: string
-  /** hex DER `_meta.PreviousBlockHashSignature` */
-  prevSig: string
-  /** hex DER seal */
-  seal: string
-  size: number
-  keyOpCount: number
-  /** local time the block was stored (ms) */
-  receivedAt: number
-}
-
-/** The key operations a block applies (one per target key). */
-export interface KeyOpRecord { keyId: string, op: 'A' | 'R', pubkey: string, signers: string[] }
-
-/** A signatory of the canonical chain with the heights that added and revoked it. */
-export interface SignerRecord { keyId: string, pubkey: string, addedAt: number, revokedAt: number | null }
-
-/** One user table of a block (the query engine's catalog). */
-export interface TableRecord { name: string, sql: string, rows: number, root: string }
-
-/** A table as some canonical block declares it: its name, its CREATE TABLE text and that block. */
-export interface TableVariant { name: string, sql: string, block: BlockRecord }
-
-/** A canonical block with the CREATE TABLE texts of the tables asked for, by lower-case name. */
-export interface BlockWithTables { block: BlockRecord, tables: Array<[name: string, sql: string]> }
-
-const SCHEMA_VERSION = '1'
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS blocks (
-  hash TEXT PRIMARY KEY, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
-  version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL,
-  prev_sig TEXT NOT NULL, seal TEXT NOT NULL, size INTEGER NOT NULL, key_ops INTEGER NOT NULL,
-  received_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHERE canonical = 1;
-CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
-CREATE INDEX IF NOT EXISTS blocks_parent ON blocks(parent);
-CREATE TABLE IF NOT EXISTS block_tables (hash TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
-  rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (hash, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS block_tables_name ON block_tables(name);
-CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op TEXT NOT NULL,
-  pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,
-  added_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
-` + CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA
-
-interface BlockRow {
-  hash: string, height: number, parent: string, canonical: number, version: number, signer: string, timestamp: string,
-  rows_root: string, prev_sig: string, seal: string, size: number, key_ops: number, received_at: number
-}
-
-function toRecord (r: BlockRow): BlockRecord {
-  return {
-    hash: r.hash, height: r.height, parent: r.parent, canonical: r.canonical === 1, version: r.version, signer: r.signer,
-    timestamp: r.timestamp, rowsRoot: r.rows_root, prevSig: r.prev_sig, seal: r.seal, size: r.size, keyOpCount: r.key_ops, receivedAt: r.received_at
-  }
-}
 
 export interface LockOptions {
   signal?: AbortSignal
@@ -424,34 +354,4 @@ export class IndexDb {
     // Checkpoints stay: signatures are not derived from the block files.
     this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
   }
-}
-
-/**
- * Why the index could not be opened, by SQLite's code: busy (another process; never "corrupt"),
- * not writable, the disk, or a file SQLite cannot read (only that is INDEX_CORRUPT, which
- * `petal reindex` replaces).
- */
-function indexOpenFailure (err: unknown, path: string): StorageError {
-  const code = errorCode(err) ?? ''
-  const msg = errorMessage(err)
-  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
-    const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
-    return new StorageError('INDEX_BUSY', `the chain index ${path} stayed locked by ${describeWriter(holder)}: ${msg}`, {
-      hint: 'run the command again when that process has finished', details: { holder }, cause: err
-    })
-  }
-  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH' || (code === 'SQLITE_CANTOPEN' && existsSync(path))) {
-    return new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${msg}`, {
-      hint: 'this command writes to the data directory: run it as a user who can write there (read-only commands — status, blocks, block, signers, verify, query — work without)', cause: err
-    })
-  }
-  if (code === 'SQLITE_FULL') {
-    return new StorageError('DISK_FULL', `no space left to open the chain index ${path}: ${msg}`, { hint: 'free space on the disk that holds the data directory, then run the command again', cause: err })
-  }
-  if (code.startsWith('SQLITE_IOERR')) {
-    return new StorageError('IO_ERROR', `the disk failed while reading the chain index ${path}: ${msg}`, { hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`', cause: err })
-  }
-  return new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${msg}`, {
-    hint: 'rebuild it from the block files with `petal reindex`', cause: err
-  })
 }

@@ -91,8 +91,8 @@ export class DownloadScheduler {
   private imported = 0
   private fault: unknown
 
-  constructor (private readonly c: DownloadComponents, private readonly o: DownloadOptions, private readonly feed: HeaderSource) {
-    this.clock = c.clock ?? systemClock
+  constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
+    this.clock = components.clock ?? systemClock
   }
 
   /** Download and import the whole branch; resolves to the number of blocks imported. */
@@ -108,7 +108,7 @@ export class DownloadScheduler {
         }
         if (this.slots.length === 0 && this.feedDone) return this.imported
         throwIfAborted(signal)
-        if (!this.feedDone && this.slots.length < this.o.window) continue // imports made room
+        if (!this.feedDone && this.slots.length < this.options.window) continue // imports made room
         await this.wake.wait(this.idleMs(), signal)
       }
     } catch (err) {
@@ -125,7 +125,7 @@ export class DownloadScheduler {
   }
 
   private async fill (signal: AbortSignal): Promise<void> {
-    while (!this.feedDone && this.slots.length < this.o.window) {
+    while (!this.feedDone && this.slots.length < this.options.window) {
       const h = await this.feed.take(signal)
       if (h === undefined) { this.feedDone = true; return }
       const last = this.last
@@ -134,7 +134,7 @@ export class DownloadScheduler {
       }
       this.last = { height: h.height, hash: h.hash }
       this.slots.push(new Slot(h))
-      this.c.onQueued?.(h)
+      this.components.onQueued?.(h)
     }
   }
 
@@ -144,7 +144,7 @@ export class DownloadScheduler {
     for (const [i, slot] of this.slots.entries()) {
       const s = slot.state
       if (s.kind === 'waiting' && s.notBefore <= now) this.assign(slot, s, now)
-      else if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && now - s.since >= this.o.hedgeAfterMs) {
+      else if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && now - s.since >= this.options.hedgeAfterMs) {
         // The block everything waits for is slow: ask a second peer too; the first file wins.
         const peer = this.pickPeer(slot.height, p => !s.tried.has(p) && !s.requests.has(p))
         if (peer !== undefined) slot.hedge(this.request(slot, peer))
@@ -155,20 +155,20 @@ export class DownloadScheduler {
   private assign (slot: Slot, s: Extract<SlotState, { kind: 'waiting' }>, now: number): void {
     const peer = this.pickPeer(slot.height, p => !s.tried.has(p))
     if (peer !== undefined) { slot.start(this.request(slot, peer), now); return }
-    const all = this.c.candidates(slot.height)
+    const all = this.components.candidates(slot.height)
     if (all.some(p => !s.tried.has(p))) return // every untried candidate is busy: wait for one
-    if (all.length === 0 || s.round + 1 >= this.o.maxAttempts) {
+    if (all.length === 0 || s.round + 1 >= this.options.maxAttempts) {
       slot.giveUp()
       throw new SyncError('UNAVAILABLE', `no peer could provide block ${slot.height}`, { details: { height: slot.height, hash: slot.header.hash } })
     }
-    slot.nextRound(now, this.o.retryDelayMs * 2 ** s.round)
+    slot.nextRound(now, this.options.retryDelayMs * 2 ** s.round)
   }
 
   /** The least busy allowed candidate with a free request slot (candidates' order breaks ties). */
   private pickPeer (height: number, allowed: (peer: string) => boolean): string | undefined {
     let best: string | undefined
-    for (const p of this.c.candidates(height)) {
-      if (!allowed(p) || this.loadOf(p) >= this.o.perPeer) continue
+    for (const p of this.components.candidates(height)) {
+      if (!allowed(p) || this.loadOf(p) >= this.options.perPeer) continue
       if (best === undefined || this.loadOf(p) < this.loadOf(best)) best = p
     }
     return best
@@ -178,14 +178,14 @@ export class DownloadScheduler {
 
   /** Start fetching the slot's block from `peer`; the outcome is a transition of the slot. */
   private request (slot: Slot, peer: string): FetchRequest {
-    const req: FetchRequest = { peer, file: this.c.importer.tmpPath(), controller: new AbortController() }
+    const req: FetchRequest = { peer, file: this.components.importer.tmpPath(), controller: new AbortController() }
     this.load.set(peer, this.loadOf(peer) + 1)
     let got = 0
     const onBytes = (n: number): void => {
       got += n
       if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got)
     }
-    const p = this.c.network.fetchBlock(peer, slot.header.hash, req.file, { maxBytes: this.c.importer.maxBlockBytes, signal: req.controller.signal, onBytes }).then(
+    const p = this.components.network.fetchBlock(peer, slot.header.hash, req.file, { maxBytes: this.components.importer.maxBlockBytes, signal: req.controller.signal, onBytes }).then(
       async r => {
         if (this.closed || !slot.isFetchingFrom(peer)) { await discard(req.file); return }
         this.noteReceived(slot, r.size)
@@ -196,7 +196,7 @@ export class DownloadScheduler {
         if (this.closed || !slot.isFetchingFrom(peer)) return
         slot.failed(peer)
         if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) {
-          this.c.logger.debug('block download failed', { peer, height: slot.height, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
+          this.components.logger.debug('block download failed', { peer, height: slot.height, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
         }
       }
     ).catch((err: unknown) => {
@@ -215,18 +215,18 @@ export class DownloadScheduler {
   private noteReceived (slot: Slot, bytes: number): void {
     if (bytes <= (this.received.get(slot) ?? 0)) return
     this.received.set(slot, bytes)
-    this.c.onReceived?.(slot.header, bytes)
+    this.components.onReceived?.(slot.header, bytes)
   }
 
   private async importHead (slot: Slot, signal: AbortSignal): Promise<void> {
     const { file, seal, from } = slot.importing()
-    const onProgress = this.c.onImportProgress
+    const onProgress = this.components.onImportProgress
     try {
-      const r = await this.c.importer.import(file, seal, slot.header.hash, signal, onProgress === undefined ? undefined : p => { onProgress(slot.header, p) })
+      const r = await this.components.importer.import(file, seal, slot.header.hash, signal, onProgress === undefined ? undefined : p => { onProgress(slot.header, p) })
       slot.importDone()
       this.slots.shift()
       this.imported++
-      this.c.onImported(r, from)
+      this.components.onImported(r, from)
       if (r.reorgRefused !== undefined) {
         throw new SyncError('REORG_REFUSED', `peer's branch would reorganise ${r.reorgRefused.depth} blocks (max_reorg_depth ${r.reorgRefused.maxDepth})`, { details: { peer: this.feed.peer } })
       }
@@ -234,8 +234,8 @@ export class DownloadScheduler {
       if (slot.state.kind === 'importing') slot.importDone()
       await discard(file)
       if (err instanceof BlockError && isInvalidBlock(err.code)) {
-        this.c.network.report(from, 'invalid-block', err.code)
-        if (this.feed.peer !== from) this.c.network.report(this.feed.peer, 'invalid-block', err.code)
+        this.components.network.report(from, 'invalid-block', err.code)
+        if (this.feed.peer !== from) this.components.network.report(this.feed.peer, 'invalid-block', err.code)
       }
       throw err
     }
@@ -249,7 +249,7 @@ export class DownloadScheduler {
       const s = slot.state
       if (s.kind === 'waiting' && s.notBefore > now) next = Math.min(next, s.notBefore)
       // A hedge that is due but found no free peer is retried when a download ends (which wakes the loop).
-      if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && s.since + this.o.hedgeAfterMs > now) next = Math.min(next, s.since + this.o.hedgeAfterMs)
+      if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && s.since + this.options.hedgeAfterMs > now) next = Math.min(next, s.since + this.options.hedgeAfterMs)
     }
     return Math.max(1, next - now)
   }

@@ -36,29 +36,29 @@ export type SlotKind = SlotState['kind']
 type Of<K extends SlotKind> = Extract<SlotState, { kind: K }>
 
 export class Slot {
-  private s: SlotState = { kind: 'waiting', round: 0, tried: new Set(), notBefore: 0 }
+  private current: SlotState = { kind: 'waiting', round: 0, tried: new Set(), notBefore: 0 }
 
   constructor (readonly header: WireHeader) {}
 
   get height (): number { return this.header.height }
-  get state (): SlotState { return this.s }
+  get state (): SlotState { return this.current }
 
   /** waiting → fetching: ask `peer`. */
   start (req: FetchRequest, now: number): void {
     const s = this.expect('waiting', 'start')
-    this.s = { kind: 'fetching', round: s.round, tried: s.tried, requests: new Map([[req.peer, req]]), since: now }
+    this.current = { kind: 'fetching', round: s.round, tried: s.tried, requests: new Map([[req.peer, req]]), since: now }
   }
 
   /** fetching → fetching: ask a second peer while the first one is slow. */
   hedge (req: FetchRequest): void {
     const s = this.expect('fetching', 'hedge')
     if (s.requests.has(req.peer)) throw wrongState(this, 'hedge with the peer already asked')
-    this.s = { ...s, requests: new Map([...s.requests, [req.peer, req]]) }
+    this.current = { ...s, requests: new Map([...s.requests, [req.peer, req]]) }
   }
 
   /** Is the file `peer` is sending still wanted? (False for the loser of a hedge, or after close.) */
   isFetchingFrom (peer: string): boolean {
-    return this.s.kind === 'fetching' && this.s.requests.has(peer)
+    return this.current.kind === 'fetching' && this.current.requests.has(peer)
   }
 
   /** fetching → fetched: `peer` delivered. Returns the other requests, which the caller aborts. */
@@ -66,7 +66,7 @@ export class Slot {
     const s = this.expect('fetching', 'succeeded')
     const req = s.requests.get(peer)
     if (req === undefined) throw wrongState(this, `succeeded from ${peer}, which was not asked`)
-    this.s = { kind: 'fetched', file: req.file, seal, from: peer }
+    this.current = { kind: 'fetched', file: req.file, seal, from: peer }
     return [...s.requests.values()].filter(r => r !== req)
   }
 
@@ -77,7 +77,7 @@ export class Slot {
     const tried = new Set(s.tried).add(peer)
     const requests = new Map(s.requests)
     requests.delete(peer)
-    this.s = requests.size > 0
+    this.current = requests.size > 0
       ? { ...s, tried, requests }
       : { kind: 'waiting', round: s.round, tried, notBefore: 0 }
   }
@@ -85,38 +85,38 @@ export class Slot {
   /** waiting → waiting: every candidate failed; forget them and try again after `delayMs`. */
   nextRound (now: number, delayMs: number): void {
     const s = this.expect('waiting', 'nextRound')
-    this.s = { kind: 'waiting', round: s.round + 1, tried: new Set(), notBefore: now + delayMs }
+    this.current = { kind: 'waiting', round: s.round + 1, tried: new Set(), notBefore: now + delayMs }
   }
 
   /** waiting → unavailable. */
   giveUp (): void {
     this.expect('waiting', 'giveUp')
-    this.s = { kind: 'unavailable' }
+    this.current = { kind: 'unavailable' }
   }
 
   /** fetched → importing: returns what to import. */
   importing (): { file: string, seal: string, from: string } {
     const s = this.expect('fetched', 'importing')
-    this.s = { kind: 'importing', file: s.file, from: s.from }
+    this.current = { kind: 'importing', file: s.file, from: s.from }
     return { file: s.file, seal: s.seal, from: s.from }
   }
 
   /** importing → done: the chain has taken the file, or refused it (and it is gone). */
   importDone (): void {
     this.expect('importing', 'importDone')
-    this.s = { kind: 'done' }
+    this.current = { kind: 'done' }
   }
 
   /** Requests still out and files still held, for cleanup when the download ends. */
   leftovers (): { requests: FetchRequest[], file?: string } {
-    const s = this.s
+    const s = this.current
     if (s.kind === 'fetching') return { requests: [...s.requests.values()] }
     if (s.kind === 'fetched' || s.kind === 'importing') return { requests: [], file: s.file }
     return { requests: [] }
   }
 
   private expect<K extends SlotKind> (kind: K, transition: string): Of<K> {
-    const s = this.s
+    const s = this.current
     if (!isKind(s, kind)) throw wrongState(this, `${transition} needs state ${kind}`)
     return s
   }

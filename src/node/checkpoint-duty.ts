@@ -1,0 +1,63 @@
+import type { Chain } from '../chain/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import type { Network } from '../network/index.js'
+import { cosignCheckpoint, signTipCheckpoints } from '../proof/index.js'
+import { errorMessage, Mutex, type Logger } from '../util/index.js'
+
+/** How often a signatory gossips its latest checkpoints again when its tip does not move. */
+const CHECKPOINT_GOSSIP_MS = 5_000
+
+export interface CheckpointDutyOptions {
+  /** Sign the checkpoints of every tip reached with this key (a signatory's). */
+  signingKey?: SigningKey
+  /** Cosign checkpoints that extend the last one cosigned, as this witness. */
+  witness?: { name: string, key: SigningKey }
+}
+
+/**
+ * A node's part in checkpoints (docs/proofs.md): a signatory signs the checkpoints of every tip
+ * it reaches (sealed here, from a peer, or imported by another process), so any row it holds can
+ * be proven, and gossips them now and then for peers that joined since; a witness cosigns.
+ */
+export class CheckpointDuty {
+  /** The tip this node last signed checkpoints for. */
+  private signedTip = ''
+  /** The checkpoints this node signed last, and when it last gossiped them. */
+  private lastNotes: string[] = []
+  private lastGossip = 0
+  private readonly mutex = new Mutex()
+
+  /** `active`: whether the node runs (a stopped node cosigns nothing). */
+  constructor (private readonly chain: Chain, private readonly network: Network, private readonly options: CheckpointDutyOptions, private readonly logger: Logger, private readonly active: () => boolean) {}
+
+  /** Sign the current tip's checkpoints if not done yet, and gossip the latest ones when due. */
+  async signTip (signal: AbortSignal): Promise<void> {
+    const key = this.options.signingKey
+    if (key === undefined) return
+    await this.mutex.run(async () => {
+      const tip = this.chain.tip().hash
+      if (tip !== this.signedTip) {
+        const notes = await signTipCheckpoints(this.chain, key, { signal })
+        this.signedTip = tip
+        if (notes.length > 0) { this.lastNotes = notes; this.lastGossip = 0 }
+        for (const note of notes) await this.witness(note)
+        if (notes.length > 0) this.logger.debug('signed checkpoints', { tip })
+      }
+      // Peers keep them too, so that any node can prove rows (a follower signs nothing); again
+      // now and then, for peers that joined since.
+      if (this.lastNotes.length === 0 || Date.now() - this.lastGossip < CHECKPOINT_GOSSIP_MS) return
+      this.lastGossip = Date.now()
+      for (const note of this.lastNotes) await this.network.publishCheckpoint(note).catch((err: unknown) => { this.logger.debug('checkpoint not gossiped', { error: errorMessage(err) }) })
+    })
+  }
+
+  /** As a witness, cosign a checkpoint that extends the last one cosigned, and gossip the result. */
+  async witness (note: string): Promise<void> {
+    const w = this.options.witness
+    if (w === undefined || !this.active()) return
+    const cosigned = await cosignCheckpoint(this.chain, note, w)
+    if (cosigned === undefined) return
+    this.logger.debug('cosigned a checkpoint', { witness: w.name })
+    await this.network.publishCheckpoint(cosigned).catch((err: unknown) => { this.logger.debug('cosigned checkpoint not gossiped', { error: errorMessage(err) }) })
+  }
+}

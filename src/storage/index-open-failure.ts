@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { errorCode, errorMessage } from '../util/index.js'
+import { StorageError } from './errors.js'
+import { describeWriter, readWriterRecord } from './writer-record.js'
+
+/** File name of the write-lock holder's record, beside chain.db. */
+export const WRITER_RECORD = 'writer.json'
+
+/**
+ * Why the index could not be opened, by SQLite's code: busy (another process; never "corrupt"),
+ * not writable, the disk, or a file SQLite cannot read (only that is INDEX_CORRUPT, which
+ * `petal reindex` replaces).
+ */
+export function indexOpenFailure (err: unknown, path: string): StorageError {
+  const code = errorCode(err) ?? ''
+  const msg = errorMessage(err)
+  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
+    const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
+    return new StorageError('INDEX_BUSY', `the chain index ${path} stayed locked by ${describeWriter(holder)}: ${msg}`, {
+      hint: 'run the command again when that process has finished', details: { holder }, cause: err
+    })
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH' || (code === 'SQLITE_CANTOPEN' && existsSync(path))) {
+    return new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${msg}`, {
+      hint: 'this command writes to the data directory: run it as a user who can write there (read-only commands — status, blocks, block, signers, verify, query — work without)', cause: err
+    })
+  }
+  if (code === 'SQLITE_FULL') {
+    return new StorageError('DISK_FULL', `no space left to open the chain index ${path}: ${msg}`, { hint: 'free space on the disk that holds the data directory, then run the command again', cause: err })
+  }
+  if (code.startsWith('SQLITE_IOERR')) {
+    return new StorageError('IO_ERROR', `the disk failed while reading the chain index ${path}: ${msg}`, { hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`', cause: err })
+  }
+  return new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${msg}`, {
+    hint: 'rebuild it from the block files with `petal reindex`', cause: err
+  })
+}

@@ -1,0 +1,72 @@
+import { CHAIN_TREE_SCHEMA } from './chain-tree-table.js'
+import { CHECKPOINT_SCHEMA } from './checkpoint-table.js'
+
+// chain.db's tables, and the records IndexDb reads and writes them as.
+
+/** One block known to the node, canonical or on a side branch. */
+export interface BlockRecord {
+  hash: string
+  height: number
+  parent: string
+  canonical: boolean
+  version: number
+  signer: string
+  timestamp: string
+  rowsRoot: string
+  /** hex DER `_meta.PreviousBlockHashSignature` */
+  prevSig: string
+  /** hex DER seal */
+  seal: string
+  size: number
+  keyOpCount: number
+  /** local time the block was stored (ms) */
+  receivedAt: number
+}
+
+/** The key operations a block applies (one per target key). */
+export interface KeyOpRecord { keyId: string, op: 'A' | 'R', pubkey: string, signers: string[] }
+
+/** A signatory of the canonical chain with the heights that added and revoked it. */
+export interface SignerRecord { keyId: string, pubkey: string, addedAt: number, revokedAt: number | null }
+
+/** One user table of a block (the query engine's catalog). */
+export interface TableRecord { name: string, sql: string, rows: number, root: string }
+
+/** A table as some canonical block declares it: its name, its CREATE TABLE text and that block. */
+export interface TableVariant { name: string, sql: string, block: BlockRecord }
+
+/** A canonical block with the CREATE TABLE texts of the tables asked for, by lower-case name. */
+export interface BlockWithTables { block: BlockRecord, tables: Array<[name: string, sql: string]> }
+
+export const SCHEMA_VERSION = '1'
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (
+  hash TEXT PRIMARY KEY, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
+  version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL,
+  prev_sig TEXT NOT NULL, seal TEXT NOT NULL, size INTEGER NOT NULL, key_ops INTEGER NOT NULL,
+  received_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHERE canonical = 1;
+CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
+CREATE INDEX IF NOT EXISTS blocks_parent ON blocks(parent);
+CREATE TABLE IF NOT EXISTS block_tables (hash TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
+  rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (hash, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS block_tables_name ON block_tables(name);
+CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op TEXT NOT NULL,
+  pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,
+  added_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
+` + CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA
+
+export interface BlockRow {
+  hash: string, height: number, parent: string, canonical: number, version: number, signer: string, timestamp: string,
+  rows_root: string, prev_sig: string, seal: string, size: number, key_ops: number, received_at: number
+}
+
+export function toRecord (r: BlockRow): BlockRecord {
+  return {
+    hash: r.hash, height: r.height, parent: r.parent, canonical: r.canonical === 1, version: r.version, signer: r.signer,
+    timestamp: r.timestamp, rowsRoot: r.rows_root, prevSig: r.prev_sig, seal: r.seal, size: r.size, keyOpCount: r.key_ops, receivedAt: r.received_at
+  }
+}
