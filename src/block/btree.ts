@@ -68,19 +68,22 @@ export interface FileHeader {
   encoding: number
 }
 
-/** Pages of one SQLite file, read on demand with pread (never the whole file). */
+/**
+ * Pages of one SQLite file, read on demand with pread (never the whole file), or from the file's
+ * bytes when the caller already holds them (a small block it has just hashed).
+ */
 export class PageFile {
   readonly header: FileHeader
-  private readonly fd: number
+  private readonly fd: number | undefined
   private readonly visited: Uint8Array
   private overflow: Buffer
   private readonly chain: Buffer
 
-  constructor (path: string) {
-    this.fd = openSync(path, 'r')
+  constructor (path: string, private readonly data?: Buffer) {
+    this.fd = data === undefined ? openSync(path, 'r') : undefined
     try {
       const h = Buffer.alloc(100)
-      if (readSync(this.fd, h, 0, 100, 0) !== 100) throw unsupported('short file')
+      if (this.readAt(h, 100, 0) !== 100) throw unsupported('short file')
       if (h.toString('latin1', 0, 16) !== 'SQLite format 3\0') throw unsupported('not an SQLite file')
       const raw = h.readUInt16BE(16)
       const pageSize = raw === 1 ? 65536 : raw
@@ -90,7 +93,7 @@ export class PageFile {
       const reserved = h[20] ?? 0
       const encoding = h.readUInt32BE(56)
       if (encoding !== ENCODING_UTF8 && encoding !== ENCODING_UTF16LE && encoding !== ENCODING_UTF16BE) throw unsupported('unknown text encoding')
-      const size = fstatSync(this.fd).size
+      const size = data?.length ?? (this.fd === undefined ? 0 : fstatSync(this.fd).size)
       if (size % pageSize !== 0) throw unsupported('file is not a whole number of pages')
       const usable = pageSize - reserved
       if (usable < 480) throw unsupported('usable page size too small')
@@ -99,12 +102,17 @@ export class PageFile {
       this.overflow = Buffer.allocUnsafe(pageSize)
       this.chain = Buffer.allocUnsafe(pageSize)
     } catch (err) {
-      closeSync(this.fd)
+      this.close()
       throw err
     }
   }
 
-  close (): void { closeSync(this.fd) }
+  close (): void { if (this.fd !== undefined) closeSync(this.fd) }
+
+  private readAt (buf: Buffer, bytes: number, position: number): number {
+    if (this.data !== undefined) return this.data.copy(buf, 0, position, position + bytes)
+    return readSync(this.fd ?? -1, buf, 0, bytes, position)
+  }
 
   /** Read page `n` (1-based) into `buf`, once per file: a page seen twice means a cycle. */
   read (n: number, buf: Buffer): void {
@@ -124,7 +132,7 @@ export class PageFile {
   /** Read the first `bytes` of page `n` without marking it. */
   peek (n: number, buf: Buffer, bytes: number): void {
     if (!Number.isInteger(n) || n < 1 || n > this.header.pages) throw unsupported(`page ${n} out of range`)
-    if (readSync(this.fd, buf, 0, bytes, (n - 1) * this.header.pageSize) !== bytes) throw unsupported(`short read of page ${n}`)
+    if (this.readAt(buf, bytes, (n - 1) * this.header.pageSize) !== bytes) throw unsupported(`short read of page ${n}`)
   }
 
   /**

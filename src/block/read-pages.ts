@@ -22,13 +22,15 @@ const MAX_SCHEMA_ROWS = 4 * 1000 + 16
  * other than a table or index, a reserved table with other DDL, `_tables` that does not list the
  * user tables with their DDL, a RowsRoot that does not match, anything the page reader does not
  * read with certainty); the caller then reads the file with readBlockFile, which gives the coded
- * error. `userTables` is left empty: nothing on this path uses the user tables' columns.
+ * error. `userTables` is left empty: nothing on this path uses the user tables' columns. `data`:
+ * the file's bytes, when the caller has read them whole (a small block it has just hashed).
  */
-export function readBlockPages (path: string, maxBytes: number): BlockFile | undefined {
+export function readBlockPages (path: string, maxBytes: number, data?: Buffer): BlockFile | undefined {
   const sqlite = checkSqliteFileSync(path, maxBytes)
+  if (data !== undefined && data.length !== sqlite.size) return undefined
   let f: PageFile
   try {
-    f = new PageFile(path)
+    f = new PageFile(path, data)
   } catch (err) {
     if (err instanceof BtreeUnsupported) return undefined
     throw err

@@ -1,7 +1,8 @@
 // Worker thread for verify and reindex: hashes a block file and runs the structural checks, the
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { readBlockFile, readBlockPages, verifyPrevious, verifySeal, type BlockFile } from '../block/index.js'
-import { parsePublicKey, sha256FileSync, type PublicKey } from '../crypto/index.js'
+import { parsePublicKey, sha256FileSync, sha256Hex, type PublicKey } from '../crypto/index.js'
 import { checkDataFile, readSeal, systemFailure } from '../storage/index.js'
 import type { Preverified } from './validate/types.js'
 import { isNotFound, isPetalError, pausepointSync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
@@ -21,6 +22,28 @@ export interface ReadRequest {
 }
 /** Per path, in order: the result, or the coded error that file failed with, or why it is missing. */
 export type ReadReply = Array<{ hash: string, seal: string, file: BlockFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
+
+// Block files up to this size are read whole (once) by plain verify: fewer opens and reads per block.
+const SMALL_FILE = 1 << 20
+
+/** The whole file when it is at most SMALL_FILE bytes (size taken from the open file), else undefined. */
+function readSmall (path: string): Buffer | undefined {
+  const fd = openSync(path, 'r')
+  try {
+    const size = fstatSync(fd).size
+    if (size > SMALL_FILE) return undefined
+    const buf = Buffer.allocUnsafe(size)
+    let got = 0
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got)
+      if (n === 0) break
+      got += n
+    }
+    return buf.subarray(0, got)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 // Parsed signatory keys, by hex SPKI (a chain has few; parsing one costs more than a verify).
 const parsed = new Map<string, PublicKey>()
@@ -43,14 +66,17 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       // Before anything opens it: a named pipe in a slot would block this thread for ever.
       checkDataFile(path, 'block file')
       pausepointSync('verify-worker:read')
-      const hash = sha256FileSync(path, add)
+      // A small file is read once, for its hash and its pages; a large one is hashed in pieces.
+      const small = req.deep ? undefined : readSmall(path)
+      const hash = small === undefined ? sha256FileSync(path, add) : sha256Hex(small)
+      if (small !== undefined) add(small.length)
       // --deep: quick_check and the manifest's rows, counted as they advance.
       let counted = 0
       const meter = req.deep && counter !== undefined ? new WorkMeter(p => { add(p.done - counted); counted = p.done }) : undefined
       // Plain: the reserved tables straight from the pages (the hash, links and signatures checked
       // here and by the caller pin the bytes to what was validated at import); --deep, or anything
       // the page reader does not take: the full structural read through SQLite.
-      const file = (req.deep ? undefined : readBlockPages(path, req.maxBytes)) ??
+      const file = (req.deep ? undefined : readBlockPages(path, req.maxBytes, small)) ??
         await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter })
       const seal = readSeal(path)
       // Signature checks are the costliest per-block work: do them here, in parallel, with the key
