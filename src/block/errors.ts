@@ -121,7 +121,7 @@ export const BLOCK_ERROR_DOCS: Readonly<Record<BlockErrorCode, CodeDoc>> = {
   BLOCK_TOO_LARGE: { meaning: 'the file is larger than the chain\'s max_block_bytes', hint: 'split the data over several blocks' },
   NOT_SQLITE: { meaning: 'the file is not an SQLite 3 database Petal accepts (header, page size, encoding, reserved bytes)', hint: 'a block must be an SQLite 3 database file' },
   WAL_MODE: { meaning: 'the database is in WAL journal mode, or has a -wal file with data not yet in it', hint: "checkpoint it and switch it to a rollback journal: sqlite3 FILE 'PRAGMA journal_mode=DELETE'" },
-  CORRUPT: { meaning: 'SQLite cannot read the file: quick_check fails, its length disagrees with its header, or it has a hot journal', hint: 'repair it (sqlite3 .recover), or fetch the block again from a peer' },
+  CORRUPT: { meaning: 'SQLite cannot read the file: quick_check fails (or integrity_check of a reserved table), its length disagrees with its header, or it has a hot journal', hint: 'repair it (sqlite3 .recover), or fetch the block again from a peer' },
   SCHEMA_NOT_ALLOWED: { meaning: 'the schema has something a block may not hold: a view, trigger, virtual or generated column, a reserved name, too many tables', hint: 'the message names the object; a block holds ordinary tables and indexes only' },
   RESERVED_SCHEMA: { meaning: 'a reserved table (_meta, _keys, _tables) is missing or has the wrong shape', hint: 'drop the table from the input file, or give it exactly the documented columns (docs/block-format.md)' },
   HASH_MISMATCH: { meaning: 'the file does not hash to the hash it was announced or asked for', hint: 'the file is not the block you meant; fetch it again' },

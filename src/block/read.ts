@@ -1,4 +1,5 @@
 import { isHash, isPetalError, throwIfAborted, type WorkMeter } from '../util/index.js'
+import { RESERVED_TABLES } from './constants.js'
 import { BlockError } from './errors.js'
 import { headerFromMeta, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
@@ -102,6 +103,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   // What the schema holds, as SQLite reads it, before any table is read: a view or virtual table
   // named _meta must not run. Then the version decides which rules apply; _meta exists in every version.
   const objects = readSchemaObjects(db)
+  if (options.quickCheck !== false) checkReservedIndexes(db, objects.tables.map(t => t.name))
   const hasMeta = objects.tables.some(t => t.name === '_meta')
   if (!hasMeta) throw new BlockError('BAD_META', 'block has no _meta table')
   const metaRows = db.prepare<unknown[], [unknown, unknown]>('SELECT key, value FROM _meta LIMIT 65').raw(true).all()
@@ -123,6 +125,20 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
     checkManifestShape(header, schema.userTables, tables)
   }
   return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: schema.userTables }
+}
+
+/**
+ * quick_check does not compare an index's content with its table's. SQLite reads `_keys` and
+ * `_tables` through their primary-key indexes (ORDER BY), plain verify and reindex from the table
+ * b-trees (read-pages.ts): a reserved table that disagrees with its index would give import and
+ * reindex different key operations. Checking the three small tables and their indexes is cheap.
+ */
+function checkReservedIndexes (db: Db, tables: readonly string[]): void {
+  for (const name of RESERVED_TABLES) {
+    if (!tables.includes(name)) continue
+    const result = db.pragma(`integrity_check(${name})`, { simple: true })
+    if (result !== 'ok') throw new BlockError('CORRUPT', `SQLite integrity_check of ${name} failed: ${String(result)}`)
+  }
 }
 
 function readTablesManifest (db: Db): TableEntry[] {

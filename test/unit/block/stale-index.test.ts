@@ -1,0 +1,67 @@
+// quick_check does not compare an index's content with its table's: a hostile block can carry an
+// index that lists other rows than its table (here made stale with writable_schema, every page
+// still in use, so quick_check passes). SQLite then answers from whichever b-tree its plan picks.
+// What a block commits to must not depend on that: the manifest's rows (fast path from the pages,
+// reference path through SQLite) are the table b-tree's, and the reserved tables must agree with
+// their indexes, or import (SQLite, through the index) and plain verify/reindex (the pages) would
+// see different key operations.
+import { describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import { buildBlock, inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, signKeyOp, tableRoot, type KeyOpRow } from '../../../src/block/index.js'
+import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
+import { isPetalError, toHex } from '../../../src/util/index.js'
+import { fixtureKey } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const MAX = 1 << 26
+
+/**
+ * Run `change` on `path` while index `index` is out of the schema, so SQLite does not maintain it;
+ * then put the index back exactly as it was (same root page, same SQL).
+ */
+function staleIndex (path: string, index: string, change: (db: Database.Database) => void): void {
+  let db = new Database(path)
+  // better-sqlite3 opens in SQLite's defensive mode, which forbids writing sqlite_schema.
+  db.unsafeMode(true)
+  const row = db.prepare<[string], { type: string, name: string, tbl_name: string, rootpage: number, sql: string | null }>('SELECT * FROM sqlite_schema WHERE name = ?').get(index)
+  if (row === undefined) throw new Error(`no index ${index}`)
+  const table = db.prepare<[string], string>('SELECT sql FROM sqlite_schema WHERE name = ?').pluck().get(row.tbl_name)
+  db.pragma('writable_schema = ON')
+  db.prepare('DELETE FROM sqlite_schema WHERE name = ?').run(index)
+  // An automatic index (a PRIMARY KEY's) cannot be left out while its table declares the key.
+  if (row.sql === null) db.prepare('UPDATE sqlite_schema SET sql = ? WHERE name = ?').run(table?.replace(/, PRIMARY KEY \([^)]*\)\)$/, ')'), row.tbl_name)
+  db.close()
+  db = new Database(path)
+  db.unsafeMode(true)
+  change(db)
+  db.pragma('writable_schema = ON')
+  db.prepare('INSERT INTO sqlite_schema VALUES (?, ?, ?, ?, ?)').run(row.type, row.name, row.tbl_name, row.rootpage, row.sql)
+  db.prepare('UPDATE sqlite_schema SET sql = ? WHERE name = ?').run(table, row.tbl_name)
+  db.close()
+  const check = new Database(path, { readonly: true })
+  expect(check.pragma('quick_check', { simple: true })).toBe('ok')
+  expect(check.pragma('integrity_check', { simple: true })).not.toBe('ok')
+  check.close()
+}
+
+async function code (p: Promise<unknown>): Promise<string> {
+  try { await p; return 'OK' } catch (err) { if (isPetalError(err)) return err.code; throw err }
+}
+
+describe('a block whose index disagrees with its table', () => {
+  it('refuses a block whose _keys rows are not all in its key index: import would read other key operations than plain verify and reindex', async () => {
+    const dir = tmpDir()
+    const alice = fixtureKey('alice')
+    const chainId = 'aa'.repeat(32)
+    const op = (target: 'bob' | 'carol'): KeyOpRow => signKeyOp(alice, chainId, 'A', fixtureKey(target).publicKey)
+    const b = await buildBlock({ output: join(dir, 'k.db'), key: alice, chainId, height: 3, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX, keyOps: [op('bob')] })
+    expect((await readBlockFile(b.path, { maxBytes: MAX })).keyOps).toHaveLength(1)
+    // The table row now names another signer; the index still names alice (as many entries as
+    // rows, so quick_check passes).
+    const erin = fixtureKey('erin')
+    staleIndex(b.path, 'sqlite_autoindex__keys_1', d => { d.prepare('UPDATE _keys SET sigkey_hash = ?').run(erin.id) })
+    expect(readBlockPages(b.path, MAX)?.keyOps.map(k => k.signer)).toEqual([erin.id])
+    expect(await code(readBlockFile(b.path, { maxBytes: MAX }))).toBe('CORRUPT')
+  })
+})
