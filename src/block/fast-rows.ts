@@ -96,6 +96,34 @@ class LeafWriter {
     // The rowid, read by the walker just before calling (the record's own varints overwrite it).
     const rowidHi = lastVarintHi()
     const rowidLo = lastVarintLo()
+    const nf = this.parseHeader(buf, at, len)
+    if (nf > ncols) throw new BtreeUnsupported('record has more fields than the table')
+    // Room for the worst case: every value an 8-byte number, text growing 3/2 from UTF-16.
+    const o = this.tree.begin(5 + 9 * ncols + 2 * len)
+    const m = this.tree.bytes
+    m[o] = 0x00
+    put32(m, o + 1, ncols)
+    let w = o + 5
+    for (let c = 0; c < ncols; c++) {
+      const f = fields[c] ?? 0
+      if (f < 0) {
+        m[w] = TAG_INTEGER
+        put32(m, w + 1, rowidHi)
+        put32(m, w + 5, rowidLo)
+        w += 9
+      } else if (f >= nf) {
+        if (plan.hasDefault[c] === true) throw new BtreeUnsupported('short record for a column with a DEFAULT')
+        m[w++] = TAG_NULL
+      } else {
+        w = this.value(buf, this.types[f] ?? 0, this.offs[f] ?? 0, plan.real[c] === true, m, w)
+      }
+    }
+    this.tree.commit(w - o)
+    if (this.onRows !== undefined && (this.tree.size & 0xfff) === 0) this.onRows(0x1000)
+  }
+
+  /** Serial types and body offsets of the record's fields into `types`/`offs`; returns their number. */
+  private parseHeader (buf: Buffer, at: number, len: number): number {
     const hdr = smallVarint(buf, at)
     if (hdr > len || hdr < 1) throw new BtreeUnsupported('record header out of range')
     let q = at + varintLength()
@@ -115,75 +143,49 @@ class LeafWriter {
       nf++
     }
     if (q !== end || body !== at + len) throw new BtreeUnsupported('record sizes disagree')
-    if (nf > ncols) throw new BtreeUnsupported('record has more fields than the table')
-    // Room for the worst case: every value an 8-byte number, text growing 3/2 from UTF-16.
-    const o = this.tree.begin(5 + 9 * ncols + 2 * len)
-    const m = this.tree.bytes
-    m[o] = 0x00
-    put32(m, o + 1, ncols)
-    let w = o + 5
-    for (let c = 0; c < ncols; c++) {
-      const f = fields[c] ?? 0
-      if (f < 0) {
-        m[w] = TAG_INTEGER
-        put32(m, w + 1, rowidHi)
-        put32(m, w + 5, rowidLo)
-        w += 9
-        continue
-      }
-      if (f >= nf) {
-        if (plan.hasDefault[c] === true) throw new BtreeUnsupported('short record for a column with a DEFAULT')
-        m[w++] = TAG_NULL
-        continue
-      }
-      const t = types[f] ?? 0
-      const s = offs[f] ?? 0
-      if (t === 0) {
-        m[w++] = TAG_NULL
-      } else if (t <= 6 || t === 8 || t === 9) {
-        if (plan.real[c] === true) {
-          m[w] = TAG_REAL
-          m.writeDoubleBE(t === 6 ? Number(buf.readBigInt64BE(s)) : smallInt(buf, s, t), w + 1)
-        } else if (t === 6) {
-          m[w] = TAG_INTEGER
-          for (let i = 0; i < 8; i++) m[w + 1 + i] = buf[s + i] ?? 0
-        } else {
-          m[w] = TAG_INTEGER
-          // Sign-extend the big-endian integer of 0…6 bytes to 8.
-          const n = FIXED[t] ?? 0
-          const fill = n > 0 && ((buf[s] ?? 0) & 0x80) !== 0 ? 0xff : 0
-          const pad = 8 - n
-          for (let i = 0; i < pad; i++) m[w + 1 + i] = fill
-          for (let i = 0; i < n; i++) m[w + 1 + pad + i] = buf[s + i] ?? 0
-          if (t === 9) m[w + 8] = 1
-        }
-        w += 9
-      } else if (t === 7) {
-        // SQLite reads a stored NaN as NULL.
-        const b0 = buf[s] ?? 0
-        const b1 = buf[s + 1] ?? 0
-        if ((b0 & 0x7f) === 0x7f && (b1 & 0xf0) === 0xf0 && Number.isNaN(buf.readDoubleBE(s))) {
-          m[w++] = TAG_NULL
-        } else {
-          m[w] = TAG_REAL
-          for (let i = 0; i < 8; i++) m[w + 1 + i] = buf[s + i] ?? 0
-          w += 9
-        }
-      } else if (t < 12) {
-        throw new BtreeUnsupported(`reserved serial type ${t}`)
-      } else if ((t & 1) === 0) {
-        const n = (t - 12) / 2
-        m[w] = TAG_BLOB
-        put32(m, w + 1, n)
-        if (n < 32) for (let i = 0; i < n; i++) m[w + 5 + i] = buf[s + i] ?? 0
-        else buf.copy(m, w + 5, s, s + n)
-        w += 5 + n
-      } else {
-        w = this.text(buf, s, (t - 13) / 2, m, w)
-      }
+    return nf
+  }
+
+  /** One stored value of serial type `t` at `buf[s…]`, encoded at `m[w…]`; returns the end. */
+  private value (buf: Buffer, t: number, s: number, real: boolean, m: Buffer, w: number): number {
+    if (t === 0) {
+      m[w] = TAG_NULL
+      return w + 1
     }
-    this.tree.commit(w - o)
-    if (this.onRows !== undefined && (this.tree.size & 0xfff) === 0) this.onRows(0x1000)
+    if (t <= 6 || t === 8 || t === 9) {
+      if (real) {
+        m[w] = TAG_REAL
+        m.writeDoubleBE(t === 6 ? Number(buf.readBigInt64BE(s)) : smallInt(buf, s, t), w + 1)
+        return w + 9
+      }
+      m[w] = TAG_INTEGER
+      // Sign-extend the big-endian integer of 0…8 bytes to 8 (types 8 and 9 are the constants 0 and 1).
+      const n = FIXED[t] ?? 0
+      const fill = n > 0 && ((buf[s] ?? 0) & 0x80) !== 0 ? 0xff : 0
+      const pad = 8 - n
+      for (let i = 0; i < pad; i++) m[w + 1 + i] = fill
+      for (let i = 0; i < n; i++) m[w + 1 + pad + i] = buf[s + i] ?? 0
+      if (t === 9) m[w + 8] = 1
+      return w + 9
+    }
+    if (t === 7) {
+      // SQLite reads a stored NaN as NULL.
+      if (((buf[s] ?? 0) & 0x7f) === 0x7f && ((buf[s + 1] ?? 0) & 0xf0) === 0xf0 && Number.isNaN(buf.readDoubleBE(s))) {
+        m[w] = TAG_NULL
+        return w + 1
+      }
+      m[w] = TAG_REAL
+      for (let i = 0; i < 8; i++) m[w + 1 + i] = buf[s + i] ?? 0
+      return w + 9
+    }
+    if (t < 12) throw new BtreeUnsupported(`reserved serial type ${t}`)
+    if ((t & 1) !== 0) return this.text(buf, s, (t - 13) / 2, m, w)
+    const n = (t - 12) / 2
+    m[w] = TAG_BLOB
+    put32(m, w + 1, n)
+    if (n < 32) for (let i = 0; i < n; i++) m[w + 5 + i] = buf[s + i] ?? 0
+    else buf.copy(m, w + 5, s, s + n)
+    return w + 5 + n
   }
 
   /** TEXT: the UTF-8 bytes of the string better-sqlite3 would return. */
