@@ -33,7 +33,7 @@ export interface ImportResult {
 }
 
 // Side blocks that can no longer become canonical are pruned every this many heights.
-const PRUNE_EVERY = 32
+export const PRUNE_EVERY = 32
 
 /**
  * Validate a candidate against its parent and store it, all under the write lock: extend the tip,
@@ -148,7 +148,7 @@ function switchBranch (
 }
 
 /** Forget side blocks too deep to ever win; their files go after the commit. */
-function pruneSideBlocks (chain: Chain, tipHeight: number, tx: TxContext): void {
+export function pruneSideBlocks (chain: Chain, tipHeight: number, tx: TxContext): void {
   const limit = tipHeight - chain.params.maxReorgDepth
   const dead = chain.index.sideBlocks().filter(b => b.height < limit)
   for (const b of dead) chain.index.deleteBlock(b.hash)

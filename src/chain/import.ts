@@ -7,8 +7,9 @@ import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
 import { damageOf, restoreBlock } from './repair.js'
-import { LOAD_PASSES, loadCandidate } from './validate/index.js'
+import { LOAD_PASSES, loadCandidate, type Candidate } from './validate/index.js'
 import { writeTx } from './write-tx.js'
+import { POOLED_LOAD_MAX_BYTES, type LoadPool } from './load-pool.js'
 import { errorCode } from '../util/index.js'
 
 export interface ImportOptions extends LockOptions {
@@ -18,24 +19,50 @@ export interface ImportOptions extends LockOptions {
   consume?: boolean
   /** Work done, in bytes: copying, hashing, checking, hashing rows, storing (IMPORT_PASSES passes over the file). */
   onProgress?: OnWorkProgress
+  /** Worker threads for the file-only checks (blocks up to POOLED_LOAD_MAX_BYTES). */
+  loadPool?: LoadPool
 }
 
 /** Passes over the file importBlock makes when it copies it, for a progress total across several imports. */
 export const IMPORT_PASSES = LOAD_PASSES + 2
 
 /**
+ * A block file that passed the checks needing nothing but itself (hash, structure, manifest),
+ * held as a private file in tmp/ until it is placed or discarded. Loading needs no lock and no
+ * chain state, so blocks N+1…N+k load while N is being placed.
+ */
+export interface LoadedBlock {
+  readonly candidate: Candidate
+  /** The private copy in the data directory's tmp/, which placement moves into its slot. */
+  readonly tmp: string
+  /** Counts the storing stage, when the caller asked for progress. */
+  readonly meter?: WorkMeter
+}
+
+/**
  * Import a block file with its seal, from a peer or from disk: take a private copy, run the
  * intrinsic checks outside the lock, then validate on the parent and store it under the lock.
  */
 export async function importBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const loaded = await loadBlock(chain, file, seal, options)
+  try {
+    return await acceptLoaded(chain, loaded, options)
+  } finally {
+    await discardLoaded(loaded)
+  }
+}
+
+/** The lock-free half of an import: a private copy in tmp/ (renamed with `consume`), hashed and checked. */
+export async function loadBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<LoadedBlock> {
   // Before anything opens it: a pipe would be copied as whatever it streams, or block.
   checkRegularInput(file, 'block file')
   const tmp = tmpBlockPath(chain.dir)
   let meter: WorkMeter | undefined
+  let size = -1
   try {
     try {
+      if (options.onProgress !== undefined || options.loadPool !== undefined) size = (await stat(file)).size
       if (options.onProgress !== undefined) {
-        const size = (await stat(file)).size
         meter = new WorkMeter(options.onProgress, size * (options.consume === true ? IMPORT_PASSES - 1 : IMPORT_PASSES))
         if (options.consume !== true) meter.stage('copying', size)
       }
@@ -45,27 +72,50 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
       if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
       throw err
     }
-    const c = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, pool: chain.hashPool, signal: options.signal, meter })
-    const known = chain.index.byHash(c.hash)
-    if (known !== undefined) {
-      // A good copy of a block stored here: if the stored file is damaged or missing, put it back.
-      if (await damageOf(known, chain.pathOf(known), options.signal) === undefined) return { status: 'known', block: known }
-      await restoreBlock(chain, known, tmp, options)
-      return { status: 'repaired', block: known }
+    let candidate: Candidate
+    if (options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES) {
+      meter?.stage('checking', size * LOAD_PASSES)
+      candidate = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, signal: options.signal })
+    } else {
+      candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, pool: chain.hashPool, signal: options.signal, meter })
     }
-    if (c.file.header.version !== 2) {
-      throw new BlockError('UNSUPPORTED_VERSION', `block version ${c.file.header.version} cannot be imported into a v2 chain`, { hint: 'v1 (Daisy) blocks can be read and verified, not imported' })
-    }
-    if (c.file.header.height === 0) {
-      throw new ChainError('GENESIS_MISMATCH', `block ${c.hash} is the genesis of another chain`, { hint: 'this data directory holds chain ' + chain.chainId })
-    }
-    // Validating on the parent is quick; placing the file means syncing all of it to disk.
-    meter?.stage('storing', c.file.size)
-    const r = await writeTx(chain, async tx => acceptCandidate(chain, c, tmp, tx), { work: `import block ${c.file.header.height} ${c.hash.slice(0, 12)}`, ...options })
-    meter?.finish()
-    return r
-  } finally {
-    await rm(tmp, { force: true })
-    await rm(sealPathOf(tmp), { force: true })
+    return { candidate, tmp, meter }
+  } catch (err) {
+    await discardLoaded({ tmp })
+    throw err
+  }
+}
+
+/** Delete a loaded block's private copy (a no-op once placement has moved it). */
+export async function discardLoaded (b: Pick<LoadedBlock, 'tmp'>): Promise<void> {
+  await rm(b.tmp, { force: true })
+  await rm(sealPathOf(b.tmp), { force: true })
+}
+
+/** The locked half of an import, one block on its own: known (or repaired), extended, side or reorg. */
+export async function acceptLoaded (chain: Chain, b: LoadedBlock, options: LockOptions = {}): Promise<ImportResult> {
+  const c = b.candidate
+  const known = chain.index.byHash(c.hash)
+  if (known !== undefined) {
+    // A good copy of a block stored here: if the stored file is damaged or missing, put it back.
+    if (await damageOf(known, chain.pathOf(known), options.signal) === undefined) return { status: 'known', block: known }
+    await restoreBlock(chain, known, b.tmp, options)
+    return { status: 'repaired', block: known }
+  }
+  checkImportable(chain, c)
+  // Validating on the parent is quick; placing the file means syncing all of it to disk.
+  b.meter?.stage('storing', c.file.size)
+  const r = await writeTx(chain, async tx => acceptCandidate(chain, c, b.tmp, tx), { work: `import block ${c.file.header.height} ${c.hash.slice(0, 12)}`, ...options })
+  b.meter?.finish()
+  return r
+}
+
+/** Refusals that do not depend on the parent: v1 blocks and other chains' genesis blocks. */
+export function checkImportable (chain: Chain, c: Candidate): void {
+  if (c.file.header.version !== 2) {
+    throw new BlockError('UNSUPPORTED_VERSION', `block version ${c.file.header.version} cannot be imported into a v2 chain`, { hint: 'v1 (Daisy) blocks can be read and verified, not imported' })
+  }
+  if (c.file.header.height === 0) {
+    throw new ChainError('GENESIS_MISMATCH', `block ${c.hash} is the genesis of another chain`, { hint: 'this data directory holds chain ' + chain.chainId })
   }
 }

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { errorCode, fsyncDir, fsyncFile, isNotFound, writeFileAtomic } from '../util/index.js'
@@ -60,17 +61,42 @@ export function prepareBlock (file: string, seal: string): void {
 }
 
 /**
+ * prepareBlock for a group of finished block files at once: each file and its new `.sig` are
+ * fsynced concurrently (the file system commits the flushes together instead of one by one),
+ * then their directories once. The seals are written in place, not renamed: these are private
+ * tmp/ files, and a crash before the group's journal leaves only garbage for cleanTmp.
+ */
+export async function prepareBlocks (blocks: ReadonlyArray<{ file: string, seal: string }>): Promise<void> {
+  const sync = async (path: string, data?: string): Promise<void> => {
+    const fh = await open(path, data === undefined ? 'r+' : 'w', 0o644)
+    try {
+      if (data !== undefined) await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  }
+  await Promise.all(blocks.flatMap(b => [sync(b.file), sync(sealPathOf(b.file), b.seal + '\n')]))
+  for (const d of new Set(blocks.map(b => dirname(b.file)))) fsyncDir(d)
+}
+
+/**
  * Move a block file and its seal, the seal first so a block file in place always has one. Each
  * file moves only if it exists at `from` and nothing is at `to`, which makes a move idempotent
  * and safe to replay or reverse after a crash, even when slots are reused.
  */
 export function moveBlock (from: string, to: string): void {
+  renameBlock(from, to)
+  fsyncDir(dirname(to))
+  if (dirname(from) !== dirname(to)) fsyncDir(dirname(from))
+}
+
+/** moveBlock without the directory fsyncs, for a group of moves that syncs each directory once after the last. */
+export function renameBlock (from: string, to: string): void {
   mkdirSync(dirname(to), { recursive: true })
   for (const [a, b] of [[sealPathOf(from), sealPathOf(to)], [from, to]] as const) {
     if (existsSync(a) && !existsSync(b)) renameSync(a, b)
   }
-  fsyncDir(dirname(to))
-  if (dirname(from) !== dirname(to)) fsyncDir(dirname(from))
 }
 
 /** prepareBlock + moveBlock: put a finished block file in its final place. */

@@ -1,7 +1,8 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { errorMessage, failpoint, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
+import { errorMessage, failpoint, fsyncDir, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { moveBlock } from './block-files.js'
+import { moveBlock, renameBlock } from './block-files.js'
+import { dirname } from 'node:path'
 import type { DataDir } from './layout.js'
 import { checkDataFile } from './data-file.js'
 
@@ -69,6 +70,19 @@ export function applyMoves (moves: readonly Move[]): void {
     moveBlock(m.from, m.to)
     if (i === 0) failpoint('journal:first-move')
   }
+}
+
+/**
+ * applyMoves for a group placed under one journal: every rename first, then each directory
+ * involved fsynced once (not twice per move). Until those fsyncs any subset of the renames may
+ * be lost in a crash; the journal, durable before the first rename, undoes whichever survived.
+ */
+export function applyMovesGrouped (moves: readonly Move[]): void {
+  for (const [i, m] of moves.entries()) {
+    renameBlock(m.from, m.to)
+    if (i === 0) failpoint('batch:first-move')
+  }
+  for (const d of new Set(moves.flatMap(m => [dirname(m.to), dirname(m.from)]))) fsyncDir(d)
 }
 
 /** Reverse the moves, newest first. A block that came from tmp/ goes back there (garbage). */

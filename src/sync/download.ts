@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises'
 import { BlockError, isInvalidBlock } from '../block/index.js'
-import { importBlock, type Chain, type ImportResult } from '../chain/index.js'
+import { discardLoaded, importBatch, loadBlock, type BatchOutcome, type Chain, type ImportResult, type LoadedBlock, type LoadPool } from '../chain/index.js'
 // At run time only network/core (errors, wire format, limits) is loaded: never libp2p.
 import { NetworkError } from '../network/core.js'
 import type { WireHeader } from '../network/index.js'
@@ -29,8 +29,14 @@ export interface BlockImporter {
   readonly maxBlockBytes: number
   /** A fresh path in the data directory's tmp/ to download a block into. */
   tmpPath: () => string
-  /** Import (and consume) a downloaded file; throws BlockError when the block is invalid. */
-  import: (file: string, seal: string, expectedHash: string, signal: AbortSignal, onProgress?: (p: WorkProgress) => void) => Promise<ImportResult>
+  /**
+   * The checks that need only the file (hash, structure, manifest), run as soon as it has arrived,
+   * several at once and ahead of the import point; consumes `file`. Throws BlockError when the
+   * file is not a sound block.
+   */
+  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, onProgress?: (p: WorkProgress) => void) => Promise<LoadedBlock>
+  /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
+  importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
 }
 
 /** The headers of the branch to download, in height order (a HeaderFeed). */
@@ -57,14 +63,24 @@ export interface DownloadComponents {
   clock?: Clock
 }
 
-/** The importer of a chain: files are consumed from tmp/ by `importBlock`. */
-export function chainImporter (chain: Chain): BlockImporter {
+/** The importer of a chain: files are consumed from tmp/; `loadPool` checks them on worker threads. */
+export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter {
   return {
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
-    import: async (file, seal, expectedHash, signal, onProgress) => await importBlock(chain, file, seal, { expectedHash, consume: true, signal, onProgress })
+    load: async (file, seal, expectedHash, signal, onProgress) => await loadBlock(chain, file, seal, { expectedHash, consume: true, signal, onProgress, loadPool }),
+    importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
   }
 }
+
+// Blocks whose stateless checks run at once (ahead of the import point, on files already here).
+const MAX_LOADS = 4
+// The most blocks (and bytes) placed as one group: one journal, one round of fsyncs, one index transaction.
+const MAX_GROUP = 64
+const MAX_GROUP_BYTES = 256 * 1024 * 1024
+
+/** A fetched block's stateless checks, running or done. */
+interface Load { promise: Promise<void>, settled: boolean, block?: LoadedBlock, error?: unknown }
 
 // The longest the loop sleeps without news (downloads finishing wake it at once).
 const MAX_IDLE_MS = 1_000
@@ -83,6 +99,8 @@ export class DownloadScheduler {
   private readonly load = new Map<string, number>()
   private readonly inflight = new Set<Promise<void>>()
   private readonly received = new WeakMap<Slot, number>()
+  private readonly loads = new Map<Slot, Load>()
+  private loading = 0
   private readonly wake = new Notifier()
   private readonly clock: Clock
   private last: { height: number, hash: string } | undefined
@@ -102,9 +120,11 @@ export class DownloadScheduler {
         await this.fill(signal)
         if (this.fault !== undefined) throw this.fault
         this.dispatch()
-        while (this.slots[0]?.state.kind === 'fetched') {
-          await this.importHead(this.slots[0], signal)
+        this.startLoads(signal)
+        while (this.headReady()) {
+          await this.importRun(signal)
           this.dispatch()
+          this.startLoads(signal)
         }
         if (this.slots.length === 0 && this.feedDone) return this.imported
         throwIfAborted(signal)
@@ -218,27 +238,85 @@ export class DownloadScheduler {
     this.components.onReceived?.(slot.header, bytes)
   }
 
-  private async importHead (slot: Slot, signal: AbortSignal): Promise<void> {
-    const { file, seal, from } = slot.importing()
-    const onProgress = this.components.onImportProgress
-    try {
-      const r = await this.components.importer.import(file, seal, slot.header.hash, signal, onProgress === undefined ? undefined : p => { onProgress(slot.header, p) })
-      slot.importDone()
+  /** Start the stateless checks of fetched blocks, lowest first, up to MAX_LOADS at once. */
+  private startLoads (signal: AbortSignal): void {
+    for (const slot of this.slots) {
+      if (this.loading >= MAX_LOADS) return
+      const s = slot.state
+      if (s.kind !== 'fetched' || this.loads.has(slot)) continue
+      const onProgress = this.components.onImportProgress
+      const load: Load = { promise: Promise.resolve(), settled: false }
+      this.loading++
+      load.promise = this.components.importer.load(s.file, s.seal, slot.header.hash, signal, onProgress === undefined ? undefined : p => { onProgress(slot.header, p) }).then(
+        b => { load.block = b },
+        (err: unknown) => { load.error = err }
+      ).finally(() => {
+        load.settled = true
+        this.loading--
+        this.wake.notify()
+      })
+      this.loads.set(slot, load)
+    }
+  }
+
+  /** The lowest block is here and checked (or its check failed): its import can go. */
+  private headReady (): boolean {
+    const head = this.slots[0]
+    return head?.state.kind === 'fetched' && this.loads.get(head)?.settled === true
+  }
+
+  /**
+   * Import the run of checked blocks at the head of the window as one batch (the chain places
+   * consecutive ones as a group). A block that fails ends the download; those below it stay.
+   */
+  private async importRun (signal: AbortSignal): Promise<void> {
+    const group: Array<{ slot: Slot, from: string }> = []
+    const blocks: LoadedBlock[] = []
+    let bytes = 0
+    for (const slot of this.slots) {
+      const load = this.loads.get(slot)
+      if (slot.state.kind !== 'fetched' || load?.block === undefined || group.length >= MAX_GROUP || bytes >= MAX_GROUP_BYTES) break
+      group.push({ slot, from: slot.importing().from })
+      blocks.push(load.block)
+      this.loads.delete(slot) // the batch owns its file now
+      bytes += load.block.candidate.file.size
+    }
+    if (group.length === 0) {
+      // The head's own checks failed.
+      const head = this.slots[0] as Slot
+      const error = this.loads.get(head)?.error
+      this.loads.delete(head)
+      const { file, from } = head.importing()
+      head.importDone()
+      await discard(file)
+      this.blame(from, error)
+      throw error
+    }
+    const r = await this.components.importer.importBatch(blocks, signal)
+    let refused: ImportResult['reorgRefused']
+    for (const [i, res] of r.results.entries()) {
+      const g = group[i] as { slot: Slot, from: string }
+      g.slot.importDone()
       this.slots.shift()
       this.imported++
-      this.components.onImported(r, from)
-      if (r.reorgRefused !== undefined) {
-        throw new SyncError('REORG_REFUSED', `peer's branch would reorganise ${r.reorgRefused.depth} blocks (max_reorg_depth ${r.reorgRefused.maxDepth})`, { details: { peer: this.feed.peer } })
-      }
-    } catch (err) {
-      if (slot.state.kind === 'importing') slot.importDone()
-      await discard(file)
-      if (err instanceof BlockError && isInvalidBlock(err.code)) {
-        this.components.network.report(from, 'invalid-block', err.code)
-        if (this.feed.peer !== from) this.components.network.report(this.feed.peer, 'invalid-block', err.code)
-      }
-      throw err
+      this.components.onImported(res, g.from)
+      refused ??= res.reorgRefused
     }
+    for (const g of group.slice(r.results.length)) g.slot.importDone()
+    if (r.failure !== undefined) {
+      this.blame(group[r.failure.index]?.from, r.failure.error)
+      throw r.failure.error
+    }
+    if (refused !== undefined) {
+      throw new SyncError('REORG_REFUSED', `peer's branch would reorganise ${refused.depth} blocks (max_reorg_depth ${refused.maxDepth})`, { details: { peer: this.feed.peer } })
+    }
+  }
+
+  /** An invalid block: its server and the peer whose headers led here are scored down. */
+  private blame (from: string | undefined, err: unknown): void {
+    if (from === undefined || !(err instanceof BlockError && isInvalidBlock(err.code))) return
+    this.components.network.report(from, 'invalid-block', err.code)
+    if (this.feed.peer !== from) this.components.network.report(this.feed.peer, 'invalid-block', err.code)
   }
 
   /** Until the next retry round or hedge is due, at most MAX_IDLE_MS. */
@@ -264,6 +342,9 @@ export class DownloadScheduler {
       if (file !== undefined) files.push(file)
     }
     await Promise.allSettled([...this.inflight])
+    await Promise.all([...this.loads.values()].map(l => l.promise))
+    await Promise.all([...this.loads.values()].map(async l => { if (l.block !== undefined) await discardLoaded(l.block) }))
+    this.loads.clear()
     await Promise.all(files.map(discard))
   }
 }

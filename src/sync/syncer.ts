@@ -1,4 +1,4 @@
-import { IMPORT_PASSES, isBetterTip, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
+import { IMPORT_PASSES, isBetterTip, LoadPool, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
 import { headerOf, NetworkError } from '../network/core.js'
@@ -64,6 +64,8 @@ export class Sync {
   /** Some peer has answered a status request (until then "synced" means nothing). */
   private statusAnswered = false
   private readonly controller = new AbortController()
+  /** Threads that check downloaded blocks ahead of the import point (started at the first download). */
+  private readonly loadPool = new LoadPool()
   private loop?: Promise<void>
   private readonly probes = new Set<Promise<void>>()
   private readonly options: SyncOptions
@@ -90,6 +92,7 @@ export class Sync {
     this.controller.abort()
     await this.loop
     await Promise.allSettled([...this.probes])
+    await this.loadPool.close()
     for (const ws of this.importWaiters.values()) for (const w of ws) w()
   }
 
@@ -287,7 +290,7 @@ export class Sync {
     this.setProgress({ state: 'syncing', target: t.tip.height, peer: t.peer })
     await new DownloadScheduler({
       network,
-      importer: chainImporter(chain),
+      importer: chainImporter(chain, this.loadPool),
       logger: this.logger,
       candidates: h => this.candidates(h, t.peer),
       onImported: (r, from) => { this.imported(r, from) },

@@ -19,6 +19,8 @@ const rand = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; re
 let baseA: string // genesis + 3 blocks; alice's key in its keystore
 let baseAWithSides: string // baseA plus branch B's blocks 2 and 3 stored on the side
 let baseB: string // same genesis and block 1, then 6 more blocks of its own (tip 7)
+let baseAExt: string // baseA plus 4 more blocks (tip 7): importing it into baseA places one group of 4
+let hashesAExt: string[]
 let bigSource: string
 let hashesA: string[]
 let hashesB: string[]
@@ -64,6 +66,11 @@ beforeAll(async () => {
     a.close()
     if ((hashesA[3] as string) < (hashesB[3] as string)) { baseA = attempt; break }
   }
+  baseAExt = copyOf(baseA)
+  const e = Chain.open(baseAExt)
+  for (let i = 4; i <= 7; i++) await signImport(e, makeSqlite(join(work, `e${i}.db`), 30, 200 + i), alice)
+  hashesAExt = canonicalHashes(e)
+  e.close()
   baseAWithSides = copyOf(baseA)
   const s = Chain.open(baseAWithSides)
   for (let h = 2; h <= 3; h++) await importBlock(s, join(baseB, '0000', `block_0000000${h}.db`), readSeal(join(baseB, '0000', `block_0000000${h}.db`)))
@@ -160,6 +167,30 @@ describe('kill -9 during a reorg', () => {
       c2.close()
       const done = await petal(['--dir', dir, 'import', '--from', baseB])
       expect(done.code, done.stderr).toBe(0)
+    })
+  }
+})
+
+describe('kill -9 during a batched import (one group of 4 blocks, one index transaction)', () => {
+  for (const fp of ['batch:prepared', 'batch:journaled', 'batch:first-move', 'batch:moved', 'batch:indexed', 'tx:committed']) {
+    it(`at failpoint ${fp}: the whole group or none of it, and the import completes afterwards`, async () => {
+      const dir = copyOf(baseA)
+      const exit = await petal(['--dir', dir, 'import', '--from', baseAExt], { env: { PETAL_FAILPOINT: fp } })
+      expect(exit.signal).toBe('SIGKILL')
+      const journaled = ['batch:journaled', 'batch:first-move', 'batch:moved', 'batch:indexed', 'tx:committed'].includes(fp)
+      expect(existsSync(join(dir, 'journal.json'))).toBe(journaled)
+      // Opening the directory recovers it: no journal, no file above the tip, tmp/ emptied.
+      const c = await checkHealthy(dir)
+      const committed = fp === 'tx:committed'
+      expect(canonicalHashes(c)).toEqual(committed ? hashesAExt : hashesA)
+      expect(existsSync(join(dir, 'journal.json'))).toBe(false)
+      for (let h = c.tip().height + 1; h <= 8; h++) expect(existsSync(c.dir.blockPath(h)), `no file at height ${h}`).toBe(false)
+      c.close()
+      const done = await petal(['--dir', dir, 'import', '--from', baseAExt])
+      expect(done.code, done.stderr).toBe(0)
+      const c2 = await checkHealthy(dir)
+      expect(canonicalHashes(c2)).toEqual(hashesAExt)
+      c2.close()
     })
   }
 })

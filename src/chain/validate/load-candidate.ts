@@ -34,9 +34,14 @@ export async function loadCandidate (path: string, seal: string, o: LoadOptions)
     if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`)
     throw err
   })
-  if (o.expectedHash !== undefined && hash !== o.expectedHash) {
-    throw new BlockError('HASH_MISMATCH', `block file hashes to ${hash}, expected ${o.expectedHash}`, { details: { hash, expected: o.expectedHash } })
-  }
+  checkExpectedHash(hash, o.expectedHash)
   const file = await readBlockFile(path, { maxBytes: o.maxBytes, checkManifest: o.checkManifest, knownTables: o.knownTables, pool: o.pool, signal: o.signal, meter: m })
   return { hash, seal, file }
+}
+
+/** A file that is not the block it was announced or requested as is refused before anything else. */
+export function checkExpectedHash (hash: string, expected: string | undefined): void {
+  if (expected !== undefined && hash !== expected) {
+    throw new BlockError('HASH_MISMATCH', `block file hashes to ${hash}, expected ${expected}`, { details: { hash, expected } })
+  }
 }

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { BlockError, canonicalOrder, inspectSchema, neutraliseModules, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
 import { errorCode, errorMessage } from '../../util/index.js'
@@ -23,22 +20,23 @@ interface Copy {
 }
 
 /**
- * Apply one canonical block to the mirror, all or nothing. The block comes as `bytes`, a copy
- * already checked against its hash: the block file itself is never opened by a connection that
- * can write, and a block moved by a concurrent reorg cannot be read half-way.
+ * Apply one canonical block to the mirror, all or nothing. The block comes as `copy`, a private
+ * copy of its file already checked against its hash: the block file itself is never opened by a
+ * connection that can write, and a block moved by a concurrent reorg cannot be read half-way.
+ * SQLite reads the copy page by page, so memory does not grow with the block's size.
  *
- * Fast path: the copy is opened as an in-memory database, the mirror attached to it, and every
+ * Fast path: the copy is opened by a writable connection, the mirror attached to it, and every
  * user table appended with INSERT … SELECT (no row passes through JavaScript). A schema SQLite
  * refuses to load into a writable connection (a CHECK calling a direct-only function: SQLite only
- * parses CHECKs of files it could write) takes the slow path instead: the copy goes to a private
- * file opened read-only and rows are copied one by one. Both give the same rows.
+ * parses CHECKs of files it could write) takes the slow path instead: the copy is opened
+ * read-only and rows are copied one by one. Both give the same rows.
  *
  * Returns 'stale' when the mirror's tip is no longer the block's parent (another process moved
  * it): the caller re-plans.
  */
-export function applyBlock (mirrorPath: string, rec: BlockRecord, bytes: Buffer, busyMs = MIRROR_BUSY_MS): ApplyResult {
+export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: string, busyMs = MIRROR_BUSY_MS): ApplyResult {
   try {
-    return applyCopy(mirrorPath, rec, bytes, busyMs)
+    return applyCopy(mirrorPath, rec, copy, busyMs)
   } catch (err) {
     const fault = blockFault(err, rec)
     if (fault === undefined) throw err
@@ -52,8 +50,8 @@ export type ApplyResult = 'applied' | 'stale' | { skipped: SkippedBlock }
 /** A canonical block the mirror leaves out (its `_blocks` row stays), and why. */
 export interface SkippedBlock { height: number, hash: string, code: string, message: string }
 
-function applyCopy (mirrorPath: string, rec: BlockRecord, bytes: Buffer, busyMs: number): 'applied' | 'stale' {
-  const db = openSqlite(bytes, { timeout: busyMs })
+function applyCopy (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number): 'applied' | 'stale' {
+  const db = openSqlite(copy, { timeout: busyMs, fileMustExist: true })
   try {
     neutraliseModules(db)
     db.pragma('trusted_schema = OFF')
@@ -66,26 +64,19 @@ function applyCopy (mirrorPath: string, rec: BlockRecord, bytes: Buffer, busyMs:
   } finally {
     db.close()
   }
-  return applySlow(mirrorPath, rec, bytes, busyMs)
+  return applySlow(mirrorPath, rec, copy, busyMs)
 }
 
-function applySlow (mirrorPath: string, rec: BlockRecord, bytes: Buffer, busyMs: number): 'applied' | 'stale' {
-  const dir = mkdtempSync(join(tmpdir(), 'petal-mirror-'))
+function applySlow (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number): 'applied' | 'stale' {
+  const block = openBlockReadonly(copy)
+  const mirror = openSqlite(mirrorPath, { timeout: busyMs })
   try {
-    const file = join(dir, 'block.db')
-    writeFileSync(file, bytes, { mode: 0o600 })
-    const block = openBlockReadonly(file)
-    const mirror = openSqlite(mirrorPath, { timeout: busyMs })
-    try {
-      mirror.pragma('trusted_schema = OFF')
-      mirror.pragma('synchronous = NORMAL')
-      return applyIn({ block, mirror, m: 'main' }, rec)
-    } finally {
-      block.close()
-      mirror.close()
-    }
+    mirror.pragma('trusted_schema = OFF')
+    mirror.pragma('synchronous = NORMAL')
+    return applyIn({ block, mirror, m: 'main' }, rec)
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    block.close()
+    mirror.close()
   }
 }
 

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { createHash } from 'node:crypto'
+import { existsSync, rmSync } from 'node:fs'
+import { copyFile, rm } from 'node:fs/promises'
+import { constants as fsConstants } from 'node:fs'
 import type { Chain } from '../../chain/index.js'
-import { type BlockRecord, dataFileExists, openSqlite, openSqliteReadonly, type SqliteDb } from '../../storage/index.js'
+import { type BlockRecord, dataFileExists, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
+import { sha256File } from '../../crypto/index.js'
 import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { applyBlock, MIRROR_BUSY_MS, type SkippedBlock } from './apply.js'
@@ -144,8 +146,8 @@ export class QueryMirror {
       if (recs.length === 0) break
       total ??= (index.tip()?.height ?? from) - from + 1
       for (const rec of recs) {
-        const bytes = this.readBlock(rec)
-        if (bytes === undefined) {
+        const copy = await this.copyBlock(rec)
+        if (copy === undefined) {
           // A reorg in another process may be moving the file right now: look again a few times.
           // A file that stays missing or damaged stops the mirror here; it keeps what it has.
           if (++missing > MISSING_RETRIES) { stoppedAt = missingBlock(rec); break }
@@ -153,7 +155,12 @@ export class QueryMirror {
           break
         }
         missing = 0
-        const result = applyBlock(this.path, rec, bytes, o.wait === false ? 0 : MIRROR_BUSY_MS)
+        let result: ReturnType<typeof applyBlock>
+        try {
+          result = applyBlock(this.path, rec, copy, o.wait === false ? 0 : MIRROR_BUSY_MS)
+        } finally {
+          await removeCopy(copy)
+        }
         if (result === 'stale') { await retry('the mirror keeps changing under this sync', { height: rec.height }); break }
         if (result !== 'applied') {
           skipped.push(result.skipped)
@@ -174,19 +181,19 @@ export class QueryMirror {
   }
 
   /**
-   * The block's bytes, checked against its hash. A reorg in another process may be moving it
+   * A private copy of the block's file in the data directory's tmp/, checked against its hash
+   * (streamed: never the whole block in memory). A reorg in another process may be moving it
    * between its height's path and forks/ right now, so both places are tried.
    */
-  private readBlock (rec: BlockRecord): Buffer | undefined {
+  private async copyBlock (rec: BlockRecord): Promise<string | undefined> {
     for (const path of this.chain.dir.wherever(rec.height, rec.hash)) {
-      let bytes: Buffer
+      const copy = tmpBlockPath(this.chain.dir)
       try {
         if (!dataFileExists(path, 'block file')) continue
-        bytes = readFileSync(path)
-      } catch {
-        continue
-      }
-      if (createHash('sha256').update(bytes).digest('hex') === rec.hash) return bytes
+        await copyFile(path, copy, fsConstants.COPYFILE_FICLONE)
+        if (await sha256File(copy) === rec.hash) return copy
+      } catch {}
+      await removeCopy(copy)
     }
     return undefined
   }
@@ -202,6 +209,10 @@ export class QueryMirror {
     }
     return -1
   }
+}
+
+async function removeCopy (copy: string): Promise<void> {
+  for (const f of [copy, `${copy}-journal`]) await rm(f, { force: true })
 }
 
 function missingBlock (rec: BlockRecord): MirrorStop {

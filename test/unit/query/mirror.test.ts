@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { copyFileSync, cpSync, rmSync } from 'node:fs'
+import { copyFileSync, cpSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Chain, importBlock, signImport } from '../../../src/chain/index.js'
@@ -75,6 +75,8 @@ describe('query mirror', () => {
       expect((await rowsOf(chain, sb, 'SELECT qty, typeof(qty) FROM things ORDER BY _height, rowid')).rows).toEqual([[1n, 'integer'], [2n, 'integer'], [3n, 'integer'], ['0042', 'text']])
       expect((await rowsOf(chain, sb, 'SELECT name, type FROM pragma_table_info(\'things\') ORDER BY cid')).rows).toEqual([['_height', 'INTEGER'], ['id', 'INTEGER'], ['name', 'TEXT'], ['qty', ''], ['Colour', 'TEXT']])
       await assertConsistent(chain, mirror)
+      // Blocks are read through private copies in tmp/ (streamed, never whole in memory): none is left.
+      expect(readdirSync(chain.dir.tmpDir)).toEqual([])
     } finally {
       mirror.close()
       chain.close()

@@ -1,0 +1,26 @@
+// Worker thread for imports: the checks of a block that need nothing but its file (hash,
+// structure, manifest) and its signatures against the keys the caller named, so that blocks
+// N+1…N+k are checked on other cores while block N is validated in order and placed.
+import { readBlockFile } from '../block/index.js'
+import { sha256FileSync } from '../crypto/index.js'
+import { serveWorker } from '../util/index.js'
+import { checkExpectedHash, preverify, type Preverified } from './validate/index.js'
+import type { BlockFile } from '../block/index.js'
+
+export interface LoadRequest {
+  /** A private file in tmp/. */
+  path: string
+  seal: string
+  expectedHash?: string
+  maxBytes: number
+  /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
+  keys: Record<string, string>
+}
+export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified }
+
+serveWorker<LoadRequest, LoadReply>(async req => {
+  const hash = sha256FileSync(req.path)
+  checkExpectedHash(hash, req.expectedHash)
+  const file = await readBlockFile(req.path, { maxBytes: req.maxBytes })
+  return { hash, file, verified: preverify(file, hash, req.seal, req.keys) }
+})

@@ -1,0 +1,26 @@
+import { verifyPrevious, verifySeal, type BlockFile } from '../../block/index.js'
+import { parsePublicKey, type PublicKey } from '../../crypto/index.js'
+import type { Preverified } from './types.js'
+
+// Parsed signatory keys, by hex SPKI (a chain has few; parsing one costs more than a verify).
+const parsed = new Map<string, PublicKey>()
+function keyOf (spki: string): PublicKey {
+  let k = parsed.get(spki)
+  if (k === undefined) {
+    k = parsePublicKey(spki)
+    if (parsed.size > 10_000) parsed.clear()
+    parsed.set(spki, k)
+  }
+  return k
+}
+
+/**
+ * Both signatures of a block checked ahead of its turn, with the key `keys` names for its creator
+ * (key id → hex SPKI); check-signatures uses the verdict only if that is the key at the parent.
+ */
+export function preverify (file: BlockFile, hash: string, seal: string, keys: Readonly<Record<string, string>>): Preverified | undefined {
+  const spki = keys[file.header.creator]
+  if (spki === undefined) return undefined
+  const pub = keyOf(spki)
+  return { key: spki, prev: verifyPrevious(pub, file.header), seal: verifySeal(pub, file.header, hash, seal) }
+}
