@@ -5,12 +5,13 @@ import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type UserTable } from '../../../src/block/index.js'
+import { buildBlock, inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, signKeyOp, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type UserTable } from '../../../src/block/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { BtreeUnsupported, PageFile } from '../../../src/block/btree.js'
 import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
 import { CHUNK_ROWS } from '../../../src/block/parallel-roots.js'
 import { toHex } from '../../../src/util/index.js'
+import { fixtureKey } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 /** Deterministic PRNG (mulberry32), so a failure reproduces. */
@@ -214,6 +215,28 @@ describe('fast manifest path against the reference', () => {
 })
 
 describe('reading the reserved tables from the pages (plain verify)', () => {
+  it('reads blocks built from UTF-8 and UTF-16 sources, with key operations and several tables, as SQLite does', async () => {
+    const dir = tmpDir()
+    const alice = fixtureKey('alice')
+    const ops = ['bob', 'carol', 'dave'] as const
+    for (const encoding of ['UTF-8', 'UTF-16le', 'UTF-16be']) {
+      const src = join(dir, `src-${encoding}.db`)
+      makeDb(src, 1024, encoding, 7, 20)
+      const built = await buildBlock({
+        source: src, output: join(dir, `block-${encoding}.db`), key: alice, chainId: 'aa'.repeat(32), height: 3, previousHash: 'bb'.repeat(32),
+        timestamp: '2026-03-01T10:00:00.000Z', maxBytes: 1 << 26, description: 'é — ünïcode 😀', keyOps: ops.map(n => signKeyOp(alice, 'aa'.repeat(32), 'A', fixtureKey(n).publicKey))
+      })
+      const full = await readBlockFile(built.path, { maxBytes: 1 << 26, quickCheck: false, checkManifest: false })
+      const pages = readBlockPages(built.path, 1 << 26)
+      expect(pages, encoding).toBeDefined()
+      expect({ ...pages, userTables: [] }).toEqual({ ...full, userTables: [] })
+      expect(pages?.keyOps).toHaveLength(3)
+      expect(pages?.tables.length).toBe(TABLES.length)
+      // The same bytes given whole (a small block verify has read once).
+      expect(readBlockPages(built.path, 1 << 26, readFileSync(built.path))).toEqual(pages)
+    }
+  })
+
   it('gives what the SQLite read gives for every fixture, or leaves the block to it', async () => {
     const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'blocks')
     let same = 0
