@@ -98,8 +98,10 @@ class LeafWriter {
     const rowidLo = lastVarintLo()
     const nf = this.parseHeader(buf, at, len)
     if (nf > ncols) throw new BtreeUnsupported('record has more fields than the table')
-    // Room for the worst case: every value an 8-byte number, text growing 3/2 from UTF-16.
-    const o = this.tree.begin(5 + 9 * ncols + 2 * len)
+    // Room for the worst case: every value an 8-byte number, and text growing threefold (each byte
+    // of invalid UTF-8 becomes U+FFFD, 3 bytes; UTF-16 grows at most 3/2).
+    const max = 5 + 9 * ncols + 3 * len
+    const o = this.tree.begin(max)
     const m = this.tree.bytes
     m[o] = 0x00
     put32(m, o + 1, ncols)
@@ -118,6 +120,7 @@ class LeafWriter {
         w = this.value(buf, this.types[f] ?? 0, this.offs[f] ?? 0, plan.real[c] === true, m, w)
       }
     }
+    if (w - o > max) throw new BtreeUnsupported('row encoding larger than the room reserved for it')
     this.tree.commit(w - o)
     if (this.onRows !== undefined && (this.tree.size & 0xfff) === 0) this.onRows(0x1000)
   }
@@ -204,9 +207,7 @@ class LeafWriter {
         return w + 5 + n
       }
       // Not valid UTF-8: better-sqlite3's decoding replaces the bad sequences.
-      const len = m.write(buf.toString('utf8', s, s + n), w + 5, 'utf8')
-      m.writeUInt32BE(len, w + 1)
-      return w + 5 + len
+      return this.writeString(buf.toString('utf8', s, s + n), m, w)
     }
     // UTF-16: SQLite converts to UTF-8, which only matches ours for well-formed text.
     if ((n & 1) !== 0) throw new BtreeUnsupported('odd UTF-16 text length')
@@ -219,7 +220,13 @@ class LeafWriter {
       str = buf.toString('utf16le', s, s + n)
     }
     if (!str.isWellFormed()) throw new BtreeUnsupported('UTF-16 text with a lone surrogate')
+    return this.writeString(str, m, w)
+  }
+
+  /** A decoded string as TEXT's length and UTF-8 bytes (all of them, or BtreeUnsupported). */
+  private writeString (str: string, m: Buffer, w: number): number {
     const len = m.write(str, w + 5, 'utf8')
+    if (len !== Buffer.byteLength(str, 'utf8')) throw new BtreeUnsupported('text does not fit the room reserved for it')
     m.writeUInt32BE(len, w + 1)
     return w + 5 + len
   }

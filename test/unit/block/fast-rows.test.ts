@@ -195,6 +195,22 @@ describe('fast manifest path against the reference', () => {
     }
   })
 
+  it('gives the reference root for long invalid UTF-8 text (each bad byte becomes a 3-byte U+FFFD)', () => {
+    const path = join(dir, 'bad-utf8.db')
+    const db = new Database(path)
+    db.exec('CREATE TABLE t (a TEXT, b)')
+    const ins = db.prepare("INSERT INTO t VALUES (CAST(? AS TEXT), ?)")
+    // Enough rows that some leaf ends near the end of the hashing buffer, whatever its slack.
+    db.transaction(() => { for (let i = 0; i < 400; i++) ins.run(Buffer.alloc(3000 + i * 7, 0xff), i) })()
+    const [t] = inspectSchema(db, 'input').userTables
+    if (t === undefined) throw new Error('no table')
+    const plan = planFastTable(db, t)
+    if (plan === undefined) throw new Error('no plan')
+    const r = fastTableRoot(path, plan)
+    expect({ rows: r.rows, root: toHex(r.root) }).toEqual(tableRoot(db, t))
+    db.close()
+  })
+
   it('refuses what it cannot read with certainty: a WAL file, a page reached twice', () => {
     const wal = join(dir, 'wal.db')
     const db = new Database(wal)
