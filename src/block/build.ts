@@ -4,7 +4,7 @@ import { sha256File, type SigningKey } from '../crypto/index.js'
 import { isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
 import { BlockError, checkRegularInput } from './errors.js'
-import { headerToMeta, type BlockHeader, type GenesisParams } from './header.js'
+import { headerToMeta, type BlockHeader, type DaisyCommitment, type GenesisParams } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import type { Manifest } from './manifest.js'
 import { computeManifestParallel, countRows, type TableRootPool } from './parallel-roots.js'
@@ -28,6 +28,8 @@ export interface BuildBlockOptions {
   creatorName?: string
   description?: string
   genesis?: GenesisParams
+  /** With `genesis`: the Daisy chain this one continues (petal adopt-daisy). */
+  daisy?: DaisyCommitment
   /** Endorsements to write into `_keys`, in addition to any rows the source already has. */
   keyOps?: KeyOpRow[]
   /** Drop the source's own `_keys` rows and write only `keyOps` (re-sealing an orphaned block). */
@@ -176,7 +178,8 @@ function writeReserved (db: Db, o: BuildBlockOptions, keyOps: KeyOpRow[], manife
       rowsRoot: manifest.rowsRoot,
       creatorName: o.creatorName,
       description: o.description,
-      genesis: o.genesis
+      genesis: o.genesis,
+      ...(o.genesis !== undefined && o.daisy !== undefined ? { daisy: o.daisy } : {})
     }
     const insMeta = db.prepare('INSERT INTO _meta (key, value) VALUES (?, ?)')
     for (const [k, v] of headerToMeta(header)) insMeta.run(k, v)

@@ -10,6 +10,24 @@ export interface GenesisParams {
   maxReorgDepth: number
 }
 
+/**
+ * What the genesis of a chain that continues a Daisy chain (`petal adopt-daisy`) commits to
+ * (docs/block-format.md "Adopting a Daisy chain"): the Daisy chain's last block and its definition.
+ */
+export interface DaisyCommitment {
+  /** `_meta.DaisyGenesisHash`: the Daisy chain's genesis hash (its chain id) */
+  genesisHash: string
+  /** `_meta.DaisyChainParams`: hex SHA-256 of Daisy's chainparams.json bytes, or `default` (no file: Daisy's default chain) */
+  chainParams: string
+  /** `_meta.DaisyTipHeight` */
+  tipHeight: number
+  /** `_meta.DaisyTipHash`: hash of the Daisy block the new chain continues */
+  tipHash: string
+}
+
+/** The `_meta` keys of a DaisyCommitment, allowed in a v2 genesis only, all four or none. */
+export const DAISY_META_KEYS = ['DaisyGenesisHash', 'DaisyChainParams', 'DaisyTipHeight', 'DaisyTipHash'] as const
+
 /** The parsed `_meta` of a block. */
 export interface BlockHeader {
   version: 1 | 2
@@ -31,9 +49,11 @@ export interface BlockHeader {
   creatorName?: string
   description?: string
   genesis?: GenesisParams
+  /** A genesis that continues a Daisy chain: what it commits to. */
+  daisy?: DaisyCommitment
 }
 
-const V2_KEYS = new Set(['Version', 'ChainId', 'Height', 'PreviousBlockHash', 'PreviousBlockHashSignature', 'CreatorPublicKey', 'Timestamp', 'RowsRoot', 'Creator', 'Description', 'QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth'])
+const V2_KEYS = new Set<string>(['Version', 'ChainId', 'Height', 'PreviousBlockHash', 'PreviousBlockHashSignature', 'CreatorPublicKey', 'Timestamp', 'RowsRoot', 'Creator', 'Description', 'QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth', ...DAISY_META_KEYS])
 const MAX_TEXT = 4096
 
 function bad (key: string, why: string): BlockError {
@@ -83,13 +103,29 @@ export function headerFromMeta (meta: ReadonlyMap<string, string>): BlockHeader 
       maxBlockBytes: parseCount('MaxBlockBytes', meta.get('MaxBlockBytes'), bytes.min, bytes.max),
       maxReorgDepth: parseCount('MaxReorgDepth', meta.get('MaxReorgDepth'), depth.min, depth.max)
     }
+    const daisy = parseDaisyCommitment(meta)
+    if (daisy !== undefined) header.daisy = daisy
   } else {
     const chainId = meta.get('ChainId') ?? ''
     if (!isHash(chainId)) throw bad('ChainId', 'is not 64 lower-case hex digits')
     header.chainId = chainId
-    for (const k of ['QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth']) if (meta.has(k)) throw bad(k, 'is only allowed in a genesis block')
+    for (const k of ['QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth', ...DAISY_META_KEYS]) if (meta.has(k)) throw bad(k, 'is only allowed in a genesis block')
   }
   return header
+}
+
+function parseDaisyCommitment (meta: ReadonlyMap<string, string>): DaisyCommitment | undefined {
+  const present = DAISY_META_KEYS.filter(k => meta.has(k))
+  if (present.length === 0) return undefined
+  const missing = DAISY_META_KEYS.find(k => !meta.has(k))
+  if (missing !== undefined) throw bad(missing, `is missing (a genesis that continues a Daisy chain has all of ${DAISY_META_KEYS.join(', ')})`)
+  const genesisHash = meta.get('DaisyGenesisHash') ?? ''
+  if (!isHash(genesisHash)) throw bad('DaisyGenesisHash', 'is not 64 lower-case hex digits')
+  const tipHash = meta.get('DaisyTipHash') ?? ''
+  if (!isHash(tipHash)) throw bad('DaisyTipHash', 'is not 64 lower-case hex digits')
+  const chainParams = meta.get('DaisyChainParams') ?? ''
+  if (chainParams !== 'default' && !isHash(chainParams)) throw bad('DaisyChainParams', 'is neither 64 lower-case hex digits nor "default"')
+  return { genesisHash, chainParams, tipHeight: parseCount('DaisyTipHeight', meta.get('DaisyTipHeight'), 0, Number.MAX_SAFE_INTEGER), tipHash }
 }
 
 function parseV1 (meta: ReadonlyMap<string, string>): BlockHeader {
@@ -114,6 +150,9 @@ export function headerToMeta (h: BlockHeader): Array<[string, string]> {
   if (h.description !== undefined) rows.push(['Description', h.description])
   if (h.genesis !== undefined) {
     rows.push(['QuorumRule', h.genesis.quorumRule], ['MaxBlockBytes', String(h.genesis.maxBlockBytes)], ['MaxReorgDepth', String(h.genesis.maxReorgDepth)])
+  }
+  if (h.daisy !== undefined) {
+    rows.push(['DaisyGenesisHash', h.daisy.genesisHash], ['DaisyChainParams', h.daisy.chainParams], ['DaisyTipHeight', String(h.daisy.tipHeight)], ['DaisyTipHash', h.daisy.tipHash])
   }
   return rows
 }

@@ -13,7 +13,7 @@ export { neutraliseModules, openBlockReadonly, hardenReadonly, guardSqlite, quot
 export { compareNames, readSchemaObjects, inspectSchema, affinityOf, type UserTable, type Affinity } from './schema.js'
 export { encodeRow, type SqlValue } from './row-codec.js'
 export { canonicalOrder, canonicalRowsSql, tableRoot, hashRows, rowsRootOf, computeManifest, type TableEntry } from './manifest.js'
-export { headerToMeta, type GenesisParams, type BlockHeader } from './header.js'
+export { headerFromMeta, headerToMeta, type GenesisParams, type BlockHeader, type DaisyCommitment } from './header.js'
 export { parseKeyOpRow, type KeyOp, type KeyOpRow } from './keyops.js'
 export { prevMessage, sealMessage, keyOpMessage, signPrevious, verifyPrevious, signSeal, verifySeal, signKeyOp, verifyKeyOp, type SealedFields } from './signing.js'
 export { readBlockFile, type BlockFile } from './read.js'

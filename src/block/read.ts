@@ -39,6 +39,11 @@ export interface ReadBlockOptions {
   signal?: AbortSignal
   /** Counts the work: one pass over the file for quick_check, one for the manifest's rows. */
   meter?: WorkMeter
+  /**
+   * v1 blocks carry no `_tables`: compute their entries (row counts and Merkle roots) from the
+   * content, so the index and the query catalog hold them as for v2 (default false).
+   */
+  v1Tables?: boolean
 }
 
 /**
@@ -58,6 +63,9 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
       m?.stage('hashing rows', sqlite.size)
       if (options.knownTables === undefined) await checkTableRoots(db, file, options.pool, options.signal, m)
       else checkKnownRoots(file, options.knownTables)
+    }
+    if (file.header.version === 1 && options.v1Tables === true) {
+      for (const t of file.userTables) file.tables.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, options.pool, options.signal) })
     }
     if (options.quickCheck !== false || options.checkManifest !== false) m?.finish()
     return file

@@ -165,8 +165,9 @@ function checkReserved (db: Db, table: string, r: { name: string, sql: string },
   } else if (table === '_keys') {
     if (names.join() !== KEYS_COLUMNS.join() || !cols.every(c => textish(c.type))) throw wrongShape(`expected columns (${KEYS_COLUMNS.join(', ')})`)
     const pk = cols.filter(c => c.pk > 0).sort((a, b) => a.pk - b.pk).map(c => c.name.toLowerCase()).join()
-    // Without this key one signer could fill a quorum alone (Daisy defect C2).
-    if (pk !== 'pubkey_hash,sigkey_hash') throw wrongShape('PRIMARY KEY (pubkey_hash, sigkey_hash) is required')
+    // Without this key one signer could fill a quorum alone (Daisy defect C2). Daisy never required
+    // it, so a v1 block may lack it: the v1 chain check reports a signer counted twice instead.
+    if (pk !== 'pubkey_hash,sigkey_hash' && version !== 1) throw wrongShape('PRIMARY KEY (pubkey_hash, sigkey_hash) is required')
   } else {
     if (version === 1) throw wrongShape('v1 blocks have no _tables')
     if (names.join() !== 'name,sql,rows,root') throw wrongShape('expected columns (name, sql, rows, root)')

@@ -58,7 +58,8 @@ export class Chain {
       // A crashed writer leaves a journal or a file above the tip. Repair now, so that readers
       // never see files that disagree with the index; a live writer holds the lock and is left be.
       const tip = index.tip()
-      if (existsSync(dir.journal) || (tip !== undefined && existsSync(dir.blockPath(tip.height + 1))) || (tip !== undefined && index.tree.size !== tip.height + 1)) {
+      // (Above the tip of a Daisy directory's state are Daisy's newer blocks, not a crashed import.)
+      if (existsSync(dir.journal) || (tip !== undefined && dir.daisySource === undefined && existsSync(dir.blockPath(tip.height + 1))) || (tip !== undefined && index.tree.size !== tip.height + 1)) {
         if (options.readonly !== true) index.tryWriteLockSync(() => { recover(chain) })
         else repairQuietly(dir, params, options)
       }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildBlock, GENESIS_PREVIOUS_HASH, signKeyOp } from '../block/index.js'
-import type { SigningKey } from '../crypto/index.js'
+import { parsePublicKey, type SigningKey } from '../crypto/index.js'
 import {
   DataDir, IndexDb, StorageError, placeBlock, sealPathOf, tmpBlockPath, writeChainParams,
   type ChainParams, type NewChainInput
@@ -15,8 +15,9 @@ import { blockRecordOf } from './block-record.js'
 
 // What may already be in a directory that gets a new chain: the operator's keys and node identity,
 // a README (the repository's blocks/ has one),
+// the Daisy history and its state that adopt-daisy puts there before its genesis (it replaces them),
 // and leftovers of an initialisation that crashed before writing chainparams.json.
-const KEEP = new Set(['keystore', 'node.key', 'README.md', '.gitkeep'])
+const KEEP = new Set(['keystore', 'node.key', 'README.md', '.gitkeep', 'daisy', 'daisy-state'])
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm'])
 
 /** Make `dir` ready for a new chain: create it, or check it holds nothing but keys, node.key and leftovers of a crashed init (removed). */
@@ -61,7 +62,8 @@ export async function createChain (root: string, input: NewChainInput, key: Sign
       creatorName: input.creator === '' ? undefined : input.creator,
       description: input.description === '' ? undefined : input.description,
       genesis: input.consensus,
-      keyOps: [signKeyOp(key, '', 'A', key.publicKey)],
+      daisy: input.daisy,
+      keyOps: [signKeyOp(key, '', 'A', key.publicKey), ...(input.signatories ?? []).filter(k => k.id !== key.id).map(k => signKeyOp(key, '', 'A', parsePublicKey(k.publicKey)))],
       replaceKeyOps: true,
       maxBytes: input.consensus.maxBlockBytes,
       pool: options.hashPool,

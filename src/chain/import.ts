@@ -1,6 +1,6 @@
 import { copyFile, rename, rm, stat } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
-import { BlockError, checkRegularInput } from '../block/index.js'
+import { BlockError, checkRegularInput, verifySeal } from '../block/index.js'
 import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
 import { WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
@@ -37,6 +37,27 @@ export interface LoadedBlock {
   readonly tmp: string
   /** Counts the storing stage, when the caller asked for progress. */
   readonly meter?: WorkMeter
+}
+
+/**
+ * A v1 (Daisy) block never extends a v2 chain; its seal is checked first, so the refusal says
+ * whether the block is authentic: with its signer's key as this chain knows it (an adopted
+ * chain's signatories are Daisy's) or as the block's own `_keys` adds it.
+ */
+function refuseV1 (chain: Chain, c: Candidate): never {
+  const h = c.file.header
+  const key = chain.keysAt(chain.tip()).get(h.creator)?.publicKey ?? c.file.keyOps.find(r => r.keyId === h.creator)?.publicKey
+  const what = `${c.hash} is a v1 (Daisy) block signed by ${h.creator}`
+  const hint = 'a v2 chain takes no v1 block: read a Daisy directory with `petal --dir DAISY_DIR status` (verify, blocks, query…), or continue its chain with `petal adopt-daisy DAISY_DIR --dir NEW`'
+  if (key === undefined) {
+    throw new BlockError('UNSUPPORTED_VERSION', `${what}, a key this chain does not know, so its seal cannot be checked; nothing was imported`, { hint })
+  }
+  if (!verifySeal(key, h, c.hash, c.seal)) {
+    throw new BlockError('BAD_SEAL', `the seal given with block ${c.hash}, a v1 (Daisy) block, does not verify with its signer's key ${h.creator} (checked over the raw block hash, as Daisy signs); nothing was imported`, {
+      details: { height: h.height, hash: c.hash }, hint: 'give the seal Daisy recorded for this block (daisy.db, column hash_signature)'
+    })
+  }
+  throw new BlockError('UNSUPPORTED_VERSION', `${what}, and its seal verifies; nothing was imported`, { hint })
 }
 
 /**
@@ -95,6 +116,7 @@ export async function discardLoaded (b: Pick<LoadedBlock, 'tmp'>): Promise<void>
 /** The locked half of an import, one block on its own: known (or repaired), extended, side or reorg. */
 export async function acceptLoaded (chain: Chain, b: LoadedBlock, options: LockOptions = {}): Promise<ImportResult> {
   const c = b.candidate
+  if (c.file.header.version === 1) refuseV1(chain, c)
   const known = chain.index.byHash(c.hash)
   if (known !== undefined) {
     // A good copy of a block stored here: if the stored file is damaged or missing, put it back.

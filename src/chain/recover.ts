@@ -21,7 +21,8 @@ export function recover (chain: Chain): void {
     removeJournal(dir)
   }
   const tip = index.tip()
-  if (tip !== undefined) {
+  // The derived state of a Daisy directory: the files above the tip are Daisy's own, never removed.
+  if (tip !== undefined && dir.daisySource === undefined) {
     const stale = dir.blockPath(tip.height + 1)
     if (existsSync(stale) || existsSync(sealPathOf(stale))) {
       removeBlock(stale)

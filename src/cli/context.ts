@@ -1,10 +1,10 @@
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { TableRootPool } from '../block/index.js'
-import { Chain } from '../chain/index.js'
-import type { SigningKey } from '../crypto/index.js'
-import { DataDir, Keystore } from '../storage/index.js'
+import { Chain, updateDaisyState, type DaisyStateReport } from '../chain/index.js'
+import { sha256Hex, type SigningKey } from '../crypto/index.js'
+import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore } from '../storage/index.js'
 import { createLogger, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
@@ -12,6 +12,7 @@ import { readInputFile } from './input.js'
 
 export interface GlobalOptions {
   dir?: string
+  state?: string
   json?: boolean
   key?: string
   passphraseFile?: string
@@ -29,17 +30,37 @@ export interface CliIO {
 }
 
 
+/** Commands that work on a Daisy directory (read-only; docs/daisy.md). */
+const DAISY_COMMANDS = new Set(['status', 'verify', 'blocks', 'block', 'signers', 'query', 'serve'])
+
+/** A Daisy directory given as --dir, and where Petal keeps its derived state of it. */
+export interface DaisyTarget { dir: string, state: string }
+
+/**
+ * Where Petal keeps its state of a Daisy directory unless --state says: beside it when it is the
+ * daisy/ of an adopted chain (adopt-daisy wrote daisy-state/ there), else
+ * ~/.petal/daisy-state/<first 16 hex digits of sha256(its real path)>.
+ */
+export function defaultDaisyState (daisyDir: string): string {
+  const beside = join(dirname(daisyDir), 'daisy-state')
+  if (basename(daisyDir) === 'daisy' && existsSync(join(beside, DAISY_SOURCE_FILE))) return beside
+  return resolve(homedir(), '.petal', 'daisy-state', sha256Hex(realpathSync(daisyDir)).slice(0, 16))
+}
+
 /** Everything a command needs: resolved data directory, output, logger, keys, cancellation. */
 export class CliContext {
-  readonly dir: string
+  private dataRoot: string
+  /** Set when --dir is a Daisy directory: the command then runs on its derived state (`dir`). */
+  daisy: DaisyTarget | undefined
   readonly out: Output
   readonly logger: Logger
   private readonly closers: Array<() => void | Promise<void>> = []
   private readonly bars: Progress[] = []
   private pool: TableRootPool | undefined
 
-  constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn') {
-    this.dir = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
+  /** `command`: the command's name (`status`, `keys import`), for what a Daisy directory allows. */
+  constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn', readonly command = '') {
+    this.dataRoot = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
     // Whatever the command prints takes a progress line off the terminal first (it is redrawn
     // below at its next update), so that a log line or a result never lands in the middle of it.
     const stdout = (s: string): void => { this.clearProgress(); io.stdout(s) }
@@ -49,6 +70,9 @@ export class CliContext {
     if (!isLogLevel(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LOG_LEVELS.join(', ')}`)
     this.logger = createLogger(r => { stderr(formatLogRecord(r) + '\n') }, level)
   }
+
+  /** The data directory; for a Daisy directory, Petal's derived state of it (see `daisy`). */
+  get dir (): string { return this.dataRoot }
 
   get dataDir (): DataDir { return new DataDir(this.dir) }
 
@@ -63,12 +87,45 @@ export class CliContext {
    * (a file, or a stream such as `<(pass show petal)`, read without blocking so Ctrl-C works).
    */
   async prepare (): Promise<void> {
+    await this.prepareDaisy()
     const file = this.opts.passphraseFile
     if (file === undefined) return
     const text = (await readInputFile(file, '--passphrase-file', this.signal, 64 * 1024)).toString('utf8').replace(/\r?\n$/, '')
     // An empty file would silently mean "no encryption": a user who names a file wants one.
     if (text === '') throw new UsageError(`--passphrase-file ${file} is empty`, 'write the passphrase into it, or leave the flag out to store keys unencrypted')
     this.passphraseText = text
+  }
+
+  /**
+   * --dir names a Daisy directory: allow only the commands that read, switch the data directory to
+   * the derived state (--state), and bring that state up to date (verify checks for itself).
+   */
+  private async prepareDaisy (): Promise<void> {
+    const state = this.opts.state
+    if (!isDaisyDir(this.dataRoot)) {
+      if (state !== undefined) throw new UsageError('--state applies to a Daisy data directory', `${this.dataRoot} is not one (no daisy.db, no blocks/0000/block_00000000.db)`)
+      return
+    }
+    if (!DAISY_COMMANDS.has(this.command)) {
+      throw new DaisyError('DAISY_READ_ONLY', `${this.dataRoot} is a Daisy data directory: Petal reads it (${[...DAISY_COMMANDS].join(', ')}) and never writes it, so \`petal ${this.command}\` cannot run on it`, {
+        hint: `\`petal adopt-daisy ${this.dataRoot} --dir NEW\` makes a Petal chain that continues the Daisy chain; run writing commands there`, details: { command: this.command }
+      })
+    }
+    this.daisy = { dir: this.dataRoot, state: resolve(state ?? defaultDaisyState(this.dataRoot)) }
+    this.dataRoot = this.daisy.state
+    if (this.command !== 'verify') await this.refreshDaisy()
+  }
+
+  /** Check and index the Daisy blocks the derived state does not have yet. */
+  async refreshDaisy (): Promise<DaisyStateReport> {
+    const daisy = this.daisy
+    if (daisy === undefined) throw new Error('refreshDaisy: --dir is not a Daisy directory')
+    const bar = this.progress('Daisy index')
+    try {
+      return await updateDaisyState(daisy.dir, daisy.state, { logger: this.logger, hashPool: this.hashPool(), signal: this.signal, onProgress: p => { bar.update(p) } })
+    } finally {
+      bar.end()
+    }
   }
 
   /** The passphrase for encrypted keys: --passphrase-file, else $PETAL_PASSPHRASE. Never a flag value. */

@@ -1,4 +1,7 @@
-import type { Chain } from '../chain/index.js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { ADOPTED_HISTORY_DIR, ADOPTED_STATE_DIR, Chain, updateDaisyState } from '../chain/index.js'
+import { DAISY_SOURCE_FILE } from '../storage/index.js'
 import { syncQueryMirror } from '../query/index.js'
 import { isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
@@ -25,5 +28,22 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
     bar?.end()
     if (isPetalError(err) && err.code === 'ABORTED') throw err
     ctx.logger.warn('the query mirror was not updated; the next query will catch up', { error: err })
+  }
+}
+
+/**
+ * In a chain that continues a Daisy chain (adopt-daisy): bring the index and the query mirror of
+ * its Daisy history (daisy/ → daisy-state/) up to date, so a query sees the old blocks with the
+ * new. Cheap when they are: the history never changes after the adoption.
+ */
+export async function syncHistoryMirror (ctx: CliContext): Promise<void> {
+  const state = join(ctx.dir, ADOPTED_STATE_DIR)
+  if (!existsSync(join(state, DAISY_SOURCE_FILE))) return
+  await updateDaisyState(join(ctx.dir, ADOPTED_HISTORY_DIR), state, { logger: ctx.logger, hashPool: ctx.hashPool(), signal: ctx.signal })
+  const history = Chain.open(state, { logger: ctx.logger })
+  try {
+    await syncQueryMirror(history, { signal: ctx.signal })
+  } finally {
+    history.close()
   }
 }

@@ -19,7 +19,8 @@ export function newProgram (io: Pick<CliIO, 'stdout' | 'stderr'>): Command {
   return new Command('petal')
     .description('Petal: a proof-of-authority blockchain whose blocks are SQLite databases')
     .version('0.1.0')
-    .option('-d, --dir <path>', 'data directory (default: $PETAL_DIR or ~/.petal)')
+    .option('-d, --dir <path>', 'data directory (default: $PETAL_DIR or ~/.petal); a Daisy data directory is read, never written (docs/daisy.md)')
+    .option('--state <path>', 'with a Daisy --dir: where Petal keeps its index and query mirror of it (default: ~/.petal/daisy-state/<hash of its path>)')
     .option('--json', 'machine-readable output (one JSON document per line)')
     .option('-k, --key <id>', 'signing key id or unique prefix (default: the keystore default)')
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted keys (or set PETAL_PASSPHRASE)')
@@ -42,7 +43,7 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     const cmd = args.at(-1)
     if (!(cmd instanceof Command)) throw new TypeError('an action was called without its command')
     const level = typeof defaultLogLevel === 'function' ? defaultLogLevel(cmd.opts()) : defaultLogLevel
-    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signal, level)
+    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signal, level, commandPath(cmd).replace(/^petal /, ''))
     try {
       await ctx.prepare()
       // The one untyped boundary: each command declares the argument types commander gives it.

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { CONSENSUS_BOUNDS, isQuorumRule, QUORUM_RULES, type GenesisParams, type QuorumRule } from '../block/index.js'
+import { CONSENSUS_BOUNDS, isQuorumRule, QUORUM_RULES, type DaisyCommitment, type GenesisParams, type QuorumRule } from '../block/index.js'
 import { errorCode, errorMessage, isHash, isNotFound, isRecord, isStringArray, parseJson, parseRfc3339, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { checkDataFile } from './data-file.js'
@@ -31,6 +31,10 @@ export interface NewChainInput {
   bootstrapPeers: string[]
   genesisDb?: string
   consensus: GenesisParams
+  /** The Daisy chain the new chain continues (petal adopt-daisy), committed to in its genesis. */
+  daisy?: DaisyCommitment
+  /** Key ids the genesis adds besides its creator's (adopt-daisy: the Daisy chain's active signatories), with their public keys (hex SPKI). */
+  signatories?: Array<{ id: string, publicKey: string }>
 }
 
 export const DEFAULT_CONSENSUS: GenesisParams = { quorumRule: 'daisy-capped', maxBlockBytes: 64 * 1024 * 1024, maxReorgDepth: 100 }

@@ -92,3 +92,52 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
 }
 
 registerErrorClass(StorageError, 'the data directory, its index or its keystore cannot be used as asked', STORAGE_ERROR_DOCS)
+
+export const DAISY_ERROR_CODES = [
+  'DAISY_DB_MISSING',
+  'DAISY_DB_INVALID',
+  'DAISY_CHAINPARAMS_INVALID',
+  'DAISY_BLOCK_MISSING',
+  'DAISY_HASH_MISMATCH',
+  'DAISY_BROKEN_LINK',
+  'DAISY_GENESIS_MISMATCH',
+  'DAISY_READ_ONLY',
+  'DAISY_STATE_FOREIGN',
+  'DAISY_ADOPTION_MISMATCH'
+] as const
+
+export type DaisyErrorCode = typeof DAISY_ERROR_CODES[number]
+
+/** `details` of each code: `height` names the Daisy block, `path` the file, where there is one. */
+export interface DaisyErrorDetails {
+  DAISY_DB_MISSING: { path: string }
+  DAISY_DB_INVALID: { path: string, height?: number }
+  DAISY_CHAINPARAMS_INVALID: { path: string }
+  DAISY_BLOCK_MISSING: { height: number, path: string }
+  DAISY_HASH_MISMATCH: { height: number, path: string, hash: string, expected: string }
+  DAISY_BROKEN_LINK: { height: number, parent: string, expected: string }
+  DAISY_GENESIS_MISMATCH: { hash: string, expected: string }
+  DAISY_READ_ONLY: { command: string }
+  DAISY_STATE_FOREIGN: { state: string, source: string }
+  DAISY_ADOPTION_MISMATCH: { field: string }
+}
+
+/** A Daisy data directory (daisy.db, chainparams.json, blocks/) is damaged or cannot be used as asked. */
+export class DaisyError<C extends DaisyErrorCode = DaisyErrorCode> extends PetalError<C, DaisyErrorDetails[C]> {
+  static readonly codes = DAISY_ERROR_CODES
+}
+
+export const DAISY_ERROR_DOCS: Readonly<Record<DaisyErrorCode, CodeDoc>> = {
+  DAISY_DB_MISSING: { meaning: 'a directory laid out as Daisy\'s (blocks/0000/block_00000000.db) has no daisy.db, where Daisy keeps each block\'s hash and its seal (the block-hash signature, found nowhere else)', hint: 'restore daisy.db from a backup of the Daisy directory; `petal --dir DIR verify` then checks it' },
+  DAISY_DB_INVALID: { meaning: 'daisy.db cannot be read, lacks Daisy\'s blockchain table, or its heights do not run 0, 1, 2, … (the message names the height)', hint: 'restore daisy.db from a backup of the Daisy directory' },
+  DAISY_CHAINPARAMS_INVALID: { meaning: 'the Daisy directory\'s chainparams.json is not Daisy\'s chain definition (JSON with genesis_block_hash and genesis_block_hash_signature)', hint: 'restore the chainparams.json the chain was created or pulled with (a Daisy directory of the default chain has none)' },
+  DAISY_BLOCK_MISSING: { meaning: 'daisy.db lists a block whose file is not in blocks/ (the message names the height and the path)', hint: 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)' },
+  DAISY_HASH_MISMATCH: { meaning: 'a block file of the Daisy directory does not hash to the hash daisy.db records for its height: the file was changed or replaced', hint: 'put the original file back from a backup or another Daisy node; Petal never rewrites Daisy\'s files' },
+  DAISY_BROKEN_LINK: { meaning: 'a Daisy block\'s PreviousBlockHash (or daisy.db\'s prev_hash) is not the hash of the block below it: the chain is broken at that height', hint: 'the blocks from that height up do not belong to this chain: restore them from a backup or another Daisy node' },
+  DAISY_GENESIS_MISMATCH: { meaning: 'the Daisy directory\'s genesis block is not the one its chainparams.json (or, without one, Daisy\'s default chain) names', hint: 'put back the chainparams.json this chain was created with, or the genesis block it names' },
+  DAISY_READ_ONLY: { meaning: 'the command writes to its data directory, and Daisy directories are only read', hint: '`petal adopt-daisy DAISY_DIR --dir NEW` makes a Petal chain that continues the Daisy chain; run writing commands there' },
+  DAISY_STATE_FOREIGN: { meaning: 'the --state directory holds Petal\'s derived state of another Daisy directory or is a Petal data directory', hint: 'give a --state of its own to each Daisy directory (or leave --state out for the default)' },
+  DAISY_ADOPTION_MISMATCH: { meaning: 'an adopted chain\'s genesis commits to a Daisy history (tip hash, height, chain parameters) that its daisy/ directory does not hold', hint: 'put back the daisy/ directory adopt-daisy wrote (a copy of the Daisy directory it verified)' }
+}
+
+registerErrorClass(DaisyError, 'a Daisy data directory is damaged or cannot be used as asked', DAISY_ERROR_DOCS)

@@ -7,8 +7,8 @@
  * branch wins. With block, the only importer of better-sqlite3.
  * @module
  */
-export { StorageError } from './errors.js'
-export { DataDir, sealPathOf } from './layout.js'
+export { StorageError, DaisyError } from './errors.js'
+export { DataDir, sealPathOf, DAISY_SOURCE_FILE } from './layout.js'
 export { DEFAULT_CONSENSUS, chainParamsToJson, parseChainParams, readChainParams, writeChainParams, parseNewChainInput, type ChainParams, type NewChainInput } from './chainparams.js'
 export { IndexDb, type LockOptions } from './index-db.js'
 export type { BlockRecord, KeyOpRecord, SignerRecord, TableRecord } from './index-records.js'
@@ -21,3 +21,4 @@ export type { CheckpointRecord } from './checkpoint-table.js'
 export { describeWriter } from './writer-record.js'
 export { checkDataFile, dataFileExists } from './data-file.js'
 export { systemFailure } from './system-error.js'
+export { DaisyDb, DaisyDir, DAISY_DEFAULT_CHAIN, isDaisyDir, readDaisyChainParams, readDaisyPrivateKeys, type DaisyBlockRow, type DaisyChainParams } from './daisy-dir.js'

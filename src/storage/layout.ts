@@ -1,14 +1,41 @@
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { isNotFound, isRecord, parseJson } from '../util/index.js'
+import { DaisyError } from './errors.js'
+
+/** In the derived state of a Daisy directory: names that directory (docs/daisy.md). */
+export const DAISY_SOURCE_FILE = 'daisy-source.json'
 
 /**
  * Paths inside a data directory (docs/data-directory.md). The canonical chain uses Daisy's sharded
  * names: height h lives in `%04x(h / 65536)/block_%08x(h).db`, its seal beside it as `.sig`.
  */
 export class DataDir {
+  private source: string | null | undefined
+
   constructor (readonly root: string) {}
 
+  /**
+   * The Daisy directory this is the derived state of (its daisy-source.json), else undefined. Its
+   * canonical block files are Daisy's, under that directory's blocks/, and are never written.
+   */
+  get daisySource (): string | undefined {
+    if (this.source === undefined) {
+      const named = readDaisySource(join(this.root, DAISY_SOURCE_FILE))
+      // A relative name (an adopted chain's daisy-state/ → ../daisy) moves with the directory.
+      this.source = named === null ? null : resolve(this.root, named)
+    }
+    return this.source ?? undefined
+  }
+
+  /** Where the canonical block files are: the root, or a Daisy directory's blocks/. */
+  get blocksRoot (): string {
+    const daisy = this.daisySource
+    return daisy === undefined ? this.root : join(daisy, 'blocks')
+  }
+
   shardDir (height: number): string {
-    return join(this.root, Math.floor(height / 65536).toString(16).padStart(4, '0'))
+    return join(this.blocksRoot, Math.floor(height / 65536).toString(16).padStart(4, '0'))
   }
 
   blockPath (height: number): string {
@@ -37,6 +64,21 @@ export class DataDir {
   get journal (): string { return join(this.root, 'journal.json') }
   /** Rows acknowledged by the ingest service and not yet in a canonical block (src/ingest). */
   get pendingDb (): string { return join(this.root, 'pending.db') }
+}
+
+function readDaisySource (path: string): string | null {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    if (isNotFound(err)) return null
+    throw err
+  }
+  const j: unknown = parseJson(text)
+  if (!isRecord(j) || typeof j.daisy_dir !== 'string') {
+    throw new DaisyError('DAISY_STATE_FOREIGN', `${path} does not name a Daisy directory`, { hint: 'remove that state directory (it is derived and rebuilt on the next command) or give another --state', details: { state: path, source: '' } })
+  }
+  return j.daisy_dir
 }
 
 /** The `.sig` file that holds a block file's seal. */

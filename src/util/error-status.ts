@@ -56,6 +56,19 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
   // request: 503 (docs/api.md "Errors").
   CryptoError: { category: 'keys', http: 503 },
   BlockError: { category: 'invalid-block', http: 503 },
+  // A Daisy directory whose blocks disagree with daisy.db fails verification (exit 6).
+  DaisyError: {
+    category: 'data-dir',
+    http: 503,
+    codes: {
+      DAISY_BLOCK_MISSING: { category: 'verify' },
+      DAISY_HASH_MISMATCH: { category: 'verify' },
+      DAISY_BROKEN_LINK: { category: 'verify' },
+      DAISY_GENESIS_MISMATCH: { category: 'verify' },
+      DAISY_ADOPTION_MISMATCH: { category: 'verify' },
+      DAISY_READ_ONLY: { category: 'usage' }
+    }
+  },
   StorageError: {
     category: 'data-dir',
     http: 503,

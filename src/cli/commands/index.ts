@@ -28,7 +28,8 @@ export const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[], load: ()
   { names: ['signers'], load: async () => await import('./signers.js') },
   { names: ['mykeys', 'keygen', 'keys'], load: async () => await import('./keys.js') },
   { names: ['signkey'], load: async () => await import('./signkey.js') },
-  { names: ['tokens'], load: async () => await import('./tokens.js') }
+  { names: ['tokens'], load: async () => await import('./tokens.js') },
+  { names: ['adopt-daisy'], load: async () => await import('./adopt-daisy.js') }
 ]
 
 /** The modules to load for `name`: its own module, or every module when no module owns it. */

@@ -2,11 +2,11 @@ import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { Chain } from '../../chain/index.js'
 import { publicKeyToPem } from '../../crypto/index.js'
-import type { KeyEntry } from '../../storage/index.js'
+import { readDaisyPrivateKeys, type KeyEntry } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
-import { errorCode, errorMessage } from '../../util/index.js'
+import { errorCode, errorMessage, isPetalError } from '../../util/index.js'
 import { readInputFile } from '../input.js'
 
 /** Signatory status of each key at the tip, when the data directory holds a chain. */
@@ -49,6 +49,31 @@ function keygen (ctx: CliContext, o: { default?: boolean, plain?: boolean }): vo
     'It is not a signatory until the chain adds it: send the public key to the signatories (`petal signkey`).')
 }
 
+/**
+ * Daisy's private.db (an SQLite file, table privkeys: hex SEC1 DER per key): import every key,
+ * unencrypted unless a passphrase is set. The first is the one Daisy signed with (its LIMIT 1).
+ */
+function importDaisyKeys (ctx: CliContext, file: string, makeDefault: boolean): void {
+  const rows = readDaisyPrivateKeys(file)
+  if (rows.length === 0) throw new UsageError(`${file} holds no private key (its privkeys table is empty)`, 'give the private.db of the Daisy directory whose node signed blocks')
+  const ks = ctx.keystore()
+  const done: Array<{ id: string, public_key: string, encrypted: boolean, default: boolean, status: string }> = []
+  for (const [i, r] of rows.entries()) {
+    let k
+    try {
+      k = ks.import(r.privkey, { passphrase: ctx.passphrase() })
+    } catch (err) {
+      if (!isPetalError(err) || err.code !== 'KEY_EXISTS') throw err
+      done.push({ id: r.keyId, public_key: '', encrypted: false, default: false, status: 'already in the keystore' })
+      continue
+    }
+    if (k.id !== r.keyId) throw new UsageError(`${file}: the key stored as ${r.keyId} is ${k.id}`, 'the private.db is damaged; restore it from a backup')
+    if (makeDefault && i === 0) k = ks.setDefault(k.id)
+    done.push({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault, status: 'imported' })
+  }
+  ctx.out.result({ file, keys: done }, () => done.map(k => `${k.status === 'imported' ? 'imported' : 'skipped'} ${k.id}${k.status === 'imported' ? (k.encrypted ? ' (encrypted)' : ' (unencrypted)') : ` (${k.status})`}${k.default ? ' (default)' : ''}`).join('\n'))
+}
+
 export function register (program: Command, action: Action): void {
   program.command('mykeys').description('list this node\'s keys: id, full public key, signatory status at the tip')
     .action(action(async ctx => { listKeys(ctx) }))
@@ -64,10 +89,11 @@ export function register (program: Command, action: Action): void {
     .option('--default', 'make it the default signing key')
     .option('--plain', 'store it unencrypted even if a passphrase is set')
     .action(action(async (ctx, o: { default?: boolean, plain?: boolean }) => { keygen(ctx, o) }))
-  keys.command('import <file>').description('import a P-256 private key (PEM PKCS#8 or SEC1, DER, or hex as in Daisy\'s private.db)')
-    .option('--default', 'make it the default signing key')
+  keys.command('import <file>').description('import a P-256 private key (PEM PKCS#8 or SEC1, DER, hex), or every key of Daisy\'s private.db')
+    .option('--default', 'make it the default signing key (of a private.db: its first key, the one Daisy signs with)')
     .action(action(async (ctx, file: string, o: { default?: boolean }) => {
       let material: string | Uint8Array = await readInputFile(file, 'key file', ctx.signal)
+      if (Buffer.from(material.subarray(0, 16)).toString('latin1') === 'SQLite format 3\0') { importDaisyKeys(ctx, file, o.default === true); return }
       const text = Buffer.from(material).toString('utf8')
       if (text.includes('-----BEGIN') || /^[0-9a-fA-F\s]+$/.test(text)) material = text
       const ks = ctx.keystore()

@@ -8,6 +8,7 @@ import { errorMessage, writeFileAtomic } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { canWrite } from '../context.js'
+import { syncHistoryMirror } from '../mirror-sync.js'
 import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
 
 interface QueryFlags { prove?: string, perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean }
@@ -64,6 +65,7 @@ export function register (program: Command, action: Action): void {
       // A directory this user cannot write (an archive, another user's node): query.db is read as
       // it is, since bringing it up to date means writing it.
       const writable = canWrite(ctx.dir)
+      if (o.perBlock !== true && o.sync && writable) await syncHistoryMirror(ctx)
       let bar: Progress | undefined
       const r = await runQuery(chain, {
         sql,

@@ -18,7 +18,8 @@ export function register (program: Command, action: Action): void {
       ctx.onClose(async () => { await chunkPool.close() })
       const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })
-      ctx.out.result({ http: server.url, dir: ctx.dir, read_only: true }, () => `serving ${ctx.dir} read-only (no network)`)
+      const served = ctx.daisy?.dir ?? ctx.dir
+      ctx.out.result({ http: server.url, dir: served, read_only: true, daisy: ctx.daisy }, () => `serving ${served}${ctx.daisy !== undefined ? ' (a Daisy directory, as it was when serve started)' : ''} read-only (no network)`)
       if (!ctx.out.json) ctx.out.stdout(server.url + '\n')
       ctx.out.note('Press Ctrl-C to stop.')
       await untilStopped(ctx)

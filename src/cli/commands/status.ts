@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { Chain } from '../../chain/index.js'
+import { daisyWarnings, type Chain } from '../../chain/index.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
@@ -59,7 +59,16 @@ export function printStatus (ctx: CliContext, chain: Chain, extra: Record<string
 export function register (program: Command, action: Action): void {
   program.command('status').description('show the chain (tip, block count, signatories, your keys) and the node running on it (peers, sync)')
     .action(action(async ctx => {
+      const chain = ctx.openChain({ forReading: true })
+      if (ctx.daisy !== undefined) {
+        const warnings = daisyWarnings(chain)
+        printStatus(ctx, chain, { daisy: { dir: ctx.daisy.dir, state: ctx.daisy.state, read_only: true, warnings } }, [
+          `daisy dir   ${ctx.daisy.dir}  (Daisy's format, read-only; Petal's index of it: ${ctx.daisy.state})`,
+          `warnings    ${warnings.length === 0 ? 'none' : `${warnings.length} (what Daisy accepts and Petal would not; \`petal --dir ${ctx.daisy.dir} verify\` lists them)`}`
+        ])
+        return
+      }
       const n = networkStatus(ctx)
-      printStatus(ctx, ctx.openChain({ forReading: true }), n.extra, n.lines)
+      printStatus(ctx, chain, n.extra, n.lines)
     }))
 }

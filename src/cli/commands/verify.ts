@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { ChainError, verifyChain, type Chain } from '../../chain/index.js'
+import { ChainError, checkAdoption, checkDaisyChain, verifyChain, type Chain } from '../../chain/index.js'
 import type { RepairReport } from '../../node/index.js'
-import { DataDir } from '../../storage/index.js'
+import { DaisyDir, DataDir } from '../../storage/index.js'
+import { isPetalError, isRecord } from '../../util/index.js'
 import { intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
@@ -27,15 +28,21 @@ export function register (program: Command, action: Action): void {
     .option('--from <dir>', 'with --repair: copy good blocks from this data directory of the same chain (repeatable; asked before any peer)', collect, [])
     .action(action(async (ctx, o: VerifyFlags) => {
       if (o.repair !== true && (o.peer.length > 0 || o.from.length > 0)) throw new UsageError('--peer and --from apply to --repair', 'add --repair to fetch damaged blocks again')
+      if (ctx.daisy !== undefined) { await verifyDaisy(ctx, o); return }
       const repair = o.repair === true ? await repairFirst(ctx, o) : undefined
       const chain = repair?.chain ?? ctx.openChain({ forReading: true })
       const bar = ctx.progress('verify')
       const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p) } })
       bar.end()
+      // A chain that continues a Daisy chain: its history and the genesis's commitment to it too.
+      const adoption = r.ok ? await checkAdoption(chain, { signal: ctx.signal }) : undefined
+      for (const w of adoption?.warnings ?? []) ctx.io.stderr(`petal: warning: Daisy block ${w.height}: ${w.message} [${w.kind}]\n`)
+      const history = adoption === undefined ? undefined : { blocks: adoption.blocks, tip_height: adoption.commitment.tipHeight, tip_hash: adoption.commitment.tipHash, daisy_genesis_hash: adoption.commitment.genesisHash, warnings: adoption.warnings }
       const rate = r.seconds > 0 ? `${(r.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${(r.blocks / r.seconds).toFixed(r.blocks / r.seconds < 10 ? 1 : 0)} blocks/s` : ''
-      const json = { ok: r.ok, blocks: r.blocks, bytes: r.bytes, tip_height: r.tipHeight, tip_hash: r.tipHash, seconds: r.seconds, failure: r.failure, repair: repair === undefined ? undefined : repairJson(repair.report) }
+      const json = { ok: r.ok, blocks: r.blocks, bytes: r.bytes, tip_height: r.tipHeight, tip_hash: r.tipHash, seconds: r.seconds, failure: r.failure, repair: repair === undefined ? undefined : repairJson(repair.report), daisy_history: history }
       ctx.out.result(json, () => r.ok
-        ? `ok: ${r.blocks} blocks (${formatBytes(r.bytes)}) verified up to height ${r.tipHeight} ${r.tipHash} in ${r.seconds.toFixed(2)} s (${rate})`
+        ? `ok: ${r.blocks} blocks (${formatBytes(r.bytes)}) verified up to height ${r.tipHeight} ${r.tipHash} in ${r.seconds.toFixed(2)} s (${rate})` +
+          (history === undefined ? '' : `\nok: the genesis continues the Daisy chain ${history.daisy_genesis_hash} at its block ${history.tip_height} ${history.tip_hash}; its ${history.blocks} blocks (in daisy/) verified with v1 rules`)
         : `FAILED at height ${r.failure?.height ?? '?'}: ${r.failure?.message ?? ''} [${r.failure?.code ?? ''}]`)
       const unrepaired = repair?.report.failed ?? []
       if (!r.ok || unrepaired.length > 0) {
@@ -48,6 +55,37 @@ export function register (program: Command, action: Action): void {
         throw new ChainError('VERIFY_FAILED', `verification failed at height ${r.failure?.height ?? '?'}`, { hint: repair === undefined ? VERIFY_HINT : 'no block file is damaged: the index disagrees with the blocks; `petal reindex` rebuilds it from them' })
       }
     }))
+}
+
+/**
+ * A Daisy directory: every block checked from its genesis with v1 rules (docs/daisy.md), nothing
+ * trusted from Petal's derived state; Daisy's defects are listed as warnings with their heights.
+ */
+async function verifyDaisy (ctx: CliContext, o: VerifyFlags): Promise<void> {
+  const target = ctx.daisy
+  if (target === undefined) return
+  if (o.repair === true) throw new UsageError('--repair writes block files, and a Daisy directory is only read', 'restore damaged Daisy blocks from a backup or another Daisy node, or adopt the chain (`petal adopt-daisy`) and repair there')
+  if (o.deep === true || o.workers !== undefined) ctx.logger.info('a Daisy directory is always checked in full, on this thread: --deep and --workers change nothing')
+  const started = performance.now()
+  const bar = ctx.progress('verify')
+  let r
+  try {
+    r = await checkDaisyChain(new DaisyDir(target.dir), { signal: ctx.signal, pool: ctx.hashPool(), onProgress: p => { bar.update(p) } })
+  } catch (err) {
+    bar.end()
+    if (!isPetalError(err) || err.code === 'ABORTED') throw err
+    const d: unknown = err.details
+    const height = isRecord(d) && typeof d.height === 'number' ? d.height : undefined
+    ctx.out.result({ ok: false, daisy_dir: target.dir, failure: { height, code: err.code, message: err.message } }, () => `FAILED at height ${height ?? '?'}: ${err.message} [${err.code}]`)
+    throw new ChainError('VERIFY_FAILED', `the Daisy directory fails verification at height ${height ?? '?'} [${err.code}]`, { hint: err.hint, details: { height } })
+  }
+  bar.end()
+  const seconds = (performance.now() - started) / 1000
+  for (const w of r.warnings) ctx.io.stderr(`petal: warning: Daisy block ${w.height}: ${w.message} [${w.kind}]\n`)
+  await ctx.refreshDaisy()
+  const json = { ok: true, daisy_dir: target.dir, state: target.state, blocks: r.blocks, bytes: r.bytes, tip_height: r.tip?.height ?? -1, tip_hash: r.tip?.hash ?? '', seconds, warnings: r.warnings }
+  ctx.out.result(json, () => `ok: ${r.blocks} Daisy blocks (${formatBytes(r.bytes)}) verified with v1 rules up to height ${json.tip_height} ${json.tip_hash} in ${seconds.toFixed(2)} s` +
+    (r.warnings.length > 0 ? `; ${r.warnings.length} warning${r.warnings.length === 1 ? '' : 's'} about what Daisy accepts and Petal would not (above)` : ''))
 }
 
 /** `--repair`: put back every damaged block file, reporting each, before the verify runs. */

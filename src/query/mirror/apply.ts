@@ -1,5 +1,5 @@
 import { BlockError, canonicalOrder, inspectSchema, neutraliseModules, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
-import { type BlockRecord, openSqlite, type SqliteDb } from '../../storage/index.js'
+import { type BlockRecord, openSqlite, type SqliteDb, type TableRecord } from '../../storage/index.js'
 import { errorCode, errorMessage } from '../../util/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { parseColumns, probeColumns, unionColumns, type ColumnInfo } from './columns.js'
@@ -17,6 +17,8 @@ interface Copy {
   /** The connection and schema name of the mirror. */
   mirror: SqliteDb
   m: string
+  /** A v1 (Daisy) block has no `_tables`: its entries as the index computed them. */
+  v1Tables?: readonly TableRecord[]
 }
 
 /**
@@ -34,9 +36,9 @@ interface Copy {
  * Returns 'stale' when the mirror's tip is no longer the block's parent (another process moved
  * it): the caller re-plans.
  */
-export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: string, busyMs = MIRROR_BUSY_MS): ApplyResult {
+export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: string, busyMs = MIRROR_BUSY_MS, v1Tables?: readonly TableRecord[]): ApplyResult {
   try {
-    return applyCopy(mirrorPath, rec, copy, busyMs)
+    return applyCopy(mirrorPath, rec, copy, busyMs, v1Tables)
   } catch (err) {
     const fault = blockFault(err, rec)
     if (fault === undefined) throw err
@@ -50,7 +52,7 @@ export type ApplyResult = 'applied' | 'stale' | { skipped: SkippedBlock }
 /** A canonical block the mirror leaves out (its `_blocks` row stays), and why. */
 export interface SkippedBlock { height: number, hash: string, code: string, message: string }
 
-function applyCopy (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number): 'applied' | 'stale' {
+function applyCopy (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
   const db = openSqlite(copy, { timeout: busyMs, fileMustExist: true })
   try {
     neutraliseModules(db)
@@ -58,22 +60,22 @@ function applyCopy (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: 
     db.pragma('cell_size_check = ON')
     db.prepare('ATTACH ? AS m').run(mirrorPath)
     db.pragma('m.synchronous = NORMAL')
-    return applyIn({ block: db, mirror: db, m: 'm' }, rec)
+    return applyIn({ block: db, mirror: db, m: 'm', v1Tables }, rec)
   } catch (err) {
     if (!errorMessage(err).includes('malformed database schema')) throw err
   } finally {
     db.close()
   }
-  return applySlow(mirrorPath, rec, copy, busyMs)
+  return applySlow(mirrorPath, rec, copy, busyMs, v1Tables)
 }
 
-function applySlow (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number): 'applied' | 'stale' {
+function applySlow (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
   const block = openBlockReadonly(copy)
   const mirror = openSqlite(mirrorPath, { timeout: busyMs })
   try {
     mirror.pragma('trusted_schema = OFF')
     mirror.pragma('synchronous = NORMAL')
-    return applyIn({ block, mirror, m: 'main' }, rec)
+    return applyIn({ block, mirror, m: 'main', v1Tables }, rec)
   } finally {
     block.close()
     mirror.close()
@@ -87,8 +89,13 @@ function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
     const tip = mirror.prepare<unknown[], { height: number, hash: string }>(`SELECT height, hash FROM ${m}._blocks ORDER BY height DESC LIMIT 1`).get()
     const fits = rec.height === 0 ? tip === undefined : tip?.height === rec.height - 1 && tip.hash === rec.parent
     if (!fits) { mirror.exec('ROLLBACK'); return 'stale' }
-    for (const t of inspectSchema(c.block, 2).userTables) copyTable(c, rec.height, t)
-    copyRows(c, ['name', 'sql', 'rows', 'root'], 'main._tables ORDER BY name', `${m}._tables`, rec.height)
+    for (const t of inspectSchema(c.block, rec.version === 1 ? 1 : 2).userTables) copyTable(c, rec.height, t)
+    if (rec.version === 1) {
+      const ins = mirror.prepare(`INSERT INTO ${m}._tables (_height, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)`)
+      for (const t of c.v1Tables ?? []) ins.run(rec.height, t.name, t.sql, t.rows, t.root)
+    } else {
+      copyRows(c, ['name', 'sql', 'rows', 'root'], 'main._tables ORDER BY name', `${m}._tables`, rec.height)
+    }
     insertBlockRow(mirror, m, rec)
     mirror.exec('COMMIT')
     return 'applied'

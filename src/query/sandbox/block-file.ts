@@ -47,7 +47,12 @@ export function openBlockChecked (dataDir: string, ref: BlockRef): SqliteDb {
 }
 
 function matches (db: SqliteDb, ref: BlockRef): boolean {
-  const meta = new Map((db.prepare<unknown[], { key: string, value: string }>("SELECT key, value FROM _meta WHERE key IN ('Height', 'PreviousBlockHash', 'RowsRoot', 'CreatorPublicKey', 'Timestamp', 'PreviousBlockHashSignature')").all()).map(r => [r.key, r.value]))
+  const meta = new Map((db.prepare<unknown[], { key: string, value: string }>("SELECT key, value FROM _meta WHERE key IN ('Version', 'Height', 'PreviousBlockHash', 'RowsRoot', 'CreatorPublicKey', 'Timestamp', 'PreviousBlockHashSignature')").all()).map(r => [r.key, r.value]))
+  // A v1 (Daisy) block has no Height or RowsRoot, and may lack a Timestamp: its link, signer and
+  // prev-hash signature are what it says about itself (its hash was checked when it was indexed).
+  if (meta.get('Version') === '1') {
+    return meta.get('PreviousBlockHash') === ref.parent && meta.get('CreatorPublicKey') === ref.signer && meta.get('PreviousBlockHashSignature') === ref.prevSig
+  }
   return meta.get('Height') === String(ref.height) && meta.get('PreviousBlockHash') === ref.parent && meta.get('RowsRoot') === ref.rowsRoot &&
     meta.get('CreatorPublicKey') === ref.signer && meta.get('Timestamp') === ref.timestamp && meta.get('PreviousBlockHashSignature') === ref.prevSig
 }

@@ -9,10 +9,12 @@ import { errorMessage } from '../../util/index.js'
  * query_only on, no schema-defined functions (trusted_schema off), no memory mapping, cell size
  * checks, and SQLite's defensive mode (better-sqlite3's default).
  */
-export function openForQuery (path: string, what: string): SqliteDb {
+export function openForQuery (path: string, what: string, setup?: (db: SqliteDb) => void): SqliteDb {
   let db: SqliteDb
   try {
     db = openSqliteReadonly(path)
+    // Temporary views only (an adopted chain's Daisy history): before query_only forbids them.
+    setup?.(db)
   } catch (err) {
     throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${errorMessage(err)}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }

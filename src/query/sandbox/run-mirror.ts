@@ -3,6 +3,7 @@ import { QueryError, statementError } from '../errors.js'
 import type { Emitter } from './emitter.js'
 import { checkStatementText } from './guard.js'
 import { compile, openForQuery } from './connection.js'
+import { historyMirrorOf, unionHistory } from './history.js'
 import { asciiLower } from '../names.js'
 import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
 import { parseColumns } from '../mirror/columns.js'
@@ -13,7 +14,8 @@ import { parseColumns } from '../mirror/columns.js'
  */
 export async function runOnMirror (dataDir: string, sql: string, out: Emitter): Promise<void> {
   checkStatementText(sql)
-  const db = openForQuery(new DataDir(dataDir).queryDb, 'the query mirror')
+  const history = historyMirrorOf(dataDir)
+  const db = openForQuery(new DataDir(dataDir).queryDb, 'the query mirror', history === undefined ? undefined : d => { unionHistory(d, history) })
   try {
     db.exec('BEGIN')
     const tip = db.prepare<unknown[], { height: number, hash: string }>('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get()

@@ -1,0 +1,135 @@
+import Database from 'better-sqlite3'
+import { describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { petal, spawnPetal } from '../helpers/cli.js'
+import { http } from '../helpers/api.js'
+import { buildDaisyDir, daisyBlockPath, hashTree, tamperBlock } from '../helpers/daisy.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+const lines = (s: string): unknown[] => s.trim().split('\n').filter(l => l !== '').map(l => JSON.parse(l) as unknown)
+
+// A Daisy directory built by the test from Daisy's format (genesis, pages in blocks 1–3, bob added
+// at height 2 and signing block 3), read by the built CLI; --state keeps Petal's state apart.
+describe('petal on a Daisy data directory', () => {
+  it('status, verify, blocks, block, signers and query (both modes) read it and write none of its files', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const before = hashTree(f.root)
+    const d = ['--dir', f.root, '--state', join(tmpDir(), 'state')]
+
+    const status = await petal([...d, '--json', 'status'])
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ chain_id: f.genesisHash, tip: { height: 3, hash: f.hashes[3] }, consensus: { quorum_rule: 'daisy' }, daisy: { dir: f.root, read_only: true, warnings: [] } })
+
+    const verify = await petal([...d, 'verify'])
+    expect(verify.code, verify.stderr).toBe(0)
+    expect(verify.stdout).toContain('ok: 4 Daisy blocks')
+
+    const blocks = await petal([...d, '--json', 'blocks'])
+    expect(lines(blocks.stdout).map(b => (b as { height: number, version: number })).map(b => [b.height, b.version])).toEqual([[3, 1], [2, 1], [1, 1], [0, 1]])
+    const block = JSON.parse((await petal([...d, '--json', 'block', '2'])).stdout) as Record<string, unknown>
+    expect(block).toMatchObject({ hash: f.hashes[2], file: daisyBlockPath(f.root, 2), key_ops: [{ keyId: f.bob.id, op: 'A' }] })
+    const signers = JSON.parse((await petal([...d, '--json', 'signers'])).stdout) as { signers: Array<{ id: string, added_at: number }> }
+    expect(signers.signers.map(s => [s.id, s.added_at])).toEqual([[f.alice.id, 0], [f.bob.id, 2]])
+
+    const q = await petal([...d, 'query', 'SELECT title, views, _height FROM pages ORDER BY _height, id'])
+    expect(q.code, q.stderr).toBe(0)
+    expect(lines(q.stdout)).toEqual([
+      { title: 'Main Page', views: 10, _height: 1 }, { title: 'Daisy', views: 3, _height: 1 }, { title: 'Main Page', views: 12, _height: 2 },
+      { title: 'Petal', views: 1, _height: 3 }, { title: 'SQLite', views: 7, _height: 3 }
+    ])
+    const per = await petal([...d, 'query', '--per-block', "SELECT value FROM _meta WHERE key = 'Version'"])
+    expect(per.code, per.stderr).toBe(0)
+    expect(lines(per.stdout)).toEqual([0, 1, 2, 3].map(h => ({ _height: h, value: '1' })))
+
+    expect(hashTree(f.root)).toEqual(before)
+  })
+
+  it('serve answers the HTTP API from it, the block files byte for byte', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const p = spawnPetal(['--dir', f.root, '--state', join(tmpDir(), 'state'), 'serve', '--http', '127.0.0.1:0'])
+    let out = ''
+    p.child.stdout?.on('data', (b: Buffer) => { out += b.toString() })
+    try {
+      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1], { what: 'the URL', timeout: 30_000 })
+      const status = await http(`${url}api/v1/status`)
+      expect(JSON.parse(status.body.toString())).toMatchObject({ chain_id: f.genesisHash, tip: { height: 3 } })
+      const file = await http(`${url}api/v1/blocks/2/file`)
+      expect(file.status).toBe(200)
+      expect(file.headers['petal-block-hash']).toBe(f.hashes[2])
+    } finally {
+      p.child.kill('SIGINT')
+      await p.exit
+    }
+  })
+
+  it('a tampered block is named at its height; commands that write are refused with a hint that works', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    tamperBlock(daisyBlockPath(f.root, 2), 'Main Page', 'Main Pagf')
+    const d = ['--dir', f.root, '--state', join(tmpDir(), 'state')]
+    const verify = await petal([...d, 'verify'])
+    expect(verify.code).toBe(6)
+    expect(verify.stdout).toContain('FAILED at height 2')
+    expect(verify.stderr).toContain('[VERIFY_FAILED]')
+    const status = await petal([...d, 'status'])
+    expect(status.code).toBe(6)
+    expect(status.stderr).toMatch(/Daisy block 2 .* daisy\.db records .* \[DAISY_HASH_MISMATCH\]/)
+
+    const write = await petal([...d, 'signimportblock', join(tmpDir(), 'x.db')])
+    expect(write.code).toBe(2)
+    expect(write.stderr).toContain('[DAISY_READ_ONLY]')
+  })
+
+  it('adopt-daisy after importing Daisy\'s private.db: verify checks the continuity, query reads old and new blocks, a v1 block is refused after its seal is checked', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const before = hashTree(f.root)
+    const dir = join(tmpDir(), 'adopted')
+    const d = ['--dir', dir]
+    const noKey = await petal([...d, 'adopt-daisy', f.root])
+    expect(noKey.code).toBe(5)
+    expect(noKey.stderr).toContain(`keys import ${join(f.root, 'private.db')}`)
+    // The hint, run as it is.
+    const imported = await petal([...d, '--json', 'keys', 'import', join(f.root, 'private.db')])
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(JSON.parse(imported.stdout)).toMatchObject({ keys: [{ id: f.alice.id, status: 'imported' }] })
+
+    const adopt = await petal([...d, '--json', 'adopt-daisy', f.root])
+    expect(adopt.code, adopt.stderr).toBe(0)
+    const a = JSON.parse(adopt.stdout) as { chain_id: string, commitment: Record<string, unknown>, signatories: string[] }
+    expect(a.commitment).toEqual({ daisy_genesis_hash: f.genesisHash, daisy_chain_params: expect.stringMatching(/^[0-9a-f]{64}$/), daisy_tip_height: 3, daisy_tip_hash: f.hashes[3] })
+    expect(a.signatories.sort()).toEqual([f.alice.id, f.bob.id].sort())
+    expect(hashTree(f.root)).toEqual(before)
+
+    const input = join(tmpDir(), 'in.db')
+    const db = new Database(input)
+    db.exec("CREATE TABLE pages (id INTEGER PRIMARY KEY, title TEXT, views INTEGER, lang TEXT); INSERT INTO pages (title, views, lang) VALUES ('New Page', 5, 'en')")
+    db.close()
+    expect((await petal([...d, 'signimportblock', input])).code).toBe(0)
+    const verify = await petal([...d, 'verify'])
+    expect(verify.code, verify.stderr).toBe(0)
+    expect(verify.stdout).toContain(`continues the Daisy chain ${f.genesisHash} at its block 3`)
+
+    const q = await petal([...d, 'query', 'SELECT _height, title, lang FROM pages ORDER BY _height, id'])
+    expect(q.code, q.stderr).toBe(0)
+    expect(lines(q.stdout)).toEqual([
+      { _height: -3, title: 'Main Page', lang: null }, { _height: -3, title: 'Daisy', lang: null }, { _height: -2, title: 'Main Page', lang: null },
+      { _height: -1, title: 'Petal', lang: null }, { _height: -1, title: 'SQLite', lang: null }, { _height: 1, title: 'New Page', lang: 'en' }
+    ])
+
+    const seals = new Database(join(f.root, 'daisy.db'), { readonly: true })
+    const sealOf = (h: number): string => seals.prepare<[number], string>('SELECT hash_signature FROM blockchain WHERE height = ?').pluck().get(h) as string
+    const good = await petal([...d, 'import', daisyBlockPath(f.root, 2), '--seal', sealOf(2)])
+    const bad = await petal([...d, 'import', daisyBlockPath(f.root, 2), '--seal', sealOf(1)])
+    seals.close()
+    expect(good.code).toBe(3)
+    expect(good.stderr).toContain('its seal verifies; nothing was imported [UNSUPPORTED_VERSION]')
+    expect(bad.code).toBe(3)
+    expect(bad.stderr).toContain('[BAD_SEAL]')
+
+    // The history the genesis commits to, changed: verify names the Daisy block.
+    tamperBlock(daisyBlockPath(join(dir, 'daisy'), 1), 'Main Page', 'Main Pagf')
+    const broken = await petal([...d, 'verify'])
+    expect(broken.code).toBe(6)
+    expect(broken.stderr).toContain('Daisy block 1')
+  })
+})
