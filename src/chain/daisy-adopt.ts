@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { BlockError, readBlockFile, type DaisyCommitment } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { DaisyDb, DaisyDir, DaisyError, DataDir, readDaisyChainParams, type NewChainInput } from '../storage/index.js'
+import { DaisyDb, DaisyDir, DaisyError, DataDir, missingBlockHint, readDaisyChainParams, type NewChainInput } from '../storage/index.js'
 import { fsyncDir, fsyncFile, throwIfAborted, type OnWorkProgress } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { checkDaisyChain, type DaisyCheckReport, type DaisyWarning } from './daisy-check.js'
@@ -103,7 +103,7 @@ function copyHistory (from: DaisyDir, to: DaisyDir, tipHeight: number, signal?: 
     const source = from.blockPath(h)
     if (!existsSync(source)) {
       throw new DaisyError('DAISY_BLOCK_MISSING', `Daisy block ${h} is listed in daisy.db but its file ${source} is missing`, {
-        hint: 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)', details: { height: h, path: source }
+        hint: missingBlockHint(from, h), details: { height: h, path: source }
       })
     }
     copyDurably(source, target)

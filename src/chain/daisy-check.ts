@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { BlockError, CONSENSUS_BOUNDS, GENESIS_PREVIOUS_HASH, readBlockFile, rowsRootOf, verifyKeyOp, verifyPrevious, verifySeal, type KeyOpRow, type TableRootPool } from '../block/index.js'
 import { sha256File, type PublicKey } from '../crypto/index.js'
 import {
-  checkDataFile, DaisyDb, DaisyError, readDaisyChainParams,
+  checkDataFile, DaisyDb, DaisyError, missingBlockHint, readDaisyChainParams,
   type BlockRecord, type DaisyBlockRow, type DaisyChainParams, type DaisyDir, type KeyOpRecord, type TableRecord
 } from '../storage/index.js'
 import { errorMessage, formatTimestamp, isNotFound, isPetalError, throwIfAborted, withDetails, type OnWorkProgress } from '../util/index.js'
@@ -119,7 +119,7 @@ async function checkOne (
   } catch (err) {
     if (!isNotFound(err)) throw err
     throw new DaisyError('DAISY_BLOCK_MISSING', `Daisy block ${h} is listed in daisy.db but its file ${path} is missing`, {
-      hint: 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)', details: { height: h, path }
+      hint: missingBlockHint(d, h), details: { height: h, path }
     })
   }
   const hash = await sha256File(path, { signal: o.signal })

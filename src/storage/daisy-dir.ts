@@ -37,8 +37,20 @@ export class DaisyDir {
 export function isDaisyDir (root: string): boolean {
   const d = new DaisyDir(root)
   const petal = new DataDir(d.root)
-  if (existsSync(petal.chainDb) || existsSync(petal.blockPath(0))) return false
-  return existsSync(d.db) || existsSync(d.blockPath(0))
+  if (existsSync(petal.chainDb)) return false
+  // daisy.db marks Daisy's directory even when its blocks were moved to Petal's places by hand
+  // (the checks then say where they belong).
+  if (existsSync(d.db)) return true
+  return !existsSync(petal.blockPath(0)) && existsSync(d.blockPath(0))
+}
+
+/** Where Daisy's block `height` should be, with a hint that names where it was put instead, if found. */
+export function missingBlockHint (d: DaisyDir, height: number): string {
+  const petalPlace = new DataDir(d.root).blockPath(height)
+  const flat = join(d.blocksDir, `block_${height.toString(16).padStart(8, '0')}.db`)
+  if (existsSync(petalPlace)) return `it is at ${petalPlace}, Petal's layout; Daisy's is under blocks/: move the shard directories back (e.g. \`mv ${join(d.root, '0000')} ${d.blocksDir}/\`)`
+  if (existsSync(flat)) return `it is at ${flat}, Daisy's layout before 2020; its current one shards by height: move it to ${d.blockPath(height)}`
+  return 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)'
 }
 
 /** Daisy's chain definition, as its chainparams.json says or, without one, its default chain. */
@@ -143,6 +155,8 @@ export class DaisyDb {
       // Read-only: SQLite writes nothing (no journal, no header change) to a database opened so.
       db = new Database(d.db, { readonly: true, fileMustExist: true })
       db.pragma('query_only = ON')
+      // A running Daisy node may be writing it: wait for its transaction rather than fail.
+      db.pragma('busy_timeout = 5000')
       db.prepare('SELECT height, hash, hash_signature, prev_hash, prev_hash_signature, sigkey_hash, time_accepted, version FROM blockchain LIMIT 1').all()
     } catch (err) {
       db?.close()

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { isNotFound, isRecord, parseJson } from '../util/index.js'
+import { errorCode, isNotFound, isRecord, parseJson } from '../util/index.js'
 import { DaisyError } from './errors.js'
 
 /** In the derived state of a Daisy directory: names that directory (docs/daisy.md). */
@@ -71,7 +71,8 @@ function readDaisySource (path: string): string | null {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    if (isNotFound(err)) return null
+    // ENOTDIR: the root is a file; whoever opens the directory says so.
+    if (isNotFound(err) || errorCode(err) === 'ENOTDIR') return null
     throw err
   }
   const j: unknown = parseJson(text)

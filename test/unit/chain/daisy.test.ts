@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GENESIS_PREVIOUS_HASH, headerFromMeta } from '../../../src/block/index.js'
@@ -10,13 +10,13 @@ import { fixtureKey } from '../../helpers/chain.js'
 import { buildDaisyDir, buildDefaultVectorsDir, daisyBlockPath, hashTree, tamperBlock } from '../../helpers/daisy.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-async function failure (p: Promise<unknown>): Promise<{ code: string, height: unknown, message: string }> {
+async function failure (p: Promise<unknown>): Promise<{ code: string, height: unknown, message: string, hint?: string }> {
   try {
     await p
   } catch (err) {
     if (!isPetalError(err)) throw err
     const d: Record<string, unknown> = { ...err.details }
-    return { code: err.code, height: d.height, message: err.message }
+    return { code: err.code, height: d.height, message: err.message, hint: err.hint }
   }
   throw new Error('expected a failure')
 }
@@ -83,6 +83,12 @@ describe('Daisy data directories (v1 rules, read-only)', () => {
     db.prepare('UPDATE blockchain SET hash = ? WHERE height = 1').run(l.hashes[2])
     db.close()
     expect(await failure(checkDaisyChain(new DaisyDir(l.root)))).toMatchObject({ code: 'DAISY_BROKEN_LINK', height: 1 })
+
+    // Rearranged by hand into Petal's layout: still Daisy's (daisy.db says so), and the hint says where the blocks belong.
+    const m = buildDaisyDir(join(tmpDir(), 'daisy'))
+    renameSync(join(m.root, 'blocks', '0000'), join(m.root, '0000'))
+    expect(isDaisyDir(m.root)).toBe(true)
+    expect(await failure(checkDaisyChain(new DaisyDir(m.root)))).toMatchObject({ code: 'DAISY_BLOCK_MISSING', height: 0, hint: expect.stringContaining(`mv ${join(m.root, '0000')} ${join(m.root, 'blocks')}/`) })
 
     rmSync(join(l.root, 'daisy.db'))
     expect(isDaisyDir(l.root)).toBe(true)
