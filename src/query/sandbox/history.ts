@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { SqliteDb } from '../../storage/index.js'
-import { DAISY_SOURCE_FILE } from '../../storage/layout.js'
+import { DAISY_SOURCE_FILE, type SqliteDb } from '../../storage/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 
 /** Where an adopted chain keeps the query mirror of the Daisy history it continues (petal adopt-daisy). */
