@@ -108,6 +108,8 @@ describe('petal on a Daisy data directory', () => {
     const verify = await petal([...d, 'verify'])
     expect(verify.code, verify.stderr).toBe(0)
     expect(verify.stdout).toContain(`continues the Daisy chain ${f.genesisHash} at its block 3`)
+    const status = await petal([...d, '--json', 'status'])
+    expect(JSON.parse(status.stdout)).toMatchObject({ chain_id: a.chain_id, continues_daisy: { daisy_genesis_hash: f.genesisHash, daisy_tip_height: 3, history: join(dir, 'daisy') } })
 
     const q = await petal([...d, 'query', 'SELECT _height, title, lang FROM pages ORDER BY _height, id'])
     expect(q.code, q.stderr).toBe(0)

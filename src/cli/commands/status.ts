@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { daisyWarnings, type Chain } from '../../chain/index.js'
+import { join } from 'node:path'
+import { ADOPTED_HISTORY_DIR, daisyCommitmentOf, daisyWarnings, type Chain } from '../../chain/index.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
@@ -69,6 +70,10 @@ export function register (program: Command, action: Action): void {
         return
       }
       const n = networkStatus(ctx)
-      printStatus(ctx, chain, n.extra, n.lines)
+      // A chain that continues a Daisy chain says which, and where its history is.
+      const c = await daisyCommitmentOf(chain)
+      const adopted = c === undefined ? {} : { continues_daisy: { daisy_genesis_hash: c.genesisHash, daisy_chain_params: c.chainParams, daisy_tip_height: c.tipHeight, daisy_tip_hash: c.tipHash, history: join(ctx.dir, ADOPTED_HISTORY_DIR) } }
+      const lines = c === undefined ? [] : [`continues   the Daisy chain ${short(c.genesisHash)} at its block ${c.tipHeight} ${short(c.tipHash)} (history in ${join(ctx.dir, ADOPTED_HISTORY_DIR)})`]
+      printStatus(ctx, chain, { ...n.extra, ...adopted }, [...lines, ...n.lines])
     }))
 }
