@@ -48,7 +48,7 @@ export function isDaisyDir (root: string): boolean {
 export function missingBlockHint (d: DaisyDir, height: number): string {
   const petalPlace = new DataDir(d.root).blockPath(height)
   const flat = join(d.blocksDir, `block_${height.toString(16).padStart(8, '0')}.db`)
-  if (existsSync(petalPlace)) return `it is at ${petalPlace}, Petal's layout; Daisy's is under blocks/: move the shard directories back (e.g. \`mv ${join(d.root, '0000')} ${d.blocksDir}/\`)`
+  if (existsSync(petalPlace)) return `it is at ${petalPlace}, Petal's layout; Daisy's is under blocks/: move the shard directories back (e.g. \`mkdir -p ${d.blocksDir} && mv ${join(d.root, '0000')} ${d.blocksDir}/\`)`
   if (existsSync(flat)) return `it is at ${flat}, Daisy's layout before 2020; its current one shards by height: move it to ${d.blockPath(height)}`
   return 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)'
 }

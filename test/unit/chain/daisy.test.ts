@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3'
 import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { execSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GENESIS_PREVIOUS_HASH, headerFromMeta } from '../../../src/block/index.js'
@@ -88,7 +89,14 @@ describe('Daisy data directories (v1 rules, read-only)', () => {
     const m = buildDaisyDir(join(tmpDir(), 'daisy'))
     renameSync(join(m.root, 'blocks', '0000'), join(m.root, '0000'))
     expect(isDaisyDir(m.root)).toBe(true)
-    expect(await failure(checkDaisyChain(new DaisyDir(m.root)))).toMatchObject({ code: 'DAISY_BLOCK_MISSING', height: 0, hint: expect.stringContaining(`mv ${join(m.root, '0000')} ${join(m.root, 'blocks')}/`) })
+    const moved = await failure(checkDaisyChain(new DaisyDir(m.root)))
+    expect(moved).toMatchObject({ code: 'DAISY_BLOCK_MISSING', height: 0 })
+    // The hint, run as it says (blocks/ removed too, as a hand rearrangement may leave it).
+    rmSync(join(m.root, 'blocks'), { recursive: true })
+    const cmd = /`(mkdir -p .+)`/.exec(moved.hint ?? '')?.[1]
+    expect(cmd).toBeDefined()
+    execSync(cmd as string)
+    expect((await checkDaisyChain(new DaisyDir(m.root))).blocks).toBe(4)
 
     rmSync(join(l.root, 'daisy.db'))
     expect(isDaisyDir(l.root)).toBe(true)
