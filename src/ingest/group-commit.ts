@@ -54,14 +54,14 @@ export class GroupCommit<J, R> {
         taken = this.queue.splice(0)
         for (const w of taken) {
           if (w.signal?.aborted === true) { settled.push({ w, ok: false, err: new AbortError() }); continue }
-          this.store.db.exec('SAVEPOINT append')
+          this.store.stmt('SAVEPOINT append').run()
           try {
             const r = this.run(w.job)
-            this.store.db.exec('RELEASE append')
+            this.store.stmt('RELEASE append').run()
             settled.push({ w, ok: true, r })
           } catch (err) {
-            this.store.db.exec('ROLLBACK TO append')
-            this.store.db.exec('RELEASE append')
+            this.store.stmt('ROLLBACK TO append').run()
+            this.store.stmt('RELEASE append').run()
             this.store.forgetTables() // a rolled-back append may have changed a table
             settled.push({ w, ok: false, err })
           }

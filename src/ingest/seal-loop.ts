@@ -32,7 +32,13 @@ export class SealLoop {
 
   start (): void {
     if (this.loop !== undefined) return
-    this.unsubscribe = this.ingest.on('appended', () => { this.wake() })
+    // An append can make rows due at once only under a row or byte threshold, or when rows fall
+    // due sooner than the poll interval; otherwise the next poll sees them as early as a wake
+    // would, and a pass per append (16 clients: hundreds a second) only takes the HTTP path's time.
+    const poll = this.options.pollMs ?? DEFAULT_SEAL_POLL_MS
+    if (this.options.everyMs < poll || this.options.rows !== undefined || this.options.bytes !== undefined) {
+      this.unsubscribe = this.ingest.on('appended', () => { this.wake() })
+    }
     // One pass per run of the body; a failing pass is logged and retried with backoff (runLoop).
     this.loop = runLoop('sealing pending rows', { signal: this.controller.signal, logger: this.logger }, async signal => {
       const sealed = this.options.ready?.() !== false ? await this.ingest.sealDue(this.options, signal) : []

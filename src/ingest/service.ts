@@ -65,6 +65,8 @@ export class Ingest implements IngestService {
   private reconciledAt = ''
   /** The tip at which the key was last found to be an active signatory. */
   private signatoryAt = ''
+  /** Whether the signing key is active at a tip (key state changes only with the tip). */
+  private activeAt: { tip: string, active: boolean } | undefined
 
   private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly config: IngestOptions) {
     this.logger = config.logger ?? nullLogger
@@ -234,7 +236,8 @@ export class Ingest implements IngestService {
     const tipHash = this.chain.tip().hash
     const oldest = this.store.oldestPendingAt()
     const due = oldest !== undefined && (this.clock.now() - oldest >= policy.everyMs || this.store.pendingReaches(policy.rows, policy.bytes))
-    const active = this.chain.keysAt(this.chain.tip()).isActive(key.id)
+    if (this.activeAt?.tip !== tipHash) this.activeAt = { tip: tipHash, active: this.chain.keysAt(this.chain.tip()).isActive(key.id) }
+    const active = this.activeAt.active
     if (!(active && due)) {
       if (tipHash === this.reconciledAt) return []
       // A new tip matters only to batches a reorg can still move (a node that never ingested has none).

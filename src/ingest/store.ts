@@ -105,7 +105,7 @@ export class PendingStore {
     }
     try {
       const r = fn()
-      this.db.exec('COMMIT')
+      this.stmt('COMMIT').run()
       return r
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
@@ -115,15 +115,16 @@ export class PendingStore {
 
   private tryBegin (): boolean {
     if (this.db.inTransaction) throw new Error('pending store: nested write transaction')
+    // Prepared once: db.pragma() and db.exec() compile their SQL on every call, on every append.
     try {
-      this.db.pragma('busy_timeout = 0')
-      this.db.exec('BEGIN IMMEDIATE')
+      this.stmt('PRAGMA busy_timeout = 0').get()
+      this.stmt('BEGIN IMMEDIATE').run()
       return true
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return false
       throw err
     } finally {
-      this.db.pragma('busy_timeout = 5000')
+      this.stmt('PRAGMA busy_timeout = 5000').get()
     }
   }
 

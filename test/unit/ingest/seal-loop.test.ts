@@ -33,6 +33,20 @@ function loop (ingest: Ingest, o: ConstructorParameters<typeof SealLoop>[1]): Se
 const rows = (n: number, from = 0): Array<{ n: bigint }> => Array.from({ length: n }, (_, i) => ({ n: BigInt(from + i) }))
 
 describe('the seal loop', () => {
+  it('does not make a pass per append when an append cannot make rows due (the poll finds them as early)', async () => {
+    const chain = await setup()
+    const ingest = service(chain)
+    const l = new SealLoop(ingest, { everyMs: 3_600_000, pollMs: 3_600_000 })
+    l.start()
+    cleanup.push(async () => { await l.stop() })
+    await waitFor(() => l.passes >= 1, { what: 'the first pass' })
+    for (let i = 0; i < 20; i++) await ingest.append('t', rows(1, i))
+    // Each append used to wake the loop for a pass that could only find nothing due (key state
+    // and pending counts, read on the HTTP path's thread): 21 passes here.
+    expect(l.passes).toBe(1)
+    expect(ingest.stats().pendingRows).toBe(20)
+  })
+
   it('seals when the row threshold is reached, not before, and then everything pending', async () => {
     const chain = await setup()
     const ingest = service(chain)
