@@ -16,6 +16,18 @@ function fails (f: () => unknown): AnyIngestError {
 const plain = (rows: IngestRow[]): Array<Record<string, unknown>> => rows.map(r => ({ ...r }))
 
 describe('JSON records', () => {
+  it('reads short integers on a fast path with the same results and errors as the exact path', () => {
+    const one = (v: string): unknown => parseRecords(`[{"a": ${v}}]`, 'json')[0]?.a
+    expect([one('0'), one('-0'), one('7'), one('-42'), one('999999999999999'), one('-999999999999999')]).toEqual([0n, 0n, 7n, -42n, 999999999999999n, -999999999999999n])
+    // 16 and more digits, fractions and exponents take the exact path.
+    expect([one('9007199254740993'), one('-9223372036854775808'), one('12.5'), one('1e2'), one('-0.0')]).toEqual([9007199254740993n, -9223372036854775808n, 12.5, 100, -0])
+    expect(() => one('007')).toThrow(/expected "," or "}"/)
+    expect(() => one('-')).toThrow(/malformed number/)
+    expect(() => one('9223372036854775808')).toThrow(/outside the 64-bit range/)
+    expect(parseRecords('[{"a":1,"b":-2}]', 'json')).toEqual([{ a: 1n, b: -2n }])
+    expect(() => parseRecords('[{"Ab": 1, "aB": 2}]', 'json')).toThrow(/appears twice/)
+  })
+
   it('keeps integers exact over the whole 64-bit range, and REALs as numbers', () => {
     const rows = parseRecords('[{"max": 9223372036854775807, "min": -9223372036854775808, "big": 9007199254740993, "r": 1.0, "e": 1e999, "z": -0.0}]', 'json')
     expect(plain(rows)).toEqual([{ max: 2n ** 63n - 1n, min: -(2n ** 63n), big: 2n ** 53n + 1n, r: 1, e: Infinity, z: -0 }])

@@ -36,6 +36,19 @@ async function refusal (p: Promise<unknown>): Promise<IngestError> {
 const json = (s: string): IngestRow[] => parseRecords(s, 'json')
 
 describe('append and seal', () => {
+  it('gives every row of a large append (inserted many to a statement) its own receipt, in order, and seals each row where its receipt says', async () => {
+    const { chain, ingest } = await setup()
+    const n = 64 * 2 + 3 // two full multi-row INSERTs and three single ones
+    const r = await ingest.append('big', Array.from({ length: n }, (_, i) => ({ n: BigInt(i) })))
+    expect(r.receipts).toHaveLength(n)
+    const ids = r.receipts.map(id => Number(id.split('-')[1]))
+    expect(ids).toEqual(ids.map((_, i) => (ids[0] ?? 0) + i))
+    await ingest.sealNow()
+    const sealed = r.receipts.map(id => ingest.receipt(id)?.sealed?.rowid)
+    const rows = canonicalRows(chain, 'big')
+    expect(sealed.map(rowid => rows.find(x => String(x.rowid) === rowid)?.values.n)).toEqual(Array.from({ length: n }, (_, i) => BigInt(i)))
+  })
+
   it('creates a table from the first rows, acknowledges durable receipts, and seals them into one block with exact values', async () => {
     const { chain, ingest } = await setup()
     const r = await ingest.append('readings', json('[{"sensor": "a", "v": 9223372036854775807, "t": 1.5, "raw": {"$base64": "AAE="}}, {"sensor": "b", "v": -1, "t": 2}]'))
