@@ -66,7 +66,7 @@ export function planFastTable (db: Db, t: UserTable): FastPlan | undefined {
   }
   if (fields.some(f => f < 0)) return undefined
   // The canonical order must be a plain forward scan of the key b-tree, with no sort step.
-  const plan = db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${canonicalRowsSql(t).replace(` FROM ${quoteIdent(t.name)} `, ` FROM ${quoteIdent(t.name)} NOT INDEXED `)}`).all()
+  const plan = db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${canonicalRowsSql(t)}`).all()
   if (plan.length !== 1 || plan[0]?.detail !== `SCAN ${t.name}`) return undefined
   return { root, withoutRowid: true, fields, real, hasDefault }
 }

@@ -23,9 +23,21 @@ export function canonicalOrder (t: UserTable): string {
   return t.withoutRowid ? t.primaryKey.map(quoteIdent).join(', ') : t.rowidAlias
 }
 
+/**
+ * The table in a FROM clause of a canonical read, pinned to the table's own b-tree: the rowid
+ * table, or a WITHOUT ROWID table's primary-key index. SQLite would otherwise read a secondary
+ * index that covers the columns (it does for WITHOUT ROWID tables even with NOT INDEXED), and
+ * quick_check does not compare an index's content with its table's: which rows a block commits to
+ * would depend on the query planner (its version, a block's sqlite_stat1), and the fast path,
+ * which reads the table's b-tree, could not serve such tables.
+ */
+export function canonicalSource (t: UserTable): string {
+  return `${quoteIdent(t.name)} ${t.withoutRowid ? `INDEXED BY ${quoteIdent(t.primaryKeyIndex)}` : 'NOT INDEXED'}`
+}
+
 /** SELECT of a table's rows in canonical order. */
 export function canonicalRowsSql (t: UserTable): string {
-  return `SELECT ${t.columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(t.name)} ORDER BY ${canonicalOrder(t)}`
+  return `SELECT ${t.columns.map(quoteIdent).join(', ')} FROM ${canonicalSource(t)} ORDER BY ${canonicalOrder(t)}`
 }
 
 // Rowid tables are read in chunks of this many rows (`WHERE rowid > ? LIMIT n`): bulk `.all()`
@@ -63,7 +75,7 @@ export function hashRows (db: Db, t: UserTable, tree: LeafSink, range: { after?:
   const rowid = t.rowidAlias
   const cols = t.columns.map(quoteIdent).join(', ')
   const upto = range.upto === undefined ? '' : ` AND ${rowid} <= ${range.upto}`
-  const select = `SELECT ${rowid}, ${cols} FROM ${quoteIdent(t.name)}`
+  const select = `SELECT ${rowid}, ${cols} FROM ${canonicalSource(t)}`
   const first = db.prepare<unknown[], SqlValue[]>(`${select} WHERE 1${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
   const next = db.prepare<unknown[], SqlValue[]>(`${select} WHERE ${rowid} > ?${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
   let last = range.after

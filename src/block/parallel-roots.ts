@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 import { MerkleBuilder } from '../crypto/index.js'
 import { AbortError, throwIfAborted, toHex, WorkerPool, workerScript } from '../util/index.js'
-import { rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js'
+import { canonicalSource, rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js'
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
 import type { ChunkReply, ChunkRequest } from './table-root-worker.js'
@@ -113,8 +113,8 @@ async function sqlTableRoot (path: string, db: Db, t: UserTable, pool: TableRoot
   if (count < PARALLEL_MIN_ROWS) return tableRoot(db, t, signal, onRows)
   const rowid = t.rowidAlias
   // Chunk boundaries: the last rowid of every full chunk (OFFSET steps through rows inside SQLite).
-  const boundary = db.prepare<[bigint], bigint>(`SELECT ${rowid} FROM ${quoteIdent(t.name)} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
-  const firstBoundary = db.prepare<[], bigint>(`SELECT ${rowid} FROM ${quoteIdent(t.name)} ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
+  const boundary = db.prepare<[bigint], bigint>(`SELECT ${rowid} FROM ${canonicalSource(t)} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
+  const firstBoundary = db.prepare<[], bigint>(`SELECT ${rowid} FROM ${canonicalSource(t)} ORDER BY ${rowid} LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).safeIntegers(true).pluck()
   const chunks: Array<{ after?: string, upto?: string }> = []
   let after: bigint | undefined
   for (;;) {

@@ -22,6 +22,8 @@ export interface WithoutRowidTable extends TableCommon {
   withoutRowid: true
   /** Primary-key columns in key order. */
   primaryKey: string[]
+  /** The primary-key index, which for a WITHOUT ROWID table is the table's own b-tree. */
+  primaryKeyIndex: string
   rowidAlias?: undefined
 }
 
@@ -135,7 +137,9 @@ function describeTable (db: Db, name: string, sql: string, withoutRowid: boolean
   }
   if (withoutRowid) {
     const primaryKey = info.filter(c => c.pk > 0).sort((a, b) => a.pk - b.pk).map(c => c.name)
-    return { name, sql, columns, withoutRowid: true, primaryKey }
+    const primaryKeyIndex = db.prepare<[string], string>("SELECT name FROM pragma_index_list(?, 'main') WHERE origin = 'pk'").pluck().get(name)
+    if (primaryKeyIndex === undefined) throw notAllowed(`WITHOUT ROWID table ${JSON.stringify(name)} has no primary-key index`, 'recreate the table with CREATE TABLE')
+    return { name, sql, columns, withoutRowid: true, primaryKey, primaryKeyIndex }
   }
   const lower = new Set(columns.map(c => c.toLowerCase()))
   const rowidAlias = ['rowid', '_rowid_', 'oid'].find(a => !lower.has(a))

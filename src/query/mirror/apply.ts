@@ -1,4 +1,4 @@
-import { BlockError, canonicalOrder, inspectSchema, neutraliseModules, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
+import { BlockError, canonicalOrder, canonicalSource, inspectSchema, neutraliseModules, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb, type TableRecord } from '../../storage/index.js'
 import { errorCode, errorMessage } from '../../util/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
@@ -177,7 +177,7 @@ function copyTable (c: Copy, height: number, t: UserTable): void {
   setMirrorTable(c.mirror, c.m, key, t.name, union)
   if (union.length > MAX_MIRROR_COLUMNS) return // left out of the mirror: too wide for one table
   // Canonical row order, as in the block's Merkle tree.
-  copyRows(c, cols.map(x => q(x.name)), `main.${q(t.name)} ORDER BY ${canonicalOrder(t)}`, `${c.m}.${q(cur?.name ?? t.name)}`, height)
+  copyRows(c, cols.map(x => q(x.name)), `main.${canonicalSource(t)} ORDER BY ${canonicalOrder(t)}`, `${c.m}.${q(cur?.name ?? t.name)}`, height)
 }
 
 /**

@@ -50,6 +50,39 @@ async function code (p: Promise<unknown>): Promise<string> {
 }
 
 describe('a block whose index disagrees with its table', () => {
+  it('commits to the table b-tree, on both manifest paths, whatever plan SQLite would pick (a covering index of a WITHOUT ROWID table)', () => {
+    const dir = tmpDir()
+    const make = (path: string, index: boolean, rows: string): void => {
+      const db = new Database(path)
+      db.exec(`CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT) WITHOUT ROWID; ${index ? 'CREATE INDEX ti ON t (a, b);' : ''} INSERT INTO t VALUES ${rows}`)
+      db.close()
+    }
+    const path = join(dir, 'wr.db')
+    make(path, true, "(1, 'one'), (2, 'two'), (3, 'three')")
+    staleIndex(path, 'ti', d => d.exec("UPDATE t SET b = 'evil' WHERE a = 2"))
+    // What the table holds, in a file without the index.
+    const clean = join(dir, 'clean.db')
+    make(clean, false, "(1, 'one'), (2, 'evil'), (3, 'three')")
+    const rootOf = (file: string): { rows: number, root: string, fast: { rows: number, root: string } | undefined } => {
+      const db = openBlockReadonly(file)
+      try {
+        const [t] = inspectSchema(db, 'input').userTables
+        if (t === undefined) throw new Error('no table')
+        const plan = planFastTable(db, t)
+        const fast = plan === undefined ? undefined : fastTableRoot(file, plan)
+        return { ...tableRoot(db, t), fast: fast === undefined ? undefined : { rows: fast.rows, root: toHex(fast.root) } }
+      } finally {
+        db.close()
+      }
+    }
+    const ro = openBlockReadonly(path)
+    // The hostile state: SQLite's own plan for the canonical order reads the stale covering index.
+    expect(ro.prepare('SELECT b FROM t ORDER BY a').pluck().all()).toEqual(['one', 'two', 'three'])
+    ro.close()
+    const want = rootOf(clean)
+    expect(rootOf(path)).toEqual({ rows: 3, root: want.root, fast: { rows: 3, root: want.root } })
+  })
+
   it('refuses a block whose _keys rows are not all in its key index: import would read other key operations than plain verify and reindex', async () => {
     const dir = tmpDir()
     const alice = fixtureKey('alice')

@@ -1,0 +1,61 @@
+// The WebAssembly SHA-256 and MerkleBatch against node:crypto and MerkleBuilder where a review
+// looked for edges: every length 0…300 (one to six blocks, padding crossing the 56-byte mark),
+// runs of equal lengths (the four-lane path) mixed with odd ones, megabyte messages, and trees
+// whose size crosses the batch (4096) and worker-chunk (2^14) boundaries.
+import { describe, expect, it } from 'vitest'
+import { createHash } from 'node:crypto'
+import { leafHash, MerkleBatch, MerkleBuilder } from '../../../src/crypto/index.js'
+import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE } from '../../../src/crypto/sha256-wasm.js'
+import { toHex } from '../../../src/util/index.js'
+
+/** Deterministic bytes (xorshift), so a failure reproduces. */
+function bytes (n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n)
+  let x = (seed * 2654435761) >>> 0 || 1
+  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; b[i] = x & 0xff }
+  return b
+}
+
+describe('SHA-256 in WebAssembly, review edges', () => {
+  it('equals node:crypto on lengths 0…300, each four times in a row and once alone, and on long messages', () => {
+    const lengths: number[] = []
+    for (let n = 0; n <= 300; n++) lengths.push(n, n, n, n, 300 - n)
+    lengths.push(1 << 20, (1 << 20) + 55, 100_003)
+    const msgs = lengths.map((n, i) => bytes(n, i + 1))
+    const w = sha256Wasm()
+    const out = SHA256_WASM_FREE
+    const start = out + 32 * msgs.length
+    const need = start + msgs.reduce((s, m) => s + paddedSize(m.length), 0)
+    w.memory.grow(Math.ceil(Math.max(0, need - w.memory.buffer.byteLength) / 65536))
+    const mem = Buffer.from(w.memory.buffer)
+    const view = new DataView(w.memory.buffer)
+    let at = start
+    for (const m of msgs) { mem.set(m, at + 4); at = padMessage(mem, view, at, m.length) }
+    w.leaves(start, msgs.length, out)
+    const bad = msgs.filter((m, i) => toHex(mem.subarray(out + 32 * i, out + 32 * i + 32)) !== createHash('sha256').update(m).digest('hex')).map(m => m.length)
+    expect(bad).toEqual([])
+  })
+})
+
+describe('MerkleBatch, review edges', () => {
+  it('gives MerkleBuilder\'s root around batch and chunk boundaries, and with leaves over the flush size', () => {
+    const cases: Array<[number, (i: number) => number]> = [
+      ...[1023, 1024, 1025, 4095, 4096, 4097, 16383, 16384, 16385].map((n): [number, (i: number) => number] => [n, i => (i * 13) % 90]),
+      [3, i => (1 << 20) + i * 100],
+      [1500, i => (i === 700 ? 3 << 20 : 60)]
+    ]
+    for (const [n, len] of cases) {
+      const ref = new MerkleBuilder()
+      const batch = new MerkleBatch()
+      for (let i = 0; i < n; i++) {
+        const d = bytes(len(i), i + n)
+        ref.push(leafHash(d))
+        const at = batch.begin(d.length + 1)
+        batch.bytes[at] = 0x00
+        batch.bytes.set(d, at + 1)
+        batch.commit(d.length + 1)
+      }
+      expect(toHex(batch.root()), `${n} leaves`).toBe(toHex(ref.root()))
+    }
+  })
+})
