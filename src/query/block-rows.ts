@@ -1,4 +1,5 @@
 import type { SqlValue } from '../block/index.js'
+import type { SqliteDb } from '../storage/index.js'
 import { openBlockChecked, type BlockRef } from './sandbox/block-file.js'
 
 export interface BlockRowsPage {
@@ -45,7 +46,7 @@ export function readBlockRows (dataDir: string, ref: BlockRef, o: BlockRowsReque
     const byRowid = alias !== undefined && o.offset === undefined
     const stmt = byRowid
       ? db.prepare<unknown[], SqlValue[]>(`SELECT ${alias}, * FROM ${q} WHERE ${alias} > ? ORDER BY ${alias} LIMIT ?`)
-      : db.prepare<unknown[], SqlValue[]>(`SELECT ${alias === undefined ? '' : `${alias}, `}* FROM ${q} ${alias === undefined ? '' : `ORDER BY ${alias} `}LIMIT ? OFFSET ?`)
+      : db.prepare<unknown[], SqlValue[]>(`SELECT ${alias === undefined ? '' : `${alias}, `}* FROM ${q} ${alias === undefined ? positionOrder(db, t) : `ORDER BY ${alias} `}LIMIT ? OFFSET ?`)
     stmt.safeIntegers(true).raw(true)
     const args = byRowid ? [o.afterRowid ?? -(2n ** 63n), o.limit + 1] : [o.limit + 1, o.offset ?? 0]
     const rows: SqlValue[][] = []
@@ -74,4 +75,19 @@ function sizeOf (v: SqlValue): number {
   if (typeof v === 'string') return v.length + 2
   if (v instanceof Uint8Array) return Math.ceil(v.byteLength / 3) * 4 + 14
   return 8
+}
+
+const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
+
+/**
+ * FROM-clause tail giving a table without a usable rowid name its canonical order: a WITHOUT ROWID
+ * table's primary-key order, read from its own b-tree (a secondary index covering the columns
+ * would otherwise be scanned in its own order); else the table b-tree's rowid order.
+ */
+function positionOrder (db: SqliteDb, t: { name: string, wr: number }): string {
+  if (t.wr !== 1) return 'NOT INDEXED '
+  const index = db.prepare<[string], string>("SELECT name FROM pragma_index_list(?, 'main') WHERE origin = 'pk'").pluck().get(t.name)
+  const key = db.prepare<[string], string>("SELECT name FROM pragma_table_info(?, 'main') WHERE pk > 0 ORDER BY pk").pluck().all(t.name)
+  if (index === undefined || key.length === 0) return ''
+  return `INDEXED BY ${quote(index)} ORDER BY ${key.map(quote).join(', ')} `
 }
