@@ -1,5 +1,5 @@
 import type { Chain } from '../chain/index.js'
-import { QueryMirror, QuerySandbox, runQuery, type QueryOptions, type QueryResult } from '../query/index.js'
+import { exportTable, QueryMirror, QuerySandbox, runQuery, type ExportOptions, type ExportResult, type QueryOptions, type QueryResult } from '../query/index.js'
 import { AbortError, Mutex, type Logger } from '../util/index.js'
 import { ApiError } from './errors.js'
 import type { ApiLimits } from './options.js'
@@ -37,6 +37,17 @@ export class QueryService {
     try {
       await this.bringMirrorUp(o)
       return await runQuery(this.chain, { ...o, sandbox, sync: false })
+    } finally {
+      this.release(sandbox)
+    }
+  }
+
+  /** Export a table (never decrypting: the API serves every reader alike; docs/confidential.md). */
+  async export (o: Omit<ExportOptions, 'sandbox' | 'mirror' | 'sync' | 'decrypt'>): Promise<ExportResult> {
+    const sandbox = await this.acquire(o.signal)
+    try {
+      await this.bringMirrorUp(o)
+      return await exportTable(this.chain, { ...o, sandbox, sync: false })
     } finally {
       this.release(sandbox)
     }

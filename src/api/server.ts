@@ -24,6 +24,7 @@ import { eventsRoutes } from './routes/events.js'
 import { metaRoutes } from './routes/meta.js'
 import { peersRoutes } from './routes/peers.js'
 import { queryRoutes } from './routes/query.js'
+import { exportRoutes } from './routes/export.js'
 import { recordRoutes } from './routes/records.js'
 import { rowsRoutes } from './routes/rows.js'
 import { proofRoutes } from './routes/proofs.js'
@@ -42,7 +43,7 @@ const LISTEN_BACKLOG = 4096
 
 /** Every route the server registers, in the order the OpenAPI document lists them. */
 export function apiRoutes (limits: ApiLimits): RouteSpec[] {
-  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...recordRoutes(limits.bodyBytes, limits.rowsPerRequest), ...eventsRoutes, ...metaRoutes]
+  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...exportRoutes, ...recordRoutes(limits.bodyBytes, limits.rowsPerRequest), ...eventsRoutes, ...metaRoutes]
 }
 
 function writable (dir: string): boolean {

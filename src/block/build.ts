@@ -2,6 +2,7 @@ import { copyFile, stat, constants as fsConstants } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { sha256File, type SigningKey } from '../crypto/index.js'
 import { isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
+import { encryptColumns, type EncryptSpec, type RewrapSpec } from './confidential.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
 import { BlockError, checkRegularInput } from './errors.js'
 import { headerToMeta, type BlockHeader, type DaisyCommitment, type GenesisParams } from './header.js'
@@ -43,6 +44,10 @@ export interface BuildBlockOptions {
   pageSize?: number
   /** Refuse (EMPTY_BLOCK) a block that would hold no user table and no key operation. */
   refuseEmpty?: boolean
+  /** Encrypt these columns of the source for these recipients (docs/confidential.md). */
+  encrypt?: EncryptSpec
+  /** Wrap earlier blocks' data keys for more recipients, in this block's `_recipients`. */
+  rewrap?: RewrapSpec[]
   /** Worker threads for hashing large tables (the caller owns it); without one, rows are hashed on this thread. */
   pool?: TableRootPool
   signal?: AbortSignal
@@ -90,6 +95,8 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
   try {
     m?.stage('checking', size)
     const input = guardSqlite(o.source ?? o.output, () => checkInput(db, o))
+    // Before the manifest: the Merkle leaves commit to the ciphertext.
+    db.transaction(() => { encryptColumns(db, o.chainId, input.userTables, o.encrypt, o.rewrap) })()
     m?.stage('hashing rows', size)
     // Rows are counted first only when someone watches the progress.
     const rows = m === undefined ? 0 : input.userTables.reduce((n, t) => n + countRows(db, t), 0)
@@ -129,7 +136,7 @@ function checkInput (db: Db, o: BuildBlockOptions): { userTables: UserTable[], k
   const schema = inspectSchema(db, 'input')
   const existing = schema.has.keys && o.replaceKeyOps !== true ? readKeyOps(db) : []
   const keyOps = [...existing, ...(o.keyOps ?? [])]
-  if (o.refuseEmpty === true && schema.userTables.length === 0 && keyOps.length === 0) {
+  if (o.refuseEmpty === true && schema.userTables.length === 0 && keyOps.length === 0 && (o.rewrap ?? []).length === 0) {
     throw new BlockError('EMPTY_BLOCK', `the block would hold no tables and no key operations${o.source === undefined ? '' : ` (${o.source} has no tables)`}`, {
       hint: 'check that this is the file you meant; to seal an empty block on purpose, add --allow-empty'
     })

@@ -13,6 +13,12 @@ export const RESERVED_COLUMNS = ['_height'] as const
 export const META_DDL = 'CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)'
 export const KEYS_DDL = 'CREATE TABLE _keys (op TEXT NOT NULL, pubkey_hash TEXT NOT NULL, pubkey TEXT NOT NULL, sigkey_hash TEXT NOT NULL, signature TEXT NOT NULL, metadata TEXT, PRIMARY KEY (pubkey_hash, sigkey_hash))'
 export const TABLES_DDL = 'CREATE TABLE _tables (name TEXT PRIMARY KEY NOT NULL, sql TEXT NOT NULL, rows INTEGER NOT NULL, root TEXT NOT NULL)'
+/**
+ * Wrapped data keys of a block with encrypted columns (docs/confidential.md). Optional: only such
+ * blocks have it. In v1 (Daisy) blocks the name is an ordinary user table.
+ */
+export const RECIPIENTS_TABLE = '_recipients'
+export const RECIPIENTS_DDL = 'CREATE TABLE _recipients (block TEXT NOT NULL, recipient TEXT NOT NULL, pubkey TEXT NOT NULL, wrapped BLOB NOT NULL, columns TEXT NOT NULL, PRIMARY KEY (block, recipient))'
 
 /** Columns of `_keys` in order, for v1 (Daisy) and v2 alike. */
 export const KEYS_COLUMNS = ['op', 'pubkey_hash', 'pubkey', 'sigkey_hash', 'signature', 'metadata'] as const

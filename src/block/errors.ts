@@ -18,6 +18,10 @@ export const BLOCK_ERROR_CODES = [
   'CORRUPT',
   'SCHEMA_NOT_ALLOWED',
   'RESERVED_SCHEMA',
+  // confidential columns
+  'RECIPIENTS_MALFORMED',
+  'CIPHERTEXT_MALFORMED',
+  'ENCRYPT_REFUSED',
   // content
   'HASH_MISMATCH',
   'UNSUPPORTED_VERSION',
@@ -70,6 +74,10 @@ export interface BlockErrorDetails {
   CORRUPT: At & { sqliteCode?: string }
   SCHEMA_NOT_ALLOWED: At
   RESERVED_SCHEMA: At & { table: string }
+  RECIPIENTS_MALFORMED: At
+  /** the encrypted column holding a value that is not a sealed value */
+  CIPHERTEXT_MALFORMED: At & { table: string, column: string }
+  ENCRYPT_REFUSED: Record<never, never>
   HASH_MISMATCH: At & { hash: string, expected: string }
   UNSUPPORTED_VERSION: At
   /** `key`: the `_meta` key at fault (absent when the table as a whole is) */
@@ -123,7 +131,10 @@ export const BLOCK_ERROR_DOCS: Readonly<Record<BlockErrorCode, CodeDoc>> = {
   WAL_MODE: { meaning: 'the database is in WAL journal mode, or has a -wal file with data not yet in it', hint: "checkpoint it and switch it to a rollback journal: sqlite3 FILE 'PRAGMA journal_mode=DELETE'" },
   CORRUPT: { meaning: 'SQLite cannot read the file: quick_check fails (or integrity_check of a reserved table), its length disagrees with its header, or it has a hot journal', hint: 'repair it (sqlite3 .recover), or fetch the block again from a peer' },
   SCHEMA_NOT_ALLOWED: { meaning: 'the schema has something a block may not hold: a view, trigger, virtual or generated column, a reserved name, too many tables', hint: 'the message names the object; a block holds ordinary tables and indexes only' },
-  RESERVED_SCHEMA: { meaning: 'a reserved table (_meta, _keys, _tables) is missing or has the wrong shape', hint: 'drop the table from the input file, or give it exactly the documented columns (docs/block-format.md)' },
+  RESERVED_SCHEMA: { meaning: 'a reserved table (_meta, _keys, _tables, _recipients) is missing or has the wrong shape', hint: 'drop the table from the input file, or give it exactly the documented columns (docs/block-format.md)' },
+  RECIPIENTS_MALFORMED: { meaning: 'a _recipients row is malformed (block reference, key id, public key, wrapped key, encrypted columns), or the genesis carries encrypted columns', hint: 'blocks with encrypted columns are written by `petal signimportblock --encrypt` (docs/confidential.md)' },
+  CIPHERTEXT_MALFORMED: { meaning: 'a value of an encrypted column is not a sealed value (a BLOB: version 1, nonce, ciphertext, tag)', hint: 'the block\'s signatory wrote plaintext or garbage into an encrypted column; details name it' },
+  ENCRYPT_REFUSED: { meaning: 'columns to encrypt cannot be: no such table or column, a WITHOUT ROWID table, the INTEGER PRIMARY KEY, a type that cannot hold a BLOB, no recipient, or a genesis block', hint: 'name columns as TABLE.COLUMN of a rowid table in the file and give at least one --recipient (docs/confidential.md)' },
   HASH_MISMATCH: { meaning: 'the file does not hash to the hash it was announced or asked for', hint: 'the file is not the block you meant; fetch it again' },
   UNSUPPORTED_VERSION: { meaning: 'the block\'s _meta.Version is not one this Petal reads, or a v1 (Daisy) block was offered to a v2 chain', hint: 'this Petal reads block versions 1 (Daisy) and 2, and imports version 2' },
   BAD_META: { meaning: 'a _meta field is missing, malformed or not allowed here (details.key names it)', hint: 'blocks are written by `petal signimportblock`; a hand-made _meta must follow docs/block-format.md' },

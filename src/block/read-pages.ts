@@ -87,5 +87,6 @@ function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & 
   if (tables.length !== userDdl.size) return undefined
   tables.sort((a, b) => compareNames(a.name, b.name))
   if (rowsRootOf(tables) !== header.rowsRoot) return undefined
-  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: [] }
+  // A block with encrypted columns has _recipients, which makes this path return undefined above.
+  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: [], recipients: [] }
 }

@@ -1,5 +1,6 @@
 import { isHash, isPetalError, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { RESERVED_TABLES } from './constants.js'
+import { checkConfidential, type RecipientRow } from './confidential.js'
 import { BlockError } from './errors.js'
 import { headerFromMeta, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
@@ -19,6 +20,8 @@ export interface BlockFile {
   /** The `_tables` manifest as stored in the block (v2); empty for v1. */
   tables: TableEntry[]
   userTables: UserTable[]
+  /** `_recipients` rows (blocks with encrypted columns; empty otherwise), checked for shape. */
+  recipients: RecipientRow[]
 }
 
 export interface ReadBlockOptions {
@@ -132,7 +135,8 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
     tables = readTablesManifest(db)
     checkManifestShape(header, schema.userTables, tables)
   }
-  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: schema.userTables }
+  const recipients = schema.has.recipients ? checkConfidential(db, header.height, schema.userTables) : []
+  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: schema.userTables, recipients }
 }
 
 /**

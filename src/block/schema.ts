@@ -1,4 +1,4 @@
-import { ALLOWED_SQLITE_TABLES, KEYS_COLUMNS, KEYS_DDL, MAX_USER_TABLES, META_DDL, RESERVED_COLUMNS, RESERVED_TABLES, TABLES_DDL } from './constants.js'
+import { ALLOWED_SQLITE_TABLES, KEYS_COLUMNS, KEYS_DDL, MAX_USER_TABLES, META_DDL, RECIPIENTS_DDL, RECIPIENTS_TABLE, RESERVED_COLUMNS, RESERVED_TABLES, TABLES_DDL } from './constants.js'
 import { BlockError } from './errors.js'
 import { moduleOf, neutraliseModules, type Db } from './sqlite.js'
 
@@ -29,7 +29,7 @@ export interface WithoutRowidTable extends TableCommon {
 
 export interface SchemaInfo {
   userTables: UserTable[]
-  has: { meta: boolean, keys: boolean, tables: boolean }
+  has: { meta: boolean, keys: boolean, tables: boolean, recipients: boolean }
 }
 
 interface SchemaRow { type: string, name: string, tbl_name: string, sql: string | null }
@@ -104,7 +104,7 @@ export function readSchemaObjects (db: Db): SchemaObjects {
  * `version` 1 (Daisy) accepts Daisy's reserved-table DDL and any user table name.
  */
 export function inspectSchema (db: Db, version: 1 | 2 | 'input', objects: SchemaObjects = readSchemaObjects(db)): SchemaInfo {
-  const has = { meta: false, keys: false, tables: false }
+  const has = { meta: false, keys: false, tables: false, recipients: false }
   const userTables: UserTable[] = []
   for (const t of objects.tables) {
     if (t.name.toLowerCase().startsWith('sqlite_')) {
@@ -115,6 +115,17 @@ export function inspectSchema (db: Db, version: 1 | 2 | 'input', objects: Schema
     if (reserved !== undefined) {
       checkReserved(db, reserved, t, version)
       has[HAS[reserved]] = true
+      continue
+    }
+    if (version !== 1 && t.name.toLowerCase() === RECIPIENTS_TABLE) {
+      // Its DDL is checked byte for byte in input files too: it is only ever written by Petal.
+      if (t.name !== RECIPIENTS_TABLE || t.sql !== RECIPIENTS_DDL) {
+        throw new BlockError('RESERVED_SCHEMA', `reserved table ${RECIPIENTS_TABLE} has the wrong shape: DDL differs from the v2 definition`, {
+          hint: version === 'input' ? `drop ${RECIPIENTS_TABLE} from the input file; Petal writes it (--encrypt)` : undefined,
+          details: { table: RECIPIENTS_TABLE }
+        })
+      }
+      has.recipients = true
       continue
     }
     if (version !== 1 && t.name.startsWith('_')) {

@@ -1,5 +1,5 @@
 import { rm, stat } from 'node:fs/promises'
-import { BUILD_PASSES, buildBlock, type KeyOpRow } from '../block/index.js'
+import { BUILD_PASSES, buildBlock, type EncryptSpec, type KeyOpRow, type RewrapSpec } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
 import { formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
@@ -28,6 +28,10 @@ export interface SignImportOptions extends LockOptions {
   beforeAccept?: (block: { hash: string, height: number, rowsRoot: string }) => Promise<void> | void
   /** Refuse (EMPTY_BLOCK) to seal a block without user tables and key operations. */
   refuseEmpty?: boolean
+  /** Encrypt columns of the source for recipients (docs/confidential.md). */
+  encrypt?: EncryptSpec
+  /** Wrap earlier blocks' data keys for more recipients. */
+  rewrap?: RewrapSpec[]
 }
 
 export const SIGN_IMPORT_PASSES = BUILD_PASSES + LOAD_PASSES + 1
@@ -60,6 +64,8 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         keyOps: options.keyOps,
         replaceKeyOps: options.replaceKeyOps,
         refuseEmpty: options.refuseEmpty,
+        encrypt: options.encrypt,
+        rewrap: options.rewrap,
         maxBytes: chain.params.maxBlockBytes,
         pool: chain.hashPool,
         signal: options.signal,

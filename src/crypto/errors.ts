@@ -5,7 +5,9 @@ export const CRYPTO_ERROR_CODES = [
   'PUBLIC_KEY_NOT_CANONICAL',
   'BAD_PRIVATE_KEY',
   'BAD_PASSPHRASE',
-  'BAD_KEY_ENVELOPE'
+  'BAD_KEY_ENVELOPE',
+  'UNWRAP_FAILED',
+  'DECRYPT_FAILED'
 ] as const
 
 export type CryptoErrorCode = typeof CRYPTO_ERROR_CODES[number]
@@ -20,6 +22,10 @@ export interface CryptoErrorDetails {
   BAD_PRIVATE_KEY: None
   BAD_PASSPHRASE: None
   BAD_KEY_ENVELOPE: None
+  /** `recipient`: the encryption key id the wrap names */
+  UNWRAP_FAILED: { recipient: string }
+  /** The cell that does not authenticate: block height, table, column and its position in the table (docs/confidential.md) */
+  DECRYPT_FAILED: { height: number, table: string, column: string, row: number }
 }
 
 /** A key that cannot be parsed or decrypted. */
@@ -32,7 +38,9 @@ export const CRYPTO_ERROR_DOCS: Readonly<Record<CryptoErrorCode, CodeDoc>> = {
   PUBLIC_KEY_NOT_CANONICAL: { meaning: 'a P-256 public key in another encoding than its canonical one (compressed or hybrid point, explicit curve parameters, trailing or non-minimal DER): one key has one id, so only the 91-byte SPKI of the uncompressed point is accepted', hint: 'give the key as `petal mykeys` prints it; details.canonical is the same key in its canonical encoding' },
   BAD_PRIVATE_KEY: { meaning: 'not a P-256 private key in a form Petal reads', hint: 'give a P-256 key as PEM (PKCS#8 or SEC1), DER, or hex DER' },
   BAD_PASSPHRASE: { meaning: 'the passphrase does not decrypt the key', hint: 'check --passphrase-file or PETAL_PASSPHRASE' },
-  BAD_KEY_ENVELOPE: { meaning: 'an encrypted key file in the keystore is malformed', hint: 'restore the key file from a backup, or import the key again (`petal keys import FILE`)' }
+  BAD_KEY_ENVELOPE: { meaning: 'an encrypted key file in the keystore is malformed', hint: 'restore the key file from a backup, or import the key again (`petal keys import FILE`)' },
+  UNWRAP_FAILED: { meaning: 'a block\'s _recipients row names one of this node\'s encryption keys, but its wrapped data key does not open with it (wrapped for another key or chain, or altered)', hint: 'ask the block\'s signatory to re-wrap the data key for your key (docs/confidential.md); `--no-decrypt` shows the ciphertext meanwhile' },
+  DECRYPT_FAILED: { meaning: 'an encrypted value does not authenticate with its block\'s data key: it was moved from another row, column, table or block, or altered, before the block was sealed', hint: 'the block\'s signatory sealed a bad value (details name the cell); `--no-decrypt` shows the ciphertext' }
 }
 
-registerErrorClass(CryptoError, 'a key could not be parsed or decrypted', CRYPTO_ERROR_DOCS)
+registerErrorClass(CryptoError, 'a key could not be parsed or decrypted, or an encrypted value did not authenticate', CRYPTO_ERROR_DOCS)

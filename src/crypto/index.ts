@@ -1,7 +1,8 @@
 /**
  * crypto: P-256 keys and key ids, v2 (domain-separated, low-S) and v1 (Daisy, raw digest)
  * ECDSA signatures, SHA-256 of bytes and files, RFC 6962 Merkle trees, and passphrase
- * encryption of private keys.
+ * encryption of private keys, and the confidential-column scheme (AES-256-GCM values, ECIES P-256
+ * key wraps).
  *
  * The only importer of @noble/*. Knows nothing of blocks, chains or files beyond hashing them.
  * @module
@@ -13,3 +14,4 @@ export { encodeDerSignature, decodeDerSignature, signV2, verifyV2, verifyV1, sig
 export { leafHash, prefixedLeafHash, nodeHash, EMPTY_TREE_ROOT, MerkleBuilder, merkleRoot, inclusionProof, verifyInclusion } from './merkle.js'
 export { MerkleBatch } from './merkle-batch.js'
 export { parseEncryptedKey, encryptPrivateKey, decryptPrivateKey, type EncryptedKey } from './key-encryption.js'
+export { MIN_SEALED_BYTES, newDataKey, sealValue, openValue, wrapDataKey, unwrapDataKey, isWrappedKeyShape } from './confidential.js'

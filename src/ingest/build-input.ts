@@ -20,6 +20,8 @@ export interface BuiltInput {
   bytes: number
   /** Rows that SQLite refused although append() accepted them (each with the reason). */
   refused: Array<{ row: number, message: string }>
+  /** The tables the file holds, as named in pending.db. */
+  tables: string[]
 }
 
 const CHUNK = 256
@@ -36,7 +38,7 @@ export function buildInput (path: string, rows: Iterable<PendingRow>, tables: Ma
     db.pragma('trusted_schema = OFF')
     const pageSize = db.pragma('page_size', { simple: true }) as number
     const size = (): number => (db.pragma('page_count', { simple: true }) as number) * pageSize
-    const out: BuiltInput = { rowids: [], lastRow: -1, bytes: 0, refused: [] }
+    const out: BuiltInput = { rowids: [], lastRow: -1, bytes: 0, refused: [], tables: [] }
     const created = new Set<string>()
     const inserts = new Map<string, SqliteStatement>()
     let chunk: PendingRow[] = []
@@ -47,7 +49,7 @@ export function buildInput (path: string, rows: Iterable<PendingRow>, tables: Ma
       const key = r.table.toLowerCase()
       const t = tables.get(key)
       if (t === undefined) { out.refused.push({ row: r.id, message: `table ${r.table} is not in pending.db` }); return true }
-      if (!created.has(key)) { db.exec(t.sql); created.add(key) }
+      if (!created.has(key)) { db.exec(t.sql); created.add(key); out.tables.push(t.name) }
       const row = decodePendingRow(r.data)
       const cols = Object.keys(row)
       const sk = `${key}\u0000${cols.join('\u0000')}`

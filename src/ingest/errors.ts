@@ -9,6 +9,7 @@ export const INGEST_ERROR_CODES = [
   'INGEST_MALFORMED',
   'INGEST_BAD_TABLE',
   'INGEST_BAD_COLUMN',
+  'INGEST_BAD_ENCRYPT',
   // the rows against the table (422)
   'INGEST_TYPE_MISMATCH',
   'INGEST_CONSTRAINT',
@@ -39,6 +40,7 @@ export interface IngestErrorDetails {
   INGEST_MALFORMED: RowPlace & { line?: number }
   INGEST_BAD_TABLE: { table: string }
   INGEST_BAD_COLUMN: { table: string }
+  INGEST_BAD_ENCRYPT: { table: string }
   /** `sqlite` is SQLite's result code when SQLite refused the value. */
   INGEST_TYPE_MISMATCH: RowPlace & { table: string, column?: string, expected?: string, got?: string, sqlite?: string }
   INGEST_CONSTRAINT: RowPlace & { table: string, sqlite: string }
@@ -80,6 +82,7 @@ export function rowError<C extends RowErrorCode> (code: C, row: number, field: s
 const INGEST_ERROR_DOCS: Readonly<Record<IngestErrorCode, CodeDoc>> = {
   INGEST_MALFORMED: { meaning: 'the records are not valid JSON, NDJSON or CSV, or a value cannot be written exactly (details name the row, field and line)', hint: 'docs/ingest.md lists the accepted formats and values' },
   INGEST_BAD_TABLE: { meaning: 'the table name, or its CREATE TABLE statement, is not one Petal accepts', hint: 'use a letter, then letters, digits or _ (1 to 64 characters), and a plain CREATE TABLE within the block schema rules' },
+  INGEST_BAD_ENCRYPT: { meaning: 'a table\'s encrypt policy cannot be applied: an unknown column, the INTEGER PRIMARY KEY, a WITHOUT ROWID table, a STRICT type that cannot hold a BLOB, no or malformed recipients, or recipients that differ from another encrypted table\'s', hint: 'name columns of the declared table and give recipients as hex SPKI or PEM public keys (docs/confidential.md, "Record API")' },
   INGEST_BAD_COLUMN: { meaning: 'a field name cannot be a column of the table (reserved, too long, or too many columns)', hint: 'rename or drop the field' },
   INGEST_TYPE_MISMATCH: { meaning: 'a value does not fit the type of its column', hint: 'send the column\'s type; the error names the row, field and expected type' },
   INGEST_CONSTRAINT: { meaning: 'the table refuses a row: a NOT NULL, CHECK, UNIQUE or other constraint failed', hint: 'fix the row; the error names it and the table\'s declaration' },

@@ -12,6 +12,7 @@ CREATE INDEX IF NOT EXISTS batches_state ON batches (state, height);
 CREATE TABLE IF NOT EXISTS placements (row INTEGER NOT NULL, batch INTEGER NOT NULL, rowid INTEGER NOT NULL, PRIMARY KEY (row, batch)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS placements_batch ON placements (batch);
 CREATE TABLE IF NOT EXISTS problems (row INTEGER PRIMARY KEY, message TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS encrypt_policies (name TEXT PRIMARY KEY COLLATE NOCASE, columns TEXT NOT NULL, recipients TEXT NOT NULL) WITHOUT ROWID;
 `
 export const LAYOUT = '1'
 

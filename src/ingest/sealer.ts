@@ -4,6 +4,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { tmpBlockPath } from '../storage/index.js'
 import { failpoint, type Clock, type Logger } from '../util/index.js'
 import { buildInput, reservedBytes } from './build-input.js'
+import { encryptSpecFor } from './encrypt-policy.js'
 import { IngestError } from './errors.js'
 import { MAX_TABLES_PER_BLOCK, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
@@ -87,7 +88,10 @@ export async function reconcile (ctx: Omit<SealerContext, 'key'>): Promise<Recon
 export async function sealOne (ctx: SealerContext, upTo: number, signal?: AbortSignal, onWork?: (fraction: number, batchBytes: number) => void): Promise<SealedBlock | undefined> {
   const { chain, store, logger } = ctx
   const tables = store.tables()
-  const budget = blockBudget(chain, tables.values())
+  const policies = store.policies()
+  // Sealed values are larger than their plaintext (29 bytes more, and a BLOB header): a block with
+  // encrypted columns is filled to a quarter of the budget, so that it never outgrows the limit.
+  const budget = blockBudget(chain, tables.values()) * (policies.size > 0 ? 0.25 : 1)
   // Claim by the rows' encoded size with headroom for SQLite's per-row and per-page overhead;
   // the build then holds the file to the exact budget.
   const batch = await store.write(() => store.claim(Math.floor(budget * 0.8), MAX_TABLES_PER_BLOCK, ctx.clock.now(), upTo), signal)
@@ -109,6 +113,7 @@ export async function sealOne (ctx: SealerContext, upTo: number, signal?: AbortS
     }
     failpoint('ingest:built')
     const r = await signImport(chain, path, ctx.key, {
+      encrypt: encryptSpecFor(built.tables, policies),
       signal,
       onProgress: p => { onWork?.(p.total > 0 ? p.done / p.total : 0, built.bytes) },
       beforeAccept: async block => {

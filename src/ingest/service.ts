@@ -12,6 +12,7 @@ import { checkTableName, declareTable, extendTable, type TableSchema } from './s
 import { PendingStore } from './store.js'
 import type { AppendResult, IngestEvents, IngestService, IngestStats, Receipt } from './types.js'
 import { typeRows } from './typing.js'
+import { checkPolicy, type EncryptPolicy } from './encrypt-policy.js'
 import { isTextRows, type IngestRow } from './values.js'
 
 export interface IngestOptions {
@@ -83,13 +84,22 @@ export class Ingest implements IngestService {
 
   // ---- writes ----
 
-  async putTable (name: string, createSql: string): Promise<{ created: boolean, sql: string }> {
+  async putTable (name: string, createSql: string, encrypt?: { columns: unknown, recipients: unknown } | null): Promise<{ created: boolean, sql: string, encrypt?: EncryptPolicy }> {
     return await this.guard(async () => {
       const t = declareTable(name, createSql)
       return await this.store.write(() => {
         const existing = this.store.tables().get(name.toLowerCase())
+        // encrypt: a policy sets it, null drops it, absent leaves it as it is.
+        const policy = encrypt === undefined || encrypt === null ? undefined : checkPolicy(existing ?? t, encrypt, this.store.policies())
+        const setPolicy = (): EncryptPolicy | undefined => {
+          if (encrypt !== undefined) this.store.savePolicy(t.name, policy)
+          return this.store.policies().get(t.name.toLowerCase())
+        }
         if (existing !== undefined) {
-          if (existing.declared === t.declared) return { created: false, sql: existing.sql }
+          if (existing.declared === t.declared) {
+            const p = setPolicy()
+            return { created: false, sql: existing.sql, ...(p === undefined ? {} : { encrypt: p }) }
+          }
           throw new IngestError('INGEST_TABLE_CONFLICT', `table ${existing.name} already exists with another definition`, {
             hint: existing.declared === undefined
               ? `it was created from the first rows written to it, as: ${existing.sql}`
@@ -98,7 +108,8 @@ export class Ingest implements IngestService {
           })
         }
         this.store.saveTable(t, this.clock.now())
-        return { created: true, sql: t.sql }
+        const p = setPolicy()
+        return { created: true, sql: t.sql, ...(p === undefined ? {} : { encrypt: p }) }
       })
     })
   }

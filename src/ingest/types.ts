@@ -1,3 +1,4 @@
+import type { EncryptPolicy } from './encrypt-policy.js'
 import type { IngestRow } from './values.js'
 
 /** Where an acknowledged row is: pending, or sealed in a canonical block (the contract with src/api). */
@@ -67,7 +68,7 @@ export interface IngestEvents {
 
 export interface IngestService {
   /** Declare a table with a CREATE TABLE statement (validated by SQLite, block schema rules). Idempotent for the same statement. */
-  putTable: (name: string, createSql: string) => Promise<{ created: boolean, sql: string }>
+  putTable: (name: string, createSql: string, encrypt?: { columns: unknown, recipients: unknown } | null) => Promise<{ created: boolean, sql: string, encrypt?: EncryptPolicy }>
   /** Durably store rows (fsync'd in pending.db) and return their receipts. Resolves only once durable. */
   append: (table: string, rows: IngestRow[], options?: { signal?: AbortSignal }) => Promise<AppendResult>
   receipt: (id: string) => Receipt | undefined

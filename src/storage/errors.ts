@@ -22,7 +22,8 @@ export const STORAGE_ERROR_CODES = [
   'KEY_EXISTS',
   'NO_KEYS',
   'PASSPHRASE_REQUIRED',
-  'KEY_FILE_INVALID'
+  'KEY_FILE_INVALID',
+  'KEY_WRONG_PURPOSE'
 ] as const
 
 export type StorageErrorCode = typeof STORAGE_ERROR_CODES[number]
@@ -60,6 +61,7 @@ export interface StorageErrorDetails {
   PASSPHRASE_REQUIRED: None
   /** `path`: the damaged key file */
   KEY_FILE_INVALID: { path: string }
+  KEY_WRONG_PURPOSE: None
 }
 
 /** The data directory, its index or its keystore cannot be used as asked. */
@@ -88,7 +90,8 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
   KEY_EXISTS: { meaning: 'the key is already in the keystore' },
   NO_KEYS: { meaning: 'the keystore has no keys', hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' },
   PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' },
-  KEY_FILE_INVALID: { meaning: 'a key file of the keystore is truncated, damaged or inconsistent (its id is not its key\'s)', hint: 'move it out of the keystore (keep it: it may be recoverable) and import the key again from a backup with `petal keys import FILE`' }
+  KEY_FILE_INVALID: { meaning: 'a key file of the keystore is truncated, damaged or inconsistent (its id is not its key\'s)', hint: 'move it out of the keystore (keep it: it may be recoverable) and import the key again from a backup with `petal keys import FILE`' },
+  KEY_WRONG_PURPOSE: { meaning: 'an encryption key was given where a signing key is needed, or the other way round (they are kept apart: docs/confidential.md)', hint: '`petal mykeys` lists each key with its purpose' }
 }
 
 registerErrorClass(StorageError, 'the data directory, its index or its keystore cannot be used as asked', STORAGE_ERROR_DOCS)

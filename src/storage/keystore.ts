@@ -15,7 +15,11 @@ export interface KeyEntry {
   encrypted: boolean
   created: string
   isDefault: boolean
+  /** `sign`: a signing key; `encrypt`: a key for receiving encrypted columns (never signs). */
+  purpose: KeyPurpose
 }
+
+export type KeyPurpose = 'sign' | 'encrypt'
 
 interface KeyFile {
   id: string
@@ -24,6 +28,8 @@ interface KeyFile {
   /** hex PKCS#8 DER, when not encrypted */
   private_key?: string
   encrypted?: EncryptedKey
+  /** absent: a signing key (files written before purposes existed are signing keys) */
+  purpose?: 'encrypt'
 }
 
 /**
@@ -56,7 +62,7 @@ export class Keystore {
     const dflt = this.defaultId()
     return names.filter(n => /^[0-9a-f]{64}\.json$/.test(n)).map(n => {
       const f = this.readFile(join(this.dir, n))
-      return { id: f.id, publicKey: parsePublicKey(f.public_key), encrypted: f.encrypted !== undefined, created: f.created, isDefault: f.id === dflt }
+      return { id: f.id, publicKey: parsePublicKey(f.public_key), encrypted: f.encrypted !== undefined, created: f.created, isDefault: f.id === dflt, purpose: f.purpose === 'encrypt' ? 'encrypt' as const : 'sign' as const }
     }).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id))
   }
 
@@ -85,6 +91,8 @@ export class Keystore {
     }
     if (pub.id !== f.id) throw invalid(`says it holds ${f.id}, but its public key is ${pub.id}`)
     const file: KeyFile = { id: f.id, public_key: f.public_key, created: f.created }
+    if (f.purpose !== undefined && f.purpose !== 'encrypt') throw invalid(`has an unknown purpose ${JSON.stringify(f.purpose)}`)
+    if (f.purpose === 'encrypt') file.purpose = 'encrypt'
     if (typeof f.private_key === 'string') file.private_key = f.private_key
     if (f.encrypted !== undefined) {
       const env = parseEncryptedKey(f.encrypted)
@@ -107,14 +115,16 @@ export class Keystore {
   }
 
   setDefault (idOrPrefix: string): KeyEntry {
-    const e = this.resolve(idOrPrefix)
+    const e = this.resolve(idOrPrefix, 'sign')
     writeFileAtomic(this.defaultFile, e.id + '\n', 0o600)
     return { ...e, isDefault: true }
   }
 
   /** Find a key by full id, id without "1:", or a unique prefix of either. */
-  resolve (idOrPrefix?: string): KeyEntry {
-    const keys = this.list()
+  resolve (idOrPrefix?: string, purpose: KeyPurpose | 'any' = 'any'): KeyEntry {
+    const all = this.list()
+    // Without an id, the default signing key: an encryption key is never picked by default.
+    const keys = idOrPrefix === undefined ? all.filter(k => k.purpose === (purpose === 'any' ? 'sign' : purpose)) : all
     const oldest = keys[0]
     if (oldest === undefined) throw new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
     if (idOrPrefix === undefined) {
@@ -125,35 +135,55 @@ export class Keystore {
     const [match, ...others] = keys.filter(k => k.id.startsWith(want))
     if (match === undefined) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })
     if (others.length > 0) throw new StorageError('KEY_AMBIGUOUS', `${idOrPrefix} matches ${others.length + 1} keys`, { hint: 'give more digits of the key id' })
+    if (purpose !== 'any' && match.purpose !== purpose) {
+      throw new StorageError('KEY_WRONG_PURPOSE', `key ${match.id.slice(0, 14)}… is ${match.purpose === 'encrypt' ? 'an encryption key: it never signs' : 'a signing key, not an encryption key'}`, {
+        hint: match.purpose === 'encrypt' ? 'sign with a signing key (`petal mykeys` lists them)' : 'create an encryption key with `petal keys generate --purpose encrypt`'
+      })
+    }
     return match
   }
 
-  generate (options: { passphrase?: string } = {}): KeyEntry {
-    return this.store(generateSigningKey(), options.passphrase)
+  generate (options: { passphrase?: string, purpose?: KeyPurpose } = {}): KeyEntry {
+    return this.store(generateSigningKey(), options.passphrase, options.purpose)
   }
 
   /** Import a private key (PEM, DER or hex; PKCS#8 or SEC1). */
-  import (material: string | Uint8Array, options: { passphrase?: string } = {}): KeyEntry {
+  import (material: string | Uint8Array, options: { passphrase?: string, purpose?: KeyPurpose } = {}): KeyEntry {
     const key = importPrivateKey(material)
     if (this.list().some(k => k.id === key.id)) throw new StorageError('KEY_EXISTS', `key ${key.id} is already in the keystore`)
-    return this.store(key, options.passphrase)
+    return this.store(key, options.passphrase, options.purpose)
   }
 
-  private store (key: SigningKey, passphrase?: string): KeyEntry {
+  private store (key: SigningKey, passphrase?: string, purpose: KeyPurpose = 'sign'): KeyEntry {
     this.ensureDir()
     const pkcs8 = privateKeyToPkcs8(key)
     const created = new Date().toISOString()
     const file: KeyFile = { id: key.id, public_key: key.publicKey.hex, created }
+    if (purpose === 'encrypt') file.purpose = 'encrypt'
     if (passphrase !== undefined && passphrase !== '') file.encrypted = encryptPrivateKey(pkcs8, passphrase)
     else file.private_key = toHex(pkcs8)
     writeFileAtomic(this.fileOf(key.id), JSON.stringify(file, null, 2) + '\n', 0o600)
-    if (this.defaultId() === undefined) writeFileAtomic(this.defaultFile, key.id + '\n', 0o600)
-    return { id: key.id, publicKey: key.publicKey, encrypted: file.encrypted !== undefined, created, isDefault: this.defaultId() === key.id }
+    if (purpose === 'sign' && this.defaultId() === undefined) writeFileAtomic(this.defaultFile, key.id + '\n', 0o600)
+    return { id: key.id, publicKey: key.publicKey, encrypted: file.encrypted !== undefined, created, isDefault: this.defaultId() === key.id, purpose }
+  }
+
+  /**
+   * The private keys of every encryption key (for decrypting columns). An encrypted one needs the
+   * passphrase; without it, it is left out and listed in `locked`.
+   */
+  loadEncryptionKeys (passphrase?: string): { keys: SigningKey[], locked: string[] } {
+    const keys: SigningKey[] = []
+    const locked: string[] = []
+    for (const e of this.list().filter(k => k.purpose === 'encrypt')) {
+      if (e.encrypted && passphrase === undefined) { locked.push(e.id); continue }
+      keys.push(this.load(e.id, passphrase, 'encrypt'))
+    }
+    return { keys, locked }
   }
 
   /** Load a signing key (the default one when no id is given), decrypting it if needed. */
-  load (idOrPrefix?: string, passphrase?: string): SigningKey {
-    const e = this.resolve(idOrPrefix)
+  load (idOrPrefix?: string, passphrase?: string, purpose: KeyPurpose | 'any' = 'sign'): SigningKey {
+    const e = this.resolve(idOrPrefix, purpose)
     const f = this.readFile(this.fileOf(e.id))
     let pkcs8: Uint8Array | undefined
     if (f.encrypted !== undefined) {
@@ -180,6 +210,6 @@ export class Keystore {
 
   /** PEM (PKCS#8) of a private key, for backup or moving it to another node. */
   exportPrivate (idOrPrefix: string | undefined, passphrase?: string): string {
-    return privateKeyToPem(this.load(idOrPrefix, passphrase))
+    return privateKeyToPem(this.load(idOrPrefix, passphrase, 'any'))
   }
 }

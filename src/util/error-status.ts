@@ -78,7 +78,8 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       KEY_EXISTS: { category: 'keys' },
       NO_KEYS: { category: 'keys' },
       PASSPHRASE_REQUIRED: { category: 'keys' },
-      KEY_FILE_INVALID: { category: 'keys' }
+      KEY_FILE_INVALID: { category: 'keys' },
+      KEY_WRONG_PURPOSE: { category: 'keys' }
     }
   },
   ChainError: {

@@ -21,7 +21,7 @@ function isFormat (v: string | undefined): v is TextFormat {
 }
 
 /** Resolves once `res` can take more output; rejects when the client has gone away. */
-async function drained (res: ServerResponse): Promise<void> {
+export async function drained (res: ServerResponse): Promise<void> {
   if (res.destroyed) throw new AbortError('the client went away')
   await new Promise<void>((resolve, reject) => {
     const done = (): void => { res.off('drain', onDrain); res.off('close', onClose) }

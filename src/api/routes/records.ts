@@ -1,4 +1,5 @@
 import { IngestError, parseRecords, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
+import { isRecord } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { field, type RouteSpec } from '../route.js'
 import { errorResponse, HASH } from '../schemas.js'
@@ -166,19 +167,33 @@ export function recordRoutes (bodyLimit: number, rowsPerRequest: number): RouteS
         type: 'object',
         required: ['sql'],
         additionalProperties: false,
-        properties: { sql: { type: 'string', maxLength: 1024 * 1024, description: 'CREATE TABLE name (…)' } }
+        properties: {
+          sql: { type: 'string', maxLength: 1024 * 1024, description: 'CREATE TABLE name (…)' },
+          encrypt: {
+            type: ['object', 'null'],
+            description: 'columns the sealer encrypts for these recipients (docs/confidential.md, "Record API"); null drops the policy (later blocks are plaintext), absent leaves it as it is',
+            required: ['columns', 'recipients'],
+            additionalProperties: false,
+            properties: {
+              columns: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', maxLength: 1000 } },
+              recipients: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', maxLength: 4096, description: 'a public key: hex SPKI or PEM, as `petal keys export` writes it' } }
+            }
+          }
+        }
       }
     },
     responses: {
-      200: { description: 'the table already had this definition', content: { 'application/json': { type: 'object', required: ['table', 'created', 'sql'], properties: { table: { type: 'string' }, created: { type: 'boolean' }, sql: { type: 'string' } } } } },
-      201: { description: 'the table was declared', content: { 'application/json': { type: 'object', required: ['table', 'created', 'sql'], properties: { table: { type: 'string' }, created: { type: 'boolean' }, sql: { type: 'string' } } } } },
+      200: { description: 'the table already had this definition', content: { 'application/json': { type: 'object', required: ['table', 'created', 'sql'], properties: { table: { type: 'string' }, created: { type: 'boolean' }, sql: { type: 'string' }, encrypt: { type: 'object', properties: { columns: { type: 'array', items: { type: 'string' } }, recipients: { type: 'array', items: { type: 'string' } } } } } } } },
+      201: { description: 'the table was declared', content: { 'application/json': { type: 'object', required: ['table', 'created', 'sql'], properties: { table: { type: 'string' }, created: { type: 'boolean' }, sql: { type: 'string' }, encrypt: { type: 'object', properties: { columns: { type: 'array', items: { type: 'string' } }, recipients: { type: 'array', items: { type: 'string' } } } } } } } },
       400: errorResponse('not a single ordinary CREATE TABLE for this name (INGEST_BAD_TABLE)'),
       409: errorResponse('the table exists with another definition (INGEST_TABLE_CONFLICT), or this server does not take writes')
     },
     handler: async (req, reply, ctx) => {
       const table = field(req.params, 'table') ?? ''
-      const r = await writer(ctx).putTable(table, field(req.body, 'sql') ?? '')
-      return await reply.code(r.created ? 201 : 200).send({ table, created: r.created, sql: r.sql })
+      const body: unknown = req.body
+      const encrypt = isRecord(body) && 'encrypt' in body ? body.encrypt : undefined
+      const r = await writer(ctx).putTable(table, field(req.body, 'sql') ?? '', encrypt === null ? null : isRecord(encrypt) ? { columns: encrypt.columns, recipients: encrypt.recipients } : undefined)
+      return await reply.code(r.created ? 201 : 200).send({ table, created: r.created, sql: r.sql, ...(r.encrypt === undefined ? {} : { encrypt: r.encrypt }) })
     }
   }]
 }

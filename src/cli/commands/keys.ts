@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { Chain } from '../../chain/index.js'
 import { publicKeyToPem } from '../../crypto/index.js'
-import { readDaisyPrivateKeys, type KeyEntry } from '../../storage/index.js'
+import { readDaisyPrivateKeys, type KeyEntry, type KeyPurpose } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
@@ -26,22 +26,35 @@ function signatoryStatus (ctx: CliContext, keys: KeyEntry[]): Map<string, string
   return m
 }
 
+const purposeOption = (v: string): KeyPurpose => {
+  if (v !== 'sign' && v !== 'encrypt') throw new UsageError(`unknown key purpose ${JSON.stringify(v)}`, 'use sign or encrypt')
+  return v
+}
+
 function listKeys (ctx: CliContext): void {
   const keys = ctx.keystore().list()
   const status = signatoryStatus(ctx, keys)
-  ctx.out.result(keys.map(k => ({ id: k.id, public_key: k.publicKey.hex, default: k.isDefault, encrypted: k.encrypted, signatory: status.get(k.id) ?? 'no chain', created: k.created })), () => {
+  ctx.out.result(keys.map(k => ({ id: k.id, purpose: k.purpose, public_key: k.publicKey.hex, default: k.isDefault, encrypted: k.encrypted, signatory: k.purpose === 'encrypt' ? 'no' : status.get(k.id) ?? 'no chain', created: k.created })), () => {
     if (keys.length === 0) return 'no keys; create one with `petal keygen`'
     return keys.map(k => [
-      `${k.id}${k.isDefault ? '  (default)' : ''}${k.encrypted ? '  (encrypted)' : ''}`,
+      `${k.id}${k.purpose === 'encrypt' ? '  (encryption key)' : ''}${k.isDefault ? '  (default)' : ''}${k.encrypted ? '  (encrypted)' : ''}`,
       `  public key: ${k.publicKey.hex}`,
-      `  signatory:  ${status.get(k.id) ?? 'no chain in this directory'}`
+      k.purpose === 'encrypt' ? '  receives encrypted columns; never signs' : `  signatory:  ${status.get(k.id) ?? 'no chain in this directory'}`
     ].join('\n')).join('\n')
   })
 }
 
-function keygen (ctx: CliContext, o: { default?: boolean, plain?: boolean }): void {
+function keygen (ctx: CliContext, o: { default?: boolean, plain?: boolean, purpose?: KeyPurpose }): void {
   const ks = ctx.keystore()
   const passphrase = o.plain === true ? undefined : ctx.passphrase()
+  if (o.purpose === 'encrypt') {
+    if (o.default === true) throw new UsageError('--default applies to signing keys', 'leave --default out: every encryption key of the keystore is used to decrypt')
+    const e = ks.generate({ passphrase, purpose: 'encrypt' })
+    ctx.out.result({ id: e.id, purpose: e.purpose, public_key: e.publicKey.hex, encrypted: e.encrypted }, () =>
+      `generated encryption key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted)'}\npublic key: ${e.publicKey.hex}\n` +
+      `Send its public key to the publishers that should encrypt for you: petal keys export ${e.id.slice(2, 14)} -o recipient.pem`)
+    return
+  }
   let k = ks.generate({ passphrase })
   if (o.default === true) k = ks.setDefault(k.id)
   ctx.out.result({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault }, () =>
@@ -85,19 +98,21 @@ export function register (program: Command, action: Action): void {
 
   const keys = program.command('keys').description('manage the keystore (list, generate, import, export, use)')
   keys.command('list').description('same as `petal mykeys`').action(action(async ctx => { listKeys(ctx) }))
-  keys.command('generate').description('same as `petal keygen`')
+  keys.command('generate').description('same as `petal keygen`; with --purpose encrypt, a key for receiving encrypted columns (docs/confidential.md)')
+    .option('--purpose <purpose>', 'sign (default) or encrypt: an encryption key never signs, a signing key never decrypts', purposeOption, 'sign')
     .option('--default', 'make it the default signing key')
     .option('--plain', 'store it unencrypted even if a passphrase is set')
     .action(action(async (ctx, o: { default?: boolean, plain?: boolean }) => { keygen(ctx, o) }))
   keys.command('import <file>').description('import a P-256 private key (PEM PKCS#8 or SEC1, DER, hex), or every key of Daisy\'s private.db')
     .option('--default', 'make it the default signing key (of a private.db: its first key, the one Daisy signs with)')
-    .action(action(async (ctx, file: string, o: { default?: boolean }) => {
+    .option('--purpose <purpose>', 'sign (default) or encrypt', purposeOption, 'sign')
+    .action(action(async (ctx, file: string, o: { default?: boolean, purpose?: KeyPurpose }) => {
       let material: string | Uint8Array = await readInputFile(file, 'key file', ctx.signal)
       if (Buffer.from(material.subarray(0, 16)).toString('latin1') === 'SQLite format 3\0') { importDaisyKeys(ctx, file, o.default === true); return }
       const text = Buffer.from(material).toString('utf8')
       if (text.includes('-----BEGIN') || /^[0-9a-fA-F\s]+$/.test(text)) material = text
       const ks = ctx.keystore()
-      let k = ks.import(material, { passphrase: ctx.passphrase() })
+      let k = ks.import(material, { passphrase: ctx.passphrase(), purpose: o.purpose })
       if (o.default === true) k = ks.setDefault(k.id)
       ctx.out.result({ id: k.id, public_key: k.publicKey.hex, encrypted: k.encrypted, default: k.isDefault }, () => `imported ${k.id}${k.encrypted ? ' (encrypted)' : ' (unencrypted)'}`)
     }))

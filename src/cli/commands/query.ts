@@ -10,8 +10,9 @@ import type { Action } from '../program.js'
 import { canWrite } from '../context.js'
 import { syncHistoryMirror } from '../mirror-sync.js'
 import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
+import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 
-interface QueryFlags { prove?: string, perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean }
+interface QueryFlags { prove?: string, perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean, decrypt: boolean }
 
 const format = (v: string): TextFormat => {
   if (!isTextFormat(v)) throw new UsageError(`unknown format ${JSON.stringify(v)}`, `use one of ${TEXT_FORMATS.join(', ')}`)
@@ -54,6 +55,7 @@ export function register (program: Command, action: Action): void {
     .option('--from <height>', 'with --per-block: first height to visit', heightOption('--from'))
     .option('--to <height>', 'with --per-block: last height to visit', heightOption('--to'))
     .option('--no-sync', 'query the mirror as it is, without bringing it up to date first')
+    .option('--no-decrypt', 'show encrypted columns as ciphertext even where this node holds the key (docs/confidential.md)')
     .option('--prove <file>', 'also write to FILE a proof bundle of every row of the answer (whole rows of one table: SELECT * FROM t WHERE …), checkable with `petal verify-proof`; proves each row is in the chain, not that none was left out')
     .action(action(async (ctx, sql: string, o: QueryFlags) => {
       if (o.prove !== undefined && o.perBlock === true) throw new UsageError('--prove works on the default (mirror) mode, not with --per-block', 'leave out --per-block; filter blocks with WHERE _height …')
@@ -76,6 +78,7 @@ export function register (program: Command, action: Action): void {
         from: o.from,
         to: o.to,
         sync: o.sync && writable,
+        decrypt: o.decrypt && o.perBlock !== true ? decryptKeys(ctx) : undefined,
         signal: ctx.signal,
         // The mirror is up to date once the statement answers: its progress line ends first.
         onText: text => { bar?.end(); ctx.out.stdout(text) },
@@ -93,6 +96,7 @@ export function register (program: Command, action: Action): void {
         ctx.io.stderr(`petal: note: block ${b.height} (${short(b.hash)}) is left out of the query mirror, so its rows are not in this result: ${b.message} [${b.code}]\n`)
         ctx.io.stderr(`  hint: ${b.code === 'MIRROR_SCHEMA' ? '`petal query --per-block` reads the block itself' : '`petal verify` reports the block with this code: it breaks the block rules (an older Petal accepted it)'}\n`)
       }
+      printConfidentialNotes(ctx, r.confidential)
       const tip = chain.tip()
       if (r.sync?.busy === true && (r.tip?.height ?? -1) < tip.height) {
         ctx.io.stderr(`petal: note: another process is updating the query mirror; this result covers blocks up to height ${r.tip?.height ?? '-'} of ${tip.height}\n`)

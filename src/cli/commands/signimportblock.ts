@@ -12,6 +12,16 @@ import { errorMessage } from '../../util/index.js'
 import { readInputFile } from '../input.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 import { readRecords, recordFormat } from './ingest.js'
+import { resolveRecipient } from '../confidential.js'
+import type { EncryptedColumn } from '../../block/index.js'
+
+/** TABLE.COLUMN (the first dot splits; with --table, a bare COLUMN is of that table). */
+function encryptedColumn (spec: string, table: string | undefined): EncryptedColumn {
+  const dot = spec.indexOf('.')
+  if (dot > 0 && dot < spec.length - 1) return [spec.slice(0, dot), spec.slice(dot + 1)]
+  if (dot < 0 && table !== undefined && spec !== '') return [table, spec]
+  throw new UsageError(`--encrypt ${spec}: expected TABLE.COLUMN`, 'e.g. --encrypt patients.diagnosis')
+}
 
 /**
  * Whether FILE holds records (CSV, NDJSON, JSON) rather than an SQLite database: --format or
@@ -40,7 +50,9 @@ export function register (program: Command, action: Action): void {
     .option('--keyops <file>', 'an endorsement file from `petal signkey` to include as a key operation (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--table <name>', 'FILE holds records (CSV with a header row, NDJSON or a JSON array): seal them as table NAME, typed as `petal append` types a new table')
     .option('-f, --format <format>', 'the records format: csv, ndjson or json (default: from the extension, else the content)', recordFormat)
-    .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat, wait?: number, allowEmpty?: boolean }) => {
+    .option('--encrypt <table.column>', 'encrypt this column for the --recipient keys (repeatable; docs/confidential.md)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--recipient <key>', 'who can decrypt: a public key file (`petal keys export`), an encryption key id of the keystore, or a recipient the chain names (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat, wait?: number, allowEmpty?: boolean, encrypt: string[], recipient: string[] }) => {
       if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
       const chain = ctx.openChain()
       const key = ctx.loadKey()
@@ -59,9 +71,15 @@ export function register (program: Command, action: Action): void {
       } else if (o.table !== undefined || o.format !== undefined) {
         throw new UsageError(`${file ?? 'no file'}: --table and --format apply to a records file (CSV, NDJSON, JSON), not to an SQLite database`, 'leave them out to seal the SQLite file as it is')
       }
+      if (o.encrypt.length > 0 && o.recipient.length === 0) throw new UsageError('--encrypt needs at least one --recipient', 'name who can decrypt: --recipient recipient.pem (from `petal keys export` on their node)')
+      if (o.recipient.length > 0 && o.encrypt.length === 0) throw new UsageError('--recipient applies to the columns named by --encrypt', 'add --encrypt TABLE.COLUMN')
+      const encrypt = o.encrypt.length === 0
+        ? undefined
+        : { columns: o.encrypt.map(c => encryptedColumn(c, o.table)), recipients: await Promise.all(o.recipient.map(async r => await resolveRecipient(ctx, chain, r))) }
       const bar = ctx.progress('signimportblock')
       const r = await signImport(chain, source, key, {
         keyOps,
+        encrypt,
         refuseEmpty: o.allowEmpty !== true,
         ...lockOptions(ctx, o.wait),
         onProgress: p => { bar.update(p) }

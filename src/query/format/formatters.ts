@@ -1,4 +1,5 @@
 import type { SqlValue } from '../../block/index.js'
+import type { ConfidentialNote } from '../sandbox/confidential.js'
 import { CSV_HEADER_FIELD, csvField, escapeControls, jsonValue, tableCell, uniqueKeys } from './values.js'
 
 export const TEXT_FORMATS = ['ndjson', 'csv', 'table', 'json'] as const
@@ -15,6 +16,8 @@ export interface ResultSummary {
   tip?: { height: number, hash: string }
   /** Per-block mode: how many blocks the statement ran in. */
   blocks?: number
+  /** Encrypted columns the statement's tables have, and how many of their blocks stayed ciphertext. */
+  confidential?: ConfidentialNote[]
 }
 
 /** Streaming text output of one result: header, batches of rows, end. */

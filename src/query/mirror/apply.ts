@@ -89,12 +89,14 @@ function applyIn (c: Copy, rec: BlockRecord): 'applied' | 'stale' {
     const tip = mirror.prepare<unknown[], { height: number, hash: string }>(`SELECT height, hash FROM ${m}._blocks ORDER BY height DESC LIMIT 1`).get()
     const fits = rec.height === 0 ? tip === undefined : tip?.height === rec.height - 1 && tip.hash === rec.parent
     if (!fits) { mirror.exec('ROLLBACK'); return 'stale' }
-    for (const t of inspectSchema(c.block, rec.version === 1 ? 1 : 2).userTables) copyTable(c, rec.height, t)
+    const schema = inspectSchema(c.block, rec.version === 1 ? 1 : 2)
+    for (const t of schema.userTables) copyTable(c, rec.height, t)
     if (rec.version === 1) {
       const ins = mirror.prepare(`INSERT INTO ${m}._tables (_height, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)`)
       for (const t of c.v1Tables ?? []) ins.run(rec.height, t.name, t.sql, t.rows, t.root)
     } else {
       copyRows(c, ['name', 'sql', 'rows', 'root'], 'main._tables ORDER BY name', `${m}._tables`, rec.height)
+      if (schema.has.recipients) copyRows(c, ['block', 'recipient', 'pubkey', 'wrapped', 'columns'], 'main._recipients ORDER BY block, recipient', `${m}._recipients`, rec.height)
     }
     insertBlockRow(mirror, m, rec)
     mirror.exec('COMMIT')

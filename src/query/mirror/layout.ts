@@ -10,7 +10,7 @@ import { columnDef, parseColumns, sameColumns, type ColumnInfo } from './columns
  * so a rollback can recompute the union without the files), `_mirror_skipped` (canonical blocks
  * left out, with the coded reason: a block it cannot hold never stops queries over the others).
  */
-export const MIRROR_SCHEMA_VERSION = '3'
+export const MIRROR_SCHEMA_VERSION = '4'
 
 /**
  * The most user columns one mirror table can have: SQLite's SQLITE_MAX_COLUMN (2000) less
@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS _blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NU
   timestamp TEXT NOT NULL, time INTEGER, size INTEGER NOT NULL, rows_root TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _tables (_height INTEGER NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL, rows INTEGER NOT NULL, root TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS "_height:_tables" ON _tables (_height);
+CREATE TABLE IF NOT EXISTS _recipients (_height INTEGER NOT NULL, block TEXT NOT NULL, recipient TEXT NOT NULL, pubkey TEXT NOT NULL, wrapped BLOB NOT NULL, columns TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS "_height:_recipients" ON _recipients (_height);
 `
 
 /** Create the bookkeeping tables and stamp the mirror with its version and chain (in a transaction). */

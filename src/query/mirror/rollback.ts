@@ -46,6 +46,7 @@ function rollbackIn (db: SqliteDb, height: number): number {
     setMirrorTable(db, 'main', key, cur.name, columns)
   }
   db.prepare('DELETE FROM _tables WHERE _height > ?').run(height)
+  db.prepare('DELETE FROM _recipients WHERE _height > ?').run(height)
   db.prepare('DELETE FROM _blocks WHERE height > ?').run(height)
   db.prepare('DELETE FROM _mirror_skipped WHERE height > ?').run(height)
   return gone

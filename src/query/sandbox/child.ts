@@ -3,7 +3,7 @@
 // no progress handler and no sqlite3_interrupt, so the only way to stop a runaway statement (a
 // recursive CTE that never ends) is to kill the process that runs it.
 import { Worker } from 'node:worker_threads'
-import { errorMessage, serializeError } from '../../util/index.js'
+import { errorMessage, isPetalError, serializeError } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { Emitter } from './emitter.js'
 import type { ChildMessage, ParentMessage, RunRequest } from './protocol.js'
@@ -18,9 +18,10 @@ async function run (req: RunRequest): Promise<void> {
   current = out
   try {
     if (req.mode === 'per-block') await runPerBlock(req.dataDir, req.sql, out, { from: req.from, to: req.to })
-    else await runOnMirror(req.dataDir, req.sql, out)
+    else await runOnMirror(req.dataDir, req.sql, out, { decrypt: req.decrypt, export: req.export })
   } catch (err) {
-    const e = err instanceof QueryError
+    // Coded errors (a query's, a decryption's) go to the caller as they are.
+    const e = isPetalError(err)
       ? err
       : new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox failed: ${errorMessage(err)}`, { hint: 'this is a bug in Petal; please report it with the statement' })
     // What was produced before the failure is still delivered (then the error, and a non-zero exit).

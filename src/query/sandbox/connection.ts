@@ -19,6 +19,8 @@ export function openForQuery (path: string, what: string, setup?: (db: SqliteDb)
     throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${errorMessage(err)}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }
   hardenReadonly(db)
+  // Sorts, groupings and temp views stay in memory: decrypted values must never reach a temp file.
+  db.pragma('temp_store = MEMORY')
   return db
 }
 

@@ -1,7 +1,7 @@
 import type { SqlValue } from '../../block/index.js'
 import { QueryError, valueTooLarge } from '../errors.js'
 import { createFormatter, type Formatter, type ResultSummary } from '../format/formatters.js'
-import { CHUNK_CHARS, CHUNK_ROWS, WINDOW, type ChildMessage, type OutputFormat } from './protocol.js'
+import { CHUNK_CHARS, CHUNK_ROWS, WINDOW, type ChildMessage, type ExportPlan, type OutputFormat } from './protocol.js'
 
 /**
  * The child's side of a result stream: formats rows (or keeps them raw), cuts them into chunks,
@@ -41,6 +41,11 @@ export class Emitter {
     this.columns = columns
     if (this.formatter === undefined) this.send({ type: 'columns', columns })
     else this.text += this.formatter.header(columns)
+  }
+
+  /** Tell the parent what an export will write (before any row). */
+  plan (plan: ExportPlan): void {
+    this.send({ type: 'plan', plan })
   }
 
   async push (row: SqlValue[]): Promise<void> {

@@ -1,6 +1,13 @@
 import type { SqlValue } from '../../block/index.js'
 import type { SerializedError } from '../../util/index.js'
 import type { ResultSummary, TextFormat } from '../format/formatters.js'
+import type { DecryptRequest } from './confidential.js'
+
+/** Export one table's rows across the chain (docs/queries.md, "Export"), in canonical order. */
+export interface ExportRequest { table: string, from?: number, to?: number }
+
+/** What an export will write, sent before its rows: the table as named, a CREATE TABLE for it, its row count. */
+export interface ExportPlan { table: string, ddl: string, rows: number }
 
 /** 'rows': raw values (bigint, number, string, Uint8Array, null) for programmatic callers. */
 export type OutputFormat = TextFormat | 'rows'
@@ -18,6 +25,10 @@ export interface RunRequest {
   /** Per-block mode: lowest and highest height to visit. */
   from?: number
   to?: number
+  /** Decrypt the columns these keys open (undefined: decryption off, values stay ciphertext). */
+  decrypt?: DecryptRequest
+  /** Mirror mode: instead of `sql`, export this table. */
+  export?: ExportRequest
 }
 
 /** Parent → child: one output chunk was consumed; the child may send more. */
@@ -28,6 +39,7 @@ export type ParentMessage = RunRequest | AckMessage
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'columns', columns: string[] }
+  | { type: 'plan', plan: ExportPlan }
   | { type: 'text', text: string }
   | { type: 'rows', rows: SqlValue[][] }
   | { type: 'done', summary: ResultSummary }

@@ -7,20 +7,30 @@ import { historyMirrorOf, unionHistory } from './history.js'
 import { asciiLower } from '../names.js'
 import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
 import { parseColumns } from '../mirror/columns.js'
+import { CryptoError } from '../../crypto/index.js'
+import { setupConfidential, type DecryptRequest } from './confidential.js'
+import { planExport } from './export-plan.js'
+import type { ExportRequest } from './protocol.js'
 
 /**
  * Default mode: the statement runs once against the query mirror, inside one read transaction so
  * that the tip it reports and the rows it returns come from the same snapshot.
  */
-export async function runOnMirror (dataDir: string, sql: string, out: Emitter): Promise<void> {
-  checkStatementText(sql)
+export async function runOnMirror (dataDir: string, sql: string, out: Emitter, o: { decrypt?: DecryptRequest, export?: ExportRequest } = {}): Promise<void> {
+  if (o.export === undefined) checkStatementText(sql)
   const history = historyMirrorOf(dataDir)
   const db = openForQuery(new DataDir(dataDir).queryDb, 'the query mirror', history === undefined ? undefined : d => { unionHistory(d, history) })
   try {
     db.exec('BEGIN')
     const tip = db.prepare<unknown[], { height: number, hash: string }>('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get()
+    const confidential = setupConfidential(db, o.decrypt)
     let stmt
     try {
+      if (o.export !== undefined) {
+        const plan = planExport(db, o.export, o.decrypt === undefined ? [] : confidential)
+        out.plan(plan.plan)
+        sql = plan.sql
+      }
       stmt = compile(db, sql, 'the query mirror')
     } catch (err) {
       throw QueryError.is(err) && err.code === 'QUERY_UNKNOWN_TABLE' ? explainMissingTable(db, err) : err
@@ -29,11 +39,14 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter): 
     try {
       for (const row of stmt.iterate()) await out.push(row)
     } catch (err) {
-      if (err instanceof QueryError) throw err
+      if (err instanceof QueryError || err instanceof CryptoError) throw err
       throw statementError(err, 'the query mirror')
     }
     db.exec('COMMIT')
-    await out.end({ tip })
+    // Only the columns of the tables the statement read.
+    const read = new Set(readTables(stmt))
+    const notes = confidential.filter(n => read.has(asciiLower(n.table)))
+    await out.end({ tip, ...(notes.length > 0 ? { confidential: notes } : {}) })
   } finally {
     db.close()
   }
@@ -59,4 +72,10 @@ function explainMissingTable (db: SqliteDb, err: QueryError<'QUERY_UNKNOWN_TABLE
     hint: `query it block by block: petal query --per-block "SELECT … FROM ${wide.name}"`,
     details: { table: wide.name, columns: n }
   })
+}
+
+/** Lower-case names of the tables a compiled statement reads (from its bytecode). */
+function readTables (stmt: { source: string }): string[] {
+  // Cheap and sufficient for a note: the statement's words that name a mirror table.
+  return stmt.source.split(/[^\p{L}\p{N}_$]+/u).map(asciiLower)
 }

@@ -5,7 +5,8 @@ import type { SqlValue } from '../../block/index.js'
 import { AbortError, childExited, Mutex, reviveError, throwIfAborted, nullLogger, trackChildProcess, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
-import type { ChildMessage, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
+import type { DecryptRequest } from './confidential.js'
+import type { ChildMessage, ExportPlan, ExportRequest, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
 
 export interface SandboxRun {
   mode: 'mirror' | 'per-block'
@@ -23,6 +24,12 @@ export interface SandboxRun {
   onText?: (text: string) => void | Promise<void>
   /** A batch of raw rows ('rows' format). */
   onRows?: (rows: SqlValue[][]) => void | Promise<void>
+  /** Private encryption keys whose columns to decrypt (undefined: decryption off). */
+  decrypt?: DecryptRequest
+  /** Mirror mode: export this table instead of running `sql`. */
+  export?: ExportRequest
+  /** An export's plan, before its first row. */
+  onPlan?: (plan: ExportPlan) => void
 }
 
 const STARTUP_MS = 60_000
@@ -178,6 +185,7 @@ export class QuerySandbox {
       }
       const consume = async (m: ChildMessage): Promise<void> => {
         if (m.type === 'columns') { o.onColumns?.(m.columns); return }
+        if (m.type === 'plan') { o.onPlan?.(m.plan); return }
         if (m.type === 'done') { succeed(m.summary); return }
         if (m.type === 'error') { finish(reviveError(m.error)); return }
         if (m.type !== 'text' && m.type !== 'rows') return
@@ -196,7 +204,7 @@ export class QuerySandbox {
       child.on('message', onMessage)
       child.once('exit', onExit)
       o.signal?.addEventListener('abort', onAbort, { once: true })
-      const req: RunRequest = { type: 'run', mode: o.mode, sql: o.sql, dataDir: this.dataDir, format: o.format, maxRows: o.maxRows, from: o.from, to: o.to }
+      const req: RunRequest = { type: 'run', mode: o.mode, sql: o.sql, dataDir: this.dataDir, format: o.format, maxRows: o.maxRows, from: o.from, to: o.to, decrypt: o.decrypt, export: o.export }
       arm()
       child.send(req, sendFailed)
     })

@@ -32,7 +32,8 @@ describe('broken-block fixtures: each is refused with its own code', () => {
     // _keys' PRIMARY KEY (pubkey_hash, sigkey_hash) cannot hold one signer's endorsement of a key
     // twice (the "quorum met by one key repeated" fixture is refused for dropping that key, as
     // RESERVED_SCHEMA); KEYOP_DUPLICATE_SIGNER is raised on signimportblock's --keyops input.
-    const notFromFiles = new Set(['FILE_NOT_FOUND', 'NOT_REGULAR_FILE', 'EMPTY_BLOCK', 'KEYOP_DUPLICATE_SIGNER'])
+    // ENCRYPT_REFUSED is about signimportblock's --encrypt arguments.
+    const notFromFiles = new Set(['FILE_NOT_FOUND', 'NOT_REGULAR_FILE', 'EMPTY_BLOCK', 'KEYOP_DUPLICATE_SIGNER', 'ENCRYPT_REFUSED'])
     for (const c of BLOCK_ERROR_CODES.filter(c => !notFromFiles.has(c))) expect(codes.has(c), `fixture for ${c}`).toBe(true)
   })
 

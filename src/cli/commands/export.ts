@@ -1,0 +1,92 @@
+import { createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import type { Command } from 'commander'
+import { exportTable, EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
+import { fsyncDir, fsyncFile } from '../../util/index.js'
+import { checkHeightRange, heightOption } from '../args.js'
+import { decryptKeys, printConfidentialNotes } from '../confidential.js'
+import { canWrite } from '../context.js'
+import { formatBytes, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+
+interface ExportFlags { format?: ExportFormat, out?: string, from?: number, to?: number, decrypt: boolean, sync: boolean }
+
+const format = (v: string): ExportFormat => {
+  if (!isExportFormat(v)) throw new UsageError(`unknown export format ${JSON.stringify(v)}`, `use one of ${EXPORT_FORMATS.join(', ')}`)
+  return v
+}
+
+/** Format from -o's extension, else CSV. */
+function formatOf (o: ExportFlags): ExportFormat {
+  if (o.format !== undefined) return o.format
+  const ext = /\.([a-z0-9]+)$/i.exec(o.out ?? '')?.[1]?.toLowerCase()
+  if (ext === 'ndjson' || ext === 'jsonl') return 'ndjson'
+  if (ext === 'db' || ext === 'sqlite' || ext === 'sqlite3') return 'sqlite'
+  return 'csv'
+}
+
+async function write (stream: WriteStream, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve, reject) => { stream.once('drain', resolve); stream.once('error', reject) })
+}
+
+export function register (program: Command, action: Action): void {
+  program.command('export <table>')
+    .description('write a table\'s rows across the chain as CSV, NDJSON or an SQLite file (the exact inverse of importing them), decrypting the columns this node holds keys for')
+    .option('-f, --format <format>', `${EXPORT_FORMATS.join(', ')} (default: from -o's extension, else csv)`, format)
+    .option('-o, --out <file>', 'write to a new FILE (written under a temporary name, then renamed) instead of stdout; required for sqlite')
+    .option('--from <height>', 'first height whose rows are exported', heightOption('--from'))
+    .option('--to <height>', 'last height whose rows are exported', heightOption('--to'))
+    .option('--no-decrypt', 'leave encrypted columns as ciphertext even where this node holds the key')
+    .option('--no-sync', 'export from the query mirror as it is, without bringing it up to date first')
+    .action(action(async (ctx, table: string, o: ExportFlags) => {
+      const fmt = formatOf(o)
+      checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
+      if (fmt === 'sqlite' && o.out === undefined) throw new UsageError('an SQLite export needs a file', `petal export ${table} --format sqlite -o ${table}.db`)
+      if (o.out !== undefined && existsSync(o.out)) throw new UsageError(`${o.out} already exists`, 'choose a new file name, or remove the old file first')
+      const chain = ctx.openChain({ forReading: true })
+      checkHeightRange(o.from, o.to, chain.tip().height)
+      const out = o.out
+      const tmp = out === undefined ? undefined : join(dirname(out), `.${basename(out)}.${process.pid}.tmp`)
+      const stream = tmp === undefined || fmt === 'sqlite' ? undefined : createWriteStream(tmp, { flags: 'wx', mode: 0o600 })
+      // An SQLite file's size is known only at the end: its progress counts rows.
+      const bar = fmt === 'sqlite' ? ctx.progress('export', 'rows') : ctx.progress('export')
+      try {
+        const r = await exportTable(chain, {
+          table,
+          format: fmt,
+          from: o.from,
+          to: o.to,
+          decrypt: o.decrypt ? decryptKeys(ctx) : undefined,
+          sync: o.sync && canWrite(ctx.dir),
+          signal: ctx.signal,
+          sqlitePath: fmt === 'sqlite' ? tmp : undefined,
+          onText: async text => {
+            if (stream !== undefined) await write(stream, text)
+            else ctx.out.stdout(text)
+          },
+          // Bytes written, with the total estimated from the rows still to come.
+          onProgress: p => {
+            if (fmt === 'sqlite') bar.update({ phase: 'exporting', done: p.rows, total: p.totalRows })
+            else bar.update({ phase: 'exporting', done: p.bytes, total: p.rows === 0 ? 0 : Math.round(p.bytes * p.totalRows / p.rows) })
+          }
+        })
+        bar.end()
+        if (stream !== undefined) await new Promise<void>((resolve, reject) => { stream.end(() => { resolve() }); stream.once('error', reject) })
+        if (tmp !== undefined && out !== undefined) {
+          fsyncFile(tmp)
+          renameSync(tmp, out)
+          fsyncDir(dirname(out))
+        }
+        printConfidentialNotes(ctx, r.confidential)
+        if (out !== undefined) {
+          ctx.out.result({ table: r.plan.table, format: fmt, rows: r.rowCount, bytes: r.bytes, file: out ?? null, tip: r.tip ?? null, confidential: r.confidential ?? [] }, () =>
+            `exported ${r.rowCount} row(s) of ${r.plan.table}${out === undefined ? '' : ` to ${out}`}${fmt === 'sqlite' ? '' : ` (${formatBytes(r.bytes)})`}`)
+        }
+      } catch (err) {
+        bar.end()
+        stream?.destroy()
+        if (tmp !== undefined) rmSync(tmp, { force: true })
+        throw err
+      }
+    }))
+}
