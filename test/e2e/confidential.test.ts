@@ -29,7 +29,7 @@ function files (dir: string): string[] {
 }
 
 describe('confidential columns across nodes (separate processes)', () => {
-  it('two recipients get the CSV back byte for byte; the third node holds ciphertext only, verifies, and its files hold no plaintext', async () => {
+  it('two recipients get the CSV back byte for byte; the third node holds ciphertext only, verifies, and its files hold no plaintext; re-wrapped for it later, it reads the CSV too', async () => {
     const root = tmpDir()
     const [dirA, dirB, dirC, dirD, keysB, keysC] = ['a', 'b', 'c', 'd', 'kb', 'kc'].map(n => join(root, n)) as [string, string, string, string, string, string]
     const ok = async (args: string[]): Promise<string> => {
@@ -49,13 +49,14 @@ describe('confidential columns across nodes (separate processes)', () => {
     const b = await recipient(keysB, 'b')
     const c = await recipient(keysC, 'c')
 
-    const a = await spawnNode(['--dir', dirA, 'run', '--init', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off'])
-    nodes.push(a)
+    const node = await spawnNode(['--dir', dirA, 'run', '--init', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off'])
+    nodes.push(node)
+    const a = await recipient(dirA, 'a') // the signatory is a recipient too, so that it can re-wrap later
     const csv = join(root, 'patients.csv')
     writeFileSync(csv, CSV)
-    await ok(['--dir', dirA, 'signimportblock', csv, '--table', 'patients', '--encrypt', 'patients.diagnosis', '--encrypt', 'patients.note', '--recipient', b.pem, '--recipient', c.pem])
+    await ok(['--dir', dirA, 'signimportblock', csv, '--table', 'patients', '--encrypt', 'patients.diagnosis', '--encrypt', 'patients.note', '--recipient', b.pem, '--recipient', c.pem, '--recipient', a.pem])
 
-    for (const d of [dirB, dirC, dirD]) await ok(['--dir', d, 'pull', a.addr])
+    for (const d of [dirB, dirC, dirD]) await ok(['--dir', d, 'pull', node.addr])
     await ok(['--dir', dirB, 'keys', 'import', b.priv, '--purpose', 'encrypt'])
     await ok(['--dir', dirC, 'keys', 'import', c.priv, '--purpose', 'encrypt'])
 
@@ -83,5 +84,16 @@ describe('confidential columns across nodes (separate processes)', () => {
       }
     }
     for (const s of SECRETS) expect(dCsv.includes(s.slice(0, 40))).toBe(false)
+
+    // Adding D as a recipient later: A re-wraps the block's data key for D's new key in a new
+    // block; D pulls it and exports the original CSV.
+    const dKey = JSON.parse(await ok(['--dir', dirD, '--json', 'keys', 'generate', '--purpose', 'encrypt'])).id as string
+    const dPem = join(root, 'd.pem')
+    await ok(['--dir', dirD, 'keys', 'export', dKey, '-o', dPem])
+    expect(JSON.parse(await ok(['--dir', dirA, '--json', 'rewrap', '--recipient', dPem])).height).toBe(2)
+    await ok(['--dir', dirD, 'pull', node.addr])
+    const later = join(root, 'export-d-later.csv')
+    await ok(['--dir', dirD, 'export', 'patients', '-o', later])
+    expect(readFileSync(later, 'utf8')).toBe(CSV)
   }, 180_000)
 })
