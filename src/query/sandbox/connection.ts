@@ -13,14 +13,15 @@ export function openForQuery (path: string, what: string, setup?: (db: SqliteDb)
   let db: SqliteDb
   try {
     db = openSqliteReadonly(path)
+    // Sorts, groupings and temp views stay in memory: decrypted values must never reach a temp file.
+    // First: changing temp_store drops every temporary view already made.
+    db.pragma('temp_store = MEMORY')
     // Temporary views only (an adopted chain's Daisy history): before query_only forbids them.
     setup?.(db)
   } catch (err) {
     throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${errorMessage(err)}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }
   hardenReadonly(db)
-  // Sorts, groupings and temp views stay in memory: decrypted values must never reach a temp file.
-  db.pragma('temp_store = MEMORY')
   return db
 }
 
