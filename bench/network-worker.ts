@@ -77,7 +77,8 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       const { tcp } = await import('@libp2p/tcp')
       const { noise } = await import('@libp2p/noise')
       const { yamux } = await import('@libp2p/yamux')
-      const client = await libp2p({ addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })] })
+      // Generous negotiation timeouts: on a loaded machine the defaults fail the reference, not Petal.
+      const client = await libp2p({ connectionManager: { outboundStreamProtocolNegotiationTimeout: 60_000 }, addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })] })
       const started = performance.now()
       const stream = await client.dialProtocol(multiaddr(m.addr as string), RAW_PROTOCOL)
       let bytes = 0
@@ -145,6 +146,23 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       src.close()
       dst.close()
       return { ms, bytes, blocks: n }
+    }
+    case 'mirror': {
+      // Build the query mirror of a pulled chain from scratch: its time and this process's peak RSS.
+      const { QueryMirror } = await import('../src/query/index.js')
+      const chain = Chain.open(m.dir as string)
+      const before = rss()
+      let p = process.memoryUsage().rss
+      const s = setInterval(() => { p = Math.max(p, process.memoryUsage().rss) }, 20)
+      const started = performance.now()
+      const mirror = QueryMirror.open(chain)
+      const r = await mirror.sync()
+      const ms = performance.now() - started
+      clearInterval(s)
+      p = Math.max(p, process.memoryUsage().rss)
+      mirror.close()
+      chain.close()
+      return { ms, blocks: r.applied, before, peakRss: p }
     }
     case 'peers': return { peers: node?.network.connectedPeers().length ?? 0, subscribers: node?.network.subscribers().length ?? 0 }
     case 'publish': {
