@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { BlockError, canonicalOrder, canonicalSource, inspectSchema, neutraliseModules, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb, type TableRecord } from '../../storage/index.js'
 import { errorCode, errorMessage } from '../../util/index.js'
@@ -36,7 +39,7 @@ interface Copy {
  * Returns 'stale' when the mirror's tip is no longer the block's parent (another process moved
  * it): the caller re-plans.
  */
-export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: string, busyMs = MIRROR_BUSY_MS, v1Tables?: readonly TableRecord[]): ApplyResult {
+export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyMs = MIRROR_BUSY_MS, v1Tables?: readonly TableRecord[]): ApplyResult {
   try {
     return applyCopy(mirrorPath, rec, copy, busyMs, v1Tables)
   } catch (err) {
@@ -46,14 +49,17 @@ export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: string, 
   }
 }
 
+/** A checked copy of a block: its bytes in memory (a small block), or a private file in tmp/ (any other). */
+export type BlockCopy = Buffer | string
+
 /** 'applied', 'stale' (re-plan), or left out of the mirror for a reason in its content. */
 export type ApplyResult = 'applied' | 'stale' | { skipped: SkippedBlock }
 
 /** A canonical block the mirror leaves out (its `_blocks` row stays), and why. */
 export interface SkippedBlock { height: number, hash: string, code: string, message: string }
 
-function applyCopy (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
-  const db = openSqlite(copy, { timeout: busyMs, fileMustExist: true })
+function applyCopy (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
+  const db = openSqlite(copy, typeof copy === 'string' ? { timeout: busyMs, fileMustExist: true } : { timeout: busyMs })
   try {
     neutraliseModules(db)
     db.pragma('trusted_schema = OFF')
@@ -69,16 +75,24 @@ function applyCopy (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: 
   return applySlow(mirrorPath, rec, copy, busyMs, v1Tables)
 }
 
-function applySlow (mirrorPath: string, rec: BlockRecord, copy: string, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
-  const block = openBlockReadonly(copy)
-  const mirror = openSqlite(mirrorPath, { timeout: busyMs })
+function applySlow (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
+  // Bytes held in memory go to a private file first: a read-only connection needs one.
+  const dir = typeof copy === 'string' ? undefined : mkdtempSync(join(tmpdir(), 'petal-mirror-'))
   try {
-    mirror.pragma('trusted_schema = OFF')
-    mirror.pragma('synchronous = NORMAL')
-    return applyIn({ block, mirror, m: 'main', v1Tables }, rec)
+    const file = typeof copy === 'string' ? copy : join(dir ?? tmpdir(), 'block.db')
+    if (typeof copy !== 'string') writeFileSync(file, copy, { mode: 0o600 })
+    const block = openBlockReadonly(file)
+    const mirror = openSqlite(mirrorPath, { timeout: busyMs })
+    try {
+      mirror.pragma('trusted_schema = OFF')
+      mirror.pragma('synchronous = NORMAL')
+      return applyIn({ block, mirror, m: 'main', v1Tables }, rec)
+    } finally {
+      block.close()
+      mirror.close()
+    }
   } finally {
-    block.close()
-    mirror.close()
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   }
 }
 

@@ -1,12 +1,17 @@
 import { existsSync, rmSync } from 'node:fs'
-import { copyFile, rm } from 'node:fs/promises'
+import { copyFile, readFile, rm } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import type { Chain } from '../../chain/index.js'
 import { type BlockRecord, dataFileExists, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
 import { sha256File } from '../../crypto/index.js'
 import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
-import { applyBlock, MIRROR_BUSY_MS, type SkippedBlock } from './apply.js'
+import { applyBlock, MIRROR_BUSY_MS, type BlockCopy, type SkippedBlock } from './apply.js'
+
+// Blocks up to this size are read into memory (one read, no temporary file); larger ones are
+// copied to tmp/ and read by SQLite page by page, so memory stays bounded whatever the block size.
+const IN_MEMORY_MAX_BYTES = 4 * 1024 * 1024
 import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION } from './layout.js'
 import { rollbackTo } from './rollback.js'
 
@@ -181,12 +186,21 @@ export class QueryMirror {
   }
 
   /**
-   * A private copy of the block's file in the data directory's tmp/, checked against its hash
-   * (streamed: never the whole block in memory). A reorg in another process may be moving it
+   * The block's bytes (up to IN_MEMORY_MAX_BYTES) or, for a larger block, a private copy of its
+   * file in the data directory's tmp/, checked against its hash (streamed: never a large block
+   * whole in memory). A reorg in another process may be moving it
    * between its height's path and forks/ right now, so both places are tried.
    */
-  private async copyBlock (rec: BlockRecord): Promise<string | undefined> {
+  private async copyBlock (rec: BlockRecord): Promise<BlockCopy | undefined> {
     for (const path of this.chain.dir.wherever(rec.height, rec.hash)) {
+      if (rec.size <= IN_MEMORY_MAX_BYTES) {
+        try {
+          if (!dataFileExists(path, 'block file')) continue
+          const bytes = await readFile(path)
+          if (createHash('sha256').update(bytes).digest('hex') === rec.hash) return bytes
+        } catch {}
+        continue
+      }
       const copy = tmpBlockPath(this.chain.dir)
       try {
         if (!dataFileExists(path, 'block file')) continue
@@ -211,7 +225,8 @@ export class QueryMirror {
   }
 }
 
-async function removeCopy (copy: string): Promise<void> {
+async function removeCopy (copy: BlockCopy): Promise<void> {
+  if (typeof copy !== 'string') return
   for (const f of [copy, `${copy}-journal`]) await rm(f, { force: true })
 }
 
