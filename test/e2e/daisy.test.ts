@@ -111,12 +111,28 @@ describe('petal on a Daisy data directory', () => {
     const status = await petal([...d, '--json', 'status'])
     expect(JSON.parse(status.stdout)).toMatchObject({ chain_id: a.chain_id, continues_daisy: { daisy_genesis_hash: f.genesisHash, daisy_tip_height: 3, history: join(dir, 'daisy') } })
 
+    // A block with an encrypted column, for a recipient this directory holds: the union with the
+    // history reads it decrypted (the history's view and the decrypting view share the name).
+    const enc = await petal([...d, '--json', 'keys', 'generate', '--purpose', 'encrypt'])
+    expect(enc.code, enc.stderr).toBe(0)
+    const encId = (JSON.parse(enc.stdout) as { id: string }).id
+    const secret = join(tmpDir(), 'secret.db')
+    const sdb = new Database(secret)
+    sdb.exec("CREATE TABLE pages (id INTEGER PRIMARY KEY, title TEXT, views INTEGER, lang TEXT); INSERT INTO pages (title, views, lang) VALUES ('Hidden Page', 7, 'fr')")
+    sdb.close()
+    const sealedEnc = await petal([...d, 'signimportblock', secret, '--encrypt', 'pages.lang', '--recipient', encId])
+    expect(sealedEnc.code, sealedEnc.stderr).toBe(0)
+
     const q = await petal([...d, 'query', 'SELECT _height, title, lang FROM pages ORDER BY _height, id'])
     expect(q.code, q.stderr).toBe(0)
     expect(lines(q.stdout)).toEqual([
       { _height: -3, title: 'Main Page', lang: null }, { _height: -3, title: 'Daisy', lang: null }, { _height: -2, title: 'Main Page', lang: null },
-      { _height: -1, title: 'Petal', lang: null }, { _height: -1, title: 'SQLite', lang: null }, { _height: 1, title: 'New Page', lang: 'en' }
+      { _height: -1, title: 'Petal', lang: null }, { _height: -1, title: 'SQLite', lang: null }, { _height: 1, title: 'New Page', lang: 'en' },
+      { _height: 2, title: 'Hidden Page', lang: 'fr' }
     ])
+    const where = await petal([...d, 'query', "SELECT title FROM pages WHERE lang = 'fr'"])
+    expect(where.code, where.stderr).toBe(0)
+    expect(lines(where.stdout)).toEqual([{ title: 'Hidden Page' }])
 
     const seals = new Database(join(f.root, 'daisy.db'), { readonly: true })
     const sealOf = (h: number): string => seals.prepare<[number], string>('SELECT hash_signature FROM blockchain WHERE height = ?').pluck().get(h) as string

@@ -5,6 +5,7 @@ import { parseJson } from '../../util/index.js'
 import { parseColumns } from '../mirror/columns.js'
 import { rowOrder } from '../mirror/layout.js'
 import { asciiLower, quoteIdent } from '../names.js'
+import type { HistoryViews } from './history.js'
 
 /**
  * Decryption inside the sandbox (docs/confidential.md, "Reading"). The data keys this node can
@@ -36,9 +37,10 @@ interface Cell { table: string, column: string, prefix?: Buffer }
 /**
  * Read `_recipients`, unwrap the data keys `request` opens, register petal_decrypt and create the
  * TEMP views. `request` undefined: decryption off (the function passes values through). Returns
- * a note per encrypted column.
+ * a note per encrypted column. On an adopted chain, `history` puts the decrypted view of a table
+ * under the view that unions it with the Daisy history (both cannot own the table's name).
  */
-export function setupConfidential (db: SqliteDb, request: DecryptRequest | undefined): ConfidentialNote[] {
+export function setupConfidential (db: SqliteDb, request: DecryptRequest | undefined, history?: HistoryViews): ConfidentialNote[] {
   // A mirror of an older layout, read where it cannot be rebuilt (a read-only directory), has no _recipients.
   if (db.prepare("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = '_recipients'").get() === undefined) return []
   const rows = db.prepare<unknown[], { h: number, block: string, recipient: string, wrapped: Uint8Array, columns: string }>('SELECT _height AS h, block, recipient, wrapped, columns FROM main._recipients').all()
@@ -140,7 +142,10 @@ export function setupConfidential (db: SqliteDb, request: DecryptRequest | undef
           const ck = asciiLower(c.name)
           return t.columns.has(ck) ? `${decryptCall(c.name, tk, ck, order)} AS ${quoteIdent(c.name)}` : quoteIdent(c.name)
         })]
-        db.exec(`CREATE TEMP VIEW ${quoteIdent(t.name)} AS SELECT ${select.join(', ')} FROM main.${quoteIdent(t.name)}`)
+        const decrypted = `SELECT ${select.join(', ')} FROM main.${quoteIdent(t.name)}`
+        const union = history?.get(tk)
+        if (union !== undefined) db.exec(`DROP VIEW temp.${quoteIdent(t.name)}`)
+        db.exec(`CREATE TEMP VIEW ${quoteIdent(t.name)} AS ${union === undefined ? decrypted : union(`(${decrypted})`)}`)
       }
     } finally {
       db.pragma('query_only = ON')

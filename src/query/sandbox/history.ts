@@ -13,6 +13,13 @@ export function historyMirrorOf (dataDir: string): string | undefined {
 const q = quoteIdent
 
 /**
+ * Per user table (by lower-case name) that the new chain has: the union view's body with the new
+ * chain's side read from `source` instead of the mirror table, so decryption can put its own view
+ * of that side under the union (docs/confidential.md "Reading").
+ */
+export type HistoryViews = Map<string, (source: string) => string>
+
+/**
  * Make one statement see the Daisy history and the chain that continues it as one chain
  * (docs/daisy.md "Queries over the old and the new blocks"): the history's mirror is attached as
  * `daisy`, and a temporary view per table name (which SQLite resolves before `main`) unions both,
@@ -20,7 +27,7 @@ const q = quoteIdent
  * h − (Daisy's tip height + 1): the Daisy tip is −1, the new genesis 0. Runs before the connection
  * is made query_only (a temporary view is a schema change).
  */
-export function unionHistory (db: SqliteDb, historyPath: string): void {
+export function unionHistory (db: SqliteDb, historyPath: string): HistoryViews {
   db.prepare('ATTACH ? AS daisy').run(historyPath)
   const tip = db.prepare<[], number | null>('SELECT MAX(height) FROM daisy._blocks').pluck().get() ?? -1
   const shift = tip + 1
@@ -28,12 +35,13 @@ export function unionHistory (db: SqliteDb, historyPath: string): void {
   const columnsOf = (schema: string, table: string): string[] => db.prepare<[string], string>(`SELECT name FROM pragma_table_info(?, '${schema}')`).pluck().all(table)
   const mine = tablesOf('main')
   const theirs = tablesOf('daisy')
-  const views: Array<{ name: string, main?: string, daisy?: string }> = [
+  const tableViews: Array<{ name: string, main?: string, daisy?: string }> = [
     { name: '_blocks', main: '_blocks', daisy: '_blocks' },
     { name: '_tables', main: '_tables', daisy: '_tables' },
     ...[...new Set([...mine.keys(), ...theirs.keys()])].map(k => ({ name: mine.get(k) ?? theirs.get(k) ?? k, main: mine.get(k), daisy: theirs.get(k) }))
   ]
-  for (const v of views) {
+  const views: HistoryViews = new Map()
+  for (const v of tableViews) {
     const a = v.main === undefined ? [] : columnsOf('main', v.main)
     const b = v.daisy === undefined ? [] : columnsOf('daisy', v.daisy)
     const cols = [...a, ...b.filter(c => !a.some(x => asciiLower(x) === asciiLower(c)))]
@@ -43,10 +51,12 @@ export function unionHistory (db: SqliteDb, historyPath: string): void {
       if (found === undefined) return `NULL AS ${q(c)}`
       return shifted && asciiLower(c) === heightCol ? `${q(found)} - ${shift} AS ${q(c)}` : `${q(found)} AS ${q(c)}`
     }).join(', ')
-    const parts = [
+    const body = (source: string | undefined): string => [
       ...(v.daisy === undefined ? [] : [`SELECT ${pick(b, true)} FROM daisy.${q(v.daisy)}`]),
-      ...(v.main === undefined ? [] : [`SELECT ${pick(a, false)} FROM main.${q(v.main)}`])
-    ]
-    db.exec(`CREATE TEMP VIEW ${q(v.name)} AS ${parts.join(' UNION ALL ')}`)
+      ...(source === undefined ? [] : [`SELECT ${pick(a, false)} FROM ${source}`])
+    ].join(' UNION ALL ')
+    db.exec(`CREATE TEMP VIEW ${q(v.name)} AS ${body(v.main === undefined ? undefined : `main.${q(v.main)}`)}`)
+    if (v.main !== undefined && !v.name.startsWith('_')) views.set(asciiLower(v.name), body)
   }
+  return views
 }

@@ -3,7 +3,7 @@ import { QueryError, statementError } from '../errors.js'
 import type { Emitter } from './emitter.js'
 import { checkStatementText } from './guard.js'
 import { compile, openForQuery } from './connection.js'
-import { historyMirrorOf, unionHistory } from './history.js'
+import { historyMirrorOf, unionHistory, type HistoryViews } from './history.js'
 import { asciiLower } from '../names.js'
 import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
 import { parseColumns } from '../mirror/columns.js'
@@ -19,11 +19,12 @@ import type { ExportRequest } from './protocol.js'
 export async function runOnMirror (dataDir: string, sql: string, out: Emitter, o: { decrypt?: DecryptRequest, export?: ExportRequest } = {}): Promise<void> {
   if (o.export === undefined) checkStatementText(sql)
   const history = historyMirrorOf(dataDir)
-  const db = openForQuery(new DataDir(dataDir).queryDb, 'the query mirror', history === undefined ? undefined : d => { unionHistory(d, history) })
+  let historyViews: HistoryViews | undefined
+  const db = openForQuery(new DataDir(dataDir).queryDb, 'the query mirror', history === undefined ? undefined : d => { historyViews = unionHistory(d, history) })
   try {
     db.exec('BEGIN')
     const tip = db.prepare<unknown[], { height: number, hash: string }>('SELECT height, hash FROM _blocks ORDER BY height DESC LIMIT 1').get()
-    const confidential = setupConfidential(db, o.decrypt)
+    const confidential = setupConfidential(db, o.decrypt, historyViews)
     let stmt
     try {
       if (o.export !== undefined) {
