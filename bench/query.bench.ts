@@ -4,78 +4,22 @@
 import '../src/polyfills.js'
 import Database from 'better-sqlite3'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildBlock } from '../src/block/index.js'
-import { Chain, createChain, reindexChain, signImport } from '../src/chain/index.js'
-import { generateSigningKey, privateKeyToPem, importPrivateKey } from '../src/crypto/index.js'
-import { DEFAULT_CONSENSUS, writeSealFile } from '../src/storage/index.js'
+import { Chain, createChain, signImport } from '../src/chain/index.js'
+import { importPrivateKey } from '../src/crypto/index.js'
+import { DEFAULT_CONSENSUS } from '../src/storage/index.js'
 import { QueryMirror, QuerySandbox, runQuery } from '../src/query/index.js'
-import { formatTimestamp } from '../src/util/index.js'
-import { benchCacheDir } from './cache.js'
+import { cachedQueryChain, GROUPS } from './query-chain.js'
 import { printTable, type Row } from './report.js'
 
 const BLOCKS = Number(process.env.PETAL_BENCH_QUERY_BLOCKS ?? 10_000)
 const ROWS = 100 // per block: 1,000,000 rows in all
-const GROUPS = 100
 const AGG = 'SELECT k, COUNT(*), SUM(v) FROM t GROUP BY k'
 const CLI = join(import.meta.dirname, '..', 'bin', 'petal.js')
-// Real signed blocks in a real data directory, built once per machine and reused (the build is
-// not what is measured).
-const CACHE = benchCacheDir(`query-${BLOCKS}x${ROWS}`)
 const root = mkdtempSync(join(tmpdir(), 'petal-bench-query-'))
 process.on('exit', () => { rmSync(root, { recursive: true, force: true }) })
-
-function blockSource (h: number): Buffer {
-  const db = new Database(':memory:')
-  db.exec('CREATE TABLE t (k TEXT, v INTEGER)')
-  const ins = db.prepare('INSERT INTO t VALUES (?, ?)')
-  for (let i = 0; i < ROWS; i++) ins.run(`k${(h * 7 + i) % GROUPS}`, (h * 1_000_003 + i * 7919) % 100_000)
-  const bytes = db.serialize()
-  db.close()
-  return bytes
-}
-
-/**
- * The 10,000-block chain: blocks sealed with the block module on top of each other, written into
- * the data directory's layout, then `reindex` validates every one of them and builds chain.db.
- */
-async function benchChain (): Promise<string> {
-  if (existsSync(join(CACHE, 'complete'))) return CACHE
-  rmSync(CACHE, { recursive: true, force: true })
-  const building = `${CACHE}.building-${process.pid}`
-  const key = generateSigningKey()
-  const t0 = performance.now()
-  const chain = await createChain(building, { creator: 'bench', description: 'query bench', bootstrapPeers: [], consensus: DEFAULT_CONSENSUS }, key)
-  const genesis = chain.tip()
-  const t = Date.parse(genesis.timestamp)
-  const work = mkdtempSync(join(tmpdir(), 'petal-bench-src-'))
-  let prevHash = genesis.hash
-  for (let h = 1; h <= BLOCKS; h++) {
-    const src = join(work, 'src.db')
-    writeFileSync(src, blockSource(h))
-    const out = join(work, `b${h}.db`)
-    const built = await buildBlock({ source: src, output: out, key, chainId: chain.chainId, height: h, previousHash: prevHash, timestamp: formatTimestamp(t + h), maxBytes: chain.params.maxBlockBytes })
-    const dest = chain.dir.blockPath(h)
-    mkdirSync(join(dest, '..'), { recursive: true })
-    renameSync(out, dest)
-    writeSealFile(dest, built.seal)
-    prevHash = built.hash
-    if (h % 1000 === 0) process.stderr.write(`  building the bench chain: ${h}/${BLOCKS} blocks (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`)
-  }
-  chain.close()
-  rmSync(work, { recursive: true, force: true })
-  // An index that stops at genesis would take the files above it for crash leftovers: start empty.
-  for (const s of ['', '-wal', '-shm']) rmSync(join(building, `chain.db${s}`), { force: true })
-  const r = await reindexChain(building, { workers: 2 })
-  if (r.tipHeight !== BLOCKS) throw new Error(`bench chain reindexed to ${r.tipHeight}`)
-  writeFileSync(join(building, 'bench-key.pem'), privateKeyToPem(key))
-  writeFileSync(join(building, 'complete'), '')
-  renameSync(building, CACHE)
-  process.stderr.write(`  bench chain built and validated in ${((performance.now() - t0) / 1000).toFixed(0)} s (cached in ${CACHE})\n`)
-  return CACHE
-}
 
 /** Median time (ms) of each function, run in turns: a, b, c, a, b, c, … after one warm-up each. */
 async function interleaved<K extends string> (fns: Record<K, () => unknown>, runs: number): Promise<Record<K, number>> {
@@ -93,7 +37,7 @@ async function interleaved<K extends string> (fns: Record<K, () => unknown>, run
 }
 
 async function main (): Promise<void> {
-  const dir = await benchChain()
+  const dir = await cachedQueryChain(BLOCKS, ROWS)
   rmSync(join(dir, 'query.db'), { force: true })
   for (const s of ['-wal', '-shm']) rmSync(join(dir, `query.db${s}`), { force: true })
   const chain = Chain.open(dir)

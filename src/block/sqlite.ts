@@ -6,6 +6,21 @@ export type Db = Database.Database
 
 // Per connection: the virtual tables SQLite connected to an inert module (table → module name).
 const connected = new WeakMap<Db, Map<string, string>>()
+// The modules SQLite lists on a fresh connection: the same on every connection of this process
+// (one SQLite library), so asked once; per-block queries open a connection per block.
+let builtinModules: string[] | undefined
+
+function moduleNames (db: Db): string[] {
+  if (builtinModules === undefined) {
+    // PRAGMA module_list, unlike a SELECT from pragma_module_list, does not make SQLite load the schema.
+    const modules: unknown = db.pragma('module_list')
+    builtinModules = (Array.isArray(modules) ? modules : []).flatMap(row => {
+      const name = isRecord(row) ? row.name : undefined
+      return typeof name === 'string' && !name.startsWith('pragma_') ? [name] : []
+    })
+  }
+  return builtinModules
+}
 
 /**
  * Bind every virtual-table module SQLite lists (fts3/4/5, rtree, geopoly, dbstat, …) to an inert
@@ -20,20 +35,16 @@ export function neutraliseModules (db: Db): void {
   if (connected.has(db)) return
   const seen = new Map<string, string>()
   connected.set(db, seen)
-  // PRAGMA module_list, unlike a SELECT from pragma_module_list, does not make SQLite load the schema.
-  const modules: unknown = db.pragma('module_list')
-  for (const row of Array.isArray(modules) ? modules : []) {
-    const name = isRecord(row) ? row.name : undefined
-    if (typeof name !== 'string') continue
-    if (name.startsWith('pragma_')) continue
-    const factory = function (this: { module: string, table: string }): { columns: string[], rows: () => Generator<never> } {
-      const module = this.module
-      seen.set(this.table, module)
-      return {
-        columns: ['disabled'],
-        * rows (): Generator<never> { throw new BlockError('SCHEMA_NOT_ALLOWED', `virtual table module ${module} is disabled on block connections`) }
-      }
+  // One factory serves every module: SQLite tells it which module and table it connects.
+  const factory = function (this: { module: string, table: string }): { columns: string[], rows: () => Generator<never> } {
+    const module = this.module
+    seen.set(this.table, module)
+    return {
+      columns: ['disabled'],
+      * rows (): Generator<never> { throw new BlockError('SCHEMA_NOT_ALLOWED', `virtual table module ${module} is disabled on block connections`) }
     }
+  }
+  for (const name of moduleNames(db)) {
     // db.table(name, factory) registers a module for CREATE VIRTUAL TABLE (replacing a built-in one
     // of that name); @types/better-sqlite3 only knows its eponymous (object) form.
     Reflect.apply(db.table, db, [name, factory])
@@ -51,10 +62,8 @@ export function moduleOf (db: Db, table: string): string | undefined {
  * checks on every page read. For block files and for the connections user SQL runs on.
  */
 export function hardenReadonly (db: Db): void {
-  db.pragma('trusted_schema = OFF')
-  db.pragma('query_only = ON')
-  db.pragma('mmap_size = 0')
-  db.pragma('cell_size_check = ON')
+  // One exec, not four pragma() calls: this runs for every block a per-block query opens.
+  db.exec('PRAGMA trusted_schema = OFF; PRAGMA query_only = ON; PRAGMA mmap_size = 0; PRAGMA cell_size_check = ON')
 }
 
 /** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. */

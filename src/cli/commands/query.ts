@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander'
-import { DEFAULT_TIMEOUT_MS, isTextFormat, runQuery, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
+import { DEFAULT_TIMEOUT_MS, isTextFormat, QuerySandbox, runQuery, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
 import type { Progress } from '../progress.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Chain } from '../../chain/index.js'
@@ -62,6 +62,11 @@ export function register (program: Command, action: Action): void {
       if (o.perBlock !== true && (o.from !== undefined || o.to !== undefined)) throw new UsageError('--from and --to apply to --per-block', 'in the default mode, filter with WHERE _height BETWEEN … AND …')
       // from > to is refused before the data directory is even opened.
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
+      // The sandbox process starts first: its start-up (a Node process) overlaps opening the
+      // chain and checking the mirror, instead of following them.
+      const sandbox = new QuerySandbox(ctx.dir, { logger: ctx.logger })
+      sandbox.start()
+      ctx.onClose(async () => { await sandbox.close() })
       const chain = ctx.openChain({ forReading: true })
       checkHeightRange(o.from, o.to, chain.tip().height)
       // A directory this user cannot write (an archive, another user's node): query.db is read as
@@ -79,6 +84,7 @@ export function register (program: Command, action: Action): void {
         to: o.to,
         sync: o.sync && writable,
         decrypt: o.decrypt && o.perBlock !== true ? decryptKeys(ctx) : undefined,
+        sandbox,
         signal: ctx.signal,
         // The mirror is up to date once the statement answers: its progress line ends first.
         onText: text => { bar?.end(); ctx.out.stdout(text) },
