@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { decodeDerSignature, encodeDerSignature, generateSigningKey, importPrivateKey, parsePublicKey, privateKeyToPem, signV1, signV2, verifyV1, verifyV2, sha256 } from '../../../src/crypto/index.js'
 import { CryptoError } from '../../../src/crypto/index.js'
@@ -73,5 +74,31 @@ describe('keys', () => {
     const key = generateSigningKey()
     expect(parsePublicKey(key.publicKey.hex).id).toBe(key.id)
     expect(() => parsePublicKey(key.publicKey.hex.toUpperCase())).toThrow(CryptoError)
+  })
+
+  it('decide canonical points without OpenSSL exactly as OpenSSL does', () => {
+    const prefix = '3059301306072a8648ce3d020106082a8648ce3d030107034200'
+    const p = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn
+    const hex32 = (v: bigint): string => v.toString(16).padStart(64, '0')
+    /** The verdict of node:crypto (OpenSSL) on a canonical-looking SPKI: its re-encoding, or undefined. */
+    const openssl = (spki: string): string | undefined => {
+      try {
+        return createPublicKey({ key: Buffer.from(spki, 'hex'), format: 'der', type: 'spki' }).export({ format: 'der', type: 'spki' }).toString('hex')
+      } catch {
+        return undefined
+      }
+    }
+    const verdict = (spki: string): string | undefined => {
+      try { return parsePublicKey(spki).hex } catch (err) { expect((err as CryptoError).code).toBe('BAD_PUBLIC_KEY'); return undefined }
+    }
+    const cases: string[] = []
+    for (let i = 0; i < 20; i++) {
+      const hex = generateSigningKey().publicKey.hex
+      const x = BigInt('0x' + hex.slice(54, 118))
+      const y = BigInt('0x' + hex.slice(118))
+      cases.push(hex, prefix + '04' + hex32(x) + hex32((y + 1n) % p), prefix + '04' + hex32(x) + hex32(p - y), prefix + '04' + hex32(x) + hex32(y + p < 2n ** 256n ? y + p : y))
+    }
+    cases.push(prefix + '04' + hex32(p) + hex32(0n), prefix + '04' + 'ff'.repeat(64), prefix + '04' + '00'.repeat(64))
+    for (const c of cases) expect(verdict(c), c).toBe(openssl(c))
   })
 })
