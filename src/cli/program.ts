@@ -55,7 +55,8 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
       await ctx.close()
     }
   }
-  for (const m of await loadCommands(commandName(program, argv))) m.register(program, action)
+  const name = commandName(program, argv)
+  for (const m of await loadCommands(name, argv.includes('-V') || argv.includes('--version'))) m.register(program, action)
   // Remember which command commander failed in, for a hint that names it.
   let failedIn: Command | undefined
   const onExit = (c: Command): void => {

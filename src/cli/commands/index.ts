@@ -34,8 +34,12 @@ export const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[], load: ()
   { names: ['adopt-daisy'], load: async () => await import('./adopt-daisy.js') }
 ]
 
-/** The modules to load for `name`: its own module, or every module when no module owns it. */
-export async function loadCommands (name: string | undefined): Promise<CommandModule[]> {
+/**
+ * The modules to load for `name`: its own module, none for `petal --version` (no command word),
+ * or every module when no module owns it (help, a typo: commander lists or suggests commands).
+ */
+export async function loadCommands (name: string | undefined, versionOnly = false): Promise<CommandModule[]> {
+  if (name === undefined && versionOnly) return []
   const own = COMMAND_MODULES.find(m => name !== undefined && m.names.includes(name))
   return await Promise.all((own === undefined ? COMMAND_MODULES : [own]).map(async m => await m.load()))
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
-import { COMMAND_MODULES } from '../../../src/cli/commands/index.js'
+import { COMMAND_MODULES, loadCommands } from '../../../src/cli/commands/index.js'
 import { commandName, newProgram, type Action } from '../../../src/cli/program.js'
 import { petalInProcess } from '../../helpers/cli.js'
 
@@ -30,6 +30,14 @@ describe('lazily loaded command modules', () => {
     expect(commandName(p, ['--dir=x', '--passphrase-file', 'f', 'query', 'SELECT 1'])).toBe('query')
     expect(commandName(p, ['--help'])).toBeUndefined()
     expect(commandName(p, ['--json', '--', 'status'])).toBeUndefined()
+  })
+
+  it('--version needs no command module; a command named after it still runs', async () => {
+    expect(await loadCommands(undefined, true)).toEqual([])
+    expect(await loadCommands('status', true)).toHaveLength(1)
+    const v = await petalInProcess(['--version'])
+    expect(v.code).toBe(0)
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
   })
 
   it('help and unknown commands still see every command', async () => {
