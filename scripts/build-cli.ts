@@ -8,8 +8,8 @@
 // import.meta.url (the package root, dist/web) resolve the same from a chunk.
 // Packages stay in node_modules (loaded as they are from dist/), except commander: every command
 // needs it, and one bundled file loads faster than its package.
-import { readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
@@ -22,18 +22,30 @@ const pkg: unknown = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')
 const deps = typeof pkg === 'object' && pkg !== null && 'dependencies' in pkg && typeof pkg.dependencies === 'object' && pkg.dependencies !== null ? Object.keys(pkg.dependencies) : []
 const external = deps.filter(d => !BUNDLED.has(d)).flatMap(d => [d, `${d}/*`])
 
-const entryPoints = {
-  main: 'cli/main.js',
-  child: 'query/sandbox/child.js',
-  'table-root-worker': 'block/table-root-worker.js',
-  'verify-worker': 'chain/verify-worker.js',
-  'mirror-worker': 'node/mirror-worker.js',
-  'chunk-worker': 'proof/chunk-worker.js'
+/**
+ * Entries: the CLI, and every script a module starts beside itself — a worker
+ * (`workerScript(import.meta.url, './x-worker.js')`) or a child process (`new URL('./child.js',
+ * …)`) — found in the compiled code, so a new worker cannot be left out of the bundle.
+ */
+function entryPoints (): Record<string, string> {
+  const entries: Record<string, string> = { main: join(dist, 'cli', 'main.js') }
+  const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('.js') && !f.startsWith('bundle') && !f.startsWith('web'))
+  for (const f of files) {
+    const text = readFileSync(join(dist, f), 'utf8')
+    for (const m of text.matchAll(/(?:workerScript\(import\.meta\.url, |new URL\()'\.\/([\w-]+)\.js'/g)) {
+      const name = m[1] ?? ''
+      const file = join(dist, dirname(f), `${name}.js`)
+      if (!existsSync(file)) throw new Error(`${f} starts ${name}.js, which is not in dist`)
+      if (entries[name] !== undefined && entries[name] !== file) throw new Error(`two scripts named ${name}.js: ${entries[name]} and ${file}; dist/bundle needs unique names`)
+      entries[name] = file
+    }
+  }
+  return entries
 }
 
 rmSync(out, { recursive: true, force: true })
 await build({
-  entryPoints: Object.fromEntries(Object.entries(entryPoints).map(([name, file]) => [name, join(dist, file)])),
+  entryPoints: entryPoints(),
   outdir: out,
   bundle: true,
   splitting: true,
