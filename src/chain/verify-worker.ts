@@ -1,9 +1,10 @@
 // Worker thread for verify and reindex: hashes a block file and runs the structural checks, the
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { readBlockFile, readBlockPages, verifyPrevious, verifySeal, type BlockFile } from '../block/index.js'
-import { parsePublicKey, sha256FileSync, sha256Hex, type PublicKey } from '../crypto/index.js'
+import { readBlockFile, readBlockPages, type BlockFile } from '../block/index.js'
+import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { checkDataFile, readSeal, systemFailure } from '../storage/index.js'
+import { preverify } from './validate/preverify.js'
 import type { Preverified } from './validate/types.js'
 import { isNotFound, isPetalError, pausepointSync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
 
@@ -45,18 +46,6 @@ function readSmall (path: string): Buffer | undefined {
   }
 }
 
-// Parsed signatory keys, by hex SPKI (a chain has few; parsing one costs more than a verify).
-const parsed = new Map<string, PublicKey>()
-function keyOf (spki: string): PublicKey {
-  let k = parsed.get(spki)
-  if (k === undefined) {
-    k = parsePublicKey(spki)
-    if (parsed.size > 10_000) parsed.clear()
-    parsed.set(spki, k)
-  }
-  return k
-}
-
 serveWorker<ReadRequest, ReadReply>(async req => {
   const out: ReadReply = []
   const counter = req.progress === undefined ? undefined : new BigInt64Array(req.progress)
@@ -81,13 +70,7 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       const seal = readSeal(path)
       // Signature checks are the costliest per-block work: do them here, in parallel, with the key
       // the caller named; the caller uses the verdict only if its own key state agrees.
-      const spki = req.keys[file.header.creator]
-      let verified: Preverified | undefined
-      if (spki !== undefined) {
-        const pub = keyOf(spki)
-        verified = { key: spki, prev: verifyPrevious(pub, file.header), seal: verifySeal(pub, file.header, hash, seal) }
-      }
-      out.push({ hash, seal, file, verified })
+      out.push({ hash, seal, file, verified: preverify(file, hash, seal, req.keys) })
     } catch (err) {
       // A failing disk or a permission problem keeps its meaning across the thread boundary.
       out.push(isNotFound(err) ? { missing: serializeError(err).message } : { error: serializeError(isPetalError(err) ? err : systemFailure(err) ?? err) })
