@@ -1,8 +1,9 @@
 import type { EncryptSpec } from '../block/index.js'
 import { parsePublicKey, type PublicKey } from '../crypto/index.js'
-import { errorMessage } from '../util/index.js'
+import { errorMessage, isStringArray, parseJson } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { scratchDb, type TableSchema } from './schema.js'
+import type { PendingStore } from './store.js'
 
 /**
  * A table's encrypt policy (docs/confidential.md, "Record API"): the columns the sealer encrypts
@@ -74,4 +75,23 @@ export function encryptSpecFor (tables: Iterable<string>, policies: ReadonlyMap<
     for (const c of p.columns) columns.push([name, c])
   }
   return recipients === undefined ? undefined : { columns, recipients: recipients.map(r => parsePublicKey(r)) }
+}
+
+/** The encrypt policies kept in pending.db, by lower-case table name. */
+export function readPolicies (store: PendingStore): Map<string, EncryptPolicy> {
+  const rows = store.stmt('SELECT name, columns, recipients FROM encrypt_policies').all() as Array<{ name: string, columns: string, recipients: string }>
+  const out = new Map<string, EncryptPolicy>()
+  for (const r of rows) {
+    const columns = parseJson(r.columns)
+    const recipients = parseJson(r.recipients)
+    if (!isStringArray(columns) || !isStringArray(recipients)) continue
+    out.set(r.name.toLowerCase(), { columns, recipients })
+  }
+  return out
+}
+
+/** Set (or with undefined, drop) a table's encrypt policy (inside the store's write()). */
+export function savePolicy (store: PendingStore, name: string, p: EncryptPolicy | undefined): void {
+  if (p === undefined) store.stmt('DELETE FROM encrypt_policies WHERE name = ?').run(name)
+  else store.stmt('INSERT OR REPLACE INTO encrypt_policies (name, columns, recipients) VALUES (?, ?, ?)').run(name, JSON.stringify(p.columns), JSON.stringify(p.recipients))
 }

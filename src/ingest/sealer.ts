@@ -4,7 +4,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { tmpBlockPath } from '../storage/index.js'
 import { failpoint, type Clock, type Logger } from '../util/index.js'
 import { buildInput, reservedBytes } from './build-input.js'
-import { encryptSpecFor } from './encrypt-policy.js'
+import { encryptSpecFor, readPolicies } from './encrypt-policy.js'
 import { IngestError } from './errors.js'
 import { MAX_TABLES_PER_BLOCK, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
@@ -88,7 +88,7 @@ export async function reconcile (ctx: Omit<SealerContext, 'key'>): Promise<Recon
 export async function sealOne (ctx: SealerContext, upTo: number, signal?: AbortSignal, onWork?: (fraction: number, batchBytes: number) => void): Promise<SealedBlock | undefined> {
   const { chain, store, logger } = ctx
   const tables = store.tables()
-  const policies = store.policies()
+  const policies = readPolicies(store)
   // Sealed values are larger than their plaintext (29 bytes more, and a BLOB header): a block with
   // encrypted columns is filled to a quarter of the budget, so that it never outgrows the limit.
   const budget = blockBudget(chain, tables.values()) * (policies.size > 0 ? 0.25 : 1)

@@ -12,7 +12,7 @@ import { checkTableName, declareTable, extendTable, type TableSchema } from './s
 import { PendingStore } from './store.js'
 import type { AppendResult, IngestEvents, IngestService, IngestStats, Receipt } from './types.js'
 import { typeRows } from './typing.js'
-import { checkPolicy, type EncryptPolicy } from './encrypt-policy.js'
+import { checkPolicy, readPolicies, savePolicy, type EncryptPolicy } from './encrypt-policy.js'
 import { isTextRows, type IngestRow } from './values.js'
 
 export interface IngestOptions {
@@ -90,10 +90,10 @@ export class Ingest implements IngestService {
       return await this.store.write(() => {
         const existing = this.store.tables().get(name.toLowerCase())
         // encrypt: a policy sets it, null drops it, absent leaves it as it is.
-        const policy = encrypt === undefined || encrypt === null ? undefined : checkPolicy(existing ?? t, encrypt, this.store.policies())
+        const policy = encrypt === undefined || encrypt === null ? undefined : checkPolicy(existing ?? t, encrypt, readPolicies(this.store))
         const setPolicy = (): EncryptPolicy | undefined => {
-          if (encrypt !== undefined) this.store.savePolicy(t.name, policy)
-          return this.store.policies().get(t.name.toLowerCase())
+          if (encrypt !== undefined) savePolicy(this.store, t.name, policy)
+          return readPolicies(this.store).get(t.name.toLowerCase())
         }
         if (existing !== undefined) {
           if (existing.declared === t.declared) {

@@ -1,6 +1,5 @@
 import { dataFileExists, openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../storage/index.js'
-import { AbortError, isStringArray, parseJson, sleep } from '../util/index.js'
-import type { EncryptPolicy } from './encrypt-policy.js'
+import { AbortError, sleep } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { LAYOUT, SCHEMA, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
@@ -174,25 +173,6 @@ export class PendingStore {
     this.stmt('INSERT INTO tables (name, sql, declared, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET sql = excluded.sql, declared = excluded.declared')
       .run(t.name, t.sql, t.declared ?? null, now)
     this.stmt("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'schema_version'").run()
-  }
-
-  /** Encrypt policies by lower-case table name (docs/confidential.md, "Record API"). */
-  policies (): Map<string, EncryptPolicy> {
-    const rows = this.stmt('SELECT name, columns, recipients FROM encrypt_policies').all() as Array<{ name: string, columns: string, recipients: string }>
-    const out = new Map<string, EncryptPolicy>()
-    for (const r of rows) {
-      const columns = parseJson(r.columns)
-      const recipients = parseJson(r.recipients)
-      if (!isStringArray(columns) || !isStringArray(recipients)) continue
-      out.set(r.name.toLowerCase(), { columns, recipients })
-    }
-    return out
-  }
-
-  /** Set (or with undefined, drop) a table's encrypt policy (inside write()). */
-  savePolicy (name: string, p: EncryptPolicy | undefined): void {
-    if (p === undefined) this.stmt('DELETE FROM encrypt_policies WHERE name = ?').run(name)
-    else this.stmt('INSERT OR REPLACE INTO encrypt_policies (name, columns, recipients) VALUES (?, ?, ?)').run(name, JSON.stringify(p.columns), JSON.stringify(p.recipients))
   }
 
   // ---- rows ----
