@@ -1,16 +1,18 @@
 // HTTP API benchmarks, each figure next to a reference measured in the same run, in alternating
-// turns so that machine load falls on both alike:
+// turns so that machine load falls on both alike. The client runs in its own process
+// (bench/api-client.ts), so no figure includes a client sharing the server's event loop:
 // - GET /api/v1/blocks/{ref}/file throughput against reading the same file from disk;
 // - POST /api/v1/query latency for a small aggregate against the engine in process (warm sandbox);
 // - POST /api/v1/records rows/s (batches of 1, 100 and 10,000 rows; 1 and 16 clients) against
 //   INSERT of the same rows into a plain SQLite file with synchronous=FULL;
-//   Each of those rows notes the HTTP floor: the same requests from the same client to a node:http
-//   server in the same process that reads the body and answers 202 doing nothing else;
+//   Each of those rows notes the HTTP floor: the same requests from the same client process to a
+//   node:http server in the server's process that reads the body and answers 202 doing nothing else;
 // - seal latency p50/p95, from the 202 to the receipt reading "sealed".
 import '../src/polyfills.js'
 import Database from 'better-sqlite3'
+import { fork, type ChildProcess } from 'node:child_process'
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { Agent, createServer, request, type Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TokenStore } from '../src/api/index.js'
@@ -19,34 +21,36 @@ import { generateSigningKey, type SigningKey } from '../src/crypto/index.js'
 import { PetalNode } from '../src/node/index.js'
 import { QuerySandbox, runQuery } from '../src/query/index.js'
 import { DEFAULT_CONSENSUS } from '../src/storage/index.js'
-import { errorCode } from '../src/util/index.js'
+import { agent, call, reading, rowsJson, type Reading } from './api-http.js'
 import { printTable, type Row } from './report.js'
 
 const root = mkdtempSync(join(tmpdir(), 'petal-bench-api-'))
-const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] as number }
 const median = (xs: number[]): number => pct(xs, 0.5)
 
-/** One request over a kept-alive connection; resolves with the status and the number of body bytes (or the body). */
-async function call (url: string, o: { method?: string, headers?: Record<string, string>, body?: string, keep?: boolean } = {}): Promise<{ status: number, bytes: number, text: string }> {
-  return await new Promise((resolve, reject) => {
-    const req = request(url, { method: o.method ?? 'GET', headers: o.headers, agent }, res => {
-      let bytes = 0
-      const parts: Buffer[] = []
-      res.on('data', (c: Buffer) => { bytes += c.length; if (o.keep === true) parts.push(c) })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, bytes, text: Buffer.concat(parts).toString() }) })
-      res.on('error', reject)
-    })
-    req.on('error', err => {
-      // A kept-alive socket the server closed while it sat idle (its keep-alive timeout, 5 s, can
-      // pass while a reference runs on a loaded machine): the request never reached the server,
-      // so it is sent again on a new connection (the pattern of Node's http docs, reusedSocket).
-      if (req.reusedSocket && errorCode(err) === 'ECONNRESET') call(url, o).then(resolve, reject)
-      else reject(err)
-    })
-    req.end(o.body)
+/** The client process: `ask` sends it a command and resolves with its answer. */
+interface Client { proc: ChildProcess, ask: (m: Record<string, unknown>) => Promise<{ ms: number, text?: string }> }
+
+function startClient (): Client {
+  const proc = fork(join(import.meta.dirname, 'api-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let next = 0
+  const waiting = new Map<number, { resolve: (r: { ms: number, text?: string }) => void, reject: (e: Error) => void }>()
+  proc.on('message', (m: { id: number, ms: number, text?: string, error?: string }) => {
+    const w = waiting.get(m.id)
+    waiting.delete(m.id)
+    if (m.error !== undefined) w?.reject(new Error(m.error))
+    else w?.resolve(m)
   })
+  proc.on('exit', code => { for (const w of waiting.values()) w.reject(new Error(`the bench client exited (${code})`)) })
+  return {
+    proc,
+    ask: async m => await new Promise((resolve, reject) => {
+      const id = next++
+      waiting.set(id, { resolve, reject })
+      proc.send({ ...m, id })
+    })
+  }
 }
 
 function sqliteFile (path: string, rows: number, width: number): string {
@@ -71,7 +75,7 @@ async function startNode (name: string, key: SigningKey, seal: { everyMs: number
   return { node, url: node.httpUrl ?? '', token: TokenStore.of(dir).create({ scope: 'write' }).token }
 }
 
-async function reads (key: SigningKey): Promise<{ files: Row[], queries: Row[] }> {
+async function reads (key: SigningKey, client: Client): Promise<{ files: Row[], queries: Row[] }> {
   const { node, url } = await startNode('reads', key, { everyMs: 3_600_000 })
   const chain = node.chain
   // One large block (about 32 MiB) for the file, and 20 small ones for the aggregate.
@@ -80,15 +84,13 @@ async function reads (key: SigningKey): Promise<{ files: Row[], queries: Row[] }
   for (let i = 0; i < 20; i++) await signImport(chain, sqliteFile(join(root, `small${i}.db`), 100, 10), key)
   const path = chain.pathOf(big)
   const size = statSync(path).size
-  await call(`${url}api/v1/blocks/${big.hash}/file`) // the first request proves the file's identity by hashing it
+  const fileUrl = `${url}api/v1/blocks/${big.hash}/file`
+  await client.ask({ cmd: 'get', url: fileUrl, bytes: size }) // the first request proves the file's identity by hashing it
   const http: number[] = []
   const disk: number[] = []
   for (let turn = 0; turn < 8; turn++) {
-    let s = performance.now()
-    const r = await call(`${url}api/v1/blocks/${big.hash}/file`)
-    if (r.bytes !== size) throw new Error(`got ${r.bytes} of ${size} bytes`)
-    http.push(performance.now() - s)
-    s = performance.now()
+    http.push((await client.ask({ cmd: 'get', url: fileUrl, bytes: size })).ms)
+    const s = performance.now()
     await new Promise<void>((resolve, reject) => { const st = createReadStream(path); st.on('data', () => {}); st.on('end', resolve); st.on('error', reject) })
     disk.push(performance.now() - s)
   }
@@ -99,17 +101,15 @@ async function reads (key: SigningKey): Promise<{ files: Row[], queries: Row[] }
   const sandbox = new QuerySandbox(chain.dir.root)
   await node.syncMirror()
   const body = JSON.stringify({ sql })
-  const headers = { 'content-type': 'application/json' }
-  for (let i = 0; i < 5; i++) { await call(`${url}api/v1/query`, { method: 'POST', headers, body }); await runQuery(chain, { sql, format: 'ndjson', sandbox, sync: false, onText: () => {} }) }
+  for (let i = 0; i < 5; i++) { await client.ask({ cmd: 'query', url: `${url}api/v1/query`, body }); await runQuery(chain, { sql, format: 'ndjson', sandbox, sync: false, onText: () => {} }) }
   const viaHttp: number[] = []
   const inProcess: number[] = []
   let answer = ''
   for (let i = 0; i < 100; i++) {
-    let s = performance.now()
-    const r = await call(`${url}api/v1/query`, { method: 'POST', headers, body, keep: true })
-    viaHttp.push(performance.now() - s)
-    answer = r.text
-    s = performance.now()
+    const r = await client.ask({ cmd: 'query', url: `${url}api/v1/query`, body })
+    viaHttp.push(r.ms)
+    answer = r.text ?? ''
+    const s = performance.now()
     await runQuery(chain, { sql, format: 'ndjson', sandbox, sync: false, onText: () => {} })
     inProcess.push(performance.now() - s)
   }
@@ -123,19 +123,13 @@ async function reads (key: SigningKey): Promise<{ files: Row[], queries: Row[] }
   return { files, queries }
 }
 
-function rowsJson (n: number, from: number): string {
-  const parts: string[] = []
-  for (let i = from; i < from + n; i++) parts.push(`{"sensor":"sensor-${i % 97}","at":${1_700_000_000 + i},"value":${(i * 0.25).toFixed(2)},"note":"reading number ${i} of the benchmark"}`)
-  return '[' + parts.join(',') + ']'
-}
-
-function plainDb (path: string): { insert: (rows: Array<[string, number, number, string]>) => void, close: () => void } {
+function plainDb (path: string): { insert: (rows: Reading[]) => void, close: () => void } {
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
   db.exec('CREATE TABLE readings (sensor TEXT, at INTEGER, value REAL, note TEXT)')
   const ins = db.prepare('INSERT INTO readings (sensor, at, value, note) VALUES (?, ?, ?, ?)')
-  const tx = db.transaction((rows: Array<[string, number, number, string]>) => { for (const r of rows) ins.run(...r) })
+  const tx = db.transaction((rows: Reading[]) => { for (const r of rows) ins.run(...r) })
   return { insert: rows => { tx(rows) }, close: () => { db.close() } }
 }
 
@@ -152,7 +146,7 @@ async function noopServer (): Promise<{ url: string, server: Server }> {
   return { url: `http://127.0.0.1:${a.port}/`, server }
 }
 
-async function writes (key: SigningKey): Promise<Row[]> {
+async function writes (key: SigningKey, client: Client): Promise<Row[]> {
   // Sealing is off while acknowledgements are measured (it has its own figure below).
   const { node, url, token } = await startNode('writes', key, { everyMs: 3_600_000 })
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
@@ -166,22 +160,12 @@ async function writes (key: SigningKey): Promise<Row[]> {
     for (const clients of [1, 16]) {
       const t = { http: [] as number[], ref: [] as number[], floor: [] as number[] }
       for (let turn = 0; turn < 2; turn++) {
-        const bodies = Array.from({ length: requests }, () => { const b = rowsJson(batch, next); next += batch; return b })
-        const post = async (target: string): Promise<number> => {
-          const started = performance.now()
-          let i = 0
-          await Promise.all(Array.from({ length: clients }, async () => {
-            while (i < bodies.length) {
-              const body = bodies[i++]
-              const r = await call(target, { method: 'POST', headers, body })
-              if (r.status !== 202) throw new Error(`POST ${target}: ${r.status}`)
-            }
-          }))
-          return performance.now() - started
-        }
+        const from = next
+        next += batch * requests
+        const post = async (target: string): Promise<number> => (await client.ask({ cmd: 'post', url: target, headers, batch, requests, from, clients })).ms
         t.http.push(await post(`${url}api/v1/records/readings`))
         t.floor.push(await post(floor.url))
-        const tuples = bodies.map(b => (JSON.parse(b) as Array<{ sensor: string, at: number, value: number, note: string }>).map(r => [r.sensor, r.at, r.value, r.note] as [string, number, number, string]))
+        const tuples = Array.from({ length: requests }, (_, r) => Array.from({ length: batch }, (_, j) => reading(from + r * batch + j)))
         const s = performance.now()
         for (const b of tuples) ref.insert(b)
         t.ref.push(performance.now() - s)
@@ -220,20 +204,26 @@ async function sealLatency (key: SigningKey, everyMs: number, samples: number, g
 }
 
 async function main (): Promise<void> {
+  // PETAL_BENCH_API=writes (or reads, seal; comma-separated) runs only those parts, for profiling.
+  const parts = new Set((process.env.PETAL_BENCH_API ?? 'reads,writes,seal').split(','))
   const key = generateSigningKey()
-  const { files, queries } = await reads(key)
-  const records = await writes(key)
-  const now = await sealLatency(key, 0, 40, 100)
-  const dflt = await sealLatency(key, 5_000, 12, 1_000)
-  printTable('HTTP API: block files', files)
-  printTable('HTTP API: POST /query latency (goal: HTTP overhead under 5 ms)', queries)
-  printTable('HTTP API: rows acknowledged per second through POST /records (durable before the 202)', records)
-  printTable('HTTP API: seal latency, from the 202 to the receipt reading "sealed" (polled every 10 ms)', [
-    { figure: 'one row at a time, --seal-every 0, p50', value: pct(now, 0.5), unit: 'ms' },
-    { figure: 'one row at a time, --seal-every 0, p95', value: pct(now, 0.95), unit: 'ms' },
-    { figure: 'one row a second, --seal-every 5 (default), p50', value: pct(dflt, 0.5), unit: 'ms' },
-    { figure: 'one row a second, --seal-every 5 (default), p95', value: pct(dflt, 0.95), unit: 'ms' }
-  ])
+  const client = startClient()
+  const { files, queries } = parts.has('reads') ? await reads(key, client) : { files: [], queries: [] }
+  const records = parts.has('writes') ? await writes(key, client) : []
+  await new Promise(resolve => { client.proc.once('exit', resolve); client.proc.send({ cmd: 'exit', id: -1 }) })
+  const now = parts.has('seal') ? await sealLatency(key, 0, 40, 100) : []
+  const dflt = parts.has('seal') ? await sealLatency(key, 5_000, 12, 1_000) : []
+  if (files.length > 0) printTable('HTTP API: block files', files)
+  if (queries.length > 0) printTable('HTTP API: POST /query latency (goal: HTTP overhead under 5 ms)', queries)
+  if (records.length > 0) printTable('HTTP API: rows acknowledged per second through POST /records (durable before the 202; ratio = HTTP time ÷ reference time)', records)
+  if (now.length > 0) {
+    printTable('HTTP API: seal latency, from the 202 to the receipt reading "sealed" (polled every 10 ms)', [
+      { figure: 'one row at a time, --seal-every 0, p50', value: pct(now, 0.5), unit: 'ms' },
+      { figure: 'one row at a time, --seal-every 0, p95', value: pct(now, 0.95), unit: 'ms' },
+      { figure: 'one row a second, --seal-every 5 (default), p50', value: pct(dflt, 0.5), unit: 'ms' },
+      { figure: 'one row a second, --seal-every 5 (default), p95', value: pct(dflt, 0.95), unit: 'ms' }
+    ])
+  }
   agent.destroy()
   rmSync(root, { recursive: true, force: true })
 }
