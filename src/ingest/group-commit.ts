@@ -2,6 +2,7 @@ import { AbortError } from '../util/index.js'
 import type { PendingStore } from './store.js'
 
 interface Waiting<J, R> { job: J, signal?: AbortSignal, resolve: (r: R) => void, reject: (err: unknown) => void }
+interface Done<J, R> { w: Waiting<J, R>, r: R }
 
 /**
  * Group commit for appends. Every append waits for an fsync, and an fsync takes milliseconds.
@@ -11,11 +12,19 @@ interface Waiting<J, R> { job: J, signal?: AbortSignal, resolve: (r: R) => void,
  * it, and a failed commit refuses every append in it. With one client this costs one extra turn
  * of the event loop. With many, the throughput grows with their number instead of staying at one
  * fsync per append.
+ *
+ * The fsync is not the COMMIT's: the group commits without it and then waits for an fsync of the
+ * WAL on libuv's thread pool (PendingStore.syncWal). While it runs, the event loop reads, parses
+ * and commits the next group, whose own fsync starts once this one is done; an append is
+ * acknowledged only after an fsync that began after its commit.
  */
 export class GroupCommit<J, R> {
   private queue: Array<Waiting<J, R>> = []
   private running = false
   private scheduled = false
+  /** Committed appends waiting for an fsync that starts after their commit. */
+  private unsynced: Array<Done<J, R>> = []
+  private syncing = false
 
   /**
    * `run` does one job inside the shared transaction (synchronously); `after` runs for each
@@ -46,44 +55,68 @@ export class GroupCommit<J, R> {
 
   private async flush (): Promise<void> {
     this.running = true
-    const settled: Array<{ w: Waiting<J, R>, ok: true, r: R } | { w: Waiting<J, R>, ok: false, err: unknown }> = []
+    const committed: Array<Done<J, R>> = []
+    const refused: Array<{ w: Waiting<J, R>, err: unknown }> = []
     let taken: Array<Waiting<J, R>> = []
     try {
       await this.store.write(() => {
         // Taken once the write lock is held: whatever queued while waiting for it joins too.
         taken = this.queue.splice(0)
         for (const w of taken) {
-          if (w.signal?.aborted === true) { settled.push({ w, ok: false, err: new AbortError() }); continue }
+          if (w.signal?.aborted === true) { refused.push({ w, err: new AbortError() }); continue }
           this.store.stmt('SAVEPOINT append').run()
           try {
             const r = this.run(w.job)
             this.store.stmt('RELEASE append').run()
-            settled.push({ w, ok: true, r })
+            committed.push({ w, r })
           } catch (err) {
             this.store.stmt('ROLLBACK TO append').run()
             this.store.stmt('RELEASE append').run()
             this.store.forgetTables() // a rolled-back append may have changed a table
-            settled.push({ w, ok: false, err })
+            refused.push({ w, err })
           }
         }
-      })
+      }, undefined, { deferSync: true })
     } catch (err) {
       // The commit itself failed (or the lock could not be had): nothing of this group is durable.
       this.store.forgetTables()
       for (const w of taken) w.reject(err)
-      settled.length = 0
+      committed.length = 0
+      refused.length = 0
       if (taken.length === 0) for (const w of this.queue.splice(0)) w.reject(err)
     } finally {
       this.running = false
     }
-    for (const s of settled) {
-      if (s.ok) {
-        s.w.resolve(s.r)
-        this.after(s.r)
-      } else {
-        s.w.reject(s.err)
-      }
+    // A refused append stored nothing: no need to wait for the fsync to say so.
+    for (const f of refused) f.w.reject(f.err)
+    if (committed.length > 0) {
+      this.unsynced.push(...committed)
+      void this.sync()
     }
     this.schedule()
+  }
+
+  /** One fsync at a time; each covers every group committed before it began. */
+  private async sync (): Promise<void> {
+    if (this.syncing) return
+    this.syncing = true
+    try {
+      while (this.unsynced.length > 0) {
+        const group = this.unsynced.splice(0)
+        let failure: { err: unknown } | undefined
+        try {
+          await this.store.syncWal()
+        } catch (err) {
+          failure = { err }
+        }
+        for (const d of group) {
+          if (failure !== undefined) { d.w.reject(failure.err); continue }
+          d.w.resolve(d.r)
+          this.after(d.r)
+        }
+      }
+    } finally {
+      this.syncing = false
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { closeSync, fsync, openSync } from 'node:fs'
 import { dataFileExists, openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { IngestError } from './errors.js'
@@ -26,6 +27,8 @@ const INSERT_CHUNK = 64
 export class PendingStore {
   private readonly stmts = new Map<string, SqliteStatement>()
   private tableCache: { version: string, tables: Map<string, TableSchema> } | undefined
+  /** The WAL file, opened for syncWal(). */
+  private walFd: number | undefined
   readonly instance: string
 
   private constructor (readonly db: SqliteDb, readonly path: string, readonly readonly: boolean) {
@@ -80,6 +83,7 @@ export class PendingStore {
   }
 
   close (): void {
+    if (this.walFd !== undefined) { closeSync(this.walFd); this.walFd = undefined }
     if (this.db.open) this.db.close()
   }
 
@@ -97,12 +101,27 @@ export class PendingStore {
    * Run `fn` in a write transaction (BEGIN IMMEDIATE), committed when it returns. Another process
    * holding the write lock is waited for without blocking the event loop. `fn` is synchronous, so
    * nothing else in this process runs inside the transaction.
+   *
+   * `deferSync`: the COMMIT writes the WAL without its fsync (synchronous=NORMAL for this one
+   * transaction), and the caller must await syncWal() before anyone is told the write is durable.
+   * The fsync then runs on libuv's thread pool instead of blocking the event loop, and one fsync
+   * covers every commit made while the previous one ran (group commit, docs/performance.md).
    */
-  async write<T> (fn: () => T, signal?: AbortSignal): Promise<T> {
+  async write<T> (fn: () => T, signal?: AbortSignal, options: { deferSync?: boolean } = {}): Promise<T> {
+    // The setting is this connection's: it is NORMAL only from BEGIN to COMMIT, with no await in
+    // between, so every other write (the sealer's claims and placements) keeps its own fsync.
+    const defer = options.deferSync === true
     let delay = 1
     for (;;) {
       if (signal?.aborted === true) throw new AbortError()
-      if (this.tryBegin()) break
+      if (defer) this.stmt('PRAGMA synchronous = NORMAL').run()
+      let began = false
+      try {
+        began = this.tryBegin()
+      } finally {
+        if (defer && !began) this.stmt('PRAGMA synchronous = FULL').run()
+      }
+      if (began) break
       await sleep(delay, signal)
       delay = Math.min(delay * 2, 50)
     }
@@ -113,7 +132,22 @@ export class PendingStore {
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       throw err
+    } finally {
+      if (defer) this.stmt('PRAGMA synchronous = FULL').run()
     }
+  }
+
+  /**
+   * fsync the WAL, off the event loop: every commit made before the call is durable once it
+   * resolves (in WAL mode a commit is durable once its WAL frames are; a checkpoint syncs the WAL
+   * itself before it copies frames into the database file, at any synchronous level). The WAL
+   * file stays the same file while this connection is open: SQLite resets and truncates it in
+   * place, and deletes it only when the last connection closes.
+   */
+  async syncWal (): Promise<void> {
+    this.walFd ??= openSync(`${this.path}-wal`, 'r')
+    const fd = this.walFd
+    await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
   }
 
   private tryBegin (): boolean {

@@ -56,4 +56,40 @@ describe('group commit of concurrent appends', () => {
     await expect(p).rejects.toMatchObject({ code: 'ABORTED' })
     expect(ingest.stats().pendingRows).toBe(0)
   })
+
+  it('acknowledges an append only after an fsync of the WAL that began after its commit, off the event loop', async () => {
+    const ingest = await setup()
+    await ingest.append('t', [{ n: 0n }])
+    const syncs: Array<() => void> = []
+    const real = ingest.store.syncWal.bind(ingest.store)
+    // Each fsync is held until the test lets it go (then the real one runs).
+    vi.spyOn(ingest.store, 'syncWal').mockImplementation(async () => { await new Promise<void>(resolve => { syncs.push(resolve) }); await real() })
+    let first = false
+    let second = false
+    const a = ingest.append('t', [{ n: 1n }]).then(r => { first = true; return r })
+    await vi.waitFor(() => { expect(syncs).toHaveLength(1) })
+    // Committed (another connection sees the row), not yet acknowledged.
+    expect(ingest.store.pendingStats().rows).toBe(2)
+    const b = ingest.append('t', [{ n: 2n }]).then(r => { second = true; return r })
+    // The second group commits while the first fsync runs, and waits for an fsync of its own.
+    await vi.waitFor(() => { expect(ingest.store.pendingStats().rows).toBe(3) })
+    expect(syncs).toHaveLength(1)
+    syncs[0]?.()
+    await a
+    expect(first).toBe(true)
+    await vi.waitFor(() => { expect(syncs).toHaveLength(2) })
+    expect(second).toBe(false)
+    syncs[1]?.()
+    await b
+    // Every other write of the connection (the sealer's) keeps synchronous=FULL.
+    expect(ingest.store.db.pragma('synchronous', { simple: true })).toBe(2)
+  })
+
+  it('refuses the appends of a group whose fsync fails', async () => {
+    const ingest = await setup()
+    await ingest.append('t', [{ n: 0n }])
+    vi.spyOn(ingest.store, 'syncWal').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+    await expect(ingest.append('t', [{ n: 1n }])).rejects.toMatchObject({ code: 'EIO' })
+    await expect(ingest.append('t', [{ n: 2n }])).resolves.toMatchObject({ receipts: [expect.any(String)] })
+  })
 })
