@@ -4,8 +4,9 @@ import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util
 import { ConstraintChecker } from './constraints.js'
 import { IngestError, rowError } from './errors.js'
 import { GroupCommit } from './group-commit.js'
-import { DEFAULT_MAX_ROWS } from './parse.js'
-import { PendingRowEncoder } from './row-codec.js'
+import { encodeJsonRows } from './json-encode.js'
+import { DEFAULT_MAX_ROWS, parseRecords, type RecordFormat } from './parse.js'
+import { decodePendingRow, PendingRowEncoder } from './row-codec.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
 import { blockBudget, reconcile, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
 import { checkTableName, declareTable, extendTable, type TableSchema } from './schema.js'
@@ -32,7 +33,8 @@ export interface IngestOptions {
 /** Progress of sealNow(): rows and bytes of pending rows sealed so far, of those pending when it began. */
 export interface SealProgress { rows: number, bytes: number, totalRows: number, totalBytes: number, block?: SealedBlock }
 
-interface AppendJob { table: string, rows: IngestRow[], text: boolean }
+/** Rows to append: as values, or already encoded for a table whose definition was `sql`. */
+type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: Buffer[], sql: string }
 
 /** When a seal is due (the node's seal loop, docs/ingest.md "Sealing policy"). */
 export interface SealPolicy {
@@ -116,20 +118,46 @@ export class Ingest implements IngestService {
 
   async append (table: string, rows: IngestRow[], options: { signal?: AbortSignal } = {}): Promise<AppendResult> {
     return await this.guard(async () => {
-      checkTableName(table)
-      if (rows.length > this.maxAppendRows) {
-        throw new IngestError('INGEST_TOO_MANY_ROWS', `${rows.length} rows in one append; at most ${this.maxAppendRows} are accepted`, { hint: `split the input into parts of at most ${this.maxAppendRows} rows`, details: { limit: this.maxAppendRows } })
-      }
-      this.assertSignatory()
+      this.checkAppend(table, rows.length)
       if (rows.length === 0) return { receipts: [], table, created: false, addedColumns: [] }
       return await this.commits.submit({ table, rows, text: isTextRows(rows) }, options.signal)
     })
   }
 
+  /**
+   * Parse records (a request body, a file) and append them: parseRecords, then append(). JSON
+   * rows that fit an existing table as they are are encoded straight from the bytes instead
+   * (json-encode.ts), with the same result.
+   */
+  async appendRecords (table: string, input: Uint8Array, format: RecordFormat, options: { maxRows?: number, signal?: AbortSignal } = {}): Promise<AppendResult> {
+    const maxRows = Math.min(options.maxRows ?? DEFAULT_MAX_ROWS, this.maxAppendRows)
+    const t = format === 'csv' || this.closed ? undefined : this.store.tables().get(table.toLowerCase())
+    const encoded = t === undefined ? undefined : encodeJsonRows(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
+    if (t === undefined || encoded === undefined) return await this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
+    return await this.guard(async () => {
+      this.checkAppend(table, encoded.length)
+      return await this.commits.submit({ table, encoded, sql: t.sql }, options.signal)
+    })
+  }
+
+  private checkAppend (table: string, rows: number): void {
+    checkTableName(table)
+    if (rows > this.maxAppendRows) {
+      throw new IngestError('INGEST_TOO_MANY_ROWS', `${rows} rows in one append; at most ${this.maxAppendRows} are accepted`, { hint: `split the input into parts of at most ${this.maxAppendRows} rows`, details: { limit: this.maxAppendRows } })
+    }
+    this.assertSignatory()
+  }
+
   /** One append inside the group's transaction: type, create or widen the table, check, insert. */
   private appendInTx (job: AppendJob): AppendResult {
-    const { table, rows } = job
     const now = this.clock.now()
+    if ('encoded' in job) {
+      const t = this.store.tables().get(job.table.toLowerCase())
+      if (t !== undefined && t.sql === job.sql) return this.insertInTx(t, job.encoded, now, false, [])
+      // The table changed since the rows were encoded: they are typed again, as values.
+      return this.appendInTx({ table: job.table, rows: job.encoded.map(decodePendingRow), text: false })
+    }
+    const { table, rows } = job
     let t = this.store.tables().get(table.toLowerCase())
     const typed = typeRows(t?.name ?? table, t, rows, job.text)
     const created = t === undefined
@@ -141,13 +169,16 @@ export class Ingest implements IngestService {
       this.store.saveTable(t, now)
     }
     if (t.declared !== undefined) this.checker(t).check(typed.rows)
+    return this.insertInTx(t, this.encoder.encodeAll(typed.rows), now, created, typed.added.map(c => c.name))
+  }
+
+  private insertInTx (t: TableSchema, data: Buffer[], now: number, created: boolean, addedColumns: string[]): AppendResult {
     const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
-    const data = this.encoder.encodeAll(typed.rows)
     data.forEach((d, i) => {
       if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
     })
     const first = this.store.insertRows(t.name, data, now)
-    return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns: typed.added.map(c => c.name) }
+    return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns }
   }
 
   private checker (t: TableSchema): ConstraintChecker {

@@ -1,4 +1,5 @@
 import type { EncryptPolicy } from './encrypt-policy.js'
+import type { RecordFormat } from './parse.js'
 import type { IngestRow } from './values.js'
 
 /** Where an acknowledged row is: pending, or sealed in a canonical block (the contract with src/api). */
@@ -71,6 +72,8 @@ export interface IngestService {
   putTable: (name: string, createSql: string, encrypt?: { columns: unknown, recipients: unknown } | null) => Promise<{ created: boolean, sql: string, encrypt?: EncryptPolicy }>
   /** Durably store rows (fsync'd in pending.db) and return their receipts. Resolves only once durable. */
   append: (table: string, rows: IngestRow[], options?: { signal?: AbortSignal }) => Promise<AppendResult>
+  /** Parse records (parseRecords: JSON, NDJSON, CSV; at most maxRows) and append them. */
+  appendRecords: (table: string, input: Uint8Array, format: RecordFormat, options?: { maxRows?: number, signal?: AbortSignal }) => Promise<AppendResult>
   receipt: (id: string) => Receipt | undefined
   /** Seal pending rows now (one or more blocks, respecting max_block_bytes). Throws INGEST_NOT_SIGNATORY when the key is not active at the tip. */
   sealNow: (options?: { signal?: AbortSignal }) => Promise<{ blocks: Array<{ height: number, hash: string, rows: number }> }>

@@ -1,4 +1,4 @@
-import { IngestError, parseRecords, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
+import { IngestError, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
 import { isRecord } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { field, type RouteSpec } from '../route.js'
@@ -131,8 +131,7 @@ export function recordRoutes (bodyLimit: number, rowsPerRequest: number): RouteS
       const ingest = writer(ctx)
       const format = formatOf(req.headers['content-type'])
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-      const rows = parseRecords(body, format, { maxRows: rowsPerRequest })
-      const r = await ingest.append(field(req.params, 'table') ?? '', rows)
+      const r = await ingest.appendRecords(field(req.params, 'table') ?? '', body, format, { maxRows: rowsPerRequest })
       return await reply.code(202).send({ table: r.table, rows: r.receipts.length, created: r.created, added_columns: r.addedColumns, receipts: r.receipts })
     }
   }, {

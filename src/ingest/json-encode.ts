@@ -1,0 +1,292 @@
+import { isUtf8 } from 'node:buffer'
+import type { ColumnKind, TableSchema } from './schema.js'
+
+/**
+ * The fast lane of JSON ingestion: records read from the request's bytes straight into
+ * pending.db's row encoding (row-codec.ts), with no row objects, no BigInt per integer and no
+ * second pass to type and encode them. It takes only the plain case: rows of an existing table
+ * created from rows (not declared), every field an existing column spelled exactly as it is, each
+ * value of a type that column takes as it is (typing.ts stores such rows unchanged), integers of
+ * up to 15 digits, no BLOBs. For anything else, including every error, it returns undefined, and
+ * the exact reader (json.ts) and typing (typing.ts) take the input and give their answer and
+ * their coded error: this lane never refuses and never accepts what they would not. The encoding
+ * is byte for byte PendingRowEncoder's of the rows they produce (test/unit/ingest/json-encode.test.ts).
+ */
+const NULL = 0
+const INTEGER = 1
+const REAL = 2
+const TEXT = 3
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+interface Col { name: Buffer, kind: ColumnKind }
+
+const takesInteger = (k: ColumnKind): boolean => k === 'INTEGER' || k === 'REAL' || k === 'NUMERIC' || k === 'ANY'
+const takesReal = (k: ColumnKind): boolean => k === 'REAL' || k === 'NUMERIC' || k === 'ANY'
+const takesText = (k: ColumnKind): boolean => k === 'TEXT' || k === 'ANY'
+
+/** Thrown inside the lane to leave it; never escapes encodeJsonRows. */
+const BAIL = Symbol('bail')
+
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
+
+/**
+ * Encode `input` (a JSON array of objects, or NDJSON) for `table`, or undefined when the input is
+ * not in the plain case above (then parseRecords and append() must take it). At most `maxRows` rows.
+ */
+export function encodeJsonRows (input: Uint8Array, format: 'json' | 'ndjson', table: TableSchema, maxRows: number): Buffer[] | undefined {
+  if (table.declared !== undefined || !isUtf8(input)) return undefined
+  const lane = new Lane(Buffer.from(input.buffer, input.byteOffset, input.byteLength), table, maxRows)
+  try {
+    return format === 'json' ? lane.array() : lane.lines()
+  } catch (err) {
+    if (err === BAIL) return undefined
+    throw err
+  }
+}
+
+class Lane {
+  private pos = 0
+  private out: Buffer
+  private at = 0
+  private readonly ends: number[] = []
+  private readonly cols: Col[]
+  /** Column index of each field position in the previous row (rows repeat their layout). */
+  private readonly layout: number[] = []
+  /** Row number (+1) in which each column was last seen: duplicates leave the lane. */
+  private readonly seen: Int32Array
+
+  constructor (private readonly b: Buffer, table: TableSchema, private readonly maxRows: number) {
+    this.cols = table.columns.map(c => ({ name: Buffer.from(c.name, 'utf8'), kind: c.kind }))
+    this.seen = new Int32Array(this.cols.length)
+    this.out = Buffer.allocUnsafe(b.length * 2 + 256)
+    // A byte-order mark, as parseRecords drops it.
+    if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.pos = 3
+  }
+
+  private views (): Buffer[] {
+    if (this.ends.length === 0) throw BAIL // no rows: append() answers that
+    let start = 0
+    return this.ends.map(end => { const v = this.out.subarray(start, end); start = end; return v })
+  }
+
+  private space (): void {
+    while (isSpace(this.b[this.pos] ?? -1)) this.pos++
+  }
+
+  array (): Buffer[] {
+    const b = this.b
+    this.space()
+    if (b[this.pos] !== 0x5b) throw BAIL
+    this.pos++
+    this.space()
+    if (b[this.pos] === 0x5d) throw BAIL
+    for (;;) {
+      this.row()
+      this.space()
+      const c = b[this.pos++]
+      if (c === 0x5d) break
+      if (c !== 0x2c) throw BAIL
+      this.space()
+    }
+    this.space()
+    if (this.pos < b.length) throw BAIL
+    return this.views()
+  }
+
+  lines (): Buffer[] {
+    const b = this.b
+    for (;;) {
+      while (b[this.pos] === 0x20 || b[this.pos] === 0x09) this.pos++
+      if (this.pos >= b.length) break
+      if (b[this.pos] === 0x0a || b[this.pos] === 0x0d) { this.pos++; continue }
+      this.row()
+      while (b[this.pos] === 0x20 || b[this.pos] === 0x09) this.pos++
+      if (this.pos < b.length && b[this.pos] !== 0x0a && b[this.pos] !== 0x0d) throw BAIL
+    }
+    return this.views()
+  }
+
+  private ensure (n: number): void {
+    if (this.at + n <= this.out.length) return
+    let size = this.out.length * 2
+    while (size < this.at + n) size *= 2
+    const next = Buffer.allocUnsafe(size)
+    this.out.copy(next, 0, 0, this.at)
+    this.out = next
+  }
+
+  private row (): void {
+    const b = this.b
+    if (this.ends.length >= this.maxRows) throw BAIL
+    if (b[this.pos] !== 0x7b) throw BAIL
+    this.pos++
+    const stamp = this.ends.length + 1
+    this.ensure(4)
+    const countAt = this.at
+    this.at += 4
+    let count = 0
+    this.space()
+    if (b[this.pos] === 0x7d) throw BAIL // an empty record: rare, left to the exact reader
+    for (;;) {
+      this.space()
+      if (b[this.pos] !== QUOTE) throw BAIL
+      const ci = this.key(count)
+      if (this.seen[ci] === stamp) throw BAIL
+      this.seen[ci] = stamp
+      this.layout[count] = ci
+      count++
+      const col = this.cols[ci] as Col
+      this.ensure(4 + col.name.length + 9)
+      this.out.writeUInt32BE(col.name.length, this.at)
+      this.at += 4 + col.name.copy(this.out, this.at + 4)
+      this.space()
+      if (b[this.pos] !== 0x3a) throw BAIL
+      this.pos++
+      this.space()
+      this.value(col.kind)
+      this.space()
+      const c = b[this.pos++]
+      if (c === 0x7d) break
+      if (c !== 0x2c) throw BAIL
+    }
+    this.out.writeUInt32BE(count, countAt)
+    this.ends.push(this.at)
+  }
+
+  /** The column a field name names, exactly; the field's position predicts it. */
+  private key (position: number): number {
+    const b = this.b
+    const start = this.pos + 1
+    let end = start
+    for (;; end++) {
+      const c = b[end]
+      if (c === undefined || c === BACKSLASH || c < 0x20) throw BAIL
+      if (c === QUOTE) break
+    }
+    this.pos = end + 1
+    // A name like "1" would come first among an object's keys, whatever its place in the record.
+    if (isDigit(b[start] ?? -1)) throw BAIL
+    const guess = this.layout[position]
+    if (guess !== undefined && this.nameIs(guess, start, end)) return guess
+    for (let i = 0; i < this.cols.length; i++) if (this.nameIs(i, start, end)) return i
+    throw BAIL // a new column, or a column spelled otherwise
+  }
+
+  private nameIs (ci: number, start: number, end: number): boolean {
+    const name = (this.cols[ci] as Col).name
+    if (name.length !== end - start) return false
+    for (let i = 0; i < name.length; i++) if (name[i] !== this.b[start + i]) return false
+    return true
+  }
+
+  private value (kind: ColumnKind): void {
+    const b = this.b
+    const c = b[this.pos] ?? -1
+    if (c === QUOTE) { this.text(kind); return }
+    if (c === 0x2d || isDigit(c)) { this.number(kind); return }
+    if (this.word(0x6e, 'null')) { this.out[this.at++] = NULL; return }
+    if (this.word(0x74, 'true')) { this.integer(1, kind); return }
+    if (this.word(0x66, 'false')) { this.integer(0, kind); return }
+    throw BAIL // an object ({"$base64": …}), an array, or not JSON
+  }
+
+  private word (first: number, w: string): boolean {
+    if (this.b[this.pos] !== first) return false
+    for (let i = 1; i < w.length; i++) if (this.b[this.pos + i] !== w.charCodeAt(i)) return false
+    this.pos += w.length
+    return true
+  }
+
+  private integer (n: number, kind: ColumnKind): void {
+    if (!takesInteger(kind)) throw BAIL
+    // An int64, big-endian, from a double that holds it exactly (|n| < 2^53).
+    const hi = Math.floor(n / 4294967296)
+    this.out[this.at] = INTEGER
+    this.out.writeInt32BE(hi, this.at + 1)
+    this.out.writeUInt32BE(n - hi * 4294967296, this.at + 5)
+    this.at += 9
+  }
+
+  /** As json.ts reads numbers: an integer of up to 15 digits here; longer ones go to the exact reader. */
+  private number (kind: ColumnKind): void {
+    const b = this.b
+    const start = this.pos
+    let i = start
+    const negative = b[i] === 0x2d
+    if (negative) i++
+    const first = i
+    let n = 0
+    if (b[i] === 0x30) {
+      i++
+    } else if (isDigit(b[i] ?? -1)) {
+      for (let c = b[i] ?? -1; isDigit(c); c = b[++i] ?? -1) n = n * 10 + (c - 0x30)
+    } else {
+      throw BAIL
+    }
+    const digits = i - first
+    let real = false
+    if (b[i] === 0x2e) {
+      i++
+      if (!isDigit(b[i] ?? -1)) throw BAIL
+      while (isDigit(b[i] ?? -1)) i++
+      real = true
+    }
+    if (b[i] === 0x65 || b[i] === 0x45) {
+      i++
+      if (b[i] === 0x2b || b[i] === 0x2d) i++
+      if (!isDigit(b[i] ?? -1)) throw BAIL
+      while (isDigit(b[i] ?? -1)) i++
+      real = true
+    }
+    this.pos = i
+    if (!real) {
+      if (digits > 15) throw BAIL
+      this.integer(negative ? -n : n, kind)
+      return
+    }
+    if (!takesReal(kind)) throw BAIL
+    this.out[this.at] = REAL
+    this.out.writeDoubleBE(Number(b.toString('latin1', start, i)), this.at + 1)
+    this.at += 9
+  }
+
+  private text (kind: ColumnKind): void {
+    if (!takesText(kind)) throw BAIL
+    const b = this.b
+    const start = this.pos + 1
+    let end = start
+    let escaped = false
+    for (;; end++) {
+      const c = b[end]
+      if (c === undefined || c < 0x20) throw BAIL
+      if (c === QUOTE) break
+      if (c === BACKSLASH) { escaped = true; end++ }
+    }
+    this.pos = end + 1
+    if (escaped) {
+      // JSON.parse reads a string token exactly as json.ts does (the same escapes), or throws.
+      let s: unknown
+      try { s = JSON.parse(b.toString('utf8', start - 1, end + 1)) } catch { throw BAIL }
+      if (typeof s !== 'string' || !s.isWellFormed()) throw BAIL
+      this.ensure(5 + s.length * 3)
+      this.out[this.at] = TEXT
+      const n = this.out.write(s, this.at + 5, 'utf8')
+      this.out.writeUInt32BE(n, this.at + 1)
+      this.at += 5 + n
+      return
+    }
+    const n = end - start
+    this.ensure(5 + n)
+    this.out[this.at] = TEXT
+    this.out.writeUInt32BE(n, this.at + 1)
+    if (n < 32) {
+      for (let i = 0; i < n; i++) this.out[this.at + 5 + i] = b[start + i] as number
+    } else {
+      b.copy(this.out, this.at + 5, start, end)
+    }
+    this.at += 5 + n
+  }
+}

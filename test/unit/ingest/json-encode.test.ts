@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest'
+import { encodeJsonRows } from '../../../src/ingest/json-encode.js'
+import { parseRecords } from '../../../src/ingest/parse.js'
+import { PendingRowEncoder } from '../../../src/ingest/row-codec.js'
+import type { ColumnKind, TableSchema } from '../../../src/ingest/schema.js'
+import { typeRows } from '../../../src/ingest/typing.js'
+
+const table = (columns: Array<[string, ColumnKind]>, declared?: string): TableSchema =>
+  ({ name: 't', sql: 'CREATE TABLE t (…)', declared, columns: columns.map(([name, kind]) => ({ name, kind })) })
+
+/** What the exact path stores for `input`: the encodings, or why it stores something else or nothing. */
+function exact (input: string, format: 'json' | 'ndjson', t: TableSchema, maxRows: number): string[] | string {
+  try {
+    const rows = parseRecords(input, format, { maxRows })
+    const typed = typeRows(t.name, t, rows, false)
+    if (rows.length === 0) return 'no rows'
+    if (typed.added.length > 0) return 'adds columns'
+    return new PendingRowEncoder().encodeAll(typed.rows).map(b => b.toString('hex'))
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err)
+  }
+}
+
+function fast (input: string, format: 'json' | 'ndjson', t: TableSchema, maxRows = 1000): string[] | undefined {
+  return encodeJsonRows(Buffer.from(input), format, t, maxRows)?.map(b => b.toString('hex'))
+}
+
+/** A small deterministic generator (xorshift), so a failure is reproducible. */
+function rng (seed: number): (n: number) => number {
+  let x = seed
+  return n => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n }
+}
+
+const COLUMNS: Array<[string, ColumnKind]> = [['a', 'INTEGER'], ['b', 'REAL'], ['c', 'TEXT'], ['ünï', 'ANY'], ['n', 'NUMERIC'], ['blob', 'BLOB'], ['__proto__', 'TEXT']]
+const VALUES = ['0', '-0', '7', '-42', '999999999999999', '-999999999999999', '1234567890123456', '-9223372036854775808', '9223372036854775808', '007', '-', '1.', '1e', '12.5', '-0.0', '1e2', '2E-3', '0.1', '1.5e+300',
+  'true', 'false', 'null', 'nul', '"x"', '""', '"with \\"quotes\\" and \\\\"', '"line\\nbreak\\t\\u00e9"', '"\\ud83d\\ude00"', '"\\ud800"', '"bad \\q escape"', '"é ü 漢字 😀"', '"ctl\u0001"', '"' + 'long text '.repeat(10) + '"',
+  '{"$base64": "AAE="}', '{"x": 1}', '[1]', '"unterminated']
+const KEYS = ['a', 'b', 'c', 'ünï', 'n', 'blob', 'A', 'new', 'x\\u0061', '1', '__proto__']
+const SPACES = ['', '', '', ' ', '\n', '\t', ' \r\n ']
+
+function randomInput (r: (n: number) => number): { input: string, format: 'json' | 'ndjson' } {
+  const sp = (): string => SPACES[r(SPACES.length)] as string
+  const rows: string[] = []
+  const n = 1 + r(4)
+  for (let i = 0; i < n; i++) {
+    const fields: string[] = []
+    const count = r(5)
+    for (let f = 0; f < count; f++) {
+      // Mostly plain columns and well-formed values, so the lane is taken often.
+      const key = r(4) === 0 ? KEYS[r(KEYS.length)] as string : (COLUMNS[r(5)] as [string, ColumnKind])[0]
+      const value = r(3) === 0 ? VALUES[r(VALUES.length)] as string : (['1', '-2.5', '"v"', 'null', '123456'][r(5)] as string)
+      fields.push(`${sp()}"${key}"${sp()}:${sp()}${value}${sp()}`)
+    }
+    rows.push(`{${fields.join(',')}}`)
+  }
+  if (r(2) === 0) return { input: `${sp()}[${rows.join(`${sp()},${sp()}`)}]${sp()}`, format: 'json' }
+  return { input: rows.join(r(2) === 0 ? '\n' : '\r\n\n') + (r(2) === 0 ? '\n' : ''), format: 'ndjson' }
+}
+
+describe('the JSON fast lane', () => {
+  it('stores exactly what the exact reader and typing store, and leaves every other input to them', () => {
+    const r = rng(20261201)
+    const t = table(COLUMNS)
+    let taken = 0
+    for (let i = 0; i < 20_000; i++) {
+      const { input, format } = randomInput(r)
+      const got = fast(input, format, t, 3)
+      if (got === undefined) continue
+      taken++
+      expect(got, `${format} ${JSON.stringify(input)}`).toEqual(exact(input, format, t, 3))
+    }
+    expect(taken, 'the lane is taken for plain rows').toBeGreaterThan(500)
+  })
+
+  it('takes plain rows of every kind, and a byte-order mark', () => {
+    const t = table(COLUMNS)
+    const input = '\ufeff[{"a": 1, "b": 2.5, "c": "x\\"y", "ünï": "z", "n": -3}, {"c": null, "a": true, "b": 4}]'
+    expect(fast(input, 'json', t)).toEqual(exact(input, 'json', t, 1000))
+    expect(fast(input, 'json', t)).toHaveLength(2)
+  })
+
+  it('leaves to the exact path what it must refuse or change: new or respelled columns, wrong types, duplicates, bad JSON, too many rows, a declared table', () => {
+    const t = table(COLUMNS)
+    for (const input of ['[{"new": 1}]', '[{"A": 1}]', '[{"a": "x"}]', '[{"c": 1}]', '[{"a": 1.5}]', '[{"a": 1, "a": 2}]', '[{"a": 1}', '[{"a": 1},]', '[{"a": 01}]',
+      '[{"a": 12345678901234567}]', '[{"blob": {"$base64": "AA=="}}]', '[{}]', '[]', '[{"a": 1}] x', '[{"c": "\\ud800"}]', '{"a": 1}']) {
+      expect(fast(input, 'json', t), input).toBeUndefined()
+    }
+    expect(fast('{"a": 1} {"a": 2}', 'ndjson', t)).toBeUndefined()
+    expect(fast('[{"a": 1}, {"a": 2}]', 'json', t, 1)).toBeUndefined()
+    expect(fast('[{"a": 1}]', 'json', table(COLUMNS, 'CREATE TABLE t (a INTEGER)'))).toBeUndefined()
+    expect(encodeJsonRows(Buffer.from([0x5b, 0x7b, 0x22, 0x63, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d, 0x5d]), 'json', t, 10), 'invalid UTF-8').toBeUndefined()
+  })
+})
