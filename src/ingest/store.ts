@@ -6,8 +6,9 @@ import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { LAYOUT, SCHEMA, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
 import { formatReceipt, newInstanceId, parseReceipt } from './receipt-id.js'
 
-/** Rows per multi-row INSERT (4 parameters each, far below SQLite's 32766). */
-const INSERT_CHUNK = 64
+/** Rows per multi-row INSERT (one parameter each, far below SQLite's 32766). */
+const INSERT_CHUNK = 256
+const CHUNK_NAMES = Array.from({ length: INSERT_CHUNK }, (_, i) => `d${i}`)
 
 /**
  * `pending.db`: rows acknowledged but not yet in a canonical block, the batches that sealed them,
@@ -214,16 +215,16 @@ export class PendingStore {
   /** Insert encoded rows (inside write()); returns the id of the first (ids are consecutive). */
   insertRows (table: string, data: readonly Buffer[], at: number): number {
     // Rowids of one transaction's inserts are consecutive (max + 1 each; this is the only writer),
-    // also within one multi-row INSERT. Rows go INSERT_CHUNK to a statement: one call per row
-    // cost as much as the rest of an append of plain rows.
+    // also within one multi-row INSERT. Rows go INSERT_CHUNK to a statement, and each row binds
+    // one parameter, its data (the table and time are bound once, the size is SQLite's length()):
+    // one call per row, or four parameters per row, cost as much as the rest of an append.
     const one = this.stmt('INSERT INTO rows (tbl, data, bytes, at) VALUES (?, ?, ?, ?)')
-    const chunk = this.stmt(`INSERT INTO rows (tbl, data, bytes, at) VALUES ${Array.from({ length: INSERT_CHUNK }, () => '(?, ?, ?, ?)').join(', ')}`)
-    const args: unknown[] = []
+    const chunk = this.stmt(`INSERT INTO rows (tbl, data, bytes, at) VALUES ${Array.from({ length: INSERT_CHUNK }, (_, i) => `(@t, @d${i}, length(@d${i}), @at)`).join(', ')}`)
+    const args: Record<string, unknown> = { t: table, at }
     let first = 0
     let i = 0
     for (; i + INSERT_CHUNK <= data.length; i += INSERT_CHUNK) {
-      args.length = 0
-      for (let j = i; j < i + INSERT_CHUNK; j++) { const d = data[j] as Buffer; args.push(table, d, d.byteLength, at) }
+      for (let j = 0; j < INSERT_CHUNK; j++) args[CHUNK_NAMES[j] as string] = data[i + j]
       const last = Number(chunk.run(args).lastInsertRowid)
       if (i === 0) first = last - INSERT_CHUNK + 1
     }
