@@ -140,8 +140,10 @@ class Lane {
       count++
       const col = this.cols[ci] as Col
       this.ensure(4 + col.name.length + 9)
-      this.out.writeUInt32BE(col.name.length, this.at)
-      this.at += 4 + col.name.copy(this.out, this.at + 4)
+      const name = col.name
+      this.out.writeUInt32BE(name.length, this.at)
+      this.at += 4
+      for (let i = 0; i < name.length; i++) this.out[this.at++] = name[i] as number
       this.space()
       if (b[this.pos] !== 0x3a) throw BAIL
       this.pos++
