@@ -63,9 +63,12 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
     if (options.quickCheck !== false) m?.stage('checking', sqlite.size)
     const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
     if (file.header.version === 2 && options.checkManifest !== false) {
-      m?.stage('hashing rows', sqlite.size)
-      if (options.knownTables === undefined) await checkTableRoots(db, file, options.pool, options.signal, m)
-      else checkKnownRoots(file, options.knownTables)
+      if (options.knownTables === undefined) {
+        m?.stage('hashing rows', sqlite.size)
+        await checkTableRoots(db, file, options.pool, options.signal, m)
+      } else {
+        checkKnownRoots(file, options.knownTables)
+      }
     }
     if (file.header.version === 1 && options.v1Tables === true) {
       for (const t of file.userTables) file.tables.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, options.pool, options.signal) })

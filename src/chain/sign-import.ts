@@ -6,7 +6,7 @@ import { formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../
 import { basename } from 'node:path'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
-import { LOAD_PASSES, loadCandidate } from './validate/index.js'
+import { loadCandidate } from './validate/index.js'
 import { writeTx } from './write-tx.js'
 
 export interface SignImportOptions extends LockOptions {
@@ -15,8 +15,8 @@ export interface SignImportOptions extends LockOptions {
   /** Build from this file's content but replace its `_keys` rows by `keyOps` (re-sealing). */
   replaceKeyOps?: boolean
   /**
-   * Work done, in bytes: building (copying, checking, hashing rows, hashing), validating
-   * (hashing, checking, hashing rows) and storing: SIGN_IMPORT_PASSES passes over the file.
+   * Work done, in bytes: building (copying, checking, hashing rows, hashing) and storing:
+   * SIGN_IMPORT_PASSES passes over the file (validating re-reads none of it).
    */
   onProgress?: OnWorkProgress
   /**
@@ -34,7 +34,7 @@ export interface SignImportOptions extends LockOptions {
   rewrap?: RewrapSpec[]
 }
 
-export const SIGN_IMPORT_PASSES = BUILD_PASSES + LOAD_PASSES + 1
+export const SIGN_IMPORT_PASSES = BUILD_PASSES + 1
 
 /**
  * `signimportblock`: build a block from the user's SQLite file on top of the current tip, seal it
@@ -72,9 +72,9 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         meter
       })
       await pausepoint('sign-import:locked', options.signal)
-      // The same validation as a block from the network, except that the rows are not hashed a
-      // second time: the build hashed them from this very file, which nobody else can write.
-      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: built.hash, knownTables: built.manifest.tables, pool: chain.hashPool, signal: options.signal, meter })
+      // The same validation as a block from the network, except for what the build already did on
+      // this very file, which nobody else can write: hashing it, quick_check, hashing its rows.
+      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, built: { hash: built.hash, tables: built.manifest.tables }, pool: chain.hashPool, signal: options.signal, meter })
       await options.beforeAccept?.({ hash: built.hash, height: built.header.height, rowsRoot: built.header.rowsRoot })
       meter?.stage('storing', c.file.size)
       const r = acceptCandidate(chain, c, tmp, tx)

@@ -11,12 +11,19 @@ export interface LoadOptions {
   /** The hash the sender announced; a different file is refused before anything else runs. */
   expectedHash?: string
   checkManifest?: boolean
-  /** Roots computed from this very file by its builder (readBlockFile's knownTables). */
-  knownTables?: readonly TableEntry[]
+  /**
+   * What this process's buildBlock computed from this very file: a private temporary written only
+   * by it, under the chain's write lock, and closed before it was hashed. Its hash is taken as is
+   * (not re-read), `_tables` is compared with the build's roots (readBlockFile's knownTables), and
+   * quick_check is not run again: the build ran it on the copied input before anything else, and
+   * what it wrote afterwards (reserved tables, encrypted columns) SQLite wrote itself. Every other
+   * check (header, schema, `_meta`, `_keys`, `_tables` and RowsRoot, signatures) still runs.
+   */
+  built?: { hash: string, tables: readonly TableEntry[] }
   /** Worker threads for the manifest check (Chain.hashPool). */
   pool?: TableRootPool
   signal?: AbortSignal
-  /** Counts the work: LOAD_PASSES passes over the file (hashing, quick_check, manifest rows). */
+  /** Counts the work: LOAD_PASSES passes over the file (hashing, quick_check, manifest rows); none with `built`. */
   meter?: WorkMeter
 }
 
@@ -29,13 +36,13 @@ export const LOAD_PASSES = 3
  */
 export async function loadCandidate (path: string, seal: string, o: LoadOptions): Promise<Candidate> {
   const m = o.meter
-  if (m !== undefined) m.stage('hashing', await stat(path).then(s => s.size, () => 0))
-  const hash = await sha256File(path, { signal: o.signal, onBytes: n => { m?.add(n) } }).catch((err: unknown) => {
+  if (m !== undefined && o.built === undefined) m.stage('hashing', await stat(path).then(s => s.size, () => 0))
+  const hash = o.built?.hash ?? await sha256File(path, { signal: o.signal, onBytes: n => { m?.add(n) } }).catch((err: unknown) => {
     if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`)
     throw err
   })
   checkExpectedHash(hash, o.expectedHash)
-  const file = await readBlockFile(path, { maxBytes: o.maxBytes, checkManifest: o.checkManifest, knownTables: o.knownTables, pool: o.pool, signal: o.signal, meter: m })
+  const file = await readBlockFile(path, { maxBytes: o.maxBytes, quickCheck: o.built === undefined, checkManifest: o.checkManifest, knownTables: o.built?.tables, pool: o.pool, signal: o.signal, meter: m })
   return { hash, seal, file }
 }
 
