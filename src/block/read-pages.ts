@@ -6,7 +6,7 @@ import { parseKeyOpRow, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, type TableEntry } from './manifest.js'
 import type { BlockFile } from './read.js'
 import { compareNames } from './schema.js'
-import { checkSqliteFileSync } from './sqlite-header.js'
+import { checkSqliteBytes, checkSqliteFileSync } from './sqlite-header.js'
 
 const MAX_KEY_OPS = 10_000
 const MAX_SCHEMA_ROWS = 4 * 1000 + 16
@@ -26,8 +26,7 @@ const MAX_SCHEMA_ROWS = 4 * 1000 + 16
  * the file's bytes, when the caller has read them whole (a small block it has just hashed).
  */
 export function readBlockPages (path: string, maxBytes: number, data?: Buffer): BlockFile | undefined {
-  const sqlite = checkSqliteFileSync(path, maxBytes)
-  if (data !== undefined && data.length !== sqlite.size) return undefined
+  const sqlite = data === undefined ? checkSqliteFileSync(path, maxBytes) : checkSqliteBytes(data, maxBytes)
   let f: PageFile
   try {
     f = new PageFile(path, data)

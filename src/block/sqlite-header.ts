@@ -81,9 +81,7 @@ export function checkSqliteFileSync (path: string, maxBytes: number, o: HeaderCh
   try {
     const st = fstatSync(fd)
     if (st.isDirectory()) throw new BlockError('NOT_SQLITE', `${path} is a directory`)
-    if (!Number.isFinite(maxBytes) || st.size > maxBytes) {
-      throw new BlockError('BLOCK_TOO_LARGE', `block is ${st.size} bytes; this chain allows at most ${maxBytes}`, { details: { size: st.size, maxBytes }, hint: 'split the data over several blocks' })
-    }
+    checkSize(st.size, maxBytes)
     if (st.size === 0 && o.input === true) return { pageSize: 0, pageCount: 0, writeVersion: 1, readVersion: 1, textEncoding: 0, userVersion: 0, sqliteVersion: 0, size: 0 }
     const buf = Buffer.alloc(100)
     const n = readSync(fd, buf, 0, 100, 0)
@@ -91,4 +89,19 @@ export function checkSqliteFileSync (path: string, maxBytes: number, o: HeaderCh
   } finally {
     closeSync(fd)
   }
+}
+
+function checkSize (size: number, maxBytes: number): void {
+  if (!Number.isFinite(maxBytes) || size > maxBytes) {
+    throw new BlockError('BLOCK_TOO_LARGE', `block is ${size} bytes; this chain allows at most ${maxBytes}`, { details: { size, maxBytes }, hint: 'split the data over several blocks' })
+  }
+}
+
+/**
+ * checkSqliteFileSync of a block file the caller has read whole from a regular file it opened:
+ * the same size and header checks on `data`, without opening the file again.
+ */
+export function checkSqliteBytes (data: Uint8Array, maxBytes: number): SqliteHeader & { size: number } {
+  checkSize(data.length, maxBytes)
+  return { ...parseSqliteHeader(data.subarray(0, 100), data.length), size: data.length }
 }

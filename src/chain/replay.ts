@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs'
+import { setImmediate } from 'node:timers/promises'
 import { availableParallelism } from 'node:os'
 import { abortable, isPetalError, reviveError, throwIfAborted, withDetails, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
 import { StorageError, type KeyOpRecord } from '../storage/index.js'
@@ -77,26 +78,32 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   }
   const timer = o.onProgress === undefined ? undefined : setInterval(report, PROGRESS_EVERY_MS)
   timer?.unref()
+  // Batch 0 is the genesis alone, and the others wait for it: the workers check signatures ahead
+  // only with the keys the caller knows when it sends a batch, and the genesis defines the first
+  // ones (sent with none, every block of the first window had its two signatures checked again on
+  // this thread). Batch b ≥ 1 holds heights (b − 1)·batch + 1 … b·batch.
+  const first = (b: number): number => (b === 0 ? 0 : (b - 1) * batch + 1)
+  const batchOf = (h: number): number => (h === 0 ? 0 : Math.floor((h - 1) / batch) + 1)
   const issue = (b: number): void => {
-    if (pending.has(b) || !exists(b * batch)) return
+    if (pending.has(b) || !exists(first(b))) return
     const paths: string[] = []
-    for (let h = b * batch; h < (b + 1) * batch && exists(h); h++) paths.push(dir.blockPath(h))
+    for (let h = first(b); h < first(b + 1) && exists(h); h++) paths.push(dir.blockPath(h))
     const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])), progress })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }
   let current: { b: number, reply: ReadReply } | undefined
   const read = async (h: number): Promise<Candidate | undefined> => {
-    const b = Math.floor(h / batch)
+    const b = batchOf(h)
     if (current?.b !== b) {
-      for (let k = b; k < b + window; k++) issue(k)
+      for (let k = b; k < (b === 0 ? 1 : b + window); k++) issue(k)
       const task = pending.get(b)
       if (task === undefined) return undefined
       pending.delete(b)
       // A worker can be stuck in one file (a huge block, a slow disk): stop waiting on a signal.
       current = { b, reply: await abortable(task, o.signal) }
     }
-    const r = current.reply[h - b * batch]
+    const r = current.reply[h - first(b)]
     if (r === undefined) return undefined
     if ('missing' in r) {
       throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${h} is missing: ${r.missing}`, { hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup', details: { height: h } })
@@ -129,6 +136,9 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
       blocks = h + 1
       validatedBytes = bytes
       report()
+      // Let the workers' replies in now and then: each reply is what hands its worker the next
+      // batch, and checking a batch here in one go would leave a finished worker idle meanwhile.
+      if ((h & 7) === 0) await setImmediate()
     }
   } catch (err) {
     throw atHeight(err, h)

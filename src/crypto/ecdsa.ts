@@ -99,11 +99,59 @@ export function signV2 (key: SigningKey, message: string | Uint8Array): Uint8Arr
   return encodeDerSignature({ r, s })
 }
 
+// N and N/2 as 32 big-endian bytes, for comparing integers without BigInt.
+const N_BYTES = bigintTo32(N)
+const HALF_N_BYTES = bigintTo32(HALF_N)
+
+/** Compare the 32-byte big-endian integers a[at…at+32] and b: negative, zero or positive. */
+function compare32 (a: Uint8Array, at: number, b: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = (a[at + i] ?? 0) - (b[i] ?? 0)
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+/**
+ * The IEEE P1363 form (r ‖ s, 32 bytes each) of a DER signature that decodeDerSignature accepts
+ * with 1 ≤ r < n and 1 ≤ s ≤ n/2, else undefined: the same verdicts, read from the bytes (BigInt
+ * arithmetic cost more than the rest of a verify's preparation, and plain verify checks two
+ * signatures per block).
+ */
+export function derToP1363 (der: Uint8Array): Buffer | undefined {
+  if (der.length < 8 || der.length > 72 || der[0] !== 0x30 || der[1] !== der.length - 2) return undefined
+  const out = Buffer.alloc(64)
+  let pos = 2
+  for (let k = 0; k < 2; k++) {
+    if (der[pos] !== 0x02) return undefined
+    const len = der[pos + 1]
+    if (len === undefined || len === 0 || len > 33 || pos + 2 + len > der.length) return undefined
+    const first = der[pos + 2] ?? 0
+    if ((first & 0x80) !== 0) return undefined // negative
+    if (len > 1 && first === 0 && ((der[pos + 3] ?? 0) & 0x80) === 0) return undefined // not minimal
+    // 33 bytes: 0x00 then 32 bytes is a value below 2^256; anything else is at least 2^256,
+    // above n for r and s alike. Shorter values are right-aligned.
+    let from = pos + 2
+    let n = len
+    if (n === 33) {
+      if (first !== 0) return undefined
+      from++
+      n--
+    }
+    out.set(der.subarray(from, from + n), 32 * k + 32 - n)
+    pos += 2 + len
+  }
+  if (pos !== der.length) return undefined
+  const zero = (at: number): boolean => out.subarray(at, at + 32).every(b => b === 0)
+  if (zero(0) || compare32(out, 0, N_BYTES) >= 0) return undefined
+  if (zero(32) || compare32(out, 32, HALF_N_BYTES) > 0) return undefined
+  return out
+}
+
 /** Verify a v2 signature: strict DER, low S, then node:crypto's verifier. */
 export function verifyV2 (pub: PublicKey, message: string | Uint8Array, der: Uint8Array): boolean {
-  const sig = decodeDerSignature(der)
-  if (sig === undefined || sig.r < 1n || sig.r >= N || sig.s < 1n || sig.s > HALF_N) return false
-  const p1363 = Buffer.concat([bigintTo32(sig.r), bigintTo32(sig.s)])
+  const p1363 = derToP1363(der)
+  if (p1363 === undefined) return false
   return nodeVerify('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, { key: keyObjectOf(pub), dsaEncoding: 'ieee-p1363' }, p1363)
 }
 

@@ -264,6 +264,10 @@ describe('reading the reserved tables from the pages (plain verify)', () => {
       try { full = await readBlockFile(path, { maxBytes: 1 << 26, quickCheck: false, checkManifest: false }) } catch (err) { full = isPetalError(err) ? err.code : String(err) }
       let pages: BlockFile | undefined | string
       try { pages = readBlockPages(path, 1 << 26) } catch (err) { pages = isPetalError(err) ? err.code : String(err) }
+      // From the bytes plain verify read whole (no second open for the header): the same answer.
+      let fromBytes: BlockFile | undefined | string
+      try { fromBytes = readBlockPages(path, 1 << 26, readFileSync(path)) } catch (err) { fromBytes = isPetalError(err) ? err.code : String(err) }
+      expect({ f, fromBytes }).toEqual({ f, fromBytes: pages })
       if (pages === undefined) continue
       if (typeof full === 'string') {
         // Never accepts what the full read refuses; the same coded error when it refuses too.

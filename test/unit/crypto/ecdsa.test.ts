@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { decodeDerSignature, encodeDerSignature, generateSigningKey, importPrivateKey, parsePublicKey, privateKeyToPem, signV1, signV2, verifyV1, verifyV2, sha256 } from '../../../src/crypto/index.js'
+import { decodeDerSignature, derToP1363, encodeDerSignature, generateSigningKey, importPrivateKey, parsePublicKey, privateKeyToPem, signV1, signV2, verifyV1, verifyV2, sha256 } from '../../../src/crypto/index.js'
 import { CryptoError } from '../../../src/crypto/index.js'
 
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n
@@ -42,6 +42,38 @@ describe('v2 signatures', () => {
     const sig = signV2(key, 'm')
     expect(verifyV2(key.publicKey, 'n', sig)).toBe(false)
     expect(verifyV2(generateSigningKey().publicKey, 'm', sig)).toBe(false)
+  })
+})
+
+describe('derToP1363 (the BigInt-free reading verifyV2 uses)', () => {
+  // The reading it replaced: strict DER, 1 ≤ r < n, 1 ≤ s ≤ n/2, both as 32-byte big-endian.
+  const reference = (der: Uint8Array): string | undefined => {
+    const rs = decodeDerSignature(der)
+    if (rs === undefined || rs.r < 1n || rs.r >= N || rs.s < 1n || rs.s > N >> 1n) return undefined
+    return rs.r.toString(16).padStart(64, '0') + rs.s.toString(16).padStart(64, '0')
+  }
+  const same = (der: Uint8Array): void => { expect(derToP1363(der)?.toString('hex')).toBe(reference(der)) }
+
+  it('agrees on edge values of r and s (0, 1, n/2, n/2 + 1, n − 1, n, 2^256 − 1, short, 33-byte)', () => {
+    const values = [0n, 1n, 0x7fn, 0x80n, 0xffn, N >> 1n, (N >> 1n) + 1n, N - 1n, N, N + 1n, (1n << 256n) - 1n, 1n << 255n, (1n << 255n) - 1n]
+    for (const r of values) for (const s of values) same(encodeDerSignature({ r, s }))
+  })
+
+  it('agrees on real signatures and on every one-byte change and truncation of them', () => {
+    const key = generateSigningKey()
+    for (let i = 0; i < 20; i++) {
+      const sig = signV2(key, `m${i}`)
+      same(sig)
+      for (let at = 0; at < sig.length; at++) {
+        for (const v of [0x00, 0x01, 0x02, 0x20, 0x21, 0x30, 0x7f, 0x80, 0xff, (sig[at] ?? 0) ^ 1]) {
+          const m = Uint8Array.from(sig)
+          m[at] = v
+          same(m)
+        }
+        same(sig.subarray(0, at))
+      }
+      same(Uint8Array.of(...sig, 0))
+    }
   })
 })
 
