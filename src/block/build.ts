@@ -1,4 +1,4 @@
-import { copyFile, stat, constants as fsConstants } from 'node:fs/promises'
+import { copyFile, open, stat, constants as fsConstants } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { sha256File, type SigningKey } from '../crypto/index.js'
 import { isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
@@ -88,6 +88,36 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
     fresh.exec('VACUUM')
     fresh.close()
   }
+  // The copy's pages go to disk while it is checked and its rows hashed (libuv's thread pool):
+  // placement's fsync, the one durability relies on, then has only the pages written since.
+  const flushing = size >= EARLY_FLUSH_BYTES ? flushEarly(o.output) : undefined
+  flushing?.catch(() => {}) // awaited below; a build that fails first discards the file anyway
+  try {
+    const built = await finishBuild(o, size)
+    // A write error reported here must fail the build: once this flush has seen it, a later
+    // fsync on another descriptor may not report it again.
+    await flushing
+    return built
+  } catch (err) {
+    await flushing?.catch(() => {})
+    throw err
+  }
+}
+
+/** Sources at least this large are flushed early (a small one's flush would only add a disk commit). */
+const EARLY_FLUSH_BYTES = 4 << 20
+
+async function flushEarly (path: string): Promise<void> {
+  const fh = await open(path, 'r+')
+  try {
+    await fh.datasync()
+  } finally {
+    await fh.close()
+  }
+}
+
+async function finishBuild (o: BuildBlockOptions, size: number): Promise<BuiltBlock> {
+  const m = o.meter
   throwIfAborted(o.signal)
   const db = openBlockForBuild(o.output)
   let header: BlockHeader
