@@ -14,6 +14,8 @@ const unsupported = (why: string): BtreeUnsupported => new BtreeUnsupported(why)
 
 // Rows larger than this are read through SQLite: the fast path keeps its buffers small.
 const MAX_PAYLOAD = 16 << 20
+// Bytes read from the file at a time (PageFile's read-ahead).
+const WINDOW = 256 << 10
 
 export const ENCODING_UTF8 = 1
 export const ENCODING_UTF16LE = 2
@@ -109,9 +111,29 @@ export class PageFile {
 
   close (): void { if (this.fd !== undefined) closeSync(this.fd) }
 
+  // Read-ahead: pages are read from the file WINDOW bytes at a time (a table's pages mostly follow
+  // each other), one pread for many pages instead of one each. `ahead` holds the file's bytes from
+  // offset `aheadAt` (aheadLen of them).
+  private ahead: Buffer | undefined
+  private aheadAt = 0
+  private aheadLen = 0
+
   private readAt (buf: Buffer, bytes: number, position: number): number {
     if (this.data !== undefined) return this.data.copy(buf, 0, position, position + bytes)
-    return readSync(this.fd ?? -1, buf, 0, bytes, position)
+    const fd = this.fd ?? -1
+    if (bytes > WINDOW) return readSync(fd, buf, 0, bytes, position)
+    if (position < this.aheadAt || position + bytes > this.aheadAt + this.aheadLen) {
+      this.ahead ??= Buffer.allocUnsafe(WINDOW)
+      this.aheadAt = position
+      this.aheadLen = 0
+      // Fill the window (a short read is the end of the file, or a read to retry from there).
+      for (let n = -1; n !== 0 && this.aheadLen < WINDOW;) {
+        n = readSync(fd, this.ahead, this.aheadLen, WINDOW - this.aheadLen, position + this.aheadLen)
+        this.aheadLen += n
+      }
+    }
+    const from = position - this.aheadAt
+    return (this.ahead ?? buf).copy(buf, 0, from, Math.min(from + bytes, this.aheadLen))
   }
 
   /** Read page `n` (1-based) into `buf`, once per file: a page seen twice means a cycle. */
