@@ -155,7 +155,9 @@ async function writes (key: SigningKey, client: Client): Promise<Row[]> {
   await call(`${url}api/v1/records/readings`, { method: 'POST', headers, body: rowsJson(10, 0) })
   const rows: Row[] = []
   let next = 10
-  const plan = [{ batch: 1, requests: 320 }, { batch: 100, requests: 64 }, { batch: 10_000, requests: 16 }]
+  // PETAL_BENCH_BATCHES=100 (comma-separated) measures only those batch sizes, for profiling.
+  const only = process.env.PETAL_BENCH_BATCHES?.split(',').map(Number)
+  const plan = [{ batch: 1, requests: 320 }, { batch: 100, requests: 64 }, { batch: 10_000, requests: 16 }].filter(p => only === undefined || only.includes(p.batch))
   for (const { batch, requests } of plan) {
     for (const clients of [1, 16]) {
       const t = { http: [] as number[], ref: [] as number[], floor: [] as number[] }

@@ -13,10 +13,12 @@ interface Done<J, R> { w: Waiting<J, R>, r: R }
  * of the event loop. With many, the throughput grows with their number instead of staying at one
  * fsync per append.
  *
- * The fsync is not the COMMIT's: the group commits without it and then waits for an fsync of the
- * WAL on libuv's thread pool (PendingStore.syncWal). While it runs, the event loop reads, parses
- * and commits the next group, whose own fsync starts once this one is done; an append is
- * acknowledged only after an fsync that began after its commit.
+ * When appends come concurrently, the fsync is not the COMMIT's: the group commits without it
+ * and then waits for an fsync of the WAL on libuv's thread pool (PendingStore.syncWal). While it
+ * runs, the event loop reads, parses and commits the next group, whose own fsync starts once this
+ * one is done; an append is acknowledged only after an fsync that began after its commit. A lone
+ * client gains nothing from that (nothing else is waiting) and would pay for two thread hops, so
+ * while `concurrent()` says no, a group's COMMIT does its own fsync (synchronous=FULL).
  */
 export class GroupCommit<J, R> {
   private queue: Array<Waiting<J, R>> = []
@@ -33,7 +35,8 @@ export class GroupCommit<J, R> {
   constructor (
     private readonly store: PendingStore,
     private readonly run: (job: J) => R,
-    private readonly after: (result: R) => void = () => {}
+    private readonly after: (result: R) => void = () => {},
+    private readonly concurrent: () => boolean = () => true
   ) {}
 
   async submit (job: J, signal?: AbortSignal): Promise<R> {
@@ -55,6 +58,7 @@ export class GroupCommit<J, R> {
 
   private async flush (): Promise<void> {
     this.running = true
+    const defer = this.syncing || this.concurrent()
     const committed: Array<Done<J, R>> = []
     const refused: Array<{ w: Waiting<J, R>, err: unknown }> = []
     let taken: Array<Waiting<J, R>> = []
@@ -76,7 +80,7 @@ export class GroupCommit<J, R> {
             refused.push({ w, err })
           }
         }
-      }, undefined, { deferSync: true })
+      }, undefined, { deferSync: defer })
     } catch (err) {
       // The commit itself failed (or the lock could not be had): nothing of this group is durable.
       this.store.forgetTables()
@@ -89,9 +93,11 @@ export class GroupCommit<J, R> {
     }
     // A refused append stored nothing: no need to wait for the fsync to say so.
     for (const f of refused) f.w.reject(f.err)
-    if (committed.length > 0) {
+    if (defer && committed.length > 0) {
       this.unsynced.push(...committed)
       void this.sync()
+    } else {
+      this.settle(committed) // the COMMIT was fsync'd
     }
     this.schedule()
   }
@@ -109,14 +115,18 @@ export class GroupCommit<J, R> {
         } catch (err) {
           failure = { err }
         }
-        for (const d of group) {
-          if (failure !== undefined) { d.w.reject(failure.err); continue }
-          d.w.resolve(d.r)
-          this.after(d.r)
-        }
+        if (failure === undefined) this.settle(group)
+        else for (const d of group) d.w.reject(failure.err)
       }
     } finally {
       this.syncing = false
+    }
+  }
+
+  private settle (done: Array<Done<J, R>>): void {
+    for (const d of done) {
+      d.w.resolve(d.r)
+      this.after(d.r)
     }
   }
 }

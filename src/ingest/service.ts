@@ -33,6 +33,9 @@ export interface IngestOptions {
 /** Progress of sealNow(): rows and bytes of pending rows sealed so far, of those pending when it began. */
 export interface SealProgress { rows: number, bytes: number, totalRows: number, totalBytes: number, block?: SealedBlock }
 
+/** How long appends count as concurrent after two or more were last under way at once. */
+const CONCURRENT_MS = 1000
+
 /** Rows to append: as values, or already encoded for a table whose definition was `sql`. */
 type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: Buffer[], sql: string }
 
@@ -61,6 +64,9 @@ export class Ingest implements IngestService {
   private readonly maxAppendRows: number
   private closed = false
   private inFlight = 0
+  /** Appends under way now, and when two or more last were (GroupCommit: whether to overlap fsyncs). */
+  private appending = 0
+  private concurrentAt = -Infinity
   private idle: (() => void) | undefined
   private sealedRows = 0
   private sealedBlocks = 0
@@ -75,7 +81,8 @@ export class Ingest implements IngestService {
     this.logger = config.logger ?? nullLogger
     this.clock = config.clock ?? systemClock
     this.maxAppendRows = config.maxAppendRows ?? DEFAULT_MAX_ROWS
-    this.commits = new GroupCommit(store, job => this.appendInTx(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) })
+    this.commits = new GroupCommit(store, job => this.appendInTx(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) },
+      () => performance.now() - this.concurrentAt < CONCURRENT_MS)
   }
 
   static open (o: IngestOptions): Ingest {
@@ -120,7 +127,7 @@ export class Ingest implements IngestService {
     return await this.guard(async () => {
       this.checkAppend(table, rows.length)
       if (rows.length === 0) return { receipts: [], table, created: false, addedColumns: [] }
-      return await this.commits.submit({ table, rows, text: isTextRows(rows) }, options.signal)
+      return await this.submit({ table, rows, text: isTextRows(rows) }, options.signal)
     })
   }
 
@@ -136,8 +143,17 @@ export class Ingest implements IngestService {
     if (t === undefined || encoded === undefined) return await this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
     return await this.guard(async () => {
       this.checkAppend(table, encoded.length)
-      return await this.commits.submit({ table, encoded, sql: t.sql }, options.signal)
+      return await this.submit({ table, encoded, sql: t.sql }, options.signal)
     })
+  }
+
+  private async submit (job: AppendJob, signal: AbortSignal | undefined): Promise<AppendResult> {
+    if (++this.appending > 1) this.concurrentAt = performance.now()
+    try {
+      return await this.commits.submit(job, signal)
+    } finally {
+      this.appending--
+    }
   }
 
   private checkAppend (table: string, rows: number): void {

@@ -57,9 +57,17 @@ describe('group commit of concurrent appends', () => {
     expect(ingest.stats().pendingRows).toBe(0)
   })
 
-  it('acknowledges an append only after an fsync of the WAL that began after its commit, off the event loop', async () => {
+  it('a lone client: each append\'s COMMIT does its own fsync (no thread pool hop)', async () => {
     const ingest = await setup()
-    await ingest.append('t', [{ n: 0n }])
+    const sync = vi.spyOn(ingest.store, 'syncWal')
+    for (let i = 0; i < 3; i++) await ingest.append('t', [{ n: BigInt(i) }])
+    expect(sync).not.toHaveBeenCalled()
+    expect(ingest.store.db.pragma('synchronous', { simple: true })).toBe(2)
+  })
+
+  it('concurrent clients: an append is acknowledged only after an fsync of the WAL that began after its commit, off the event loop', async () => {
+    const ingest = await setup()
+    await Promise.all([ingest.append('t', [{ n: 0n }]), ingest.append('t', [{ n: 0n }])]) // two at once: appends are concurrent
     const syncs: Array<() => void> = []
     const real = ingest.store.syncWal.bind(ingest.store)
     // Each fsync is held until the test lets it go (then the real one runs).
@@ -68,11 +76,11 @@ describe('group commit of concurrent appends', () => {
     let second = false
     const a = ingest.append('t', [{ n: 1n }]).then(r => { first = true; return r })
     await vi.waitFor(() => { expect(syncs).toHaveLength(1) })
-    // Committed (another connection sees the row), not yet acknowledged.
-    expect(ingest.store.pendingStats().rows).toBe(2)
+    // Committed (visible), not yet acknowledged.
+    expect(ingest.store.pendingStats().rows).toBe(3)
     const b = ingest.append('t', [{ n: 2n }]).then(r => { second = true; return r })
     // The second group commits while the first fsync runs, and waits for an fsync of its own.
-    await vi.waitFor(() => { expect(ingest.store.pendingStats().rows).toBe(3) })
+    await vi.waitFor(() => { expect(ingest.store.pendingStats().rows).toBe(4) })
     expect(syncs).toHaveLength(1)
     syncs[0]?.()
     await a
@@ -87,7 +95,7 @@ describe('group commit of concurrent appends', () => {
 
   it('refuses the appends of a group whose fsync fails', async () => {
     const ingest = await setup()
-    await ingest.append('t', [{ n: 0n }])
+    await Promise.all([ingest.append('t', [{ n: 0n }]), ingest.append('t', [{ n: 0n }])])
     vi.spyOn(ingest.store, 'syncWal').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
     await expect(ingest.append('t', [{ n: 1n }])).rejects.toMatchObject({ code: 'EIO' })
     await expect(ingest.append('t', [{ n: 2n }])).resolves.toMatchObject({ receipts: [expect.any(String)] })
