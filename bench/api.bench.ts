@@ -157,11 +157,13 @@ async function writes (key: SigningKey, client: Client): Promise<Row[]> {
   let next = 10
   // PETAL_BENCH_BATCHES=100 (comma-separated) measures only those batch sizes, for profiling.
   const only = process.env.PETAL_BENCH_BATCHES?.split(',').map(Number)
-  const plan = [{ batch: 1, requests: 320 }, { batch: 100, requests: 64 }, { batch: 10_000, requests: 16 }].filter(p => only === undefined || only.includes(p.batch))
-  for (const { batch, requests } of plan) {
+  // Short turns, many of them: the machine's load comes in bursts, and each turn's ratio pairs a
+  // figure with a reference measured moments apart.
+  const plan = [{ batch: 1, requests: 100, turns: 7 }, { batch: 100, requests: 32, turns: 7 }, { batch: 10_000, requests: 16, turns: 3 }].filter(p => only === undefined || only.includes(p.batch))
+  for (const { batch, requests, turns } of plan) {
     for (const clients of [1, 16]) {
       const t = { http: [] as number[], ref: [] as number[], floor: [] as number[] }
-      for (let turn = 0; turn < 2; turn++) {
+      for (let turn = 0; turn < turns; turn++) {
         const from = next
         next += batch * requests
         const post = async (target: string): Promise<number> => (await client.ask({ cmd: 'post', url: target, headers, batch, requests, from, clients })).ms
@@ -173,7 +175,7 @@ async function writes (key: SigningKey, client: Client): Promise<Row[]> {
         t.ref.push(performance.now() - s)
       }
       const rps = (ms: number): number => batch * requests / (ms / 1000)
-      rows.push({ figure: `POST /records, batches of ${batch.toLocaleString('en')}, ${clients} client${clients === 1 ? '' : 's'}`, value: rps(median(t.http)), unit: 'rows/s', reference: 'INSERT, WAL + synchronous=FULL, same batches', refValue: rps(median(t.ref)), better: 'higher', note: `HTTP floor (no-op server) ${rps(median(t.floor)).toFixed(0)} rows/s` })
+      rows.push({ figure: `POST /records, batches of ${batch.toLocaleString('en')}, ${clients} client${clients === 1 ? '' : 's'}`, value: rps(median(t.http)), unit: 'rows/s', reference: 'INSERT, WAL + synchronous=FULL, same batches', refValue: rps(median(t.ref)), better: 'higher', note: `HTTP floor (no-op server) ${rps(median(t.floor)).toFixed(0)} rows/s; per-turn ratios ${t.http.map((h, i) => (h / (t.ref[i] as number)).toFixed(2)).join(' ')}` })
     }
   }
   ref.close()
