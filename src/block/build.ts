@@ -1,7 +1,7 @@
 import { copyFile, open, stat, constants as fsConstants } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { sha256File, type SigningKey } from '../crypto/index.js'
-import { isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
+import { errorCode, isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { encryptColumns, type EncryptSpec, type RewrapSpec } from './confidential.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
 import { BlockError, checkRegularInput } from './errors.js'
@@ -108,9 +108,15 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
 const EARLY_FLUSH_BYTES = 4 << 20
 
 async function flushEarly (path: string): Promise<void> {
-  const fh = await open(path, 'r+')
+  // Read-only: the copy keeps the source's mode, and the flush must not be what refuses a file.
+  const fh = await open(path, 'r')
   try {
     await fh.datasync()
+  } catch (err) {
+    // A system that does not flush through a read-only descriptor says so with one of these; they
+    // are not write errors (which must propagate), and placement's fsync still runs.
+    if (['EBADF', 'EPERM', 'EACCES', 'EINVAL'].includes(errorCode(err) ?? '')) return
+    throw err
   } finally {
     await fh.close()
   }
