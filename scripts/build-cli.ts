@@ -8,15 +8,23 @@
 // import.meta.url (the package root, dist/web) resolve the same from a chunk.
 // Packages stay in node_modules (loaded as they are from dist/), except commander: every command
 // needs it, and one bundled file loads faster than its package.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+//
+// Then the CommonJS fast bundle, dist/fast: the commands whose code loads no ES-module-only package
+// (all but the network ones), the sandbox child and the workers, each one file run through V8's
+// code cache without Node's ES module loader; bin/petal.js routes each invocation
+// (src/cli/fast-start.ts).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { build, type Plugin } from 'esbuild'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dist = join(root, 'dist')
 const out = join(dist, 'bundle')
 const BUNDLED = new Set(['commander'])
+/** Packages the fast bundle may require: CommonJS ones (an ES-module-only package needs import()). */
+const COMMONJS_PACKAGES = new Set(['better-sqlite3'])
+const fastOut = join(dist, 'fast')
 
 const pkg: unknown = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const deps = typeof pkg === 'object' && pkg !== null && 'dependencies' in pkg && typeof pkg.dependencies === 'object' && pkg.dependencies !== null ? Object.keys(pkg.dependencies) : []
@@ -44,8 +52,9 @@ function entryPoints (): Record<string, string> {
 }
 
 rmSync(out, { recursive: true, force: true })
+const entries = entryPoints()
 await build({
-  entryPoints: entryPoints(),
+  entryPoints: entries,
   outdir: out,
   bundle: true,
   splitting: true,
@@ -59,3 +68,113 @@ await build({
   banner: { js: "import { createRequire as __petalCreateRequire } from 'node:module'; const require = __petalCreateRequire(import.meta.url);" },
   logLevel: 'warning'
 })
+
+/** Each command module's file (dist/cli/commands/x.js) and the command names it registers. */
+async function commandModules (): Promise<Array<{ names: readonly string[], file: string }>> {
+  const index = join(dist, 'cli', 'commands', 'index.js')
+  const registry: unknown = await import(pathToFileURL(index).href)
+  const listed = typeof registry === 'object' && registry !== null && 'COMMAND_MODULES' in registry && Array.isArray(registry.COMMAND_MODULES) ? registry.COMMAND_MODULES.length : -1
+  const found = [...readFileSync(index, 'utf8').matchAll(/names: (\[[^\]]*\]), load: async \(\) => await import\('\.\/([\w-]+)\.js'\)/g)]
+    .map(m => ({ names: JSON.parse((m[1] ?? '').replaceAll("'", '"')) as string[], file: `${m[2] ?? ''}.js` }))
+  if (found.length !== listed) throw new Error(`found ${found.length} command modules in ${index}, COMMAND_MODULES lists ${listed}`)
+  return found
+}
+
+/** The packages (not node: modules) `entry`'s code loads, statically or dynamically. */
+async function packagesOf (entry: string): Promise<Set<string>> {
+  const r = await build({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', external, metafile: true, logLevel: 'silent' })
+  const found = new Set<string>()
+  for (const o of Object.values(r.metafile.outputs)) for (const i of o.imports) if (i.external && !i.path.startsWith('node:')) found.add(i.path)
+  return found
+}
+
+const fastCommands: Record<string, string> = {}
+const slow = new Set<string>()
+for (const m of await commandModules()) {
+  const esm = [...await packagesOf(join(dist, 'cli', 'commands', m.file))].filter(p => !COMMONJS_PACKAGES.has(p))
+  if (esm.length > 0) { slow.add(m.file); continue }
+  for (const n of m.names) fastCommands[n] = m.file.replace(/\.js$/, '')
+}
+// The fast bundle leaves the other command modules out: the router never sends their commands here.
+const withoutSlowCommands: Plugin = {
+  name: 'without-slow-commands',
+  setup (b) {
+    const index = join(dist, 'cli', 'commands', 'index.js')
+    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, a => a.importer === index && slow.has(a.path.slice(2)) ? { path: a.path, namespace: 'slow-command' } : undefined)
+    b.onLoad({ filter: /.*/, namespace: 'slow-command' }, a => ({ contents: `throw new Error(${JSON.stringify(`${a.path} is not in the fast bundle (bin/petal.js routes its commands to dist/bundle)`)})`, loader: 'js' }))
+  }
+}
+// better-sqlite3's JavaScript is bundled too (a dozen small files less to resolve and compile), and
+// its native addon is loaded from where its build puts it: the `bindings` package it asks finds it
+// by parsing a stack trace and trying a dozen paths, a few ms on every start. Any other layout
+// still goes through that search.
+const sqliteAddon: Plugin = {
+  name: 'sqlite-addon',
+  setup (b) {
+    b.onResolve({ filter: /^bindings$/ }, a => a.importer.includes('/node_modules/better-sqlite3/') ? { path: 'bindings', namespace: 'sqlite-addon' } : undefined)
+    b.onLoad({ filter: /.*/, namespace: 'sqlite-addon' }, () => ({
+      loader: 'js',
+      contents: `const { createRequire } = require('node:module')
+const { dirname, join } = require('node:path')
+module.exports = function (name) {
+  const pkg = require.resolve('better-sqlite3/package.json')
+  try {
+    return require(join(dirname(pkg), 'build', 'Release', name))
+  } catch (err) {
+    if (err === null || typeof err !== 'object' || err.code !== 'MODULE_NOT_FOUND') throw err
+  }
+  return createRequire(pkg)('bindings')(name)
+}
+`
+    }))
+  }
+}
+const fastExternal = [...external.filter(e => !e.startsWith('better-sqlite3')), 'better-sqlite3/package.json']
+const program = await import(pathToFileURL(join(dist, 'cli', 'program.js')).href) as typeof import('../src/cli/program.js')
+const takesValue = [...program.globalsTakingValue(program.newProgram({ stdout: () => {}, stderr: () => {} }))]
+
+rmSync(fastOut, { recursive: true, force: true })
+mkdirSync(join(fastOut, 'cache'), { recursive: true })
+// Everything under dist/fast is CommonJS, whatever the package's "type" says.
+writeFileSync(join(fastOut, 'package.json'), '{ "type": "commonjs" }\n')
+const common = {
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: fastExternal,
+  keepNames: true,
+  logLevel: 'warning'
+} as const
+// The code: one self-contained file per script (no shared chunks in CommonJS). import.meta.url is
+// the URL of the stub that runs it (dist/fast/x.js), whose siblings are the scripts it starts.
+await build({
+  ...common,
+  entryPoints: { ...Object.fromEntries(Object.entries(entries).filter(([n]) => n !== 'main')) },
+  outdir: join(fastOut, 'code'),
+  define: { 'import.meta.url': '__petalImportMetaUrl' },
+  banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [withoutSlowCommands, sqliteAddon]
+})
+await build({
+  ...common,
+  stdin: { contents: `import './polyfills.js'\nimport { start } from './cli/start.js'\nvoid start(import.meta.url)\n`, resolveDir: dist, sourcefile: 'fast-main.js' },
+  outfile: join(fastOut, 'code', 'petal.js'),
+  define: { 'import.meta.url': '__petalImportMetaUrl' },
+  banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [withoutSlowCommands, sqliteAddon]
+})
+// The stubs: the router, and one per child or worker script under the name its caller resolves.
+const fast = { commands: fastCommands, takesValue }
+await build({
+  ...common,
+  stdin: { contents: `import { startFast } from './cli/fast-start.js'\nstartFast(__dirname, ${JSON.stringify(fast)})\n`, resolveDir: dist, sourcefile: 'fast-router.js' },
+  outfile: join(fastOut, 'petal.js')
+})
+for (const name of Object.keys(entries).filter(n => n !== 'main')) {
+  await build({
+    ...common,
+    stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)})\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
+    outfile: join(fastOut, `${name}.js`)
+  })
+}

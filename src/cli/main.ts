@@ -1,53 +1,6 @@
-// Process entry of the `petal` command: signal handling and the exit status.
+// Entry of the `petal` ES module bundle (dist/bundle/main.js): commands the CommonJS fast bundle
+// does not serve (docs/performance.md, "Start-up of local commands").
 import '../polyfills.js'
-import { fileURLToPath } from 'node:url'
-import { killChildProcesses, killChildProcessesSync } from '../util/index.js'
-import { runCli } from './program.js'
-import { EXIT } from './exit-codes.js'
+import { start } from './start.js'
 
-const controller = new AbortController()
-let interrupts = 0
-let ending = false
-
-/**
- * Leave now, but never before our child processes (a query's sandbox) have exited and been
- * reaped: SIGKILL them, wait for each (milliseconds), then exit with `status`.
- */
-function endNow (status: number): void {
-  if (ending) return
-  ending = true
-  void killChildProcesses().finally(() => { process.exit(status) })
-}
-
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    interrupts++
-    if (interrupts > 1) { endNow(EXIT.INTERRUPTED); return }
-    if (sig === 'SIGINT') process.stderr.write('\npetal: stopping cleanly (press Ctrl-C again to force)\n')
-    controller.abort()
-  })
-}
-
-// The reader of our output went away (`petal query … | head`): stop at once, as a C tool killed by
-// SIGPIPE would (status 141), instead of crashing on EPIPE; what the command would still say about
-// it (an interrupted statement) is of no use to anyone.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err
-  controller.abort()
-  endNow(141)
-})
-
-// A crash (an uncaught exception) must not leave a child running either.
-process.on('exit', () => { killChildProcessesSync() })
-
-const status = await runCli(process.argv.slice(2), {
-  stdout: s => { if (!ending) process.stdout.write(s) },
-  stderr: s => { if (!ending) process.stderr.write(s) },
-  env: process.env,
-  stderrIsTTY: process.stderr.isTTY === true,
-  packageRoot: fileURLToPath(new URL('../..', import.meta.url))
-}, controller.signal)
-process.exitCode = status
-// Interrupted: everything the command opened is closed by now; do not let a thread stuck in a
-// system call (a worker reading a file) keep the process alive. Exit once stdout is flushed.
-if (status === EXIT.INTERRUPTED) process.stdout.write('', () => { endNow(status) })
+await start(import.meta.url)

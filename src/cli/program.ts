@@ -5,6 +5,7 @@ import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
 import { jsonReplacer, UsageError } from './output.js'
 import { loadCommands } from './commands/index.js'
+import { commandWord } from './command-word.js'
 
 /** A command's log level unless --log-level says otherwise: fixed, or chosen from its own options. */
 export type DefaultLogLevel = LogLevel | ((opts: Record<string, unknown>) => LogLevel)
@@ -85,14 +86,12 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
  * (the program's own option list says which options take a value). Undefined for `petal --help`.
  */
 export function commandName (program: Command, argv: readonly string[]): string | undefined {
-  const takesValue = new Set(program.options.filter(o => o.required || o.optional).flatMap(o => [o.short, o.long]))
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a === undefined || a === '--') return undefined
-    if (!a.startsWith('-')) return a
-    if (takesValue.has(a)) i++
-  }
-  return undefined
+  return commandWord(argv, globalsTakingValue(program))
+}
+
+/** The program's global options that take a value (their short and long spellings). */
+export function globalsTakingValue (program: Command): Set<string> {
+  return new Set(program.options.filter(o => o.required || o.optional).flatMap(o => [o.short, o.long]).filter(f => f !== undefined))
 }
 
 function reportError (thrown: unknown, ctx: CliContext | undefined, io: CliIO, json = ctx?.out.json === true): number {

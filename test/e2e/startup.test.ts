@@ -1,14 +1,19 @@
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { petal, petalLogged } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
+const ROOT = join(import.meta.dirname, '..', '..')
+
 // Commands that read the data directory must start fast: they load neither the network stack,
-// nor the HTTP server, nor the v1 signature library (docs/performance.md). A module list, not a
-// timing: a static import that drags one of them in again fails here.
+// nor the HTTP server, nor the v1 signature library, and they run from the CommonJS fast bundle
+// without the ES module bundle (docs/performance.md). A module list, not a timing: a static
+// import that drags one of them in again fails here.
 describe('what a local command loads', () => {
-  it('status, blocks and mykeys load no libp2p, fastify or @noble module', async () => {
+  it('status, blocks and mykeys load no libp2p, fastify or @noble module, and run from the fast bundle', async () => {
     const dir = join(tmpDir(), 'node')
     const init = await petal(['--dir', dir, 'init'])
     expect(init.code, init.stderr).toBe(0)
@@ -17,9 +22,59 @@ describe('what a local command loads', () => {
       const r = await petalLogged(['--dir', dir, ...args], { log })
       expect(r.code, r.stderr).toBe(0)
       const loaded = readFileSync(log, 'utf8')
-      // The log does record packages: the command's own SQLite driver is in it.
+      // The log does record packages: the command's own SQLite addon is in it.
       expect(loaded, args.join(' ')).toContain('/node_modules/better-sqlite3/')
       expect(loaded, `${args.join(' ')} loads no network, HTTP or v1-signature code`).not.toMatch(/libp2p|@chainsafe|gossipsub|fastify|@noble\//)
+      expect(loaded, args.join(' ')).toContain('/dist/fast/petal.js')
+      expect(loaded, `${args.join(' ')} does not load the ES module bundle`).not.toContain('/dist/bundle/')
     }
+    // The first successful run of a command leaves its code cache for the next ones.
+    expect(readdirSync(join(ROOT, 'dist', 'fast', 'cache')).some(f => /^status-.*\.v8$/.test(f))).toBe(true)
+  })
+
+  it('the other commands, help and --version run from the ES module bundle', async () => {
+    for (const args of [['--version'], ['--help'], ['pull', '--help']]) {
+      const log = join(tmpDir(), 'imports.log')
+      const r = await petalLogged(args, { log })
+      expect(r.code, r.stderr).toBe(0)
+      expect(readFileSync(log, 'utf8'), args.join(' ')).toContain('/dist/bundle/main.js')
+    }
+  })
+})
+
+describe('the code cache', () => {
+  // Each step is a fresh process, as each start of `petal` is (V8 also caches within a process).
+  const runCached = (code: string, cacheDir: string): string => execFileSync(process.execPath, ['--input-type=module', '-e', `
+    const { runCached } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'cli', 'code-cache.js')).href)})
+    const outcome = runCached({ code: ${JSON.stringify(code)}, as: ${JSON.stringify(join(cacheDir, '..', 'stub.js'))}, name: 'x', cacheDir: ${JSON.stringify(cacheDir)}, writeAt: 'loaded' })
+    setImmediate(() => { process.stdout.write(outcome + ' ' + globalThis.answer) })
+  `], { encoding: 'utf8' })
+
+  it('compiles from source once, then runs from the cache; a damaged or stale cache is never given to V8', () => {
+    const dir = tmpDir()
+    const code = join(dir, 'code.js')
+    const cacheDir = join(dir, 'cache')
+    writeFileSync(code, 'globalThis.answer = require("node:path").basename(__filename) + ":" + (() => 6 * 7)()\n')
+    expect(runCached(code, cacheDir)).toBe('miss stub.js:42')
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
+    const [file = ''] = readdirSync(cacheDir)
+    expect(file).toMatch(/^x-v\d+\.\d+\.\d+-\w+-[0-9a-f]{8}\.v8$/)
+    // V8 checks a cache's header, not its body: a damaged body would crash the process.
+    const bytes = readFileSync(join(cacheDir, file))
+    bytes.fill(0x5a, 32 + 40)
+    writeFileSync(join(cacheDir, file), bytes)
+    expect(runCached(code, cacheDir)).toBe('miss stub.js:42')
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
+    writeFileSync(join(cacheDir, file), bytes.subarray(0, 100))
+    expect(runCached(code, cacheDir)).toBe('miss stub.js:42')
+    // A rebuilt bundle gets a cache of its own.
+    writeFileSync(code, 'globalThis.answer = "rebuilt"\n')
+    expect(runCached(code, cacheDir)).toBe('miss rebuilt')
+    expect(runCached(code, cacheDir)).toBe('hit rebuilt')
+    // Where the cache cannot be written, every run compiles from source and works.
+    const blocked = join(dir, 'not-a-dir')
+    writeFileSync(blocked, '')
+    expect(runCached(code, join(blocked, 'cache'))).toBe('miss rebuilt')
+    expect(runCached(code, join(blocked, 'cache'))).toBe('miss rebuilt')
   })
 })

@@ -1,5 +1,23 @@
 // `node --import` this file to record the URL of every module the process loads, one per line,
-// in the file named by $PETAL_TEST_IMPORT_LOG (tests check what a command does not load).
-import { register } from 'node:module'
+// in the file named by $PETAL_TEST_IMPORT_LOG (tests check what a command does not load): ES
+// modules through a loader hook, CommonJS modules and native addons (the fast bundle's require
+// calls) by wrapping Module._load.
+import { appendFileSync } from 'node:fs'
+import Module, { register } from 'node:module'
+import { pathToFileURL } from 'node:url'
 
 register('./log-imports-hooks.mjs', import.meta.url)
+
+const load = Module._load
+Module._load = function (request, parent, isMain) {
+  const log = process.env.PETAL_TEST_IMPORT_LOG
+  if (log !== undefined) {
+    let url = request
+    try {
+      const file = Module._resolveFilename(request, parent, isMain)
+      url = file.startsWith('/') ? pathToFileURL(file).href : file
+    } catch {}
+    appendFileSync(log, url + '\n')
+  }
+  return load.apply(this, arguments)
+}

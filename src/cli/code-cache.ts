@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto'
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { constants, Script } from 'node:vm'
+
+/**
+ * Running a CommonJS bundle with V8's code cache (docs/performance.md, "Start-up of local
+ * commands"). Node 20 compiles every module from source on every start (it has no compile cache
+ * before Node 22); a script compiled through `vm.Script` can be given the bytecode V8 produced on
+ * an earlier run (`cachedData`) and skips parsing and compiling what that run compiled.
+ *
+ * The cache files live in the installation (dist/fast/cache), beside the code they are compiled
+ * from, so whoever can write them could as well write the code: nothing is trusted that the code
+ * itself does not already trust. A cache is written once, after a run that had none (or whose
+ * cache V8 refused), and only if that directory is writable; it is named after the Node version,
+ * the V8 flags of the process, and the bundle's size and time, and V8 refuses any cache that does
+ * not fit its own version, flags or the source's length, so a stale one is never used. V8 does
+ * not check the rest (a damaged cache crashes the process), so each file starts with the SHA-256
+ * of the bytes after it, checked before V8 sees them: a torn or damaged file counts as no cache.
+ */
+export interface CachedRun {
+  /** The bundle: CommonJS code without its module wrapper. */
+  code: string
+  /** The path it runs as (its `__filename`): the stub that started it, beside its sibling scripts. */
+  as: string
+  /** The cache's name: one per command, each holding what its own run compiled. */
+  name: string
+  cacheDir: string
+  /**
+   * When a missing cache is written: at exit after a successful run (a command: it then holds
+   * what the command's work compiled too), or as soon as the top level has run (a child process
+   * or worker, which its parent may kill).
+   */
+  writeAt: 'exit' | 'loaded'
+}
+
+const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) { '
+const WRAP_TAIL = '\n});'
+
+/** Whether V8 took the cache ('hit'), or the script compiled from source ('miss': the cache is then written). */
+export type CacheOutcome = 'hit' | 'miss'
+
+export function runCached (r: CachedRun): CacheOutcome {
+  const fd = openSync(r.code, 'r')
+  let source: string
+  let tag: string
+  try {
+    const st = fstatSync(fd)
+    source = readFileSync(fd, 'utf8')
+    tag = cacheTag(`${process.execArgv.join('\u0000')}\u0000${st.size}\u0000${st.mtimeMs}`)
+  } finally {
+    closeSync(fd)
+  }
+  const cacheFile = join(r.cacheDir, `${r.name}-${process.version}-${process.arch}-${tag}.v8`)
+  const cachedData = readCache(cacheFile)
+  const script = new Script(WRAP_HEAD + source + WRAP_TAIL, { filename: r.code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
+  const outcome: CacheOutcome = cachedData === undefined || script.cachedDataRejected === true ? 'miss' : 'hit'
+  if (outcome === 'miss') {
+    const write = (): void => { writeCache(cacheFile, script) }
+    if (r.writeAt === 'exit') process.once('exit', code => { if (code === 0) write() })
+    else setImmediate(write)
+  }
+  const wrapper: unknown = script.runInThisContext()
+  if (typeof wrapper !== 'function') throw new TypeError(`${r.code} did not compile to a module function`)
+  const module = { exports: {} }
+  Reflect.apply(wrapper, module.exports, [module.exports, createRequire(r.as), module, r.as, dirname(r.as)])
+  return outcome
+}
+
+/** Write the code cache atomically (concurrent first runs each write a whole file); best effort. */
+function writeCache (file: string, script: Script): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+    const data = script.createCachedData()
+    writeFileSync(tmp, Buffer.concat([sha256(data), data]))
+    renameSync(tmp, file)
+  } catch {
+    // A read-only installation: every run compiles from source, as without the cache.
+  }
+}
+
+/** The V8 cache data in `file`, if it is there whole. */
+function readCache (file: string): Buffer | undefined {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file)
+  } catch {
+    return undefined
+  }
+  const data = bytes.subarray(32)
+  return bytes.length > 32 && sha256(data).equals(bytes.subarray(0, 32)) ? data : undefined
+}
+
+function sha256 (b: Buffer): Buffer {
+  return createHash('sha256').update(b).digest()
+}
+
+/** FNV-1a of `s` in hex: a file name tag (node:crypto would cost more to load than it saves). */
+function cacheTag (s: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0
+  return h.toString(16).padStart(8, '0')
+}

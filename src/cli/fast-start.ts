@@ -1,0 +1,34 @@
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { runCached } from './code-cache.js'
+import { commandWord } from './command-word.js'
+
+/**
+ * The start-up router of `petal` (bin/petal.js runs it from dist/fast/petal.js; docs/performance.md,
+ * "Start-up of local commands"). Commands whose code needs only CommonJS packages run from the
+ * CommonJS fast bundle dist/fast/code/petal.js through V8's code cache, without Node's ES module
+ * loader; every other invocation (the network commands, help, `--version`, an unknown word) runs
+ * the ES module bundle dist/bundle/main.js as before. The build writes `FastCommands`.
+ */
+export interface FastCommands {
+  /** Command word → the name of its command module (which names its code cache). */
+  commands: Record<string, string>
+  /** The program's global options that take a value, so the router finds the command word as runCli does. */
+  takesValue: string[]
+}
+
+/** Route this process's command: `here` is dist/fast. */
+export function startFast (here: string, fast: FastCommands): void {
+  const word = commandWord(process.argv.slice(2), new Set(fast.takesValue))
+  const name = word !== undefined && Object.hasOwn(fast.commands, word) ? fast.commands[word] : undefined
+  if (name === undefined) {
+    void import(pathToFileURL(join(here, '..', 'bundle', 'main.js')).href)
+    return
+  }
+  runCached({ code: join(here, 'code', 'petal.js'), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), writeAt: 'exit' })
+}
+
+/** Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code cache. */
+export function startFastScript (here: string, name: string): void {
+  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), writeAt: 'loaded' })
+}
