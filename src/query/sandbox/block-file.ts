@@ -24,8 +24,10 @@ export function blockRef (b: BlockRef): BlockRef {
  * height, parent, signer, time, prev-hash signature and RowsRoot, the root over every user row —
  * proves that what the statement reads is that block's content.
  */
-export function openBlockChecked (dataDir: string, ref: BlockRef): SqliteDb {
-  const dir = new DataDir(dataDir)
+export function openBlockChecked (dataDir: string | DataDir, ref: BlockRef): SqliteDb {
+  // A per-block query passes one DataDir for all its blocks: each new one looks for the file that
+  // would make it a Daisy directory's state (a failed read, with its error, per block).
+  const dir = typeof dataDir === 'string' ? new DataDir(dataDir) : dataDir
   for (const path of dir.wherever(ref.height, ref.hash)) {
     let db: SqliteDb
     try {

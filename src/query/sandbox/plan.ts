@@ -1,4 +1,4 @@
-import { openSqlite, type IndexDb, type SqliteDb } from '../../storage/index.js'
+import { DataDir, openSqlite, type IndexDb, type SqliteDb } from '../../storage/index.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from '../../block/index.js'
 import { QueryError } from '../errors.js'
 import { asciiLower, quoteIdent } from '../names.js'
@@ -107,8 +107,9 @@ function compiles (db: SqliteDb, sql: string): boolean {
 /** Every table name of the canonical chain with its columns per CREATE TABLE text and unioned (one block read per distinct DDL). */
 function readCatalog (index: IndexDb, dataDir: string): Map<string, CatalogTable> {
   const out = new Map<string, CatalogTable>()
+  const dir = new DataDir(dataDir)
   for (const r of index.tableVariants()) {
-    const db = openBlockChecked(dataDir, r.block)
+    const db = openBlockChecked(dir, r.block)
     let cols: ColumnInfo[]
     try {
       cols = probeColumns(db, 'main', r.name)

@@ -24,9 +24,10 @@ export async function runPerBlock (dataDir: string, sql: string, out: Emitter, r
   } finally {
     index.close()
   }
+  const dir = new DataDir(dataDir)
   for (const ref of plan.blocks) {
     const where = `block ${ref.height}`
-    const db = openBlockChecked(dataDir, ref)
+    const db = openBlockChecked(dir, ref)
     try {
       const stmt = compile(db, sql, where)
       await out.setColumns(['_height', ...stmt.columns().map(c => c.name)], where)
