@@ -100,4 +100,19 @@ describe('group commit of concurrent appends', () => {
     await expect(ingest.append('t', [{ n: 1n }])).rejects.toMatchObject({ code: 'EIO' })
     await expect(ingest.append('t', [{ n: 2n }])).resolves.toMatchObject({ receipts: [expect.any(String)] })
   })
+
+  it('rows encoded by the JSON fast lane for a table that another append of their group widens are typed again, and stored whole', async () => {
+    const ingest = await setup()
+    await ingest.appendRecords('t', Buffer.from('[{"a": 0}]'), 'json')
+    const before = ingest.store.tables().get('t')?.sql
+    const json = (s: string): Buffer => Buffer.from(s)
+    // The same turn, so one group: the first adds column b (the exact path); the second was
+    // encoded by the lane against the table as it was.
+    const [wide, plain] = await Promise.all([ingest.appendRecords('t', json('[{"a": 1, "b": "x"}]'), 'json'), ingest.appendRecords('t', json('[{"a": 2}, {"a": 3}]'), 'json')])
+    expect(wide.addedColumns).toEqual(['b'])
+    expect(plain.receipts).toHaveLength(2)
+    expect(ingest.store.tables().get('t')?.sql).not.toBe(before)
+    await ingest.sealNow()
+    expect(canonicalRows(ingest.chain, 't').map(r => r.values)).toEqual([{ a: 0n, b: null }, { a: 1n, b: 'x' }, { a: 2n, b: null }, { a: 3n, b: null }])
+  })
 })
