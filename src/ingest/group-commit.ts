@@ -1,4 +1,4 @@
-import { AbortError } from '../util/index.js'
+import { AbortError, failpoint } from '../util/index.js'
 import type { PendingStore } from './store.js'
 
 interface Waiting<J, R> { job: J, signal?: AbortSignal, resolve: (r: R) => void, reject: (err: unknown) => void }
@@ -80,6 +80,7 @@ export class GroupCommit<J, R> {
             refused.push({ w, err })
           }
         }
+        failpoint('ingest:append-inserted') // crash tests: rows written, COMMIT not yet
       }, undefined, { deferSync: defer })
     } catch (err) {
       // The commit itself failed (or the lock could not be had): nothing of this group is durable.
@@ -124,6 +125,7 @@ export class GroupCommit<J, R> {
   }
 
   private settle (done: Array<Done<J, R>>): void {
+    if (done.length > 0) failpoint('ingest:append-durable') // crash tests: durable, not yet acknowledged
     for (const d of done) {
       d.w.resolve(d.r)
       this.after(d.r)
