@@ -1,3 +1,4 @@
+import { systemFailure } from '../storage/index.js'
 import { AbortError, failpoint } from '../util/index.js'
 import type { PendingStore } from './store.js'
 
@@ -18,7 +19,8 @@ interface Done<J, R> { w: Waiting<J, R>, r: R }
  * runs, the event loop reads, parses and commits the next group, whose own fsync starts once this
  * one is done; an append is acknowledged only after an fsync that began after its commit. A lone
  * client gains nothing from that (nothing else is waiting) and would pay for two thread hops, so
- * while `concurrent()` says no, a group's COMMIT does its own fsync (synchronous=FULL).
+ * while `concurrent()` says no, a group's COMMIT does its own fsync (synchronous=FULL). After a
+ * failed fsync nothing is acknowledged any more (sync()).
  */
 export class GroupCommit<J, R> {
   private queue: Array<Waiting<J, R>> = []
@@ -27,6 +29,8 @@ export class GroupCommit<J, R> {
   /** Committed appends waiting for an fsync that starts after their commit. */
   private unsynced: Array<Done<J, R>> = []
   private syncing = false
+  /** A failed fsync of the WAL: from then on every append is refused with its error (sync()). */
+  private failed: { err: unknown } | undefined
 
   /**
    * `run` does one job inside the shared transaction (synchronously); `after` runs for each
@@ -57,6 +61,11 @@ export class GroupCommit<J, R> {
   }
 
   private async flush (): Promise<void> {
+    const failed = this.failed
+    if (failed !== undefined) {
+      for (const w of this.queue.splice(0)) w.reject(failed.err)
+      return
+    }
     this.running = true
     const defer = this.syncing || this.concurrent()
     const committed: Array<Done<J, R>> = []
@@ -94,7 +103,10 @@ export class GroupCommit<J, R> {
     }
     // A refused append stored nothing: no need to wait for the fsync to say so.
     for (const f of refused) f.w.reject(f.err)
-    if (defer && committed.length > 0) {
+    if (this.failed !== undefined) {
+      // An fsync failed while this group waited for the write lock: nothing after it is acknowledged.
+      for (const d of committed) d.w.reject(this.failed.err)
+    } else if (defer && committed.length > 0) {
       this.unsynced.push(...committed)
       void this.sync()
     } else {
@@ -114,10 +126,15 @@ export class GroupCommit<J, R> {
         try {
           await this.store.syncWal()
         } catch (err) {
-          failure = { err }
+          failure = { err: systemFailure(err) ?? err } // EIO: IO_ERROR, with its hint
         }
-        if (failure === undefined) this.settle(group)
-        else for (const d of group) d.w.reject(failure.err)
+        if (failure === undefined) { this.settle(group); continue }
+        // Once an fsync has failed, a later one can succeed although the pages it could not write
+        // are gone (Linux reports a writeback error once per descriptor), and WAL frames chain
+        // their checksums: recovery drops every commit after a lost frame. So no append is
+        // acknowledged any more, until pending.db is opened again (a restart of the node).
+        this.failed = failure
+        for (const d of [...group, ...this.unsynced.splice(0)]) d.w.reject(failure.err)
       }
     } finally {
       this.syncing = false

@@ -93,12 +93,17 @@ describe('group commit of concurrent appends', () => {
     expect(ingest.store.db.pragma('synchronous', { simple: true })).toBe(2)
   })
 
-  it('refuses the appends of a group whose fsync fails', async () => {
+  it('refuses the appends of a group whose fsync fails, and every append after it until pending.db is opened again', async () => {
     const ingest = await setup()
     await Promise.all([ingest.append('t', [{ n: 0n }]), ingest.append('t', [{ n: 0n }])])
     vi.spyOn(ingest.store, 'syncWal').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
-    await expect(ingest.append('t', [{ n: 1n }])).rejects.toMatchObject({ code: 'EIO' })
-    await expect(ingest.append('t', [{ n: 2n }])).resolves.toMatchObject({ receipts: [expect.any(String)] })
+    await expect(ingest.append('t', [{ n: 1n }])).rejects.toMatchObject({ code: 'IO_ERROR' })
+    // The next fsync would succeed, but the pages the failed one could not write may be gone, and
+    // with them every WAL frame after them: nothing is acknowledged any more.
+    const rows = ingest.store.pendingStats().rows
+    await expect(ingest.append('t', [{ n: 2n }])).rejects.toMatchObject({ code: 'IO_ERROR' })
+    await expect(ingest.appendRecords('t', Buffer.from('[{"n": 3}]'), 'json')).rejects.toMatchObject({ code: 'IO_ERROR' })
+    expect(ingest.store.pendingStats().rows, 'refused before they were written').toBe(rows)
   })
 
   it('rows encoded by the JSON fast lane for a table that another append of their group widens are typed again, and stored whole', async () => {
