@@ -17,9 +17,23 @@ export type WorkerScript = { file: string } | { source: string }
  */
 export function workerScript (callerUrl: string, relativeJs: string): WorkerScript {
   if (!callerUrl.endsWith('.ts')) return { file: fileURLToPath(new URL(relativeJs, callerUrl)) }
-  const target = new URL(relativeJs.replace(/\.js$/, '.ts'), callerUrl).href
-  const tsxApi = pathToFileURL(createRequire(callerUrl).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+  return typeScriptWorker(new URL(relativeJs.replace(/\.js$/, '.ts'), callerUrl).href)
+}
+
+function tsxWorker (target: string): WorkerScript {
+  const tsxApi = pathToFileURL(createRequire(target).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
   return { source: `import(${JSON.stringify(tsxApi)}).then(m => { m.register(); return import(${JSON.stringify(target)}) })` }
+}
+
+let typeScriptWorker = tsxWorker
+
+/**
+ * Replace how a worker written in TypeScript is started (undefined: through tsx again). The test
+ * suite starts bundles of the worker modules instead (test/helpers/worker-bundles.ts): tsx
+ * compiles every module of the worker again in each new thread, about 0.5 s of CPU per worker.
+ */
+export function setTypeScriptWorkers (start: ((tsUrl: string) => WorkerScript) | undefined): void {
+  typeScriptWorker = start ?? tsxWorker
 }
 
 /**

@@ -1,0 +1,62 @@
+// Setup file (vitest.config.ts): worker threads that the code under test starts from TypeScript
+// source run as a bundle of the worker module instead of through tsx. tsx registers its loader
+// in every new thread and compiles each of the worker's modules again there: about 0.5 s of CPU
+// per worker, and the suite starts many (every verify, reindex, batched import and node).
+// A bundle is made once per test process, on first use, with esbuild, as `npm run build` bundles
+// the workers of the CLI; it lives under dist/, two levels below the package root like src/<module>/,
+// so packages and paths derived from import.meta.url resolve as they do from the source.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { buildSync } from 'esbuild'
+import { afterAll } from 'vitest'
+import { setTypeScriptWorkers } from '../../src/util/index.js'
+
+const DIST = join(import.meta.dirname, '..', '..', 'dist')
+const PREFIX = '.test-workers-'
+const OUT = join(DIST, `${PREFIX}${process.pid}`)
+const bundles = new Map<string, string>()
+
+function bundleOf (tsUrl: string): string {
+  const done = bundles.get(tsUrl)
+  if (done !== undefined) return done
+  const entry = fileURLToPath(tsUrl)
+  const file = join(OUT, `${bundles.size}-${basename(entry, '.ts')}.mjs`)
+  mkdirSync(OUT, { recursive: true })
+  buildSync({
+    entryPoints: [entry],
+    outfile: `${file}.tmp`,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    // Error classes name themselves after their class (PetalError: this.name = new.target.name).
+    keepNames: true,
+    logLevel: 'error'
+  })
+  renameSync(`${file}.tmp`, file)
+  bundles.set(tsUrl, file)
+  return file
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err instanceof Error && 'code' in err && err.code === 'EPERM'
+  }
+}
+
+// The bundles of test processes that were killed before their afterAll.
+for (const name of existsSync(DIST) ? readdirSync(DIST).filter(n => n.startsWith(PREFIX)) : []) {
+  if (!alive(Number(name.slice(PREFIX.length)))) rmSync(join(DIST, name), { recursive: true, force: true })
+}
+
+setTypeScriptWorkers(tsUrl => ({ file: bundleOf(tsUrl) }))
+// Runs after the test file's own afterAll hooks (they run in reverse order of registration).
+afterAll(() => {
+  bundles.clear()
+  rmSync(OUT, { recursive: true, force: true })
+})
