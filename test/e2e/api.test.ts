@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
-import { readFileSync, statSync } from 'node:fs'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { cpSync, readFileSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
@@ -8,11 +8,17 @@ import { makeSqlite } from '../helpers/chain.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
-/** A data directory with a chain and one block of 10 rows, made with the CLI. */
+let template: string
+beforeAll(async () => {
+  template = join(tmpDir(), 'data')
+  expect((await petal(['--dir', template, 'init'])).code).toBe(0)
+  expect((await petal(['--dir', template, 'signimportblock', makeSqlite(join(tmpDir(), 'in.db'), 10, 1)])).code).toBe(0)
+})
+
+/** A data directory with a chain and one block of 10 rows, made with the CLI (a copy of one made once). */
 async function dataDir (): Promise<string> {
   const dir = join(tmpDir(), 'data')
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'in.db'), 10, 1)])).code).toBe(0)
+  cpSync(template, dir, { recursive: true })
   return dir
 }
 

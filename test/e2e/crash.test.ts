@@ -14,7 +14,7 @@ const nodes: RunningNode[] = []
 afterAll(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
 
 async function run (dir: string, args: string[] = []): Promise<RunningNode> {
-  const n = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', ...args])
+  const n = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', ...args])
   nodes.push(n)
   return n
 }
@@ -76,7 +76,7 @@ describe('kill -9 of a node', () => {
     const s = await run(sDir)
     // The failpoint kills T with SIGKILL inside the reorganisation: journal written, the first
     // block file moved, the index not yet committed.
-    const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--bootstrap', s.addr], { PETAL_FAILPOINT: 'journal:first-move' })
+    const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--bootstrap', s.addr], { PETAL_FAILPOINT: 'journal:first-move' })
     nodes.push(t)
     expect(await t.ended, t.stderr()).toBe('SIGKILL')
     nodes.splice(nodes.indexOf(t), 1)

@@ -124,7 +124,7 @@ describe('petal append / seal / receipt', () => {
 
   it('beside a running node: the node seals appended rows by itself and announces them; `petal seal` waits its turn', async () => {
     const dir = await initDir()
-    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '0.2'])
+    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--seal-every', '0.2'])
     try {
       const r = await withStdin(['--dir', dir, 'append', 'events', '-'], '{"n": 1}\n{"n": 2}\n')
       expect(r.code, r.stderr).toBe(0)

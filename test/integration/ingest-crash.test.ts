@@ -57,12 +57,18 @@ async function checkExactlyOnceIn (dir: string, receipts: string[]): Promise<num
   }
 }
 
+// `base` with 300 rows appended (pending, not sealed) and their receipts: what every seal step starts from.
+let appended: string
+let appendedReceipts: string[]
+
 beforeAll(async () => {
   const { chain, dir } = await newTestChain({ key: alice })
   chain.close()
   new Keystore(join(dir, 'keystore')).import(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem'), 'utf8'))
   base = dir
   work = tmpDir()
+  appended = copyOf(base)
+  appendedReceipts = await append(appended, ndjson('seal.ndjson', 300, 'seal'))
 })
 
 describe('kill -9 of `petal seal` at every step', () => {
@@ -74,8 +80,8 @@ describe('kill -9 of `petal seal` at every step', () => {
   ]
   for (const [fp, commit] of steps) {
     it(`at ${fp}: the next seal completes it, every row in exactly one block`, async () => {
-      const dir = copyOf(base)
-      const receipts = await append(dir, ndjson(`${fp}.ndjson`, 300, fp))
+      const dir = copyOf(appended)
+      const receipts = appendedReceipts
       const killed = await petal(['--dir', dir, 'seal'], { env: { PETAL_FAILPOINT: fp } })
       expect(killed.signal, killed.stderr).toBe('SIGKILL')
       const c = Chain.open(dir)
@@ -140,7 +146,8 @@ describe('kill -9 of `petal append`', () => {
 })
 
 describe('kill -9 of a running node', () => {
-  const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0']
+  // No HTTP API: these tests append with the CLI, and the API's start costs a second of CPU per node.
+  const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off']
 
   async function waitSealed (dir: string, receipts: string[]): Promise<void> {
     await waitFor(() => {
