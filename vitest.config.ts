@@ -5,13 +5,18 @@ const cpuLog = process.env.PETAL_TEST_CPU_LOG
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    setupFiles: ['./src/polyfills.ts', './test/helpers/worker-bundles.ts', ...(cpuLog !== undefined && cpuLog !== '' ? ['./test/helpers/cpu-meter.ts'] : [])],
+    setupFiles: ['./src/polyfills.ts', './test/helpers/setup.ts', './test/helpers/worker-bundles.ts', ...(cpuLog !== undefined && cpuLog !== '' ? ['./test/helpers/cpu-meter.ts'] : [])],
     reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores: one fork per core keeps timing-sensitive network tests honest.
-    maxWorkers: 2
+    maxWorkers: 2,
+    projects: [
+      // Unit tests share their process and module cache from file to file: a fresh process and
+      // module graph per file cost more CPU than most of these files' tests.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
+      { extends: true, test: { name: 'slow', include: ['test/{integration,e2e,browser}/**/*.test.ts'] } }
+    ]
   }
 })
