@@ -5,7 +5,7 @@ const cpuLog = process.env.PETAL_TEST_CPU_LOG
 
 export default defineConfig({
   test: {
-    setupFiles: ['./src/polyfills.ts', './test/helpers/setup.ts', './test/helpers/worker-bundles.ts', ...(cpuLog !== undefined && cpuLog !== '' ? ['./test/helpers/cpu-meter.ts'] : [])],
+    setupFiles: ['./src/polyfills.ts', './test/helpers/setup.ts', './test/helpers/entry-bundles.ts', ...(cpuLog !== undefined && cpuLog !== '' ? ['./test/helpers/cpu-meter.ts'] : [])],
     reporters: ['default', './test/helpers/plain-summary-reporter.ts'],
     pool: 'forks',
     testTimeout: 60_000,

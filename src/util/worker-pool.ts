@@ -17,23 +17,30 @@ export type WorkerScript = { file: string } | { source: string }
  */
 export function workerScript (callerUrl: string, relativeJs: string): WorkerScript {
   if (!callerUrl.endsWith('.ts')) return { file: fileURLToPath(new URL(relativeJs, callerUrl)) }
-  return typeScriptWorker(new URL(relativeJs.replace(/\.js$/, '.ts'), callerUrl).href)
-}
-
-function tsxWorker (target: string): WorkerScript {
-  const tsxApi = pathToFileURL(createRequire(target).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+  const target = new URL(relativeJs.replace(/\.js$/, '.ts'), callerUrl).href
+  const bundled = typeScriptBundle(target)
+  if (bundled !== undefined) return { file: bundled }
+  const tsxApi = pathToFileURL(createRequire(callerUrl).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
   return { source: `import(${JSON.stringify(tsxApi)}).then(m => { m.register(); return import(${JSON.stringify(target)}) })` }
 }
 
-let typeScriptWorker = tsxWorker
+let bundler: ((tsUrl: string) => string) | undefined
 
 /**
- * Replace how a worker written in TypeScript is started (undefined: through tsx again). The test
- * suite starts bundles of the worker modules instead (test/helpers/worker-bundles.ts): tsx
- * compiles every module of the worker again in each new thread, about 0.5 s of CPU per worker.
+ * Start threads and processes whose entry is TypeScript source from a JavaScript bundle of it
+ * that `bundle` makes (undefined: through tsx again). The test suite does
+ * (test/helpers/entry-bundles.ts): tsx compiles every module of the entry again in each new
+ * thread or process, about 0.5 s of CPU each time. Returns the bundler it replaces.
  */
-export function setTypeScriptWorkers (start: ((tsUrl: string) => WorkerScript) | undefined): void {
-  typeScriptWorker = start ?? tsxWorker
+export function setTypeScriptBundler (bundle: ((tsUrl: string) => string) | undefined): ((tsUrl: string) => string) | undefined {
+  const before = bundler
+  bundler = bundle
+  return before
+}
+
+/** The bundle to run for the TypeScript entry `tsUrl`, if a bundler is set (see above). */
+export function typeScriptBundle (tsUrl: string): string | undefined {
+  return bundler?.(tsUrl)
 }
 
 /**

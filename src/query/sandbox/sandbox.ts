@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { SqlValue } from '../../block/index.js'
-import { AbortError, childExited, Mutex, reviveError, throwIfAborted, nullLogger, trackChildProcess, type Logger } from '../../util/index.js'
+import { AbortError, childExited, Mutex, reviveError, throwIfAborted, nullLogger, trackChildProcess, typeScriptBundle, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
 import type { DecryptRequest } from './confidential.js'
@@ -39,6 +39,8 @@ const STDERR_TAIL = 4096
 function childEntry (): { file: string, execArgv: string[] } {
   const here = import.meta.url
   if (!here.endsWith('.ts')) return { file: fileURLToPath(new URL('./child.js', here)), execArgv: [] }
+  const bundled = typeScriptBundle(new URL('./child.ts', here).href)
+  if (bundled !== undefined) return { file: bundled, execArgv: [] }
   const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href
   return { file: fileURLToPath(new URL('./child.ts', here)), execArgv: ['--import', tsx] }
 }

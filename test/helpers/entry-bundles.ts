@@ -1,16 +1,17 @@
-// Setup file (vitest.config.ts): worker threads that the code under test starts from TypeScript
-// source run as a bundle of the worker module instead of through tsx. tsx registers its loader
-// in every new thread and compiles each of the worker's modules again there: about 0.5 s of CPU
-// per worker, and the suite starts many (every verify, reindex, batched import and node).
-// A bundle is made once per test process, on first use, with esbuild, as `npm run build` bundles
-// the workers of the CLI; it lives under dist/, two levels below the package root like src/<module>/,
-// so packages and paths derived from import.meta.url resolve as they do from the source.
+// Setup file (vitest.config.ts): worker threads and child processes (the query sandbox) that the
+// code under test starts from TypeScript source run a bundle of their entry module instead of
+// going through tsx. tsx registers its loader in every new thread or process and compiles each of
+// the entry's modules again there: about 0.5 s of CPU each time, and the suite starts many (every
+// verify, reindex, batched import, node and query sandbox). A bundle is made once per test file,
+// on first use, with esbuild, as `npm run build` bundles the workers of the CLI; it lives under
+// dist/, two levels below the package root like src/<module>/, so packages and paths derived from
+// import.meta.url resolve as they do from the source.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
 import { afterAll } from 'vitest'
-import { setTypeScriptWorkers } from '../../src/util/index.js'
+import { setTypeScriptBundler } from '../../src/util/index.js'
 
 const DIST = join(import.meta.dirname, '..', '..', 'dist')
 const PREFIX = '.test-workers-'
@@ -54,7 +55,7 @@ for (const name of existsSync(DIST) ? readdirSync(DIST).filter(n => n.startsWith
   if (!alive(Number(name.slice(PREFIX.length)))) rmSync(join(DIST, name), { recursive: true, force: true })
 }
 
-setTypeScriptWorkers(tsUrl => ({ file: bundleOf(tsUrl) }))
+setTypeScriptBundler(bundleOf)
 // Runs after the test file's own afterAll hooks (they run in reverse order of registration).
 afterAll(() => {
   bundles.clear()
