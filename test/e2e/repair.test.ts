@@ -20,7 +20,7 @@ describe('petal verify --repair (separate processes)', () => {
   it('restores flipped, truncated and deleted block files from the peer the directory was pulled from', async () => {
     const root = tmpDir()
     const [dirA, dirB] = [join(root, 'a'), join(root, 'b')]
-    const a = await spawnNode(['--dir', dirA, 'run', '--init', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    const a = await spawnNode(['--dir', dirA, 'run', '--init', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off'])
     nodes.push(a)
     for (let i = 1; i <= 3; i++) {
       const r = await petal(['--dir', dirA, 'signimportblock', makeSqlite(join(tmpDir(), `${i}.db`), 20, i)])
