@@ -1,4 +1,4 @@
-import { copyFile, open, stat, constants as fsConstants } from 'node:fs/promises'
+import { chmod, copyFile, open, stat, constants as fsConstants } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { sha256File, type SigningKey } from '../crypto/index.js'
 import { errorCode, isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
@@ -82,6 +82,10 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
   m?.stage('copying', size)
   if (o.source !== undefined && size > 0) {
     await copyFile(o.source, o.output, fsConstants.COPYFILE_EXCL)
+    // The copy keeps the source's mode: nobody but this user may write it (a source writable by
+    // its group or by all would let them change the block between its hash and its import, which
+    // signimportblock does not hash again), and this user may (a read-only source).
+    await chmod(o.output, ((await stat(o.output)).mode & 0o644) | 0o600)
   } else {
     const fresh = new Database(o.output)
     fresh.pragma(`page_size = ${o.pageSize ?? SMALL_PAGE_SIZE}`)
@@ -108,7 +112,7 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
 const EARLY_FLUSH_BYTES = 4 << 20
 
 async function flushEarly (path: string): Promise<void> {
-  // Read-only: the copy keeps the source's mode, and the flush must not be what refuses a file.
+  // Read-only: a flush needs no more, and must not be what refuses a file.
   const fh = await open(path, 'r')
   try {
     await fh.datasync()

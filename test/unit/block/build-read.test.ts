@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildBlock, GENESIS_PREVIOUS_HASH, readBlockFile, signKeyOp, verifyPrevious, verifySeal, type BuildBlockOptions } from '../../../src/block/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
@@ -48,6 +48,16 @@ describe('building a v2 block', () => {
     const asBlock = join(dir, 'blank-as-block.db')
     copyFileSync(blank, asBlock)
     expect(await code(readBlockFile(asBlock, { maxBytes: MAX }))).toBe('NOT_SQLITE')
+  })
+
+  it('the block is writable by its builder only, whatever the mode of its source (signimportblock does not hash it again)', async () => {
+    const dir = tmpDir()
+    for (const [i, mode] of [0o666, 0o444, 0o640].entries()) {
+      const src = userDb(join(dir, `m${i}.db`), 'CREATE TABLE a (x); INSERT INTO a VALUES (1)')
+      chmodSync(src, mode)
+      const b = await buildBlock(opts({ source: src, output: join(dir, `m${i}-block.db`) }))
+      expect(statSync(b.path).mode & 0o777, `source mode ${mode.toString(8)}`).toBe((mode & 0o644) | 0o600)
+    }
   })
 
   it('checks _tables against the roots its builder computed (knownTables) without hashing the rows again', async () => {
