@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os'
-import { abortable, WorkerPool, workerScript } from '../util/index.js'
+import { abortable, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
-import type { Candidate } from './validate/index.js'
-import type { LoadReply, LoadRequest } from './load-worker.js'
+import { loadCandidate, type Candidate } from './validate/index.js'
+import type { LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
 
 /** Blocks up to this size are checked in a worker; larger ones on the calling thread, where their progress is counted byte by byte. */
 export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024
@@ -10,24 +10,45 @@ export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024
 /**
  * Worker threads that run the file-only checks of blocks being imported (load-worker.ts), so a
  * node catching up checks several blocks at once on every core while the main thread receives
- * and places. Owned by whoever imports many blocks (the sync loop); its threads start at the
- * first load, and close() ends them.
+ * and places. Owned by whoever imports many blocks (the sync loop); close() ends the threads.
+ *
+ * The threads start at the first load, in the background: until one of them has loaded its
+ * modules (a second or more on a loaded machine), blocks are checked on the calling thread, so
+ * no block ever waits for a thread to start.
  */
 export class LoadPool {
-  private pool: WorkerPool<LoadRequest, LoadReply> | undefined
+  private pool: WorkerPool<LoadWorkerRequest, LoadWorkerReply> | undefined
+  private warm = false
   private keys: { tip: string, keys: Record<string, string> } | undefined
   private closed = false
 
-  constructor (private readonly size = Math.max(1, availableParallelism())) {}
+  /** `script`: the worker module (load-worker.ts); tests give one that never comes up. */
+  constructor (private readonly size = Math.max(1, availableParallelism()), private readonly script: WorkerScript = workerScript(import.meta.url, './load-worker.js')) {}
+
+  /** Whether a thread is ready (loads go to the threads), for tests and diagnostics. */
+  get ready (): boolean { return this.warm }
 
   async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, signal?: AbortSignal }): Promise<Candidate> {
     if (this.closed) throw new Error('load pool closed')
-    this.pool ??= new WorkerPool<LoadRequest, LoadReply>(workerScript(import.meta.url, './load-worker.js'), this.size)
-    const task = this.pool.run({ path, seal, expectedHash: o.expectedHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) })
+    const pool = this.start()
+    if (!this.warm) return await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, pool: chain.hashPool, signal: o.signal })
+    const task = pool.run({ load: { path, seal, expectedHash: o.expectedHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) } })
     // Abandoned on abort (the caller deletes the file; the worker's late failure is of no interest).
     task.catch(() => {})
     const r = await abortable(task, o.signal)
-    return { hash: r.hash, seal, file: r.file, verified: r.verified }
+    if (!('loaded' in r)) throw new Error('load worker answered a load with a pong')
+    return { hash: r.loaded.hash, seal, file: r.loaded.file, verified: r.loaded.verified }
+  }
+
+  /** Start the threads if they are not; the pool is warm once any of them answers a ping. */
+  private start (): WorkerPool<LoadWorkerRequest, LoadWorkerReply> {
+    if (this.pool !== undefined) return this.pool
+    const pool = this.pool = new WorkerPool<LoadWorkerRequest, LoadWorkerReply>(this.script, this.size)
+    for (let i = 0; i < this.size; i++) {
+      // A thread that cannot start leaves the pool cold: loads stay on the calling thread.
+      pool.run({ ping: true }).then(() => { this.warm = true }, () => {})
+    }
+    return pool
   }
 
   /** The signatories at the tip, to check signatures with ahead of validation (cached per tip). */

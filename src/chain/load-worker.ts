@@ -18,9 +18,15 @@ export interface LoadRequest {
 }
 export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified }
 
-serveWorker<LoadRequest, LoadReply>(async req => {
-  const hash = sha256FileSync(req.path)
-  checkExpectedHash(hash, req.expectedHash)
-  const file = await readBlockFile(req.path, { maxBytes: req.maxBytes })
-  return { hash, file, verified: preverify(file, hash, req.seal, req.keys) }
+/** `ping` is answered once the worker's modules are loaded: the pool is warm. */
+export type LoadWorkerRequest = { load: LoadRequest } | { ping: true }
+export type LoadWorkerReply = { loaded: LoadReply } | { pong: true }
+
+serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
+  if (!('load' in req)) return { pong: true }
+  const { path, seal, expectedHash, maxBytes, keys } = req.load
+  const hash = sha256FileSync(path)
+  checkExpectedHash(hash, expectedHash)
+  const file = await readBlockFile(path, { maxBytes })
+  return { loaded: { hash, file, verified: preverify(file, hash, seal, keys) } }
 })

@@ -32,9 +32,10 @@ export interface BlockImporter {
   /**
    * The checks that need only the file (hash, structure, manifest), run as soon as it has arrived,
    * several at once and ahead of the import point; consumes `file`. Throws BlockError when the
-   * file is not a sound block.
+   * file is not a sound block. `ahead`: more blocks of the branch are coming (catching up), so
+   * the checks may go to worker threads; a lone block (following the tip) is checked here.
    */
-  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, onProgress?: (p: WorkProgress) => void) => Promise<LoadedBlock>
+  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
   /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
   importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
 }
@@ -63,12 +64,16 @@ export interface DownloadComponents {
   clock?: Clock
 }
 
-/** The importer of a chain: files are consumed from tmp/; `loadPool` checks them on worker threads. */
+/**
+ * The importer of a chain: files are consumed from tmp/; `loadPool` checks them on worker threads
+ * while catching up. A lone block is checked on this thread: a node following the tip never
+ * starts the threads (nor waits for them).
+ */
 export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter {
   return {
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
-    load: async (file, seal, expectedHash, signal, onProgress) => await loadBlock(chain, file, seal, { expectedHash, consume: true, signal, onProgress, loadPool }),
+    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, consume: true, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
     importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
   }
 }
@@ -247,7 +252,8 @@ export class DownloadScheduler {
       const onProgress = this.components.onImportProgress
       const load: Load = { promise: Promise.resolve(), settled: false }
       this.loading++
-      load.promise = this.components.importer.load(s.file, s.seal, slot.header.hash, signal, onProgress === undefined ? undefined : p => { onProgress(slot.header, p) }).then(
+      const ahead = this.slots.length > 1 || !this.feedDone
+      load.promise = this.components.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
         b => { load.block = b },
         (err: unknown) => { load.error = err }
       ).finally(() => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
-import type { Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { Chain } from '../../src/chain/index.js'
 import { chainSource, decodeJson, encodeJson, loadOrCreateNodeKey, Network, protocolId, type BlockSource } from '../../src/network/index.js'
 import { testLogger } from './network.js'
@@ -27,6 +27,8 @@ export async function startEvilPeer (dir: string, bootstrap: string[], hostile: 
 export interface Trickle {
   /** Hashes of the blocks the peer was asked for, in order. */
   requested: string[]
+  /** The peers that asked, in the same order. */
+  requesters: string[]
 }
 
 /**
@@ -35,14 +37,15 @@ export interface Trickle {
  * claims) — then send one byte every `everyMs`, for ever: never idle, never done.
  */
 export async function trickleBlocks (e: EvilPeer, o: { everyMs: number, fake?: { hash: string, size: number, seal: string } }): Promise<Trickle> {
-  const t: Trickle = { requested: [] }
+  const t: Trickle = { requested: [], requesters: [] }
   const protocol = protocolId(e.chain.chainId, 'block')
   await e.network.libp2p.unhandle(protocol)
-  await e.network.libp2p.handle(protocol, async (stream: Stream) => {
+  await e.network.libp2p.handle(protocol, async (stream: Stream, connection: Connection) => {
     const lp = lpStream(stream)
     const req = decodeJson((await lp.read()).subarray(), 1024, 'block request')
     const hash = String(req.hash)
     t.requested.push(hash)
+    t.requesters.push(connection.remotePeer.toString())
     const real = e.chain.index.byHash(hash)
     const meta = real !== undefined ? { size: real.size, seal: real.seal } : hash === o.fake?.hash ? o.fake : undefined
     if (meta === undefined) { await lp.write(encodeJson({ ok: false, error: 'NOT_FOUND' })); await stream.close(); return }

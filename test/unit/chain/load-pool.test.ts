@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { Chain, LoadPool, loadBlock, discardLoaded, signImport } from '../../../src/chain/index.js'
+import { readSeal } from '../../../src/storage/index.js'
+import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
+import { cloneGenesis } from '../../helpers/network.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
+
+// The load pool checks blocks on worker threads while a node catches up. Its threads take a
+// while to start (seconds on a loaded machine); no block may wait for them.
+
+const alice = fixtureKey('alice')
+let source: Chain
+let into: Chain
+
+beforeAll(async () => {
+  const t = await newTestChain({ key: alice })
+  await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 5, 1), alice)
+  source = t.chain
+  into = Chain.open(await cloneGenesis({ params: t.chain.params, genesisFile: t.chain.dir.blockPath(0) }))
+})
+
+afterAll(() => { source.close(); into.close() })
+
+async function loadWith (pool: LoadPool): Promise<Awaited<ReturnType<typeof loadBlock>>> {
+  const p = source.dir.blockPath(1)
+  return await loadBlock(into, p, readSeal(p), { expectedHash: source.get(1)?.hash, loadPool: pool })
+}
+
+describe('LoadPool', () => {
+  it('checks blocks on the calling thread while its threads are not up', async () => {
+    // Threads that never answer: before the fix, the load waited for them for ever.
+    const pool = new LoadPool(2, { source: 'setInterval(() => {}, 1 << 30)' })
+    try {
+      const b = await loadWith(pool)
+      expect(b.candidate.hash).toBe(source.get(1)?.hash)
+      expect(b.candidate.verified).toBeUndefined()
+      expect(pool.ready).toBe(false)
+      await discardLoaded(b)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('once a thread is up, checks there: same block, signatures checked ahead', async () => {
+    const pool = new LoadPool(1)
+    try {
+      await discardLoaded(await loadWith(pool))
+      await waitFor(() => pool.ready, { what: 'the load thread to start' })
+      const b = await loadWith(pool)
+      expect(b.candidate.hash).toBe(source.get(1)?.hash)
+      expect(b.candidate.file.header.height).toBe(1)
+      expect(b.candidate.verified).toBeDefined()
+      await discardLoaded(b)
+    } finally {
+      await pool.close()
+    }
+  })
+})
