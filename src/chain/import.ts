@@ -17,6 +17,11 @@ export interface ImportOptions extends LockOptions {
   expectedHash?: string
   /** Take ownership of `file` (rename it) instead of copying it; for files already in tmp/. */
   consume?: boolean
+  /**
+   * With `consume` and `expectedHash`: the caller wrote this private file and checked that its
+   * bytes hash to `expectedHash` as it wrote them (a download), so it is not hashed again.
+   */
+  hashed?: boolean
   /** Work done, in bytes: copying, hashing, checking, hashing rows, storing (IMPORT_PASSES passes over the file). */
   onProgress?: OnWorkProgress
   /** Worker threads for the file-only checks (blocks up to POOLED_LOAD_MAX_BYTES). */
@@ -94,11 +99,12 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       throw err
     }
     let candidate: Candidate
+    const knownHash = options.hashed === true && options.consume === true ? options.expectedHash : undefined
     if (options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES) {
       meter?.stage('checking', size * LOAD_PASSES)
-      candidate = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, signal: options.signal })
+      candidate = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, signal: options.signal })
     } else {
-      candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, pool: chain.hashPool, signal: options.signal, meter })
+      candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, pool: chain.hashPool, signal: options.signal, meter })
     }
     return { candidate, tmp, meter }
   } catch (err) {

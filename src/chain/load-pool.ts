@@ -28,11 +28,11 @@ export class LoadPool {
   /** Whether a thread is ready (loads go to the threads), for tests and diagnostics. */
   get ready (): boolean { return this.warm }
 
-  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, signal?: AbortSignal }): Promise<Candidate> {
+  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, signal?: AbortSignal }): Promise<Candidate> {
     if (this.closed) throw new Error('load pool closed')
     const pool = this.start()
-    if (!this.warm) return await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, pool: chain.hashPool, signal: o.signal })
-    const task = pool.run({ load: { path, seal, expectedHash: o.expectedHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) } })
+    if (!this.warm) return await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, pool: chain.hashPool, signal: o.signal })
+    const task = pool.run({ load: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) } })
     // Abandoned on abort (the caller deletes the file; the worker's late failure is of no interest).
     task.catch(() => {})
     const r = await abortable(task, o.signal)

@@ -12,6 +12,8 @@ export interface LoadRequest {
   path: string
   seal: string
   expectedHash?: string
+  /** The file's SHA-256 as its downloader computed it (not hashed again). */
+  knownHash?: string
   maxBytes: number
   /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
   keys: Record<string, string>
@@ -24,8 +26,8 @@ export type LoadWorkerReply = { loaded: LoadReply } | { pong: true }
 
 serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
   if (!('load' in req)) return { pong: true }
-  const { path, seal, expectedHash, maxBytes, keys } = req.load
-  const hash = sha256FileSync(path)
+  const { path, seal, expectedHash, knownHash, maxBytes, keys } = req.load
+  const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
   const file = await readBlockFile(path, { maxBytes })
   return { loaded: { hash, file, verified: preverify(file, hash, seal, keys) } }

@@ -4,7 +4,7 @@
  */
 
 /** `/petal/<chain>/<name>/1.0.0`: request/response protocols are private to one chain. */
-export function protocolId (chainId: string, name: 'status' | 'headers' | 'block' | 'kad'): string {
+export function protocolId (chainId: string, name: 'status' | 'headers' | 'block' | 'blocks' | 'kad'): string {
   return `/petal/${chainId}/${name}/1.0.0`
 }
 
@@ -34,6 +34,10 @@ export const LIMITS = {
   maxHeaders: 512,
   blockRequest: 256,
   blockResponseMeta: 4 * KiB,
+  /** a `blocks` request: up to maxRangeBlocks hashes */
+  blocksRequest: 4 * KiB,
+  /** blocks per `blocks` request */
+  maxRangeBlocks: 32,
   chainparamsRequest: 64,
   chainparamsResponse: 64 * KiB,
   announcement: 8 * KiB,
@@ -75,7 +79,7 @@ export const BLOCK_MIN_RATE = 128 * KiB
 export const BLOCK_RATE_FLOOR = { bytesPerSecond: 16 * KiB, windowMs: 10_000 } as const
 
 /** Concurrent inbound streams per connection and protocol; further streams are refused by libp2p. */
-export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, chainparams: 2 } as const
+export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, blocks: 8, chainparams: 2 } as const
 
 /** Block uploads served at once by one node (beyond that, requests are answered BUSY). */
 export const MAX_CONCURRENT_UPLOADS = 16

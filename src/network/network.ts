@@ -12,7 +12,7 @@ import { CheckpointGossip } from './checkpoint-gossip.js'
 import { KnownPeers, type KnownPeer } from './known-peers.js'
 import { createPetalLibp2p, type PetalLibp2p } from './libp2p.js'
 import type { NetworkOptions } from './options.js'
-import { fetchBlock, registerBlock, type FetchedBlock } from './protocols/block.js'
+import { fetchBlock, fetchBlocks, registerBlock, type FetchedBlock, type RangeItem } from './protocols/block.js'
 import { registerChainParams } from './protocols/chainparams.js'
 import { registerHeaders, requestHeaders } from './protocols/headers.js'
 import type { ServeContext } from './protocols/serve.js'
@@ -73,6 +73,8 @@ export class Network {
   private readonly known: KnownPeers
   private readonly serve: ServeContext
   private readonly connectedAt = new Map<string, number>()
+  /** Connected peers whose identify listed the `blocks` protocol (range requests). */
+  private readonly rangePeers = new Set<string>()
   private started = false
 
   private readonly components: NetworkComponents
@@ -206,6 +208,16 @@ export class Network {
     return await this.checked(peer, fetchBlock(this.libp2p, peerIdFromString(peer), this.components.source.chainId, hash, dest, { ...o, minRate: this.options.blockRateFloor }))
   }
 
+  /** Whether `peer` serves `blocks` range requests (older nodes serve single `block` requests only). */
+  servesRanges (peer: string): boolean {
+    return this.rangePeers.has(peer)
+  }
+
+  /** Several blocks on one stream; `onBlock` reports each as soon as it is complete (see fetchBlocks). */
+  async fetchBlocks (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
+    await this.checked(peer, fetchBlocks(this.libp2p, peerIdFromString(peer), this.components.source.chainId, items, { ...o, minRate: this.options.blockRateFloor }))
+  }
+
   /** Publish a signed checkpoint note; resolves to the number of peers it was sent to. */
   async publishCheckpoint (note: string): Promise<number> {
     return await this.checkpoints.publish(note)
@@ -252,6 +264,7 @@ export class Network {
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
     this.connectedAt.delete(id)
+    this.rangePeers.delete(id)
     this.logger.info('peer disconnected', { peer: id })
     this.components.events.onPeerDisconnected(id)
   }
@@ -260,6 +273,8 @@ export class Network {
     const r = evt.detail
     if (!r.protocols.includes(protocolId(this.components.source.chainId, 'status'))) return
     const id = r.peerId.toString()
+    if (r.protocols.includes(protocolId(this.components.source.chainId, 'blocks'))) this.rangePeers.add(id)
+    else this.rangePeers.delete(id)
     this.known.remember(id, r.listenAddrs.map(a => a.toString().includes('/p2p/') ? a.toString() : `${a.toString()}/p2p/${id}`))
   }
 }

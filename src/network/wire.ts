@@ -112,6 +112,13 @@ export function parseBlockRequest (o: Record<string, unknown>): { hash: string }
   return { hash: o.hash }
 }
 
+/** A `blocks` request: 1…maxRangeBlocks distinct block hashes, served in this order. */
+export function parseBlocksRequest (o: Record<string, unknown>): { hashes: string[] } {
+  const h = o.hashes
+  if (!Array.isArray(h) || h.length === 0 || h.length > LIMITS.maxRangeBlocks || !h.every(isHash) || new Set(h).size !== h.length) throw malformed('blocks request')
+  return { hashes: h }
+}
+
 export type BlockMeta = { ok: true, size: number, seal: string } | { ok: false, error: 'NOT_FOUND' | 'BUSY' }
 
 export function parseBlockMeta (o: Record<string, unknown>): BlockMeta {

@@ -2,8 +2,8 @@ import { rm } from 'node:fs/promises'
 import { BlockError, isInvalidBlock } from '../block/index.js'
 import { discardLoaded, importBatch, loadBlock, type BatchOutcome, type Chain, type ImportResult, type LoadedBlock, type LoadPool } from '../chain/index.js'
 // At run time only network/core (errors, wire format, limits) is loaded: never libp2p.
-import { NetworkError } from '../network/core.js'
-import type { WireHeader } from '../network/index.js'
+import { LIMITS, NetworkError } from '../network/core.js'
+import type { FetchedBlock, WireHeader } from '../network/index.js'
 import { tmpBlockPath } from '../storage/index.js'
 import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, type Clock, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
@@ -49,7 +49,7 @@ export interface HeaderSource {
 }
 
 export interface DownloadComponents {
-  network: Pick<SyncNetwork, 'fetchBlock' | 'report'>
+  network: Pick<SyncNetwork, 'fetchBlock' | 'fetchBlocks' | 'servesRanges' | 'report'>
   importer: BlockImporter
   /** Peers that may have a block at this height (their claimed tip is at least that high), best first. */
   candidates: (height: number) => string[]
@@ -73,10 +73,17 @@ export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter
   return {
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
-    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, consume: true, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
+    // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
+    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
     importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
   }
 }
+
+// A range request (`blocks`) takes up to this many consecutive blocks of one peer, and blocks up
+// to RANGE_BLOCK_BYTES only (larger ones gain nothing from sharing a stream, and would be
+// received one after the other instead of side by side).
+const RANGE_MAX_BYTES = 4 * 1024 * 1024
+const RANGE_BLOCK_BYTES = 1024 * 1024
 
 // Blocks whose stateless checks run at once (ahead of the import point, on files already here).
 const MAX_LOADS = 4
@@ -168,7 +175,7 @@ export class DownloadScheduler {
     const now = this.clock.now()
     for (const [i, slot] of this.slots.entries()) {
       const s = slot.state
-      if (s.kind === 'waiting' && s.notBefore <= now) this.assign(slot, s, now)
+      if (s.kind === 'waiting' && s.notBefore <= now) this.assign(i, slot, s, now)
       else if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && now - s.since >= this.options.hedgeAfterMs) {
         // The block everything waits for is slow: ask a second peer too; the first file wins.
         const peer = this.pickPeer(slot.height, p => !s.tried.has(p) && !s.requests.has(p))
@@ -177,9 +184,14 @@ export class DownloadScheduler {
     }
   }
 
-  private assign (slot: Slot, s: Extract<SlotState, { kind: 'waiting' }>, now: number): void {
+  private assign (i: number, slot: Slot, s: Extract<SlotState, { kind: 'waiting' }>, now: number): void {
     const peer = this.pickPeer(slot.height, p => !s.tried.has(p))
-    if (peer !== undefined) { slot.start(this.request(slot, peer), now); return }
+    if (peer !== undefined) {
+      const run = this.rangeFrom(i, peer, now)
+      if (run.length > 1) this.requestRange(run, peer, now)
+      else slot.start(this.request(slot, peer), now)
+      return
+    }
     const all = this.components.candidates(slot.height)
     if (all.some(p => !s.tried.has(p))) return // every untried candidate is busy: wait for one
     if (all.length === 0 || s.round + 1 >= this.options.maxAttempts) {
@@ -187,6 +199,28 @@ export class DownloadScheduler {
       throw new SyncError('UNAVAILABLE', `no peer could provide block ${slot.height}`, { details: { height: slot.height, hash: slot.header.hash } })
     }
     slot.nextRound(now, this.options.retryDelayMs * 2 ** s.round)
+  }
+
+  /**
+   * The waiting slots from index `i` on that `peer` can serve in one range request: consecutive,
+   * due, not failed by it this round, small, within the byte budget, and no more than the window
+   * shared among the peer's request slots (so several ranges run side by side).
+   */
+  private rangeFrom (i: number, peer: string, now: number): Slot[] {
+    const net = this.components.network
+    if (net.fetchBlocks === undefined || net.servesRanges?.(peer) !== true) return []
+    const max = Math.min(LIMITS.maxRangeBlocks, Math.max(1, Math.ceil(this.options.window / this.options.perPeer)))
+    const run: Slot[] = []
+    let bytes = 0
+    for (let j = i; j < this.slots.length && run.length < max; j++) {
+      const slot = this.slots[j] as Slot
+      const s = slot.state
+      if (s.kind !== 'waiting' || s.notBefore > now || s.tried.has(peer) || slot.header.size > RANGE_BLOCK_BYTES) break
+      if (run.length > 0 && (bytes + slot.header.size > RANGE_MAX_BYTES || !this.components.candidates(slot.height).includes(peer))) break
+      run.push(slot)
+      bytes += slot.header.size
+    }
+    return run
   }
 
   /** The least busy allowed candidate with a free request slot (candidates' order breaks ties). */
@@ -211,11 +245,7 @@ export class DownloadScheduler {
       if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got)
     }
     const p = this.components.network.fetchBlock(peer, slot.header.hash, req.file, { maxBytes: this.components.importer.maxBlockBytes, signal: req.controller.signal, onBytes }).then(
-      async r => {
-        if (this.closed || !slot.isFetchingFrom(peer)) { await discard(req.file); return }
-        this.noteReceived(slot, r.size)
-        for (const loser of slot.succeeded(peer, r.seal)) loser.controller.abort()
-      },
+      async r => { await this.delivered(slot, req, r) },
       async (err: unknown) => {
         await discard(req.file)
         if (this.closed || !slot.isFetchingFrom(peer)) return
@@ -234,6 +264,66 @@ export class DownloadScheduler {
     })
     this.inflight.add(p)
     return req
+  }
+
+  /** A block arrived: the slot has it, or, when the slot no longer wants it from this peer, the file goes. */
+  private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock): Promise<void> {
+    if (this.closed || !slot.isFetchingFrom(req.peer)) { await discard(req.file); return }
+    this.noteReceived(slot, r.size)
+    for (const loser of slot.succeeded(req.peer, r.seal)) loser.controller.abort()
+  }
+
+  /**
+   * Fetch consecutive slots' blocks from `peer` with one range request. Each block counts as soon
+   * as it is complete (its checks start while the next one arrives); when the reply ends early,
+   * the blocks not received go back to waiting, as after a failed single request. The transfer
+   * goes on while any of its blocks is still wanted from this peer.
+   */
+  private requestRange (run: Slot[], peer: string, now: number): void {
+    const reqs: FetchRequest[] = run.map(() => ({ peer, file: this.components.importer.tmpPath(), controller: new AbortController() }))
+    for (const [k, slot] of run.entries()) slot.start(reqs[k] as FetchRequest, now)
+    const net = this.components.network
+    if (net.fetchBlocks === undefined) throw new Error('range request without a range-capable network')
+    this.load.set(peer, this.loadOf(peer) + 1)
+    const all = new AbortController()
+    let wanted = reqs.length
+    for (const r of reqs) r.controller.signal.addEventListener('abort', () => { if (--wanted === 0) all.abort() }, { once: true })
+    const got = run.map(() => 0)
+    let done = 0
+    const settling: Array<Promise<void>> = []
+    const p = net.fetchBlocks(peer, run.map((slot, k) => ({ hash: slot.header.hash, dest: (reqs[k] as FetchRequest).file })), {
+      maxBytes: this.components.importer.maxBlockBytes,
+      signal: all.signal,
+      onBytes: (k, n) => {
+        const slot = run[k] as Slot
+        got[k] = (got[k] ?? 0) + n
+        if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got[k] ?? 0)
+      },
+      onBlock: (k, b) => {
+        done = k + 1
+        settling.push(this.delivered(run[k] as Slot, reqs[k] as FetchRequest, b).catch((err: unknown) => { this.fault ??= err }))
+        this.wake.notify()
+      }
+    }).then(
+      () => {},
+      async (err: unknown) => {
+        for (let k = done; k < run.length; k++) {
+          const slot = run[k] as Slot
+          await discard((reqs[k] as FetchRequest).file)
+          if (!this.closed && slot.isFetchingFrom(peer)) slot.failed(peer)
+        }
+        if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) {
+          this.components.logger.debug('range download failed', { peer, from: run[done]?.height, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
+        }
+      }
+    ).then(async () => { await Promise.all(settling) }).catch((err: unknown) => {
+      this.fault ??= err
+    }).finally(() => {
+      this.load.set(peer, this.loadOf(peer) - 1)
+      this.inflight.delete(p)
+      this.wake.notify()
+    })
+    this.inflight.add(p)
   }
 
   /** Progress: the most of the slot's block any one transfer has received (hedges count once). */

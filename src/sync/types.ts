@@ -1,4 +1,4 @@
-import type { FetchedBlock, Offence, StatusMessage, WireHeader } from '../network/index.js'
+import type { FetchedBlock, Offence, RangeItem, StatusMessage, WireHeader } from '../network/index.js'
 
 /**
  * What sync needs from the network, by peer id string. The network module implements it; sync
@@ -10,6 +10,10 @@ export interface SyncNetwork {
   status: (peer: string, signal?: AbortSignal) => Promise<StatusMessage>
   headers: (peer: string, from: number, count: number, signal?: AbortSignal) => Promise<WireHeader[]>
   fetchBlock: (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }) => Promise<FetchedBlock>
+  /** Peers that serve range requests (`blocks`); without this method, blocks are fetched one by one. */
+  servesRanges?: (peer: string) => boolean
+  /** Several blocks on one stream, each reported by `onBlock` as it completes; rejects with what ended the reply. */
+  fetchBlocks?: (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }) => Promise<void>
   announce: (h: WireHeader) => Promise<number>
   report: (peer: string, offence: Offence, detail: string) => void
 }

@@ -6,7 +6,8 @@ import Database from 'better-sqlite3'
 import { signSeal } from '../../src/block/index.js'
 import { Chain, signImport } from '../../src/chain/index.js'
 import { generateSigningKey, sha256File } from '../../src/crypto/index.js'
-import { announceTopic, encodeJson, headerOf, type WireHeader } from '../../src/network/index.js'
+import { announceTopic, encodeJson, headerOf, LIMITS, protocolId, type BlockSource, type WireHeader } from '../../src/network/index.js'
+import { lpStream } from '@libp2p/utils'
 import { signPrevious } from '../../src/block/index.js'
 import type { PetalNode } from '../../src/node/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
@@ -204,6 +205,45 @@ describe('hostile peers', () => {
     expect(t.requested).not.toContain(hash)
     expect(b.sync.claimed(e.network.peerId)).toBe(true)
     await waitFor(() => b.sync.isSynced(), { what: 'B to count itself synced' })
+  }, 120_000)
+
+  it('range requests: blocks served in order up to one the server lacks; a peer lying in a range reply, or sending a malformed range request, is dropped', async () => {
+    const scratch = Chain.open(await cloneGenesis(genesis))
+    const blocks = [(await signImport(scratch, makeSqlite(join(tmpDir(), 'r1.db'), 5, 21), alice)).block, (await signImport(scratch, makeSqlite(join(tmpDir(), 'r2.db'), 5, 22), alice)).block]
+    const files = new Map(blocks.map(b => [b.hash, { path: scratch.pathOf(b), size: b.size, seal: b.seal }]))
+    scratch.close()
+    const [b1, b2] = blocks as [typeof blocks[0], typeof blocks[0]]
+    // Peers that serve these two blocks; the liar sends block 1's bytes (and size) for block 2.
+    const serving = (lie: boolean) => (honest: BlockSource): BlockSource => ({
+      ...honest,
+      openBlock: h => {
+        const f = files.get(lie && h === b2.hash ? b1.hash : h)
+        return f === undefined ? honest.openBlock(h) : { fd: openSync(f.path, 'r'), size: f.size, seal: f.seal }
+      }
+    })
+    const items = (hashes: string[]): Array<{ hash: string, dest: string }> => { const d = tmpDir(); return hashes.map((hash, i) => ({ hash, dest: join(d, `${i}.db`) })) }
+    const maxBytes = a.chain.params.maxBlockBytes
+
+    const e = await evil(serving(false))
+    await waitFor(() => a.network.servesRanges(e.network.peerId), { what: 'A to learn that the peer serves ranges' })
+    const got: number[] = []
+    const asked = items([b1.hash, b2.hash, 'ee'.repeat(32)])
+    await expect(a.network.fetchBlocks(e.network.peerId, asked, { maxBytes, onBlock: i => { got.push(i) } })).rejects.toMatchObject({ code: 'PEER_LACKS_BLOCK' })
+    expect(got).toEqual([0, 1])
+    expect([await sha256File(asked[0]?.dest ?? ''), await sha256File(asked[1]?.dest ?? '')]).toEqual([b1.hash, b2.hash])
+    expect(a.network.scores.score(e.network.peerId)).toBe(0)
+
+    const liar = await evil(serving(true))
+    await waitFor(() => a.network.servesRanges(liar.network.peerId), { what: 'A to learn that the liar serves ranges' })
+    got.length = 0
+    await expect(a.network.fetchBlocks(liar.network.peerId, items([b1.hash, b2.hash]), { maxBytes, onBlock: i => { got.push(i) } })).rejects.toMatchObject({ code: 'TRANSFER_HASH_MISMATCH' })
+    expect(got).toEqual([0])
+    expect(a.network.scores.isBanned(liar.network.peerId)).toBe(true)
+
+    // One hash more than a range may hold.
+    const stream = await e.network.libp2p.dialProtocol(multiaddr(addrOf(a)), protocolId(a.chain.chainId, 'blocks'))
+    await lpStream(stream).write(encodeJson({ hashes: Array.from({ length: LIMITS.maxRangeBlocks + 1 }, (_, i) => i.toString(16).padStart(64, '0')) }))
+    await waitFor(() => a.network.scores.isBanned(e.network.peerId), { what: 'A to drop the peer that sent a malformed range request' })
   }, 120_000)
 
   it('cuts a block transfer below the rate floor, scores the peer down, and gets the block from another peer', async () => {

@@ -10,6 +10,11 @@ export interface LoadOptions {
   maxBytes: number
   /** The hash the sender announced; a different file is refused before anything else runs. */
   expectedHash?: string
+  /**
+   * The file's SHA-256, computed by the caller over these very bytes as it wrote them (a
+   * download into a private file): the file is not hashed again.
+   */
+  knownHash?: string
   checkManifest?: boolean
   /**
    * What this process's buildBlock computed from this very file: a private temporary written only
@@ -36,8 +41,12 @@ export const LOAD_PASSES = 3
  */
 export async function loadCandidate (path: string, seal: string, o: LoadOptions): Promise<Candidate> {
   const m = o.meter
-  if (m !== undefined && o.built === undefined) m.stage('hashing', await stat(path).then(s => s.size, () => 0))
-  const hash = o.built?.hash ?? await sha256File(path, { signal: o.signal, onBytes: n => { m?.add(n) } }).catch((err: unknown) => {
+  if (m !== undefined && o.built === undefined) {
+    const size = await stat(path).then(s => s.size, () => 0)
+    m.stage('hashing', size)
+    if (o.knownHash !== undefined) m.add(size)
+  }
+  const hash = o.built?.hash ?? o.knownHash ?? await sha256File(path, { signal: o.signal, onBytes: n => { m?.add(n) } }).catch((err: unknown) => {
     if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${path}`)
     throw err
   })

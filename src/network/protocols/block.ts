@@ -1,6 +1,8 @@
 import { close as closeFd, read as readFd } from 'node:fs'
 import { promisify } from 'node:util'
-import { lpStream } from '@libp2p/utils'
+import { createHash } from 'node:crypto'
+import { open } from 'node:fs/promises'
+import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
@@ -8,7 +10,7 @@ import type { PetalLibp2p } from '../libp2p.js'
 import { linkSignals } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
-import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest } from '../wire.js'
+import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest, parseBlocksRequest } from '../wire.js'
 import { receiveToFile, type RateFloor } from './receive-file.js'
 import { onServeError, type ServeContext } from './serve.js'
 
@@ -17,13 +19,35 @@ const read = promisify(readFd)
 /** How long a request for a block this node is fetching right now may wait for it (relaying). */
 const AWAIT_BLOCK_MS = 3_000
 
+/** Uploads in progress, shared by `block` and `blocks` (a range takes one slot for all its blocks). */
+class Uploads {
+  private all = 0
+  private readonly perPeer = new Map<string, number>()
+
+  /** Take a slot for `peer`, or false when the node or that peer is at its limit. */
+  take (peer: string): boolean {
+    if (this.all >= MAX_CONCURRENT_UPLOADS || (this.perPeer.get(peer) ?? 0) >= MAX_UPLOADS_PER_PEER) return false
+    this.all++
+    this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1)
+    return true
+  }
+
+  release (peer: string): void {
+    this.all--
+    const n = (this.perPeer.get(peer) ?? 1) - 1
+    if (n <= 0) this.perPeer.delete(peer)
+    else this.perPeer.set(peer, n)
+  }
+}
+
 /**
  * `block`: request `{hash}`, reply one frame `{ok:true, size, seal}` (or `{ok:false, error}`)
  * followed by exactly `size` raw bytes of the file, streamed with backpressure.
+ * `blocks`: request `{hashes:[…]}` (1…LIMITS.maxRangeBlocks), reply the same frame and bytes for
+ * each block in order; a block the node lacks ends the reply with `{ok:false, error:"NOT_FOUND"}`.
  */
 export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx: ServeContext): Promise<void> {
-  let uploads = 0
-  const perPeer = new Map<string, number>()
+  const uploads = new Uploads()
   await node.handle(protocolId(source.chainId, 'block'), async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString()
     let file: OpenBlock | undefined
@@ -32,10 +56,8 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       const lp = lpStream(stream, { maxDataLength: LIMITS.blockRequest })
       const req = parseBlockRequest(decodeJson((await lp.read({ signal: AbortSignal.timeout(TIMEOUTS.serverRequest) })).subarray(), LIMITS.blockRequest, 'block request'))
       const reply = async (v: unknown): Promise<void> => { await lp.write(encodeJson(v), { signal: AbortSignal.timeout(TIMEOUTS.serverStall) }) }
-      if (uploads >= MAX_CONCURRENT_UPLOADS || (perPeer.get(peer) ?? 0) >= MAX_UPLOADS_PER_PEER) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
+      if (!uploads.take(peer)) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
       counted = true
-      uploads++
-      perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1)
       file = source.openBlock(req.hash)
       if (file === undefined && source.awaitBlock !== undefined) {
         if (await source.awaitBlock(req.hash, AWAIT_BLOCK_MS, AbortSignal.timeout(AWAIT_BLOCK_MS + 1000))) file = source.openBlock(req.hash)
@@ -49,15 +71,39 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
     } catch (err) {
       onServeError(ctx, 'block request', peer, err, stream)
     } finally {
-      if (counted) {
-        uploads--
-        const n = (perPeer.get(peer) ?? 1) - 1
-        if (n <= 0) perPeer.delete(peer)
-        else perPeer.set(peer, n)
-      }
+      if (counted) uploads.release(peer)
       if (file !== undefined) closeFd(file.fd, () => {})
     }
   }, { maxInboundStreams: INBOUND_STREAMS.block })
+
+  await node.handle(protocolId(source.chainId, 'blocks'), async (stream: Stream, connection: Connection) => {
+    const peer = connection.remotePeer.toString()
+    let file: OpenBlock | undefined
+    let counted = false
+    try {
+      const lp = lpStream(stream, { maxDataLength: LIMITS.blocksRequest })
+      const req = parseBlocksRequest(decodeJson((await lp.read({ signal: AbortSignal.timeout(TIMEOUTS.serverRequest) })).subarray(), LIMITS.blocksRequest, 'blocks request'))
+      const reply = async (v: unknown): Promise<void> => { await lp.write(encodeJson(v), { signal: AbortSignal.timeout(TIMEOUTS.serverStall) }) }
+      if (!uploads.take(peer)) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
+      counted = true
+      for (const hash of req.hashes) {
+        // No waiting for blocks being fetched here (ranges serve catching up, not relaying).
+        file = source.openBlock(hash)
+        if (file === undefined) { await reply({ ok: false, error: 'NOT_FOUND' }); break }
+        await reply({ ok: true, size: file.size, seal: file.seal })
+        await sendFile(stream, file, AbortSignal.timeout(blockTransferBudgetMs(file.size)))
+        const done = file
+        file = undefined
+        closeFd(done.fd, () => {})
+      }
+      finish(stream)
+    } catch (err) {
+      onServeError(ctx, 'blocks request', peer, err, stream)
+    } finally {
+      if (counted) uploads.release(peer)
+      if (file !== undefined) closeFd(file.fd, () => {})
+    }
+  }, { maxInboundStreams: INBOUND_STREAMS.blocks })
 }
 
 async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal): Promise<void> {
@@ -117,5 +163,110 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
   } finally {
     d.dispose()
     total?.dispose()
+  }
+}
+
+/** One block of a `blocks` request: its hash, and the new file its bytes go to. */
+export interface RangeItem { hash: string, dest: string }
+
+/** Read one length-prefixed frame of at most `limit` bytes from a byte stream. */
+async function readFrame (bs: ByteStream<Stream>, limit: number, signal: AbortSignal): Promise<Uint8Array> {
+  let len = 0
+  for (let i = 0; ; i++) {
+    // 4 KiB needs 2 varint bytes; a third is already too long.
+    if (i >= 3) throw new NetworkError('OVERSIZED', 'reply frame length too long')
+    const b = (await bs.read({ bytes: 1, signal })).get(0)
+    len += (b & 0x7f) * 2 ** (7 * i)
+    if ((b & 0x80) === 0) break
+  }
+  if (len > limit) throw new NetworkError('OVERSIZED', `reply frame of ${len} bytes (limit ${limit})`)
+  return (await bs.read({ bytes: len, signal })).subarray()
+}
+
+function frame (data: Uint8Array): Uint8Array {
+  const prefix: number[] = []
+  let n = data.byteLength
+  while (n >= 0x80) { prefix.push((n & 0x7f) | 0x80); n = Math.floor(n / 0x80) }
+  prefix.push(n)
+  return Buffer.concat([Uint8Array.from(prefix), data])
+}
+
+/**
+ * Receive `size` bytes of one block of a range into a new file, hashing them. The rate floor is
+ * enforced per window: each read asks for one window's worth of bytes (`bytesPerSecond ×
+ * windowMs`) and must complete within the window (two for the first: the grace period).
+ */
+async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, signal: AbortSignal, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
+  const fh = await open(dest, 'wx', 0o644)
+  try {
+    const hasher = createHash('sha256')
+    const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
+    let received = 0
+    while (received < o.size) {
+      const want = Math.min(quota, o.size - received)
+      const window = linkSignals([o.signal], o.minRate.windowMs * (received === 0 ? 2 : 1))
+      let chunk
+      try {
+        chunk = await bs.read({ bytes: want, signal: window.signal })
+      } catch (err) {
+        if (window.timedOut()) throw new NetworkError('TOO_SLOW', `block transfer slower than ${o.minRate.bytesPerSecond} bytes/s (fewer than ${want} bytes in ${o.minRate.windowMs} ms)`, { details: { received, size: o.size } })
+        throw err
+      } finally {
+        window.dispose()
+      }
+      for (const part of chunk) {
+        hasher.update(part)
+        const { bytesWritten } = await fh.write(part)
+        if (bytesWritten !== part.byteLength) throw new Error(`short write: ${bytesWritten} of ${part.byteLength} bytes`)
+      }
+      received += want
+      o.onBytes?.(want)
+    }
+    if (hasher.digest('hex') !== o.hash) throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } })
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Fetch several blocks on one stream (`blocks`): each arrives like a `block` reply (frame, then
+ * `size` bytes hashed on the way into its own new file) and is reported to `onBlock` as soon as
+ * it is complete, so the caller checks it while the next one arrives. Each block has the
+ * deadline and rate floor of a single download; what is buffered is bounded by the stream read
+ * buffer (a range is a few MiB). Rejects with the error that ended the reply (PEER_LACKS_BLOCK
+ * when the peer lacks the next block); the blocks reported until then stand.
+ */
+export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: string, items: readonly RangeItem[],
+  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
+  const who = peer.toString()
+  let d = deadline(TIMEOUTS.blockMeta, o.signal)
+  let stream: Stream | undefined
+  try {
+    stream = await openStream(node, peer, protocolId(chainId, 'blocks'), d, o.signal)
+    const bs = byteStream(stream, { maxBufferSize: STREAM_READ_BUFFER })
+    await bs.write(frame(encodeJson({ hashes: items.map(i => i.hash) })), { signal: d.signal })
+    for (const [i, item] of items.entries()) {
+      if (i > 0) d = deadline(TIMEOUTS.blockMeta, o.signal)
+      const meta = parseBlockMeta(decodeJson(await readFrame(bs, LIMITS.blockResponseMeta, d.signal), LIMITS.blockResponseMeta, 'blocks reply'))
+      d.dispose()
+      if (!meta.ok) throw new NetworkError(meta.error === 'BUSY' ? 'BUSY' : 'PEER_LACKS_BLOCK', meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: who, hash: item.hash } })
+      if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
+      const t = deadline(blockTransferBudgetMs(meta.size), o.signal)
+      try {
+        await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, signal: t.signal, minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) } })
+      } catch (err) {
+        throw toNetworkError(err, 'block transfer', who, t.timedOut(), o.signal)
+      } finally {
+        t.dispose()
+      }
+      o.onBlock(i, { seal: meta.seal, size: meta.size })
+    }
+    finish(stream)
+  } catch (err) {
+    const e = toNetworkError(err, 'blocks request', who, d.timedOut(), o.signal)
+    finish(stream, e)
+    throw e
+  } finally {
+    d.dispose()
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeJson, encodeJson, LIMITS, parseBlockMeta, parseHeader, parseHeadersReply, parseHeadersRequest, type WireHeader } from '../../../src/network/index.js'
+import { parseBlocksRequest } from '../../../src/network/wire.js'
 
 const h = (height: number, parent: string, hash: string): WireHeader => ({
   hash, height, parent, version: 2, signer: '1:' + 'c'.repeat(64), timestamp: '2026-01-01T00:00:00.000Z',
@@ -40,6 +41,15 @@ describe('wire format', () => {
     expect(() => parseHeadersReply({ headers: [h4] }, req)).toThrow(/wrong heights/)
     expect(() => parseHeadersReply({ headers: [h3, { ...h4, parent: 'e'.repeat(64) }] }, req)).toThrow(/not linked/)
     expect(() => parseHeadersReply({ headers: [h3, h4, h(5, h4.hash, '5'.repeat(64))] }, req)).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+  })
+
+  it('checks a blocks (range) request: 1 to maxRangeBlocks distinct hashes, nothing else', () => {
+    const hashes = Array.from({ length: LIMITS.maxRangeBlocks }, (_, i) => i.toString(16).padStart(64, '0'))
+    expect(parseBlocksRequest({ hashes })).toEqual({ hashes })
+    // The largest request fits in its frame limit.
+    expect(encodeJson({ hashes }).byteLength).toBeLessThanOrEqual(LIMITS.blocksRequest)
+    const bad: unknown[] = [undefined, [], [...hashes, 'f'.repeat(64)], ['a'.repeat(64), 'a'.repeat(64)], ['A'.repeat(64)], ['a'.repeat(63)], [7], 'a'.repeat(64), { 0: 'a'.repeat(64) }]
+    for (const b of bad) expect(() => parseBlocksRequest({ hashes: b }), JSON.stringify(b)).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
   })
 
   it('parses block reply frames strictly', () => {

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { signSeal } from '../../../src/block/index.js'
 import { Chain, type ImportResult } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
-import { headerOf, NetworkError, type FetchedBlock, type Offence, type WireHeader } from '../../../src/network/index.js'
+import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
 import { SyncError } from '../../../src/sync/index.js'
 import { chainImporter, DownloadScheduler, type DownloadOptions, type HeaderSource } from '../../../src/sync/download.js'
 import { Slot } from '../../../src/sync/slot.js'
@@ -94,6 +94,25 @@ class FakeNetwork {
   }
 
   report = (peer: string, offence: Offence): void => { this.reports.push({ peer, offence }) }
+}
+
+/**
+ * The same peers, some of which also serve range requests (`blocks`): a range is served block by
+ * block with each block's behaviour, and ends at the first block that fails.
+ */
+class RangeNetwork extends FakeNetwork {
+  /** The heights of each range request, by peer. */
+  readonly ranges: Array<{ peer: string, heights: number[] }> = []
+
+  constructor (behaviour: (peer: string, height: number) => Behaviour, private readonly rangePeers: ReadonlySet<string>) { super(behaviour) }
+
+  servesRanges = (peer: string): boolean => this.rangePeers.has(peer)
+
+  fetchBlocks = async (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> => {
+    if (!this.rangePeers.has(peer)) throw new Error(`range request to ${peer}, which does not serve them`)
+    this.ranges.push({ peer, heights: items.map(i => this.files.get(i.hash)?.height ?? -1) })
+    for (const [k, item] of items.entries()) o.onBlock(k, await this.fetchBlock(peer, item.hash, item.dest, o))
+  }
 }
 
 function fail (): never { throw new Error('unreachable') }
@@ -267,6 +286,51 @@ describe('DownloadScheduler', () => {
     ac.abort()
     await expect(r.done).rejects.toBeInstanceOf(AbortError)
     expect(r.net.asked.filter(a => a.height === 1).every(a => a.aborted)).toBe(true)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+})
+
+describe('DownloadScheduler with range requests', () => {
+  it('asks a peer that serves ranges for runs of consecutive blocks, and one that does not for single blocks', async () => {
+    const net = new RangeNetwork(() => 'serve', new Set(['A']))
+    const r = await start({ behaviour: () => 'serve', net })
+    expect(await r.done).toBe(N)
+    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
+    expect(net.ranges.length).toBeGreaterThan(0)
+    expect(net.ranges.every(x => x.peer === 'A')).toBe(true)
+    // Consecutive heights, at most the window shared among the peer's request slots.
+    for (const x of net.ranges) {
+      expect(x.heights.length).toBeGreaterThan(1)
+      expect(x.heights.length).toBeLessThanOrEqual(Math.ceil(FAST.window / FAST.perPeer))
+      expect(x.heights).toEqual(x.heights.map((_, i) => (x.heights[0] ?? 0) + i))
+    }
+    expect(net.asked.some(a => a.peer === 'B')).toBe(true)
+    expect(net.asked).toHaveLength(N) // nothing fetched twice
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('keeps the blocks of a range received before it broke off, and gets the rest from another peer', async () => {
+    const net = new RangeNetwork((p, h) => (p === 'A' && h === 2 ? 'reset' : 'serve'), new Set(['A', 'B']))
+    const r = await start({ behaviour: () => 'serve', net, candidates: h => (h <= 2 ? ['A', 'B'] : ['A']) })
+    expect(await r.done).toBe(N)
+    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
+    expect(net.ranges[0]).toEqual({ peer: 'A', heights: [1, 2] })
+    expect(r.imported.find(i => i.height === 1)?.from).toBe('A')
+    expect(r.imported.find(i => i.height === 2)?.from).toBe('B')
+    expect(net.asked.filter(a => a.height === 1)).toHaveLength(1)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('takes a block whose range brought bytes that do not hash to it from another peer', async () => {
+    const net = new RangeNetwork((p, h) => (p === 'A' && h === 3 ? 'bad-hash' : 'serve'), new Set(['A']))
+    const r = await start({ behaviour: () => 'serve', net, options: { perPeer: 1 } })
+    expect(await r.done).toBe(N)
+    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
+    expect(r.imported.find(i => i.height === 3)?.from).toBe('B')
+    expect(net.reports).toContainEqual({ peer: 'A', offence: 'hash-mismatch' })
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
   })
