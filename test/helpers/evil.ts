@@ -32,31 +32,34 @@ export interface Trickle {
 }
 
 /**
- * Make the evil peer answer every block request as if it had the block — the reply frame says
+ * Make the evil peer answer every block request (single or range) as if it had the block — the reply frame says
  * `size` bytes (default: the requested block's real size, or `fake.size` for a block it only
  * claims) — then send one byte every `everyMs`, for ever: never idle, never done.
  */
 export async function trickleBlocks (e: EvilPeer, o: { everyMs: number, fake?: { hash: string, size: number, seal: string } }): Promise<Trickle> {
   const t: Trickle = { requested: [], requesters: [] }
-  const protocol = protocolId(e.chain.chainId, 'block')
-  await e.network.libp2p.unhandle(protocol)
-  await e.network.libp2p.handle(protocol, async (stream: Stream, connection: Connection) => {
-    const lp = lpStream(stream)
-    const req = decodeJson((await lp.read()).subarray(), 1024, 'block request')
-    const hash = String(req.hash)
-    t.requested.push(hash)
-    t.requesters.push(connection.remotePeer.toString())
-    const real = e.chain.index.byHash(hash)
-    const meta = real !== undefined ? { size: real.size, seal: real.seal } : hash === o.fake?.hash ? o.fake : undefined
-    if (meta === undefined) { await lp.write(encodeJson({ ok: false, error: 'NOT_FOUND' })); await stream.close(); return }
-    await lp.write(encodeJson({ ok: true, size: meta.size, seal: meta.seal }))
-    const raw = lp.unwrap()
-    await new Promise<void>(resolve => {
-      const timer = setInterval(() => {
-        if (raw.status !== 'open' || raw.writeStatus !== 'writable') { clearInterval(timer); resolve(); return }
-        try { raw.send(new Uint8Array([0])) } catch { clearInterval(timer); resolve() }
-      }, o.everyMs)
-    })
-  }, { maxInboundStreams: 64 })
+  // Single requests and range requests alike: a range is answered with its first block, trickled.
+  for (const name of ['block', 'blocks'] as const) {
+    const protocol = protocolId(e.chain.chainId, name)
+    await e.network.libp2p.unhandle(protocol)
+    await e.network.libp2p.handle(protocol, async (stream: Stream, connection: Connection) => {
+      const lp = lpStream(stream)
+      const req = decodeJson((await lp.read()).subarray(), 4096, 'block request')
+      const hash = String(name === 'block' ? req.hash : (Array.isArray(req.hashes) ? req.hashes[0] : undefined))
+      t.requested.push(hash)
+      t.requesters.push(connection.remotePeer.toString())
+      const real = e.chain.index.byHash(hash)
+      const meta = real !== undefined ? { size: real.size, seal: real.seal } : hash === o.fake?.hash ? o.fake : undefined
+      if (meta === undefined) { await lp.write(encodeJson({ ok: false, error: 'NOT_FOUND' })); await stream.close(); return }
+      await lp.write(encodeJson({ ok: true, size: meta.size, seal: meta.seal }))
+      const raw = lp.unwrap()
+      await new Promise<void>(resolve => {
+        const timer = setInterval(() => {
+          if (raw.status !== 'open' || raw.writeStatus !== 'writable') { clearInterval(timer); resolve(); return }
+          try { raw.send(new Uint8Array([0])) } catch { clearInterval(timer); resolve() }
+        }, o.everyMs)
+      })
+    }, { maxInboundStreams: 64 })
+  }
   return t
 }
