@@ -1,12 +1,27 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { petal } from '../helpers/cli.js'
+import { existsSync, rmSync } from 'node:fs'
+import { petal, spawnPetal, type Exit } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
 
 // Progress on stderr when it is a pipe (CI logs, `2> log`): plain lines, no control characters,
 // a few of them, each with a percentage, the current pass's bytes, a rate and an ETA; with
-// --json, one JSON object per line. Work long enough to be shown: a ~37 MB input file.
+// --json, one JSON object per line. Work that ends within a second shows no progress at all, and
+// how long this block takes depends on the machine, so each run is held at the pausepoint between
+// the build and the validation for longer than that second: what follows is then always shown.
+
+const QUIET_MS = 1_000 // src/cli/progress.ts
+
+async function signimportblockHeld (args: string[]): Promise<Exit> {
+  const pause = join(tmpDir(), 'pause')
+  const run = spawnPetal(args, { env: { PETAL_PAUSE: 'sign-import:locked', PETAL_PAUSE_FILE: pause } })
+  await waitFor(() => existsSync(pause), { what: 'signimportblock to reach its pausepoint', timeout: 120_000 })
+  await new Promise(resolve => setTimeout(resolve, QUIET_MS + 200)) // the point of the test: outlast the quiet second
+  rmSync(pause)
+  return await run.exit
+}
 
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f]/ // eslint-disable-line no-control-regex
 const LINE = /^signimportblock: \d{1,3}% (copying|checking|hashing rows|hashing|storing) [\d.]+ (B|KiB|MiB|GiB) of [\d.]+ (B|KiB|MiB|GiB)(, [\d.]+ (B|KiB|MiB|GiB)\/s)?(, ETA [\dhmins ]+|, [\dhmins ]+)?$/
@@ -31,7 +46,7 @@ describe('progress when stderr is not a terminal', () => {
 
   it('signimportblock: plain, throttled lines that end at 100%', async () => {
     const t0 = Date.now()
-    const r = await petal(['--dir', dir, 'signimportblock', src])
+    const r = await signimportblockHeld(['--dir', dir, 'signimportblock', src])
     const seconds = (Date.now() - t0) / 1000
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stderr.split('\n').filter(l => l.startsWith('signimportblock:'))
@@ -47,7 +62,7 @@ describe('progress when stderr is not a terminal', () => {
   }, 180_000)
 
   it('with --json: progress events are JSON lines on stderr; stdout holds only the result', async () => {
-    const r = await petal(['--dir', dir, '--json', 'signimportblock', src])
+    const r = await signimportblockHeld(['--dir', dir, '--json', 'signimportblock', src])
     expect(r.code, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'extended' })
     const events = r.stderr.split('\n').filter(l => l !== '').map(l => (JSON.parse(l) as { progress: { task: string, phase: string, done: number, total: number } }).progress)
