@@ -1,83 +1,15 @@
 import { rm } from 'node:fs/promises'
 import { BlockError, isInvalidBlock } from '../block/index.js'
-import { discardLoaded, importBatch, loadBlock, type BatchOutcome, type Chain, type ImportResult, type LoadedBlock, type LoadPool } from '../chain/index.js'
+import { discardLoaded, type ImportResult, type LoadedBlock } from '../chain/index.js'
 // At run time only network/core (errors, wire format, limits) is loaded: never libp2p.
 import { LIMITS, NetworkError } from '../network/core.js'
-import type { FetchedBlock, WireHeader } from '../network/index.js'
-import { tmpBlockPath } from '../storage/index.js'
-import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, type Clock, type Logger, type WorkProgress } from '../util/index.js'
+import type { FetchedBlock } from '../network/index.js'
+import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, type Clock } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { Notifier } from './notifier.js'
 import { Slot, type FetchRequest, type SlotState } from './slot.js'
-import type { SyncNetwork } from './types.js'
-
-export interface DownloadOptions {
-  /** Blocks downloaded ahead of the import point (each on disk in tmp/, not in memory). */
-  window: number
-  /** Block requests in flight to one peer. */
-  perPeer: number
-  /** Rounds of asking every candidate peer before giving up on a block. */
-  maxAttempts: number
-  /** Delay before a new round; doubles per round. */
-  retryDelayMs: number
-  /** Ask a second peer for the next block to import when the first takes longer than this. */
-  hedgeAfterMs: number
-}
-
-/** Where downloaded blocks go: the chain's full validation and fork choice. */
-export interface BlockImporter {
-  readonly maxBlockBytes: number
-  /** A fresh path in the data directory's tmp/ to download a block into. */
-  tmpPath: () => string
-  /**
-   * The checks that need only the file (hash, structure, manifest), run as soon as it has arrived,
-   * several at once and ahead of the import point; consumes `file`. Throws BlockError when the
-   * file is not a sound block. `ahead`: more blocks of the branch are coming (catching up), so
-   * the checks may go to worker threads; a lone block (following the tip) is checked here.
-   */
-  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
-  /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
-  importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
-}
-
-/** The headers of the branch to download, in height order (a HeaderFeed). */
-export interface HeaderSource {
-  /** The peer that sent the headers: it vouched for the blocks, so it shares the blame for an invalid one. */
-  readonly peer: string
-  /** The next header, or undefined at the end of the branch. */
-  take: (signal: AbortSignal) => Promise<WireHeader | undefined>
-}
-
-export interface DownloadComponents {
-  network: Pick<SyncNetwork, 'fetchBlock' | 'fetchBlocks' | 'servesRanges' | 'report'>
-  importer: BlockImporter
-  /** Peers that may have a block at this height (their claimed tip is at least that high), best first. */
-  candidates: (height: number) => string[]
-  onImported: (r: ImportResult, from: string) => void
-  /** A header entered the download window. */
-  onQueued?: (h: WireHeader) => void
-  /** The most of block `h` any one transfer has received so far (for progress). */
-  onReceived?: (h: WireHeader, bytes: number) => void
-  /** Progress of importing block `h` (hashing, checking, storing), in bytes of work. */
-  onImportProgress?: (h: WireHeader, p: WorkProgress) => void
-  logger: Logger
-  clock?: Clock
-}
-
-/**
- * The importer of a chain: files are consumed from tmp/; `loadPool` checks them on worker threads
- * while catching up. A lone block is checked on this thread: a node following the tip never
- * starts the threads (nor waits for them).
- */
-export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter {
-  return {
-    maxBlockBytes: chain.params.maxBlockBytes,
-    tmpPath: () => tmpBlockPath(chain.dir),
-    // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
-    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
-    importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
-  }
-}
+import type { DownloadOptions } from './options.js'
+import type { DownloadComponents, HeaderSource } from './types.js'
 
 // A range request (`blocks`) takes up to this many consecutive blocks of one peer, and blocks up
 // to RANGE_BLOCK_BYTES only (larger ones gain nothing from sharing a stream, and would be
@@ -250,19 +182,10 @@ export class DownloadScheduler {
         await discard(req.file)
         if (this.closed || !slot.isFetchingFrom(peer)) return
         slot.failed(peer)
-        if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) {
-          this.components.logger.debug('block download failed', { peer, height: slot.height, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
-        }
+        this.logFailure('block download failed', err, { peer, height: slot.height })
       }
-    ).catch((err: unknown) => {
-      // A transition refused by the slot is a bug: end the download with it rather than lose it.
-      this.fault ??= err
-    }).finally(() => {
-      this.load.set(peer, this.loadOf(peer) - 1)
-      this.inflight.delete(p)
-      this.wake.notify()
-    })
-    this.inflight.add(p)
+    )
+    this.track(peer, p)
     return req
   }
 
@@ -312,18 +235,29 @@ export class DownloadScheduler {
           await discard((reqs[k] as FetchRequest).file)
           if (!this.closed && slot.isFetchingFrom(peer)) slot.failed(peer)
         }
-        if (!(err instanceof AbortError) && !(err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) {
-          this.components.logger.debug('range download failed', { peer, from: run[done]?.height, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
-        }
+        this.logFailure('range download failed', err, { peer, from: run[done]?.height })
       }
-    ).then(async () => { await Promise.all(settling) }).catch((err: unknown) => {
-      this.fault ??= err
-    }).finally(() => {
+    ).then(async () => { await Promise.all(settling) })
+    this.track(peer, p)
+  }
+
+  /**
+   * A transfer to `peer` (already counted in its load) runs until `transfer` settles. A transition
+   * refused by a slot is a bug: it ends the download rather than being lost.
+   */
+  private track (peer: string, transfer: Promise<void>): void {
+    const p: Promise<void> = transfer.catch((err: unknown) => { this.fault ??= err }).finally(() => {
       this.load.set(peer, this.loadOf(peer) - 1)
       this.inflight.delete(p)
       this.wake.notify()
     })
     this.inflight.add(p)
+  }
+
+  /** A failed transfer is worth a debug line unless it was aborted or the peer said it lacks the block. */
+  private logFailure (what: string, err: unknown, where: Record<string, unknown>): void {
+    if (err instanceof AbortError || (err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) return
+    this.components.logger.debug(what, { ...where, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
   }
 
   /** Progress: the most of the slot's block any one transfer has received (hedges count once). */

@@ -1,5 +1,17 @@
 import { MAX_UPLOADS_PER_PEER } from '../network/core.js'
-import type { DownloadOptions } from './download.js'
+
+export interface DownloadOptions {
+  /** Blocks downloaded ahead of the import point (each on disk in tmp/, not in memory). */
+  window: number
+  /** Block requests in flight to one peer. */
+  perPeer: number
+  /** Rounds of asking every candidate peer before giving up on a block. */
+  maxAttempts: number
+  /** Delay before a new round; doubles per round. */
+  retryDelayMs: number
+  /** Ask a second peer for the next block to import when the first takes longer than this. */
+  hedgeAfterMs: number
+}
 
 export interface SyncOptions extends DownloadOptions {
   /** Ask every peer for its tip this often when idle (announcements usually come first). */

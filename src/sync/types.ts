@@ -1,4 +1,7 @@
+import type { ImportResult } from '../chain/index.js'
 import type { FetchedBlock, Offence, RangeItem, StatusMessage, WireHeader } from '../network/index.js'
+import type { Clock, Logger, WorkProgress } from '../util/index.js'
+import type { BlockImporter } from './importer.js'
 
 /**
  * What sync needs from the network, by peer id string. The network module implements it; sync
@@ -35,4 +38,28 @@ export interface SyncProgress {
   phase: string
   /** Blocks (and their bytes, from their headers) taken into a download window since start, each once, and the highest height among them. */
   queued: { blocks: number, bytes: number, height?: number }
+}
+
+/** The headers of the branch to download, in height order (a HeaderFeed). */
+export interface HeaderSource {
+  /** The peer that sent the headers: it vouched for the blocks, so it shares the blame for an invalid one. */
+  readonly peer: string
+  /** The next header, or undefined at the end of the branch. */
+  take: (signal: AbortSignal) => Promise<WireHeader | undefined>
+}
+
+export interface DownloadComponents {
+  network: Pick<SyncNetwork, 'fetchBlock' | 'fetchBlocks' | 'servesRanges' | 'report'>
+  importer: BlockImporter
+  /** Peers that may have a block at this height (their claimed tip is at least that high), best first. */
+  candidates: (height: number) => string[]
+  onImported: (r: ImportResult, from: string) => void
+  /** A header entered the download window. */
+  onQueued?: (h: WireHeader) => void
+  /** The most of block `h` any one transfer has received so far (for progress). */
+  onReceived?: (h: WireHeader, bytes: number) => void
+  /** Progress of importing block `h` (hashing, checking, storing), in bytes of work. */
+  onImportProgress?: (h: WireHeader, p: WorkProgress) => void
+  logger: Logger
+  clock?: Clock
 }

@@ -1,0 +1,34 @@
+import { importBatch, loadBlock, type BatchOutcome, type Chain, type LoadedBlock, type LoadPool } from '../chain/index.js'
+import { tmpBlockPath } from '../storage/index.js'
+import type { WorkProgress } from '../util/index.js'
+
+/** Where downloaded blocks go: the chain's full validation and fork choice. */
+export interface BlockImporter {
+  readonly maxBlockBytes: number
+  /** A fresh path in the data directory's tmp/ to download a block into. */
+  tmpPath: () => string
+  /**
+   * The checks that need only the file (hash, structure, manifest), run as soon as it has arrived,
+   * several at once and ahead of the import point; consumes `file`. Throws BlockError when the
+   * file is not a sound block. `ahead`: more blocks of the branch are coming (catching up), so
+   * the checks may go to worker threads; a lone block (following the tip) is checked here.
+   */
+  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
+  /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
+  importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
+}
+
+/**
+ * The importer of a chain: files are consumed from tmp/; `loadPool` checks them on worker threads
+ * while catching up. A lone block is checked on this thread: a node following the tip never
+ * starts the threads (nor waits for them).
+ */
+export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter {
+  return {
+    maxBlockBytes: chain.params.maxBlockBytes,
+    tmpPath: () => tmpBlockPath(chain.dir),
+    // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
+    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
+    importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
+  }
+}
