@@ -1,18 +1,16 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
-import { ConstraintChecker } from './constraints.js'
-import { IngestError, rowError } from './errors.js'
+import { AppendTx, type AppendJob } from './append-tx.js'
+import { IngestError } from './errors.js'
 import { GroupCommit } from './group-commit.js'
 import { encodeJsonRows } from './json-encode.js'
 import { DEFAULT_MAX_ROWS, parseRecords, type RecordFormat } from './parse.js'
-import { decodePendingRow, PendingRowEncoder } from './row-codec.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
-import { blockBudget, reconcile, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
-import { checkTableName, declareTable, extendTable, type TableSchema } from './schema.js'
+import { reconcile, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
+import { checkTableName, declareTable } from './schema.js'
 import { PendingStore } from './store.js'
 import type { AppendResult, IngestEvents, IngestService, IngestStats, Receipt } from './types.js'
-import { typeRows } from './typing.js'
 import { checkPolicy, readPolicies, savePolicy, type EncryptPolicy } from './encrypt-policy.js'
 import { isTextRows, type IngestRow } from './values.js'
 
@@ -36,9 +34,6 @@ export interface SealProgress { rows: number, bytes: number, totalRows: number, 
 /** How long appends count as concurrent after two or more were last under way at once. */
 const CONCURRENT_MS = 1000
 
-/** Rows to append: as values, or already encoded for a table whose definition was `sql`. */
-type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: Buffer[], sql: string }
-
 /** When a seal is due (the node's seal loop, docs/ingest.md "Sealing policy"). */
 export interface SealPolicy {
   /** Seal once the oldest pending row is this old. */
@@ -54,9 +49,8 @@ export interface SealPolicy {
  * processes may append at once, and one of them seals at a time (the seal lock).
  */
 export class Ingest implements IngestService {
-  private readonly encoder = new PendingRowEncoder()
   private readonly commits: GroupCommit<AppendJob, AppendResult>
-  private readonly checkers = new Map<string, ConstraintChecker>()
+  private readonly appendTx: AppendTx
   private readonly listeners: { [E in keyof IngestEvents]: Set<(e: IngestEvents[E]) => void> } = { sealed: new Set(), requeued: new Set(), appended: new Set() }
   private readonly sealMutex = new Mutex()
   private readonly logger: Logger
@@ -81,7 +75,8 @@ export class Ingest implements IngestService {
     this.logger = config.logger ?? nullLogger
     this.clock = config.clock ?? systemClock
     this.maxAppendRows = config.maxAppendRows ?? DEFAULT_MAX_ROWS
-    this.commits = new GroupCommit(store, job => this.appendInTx(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) },
+    this.appendTx = new AppendTx(chain, store, this.clock)
+    this.commits = new GroupCommit(store, job => this.appendTx.run(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) },
       () => performance.now() - this.concurrentAt < CONCURRENT_MS)
   }
 
@@ -162,50 +157,6 @@ export class Ingest implements IngestService {
       throw new IngestError('INGEST_TOO_MANY_ROWS', `${rows} rows in one append; at most ${this.maxAppendRows} are accepted`, { hint: `split the input into parts of at most ${this.maxAppendRows} rows`, details: { limit: this.maxAppendRows } })
     }
     this.assertSignatory()
-  }
-
-  /** One append inside the group's transaction: type, create or widen the table, check, insert. */
-  private appendInTx (job: AppendJob): AppendResult {
-    const now = this.clock.now()
-    if ('encoded' in job) {
-      const t = this.store.tables().get(job.table.toLowerCase())
-      if (t !== undefined && t.sql === job.sql) return this.insertInTx(t, job.encoded, now, false, [])
-      // The table changed since the rows were encoded: they are typed again, as values.
-      return this.appendInTx({ table: job.table, rows: job.encoded.map(decodePendingRow), text: false })
-    }
-    const { table, rows } = job
-    let t = this.store.tables().get(table.toLowerCase())
-    const typed = typeRows(t?.name ?? table, t, rows, job.text)
-    const created = t === undefined
-    if (t === undefined && typed.added.length === 0) {
-      throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
-    }
-    if (t === undefined || typed.added.length > 0) {
-      t = extendTable(table, t, typed.added)
-      this.store.saveTable(t, now)
-    }
-    if (t.declared !== undefined) this.checker(t).check(typed.rows)
-    return this.insertInTx(t, this.encoder.encodeAll(typed.rows), now, created, typed.added.map(c => c.name))
-  }
-
-  private insertInTx (t: TableSchema, data: Buffer[], now: number, created: boolean, addedColumns: string[]): AppendResult {
-    const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
-    data.forEach((d, i) => {
-      if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
-    })
-    const first = this.store.insertRows(t.name, data, now)
-    return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns }
-  }
-
-  private checker (t: TableSchema): ConstraintChecker {
-    const key = t.name.toLowerCase()
-    let c = this.checkers.get(key)
-    if (c?.table.sql !== t.sql) {
-      c?.close()
-      c = new ConstraintChecker(t)
-      this.checkers.set(key, c)
-    }
-    return c
   }
 
   /** Refuse before anything is stored when this node cannot seal what it accepts. */
@@ -412,7 +363,7 @@ export class Ingest implements IngestService {
     if (this.closed) return
     this.closed = true
     if (this.inFlight > 0) await new Promise<void>(resolve => { this.idle = resolve })
-    for (const c of this.checkers.values()) c.close()
+    this.appendTx.close()
     this.store.close()
   }
 

@@ -5,10 +5,7 @@ import { IngestError } from './errors.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { LAYOUT, SCHEMA, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
 import { formatReceipt, newInstanceId, parseReceipt } from './receipt-id.js'
-
-/** Rows per multi-row INSERT, largest first (one parameter each, far below SQLite's 32766). */
-const INSERT_CHUNKS = [256, 16, 1]
-const CHUNK_NAMES = Array.from({ length: 256 }, (_, i) => `d${i}`)
+import { RowInserter } from './row-inserter.js'
 
 /**
  * `pending.db`: rows acknowledged but not yet in a canonical block, the batches that sealed them,
@@ -27,8 +24,7 @@ const CHUNK_NAMES = Array.from({ length: 256 }, (_, i) => `d${i}`)
  */
 export class PendingStore {
   private readonly stmts = new Map<string, SqliteStatement>()
-  /** Multi-row INSERTs into rows, by their number of rows. */
-  private readonly inserts = new Map<number, SqliteStatement>()
+  private readonly inserter: RowInserter
   private tableCache: { version: string, tables: Map<string, TableSchema> } | undefined
   /** The WAL file, opened for syncWal(). */
   private walFd: number | undefined
@@ -36,6 +32,7 @@ export class PendingStore {
 
   private constructor (readonly db: SqliteDb, readonly path: string, readonly readonly: boolean) {
     this.instance = this.meta('instance') ?? ''
+    this.inserter = new RowInserter(db)
   }
 
   /**
@@ -216,30 +213,7 @@ export class PendingStore {
 
   /** Insert encoded rows (inside write()); returns the id of the first (ids are consecutive). */
   insertRows (table: string, data: readonly Buffer[], at: number): number {
-    // Rowids of one transaction's inserts are consecutive (max + 1 each; this is the only writer),
-    // also within one multi-row INSERT. Rows go up to 256 to a statement, and each row binds one
-    // parameter, its data (the table and time are bound once, the size is SQLite's length()):
-    // one call per row, or four parameters per row, cost as much as the rest of an append.
-    const args: Record<string, unknown> = { t: table, at }
-    let first = 0
-    let i = 0
-    for (const size of INSERT_CHUNKS) {
-      for (; i + size <= data.length; i += size) {
-        for (let j = 0; j < size; j++) args[CHUNK_NAMES[j] as string] = data[i + j]
-        const last = Number(this.insertStatement(size).run(args).lastInsertRowid)
-        if (i === 0) first = last - size + 1
-      }
-    }
-    return first
-  }
-
-  private insertStatement (rows: number): SqliteStatement {
-    let s = this.inserts.get(rows)
-    if (s === undefined) {
-      s = this.db.prepare(`INSERT INTO rows (tbl, data, bytes, at) VALUES ${CHUNK_NAMES.slice(0, rows).map(d => `(@t, @${d}, length(@${d}), @at)`).join(', ')}`)
-      this.inserts.set(rows, s)
-    }
-    return s
+    return this.inserter.insert(table, data, at)
   }
 
   row (id: number): { id: number, table: string, at: number, batch: number | null } | undefined {

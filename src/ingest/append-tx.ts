@@ -1,0 +1,74 @@
+import type { Chain } from '../chain/index.js'
+import type { Clock } from '../util/index.js'
+import { ConstraintChecker } from './constraints.js'
+import { rowError } from './errors.js'
+import { decodePendingRow, PendingRowEncoder } from './row-codec.js'
+import { blockBudget } from './sealer.js'
+import { extendTable, type TableSchema } from './schema.js'
+import type { PendingStore } from './store.js'
+import type { AppendResult } from './types.js'
+import { typeRows } from './typing.js'
+import type { IngestRow } from './values.js'
+
+/** Rows to append: as values, or already encoded for a table whose definition was `sql`. */
+export type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: Buffer[], sql: string }
+
+/**
+ * One append inside the group commit's transaction (GroupCommit's `run`): type the rows, create or
+ * widen the table, check declared constraints, insert. Synchronous, so nothing else runs inside
+ * the transaction.
+ */
+export class AppendTx {
+  private readonly encoder = new PendingRowEncoder()
+  private readonly checkers = new Map<string, ConstraintChecker>()
+
+  constructor (private readonly chain: Chain, private readonly store: PendingStore, private readonly clock: Clock) {}
+
+  /** One append inside the group's transaction: type, create or widen the table, check, insert. */
+  run (job: AppendJob): AppendResult {
+    const now = this.clock.now()
+    if ('encoded' in job) {
+      const t = this.store.tables().get(job.table.toLowerCase())
+      if (t !== undefined && t.sql === job.sql) return this.insert(t, job.encoded, now, false, [])
+      // The table changed since the rows were encoded: they are typed again, as values.
+      return this.run({ table: job.table, rows: job.encoded.map(decodePendingRow), text: false })
+    }
+    const { table, rows } = job
+    let t = this.store.tables().get(table.toLowerCase())
+    const typed = typeRows(t?.name ?? table, t, rows, job.text)
+    const created = t === undefined
+    if (t === undefined && typed.added.length === 0) {
+      throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
+    }
+    if (t === undefined || typed.added.length > 0) {
+      t = extendTable(table, t, typed.added)
+      this.store.saveTable(t, now)
+    }
+    if (t.declared !== undefined) this.checker(t).check(typed.rows)
+    return this.insert(t, this.encoder.encodeAll(typed.rows), now, created, typed.added.map(c => c.name))
+  }
+
+  private insert (t: TableSchema, data: Buffer[], now: number, created: boolean, addedColumns: string[]): AppendResult {
+    const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
+    data.forEach((d, i) => {
+      if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
+    })
+    const first = this.store.insertRows(t.name, data, now)
+    return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns }
+  }
+
+  private checker (t: TableSchema): ConstraintChecker {
+    const key = t.name.toLowerCase()
+    let c = this.checkers.get(key)
+    if (c?.table.sql !== t.sql) {
+      c?.close()
+      c = new ConstraintChecker(t)
+      this.checkers.set(key, c)
+    }
+    return c
+  }
+
+  close (): void {
+    for (const c of this.checkers.values()) c.close()
+  }
+}
