@@ -199,6 +199,12 @@ function localSize (usable: number, total: number, index: boolean): number {
  */
 export type OnRecord = (buf: Buffer, at: number, len: number) => void
 
+/**
+ * Called per table b-tree leaf page, instead of onRecord per cell, with the range of cells to
+ * visit (from…to) and where its b-tree header starts (`h`); `emitTableCell` visits one cell.
+ */
+export type OnLeafPage = (page: Buffer, h: number, from: number, to: number) => void
+
 // B-trees deeper than this are not something SQLite writes (it caps depth at 20).
 const MAX_DEPTH = 40
 
@@ -222,7 +228,7 @@ function cellAt (page: Buffer, h: number, hsize: number, i: number, usable: numb
  * b-tree (WITHOUT ROWID tables, whose interior cells are rows too, each after its left subtree).
  * Returns the number of rows.
  */
-export function walkBtree (f: PageFile, root: number, index: boolean, onRecord: OnRecord): number {
+export function walkBtree (f: PageFile, root: number, index: boolean, onRecord: OnRecord, onLeaf?: OnLeafPage): number {
   const usable = f.header.usable
   // One page buffer per depth: a level is done with its page before a sibling is read into it.
   const bufs: Buffer[] = []
@@ -233,7 +239,8 @@ export function walkBtree (f: PageFile, root: number, index: boolean, onRecord: 
     f.read(n, page)
     const { h, leaf, cells } = pageType(page, n, index)
     if (leaf) {
-      for (let i = 0; i < cells; i++) emitCell(f, page, cellAt(page, h, 8, i, usable), index, onRecord)
+      if (onLeaf !== undefined && !index) onLeaf(page, h, 0, cells)
+      else for (let i = 0; i < cells; i++) emitCell(f, page, cellAt(page, h, 8, i, usable), index, onRecord)
       rows += cells
       return
     }
@@ -277,7 +284,7 @@ export function tableLeaves (f: PageFile, root: number): { pages: number[], cell
  * Visit the rows of table-b-tree leaves `pages` (from tableLeaves), skipping the first `skip`
  * cells and stopping after `take` rows.
  */
-export function walkLeaves (f: PageFile, pages: readonly number[], skip: number, take: number, onRecord: OnRecord): number {
+export function walkLeaves (f: PageFile, pages: readonly number[], skip: number, take: number, onRecord: OnRecord, onLeaf?: OnLeafPage): number {
   const usable = f.header.usable
   const page = Buffer.allocUnsafe(f.header.pageSize)
   let rows = 0
@@ -285,12 +292,22 @@ export function walkLeaves (f: PageFile, pages: readonly number[], skip: number,
     f.read(n, page)
     const { h, leaf, cells } = pageType(page, n, false)
     if (!leaf) throw unsupported(`page ${n} is not a leaf`)
-    for (let i = skip; i < cells && rows < take; i++) { emitCell(f, page, cellAt(page, h, 8, i, usable), false, onRecord); rows++ }
+    if (onLeaf !== undefined) {
+      const to = Math.min(cells, skip + take - rows)
+      if (to > skip) { onLeaf(page, h, skip, to); rows += to - skip }
+    } else {
+      for (let i = skip; i < cells && rows < take; i++) { emitCell(f, page, cellAt(page, h, 8, i, usable), false, onRecord); rows++ }
+    }
     skip = 0
     if (rows === take) break
   }
   if (rows !== take) throw unsupported('fewer rows than counted')
   return rows
+}
+
+/** Visit cell `i` of the table leaf `page` whose b-tree header starts at `h` (see OnLeafPage). */
+export function emitTableCell (f: PageFile, page: Buffer, h: number, i: number, onRecord: OnRecord): void {
+  emitCell(f, page, cellAt(page, h, 8, i, f.header.usable), false, onRecord)
 }
 
 function emitCell (f: PageFile, page: Buffer, at: number, index: boolean, onRecord: OnRecord): void {

@@ -11,7 +11,8 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { MerkleBatch } from '../crypto/index.js'
-import { BtreeUnsupported, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, PageFile, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnRecord } from './btree.js'
+import { BtreeUnsupported, emitTableCell, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, PageFile, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnLeafPage, type OnRecord } from './btree.js'
+import { FLAG_DEFAULT, FLAG_REAL, WASM_MAX_COLUMNS, WasmLeafEncoder } from './leaf-wasm.js'
 import { canonicalRowsSql } from './manifest.js'
 import { affinityOf, type UserTable } from './schema.js'
 import { quoteIdent, type Db } from './sqlite.js'
@@ -80,14 +81,57 @@ const TAG_BLOB = 4
 // Content bytes of serial types 0…9.
 const FIXED = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0]
 
+/**
+ * Which encoder turns rowid-table records into leaves: the WebAssembly one (leaf-wasm.ts) for the
+ * rows it handles, with JavaScript for the others; JavaScript only; or (auto) JavaScript for a
+ * table's first rows and WebAssembly once the table is large enough to pay for its instance.
+ */
+export type LeafEncoderMode = 'auto' | 'js' | 'wasm'
+const WASM_AFTER_ROWS = 1024
+
 /** Encodes records as v2 leaves into a MerkleBatch. */
 class LeafWriter {
   private types: Float64Array<ArrayBuffer> = new Float64Array(64)
   private offs: Float64Array<ArrayBuffer> = new Float64Array(64)
   private swap = Buffer.allocUnsafe(256)
   readonly tree = new MerkleBatch()
+  private wasm: WasmLeafEncoder | undefined
+  private readonly wasmOk: boolean
+  private reported = 0
+  private readonly encoding: number
 
-  constructor (private readonly plan: FastPlan, private readonly encoding: number, private readonly onRows?: (n: number) => void) {}
+  constructor (private readonly f: PageFile, private readonly plan: FastPlan, private readonly onRows?: (n: number) => void, private readonly mode: LeafEncoderMode = 'auto') {
+    this.encoding = f.header.encoding
+    this.wasmOk = mode !== 'js' && this.encoding === ENCODING_UTF8 && !plan.withoutRowid && plan.fields.length <= WASM_MAX_COLUMNS
+  }
+
+  /** Rows the WebAssembly encoder encoded. */
+  get wasmRows (): number { return this.wasm?.rows ?? 0 }
+
+  /** Rows hashed since the last report, when at least `min`. */
+  progress (min = 0x1000): void {
+    const n = this.tree.size - this.reported
+    if (this.onRows === undefined || n < min || n === 0) return
+    this.reported += n
+    this.onRows(n)
+  }
+
+  readonly onLeaf: OnLeafPage = (page, h, from, to) => {
+    if (!this.wasmOk || (this.mode === 'auto' && this.tree.size < WASM_AFTER_ROWS)) {
+      for (let i = from; i < to; i++) emitTableCell(this.f, page, h, i, this.onRecord)
+      return
+    }
+    const plan = this.plan
+    const enc = this.wasm ??= new WasmLeafEncoder(this.tree, { fields: plan.fields, flags: plan.fields.map((_, c) => (plan.real[c] === true ? FLAG_REAL : 0) | (plan.hasDefault[c] === true ? FLAG_DEFAULT : 0)) })
+    enc.load(page)
+    const usable = this.f.header.usable
+    for (let i = from; i < to;) {
+      i = enc.encode(h, i, to, usable)
+      // A row the WebAssembly encoder leaves to this one.
+      if (i < to) emitTableCell(this.f, page, h, i++, this.onRecord)
+    }
+    this.progress()
+  }
 
   readonly onRecord: OnRecord = (buf, at, len) => {
     const plan = this.plan
@@ -122,7 +166,7 @@ class LeafWriter {
     }
     if (w - o > max) throw new BtreeUnsupported('row encoding larger than the room reserved for it')
     this.tree.commit(w - o)
-    if (this.onRows !== undefined && (this.tree.size & 0xfff) === 0) this.onRows(0x1000)
+    if ((this.tree.size & 0xfff) === 0) this.progress()
   }
 
   /** Serial types and body offsets of the record's fields into `types`/`offs`; returns their number. */
@@ -253,15 +297,18 @@ function grow (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
   return b
 }
 
-/** Row count and Merkle root of a table, from the file's pages (throws BtreeUnsupported). */
-export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void): { rows: number, root: Uint8Array } {
+/**
+ * Row count and Merkle root of a table, from the file's pages (throws BtreeUnsupported), and how
+ * many rows the WebAssembly encoder encoded.
+ */
+export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void, mode?: LeafEncoderMode): { rows: number, root: Uint8Array, wasmRows: number } {
   const f = new PageFile(path)
   try {
-    const writer = new LeafWriter(plan, f.header.encoding, onRows)
-    const rows = walkBtree(f, plan.root, plan.withoutRowid, writer.onRecord)
+    const writer = new LeafWriter(f, plan, onRows, mode)
+    const rows = walkBtree(f, plan.root, plan.withoutRowid, writer.onRecord, writer.onLeaf)
     if (rows !== writer.tree.size) throw new BtreeUnsupported('row count mismatch')
-    onRows?.(rows & 0xfff)
-    return { rows, root: writer.tree.root() }
+    writer.progress(0)
+    return { rows, root: writer.tree.root(), wasmRows: writer.wasmRows }
   } finally {
     f.close()
   }
@@ -279,11 +326,12 @@ export function fastTableLeaves (path: string, plan: FastPlan): { pages: number[
 }
 
 /** The perfect subtrees over `take` rows of `pages` after skipping `skip` cells (a worker's chunk). */
-export function fastChunkNodes (path: string, plan: FastPlan, pages: readonly number[], skip: number, take: number): { rows: number, nodes: Array<{ hash: Uint8Array, size: number }> } {
+export function fastChunkNodes (path: string, plan: FastPlan, pages: readonly number[], skip: number, take: number, mode?: LeafEncoderMode): { rows: number, nodes: Array<{ hash: Uint8Array, size: number }> } {
   const f = new PageFile(path)
   try {
-    const writer = new LeafWriter(plan, f.header.encoding)
-    const rows = walkLeaves(f, pages, skip, take, writer.onRecord)
+    const writer = new LeafWriter(f, plan, undefined, mode)
+    const rows = walkLeaves(f, pages, skip, take, writer.onRecord, writer.onLeaf)
+    if (rows !== writer.tree.size) throw new BtreeUnsupported('row count mismatch')
     return { rows, nodes: writer.tree.nodes() }
   } finally {
     f.close()

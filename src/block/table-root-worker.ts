@@ -19,7 +19,7 @@ export type ChunkReply = { rows: number, nodes: Array<{ hash: Uint8Array, size: 
 serveWorker<ChunkRequest, ChunkReply>(req => {
   if (req.kind === 'pages') {
     try {
-      return fastChunkNodes(req.path, req.plan, req.pages, req.skip, req.take)
+      return fastChunkNodes(req.path, req.plan, req.pages, req.skip, req.take, 'wasm')
     } catch (err) {
       if (err instanceof BtreeUnsupported) return { unsupported: err.message }
       throw err

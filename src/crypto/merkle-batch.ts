@@ -1,10 +1,15 @@
 import { MerkleBuilder, prefixedLeafHash } from './merkle.js'
-import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE, type Sha256Wasm } from './sha256-wasm.js'
+import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE, type Sha256Wasm, type WasmMemory } from './sha256-wasm.js'
 
 // Leaves hashed per call; a power of two, so a full batch folds into one perfect subtree.
 const BATCH = 4096
 const OUT = SHA256_WASM_FREE
-const IN = OUT + BATCH * 32
+/** WebAssembly memory a caller may use (a row encoder's scratch: MERKLE_SCRATCH_BYTES from here). */
+export const MERKLE_SCRATCH = OUT + BATCH * 32
+export const MERKLE_SCRATCH_BYTES = 128 << 10
+// Where leaves are written: in an ordinary buffer (before WebAssembly is in use), in its memory.
+const IN = MERKLE_SCRATCH
+const IN_WASM = MERKLE_SCRATCH + MERKLE_SCRATCH_BYTES
 // A batch is hashed once its input passes this many bytes, so memory stays small whatever the rows.
 const FLUSH_BYTES = 1 << 20
 const PAGE = 65536
@@ -26,14 +31,15 @@ export class MerkleBatch {
   /** Where leaves are written: WebAssembly memory once in use (replaced when it grows: read it after `begin`). */
   bytes: Buffer = Buffer.alloc(IN + 16384)
   private view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
+  private in = IN
   private pos = IN
   private pending = 0
-  private capacity = this.bytes.length
+  private capacity_ = this.bytes.length
 
   private reserve (end: number): void {
-    if (end <= this.capacity) return
+    if (end <= this.capacity_) return
     if (this.wasm === undefined) {
-      const next = Buffer.alloc(Math.max(end, 2 * this.capacity))
+      const next = Buffer.alloc(Math.max(end, 2 * this.capacity_))
       this.bytes.copy(next, 0, 0, this.pos)
       this.use(next)
       return
@@ -46,19 +52,53 @@ export class MerkleBatch {
   private use (b: Buffer): void {
     this.bytes = b
     this.view = new DataView(b.buffer, b.byteOffset, b.byteLength)
-    this.capacity = b.length
+    this.capacity_ = b.length
   }
 
   /** Move to WebAssembly: the leaves written so far are copied into its memory. */
   private start (): Sha256Wasm {
     const wasm = sha256Wasm()
-    const want = Math.max(this.pos, IN + FLUSH_BYTES) + 4096
+    const want = IN_WASM + Math.max(this.pos - IN, FLUSH_BYTES) + 4096
     wasm.memory.grow(Math.ceil(Math.max(0, want - wasm.memory.buffer.byteLength) / PAGE))
     const mem = Buffer.from(wasm.memory.buffer)
-    this.bytes.copy(mem, IN, IN, this.pos)
+    this.bytes.copy(mem, IN_WASM, IN, this.pos)
+    this.pos += IN_WASM - IN
+    this.in = IN_WASM
     this.wasm = wasm
     this.use(mem)
     return wasm
+  }
+
+  /**
+   * WebAssembly memory, from now on where leaves are written (for an encoder that writes framed
+   * leaves itself: see `end`, `commitFramed`). Its MERKLE_SCRATCH_BYTES at MERKLE_SCRATCH are the
+   * caller's.
+   */
+  wasmMemory (): WasmMemory {
+    return (this.wasm ?? this.start()).memory
+  }
+
+  /** Where the next framed leaf goes in `bytes`. */
+  get end (): number { return this.pos }
+  /** Leaves that may be framed before `commitFramed`. */
+  get leavesLeft (): number { return BATCH - this.pending }
+  /** Once framed leaves reach this offset, commit them (the batch is then hashed). */
+  get softEnd (): number { return this.in + FLUSH_BYTES }
+  /** No framed leaf may go past this offset (the size of `bytes`). */
+  get capacity (): number { return this.capacity_ }
+
+  /**
+   * `n` leaves were written framed and padded (as `padMessage` frames a message) from the old
+   * `end` up to `end`; at most `leavesLeft`. Returns whether the batch was hashed (its memory is
+   * then free again).
+   */
+  commitFramed (n: number, end: number): boolean {
+    if (n === 0) return false
+    this.pending += n
+    this.pos = end
+    if (this.pending < BATCH && this.pos - this.in < FLUSH_BYTES) return false
+    this.flush()
+    return true
   }
 
   /** Make room for a leaf of up to `max` bytes; returns where its data goes in `bytes`. */
@@ -91,7 +131,7 @@ export class MerkleBatch {
       m[end - 1] = bits & 0xff
       this.pos = end
     }
-    if (++this.pending === BATCH || this.pos - IN >= FLUSH_BYTES) this.flush()
+    if (++this.pending === BATCH || this.pos - this.in >= FLUSH_BYTES) this.flush()
   }
 
   /** Leaves committed so far. */
@@ -114,9 +154,9 @@ export class MerkleBatch {
       return
     }
     const wasm = this.wasm ?? this.start()
-    wasm.leaves(IN, m, OUT)
+    wasm.leaves(this.in, m, OUT)
     this.pending = 0
-    this.pos = IN
+    this.pos = this.in
     // Fold the digests into perfect subtrees aligned on the leaves before them: each run of 2^j
     // leaves starts at a multiple of 2^j, so pushSubtree gives the sequential tree's root.
     let off = 0

@@ -280,7 +280,7 @@ function moduleBytes (): Uint8Array {
 }
 
 // The WebAssembly global, as far as this file uses it (the DOM lib that types it is not loaded).
-interface WasmMemory { readonly buffer: ArrayBuffer, grow: (pages: number) => number }
+export interface WasmMemory { readonly buffer: ArrayBuffer, grow: (pages: number) => number }
 interface WasmModule { readonly kind?: 'module' }
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => WasmModule

@@ -3,7 +3,7 @@
 // 512…65536, UTF-8 and UTF-16 databases, WITHOUT ROWID tables, overflow pages, and every fixture.
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildBlock, inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, signKeyOp, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type UserTable } from '../../../src/block/index.js'
 import { isPetalError } from '../../../src/util/index.js'
@@ -106,28 +106,41 @@ function reference (db: Database.Database, t: UserTable): { rows: number, root: 
   return tableRoot(db, t)
 }
 
-function compareAll (path: string): { fast: string[], fallback: string[] } {
+/**
+ * Each table's root by the fast path with each leaf encoder (JavaScript only; WebAssembly from the
+ * first row, JavaScript for the rows it hands back) against the reference. `wasmRows`: rows the
+ * WebAssembly encoder encoded, so a test can check it was exercised.
+ */
+function compareAll (path: string): { fast: string[], fallback: string[], wasmRows: number } {
   const db = openBlockReadonly(path)
   const fast: string[] = []
   const fallback: string[] = []
+  let wasmRows = 0
   try {
     for (const t of inspectSchema(db, 'input').userTables) {
       const plan = planFastTable(db, t)
       const ref = reference(db, t)
       if (plan === undefined) { fallback.push(t.name); continue }
-      try {
-        const r = fastTableRoot(path, plan)
-        expect({ table: t.name, rows: r.rows, root: toHex(r.root) }).toEqual({ table: t.name, ...ref })
-        fast.push(t.name)
-      } catch (err) {
-        if (!(err instanceof BtreeUnsupported)) throw err
-        fallback.push(t.name)
-      }
+      const outcomes = (['js', 'wasm'] as const).map(mode => {
+        try {
+          const r = fastTableRoot(path, plan, undefined, mode)
+          expect({ table: t.name, mode, rows: r.rows, root: toHex(r.root) }).toEqual({ table: t.name, mode, ...ref })
+          if (mode === 'js') expect(r.wasmRows).toBe(0)
+          wasmRows += r.wasmRows
+          return 'fast'
+        } catch (err) {
+          if (!(err instanceof BtreeUnsupported)) throw err
+          return 'fallback'
+        }
+      })
+      // Both encoders read a table or both refuse it.
+      expect({ table: t.name, wasm: outcomes[1] }).toEqual({ table: t.name, wasm: outcomes[0] })
+      ;(outcomes[0] === 'fast' ? fast : fallback).push(t.name)
     }
   } finally {
     db.close()
   }
-  return { fast, fallback }
+  return { fast, fallback, wasmRows }
 }
 
 describe('fast manifest path against the reference', () => {
@@ -136,13 +149,17 @@ describe('fast manifest path against the reference', () => {
     for (const encoding of ['UTF-8', 'UTF-16le', 'UTF-16be']) {
       it(`gives the reference's roots: page size ${pageSize}, ${encoding}`, () => {
         const path = join(dir, `r-${pageSize}-${encoding}.db`)
-        makeDb(path, pageSize, encoding, pageSize + encoding.length, pageSize >= 65536 ? 40 : 150)
-        const { fast, fallback } = compareAll(path)
+        const rows = pageSize >= 65536 ? 40 : 150
+        makeDb(path, pageSize, encoding, pageSize + encoding.length, rows)
+        const { fast, fallback, wasmRows } = compareAll(path)
         // Only what cannot be read with certainty goes the reference way: a DESC key, a key whose
         // collation is not the column's, a row without a column that has a DEFAULT.
         expect(fallback.sort()).toEqual(['added', 'wr_desc', 'wr_mixed'])
         expect(fast).toContain('plain')
         expect(fast).toContain('wr')
+        // The WebAssembly encoder serves UTF-8 databases (UTF-16 text is converted in JavaScript).
+        if (encoding === 'UTF-8') expect(wasmRows).toBeGreaterThan(2 * rows)
+        else expect(wasmRows).toBe(0)
       })
     }
   }
@@ -150,6 +167,7 @@ describe('fast manifest path against the reference', () => {
   it('gives the reference roots of every fixture block', () => {
     const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'blocks')
     let tables = 0
+    let wasmRows = 0
     for (const f of readdirSync(fixtures).filter(n => n.endsWith('.db'))) {
       // Not a rollback-journal file (WAL): opening it would create -wal/-shm files next to it.
       const head = readFileSync(join(fixtures, f)).subarray(0, 20)
@@ -163,17 +181,21 @@ describe('fast manifest path against the reference', () => {
         let ref: { rows: number, root: string } | undefined
         try { ref = reference(db, t) } catch { /* corrupt: the reference cannot read it either */ }
         if (plan === undefined || ref === undefined) continue
-        try {
-          const r = fastTableRoot(join(fixtures, f), plan)
-          expect({ f, rows: r.rows, root: toHex(r.root) }).toEqual({ f, ...ref })
-          tables++
-        } catch (err) {
-          if (!(err instanceof BtreeUnsupported)) throw err
+        for (const mode of ['js', 'wasm'] as const) {
+          try {
+            const r = fastTableRoot(join(fixtures, f), plan, undefined, mode)
+            expect({ f, mode, rows: r.rows, root: toHex(r.root) }).toEqual({ f, mode, ...ref })
+            tables++
+            wasmRows += r.wasmRows
+          } catch (err) {
+            if (!(err instanceof BtreeUnsupported)) throw err
+          }
         }
       }
       db.close()
     }
-    expect(tables).toBeGreaterThan(5)
+    expect(tables).toBeGreaterThan(10)
+    expect(wasmRows).toBeGreaterThan(0)
   })
 
   it('hashes a large table in worker threads from its pages to the reference root', async () => {
@@ -209,6 +231,86 @@ describe('fast manifest path against the reference', () => {
     const r = fastTableRoot(path, plan)
     expect({ rows: r.rows, root: toHex(r.root) }).toEqual(tableRoot(db, t))
     db.close()
+  })
+
+  it('reads a stored NaN as NULL, as SQLite does, with either encoder', () => {
+    const path = join(dir, 'nan.db')
+    const db = new Database(path)
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, a REAL, b)')
+    const ins = db.prepare('INSERT INTO t (a, b) VALUES (?, ?)')
+    const marker = 1234.5678
+    db.transaction(() => { for (let i = 0; i < 300; i++) ins.run(i % 3 === 0 ? marker : i / 8, i % 5 === 0 ? Infinity : `b${i}`) })()
+    db.close()
+    // SQLite never writes a NaN; a crafted file can hold one: the marker's bytes become NaNs.
+    const bytes = readFileSync(path)
+    const needle = Buffer.alloc(8)
+    needle.writeDoubleBE(marker)
+    const nans = ['7ff8000000000000', 'fff0000000000001', '7fffffffffffffff'].map(h => Buffer.from(h, 'hex'))
+    let patched = 0
+    for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 8)) nans[patched++ % 3]?.copy(bytes, at)
+    // (old copies of cells in pages' free space hold the marker too)
+    expect(patched).toBeGreaterThanOrEqual(100)
+    writeFileSync(path, bytes)
+    const check = openBlockReadonly(path)
+    try {
+      expect(check.prepare('SELECT count(*) FROM t WHERE a IS NULL').pluck().get()).toBe(100)
+      const [t] = inspectSchema(check, 'input').userTables
+      const plan = t === undefined ? undefined : planFastTable(check, t)
+      if (t === undefined || plan === undefined) throw new Error('no plan')
+      for (const mode of ['js', 'wasm'] as const) {
+        const r = fastTableRoot(path, plan, undefined, mode)
+        expect({ mode, rows: r.rows, root: toHex(r.root) }).toEqual({ mode, ...tableRoot(check, t) })
+        if (mode === 'wasm') expect(r.wasmRows).toBe(300)
+      }
+    } finally {
+      check.close()
+    }
+  })
+
+  it('gives the reference root for rows around the size where a row starts to overflow its page, with either encoder', () => {
+    for (const pageSize of [512, 4096]) {
+      const path = join(dir, `edge-${pageSize}.db`)
+      const db = new Database(path)
+      db.pragma(`page_size = ${pageSize}`)
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB, c TEXT)')
+      const ins = db.prepare('INSERT INTO t (b, c) VALUES (?, ?)')
+      // Payloads from 60 bytes under the largest that stays on the page to 20 over it.
+      db.transaction(() => {
+        for (let n = pageSize - 100; n < pageSize - 15; n++) {
+          ins.run(Buffer.alloc(n, n & 0xff), null)
+          ins.run(null, 'c'.repeat(n))
+        }
+      })()
+      try {
+        const [t] = inspectSchema(db, 'input').userTables
+        const plan = t === undefined ? undefined : planFastTable(db, t)
+        if (t === undefined || plan === undefined) throw new Error('no plan')
+        for (const mode of ['js', 'wasm'] as const) {
+          const r = fastTableRoot(path, plan, undefined, mode)
+          expect({ pageSize, mode, rows: r.rows, root: toHex(r.root) }).toEqual({ pageSize, mode, ...tableRoot(db, t) })
+          if (mode === 'wasm') expect(r.wasmRows).toBeGreaterThan(50)
+        }
+      } finally {
+        db.close()
+      }
+    }
+  })
+
+  it('leaves to the reference a table whose short records lack a column with a DEFAULT, with either encoder', () => {
+    const path = join(dir, 'short.db')
+    const db = new Database(path)
+    db.exec('CREATE TABLE t (a, b)')
+    const ins = db.prepare('INSERT INTO t VALUES (?, ?)')
+    db.transaction(() => { for (let i = 0; i < 50; i++) ins.run(i, 'x') })()
+    db.exec('ALTER TABLE t ADD COLUMN c; ALTER TABLE t ADD COLUMN d REAL DEFAULT 2; INSERT INTO t VALUES (1, 2, 3, 4)')
+    try {
+      const [t] = inspectSchema(db, 'input').userTables
+      const plan = t === undefined ? undefined : planFastTable(db, t)
+      if (plan === undefined) throw new Error('no plan')
+      for (const mode of ['js', 'wasm'] as const) expect(() => fastTableRoot(path, plan, undefined, mode), mode).toThrow(BtreeUnsupported)
+    } finally {
+      db.close()
+    }
   })
 
   it('refuses what it cannot read with certainty: a WAL file, a page reached twice', () => {
