@@ -83,8 +83,9 @@ const FIXED = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0]
 
 /**
  * Which encoder turns rowid-table records into leaves: the WebAssembly one (leaf-wasm.ts) for the
- * rows it handles, with JavaScript for the others; JavaScript only; or (auto) JavaScript for a
- * table's first rows and WebAssembly once the table is large enough to pay for its instance.
+ * rows it handles, with JavaScript for the others; JavaScript only; or (auto) WebAssembly when
+ * this thread has an instance ready, else JavaScript for a table's first rows and WebAssembly once
+ * the table is large enough to pay for an instance.
  */
 export type LeafEncoderMode = 'auto' | 'js' | 'wasm'
 const WASM_AFTER_ROWS = 1024
@@ -117,7 +118,7 @@ class LeafWriter {
   }
 
   readonly onLeaf: OnLeafPage = (page, h, from, to) => {
-    if (!this.wasmOk || (this.mode === 'auto' && this.tree.size < WASM_AFTER_ROWS)) {
+    if (!this.wasmOk || (this.mode === 'auto' && this.tree.size < WASM_AFTER_ROWS && !this.tree.inWasm)) {
       for (let i = from; i < to; i++) emitTableCell(this.f, page, h, i, this.onRecord)
       return
     }

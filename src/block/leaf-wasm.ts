@@ -218,6 +218,8 @@ declare const WebAssembly: {
 }
 
 let compiled: WasmModule | undefined
+// An instance per memory: MerkleBatch reuses its WebAssembly instance (and memory) from table to table.
+const instances = new WeakMap<WasmMemory, (...args: number[]) => unknown>()
 
 function compile (): WasmModule {
   compiled ??= new WebAssembly.Module(moduleBytes([
@@ -244,10 +246,15 @@ export class WasmLeafEncoder {
   constructor (private readonly tree: MerkleBatch, plan: WasmPlan) {
     if (plan.fields.length > WASM_MAX_COLUMNS) throw new RangeError('too many columns for the WebAssembly encoder')
     this.memory = tree.wasmMemory()
-    const { exports } = new WebAssembly.Instance(compile(), { env: { memory: this.memory } })
-    const page = exports.page
-    if (typeof page !== 'function') throw new TypeError('leaf encoder exports are missing')
-    this.run = (...args) => Reflect.apply(page, undefined, args)
+    let run = instances.get(this.memory)
+    if (run === undefined) {
+      const { exports } = new WebAssembly.Instance(compile(), { env: { memory: this.memory } })
+      const page = exports.page
+      if (typeof page !== 'function') throw new TypeError('leaf encoder exports are missing')
+      run = (...args: number[]): unknown => Reflect.apply(page, undefined, args)
+      instances.set(this.memory, run)
+    }
+    this.run = run
     const view = new DataView(this.memory.buffer)
     view.setInt32(PLAN, plan.fields.length, true)
     plan.fields.forEach((f, c) => {

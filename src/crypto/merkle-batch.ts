@@ -17,6 +17,11 @@ const PAGE = 65536
 // than the first WebAssembly instance of a thread (its code is generated, ~20-100 ms).
 const SMALL = 1024
 
+// The WebAssembly instance a finished batch leaves for the next one in this thread: a table's
+// batch is built and finished synchronously, so one is enough, and instantiating (and growing the
+// memory of) one per table or chunk cost allocations and garbage collection per block.
+let spare: Sha256Wasm | undefined
+
 /**
  * An RFC 6962 tree head over leaves whose data the caller writes straight into WebAssembly memory,
  * hashed thousands at a time (sha256-wasm.ts): the same root as pushing `leafHash(data)` into a
@@ -29,12 +34,19 @@ export class MerkleBatch {
   private wasm: Sha256Wasm | undefined
   private readonly tree = new MerkleBuilder()
   /** Where leaves are written: WebAssembly memory once in use (replaced when it grows: read it after `begin`). */
-  bytes: Buffer = Buffer.alloc(IN + 16384)
+  bytes: Buffer = spare === undefined ? Buffer.alloc(IN + 16384) : Buffer.alloc(0)
   private view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
   private in = IN
   private pos = IN
   private pending = 0
   private capacity_ = this.bytes.length
+
+  constructor () {
+    if (spare !== undefined) this.start()
+  }
+
+  /** Whether leaves are hashed in WebAssembly (from the start when this thread had an instance ready). */
+  get inWasm (): boolean { return this.wasm !== undefined }
 
   private reserve (end: number): void {
     if (end <= this.capacity_) return
@@ -57,11 +69,12 @@ export class MerkleBatch {
 
   /** Move to WebAssembly: the leaves written so far are copied into its memory. */
   private start (): Sha256Wasm {
-    const wasm = sha256Wasm()
+    const wasm = spare ?? sha256Wasm()
+    spare = undefined
     const want = IN_WASM + Math.max(this.pos - IN, FLUSH_BYTES) + 4096
     wasm.memory.grow(Math.ceil(Math.max(0, want - wasm.memory.buffer.byteLength) / PAGE))
     const mem = Buffer.from(wasm.memory.buffer)
-    this.bytes.copy(mem, IN_WASM, IN, this.pos)
+    if (this.pos > IN) this.bytes.copy(mem, IN_WASM, IN, this.pos)
     this.pos += IN_WASM - IN
     this.in = IN_WASM
     this.wasm = wasm
@@ -140,7 +153,7 @@ export class MerkleBatch {
   private flush (): void {
     let m = this.pending
     if (m === 0) return
-    if (this.wasm === undefined && m < SMALL) {
+    if (this.wasm === undefined && m < SMALL && spare === undefined) {
       // Each framed leaf: its block count, the data, padding ending in the data's length in bits.
       let at = IN
       for (let i = 0; i < m; i++) {
@@ -173,14 +186,26 @@ export class MerkleBatch {
     }
   }
 
+  /** The root; the batch is finished (its WebAssembly instance goes to the next batch). */
   root (): Uint8Array {
     this.flush()
+    this.release()
     return this.tree.root()
   }
 
-  /** The perfect subtrees so far, as MerkleBuilder.nodes gives them. */
+  /** The perfect subtrees, as MerkleBuilder.nodes gives them; the batch is finished. */
   nodes (): Array<{ hash: Uint8Array, size: number }> {
     this.flush()
+    this.release()
     return this.tree.nodes()
+  }
+
+  private release (): void {
+    if (this.wasm === undefined) return
+    spare = this.wasm
+    this.wasm = undefined
+    this.use(Buffer.alloc(0))
+    this.in = IN
+    this.pos = IN
   }
 }
