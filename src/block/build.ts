@@ -134,15 +134,30 @@ async function finishBuild (o: BuildBlockOptions, size: number): Promise<BuiltBl
   let manifest: Manifest
   try {
     m?.stage('checking', size)
-    const input = guardSqlite(o.source ?? o.output, () => checkInput(db, o))
+    let rows = 0
+    let hashed = 0
+    let counting = false
+    const onRows = m === undefined ? undefined : (n: number): void => { hashed += n; if (counting) m.fraction(rows === 0 ? 1 : hashed / rows) }
+    const early = startManifest(db, o, onRows)
+    let input: ReturnType<typeof checkInput>
+    try {
+      input = guardSqlite(o.source ?? o.output, () => checkInput(db, o))
+    } catch (err) {
+      await early?.manifest // the threads are done with the file before it is discarded
+      throw err
+    }
     // Before the manifest: the Merkle leaves commit to the ciphertext.
     db.transaction(() => { encryptColumns(db, o.chainId, input.userTables, o.encrypt, o.rewrap) })()
     m?.stage('hashing rows', size)
     // Rows are counted first only when someone watches the progress.
-    const rows = m === undefined ? 0 : input.userTables.reduce((n, t) => n + countRows(db, t), 0)
-    let hashed = 0
+    rows = m === undefined ? 0 : input.userTables.reduce((n, t) => n + countRows(db, t), 0)
+    counting = true
+    m?.fraction(rows === 0 ? 1 : hashed / rows)
     // The manifest covers user tables only, which the writes below do not touch.
-    manifest = await computeManifestParallel(o.output, db, input.userTables, o.pool, o.signal, m === undefined ? undefined : n => { hashed += n; m.fraction(rows === 0 ? 1 : hashed / rows) })
+    const settled = await early?.manifest
+    const started = early !== undefined && sameTables(early.tables, input.userTables) ? settled : undefined
+    if (started === undefined) hashed = 0
+    manifest = started ?? await computeManifestParallel(o.output, db, input.userTables, o.pool, o.signal, onRows)
     header = guardSqlite(o.source ?? o.output, () => writeReserved(db, o, input.keyOps, manifest))
     if (input.userTables.length === 0) compactReserved(db, o.pageSize ?? SMALL_PAGE_SIZE)
   } finally {
@@ -152,6 +167,31 @@ async function finishBuild (o: BuildBlockOptions, size: number): Promise<BuiltBl
   m?.stage('hashing', built.size)
   const hash = await sha256File(o.output, { signal: o.signal, onBytes: n => { m?.add(n) } })
   return { path: o.output, hash, seal: signSeal(o.key, header, hash), header, manifest }
+}
+
+/**
+ * The manifest, started before quick_check so the table-hashing threads hash rows while this
+ * thread checks the file (quick_check costs about what a scan of the rows does). Only when there
+ * are such threads and nothing is encrypted (encryption rewrites rows before they are hashed).
+ * Its result counts only if quick_check then passes and finds the same user tables; until then
+ * the file is only read: the b-tree walker refuses (and the SQLite path reports) anything
+ * inconsistent, and any failure here just means computing the manifest again after the checks.
+ */
+function startManifest (db: Db, o: BuildBlockOptions, onRows?: (n: number) => void): { tables: UserTable[], manifest: Promise<Manifest | undefined> } | undefined {
+  if (o.pool === undefined || o.encrypt !== undefined || o.source === undefined) return undefined
+  let tables: UserTable[]
+  try {
+    tables = inspectSchema(db, 'input').userTables
+  } catch {
+    return undefined
+  }
+  if (tables.length === 0) return undefined
+  const manifest = computeManifestParallel(o.output, db, tables, o.pool, o.signal, onRows).catch(() => undefined)
+  return { tables, manifest }
+}
+
+function sameTables (a: readonly UserTable[], b: readonly UserTable[]): boolean {
+  return a.length === b.length && a.every((t, i) => t.name === b[i]?.name && t.sql === b[i]?.sql)
 }
 
 async function refuseSidecars (source: string): Promise<void> {
