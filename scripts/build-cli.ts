@@ -80,28 +80,52 @@ async function commandModules (): Promise<Array<{ names: readonly string[], file
   return found
 }
 
-/** The packages (not node: modules) `entry`'s code loads, statically or dynamically. */
+/**
+ * Command modules that run from the fast bundle unless an option is given: that option's code is
+ * a module of its own (in the commands' folder), which the fast bundle leaves out and the router
+ * sends to the ES module bundle (`petal verify` is local; `verify --repair` needs the network).
+ */
+const FAST_UNLESS: Record<string, { option: string, module: string }> = {
+  'verify.js': { option: '--repair', module: 'verify-repair.js' }
+}
+const leftOut = new Set(Object.values(FAST_UNLESS).map(u => join(dist, 'cli', 'commands', u.module)))
+
+/** The packages (not node: modules) `entry`'s code loads, statically or dynamically (the FAST_UNLESS modules left out). */
 async function packagesOf (entry: string): Promise<Set<string>> {
-  const r = await build({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', external, metafile: true, logLevel: 'silent' })
+  const r = await build({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', external, metafile: true, logLevel: 'silent', plugins: [withoutLeftOut] })
   const found = new Set<string>()
   for (const o of Object.values(r.metafile.outputs)) for (const i of o.imports) if (i.external && !i.path.startsWith('node:')) found.add(i.path)
   return found
 }
 
 const fastCommands: Record<string, string> = {}
+const fastUnless: Record<string, string> = {}
 const slow = new Set<string>()
-for (const m of await commandModules()) {
-  const esm = [...await packagesOf(join(dist, 'cli', 'commands', m.file))].filter(p => !COMMONJS_PACKAGES.has(p))
-  if (esm.length > 0) { slow.add(m.file); continue }
-  for (const n of m.names) fastCommands[n] = m.file.replace(/\.js$/, '')
+// The fast bundle leaves the other command modules out: the router never sends their commands
+// here. Nor the FAST_UNLESS modules: the router sends their option to the ES module bundle.
+const notHere = (what: string): string => `throw new Error(${JSON.stringify(`${what} is not in the fast bundle (bin/petal.js routes its commands to dist/bundle)`)})`
+const withoutLeftOut: Plugin = {
+  name: 'without-left-out',
+  setup (b) {
+    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, a => leftOut.has(join(dirname(a.importer), a.path)) ? { path: a.path, namespace: 'left-out' } : undefined)
+    b.onLoad({ filter: /.*/, namespace: 'left-out' }, a => ({ contents: notHere(a.path), loader: 'js' }))
+  }
 }
-// The fast bundle leaves the other command modules out: the router never sends their commands here.
 const withoutSlowCommands: Plugin = {
   name: 'without-slow-commands',
   setup (b) {
     const index = join(dist, 'cli', 'commands', 'index.js')
     b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, a => a.importer === index && slow.has(a.path.slice(2)) ? { path: a.path, namespace: 'slow-command' } : undefined)
-    b.onLoad({ filter: /.*/, namespace: 'slow-command' }, a => ({ contents: `throw new Error(${JSON.stringify(`${a.path} is not in the fast bundle (bin/petal.js routes its commands to dist/bundle)`)})`, loader: 'js' }))
+    b.onLoad({ filter: /.*/, namespace: 'slow-command' }, a => ({ contents: notHere(a.path), loader: 'js' }))
+  }
+}
+for (const m of await commandModules()) {
+  const esm = [...await packagesOf(join(dist, 'cli', 'commands', m.file))].filter(p => !COMMONJS_PACKAGES.has(p))
+  if (esm.length > 0) { slow.add(m.file); continue }
+  for (const n of m.names) {
+    fastCommands[n] = m.file.replace(/\.js$/, '')
+    const unless = FAST_UNLESS[m.file]
+    if (unless !== undefined) fastUnless[n] = unless.option
   }
 }
 // better-sqlite3's JavaScript is bundled too (a dozen small files less to resolve and compile), and
@@ -154,7 +178,7 @@ await build({
   outdir: join(fastOut, 'code'),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [withoutSlowCommands, sqliteAddon]
+  plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon]
 })
 await build({
   ...common,
@@ -162,10 +186,10 @@ await build({
   outfile: join(fastOut, 'code', 'petal.js'),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [withoutSlowCommands, sqliteAddon]
+  plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon]
 })
 // The stubs: the router, and one per child or worker script under the name its caller resolves.
-const fast = { commands: fastCommands, takesValue }
+const fast = { commands: fastCommands, unless: fastUnless, takesValue }
 await build({
   ...common,
   stdin: { contents: `import { startFast } from './cli/fast-start.js'\nstartFast(__dirname, ${JSON.stringify(fast)})\n`, resolveDir: dist, sourcefile: 'fast-router.js' },

@@ -10,8 +10,12 @@ import { KeyState } from './key-state.js'
 import { checkGenesis, validateOnParent, type Candidate } from './validate/index.js'
 import type { ReadReply, ReadRequest } from './verify-worker.js'
 
-// Blocks per worker message when only hashes and metadata are read (a --deep read is long enough).
+// Blocks per worker message when only hashes and metadata are read (a --deep read is long enough),
+// and at most this many bytes of block files in one message, so that large blocks are spread over
+// the workers one by one (16 blocks of 4 MiB in one message kept one thread hashing 64 MiB while
+// the other had nothing left to do) — a block larger than this goes alone.
 const BATCH = 16
+const BATCH_BYTES = 1 << 20
 
 /**
  * `done`/`total`: bytes of block files the workers have read (they run ahead of the in-order
@@ -34,6 +38,12 @@ export interface ReplayOptions {
   onProgress?: (p: ReplayProgress) => void
   /** Called for each block in height order, after it validated on its parent. */
   onBlock?: (c: Candidate, ops: KeyOpRecord[], keys: KeyState) => void
+  /**
+   * The block files' sizes, for scheduling and progress only (every file is read, hashed and
+   * checked whatever they say): `verify` takes them from the index, heights 0..toHeight, asked in
+   * increasing order. Default: each file is stat'ed before the replay starts.
+   */
+  sizes?: { total: number, of: (height: number) => number }
 }
 
 export interface ReplayResult {
@@ -60,9 +70,17 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const window = workers * 3
   const pending = new Map<number, Promise<ReadReply>>()
   const exists = (h: number): boolean => (o.toHeight === undefined ? existsSync(dir.blockPath(h)) : h <= o.toHeight)
-  // The work ahead: one stat per file, so progress can count bytes from the start.
-  let work = 0
-  for (let h = 0; exists(h); h++) work += fileSize(dir.blockPath(h))
+  // The work ahead, so progress can count bytes from the start: the caller's sizes, or one stat
+  // per file.
+  let sizeOf = o.sizes?.of
+  let work = o.sizes?.total ?? 0
+  if (sizeOf === undefined) {
+    const sizes: number[] = []
+    for (let h = 0; exists(h); h++) sizes.push(fileSize(dir.blockPath(h)))
+    work = sizes.reduce((a, b) => a + b, 0)
+    sizeOf = h => sizes[h] ?? 0
+  }
+  const size = sizeOf
   // --deep reads each file three times (hash, quick_check, rows): a byte counts as verified once
   // all three passes are done, so progress is the work divided by the passes.
   const passes = deep ? 3 : 1
@@ -81,9 +99,9 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   // Batch 0 is the genesis alone, and the others wait for it: the workers check signatures ahead
   // only with the keys the caller knows when it sends a batch, and the genesis defines the first
   // ones (sent with none, every block of the first window had its two signatures checked again on
-  // this thread). Batch b ≥ 1 holds heights (b − 1)·batch + 1 … b·batch.
-  const first = (b: number): number => (b === 0 ? 0 : (b - 1) * batch + 1)
-  const batchOf = (h: number): number => (h === 0 ? 0 : Math.floor((h - 1) / batch) + 1)
+  // this thread).
+  const plan = new BatchPlan(batch, BATCH_BYTES, exists, size)
+  const first = (b: number): number => plan.first(b)
   const issue = (b: number): void => {
     if (pending.has(b) || !exists(first(b))) return
     const paths: string[] = []
@@ -92,9 +110,10 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }
+  // The batch being validated (heights are read in order, so batch after batch).
   let current: { b: number, reply: ReadReply } | undefined
   const read = async (h: number): Promise<Candidate | undefined> => {
-    const b = batchOf(h)
+    const b = current === undefined ? 0 : h < first(current.b + 1) ? current.b : current.b + 1
     if (current?.b !== b) {
       for (let k = b; k < (b === 0 ? 1 : b + window); k++) issue(k)
       const task = pending.get(b)
@@ -150,6 +169,34 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     else await pool.close()
   }
   return { blocks: h, bytes, keys, last }
+}
+
+/**
+ * Heights grouped into batches: batch 0 is the genesis alone, each later batch holds the next
+ * heights up to `blocks` blocks and `bytes` bytes of files (at least one block). `exists` and
+ * `size` are asked about heights in non-decreasing order (verify's sizes come from index ranges).
+ */
+export class BatchPlan {
+  private readonly starts = [0, 1]
+  constructor (private readonly blocks: number, private readonly bytes: number, private readonly exists: (h: number) => boolean, private readonly size: (h: number) => number) {}
+
+  /** The first height of batch b (batch b ends where batch b + 1 starts). */
+  first (b: number): number {
+    const s = this.starts
+    while (s.length <= b + 1) {
+      const from = s[s.length - 1] ?? 0
+      let to = from + 1
+      let bytes = this.exists(from) ? this.size(from) : 0
+      while (to - from < this.blocks && this.exists(to)) {
+        const n = this.size(to)
+        if (bytes + n > this.bytes) break
+        bytes += n
+        to++
+      }
+      s.push(to)
+    }
+    return s[b] ?? 0
+  }
 }
 
 function fileSize (path: string): number {

@@ -1,3 +1,4 @@
+import type { BlockRecord, IndexDb } from '../storage/index.js'
 import { isPetalError } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
@@ -36,15 +37,19 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
   let bytes = 0
   let failure: VerifyReport['failure']
   try {
+    // The index's records, read a range at a time (one query per block cost as much as the rest of
+    // this thread's work on a small block); their sizes only schedule the reads and size progress.
+    const records = new RecordWindow(chain.index)
     const r = await replayChain(chain, {
       toHeight: tip.height,
+      sizes: { total: chain.index.canonicalBytes(tip.height), of: h => records.get(h)?.size ?? 0 },
       deep: o.deep,
       workers: o.workers,
       signal: o.signal,
       onProgress: p => { bytes = p.bytes; o.onProgress?.(p) },
       onBlock: (c, _ops) => {
         const h = c.file.header.height
-        const rec = chain.index.byHeight(h)
+        const rec = records.get(h)
         if (rec === undefined || rec.hash !== c.hash) throw new ChainError('VERIFY_FAILED', `block file at height ${h} is not the block the index records`, { details: { height: h } })
         if (rec.seal !== c.seal) throw new ChainError('VERIFY_FAILED', `seal file at height ${h} differs from the index`, { details: { height: h } })
         blocks++
@@ -60,4 +65,30 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
     failure = { height: blocks, code: err.code, message: err.message }
   }
   return report({ ok: failure === undefined, blocks, bytes, failure })
+}
+
+// Records per index query.
+const WINDOW = 1024
+
+/**
+ * The canonical records by height, fetched WINDOW at a time as heights are asked for. The replay
+ * asks for each height twice, in increasing order both times: once to schedule its read, once to
+ * compare its file with the index, at most a few hundred heights apart; older windows are dropped.
+ */
+class RecordWindow {
+  private readonly windows = new Map<number, BlockRecord[]>()
+  constructor (private readonly index: IndexDb) {}
+
+  get (height: number): BlockRecord | undefined {
+    const w = Math.floor(height / WINDOW)
+    let records = this.windows.get(w)
+    if (records === undefined) {
+      for (const k of this.windows.keys()) if (k < w - 1) this.windows.delete(k)
+      records = this.index.range(w * WINDOW, w * WINDOW + WINDOW - 1, WINDOW)
+      this.windows.set(w, records)
+    }
+    const r = records[height - w * WINDOW]
+    // A gap in the canonical heights (a damaged index) shifts the rest: look for the height itself.
+    return r?.height === height ? r : records.find(x => x.height === height)
+  }
 }

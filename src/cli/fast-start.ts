@@ -13,15 +13,20 @@ import { commandWord } from './command-word.js'
 export interface FastCommands {
   /** Command word → the name of its command module (which names its code cache). */
   commands: Record<string, string>
+  /** Command word → an option that sends it to the ES module bundle (its code is not in the fast one). */
+  unless?: Record<string, string>
   /** The program's global options that take a value, so the router finds the command word as runCli does. */
   takesValue: string[]
 }
 
 /** Route this process's command: `here` is dist/fast. */
 export function startFast (here: string, fast: FastCommands): void {
-  const word = commandWord(process.argv.slice(2), new Set(fast.takesValue))
+  const args = process.argv.slice(2)
+  const word = commandWord(args, new Set(fast.takesValue))
   const name = word !== undefined && Object.hasOwn(fast.commands, word) ? fast.commands[word] : undefined
-  if (name === undefined) {
+  const unless = word !== undefined && fast.unless !== undefined && Object.hasOwn(fast.unless, word) ? fast.unless[word] : undefined
+  // Anywhere on the line (even as another option's value): the ES module bundle runs any command.
+  if (name === undefined || (unless !== undefined && args.some(a => a === unless || a.startsWith(`${unless}=`)))) {
     void import(pathToFileURL(join(here, '..', 'bundle', 'main.js')).href)
     return
   }

@@ -228,6 +228,11 @@ export class IndexDb {
     return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit).map(toRecord)
   }
 
+  /** Bytes of the canonical blocks' files with height ≤ to, as recorded. */
+  canonicalBytes (to: number): number {
+    return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height <= ?').get(to)?.n ?? 0
+  }
+
   sideBlocks (): BlockRecord[] {
     return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all().map(toRecord)
   }

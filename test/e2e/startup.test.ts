@@ -13,11 +13,11 @@ const ROOT = join(import.meta.dirname, '..', '..')
 // without the ES module bundle (docs/performance.md). A module list, not a timing: a static
 // import that drags one of them in again fails here.
 describe('what a local command loads', () => {
-  it('status, blocks and mykeys load no libp2p, fastify or @noble module, and run from the fast bundle', async () => {
+  it('status, blocks, mykeys and verify load no libp2p, fastify or @noble module, and run from the fast bundle', async () => {
     const dir = join(tmpDir(), 'node')
     const init = await petal(['--dir', dir, 'init'])
     expect(init.code, init.stderr).toBe(0)
-    for (const args of [['status'], ['blocks'], ['mykeys'], ['--json', 'status']]) {
+    for (const args of [['status'], ['blocks'], ['mykeys'], ['--json', 'status'], ['verify']]) {
       const log = join(tmpDir(), 'imports.log')
       const r = await petalLogged(['--dir', dir, ...args], { log })
       expect(r.code, r.stderr).toBe(0)
@@ -33,7 +33,8 @@ describe('what a local command loads', () => {
   })
 
   it('the other commands, help and --version run from the ES module bundle', async () => {
-    for (const args of [['--version'], ['--help'], ['pull', '--help']]) {
+    // verify --repair fetches from peers: its code is not in the fast bundle (FAST_UNLESS in scripts/build-cli.ts).
+    for (const args of [['--version'], ['--help'], ['pull', '--help'], ['verify', '--repair', '--help']]) {
       const log = join(tmpDir(), 'imports.log')
       const r = await petalLogged(args, { log })
       expect(r.code, r.stderr).toBe(0)

@@ -1,20 +1,17 @@
-import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
-import { ChainError, checkAdoption, checkDaisyChain, verifyChain, type Chain } from '../../chain/index.js'
-import type { RepairReport } from '../../node/index.js'
-import { DaisyDir, DataDir } from '../../storage/index.js'
+import { ChainError, checkAdoption, checkDaisyChain, verifyChain } from '../../chain/index.js'
+import { DaisyDir } from '../../storage/index.js'
 import { isPetalError, isRecord } from '../../util/index.js'
 import { intOption } from '../args.js'
 import type { CliContext } from '../context.js'
-import { syncMirrorAfterImport } from '../mirror-sync.js'
-import { formatBytes, short, UsageError } from '../output.js'
+import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
 const workersOpt = intOption('--workers', { min: 1, max: 64 })
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
-interface VerifyFlags { deep?: boolean, workers?: number, repair?: boolean, peer: string[], from: string[] }
+export interface VerifyFlags { deep?: boolean, workers?: number, repair?: boolean, peer: string[], from: string[] }
 
 /** The hint of a failed verify: what repairs which kind of damage. */
 export const VERIFY_HINT = 'a damaged or missing block file is fetched again and put back by `petal verify --repair` (from the peers this node knows, or `--peer ADDR`, or `--from DIR`); if only the index is wrong, `petal reindex` rebuilds it'
@@ -29,7 +26,10 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, o: VerifyFlags) => {
       if (o.repair !== true && (o.peer.length > 0 || o.from.length > 0)) throw new UsageError('--peer and --from apply to --repair', 'add --repair to fetch damaged blocks again')
       if (ctx.daisy !== undefined) { await verifyDaisy(ctx, o); return }
-      const repair = o.repair === true ? await repairFirst(ctx, o) : undefined
+      // --repair's code (the network stack) is a module of its own: plain verify runs from the
+      // fast bundle without it (scripts/build-cli.ts, FAST_UNLESS).
+      const repairing = o.repair === true ? await import('./verify-repair.js') : undefined
+      const repair = repairing === undefined ? undefined : await repairing.repairFirst(ctx, o)
       const chain = repair?.chain ?? ctx.openChain({ forReading: true })
       const bar = ctx.progress('verify')
       const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p) } })
@@ -39,7 +39,7 @@ export function register (program: Command, action: Action): void {
       for (const w of adoption?.warnings ?? []) ctx.io.stderr(`petal: warning: Daisy block ${w.height}: ${w.message} [${w.kind}]\n`)
       const history = adoption === undefined ? undefined : { blocks: adoption.blocks, tip_height: adoption.commitment.tipHeight, tip_hash: adoption.commitment.tipHash, daisy_genesis_hash: adoption.commitment.genesisHash, warnings: adoption.warnings }
       const rate = r.seconds > 0 ? `${(r.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${(r.blocks / r.seconds).toFixed(r.blocks / r.seconds < 10 ? 1 : 0)} blocks/s` : ''
-      const json = { ok: r.ok, blocks: r.blocks, bytes: r.bytes, tip_height: r.tipHeight, tip_hash: r.tipHash, seconds: r.seconds, failure: r.failure, repair: repair === undefined ? undefined : repairJson(repair.report), daisy_history: history }
+      const json = { ok: r.ok, blocks: r.blocks, bytes: r.bytes, tip_height: r.tipHeight, tip_hash: r.tipHash, seconds: r.seconds, failure: r.failure, repair: repair === undefined ? undefined : repairing?.repairJson(repair.report), daisy_history: history }
       ctx.out.result(json, () => r.ok
         ? `ok: ${r.blocks} blocks (${formatBytes(r.bytes)}) verified up to height ${r.tipHeight} ${r.tipHash} in ${r.seconds.toFixed(2)} s (${rate})` +
           (history === undefined ? '' : `\nok: the genesis continues the Daisy chain ${history.daisy_genesis_hash} at its block ${history.tip_height} ${history.tip_hash}; its ${history.blocks} blocks (in daisy/) verified with v1 rules`)
@@ -86,45 +86,4 @@ async function verifyDaisy (ctx: CliContext, o: VerifyFlags): Promise<void> {
   const json = { ok: true, daisy_dir: target.dir, state: target.state, blocks: r.blocks, bytes: r.bytes, tip_height: r.tip?.height ?? -1, tip_hash: r.tip?.hash ?? '', seconds, warnings: r.warnings }
   ctx.out.result(json, () => `ok: ${r.blocks} Daisy blocks (${formatBytes(r.bytes)}) verified with v1 rules up to height ${json.tip_height} ${json.tip_hash} in ${seconds.toFixed(2)} s` +
     (r.warnings.length > 0 ? `; ${r.warnings.length} warning${r.warnings.length === 1 ? '' : 's'} about what Daisy accepts and Petal would not (above)` : ''))
-}
-
-/** `--repair`: put back every damaged block file, reporting each, before the verify runs. */
-async function repairFirst (ctx: CliContext, o: VerifyFlags): Promise<{ chain: Chain, report: RepairReport }> {
-  for (const d of o.from) {
-    if (!existsSync(new DataDir(d).blockPath(0))) throw new UsageError(`--from ${d} is not a Petal data directory (no genesis block)`)
-  }
-  const { repairChain } = await import('../../node/index.js')
-  const { NetworkError, parseMultiaddr } = await import('../../network/index.js')
-  for (const a of o.peer) {
-    try {
-      parseMultiaddr(a, true)
-    } catch (err) {
-      if (err instanceof NetworkError) throw new UsageError(`--peer: ${err.message}`, err.hint)
-      throw err
-    }
-  }
-  const chain = ctx.openChain()
-  const bar = ctx.progress('verify --repair')
-  const report = await repairChain(chain, {
-    peers: o.peer,
-    from: o.from,
-    signal: ctx.signal,
-    logger: ctx.logger,
-    onProgress: p => { bar.update({ phase: 'checking block files', done: p.bytes, total: p.totalBytes }) },
-    onBlock: b => {
-      bar.end()
-      const what = `${b.canonical ? 'height' : 'side block at height'} ${b.height} ${short(b.hash)} (${b.damage})`
-      ctx.out.note(b.source !== undefined ? `repaired ${what} from ${b.source}` : `could not repair ${what}: ${b.reason ?? ''}`)
-    }
-  })
-  bar.end()
-  if (report.repaired.length + report.failed.length === 0) ctx.out.note('no damaged block files')
-  // The mirror stopped at a missing block catches up now.
-  if (report.repaired.length > 0) await syncMirrorAfterImport(ctx, chain)
-  return { chain, report }
-}
-
-function repairJson (r: RepairReport): Record<string, unknown> {
-  const one = (b: RepairReport['repaired'][number]): Record<string, unknown> => ({ height: b.height, hash: b.hash, canonical: b.canonical, damage: b.damage, source: b.source, reason: b.reason })
-  return { repaired: r.repaired.map(one), failed: r.failed.map(one), sources: r.sources }
 }
