@@ -5,8 +5,13 @@
 // - POST /api/v1/query latency for a small aggregate against the engine in process (warm sandbox);
 // - POST /api/v1/records rows/s (batches of 1, 100 and 10,000 rows; 1 and 16 clients) against
 //   INSERT of the same rows into a plain SQLite file with synchronous=FULL;
-//   Each of those rows notes the HTTP floor: the same requests from the same client process to a
-//   node:http server in the server's process that reads the body and answers 202 doing nothing else;
+//   Each of those rows notes two floors, the same requests from the same client process to
+//   node:http servers in the server's process: one that reads the body and answers 202 doing
+//   nothing else (the HTTP floor), and one that parses the JSON and INSERTs its rows in one
+//   fsync'd transaction before answering (the durable floor: the least any HTTP server that
+//   acknowledges durable rows can cost, with no Petal code in it). A lone client cannot overlap
+//   the round trip with the commit, so the durable floor over the reference shows how near 1× an
+//   HTTP figure can physically come (docs/ingest.md, "Costs");
 // - seal latency p50/p95, from the 202 to the receipt reading "sealed".
 import '../src/polyfills.js'
 import Database from 'better-sqlite3'
@@ -133,11 +138,24 @@ function plainDb (path: string): { insert: (rows: Reading[]) => void, close: () 
   return { insert: rows => { tx(rows) }, close: () => { db.close() } }
 }
 
-/** A server that reads each request's body and answers 202 with nothing done: the HTTP floor. */
-async function noopServer (): Promise<{ url: string, server: Server }> {
+/**
+ * A server that reads each request's body and answers 202: with nothing done (the HTTP floor), or
+ * once `store` has stored the body (the durable floor).
+ */
+async function floorServer (store?: (body: Buffer) => void): Promise<{ url: string, server: Server }> {
   const server = createServer((req, res) => {
-    req.on('data', () => {})
-    req.on('end', () => { res.writeHead(202, { 'content-type': 'application/json' }); res.end('{"receipts":[]}') })
+    const parts: Buffer[] = []
+    req.on('data', (c: Buffer) => { if (store !== undefined) parts.push(c) })
+    req.on('end', () => {
+      try {
+        store?.(Buffer.concat(parts))
+        res.writeHead(202, { 'content-type': 'application/json' })
+        res.end('{"receipts":[]}')
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'text/plain' })
+        res.end(String(err))
+      }
+    })
   })
   server.keepAliveTimeout = 120_000 // as the API's: the agent's kept-alive sockets must not be cut between turns
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -151,7 +169,16 @@ async function writes (key: SigningKey, client: Client): Promise<Row[]> {
   const { node, url, token } = await startNode('writes', key, { everyMs: 3_600_000 })
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   const ref = plainDb(join(root, 'ref.db'))
-  const floor = await noopServer()
+  const floor = await floorServer()
+  // The durable floor's own file, WAL + synchronous=FULL like the reference: one transaction per
+  // request, its rows bound by name from the parsed JSON.
+  const durableDb = new Database(join(root, 'durable-floor.db'))
+  durableDb.pragma('journal_mode = WAL')
+  durableDb.pragma('synchronous = FULL')
+  durableDb.exec('CREATE TABLE readings (sensor TEXT, at INTEGER, value REAL, note TEXT)')
+  const durableIns = durableDb.prepare('INSERT INTO readings (sensor, at, value, note) VALUES (@sensor, @at, @value, @note)')
+  const durableTx = durableDb.transaction((rows: Array<Record<string, unknown>>) => { for (const r of rows) durableIns.run(r) })
+  const durable = await floorServer(body => { durableTx(JSON.parse(body.toString('utf8')) as Array<Record<string, unknown>>) })
   await call(`${url}api/v1/records/readings`, { method: 'POST', headers, body: rowsJson(10, 0) })
   const rows: Row[] = []
   let next = 10
@@ -162,24 +189,27 @@ async function writes (key: SigningKey, client: Client): Promise<Row[]> {
   const plan = [{ batch: 1, requests: 100, turns: 7 }, { batch: 100, requests: 32, turns: 7 }, { batch: 10_000, requests: 16, turns: 3 }].filter(p => only === undefined || only.includes(p.batch))
   for (const { batch, requests, turns } of plan) {
     for (const clients of [1, 16]) {
-      const t = { http: [] as number[], ref: [] as number[], floor: [] as number[] }
+      const t = { http: [] as number[], ref: [] as number[], floor: [] as number[], durable: [] as number[] }
       for (let turn = 0; turn < turns; turn++) {
         const from = next
         next += batch * requests
         const post = async (target: string): Promise<number> => (await client.ask({ cmd: 'post', url: target, headers, batch, requests, from, clients })).ms
         t.http.push(await post(`${url}api/v1/records/readings`))
         t.floor.push(await post(floor.url))
+        t.durable.push(await post(durable.url))
         const tuples = Array.from({ length: requests }, (_, r) => Array.from({ length: batch }, (_, j) => reading(from + r * batch + j)))
         const s = performance.now()
         for (const b of tuples) ref.insert(b)
         t.ref.push(performance.now() - s)
       }
       const rps = (ms: number): number => batch * requests / (ms / 1000)
-      rows.push({ figure: `POST /records, batches of ${batch.toLocaleString('en')}, ${clients} client${clients === 1 ? '' : 's'}`, value: rps(median(t.http)), unit: 'rows/s', reference: 'INSERT, WAL + synchronous=FULL, same batches', refValue: rps(median(t.ref)), better: 'higher', note: `HTTP floor (no-op server) ${rps(median(t.floor)).toFixed(0)} rows/s; per-turn ratios ${t.http.map((h, i) => (h / (t.ref[i] as number)).toFixed(2)).join(' ')}` })
+      rows.push({ figure: `POST /records, batches of ${batch.toLocaleString('en')}, ${clients} client${clients === 1 ? '' : 's'}`, value: rps(median(t.http)), unit: 'rows/s', reference: 'INSERT, WAL + synchronous=FULL, same batches', refValue: rps(median(t.ref)), better: 'higher', note: `HTTP floor (no-op server) ${rps(median(t.floor)).toFixed(0)} rows/s; durable floor (node:http + one fsync'd INSERT transaction per request) ${rps(median(t.durable)).toFixed(0)} rows/s = ${(median(t.durable) / median(t.ref)).toFixed(2)}× the reference, POST /records ${(median(t.http) / median(t.durable)).toFixed(2)}× the durable floor; per-turn ratios ${t.http.map((h, i) => (h / (t.ref[i] as number)).toFixed(2)).join(' ')}` })
     }
   }
   ref.close()
   await new Promise(resolve => floor.server.close(resolve))
+  await new Promise(resolve => durable.server.close(resolve))
+  durableDb.close()
   await node.stop()
   return rows
 }

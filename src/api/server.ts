@@ -200,8 +200,10 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     const started = performance.now()
-    reply.raw.once('close', () => { observe(ctx, req, reply.raw.statusCode, started) })
-    const access = req.routeOptions.config.access ?? 'public'
+    // Read once: Fastify builds req.routeOptions anew on every access.
+    const route = req.routeOptions
+    reply.raw.once('close', () => { observe(ctx, route.url ?? 'unmatched', req.method, reply.raw.statusCode, started) })
+    const access = route.config.access ?? 'public'
     // A server that takes no writes refuses them as such (API_READ_ONLY from the route), rather
     // than asking for a token that would only lead to that refusal.
     authorize(req, access === 'write' && ctx.ingest === undefined ? 'public' : access, ctx.access, ctx.tokens)
@@ -279,8 +281,7 @@ function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${errorStatus(e)} ${e.code === 'API_REQUEST_TIMEOUT' ? 'Request Timeout' : e.code === 'API_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
-function observe (ctx: ApiContext, req: FastifyRequest, status: number, started: number): void {
-  const route = req.routeOptions.url ?? 'unmatched'
-  ctx.metrics.httpRequests.inc({ route, method: req.method, status: String(status) })
+function observe (ctx: ApiContext, route: string, method: string, status: number, started: number): void {
+  ctx.metrics.httpRequests.inc({ route, method, status: String(status) })
   ctx.metrics.httpDuration.observe((performance.now() - started) / 1000, { route })
 }

@@ -29,6 +29,8 @@ const TOKEN_RE = /^petal_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/
 export function tokensPath (dataDir: string): string { return join(dataDir, 'api', 'tokens.json') }
 
 function sha256 (text: string): Buffer { return createHash('sha256').update(text, 'utf8').digest() }
+/** Compared against when the presented id is unknown, so that an unknown id takes as long as a wrong secret. */
+const NO_DIGEST = Buffer.alloc(32)
 
 /**
  * `api/tokens.json`: the bearer tokens of this data directory, stored hashed. Written atomically
@@ -36,7 +38,8 @@ function sha256 (text: string): Buffer { return createHash('sha256').update(text
  * stat on each authenticated request), so a new or revoked token counts at once, without restart.
  */
 export class TokenStore {
-  private records: TokenRecord[] = []
+  /** The tokens of the file as last read, by id, with their hash decoded (verify() runs on every write request). */
+  private byId = new Map<string, { info: TokenInfo, digest: Buffer }>()
   private seen = ''
 
   constructor (readonly path: string) {}
@@ -74,16 +77,15 @@ export class TokenStore {
    * whether or not the id exists and wherever the hashes differ.
    */
   verify (presented: string): TokenInfo | undefined {
-    const records = this.current()
+    const tokens = this.current()
     const m = TOKEN_RE.exec(presented)
-    const hit = m === null ? undefined : records.find(r => r.id === m[1])
-    const want = hit === undefined ? Buffer.alloc(32) : Buffer.from(hit.hash, 'hex')
-    const ok = timingSafeEqual(sha256(presented), want) && hit !== undefined
-    return ok ? publicInfo(hit) : undefined
+    const hit = m === null ? undefined : tokens.get(m[1] ?? '')
+    const ok = timingSafeEqual(sha256(presented), hit?.digest ?? NO_DIGEST) && hit !== undefined
+    return ok ? hit.info : undefined
   }
 
-  /** The records, re-read when the file changed since the last look (a cheap stat otherwise). */
-  private current (): TokenRecord[] {
+  /** The tokens, re-read when the file changed since the last look (a cheap stat otherwise). */
+  private current (): Map<string, { info: TokenInfo, digest: Buffer }> {
     let stamp: string
     try {
       const s = statSync(this.path)
@@ -93,10 +95,10 @@ export class TokenStore {
       stamp = 'none'
     }
     if (stamp !== this.seen) {
-      this.records = this.read()
+      this.byId = new Map(this.read().map(r => [r.id, { info: Object.freeze(publicInfo(r)), digest: Buffer.from(r.hash, 'hex') }]))
       this.seen = stamp
     }
-    return this.records
+    return this.byId
   }
 
   private read (): TokenRecord[] {
