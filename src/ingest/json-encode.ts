@@ -32,6 +32,11 @@ const BAIL = Symbol('bail')
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
 
+/** 10^0 … 10^22: the powers of ten a double holds exactly. */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`))
+/** Texts shorter than this are copied byte by byte: Buffer#copy costs more for short runs. */
+const COPY_LOOP_MAX = 64
+
 /**
  * Encode `input` (a JSON array of objects, or NDJSON) for `table`, or undefined when the input is
  * not in the plain case above (then parseRecords and append() must take it). At most `maxRows` rows.
@@ -141,7 +146,7 @@ class Lane {
       const col = this.cols[ci] as Col
       this.ensure(4 + col.name.length + 9)
       const name = col.name
-      this.out.writeUInt32BE(name.length, this.at)
+      this.uint32(name.length, this.at)
       this.at += 4
       for (let i = 0; i < name.length; i++) this.out[this.at++] = name[i] as number
       this.space()
@@ -154,8 +159,17 @@ class Lane {
       if (c === 0x7d) break
       if (c !== 0x2c) throw BAIL
     }
-    this.out.writeUInt32BE(count, countAt)
+    this.uint32(count, countAt)
     this.ends.push(this.at)
+  }
+
+  /** A big-endian uint32 at `at` (room ensured), as writeUInt32BE without its checks. */
+  private uint32 (n: number, at: number): void {
+    const o = this.out
+    o[at] = n >>> 24
+    o[at + 1] = (n >>> 16) & 0xff
+    o[at + 2] = (n >>> 8) & 0xff
+    o[at + 3] = n & 0xff
   }
 
   /** The column a field name names, exactly; the field's position predicts it. */
@@ -207,8 +221,8 @@ class Lane {
     // An int64, big-endian, from a double that holds it exactly (|n| < 2^53).
     const hi = Math.floor(n / 4294967296)
     this.out[this.at] = INTEGER
-    this.out.writeInt32BE(hi, this.at + 1)
-    this.out.writeUInt32BE(n - hi * 4294967296, this.at + 5)
+    this.uint32(hi >>> 0, this.at + 1) // two's complement: the high word of a negative is its uint32
+    this.uint32(n - hi * 4294967296, this.at + 5)
     this.at += 9
   }
 
@@ -230,18 +244,22 @@ class Lane {
     }
     const digits = i - first
     let real = false
+    // The digits of the fraction go on into `n` (the significand), `fraction` counts them.
+    let fraction = 0
     if (b[i] === 0x2e) {
       i++
       if (!isDigit(b[i] ?? -1)) throw BAIL
-      while (isDigit(b[i] ?? -1)) i++
+      for (let c = b[i] ?? -1; isDigit(c); c = b[++i] ?? -1) { n = n * 10 + (c - 0x30); fraction++ }
       real = true
     }
+    let exponent = false
     if (b[i] === 0x65 || b[i] === 0x45) {
       i++
       if (b[i] === 0x2b || b[i] === 0x2d) i++
       if (!isDigit(b[i] ?? -1)) throw BAIL
       while (isDigit(b[i] ?? -1)) i++
       real = true
+      exponent = true
     }
     this.pos = i
     if (!real) {
@@ -250,8 +268,18 @@ class Lane {
       return
     }
     if (!takesReal(kind)) throw BAIL
+    // Up to 15 digits in all, the significand is an exact integer (< 2^53) and 10^fraction an exact
+    // power (fraction <= 22), so one IEEE division rounds correctly: the double Number() gives.
+    // Anything longer, or with an exponent, is read by Number().
+    let v: number
+    if (!exponent && digits + fraction <= 15) {
+      v = n / (POW10[fraction] as number)
+      if (negative) v = -v
+    } else {
+      v = Number(b.toString('latin1', start, i))
+    }
     this.out[this.at] = REAL
-    this.out.writeDoubleBE(Number(b.toString('latin1', start, i)), this.at + 1)
+    this.out.writeDoubleBE(v, this.at + 1)
     this.at += 9
   }
 
@@ -283,8 +311,8 @@ class Lane {
     const n = end - start
     this.ensure(5 + n)
     this.out[this.at] = TEXT
-    this.out.writeUInt32BE(n, this.at + 1)
-    if (n < 32) {
+    this.uint32(n, this.at + 1)
+    if (n < COPY_LOOP_MAX) {
       for (let i = 0; i < n; i++) this.out[this.at + 5 + i] = b[start + i] as number
     } else {
       b.copy(this.out, this.at + 5, start, end)

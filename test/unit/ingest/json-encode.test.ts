@@ -79,6 +79,22 @@ describe('the JSON fast lane', () => {
     expect(fast(input, 'json', t)).toHaveLength(2)
   })
 
+  it('reads every decimal to the double Number() reads, on either side of its short cut (up to 15 digits, no exponent)', () => {
+    const r = rng(7)
+    const t = table([['b', 'REAL'], ['a', 'INTEGER']])
+    const digits = (n: number): string => Array.from({ length: n }, () => String(r(10))).join('')
+    const numbers = ['0.1', '0.3', '-0.0', '3.0', '0.000001', '123456789012.345', '999999999999.999', '-99999999999999.9', '1234567890123.4567', '0.0000000000000000000001', '2.5e-3', '1.7976931348623157e308', '5e-324']
+    for (let i = 0; i < 3000; i++) {
+      const int = r(4) === 0 ? '0' : String(1 + r(9)) + digits(r(12))
+      const frac = digits(1 + r(r(3) === 0 ? 22 : 8))
+      numbers.push(`${r(2) === 0 ? '-' : ''}${int}.${frac}${r(10) === 0 ? `e${r(2) === 0 ? '-' : ''}${r(30)}` : ''}`)
+    }
+    const input = numbers.map(n => `{"b": ${n}, "a": ${n.startsWith('-') ? '-' : ''}${r(1_000_000_000)}}`).join('\n')
+    const got = fast(input, 'ndjson', t, 10_000)
+    expect(got).toHaveLength(numbers.length)
+    expect(got).toEqual(exact(input, 'ndjson', t, 10_000))
+  })
+
   it('leaves to the exact path what it must refuse or change: new or respelled columns, wrong types, duplicates, bad JSON, too many rows, a declared table', () => {
     const t = table(COLUMNS)
     for (const input of ['[{"new": 1}]', '[{"A": 1}]', '[{"a": "x"}]', '[{"c": 1}]', '[{"a": 1.5}]', '[{"a": 1, "a": 2}]', '[{"a": 1}', '[{"a": 1},]', '[{"a": 01}]',
