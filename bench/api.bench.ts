@@ -5,7 +5,8 @@
 // - POST /api/v1/query latency for a small aggregate against the engine in process (warm sandbox);
 // - POST /api/v1/records rows/s (batches of 1, 100 and 10,000 rows; 1 and 16 clients) against
 //   INSERT of the same rows into a plain SQLite file with synchronous=FULL;
-//   Each of those rows notes two floors, the same requests from the same client process to
+//   and the latency of single-row acknowledgements, one request at a time, against one fsync'd
+//   commit. Each of those figures notes two floors, the same requests from the same client process to
 //   node:http servers in the server's process: one that reads the body and answers 202 doing
 //   nothing else (the HTTP floor), and one that parses the JSON and INSERTs its rows in one
 //   fsync'd transaction before answering (the durable floor: the least any HTTP server that
@@ -164,7 +165,7 @@ async function floorServer (store?: (body: Buffer) => void): Promise<{ url: stri
   return { url: `http://127.0.0.1:${a.port}/`, server }
 }
 
-async function writes (key: SigningKey, client: Client): Promise<Row[]> {
+async function writes (key: SigningKey, client: Client): Promise<{ rows: Row[], latency: Row[] }> {
   // Sealing is off while acknowledgements are measured (it has its own figure below).
   const { node, url, token } = await startNode('writes', key, { everyMs: 3_600_000 })
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
@@ -206,12 +207,33 @@ async function writes (key: SigningKey, client: Client): Promise<Row[]> {
       rows.push({ figure: `POST /records, batches of ${batch.toLocaleString('en')}, ${clients} client${clients === 1 ? '' : 's'}`, value: rps(median(t.http)), unit: 'rows/s', reference: 'INSERT, WAL + synchronous=FULL, same batches', refValue: rps(median(t.ref)), better: 'higher', note: `HTTP floor (no-op server) ${rps(median(t.floor)).toFixed(0)} rows/s; durable floor (node:http + one fsync'd INSERT transaction per request) ${rps(median(t.durable)).toFixed(0)} rows/s = ${(median(t.durable) / median(t.ref)).toFixed(2)}× the reference, POST /records ${(median(t.http) / median(t.durable)).toFixed(2)}× the durable floor; per-turn ratios ${t.http.map((h, i) => (h / (t.ref[i] as number)).toFixed(2)).join(' ')}` })
     }
   }
+  // Single-row acknowledgement latency, one request at a time: each POST /records is followed at
+  // once by the same row to the durable floor and to the no-op floor, and by one fsync'd INSERT
+  // commit of the reference, so that the machine's load bursts fall on all four alike.
+  const latency: Row[] = []
+  if (only === undefined || only.includes(1)) {
+    const lat = { http: [] as number[], durable: [] as number[], floor: [] as number[], ref: [] as number[] }
+    const one = async (target: string, from: number): Promise<number> => (await client.ask({ cmd: 'post', url: target, headers, batch: 1, requests: 1, from, clients: 1 })).ms
+    for (let i = 0; i < 300; i++) {
+      const from = next++
+      lat.http.push(await one(`${url}api/v1/records/readings`, from))
+      lat.durable.push(await one(durable.url, from))
+      lat.floor.push(await one(floor.url, from))
+      const s = performance.now()
+      ref.insert([reading(from)])
+      lat.ref.push(performance.now() - s)
+    }
+    for (const p of [0.5, 0.95]) {
+      const q = (xs: number[]): number => pct(xs, p)
+      latency.push({ figure: `POST /records, one row, one request at a time, p${p * 100}`, value: q(lat.http), unit: 'ms', reference: 'one INSERT commit, WAL + synchronous=FULL', refValue: q(lat.ref), better: 'lower', note: `durable floor ${q(lat.durable).toFixed(2)} ms = ${(q(lat.durable) / q(lat.ref)).toFixed(2)}× the reference; no-op floor ${q(lat.floor).toFixed(2)} ms; POST /records ${(q(lat.http) / q(lat.durable)).toFixed(2)}× the durable floor` })
+    }
+  }
   ref.close()
   await new Promise(resolve => floor.server.close(resolve))
   await new Promise(resolve => durable.server.close(resolve))
   durableDb.close()
   await node.stop()
-  return rows
+  return { rows, latency }
 }
 
 async function sealLatency (key: SigningKey, everyMs: number, samples: number, gapMs: number): Promise<number[]> {
@@ -243,13 +265,14 @@ async function main (): Promise<void> {
   const key = generateSigningKey()
   const client = startClient()
   const { files, queries } = parts.has('reads') ? await reads(key, client) : { files: [], queries: [] }
-  const records = parts.has('writes') ? await writes(key, client) : []
+  const { rows: records, latency } = parts.has('writes') ? await writes(key, client) : { rows: [], latency: [] }
   await new Promise(resolve => { client.proc.once('exit', resolve); client.proc.send({ cmd: 'exit', id: -1 }) })
   const now = parts.has('seal') ? await sealLatency(key, 0, 40, 100) : []
   const dflt = parts.has('seal') ? await sealLatency(key, 5_000, 12, 1_000) : []
   if (files.length > 0) printTable('HTTP API: block files', files)
   if (queries.length > 0) printTable('HTTP API: POST /query latency (goal: HTTP overhead under 5 ms)', queries)
   if (records.length > 0) printTable('HTTP API: rows acknowledged per second through POST /records (durable before the 202; ratio = HTTP time ÷ reference time)', records)
+  if (latency.length > 0) printTable('HTTP API: single-row acknowledgement latency, one request at a time (interleaved with the floors and the reference)', latency)
   if (now.length > 0) {
     printTable('HTTP API: seal latency, from the 202 to the receipt reading "sealed" (polled every 10 ms)', [
       { figure: 'one row at a time, --seal-every 0, p50', value: pct(now, 0.5), unit: 'ms' },
