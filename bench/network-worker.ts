@@ -18,6 +18,7 @@ const send = (m: Record<string, unknown>): void => { process.send?.(m) }
 let node: PetalNode | undefined
 let sampler: NodeJS.Timeout | undefined
 let peak = 0
+let cpuStart: NodeJS.CpuUsage | undefined
 
 const quiet = { stateFile: false as const }
 
@@ -64,13 +65,15 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
     }
     case 'rss': return { rss: rss(), heap: process.memoryUsage().heapUsed }
     case 'sample-start': {
+      cpuStart = process.cpuUsage()
       peak = process.memoryUsage().rss
       sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 50)
       return {}
     }
     case 'sample-stop': {
       clearInterval(sampler)
-      return { peak }
+      const cpu = process.cpuUsage(cpuStart)
+      return { peak, cpuMs: (cpu.user + cpu.system) / 1000 }
     }
     case 'raw': {
       const libp2p = (await import('libp2p')).createLibp2p
@@ -95,6 +98,8 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       let p = process.memoryUsage().rss
       const s = setInterval(() => { p = Math.max(p, process.memoryUsage().rss) }, 50)
       const started = performance.now()
+      const cpu0 = process.cpuUsage()
+      let syncCpu: NodeJS.CpuUsage | undefined
       const r = await pull({
         dir: m.dir as string,
         from: m.from as string,
@@ -108,12 +113,15 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
             lastAt = now
             lastDone = pr.done
           }
-          if (pr.stage === 'verify' && syncEnd === 0) syncEnd = now
+          if (pr.stage === 'verify' && syncEnd === 0) { syncEnd = now; syncCpu = process.cpuUsage(cpu0) }
         }
       })
       clearInterval(s)
       if (syncEnd === 0) throw new Error('pull never reported its verify stage: the sync phase cannot be timed')
-      return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p }
+      // CPU time of the whole process (all threads) in the sync phase: unlike the rate, it
+      // hardly depends on how loaded the machine is.
+      const cpuMs = syncCpu === undefined ? 0 : (syncCpu.user + syncCpu.system) / 1000
+      return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p, cpuMs }
     }
     case 'prop-node': {
       node = await PetalNode.create({

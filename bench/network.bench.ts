@@ -29,8 +29,15 @@ const log = (s: string): void => { process.stderr.write(`[network bench] ${s}\n`
 
 interface Worker { proc: ChildProcess, call: (cmd: string, args?: Record<string, unknown>) => Promise<Record<string, unknown>>, events: Array<Record<string, unknown>> }
 
+// PETAL_BENCH_PROF=DIR: every node process writes CPU profiles (`--cpu-prof`) to DIR/worker-N when it stops.
+const PROF = process.env.PETAL_BENCH_PROF
+let workers = 0
+
 async function worker (): Promise<Worker> {
-  const proc = fork(join(import.meta.dirname, 'network-worker.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  // One directory per process: its main thread, worker threads and tsx's loader thread each write a profile.
+  const prof = PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(PROF, `worker-${workers}`)]
+  workers++
+  const proc = fork(join(import.meta.dirname, 'network-worker.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const pending = new Map<number, (m: Record<string, unknown>) => void>()
   const events: Array<Record<string, unknown>> = []
   let next = 0
@@ -205,7 +212,8 @@ async function waitUntil<T> (f: () => T | undefined | Promise<T | undefined>, ms
 
 // ---- 3. memory ----
 
-async function benchMemory (): Promise<Row[]> {
+/** `full` false: the catch-up rate and its local reference only (PETAL_BENCH_ONLY=catchup, for iterating). */
+async function benchMemory (full = true): Promise<Row[]> {
   const { dir } = await cachedChain('small', SMALL_BLOCKS, 1, 32)
   const server = await worker()
   const ref = await worker()
@@ -218,18 +226,25 @@ async function benchMemory (): Promise<Row[]> {
     const refIdle = (await ref.call('rss')).rss as number
     await server.call('sample-start')
     const before = (await client.call('rss')).rss as number
-    const pulled = await client.call('pull', { dir: join(work, 'pulled-small'), from: addr }) as { totalMs: number, syncMs: number, blocks: number, maxGapMs: number, peakRss: number }
-    const serving = (await server.call('sample-stop')).peak as number
+    const pulled = await client.call('pull', { dir: join(work, 'pulled-small'), from: addr }) as { totalMs: number, syncMs: number, blocks: number, maxGapMs: number, peakRss: number, cpuMs: number }
+    const served = await server.call('sample-stop') as { peak: number, cpuMs: number }
+    const serving = served.peak
     const rate = pulled.blocks / (pulled.syncMs / 1000)
-    const mirror = await client.call('mirror', { dir: join(work, 'pulled-small') }) as { ms: number, blocks: number, before: number, peakRss: number }
     const local = await client.call('import-local', { from: dir, to: await genesisCopy(dir), count: Math.min(1000, SMALL_BLOCKS) }) as { ms: number, blocks: number }
+    const catchUp: Row = { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally, one at a time (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without progress: ${pulled.maxGapMs.toFixed(0)} ms` }
+    // CPU per block (all threads of each process) hardly depends on the machine's load: with the
+    // two processes' sum, it bounds the rate a quiet 2-core machine can reach.
+    const cpu: Row = { figure: 'catch-up CPU time per block, pulling process (all threads)', value: pulled.cpuMs / pulled.blocks, unit: 'ms', reference: 'serving process, same blocks', refValue: served.cpuMs / pulled.blocks, better: 'lower', note: `both: ${(2000 / ((pulled.cpuMs + served.cpuMs) / pulled.blocks)).toFixed(0)} blocks/s on 2 free cores` }
+    if (!full) return [catchUp, cpu]
+    const mirror = await client.call('mirror', { dir: join(work, 'pulled-small') }) as { ms: number, blocks: number, before: number, peakRss: number }
     return [
       { figure: `node holding ${SMALL_BLOCKS} blocks, idle RSS`, value: mib(idle), unit: 'MiB', reference: 'same node holding genesis only', refValue: mib(refIdle), better: 'lower' },
       { figure: `same node while serving a pull of all of them, peak RSS`, value: mib(serving), unit: 'MiB', reference: 'node holding genesis only, idle', refValue: mib(refIdle), better: 'lower' },
       { figure: `pulling node, peak RSS (${SMALL_BLOCKS} blocks behind)`, value: mib(pulled.peakRss), unit: 'MiB', reference: 'node holding genesis only, idle', refValue: mib(refIdle), better: 'lower' },
       { figure: `pulling process, peak RSS (${SMALL_BLOCKS} small blocks)`, value: mib(pulled.peakRss), unit: 'MiB', reference: 'same process before the pull', refValue: mib(before), better: 'lower' },
       { figure: `query mirror built over the ${SMALL_BLOCKS} pulled blocks, peak RSS`, value: mib(mirror.peakRss), unit: 'MiB', reference: 'same process before the update', refValue: mib(mirror.before), better: 'lower', note: `${(mirror.blocks / (mirror.ms / 1000)).toFixed(0)} blocks/s` },
-      { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally, one at a time (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without progress: ${pulled.maxGapMs.toFixed(0)} ms` }
+      catchUp,
+      cpu
     ]
   } finally {
     await stop(server, ref, client)
@@ -237,11 +252,12 @@ async function benchMemory (): Promise<Row[]> {
   }
 }
 
-// PETAL_BENCH_ONLY=pull,propagation,memory runs a subset.
+// PETAL_BENCH_ONLY=pull,propagation,memory runs a subset; `catchup` is the catch-up rate of `memory` alone.
 const only = (process.env.PETAL_BENCH_ONLY ?? 'pull,propagation,memory').split(',')
 const rows: Row[] = []
 log(`scale ${SCALE}; cached chains in ${CACHE}`)
 if (only.includes('pull')) rows.push(...await benchPull())
 if (only.includes('propagation')) rows.push(...await benchPropagation())
 if (only.includes('memory')) rows.push(...await benchMemory())
+else if (only.includes('catchup')) rows.push(...await benchMemory(false))
 printTable('network (loopback, separate processes)', rows)

@@ -1,4 +1,4 @@
-import { applyMovesGrouped, prepareBlocks, removeJournal, undoMoves, writeJournal, type BlockRecord, type KeyOpRecord, type LockOptions, type Move } from '../storage/index.js'
+import { applyMovesGrouped, prepareBlocks, removeJournal, undoMoves, writeJournalAsync, type BlockRecord, type KeyOpRecord, type LockOptions, type Move } from '../storage/index.js'
 import { failpoint, throwIfAborted } from '../util/index.js'
 import { PRUNE_EVERY, pruneSideBlocks, type ImportResult } from './accept.js'
 import { blockRecordOf } from './block-record.js'
@@ -27,6 +27,8 @@ export interface BatchOutcome {
  */
 export async function importBatch (chain: Chain, blocks: readonly LoadedBlock[], options: LockOptions = {}): Promise<BatchOutcome> {
   const results: ImportResult[] = []
+  // Blocks a group placed: their tmp/ files are in their slots now, nothing to delete.
+  let placed = 0
   let i = 0
   try {
     while (i < blocks.length) {
@@ -36,6 +38,7 @@ export async function importBatch (chain: Chain, blocks: readonly LoadedBlock[],
       if (extendsTip(chain, first)) {
         const r = await placeGroup(chain, blocks.slice(i), options)
         results.push(...r.results)
+        if (placed === i) placed += r.results.length
         i += r.results.length
         if (r.failure !== undefined) return { results, failure: { index: i, error: r.failure } }
         if (r.results.length > 0) continue
@@ -51,7 +54,7 @@ export async function importBatch (chain: Chain, blocks: readonly LoadedBlock[],
   } catch (error) {
     return { results, failure: { index: i, error } }
   } finally {
-    await Promise.all(blocks.map(discardLoaded))
+    await Promise.all(blocks.slice(placed).map(discardLoaded))
   }
 }
 
@@ -112,10 +115,10 @@ async function storeGroup (chain: Chain, group: readonly Validated[], tx: TxCont
   failpoint('batch:prepared')
   const moves: Move[] = group.map(g => ({ from: g.block.tmp, to: dir.blockPath(g.record.height) }))
   const last = group[group.length - 1] as Validated
-  writeJournal(dir, { commit: last.record.hash, moves })
+  await writeJournalAsync(dir, { commit: last.record.hash, moves })
   failpoint('batch:journaled')
   try {
-    applyMovesGrouped(moves)
+    await applyMovesGrouped(moves)
     failpoint('batch:moved')
     for (const g of group) {
       index.insertBlock(g.record, g.block.candidate.file.tables, g.ops)

@@ -7,6 +7,8 @@ import type { LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
 /** Blocks up to this size are checked in a worker; larger ones on the calling thread, where their progress is counted byte by byte. */
 export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024
 
+const KEYS_TTL_MS = 250
+
 /**
  * Worker threads that run the file-only checks of blocks being imported (load-worker.ts), so a
  * node catching up checks several blocks at once on every core while the main thread receives
@@ -19,7 +21,7 @@ export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024
 export class LoadPool {
   private pool: WorkerPool<LoadWorkerRequest, LoadWorkerReply> | undefined
   private warm = false
-  private keys: { tip: string, keys: Record<string, string> } | undefined
+  private keys: { at: number, keys: Record<string, string> } | undefined
   private closed = false
 
   /** `script`: the worker module (load-worker.ts); tests give one that never comes up. */
@@ -51,11 +53,16 @@ export class LoadPool {
     return pool
   }
 
-  /** The signatories at the tip, to check signatures with ahead of validation (cached per tip). */
+  /**
+   * The signatories at the tip, to check signatures with ahead of validation, read at most every
+   * KEYS_TTL_MS (reading the tip for every block of a catch-up cost more than the rest of its
+   * dispatch). Stale keys are harmless: a verdict counts only if it was made with the very key
+   * the block's parent has (check-signatures.ts); otherwise the signature is checked in order.
+   */
   private keysAt (chain: Chain): Record<string, string> {
-    const tip = chain.tip()
-    if (this.keys?.tip !== tip.hash) {
-      this.keys = { tip: tip.hash, keys: Object.fromEntries(chain.keysAt(tip).active().map(k => [k.keyId, k.publicKey.hex])) }
+    const now = performance.now()
+    if (this.keys === undefined || now - this.keys.at > KEYS_TTL_MS) {
+      this.keys = { at: now, keys: Object.fromEntries(chain.keysAt(chain.tip()).active().map(k => [k.keyId, k.publicKey.hex])) }
     }
     return this.keys.keys
   }

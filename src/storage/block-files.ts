@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, u
 import { open } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { errorCode, fsyncDir, fsyncFile, isNotFound, writeFileAtomic } from '../util/index.js'
+import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, isNotFound, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { checkDataFile } from './data-file.js'
@@ -77,7 +77,7 @@ export async function prepareBlocks (blocks: ReadonlyArray<{ file: string, seal:
     }
   }
   await Promise.all(blocks.flatMap(b => [sync(b.file), sync(sealPathOf(b.file), b.seal + '\n')]))
-  for (const d of new Set(blocks.map(b => dirname(b.file)))) fsyncDir(d)
+  await Promise.all([...new Set(blocks.map(b => dirname(b.file)))].map(fsyncDirAsync))
 }
 
 /**

@@ -13,7 +13,7 @@ export { DEFAULT_CONSENSUS, chainParamsToJson, parseChainParams, readChainParams
 export { IndexDb, type LockOptions } from './index-db.js'
 export type { BlockRecord, KeyOpRecord, SignerRecord, TableRecord } from './index-records.js'
 export { tmpBlockPath, cleanTmp, readSeal, prepareBlock, prepareBlocks, placeBlock, replaceBlock, removeBlock, writeSealFile, listForkFiles } from './block-files.js'
-export { writeJournal, readJournal, removeJournal, applyMoves, applyMovesGrouped, undoMoves, type Move } from './journal.js'
+export { writeJournal, writeJournalAsync, readJournal, removeJournal, applyMoves, applyMovesGrouped, undoMoves, type Move } from './journal.js'
 export { Keystore, type KeyEntry, type KeyPurpose } from './keystore.js'
 export { openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from './sqlite.js'
 export { NodeLock } from './node-lock.js'

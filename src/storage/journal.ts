@@ -1,5 +1,5 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { errorMessage, failpoint, fsyncDir, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
+import { errorMessage, failpoint, fsyncDirAsync, isNotFound, isRecord, parseJson, writeFileAtomic, writeFileAtomicAsync } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { moveBlock, renameBlock } from './block-files.js'
 import { dirname } from 'node:path'
@@ -22,6 +22,11 @@ export interface Journal {
 
 export function writeJournal (dir: DataDir, j: Journal): void {
   writeFileAtomic(dir.journal, JSON.stringify(j))
+}
+
+/** writeJournal off the event loop (a group's placement: the node keeps receiving meanwhile). */
+export async function writeJournalAsync (dir: DataDir, j: Journal): Promise<void> {
+  await writeFileAtomicAsync(dir.journal, JSON.stringify(j))
 }
 
 export function readJournal (dir: DataDir): Journal | undefined {
@@ -74,15 +79,16 @@ export function applyMoves (moves: readonly Move[]): void {
 
 /**
  * applyMoves for a group placed under one journal: every rename first, then each directory
- * involved fsynced once (not twice per move). Until those fsyncs any subset of the renames may
- * be lost in a crash; the journal, durable before the first rename, undoes whichever survived.
+ * involved fsynced once (not twice per move), all at once on the thread pool. Until those fsyncs
+ * any subset of the renames may be lost in a crash; the journal, durable before the first
+ * rename, undoes whichever survived. Resolves once every directory is durable.
  */
-export function applyMovesGrouped (moves: readonly Move[]): void {
+export async function applyMovesGrouped (moves: readonly Move[]): Promise<void> {
   for (const [i, m] of moves.entries()) {
     renameBlock(m.from, m.to)
     if (i === 0) failpoint('batch:first-move')
   }
-  for (const d of new Set(moves.flatMap(m => [dirname(m.to), dirname(m.from)]))) fsyncDir(d)
+  await Promise.all([...new Set(moves.flatMap(m => [dirname(m.to), dirname(m.from)]))].map(fsyncDirAsync))
 }
 
 /** Reverse the moves, newest first. A block that came from tmp/ goes back there (garbage). */

@@ -20,7 +20,7 @@ const RANGE_BLOCK_BYTES = 1024 * 1024
 // Blocks whose stateless checks run at once (ahead of the import point, on files already here).
 const MAX_LOADS = 4
 // The most blocks (and bytes) placed as one group: one journal, one round of fsyncs, one index transaction.
-const MAX_GROUP = 64
+const MAX_GROUP = 256
 const MAX_GROUP_BYTES = 256 * 1024 * 1024
 
 /** A fetched block's stateless checks, running or done. */
@@ -52,6 +52,10 @@ export class DownloadScheduler {
   private closed = false
   private imported = 0
   private fault: unknown
+  /** The group being placed (at most one: each group extends the one before). */
+  private placing: Promise<void> | undefined
+  /** Bytes of the blocks in the window (by their headers). */
+  private windowBytes = 0
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
@@ -61,18 +65,17 @@ export class DownloadScheduler {
   async run (signal: AbortSignal): Promise<number> {
     try {
       for (;;) {
+        if (this.fault !== undefined) throw this.fault
         await this.fill(signal)
         if (this.fault !== undefined) throw this.fault
         this.dispatch()
         this.startLoads(signal)
-        while (this.headReady()) {
-          await this.importRun(signal)
-          this.dispatch()
-          this.startLoads(signal)
-        }
+        // Placement runs beside the loop: while one group is fsynced and committed, the next
+        // blocks arrive and are checked, and whatever is ready when it ends is the next group.
+        if (this.placing === undefined && this.headReady()) this.startPlacement(signal)
         if (this.slots.length === 0 && this.feedDone) return this.imported
         throwIfAborted(signal)
-        if (!this.feedDone && this.slots.length < this.options.window) continue // imports made room
+        if (!this.feedDone && this.hasRoom()) continue // imports made room
         await this.wake.wait(this.idleMs(), signal)
       }
     } catch (err) {
@@ -88,8 +91,13 @@ export class DownloadScheduler {
     return this.slots.map(s => ({ height: s.height, state: s.state.kind }))
   }
 
+  /** Room for another height: fewer than `window` blocks and `windowBytes` bytes (at least one block). */
+  private hasRoom (): boolean {
+    return this.slots.length < this.options.window && (this.slots.length === 0 || this.windowBytes < (this.options.windowBytes ?? Infinity))
+  }
+
   private async fill (signal: AbortSignal): Promise<void> {
-    while (!this.feedDone && this.slots.length < this.options.window) {
+    while (!this.feedDone && this.hasRoom()) {
       const h = await this.feed.take(signal)
       if (h === undefined) { this.feedDone = true; return }
       const last = this.last
@@ -98,6 +106,7 @@ export class DownloadScheduler {
       }
       this.last = { height: h.height, hash: h.hash }
       this.slots.push(new Slot(h))
+      this.windowBytes += h.size
       this.components.onQueued?.(h)
     }
   }
@@ -105,10 +114,20 @@ export class DownloadScheduler {
   /** Make every transition that is due: ask peers, hedge, start rounds, give up. */
   private dispatch (): void {
     const now = this.clock.now()
-    for (const [i, slot] of this.slots.entries()) {
+    const head = this.headIndex()
+    // Nothing to assign nor hedge while every peer that could serve the head is at its limit.
+    const first = this.slots[head]
+    if (first === undefined || this.allBusy(first.height)) return
+    for (let i = head; i < this.slots.length; i++) {
+      const slot = this.slots[i] as Slot
       const s = slot.state
-      if (s.kind === 'waiting' && s.notBefore <= now) this.assign(i, slot, s, now)
-      else if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && now - s.since >= this.options.hedgeAfterMs) {
+      if (s.kind === 'waiting' && s.notBefore <= now) {
+        // A higher height has no more candidates than a lower one (peers whose tip reaches it):
+        // once every candidate is at its request limit, no later slot can be assigned either.
+        if (this.allBusy(slot.height)) break
+        this.assign(i, slot, s, now)
+      }
+      else if (s.kind === 'fetching' && i === head && s.requests.size === 1 && now - s.since >= this.options.hedgeAfterMs) {
         // The block everything waits for is slow: ask a second peer too; the first file wins.
         const peer = this.pickPeer(slot.height, p => !s.tried.has(p) && !s.requests.has(p))
         if (peer !== undefined) slot.hedge(this.request(slot, peer))
@@ -167,6 +186,12 @@ export class DownloadScheduler {
 
   private loadOf (peer: string): number { return this.load.get(peer) ?? 0 }
 
+  /** Every candidate for `height` is at its request limit (and there is at least one). */
+  private allBusy (height: number): boolean {
+    const all = this.components.candidates(height)
+    return all.length > 0 && all.every(p => this.loadOf(p) >= this.options.perPeer)
+  }
+
   /** Start fetching the slot's block from `peer`; the outcome is a transition of the slot. */
   private request (slot: Slot, peer: string): FetchRequest {
     const req: FetchRequest = { peer, file: this.components.importer.tmpPath(), controller: new AbortController() }
@@ -193,7 +218,7 @@ export class DownloadScheduler {
   private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock): Promise<void> {
     if (this.closed || !slot.isFetchingFrom(req.peer)) { await discard(req.file); return }
     this.noteReceived(slot, r.size)
-    for (const loser of slot.succeeded(req.peer, r.seal)) loser.controller.abort()
+    for (const loser of slot.succeeded(req.peer, r.seal, r.size)) loser.controller.abort()
   }
 
   /**
@@ -277,7 +302,7 @@ export class DownloadScheduler {
       const load: Load = { promise: Promise.resolve(), settled: false }
       this.loading++
       const ahead = this.slots.length > 1 || !this.feedDone
-      load.promise = this.components.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
+      load.promise = this.components.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
         b => { load.block = b },
         (err: unknown) => { load.error = err }
       ).finally(() => {
@@ -293,6 +318,15 @@ export class DownloadScheduler {
   private headReady (): boolean {
     const head = this.slots[0]
     return head?.state.kind === 'fetched' && this.loads.get(head)?.settled === true
+  }
+
+  /** Place the checked blocks at the head of the window in the background (see importRun). */
+  private startPlacement (signal: AbortSignal): void {
+    const p = this.importRun(signal).catch((err: unknown) => { this.fault ??= err }).finally(() => {
+      this.placing = undefined
+      this.wake.notify()
+    })
+    this.placing = p
   }
 
   /**
@@ -328,6 +362,7 @@ export class DownloadScheduler {
       const g = group[i] as { slot: Slot, from: string }
       g.slot.importDone()
       this.slots.shift()
+      this.windowBytes -= g.slot.header.size
       this.imported++
       this.components.onImported(res, g.from)
       refused ??= res.reorgRefused
@@ -349,15 +384,23 @@ export class DownloadScheduler {
     if (this.feed.peer !== from) this.components.network.report(this.feed.peer, 'invalid-block', err.code)
   }
 
+  /** The lowest height not being placed: the block the next group waits for. */
+  private headIndex (): number {
+    let i = 0
+    while (this.slots[i]?.state.kind === 'importing') i++
+    return i
+  }
+
   /** Until the next retry round or hedge is due, at most MAX_IDLE_MS. */
   private idleMs (): number {
     const now = this.clock.now()
     let next = now + MAX_IDLE_MS
+    const head = this.headIndex()
     for (const [i, slot] of this.slots.entries()) {
       const s = slot.state
       if (s.kind === 'waiting' && s.notBefore > now) next = Math.min(next, s.notBefore)
       // A hedge that is due but found no free peer is retried when a download ends (which wakes the loop).
-      if (s.kind === 'fetching' && i === 0 && s.requests.size === 1 && s.since + this.options.hedgeAfterMs > now) next = Math.min(next, s.since + this.options.hedgeAfterMs)
+      if (s.kind === 'fetching' && i === head && s.requests.size === 1 && s.since + this.options.hedgeAfterMs > now) next = Math.min(next, s.since + this.options.hedgeAfterMs)
     }
     return Math.max(1, next - now)
   }
@@ -365,6 +408,8 @@ export class DownloadScheduler {
   /** Abort what is in flight, wait for it to settle, and delete every file this download holds. */
   private async close (): Promise<void> {
     this.closed = true
+    // The group being placed owns its files (placed or deleted); let it finish first.
+    await this.placing
     const files: string[] = []
     for (const slot of this.slots) {
       const { requests, file } = slot.leftovers()

@@ -13,7 +13,7 @@ export interface BlockImporter {
    * file is not a sound block. `ahead`: more blocks of the branch are coming (catching up), so
    * the checks may go to worker threads; a lone block (following the tip) is checked here.
    */
-  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
+  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
   /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
   importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
 }
@@ -28,7 +28,7 @@ export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
     // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
-    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
+    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, size: o.size, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
     importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
   }
 }

@@ -3,6 +3,8 @@ import { MAX_UPLOADS_PER_PEER } from '../network/core.js'
 export interface DownloadOptions {
   /** Blocks downloaded ahead of the import point (each on disk in tmp/, not in memory). */
   window: number
+  /** ... and at most this many bytes of them (by their headers; at least one block). Unlimited if absent. */
+  windowBytes?: number
   /** Block requests in flight to one peer. */
   perPeer: number
   /** Rounds of asking every candidate peer before giving up on a block. */
@@ -21,7 +23,10 @@ export interface SyncOptions extends DownloadOptions {
 }
 
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
-  window: 32,
+  // Small blocks: many at once, so groups are large and few fsync rounds are paid per block;
+  // large ones: bounded by bytes (what waits in tmp/).
+  window: 512,
+  windowBytes: 64 * 1024 * 1024,
   // What a peer serves to one requester at once: more requests would only be answered BUSY.
   perPeer: MAX_UPLOADS_PER_PEER,
   maxAttempts: 5,

@@ -24,7 +24,7 @@ export type SlotState =
   /** Requested from one peer, or two once hedged; the first complete file wins. */
   | { readonly kind: 'fetching', readonly round: number, readonly tried: ReadonlySet<string>, readonly requests: ReadonlyMap<string, FetchRequest>, readonly since: number }
   /** A file whose bytes hash to the header's hash waits in tmp/ for its turn to be imported. */
-  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string }
+  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string, readonly size?: number }
   | { readonly kind: 'importing', readonly file: string, readonly from: string }
   /** The chain took the file (or refused it, which ends the download). */
   | { readonly kind: 'done' }
@@ -61,12 +61,12 @@ export class Slot {
     return this.current.kind === 'fetching' && this.current.requests.has(peer)
   }
 
-  /** fetching → fetched: `peer` delivered. Returns the other requests, which the caller aborts. */
-  succeeded (peer: string, seal: string): FetchRequest[] {
+  /** fetching → fetched: `peer` delivered (`size` bytes). Returns the other requests, which the caller aborts. */
+  succeeded (peer: string, seal: string, size?: number): FetchRequest[] {
     const s = this.expect('fetching', 'succeeded')
     const req = s.requests.get(peer)
     if (req === undefined) throw wrongState(this, `succeeded from ${peer}, which was not asked`)
-    this.current = { kind: 'fetched', file: req.file, seal, from: peer }
+    this.current = { kind: 'fetched', file: req.file, seal, from: peer, size }
     return [...s.requests.values()].filter(r => r !== req)
   }
 

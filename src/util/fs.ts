@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
+import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { errorCode } from './narrow.js'
@@ -10,6 +11,16 @@ export function fsyncDir (dir: string): void {
     fsyncSync(fd)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** fsyncDir on libuv's thread pool: the event loop goes on while the disk flushes. */
+export async function fsyncDirAsync (dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
   }
 }
 
@@ -38,6 +49,27 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
     throw err
   }
   fsyncDir(dir)
+}
+
+/** writeFileAtomic on libuv's thread pool (same steps, same guarantee). */
+export async function writeFileAtomicAsync (path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = dirname(path)
+  await mkdir(dir, { recursive: true })
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    const fh = await open(tmp, 'w', mode)
+    try {
+      await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+  await fsyncDirAsync(dir)
 }
 
 export function isNotFound (err: unknown): boolean {
