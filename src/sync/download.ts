@@ -1,6 +1,5 @@
-import { rm } from 'node:fs/promises'
 import { BlockError, isInvalidBlock } from '../block/index.js'
-import { discardLoaded, type ImportResult, type LoadedBlock } from '../chain/index.js'
+import type { ImportResult, LoadedBlock } from '../chain/index.js'
 // At run time only network/core (errors, wire format, limits) is loaded: never libp2p.
 import { LIMITS, NetworkError } from '../network/core.js'
 import type { FetchedBlock } from '../network/index.js'
@@ -8,6 +7,7 @@ import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, ty
 import { SyncError } from './errors.js'
 import { Notifier } from './notifier.js'
 import { Slot, type FetchRequest, type SlotState } from './slot.js'
+import { CheckAhead, discard } from './check-ahead.js'
 import type { DownloadOptions } from './options.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
 
@@ -17,14 +17,9 @@ import type { DownloadComponents, HeaderSource } from './types.js'
 const RANGE_MAX_BYTES = 4 * 1024 * 1024
 const RANGE_BLOCK_BYTES = 1024 * 1024
 
-// Blocks whose stateless checks run at once (ahead of the import point, on files already here).
-const MAX_LOADS = 4
 // The most blocks (and bytes) placed as one group: one journal, one round of fsyncs, one index transaction.
 const MAX_GROUP = 256
 const MAX_GROUP_BYTES = 256 * 1024 * 1024
-
-/** A fetched block's stateless checks, running or done. */
-interface Load { promise: Promise<void>, settled: boolean, block?: LoadedBlock, error?: unknown }
 
 // The longest the loop sleeps without news (downloads finishing wake it at once).
 const MAX_IDLE_MS = 1_000
@@ -43,8 +38,7 @@ export class DownloadScheduler {
   private readonly load = new Map<string, number>()
   private readonly inflight = new Set<Promise<void>>()
   private readonly received = new WeakMap<Slot, number>()
-  private readonly loads = new Map<Slot, Load>()
-  private loading = 0
+  private readonly checks: CheckAhead
   private readonly wake = new Notifier()
   private readonly clock: Clock
   private last: { height: number, hash: string } | undefined
@@ -59,6 +53,7 @@ export class DownloadScheduler {
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
+    this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress)
   }
 
   /** Download and import the whole branch; resolves to the number of blocks imported. */
@@ -292,32 +287,13 @@ export class DownloadScheduler {
     this.components.onReceived?.(slot.header, bytes)
   }
 
-  /** Start the stateless checks of fetched blocks, lowest first, up to MAX_LOADS at once. */
-  private startLoads (signal: AbortSignal): void {
-    for (const slot of this.slots) {
-      if (this.loading >= MAX_LOADS) return
-      const s = slot.state
-      if (s.kind !== 'fetched' || this.loads.has(slot)) continue
-      const onProgress = this.components.onImportProgress
-      const load: Load = { promise: Promise.resolve(), settled: false }
-      this.loading++
-      const ahead = this.slots.length > 1 || !this.feedDone
-      load.promise = this.components.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
-        b => { load.block = b },
-        (err: unknown) => { load.error = err }
-      ).finally(() => {
-        load.settled = true
-        this.loading--
-        this.wake.notify()
-      })
-      this.loads.set(slot, load)
-    }
-  }
+  /** Start the stateless checks of fetched blocks (CheckAhead); `ahead` while more blocks follow. */
+  private startLoads (signal: AbortSignal): void { this.checks.start(this.slots, this.slots.length > 1 || !this.feedDone, signal) }
 
   /** The lowest block is here and checked (or its check failed): its import can go. */
   private headReady (): boolean {
     const head = this.slots[0]
-    return head?.state.kind === 'fetched' && this.loads.get(head)?.settled === true
+    return head?.state.kind === 'fetched' && this.checks.settled(head)
   }
 
   /** Place the checked blocks at the head of the window in the background (see importRun). */
@@ -338,18 +314,17 @@ export class DownloadScheduler {
     const blocks: LoadedBlock[] = []
     let bytes = 0
     for (const slot of this.slots) {
-      const load = this.loads.get(slot)
-      if (slot.state.kind !== 'fetched' || load?.block === undefined || group.length >= MAX_GROUP || bytes >= MAX_GROUP_BYTES) break
+      if (slot.state.kind !== 'fetched' || group.length >= MAX_GROUP || bytes >= MAX_GROUP_BYTES) break
+      const block = this.checks.take(slot) // the batch owns its file now
+      if (block === undefined) break
       group.push({ slot, from: slot.importing().from })
-      blocks.push(load.block)
-      this.loads.delete(slot) // the batch owns its file now
-      bytes += load.block.candidate.file.size
+      blocks.push(block)
+      bytes += block.candidate.file.size
     }
     if (group.length === 0) {
       // The head's own checks failed.
       const head = this.slots[0] as Slot
-      const error = this.loads.get(head)?.error
-      this.loads.delete(head)
+      const error = this.checks.takeError(head)
       const { file, from } = head.importing()
       head.importDone()
       await discard(file)
@@ -417,14 +392,7 @@ export class DownloadScheduler {
       if (file !== undefined) files.push(file)
     }
     await Promise.allSettled([...this.inflight])
-    await Promise.all([...this.loads.values()].map(l => l.promise))
-    await Promise.all([...this.loads.values()].map(async l => { if (l.block !== undefined) await discardLoaded(l.block) }))
-    this.loads.clear()
+    await this.checks.close()
     await Promise.all(files.map(discard))
   }
-}
-
-/** Delete a downloaded file; one that cannot be deleted now is left to the next cleanTmp. */
-async function discard (file: string): Promise<void> {
-  await rm(file, { force: true }).catch(() => {})
 }

@@ -12,7 +12,7 @@ import { SyncError } from '../../../src/sync/index.js'
 import { DownloadScheduler } from '../../../src/sync/download.js'
 import type { DownloadOptions } from '../../../src/sync/options.js'
 import type { HeaderSource } from '../../../src/sync/types.js'
-import { chainImporter } from '../../../src/sync/importer.js'
+import { chainImporter, type BlockImporter } from '../../../src/sync/importer.js'
 import { Slot } from '../../../src/sync/slot.js'
 import { AbortError, nullLogger } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -188,6 +188,49 @@ describe('DownloadScheduler', () => {
     // Whenever a height was asked, the blocks below the window had been imported.
     expect(r.net.asked.map(a => a.height)).toEqual(headers.map(h => h.height))
     r.chain.close()
+  })
+
+  it('never holds more than `windowBytes` of blocks ahead of the import point (at least one block)', async () => {
+    const limit = (headers[0]?.size ?? 0) + (headers[1]?.size ?? 0)
+    const r = await start({ behaviour: (_p, h) => (h === 1 ? 'hang' : 'serve'), candidates: () => ['A'], options: { perPeer: 10, window: N, windowBytes: limit } })
+    await waitFor(() => r.scheduler.window().some(s => s.state === 'fetched'), { what: 'block 2 to arrive' })
+    expect(r.scheduler.window().map(s => s.height)).toEqual([1, 2])
+    r.net.release()
+    expect(await r.done).toBe(N)
+    r.chain.close()
+  })
+
+  it('goes on downloading while a group is placed, and places what arrived meanwhile as the next group', async () => {
+    const chain = await freshChain()
+    const net = new FakeNetwork(() => 'serve')
+    const inner = chainImporter(chain)
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    const batches: number[][] = []
+    const importer: BlockImporter = {
+      ...inner,
+      importBatch: async (blocks, signal) => {
+        batches.push(blocks.map(b => b.candidate.file.header.height))
+        if (batches.length === 1) await held // the first group's placement takes its time
+        return await inner.importBatch(blocks, signal)
+      }
+    }
+    const imported: number[] = []
+    const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A', 'B'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
+      { ...FAST, ...NO_HEDGE, window: N }, feedOf(headers))
+    const done = scheduler.run(new AbortController().signal)
+    done.catch(() => {})
+    await waitFor(() => batches.length === 1, { what: 'the first group to be placed' })
+    // While it is held, the rest of the branch is fetched (the import point has not moved).
+    await waitFor(() => net.asked.length === N, { what: 'every block to be asked for' })
+    expect(imported).toEqual([])
+    release()
+    expect(await done).toBe(N)
+    expect(imported).toEqual(headers.map(h => h.height))
+    expect(batches.flat()).toEqual(headers.map(h => h.height))
+    expect(batches.length).toBeLessThan(N) // the blocks that arrived meanwhile went as groups
+    expect(tmpFiles(chain)).toEqual([])
+    chain.close()
   })
 
   it('hedges the block the import waits for when its peer is slow; the first file wins', async () => {

@@ -1,0 +1,74 @@
+import { rm } from 'node:fs/promises'
+import { discardLoaded, type LoadedBlock } from '../chain/index.js'
+import type { WorkProgress } from '../util/index.js'
+import type { BlockImporter } from './importer.js'
+import type { Slot } from './slot.js'
+import type { WireHeader } from '../network/index.js'
+
+// Blocks whose stateless checks run at once (ahead of the import point, on files already here).
+const MAX_LOADS = 4
+
+/** A fetched block's stateless checks, running or done. */
+interface Load { promise: Promise<void>, settled: boolean, block?: LoadedBlock, error?: unknown }
+
+/**
+ * The file-only checks of fetched blocks (hash, structure, manifest, signatures), started as
+ * soon as a file is here, lowest height first, up to MAX_LOADS at once, whatever the import is
+ * doing meanwhile. A slot's outcome is held until the import takes it.
+ */
+export class CheckAhead {
+  private readonly loads = new Map<Slot, Load>()
+  private loading = 0
+
+  constructor (private readonly importer: BlockImporter, private readonly onSettled: () => void, private readonly onProgress?: (h: WireHeader, p: WorkProgress) => void) {}
+
+  /** Start the checks of fetched slots not yet started. `ahead`: more blocks follow (worker threads may be used). */
+  start (slots: readonly Slot[], ahead: boolean, signal: AbortSignal): void {
+    for (const slot of slots) {
+      if (this.loading >= MAX_LOADS) return
+      const s = slot.state
+      if (s.kind !== 'fetched' || this.loads.has(slot)) continue
+      const onProgress = this.onProgress
+      const load: Load = { promise: Promise.resolve(), settled: false }
+      this.loading++
+      load.promise = this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
+        b => { load.block = b },
+        (err: unknown) => { load.error = err }
+      ).finally(() => {
+        load.settled = true
+        this.loading--
+        this.onSettled()
+      })
+      this.loads.set(slot, load)
+    }
+  }
+
+  /** The slot's checks are done (passed or failed). */
+  settled (slot: Slot): boolean { return this.loads.get(slot)?.settled === true }
+
+  /** The slot's checked block, handed over (the caller owns its file now), if its checks passed. */
+  take (slot: Slot): LoadedBlock | undefined {
+    const b = this.loads.get(slot)?.block
+    if (b !== undefined) this.loads.delete(slot)
+    return b
+  }
+
+  /** The error of the slot's failed checks, forgotten. */
+  takeError (slot: Slot): unknown {
+    const e = this.loads.get(slot)?.error
+    this.loads.delete(slot)
+    return e
+  }
+
+  /** Wait for every check still running, then delete the files of blocks nobody took. */
+  async close (): Promise<void> {
+    await Promise.all([...this.loads.values()].map(l => l.promise))
+    await Promise.all([...this.loads.values()].map(async l => { if (l.block !== undefined) await discardLoaded(l.block) }))
+    this.loads.clear()
+  }
+}
+
+/** Delete a downloaded file; one that cannot be deleted now is left to the next cleanTmp. */
+export async function discard (file: string): Promise<void> {
+  await rm(file, { force: true }).catch(() => {})
+}
