@@ -1,4 +1,4 @@
-import type { BlockRecord, IndexDb } from '../storage/index.js'
+import type { IndexDb } from '../storage/index.js'
 import { isPetalError } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
@@ -70,21 +70,24 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
 // Records per index query.
 const WINDOW = 1024
 
+type FileRecord = ReturnType<IndexDb['canonicalFiles']>[number]
+
 /**
- * The canonical records by height, fetched WINDOW at a time as heights are asked for. The replay
- * asks for each height twice, in increasing order both times: once to schedule its read, once to
- * compare its file with the index, at most a few hundred heights apart; older windows are dropped.
+ * The index's hash, seal and size of the canonical blocks by height, fetched WINDOW at a time as
+ * heights are asked for. The replay asks for each height twice, in increasing order both times:
+ * once to schedule its read, once to compare its file with the index, at most a few hundred
+ * heights apart; older windows are dropped.
  */
 class RecordWindow {
-  private readonly windows = new Map<number, BlockRecord[]>()
+  private readonly windows = new Map<number, FileRecord[]>()
   constructor (private readonly index: IndexDb) {}
 
-  get (height: number): BlockRecord | undefined {
+  get (height: number): FileRecord | undefined {
     const w = Math.floor(height / WINDOW)
     let records = this.windows.get(w)
     if (records === undefined) {
       for (const k of this.windows.keys()) if (k < w - 1) this.windows.delete(k)
-      records = this.index.range(w * WINDOW, w * WINDOW + WINDOW - 1, WINDOW)
+      records = this.index.canonicalFiles(w * WINDOW, w * WINDOW + WINDOW - 1)
       this.windows.set(w, records)
     }
     const r = records[height - w * WINDOW]

@@ -228,6 +228,11 @@ export class IndexDb {
     return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height LIMIT ?').all(from, to, limit).map(toRecord)
   }
 
+  /** What `verify` compares each canonical block file with (from ≤ height ≤ to, ascending): fewer columns than range(). */
+  canonicalFiles (from: number, to: number): Array<{ height: number, hash: string, seal: string, size: number }> {
+    return this.stmt<{ height: number, hash: string, seal: string, size: number }>('SELECT height, hash, seal, size FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height').all(from, to)
+  }
+
   /** Bytes of the canonical blocks' files with height ≤ to, as recorded. */
   canonicalBytes (to: number): number {
     return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height <= ?').get(to)?.n ?? 0

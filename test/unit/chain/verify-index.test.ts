@@ -1,0 +1,33 @@
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { Chain, signImport, verifyChain, type VerifyReport } from '../../../src/chain/index.js'
+import { newTestChain } from '../../helpers/chain.js'
+
+// verify reads the index's records a range at a time (not one query per block): the comparison
+// of each file with its record must still name the height where they differ.
+describe('verify against the index', () => {
+  it('names the height whose indexed seal or hash differs from the files, and passes an untouched chain', async () => {
+    const t = await newTestChain()
+    for (let i = 0; i < 6; i++) await signImport(t.chain, undefined, t.key)
+    t.chain.close()
+    const indexed = (sql: string): void => { const db = new Database(join(t.dir, 'chain.db')); db.exec(sql); db.close() }
+    const run = async (): Promise<VerifyReport> => {
+      const chain = Chain.open(t.dir)
+      try {
+        return await verifyChain(chain, { workers: 1 })
+      } finally {
+        chain.close()
+      }
+    }
+    expect(await run()).toMatchObject({ ok: true, blocks: 7 })
+    indexed("UPDATE blocks SET seal = 'ab' || substr(seal, 3) WHERE height = 4 AND canonical = 1")
+    const seal = await run()
+    expect(seal.failure).toMatchObject({ height: 4, code: 'VERIFY_FAILED' })
+    expect(seal.failure?.message).toContain('seal file at height 4 differs from the index')
+    indexed("UPDATE blocks SET hash = '00' || substr(hash, 3) WHERE height = 2 AND canonical = 1")
+    const hash = await run()
+    expect(hash.failure).toMatchObject({ height: 2, code: 'VERIFY_FAILED' })
+    expect(hash.failure?.message).toContain('block file at height 2 is not the block the index records')
+  })
+})
