@@ -71,8 +71,13 @@ function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & 
   }
   const header = headerFromMeta(meta)
   if (header.version !== 2) return undefined
-  const keyRows = readTableRows(f, roots.get('_keys') ?? 0, MAX_KEY_OPS).map(([op, pubkeyHash, pubkey, sigkeyHash, signature, metadata]) =>
-    ({ op, pubkey_hash: pubkeyHash, pubkey, sigkey_hash: sigkeyHash, signature, metadata }))
+  // Built by push into a literal, not by map(): V8 then creates every later array here with the
+  // elements kind of the genesis's rows; an empty map() result (most blocks) had another, and
+  // touching it made V8 drop and recompile this whole function in every worker.
+  const keyRows: Array<Parameters<typeof parseKeyOpRow>[0]> = []
+  for (const [op, pubkeyHash, pubkey, sigkeyHash, signature, metadata] of readTableRows(f, roots.get('_keys') ?? 0, MAX_KEY_OPS)) {
+    keyRows.push({ op, pubkey_hash: pubkeyHash, pubkey, sigkey_hash: sigkeyHash, signature, metadata })
+  }
   // readKeyOps' order: ORDER BY pubkey_hash, sigkey_hash (BINARY: byte order).
   const key = (v: unknown): string => typeof v === 'string' ? v : ''
   keyRows.sort((a, b) => compareNames(key(a.pubkey_hash), key(b.pubkey_hash)) || compareNames(key(a.sigkey_hash), key(b.sigkey_hash)))
