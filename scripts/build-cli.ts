@@ -103,7 +103,7 @@ const fastUnless: Record<string, string> = {}
 const slow = new Set<string>()
 // The fast bundle leaves the other command modules out: the router never sends their commands
 // here. Nor the FAST_UNLESS modules: the router sends their option to the ES module bundle.
-const notHere = (what: string): string => `throw new Error(${JSON.stringify(`${what} is not in the fast bundle (bin/petal.js routes its commands to dist/bundle)`)})`
+const notHere = (what: string): string => `throw new Error(${JSON.stringify(`${what} is not in this bundle (bin/petal.js routes each command to its own)`)})`
 const withoutLeftOut: Plugin = {
   name: 'without-left-out',
   setup (b) {
@@ -111,14 +111,20 @@ const withoutLeftOut: Plugin = {
     b.onLoad({ filter: /.*/, namespace: 'left-out' }, a => ({ contents: notHere(a.path), loader: 'js' }))
   }
 }
-const withoutSlowCommands: Plugin = {
-  name: 'without-slow-commands',
-  setup (b) {
-    const index = join(dist, 'cli', 'commands', 'index.js')
-    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, a => a.importer === index && slow.has(a.path.slice(2)) ? { path: a.path, namespace: 'slow-command' } : undefined)
-    b.onLoad({ filter: /.*/, namespace: 'slow-command' }, a => ({ contents: notHere(a.path), loader: 'js' }))
+/** A plugin that replaces every command module but those `keep` accepts by a stub that throws. */
+function stubbedCommands (keep: (file: string) => boolean): Plugin {
+  return {
+    name: 'stubbed-commands',
+    setup (b) {
+      const index = join(dist, 'cli', 'commands', 'index.js')
+      b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, a => a.importer === index && !keep(a.path.slice(2)) ? { path: a.path, namespace: 'stubbed-command' } : undefined)
+      b.onLoad({ filter: /.*/, namespace: 'stubbed-command' }, a => ({ contents: notHere(a.path), loader: 'js' }))
+    }
   }
 }
+const withoutSlowCommands = stubbedCommands(f => !slow.has(f))
+/** Each fast command's own bundle holds that command module only: the router picks the bundle. */
+const onlyCommand = (file: string): Plugin => stubbedCommands(f => f === file)
 for (const m of await commandModules()) {
   const esm = [...await packagesOf(join(dist, 'cli', 'commands', m.file))].filter(p => !COMMONJS_PACKAGES.has(p))
   if (esm.length > 0) { slow.add(m.file); continue }
@@ -153,6 +159,20 @@ module.exports = function (name) {
     }))
   }
 }
+// Commander loads node:child_process (and with it net, dgram, tty, streams) at the top of its
+// Command class, for executable subcommands, which Petal does not have: in the fast bundle it is
+// loaded on the first spawn instead, a few ms less on every start.
+const lazyCommanderSpawn: Plugin = {
+  name: 'lazy-commander-spawn',
+  setup (b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, a => {
+      const eager = "const childProcess = require('node:child_process');"
+      const text = readFileSync(a.path, 'utf8')
+      if (!text.includes(eager)) throw new Error(`${a.path} no longer has ${eager}: update lazyCommanderSpawn in scripts/build-cli.ts`)
+      return { loader: 'js', contents: text.replace(eager, "let loadedChildProcess; const childProcess = { spawn: (...args) => (loadedChildProcess ??= require('node:child_process')).spawn(...args) };") }
+    })
+  }
+}
 const fastExternal = [...external.filter(e => !e.startsWith('better-sqlite3')), 'better-sqlite3/package.json']
 const program = await import(pathToFileURL(join(dist, 'cli', 'program.js')).href) as typeof import('../src/cli/program.js')
 const takesValue = [...program.globalsTakingValue(program.newProgram({ stdout: () => {}, stderr: () => {} }))]
@@ -168,6 +188,11 @@ const common = {
   target: 'node20',
   external: fastExternal,
   keepNames: true,
+  // Less source to read and hand to V8 on every start; ASCII so that it is read as Latin-1
+  // (src/cli/code-cache.ts), checked below.
+  minifyWhitespace: true,
+  legalComments: 'none',
+  charset: 'ascii',
   logLevel: 'warning'
 } as const
 // The code: one self-contained file per script (no shared chunks in CommonJS). import.meta.url is
@@ -178,16 +203,20 @@ await build({
   outdir: join(fastOut, 'code'),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon]
+  plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
 })
-await build({
+// One bundle per fast command module (code/cmd-<module>.js), holding only that command's code: the
+// router knows the command word before anything loads, and a smaller script reads, compiles and
+// deserialises its code cache faster (docs/performance.md, "Start-up of local commands").
+const fastModules = [...new Set(Object.values(fastCommands))]
+await Promise.all(fastModules.map(async name => await build({
   ...common,
   stdin: { contents: `import './polyfills.js'\nimport { start } from './cli/start.js'\nvoid start(import.meta.url)\n`, resolveDir: dist, sourcefile: 'fast-main.js' },
-  outfile: join(fastOut, 'code', 'petal.js'),
+  outfile: join(fastOut, 'code', `cmd-${name}.js`),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon]
-})
+  plugins: [onlyCommand(`${name}.js`), withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
+})))
 // The stubs: the router, and one per child or worker script under the name its caller resolves.
 const fast = { commands: fastCommands, unless: fastUnless, takesValue }
 await build({
@@ -201,4 +230,10 @@ for (const name of Object.keys(entries).filter(n => n !== 'main')) {
     stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)})\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
     outfile: join(fastOut, `${name}.js`)
   })
+}
+// The code cache reads the code as Latin-1, which is only right for ASCII.
+for (const f of readdirSync(join(fastOut, 'code'))) {
+  const bytes = readFileSync(join(fastOut, 'code', f))
+  const at = bytes.findIndex(b => b > 0x7f)
+  if (at !== -1) throw new Error(`dist/fast/code/${f} has a non-ASCII byte at ${at}; the code cache reads it as Latin-1`)
 }

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
+import { crc32 } from 'node:zlib'
 
 /**
  * Running a CommonJS bundle with V8's code cache (docs/performance.md, "Start-up of local
@@ -16,8 +16,13 @@ import { constants, Script } from 'node:vm'
  * cache V8 refused), and only if that directory is writable; it is named after the Node version,
  * the V8 flags of the process, and the bundle's size and time, and V8 refuses any cache that does
  * not fit its own version, flags or the source's length, so a stale one is never used. V8 does
- * not check the rest (a damaged cache crashes the process), so each file starts with the SHA-256
+ * not check the rest (a damaged cache crashes the process), so each file starts with the CRC-32
  * of the bytes after it, checked before V8 sees them: a torn or damaged file counts as no cache.
+ * (A checksum suffices: the threat is a torn write or a damaged disk, not a forger, who could as
+ * well edit the code. CRC-32 costs a tenth of SHA-256 on every start.)
+ *
+ * The bundle is ASCII (the build checks it), so it is read as Latin-1: V8 then makes a one-byte
+ * string without decoding UTF-8.
  */
 export interface CachedRun {
   /** The bundle: CommonJS code without its module wrapper. */
@@ -47,7 +52,7 @@ export function runCached (r: CachedRun): CacheOutcome {
   let tag: string
   try {
     const st = fstatSync(fd)
-    source = readFileSync(fd, 'utf8')
+    source = readFileSync(fd, 'latin1')
     tag = cacheTag(`${process.execArgv.join('\u0000')}\u0000${st.size}\u0000${st.mtimeMs}`)
   } finally {
     closeSync(fd)
@@ -74,7 +79,7 @@ function writeCache (file: string, script: Script): void {
     mkdirSync(dirname(file), { recursive: true })
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     const data = script.createCachedData()
-    writeFileSync(tmp, Buffer.concat([sha256(data), data]))
+    writeFileSync(tmp, Buffer.concat([checksum(data), data]))
     renameSync(tmp, file)
   } catch {
     // A read-only installation: every run compiles from source, as without the cache.
@@ -89,15 +94,19 @@ function readCache (file: string): Buffer | undefined {
   } catch {
     return undefined
   }
-  const data = bytes.subarray(32)
-  return bytes.length > 32 && sha256(data).equals(bytes.subarray(0, 32)) ? data : undefined
+  const data = bytes.subarray(CHECKSUM_BYTES)
+  return bytes.length > CHECKSUM_BYTES && checksum(data).equals(bytes.subarray(0, CHECKSUM_BYTES)) ? data : undefined
 }
 
-function sha256 (b: Buffer): Buffer {
-  return createHash('sha256').update(b).digest()
+const CHECKSUM_BYTES = 4
+
+function checksum (b: Buffer): Buffer {
+  const c = Buffer.alloc(CHECKSUM_BYTES)
+  c.writeUInt32BE(crc32(b))
+  return c
 }
 
-/** FNV-1a of `s` in hex: a file name tag (node:crypto would cost more to load than it saves). */
+/** FNV-1a of `s` in hex: a file name tag. */
 function cacheTag (s: string): string {
   let h = 0x811c9dc5
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0

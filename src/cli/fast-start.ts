@@ -30,7 +30,7 @@ export function startFast (here: string, fast: FastCommands): void {
     void import(pathToFileURL(join(here, '..', 'bundle', 'main.js')).href)
     return
   }
-  runCached({ code: join(here, 'code', 'petal.js'), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), writeAt: 'exit' })
+  runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), writeAt: 'exit' })
 }
 
 /** Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code cache. */
