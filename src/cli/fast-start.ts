@@ -1,7 +1,12 @@
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { childExited } from '../util/index.js'
 import { runCached } from './code-cache.js'
+import { EXIT } from './exit-codes.js'
 import { commandWord } from './command-word.js'
+// Past the query barrel: the router must stay small (test/unit/imports.test.ts, pastIndex).
+import { prestartQuerySandbox } from '../query/sandbox/fork.js'
 
 /**
  * The start-up router of `petal` (bin/petal.js runs it from dist/fast/petal.js; docs/performance.md,
@@ -30,10 +35,31 @@ export function startFast (here: string, fast: FastCommands): void {
     void import(pathToFileURL(join(here, '..', 'bundle', 'main.js')).href)
     return
   }
+  // `petal query` waits for its sandbox process to start: start it now, alongside this one.
+  if (name === 'query') prestartWithInterimSignals(join(here, 'child.js'))
   runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), writeAt: 'exit' })
 }
 
 /** Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code cache. */
 export function startFastScript (here: string, name: string): void {
   runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), writeAt: 'loaded' })
+}
+
+/**
+ * Fork the query sandbox before the command loads. Until the command's own handlers are there
+ * (start.ts), Ctrl-C or SIGTERM must not leave that process behind: kill and reap it, then exit.
+ * Once they are, they decide (these stay registered: removing a signal's listeners while a
+ * signal is pending would lose it).
+ */
+function prestartWithInterimSignals (childFile: string): void {
+  // Installed before the fork: a signal that arrives while it runs is then handled, not fatal.
+  let child: ChildProcess | undefined
+  const interrupted = (sig: NodeJS.Signals): void => {
+    if (process.listenerCount(sig) > 1) return
+    child?.kill('SIGKILL')
+    void (child === undefined ? Promise.resolve() : childExited(child)).finally(() => { process.exit(EXIT.INTERRUPTED) })
+  }
+  process.on('SIGINT', interrupted)
+  process.on('SIGTERM', interrupted)
+  child = prestartQuerySandbox(childFile).child
 }

@@ -1,7 +1,8 @@
 // The `petal` process around runCli: signal handling and the exit status. Started by main.ts (the
 // ES module bundle) or by the CommonJS fast bundle (docs/performance.md, "Start-up").
 import { fileURLToPath } from 'node:url'
-import { killChildProcesses, killChildProcessesSync } from '../util/index.js'
+import { childExited, killChildProcesses, killChildProcessesSync, trackChildProcess } from '../util/index.js'
+import { peekPrestartedSandbox, takePrestartedSandbox } from '../query/sandbox/prestart.js'
 import { runCli } from './program.js'
 import { EXIT } from './exit-codes.js'
 
@@ -24,6 +25,10 @@ export async function start (moduleUrl: string): Promise<void> {
     void killChildProcesses().finally(() => { process.exit(status) })
   }
 
+  // A query sandbox the router prestarted (fast-start.ts) is one of our children: an early exit
+  // stops and reaps it like any other. The router's interim signal handlers give way to these.
+  const prestarted = peekPrestartedSandbox()
+  if (prestarted !== undefined) trackChildProcess(prestarted.child)
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       interrupts++
@@ -52,6 +57,12 @@ export async function start (moduleUrl: string): Promise<void> {
     stderrIsTTY: process.stderr.isTTY === true,
     packageRoot: fileURLToPath(new URL('../..', moduleUrl))
   }, controller.signal)
+  // A prestarted sandbox no command took (help, a usage error): stop it before leaving.
+  const unused = takePrestartedSandbox()
+  if (unused !== undefined) {
+    unused.child.kill('SIGKILL')
+    await childExited(unused.child)
+  }
   process.exitCode = status
   // Interrupted: everything the command opened is closed by now; do not let a thread stuck in a
   // system call (a worker reading a file) keep the process alive. Exit once stdout is flushed.

@@ -95,6 +95,21 @@ describe('a command leaves no process behind', () => {
     expect(bad.leftBehind).toEqual([])
   }, 120_000)
 
+  it('query takes the sandbox process the CLI started before loading it; help and usage errors stop it', async () => {
+    const r = await runWatched(['--dir', dir, '--log-level', 'debug', 'query', 'SELECT height FROM _blocks'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain('query sandbox process started')
+    expect(r.stderr).toContain('prestarted=true')
+    expect(r.children, 'one sandbox process, not a second one').toBe(1)
+    expect(r.leftBehind).toEqual([])
+    for (const args of [['query', '--help'], ['query'], ['query', '--per-block', '--from', 'x', 'SELECT 1']]) {
+      const u = await runWatched(['--dir', dir, ...args])
+      expect(u.code, `${args.join(' ')}: ${u.stderr}`).toBe(args.includes('--help') ? 0 : 2)
+      expect(u.children, `${args.join(' ')}: the sandbox was started early`).toBe(1)
+      expect(u.leftBehind, args.join(' ')).toEqual([])
+    }
+  }, 120_000)
+
   it('query stopped at its time limit', async () => {
     const r = await runWatched(['--dir', dir, 'query', '--per-block', '--timeout', '0.3', FOREVER + 'SELECT count(*) FROM c'])
     expect(r.code, r.stderr).toBe(8)

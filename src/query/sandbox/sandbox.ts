@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { SqlValue } from '../../block/index.js'
@@ -7,6 +7,8 @@ import { QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
 import type { DecryptRequest } from './confidential.js'
 import type { ChildMessage, ExportPlan, ExportRequest, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
+import { forkSandbox } from './fork.js'
+import { takePrestartedSandbox } from './prestart.js'
 
 export interface SandboxRun {
   mode: 'mirror' | 'per-block'
@@ -68,13 +70,15 @@ export class QuerySandbox {
   /** Start the process now (it takes ~0.1 s), e.g. while the mirror syncs; returns it. */
   start (): ChildProcess {
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) return this.child
-    const { file, execArgv } = childEntry()
+    // The CLI's router may have forked it already, while this command's code loaded.
+    const prestarted = takePrestartedSandbox()
+    const forked = prestarted ?? ((entry) => forkSandbox(entry.file, entry.execArgv))(childEntry())
+    const child = forked.child
     this.stderr = ''
-    const child = fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
     this.child = child
     trackChildProcess(child)
     this.started.add(child)
-    this.logger.debug('query sandbox process started', { pid: child.pid })
+    this.logger.debug('query sandbox process started', { pid: child.pid, prestarted: prestarted !== undefined })
     child.once('exit', (code, signal) => {
       this.started.delete(child)
       this.logger.debug('query sandbox process exited', { pid: child.pid, code, signal })
@@ -98,6 +102,7 @@ export class QuerySandbox {
       child.on('message', onMessage)
       child.once('exit', onExit)
       child.once('error', onError)
+      if (forked.ready) { cleanup(); resolve() }
     })
     this.ready.catch(() => {})
     this.idle(child)

@@ -1,0 +1,33 @@
+import { fork } from 'node:child_process'
+import { Socket } from 'node:net'
+import { offerPrestartedSandbox, type ForkedSandbox } from './prestart.js'
+
+/** Fork the sandbox's entry `file`, noting its ready message whenever it comes. */
+export function forkSandbox (file: string, execArgv: string[]): ForkedSandbox {
+  const child = fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+  const forked: ForkedSandbox = { child, ready: false }
+  const onMessage = (m: unknown): void => {
+    if (typeof m === 'object' && m !== null && 'type' in m && m.type === 'ready') {
+      forked.ready = true
+      child.off('message', onMessage)
+    }
+  }
+  child.on('message', onMessage)
+  child.on('error', () => {})
+  return forked
+}
+
+/**
+ * Fork the sandbox now and leave it for the command's QuerySandbox to take. It keeps nothing
+ * alive; the CLI kills and reaps it if no command took it (`petal query --help`, a usage error),
+ * and it is killed at exit in any case.
+ */
+export function prestartQuerySandbox (file: string): ForkedSandbox {
+  const forked = forkSandbox(file, [])
+  forked.child.unref()
+  forked.child.channel?.unref()
+  if (forked.child.stderr instanceof Socket) forked.child.stderr.unref()
+  offerPrestartedSandbox(forked)
+  return forked
+}
+
