@@ -1,13 +1,15 @@
 import { availableParallelism } from 'node:os'
-import { abortable, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
+import { abortable, reviveError, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { loadCandidate, type Candidate } from './validate/index.js'
-import type { LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
+import type { LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
 
 /** Blocks up to this size are checked in a worker; larger ones on the calling thread, where their progress is counted byte by byte. */
 export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024
 
 const KEYS_TTL_MS = 250
+// The most blocks sent to a thread in one message.
+const MAX_BATCH = 8
 
 /**
  * Worker threads that run the file-only checks of blocks being imported (load-worker.ts), so a
@@ -22,6 +24,10 @@ export class LoadPool {
   private pool: WorkerPool<LoadWorkerRequest, LoadWorkerReply> | undefined
   private warm = false
   private keys: { at: number, keys: Record<string, string> } | undefined
+  /** Loads waiting for a thread, and the batches the threads hold (one each at most). */
+  private readonly queue: Array<{ req: LoadRequest, resolve: (r: LoadReply) => void, reject: (e: unknown) => void }> = []
+  private batches = 0
+  private flushing = false
   private closed = false
 
   /** `script`: the worker module (load-worker.ts); tests give one that never comes up. */
@@ -32,14 +38,45 @@ export class LoadPool {
 
   async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, signal?: AbortSignal }): Promise<Candidate> {
     if (this.closed) throw new Error('load pool closed')
-    const pool = this.start()
+    this.start()
     if (!this.warm) return await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, pool: chain.hashPool, signal: o.signal })
-    const task = pool.run({ load: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) } })
+    const task = new Promise<LoadReply>((resolve, reject) => {
+      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) }, resolve, reject })
+      this.scheduleFlush()
+    })
     // Abandoned on abort (the caller deletes the file; the worker's late failure is of no interest).
     task.catch(() => {})
     const r = await abortable(task, o.signal)
-    if (!('loaded' in r)) throw new Error('load worker answered a load with a pong')
-    return { hash: r.loaded.hash, seal, file: r.loaded.file, verified: r.loaded.verified }
+    return { hash: r.hash, seal, file: r.file, verified: r.verified }
+  }
+
+  /** Send the queued loads once the caller's current pass has queued all it has (one batch per free thread). */
+  private scheduleFlush (): void {
+    if (this.flushing) return
+    this.flushing = true
+    queueMicrotask(() => { this.flushing = false; this.flush() })
+  }
+
+  /** Give each thread without a batch an equal share of the queue, at most MAX_BATCH blocks. */
+  private flush (): void {
+    const pool = this.pool
+    if (pool === undefined) return
+    while (!this.closed && this.batches < this.size && this.queue.length > 0) {
+      const n = Math.min(MAX_BATCH, Math.ceil(this.queue.length / (this.size - this.batches)))
+      const batch = this.queue.splice(0, n)
+      this.batches++
+      pool.run({ loads: batch.map(t => t.req) }).then(r => {
+        if (!('outcomes' in r) || r.outcomes.length !== batch.length) throw new Error('load worker answered a batch with something else')
+        for (const [i, t] of batch.entries()) {
+          const out = r.outcomes[i]
+          if (out !== undefined && 'loaded' in out) t.resolve(out.loaded)
+          else t.reject(out === undefined ? new Error('no outcome') : reviveError(out.failed))
+        }
+      }).catch((err: unknown) => { for (const t of batch) t.reject(err) }).finally(() => {
+        this.batches--
+        this.flush()
+      })
+    }
   }
 
   /** Start the threads if they are not; the pool is warm once any of them answers a ping. */
@@ -69,6 +106,7 @@ export class LoadPool {
 
   async close (): Promise<void> {
     this.closed = true
+    for (const t of this.queue.splice(0)) t.reject(new Error('load pool closed'))
     await this.pool?.close()
   }
 }

@@ -3,7 +3,7 @@
 // N+1…N+k are checked on other cores while block N is validated in order and placed.
 import { readBlockFile } from '../block/index.js'
 import { sha256FileSync } from '../crypto/index.js'
-import { serveWorker } from '../util/index.js'
+import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
 import { checkExpectedHash, preverify, type Preverified } from './validate/index.js'
 import type { BlockFile } from '../block/index.js'
 
@@ -20,15 +20,34 @@ export interface LoadRequest {
 }
 export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified }
 
-/** `ping` is answered once the worker's modules are loaded: the pool is warm. */
-export type LoadWorkerRequest = { load: LoadRequest } | { ping: true }
-export type LoadWorkerReply = { loaded: LoadReply } | { pong: true }
+/** One block's outcome in a batch: its checks failed for it alone. */
+export type LoadOutcome = { loaded: LoadReply } | { failed: SerializedError }
 
-serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
-  if (!('load' in req)) return { pong: true }
-  const { path, seal, expectedHash, knownHash, maxBytes, keys } = req.load
+/**
+ * `ping` is answered once the worker's modules are loaded: the pool is warm. Blocks come in
+ * batches (one message each way for several blocks: the thread does not wait for the main
+ * thread, busy with the network, between two small blocks).
+ */
+export type LoadWorkerRequest = { loads: LoadRequest[] } | { ping: true }
+export type LoadWorkerReply = { outcomes: LoadOutcome[] } | { pong: true }
+
+async function load (r: LoadRequest): Promise<LoadReply> {
+  const { path, seal, expectedHash, knownHash, maxBytes, keys } = r
   const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
   const file = await readBlockFile(path, { maxBytes })
-  return { loaded: { hash, file, verified: preverify(file, hash, seal, keys) } }
+  return { hash, file, verified: preverify(file, hash, seal, keys) }
+}
+
+serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
+  if (!('loads' in req)) return { pong: true }
+  const outcomes: LoadOutcome[] = []
+  for (const r of req.loads) {
+    try {
+      outcomes.push({ loaded: await load(r) })
+    } catch (err) {
+      outcomes.push({ failed: serializeError(err) })
+    }
+  }
+  return { outcomes }
 })

@@ -5,8 +5,9 @@ import type { BlockImporter } from './importer.js'
 import type { Slot } from './slot.js'
 import type { WireHeader } from '../network/index.js'
 
-// Blocks whose stateless checks run at once (ahead of the import point, on files already here).
-const MAX_LOADS = 4
+// Blocks whose stateless checks run at once (ahead of the import point, on files already here):
+// enough for the load pool to send each thread a batch while it works through the one before.
+const MAX_LOADS = 16
 
 /** A fetched block's stateless checks, running or done. */
 interface Load { promise: Promise<void>, settled: boolean, block?: LoadedBlock, error?: unknown }

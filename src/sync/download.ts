@@ -11,11 +11,12 @@ import { CheckAhead, discard } from './check-ahead.js'
 import type { DownloadOptions } from './options.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
 
-// A range request (`blocks`) takes up to this many consecutive blocks of one peer, and blocks up
-// to RANGE_BLOCK_BYTES only (larger ones gain nothing from sharing a stream, and would be
-// received one after the other instead of side by side).
-const RANGE_MAX_BYTES = 4 * 1024 * 1024
-const RANGE_BLOCK_BYTES = 1024 * 1024
+// A range request (`blocks`) takes up to this many bytes of consecutive blocks of one peer, and
+// blocks up to RANGE_BLOCK_BYTES only. A stream of its own per block started each 1 MB block at
+// yamux's initial 256 KiB window, so it took several round trips of window updates; a range's
+// stream grows its window once and keeps it. Larger blocks grow the window within the block.
+const RANGE_MAX_BYTES = 8 * 1024 * 1024
+const RANGE_BLOCK_BYTES = 8 * 1024 * 1024
 
 // The most blocks (and bytes) placed as one group: one journal, one round of fsyncs, one index transaction.
 const MAX_GROUP = 256

@@ -214,11 +214,11 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
       } finally {
         window.dispose()
       }
-      for (const part of chunk) {
-        hasher.update(part)
-        const { bytesWritten } = await fh.write(part)
-        if (bytesWritten !== part.byteLength) throw new Error(`short write: ${bytesWritten} of ${part.byteLength} bytes`)
-      }
+      // One write for all the parts of a read (a write per part cost more than the bytes).
+      const parts = [...chunk]
+      for (const part of parts) hasher.update(part)
+      const { bytesWritten } = await fh.writev(parts)
+      if (bytesWritten !== want) throw new Error(`short write: ${bytesWritten} of ${want} bytes`)
       received += want
       o.onBytes?.(want)
     }

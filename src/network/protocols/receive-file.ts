@@ -36,6 +36,9 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
   let pending = 0
   let paused = false
   let writes: Promise<void> = Promise.resolve()
+  // Chunks received and not yet handed to a write; whether a write for them is scheduled.
+  const queued: Uint8Array[] = []
+  let scheduled = false
   let idle: NodeJS.Timeout | undefined
   let settle!: (err?: Error) => void
   const done = new Promise<void>((resolve, reject) => {
@@ -75,16 +78,25 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
       hasher.update(chunk)
       o.onBytes?.(chunk.byteLength)
       pending += chunk.byteLength
-      writes = writes.then(async () => {
-        if (settled) return
-        const { bytesWritten } = await fh.write(chunk)
-        if (bytesWritten !== chunk.byteLength) throw new Error(`short write: ${bytesWritten} of ${chunk.byteLength} bytes`)
-        pending -= chunk.byteLength
-        if (paused && pending < LOW_WATER && stream.readStatus === 'paused') { paused = false; stream.resume() }
-      })
-      // A disk error (ENOSPC, EIO) fails this transfer at once; it must never become an
-      // unhandled rejection, which would end the whole process.
-      writes.catch((err: unknown) => { fail(asError(err)) })
+      queued.push(chunk)
+      if (!scheduled) {
+        // One write for every chunk that arrived while the previous write ran (a write per
+        // chunk cost more than the bytes).
+        scheduled = true
+        writes = writes.then(async () => {
+          scheduled = false
+          const batch = queued.splice(0)
+          if (settled) return
+          const bytes = batch.reduce((n, c) => n + c.byteLength, 0)
+          const { bytesWritten } = await fh.writev(batch)
+          if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`)
+          pending -= bytes
+          if (paused && pending < LOW_WATER && stream.readStatus === 'paused') { paused = false; stream.resume() }
+        })
+        // A disk error (ENOSPC, EIO) fails this transfer at once; it must never become an
+        // unhandled rejection, which would end the whole process.
+        writes.catch((err: unknown) => { fail(asError(err)) })
+      }
     }
     if (!paused && pending > HIGH_WATER) { paused = true; pausedInWindow = true; stream.pause() }
     if (received === o.size) {

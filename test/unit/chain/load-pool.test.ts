@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, signImport } from '../../../src/chain/index.js'
 import { readSeal } from '../../../src/storage/index.js'
@@ -53,6 +54,27 @@ describe('LoadPool', () => {
       expect(b.candidate.file.header.height).toBe(1)
       expect(b.candidate.verified).toBeDefined()
       await discardLoaded(b)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('checks blocks asked for together in one batch per thread: each gets its own outcome', async () => {
+    const pool = new LoadPool(1)
+    try {
+      await discardLoaded(await loadWith(pool))
+      await waitFor(() => pool.ready, { what: 'the load thread to start' })
+      const bad = join(tmpDir(), 'bad.db')
+      writeFileSync(bad, 'not a block at all')
+      const p = source.dir.blockPath(1)
+      const out = await Promise.allSettled([loadWith(pool), loadBlock(into, bad, readSeal(p), { loadPool: pool }), loadWith(pool)])
+      expect(out.map(o => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect(out[1]).toMatchObject({ reason: { code: 'NOT_SQLITE' } })
+      for (const o of out) {
+        if (o.status !== 'fulfilled') continue
+        expect(o.value.candidate.verified).toBeDefined()
+        await discardLoaded(o.value)
+      }
     } finally {
       await pool.close()
     }
