@@ -15,8 +15,9 @@ import type { DownloadComponents, HeaderSource } from './types.js'
 // blocks up to RANGE_BLOCK_BYTES only. A stream of its own per block started each 1 MB block at
 // yamux's initial 256 KiB window, so it took several round trips of window updates; a range's
 // stream grows its window once and keeps it. Larger blocks grow the window within the block.
-const RANGE_MAX_BYTES = 8 * 1024 * 1024
-const RANGE_BLOCK_BYTES = 8 * 1024 * 1024
+// A whole range fits the stream's 8 MiB read buffer with room to spare (its frames, a stalled disk).
+const RANGE_MAX_BYTES = 6 * 1024 * 1024
+const RANGE_BLOCK_BYTES = 6 * 1024 * 1024
 
 // The most blocks (and bytes) placed as one group: one journal, one round of fsyncs, one index transaction.
 const MAX_GROUP = 256
