@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import { abortable, reviveError, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
+import { reviveError, throwIfAborted, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { loadCandidate, type Candidate } from './validate/index.js'
 import type { LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
@@ -44,9 +44,12 @@ export class LoadPool {
       this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) }, resolve, reject })
       this.scheduleFlush()
     })
-    // Abandoned on abort (the caller deletes the file; the worker's late failure is of no interest).
-    task.catch(() => {})
-    const r = await abortable(task, o.signal)
+    // Not raced against the signal: up to 16 loads wait at once, and a listener each on the
+    // caller's one signal set off Node's MaxListenersExceededWarning. A batch is a few blocks
+    // of at most POOLED_LOAD_MAX_BYTES, so an abort waits for it at most briefly.
+    throwIfAborted(o.signal)
+    const r = await task
+    throwIfAborted(o.signal)
     return { hash: r.hash, seal, file: r.file, verified: r.verified }
   }
 

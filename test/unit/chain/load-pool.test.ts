@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
+import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, signImport } from '../../../src/chain/index.js'
 import { readSeal } from '../../../src/storage/index.js'
@@ -54,6 +55,29 @@ describe('LoadPool', () => {
       expect(b.candidate.file.header.height).toBe(1)
       expect(b.candidate.verified).toBeDefined()
       await discardLoaded(b)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('adds no listener per load to the caller\'s signal (16 loads wait at once while catching up)', async () => {
+    const pool = new LoadPool(1)
+    try {
+      await discardLoaded(await loadWith(pool))
+      await waitFor(() => pool.ready, { what: 'the load thread to start' })
+      const signal = new AbortController().signal
+      const p = source.dir.blockPath(1)
+      const loads = Array.from({ length: 12 }, async () => await loadBlock(into, p, readSeal(p), { expectedHash: source.get(1)?.hash, loadPool: pool, signal }))
+      // Before the fix, each waiting load held an abort listener: 12 here, and Node warned above 10.
+      let done = false
+      const all = Promise.all(loads).finally(() => { done = true })
+      let most = 0
+      while (!done) {
+        most = Math.max(most, getEventListeners(signal, 'abort').length)
+        await new Promise(resolve => setImmediate(resolve))
+      }
+      expect(most).toBeLessThanOrEqual(1)
+      for (const b of await all) await discardLoaded(b)
     } finally {
       await pool.close()
     }
