@@ -9,10 +9,11 @@
 // Packages stay in node_modules (loaded as they are from dist/), except commander: every command
 // needs it, and one bundled file loads faster than its package.
 //
-// Then the CommonJS fast bundle, dist/fast: the commands whose code loads no ES-module-only package
-// (all but the network ones), the sandbox child and the workers, each one file run through V8's
-// code cache without Node's ES module loader; bin/petal.js routes each invocation
-// (src/cli/fast-start.ts).
+// Then the CommonJS fast bundle, dist/fast: every command, the sandbox child and the workers, each
+// one file run through V8's code cache without Node's ES module loader; bin/petal.js routes each
+// invocation (src/cli/fast-start.ts). A command whose code loads ES-module-only packages (the
+// network commands: libp2p, fastify) has them bundled in, converted to CommonJS, so a node compiles
+// one file from its code cache instead of resolving, reading and compiling ~1,000 ES modules.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -100,6 +101,7 @@ async function packagesOf (entry: string): Promise<Set<string>> {
 
 const fastCommands: Record<string, string> = {}
 const fastUnless: Record<string, string> = {}
+/** Command modules that load ES-module-only packages: their fast bundles have every package but better-sqlite3 in them. */
 const slow = new Set<string>()
 // The fast bundle leaves the other command modules out: the router never sends their commands
 // here. Nor the FAST_UNLESS modules: the router sends their option to the ES module bundle.
@@ -127,7 +129,7 @@ const withoutSlowCommands = stubbedCommands(f => !slow.has(f))
 const onlyCommand = (file: string): Plugin => stubbedCommands(f => f === file)
 for (const m of await commandModules()) {
   const esm = [...await packagesOf(join(dist, 'cli', 'commands', m.file))].filter(p => !COMMONJS_PACKAGES.has(p))
-  if (esm.length > 0) { slow.add(m.file); continue }
+  if (esm.length > 0) slow.add(m.file)
   for (const n of m.names) {
     fastCommands[n] = m.file.replace(/\.js$/, '')
     const unless = FAST_UNLESS[m.file]
@@ -205,18 +207,36 @@ await build({
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
 })
+/** The packages whose code esbuild put into a bundle (its metafile's inputs under node_modules). */
+function bundledPackages (r: { metafile: { inputs: Record<string, unknown> } }): string[] {
+  const found = new Set<string>()
+  for (const input of Object.keys(r.metafile.inputs)) {
+    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)
+    if (m?.[1] !== undefined) found.add(m[1])
+  }
+  return [...found].sort()
+}
 // One bundle per fast command module (code/cmd-<module>.js), holding only that command's code: the
 // router knows the command word before anything loads, and a smaller script reads, compiles and
-// deserialises its code cache faster (docs/performance.md, "Start-up of local commands").
+// deserialises its code cache faster (docs/performance.md, "Start-up of local commands"). The
+// network commands' bundles hold their packages too (ES modules converted by esbuild: a top-level
+// await would fail the build, and no bundled package reads its own import.meta.url, which would be
+// the stub's URL as our code's is).
 const fastModules = [...new Set(Object.values(fastCommands))]
-await Promise.all(fastModules.map(async name => await build({
+const bundled: Record<string, string[]> = {}
+await Promise.all(fastModules.map(async name => { bundled[name] = bundledPackages(await build({
   ...common,
+  metafile: true,
+  ...(slow.has(`${name}.js`) ? { external: fastExternal.filter(e => e.startsWith('better-sqlite3')) } : {}),
   stdin: { contents: `import './polyfills.js'\nimport { start } from './cli/start.js'\nvoid start(import.meta.url)\n`, resolveDir: dist, sourcefile: 'fast-main.js' },
   outfile: join(fastOut, 'code', `cmd-${name}.js`),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [onlyCommand(`${name}.js`), withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
-})))
+})) }))
+// What the router does and which packages each command's bundle holds, for tests and readers
+// (nothing reads it at run time: the router has its table built in).
+writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: bundled }, null, 2) + '\n')
 // The stubs: the router, and one per child or worker script under the name its caller resolves.
 const fast = { commands: fastCommands, unless: fastUnless, takesValue }
 await build({

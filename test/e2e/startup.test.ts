@@ -8,6 +8,16 @@ import { tmpDir } from '../helpers/tmp.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 
+/**
+ * What the build wrote about dist/fast (bundles.json): the router's table (command word → module),
+ * the modules with ES-module-only packages, and the packages bundled into each module's bundle.
+ */
+function bundles (): { commands: Record<string, string>, network: string[], packages: Record<string, string[]> } {
+  const b = JSON.parse(readFileSync(join(ROOT, 'dist', 'fast', 'bundles.json'), 'utf8')) as { router: { commands: Record<string, string> }, network: string[], packages: Record<string, string[]> }
+  return { commands: b.router.commands, network: b.network, packages: b.packages }
+}
+const NETWORK_PACKAGE = /^(libp2p|@libp2p\/.*|@chainsafe\/.*|fastify|@noble\/.*)$/
+
 // Commands that read the data directory must start fast: they load neither the network stack,
 // nor the HTTP server, nor the v1 signature library, and they run from the CommonJS fast bundle
 // without the ES module bundle (docs/performance.md). A module list, not a timing: a static
@@ -30,11 +40,36 @@ describe('what a local command loads', () => {
     }
     // The first successful run of a command leaves its code cache for the next ones.
     expect(readdirSync(join(ROOT, 'dist', 'fast', 'cache')).some(f => /^status-.*\.v8$/.test(f))).toBe(true)
+    // A bundle's code is compiled from its file, not required, so the log above cannot see the
+    // packages bundled into it: the build's record of each bundle must show none of them.
+    const { commands, packages } = bundles()
+    for (const word of ['status', 'blocks', 'mykeys', 'verify']) {
+      const name = commands[word] ?? ''
+      expect(packages[name], word).toContain('commander')
+      expect(packages[name]?.filter(p => NETWORK_PACKAGE.test(p)), word).toEqual([])
+    }
   })
 
-  it('the other commands, help and --version run from the ES module bundle', async () => {
+  it('the network commands run from their fast bundles, with libp2p and fastify bundled in', async () => {
+    const { commands, network, packages } = bundles()
+    for (const word of ['run', 'pull']) {
+      expect(network, word).toContain(commands[word])
+      expect(packages[commands[word] ?? ''], word).toEqual(expect.arrayContaining(['libp2p', '@libp2p/kad-dht', '@libp2p/noise']))
+    }
+    expect(packages[commands.serve ?? ''], 'serve').toContain('fastify')
+    const log = join(tmpDir(), 'imports.log')
+    const r = await petalLogged(['pull', '--help'], { log })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('pull')
+    const loaded = readFileSync(log, 'utf8')
+    expect(loaded).toContain('/dist/fast/petal.js')
+    expect(loaded, 'pull does not load the ES module bundle').not.toContain('/dist/bundle/')
+    expect(loaded, 'nor libp2p from node_modules').not.toMatch(/node_modules\/(libp2p|@libp2p|@chainsafe|fastify)\//)
+  })
+
+  it('help, --version and verify --repair run from the ES module bundle', async () => {
     // verify --repair fetches from peers: its code is not in the fast bundle (FAST_UNLESS in scripts/build-cli.ts).
-    for (const args of [['--version'], ['--help'], ['pull', '--help'], ['verify', '--repair', '--help']]) {
+    for (const args of [['--version'], ['--help'], ['verify', '--repair', '--help']]) {
       const log = join(tmpDir(), 'imports.log')
       const r = await petalLogged(args, { log })
       expect(r.code, r.stderr).toBe(0)
