@@ -146,7 +146,8 @@ describe('petal tokens', () => {
     expect(token).toMatch(/^petal_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/)
     expect(created.stderr).toContain('shown once')
     const file = join(dir, 'api', 'tokens.json')
-    expect(readFileSync(file, 'utf8')).not.toContain(token.split('_')[2])
+    // The secret is everything after petal_<id>_: base64url, so it may itself contain '_'.
+    expect(readFileSync(file, 'utf8')).not.toContain(token.slice('petal_'.length + 13))
     expect(statSync(file).mode & 0o777).toBe(0o600)
     const list = JSON.parse((await petal(['--dir', dir, '--json', 'tokens', 'list'])).stdout) as { tokens: Array<{ id: string, name: string, scope: string }> }
     expect(list.tokens).toEqual([expect.objectContaining({ name: 'ingest', scope: 'write', id: token.split('_')[1] })])
