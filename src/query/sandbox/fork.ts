@@ -1,10 +1,19 @@
-import { fork } from 'node:child_process'
-import { Socket } from 'node:net'
+import type * as ChildProcesses from 'node:child_process'
 import { offerPrestartedSandbox, type ForkedSandbox } from './prestart.js'
+
+// Loaded on the first fork, not when this file loads: the CLI's router carries this file for
+// `petal query`, and every other command would pay for node:child_process (and net) at start.
+let childProcesses: typeof ChildProcesses | undefined
+function loadChildProcesses (): typeof ChildProcesses {
+  if (childProcesses === undefined) {
+    childProcesses = process.getBuiltinModule('node:child_process')
+  }
+  return childProcesses
+}
 
 /** Fork the sandbox's entry `file`, noting its ready message whenever it comes. */
 export function forkSandbox (file: string, execArgv: string[]): ForkedSandbox {
-  const child = fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+  const child = loadChildProcesses().fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
   const forked: ForkedSandbox = { child, ready: false }
   const onMessage = (m: unknown): void => {
     if (typeof m === 'object' && m !== null && 'type' in m && m.type === 'ready') {
@@ -26,7 +35,8 @@ export function prestartQuerySandbox (file: string): ForkedSandbox {
   const forked = forkSandbox(file, [])
   forked.child.unref()
   forked.child.channel?.unref()
-  if (forked.child.stderr instanceof Socket) forked.child.stderr.unref()
+  const stderr = forked.child.stderr
+  if (stderr !== null && 'unref' in stderr && typeof stderr.unref === 'function') stderr.unref()
   offerPrestartedSandbox(forked)
   return forked
 }
