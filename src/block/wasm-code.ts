@@ -4,18 +4,9 @@
  * flattened once per function (building it by nesting, not by copying, keeps generation fast).
  */
 
-export type Code = ReadonlyArray<number | Code>
+import { uleb } from '../util/index.js'
 
-export function uleb (v: number): number[] {
-  const out: number[] = []
-  do {
-    let b = v & 0x7f
-    v = Math.floor(v / 128)
-    if (v !== 0) b |= 0x80
-    out.push(b)
-  } while (v !== 0)
-  return out
-}
+export type Code = ReadonlyArray<number | Code>
 
 function sleb (v: bigint): number[] {
   const out: number[] = []

@@ -16,6 +16,7 @@
  *   interior node SHA-256(0x01 ‖ left ‖ right) goes to `out` (which may equal `in`: pair i is read
  *   before digest i is written).
  */
+import { uleb } from '../util/index.js'
 
 const K = [
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -39,17 +40,6 @@ const PAIR4 = 384
 export const SHA256_WASM_FREE = 1024
 
 type Code = number[]
-
-function uleb (v: number): Code {
-  const out: Code = []
-  do {
-    let b = v & 0x7f
-    v = Math.floor(v / 128)
-    if (v !== 0) b |= 0x80
-    out.push(b)
-  } while (v !== 0)
-  return out
-}
 
 function sleb (v: number): Code {
   const out: Code = []

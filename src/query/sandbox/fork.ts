@@ -5,9 +5,7 @@ import { offerPrestartedSandbox, type ForkedSandbox } from './prestart.js'
 // `petal query`, and every other command would pay for node:child_process (and net) at start.
 let childProcesses: typeof ChildProcesses | undefined
 function loadChildProcesses (): typeof ChildProcesses {
-  if (childProcesses === undefined) {
-    childProcesses = process.getBuiltinModule('node:child_process')
-  }
+  childProcesses ??= process.getBuiltinModule('node:child_process')
   return childProcesses
 }
 

@@ -8,7 +8,7 @@ import type { ResultSummary } from '../format/formatters.js'
 import type { DecryptRequest } from './confidential.js'
 import type { ChildMessage, ExportPlan, ExportRequest, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
 import { forkSandbox } from './fork.js'
-import { takePrestartedSandbox } from './prestart.js'
+import { takePrestartedSandbox, type ForkedSandbox } from './prestart.js'
 
 export interface SandboxRun {
   mode: 'mirror' | 'per-block'
@@ -47,6 +47,11 @@ function childEntry (): { file: string, execArgv: string[] } {
   return { file: fileURLToPath(new URL('./child.ts', here)), execArgv: ['--import', tsx] }
 }
 
+function forkChildEntry (): ForkedSandbox {
+  const { file, execArgv } = childEntry()
+  return forkSandbox(file, execArgv)
+}
+
 /**
  * The parent side of the query sandbox: one child process that runs statements one at a time and
  * is kept warm between them. A statement that exceeds its time limit, or a caller that aborts,
@@ -72,7 +77,7 @@ export class QuerySandbox {
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) return this.child
     // The CLI's router may have forked it already, while this command's code loaded.
     const prestarted = takePrestartedSandbox()
-    const forked = prestarted ?? ((entry) => forkSandbox(entry.file, entry.execArgv))(childEntry())
+    const forked = prestarted ?? forkChildEntry()
     const child = forked.child
     this.stderr = ''
     this.child = child
