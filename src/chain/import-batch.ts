@@ -71,6 +71,8 @@ interface Validated { block: LoadedBlock, record: BlockRecord, ops: KeyOpRecord[
  */
 async function placeGroup (chain: Chain, blocks: readonly LoadedBlock[], options: LockOptions): Promise<{ results: ImportResult[], failure?: unknown }> {
   let failure: unknown
+  // syncOffLoop: the group's journal undoes it if a crash loses the commit, so chain.db-wal is
+  // flushed on the thread pool after it, before the group is reported and its journal removed.
   const results = await writeTx(chain, async tx => {
     const group: Validated[] = []
     let parent = chain.tip()
@@ -96,7 +98,7 @@ async function placeGroup (chain: Chain, blocks: readonly LoadedBlock[], options
     }
     if (group.length > 0) await storeGroup(chain, group, tx)
     return group.map((g): ImportResult => ({ status: 'extended', block: g.record }))
-  }, { work: `import ${blocks.length} blocks from height ${blocks[0]?.candidate.file.header.height ?? '?'}`, ...options })
+  }, { work: `import ${blocks.length} blocks from height ${blocks[0]?.candidate.file.header.height ?? '?'}`, ...options, syncOffLoop: true })
   for (const b of blocks.slice(0, results.length)) b.meter?.finish()
   return { results, failure }
 }

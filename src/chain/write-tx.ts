@@ -1,4 +1,4 @@
-import type { LockOptions } from '../storage/index.js'
+import type { WriteLockOptions } from '../storage/index.js'
 import { failpoint } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { recover } from './recover.js'
@@ -9,7 +9,7 @@ export interface TxContext {
 }
 
 /** Run a write under the store's lock: recover first, commit at the end, then the after-commit steps. */
-export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
   const after: Array<() => void> = []
   const result = await chain.index.withWriteLock(async () => {
     recover(chain)

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { dirname, join } from 'node:path'
-import { AbortError, errorCode, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
+import { AbortError, errorCode, failpoint, fsyncFileAsync, isNotFound, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
@@ -21,6 +21,17 @@ export interface LockOptions {
   onWait?: (holder: WriterRecord | undefined) => void
   /** What this writer does, for the record other processes read while they wait (`writer.json`). */
   work?: string
+}
+
+export interface WriteLockOptions extends LockOptions {
+  /**
+   * Commit without waiting for the disk (`synchronous = NORMAL`), then fsync `chain.db-wal` on
+   * libuv's thread pool before resolving: the same durability when the caller reports the
+   * outcome only after, without the event loop standing still for the flush. For a change the
+   * caller's journal undoes if the commit is lost (a group of blocks): a crash between the commit
+   * and the fsync may lose the commit, and the journal then moves every file back.
+   */
+  syncOffLoop?: boolean
 }
 
 /**
@@ -113,41 +124,62 @@ export class IndexDb {
    * Run `fn` holding the store's write lock, inside one SQLite transaction: committed if `fn`
    * resolves, rolled back if it throws. Waits without blocking the event loop.
    */
-  async withWriteLock<T> (fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
     return await this.mutex.run(async () => {
-      const started = Date.now()
-      let said: string | undefined
-      let delay = 5
-      for (;;) {
-        if (options.signal?.aborted === true) throw new AbortError()
-        if (this.tryBegin()) break
-        const holder = readWriterRecord(this.recordPath)
-        const who = describeWriter(holder)
-        if (who !== said) { said = who; options.onWait?.(holder) }
-        if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
-          throw new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${who}, which is writing to this data directory`, {
-            hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
-            details: { holder }
-          })
-        }
-        await sleep(delay, options.signal)
-        delay = Math.min(delay * 2, 100)
-      }
-      this.inTx = true
-      writeWriterRecord(this.recordPath, options.work ?? 'writing')
+      // The safety level cannot change inside a transaction: set before BEGIN, reset after COMMIT.
+      if (options.syncOffLoop !== true) return await this.lockedTx(fn, options)
+      this.db.pragma('synchronous = NORMAL')
+      let result: T
       try {
-        const result = await fn()
-        clearWriterRecord(this.recordPath)
-        this.db.exec('COMMIT')
-        return result
-      } catch (err) {
-        clearWriterRecord(this.recordPath)
-        if (this.db.inTransaction) this.db.exec('ROLLBACK')
-        throw err
+        result = await this.lockedTx(fn, options)
       } finally {
-        this.inTx = false
+        this.db.pragma('synchronous = FULL')
       }
+      failpoint('index:committed-unsynced')
+      await this.syncWal()
+      return result
     })
+  }
+
+  /** fsync the WAL (what a FULL commit does itself); none left means a checkpoint already synced it into chain.db. */
+  private async syncWal (): Promise<void> {
+    await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err })
+  }
+
+  /** Take the write lock (waiting as LockOptions say), run `fn` in a transaction, commit or roll back. */
+  private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions): Promise<T> {
+    const started = Date.now()
+    let said: string | undefined
+    let delay = 5
+    for (;;) {
+      if (options.signal?.aborted === true) throw new AbortError()
+      if (this.tryBegin()) break
+      const holder = readWriterRecord(this.recordPath)
+      const who = describeWriter(holder)
+      if (who !== said) { said = who; options.onWait?.(holder) }
+      if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
+        throw new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${who}, which is writing to this data directory`, {
+          hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
+          details: { holder }
+        })
+      }
+      await sleep(delay, options.signal)
+      delay = Math.min(delay * 2, 100)
+    }
+    this.inTx = true
+    writeWriterRecord(this.recordPath, options.work ?? 'writing')
+    try {
+      const result = await fn()
+      clearWriterRecord(this.recordPath)
+      this.db.exec('COMMIT')
+      return result
+    } catch (err) {
+      clearWriterRecord(this.recordPath)
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      throw err
+    } finally {
+      this.inTx = false
+    }
   }
 
   /**

@@ -10,7 +10,7 @@
 export { StorageError, DaisyError } from './errors.js'
 export { DataDir, sealPathOf, DAISY_SOURCE_FILE } from './layout.js'
 export { DEFAULT_CONSENSUS, chainParamsToJson, parseChainParams, readChainParams, writeChainParams, parseNewChainInput, type ChainParams, type NewChainInput } from './chainparams.js'
-export { IndexDb, type LockOptions } from './index-db.js'
+export { IndexDb, type LockOptions, type WriteLockOptions } from './index-db.js'
 export type { BlockRecord, KeyOpRecord, SignerRecord, TableRecord } from './index-records.js'
 export { tmpBlockPath, cleanTmp, readSeal, prepareBlock, prepareBlocks, placeBlock, replaceBlock, removeBlock, writeSealFile, listForkFiles } from './block-files.js'
 export { writeJournal, writeJournalAsync, readJournal, removeJournal, applyMoves, applyMovesGrouped, undoMoves, type Move } from './journal.js'

@@ -16,7 +16,12 @@ export function fsyncDir (dir: string): void {
 
 /** fsyncDir on libuv's thread pool: the event loop goes on while the disk flushes. */
 export async function fsyncDirAsync (dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
+  await fsyncFileAsync(dir)
+}
+
+/** fsync a file (or directory) on libuv's thread pool; read-only access is enough for fsync. */
+export async function fsyncFileAsync (path: string): Promise<void> {
+  const fh = await open(path, 'r')
   try {
     await fh.sync()
   } finally {
