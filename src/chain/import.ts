@@ -8,7 +8,7 @@ import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
 import { damageOf, restoreBlock } from './repair.js'
-import { LOAD_PASSES, loadCandidate, type Candidate } from './validate/index.js'
+import { LOAD_PASSES, loadCandidate, type Candidate, type SealVerdict } from './validate/index.js'
 import { writeTx } from './write-tx.js'
 import { POOLED_LOAD_MAX_BYTES, type LoadPool } from './load-pool.js'
 import { errorCode } from '../util/index.js'
@@ -32,6 +32,8 @@ export interface ImportOptions extends LockOptions {
   onProgress?: OnWorkProgress
   /** Worker threads for the file-only checks (blocks up to POOLED_LOAD_MAX_BYTES). */
   loadPool?: LoadPool
+  /** The seal of the header the block was requested by, as this process verified it (with `expectedHash`). */
+  sealChecked?: SealVerdict
 }
 
 /** Passes over the file importBlock makes when it copies it, for a progress total across several imports. */
@@ -109,7 +111,7 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
     const knownHash = options.hashed === true && options.consume === true ? options.expectedHash : undefined
     if (options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES) {
       meter?.stage('checking', size * LOAD_PASSES)
-      candidate = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, signal: options.signal })
+      candidate = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, sealChecked: options.sealChecked, signal: options.signal })
     } else {
       candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, pool: chain.hashPool, signal: options.signal, meter })
     }

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { reviveError, throwIfAborted, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
-import { loadCandidate, type Candidate } from './validate/index.js'
+import { loadCandidate, type Candidate, type SealVerdict } from './validate/index.js'
 import type { LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
 
 /** Blocks up to this size are checked in a worker; larger ones on the calling thread, where their progress is counted byte by byte. */
@@ -36,12 +36,12 @@ export class LoadPool {
   /** Whether a thread is ready (loads go to the threads), for tests and diagnostics. */
   get ready (): boolean { return this.warm }
 
-  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, signal?: AbortSignal }): Promise<Candidate> {
+  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, sealChecked?: SealVerdict, signal?: AbortSignal }): Promise<Candidate> {
     if (this.closed) throw new Error('load pool closed')
     this.start()
     if (!this.warm) return await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, pool: chain.hashPool, signal: o.signal })
     const task = new Promise<LoadReply>((resolve, reject) => {
-      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain) }, resolve, reject })
+      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked }, resolve, reject })
       this.scheduleFlush()
     })
     // Not raced against the signal: up to 16 loads wait at once, and a listener each on the

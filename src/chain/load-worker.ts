@@ -4,7 +4,7 @@
 import { readBlockFile } from '../block/index.js'
 import { sha256FileSync } from '../crypto/index.js'
 import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
-import { checkExpectedHash, preverify, type Preverified } from './validate/index.js'
+import { checkExpectedHash, preverify, type Preverified, type SealVerdict } from './validate/index.js'
 import type { BlockFile } from '../block/index.js'
 
 export interface LoadRequest {
@@ -17,6 +17,8 @@ export interface LoadRequest {
   maxBytes: number
   /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
   keys: Record<string, string>
+  /** The header's seal as the caller verified it (not verified again if it is this block's). */
+  sealChecked?: SealVerdict
 }
 export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified }
 
@@ -32,11 +34,12 @@ export type LoadWorkerRequest = { loads: LoadRequest[] } | { ping: true }
 export type LoadWorkerReply = { outcomes: LoadOutcome[] } | { pong: true }
 
 async function load (r: LoadRequest): Promise<LoadReply> {
-  const { path, seal, expectedHash, knownHash, maxBytes, keys } = r
+  const { path, seal, expectedHash, knownHash, maxBytes, keys, sealChecked } = r
   const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
   const file = await readBlockFile(path, { maxBytes })
-  return { hash, file, verified: preverify(file, hash, seal, keys) }
+  // A verdict on the header's seal holds for the block only if the block is that header's.
+  return { hash, file, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
 }
 
 serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {

@@ -32,7 +32,7 @@ export class CheckAhead {
       const onProgress = this.onProgress
       const load: Load = { promise: Promise.resolve(), settled: false }
       this.loading++
-      load.promise = this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
+      load.promise = this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
         b => { load.block = b },
         (err: unknown) => { load.error = err }
       ).finally(() => {

@@ -102,7 +102,7 @@ export class DownloadScheduler {
         throw new SyncError('HEADERS_INCONSISTENT', `headers skip from height ${last.height} to ${h.height}`, { details: { peer: this.feed.peer, height: h.height } })
       }
       this.last = { height: h.height, hash: h.hash }
-      this.slots.push(new Slot(h))
+      this.slots.push(new Slot(h, this.feed.sealChecked?.(h)))
       this.windowBytes += h.size
       this.components.onQueued?.(h)
     }

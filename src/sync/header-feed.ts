@@ -1,5 +1,5 @@
 import { verifySeal } from '../block/index.js'
-import type { Chain, KeyState } from '../chain/index.js'
+import type { Chain, KeyState, SealVerdict } from '../chain/index.js'
 import { LIMITS } from '../network/core.js'
 import type { WireHeader } from '../network/index.js'
 import { SyncError } from './errors.js'
@@ -43,6 +43,8 @@ export class HeaderFeed {
   private last: Anchor
   private ended = false
   private readonly keys: KeyState
+  /** The headers whose seals were verified here, with the verdict (the block's checks reuse it). */
+  private readonly checked = new WeakMap<WireHeader, SealVerdict>()
 
   constructor (private readonly chain: Chain, private readonly net: SyncNetwork, readonly peer: string, anchor: Anchor,
     private readonly endHeight: number, initial: WireHeader[] = []) {
@@ -63,6 +65,8 @@ export class HeaderFeed {
     return this.buf.shift()
   }
 
+  sealChecked (h: WireHeader): SealVerdict | undefined { return this.checked.get(h) }
+
   private accept (hs: WireHeader[]): void {
     const first = hs[0]
     if (first === undefined) return
@@ -70,9 +74,13 @@ export class HeaderFeed {
     if (first.parent !== this.last.hash || first.height !== this.last.height + 1) { this.ended = true; return }
     for (const h of hs) {
       const signer = this.keys.get(h.signer)
-      if (signer !== undefined && !verifySeal(signer.publicKey, sealedFieldsOf(this.chain.chainId, h), h.hash, h.seal)) {
-        this.net.report(this.peer, 'bad-seal', 'headers reply')
-        throw new SyncError('HEADERS_INCONSISTENT', 'peer sent a header with a forged seal', { details: { peer: this.peer, height: h.height } })
+      if (signer !== undefined) {
+        const fields = sealedFieldsOf(this.chain.chainId, h)
+        if (!verifySeal(signer.publicKey, fields, h.hash, h.seal)) {
+          this.net.report(this.peer, 'bad-seal', 'headers reply')
+          throw new SyncError('HEADERS_INCONSISTENT', 'peer sent a header with a forged seal', { details: { peer: this.peer, height: h.height } })
+        }
+        this.checked.set(h, { key: signer.publicKey.hex, seal: h.seal, fields })
       }
       if (h.height > this.endHeight) { this.ended = true; break }
       this.buf.push(h)

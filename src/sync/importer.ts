@@ -1,4 +1,4 @@
-import { importBatch, loadBlock, type BatchOutcome, type Chain, type LoadedBlock, type LoadPool } from '../chain/index.js'
+import { importBatch, loadBlock, type BatchOutcome, type Chain, type LoadedBlock, type LoadPool, type SealVerdict } from '../chain/index.js'
 import { tmpBlockPath } from '../storage/index.js'
 import type { WorkProgress } from '../util/index.js'
 
@@ -12,8 +12,9 @@ export interface BlockImporter {
    * several at once and ahead of the import point; consumes `file`. Throws BlockError when the
    * file is not a sound block. `ahead`: more blocks of the branch are coming (catching up), so
    * the checks may go to worker threads; a lone block (following the tip) is checked here.
+   * `sealChecked`: the seal of the block's header as the header feed verified it.
    */
-  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
+  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, sealChecked?: SealVerdict, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
   /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
   importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
 }
@@ -28,7 +29,7 @@ export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
     // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
-    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, size: o.size, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined }),
+    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, size: o.size, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined, sealChecked: o.sealChecked }),
     importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
   }
 }

@@ -1,3 +1,4 @@
+import type { SealVerdict } from '../chain/index.js'
 import type { WireHeader } from '../network/index.js'
 import { SyncError } from './errors.js'
 
@@ -38,7 +39,8 @@ type Of<K extends SlotKind> = Extract<SlotState, { kind: K }>
 export class Slot {
   private current: SlotState = { kind: 'waiting', round: 0, tried: new Set(), notBefore: 0 }
 
-  constructor (readonly header: WireHeader) {}
+  /** `sealChecked`: the header's seal as the header feed verified it (the block's checks reuse it). */
+  constructor (readonly header: WireHeader, readonly sealChecked?: SealVerdict) {}
 
   get height (): number { return this.header.height }
   get state (): SlotState { return this.current }

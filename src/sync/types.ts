@@ -1,4 +1,4 @@
-import type { ImportResult } from '../chain/index.js'
+import type { ImportResult, SealVerdict } from '../chain/index.js'
 import type { FetchedBlock, Offence, RangeItem, StatusMessage, WireHeader } from '../network/index.js'
 import type { Clock, Logger, WorkProgress } from '../util/index.js'
 import type { BlockImporter } from './importer.js'
@@ -46,6 +46,8 @@ export interface HeaderSource {
   readonly peer: string
   /** The next header, or undefined at the end of the branch. */
   take: (signal: AbortSignal) => Promise<WireHeader | undefined>
+  /** The seal of a header `take` gave, if the source verified it (with a key this node knows). */
+  sealChecked?: (h: WireHeader) => SealVerdict | undefined
 }
 
 export interface DownloadComponents {

@@ -9,7 +9,7 @@ import type { Candidate, ParentContext } from './types.js'
 export type { Candidate, ParentContext } from './types.js'
 export { checkExpectedHash, loadCandidate, LOAD_PASSES, type LoadOptions } from './load-candidate.js'
 export { preverify } from './preverify.js'
-export type { Preverified } from './types.js'
+export type { Preverified, SealVerdict } from './types.js'
 export { checkGenesis } from './check-genesis.js'
 
 /**

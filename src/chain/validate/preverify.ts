@@ -1,6 +1,6 @@
-import { verifyPrevious, verifySeal, type BlockFile } from '../../block/index.js'
+import { verifyPrevious, verifySeal, type BlockFile, type SealedFields } from '../../block/index.js'
 import { parsePublicKey, type PublicKey } from '../../crypto/index.js'
-import type { Preverified } from './types.js'
+import type { Preverified, SealVerdict } from './types.js'
 
 // Parsed signatory keys, by hex SPKI (a chain has few; parsing one costs more than a verify).
 const parsed = new Map<string, PublicKey>()
@@ -17,10 +17,18 @@ function keyOf (spki: string): PublicKey {
 /**
  * Both signatures of a block checked ahead of its turn, with the key `keys` names for its creator
  * (key id → hex SPKI); check-signatures uses the verdict only if that is the key at the parent.
+ * The seal is not verified again when `checked` (the header's seal, verified before the block
+ * was requested) is for this key, this seal and these header fields.
  */
-export function preverify (file: BlockFile, hash: string, seal: string, keys: Readonly<Record<string, string>>): Preverified | undefined {
+export function preverify (file: BlockFile, hash: string, seal: string, keys: Readonly<Record<string, string>>, checked?: SealVerdict): Preverified | undefined {
   const spki = keys[file.header.creator]
   if (spki === undefined) return undefined
   const pub = keyOf(spki)
-  return { key: spki, prev: verifyPrevious(pub, file.header), seal: verifySeal(pub, file.header, hash, seal) }
+  return { key: spki, prev: verifyPrevious(pub, file.header), seal: sameSeal(checked, spki, seal, file.header) || verifySeal(pub, file.header, hash, seal) }
+}
+
+function sameSeal (checked: SealVerdict | undefined, spki: string, seal: string, h: SealedFields): boolean {
+  if (checked === undefined) return false
+  const f = checked.fields
+  return checked.key === spki && checked.seal === seal && f.version === h.version && f.chainId === h.chainId && f.height === h.height && f.rowsRoot === h.rowsRoot
 }

@@ -1,4 +1,4 @@
-import type { BlockFile, QuorumRule } from '../../block/index.js'
+import type { BlockFile, QuorumRule, SealedFields } from '../../block/index.js'
 import type { KeyState } from '../key-state.js'
 
 /** Signature verdicts computed ahead of validation (verify's worker threads), with the key used. */
@@ -7,6 +7,18 @@ export interface Preverified {
   key: string
   prev: boolean
   seal: boolean
+}
+
+/**
+ * A seal this process has already verified (the header feed checks every header's seal before
+ * its block is requested): `seal` verifies with `key` (hex SPKI) over `fields` and the block's
+ * hash. A block's own seal check is skipped only when its seal, its key and its header's sealed
+ * fields are these very ones (the hash is the block file's, checked against the header's).
+ */
+export interface SealVerdict {
+  key: string
+  seal: string
+  fields: SealedFields
 }
 
 /** A block file that passed the checks that need nothing but the file itself. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
-import { Chain, LoadPool, loadBlock, discardLoaded, signImport } from '../../../src/chain/index.js'
+import { Chain, LoadPool, loadBlock, discardLoaded, signImport, type SealVerdict } from '../../../src/chain/index.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
@@ -99,6 +99,39 @@ describe('LoadPool', () => {
         expect(o.value.candidate.verified).toBeDefined()
         await discardLoaded(o.value)
       }
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('takes the header feed\'s seal verdict only for the same key, seal and sealed fields', async () => {
+    const pool = new LoadPool(1)
+    try {
+      await discardLoaded(await loadWith(pool))
+      await waitFor(() => pool.ready, { what: 'the load thread to start' })
+      const p = source.dir.blockPath(1)
+      const b1 = source.get(1)
+      if (b1 === undefined) throw new Error('no block 1')
+      // A well-formed seal that does not verify for block 1 (the genesis's): checked, it fails.
+      const wrong = readSeal(source.dir.blockPath(0))
+      const key = source.keysAt(source.tip()).active()[0]?.publicKey.hex
+      if (key === undefined) throw new Error('no signatory')
+      const fields = { version: 2 as const, chainId: source.chainId, height: 1, rowsRoot: b1.rowsRoot }
+      const sealOf = async (seal: string, verdict?: SealVerdict): Promise<boolean | undefined> => {
+        const b = await loadBlock(into, p, seal, { expectedHash: b1.hash, loadPool: pool, sealChecked: verdict })
+        await discardLoaded(b)
+        return b.candidate.verified?.seal
+      }
+      expect(await sealOf(readSeal(p))).toBe(true)
+      expect(await sealOf(wrong)).toBe(false)
+      // The verdict says this seal verified: taken (true without a check, which would say false).
+      expect(await sealOf(wrong, { key, seal: wrong, fields })).toBe(true)
+      // Any difference and the seal is checked again.
+      expect(await sealOf(wrong, { key, seal: readSeal(p), fields })).toBe(false)
+      expect(await sealOf(wrong, { key: key.replace(/.$/, c => c === '0' ? '1' : '0'), seal: wrong, fields })).toBe(false)
+      expect(await sealOf(wrong, { key, seal: wrong, fields: { ...fields, height: 2 } })).toBe(false)
+      expect(await sealOf(wrong, { key, seal: wrong, fields: { ...fields, rowsRoot: '0'.repeat(64) } })).toBe(false)
+      expect(await sealOf(wrong, { key, seal: wrong, fields: { ...fields, chainId: '1'.repeat(64) } })).toBe(false)
     } finally {
       await pool.close()
     }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { signSeal } from '../../../src/block/index.js'
-import { Chain, type ImportResult } from '../../../src/chain/index.js'
+import { Chain, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
 import { SyncError } from '../../../src/sync/index.js'
@@ -230,6 +230,23 @@ describe('DownloadScheduler', () => {
     expect(batches.flat()).toEqual(headers.map(h => h.height))
     expect(batches.length).toBeLessThan(N) // the blocks that arrived meanwhile went as groups
     expect(tmpFiles(chain)).toEqual([])
+    chain.close()
+  })
+
+  it('hands each block\'s checks the seal verdict its header feed made (not verified twice)', async () => {
+    const chain = await freshChain()
+    const inner = chainImporter(chain)
+    const given = new Map<string, SealVerdict | undefined>()
+    const importer: BlockImporter = {
+      ...inner,
+      load: async (file, seal, expectedHash, signal, o) => { given.set(expectedHash, o.sealChecked); return await inner.load(file, seal, expectedHash, signal, o) }
+    }
+    const verdictOf = (h: WireHeader): SealVerdict | undefined => h.height % 2 === 0 ? undefined : { key: `key of ${h.height}`, seal: h.seal, fields: { version: 2, chainId: chain.chainId, height: h.height, rowsRoot: h.rowsRoot } }
+    const scheduler = new DownloadScheduler({ network: new FakeNetwork(() => 'serve'), importer, candidates: () => ['A'], onImported: () => {}, logger: nullLogger },
+      FAST, { ...feedOf(headers), sealChecked: verdictOf })
+    expect(await scheduler.run(new AbortController().signal)).toBe(N)
+    expect([...given.keys()].sort()).toEqual(headers.map(h => h.hash).sort())
+    for (const h of headers) expect(given.get(h.hash)).toEqual(verdictOf(h))
     chain.close()
   })
 
