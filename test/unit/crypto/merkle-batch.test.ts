@@ -32,11 +32,11 @@ describe('SHA-256 in WebAssembly', () => {
     const w = sha256Wasm()
     const mem = Buffer.from(w.memory.buffer)
     const data = bytes(64 * 11, 5)
-    mem.set(data, 2048)
-    w.pairs(2048, 11, 2048)
+    mem.set(data, SHA256_WASM_FREE)
+    w.pairs(SHA256_WASM_FREE, 11, SHA256_WASM_FREE)
     for (let i = 0; i < 11; i++) {
       const expected = createHash('sha256').update(Buffer.from([1])).update(data.subarray(64 * i, 64 * i + 64)).digest('hex')
-      expect(toHex(mem.subarray(2048 + 32 * i, 2048 + 32 * i + 32)), `pair ${i}`).toBe(expected)
+      expect(toHex(mem.subarray(SHA256_WASM_FREE + 32 * i, SHA256_WASM_FREE + 32 * i + 32)), `pair ${i}`).toBe(expected)
     }
   })
 })

@@ -16,23 +16,58 @@ function bytes (n: number, seed: number): Buffer {
   return b
 }
 
+/** Lengths of the messages whose digest from `leaves` (all in one call) is not node:crypto's. */
+function wrongLengths (msgs: Buffer[]): number[] {
+  const w = sha256Wasm()
+  const out = SHA256_WASM_FREE
+  const start = out + 32 * msgs.length
+  const need = start + msgs.reduce((s, m) => s + paddedSize(m.length), 0)
+  w.memory.grow(Math.ceil(Math.max(0, need - w.memory.buffer.byteLength) / 65536))
+  const mem = Buffer.from(w.memory.buffer)
+  const view = new DataView(w.memory.buffer)
+  let at = start
+  for (const m of msgs) { mem.set(m, at + 4); at = padMessage(mem, view, at, m.length) }
+  w.leaves(start, msgs.length, out)
+  return msgs.filter((m, i) => toHex(mem.subarray(out + 32 * i, out + 32 * i + 32)) !== createHash('sha256').update(m).digest('hex')).map(m => m.length)
+}
+
 describe('SHA-256 in WebAssembly, review edges', () => {
   it('equals node:crypto on lengths 0…300, each four times in a row and once alone, and on long messages', () => {
     const lengths: number[] = []
     for (let n = 0; n <= 300; n++) lengths.push(n, n, n, n, 300 - n)
     lengths.push(1 << 20, (1 << 20) + 55, 100_003)
     const msgs = lengths.map((n, i) => bytes(n, i + 1))
+    expect(wrongLengths(msgs)).toEqual([])
+  })
+
+  it('equals node:crypto on random lengths up to 10,000 bytes, block boundaries included, alone and four of a length in a row', () => {
+    let x = 12345
+    const rand = (n: number): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n }
+    const lengths: number[] = [55, 56, 63, 64, 119, 120, 127, 128]
+    for (let i = 0; i < 120; i++) {
+      const n = rand(10_001)
+      // Runs of four equal lengths take the four-lane path; the odd one the scalar one.
+      if (i % 3 === 0) lengths.push(n, n, n, n)
+      else lengths.push(n)
+    }
+    const msgs = lengths.map((n, i) => bytes(n, 1000 + i))
+    expect(wrongLengths(msgs)).toEqual([])
+  })
+
+  it('hashes interior nodes whose right digest ends in each of the 256 byte values (the second block comes from a table)', () => {
     const w = sha256Wasm()
-    const out = SHA256_WASM_FREE
-    const start = out + 32 * msgs.length
-    const need = start + msgs.reduce((s, m) => s + paddedSize(m.length), 0)
-    w.memory.grow(Math.ceil(Math.max(0, need - w.memory.buffer.byteLength) / 65536))
+    const n = 256 + 3 // four at a time, then three alone
+    w.memory.grow(Math.ceil(Math.max(0, SHA256_WASM_FREE + 64 * n - w.memory.buffer.byteLength) / 65536))
     const mem = Buffer.from(w.memory.buffer)
-    const view = new DataView(w.memory.buffer)
-    let at = start
-    for (const m of msgs) { mem.set(m, at + 4); at = padMessage(mem, view, at, m.length) }
-    w.leaves(start, msgs.length, out)
-    const bad = msgs.filter((m, i) => toHex(mem.subarray(out + 32 * i, out + 32 * i + 32)) !== createHash('sha256').update(m).digest('hex')).map(m => m.length)
+    const pairs = bytes(64 * n, 77)
+    for (let i = 0; i < n; i++) pairs[64 * i + 63] = (i * 101) & 0xff
+    mem.set(pairs, SHA256_WASM_FREE)
+    w.pairs(SHA256_WASM_FREE, n, SHA256_WASM_FREE)
+    const bad: number[] = []
+    for (let i = 0; i < n; i++) {
+      const expected = createHash('sha256').update(Buffer.from([1])).update(pairs.subarray(64 * i, 64 * i + 64)).digest('hex')
+      if (toHex(mem.subarray(SHA256_WASM_FREE + 32 * i, SHA256_WASM_FREE + 32 * i + 32)) !== expected) bad.push(i)
+    }
     expect(bad).toEqual([])
   })
 })

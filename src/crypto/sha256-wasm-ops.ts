@@ -1,0 +1,98 @@
+/**
+ * The pieces the SHA-256 WebAssembly module (sha256-wasm.ts) is written with: its constants, its
+ * fixed memory layout and a few instructions as functions (scalar and four-lane SIMD).
+ */
+import { uleb } from '../util/index.js'
+
+export const K = [
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+]
+const IV = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+
+// Fixed memory layout: the hash state (8 little-endian words), then the scratch message of `pairs`.
+export const STATE = 0
+export const PAIR = 64
+// Four-way state (8 vectors, lane k = message k) and four pair messages of 128 bytes.
+export const STATE4 = 256
+export const PAIR4 = 384
+// K_t in all four lanes, for t = 0…63 (the module's data segment).
+export const K4 = 1024
+// The four-way message schedule, W_0…W_63 (a vector each).
+export const SCHED = 2048
+// The second-block schedules of interior nodes (pairTable), 256 · 64 words.
+export const PAIR_TAB = 3072
+/** First byte of memory the caller may use. */
+export const SHA256_WASM_FREE = PAIR_TAB + 65536
+
+export type Code = number[]
+/** A function body: its locals (count and value type, in groups) and code. */
+export interface Fn { locals: Array<[number, number]>, code: Code }
+export const I32 = 0x7f
+export const V128 = 0x7b
+
+function sleb (v: number): Code {
+  const out: Code = []
+  for (;;) {
+    const b = v & 0x7f
+    v >>= 7
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) { out.push(b); return out }
+    out.push(b | 0x80)
+  }
+}
+
+export const get = (l: number): Code => [0x20, ...uleb(l)]
+export const set = (l: number): Code => [0x21, ...uleb(l)]
+export const tee = (l: number): Code => [0x22, ...uleb(l)]
+export const c32 = (v: number): Code => [0x41, ...sleb(v | 0)]
+const bin = (op: number) => (x: Code, y: Code): Code => [...x, ...y, op]
+export const add = bin(0x6a)
+export const and = bin(0x71)
+export const or = bin(0x72)
+export const xor = bin(0x73)
+export const shru = bin(0x76)
+const rotl = bin(0x77)
+export const rotr = bin(0x78)
+export const load = (addr: Code, offset = 0): Code => [...addr, 0x28, 0x00, ...uleb(offset)]
+export const store = (addr: Code, value: Code, offset = 0): Code => [...addr, ...value, 0x36, 0x00, ...uleb(offset)]
+export const load8u = (addr: Code): Code => [...addr, 0x2d, 0x00, 0x00]
+export const store8 = (addr: Code, value: Code): Code => [...addr, ...value, 0x3a, 0x00, 0x00]
+/** Byte swap through local `tmp`: memory is little-endian, SHA-256 words big-endian. */
+export const bswap = (x: Code, tmp: number): Code => or(and(rotl([...x, ...tee(tmp)], c32(8)), c32(0x00ff00ff)), and(rotr(get(tmp), c32(8)), c32(0xff00ff00)))
+export const call = (f: number): Code => [0x10, ...uleb(f)]
+/** `while (i < n) { body }` as block/loop. */
+export const whileLt = (i: number, n: number, body: Code): Code => [0x02, 0x40, 0x03, 0x40, ...get(i), ...get(n), 0x4f, 0x0d, 0x01, ...body, 0x0c, 0x00, 0x0b, 0x0b]
+export const initState = (): Code => IV.flatMap((v, k) => store(c32(STATE), c32(v), 4 * k))
+export const writeDigest = (out: number, tmp: number): Code => IV.flatMap((_, k) => store(get(out), bswap(load(c32(STATE), 4 * k), tmp), 4 * k))
+
+// SIMD (0xfd prefix): four messages at once, one per 32-bit lane.
+export const simd = (op: number): Code => [0xfd, ...uleb(op)]
+const vbin = (op: number) => (x: Code, y: Code): Code => [...x, ...y, ...simd(op)]
+export const vadd = vbin(0xae)
+export const vand = vbin(0x4e)
+const vor = vbin(0x50)
+export const vxor = vbin(0x51)
+const vshl = (x: Code, n: number): Code => [...x, ...c32(n), ...simd(0xab)]
+export const vshru = (x: Code, n: number): Code => [...x, ...c32(n), ...simd(0xad)]
+export const vrotr = (x: Code, n: number): Code => vor(vshru(x, n), vshl(x, 32 - n))
+const vconst = (v: number): Code => [...simd(0x0c), ...Array.from({ length: 4 }, () => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]).flat()]
+export const vload = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00), 0x00, ...uleb(offset)]
+export const vstore = (addr: Code, value: Code, offset = 0): Code => [...addr, ...value, ...simd(0x0b), 0x00, ...uleb(offset)]
+const BSWAP_LANES = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12]
+const vbswap = (x: Code): Code => [...x, ...simd(0x0c), ...BSWAP_LANES, ...simd(0x0e)]
+/** The big-endian word at `offset` of each of the four blocks at locals p[0…3]. */
+export const gather = (p: number[], offset: number): Code => {
+  let v: Code = [...load(get(p[0] ?? 0), offset), ...simd(0x11)]
+  for (let k = 1; k < 4; k++) v = [...get(p[k] ?? 0), ...v, ...simd(0x56), 0x00, ...uleb(offset), k]
+  return vbswap(v)
+}
+export const initState4 = (): Code => IV.flatMap((v, k) => vstore(c32(STATE4), vconst(v), 16 * k))
+/** Digest of lane k to out + 32k, for the four lanes. */
+export const writeDigest4 = (out: number, tmp: number): Code => [0, 1, 2, 3].flatMap(k => IV.flatMap((_, i) =>
+  store(get(out), bswap([...vload(c32(STATE4), 16 * i), ...simd(0x1b), k], tmp), 32 * k + 4 * i)))
