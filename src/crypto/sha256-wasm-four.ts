@@ -92,19 +92,20 @@ export function compress4TabBody (): Fn {
 }
 
 /** The schedules W_0…W_63 of the second block of an interior node, for each value of its one free byte. */
-export function pairTable (): Code {
-  const out: Code = []
+export function pairTable (): Uint8Array {
+  const out = new DataView(new ArrayBuffer(256 * 64 * 4))
+  const W = new Uint32Array(64)
+  const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n))
   for (let b = 0; b < 256; b++) {
-    const W = new Uint32Array(64)
+    W.fill(0)
     W[0] = ((b << 24) | 0x800000) >>> 0
     W[15] = 65 * 8
-    const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n))
     for (let t = 16; t < 64; t++) {
       const x = W[t - 15] ?? 0
       const y = W[t - 2] ?? 0
-      W[t] = ((rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10)) + (W[t - 7] ?? 0) + (rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) + (W[t - 16] ?? 0)) >>> 0
+      W[t] = (rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10)) + (W[t - 7] ?? 0) + (rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) + (W[t - 16] ?? 0)
     }
-    for (const x of W) out.push(x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24)
+    W.forEach((x, t) => { out.setUint32(4 * (64 * b + t), x, true) })
   }
-  return out
+  return new Uint8Array(out.buffer)
 }

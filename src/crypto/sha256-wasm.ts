@@ -156,14 +156,20 @@ function moduleBytes (): Uint8Array {
     const content = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.code, 0x0b]
     return [...uleb(content.length), ...content]
   }
-  const k4 = K.flatMap(k => Array.from({ length: 4 }, () => [k & 0xff, (k >>> 8) & 0xff, (k >>> 16) & 0xff, (k >>> 24) & 0xff]).flat())
-  const tab = pairTable()
-  const data = vec([[0x00, ...c32(K4), 0x0b, ...uleb(k4.length), ...k4], [0x00, ...c32(PAIR_TAB), 0x0b, ...uleb(tab.length), ...tab]])
+  const k4 = new DataView(new ArrayBuffer(64 * 16))
+  K.forEach((k, t) => { for (let lane = 0; lane < 4; lane++) k4.setUint32(16 * t + 4 * lane, k, true) })
   const code = [...uleb(5), ...body(compressBody()), ...body(compress4Body()), ...body(leavesBody()), ...body(pairsBody()), ...body(compress4TabBody())]
-  return Uint8Array.from([
+  return Buffer.concat([Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, types), ...section(3, funcs), ...section(5, memory), ...section(7, exports), ...section(10, code), ...section(11, data)
-  ])
+    ...section(1, types), ...section(3, funcs), ...section(5, memory), ...section(7, exports), ...section(10, code)
+  ]), dataSection([[K4, new Uint8Array(k4.buffer)], [PAIR_TAB, pairTable()]])])
+}
+
+/** The data section (id 11): each segment's bytes at its offset of memory 0 (bytes, not a number array: the table is 64 KiB). */
+function dataSection (segments: Array<[number, Uint8Array]>): Uint8Array {
+  const parts = segments.flatMap(([at, bytes]) => [Uint8Array.from([0x00, ...c32(at), 0x0b, ...uleb(bytes.length)]), bytes])
+  const content = Buffer.concat([Uint8Array.from(uleb(segments.length)), ...parts])
+  return Buffer.concat([Uint8Array.from([11, ...uleb(content.length)]), content])
 }
 
 // The WebAssembly global, as far as this file uses it (the DOM lib that types it is not loaded).
