@@ -93,6 +93,8 @@ export const gather = (p: number[], offset: number): Code => {
   return vbswap(v)
 }
 export const initState4 = (): Code => IV.flatMap((v, k) => vstore(c32(STATE4), vconst(v), 16 * k))
+/** Digest of lane k to out + 32k. */
+export const writeLane4 = (out: number, tmp: number, k: number): Code => IV.flatMap((_, i) =>
+  store(get(out), bswap([...vload(c32(STATE4), 16 * i), ...simd(0x1b), k], tmp), 32 * k + 4 * i))
 /** Digest of lane k to out + 32k, for the four lanes. */
-export const writeDigest4 = (out: number, tmp: number): Code => [0, 1, 2, 3].flatMap(k => IV.flatMap((_, i) =>
-  store(get(out), bswap([...vload(c32(STATE4), 16 * i), ...simd(0x1b), k], tmp), 32 * k + 4 * i)))
+export const writeDigest4 = (out: number, tmp: number): Code => [0, 1, 2, 3].flatMap(k => writeLane4(out, tmp, k))

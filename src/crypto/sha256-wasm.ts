@@ -19,7 +19,7 @@
  */
 import { uleb } from '../util/index.js'
 import { compress4Body, compress4TabBody, pairTable } from './sha256-wasm-four.js'
-import { type Code, type Fn, I32, K, K4, PAIR, PAIR4, PAIR_TAB, STATE, add, and, bswap, c32, call, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, xor } from './sha256-wasm-ops.js'
+import { type Code, type Fn, I32, K, K4, PAIR, PAIR4, PAIR_TAB, STATE, add, and, bswap, c32, call, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
 
 export { SHA256_WASM_FREE } from './sha256-wasm-ops.js'
 
@@ -53,13 +53,20 @@ function compressBody (): Fn {
 
 function leavesBody (): Fn {
   // Params 0 = in (cursor), 1 = n, 2 = out (cursor); locals 3 = i, 4 = blocks left, 5 = tmp,
-  // 6…9 = the next four messages' block pointers, 10…13 their block counts, 14 = done.
+  // 6…9 = the next four messages' block pointers, 10…13 their block counts, 14 = done,
+  // 15 = where the message after the four starts, 16 = the most blocks of the four, 17 = blocks done.
   const [IN, N, OUT, I, NB, TMP] = [0, 1, 2, 3, 4, 5]
   const Q = [6, 7, 8, 9]
   const C = [10, 11, 12, 13]
-  const DONE = 14
+  const [DONE, NEXT, MAX, J] = [14, 15, 16, 17]
   const q = (k: number): number => Q[k] ?? 0
   const cnt = (k: number): number => C[k] ?? 0
+  const gtU = 0x4b
+  const ifThen = (cond: Code, then: Code, otherwise?: Code): Code => [...cond, 0x04, 0x40, ...then, ...(otherwise === undefined ? [] : [0x05, ...otherwise]), 0x0b]
+  // Four messages in the four lanes, block by block, for as many blocks as the longest has: a lane
+  // whose message is done hashes its last block again (its digest was taken when it was done), so
+  // rows whose leaves differ in length (most tables) still go four at a time. Only when that
+  // wastes at most half the work: else the first message goes alone.
   const four: Code = [
     // q0 = in + 4, c0 = count; q(k+1) = q(k) + 64·c(k) + 4
     ...load(get(IN)), ...set(cnt(0)), ...add(get(IN), c32(4)), ...set(q(0)),
@@ -67,22 +74,26 @@ function leavesBody (): Fn {
       ...load(add(get(q(k - 1)), [...get(cnt(k - 1)), ...c32(6), 0x74])), ...set(cnt(k)),
       ...add(add(get(q(k - 1)), [...get(cnt(k - 1)), ...c32(6), 0x74]), c32(4)), ...set(q(k))
     ]),
-    // if (c0 == c1 && c0 == c2 && c0 == c3)
-    ...get(cnt(0)), ...get(cnt(1)), 0x46, ...get(cnt(0)), ...get(cnt(2)), 0x46, 0x71, ...get(cnt(0)), ...get(cnt(3)), 0x46, 0x71,
-    0x04, 0x40,
-    ...initState4(),
-    ...get(cnt(0)), ...set(NB),
-    0x02, 0x40, 0x03, 0x40, ...get(NB), 0x45, 0x0d, 0x01,
-    ...get(q(0)), ...get(q(1)), ...get(q(2)), ...get(q(3)), ...call(1),
-    ...[0, 1, 2, 3].flatMap(k => [...add(get(q(k)), c32(64)), ...set(q(k))]),
-    ...get(NB), ...c32(1), 0x6b, ...set(NB),
-    0x0c, 0x00, 0x0b, 0x0b,
-    ...writeDigest4(OUT, TMP),
-    ...get(q(3)), ...set(IN),
-    ...add(get(OUT), c32(128)), ...set(OUT),
-    ...add(get(I), c32(4)), ...set(I),
-    ...c32(1), ...set(DONE),
-    0x0b
+    ...add(get(q(3)), [...get(cnt(3)), ...c32(6), 0x74]), ...set(NEXT),
+    ...get(cnt(0)), ...set(MAX),
+    ...[1, 2, 3].flatMap(k => [...get(cnt(k)), ...get(MAX), ...get(cnt(k)), ...get(MAX), gtU, 0x1b, ...set(MAX)]),
+    // if (2 · max <= c0 + c1 + c2 + c3)
+    ...ifThen([...add(get(MAX), get(MAX)), ...add(add(get(cnt(0)), get(cnt(1))), add(get(cnt(2)), get(cnt(3)))), 0x4d], [
+      ...initState4(),
+      ...c32(0), ...set(J),
+      0x03, 0x40,
+      ...get(q(0)), ...get(q(1)), ...get(q(2)), ...get(q(3)), ...call(1),
+      ...add(get(J), c32(1)), ...set(J),
+      // A lane just done gives its digest; one with blocks left moves to the next.
+      ...[0, 1, 2, 3].flatMap(k => ifThen([...get(cnt(k)), ...get(J), gtU], [...add(get(q(k)), c32(64)), ...set(q(k))],
+        ifThen([...get(cnt(k)), ...get(J), 0x46], writeLane4(OUT, TMP, k)))),
+      ...get(J), ...get(MAX), 0x49, 0x0d, 0x00,
+      0x0b,
+      ...get(NEXT), ...set(IN),
+      ...add(get(OUT), c32(128)), ...set(OUT),
+      ...add(get(I), c32(4)), ...set(I),
+      ...c32(1), ...set(DONE)
+    ])
   ]
   const one: Code = [
     ...load(get(IN)), ...set(NB),
@@ -104,7 +115,7 @@ function leavesBody (): Fn {
     ...get(N), ...get(I), 0x6b, ...c32(4), 0x4f, 0x04, 0x40, ...four, 0x0b,
     ...get(DONE), 0x45, 0x04, 0x40, ...one, 0x0b
   ]
-  return { locals: [[12, I32]], code: whileLt(I, N, body) }
+  return { locals: [[15, I32]], code: whileLt(I, N, body) }
 }
 
 function pairsBody (): Fn {
