@@ -14,8 +14,9 @@
 // invocation (src/cli/fast-start.ts). A command whose code loads ES-module-only packages (the
 // network commands: libp2p, fastify) has them bundled in, converted to CommonJS, so a node compiles
 // one file from its code cache instead of resolving, reading and compiling ~1,000 ES modules.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 
@@ -54,7 +55,9 @@ function entryPoints (): Record<string, string> {
 
 rmSync(out, { recursive: true, force: true })
 const entries = entryPoints()
-await build({
+// The builds below do not depend on each other: each starts at once, and all are awaited before
+// the seeds are written (esbuild runs them side by side).
+const esmBundle = build({
   entryPoints: entries,
   outdir: out,
   bundle: true,
@@ -91,11 +94,18 @@ const FAST_UNLESS: Record<string, { option: string, module: string }> = {
 }
 const leftOut = new Set(Object.values(FAST_UNLESS).map(u => join(dist, 'cli', 'commands', u.module)))
 
-/** The packages (not node: modules) `entry`'s code loads, statically or dynamically (the FAST_UNLESS modules left out). */
-async function packagesOf (entry: string): Promise<Set<string>> {
-  const r = await build({ entryPoints: [entry], bundle: true, write: false, format: 'cjs', platform: 'node', external, metafile: true, logLevel: 'silent', plugins: [withoutLeftOut] })
-  const found = new Set<string>()
-  for (const o of Object.values(r.metafile.outputs)) for (const i of o.imports) if (i.external && !i.path.startsWith('node:')) found.add(i.path)
+/**
+ * The packages (not node: modules) each command module's code loads, statically or dynamically
+ * (the FAST_UNLESS modules left out), by file name: one build of them all, which parses each
+ * module they share once.
+ */
+async function packagesOf (files: string[]): Promise<Map<string, Set<string>>> {
+  const r = await build({ entryPoints: files, outdir: join(dist, 'packages-of'), bundle: true, write: false, format: 'cjs', platform: 'node', external, metafile: true, logLevel: 'silent', plugins: [withoutLeftOut] })
+  const found = new Map<string, Set<string>>()
+  for (const o of Object.values(r.metafile.outputs)) {
+    if (o.entryPoint === undefined) continue
+    found.set(basename(o.entryPoint), new Set(o.imports.filter(i => i.external && !i.path.startsWith('node:')).map(i => i.path)))
+  }
   return found
 }
 
@@ -127,8 +137,12 @@ function stubbedCommands (keep: (file: string) => boolean): Plugin {
 const withoutSlowCommands = stubbedCommands(f => !slow.has(f))
 /** Each fast command's own bundle holds that command module only: the router picks the bundle. */
 const onlyCommand = (file: string): Plugin => stubbedCommands(f => f === file)
-for (const m of await commandModules()) {
-  const esm = [...await packagesOf(join(dist, 'cli', 'commands', m.file))].filter(p => !COMMONJS_PACKAGES.has(p))
+const modules = await commandModules()
+const packages = await packagesOf(modules.map(m => join(dist, 'cli', 'commands', m.file)))
+for (const m of modules) {
+  const loaded = packages.get(m.file)
+  if (loaded === undefined) throw new Error(`no output for the command module ${m.file}`)
+  const esm = [...loaded].filter(p => !COMMONJS_PACKAGES.has(p))
   if (esm.length > 0) slow.add(m.file)
   for (const n of m.names) {
     fastCommands[n] = m.file.replace(/\.js$/, '')
@@ -199,7 +213,7 @@ const common = {
 } as const
 // The code: one self-contained file per script (no shared chunks in CommonJS). import.meta.url is
 // the URL of the stub that runs it (dist/fast/x.js), whose siblings are the scripts it starts.
-await build({
+const fastScripts = build({
   ...common,
   entryPoints: { ...Object.fromEntries(Object.entries(entries).filter(([n]) => n !== 'main')) },
   outdir: join(fastOut, 'code'),
@@ -224,7 +238,7 @@ function bundledPackages (r: { metafile: { inputs: Record<string, unknown> } }):
 // the stub's URL as our code's is).
 const fastModules = [...new Set(Object.values(fastCommands))]
 const bundled: Record<string, string[]> = {}
-await Promise.all(fastModules.map(async name => { bundled[name] = bundledPackages(await build({
+const fastBundles = fastModules.map(async name => { bundled[name] = bundledPackages(await build({
   ...common,
   metafile: true,
   ...(slow.has(`${name}.js`) ? { external: fastExternal.filter(e => e.startsWith('better-sqlite3')) } : {}),
@@ -233,27 +247,45 @@ await Promise.all(fastModules.map(async name => { bundled[name] = bundledPackage
   define: { 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [onlyCommand(`${name}.js`), withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
-})) }))
-// What the router does and which packages each command's bundle holds, for tests and readers
-// (nothing reads it at run time: the router has its table built in).
-writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: bundled }, null, 2) + '\n')
+})) })
 // The stubs: the router, and one per child or worker script under the name its caller resolves.
 const fast = { commands: fastCommands, unless: fastUnless, takesValue }
-await build({
+const router = build({
   ...common,
   stdin: { contents: `import { startFast } from './cli/fast-start.js'\nstartFast(__dirname, ${JSON.stringify(fast)})\n`, resolveDir: dist, sourcefile: 'fast-router.js' },
   outfile: join(fastOut, 'petal.js')
 })
-for (const name of Object.keys(entries).filter(n => n !== 'main')) {
-  await build({
-    ...common,
-    stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)})\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
-    outfile: join(fastOut, `${name}.js`)
-  })
-}
+const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => await build({
+  ...common,
+  stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)})\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
+  outfile: join(fastOut, `${name}.js`)
+}))
+await Promise.all([esmBundle, fastScripts, ...fastBundles, router, ...stubs])
+// What the router does and which packages each command's bundle holds, for tests and readers
+// (nothing reads it at run time: the router has its table built in).
+writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: Object.fromEntries(Object.entries(bundled).sort()) }, null, 2) + '\n')
 // The code cache reads the code as Latin-1, which is only right for ASCII.
 for (const f of readdirSync(join(fastOut, 'code'))) {
   const bytes = readFileSync(join(fastOut, 'code', f))
   const at = bytes.findIndex(b => b > 0x7f)
   if (at !== -1) throw new Error(`dist/fast/code/${f} has a non-ASCII byte at ${at}; the code cache reads it as Latin-1`)
 }
+
+// The seeds of the code caches (src/cli/code-cache.ts, writeSeed), so that the first run of each
+// script in a fresh installation does not compile it from source. Written by plain `node`
+// processes (this one runs with tsx's options, which name a cache of their own), two at a time,
+// the largest scripts first.
+const scripts = [
+  ...fastModules.map(m => ({ code: join(fastOut, 'code', `cmd-${m}.js`), name: m })),
+  ...Object.keys(entries).filter(n => n !== 'main').map(n => ({ code: join(fastOut, 'code', `${n}.js`), name: n }))
+].sort((a, b) => statSync(b.code).size - statSync(a.code).size)
+const seedDir = join(fastOut, 'seed')
+mkdirSync(seedDir, { recursive: true })
+const codeCache = pathToFileURL(join(dist, 'cli', 'code-cache.js')).href
+await Promise.all([0, 1].map(async half => {
+  const jobs = scripts.filter((_, i) => i % 2 === half).map(s => ({ ...s, seedDir }))
+  const child = spawn(process.execPath, ['-'], { stdio: ['pipe', 'inherit', 'inherit'] })
+  child.stdin.end(`import(${JSON.stringify(codeCache)}).then(m => { for (const j of ${JSON.stringify(jobs)}) m.writeSeed(j) })`)
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  if (code !== 0) throw new Error(`writing the code caches' seeds failed (exit ${code})`)
+}))

@@ -37,12 +37,12 @@ export function startFast (here: string, fast: FastCommands): void {
   }
   // `petal query` waits for its sandbox process to start: start it now, alongside this one.
   if (name === 'query') prestartWithInterimSignals(join(here, 'child.js'))
-  runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), writeAt: 'exit' })
+  runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'exit' })
 }
 
 /** Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code cache. */
 export function startFastScript (here: string, name: string): void {
-  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), writeAt: 'loaded' })
+  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'loaded' })
 }
 
 /**

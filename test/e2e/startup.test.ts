@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -39,7 +39,14 @@ describe('what a local command loads', () => {
       expect(loaded, `${args.join(' ')} does not load the ES module bundle`).not.toContain('/dist/bundle/')
     }
     // The first successful run of a command leaves its code cache for the next ones.
-    expect(readdirSync(join(ROOT, 'dist', 'fast', 'cache')).some(f => /^status-.*\.v8$/.test(f))).toBe(true)
+    const cached = (): string[] => readdirSync(join(ROOT, 'dist', 'fast', 'cache'))
+    expect(cached().some(f => /^status-.*\.v8$/.test(f))).toBe(true)
+    // The seed the build left for it has the name a plain `petal` looks for (the log above runs
+    // with options of its own): a first run without a cache starts from it.
+    expect((await petal(['--dir', dir, 'status'])).code).toBe(0)
+    const seed = readdirSync(join(ROOT, 'dist', 'fast', 'seed')).filter(f => /^status-.*\.v8$/.test(f))
+    expect(seed).toHaveLength(1)
+    expect(cached()).toContain(seed[0])
     // A bundle's code is compiled from its file, not required, so the log above cannot see the
     // packages bundled into it: the build's record of each bundle must show none of them.
     const { commands, packages } = bundles()
@@ -80,11 +87,16 @@ describe('what a local command loads', () => {
 
 describe('the code cache', () => {
   // Each step is a fresh process, as each start of `petal` is (V8 also caches within a process).
-  const runCached = (code: string, cacheDir: string): string => execFileSync(process.execPath, ['--input-type=module', '-e', `
-    const { runCached } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'cli', 'code-cache.js')).href)})
-    const outcome = runCached({ code: ${JSON.stringify(code)}, as: ${JSON.stringify(join(cacheDir, '..', 'stub.js'))}, name: 'x', cacheDir: ${JSON.stringify(cacheDir)}, writeAt: 'loaded' })
-    setImmediate(() => { process.stdout.write(outcome + ' ' + globalThis.answer) })
-  `], { encoding: 'utf8' })
+  // One script for every step, so that all run with the same Node options (they name the cache).
+  const script = `
+    const { runCached, writeSeed } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'cli', 'code-cache.js')).href)})
+    const [action, o] = [process.argv[1], JSON.parse(process.argv[2])]
+    if (action === 'seed') writeSeed(o)
+    else { const outcome = runCached(o); setImmediate(() => { process.stdout.write(outcome + ' ' + globalThis.answer) }) }
+  `
+  const step = (action: 'run' | 'seed', o: object): string => execFileSync(process.execPath, ['--input-type=module', '-e', script, action, JSON.stringify(o)], { encoding: 'utf8' })
+  const runCached = (code: string, cacheDir: string, seedDir?: string): string => step('run', { code, as: join(cacheDir, '..', 'stub.js'), name: 'x', cacheDir, seedDir, writeAt: 'loaded' })
+  const writeSeed = (code: string, seedDir: string): string => step('seed', { code, name: 'x', seedDir })
 
   it('compiles from source once, then runs from the cache; a damaged or stale cache is never given to V8', () => {
     const dir = tmpDir()
@@ -112,5 +124,32 @@ describe('the code cache', () => {
     writeFileSync(blocked, '')
     expect(runCached(code, join(blocked, 'cache'))).toBe('miss rebuilt')
     expect(runCached(code, join(blocked, 'cache'))).toBe('miss rebuilt')
+  })
+
+  it('starts from the build\'s seed where it has no cache of its own, and then writes its own; a damaged seed is never given to V8', () => {
+    const dir = tmpDir()
+    const code = join(dir, 'code.js')
+    const cacheDir = join(dir, 'cache')
+    const seedDir = join(dir, 'seed')
+    writeFileSync(code, 'globalThis.answer = require("node:path").basename(__filename) + ":" + (() => 6 * 7)()\n')
+    writeSeed(code, seedDir)
+    expect(runCached(code, cacheDir, seedDir)).toBe('seed stub.js:42')
+    expect(runCached(code, cacheDir, seedDir)).toBe('hit stub.js:42')
+    const [file = ''] = readdirSync(seedDir)
+    expect(readdirSync(cacheDir)).toEqual([file])
+    // Without its own cache, a damaged seed counts as none.
+    rmSync(cacheDir, { recursive: true })
+    const bytes = readFileSync(join(seedDir, file))
+    bytes.fill(0x5a, 4 + 40)
+    writeFileSync(join(seedDir, file), bytes)
+    expect(runCached(code, cacheDir, seedDir)).toBe('miss stub.js:42')
+    expect(runCached(code, cacheDir, seedDir)).toBe('hit stub.js:42')
+  })
+
+  it('the build left a seed for every script of the fast bundle', () => {
+    const seeds = readdirSync(join(ROOT, 'dist', 'fast', 'seed'))
+    const scripts = readdirSync(join(ROOT, 'dist', 'fast', 'code')).map(f => f.replace(/^cmd-/, '').replace(/\.js$/, ''))
+    expect(scripts.length).toBeGreaterThan(20)
+    for (const name of scripts) expect(seeds.filter(f => new RegExp(`^${name}-v\\d+\\.\\d+\\.\\d+-\\w+-[0-9a-f]{8}\\.v8$`).test(f)), name).toHaveLength(1)
   })
 })
