@@ -2,21 +2,29 @@
 // code under test starts from TypeScript source run a bundle of their entry module instead of
 // going through tsx. tsx registers its loader in every new thread or process and compiles each of
 // the entry's modules again there: about 0.5 s of CPU each time, and the suite starts many (every
-// verify, reindex, batched import, node and query sandbox). A bundle is made once per test file,
-// on first use, with esbuild, as `npm run build` bundles the workers of the CLI; it lives under
-// dist/, two levels below the package root like src/<module>/, so packages and paths derived from
-// import.meta.url resolve as they do from the source.
+// verify, reindex, batched import, node and query sandbox). A bundle is made once per test
+// process, on first use, with esbuild, as `npm run build` bundles the workers of the CLI, and
+// serves every test file the process runs (the tiers run without isolation: one process runs
+// many files, and this file runs again before each); it lives under dist/, two levels below the
+// package root like src/<module>/, so packages and paths derived from import.meta.url resolve as
+// they do from the source.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
-import { afterAll } from 'vitest'
 import { setTypeScriptBundler } from '../../src/util/index.js'
 
 const DIST = join(import.meta.dirname, '..', '..', 'dist')
 const PREFIX = '.test-workers-'
 const OUT = join(DIST, `${PREFIX}${process.pid}`)
-const bundles = new Map<string, string>()
+// Kept on globalThis: this module is evaluated again for each test file of the process.
+const KEY = Symbol.for('petal.test.entryBundles')
+const shared: unknown = Reflect.get(globalThis, KEY)
+const bundles: Map<string, string> = shared instanceof Map ? shared : new Map<string, string>()
+if (!(shared instanceof Map)) {
+  Reflect.set(globalThis, KEY, bundles)
+  process.once('exit', () => { rmSync(OUT, { recursive: true, force: true }) })
+}
 
 function bundleOf (tsUrl: string): string {
   const done = bundles.get(tsUrl)
@@ -56,8 +64,3 @@ for (const name of existsSync(DIST) ? readdirSync(DIST).filter(n => n.startsWith
 }
 
 setTypeScriptBundler(bundleOf)
-// Runs after the test file's own afterAll hooks (they run in reverse order of registration).
-afterAll(() => {
-  bundles.clear()
-  rmSync(OUT, { recursive: true, force: true })
-})
