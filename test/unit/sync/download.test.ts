@@ -380,7 +380,7 @@ describe('DownloadScheduler with range requests', () => {
 
   it('keeps the blocks of a range received before it broke off, and gets the rest from another peer', async () => {
     const net = new RangeNetwork((p, h) => (p === 'A' && h === 2 ? 'reset' : 'serve'), new Set(['A', 'B']))
-    const r = await start({ behaviour: () => 'serve', net, candidates: h => (h <= 2 ? ['A', 'B'] : ['A']) })
+    const r = await start({ behaviour: () => 'serve', net, candidates: h => (h <= 2 ? ['A', 'B'] : ['A']), options: NO_HEDGE })
     expect(await r.done).toBe(N)
     expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
     expect(net.ranges[0]).toEqual({ peer: 'A', heights: [1, 2] })
