@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { IncomingHttpHeaders } from 'node:http'
 import { ApiError } from './errors.js'
 import { isLoopbackHost, type AccessPolicy } from './options.js'
 import type { TokenStore } from './tokens.js'
@@ -18,7 +18,7 @@ function hostOf (header: string): string {
  * rebinding; writes always need a write token; reads need a token only when the server is exposed
  * beyond loopback without --public-read.
  */
-export function authorize (req: FastifyRequest, access: Access, policy: AccessPolicy, tokens: TokenStore): void {
+export function authorize (req: { headers: IncomingHttpHeaders }, access: Access, policy: AccessPolicy, tokens: TokenStore): void {
   const host = req.headers.host
   if (!policy.expose && host !== undefined && !isLoopbackHost(hostOf(host))) {
     throw new ApiError('API_HOST_REFUSED', `this node serves loopback only, and the request was addressed to ${JSON.stringify(hostOf(host))}`, {

@@ -11,8 +11,9 @@ interface Family { name: string, help: string, type: 'counter' | 'gauge' | 'hist
 export class Counter {
   private readonly values = new Map<string, number>()
   constructor (readonly name: string) {}
-  inc (labels: Labels = {}, n = 1): void {
-    const k = labelText(labels)
+  inc (labels: Labels = {}, n = 1): void { this.incKey(labelText(labels), n) }
+  /** inc() with the labels already rendered by labelText() (a hot path renders them once). */
+  incKey (k: string, n = 1): void {
     this.values.set(k, (this.values.get(k) ?? 0) + n)
   }
   get (labels: Labels = {}): number { return this.values.get(labelText(labels)) ?? 0 }
@@ -22,11 +23,13 @@ export class Counter {
 export class Histogram {
   private readonly series = new Map<string, { counts: number[], sum: number, count: number }>()
   constructor (readonly name: string, private readonly buckets: readonly number[]) {}
-  observe (value: number, labels: Labels = {}): void {
-    const k = labelText(labels)
+  observe (value: number, labels: Labels = {}): void { this.observeKey(value, labelText(labels)) }
+  /** observe() with the labels already rendered by labelText(). */
+  observeKey (value: number, k: string): void {
     let s = this.series.get(k)
     if (s === undefined) { s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }; this.series.set(k, s) }
-    this.buckets.forEach((b, i) => { if (value <= b && s !== undefined) s.counts[i] = (s.counts[i] ?? 0) + 1 })
+    const counts = s.counts
+    for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] as number)) counts[i] = (counts[i] ?? 0) + 1
     s.sum += value
     s.count++
   }
@@ -84,7 +87,8 @@ export class MetricsRegistry {
   }
 }
 
-function labelText (labels: Labels): string {
+/** Labels as they appear in the exposition: `{a="1",b="2"}`, sorted by name ('' for none). */
+export function labelText (labels: Labels): string {
   const keys = Object.keys(labels).sort()
   if (keys.length === 0) return ''
   return '{' + keys.map(k => `${k}="${escapeLabel(labels[k] ?? '')}"`).join(',') + '}'

@@ -1,4 +1,4 @@
-import { MetricsRegistry, type Counter, type Histogram } from './metrics.js'
+import { labelText, MetricsRegistry, type Counter, type Histogram } from './metrics.js'
 
 /** Where the scrape-time gauges read from; each is optional (`petal serve` has no network or ingest). */
 export interface MetricSources {
@@ -45,6 +45,21 @@ export class PetalMetrics {
     this.httpRequests = r.counter('petal_http_requests_total', 'HTTP requests by route, method and status.')
     this.httpDuration = r.histogram('petal_http_request_duration_seconds', 'HTTP request time by route, to the last byte sent.')
     r.gauge('process_resident_memory_bytes', 'Resident memory of this process.', () => process.memoryUsage.rss())
+  }
+
+  /** Rendered labels of the HTTP series, by route, method and status (a handful of each). */
+  private readonly httpKeys = new Map<string, { requests: string, duration: string }>()
+
+  /** One HTTP request answered: `seconds` from its arrival to the last byte sent. */
+  observeRequest (route: string, method: string, status: number, seconds: number): void {
+    const id = `${route} ${method} ${status}`
+    let k = this.httpKeys.get(id)
+    if (k === undefined) {
+      k = { requests: labelText({ route, method, status: String(status) }), duration: labelText({ route }) }
+      if (this.httpKeys.size < 10_000) this.httpKeys.set(id, k)
+    }
+    this.httpRequests.incKey(k.requests)
+    this.httpDuration.observeKey(seconds, k.duration)
   }
 
   /** Attach the gauges' sources (merged with any attached before). */

@@ -4,14 +4,16 @@ import type { Duplex } from 'node:stream'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { Chain } from '../chain/index.js'
-import { errorCode, errorMessage, isPetalError, nullLogger, type Logger } from '../util/index.js'
+import { errorCode, errorMessage, nullLogger, type Logger } from '../util/index.js'
 import { ActivitySeries } from './activity-series.js'
 import { authorize, type Access } from './auth.js'
 import { BlockFiles } from './block-files.js'
 import { ApiError } from './errors.js'
 import { ChainWatcher, EventHub } from './events.js'
 import { registerExplorer } from './explorer.js'
-import { errorBody, errorHeaders, errorStatus } from './http-errors.js'
+import { errorReply } from './error-reply.js'
+import { errorBody, errorStatus } from './http-errors.js'
+import { leanRecords } from './lean-records.js'
 import { openApiDocument } from './openapi.js'
 import { DEFAULT_API_LIMITS, httpUrl, isLoopbackHost, type AccessPolicy, type ApiLimits, type HttpAddress } from './options.js'
 import { PetalMetrics } from './petal-metrics.js'
@@ -69,7 +71,8 @@ export class ApiServer {
     private readonly ctx: ApiContext,
     readonly address: HttpAddress,
     private readonly watcher: ChainWatcher,
-    private readonly unsubscribe: (() => void) | undefined
+    private readonly unsubscribe: (() => void) | undefined,
+    private readonly stopLean: () => void
   ) {}
 
   /** The URL to give people and programs (`http://127.0.0.1:2018/`). */
@@ -136,6 +139,11 @@ export class ApiServer {
         ...(o.node === undefined ? {} : { peers: () => o.node?.peers().length ?? 0 })
       })
       const app = buildApp(ctx, routes)
+      // POST /records takes a lean lane before Fastify's routing (lean-records.ts); everything
+      // else, and every request that lane does not take, goes to Fastify's own handler.
+      const lean = leanRecords(ctx, app.routing)
+      app.server.removeAllListeners('request')
+      app.server.on('request', lean.listener)
       let addr: AddressInfo
       try {
         await app.listen({ host: o.address.host, port: o.address.port, backlog: LISTEN_BACKLOG })
@@ -152,7 +160,7 @@ export class ApiServer {
           hint: 'choose another address with --http HOST:PORT (port 0 picks a free one), or --http off', cause: err
         })
       }
-      const server = new ApiServer(app, ctx, { host: o.address.host, port: addr.port }, watcher, unsubscribe)
+      const server = new ApiServer(app, ctx, { host: o.address.host, port: addr.port }, watcher, unsubscribe, lean.close)
       server.watchLoop = server.watcher.run(o.watchMs ?? DEFAULT_WATCH_MS, server.controller.signal)
       logger.info('HTTP API listening', { url: server.url, exposed: access.expose })
       return server
@@ -163,6 +171,7 @@ export class ApiServer {
   }
 
   async close (): Promise<void> {
+    this.stopLean() // from now on Fastify answers every request (503 while closing)
     this.unsubscribe?.()
     this.controller.abort()
     await this.watchLoop
@@ -202,7 +211,7 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
     const started = performance.now()
     // Read once: Fastify builds req.routeOptions anew on every access.
     const route = req.routeOptions
-    reply.raw.once('close', () => { observe(ctx, route.url ?? 'unmatched', req.method, reply.raw.statusCode, started) })
+    reply.raw.once('close', () => { ctx.metrics.observeRequest(route.url ?? 'unmatched', req.method, reply.raw.statusCode, (performance.now() - started) / 1000) })
     const access = route.config.access ?? 'public'
     // A server that takes no writes refuses them as such (API_READ_ONLY from the route), rather
     // than asking for a token that would only lead to that refusal.
@@ -210,11 +219,8 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
   })
 
   app.setErrorHandler(async (err, req, reply) => {
-    const e = asPetalError(err)
-    const status = errorStatus(e)
-    if (status >= 500 && !isPetalError(err)) ctx.logger.error('internal error', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) })
-    else if (status >= 500) ctx.logger.warn('request failed', { method: req.method, url: req.url, code: isPetalError(e) ? e.code : undefined })
-    return await reply.code(status).headers(errorHeaders(e)).header('Cache-Control', 'no-store').type('application/json; charset=utf-8').send(errorBody(e))
+    const e = errorReply(ctx.logger, err, req.method, req.url)
+    return await reply.code(e.status).headers(e.headers).send(e.body)
   })
 
   app.setNotFoundHandler(async (req, reply) => {
@@ -248,28 +254,6 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
   return app
 }
 
-/** Fastify's own errors (validation, body parsing) as coded API errors. */
-function asPetalError (err: unknown): unknown {
-  if (isPetalError(err)) return err
-  if (!(err instanceof Error)) return err
-  const msg = err.message === '' ? 'bad request' : err.message
-  const statusCode = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined
-  if ('validation' in err && err.validation !== undefined) return new ApiError('API_BAD_REQUEST', msg, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
-  switch (errorCode(err)) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError('API_BODY_TOO_LARGE', 'the request body is larger than this server accepts', { hint: 'send fewer rows per request' })
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError('API_UNSUPPORTED_MEDIA_TYPE', msg, { hint: 'send Content-Type: application/json (or, for records, application/x-ndjson or text/csv)' })
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new ApiError('API_MALFORMED_JSON', `the body is not valid JSON: ${msg}`)
-  }
-  if (err instanceof SyntaxError || (statusCode !== undefined && statusCode >= 400 && statusCode < 500)) {
-    return new ApiError(err instanceof SyntaxError ? 'API_MALFORMED_JSON' : 'API_BAD_REQUEST', msg)
-  }
-  return err
-}
-
 function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return }
   const e = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -279,9 +263,4 @@ function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): void {
       : new ApiError('API_MALFORMED_REQUEST', 'the request is not valid HTTP/1.1')
   const body = JSON.stringify(errorBody(e)) + '\n'
   socket.end(`HTTP/1.1 ${errorStatus(e)} ${e.code === 'API_REQUEST_TIMEOUT' ? 'Request Timeout' : e.code === 'API_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
-}
-
-function observe (ctx: ApiContext, route: string, method: string, status: number, started: number): void {
-  ctx.metrics.httpRequests.inc({ route, method, status: String(status) })
-  ctx.metrics.httpDuration.observe((performance.now() - started) / 1000, { route })
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorMessage, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
@@ -28,7 +28,7 @@ const TOKEN_RE = /^petal_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/
 
 export function tokensPath (dataDir: string): string { return join(dataDir, 'api', 'tokens.json') }
 
-function sha256 (text: string): Buffer { return createHash('sha256').update(text, 'utf8').digest() }
+function sha256 (text: string): Buffer { return hash('sha256', text, 'buffer') }
 /** Compared against when the presented id is unknown, so that an unknown id takes as long as a wrong secret. */
 const NO_DIGEST = Buffer.alloc(32)
 
@@ -40,7 +40,8 @@ const NO_DIGEST = Buffer.alloc(32)
 export class TokenStore {
   /** The tokens of the file as last read, by id, with their hash decoded (verify() runs on every write request). */
   private byId = new Map<string, { info: TokenInfo, digest: Buffer }>()
-  private seen = ''
+  /** The file's identity and times when last read (undefined: there was none). */
+  private seen: { ino: number, size: number, mtimeMs: number, ctimeMs: number } | undefined
 
   constructor (readonly path: string) {}
 
@@ -86,17 +87,11 @@ export class TokenStore {
 
   /** The tokens, re-read when the file changed since the last look (a cheap stat otherwise). */
   private current (): Map<string, { info: TokenInfo, digest: Buffer }> {
-    let stamp: string
-    try {
-      const s = statSync(this.path)
-      stamp = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`
-    } catch (err) {
-      if (!isNotFound(err)) throw err
-      stamp = 'none'
-    }
-    if (stamp !== this.seen) {
+    const s = statSync(this.path, { throwIfNoEntry: false })
+    const seen = this.seen
+    if (s === undefined ? seen !== undefined : seen?.ino !== s.ino || seen.size !== s.size || seen.mtimeMs !== s.mtimeMs || seen.ctimeMs !== s.ctimeMs) {
       this.byId = new Map(this.read().map(r => [r.id, { info: Object.freeze(publicInfo(r)), digest: Buffer.from(r.hash, 'hex') }]))
-      this.seen = stamp
+      this.seen = s === undefined ? undefined : { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs }
     }
     return this.byId
   }

@@ -21,6 +21,13 @@ interface Done<J, R> { w: Waiting<J, R>, r: R }
  * client gains nothing from that (nothing else is waiting) and would pay for two thread hops, so
  * while `concurrent()` says no, a group's COMMIT does its own fsync (synchronous=FULL). After a
  * failed fsync nothing is acknowledged any more (sync()).
+ *
+ * A lone client does not wait for the event loop's turn to end either: while `concurrent()` says
+ * no, no fsync runs and no other commit was made in this turn, an append commits at the end of
+ * the task that submitted it (a microtask), so appends submitted together still share one
+ * transaction. A second commit in the same turn waits for the turn's end as before, and with it
+ * whatever else arrives in that turn (an HTTP server reads each request in its own task, so
+ * concurrent clients' requests meet there).
  */
 export class GroupCommit<J, R> {
   private queue: Array<Waiting<J, R>> = []
@@ -31,6 +38,13 @@ export class GroupCommit<J, R> {
   private syncing = false
   /** A failed fsync of the WAL: from then on every append is refused with its error (sync()). */
   private failed: { err: unknown } | undefined
+  /** A commit was made at the end of a task in this turn of the event loop (cleared at the turn's end). */
+  private loneTurn = false
+  private readonly endTurn = (): void => { this.loneTurn = false }
+  private readonly flushNow = (): void => {
+    this.scheduled = false
+    void this.flush()
+  }
 
   /**
    * `run` does one job inside the shared transaction (synchronously); `after` runs for each
@@ -54,10 +68,18 @@ export class GroupCommit<J, R> {
   private schedule (): void {
     if (this.running || this.scheduled || this.queue.length === 0) return
     this.scheduled = true
-    setImmediate(() => {
-      this.scheduled = false
-      void this.flush()
-    })
+    if (this.alone()) {
+      this.loneTurn = true
+      setImmediate(this.endTurn)
+      queueMicrotask(this.flushNow)
+    } else {
+      setImmediate(this.flushNow)
+    }
+  }
+
+  /** Nothing to share a commit with: no append concurrent lately, no fsync running, no commit made in this turn. */
+  private alone (): boolean {
+    return !this.loneTurn && !this.syncing && this.failed === undefined && !this.concurrent()
   }
 
   private async flush (): Promise<void> {

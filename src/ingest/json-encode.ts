@@ -52,6 +52,18 @@ export function encodeJsonRows (input: Uint8Array, format: 'json' | 'ndjson', ta
   }
 }
 
+/** Each table's columns as the lane compares them, made once per TableSchema (one per version of the table). */
+const COLS = new WeakMap<TableSchema, Col[]>()
+
+function colsOf (table: TableSchema): Col[] {
+  let cols = COLS.get(table)
+  if (cols === undefined) {
+    cols = table.columns.map(c => ({ name: Buffer.from(c.name, 'utf8'), kind: c.kind }))
+    COLS.set(table, cols)
+  }
+  return cols
+}
+
 class Lane {
   private pos = 0
   private out: Buffer
@@ -64,7 +76,7 @@ class Lane {
   private readonly seen: Int32Array
 
   constructor (private readonly b: Buffer, table: TableSchema, private readonly maxRows: number) {
-    this.cols = table.columns.map(c => ({ name: Buffer.from(c.name, 'utf8'), kind: c.kind }))
+    this.cols = colsOf(table)
     this.seen = new Int32Array(this.cols.length)
     this.out = Buffer.allocUnsafe(b.length * 2 + 256)
     // A byte-order mark, as parseRecords drops it.

@@ -133,7 +133,9 @@ export class Ingest implements IngestService {
    */
   async appendRecords (table: string, input: Uint8Array, format: RecordFormat, options: { maxRows?: number, signal?: AbortSignal } = {}): Promise<AppendResult> {
     const maxRows = Math.min(options.maxRows ?? DEFAULT_MAX_ROWS, this.maxAppendRows)
-    const t = format === 'csv' || this.closed ? undefined : this.store.tables().get(table.toLowerCase())
+    // The tables as last read: the transaction checks the table again (AppendTx.run), and rows
+    // encoded for a table that changed meanwhile are typed again there.
+    const t = format === 'csv' || this.closed ? undefined : this.store.cachedTables().get(table.toLowerCase())
     const encoded = t === undefined ? undefined : encodeJsonRows(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
     if (t === undefined || encoded === undefined) return await this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
     return await this.guard(async () => {
@@ -165,9 +167,10 @@ export class Ingest implements IngestService {
     if (id === undefined) {
       throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
     }
+    // The key state changes only with the tip: computing it costs more than the rest of an append,
+    // and even reading the tip's whole record is a large part of a single-row append.
+    if (this.signatoryAt === this.chain.index.tipHash()) return
     const tip = this.chain.tip()
-    // The key state changes only with the tip: computing it costs more than the rest of an append.
-    if (this.signatoryAt === tip.hash) return
     const s = this.chain.keysAt(tip).get(id)
     if (s === undefined || s.revokedAt !== null) {
       throw new IngestError('INGEST_NOT_SIGNATORY', `this node's key ${id.slice(0, 14)}… is ${s === undefined ? 'not a signatory' : `revoked (at height ${s.revokedAt})`} at height ${tip.height}`, {

@@ -197,6 +197,14 @@ export class PendingStore {
     return tables
   }
 
+  /**
+   * The tables as last read, without asking whether another writer changed one since: for
+   * choices that a write transaction checks again with tables().
+   */
+  cachedTables (): Map<string, TableSchema> {
+    return this.tableCache?.tables ?? this.tables()
+  }
+
   /** Drop the cached tables (a rolled-back transaction may have changed one); re-read at the next use. */
   forgetTables (): void {
     this.tableCache = undefined

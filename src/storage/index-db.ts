@@ -240,6 +240,11 @@ export class IndexDb {
     return r === undefined ? undefined : toRecord(r)
   }
 
+  /** The canonical tip's hash alone: a cheap check for code that runs on every request (tip() reads the whole record). */
+  tipHash (): string | undefined {
+    return this.stmt<{ hash: string }>('SELECT hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get()?.hash
+  }
+
   byHash (hash: string): BlockRecord | undefined {
     const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE hash = ?').get(hash)
     return r === undefined ? undefined : toRecord(r)

@@ -65,6 +65,21 @@ describe('group commit of concurrent appends', () => {
     expect(ingest.store.db.pragma('synchronous', { simple: true })).toBe(2)
   })
 
+  it('a lone client: an append commits at the end of its task, without waiting for the event loop\'s turn to end', async () => {
+    const ingest = await setup()
+    await ingest.append('t', [{ n: 0n }])
+    await new Promise(resolve => setImmediate(resolve)) // a new turn
+    let turnEnded = false
+    setImmediate(() => { turnEnded = true })
+    const r = await ingest.append('t', [{ n: 1n }])
+    expect(turnEnded, 'acknowledged before the turn ended').toBe(false)
+    expect(r.receipts).toHaveLength(1)
+    // A second append in the same turn waits for the turn's end (where concurrent requests meet).
+    await ingest.append('t', [{ n: 2n }])
+    expect(turnEnded).toBe(true)
+    expect(ingest.stats().pendingRows).toBe(3)
+  })
+
   it('concurrent clients: an append is acknowledged only after an fsync of the WAL that began after its commit, off the event loop', async () => {
     const ingest = await setup()
     await Promise.all([ingest.append('t', [{ n: 0n }]), ingest.append('t', [{ n: 0n }])]) // two at once: appends are concurrent
@@ -119,5 +134,19 @@ describe('group commit of concurrent appends', () => {
     expect(ingest.store.tables().get('t')?.sql).not.toBe(before)
     await ingest.sealNow()
     expect(canonicalRows(ingest.chain, 't').map(r => r.values)).toEqual([{ a: 0n, b: null }, { a: 1n, b: 'x' }, { a: 2n, b: null }, { a: 3n, b: null }])
+  })
+
+  it('rows encoded for a table as this process last read it, which another process has widened since, are typed again and stored whole', async () => {
+    const ingest = await setup()
+    await ingest.appendRecords('t', Buffer.from('[{"a": 1}]'), 'json')
+    // Another writer of pending.db (`petal append` beside the node): its own connection.
+    const other = Ingest.open({ chain: ingest.chain, key: alice })
+    cleanup.push(async () => { await other.close() })
+    await other.appendRecords('t', Buffer.from('[{"a": 2, "b": "x"}]'), 'json')
+    const r = await ingest.appendRecords('t', Buffer.from('[{"a": 3}]'), 'json')
+    expect(r.receipts).toHaveLength(1)
+    expect(ingest.store.tables().get('t')?.columns.map(c => c.name)).toEqual(['a', 'b'])
+    await ingest.sealNow()
+    expect(canonicalRows(ingest.chain, 't').map(r => r.values)).toEqual([{ a: 1n, b: null }, { a: 2n, b: 'x' }, { a: 3n, b: null }])
   })
 })
