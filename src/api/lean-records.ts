@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RecordFormat } from '../ingest/index.js'
 import { authorize } from './auth.js'
 import { errorReply } from './error-reply.js'
+import { acceptedJson } from './routes/records.js'
 import type { ApiContext } from './types.js'
 
 const PREFIX = '/api/v1/records/'
@@ -58,8 +59,7 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
     req.on('end', () => {
       const bytes = parts === undefined ? body ?? Buffer.alloc(0) : Buffer.concat(parts)
       ingest.appendRecords(table, bytes, format, { maxRows }).then(r => {
-        // As the Fastify route writes it (routes/records.ts): receipt ids need no escaping.
-        const json = `{"table":${JSON.stringify(r.table)},"rows":${r.receipts.length},"created":${r.created},"added_columns":${JSON.stringify(r.addedColumns)},"receipts":${r.receipts.length === 0 ? '[]' : `["${r.receipts.join('","')}"]`}}`
+        const json = acceptedJson(r)
         res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json))])
         res.end(json)
       }, (err: unknown) => {

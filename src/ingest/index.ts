@@ -11,7 +11,7 @@
  */
 export { IngestError, type AnyIngestError } from './errors.js'
 export { isTextRows, type IngestRow } from './values.js'
-export type { Receipt, IngestService } from './types.js'
+export type { AppendResult, Receipt, IngestService } from './types.js'
 export { parseRecords, detectFormat, RECORD_FORMATS, type RecordFormat } from './parse.js'
 export { Ingest } from './service.js'
 export { SealLoop, DEFAULT_SEAL_EVERY_MS, type SealLoopOptions } from './seal-loop.js'

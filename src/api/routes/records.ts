@@ -1,4 +1,4 @@
-import { IngestError, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
+import { IngestError, type AppendResult, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
 import { isRecord } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { field, type RouteSpec } from '../route.js'
@@ -32,6 +32,15 @@ function formatOf (contentType: string | undefined): RecordFormat {
   const f = FORMATS[essence]
   if (f === undefined) throw new ApiError('API_UNSUPPORTED_MEDIA_TYPE', `records cannot be sent as ${JSON.stringify(essence)}`, { hint: `send ${Object.keys(FORMATS).join(', ')}` })
   return f
+}
+
+/**
+ * The 202 answer to POST /records (here and in the lean lane, lean-records.ts). Written out rather
+ * than serialized by the response schema: receipt ids need no escaping, and a reply to 10,000 rows
+ * serialized item by item cost more than storing them.
+ */
+export function acceptedJson (r: AppendResult): string {
+  return `{"table":${JSON.stringify(r.table)},"rows":${r.receipts.length},"created":${r.created},"added_columns":${JSON.stringify(r.addedColumns)},"receipts":${r.receipts.length === 0 ? '[]' : `["${r.receipts.join('","')}"]`}}`
 }
 
 /**
@@ -132,10 +141,7 @@ export function recordRoutes (bodyLimit: number, rowsPerRequest: number): RouteS
       const format = formatOf(req.headers['content-type'])
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
       const r = await ingest.appendRecords(field(req.params, 'table') ?? '', body, format, { maxRows: rowsPerRequest })
-      // Written out rather than serialized by the response schema: receipt ids need no escaping,
-      // and a reply to 10,000 rows serialized item by item cost more than storing them.
-      const json = `{"table":${JSON.stringify(r.table)},"rows":${r.receipts.length},"created":${r.created},"added_columns":${JSON.stringify(r.addedColumns)},"receipts":${r.receipts.length === 0 ? '[]' : `["${r.receipts.join('","')}"]`}}`
-      return await reply.code(202).type('application/json; charset=utf-8').send(json)
+      return await reply.code(202).type('application/json; charset=utf-8').send(acceptedJson(r))
     }
   }, {
     method: 'GET',
