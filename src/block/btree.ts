@@ -71,8 +71,15 @@ export interface FileHeader {
 }
 
 /**
+ * Bytes of a file the caller has already read (a large block it has just hashed: its first and
+ * last chunks) and the file's open descriptor for the other pages; PageFile closes neither.
+ */
+export interface HeldBytes { fd: number, size: number, parts: ReadonlyArray<{ at: number, bytes: Buffer }> }
+
+/**
  * Pages of one SQLite file, read on demand with pread (never the whole file), or from the file's
- * bytes when the caller already holds them (a small block it has just hashed).
+ * bytes when the caller already holds them (a small block it has just hashed), or from the parts
+ * of them it holds and the descriptor it has open (a large one).
  */
 export class PageFile {
   readonly header: FileHeader
@@ -81,8 +88,13 @@ export class PageFile {
   private overflow: Buffer
   private readonly chain: Buffer
 
-  constructor (path: string, private readonly data?: Buffer) {
-    this.fd = data === undefined ? openSync(path, 'r') : undefined
+  private readonly data: Buffer | undefined
+  private readonly held: HeldBytes | undefined
+
+  constructor (path: string, source?: Buffer | HeldBytes) {
+    this.data = Buffer.isBuffer(source) ? source : undefined
+    this.held = source !== undefined && !Buffer.isBuffer(source) ? source : undefined
+    this.fd = source === undefined ? openSync(path, 'r') : undefined
     try {
       const h = Buffer.alloc(100)
       if (this.readAt(h, 100, 0) !== 100) throw unsupported('short file')
@@ -95,7 +107,7 @@ export class PageFile {
       const reserved = h[20] ?? 0
       const encoding = h.readUInt32BE(56)
       if (encoding !== ENCODING_UTF8 && encoding !== ENCODING_UTF16LE && encoding !== ENCODING_UTF16BE) throw unsupported('unknown text encoding')
-      const size = data?.length ?? (this.fd === undefined ? 0 : fstatSync(this.fd).size)
+      const size = this.data?.length ?? this.held?.size ?? (this.fd === undefined ? 0 : fstatSync(this.fd).size)
       if (size % pageSize !== 0) throw unsupported('file is not a whole number of pages')
       const usable = pageSize - reserved
       if (usable < 480) throw unsupported('usable page size too small')
@@ -120,7 +132,9 @@ export class PageFile {
 
   private readAt (buf: Buffer, bytes: number, position: number): number {
     if (this.data !== undefined) return this.data.copy(buf, 0, position, position + bytes)
-    const fd = this.fd ?? -1
+    const part = this.held?.parts.find(p => position >= p.at && (position + bytes <= p.at + p.bytes.length || (p.at + p.bytes.length === this.held?.size && position < this.held.size)))
+    if (part !== undefined) return part.bytes.copy(buf, 0, position - part.at, position - part.at + bytes)
+    const fd = this.fd ?? this.held?.fd ?? -1
     if (bytes > WINDOW) return readSync(fd, buf, 0, bytes, position)
     if (position < this.aheadAt || position + bytes > this.aheadAt + this.aheadLen) {
       this.ahead ??= Buffer.allocUnsafe(WINDOW)

@@ -1,5 +1,5 @@
 import { isHash } from '../util/index.js'
-import { BtreeUnsupported, PageFile, readTableRows, type RecordValue } from './btree.js'
+import { BtreeUnsupported, PageFile, readTableRows, type HeldBytes, type RecordValue } from './btree.js'
 import { ALLOWED_SQLITE_TABLES, KEYS_DDL, META_DDL, RESERVED_TABLES, TABLES_DDL } from './constants.js'
 import { headerFromMeta } from './header.js'
 import { parseKeyOpRow, type KeyOpRow } from './keyops.js'
@@ -23,10 +23,12 @@ const MAX_SCHEMA_ROWS = 4 * 1000 + 16
  * user tables with their DDL, a RowsRoot that does not match, anything the page reader does not
  * read with certainty); the caller then reads the file with readBlockFile, which gives the coded
  * error. `userTables` is left empty: nothing on this path uses the user tables' columns. `data`:
- * the file's bytes, when the caller has read them whole (a small block it has just hashed).
+ * the file's bytes, when the caller has read them whole (a small block it has just hashed), or the
+ * parts of them it holds with the descriptor it has open (a large one: see HeldBytes).
  */
-export function readBlockPages (path: string, maxBytes: number, data?: Buffer): BlockFile | undefined {
-  const sqlite = data === undefined ? checkSqliteFileSync(path, maxBytes) : checkSqliteBytes(data, maxBytes)
+export function readBlockPages (path: string, maxBytes: number, data?: Buffer | HeldBytes): BlockFile | undefined {
+  const head = data === undefined || Buffer.isBuffer(data) ? data : data.parts.find(p => p.at === 0 && p.bytes.length >= Math.min(100, data.size))?.bytes
+  const sqlite = head === undefined ? checkSqliteFileSync(path, maxBytes) : checkSqliteBytes(head, maxBytes, Buffer.isBuffer(data) || data === undefined ? head.length : data.size)
   let f: PageFile
   try {
     f = new PageFile(path, data)

@@ -98,10 +98,11 @@ function checkSize (size: number, maxBytes: number): void {
 }
 
 /**
- * checkSqliteFileSync of a block file the caller has read whole from a regular file it opened:
- * the same size and header checks on `data`, without opening the file again.
+ * checkSqliteFileSync of a block file the caller has read from a regular file it opened: the same
+ * size and header checks on `data` (the whole file, or its first bytes and the file's `size`),
+ * without opening the file again.
  */
-export function checkSqliteBytes (data: Uint8Array, maxBytes: number): SqliteHeader & { size: number } {
-  checkSize(data.length, maxBytes)
-  return { ...parseSqliteHeader(data.subarray(0, 100), data.length), size: data.length }
+export function checkSqliteBytes (data: Uint8Array, maxBytes: number, size = data.length): SqliteHeader & { size: number } {
+  checkSize(size, maxBytes)
+  return { ...parseSqliteHeader(data.subarray(0, 100), size), size }
 }

@@ -132,8 +132,10 @@ export interface AdoptionCheck { commitment: DaisyCommitment, blocks: number, wa
  * hash), and the genesis creator was an active Daisy signatory at that tip. Undefined when the
  * chain adopted nothing.
  */
-export async function checkAdoption (chain: Chain, o: { signal?: AbortSignal, onProgress?: OnWorkProgress } = {}): Promise<AdoptionCheck | undefined> {
-  const c = await daisyCommitmentOf(chain)
+export async function checkAdoption (chain: Chain, o: { signal?: AbortSignal, onProgress?: OnWorkProgress, genesis?: { daisy?: DaisyCommitment } } = {}): Promise<AdoptionCheck | undefined> {
+  // `genesis`: the header of the genesis the caller has just verified (verify's replay), so the
+  // file is not read again.
+  const c = o.genesis === undefined ? await daisyCommitmentOf(chain) : o.genesis.daisy
   if (c === undefined) return undefined
   const copy = new DaisyDir(join(chain.dir.root, ADOPTED_HISTORY_DIR))
   const mismatch = (field: string, why: string): DaisyError => new DaisyError('DAISY_ADOPTION_MISMATCH', `the genesis continues the Daisy chain ${c.genesisHash} at height ${c.tipHeight} (${c.tipHash}), but ${why}`, {

@@ -44,6 +44,13 @@ export interface ReplayOptions {
    * increasing order. Default: each file is stat'ed before the replay starts.
    */
   sizes?: { total: number, of: (height: number) => number }
+  /**
+   * Signatories the caller expects (key id → hex SPKI; `verify` takes them from the index): the
+   * workers check signatures ahead with them from the first window on, instead of waiting for the
+   * genesis to define the first keys. A verdict counts only if made with the key the replay itself
+   * reaches (check-signatures), so a wrong hint costs a second check, never a wrong verdict.
+   */
+  keyHints?: Readonly<Record<string, string>>
 }
 
 export interface ReplayResult {
@@ -96,17 +103,17 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   }
   const timer = o.onProgress === undefined ? undefined : setInterval(report, PROGRESS_EVERY_MS)
   timer?.unref()
-  // Batch 0 is the genesis alone, and the others wait for it: the workers check signatures ahead
-  // only with the keys the caller knows when it sends a batch, and the genesis defines the first
-  // ones (sent with none, every block of the first window had its two signatures checked again on
-  // this thread).
+  // Batch 0 is the genesis alone, and without key hints the others wait for it: the workers check
+  // signatures ahead only with the keys the caller knows when it sends a batch, and the genesis
+  // defines the first ones (sent with none, every block of the first window had its two
+  // signatures checked again on this thread).
   const plan = new BatchPlan(batch, BATCH_BYTES, exists, size)
   const first = (b: number): number => plan.first(b)
   const issue = (b: number): void => {
     if (pending.has(b) || !exists(first(b))) return
     const paths: string[] = []
     for (let h = first(b); h < first(b + 1) && exists(h); h++) paths.push(dir.blockPath(h))
-    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])), progress })
+    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }
@@ -115,7 +122,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const read = async (h: number): Promise<Candidate | undefined> => {
     const b = current === undefined ? 0 : h < first(current.b + 1) ? current.b : current.b + 1
     if (current?.b !== b) {
-      for (let k = b; k < (b === 0 ? 1 : b + window); k++) issue(k)
+      for (let k = b; k < (b === 0 && o.keyHints === undefined ? 1 : b + window); k++) issue(k)
       const task = pending.get(b)
       if (task === undefined) return undefined
       pending.delete(b)

@@ -1,3 +1,4 @@
+import type { BlockHeader } from '../block/index.js'
 import type { IndexDb } from '../storage/index.js'
 import { isPetalError } from '../util/index.js'
 import type { Chain } from './chain.js'
@@ -21,6 +22,8 @@ export interface VerifyReport {
   seconds: number
   /** The first bad block, when !ok. */
   failure?: { height: number, code: string, message: string }
+  /** The verified genesis's header (what it commits to, for checkAdoption), when it was verified. */
+  genesis?: BlockHeader
 }
 
 /**
@@ -36,6 +39,7 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
   let blocks = 0
   let bytes = 0
   let failure: VerifyReport['failure']
+  let genesis: BlockHeader | undefined
   try {
     // The index's records, read a range at a time (one query per block cost as much as the rest of
     // this thread's work on a small block); their sizes only schedule the reads and size progress.
@@ -46,12 +50,16 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
       deep: o.deep,
       workers: o.workers,
       signal: o.signal,
+      // The signatories the index names: the first window goes out with the genesis, its
+      // signatures checked ahead (a hint only: verdicts count with the keys the blocks define).
+      keyHints: Object.fromEntries(chain.index.signers().map(s => [s.keyId, s.pubkey])),
       onProgress: p => { bytes = p.bytes; o.onProgress?.(p) },
       onBlock: (c, _ops) => {
         const h = c.file.header.height
         const rec = records.get(h)
         if (rec === undefined || rec.hash !== c.hash) throw new ChainError('VERIFY_FAILED', `block file at height ${h} is not the block the index records`, { details: { height: h } })
         if (rec.seal !== c.seal) throw new ChainError('VERIFY_FAILED', `seal file at height ${h} differs from the index`, { details: { height: h } })
+        if (h === 0) genesis = c.file.header
         blocks++
       }
     })
@@ -64,7 +72,7 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
     // Blocks are checked in height order from genesis: the one that failed is the next one.
     failure = { height: blocks, code: err.code, message: err.message }
   }
-  return report({ ok: failure === undefined, blocks, bytes, failure })
+  return report({ ok: failure === undefined, blocks, bytes, failure, genesis })
 }
 
 // Records per index query.

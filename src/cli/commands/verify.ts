@@ -35,7 +35,7 @@ export function register (program: Command, action: Action): void {
       const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p) } })
       bar.end()
       // A chain that continues a Daisy chain: its history and the genesis's commitment to it too.
-      const adoption = r.ok ? await checkAdoption(chain, { signal: ctx.signal }) : undefined
+      const adoption = r.ok ? await checkAdoption(chain, { signal: ctx.signal, genesis: r.genesis }) : undefined
       for (const w of adoption?.warnings ?? []) ctx.io.stderr(`petal: warning: Daisy block ${w.height}: ${w.message} [${w.kind}]\n`)
       const history = adoption === undefined ? undefined : { blocks: adoption.blocks, tip_height: adoption.commitment.tipHeight, tip_hash: adoption.commitment.tipHash, daisy_genesis_hash: adoption.commitment.genesisHash, warnings: adoption.warnings }
       const rate = r.seconds > 0 ? `${(r.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${(r.blocks / r.seconds).toFixed(r.blocks / r.seconds < 10 ? 1 : 0)} blocks/s` : ''

@@ -3,9 +3,9 @@
 // 512…65536, UTF-8 and UTF-16 databases, WITHOUT ROWID tables, overflow pages, and every fixture.
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildBlock, inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, signKeyOp, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type UserTable } from '../../../src/block/index.js'
+import { buildBlock, inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, signKeyOp, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type HeldBytes, type UserTable } from '../../../src/block/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { BtreeUnsupported, PageFile } from '../../../src/block/btree.js'
 import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
@@ -332,6 +332,26 @@ describe('fast manifest path against the reference', () => {
   })
 })
 
+/**
+ * readBlockPages of `path` as plain verify reads a large block: from the parts of its bytes the
+ * hashing pass kept (the first `head` and last `tail` bytes; some layouts leave pages, or a page's
+ * bytes, in neither) and the open descriptor for the rest. Every layout must answer alike.
+ */
+function readHeld (path: string): Array<BlockFile | undefined | string> {
+  const bytes = readFileSync(path)
+  const size = bytes.length
+  const fd = openSync(path, 'r')
+  try {
+    return [[100, 0], [700, 3000], [size, 0], [4096, size - 4096], [0, 2048]].map(([head = 0, tail = 0]) => {
+      const parts = [{ at: 0, bytes: bytes.subarray(0, head) }, { at: size - tail, bytes: bytes.subarray(size - tail) }].filter(p => p.bytes.length > 0)
+      const held: HeldBytes = { fd, size, parts }
+      try { return readBlockPages(path, 1 << 26, held) } catch (err) { return isPetalError(err) ? err.code : String(err) }
+    })
+  } finally {
+    closeSync(fd)
+  }
+}
+
 describe('reading the reserved tables from the pages (plain verify)', () => {
   it('reads blocks built from UTF-8 and UTF-16 sources, with key operations and several tables, as SQLite does', async () => {
     const dir = tmpDir()
@@ -352,6 +372,8 @@ describe('reading the reserved tables from the pages (plain verify)', () => {
       expect(pages?.tables.length).toBe(TABLES.length)
       // The same bytes given whole (a small block verify has read once).
       expect(readBlockPages(built.path, 1 << 26, readFileSync(built.path))).toEqual(pages)
+      // Its first and last chunks held and the rest read through the open file (a large block).
+      for (const r of readHeld(built.path)) expect(r).toEqual(pages)
     }
   })
 
@@ -370,6 +392,7 @@ describe('reading the reserved tables from the pages (plain verify)', () => {
       let fromBytes: BlockFile | undefined | string
       try { fromBytes = readBlockPages(path, 1 << 26, readFileSync(path)) } catch (err) { fromBytes = isPetalError(err) ? err.code : String(err) }
       expect({ f, fromBytes }).toEqual({ f, fromBytes: pages })
+      for (const held of readHeld(path)) expect({ f, held }).toEqual({ f, held: pages })
       if (pages === undefined) continue
       if (typeof full === 'string') {
         // Never accepts what the full read refuses; the same coded error when it refuses too.

@@ -4,7 +4,7 @@ import { execSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GENESIS_PREVIOUS_HASH, headerFromMeta } from '../../../src/block/index.js'
-import { adoptDaisy, Chain, checkAdoption, checkDaisyChain, daisyCommitmentOf, daisyWarnings, updateDaisyState } from '../../../src/chain/index.js'
+import { adoptDaisy, Chain, checkAdoption, checkDaisyChain, daisyCommitmentOf, daisyWarnings, updateDaisyState, verifyChain } from '../../../src/chain/index.js'
 import { DaisyDir, isDaisyDir } from '../../../src/storage/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { fixtureKey } from '../../helpers/chain.js'
@@ -141,10 +141,17 @@ describe('Daisy data directories (v1 rules, read-only)', () => {
       expect(r.chain.keysAt(r.chain.tip()).active().map(k => k.keyId).sort()).toEqual([f.alice.id, f.bob.id].sort())
       expect(await daisyCommitmentOf(r.chain)).toEqual(r.commitment)
       expect((await checkAdoption(r.chain))?.blocks).toBe(4)
+      // What verify's replay read of the genesis (its pages) commits to the same: checkAdoption
+      // takes it instead of reading the genesis again.
+      const v = await verifyChain(r.chain, { workers: 1 })
+      expect(v.genesis?.daisy).toEqual(r.commitment)
+      expect((await checkAdoption(r.chain, { genesis: v.genesis }))?.blocks).toBe(4)
+      expect(await checkAdoption(r.chain, { genesis: {} })).toBeUndefined()
       // The same chain definition, reformatted: not the bytes the genesis committed to.
       const params = join(dir, 'daisy', 'chainparams.json')
       writeFileSync(params, JSON.stringify(JSON.parse(readFileSync(params, 'utf8')), null, 2))
       expect(await failure(checkAdoption(r.chain))).toMatchObject({ code: 'DAISY_ADOPTION_MISMATCH', message: expect.stringContaining('chain parameters') })
+      expect(await failure(checkAdoption(r.chain, { genesis: v.genesis }))).toMatchObject({ code: 'DAISY_ADOPTION_MISMATCH', message: expect.stringContaining('chain parameters') })
     } finally {
       r.chain.close()
     }
