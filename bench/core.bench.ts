@@ -129,6 +129,14 @@ async function main (): Promise<void> {
   for (let i = 0; i < 40; i++) await signImport(cBig, userFile(join(root, `v${i}.db`), 4), key)
   const bigFiles = Array.from({ length: cBig.tip().height + 1 }, (_, h) => cBig.dir.blockPath(h))
   const bigBytes = bigFiles.reduce((n, f) => n + statSync(f).size, 0)
+  const bigRows = bigFiles.reduce((n, f) => {
+    const b = openBlockReadonly(f)
+    try {
+      return n + inspectSchema(b, 2).userTables.reduce((r, t) => r + (b.prepare<[], number>(`SELECT count(*) FROM "${t.name}"`).pluck().get() ?? 0), 0)
+    } finally {
+      b.close()
+    }
+  }, 0)
   const mb = bigBytes / 1048576
   const tDeep = await timeIt(async () => await verifyChain(cBig, { deep: true }), 2)
   const [tFast, tShaBig] = await timePair(async () => await verifyChain(cBig), async () => { await rawParallelSha(bigFiles, 2) }, 3)
@@ -150,6 +158,9 @@ async function main (): Promise<void> {
   const bps = (n: number, ms: number): number => n / (ms / 1000)
   const rows2: Row[] = [
     { figure: `verify --deep, ${bigFiles.length} blocks, ${mb.toFixed(0)} MiB`, value: mbps(bigBytes, tDeep), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
+    // The issue's goal for --deep: the manifest's rate (section 1's rows/s on 2 threads, in the
+    // bytes these blocks hold per row).
+    { figure: `verify --deep, ${bigFiles.length} blocks, ${mb.toFixed(0)} MiB`, value: mbps(bigBytes, tDeep), unit: 'MiB/s', reference: 'the manifest rate above, same bytes per row', refValue: rps(tManifest) * (bigBytes / bigRows) / 1048576, better: 'higher', note: 'goal: 1×' },
     { figure: `verify, same blocks`, value: mbps(bigBytes, tFast), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher' },
     { figure: '`petal verify` (CLI process), same blocks', value: mbps(bigBytes, tCliBig), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher', note: 'goal: ≥ 0.8× the reference' },
     { figure: '`petal verify` (CLI process), same blocks', value: mbps(bigBytes, tCliBig), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads, own process', refValue: mbps(bigBytes, tShaBigProc), better: 'higher', note: 'process start-up on both sides' },
