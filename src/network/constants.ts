@@ -86,8 +86,11 @@ export const MAX_CONCURRENT_UPLOADS = 16
 /** Uploads one peer may hold at once, so that a slow or hostile reader cannot take every slot. */
 export const MAX_UPLOADS_PER_PEER = 4
 
-/** Chunk size of block uploads. */
-export const UPLOAD_CHUNK = 64 * KiB
+/**
+ * Chunk size of block uploads: each chunk goes out as one yamux frame (when the window allows),
+ * and the receiver answers each frame with a window update, so larger chunks mean fewer of both.
+ */
+export const UPLOAD_CHUNK = 256 * KiB
 
 /**
  * Yamux flow control: the stream window caps the bytes in flight per stream, so a paused reader

@@ -74,3 +74,76 @@ export function linkSignals (signals: ReadonlyArray<AbortSignal | undefined>, ti
   }
   return { signal: controller.signal, timedOut: () => timedOut, dispose }
 }
+
+/**
+ * One signal and one timer for a sequence of deadlines (the reply frames and blocks of a range
+ * request, the rate floor's window of each read): `armAt` moves the deadline and costs neither a
+ * timer nor a controller of its own (a linked signal and a timer per read cost more than a small
+ * block's bytes). Aborts once, when the deadline in force passes (TimeoutError; `firedBy` names
+ * the deadline's cause) or when `parent` aborts (with its reason). `dispose()` in `finally`.
+ */
+export class Watchdog {
+  private readonly controller = new AbortController()
+  private unsubscribe: (() => void) | undefined
+  private timer: NodeJS.Timeout | undefined
+  /** When the pending timer fires (it re-checks the deadline then). */
+  private timerAt = Infinity
+  private due = Infinity
+  private cause = ''
+  private fired: string | undefined
+
+  constructor (parent?: AbortSignal) {
+    if (parent?.aborted === true) this.controller.abort(parent.reason)
+    else if (parent !== undefined) this.unsubscribe = subscribe(parent, reason => { this.stop(); this.controller.abort(reason) })
+  }
+
+  get signal (): AbortSignal { return this.controller.signal }
+
+  /** True when a deadline fired (and the parent had not aborted before). */
+  timedOut (): boolean { return this.fired !== undefined }
+
+  /** The cause of the deadline that fired, if one did. */
+  firedBy (): string | undefined { return this.fired }
+
+  /** From now on, abort at `performance.now()` time `due` unless armed again before; replaces the deadline in force. */
+  armAt (due: number, cause: string): void {
+    if (this.controller.signal.aborted) return
+    this.due = due
+    this.cause = cause
+    // A timer that fires earlier re-checks the deadline then: only a later one must be replaced.
+    if (this.timer !== undefined && this.timerAt <= due) return
+    this.schedule()
+  }
+
+  /** armAt, `ms` from now. */
+  arm (ms: number, cause: string): void { this.armAt(performance.now() + ms, cause) }
+
+  dispose (): void {
+    this.due = Infinity
+    this.stop()
+  }
+
+  private schedule (): void {
+    clearTimeout(this.timer)
+    this.timerAt = this.due
+    this.timer = setTimeout(() => { this.check() }, Math.max(0, Math.ceil(this.due - performance.now())))
+    this.timer.unref()
+  }
+
+  private check (): void {
+    this.timer = undefined
+    this.timerAt = Infinity
+    if (this.due === Infinity || this.controller.signal.aborted) return
+    if (performance.now() < this.due) { this.schedule(); return }
+    this.fired = this.cause
+    this.stop()
+    this.controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  }
+
+  private stop (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+  }
+}

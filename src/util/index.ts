@@ -14,7 +14,7 @@ export { LOG_LEVELS, isLogLevel, createLogger, nullLogger, formatLogRecord, type
 export { systemClock, type Clock } from './clock.js'
 export { formatTimestamp, parseUtcTimestamp, parseRfc3339 } from './time.js'
 export { sleep, abortable, Mutex } from './async.js'
-export { linkSignals, type LinkedSignal } from './abort.js'
+export { linkSignals, Watchdog, type LinkedSignal } from './abort.js'
 export { runLoop, runStopSteps, type StopStep } from './loop.js'
 export { workerScript, setTypeScriptBundler, typeScriptBundle, WorkerPool, serveWorker, type WorkerScript } from './worker-pool.js'
 export { failpoint, pausepointSync, pausepoint } from './failpoint.js'

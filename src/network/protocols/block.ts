@@ -7,7 +7,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import type { PetalLibp2p } from '../libp2p.js'
-import { linkSignals } from '../../util/index.js'
+import { linkSignals, Watchdog } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
 import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest, parseBlocksRequest } from '../wire.js'
@@ -86,15 +86,23 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       const reply = async (v: unknown): Promise<void> => { await lp.write(encodeJson(v), { signal: AbortSignal.timeout(TIMEOUTS.serverStall) }) }
       if (!uploads.take(peer)) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
       counted = true
-      for (const hash of req.hashes) {
-        // No waiting for blocks being fetched here (ranges serve catching up, not relaying).
-        file = source.openBlock(hash)
-        if (file === undefined) { await reply({ ok: false, error: 'NOT_FOUND' }); break }
-        await reply({ ok: true, size: file.size, seal: file.seal })
-        await sendFile(stream, file, AbortSignal.timeout(blockTransferBudgetMs(file.size)))
-        const done = file
-        file = undefined
-        closeFd(done.fd, () => {})
+      // One timer for the whole reply (a timer per block and per reply frame cost more than a small block's bytes).
+      const limit = new Watchdog()
+      try {
+        for (const hash of req.hashes) {
+          // No waiting for blocks being fetched here (ranges serve catching up, not relaying).
+          file = source.openBlock(hash)
+          if (file === undefined) { await reply({ ok: false, error: 'NOT_FOUND' }); break }
+          limit.arm(blockTransferBudgetMs(file.size), 'upload')
+          // The reply frame goes with the block's first bytes: one yamux frame (and one window
+          // update back) for a small block instead of two.
+          await sendFile(stream, file, limit.signal, frame(encodeJson({ ok: true, size: file.size, seal: file.seal })))
+          const done = file
+          file = undefined
+          closeFd(done.fd, () => {})
+        }
+      } finally {
+        limit.dispose()
       }
       finish(stream)
     } catch (err) {
@@ -106,15 +114,21 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
   }, { maxInboundStreams: INBOUND_STREAMS.blocks })
 }
 
-async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal): Promise<void> {
+/** Send the file's bytes, after `head` (sent in the same message as the first chunk) if given. */
+async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal, head?: Uint8Array): Promise<void> {
   let off = 0
+  let prefix = head?.byteLength ?? 0
+  if (head !== undefined && file.size === 0) raw.send(head)
   while (off < file.size) {
     if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
-    const buf = Buffer.allocUnsafe(Math.min(UPLOAD_CHUNK, file.size - off))
-    const { bytesRead } = await read(file.fd, buf, 0, buf.byteLength, off)
+    const buf = Buffer.allocUnsafe(prefix + Math.min(UPLOAD_CHUNK, file.size - off))
+    if (head !== undefined && prefix > 0) buf.set(head)
+    const { bytesRead } = await read(file.fd, buf, prefix, buf.byteLength - prefix, off)
     if (bytesRead === 0) throw new Error('block file shrank while being sent')
     off += bytesRead
-    if (!raw.send(buf.subarray(0, bytesRead))) {
+    const sent = raw.send(buf.subarray(0, prefix + bytesRead))
+    prefix = 0
+    if (!sent) {
       const stall = linkSignals([limit], TIMEOUTS.serverStall)
       try {
         await raw.onDrain({ signal: stall.signal })
@@ -194,9 +208,12 @@ function frame (data: Uint8Array): Uint8Array {
 /**
  * Receive `size` bytes of one block of a range into a new file, hashing them. The rate floor is
  * enforced per window: each read asks for one window's worth of bytes (`bytesPerSecond ×
- * windowMs`) and must complete within the window (two for the first: the grace period).
+ * windowMs`) and must complete within the window (two for the first: the grace period), and the
+ * whole block within `budgetMs`; both are deadlines of the range's one watchdog.
  */
-async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, signal: AbortSignal, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
+async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
+  const w = o.watchdog
+  const budgetDue = performance.now() + o.budgetMs
   const fh = await open(dest, 'wx', 0o644)
   try {
     const hasher = createHash('sha256')
@@ -204,15 +221,15 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
     let received = 0
     while (received < o.size) {
       const want = Math.min(quota, o.size - received)
-      const window = linkSignals([o.signal], o.minRate.windowMs * (received === 0 ? 2 : 1))
+      const windowDue = performance.now() + o.minRate.windowMs * (received === 0 ? 2 : 1)
+      if (windowDue < budgetDue) w.armAt(windowDue, 'rate floor')
+      else w.armAt(budgetDue, 'transfer')
       let chunk
       try {
-        chunk = await bs.read({ bytes: want, signal: window.signal })
+        chunk = await bs.read({ bytes: want, signal: w.signal })
       } catch (err) {
-        if (window.timedOut()) throw new NetworkError('TOO_SLOW', `block transfer slower than ${o.minRate.bytesPerSecond} bytes/s (fewer than ${want} bytes in ${o.minRate.windowMs} ms)`, { details: { received, size: o.size } })
+        if (w.firedBy() === 'rate floor') throw new NetworkError('TOO_SLOW', `block transfer slower than ${o.minRate.bytesPerSecond} bytes/s (fewer than ${want} bytes in ${o.minRate.windowMs} ms)`, { details: { received, size: o.size } })
         throw err
-      } finally {
-        window.dispose()
       }
       // One write for all the parts of a read (a write per part cost more than the bytes).
       const parts = [...chunk]
@@ -239,34 +256,32 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
 export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: string, items: readonly RangeItem[],
   o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
   const who = peer.toString()
-  let d = deadline(TIMEOUTS.blockMeta, o.signal)
+  // One timer for every deadline of the reply: each block's reply frame, transfer and reads.
+  const w = new Watchdog(o.signal)
   let stream: Stream | undefined
   try {
-    stream = await openStream(node, peer, protocolId(chainId, 'blocks'), d, o.signal)
+    w.arm(TIMEOUTS.blockMeta, 'reply')
+    stream = await openStream(node, peer, protocolId(chainId, 'blocks'), w, o.signal)
     const bs = byteStream(stream, { maxBufferSize: STREAM_READ_BUFFER })
-    await bs.write(frame(encodeJson({ hashes: items.map(i => i.hash) })), { signal: d.signal })
+    await bs.write(frame(encodeJson({ hashes: items.map(i => i.hash) })), { signal: w.signal })
     for (const [i, item] of items.entries()) {
-      if (i > 0) d = deadline(TIMEOUTS.blockMeta, o.signal)
-      const meta = parseBlockMeta(decodeJson(await readFrame(bs, LIMITS.blockResponseMeta, d.signal), LIMITS.blockResponseMeta, 'blocks reply'))
-      d.dispose()
+      w.arm(TIMEOUTS.blockMeta, 'reply')
+      const meta = parseBlockMeta(decodeJson(await readFrame(bs, LIMITS.blockResponseMeta, w.signal), LIMITS.blockResponseMeta, 'blocks reply'))
       if (!meta.ok) throw new NetworkError(meta.error === 'BUSY' ? 'BUSY' : 'PEER_LACKS_BLOCK', meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: who, hash: item.hash } })
       if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
-      const t = deadline(blockTransferBudgetMs(meta.size), o.signal)
       try {
-        await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, signal: t.signal, minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) } })
+        await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) } })
       } catch (err) {
-        throw toNetworkError(err, 'block transfer', who, t.timedOut(), o.signal)
-      } finally {
-        t.dispose()
+        throw toNetworkError(err, 'block transfer', who, w.timedOut(), o.signal)
       }
       o.onBlock(i, { seal: meta.seal, size: meta.size })
     }
     finish(stream)
   } catch (err) {
-    const e = toNetworkError(err, 'blocks request', who, d.timedOut(), o.signal)
+    const e = toNetworkError(err, 'blocks request', who, w.timedOut(), o.signal)
     finish(stream, e)
     throw e
   } finally {
-    d.dispose()
+    w.dispose()
   }
 }
