@@ -88,19 +88,28 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       counted = true
       // One timer for the whole reply (a timer per block and per reply frame cost more than a small block's bytes).
       const limit = new Watchdog()
+      // Small blocks with their reply frames, gathered into one message of up to UPLOAD_CHUNK:
+      // each message is one yamux frame, answered by one window update, where every reply frame
+      // and every block was one before.
+      const batch = new SendBatch(stream, limit.signal)
       try {
         for (const hash of req.hashes) {
           // No waiting for blocks being fetched here (ranges serve catching up, not relaying).
           file = source.openBlock(hash)
-          if (file === undefined) { await reply({ ok: false, error: 'NOT_FOUND' }); break }
+          if (file === undefined) { await batch.flush(); await reply({ ok: false, error: 'NOT_FOUND' }); break }
           limit.arm(blockTransferBudgetMs(file.size), 'upload')
-          // The reply frame goes with the block's first bytes: one yamux frame (and one window
-          // update back) for a small block instead of two.
-          await sendFile(stream, file, limit.signal, frame(encodeJson({ ok: true, size: file.size, seal: file.seal })))
+          const head = frame(encodeJson({ ok: true, size: file.size, seal: file.seal }))
+          if (head.byteLength + file.size <= UPLOAD_CHUNK) {
+            await batch.add(head, file)
+          } else {
+            await batch.flush()
+            await sendFile(stream, file, limit.signal, head)
+          }
           const done = file
           file = undefined
           closeFd(done.fd, () => {})
         }
+        await batch.flush()
       } finally {
         limit.dispose()
       }
@@ -112,6 +121,48 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       if (file !== undefined) closeFd(file.fd, () => {})
     }
   }, { maxInboundStreams: INBOUND_STREAMS.blocks })
+}
+
+/** Messages of up to UPLOAD_CHUNK bytes made of whole small blocks, each after its reply frame. */
+class SendBatch {
+  private parts: Uint8Array[] = []
+  private bytes = 0
+
+  constructor (private readonly raw: Stream, private readonly limit: AbortSignal) {}
+
+  /** Add a block (`head` + the whole file, at most UPLOAD_CHUNK bytes), sending what is gathered first if it would not fit. */
+  async add (head: Uint8Array, file: OpenBlock): Promise<void> {
+    if (this.bytes + head.byteLength + file.size > UPLOAD_CHUNK) await this.flush()
+    const buf = Buffer.allocUnsafe(head.byteLength + file.size)
+    buf.set(head)
+    let off = 0
+    while (off < file.size) {
+      const { bytesRead } = await read(file.fd, buf, head.byteLength + off, file.size - off, off)
+      if (bytesRead === 0) throw new Error('block file shrank while being sent')
+      off += bytesRead
+    }
+    this.parts.push(buf)
+    this.bytes += buf.byteLength
+  }
+
+  async flush (): Promise<void> {
+    if (this.bytes === 0) return
+    const msg = this.parts.length === 1 ? this.parts[0] as Uint8Array : Buffer.concat(this.parts, this.bytes)
+    this.parts = []
+    this.bytes = 0
+    if (!this.raw.send(msg)) await drained(this.raw, this.limit)
+  }
+}
+
+/** Wait until the stream takes more, at most TIMEOUTS.serverStall (a reader that stops reading is cut). */
+async function drained (raw: Stream, limit: AbortSignal): Promise<void> {
+  if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
+  const stall = linkSignals([limit], TIMEOUTS.serverStall)
+  try {
+    await raw.onDrain({ signal: stall.signal })
+  } finally {
+    stall.dispose()
+  }
 }
 
 /** Send the file's bytes, after `head` (sent in the same message as the first chunk) if given. */
@@ -128,14 +179,7 @@ async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal, head?
     off += bytesRead
     const sent = raw.send(buf.subarray(0, prefix + bytesRead))
     prefix = 0
-    if (!sent) {
-      const stall = linkSignals([limit], TIMEOUTS.serverStall)
-      try {
-        await raw.onDrain({ signal: stall.signal })
-      } finally {
-        stall.dispose()
-      }
-    }
+    if (!sent) await drained(raw, limit)
   }
 }
 
