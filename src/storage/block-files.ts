@@ -91,11 +91,20 @@ export function moveBlock (from: string, to: string): void {
   if (dirname(from) !== dirname(to)) fsyncDir(dirname(from))
 }
 
-/** moveBlock without the directory fsyncs, for a group of moves that syncs each directory once after the last. */
-export function renameBlock (from: string, to: string): void {
-  mkdirSync(dirname(to), { recursive: true })
+/**
+ * moveBlock without the directory fsyncs, for a group of moves that syncs each directory once
+ * after the last (`dirReady`: the caller made `to`'s directory already).
+ */
+export function renameBlock (from: string, to: string, dirReady = false): void {
+  if (!dirReady) mkdirSync(dirname(to), { recursive: true })
   for (const [a, b] of [[sealPathOf(from), sealPathOf(to)], [from, to]] as const) {
-    if (existsSync(a) && !existsSync(b)) renameSync(a, b)
+    // Nothing at `b`, and `a` moves if it exists (rename's ENOENT says it does not).
+    if (existsSync(b)) continue
+    try {
+      renameSync(a, b)
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync } from 'node:fs'
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { errorMessage, failpoint, fsyncDirAsync, isNotFound, isRecord, parseJson, writeFileAtomic, writeFileAtomicAsync } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { moveBlock, renameBlock } from './block-files.js'
@@ -84,8 +84,10 @@ export function applyMoves (moves: readonly Move[]): void {
  * rename, undoes whichever survived. Resolves once every directory is durable.
  */
 export async function applyMovesGrouped (moves: readonly Move[]): Promise<void> {
+  // Each slot directory is made once, not once per block.
+  for (const d of new Set(moves.map(m => dirname(m.to)))) mkdirSync(d, { recursive: true })
   for (const [i, m] of moves.entries()) {
-    renameBlock(m.from, m.to)
+    renameBlock(m.from, m.to, true)
     if (i === 0) failpoint('batch:first-move')
   }
   await Promise.all([...new Set(moves.flatMap(m => [dirname(m.to), dirname(m.from)]))].map(fsyncDirAsync))

@@ -1,4 +1,4 @@
-import { close as closeFd, read as readFd } from 'node:fs'
+import { close as closeFd, closeSync, openSync, read as readFd, writevSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
@@ -15,6 +15,9 @@ import { receiveToFile, type RateFloor } from './receive-file.js'
 import { onServeError, type ServeContext } from './serve.js'
 
 const read = promisify(readFd)
+
+// Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
+const SMALL_BLOCK = 128 * 1024
 
 /** How long a request for a block this node is fetching right now may wait for it (relaying). */
 const AWAIT_BLOCK_MS = 3_000
@@ -258,34 +261,61 @@ function frame (data: Uint8Array): Uint8Array {
 async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
   const w = o.watchdog
   const budgetDue = performance.now() + o.budgetMs
+  const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
+  const hasher = createHash('sha256')
+  const take = async (want: number, received: number): Promise<Uint8Array[]> => {
+    const windowDue = performance.now() + o.minRate.windowMs * (received === 0 ? 2 : 1)
+    if (windowDue < budgetDue) w.armAt(windowDue, 'rate floor')
+    else w.armAt(budgetDue, 'transfer')
+    let chunk
+    try {
+      chunk = await bs.read({ bytes: want, signal: w.signal })
+    } catch (err) {
+      if (w.firedBy() === 'rate floor') throw new NetworkError('TOO_SLOW', `block transfer slower than ${o.minRate.bytesPerSecond} bytes/s (fewer than ${want} bytes in ${o.minRate.windowMs} ms)`, { details: { received, size: o.size } })
+      throw err
+    }
+    const parts = [...chunk]
+    for (const part of parts) hasher.update(part)
+    return parts
+  }
+  const check = (): void => {
+    if (hasher.digest('hex') !== o.hash) throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } })
+  }
+  if (o.size <= Math.min(quota, SMALL_BLOCK)) {
+    // A small block comes in one read and goes to disk in one synchronous open, write and close
+    // (a few microseconds into the page cache): three asynchronous file operations cost the main
+    // thread more than the bytes. Nothing is fsynced here (placement does that).
+    const parts = await take(o.size, 0)
+    o.onBytes?.(o.size)
+    check()
+    writeNewFileSync(dest, parts, o.size)
+    return
+  }
   const fh = await open(dest, 'wx', 0o644)
   try {
-    const hasher = createHash('sha256')
-    const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
     let received = 0
     while (received < o.size) {
       const want = Math.min(quota, o.size - received)
-      const windowDue = performance.now() + o.minRate.windowMs * (received === 0 ? 2 : 1)
-      if (windowDue < budgetDue) w.armAt(windowDue, 'rate floor')
-      else w.armAt(budgetDue, 'transfer')
-      let chunk
-      try {
-        chunk = await bs.read({ bytes: want, signal: w.signal })
-      } catch (err) {
-        if (w.firedBy() === 'rate floor') throw new NetworkError('TOO_SLOW', `block transfer slower than ${o.minRate.bytesPerSecond} bytes/s (fewer than ${want} bytes in ${o.minRate.windowMs} ms)`, { details: { received, size: o.size } })
-        throw err
-      }
       // One write for all the parts of a read (a write per part cost more than the bytes).
-      const parts = [...chunk]
-      for (const part of parts) hasher.update(part)
-      const { bytesWritten } = await fh.writev(parts)
+      const { bytesWritten } = await fh.writev(await take(want, received))
       if (bytesWritten !== want) throw new Error(`short write: ${bytesWritten} of ${want} bytes`)
       received += want
       o.onBytes?.(want)
     }
-    if (hasher.digest('hex') !== o.hash) throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } })
+    check()
   } finally {
     await fh.close()
+  }
+}
+
+/** Create `dest` (it must not exist) holding `parts` (`size` bytes in all). */
+function writeNewFileSync (dest: string, parts: readonly Uint8Array[], size: number): void {
+  const fd = openSync(dest, 'wx', 0o644)
+  try {
+    const n = writevSync(fd, parts)
+    if (n !== size) throw new Error(`short write: ${n} of ${size} bytes`)
+  } finally {
+    closeSync(fd)
   }
 }
 
