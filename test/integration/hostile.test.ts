@@ -7,6 +7,8 @@ import { signSeal } from '../../src/block/index.js'
 import { Chain, signImport } from '../../src/chain/index.js'
 import { generateSigningKey, sha256File } from '../../src/crypto/index.js'
 import { announceTopic, encodeJson, headerOf, LIMITS, protocolId, type BlockSource, type WireHeader } from '../../src/network/index.js'
+import { STREAM_WINDOW } from '../../src/network/constants.js'
+import { widenWindow } from '../../src/network/protocols/block.js'
 import { lpStream } from '@libp2p/utils'
 import { signPrevious } from '../../src/block/index.js'
 import type { PetalNode } from '../../src/node/index.js'
@@ -239,6 +241,13 @@ describe('hostile peers', () => {
     await expect(a.network.fetchBlocks(liar.network.peerId, items([b1.hash, b2.hash]), { maxBytes, onBlock: i => { got.push(i) } })).rejects.toMatchObject({ code: 'TRANSFER_HASH_MISMATCH' })
     expect(got).toEqual([0])
     expect(a.network.scores.isBanned(liar.network.peerId)).toBe(true)
+
+    // A range's stream lets the sender fill STREAM_WINDOW (yamux's own field: this fails if yamux renames it).
+    const wide = await a.network.libp2p.dialProtocol(multiaddr(e.network.listenAddrs()[0] as string), protocolId(a.chain.chainId, 'blocks'))
+    expect(Reflect.get(wide, 'recvWindow')).toBeLessThan(STREAM_WINDOW)
+    widenWindow(wide)
+    expect(Reflect.get(wide, 'recvWindow')).toBe(STREAM_WINDOW)
+    wide.abort(new Error('only looked at its window'))
 
     // One hash more than a range may hold.
     const stream = await e.network.libp2p.dialProtocol(multiaddr(addrOf(a)), protocolId(a.chain.chainId, 'blocks'))
