@@ -25,11 +25,8 @@ export interface LockOptions {
 
 export interface WriteLockOptions extends LockOptions {
   /**
-   * Commit without waiting for the disk (`synchronous = NORMAL`), then fsync `chain.db-wal` on
-   * libuv's thread pool before resolving: the same durability when the caller reports the
-   * outcome only after, without the event loop standing still for the flush. For a change the
-   * caller's journal undoes if the commit is lost (a group of blocks): a crash between the commit
-   * and the fsync may lose the commit, and the journal then moves every file back.
+   * Commit with `synchronous = NORMAL`, then fsync `chain.db-wal` on the thread pool before resolving
+   * (the event loop goes on meanwhile). Only for a change whose journal undoes it if a crash loses the commit.
    */
   syncOffLoop?: boolean
 }
@@ -141,10 +138,8 @@ export class IndexDb {
     })
   }
 
-  /** fsync the WAL (what a FULL commit does itself); none left means a checkpoint already synced it into chain.db. */
-  private async syncWal (): Promise<void> {
-    await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err })
-  }
+  /** fsync the WAL (as a FULL commit does); none left means a checkpoint already synced it into chain.db. */
+  private async syncWal (): Promise<void> { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }) }
 
   /** Take the write lock (waiting as LockOptions say), run `fn` in a transaction, commit or roll back. */
   private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions): Promise<T> {
