@@ -29,7 +29,10 @@ export class Histogram {
     let s = this.series.get(k)
     if (s === undefined) { s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }; this.series.set(k, s) }
     const counts = s.counts
-    for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] as number)) counts[i] = (counts[i] ?? 0) + 1
+    for (let i = 0; i < this.buckets.length; i++) {
+      const b = this.buckets[i]
+      if (b !== undefined && value <= b) counts[i] = (counts[i] ?? 0) + 1
+    }
     s.sum += value
     s.count++
   }

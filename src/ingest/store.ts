@@ -35,10 +35,7 @@ export class PendingStore {
     this.inserter = new RowInserter(db)
   }
 
-  /**
-   * Open (creating it if needed) the pending store. `readonly`: for commands that only read
-   * receipts; a missing file is then an empty store.
-   */
+  /** Open (creating it if needed) the pending store; `readonly`: for commands that only read receipts (none: an empty store). */
   static open (path: string, options: { readonly?: boolean } = {}): PendingStore {
     // Before SQLite opens it: a named pipe there would block the open for ever, a link point anywhere.
     const exists = dataFileExists(path, 'pending store')
@@ -197,10 +194,7 @@ export class PendingStore {
     return tables
   }
 
-  /**
-   * The tables as last read, without asking whether another writer changed one since: for
-   * choices that a write transaction checks again with tables().
-   */
+  /** The tables as last read, not asking whether another writer changed one: for choices a write transaction checks again. */
   cachedTables (): Map<string, TableSchema> {
     return this.tableCache?.tables ?? this.tables()
   }

@@ -164,4 +164,12 @@ describe('module boundaries (DESIGN.md "Modules and dependency direction")', () 
     }
     expect(found).toEqual([])
   })
+
+  it('no file in src/ is over 400 lines (BRIEF: split along seams; ingest/store.ts reached 405)', () => {
+    const long = sources.map(f => {
+      const text = readFileSync(resolve(SRC, f.path), 'utf8')
+      return { f: f.path, n: text.split('\n').length - (text.endsWith('\n') ? 1 : 0) }
+    }).filter(x => x.n > 400)
+    expect(long).toEqual([])
+  })
 })

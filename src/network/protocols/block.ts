@@ -151,7 +151,8 @@ class SendBatch {
 
   async flush (): Promise<void> {
     if (this.bytes === 0) return
-    const msg = this.parts.length === 1 ? this.parts[0] as Uint8Array : Buffer.concat(this.parts, this.bytes)
+    const only = this.parts.length === 1 ? this.parts[0] : undefined
+    const msg = only ?? Buffer.concat(this.parts, this.bytes)
     this.parts = []
     this.bytes = 0
     if (!this.raw.send(msg)) await drained(this.raw, this.limit)
