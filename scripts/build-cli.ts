@@ -135,8 +135,6 @@ function stubbedCommands (keep: (file: string) => boolean): Plugin {
   }
 }
 const withoutSlowCommands = stubbedCommands(f => !slow.has(f))
-/** Each fast command's own bundle holds that command module only: the router picks the bundle. */
-const onlyCommand = (file: string): Plugin => stubbedCommands(f => f === file)
 const modules = await commandModules()
 const packages = await packagesOf(modules.map(m => join(dist, 'cli', 'commands', m.file)))
 for (const m of modules) {
@@ -238,16 +236,49 @@ function bundledPackages (r: { metafile: { inputs: Record<string, unknown> } }):
 // the stub's URL as our code's is).
 const fastModules = [...new Set(Object.values(fastCommands))]
 const bundled: Record<string, string[]> = {}
-const fastBundles = fastModules.map(async name => { bundled[name] = bundledPackages(await build({
+// One build for all of them, so that the modules they share (our code, commander; libp2p for `run`
+// and `pull`) are parsed once (25 builds took twice esbuild's CPU). Each entry has its own copy of
+// the modules from the entry to the command registry (cli/start.js, cli/program.js,
+// cli/commands/index.js), whose copy loads that command's module only and stubs the others; every
+// other module is one, shared. Every package but better-sqlite3 is bundled, for every command:
+// only the network ones load any. (The registry's copies are loaded by the plugin, so esbuild no
+// longer knows them for ES modules of a "type": "module" package: it imports the command module
+// without Node's default-export interop, which no command uses: they export `register`.)
+const REGISTRY_PATH = new Set(['start.js', 'program.js', join('commands', 'index.js')].map(f => join(dist, 'cli', f)))
+const perCommand: Plugin = {
+  name: 'per-command',
+  setup (b) {
+    b.onResolve({ filter: /^fast-main:/ }, a => ({ path: a.path.slice('fast-main:'.length), namespace: 'fast-main' }))
+    b.onLoad({ filter: /.*/, namespace: 'fast-main' }, a => ({ contents: `import './polyfills.js'\nimport { start } from './cli/start.js'\nvoid start(import.meta.url)\n`, resolveDir: dist, loader: 'js', pluginData: a.path }))
+    // The copies know their command (pluginData, from the entry down): their registry path leads
+    // to their own copies, and the registry's copy stubs every command module but theirs.
+    b.onResolve({ filter: /^\.\.?\/[\w./-]+\.js$/ }, a => {
+      const command: unknown = a.pluginData
+      if (typeof command !== 'string') return undefined
+      const path = join(a.resolveDir, a.path)
+      if (REGISTRY_PATH.has(path)) return { path, suffix: `?${command}`, pluginData: command }
+      if (a.importer === join(dist, 'cli', 'commands', 'index.js') && dirname(path) === dirname(a.importer) && path !== join(dirname(a.importer), `${command}.js`)) return { path: a.path, namespace: 'stubbed-command' }
+      return undefined
+    })
+    b.onLoad({ filter: /.*/, namespace: 'stubbed-command' }, a => ({ contents: notHere(a.path), loader: 'js' }))
+    b.onLoad({ filter: /\.js$/ }, a => a.namespace === 'file' && typeof a.pluginData === 'string' && REGISTRY_PATH.has(a.path) ? { contents: readFileSync(a.path, 'utf8'), loader: 'js', pluginData: a.pluginData } : undefined)
+  }
+}
+const fastBundles = build({
   ...common,
   metafile: true,
-  ...(slow.has(`${name}.js`) ? { external: fastExternal.filter(e => e.startsWith('better-sqlite3')) } : {}),
-  stdin: { contents: `import './polyfills.js'\nimport { start } from './cli/start.js'\nvoid start(import.meta.url)\n`, resolveDir: dist, sourcefile: 'fast-main.js' },
-  outfile: join(fastOut, 'code', `cmd-${name}.js`),
+  external: fastExternal.filter(e => e.startsWith('better-sqlite3')),
+  entryPoints: Object.fromEntries(fastModules.map(name => [`cmd-${name}`, `fast-main:${name}`])),
+  outdir: join(fastOut, 'code'),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [onlyCommand(`${name}.js`), withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
-})) })
+  plugins: [withoutLeftOut, perCommand, sqliteAddon, lazyCommanderSpawn]
+}).then(r => {
+  for (const [out, o] of Object.entries(r.metafile.outputs)) {
+    const name = /cmd-([\w-]+)\.js$/.exec(out)?.[1]
+    if (name !== undefined) bundled[name] = bundledPackages({ metafile: o })
+  }
+})
 // The stubs: the router, and one per child or worker script under the name its caller resolves.
 const fast = { commands: fastCommands, unless: fastUnless, takesValue }
 const router = build({
@@ -260,7 +291,7 @@ const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => a
   stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)})\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
   outfile: join(fastOut, `${name}.js`)
 }))
-await Promise.all([esmBundle, fastScripts, ...fastBundles, router, ...stubs])
+await Promise.all([esmBundle, fastScripts, fastBundles, router, ...stubs])
 // What the router does and which packages each command's bundle holds, for tests and readers
 // (nothing reads it at run time: the router has its table built in).
 writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: Object.fromEntries(Object.entries(bundled).sort()) }, null, 2) + '\n')
