@@ -1,10 +1,10 @@
 // Worker thread for verify and reindex: hashes a block file and runs the structural checks, the
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { readBlockFile, readBlockPages, type BlockFile, type HeldBytes } from '../block/index.js'
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
-import { checkDataFile, readSeal, systemFailure } from '../storage/index.js'
+import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
 import type { Preverified } from './validate/types.js'
 import { isNotFound, isPetalError, pausepointSync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
@@ -47,8 +47,7 @@ function readAt (fd: number, buf: Buffer, len: number, pos: number): number {
  * read of each byte per block: the page reader opening the file again and reading ahead cost
  * ~10 % of hashing a 4 MiB block.
  */
-function hashBlock (fd: number, add: (n: number) => void): { hash: string, bytes: Buffer | HeldBytes } {
-  const size = fstatSync(fd).size
+function hashBlock (fd: number, size: number, add: (n: number) => void): { hash: string, bytes: Buffer | HeldBytes } {
   if (size <= CHUNK) {
     const buf = Buffer.allocUnsafe(size)
     const got = readAt(fd, buf, size, 0)
@@ -81,8 +80,9 @@ serveWorker<ReadRequest, ReadReply>(async req => {
   const add = (n: number): void => { if (counter !== undefined && n > 0) Atomics.add(counter, 0, BigInt(n)) }
   for (const path of req.paths) {
     try {
-      // Before anything opens it: a named pipe in a slot would block this thread for ever.
-      checkDataFile(path, 'block file')
+      // --deep: before anything opens it (a named pipe in a slot would block this thread for
+      // ever); plain verify's openDataFileSync below refuses the same without an lstat.
+      if (req.deep) checkDataFile(path, 'block file')
       pausepointSync('verify-worker:read')
       // --deep: quick_check and the manifest's rows, counted as they advance.
       let counted = 0
@@ -98,9 +98,9 @@ serveWorker<ReadRequest, ReadReply>(async req => {
         // pages (the hash, links and signatures checked here and by the caller pin the bytes to
         // what was validated at import); anything the page reader does not take: the full
         // structural read through SQLite.
-        const fd = openSync(path, 'r')
+        const { fd, size } = openDataFileSync(path, 'block file')
         try {
-          const r = hashBlock(fd, add)
+          const r = hashBlock(fd, size, add)
           hash = r.hash
           file = readBlockPages(path, req.maxBytes, r.bytes) ?? await full()
         } finally {

@@ -41,10 +41,13 @@ export interface CachedRun {
   seedDir?: string
   /**
    * When a missing cache is written: at exit after a successful run (a command: it then holds
-   * what the command's work compiled too), or as soon as the top level has run (a child process
-   * or worker, which its parent may kill).
+   * what the command's work compiled too), or as soon as the top level has run (a child process,
+   * which its parent may kill), or once a worker thread has handled its first message, before
+   * its parent can be done with it (`first-message`: the cache then holds the functions that work
+   * compiled; written at load, it held only the top level, and every verify worker compiled its
+   * per-block code from source again). Outside a worker thread, `first-message` is `loaded`.
    */
-  writeAt: 'exit' | 'loaded'
+  writeAt: 'exit' | 'loaded' | 'first-message'
 }
 
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) { '
@@ -66,7 +69,12 @@ export function runCached (r: CachedRun): CacheOutcome {
   const outcome: CacheOutcome = cachedData === undefined || script.cachedDataRejected === true ? 'miss' : own !== undefined ? 'hit' : 'seed'
   if (outcome !== 'hit') {
     const write = (): void => { writeCache(cacheFile, script) }
+    // Loaded only here: the command router must stay small (docs/performance.md).
+    const port = r.writeAt === 'first-message' ? process.getBuiltinModule('node:worker_threads').parentPort : null
     if (r.writeAt === 'exit') process.once('exit', code => { if (code === 0) write() })
+    // Registered before the script's own listener: the write comes after the synchronous part of
+    // the message's work (all of plain verify's).
+    else if (port !== null) port.once('message', () => { setImmediate(write) })
     else setImmediate(write)
   }
   const wrapper: unknown = script.runInThisContext()

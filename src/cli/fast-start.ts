@@ -42,7 +42,7 @@ export function startFast (here: string, fast: FastCommands): void {
 
 /** Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code cache. */
 export function startFastScript (here: string, name: string): void {
-  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'loaded' })
+  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'first-message' })
 }
 
 /**

@@ -98,6 +98,28 @@ describe('the code cache', () => {
   const runCached = (code: string, cacheDir: string, seedDir?: string): string => step('run', { code, as: join(cacheDir, '..', 'stub.js'), name: 'x', cacheDir, seedDir, writeAt: 'loaded' })
   const writeSeed = (code: string, seedDir: string): string => step('seed', { code, name: 'x', seedDir })
 
+  it('a worker thread writes its cache once it has handled its first message, not at load', () => {
+    const dir = tmpDir()
+    const code = join(dir, 'worker-code.js')
+    const cacheDir = join(dir, 'cache')
+    // The code counts the cache files after the turns that follow its load and its first message
+    // (runCached's write, when due, is queued before them).
+    writeFileSync(code, `const { parentPort } = require("node:worker_threads"); const fs = require("node:fs")
+      const files = () => fs.existsSync(${JSON.stringify(cacheDir)}) ? fs.readdirSync(${JSON.stringify(cacheDir)}).filter(f => f.endsWith(".v8")).length : 0
+      const later = f => setImmediate(() => setImmediate(f))
+      parentPort.on("message", n => { const r = (x => x * 6)(n); later(() => parentPort.postMessage(r + " after-message:" + files())) })
+      later(() => parentPort.postMessage("after-load:" + files()))\n`)
+    const run = (): string => execFileSync(process.execPath, ['--input-type=module', '-e', `
+      import { Worker } from 'node:worker_threads'
+      const url = ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'cli', 'code-cache.js')).href)}
+      const w = new Worker(\`import(\${JSON.stringify(url)}).then(m => { m.runCached({ code: ${JSON.stringify(code)}, as: ${JSON.stringify(join(dir, 'stub.js'))}, name: 'w', cacheDir: ${JSON.stringify(cacheDir)}, writeAt: 'first-message' }) })\`, { eval: true })
+      const seen = []
+      w.on('message', m => { seen.push(m); if (seen.length === 1) w.postMessage(7); else { process.stdout.write(seen.join(' ')); void w.terminate() } })
+    `], { encoding: 'utf8' })
+    expect(run()).toBe('after-load:0 42 after-message:1')
+    expect(run()).toBe('after-load:1 42 after-message:1')
+  })
+
   it('compiles from source once, then runs from the cache; a damaged or stale cache is never given to V8', () => {
     const dir = tmpDir()
     const code = join(dir, 'code.js')

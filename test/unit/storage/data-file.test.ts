@@ -1,0 +1,48 @@
+// openDataFileSync: checkDataFile and open in one (plain verify's block files and seals): the same
+// refusals without an lstat first, and never waiting on a named pipe.
+import { describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { closeSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { openDataFileSync, readSeal } from '../../../src/storage/index.js'
+import { isNotFound, isPetalError } from '../../../src/util/index.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const failure = (f: () => unknown): unknown => { try { f() } catch (err) { return err } return undefined }
+const coded = (f: () => unknown): { code?: string, message?: string } => {
+  const err = failure(f)
+  return isPetalError(err) ? { code: err.code, message: err.message } : { message: String(err) }
+}
+
+describe('openDataFileSync', () => {
+  it('opens a regular file and refuses a symbolic link, a named pipe and a directory as checkDataFile does', () => {
+    const dir = tmpDir()
+    const file = join(dir, 'block_00000001.db')
+    writeFileSync(file, 'twelve bytes')
+    const { fd, size } = openDataFileSync(file, 'block file')
+    closeSync(fd)
+    expect(size).toBe(12)
+    const link = join(dir, 'link.db')
+    symlinkSync(file, link)
+    expect(coded(() => openDataFileSync(link, 'block file'))).toEqual({ code: 'DATA_FILE_NOT_REGULAR', message: `block file ${link} is a symbolic link, not a regular file` })
+    // Opened without waiting for a writer (a blocking open would hang this test).
+    const fifo = join(dir, 'fifo.db')
+    execFileSync('mkfifo', [fifo])
+    expect(coded(() => openDataFileSync(fifo, 'block file'))).toEqual({ code: 'DATA_FILE_NOT_REGULAR', message: `block file ${fifo} is a named pipe (FIFO), not a regular file` })
+    const sub = join(dir, 'dir.db')
+    mkdirSync(sub)
+    expect(coded(() => openDataFileSync(sub, 'block file'))).toEqual({ code: 'DATA_FILE_NOT_REGULAR', message: `block file ${sub} is a directory, not a regular file` })
+    expect(isNotFound(failure(() => openDataFileSync(join(dir, 'absent.db'), 'block file')))).toBe(true)
+  })
+
+  it('readSeal: the seal trimmed; a missing seal is BLOCK_FILE_MISSING, a named pipe DATA_FILE_NOT_REGULAR', () => {
+    const dir = tmpDir()
+    const block = join(dir, 'block_00000001.db')
+    writeFileSync(join(dir, 'block_00000001.sig'), '3045abcd\n')
+    expect(readSeal(block)).toBe('3045abcd')
+    const other = join(dir, 'block_00000002.db')
+    expect(coded(() => readSeal(other)).code).toBe('BLOCK_FILE_MISSING')
+    execFileSync('mkfifo', [join(dir, 'block_00000002.sig')])
+    expect(coded(() => readSeal(other)).code).toBe('DATA_FILE_NOT_REGULAR')
+  })
+})
