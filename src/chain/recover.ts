@@ -17,6 +17,11 @@ export function recover (chain: Chain): void {
     if (index.byHash(j.commit) === undefined) {
       undoMoves(j.moves)
       logger.warn('rolled back an interrupted change', { block: j.commit, moves: j.moves.length })
+    } else {
+      // A group placed with synchronous=NORMAL may be committed but not yet durable (its process
+      // died, or is still running, before it fsynced chain.db-wal): the journal is what undoes it
+      // after a power cut, so it goes only once the commit is on disk.
+      index.syncWalNow()
     }
     removeJournal(dir)
   }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { dirname, join } from 'node:path'
-import { AbortError, errorCode, failpoint, fsyncFileAsync, isNotFound, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
+import { AbortError, errorCode, failpoint, fsyncFile, fsyncFileAsync, isNotFound, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
@@ -138,8 +138,9 @@ export class IndexDb {
     })
   }
 
-  /** fsync the WAL (as a FULL commit does); none left means a checkpoint already synced it into chain.db. */
+  /** fsync the WAL (as a FULL commit does; none left: a checkpoint synced it into chain.db); Now: on this thread, for recovery. */
   private async syncWal (): Promise<void> { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }) }
+  syncWalNow (): void { try { fsyncFile(`${this.db.name}-wal`) } catch (err) { if (!isNotFound(err)) throw err } }
 
   /** Take the write lock (waiting as LockOptions say), run `fn` in a transaction, commit or roll back. */
   private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions): Promise<T> {

@@ -1,0 +1,39 @@
+import { describe, expect, it, vi } from 'vitest'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { signImport } from '../../../src/chain/index.js'
+import { recover } from '../../../src/chain/recover.js'
+import { writeJournal } from '../../../src/storage/index.js'
+import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+// A group is placed with synchronous=NORMAL and chain.db-wal fsynced after the commit
+// (index-db.ts, syncOffLoop). Another process's recovery (a reader opening the directory, or the
+// next writer) that finds the group's journal with its commit visible must make that commit
+// durable before it deletes the journal: after a power cut, the journal is what moves the files
+// of a lost commit back.
+
+describe('recovery of a journal whose commit is in the index', () => {
+  it('fsyncs chain.db-wal while the journal is still there, then removes the journal', async () => {
+    const alice = fixtureKey('alice')
+    const t = await newTestChain({ key: alice })
+    try {
+      await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 3, 1), alice)
+      const rec = t.chain.tip()
+      // As a placement leaves it between its commit and its fsync: journal present, commit visible.
+      writeJournal(t.chain.dir, { commit: rec.hash, moves: [{ from: join(t.chain.dir.root, 'tmp', 'x.db'), to: t.chain.dir.blockPath(rec.height) }] })
+      const journalAtSync: boolean[] = []
+      const sync = vi.spyOn(t.chain.index, 'syncWalNow').mockImplementation(() => { journalAtSync.push(existsSync(t.chain.dir.journal)) })
+      expect(t.chain.index.tryWriteLockSync(() => { recover(t.chain) })).toBe(true)
+      sync.mockRestore()
+      expect(journalAtSync).toEqual([true])
+      expect(existsSync(t.chain.dir.journal)).toBe(false)
+      expect(t.chain.tip().hash).toBe(rec.hash)
+      expect(existsSync(t.chain.dir.blockPath(rec.height))).toBe(true)
+      // And for real: the WAL exists here (the chain is open), and the fsync goes through.
+      t.chain.index.syncWalNow()
+    } finally {
+      t.chain.close()
+    }
+  })
+})
