@@ -58,7 +58,7 @@ function alive (pid: number): boolean {
   }
 }
 
-// The bundles of test processes that were killed before their afterAll.
+// The bundles of test processes that were killed before their 'exit' handler ran.
 for (const name of existsSync(DIST) ? readdirSync(DIST).filter(n => n.startsWith(PREFIX)) : []) {
   if (!alive(Number(name.slice(PREFIX.length)))) rmSync(join(DIST, name), { recursive: true, force: true })
 }
