@@ -20,6 +20,9 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void
 
+/** What the lane reads of the server's context. */
+export type LeanContext = Pick<ApiContext, 'ingest' | 'tokens' | 'metrics' | 'logger' | 'limits' | 'access'>
+
 /**
  * The lean lane of `POST /api/v1/records/{table}` (docs/performance.md, "Fifth round"): the
  * request is taken in node:http's 'request' event, before Fastify's routing, hooks, content-type
@@ -30,9 +33,6 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void
  * passes authorization. Anything else, every refusal of the request itself included, goes to
  * Fastify (`next`), which answers it as it always did.
  */
-/** What the lane reads of the server's context. */
-export type LeanContext = Pick<ApiContext, 'ingest' | 'tokens' | 'metrics' | 'logger' | 'limits' | 'access'>
-
 export function leanRecords (ctx: LeanContext, next: Listener): { listener: Listener, close: () => void } {
   let closing = false
   const bodyLimit = ctx.limits.bodyBytes
@@ -62,7 +62,9 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
         const json = acceptedJson(r)
         res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json))])
         res.end(json)
-      }, (err: unknown) => {
+      }).catch((err: unknown) => {
+        // Also a throw while answering 202 (never an unhandled rejection): with headers out, only the connection can go.
+        if (res.headersSent) { res.destroy(); return }
         const e = errorReply(ctx.logger, err, 'POST', url)
         res.writeHead(e.status, { ...e.headers, 'Content-Length': String(Buffer.byteLength(e.body)) })
         res.end(e.body)

@@ -40,6 +40,8 @@ export class LoadPool {
     if (this.closed) throw new Error('load pool closed')
     this.start()
     if (!this.warm) return await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, pool: chain.hashPool, signal: o.signal })
+    // Before queueing: a queued task is always awaited below, so its failure is never unhandled.
+    throwIfAborted(o.signal)
     const task = new Promise<LoadReply>((resolve, reject) => {
       this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked }, resolve, reject })
       this.scheduleFlush()
@@ -47,7 +49,6 @@ export class LoadPool {
     // Not raced against the signal: up to 16 loads wait at once, and a listener each on the
     // caller's one signal set off Node's MaxListenersExceededWarning. A batch is a few blocks
     // of at most POOLED_LOAD_MAX_BYTES, so an abort waits for it at most briefly.
-    throwIfAborted(o.signal)
     const r = await task
     throwIfAborted(o.signal)
     return { hash: r.hash, seal, file: r.file, verified: r.verified }
