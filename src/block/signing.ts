@@ -45,6 +45,11 @@ export function signSeal (key: SigningKey, h: Pick<BlockHeader, 'chainId' | 'hei
 /** The header fields a seal signs (with the block hash). */
 export type SealedFields = Pick<BlockHeader, 'version' | 'chainId' | 'height' | 'rowsRoot'>
 
+/** Whether two headers agree on every field a seal signs (kept beside SealedFields: a new field must be compared too). */
+export function sameSealedFields (a: SealedFields, b: SealedFields): boolean {
+  return a.version === b.version && a.chainId === b.chainId && a.height === b.height && a.rowsRoot === b.rowsRoot
+}
+
 /** Check a block's detached seal (v1: Daisy's hash signature over the raw digest). */
 export function verifySeal (pub: PublicKey, h: SealedFields, blockHash: string, sealHex: string): boolean {
   const s = sig(sealHex)

@@ -1,4 +1,4 @@
-import { verifyPrevious, verifySeal, type BlockFile, type SealedFields } from '../../block/index.js'
+import { sameSealedFields, verifyPrevious, verifySeal, type BlockFile, type SealedFields } from '../../block/index.js'
 import { parsePublicKey, type PublicKey } from '../../crypto/index.js'
 import type { Preverified, SealVerdict } from './types.js'
 
@@ -29,6 +29,5 @@ export function preverify (file: BlockFile, hash: string, seal: string, keys: Re
 
 function sameSeal (checked: SealVerdict | undefined, spki: string, seal: string, h: SealedFields): boolean {
   if (checked === undefined) return false
-  const f = checked.fields
-  return checked.key === spki && checked.seal === seal && f.version === h.version && f.chainId === h.chainId && f.height === h.height && f.rowsRoot === h.rowsRoot
+  return checked.key === spki && checked.seal === seal && sameSealedFields(checked.fields, h)
 }
