@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { BlockError, checkRegularInput, verifySeal } from '../block/index.js'
 import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
-import { WorkMeter, type OnWorkProgress } from '../util/index.js'
+import { isNotFound, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
@@ -11,7 +11,6 @@ import { damageOf, restoreBlock } from './repair.js'
 import { LOAD_PASSES, loadCandidate, type Candidate, type SealVerdict } from './validate/index.js'
 import { writeTx } from './write-tx.js'
 import { POOLED_LOAD_MAX_BYTES, type LoadPool } from './load-pool.js'
-import { errorCode } from '../util/index.js'
 
 export interface ImportOptions extends LockOptions {
   /** The hash the block was announced or requested with. */
@@ -32,7 +31,10 @@ export interface ImportOptions extends LockOptions {
   onProgress?: OnWorkProgress
   /** Worker threads for the file-only checks (blocks up to POOLED_LOAD_MAX_BYTES). */
   loadPool?: LoadPool
-  /** The seal of the header the block was requested by, as this process verified it (with `expectedHash`). */
+  /**
+   * The seal of the header the block was requested by, as this process verified it (with
+   * `expectedHash`); used on the load pool's threads (a block checked on this thread verifies its seal itself).
+   */
   sealChecked?: SealVerdict
 }
 
@@ -104,7 +106,7 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       if (own) { /* already private, in place */ } else if (options.consume === true) await rename(file, tmp)
       else await copyFile(file, tmp, fsConstants.COPYFILE_FICLONE)
     } catch (err) {
-      if (errorCode(err) === 'ENOENT') throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
+      if (isNotFound(err)) throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
       throw err
     }
     let candidate: Candidate
@@ -130,7 +132,7 @@ function isOwnTmp (chain: Chain, file: string): boolean {
 /** Delete a loaded block's private copy (a no-op once placement has moved it). */
 export async function discardLoaded (b: Pick<LoadedBlock, 'tmp'>): Promise<void> {
   // unlink, not rm: a private file, and rm's checks cost more than the unlink itself.
-  for (const p of [b.tmp, sealPathOf(b.tmp)]) await unlink(p).catch((err: unknown) => { if (errorCode(err) !== 'ENOENT') throw err })
+  for (const p of [b.tmp, sealPathOf(b.tmp)]) await unlink(p).catch((err: unknown) => { if (!isNotFound(err)) throw err })
 }
 
 /** The locked half of an import, one block on its own: known (or repaired), extended, side or reorg. */

@@ -1,13 +1,13 @@
 // Worker thread for verify and reindex: hashes a block file and runs the structural checks, the
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
-import { closeSync, readSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { readBlockFile, readBlockPages, type BlockFile, type HeldBytes } from '../block/index.js'
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
 import type { Preverified } from './validate/types.js'
-import { isNotFound, isPetalError, pausepointSync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
+import { isNotFound, isPetalError, pausepointSync, readFullySync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
 
 /**
  * A batch of block files to read (one message per batch: small blocks cost less than a round
@@ -33,13 +33,6 @@ const CHUNK = 1 << 20
 let headBuf: Buffer | undefined
 let tailBuf: Buffer | undefined
 
-/** Read `len` bytes at `pos` into `buf` (fewer at the end of the file). */
-function readAt (fd: number, buf: Buffer, len: number, pos: number): number {
-  let got = 0
-  for (let n = -1; n !== 0 && got < len; got += n) n = readSync(fd, buf, got, len - got, pos + got)
-  return got
-}
-
 /**
  * Plain verify's single pass over an open block file: its SHA-256, and its bytes for the page
  * reader — all of them for a small file, else the first and last chunks (page 1 and the reserved
@@ -50,21 +43,21 @@ function readAt (fd: number, buf: Buffer, len: number, pos: number): number {
 function hashBlock (fd: number, size: number, add: (n: number) => void): { hash: string, bytes: Buffer | HeldBytes } {
   if (size <= CHUNK) {
     const buf = Buffer.allocUnsafe(size)
-    const got = readAt(fd, buf, size, 0)
+    const got = readFullySync(fd, buf, size, 0)
     add(got)
     return { hash: sha256Hex(buf.subarray(0, got)), bytes: buf.subarray(0, got) }
   }
   const h = createHash('sha256')
   headBuf ??= Buffer.allocUnsafe(CHUNK)
   tailBuf ??= Buffer.allocUnsafe(CHUNK)
-  let pos = readAt(fd, headBuf, CHUNK, 0)
+  let pos = readFullySync(fd, headBuf, CHUNK, 0)
   h.update(headBuf.subarray(0, pos))
   add(pos)
   const parts = [{ at: 0, bytes: headBuf.subarray(0, pos) }]
   // The next read is the shorter one, so that the last is a whole chunk ending at the end.
   let len = (size - pos) % CHUNK || CHUNK
   for (let n = -1; n !== 0; len = CHUNK) {
-    n = readAt(fd, tailBuf, len, pos)
+    n = readFullySync(fd, tailBuf, len, pos)
     if (n === 0) break
     h.update(tailBuf.subarray(0, n))
     add(n)

@@ -12,8 +12,9 @@ import { prestartQuerySandbox } from '../query/sandbox/fork.js'
  * The start-up router of `petal` (bin/petal.js runs it from dist/fast/petal.js; docs/performance.md,
  * "Start-up of local commands"). Commands whose code needs only CommonJS packages run from the
  * command's own CommonJS fast bundle (dist/fast/code/cmd-<module>.js) through V8's code cache, without Node's ES module
- * loader; every other invocation (the network commands, help, `--version`, an unknown word) runs
- * the ES module bundle dist/bundle/main.js as before. The build writes `FastCommands`.
+ * loader (the network commands too, with libp2p and fastify bundled in); every other invocation
+ * (help, `--version`, an unknown word, an option listed in `unless`) runs the ES module bundle
+ * dist/bundle/main.js. The build writes `FastCommands`.
  */
 export interface FastCommands {
   /** Command word → the name of its command module (which names its code cache). */

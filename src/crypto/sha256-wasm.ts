@@ -11,8 +11,9 @@
  * Exports of the module:
  * - `leaves(in, n, out)`: `n` messages at `in`, each a little-endian u32 count of 64-byte blocks
  *   followed by that many blocks, already padded (see `padMessage`); their digests go to `out`,
- *   32 bytes each. Four consecutive messages of the same block count (rows of one table mostly
- *   are) go through the four-way function.
+ *   32 bytes each. Four consecutive messages go through the four-way function together (for as
+ *   many blocks as the longest) when that wastes at most half its lanes' work (2 · max ≤ sum of
+ *   their block counts); others one at a time.
  * - `pairs(in, n, out)`: for each of `n` consecutive 64-byte pairs of digests at `in`, the RFC 6962
  *   interior node SHA-256(0x01 ‖ left ‖ right) goes to `out` (which may equal `in`: pair i is read
  *   before digest i is written).

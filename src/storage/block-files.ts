@@ -1,8 +1,8 @@
-import { closeSync, existsSync, mkdirSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, isNotFound, writeFileAtomic } from '../util/index.js'
+import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, isNotFound, readFullySync, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { openDataFileSync } from './data-file.js'
@@ -49,9 +49,7 @@ export function readSeal (blockPath: string): string {
     const { fd, size } = openDataFileSync(sealPathOf(blockPath), 'seal file')
     try {
       const buf = Buffer.allocUnsafe(size)
-      let got = 0
-      for (let n = -1; n !== 0 && got < size; got += n) n = readSync(fd, buf, got, size - got, got)
-      return buf.toString('utf8', 0, got).trim()
+      return buf.toString('utf8', 0, readFullySync(fd, buf, size, 0)).trim()
     } finally {
       closeSync(fd)
     }

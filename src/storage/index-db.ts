@@ -138,7 +138,7 @@ export class IndexDb {
     })
   }
 
-  /** fsync the WAL (as a FULL commit does; none left: a checkpoint synced it into chain.db); Now: on this thread, for recovery. */
+  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool; syncWalNow on this thread, for recovery. */
   private async syncWal (): Promise<void> { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }) }
   syncWalNow (): void { try { fsyncFile(`${this.db.name}-wal`) } catch (err) { if (!isNotFound(err)) throw err } }
 

@@ -12,7 +12,8 @@ export interface BlockImporter {
    * several at once and ahead of the import point; consumes `file`. Throws BlockError when the
    * file is not a sound block. `ahead`: more blocks of the branch are coming (catching up), so
    * the checks may go to worker threads; a lone block (following the tip) is checked here.
-   * `sealChecked`: the seal of the block's header as the header feed verified it.
+   * `sealChecked`: the seal of the block's header as the header feed verified it (spares the
+   * threads a second check of that seal).
    */
   load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, sealChecked?: SealVerdict, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
   /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */

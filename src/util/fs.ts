@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -75,6 +75,13 @@ export async function writeFileAtomicAsync (path: string, data: string | Uint8Ar
     throw err
   }
   await fsyncDirAsync(dir)
+}
+
+/** Read `len` bytes at file position `pos` into the start of `buf`, looping over short reads; fewer only at the end of the file. */
+export function readFullySync (fd: number, buf: Uint8Array, len: number, pos: number): number {
+  let got = 0
+  for (let n = -1; n !== 0 && got < len; got += n) n = readSync(fd, buf, got, len - got, pos + got)
+  return got
 }
 
 export function isNotFound (err: unknown): boolean {

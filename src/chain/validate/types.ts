@@ -10,8 +10,8 @@ export interface Preverified {
 }
 
 /**
- * A seal this process has already verified (the header feed checks every header's seal before
- * its block is requested): `seal` verifies with `key` (hex SPKI) over `fields` and the block's
+ * A seal this process has already verified (the header feed checks a header's seal, when it
+ * knows the signer's key, before its block is requested): `seal` verifies with `key` (hex SPKI) over `fields` and the block's
  * hash. A block's own seal check is skipped only when its seal, its key and its header's sealed
  * fields are these very ones (the hash is the block file's, checked against the header's).
  */
