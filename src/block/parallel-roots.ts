@@ -5,13 +5,14 @@ import { AbortError, throwIfAborted, toHex, WorkerPool, workerScript } from '../
 import { canonicalSource, rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js'
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
-import type { ChunkReply, ChunkRequest } from './table-root-worker.js'
+import type { ChunkNodes, ChunkReply, ChunkRequest, PageChunk } from './table-root-worker.js'
 import { BtreeUnsupported } from './btree.js'
 import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from './fast-rows.js'
 
 // A chunk is 2^14 rows: an aligned run of 2^k leaves is a perfect subtree of the RFC 6962 tree, so
 // chunk roots hashed in parallel fold into exactly the root a sequential pass gives.
 export const CHUNK_ROWS = 1 << 14
+const TAIL_CHUNK_ROWS = CHUNK_ROWS / 4
 // Below this many rows a table is hashed on the calling thread (worker start-up would dominate).
 const PARALLEL_MIN_ROWS = 4 * CHUNK_ROWS
 
@@ -25,6 +26,9 @@ export class TableRootPool {
   private closed = false
 
   constructor (private readonly size = availableParallelism()) {}
+
+  /** How many threads the pool runs (once started). */
+  get threads (): number { return Math.max(1, this.size) }
 
   /** Worker threads alive now (0 before first use and after close). */
   get alive (): number { return this.pool?.alive ?? 0 }
@@ -75,36 +79,71 @@ async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | und
   }
 }
 
-/** Chunks of CHUNK_ROWS consecutive rows (each a perfect subtree), hashed by the pool's threads. */
+/**
+ * Chunks of CHUNK_ROWS consecutive rows (each a perfect subtree), hashed by the pool's threads:
+ * each thread is sent the whole list and takes chunks from it through a shared counter.
+ */
 async function fastRootThreads (path: string, plan: FastPlan, pool: TableRootPool, pages: number[], cells: number[], signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string } | undefined> {
-  const chunks: Array<Extract<ChunkRequest, { kind: 'pages' }>> = []
+  throwIfAborted(signal)
+  const chunks: PageChunk[] = []
+  // The last rows go in quarter chunks (still aligned: every chunk before them is whole), so that
+  // one thread is not left hashing a whole chunk while the others have nothing left to take.
+  const tail = 2 * pool.threads * CHUNK_ROWS
+  let left = cells.reduce((n, c) => n + c, 0)
   let leaf = 0
   let skip = 0
   while (leaf < pages.length) {
+    const size = left > tail ? CHUNK_ROWS : TAIL_CHUNK_ROWS
     const first = leaf
     const firstSkip = skip
     let take = 0
-    while (leaf < pages.length && take < CHUNK_ROWS) {
-      const left = (cells[leaf] ?? 0) - skip
-      if (take + left <= CHUNK_ROWS) { take += left; leaf++; skip = 0 } else { skip += CHUNK_ROWS - take; take = CHUNK_ROWS }
+    while (leaf < pages.length && take < size) {
+      const rest = (cells[leaf] ?? 0) - skip
+      if (take + rest <= size) { take += rest; leaf++; skip = 0 } else { skip += size - take; take = size }
     }
-    chunks.push({ kind: 'pages', path, plan, pages: pages.slice(first, skip > 0 ? leaf + 1 : leaf), skip: firstSkip, take })
+    chunks.push({ pages: pages.slice(first, skip > 0 ? leaf + 1 : leaf), skip: firstSkip, take })
+    left -= take
   }
-  const replies = await Promise.all(chunks.map(async c => {
-    const r = await pool.run(c)
-    if (!('unsupported' in r)) onRows?.(r.rows)
-    return r
-  }))
+  const control = new SharedArrayBuffer(8)
+  const counters = new Int32Array(control)
+  const stop = (): void => { Atomics.store(counters, 0, chunks.length) }
+  let reported = 0
+  const report = (): void => {
+    const n = Atomics.load(counters, 1)
+    if (n > reported) onRows?.(n - reported)
+    reported = Math.max(reported, n)
+  }
+  signal?.addEventListener('abort', stop)
+  const timer = onRows === undefined ? undefined : setInterval(report, PROGRESS_MS)
+  let replies: ChunkReply[]
+  try {
+    const req: ChunkRequest = { kind: 'pages', path, plan, chunks, control }
+    replies = await Promise.all(Array.from({ length: Math.min(pool.threads, chunks.length) }, async () => await pool.run(req).catch((err: unknown) => { stop(); throw err })))
+  } finally {
+    clearInterval(timer)
+    signal?.removeEventListener('abort', stop)
+  }
+  report()
   throwIfAborted(signal)
-  const tree = new MerkleBuilder()
-  let rows = 0
+  const byIndex: Array<{ rows: number, nodes: ChunkNodes } | undefined> = []
   for (const r of replies) {
     if ('unsupported' in r) return undefined
-    for (const n of r.nodes) tree.pushSubtree(n.hash, n.size)
-    rows += r.rows
+    if (!('done' in r)) throw new TypeError('a pages request answered without its chunks')
+    for (const c of r.done) byIndex[c.index] = c
+  }
+  const tree = new MerkleBuilder()
+  let rows = 0
+  for (let i = 0; i < chunks.length; i++) {
+    const c = byIndex[i]
+    if (c === undefined) throw new TypeError(`chunk ${i} of ${chunks.length} was not hashed`)
+    for (const n of c.nodes) tree.pushSubtree(n.hash, n.size)
+    rows += c.rows
   }
   return { rows, root: toHex(tree.root()) }
 }
+
+// How often the rows hashed by the threads are reported while a table is being hashed.
+const PROGRESS_MS = 100
 
 /** The reference path: rows read through SQLite, large rowid tables in rowid ranges over the pool. */
 async function sqlTableRoot (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string }> {
@@ -125,7 +164,7 @@ async function sqlTableRoot (path: string, db: Db, t: UserTable, pool: TableRoot
   }
   const replies = await Promise.all(chunks.map(async c => {
     const r = await pool.run({ kind: 'sql', path, table: t, ...c })
-    if ('unsupported' in r) throw new TypeError('the SQL chunk path cannot be unsupported')
+    if (!('nodes' in r)) throw new TypeError('the SQL chunk path answers with nodes')
     onRows?.(r.rows)
     return r
   }))

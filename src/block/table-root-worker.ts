@@ -1,7 +1,8 @@
-// Worker thread: hashes one chunk of a table and returns the perfect subtrees it forms, for the
-// caller to fold into the table's root. Either from the file's pages (the fast path: `leaves` of a
-// rowid table after skipping `skip` cells, `take` rows) or through SQLite (the reference path: rows
-// with after < rowid <= upto).
+// Worker thread: hashes chunks of a table and returns the perfect subtrees they form, for the
+// caller to fold into the table's root. Either from the file's pages (the fast path: a list of
+// chunks — `pages` of a rowid table after skipping `skip` cells, `take` rows — that every thread
+// of the pool is sent at once and takes from, one chunk at a time, through a shared counter) or
+// through SQLite (the reference path: rows with after < rowid <= upto).
 import { MerkleBuilder } from '../crypto/index.js'
 import { serveWorker } from '../util/index.js'
 import { BtreeUnsupported } from './btree.js'
@@ -10,17 +11,35 @@ import { hashRows } from './manifest.js'
 import type { UserTable } from './schema.js'
 import { openBlockReadonly } from './sqlite.js'
 
+export interface PageChunk { pages: number[], skip: number, take: number }
+export type ChunkNodes = Array<{ hash: Uint8Array, size: number }>
+/**
+ * `control` (Int32Array view): [0] the next chunk to take (set to the chunk count to stop every
+ * thread: a failure, an abort), [1] rows hashed so far (progress).
+ */
 export type ChunkRequest =
   | { kind: 'sql', path: string, table: UserTable, after?: string, upto?: string }
-  | { kind: 'pages', path: string, plan: FastPlan, pages: number[], skip: number, take: number }
+  | { kind: 'pages', path: string, plan: FastPlan, chunks: PageChunk[], control: SharedArrayBuffer }
 /** `unsupported`: the fast path met something it does not read with certainty. */
-export type ChunkReply = { rows: number, nodes: Array<{ hash: Uint8Array, size: number }> } | { unsupported: string }
+export type ChunkReply = { rows: number, nodes: ChunkNodes } | { done: Array<{ index: number, rows: number, nodes: ChunkNodes }> } | { unsupported: string }
 
 serveWorker<ChunkRequest, ChunkReply>(req => {
   if (req.kind === 'pages') {
+    const control = new Int32Array(req.control)
+    const done: Array<{ index: number, rows: number, nodes: ChunkNodes }> = []
     try {
-      return fastChunkNodes(req.path, req.plan, req.pages, req.skip, req.take, 'wasm')
+      // Chunks are taken here, not handed out one per message: the caller's thread may be busy
+      // (signimportblock runs quick_check on it meanwhile) and could not answer in between.
+      for (let i = Atomics.add(control, 0, 1); i < req.chunks.length; i = Atomics.add(control, 0, 1)) {
+        const c = req.chunks[i]
+        if (c === undefined) break
+        const r = fastChunkNodes(req.path, req.plan, c.pages, c.skip, c.take, 'wasm')
+        done.push({ index: i, ...r })
+        Atomics.add(control, 1, r.rows)
+      }
+      return { done }
     } catch (err) {
+      Atomics.store(control, 0, req.chunks.length)
       if (err instanceof BtreeUnsupported) return { unsupported: err.message }
       throw err
     }

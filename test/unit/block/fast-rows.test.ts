@@ -1,7 +1,7 @@
 // The fast manifest path (rows read from the file's b-tree pages) against the reference (rows read
 // through SQLite): the same row count and root on random tables of every storage class, page sizes
 // 512…65536, UTF-8 and UTF-16 databases, WITHOUT ROWID tables, overflow pages, and every fixture.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -210,6 +210,19 @@ describe('fast manifest path against the reference', () => {
     if (t === undefined) throw new Error('no table')
     const pool = new TableRootPool(2)
     try {
+      // One message per thread, whatever the number of chunks: the threads take chunks from a
+      // shared counter, so they keep hashing while the calling thread is busy (signimportblock
+      // runs quick_check on it meanwhile); one message per chunk left them waiting for it.
+      const run = vi.spyOn(pool, 'run')
+      let reported = 0
+      expect(await tableRootParallel(path, db, t, pool, undefined, rows => { reported += rows })).toEqual(tableRoot(db, t))
+      expect(run.mock.calls.length).toBeLessThanOrEqual(2)
+      expect(reported).toBe(n)
+      // An aborted caller stops the threads and gets ABORTED, not a root.
+      const ac = new AbortController()
+      ac.abort()
+      await expect(tableRootParallel(path, db, t, pool, ac.signal)).rejects.toMatchObject({ code: 'ABORTED' })
+      // The pool still serves the next table after that.
       expect(await tableRootParallel(path, db, t, pool)).toEqual(tableRoot(db, t))
     } finally {
       await pool.close()
