@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3'
 import { MerkleBuilder, EMPTY_TREE_ROOT, prefixedLeafHash } from '../crypto/index.js'
 import { toHex, throwIfAborted } from '../util/index.js'
 import { RowEncoder, type SqlValue } from './row-codec.js'
@@ -76,11 +77,13 @@ export function hashRows (db: Db, t: UserTable, tree: LeafSink, range: { after?:
   const cols = t.columns.map(quoteIdent).join(', ')
   const upto = range.upto === undefined ? '' : ` AND ${rowid} <= ${range.upto}`
   const select = `SELECT ${rowid}, ${cols} FROM ${canonicalSource(t)}`
-  const first = db.prepare<unknown[], SqlValue[]>(`${select} WHERE 1${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
-  const next = db.prepare<unknown[], SqlValue[]>(`${select} WHERE ${rowid} > ?${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  const prepare = (where: string): Database.Statement<unknown[], SqlValue[]> => db.prepare<unknown[], SqlValue[]>(`${select} WHERE ${where}${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  // `next` is prepared only for a table of more than one chunk (preparing costs a small block's hashing).
+  let next: Database.Statement<unknown[], SqlValue[]> | undefined
+  const after = `${rowid} > ?`
   let last = range.after
   for (;;) {
-    const rows = last === undefined ? first.all() : next.all(last)
+    const rows = last === undefined ? prepare('1').all() : (next ??= prepare(after)).all(last)
     for (const row of rows) tree.push(prefixedLeafHash(enc.encodeLeaf(row, 1)))
     n += rows.length
     onRows?.(rows.length)

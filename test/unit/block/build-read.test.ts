@@ -186,4 +186,32 @@ describe('reading untrusted files', () => {
     writeFileSync(cut, bytes.subarray(0, bytes.length - 100))
     expect(await code(readBlockFile(cut, { maxBytes: MAX }))).toBe('CORRUPT')
   })
+
+  it('checks tables of a few rows (hashed through SQLite) and larger ones (from the pages) alike: rows changed, added or stored with another type are refused', async () => {
+    const dir = tmpDir()
+    // 32 rows and fewer are hashed through SQLite in a small file; 33, or a file over 64 KiB, from the pages.
+    for (const [i, n, pad] of [[0, 1, 0], [1, 32, 0], [2, 33, 0], [3, 2, 70_000]] as const) {
+      const src = userDb(join(dir, `few${i}.db`), `CREATE TABLE t (id INTEGER PRIMARY KEY, x REAL, y); WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < ${n}) INSERT INTO t (x, y) SELECT k, k FROM c;` +
+        (pad > 0 ? `CREATE TABLE z (b); INSERT INTO z VALUES (zeroblob(${pad}));` : ''))
+      const b = await buildBlock(opts({ source: src, output: join(dir, `few${i}-block.db`) }))
+      expect(await code(readBlockFile(b.path, { maxBytes: MAX })), `${n} rows`).toBe('OK')
+      const tampered = (name: string, sql: string): string => {
+        const p = join(dir, `few${i}-${name}.db`)
+        copyFileSync(b.path, p)
+        const db = new Database(p)
+        db.exec(sql)
+        db.close()
+        return p
+      }
+      // x is REAL: SQLite stores its integral values as integers and reads them back as REAL, on both paths.
+      for (const [name, sql, want] of [
+        ['changed', 'UPDATE t SET y = y + 1 WHERE id = 1', 'MANIFEST_MISMATCH'],
+        ['added', 'WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 40) INSERT INTO t (x, y) SELECT k, k FROM c', 'MANIFEST_MISMATCH'],
+        ['retyped', "UPDATE t SET y = CAST(y AS TEXT) WHERE id = 1", 'MANIFEST_MISMATCH'],
+        ['same', 'UPDATE t SET x = x WHERE id = 1', 'OK']
+      ] as const) {
+        expect(await code(readBlockFile(tampered(name, sql), { maxBytes: MAX })), `${n} rows, ${name}`).toBe(want)
+      }
+    }
+  })
 })
