@@ -10,8 +10,10 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Two cores: one fork per core keeps timing-sensitive network tests honest.
-    maxWorkers: 2,
+    // Three forks on two cores: the integration and e2e files spend a quarter to a third of their
+    // time waiting on the processes and nodes they start, and a third fork fills that. Tests wait
+    // on conditions (pausepoints, failpoints), never on how fast a poll sees a moment go by.
+    maxWorkers: 3,
     projects: [
       // Test files share their process and module cache from file to file: a fresh process and
       // module graph per file cost more CPU than most unit files' tests, and ~0.6 s of CPU for

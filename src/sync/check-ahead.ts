@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises'
 import { discardLoaded, type LoadedBlock } from '../chain/index.js'
-import type { WorkProgress } from '../util/index.js'
+import { pausepoint, type WorkProgress } from '../util/index.js'
 import type { BlockImporter } from './importer.js'
 import type { Slot } from './slot.js'
 import type { WireHeader } from '../network/index.js'
@@ -32,7 +32,9 @@ export class CheckAhead {
       const onProgress = this.onProgress
       const load: Load = { promise: Promise.resolve(), settled: false }
       this.loading++
-      load.promise = this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } }).then(
+      // Crash tests hold one height's checks here (PETAL_PAUSE=sync:check@height): the import
+      // stops below it while the window fills above it.
+      load.promise = pausepoint('sync:check', signal, slot.header.height).then(async () => await this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } })).then(
         b => { load.block = b },
         (err: unknown) => { load.error = err }
       ).finally(() => {

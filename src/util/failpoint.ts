@@ -28,11 +28,14 @@ export function pausepointSync (name: string): void {
  * Test hook beside the failpoints: when `PETAL_PAUSE` names this point, create the file
  * `PETAL_PAUSE_FILE` and wait (without blocking the event loop) until someone removes it. Lets a
  * test hold a real process at a known instant — a writer holding the lock mid-import — and
- * observe other processes meanwhile. A no-op unless the variable is set.
+ * observe other processes meanwhile. `at`: where a point that is passed many times is (a block
+ * height); `PETAL_PAUSE=name@at` holds it there only. A no-op unless the variable is set.
  */
-export async function pausepoint (name: string, signal?: AbortSignal): Promise<void> {
+export async function pausepoint (name: string, signal?: AbortSignal, at?: number): Promise<void> {
+  const want = process.env.PETAL_PAUSE
   const file = process.env.PETAL_PAUSE_FILE
-  if (process.env.PETAL_PAUSE !== name || file === undefined) return
+  if (want === undefined || file === undefined) return
+  if (want !== name && (at === undefined || want !== `${name}@${at}`)) return
   writeFileSync(file, `${process.pid}\n`)
   while (existsSync(file)) await sleep(20, signal)
 }
