@@ -4,11 +4,10 @@
 // an estimate of vitest's wall time on a quiet 2-core machine. The machine running the suite is
 // usually shared, so wall times measured there say little; CPU time hardly depends on the load.
 //
-// The estimate: files are CPU-bound, so with two forks on two cores each file takes about its CPU
-// time; files are placed longest first on whichever fork is free (what vitest's ordering by
-// recorded duration approximates), and the main process's CPU (transforms, reporting: the
-// optional second argument, vitest's total CPU from /usr/bin/time, minus the files' sum) is
-// spread over both cores.
+// The estimate: vitest runs three forks on two cores (a file waiting on the processes it started
+// leaves its core to another fork), so the two cores are busy all along: the files' CPU and the
+// main process's (transforms, reporting: the optional second argument, vitest's total CPU from
+// /usr/bin/time, minus the files' sum) over two cores, or the longest file if that is longer.
 import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
 
@@ -46,12 +45,7 @@ for (const [f, c] of files) {
 }
 
 const main = totalArg !== undefined ? Math.max(0, Number(totalArg) - sum) : 0
-const cores = [0, 0]
-for (const [, c] of files) {
-  const i = cores[0]! <= cores[1]! ? 0 : 1
-  cores[i]! += c
-}
-const estimate = Math.max(...cores) + main / 2
+const estimate = Math.max((sum + main) / 2, files[0]?.[1] ?? 0)
 
 for (const [f, c] of files) console.log(`${c.toFixed(1).padStart(7)} s  (child processes ${(childrenOf.get(f) ?? 0).toFixed(1).padStart(5)} s)  ${f}`)
 console.log('')
