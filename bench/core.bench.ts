@@ -4,18 +4,19 @@ import '../src/polyfills.js'
 import Database from 'better-sqlite3'
 import { execFileSync } from 'node:child_process'
 import { buildSync } from 'esbuild'
-import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { inspectSchema, openBlockReadonly, tableRoot, TableRootPool, tableRootParallel } from '../src/block/index.js'
-import { createChain, signImport, verifyChain, type Chain } from '../src/chain/index.js'
+import { Chain, createChain, signImport, verifyChain } from '../src/chain/index.js'
 import { generateSigningKey, sha256File, signV2, type SigningKey } from '../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, Keystore } from '../src/storage/index.js'
 import { privateKeyToPem } from '../src/crypto/index.js'
 import { setTypeScriptBundler } from '../src/util/index.js'
 import { printTable, timeIt, type Row } from './report.js'
+import { RAW_SHA_WORKER, rawParallelShaProcess, verifyRateRows } from './verify-rate.js'
 
 const root = mkdtempSync(join(tmpdir(), 'petal-bench-'))
 const CLI = join(import.meta.dirname, '..', 'bin', 'petal.js')
@@ -50,22 +51,8 @@ async function newChain (name: string, key: SigningKey, hashPool?: TableRootPool
 
 /** SHA-256 of every file, split over `n` worker threads (the raw-hashing reference for verify). */
 async function rawParallelSha (files: string[], n: number): Promise<void> {
-  const src = `const { parentPort, workerData } = require('node:worker_threads'); const { createHash } = require('node:crypto'); const fs = require('node:fs');
-    for (const f of workerData) { const h = createHash('sha256'); h.update(fs.readFileSync(f)); h.digest() } parentPort.postMessage(0)`
   const parts = Array.from({ length: n }, (_, i) => files.filter((_, j) => j % n === i))
-  await Promise.all(parts.map(async p => await new Promise(resolve => { const w = new Worker(src, { eval: true, workerData: p }); w.on('message', resolve) })))
-}
-
-/** The same hashing in a process of its own, as the CLI runs (process start-up on both sides). */
-function rawParallelShaProcess (files: string[], n: number): void {
-  const list = join(root, `files-${files.length}.json`)
-  writeFileSync(list, JSON.stringify(files))
-  const src = `const { Worker } = require('node:worker_threads'); const files = JSON.parse(require('node:fs').readFileSync(process.argv[1], 'utf8')); const n = ${n}
-    const body = ${JSON.stringify(`const { parentPort, workerData } = require('node:worker_threads'); const { createHash } = require('node:crypto'); const fs = require('node:fs');
-    for (const f of workerData) { const h = createHash('sha256'); h.update(fs.readFileSync(f)); h.digest() } parentPort.postMessage(0)`)}
-    const parts = Array.from({ length: n }, (_, i) => files.filter((_, j) => j % n === i))
-    Promise.all(parts.map(p => new Promise(resolve => { const w = new Worker(body, { eval: true, workerData: p }); w.on('message', resolve) }))).then(() => process.exit(0))`
-  execFileSync(process.execPath, ['-e', src, list], { stdio: 'ignore' })
+  await Promise.all(parts.map(async p => await new Promise(resolve => { const w = new Worker(RAW_SHA_WORKER, { eval: true, workerData: p }); w.on('message', resolve) })))
 }
 
 /**
@@ -138,8 +125,14 @@ async function main (): Promise<void> {
   ]
 
   // 2. verify throughput: 40 blocks of 4 MiB, and 10,000 small blocks.
-  const cBig = await newChain('verify-big', key)
-  for (let i = 0; i < 40; i++) await signImport(cBig, userFile(join(root, `v${i}.db`), 4), key)
+  // Built as 20 blocks (kept as a chain of its own, for the marginal rate) and 20 more on a copy.
+  const cHalf = await newChain('verify-half', key)
+  for (let i = 0; i < 20; i++) await signImport(cHalf, userFile(join(root, `v${i}.db`), 4), key)
+  const halfFiles = Array.from({ length: cHalf.tip().height + 1 }, (_, h) => cHalf.dir.blockPath(h))
+  cHalf.close()
+  cpSync(join(root, 'verify-half'), join(root, 'verify-big'), { recursive: true })
+  const cBig = Chain.open(join(root, 'verify-big'))
+  for (let i = 20; i < 40; i++) await signImport(cBig, userFile(join(root, `v${i}.db`), 4), key)
   const bigFiles = Array.from({ length: cBig.tip().height + 1 }, (_, h) => cBig.dir.blockPath(h))
   const bigBytes = bigFiles.reduce((n, f) => n + statSync(f).size, 0)
   const bigRows = bigFiles.reduce((n, f) => {
@@ -155,14 +148,17 @@ async function main (): Promise<void> {
   const [tFast, tShaBig] = await timePair(async () => await verifyChain(cBig), async () => { await rawParallelSha(bigFiles, 2) }, 3)
   cBig.close()
   // The built CLI, as users run it, against the same hashing in a process of its own.
-  const [tCliBig, tShaBigProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-big'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(bigFiles, 2) }, 3)
+  const [tCliBig, tShaBigProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-big'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(bigFiles, 2, root) }, 3)
   // The same two on a chain of the genesis alone: what each costs besides the blocks (process and
   // worker start-up, the index, the report), to take out of the throughput on large blocks.
+  // The rate: N and 2N large blocks, each side less its own fixed cost (bench/verify-rate.ts).
+  const halfBytes = halfFiles.reduce((n, f) => n + statSync(f).size, 0)
+  const rateRows = verifyRateRows({ cli: CLI, dirs: [join(root, 'verify-half'), join(root, 'verify-big')], files: [halfFiles, bigFiles], bytes: [halfBytes, bigBytes], runs: 5, scratch: root })
   const cOne = await newChain('verify-one', key)
   const oneFiles = [cOne.dir.blockPath(0)]
   const oneBytes = statSync(oneFiles[0] ?? '').size
   cOne.close()
-  const [tCliOne, tShaOneProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-one'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(oneFiles, 2) }, 5)
+  const [tCliOne, tShaOneProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-one'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(oneFiles, 2, root) }, 5)
 
   const cMany = await newChain('many', key)
   const t0 = performance.now()
@@ -173,7 +169,7 @@ async function main (): Promise<void> {
   const tManyDeep = await timeIt(async () => await verifyChain(cMany, { deep: true }), 1)
   const [tManyFast, tShaMany] = await timePair(async () => await verifyChain(cMany), async () => { await rawParallelSha(manyFiles, 2) }, 1)
   cMany.close()
-  const [tCliMany, tShaManyProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'many'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(manyFiles, 2) }, 3)
+  const [tCliMany, tShaManyProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'many'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(manyFiles, 2, root) }, 3)
   const tSigMany = await timeIt(async () => { await rawParallelEcdsa(manyFiles.length, 2) }, 3)
   const mbps = (bytes: number, ms: number): number => bytes / 1048576 / (ms / 1000)
   const bps = (n: number, ms: number): number => n / (ms / 1000)
@@ -186,6 +182,7 @@ async function main (): Promise<void> {
     { figure: '`petal verify` (CLI process), same blocks', value: mbps(bigBytes, tCliBig), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads', refValue: mbps(bigBytes, tShaBig), better: 'higher', note: 'goal: ≥ 0.8× the reference' },
     { figure: '`petal verify` (CLI process), same blocks', value: mbps(bigBytes, tCliBig), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads, own process', refValue: mbps(bigBytes, tShaBigProc), better: 'higher', note: 'process start-up on both sides' },
     { figure: '`petal verify` (CLI process), same blocks, start-up excluded', value: mbps(bigBytes - oneBytes, tCliBig - tCliOne), unit: 'MiB/s', reference: 'raw SHA-256, 2 threads, own process, start-up excluded', refValue: mbps(bigBytes - oneBytes, tShaBigProc - tShaOneProc), better: 'higher', note: `each less its run on the genesis alone (${tCliOne.toFixed(0)} and ${tShaOneProc.toFixed(0)} ms)` },
+    ...rateRows,
     { figure: 'verify --deep, 10,001 small blocks', value: bps(manyFiles.length, tManyDeep), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
     { figure: 'verify, 10,001 small blocks', value: bps(manyFiles.length, tManyFast), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher' },
     { figure: '`petal verify` (CLI process), 10,001 small blocks', value: bps(manyFiles.length, tCliMany), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads', refValue: bps(manyFiles.length, tShaMany), better: 'higher', note: 'goal: ≥ 10,000 blocks/s' },

@@ -11,7 +11,7 @@ import { Chain, createChain, signImport } from '../src/chain/index.js'
 import { importPrivateKey, privateKeyToPem } from '../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, Keystore } from '../src/storage/index.js'
 import { cachedQueryChain } from './query-chain.js'
-import { printTable, type Row } from './report.js'
+import { childrenCpuMs, printTable, type Row } from './report.js'
 
 const BLOCKS = 1000
 const RUNS = 9
@@ -31,16 +31,6 @@ process.stdout.write(rows + '\\n')`
 
 function run (args: string[]): void {
   execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: join(import.meta.dirname, '..') })
-}
-
-/**
- * CPU time (ms, user + system) of this process's finished children and theirs (Linux:
- * /proc/self/stat cutime + cstime, in clock ticks of 10 ms). On a loaded machine a process's wall
- * time is mostly waiting for a core; its CPU time is what it costs.
- */
-function childrenCpuMs (): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(fields[13]) + Number(fields[14])) * 10
 }
 
 interface Timing { wall: number, cpu: number }

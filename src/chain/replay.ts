@@ -71,7 +71,8 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const { dir, params } = chain
   const deep = o.deep === true
   const workers = Math.max(1, o.workers ?? availableParallelism())
-  const pool = new WorkerPool<ReadRequest, ReadReply>(workerScript(import.meta.url, './verify-worker.js'), workers)
+  // Two batches per worker at once: its next one waits in its port while this thread handles its reply.
+  const pool = new WorkerPool<ReadRequest, ReadReply>(workerScript(import.meta.url, './verify-worker.js'), workers, { depth: 2 })
   // Blocks go to the workers in batches, a few batches per worker in flight.
   const batch = deep ? 1 : BATCH
   const window = workers * 3

@@ -45,20 +45,25 @@ export function typeScriptBundle (tsUrl: string): string | undefined {
 
 /**
  * A fixed-size pool of worker threads running one module; tasks are queued FIFO. A worker that
- * dies fails the task it was running with WORKER_DIED and is replaced when there is work for it
+ * dies fails the tasks it was given with WORKER_DIED and is replaced when there is work for it
  * (replacing only on demand means a script that cannot even load fails each task once instead of
- * respawning in a loop).
+ * respawning in a loop). With `depth` > 1 each worker is given up to that many tasks at once, run
+ * in order (serveWorker): the next one is waiting in its port when a reply leaves, instead of a
+ * round trip through this thread later (plain verify of large blocks: a worker idle for every
+ * block's reply on a loaded machine).
  */
 export class WorkerPool<Req, Res> {
-  private readonly idle: Worker[] = []
   private readonly all = new Set<Worker>()
-  private readonly busy = new Map<Worker, Task<Req, Res>>()
+  /** The tasks each live worker was given, oldest first (its replies come in that order). */
+  private readonly given = new Map<Worker, Array<Task<Req, Res>>>()
   private readonly errors = new Map<Worker, Error>()
   private readonly queue: Array<Task<Req, Res>> = []
   private closed = false
+  private readonly depth: number
 
-  constructor (private readonly script: WorkerScript, private readonly size = availableParallelism()) {
+  constructor (private readonly script: WorkerScript, private readonly size = availableParallelism(), o: { depth?: number } = {}) {
     this.size = Math.max(1, size)
+    this.depth = Math.max(1, o.depth ?? 1)
     for (let i = 0; i < this.size; i++) this.spawn()
   }
 
@@ -84,28 +89,36 @@ export class WorkerPool<Req, Res> {
     // busy one must, until its reply arrives. (After the listeners: adding one refs it again.)
     w.unref()
     this.all.add(w)
-    this.idle.push(w)
+    this.given.set(w, [])
+  }
+
+  /** The live worker with the fewest tasks, if it can take one more. */
+  private leastBusy (): Worker | undefined {
+    let best: Worker | undefined
+    let n = this.depth
+    for (const [w, tasks] of this.given) if (tasks.length < n) { best = w; n = tasks.length }
+    return best
   }
 
   private pump (): void {
     while (!this.closed && this.queue.length > 0) {
-      if (this.idle.length === 0 && this.all.size < this.size) this.spawn()
-      const w = this.idle.pop()
-      if (w === undefined) return
+      let w = this.leastBusy()
+      if ((w === undefined || (this.given.get(w)?.length ?? 0) > 0) && this.all.size < this.size) { this.spawn(); w = this.leastBusy() }
+      const tasks = w === undefined ? undefined : this.given.get(w)
+      if (w === undefined || tasks === undefined) return
       const task = this.queue.shift()
-      if (task === undefined) { this.idle.push(w); return }
-      this.busy.set(w, task)
+      if (task === undefined) return
+      tasks.push(task)
       w.ref()
       w.postMessage(task.req)
     }
   }
 
   private onReply (w: Worker, reply: Reply<Res>): void {
-    const task = this.busy.get(w)
+    const tasks = this.given.get(w)
+    const task = tasks?.shift()
     if (task === undefined) return
-    this.busy.delete(w)
-    w.unref()
-    this.idle.push(w)
+    if (tasks?.length === 0) w.unref()
     // An error comes back as its own class (util/errors.ts registry).
     if (reply.ok) task.resolve(reply.result)
     else task.reject(reviveError(reply.error))
@@ -114,13 +127,11 @@ export class WorkerPool<Req, Res> {
 
   private onExit (w: Worker, code: number): void {
     this.all.delete(w)
-    const i = this.idle.indexOf(w)
-    if (i >= 0) this.idle.splice(i, 1)
     const cause = this.errors.get(w)
     this.errors.delete(w)
-    const task = this.busy.get(w)
-    this.busy.delete(w)
-    if (task !== undefined) {
+    const tasks = this.given.get(w) ?? []
+    this.given.delete(w)
+    for (const task of tasks) {
       task.reject(new WorkerError('WORKER_DIED', `a worker thread died while running a task: ${cause?.message ?? `exit code ${code}`}`, {
         details: { exitCode: code }, cause, hint: 'the task was not completed; run the command again (if it keeps failing, the machine may be short of memory)'
       }))
@@ -131,8 +142,7 @@ export class WorkerPool<Req, Res> {
   async close (): Promise<void> {
     this.closed = true
     for (const t of this.queue.splice(0)) t.reject(new AbortError('worker pool closed'))
-    for (const t of this.busy.values()) t.reject(new AbortError('worker pool closed'))
-    this.busy.clear()
+    for (const tasks of this.given.values()) for (const t of tasks.splice(0)) t.reject(new AbortError('worker pool closed'))
     await Promise.all([...this.all].map(async w => await w.terminate()))
   }
 }
@@ -141,8 +151,11 @@ export class WorkerPool<Req, Res> {
 export function serveWorker<Req, Res> (handler: (req: Req) => Promise<Res> | Res): void {
   const port = parentPort
   if (port === null) throw new Error('serveWorker must run in a worker thread')
+  // One request at a time, in the order they came: a pool with depth > 1 matches replies to its
+  // requests by that order.
+  let previous: Promise<void> = Promise.resolve()
   port.on('message', (req: Req) => {
-    Promise.resolve().then(async () => await handler(req)).then(
+    previous = previous.then(async () => await handler(req)).then(
       result => { port.postMessage({ ok: true, result } satisfies Reply<Res>) },
       (err: unknown) => { port.postMessage({ ok: false, error: serializeError(err) } satisfies Reply<Res>) })
   })

@@ -24,6 +24,20 @@ describe('WorkerPool', () => {
     }
   }, 20_000)
 
+  it('with depth 2 gives each worker two tasks at once, answers each with its own reply, and fails both given to a worker that dies', async () => {
+    const pool = new WorkerPool<CrashRequest, number>(workerScript(import.meta.url, '../../helpers/crash-worker.js'), 1, { depth: 2 })
+    try {
+      // The worker holds a slow task and a quick one; each reply still reaches its own caller.
+      expect(await Promise.all([pool.run({ op: 'echo', value: 1, delayMs: 50 }), pool.run({ op: 'echo', value: 2 }), pool.run({ op: 'echo', value: 3 })])).toEqual([1, 2, 3])
+      const results = await Promise.allSettled([pool.run({ op: 'exit' }), pool.run({ op: 'echo', value: 4 }), pool.run({ op: 'echo', value: 5 })])
+      expect(results.map(r => r.status)).toEqual(['rejected', 'rejected', 'fulfilled'])
+      expect(results[1]).toMatchObject({ reason: { code: 'WORKER_DIED' } })
+      expect(pool.alive).toBe(1)
+    } finally {
+      await pool.close()
+    }
+  }, 20_000)
+
   it('rejects queued and running tasks when closed', async () => {
     const pool = new WorkerPool<CrashRequest, number>(workerScript(import.meta.url, '../../helpers/crash-worker.js'), 1)
     const running = pool.run({ op: 'throw' }).catch((e: unknown) => e)
