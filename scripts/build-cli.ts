@@ -16,7 +16,8 @@
 // one file from its code cache instead of resolving, reading and compiling ~1,000 ES modules.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { createRequire } from 'node:module'
+import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 
@@ -149,9 +150,11 @@ for (const m of modules) {
   }
 }
 // better-sqlite3's JavaScript is bundled too (a dozen small files less to resolve and compile), and
-// its native addon is loaded from where its build puts it: the `bindings` package it asks finds it
-// by parsing a stack trace and trying a dozen paths, a few ms on every start. Any other layout
-// still goes through that search.
+// its native addon is loaded from where its build put it when this build ran (a path relative to
+// dist/fast, opened with process.dlopen as require() does, without resolving the package and
+// realpath-ing each directory: a few ms on every start); the `bindings` package it asks would
+// parse a stack trace and try a dozen paths. Any other layout goes through that search.
+const sqliteRelease = relative(fastOut, join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release'))
 const sqliteAddon: Plugin = {
   name: 'sqlite-addon',
   setup (b) {
@@ -159,8 +162,15 @@ const sqliteAddon: Plugin = {
     b.onLoad({ filter: /.*/, namespace: 'sqlite-addon' }, () => ({
       loader: 'js',
       contents: `const { createRequire } = require('node:module')
+const { existsSync } = require('node:fs')
 const { dirname, join } = require('node:path')
 module.exports = function (name) {
+  const built = join(__dirname, ${JSON.stringify(sqliteRelease)}, name)
+  if (existsSync(built)) {
+    const addon = { exports: {} }
+    process.dlopen(addon, built)
+    return addon.exports
+  }
   const pkg = require.resolve('better-sqlite3/package.json')
   try {
     return require(join(dirname(pkg), 'build', 'Release', name))
@@ -209,6 +219,17 @@ const common = {
   charset: 'ascii',
   logLevel: 'warning'
 } as const
+// Node modules that a fast script loads on first use of one of their exports rather than when the
+// module importing them initialises (the barrels initialise every module of theirs): `status`
+// never starts a worker nor reads a file through promises, yet loaded node:worker_threads, node:os
+// and node:fs/promises (with its readline internals) on every start. The rewrite below replaces
+// their require() calls in dist/fast/code by __petalLazy(), a proxy that requires the module at
+// its first property access; esbuild reads an import's bindings as properties at use
+// (import_x.name), so nothing else changes. node:crypto too: `blocks` hashes nothing.
+const LAZY_BUILTINS = /\brequire\("(node:(?:worker_threads|os|fs\/promises|crypto))"\)/g
+const FAST_BANNER = "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" +
+  'function __petalLazy(n){let m;const l=()=>m??=require(n);return new Proxy({},{get:(_,k)=>l()[k],has:(_,k)=>k in l(),ownKeys:()=>Reflect.ownKeys(l()),' +
+  'getOwnPropertyDescriptor:(_,k)=>{const d=Reflect.getOwnPropertyDescriptor(l(),k);if(d!==undefined)d.configurable=true;return d}})}'
 // The code: one self-contained file per script (no shared chunks in CommonJS). import.meta.url is
 // the URL of the stub that runs it (dist/fast/x.js), whose siblings are the scripts it starts.
 const fastScripts = build({
@@ -216,7 +237,7 @@ const fastScripts = build({
   entryPoints: { ...Object.fromEntries(Object.entries(entries).filter(([n]) => n !== 'main')) },
   outdir: join(fastOut, 'code'),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
-  banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: FAST_BANNER },
   plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
 })
 /** The packages whose code esbuild put into a bundle (its metafile's inputs under node_modules). */
@@ -271,7 +292,7 @@ const fastBundles = build({
   entryPoints: Object.fromEntries(fastModules.map(name => [`cmd-${name}`, `fast-main:${name}`])),
   outdir: join(fastOut, 'code'),
   define: { 'import.meta.url': '__petalImportMetaUrl' },
-  banner: { js: "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: FAST_BANNER },
   plugins: [withoutLeftOut, perCommand, sqliteAddon, lazyCommanderSpawn]
 }).then(r => {
   for (const [out, o] of Object.entries(r.metafile.outputs)) {
@@ -297,7 +318,9 @@ await Promise.all([esmBundle, fastScripts, fastBundles, router, ...stubs])
 writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: Object.fromEntries(Object.entries(bundled).sort()) }, null, 2) + '\n')
 // The code cache reads the code as Latin-1, which is only right for ASCII.
 for (const f of readdirSync(join(fastOut, 'code'))) {
-  const bytes = readFileSync(join(fastOut, 'code', f))
+  const file = join(fastOut, 'code', f)
+  writeFileSync(file, readFileSync(file, 'latin1').replace(LAZY_BUILTINS, '__petalLazy("$1")'), 'latin1')
+  const bytes = readFileSync(file)
   const at = bytes.findIndex(b => b > 0x7f)
   if (at !== -1) throw new Error(`dist/fast/code/${f} has a non-ASCII byte at ${at}; the code cache reads it as Latin-1`)
 }
