@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { childExited } from '../util/index.js'
+import { childExited, prestartWorkers } from '../util/index.js'
 import { runCached } from './code-cache.js'
 import { EXIT } from './exit-codes.js'
 import { commandWord } from './command-word.js'
@@ -38,6 +38,11 @@ export function startFast (here: string, fast: FastCommands): void {
   }
   // `petal query` waits for its sandbox process to start: start it now, alongside this one.
   if (name === 'query') prestartWithInterimSignals(join(here, 'child.js'))
+  // `petal verify` hashes on worker threads: start them now, on the core this thread leaves idle
+  // while it loads the command and opens the chain (as many as the replay starts by default).
+  if (name === 'verify' && !args.some(a => a === '--workers' || a.startsWith('--workers='))) {
+    prestartWorkers(join(here, 'verify-worker.js'), process.getBuiltinModule('node:os').availableParallelism())
+  }
   runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'exit' })
 }
 

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { AbortError, reviveError, serializeError, WorkerError, type SerializedError } from './errors.js'
+import { takePrestartedWorker } from './prestart-workers.js'
 
 interface Task<Req, Res> { req: Req, resolve: (r: Res) => void, reject: (e: unknown) => void }
 type Reply<Res> = { ok: true, result: Res } | { ok: false, error: SerializedError }
@@ -80,7 +81,10 @@ export class WorkerPool<Req, Res> {
 
   private spawn (): void {
     const script = this.script
-    const w = 'file' in script ? new Worker(script.file) : new Worker(script.source, { eval: true })
+    // A worker the CLI's router started early for this script, if any (util/prestart-workers.ts).
+    const early = 'file' in script ? takePrestartedWorker(script.file) : undefined
+    const w = early?.worker ?? ('file' in script ? new Worker(script.file) : new Worker(script.source, { eval: true }))
+    if (early?.error !== undefined) this.errors.set(w, early.error)
     w.on('message', (reply: Reply<Res>) => { this.onReply(w, reply) })
     // An uncaught exception in the worker: 'exit' follows, and reports it.
     w.on('error', (err: Error) => { this.errors.set(w, err) })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { WorkerPool, workerScript } from '../../../src/util/index.js'
+import { prestartWorkers, takePrestartedWorker, WorkerPool, workerScript } from '../../../src/util/index.js'
 import type { CrashRequest } from '../../helpers/crash-worker.js'
 
 describe('WorkerPool', () => {
@@ -33,6 +33,24 @@ describe('WorkerPool', () => {
       expect(results.map(r => r.status)).toEqual(['rejected', 'rejected', 'fulfilled'])
       expect(results[1]).toMatchObject({ reason: { code: 'WORKER_DIED' } })
       expect(pool.alive).toBe(1)
+    } finally {
+      await pool.close()
+    }
+  }, 20_000)
+
+  it('adopts workers prestarted for its script (the router starts verify\'s early), as many as its size', async () => {
+    const script = workerScript(import.meta.url, '../../helpers/crash-worker.js')
+    if (!('file' in script)) throw new Error('the tests run worker entries from bundles')
+    prestartWorkers(script.file, 3)
+    const pool = new WorkerPool<CrashRequest, number>(script, 2)
+    try {
+      expect(await Promise.all([pool.run({ op: 'echo', value: 1 }), pool.run({ op: 'echo', value: 2 })])).toEqual([1, 2])
+      // Two adopted, the third left; none for another script.
+      expect(takePrestartedWorker(script.file + '.other')).toBeUndefined()
+      const left = takePrestartedWorker(script.file)
+      expect(left).toBeDefined()
+      await left?.worker.terminate()
+      expect(takePrestartedWorker(script.file)).toBeUndefined()
     } finally {
       await pool.close()
     }
