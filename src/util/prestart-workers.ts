@@ -2,14 +2,14 @@ import type { Worker } from 'node:worker_threads'
 
 /**
  * Worker threads started before the command that uses them has loaded (docs/performance.md,
- * "Session 6"). `petal verify`'s router knows the command word before it loads the command's
- * bundle, opens chain.db and reads the index, all on one thread while the second core idles: it
- * starts the verify workers there, and their start-up (a Node environment each, their bundle
- * through the code cache) overlaps the command's. The router and the command run from different
- * bundles, each with its own copy of this module, so the workers are handed over through a global
- * slot under a registered symbol; a WorkerPool of the same script adopts them (WorkerPool.spawn).
- * A worker that exits or fails before it is adopted is dropped, and nothing keeps one alive: an
- * unadopted worker ends with the process.
+ * "Session 6: plain verify and start-up"). `petal verify`'s router knows the command word before
+ * it loads the command's bundle, opens chain.db and reads the index, all on one thread while the
+ * second core idles: it starts the verify workers there, and their start-up (a Node environment
+ * each, their bundle through the code cache) overlaps the command's. The router and the command
+ * run from different bundles, each with its own copy of this module, so the workers are handed
+ * over through a global slot under a registered symbol; a WorkerPool of the same script adopts
+ * them (WorkerPool.spawn). A worker that exits before it is adopted is skipped, and nothing keeps
+ * one alive: an unadopted worker ends with the process.
  */
 interface Prestarted { worker: Worker, file: string, exited: boolean, error?: Error }
 
