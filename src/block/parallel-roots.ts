@@ -101,7 +101,7 @@ async function fastRootThreads (path: string, plan: FastPlan, pool: TableRootPoo
       const rest = (cells[leaf] ?? 0) - skip
       if (take + rest <= size) { take += rest; leaf++; skip = 0 } else { skip += size - take; take = size }
     }
-    chunks.push({ pages: pages.slice(first, skip > 0 ? leaf + 1 : leaf), skip: firstSkip, take })
+    chunks.push({ first, end: skip > 0 ? leaf + 1 : leaf, skip: firstSkip, take })
     left -= take
   }
   const control = new SharedArrayBuffer(8)
@@ -117,7 +117,10 @@ async function fastRootThreads (path: string, plan: FastPlan, pool: TableRootPoo
   const timer = onRows === undefined ? undefined : setInterval(report, PROGRESS_MS)
   let replies: ChunkReply[]
   try {
-    const req: ChunkRequest = { kind: 'pages', path, plan, chunks, control }
+    // One copy of the page list for every thread (a 2 GiB table lists ~500,000 pages).
+    const shared = new Uint32Array(new SharedArrayBuffer(pages.length * 4))
+    shared.set(pages)
+    const req: ChunkRequest = { kind: 'pages', path, plan, pages: shared.buffer, chunks, control }
     replies = await Promise.all(Array.from({ length: Math.min(pool.threads, chunks.length) }, async () => await pool.run(req).catch((err: unknown) => { stop(); throw err })))
   } finally {
     clearInterval(timer)

@@ -11,21 +11,24 @@ import { hashRows } from './manifest.js'
 import type { UserTable } from './schema.js'
 import { openBlockReadonly } from './sqlite.js'
 
-export interface PageChunk { pages: number[], skip: number, take: number }
+/** Leaf pages `first` to `end` (exclusive) of the table's list, after skipping `skip` cells, `take` rows. */
+export interface PageChunk { first: number, end: number, skip: number, take: number }
 export type ChunkNodes = Array<{ hash: Uint8Array, size: number }>
 /**
+ * `pages`: the table's leaf pages in order (Uint32Array view), one copy shared by every thread.
  * `control` (Int32Array view): [0] the next chunk to take (set to the chunk count to stop every
  * thread: a failure, an abort), [1] rows hashed so far (progress).
  */
 export type ChunkRequest =
   | { kind: 'sql', path: string, table: UserTable, after?: string, upto?: string }
-  | { kind: 'pages', path: string, plan: FastPlan, chunks: PageChunk[], control: SharedArrayBuffer }
+  | { kind: 'pages', path: string, plan: FastPlan, pages: SharedArrayBuffer, chunks: PageChunk[], control: SharedArrayBuffer }
 /** `unsupported`: the fast path met something it does not read with certainty. */
 export type ChunkReply = { rows: number, nodes: ChunkNodes } | { done: Array<{ index: number, rows: number, nodes: ChunkNodes }> } | { unsupported: string }
 
 serveWorker<ChunkRequest, ChunkReply>(req => {
   if (req.kind === 'pages') {
     const control = new Int32Array(req.control)
+    const pages = new Uint32Array(req.pages)
     const done: Array<{ index: number, rows: number, nodes: ChunkNodes }> = []
     try {
       // Chunks are taken here, not handed out one per message: the caller's thread may be busy
@@ -33,7 +36,7 @@ serveWorker<ChunkRequest, ChunkReply>(req => {
       for (let i = Atomics.add(control, 0, 1); i < req.chunks.length; i = Atomics.add(control, 0, 1)) {
         const c = req.chunks[i]
         if (c === undefined) break
-        const r = fastChunkNodes(req.path, req.plan, c.pages, c.skip, c.take, 'wasm')
+        const r = fastChunkNodes(req.path, req.plan, Array.from(pages.subarray(c.first, c.end)), c.skip, c.take, 'wasm')
         done.push({ index: i, ...r })
         Atomics.add(control, 1, r.rows)
       }
