@@ -52,6 +52,8 @@ export interface LoadedBlock {
   readonly tmp: string
   /** Counts the storing stage, when the caller asked for progress. */
   readonly meter?: WorkMeter
+  /** `tmp` and its `.sig` beside it are durable already (written by the load thread that checked it). */
+  readonly prepared?: boolean
 }
 
 /**
@@ -109,14 +111,13 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       if (isNotFound(err)) throw new BlockError('FILE_NOT_FOUND', `no such file: ${file}`, { hint: 'check the path' })
       throw err
     }
-    let candidate: Candidate
     const knownHash = options.hashed === true && options.consume === true ? options.expectedHash : undefined
     if (options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES) {
       meter?.stage('checking', size * LOAD_PASSES)
-      candidate = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, sealChecked: options.sealChecked, signal: options.signal })
-    } else {
-      candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, pool: chain.hashPool, signal: options.signal, meter })
+      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, sealChecked: options.sealChecked, signal: options.signal, prepare: true })
+      return { candidate: r.candidate, tmp, meter, prepared: r.prepared }
     }
+    const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, pool: chain.hashPool, signal: options.signal, meter })
     return { candidate, tmp, meter }
   } catch (err) {
     await discardLoaded({ tmp })

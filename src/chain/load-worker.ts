@@ -3,6 +3,7 @@
 // N+1…N+k are checked on other cores while block N is validated in order and placed.
 import { readBlockFile } from '../block/index.js'
 import { sha256FileSync } from '../crypto/index.js'
+import { prepareBlockFiles } from '../storage/index.js'
 import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
 import { checkExpectedHash, preverify, type Preverified, type SealVerdict } from './validate/index.js'
 import type { BlockFile } from '../block/index.js'
@@ -19,8 +20,10 @@ export interface LoadRequest {
   keys: Record<string, string>
   /** The header's seal as the caller verified it (not verified again if it is this block's). */
   sealChecked?: SealVerdict
+  /** Once checked, make the file durable and write its `.sig` beside it (placement's per-file flushes, off the main thread). */
+  prepare?: boolean
 }
-export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified }
+export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified, prepared?: boolean }
 
 /** One block's outcome in a batch: its checks failed for it alone. */
 export type LoadOutcome = { loaded: LoadReply } | { failed: SerializedError }
@@ -44,13 +47,19 @@ async function load (r: LoadRequest): Promise<LoadReply> {
 
 serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
   if (!('loads' in req)) return { pong: true }
-  const outcomes: LoadOutcome[] = []
+  // A checked block's flushes run on the thread pool while the next block is checked.
+  const outcomes: Array<Promise<LoadOutcome>> = []
   for (const r of req.loads) {
+    let loaded: LoadReply
     try {
-      outcomes.push({ loaded: await load(r) })
+      loaded = await load(r)
     } catch (err) {
-      outcomes.push({ failed: serializeError(err) })
+      outcomes.push(Promise.resolve({ failed: serializeError(err) }))
+      continue
     }
+    outcomes.push(r.prepare !== true
+      ? Promise.resolve({ loaded })
+      : prepareBlockFiles(r.path, r.seal).then(() => ({ loaded: { ...loaded, prepared: true } }), (err: unknown) => ({ failed: serializeError(err) })))
   }
-  return { outcomes }
+  return { outcomes: await Promise.all(outcomes) }
 })

@@ -66,22 +66,33 @@ export function prepareBlock (file: string, seal: string): void {
 }
 
 /**
+ * The per-file half of prepareBlocks for one block: the file fsynced, its `.sig` written in
+ * place and fsynced (both on libuv's thread pool). A load thread does this for a block it has
+ * just checked, so the group's placement does not (`prepared`).
+ */
+export async function prepareBlockFiles (file: string, seal: string): Promise<void> {
+  await Promise.all([syncFile(file), syncFile(sealPathOf(file), seal + '\n')])
+}
+
+async function syncFile (path: string, data?: string): Promise<void> {
+  const fh = await open(path, data === undefined ? 'r+' : 'w', 0o644)
+  try {
+    if (data !== undefined) await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
  * prepareBlock for a group of finished block files at once: each file and its new `.sig` are
  * fsynced concurrently (the file system commits the flushes together instead of one by one),
  * then their directories once. The seals are written in place, not renamed: these are private
- * tmp/ files, and a crash before the group's journal leaves only garbage for cleanTmp.
+ * tmp/ files, and a crash before the group's journal leaves only garbage for cleanTmp. A block
+ * `prepared` already (prepareBlockFiles) only has its directory fsynced.
  */
-export async function prepareBlocks (blocks: ReadonlyArray<{ file: string, seal: string }>): Promise<void> {
-  const sync = async (path: string, data?: string): Promise<void> => {
-    const fh = await open(path, data === undefined ? 'r+' : 'w', 0o644)
-    try {
-      if (data !== undefined) await fh.writeFile(data)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-  }
-  await Promise.all(blocks.flatMap(b => [sync(b.file), sync(sealPathOf(b.file), b.seal + '\n')]))
+export async function prepareBlocks (blocks: ReadonlyArray<{ file: string, seal: string, prepared?: boolean }>): Promise<void> {
+  await Promise.all(blocks.flatMap(b => b.prepared === true ? [] : [prepareBlockFiles(b.file, b.seal)]))
   await Promise.all([...new Set(blocks.map(b => dirname(b.file)))].map(fsyncDirAsync))
 }
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, signImport, type SealVerdict } from '../../../src/chain/index.js'
-import { readSeal } from '../../../src/storage/index.js'
+import { readSeal, sealPathOf } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -39,6 +39,9 @@ describe('LoadPool', () => {
       expect(b.candidate.hash).toBe(source.get(1)?.hash)
       expect(b.candidate.verified).toBeUndefined()
       expect(pool.ready).toBe(false)
+      // Placement writes its seal: nothing beside the file yet.
+      expect(b.prepared).toBeFalsy()
+      expect(existsSync(sealPathOf(b.tmp))).toBe(false)
       await discardLoaded(b)
     } finally {
       await pool.close()
@@ -54,7 +57,11 @@ describe('LoadPool', () => {
       expect(b.candidate.hash).toBe(source.get(1)?.hash)
       expect(b.candidate.file.header.height).toBe(1)
       expect(b.candidate.verified).toBeDefined()
+      // The thread wrote the seal beside the file (placement then only syncs the directory); discarding removes both.
+      expect(b.prepared).toBe(true)
+      expect(readFileSync(sealPathOf(b.tmp), 'utf8')).toBe(b.candidate.seal + '\n')
       await discardLoaded(b)
+      expect([existsSync(b.tmp), existsSync(sealPathOf(b.tmp))]).toEqual([false, false])
     } finally {
       await pool.close()
     }
