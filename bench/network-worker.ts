@@ -1,7 +1,7 @@
 // A process of the network benchmark (bench/network.bench.ts), driven over IPC: serves a chain,
 // pulls one, reads a raw libp2p stream, or runs a node of the propagation test.
 import '../src/polyfills.js'
-import { readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Connection, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -21,6 +21,33 @@ let peak = 0
 let cpuStart: NodeJS.CpuUsage | undefined
 
 const quiet = { stateFile: false as const }
+
+/**
+ * CPU time of each thread of this process (Linux /proc, clock ticks → ms), by kind: the main
+ * thread, and the others (worker threads, libuv's pool, V8's helpers: Node 20 names none of them).
+ */
+function threadCpu (): Map<string, { kind: string, ms: number }> {
+  const out = new Map<string, { kind: string, ms: number }>()
+  let tids: string[]
+  try { tids = readdirSync('/proc/self/task') } catch { return out }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1')
+      const close = stat.lastIndexOf(')')
+      const f = stat.slice(close + 2).split(' ')
+      const ms = (Number(f[11]) + Number(f[12])) * 10
+      out.set(tid, { kind: tid === String(process.pid) ? 'main' : 'other', ms })
+    } catch { /* the thread ended */ }
+  }
+  return out
+}
+
+/** CPU of each thread since `before` by kind; `seen`: the last figures of threads that have ended since (the load threads end with the sync). */
+function threadCpuSince (before: Map<string, { kind: string, ms: number }>, seen: Map<string, { kind: string, ms: number }>): Record<string, number> {
+  const by: Record<string, number> = {}
+  for (const [tid, t] of new Map([...seen, ...threadCpu()])) by[t.kind] = (by[t.kind] ?? 0) + t.ms - (before.get(tid)?.ms ?? 0)
+  return by
+}
 
 function canonicalFiles (dir: string): string[] {
   const out: string[] = []
@@ -96,10 +123,17 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       let maxGap = 0
       let syncEnd = 0
       let p = process.memoryUsage().rss
-      const s = setInterval(() => { p = Math.max(p, process.memoryUsage().rss) }, 50)
+      let seen = new Map<string, { kind: string, ms: number }>()
+      let ticks = 0
+      const s = setInterval(() => {
+        p = Math.max(p, process.memoryUsage().rss)
+        if (++ticks % 4 === 0 && syncEnd === 0) seen = new Map([...seen, ...threadCpu()])
+      }, 50)
       const started = performance.now()
       const cpu0 = process.cpuUsage()
+      const threads0 = threadCpu()
       let syncCpu: NodeJS.CpuUsage | undefined
+      let syncThreads: Record<string, number> | undefined
       const r = await pull({
         dir: m.dir as string,
         from: m.from as string,
@@ -113,7 +147,7 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
             lastAt = now
             lastDone = pr.done
           }
-          if (pr.stage === 'verify' && syncEnd === 0) { syncEnd = now; syncCpu = process.cpuUsage(cpu0) }
+          if (pr.stage === 'verify' && syncEnd === 0) { syncEnd = now; syncCpu = process.cpuUsage(cpu0); syncThreads = threadCpuSince(threads0, seen) }
         }
       })
       clearInterval(s)
@@ -121,7 +155,7 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       // CPU time of the whole process (all threads) in the sync phase: unlike the rate, it
       // hardly depends on how loaded the machine is.
       const cpuMs = syncCpu === undefined ? 0 : (syncCpu.user + syncCpu.system) / 1000
-      return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p, cpuMs }
+      return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p, cpuMs, threadsMs: syncThreads }
     }
     case 'prop-node': {
       node = await PetalNode.create({

@@ -226,7 +226,7 @@ async function benchMemory (full = true): Promise<Row[]> {
     const refIdle = (await ref.call('rss')).rss as number
     await server.call('sample-start')
     const before = (await client.call('rss')).rss as number
-    const pulled = await client.call('pull', { dir: join(work, 'pulled-small'), from: addr }) as { totalMs: number, syncMs: number, blocks: number, maxGapMs: number, peakRss: number, cpuMs: number }
+    const pulled = await client.call('pull', { dir: join(work, 'pulled-small'), from: addr }) as { totalMs: number, syncMs: number, blocks: number, maxGapMs: number, peakRss: number, cpuMs: number, threadsMs?: Record<string, number> }
     const served = await server.call('sample-stop') as { peak: number, cpuMs: number }
     const serving = served.peak
     const rate = pulled.blocks / (pulled.syncMs / 1000)
@@ -234,7 +234,7 @@ async function benchMemory (full = true): Promise<Row[]> {
     const catchUp: Row = { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally, one at a time (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without progress: ${pulled.maxGapMs.toFixed(0)} ms` }
     // CPU per block (all threads of each process) hardly depends on the machine's load: with the
     // two processes' sum, it bounds the rate a quiet 2-core machine can reach.
-    const cpu: Row = { figure: 'catch-up CPU time per block, pulling process (all threads)', value: pulled.cpuMs / pulled.blocks, unit: 'ms', reference: 'serving process, same blocks', refValue: served.cpuMs / pulled.blocks, better: 'lower', note: `both: ${(2000 / ((pulled.cpuMs + served.cpuMs) / pulled.blocks)).toFixed(0)} blocks/s on 2 free cores` }
+    const cpu: Row = { figure: 'catch-up CPU time per block, pulling process (all threads)', value: pulled.cpuMs / pulled.blocks, unit: 'ms', reference: 'serving process, same blocks', refValue: served.cpuMs / pulled.blocks, better: 'lower', note: `both: ${(2000 / ((pulled.cpuMs + served.cpuMs) / pulled.blocks)).toFixed(0)} blocks/s on 2 free cores; pulling process by thread: ${Object.entries(pulled.threadsMs ?? {}).map(([k, ms]) => `${k} ${(ms / pulled.blocks).toFixed(2)}`).join(', ')} ms` }
     if (!full) return [catchUp, cpu]
     const mirror = await client.call('mirror', { dir: join(work, 'pulled-small') }) as { ms: number, blocks: number, before: number, peakRss: number }
     return [
