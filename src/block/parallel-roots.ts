@@ -104,12 +104,14 @@ async function fastRootThreads (path: string, plan: FastPlan, pool: TableRootPoo
     chunks.push({ first, end: skip > 0 ? leaf + 1 : leaf, skip: firstSkip, take })
     left -= take
   }
-  const control = new SharedArrayBuffer(8)
-  const counters = new Int32Array(control)
+  // Layout: table-root-worker.ts, ChunkRequest.
+  const control = new SharedArrayBuffer(16)
+  const counters = new Int32Array(control, 0, 1)
+  const rowsHashed = new BigInt64Array(control, 8, 1)
   const stop = (): void => { Atomics.store(counters, 0, chunks.length) }
   let reported = 0
   const report = (): void => {
-    const n = Atomics.load(counters, 1)
+    const n = Number(Atomics.load(rowsHashed, 0))
     if (n > reported) onRows?.(n - reported)
     reported = Math.max(reported, n)
   }

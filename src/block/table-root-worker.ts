@@ -16,8 +16,9 @@ export interface PageChunk { first: number, end: number, skip: number, take: num
 export type ChunkNodes = Array<{ hash: Uint8Array, size: number }>
 /**
  * `pages`: the table's leaf pages in order (Uint32Array view), one copy shared by every thread.
- * `control` (Int32Array view): [0] the next chunk to take (set to the chunk count to stop every
- * thread: a failure, an abort), [1] rows hashed so far (progress).
+ * `control` (16 bytes): an Int32 at 0, the next chunk to take (set to the chunk count to stop every
+ * thread: a failure, an abort); a BigInt64 at 8, rows hashed so far (progress; a table may hold
+ * more than 2^31 rows).
  */
 export type ChunkRequest =
   | { kind: 'sql', path: string, table: UserTable, after?: string, upto?: string }
@@ -27,7 +28,8 @@ export type ChunkReply = { rows: number, nodes: ChunkNodes } | { done: Array<{ i
 
 serveWorker<ChunkRequest, ChunkReply>(req => {
   if (req.kind === 'pages') {
-    const control = new Int32Array(req.control)
+    const control = new Int32Array(req.control, 0, 1)
+    const rowsHashed = new BigInt64Array(req.control, 8, 1)
     const pages = new Uint32Array(req.pages)
     const done: Array<{ index: number, rows: number, nodes: ChunkNodes }> = []
     try {
@@ -38,7 +40,7 @@ serveWorker<ChunkRequest, ChunkReply>(req => {
         if (c === undefined) break
         const r = fastChunkNodes(req.path, req.plan, Array.from(pages.subarray(c.first, c.end)), c.skip, c.take, 'wasm')
         done.push({ index: i, ...r })
-        Atomics.add(control, 1, r.rows)
+        Atomics.add(rowsHashed, 0, BigInt(r.rows))
       }
       return { done }
     } catch (err) {

@@ -16,6 +16,8 @@ import type { ReadReply, ReadRequest } from './verify-worker.js'
 // the other had nothing left to do) — a block larger than this goes alone.
 const BATCH = 16
 const BATCH_BYTES = 1 << 20
+// A batch this large hashes for long enough (~0.1 s) that waiting in a worker's port gains nothing.
+const ALONE_BYTES = 64 << 20
 
 /**
  * `done`/`total`: bytes of block files the workers have read (they run ahead of the in-order
@@ -113,8 +115,10 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const issue = (b: number): void => {
     if (pending.has(b) || !exists(first(b))) return
     const paths: string[] = []
-    for (let h = first(b); h < first(b + 1) && exists(h); h++) paths.push(dir.blockPath(h))
-    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress })
+    let bytes = 0
+    for (let h = first(b); h < first(b + 1) && exists(h); h++) { paths.push(dir.blockPath(h)); bytes += size(h) }
+    // A batch that takes long is not queued behind another, nor another behind it (WorkerPool).
+    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress }, { alone: bytes >= ALONE_BYTES })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }

@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { AbortError, reviveError, serializeError, WorkerError, type SerializedError } from './errors.js'
 import { takePrestartedWorker } from './prestart-workers.js'
 
-interface Task<Req, Res> { req: Req, resolve: (r: Res) => void, reject: (e: unknown) => void }
+interface Task<Req, Res> { req: Req, resolve: (r: Res) => void, reject: (e: unknown) => void, alone: boolean }
 type Reply<Res> = { ok: true, result: Res } | { ok: false, error: SerializedError }
 
 /** How to start a worker: a built `.js` file, or a TypeScript source loaded through tsx. */
@@ -71,10 +71,18 @@ export class WorkerPool<Req, Res> {
   /** Workers alive now. */
   get alive (): number { return this.all.size }
 
-  async run (req: Req): Promise<Res> {
+  /** Tasks waiting for a worker (not yet given to one). */
+  get waiting (): number { return this.queue.length }
+
+  /**
+   * `alone`: a long task (a huge block) is given only to an idle worker, and nothing is queued
+   * behind it, so that with `depth` > 1 a task never waits in a busy worker's port while another
+   * worker idles.
+   */
+  async run (req: Req, o: { alone?: boolean } = {}): Promise<Res> {
     if (this.closed) throw new AbortError('worker pool closed')
     return await new Promise<Res>((resolve, reject) => {
-      this.queue.push({ req, resolve, reject })
+      this.queue.push({ req, resolve, reject, alone: o.alone === true })
       this.pump()
     })
   }
@@ -96,22 +104,28 @@ export class WorkerPool<Req, Res> {
     this.given.set(w, [])
   }
 
-  /** The live worker with the fewest tasks, if it can take one more. */
-  private leastBusy (): Worker | undefined {
+  /** The live worker with the fewest tasks, if it can take `task` too. */
+  private leastBusy (task: Task<Req, Res>): Worker | undefined {
     let best: Worker | undefined
     let n = this.depth
-    for (const [w, tasks] of this.given) if (tasks.length < n) { best = w; n = tasks.length }
+    for (const [w, tasks] of this.given) {
+      if (tasks.length >= n) continue
+      if (tasks.length > 0 && (task.alone || tasks.some(t => t.alone))) continue
+      best = w
+      n = tasks.length
+    }
     return best
   }
 
   private pump (): void {
-    while (!this.closed && this.queue.length > 0) {
-      let w = this.leastBusy()
-      if ((w === undefined || (this.given.get(w)?.length ?? 0) > 0) && this.all.size < this.size) { this.spawn(); w = this.leastBusy() }
+    while (!this.closed) {
+      const task = this.queue[0]
+      if (task === undefined) return
+      let w = this.leastBusy(task)
+      if ((w === undefined || (this.given.get(w)?.length ?? 0) > 0) && this.all.size < this.size) { this.spawn(); w = this.leastBusy(task) }
       const tasks = w === undefined ? undefined : this.given.get(w)
       if (w === undefined || tasks === undefined) return
-      const task = this.queue.shift()
-      if (task === undefined) return
+      this.queue.shift()
       tasks.push(task)
       w.ref()
       w.postMessage(task.req)

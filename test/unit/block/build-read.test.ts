@@ -214,4 +214,28 @@ describe('reading untrusted files', () => {
       }
     }
   })
+
+  it('refuses a damaged record of a few-row table as it refuses one in a larger file, with or without quick_check first', async () => {
+    const dir = tmpDir()
+    // The same one-row table hashed through SQLite (small file) and from the pages (a file over 64 KiB).
+    for (const pad of [0, 70_000]) {
+      const src = userDb(join(dir, `rec${pad}.db`), "CREATE TABLE t (id INTEGER PRIMARY KEY, y); INSERT INTO t (y) VALUES ('abcdefgh');" +
+        (pad > 0 ? `CREATE TABLE z (b); INSERT INTO z VALUES (zeroblob(${pad}));` : ''))
+      const b = await buildBlock(opts({ source: src, output: join(dir, `rec${pad}-block.db`) }))
+      const bytes = readFileSync(b.path)
+      const at = bytes.indexOf(Buffer.from('abcdefgh'))
+      expect(bytes[at - 1], 'the text\'s serial type precedes it').toBe(13 + 2 * 8)
+      // A text longer than its cell and a reserved serial type are corrupt; an 8-byte integer where
+      // the text was is a readable row that no longer hashes to the recorded root.
+      for (const [serial, want] of [[0x7f, 'CORRUPT'], [10, 'CORRUPT'], [6, 'MANIFEST_MISMATCH']] as const) {
+        const bad = Buffer.from(bytes)
+        bad[at - 1] = serial
+        const p = join(dir, `rec${pad}-${serial}.db`)
+        writeFileSync(p, bad)
+        for (const quickCheck of [true, false]) {
+          expect(await code(readBlockFile(p, { maxBytes: MAX, quickCheck })), `pad ${pad}, serial ${serial}, quick_check ${String(quickCheck)}`).toBe(want)
+        }
+      }
+    }
+  })
 })

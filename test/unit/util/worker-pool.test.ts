@@ -38,6 +38,26 @@ describe('WorkerPool', () => {
     }
   }, 20_000)
 
+  it('with depth 2 queues nothing behind a task run alone, nor such a task behind another', async () => {
+    const pool = new WorkerPool<CrashRequest, number>(workerScript(import.meta.url, '../../helpers/crash-worker.js'), 2, { depth: 2 })
+    try {
+      // A long task alone on one worker: the next two go to the other, the third waits for a free slot.
+      const first = [pool.run({ op: 'echo', value: 1, delayMs: 20 }, { alone: true }), pool.run({ op: 'echo', value: 2 }), pool.run({ op: 'echo', value: 3 }), pool.run({ op: 'echo', value: 4 })]
+      expect(pool.waiting).toBe(1)
+      expect(await Promise.all(first)).toEqual([1, 2, 3, 4])
+      // Two workers each busy: a task run alone waits for an idle one instead of a busy one's port.
+      const second = [pool.run({ op: 'echo', value: 5, delayMs: 20 }), pool.run({ op: 'echo', value: 6, delayMs: 20 }), pool.run({ op: 'echo', value: 7 }, { alone: true })]
+      expect(pool.waiting).toBe(1)
+      expect(await Promise.all(second)).toEqual([5, 6, 7])
+      // Without it, the same four tasks all go to a worker at once.
+      const plain = [pool.run({ op: 'echo', value: 8, delayMs: 20 }), pool.run({ op: 'echo', value: 9 }), pool.run({ op: 'echo', value: 10 }), pool.run({ op: 'echo', value: 11 })]
+      expect(pool.waiting).toBe(0)
+      expect(await Promise.all(plain)).toEqual([8, 9, 10, 11])
+    } finally {
+      await pool.close()
+    }
+  }, 20_000)
+
   it('adopts workers prestarted for its script (the router starts verify\'s early), as many as its size', async () => {
     const script = workerScript(import.meta.url, '../../helpers/crash-worker.js')
     if (!('file' in script)) throw new Error('the tests run worker entries from bundles')
