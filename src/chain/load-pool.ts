@@ -6,6 +6,8 @@ import type { LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from 
 
 /** Blocks up to this size are checked in a worker; larger ones on the calling thread, where their progress is counted byte by byte. */
 export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024
+/** Blocks from this size have their file fsynced and `.sig` written on the load thread (`prepare`). */
+export const PREPARE_ON_THREAD_MIN_BYTES = 64 * 1024
 
 const KEYS_TTL_MS = 250
 // The most blocks sent to a thread in one message.

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, signImport, type SealVerdict } from '../../../src/chain/index.js'
+import { PREPARE_ON_THREAD_MIN_BYTES } from '../../../src/chain/load-pool.js'
 import { readSeal, sealPathOf } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
@@ -19,15 +20,17 @@ let into: Chain
 beforeAll(async () => {
   const t = await newTestChain({ key: alice })
   await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 5, 1), alice)
+  // Over PREPARE_ON_THREAD_MIN_BYTES: its flushes run on the load thread.
+  await signImport(t.chain, makeSqlite(join(tmpDir(), '2.db'), 8000, 2), alice)
   source = t.chain
   into = Chain.open(await cloneGenesis({ params: t.chain.params, genesisFile: t.chain.dir.blockPath(0) }))
 })
 
 afterAll(() => { source.close(); into.close() })
 
-async function loadWith (pool: LoadPool): Promise<Awaited<ReturnType<typeof loadBlock>>> {
-  const p = source.dir.blockPath(1)
-  return await loadBlock(into, p, readSeal(p), { expectedHash: source.get(1)?.hash, loadPool: pool })
+async function loadWith (pool: LoadPool, height = 1): Promise<Awaited<ReturnType<typeof loadBlock>>> {
+  const p = source.dir.blockPath(height)
+  return await loadBlock(into, p, readSeal(p), { expectedHash: source.get(height)?.hash, loadPool: pool })
 }
 
 describe('LoadPool', () => {
@@ -57,11 +60,18 @@ describe('LoadPool', () => {
       expect(b.candidate.hash).toBe(source.get(1)?.hash)
       expect(b.candidate.file.header.height).toBe(1)
       expect(b.candidate.verified).toBeDefined()
-      // The thread wrote the seal beside the file (placement then only syncs the directory); discarding removes both.
-      expect(b.prepared).toBe(true)
-      expect(readFileSync(sealPathOf(b.tmp), 'utf8')).toBe(b.candidate.seal + '\n')
+      // A small block's flushes are left to the group's placement: nothing beside the file.
+      expect(b.prepared).toBe(false)
+      expect(existsSync(sealPathOf(b.tmp))).toBe(false)
       await discardLoaded(b)
-      expect([existsSync(b.tmp), existsSync(sealPathOf(b.tmp))]).toEqual([false, false])
+      // A larger one: the thread wrote the seal beside the file (placement then only syncs the directory); discarding removes both.
+      const big = await loadWith(pool, 2)
+      expect(statSync(big.tmp).size).toBeGreaterThanOrEqual(PREPARE_ON_THREAD_MIN_BYTES)
+      expect(big.candidate.verified).toBeDefined()
+      expect(big.prepared).toBe(true)
+      expect(readFileSync(sealPathOf(big.tmp), 'utf8')).toBe(big.candidate.seal + '\n')
+      await discardLoaded(big)
+      expect([existsSync(big.tmp), existsSync(sealPathOf(big.tmp))]).toEqual([false, false])
     } finally {
       await pool.close()
     }
