@@ -116,7 +116,7 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       meter?.stage('checking', size * LOAD_PASSES)
       // A larger block's flushes run on the load thread, overlapping the next checks; a small
       // block's are left to the group, whose flushes of many small files cost less CPU in all
-      // than one each on the threads (catch-up of 7 KiB blocks: 8–18 % less CPU per block).
+      // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md).
       const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
       return { candidate: r.candidate, tmp, meter, prepared: r.prepared }
     }
