@@ -20,12 +20,10 @@ const WINDOW = 256 << 10
 export const ENCODING_UTF8 = 1
 export const ENCODING_UTF16LE = 2
 export const ENCODING_UTF16BE = 3
-
 const PAGE_TABLE_INTERIOR = 0x05
 const PAGE_TABLE_LEAF = 0x0d
 const PAGE_INDEX_INTERIOR = 0x02
 const PAGE_INDEX_LEAF = 0x0a
-
 // Varint results (hi:lo as unsigned 32-bit halves, and the bytes read), to avoid allocating per call.
 let vHi = 0
 let vLo = 0
@@ -85,9 +83,11 @@ export class PageFile {
   readonly header: FileHeader
   private readonly fd: number | undefined
   private readonly visited: Uint8Array
-  private overflow: Buffer
-  private readonly chain: Buffer
-
+  // Allocated on the first overflow chain (most small blocks have none).
+  private overflow: Buffer | undefined
+  private chain: Buffer | undefined
+  /** Pages marked so far (read, or reached in an overflow chain). */
+  pagesUsed = 0
   private readonly data: Buffer | undefined
   private readonly held: HeldBytes | undefined
 
@@ -113,8 +113,6 @@ export class PageFile {
       if (usable < 480) throw unsupported('usable page size too small')
       this.header = { pageSize, usable, pages: size / pageSize, encoding }
       this.visited = new Uint8Array(Math.ceil((this.header.pages + 1) / 8))
-      this.overflow = Buffer.allocUnsafe(pageSize)
-      this.chain = Buffer.allocUnsafe(pageSize)
     } catch (err) {
       this.close()
       throw err
@@ -163,6 +161,7 @@ export class PageFile {
     const byte = n >>> 3
     if (((this.visited[byte] ?? 0) & bit) !== 0) throw unsupported(`page ${n} reached twice`)
     this.visited[byte] = (this.visited[byte] ?? 0) | bit
+    this.pagesUsed++
   }
 
   /** Read the first `bytes` of page `n` without marking it. */
@@ -178,13 +177,13 @@ export class PageFile {
    */
   assemble (page: Buffer, at: number, local: number, total: number): Buffer {
     if (total > MAX_PAYLOAD) throw unsupported('row too large for the fast path')
-    if (this.overflow.length < total) this.overflow = Buffer.allocUnsafe(total)
+    if (this.overflow === undefined || this.overflow.length < total) this.overflow = Buffer.allocUnsafe(Math.max(total, this.header.pageSize))
     const out = this.overflow
     page.copy(out, 0, at, at + local)
     let next = page.readUInt32BE(at + local)
     let have = local
     const chunk = this.header.usable - 4
-    const buf = this.chain
+    const buf = this.chain ??= Buffer.allocUnsafe(this.header.pageSize)
     while (have < total) {
       if (next === 0) throw unsupported('overflow chain ends early')
       this.read(next, buf)
@@ -243,30 +242,33 @@ function cellAt (page: Buffer, h: number, hsize: number, i: number, usable: numb
  * Returns the number of rows.
  */
 export function walkBtree (f: PageFile, root: number, index: boolean, onRecord: OnRecord, onLeaf?: OnLeafPage): number {
-  const usable = f.header.usable
   // One page buffer per depth: a level is done with its page before a sibling is read into it.
-  const bufs: Buffer[] = []
-  let rows = 0
-  const walk = (n: number, depth: number): void => {
-    if (depth >= MAX_DEPTH) throw unsupported('b-tree too deep')
-    const page = bufs[depth] ??= Buffer.allocUnsafe(f.header.pageSize)
-    f.read(n, page)
-    const { h, leaf, cells } = pageType(page, n, index)
-    if (leaf) {
-      if (onLeaf !== undefined && !index) onLeaf(page, h, 0, cells)
-      else for (let i = 0; i < cells; i++) emitCell(f, page, cellAt(page, h, 8, i, usable), index, onRecord)
-      rows += cells
-      return
-    }
-    for (let i = 0; i < cells; i++) {
-      const at = cellAt(page, h, 12, i, usable)
-      walk(page.readUInt32BE(at), depth + 1)
-      if (index) { emitCell(f, page, at + 4, index, onRecord); rows++ }
-    }
-    walk(page.readUInt32BE(h + 8), depth + 1)
+  const w: Walk = { f, index, onRecord, onLeaf, bufs: [], rows: 0 }
+  walkPage(w, root, 0)
+  return w.rows
+}
+interface Walk { f: PageFile, index: boolean, onRecord: OnRecord, onLeaf: OnLeafPage | undefined, bufs: Buffer[], rows: number }
+
+// walkBtree's recursion, a function of its own rather than a closure: plain verify walks four
+// b-trees per block, and the bundles' keepNames names every closure when it is created.
+function walkPage (w: Walk, n: number, depth: number): void {
+  const { f, index, onRecord } = w
+  if (depth >= MAX_DEPTH) throw unsupported('b-tree too deep')
+  const page = w.bufs[depth] ??= Buffer.allocUnsafe(f.header.pageSize)
+  f.read(n, page)
+  const { h, leaf, cells } = pageType(page, n, index)
+  if (leaf) {
+    if (w.onLeaf !== undefined && !index) w.onLeaf(page, h, 0, cells)
+    else for (let i = 0; i < cells; i++) emitCell(f, page, cellAt(page, h, 8, i, f.header.usable), index, onRecord)
+    w.rows += cells
+    return
   }
-  walk(root, 0)
-  return rows
+  for (let i = 0; i < cells; i++) {
+    const at = cellAt(page, h, 12, i, f.header.usable)
+    walkPage(w, page.readUInt32BE(at), depth + 1)
+    if (index) { emitCell(f, page, at + 4, index, onRecord); w.rows++ }
+  }
+  walkPage(w, page.readUInt32BE(h + 8), depth + 1)
 }
 
 /**

@@ -48,8 +48,15 @@ export function readBlockPages (path: string, maxBytes: number, data?: Buffer | 
 }
 
 const text = (v: RecordValue | undefined): string | undefined => typeof v === 'string' ? v : undefined
+const key = (v: unknown): string => typeof v === 'string' ? v : ''
 
-function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & { size: number }): BlockFile | undefined {
+/** The tables of sqlite_schema: the reserved ones' root pages, the user tables' DDL by name. */
+interface Schema { roots: ReadonlyMap<string, number>, userDdl: ReadonlyMap<string, string> }
+
+const RESERVED_DDL = { _meta: META_DDL, _keys: KEYS_DDL, _tables: TABLES_DDL }
+
+/** The schema, if it is one of an imported v2 block (tables and indexes, reserved DDL exact). */
+function parseSchema (f: PageFile): Schema | undefined {
   const roots = new Map<string, number>()
   const reservedDdl = new Map<string, string>()
   const userDdl = new Map<string, string>()
@@ -61,8 +68,37 @@ function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & 
     else if (name.startsWith('_') || name.toLowerCase().startsWith('sqlite_') || !sql.startsWith('CREATE TABLE ')) return undefined
     else userDdl.set(name, sql)
   }
-  const ddl = { _meta: META_DDL, _keys: KEYS_DDL, _tables: TABLES_DDL }
-  for (const [name, want] of Object.entries(ddl)) if (reservedDdl.get(name) !== want) return undefined
+  for (const [name, want] of Object.entries(RESERVED_DDL)) if (reservedDdl.get(name) !== want) return undefined
+  return { roots, userDdl }
+}
+
+// The last schema parsed from a page 1 that held all of it, with that page's bytes (the file
+// header included: page size, reserved bytes and text encoding are in it). Blocks of a chain
+// mostly share their schema — every empty block has the same page 1 — and decoding and
+// comparing its DDL was a third of reading a small block's reserved tables.
+let cached: { page: Buffer, schema: Schema } | undefined
+let scratch = Buffer.alloc(0)
+
+/** parseSchema, or its last result when page 1 has the bytes it had then (page 1 marked as read all the same). */
+function readSchema (f: PageFile): Schema | undefined {
+  const size = f.header.pageSize
+  if (scratch.length !== size) scratch = Buffer.allocUnsafe(size)
+  f.peek(1, scratch, size)
+  if (cached !== undefined && cached.page.equals(scratch)) {
+    f.mark(1)
+    return cached.schema
+  }
+  const before = f.pagesUsed
+  const schema = parseSchema(f)
+  // Only a schema read from page 1 alone (no overflow page, no interior page) is a function of its bytes.
+  if (schema !== undefined && f.pagesUsed === before + 1) cached = { page: Buffer.from(scratch), schema }
+  return schema
+}
+
+function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & { size: number }): BlockFile | undefined {
+  const schema = readSchema(f)
+  if (schema === undefined) return undefined
+  const { roots, userDdl } = schema
   const metaRows = readTableRows(f, roots.get('_meta') ?? 0, 64)
   const meta = new Map<string, string>()
   for (const [k, v] of metaRows) {
@@ -81,7 +117,6 @@ function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & 
     keyRows.push({ op, pubkey_hash: pubkeyHash, pubkey, sigkey_hash: sigkeyHash, signature, metadata })
   }
   // readKeyOps' order: ORDER BY pubkey_hash, sigkey_hash (BINARY: byte order).
-  const key = (v: unknown): string => typeof v === 'string' ? v : ''
   keyRows.sort((a, b) => compareNames(key(a.pubkey_hash), key(b.pubkey_hash)) || compareNames(key(a.sigkey_hash), key(b.sigkey_hash)))
   const keyOps: KeyOpRow[] = keyRows.map((r, i) => parseKeyOpRow(r, i))
   const tables: TableEntry[] = []

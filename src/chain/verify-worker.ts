@@ -29,7 +29,8 @@ export type ReadReply = Array<{ hash: string, seal: string, file: BlockFile, ver
 // chunks of this size, of which the first and the last are kept for the page reader.
 const CHUNK = 1 << 20
 
-// A large block's first chunk and the chunk being hashed (the last one stays), reused per worker.
+// A large block's first chunk and the chunk being hashed (the last one stays), reused per worker;
+// a small block is read whole into headBuf (its bytes are used only until its reply is made).
 let headBuf: Buffer | undefined
 let tailBuf: Buffer | undefined
 
@@ -41,14 +42,14 @@ let tailBuf: Buffer | undefined
  * ~10 % of hashing a 4 MiB block.
  */
 function hashBlock (fd: number, size: number, add: (n: number) => void): { hash: string, bytes: Buffer | HeldBytes } {
+  headBuf ??= Buffer.allocUnsafe(CHUNK)
   if (size <= CHUNK) {
-    const buf = Buffer.allocUnsafe(size)
+    const buf = headBuf
     const got = readFullySync(fd, buf, size, 0)
     add(got)
     return { hash: sha256Hex(buf.subarray(0, got)), bytes: buf.subarray(0, got) }
   }
   const h = createHash('sha256')
-  headBuf ??= Buffer.allocUnsafe(CHUNK)
   tailBuf ??= Buffer.allocUnsafe(CHUNK)
   let pos = readFullySync(fd, headBuf, CHUNK, 0)
   h.update(headBuf.subarray(0, pos))
@@ -67,6 +68,11 @@ function hashBlock (fd: number, size: number, add: (n: number) => void): { hash:
   return { hash: h.digest('hex'), bytes: { fd, size, parts } }
 }
 
+/** The structural read through SQLite (with --deep, quick_check and the manifest too). */
+async function readFull (path: string, req: ReadRequest, meter?: WorkMeter): Promise<BlockFile> {
+  return await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter })
+}
+
 serveWorker<ReadRequest, ReadReply>(async req => {
   const out: ReadReply = []
   const counter = req.progress === undefined ? undefined : new BigInt64Array(req.progress)
@@ -80,12 +86,11 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       // --deep: quick_check and the manifest's rows, counted as they advance.
       let counted = 0
       const meter = req.deep && counter !== undefined ? new WorkMeter(p => { add(p.done - counted); counted = p.done }) : undefined
-      const full = async (): Promise<BlockFile> => await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter })
       let hash: string
       let file: BlockFile
       if (req.deep) {
         hash = sha256FileSync(path, add)
-        file = await full()
+        file = await readFull(path, req, meter)
       } else {
         // Plain: one pass for the hash and the pages, then the reserved tables straight from the
         // pages (the hash, links and signatures checked here and by the caller pin the bytes to
@@ -95,7 +100,7 @@ serveWorker<ReadRequest, ReadReply>(async req => {
         try {
           const r = hashBlock(fd, size, add)
           hash = r.hash
-          file = readBlockPages(path, req.maxBytes, r.bytes) ?? await full()
+          file = readBlockPages(path, req.maxBytes, r.bytes) ?? await readFull(path, req)
         } finally {
           closeSync(fd)
         }

@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, verify as nodeVerify } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { decodeDerSignature, derToP1363, encodeDerSignature, generateSigningKey, importPrivateKey, parsePublicKey, privateKeyToPem, signV1, signV2, verifyV1, verifyV2, sha256 } from '../../../src/crypto/index.js'
 import { CryptoError } from '../../../src/crypto/index.js'
@@ -74,6 +74,50 @@ describe('derToP1363 (the BigInt-free reading verifyV2 uses)', () => {
       }
       same(Uint8Array.of(...sig, 0))
     }
+  })
+})
+
+describe('verifyV2 hands node:crypto the DER itself', () => {
+  // The verdict it replaced: the signature as IEEE P1363 (r ‖ s) through node:crypto.
+  const viaP1363 = (pub: ReturnType<typeof generateSigningKey>['publicKey'], message: string, der: Uint8Array): boolean => {
+    const p1363 = derToP1363(der)
+    return p1363 !== undefined && nodeVerify('sha256', Buffer.from(message), { key: createPublicKey({ key: Buffer.from(pub.spki), format: 'der', type: 'spki' }), dsaEncoding: 'ieee-p1363' }, p1363)
+  }
+
+  it('gives the same verdict on real signatures, their high-S twins, every one-byte change and truncation, and edge values', () => {
+    const key = generateSigningKey()
+    const other = generateSigningKey()
+    let accepted = 0
+    let checked = 0
+    const same = (message: string, der: Uint8Array): void => {
+      for (const pub of [key.publicKey, other.publicKey]) {
+        const want = viaP1363(pub, message, der)
+        expect(verifyV2(pub, message, der)).toBe(want)
+        if (want) accepted++
+        if (derToP1363(der) !== undefined) checked++
+      }
+    }
+    for (let i = 0; i < 12; i++) {
+      const sig = signV2(key, `m${i}`)
+      same(`m${i}`, sig)
+      same(`m${i + 1}`, sig)
+      const { r, s } = decodeDerSignature(sig) as { r: bigint, s: bigint }
+      same(`m${i}`, encodeDerSignature({ r, s: N - s }))
+      for (let at = 0; at < sig.length; at++) {
+        for (const v of [0x00, 0x01, 0x7f, 0x80, 0xff, (sig[at] ?? 0) ^ 1]) {
+          const m = Uint8Array.from(sig)
+          m[at] = v
+          same(`m${i}`, m)
+        }
+        same(`m${i}`, sig.subarray(0, at))
+      }
+    }
+    const values = [0n, 1n, 0x80n, N >> 1n, (N >> 1n) + 1n, N - 1n, N, (1n << 256n) - 1n]
+    for (const r of values) for (const s of values) same('m', encodeDerSignature({ r, s }))
+    // Both verdicts were compared, many of them on signatures only node:crypto could refuse (a
+    // change of value that left the DER strict); a change to the same byte value still verifies.
+    expect(accepted).toBeGreaterThanOrEqual(12)
+    expect(checked - accepted).toBeGreaterThan(500)
   })
 })
 
