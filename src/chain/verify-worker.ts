@@ -77,12 +77,14 @@ serveWorker<ReadRequest, ReadReply>(async req => {
   const out: ReadReply = []
   const counter = req.progress === undefined ? undefined : new BigInt64Array(req.progress)
   const add = (n: number): void => { if (counter !== undefined && n > 0) Atomics.add(counter, 0, BigInt(n)) }
+  // Once per batch: a hook for tests (a worker that blocks in a read), and reading the
+  // environment per block cost more than the check is worth.
+  pausepointSync('verify-worker:read')
   for (const path of req.paths) {
     try {
       // --deep: before anything opens it (a named pipe in a slot would block this thread for
       // ever); plain verify's openDataFileSync below refuses the same without an lstat.
       if (req.deep) checkDataFile(path, 'block file')
-      pausepointSync('verify-worker:read')
       // --deep: quick_check and the manifest's rows, counted as they advance.
       let counted = 0
       const meter = req.deep && counter !== undefined ? new WorkMeter(p => { add(p.done - counted); counted = p.done }) : undefined
