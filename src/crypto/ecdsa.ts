@@ -116,7 +116,7 @@ function compare32 (a: Uint8Array, at: number, b: Uint8Array): number {
  * The IEEE P1363 form (r ‖ s, 32 bytes each) of a DER signature that decodeDerSignature accepts
  * with 1 ≤ r < n and 1 ≤ s ≤ n/2, else undefined: the same verdicts, read from the bytes (BigInt
  * arithmetic cost more than the rest of a verify's preparation, and plain verify checks two
- * signatures per block).
+ * signatures per block). `into`: a 64-byte buffer to write it in, instead of a new one.
  */
 export function derToP1363 (der: Uint8Array, into?: Buffer): Buffer | undefined {
   if (der.length < 8 || der.length > 72 || der[0] !== 0x30 || der[1] !== der.length - 2) return undefined
