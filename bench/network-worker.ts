@@ -9,6 +9,7 @@ import { Chain, importBlock, signImport } from '../src/chain/index.js'
 import { importPrivateKey } from '../src/crypto/index.js'
 import { PetalNode, pull } from '../src/node/index.js'
 import type { WireHeader } from '../src/network/index.js'
+import { measureSyncFloor } from './sync-floor.js'
 
 export const RAW_PROTOCOL = '/petal-bench/raw/1.0.0'
 
@@ -110,12 +111,14 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       // Generous negotiation timeouts: on a loaded machine the defaults fail the reference, not Petal.
       const client = await libp2p({ connectionManager: { outboundStreamProtocolNegotiationTimeout: 60_000 }, addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })] })
       const started = performance.now()
+      const cpu0 = process.cpuUsage()
       const stream = await client.dialProtocol(multiaddr(m.addr as string), RAW_PROTOCOL)
       let bytes = 0
       for await (const chunk of stream) bytes += chunk.byteLength
       const ms = performance.now() - started
+      const cpu = process.cpuUsage(cpu0)
       await client.stop()
-      return { ms, bytes }
+      return { ms, bytes, cpuMs: (cpu.user + cpu.system) / 1000 }
     }
     case 'pull': {
       let lastAt = 0
@@ -189,6 +192,7 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       dst.close()
       return { ms, bytes, blocks: n }
     }
+    case 'floor': return { ...await measureSyncFloor(m.dir as string, m.work as string, m.count as number) }
     case 'mirror': {
       // Build the query mirror of a pulled chain from scratch: its time and this process's peak RSS.
       const { QueryMirror } = await import('../src/query/index.js')

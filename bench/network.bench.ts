@@ -13,6 +13,7 @@ import { importPrivateKey, privateKeyToPem, generateSigningKey, type SigningKey 
 import { DataDir, DEFAULT_CONSENSUS } from '../src/storage/index.js'
 import { benchCacheDir } from './cache.js'
 import { printTable, type Row } from './report.js'
+import type { SyncFloor } from './sync-floor.js'
 
 const SCALE = Number(process.env.PETAL_BENCH_SCALE ?? '1')
 const BIG_BLOCKS = Math.max(10, Math.round(1000 * SCALE))
@@ -132,9 +133,13 @@ async function benchPull (): Promise<Row[]> {
       try { await client.call('raw', { addr }); break } catch (err) { if (i >= 2) throw err; log(`raw warm-up failed, retrying: ${String(err).slice(0, 120)}`) }
     }
     const before = (await client.call('rss')).rss as number
-    const pulled = await client.call('pull', { dir: join(work, 'pulled-big'), from: addr }) as { totalMs: number, syncMs: number, bytes: number, blocks: number, peakRss: number }
-    const raw = await client.call('raw', { addr }) as { ms: number, bytes: number }
+    await server.call('sample-start')
+    const pulled = await client.call('pull', { dir: join(work, 'pulled-big'), from: addr }) as { totalMs: number, syncMs: number, bytes: number, blocks: number, peakRss: number, cpuMs: number }
+    const served = await server.call('sample-stop') as { cpuMs: number }
+    const { raw, floor } = await measureFloor(server, client, addr, dir, Math.min(200, BIG_BLOCKS))
     const rawRate = mib(raw.bytes) / (raw.ms / 1000)
+    const perBlock = pulled.bytes / pulled.blocks
+    const floorMs = floorCpuMs(raw, floor, perBlock)
     const local = await client.call('import-local', { from: dir, to: await genesisCopy(dir), count: BIG_BLOCKS }) as { ms: number, bytes: number }
     const localRate = mib(local.bytes) / (local.ms / 1000)
     log(`pull: ${pulled.blocks} blocks, ${mib(pulled.bytes).toFixed(0)} MiB; raw: ${mib(raw.bytes).toFixed(0)} MiB`)
@@ -142,6 +147,9 @@ async function benchPull (): Promise<Row[]> {
     return [
       { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, sync phase`, value: mib(pulled.bytes) / (pulled.syncMs / 1000), unit: 'MiB/s', reference: 'raw libp2p stream, same bytes, same processes', refValue: rawRate, better: 'higher' },
       { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, sync phase`, value: mib(pulled.bytes) / (pulled.syncMs / 1000), unit: 'MiB/s', reference: 'importing the same files locally, one at a time (no network)', refValue: localRate, better: 'higher' },
+      // The floor: what every block costs whatever the pipeline does, summed over both processes,
+      // on two cores free of anything else. The pull cannot beat it.
+      { figure: 'pull bound on 2 free cores by the floor of CPU per block (both processes)', value: mib(perBlock) * 2000 / floorMs.total, unit: 'MiB/s', reference: 'raw libp2p stream, same bytes, same processes', refValue: rawRate, better: 'higher', note: `floor ${floorMs.total.toFixed(2)} ms per block: ${floorMs.parts}; the pull itself: ${(pulled.cpuMs / pulled.blocks).toFixed(2)} + ${(served.cpuMs / pulled.blocks).toFixed(2)} ms` },
       { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, incl. final verify`, value: mib(pulled.bytes) / (pulled.totalMs / 1000), unit: 'MiB/s', reference: 'raw libp2p stream', refValue: rawRate, better: 'higher' },
       { figure: `pulling process, peak RSS (${BIG_BLOCKS} × 1 MB blocks)`, value: mib(pulled.peakRss), unit: 'MiB', reference: 'same process before the pull', refValue: mib(before), better: 'lower' },
       { figure: `query mirror built over the ${BIG_BLOCKS} pulled blocks, peak RSS`, value: mib(mirror.peakRss), unit: 'MiB', reference: 'same process before the update', refValue: mib(mirror.before), better: 'lower', note: `${(mib(pulled.bytes) / (mirror.ms / 1000)).toFixed(0)} MiB/s` }
@@ -200,6 +208,29 @@ async function benchPropagation (): Promise<Row[]> {
   }
 }
 
+// ---- the floor of a sync's CPU per block ----
+
+interface Raw { ms: number, bytes: number, cpuMs: number, servedCpuMs: number }
+
+/** The raw stream of `dir`'s block files (CPU of both processes) and the per-block parts of sync-floor.ts on `count` of its blocks. */
+async function measureFloor (server: Worker, client: Worker, addr: string, dir: string, count: number): Promise<{ raw: Raw, floor: SyncFloor }> {
+  await server.call('sample-start')
+  const raw = await client.call('raw', { addr }) as { ms: number, bytes: number, cpuMs: number }
+  const served = await server.call('sample-stop') as { cpuMs: number }
+  const floor = await client.call('floor', { dir, work, count }) as SyncFloor & Record<string, unknown>
+  return { raw: { ...raw, servedCpuMs: served.cpuMs }, floor }
+}
+
+/** The floor per block of `blockBytes`: receiving and serving it as raw bytes, hashing it, two signatures, two new files, SQLite's quick_check. */
+function floorCpuMs (raw: Raw, f: SyncFloor, blockBytes: number): { total: number, parts: string } {
+  const share = blockBytes / raw.bytes
+  const parts: Array<[string, number]> = [
+    ['raw stream received', raw.cpuMs * share], ['raw stream served', raw.servedCpuMs * share], ['SHA-256', f.sha256],
+    ['two signatures', f.signatures], ['two new files (written, fsynced, renamed)', f.files], ['SQLite open + quick_check + close', f.sqlite]
+  ]
+  return { total: parts.reduce((s, [, ms]) => s + ms, 0), parts: parts.map(([k, ms]) => `${k} ${ms.toFixed(2)}`).join(', ') + ' ms' }
+}
+
 async function waitUntil<T> (f: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
@@ -235,7 +266,10 @@ async function benchMemory (full = true): Promise<Row[]> {
     // CPU per block (all threads of each process) hardly depends on the machine's load: with the
     // two processes' sum, it bounds the rate a quiet 2-core machine can reach.
     const cpu: Row = { figure: 'catch-up CPU time per block, pulling process (all threads)', value: pulled.cpuMs / pulled.blocks, unit: 'ms', reference: 'serving process, same blocks', refValue: served.cpuMs / pulled.blocks, better: 'lower', note: `both: ${(2000 / ((pulled.cpuMs + served.cpuMs) / pulled.blocks)).toFixed(0)} blocks/s on 2 free cores; pulling process by thread: ${Object.entries(pulled.threadsMs ?? {}).map(([k, ms]) => `${k} ${(ms / pulled.blocks).toFixed(2)}`).join(', ')} ms` }
-    if (!full) return [catchUp, cpu]
+    const { raw, floor } = await measureFloor(server, client, addr, dir, Math.min(2000, SMALL_BLOCKS))
+    const floorMs = floorCpuMs(raw, floor, raw.bytes / pulled.blocks)
+    const bound: Row = { figure: 'catch-up floor: CPU per block that every block costs, both processes', value: floorMs.total, unit: 'ms', reference: 'catch-up CPU per block, both processes', refValue: (pulled.cpuMs + served.cpuMs) / pulled.blocks, better: 'lower', note: `${floorMs.parts}; bound on 2 free cores: ${(2000 / floorMs.total).toFixed(0)} blocks/s` }
+    if (!full) return [catchUp, cpu, bound]
     const mirror = await client.call('mirror', { dir: join(work, 'pulled-small') }) as { ms: number, blocks: number, before: number, peakRss: number }
     return [
       { figure: `node holding ${SMALL_BLOCKS} blocks, idle RSS`, value: mib(idle), unit: 'MiB', reference: 'same node holding genesis only', refValue: mib(refIdle), better: 'lower' },
@@ -244,7 +278,8 @@ async function benchMemory (full = true): Promise<Row[]> {
       { figure: `pulling process, peak RSS (${SMALL_BLOCKS} small blocks)`, value: mib(pulled.peakRss), unit: 'MiB', reference: 'same process before the pull', refValue: mib(before), better: 'lower' },
       { figure: `query mirror built over the ${SMALL_BLOCKS} pulled blocks, peak RSS`, value: mib(mirror.peakRss), unit: 'MiB', reference: 'same process before the update', refValue: mib(mirror.before), better: 'lower', note: `${(mirror.blocks / (mirror.ms / 1000)).toFixed(0)} blocks/s` },
       catchUp,
-      cpu
+      cpu,
+      bound
     ]
   } finally {
     await stop(server, ref, client)

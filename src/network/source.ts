@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import type { Chain } from '../chain/index.js'
-import { chainParamsToJson, dataFileExists } from '../storage/index.js'
+import { chainParamsToJson, openDataFileSync } from '../storage/index.js'
 import { headerOf, type WireHeader } from './wire.js'
 
 /** An open block file ready to stream: the caller closes `fd`. */
@@ -34,19 +34,18 @@ export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'
       if (r === undefined) return undefined
       // Look up and open in one synchronous step: an in-process reorg moves files synchronously
       // too, so it cannot slip in between. The size check catches a cross-process move.
-      let fd: number
+      let file: { fd: number, size: number }
       try {
         // Never a pipe or a link: opening a named pipe would stall this node's event loop.
-        if (!dataFileExists(chain.pathOf(r), 'block file')) return undefined
-        fd = openSync(chain.pathOf(r), 'r')
+        file = openDataFileSync(chain.pathOf(r), 'block file')
       } catch {
         return undefined
       }
-      if (fstatSync(fd).size !== r.size) {
-        closeSync(fd)
+      if (file.size !== r.size) {
+        closeSync(file.fd)
         return undefined
       }
-      return { fd, size: r.size, seal: r.seal }
+      return { fd: file.fd, size: r.size, seal: r.seal }
     },
     awaitBlock
   }

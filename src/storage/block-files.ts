@@ -1,8 +1,7 @@
 import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import { open } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, isNotFound, readFullySync, writeFileAtomic } from '../util/index.js'
+import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, readFullySync, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { openDataFileSync } from './data-file.js'
@@ -67,21 +66,11 @@ export function prepareBlock (file: string, seal: string): void {
 
 /**
  * The per-file half of prepareBlocks for one block: the file fsynced, its `.sig` written in
- * place and fsynced (both on libuv's thread pool). A load thread does this for a block it has
+ * place and fsynced (the fsyncs on libuv's thread pool, one round trip per file). A load thread does this for a block it has
  * just checked, so the group's placement does not (`prepared`).
  */
 export async function prepareBlockFiles (file: string, seal: string): Promise<void> {
-  await Promise.all([syncFile(file), syncFile(sealPathOf(file), seal + '\n')])
-}
-
-async function syncFile (path: string, data?: string): Promise<void> {
-  const fh = await open(path, data === undefined ? 'r+' : 'w', 0o644)
-  try {
-    if (data !== undefined) await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
+  await Promise.all([fsyncPathAsync(file, 'r+'), fsyncPathAsync(sealPathOf(file), 'w', seal + '\n')])
 }
 
 /**

@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { errorCode } from './narrow.js'
 
@@ -21,11 +22,24 @@ export async function fsyncDirAsync (dir: string): Promise<void> {
 
 /** fsync a file (or directory) on libuv's thread pool; read-only access is enough for fsync. */
 export async function fsyncFileAsync (path: string): Promise<void> {
-  const fh = await open(path, 'r')
+  await fsyncPathAsync(path, 'r')
+}
+
+const fsyncFd = promisify(fsync)
+
+/**
+ * Open `path` (`flags`), write `data` if given, fsync on libuv's thread pool, close. Only the
+ * fsync waits for the disk: opening an existing file, writing a few bytes into the page cache and
+ * closing a flushed file run on the calling thread, which costs less CPU than a thread-pool round
+ * trip each (three or four per file, where catch-up flushes two files per block).
+ */
+export async function fsyncPathAsync (path: string, flags: 'r' | 'r+' | 'w', data?: string | Uint8Array, mode = 0o644): Promise<void> {
+  const fd = openSync(path, flags, mode)
   try {
-    await fh.sync()
+    if (data !== undefined) writeFileSync(fd, data)
+    await fsyncFd(fd)
   } finally {
-    await fh.close()
+    closeSync(fd)
   }
 }
 

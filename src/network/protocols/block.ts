@@ -7,7 +7,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import type { PetalLibp2p } from '../libp2p.js'
-import { linkSignals, Watchdog } from '../../util/index.js'
+import { linkSignals, readFullySync, Watchdog } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
 import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest, parseBlocksRequest } from '../wire.js'
@@ -129,31 +129,31 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
 
 /** Messages of up to UPLOAD_CHUNK bytes made of whole small blocks, each after its reply frame. */
 class SendBatch {
-  private parts: Uint8Array[] = []
+  private msg: Buffer | undefined
   private bytes = 0
 
   constructor (private readonly raw: Stream, private readonly limit: AbortSignal) {}
 
-  /** Add a block (`head` + the whole file, at most UPLOAD_CHUNK bytes), sending what is gathered first if it would not fit. */
+  /**
+   * Add a block (`head` + the whole file, at most UPLOAD_CHUNK bytes), sending what is gathered
+   * first if it would not fit. The file is read synchronously straight into the message: a read
+   * of a small file costs a fifth of the CPU of one through the thread pool (a round trip, a
+   * promise) and needs no buffer of its own nor a copy into the message.
+   */
   async add (head: Uint8Array, file: OpenBlock): Promise<void> {
     if (this.bytes + head.byteLength + file.size > UPLOAD_CHUNK) await this.flush()
-    const buf = Buffer.allocUnsafe(head.byteLength + file.size)
-    buf.set(head)
-    let off = 0
-    while (off < file.size) {
-      const { bytesRead } = await read(file.fd, buf, head.byteLength + off, file.size - off, off)
-      if (bytesRead === 0) throw new Error('block file shrank while being sent')
-      off += bytesRead
-    }
-    this.parts.push(buf)
-    this.bytes += buf.byteLength
+    const msg = this.msg ??= Buffer.allocUnsafe(UPLOAD_CHUNK)
+    msg.set(head, this.bytes)
+    const at = this.bytes + head.byteLength
+    if (readFullySync(file.fd, msg.subarray(at, at + file.size), file.size, 0) !== file.size) throw new Error('block file shrank while being sent')
+    this.bytes = at + file.size
   }
 
   async flush (): Promise<void> {
-    if (this.bytes === 0) return
-    const only = this.parts.length === 1 ? this.parts[0] : undefined
-    const msg = only ?? Buffer.concat(this.parts, this.bytes)
-    this.parts = []
+    if (this.msg === undefined || this.bytes === 0) return
+    // A new buffer for the next message: the stream may hold this one until the window opens.
+    const msg = this.msg.subarray(0, this.bytes)
+    this.msg = undefined
     this.bytes = 0
     if (!this.raw.send(msg)) await drained(this.raw, this.limit)
   }
