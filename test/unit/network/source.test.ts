@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { closeSync, readSync, renameSync, symlinkSync, truncateSync } from 'node:fs'
 import { chainSource } from '../../../src/network/index.js'
+import type { BlockRecord } from '../../../src/storage/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 
 describe('chainSource.openBlock', () => {
@@ -14,7 +15,15 @@ describe('chainSource.openBlock', () => {
     try {
       await extendChain(chain, alice, 4, 2)
       const source = chainSource(chain)
-      const [b1, b2, b3, b4] = [1, 2, 3, 4].map(h => chain.get(h) as NonNullable<ReturnType<typeof chain.get>>)
+      const at = (h: number): BlockRecord => {
+        const b = chain.get(h)
+        if (b === undefined) throw new Error(`no block ${h}`)
+        return b
+      }
+      const b1 = at(1)
+      const b2 = at(2)
+      const b3 = at(3)
+      const b4 = at(4)
       const open = source.openBlock(b1.hash)
       expect(open).toMatchObject({ size: b1.size, seal: b1.seal })
       const head = Buffer.alloc(16)
