@@ -60,7 +60,7 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
       const bytes = parts === undefined ? body ?? Buffer.alloc(0) : Buffer.concat(parts)
       ingest.appendRecords(table, bytes, format, { maxRows }).then(r => {
         const json = acceptedJson(r)
-        res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json))])
+        res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(json.length)])
         res.end(json)
       }).catch((err: unknown) => {
         // Also a throw while answering 202 (never an unhandled rejection): with headers out, only the connection can go.

@@ -40,6 +40,12 @@ const NO_DIGEST = Buffer.alloc(32)
 export class TokenStore {
   /** The tokens of the file as last read, by id, with their hash decoded (verify() runs on every write request). */
   private byId = new Map<string, { info: TokenInfo, digest: Buffer }>()
+  /**
+   * Tokens presented and verified since the file was last read, by their exact text: a request
+   * with one of them skips the SHA-256. Emptied whenever the file is re-read, so a revocation
+   * counts at once as before; it holds only valid tokens' texts, so at most one entry per token.
+   */
+  private verified = new Map<string, TokenInfo>()
   /** The file's identity and times when last read (undefined: there was none). */
   private seen: { ino: number, size: number, mtimeMs: number, ctimeMs: number } | undefined
 
@@ -75,14 +81,19 @@ export class TokenStore {
 
   /**
    * The token that `presented` is, or undefined. The comparison of hashes takes the same time
-   * whether or not the id exists and wherever the hashes differ.
+   * whether or not the id exists and wherever the hashes differ. A token verified since the file
+   * was last read is found by its text (`verified`); only a valid token's text can be found there.
    */
   verify (presented: string): TokenInfo | undefined {
     const tokens = this.current()
+    const known = this.verified.get(presented)
+    if (known !== undefined) return known
     const m = TOKEN_RE.exec(presented)
     const hit = m === null ? undefined : tokens.get(m[1] ?? '')
     const ok = timingSafeEqual(sha256(presented), hit?.digest ?? NO_DIGEST) && hit !== undefined
-    return ok ? hit.info : undefined
+    if (!ok) return undefined
+    this.verified.set(presented, hit.info)
+    return hit.info
   }
 
   /** The tokens, re-read when the file changed since the last look (a cheap stat otherwise). */
@@ -91,6 +102,7 @@ export class TokenStore {
     const seen = this.seen
     if (s === undefined ? seen !== undefined : seen?.ino !== s.ino || seen.size !== s.size || seen.mtimeMs !== s.mtimeMs || seen.ctimeMs !== s.ctimeMs) {
       this.byId = new Map(this.read().map(r => [r.id, { info: Object.freeze(publicInfo(r)), digest: Buffer.from(r.hash, 'hex') }]))
+      this.verified = new Map()
       this.seen = s === undefined ? undefined : { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs }
     }
     return this.byId

@@ -3,6 +3,7 @@ import type { Clock } from '../util/index.js'
 import { ConstraintChecker } from './constraints.js'
 import { rowError } from './errors.js'
 import { decodePendingRow, PendingRowEncoder } from './row-codec.js'
+import { AppendedRows } from './receipt-range.js'
 import { blockBudget } from './sealer.js'
 import { extendTable, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
@@ -54,7 +55,7 @@ export class AppendTx {
       if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
     })
     const first = this.store.insertRows(t.name, data, now)
-    return { receipts: data.map((_, i) => this.store.receiptOf(first + i)), table: t.name, created, addedColumns }
+    return new AppendedRows(t.name, created, addedColumns, this.store.instance, first, data.length)
   }
 
   private checker (t: TableSchema): ConstraintChecker {

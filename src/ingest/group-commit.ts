@@ -99,6 +99,9 @@ export class GroupCommit<J, R> {
         taken = this.queue.splice(0)
         for (const w of taken) {
           if (w.signal?.aborted === true) { refused.push({ w, err: new AbortError() }); continue }
+          // Alone in its transaction, an append needs no savepoint: its refusal rolls the whole
+          // transaction back (the catch below), which is what refusing it means.
+          if (taken.length === 1) { committed.push({ w, r: this.run(w.job) }); continue }
           this.store.stmt('SAVEPOINT append').run()
           try {
             const r = this.run(w.job)
@@ -114,7 +117,8 @@ export class GroupCommit<J, R> {
         failpoint('ingest:append-inserted') // crash tests: rows written, COMMIT not yet
       }, undefined, { deferSync: defer })
     } catch (err) {
-      // The commit itself failed (or the lock could not be had): nothing of this group is durable.
+      // The commit itself failed (or the lock could not be had, or a lone append was refused):
+      // nothing of this group is stored.
       this.store.forgetTables()
       for (const w of taken) w.reject(err)
       committed.length = 0

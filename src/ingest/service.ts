@@ -9,6 +9,7 @@ import { DEFAULT_MAX_ROWS, parseRecords, type RecordFormat } from './parse.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
 import { reconcile, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
 import { checkTableName, declareTable } from './schema.js'
+import { receiptCount } from './receipt-range.js'
 import { PendingStore } from './store.js'
 import type { AppendResult, IngestEvents, IngestService, IngestStats, Receipt } from './types.js'
 import { checkPolicy, readPolicies, savePolicy, type EncryptPolicy } from './encrypt-policy.js'
@@ -76,7 +77,7 @@ export class Ingest implements IngestService {
     this.clock = config.clock ?? systemClock
     this.maxAppendRows = config.maxAppendRows ?? DEFAULT_MAX_ROWS
     this.appendTx = new AppendTx(chain, store, this.clock)
-    this.commits = new GroupCommit(store, job => this.appendTx.run(job), r => { this.emit('appended', { table: r.table, rows: r.receipts.length }) },
+    this.commits = new GroupCommit(store, job => this.appendTx.run(job), r => { this.emit('appended', { table: r.table, rows: receiptCount(r) }) },
       () => performance.now() - this.concurrentAt < CONCURRENT_MS)
   }
 

@@ -1,4 +1,4 @@
-import { IngestError, type AppendResult, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
+import { IngestError, receiptCount, receiptsJson, type AppendResult, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
 import { isRecord } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { field, type RouteSpec } from '../route.js'
@@ -35,13 +35,17 @@ function formatOf (contentType: string | undefined): RecordFormat {
 }
 
 /**
- * The 202 answer to POST /records (here and in the lean lane, lean-records.ts). Written out rather
- * than serialized by the response schema: receipt ids need no escaping, and a reply to 10,000 rows
- * serialized item by item cost more than storing them.
+ * The 202 answer to POST /records (here and in the lean lane, lean-records.ts), as bytes. Written
+ * out rather than serialized by the response schema: receipt ids need no escaping, and a reply to
+ * 10,000 rows serialized item by item cost more than storing them; the receipts are written from
+ * the append's row ids without making a string per row (receiptsJson).
  */
-export function acceptedJson (r: AppendResult): string {
-  return `{"table":${JSON.stringify(r.table)},"rows":${r.receipts.length},"created":${r.created},"added_columns":${JSON.stringify(r.addedColumns)},"receipts":${r.receipts.length === 0 ? '[]' : `["${r.receipts.join('","')}"]`}}`
+export function acceptedJson (r: AppendResult): Buffer {
+  const head = `{"table":${JSON.stringify(r.table)},"rows":${receiptCount(r)},"created":${r.created},"added_columns":${JSON.stringify(r.addedColumns)},"receipts":`
+  const list = receiptsJson(r)
+  return typeof list === 'string' ? Buffer.from(`${head}${list}}`, 'utf8') : Buffer.concat([Buffer.from(head, 'utf8'), list, CLOSE])
 }
+const CLOSE = Buffer.from('}')
 
 /**
  * A receipt as the API shows it. "sealed" is said only when this server's own read of the index

@@ -48,6 +48,16 @@ describe('group commit of concurrent appends', () => {
     expect(canonicalRows(ingest.chain, 'd').map(r => r.values)).toEqual([{ k: 'a', other: 'x' }])
   })
 
+  it('a refused append alone in its transaction (no savepoint) leaves the table and pending.db as they were', async () => {
+    const ingest = await setup()
+    await ingest.putTable('d', 'CREATE TABLE d (k TEXT NOT NULL)')
+    await expect(ingest.append('d', [{ k: null, extra: 1n }])).rejects.toBeInstanceOf(IngestError) // adds column extra, then fails NOT NULL
+    expect(ingest.store.db.inTransaction).toBe(false)
+    expect(ingest.store.tables().get('d')?.columns.map(c => c.name)).toEqual(['k'])
+    expect((await ingest.append('d', [{ k: 'a' }])).receipts).toHaveLength(1)
+    expect(ingest.stats().pendingRows).toBe(1)
+  })
+
   it('an append aborted before its group commits is refused and stores nothing', async () => {
     const ingest = await setup()
     const ac = new AbortController()
