@@ -316,10 +316,21 @@ await Promise.all([esmBundle, fastScripts, fastBundles, router, ...stubs])
 // What the router does and which packages each command's bundle holds, for tests and readers
 // (nothing reads it at run time: the router has its table built in).
 writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: Object.fromEntries(Object.entries(bundled).sort()) }, null, 2) + '\n')
-// The code cache reads the code as Latin-1, which is only right for ASCII.
+// keepNames: esbuild gives every function and class its source name back with __name, which
+// defines a `name` property even where the name is already that (every function esbuild did not
+// rename, nearly all): each define gives the function a map of its own, ~50 pages of heap per start
+// of `status` for nothing. The rewrite defines it only where it differs, with the same result.
+// (esbuild renames `value` to `value2` where a bundled module has a global of that name.)
+const KEEP_NAMES = /var __name=\(target,(value\d*)\)=>__defProp\(target,"name",\{value(?::\1)?,configurable:true\}\);/
+const KEEP_NAMES_IF_DIFFERENT = 'var __name=(target,$1)=>target.name===$1?target:__defProp(target,"name",{value:$1,configurable:true});'
+const { wrapModule } = await import(pathToFileURL(join(dist, 'cli', 'code-cache.js')).href) as typeof import('../src/cli/code-cache.js')
+// The code cache reads the code as Latin-1, which is only right for ASCII. Each script is written
+// in its module wrapper, as runCached compiles it (wrapModule).
 for (const f of readdirSync(join(fastOut, 'code'))) {
   const file = join(fastOut, 'code', f)
-  writeFileSync(file, readFileSync(file, 'latin1').replace(LAZY_BUILTINS, '__petalLazy("$1")'), 'latin1')
+  const code = readFileSync(file, 'latin1')
+  if (!KEEP_NAMES.test(code)) throw new Error(`dist/fast/code/${f} does not define esbuild's __name as ${String(KEEP_NAMES)}: update KEEP_NAMES in scripts/build-cli.ts`)
+  writeFileSync(file, wrapModule(code.replace(LAZY_BUILTINS, '__petalLazy("$1")').replace(KEEP_NAMES, KEEP_NAMES_IF_DIFFERENT)), 'latin1')
   const bytes = readFileSync(file)
   const at = bytes.findIndex(b => b > 0x7f)
   if (at !== -1) throw new Error(`dist/fast/code/${f} has a non-ASCII byte at ${at}; the code cache reads it as Latin-1`)

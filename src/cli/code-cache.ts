@@ -30,7 +30,7 @@ import { crc32 } from 'node:zlib'
  * cache afterwards, so a fresh installation's first runs do not all compile from source.
  */
 export interface CachedRun {
-  /** The bundle: CommonJS code without its module wrapper. */
+  /** The bundle: CommonJS code, in its module wrapper (`wrapModule`) or without it. */
   code: string
   /** The path it runs as (its `__filename`): the stub that started it, beside its sibling scripts. */
   as: string
@@ -52,6 +52,20 @@ export interface CachedRun {
 
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) { '
 const WRAP_TAIL = '\n});'
+
+/**
+ * `code` in the module wrapper that runCached compiles. The build writes the fast scripts wrapped
+ * (scripts/build-cli.ts), so that V8 compiles the string read from the file: wrapping at run time
+ * made a second copy of the whole source (a 300 KB string for `status`, flattened before
+ * compiling) in the young generation on every start.
+ */
+export function wrapModule (code: string): string {
+  return WRAP_HEAD + code + WRAP_TAIL
+}
+
+function isWrapped (source: string): boolean {
+  return source.startsWith(WRAP_HEAD) && source.endsWith(WRAP_TAIL)
+}
 
 /**
  * Whether V8 took the script's own cache ('hit'), the build's seed ('seed'), or compiled it from
@@ -110,7 +124,7 @@ function readScript (code: string, name: string): { source: string, file: string
 }
 
 function compile (code: string, source: string, cachedData: Buffer | undefined): Script {
-  return new Script(WRAP_HEAD + source + WRAP_TAIL, { filename: code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
+  return new Script(isWrapped(source) ? source : wrapModule(source), { filename: code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
 }
 
 /** Write the code cache atomically (concurrent first runs each write a whole file); best effort unless told. */

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { petal, petalLogged } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { wrapModule } from '../../src/cli/code-cache.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 
@@ -166,6 +167,36 @@ describe('the code cache', () => {
     writeFileSync(join(seedDir, file), bytes)
     expect(runCached(code, cacheDir, seedDir)).toBe('miss stub.js:42')
     expect(runCached(code, cacheDir, seedDir)).toBe('hit stub.js:42')
+  })
+
+  it('a script the build wrote in its module wrapper runs as itself, not wrapped a second time', () => {
+    const dir = tmpDir()
+    const code = join(dir, 'code.js')
+    const cacheDir = join(dir, 'cache')
+    // Wrapped twice, the module function would only be defined, never called: no answer.
+    writeFileSync(code, wrapModule('globalThis.answer = require("node:path").basename(__filename) + ":" + (() => 6 * 7)() + ":" + typeof module.exports'))
+    expect(runCached(code, cacheDir)).toBe('miss stub.js:42:object')
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42:object')
+  })
+
+  it('the build writes every fast script in its module wrapper, its __name defining a name only where it differs', () => {
+    const [head = '', tail = ''] = wrapModule('\u0000').split('\u0000')
+    for (const f of readdirSync(join(ROOT, 'dist', 'fast', 'code'))) {
+      const code = readFileSync(join(ROOT, 'dist', 'fast', 'code', f), 'latin1')
+      expect(code.startsWith(head) && code.endsWith(tail), f).toBe(true)
+      // esbuild's keepNames helper, as the build rewrote it, behaves as esbuild's own.
+      const helper = /var __name=\(target,(\w+)\)=>[^;]*;/.exec(code)?.[0]
+      expect(helper, f).toMatch(/target\.name===/)
+      const __name = new Function('__defProp', `${helper ?? ''} return __name`)(Object.defineProperty) as (target: object, value: string) => object
+      function kept (): void {}
+      const before = Object.getOwnPropertyDescriptor(kept, 'name')
+      expect(__name(kept, 'kept')).toBe(kept)
+      expect(Object.getOwnPropertyDescriptor(kept, 'name')).toEqual(before)
+      const Renamed2 = class {}
+      expect((__name(Renamed2, 'Renamed') as { name: string }).name).toBe('Renamed')
+      expect(Object.getOwnPropertyDescriptor(Renamed2, 'name')).toEqual({ value: 'Renamed', writable: false, enumerable: false, configurable: true })
+      expect((__name(() => 1, 'arrow') as { name: string }).name).toBe('arrow')
+    }
   })
 
   it('the build left a seed for every script of the fast bundle', () => {
