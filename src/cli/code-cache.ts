@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
@@ -74,10 +74,25 @@ function isWrapped (source: string): boolean {
 export type CacheOutcome = 'hit' | 'seed' | 'miss'
 
 export function runCached (r: CachedRun): CacheOutcome {
-  const { source, file } = readScript(r.code, r.name)
-  const cacheFile = join(r.cacheDir, file)
-  const own = readCache(cacheFile)
-  const seed = own === undefined && r.seedDir !== undefined ? readCache(join(r.seedDir, file)) : undefined
+  const fd = openSync(r.code, 'r')
+  let source: string
+  let cacheFile: string
+  let seedFile: string | undefined
+  // One buffer holds the source and then, once the source is a string, the cache: a start touches
+  // fewer fresh pages of memory than with a buffer for each (~120 fewer for signimportblock).
+  let scratch: Buffer
+  try {
+    const st = fstatSync(fd)
+    const file = cacheFileName(r.name, st)
+    cacheFile = join(r.cacheDir, file)
+    seedFile = r.seedDir === undefined ? undefined : join(r.seedDir, file)
+    scratch = Buffer.allocUnsafeSlow(Math.max(st.size, sizeOf(cacheFile) ?? sizeOf(seedFile) ?? 0))
+    source = scratch.toString('latin1', 0, readFully(fd, scratch.subarray(0, st.size)))
+  } finally {
+    closeSync(fd)
+  }
+  const own = readCache(cacheFile, scratch)
+  const seed = own === undefined && seedFile !== undefined ? readCache(seedFile, scratch) : undefined
   const cachedData = own ?? seed
   const script = compile(r.code, source, cachedData)
   const outcome: CacheOutcome = cachedData === undefined || script.cachedDataRejected === true ? 'miss' : own !== undefined ? 'hit' : 'seed'
@@ -110,17 +125,42 @@ export function writeSeed (r: { code: string, name: string, seedDir: string }): 
   if (check.cachedDataRejected !== false) throw new Error(`V8 refuses the seed of ${r.code}`)
 }
 
-/** The script's source, and the name of its cache: Node version, architecture, options, the file's size and time. */
+/** The script's source, and the name of its cache. */
 function readScript (code: string, name: string): { source: string, file: string } {
   const fd = openSync(code, 'r')
   try {
     const st = fstatSync(fd)
-    const source = readFileSync(fd, 'latin1')
-    const tag = cacheTag(`${process.execArgv.join('\u0000')}\u0000${st.size}\u0000${st.mtimeMs}`)
-    return { source, file: `${name}-${process.version}-${process.arch}-${tag}.v8` }
+    return { source: readFileSync(fd, 'latin1'), file: cacheFileName(name, st) }
   } finally {
     closeSync(fd)
   }
+}
+
+/** The name of a script's cache: Node version, architecture, options, the script file's size and time. */
+function cacheFileName (name: string, st: Stats): string {
+  const tag = cacheTag(`${process.execArgv.join('\u0000')}\u0000${st.size}\u0000${st.mtimeMs}`)
+  return `${name}-${process.version}-${process.arch}-${tag}.v8`
+}
+
+/** The size of `file`, undefined if it cannot be read (readCache then finds no cache there either). */
+function sizeOf (file: string | undefined): number | undefined {
+  if (file === undefined) return undefined
+  try {
+    return statSync(file).size
+  } catch {
+    return undefined
+  }
+}
+
+/** Read `into.length` bytes from the start of `fd` (fewer at its end); returns how many. */
+function readFully (fd: number, into: Buffer): number {
+  let n = 0
+  while (n < into.length) {
+    const got = readSync(fd, into, n, into.length - n, n)
+    if (got === 0) break
+    n += got
+  }
+  return n
 }
 
 function compile (code: string, source: string, cachedData: Buffer | undefined): Script {
@@ -141,11 +181,18 @@ function writeCache (file: string, script: Script, o: { bestEffort: boolean } = 
   }
 }
 
-/** The V8 cache data in `file`, if it is there whole. */
-function readCache (file: string): Buffer | undefined {
+/** The V8 cache data in `file`, if it is there whole; read into `scratch` when it fits. */
+function readCache (file: string, scratch?: Buffer): Buffer | undefined {
   let bytes: Buffer
   try {
-    bytes = readFileSync(file)
+    const fd = openSync(file, 'r')
+    try {
+      const size = fstatSync(fd).size
+      const into = scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafeSlow(size)
+      bytes = into.subarray(0, readFully(fd, into))
+    } finally {
+      closeSync(fd)
+    }
   } catch {
     return undefined
   }
