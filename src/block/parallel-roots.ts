@@ -25,17 +25,22 @@ export class TableRootPool {
   private pool: WorkerPool<ChunkRequest, ChunkReply> | undefined
   private closed = false
 
-  constructor (private readonly size = availableParallelism()) {}
+  /**
+   * `size`: how many threads; by default the machine's parallelism, read when first needed (every
+   * command that opens a chain has a pool, and most never hash a table large enough to use it:
+   * they then never load node:os for it).
+   */
+  constructor (private readonly size?: number) {}
 
   /** How many threads the pool runs (once started). */
-  get threads (): number { return Math.max(1, this.size) }
+  get threads (): number { return Math.max(1, this.size ?? availableParallelism()) }
 
   /** Worker threads alive now (0 before first use and after close). */
   get alive (): number { return this.pool?.alive ?? 0 }
 
   async run (req: ChunkRequest): Promise<ChunkReply> {
     if (this.closed) throw new AbortError('table-root worker pool closed')
-    this.pool ??= new WorkerPool(workerScript(import.meta.url, './table-root-worker.js'), this.size)
+    this.pool ??= new WorkerPool(workerScript(import.meta.url, './table-root-worker.js'), this.size ?? availableParallelism())
     return await this.pool.run(req)
   }
 
@@ -61,15 +66,18 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, poo
   return await sqlTableRoot(path, db, t, pool, signal, onRows)
 }
 
+// The fast path asks only of tables large enough for the threads (it counts a table's leaf cells
+// first, from its interior pages): node:worker_threads and node:os are then loaded by commands
+// that hash such a table, not by every command that builds or reads a block.
 const useThreads = (pool: TableRootPool | undefined): pool is TableRootPool => pool !== undefined && isMainThread && availableParallelism() >= 2
 
 /** The fast path, or undefined when it met something it does not read with certainty. */
 async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string } | undefined> {
   try {
-    if (useThreads(pool) && !plan.withoutRowid) {
+    if (pool !== undefined && !plan.withoutRowid) {
       const { pages, cells } = fastTableLeaves(path, plan)
       const total = cells.reduce((n, c) => n + c, 0)
-      if (total >= PARALLEL_MIN_ROWS) return await fastRootThreads(path, plan, pool, pages, cells, signal, onRows)
+      if (total >= PARALLEL_MIN_ROWS && useThreads(pool)) return await fastRootThreads(path, plan, pool, pages, cells, signal, onRows)
     }
     const r = fastTableRoot(path, plan, n => { throwIfAborted(signal); onRows?.(n) })
     return { rows: r.rows, root: toHex(r.root) }
