@@ -1,5 +1,5 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorMessage, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
@@ -41,11 +41,12 @@ export class TokenStore {
   /** The tokens of the file as last read, by id, with their hash decoded (verify() runs on every write request). */
   private byId = new Map<string, { info: TokenInfo, digest: Buffer }>()
   /**
-   * Tokens presented and verified since the file was last read, by their exact text: a request
-   * with one of them skips the SHA-256. Emptied whenever the file is re-read, so a revocation
-   * counts at once as before; it holds only valid tokens' texts, so at most one entry per token.
+   * Tokens presented and verified since the file was last read, by id, with their exact text: a
+   * request presenting that text skips the SHA-256 (the text is still compared in constant time).
+   * Emptied whenever the file is re-read, so a revocation counts at once as before; it holds only
+   * valid tokens, so at most one entry per token.
    */
-  private verified = new Map<string, TokenInfo>()
+  private verified = new Map<string, { info: TokenInfo, text: Buffer }>()
   /** The file's identity and times when last read (undefined: there was none). */
   private seen: { ino: number, size: number, mtimeMs: number, ctimeMs: number } | undefined
 
@@ -86,13 +87,15 @@ export class TokenStore {
    */
   verify (presented: string): TokenInfo | undefined {
     const tokens = this.current()
-    const known = this.verified.get(presented)
-    if (known !== undefined) return known
     const m = TOKEN_RE.exec(presented)
-    const hit = m === null ? undefined : tokens.get(m[1] ?? '')
+    const id = m?.[1] ?? ''
+    const known = this.verified.get(id)
+    // TOKEN_RE fixes the length, so a matching text is as long as the cached one.
+    if (known !== undefined && timingSafeEqual(Buffer.from(presented, 'latin1'), known.text)) return known.info
+    const hit = m === null ? undefined : tokens.get(id)
     const ok = timingSafeEqual(sha256(presented), hit?.digest ?? NO_DIGEST) && hit !== undefined
     if (!ok) return undefined
-    this.verified.set(presented, hit.info)
+    this.verified.set(id, { info: hit.info, text: Buffer.from(presented, 'latin1') })
     return hit.info
   }
 
@@ -135,8 +138,19 @@ export class TokenStore {
     return out
   }
 
+  /**
+   * Each write leaves the file a later mtime than the one it replaces, even within one tick of a
+   * coarse file-system clock: two writes in a row (revoke, then create) can otherwise leave the
+   * same inode, size and times that a server saw before the first, and it would miss both.
+   */
   private write (records: TokenRecord[]): void {
+    const before = statSync(this.path, { throwIfNoEntry: false })?.mtimeMs ?? 0
     writeFileAtomic(this.path, JSON.stringify({ version: FILE_VERSION, tokens: records }, null, 2) + '\n', 0o600)
+    const after = statSync(this.path).mtimeMs
+    if (after <= before) {
+      const t = (before + 1) / 1000
+      utimesSync(this.path, t, t)
+    }
   }
 }
 

@@ -41,6 +41,8 @@ export class RowInserter {
   private statement (rows: number): SqliteStatement {
     let s = this.statements.get(rows)
     if (s === undefined) {
+      // SQLite yields a VALUES list's rows in list order (not documented, but how it is built):
+      // receipts rely on consecutive ids in that order, which test/unit/ingest/row-inserter.test.ts checks.
       s = this.db.prepare(`INSERT INTO rows (tbl, data, bytes, at) SELECT @t, column1, length(column1), @at FROM (VALUES ${Array.from({ length: rows }, () => '(?)').join(', ')})`)
       this.statements.set(rows, s)
     }

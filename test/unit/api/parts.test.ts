@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { httpStatusOf, isLoopbackHost, parseHttpAddress, TokenStore, ApiError } from '../../../src/api/index.js'
 import { parseRange } from '../../../src/api/block-files.js'
@@ -105,5 +105,22 @@ describe('api: tokens', () => {
     // Corruption is reported to a known token too.
     expect(() => store.verify(fourth.token)).toThrow(expect.objectContaining({ code: 'API_TOKENS_CORRUPT' }))
     expect(() => store.verify(second.token)).toThrow(expect.objectContaining({ code: 'API_TOKENS_CORRUPT' }))
+  })
+
+  it("refuses a cached token's id with another secret, and every write moves the file's mtime forward", () => {
+    const dir = tmpDir()
+    const store = TokenStore.of(dir)
+    const { token } = store.create({ scope: 'write', name: 'w' })
+    expect(store.verify(token)?.name).toBe('w')
+    const sameId = token.slice(0, 20) + (token[20] === 'A' ? 'B' : 'A') + token.slice(21)
+    expect(store.verify(sameId)).toBeUndefined()
+    expect(store.verify(token)?.name).toBe('w')
+    // A file clock behind the last write (a coarse tick, or a clock set back) still gives a later mtime.
+    const file = join(dir, 'api', 'tokens.json')
+    const future = Date.now() / 1000 + 3600
+    utimesSync(file, future, future)
+    store.revoke('w')
+    expect(statSync(file).mtimeMs).toBeGreaterThan(future * 1000)
+    expect(store.verify(token)).toBeUndefined()
   })
 })
