@@ -93,6 +93,13 @@ export const MAX_UPLOADS_PER_PEER = 4
 export const UPLOAD_CHUNK = 256 * KiB
 
 /**
+ * A synchronous read of a block file that took longer than this (ms) switches the rest of that
+ * range to thread-pool reads: the file was not in the page cache, or the disk is slow, and every
+ * such read holds the node's whole event loop (a page-cache read of a small block takes µs).
+ */
+export const SLOW_SYNC_READ_MS = 1
+
+/**
  * Yamux flow control: the stream window caps the bytes in flight per stream, so a paused reader
  * buffers at most this much; the read buffer limit is set above it.
  */

@@ -28,10 +28,12 @@ export async function fsyncFileAsync (path: string): Promise<void> {
 const fsyncFd = promisify(fsync)
 
 /**
- * Open `path` (`flags`), write `data` if given, fsync on libuv's thread pool, close. Only the
- * fsync waits for the disk: opening an existing file, writing a few bytes into the page cache and
- * closing a flushed file run on the calling thread, which costs less CPU than a thread-pool round
- * trip each (three or four per file, where catch-up flushes two files per block).
+ * Open `path` (`flags`), write `data` if given, fsync on libuv's thread pool, close. The open,
+ * the write of a few bytes into the page cache and the close of a flushed file run on the calling
+ * thread, which costs less CPU than a thread-pool round trip each (three or four per file, where
+ * catch-up flushes two files per block). They usually do no disk I/O, but not always: creating a
+ * file (`w`, a block's `.sig`) can wait for the file system's journal (ext4 commits while other
+ * flushes are in flight), and then the calling thread waits with it.
  */
 export async function fsyncPathAsync (path: string, flags: 'r' | 'r+' | 'w', data?: string | Uint8Array, mode = 0o644): Promise<void> {
   const fd = openSync(path, flags, mode)

@@ -1,5 +1,4 @@
-import { close as closeFd, closeSync, openSync, read as readFd, writevSync } from 'node:fs'
-import { promisify } from 'node:util'
+import { close as closeFd, closeSync, openSync, writevSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
@@ -7,14 +6,13 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import type { PetalLibp2p } from '../libp2p.js'
-import { linkSignals, readFullySync, Watchdog } from '../../util/index.js'
+import { Watchdog } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
 import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest, parseBlocksRequest } from '../wire.js'
 import { receiveToFile, type RateFloor } from './receive-file.js'
+import { SendBatch, sendFile } from './send-file.js'
 import { onServeError, type ServeContext } from './serve.js'
-
-const read = promisify(readFd)
 
 // Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
 const SMALL_BLOCK = 128 * 1024
@@ -48,8 +46,9 @@ class Uploads {
  * followed by exactly `size` raw bytes of the file, streamed with backpressure.
  * `blocks`: request `{hashes:[…]}` (1…LIMITS.maxRangeBlocks), reply the same frame and bytes for
  * each block in order; a block the node lacks ends the reply with `{ok:false, error:"NOT_FOUND"}`.
+ * `o.slowSyncReadMs`: SendBatch's threshold for switching a range to thread-pool reads.
  */
-export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx: ServeContext): Promise<void> {
+export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx: ServeContext, o: { slowSyncReadMs?: number } = {}): Promise<void> {
   const uploads = new Uploads()
   await node.handle(protocolId(source.chainId, 'block'), async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString()
@@ -94,7 +93,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       // Small blocks with their reply frames, gathered into one message of up to UPLOAD_CHUNK:
       // each message is one yamux frame, answered by one window update, where every reply frame
       // and every block was one before.
-      const batch = new SendBatch(stream, limit.signal)
+      const batch = new SendBatch(stream, limit.signal, o)
       try {
         for (const hash of req.hashes) {
           // No waiting for blocks being fetched here (ranges serve catching up, not relaying).
@@ -116,6 +115,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
         await batch.flush()
       } finally {
         limit.dispose()
+        if (batch.pooled) ctx.logger.debug('a synchronous block read was slow: the rest of the range was read through the thread pool', { peer, ms: batch.slowReadMs })
       }
       finish(stream)
     } catch (err) {
@@ -125,67 +125,6 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       if (file !== undefined) closeFd(file.fd, () => {})
     }
   }, { maxInboundStreams: INBOUND_STREAMS.blocks })
-}
-
-/** Messages of up to UPLOAD_CHUNK bytes made of whole small blocks, each after its reply frame. */
-class SendBatch {
-  private msg: Buffer | undefined
-  private bytes = 0
-
-  constructor (private readonly raw: Stream, private readonly limit: AbortSignal) {}
-
-  /**
-   * Add a block (`head` + the whole file, at most UPLOAD_CHUNK bytes), sending what is gathered
-   * first if it would not fit. The file is read synchronously straight into the message: a read
-   * of a small file costs a fifth of the CPU of one through the thread pool (a round trip, a
-   * promise) and needs no buffer of its own nor a copy into the message.
-   */
-  async add (head: Uint8Array, file: OpenBlock): Promise<void> {
-    if (this.bytes + head.byteLength + file.size > UPLOAD_CHUNK) await this.flush()
-    const msg = this.msg ??= Buffer.allocUnsafe(UPLOAD_CHUNK)
-    msg.set(head, this.bytes)
-    const at = this.bytes + head.byteLength
-    if (readFullySync(file.fd, msg.subarray(at, at + file.size), file.size, 0) !== file.size) throw new Error('block file shrank while being sent')
-    this.bytes = at + file.size
-  }
-
-  async flush (): Promise<void> {
-    if (this.msg === undefined || this.bytes === 0) return
-    // A new buffer for the next message: the stream may hold this one until the window opens.
-    const msg = this.msg.subarray(0, this.bytes)
-    this.msg = undefined
-    this.bytes = 0
-    if (!this.raw.send(msg)) await drained(this.raw, this.limit)
-  }
-}
-
-/** Wait until the stream takes more, at most TIMEOUTS.serverStall (a reader that stops reading is cut). */
-async function drained (raw: Stream, limit: AbortSignal): Promise<void> {
-  if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
-  const stall = linkSignals([limit], TIMEOUTS.serverStall)
-  try {
-    await raw.onDrain({ signal: stall.signal })
-  } finally {
-    stall.dispose()
-  }
-}
-
-/** Send the file's bytes, after `head` (sent in the same message as the first chunk) if given. */
-async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal, head?: Uint8Array): Promise<void> {
-  let off = 0
-  let prefix = head?.byteLength ?? 0
-  if (head !== undefined && file.size === 0) raw.send(head)
-  while (off < file.size) {
-    if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
-    const buf = Buffer.allocUnsafe(prefix + Math.min(UPLOAD_CHUNK, file.size - off))
-    if (head !== undefined && prefix > 0) buf.set(head)
-    const { bytesRead } = await read(file.fd, buf, prefix, buf.byteLength - prefix, off)
-    if (bytesRead === 0) throw new Error('block file shrank while being sent')
-    off += bytesRead
-    const sent = raw.send(buf.subarray(0, prefix + bytesRead))
-    prefix = 0
-    if (!sent) await drained(raw, limit)
-  }
 }
 
 export interface FetchedBlock { seal: string, size: number }

@@ -1,0 +1,91 @@
+// Serving a range (`blocks`): small blocks are read synchronously into the message while reads
+// are fast, and a stream whose synchronous read was slow reads the rest through the thread pool.
+// The bytes on the wire are the same either way. Real libp2p nodes on 127.0.0.1, a real chain.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Chain } from '../../../src/chain/index.js'
+import { chainSource, loadOrCreateNodeKey } from '../../../src/network/index.js'
+import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p.js'
+import { fetchBlocks, registerBlock } from '../../../src/network/protocols/block.js'
+import { SLOW_SYNC_READ_MS, UPLOAD_CHUNK } from '../../../src/network/constants.js'
+import type { BlockRecord } from '../../../src/storage/index.js'
+import { createLogger, type LogRecord } from '../../../src/util/index.js'
+import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const SLOW = 'a synchronous block read was slow: the rest of the range was read through the thread pool'
+
+describe('serving a range of small blocks', () => {
+  let chain: Chain
+  let blocks: BlockRecord[]
+  const nodes: PetalLibp2p[] = []
+
+  async function libp2pNode (name: string): Promise<PetalLibp2p> {
+    const n = await createPetalLibp2p({
+      privateKey: await loadOrCreateNodeKey(join(tmpDir(), `${name}.key`)), chainId: chain.chainId, listen: ['/ip4/127.0.0.1/tcp/0'], announce: [],
+      maxConnections: 8, inboundPerSecond: 10, gater: {}, version: 'test'
+    })
+    nodes.push(n)
+    return n
+  }
+
+  beforeAll(async () => {
+    const alice = fixtureKey('alice')
+    chain = (await newTestChain({ key: alice })).chain
+    // Blocks of tens of KiB: a range of them spans several messages of UPLOAD_CHUNK.
+    await extendChain(chain, alice, 8, 3000)
+    blocks = Array.from({ length: 8 }, (_, i) => {
+      const b = chain.get(i + 1)
+      if (b === undefined) throw new Error(`no block ${i + 1}`)
+      return b
+    })
+    expect(blocks.reduce((n, b) => n + b.size, 0)).toBeGreaterThan(2 * UPLOAD_CHUNK)
+  })
+
+  afterAll(async () => {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    chain.close()
+  })
+
+  /** Serve the chain with `o`; `fetch()` gets every block as one range and returns what the server logged meanwhile. */
+  async function serve (o: { slowSyncReadMs?: number }): Promise<{ fetch: () => Promise<LogRecord[]> }> {
+    let logs: LogRecord[] = []
+    const server = await libp2pNode('server')
+    await registerBlock(server, chainSource(chain), { report: () => {}, logger: createLogger(r => { logs.push(r) }, 'debug') }, o)
+    const client = await libp2pNode('client')
+    await client.dial(multiaddr(server.getMultiaddrs()[0]?.toString() ?? ''))
+    return {
+      fetch: async () => {
+        logs = []
+        const dir = tmpDir()
+        const items = blocks.map((b, i) => ({ hash: b.hash, dest: join(dir, `${i}.db`) }))
+        const got: number[] = []
+        await fetchBlocks(client, server.peerId, chain.chainId, items, { maxBytes: chain.params.maxBlockBytes, onBlock: i => { got.push(i) } })
+        expect(got).toEqual(blocks.map((_, i) => i))
+        for (const [i, b] of blocks.entries()) expect(readFileSync(items[i]?.dest ?? '').equals(readFileSync(chain.pathOf(b)))).toBe(true)
+        return logs
+      }
+    }
+  }
+
+  it('switches a range to thread-pool reads after a slow synchronous read, with the same bytes on the wire', async () => {
+    // Every read counts as slow: the first block is read synchronously, every later one through the pool.
+    const logs = await (await serve({ slowSyncReadMs: 0 })).fetch()
+    expect(logs.filter(r => r.message === SLOW)).toHaveLength(1)
+  })
+
+  it('keeps reading synchronously while reads come from the page cache (the default threshold)', async () => {
+    const server = await serve({})
+    // A page-cache read takes microseconds, but a loaded machine can preempt the process during
+    // one (about one read in a thousand here took over 1 ms at load 3.5): a switch must name a read
+    // that really took SLOW_SYNC_READ_MS, and one of a few ranges must stay synchronous throughout.
+    for (let attempt = 1; ; attempt++) {
+      const slow = (await server.fetch()).filter(r => r.message === SLOW)
+      for (const r of slow) expect(r.context?.ms).toBeGreaterThanOrEqual(SLOW_SYNC_READ_MS)
+      if (slow.length === 0) break
+      expect(attempt).toBeLessThan(5)
+    }
+  })
+})
