@@ -80,12 +80,12 @@ describe('serving a range of small blocks', () => {
     const server = await serve({})
     // A page-cache read takes microseconds, but a loaded machine can preempt the process during
     // one (about one read in a thousand here took over 1 ms at load 3.5): a switch must name a read
-    // that really took SLOW_SYNC_READ_MS, and one of a few ranges must stay synchronous throughout.
+    // that really took SLOW_SYNC_READ_MS, and one of up to ten ranges must stay synchronous throughout.
     for (let attempt = 1; ; attempt++) {
       const slow = (await server.fetch()).filter(r => r.message === SLOW)
       for (const r of slow) expect(r.context?.ms).toBeGreaterThanOrEqual(SLOW_SYNC_READ_MS)
       if (slow.length === 0) break
-      expect(attempt).toBeLessThan(5)
+      expect(attempt).toBeLessThan(10)
     }
   })
 })
