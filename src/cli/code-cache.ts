@@ -1,8 +1,9 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
 import { crc32 } from 'node:zlib'
+import { readFullySync } from '../util/index.js'
 
 /**
  * Running a CommonJS bundle with V8's code cache (docs/performance.md, "Start-up of local
@@ -87,7 +88,7 @@ export function runCached (r: CachedRun): CacheOutcome {
     cacheFile = join(r.cacheDir, file)
     seedFile = r.seedDir === undefined ? undefined : join(r.seedDir, file)
     scratch = Buffer.allocUnsafeSlow(Math.max(st.size, sizeOf(cacheFile) ?? sizeOf(seedFile) ?? 0))
-    source = scratch.toString('latin1', 0, readFully(fd, scratch.subarray(0, st.size)))
+    source = scratch.toString('latin1', 0, readFullySync(fd, scratch, st.size, 0))
   } finally {
     closeSync(fd)
   }
@@ -152,17 +153,6 @@ function sizeOf (file: string | undefined): number | undefined {
   }
 }
 
-/** Read `into.length` bytes from the start of `fd` (fewer at its end); returns how many. */
-function readFully (fd: number, into: Buffer): number {
-  let n = 0
-  while (n < into.length) {
-    const got = readSync(fd, into, n, into.length - n, n)
-    if (got === 0) break
-    n += got
-  }
-  return n
-}
-
 function compile (code: string, source: string, cachedData: Buffer | undefined): Script {
   return new Script(isWrapped(source) ? source : wrapModule(source), { filename: code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
 }
@@ -189,7 +179,7 @@ function readCache (file: string, scratch?: Buffer): Buffer | undefined {
     try {
       const size = fstatSync(fd).size
       const into = scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafeSlow(size)
-      bytes = into.subarray(0, readFully(fd, into))
+      bytes = into.subarray(0, readFullySync(fd, into, into.length, 0))
     } finally {
       closeSync(fd)
     }

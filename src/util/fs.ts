@@ -25,7 +25,8 @@ export async function fsyncFileAsync (path: string): Promise<void> {
   await fsyncPathAsync(path, 'r')
 }
 
-const fsyncFd = promisify(fsync)
+// Pure: a bundle that never flushes (the CLI's router) drops it.
+const fsyncFd = /* @__PURE__ */ promisify(fsync)
 
 /**
  * Open `path` (`flags`), write `data` if given, fsync on libuv's thread pool, close. The open,
