@@ -7,6 +7,7 @@ import { EXIT } from './exit-codes.js'
 import { commandWord } from './command-word.js'
 // Past the query barrel: the router must stay small (test/unit/imports.test.ts, pastIndex).
 import { prestartQuerySandbox } from '../query/sandbox/fork.js'
+import { sandboxEnv } from './sandbox-env.js'
 
 /**
  * The start-up router of `petal` (bin/petal.js runs it from dist/fast/petal.js; docs/performance.md,
@@ -67,5 +68,5 @@ function prestartWithInterimSignals (childFile: string): void {
   }
   process.on('SIGINT', interrupted)
   process.on('SIGTERM', interrupted)
-  child = prestartQuerySandbox(childFile).child
+  child = prestartQuerySandbox(childFile, sandboxEnv()).child
 }

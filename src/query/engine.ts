@@ -45,7 +45,7 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
       }
     }
     const summary = await sandbox.run({ ...o, mode: o.perBlock === true ? 'per-block' : 'mirror', timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS })
-    const skipped = o.perBlock === true ? [] : (o.mirror?.skipped() ?? mirrorSkippedBlocks(chain.dir.queryDb))
+    const skipped = o.perBlock === true ? [] : (summary.skipped ?? o.mirror?.skipped() ?? mirrorSkippedBlocks(chain.dir.queryDb))
     return { ...summary, sync, skipped }
   } finally {
     // Its process is reaped before this returns: a command never exits leaving it behind.

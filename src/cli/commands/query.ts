@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { canWrite } from '../context.js'
 import { syncHistoryMirror } from '../mirror-sync.js'
+import { sandboxEnv } from '../sandbox-env.js'
 import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 
@@ -64,7 +65,7 @@ export function register (program: Command, action: Action): void {
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
       // The sandbox process starts first: its start-up (a Node process) overlaps opening the
       // chain and checking the mirror, instead of following them.
-      const sandbox = new QuerySandbox(ctx.dir, { logger: ctx.logger })
+      const sandbox = new QuerySandbox(ctx.dir, { logger: ctx.logger, env: sandboxEnv() })
       sandbox.start()
       ctx.onClose(async () => { await sandbox.close() })
       const chain = ctx.openChain({ forReading: true })

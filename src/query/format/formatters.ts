@@ -1,5 +1,6 @@
 import type { SqlValue } from '../../block/index.js'
 import type { ConfidentialNote } from '../sandbox/confidential.js'
+import type { SkippedBlock } from '../mirror/layout.js'
 import { CSV_HEADER_FIELD, csvField, escapeControls, jsonValue, tableCell, uniqueKeys } from './values.js'
 
 export const TEXT_FORMATS = ['ndjson', 'csv', 'table', 'json'] as const
@@ -18,6 +19,8 @@ export interface ResultSummary {
   blocks?: number
   /** Encrypted columns the statement's tables have, and how many of their blocks stayed ciphertext. */
   confidential?: ConfidentialNote[]
+  /** Mirror mode: the canonical blocks the mirror leaves out, read in the statement's snapshot. */
+  skipped?: SkippedBlock[]
 }
 
 /** Streaming text output of one result: header, batches of rows, end. */

@@ -6,7 +6,9 @@ import { type BlockRecord, openSqlite, type SqliteDb, type TableRecord } from '.
 import { errorCode, errorMessage } from '../../util/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { parseColumns, probeColumns, unionColumns, type ColumnInfo } from './columns.js'
-import { getMirrorTable, MAX_MIRROR_COLUMNS, setMirrorTable } from './layout.js'
+import { getMirrorTable, MAX_MIRROR_COLUMNS, setMirrorTable, type SkippedBlock } from './layout.js'
+
+export type { SkippedBlock } from './layout.js'
 
 const q = quoteIdent
 
@@ -54,9 +56,6 @@ export type BlockCopy = Buffer | string
 
 /** 'applied', 'stale' (re-plan), or left out of the mirror for a reason in its content. */
 export type ApplyResult = 'applied' | 'stale' | { skipped: SkippedBlock }
-
-/** A canonical block the mirror leaves out (its `_blocks` row stays), and why. */
-export interface SkippedBlock { height: number, hash: string, code: string, message: string }
 
 function applyCopy (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
   const db = openSqlite(copy, typeof copy === 'string' ? { timeout: busyMs, fileMustExist: true } : { timeout: busyMs })

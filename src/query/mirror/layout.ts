@@ -43,6 +43,15 @@ export function initSchema (db: SqliteDb, chainId: string): void {
 /** Thrown by setMirrorTable when a table left out as too wide fits again: only a rebuild restores its rows. */
 export class MirrorNeedsRebuild extends Error {}
 
+/** A canonical block the mirror leaves out, and why (a row of `_mirror_skipped`). */
+export interface SkippedBlock { height: number, hash: string, code: string, message: string }
+
+/** The blocks the mirror on `db` leaves out; none in a mirror made before `_mirror_skipped` existed. */
+export function readSkippedBlocks (db: SqliteDb): SkippedBlock[] {
+  if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_mirror_skipped'").get() === undefined) return []
+  return db.prepare<unknown[], SkippedBlock>('SELECT height, hash, code, message FROM _mirror_skipped ORDER BY height').all()
+}
+
 export interface MirrorTable {
   key: string
   name: string

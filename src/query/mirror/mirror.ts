@@ -12,7 +12,7 @@ import { applyBlock, MIRROR_BUSY_MS, type BlockCopy, type SkippedBlock } from '.
 // Blocks up to this size are read into memory (one read, no temporary file); larger ones are
 // copied to tmp/ and read by SQLite page by page, so memory stays bounded whatever the block size.
 const IN_MEMORY_MAX_BYTES = 4 * 1024 * 1024
-import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION } from './layout.js'
+import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION, readSkippedBlocks } from './layout.js'
 import { rollbackTo } from './rollback.js'
 
 export interface MirrorTip { height: number, hash: string }
@@ -87,7 +87,7 @@ export class QueryMirror {
 
   /** Canonical blocks the mirror leaves out, with the coded reason, by height. */
   skipped (): SkippedBlock[] {
-    return readSkipped(this.db)
+    return readSkippedBlocks(this.db)
   }
 
   /** Bring the mirror to the index's canonical chain. Safe to call at any time, from any process. */
@@ -285,10 +285,6 @@ function openMirrorDb (chain: Chain, logger: Logger): SqliteDb {
   }
 }
 
-function readSkipped (db: SqliteDb): SkippedBlock[] {
-  return db.prepare<unknown[], SkippedBlock>('SELECT height, hash, code, message FROM _mirror_skipped ORDER BY height').all()
-}
-
 /**
  * The blocks query.db leaves out, read without writing anything (a read-only data directory, or
  * `query --no-sync`); none when there is no mirror yet.
@@ -298,8 +294,7 @@ export function mirrorSkippedBlocks (path: string): SkippedBlock[] {
   let db: SqliteDb | undefined
   try {
     db = openSqliteReadonly(path)
-    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_mirror_skipped'").get() === undefined) return []
-    return readSkipped(db)
+    return readSkippedBlocks(db)
   } finally {
     db?.close()
   }

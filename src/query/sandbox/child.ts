@@ -32,14 +32,23 @@ async function run (req: RunRequest): Promise<void> {
   }
 }
 
-process.on('message', (m: ParentMessage) => {
-  if (m.type === 'ack') current?.ack()
-  else if (m.type === 'run') void run(m)
-})
 // If the parent dies (killed, crashed) while a statement runs, nobody would ever stop this
 // process: the main thread may be inside sqlite3_step for good. A watchdog thread notices that the
-// parent is gone and kills the process. An idle sandbox simply exits when the IPC channel closes.
-const watchdog = new Worker(`const parent = ${process.ppid}
+// parent is gone and kills the process. An idle sandbox simply exits when the IPC channel closes,
+// so the thread starts with the first statement: its start-up (a second V8 instance, ~10-20 ms of
+// CPU) then runs beside that statement instead of delaying the ready message, which the first
+// answer waits for. The parent is the one that started this process, even if it is gone already.
+const parent = process.ppid
+let watchdog: Worker | undefined
+function watchParent (): void {
+  if (watchdog !== undefined) return
+  watchdog = new Worker(`const parent = ${parent}
 setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL') }, 250)`, { eval: true })
-watchdog.unref()
+  watchdog.unref()
+}
+
+process.on('message', (m: ParentMessage) => {
+  if (m.type === 'ack') current?.ack()
+  else if (m.type === 'run') { watchParent(); void run(m) }
+})
 send({ type: 'ready' })

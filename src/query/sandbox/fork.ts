@@ -9,9 +9,12 @@ function loadChildProcesses (): typeof ChildProcesses {
   return childProcesses
 }
 
-/** Fork the sandbox's entry `file`, noting its ready message whenever it comes. */
-export function forkSandbox (file: string, execArgv: string[]): ForkedSandbox {
-  const child = loadChildProcesses().fork(file, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+/**
+ * Fork the sandbox's entry `file`, noting its ready message whenever it comes. `env`: the
+ * process's environment (default: this process's).
+ */
+export function forkSandbox (file: string, execArgv: string[], env?: NodeJS.ProcessEnv): ForkedSandbox {
+  const child = loadChildProcesses().fork(file, [], { serialization: 'advanced', execArgv, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
   const forked: ForkedSandbox = { child, ready: false }
   const onMessage = (m: unknown): void => {
     if (typeof m === 'object' && m !== null && 'type' in m && m.type === 'ready') {
@@ -29,8 +32,8 @@ export function forkSandbox (file: string, execArgv: string[]): ForkedSandbox {
  * alive; the CLI kills and reaps it if no command took it (`petal query --help`, a usage error),
  * and it is killed at exit in any case.
  */
-export function prestartQuerySandbox (file: string): ForkedSandbox {
-  const forked = forkSandbox(file, [])
+export function prestartQuerySandbox (file: string, env?: NodeJS.ProcessEnv): ForkedSandbox {
+  const forked = forkSandbox(file, [], env)
   forked.child.unref()
   forked.child.channel?.unref()
   const stderr = forked.child.stderr

@@ -5,7 +5,7 @@ import { checkStatementText } from './guard.js'
 import { compile, openForQuery } from './connection.js'
 import { historyMirrorOf, unionHistory, type HistoryViews } from './history.js'
 import { asciiLower } from '../names.js'
-import { MAX_MIRROR_COLUMNS } from '../mirror/layout.js'
+import { MAX_MIRROR_COLUMNS, readSkippedBlocks } from '../mirror/layout.js'
 import { parseColumns } from '../mirror/columns.js'
 import { CryptoError } from '../../crypto/index.js'
 import { setupConfidential, type DecryptRequest } from './confidential.js'
@@ -43,11 +43,14 @@ export async function runOnMirror (dataDir: string, sql: string, out: Emitter, o
       if (err instanceof QueryError || err instanceof CryptoError) throw err
       throw statementError(err, 'the query mirror')
     }
+    // In the statement's snapshot, so that the caller need not open the mirror again to say which
+    // blocks the result lacks.
+    const skipped = readSkippedBlocks(db)
     db.exec('COMMIT')
     // Only the columns of the tables the statement read.
     const read = new Set(readTables(stmt))
     const notes = confidential.filter(n => read.has(asciiLower(n.table)))
-    await out.end({ tip, ...(notes.length > 0 ? { confidential: notes } : {}) })
+    await out.end({ tip, skipped, ...(notes.length > 0 ? { confidential: notes } : {}) })
   } finally {
     db.close()
   }

@@ -47,9 +47,9 @@ function childEntry (): { file: string, execArgv: string[] } {
   return { file: fileURLToPath(new URL('./child.ts', here)), execArgv: ['--import', tsx] }
 }
 
-function forkChildEntry (): ForkedSandbox {
+function forkChildEntry (env: NodeJS.ProcessEnv | undefined): ForkedSandbox {
   const { file, execArgv } = childEntry()
-  return forkSandbox(file, execArgv)
+  return forkSandbox(file, execArgv, env)
 }
 
 /**
@@ -67,9 +67,12 @@ export class QuerySandbox {
    * still dying while the next one starts): close() waits for all of them. */
   private readonly started = new Set<ChildProcess>()
   private readonly logger: Logger
+  private readonly env: NodeJS.ProcessEnv | undefined
 
-  constructor (private readonly dataDir: string, options: { logger?: Logger } = {}) {
+  /** `env`: the sandbox process's environment (default: this process's). */
+  constructor (private readonly dataDir: string, options: { logger?: Logger, env?: NodeJS.ProcessEnv } = {}) {
     this.logger = options.logger ?? nullLogger
+    this.env = options.env
   }
 
   /** Start the process now (it takes ~0.1 s), e.g. while the mirror syncs; returns it. */
@@ -77,7 +80,7 @@ export class QuerySandbox {
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) return this.child
     // The CLI's router may have forked it already, while this command's code loaded.
     const prestarted = takePrestartedSandbox()
-    const forked = prestarted ?? forkChildEntry()
+    const forked = prestarted ?? forkChildEntry(this.env)
     const child = forked.child
     this.stderr = ''
     this.child = child

@@ -261,6 +261,9 @@ describe('query mirror', () => {
       // Rows of every other block; the result says which block is missing.
       const q = await runQuery(chain, { sql: 'SELECT _height, v FROM t ORDER BY _height', format: 'rows', sandbox: sb, onRows: () => {} })
       expect(q.skipped.map(s => s.height)).toEqual([2])
+      // Read by the sandbox in the statement's snapshot (the caller does not open the mirror again).
+      const summary = await sb.run({ mode: 'mirror', sql: 'SELECT 1', format: 'rows', timeoutMs: 0 })
+      expect(summary.skipped?.map(s => [s.height, s.code])).toEqual([[2, 'SCHEMA_NOT_ALLOWED']])
       expect((await rowsOf(chain, sb, 'SELECT _height, v FROM t ORDER BY _height')).rows).toEqual([[1n, 1n], [3n, 3n]])
       expect((await rowsOf(chain, sb, 'SELECT height FROM _blocks ORDER BY height')).rows).toEqual([[0n], [1n], [2n], [3n]])
       // A rebuild leaves it out the same way.
