@@ -6,6 +6,7 @@ import { DaisyDb, DaisyDir, DaisyError, DataDir, missingBlockHint, readDaisyChai
 import { fsyncDir, fsyncFile, throwIfAborted, type OnWorkProgress } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { checkDaisyChain, type DaisyCheckReport, type DaisyWarning } from './daisy-check.js'
+import { recordedDaisyCommitment } from './daisy-commitment.js'
 import { updateDaisyState } from './daisy-state.js'
 import { createChain, prepareEmptyDir } from './genesis.js'
 import type { ChainOptions } from './chain.js'
@@ -117,9 +118,12 @@ function copyDurably (from: string, to: string): void {
 }
 
 /** What an adopted chain's genesis commits to, or undefined for a chain that adopted nothing. */
-export async function daisyCommitmentOf (chain: Chain): Promise<DaisyCommitment | undefined> {
+export async function daisyCommitmentOf (chain: Chain, o: { recorded?: boolean } = {}): Promise<DaisyCommitment | undefined> {
   const g = chain.get(0)
   if (g === undefined) return undefined
+  // `recorded`: what the index recorded when the genesis was placed (status), if it did.
+  const r = o.recorded === true ? recordedDaisyCommitment(chain.index, g.hash) : 'unknown'
+  if (r !== 'unknown') return r
   const file = await readBlockFile(chain.pathOf(g), { maxBytes: chain.params.maxBlockBytes, quickCheck: false, checkManifest: false })
   return file.header.daisy
 }

@@ -12,6 +12,7 @@ import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
 import { appendToChainTree } from './chain-tree.js'
 import { blockRecordOf } from './block-record.js'
+import { recordDaisyCommitment } from './daisy-commitment.js'
 
 // What may already be in a directory that gets a new chain: the operator's keys and node identity,
 // a README (the repository's blocks/ has one),
@@ -110,6 +111,7 @@ export async function installGenesis (dir: DataDir, params: ChainParams, genesis
       index.applyKeyOps(0, ops)
       appendToChainTree(index, record)
       index.setMeta('consensus', consensusJson(params))
+      recordDaisyCommitment(index, record.hash, c.file.header.daisy)
     })
     writeChainParams(dir.chainParams, params)
   } catch (err) {

@@ -4,6 +4,7 @@ import { isPetalError, isRecord, pausepoint } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
 import { blockRecordOf } from './block-record.js'
+import { recordDaisyCommitment } from './daisy-commitment.js'
 import { replayChain, type ReplayProgress } from './replay.js'
 import { loadCandidate, validateOnParent } from './validate/index.js'
 import { writeTx } from './write-tx.js'
@@ -57,6 +58,7 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
           index.insertBlock(record, c.file.tables, ops)
           index.applyKeyOps(record.height, ops)
           appendToChainTree(index, record)
+          if (record.height === 0) recordDaisyCommitment(index, record.hash, c.file.header.daisy)
         }
       })
       await pausepoint('reindex:locked', o.signal)

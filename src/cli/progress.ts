@@ -15,7 +15,7 @@ export interface ProgressOptions {
   write: (s: string) => void
   /** `bytes` (default): amounts, rates and ETAs in bytes; otherwise a count of this unit ("blocks"). */
   unit?: string
-  /** Clock in ms (performance.now by default; tests fake it). */
+  /** Clock in ms (monotonicMs by default; tests fake it). */
   now?: () => number
 }
 
@@ -47,7 +47,7 @@ export class Progress {
   private readonly samples: Array<[number, number]> = []
 
   constructor (private readonly options: ProgressOptions) {
-    this.now = options.now ?? (() => performance.now())
+    this.now = options.now ?? monotonicMs
     this.started = this.now()
   }
 
@@ -154,4 +154,14 @@ export function formatDuration (seconds: number): string {
   if (s < 60) return `${s} s`
   if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`
+}
+
+/**
+ * A monotonic clock in ms. Not `performance.now()`: the first use of the global `performance`
+ * loads Node's perf_hooks (~50 fresh pages in every command that shows progress, such as
+ * `signimportblock`; docs/performance.md, "Session 8: start-up").
+ */
+export function monotonicMs (): number {
+  const [s, ns] = process.hrtime()
+  return s * 1e3 + ns / 1e6
 }

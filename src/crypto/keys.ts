@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { equalBytes, errorMessage, fromHex, toHex } from '../util/index.js'
 import { CryptoError } from './errors.js'
 import { sha256Hex } from './hash.js'
+import { SHA256_JS_MAX, sha256HexJs } from './sha256-js.js'
 
 /** Prefix of a key id: "1:" names SHA-256 over the SPKI DER (Daisy's format). */
 export const KEY_ID_PREFIX = '1:'
@@ -24,7 +25,8 @@ export interface SigningKey {
 }
 
 export function keyIdOf (spki: Uint8Array): string {
-  return KEY_ID_PREFIX + sha256Hex(spki)
+  // In JavaScript: listing keys (status, mykeys) then never loads node:crypto (sha256-js.ts).
+  return KEY_ID_PREFIX + (spki.length <= SHA256_JS_MAX ? sha256HexJs(spki) : sha256Hex(spki))
 }
 
 export function isKeyId (value: unknown): value is string {

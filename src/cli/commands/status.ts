@@ -71,7 +71,7 @@ export function register (program: Command, action: Action): void {
       }
       const n = networkStatus(ctx)
       // A chain that continues a Daisy chain says which, and where its history is.
-      const c = await daisyCommitmentOf(chain)
+      const c = await daisyCommitmentOf(chain, { recorded: true })
       const adopted = c === undefined ? {} : { continues_daisy: { daisy_genesis_hash: c.genesisHash, daisy_chain_params: c.chainParams, daisy_tip_height: c.tipHeight, daisy_tip_hash: c.tipHash, history: join(ctx.dir, ADOPTED_HISTORY_DIR) } }
       const lines = c === undefined ? [] : [`continues   the Daisy chain ${short(c.genesisHash)} at its block ${c.tipHeight} ${short(c.tipHash)} (history in ${join(ctx.dir, ADOPTED_HISTORY_DIR)})`]
       printStatus(ctx, chain, { ...n.extra, ...adopted }, [...lines, ...n.lines])

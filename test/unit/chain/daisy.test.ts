@@ -4,10 +4,10 @@ import { execSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GENESIS_PREVIOUS_HASH, headerFromMeta } from '../../../src/block/index.js'
-import { adoptDaisy, Chain, checkAdoption, checkDaisyChain, daisyCommitmentOf, daisyWarnings, updateDaisyState, verifyChain } from '../../../src/chain/index.js'
+import { adoptDaisy, Chain, checkAdoption, checkDaisyChain, DAISY_COMMITMENT_META, daisyCommitmentOf, daisyWarnings, recordedDaisyCommitment, reindexChain, updateDaisyState, verifyChain } from '../../../src/chain/index.js'
 import { DaisyDir, isDaisyDir } from '../../../src/storage/index.js'
 import { isPetalError } from '../../../src/util/index.js'
-import { fixtureKey } from '../../helpers/chain.js'
+import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { buildDaisyDir, buildDefaultVectorsDir, daisyBlockPath, hashTree, tamperBlock } from '../../helpers/daisy.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -156,6 +156,34 @@ describe('Daisy data directories (v1 rules, read-only)', () => {
       r.chain.close()
     }
     expect(hashTree(f.root)).toEqual(before)
+  })
+
+  it('the index records what the genesis commits to (status reads it there); absent, unreadable or of another genesis, the file is read', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const r = await adoptDaisy(f.root, join(tmpDir(), 'new'), f.bob)
+    const plain = await newTestChain()
+    try {
+      const g = r.chain.get(0)?.hash ?? ''
+      expect(recordedDaisyCommitment(r.chain.index, g)).toEqual(r.commitment)
+      expect(recordedDaisyCommitment(plain.chain.index, plain.chain.chainId)).toBeUndefined()
+      expect(recordedDaisyCommitment(r.chain.index, plain.chain.chainId)).toBe('unknown')
+      const set = async (value: string): Promise<void> => { await r.chain.index.withWriteLock(async () => { r.chain.index.setMeta(DAISY_COMMITMENT_META, value) }) }
+      // Another genesis's record (it commits to nothing), a damaged one, a wrong field: the file decides.
+      for (const value of [JSON.stringify({ genesis: plain.chain.chainId, daisy: null }), '{"genesis":', JSON.stringify({ genesis: g, daisy: { ...r.commitment, tipHeight: '3' } })]) {
+        await set(value)
+        expect(recordedDaisyCommitment(r.chain.index, g)).toBe('unknown')
+        expect(await daisyCommitmentOf(r.chain, { recorded: true })).toEqual(r.commitment)
+      }
+      // An index from before the record: reindex writes it.
+      await r.chain.index.withWriteLock(async () => { r.chain.index.clear() })
+      expect(recordedDaisyCommitment(r.chain.index, g)).toBe('unknown')
+      await reindexChain(r.chain.dir.root)
+      expect(recordedDaisyCommitment(r.chain.index, g)).toEqual(r.commitment)
+      expect(await daisyCommitmentOf(r.chain, { recorded: true })).toEqual(r.commitment)
+    } finally {
+      r.chain.close()
+      plain.chain.close()
+    }
   })
 
   it('a genesis carries the Daisy commitment whole or not at all, and only a genesis', () => {
