@@ -16,6 +16,8 @@ const unsupported = (why: string): BtreeUnsupported => new BtreeUnsupported(why)
 const MAX_PAYLOAD = 16 << 20
 // Bytes read from the file at a time (PageFile's read-ahead).
 const WINDOW = 256 << 10
+// A closed PageFile's window, for the next one this thread opens.
+let spareWindow: Buffer | undefined
 
 export const ENCODING_UTF8 = 1
 export const ENCODING_UTF16LE = 2
@@ -97,7 +99,10 @@ export class PageFile {
     this.fd = source === undefined ? openSync(path, 'r') : undefined
     try {
       const h = Buffer.alloc(100)
-      if (this.readAt(h, 100, 0) !== 100) throw unsupported('short file')
+      // Straight from the file, not through the read-ahead window: a worker's PageFile for a chunk
+      // of a table would otherwise fill 256 KiB from offset 0 before reading the chunk's pages.
+      const got = this.fd === undefined ? this.readAt(h, 100, 0) : readSync(this.fd, h, 0, 100, 0)
+      if (got !== 100) throw unsupported('short file')
       if (h.toString('latin1', 0, 16) !== 'SQLite format 3\0') throw unsupported('not an SQLite file')
       const raw = h.readUInt16BE(16)
       const pageSize = raw === 1 ? 65536 : raw
@@ -119,7 +124,13 @@ export class PageFile {
     }
   }
 
-  close (): void { if (this.fd !== undefined) closeSync(this.fd) }
+  close (): void {
+    if (this.fd !== undefined) closeSync(this.fd)
+    // The window goes back for this thread's next PageFile (a table's chunks open one each).
+    if (this.ahead !== undefined) spareWindow = this.ahead
+    this.ahead = undefined
+    this.aheadLen = 0
+  }
 
   // Read-ahead: pages are read from the file WINDOW bytes at a time (a table's pages mostly follow
   // each other), one pread for many pages instead of one each. `ahead` holds the file's bytes from
@@ -135,7 +146,10 @@ export class PageFile {
     const fd = this.fd ?? this.held?.fd ?? -1
     if (bytes > WINDOW) return readSync(fd, buf, 0, bytes, position)
     if (position < this.aheadAt || position + bytes > this.aheadAt + this.aheadLen) {
-      this.ahead ??= Buffer.allocUnsafe(WINDOW)
+      if (this.ahead === undefined) {
+        this.ahead = spareWindow ?? Buffer.allocUnsafe(WINDOW)
+        spareWindow = undefined
+      }
       this.aheadAt = position
       this.aheadLen = 0
       // Fill the window (a short read is the end of the file, or a read to retry from there).
