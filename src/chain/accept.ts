@@ -39,8 +39,9 @@ export const PRUNE_EVERY = 32
  * Validate a candidate against its parent and store it, all under the write lock: extend the tip,
  * keep it on a side branch, or switch branches (reorg) when it makes a better tip. File moves are
  * journaled before they start; the index transaction that records the block commits them.
+ * `prepared`: `tmpFile` is flushed and its `.sig` written beside it (prepareBlockFiles).
  */
-export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx: TxContext): ImportResult {
+export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx: TxContext, o: { prepared?: boolean } = {}): ImportResult {
   const { index, dir } = chain
   const known = index.byHash(c.hash)
   if (known !== undefined) return { status: 'known', block: known }
@@ -54,7 +55,7 @@ export function acceptCandidate (chain: Chain, c: Candidate, tmpFile: string, tx
   const tip = chain.tip()
 
   if (parent.hash === tip.hash) {
-    placeBlock(tmpFile, dir.blockPath(h.height), c.seal)
+    placeBlock(tmpFile, dir.blockPath(h.height), c.seal, o.prepared)
     failpoint('extend:placed')
     const block = { ...record, canonical: true }
     index.insertBlock(block, c.file.tables, ops)

@@ -1,8 +1,8 @@
 import { rm, stat } from 'node:fs/promises'
 import { BUILD_PASSES, buildBlock, type EncryptSpec, type KeyOpRow, type RewrapSpec } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
-import { formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
+import { prepareBlockFiles, sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { failpoint, formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { basename } from 'node:path'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
@@ -72,12 +72,24 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         meter
       })
       await pausepoint('sign-import:locked', options.signal)
-      // The same validation as a block from the network, except for what the build already did on
-      // this very file, which nobody else can write: hashing it, quick_check, hashing its rows.
-      const c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, built: { hash: built.hash, tables: built.manifest.tables }, pool: chain.hashPool, signal: options.signal, meter })
+      // The file is final: its flush and its .sig's write and flush (two fsyncs at once on the
+      // thread pool) run beside the validation, and placement only moves the two and flushes the
+      // directories. A crash before the move leaves private tmp/ files, which cleanTmp removes.
+      const preparing = prepareBlockFiles(tmp, built.seal)
+      let c
+      try {
+        // The same validation as a block from the network, except for what the build already did
+        // on this very file, which nobody else can write: hashing it, quick_check, hashing its rows.
+        c = await loadCandidate(tmp, built.seal, { maxBytes: chain.params.maxBlockBytes, built: { hash: built.hash, tables: built.manifest.tables }, pool: chain.hashPool, signal: options.signal, meter })
+      } finally {
+        // Settled before anything else happens to the files (the finally below removes them).
+        await preparing.catch(() => {})
+      }
+      await preparing
+      failpoint('sign-import:prepared')
       await options.beforeAccept?.({ hash: built.hash, height: built.header.height, rowsRoot: built.header.rowsRoot })
       meter?.stage('storing', c.file.size)
-      const r = acceptCandidate(chain, c, tmp, tx)
+      const r = acceptCandidate(chain, c, tmp, tx, { prepared: true })
       meter?.finish()
       return r
     } finally {

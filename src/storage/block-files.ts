@@ -113,9 +113,12 @@ export function renameBlock (from: string, to: string, dirReady = false): void {
   }
 }
 
-/** prepareBlock + moveBlock: put a finished block file in its final place. */
-export function placeBlock (tmpFile: string, dest: string, seal: string): void {
-  prepareBlock(tmpFile, seal)
+/**
+ * prepareBlock + moveBlock: put a finished block file in its final place. `prepared`: the file
+ * is flushed and its `.sig` written and flushed beside it already (prepareBlockFiles).
+ */
+export function placeBlock (tmpFile: string, dest: string, seal: string, prepared = false): void {
+  if (!prepared) prepareBlock(tmpFile, seal)
   moveBlock(tmpFile, dest)
 }
 

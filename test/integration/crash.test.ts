@@ -106,7 +106,7 @@ describe('kill -9 during signimportblock', () => {
     }
   })
 
-  for (const [fp, expected] of [['extend:placed', 3], ['extend:indexed', 3], ['tx:committed', 4]] as const) {
+  for (const [fp, expected] of [['sign-import:prepared', 3], ['extend:placed', 3], ['extend:indexed', 3], ['tx:committed', 4]] as const) {
     it(`at failpoint ${fp}: tip ${expected}, stale files cleaned by the next writer`, async () => {
       const dir = copyOf(baseA)
       const exit = await petal(['--dir', dir, 'signimportblock', bigSource], { env: { PETAL_FAILPOINT: fp } })
