@@ -13,6 +13,24 @@ function hostOf (header: string): string {
 }
 
 /**
+ * Host headers already judged, with their verdict: clients send the same one on every request,
+ * and the regular expressions and IP parsing of a check cost a request several microseconds. The
+ * verdict depends on the header's text alone; bounded so that hostile clients cannot grow it.
+ */
+const loopbackHosts = new Map<string, boolean>()
+const MAX_HOSTS = 64
+
+function isLoopbackHeader (header: string): boolean {
+  let ok = loopbackHosts.get(header)
+  if (ok === undefined) {
+    ok = isLoopbackHost(hostOf(header))
+    if (loopbackHosts.size >= MAX_HOSTS) loopbackHosts.clear()
+    loopbackHosts.set(header, ok)
+  }
+  return ok
+}
+
+/**
  * Decide whether a request may proceed (docs/api.md, "Security"). A server on loopback answers
  * only requests addressed to a loopback name, so a web page cannot reach it through DNS
  * rebinding; writes always need a write token; reads need a token only when the server is exposed
@@ -20,7 +38,7 @@ function hostOf (header: string): string {
  */
 export function authorize (req: { headers: IncomingHttpHeaders }, access: Access, policy: AccessPolicy, tokens: TokenStore): void {
   const host = req.headers.host
-  if (!policy.expose && host !== undefined && !isLoopbackHost(hostOf(host))) {
+  if (!policy.expose && host !== undefined && !isLoopbackHeader(host)) {
     throw new ApiError('API_HOST_REFUSED', `this node serves loopback only, and the request was addressed to ${JSON.stringify(hostOf(host))}`, {
       hint: 'use http://127.0.0.1:PORT/ or http://localhost:PORT/; to serve other hosts, start the node with --http-expose'
     })

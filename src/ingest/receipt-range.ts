@@ -35,8 +35,13 @@ export function receiptCount (r: AppendResult): number {
  * written from the range when they are many.
  */
 export function receiptsJson (r: AppendResult): string | Buffer {
-  if (!(r instanceof AppendedRows) || r.count < BYTES_FROM) return JSON.stringify(r.receipts)
-  return rangeJson(r.instance, r.first, r.count)
+  if (!(r instanceof AppendedRows)) return JSON.stringify(r.receipts)
+  if (r.count >= BYTES_FROM) return rangeJson(r.instance, r.first, r.count)
+  // Receipt ids need no escaping (base32 letters, a dash, digits): written out, without the
+  // array of strings and the serializer.
+  let s = '['
+  for (let i = 0; i < r.count; i++) s += `${i === 0 ? '' : ','}"${formatReceipt(r.instance, r.first + i)}"`
+  return s + ']'
 }
 
 const QUOTE = 0x22

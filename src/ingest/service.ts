@@ -139,9 +139,9 @@ export class Ingest implements IngestService {
     const t = format === 'csv' || this.closed ? undefined : this.store.cachedTables().get(table.toLowerCase())
     const encoded = t === undefined ? undefined : encodeJsonRows(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
     if (t === undefined || encoded === undefined) return await this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
-    return await this.guard(async () => {
+    return await this.guard(() => {
       this.checkAppend(table, encoded.length)
-      return await this.submit({ table, encoded, sql: t.sql }, options.signal)
+      return this.submit({ table, encoded, sql: t.sql }, options.signal)
     })
   }
 
@@ -246,7 +246,9 @@ export class Ingest implements IngestService {
   async sealDue (policy: SealPolicy, signal?: AbortSignal): Promise<SealedBlock[]> {
     const key = this.config.key
     if (key === undefined || this.closed) return []
-    const tipHash = this.chain.tip().hash
+    // The tip's hash alone (a pass of a node's seal loop runs every poll interval, between
+    // requests); the whole record only when the tip moved.
+    const tipHash = this.chain.index.tipHash() ?? this.chain.tip().hash
     const oldest = this.store.oldestPendingAt()
     const due = oldest !== undefined && (this.clock.now() - oldest >= policy.everyMs || this.store.pendingReaches(policy.rows, policy.bytes))
     if (this.activeAt?.tip !== tipHash) this.activeAt = { tip: tipHash, active: this.chain.keysAt(this.chain.tip()).isActive(key.id) }

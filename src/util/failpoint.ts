@@ -2,14 +2,20 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { sleep } from './async.js'
 
 /**
+ * The failpoint this process was started with. Read once: the tests set it in a child's
+ * environment, and a read of process.env on every call cost an ingest append two lookups in the
+ * C++ environment per request (docs/performance.md, "Session 8: ingest").
+ */
+const FAILPOINT = process.env.PETAL_FAILPOINT
+
+/**
  * Crash-test failpoints: when `PETAL_FAILPOINT` names this point, the process kills itself with
  * SIGKILL right here, exactly as a power cut would stop it. Used by the crash-safety tests to hit
  * windows a few microseconds wide (between a rename and a commit) that random kills rarely hit.
- * A no-op unless the variable is set.
+ * A no-op unless the variable was set when the process started.
  */
 export function failpoint (name: string): void {
-  const want = process.env.PETAL_FAILPOINT
-  if (want !== undefined && want === name) process.kill(process.pid, 'SIGKILL')
+  if (FAILPOINT !== undefined && FAILPOINT === name) process.kill(process.pid, 'SIGKILL')
 }
 
 /**
