@@ -249,10 +249,7 @@ export class PendingStore {
     this.stmt("UPDATE meta SET value = min(CAST(value AS INTEGER), ?) WHERE key = 'low'").run(id)
   }
 
-  /**
-   * Arrival time of the oldest pending row (cheap: reads from `low` to the first pending row). One
-   * statement, so one read transaction (the seal loop asks twice a pass): `low` is read inside it.
-   */
+  /** Arrival time of the oldest pending row (reads from `low`, inside the statement: one read transaction). */
   oldestPendingAt (): number | undefined {
     return (this.stmt("SELECT at FROM rows WHERE id >= coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'low'), 1) AND batch IS NULL ORDER BY id LIMIT 1").get() as { at: number } | undefined)?.at
   }
