@@ -60,6 +60,11 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
   const db = openBlockReadonly(path)
   const m = options.meter
   try {
+    // One read transaction for every statement below: on its own, each statement took and
+    // released the file's shared lock and re-checked its header (about half of a small block's
+    // checks). Nothing writes a block file while it is read, so SQLite reads the same; a deferred
+    // BEGIN reads nothing, so a file SQLite cannot read fails at the same statement as before.
+    db.exec('BEGIN')
     if (options.quickCheck !== false) m?.stage('checking', sqlite.size)
     const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
     if (file.header.version === 2 && options.checkManifest !== false) {
