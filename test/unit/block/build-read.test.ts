@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildBlock, GENESIS_PREVIOUS_HASH, readBlockFile, signKeyOp, verifyPrevious, verifySeal, type BuildBlockOptions } from '../../../src/block/index.js'
+import { buildBlock, GENESIS_PREVIOUS_HASH, openBlockReadonly, readBlockFile, signKeyOp, verifyPrevious, verifySeal, type BuildBlockOptions, type TableEntry } from '../../../src/block/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { fixtureKey } from '../../helpers/chain.js'
@@ -69,6 +69,26 @@ describe('building a v2 block', () => {
     const other = known.map((t, i) => i === 0 ? { ...t, root: 'cd'.repeat(32) } : t)
     expect(await code(readBlockFile(b.path, { maxBytes: MAX, knownTables: other }))).toBe('MANIFEST_MISMATCH')
     expect(await code(readBlockFile(b.path, { maxBytes: MAX, knownTables: known.slice(1) }))).toBe('MANIFEST_MISMATCH')
+  })
+
+  it('leaves the file unlocked after its checks, whether they pass or refuse it midway (one read transaction for all of them)', async () => {
+    const dir = tmpDir()
+    const b = await buildBlock(opts({ source: userDb(join(dir, 'l.db'), 'CREATE TABLE a (x); INSERT INTO a VALUES (1)'), output: join(dir, 'l-block.db') }))
+    // A writer that does not wait: BEGIN EXCLUSIVE fails with SQLITE_BUSY while a reader holds the file.
+    const writable = (): boolean => {
+      const db = new Database(b.path, { timeout: 0 })
+      try { db.exec('BEGIN EXCLUSIVE; ROLLBACK'); return true } catch { return false } finally { db.close() }
+    }
+    const held = openBlockReadonly(b.path)
+    held.exec('BEGIN')
+    held.prepare('SELECT count(*) FROM _meta').get()
+    expect(writable(), 'the probe sees a reader\'s lock').toBe(false)
+    held.close()
+    expect(await code(readBlockFile(b.path, { maxBytes: MAX }))).toBe('OK')
+    expect(writable()).toBe(true)
+    const wrong = [{ ...(await readBlockFile(b.path, { maxBytes: MAX })).tables[0] as TableEntry, root: 'cd'.repeat(32) }]
+    expect(await code(readBlockFile(b.path, { maxBytes: MAX, knownTables: wrong }))).toBe('MANIFEST_MISMATCH')
+    expect(writable()).toBe(true)
   })
 
   it('copies the user file, never modifies it, and reads back what it wrote', async () => {
