@@ -17,8 +17,10 @@ import { readFullySync } from '../util/index.js'
  * cache V8 refused), and only if that directory is writable; it is named after the Node version,
  * the V8 flags of the process, and the bundle's size and time, and V8 refuses any cache that does
  * not fit its own version, flags or the source's length, so a stale one is never used. V8 does
- * not check the rest (a damaged cache crashes the process), so each file starts with the CRC-32
- * of the bytes after it, checked before V8 sees them: a torn or damaged file counts as no cache.
+ * not check the rest (a damaged cache crashes the process), so each file ends with the CRC-32
+ * of the bytes before it, checked before V8 sees them: a torn or damaged file counts as no cache.
+ * (At the end, not the start: V8 copies cache data that does not start at an 8-byte boundary,
+ * ~85 fresh pages of memory on every start of `status`; read at the start of a buffer, it does.)
  * (A checksum suffices: the threat is a torn write or a damaged disk, not a forger, who could as
  * well edit the code. CRC-32 costs a tenth of SHA-256 on every start.)
  *
@@ -139,7 +141,7 @@ function readScript (code: string, name: string): { source: string, file: string
 
 /** The name of a script's cache: Node version, architecture, options, the script file's size and time. */
 function cacheFileName (name: string, st: Stats): string {
-  const tag = cacheTag(`${process.execArgv.join('\u0000')}\u0000${st.size}\u0000${st.mtimeMs}`)
+  const tag = cacheTag(`${CACHE_LAYOUT}\u0000${process.execArgv.join('\u0000')}\u0000${st.size}\u0000${st.mtimeMs}`)
   return `${name}-${process.version}-${process.arch}-${tag}.v8`
 }
 
@@ -163,7 +165,7 @@ function writeCache (file: string, script: Script, o: { bestEffort: boolean } = 
     mkdirSync(dirname(file), { recursive: true })
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     const data = script.createCachedData()
-    writeFileSync(tmp, Buffer.concat([checksum(data), data]))
+    writeFileSync(tmp, Buffer.concat([data, checksum(data)]))
     renameSync(tmp, file)
   } catch (err) {
     // A read-only installation: every run compiles from source, as without the cache.
@@ -171,7 +173,7 @@ function writeCache (file: string, script: Script, o: { bestEffort: boolean } = 
   }
 }
 
-/** The V8 cache data in `file`, if it is there whole; read into `scratch` when it fits. */
+/** The V8 cache data in `file`, if it is there whole; read into the start of `scratch` when it fits. */
 function readCache (file: string, scratch?: Buffer): Buffer | undefined {
   let bytes: Buffer
   try {
@@ -186,11 +188,13 @@ function readCache (file: string, scratch?: Buffer): Buffer | undefined {
   } catch {
     return undefined
   }
-  const data = bytes.subarray(CHECKSUM_BYTES)
-  return bytes.length > CHECKSUM_BYTES && checksum(data).equals(bytes.subarray(0, CHECKSUM_BYTES)) ? data : undefined
+  const data = bytes.subarray(0, bytes.length - CHECKSUM_BYTES)
+  return bytes.length > CHECKSUM_BYTES && checksum(data).equals(bytes.subarray(bytes.length - CHECKSUM_BYTES)) ? data : undefined
 }
 
 const CHECKSUM_BYTES = 4
+/** In every cache's name: a file of the layout before (the checksum first) is never read as this one. */
+const CACHE_LAYOUT = 'crc32-last'
 
 function checksum (b: Buffer): Buffer {
   const c = Buffer.alloc(CHECKSUM_BYTES)
