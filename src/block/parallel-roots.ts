@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 import { MerkleBuilder } from '../crypto/index.js'
@@ -195,9 +196,20 @@ export function countRows (db: Db, t: UserTable): number {
   return db.prepare<[], number>(`SELECT count(*) FROM ${quoteIdent(t.name)}`).pluck().get() ?? 0
 }
 
+// A table of a few hundred rows in a small file is hashed through SQLite (the reference path, so
+// the same root): generating and compiling the fast path's WebAssembly costs a process that has not
+// done it yet more than such a table's rows (a 100-row `signimportblock`: ~90 fresh pages and ~4 M
+// instructions; docs/performance.md, session 8). The file's size bounds what counting them costs.
+const FEW_ROWS = 256
+const FEW_ROWS_MAX_FILE = 64 * 1024
+
 /** computeManifest, with large tables hashed in `pool`'s threads; `onRows` counts the rows hashed. */
 export async function computeManifestParallel (path: string, db: Db, tables: readonly UserTable[], pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<Manifest> {
   const entries = []
-  for (const t of tables) entries.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, pool, signal, onRows) })
+  const small = statSync(path).size <= FEW_ROWS_MAX_FILE
+  for (const t of tables) {
+    const r = small && countRows(db, t) <= FEW_ROWS ? tableRoot(db, t, signal, onRows) : await tableRootParallel(path, db, t, pool, signal, onRows)
+    entries.push({ name: t.name, sql: t.sql, ...r })
+  }
   return { tables: entries, rowsRoot: rowsRootOf(entries) }
 }
