@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Chain, createChain, signImport } from '../src/chain/index.js'
+import { Chain, createChain, reindexChain, signImport } from '../src/chain/index.js'
 import { importPrivateKey, privateKeyToPem } from '../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, Keystore } from '../src/storage/index.js'
 import { cachedQueryChain } from './query-chain.js'
@@ -83,6 +83,10 @@ async function main (): Promise<void> {
     for (const f of ['query.db', 'query.db-wal', 'query.db-shm']) rmSync(join(d, f), { force: true })
     new Keystore(join(d, 'keystore')).import(privateKeyToPem(key))
   }
+  // A chain cached before session 8 has no record of its genesis's Daisy commitment in chain.db
+  // (docs/data-directory.md), and `status` would read the genesis file as on an old directory;
+  // reindexed, it is what newchain, init and pull leave today.
+  await reindexChain(q, { workers: 2 })
   // The mirror is built once (that is `petal reindex --query`'s job, not a query's).
   run([CLI, '--dir', q, 'query', 'SELECT 1'])
 
