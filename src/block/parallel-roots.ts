@@ -200,15 +200,16 @@ export function countRows (db: Db, t: UserTable): number {
 // the same root): generating and compiling the fast path's WebAssembly costs a process that has not
 // done it yet more than such a table's rows (a 100-row `signimportblock`: ~90 fresh pages and ~4 M
 // instructions; docs/performance.md, session 8). The file's size bounds what counting them costs.
-const FEW_ROWS = 256
-const FEW_ROWS_MAX_FILE = 64 * 1024
+// read.ts's FEW_ROWS is validation's own threshold of the same kind: both paths give one root.
+const BUILD_VIA_SQLITE_MAX_ROWS = 256
+const BUILD_VIA_SQLITE_MAX_FILE = 64 * 1024
 
 /** computeManifest, with large tables hashed in `pool`'s threads; `onRows` counts the rows hashed. */
 export async function computeManifestParallel (path: string, db: Db, tables: readonly UserTable[], pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<Manifest> {
   const entries = []
-  const small = statSync(path).size <= FEW_ROWS_MAX_FILE
+  const small = statSync(path).size <= BUILD_VIA_SQLITE_MAX_FILE
   for (const t of tables) {
-    const r = small && countRows(db, t) <= FEW_ROWS ? tableRoot(db, t, signal, onRows) : await tableRootParallel(path, db, t, pool, signal, onRows)
+    const r = small && countRows(db, t) <= BUILD_VIA_SQLITE_MAX_ROWS ? tableRoot(db, t, signal, onRows) : await tableRootParallel(path, db, t, pool, signal, onRows)
     entries.push({ name: t.name, sql: t.sql, ...r })
   }
   return { tables: entries, rowsRoot: rowsRootOf(entries) }

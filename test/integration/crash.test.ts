@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
 import { Keystore, readSeal } from '../../src/storage/index.js'
@@ -116,6 +116,8 @@ describe('kill -9 during signimportblock', () => {
       const r = await signImport(c, undefined, alice)
       expect(r.block.height).toBe(expected + 1)
       expect(await filesMatchIndex(c)).toEqual([])
+      // What the killed import left in tmp/ (its block, or its block and .sig) is gone too.
+      expect(existsSync(c.dir.tmpDir) ? readdirSync(c.dir.tmpDir) : []).toEqual([])
       expect(existsSync(join(dir, 'journal.json'))).toBe(false)
       c.close()
     })
