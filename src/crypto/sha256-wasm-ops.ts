@@ -1,20 +1,10 @@
 /**
- * The pieces the SHA-256 WebAssembly module (sha256-wasm.ts) is written with: its constants, its
+ * The pieces the SHA-256 WebAssembly module (sha256-wasm.ts) is written with: its
  * fixed memory layout and a few instructions as functions (scalar and four-lane SIMD).
  */
 import { uleb } from '../util/index.js'
+import { SHA256_IV } from './sha256-constants.js'
 
-export const K = [
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
-]
-const IV = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
 
 // Fixed memory layout: the hash state (8 little-endian words), then the scratch message of `pairs`.
 export const STATE = 0
@@ -68,8 +58,8 @@ export const bswap = (x: Code, tmp: number): Code => or(and(rotl([...x, ...tee(t
 export const call = (f: number): Code => [0x10, ...uleb(f)]
 /** `while (i < n) { body }` as block/loop. */
 export const whileLt = (i: number, n: number, body: Code): Code => [0x02, 0x40, 0x03, 0x40, ...get(i), ...get(n), 0x4f, 0x0d, 0x01, ...body, 0x0c, 0x00, 0x0b, 0x0b]
-export const initState = (): Code => IV.flatMap((v, k) => store(c32(STATE), c32(v), 4 * k))
-export const writeDigest = (out: number, tmp: number): Code => IV.flatMap((_, k) => store(get(out), bswap(load(c32(STATE), 4 * k), tmp), 4 * k))
+export const initState = (): Code => SHA256_IV.flatMap((v, k) => store(c32(STATE), c32(v), 4 * k))
+export const writeDigest = (out: number, tmp: number): Code => SHA256_IV.flatMap((_, k) => store(get(out), bswap(load(c32(STATE), 4 * k), tmp), 4 * k))
 
 // SIMD (0xfd prefix): four messages at once, one per 32-bit lane.
 export const simd = (op: number): Code => [0xfd, ...uleb(op)]
@@ -92,9 +82,9 @@ export const gather = (p: number[], offset: number): Code => {
   for (let k = 1; k < 4; k++) v = [...get(p[k] ?? 0), ...v, ...simd(0x56), 0x00, ...uleb(offset), k]
   return vbswap(v)
 }
-export const initState4 = (): Code => IV.flatMap((v, k) => vstore(c32(STATE4), vconst(v), 16 * k))
+export const initState4 = (): Code => SHA256_IV.flatMap((v, k) => vstore(c32(STATE4), vconst(v), 16 * k))
 /** Digest of lane k to out + 32k. */
-export const writeLane4 = (out: number, tmp: number, k: number): Code => IV.flatMap((_, i) =>
+export const writeLane4 = (out: number, tmp: number, k: number): Code => SHA256_IV.flatMap((_, i) =>
   store(get(out), bswap([...vload(c32(STATE4), 16 * i), ...simd(0x1b), k], tmp), 32 * k + 4 * i))
 /** Digest of lane k to out + 32k, for the four lanes. */
 export const writeDigest4 = (out: number, tmp: number): Code => [0, 1, 2, 3].flatMap(k => writeLane4(out, tmp, k))

@@ -20,7 +20,8 @@
  */
 import { uleb } from '../util/index.js'
 import { compress4Body, compress4TabBody, pairTable } from './sha256-wasm-four.js'
-import { type Code, type Fn, I32, K, K4, PAIR, PAIR4, PAIR_TAB, STATE, add, and, bswap, c32, call, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
+import { type Code, type Fn, I32, K4, PAIR, PAIR4, PAIR_TAB, STATE, add, and, bswap, c32, call, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
+import { SHA256_K } from './sha256-constants.js'
 
 export { SHA256_WASM_FREE } from './sha256-wasm-ops.js'
 
@@ -41,7 +42,7 @@ function compressBody (): Fn {
     const [a, b, c, d, e, f, g, h] = v as [number, number, number, number, number, number, number, number]
     const S1 = xor(xor(rotr(get(e), c32(6)), rotr(get(e), c32(11))), rotr(get(e), c32(25)))
     const ch = xor(get(g), and(get(e), xor(get(f), get(g))))
-    code.push(...add(add(add(get(h), S1), add(ch, c32(K[t] ?? 0))), get(W(t))), ...set(T1))
+    code.push(...add(add(add(get(h), S1), add(ch, c32(SHA256_K[t] ?? 0))), get(W(t))), ...set(T1))
     code.push(...add(get(d), get(T1)), ...set(d))
     const S0 = xor(xor(rotr(get(a), c32(2)), rotr(get(a), c32(13))), rotr(get(a), c32(22)))
     const maj = or(and(get(a), get(b)), and(get(c), or(get(a), get(b))))
@@ -169,7 +170,7 @@ function moduleBytes (): Uint8Array {
     return [...uleb(content.length), ...content]
   }
   const k4 = new DataView(new ArrayBuffer(64 * 16))
-  K.forEach((k, t) => { for (let lane = 0; lane < 4; lane++) k4.setUint32(16 * t + 4 * lane, k, true) })
+  SHA256_K.forEach((k, t) => { for (let lane = 0; lane < 4; lane++) k4.setUint32(16 * t + 4 * lane, k, true) })
   const code = [...uleb(5), ...body(compressBody()), ...body(compress4Body()), ...body(leavesBody()), ...body(pairsBody()), ...body(compress4TabBody())]
   return Buffer.concat([Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
