@@ -1,6 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { AppendStore } from './append-store.js'
 import { AppendTx, type AppendJob } from './append-tx.js'
 import { IngestError } from './errors.js'
 import { GroupCommit } from './group-commit.js'
@@ -72,12 +73,21 @@ export class Ingest implements IngestService {
   /** Whether the signing key is active at a tip (key state changes only with the tip). */
   private activeAt: { tip: string, active: boolean } | undefined
 
+  /** pending.db's connection for appends (append-store.ts); `store` is for everything else. */
+  readonly appends: PendingStore
+
   private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly config: IngestOptions) {
     this.logger = config.logger ?? nullLogger
     this.clock = config.clock ?? systemClock
     this.maxAppendRows = config.maxAppendRows ?? DEFAULT_MAX_ROWS
-    this.appendTx = new AppendTx(chain, store, this.clock)
-    this.commits = new GroupCommit(store, job => this.appendTx.run(job), r => { this.emit('appended', { table: r.table, rows: receiptCount(r) }) },
+    try {
+      this.appends = AppendStore.of(store)
+    } catch (err) {
+      store.close()
+      throw err
+    }
+    this.appendTx = new AppendTx(chain, this.appends, this.clock)
+    this.commits = new GroupCommit(this.appends, job => this.appendTx.run(job), r => { this.emit('appended', { table: r.table, rows: receiptCount(r) }) },
       () => performance.now() - this.concurrentAt < CONCURRENT_MS)
   }
 
@@ -136,7 +146,7 @@ export class Ingest implements IngestService {
     const maxRows = Math.min(options.maxRows ?? DEFAULT_MAX_ROWS, this.maxAppendRows)
     // The tables as last read: the transaction checks the table again (AppendTx.run), and rows
     // encoded for a table that changed meanwhile are typed again there.
-    const t = format === 'csv' || this.closed ? undefined : this.store.cachedTables().get(table.toLowerCase())
+    const t = format === 'csv' || this.closed ? undefined : this.appends.cachedTables().get(table.toLowerCase())
     const encoded = t === undefined ? undefined : encodeJsonRows(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
     if (t === undefined || encoded === undefined) return await this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
     return await this.guard(() => {
@@ -370,6 +380,7 @@ export class Ingest implements IngestService {
     this.closed = true
     if (this.inFlight > 0) await new Promise<void>(resolve => { this.idle = resolve })
     this.appendTx.close()
+    if (this.appends !== this.store) this.appends.close()
     this.store.close()
   }
 

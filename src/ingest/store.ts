@@ -25,13 +25,14 @@ import { RowInserter } from './row-inserter.js'
 export class PendingStore {
   private readonly stmts = new Map<string, SqliteStatement>()
   private readonly inserter: RowInserter
-  private tableCache: { version: string, tables: Map<string, TableSchema> } | undefined
+  protected tableCache: { version: string, tables: Map<string, TableSchema> } | undefined
   /** The WAL file, opened for syncWal(). */
   private walFd: number | undefined
   readonly instance: string
 
-  private constructor (readonly db: SqliteDb, readonly path: string, readonly readonly: boolean) {
-    this.instance = this.meta('instance') ?? ''
+  /** `instance`: given by a second connection to the same file (append-store.ts), read here otherwise. */
+  protected constructor (readonly db: SqliteDb, readonly path: string, readonly readonly: boolean, instance?: string) {
+    this.instance = instance ?? this.meta('instance') ?? ''
     this.inserter = new RowInserter(db)
   }
 
@@ -147,7 +148,7 @@ export class PendingStore {
     await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
   }
 
-  private tryBegin (): boolean {
+  protected tryBegin (): boolean {
     if (this.db.inTransaction) throw new Error('pending store: nested write transaction')
     // Prepared once: db.pragma() and db.exec() compile their SQL on every call, on every append.
     try {
@@ -155,7 +156,7 @@ export class PendingStore {
       this.stmt('BEGIN IMMEDIATE').run()
       return true
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false
+      if (((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY')) return false
       throw err
     } finally {
       this.stmt('PRAGMA busy_timeout = 5000').get()
@@ -163,7 +164,6 @@ export class PendingStore {
   }
 
   // ---- receipts ----
-
   receiptOf (rowId: number): string {
     return formatReceipt(this.instance, rowId)
   }
@@ -174,7 +174,6 @@ export class PendingStore {
   }
 
   // ---- tables ----
-
   /** Every table, by lower-case name (re-read only when another writer changed one). */
   tables (): Map<string, TableSchema> {
     const version = this.meta('schema_version') ?? '0'
@@ -212,7 +211,6 @@ export class PendingStore {
   }
 
   // ---- rows ----
-
   /** Insert encoded rows (inside write()); returns the id of the first (ids are consecutive). */
   insertRows (table: string, data: readonly Buffer[], at: number): number {
     return this.inserter.insert(table, data, at)

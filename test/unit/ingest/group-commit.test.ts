@@ -18,7 +18,7 @@ describe('group commit of concurrent appends', () => {
   it('commits appends of the same moment in one transaction, each all or nothing, acknowledged only after the commit', async () => {
     const ingest = await setup()
     await ingest.append('t', [{ n: 0n }])
-    const write = vi.spyOn(ingest.store, 'write')
+    const write = vi.spyOn(ingest.appends, 'write')
     const appended: number[] = []
     ingest.on('appended', e => { appended.push(e.rows) })
     const results = await Promise.allSettled(Array.from({ length: 50 }, async (_, i) =>
@@ -52,7 +52,7 @@ describe('group commit of concurrent appends', () => {
     const ingest = await setup()
     await ingest.putTable('d', 'CREATE TABLE d (k TEXT NOT NULL)')
     await expect(ingest.append('d', [{ k: null, extra: 1n }])).rejects.toBeInstanceOf(IngestError) // adds column extra, then fails NOT NULL
-    expect(ingest.store.db.inTransaction).toBe(false)
+    for (const s of [ingest.store, ingest.appends]) expect(s.db.inTransaction).toBe(false)
     expect(ingest.store.tables().get('d')?.columns.map(c => c.name)).toEqual(['k'])
     expect((await ingest.append('d', [{ k: 'a' }])).receipts).toHaveLength(1)
     expect(ingest.stats().pendingRows).toBe(1)
@@ -69,10 +69,10 @@ describe('group commit of concurrent appends', () => {
 
   it('a lone client: each append\'s COMMIT does its own fsync (no thread pool hop)', async () => {
     const ingest = await setup()
-    const sync = vi.spyOn(ingest.store, 'syncWal')
+    const sync = vi.spyOn(ingest.appends, 'syncWal')
     for (let i = 0; i < 3; i++) await ingest.append('t', [{ n: BigInt(i) }])
     expect(sync).not.toHaveBeenCalled()
-    expect(ingest.store.db.pragma('synchronous', { simple: true })).toBe(2)
+    for (const s of [ingest.store, ingest.appends]) expect(s.db.pragma('synchronous', { simple: true })).toBe(2)
   })
 
   it('a lone client: an append commits at the end of its task, without waiting for the event loop\'s turn to end', async () => {
@@ -94,9 +94,9 @@ describe('group commit of concurrent appends', () => {
     const ingest = await setup()
     await Promise.all([ingest.append('t', [{ n: 0n }]), ingest.append('t', [{ n: 0n }])]) // two at once: appends are concurrent
     const syncs: Array<() => void> = []
-    const real = ingest.store.syncWal.bind(ingest.store)
+    const real = ingest.appends.syncWal.bind(ingest.appends)
     // Each fsync is held until the test lets it go (then the real one runs).
-    vi.spyOn(ingest.store, 'syncWal').mockImplementation(async () => { await new Promise<void>(resolve => { syncs.push(resolve) }); await real() })
+    vi.spyOn(ingest.appends, 'syncWal').mockImplementation(async () => { await new Promise<void>(resolve => { syncs.push(resolve) }); await real() })
     let first = false
     let second = false
     const a = ingest.append('t', [{ n: 1n }]).then(r => { first = true; return r })
@@ -115,13 +115,13 @@ describe('group commit of concurrent appends', () => {
     syncs[1]?.()
     await b
     // Every other write of the connection (the sealer's) keeps synchronous=FULL.
-    expect(ingest.store.db.pragma('synchronous', { simple: true })).toBe(2)
+    for (const s of [ingest.store, ingest.appends]) expect(s.db.pragma('synchronous', { simple: true })).toBe(2)
   })
 
   it('refuses the appends of a group whose fsync fails, and every append after it until pending.db is opened again', async () => {
     const ingest = await setup()
     await Promise.all([ingest.append('t', [{ n: 0n }]), ingest.append('t', [{ n: 0n }])])
-    vi.spyOn(ingest.store, 'syncWal').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+    vi.spyOn(ingest.appends, 'syncWal').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
     await expect(ingest.append('t', [{ n: 1n }])).rejects.toMatchObject({ code: 'IO_ERROR' })
     // The next fsync would succeed, but the pages the failed one could not write may be gone, and
     // with them every WAL frame after them: nothing is acknowledged any more.
