@@ -11,8 +11,8 @@ import type { AppendResult } from './types.js'
 import { typeRows } from './typing.js'
 import type { IngestRow } from './values.js'
 
-/** Rows to append: as values, or already encoded for a table whose definition was `sql`. */
-export type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: Buffer[], sql: string }
+/** Rows to append: as values, or already encoded for `schema` (the table as the encoder last read it). */
+export type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: Buffer[], schema: TableSchema }
 
 /**
  * One append inside the group commit's transaction (GroupCommit's `run`): type the rows, create or
@@ -30,9 +30,10 @@ export class AppendTx {
     const now = this.clock.now()
     if ('encoded' in job) {
       const t = this.store.tables().get(job.table.toLowerCase())
-      if (t !== undefined && t.sql === job.sql) return this.insert(t, job.encoded, now, false, [])
+      if (t !== undefined && t.sql === job.schema.sql) return this.insert(t, job.encoded, now, false, [])
       // The table changed since the rows were encoded: they are typed again, as values.
-      return this.run({ table: job.table, rows: job.encoded.map(decodePendingRow), text: false })
+      const columns = job.schema.columns
+      return this.run({ table: job.table, rows: job.encoded.map(d => decodePendingRow(d, columns)), text: false })
     }
     const { table, rows } = job
     let t = this.store.tables().get(table.toLowerCase())
@@ -46,7 +47,7 @@ export class AppendTx {
       this.store.saveTable(t, now)
     }
     if (t.declared !== undefined) this.checker(t).check(typed.rows)
-    return this.insert(t, this.encoder.encodeAll(typed.rows), now, created, typed.added.map(c => c.name))
+    return this.insert(t, this.encoder.encodeAll(typed.rows, t), now, created, typed.added.map(c => c.name))
   }
 
   private insert (t: TableSchema, data: Buffer[], now: number, created: boolean, addedColumns: string[]): AppendResult {

@@ -50,7 +50,7 @@ export function buildInput (path: string, rows: Iterable<PendingRow>, tables: Ma
       const t = tables.get(key)
       if (t === undefined) { out.refused.push({ row: r.id, message: `table ${r.table} is not in pending.db` }); return true }
       if (!created.has(key)) { db.exec(t.sql); created.add(key); out.tables.push(t.name) }
-      const row = decodePendingRow(r.data)
+      const row = decodePendingRow(r.data, t.columns)
       const cols = Object.keys(row)
       const sk = `${key}\u0000${cols.join('\u0000')}`
       let st = inserts.get(sk)

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { COMPACT, writeVarint } from './row-codec.js'
 import type { ColumnKind, TableSchema } from './schema.js'
 
 /**
@@ -141,9 +142,8 @@ class Lane {
     if (b[this.pos] !== 0x7b) throw BAIL
     this.pos++
     const stamp = this.ends.length + 1
-    this.ensure(4)
-    const countAt = this.at
-    this.at += 4
+    this.ensure(1)
+    this.out[this.at++] = COMPACT
     let count = 0
     this.space()
     if (b[this.pos] === 0x7d) throw BAIL // an empty record: rare, left to the exact reader
@@ -156,11 +156,11 @@ class Lane {
       this.layout[count] = ci
       count++
       const col = this.cols[ci] as Col
-      this.ensure(4 + col.name.length + 9)
-      const name = col.name
-      this.uint32(name.length, this.at)
-      this.at += 4
-      for (let i = 0; i < name.length; i++) this.out[this.at++] = name[i] as number
+      // The column's index (a varint of at most 2 bytes: SQLite allows 2,000 columns) and a value's
+      // tag and 8 bytes; texts ensure their own room.
+      this.ensure(3 + 9)
+      if (ci < 0x80) this.out[this.at++] = ci
+      else this.at = writeVarint(this.out, ci, this.at)
       this.space()
       if (b[this.pos] !== 0x3a) throw BAIL
       this.pos++
@@ -171,7 +171,6 @@ class Lane {
       if (c === 0x7d) break
       if (c !== 0x2c) throw BAIL
     }
-    this.uint32(count, countAt)
     this.ends.push(this.at)
   }
 
@@ -313,22 +312,24 @@ class Lane {
       let s: unknown
       try { s = JSON.parse(b.toString('utf8', start - 1, end + 1)) } catch { throw BAIL }
       if (typeof s !== 'string' || !s.isWellFormed()) throw BAIL
-      this.ensure(5 + s.length * 3)
+      const n = Buffer.byteLength(s, 'utf8')
+      this.ensure(6 + n)
       this.out[this.at] = TEXT
-      const n = this.out.write(s, this.at + 5, 'utf8')
-      this.out.writeUInt32BE(n, this.at + 1)
-      this.at += 5 + n
+      this.at = writeVarint(this.out, n, this.at + 1)
+      this.at += this.out.write(s, this.at, 'utf8')
       return
     }
     const n = end - start
-    this.ensure(5 + n)
+    this.ensure(6 + n)
     this.out[this.at] = TEXT
-    this.uint32(n, this.at + 1)
+    let at = this.at + 1
+    if (n < 0x80) this.out[at++] = n
+    else at = writeVarint(this.out, n, at)
     if (n < COPY_LOOP_MAX) {
-      for (let i = 0; i < n; i++) this.out[this.at + 5 + i] = b[start + i] as number
+      for (let i = 0; i < n; i++) this.out[at + i] = b[start + i] as number
     } else {
-      b.copy(this.out, this.at + 5, start, end)
+      b.copy(this.out, at, start, end)
     }
-    this.at += 5 + n
+    this.at = at + n
   }
 }

@@ -14,7 +14,8 @@ CREATE INDEX IF NOT EXISTS placements_batch ON placements (batch);
 CREATE TABLE IF NOT EXISTS problems (row INTEGER PRIMARY KEY, message TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS encrypt_policies (name TEXT PRIMARY KEY COLLATE NOCASE, columns TEXT NOT NULL, recipients TEXT NOT NULL) WITHOUT ROWID;
 `
-export const LAYOUT = '1'
+/** 2: rows name their fields by column index (row-codec.ts); 1, whose rows name them, is upgraded on open. */
+export const LAYOUT = '2'
 
 export type BatchState = 'claimed' | 'built' | 'sealed' | 'orphaned'
 

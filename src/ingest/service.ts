@@ -151,7 +151,7 @@ export class Ingest implements IngestService {
     if (t === undefined || encoded === undefined) return await this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
     return await this.guard(() => {
       this.checkAppend(table, encoded.length)
-      return this.submit({ table, encoded, sql: t.sql }, options.signal)
+      return this.submit({ table, encoded, schema: t }, options.signal)
     })
   }
 

@@ -62,10 +62,12 @@ export class PendingStore {
         db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', '0')
         db.exec('DROP INDEX IF EXISTS rows_pending') // an index of the first layout, replaced by `low`
         db.prepare("INSERT OR IGNORE INTO meta (key, value) SELECT 'low', coalesce(min(id), 1) FROM rows WHERE batch IS NULL").run()
+        // Layout 1 differs only in its rows' encoding, still read (row-codec.ts); 2 keeps older Petals out.
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value = '1'").run(LAYOUT)
       }
       db.pragma('busy_timeout = 5000')
       const layout = (db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string } | undefined)?.value
-      if (layout !== undefined && layout !== LAYOUT) throw new Error(`layout version ${layout}, this Petal knows ${LAYOUT}`)
+      if (layout !== undefined && layout !== LAYOUT && !(options.readonly === true && layout === '1')) throw new Error(`layout version ${layout}, this Petal knows ${LAYOUT}`)
     } catch (err) {
       if (err instanceof IngestError) throw err
       const code = (err as { code?: string }).code ?? ''

@@ -15,7 +15,7 @@ function exact (input: string, format: 'json' | 'ndjson', t: TableSchema, maxRow
     const typed = typeRows(t.name, t, rows, false)
     if (rows.length === 0) return 'no rows'
     if (typed.added.length > 0) return 'adds columns'
-    return new PendingRowEncoder().encodeAll(typed.rows).map(b => b.toString('hex'))
+    return new PendingRowEncoder().encodeAll(typed.rows, t).map(b => b.toString('hex'))
   } catch (err) {
     return (err as { code?: string }).code ?? String(err)
   }
