@@ -33,7 +33,7 @@ function rng (seed: number): (n: number) => number {
 
 const COLUMNS: Array<[string, ColumnKind]> = [['a', 'INTEGER'], ['b', 'REAL'], ['c', 'TEXT'], ['ünï', 'ANY'], ['n', 'NUMERIC'], ['blob', 'BLOB'], ['__proto__', 'TEXT']]
 const VALUES = ['0', '-0', '7', '-42', '999999999999999', '-999999999999999', '1234567890123456', '-9223372036854775808', '9223372036854775808', '007', '-', '1.', '1e', '12.5', '-0.0', '1e2', '2E-3', '0.1', '1.5e+300',
-  'true', 'false', 'null', 'nul', '"x"', '""', '"with \\"quotes\\" and \\\\"', '"line\\nbreak\\t\\u00e9"', '"\\ud83d\\ude00"', '"\\ud800"', '"bad \\q escape"', '"é ü 漢字 😀"', '"ctl\u0001"', '"' + 'long text '.repeat(10) + '"',
+  'true', 'false', 'null', 'nul', '"x"', '""', '"with \\"quotes\\" and \\\\"', '"line\\nbreak\\t\\u00e9"', '"\\ud83d\\ude00"', '"\\ud800"', '"bad \\q escape"', '"é ü 漢字 😀"', '"ctl\u0001"', '"' + 'long text '.repeat(10) + '"', '"' + 'longer text '.repeat(20) + '"', '"' + 'esc\\n'.repeat(40) + '"',
   '{"$base64": "AAE="}', '{"x": 1}', '[1]', '"unterminated']
 const KEYS = ['a', 'b', 'c', 'ünï', 'n', 'blob', 'A', 'new', 'x\\u0061', '1', '__proto__']
 const SPACES = ['', '', '', ' ', '\n', '\t', ' \r\n ']
@@ -77,6 +77,14 @@ describe('the JSON fast lane', () => {
     const input = '\ufeff[{"a": 1, "b": 2.5, "c": "x\\"y", "ünï": "z", "n": -3}, {"c": null, "a": true, "b": 4}]'
     expect(fast(input, 'json', t)).toEqual(exact(input, 'json', t, 1000))
     expect(fast(input, 'json', t)).toHaveLength(2)
+  })
+
+  it('names columns past the 128th with a two-byte index, as the general path does', () => {
+    const t = table(Array.from({ length: 300 }, (_, i) => [`c${i}`, i % 2 === 0 ? 'TEXT' : 'INTEGER'] as [string, ColumnKind]))
+    const input = '[{"c299": 5, "c0": "first", "c128": "' + 'x'.repeat(300) + '"}, {"c127": 1, "c129": -2}]'
+    const got = fast(input, 'json', t)
+    expect(got).toHaveLength(2)
+    expect(got).toEqual(exact(input, 'json', t, 1000))
   })
 
   it('reads every decimal to the double Number() reads, on either side of its short cut (up to 15 digits, no exponent)', () => {
