@@ -21,6 +21,24 @@ const SMALL = 1024
 // batch is built and finished synchronously, so one is enough, and instantiating (and growing the
 // memory of) one per table or chunk cost allocations and garbage collection per block.
 let spare: Sha256Wasm | undefined
+// Likewise the ordinary buffer leaves are written to before WebAssembly is in use: allocated and
+// zero-filled per table, then doubled up to FLUSH_BYTES as the leaves came, it cost a table of 1 MB
+// of rows more than hashing them (allocation, copies, garbage collection). Kept only up to
+// SPARE_BYTES_MAX (a table with a row of hundreds of MB grows it that far once).
+let spareBytes: Buffer | undefined
+const SPARE_BYTES_MAX = IN + 4 * FLUSH_BYTES
+
+/** The buffer a finished batch of this thread left, or a new one. */
+function takeBytes (): Buffer {
+  const b = spareBytes
+  spareBytes = undefined
+  return b ?? Buffer.alloc(IN + 16384)
+}
+
+/** Keep `b` for this thread's next batch (the larger of two, up to SPARE_BYTES_MAX). */
+function giveBytes (b: Buffer): void {
+  if (b.length <= SPARE_BYTES_MAX && b.length > (spareBytes?.length ?? 0)) spareBytes = b
+}
 
 /**
  * An RFC 6962 tree head over leaves whose data the caller writes straight into WebAssembly memory,
@@ -34,7 +52,7 @@ export class MerkleBatch {
   private wasm: Sha256Wasm | undefined
   private readonly tree = new MerkleBuilder()
   /** Where leaves are written: WebAssembly memory once in use (replaced when it grows: read it after `begin`). */
-  bytes: Buffer = spare === undefined ? Buffer.alloc(IN + 16384) : Buffer.alloc(0)
+  bytes: Buffer = spare === undefined ? takeBytes() : Buffer.alloc(0)
   private view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
   private in = IN
   private pos = IN
@@ -51,8 +69,9 @@ export class MerkleBatch {
   private reserve (end: number): void {
     if (end <= this.capacity_) return
     if (this.wasm === undefined) {
-      const next = Buffer.alloc(Math.max(end, 2 * this.capacity_))
-      this.bytes.copy(next, 0, 0, this.pos)
+      // Uninitialised: every byte a flush reads (framed leaves, from IN to pos) is written first.
+      const next = Buffer.allocUnsafe(Math.max(end, 2 * this.capacity_))
+      this.bytes.copy(next, IN, IN, this.pos)
       this.use(next)
       return
     }
@@ -75,6 +94,7 @@ export class MerkleBatch {
     wasm.memory.grow(Math.ceil(Math.max(0, want - wasm.memory.buffer.byteLength) / PAGE))
     const mem = Buffer.from(wasm.memory.buffer)
     if (this.pos > IN) this.bytes.copy(mem, IN_WASM, IN, this.pos)
+    giveBytes(this.bytes)
     this.pos += IN_WASM - IN
     this.in = IN_WASM
     this.wasm = wasm
@@ -201,7 +221,12 @@ export class MerkleBatch {
   }
 
   private release (): void {
-    if (this.wasm === undefined) return
+    if (this.wasm === undefined) {
+      giveBytes(this.bytes)
+      this.use(Buffer.alloc(0))
+      this.pos = IN
+      return
+    }
     spare = this.wasm
     this.wasm = undefined
     this.use(Buffer.alloc(0))

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createHash } from 'node:crypto'
 import { leafHash, MerkleBatch, MerkleBuilder } from '../../../src/crypto/index.js'
 import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE } from '../../../src/crypto/sha256-wasm.js'
@@ -86,5 +86,29 @@ describe('MerkleBatch', () => {
     batch.bytes.set(data, at + 1)
     batch.commit(data.length + 1)
     expect(toHex(batch.root())).toBe(toHex(leafHash(data)))
+  })
+
+  it('reuses one buffer from table to table before WebAssembly is in use, whatever the earlier tables left in it', async () => {
+    // A fresh module: no WebAssembly instance yet in this thread (an earlier test leaves one).
+    vi.resetModules()
+    const { MerkleBatch: Fresh } = await import('../../../src/crypto/merkle-batch.js')
+    const push = (batch: InstanceType<typeof Fresh>, ref: MerkleBuilder, data: Buffer): void => {
+      ref.push(leafHash(data))
+      const at = batch.begin(data.length + 1)
+      batch.bytes[at] = 0x00
+      batch.bytes.set(data, at + 1)
+      batch.commit(data.length + 1)
+    }
+    // Large leaves first (the buffer grows past its flush size, by size, with fewer than 1024
+    // leaves: node:crypto), then smaller tables written over the bytes the larger ones left,
+    // one abandoned before its root, then a large one again.
+    for (const [n, len] of [[900, 1500], [3, 5], [0, 0], [700, 2000], [-1, 900], [10, 300], [1000, 1100]] as const) {
+      const ref = new MerkleBuilder()
+      const batch = new Fresh()
+      for (let i = 0; i < Math.abs(n); i++) push(batch, ref, bytes(len - (i % 7), i + len))
+      if (n < 0) continue
+      expect(batch.inWasm).toBe(false)
+      expect(toHex(batch.root()), `${n} leaves of about ${len} bytes`).toBe(toHex(ref.root()))
+    }
   })
 })
