@@ -357,7 +357,7 @@ export class PetalNode {
       const s = this.state()
       const key = JSON.stringify({ ...s, updated_at: '' })
       if (key === last) return
-      writeNodeState(this.chain.dir.root, s)
+      await writeNodeState(this.chain.dir.root, s)
       last = key
     })
   }

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, parseJson, writeFileAtomic } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, parseJson, writeFileAtomicAsync } from '../util/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
 export interface NodeState {
@@ -21,8 +21,13 @@ export interface NodeState {
 export function nodeStatePath (dir: string): string { return join(dir, 'node-state.json') }
 export function peersFilePath (dir: string): string { return join(dir, 'peers.json') }
 
-export function writeNodeState (dir: string, s: NodeState): void {
-  writeFileAtomic(nodeStatePath(dir), JSON.stringify(s, null, 2) + '\n')
+/**
+ * Its flushes on libuv's thread pool: the running node rewrites the file every few seconds, and
+ * while blocks were being fsynced each synchronous fsync held the event loop (and the blocks
+ * arriving) for tens of milliseconds.
+ */
+export async function writeNodeState (dir: string, s: NodeState): Promise<void> {
+  await writeFileAtomicAsync(nodeStatePath(dir), JSON.stringify(s, null, 2) + '\n')
 }
 
 export function removeNodeState (dir: string): void {
