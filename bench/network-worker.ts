@@ -10,6 +10,9 @@ import { importPrivateKey } from '../src/crypto/index.js'
 import { PetalNode, pull } from '../src/node/index.js'
 import type { WireHeader } from '../src/network/index.js'
 import { measureSyncFloor } from './sync-floor.js'
+import { bundleWorkerEntries } from './worker-bundles.js'
+
+bundleWorkerEntries()
 
 export const RAW_PROTOCOL = '/petal-bench/raw/1.0.0'
 
@@ -94,8 +97,8 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
     case 'rss': return { rss: rss(), heap: process.memoryUsage().heapUsed }
     case 'sample-start': {
       cpuStart = process.cpuUsage()
-      peak = process.memoryUsage().rss
-      sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 50)
+      peak = process.memoryUsage.rss()
+      sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 50) // rss() alone: memoryUsage() also walks the heap, 20 times a second in the measured process
       return {}
     }
     case 'sample-stop': {
@@ -125,11 +128,11 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       let lastDone = 0
       let maxGap = 0
       let syncEnd = 0
-      let p = process.memoryUsage().rss
+      let p = process.memoryUsage.rss()
       let seen = new Map<string, { kind: string, ms: number }>()
       let ticks = 0
       const s = setInterval(() => {
-        p = Math.max(p, process.memoryUsage().rss)
+        p = Math.max(p, process.memoryUsage.rss())
         if (++ticks % 4 === 0 && syncEnd === 0) seen = new Map([...seen, ...threadCpu()])
       }, 50)
       const started = performance.now()

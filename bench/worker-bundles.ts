@@ -1,0 +1,28 @@
+// Worker threads that the code under benchmark starts from the TypeScript sources run an esbuild
+// bundle of their entry, as the built CLI's threads run its bundles (core.bench.ts does the same,
+// test/helpers/entry-bundles.ts for the tests). Through tsx, each new thread registers tsx's loader
+// (one more thread) and compiles every module of the entry again: 1.5–2.1 s of CPU for a pull's two
+// load threads against 0.4–0.7 s from bundles (docs/performance.md, "Session 9: the 1 MB pull"),
+// which the pull's CPU per block counted and no user pays. Each entry is bundled once per process,
+// under dist/ (packages resolve from there as from src/), and removed when the process exits.
+import { rmSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { buildSync } from 'esbuild'
+import { setTypeScriptBundler, workerScript } from '../src/util/index.js'
+
+export function bundleWorkerEntries (): void {
+  const dir = join(import.meta.dirname, '..', 'dist', `.bench-workers-${process.pid}`)
+  const bundled = new Set<string>()
+  process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
+  setTypeScriptBundler(tsUrl => {
+    const entry = fileURLToPath(tsUrl)
+    const outfile = join(dir, `${basename(entry, '.ts')}.mjs`)
+    if (!bundled.has(entry)) buildSync({ entryPoints: [entry], outfile, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', keepNames: true, logLevel: 'error' })
+    bundled.add(entry)
+    return outfile
+  })
+  // The sync's load threads bundled now, so that its measured time does not wait for esbuild
+  // (others, e.g. the final verify's, are bundled when first started).
+  workerScript(pathToFileURL(join(import.meta.dirname, '..', 'src', 'chain', 'load-pool.ts')).href, './load-worker.js')
+}
