@@ -105,7 +105,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
             await batch.add(head, file)
           } else {
             await batch.flush()
-            await sendFile(stream, file, limit.signal, head)
+            await sendFile(stream, file, limit.signal, head, batch)
           }
           const done = file
           file = undefined

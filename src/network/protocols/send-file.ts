@@ -39,18 +39,24 @@ export class SendBatch {
     const msg = this.msg ??= Buffer.allocUnsafe(UPLOAD_CHUNK)
     msg.set(head, this.bytes)
     const at = this.bytes + head.byteLength
-    const into = msg.subarray(at, at + file.size)
-    let got: number
-    if (this.pooled) {
-      got = await readFully(file.fd, into)
-    } else {
-      const start = performance.now()
-      got = readFullySync(file.fd, into, file.size, 0)
-      const ms = performance.now() - start
-      if (ms >= this.slowSyncReadMs) this.slowRead = ms
-    }
+    const got = await this.read(file.fd, msg.subarray(at, at + file.size), 0)
     if (got !== file.size) throw new Error('block file shrank while being sent')
     this.bytes = at + file.size
+  }
+
+  /**
+   * Fill `into` from the file at `pos` (fewer bytes only at its end): synchronously while reads are
+   * fast, else through the pool (see add). sendFile reads a large block of the range this way too:
+   * through the pool, a page-cache read of 256 KiB cost the server twice the CPU (1.5 against 0.7 ms
+   * per MB, docs/performance.md, "Session 9: the 1 MB pull").
+   */
+  async read (fd: number, into: Uint8Array, pos: number): Promise<number> {
+    if (this.pooled) return await readFully(fd, into, pos)
+    const start = performance.now()
+    const got = readFullySync(fd, into, into.byteLength, pos)
+    const ms = performance.now() - start
+    if (ms >= this.slowSyncReadMs) this.slowRead = ms
+    return got
   }
 
   async flush (): Promise<void> {
@@ -63,11 +69,11 @@ export class SendBatch {
   }
 }
 
-/** Fill `buf` from the start of the file through the thread pool; the bytes read (fewer at the end of the file). */
-async function readFully (fd: number, buf: Uint8Array): Promise<number> {
+/** Fill `buf` from the file at `pos` through the thread pool; the bytes read (fewer at the end of the file). */
+async function readFully (fd: number, buf: Uint8Array, pos: number): Promise<number> {
   let got = 0
   while (got < buf.byteLength) {
-    const { bytesRead } = await read(fd, buf, got, buf.byteLength - got, got)
+    const { bytesRead } = await read(fd, buf, got, buf.byteLength - got, pos + got)
     if (bytesRead === 0) break
     got += bytesRead
   }
@@ -85,8 +91,12 @@ async function drained (raw: Stream, limit: AbortSignal): Promise<void> {
   }
 }
 
-/** Send the file's bytes, after `head` (sent in the same message as the first chunk) if given. */
-export async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal, head?: Uint8Array): Promise<void> {
+/**
+ * Send the file's bytes, after `head` (sent in the same message as the first chunk) if given.
+ * `reader`: the range's batch, whose reads (synchronous while fast) this file's use too; without
+ * it, every chunk is read through the thread pool.
+ */
+export async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal, head?: Uint8Array, reader?: SendBatch): Promise<void> {
   let off = 0
   let prefix = head?.byteLength ?? 0
   if (head !== undefined && file.size === 0) raw.send(head)
@@ -94,7 +104,8 @@ export async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal
     if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
     const buf = Buffer.allocUnsafe(prefix + Math.min(UPLOAD_CHUNK, file.size - off))
     if (head !== undefined && prefix > 0) buf.set(head)
-    const { bytesRead } = await read(file.fd, buf, prefix, buf.byteLength - prefix, off)
+    const into = buf.subarray(prefix)
+    const bytesRead = reader === undefined ? (await read(file.fd, into, 0, into.byteLength, off)).bytesRead : await reader.read(file.fd, into, off)
     if (bytesRead === 0) throw new Error('block file shrank while being sent')
     off += bytesRead
     const sent = raw.send(buf.subarray(0, prefix + bytesRead))

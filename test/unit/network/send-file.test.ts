@@ -1,5 +1,6 @@
-// Serving a range (`blocks`): small blocks are read synchronously into the message while reads
-// are fast, and a stream whose synchronous read was slow reads the rest through the thread pool.
+// Serving a range (`blocks`): blocks are read synchronously (small ones into the message, large ones
+// a chunk at a time) while reads are fast, and a stream whose synchronous read was slow reads the
+// rest through the thread pool.
 // The bytes on the wire are the same either way. Real libp2p nodes on 127.0.0.1, a real chain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
@@ -17,7 +18,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 
 const SLOW = 'a synchronous block read was slow: the rest of the range was read through the thread pool'
 
-describe('serving a range of small blocks', () => {
+describe('serving a range of blocks', () => {
   let chain: Chain
   let blocks: BlockRecord[]
   const nodes: PetalLibp2p[] = []
@@ -34,14 +35,19 @@ describe('serving a range of small blocks', () => {
   beforeAll(async () => {
     const alice = fixtureKey('alice')
     chain = (await newTestChain({ key: alice })).chain
-    // Blocks of tens of KiB: a range of them spans several messages of UPLOAD_CHUNK.
+    // Blocks of tens of KiB: a range of them spans several messages of UPLOAD_CHUNK; then a block
+    // of several UPLOAD_CHUNKs (sent on its own, read a chunk at a time at growing offsets), and
+    // a small one after it.
     await extendChain(chain, alice, 8, 3000)
-    blocks = Array.from({ length: 8 }, (_, i) => {
+    await extendChain(chain, alice, 1, 40_000)
+    await extendChain(chain, alice, 1, 3000)
+    blocks = Array.from({ length: 10 }, (_, i) => {
       const b = chain.get(i + 1)
       if (b === undefined) throw new Error(`no block ${i + 1}`)
       return b
     })
-    expect(blocks.reduce((n, b) => n + b.size, 0)).toBeGreaterThan(2 * UPLOAD_CHUNK)
+    expect(blocks.slice(0, 8).reduce((n, b) => n + b.size, 0)).toBeGreaterThan(2 * UPLOAD_CHUNK)
+    expect(blocks[8]?.size).toBeGreaterThan(2 * UPLOAD_CHUNK)
   })
 
   afterAll(async () => {
