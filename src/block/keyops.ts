@@ -22,6 +22,7 @@ export interface KeyOpRow {
 interface RawRow { op: unknown, pubkey_hash: unknown, pubkey: unknown, sigkey_hash: unknown, signature: unknown, metadata: unknown }
 
 const MAX_KEY_OPS = 10_000
+const KEYS_SQL = `SELECT op, pubkey_hash, pubkey, sigkey_hash, signature, metadata FROM _keys ORDER BY pubkey_hash, sigkey_hash LIMIT ${MAX_KEY_OPS + 1}`
 
 /** `v` as an object of strings, or undefined when it is not one. */
 function stringRecord (v: unknown): Record<string, string> | undefined {
@@ -36,7 +37,8 @@ function stringRecord (v: unknown): Record<string, string> | undefined {
 
 /** Read and shape-check every `_keys` row. Signatures and authority are checked by the chain. */
 export function readKeyOps (db: Db): KeyOpRow[] {
-  const rows = db.prepare<unknown[], RawRow>('SELECT op, pubkey_hash, pubkey, sigkey_hash, signature, metadata FROM _keys ORDER BY pubkey_hash, sigkey_hash LIMIT ?').all(MAX_KEY_OPS + 1)
+  // The limit in the text, not bound: a bound value makes SQLite prepare the statement twice.
+  const rows = db.prepare<unknown[], RawRow>(KEYS_SQL).all()
   if (rows.length > MAX_KEY_OPS) throw new BlockError('KEYOP_MALFORMED', `more than ${MAX_KEY_OPS} key operations in one block`)
   return rows.map((r, i) => parseKeyOpRow(r, i))
 }

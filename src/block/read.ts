@@ -7,7 +7,7 @@ import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
 import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
 import { inspectSchema, readSchemaObjects, type UserTable } from './schema.js'
-import { checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
+import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
 /** Everything a block file says about itself, after structural validation. */
@@ -43,6 +43,13 @@ export interface ReadBlockOptions {
   /** Counts the work: one pass over the file for quick_check, one for the manifest's rows. */
   meter?: WorkMeter
   /**
+   * The file's first bytes (at least 100, or all of it) and its size, as the caller just read
+   * them from the regular file it opened, or wrote them to the private file it created: the
+   * header is checked on these (checkSqliteBytes, the same checks and codes) instead of opening
+   * and reading the file again before SQLite does.
+   */
+  head?: { bytes: Uint8Array, size: number }
+  /**
    * v1 blocks carry no `_tables`: compute their entries (row counts and Merkle roots) from the
    * content, so the index and the query catalog hold them as for v2 (default false).
    */
@@ -55,7 +62,7 @@ export interface ReadBlockOptions {
  * reserved-table shapes, `_meta`, `_keys` rows, and the `_tables` manifest against the content.
  */
 export async function readBlockFile (path: string, options: ReadBlockOptions): Promise<BlockFile> {
-  const sqlite = await checkSqliteFile(path, options.maxBytes)
+  const sqlite = options.head === undefined ? await checkSqliteFile(path, options.maxBytes) : checkSqliteBytes(options.head.bytes, options.maxBytes, options.head.size)
   throwIfAborted(options.signal)
   const db = openBlockReadonly(path)
   const m = options.meter

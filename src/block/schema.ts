@@ -35,6 +35,14 @@ export interface SchemaInfo {
 interface SchemaRow { type: string, name: string, tbl_name: string, sql: string | null }
 interface ListedTable { name: string, type: string, wr: number }
 
+/**
+ * A table name as a PRAGMA's argument, which cannot be a bound parameter: an SQL string literal,
+ * as SQLite's pragma_* virtual tables write it (%Q) for the PRAGMA they run.
+ */
+function quoteString (s: string): string {
+  return "'" + s.replaceAll("'", "''") + "'"
+}
+
 const HAS = { _meta: 'meta', _keys: 'keys', _tables: 'tables' } as const
 
 const notAllowed = (what: string, hint: string): BlockError => new BlockError('SCHEMA_NOT_ALLOWED', what, { hint })
@@ -61,7 +69,10 @@ export interface SchemaObjects {
 export function readSchemaObjects (db: Db): SchemaObjects {
   neutraliseModules(db)
   const rows = db.prepare<unknown[], SchemaRow>('SELECT type, name, tbl_name, sql FROM main.sqlite_schema').all()
-  const listed = db.prepare<unknown[], ListedTable>("SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main' AND name <> 'sqlite_schema'").all()
+  // The PRAGMA statements, not the pragma_* table-valued functions: each of those is a virtual
+  // table that prepares the same PRAGMA inside it (a second parse, a virtual-table connect, and a
+  // re-prepare when a bound argument is bound), for the same rows (docs/performance.md, session 9).
+  const listed = db.prepare<unknown[], ListedTable>('PRAGMA main.table_list').all().filter(t => t.name !== 'sqlite_schema')
     .sort((a, b) => compareNames(a.name, b.name))
   for (const t of listed) {
     if (t.type === 'table') continue
@@ -139,7 +150,7 @@ export function inspectSchema (db: Db, version: 1 | 2 | 'input', objects: Schema
 }
 
 function describeTable (db: Db, name: string, sql: string, withoutRowid: boolean, version: 1 | 2 | 'input'): UserTable {
-  const info = db.prepare<unknown[], { name: string, pk: number, hidden: number }>('SELECT name, pk, hidden FROM pragma_table_xinfo(?, \'main\')').all(name)
+  const info = db.prepare<unknown[], { name: string, pk: number, hidden: number }>(`PRAGMA main.table_xinfo(${quoteString(name)})`).all()
   const columns: string[] = []
   for (const c of info) {
     if (c.hidden === 2 || c.hidden === 3) throw notAllowed(`generated column ${JSON.stringify(c.name)} in table ${JSON.stringify(name)} is not allowed`, 'store the computed values in an ordinary column')
@@ -148,7 +159,7 @@ function describeTable (db: Db, name: string, sql: string, withoutRowid: boolean
   }
   if (withoutRowid) {
     const primaryKey = info.filter(c => c.pk > 0).sort((a, b) => a.pk - b.pk).map(c => c.name)
-    const primaryKeyIndex = db.prepare<[string], string>("SELECT name FROM pragma_index_list(?, 'main') WHERE origin = 'pk'").pluck().get(name)
+    const primaryKeyIndex = db.prepare<unknown[], { name: string, origin: string }>(`PRAGMA main.index_list(${quoteString(name)})`).all().find(i => i.origin === 'pk')?.name
     if (primaryKeyIndex === undefined) throw notAllowed(`WITHOUT ROWID table ${JSON.stringify(name)} has no primary-key index`, 'recreate the table with CREATE TABLE')
     return { name, sql, columns, withoutRowid: true, primaryKey, primaryKeyIndex }
   }
@@ -171,7 +182,7 @@ function checkReserved (db: Db, table: string, r: { name: string, sql: string },
     return
   }
   // v1 blocks and input files: check columns and keys rather than the DDL text (Daisy's has comments).
-  const cols = db.prepare<unknown[], { name: string, type: string, nn: number, pk: number }>('SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?, \'main\')').all(table)
+  const cols = db.prepare<unknown[], { name: string, type: string, pk: number }>(`PRAGMA main.table_info(${quoteString(table)})`).all()
   const names = cols.map(c => c.name.toLowerCase())
   // The declared type's affinity by SQLite's own rule, not a pattern over the type's text.
   const textish = (t: string): boolean => affinityOf(t) === 'TEXT'

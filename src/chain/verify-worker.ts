@@ -68,9 +68,13 @@ function hashBlock (fd: number, size: number, add: (n: number) => void): { hash:
   return { hash: h.digest('hex'), bytes: { fd, size, parts } }
 }
 
-/** The structural read through SQLite (with --deep, quick_check and the manifest too). */
-async function readFull (path: string, req: ReadRequest, meter?: WorkMeter): Promise<BlockFile> {
-  return await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter })
+/**
+ * The structural read through SQLite (with --deep, quick_check and the manifest too); `held`:
+ * the bytes hashBlock read, whose header it checks rather than reading it from the file again.
+ */
+async function readFull (path: string, req: ReadRequest, meter?: WorkMeter, held?: Buffer | HeldBytes): Promise<BlockFile> {
+  const head = held === undefined ? undefined : Buffer.isBuffer(held) ? { bytes: held, size: held.length } : { bytes: held.parts[0]?.bytes ?? Buffer.alloc(0), size: held.size }
+  return await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter, head })
 }
 
 serveWorker<ReadRequest, ReadReply>(async req => {
@@ -102,7 +106,7 @@ serveWorker<ReadRequest, ReadReply>(async req => {
         try {
           const r = hashBlock(fd, size, add)
           hash = r.hash
-          file = readBlockPages(path, req.maxBytes, r.bytes) ?? await readFull(path, req)
+          file = readBlockPages(path, req.maxBytes, r.bytes) ?? await readFull(path, req, undefined, r.bytes)
         } finally {
           closeSync(fd)
         }
