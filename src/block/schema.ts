@@ -32,8 +32,8 @@ export interface SchemaInfo {
   has: { meta: boolean, keys: boolean, tables: boolean, recipients: boolean }
 }
 
-interface SchemaRow { type: string, name: string, tbl_name: string, sql: string | null }
-interface ListedTable { name: string, type: string, wr: number }
+export interface SchemaRow { type: string, name: string, tbl_name: string, sql: string | null }
+export interface ListedTable { name: string, type: string, wr: number }
 
 /**
  * A table name as a PRAGMA's argument, which cannot be a bound parameter: an SQL string literal,
@@ -67,13 +67,26 @@ export interface SchemaObjects {
  * (neutraliseModules), so asking runs none of their code.
  */
 export function readSchemaObjects (db: Db): SchemaObjects {
+  return schemaObjectsOf(db, readSchemaRows(db))
+}
+
+/** The rows of `sqlite_schema` and of `PRAGMA table_list` (without sqlite_schema), as SQLite gives them; nothing checked yet. */
+export interface SchemaRows { rows: SchemaRow[], listed: ListedTable[] }
+
+/** readSchemaObjects' two reads, which only read (a caller may look at them before the checks). */
+export function readSchemaRows (db: Db): SchemaRows {
   neutraliseModules(db)
   const rows = db.prepare<unknown[], SchemaRow>('SELECT type, name, tbl_name, sql FROM main.sqlite_schema').all()
   // The PRAGMA statements, not the pragma_* table-valued functions: each of those is a virtual
   // table that prepares the same PRAGMA inside it (a second parse, a virtual-table connect, and a
   // re-prepare when a bound argument is bound), for the same rows (docs/performance.md, session 9).
   const listed = db.prepare<unknown[], ListedTable>('PRAGMA main.table_list').all().filter(t => t.name !== 'sqlite_schema')
-    .sort((a, b) => compareNames(a.name, b.name))
+  return { rows, listed }
+}
+
+/** readSchemaObjects' checks of what readSchemaRows read. */
+export function schemaObjectsOf (db: Db, { rows, listed: unsorted }: SchemaRows): SchemaObjects {
+  const listed = [...unsorted].sort((a, b) => compareNames(a.name, b.name))
   for (const t of listed) {
     if (t.type === 'table') continue
     const what = JSON.stringify(t.name)

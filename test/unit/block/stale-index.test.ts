@@ -97,4 +97,31 @@ describe('a block whose index disagrees with its table', () => {
     expect(readBlockPages(b.path, MAX)?.keyOps.map(k => k.signer)).toEqual([erin.id])
     expect(await code(readBlockFile(b.path, { maxBytes: MAX }))).toBe('CORRUPT')
   })
+
+  it('gives the code and message of the checks one by one, in their order, where the whole-file integrity_check refuses a block', async () => {
+    const dir = tmpDir()
+    const alice = fixtureKey('alice')
+    const chainId = 'aa'.repeat(32)
+    const b = await buildBlock({ output: join(dir, 'k.db'), key: alice, chainId, height: 3, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX, keyOps: [signKeyOp(alice, chainId, 'A', fixtureKey('bob').publicKey)] })
+    staleIndex(b.path, 'sqlite_autoindex__keys_1', d => { d.prepare('UPDATE _keys SET sigkey_hash = ?').run(fixtureKey('erin').id) })
+    const refusal = async (path: string): Promise<unknown> => await readBlockFile(path, { maxBytes: MAX }).then(() => 'OK', (err: unknown) => isPetalError(err) ? { code: err.code, message: err.message } : err)
+    expect(await refusal(b.path)).toEqual({ code: 'CORRUPT', message: expect.stringMatching(/^SQLite integrity_check of _keys failed: /) })
+    // A trigger as well: the schema's checks come before the reserved tables' integrity_checks.
+    const db = new Database(b.path)
+    db.exec('CREATE TRIGGER g AFTER INSERT ON _meta BEGIN SELECT 1; END')
+    db.close()
+    expect(await refusal(b.path)).toEqual({ code: 'SCHEMA_NOT_ALLOWED', message: 'triggers are not allowed in a block (trigger "g")' })
+  })
+
+  it('accepts, as quick_check does, a block whose user table disagrees with its own index (integrity_check would not)', async () => {
+    const dir = tmpDir()
+    const src = join(dir, 'u.db')
+    const u = new Database(src)
+    u.exec("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT); CREATE INDEX tb ON t (b); INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+    u.close()
+    const b = await buildBlock({ source: src, output: join(dir, 'b.db'), key: fixtureKey('alice'), chainId: 'aa'.repeat(32), height: 3, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX })
+    staleIndex(b.path, 'tb', d => { d.prepare("UPDATE t SET b = 'evil' WHERE a = 2").run() })
+    // The rows changed, so the manifest no longer matches them: the structural checks alone.
+    expect((await readBlockFile(b.path, { maxBytes: MAX, checkManifest: false })).userTables.map(t => t.name)).toEqual(['t'])
+  })
 })
