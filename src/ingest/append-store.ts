@@ -1,4 +1,4 @@
-import { openSqlite } from '../storage/index.js'
+import { dataFileExists, openSqlite, systemFailure } from '../storage/index.js'
 import { IngestError } from './errors.js'
 import type { TableSchema } from './schema.js'
 import { PendingStore } from './store.js'
@@ -11,9 +11,11 @@ import { PendingStore } from './store.js'
  * may have to wait through another process's WAL recovery) and sets 0 around its own `BEGIN
  * IMMEDIATE` with two pragmas; appends, the one write made per request, no longer pay those.
  *
- * Everything this connection reads outside a write transaction goes to the main connection
- * (the instance id at open, the tables before the first append), so nothing here waits at a busy
- * timeout of 0 except `BEGIN IMMEDIATE`, which is retried.
+ * Everything this connection reads outside a write transaction, after its open (which reads the
+ * instance id at the default busy timeout), goes to the main connection (the tables before the
+ * first append). At a busy timeout of 0 remain `BEGIN IMMEDIATE`, which is retried, and the
+ * `synchronous` pragmas around a deferred commit, which read the schema only when it is not
+ * loaded: the first is refused like a commit that failed, the second fails the store (restoreFull).
  */
 export class AppendStore extends PendingStore {
   private constructor (db: PendingStore['db'], private readonly main: PendingStore) {
@@ -23,18 +25,29 @@ export class AppendStore extends PendingStore {
   /** The append connection for `main`'s file; `main` itself when it is read-only (no appends then). */
   static of (main: PendingStore): PendingStore {
     if (main.readonly) return main
+    // As PendingStore.open(): a named pipe there would block the open for ever, a link point anywhere.
+    const exists = dataFileExists(main.path, 'pending store')
     let db: PendingStore['db'] | undefined
     try {
       // Opened at the default busy timeout: `synchronous` reads the schema, which may wait through
       // another process's WAL recovery as every read does. 0 once nothing but writes remains.
-      db = openSqlite(main.path)
-      db.pragma('synchronous = FULL')
+      db = exists ? openSqlite(main.path) : undefined
+      db?.pragma('synchronous = FULL')
+      // The same file as `main`'s, not one put in its place since (appends would go to another store).
+      const instance = (db?.prepare("SELECT value FROM meta WHERE key = 'instance'").get() as { value: string } | undefined)?.value
+      if (db === undefined || instance !== main.instance) {
+        throw new IngestError('INGEST_STORE_UNAVAILABLE', `the pending store ${main.path} was replaced or removed while it was being opened`, {
+          hint: 'another process moved pending.db: put back the file that holds the acknowledged rows (do not delete either), then run the command again'
+        })
+      }
       db.pragma('busy_timeout = 0')
       return new AppendStore(db, main)
     } catch (err) {
       db?.close()
+      if (err instanceof IngestError) throw err
       throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${main.path}: ${(err as Error).message}`, {
-        hint: 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; restore it from a backup, or ask for help with the file kept',
+        // The main connection to the same file just opened: a limit of this process or machine, not a damaged file.
+        hint: `pending.db holds acknowledged rows that are not in a block yet: do not delete it; ${systemFailure(err)?.hint ?? 'check that this user may read and write the data directory and that this process may open more files (`ulimit -n`), then run the command again'}`,
         cause: err
       })
     }

@@ -27,6 +27,8 @@ export const INGEST_ERROR_CODES = [
   'INGEST_UNKNOWN_RECEIPT',
   // the pending store itself
   'INGEST_STORE_UNAVAILABLE',
+  'INGEST_STORE_IN_USE',
+  'INGEST_ROW_UNREADABLE',
   'INGEST_CLOSED'
 ] as const
 
@@ -54,6 +56,8 @@ export interface IngestErrorDetails {
   INGEST_ALREADY_SEALED: { hash: string }
   INGEST_UNKNOWN_RECEIPT: { receipt: string }
   INGEST_STORE_UNAVAILABLE: Record<never, never>
+  INGEST_STORE_IN_USE: Record<never, never>
+  INGEST_ROW_UNREADABLE: Record<never, never>
   INGEST_CLOSED: Record<never, never>
 }
 
@@ -96,6 +100,8 @@ const INGEST_ERROR_DOCS: Readonly<Record<IngestErrorCode, CodeDoc>> = {
   INGEST_ALREADY_SEALED: { meaning: 'rows of the batch being sealed are already in a canonical block (the seal is not repeated)' },
   INGEST_UNKNOWN_RECEIPT: { meaning: 'no receipt with that id in this data directory', hint: 'a receipt is answered by the data directory that issued it (give it with --dir)' },
   INGEST_STORE_UNAVAILABLE: { meaning: 'the pending store (pending.db) cannot be opened', hint: 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; check the directory is writable by this user' },
+  INGEST_STORE_IN_USE: { meaning: 'pending.db is of an older layout and a node of an older Petal is running on the data directory: upgrading it would stop that node sealing', hint: 'stop the running node and start it with this version of Petal (it upgrades pending.db itself), then run the command again' },
+  INGEST_ROW_UNREADABLE: { meaning: 'a pending row cannot be decoded: written by a newer Petal, or the file is damaged (the row stays pending, it is not set aside)', hint: 'run every process on this data directory (node, `petal append`, `petal seal`) with the same version of Petal; do not delete pending.db' },
   INGEST_CLOSED: { meaning: 'the ingest service is shutting down', hint: 'retry once the node is back' }
 }
 

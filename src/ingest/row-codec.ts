@@ -1,3 +1,4 @@
+import { IngestError } from './errors.js'
 import type { Column, TableSchema } from './schema.js'
 import { newRow, setField, type IngestRow, type IngestValue } from './values.js'
 
@@ -119,20 +120,30 @@ export class PendingRowEncoder {
 
 /**
  * Decode a pending row of either layout. `columns`: the columns of the row's table as pending.db
- * holds them now (a layout-2 row names its fields by index); a row naming a column past them, or
- * cut short, is refused with an Error (a bug or a damaged file, never input).
+ * holds them now (a layout-2 row names its fields by index); a row naming a column past them, cut
+ * short, or of an encoding this Petal does not know is refused with INGEST_ROW_UNREADABLE (written
+ * by a newer Petal, a bug or a damaged file, never input). The seal fails and the row stays
+ * pending, not set aside: a Petal that can read it may still seal it.
  */
 export function decodePendingRow (b: Uint8Array, columns: readonly Column[]): IngestRow {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-  if (buf[0] === COMPACT) return decodeCompact(buf, columns)
-  if (buf[0] !== 0 || buf.length < 4) throw new Error(`pending row: unknown layout (first byte ${String(buf[0])})`)
-  return decodeNamed(buf)
+  try {
+    if (buf[0] === COMPACT) return decodeCompact(buf, columns)
+    if (buf[0] !== 0 || buf.length < 4) throw new Error(`unknown layout (first byte ${String(buf[0])})`)
+    return decodeNamed(buf)
+  } catch (err) {
+    // Out-of-range reads of a damaged layout-1 row throw RangeError: every failure is the same refusal.
+    throw new IngestError('INGEST_ROW_UNREADABLE', `pending row: ${(err as Error).message}`, {
+      hint: 'run every process on this data directory (node, `petal append`, `petal seal`) with the same version of Petal: a newer one may have written this row; do not delete pending.db',
+      cause: err
+    })
+  }
 }
 
 function decodeCompact (buf: Buffer, columns: readonly Column[]): IngestRow {
   const row = newRow()
   let pos = 1
-  const cut = (n: number): void => { if (pos + n > buf.length) throw new Error('pending row: cut short') }
+  const cut = (n: number): void => { if (pos + n > buf.length) throw new Error('cut short') }
   const varint = (): number => {
     let n = 0
     let scale = 1
@@ -143,12 +154,12 @@ function decodeCompact (buf: Buffer, columns: readonly Column[]): IngestRow {
       if (c < 0x80) return n
       scale *= 0x80
     }
-    throw new Error('pending row: varint too long')
+    throw new Error('varint too long')
   }
   while (pos < buf.length) {
     const ci = varint()
     const col = columns[ci]
-    if (col === undefined) throw new Error(`pending row: column ${ci} of a table with ${columns.length} columns`)
+    if (col === undefined) throw new Error(`column ${ci} of a table with ${columns.length} columns`)
     cut(1)
     const tag = buf[pos++]
     let v: IngestValue
@@ -158,7 +169,7 @@ function decodeCompact (buf: Buffer, columns: readonly Column[]): IngestRow {
       case REAL: cut(8); v = buf.readDoubleBE(pos); pos += 8; break
       case TEXT: { const n = varint(); cut(n); v = buf.toString('utf8', pos, pos + n); pos += n; break }
       case BLOB: { const n = varint(); cut(n); v = new Uint8Array(buf.subarray(pos, pos + n)); pos += n; break }
-      default: throw new Error(`pending row: unknown value tag ${String(tag)}`)
+      default: throw new Error(`unknown value tag ${String(tag)}`)
     }
     setField(row, col.name, v)
   }
@@ -191,7 +202,7 @@ function decodeNamed (buf: Buffer): IngestRow {
         pos += 4 + n
         break
       }
-      default: throw new Error(`pending row: unknown value tag ${String(tag)}`)
+      default: throw new Error(`unknown value tag ${String(tag)}`)
     }
     setField(row, name, v)
   }

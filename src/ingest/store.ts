@@ -1,11 +1,11 @@
 import { closeSync, fsync, openSync } from 'node:fs'
-import { dataFileExists, openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
-import { IngestError } from './errors.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
-import { LAYOUT, SCHEMA, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
-import { formatReceipt, newInstanceId, parseReceipt } from './receipt-id.js'
+import { toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
+import { formatReceipt, parseReceipt } from './receipt-id.js'
 import { RowInserter } from './row-inserter.js'
+import { openPendingDb } from './store-open.js'
 
 /**
  * `pending.db`: rows acknowledged but not yet in a canonical block, the batches that sealed them,
@@ -29,6 +29,8 @@ export class PendingStore {
   /** The WAL file, opened for syncWal(). */
   private walFd: number | undefined
   readonly instance: string
+  /** Set when synchronous=FULL could not be restored (restoreFull): no write is made any more. */
+  private failed: { err: unknown } | undefined
 
   /** `instance`: given by a second connection to the same file (append-store.ts), read here otherwise. */
   protected constructor (readonly db: SqliteDb, readonly path: string, readonly readonly: boolean, instance?: string) {
@@ -38,48 +40,7 @@ export class PendingStore {
 
   /** Open (creating it if needed) the pending store; `readonly`: for commands that only read receipts (none: an empty store). */
   static open (path: string, options: { readonly?: boolean } = {}): PendingStore {
-    // Before SQLite opens it: a named pipe there would block the open for ever, a link point anywhere.
-    const exists = dataFileExists(path, 'pending store')
-    let db: SqliteDb
-    try {
-      if (options.readonly === true) {
-        db = exists ? openSqliteReadonly(path) : openSqlite(':memory:')
-        // A store that does not exist yet, or whose creation was cut short (no schema committed),
-        // holds nothing: read it as an empty one.
-        if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'rows'").get() === undefined) {
-          db.close()
-          db = openSqlite(':memory:')
-          db.exec(SCHEMA)
-        }
-      } else {
-        db = openSqlite(path)
-        db.pragma('busy_timeout = 5000')
-        db.pragma('journal_mode = WAL')
-        db.pragma('synchronous = FULL')
-        db.exec(SCHEMA)
-        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('layout', LAYOUT)
-        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('instance', newInstanceId())
-        db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', '0')
-        db.exec('DROP INDEX IF EXISTS rows_pending') // an index of the first layout, replaced by `low`
-        db.prepare("INSERT OR IGNORE INTO meta (key, value) SELECT 'low', coalesce(min(id), 1) FROM rows WHERE batch IS NULL").run()
-        // Layout 1 differs only in its rows' encoding, still read (row-codec.ts); 2 keeps older Petals out.
-        db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value = '1'").run(LAYOUT)
-      }
-      db.pragma('busy_timeout = 5000')
-      const layout = (db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string } | undefined)?.value
-      if (layout !== undefined && layout !== LAYOUT && !(options.readonly === true && layout === '1')) throw new Error(`layout version ${layout}, this Petal knows ${LAYOUT}`)
-    } catch (err) {
-      if (err instanceof IngestError) throw err
-      const code = (err as { code?: string }).code ?? ''
-      const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
-      throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${path}: ${(err as Error).message}`, {
-        hint: readonlyDir
-          ? 'writing records needs write access to the data directory: run as a user who can write there'
-          : 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; restore it from a backup, or ask for help with the file kept',
-        cause: err
-      })
-    }
-    return new PendingStore(db, path, options.readonly === true)
+    return new PendingStore(openPendingDb(path, options.readonly === true), path, options.readonly === true)
   }
 
   close (): void {
@@ -110,6 +71,7 @@ export class PendingStore {
   async write<T> (fn: () => T, signal?: AbortSignal, options: { deferSync?: boolean } = {}): Promise<T> {
     // The setting is this connection's: it is NORMAL only from BEGIN to COMMIT, with no await in
     // between, so every other write (the sealer's claims and placements) keeps its own fsync.
+    if (this.failed !== undefined) throw this.failed.err
     const defer = options.deferSync === true
     let delay = 1
     for (;;) {
@@ -119,7 +81,7 @@ export class PendingStore {
       try {
         began = this.tryBegin()
       } finally {
-        if (defer && !began) this.stmt('PRAGMA synchronous = FULL').run()
+        if (defer && !began) this.restoreFull()
       }
       if (began) break
       await sleep(delay, signal)
@@ -133,7 +95,21 @@ export class PendingStore {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       throw err
     } finally {
-      if (defer) this.stmt('PRAGMA synchronous = FULL').run()
+      if (defer) this.restoreFull()
+    }
+  }
+
+  /**
+   * Back to synchronous=FULL after a deferred write. Should that fail, the connection would stay
+   * at NORMAL and later writes would be committed, and acknowledged, without their fsync: refuse
+   * every write from then on, as after a failed fsync, until pending.db is opened again.
+   */
+  private restoreFull (): void {
+    try {
+      this.stmt('PRAGMA synchronous = FULL').run()
+    } catch (err) {
+      this.failed = { err: systemFailure(err) ?? err }
+      throw this.failed.err
     }
   }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
 import { errorCode } from '../util/index.js'
 import { dataFileExists } from './data-file.js'
@@ -12,7 +12,10 @@ import { dataFileExists } from './data-file.js'
  * one process sealing pending rows).
  */
 export class NodeLock {
-  private constructor (private readonly db: SqliteDb) {}
+  /** The lock files this process holds (SQLite reports this process's own lock as busy too). */
+  private static readonly mine = new Set<string>()
+
+  private constructor (private readonly db: SqliteDb, private readonly file: string) {}
 
   /** Take the lock, or return undefined at once if another process holds it. */
   static tryAcquire (dir: string, file = 'node.lock'): NodeLock | undefined {
@@ -21,7 +24,9 @@ export class NodeLock {
     try {
       db.pragma('busy_timeout = 0')
       db.exec('BEGIN EXCLUSIVE')
-      return new NodeLock(db)
+      const key = resolve(dir, file)
+      NodeLock.mine.add(key)
+      return new NodeLock(db, key)
     } catch (err) {
       db.close()
       if (errorCode(err) === 'SQLITE_BUSY') return undefined
@@ -38,9 +43,15 @@ export class NodeLock {
     return lock === undefined
   }
 
+  /** True when another process holds the lock of `dir` right now (not this one). Creates nothing. */
+  static isHeldElsewhere (dir: string, file = 'node.lock'): boolean {
+    return !NodeLock.mine.has(resolve(dir, file)) && NodeLock.isHeld(dir, file)
+  }
+
   release (): void {
     if (!this.db.open) return
     if (this.db.inTransaction) this.db.exec('ROLLBACK')
     this.db.close()
+    NodeLock.mine.delete(this.file)
   }
 }

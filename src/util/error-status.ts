@@ -152,6 +152,8 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       INGEST_BLOCK_OWNED: { category: 'usage', http: 409 },
       INGEST_UNKNOWN_RECEIPT: { category: 'usage', http: 404 },
       INGEST_STORE_UNAVAILABLE: { category: 'data-dir', http: 503 },
+      INGEST_STORE_IN_USE: { category: 'data-dir', http: 409 },
+      INGEST_ROW_UNREADABLE: { category: 'data-dir', http: 503 },
       INGEST_CLOSED: { http: 503 }
     }
   },

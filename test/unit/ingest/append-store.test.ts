@@ -1,6 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
+import { mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { AppendStore } from '../../../src/ingest/append-store.js'
 import { Ingest } from '../../../src/ingest/index.js'
+import { PendingStore } from '../../../src/ingest/store.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { canonicalRows } from '../../helpers/ingest.js'
 
@@ -68,14 +73,19 @@ describe('appends on their own connection to pending.db', () => {
     expect(canonicalRows(ingest.chain, 't').map(row => row.values)).toEqual([{ n: 1n }, { n: 2n }])
   })
 
-  it('an append aborted while it waits for another process\'s write lock is refused, and stores nothing', async () => {
+  it('an append aborted while it waits for another process\'s write lock is refused once the lock is released, and stores nothing', async () => {
     const ingest = await setup()
     await ingest.append('t', [{ n: 1n }])
     const holder = await lockHolder(ingest.chain.dir.pendingDb)
     const ac = new AbortController()
-    const p = ingest.append('t', [{ n: 2n }], { signal: ac.signal }).then(() => undefined, (err: unknown) => err)
+    let settled = false
+    const p = ingest.append('t', [{ n: 2n }], { signal: ac.signal }).then(() => undefined, (err: unknown) => err).finally(() => { settled = true })
     await new Promise(resolve => setTimeout(resolve, 50))
     ac.abort()
+    // The group it waits in keeps waiting for the write lock; its aborted appends are refused when
+    // the group runs (GroupCommit.flush), not at once.
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(settled).toBe(false)
     await release(holder)
     expect(await p).toMatchObject({ code: 'ABORTED' })
     expect(ingest.stats().pendingRows).toBe(1)
@@ -89,5 +99,40 @@ describe('appends on their own connection to pending.db', () => {
     await ingest.putTable('d', 'CREATE TABLE d (k INTEGER NOT NULL, v TEXT)')
     await expect(ingest.append('d', [{ v: 'x' }])).rejects.toMatchObject({ code: 'INGEST_CONSTRAINT' })
     expect((await ingest.appendRecords('d', Buffer.from('[{"k": 1, "v": "y"}]'), 'json')).receipts).toHaveLength(1)
+  })
+
+  it('the append connection is refused when pending.db was replaced, or made a link, after the main connection opened it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'petal-append-store-'))
+    cleanup.push(() => { rmSync(dir, { recursive: true, force: true }) })
+    const path = join(dir, 'pending.db')
+    PendingStore.open(path).close()
+    PendingStore.open(join(dir, 'other.db')).close()
+    const main = PendingStore.open(path)
+    cleanup.push(() => { main.close() })
+    const check = AppendStore.of(main) // the same file: accepted
+    expect(check.instance).toBe(main.instance)
+    check.close()
+    renameSync(join(dir, 'other.db'), path)
+    expect(() => AppendStore.of(main)).toThrow(expect.objectContaining({ code: 'INGEST_STORE_UNAVAILABLE', message: expect.stringContaining('replaced') }))
+    rmSync(path)
+    symlinkSync(join(dir, 'elsewhere.db'), path)
+    expect(() => AppendStore.of(main)).toThrow(expect.objectContaining({ code: 'DATA_FILE_NOT_REGULAR' }))
+  })
+
+  it('once synchronous=FULL cannot be restored after a deferred commit, no write is made or acknowledged any more', async () => {
+    const ingest = await setup()
+    await ingest.append('t', [{ n: 1n }])
+    const store = ingest.appends
+    const stmt = store.stmt.bind(store)
+    let fail = true
+    vi.spyOn(store, 'stmt').mockImplementation(sql => {
+      if (fail && sql === 'PRAGMA synchronous = FULL') { fail = false; throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }) }
+      return stmt(sql)
+    })
+    await expect(store.write(() => 1, undefined, { deferSync: true })).rejects.toMatchObject({ code: 'IO_ERROR' })
+    // The connection may still be at NORMAL: a write now would commit without its fsync.
+    await expect(store.write(() => 2)).rejects.toMatchObject({ code: 'IO_ERROR' })
+    await expect(ingest.append('t', [{ n: 2n }])).rejects.toMatchObject({ code: 'IO_ERROR' })
+    expect(ingest.stats().pendingRows).toBe(1)
   })
 })

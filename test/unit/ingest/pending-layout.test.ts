@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3'
+import { spawn } from 'node:child_process'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
+import { NodeLock } from '../../../src/storage/index.js'
 import { decodePendingRow, PendingRowEncoder } from '../../../src/ingest/row-codec.js'
 import type { TableSchema } from '../../../src/ingest/schema.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -43,6 +45,30 @@ const layoutOf = (path: string): string => {
   try { return (db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string }).value } finally { db.close() }
 }
 
+/** The error `fn` throws. */
+function captured (fn: () => unknown): Error & { code?: string, hint?: string } {
+  try { fn() } catch (err) { return err as Error & { code?: string, hint?: string } }
+  throw new Error('did not throw')
+}
+
+/** Another process holding the node lock of `dir`, as a running node does, until stop(). */
+async function nodeLockHolder (dir: string): Promise<{ stop: () => Promise<void> }> {
+  const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, 'node.lock'))}); db.exec('BEGIN EXCLUSIVE'); process.stdout.write('locked\\n'); process.stdin.resume(); process.stdin.on('end', () => { db.exec('ROLLBACK'); db.close(); process.exit(0) })`
+  const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] })
+  cleanup.push(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve() })
+    child.on('exit', code => { reject(new Error(`the lock holder exited (${String(code)})`)) })
+  })
+  return {
+    stop: async () => {
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      child.stdin?.end()
+      await exited
+    }
+  }
+}
+
 const values = (rows: Array<{ values: Record<string, unknown> }>): unknown[] => rows.map(r => ({ ...r.values, ...(r.values.é instanceof Uint8Array ? { é: new Uint8Array(r.values.é) } : {}) }))
 
 describe('pending.db layout 2 (rows name their fields by column index)', () => {
@@ -73,12 +99,68 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     for (const id of [...RECEIPTS, ...lane.receipts, ...typed.receipts, ...declared.receipts]) expect(ingest.receipt(id)?.state).toBe('sealed')
   })
 
-  it('a store of a layout this Petal does not know is refused, not read', async () => {
+  it('a store of a layout this Petal does not know is refused, not read; one of a newer Petal is not to be restored from a backup', async () => {
     const { chain } = await chainWithFixture()
+    const setLayout = (v: string): void => {
+      const db = new Database(chain.dir.pendingDb)
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'layout'").run(v)
+      db.close()
+    }
+    setLayout('3')
+    for (const readonly of [false, true]) {
+      const err = captured(() => Ingest.open({ chain, key: alice, readonly }))
+      expect(err).toMatchObject({ code: 'INGEST_STORE_UNAVAILABLE', message: expect.stringContaining('layout version 3') })
+      // Restoring a backup would lose every row acknowledged since and reissue their receipt ids.
+      expect(err.hint).toMatch(/newer version of Petal: run that version/)
+      expect(err.hint).toMatch(/do not restore or delete/)
+      expect(err.hint).not.toMatch(/restore it from a backup/)
+    }
+    setLayout('x') // not a version at all: a damaged file
+    expect(captured(() => Ingest.open({ chain, key: alice }))).toMatchObject({ code: 'INGEST_STORE_UNAVAILABLE', hint: expect.stringContaining('backup') })
+  })
+
+  it('is not upgraded while a node of another process (an older Petal) runs on the data directory; the hint (restart that node with this version) holds', async () => {
+    const { chain } = await chainWithFixture()
+    const holder = await nodeLockHolder(chain.dir.root)
+    const err = captured(() => Ingest.open({ chain, key: alice }))
+    expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', hint: expect.stringContaining('start it with this version') })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('1')
+    // Receipts are still answered (read-only, nothing upgraded).
+    const reader = Ingest.open({ chain, readonly: true })
+    expect(reader.receipt(RECEIPTS[0] as string)?.state).toBe('pending')
+    await reader.close()
+    expect(layoutOf(chain.dir.pendingDb)).toBe('1')
+    // The old node stops; this version's node opens the store (before it takes the node lock) and upgrades it.
+    await holder.stop()
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+  })
+
+  it('is upgraded when the node lock is this process\'s own', async () => {
+    const { chain } = await chainWithFixture()
+    const lock = NodeLock.tryAcquire(chain.dir.root)
+    expect(lock).toBeDefined()
+    cleanup.push(() => { lock?.release() })
+    expect(NodeLock.isHeld(chain.dir.root)).toBe(true)
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+  })
+
+  it('a pending row this Petal cannot decode fails the seal with INGEST_ROW_UNREADABLE and stays pending, not set aside', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    cleanup.push(() => { chain.close() })
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    const { receipts } = await ingest.append('t', [{ a: 1n }])
+    // As a newer Petal might write it: a value tag this one does not know.
     const db = new Database(chain.dir.pendingDb)
-    db.prepare("UPDATE meta SET value = '3' WHERE key = 'layout'").run()
+    db.prepare('UPDATE rows SET data = ?').run(Buffer.from([0x01, 0x00, 0x09]))
     db.close()
-    expect(() => Ingest.open({ chain, key: alice })).toThrow(expect.objectContaining({ code: 'INGEST_STORE_UNAVAILABLE', message: expect.stringContaining('layout version 3') }))
+    await expect(ingest.sealNow()).rejects.toMatchObject({ code: 'INGEST_ROW_UNREADABLE', hint: expect.stringContaining('same version of Petal') })
+    expect(ingest.receipt(receipts[0] as string)?.state).toBe('pending')
+    expect(ingest.store.problemOf(1)).toBeUndefined()
   })
 })
 
@@ -108,11 +190,15 @@ describe('the pending row encoding', () => {
     expect(enc.encode({ a: 1n, b: 'x' }, table).byteLength).toBe(1 + (1 + 1 + 8) + (1 + 1 + 1 + 1))
   })
 
-  it('refuses a row naming a column its table does not have, cut short, or of an unknown layout', () => {
+  it('refuses a row naming a column its table does not have, cut short, or of an unknown layout, with INGEST_ROW_UNREADABLE', () => {
     const d = new PendingRowEncoder().encode({ a: 1n, ü: 'text' }, table)
-    expect(() => decodePendingRow(d, table.columns.slice(0, 2))).toThrow(/column 3 of a table with 2 columns/)
-    expect(() => decodePendingRow(d.subarray(0, d.length - 1), table.columns)).toThrow(/cut short/)
-    expect(() => decodePendingRow(Buffer.from([7, 0, 0]), table.columns)).toThrow(/unknown layout/)
+    const unreadable = (message: RegExp): unknown => expect.objectContaining({ code: 'INGEST_ROW_UNREADABLE', message: expect.stringMatching(message) })
+    expect(() => decodePendingRow(d, table.columns.slice(0, 2))).toThrow(unreadable(/column 3 of a table with 2 columns/))
+    expect(() => decodePendingRow(d.subarray(0, d.length - 1), table.columns)).toThrow(unreadable(/cut short/))
+    expect(() => decodePendingRow(Buffer.from([7, 0, 0]), table.columns)).toThrow(unreadable(/unknown layout/))
+    expect(() => decodePendingRow(Buffer.from([1, 0, 9]), table.columns)).toThrow(unreadable(/unknown value tag 9/))
+    // A layout-1 row cut short reads past its end (a RangeError inside): the same refusal.
+    expect(() => decodePendingRow(Buffer.from([0, 0, 0, 1, 0, 0, 0, 9, 0x61]), table.columns)).toThrow(unreadable(/./))
     expect(() => new PendingRowEncoder().encode({ zz: 1n }, table)).toThrow(/not a column/)
   })
 })

@@ -1,0 +1,84 @@
+import { dirname } from 'node:path'
+import { dataFileExists, NodeLock, openSqlite, openSqliteReadonly, type SqliteDb } from '../storage/index.js'
+import { IngestError } from './errors.js'
+import { LAYOUT, SCHEMA } from './pending-schema.js'
+import { newInstanceId } from './receipt-id.js'
+
+/** pending.db's connection, created with its schema if needed and brought to this Petal's layout (PendingStore.open). */
+export function openPendingDb (path: string, readonly: boolean): SqliteDb {
+  // Before SQLite opens it: a named pipe there would block the open for ever, a link point anywhere.
+  const exists = dataFileExists(path, 'pending store')
+  let db: SqliteDb | undefined
+  try {
+    if (readonly) {
+      db = exists ? openSqliteReadonly(path) : openSqlite(':memory:')
+      // A store that does not exist yet, or whose creation was cut short (no schema committed),
+      // holds nothing: read it as an empty one.
+      if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'rows'").get() === undefined) {
+        db.close()
+        db = openSqlite(':memory:')
+        db.exec(SCHEMA)
+      }
+    } else {
+      db = openSqlite(path)
+      db.pragma('busy_timeout = 5000')
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+      db.exec(SCHEMA)
+      db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('layout', LAYOUT)
+      db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('instance', newInstanceId())
+      db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', '0')
+      db.exec('DROP INDEX IF EXISTS rows_pending') // an index of the first layout, replaced by `low`
+      db.prepare("INSERT OR IGNORE INTO meta (key, value) SELECT 'low', coalesce(min(id), 1) FROM rows WHERE batch IS NULL").run()
+      upgradeLayout(db, path)
+    }
+    db.pragma('busy_timeout = 5000')
+    checkLayout(db, path, readonly)
+  } catch (err) {
+    if (db?.open === true) db.close()
+    if (err instanceof IngestError) throw err
+    const code = (err as { code?: string }).code ?? ''
+    const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
+    throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${path}: ${(err as Error).message}`, {
+      hint: readonlyDir
+        ? 'writing records needs write access to the data directory: run as a user who can write there'
+        : 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; restore it from a backup, or ask for help with the file kept',
+      cause: err
+    })
+  }
+  return db
+}
+
+const layoutOf = (db: SqliteDb): string | undefined =>
+  (db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string } | undefined)?.value
+
+/**
+ * Bring a store opened for writing to this Petal's layout. Layout 1 differs only in its rows'
+ * encoding, which this Petal still reads (row-codec.ts); setting 2 keeps older Petals out. Not
+ * while a node of another process runs on the data directory: it would be an older Petal (a node
+ * of this one upgrades the store when it opens it, before it takes the node lock), which reads
+ * its layout only when it starts, and could then seal none of the rows written under layout 2.
+ */
+function upgradeLayout (db: SqliteDb, path: string): void {
+  if (layoutOf(db) !== '1') return
+  if (NodeLock.isHeldElsewhere(dirname(path))) {
+    throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: a node of an older Petal is running on this data directory`, {
+      hint: 'stop the running node and start it with this version of Petal (it upgrades pending.db itself), then run this command again'
+    })
+  }
+  db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value = '1'").run(LAYOUT)
+}
+
+/** Refuse a store of a layout this Petal cannot read (`readonly`: layout 1 is read as it is). */
+function checkLayout (db: SqliteDb, path: string, readonly: boolean): void {
+  const layout = layoutOf(db)
+  if (layout === undefined || layout === LAYOUT || (readonly && layout === '1')) return
+  const message = `cannot open the pending store ${path}: layout version ${layout}, this Petal knows ${LAYOUT}`
+  // A newer Petal wrote it: restoring a backup would lose every row acknowledged since and reissue their receipt ids.
+  if (/^[0-9]+$/.test(layout) && Number(layout) > Number(LAYOUT)) {
+    throw new IngestError('INGEST_STORE_UNAVAILABLE', message, {
+      hint: 'pending.db was written by a newer version of Petal: run that version (or a later one) on this data directory; do not restore or delete the file, it holds acknowledged rows that are not in a block yet'
+    })
+  }
+  throw new Error(`layout version ${layout}, this Petal knows ${LAYOUT}`)
+}
