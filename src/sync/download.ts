@@ -9,22 +9,8 @@ import { Notifier } from './notifier.js'
 import { Slot, type FetchRequest, type SlotState } from './slot.js'
 import { CheckAhead, discard } from './check-ahead.js'
 import type { DownloadOptions } from './options.js'
+import { HELD_MAX_BYTES, MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS, RANGE_BLOCK_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
-
-// A range request (`blocks`) takes up to this many bytes of consecutive blocks of one peer, and
-// blocks up to RANGE_BLOCK_BYTES only. A stream of its own per block started each 1 MB block at
-// yamux's initial 256 KiB window, so it took several round trips of window updates; a range's
-// stream grows its window once and keeps it. Larger blocks grow the window within the block.
-// A whole range fits the stream's 8 MiB read buffer with room to spare (its frames, a stalled disk).
-const RANGE_MAX_BYTES = 6 * 1024 * 1024
-const RANGE_BLOCK_BYTES = 6 * 1024 * 1024
-
-// The most blocks (and bytes) placed as one group: one journal, one round of fsyncs, one index transaction.
-const MAX_GROUP = 256
-const MAX_GROUP_BYTES = 256 * 1024 * 1024
-
-// The longest the loop sleeps without news (downloads finishing wake it at once).
-const MAX_IDLE_MS = 1_000
 
 /**
  * Downloads the blocks of one branch from several peers at once, in a moving window, and imports
@@ -32,7 +18,7 @@ const MAX_IDLE_MS = 1_000
  * changes through checked transitions; this class decides which transition to make: which peer
  * to ask (least busy candidate that has not failed this round), when to hedge the block the import
  * waits for, when to start a new round, when to give up (UNAVAILABLE). Memory is bounded by the
- * window (files wait on disk). Throws SyncError/BlockError when the branch cannot be completed;
+ * window (files wait on disk; small blocks up to HELD_MAX_BYTES in memory). Throws SyncError/BlockError when the branch cannot be completed;
  * what was imported stays imported. One instance runs once.
  */
 export class DownloadScheduler {
@@ -52,10 +38,12 @@ export class DownloadScheduler {
   private placing: Promise<void> | undefined
   /** Bytes of the blocks in the window (by their headers). */
   private windowBytes = 0
+  /** Bytes of fetched blocks held in memory (not yet handed to their checks). */
+  private heldBytes = 0
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
-    this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress)
+    this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress, n => { this.heldBytes -= n })
   }
 
   /** Download and import the whole branch; resolves to the number of blocks imported. */
@@ -213,9 +201,10 @@ export class DownloadScheduler {
 
   /** A block arrived: the slot has it, or, when the slot no longer wants it from this peer, the file goes. */
   private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock): Promise<void> {
-    if (this.closed || !slot.isFetchingFrom(req.peer)) { await discard(req.file); return }
+    if (this.closed || !slot.isFetchingFrom(req.peer)) { if (r.bytes === undefined) await discard(req.file); return }
     this.noteReceived(slot, r.size)
-    for (const loser of slot.succeeded(req.peer, r.seal, r.size)) loser.controller.abort()
+    if (r.bytes !== undefined) this.heldBytes += r.bytes.byteLength
+    for (const loser of slot.succeeded(req.peer, r.seal, r.size, r.bytes)) loser.controller.abort()
   }
 
   /**
@@ -244,6 +233,8 @@ export class DownloadScheduler {
         got[k] = (got[k] ?? 0) + n
         if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got[k] ?? 0)
       },
+      // A small block is kept in memory while few bytes are (its checks write its file, off this thread).
+      keep: (_k, size) => this.heldBytes + size <= HELD_MAX_BYTES,
       onBlock: (k, b) => {
         done = k + 1
         settling.push(this.delivered(run[k] as Slot, reqs[k] as FetchRequest, b).catch((err: unknown) => { this.fault ??= err }))

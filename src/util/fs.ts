@@ -1,4 +1,4 @@
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, unlinkSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writevSync, unlinkSync } from 'node:fs'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
@@ -41,6 +41,21 @@ export async function fsyncPathAsync (path: string, flags: 'r' | 'r+' | 'w', dat
   try {
     if (data !== undefined) writeFileSync(fd, data)
     await fsyncFd(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Create `path` (it must not exist: O_EXCL) holding `parts` (`size` bytes in all), with one
+ * synchronous open, write and close into the page cache; nothing is fsynced (the caller's
+ * placement does that). For small files, where three asynchronous operations cost more than the bytes.
+ */
+export function writeNewFileSync (path: string, parts: readonly Uint8Array[], size: number): void {
+  const fd = openSync(path, 'wx', 0o644)
+  try {
+    const n = writevSync(fd, parts)
+    if (n !== size) throw new Error(`short write: ${n} of ${size} bytes`)
   } finally {
     closeSync(fd)
   }

@@ -1,4 +1,4 @@
-import { close as closeFd, closeSync, openSync, writevSync } from 'node:fs'
+import { close as closeFd, closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
@@ -6,7 +6,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import type { PetalLibp2p } from '../libp2p.js'
-import { Watchdog } from '../../util/index.js'
+import { Watchdog, writeNewFileSync } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
 import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest, parseBlocksRequest } from '../wire.js'
@@ -127,7 +127,8 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
   }, { maxInboundStreams: INBOUND_STREAMS.blocks })
 }
 
-export interface FetchedBlock { seal: string, size: number }
+/** A fetched block: its seal and size, and its bytes when the caller kept a small block in memory (no file written). */
+export interface FetchedBlock { seal: string, size: number, bytes?: Uint8Array }
 
 /**
  * Fetch one block by hash into `dest` (a new file): the bytes are hashed as they arrive and the
@@ -199,7 +200,7 @@ function frame (data: Uint8Array): Uint8Array {
  * windowMs`) and must complete within the window (two for the first: the grace period), and the
  * whole block within `budgetMs`; both are deadlines of the range's one watchdog.
  */
-async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
+async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void, keep?: (size: number) => boolean }): Promise<Uint8Array | undefined> {
   const w = o.watchdog
   const budgetDue = performance.now() + o.budgetMs
   const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
@@ -223,14 +224,22 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
     if (hasher.digest('hex') !== o.hash) throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } })
   }
   if (o.size <= Math.min(quota, SMALL_BLOCK)) {
-    // A small block comes in one read and goes to disk in one synchronous open, write and close
-    // (a few microseconds into the page cache): three asynchronous file operations cost the main
-    // thread more than the bytes. Nothing is fsynced here (placement does that).
+    // A small block comes in one read. Kept (`keep`): its bytes go to the caller in one buffer of
+    // their own (a load thread creates the file: creating one can wait on the file system's
+    // journal, here on the event loop). Otherwise it goes to disk in one synchronous open, write
+    // and close (into the page cache): three asynchronous file operations cost the main thread
+    // more than the bytes. Nothing is fsynced here (placement does that).
     const parts = await take(o.size, 0)
     o.onBytes?.(o.size)
     check()
+    if (o.keep?.(o.size) === true) {
+      const bytes = new Uint8Array(o.size)
+      let at = 0
+      for (const part of parts) { bytes.set(part, at); at += part.byteLength }
+      return bytes
+    }
     writeNewFileSync(dest, parts, o.size)
-    return
+    return undefined
   }
   const fh = await open(dest, 'wx', 0o644)
   try {
@@ -247,6 +256,7 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
   } finally {
     await fh.close()
   }
+  return undefined
 }
 
 /**
@@ -263,27 +273,18 @@ export function widenWindow (stream: Stream): void {
   if (typeof w === 'number' && w < STREAM_WINDOW) Reflect.set(stream, 'recvWindow', STREAM_WINDOW)
 }
 
-/** Create `dest` (it must not exist) holding `parts` (`size` bytes in all). */
-function writeNewFileSync (dest: string, parts: readonly Uint8Array[], size: number): void {
-  const fd = openSync(dest, 'wx', 0o644)
-  try {
-    const n = writevSync(fd, parts)
-    if (n !== size) throw new Error(`short write: ${n} of ${size} bytes`)
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /**
  * Fetch several blocks on one stream (`blocks`): each arrives like a `block` reply (frame, then
  * `size` bytes hashed on the way into its own new file) and is reported to `onBlock` as soon as
  * it is complete, so the caller checks it while the next one arrives. Each block has the
  * deadline and rate floor of a single download; what is buffered is bounded by the stream read
  * buffer (a range is a few MiB). Rejects with the error that ended the reply (PEER_LACKS_BLOCK
- * when the peer lacks the next block); the blocks reported until then stand.
+ * when the peer lacks the next block); the blocks reported until then stand. `keep(i, size)`,
+ * asked when a small block (one read) has arrived and matched its hash: true, and no file is
+ * written for it: `onBlock` gets its bytes.
  */
 export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: string, items: readonly RangeItem[],
-  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
+  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void, keep?: (i: number, size: number) => boolean }): Promise<void> {
   const who = peer.toString()
   // One timer for every deadline of the reply: each block's reply frame, transfer and reads.
   const w = new Watchdog(o.signal)
@@ -299,12 +300,14 @@ export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: str
       const meta = parseBlockMeta(decodeJson(await readFrame(bs, LIMITS.blockResponseMeta, w.signal), LIMITS.blockResponseMeta, 'blocks reply'))
       if (!meta.ok) throw new NetworkError(meta.error === 'BUSY' ? 'BUSY' : 'PEER_LACKS_BLOCK', meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: who, hash: item.hash } })
       if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
+      let bytes: Uint8Array | undefined
       try {
-        await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) } })
+        const keep = o.keep
+        bytes = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) }, keep: keep === undefined ? undefined : size => keep(i, size) })
       } catch (err) {
         throw toNetworkError(err, 'block transfer', who, w.timedOut(), o.signal)
       }
-      o.onBlock(i, { seal: meta.seal, size: meta.size })
+      o.onBlock(i, bytes === undefined ? { seal: meta.seal, size: meta.size } : { seal: meta.seal, size: meta.size, bytes })
     }
     finish(stream)
   } catch (err) {
