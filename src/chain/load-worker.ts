@@ -4,7 +4,7 @@
 import { readBlockFile } from '../block/index.js'
 import { sha256FileSync } from '../crypto/index.js'
 import { prepareBlockFiles, sealPathOf } from '../storage/index.js'
-import { serializeError, serveWorker, writeNewFileSync, type SerializedError } from '../util/index.js'
+import { failpoint, serializeError, serveWorker, writeNewFileSync, type SerializedError } from '../util/index.js'
 import { checkExpectedHash, preverify, type Preverified, type SealVerdict } from './validate/index.js'
 import type { BlockFile } from '../block/index.js'
 
@@ -73,6 +73,7 @@ serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
       try {
         const sig = Buffer.from(r.seal + '\n', 'utf8')
         writeNewFileSync(sealPathOf(r.path), [sig], sig.byteLength)
+        failpoint('load:sig-written')
         loaded = { ...loaded, sealWritten: true }
       } catch (err) {
         outcomes.push(Promise.resolve({ failed: serializeError(err) }))

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { copyFileSync, readdirSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { signSeal } from '../../../src/block/index.js'
-import { Chain, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
+import { Chain, discardLoaded, LoadPool, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
 import { SyncError } from '../../../src/sync/index.js'
@@ -15,7 +15,7 @@ import type { HeaderSource } from '../../../src/sync/types.js'
 import { chainImporter, type BlockImporter } from '../../../src/sync/importer.js'
 import { Slot } from '../../../src/sync/slot.js'
 import { AbortError, nullLogger } from '../../../src/util/index.js'
-import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { extendChain, filesMatchIndex, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -115,6 +115,29 @@ class RangeNetwork extends FakeNetwork {
     if (!this.rangePeers.has(peer)) throw new Error(`range request to ${peer}, which does not serve them`)
     this.ranges.push({ peer, heights: items.map(i => this.files.get(i.hash)?.height ?? -1) })
     for (const [k, item] of items.entries()) o.onBlock(k, await this.fetchBlock(peer, item.hash, item.dest, o))
+  }
+}
+
+/**
+ * A range peer whose blocks arrive as bytes when the scheduler keeps them (`keep`), as the real
+ * network does for small blocks: no file is written for a kept block.
+ */
+class KeepingRangeNetwork extends RangeNetwork {
+  kept = 0
+  written = 0
+
+  fetchBlocks = async (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBlock: (i: number, b: FetchedBlock) => void, keep?: (i: number, size: number) => boolean }): Promise<void> => {
+    for (const [k, item] of items.entries()) {
+      const f = this.files.get(item.hash) ?? fail()
+      const bytes = new Uint8Array(readFileSync(f.path))
+      if (o.keep?.(k, bytes.byteLength) === true) {
+        this.kept++
+        o.onBlock(k, { seal: f.seal, size: bytes.byteLength, bytes })
+      } else {
+        this.written++
+        o.onBlock(k, await this.fetchBlock(peer, item.hash, item.dest, o))
+      }
+    }
   }
 }
 
@@ -359,6 +382,50 @@ describe('DownloadScheduler', () => {
 })
 
 describe('DownloadScheduler with range requests', () => {
+  it('hands a small block kept in memory to its checks as bytes: the load thread writes its file and .sig, placement flushes and places them', async () => {
+    const net = new KeepingRangeNetwork(() => 'serve', new Set(['A']))
+    const chain = await freshChain()
+    const pool = new LoadPool(1)
+    try {
+      // Warm the pool: until a thread is up, blocks are checked (and their files written) here.
+      const warm = chainImporter(chain, pool)
+      const first = headers[0] ?? fail()
+      const file = net.files.get(first.hash) ?? fail()
+      const b = await warm.load(warm.tmpPath(), file.seal, first.hash, new AbortController().signal, { ahead: true, bytes: new Uint8Array(readFileSync(file.path)) })
+      await waitFor(() => pool.ready, { what: 'the load thread to start' })
+      await discardLoaded(b)
+      const inner = chainImporter(chain, pool)
+      const given: Array<{ bytes: boolean, exists: boolean, sealWritten?: boolean }> = []
+      const importer: BlockImporter = {
+        ...inner,
+        load: async (f, seal, hash, signal, o) => {
+          const exists = existsSync(f)
+          const loaded = await inner.load(f, seal, hash, signal, o)
+          given.push({ bytes: o.bytes !== undefined, exists, sealWritten: loaded.sealWritten })
+          return loaded
+        }
+      }
+      const imported: number[] = []
+      const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
+        { ...FAST, ...NO_HEDGE }, feedOf(headers))
+      expect(await scheduler.run(new AbortController().signal)).toBe(N)
+      expect(imported).toEqual(headers.map(h => h.height))
+      // Every block came as bytes (a few KiB each, far below the budget): no file before its checks, a .sig written by the thread after them.
+      expect(net.kept).toBe(N)
+      expect(net.written).toBe(0)
+      expect(given).toHaveLength(N)
+      for (const g of given) expect(g).toEqual({ bytes: true, exists: false, sealWritten: true })
+      // Placed with their seals, in the index, nothing left in tmp/.
+      expect(await filesMatchIndex(chain)).toEqual([])
+      for (const h of headers) expect(readFileSync(chain.dir.blockPath(h.height).replace(/\.db$/, '.sig'), 'utf8')).toBe(h.seal + '\n')
+      expect(chain.tip().hash).toBe(headers[N - 1]?.hash)
+      expect(tmpFiles(chain)).toEqual([])
+    } finally {
+      await pool.close()
+      chain.close()
+    }
+  })
+
   it('asks a peer that serves ranges for runs of consecutive blocks, and one that does not for single blocks', async () => {
     const net = new RangeNetwork(() => 'serve', new Set(['A']))
     const r = await start({ behaviour: () => 'serve', net, options: NO_HEDGE })
