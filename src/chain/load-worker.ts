@@ -48,7 +48,9 @@ async function load (r: LoadRequest): Promise<LoadReply> {
   if (bytes !== undefined) writeNewFileSync(path, [bytes], bytes.byteLength)
   const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
-  const file = await readBlockFile(path, { maxBytes })
+  // A block handed over as bytes was just written from them to a file this thread created: its
+  // header is checked on the bytes, not read back (the same checks and codes, read-head.test.ts).
+  const file = await readBlockFile(path, bytes === undefined ? { maxBytes } : { maxBytes, head: { bytes, size: bytes.byteLength } })
   // A verdict on the header's seal holds for the block only if the block is that header's.
   return { hash, file, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
 }

@@ -220,7 +220,16 @@ describe('LoadPool: a block handed over as bytes (a small block of a range)', ()
       const { bytes, seal } = block1()
       const cut = bytes.slice(0, bytes.byteLength - 1000)
       const garbage = new TextEncoder().encode('not a block at all')
-      for (const [bad, code] of [[cut, undefined], [garbage, 'NOT_SQLITE']] as const) {
+      // The header is checked on the bytes (not read back from the file): a header cut short, one
+      // in WAL mode, one with a page size SQLite does not have.
+      const short = bytes.slice(0, 60)
+      const wal = bytes.slice()
+      wal[18] = 2
+      wal[19] = 2
+      const pageSize = bytes.slice()
+      pageSize[16] = 0x03
+      pageSize[17] = 0x00
+      for (const [bad, code] of [[cut, undefined], [garbage, 'NOT_SQLITE'], [short, undefined], [wal, undefined], [pageSize, undefined]] as const) {
         const asFile = join(tmpDir(), 'bad.db')
         writeFileSync(asFile, bad)
         const byFile = await loadBlock(into, asFile, seal, { loadPool: pool }).then(() => undefined, (err: { code?: string }) => err.code)
