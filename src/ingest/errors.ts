@@ -100,7 +100,7 @@ const INGEST_ERROR_DOCS: Readonly<Record<IngestErrorCode, CodeDoc>> = {
   INGEST_ALREADY_SEALED: { meaning: 'rows of the batch being sealed are already in a canonical block (the seal is not repeated)' },
   INGEST_UNKNOWN_RECEIPT: { meaning: 'no receipt with that id in this data directory', hint: 'a receipt is answered by the data directory that issued it (give it with --dir)' },
   INGEST_STORE_UNAVAILABLE: { meaning: 'the pending store (pending.db) cannot be opened', hint: 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; check the directory is writable by this user' },
-  INGEST_STORE_IN_USE: { meaning: 'pending.db is of an older layout and a node of an older Petal is running on the data directory: upgrading it would stop that node sealing', hint: 'stop the running node and start it with this version of Petal (it upgrades pending.db itself), then run the command again' },
+  INGEST_STORE_IN_USE: { meaning: 'pending.db is of an older layout and another process holds node.lock (a node or a pull): it is upgraded only under that lock, since a node of an older Petal would stop sealing', hint: 'run the command again when the pull has ended; if a node of an older Petal runs on this data directory, stop it and start it with this version of Petal (it upgrades pending.db itself)' },
   INGEST_ROW_UNREADABLE: { meaning: 'a pending row cannot be decoded: written by a newer Petal, or the file is damaged (the row stays pending, it is not set aside)', hint: 'run every process on this data directory (node, `petal append`, `petal seal`) with the same version of Petal; do not delete pending.db' },
   INGEST_CLOSED: { meaning: 'the ingest service is shutting down', hint: 'retry once the node is back' }
 }

@@ -54,19 +54,27 @@ const layoutOf = (db: SqliteDb): string | undefined =>
 
 /**
  * Bring a store opened for writing to this Petal's layout. Layout 1 differs only in its rows'
- * encoding, which this Petal still reads (row-codec.ts); setting 2 keeps older Petals out. Not
- * while a node of another process runs on the data directory: it would be an older Petal (a node
- * of this one upgrades the store when it opens it, before it takes the node lock), which reads
- * its layout only when it starts, and could then seal none of the rows written under layout 2.
+ * encoding, which this Petal still reads (row-codec.ts); setting 2 keeps older Petals out. Only
+ * under the node lock (this process's own, or taken for the update): a node of an older Petal
+ * reads the layout only when it starts, and could then seal none of the rows written under layout
+ * 2; holding the lock keeps one from starting between the look and the update. A node of this
+ * Petal upgrades the store when it opens it, before it takes the node lock; a pull holds the lock
+ * too, so the update waits for its end.
  */
 function upgradeLayout (db: SqliteDb, path: string): void {
   if (layoutOf(db) !== '1') return
-  if (NodeLock.isHeldElsewhere(dirname(path))) {
-    throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: a node of an older Petal is running on this data directory`, {
-      hint: 'stop the running node and start it with this version of Petal (it upgrades pending.db itself), then run this command again'
+  const dir = dirname(path)
+  const lock = NodeLock.isHeldHere(dir) ? undefined : NodeLock.tryAcquire(dir)
+  if (lock === undefined && !NodeLock.isHeldHere(dir)) {
+    throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process holds node.lock (a node or a pull)`, {
+      hint: 'run this command again when the pull has ended; if a node of an older Petal runs on this data directory, stop it and start it with this version of Petal (it upgrades pending.db itself)'
     })
   }
-  db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value = '1'").run(LAYOUT)
+  try {
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value = '1'").run(LAYOUT)
+  } finally {
+    lock?.release()
+  }
 }
 
 /** Refuse a store of a layout this Petal cannot read (`readonly`: layout 1 is read as it is). */

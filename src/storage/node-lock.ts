@@ -43,9 +43,9 @@ export class NodeLock {
     return lock === undefined
   }
 
-  /** True when another process holds the lock of `dir` right now (not this one). Creates nothing. */
-  static isHeldElsewhere (dir: string, file = 'node.lock'): boolean {
-    return !NodeLock.mine.has(resolve(dir, file)) && NodeLock.isHeld(dir, file)
+  /** True when this process holds the lock of `dir`. */
+  static isHeldHere (dir: string, file = 'node.lock'): boolean {
+    return NodeLock.mine.has(resolve(dir, file))
   }
 
   release (): void {

@@ -119,11 +119,14 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     expect(captured(() => Ingest.open({ chain, key: alice }))).toMatchObject({ code: 'INGEST_STORE_UNAVAILABLE', hint: expect.stringContaining('backup') })
   })
 
-  it('is not upgraded while a node of another process (an older Petal) runs on the data directory; the hint (restart that node with this version) holds', async () => {
+  it('is not upgraded while another process (an older Petal\'s node, or a pull) holds node.lock; the message says which lock, the hint covers both', async () => {
     const { chain } = await chainWithFixture()
     const holder = await nodeLockHolder(chain.dir.root)
     const err = captured(() => Ingest.open({ chain, key: alice }))
-    expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', hint: expect.stringContaining('start it with this version') })
+    expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining('another process holds node.lock (a node or a pull)') })
+    expect(err.message).not.toMatch(/older Petal is running/)
+    expect(err.hint).toMatch(/when the pull has ended/)
+    expect(err.hint).toMatch(/start it with this version/)
     expect(layoutOf(chain.dir.pendingDb)).toBe('1')
     // Receipts are still answered (read-only, nothing upgraded).
     const reader = Ingest.open({ chain, readonly: true })
@@ -135,6 +138,9 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
     expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+    // The upgrade took node.lock (no older node could start between the look and the update) and gave it back.
+    expect(NodeLock.isHeld(chain.dir.root)).toBe(false)
+    expect(NodeLock.isHeldHere(chain.dir.root)).toBe(false)
   })
 
   it('is upgraded when the node lock is this process\'s own', async () => {
@@ -146,6 +152,8 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
     expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+    // Still this process's: the upgrade did not release a lock it did not take.
+    expect(NodeLock.isHeldHere(chain.dir.root)).toBe(true)
   })
 
   it('a pending row this Petal cannot decode fails the seal with INGEST_ROW_UNREADABLE and stays pending, not set aside', async () => {
