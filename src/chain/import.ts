@@ -103,6 +103,9 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
 export async function loadBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<LoadedBlock> {
   const own = options.consume === true && isOwnTmp(chain, file)
   let bytes = options.bytes
+  // Bytes are written only to the import's own new file in tmp/ (consumed there): anywhere else
+  // would write at the caller's path unchecked, or leave a copy's source behind.
+  if (bytes !== undefined && !own) throw new Error(`block bytes are loaded only into a fresh file of this process in tmp/ with consume, not ${file}`)
   // Before anything opens it: a pipe would be copied as whatever it streams, or block. (A file
   // still to be created from `bytes` is this process's own, and is created exclusively.)
   if (bytes === undefined) checkRegularInput(file, 'block file')

@@ -246,4 +246,19 @@ describe('LoadPool: a block handed over as bytes (a small block of a range)', ()
       await pool.close()
     }
   })
+
+  it('are written only to a fresh file of this process in tmp/ with consume: any other path, or a copy, is refused before anything is written', async () => {
+    const { bytes, seal, hash } = block1()
+    const outside = join(tmpDir(), 'elsewhere.db')
+    const before = readdirSync(into.dir.tmpDir).length
+    // A path outside tmp/ (consumed or copied), and this process's own tmp/ path without consume (it would be copied, then left).
+    for (const [path, consume] of [[outside, true], [outside, false], [tmpBlockPath(into.dir), false]] as const) {
+      await expect(loadBlock(into, path, seal, { expectedHash: hash, hashed: true, consume, bytes })).rejects.toThrow(/fresh file of this process in tmp/)
+      expect(existsSync(path)).toBe(false)
+    }
+    expect(readdirSync(into.dir.tmpDir).length).toBe(before)
+    // The same bytes at a fresh tmp/ path with consume load.
+    await discardLoaded(await loadBytes(undefined, bytes, seal, hash))
+  })
+
 })
