@@ -13,7 +13,7 @@ import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
-import { peersFilePath, readNodeState, removeNodeState, writeNodeState, type NodeState } from './state-file.js'
+import { peersFilePath, readNodeState, removeNodeState, removeStaleNodeStateTemps, writeNodeState, type NodeState } from './state-file.js'
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
 
@@ -168,6 +168,7 @@ export class PetalNode {
         const other = readNodeState(this.chain.dir.root)
         throw new NodeError('ALREADY_RUNNING', `a node${other === undefined ? '' : ` (pid ${other.pid})`} is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
       }
+      removeStaleNodeStateTemps(this.chain.dir.root)
     }
     try {
       await this.network.start()

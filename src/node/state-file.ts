@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
 import { isNotFound, isRecord, isStringArray, parseJson, writeFileAtomicAsync } from '../util/index.js'
@@ -28,6 +28,21 @@ export function peersFilePath (dir: string): string { return join(dir, 'peers.js
  */
 export async function writeNodeState (dir: string, s: NodeState): Promise<void> {
   await writeFileAtomicAsync(nodeStatePath(dir), JSON.stringify(s, null, 2) + '\n')
+}
+
+/**
+ * Delete the temporary files of node-state.json writes that a crash cut short
+ * (`node-state.json.<pid>.<hex>.tmp`, writeFileAtomicAsync's names), which nothing else removes.
+ * Called by a node that has just taken node.lock: the only writer of the file, and it has not
+ * written yet, so every such file is stale. Best effort: one that cannot go now goes next start.
+ */
+export function removeStaleNodeStateTemps (dir: string): void {
+  let names: string[]
+  try { names = readdirSync(dir) } catch { return }
+  for (const name of names) {
+    if (!/^node-state\.json\.[0-9]+\.[0-9a-f]+\.tmp$/.test(name)) continue
+    try { rmSync(join(dir, name), { force: true }) } catch {}
+  }
 }
 
 export function removeNodeState (dir: string): void {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -66,6 +66,22 @@ describe('PetalNode.stop', () => {
     expect(() => n.chain.tip()).toThrow()
     expect(n.network.libp2p.status).toBe('stopped')
   }
+
+  it('when it starts, removes the temporary files of node-state.json writes a crash cut short, and nothing else', async () => {
+    const { chain, dir } = await newTestChain({ key: fixtureKey('alice') })
+    chain.close()
+    const stale = ['node-state.json.999999.0a1b2c3d.tmp', `node-state.json.${process.pid}.deadbeef.tmp`]
+    const kept = ['node-state.json.bak', 'node-state.json.1.tmp', 'other.json.12.abcd.tmp']
+    for (const f of [...stale, ...kept]) writeFileSync(join(dir, f), '{')
+    const n = await PetalNode.create({ dir, ...fastOptions({ discovery: false }), stateFile: true })
+    await n.start()
+    try {
+      for (const f of stale) expect(existsSync(join(dir, f))).toBe(false)
+      for (const f of kept) expect(existsSync(join(dir, f))).toBe(true)
+    } finally {
+      await n.stop()
+    }
+  })
 
   it('finishes every step when one fails (node-state.json cannot be removed) and throws that failure', async () => {
     const { n, dir } = await node()
