@@ -160,8 +160,11 @@ export class WorkerPool<Req, Res> {
   async close (): Promise<void> {
     this.closed = true
     for (const t of this.queue.splice(0)) t.reject(new AbortError('worker pool closed'))
-    for (const tasks of this.given.values()) for (const t of tasks.splice(0)) t.reject(new AbortError('worker pool closed'))
+    // A task given to a worker is failed only once the worker has stopped: its caller may then
+    // clean up after it (discardLoaded) without the thread still creating a file behind it.
+    const running = [...this.given.values()].flatMap(tasks => tasks.splice(0))
     await Promise.all([...this.all].map(async w => await w.terminate()))
+    for (const t of running) t.reject(new AbortError('worker pool closed'))
   }
 }
 

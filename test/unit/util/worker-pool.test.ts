@@ -86,6 +86,14 @@ describe('WorkerPool', () => {
     await expect(pool.run({ op: 'echo', value: 1 })).rejects.toMatchObject({ code: 'ABORTED' })
   })
 
+  it('rejects a running task only once its worker has stopped: a caller cleaning up after it cannot race the thread (a load thread creating a block file)', async () => {
+    const pool = new WorkerPool<CrashRequest, number>(workerScript(import.meta.url, '../../helpers/crash-worker.js'), 1)
+    expect(await pool.run({ op: 'echo', value: 1 })).toBe(1)
+    const aliveAtRejection = pool.run({ op: 'echo', value: 2, delayMs: 30_000 }).then(() => -1, () => pool.alive)
+    await pool.close()
+    expect(await aliveAtRejection).toBe(0)
+  })
+
   it('does not keep the process alive once its work is done (the CLI exits)', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'helpers', 'pool-exit.ts')], { timeout: 30_000, encoding: 'utf8' })
     expect(r.signal, 'still running after 30 s').toBeNull()
