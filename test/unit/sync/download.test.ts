@@ -438,7 +438,7 @@ describe('DownloadScheduler with range requests', () => {
       }
       const imported: number[] = []
       const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
-        { ...FAST, ...NO_HEDGE }, feedOf(headers))
+        { ...FAST, ...NO_HEDGE, heldMaxBytes: 8 * 1024 * 1024 }, feedOf(headers))
       expect(await scheduler.run(new AbortController().signal)).toBe(N)
       expect(imported).toEqual(headers.map(h => h.height))
       // Every block came as bytes (a few KiB each, far below the budget): no file before its checks, a .sig written by the thread after them.
@@ -505,6 +505,19 @@ describe('DownloadScheduler with range requests', () => {
     expect(net.asked).toHaveLength(N) // nothing fetched twice
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
+  })
+
+  it('by default holds no block in memory: every block of a range is written to tmp/ as it arrives', async () => {
+    const net = new KeepingRangeNetwork(() => 'serve', new Set(['A']))
+    const chain = await freshChain()
+    const imported: number[] = []
+    const scheduler = new DownloadScheduler({ network: net, importer: chainImporter(chain), candidates: () => ['A'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
+      { ...FAST, ...NO_HEDGE }, feedOf(headers))
+    expect(await scheduler.run(new AbortController().signal)).toBe(N)
+    expect(imported).toEqual(headers.map(h => h.height))
+    // (The first blocks may come by single requests, which write their files too.)
+    expect(net.kept).toBe(0)
+    expect(net.written).toBeGreaterThan(0)
   })
 
   it('keeps the blocks of a range received before it broke off, and gets the rest from another peer', async () => {
