@@ -3,37 +3,25 @@
 import '../src/polyfills.js'
 import Database from 'better-sqlite3'
 import { execFileSync } from 'node:child_process'
-import { buildSync } from 'esbuild'
 import { copyFileSync, cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { basename, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { inspectSchema, openBlockReadonly, tableRoot, TableRootPool, tableRootParallel } from '../src/block/index.js'
 import { Chain, createChain, signImport, verifyChain } from '../src/chain/index.js'
 import { generateSigningKey, sha256File, signV2, type SigningKey } from '../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, Keystore } from '../src/storage/index.js'
 import { privateKeyToPem } from '../src/crypto/index.js'
-import { setTypeScriptBundler } from '../src/util/index.js'
 import { printTable, timeIt, type Row } from './report.js'
 import { RAW_SHA_WORKER, rawParallelShaProcess, verifyRateRows } from './verify-rate.js'
+import { bundleWorkerEntries } from './worker-bundles.js'
 
 const root = mkdtempSync(join(tmpdir(), 'petal-bench-'))
 const CLI = join(import.meta.dirname, '..', 'bin', 'petal.js')
 
-// Worker threads started from the TypeScript sources run an esbuild bundle of their entry, as the
-// built CLI's do (test/helpers/entry-bundles.ts does the same for the tests): through tsx, each
-// thread compiled every module again, seconds under load, which no user pays. Each entry is
-// bundled once: bundling it again on every verify (100–250 ms) was counted in its time.
-const workerBundles = join(import.meta.dirname, '..', 'dist', `.bench-workers-${process.pid}`)
-const bundled = new Set<string>()
-setTypeScriptBundler(tsUrl => {
-  const entry = fileURLToPath(tsUrl)
-  const outfile = join(workerBundles, `${basename(entry, '.ts')}.mjs`)
-  if (!bundled.has(entry)) buildSync({ entryPoints: [entry], outfile, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', keepNames: true, logLevel: 'error' })
-  bundled.add(entry)
-  return outfile
-})
+// Worker threads run bundles of their entries (worker-bundles.ts), each bundled once: bundling it
+// again on every verify (100–250 ms) was counted in its time.
+bundleWorkerEntries()
 
 function userFile (path: string, mb: number): string {
   const db = new Database(path)
@@ -134,7 +122,6 @@ async function main (): Promise<void> {
   if (process.env.PETAL_BENCH_CORE === 'signimport') {
     printTable('Core: signimportblock', rows1)
     rmSync(root, { recursive: true, force: true })
-    rmSync(workerBundles, { recursive: true, force: true })
     return
   }
 
@@ -235,7 +222,6 @@ async function main (): Promise<void> {
   printTable('Core: start-up cost does not grow with the chain', rows3)
   printTable('Core: memory of verify does not grow with block size', rows4)
   rmSync(root, { recursive: true, force: true })
-  rmSync(workerBundles, { recursive: true, force: true })
 }
 
 await main()

@@ -10,9 +10,10 @@ import { importPrivateKey } from '../src/crypto/index.js'
 import { PetalNode, pull } from '../src/node/index.js'
 import type { WireHeader } from '../src/network/index.js'
 import { measureSyncFloor } from './sync-floor.js'
-import { bundleWorkerEntries } from './worker-bundles.js'
+import { bundleLoadWorker, bundleWorkerEntries } from './worker-bundles.js'
 
 bundleWorkerEntries()
+bundleLoadWorker()
 
 export const RAW_PROTOCOL = '/petal-bench/raw/1.0.0'
 

@@ -1,6 +1,6 @@
 // Worker threads that the code under benchmark starts from the TypeScript sources run an esbuild
-// bundle of their entry, as the built CLI's threads run its bundles (core.bench.ts does the same,
-// test/helpers/entry-bundles.ts for the tests). Through tsx, each new thread registers tsx's loader
+// bundle of their entry, as the built CLI's threads run its bundles (used by core.bench.ts and the
+// network bench's processes; test/helpers/entry-bundles.ts does the same for the tests). Through tsx, each new thread registers tsx's loader
 // (one more thread) and compiles every module of the entry again: 1.5–2.1 s of CPU for a pull's two
 // load threads against 0.4–0.7 s from bundles (docs/performance.md, "Session 9: the 1 MB pull"),
 // which the pull's CPU per block counted and no user pays. Each entry is bundled once per process,
@@ -22,7 +22,9 @@ export function bundleWorkerEntries (): void {
     bundled.add(entry)
     return outfile
   })
-  // The sync's load threads bundled now, so that its measured time does not wait for esbuild
-  // (others, e.g. the final verify's, are bundled when first started).
+}
+
+/** The sync's load threads bundled now, so that a measured sync does not wait for esbuild (others, e.g. the final verify's, are bundled when first started). */
+export function bundleLoadWorker (): void {
   workerScript(pathToFileURL(join(import.meta.dirname, '..', 'src', 'chain', 'load-pool.ts')).href, './load-worker.js')
 }
