@@ -1,5 +1,6 @@
+import { dirname } from 'node:path'
 import { TableRootPool } from '../block/index.js'
-import { PetalMetrics, startApiServer, type ApiServer, type NodeFacts } from '../api/index.js'
+import { PetalMetrics, startApiServer, tokensPath, type ApiServer, type NodeFacts } from '../api/index.js'
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
@@ -13,7 +14,7 @@ import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
-import { peersFilePath, readNodeState, removeNodeState, removeStaleNodeStateTemps, writeNodeState, type NodeState } from './state-file.js'
+import { peersFilePath, readNodeState, removeNodeState, removeStaleTempFiles, writeNodeState, type NodeState } from './state-file.js'
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
 
@@ -168,7 +169,7 @@ export class PetalNode {
         const other = readNodeState(this.chain.dir.root)
         throw new NodeError('ALREADY_RUNNING', `a node${other === undefined ? '' : ` (pid ${other.pid})`} is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
       }
-      removeStaleNodeStateTemps(this.chain.dir.root)
+      removeStaleTempFiles(this.chain.dir.root, [this.chain.dir.keystore, dirname(tokensPath(this.chain.dir.root))])
     }
     try {
       await this.network.start()

@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, parseJson, writeFileAtomicAsync } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, parseJson, removeStaleTemps, writeFileAtomicAsync } from '../util/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
 export interface NodeState {
@@ -31,18 +31,15 @@ export async function writeNodeState (dir: string, s: NodeState): Promise<void> 
 }
 
 /**
- * Delete the temporary files of node-state.json writes that a crash cut short
- * (`node-state.json.<pid>.<hex>.tmp`, writeFileAtomicAsync's names), which nothing else removes.
- * Called by a node that has just taken node.lock: the only writer of the file, and it has not
- * written yet, so every such file is stale. Best effort: one that cannot go now goes next start.
+ * Delete the temporary files that crashed atomic writes left in the data directory and in `others`
+ * (its keystore and API directories; docs/data-directory.md). Called by a node that has just taken node.lock:
+ * node-state.json and peers.json have no other writer and it has not written them yet, so all of
+ * theirs go; the others (keys, tokens, the journal, chainparams.json…) only when their writer's
+ * process is gone, as a command may be writing one beside the node.
  */
-export function removeStaleNodeStateTemps (dir: string): void {
-  let names: string[]
-  try { names = readdirSync(dir) } catch { return }
-  for (const name of names) {
-    if (!/^node-state\.json\.[0-9]+\.[0-9a-f]+\.tmp$/.test(name)) continue
-    try { rmSync(join(dir, name), { force: true }) } catch {}
-  }
+export function removeStaleTempFiles (root: string, others: readonly string[]): void {
+  removeStaleTemps(root, new Set(['node-state.json', 'peers.json']))
+  for (const dir of others) removeStaleTemps(dir)
 }
 
 export function removeNodeState (dir: string): void {

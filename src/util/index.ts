@@ -10,6 +10,7 @@ export { isRecord, errorMessage, errorCode, parseJson, isStringArray, asError } 
 export { toHex, fromHex, isHash, equalBytes } from './hex.js'
 export { uleb } from './leb128.js'
 export { fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, readFullySync, isNotFound } from './fs.js'
+export { removeStaleTemps, processAlive } from './stale-temps.js'
 export { LOG_LEVELS, isLogLevel, createLogger, nullLogger, formatLogRecord, type LogLevel, type Logger, type LogRecord } from './logger.js'
 export { systemClock, type Clock } from './clock.js'
 export { formatTimestamp, parseUtcTimestamp, parseRfc3339 } from './time.js'

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -9,7 +10,7 @@ import { loadOrCreateNodeKey } from '../../src/network/index.js'
 import { nodeStatePath } from '../../src/node/state-file.js'
 import { PetalNode } from '../../src/node/index.js'
 import { NodeLock } from '../../src/storage/index.js'
-import { nullLogger, systemClock } from '../../src/util/index.js'
+import { nullLogger, processAlive, systemClock } from '../../src/util/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { CHUNK_ROWS } from '../../src/block/index.js'
 import { fastOptions } from '../helpers/network.js'
@@ -67,17 +68,28 @@ describe('PetalNode.stop', () => {
     expect(n.network.libp2p.status).toBe('stopped')
   }
 
-  it('when it starts, removes the temporary files of node-state.json writes a crash cut short, and nothing else', async () => {
+  it('when it starts, removes the temporary files of atomic writes a crash cut short (its own files\' always, the others\' once their writer is gone), and nothing else', async () => {
     const { chain, dir } = await newTestChain({ key: fixtureKey('alice') })
     chain.close()
-    const stale = ['node-state.json.999999.0a1b2c3d.tmp', `node-state.json.${process.pid}.deadbeef.tmp`]
-    const kept = ['node-state.json.bak', 'node-state.json.1.tmp', 'other.json.12.abcd.tmp']
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid
+    const live = process.ppid
+    expect(processAlive(dead)).toBe(false)
+    expect(processAlive(live)).toBe(true)
+    for (const d of ['api', 'keystore']) mkdirSync(join(dir, d), { recursive: true })
+    const stale = [
+      `node-state.json.${dead}.0a1b2c3d.tmp`, `node-state.json.${process.pid}.deadbeef.tmp`, `peers.json.${live}.0a1b2c3d.tmp`,
+      `journal.json.${dead}.12ab34cd.tmp`, `writer.json.${dead}.tmp`, `keystore/abc.json.${dead}.0a1b2c3d.tmp`, `api/tokens.json.${dead}.0a1b2c3d.tmp`
+    ]
+    const kept = [
+      'node-state.json.bak', 'notes.tmp', 'other.json.abc.tmp', `journal.json.${live}.12ab34cd.tmp`,
+      `keystore/abc.json.${live}.0a1b2c3d.tmp`, `api/tokens.json.${process.pid}.0a1b2c3d.tmp`
+    ]
     for (const f of [...stale, ...kept]) writeFileSync(join(dir, f), '{')
     const n = await PetalNode.create({ dir, ...fastOptions({ discovery: false }), stateFile: true })
     await n.start()
     try {
-      for (const f of stale) expect(existsSync(join(dir, f))).toBe(false)
-      for (const f of kept) expect(existsSync(join(dir, f))).toBe(true)
+      for (const f of stale) expect(existsSync(join(dir, f)), f).toBe(false)
+      for (const f of kept) expect(existsSync(join(dir, f)), f).toBe(true)
     } finally {
       await n.stop()
     }

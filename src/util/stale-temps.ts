@@ -1,0 +1,42 @@
+import { readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { errorCode } from './narrow.js'
+
+// writeFileAtomic(Async) writes `<file>.<pid>.<hex>.tmp` beside its target; writeWriterRecord
+// `<file>.<pid>.tmp`. A crash between the create and the rename leaves one that nothing renames.
+const TEMP_NAME = /^(.+)\.([0-9]+)(?:\.[0-9a-f]+)?\.tmp$/
+
+/** Whether a process with this id exists here (EPERM: it does, under another user). */
+export function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return errorCode(err) === 'EPERM'
+  }
+}
+
+/**
+ * Delete the temporary files of atomic writes in `dir` that a crash cut short. A file whose
+ * writer's process still exists is kept (it may be writing now; a reused pid only delays the
+ * removal), except for the targets in `owned`: files only the caller writes and has not written
+ * yet (a node that has just taken node.lock and its node-state.json), whose temps are all stale.
+ * Best effort: a file that cannot be removed now is tried again by the next caller. Returns the
+ * names removed.
+ */
+export function removeStaleTemps (dir: string, owned: ReadonlySet<string> = new Set()): string[] {
+  let names: string[]
+  try { names = readdirSync(dir) } catch { return [] }
+  const removed: string[] = []
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name)
+    if (m === null) continue
+    const pid = Number(m[2])
+    if (!owned.has(m[1] ?? '') && (pid === process.pid || processAlive(pid))) continue
+    try {
+      rmSync(join(dir, name), { force: true })
+      removed.push(name)
+    } catch {}
+  }
+  return removed
+}
