@@ -113,7 +113,7 @@ async function placeGroup (chain: Chain, blocks: readonly LoadedBlock[], options
 async function storeGroup (chain: Chain, group: readonly Validated[], tx: TxContext): Promise<void> {
   const { dir, index } = chain
   for (const g of group) g.block.meter?.stage('storing', g.block.candidate.file.size)
-  await prepareBlocks(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared, sealWritten: g.block.sealWritten })))
+  await prepareBlocks(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared })))
   failpoint('batch:prepared')
   const moves: Move[] = group.map(g => ({ from: g.block.tmp, to: dir.blockPath(g.record.height) }))
   const last = group[group.length - 1] as Validated

@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { BlockError, checkRegularInput, verifySeal } from '../block/index.js'
 import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
-import { isNotFound, WorkMeter, writeNewFileSync, type OnWorkProgress } from '../util/index.js'
+import { isNotFound, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
@@ -36,13 +36,6 @@ export interface ImportOptions extends LockOptions {
    * `expectedHash`); used on the load pool's threads (a block checked on this thread verifies its seal itself).
    */
   sealChecked?: SealVerdict
-  /**
-   * With `consume`: the block's bytes, whose file `file` (a fresh private path in tmp/) does not
-   * exist yet: a load thread creates it (with its `.sig`), or this thread when the block is
-   * checked here. Creating a file can wait for the file system's journal; the caller's thread
-   * (the network's) need not.
-   */
-  bytes?: Uint8Array
 }
 
 /** Passes over the file importBlock makes when it copies it, for a progress total across several imports. */
@@ -61,8 +54,6 @@ export interface LoadedBlock {
   readonly meter?: WorkMeter
   /** `tmp` and its `.sig` beside it are durable already (written by the load thread that checked it). */
   readonly prepared?: boolean
-  /** `tmp`'s `.sig` exists beside it (written by the load thread that checked it), not yet fsynced. */
-  readonly sealWritten?: boolean
 }
 
 /**
@@ -101,23 +92,13 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
 
 /** The lock-free half of an import: a private copy in tmp/ (renamed with `consume`), hashed and checked. */
 export async function loadBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<LoadedBlock> {
+  // Before anything opens it: a pipe would be copied as whatever it streams, or block.
+  checkRegularInput(file, 'block file')
   const own = options.consume === true && isOwnTmp(chain, file)
-  let bytes = options.bytes
-  // Bytes are written only to the import's own new file in tmp/ (consumed there): anywhere else
-  // would write at the caller's path unchecked, or leave a copy's source behind.
-  if (bytes !== undefined && !own) throw new Error(`block bytes are loaded only into a fresh file of this process in tmp/ with consume, not ${file}`)
-  // Before anything opens it: a pipe would be copied as whatever it streams, or block. (A file
-  // still to be created from `bytes` is this process's own, and is created exclusively.)
-  if (bytes === undefined) checkRegularInput(file, 'block file')
   const tmp = own ? file : tmpBlockPath(chain.dir)
   let meter: WorkMeter | undefined
-  let size = bytes?.byteLength ?? options.size ?? -1
+  let size = options.size ?? -1
   try {
-    // Bytes that no load thread will write: their file now, then on as for any file.
-    if (bytes !== undefined && !(own && options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES)) {
-      writeNewFileSync(file, [bytes], bytes.byteLength)
-      bytes = undefined
-    }
     try {
       if (size < 0 && (options.onProgress !== undefined || options.loadPool !== undefined)) size = (await stat(file)).size
       if (options.onProgress !== undefined) {
@@ -136,8 +117,8 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       // A larger block's flushes run on the load thread, overlapping the next checks; a small
       // block's are left to the group, whose flushes of many small files cost less CPU in all
       // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md).
-      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES, bytes })
-      return { candidate: r.candidate, tmp, meter, prepared: r.prepared, sealWritten: r.sealWritten }
+      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
+      return { candidate: r.candidate, tmp, meter, prepared: r.prepared }
     }
     const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, pool: chain.hashPool, signal: options.signal, meter })
     return { candidate, tmp, meter }

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import { reviveError, throwIfAborted, WorkerPool, workerScript, writeNewFileSync, type WorkerScript } from '../util/index.js'
+import { reviveError, throwIfAborted, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { loadCandidate, type Candidate, type SealVerdict } from './validate/index.js'
 import type { LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
@@ -41,20 +41,15 @@ export class LoadPool {
   /**
    * Check a block file. `prepare`: a block checked on a thread also has its file fsynced and its
    * `.sig` written beside it there (`prepared`), sparing the main thread placement's per-file flushes.
-   * `bytes`: the block's bytes, its file `path` not yet created: the thread creates it before the
-   * checks, and its `.sig` (not fsynced: `sealWritten`) once they pass (this thread, if it checks it).
    */
-  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean, bytes?: Uint8Array }): Promise<{ candidate: Candidate, prepared: boolean, sealWritten: boolean }> {
+  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean }): Promise<{ candidate: Candidate, prepared: boolean }> {
     if (this.closed) throw new Error('load pool closed')
     this.start()
-    if (!this.warm) {
-      if (o.bytes !== undefined) writeNewFileSync(path, [o.bytes], o.bytes.byteLength)
-      return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, pool: chain.hashPool, signal: o.signal }), prepared: false, sealWritten: false }
-    }
+    if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, pool: chain.hashPool, signal: o.signal }), prepared: false }
     // Before queueing: a queued task is always awaited below, so its failure is never unhandled.
     throwIfAborted(o.signal)
     const task = new Promise<LoadReply>((resolve, reject) => {
-      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare, bytes: o.bytes }, resolve, reject })
+      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare }, resolve, reject })
       this.scheduleFlush()
     })
     // Not raced against the signal: up to 16 loads wait at once, and a listener each on the
@@ -62,7 +57,7 @@ export class LoadPool {
     // of at most POOLED_LOAD_MAX_BYTES, so an abort waits for it at most briefly.
     const r = await task
     throwIfAborted(o.signal)
-    return { candidate: { hash: r.hash, seal, file: r.file, verified: r.verified }, prepared: r.prepared === true, sealWritten: r.sealWritten === true }
+    return { candidate: { hash: r.hash, seal, file: r.file, verified: r.verified }, prepared: r.prepared === true }
   }
 
   /** Send the queued loads once the caller's current pass has queued all it has (one batch per free thread). */

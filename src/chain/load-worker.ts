@@ -3,8 +3,8 @@
 // N+1…N+k are checked on other cores while block N is validated in order and placed.
 import { readBlockFile } from '../block/index.js'
 import { sha256FileSync } from '../crypto/index.js'
-import { prepareBlockFiles, sealPathOf } from '../storage/index.js'
-import { failpoint, serializeError, serveWorker, writeNewFileSync, type SerializedError } from '../util/index.js'
+import { prepareBlockFiles } from '../storage/index.js'
+import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
 import { checkExpectedHash, preverify, type Preverified, type SealVerdict } from './validate/index.js'
 import type { BlockFile } from '../block/index.js'
 
@@ -22,15 +22,8 @@ export interface LoadRequest {
   sealChecked?: SealVerdict
   /** Once checked, make the file durable and write its `.sig` beside it (placement's per-file flushes, off the main thread). */
   prepare?: boolean
-  /**
-   * The block's bytes (`path` does not exist yet): create the file before the checks, and its
-   * `.sig` once they pass, neither fsynced (placement flushes both). Creating a file can wait
-   * for the file system's journal: here, not on the main thread, which receives the blocks.
-   */
-  bytes?: Uint8Array
 }
-/** `sealWritten`: the `.sig` exists beside the file, not yet durable. */
-export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified, prepared?: boolean, sealWritten?: boolean }
+export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified, prepared?: boolean }
 
 /** One block's outcome in a batch: its checks failed for it alone. */
 export type LoadOutcome = { loaded: LoadReply } | { failed: SerializedError }
@@ -44,13 +37,10 @@ export type LoadWorkerRequest = { loads: LoadRequest[] } | { ping: true }
 export type LoadWorkerReply = { outcomes: LoadOutcome[] } | { pong: true }
 
 async function load (r: LoadRequest): Promise<LoadReply> {
-  const { path, seal, expectedHash, knownHash, maxBytes, keys, sealChecked, bytes } = r
-  if (bytes !== undefined) writeNewFileSync(path, [bytes], bytes.byteLength)
+  const { path, seal, expectedHash, knownHash, maxBytes, keys, sealChecked } = r
   const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
-  // A block handed over as bytes was just written from them to a file this thread created: its
-  // header is checked on the bytes, not read back (the same checks and codes, read-head.test.ts).
-  const file = await readBlockFile(path, bytes === undefined ? { maxBytes } : { maxBytes, head: { bytes, size: bytes.byteLength } })
+  const file = await readBlockFile(path, { maxBytes })
   // A verdict on the header's seal holds for the block only if the block is that header's.
   return { hash, file, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
 }
@@ -67,22 +57,9 @@ serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
       outcomes.push(Promise.resolve({ failed: serializeError(err) }))
       continue
     }
-    if (r.prepare === true) {
-      outcomes.push(prepareBlockFiles(r.path, r.seal).then(() => ({ loaded: { ...loaded, prepared: true } }), (err: unknown) => ({ failed: serializeError(err) })))
-      continue
-    }
-    if (r.bytes !== undefined) {
-      try {
-        const sig = Buffer.from(r.seal + '\n', 'utf8')
-        writeNewFileSync(sealPathOf(r.path), [sig], sig.byteLength)
-        failpoint('load:sig-written')
-        loaded = { ...loaded, sealWritten: true }
-      } catch (err) {
-        outcomes.push(Promise.resolve({ failed: serializeError(err) }))
-        continue
-      }
-    }
-    outcomes.push(Promise.resolve({ loaded }))
+    outcomes.push(r.prepare !== true
+      ? Promise.resolve({ loaded })
+      : prepareBlockFiles(r.path, r.seal).then(() => ({ loaded: { ...loaded, prepared: true } }), (err: unknown) => ({ failed: serializeError(err) })))
   }
   return { outcomes: await Promise.all(outcomes) }
 })

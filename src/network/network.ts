@@ -214,7 +214,7 @@ export class Network {
   }
 
   /** Several blocks on one stream; `onBlock` reports each as soon as it is complete (see fetchBlocks). */
-  async fetchBlocks (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void, keep?: (i: number, size: number) => boolean }): Promise<void> {
+  async fetchBlocks (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
     await this.checked(peer, fetchBlocks(this.libp2p, peerIdFromString(peer), this.components.source.chainId, items, { ...o, minRate: this.options.blockRateFloor }))
   }
 

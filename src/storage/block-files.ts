@@ -67,11 +67,10 @@ export function prepareBlock (file: string, seal: string): void {
 /**
  * The per-file half of prepareBlocks for one block: the file fsynced, its `.sig` written in
  * place and fsynced (the fsyncs on libuv's thread pool, one round trip per file). A load thread does this for a block it has
- * just checked, so the group's placement does not (`prepared`). `sealWritten`: the `.sig` holds
- * the seal already (a load thread wrote it, not fsynced): only fsynced here.
+ * just checked, so the group's placement does not (`prepared`).
  */
-export async function prepareBlockFiles (file: string, seal: string, sealWritten = false): Promise<void> {
-  await Promise.all([fsyncPathAsync(file, 'r+'), sealWritten ? fsyncPathAsync(sealPathOf(file), 'r+') : fsyncPathAsync(sealPathOf(file), 'w', seal + '\n')])
+export async function prepareBlockFiles (file: string, seal: string): Promise<void> {
+  await Promise.all([fsyncPathAsync(file, 'r+'), fsyncPathAsync(sealPathOf(file), 'w', seal + '\n')])
 }
 
 /**
@@ -79,11 +78,10 @@ export async function prepareBlockFiles (file: string, seal: string, sealWritten
  * fsynced concurrently (the file system commits the flushes together instead of one by one),
  * then their directories once. The seals are written in place, not renamed: these are private
  * tmp/ files, and a crash before the group's journal leaves only garbage for cleanTmp. A block
- * `prepared` already (prepareBlockFiles) only has its directory fsynced; one whose `.sig` is
- * `sealWritten` has both files fsynced as they are.
+ * `prepared` already (prepareBlockFiles) only has its directory fsynced.
  */
-export async function prepareBlocks (blocks: ReadonlyArray<{ file: string, seal: string, prepared?: boolean, sealWritten?: boolean }>): Promise<void> {
-  await Promise.all(blocks.flatMap(b => b.prepared === true ? [] : [prepareBlockFiles(b.file, b.seal, b.sealWritten === true)]))
+export async function prepareBlocks (blocks: ReadonlyArray<{ file: string, seal: string, prepared?: boolean }>): Promise<void> {
+  await Promise.all(blocks.flatMap(b => b.prepared === true ? [] : [prepareBlockFiles(b.file, b.seal)]))
   await Promise.all([...new Set(blocks.map(b => dirname(b.file)))].map(fsyncDirAsync))
 }
 

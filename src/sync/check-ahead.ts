@@ -21,8 +21,7 @@ export class CheckAhead {
   private readonly loads = new Map<Slot, Load>()
   private loading = 0
 
-  /** `onBytesTaken`: a block held in memory went to its checks (which write its file), `n` bytes. */
-  constructor (private readonly importer: BlockImporter, private readonly onSettled: () => void, private readonly onProgress?: (h: WireHeader, p: WorkProgress) => void, private readonly onBytesTaken?: (n: number) => void) {}
+  constructor (private readonly importer: BlockImporter, private readonly onSettled: () => void, private readonly onProgress?: (h: WireHeader, p: WorkProgress) => void) {}
 
   /** Start the checks of fetched slots not yet started. `ahead`: more blocks follow (worker threads may be used). */
   start (slots: readonly Slot[], ahead: boolean, signal: AbortSignal): void {
@@ -33,11 +32,9 @@ export class CheckAhead {
       const onProgress = this.onProgress
       const load: Load = { promise: Promise.resolve(), settled: false }
       this.loading++
-      const bytes = slot.takeBytes()
-      if (bytes !== undefined) this.onBytesTaken?.(bytes.byteLength)
       // Crash tests hold one height's checks here (PETAL_PAUSE=sync:check@height): the import
       // stops below it while the window fills above it.
-      load.promise = pausepoint('sync:check', signal, slot.header.height).then(async () => await this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, bytes, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } })).then(
+      load.promise = pausepoint('sync:check', signal, slot.header.height).then(async () => await this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } })).then(
         b => { load.block = b },
         (err: unknown) => { load.error = err }
       ).finally(() => {

@@ -9,7 +9,7 @@ import { Notifier } from './notifier.js'
 import { Slot, type FetchRequest, type SlotState } from './slot.js'
 import { CheckAhead, discard } from './check-ahead.js'
 import type { DownloadOptions } from './options.js'
-import { HELD_MAX_BYTES, MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS, RANGE_BLOCK_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
+import { MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS, RANGE_BLOCK_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
 
 /**
@@ -17,9 +17,8 @@ import type { DownloadComponents, HeaderSource } from './types.js'
  * them in height order through the importer. Each height is a `Slot` whose state only changes
  * through checked transitions; this class decides which: which peer to ask (least busy candidate
  * not failed this round), when to hedge the block the import waits for, when to start a new round,
- * when to give up (UNAVAILABLE). Memory is bounded by the window (files wait on disk; small blocks
- * up to HELD_MAX_BYTES in memory). Throws SyncError/BlockError when the branch cannot be
- * completed; what was imported stays imported. One instance runs once.
+ * when to give up (UNAVAILABLE). Memory is bounded by the window (files wait on disk). Throws SyncError/BlockError when the
+ * branch cannot be completed; what was imported stays imported. One instance runs once.
  */
 export class DownloadScheduler {
   private readonly slots: Slot[] = []
@@ -38,12 +37,10 @@ export class DownloadScheduler {
   private placing: Promise<void> | undefined
   /** Bytes of the blocks in the window (by their headers). */
   private windowBytes = 0
-  /** Bytes of fetched blocks held in memory (not yet handed to their checks). */
-  private heldBytes = 0
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
-    this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress, n => { this.heldBytes -= n })
+    this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress)
   }
 
   /** Download and import the whole branch; resolves to the number of blocks imported. */
@@ -200,11 +197,10 @@ export class DownloadScheduler {
   }
 
   /** A block arrived: the slot has it, or, when the slot no longer wants it from this peer, the file goes. */
-  private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock, reserved = 0): Promise<void> {
-    this.heldBytes += (r.bytes?.byteLength ?? 0) - reserved // `reserved`: counted by `keep` already
-    if (this.closed || !slot.isFetchingFrom(req.peer)) { if (r.bytes === undefined) await discard(req.file); else this.heldBytes -= r.bytes.byteLength; return }
+  private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock): Promise<void> {
+    if (this.closed || !slot.isFetchingFrom(req.peer)) { await discard(req.file); return }
     this.noteReceived(slot, r.size)
-    for (const loser of slot.succeeded(req.peer, r.seal, r.size, r.bytes)) loser.controller.abort()
+    for (const loser of slot.succeeded(req.peer, r.seal, r.size)) loser.controller.abort()
   }
 
   /**
@@ -223,7 +219,6 @@ export class DownloadScheduler {
     let wanted = reqs.length
     for (const r of reqs) r.controller.signal.addEventListener('abort', () => { if (--wanted === 0) all.abort() }, { once: true })
     const got = run.map(() => 0)
-    const reserved = run.map(() => 0) // by `keep`, for a block not yet handed to `delivered`
     let done = 0
     const settling: Array<Promise<void>> = []
     const p = net.fetchBlocks(peer, run.map((slot, k) => ({ hash: slot.header.hash, dest: (reqs[k] as FetchRequest).file })), {
@@ -234,18 +229,9 @@ export class DownloadScheduler {
         got[k] = (got[k] ?? 0) + n
         if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got[k] ?? 0)
       },
-      // A small block is kept in memory while few bytes are (its checks write its file, off this
-      // thread). Its bytes count from the moment it is kept: ranges run concurrently, and each
-      // could otherwise pass the cap before the blocks kept by the others reached `delivered`.
-      keep: (k, size) => {
-        if (this.heldBytes + size > (this.options.heldMaxBytes ?? HELD_MAX_BYTES)) return false
-        this.heldBytes += reserved[k] = size
-        return true
-      },
       onBlock: (k, b) => {
         done = k + 1
-        settling.push(this.delivered(run[k] as Slot, reqs[k] as FetchRequest, b, reserved[k]).catch((err: unknown) => { this.fault ??= err }))
-        reserved[k] = 0
+        settling.push(this.delivered(run[k] as Slot, reqs[k] as FetchRequest, b).catch((err: unknown) => { this.fault ??= err }))
         this.wake.notify()
       }
     }).then(
@@ -253,7 +239,6 @@ export class DownloadScheduler {
       async (err: unknown) => {
         for (let k = done; k < run.length; k++) {
           const slot = run[k] as Slot
-          this.heldBytes -= reserved[k] ?? 0 // kept, but never handed over
           await discard((reqs[k] as FetchRequest).file)
           if (!this.closed && slot.isFetchingFrom(peer)) slot.failed(peer)
         }

@@ -5,8 +5,6 @@ export interface DownloadOptions {
   window: number
   /** ... and at most this many bytes of them (by their headers; at least one block). Unlimited if absent. */
   windowBytes?: number
-  /** Bytes of small blocks of ranges held in memory until their checks start (HELD_MAX_BYTES if absent). */
-  heldMaxBytes?: number
   /** Block requests in flight to one peer. */
   perPeer: number
   /** Rounds of asking every candidate peer before giving up on a block. */

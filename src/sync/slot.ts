@@ -24,12 +24,8 @@ export type SlotState =
   | { readonly kind: 'waiting', readonly round: number, readonly tried: ReadonlySet<string>, readonly notBefore: number }
   /** Requested from one peer, or two once hedged; the first complete file wins. */
   | { readonly kind: 'fetching', readonly round: number, readonly tried: ReadonlySet<string>, readonly requests: ReadonlyMap<string, FetchRequest>, readonly since: number }
-  /**
-   * A block whose bytes hash to the header's hash waits for its turn to be imported: in its file
-   * in tmp/, or (`bytes`, a small block of a range) in memory until its checks start, which
-   * create the file.
-   */
-  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string, readonly size?: number, readonly bytes?: Uint8Array }
+  /** A file whose bytes hash to the header's hash waits in tmp/ for its turn to be imported. */
+  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string, readonly size?: number }
   | { readonly kind: 'importing', readonly file: string, readonly from: string }
   /** The chain took the file (or refused it, which ends the download). */
   | { readonly kind: 'done' }
@@ -67,24 +63,13 @@ export class Slot {
     return this.current.kind === 'fetching' && this.current.requests.has(peer)
   }
 
-  /**
-   * fetching → fetched: `peer` delivered (`size` bytes, in memory if `bytes`, else in the
-   * request's file). Returns the other requests, which the caller aborts.
-   */
-  succeeded (peer: string, seal: string, size?: number, bytes?: Uint8Array): FetchRequest[] {
+  /** fetching → fetched: `peer` delivered (`size` bytes). Returns the other requests, which the caller aborts. */
+  succeeded (peer: string, seal: string, size?: number): FetchRequest[] {
     const s = this.expect('fetching', 'succeeded')
     const req = s.requests.get(peer)
     if (req === undefined) throw wrongState(this, `succeeded from ${peer}, which was not asked`)
-    this.current = bytes === undefined ? { kind: 'fetched', file: req.file, seal, from: peer, size } : { kind: 'fetched', file: req.file, seal, from: peer, size, bytes }
+    this.current = { kind: 'fetched', file: req.file, seal, from: peer, size }
     return [...s.requests.values()].filter(r => r !== req)
-  }
-
-  /** fetched → fetched: hand over the block's bytes held in memory (to the checks, which write its file). */
-  takeBytes (): Uint8Array | undefined {
-    const s = this.expect('fetched', 'takeBytes')
-    if (s.bytes === undefined) return undefined
-    this.current = { kind: 'fetched', file: s.file, seal: s.seal, from: s.from, size: s.size }
-    return s.bytes
   }
 
   /** fetching → fetching (another request is still out) or waiting: `peer` failed this round. */

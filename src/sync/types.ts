@@ -15,11 +15,8 @@ export interface SyncNetwork {
   fetchBlock: (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }) => Promise<FetchedBlock>
   /** Peers that serve range requests (`blocks`); without this method, blocks are fetched one by one. */
   servesRanges?: (peer: string) => boolean
-  /**
-   * Several blocks on one stream, each reported by `onBlock` as it completes; rejects with what
-   * ended the reply. A small block that `keep` wants comes with its bytes, and no file is written.
-   */
-  fetchBlocks?: (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void, keep?: (i: number, size: number) => boolean }) => Promise<void>
+  /** Several blocks on one stream, each reported by `onBlock` as it completes; rejects with what ended the reply. */
+  fetchBlocks?: (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }) => Promise<void>
   announce: (h: WireHeader) => Promise<number>
   report: (peer: string, offence: Offence, detail: string) => void
 }

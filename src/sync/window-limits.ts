@@ -14,10 +14,3 @@ export const MAX_GROUP_BYTES = 256 * 1024 * 1024
 
 // The longest the loop sleeps without news (downloads finishing wake it at once).
 export const MAX_IDLE_MS = 1_000
-
-// Small blocks of ranges waiting for their checks may be held in memory up to this many bytes
-// (their load threads then write their files); beyond it, they are written to tmp/ as they
-// arrive. Off by default (0): in the lead's quiet pairs of session 9 (docs/performance.md),
-// holding them cost the pulling process's other threads ~0.9 ms more per small block than it
-// saved on its main thread (catch-up 360-391 against 421-479 blocks/s). `heldMaxBytes` turns it on.
-export const HELD_MAX_BYTES = 0

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
@@ -206,39 +205,6 @@ describe('kill -9 during a batched import (one group of 4 blocks, one index tran
       expect(canonicalHashes(c2)).toEqual(hashesAExt)
       c2.close()
     })
-  }
-})
-
-describe('kill -9 while catch-up\'s small blocks are written by the load threads and placed as a group (4 blocks)', () => {
-  // A small block of a range reaches its load thread as bytes: the thread creates its file, and
-  // its .sig once the checks pass, in tmp/ and unflushed; the group's placement fsyncs both before
-  // its journal. load:sig-written: killed right after a thread wrote a .sig. (Past the journal,
-  // placement is the same whoever wrote the files: the batched import's tests above.)
-  const helper = join(import.meta.dirname, '..', 'helpers', 'bytes-import.ts')
-  const run = (dir: string, env: Record<string, string> = {}): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, ['--import', 'tsx', helper, dir, baseAExt], { timeout: 60_000, encoding: 'utf8', env: { ...process.env, ...env } })
-  for (const fp of ['load:sig-written', 'batch:prepared', 'batch:journaled', 'index:committed-unsynced']) {
-    it(`at failpoint ${fp}: the whole group or none of it, tmp/ emptied, and the import completes afterwards`, async () => {
-      const dir = copyOf(baseA)
-      const exit = run(dir, { PETAL_FAILPOINT: fp })
-      expect(exit.signal, String(exit.stderr)).toBe('SIGKILL')
-      const c = await checkHealthy(dir)
-      const committed = fp === 'index:committed-unsynced'
-      expect(canonicalHashes(c)).toEqual(committed ? hashesAExt : hashesA)
-      expect(existsSync(join(dir, 'journal.json'))).toBe(false)
-      for (let h = c.tip().height + 1; h <= 8; h++) expect(existsSync(c.dir.blockPath(h)), `no file at height ${h}`).toBe(false)
-      c.close()
-      if (!committed) {
-        const done = run(dir)
-        expect(done.status, String(done.stderr)).toBe(0)
-        expect(done.stdout).toBe('imported 4\n')
-        // The killed process's files and .sigs in tmp/ went with the next writer's recovery.
-        expect(readdirSync(join(dir, 'tmp'))).toEqual([])
-      }
-      const c2 = await checkHealthy(dir)
-      expect(canonicalHashes(c2)).toEqual(hashesAExt)
-      c2.close()
-    }, 120_000)
   }
 })
 

@@ -127,8 +127,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
   }, { maxInboundStreams: INBOUND_STREAMS.blocks })
 }
 
-/** A fetched block: its seal and size, and its bytes when the caller kept a small block in memory (no file written). */
-export interface FetchedBlock { seal: string, size: number, bytes?: Uint8Array }
+export interface FetchedBlock { seal: string, size: number }
 
 /**
  * Fetch one block by hash into `dest` (a new file): the bytes are hashed as they arrive and the
@@ -200,7 +199,7 @@ function frame (data: Uint8Array): Uint8Array {
  * windowMs`) and must complete within the window (two for the first: the grace period), and the
  * whole block within `budgetMs`; both are deadlines of the range's one watchdog.
  */
-async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void, keep?: (size: number) => boolean }): Promise<Uint8Array | undefined> {
+async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
   const w = o.watchdog
   const budgetDue = performance.now() + o.budgetMs
   const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
@@ -224,22 +223,15 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
     if (hasher.digest('hex') !== o.hash) throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } })
   }
   if (o.size <= Math.min(quota, SMALL_BLOCK)) {
-    // A small block comes in one read. Kept (`keep`): its bytes go to the caller in one buffer of
-    // their own (a load thread creates the file: creating one can wait on the file system's
-    // journal, here on the event loop). Otherwise it goes to disk in one synchronous open, write
-    // and close (into the page cache): three asynchronous file operations cost the main thread
-    // more than the bytes. Nothing is fsynced here (placement does that).
+    // A small block comes in one read and goes to disk in one synchronous open, write and close
+    // (into the page cache): three asynchronous file operations cost the main thread more than
+    // the bytes. Nothing is fsynced here (placement does that). Handing the bytes to the load
+    // thread to create the file there was measured slower in all (docs/performance.md, session 10).
     const parts = await take(o.size, 0)
     o.onBytes?.(o.size)
     check()
-    if (o.keep?.(o.size) === true) {
-      const bytes = new Uint8Array(o.size)
-      let at = 0
-      for (const part of parts) { bytes.set(part, at); at += part.byteLength }
-      return bytes
-    }
     writeNewFileSync(dest, parts, o.size)
-    return undefined
+    return
   }
   const fh = await open(dest, 'wx', 0o644)
   try {
@@ -256,7 +248,6 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
   } finally {
     await fh.close()
   }
-  return undefined
 }
 
 /**
@@ -279,12 +270,10 @@ export function widenWindow (stream: Stream): void {
  * it is complete, so the caller checks it while the next one arrives. Each block has the
  * deadline and rate floor of a single download; what is buffered is bounded by the stream read
  * buffer (a range is a few MiB). Rejects with the error that ended the reply (PEER_LACKS_BLOCK
- * when the peer lacks the next block); the blocks reported until then stand. `keep(i, size)`,
- * asked when a small block (one read) has arrived and matched its hash: true, and no file is
- * written for it: `onBlock` gets its bytes.
+ * when the peer lacks the next block); the blocks reported until then stand.
  */
 export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: string, items: readonly RangeItem[],
-  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void, keep?: (i: number, size: number) => boolean }): Promise<void> {
+  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
   const who = peer.toString()
   // One timer for every deadline of the reply: each block's reply frame, transfer and reads.
   const w = new Watchdog(o.signal)
@@ -300,14 +289,12 @@ export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: str
       const meta = parseBlockMeta(decodeJson(await readFrame(bs, LIMITS.blockResponseMeta, w.signal), LIMITS.blockResponseMeta, 'blocks reply'))
       if (!meta.ok) throw new NetworkError(meta.error === 'BUSY' ? 'BUSY' : 'PEER_LACKS_BLOCK', meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: who, hash: item.hash } })
       if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
-      let bytes: Uint8Array | undefined
       try {
-        const keep = o.keep
-        bytes = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) }, keep: keep === undefined ? undefined : size => keep(i, size) })
+        await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) } })
       } catch (err) {
         throw toNetworkError(err, 'block transfer', who, w.timedOut(), o.signal)
       }
-      o.onBlock(i, bytes === undefined ? { seal: meta.seal, size: meta.size } : { seal: meta.seal, size: meta.size, bytes })
+      o.onBlock(i, { seal: meta.seal, size: meta.size })
     }
     finish(stream)
   } catch (err) {

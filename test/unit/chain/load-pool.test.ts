@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, signImport, type SealVerdict } from '../../../src/chain/index.js'
 import { PREPARE_ON_THREAD_MIN_BYTES } from '../../../src/chain/load-pool.js'
-import { prepareBlocks, readSeal, sealPathOf, tmpBlockPath } from '../../../src/storage/index.js'
-import { sha256Hex } from '../../../src/crypto/index.js'
+import { readSeal, sealPathOf } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -154,111 +153,4 @@ describe('LoadPool', () => {
       await pool.close()
     }
   })
-})
-
-describe('LoadPool: a block handed over as bytes (a small block of a range)', () => {
-  /** loadBlock as catch-up calls it for a block it holds in memory: its tmp/ file does not exist yet. */
-  async function loadBytes (pool: LoadPool | undefined, bytes: Uint8Array, seal: string, expectedHash: string): Promise<Awaited<ReturnType<typeof loadBlock>>> {
-    const path = tmpBlockPath(into.dir)
-    expect(existsSync(path)).toBe(false)
-    return await loadBlock(into, path, seal, { expectedHash, hashed: true, consume: true, bytes, loadPool: pool })
-  }
-  const block1 = (): { bytes: Uint8Array, seal: string, hash: string } => {
-    const p = source.dir.blockPath(1)
-    return { bytes: new Uint8Array(readFileSync(p)), seal: readSeal(p), hash: source.get(1)?.hash ?? '' }
-  }
-
-  it('a thread creates its file, checks it as a file, then writes its .sig (not fsynced): the same candidate as from the file', async () => {
-    const pool = new LoadPool(1)
-    try {
-      await discardLoaded(await loadWith(pool))
-      await waitFor(() => pool.ready, { what: 'the load thread to start' })
-      const { bytes, seal, hash } = block1()
-      const fromFile = await loadWith(pool)
-      const b = await loadBytes(pool, bytes, seal, hash)
-      expect(b.candidate.hash).toBe(hash)
-      expect(b.candidate.file.header).toEqual(fromFile.candidate.file.header)
-      expect(b.candidate.file.tables).toEqual(fromFile.candidate.file.tables)
-      expect(b.candidate.verified).toEqual(fromFile.candidate.verified)
-      expect(new Uint8Array(readFileSync(b.tmp))).toEqual(bytes)
-      expect(b.sealWritten).toBe(true)
-      expect(b.prepared).toBe(false)
-      expect(readFileSync(sealPathOf(b.tmp), 'utf8')).toBe(seal + '\n')
-      // Placement's flush takes the .sig as it is (fsynced, not rewritten).
-      await prepareBlocks([{ file: b.tmp, seal, sealWritten: true }])
-      expect(readFileSync(sealPathOf(b.tmp), 'utf8')).toBe(seal + '\n')
-      await discardLoaded(fromFile)
-      await discardLoaded(b)
-      expect([existsSync(b.tmp), existsSync(sealPathOf(b.tmp))]).toEqual([false, false])
-    } finally {
-      await pool.close()
-    }
-  })
-
-  it('without a thread up, or without a pool (a lone block), this thread writes the file; placement writes the .sig', async () => {
-    const { bytes, seal, hash } = block1()
-    const cold = new LoadPool(2, { source: 'setInterval(() => {}, 1 << 30)' })
-    try {
-      for (const pool of [cold, undefined]) {
-        const b = await loadBytes(pool, bytes, seal, hash)
-        expect(b.candidate.hash).toBe(hash)
-        expect(new Uint8Array(readFileSync(b.tmp))).toEqual(bytes)
-        expect(b.sealWritten).toBeFalsy()
-        expect(existsSync(sealPathOf(b.tmp))).toBe(false)
-        await discardLoaded(b)
-      }
-    } finally {
-      await cold.close()
-    }
-  })
-
-  it('bytes that are not a sound block are refused with the same code as their file, and leave neither file nor .sig', async () => {
-    const pool = new LoadPool(1)
-    try {
-      await discardLoaded(await loadWith(pool))
-      await waitFor(() => pool.ready, { what: 'the load thread to start' })
-      const { bytes, seal } = block1()
-      const cut = bytes.slice(0, bytes.byteLength - 1000)
-      const garbage = new TextEncoder().encode('not a block at all')
-      // The header is checked on the bytes (not read back from the file): a header cut short, one
-      // in WAL mode, one with a page size SQLite does not have.
-      const short = bytes.slice(0, 60)
-      const wal = bytes.slice()
-      wal[18] = 2
-      wal[19] = 2
-      const pageSize = bytes.slice()
-      pageSize[16] = 0x03
-      pageSize[17] = 0x00
-      for (const [bad, code] of [[cut, undefined], [garbage, 'NOT_SQLITE'], [short, undefined], [wal, undefined], [pageSize, undefined]] as const) {
-        const asFile = join(tmpDir(), 'bad.db')
-        writeFileSync(asFile, bad)
-        const byFile = await loadBlock(into, asFile, seal, { loadPool: pool }).then(() => undefined, (err: { code?: string }) => err.code)
-        expect(byFile).toBeDefined()
-        if (code !== undefined) expect(byFile).toBe(code)
-        const before = readdirSync(into.dir.tmpDir).length
-        const path = tmpBlockPath(into.dir)
-        const byBytes = await loadBlock(into, path, seal, { expectedHash: sha256Hex(bad), hashed: true, consume: true, bytes: bad, loadPool: pool }).then(() => undefined, (err: { code?: string }) => err.code)
-        expect(byBytes).toBe(byFile)
-        expect([existsSync(path), existsSync(sealPathOf(path))]).toEqual([false, false])
-        expect(readdirSync(into.dir.tmpDir).length).toBe(before)
-      }
-    } finally {
-      await pool.close()
-    }
-  })
-
-  it('are written only to a fresh file of this process in tmp/ with consume: any other path, or a copy, is refused before anything is written', async () => {
-    const { bytes, seal, hash } = block1()
-    const outside = join(tmpDir(), 'elsewhere.db')
-    const before = readdirSync(into.dir.tmpDir).length
-    // A path outside tmp/ (consumed or copied), and this process's own tmp/ path without consume (it would be copied, then left).
-    for (const [path, consume] of [[outside, true], [outside, false], [tmpBlockPath(into.dir), false]] as const) {
-      await expect(loadBlock(into, path, seal, { expectedHash: hash, hashed: true, consume, bytes })).rejects.toThrow(/fresh file of this process in tmp/)
-      expect(existsSync(path)).toBe(false)
-    }
-    expect(readdirSync(into.dir.tmpDir).length).toBe(before)
-    // The same bytes at a fresh tmp/ path with consume load.
-    await discardLoaded(await loadBytes(undefined, bytes, seal, hash))
-  })
-
 })

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { copyFileSync, readdirSync, statSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { signSeal } from '../../../src/block/index.js'
-import { Chain, discardLoaded, LoadPool, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
+import { Chain, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
 import { SyncError } from '../../../src/sync/index.js'
@@ -15,7 +15,7 @@ import type { HeaderSource } from '../../../src/sync/types.js'
 import { chainImporter, type BlockImporter } from '../../../src/sync/importer.js'
 import { Slot } from '../../../src/sync/slot.js'
 import { AbortError, nullLogger } from '../../../src/util/index.js'
-import { extendChain, filesMatchIndex, fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -118,61 +118,7 @@ class RangeNetwork extends FakeNetwork {
   }
 }
 
-/**
- * A range peer whose blocks arrive as bytes when the scheduler keeps them (`keep`), as the real
- * network does for small blocks: no file is written for a kept block.
- */
-class KeepingRangeNetwork extends RangeNetwork {
-  kept = 0
-  written = 0
-
-  fetchBlocks = async (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBlock: (i: number, b: FetchedBlock) => void, keep?: (i: number, size: number) => boolean }): Promise<void> => {
-    for (const [k, item] of items.entries()) {
-      const f = this.files.get(item.hash) ?? fail()
-      const bytes = new Uint8Array(readFileSync(f.path))
-      if (o.keep?.(k, bytes.byteLength) === true) {
-        this.kept++
-        o.onBlock(k, { seal: f.seal, size: bytes.byteLength, bytes })
-      } else {
-        this.written++
-        o.onBlock(k, await this.fetchBlock(peer, item.hash, item.dest, o))
-      }
-    }
-  }
-}
-
 function fail (): never { throw new Error('unreachable') }
-
-/**
- * Range peers whose blocks arrive at once on several streams: each block is offered to `keep`
- * when its bytes are in, and reaches `onBlock` a turn of the event loop later, so the keeps of
- * concurrent ranges interleave with their deliveries as on the wire. `held` is what is kept and
- * not yet taken by a block's checks (the test's importer takes it).
- */
-class ConcurrentKeepNetwork extends RangeNetwork {
-  kept = 0
-  written = 0
-  held = 0
-  maxHeld = 0
-
-  fetchBlocks = async (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBlock: (i: number, b: FetchedBlock) => void, keep?: (i: number, size: number) => boolean }): Promise<void> => {
-    for (const [k, item] of items.entries()) {
-      await new Promise(resolve => setImmediate(resolve))
-      const f = this.files.get(item.hash) ?? fail()
-      const bytes = new Uint8Array(readFileSync(f.path))
-      if (o.keep?.(k, bytes.byteLength) === true) {
-        this.kept++
-        this.held += bytes.byteLength
-        this.maxHeld = Math.max(this.maxHeld, this.held)
-        await new Promise(resolve => setImmediate(resolve))
-        o.onBlock(k, { seal: f.seal, size: bytes.byteLength, bytes })
-      } else {
-        this.written++
-        o.onBlock(k, await this.fetchBlock(peer, item.hash, item.dest, o))
-      }
-    }
-  }
-}
 
 function feedOf (hs: WireHeader[], peer = 'A'): HeaderSource {
   const queue = [...hs]
@@ -413,81 +359,6 @@ describe('DownloadScheduler', () => {
 })
 
 describe('DownloadScheduler with range requests', () => {
-  it('hands a small block kept in memory to its checks as bytes: the load thread writes its file and .sig, placement flushes and places them', async () => {
-    const net = new KeepingRangeNetwork(() => 'serve', new Set(['A']))
-    const chain = await freshChain()
-    const pool = new LoadPool(1)
-    try {
-      // Warm the pool: until a thread is up, blocks are checked (and their files written) here.
-      const warm = chainImporter(chain, pool)
-      const first = headers[0] ?? fail()
-      const file = net.files.get(first.hash) ?? fail()
-      const b = await warm.load(warm.tmpPath(), file.seal, first.hash, new AbortController().signal, { ahead: true, bytes: new Uint8Array(readFileSync(file.path)) })
-      await waitFor(() => pool.ready, { what: 'the load thread to start' })
-      await discardLoaded(b)
-      const inner = chainImporter(chain, pool)
-      const given: Array<{ bytes: boolean, exists: boolean, sealWritten?: boolean }> = []
-      const importer: BlockImporter = {
-        ...inner,
-        load: async (f, seal, hash, signal, o) => {
-          const exists = existsSync(f)
-          const loaded = await inner.load(f, seal, hash, signal, o)
-          given.push({ bytes: o.bytes !== undefined, exists, sealWritten: loaded.sealWritten })
-          return loaded
-        }
-      }
-      const imported: number[] = []
-      const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
-        { ...FAST, ...NO_HEDGE, heldMaxBytes: 8 * 1024 * 1024 }, feedOf(headers))
-      expect(await scheduler.run(new AbortController().signal)).toBe(N)
-      expect(imported).toEqual(headers.map(h => h.height))
-      // Every block came as bytes (a few KiB each, far below the budget): no file before its checks, a .sig written by the thread after them.
-      expect(net.kept).toBe(N)
-      expect(net.written).toBe(0)
-      expect(given).toHaveLength(N)
-      for (const g of given) expect(g).toEqual({ bytes: true, exists: false, sealWritten: true })
-      // Placed with their seals, in the index, nothing left in tmp/.
-      expect(await filesMatchIndex(chain)).toEqual([])
-      for (const h of headers) expect(readFileSync(chain.dir.blockPath(h.height).replace(/\.db$/, '.sig'), 'utf8')).toBe(h.seal + '\n')
-      expect(chain.tip().hash).toBe(headers[N - 1]?.hash)
-      expect(tmpFiles(chain)).toEqual([])
-    } finally {
-      await pool.close()
-      chain.close()
-    }
-  })
-
-  it('never holds more than the cap in memory when ranges run concurrently: blocks beyond it are written to files, and the count returns to 0', async () => {
-    const net = new ConcurrentKeepNetwork(() => 'serve', new Set(['A', 'B']))
-    const chain = await freshChain()
-    try {
-      const inner = chainImporter(chain)
-      const importer: BlockImporter = {
-        ...inner,
-        load: async (f, seal, hash, signal, o) => {
-          if (o.bytes !== undefined) net.held -= o.bytes.byteLength
-          return await inner.load(f, seal, hash, signal, o)
-        }
-      }
-      // Room for one block at a time: a second range's block arriving while one is held goes to a file.
-      const cap = Math.max(...headers.map(h => h.size)) * 1.5
-      const imported: number[] = []
-      const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A', 'B'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
-        { ...FAST, ...NO_HEDGE, window: 8, heldMaxBytes: cap }, feedOf(headers))
-      expect(await scheduler.run(new AbortController().signal)).toBe(N)
-      expect(imported).toEqual(headers.map(h => h.height))
-      expect(net.maxHeld).toBeLessThanOrEqual(cap)
-      expect(net.kept).toBeGreaterThan(0)
-      expect(net.written).toBeGreaterThan(0)
-      expect(net.held).toBe(0)
-      expect(Reflect.get(scheduler, 'heldBytes')).toBe(0)
-      expect(await filesMatchIndex(chain)).toEqual([])
-      expect(tmpFiles(chain)).toEqual([])
-    } finally {
-      chain.close()
-    }
-  })
-
   it('asks a peer that serves ranges for runs of consecutive blocks, and one that does not for single blocks', async () => {
     const net = new RangeNetwork(() => 'serve', new Set(['A']))
     const r = await start({ behaviour: () => 'serve', net, options: NO_HEDGE })
@@ -505,19 +376,6 @@ describe('DownloadScheduler with range requests', () => {
     expect(net.asked).toHaveLength(N) // nothing fetched twice
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
-  })
-
-  it('by default holds no block in memory: every block of a range is written to tmp/ as it arrives', async () => {
-    const net = new KeepingRangeNetwork(() => 'serve', new Set(['A']))
-    const chain = await freshChain()
-    const imported: number[] = []
-    const scheduler = new DownloadScheduler({ network: net, importer: chainImporter(chain), candidates: () => ['A'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
-      { ...FAST, ...NO_HEDGE }, feedOf(headers))
-    expect(await scheduler.run(new AbortController().signal)).toBe(N)
-    expect(imported).toEqual(headers.map(h => h.height))
-    // (The first blocks may come by single requests, which write their files too.)
-    expect(net.kept).toBe(0)
-    expect(net.written).toBeGreaterThan(0)
   })
 
   it('keeps the blocks of a range received before it broke off, and gets the rest from another peer', async () => {
