@@ -92,9 +92,10 @@ export async function importBlock (chain: Chain, file: string, seal: string, opt
 
 /** The lock-free half of an import: a private copy in tmp/ (renamed with `consume`), hashed and checked. */
 export async function loadBlock (chain: Chain, file: string, seal: string, options: ImportOptions = {}): Promise<LoadedBlock> {
-  // Before anything opens it: a pipe would be copied as whatever it streams, or block.
-  checkRegularInput(file, 'block file')
   const own = options.consume === true && isOwnTmp(chain, file)
+  // Before anything opens it: a pipe would be copied as whatever it streams, or block. (Not a
+  // download: the caller created it, exclusively, as a regular file in its private tmp/ name.)
+  if (!(own && options.hashed === true)) checkRegularInput(file, 'block file')
   const tmp = own ? file : tmpBlockPath(chain.dir)
   let meter: WorkMeter | undefined
   let size = options.size ?? -1

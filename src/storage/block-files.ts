@@ -6,9 +6,16 @@ import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { openDataFileSync } from './data-file.js'
 
+// Data directories whose tmp/ this process has made (tmpBlockPath).
+const tmpMade = new WeakSet<DataDir>()
+
 /** A fresh private path in the data directory's tmp/ (same filesystem, so renames are atomic). */
 export function tmpBlockPath (dir: DataDir): string {
-  mkdirSync(dir.tmpDir, { recursive: true })
+  // Once per data directory: a catch-up asks for a path per block, and each mkdir is a system call.
+  if (!tmpMade.has(dir)) {
+    mkdirSync(dir.tmpDir, { recursive: true })
+    tmpMade.add(dir)
+  }
   return join(dir.tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}.db`)
 }
 

@@ -37,6 +37,8 @@ export class DownloadScheduler {
   private placing: Promise<void> | undefined
   /** Bytes of the blocks in the window (by their headers). */
   private windowBytes = 0
+  /** A slot may wait for a later round (nextRound): idleMs looks for the earliest (else no slot has a due time). */
+  private delayed = false
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
@@ -132,6 +134,7 @@ export class DownloadScheduler {
       throw new SyncError('UNAVAILABLE', `no peer could provide block ${slot.height}`, { details: { height: slot.height, hash: slot.header.hash } })
     }
     slot.nextRound(now, this.options.retryDelayMs * 2 ** s.round)
+    this.delayed = true
   }
 
   /**
@@ -357,13 +360,19 @@ export class DownloadScheduler {
   private idleMs (): number {
     const now = this.clock.now()
     let next = now + MAX_IDLE_MS
-    const head = this.headIndex()
-    for (const [i, slot] of this.slots.entries()) {
-      const s = slot.state
-      if (s.kind === 'waiting' && s.notBefore > now) next = Math.min(next, s.notBefore)
-      // A hedge that is due but found no free peer is retried when a download ends (which wakes the loop).
-      if (s.kind === 'fetching' && i === head && s.requests.size === 1 && s.since + this.options.hedgeAfterMs > now) next = Math.min(next, s.since + this.options.hedgeAfterMs)
+    // Only a slot put into a later round waits for a time: the window (512 slots) is scanned only
+    // while one may (it was scanned at every wake-up, ~1.5 per block of a catch-up).
+    if (this.delayed) {
+      let any = false
+      for (const slot of this.slots) {
+        const s = slot.state
+        if (s.kind === 'waiting' && s.notBefore > now) { next = Math.min(next, s.notBefore); any = true }
+      }
+      this.delayed = any
     }
+    // A hedge that is due but found no free peer is retried when a download ends (which wakes the loop).
+    const s = this.slots[this.headIndex()]?.state
+    if (s?.kind === 'fetching' && s.requests.size === 1 && s.since + this.options.hedgeAfterMs > now) next = Math.min(next, s.since + this.options.hedgeAfterMs)
     return Math.max(1, next - now)
   }
 
