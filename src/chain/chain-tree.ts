@@ -26,7 +26,7 @@ export function chainTreeLeaf (b: LeafFields): Uint8Array {
 export function appendToChainTree (index: IndexDb, b: LeafFields): void {
   const size = index.tree.size
   if (size !== b.height) throw new StorageError('INDEX_CORRUPT', `the chain tree has ${size} leaves, so block ${b.height} cannot be appended`, { hint: 'rebuild the index with `petal reindex`' })
-  index.tree.append(chainTreeLeaf(b))
+  index.tree.append(chainTreeLeaf(b), size)
 }
 
 /**

@@ -41,12 +41,15 @@ export class ChainTreeTable {
     return new Uint8Array(h)
   }
 
-  /** Append one leaf hash, storing every perfect node it completes. */
-  append (leaf: Uint8Array): void {
+  /**
+   * Append one leaf hash, storing every perfect node it completes. `size`: the tree's size as the
+   * caller read it in this transaction (a catch-up appends a leaf per block: one query fewer each).
+   */
+  append (leaf: Uint8Array, size = this.size): void {
     this.assertTx()
     if (leaf.length !== 32) throw new RangeError('a leaf hash is 32 bytes')
     const ins = this.stmt('INSERT INTO chain_tree (level, idx, hash) VALUES (?, ?, ?)')
-    let index = this.size
+    let index = size
     let hash = leaf
     let level = 0
     ins.run(level, index, hash)
