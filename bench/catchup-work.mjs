@@ -1,0 +1,85 @@
+// Catch-up's per-block work in one process, without libp2p, on the built dist/ (`npm run build`):
+// a HeaderFeed over a fake peer (each header's seal verified on this thread, as the real feed
+// does), a DownloadScheduler whose fake range peer writes each block file from bytes held in
+// memory (as the range receive does), a warm LoadPool(2) and placement in groups, as a pull runs
+// them. For instruction counts per block (docs/performance.md, "Session 10: catch-up"):
+//   node bench/catchup-work.mjs SRC 1300 build     # once: a chain of 1,300 one-row blocks in SRC
+//   valgrind --tool=callgrind --separate-threads=yes node bench/catchup-work.mjs SRC 200   (and 1200)
+// and subtract the 200-block counts from the 1,200-block ones, thread by thread (start-up cancels).
+// PROF=FILE writes a CPU profile of the main thread over the sync alone.
+import '../dist/polyfills.js'
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import Database from 'better-sqlite3'
+import { Chain, createChain, installGenesis, signImport, LoadPool, loadBlock, discardLoaded } from '../dist/chain/index.js'
+import { DataDir, DEFAULT_CONSENSUS, readSeal } from '../dist/storage/index.js'
+import { generateSigningKey } from '../dist/crypto/index.js'
+import { headerOf } from '../dist/network/wire.js'
+import { HeaderFeed } from '../dist/sync/header-feed.js'
+import { DownloadScheduler } from '../dist/sync/download.js'
+import { chainImporter } from '../dist/sync/importer.js'
+import { DEFAULT_SYNC_OPTIONS } from '../dist/sync/options.js'
+import { nullLogger, writeNewFileSync } from '../dist/util/index.js'
+
+const [src, nArg, mode] = process.argv.slice(2)
+const N = Number(nArg)
+if (mode === 'build') {
+  const key = generateSigningKey()
+  const chain = await createChain(src, { creator: 'bench', description: 'small', bootstrapPeers: [], consensus: DEFAULT_CONSENSUS }, key)
+  const f = join(tmpdir(), `catchup-work-src-${process.pid}.db`)
+  const db = new Database(f); db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)'); db.prepare('INSERT INTO t (b) VALUES (?)').run(Buffer.alloc(32, 7)); db.close()
+  for (let i = 1; i <= N; i++) await signImport(chain, f, key)
+  chain.close(); rmSync(f)
+  process.exit(0)
+}
+const source = Chain.open(src)
+const root = mkdtempSync(join(tmpdir(), 'catchup-work-'))
+const g = join(root, 'genesis.db')
+copyFileSync(source.dir.blockPath(0), g)
+copyFileSync(source.dir.blockPath(0).replace(/\.db$/, '.sig'), g.replace(/\.db$/, '.sig'))
+const chain = await installGenesis(new DataDir(join(root, 'data')), source.params, g)
+const pool = new LoadPool(2)
+// Warm the threads (start-up is the same for every N).
+const first = source.dir.blockPath(1)
+for (let i = 0; i < 4; i++) await discardLoaded(await loadBlock(chain, first, readSeal(first), { loadPool: pool }))
+while (!pool.ready) await new Promise(r => setTimeout(r, 10))
+for (let i = 0; i < 4; i++) await discardLoaded(await loadBlock(chain, first, readSeal(first), { loadPool: pool }))
+
+// The blocks' bytes in memory before the measured part (the receive has them from the stream).
+const bytesOf = new Map()
+for (const b of source.index.range(1, N)) bytesOf.set(b.hash, { bytes: readFileSync(source.pathOf(b)), seal: b.seal })
+const net = {
+  headers: async (_p, from, count) => source.index.range(from, Math.min(from + count - 1, N)).map(headerOf),
+  report: () => {},
+  servesRanges: () => true,
+  fetchBlock: async () => { throw new Error('single') },
+  fetchBlocks: async (_p, items, o) => {
+    for (const [k, item] of items.entries()) {
+      await new Promise(r => setImmediate(r))
+      const { bytes, seal } = bytesOf.get(item.hash)
+      writeNewFileSync(item.dest, [bytes], bytes.byteLength)
+      o.onBlock(k, { seal, size: bytes.byteLength })
+    }
+  }
+}
+const feed = new HeaderFeed(chain, net, 'A', { height: 0, hash: chain.chainId }, N)
+let imported = 0
+const prof = process.env.PROF
+let session
+if (prof) {
+  const { Session } = await import('node:inspector')
+  session = new Session(); session.connect()
+  const post = (m, p) => new Promise((res, rej) => session.post(m, p, (e, r) => e ? rej(e) : res(r)))
+  await post('Profiler.enable'); await post('Profiler.setSamplingInterval', { interval: 100 }); await post('Profiler.start')
+  session.stop = async () => { const { profile } = await post('Profiler.stop'); writeFileSync(prof, JSON.stringify(profile)) }
+}
+const t0 = performance.now(); const c0 = process.cpuUsage()
+const scheduler = new DownloadScheduler({ network: net, importer: chainImporter(chain, pool), candidates: () => ['A'], onImported: () => { imported++ }, logger: nullLogger }, DEFAULT_SYNC_OPTIONS, feed)
+await scheduler.run(new AbortController().signal)
+const c1 = process.cpuUsage(c0)
+if (session) await session.stop()
+process.stderr.write(`imported ${imported} in ${(performance.now() - t0).toFixed(0)} ms, cpu ${((c1.user + c1.system) / 1000 / imported).toFixed(3)} ms/block\n`)
+await pool.close(); chain.close(); source.close()
+// Not removed inside the measured process (unlinking N files would count as per-block work).
+process.stderr.write(`data directory left in ${root}\n`)
