@@ -8,7 +8,7 @@
  * which encodes that row or refuses the table. Tests compare both on random tables.
  */
 import { MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES, type MerkleBatch, type WasmMemory } from '../crypto/index.js'
-import { type Code, I32, I64, add, add64, and, and64, block, brIf, br, call, convertS64, eq, eqz, eqz64, extendU, geU, get, gget, gset, gtU, gtU64, i32, i64, ifElse, load, load64, load64be, load8, loop, ltS, ltU, memfill, moduleBytes, mul, ne, or, or64, reinterpretF64, ret, set, shl, shl64, shrS64, shrU, shrU64, store, store32be, store64, store64be, store8, sub, wrap } from './wasm-code.js'
+import { type Code, I32, I64, add, add64, and, and64, block, brIf, br, call, convertS64, eq, eqz, eqz64, extendU, geU, get, gget, gset, gtU, gtU64, i32, i64, ifElse, load, load64, load64be, load8, loop, ltS, ltU, moduleBytes, mul, ne, or, or64, reinterpretF64, ret, set, shl, shl64, shrS64, shrU, shrU64, store, store32be, store64, store64be, store8, sub, wrap } from './wasm-code.js'
 
 /** Most columns a table may have for this encoder (SQLite's default limit is 2,000). */
 export const WASM_MAX_COLUMNS = 2048
@@ -57,11 +57,17 @@ function pageFunc (): Code {
   const [PG, H, TO, I, OUT, LIM, SOFT, MAX, USABLE] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
   const [N, AT, P, TOTAL, REC, END, Q, BODY, NF, T, W, C, F, S, LEN, NCOLS, K, BLOCKS, FL] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27]
   const [ROWID, V, ACC, X] = [28, 29, 30, 31]
+  const [B, VL] = [32, 33]
   const stop = (status: number): Code => [store(i32(RES), get(I)), store(i32(RES), get(OUT), 4), ret(i32(status))]
   const hard = stop(PAGE_HARD)
   const inc = (l: number, by: Code): Code => set(l, add(get(l), by))
-  const varintTo = (l: number, at: Code): Code => set(l, call(0, at))
-  const vlen = gget(VLEN)
+  // A one-byte varint (most serial types, small payloads and rowids) inline; longer ones through
+  // the function. The i64 local `l` gets the value, VL its length.
+  const varintTo = (l: number, at: Code): Code => [
+    set(B, load8(at)),
+    ifElse(ltU(get(B), i32(0x80)), [set(l, extendU(get(B))), set(VL, i32(1))], [set(l, call(0, at)), set(VL, gget(VLEN))])
+  ]
+  const vlen = get(VL)
   // Content bytes of serial types 0…9, a nibble each.
   const fixed = (t: Code): Code => wrap(and64(shrU64(i64(0x0088643210n), extendU(shl(t, i32(2)))), i64(0xfn)))
   const tag = (v: number): Code => store8(get(W), i32(v))
@@ -168,7 +174,13 @@ function pageFunc (): Code {
     store(get(OUT), get(BLOCKS)),
     set(END, add(add(get(OUT), i32(4)), shl(get(BLOCKS), i32(6)))),
     store8(get(W), i32(0x80)),
-    memfill(add(get(W), i32(1)), i32(0), sub(sub(get(END), i32(4)), add(get(W), i32(1)))),
+    // Zeros up to the length, eight bytes at a time (a memory.fill is a call out of WebAssembly
+    // per leaf): the last store may run into the final eight bytes, which are written after it.
+    // There are at least eight after the 0x80 byte.
+    set(P, add(get(W), i32(1))),
+    set(Q, sub(get(END), i32(8))),
+    block(loop([brIf(1, geU(get(P), get(Q))), store64(get(P), i64(0n)), inc(P, i32(8)), br(0)])),
+    store64(get(Q), i64(0n)),
     set(P, sub(get(END), i32(4))),
     set(K, shl(get(LEN), i32(3))),
     store32be(P, 0, K),
@@ -224,7 +236,7 @@ const instances = new WeakMap<WasmMemory, (...args: number[]) => unknown>()
 function compile (): WasmModule {
   compiled ??= new WebAssembly.Module(moduleBytes([
     { params: [I32], results: [I64], locals: [I64, I32, I32], body: varintFunc() },
-    { params: Array<number>(9).fill(I32), results: [I32], locals: [...Array<number>(19).fill(I32), I64, I64, I64, I64], body: pageFunc(), export: 'page' }
+    { params: Array<number>(9).fill(I32), results: [I32], locals: [...Array<number>(19).fill(I32), I64, I64, I64, I64, I32, I32], body: pageFunc(), export: 'page' }
   ], 1))
   return compiled
 }

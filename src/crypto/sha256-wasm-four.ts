@@ -1,7 +1,8 @@
 // The four-way SIMD compression functions of the SHA-256 module (sha256-wasm.ts): four messages
 // at once, one per 32-bit lane.
 import { uleb } from '../util/index.js'
-import { type Code, type Fn, I32, K4, PAIR_TAB, SCHED, STATE4, V128, add, c32, gather, get, set, simd, tee, vadd, vand, vload, vrotr, vshru, vstore, vxor } from './sha256-wasm-ops.js'
+import { type Code, type Fn, I32, K4, PAIR_TAB, SCHED, STATE4, V128, add, c32, gather, get, set, simd, tee, vadd, vand, vconst, vload, vor, vrotr, vshru, vstore, vxor } from './sha256-wasm-ops.js'
+import { SHA256_K } from './sha256-constants.js'
 
 /**
  * The four-way compression in two phases, each a loop of eight steps per iteration. The message
@@ -35,7 +36,7 @@ function expandSchedule (i: number, l: number): Code {
  * The 64 rounds, from and back to STATE4, over the schedule `w(j)` (round 8·k + j, k counted by
  * local `i` from 0 in steps of 128; default: SCHED); `next` runs after each eight. Locals l…l+10 (v128).
  */
-function rounds4 (i: number, l: number, w: (j: number) => Code, next: Code = []): Code {
+function rounds4 (i: number, l: number, w: (j: number) => Code, next: Code = [], withK = true): Code {
   const T1 = l + 8
   const AB = (j: number): number => l + 9 + (j % 2)
   const code: Code = []
@@ -51,7 +52,8 @@ function rounds4 (i: number, l: number, w: (j: number) => Code, next: Code = [])
     // chained, fewer vectors live at once than three rotations side by side.
     const S1 = vrotr(vxor(get(e), vrotr(vxor(get(e), vrotr(get(e), 14)), 5)), 6)
     const ch = vxor(get(g), vand(get(e), vxor(get(f), get(g))))
-    step.push(...vadd(vadd(get(h), S1), vadd(ch, vadd(w(j), vload(get(i), K4 + 16 * j)))), ...set(T1))
+    const wk = withK ? vadd(w(j), vload(get(i), K4 + 16 * j)) : w(j)
+    step.push(...vadd(vadd(get(h), S1), vadd(ch, wk)), ...set(T1))
     step.push(...vadd(get(d), get(T1)), ...set(d))
     const S0 = vrotr(vxor(get(a), vrotr(vxor(get(a), vrotr(get(a), 9)), 11)), 2)
     step.push(...vxor(get(a), get(b)), ...set(AB(j)))
@@ -65,12 +67,20 @@ function rounds4 (i: number, l: number, w: (j: number) => Code, next: Code = [])
   return code
 }
 
-/** compress4(p0, p1, p2, p3): the four-way state absorbs the four 64-byte blocks. */
-export function compress4Body (): Fn {
+/**
+ * compress4(p0, p1, p2, p3): the four-way state absorbs the four 64-byte blocks. With `pair`,
+ * compress4pair: p_k points one byte before a pair of digests, and the block absorbed is the first
+ * of that interior node, 0x01 ‖ left ‖ right[0…30], read in place (the byte before is replaced by
+ * 0x01): no copy of the pairs into a message buffer first.
+ */
+export function compress4Body (pair = false): Fn {
   // Params 0…3 = block pointers; local 4 = counter (i32), 5… (v128).
   const P = [0, 1, 2, 3]
   const code: Code = []
-  for (let t = 0; t < 16; t++) code.push(...vstore(c32(SCHED), gather(P, 4 * t), 16 * t))
+  for (let t = 0; t < 16; t++) {
+    const word = gather(P, 4 * t)
+    code.push(...vstore(c32(SCHED), t === 0 && pair ? vor(vand(word, vconst(0x00ffffff)), vconst(0x01000000)) : word, 16 * t))
+  }
   code.push(...expandSchedule(4, 5), ...rounds4(4, 5, j => vload(get(4), SCHED + 16 * j)))
   return { locals: [[1, I32], [11, V128]], code }
 }
@@ -78,7 +88,7 @@ export function compress4Body (): Fn {
 /**
  * compress4tab(r0, r1, r2, r3): the four-way state absorbs the second block of four interior
  * nodes, 0x01 ‖ left ‖ right padded to 128 bytes: all of it is fixed but the right digest's last
- * byte, so its schedule is read from the table of all 256 (r_k = PAIR_TAB + 256 · that byte).
+ * byte, so its schedule (plus K) is read from the table of all 256 (r_k = PAIR_TAB + 256 · that byte).
  */
 export function compress4TabBody (): Fn {
   const R = [0, 1, 2, 3]
@@ -88,10 +98,13 @@ export function compress4TabBody (): Fn {
     return v
   }
   const next = R.flatMap(r => [...add(get(r), c32(32)), ...set(r)])
-  return { locals: [[1, I32], [11, V128]], code: rounds4(4, 5, w, next) }
+  return { locals: [[1, I32], [11, V128]], code: rounds4(4, 5, w, next, false) }
 }
 
-/** The schedules W_0…W_63 of the second block of an interior node, for each value of its one free byte. */
+/**
+ * The schedules W_0…W_63 of the second block of an interior node, for each value of its one free
+ * byte, each word plus K_t (the rounds add the two: here once, not per node).
+ */
 export function pairTable (): Uint8Array {
   const out = new DataView(new ArrayBuffer(256 * 64 * 4))
   const W = new Uint32Array(64)
@@ -105,7 +118,7 @@ export function pairTable (): Uint8Array {
       const y = W[t - 2] ?? 0
       W[t] = (rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10)) + (W[t - 7] ?? 0) + (rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) + (W[t - 16] ?? 0)
     }
-    W.forEach((x, t) => { out.setUint32(4 * (64 * b + t), x, true) })
+    W.forEach((x, t) => { out.setUint32(4 * (64 * b + t), (x + (SHA256_K[t] ?? 0)) >>> 0, true) })
   }
   return new Uint8Array(out.buffer)
 }

@@ -9,9 +9,8 @@ import { SHA256_IV } from './sha256-constants.js'
 // Fixed memory layout: the hash state (8 little-endian words), then the scratch message of `pairs`.
 export const STATE = 0
 export const PAIR = 64
-// Four-way state (8 vectors, lane k = message k) and four pair messages of 128 bytes.
+// Four-way state (8 vectors, lane k = message k); 384…1023 unused (four-way pairs are read in place).
 export const STATE4 = 256
-export const PAIR4 = 384
 // K_t in all four lanes, for t = 0…63 (the module's data segment).
 export const K4 = 1024
 // The four-way message schedule, W_0…W_63 (a vector each).
@@ -66,12 +65,12 @@ export const simd = (op: number): Code => [0xfd, ...uleb(op)]
 const vbin = (op: number) => (x: Code, y: Code): Code => [...x, ...y, ...simd(op)]
 export const vadd = vbin(0xae)
 export const vand = vbin(0x4e)
-const vor = vbin(0x50)
+export const vor = vbin(0x50)
 export const vxor = vbin(0x51)
 const vshl = (x: Code, n: number): Code => [...x, ...c32(n), ...simd(0xab)]
 export const vshru = (x: Code, n: number): Code => [...x, ...c32(n), ...simd(0xad)]
 export const vrotr = (x: Code, n: number): Code => vor(vshru(x, n), vshl(x, 32 - n))
-const vconst = (v: number): Code => [...simd(0x0c), ...Array.from({ length: 4 }, () => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]).flat()]
+export const vconst = (v: number): Code => [...simd(0x0c), ...Array.from({ length: 4 }, () => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]).flat()]
 export const vload = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00), 0x00, ...uleb(offset)]
 export const vstore = (addr: Code, value: Code, offset = 0): Code => [...addr, ...value, ...simd(0x0b), 0x00, ...uleb(offset)]
 const BSWAP_LANES = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12]
@@ -86,5 +85,23 @@ export const initState4 = (): Code => SHA256_IV.flatMap((v, k) => vstore(c32(STA
 /** Digest of lane k to out + 32k. */
 export const writeLane4 = (out: number, tmp: number, k: number): Code => SHA256_IV.flatMap((_, i) =>
   store(get(out), bswap([...vload(c32(STATE4), 16 * i), ...simd(0x1b), k], tmp), 32 * k + 4 * i))
-/** Digest of lane k to out + 32k, for the four lanes. */
-export const writeDigest4 = (out: number, tmp: number): Code => [0, 1, 2, 3].flatMap(k => writeLane4(out, tmp, k))
+const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
+const shuffle = (x: Code, y: Code, lanes: number[]): Code => [...x, ...y, ...simd(0x0d), ...lanes]
+// a0 b0 a1 b1, a2 b2 a3 b3 (32-bit lanes); a0a1 b0b1, a2a3 b2b3 (64-bit lanes).
+const LO32 = [...range(0, 4), ...range(16, 4), ...range(4, 4), ...range(20, 4)]
+const HI32 = [...range(8, 4), ...range(24, 4), ...range(12, 4), ...range(28, 4)]
+const LO64 = [...range(0, 8), ...range(16, 8)]
+const HI64 = [...range(8, 8), ...range(24, 8)]
+/**
+ * Digest of lane k to out + 32k, for the four lanes: the state's 8 × 4 words transposed with
+ * shuffles (v…v+3: v128 locals), 8 vector stores rather than 32 lane extractions and scalar swaps.
+ */
+export const writeDigest4 = (out: number, v: number): Code => [0, 1].flatMap(h => {
+  const s = (j: number): Code => vload(c32(STATE4), 16 * (4 * h + j))
+  return [
+    ...shuffle(s(0), s(1), LO32), ...set(v), ...shuffle(s(2), s(3), LO32), ...set(v + 1),
+    ...shuffle(s(0), s(1), HI32), ...set(v + 2), ...shuffle(s(2), s(3), HI32), ...set(v + 3),
+    ...[[0, LO64], [0, HI64], [2, LO64], [2, HI64]].flatMap(([a, lanes], k) =>
+      vstore(get(out), vbswap(shuffle(get(v + (a as number)), get(v + (a as number) + 1), lanes as number[])), 32 * k + 16 * h))
+  ]
+})

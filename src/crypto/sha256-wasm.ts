@@ -16,11 +16,11 @@
  *   their block counts); others one at a time.
  * - `pairs(in, n, out)`: for each of `n` consecutive 64-byte pairs of digests at `in`, the RFC 6962
  *   interior node SHA-256(0x01 ‖ left ‖ right) goes to `out` (which may equal `in`: pair i is read
- *   before digest i is written).
+ *   before digest i is written). `in` ≥ 1: the byte before a pair is read (and ignored).
  */
 import { uleb } from '../util/index.js'
 import { compress4Body, compress4TabBody, pairTable } from './sha256-wasm-four.js'
-import { type Code, type Fn, I32, K4, PAIR, PAIR4, PAIR_TAB, STATE, add, and, bswap, c32, call, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
+import { type Code, type Fn, I32, V128, K4, PAIR, PAIR_TAB, STATE, add, and, bswap, c32, call, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
 import { SHA256_K } from './sha256-constants.js'
 
 export { SHA256_WASM_FREE } from './sha256-wasm-ops.js'
@@ -56,11 +56,12 @@ function compressBody (): Fn {
 function leavesBody (): Fn {
   // Params 0 = in (cursor), 1 = n, 2 = out (cursor); locals 3 = i, 4 = blocks left, 5 = tmp,
   // 6…9 = the next four messages' block pointers, 10…13 their block counts, 14 = done,
-  // 15 = where the message after the four starts, 16 = the most blocks of the four, 17 = blocks done.
+  // 15 = where the message after the four starts, 16 = the most blocks of the four, 17 = blocks done,
+  // 18…21 (v128) writeDigest4's.
   const [IN, N, OUT, I, NB, TMP] = [0, 1, 2, 3, 4, 5]
   const Q = [6, 7, 8, 9]
   const C = [10, 11, 12, 13]
-  const [DONE, NEXT, MAX, J] = [14, 15, 16, 17]
+  const [DONE, NEXT, MAX, J, V] = [14, 15, 16, 17, 18]
   const q = (k: number): number => Q[k] ?? 0
   const cnt = (k: number): number => C[k] ?? 0
   const gtU = 0x4b
@@ -86,11 +87,14 @@ function leavesBody (): Fn {
       0x03, 0x40,
       ...get(q(0)), ...get(q(1)), ...get(q(2)), ...get(q(3)), ...call(1),
       ...add(get(J), c32(1)), ...set(J),
-      // A lane just done gives its digest; one with blocks left moves to the next.
+      // A lane just done before the last block gives its digest; one with blocks left moves to the next.
       ...[0, 1, 2, 3].flatMap(k => ifThen([...get(cnt(k)), ...get(J), gtU], [...add(get(q(k)), c32(64)), ...set(q(k))],
-        ifThen([...get(cnt(k)), ...get(J), 0x46], writeLane4(OUT, TMP, k)))),
+        ifThen([...get(cnt(k)), ...get(J), 0x46, ...get(J), ...get(MAX), 0x47, 0x71], writeLane4(OUT, TMP, k)))),
       ...get(J), ...get(MAX), 0x49, 0x0d, 0x00,
       0x0b,
+      // The lanes done at the last block: all four (leaves of one length, the common case) at once.
+      ...ifThen([...[0, 1, 2, 3].flatMap(k => [...get(cnt(k)), ...get(MAX), 0x46]), 0x71, 0x71, 0x71], writeDigest4(OUT, V),
+        [0, 1, 2, 3].flatMap(k => ifThen([...get(cnt(k)), ...get(MAX), 0x46], writeLane4(OUT, TMP, k)))),
       ...get(NEXT), ...set(IN),
       ...add(get(OUT), c32(128)), ...set(OUT),
       ...add(get(I), c32(4)), ...set(I),
@@ -117,24 +121,23 @@ function leavesBody (): Fn {
     ...get(N), ...get(I), 0x6b, ...c32(4), 0x4f, 0x04, 0x40, ...four, 0x0b,
     ...get(DONE), 0x45, 0x04, 0x40, ...one, 0x0b
   ]
-  return { locals: [[15, I32]], code: whileLt(I, N, body) }
+  return { locals: [[15, I32], [4, V128]], code: whileLt(I, N, body) }
 }
 
 function pairsBody (): Fn {
-  const [IN, N, OUT, I, TMP] = [0, 1, 2, 3, 4]
+  const [IN, N, OUT, I, TMP, V] = [0, 1, 2, 3, 4, 5]
   // The 65-byte message 0x01 ‖ left ‖ right in two blocks; its padding never changes.
   const padAt = (m: number): Code => [...c32(m), ...c32(0), ...c32(128), 0xfc, 0x0b, 0x00,
     ...store8(c32(m), c32(0x01)), ...store8(c32(m + 65), c32(0x80)), ...store8(c32(m + 126), c32(0x02)), ...store8(c32(m + 127), c32(0x08))]
   const copyPair = (m: number, from: number): Code => [...c32(m + 1), ...add(get(IN), c32(from)), ...c32(64), 0xfc, 0x0a, 0x00, 0x00]
-  const M4 = [0, 1, 2, 3].map(k => PAIR4 + 128 * k)
-  // Four pairs at a time: all four are copied out before any digest overwrites them (in place).
+  // Four pairs at a time, read in place (compress4pair, then the second blocks' schedules by the
+  // right digests' last bytes), all of them before any digest overwrites them (in place).
   const four = [
     0x02, 0x40, 0x03, 0x40, ...get(N), ...get(I), 0x6b, ...c32(4), 0x49, 0x0d, 0x01,
-    ...M4.flatMap((m, k) => copyPair(m, 64 * k)),
     ...initState4(),
-    ...M4.flatMap(m => c32(m)), ...call(1),
-    ...M4.flatMap(m => add([...load8u(c32(m + 64)), ...c32(8), 0x74], c32(PAIR_TAB))), ...call(4),
-    ...writeDigest4(OUT, TMP),
+    ...[0, 1, 2, 3].flatMap(k => add(get(IN), c32(64 * k - 1))), ...call(5),
+    ...[0, 1, 2, 3].flatMap(k => add([...load8u(add(get(IN), c32(64 * k + 63))), ...c32(8), 0x74], c32(PAIR_TAB))), ...call(4),
+    ...writeDigest4(OUT, V),
     ...add(get(IN), c32(256)), ...set(IN),
     ...add(get(OUT), c32(128)), ...set(OUT),
     ...add(get(I), c32(4)), ...set(I),
@@ -150,7 +153,7 @@ function pairsBody (): Fn {
     ...add(get(OUT), c32(32)), ...set(OUT),
     ...add(get(I), c32(1)), ...set(I)
   ])
-  return { locals: [[2, I32]], code: [...padAt(PAIR), ...M4.flatMap(padAt), ...four, ...rest] }
+  return { locals: [[2, I32], [4, V128]], code: [...padAt(PAIR), ...four, ...rest] }
 }
 
 function section (id: number, content: Code): Code {
@@ -162,7 +165,7 @@ const name = (s: string): Code => [...uleb(s.length), ...Buffer.from(s, 'utf8')]
 
 function moduleBytes (): Uint8Array {
   const types = vec([[0x60, ...vec([[I32]]), 0x00], [0x60, ...vec([[I32], [I32], [I32]]), 0x00], [0x60, ...vec([[I32], [I32], [I32], [I32]]), 0x00]])
-  const funcs = vec([[0], [2], [1], [1], [2]])
+  const funcs = vec([[0], [2], [1], [1], [2], [2]])
   const memory = vec([[0x00, 0x02]])
   const exports = vec([[...name('memory'), 0x02, 0x00], [...name('leaves'), 0x00, 0x02], [...name('pairs'), 0x00, 0x03]])
   const body = (f: Fn): Code => {
@@ -171,7 +174,7 @@ function moduleBytes (): Uint8Array {
   }
   const k4 = new DataView(new ArrayBuffer(64 * 16))
   SHA256_K.forEach((k, t) => { for (let lane = 0; lane < 4; lane++) k4.setUint32(16 * t + 4 * lane, k, true) })
-  const code = [...uleb(5), ...body(compressBody()), ...body(compress4Body()), ...body(leavesBody()), ...body(pairsBody()), ...body(compress4TabBody())]
+  const code = [...uleb(6), ...body(compressBody()), ...body(compress4Body()), ...body(leavesBody()), ...body(pairsBody()), ...body(compress4TabBody()), ...body(compress4Body(true))]
   return Buffer.concat([Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, types), ...section(3, funcs), ...section(5, memory), ...section(7, exports), ...section(10, code)

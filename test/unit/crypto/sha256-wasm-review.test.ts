@@ -75,6 +75,27 @@ describe('SHA-256 in WebAssembly, review edges', () => {
     }
     expect(bad).toEqual([])
   })
+
+  it('reads pairs in place whatever the byte before them, at unaligned addresses, into another area, four at a time and alone', () => {
+    const w = sha256Wasm()
+    w.memory.grow(1)
+    const mem = Buffer.from(w.memory.buffer)
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 13]) {
+      for (const [inAt, outAt] of [[SHA256_WASM_FREE + 4097, SHA256_WASM_FREE + 3], [SHA256_WASM_FREE + 1, SHA256_WASM_FREE + 2048]] as const) {
+        const pairs = bytes(64 * n, 500 + n)
+        mem.set(pairs, inAt)
+        // The byte before the first pair (each later one's is the pair before's last): never 0x01 here.
+        mem[inAt - 1] = 0xff
+        w.pairs(inAt, n, outAt)
+        const bad: number[] = []
+        for (let i = 0; i < n; i++) {
+          const expected = createHash('sha256').update(Buffer.from([1])).update(pairs.subarray(64 * i, 64 * i + 64)).digest('hex')
+          if (toHex(mem.subarray(outAt + 32 * i, outAt + 32 * i + 32)) !== expected) bad.push(i)
+        }
+        expect(bad, `${n} pairs at ${inAt}`).toEqual([])
+      }
+    }
+  })
 })
 
 describe('MerkleBatch, review edges', () => {
