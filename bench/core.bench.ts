@@ -13,6 +13,7 @@ import { generateSigningKey, sha256File, signV2, type SigningKey } from '../src/
 import { DEFAULT_CONSENSUS, Keystore } from '../src/storage/index.js'
 import { privateKeyToPem } from '../src/crypto/index.js'
 import { printTable, timeIt, type Row } from './report.js'
+import { contractFloor, contractFloorProcess } from './verify-floor.js'
 import { RAW_SHA_WORKER, rawParallelShaProcess, verifyRateRows } from './verify-rate.js'
 import { bundleWorkerEntries } from './worker-bundles.js'
 
@@ -74,6 +75,38 @@ async function timePair (a: () => unknown, b: () => unknown, runs: number): Prom
   return [median(ta), median(tb)]
 }
 
+/** The bench's chain of 10,001 small blocks (the genesis and 10,000 empty blocks), open. */
+async function smallChain (key: SigningKey): Promise<{ chain: Chain, files: string[], buildMs: number }> {
+  const chain = await newChain('many', key)
+  const t0 = performance.now()
+  for (let i = 0; i < 10_000; i++) await signImport(chain, undefined, key)
+  const buildMs = performance.now() - t0
+  return { chain, files: Array.from({ length: chain.tip().height + 1 }, (_, h) => chain.dir.blockPath(h)), buildMs }
+}
+
+/**
+ * `petal verify` of the small blocks against the contract's floor (bench/verify-floor.ts: the
+ * files read and hashed, the seals read, two ECDSA verifications per block, nothing else) in a
+ * process of its own, alternately; and plain verify in this process against the same floor here.
+ */
+async function smallFloorTimes (files: string[]): Promise<{ cli: number, floorProc: number, inProc: number, floor: number }> {
+  const many = join(root, 'many')
+  const c = Chain.open(many)
+  const [inProc, floor] = await timePair(async () => await verifyChain(c), async () => { await contractFloor(files, 2) }, 3)
+  c.close()
+  const [cli, floorProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', many, 'verify'], { stdio: 'ignore' }) }, () => { contractFloorProcess(files, 2, root) }, 5)
+  return { cli, floorProc, inProc, floor }
+}
+
+function smallFloorRows (files: string[], t: { cli: number, floorProc: number, inProc: number, floor: number }): Row[] {
+  const bps = (ms: number): number => files.length / (ms / 1000)
+  const ref = 'the contract\'s floor (read + SHA-256 + seal read + 2 ECDSA per block), 2 threads'
+  return [
+    { figure: 'verify, 10,001 small blocks', value: bps(t.inProc), unit: 'blocks/s', reference: ref, refValue: bps(t.floor), better: 'higher', note: 'bench/verify-floor.ts; alternately, medians of 3' },
+    { figure: '`petal verify` (CLI process), 10,001 small blocks', value: bps(t.cli), unit: 'blocks/s', reference: ref + ', own process', refValue: bps(t.floorProc), better: 'higher', note: 'goal: ≥ 10,000 blocks/s; alternately, medians of 5' }
+  ]
+}
+
 async function main (): Promise<void> {
   const key = generateSigningKey()
 
@@ -118,6 +151,14 @@ async function main (): Promise<void> {
     { figure: `manifest of its ${nRows.toLocaleString('en')} rows (2 threads)`, value: rps(tManifest), unit: 'rows/s', reference: "SQLite's own scan of the rows", refValue: rps(tScan), better: 'higher', note: `goal: ≥ 1.5 M rows/s; reference path (rows through better-sqlite3, 1 thread): ${(rps(tRefPath) / 1e6).toFixed(2)} M rows/s` }
   ]
 
+  // PETAL_BENCH_CORE=verify-small: plain verify of the 10,001 small blocks against its floors alone.
+  if (process.env.PETAL_BENCH_CORE === 'verify-small') {
+    const many = await smallChain(key)
+    many.chain.close()
+    printTable('Core: plain verify, small blocks (2 cores)', smallFloorRows(many.files, await smallFloorTimes(many.files)))
+    rmSync(root, { recursive: true, force: true })
+    return
+  }
   // PETAL_BENCH_CORE=signimport: this part alone (a minute, against the suite's quarter of an hour).
   if (process.env.PETAL_BENCH_CORE === 'signimport') {
     printTable('Core: signimportblock', rows1)
@@ -161,17 +202,14 @@ async function main (): Promise<void> {
   cOne.close()
   const [tCliOne, tShaOneProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-one'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(oneFiles, 2, root) }, 5)
 
-  const cMany = await newChain('many', key)
-  const t0 = performance.now()
-  for (let i = 0; i < 10_000; i++) await signImport(cMany, undefined, key)
-  const buildMs = performance.now() - t0
-  const manyFiles = Array.from({ length: cMany.tip().height + 1 }, (_, h) => cMany.dir.blockPath(h))
+  const { chain: cMany, files: manyFiles, buildMs } = await smallChain(key)
   const manyBytes = manyFiles.reduce((n, f) => n + statSync(f).size, 0)
   const tManyDeep = await timeIt(async () => await verifyChain(cMany, { deep: true }), 1)
   const [tManyFast, tShaMany] = await timePair(async () => await verifyChain(cMany), async () => { await rawParallelSha(manyFiles, 2) }, 1)
   cMany.close()
   const [tCliMany, tShaManyProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'many'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(manyFiles, 2, root) }, 3)
   const tSigMany = await timeIt(async () => { await rawParallelEcdsa(manyFiles.length, 2) }, 3)
+  const floorTimes = await smallFloorTimes(manyFiles)
   const mbps = (bytes: number, ms: number): number => bytes / 1048576 / (ms / 1000)
   const bps = (n: number, ms: number): number => n / (ms / 1000)
   const rows2: Row[] = [
@@ -190,6 +228,7 @@ async function main (): Promise<void> {
     { figure: '`petal verify` (CLI process), 10,001 small blocks', value: bps(manyFiles.length, tCliMany), unit: 'blocks/s', reference: 'raw SHA-256, 2 threads, own process', refValue: bps(manyFiles.length, tShaManyProc), better: 'higher', note: 'process start-up on both sides' },
     { figure: 'verify, 10,001 small blocks', value: bps(manyFiles.length, tManyFast), unit: 'blocks/s', reference: 'two ECDSA P-256 verifications per block, 2 threads', refValue: bps(manyFiles.length, tSigMany), better: 'higher', note: 'the floor: each block\'s seal and previous-hash signature' },
     { figure: '`petal verify` (CLI process), 10,001 small blocks', value: bps(manyFiles.length, tCliMany), unit: 'blocks/s', reference: 'two ECDSA P-256 verifications per block, 2 threads', refValue: bps(manyFiles.length, tSigMany), better: 'higher' },
+    ...smallFloorRows(manyFiles, floorTimes),
     { figure: 'signimportblock of an empty block (chain build)', value: buildMs / 10_000, unit: 'ms', note: `${(manyBytes / 10_001 / 1024).toFixed(1)} KiB per block` }
   ]
 
