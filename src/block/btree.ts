@@ -81,6 +81,10 @@ export interface HeldBytes { fd: number, size: number, parts: ReadonlyArray<{ at
  * bytes when the caller already holds them (a small block it has just hashed), or from the parts
  * of them it holds and the descriptor it has open (a large one).
  */
+// The file header's bytes, read and parsed within the constructor (a fresh buffer per file was
+// an allocation per block for plain verify).
+const HEAD = Buffer.allocUnsafe(100)
+
 export class PageFile {
   readonly header: FileHeader
   private readonly fd: number | undefined
@@ -98,7 +102,7 @@ export class PageFile {
     this.held = source !== undefined && !Buffer.isBuffer(source) ? source : undefined
     this.fd = source === undefined ? openSync(path, 'r') : undefined
     try {
-      const h = Buffer.alloc(100)
+      const h = HEAD
       // Straight from the file, not through the read-ahead window: a worker's PageFile for a chunk
       // of a table would otherwise fill 256 KiB from offset 0 before reading the chunk's pages.
       const got = this.fd === undefined ? this.readAt(h, 100, 0) : readSync(this.fd, h, 0, 100, 0)
@@ -257,10 +261,19 @@ function cellAt (page: Buffer, h: number, hsize: number, i: number, usable: numb
  */
 export function walkBtree (f: PageFile, root: number, index: boolean, onRecord: OnRecord, onLeaf?: OnLeafPage): number {
   // One page buffer per depth: a level is done with its page before a sibling is read into it.
-  const w: Walk = { f, index, onRecord, onLeaf, bufs: [], rows: 0 }
-  walkPage(w, root, 0)
+  // The page buffers are reused by the thread's next walk (four per block for plain verify); a
+  // walk started from inside another's callback gets buffers of its own.
+  const bufs = spareBufs ?? []
+  spareBufs = undefined
+  const w: Walk = { f, index, onRecord, onLeaf, bufs, rows: 0 }
+  try {
+    walkPage(w, root, 0)
+  } finally {
+    spareBufs = bufs
+  }
   return w.rows
 }
+let spareBufs: Buffer[] | undefined
 interface Walk { f: PageFile, index: boolean, onRecord: OnRecord, onLeaf: OnLeafPage | undefined, bufs: Buffer[], rows: number }
 
 // walkBtree's recursion, a function of its own rather than a closure: plain verify walks four
@@ -268,7 +281,8 @@ interface Walk { f: PageFile, index: boolean, onRecord: OnRecord, onLeaf: OnLeaf
 function walkPage (w: Walk, n: number, depth: number): void {
   const { f, index, onRecord } = w
   if (depth >= MAX_DEPTH) throw unsupported('b-tree too deep')
-  const page = w.bufs[depth] ??= Buffer.allocUnsafe(f.header.pageSize)
+  let page = w.bufs[depth]
+  if (page === undefined || page.length !== f.header.pageSize) page = w.bufs[depth] = Buffer.allocUnsafe(f.header.pageSize)
   f.read(n, page)
   const { h, leaf, cells } = pageType(page, n, index)
   if (leaf) {

@@ -1,5 +1,5 @@
 import { isKeyId } from '../crypto/index.js'
-import { fromHex, isHash, parseRfc3339, parseUtcTimestamp } from '../util/index.js'
+import { isHash, isHex, parseRfc3339, parseUtcTimestamp } from '../util/index.js'
 import { BLOCK_VERSION, CONSENSUS_BOUNDS, GENESIS_PREVIOUS_HASH, isQuorumRule, QUORUM_RULES, type QuorumRule } from './constants.js'
 import { BlockError } from './errors.js'
 
@@ -80,7 +80,7 @@ export function headerFromMeta (meta: ReadonlyMap<string, string>): BlockHeader 
   const previousHash = meta.get('PreviousBlockHash') ?? ''
   if (!isHash(previousHash)) throw bad('PreviousBlockHash', 'is not 64 lower-case hex digits')
   const previousHashSignature = meta.get('PreviousBlockHashSignature') ?? ''
-  if (previousHashSignature === '' || fromHex(previousHashSignature) === undefined) throw bad('PreviousBlockHashSignature', 'is not lower-case hex')
+  if (previousHashSignature === '' || !isHex(previousHashSignature)) throw bad('PreviousBlockHashSignature', 'is not lower-case hex')
   const creator = meta.get('CreatorPublicKey') ?? ''
   if (!isKeyId(creator)) throw bad('CreatorPublicKey', 'is not a key id ("1:" + 64 hex digits)')
   const timestamp = meta.get('Timestamp') ?? ''
@@ -132,7 +132,7 @@ function parseV1 (meta: ReadonlyMap<string, string>): BlockHeader {
   const previousHash = meta.get('PreviousBlockHash') ?? ''
   if (!isHash(previousHash)) throw bad('PreviousBlockHash', 'is not 64 lower-case hex digits')
   const previousHashSignature = meta.get('PreviousBlockHashSignature') ?? ''
-  if (fromHex(previousHashSignature) === undefined || previousHashSignature === '') throw bad('PreviousBlockHashSignature', 'is not hex')
+  if (!isHex(previousHashSignature) || previousHashSignature === '') throw bad('PreviousBlockHashSignature', 'is not hex')
   const creator = meta.get('CreatorPublicKey') ?? ''
   if (!isKeyId(creator)) throw bad('CreatorPublicKey', 'is not a key id')
   const timestamp = meta.get('Timestamp') ?? ''

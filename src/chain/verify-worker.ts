@@ -6,7 +6,7 @@ import { readBlockFile, readBlockPages, type BlockFile, type HeldBytes } from '.
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
-import type { Preverified } from './validate/types.js'
+import type { CandidateFile, Preverified } from './validate/types.js'
 import { isNotFound, isPetalError, pausepointSync, readFullySync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
 
 /**
@@ -23,7 +23,7 @@ export interface ReadRequest {
   progress?: SharedArrayBuffer
 }
 /** Per path, in order: the result, or the coded error that file failed with, or why it is missing. */
-export type ReadReply = Array<{ hash: string, seal: string, file: BlockFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
+export type ReadReply = Array<{ hash: string, seal: string, file: CandidateFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
 
 // Block files up to this size are read whole (once) by plain verify; larger ones are hashed in
 // chunks of this size, of which the first and the last are kept for the page reader.
@@ -114,7 +114,8 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       const seal = readSeal(path)
       // Signature checks are the costliest per-block work: do them here, in parallel, with the key
       // the caller named; the caller uses the verdict only if its own key state agrees.
-      out.push({ hash, seal, file, verified: preverify(file, hash, seal, req.keys) })
+      // Only what the caller uses crosses the thread boundary (CandidateFile).
+      out.push({ hash, seal, file: { size: file.size, header: file.header, keyOps: file.keyOps, tables: file.tables }, verified: preverify(file, hash, seal, req.keys) })
     } catch (err) {
       // A failing disk or a permission problem keeps its meaning across the thread boundary.
       out.push(isNotFound(err) ? { missing: serializeError(err).message } : { error: serializeError(isPetalError(err) ? err : systemFailure(err) ?? err) })

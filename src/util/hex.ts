@@ -11,6 +11,11 @@ export function fromHex (hex: string): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(hex, 'hex'))
 }
 
+/** True when fromHex would decode it (lower-case, even length), without decoding it. */
+export function isHex (value: string): boolean {
+  return HEX_RE.test(value)
+}
+
 /** True for a 64-digit lower-case hex string (a SHA-256 digest). */
 export function isHash (value: unknown): value is string {
   return typeof value === 'string' && value.length === 64 && HEX_RE.test(value)

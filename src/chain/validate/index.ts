@@ -6,7 +6,7 @@ import { checkSigner } from './check-signer.js'
 import { checkTimestamp } from './check-timestamp.js'
 import type { Candidate, ParentContext } from './types.js'
 
-export type { Candidate, ParentContext } from './types.js'
+export type { Candidate, CandidateFile, ParentContext } from './types.js'
 export { checkExpectedHash, loadCandidate, LOAD_PASSES, type LoadOptions } from './load-candidate.js'
 export { preverify } from './preverify.js'
 export type { Preverified, SealVerdict } from './types.js'

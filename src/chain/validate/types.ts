@@ -21,13 +21,20 @@ export interface SealVerdict {
   fields: SealedFields
 }
 
+/**
+ * What validation and the index take from a block file: plain verify's workers send only this
+ * across threads (the SQLite header, the path and the empty user-table and recipient lists were
+ * a third of each reply's structured clone, and nothing past the read uses them).
+ */
+export type CandidateFile = Pick<BlockFile, 'size' | 'header' | 'keyOps' | 'tables'>
+
 /** A block file that passed the checks that need nothing but the file itself. */
 export interface Candidate {
   /** hex SHA-256 of the file */
   hash: string
   /** hex DER seal that came with the file */
   seal: string
-  file: BlockFile
+  file: CandidateFile
   /** Used by check-signatures only when `key` is the signer's key at the parent. */
   verified?: Preverified
 }
