@@ -18,7 +18,6 @@ import '../src/polyfills.js'
 import Database from 'better-sqlite3'
 import { fork, type ChildProcess } from 'node:child_process'
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TokenStore } from '../src/api/index.js'
@@ -27,6 +26,7 @@ import { generateSigningKey, type SigningKey } from '../src/crypto/index.js'
 import { PetalNode } from '../src/node/index.js'
 import { QuerySandbox, runQuery } from '../src/query/index.js'
 import { DEFAULT_CONSENSUS } from '../src/storage/index.js'
+import { durableFloor, floorServer } from './api-floors.js'
 import { agent, call, reading, rowsJson, type Reading } from './api-http.js'
 import { printTable, type Row } from './report.js'
 
@@ -139,47 +139,15 @@ function plainDb (path: string): { insert: (rows: Reading[]) => void, close: () 
   return { insert: rows => { tx(rows) }, close: () => { db.close() } }
 }
 
-/**
- * A server that reads each request's body and answers 202: with nothing done (the HTTP floor), or
- * once `store` has stored the body (the durable floor).
- */
-async function floorServer (store?: (body: Buffer) => void): Promise<{ url: string, server: Server }> {
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = []
-    req.on('data', (c: Buffer) => { if (store !== undefined) parts.push(c) })
-    req.on('end', () => {
-      try {
-        store?.(Buffer.concat(parts))
-        res.writeHead(202, { 'content-type': 'application/json' })
-        res.end('{"receipts":[]}')
-      } catch (err) {
-        res.writeHead(500, { 'content-type': 'text/plain' })
-        res.end(String(err))
-      }
-    })
-  })
-  server.keepAliveTimeout = 120_000 // as the API's: the agent's kept-alive sockets must not be cut between turns
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const a = server.address()
-  if (a === null || typeof a === 'string') throw new Error('no port')
-  return { url: `http://127.0.0.1:${a.port}/`, server }
-}
-
 async function writes (key: SigningKey, client: Client): Promise<{ rows: Row[], latency: Row[] }> {
   // Sealing is off while acknowledgements are measured (it has its own figure below).
   const { node, url, token } = await startNode('writes', key, { everyMs: 3_600_000 })
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   const ref = plainDb(join(root, 'ref.db'))
   const floor = await floorServer()
-  // The durable floor's own file, WAL + synchronous=FULL like the reference: one transaction per
-  // request, its rows bound by name from the parsed JSON.
+  // The durable floor's own file, WAL + synchronous=FULL like the reference (bench/api-floors.ts).
   const durableDb = new Database(join(root, 'durable-floor.db'))
-  durableDb.pragma('journal_mode = WAL')
-  durableDb.pragma('synchronous = FULL')
-  durableDb.exec('CREATE TABLE readings (sensor TEXT, at INTEGER, value REAL, note TEXT)')
-  const durableIns = durableDb.prepare('INSERT INTO readings (sensor, at, value, note) VALUES (@sensor, @at, @value, @note)')
-  const durableTx = durableDb.transaction((rows: Array<Record<string, unknown>>) => { for (const r of rows) durableIns.run(r) })
-  const durable = await floorServer(body => { durableTx(JSON.parse(body.toString('utf8')) as Array<Record<string, unknown>>) })
+  const durable = await durableFloor(durableDb)
   await call(`${url}api/v1/records/readings`, { method: 'POST', headers, body: rowsJson(10, 0) })
   const rows: Row[] = []
   let next = 10

@@ -31,6 +31,27 @@ function isLoopbackHeader (header: string): boolean {
 }
 
 /**
+ * authorize(req, 'write', …) as a yes or no, for the lean records lane (lean-records.ts), which
+ * leaves every refusal to Fastify to answer. `Bearer <token>` as clients send it is taken without
+ * the regular expression; any other spelling is judged by authorize() itself.
+ */
+export function mayWrite (headers: IncomingHttpHeaders, policy: AccessPolicy, tokens: TokenStore): boolean {
+  const host = headers.host
+  if (!policy.expose && host !== undefined && !isLoopbackHeader(host)) return false
+  const header = headers.authorization
+  if (header === undefined) return false
+  // What the expression below would capture when one space precedes the token and none follows
+  // it (a text with any other whitespace in it is no valid token either way).
+  if (header.startsWith('Bearer ') && header.charCodeAt(7) !== 0x20 && header.charCodeAt(header.length - 1) !== 0x20) return tokens.verify(header.slice(7))?.scope === 'write'
+  try {
+    authorize({ headers }, 'write', policy, tokens)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
  * Decide whether a request may proceed (docs/api.md, "Security"). A server on loopback answers
  * only requests addressed to a loopback name, so a web page cannot reach it through DNS
  * rebinding; writes always need a write token; reads need a token only when the server is exposed

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RecordFormat } from '../ingest/index.js'
-import { authorize } from './auth.js'
+import { mayWrite } from './auth.js'
 import { errorReply } from './error-reply.js'
-import { acceptedJson } from './routes/records.js'
+import { acceptedBody } from './routes/records.js'
 import type { ApiContext } from './types.js'
 
 const PREFIX = '/api/v1/records/'
@@ -43,7 +43,7 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
     const format = req.method === 'POST' && !closing && ingest !== undefined && url.startsWith(PREFIX) ? FORMATS.get(req.headers['content-type'] ?? '') : undefined
     const table = url.slice(PREFIX.length)
     const length = format === undefined ? NaN : Number(req.headers['content-length'])
-    if (format === undefined || ingest === undefined || !TABLE.test(table) || !(length > 0 && length <= bodyLimit) || req.headers['transfer-encoding'] !== undefined || !authorized(ctx, req)) {
+    if (format === undefined || ingest === undefined || !TABLE.test(table) || !(length > 0 && length <= bodyLimit) || req.headers['transfer-encoding'] !== undefined || !mayWrite(req.headers, ctx.access, ctx.tokens)) {
       next(req, res)
       return
     }
@@ -59,9 +59,9 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
     req.on('end', () => {
       const bytes = parts === undefined ? body ?? Buffer.alloc(0) : Buffer.concat(parts)
       ingest.appendRecords(table, bytes, format, { maxRows }).then(r => {
-        const json = acceptedJson(r)
-        res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(json.length)])
-        res.end(json)
+        const body = acceptedBody(r)
+        res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)])
+        res.end(body)
       }).catch((err: unknown) => {
         // Also a throw while answering 202 (never an unhandled rejection): with headers out, only the connection can go.
         if (res.headersSent) { res.destroy(); return }
@@ -75,13 +75,3 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
 }
 
 const ignore = (): void => {}
-
-/** Whether the request may write; a refusal is left to Fastify, which answers it with its coded error. */
-function authorized (ctx: LeanContext, req: IncomingMessage): boolean {
-  try {
-    authorize(req, 'write', ctx.access, ctx.tokens)
-    return true
-  } catch {
-    return false
-  }
-}

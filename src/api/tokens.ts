@@ -25,6 +25,10 @@ const FILE_VERSION = 1
 // petal_<12 hex id>_<32 random bytes, base64url>: the id names the token in `tokens list` and
 // `tokens revoke`; the secret part carries 256 bits.
 const TOKEN_RE = /^petal_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/
+/** The length of every text TOKEN_RE matches. */
+const TOKEN_LENGTH = 62
+/** statSync's options, made once (the token file is looked at on every authenticated request). */
+const STAT_OPTIONS = { throwIfNoEntry: false } as const
 
 export function tokensPath (dataDir: string): string { return join(dataDir, 'api', 'tokens.json') }
 
@@ -87,11 +91,12 @@ export class TokenStore {
    */
   verify (presented: string): TokenInfo | undefined {
     const tokens = this.current()
+    // A verified token's text is found by its id (the 12 characters after "petal_") and compared
+    // whole: only a text equal to a valid token's, which TOKEN_RE matched, can pass here.
+    const known = presented.length === TOKEN_LENGTH ? this.verified.get(presented.slice(6, 18)) : undefined
+    if (known !== undefined && timingSafeEqual(Buffer.from(presented, 'latin1'), known.text)) return known.info
     const m = TOKEN_RE.exec(presented)
     const id = m?.[1] ?? ''
-    const known = this.verified.get(id)
-    // TOKEN_RE fixes the length, so a matching text is as long as the cached one.
-    if (known !== undefined && timingSafeEqual(Buffer.from(presented, 'latin1'), known.text)) return known.info
     const hit = m === null ? undefined : tokens.get(id)
     const ok = timingSafeEqual(sha256(presented), hit?.digest ?? NO_DIGEST) && hit !== undefined
     if (!ok) return undefined
@@ -101,7 +106,7 @@ export class TokenStore {
 
   /** The tokens, re-read when the file changed since the last look (a cheap stat otherwise). */
   private current (): Map<string, { info: TokenInfo, digest: Buffer }> {
-    const s = statSync(this.path, { throwIfNoEntry: false })
+    const s = statSync(this.path, STAT_OPTIONS)
     const seen = this.seen
     if (s === undefined ? seen !== undefined : seen?.ino !== s.ino || seen.size !== s.size || seen.mtimeMs !== s.mtimeMs || seen.ctimeMs !== s.ctimeMs) {
       this.byId = new Map(this.read().map(r => [r.id, { info: Object.freeze(publicInfo(r)), digest: Buffer.from(r.hash, 'hex') }]))

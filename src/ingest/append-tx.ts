@@ -52,9 +52,10 @@ export class AppendTx {
 
   private insert (t: TableSchema, data: Buffer[], now: number, created: boolean, addedColumns: string[]): AppendResult {
     const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
-    data.forEach((d, i) => {
+    for (let i = 0; i < data.length; i++) {
+      const d = data[i] as Buffer
       if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
-    })
+    }
     const first = this.store.insertRows(t.name, data, now)
     return new AppendedRows(t.name, created, addedColumns, this.store.instance, first, data.length)
   }

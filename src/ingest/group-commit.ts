@@ -1,9 +1,24 @@
 import { systemFailure } from '../storage/index.js'
 import { AbortError, failpoint } from '../util/index.js'
-import type { PendingStore } from './store.js'
+import { BUSY, type PendingStore } from './store.js'
 
-interface Waiting<J, R> { job: J, signal?: AbortSignal, resolve: (r: R) => void, reject: (err: unknown) => void }
+interface Waiting<J, R> { job: J, signal?: AbortSignal, resolve: (r: R) => void, reject: (err: unknown) => void, settled?: () => void }
 interface Done<J, R> { w: Waiting<J, R>, r: R }
+/** One flush's appends: taken from the queue once the write lock is held, then committed or refused. */
+interface Group<J, R> { defer: boolean, taken: Array<Waiting<J, R>>, committed: Array<Done<J, R>>, refused: Array<{ w: Waiting<J, R>, err: unknown }> }
+
+/** Settled once: a reaction on it runs as a microtask at the end of the current task. */
+const RESOLVED = Promise.resolve()
+
+function resolve<J, R> (w: Waiting<J, R>, r: R): void {
+  w.settled?.()
+  w.resolve(r)
+}
+
+function reject<J, R> (w: Waiting<J, R>, err: unknown): void {
+  w.settled?.()
+  w.reject(err)
+}
 
 /**
  * Group commit for appends. Every append waits for an fsync, and an fsync takes milliseconds.
@@ -40,10 +55,37 @@ export class GroupCommit<J, R> {
   private failed: { err: unknown } | undefined
   /** A commit was made at the end of a task in this turn of the event loop (cleared at the turn's end). */
   private loneTurn = false
+  /** The flush under way (its transaction's body, `inTransaction`, reads it). */
+  private group: Group<J, R> | undefined
   private readonly endTurn = (): void => { this.loneTurn = false }
   private readonly flushNow = (): void => {
     this.scheduled = false
-    void this.flush()
+    this.flush()
+  }
+
+  /** The body of a group's transaction (PendingStore.writeNow), made once. */
+  private readonly inTransaction = (): void => {
+    const g = this.group as Group<J, R>
+    // Taken once the write lock is held: whatever queued while waiting for it joins too.
+    const taken = g.taken = this.queue.splice(0)
+    for (const w of taken) {
+      if (w.signal?.aborted === true) { g.refused.push({ w, err: new AbortError() }); continue }
+      // Alone in its transaction, an append needs no savepoint: its refusal rolls the whole
+      // transaction back (flush's catch), which is what refusing it means.
+      if (taken.length === 1) { g.committed.push({ w, r: this.run(w.job) }); continue }
+      this.store.stmt('SAVEPOINT append').run()
+      try {
+        const r = this.run(w.job)
+        this.store.stmt('RELEASE append').run()
+        g.committed.push({ w, r })
+      } catch (err) {
+        this.store.stmt('ROLLBACK TO append').run()
+        this.store.stmt('RELEASE append').run()
+        this.store.forgetTables() // a rolled-back append may have changed a table
+        g.refused.push({ w, err })
+      }
+    }
+    failpoint('ingest:append-inserted') // crash tests: rows written, COMMIT not yet
   }
 
   /**
@@ -57,11 +99,18 @@ export class GroupCommit<J, R> {
     private readonly concurrent: () => boolean = () => true
   ) {}
 
-  /** Not an async function: its caller awaits the promise itself, one hop fewer per append. */
-  submit (job: J, signal?: AbortSignal): Promise<R> {
-    if (signal?.aborted === true) return Promise.reject(new AbortError())
+  /**
+   * Not an async function: its caller awaits the promise itself, one hop fewer per append.
+   * `settled` runs when the append is acknowledged or refused, just before its promise settles
+   * (the caller's bookkeeping, without a promise of its own).
+   */
+  submit (job: J, signal?: AbortSignal, settled?: () => void): Promise<R> {
+    if (signal?.aborted === true) {
+      settled?.()
+      return Promise.reject(new AbortError())
+    }
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ job, signal, resolve, reject })
+      this.queue.push({ job, signal, resolve, reject, settled })
       this.schedule()
     })
   }
@@ -72,7 +121,8 @@ export class GroupCommit<J, R> {
     if (this.alone()) {
       this.loneTurn = true
       setImmediate(this.endTurn)
-      queueMicrotask(this.flushNow)
+      // A microtask, without queueMicrotask's AsyncResource and bound function per call.
+      void RESOLVED.then(this.flushNow)
     } else {
       setImmediate(this.flushNow)
     }
@@ -83,61 +133,66 @@ export class GroupCommit<J, R> {
     return !this.loneTurn && !this.syncing && this.failed === undefined && !this.concurrent()
   }
 
-  private async flush (): Promise<void> {
+  /**
+   * Commit what is queued in one transaction. Synchronous while the write lock is free (the
+   * usual case: a lone append costs no promise for it); while another process holds it, the
+   * transaction is retried from a timer (flushLater), never blocking the event loop.
+   */
+  private flush (): void {
     const failed = this.failed
     if (failed !== undefined) {
-      for (const w of this.queue.splice(0)) w.reject(failed.err)
+      for (const w of this.queue.splice(0)) reject(w, failed.err)
       return
     }
     this.running = true
-    const defer = this.syncing || this.concurrent()
-    const committed: Array<Done<J, R>> = []
-    const refused: Array<{ w: Waiting<J, R>, err: unknown }> = []
-    let taken: Array<Waiting<J, R>> = []
+    const g: Group<J, R> = { defer: this.syncing || this.concurrent(), taken: [], committed: [], refused: [] }
+    this.group = g
+    try {
+      if (this.store.writeNow(this.inTransaction, g.defer) === BUSY) {
+        void this.flushLater(g)
+        return
+      }
+    } catch (err) {
+      this.refuseGroup(g, err)
+    }
+    this.finish(g)
+  }
+
+  /** flush() once another process has released the write lock (PendingStore.write's retries). */
+  private async flushLater (g: Group<J, R>): Promise<void> {
     try {
       await this.store.write(() => {
-        // Taken once the write lock is held: whatever queued while waiting for it joins too.
-        taken = this.queue.splice(0)
-        for (const w of taken) {
-          if (w.signal?.aborted === true) { refused.push({ w, err: new AbortError() }); continue }
-          // Alone in its transaction, an append needs no savepoint: its refusal rolls the whole
-          // transaction back (the catch below), which is what refusing it means.
-          if (taken.length === 1) { committed.push({ w, r: this.run(w.job) }); continue }
-          this.store.stmt('SAVEPOINT append').run()
-          try {
-            const r = this.run(w.job)
-            this.store.stmt('RELEASE append').run()
-            committed.push({ w, r })
-          } catch (err) {
-            this.store.stmt('ROLLBACK TO append').run()
-            this.store.stmt('RELEASE append').run()
-            this.store.forgetTables() // a rolled-back append may have changed a table
-            refused.push({ w, err })
-          }
-        }
-        failpoint('ingest:append-inserted') // crash tests: rows written, COMMIT not yet
-      }, undefined, { deferSync: defer })
+        this.group = g
+        this.inTransaction()
+      }, undefined, { deferSync: g.defer })
     } catch (err) {
-      // The commit itself failed (or the lock could not be had, or a lone append was refused):
-      // nothing of this group is stored.
-      this.store.forgetTables()
-      for (const w of taken) w.reject(err)
-      committed.length = 0
-      refused.length = 0
-      if (taken.length === 0) for (const w of this.queue.splice(0)) w.reject(err)
-    } finally {
-      this.running = false
+      this.refuseGroup(g, err)
     }
+    this.finish(g)
+  }
+
+  /** The commit itself failed (or the lock could not be had, or a lone append was refused): nothing of the group is stored. */
+  private refuseGroup (g: Group<J, R>, err: unknown): void {
+    this.store.forgetTables()
+    for (const w of g.taken) reject(w, err)
+    g.committed.length = 0
+    g.refused.length = 0
+    if (g.taken.length === 0) for (const w of this.queue.splice(0)) reject(w, err)
+  }
+
+  private finish (g: Group<J, R>): void {
+    this.running = false
+    this.group = undefined
     // A refused append stored nothing: no need to wait for the fsync to say so.
-    for (const f of refused) f.w.reject(f.err)
+    for (const f of g.refused) reject(f.w, f.err)
     if (this.failed !== undefined) {
       // An fsync failed while this group waited for the write lock: nothing after it is acknowledged.
-      for (const d of committed) d.w.reject(this.failed.err)
-    } else if (defer && committed.length > 0) {
-      this.unsynced.push(...committed)
+      for (const d of g.committed) reject(d.w, this.failed.err)
+    } else if (g.defer && g.committed.length > 0) {
+      this.unsynced.push(...g.committed)
       void this.sync()
     } else {
-      this.settle(committed) // the COMMIT was fsync'd
+      this.settle(g.committed) // the COMMIT was fsync'd
     }
     this.schedule()
   }
@@ -161,7 +216,7 @@ export class GroupCommit<J, R> {
         // their checksums: recovery drops every commit after a lost frame. So no append is
         // acknowledged any more, until pending.db is opened again (a restart of the node).
         this.failed = failure
-        for (const d of [...group, ...this.unsynced.splice(0)]) d.w.reject(failure.err)
+        for (const d of [...group, ...this.unsynced.splice(0)]) reject(d.w, failure.err)
       }
     } finally {
       this.syncing = false
@@ -171,7 +226,7 @@ export class GroupCommit<J, R> {
   private settle (done: Array<Done<J, R>>): void {
     if (done.length > 0) failpoint('ingest:append-durable') // crash tests: durable, not yet acknowledged
     for (const d of done) {
-      d.w.resolve(d.r)
+      resolve(d.w, d.r)
       this.after(d.r)
     }
   }

@@ -44,7 +44,7 @@ const COPY_LOOP_MAX = 64
  */
 export function encodeJsonRows (input: Uint8Array, format: 'json' | 'ndjson', table: TableSchema, maxRows: number): Buffer[] | undefined {
   if (table.declared !== undefined || !isUtf8(input)) return undefined
-  const lane = new Lane(Buffer.from(input.buffer, input.byteOffset, input.byteLength), table, maxRows)
+  const lane = new Lane(Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength), table, maxRows)
   try {
     return format === 'json' ? lane.array() : lane.lines()
   } catch (err) {
@@ -86,8 +86,15 @@ class Lane {
 
   private views (): Buffer[] {
     if (this.ends.length === 0) throw BAIL // no rows: append() answers that
+    const ends = this.ends
+    const out: Buffer[] = new Array(ends.length)
     let start = 0
-    return this.ends.map(end => { const v = this.out.subarray(start, end); start = end; return v })
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i] as number
+      out[i] = this.out.subarray(start, end)
+      start = end
+    }
+    return out
   }
 
   private space (): void {

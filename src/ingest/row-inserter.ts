@@ -31,7 +31,9 @@ export class RowInserter {
     let i = 0
     for (const size of INSERT_CHUNKS) {
       for (; i + size <= data.length; i += size) {
-        const last = Number(this.statement(size).run(data.slice(i, i + size), named).lastInsertRowid)
+        // A lone statement binds the rows as they are (one row: the usual HTTP append).
+        const rows = i === 0 && size === data.length ? data : data.slice(i, i + size)
+        const last = Number(this.statement(size).run(rows, named).lastInsertRowid)
         if (i === 0) first = last - size + 1
       }
     }

@@ -87,7 +87,7 @@ export class Ingest implements IngestService {
       throw err
     }
     this.appendTx = new AppendTx(chain, this.appends, this.clock)
-    this.commits = new GroupCommit(this.appends, job => this.appendTx.run(job), r => { this.emit('appended', { table: r.table, rows: receiptCount(r) }) },
+    this.commits = new GroupCommit(this.appends, job => this.appendTx.run(job), r => { if (this.listeners.appended.size > 0) this.emit('appended', { table: r.table, rows: receiptCount(r) }) },
       () => performance.now() - this.concurrentAt < CONCURRENT_MS)
   }
 
@@ -142,26 +142,34 @@ export class Ingest implements IngestService {
    * rows that fit an existing table as they are are encoded straight from the bytes instead
    * (json-encode.ts), with the same result.
    */
-  async appendRecords (table: string, input: Uint8Array, format: RecordFormat, options: { maxRows?: number, signal?: AbortSignal } = {}): Promise<AppendResult> {
-    const maxRows = Math.min(options.maxRows ?? DEFAULT_MAX_ROWS, this.maxAppendRows)
-    // The tables as last read: the transaction checks the table again (AppendTx.run), and rows
-    // encoded for a table that changed meanwhile are typed again there.
-    const t = format === 'csv' || this.closed ? undefined : this.appends.cachedTables().get(table.toLowerCase())
-    const encoded = t === undefined ? undefined : encodeJsonRows(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
-    if (t === undefined || encoded === undefined) return await this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
-    return await this.guard(() => {
+  appendRecords (table: string, input: Uint8Array, format: RecordFormat, options: { maxRows?: number, signal?: AbortSignal } = {}): Promise<AppendResult> {
+    // Not an async function: the JSON lane's append (a lone HTTP request's) costs one promise, the
+    // group commit's, instead of one per layer; every error still comes back as a rejection.
+    try {
+      const maxRows = Math.min(options.maxRows ?? DEFAULT_MAX_ROWS, this.maxAppendRows)
+      // The tables as last read: the transaction checks the table again (AppendTx.run), and rows
+      // encoded for a table that changed meanwhile are typed again there.
+      const t = format === 'csv' || this.closed ? undefined : this.appends.cachedTables().get(table.toLowerCase())
+      const encoded = t === undefined ? undefined : encodeJsonRows(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
+      if (t === undefined || encoded === undefined) return this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
+      this.checkOpen()
       this.checkAppend(table, encoded.length)
       return this.submit({ table, encoded, schema: t }, options.signal)
-    })
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
-  private async submit (job: AppendJob, signal: AbortSignal | undefined): Promise<AppendResult> {
+  /** Hand an append to the group commit; it counts as in flight (close() waits) until it settles. */
+  private submit (job: AppendJob, signal: AbortSignal | undefined): Promise<AppendResult> {
+    this.inFlight++
     if (++this.appending > 1) this.concurrentAt = performance.now()
-    try {
-      return await this.commits.submit(job, signal)
-    } finally {
-      this.appending--
-    }
+    return this.commits.submit(job, signal, this.appendSettled)
+  }
+
+  private readonly appendSettled = (): void => {
+    this.appending--
+    if (--this.inFlight === 0) this.idle?.()
   }
 
   private checkAppend (table: string, rows: number): void {
@@ -384,8 +392,12 @@ export class Ingest implements IngestService {
     this.store.close()
   }
 
-  private async guard<T> (fn: () => Promise<T>): Promise<T> {
+  private checkOpen (): void {
     if (this.closed) throw new IngestError('INGEST_CLOSED', 'the ingest service is shutting down', { hint: 'retry once the node is back' })
+  }
+
+  private async guard<T> (fn: () => Promise<T>): Promise<T> {
+    this.checkOpen()
     this.inFlight++
     try {
       return await fn()

@@ -7,6 +7,9 @@ import { formatReceipt, parseReceipt } from './receipt-id.js'
 import { RowInserter } from './row-inserter.js'
 import { openPendingDb } from './store-open.js'
 
+/** PendingStore.writeNow(): another process holds the write lock, nothing ran. */
+export const BUSY: unique symbol = Symbol('pending store busy')
+
 /**
  * `pending.db`: rows acknowledged but not yet in a canonical block, the batches that sealed them,
  * and where each row landed. WAL with synchronous=FULL: a commit is on disk before append()
@@ -69,24 +72,34 @@ export class PendingStore {
    * covers every commit made while the previous one ran (group commit, docs/performance.md).
    */
   async write<T> (fn: () => T, signal?: AbortSignal, options: { deferSync?: boolean } = {}): Promise<T> {
-    // The setting is this connection's: it is NORMAL only from BEGIN to COMMIT, with no await in
-    // between, so every other write (the sealer's claims and placements) keeps its own fsync.
-    if (this.failed !== undefined) throw this.failed.err
-    const defer = options.deferSync === true
     let delay = 1
     for (;;) {
       if (signal?.aborted === true) throw new AbortError()
-      if (defer) this.stmt('PRAGMA synchronous = NORMAL').run()
-      let began = false
-      try {
-        began = this.tryBegin()
-      } finally {
-        if (defer && !began) this.restoreFull()
-      }
-      if (began) break
+      const r = this.writeNow(fn, options.deferSync === true)
+      if (r !== BUSY) return r
       await sleep(delay, signal)
       delay = Math.min(delay * 2, 50)
     }
+  }
+
+  /**
+   * write() without waiting: `fn` runs in a write transaction, committed when it returns, at once
+   * (synchronously), or BUSY when another process holds the write lock (nothing ran; try again
+   * later, as write() does from a timer). The group commit calls it directly: a lone append then
+   * costs no promise and no microtask hop for the transaction.
+   */
+  writeNow<T> (fn: () => T, deferSync = false): T | typeof BUSY {
+    // The setting is this connection's: it is NORMAL only from BEGIN to COMMIT, with no await in
+    // between, so every other write (the sealer's claims and placements) keeps its own fsync.
+    if (this.failed !== undefined) throw this.failed.err
+    if (deferSync) this.stmt('PRAGMA synchronous = NORMAL').run()
+    let began = false
+    try {
+      began = this.tryBegin()
+    } finally {
+      if (deferSync && !began) this.restoreFull()
+    }
+    if (!began) return BUSY
     try {
       const r = fn()
       this.stmt('COMMIT').run()
@@ -95,7 +108,7 @@ export class PendingStore {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       throw err
     } finally {
-      if (defer) this.restoreFull()
+      if (deferSync) this.restoreFull()
     }
   }
 

@@ -18,7 +18,7 @@ describe('group commit of concurrent appends', () => {
   it('commits appends of the same moment in one transaction, each all or nothing, acknowledged only after the commit', async () => {
     const ingest = await setup()
     await ingest.append('t', [{ n: 0n }])
-    const write = vi.spyOn(ingest.appends, 'write')
+    const write = vi.spyOn(ingest.appends, 'writeNow')
     const appended: number[] = []
     ingest.on('appended', e => { appended.push(e.rows) })
     const results = await Promise.allSettled(Array.from({ length: 50 }, async (_, i) =>

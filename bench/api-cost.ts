@@ -1,0 +1,78 @@
+// Instruction counts of a server per POST /records request (docs/performance.md, "Session 10:
+// ingest"). This process is the server, run under valgrind; the client is a forked process that
+// valgrind does not trace. `petal`: Petal's API server (the lean lane, Fastify behind it) with the
+// ingest service on a real pending.db, as a node serves it, without the network; `durable`: the
+// api bench's durable floor (node:http, JSON.parse, one fsync'd INSERT transaction per request).
+// The client posts `warm` requests, then `n` more, one at a time; the difference between two
+// counts with different `n` is the per-request cost, start-up and warm-up cancelling.
+//   valgrind --tool=cachegrind --cache-sim=no node [--no-opt] --import tsx bench/api-cost.ts petal 200 [warm] [batch]
+import '../src/polyfills.js'
+import Database from 'better-sqlite3'
+import { fork } from 'node:child_process'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startApiServer, TokenStore } from '../src/api/index.js'
+import { createChain } from '../src/chain/index.js'
+import { generateSigningKey } from '../src/crypto/index.js'
+import { Ingest } from '../src/ingest/index.js'
+import { DEFAULT_CONSENSUS } from '../src/storage/index.js'
+import { durableFloor } from './api-floors.js'
+
+const [mode = 'petal', n = '200', warm = '200', batch = '1'] = process.argv.slice(2)
+
+if (mode === 'client') {
+  const { LeanConnection, prepareRequest } = await import('./lean-http.js')
+  const { rowsJson } = await import('./api-http.js')
+  process.once('message', (m: { url: string, token: string, requests: number, warm: number, batch: number }) => {
+    void (async () => {
+      const url = new URL(m.url)
+      const headers = { authorization: `Bearer ${m.token}`, 'content-type': 'application/json' }
+      const conn = await LeanConnection.open(url.hostname, Number(url.port))
+      for (let i = 0; i < m.requests; i++) {
+        if (i === m.warm) await new Promise<void>(resolve => { process.send?.('measure', () => { resolve() }) })
+        const r = await conn.send(prepareRequest(url, 'POST', headers, rowsJson(m.batch, 1000 + i * m.batch)))
+        if (r.status !== 202) throw new Error(`${r.status} ${r.body.toString()}`)
+        if (process.env.API_COST_MARKS !== undefined && i % 250 === 0) process.stderr.write(`--- request ${i}\n`)
+      }
+      conn.close()
+      process.disconnect()
+    })()
+  })
+} else {
+  const root = mkdtempSync(join(tmpdir(), 'petal-api-cost-'))
+  let url: string
+  let token = ''
+  let stop: () => Promise<void>
+  if (mode === 'petal') {
+    const key = generateSigningKey()
+    const chain = await createChain(join(root, 'd'), { creator: 'bench', description: 'cost', bootstrapPeers: [], consensus: { ...DEFAULT_CONSENSUS } }, key)
+    const ingest = Ingest.open({ chain, key })
+    const api = await startApiServer({ dir: chain.dir.root, address: { host: '127.0.0.1', port: 0 }, ingest, watchMs: 1e9 })
+    token = TokenStore.of(chain.dir.root).create({ scope: 'write' }).token
+    url = `${api.url}api/v1/records/readings`
+    stop = async () => { await api.close(); await ingest.close(); chain.close() }
+  } else {
+    const db = new Database(join(root, 'durable-floor.db'))
+    const floor = await durableFloor(db)
+    url = floor.url
+    stop = async () => { await new Promise(resolve => floor.server.close(resolve)); db.close() }
+  }
+  const client = fork(import.meta.filename, ['client'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  // Heap growth and collections between the warm-up's end and the client's: with a new space
+  // large enough for no collection to run (--max-semi-space-size), the bytes allocated per request.
+  let gcs = 0
+  new PerformanceObserver(list => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
+  let heap = 0
+  let cpu = process.cpuUsage()
+  client.on('message', m => { if (m === 'measure') { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); void (globalThis as { __allocStart?: () => Promise<void> }).__allocStart?.() } })
+  client.send({ url, token, requests: Number(warm) + Number(n), warm: Number(warm), batch: Number(batch) })
+  const code = await new Promise<number | null>(resolve => client.once('exit', resolve))
+  await (globalThis as { __allocStop?: () => Promise<void> }).__allocStop?.()
+  const used = process.cpuUsage(cpu)
+  process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system\n`)
+  await stop()
+  rmSync(root, { recursive: true, force: true })
+  if (code !== 0) throw new Error(`client exited ${code}`)
+}
