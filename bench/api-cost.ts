@@ -66,10 +66,9 @@ if (mode === 'client') {
   new PerformanceObserver(list => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
   let heap = 0
   let cpu = process.cpuUsage()
-  client.on('message', m => { if (m === 'measure') { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); void (globalThis as { __allocStart?: () => Promise<void> }).__allocStart?.() } })
+  client.on('message', m => { if (m === 'measure') { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); } })
   client.send({ url, token, requests: Number(warm) + Number(n), warm: Number(warm), batch: Number(batch) })
   const code = await new Promise<number | null>(resolve => client.once('exit', resolve))
-  await (globalThis as { __allocStop?: () => Promise<void> }).__allocStop?.()
   const used = process.cpuUsage(cpu)
   process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system\n`)
   await stop()
