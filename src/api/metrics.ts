@@ -28,11 +28,12 @@ export class Histogram {
   observeKey (value: number, k: string): void {
     let s = this.series.get(k)
     if (s === undefined) { s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }; this.series.set(k, s) }
-    const counts = s.counts
-    for (let i = 0; i < this.buckets.length; i++) {
-      const b = this.buckets[i]
-      if (b !== undefined && value <= b) counts[i] = (counts[i] ?? 0) + 1
-    }
+    // Counted in the first bucket that holds the value only (every HTTP request observes one);
+    // lines() adds them up into Prometheus's cumulative buckets.
+    const buckets = this.buckets
+    let i = 0
+    while (i < buckets.length && !(value <= (buckets[i] as number))) i++
+    if (i < buckets.length) s.counts[i] = (s.counts[i] ?? 0) + 1
     s.sum += value
     s.count++
   }
@@ -41,7 +42,11 @@ export class Histogram {
     const out: string[] = []
     for (const [k, s] of this.series) {
       const inner = k === '' ? '' : k.slice(1, -1) + ','
-      this.buckets.forEach((b, i) => { out.push(`${this.name}_bucket{${inner}le="${num(b)}"} ${s.counts[i] ?? 0}`) })
+      let below = 0
+      this.buckets.forEach((b, i) => {
+        below += s.counts[i] ?? 0
+        out.push(`${this.name}_bucket{${inner}le="${num(b)}"} ${below}`)
+      })
       out.push(`${this.name}_bucket{${inner}le="+Inf"} ${s.count}`, `${this.name}_sum${k} ${num(s.sum)}`, `${this.name}_count${k} ${s.count}`)
     }
     return out

@@ -29,6 +29,7 @@ export class PendingStore {
   private readonly stmts = new Map<string, SqliteStatement>()
   private readonly inserter: RowInserter
   protected tableCache: { version: string, tables: Map<string, TableSchema> } | undefined
+  private versionStmt: SqliteStatement<string> | undefined
   /** The WAL file, opened for syncWal(). */
   private walFd: number | undefined
   readonly instance: string
@@ -167,7 +168,9 @@ export class PendingStore {
   // ---- tables ----
   /** Every table, by lower-case name (re-read only when another writer changed one). */
   tables (): Map<string, TableSchema> {
-    const version = this.meta('schema_version') ?? '0'
+    // A plucked statement of its own: asked inside every append's transaction, no row object.
+    this.versionStmt ??= this.db.prepare<unknown[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck()
+    const version = this.versionStmt.get() ?? '0'
     if (this.tableCache?.version === version) return this.tableCache.tables
     const rows = this.stmt('SELECT name, sql, declared FROM tables').all() as Array<{ name: string, sql: string, declared: string | null }>
     const tables = new Map<string, TableSchema>()
