@@ -4,6 +4,7 @@ import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util
 import { AppendStore } from './append-store.js'
 import { AppendTx, type AppendJob } from './append-tx.js'
 import { IngestError } from './errors.js'
+import { IngestListeners } from './event-listeners.js'
 import { GroupCommit } from './group-commit.js'
 import { encodeJsonRows } from './json-encode.js'
 import { DEFAULT_MAX_ROWS, parseRecords, type RecordFormat } from './parse.js'
@@ -53,7 +54,7 @@ export interface SealPolicy {
 export class Ingest implements IngestService {
   private readonly commits: GroupCommit<AppendJob, AppendResult>
   private readonly appendTx: AppendTx
-  private readonly listeners: { [E in keyof IngestEvents]: Set<(e: IngestEvents[E]) => void> } = { sealed: new Set(), requeued: new Set(), appended: new Set() }
+  private readonly listeners: IngestListeners
   private readonly sealMutex = new Mutex()
   private readonly logger: Logger
   private readonly clock: Clock
@@ -78,6 +79,7 @@ export class Ingest implements IngestService {
 
   private constructor (readonly chain: Chain, readonly store: PendingStore, private readonly config: IngestOptions) {
     this.logger = config.logger ?? nullLogger
+    this.listeners = new IngestListeners(this.logger)
     this.clock = config.clock ?? systemClock
     this.maxAppendRows = config.maxAppendRows ?? DEFAULT_MAX_ROWS
     try {
@@ -87,7 +89,7 @@ export class Ingest implements IngestService {
       throw err
     }
     this.appendTx = new AppendTx(chain, this.appends, this.clock)
-    this.commits = new GroupCommit(this.appends, job => this.appendTx.run(job), r => { if (this.listeners.appended.size > 0) this.emit('appended', { table: r.table, rows: receiptCount(r) }) },
+    this.commits = new GroupCommit(this.appends, job => this.appendTx.run(job), r => { if (this.listeners.has('appended')) this.listeners.emit('appended', { table: r.table, rows: receiptCount(r) }) },
       () => performance.now() - this.concurrentAt < CONCURRENT_MS)
   }
 
@@ -314,7 +316,7 @@ export class Ingest implements IngestService {
     const tip = this.chain.tip().hash
     const r = await reconcile({ chain: this.chain, store: this.store, logger: this.logger, clock: this.clock })
     this.reconciledAt = tip
-    if (r.requeued > 0) this.emit('requeued', { rows: r.requeued })
+    if (r.requeued > 0) this.listeners.emit('requeued', { rows: r.requeued })
     return r
   }
 
@@ -338,7 +340,7 @@ export class Ingest implements IngestService {
     const latencyMs = Math.max(0, b.sealedAt - b.oldestAt)
     this.lastSeal = { height: b.height, hash: b.hash, rows: b.rows, latencyMs }
     this.logger.info('sealed pending rows into a block', { height: b.height, hash: b.hash, rows: b.rows, latencyMs })
-    this.emit('sealed', { height: b.height, hash: b.hash, rows: b.rows, receipts: b.rows, latencyMs })
+    this.listeners.emit('sealed', { height: b.height, hash: b.hash, rows: b.rows, receipts: b.rows, latencyMs })
   }
 
   /** True when `hash` is a block this data directory's ingest service sealed (its rows are re-sealed by it, not by the generic reseal). */
@@ -367,19 +369,7 @@ export class Ingest implements IngestService {
   }
 
   on<E extends keyof IngestEvents> (event: E, fn: (e: IngestEvents[E]) => void): () => void {
-    const set = this.listeners[event] as Set<(e: IngestEvents[E]) => void>
-    set.add(fn)
-    return () => { set.delete(fn) }
-  }
-
-  private emit<E extends keyof IngestEvents> (event: E, e: IngestEvents[E]): void {
-    for (const fn of this.listeners[event] as Set<(e: IngestEvents[E]) => void>) {
-      try {
-        fn(e)
-      } catch (err) {
-        this.logger.warn('an ingest event listener failed', { event, error: (err as Error).message })
-      }
-    }
+    return this.listeners.on(event, fn)
   }
 
   /** Stop taking work, wait for what is running, close pending.db. */
