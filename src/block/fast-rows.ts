@@ -14,7 +14,7 @@ import { MerkleBatch } from '../crypto/index.js'
 import { BtreeUnsupported, emitTableCell, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, PageFile, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnLeafPage, type OnRecord } from './btree.js'
 import { FLAG_DEFAULT, FLAG_REAL, WASM_MAX_COLUMNS, WasmLeafEncoder } from './leaf-wasm.js'
 import { canonicalRowsSql } from './manifest.js'
-import { affinityOf, type UserTable } from './schema.js'
+import { affinityOf, quoteString, type UserTable } from './schema.js'
 import { quoteIdent, type Db } from './sqlite.js'
 
 /** How to read one table from its b-tree; plain data, so it can be sent to a worker thread. */
@@ -39,7 +39,9 @@ interface XInfo { cid: number, name: string, type: string, dflt_value: unknown, 
 export function planFastTable (db: Db, t: UserTable): FastPlan | undefined {
   const root = db.prepare<[string], number>("SELECT rootpage FROM main.sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(t.name)
   if (typeof root !== 'number' || root < 2) return undefined
-  const info = db.prepare<[string], XInfo>("SELECT cid, name, type, dflt_value, pk FROM pragma_table_xinfo(?, 'main')").all(t.name)
+  // The PRAGMA, not the table-valued pragma_table_xinfo: that one prepares the same PRAGMA inside a
+  // virtual table (docs/performance.md, session 9), on every block a load thread checks.
+  const info = db.prepare<[], XInfo>(`PRAGMA main.table_xinfo(${quoteString(t.name)})`).all()
   if (info.length !== t.columns.length || info.some((c, i) => c.name !== t.columns[i] || c.cid !== i)) return undefined
   const real = info.map(c => affinityOf(c.type) === 'REAL')
   const hasDefault = info.map(c => c.dflt_value !== null)

@@ -39,7 +39,7 @@ export interface ListedTable { name: string, type: string, wr: number }
  * A table name as a PRAGMA's argument, which cannot be a bound parameter: an SQL string literal,
  * as SQLite's pragma_* virtual tables write it (%Q) for the PRAGMA they run.
  */
-function quoteString (s: string): string {
+export function quoteString (s: string): string {
   return "'" + s.replaceAll("'", "''") + "'"
 }
 

@@ -14,8 +14,13 @@ const IN_WASM = MERKLE_SCRATCH + MERKLE_SCRATCH_BYTES
 const FLUSH_BYTES = 1 << 20
 const PAGE = 65536
 // Fewer leaves than this in the first flush (a small table) are hashed with node:crypto: cheaper
-// than the first WebAssembly instance of a thread (its code is generated, ~20-100 ms).
+// than the first WebAssembly instance of a thread (its code is generated, ~20-100 ms)...
 const SMALL = 1024
+// ...until this thread has hashed this many leaves that way: then it is one that checks block after
+// block (sync's load threads), and its interior nodes, a node:crypto call each (~1 µs, against
+// ~0.2 µs four at a time in WebAssembly), pay for the instance within a few dozen 1 MB tables.
+const WARM_LEAVES = 1 << 15
+let cryptoLeaves = 0
 
 // The WebAssembly instance a finished batch leaves for the next one in this thread: a table's
 // batch is built and finished synchronously, so one is enough, and instantiating (and growing the
@@ -173,7 +178,8 @@ export class MerkleBatch {
   private flush (): void {
     let m = this.pending
     if (m === 0) return
-    if (this.wasm === undefined && m < SMALL && spare === undefined) {
+    if (this.wasm === undefined && m < SMALL && spare === undefined && cryptoLeaves < WARM_LEAVES) {
+      cryptoLeaves += m
       // Each framed leaf: its block count, the data, padding ending in the data's length in bits.
       let at = IN
       for (let i = 0; i < m; i++) {

@@ -111,4 +111,31 @@ describe('MerkleBatch', () => {
       expect(toHex(batch.root()), `${n} leaves of about ${len} bytes`).toBe(toHex(ref.root()))
     }
   })
+  it('moves a thread that has hashed many small tables with node:crypto to WebAssembly, with the same roots', async () => {
+    vi.resetModules()
+    const { MerkleBatch: Fresh } = await import('../../../src/crypto/merkle-batch.js')
+    // Tables of 1,000 leaves of ~1 KB (the pull bench's 1 MB blocks) and, every fourth, of 1, 2 or
+    // 5: node:crypto while the thread has hashed fewer than 32,768 leaves that way; the table that
+    // finds it past that is moved to WebAssembly by its own flush, and every later one starts there.
+    let counted = 0
+    let moved = -1
+    for (let t = 0; t < 48; t++) {
+      const n = t % 4 === 3 ? [1, 2, 5][t % 3] ?? 1 : 1000
+      const ref = new MerkleBuilder()
+      const batch = new Fresh()
+      expect(batch.inWasm, `table ${t}`).toBe(moved >= 0)
+      for (let i = 0; i < n; i++) {
+        const data = bytes(1000 + (i % 19), i + t)
+        ref.push(leafHash(data))
+        const at = batch.begin(data.length + 1)
+        batch.bytes[at] = 0x00
+        batch.bytes.set(data, at + 1)
+        batch.commit(data.length + 1)
+      }
+      expect(toHex(batch.root()), `table ${t}`).toBe(toHex(ref.root()))
+      if (moved < 0 && counted >= 32768) moved = t
+      else if (moved < 0) counted += n
+    }
+    expect(moved).toBeGreaterThan(30)
+  })
 })
