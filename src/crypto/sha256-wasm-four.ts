@@ -18,14 +18,18 @@ const sigma1v = (x: Code): Code => vxor(vxor(vrotr(x, 17), vrotr(x, 19)), vshru(
 /** `do { body } while ((i += step) < end)` */
 const doWhile = (i: number, step: number, end: number, body: Code): Code => [0x03, 0x40, ...body, ...add(get(i), c32(step)), ...tee(i), ...c32(end), 0x49, 0x0d, 0x00, 0x0b]
 
-/** W_16…W_63 from W_0…W_15 at SCHED; local `i` (i32) counts, `l`, `l + 1` (v128) hold the last two. */
+/**
+ * W_16…W_63 from W_0…W_15 at SCHED; local `i` (i32) counts, `l`, `l + 1` (v128) hold the last two,
+ * `l + 2` W_t-15 (σ0 reads it three times: a local, not three loads).
+ */
 function expandSchedule (i: number, l: number): Code {
   const last = (j: number): number => l + (j % 2)
   const w = (t: number): Code => vload(get(i), SCHED + 16 * t)
   const step: Code = []
   for (let j = 0; j < 8; j++) {
     // W_t for t = 16 + j + i / 16.
-    step.push(...vadd(vadd(sigma1v(get(last(j))), w(9 + j)), vadd(sigma0v(w(1 + j)), w(j))), ...set(last(j)))
+    step.push(...w(1 + j), ...set(l + 2))
+    step.push(...vadd(vadd(sigma1v(get(last(j))), w(9 + j)), vadd(sigma0v(get(l + 2)), w(j))), ...set(last(j)))
     step.push(...vstore(get(i), get(last(j)), SCHED + 16 * (16 + j)))
   }
   return [...vload(c32(SCHED), 16 * 14), ...set(last(0)), ...vload(c32(SCHED), 16 * 15), ...set(last(1)),
