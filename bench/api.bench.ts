@@ -139,6 +139,10 @@ function plainDb (path: string): { insert: (rows: Reading[]) => void, close: () 
   return { insert: rows => { tx(rows) }, close: () => { db.close() } }
 }
 
+// Requests of each kind sent to every server before the measured turns (see writes()).
+const WARM_SINGLE = Number(process.env.PETAL_BENCH_WARM ?? 3_000)
+const WARM_BATCHED = Math.ceil(WARM_SINGLE / 10)
+
 async function writes (key: SigningKey, client: Client): Promise<{ rows: Row[], latency: Row[] }> {
   // Sealing is off while acknowledgements are measured (it has its own figure below).
   const { node, url, token } = await startNode('writes', key, { everyMs: 3_600_000 })
@@ -153,6 +157,18 @@ async function writes (key: SigningKey, client: Client): Promise<{ rows: Row[], 
   let next = 10
   // PETAL_BENCH_BATCHES=100 (comma-separated) measures only those batch sizes, for profiling.
   const only = process.env.PETAL_BENCH_BATCHES?.split(',').map(Number)
+  // Warm-up, the same requests to every server and the same inserts to the reference: V8 optimises
+  // POST /records' path only after 1,000-2,500 requests (--trace-opt), the floors' few functions
+  // far sooner, so without it the first turns compared Petal's unoptimised code with the floors'
+  // optimised code. A node serves for days: the steady state is what its clients get.
+  for (const { batch, requests } of [{ batch: 1, requests: WARM_SINGLE }, { batch: 100, requests: WARM_BATCHED }].filter(p => only === undefined || only.includes(p.batch))) {
+    for (const target of [`${url}api/v1/records/readings`, floor.url, durable.url]) {
+      await client.ask({ cmd: 'post', url: target, headers, batch, requests, from: next, clients: 1 })
+      next += batch * requests
+    }
+    for (let r = 0; r < requests; r++) ref.insert(Array.from({ length: batch }, (_, j) => reading(next + j)))
+    next += batch * requests
+  }
   // Short turns, many of them: the machine's load comes in bursts, and each turn's ratio pairs a
   // figure with a reference measured moments apart.
   const plan = [{ batch: 1, requests: 100, turns: 7 }, { batch: 100, requests: 32, turns: 7 }, { batch: 10_000, requests: 16, turns: 3 }].filter(p => only === undefined || only.includes(p.batch))
