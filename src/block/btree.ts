@@ -76,15 +76,15 @@ export interface FileHeader {
  */
 export interface HeldBytes { fd: number, size: number, parts: ReadonlyArray<{ at: number, bytes: Buffer }> }
 
+// The file header's bytes, read and parsed within the constructor (a fresh buffer per file was
+// an allocation per block for plain verify).
+const HEAD = Buffer.allocUnsafe(100)
+
 /**
  * Pages of one SQLite file, read on demand with pread (never the whole file), or from the file's
  * bytes when the caller already holds them (a small block it has just hashed), or from the parts
  * of them it holds and the descriptor it has open (a large one).
  */
-// The file header's bytes, read and parsed within the constructor (a fresh buffer per file was
-// an allocation per block for plain verify).
-const HEAD = Buffer.allocUnsafe(100)
-
 export class PageFile {
   readonly header: FileHeader
   private readonly fd: number | undefined

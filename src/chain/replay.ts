@@ -146,6 +146,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   let last: ReplayResult['last']
   let bytes = 0
   let h = 0
+  let failed = false
   try {
     for (; ; h++) {
       throwIfAborted(o.signal)
@@ -176,10 +177,14 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
       }
     }
   } catch (err) {
+    failed = true
     throw atHeight(err, h)
   } finally {
     clearInterval(timer)
-    report()
+    // The last progress goes out after a failure too, but a callback that throws then must not
+    // hide the failure.
+    if (!failed) report()
+    else try { report() } catch {}
     // After an interruption, do not wait for busy workers to stop (they are unreferenced and end
     // with the process); otherwise wait, so no thread outlives the replay.
     if (o.signal?.aborted === true) void pool.close()

@@ -1,20 +1,25 @@
 import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, readFullySync, writeFileAtomic } from '../util/index.js'
+import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { openDataFileSync } from './data-file.js'
 
-// Data directories whose tmp/ this process has made (tmpBlockPath).
-const tmpMade = new WeakSet<DataDir>()
+// When tmpBlockPath last made each data directory's tmp/ (performance.now()).
+const tmpMadeAt = new WeakMap<DataDir, number>()
+// A catch-up asks for a path per block and each mkdir is a system call, so it is made at most once
+// a second; an operator's `rm -rf tmp/` under a running node then fails creates for at most that
+// long, after which retries find it again.
+const TMP_MKDIR_EVERY_MS = 1_000
 
 /** A fresh private path in the data directory's tmp/ (same filesystem, so renames are atomic). */
 export function tmpBlockPath (dir: DataDir): string {
-  // Once per data directory: a catch-up asks for a path per block, and each mkdir is a system call.
-  if (!tmpMade.has(dir)) {
+  const now = performance.now()
+  const made = tmpMadeAt.get(dir)
+  if (made === undefined || now - made >= TMP_MKDIR_EVERY_MS) {
     mkdirSync(dir.tmpDir, { recursive: true })
-    tmpMade.add(dir)
+    tmpMadeAt.set(dir, now)
   }
   return join(dir.tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}.db`)
 }
@@ -31,22 +36,12 @@ export function cleanTmp (dir: DataDir): number {
   }
   for (const name of names) {
     const pid = Number(name.split('-')[0])
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) continue
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) continue
     if (pid === process.pid) continue
     rmSync(join(dir.tmpDir, name), { force: true })
     removed++
   }
   return removed
-}
-
-/** Whether a process with this id exists (EPERM: it does, under another user). */
-export function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return errorCode(err) === 'EPERM'
-  }
 }
 
 /** Read a block's seal (hex DER) from its `.sig` file: one open, one read (plain verify reads one per block). */

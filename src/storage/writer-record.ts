@@ -1,6 +1,5 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
-import { formatTimestamp, isRecord } from '../util/index.js'
-import { isAlive } from './block-files.js'
+import { formatTimestamp, isRecord, processAlive } from '../util/index.js'
 
 /** Who holds a data directory's write lock and for what: `writer.json`, beside chain.db. */
 export interface WriterRecord {
@@ -41,7 +40,7 @@ export function readWriterRecord (path: string): WriterRecord | undefined {
     return undefined
   }
   if (!isRecord(r) || typeof r.pid !== 'number' || typeof r.work !== 'string' || typeof r.since !== 'string') return undefined
-  if (r.pid === process.pid || !isAlive(r.pid)) return undefined
+  if (r.pid === process.pid || !processAlive(r.pid)) return undefined
   return { pid: r.pid, work: r.work, since: r.since }
 }
 

@@ -4,7 +4,10 @@ import { errorCode } from './narrow.js'
 
 // writeFileAtomic(Async) writes `<file>.<pid>.<hex>.tmp` beside its target; writeWriterRecord
 // `<file>.<pid>.tmp`. A crash between the create and the rename leaves one that nothing renames.
-const TEMP_NAME = /^(.+)\.([0-9]+)(?:\.[0-9a-f]+)?\.tmp$/
+// The random part is matched at its exact length first: eight hex digits that happen to be all
+// decimal would otherwise read as the pid, and a live writer's file would look stale.
+const ATOMIC_TEMP = /^(.+)\.([0-9]+)\.[0-9a-f]{8}\.tmp$/
+const RECORD_TEMP = /^(.+)\.([0-9]+)\.tmp$/
 
 /** Whether a process with this id exists here (EPERM: it does, under another user). */
 export function processAlive (pid: number): boolean {
@@ -29,7 +32,7 @@ export function removeStaleTemps (dir: string, owned: ReadonlySet<string> = new 
   try { names = readdirSync(dir) } catch { return [] }
   const removed: string[] = []
   for (const name of names) {
-    const m = TEMP_NAME.exec(name)
+    const m = ATOMIC_TEMP.exec(name) ?? RECORD_TEMP.exec(name)
     if (m === null) continue
     const pid = Number(m[2])
     if (!owned.has(m[1] ?? '') && (pid === process.pid || processAlive(pid))) continue

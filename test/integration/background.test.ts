@@ -77,12 +77,12 @@ describe('PetalNode.stop', () => {
     expect(processAlive(live)).toBe(true)
     for (const d of ['api', 'keystore']) mkdirSync(join(dir, d), { recursive: true })
     const stale = [
-      `node-state.json.${dead}.0a1b2c3d.tmp`, `node-state.json.${process.pid}.deadbeef.tmp`, `peers.json.${live}.0a1b2c3d.tmp`,
-      `journal.json.${dead}.12ab34cd.tmp`, `writer.json.${dead}.tmp`, `keystore/abc.json.${dead}.0a1b2c3d.tmp`, `api/tokens.json.${dead}.0a1b2c3d.tmp`
+      `node-state.json.${dead}.0a1b2c3d.tmp`, `node-state.json.${dead}.12345678.tmp`, `node-state.json.${process.pid}.deadbeef.tmp`, `peers.json.${live}.0a1b2c3d.tmp`,
+      `journal.json.${dead}.12ab34cd.tmp`, `journal.json.${dead}.12345678.tmp`, `writer.json.${dead}.tmp`, `keystore/abc.json.${dead}.0a1b2c3d.tmp`, `api/tokens.json.${dead}.0a1b2c3d.tmp`
     ]
     const kept = [
       'node-state.json.bak', 'notes.tmp', 'other.json.abc.tmp', `journal.json.${live}.12ab34cd.tmp`,
-      `keystore/abc.json.${live}.0a1b2c3d.tmp`, `api/tokens.json.${process.pid}.0a1b2c3d.tmp`
+      `keystore/abc.json.${live}.0a1b2c3d.tmp`, `keystore/abc.json.${live}.12345678.tmp`, `api/tokens.json.${process.pid}.0a1b2c3d.tmp`
     ]
     for (const f of [...stale, ...kept]) writeFileSync(join(dir, f), '{')
     const n = await PetalNode.create({ dir, ...fastOptions({ discovery: false }), stateFile: true })
