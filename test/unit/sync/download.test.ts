@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { copyFileSync, readdirSync, statSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
@@ -13,8 +13,10 @@ import { DownloadScheduler } from '../../../src/sync/download.js'
 import type { DownloadOptions } from '../../../src/sync/options.js'
 import type { HeaderSource } from '../../../src/sync/types.js'
 import { chainImporter, type BlockImporter } from '../../../src/sync/importer.js'
+import { Notifier } from '../../../src/sync/notifier.js'
 import { Slot } from '../../../src/sync/slot.js'
-import { AbortError, nullLogger } from '../../../src/util/index.js'
+import { MAX_IDLE_MS } from '../../../src/sync/window-limits.js'
+import { AbortError, nullLogger, type Clock } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -142,6 +144,7 @@ async function start (o: {
   feed?: HeaderSource
   signal?: AbortSignal
   net?: FakeNetwork
+  clock?: Clock
 }): Promise<Run> {
   const chain = await freshChain()
   const net = o.net ?? new FakeNetwork(o.behaviour)
@@ -151,7 +154,8 @@ async function start (o: {
     importer: chainImporter(chain),
     candidates: o.candidates ?? (() => ['A', 'B']),
     onImported: (r: ImportResult, from: string) => { imported.push({ height: r.block.height, from }) },
-    logger: nullLogger
+    logger: nullLogger,
+    clock: o.clock
   }, { ...FAST, ...o.options }, o.feed ?? feedOf(headers))
   const done = scheduler.run(o.signal ?? new AbortController().signal)
   done.catch(() => {})
@@ -325,6 +329,36 @@ describe('DownloadScheduler', () => {
     })
     expect(await r.done).toBe(N)
     expect(r.net.asked.filter(a => a.height === 2)).toHaveLength(3)
+  })
+
+  it('sleeps until a retry round is due, not for the idle cap', async () => {
+    // The clock moves only while the loop sleeps, by what it asked to sleep (the real sleep is 1 ms),
+    // so the sleep after the round is put off is exactly the retry delay. Were the scheduler to forget
+    // that a slot waits for a later round, it would sleep MAX_IDLE_MS instead and only be slower.
+    let t = 1_000_000
+    const sleeps: number[] = []
+    const original = Notifier.prototype.wait
+    const spy = vi.spyOn(Notifier.prototype, 'wait').mockImplementation(async function (this: Notifier, ms: number, signal?: AbortSignal) {
+      sleeps.push(ms)
+      t += ms
+      return await original.call(this, 1, signal)
+    })
+    try {
+      let misses = 0
+      const r = await start({
+        behaviour: (_p, h) => (h === 2 && misses++ < 1 ? 'not-found' : 'serve'),
+        candidates: () => ['A'],
+        options: { ...NO_HEDGE, retryDelayMs: 300 },
+        clock: { now: () => t }
+      })
+      expect(await r.done).toBe(N)
+      expect(r.net.asked.filter(a => a.height === 2)).toHaveLength(2)
+      expect(300).toBeLessThan(MAX_IDLE_MS)
+      expect(sleeps).toContain(300)
+      r.chain.close()
+    } finally {
+      spy.mockRestore()
+    }
   })
 
   it('gives up with UNAVAILABLE after maxAttempts rounds', async () => {
