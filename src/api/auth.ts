@@ -30,25 +30,37 @@ function isLoopbackHeader (header: string): boolean {
   return ok
 }
 
+/** The Host header a loopback-only node refuses (it answers loopback names only), else undefined. */
+function refusedHost (host: string | undefined, policy: AccessPolicy): string | undefined {
+  return !policy.expose && host !== undefined && !isLoopbackHeader(host) ? host : undefined
+}
+
+/**
+ * The token of an Authorization header `Bearer <token>` (scheme in any case, spaces around the
+ * token), else undefined. The spelling clients send (one space, then printable ASCII to the end)
+ * is cut without the regular expression, which captures the same text there.
+ */
+function bearerToken (header: string): string | undefined {
+  if (header.startsWith('Bearer ') && header.length > 7) {
+    let plain = true
+    for (let i = 7; i < header.length; i++) {
+      const c = header.charCodeAt(i)
+      if (c <= 0x20 || c >= 0x7f) { plain = false; break }
+    }
+    if (plain) return header.slice(7)
+  }
+  return /^Bearer +([^\s]+) *$/i.exec(header)?.[1]
+}
+
 /**
  * authorize(req, 'write', …) as a yes or no, for the lean records lane (lean-records.ts), which
- * leaves every refusal to Fastify to answer. `Bearer <token>` as clients send it is taken without
- * the regular expression; any other spelling is judged by authorize() itself.
+ * leaves every refusal to Fastify to answer.
  */
 export function mayWrite (headers: IncomingHttpHeaders, policy: AccessPolicy, tokens: TokenStore): boolean {
-  const host = headers.host
-  if (!policy.expose && host !== undefined && !isLoopbackHeader(host)) return false
+  if (refusedHost(headers.host, policy) !== undefined) return false
   const header = headers.authorization
-  if (header === undefined) return false
-  // What the expression below would capture when one space precedes the token and none follows
-  // it (a text with any other whitespace in it is no valid token either way).
-  if (header.startsWith('Bearer ') && header.charCodeAt(7) !== 0x20 && header.charCodeAt(header.length - 1) !== 0x20) return tokens.verify(header.slice(7))?.scope === 'write'
-  try {
-    authorize({ headers }, 'write', policy, tokens)
-    return true
-  } catch {
-    return false
-  }
+  const token = header === undefined ? undefined : bearerToken(header)
+  return token !== undefined && tokens.verify(token)?.scope === 'write'
 }
 
 /**
@@ -58,8 +70,8 @@ export function mayWrite (headers: IncomingHttpHeaders, policy: AccessPolicy, to
  * beyond loopback without --public-read.
  */
 export function authorize (req: { headers: IncomingHttpHeaders }, access: Access, policy: AccessPolicy, tokens: TokenStore): void {
-  const host = req.headers.host
-  if (!policy.expose && host !== undefined && !isLoopbackHeader(host)) {
+  const host = refusedHost(req.headers.host, policy)
+  if (host !== undefined) {
     throw new ApiError('API_HOST_REFUSED', `this node serves loopback only, and the request was addressed to ${JSON.stringify(hostOf(host))}`, {
       hint: 'use http://127.0.0.1:PORT/ or http://localhost:PORT/; to serve other hosts, start the node with --http-expose'
     })
@@ -73,9 +85,9 @@ export function authorize (req: { headers: IncomingHttpHeaders }, access: Access
       hint: `send Authorization: Bearer <token>; create one on the node with \`petal tokens create --scope ${needs}\``
     })
   }
-  const m = /^Bearer +([^\s]+) *$/i.exec(header)
-  if (m === null) throw new ApiError('API_UNAUTHORIZED', 'the Authorization header is not "Bearer <token>"', { hint: 'send Authorization: Bearer <token>' })
-  const token = tokens.verify(m[1] ?? '')
+  const presented = bearerToken(header)
+  if (presented === undefined) throw new ApiError('API_UNAUTHORIZED', 'the Authorization header is not "Bearer <token>"', { hint: 'send Authorization: Bearer <token>' })
+  const token = tokens.verify(presented)
   if (token === undefined) throw new ApiError('API_UNAUTHORIZED', 'unknown or revoked token', { hint: 'check the token, or create a new one with `petal tokens create`; `petal tokens list` shows the valid ones' })
   if (needs === 'write' && token.scope !== 'write') {
     throw new ApiError('API_FORBIDDEN', `token ${token.id} (${token.name}) may only read`, { hint: 'create a token with `petal tokens create --scope write`' })
