@@ -3,7 +3,7 @@
 import '../src/polyfills.js'
 import Database from 'better-sqlite3'
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'

@@ -1,7 +1,7 @@
 // The four-way SIMD compression functions of the SHA-256 module (sha256-wasm.ts): four messages
 // at once, one per 32-bit lane.
 import { uleb } from '../util/index.js'
-import { type Code, type Fn, I32, K4, PAIR_TAB, SCHED, STATE4, V128, add, c32, gather, get, set, simd, tee, vadd, vand, vconst, vload, vor, vrotr, vshru, vstore, vxor } from './sha256-wasm-ops.js'
+import { type Code, type Fn, I32, K4, SCHED, STATE4, V128, add, c32, gather, get, set, simd, tee, vadd, vand, vconst, vload, vor, vrotr, vshru, vstore, vxor } from './sha256-wasm-ops.js'
 import { SHA256_K } from './sha256-constants.js'
 
 /**

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic } from '../util/index.js'
+import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { openDataFileSync } from './data-file.js'

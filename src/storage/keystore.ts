@@ -4,7 +4,7 @@ import {
   decryptPrivateKey, encryptPrivateKey, generateSigningKey, importPrivateKey, isKeyId, parseEncryptedKey, parsePublicKey,
   privateKeyToPem, privateKeyToPkcs8, type EncryptedKey, type PublicKey, type SigningKey
 } from '../crypto/index.js'
-import { errorMessage, fromHex, isNotFound, isRecord, parseJson, toHex, writeFileAtomic } from '../util/index.js'
+import { errorMessage, fromHex, isNotFound, isRecord, toHex, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { checkDataFile } from './data-file.js'
 

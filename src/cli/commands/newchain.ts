@@ -3,7 +3,6 @@ import { parseNewChainInput } from '../../storage/index.js'
 import type { Action } from '../program.js'
 import { readInputFile } from '../input.js'
 import { createChainWithKey } from './init.js'
-import { errorMessage } from '../../util/index.js'
 
 export function register (program: Command, action: Action): void {
   program.command('newchain <params>').description('create a new chain from a chain-parameters JSON file (Daisy\'s fields plus quorum_rule, max_block_bytes, max_reorg_depth) in an empty data directory')
