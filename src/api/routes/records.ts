@@ -35,19 +35,12 @@ function formatOf (contentType: string | undefined): RecordFormat {
 }
 
 /**
- * The 202 answer to POST /records (here and in the lean lane, lean-records.ts), as bytes. Written
- * out rather than serialized by the response schema: receipt ids need no escaping, and a reply to
- * 10,000 rows serialized item by item cost more than storing them; the receipts are written from
- * the append's row ids without making a string per row (receiptsJson).
- */
-export function acceptedJson (r: AppendResult): Buffer {
-  const body = acceptedBody(r)
-  return typeof body === 'string' ? Buffer.from(body, 'utf8') : body
-}
-
-/**
- * acceptedJson's bytes, as a string while the receipts are few (fewer than 256): node:http then
- * sends the head and the body in one write instead of a writev of two buffers (the lean lane).
+ * The 202 answer to POST /records (here and in the lean lane, lean-records.ts). Written out rather
+ * than serialized by the response schema: receipt ids need no escaping, and a reply to 10,000 rows
+ * serialized item by item cost more than storing them; the receipts are written from the append's
+ * row ids without making a string per row (receiptsJson). A string while the receipts are few
+ * (fewer than 256): node:http then sends the head and the body in one write instead of a writev of
+ * two buffers.
  */
 export function acceptedBody (r: AppendResult): string | Buffer {
   const head = `${tableHead(r.table)}${receiptCount(r)}${r.created || r.addedColumns.length > 0 ? `,"created":${r.created},"added_columns":${JSON.stringify(r.addedColumns)},"receipts":` : PLAIN}`
@@ -162,7 +155,7 @@ export function recordRoutes (bodyLimit: number, rowsPerRequest: number): RouteS
       const format = formatOf(req.headers['content-type'])
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
       const r = await ingest.appendRecords(field(req.params, 'table') ?? '', body, format, { maxRows: rowsPerRequest })
-      return await reply.code(202).type('application/json; charset=utf-8').send(acceptedJson(r))
+      return await reply.code(202).type('application/json; charset=utf-8').send(acceptedBody(r))
     }
   }, {
     method: 'GET',
