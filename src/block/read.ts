@@ -69,9 +69,13 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
   try {
     // One read transaction for every statement below: on its own, each statement took and
     // released the file's shared lock and re-checked its header (about half of a small block's
-    // checks). Nothing writes a block file while it is read, so SQLite reads the same; a deferred
-    // BEGIN reads nothing, so a file SQLite cannot read fails at the same statement as before.
-    db.exec('BEGIN')
+    // checks). Nothing writes a block file while it is read, so SQLite reads the same. The
+    // transaction starts here, before the first statement is prepared: loading the schema in a
+    // prepare outside a read transaction takes and releases the lock once more, with its probes
+    // for a hot journal and a WAL (8 system calls a block). `PRAGMA schema_version` reads only the
+    // header's cookie, through the same b-tree open (page 1) that loading the schema starts with,
+    // so a file SQLite cannot open fails here with the code it failed with at that prepare.
+    db.exec('BEGIN; PRAGMA schema_version')
     if (options.quickCheck !== false) m?.stage('checking', sqlite.size)
     const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
     if (file.header.version === 2 && options.checkManifest !== false) {
