@@ -1,7 +1,7 @@
 // Catch-up's per-block work in one process, without libp2p, on the built dist/ (`npm run build`):
 // a HeaderFeed over a fake peer (each header's seal verified on this thread, as the real feed
 // does), a DownloadScheduler whose fake range peer writes each block file from bytes held in
-// memory (as the range receive does), a warm LoadPool(2) and placement in groups, as a pull runs
+// memory (as the range receive does, with the file's first bytes), a warm LoadPool(2) and placement in groups, as a pull runs
 // them. For instruction counts per block (docs/performance.md, "Session 10: catch-up"):
 //   node bench/catchup-work.mjs SRC 1300 build     # once: a chain of 1,300 one-row blocks in SRC
 //   valgrind --tool=callgrind --separate-threads=yes node bench/catchup-work.mjs SRC 200   (and 1200)
@@ -59,7 +59,8 @@ const net = {
       await new Promise(r => setImmediate(r))
       const { bytes, seal } = bytesOf.get(item.hash)
       writeNewFileSync(item.dest, [bytes], bytes.byteLength)
-      o.onBlock(k, { seal, size: bytes.byteLength })
+      // The first bytes in a buffer of their own, as the range receive hands them (FetchedBlock's head).
+      o.onBlock(k, { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 100)) })
     }
   }
 }

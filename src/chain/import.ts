@@ -23,6 +23,12 @@ export interface ImportOptions extends LockOptions {
   /** The file's size, when the caller knows it (a download): it is not stat'ed again. */
   size?: number
   /**
+   * With `hashed` and `size`: the first bytes (at least the SQLite header's 100, or all) the
+   * caller wrote to this private file when it created it; the header is checked on them instead
+   * of being read from the file again (readBlockFile's `head`).
+   */
+  head?: Uint8Array
+  /**
    * With `consume` and `expectedHash`: the caller wrote this private file and checked that its
    * bytes hash to `expectedHash` as it wrote them (a download), so it is not hashed again.
    */
@@ -113,15 +119,17 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       throw err
     }
     const knownHash = options.hashed === true && options.consume === true ? options.expectedHash : undefined
+    // Only for the caller's own download: the file it created exclusively and wrote these bytes to.
+    const head = own && knownHash !== undefined && options.head !== undefined && options.size !== undefined ? { bytes: options.head, size: options.size } : undefined
     if (options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES) {
       meter?.stage('checking', size * LOAD_PASSES)
       // A larger block's flushes run on the load thread, overlapping the next checks; a small
       // block's are left to the group, whose flushes of many small files cost less CPU in all
       // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md).
-      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
+      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
       return { candidate: r.candidate, tmp, meter, prepared: r.prepared }
     }
-    const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, pool: chain.hashPool, signal: options.signal, meter })
+    const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, head, pool: chain.hashPool, signal: options.signal, meter })
     return { candidate, tmp, meter }
   } catch (err) {
     await discardLoaded({ tmp })

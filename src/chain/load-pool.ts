@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { reviveError, throwIfAborted, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { loadCandidate, type Candidate, type SealVerdict } from './validate/index.js'
-import type { LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
+import type { BlockHead, LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
 
 /** Blocks up to this size are checked in a worker; larger ones on the calling thread, where their progress is counted byte by byte. */
 export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024
@@ -42,14 +42,14 @@ export class LoadPool {
    * Check a block file. `prepare`: a block checked on a thread also has its file fsynced and its
    * `.sig` written beside it there (`prepared`), sparing the main thread placement's per-file flushes.
    */
-  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean }): Promise<{ candidate: Candidate, prepared: boolean }> {
+  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, head?: BlockHead, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean }): Promise<{ candidate: Candidate, prepared: boolean }> {
     if (this.closed) throw new Error('load pool closed')
     this.start()
-    if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, pool: chain.hashPool, signal: o.signal }), prepared: false }
+    if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, pool: chain.hashPool, signal: o.signal }), prepared: false }
     // Before queueing: a queued task is always awaited below, so its failure is never unhandled.
     throwIfAborted(o.signal)
     const task = new Promise<LoadReply>((resolve, reject) => {
-      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare }, resolve, reject })
+      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare }, resolve, reject })
       this.scheduleFlush()
     })
     // Not raced against the signal: up to 16 loads wait at once, and a listener each on the

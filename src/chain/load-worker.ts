@@ -15,6 +15,8 @@ export interface LoadRequest {
   expectedHash?: string
   /** The file's SHA-256 as its downloader computed it (not hashed again). */
   knownHash?: string
+  /** The file's first bytes and size as its downloader wrote them (readBlockFile's `head`). */
+  head?: BlockHead
   maxBytes: number
   /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
   keys: Record<string, string>
@@ -23,6 +25,8 @@ export interface LoadRequest {
   /** Once checked, make the file durable and write its `.sig` beside it (placement's per-file flushes, off the main thread). */
   prepare?: boolean
 }
+/** A file's first bytes (at least the SQLite header, or all of it) and its size. */
+export interface BlockHead { bytes: Uint8Array, size: number }
 export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified, prepared?: boolean }
 
 /** One block's outcome in a batch: its checks failed for it alone. */
@@ -37,10 +41,10 @@ export type LoadWorkerRequest = { loads: LoadRequest[] } | { ping: true }
 export type LoadWorkerReply = { outcomes: LoadOutcome[] } | { pong: true }
 
 async function load (r: LoadRequest): Promise<LoadReply> {
-  const { path, seal, expectedHash, knownHash, maxBytes, keys, sealChecked } = r
+  const { path, seal, expectedHash, knownHash, head, maxBytes, keys, sealChecked } = r
   const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
-  const file = await readBlockFile(path, { maxBytes })
+  const file = await readBlockFile(path, { maxBytes, head })
   // A verdict on the header's seal holds for the block only if the block is that header's.
   return { hash, file, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
 }

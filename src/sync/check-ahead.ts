@@ -34,7 +34,7 @@ export class CheckAhead {
       this.loading++
       // Crash tests hold one height's checks here (PETAL_PAUSE=sync:check@height): the import
       // stops below it while the window fills above it.
-      load.promise = pausepoint('sync:check', signal, slot.header.height).then(async () => await this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } })).then(
+      load.promise = pausepoint('sync:check', signal, slot.header.height).then(async () => await this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, head: s.head, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } })).then(
         b => { load.block = b },
         (err: unknown) => { load.error = err }
       ).finally(() => {

@@ -203,7 +203,7 @@ export class DownloadScheduler {
   private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock): Promise<void> {
     if (this.closed || !slot.isFetchingFrom(req.peer)) { await discard(req.file); return }
     this.noteReceived(slot, r.size)
-    for (const loser of slot.succeeded(req.peer, r.seal, r.size)) loser.controller.abort()
+    for (const loser of slot.succeeded(req.peer, r.seal, r.size, r.head)) loser.controller.abort()
   }
 
   /**

@@ -13,9 +13,9 @@ export interface BlockImporter {
    * file is not a sound block. `ahead`: more blocks of the branch are coming (catching up), so
    * the checks may go to worker threads; a lone block (following the tip) is checked here.
    * `sealChecked`: the seal of the block's header as the header feed verified it (spares the
-   * threads a second check of that seal).
+   * threads a second check of that seal). `head`: the file's first bytes as the download wrote them.
    */
-  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, sealChecked?: SealVerdict, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
+  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, head?: Uint8Array, sealChecked?: SealVerdict, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
   /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
   importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
 }
@@ -30,7 +30,7 @@ export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
     // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
-    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, size: o.size, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined, sealChecked: o.sealChecked }),
+    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, size: o.size, head: o.head, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined, sealChecked: o.sealChecked }),
     importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
   }
 }

@@ -24,8 +24,8 @@ export type SlotState =
   | { readonly kind: 'waiting', readonly round: number, readonly tried: ReadonlySet<string>, readonly notBefore: number }
   /** Requested from one peer, or two once hedged; the first complete file wins. */
   | { readonly kind: 'fetching', readonly round: number, readonly tried: ReadonlySet<string>, readonly requests: ReadonlyMap<string, FetchRequest>, readonly since: number }
-  /** A file whose bytes hash to the header's hash waits in tmp/ for its turn to be imported. */
-  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string, readonly size?: number }
+  /** A file whose bytes hash to the header's hash waits in tmp/ for its turn to be imported (`head`: its first bytes, FetchedBlock's). */
+  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string, readonly size?: number, readonly head?: Uint8Array }
   | { readonly kind: 'importing', readonly file: string, readonly from: string }
   /** The chain took the file (or refused it, which ends the download). */
   | { readonly kind: 'done' }
@@ -63,12 +63,12 @@ export class Slot {
     return this.current.kind === 'fetching' && this.current.requests.has(peer)
   }
 
-  /** fetching → fetched: `peer` delivered (`size` bytes). Returns the other requests, which the caller aborts. */
-  succeeded (peer: string, seal: string, size?: number): FetchRequest[] {
+  /** fetching → fetched: `peer` delivered (`size` bytes, starting with `head`). Returns the other requests, which the caller aborts. */
+  succeeded (peer: string, seal: string, size?: number, head?: Uint8Array): FetchRequest[] {
     const s = this.expect('fetching', 'succeeded')
     const req = s.requests.get(peer)
     if (req === undefined) throw wrongState(this, `succeeded from ${peer}, which was not asked`)
-    this.current = { kind: 'fetched', file: req.file, seal, from: peer, size }
+    this.current = { kind: 'fetched', file: req.file, seal, from: peer, size, head }
     return [...s.requests.values()].filter(r => r !== req)
   }
 

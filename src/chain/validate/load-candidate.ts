@@ -15,6 +15,8 @@ export interface LoadOptions {
    * download into a private file): the file is not hashed again.
    */
   knownHash?: string
+  /** The file's first bytes and size as the caller wrote them to this private file (readBlockFile's `head`). */
+  head?: { bytes: Uint8Array, size: number }
   checkManifest?: boolean
   /**
    * What this process's buildBlock computed from this very file: a private temporary written only
@@ -51,7 +53,7 @@ export async function loadCandidate (path: string, seal: string, o: LoadOptions)
     throw err
   })
   checkExpectedHash(hash, o.expectedHash)
-  const file = await readBlockFile(path, { maxBytes: o.maxBytes, quickCheck: o.built === undefined, checkManifest: o.checkManifest, knownTables: o.built?.tables, pool: o.pool, signal: o.signal, meter: m })
+  const file = await readBlockFile(path, { maxBytes: o.maxBytes, head: o.head, quickCheck: o.built === undefined, checkManifest: o.checkManifest, knownTables: o.built?.tables, pool: o.pool, signal: o.signal, meter: m })
   return { hash, seal, file }
 }
 

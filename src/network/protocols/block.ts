@@ -16,6 +16,8 @@ import { onServeError, type ServeContext } from './serve.js'
 
 // Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
 const SMALL_BLOCK = 128 * 1024
+// A block file's SQLite header (FetchedBlock's `head`).
+const HEAD_BYTES = 100
 
 /** How long a request for a block this node is fetching right now may wait for it (relaying). */
 const AWAIT_BLOCK_MS = 3_000
@@ -127,7 +129,16 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
   }, { maxInboundStreams: INBOUND_STREAMS.blocks })
 }
 
-export interface FetchedBlock { seal: string, size: number }
+export interface FetchedBlock {
+  seal: string
+  size: number
+  /**
+   * The file's first HEAD_BYTES bytes (all of it if shorter), for a block this receive
+   * wrote to its new file in one write from bytes it held: its checks take the SQLite header from
+   * here instead of opening and reading the file once more (readBlockFile's `head`).
+   */
+  head?: Uint8Array
+}
 
 /**
  * Fetch one block by hash into `dest` (a new file): the bytes are hashed as they arrive and the
@@ -199,7 +210,7 @@ function frame (data: Uint8Array): Uint8Array {
  * windowMs`) and must complete within the window (two for the first: the grace period), and the
  * whole block within `budgetMs`; both are deadlines of the range's one watchdog.
  */
-async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
+async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, onBytes?: (n: number) => void }): Promise<Uint8Array | undefined> {
   const w = o.watchdog
   const budgetDue = performance.now() + o.budgetMs
   const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
@@ -231,7 +242,7 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
     o.onBytes?.(o.size)
     check()
     writeNewFileSync(dest, parts, o.size)
-    return
+    return headOf(parts, o.size)
   }
   const fh = await open(dest, 'wx', 0o644)
   try {
@@ -248,6 +259,23 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
   } finally {
     await fh.close()
   }
+  return undefined
+}
+
+/**
+ * The first HEAD_BYTES of `parts`, copied into a buffer of their own: a view into a larger buffer
+ * (a read's chunk, or Buffer's 8 KiB pool) would be copied whole when posted to a load thread.
+ */
+function headOf (parts: readonly Uint8Array[], size: number): Uint8Array {
+  const head = new Uint8Array(Math.min(HEAD_BYTES, size))
+  let at = 0
+  for (const part of parts) {
+    if (at === head.length) break
+    const n = Math.min(part.byteLength, head.length - at)
+    head.set(part.subarray(0, n), at)
+    at += n
+  }
+  return head
 }
 
 /**
@@ -289,12 +317,13 @@ export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: str
       const meta = parseBlockMeta(decodeJson(await readFrame(bs, LIMITS.blockResponseMeta, w.signal), LIMITS.blockResponseMeta, 'blocks reply'))
       if (!meta.ok) throw new NetworkError(meta.error === 'BUSY' ? 'BUSY' : 'PEER_LACKS_BLOCK', meta.error === 'BUSY' ? 'peer is busy' : 'peer does not have the block', { details: { peer: who, hash: item.hash } })
       if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
+      let head: Uint8Array | undefined
       try {
-        await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) } })
+        head = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, onBytes: n => { o.onBytes?.(i, n) } })
       } catch (err) {
         throw toNetworkError(err, 'block transfer', who, w.timedOut(), o.signal)
       }
-      o.onBlock(i, { seal: meta.seal, size: meta.size })
+      o.onBlock(i, { seal: meta.seal, size: meta.size, head })
     }
     finish(stream)
   } catch (err) {

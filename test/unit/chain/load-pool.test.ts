@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, signImport, type SealVerdict } from '../../../src/chain/index.js'
 import { PREPARE_ON_THREAD_MIN_BYTES } from '../../../src/chain/load-pool.js'
-import { readSeal, sealPathOf } from '../../../src/storage/index.js'
+import { readSeal, sealPathOf, tmpBlockPath } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -151,6 +151,41 @@ describe('LoadPool', () => {
       expect(await sealOf(wrong, { key, seal: wrong, fields: { ...fields, chainId: '1'.repeat(64) } })).toBe(false)
     } finally {
       await pool.close()
+    }
+  })
+
+  it('checks a download\'s SQLite header on the first bytes its downloader wrote (head), on a thread and on the calling thread', async () => {
+    const p = source.dir.blockPath(1)
+    const b1 = source.get(1)
+    if (b1 === undefined) throw new Error('no block 1')
+    const bytes = readFileSync(p)
+    const garbage = new Uint8Array(100).fill(0x41)
+    // A download: this process's private file in tmp/, hashed as it was written.
+    const download = async (pool: LoadPool, head: Uint8Array): Promise<Awaited<ReturnType<typeof loadBlock>>> => {
+      const tmp = tmpBlockPath(into.dir)
+      copyFileSync(p, tmp)
+      return await loadBlock(into, tmp, readSeal(p), { expectedHash: b1.hash, hashed: true, consume: true, size: bytes.byteLength, head, loadPool: pool })
+    }
+    const cold = new LoadPool(1, { source: 'setInterval(() => {}, 1 << 30)' })
+    const pool = new LoadPool(1)
+    try {
+      await discardLoaded(await loadWith(pool))
+      await waitFor(() => pool.ready, { what: 'the load thread to start' })
+      for (const q of [pool, cold]) {
+        const b = await download(q, new Uint8Array(bytes.subarray(0, 100)))
+        expect(b.candidate.hash).toBe(b1.hash)
+        await discardLoaded(b)
+        // The header is taken from `head`, not read from the file: bytes that are not SQLite's are refused as such.
+        await expect(download(q, garbage)).rejects.toMatchObject({ code: 'NOT_SQLITE' })
+      }
+      expect(readdirSync(into.dir.tmpDir).filter(f => f.startsWith(`${process.pid}-`))).toEqual([])
+      // Not a download of this process (a file given by path): its header is read from the file, whatever `head` says.
+      const b = await loadBlock(into, p, readSeal(p), { expectedHash: b1.hash, hashed: true, size: bytes.byteLength, head: garbage, loadPool: pool })
+      expect(b.candidate.hash).toBe(b1.hash)
+      await discardLoaded(b)
+    } finally {
+      await pool.close()
+      await cold.close()
     }
   })
 })

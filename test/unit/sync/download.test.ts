@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { copyFileSync, readdirSync, statSync } from 'node:fs'
+import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { signSeal } from '../../../src/block/index.js'
-import { Chain, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
+import { Chain, discardLoaded, loadBlock, LoadPool, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
 import { SyncError } from '../../../src/sync/index.js'
@@ -116,7 +116,11 @@ class RangeNetwork extends FakeNetwork {
   fetchBlocks = async (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> => {
     if (!this.rangePeers.has(peer)) throw new Error(`range request to ${peer}, which does not serve them`)
     this.ranges.push({ peer, heights: items.map(i => this.files.get(i.hash)?.height ?? -1) })
-    for (const [k, item] of items.entries()) o.onBlock(k, await this.fetchBlock(peer, item.hash, item.dest, o))
+    // Each block with its first bytes, as the real receive reports a small block of a range.
+    for (const [k, item] of items.entries()) {
+      const b = await this.fetchBlock(peer, item.hash, item.dest, o)
+      o.onBlock(k, { ...b, head: new Uint8Array(readFileSync(item.dest).subarray(0, 100)) })
+    }
   }
 }
 
@@ -423,6 +427,39 @@ describe('DownloadScheduler with range requests', () => {
     expect(net.asked.filter(a => a.height === 1)).toHaveLength(1)
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
+  })
+
+  it('hands each block\'s checks the first bytes its range brought, which the load threads check as its header', async () => {
+    const chain = await freshChain()
+    const pool = new LoadPool(2)
+    try {
+      const inner = chainImporter(chain, pool)
+      const heads = new Map<string, Uint8Array | undefined>()
+      const importer: BlockImporter = {
+        ...inner,
+        load: async (file, seal, expectedHash, signal, o) => { heads.set(expectedHash, o.head); return await inner.load(file, seal, expectedHash, signal, o) }
+      }
+      // The threads up first, so that the heads go to them (before, blocks are checked on this thread, which takes them too).
+      await discardLoaded(await loadBlock(chain, source.pathOf(source.get(1) ?? fail()), headers[0]?.seal ?? fail(), { loadPool: pool }))
+      await waitFor(() => pool.ready, { what: 'the load threads to start' })
+      const net = new RangeNetwork(() => 'serve', new Set(['A']))
+      const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: () => {}, logger: nullLogger }, FAST, feedOf(headers))
+      expect(await scheduler.run(new AbortController().signal)).toBe(N)
+      // Every block of a range came with its head (a single request's reply has none here).
+      const ranged = new Set(net.ranges.flatMap(x => x.heights))
+      expect(ranged.size).toBeGreaterThan(N / 2)
+      for (const h of headers) {
+        const path = source.pathOf(source.index.byHash(h.hash) ?? fail())
+        const head = heads.get(h.hash)
+        if (!ranged.has(h.height)) { expect(head).toBeUndefined(); continue }
+        expect(Buffer.from(head ?? fail()).equals(readFileSync(path).subarray(0, 100))).toBe(true)
+      }
+      expect(chain.tip().height).toBe(N)
+      expect(tmpFiles(chain)).toEqual([])
+    } finally {
+      await pool.close()
+      chain.close()
+    }
   })
 
   it('takes a block whose range brought bytes that do not hash to it from another peer', async () => {
