@@ -5,8 +5,7 @@ import { readBlockFile } from '../block/index.js'
 import { sha256FileSync } from '../crypto/index.js'
 import { prepareBlockFiles } from '../storage/index.js'
 import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
-import { checkExpectedHash, preverify, type Preverified, type SealVerdict } from './validate/index.js'
-import type { BlockFile } from '../block/index.js'
+import { checkExpectedHash, preverify, type CandidateFile, type Preverified, type SealVerdict } from './validate/index.js'
 
 export interface LoadRequest {
   /** A private file in tmp/. */
@@ -27,7 +26,7 @@ export interface LoadRequest {
 }
 /** A file's first bytes (at least the SQLite header, or all of it) and its size. */
 export interface BlockHead { bytes: Uint8Array, size: number }
-export interface LoadReply { hash: string, file: BlockFile, verified?: Preverified, prepared?: boolean }
+export interface LoadReply { hash: string, file: CandidateFile, verified?: Preverified, prepared?: boolean }
 
 /** One block's outcome in a batch: its checks failed for it alone. */
 export type LoadOutcome = { loaded: LoadReply } | { failed: SerializedError }
@@ -45,8 +44,10 @@ async function load (r: LoadRequest): Promise<LoadReply> {
   const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
   const file = await readBlockFile(path, { maxBytes, head })
-  // A verdict on the header's seal holds for the block only if the block is that header's.
-  return { hash, file, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
+  // A verdict on the header's seal holds for the block only if the block is that header's. Only
+  // what the caller uses crosses the thread boundary (CandidateFile, as verify's workers send):
+  // the path, the SQLite header and the user tables' descriptions were half of each reply.
+  return { hash, file: { size: file.size, header: file.header, keyOps: file.keyOps, tables: file.tables }, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
 }
 
 serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
