@@ -1,7 +1,9 @@
-import { chmod, copyFile, open, stat, constants as fsConstants } from 'node:fs/promises'
+import { chmod, copyFile, constants as fsConstants, stat, statSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { sha256File, type SigningKey } from '../crypto/index.js'
-import { errorCode, isNotFound, throwIfAborted, type WorkMeter } from '../util/index.js'
+import { errorCode, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { encryptColumns, type EncryptSpec, type RewrapSpec } from './confidential.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
 import { BlockError, checkRegularInput } from './errors.js'
@@ -55,6 +57,13 @@ export interface BuildBlockOptions {
   meter?: WorkMeter
 }
 
+// node:fs's callback API, not node:fs/promises: building a small block then never loads that
+// module (with its readline and watcher internals, ~70 fresh pages per process; docs/performance.md,
+// session 11). Only the early flush of a large source (a FileHandle) still uses it.
+const copyFileAsync = /* @__PURE__ */ promisify(copyFile)
+const chmodAsync = /* @__PURE__ */ promisify(chmod)
+const statAsync = /* @__PURE__ */ promisify(stat)
+
 /** How many times buildBlock goes over (about) the source's size, for a progress total. */
 export const BUILD_PASSES = 4
 
@@ -75,17 +84,17 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
   // Nothing opens the input before it is known to be a regular file (a pipe would read as an
   // empty database, or block). Then sidecars: a hot journal explains a bad header better.
   if (o.source !== undefined) checkRegularInput(o.source)
-  if (o.source !== undefined) await refuseSidecars(o.source)
+  if (o.source !== undefined) refuseSidecars(o.source)
   // A 0-byte input is a valid empty database (SQLite opens it as one): a block with no user tables.
   const size = o.source === undefined ? 0 : (await checkSqliteFile(o.source, o.maxBytes, { input: true })).size
   const m = o.meter
   m?.stage('copying', size)
   if (o.source !== undefined && size > 0) {
-    await copyFile(o.source, o.output, fsConstants.COPYFILE_EXCL)
+    await copyFileAsync(o.source, o.output, fsConstants.COPYFILE_EXCL)
     // The copy keeps the source's mode: nobody but this user may write it (a source writable by
     // its group or by all would let them change the block between its hash and its import, which
     // signimportblock does not hash again), and this user may (a read-only source).
-    await chmod(o.output, ((await stat(o.output)).mode & 0o644) | 0o600)
+    await chmodAsync(o.output, ((await statAsync(o.output)).mode & 0o644) | 0o600)
   } else {
     const fresh = new Database(o.output)
     fresh.pragma(`page_size = ${o.pageSize ?? SMALL_PAGE_SIZE}`)
@@ -194,16 +203,14 @@ function sameTables (a: readonly UserTable[], b: readonly UserTable[]): boolean 
   return a.length === b.length && a.every((t, i) => t.name === b[i]?.name && t.sql === b[i]?.sql)
 }
 
-async function refuseSidecars (source: string): Promise<void> {
+function refuseSidecars (source: string): void {
   for (const [suffix, code, why, hint] of [
     ['-wal', 'WAL_MODE', 'has a -wal file with data not yet in the database', "checkpoint it first: sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)'"],
     ['-journal', 'CORRUPT', 'has a hot -journal (it was not closed cleanly)', "let SQLite roll the journal back by reading the file once: sqlite3 FILE 'SELECT count(*) FROM sqlite_schema'"]
   ] as const) {
-    try {
-      if ((await stat(source + suffix)).size > 0) throw new BlockError(code, `${source} ${why}`, { hint })
-    } catch (err) {
-      if (!isNotFound(err)) throw err
-    }
+    // Synchronous, and without an exception for the usual absent file (a stat's time; an Error
+    // and a rejected promise cost more than that).
+    if ((statSync(source + suffix, { throwIfNoEntry: false })?.size ?? 0) > 0) throw new BlockError(code, `${source} ${why}`, { hint })
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { closeSync, openSync, readSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { close, closeSync, open, openSync, read, readSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { toHex, throwIfAborted } from '../util/index.js'
 
 export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
@@ -17,22 +17,29 @@ export function sha256Hex (...parts: Array<Uint8Array | string>): string {
 
 const CHUNK = 1 << 20
 
+// node:fs's callback API on a descriptor, not a node:fs/promises FileHandle: a process that hashes
+// one small block (signimportblock) then never loads that module (~70 fresh pages with its readline
+// and watcher internals; docs/performance.md, session 11).
+const openAsync = /* @__PURE__ */ promisify(open)
+const readAsync = /* @__PURE__ */ promisify(read)
+const closeAsync = /* @__PURE__ */ promisify(close)
+
 /** SHA-256 of a whole file, read in 1 MiB chunks; cancellable between chunks; `onBytes` counts them. */
 export async function sha256File (path: string, options: { signal?: AbortSignal, onBytes?: (n: number) => void } = {}): Promise<string> {
-  const fh = await open(path, 'r')
+  const fd = await openAsync(path, 'r')
   try {
     const h = createHash('sha256')
     const buf = Buffer.allocUnsafe(CHUNK)
     for (;;) {
       throwIfAborted(options.signal)
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null)
+      const { bytesRead } = await readAsync(fd, buf, 0, CHUNK, null)
       if (bytesRead === 0) break
       h.update(buf.subarray(0, bytesRead))
       options.onBytes?.(bytesRead)
     }
     return h.digest('hex')
   } finally {
-    await fh.close()
+    await closeAsync(fd)
   }
 }
 

@@ -6,7 +6,9 @@ import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { openDataFileSync } from './data-file.js'
 
-// When tmpBlockPath last made each data directory's tmp/ (performance.now()).
+// When tmpBlockPath last made each data directory's tmp/ (ms, monotonic). process.hrtime, not
+// performance.now(): the global `performance` loads perf_hooks on first use (~50 fresh pages in a
+// `signimportblock`; docs/performance.md, session 11).
 const tmpMadeAt = new WeakMap<DataDir, number>()
 // A catch-up asks for a path per block and each mkdir is a system call, so it is made at most once
 // a second; an operator's `rm -rf tmp/` under a running node then fails creates for at most that
@@ -15,7 +17,8 @@ const TMP_MKDIR_EVERY_MS = 1_000
 
 /** A fresh private path in the data directory's tmp/ (same filesystem, so renames are atomic). */
 export function tmpBlockPath (dir: DataDir): string {
-  const now = performance.now()
+  const [s, ns] = process.hrtime()
+  const now = s * 1e3 + ns / 1e6
   const made = tmpMadeAt.get(dir)
   if (made === undefined || now - made >= TMP_MKDIR_EVERY_MS) {
     mkdirSync(dir.tmpDir, { recursive: true })

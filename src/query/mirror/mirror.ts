@@ -1,5 +1,6 @@
-import { existsSync, rmSync } from 'node:fs'
-import { copyFile, readFile, rm } from 'node:fs/promises'
+import { existsSync, readFile, rmSync } from 'node:fs'
+import { copyFile, rm } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { createHash } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import type { Chain } from '../../chain/index.js'
@@ -14,6 +15,10 @@ import { applyBlock, MIRROR_BUSY_MS, type BlockCopy, type SkippedBlock } from '.
 const IN_MEMORY_MAX_BYTES = 4 * 1024 * 1024
 import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION, readSkippedBlocks } from './layout.js'
 import { rollbackTo } from './rollback.js'
+
+// node:fs's callback API, not node:fs/promises: mirroring a small block after an import then never
+// loads that module (~70 fresh pages per process; docs/performance.md, session 11).
+const readFileAsync = /* @__PURE__ */ promisify(readFile)
 
 export interface MirrorTip { height: number, hash: string }
 
@@ -196,7 +201,7 @@ export class QueryMirror {
       if (rec.size <= IN_MEMORY_MAX_BYTES) {
         try {
           if (!dataFileExists(path, 'block file')) continue
-          const bytes = await readFile(path)
+          const bytes = await readFileAsync(path)
           if (createHash('sha256').update(bytes).digest('hex') === rec.hash) return bytes
         } catch {}
         continue

@@ -8,7 +8,7 @@ describe('tmpBlockPath', () => {
   afterEach(() => { vi.useRealTimers() })
 
   it('makes tmp/ again when it was removed under a running process, within a second', () => {
-    vi.useFakeTimers({ toFake: ['performance'] })
+    vi.useFakeTimers({ toFake: ['hrtime'] })
     const root = mkdtempSync(join(tmpdir(), 'petal-tmp-path-'))
     try {
       const dir = new DataDir(root)
