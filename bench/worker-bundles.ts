@@ -28,3 +28,8 @@ export function bundleWorkerEntries (): void {
 export function bundleLoadWorker (): void {
   workerScript(pathToFileURL(join(import.meta.dirname, '..', 'src', 'chain', 'load-pool.ts')).href, './load-worker.js')
 }
+
+/** verify's and reindex's workers bundled now, so that the first timed verify does not include esbuild's run. */
+export function bundleVerifyWorker (): void {
+  workerScript(pathToFileURL(join(import.meta.dirname, '..', 'src', 'chain', 'replay.ts')).href, './verify-worker.js')
+}

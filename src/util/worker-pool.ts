@@ -8,19 +8,25 @@ import { takePrestartedWorker } from './prestart-workers.js'
 interface Task<Req, Res> { req: Req, resolve: (r: Res) => void, reject: (e: unknown) => void, alone: boolean }
 type Reply<Res> = { ok: true, result: Res } | { ok: false, error: SerializedError }
 
-/** How to start a worker: a built `.js` file, or a TypeScript source loaded through tsx. */
-export type WorkerScript = { file: string } | { source: string }
+/**
+ * How to start a worker: a built `.js` file (with `execArgv`, the options its thread starts with
+ * instead of this process's), or a TypeScript source loaded through tsx.
+ */
+export type WorkerScript = { file: string, execArgv?: string[] } | { source: string }
 
 /**
  * Locate a worker module next to the calling module. Built code (`dist/*.js`) runs as is; when the
  * caller is TypeScript source (tests, tsx), a small bootstrap registers tsx's loader in the worker
- * and imports the `.ts` sibling (Node 20 ignores `--import` in a worker's execArgv).
+ * and imports the `.ts` sibling (the `--import tsx` a worker inherits does not load `.ts` files).
+ * A bundle of the entry (setTypeScriptBundler) starts with no options, as the CLI's threads do:
+ * the inherited `--import tsx` alone cost each new thread 60-170 ms (docs/performance.md,
+ * "Session 11: verify"), which the in-process benchmarks counted and no user pays.
  */
 export function workerScript (callerUrl: string, relativeJs: string): WorkerScript {
   if (!callerUrl.endsWith('.ts')) return { file: fileURLToPath(new URL(relativeJs, callerUrl)) }
   const target = new URL(relativeJs.replace(/\.js$/, '.ts'), callerUrl).href
   const bundled = typeScriptBundle(target)
-  if (bundled !== undefined) return { file: bundled }
+  if (bundled !== undefined) return { file: bundled, execArgv: [] }
   const tsxApi = pathToFileURL(createRequire(callerUrl).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
   return { source: `import(${JSON.stringify(tsxApi)}).then(m => { m.register(); return import(${JSON.stringify(target)}) })` }
 }
@@ -91,7 +97,7 @@ export class WorkerPool<Req, Res> {
     const script = this.script
     // A worker the CLI's router started early for this script, if any (util/prestart-workers.ts).
     const early = 'file' in script ? takePrestartedWorker(script.file) : undefined
-    const w = early?.worker ?? ('file' in script ? new Worker(script.file) : new Worker(script.source, { eval: true }))
+    const w = early?.worker ?? ('file' in script ? new Worker(script.file, { execArgv: script.execArgv }) : new Worker(script.source, { eval: true }))
     if (early?.error !== undefined) this.errors.set(w, early.error)
     w.on('message', (reply: Reply<Res>) => { this.onReply(w, reply) })
     // An uncaught exception in the worker: 'exit' follows, and reports it.
