@@ -112,17 +112,19 @@ export function compress4TabBody (): Fn {
 export function pairTable (): Uint8Array {
   const out = new DataView(new ArrayBuffer(256 * 64 * 4))
   const W = new Uint32Array(64)
-  const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n))
+  const K = Uint32Array.from(SHA256_K)
+  // Plain loops, no closure per word: this runs once per thread that hashes with the module, mostly
+  // before V8 optimises it (a callback per word made it ~50 M instructions).
   for (let b = 0; b < 256; b++) {
     W.fill(0)
     W[0] = ((b << 24) | 0x800000) >>> 0
     W[15] = 65 * 8
     for (let t = 16; t < 64; t++) {
-      const x = W[t - 15] ?? 0
-      const y = W[t - 2] ?? 0
-      W[t] = (rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10)) + (W[t - 7] ?? 0) + (rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) + (W[t - 16] ?? 0)
+      const x = W[t - 15] as number
+      const y = W[t - 2] as number
+      W[t] = (((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10)) + (W[t - 7] as number) + (((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3)) + (W[t - 16] as number)
     }
-    W.forEach((x, t) => { out.setUint32(4 * (64 * b + t), (x + (SHA256_K[t] ?? 0)) >>> 0, true) })
+    for (let t = 0, at = 256 * b; t < 64; t++, at += 4) out.setUint32(at, ((W[t] as number) + (K[t] as number)) >>> 0, true)
   }
   return new Uint8Array(out.buffer)
 }

@@ -20,7 +20,7 @@
  */
 import { uleb } from '../util/index.js'
 import { compress4Body, compress4TabBody, pairTable } from './sha256-wasm-four.js'
-import { type Code, type Fn, I32, V128, K4, PAIR, PAIR_TAB, STATE, add, and, bswap, c32, call, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
+import { type Code, type Fn, I32, V128, K4, PAIR, PAIR_TAB, STATE, add, and, bswap, c32, call, flat, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
 import { SHA256_K } from './sha256-constants.js'
 
 export { SHA256_WASM_FREE } from './sha256-wasm-ops.js'
@@ -157,11 +157,12 @@ function pairsBody (): Fn {
 }
 
 function section (id: number, content: Code): Code {
-  return [id, ...uleb(content.length), ...content]
+  const bytes = flat(content)
+  return [id, uleb(bytes.length), bytes]
 }
 
-const vec = (items: Code[]): Code => [...uleb(items.length), ...items.flat()]
-const name = (s: string): Code => [...uleb(s.length), ...Buffer.from(s, 'utf8')]
+const vec = (items: Code[]): Code => [uleb(items.length), items]
+const name = (s: string): Code => [uleb(s.length), [...Buffer.from(s, 'utf8')]]
 
 function moduleBytes (): Uint8Array {
   const types = vec([[0x60, ...vec([[I32]]), 0x00], [0x60, ...vec([[I32], [I32], [I32]]), 0x00], [0x60, ...vec([[I32], [I32], [I32], [I32]]), 0x00]])
@@ -169,21 +170,21 @@ function moduleBytes (): Uint8Array {
   const memory = vec([[0x00, 0x02]])
   const exports = vec([[...name('memory'), 0x02, 0x00], [...name('leaves'), 0x00, 0x02], [...name('pairs'), 0x00, 0x03]])
   const body = (f: Fn): Code => {
-    const content = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.code, 0x0b]
-    return [...uleb(content.length), ...content]
+    const content = flat([vec(f.locals.map(([n, t]) => [uleb(n), t])), f.code, 0x0b])
+    return [uleb(content.length), content]
   }
   const k4 = new DataView(new ArrayBuffer(64 * 16))
   SHA256_K.forEach((k, t) => { for (let lane = 0; lane < 4; lane++) k4.setUint32(16 * t + 4 * lane, k, true) })
-  const code = [...uleb(6), ...body(compressBody()), ...body(compress4Body()), ...body(leavesBody()), ...body(pairsBody()), ...body(compress4TabBody()), ...body(compress4Body(true))]
-  return Buffer.concat([Uint8Array.from([
+  const code = [uleb(6), body(compressBody()), body(compress4Body()), body(leavesBody()), body(pairsBody()), body(compress4TabBody()), body(compress4Body(true))]
+  return Buffer.concat([Uint8Array.from(flat([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, types), ...section(3, funcs), ...section(5, memory), ...section(7, exports), ...section(10, code)
-  ]), dataSection([[K4, new Uint8Array(k4.buffer)], [PAIR_TAB, pairTable()]])])
+    section(1, types), section(3, funcs), section(5, memory), section(7, exports), section(10, code)
+  ])), dataSection([[K4, new Uint8Array(k4.buffer)], [PAIR_TAB, pairTable()]])])
 }
 
 /** The data section (id 11): each segment's bytes at its offset of memory 0 (bytes, not a number array: the table is 64 KiB). */
 function dataSection (segments: Array<[number, Uint8Array]>): Uint8Array {
-  const parts = segments.flatMap(([at, bytes]) => [Uint8Array.from([0x00, ...c32(at), 0x0b, ...uleb(bytes.length)]), bytes])
+  const parts = segments.flatMap(([at, bytes]) => [Uint8Array.from(flat([0x00, c32(at), 0x0b, uleb(bytes.length)])), bytes])
   const content = Buffer.concat([Uint8Array.from(uleb(segments.length)), ...parts])
   return Buffer.concat([Uint8Array.from([11, ...uleb(content.length)]), content])
 }
