@@ -28,6 +28,12 @@ export interface SignImportOptions extends LockOptions {
    * aborts the import and leaves the chain as it was.
    */
   beforeAccept?: (block: { hash: string, height: number, rowsRoot: string }) => Promise<void> | void
+  /**
+   * Called under the write lock once the block is accepted, before the commit: writes that belong
+   * in the same transaction (signimportblock signs the checkpoints of the tree the block extends),
+   * so that the import and they are one commit, not two. Throwing aborts the import.
+   */
+  afterAccept?: (result: ImportResult) => void
   /** Refuse (EMPTY_BLOCK) to seal a block without user tables and key operations. */
   refuseEmpty?: boolean
   /** Encrypt columns of the source for recipients (docs/confidential.md). */
@@ -96,6 +102,7 @@ export async function signImport (chain: Chain, source: string | undefined, key:
       await options.beforeAccept?.({ hash: built.hash, height: built.header.height, rowsRoot: built.header.rowsRoot })
       meter?.stage('storing', c.file.size)
       const r = acceptCandidate(chain, c, tmp, tx, { prepared: true })
+      options.afterAccept?.(r)
       meter?.finish()
       return r
     } finally {

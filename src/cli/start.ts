@@ -1,5 +1,6 @@
 // The `petal` process around runCli: signal handling and the exit status. Started by main.ts (the
 // ES module bundle) or by the CommonJS fast bundle (docs/performance.md, "Start-up").
+import { fstatSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { childExited, killChildProcesses, killChildProcessesSync, trackChildProcess } from '../util/index.js'
 import { peekPrestartedSandbox, takePrestartedSandbox } from '../query/sandbox/prestart.js'
@@ -54,7 +55,7 @@ export async function start (moduleUrl: string): Promise<void> {
     stdout: s => { if (!ending) process.stdout.write(s) },
     stderr: s => { if (!ending) process.stderr.write(s) },
     env: process.env,
-    stderrIsTTY: process.stderr.isTTY === true,
+    stderrIsTTY: stderrIsTTY(),
     packageRoot: fileURLToPath(new URL('../..', moduleUrl))
   }, controller.signal)
   // A prestarted sandbox no command took (help, a usage error): stop it before leaving.
@@ -67,4 +68,20 @@ export async function start (moduleUrl: string): Promise<void> {
   // Interrupted: everything the command opened is closed by now; do not let a thread stuck in a
   // system call (a worker reading a file) keep the process alive. Exit once stdout is flushed.
   if (status === EXIT.INTERRUPTED) process.stdout.write('', () => { endNow(status) })
+}
+
+/**
+ * Whether stderr is a terminal, without creating process.stderr where it cannot be one. A terminal
+ * is a character device; for a pipe or a file (a script capturing what petal says, the benches)
+ * creating the stream only to ask would load net and the pipe's stream machinery (~150 fresh pages
+ * and ~9 M instructions per start; docs/performance.md, session 11), and most runs never write to it.
+ */
+function stderrIsTTY (): boolean {
+  let device: boolean
+  try {
+    device = fstatSync(2).isCharacterDevice()
+  } catch {
+    device = true // no descriptor 2: let Node's stream decide, as before
+  }
+  return device && process.stderr.isTTY === true
 }

@@ -39,23 +39,29 @@ export interface StoredCheckpoint extends CheckpointRecord {
  * the write lock, so the tree cannot change between reading its root and storing the note.
  */
 export async function signTipCheckpoints (chain: Chain, key: SigningKey, o: { signal?: AbortSignal } = {}): Promise<string[]> {
-  return await chain.index.withWriteLock(async () => {
-    const tip = chain.tip()
-    if (!chain.keysAt(tip).isActive(key.id)) return []
-    const tree = storedChainTree(chain)
-    if (tree.size !== tip.height + 1) return []
-    const depth = chain.params.maxReorgDepth
-    // Each (size, tip) once: a node that signs on every tick must not pile up equal notes.
-    const signed = (size: number): boolean => chain.index.checkpoints.list({ minSize: size, maxSize: size }).some(r => r.source === 'self' && r.tip === tip.height)
-    const sizes = [tip.height + 1, tip.height + 1 - depth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i && !signed(s))
-    const now = chain.clock.now()
-    return sizes.map(size => {
-      const root = treeRoot(tree, size)
-      const note = signCheckpoint(checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth }), [key])
-      chain.index.checkpoints.insert({ size, root: toHex(root), tip: tip.height, note, receivedAt: now, source: 'self' })
-      return note
-    })
-  }, { signal: o.signal })
+  return await chain.index.withWriteLock(async () => signTipCheckpointsLocked(chain, key), { signal: o.signal })
+}
+
+/**
+ * signTipCheckpoints for a caller that holds the write lock already, inside its transaction
+ * (signimportblock signs the tree its block extends in the commit that imports the block).
+ */
+export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string[] {
+  const tip = chain.tip()
+  if (!chain.keysAt(tip).isActive(key.id)) return []
+  const tree = storedChainTree(chain)
+  if (tree.size !== tip.height + 1) return []
+  const depth = chain.params.maxReorgDepth
+  // Each (size, tip) once: a node that signs on every tick must not pile up equal notes.
+  const signed = (size: number): boolean => chain.index.checkpoints.list({ minSize: size, maxSize: size }).some(r => r.source === 'self' && r.tip === tip.height)
+  const sizes = [tip.height + 1, tip.height + 1 - depth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i && !signed(s))
+  const now = chain.clock.now()
+  return sizes.map(size => {
+    const root = treeRoot(tree, size)
+    const note = signCheckpoint(checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth }), [key])
+    chain.index.checkpoints.insert({ size, root: toHex(root), tip: tip.height, note, receivedAt: now, source: 'self' })
+    return note
+  })
 }
 
 /**

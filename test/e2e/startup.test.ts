@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { petal, petalLogged } from '../helpers/cli.js'
+import { CLI, petal, petalLogged } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { wrapModule } from '../../src/cli/code-cache.js'
 
@@ -24,6 +24,30 @@ const NETWORK_PACKAGE = /^(libp2p|@libp2p\/.*|@chainsafe\/.*|fastify|@noble\/.*)
 // without the ES module bundle (docs/performance.md). A module list, not a timing: a static
 // import that drags one of them in again fails here.
 describe('what a local command loads', () => {
+  it('a command whose stderr is a pipe it never writes to does not create the stream (net, pipe_wrap)', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    // Node's own module list, written at exit: the stream would load these builtins internally,
+    // where the import log above does not see them. stdout goes to a file (a pipe would load net).
+    const work = tmpDir()
+    const list = join(work, 'modules.txt')
+    writeFileSync(join(work, 'list.cjs'), `process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')) })\n`)
+    for (const args of [['status'], ['blocks'], ['mykeys']]) {
+      const out = join(work, 'out.txt')
+      const fd = openSync(out, 'w')
+      try {
+        execFileSync(process.execPath, ['--require', join(work, 'list.cjs'), CLI, '--dir', dir, ...args], { stdio: ['ignore', fd, 'pipe'] })
+      } finally {
+        closeSync(fd)
+      }
+      expect(readFileSync(out, 'utf8'), args.join(' ')).not.toBe('')
+      const loaded = readFileSync(list, 'utf8').split('\n')
+      expect(loaded, args.join(' ')).toContain('NativeModule fs')
+      expect(loaded, `${args.join(' ')} leaves process.stderr uncreated`).not.toContain('NativeModule net')
+      expect(loaded, args.join(' ')).not.toContain('Internal Binding pipe_wrap')
+    }
+  })
+
   it('status, blocks, mykeys and verify load no libp2p, fastify or @noble module, and run from the fast bundle', async () => {
     const dir = join(tmpDir(), 'node')
     const init = await petal(['--dir', dir, 'init'])

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { describe, expect, it, vi } from 'vitest'
 import { Chain, chainTreeLeaf, importBlock, reindexChain, signImport } from '../../../src/chain/index.js'
 import {
-  buildConsistencyProof, buildProofBundle, chainLeafHash, chainLeafOf, findCheckpoint, inclusionProof, signTipCheckpoints,
+  buildConsistencyProof, buildProofBundle, chainLeafHash, chainLeafOf, findCheckpoint, inclusionProof, signTipCheckpoints, signTipCheckpointsLocked,
   signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows, judgeCheckpoint, keepReceivedCheckpoint, signCheckpoint, checkpointText, cosignCheckpoint
 } from '../../../src/proof/index.js'
 import { readSeal } from '../../../src/storage/index.js'
@@ -86,6 +86,29 @@ describe('chain tree in chain.db', () => {
 })
 
 describe('signed checkpoints kept by the node', () => {
+  it('signs the new tip in the import\'s own commit (signimportblock\'s afterAccept): one write transaction; a hook that throws leaves neither block nor note', async () => {
+    const { chain } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 2 } })
+    await extendChain(chain, alice, 3, 3)
+    const locks = vi.spyOn(chain.index, 'withWriteLock')
+    let notes: string[] = []
+    const r = await signImport(chain, makeSqlite(join(tmpDir(), 'a.db'), 5, 1), alice, { afterAccept: () => { notes = signTipCheckpointsLocked(chain, alice) } })
+    expect(r.status).toBe('extended')
+    expect(locks).toHaveBeenCalledTimes(1)
+    expect(notes).toHaveLength(2)
+    expect(findCheckpoint(chain, { height: 4 })).toMatchObject({ size: 5, tip: 4 })
+    expect(findCheckpoint(chain, { height: 1, final: true })).toMatchObject({ size: 3, tip: 4 })
+
+    await expect(signImport(chain, makeSqlite(join(tmpDir(), 'b.db'), 5, 2), alice, {
+      afterAccept: () => { signTipCheckpointsLocked(chain, alice); throw new Error('refused after signing') }
+    })).rejects.toThrow('refused after signing')
+    expect(chain.tip().height).toBe(4)
+    expect(chain.index.checkpoints.list({ minSize: 6, maxSize: 6 })).toEqual([])
+    // The block file placed before the rollback is a crash leftover for the next writer to remove.
+    await extendChain(chain, alice, 1, 4)
+    expect(chain.tip().height).toBe(5)
+    chain.close()
+  })
+
   it('signs the latest and the final checkpoint of the tip; proofs against them verify, once each', async () => {
     const { chain } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 2 } })
     await extendChain(chain, alice, 4, 3)
