@@ -16,7 +16,7 @@ export { canonicalOrder, canonicalRowsSql, canonicalSource, tableRoot, hashRows,
 export { headerFromMeta, headerToMeta, type GenesisParams, type BlockHeader, type DaisyCommitment } from './header.js'
 export { parseKeyOpRow, type KeyOp, type KeyOpRow } from './keyops.js'
 export { prevMessage, sealMessage, keyOpMessage, signPrevious, verifyPrevious, signSeal, verifySeal, sameSealedFields, signKeyOp, verifyKeyOp, type SealedFields } from './signing.js'
-export { readBlockFile, type BlockFile } from './read.js'
+export { readBlockFile, type BlockFile, type BlockHead } from './read.js'
 export { readBlockPages } from './read-pages.js'
 export type { HeldBytes } from './btree.js'
 export { BUILD_PASSES, buildBlock, type BuildBlockOptions } from './build.js'

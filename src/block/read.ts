@@ -48,13 +48,16 @@ export interface ReadBlockOptions {
    * header is checked on these (checkSqliteBytes, the same checks and codes) instead of opening
    * and reading the file again before SQLite does.
    */
-  head?: { bytes: Uint8Array, size: number }
+  head?: BlockHead
   /**
    * v1 blocks carry no `_tables`: compute their entries (row counts and Merkle roots) from the
    * content, so the index and the query catalog hold them as for v2 (default false).
    */
   v1Tables?: boolean
 }
+
+/** A file's first bytes (at least the SQLite header's 100, or all of it) and its size. */
+export interface BlockHead { bytes: Uint8Array, size: number }
 
 /**
  * Structural validation of an untrusted block file, in order: size and header bytes (before

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { existsSync } from 'node:fs'
 import { errorCode, errorMessage, isPetalError, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
 
@@ -73,6 +74,10 @@ export function openBlockReadonly (path: string): Db {
     db = new Database(path, { readonly: true, fileMustExist: true })
   } catch (err) {
     if (isEnvironmentFailure(err)) throw err
+    // better-sqlite3 refuses a path whose directory is gone with an uncoded TypeError, which
+    // sqliteFailure would call CORRUPT: a verdict on the block (and its peers) for what is this
+    // machine's state (a tmp/ removed under a running node while the block waited to be checked).
+    if (errorCode(err) === undefined && !existsSync(path)) throw new BlockError('FILE_NOT_FOUND', `cannot open ${path}: ${errorMessage(err)}`)
     throw sqliteFailure(err, path)
   }
   try {

@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os'
 import { reviveError, throwIfAborted, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { loadCandidate, type Candidate, type SealVerdict } from './validate/index.js'
-import type { BlockHead, LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
+import type { BlockHead } from '../block/index.js'
+import type { LoadReply, LoadRequest, LoadWorkerReply, LoadWorkerRequest } from './load-worker.js'
 
 /** Blocks up to this size are checked in a worker; larger ones on the calling thread, where their progress is counted byte by byte. */
 export const POOLED_LOAD_MAX_BYTES = 16 * 1024 * 1024

@@ -1,7 +1,7 @@
 // Worker thread for imports: the checks of a block that need nothing but its file (hash,
 // structure, manifest) and its signatures against the keys the caller named, so that blocks
 // N+1…N+k are checked on other cores while block N is validated in order and placed.
-import { readBlockFile } from '../block/index.js'
+import { readBlockFile, type BlockHead } from '../block/index.js'
 import { sha256FileSync } from '../crypto/index.js'
 import { prepareBlockFiles } from '../storage/index.js'
 import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
@@ -24,8 +24,6 @@ export interface LoadRequest {
   /** Once checked, make the file durable and write its `.sig` beside it (placement's per-file flushes, off the main thread). */
   prepare?: boolean
 }
-/** A file's first bytes (at least the SQLite header, or all of it) and its size. */
-export interface BlockHead { bytes: Uint8Array, size: number }
 export interface LoadReply { hash: string, file: CandidateFile, verified?: Preverified, prepared?: boolean }
 
 /** One block's outcome in a batch: its checks failed for it alone. */

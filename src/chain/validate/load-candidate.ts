@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises'
-import { readBlockFile, type TableEntry, type TableRootPool } from '../../block/index.js'
+import { readBlockFile, type BlockHead, type TableEntry, type TableRootPool } from '../../block/index.js'
 import { BlockError } from '../../block/index.js'
 import { sha256File } from '../../crypto/index.js'
 import type { WorkMeter } from '../../util/index.js'
@@ -16,7 +16,7 @@ export interface LoadOptions {
    */
   knownHash?: string
   /** The file's first bytes and size as the caller wrote them to this private file (readBlockFile's `head`). */
-  head?: { bytes: Uint8Array, size: number }
+  head?: BlockHead
   checkManifest?: boolean
   /**
    * What this process's buildBlock computed from this very file: a private temporary written only

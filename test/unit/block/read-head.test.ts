@@ -94,6 +94,21 @@ describe('the header check on bytes the caller holds (readBlockFile head) agains
   })
 })
 
+describe('a block whose file is gone when it is checked', () => {
+  // With the head, nothing looks at the file before SQLite opens it: a missing file (or its
+  // directory, tmp/ removed under a running node) must be FILE_NOT_FOUND, this machine's state,
+  // not CORRUPT, a verdict that would blame the peers that served the block.
+  it('FILE_NOT_FOUND on both paths, whether the file or its directory is missing', async () => {
+    const dir = tmpDir()
+    const bytes = await validBlock(dir)
+    for (const path of [join(dir, 'absent.db'), join(dir, 'gone', 'b.db')]) {
+      const onDisk = await outcome(readBlockFile(path, { maxBytes: MAX }))
+      expect(onDisk).toHaveProperty('code', 'FILE_NOT_FOUND')
+      expect(await outcome(readBlockFile(path, { maxBytes: MAX, head: { bytes, size: bytes.length } }))).toHaveProperty('code', 'FILE_NOT_FOUND')
+    }
+  })
+})
+
 describe('table descriptions through PRAGMA statements (not the pragma_* table-valued functions)', () => {
   it('give the columns and primary-key index SQLite reports for any table name, quotes and keywords included', async () => {
     const dir = tmpDir()

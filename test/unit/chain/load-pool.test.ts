@@ -183,6 +183,13 @@ describe('LoadPool', () => {
       const b = await loadBlock(into, p, readSeal(p), { expectedHash: b1.hash, hashed: true, size: bytes.byteLength, head: garbage, loadPool: pool })
       expect(b.candidate.hash).toBe(b1.hash)
       await discardLoaded(b)
+      // Consumed and hashed, but not this process's own tmp/ file (another writer's name, or a
+      // file elsewhere): the same, its header is read from the file.
+      const elsewhere = join(tmpDir(), 'moved.db')
+      copyFileSync(p, elsewhere)
+      const c = await loadBlock(into, elsewhere, readSeal(p), { expectedHash: b1.hash, hashed: true, consume: true, size: bytes.byteLength, head: garbage, loadPool: pool })
+      expect(c.candidate.hash).toBe(b1.hash)
+      await discardLoaded(c)
     } finally {
       await pool.close()
       await cold.close()
