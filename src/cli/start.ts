@@ -81,7 +81,9 @@ function stderrIsTTY (): boolean {
   try {
     device = fstatSync(2).isCharacterDevice()
   } catch {
-    device = true // no descriptor 2: let Node's stream decide, as before
+    // No descriptor 2. Node reopens a closed 0–2 on /dev/null at start, so this is not expected;
+    // if it happens, let Node's stream decide, as before.
+    device = true
   }
   return device && process.stderr.isTTY === true
 }

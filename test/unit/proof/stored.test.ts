@@ -1,4 +1,4 @@
-import { cpSync } from 'node:fs'
+import { cpSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it, vi } from 'vitest'
@@ -8,6 +8,7 @@ import {
   signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows, judgeCheckpoint, keepReceivedCheckpoint, signCheckpoint, checkpointText, cosignCheckpoint
 } from '../../../src/proof/index.js'
 import { readSeal } from '../../../src/storage/index.js'
+import { sha256FileSync } from '../../../src/crypto/index.js'
 import { toHex } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { chainTreeOf } from '../../helpers/proof.js'
@@ -103,9 +104,12 @@ describe('signed checkpoints kept by the node', () => {
     })).rejects.toThrow('refused after signing')
     expect(chain.tip().height).toBe(4)
     expect(chain.index.checkpoints.list({ minSize: 6, maxSize: 6 })).toEqual([])
-    // The block file placed before the rollback is a crash leftover for the next writer to remove.
+    // The block file placed before the rollback is a crash leftover for the next writer to remove:
+    // the next block at that height must be the file there, not the leftover under its name.
+    expect(existsSync(chain.dir.blockPath(5))).toBe(true)
     await extendChain(chain, alice, 1, 4)
     expect(chain.tip().height).toBe(5)
+    expect(sha256FileSync(chain.dir.blockPath(5))).toBe(chain.tip().hash)
     chain.close()
   })
 
