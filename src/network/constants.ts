@@ -100,12 +100,15 @@ export const UPLOAD_CHUNK = 256 * KiB
 export const SLOW_SYNC_READ_MS = 1
 
 /**
- * A synchronous write of a received block's bytes (into the page cache) that took longer than this
- * (ms) sends every range's writes of this process through the thread pool for SYNC_WRITES_PAUSE_MS:
- * the kernel is throttling a writer with too many dirty pages, or the disk is slow, and each such
- * write holds the node's whole event loop (a page-cache write of 160 KiB takes ~50 µs; one waiting for ext4's journal a few ms).
+ * Synchronous writes of received blocks' bytes (into the page cache) that stalled, each for
+ * SYNC_WRITE_STALL_MS or more, adding up to SLOW_SYNC_WRITE_MS within a second send every range's
+ * writes of this process through the thread pool for SYNC_WRITES_PAUSE_MS: the kernel is throttling
+ * a writer with too many dirty pages, or the disk is slow, and each such write holds the node's
+ * whole event loop (a page-cache write of 160 KiB takes ~50 µs; one waiting for ext4's journal a
+ * few ms).
  */
 export const SLOW_SYNC_WRITE_MS = 20
+export const SYNC_WRITE_STALL_MS = 2
 export const SYNC_WRITES_PAUSE_MS = 10_000
 
 /**

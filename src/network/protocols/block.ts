@@ -303,7 +303,7 @@ export function widenWindow (stream: Stream): void {
  * when the peer lacks the next block); the blocks reported until then stand.
  */
 export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: string, items: readonly RangeItem[],
-  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, writes?: RangeWrites, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
+  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
   const who = peer.toString()
   // One timer for every deadline of the reply: each block's reply frame, transfer and reads.
   const w = new Watchdog(o.signal)
@@ -321,7 +321,7 @@ export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: str
       if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
       let head: Uint8Array | undefined
       try {
-        head = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, writes: o.writes ?? rangeWrites, onBytes: n => { o.onBytes?.(i, n) } })
+        head = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, writes: rangeWrites, onBytes: n => { o.onBytes?.(i, n) } })
       } catch (err) {
         throw toNetworkError(err, 'block transfer', who, w.timedOut(), o.signal)
       }
