@@ -38,12 +38,16 @@ async function run (req: RunRequest): Promise<void> {
 // so the thread starts with the first statement: its start-up (a second V8 instance, ~10-20 ms of
 // CPU) then runs beside that statement instead of delaying the ready message, which the first
 // answer waits for. The parent is the one that started this process, even if it is gone already.
+// Its stdout and stderr are its own streams (it writes nothing): by default Node pipes a worker's
+// output into this process's process.stdout and process.stderr, creating both at once, and
+// stderr, a pipe to the parent, is a socket: that loaded net and its stream machinery on the first
+// statement's path (docs/performance.md, "Session 11: `petal query`").
 const parent = process.ppid
 let watchdog: Worker | undefined
 function watchParent (): void {
   if (watchdog !== undefined) return
   watchdog = new Worker(`const parent = ${parent}
-setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL') }, 250)`, { eval: true })
+setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL') }, 250)`, { eval: true, stdout: true, stderr: true })
   watchdog.unref()
 }
 

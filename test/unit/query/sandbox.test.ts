@@ -141,6 +141,23 @@ describe('query sandbox', () => {
     expect((await rowsOf(chain, sandbox, 'SELECT count(*) FROM t')).rows).toEqual([[6n]])
   })
 
+  // Linux: /proc shows the flags of the sandbox's descriptor 2. Node makes a pipe's descriptor
+  // non-blocking when it creates process.stderr for it; the first statement's watchdog thread must
+  // not make the sandbox create it (and load net) on that statement's path (docs/performance.md,
+  // "Session 11: `petal query`").
+  it.runIf(process.platform === 'linux')('runs a statement without creating the sandbox process\'s stderr stream', async () => {
+    const fresh = new QuerySandbox(chain.dir.root)
+    try {
+      expect((await rowsOf(chain, fresh, 'SELECT count(*) FROM t')).rows).toEqual([[6n]])
+      const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${String(fresh.pid)}/fdinfo/2`, 'utf8'))?.[1]
+      expect(flags).toBeDefined()
+      const O_NONBLOCK = 0o4000
+      expect(parseInt(flags ?? '0', 8) & O_NONBLOCK).toBe(0)
+    } finally {
+      await fresh.close()
+    }
+  })
+
   // Linux: the test watches the sandbox through /proc (CPU time, zombie state).
   it.runIf(process.platform === 'linux')('does not outlive a parent that was killed in the middle of a runaway statement', async () => {
     const tsx = createRequire(import.meta.url).resolve('tsx')
