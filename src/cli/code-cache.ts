@@ -139,9 +139,13 @@ function readScript (code: string, name: string): { source: string, file: string
   }
 }
 
-/** The name of a script's cache: Node version, architecture, options, the script file's size and time. */
+/**
+ * The name of a script's cache: Node version, architecture, options (the command line's and
+ * NODE_OPTIONS', which execArgv does not show: a V8 flag in either makes V8 refuse a cache made
+ * without it, and one name for both rewrote the cache at every switch), the script file's size and time.
+ */
 function cacheFileName (name: string, st: Stats): string {
-  const tag = cacheTag(`${CACHE_LAYOUT}\u0000${process.execArgv.join('\u0000')}\u0000${st.size}\u0000${st.mtimeMs}`)
+  const tag = cacheTag(`${CACHE_LAYOUT}\u0000${process.execArgv.join('\u0000')}\u0000${process.env.NODE_OPTIONS ?? ''}\u0000${st.size}\u0000${st.mtimeMs}`)
   return `${name}-${process.version}-${process.arch}-${tag}.v8`
 }
 

@@ -74,6 +74,13 @@ describe('what a local command loads', () => {
     const seed = readdirSync(join(ROOT, 'dist', 'fast', 'seed')).filter(f => /^status-.*\.v8$/.test(f))
     expect(seed).toHaveLength(1)
     expect(cached()).toContain(seed[0])
+    // NODE_OPTIONS (not in execArgv) names a cache of its own: a V8 flag there makes V8 refuse the
+    // plain one, which one name for both would rewrite at every switch.
+    const before = cached().filter(f => /^status-.*\.v8$/.test(f))
+    expect((await petal(['--dir', dir, 'status'], { env: { NODE_OPTIONS: '--max-old-space-size=3001' } })).code).toBe(0)
+    const added = cached().filter(f => /^status-.*\.v8$/.test(f) && !before.includes(f))
+    expect(added).toHaveLength(1)
+    expect(cached()).toContain(seed[0])
     // A bundle's code is compiled from its file, not required, so the log above cannot see the
     // packages bundled into it: the build's record of each bundle must show none of them.
     const { commands, packages } = bundles()
