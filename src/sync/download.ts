@@ -3,6 +3,7 @@ import type { ImportResult, LoadedBlock } from '../chain/index.js'
 // At run time only network/core (errors, wire format, limits) is loaded: never libp2p.
 import { LIMITS, NetworkError } from '../network/core.js'
 import type { FetchedBlock } from '../network/index.js'
+import { StorageError } from '../storage/index.js'
 import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, type Clock } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { Notifier } from './notifier.js'
@@ -264,10 +265,14 @@ export class DownloadScheduler {
     this.inflight.add(p)
   }
 
-  /** A failed transfer is worth a debug line unless it was aborted or the peer said it lacks the block. */
+  /**
+   * A failed transfer is worth a debug line unless it was aborted or the peer said it lacks the
+   * block; a failure of this node's own disk (StorageError: DISK_FULL…) a warning with its hint.
+   */
   private logFailure (what: string, err: unknown, where: Record<string, unknown>): void {
     if (err instanceof AbortError || (err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) return
-    this.components.logger.debug(what, { ...where, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
+    const local = err instanceof StorageError
+    this.components.logger[local ? 'warn' : 'debug'](what, { ...where, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err), ...(local ? { hint: err.hint } : {}) })
   }
 
   /** Progress: the most of the slot's block any one transfer has received (hedges count once). */

@@ -2,16 +2,17 @@
 // a chunk at a time) while reads are fast, and a stream whose synchronous read was slow reads the
 // rest through the thread pool.
 // The bytes on the wire are the same either way. Real libp2p nodes on 127.0.0.1, a real chain.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { closeSync, openSync, readFileSync, writevSync } from 'node:fs'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Chain } from '../../../src/chain/index.js'
 import { chainSource, loadOrCreateNodeKey } from '../../../src/network/index.js'
 import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p.js'
 import { fetchBlocks, registerBlock } from '../../../src/network/protocols/block.js'
+import { rangeWrites } from '../../../src/network/protocols/range-writes.js'
 import { SLOW_SYNC_READ_MS, UPLOAD_CHUNK } from '../../../src/network/constants.js'
-import type { BlockRecord } from '../../../src/storage/index.js'
+import { StorageError, type BlockRecord } from '../../../src/storage/index.js'
 import { createLogger, type LogRecord } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -94,6 +95,32 @@ describe('serving a range of blocks', () => {
     // Every read counts as slow: the first block is read synchronously, every later one through the pool.
     const logs = await (await serve({ slowSyncReadMs: 0 })).fetch()
     expect(logs.filter(r => r.message === SLOW)).toHaveLength(1)
+  })
+
+  it('a full disk under a large block of the range fails the fetch with DISK_FULL and its hint: a local error, not the peer\'s', async () => {
+    const server = await libp2pNode('full-server')
+    await registerBlock(server, chainSource(chain), { report: () => {}, logger: createLogger(() => {}) })
+    const client = await libp2pNode('full-client')
+    await client.dial(multiaddr(server.getMultiaddrs()[0]?.toString() ?? ''))
+    // The large block's first write meets a full disk: the same bytes written to /dev/full (a real ENOSPC).
+    const write = vi.spyOn(rangeWrites, 'write').mockImplementationOnce(async (_fh, parts) => {
+      const full = openSync('/dev/full', 'w')
+      try { writevSync(full, parts) } finally { closeSync(full) }
+    })
+    try {
+      const dir = tmpDir()
+      const got: number[] = []
+      const err: unknown = await fetchBlocks(client, server.peerId, chain.chainId, blocks.map((b, i) => ({ hash: b.hash, dest: join(dir, `${i}.db`) })),
+        { maxBytes: chain.params.maxBlockBytes, onBlock: i => { got.push(i) } }).then(() => undefined, (e: unknown) => e)
+      expect(err).toBeInstanceOf(StorageError)
+      expect(err).toMatchObject({ code: 'DISK_FULL', details: { systemCode: 'ENOSPC' } })
+      expect((err as StorageError).hint).toMatch(/free space/)
+      // The small blocks before it stand.
+      expect(got).toEqual(blocks.slice(0, 8).map((_, i) => i))
+      expect(write).toHaveBeenCalled()
+    } finally {
+      write.mockRestore()
+    }
   })
 
   it('keeps reading synchronously while reads come from the page cache (the default threshold)', async () => {

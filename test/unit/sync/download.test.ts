@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { signSeal } from '../../../src/block/index.js'
 import { Chain, discardLoaded, loadBlock, LoadPool, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
+import { systemFailure } from '../../../src/storage/index.js'
 import { SyncError } from '../../../src/sync/index.js'
 import { DownloadScheduler } from '../../../src/sync/download.js'
 import type { DownloadOptions } from '../../../src/sync/options.js'
@@ -16,7 +17,7 @@ import { chainImporter, type BlockImporter } from '../../../src/sync/importer.js
 import { Notifier } from '../../../src/sync/notifier.js'
 import { Slot } from '../../../src/sync/slot.js'
 import { MAX_IDLE_MS } from '../../../src/sync/window-limits.js'
-import { AbortError, nullLogger, type Clock } from '../../../src/util/index.js'
+import { AbortError, createLogger, nullLogger, type Clock, type LogRecord } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -40,7 +41,7 @@ beforeAll(async () => {
 })
 
 /** What a fake peer does with a block request. */
-type Behaviour = 'serve' | 'hang' | 'not-found' | 'bad-hash' | 'reset'
+type Behaviour = 'serve' | 'hang' | 'not-found' | 'bad-hash' | 'reset' | 'disk-full'
 
 interface Asked { peer: string, height: number, aborted: boolean }
 
@@ -85,6 +86,8 @@ class FakeNetwork {
       if (o.signal?.aborted === true) { asked.aborted = true; throw new AbortError() }
       if (b === 'not-found') throw new NetworkError('PEER_LACKS_BLOCK', 'peer does not have the block')
       if (b === 'reset') throw new NetworkError('STREAM_ERROR', 'connection closed')
+      // What the real receive makes of this node's disk failing under it (network/rpc.ts): a real ENOSPC.
+      if (b === 'disk-full') { try { writeFileSync('/dev/full', 'x') } catch (err) { throw systemFailure(err) ?? err } }
       if (b === 'bad-hash') {
         // The real network hashes the bytes as they arrive and scores the peer itself.
         await writeFile(dest, randomBytes(1000))
@@ -149,6 +152,7 @@ async function start (o: {
   signal?: AbortSignal
   net?: FakeNetwork
   clock?: Clock
+  logs?: LogRecord[]
 }): Promise<Run> {
   const chain = await freshChain()
   const net = o.net ?? new FakeNetwork(o.behaviour)
@@ -158,7 +162,7 @@ async function start (o: {
     importer: chainImporter(chain),
     candidates: o.candidates ?? (() => ['A', 'B']),
     onImported: (r: ImportResult, from: string) => { imported.push({ height: r.block.height, from }) },
-    logger: nullLogger,
+    logger: o.logs === undefined ? nullLogger : createLogger(r => { o.logs?.push(r) }, 'debug'),
     clock: o.clock
   }, { ...FAST, ...o.options }, o.feed ?? feedOf(headers))
   const done = scheduler.run(o.signal ?? new AbortController().signal)
@@ -460,6 +464,22 @@ describe('DownloadScheduler with range requests', () => {
       await pool.close()
       chain.close()
     }
+  })
+
+  it('warns with the hint when its own disk fails a range (DISK_FULL), blames no peer, and gets the block again', async () => {
+    const net = new RangeNetwork((p, h) => (p === 'A' && h === 3 ? 'disk-full' : 'serve'), new Set(['A']))
+    const logs: LogRecord[] = []
+    const r = await start({ behaviour: () => 'serve', net, options: { perPeer: 1 }, logs })
+    expect(await r.done).toBe(N)
+    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
+    const warned = logs.filter(l => l.level === 'warn')
+    expect(warned).toHaveLength(1)
+    expect(warned[0]?.message).toBe('range download failed')
+    expect(warned[0]?.context).toMatchObject({ peer: 'A', from: 3, code: 'DISK_FULL' })
+    expect(String(warned[0]?.context?.hint)).toMatch(/free space/)
+    expect(net.reports).toEqual([])
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
   })
 
   it('takes a block whose range brought bytes that do not hash to it from another peer', async () => {
