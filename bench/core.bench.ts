@@ -16,6 +16,7 @@ import { printTable, timeIt, type Row } from './report.js'
 import { contractFloor, contractFloorProcess } from './verify-floor.js'
 import { RAW_SHA_WORKER, rawParallelShaProcess, verifyRateRows } from './verify-rate.js'
 import { bundleVerifyWorker, bundleWorkerEntries } from './worker-bundles.js'
+import { userEnv } from './user-env.js'
 
 const root = mkdtempSync(join(tmpdir(), 'petal-bench-'))
 const CLI = join(import.meta.dirname, '..', 'bin', 'petal.js')
@@ -97,7 +98,7 @@ async function smallFloorTimes (files: string[]): Promise<{ cli: number, floorPr
   const c = Chain.open(many)
   const [inProc, floor] = await timePair(async () => await verifyChain(c), async () => { await contractFloor(files, 2) }, 3)
   c.close()
-  const [cli, floorProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', many, 'verify'], { stdio: 'ignore' }) }, () => { contractFloorProcess(files, 2, root) }, 5)
+  const [cli, floorProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', many, 'verify'], { stdio: 'ignore', env: userEnv }) }, () => { contractFloorProcess(files, 2, root) }, 5)
   return { cli, floorProc, inProc, floor }
 }
 
@@ -193,7 +194,7 @@ async function main (): Promise<void> {
   const [tFast, tShaBig] = await timePair(async () => await verifyChain(cBig), async () => { await rawParallelSha(bigFiles, 2) }, 3)
   cBig.close()
   // The built CLI, as users run it, against the same hashing in a process of its own.
-  const [tCliBig, tShaBigProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-big'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(bigFiles, 2, root) }, 3)
+  const [tCliBig, tShaBigProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-big'), 'verify'], { stdio: 'ignore', env: userEnv }) }, () => { rawParallelShaProcess(bigFiles, 2, root) }, 3)
   // The same two on a chain of the genesis alone: what each costs besides the blocks (process and
   // worker start-up, the index, the report), to take out of the throughput on large blocks.
   // The rate: N and 2N large blocks, each side less its own fixed cost (bench/verify-rate.ts).
@@ -203,14 +204,14 @@ async function main (): Promise<void> {
   const oneFiles = [cOne.dir.blockPath(0)]
   const oneBytes = statSync(oneFiles[0] ?? '').size
   cOne.close()
-  const [tCliOne, tShaOneProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-one'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(oneFiles, 2, root) }, 5)
+  const [tCliOne, tShaOneProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'verify-one'), 'verify'], { stdio: 'ignore', env: userEnv }) }, () => { rawParallelShaProcess(oneFiles, 2, root) }, 5)
 
   const { chain: cMany, files: manyFiles, buildMs } = await smallChain(key)
   const manyBytes = manyFiles.reduce((n, f) => n + statSync(f).size, 0)
   const tManyDeep = await timeIt(async () => await verifyChain(cMany, { deep: true }), 1)
   const [tManyFast, tShaMany] = await timePair(async () => await verifyChain(cMany), async () => { await rawParallelSha(manyFiles, 2) }, 1)
   cMany.close()
-  const [tCliMany, tShaManyProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'many'), 'verify'], { stdio: 'ignore' }) }, () => { rawParallelShaProcess(manyFiles, 2, root) }, 3)
+  const [tCliMany, tShaManyProc] = await timePair(() => { execFileSync(process.execPath, [CLI, '--dir', join(root, 'many'), 'verify'], { stdio: 'ignore', env: userEnv }) }, () => { rawParallelShaProcess(manyFiles, 2, root) }, 3)
   const tSigMany = await timeIt(async () => { await rawParallelEcdsa(manyFiles.length, 2) }, 3)
   const floorTimes = await smallFloorTimes(manyFiles)
   const mbps = (bytes: number, ms: number): number => bytes / 1048576 / (ms / 1000)
@@ -239,10 +240,10 @@ async function main (): Promise<void> {
   const cTen = await newChain('ten', key)
   for (let i = 0; i < 9; i++) await signImport(cTen, undefined, key)
   cTen.close()
-  const status = (dir: string): void => { execFileSync(process.execPath, [CLI, '--dir', dir, 'status'], { stdio: 'ignore' }) }
+  const status = (dir: string): void => { execFileSync(process.execPath, [CLI, '--dir', dir, 'status'], { stdio: 'ignore', env: userEnv }) }
   const tStatusTen = await timeIt(() => { status(join(root, 'ten')) }, 7)
   const tStatusMany = await timeIt(() => { status(join(root, 'many')) }, 7)
-  const tNode = await timeIt(() => { execFileSync(process.execPath, ['-e', '0'], { stdio: 'ignore' }) }, 7)
+  const tNode = await timeIt(() => { execFileSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: userEnv }) }, 7)
   const rows3: Row[] = [
     { figure: '`petal status`, 10,001 blocks', value: tStatusMany, unit: 'ms', reference: '`petal status`, 10 blocks', refValue: tStatusTen, better: 'lower' },
     { figure: '`petal status`, 10 blocks', value: tStatusTen, unit: 'ms', reference: 'bare `node -e 0`', refValue: tNode, better: 'lower' }
@@ -250,11 +251,11 @@ async function main (): Promise<void> {
 
   // 4. verify's peak memory does not grow with block size: the CLI in its own process.
   const rssOf = (dir: string): number => {
-    const out = execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), CLI, '--dir', dir, 'verify'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    const out = execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), CLI, '--dir', dir, 'verify'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: userEnv })
     const m = /peak RSS: (\d+) MiB/.exec(out)
     return Number(m?.[1] ?? NaN)
   }
-  const rssNode = Number(/(\d+) MiB/.exec(execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), '-e', '0'], { encoding: 'utf8' }))?.[1] ?? NaN)
+  const rssNode = Number(/(\d+) MiB/.exec(execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), '-e', '0'], { encoding: 'utf8', env: userEnv }))?.[1] ?? NaN)
   const rows4: Row[] = [
     { figure: `\`petal verify\` peak RSS, ${bigFiles.length} blocks of ${(bigBytes / bigFiles.length / 1048576).toFixed(1)} MiB`, value: rssOf(join(root, 'verify-big')), unit: 'MiB', reference: `same, 10,001 blocks of ${(manyBytes / 10_001 / 1024).toFixed(0)} KiB`, refValue: rssOf(join(root, 'many')), better: 'lower', note: `bare node: ${rssNode} MiB` }
   ]

@@ -13,6 +13,7 @@ import { DEFAULT_CONSENSUS } from '../src/storage/index.js'
 import { QueryMirror, QuerySandbox, runQuery } from '../src/query/index.js'
 import { cachedQueryChain, GROUPS } from './query-chain.js'
 import { printTable, type Row } from './report.js'
+import { userEnv } from './user-env.js'
 
 const BLOCKS = Number(process.env.PETAL_BENCH_QUERY_BLOCKS ?? 10_000)
 const ROWS = 100 // per block: 1,000,000 rows in all
@@ -82,7 +83,7 @@ async function main (): Promise<void> {
   ref.close()
   direct.close()
   // A cold `petal query` process: node start-up, chain open, sandbox spawn, sync check, query.
-  const cli = (args: string[]): void => { execFileSync(process.execPath, [CLI, '--dir', dir, ...args], { stdio: 'ignore' }) }
+  const cli = (args: string[]): void => { execFileSync(process.execPath, [CLI, '--dir', dir, ...args], { stdio: 'ignore', env: userEnv }) }
   const cold = await interleaved({ agg: () => { cli(['query', AGG]) }, trivial: () => { cli(['query', 'SELECT 1']) } }, 5)
   const tCli = cold.agg
   const tCliTrivial = cold.trivial

@@ -12,6 +12,7 @@ import { importPrivateKey, privateKeyToPem } from '../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, Keystore } from '../src/storage/index.js'
 import { cachedQueryChain } from './query-chain.js'
 import { childrenCpuMs, printTable, type Row } from './report.js'
+import { userEnv } from './user-env.js'
 
 const BLOCKS = 1000
 const RUNS = 9
@@ -29,12 +30,7 @@ for (let h = 1; h <= Number(n); h++) {
 }
 process.stdout.write(rows + '\\n')`
 
-// The measured processes (Petal's and the references alike) start as a user's would: without
-// the NODE_OPTIONS that bench/run.ts sets for the suites' own heaps. With a V8 flag in it, V8
-// refuses Node's embedded code cache and compiles each built-in module from source (11-18 ms
-// instead of 3-4 for child_process, worker_threads, zlib, vm and readline; docs/performance.md,
-// "Session 11: `petal query`"), a cost no user pays and a command loading more modules pays more.
-const { NODE_OPTIONS: _benchHeap, ...userEnv } = process.env
+// The measured processes (Petal's and the references alike) start as a user's would (user-env.ts).
 
 function run (args: string[]): void {
   execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: join(import.meta.dirname, '..'), env: userEnv })

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
+import { userEnv } from './user-env.js'
 
 const BODY = `const { parentPort, workerData } = require('node:worker_threads'); const c = require('node:crypto'); const fs = require('node:fs')
     const { publicKey, privateKey } = c.generateKeyPairSync('ec', { namedCurve: 'P-256' }); const msg = Buffer.alloc(100, 7); const sig = c.sign('sha256', msg, privateKey)
@@ -35,5 +36,5 @@ export function contractFloorProcess (files: string[], n: number, scratch: strin
     const body = ${JSON.stringify(BODY)}
     const parts = Array.from({ length: n }, (_, i) => files.filter((_, j) => j % n === i))
     Promise.all(parts.map(p => new Promise((resolve, reject) => { const w = new Worker(body, { eval: true, workerData: p }); w.on('message', resolve); w.on('error', reject) }))).then(() => process.exit(0), e => { console.error(e); process.exit(1) })`
-  execFileSync(process.execPath, ['-e', src, list], { stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(process.execPath, ['-e', src, list], { stdio: ['ignore', 'ignore', 'inherit'], env: userEnv })
 }

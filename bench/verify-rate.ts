@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { childrenCpuMs, type Row } from './report.js'
+import { userEnv } from './user-env.js'
 
 /** The raw hashing of the reference: SHA-256 of each file, whole, in its worker thread. */
 const HASH_BODY = `const { parentPort, workerData } = require('node:worker_threads'); const { createHash } = require('node:crypto'); const fs = require('node:fs');
@@ -23,7 +24,7 @@ export function rawParallelShaProcess (files: string[], n: number, scratch: stri
     const body = ${JSON.stringify(HASH_BODY)}
     const parts = Array.from({ length: n }, (_, i) => files.filter((_, j) => j % n === i))
     Promise.all(parts.map(p => new Promise(resolve => { const w = new Worker(body, { eval: true, workerData: p }); w.on('message', resolve) }))).then(() => process.exit(0))`
-  execFileSync(process.execPath, ['-e', src, list], { stdio: 'ignore' })
+  execFileSync(process.execPath, ['-e', src, list], { stdio: 'ignore', env: userEnv })
 }
 
 export interface RateInput {
@@ -52,7 +53,7 @@ export function verifyRateRows (r: RateInput): Row[] {
     side.wall[i].push(performance.now() - t)
     side.cpu[i].push(childrenCpuMs() - c)
   }
-  const cli = (i: 0 | 1) => () => { execFileSync(process.execPath, [r.cli, '--dir', r.dirs[i], 'verify'], { stdio: 'ignore' }) }
+  const cli = (i: 0 | 1) => () => { execFileSync(process.execPath, [r.cli, '--dir', r.dirs[i], 'verify'], { stdio: 'ignore', env: userEnv }) }
   const ref = (i: 0 | 1) => () => { rawParallelShaProcess(r.files[i], 2, r.scratch) }
   cli(0)(); ref(0)()
   for (let k = 0; k < r.runs; k++) {
