@@ -7,7 +7,7 @@
  * back to the JavaScript encoder (fast-rows.ts's LeafWriter, the checked reference for this one),
  * which encodes that row or refuses the table. Tests compare both on random tables.
  */
-import { MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES, type MerkleBatch, type WasmMemory } from '../crypto/index.js'
+import { adoptSha256Module, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES, sha256Module, type MerkleBatch, type WasmMemory, type WasmModule } from '../crypto/index.js'
 import { type Code, I32, I64, add, add64, and, and64, block, brIf, br, call, convertS64, eq, eqz, eqz64, extendU, geU, get, gget, gset, gtU, gtU64, i32, i64, ifElse, load, load64, load64be, load8, loop, ltS, ltU, moduleBytes, mul, ne, or, or64, reinterpretF64, ret, set, shl, shl64, shrS64, shrU, shrU64, store, store32be, store64, store64be, store8, sub, wrap } from './wasm-code.js'
 
 /** Most columns a table may have for this encoder (SQLite's default limit is 2,000). */
@@ -223,9 +223,8 @@ function pageFunc (): Code {
 }
 
 // The WebAssembly global, as far as this file uses it (the DOM lib that types it is not loaded).
-interface WasmModule { readonly kind?: 'module' }
 declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => WasmModule
+  Module: (new (bytes: Uint8Array) => WasmModule) & { exports: (m: WasmModule) => Array<{ name: string }> }
   Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> }
 }
 
@@ -239,6 +238,26 @@ function compile (): WasmModule {
     { params: Array<number>(9).fill(I32), results: [I32], locals: [...Array<number>(19).fill(I32), I64, I64, I64, I64, I32, I32], body: pageFunc(), export: 'page' }
   ], 1))
   return compiled
+}
+
+/**
+ * The manifest's two WebAssembly modules (the leaf encoder and SHA-256) as this thread compiled
+ * them, generating them on first use: a caller that starts threads which will hash large tables
+ * (verify --deep) generates them once per run and sends them along (adoptManifestWasm), instead of
+ * every thread generating its own (~25 ms and 129 M instructions for SHA-256 alone, per thread).
+ */
+export interface ManifestWasm { leaf: WasmModule, sha: WasmModule }
+export function manifestWasm (): ManifestWasm {
+  return { leaf: compile(), sha: sha256Module() }
+}
+
+/** Use modules manifestWasm gave in another thread of this process, where this thread has none yet. */
+export function adoptManifestWasm (m: ManifestWasm): void {
+  adoptSha256Module(m.sha)
+  if (compiled !== undefined) return
+  const names = WebAssembly.Module.exports(m.leaf).map(e => e.name).join()
+  if (names !== 'page') throw new TypeError(`not the leaf encoder module (exports: ${names})`)
+  compiled = m.leaf
 }
 
 /** The plan of a table for this encoder: per column its record field (-1: the rowid) and flags. */

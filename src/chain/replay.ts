@@ -9,6 +9,7 @@ import { ChainError } from './errors.js'
 import { KeyState } from './key-state.js'
 import { checkGenesis, validateOnParent, type Candidate } from './validate/index.js'
 import type { ReadReply, ReadRequest } from './verify-worker.js'
+import { manifestWasm, type ManifestWasm } from '../block/index.js'
 
 // Blocks per worker message when only hashes and metadata are read (a --deep read is long enough),
 // and at most this many bytes of block files in one message, so that large blocks are spread over
@@ -18,6 +19,10 @@ const BATCH = 16
 const BATCH_BYTES = 1 << 20
 // A batch this large hashes for long enough (~0.1 s) that waiting in a worker's port gains nothing.
 const ALONE_BYTES = 64 << 20
+// --deep: a block this large likely holds a table of 1,024 rows or more, which the manifest hashes
+// in WebAssembly; the modules are generated for the workers once the first such block is sent
+// (a chain of small blocks never needs them: its tables go through node:crypto).
+const WASM_BLOCK_BYTES = 1 << 20
 
 /**
  * `done`/`total`: bytes of block files the workers have read (they run ahead of the in-order
@@ -111,14 +116,18 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   // defines the first ones (sent with none, every block of the first window had its two
   // signatures checked again on this thread).
   const plan = new BatchPlan(batch, BATCH_BYTES, exists, size)
+  let wasm: ManifestWasm | undefined
   const first = (b: number): number => plan.first(b)
   const issue = (b: number): void => {
     if (pending.has(b) || !exists(first(b))) return
     const paths: string[] = []
     let bytes = 0
     for (let h = first(b); h < first(b + 1) && exists(h); h++) { paths.push(dir.blockPath(h)); bytes += size(h) }
+    // --deep: from the first large block on, every batch carries the manifest's WebAssembly
+    // modules, generated here once per run rather than once in each worker.
+    if (deep && wasm === undefined && bytes >= WASM_BLOCK_BYTES) wasm = manifestWasm()
     // A batch that takes long is not queued behind another, nor another behind it (WorkerPool).
-    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress }, { alone: bytes >= ALONE_BYTES })
+    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress, wasm }, { alone: bytes >= ALONE_BYTES })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }

@@ -2,7 +2,7 @@
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
 import { closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { readBlockFile, readBlockPages, type BlockFile, type HeldBytes } from '../block/index.js'
+import { adoptManifestWasm, readBlockFile, readBlockPages, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
@@ -21,6 +21,8 @@ export interface ReadRequest {
   keys: Record<string, string>
   /** A shared BigInt64 counter: the bytes this worker has hashed and checked are added to it as it goes. */
   progress?: SharedArrayBuffer
+  /** --deep: the manifest's WebAssembly modules, compiled once by the caller (adopted unless this thread has its own). */
+  wasm?: ManifestWasm
 }
 /** Per path, in order: the result, or the coded error that file failed with, or why it is missing. */
 export type ReadReply = Array<{ hash: string, seal: string, file: CandidateFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
@@ -84,6 +86,7 @@ serveWorker<ReadRequest, ReadReply>(async req => {
   // Once per batch: a hook for tests (a worker that blocks in a read), and reading the
   // environment per block cost more than the check is worth.
   pausepointSync('verify-worker:read')
+  if (req.wasm !== undefined) adoptManifestWasm(req.wasm)
   for (const path of req.paths) {
     try {
       // --deep: before anything opens it (a named pipe in a slot would block this thread for

@@ -191,14 +191,36 @@ function dataSection (segments: Array<[number, Uint8Array]>): Uint8Array {
 
 // The WebAssembly global, as far as this file uses it (the DOM lib that types it is not loaded).
 export interface WasmMemory { readonly buffer: ArrayBuffer, grow: (pages: number) => number }
-interface WasmModule { readonly kind?: 'module' }
+/** A compiled WebAssembly module: structured-cloneable, so one thread's can be sent to another. */
+export interface WasmModule { readonly kind?: 'module' }
 declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => WasmModule
+  Module: (new (bytes: Uint8Array) => WasmModule) & { exports: (m: WasmModule) => Array<{ name: string }> }
   Instance: new (module: WasmModule) => { exports: Record<string, unknown> }
   Memory: new (d: { initial: number }) => WasmMemory
 }
 
 let compiled: WasmModule | undefined
+
+/**
+ * This thread's compiled module, generated on first use (~129 M instructions, ~25 ms in a fresh
+ * thread): a caller that starts threads which will hash large tables generates it once and sends
+ * it to them (adoptSha256Module), instead of each thread generating its own.
+ */
+export function sha256Module (): WasmModule {
+  compiled ??= new WebAssembly.Module(moduleBytes())
+  return compiled
+}
+
+/**
+ * Use `m`, the module sha256Module gave in another thread of this process, unless this thread has
+ * one already. A module of other exports is refused (TypeError), so a mix-up cannot pass as this.
+ */
+export function adoptSha256Module (m: WasmModule): void {
+  if (compiled !== undefined) return
+  const names = WebAssembly.Module.exports(m).map(e => e.name).sort().join()
+  if (names !== 'leaves,memory,pairs') throw new TypeError(`not the SHA-256 module (exports: ${names})`)
+  compiled = m
+}
 
 export interface Sha256Wasm {
   memory: WasmMemory
@@ -208,8 +230,7 @@ export interface Sha256Wasm {
 
 /** A fresh instance (its own memory). Compiling happens once per thread. */
 export function sha256Wasm (): Sha256Wasm {
-  compiled ??= new WebAssembly.Module(moduleBytes())
-  const { exports } = new WebAssembly.Instance(compiled)
+  const { exports } = new WebAssembly.Instance(sha256Module())
   const { memory, leaves, pairs } = exports
   if (!(memory instanceof WebAssembly.Memory) || typeof leaves !== 'function' || typeof pairs !== 'function') throw new TypeError('sha256 module exports are missing')
   return {

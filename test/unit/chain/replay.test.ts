@@ -84,6 +84,32 @@ describe('replay (verify, reindex)', () => {
     }
   })
 
+  it('--deep: large tables hashed in the workers with the modules the replay sends them; a changed row is MANIFEST_MISMATCH', async () => {
+    // Blocks over 1 MiB with tables of 30,000 rows: the manifest hashes them in WebAssembly, with
+    // modules the replay generated once and sent along (replay.ts, WASM_BLOCK_BYTES).
+    const t = await newTestChain()
+    try {
+      for (let k = 0; k < 3; k++) {
+        const src = join(tmpDir(), `deep${k}.db`)
+        const db = new Database(src)
+        db.exec('CREATE TABLE r (id INTEGER PRIMARY KEY, s TEXT, n INTEGER, x REAL)')
+        const ins = db.prepare('INSERT INTO r (s, n, x) VALUES (?, ?, ?)')
+        db.transaction(() => { for (let i = 0; i < 30_000; i++) ins.run(`row ${i} of block ${k}`, i * 13, i / 7) })()
+        db.close()
+        await signImport(t.chain, src, t.key)
+      }
+      expect(statSync(t.chain.dir.blockPath(2)).size).toBeGreaterThan(1 << 20)
+      expect(await verifyChain(t.chain, { workers: 2, deep: true })).toMatchObject({ ok: true, blocks: 4 })
+      const db = new Database(t.chain.dir.blockPath(2))
+      db.exec('UPDATE r SET n = n + 1 WHERE id = 12345')
+      db.close()
+      expect((await verifyChain(t.chain, { workers: 2, deep: true })).failure).toMatchObject({ height: 2, code: 'MANIFEST_MISMATCH' })
+      expect((await verifyChain(t.chain, { workers: 2 })).failure).toMatchObject({ height: 2, code: 'BAD_SEAL' })
+    } finally {
+      t.chain.close()
+    }
+  }, 60_000)
+
   it('sends large blocks to the workers one per batch, small ones 16 at a time, the genesis alone', () => {
     // Heights 1–4 are 4 MiB (one per batch: 16 in one message kept one thread hashing 64 MiB while
     // the other had nothing left), 5–44 are 7 KiB, 45 is the last.
