@@ -110,6 +110,8 @@ export const SLOW_SYNC_READ_MS = 1
 export const SLOW_SYNC_WRITE_MS = 20
 export const SYNC_WRITE_STALL_MS = 2
 export const SYNC_WRITES_PAUSE_MS = 10_000
+/** While they go through the pool, the bytes of a process's range writes in flight before a receive waits for one. */
+export const POOLED_WRITES_IN_FLIGHT = 2 * MiB
 
 /**
  * Yamux flow control: the stream window caps the bytes in flight per stream, so a paused reader

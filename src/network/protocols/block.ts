@@ -253,12 +253,15 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
       // One write for all the parts of a read (a write per part cost more than the bytes),
       // synchronous while writes are fast (range-writes.ts: through the pool, V8 ran a full
       // collection every ~10 MB received).
-      await o.writes.write(fh, await take(want, received), want)
+      await o.writes.write(fh, await take(want, received), want, received)
       received += want
       o.onBytes?.(want)
     }
+    await o.writes.settle(fh)
     check()
   } finally {
+    // No write of the file may still be in flight when its descriptor closes.
+    await o.writes.settle(fh).catch(() => {})
     await fh.close()
   }
   return undefined

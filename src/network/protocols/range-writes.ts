@@ -1,11 +1,13 @@
 import { writevSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { SLOW_SYNC_WRITE_MS, SYNC_WRITE_STALL_MS, SYNC_WRITES_PAUSE_MS } from '../constants.js'
+import { POOLED_WRITES_IN_FLIGHT, SLOW_SYNC_WRITE_MS, SYNC_WRITE_STALL_MS, SYNC_WRITES_PAUSE_MS } from '../constants.js'
 
 /**
  * How a range receive writes a large block's bytes into its new file in tmp/ (the page cache;
  * placement fsyncs it later): synchronously while such writes are fast, through libuv's thread pool
- * for a while after one was slow.
+ * for a while after one was slow. Every write is positional (`at`), so writes of one file may be in
+ * flight together; `settle(fh)` waits for a file's writes (and fails with the first that failed):
+ * the receive calls it before its hash check and before it closes the file.
  *
  * Why synchronously: with every received megabyte hashed and written through the pool (FileHandle
  * or callback writes alike, the chunks copied first or not), V8 ran 47-98 full collections per
@@ -20,6 +22,14 @@ import { SLOW_SYNC_WRITE_MS, SYNC_WRITE_STALL_MS, SYNC_WRITES_PAUSE_MS } from '.
  * process go through the pool for `pauseMs`. So a throttled disk holds the event loop for about
  * `slowMs`, plus the write that crosses it, per pause; a disk that hangs outright holds it for the
  * one write that finds out.
+ *
+ * While pooled, a write copies the received parts into a buffer of its own, reused from write to
+ * write, and returns without waiting for the pool unless `inFlight` bytes of the process are
+ * already being written: the receive reads on at once, and what the peer sent dies young. Awaiting
+ * each pool write instead left the next bytes waiting in the stream's buffers across V8's young
+ * collections (and behind placement's fsyncs on the same four pool threads), and what survived
+ * them ended in the old generation, whose external memory set off a full collection every few
+ * blocks (docs/performance.md, "Session 12: the 1 MB pull").
  */
 export class RangeWrites {
   private pooledUntil = -Infinity
@@ -29,11 +39,20 @@ export class RangeWrites {
   private readonly slowMs: number
   private readonly stallMs: number
   private readonly pauseMs: number
+  private readonly inFlight: number
+  /** Copies of received bytes being written through the pool, in issue order, by file. */
+  private readonly writing = new Map<FileHandle, Array<Promise<void>>>()
+  private writingBytes = 0
+  /** Each file's first failed write, until `settle` reports it. */
+  private readonly failed = new Map<FileHandle, unknown>()
+  /** Buffers of finished pooled writes, for the next ones (bounded by `inFlight`). */
+  private readonly spare: Buffer[] = []
 
-  constructor (o: { slowMs?: number, stallMs?: number, pauseMs?: number } = {}) {
+  constructor (o: { slowMs?: number, stallMs?: number, pauseMs?: number, inFlight?: number } = {}) {
     this.slowMs = o.slowMs ?? SLOW_SYNC_WRITE_MS
     this.stallMs = o.stallMs ?? SYNC_WRITE_STALL_MS
     this.pauseMs = o.pauseMs ?? SYNC_WRITES_PAUSE_MS
+    this.inFlight = o.inFlight ?? POOLED_WRITES_IN_FLIGHT
   }
 
   /** Whether writes go through the pool now (a synchronous one was slow less than `pauseMs` ago). */
@@ -42,30 +61,79 @@ export class RangeWrites {
   /** The stalled synchronous writes' time (ms) in the second that paused them, the last time one did. */
   get slowWriteMs (): number | undefined { return this.slow }
 
-  /** Write `parts` (`want` bytes in all) at the file's current position; a short write fails. */
-  async write (fh: FileHandle, parts: Uint8Array[], want: number): Promise<void> {
-    let written: number
+  /**
+   * Write `parts` (`want` bytes in all) at offset `at` of the file. Synchronously, or handed to the
+   * pool (then `settle` reports its outcome). A short write fails.
+   */
+  async write (fh: FileHandle, parts: Uint8Array[], want: number, at: number): Promise<void> {
+    const earlier = this.failed.get(fh)
+    if (earlier !== undefined) throw earlier
     if (this.pooled) {
-      written = (await fh.writev(parts)).bytesWritten
-    } else {
-      const start = performance.now()
-      written = writevSync(fh.fd, parts)
-      const ms = performance.now() - start
-      if (ms >= this.stallMs) {
-        if (start - this.secondStart >= 1000) {
-          this.secondStart = start
-          this.stalledMs = 0
-        }
-        this.stalledMs += ms
-        if (this.stalledMs >= this.slowMs) {
-          this.slow = this.stalledMs
-          this.stalledMs = 0
-          this.pooledUntil = start + ms + this.pauseMs
-        }
+      this.toPool(fh, parts, want, at)
+      while (this.writingBytes > this.inFlight) await this.oldest()
+      return
+    }
+    const start = performance.now()
+    const written = writevSync(fh.fd, parts, at)
+    const ms = performance.now() - start
+    if (ms >= this.stallMs) {
+      if (start - this.secondStart >= 1000) {
+        this.secondStart = start
+        this.stalledMs = 0
+      }
+      this.stalledMs += ms
+      if (this.stalledMs >= this.slowMs) {
+        this.slow = this.stalledMs
+        this.stalledMs = 0
+        this.pooledUntil = start + ms + this.pauseMs
       }
     }
-    if (written !== want) throw new Error(`short write: ${written} of ${want} bytes`)
+    if (written !== want) throw shortWrite(written, want)
   }
+
+  /** Wait for every write of `fh` handed to the pool; fails with the first that failed. */
+  async settle (fh: FileHandle): Promise<void> {
+    for (;;) {
+      const pending = this.writing.get(fh)
+      if (pending === undefined || pending.length === 0) break
+      await pending[pending.length - 1]
+    }
+    this.writing.delete(fh)
+    const err = this.failed.get(fh)
+    this.failed.delete(fh)
+    if (err !== undefined) throw err
+  }
+
+  private toPool (fh: FileHandle, parts: Uint8Array[], want: number, at: number): void {
+    let buf = this.spare.pop()
+    if (buf === undefined || buf.byteLength < want) buf = Buffer.allocUnsafeSlow(Math.max(want, buf?.byteLength ?? 0))
+    let n = 0
+    for (const p of parts) { buf.set(p, n); n += p.byteLength }
+    const own = buf
+    const queue = this.writing.get(fh) ?? []
+    this.writing.set(fh, queue)
+    this.writingBytes += want
+    const p: Promise<void> = fh.write(own, 0, want, at).then(
+      ({ bytesWritten }) => { if (bytesWritten !== want) throw shortWrite(bytesWritten, want) }
+    ).catch((err: unknown) => {
+      if (!this.failed.has(fh)) this.failed.set(fh, err)
+    }).finally(() => {
+      this.writingBytes -= want
+      queue.splice(queue.indexOf(p), 1)
+      if (this.spare.length * own.byteLength < this.inFlight) this.spare.push(own)
+    })
+    queue.push(p)
+  }
+
+  /** Wait for the oldest pooled write of the process to finish (any file's). */
+  private async oldest (): Promise<void> {
+    const first = [...this.writing.values()].find(q => q.length > 0)?.[0]
+    if (first !== undefined) await first
+  }
+}
+
+function shortWrite (written: number, want: number): Error {
+  return new Error(`short write: ${written} of ${want} bytes`)
 }
 
 /** The process's writes: a throttled disk is the whole process's, not one stream's. */

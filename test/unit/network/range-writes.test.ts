@@ -1,5 +1,7 @@
 // A range's large blocks are written synchronously while writes are fast; a slow one sends every
 // write of the process through the thread pool for a pause; the bytes are the same either way.
+// Pooled writes are copies handed to the pool without waiting (up to a bound in flight); settle()
+// waits for them and reports the first that failed.
 import { describe, expect, it, vi } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
@@ -9,22 +11,26 @@ import { tmpDir } from '../../helpers/tmp.js'
 
 const parts = (n: number): Uint8Array[] => [Buffer.alloc(n, 1), Buffer.alloc(n, 2), Buffer.alloc(3, 3)]
 
-/** Each write's path is seen by the pool's one entry point, FileHandle.writev. */
+/** Each write's path is seen by the pool's one entry point, FileHandle.write. */
 async function writeAll (w: RangeWrites, rounds: number): Promise<{ path: string, pooledAfter: boolean[], poolWrites: number }> {
   const path = join(tmpDir(), 'block.db')
   const fh = await open(path, 'wx')
-  const writev = vi.spyOn(fh, 'writev')
+  const write = vi.spyOn(fh, 'write')
   const pooledAfter: boolean[] = []
   try {
+    let at = 0
     for (let i = 0; i < rounds; i++) {
       const p = parts(1000 + i)
-      await w.write(fh, p, p.reduce((n, x) => n + x.byteLength, 0))
+      const n = p.reduce((k, x) => k + x.byteLength, 0)
+      await w.write(fh, p, n, at)
+      at += n
       pooledAfter.push(w.pooled)
     }
+    await w.settle(fh)
   } finally {
     await fh.close()
   }
-  return { path, pooledAfter, poolWrites: writev.mock.calls.length }
+  return { path, pooledAfter, poolWrites: write.mock.calls.length }
 }
 
 const expected = (rounds: number): Buffer => Buffer.concat(Array.from({ length: rounds }, (_, i) => Buffer.concat(parts(1000 + i))))
@@ -80,21 +86,60 @@ describe('range writes', () => {
     expect([sync.pooled, pooled.pooled]).toEqual([false, true])
     for (const w of [sync, pooled]) {
       const fh: FileHandle = await open('/dev/full', 'w')
-      const writev = vi.spyOn(fh, 'writev')
+      const write = vi.spyOn(fh, 'write')
       try {
-        await expect(w.write(fh, parts(4096), 8195)).rejects.toMatchObject({ code: 'ENOSPC' })
-        expect(writev.mock.calls.length).toBe(w === pooled ? 1 : 0)
+        // Pooled, the failure comes with settle() (the write itself returned at once), and any later write of the file fails with it.
+        const first = w.write(fh, parts(4096), 8195, 0)
+        if (w === pooled) {
+          await first
+          await expect(w.settle(fh)).rejects.toMatchObject({ code: 'ENOSPC' })
+        } else {
+          await expect(first).rejects.toMatchObject({ code: 'ENOSPC' })
+        }
+        expect(write.mock.calls.length).toBe(w === pooled ? 1 : 0)
       } finally {
         await fh.close()
       }
     }
   })
 
+  it('pooled: a write returns before the pool has written it, at most `inFlight` bytes wait, and the file ends whole', async () => {
+    const w = new RangeWrites({ slowMs: 0, stallMs: 0, pauseMs: 60_000, inFlight: 5000 })
+    const path = join(tmpDir(), 'pooled.db')
+    const fh = await open(path, 'wx')
+    const done: number[] = []
+    const write = fh.write.bind(fh)
+    const spy = vi.spyOn(fh, 'write').mockImplementation((async (buf: Buffer, off: number, len: number, at: number) => {
+      const r = await write(buf, off, len, at)
+      done.push(at)
+      return r
+    }) as never)
+    try {
+      await w.write(fh, parts(1000), 2003, 0) // synchronous: it pauses the writes
+      expect(w.pooled).toBe(true)
+      const parts2 = parts(1001)
+      await w.write(fh, parts2, 2005, 2003)
+      // Handed over, not written yet; the caller's buffers are free (the pool writes a copy).
+      expect(done).toEqual([])
+      for (const p of parts2) p.fill(9)
+      // The third puts 4010 bytes in flight, within 5000; the fourth waits until one of them is written.
+      await w.write(fh, parts(1002), 2007, 4008)
+      expect(done).toEqual([])
+      await w.write(fh, parts(1003), 2009, 6015)
+      expect(done.length).toBeGreaterThan(0)
+      await w.settle(fh)
+      expect(spy.mock.calls.length).toBe(3)
+    } finally {
+      await fh.close()
+    }
+    expect(readFileSync(path).equals(expected(4))).toBe(true)
+  })
+
   it('fails a short write', async () => {
     const w = new RangeWrites()
     const fh = await open(join(tmpDir(), 'short.db'), 'wx')
     try {
-      await expect(w.write(fh, parts(10), 24)).rejects.toThrow('short write: 23 of 24 bytes')
+      await expect(w.write(fh, parts(10), 24, 0)).rejects.toThrow('short write: 23 of 24 bytes')
     } finally {
       await fh.close()
     }
