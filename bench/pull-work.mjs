@@ -11,7 +11,10 @@
 // from /proc (kernel time is invisible to valgrind). Switches of `pull`: RAW=1 reads the same files
 // as one raw libp2p stream from the same server instead of syncing (the reference, in the same
 // process and heap); MEM=1 samples external and ArrayBuffer memory; SNAPSHOT=FILE writes a heap
-// snapshot half-way. PETAL_DIST=DIR runs another build's dist/ (old/new pairs).
+// snapshot half-way; TIMELINE=1 prints the tip and the memory every 250 ms (to set against
+// --trace-gc's times); SYNC_OPTIONS='{"perPeer":1}' overrides sync options. The pull reports when
+// the range writes went through the pool (range-writes.ts). PETAL_DIST=DIR runs another build's
+// dist/ (old/new pairs).
 import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -93,7 +96,7 @@ if (mode === 'build') {
   copyFileSync(source.dir.blockPath(0), g)
   copyFileSync(source.dir.blockPath(0).replace(/\.db$/, '.sig'), g.replace(/\.db$/, '.sig'))
   const chain = await installGenesis(new DataDir(join(root, 'data')), source.params, g)
-  const node = await PetalNode.create({ dir: chain.dir.root, chain, network: { listen: [], announce: [], bootstrap: [a], discovery: false }, sync: { statusIntervalMs: 1000 }, queryMirror: false, ingest: false })
+  const node = await PetalNode.create({ dir: chain.dir.root, chain, network: { listen: [], announce: [], bootstrap: [a], discovery: false }, sync: { statusIntervalMs: 1000, ...JSON.parse(process.env.SYNC_OPTIONS ?? '{}') }, queryMirror: false, ingest: false })
   // Warm the sync's load threads (start-up is the same for every N; blocks checked on the main
   // thread while they come up would differ from run to run).
   const pool = node.sync.loadPool
@@ -109,6 +112,10 @@ if (mode === 'build') {
   // MEM=1: external and ArrayBuffer memory of this process, sampled every 10 ms (what drives V8's full collections).
   const mem = []
   const memTimer = process.env.MEM === '1' ? setInterval(() => { const u = process.memoryUsage(); mem.push([u.external, u.arrayBuffers, u.heapUsed]) }, 10) : undefined
+  // When the range receive's writes went through the pool (range-writes.ts: a synchronous write stalled).
+  const { rangeWrites } = await import(`${dist}/network/protocols/range-writes.js`)
+  const pooledAt = []
+  const poolTimer = setInterval(() => { if (rangeWrites.pooled && (pooledAt.length === 0 || pooledAt.at(-1)[1] !== rangeWrites.slowWriteMs)) pooledAt.push([Math.round(performance.now() - t0), rangeWrites.slowWriteMs]) }, 10)
   const t0 = performance.now(); const th0 = threads()
   if (raw) {
     const stream = await node.network.libp2p.dialProtocol(multiaddr(a), RAW)
@@ -119,8 +126,15 @@ if (mode === 'build') {
     await node.start()
     // SNAPSHOT=FILE: a heap snapshot of this process half-way through the sync (what holds its buffers).
     let snap = process.env.SNAPSHOT
+    // TIMELINE=1: every 250 ms, the time since the process started (as --trace-gc counts), the tip, external and ArrayBuffer memory (MB).
+    let nextLine = 0
     while (chain.tip().height < target) {
       await new Promise(r => setTimeout(r, 20))
+      if (process.env.TIMELINE === '1' && performance.now() >= nextLine) {
+        nextLine = performance.now() + 250
+        const u = process.memoryUsage()
+        process.stderr.write(`timeline ${performance.now().toFixed(0)} ms: height ${chain.tip().height}, external ${(u.external / 1048576).toFixed(1)}, arrayBuffers ${(u.arrayBuffers / 1048576).toFixed(1)}, heapUsed ${(u.heapUsed / 1048576).toFixed(1)}\n`)
+      }
       if (snap !== undefined && chain.tip().height >= target / 2) {
         const { writeHeapSnapshot } = await import('node:v8')
         writeHeapSnapshot(snap)
@@ -130,6 +144,8 @@ if (mode === 'build') {
   }
   const ms = performance.now() - t0
   const th1 = threads()
+  clearInterval(poolTimer)
+  if (pooledAt.length > 0) process.stderr.write(`range writes paused to the pool at (ms since start, stalled ms): ${pooledAt.map(([t, w]) => `${t} (${w?.toFixed(1)})`).join(', ')}\n`)
   if (memTimer !== undefined) {
     clearInterval(memTimer)
     const MB = x => (x / 1048576).toFixed(1)
