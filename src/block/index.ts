@@ -22,4 +22,5 @@ export { adoptManifestWasm, manifestWasm, type ManifestWasm } from './leaf-wasm.
 export type { HeldBytes } from './btree.js'
 export { BUILD_PASSES, buildBlock, type BuildBlockOptions } from './build.js'
 export { CHUNK_ROWS, TableRootPool, tableRootParallel } from './parallel-roots.js'
+export { TableShare } from './shared-roots.js'
 export { cellAad, cellAadPrefix, cellAadAt, encodeCellValue, decodeCellValue, sealCell, openCell, openCellAt, type EncryptedColumn, type EncryptSpec, type RewrapSpec, type RecipientRow } from './confidential.js'

@@ -9,6 +9,7 @@ import type { UserTable } from './schema.js'
 import type { ChunkNodes, ChunkReply, ChunkRequest, PageChunk } from './table-root-worker.js'
 import { BtreeUnsupported } from './btree.js'
 import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from './fast-rows.js'
+import type { TableShare } from './shared-roots.js'
 
 // A chunk is 2^14 rows: an aligned run of 2^k leaves is a perfect subtree of the RFC 6962 tree, so
 // chunk roots hashed in parallel fold into exactly the root a sequential pass gives.
@@ -58,10 +59,10 @@ export class TableRootPool {
  * worker threads when we are on the main thread (inside a worker — verify — blocks are already
  * processed in parallel); without a pool, on this thread.
  */
-export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string }> {
+export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare): Promise<{ rows: number, root: string }> {
   const plan = planFastTable(db, t)
   if (plan !== undefined) {
-    const fast = await fastRoot(path, plan, pool, signal, onRows)
+    const fast = await fastRoot(path, plan, pool, signal, onRows, share)
     if (fast !== undefined) return fast
   }
   return await sqlTableRoot(path, db, t, pool, signal, onRows)
@@ -72,13 +73,19 @@ export async function tableRootParallel (path: string, db: Db, t: UserTable, poo
 // that hash such a table, not by every command that builds or reads a block.
 const useThreads = (pool: TableRootPool | undefined): pool is TableRootPool => pool !== undefined && isMainThread && availableParallelism() >= 2
 
-/** The fast path, or undefined when it met something it does not read with certainty. */
-async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string } | undefined> {
+/**
+ * The fast path, or undefined when it met something it does not read with certainty. `share`
+ * (a verify worker's): a large rowid table is hashed in chunks that idle threads may take part in
+ * (shared-roots.ts).
+ */
+async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare): Promise<{ rows: number, root: string } | undefined> {
   try {
-    if (pool !== undefined && !plan.withoutRowid) {
+    if ((pool !== undefined || share !== undefined) && !plan.withoutRowid) {
       const { pages, cells } = fastTableLeaves(path, plan)
       const total = cells.reduce((n, c) => n + c, 0)
-      if (total >= PARALLEL_MIN_ROWS && useThreads(pool)) return await fastRootThreads(path, plan, pool, pages, cells, signal, onRows)
+      if (pool !== undefined && total >= PARALLEL_MIN_ROWS && useThreads(pool)) return await fastRootThreads(path, plan, pool, pages, cells, signal, onRows)
+      const shared = share?.root(path, plan, pages, cells, signal, onRows)
+      if (shared !== undefined) return shared
     }
     const r = fastTableRoot(path, plan, n => { throwIfAborted(signal); onRows?.(n) })
     return { rows: r.rows, root: toHex(r.root) }

@@ -6,6 +6,7 @@ import { headerFromMeta, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
 import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
+import type { TableShare } from './shared-roots.js'
 import { inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
@@ -39,6 +40,8 @@ export interface ReadBlockOptions {
   knownTables?: readonly TableEntry[]
   /** Worker threads for hashing large tables (the caller owns it); without one, rows are hashed on this thread. */
   pool?: TableRootPool
+  /** A thread's channel to others of its kind (verify --deep's workers): large tables are hashed with the help of any that is idle. */
+  share?: TableShare
   signal?: AbortSignal
   /** Counts the work: one pass over the file for quick_check, one for the manifest's rows. */
   meter?: WorkMeter
@@ -84,7 +87,7 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
     if (file.header.version === 2 && options.checkManifest !== false) {
       if (options.knownTables === undefined) {
         m?.stage('hashing rows', sqlite.size)
-        await checkTableRoots(db, file, options.pool, options.signal, m)
+        await checkTableRoots(db, file, options.pool, options.signal, m, options.share)
       } else {
         checkKnownRoots(file, options.knownTables)
       }
@@ -106,7 +109,7 @@ const FEW_ROWS = 32
 const FEW_ROWS_MAX_FILE = 64 * 1024
 
 /** The expensive manifest step: every table's rows hash to its recorded count and root. */
-async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | undefined, signal?: AbortSignal, m?: WorkMeter): Promise<void> {
+async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | undefined, signal?: AbortSignal, m?: WorkMeter, share?: TableShare): Promise<void> {
   const claimed = new Map(file.tables.map(t => [t.name, t]))
   // The claimed row counts only size the progress; the roots are what is checked.
   const total = file.tables.reduce((n, t) => n + t.rows, 0)
@@ -119,7 +122,7 @@ async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | u
     // that cost whatever the claim. A record SQLite cannot read is CORRUPT on both paths, with or
     // without quick_check before (build-read.test.ts).
     const few = c !== undefined && c.rows <= FEW_ROWS && file.size <= FEW_ROWS_MAX_FILE
-    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows)
+    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share)
     if (rows !== c?.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
     }

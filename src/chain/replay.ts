@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { setImmediate } from 'node:timers/promises'
 import { availableParallelism } from 'node:os'
+import { threadId } from 'node:worker_threads'
 import { abortable, isPetalError, reviveError, throwIfAborted, withDetails, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
 import { StorageError, type KeyOpRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
@@ -23,6 +24,8 @@ const ALONE_BYTES = 64 << 20
 // in WebAssembly; the modules are generated for the workers once the first such block is sent
 // (a chain of small blocks never needs them: its tables go through node:crypto).
 const WASM_BLOCK_BYTES = 1 << 20
+// Runs of this thread, to name each run's channel between its workers.
+let replays = 0
 
 /**
  * `done`/`total`: bytes of block files the workers have read (they run ahead of the in-order
@@ -117,6 +120,9 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   // signatures checked again on this thread).
   const plan = new BatchPlan(batch, BATCH_BYTES, exists, size)
   let wasm: ManifestWasm | undefined
+  // --deep on several workers: their channel (block/shared-roots.ts), through which the last
+  // blocks' large tables are hashed with the help of workers that have nothing left to do.
+  const shareName = deep && workers > 1 ? `petal-replay-${threadId}-${++replays}` : undefined
   const first = (b: number): number => plan.first(b)
   const issue = (b: number): void => {
     if (pending.has(b) || !exists(first(b))) return
@@ -126,8 +132,11 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     // --deep: from the first large block on, every batch carries the manifest's WebAssembly
     // modules, generated here once per run rather than once in each worker.
     if (deep && wasm === undefined && bytes >= WASM_BLOCK_BYTES) wasm = manifestWasm()
+    // The last blocks, one more than there are workers: with two batches given to each worker,
+    // one may still hold two when the other is done.
+    const share = shareName === undefined ? undefined : { name: shareName, offer: !exists(first(b + workers + 1)) }
     // A batch that takes long is not queued behind another, nor another behind it (WorkerPool).
-    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress, wasm }, { alone: bytes >= ALONE_BYTES })
+    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress, wasm, share }, { alone: bytes >= ALONE_BYTES })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }

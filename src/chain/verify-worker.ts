@@ -2,7 +2,7 @@
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
 import { closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { adoptManifestWasm, readBlockFile, readBlockPages, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
+import { adoptManifestWasm, readBlockFile, readBlockPages, TableShare, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
@@ -23,6 +23,12 @@ export interface ReadRequest {
   progress?: SharedArrayBuffer
   /** --deep: the manifest's WebAssembly modules, compiled once by the caller (adopted unless this thread has its own). */
   wasm?: ManifestWasm
+  /**
+   * --deep: the run's channel between its workers (block/shared-roots.ts), which every worker joins
+   * to help; with `offer` (a run's last blocks), this batch's large tables are hashed in chunks
+   * that a worker with nothing left to do takes part in.
+   */
+  share?: { name: string, offer: boolean }
 }
 /** Per path, in order: the result, or the coded error that file failed with, or why it is missing. */
 export type ReadReply = Array<{ hash: string, seal: string, file: CandidateFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
@@ -35,6 +41,8 @@ const CHUNK = 1 << 20
 // a small block is read whole into headBuf (its bytes are used only until its reply is made).
 let headBuf: Buffer | undefined
 let tailBuf: Buffer | undefined
+// This thread's end of its run's channel (--deep), kept for the pool's life.
+let share: TableShare | undefined
 
 /**
  * Plain verify's single pass over an open block file: its SHA-256, and its bytes for the page
@@ -76,7 +84,7 @@ function hashBlock (fd: number, size: number, add: (n: number) => void): { hash:
  */
 async function readFull (path: string, req: ReadRequest, meter?: WorkMeter, held?: Buffer | HeldBytes): Promise<BlockFile> {
   const head = held === undefined ? undefined : Buffer.isBuffer(held) ? { bytes: held, size: held.length } : { bytes: held.parts[0]?.bytes ?? Buffer.alloc(0), size: held.size }
-  return await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter, head })
+  return await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter, head, share: req.share?.offer === true ? share : undefined })
 }
 
 serveWorker<ReadRequest, ReadReply>(async req => {
@@ -87,6 +95,10 @@ serveWorker<ReadRequest, ReadReply>(async req => {
   // environment per block cost more than the check is worth.
   pausepointSync('verify-worker:read')
   if (req.wasm !== undefined) adoptManifestWasm(req.wasm)
+  if (req.share !== undefined && share?.name !== req.share.name) {
+    share?.close()
+    share = new TableShare(req.share.name)
+  }
   for (const path of req.paths) {
     try {
       // --deep: before anything opens it (a named pipe in a slot would block this thread for
