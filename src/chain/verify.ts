@@ -46,7 +46,7 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
     const records = new RecordWindow(chain.index)
     const r = await replayChain(chain, {
       toHeight: tip.height,
-      sizes: { total: chain.index.canonicalBytes(tip.height), of: h => records.get(h)?.size ?? 0 },
+      sizes: { total: () => chain.index.canonicalBytes(tip.height), of: h => records.get(h)?.size ?? 0 },
       deep: o.deep,
       workers: o.workers,
       signal: o.signal,

@@ -53,6 +53,39 @@ describe('replay (verify, reindex)', () => {
     }
   })
 
+  it('asks a total given as a function once, after the first batches are out, and reports it', async () => {
+    // verify's total is a sum over the index (~15 ms cold on 10,000 blocks): asked before the
+    // replay, it kept the workers waiting for their first batch.
+    const t = await newTestChain()
+    try {
+      for (let i = 0; i < 20; i++) await signImport(t.chain, undefined, t.key)
+      const sizes = Array.from({ length: 21 }, (_, h) => statSync(t.chain.dir.blockPath(h)).size)
+      const sum = sizes.reduce((a, b) => a + b, 0)
+      const events: string[] = []
+      const totals = new Set<number>()
+      const r = await replayChain(t.chain, {
+        toHeight: 20,
+        workers: 2,
+        keyHints: { [t.key.publicKey.id]: t.key.publicKey.hex },
+        // of() is asked as batches are planned, right before each goes to a worker.
+        sizes: { total: () => { events.push('total'); return sum }, of: h => { events.push(`size ${h}`); return sizes[h] ?? 0 } },
+        onBlock: c => { events.push(`block ${c.file.header.height}`) },
+        onProgress: p => { totals.add(p.total) }
+      })
+      expect(r.blocks).toBe(21)
+      expect(events.filter(e => e === 'total')).toHaveLength(1)
+      // The first window (the genesis and the batches after it) was planned and sent before.
+      expect(events.indexOf('total')).toBeGreaterThan(events.indexOf('size 20'))
+      expect([...totals]).toEqual([sum])
+      // And verify's own total (the index's sum) is what the files hold.
+      const seen: number[] = []
+      expect((await verifyChain(t.chain, { workers: 2, onProgress: p => { seen.push(p.total) } })).ok).toBe(true)
+      expect(new Set(seen)).toEqual(new Set([sum]))
+    } finally {
+      t.chain.close()
+    }
+  })
+
   it('hashes a large block in one pass whose kept first and last chunks serve its pages, and catches a change between them', async () => {
     // ~2.3 MiB: plain verify reads the first MiB, a shorter middle chunk, then a last whole MiB
     // ending at the end of the file; the pages come from the first and last, the hash from all.
