@@ -189,6 +189,23 @@ export class PageFile {
   }
 
   /**
+   * Page `n`, marked as read() marks it: a view of the file's bytes when the caller holds them
+   * whole (a small block plain verify has just hashed; copying each page was a tenth of reading
+   * its reserved tables), else `buf`, filled as read() fills it.
+   */
+  page (n: number, buf: Buffer): Buffer {
+    if (this.data === undefined) { this.read(n, buf); return buf }
+    this.mark(n)
+    return this.data.subarray((n - 1) * this.header.pageSize, n * this.header.pageSize)
+  }
+
+  /** Page `n` whole without marking it, as peek() reads it: a view of the held file, or `buf` filled. */
+  peekPage (n: number, buf: Buffer): Buffer {
+    if (this.data === undefined || !Number.isInteger(n) || n < 1 || n > this.header.pages) { this.peek(n, buf, this.header.pageSize); return buf }
+    return this.data.subarray((n - 1) * this.header.pageSize, n * this.header.pageSize)
+  }
+
+  /**
    * A cell's payload of `total` bytes whose first `local` bytes are at `page[at…]`, followed by the
    * overflow chain starting at the page number stored right after them. Returns a buffer holding
    * the whole payload from offset 0 (valid until the next call).
@@ -281,9 +298,9 @@ interface Walk { f: PageFile, index: boolean, onRecord: OnRecord, onLeaf: OnLeaf
 function walkPage (w: Walk, n: number, depth: number): void {
   const { f, index, onRecord } = w
   if (depth >= MAX_DEPTH) throw unsupported('b-tree too deep')
-  let page = w.bufs[depth]
-  if (page === undefined || page.length !== f.header.pageSize) page = w.bufs[depth] = Buffer.allocUnsafe(f.header.pageSize)
-  f.read(n, page)
+  let buf = w.bufs[depth]
+  if (buf === undefined || buf.length !== f.header.pageSize) buf = w.bufs[depth] = Buffer.allocUnsafe(f.header.pageSize)
+  const page = f.page(n, buf)
   const { h, leaf, cells } = pageType(page, n, index)
   if (leaf) {
     if (w.onLeaf !== undefined && !index) w.onLeaf(page, h, 0, cells)

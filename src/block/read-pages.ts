@@ -84,15 +84,15 @@ let scratch = Buffer.alloc(0)
 function readSchema (f: PageFile): Schema | undefined {
   const size = f.header.pageSize
   if (scratch.length !== size) scratch = Buffer.allocUnsafe(size)
-  f.peek(1, scratch, size)
-  if (cached !== undefined && cached.page.equals(scratch)) {
+  const page1 = f.peekPage(1, scratch)
+  if (cached !== undefined && cached.page.equals(page1)) {
     f.mark(1)
     return cached.schema
   }
   const before = f.pagesUsed
   const schema = parseSchema(f)
   // Only a schema read from page 1 alone (no overflow page, no interior page) is a function of its bytes.
-  if (schema !== undefined && f.pagesUsed === before + 1) cached = { page: Buffer.from(scratch), schema }
+  if (schema !== undefined && f.pagesUsed === before + 1) cached = { page: Buffer.from(page1), schema }
   return schema
 }
 
