@@ -1,7 +1,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { StorageError, systemFailure } from '../storage/index.js'
+import { StorageError } from '../storage/index.js'
 import { AbortError, linkSignals, withDetails, type LinkedSignal } from '../util/index.js'
 import { NetworkError, type NetworkErrorCode } from './errors.js'
 import { decodeJson, encodeJson } from './wire.js'
@@ -32,18 +32,17 @@ const NAME_TO_CODE: Record<string, NetworkErrorCode> = {
 /**
  * Turn whatever libp2p or a codec threw into a NetworkError (or AbortError when the caller
  * cancelled). Peer-supplied text never ends up in the message. A failure of this node's own disk
- * or files while receiving (ENOSPC, EIO, EMFILE…) is not the peer's: it becomes the coded
- * StorageError with its hint (DISK_FULL…), which passes unchanged through the outer catches.
+ * while receiving (ENOSPC, EIO, EMFILE…) is not the peer's: the receive codes it where the file
+ * operation fails (StorageError: DISK_FULL…, with its hint), and it passes here unchanged, even
+ * after a deadline fired. Errors with an errno from anywhere else (a socket) stay network errors.
  */
 export function toNetworkError (err: unknown, what: string, peer: string, timedOut: boolean, callerSignal?: AbortSignal): Error {
   if (err instanceof NetworkError) {
     return err.details.peer === undefined ? withDetails(err, { peer }) : err
   }
   if (callerSignal?.aborted === true) return new AbortError()
-  if (timedOut) return new NetworkError('TIMEOUT', `${what} timed out`, { details: { peer } })
   if (err instanceof StorageError) return err
-  const local = systemFailure(err)
-  if (local !== undefined) return local
+  if (timedOut) return new NetworkError('TIMEOUT', `${what} timed out`, { details: { peer } })
   const name = err instanceof Error ? err.name : ''
   const code = NAME_TO_CODE[name] ?? 'STREAM_ERROR'
   return new NetworkError(code, `${what} failed: ${name !== '' ? name : 'error'}`, { details: { peer }, cause: err })

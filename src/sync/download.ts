@@ -267,12 +267,12 @@ export class DownloadScheduler {
 
   /**
    * A failed transfer is worth a debug line unless it was aborted or the peer said it lacks the
-   * block; a failure of this node's own disk (StorageError: DISK_FULL…) a warning with its hint.
+   * block. A failure of this node's own disk (StorageError: DISK_FULL…) ends the download with it.
    */
   private logFailure (what: string, err: unknown, where: Record<string, unknown>): void {
     if (err instanceof AbortError || (err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) return
-    const local = err instanceof StorageError
-    this.components.logger[local ? 'warn' : 'debug'](what, { ...where, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err), ...(local ? { hint: err.hint } : {}) })
+    if (err instanceof StorageError) { this.fault ??= err; return } // no peer can help; never retried from each in turn
+    this.components.logger.debug(what, { ...where, code: isPetalError(err) ? err.code : undefined, error: errorMessage(err) })
   }
 
   /** Progress: the most of the slot's block any one transfer has received (hedges count once). */

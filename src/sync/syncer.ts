@@ -230,7 +230,7 @@ export class Sync {
         // A failure of the peer (unreachable, slow, inconsistent) only rules out this peer's claim;
         // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
-        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err) })
+        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : undefined })
         const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs
         this.failed.set(peerFault ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {

@@ -5,6 +5,7 @@ import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
+import { systemFailure } from '../../storage/index.js'
 import type { PetalLibp2p } from '../libp2p.js'
 import { Watchdog, writeNewFileSync } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
@@ -209,11 +210,25 @@ function frame (data: Uint8Array): Uint8Array {
  * Receive `size` bytes of one block of a range into a new file, hashing them. The rate floor is
  * enforced per window: each read asks for one window's worth of bytes (`bytesPerSecond ×
  * windowMs`) and must complete within the window (two for the first: the grace period), and the
- * whole block within `budgetMs`; both are deadlines of the range's one watchdog.
+ * whole block within `budgetMs`; both are deadlines of the range's one watchdog. Time spent on
+ * this node's own disk (writes waiting for the pool, a slow close) is not the peer's: no deadline
+ * runs then, and the block's budget moves by it. The disk's failures are coded where they happen
+ * (StorageError: DISK_FULL…), so that no one blames the peer for them.
  */
-async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array | undefined> {
+export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array | undefined> {
   const w = o.watchdog
-  const budgetDue = performance.now() + o.budgetMs
+  let budgetDue = performance.now() + o.budgetMs
+  const local = async <T>(op: () => T | Promise<T>): Promise<T> => {
+    const start = performance.now()
+    w.armAt(Infinity, 'local disk')
+    try {
+      return await op()
+    } catch (err) {
+      throw systemFailure(err) ?? err
+    } finally {
+      budgetDue += performance.now() - start
+    }
+  }
   const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
   const hasher = createHash('sha256')
   const take = async (want: number, received: number): Promise<Uint8Array[]> => {
@@ -242,10 +257,10 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
     const parts = await take(o.size, 0)
     o.onBytes?.(o.size)
     check()
-    writeNewFileSync(dest, parts, o.size)
+    await local(() => { writeNewFileSync(dest, parts, o.size) })
     return headOf(parts, o.size)
   }
-  const fh = await open(dest, 'wx', 0o644)
+  const fh = await local(async () => await open(dest, 'wx', 0o644))
   try {
     let received = 0
     while (received < o.size) {
@@ -253,16 +268,17 @@ async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { siz
       // One write for all the parts of a read (a write per part cost more than the bytes),
       // synchronous while writes are fast (range-writes.ts: through the pool, V8 ran a full
       // collection every ~10 MB received).
-      await o.writes.write(fh, await take(want, received), want, received)
+      const parts = await take(want, received)
+      await local(async () => { await o.writes.write(fh, parts, want, received) })
       received += want
       o.onBytes?.(want)
     }
-    await o.writes.settle(fh)
+    await local(async () => { await o.writes.settle(fh) })
     check()
   } finally {
     // No write of the file may still be in flight when its descriptor closes.
     await o.writes.settle(fh).catch(() => {})
-    await fh.close()
+    await local(async () => { await fh.close() })
   }
   return undefined
 }

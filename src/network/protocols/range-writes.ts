@@ -109,6 +109,8 @@ export class RangeWrites {
     if (buf === undefined || buf.byteLength < want) buf = Buffer.allocUnsafeSlow(Math.max(want, buf?.byteLength ?? 0))
     let n = 0
     for (const p of parts) { buf.set(p, n); n += p.byteLength }
+    // Fewer bytes than `want` would write a reused buffer's old bytes into the file.
+    if (n !== want) throw shortWrite(n, want)
     const own = buf
     const queue = this.writing.get(fh) ?? []
     this.writing.set(fh, queue)

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
+import { systemFailure } from '../../storage/index.js'
 import { asError } from '../../util/index.js'
 import { NetworkError } from '../errors.js'
 
@@ -29,7 +30,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
     fh = await open(dest, 'wx', 0o644)
   } catch (err) {
     if (!wasPaused) stream.resume()
-    throw err
+    throw systemFailure(err) ?? err
   }
   const hasher = createHash('sha256')
   let received = 0
@@ -95,7 +96,7 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
         })
         // A disk error (ENOSPC, EIO) fails this transfer at once; it must never become an
         // unhandled rejection, which would end the whole process.
-        writes.catch((err: unknown) => { fail(asError(err)) })
+        writes.catch((err: unknown) => { fail(systemFailure(err) ?? asError(err)) })
       }
     }
     if (!paused && pending > HIGH_WATER) { paused = true; pausedInWindow = true; stream.pause() }

@@ -8,7 +8,7 @@ import { signSeal } from '../../../src/block/index.js'
 import { Chain, discardLoaded, loadBlock, LoadPool, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
-import { systemFailure } from '../../../src/storage/index.js'
+import { StorageError, systemFailure } from '../../../src/storage/index.js'
 import { SyncError } from '../../../src/sync/index.js'
 import { DownloadScheduler } from '../../../src/sync/download.js'
 import type { DownloadOptions } from '../../../src/sync/options.js'
@@ -466,18 +466,15 @@ describe('DownloadScheduler with range requests', () => {
     }
   })
 
-  it('warns with the hint when its own disk fails a range (DISK_FULL), blames no peer, and gets the block again', async () => {
+  it('ends with DISK_FULL and its hint when its own disk fails a range, blames no peer, asks no other peer, and keeps the blocks placed', async () => {
     const net = new RangeNetwork((p, h) => (p === 'A' && h === 3 ? 'disk-full' : 'serve'), new Set(['A']))
-    const logs: LogRecord[] = []
-    const r = await start({ behaviour: () => 'serve', net, options: { perPeer: 1 }, logs })
-    expect(await r.done).toBe(N)
-    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
-    const warned = logs.filter(l => l.level === 'warn')
-    expect(warned).toHaveLength(1)
-    expect(warned[0]?.message).toBe('range download failed')
-    expect(warned[0]?.context).toMatchObject({ peer: 'A', from: 3, code: 'DISK_FULL' })
-    expect(String(warned[0]?.context?.hint)).toMatch(/free space/)
+    const r = await start({ behaviour: () => 'serve', net, options: { perPeer: 1 } })
+    const err = await r.done.then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(StorageError)
+    expect((err as StorageError).code).toBe('DISK_FULL')
+    expect((err as StorageError).hint).toMatch(/free space/)
     expect(net.reports).toEqual([])
+    expect(r.chain.tip().height).toBe(r.imported.length)
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
   })

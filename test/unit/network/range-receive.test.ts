@@ -1,0 +1,69 @@
+// One block of a range received into its file (receiveRangeBlock): the rate floor and the block's
+// budget are the peer's deadlines, and time spent on this node's own disk is not held against it.
+// The stream is a stand-in that hands out the block's bytes read by read, as a real one does when
+// nothing is buffered ahead (so that an aborted signal is seen at the next read); files are real.
+import { describe, expect, it } from 'vitest'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ByteStream } from '@libp2p/utils'
+import type { Stream } from '@libp2p/interface'
+import { NetworkError } from '../../../src/network/index.js'
+import { receiveRangeBlock } from '../../../src/network/protocols/block.js'
+import { rangeWrites, type RangeWrites } from '../../../src/network/protocols/range-writes.js'
+import { Watchdog } from '../../../src/util/index.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** A stream whose every read takes `readMs` and fails once `signal` has aborted. */
+function pacedStream (data: Uint8Array, readMs: number): ByteStream<Stream> {
+  let at = 0
+  const read = async ({ bytes, signal }: { bytes: number, signal?: AbortSignal }): Promise<Uint8Array[]> => {
+    if (readMs > 0) await sleep(readMs)
+    if (signal?.aborted === true) throw signal.reason
+    const part = data.subarray(at, at + bytes)
+    at += bytes
+    return [part]
+  }
+  return { read } as unknown as ByteStream<Stream>
+}
+
+/** RangeWrites whose every write first waits `ms` (a disk the pool waits on). */
+function slowDisk (ms: number): RangeWrites {
+  return {
+    write: async (...args: Parameters<RangeWrites['write']>) => { await sleep(ms); await rangeWrites.write(...args) },
+    settle: async (fh: Parameters<RangeWrites['settle']>[0]) => { await rangeWrites.settle(fh) }
+  } as unknown as RangeWrites
+}
+
+describe('receiving one block of a range', () => {
+  // 100,000 bytes/s over 50 ms windows: each read asks for 5,000 bytes, so 30,000 bytes take six.
+  const minRate = { bytesPerSecond: 100_000, windowMs: 50 }
+  const data = randomBytes(30_000)
+  const hash = createHash('sha256').update(data).digest('hex')
+
+  it('does not count writes that outlast the rate floor\'s window, or the block\'s budget, against the peer', async () => {
+    const dest = join(tmpDir(), 'b.db')
+    const w = new Watchdog()
+    try {
+      // Each write takes three windows, the six of them more than twice the block's budget.
+      await receiveRangeBlock(pacedStream(data, 0), dest, { size: data.length, hash, watchdog: w, budgetMs: 400, minRate, writes: slowDisk(150) })
+      expect(w.timedOut()).toBe(false)
+      expect(readFileSync(dest).equals(data)).toBe(true)
+    } finally {
+      w.dispose()
+    }
+  })
+
+  it('still cuts a peer slower than the floor', async () => {
+    const w = new Watchdog()
+    try {
+      const err = await receiveRangeBlock(pacedStream(data, 150), join(tmpDir(), 'b.db'), { size: data.length, hash, watchdog: w, budgetMs: 10_000, minRate, writes: rangeWrites }).then(() => undefined, (e: unknown) => e)
+      expect(err).toBeInstanceOf(NetworkError)
+      expect(err).toMatchObject({ code: 'TOO_SLOW' })
+    } finally {
+      w.dispose()
+    }
+  })
+})
