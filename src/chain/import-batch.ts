@@ -109,16 +109,25 @@ async function placeGroup (chain: Chain, blocks: readonly LoadedBlock[], options
  * fsynced once, then the index rows, key operations and chain-tree leaves in the write
  * transaction. A crash before the commit leaves the journal, and recovery moves every file back;
  * after it, the whole group is in the index. Never part of a group.
+ *
+ * The journal is written while the files are flushed, not after: recovery reads nothing of a
+ * block but its moves, and no rename starts before both are durable (docs/data-directory.md,
+ * "Crash safety").
  */
 async function storeGroup (chain: Chain, group: readonly Validated[], tx: TxContext): Promise<void> {
   const { dir, index } = chain
   for (const g of group) g.block.meter?.stage('storing', g.block.candidate.file.size)
-  await prepareBlocks(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared })))
-  failpoint('batch:prepared')
   const moves: Move[] = group.map(g => ({ from: g.block.tmp, to: dir.blockPath(g.record.height) }))
   const last = group[group.length - 1] as Validated
-  await writeJournalAsync(dir, { commit: last.record.hash, moves })
-  failpoint('batch:journaled')
+  // The journal first: its fsync is then not queued behind the files' on libuv's pool.
+  const journaled = writeJournalAsync(dir, { commit: last.record.hash, moves }).then(() => { failpoint('batch:journaled') })
+  const flushed = prepareBlocks(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared }))).then(() => { failpoint('batch:prepared') })
+  const failed = (await Promise.allSettled([journaled, flushed])).find(r => r.status === 'rejected')
+  if (failed !== undefined) {
+    // Nothing moved yet: a journal that made it would only be rolled back (to nothing) by recovery.
+    removeJournal(dir)
+    throw failed.reason
+  }
   try {
     await applyMovesGrouped(moves)
     failpoint('batch:moved')

@@ -6,16 +6,19 @@ import { sleep } from './async.js'
  * environment, and a read of process.env on every call cost an ingest append two lookups in the
  * C++ environment per request (docs/performance.md, "Session 8: ingest").
  */
-const FAILPOINT = process.env.PETAL_FAILPOINT
+const [FAILPOINT, NTH] = (process.env.PETAL_FAILPOINT ?? '').split('#')
+const FAIL_AT = Number(NTH ?? 1)
+let passes = 0
 
 /**
  * Crash-test failpoints: when `PETAL_FAILPOINT` names this point, the process kills itself with
  * SIGKILL right here, exactly as a power cut would stop it. Used by the crash-safety tests to hit
  * windows a few microseconds wide (between a rename and a commit) that random kills rarely hit.
- * A no-op unless the variable was set when the process started.
+ * `name#n`: at the point's n-th pass (the second group of a catch-up). A no-op unless the
+ * variable was set when the process started.
  */
 export function failpoint (name: string): void {
-  if (FAILPOINT !== undefined && FAILPOINT === name) process.kill(process.pid, 'SIGKILL')
+  if (FAILPOINT === name && ++passes === FAIL_AT) process.kill(process.pid, 'SIGKILL')
 }
 
 /**
