@@ -90,10 +90,8 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const pending = new Map<number, Promise<ReadReply>>()
   const exists = (h: number): boolean => (o.toHeight === undefined ? existsSync(dir.blockPath(h)) : h <= o.toHeight)
   // The work ahead, so progress can count bytes from the start: the caller's sizes, or one stat
-  // per file.
-  // A total the caller computes (verify: a sum over the index, ~15 ms on 10,000 blocks) is asked
-  // for at the first progress report, once the first batches are out: not before the workers
-  // have anything to do.
+  // per file. A total the caller computes (verify: a sum over the index, ~15 ms on 10,000 blocks)
+  // is asked at the first progress report, once the first batches are out, not before.
   let sizeOf = o.sizes?.of
   let total = o.sizes?.total ?? 0
   if (sizeOf === undefined) {
