@@ -132,10 +132,11 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     if (pending.has(b) || !exists(first(b))) return
     const paths: string[] = []
     let bytes = 0
-    for (let h = first(b); h < first(b + 1) && exists(h); h++) { paths.push(dir.blockPath(h)); bytes += size(h) }
+    let largest = 0
+    for (let h = first(b); h < first(b + 1) && exists(h); h++) { paths.push(dir.blockPath(h)); bytes += size(h); largest = Math.max(largest, size(h)) }
     // --deep: from the first large block on, every batch carries the manifest's WebAssembly
     // modules, generated here once per run rather than once in each worker.
-    if (deep && wasm === undefined && bytes >= WASM_BLOCK_BYTES) wasm = manifestWasm()
+    if (deep && wasm === undefined && largest >= WASM_BLOCK_BYTES) wasm = manifestWasm()
     // The last blocks, one more than there are workers: with two batches given to each worker,
     // one may still hold two when the other is done.
     const share = shareName === undefined ? undefined : { name: shareName, offer: !exists(first(b + workers + 1)) }
