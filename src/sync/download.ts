@@ -10,7 +10,7 @@ import { Notifier } from './notifier.js'
 import { Slot, type FetchRequest, type SlotState } from './slot.js'
 import { CheckAhead, discard } from './check-ahead.js'
 import type { DownloadOptions } from './options.js'
-import { MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS, RANGE_BLOCK_BYTES, RANGE_HEAVY_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
+import { MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS, RANGE_BLOCK_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
 
 /**
@@ -218,8 +218,7 @@ export class DownloadScheduler {
     for (const [k, slot] of run.entries()) slot.start(reqs[k] as FetchRequest, now)
     const net = this.components.network
     if (net.fetchBlocks === undefined) throw new Error('range request without a range-capable network')
-    const units = run.reduce((n, slot) => n + slot.header.size, 0) > RANGE_HEAVY_BYTES ? 2 : 1 // window-limits.ts
-    this.load.set(peer, this.loadOf(peer) + units)
+    this.load.set(peer, this.loadOf(peer) + 1)
     const all = new AbortController()
     let wanted = reqs.length
     for (const r of reqs) r.controller.signal.addEventListener('abort', () => { if (--wanted === 0) all.abort() }, { once: true })
@@ -250,13 +249,16 @@ export class DownloadScheduler {
         this.logFailure('range download failed', err, { peer, from: run[done]?.height })
       }
     ).then(async () => { await Promise.all(settling) })
-    this.track(peer, p, units)
+    this.track(peer, p)
   }
 
-  /** A transfer to `peer` (`units` of its load) runs until `transfer` settles; a transition a slot refuses is a bug that ends the download. */
-  private track (peer: string, transfer: Promise<void>, units = 1): void {
+  /**
+   * A transfer to `peer` (already counted in its load) runs until `transfer` settles. A transition
+   * refused by a slot is a bug: it ends the download rather than being lost.
+   */
+  private track (peer: string, transfer: Promise<void>): void {
     const p: Promise<void> = transfer.catch((err: unknown) => { this.fault ??= err }).finally(() => {
-      this.load.set(peer, this.loadOf(peer) - units)
+      this.load.set(peer, this.loadOf(peer) - 1)
       this.inflight.delete(p)
       this.wake.notify()
     })

@@ -7,11 +7,6 @@
 // A whole range fits the stream's 8 MiB read buffer with room to spare (its frames, a stalled disk).
 export const RANGE_MAX_BYTES = 6 * 1024 * 1024
 export const RANGE_BLOCK_BYTES = 6 * 1024 * 1024
-// A range of more bytes than this counts as two of the peer's `perPeer` request slots, so at most
-// two such ranges stream from one peer at once (four of small blocks). With four ranges of 1 MB
-// blocks from one peer (4 MiB windows each), V8 ran 10-106 full collections in a pull of 1,000 MB,
-// with two 2-11 (docs/performance.md, "Session 12: the 1 MB pull").
-export const RANGE_HEAVY_BYTES = 2 * 1024 * 1024
 
 // The most blocks (and bytes) placed as one group: one journal, one round of fsyncs, one index transaction.
 export const MAX_GROUP = 256

@@ -16,7 +16,7 @@ import type { HeaderSource } from '../../../src/sync/types.js'
 import { chainImporter, type BlockImporter } from '../../../src/sync/importer.js'
 import { Notifier } from '../../../src/sync/notifier.js'
 import { Slot } from '../../../src/sync/slot.js'
-import { MAX_IDLE_MS, RANGE_HEAVY_BYTES } from '../../../src/sync/window-limits.js'
+import { MAX_IDLE_MS } from '../../../src/sync/window-limits.js'
 import { AbortError, createLogger, nullLogger, type Clock, type LogRecord } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
@@ -418,27 +418,6 @@ describe('DownloadScheduler with range requests', () => {
     expect(net.asked).toHaveLength(N) // nothing fetched twice
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
-  })
-
-  it('lets at most two ranges of over RANGE_HEAVY_BYTES stream from one peer at once, and four of small blocks', async () => {
-    const concurrent = async (size?: number): Promise<number> => {
-      let hang = true
-      const net = new RangeNetwork(() => (hang ? 'hang' : 'serve'), new Set(['A']))
-      const big = size === undefined ? headers : headers.map(h => ({ ...h, size }))
-      const r = await start({ behaviour: () => 'serve', net, candidates: () => ['A'], feed: feedOf(big), options: { ...NO_HEDGE, window: N, perPeer: 4 } })
-      await waitFor(() => net.ranges.length >= 2, { what: 'ranges to start' })
-      await new Promise(resolve => setTimeout(resolve, 50)) // room for more, if the scheduler allowed them
-      const n = net.ranges.length
-      hang = false
-      net.release()
-      expect(await r.done).toBe(N)
-      r.chain.close()
-      return n
-    }
-    // 1.5 MB headers: four blocks (6 MB) a range, each counting two request slots.
-    expect(RANGE_HEAVY_BYTES).toBeLessThan(3 * 1_500_000)
-    expect(await concurrent(1_500_000)).toBe(2)
-    expect(await concurrent()).toBe(4)
   })
 
   it('keeps the blocks of a range received before it broke off, and gets the rest from another peer', async () => {
