@@ -147,6 +147,9 @@ async function waitSynced (node: PetalNode, peer: string, o: PullOptions): Promi
   for (;;) {
     if (o.signal?.aborted === true) throw new AbortError()
     const s = node.sync.state()
+    // No peer can help while this node's own disk fails (DISK_FULL…): its code and hint, now.
+    const local = node.sync.localFailure()
+    if (local !== undefined) throw local
     const tips = node.sync.peerTips()
     const target = Math.max(s.target ?? 0, ...[...tips.values()].map(t => t.height), s.height)
     o.onProgress?.({ stage: 'sync', ...receiveProgress(s, target) })

@@ -3,6 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
 import { headerOf, NetworkError } from '../network/core.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
+import { StorageError } from '../storage/index.js'
 import { AbortError, errorMessage, isPetalError, nullLogger, runLoop, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { DownloadScheduler } from './download.js'
@@ -64,6 +65,8 @@ export class Sync {
   private readonly wanted = new Map<string, number>()
   /** Some peer has answered a status request (until then "synced" means nothing). */
   private statusAnswered = false
+  /** This node's own disk failed the last sync attempt (DISK_FULL…); cleared by one that succeeds. */
+  private diskFailure: StorageError | undefined
   private readonly controller = new AbortController()
   /** Threads that check downloaded blocks ahead of the import point (started at the first download). */
   private readonly loadPool = new LoadPool()
@@ -98,6 +101,9 @@ export class Sync {
   }
 
   state (): SyncProgress { return { ...this.progress, queued: { ...this.progress.queued } } }
+
+  /** Why syncing cannot go on whatever the peers do (a full or failing disk here), if it cannot. */
+  localFailure (): StorageError | undefined { return this.diskFailure }
 
   /** Checked tips peers claim, by peer id. */
   peerTips (): Map<string, WireHeader> { return new Map(this.tips) }
@@ -224,8 +230,10 @@ export class Sync {
       }
       try {
         await this.syncTo(target, signal)
+        this.diskFailure = undefined
       } catch (err) {
         if (signal.aborted) return
+        if (err instanceof StorageError) this.diskFailure = err
         const code = isPetalError(err) ? err.code : 'ERROR'
         // A failure of the peer (unreachable, slow, inconsistent) only rules out this peer's claim;
         // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.

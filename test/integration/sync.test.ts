@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
-import { cpSync } from 'node:fs'
+import { closeSync, cpSync, openSync, readdirSync, writevSync } from 'node:fs'
+import { rangeWrites } from '../../src/network/protocols/range-writes.js'
 import { verifyChain } from '../../src/chain/index.js'
 import type { ChainParams } from '../../src/storage/index.js'
 import { pull, PetalNode, type PullProgress } from '../../src/node/index.js'
@@ -103,5 +104,33 @@ describe('catch-up', () => {
     const r = await pull({ dir: join(tmpDir(), 'pulled-keys'), from: addrOf(a), logger: testLogger('pull'), ...fastOptions() })
     expect(r.verify.ok).toBe(true)
     expect({ height: r.height, hash: r.hash }).toEqual(tipOf(a))
+  }, 120_000)
+
+  it('pull stops at once with DISK_FULL and its hint when this node\'s disk is full', async () => {
+    const alice = fixtureKey('alice')
+    const { chain, dir } = await newTestChain({ key: alice })
+    // Blocks of a few hundred KiB: a range's large blocks go to disk through rangeWrites.
+    await extendChain(chain, alice, 3, 20_000)
+    chain.close()
+    const big = await startNode(dir, { name: 'big blocks', key: alice })
+    // Every large block's write meets a full disk: its bytes written to /dev/full (a real ENOSPC).
+    const write = vi.spyOn(rangeWrites, 'write').mockImplementation(async (_fh, parts) => {
+      const full = openSync('/dev/full', 'w')
+      try { writevSync(full, parts) } finally { closeSync(full) }
+    })
+    const pulled = join(tmpDir(), 'full')
+    try {
+      const started = Date.now()
+      const err: unknown = await pull({ dir: pulled, from: addrOf(big), logger: testLogger('pull'), ...fastOptions() }).then(() => undefined, (e: unknown) => e)
+      expect(err).toMatchObject({ code: 'DISK_FULL', details: { systemCode: 'ENOSPC' } })
+      expect(String((err as { hint?: string }).hint)).toMatch(/free space/)
+      // Not after the pull's stall timeout (60 s): at the first failed attempt.
+      expect(Date.now() - started).toBeLessThan(30_000)
+      expect(write).toHaveBeenCalled()
+    } finally {
+      write.mockRestore()
+    }
+    // What a later run resumes from: the genesis, and no temporary file left behind.
+    expect(readdirSync(join(pulled, 'tmp'))).toEqual([])
   }, 120_000)
 })
