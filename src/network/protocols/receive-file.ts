@@ -19,7 +19,8 @@ export interface RateFloor { bytesPerSecond: number, windowMs: number }
  * and its SHA-256 equals `hash`. Fails with TIMEOUT when nothing arrives for `idleMs`, and with
  * TOO_SLOW when a window of `minRate.windowMs` (the first one is the grace period) brings fewer
  * bytes than the floor — a sender trickling a byte now and then never goes idle, but is cut.
- * A window in which this side paused the stream is not held against the sender.
+ * A window in which this side paused the stream is not held against the sender, and neither is
+ * idle time while it is paused or after the last byte arrived: that time is this node's disk's.
  */
 export async function receiveToFile (stream: Stream, dest: string, o: { size: number, hash: string, signal: AbortSignal, idleMs: number, minRate?: RateFloor, onBytes?: (n: number) => void }): Promise<void> {
   // Hold the data (and the sender, through flow control) until the file is open.
@@ -92,15 +93,16 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
           const { bytesWritten } = await fh.writev(batch)
           if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`)
           pending -= bytes
-          if (paused && pending < LOW_WATER && stream.readStatus === 'paused') { paused = false; stream.resume() }
+          if (paused && pending < LOW_WATER && stream.readStatus === 'paused') { paused = false; armIdle(); stream.resume() }
         })
         // A disk error (ENOSPC, EIO) fails this transfer at once; it must never become an
         // unhandled rejection, which would end the whole process.
         writes.catch((err: unknown) => { fail(systemFailure(err) ?? asError(err)) })
       }
     }
-    if (!paused && pending > HIGH_WATER) { paused = true; pausedInWindow = true; stream.pause() }
+    if (!paused && pending > HIGH_WATER) { paused = true; pausedInWindow = true; clearTimeout(idle); stream.pause() }
     if (received === o.size) {
+      clearTimeout(idle)
       writes.then(() => {
         if (settled) return
         settled = true
