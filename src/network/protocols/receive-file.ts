@@ -93,7 +93,12 @@ export async function receiveToFile (stream: Stream, dest: string, o: { size: nu
           const { bytesWritten } = await fh.writev(batch)
           if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`)
           pending -= bytes
-          if (paused && pending < LOW_WATER && stream.readStatus === 'paused') { paused = false; armIdle(); stream.resume() }
+          if (paused && pending < LOW_WATER && stream.readStatus === 'paused') {
+            paused = false
+            // Not after a failure (the cleanup has cleared the timer) nor once every byte is in.
+            if (!settled && received < o.size) armIdle()
+            stream.resume()
+          }
         })
         // A disk error (ENOSPC, EIO) fails this transfer at once; it must never become an
         // unhandled rejection, which would end the whole process.
