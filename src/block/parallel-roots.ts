@@ -6,9 +6,10 @@ import { AbortError, throwIfAborted, toHex, WorkerPool, workerScript } from '../
 import { canonicalSource, rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js'
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
-import type { ChunkNodes, ChunkReply, ChunkRequest, PageChunk } from './table-root-worker.js'
+import type { ChunkNodes, ChunkReply, ChunkRequest } from './table-root-worker.js'
 import { BtreeUnsupported } from './btree.js'
 import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from './fast-rows.js'
+import { rowChunks } from './row-chunks.js'
 import type { TableShare } from './shared-roots.js'
 
 // A chunk is 2^14 rows: an aligned run of 2^k leaves is a perfect subtree of the RFC 6962 tree, so
@@ -101,25 +102,10 @@ async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | und
  */
 async function fastRootThreads (path: string, plan: FastPlan, pool: TableRootPool, pages: number[], cells: number[], signal?: AbortSignal, onRows?: OnRows): Promise<{ rows: number, root: string } | undefined> {
   throwIfAborted(signal)
-  const chunks: PageChunk[] = []
   // The last rows go in quarter chunks (still aligned: every chunk before them is whole), so that
   // one thread is not left hashing a whole chunk while the others have nothing left to take.
   const tail = 2 * pool.threads * CHUNK_ROWS
-  let left = cells.reduce((n, c) => n + c, 0)
-  let leaf = 0
-  let skip = 0
-  while (leaf < pages.length) {
-    const size = left > tail ? CHUNK_ROWS : TAIL_CHUNK_ROWS
-    const first = leaf
-    const firstSkip = skip
-    let take = 0
-    while (leaf < pages.length && take < size) {
-      const rest = (cells[leaf] ?? 0) - skip
-      if (take + rest <= size) { take += rest; leaf++; skip = 0 } else { skip += size - take; take = size }
-    }
-    chunks.push({ first, end: skip > 0 ? leaf + 1 : leaf, skip: firstSkip, take })
-    left -= take
-  }
+  const chunks = rowChunks(cells, left => left > tail ? CHUNK_ROWS : TAIL_CHUNK_ROWS)
   // Layout: table-root-worker.ts, ChunkRequest.
   const control = new SharedArrayBuffer(16)
   const counters = new Int32Array(control, 0, 1)

@@ -12,6 +12,7 @@ import { BroadcastChannel } from 'node:worker_threads'
 import { MerkleBuilder } from '../crypto/index.js'
 import { throwIfAborted, toHex } from '../util/index.js'
 import { fastChunkNodes, type FastPlan } from './fast-rows.js'
+import { rowChunks } from './row-chunks.js'
 import type { PageChunk } from './table-root-worker.js'
 
 // Chunks of this many rows: a 4 MiB block of the bench's rows (~60,000) is ~15 of them, so the
@@ -100,22 +101,9 @@ export class TableShare {
   }
 }
 
-/** Aligned chunks of `size` rows over leaves with `cells` rows each (the last may be shorter). */
+/** Aligned chunks of `size` rows over leaves with `cells` rows each (the last may be shorter), none empty. */
 export function chunksOf (cells: readonly number[], size: number): PageChunk[] {
-  const chunks: PageChunk[] = []
-  let leaf = 0
-  let skip = 0
-  while (leaf < cells.length) {
-    const first = leaf
-    const firstSkip = skip
-    let take = 0
-    while (leaf < cells.length && take < size) {
-      const rest = (cells[leaf] ?? 0) - skip
-      if (take + rest <= size) { take += rest; leaf++; skip = 0 } else { skip += size - take; take = size }
-    }
-    if (take > 0) chunks.push({ first, end: skip > 0 ? leaf + 1 : leaf, skip: firstSkip, take })
-  }
-  return chunks
+  return rowChunks(cells, () => size).filter(c => c.take > 0)
 }
 
 function hashChunk (o: Offer, i: number): { rows: number, nodes: Array<{ hash: Uint8Array, size: number }> } {

@@ -30,6 +30,15 @@ function peek (dir: string): { height: number, hash: string, side: number } {
   }
 }
 
+/** A running node S on a chain of 40 blocks, and T, a data directory holding only its genesis. */
+async function sourceAhead (): Promise<{ tDir: string, s: RunningNode, want: { height: number, hash: string } }> {
+  const { chain, dir: sDir } = await newTestChain({ key: alice })
+  await extendChain(chain, alice, 40, 1)
+  chain.close()
+  const tDir = await cloneGenesis(chain)
+  return { tDir, s: await run(sDir), want: peek(sDir) }
+}
+
 async function expectVerifies (dir: string): Promise<void> {
   const v = await petal(['--dir', dir, 'verify', '--workers', '1'])
   expect(v.code, v.stderr + v.stdout).toBe(0)
@@ -37,12 +46,7 @@ async function expectVerifies (dir: string): Promise<void> {
 
 describe('kill -9 of a node', () => {
   it('during sync: it restarts, verify passes, it catches up', async () => {
-    const { chain, dir: sDir } = await newTestChain({ key: alice })
-    await extendChain(chain, alice, 40, 1)
-    chain.close()
-    const tDir = await cloneGenesis(chain)
-    const s = await run(sDir)
-    const want = peek(sDir)
+    const { tDir, s, want } = await sourceAhead()
 
     // T is held mid-sync at a known instant: the checks of block 20 wait at a pausepoint, so the
     // import stops at 19 while the blocks above are downloaded and checked; then it is killed.
@@ -69,12 +73,7 @@ describe('kill -9 of a node', () => {
   // index and the files agree, and the catch-up completes with no block placed twice.
   for (const fp of ['batch:journaled#2', 'batch:moved#2']) {
     it(`during a catch-up, killed at ${fp}: it restarts, verify passes, it catches up`, async () => {
-      const { chain, dir: sDir } = await newTestChain({ key: alice })
-      await extendChain(chain, alice, 40, 1)
-      chain.close()
-      const tDir = await cloneGenesis(chain)
-      const s = await run(sDir)
-      const want = peek(sDir)
+      const { tDir, s, want } = await sourceAhead()
       const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--bootstrap', s.addr], { PETAL_FAILPOINT: fp })
       nodes.push(t)
       expect(await t.ended, t.stderr()).toBe('SIGKILL')
