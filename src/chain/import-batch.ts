@@ -1,4 +1,4 @@
-import { applyMovesGrouped, prepareBlocks, removeJournal, undoMoves, writeJournalAsync, type BlockRecord, type KeyOpRecord, type LockOptions, type Move } from '../storage/index.js'
+import { applyMovesGrouped, prepareGroup, removeJournal, undoMoves, writeJournalAsync, type BlockRecord, type KeyOpRecord, type LockOptions, type Move } from '../storage/index.js'
 import { failpoint, throwIfAborted } from '../util/index.js'
 import { PRUNE_EVERY, pruneSideBlocks, type ImportResult } from './accept.js'
 import { blockRecordOf } from './block-record.js'
@@ -121,7 +121,7 @@ async function storeGroup (chain: Chain, group: readonly Validated[], tx: TxCont
   const last = group[group.length - 1] as Validated
   // The journal first: its fsync is then not queued behind the files' on libuv's pool.
   const journaled = writeJournalAsync(dir, { commit: last.record.hash, moves }).then(() => { failpoint('batch:journaled') })
-  const flushed = prepareBlocks(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared }))).then(() => { failpoint('batch:prepared') })
+  const flushed = prepareGroup(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared }))).then(() => { failpoint('batch:prepared') })
   const failed = (await Promise.allSettled([journaled, flushed])).find(r => r.status === 'rejected')
   if (failed !== undefined) {
     // Nothing moved yet: a journal that made it would only be rolled back (to nothing) by recovery.

@@ -13,6 +13,8 @@ export { DEFAULT_CONSENSUS, chainParamsToJson, parseChainParams, readChainParams
 export { IndexDb, type LockOptions, type WriteLockOptions } from './index-db.js'
 export type { BlockRecord, KeyOpRecord, SignerRecord, TableRecord } from './index-records.js'
 export { tmpBlockPath, cleanTmp, readSeal, prepareBlock, prepareBlockFiles, prepareBlocks, placeBlock, replaceBlock, removeBlock, writeSealFile, listForkFiles } from './block-files.js'
+export { prepareGroup, type GroupFile } from './group-flush.js'
+export { syncFileSystem, syncfsWanted, stopSyncfsHelper, SYNCFS_MIN_BLOCKS } from './syncfs.js'
 export { writeJournal, writeJournalAsync, readJournal, removeJournal, applyMoves, applyMovesGrouped, undoMoves, type Move } from './journal.js'
 export { Keystore, type KeyEntry, type KeyPurpose } from './keystore.js'
 export { openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from './sqlite.js'

@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { statfsSync } from 'node:fs'
+import { errorMessage, trackChildProcess } from '../util/index.js'
+import { StorageError } from './errors.js'
+import { systemFailure } from './system-error.js'
+
+// syncfs(2) of the file system that holds a directory, for a group's placement: one flush of
+// everything written there instead of two fsyncs per block (docs/data-directory.md, "Crash
+// safety"; docs/performance.md, session 13). Node has no syncfs, so a small long-lived shell runs
+// coreutils' `sync -f` (syncfs since 8.24) on request: forking that shell costs less than forking
+// this process per group, and the event loop never waits for a fork.
+
+/** File systems (statfs f_type) whose syncfs commits the journal and flushes the disk's cache for every file: ext2/3/4, XFS, btrfs. */
+const SYNCFS_FS_TYPES = new Set([0xEF53, 0x58465342, 0x9123683E])
+
+/**
+ * Fewest unflushed blocks of a group worth a syncfs (measured: a syncfs with little dirty costs
+ * ~5–15 ms, the fsyncs ~0.25 ms per block).
+ */
+export const SYNCFS_MIN_BLOCKS = 32
+
+const MARK = '@petal-syncfs '
+// One request a line (a directory); sync's own messages (stderr too) come first, then the mark
+// and its exit status. The shell ends when its stdin closes, i.e. when this process dies.
+const SCRIPT = `while IFS= read -r d; do sync -f -- "$d" 2>&1; echo "${MARK}$?"; done`
+
+// strerror texts (LC_ALL=C) of a failed syncfs that mean the flush failed, as from a failed fsync.
+const ERRNO_OF: Record<string, string> = {
+  'Input/output error': 'EIO',
+  'No space left on device': 'ENOSPC',
+  'Disk quota exceeded': 'EDQUOT',
+  'File too large': 'EFBIG',
+  'Read-only file system': 'EROFS'
+}
+
+interface Pending { resolve: (r: { status: number, output: string }) => void, reject: (err: Error) => void }
+
+let helper: { child: ChildProcess, pending: Pending[] } | undefined
+// Set once syncfs proved unavailable in this process (no `sync -f`, the helper could not start or died).
+let unavailable = false
+
+function mode (): 'on' | 'off' | 'auto' {
+  const v = process.env.PETAL_SYNCFS
+  return v === '0' ? 'off' : v === '1' ? 'on' : 'auto'
+}
+
+/**
+ * Whether `blocks` unflushed block files in `dir` should be made durable by one syncfs. Linux only
+ * (elsewhere `sync` may take no operand and return before the disk has the data), on the file
+ * systems above, for a group of SYNCFS_MIN_BLOCKS or more. `PETAL_SYNCFS=1`: for any group on any
+ * file system (tests); `PETAL_SYNCFS=0`: never.
+ */
+export function syncfsWanted (dir: string, blocks: number): boolean {
+  const m = mode()
+  if (m === 'off' || unavailable || process.platform !== 'linux' || blocks === 0 || dir.includes('\n')) return false
+  if (m === 'on') return true
+  if (blocks < SYNCFS_MIN_BLOCKS) return false
+  try {
+    return SYNCFS_FS_TYPES.has(statfsSync(dir).type)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * syncfs(2) of the file system holding `dir`: everything written there before the call is durable
+ * when it resolves true. False: syncfs is not available here (no `sync -f`, a helper that could
+ * not start or died, an error this code does not know); the caller flushes file by file, and every
+ * later call returns false at once. Throws a coded StorageError when syncfs reports that the flush
+ * failed (EIO, ENOSPC…), as a failed fsync would.
+ */
+export async function syncFileSystem (dir: string): Promise<boolean> {
+  if (unavailable) return false
+  let r: { status: number, output: string }
+  try {
+    r = await request(dir)
+  } catch {
+    unavailable = true
+    return false
+  }
+  if (r.status === 0) return true
+  const failed = /error syncing .*: ([^:\n]+)\s*$/.exec(r.output)
+  const code = failed === null ? undefined : ERRNO_OF[failed[1] as string]
+  if (code === undefined) {
+    unavailable = true
+    return false
+  }
+  const err = Object.assign(new Error(`syncfs ${dir}: ${(failed as RegExpExecArray)[1] as string}`), { code, syscall: 'syncfs', path: dir })
+  throw systemFailure(err) ?? new StorageError('IO_ERROR', errorMessage(err), { cause: err })
+}
+
+async function request (dir: string): Promise<{ status: number, output: string }> {
+  const h = helper ?? startHelper()
+  const done = new Promise<{ status: number, output: string }>((resolve, reject) => { h.pending.push({ resolve, reject }) })
+  // Held while a request waits: an idle helper must not keep this process alive.
+  h.child.ref()
+  ;(h.child.stdout as unknown as { ref: () => void }).ref()
+  h.child.stdin?.write(dir + '\n')
+  return await done
+}
+
+function startHelper (): { child: ChildProcess, pending: Pending[] } {
+  const child = spawn('sh', ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C' } })
+  const h = { child, pending: [] as Pending[] }
+  helper = h
+  trackChildProcess(child)
+  let text = ''
+  let output: string[] = []
+  const idle = (): void => {
+    if (h.pending.length > 0) return
+    child.unref()
+    ;(child.stdout as unknown as { unref: () => void }).unref()
+  }
+  child.stdout?.setEncoding('utf8')
+  child.stdout?.on('data', (chunk: string) => {
+    text += chunk
+    let nl: number
+    while ((nl = text.indexOf('\n')) >= 0) {
+      const line = text.slice(0, nl)
+      text = text.slice(nl + 1)
+      if (!line.startsWith(MARK)) {
+        output.push(line)
+        continue
+      }
+      h.pending.shift()?.resolve({ status: Number(line.slice(MARK.length)), output: output.join('\n') })
+      output = []
+      idle()
+    }
+  })
+  const gone = (err: Error): void => {
+    if (helper === h) helper = undefined
+    unavailable = true
+    for (const p of h.pending.splice(0)) p.reject(err)
+  }
+  child.on('error', gone)
+  child.on('exit', () => { gone(new Error('the syncfs helper exited')) })
+  // A write to a helper that is gone: its 'exit' or 'error' rejects the requests.
+  child.stdin?.on('error', () => {})
+  idle()
+  return h
+}
+
+/** Stop the helper (tests): the next request starts a new one; `reset` also forgets that syncfs was unavailable. */
+export async function stopSyncfsHelper (reset = false): Promise<void> {
+  const h = helper
+  helper = undefined
+  if (h !== undefined && h.child.exitCode === null && h.child.signalCode === null) {
+    h.child.ref()
+    const exited = new Promise<void>(resolve => { h.child.once('exit', () => { resolve() }) })
+    h.child.stdin?.end()
+    await exited
+  }
+  if (reset) unavailable = false
+}
