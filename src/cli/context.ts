@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { TableRootPool } from '../block/index.js'
 import { Chain, updateDaisyState, type DaisyStateReport } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
-import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore } from '../storage/index.js'
+import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, setSyncfsMode } from '../storage/index.js'
 import { createLogger, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
@@ -61,6 +61,8 @@ export class CliContext {
   /** `command`: the command's name (`status`, `keys import`), for what a Daisy directory allows. */
   constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn', readonly command = '') {
     this.dataRoot = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
+    // How a group's placement flushes its files (docs/data-directory.md, "Crash safety").
+    setSyncfsMode(io.env.PETAL_SYNCFS)
     // Whatever the command prints takes a progress line off the terminal first (it is redrawn
     // below at its next update), so that a log line or a result never lands in the middle of it.
     const stdout = (s: string): void => { this.clearProgress(); io.stdout(s) }

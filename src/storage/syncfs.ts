@@ -22,7 +22,8 @@ export const SYNCFS_MIN_BLOCKS = 32
 const MARK = '@petal-syncfs '
 // One request a line (a directory); sync's own messages (stderr too) come first, then the mark
 // and its exit status. The shell ends when its stdin closes, i.e. when this process dies.
-const SCRIPT = `while IFS= read -r d; do sync -f -- "$d" 2>&1; echo "${MARK}$?"; done`
+// The C locale: the error's text is matched below.
+const SCRIPT = `while IFS= read -r d; do LC_ALL=C sync -f -- "$d" 2>&1; echo "${MARK}$?"; done`
 
 // strerror texts (LC_ALL=C) of a failed syncfs that mean the flush failed, as from a failed fsync.
 const ERRNO_OF: Record<string, string> = {
@@ -39,9 +40,11 @@ let helper: { child: ChildProcess, pending: Pending[] } | undefined
 // Set once syncfs proved unavailable in this process (no `sync -f`, the helper could not start or died).
 let unavailable = false
 
-function mode (): 'on' | 'off' | 'auto' {
-  const v = process.env.PETAL_SYNCFS
-  return v === '0' ? 'off' : v === '1' ? 'on' : 'auto'
+let mode: 'on' | 'off' | 'auto' = 'auto'
+
+/** The CLI's `PETAL_SYNCFS`: '0' never, '1' for every group on any file system (tests), else automatic (syncfsWanted). */
+export function setSyncfsMode (value: string | undefined): void {
+  mode = value === '0' ? 'off' : value === '1' ? 'on' : 'auto'
 }
 
 /**
@@ -51,7 +54,7 @@ function mode (): 'on' | 'off' | 'auto' {
  * file system (tests); `PETAL_SYNCFS=0`: never.
  */
 export function syncfsWanted (dir: string, blocks: number): boolean {
-  const m = mode()
+  const m = mode
   if (m === 'off' || unavailable || process.platform !== 'linux' || blocks === 0 || dir.includes('\n')) return false
   if (m === 'on') return true
   if (blocks < SYNCFS_MIN_BLOCKS) return false
@@ -100,7 +103,7 @@ async function request (dir: string): Promise<{ status: number, output: string }
 }
 
 function startHelper (): { child: ChildProcess, pending: Pending[] } {
-  const child = spawn('sh', ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C' } })
+  const child = spawn('sh', ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'] })
   const h = { child, pending: [] as Pending[] }
   helper = h
   trackChildProcess(child)

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, importBatch, loadBlock, signImport, verifyChain, type LoadedBlock } from '../../../src/chain/index.js'
-import { readSeal, stopSyncfsHelper } from '../../../src/storage/index.js'
+import { readSeal, setSyncfsMode, stopSyncfsHelper } from '../../../src/storage/index.js'
 import { filesMatchIndex, fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -12,7 +12,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 // renamed, as a failed fsync does.
 
 const alice = fixtureKey('alice')
-const saved = { PATH: process.env.PATH, PETAL_SYNCFS: process.env.PETAL_SYNCFS }
+const saved = { PATH: process.env.PATH }
 const onLinux = process.platform === 'linux' && existsSync('/usr/bin/sync')
 let source: Chain
 let genesis: { params: Chain['params'], genesisFile: string }
@@ -28,8 +28,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   process.env.PATH = saved.PATH
-  if (saved.PETAL_SYNCFS === undefined) delete process.env.PETAL_SYNCFS
-  else process.env.PETAL_SYNCFS = saved.PETAL_SYNCFS
+  setSyncfsMode(undefined)
   await stopSyncfsHelper(true)
 })
 
@@ -51,7 +50,7 @@ describe.runIf(onLinux)('importBatch with syncfs (PETAL_SYNCFS=1)', () => {
     await stopSyncfsHelper(true)
     const log = join(tmpDir(), 'calls')
     process.env.PATH = withSync(`echo "$@" >> ${log}\nexec /usr/bin/sync "$@"`)
-    process.env.PETAL_SYNCFS = '1'
+    setSyncfsMode('1')
     const c = Chain.open(await cloneGenesis(genesis))
     const r = await importBatch(c, await loadAll(c, [1, 2, 3, 4, 5, 6]))
     expect(r.failure).toBeUndefined()
@@ -66,7 +65,7 @@ describe.runIf(onLinux)('importBatch with syncfs (PETAL_SYNCFS=1)', () => {
   it('a syncfs that reports an I/O error fails the group: nothing renamed, no journal, tmp/ emptied, the import works afterwards', async () => {
     await stopSyncfsHelper(true)
     process.env.PATH = withSync('echo "sync: error syncing \'$3\': Input/output error" >&2; exit 1')
-    process.env.PETAL_SYNCFS = '1'
+    setSyncfsMode('1')
     const c = Chain.open(await cloneGenesis(genesis))
     const r = await importBatch(c, await loadAll(c, [1, 2, 3, 4]))
     expect(r.results).toEqual([])

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { prepareGroup, stopSyncfsHelper, syncFileSystem, syncfsWanted, SYNCFS_MIN_BLOCKS, StorageError } from '../../../src/storage/index.js'
+import { prepareGroup, setSyncfsMode, stopSyncfsHelper, syncFileSystem, syncfsWanted, SYNCFS_MIN_BLOCKS, StorageError } from '../../../src/storage/index.js'
 import { liveChildPids } from '../../../src/util/child-processes.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -9,7 +9,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 // `sync` programs on PATH stand for a machine without it, an old or foreign `sync`, and a disk
 // whose flush fails.
 
-const saved = { PATH: process.env.PATH, PETAL_SYNCFS: process.env.PETAL_SYNCFS }
+const saved = { PATH: process.env.PATH }
 const realSync = '/usr/bin/sync'
 const onLinux = process.platform === 'linux' && existsSync(realSync)
 
@@ -36,8 +36,7 @@ function blocks (dir: string, n: number): Array<{ file: string, seal: string }> 
 beforeEach(async () => { await stopSyncfsHelper(true) })
 afterEach(async () => {
   process.env.PATH = saved.PATH
-  if (saved.PETAL_SYNCFS === undefined) delete process.env.PETAL_SYNCFS
-  else process.env.PETAL_SYNCFS = saved.PETAL_SYNCFS
+  setSyncfsMode(undefined)
   await stopSyncfsHelper(true)
 })
 
@@ -89,11 +88,11 @@ describe.runIf(onLinux)('syncFileSystem', () => {
 describe.runIf(onLinux)('prepareGroup', () => {
   it(`uses one syncfs for a group of ${SYNCFS_MIN_BLOCKS} blocks or more, the fsyncs below; every .sig is written either way`, async (ctx) => {
     // Automatic only on ext4, XFS or btrfs: elsewhere (a tmpfs /tmp) this part cannot run.
-    delete process.env.PETAL_SYNCFS
+    setSyncfsMode(undefined)
     if (!syncfsWanted(tmpDir(), SYNCFS_MIN_BLOCKS)) ctx.skip()
     const log = join(tmpDir(), 'calls')
     process.env.PATH = `${fakeBin(`echo "$@" >> ${log}\nexec ${realSync} "$@"`)}:${saved.PATH ?? ''}`
-    delete process.env.PETAL_SYNCFS
+    setSyncfsMode(undefined)
     const dir = tmpDir()
     const small = blocks(dir, SYNCFS_MIN_BLOCKS - 1)
     await prepareGroup(small)
@@ -105,18 +104,18 @@ describe.runIf(onLinux)('prepareGroup', () => {
     await prepareGroup(big)
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1)
     for (const b of [...small, ...big]) expect(readFileSync(b.file.replace(/\.db$/, '.sig'), 'utf8')).toBe(`${b.seal}\n`)
-    // PETAL_SYNCFS=1: any group; 0: none.
-    process.env.PETAL_SYNCFS = '1'
+    // Mode '1' (PETAL_SYNCFS=1): any group; '0': none.
+    setSyncfsMode('1')
     await prepareGroup(blocks(tmpDir(), 1))
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2)
-    process.env.PETAL_SYNCFS = '0'
+    setSyncfsMode('0')
     await prepareGroup(blocks(tmpDir(), SYNCFS_MIN_BLOCKS * 2))
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2)
   })
 
   it('falls back to the fsyncs when syncfs is unavailable', async () => {
     process.env.PATH = fakeBin('exit 1')
-    process.env.PETAL_SYNCFS = '1'
+    setSyncfsMode('1')
     const group = blocks(tmpDir(), 3)
     await prepareGroup(group)
     for (const b of group) expect(readFileSync(b.file.replace(/\.db$/, '.sig'), 'utf8')).toBe(`${b.seal}\n`)
@@ -125,7 +124,7 @@ describe.runIf(onLinux)('prepareGroup', () => {
 
   it('rejects with the coded error when the syncfs reports a failed flush', async () => {
     process.env.PATH = fakeBin('echo "sync: error syncing \'$3\': Input/output error" >&2; exit 1')
-    process.env.PETAL_SYNCFS = '1'
+    setSyncfsMode('1')
     await expect(prepareGroup(blocks(tmpDir(), 3))).rejects.toMatchObject({ code: 'IO_ERROR' })
   })
 })
