@@ -55,6 +55,9 @@ export interface BlockHeader {
 
 const V2_KEYS = new Set<string>(['Version', 'ChainId', 'Height', 'PreviousBlockHash', 'PreviousBlockHashSignature', 'CreatorPublicKey', 'Timestamp', 'RowsRoot', 'Creator', 'Description', 'QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth', ...DAISY_META_KEYS])
 const MAX_TEXT = 4096
+// Made once, not per header (plain verify parses one per block).
+const TEXT_KEYS = ['Creator', 'Description']
+const GENESIS_ONLY_KEYS = ['QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth', ...DAISY_META_KEYS]
 
 function bad (key: string, why: string): BlockError {
   return new BlockError('BAD_META', `_meta.${key} ${why}`, { details: { key } })
@@ -88,7 +91,7 @@ export function headerFromMeta (meta: ReadonlyMap<string, string>): BlockHeader 
   if (time === undefined) throw bad('Timestamp', 'is not an RFC 3339 UTC timestamp (YYYY-MM-DDTHH:MM:SS[.sss]Z)')
   const rowsRoot = meta.get('RowsRoot') ?? ''
   if (!isHash(rowsRoot)) throw bad('RowsRoot', 'is not 64 lower-case hex digits')
-  for (const k of ['Creator', 'Description']) {
+  for (const k of TEXT_KEYS) {
     if ((meta.get(k)?.length ?? 0) > MAX_TEXT) throw bad(k, `is longer than ${MAX_TEXT} characters`)
   }
   const header: BlockHeader = { version: 2, chainId: '', height, previousHash, previousHashSignature, creator, timestamp, time, rowsRoot, creatorName: meta.get('Creator'), description: meta.get('Description') }
@@ -109,7 +112,7 @@ export function headerFromMeta (meta: ReadonlyMap<string, string>): BlockHeader 
     const chainId = meta.get('ChainId') ?? ''
     if (!isHash(chainId)) throw bad('ChainId', 'is not 64 lower-case hex digits')
     header.chainId = chainId
-    for (const k of ['QuorumRule', 'MaxBlockBytes', 'MaxReorgDepth', ...DAISY_META_KEYS]) if (meta.has(k)) throw bad(k, 'is only allowed in a genesis block')
+    for (const k of GENESIS_ONLY_KEYS) if (meta.has(k)) throw bad(k, 'is only allowed in a genesis block')
   }
   return header
 }

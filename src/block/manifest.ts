@@ -97,9 +97,12 @@ export function hashRows (db: Db, t: UserTable, tree: LeafSink, range: { after?:
   return n
 }
 
+// RowsRoot of a block without user tables (plain verify compares it per block).
+const EMPTY_ROOT_HEX = toHex(EMPTY_TREE_ROOT)
+
 /** `RowsRoot`: the Merkle root over `_tables` rows (name, sql, rows, root), in name order. */
 export function rowsRootOf (tables: readonly TableEntry[]): string {
-  if (tables.length === 0) return toHex(EMPTY_TREE_ROOT)
+  if (tables.length === 0) return EMPTY_ROOT_HEX
   const enc = new RowEncoder()
   const tree = new MerkleBuilder()
   for (const t of tables) tree.push(prefixedLeafHash(enc.encodeLeaf([t.name, t.sql, BigInt(t.rows), t.root])))

@@ -1,5 +1,5 @@
 import { signV2, verifyV1, verifyV2, type PublicKey, type SigningKey } from '../crypto/index.js'
-import { fromHex, toHex } from '../util/index.js'
+import { fromHex, hexInto, toHex } from '../util/index.js'
 import type { BlockHeader } from './header.js'
 import type { KeyOp, KeyOpRow } from './keyops.js'
 
@@ -21,8 +21,13 @@ function digestOf (hexHash: string): Uint8Array {
   return fromHex(hexHash) ?? new Uint8Array(0)
 }
 
+// A signature's bytes, decoded into one buffer per thread (two per block in plain verify): each
+// verification reads them synchronously and keeps nothing. A DER P-256 signature is at most 72
+// bytes; a longer hex string is decoded as before (and refused by the verifier).
+const SIG = new Uint8Array(80)
 function sig (hex: string): Uint8Array | undefined {
-  return fromHex(hex)
+  const n = hexInto(hex, SIG)
+  return n >= 0 ? SIG.subarray(0, n) : fromHex(hex)
 }
 
 export function signPrevious (key: SigningKey, chainId: string, height: number, previousHash: string): string {

@@ -29,35 +29,49 @@ export interface HeaderCheckOptions {
  * fractions, and a page count that matches the file length. Throws BlockError.
  */
 export function parseSqliteHeader (h: Uint8Array, fileSize: number, o: HeaderCheckOptions = {}): SqliteHeader {
-  const b = Buffer.from(h.buffer, h.byteOffset, h.byteLength)
-  if (b.length < 100 || !b.subarray(0, 16).equals(MAGIC)) {
+  // Read byte by byte rather than through a Buffer's methods: plain verify parses a header per
+  // block, and Buffer's readers inlined Node's bounds checks into each worker's optimised code.
+  if (h.length < 100 || !hasMagic(h)) {
     throw new BlockError('NOT_SQLITE', 'not an SQLite 3 database (bad header magic)', { hint: 'a block must be an SQLite 3 database file' })
   }
-  const raw = b.readUInt16BE(16)
+  const raw = u16(h, 16)
   const pageSize = raw === 1 ? 65536 : raw
   if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
     throw new BlockError('NOT_SQLITE', `invalid page size ${raw} in SQLite header`)
   }
-  const writeVersion = b.readUInt8(18)
-  const readVersion = b.readUInt8(19)
+  const writeVersion = h[18] ?? 0
+  const readVersion = h[19] ?? 0
   if (writeVersion === 2 || readVersion === 2) {
     throw new BlockError('WAL_MODE', 'the database is in WAL journal mode', {
       hint: "switch it to a rollback journal first: sqlite3 FILE 'PRAGMA journal_mode=DELETE'"
     })
   }
   if (writeVersion !== 1 || readVersion !== 1) throw new BlockError('NOT_SQLITE', `unsupported file format version ${writeVersion}/${readVersion}`)
-  if (b[21] !== 64 || b[22] !== 32 || b[23] !== 32) throw new BlockError('NOT_SQLITE', 'non-standard payload fractions in SQLite header')
-  if (b[20] !== 0) throw new BlockError('NOT_SQLITE', 'reserved bytes per page must be 0 (no encryption or checksum extensions)')
-  const textEncoding = b.readUInt32BE(56)
+  if (h[21] !== 64 || h[22] !== 32 || h[23] !== 32) throw new BlockError('NOT_SQLITE', 'non-standard payload fractions in SQLite header')
+  if (h[20] !== 0) throw new BlockError('NOT_SQLITE', 'reserved bytes per page must be 0 (no encryption or checksum extensions)')
+  const textEncoding = u32(h, 56)
   // 0 = not chosen yet: a database with no schema at all (a user's empty input file, never a block).
   if ((textEncoding === 0 && o.input !== true) || textEncoding > 3) throw new BlockError('NOT_SQLITE', `invalid text encoding ${textEncoding}`)
-  const pageCount = b.readUInt32BE(28)
+  const pageCount = u32(h, 28)
   // The in-header size is authoritative only when "version-valid-for" matches the change counter.
-  const sizeValid = b.readUInt32BE(92) === b.readUInt32BE(24) && pageCount > 0
+  const sizeValid = u32(h, 92) === u32(h, 24) && pageCount > 0
   if (fileSize % pageSize !== 0 || (sizeValid && pageCount * pageSize !== fileSize)) {
     throw new BlockError('CORRUPT', `file length ${fileSize} does not match ${pageCount} pages of ${pageSize} bytes`, { hint: 'the file is truncated or was copied while being written' })
   }
-  return { pageSize, pageCount: fileSize / pageSize, writeVersion, readVersion, textEncoding, userVersion: b.readUInt32BE(60), sqliteVersion: b.readUInt32BE(96) }
+  return { pageSize, pageCount: fileSize / pageSize, writeVersion, readVersion, textEncoding, userVersion: u32(h, 60), sqliteVersion: u32(h, 96) }
+}
+
+function hasMagic (h: Uint8Array): boolean {
+  for (let i = 0; i < MAGIC.length; i++) if (h[i] !== MAGIC[i]) return false
+  return true
+}
+
+/** Big-endian unsigned integers of the header (the caller has checked its 100 bytes are there). */
+function u16 (h: Uint8Array, at: number): number {
+  return ((h[at] ?? 0) << 8) | (h[at + 1] ?? 0)
+}
+function u32 (h: Uint8Array, at: number): number {
+  return (h[at] ?? 0) * 0x1000000 + (((h[at + 1] ?? 0) << 16) | ((h[at + 2] ?? 0) << 8) | (h[at + 3] ?? 0))
 }
 
 /** checkSqliteFileSync behind an async signature (the callers are async paths). */
@@ -105,5 +119,6 @@ function checkSize (size: number, maxBytes: number): void {
 export function checkSqliteBytes (data: Uint8Array, maxBytes: number, size = data.length): SqliteHeader & { size: number } {
   checkSize(size, maxBytes)
   // Object.assign, not a spread: plain verify does this per block, and a spread copies slowly.
-  return Object.assign(parseSqliteHeader(data.subarray(0, 100), size), { size })
+  // The parser reads only the first 100 bytes (and refuses fewer): no view of them is needed.
+  return Object.assign(parseSqliteHeader(data, size), { size })
 }

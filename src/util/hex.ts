@@ -26,3 +26,24 @@ export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
   return true
 }
+
+// A hex digit's value by character code (-1: not a lower-case hex digit).
+const DIGIT = new Int8Array(128).fill(-1)
+for (let i = 0; i < 16; i++) DIGIT['0123456789abcdef'.charCodeAt(i)] = i
+
+/**
+ * fromHex into `into` instead of a new array: the number of bytes written, or -1 when fromHex
+ * would refuse `hex` or it does not fit. For hot paths that use the bytes at once and keep nothing
+ * (a signature checked per block): no regular expression, no allocation.
+ */
+export function hexInto (hex: string, into: Uint8Array): number {
+  const n = hex.length >> 1
+  if ((hex.length & 1) !== 0 || n > into.length) return -1
+  for (let i = 0; i < n; i++) {
+    const hi = DIGIT[hex.charCodeAt(2 * i)] ?? -1
+    const lo = DIGIT[hex.charCodeAt(2 * i + 1)] ?? -1
+    if (hi < 0 || lo < 0) return -1
+    into[i] = (hi << 4) | lo
+  }
+  return n
+}

@@ -7,7 +7,7 @@
  */
 export { PetalError, AbortError, isPetalError, throwIfAborted, registerErrorClass, errorClasses, serializeError, reviveError, withDetails, type PetalErrorArgs, type CodeDoc, type ErrorClass, type SerializedError } from './errors.js'
 export { isRecord, errorMessage, errorCode, parseJson, isStringArray, asError } from './narrow.js'
-export { toHex, fromHex, isHex, isHash, equalBytes } from './hex.js'
+export { toHex, fromHex, hexInto, isHex, isHash, equalBytes } from './hex.js'
 export { uleb } from './leb128.js'
 export { fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, readFullySync, isNotFound } from './fs.js'
 export { removeStaleTemps, processAlive } from './stale-temps.js'
