@@ -1,0 +1,70 @@
+import type { ConnectionEncrypter, MessageStream, SecuredConnection } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
+
+// Noise transport messages (@libp2p/noise 17: a ciphertext of at most 65535 bytes, its 16-byte tag included).
+const NOISE_MAX_MESSAGE = 65535
+const TAG_BYTES = 16
+// @libp2p/noise's default crypto decrypts ciphertexts below this size with its WebAssembly
+// ChaCha20-Poly1305, which writes the plaintext into the `dst` it is given; larger ones with
+// node:crypto, which ignores `dst` and returns a buffer of its own.
+const IN_PLACE_BELOW = 1200
+
+/** What this module relies on in @libp2p/noise's encrypted stream (checked before use). */
+interface NoiseStream {
+  handshake: { decrypt: (ciphertext: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => Uint8Array | Uint8ArrayList }
+  decrypt: (chunk: Uint8Array | Uint8ArrayList) => Uint8ArrayList
+}
+
+function isNoiseStream (s: unknown): s is NoiseStream {
+  if (typeof s !== 'object' || s === null) return false
+  const h: unknown = Reflect.get(s, 'handshake')
+  return typeof Reflect.get(s, 'decrypt') === 'function' && typeof h === 'object' && h !== null && typeof Reflect.get(h, 'decrypt') === 'function'
+}
+
+/**
+ * The decryption of @libp2p/noise 17's transport messages without its copy of each message.
+ * Its `decrypt` builds `dst` (the plaintext's place in the received bytes) for every message
+ * before decrypting it: `Uint8ArrayList.subarray`, which copies whenever a message spans two of
+ * the socket's reads, and a noise message of 65,537 bytes on the wire always spans two 64 KiB
+ * reads. node:crypto, which decrypts every message above 1,200 bytes, never uses it: a received
+ * megabyte cost one more megabyte allocated and copied, for nothing (docs/performance.md,
+ * "Session 13: the 1 MB pull"). This one builds `dst` only for the messages that are decrypted
+ * into it. Same messages, same errors: a ciphertext shorter than its tag fails the stream.
+ */
+export function leanDecrypt (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
+  const output = new Uint8ArrayList()
+  for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
+    const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)
+    if (end - TAG_BYTES < i) throw new Error('Invalid chunk')
+    const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
+    const dst = end - i < IN_PLACE_BELOW ? chunk.subarray(i, end - TAG_BYTES) : undefined
+    output.append(this.handshake.decrypt(encrypted, dst))
+  }
+  return output
+}
+
+let leanConnections = 0
+
+/** How many connections of this process decrypt with `leanDecrypt` (0 after an upgrade of @libp2p/noise that this module no longer fits: a test checks it). */
+export function leanDecryptConnections (): number { return leanConnections }
+
+/** Give a secured connection's encrypted stream `leanDecrypt`; false (and nothing changed) if it is not @libp2p/noise's as this module knows it. */
+export function useLeanDecrypt (connection: MessageStream): boolean {
+  if (!isNoiseStream(connection)) return false
+  connection.decrypt = leanDecrypt
+  leanConnections++
+  return true
+}
+
+/** A connection encrypter factory (`noise()`) whose secured connections decrypt with `leanDecrypt`. */
+export function withLeanDecrypt<C, X> (factory: (components: C) => ConnectionEncrypter<X>): (components: C) => ConnectionEncrypter<X> {
+  return (components: C) => {
+    const enc = factory(components)
+    const lean = (s: SecuredConnection<X>): SecuredConnection<X> => { useLeanDecrypt(s.connection); return s }
+    const inbound = enc.secureInbound.bind(enc)
+    const outbound = enc.secureOutbound.bind(enc)
+    enc.secureInbound = async (connection, options) => lean(await inbound(connection, options))
+    enc.secureOutbound = async (connection, options) => lean(await outbound(connection, options))
+    return enc
+  }
+}

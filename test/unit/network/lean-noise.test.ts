@@ -1,0 +1,108 @@
+// lean-noise.ts: noise transport messages decrypted without @libp2p/noise's copy of each one. The
+// same plaintext from messages split across reads (as a socket delivers them), large ones through
+// node:crypto and small ones in place through noise's WebAssembly; a tampered byte or a message
+// shorter than its tag fails; and real libp2p connections use it (an upgrade of @libp2p/noise
+// whose stream no longer fits is caught here).
+import { describe, expect, it } from 'vitest'
+import { createHash, randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { defaultCrypto } from '@libp2p/noise/crypto'
+import type { Stream } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { loadOrCreateNodeKey } from '../../../src/network/index.js'
+import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p.js'
+import { leanDecrypt, leanDecryptConnections } from '../../../src/network/lean-noise.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const KEY = randomBytes(32)
+const AD = new Uint8Array(0)
+
+/** noise's nonce: 4 zero bytes, then the message counter, little-endian. */
+function nonce (n: number): Uint8Array {
+  const b = new Uint8Array(12)
+  new DataView(b.buffer).setUint32(4, n, true)
+  return b
+}
+
+/** The sending side: each plaintext as one transport message (ciphertext and tag), with the counter noise keeps. */
+function seal (plaintexts: Uint8Array[]): Uint8Array[] {
+  return plaintexts.map((p, i) => defaultCrypto.chaCha20Poly1305Encrypt(p, nonce(i), AD, KEY).subarray())
+}
+
+/** The receiving side's cipher state, as @libp2p/noise's handshake result gives it to the stream. */
+function receiver (): { handshake: { decrypt: (c: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => Uint8Array | Uint8ArrayList }, decrypt: typeof leanDecrypt } {
+  let n = 0
+  return { handshake: { decrypt: (c, dst) => defaultCrypto.chaCha20Poly1305Decrypt(c, nonce(n++), AD, KEY, dst) }, decrypt: leanDecrypt }
+}
+
+/** A message as two reads of a socket, split at `at`. */
+function split (m: Uint8Array, at: number): Uint8ArrayList {
+  return new Uint8ArrayList(m.slice(0, at), m.slice(at))
+}
+
+describe('noise transport messages decrypted without a copy', () => {
+  it('gives back the plaintext of large and small messages, whole or split across reads', () => {
+    const plain = [randomBytes(65_519), randomBytes(500), randomBytes(40_000), randomBytes(1), randomBytes(65_519)]
+    const sealed = seal(plain)
+    expect(sealed[0]?.byteLength).toBe(65_535)
+    const r = receiver()
+    const got = [
+      r.decrypt(split(sealed[0] as Uint8Array, 65_536 - 2)),
+      r.decrypt(split(sealed[1] as Uint8Array, 100)),
+      r.decrypt(sealed[2] as Uint8Array),
+      r.decrypt(split(sealed[3] as Uint8Array, 16)),
+      r.decrypt(new Uint8ArrayList(...Array.from({ length: 7 }, (_, i) => (sealed[4] as Uint8Array).slice(i * 10_000, (i + 1) * 10_000))))
+    ]
+    for (const [i, g] of got.entries()) expect(Buffer.from(g.subarray()).equals(plain[i] as Uint8Array)).toBe(true)
+  })
+
+  it('fails on a tampered byte, in a large message and in a small one, and on a message shorter than its tag', () => {
+    for (const size of [65_519, 300]) {
+      const [m] = seal([randomBytes(size)])
+      const bad = Uint8Array.from(m as Uint8Array)
+      bad[size >> 1] = (bad[size >> 1] ?? 0) ^ 1
+      expect(() => receiver().decrypt(split(bad, size >> 2))).toThrow()
+      // The untampered message decrypts with a fresh counter: the failure was the byte's.
+      expect(receiver().decrypt(split(m as Uint8Array, size >> 2)).byteLength).toBe(size)
+    }
+    expect(() => receiver().decrypt(new Uint8Array(10))).toThrow('Invalid chunk')
+  })
+
+  it('is what real connections decrypt with: megabytes between two nodes arrive whole', async () => {
+    const nodes: PetalLibp2p[] = []
+    const node = async (name: string): Promise<PetalLibp2p> => {
+      const n = await createPetalLibp2p({
+        privateKey: await loadOrCreateNodeKey(join(tmpDir(), `${name}.key`)), chainId: 'lean-noise-test', listen: ['/ip4/127.0.0.1/tcp/0'], announce: [],
+        maxConnections: 8, inboundPerSecond: 10, gater: {}, version: 'test'
+      })
+      nodes.push(n)
+      return n
+    }
+    try {
+      const before = leanDecryptConnections()
+      const server = await node('server')
+      const client = await node('client')
+      const data = randomBytes(5 * 1024 * 1024 + 12_345)
+      await server.handle('/lean-noise-test/1.0.0', async (stream: Stream) => {
+        for (let off = 0; off < data.byteLength; off += 256 * 1024 + 7) {
+          if (!stream.send(data.subarray(off, off + 256 * 1024 + 7))) await stream.onDrain()
+        }
+        await stream.close()
+      })
+      const stream = await client.dialProtocol(multiaddr(server.getMultiaddrs()[0]?.toString() ?? ''), '/lean-noise-test/1.0.0')
+      const hash = createHash('sha256')
+      let bytes = 0
+      for await (const chunk of stream) {
+        for (const part of chunk instanceof Uint8Array ? [chunk] : chunk) hash.update(part)
+        bytes += chunk.byteLength
+      }
+      expect(bytes).toBe(data.byteLength)
+      expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
+      // Both ends of the connection (one process here) decrypt with leanDecrypt.
+      expect(leanDecryptConnections() - before).toBe(2)
+    } finally {
+      await Promise.all(nodes.map(async n => { await n.stop() }))
+    }
+  })
+})
