@@ -7,10 +7,10 @@ import { StorageError } from '../storage/index.js'
 import { AbortError, errorMessage, isPetalError, systemClock, throwIfAborted, type Clock } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { Notifier } from './notifier.js'
-import { Slot, type FetchRequest, type SlotState } from './slot.js'
+import { rangeRun, Slot, WaitingCount, type FetchRequest, type SlotState } from './slot.js'
 import { CheckAhead, discard } from './check-ahead.js'
 import type { DownloadOptions } from './options.js'
-import { MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS, RANGE_BLOCK_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
+import { MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS } from './window-limits.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
 
 /**
@@ -40,6 +40,8 @@ export class DownloadScheduler {
   private windowBytes = 0
   /** A slot may wait for a later round (nextRound): idleMs looks for the earliest (else no slot has a due time). */
   private delayed = false
+  /** Slots waiting for a peer (dispatch looks past the head only while there are). */
+  private readonly waiting = new WaitingCount()
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
@@ -90,7 +92,7 @@ export class DownloadScheduler {
         throw new SyncError('HEADERS_INCONSISTENT', `headers skip from height ${last.height} to ${h.height}`, { details: { peer: this.feed.peer, height: h.height } })
       }
       this.last = { height: h.height, hash: h.hash }
-      this.slots.push(new Slot(h, this.feed.sealChecked?.(h)))
+      this.slots.push(new Slot(h, this.feed.sealChecked?.(h), this.waiting))
       this.windowBytes += h.size
       this.components.onQueued?.(h)
     }
@@ -103,7 +105,8 @@ export class DownloadScheduler {
     // Nothing to assign nor hedge while every peer that could serve the head is at its limit.
     const first = this.slots[head]
     if (first === undefined || this.allBusy(first.height)) return
-    for (let i = head; i < this.slots.length; i++) {
+    // Past the head (a hedge), only waiting slots need anything: the window is not walked while none is.
+    for (let i = head; i < this.slots.length && (i === head || this.waiting.n > 0); i++) {
       const slot = this.slots[i] as Slot
       const s = slot.state
       if (s.kind === 'waiting' && s.notBefore <= now) {
@@ -147,17 +150,7 @@ export class DownloadScheduler {
     const net = this.components.network
     if (net.fetchBlocks === undefined || net.servesRanges?.(peer) !== true) return []
     const max = Math.min(LIMITS.maxRangeBlocks, Math.max(1, Math.ceil(this.options.window / this.options.perPeer)))
-    const run: Slot[] = []
-    let bytes = 0
-    for (let j = i; j < this.slots.length && run.length < max; j++) {
-      const slot = this.slots[j] as Slot
-      const s = slot.state
-      if (s.kind !== 'waiting' || s.notBefore > now || s.tried.has(peer) || slot.header.size > RANGE_BLOCK_BYTES) break
-      if (run.length > 0 && (bytes + slot.header.size > RANGE_MAX_BYTES || !this.components.candidates(slot.height).includes(peer))) break
-      run.push(slot)
-      bytes += slot.header.size
-    }
-    return run
+    return rangeRun(this.slots, i, peer, now, max, height => this.components.candidates(height).includes(peer))
   }
 
   /** The least busy allowed candidate with a free request slot (candidates' order breaks ties). */

@@ -1,6 +1,7 @@
 import type { SealVerdict } from '../chain/index.js'
 import type { WireHeader } from '../network/index.js'
 import { SyncError } from './errors.js'
+import { RANGE_BLOCK_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
 
 /** One download of a block from one peer, into its own file in tmp/. */
 export interface FetchRequest { readonly peer: string, readonly file: string, readonly controller: AbortController }
@@ -36,11 +37,16 @@ export type SlotKind = SlotState['kind']
 
 type Of<K extends SlotKind> = Extract<SlotState, { kind: K }>
 
+/** How many of the slots that share it are waiting: the scheduler walks its window for them only while some are. */
+export class WaitingCount { n = 0 }
+
 export class Slot {
   private current: SlotState = { kind: 'waiting', round: 0, tried: new Set(), notBefore: 0 }
 
-  /** `sealChecked`: the header's seal as the header feed verified it (the block's checks reuse it). */
-  constructor (readonly header: WireHeader, readonly sealChecked?: SealVerdict) {}
+  /** `sealChecked`: the header's seal as the header feed verified it (the block's checks reuse it). `waiting`: counts this slot while it waits. */
+  constructor (readonly header: WireHeader, readonly sealChecked?: SealVerdict, private readonly waiting?: WaitingCount) {
+    if (waiting !== undefined) waiting.n++
+  }
 
   get height (): number { return this.header.height }
   get state (): SlotState { return this.current }
@@ -48,14 +54,14 @@ export class Slot {
   /** waiting → fetching: ask `peer`. */
   start (req: FetchRequest, now: number): void {
     const s = this.expect('waiting', 'start')
-    this.current = { kind: 'fetching', round: s.round, tried: s.tried, requests: new Map([[req.peer, req]]), since: now }
+    this.set({ kind: 'fetching', round: s.round, tried: s.tried, requests: new Map([[req.peer, req]]), since: now })
   }
 
   /** fetching → fetching: ask a second peer while the first one is slow. */
   hedge (req: FetchRequest): void {
     const s = this.expect('fetching', 'hedge')
     if (s.requests.has(req.peer)) throw wrongState(this, 'hedge with the peer already asked')
-    this.current = { ...s, requests: new Map([...s.requests, [req.peer, req]]) }
+    this.set({ ...s, requests: new Map([...s.requests, [req.peer, req]]) })
   }
 
   /** Is the file `peer` is sending still wanted? (False for the loser of a hedge, or after close.) */
@@ -68,7 +74,7 @@ export class Slot {
     const s = this.expect('fetching', 'succeeded')
     const req = s.requests.get(peer)
     if (req === undefined) throw wrongState(this, `succeeded from ${peer}, which was not asked`)
-    this.current = { kind: 'fetched', file: req.file, seal, from: peer, size, head }
+    this.set({ kind: 'fetched', file: req.file, seal, from: peer, size, head })
     return [...s.requests.values()].filter(r => r !== req)
   }
 
@@ -79,34 +85,34 @@ export class Slot {
     const tried = new Set(s.tried).add(peer)
     const requests = new Map(s.requests)
     requests.delete(peer)
-    this.current = requests.size > 0
+    this.set(requests.size > 0
       ? { ...s, tried, requests }
-      : { kind: 'waiting', round: s.round, tried, notBefore: 0 }
+      : { kind: 'waiting', round: s.round, tried, notBefore: 0 })
   }
 
   /** waiting → waiting: every candidate failed; forget them and try again after `delayMs`. */
   nextRound (now: number, delayMs: number): void {
     const s = this.expect('waiting', 'nextRound')
-    this.current = { kind: 'waiting', round: s.round + 1, tried: new Set(), notBefore: now + delayMs }
+    this.set({ kind: 'waiting', round: s.round + 1, tried: new Set(), notBefore: now + delayMs })
   }
 
   /** waiting → unavailable. */
   giveUp (): void {
     this.expect('waiting', 'giveUp')
-    this.current = { kind: 'unavailable' }
+    this.set({ kind: 'unavailable' })
   }
 
   /** fetched → importing: returns what to import. */
   importing (): { file: string, seal: string, from: string } {
     const s = this.expect('fetched', 'importing')
-    this.current = { kind: 'importing', file: s.file, from: s.from }
+    this.set({ kind: 'importing', file: s.file, from: s.from })
     return { file: s.file, seal: s.seal, from: s.from }
   }
 
   /** importing → done: the chain has taken the file, or refused it (and it is gone). */
   importDone (): void {
     this.expect('importing', 'importDone')
-    this.current = { kind: 'done' }
+    this.set({ kind: 'done' })
   }
 
   /** Requests still out and files still held, for cleanup when the download ends. */
@@ -115,6 +121,11 @@ export class Slot {
     if (s.kind === 'fetching') return { requests: [...s.requests.values()] }
     if (s.kind === 'fetched' || s.kind === 'importing') return { requests: [], file: s.file }
     return { requests: [] }
+  }
+
+  private set (next: SlotState): void {
+    if (this.waiting !== undefined && (this.current.kind === 'waiting') !== (next.kind === 'waiting')) this.waiting.n += next.kind === 'waiting' ? 1 : -1
+    this.current = next
   }
 
   private expect<K extends SlotKind> (kind: K, transition: string): Of<K> {
@@ -132,4 +143,23 @@ function wrongState (slot: Slot, what: string): SyncError {
   return new SyncError('WRONG_SLOT_STATE', `download scheduler bug at height ${slot.height}: ${what}, but the slot is ${slot.state.kind}`, {
     details: { height: slot.height, state: slot.state.kind }
   })
+}
+
+/**
+ * The slots from index `i` on that `peer` can be asked for in one range request (at most `max`):
+ * consecutive, waiting and due, not failed by it this round, small, within the byte budget, and
+ * (after the first) served by it (`serves`).
+ */
+export function rangeRun (slots: readonly Slot[], i: number, peer: string, now: number, max: number, serves: (height: number) => boolean): Slot[] {
+  const run: Slot[] = []
+  let bytes = 0
+  for (let j = i; j < slots.length && run.length < max; j++) {
+    const slot = slots[j] as Slot
+    const s = slot.state
+    if (s.kind !== 'waiting' || s.notBefore > now || s.tried.has(peer) || slot.header.size > RANGE_BLOCK_BYTES) break
+    if (run.length > 0 && (bytes + slot.header.size > RANGE_MAX_BYTES || !serves(slot.height))) break
+    run.push(slot)
+    bytes += slot.header.size
+  }
+  return run
 }

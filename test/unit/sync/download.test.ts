@@ -15,7 +15,7 @@ import type { DownloadOptions } from '../../../src/sync/options.js'
 import type { HeaderSource } from '../../../src/sync/types.js'
 import { chainImporter, type BlockImporter } from '../../../src/sync/importer.js'
 import { Notifier } from '../../../src/sync/notifier.js'
-import { Slot } from '../../../src/sync/slot.js'
+import { Slot, WaitingCount } from '../../../src/sync/slot.js'
 import { MAX_IDLE_MS } from '../../../src/sync/window-limits.js'
 import { AbortError, createLogger, nullLogger, type Clock, type LogRecord } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -527,5 +527,33 @@ describe('Slot', () => {
     s.giveUp()
     expect(s.state).toEqual({ kind: 'unavailable' })
     expect(() => { s.nextRound(0, 0) }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+  })
+
+  it('counts the slots that wait for a peer, through every transition (the scheduler skips its window walk at 0)', () => {
+    const waiting = new WaitingCount()
+    const a = new Slot(h(), undefined, waiting)
+    const b = new Slot(h(), undefined, waiting)
+    expect(waiting.n).toBe(2)
+    a.start(req('A'), 0)
+    b.start(req('A'), 0)
+    expect(waiting.n).toBe(0)
+    a.hedge(req('B'))
+    a.failed('A') // still fetching from B
+    expect(waiting.n).toBe(0)
+    a.failed('B')
+    b.failed('A')
+    expect(waiting.n).toBe(2)
+    a.nextRound(0, 10) // waiting → waiting
+    expect(waiting.n).toBe(2)
+    b.giveUp()
+    expect(waiting.n).toBe(1)
+    a.start(req('C'), 0)
+    a.succeeded('C', 'ab')
+    a.importing()
+    a.importDone()
+    expect(waiting.n).toBe(0)
+    // A failed transition changes nothing.
+    expect(() => { a.failed('C') }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+    expect(waiting.n).toBe(0)
   })
 })
