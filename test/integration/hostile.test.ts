@@ -8,7 +8,7 @@ import { Chain, signImport } from '../../src/chain/index.js'
 import { generateSigningKey, sha256File } from '../../src/crypto/index.js'
 import { announceTopic, encodeJson, headerOf, LIMITS, protocolId, type BlockSource, type WireHeader } from '../../src/network/index.js'
 import { STREAM_WINDOW } from '../../src/network/constants.js'
-import { widenWindow } from '../../src/network/protocols/block.js'
+import { halfOpen, widenWindow } from '../../src/network/protocols/block.js'
 import { lpStream } from '@libp2p/utils'
 import { signPrevious } from '../../src/block/index.js'
 import type { PetalNode } from '../../src/node/index.js'
@@ -247,6 +247,10 @@ describe('hostile peers', () => {
     expect(Reflect.get(wide, 'recvWindow')).toBeLessThan(STREAM_WINDOW)
     widenWindow(wide)
     expect(Reflect.get(wide, 'recvWindow')).toBe(STREAM_WINDOW)
+    // …and sends window updates once half of it is used (halfOpen reads yamux's state and capacity).
+    expect(Reflect.get(wide, 'state')).toBe(3)
+    expect(Reflect.get(wide, 'recvWindowCapacity')).toBeTypeOf('number')
+    expect(halfOpen(wide)).toBe(false)
     wide.abort(new Error('only looked at its window'))
 
     // One hash more than a range may hold.

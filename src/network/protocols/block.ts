@@ -306,11 +306,29 @@ function headOf (parts: readonly Uint8Array[], size: number): Uint8Array {
  * crossed in 256 KiB steps, each waiting for a window update. The next window update grants the
  * difference (how yamux grows a window: any peer understands it; the initial window itself must
  * stay 256 KiB, which both sides assume). The read buffer (STREAM_READ_BUFFER) holds a whole
- * window. A no-op on a stream that has no yamux `recvWindow`.
+ * window. Window updates are sent once half the window is used (halfOpen). A no-op on a stream
+ * that has no yamux `recvWindow`.
  */
 export function widenWindow (stream: Stream): void {
   const w: unknown = Reflect.get(stream, 'recvWindow')
   if (typeof w === 'number' && w < STREAM_WINDOW) Reflect.set(stream, 'recvWindow', STREAM_WINDOW)
+  const update: unknown = Reflect.get(stream, 'sendWindowUpdate')
+  if (typeof update === 'function') Reflect.set(stream, 'sendWindowUpdate', function (this: object): void { if (!halfOpen(this)) update.call(this) })
+}
+
+// yamux's StreamState.Established (a window update of another state carries SYN or ACK: always sent).
+const ESTABLISHED = 3
+
+/**
+ * Whether an established stream still has at least half its window open to the sender: then no
+ * window update is needed yet, since the sender cannot stall before the next one (yamux sent one
+ * after every data frame it received: one per 64 KiB, half a one per small block of a range, each
+ * a frame to encrypt and a socket write here, and a frame to decrypt and handle on the sender).
+ */
+export function halfOpen (s: object): boolean {
+  const cap: unknown = Reflect.get(s, 'recvWindowCapacity')
+  const win: unknown = Reflect.get(s, 'recvWindow')
+  return Reflect.get(s, 'state') === ESTABLISHED && typeof cap === 'number' && typeof win === 'number' && cap >= win / 2
 }
 
 /**
