@@ -1,4 +1,4 @@
-import type { ConnectionEncrypter, MessageStream, SecuredConnection } from '@libp2p/interface'
+import type { MessageStream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 
 // Noise transport messages (@libp2p/noise 17: a ciphertext of at most 65535 bytes, its 16-byte tag included).
@@ -54,17 +54,4 @@ export function useLeanDecrypt (connection: MessageStream): boolean {
   connection.decrypt = leanDecrypt
   leanConnections++
   return true
-}
-
-/** A connection encrypter factory (`noise()`) whose secured connections decrypt with `leanDecrypt`. */
-export function withLeanDecrypt<C, X> (factory: (components: C) => ConnectionEncrypter<X>): (components: C) => ConnectionEncrypter<X> {
-  return (components: C) => {
-    const enc = factory(components)
-    const lean = (s: SecuredConnection<X>): SecuredConnection<X> => { useLeanDecrypt(s.connection); return s }
-    const inbound = enc.secureInbound.bind(enc)
-    const outbound = enc.secureOutbound.bind(enc)
-    enc.secureInbound = async (connection, options) => lean(await inbound(connection, options))
-    enc.secureOutbound = async (connection, options) => lean(await outbound(connection, options))
-    return enc
-  }
 }

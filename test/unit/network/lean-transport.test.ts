@@ -1,10 +1,12 @@
-// lean-noise.ts: noise transport messages decrypted without @libp2p/noise's copy of each one. The
-// same plaintext from messages split across reads (as a socket delivers them), large ones through
-// node:crypto and small ones in place through noise's WebAssembly; a tampered byte or a message
-// shorter than its tag fails; and real libp2p connections use it (an upgrade of @libp2p/noise
-// whose stream no longer fits is caught here).
+// lean-transport.ts. lean-noise.ts: noise transport messages decrypted without @libp2p/noise's
+// copy of each one: the same plaintext from messages split across reads (as a socket delivers
+// them), large ones through node:crypto and small ones in place through noise's WebAssembly; a
+// tampered byte or a message shorter than its tag fails. corked-writes.ts: a send's buffers reach
+// the peer whole and in order, and a full socket still asks for 'drain'. Real libp2p connections
+// use both (an upgrade of @libp2p/noise or @libp2p/tcp that they no longer fit is caught here).
 import { describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
+import { createServer, connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { defaultCrypto } from '@libp2p/noise/crypto'
@@ -12,6 +14,7 @@ import type { Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { loadOrCreateNodeKey } from '../../../src/network/index.js'
 import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p.js'
+import { corkedConnections, useCorkedWrites } from '../../../src/network/corked-writes.js'
 import { leanDecrypt, leanDecryptConnections } from '../../../src/network/lean-noise.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -69,7 +72,44 @@ describe('noise transport messages decrypted without a copy', () => {
     expect(() => receiver().decrypt(new Uint8Array(10))).toThrow('Invalid chunk')
   })
 
-  it('is what real connections decrypt with: megabytes between two nodes arrive whole', async () => {
+  it('corked: every buffer of a send arrives in order; a send larger than the socket takes asks for drain', async () => {
+    const received: Buffer[] = []
+    let server!: Socket
+    const listener = createServer(s => { server = s; s.pause(); s.on('data', b => { received.push(b) }) })
+    await new Promise<void>(resolve => { listener.listen(0, '127.0.0.1', resolve) })
+    const port = (listener.address() as { port: number }).port
+    const socket = connect(port, '127.0.0.1')
+    await new Promise<void>(resolve => { socket.once('connect', resolve) })
+    try {
+      const conn = { socket, sendData: (_d: Uint8ArrayList) => ({ sentBytes: 0, canSendMore: false }) }
+      expect(useCorkedWrites(conn)).toBe(true)
+      expect(useCorkedWrites({ sendData: () => {} })).toBe(false)
+      // Many small buffers and a few large ones, as noise hands them over (length, pieces, tag).
+      const parts = Array.from({ length: 200 }, (_, i) => randomBytes(i % 3 === 0 ? 2 : i % 3 === 1 ? 60_000 : 16))
+      const all = Buffer.concat(parts)
+      let sent = 0
+      let askedForDrain = false
+      for (let i = 0; i < parts.length; i += 10) {
+        const r = conn.sendData(new Uint8ArrayList(...parts.slice(i, i + 10)))
+        sent += r.sentBytes
+        if (!r.canSendMore) askedForDrain = true
+      }
+      expect(sent).toBe(all.byteLength)
+      // The receiver reads nothing yet: 4 MB do not fit the socket's buffers, so the sender must wait for 'drain'.
+      expect(askedForDrain).toBe(true)
+      const drained = new Promise<void>(resolve => { socket.once('drain', resolve) })
+      server.resume()
+      await drained
+      socket.end()
+      await new Promise<void>(resolve => { server.once('end', resolve) })
+      expect(Buffer.concat(received).equals(all)).toBe(true)
+    } finally {
+      socket.destroy()
+      listener.close()
+    }
+  })
+
+  it('is what real connections use: megabytes between two nodes arrive whole', async () => {
     const nodes: PetalLibp2p[] = []
     const node = async (name: string): Promise<PetalLibp2p> => {
       const n = await createPetalLibp2p({
@@ -81,6 +121,7 @@ describe('noise transport messages decrypted without a copy', () => {
     }
     try {
       const before = leanDecryptConnections()
+      const corkedBefore = corkedConnections()
       const server = await node('server')
       const client = await node('client')
       const data = randomBytes(5 * 1024 * 1024 + 12_345)
@@ -101,6 +142,7 @@ describe('noise transport messages decrypted without a copy', () => {
       expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
       // Both ends of the connection (one process here) decrypt with leanDecrypt.
       expect(leanDecryptConnections() - before).toBe(2)
+      expect(corkedConnections() - corkedBefore).toBe(2)
     } finally {
       await Promise.all(nodes.map(async n => { await n.stop() }))
     }

@@ -1,0 +1,22 @@
+import type { ConnectionEncrypter, SecuredConnection } from '@libp2p/interface'
+import { useCorkedWrites } from './corked-writes.js'
+import { useLeanDecrypt } from './lean-noise.js'
+
+/**
+ * A connection encrypter factory (`noise()`) that also trims the cost of every byte the
+ * connection carries, where libp2p has no option for it: the TCP connection it secures writes each
+ * send in one system call (corked-writes.ts), and the secured connection decrypts without noise's
+ * extra copy (lean-noise.ts). Each applies only to the libp2p shapes it knows and leaves any other
+ * connection as it is.
+ */
+export function leanTransport<C, X> (factory: (components: C) => ConnectionEncrypter<X>): (components: C) => ConnectionEncrypter<X> {
+  return (components: C) => {
+    const enc = factory(components)
+    const lean = (s: SecuredConnection<X>): SecuredConnection<X> => { useLeanDecrypt(s.connection); return s }
+    const inbound = enc.secureInbound.bind(enc)
+    const outbound = enc.secureOutbound.bind(enc)
+    enc.secureInbound = async (connection, options) => { useCorkedWrites(connection); return lean(await inbound(connection, options)) }
+    enc.secureOutbound = async (connection, options) => { useCorkedWrites(connection); return lean(await outbound(connection, options)) }
+    return enc
+  }
+}
