@@ -377,6 +377,7 @@ export class DownloadScheduler {
   /** Abort what is in flight, wait for it to settle, and delete every file this download holds. */
   private async close (): Promise<void> {
     this.closed = true
+    this.wake.dispose()
     // The group being placed owns its files (placed or deleted); let it finish first.
     await this.placing
     const files: string[] = []

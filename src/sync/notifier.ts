@@ -6,6 +6,7 @@
  * timer and one abort listener are kept across waits (a timer, a listener and a closure per
  * wait cost more than the rest of the wake-up), the timer due no later than the waiter's time
  * and moved forward by itself when it fires early; it holds the process only while a loop waits.
+ * The loop calls dispose() when it ends (the listener stays on its signal until then).
  */
 export class Notifier {
   private waiter: ((v: boolean) => void) | undefined
@@ -45,6 +46,16 @@ export class Notifier {
     if (this.timer !== undefined && this.timerAt <= this.due) this.timer.ref()
     else this.arm(ms)
     return await new Promise<boolean>(resolve => { this.waiter = resolve })
+  }
+
+  /** End a wait in progress (as a timeout), drop the timer and the abort listener: the signal may outlive this loop. */
+  dispose (): void {
+    this.settle(false)
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.timerAt = Infinity
+    this.signal?.removeEventListener('abort', this.onAbort)
+    this.signal = undefined
   }
 
   private arm (ms: number): void {

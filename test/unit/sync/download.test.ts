@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
@@ -367,6 +368,16 @@ describe('DownloadScheduler', () => {
     } finally {
       spy.mockRestore()
     }
+  })
+
+  it('leaves no abort listener on the signal it ran with (the sync loop signal outlives every download)', async () => {
+    const c = new AbortController()
+    for (let i = 0; i < 3; i++) {
+      const r = await start({ behaviour: () => 'serve', signal: c.signal })
+      expect(await r.done).toBe(N)
+      r.chain.close()
+    }
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(0)
   })
 
   it('gives up with UNAVAILABLE after maxAttempts rounds', async () => {

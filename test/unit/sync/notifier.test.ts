@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { Notifier } from '../../../src/sync/notifier.js'
 
@@ -45,6 +46,22 @@ describe('Notifier', () => {
     const w2 = n.wait(10_000, c2.signal)
     c2.abort()
     expect(await w2).toBe(false)
+  })
+
+  it('dispose ends a wait and leaves no listener on a signal that outlives the loop, nor a timer', async () => {
+    const c = new AbortController()
+    const before = timers()
+    for (let i = 0; i < 20; i++) {
+      const n = new Notifier()
+      const w = n.wait(10_000, c.signal)
+      n.notify()
+      expect(await w).toBe(true)
+      const w2 = n.wait(10_000, c.signal)
+      n.dispose()
+      expect(await w2).toBe(false)
+    }
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(0)
+    expect(timers()).toBe(before)
   })
 
   it('holds the process only while a loop waits', async () => {
