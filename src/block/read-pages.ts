@@ -51,8 +51,8 @@ export function readBlockPages (path: string, maxBytes: number, data?: Buffer | 
 const text = (v: RecordValue | undefined): string | undefined => typeof v === 'string' ? v : undefined
 const key = (v: unknown): string => typeof v === 'string' ? v : ''
 
-/** The tables of sqlite_schema: the reserved ones' root pages, the user tables' DDL by name. */
-interface Schema { roots: ReadonlyMap<string, number>, userDdl: ReadonlyMap<string, string> }
+/** The tables of sqlite_schema: the reserved ones' root pages (also by name), the user tables' DDL by name. */
+export interface Schema { roots: ReadonlyMap<string, number>, userDdl: ReadonlyMap<string, string>, meta: number, keys: number, tables: number }
 
 const RESERVED_DDL = { _meta: META_DDL, _keys: KEYS_DDL, _tables: TABLES_DDL }
 
@@ -70,7 +70,7 @@ function parseSchema (f: PageFile): Schema | undefined {
     else userDdl.set(name, sql)
   }
   for (const [name, want] of Object.entries(RESERVED_DDL)) if (reservedDdl.get(name) !== want) return undefined
-  return { roots, userDdl }
+  return { roots, userDdl, meta: roots.get('_meta') ?? 0, keys: roots.get('_keys') ?? 0, tables: roots.get('_tables') ?? 0 }
 }
 
 // The last schema parsed from a page 1 that held all of it, with that page's bytes (the file
@@ -94,6 +94,15 @@ function readSchema (f: PageFile): Schema | undefined {
   // Only a schema read from page 1 alone (no overflow page, no interior page) is a function of its bytes.
   if (schema !== undefined && f.pagesUsed === before + 1) cached = { page: Buffer.from(page1), schema }
   return schema
+}
+
+/**
+ * The schema of the file `data` (held whole, pages of `pageSize`) when its page 1 has the bytes
+ * of the last one readSchema parsed and kept on this thread, else undefined (read-lean.ts).
+ */
+export function knownSchema (data: Buffer, pageSize: number): Schema | undefined {
+  if (cached === undefined || cached.page.length !== pageSize || data.length < pageSize) return undefined
+  return cached.page.compare(data, 0, pageSize, 0, pageSize) === 0 ? cached.schema : undefined
 }
 
 function readReserved (f: PageFile, path: string, sqlite: BlockFile['sqlite'] & { size: number }): BlockFile | undefined {

@@ -2,7 +2,7 @@
 // per-file work that can go in parallel. Chain-context checks stay on the main thread, in order.
 import { closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { adoptManifestWasm, readBlockFile, readBlockPages, TableShare, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
+import { adoptManifestWasm, readBlockFile, readBlockLean, readBlockPages, TableShare, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
@@ -115,13 +115,14 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       } else {
         // Plain: one pass for the hash and the pages, then the reserved tables straight from the
         // pages (the hash, links and signatures checked here and by the caller pin the bytes to
-        // what was validated at import); anything the page reader does not take: the full
-        // structural read through SQLite.
+        // what was validated at import): an ordinary small block through the lean reader, what it
+        // leaves through the general one, and anything that one does not take through the full
+        // structural read with SQLite.
         const { fd, size } = openDataFileSync(path, 'block file')
         try {
           const r = hashBlock(fd, size, add)
           hash = r.hash
-          file = readBlockPages(path, req.maxBytes, r.bytes) ?? await readFull(path, req, undefined, r.bytes)
+          file = (Buffer.isBuffer(r.bytes) ? readBlockLean(path, req.maxBytes, r.bytes) : undefined) ?? readBlockPages(path, req.maxBytes, r.bytes) ?? await readFull(path, req, undefined, r.bytes)
         } finally {
           closeSync(fd)
         }
