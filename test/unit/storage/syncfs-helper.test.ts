@@ -32,6 +32,17 @@ async function until (what: string, cond: () => boolean): Promise<void> {
   }
 }
 
+/** `p`, or a failure after `ms` (a request never answered would otherwise hang the test). */
+async function within<T> (ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`no answer within ${ms} ms`)) }, ms) })
+  try {
+    return await Promise.race([p, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 beforeEach(async () => { await stopSyncfsHelper(true) })
 afterEach(async () => {
   process.env.PATH = saved.PATH
@@ -71,6 +82,17 @@ describe.runIf(onLinux)('the syncfs helper under trouble', () => {
     process.env.PATH = withSync('echo "@petal-synced 0"; echo garbage >&2; exit 3')
     expect(await syncFileSystem(tmpDir())).toBe(false)
     expect(syncfsWanted(tmpDir(), 1000)).toBe(false)
+  })
+
+  it('a `sync` that ends its output without a newline, or reads stdin, is still answered (no hang) and the next request too', async () => {
+    // The answer's mark must start a line of its own, and `sync` must not eat the requests that follow.
+    process.env.PATH = withSync('printf "sync: a last line without its newline"; exit 0')
+    expect(await within(5_000, syncFileSystem(tmpDir()))).toBe(true)
+    expect(await within(5_000, syncFileSystem(tmpDir()))).toBe(true)
+    await stopSyncfsHelper(true)
+    process.env.PATH = withSync('read -r line; exit 0')
+    const [a, b] = await within(5_000, Promise.all([syncFileSystem(tmpDir()), syncFileSystem(tmpDir())]))
+    expect([a, b]).toEqual([true, true])
   })
 
   it('a helper killed in the middle of a request: the group falls back to the fsyncs at once, the dead helper leaves the registry, later groups skip syncfs', async () => {
