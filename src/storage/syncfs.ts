@@ -21,9 +21,11 @@ export const SYNCFS_MIN_BLOCKS = 32
 
 const MARK = '@petal-syncfs '
 // One request a line (a directory); sync's own messages (stderr too) come first, then the mark
-// and its exit status. The shell ends when its stdin closes, i.e. when this process dies.
+// and its exit status on a line of their own (after a newline: output that does not end with one
+// must not hide the mark, or the request would never be answered). sync reads /dev/null, not the
+// requests that follow. The shell ends when its stdin closes, i.e. when this process dies.
 // The C locale: the error's text is matched below.
-const SCRIPT = `while IFS= read -r d; do LC_ALL=C sync -f -- "$d" 2>&1; echo "${MARK}$?"; done`
+const SCRIPT = `while IFS= read -r d; do LC_ALL=C sync -f -- "$d" </dev/null 2>&1; s=$?; printf '\\n${MARK}%s\\n' "$s"; done`
 
 // strerror texts (LC_ALL=C) of a failed syncfs that mean the flush failed, as from a failed fsync.
 const ERRNO_OF: Record<string, string> = {
