@@ -166,6 +166,21 @@ describe('leanDecrypt against @libp2p/noise\'s decrypt', () => {
     }
   })
 
+  it('every plaintext size from 0 to 2,100 bytes and the 64 largest: the same as upstream, in one read and split in two', () => {
+    const rand = prng(0x512e5)
+    const sizes = [...Array.from({ length: 2_101 }, (_, i) => i), ...Array.from({ length: 64 }, (_, i) => 65_519 - i)]
+    const key = randomBytes(32)
+    const plaintexts = sizes.map(n => randomBytes(n))
+    const msgs = seal(key, plaintexts)
+    // Whole messages, one per read; then each message cut at a random point.
+    const { lean } = both(key, msgs)
+    expect(Buffer.concat(lean.plain).equals(Buffer.concat(plaintexts))).toBe(true)
+    const split = msgs.flatMap(m => { const at = 1 + Math.floor(rand() * (m.byteLength - 1)); return [m.subarray(0, at), m.subarray(at)] })
+    const again = both(key, split)
+    expect(again.lean.stream.status).toBe('open')
+    expect(Buffer.concat(again.lean.plain).equals(Buffer.concat(plaintexts))).toBe(true)
+  })
+
   it('a message shorter than its tag fails the stream; a zero length is skipped without using a nonce', () => {
     const key = randomBytes(32)
     const [good] = seal(key, [randomBytes(40)]) as [Uint8Array]
