@@ -10,6 +10,7 @@ import { ChainError } from './errors.js'
 import { KeyState } from './key-state.js'
 import { checkGenesis, validateOnParent, type Candidate } from './validate/index.js'
 import type { ReadReply, ReadRequest } from './verify-worker.js'
+import { fromTuple } from './candidate-tuple.js'
 import { manifestWasm, type ManifestWasm } from '../block/index.js'
 
 // Blocks per worker message when only hashes and metadata are read (a --deep read is long enough),
@@ -159,6 +160,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     }
     const r = current.reply[h - first(b)]
     if (r === undefined) return undefined
+    if (Array.isArray(r)) return fromTuple(r)
     if ('missing' in r) {
       throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${h} is missing: ${r.missing}`, { hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup', details: { height: h } })
     }

@@ -6,6 +6,7 @@ import { adoptManifestWasm, readBlockFile, readBlockLean, readBlockPages, TableS
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
+import { toTuple, type CandidateTuple } from './candidate-tuple.js'
 import type { CandidateFile, Preverified } from './validate/types.js'
 import { isNotFound, isPetalError, pausepointSync, readFullySync, serializeError, serveWorker, WorkMeter, type SerializedError } from '../util/index.js'
 
@@ -31,7 +32,7 @@ export interface ReadRequest {
   share?: { name: string, offer: boolean }
 }
 /** Per path, in order: the result, or the coded error that file failed with, or why it is missing. */
-export type ReadReply = Array<{ hash: string, seal: string, file: CandidateFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
+export type ReadReply = Array<CandidateTuple | { hash: string, seal: string, file: CandidateFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
 
 // Block files up to this size are read whole (once) by plain verify; larger ones are hashed in
 // chunks of this size, of which the first and the last are kept for the page reader.
@@ -130,8 +131,10 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       const seal = readSeal(path)
       // Signature checks are the costliest per-block work: do them here, in parallel, with the key
       // the caller named; the caller uses the verdict only if its own key state agrees.
-      // Only what the caller uses crosses the thread boundary (CandidateFile).
-      out.push({ hash, seal, file: { size: file.size, header: file.header, keyOps: file.keyOps, tables: file.tables }, verified: preverify(file, hash, seal, req.keys) })
+      // Only what the caller uses crosses the thread boundary (CandidateFile); an ordinary block's
+      // as a flat tuple (candidate-tuple.ts).
+      const c = { hash, seal, file: { size: file.size, header: file.header, keyOps: file.keyOps, tables: file.tables }, verified: preverify(file, hash, seal, req.keys) }
+      out.push(toTuple(c) ?? c)
     } catch (err) {
       // A failing disk or a permission problem keeps its meaning across the thread boundary.
       out.push(isNotFound(err) ? { missing: serializeError(err).message } : { error: serializeError(isPetalError(err) ? err : systemFailure(err) ?? err) })
