@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
 import { Keystore, readSeal } from '../../src/storage/index.js'
@@ -228,5 +229,39 @@ describe('two processes importing into one data directory', () => {
       expect(tables).toEqual(['one', 'two'])
       c.close()
     }
+  })
+})
+
+describe.runIf(process.platform === 'linux' && existsSync('/usr/bin/sync'))('an import whose group is flushed by one syncfs', () => {
+  /** Processes still running whose environment holds `tag` (the syncfs helper inherits the CLI's). */
+  function withTag (tag: string): number[] {
+    const pids: number[] = []
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue
+      try {
+        if (readFileSync(`/proc/${name}/environ`, 'latin1').includes(`PETAL_TEST_SYNCFS_TAG=${tag}`)) pids.push(Number(name))
+      } catch {} // gone meanwhile, or another user's
+    }
+    return pids
+  }
+
+  it('exits by itself once done (the idle helper holds no reference) and leaves no helper behind', async () => {
+    const dir = copyOf(baseA)
+    const bin = tmpDir()
+    const log = join(tmpDir(), 'calls')
+    symlinkSync('/bin/sh', join(bin, 'sh'))
+    writeFileSync(join(bin, 'sync'), `#!/bin/sh\necho "$@" >> ${log}\nexec /usr/bin/sync "$@"\n`)
+    chmodSync(join(bin, 'sync'), 0o755)
+    const tag = randomBytes(8).toString('hex')
+    const done = await petal(['--dir', dir, 'import', '--from', baseAExt], { env: { PETAL_SYNCFS: '1', PATH: `${bin}:${process.env.PATH ?? ''}`, PETAL_TEST_SYNCFS_TAG: tag } })
+    expect(done.code, done.stderr).toBe(0)
+    expect(readFileSync(log, 'utf8'), 'the group was flushed by sync -f').toContain('-f -- ')
+    // The helper's stdin closed with the CLI: it ends by itself (a moment after, at most).
+    const until = Date.now() + 10_000
+    while (withTag(tag).length > 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 20))
+    expect(withTag(tag)).toEqual([])
+    const c = await checkHealthy(dir)
+    expect(canonicalHashes(c)).toEqual(hashesAExt)
+    c.close()
   })
 })
