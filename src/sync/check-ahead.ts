@@ -49,6 +49,9 @@ export class CheckAhead {
   /** The slot's checks are done (passed or failed). */
   settled (slot: Slot): boolean { return this.loads.get(slot)?.settled === true }
 
+  /** The slot's checks passed (its block waits to be taken). */
+  passed (slot: Slot): boolean { return this.loads.get(slot)?.block !== undefined }
+
   /** The slot's checked block, handed over (the caller owns its file now), if its checks passed. */
   take (slot: Slot): LoadedBlock | undefined {
     const b = this.loads.get(slot)?.block

@@ -9,6 +9,7 @@ import { SyncError } from './errors.js'
 import { Notifier } from './notifier.js'
 import { rangeRun, Slot, WaitingCount, type FetchRequest, type SlotState } from './slot.js'
 import { CheckAhead, discard } from './check-ahead.js'
+import { GroupGate } from './group-gate.js'
 import type { DownloadOptions } from './options.js'
 import { MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS } from './window-limits.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
@@ -28,6 +29,7 @@ export class DownloadScheduler {
   private readonly received = new WeakMap<Slot, number>()
   private readonly checks: CheckAhead
   private readonly wake = new Notifier()
+  private readonly gate: GroupGate
   private readonly clock: Clock
   private last: { height: number, hash: string } | undefined
   private feedDone = false
@@ -45,6 +47,7 @@ export class DownloadScheduler {
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
+    this.gate = new GroupGate(options.groupHoldMs)
     this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress)
   }
 
@@ -58,8 +61,9 @@ export class DownloadScheduler {
         this.dispatch()
         this.startLoads(signal)
         // Placement runs beside the loop: while one group is fsynced and committed, the next
-        // blocks arrive and are checked, and whatever is ready when it ends is the next group.
-        if (this.placing === undefined && this.headReady()) this.startPlacement(signal)
+        // blocks arrive and are checked; the next group is what is ready when it ends, or a
+        // little later when only a few are (GroupGate).
+        if (this.placing === undefined && this.headReady() && this.gate.due(this.slots, this.checks)) this.startPlacement(signal)
         if (this.slots.length === 0 && this.feedDone) return this.imported
         throwIfAborted(signal)
         if (!this.feedDone && this.hasRoom()) continue // imports made room
@@ -371,7 +375,7 @@ export class DownloadScheduler {
     // A hedge that is due but found no free peer is retried when a download ends (which wakes the loop).
     const s = this.slots[this.headIndex()]?.state
     if (s?.kind === 'fetching' && s.requests.size === 1 && s.since + this.options.hedgeAfterMs > now) next = Math.min(next, s.since + this.options.hedgeAfterMs)
-    return Math.max(1, next - now)
+    return Math.max(1, Math.min(next - now, this.gate.msLeft() ?? Infinity))
   }
 
   /** Abort what is in flight, wait for it to settle, and delete every file this download holds. */

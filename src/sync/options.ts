@@ -13,6 +13,8 @@ export interface DownloadOptions {
   retryDelayMs: number
   /** Ask a second peer for the next block to import when the first takes longer than this. */
   hedgeAfterMs: number
+  /** The longest a few checked blocks wait for more to make a larger group (GroupGate); GROUP_HOLD_MS if absent. */
+  groupHoldMs?: number
 }
 
 export interface SyncOptions extends DownloadOptions {

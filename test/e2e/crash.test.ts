@@ -3,6 +3,7 @@ import { cpSync, existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain } from '../../src/chain/index.js'
 import { IndexDb } from '../../src/storage/index.js'
+import { MAX_GROUP } from '../../src/sync/window-limits.js'
 import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
 import { petal, spawnNode, type RunningNode } from '../helpers/node-process.js'
 import { cloneGenesis } from '../helpers/network.js'
@@ -30,10 +31,10 @@ function peek (dir: string): { height: number, hash: string, side: number } {
   }
 }
 
-/** A running node S on a chain of 40 blocks, and T, a data directory holding only its genesis. */
-async function sourceAhead (): Promise<{ tDir: string, s: RunningNode, want: { height: number, hash: string } }> {
+/** A running node S on a chain of `blocks` blocks, and T, a data directory holding only its genesis. */
+async function sourceAhead (blocks = 40): Promise<{ tDir: string, s: RunningNode, want: { height: number, hash: string } }> {
   const { chain, dir: sDir } = await newTestChain({ key: alice })
-  await extendChain(chain, alice, 40, 1)
+  await extendChain(chain, alice, blocks, 1)
   chain.close()
   const tDir = await cloneGenesis(chain)
   return { tDir, s: await run(sDir), want: peek(sDir) }
@@ -76,7 +77,9 @@ describe('kill -9 of a node', () => {
   const cases = [{ fp: 'batch:journaled#2', syncfs: '0' }, { fp: 'batch:moved#2', syncfs: '0' }, { fp: 'batch:synced#2', syncfs: '1' }, { fp: 'batch:moved#2', syncfs: '1' }]
   for (const { fp, syncfs } of cases) {
     it(`during a catch-up, killed at ${fp}${syncfs === '1' ? ' (one syncfs per group)' : ''}: it restarts, verify passes, it catches up`, async () => {
-      const { tDir, s, want } = await sourceAhead()
+      // More blocks than a group takes (MAX_GROUP): there is a second group however quickly the
+      // checks go (the placement waits briefly for a larger group, GroupGate).
+      const { tDir, s, want } = await sourceAhead(MAX_GROUP + 20)
       const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--bootstrap', s.addr], { PETAL_FAILPOINT: fp, PETAL_SYNCFS: syncfs })
       nodes.push(t)
       expect(await t.ended, t.stderr()).toBe('SIGKILL')

@@ -1,0 +1,47 @@
+import type { CheckAhead } from './check-ahead.js'
+import type { Slot } from './slot.js'
+
+// A group's placement pays a fixed cost whatever its size (the syncfs or the fsyncs' round, the
+// journal, the directory fsyncs after the renames, the index commit and its WAL fsync), so while
+// catching up the placement waits briefly for a larger group when more blocks are about to be
+// checked (docs/performance.md, "Session 14: catch-up").
+/** Checked blocks at the head worth placing at once without waiting for more. */
+export const GROUP_TARGET = 128
+/** The longest the placement waits for more checked blocks (DownloadOptions.groupHoldMs). */
+export const GROUP_HOLD_MS = 50
+
+/**
+ * Decides when the checked blocks at the head of the window go to placement: at once when there
+ * are GROUP_TARGET of them, when the head's checks failed, or when the block above them is not
+ * here nor on its way (a node following the tip never waits); else after at most `holdMs`.
+ */
+export class GroupGate {
+  private heldSince: number | undefined
+
+  constructor (private readonly holdMs = GROUP_HOLD_MS, private readonly now: () => number = () => performance.now()) {}
+
+  /** Whether to place now; `slots` start at the head, none of them being placed. */
+  due (slots: readonly Slot[], checks: Pick<CheckAhead, 'passed'>): boolean {
+    let n = 0
+    while (n < GROUP_TARGET) {
+      const s = slots[n]
+      if (s === undefined || s.state.kind !== 'fetched' || !checks.passed(s)) break
+      n++
+    }
+    const next = slots[n]?.state.kind
+    if (n === 0 || n >= GROUP_TARGET || (next !== 'fetched' && next !== 'fetching')) return this.open()
+    const now = this.now()
+    this.heldSince ??= now
+    return now - this.heldSince >= this.holdMs ? this.open() : false
+  }
+
+  /** While holding, the milliseconds until the hold ends (the loop wakes then at the latest). */
+  msLeft (): number | undefined {
+    return this.heldSince === undefined ? undefined : Math.max(1, this.heldSince + this.holdMs - this.now())
+  }
+
+  private open (): true {
+    this.heldSince = undefined
+    return true
+  }
+}
