@@ -60,8 +60,28 @@ if (mode === 'build') {
   chain.close(); rmSync(f)
   process.exit(0)
 } else if (mode === 'serve') {
+  // SERVE_TIMELINE=1: every 250 ms, what the serving process holds of what it sends (to set against
+  // --trace-gc's times): Node's socket buffers (writableLength of every TCP socket that wrote corked),
+  // the yamux streams' write buffers (plaintext not yet framed), and ArrayBuffer memory (MB).
+  const sockets = new Set()
+  if (process.env.SERVE_TIMELINE === '1') {
+    const { Socket } = await import('node:net')
+    const cork = Socket.prototype.cork
+    Socket.prototype.cork = function () { sockets.add(this); return cork.call(this) }
+  }
   const node = await PetalNode.create({ dir: a, stateFile: false, network: { listen: ['/ip4/127.0.0.1/tcp/0'], discovery: false } })
   await node.start()
+  if (process.env.SERVE_TIMELINE === '1') {
+    const t0 = performance.now()
+    setInterval(() => {
+      let socketBytes = 0
+      for (const s of sockets) socketBytes += s.writableLength
+      let streamBytes = 0; let streams = 0
+      for (const c of node.network.libp2p.getConnections()) for (const s of c.streams) { streamBytes += s.writeBufferLength ?? 0; streams++ }
+      const u = process.memoryUsage()
+      if (socketBytes + streamBytes > 0 || streams > 0) process.stderr.write(`serve timeline ${(performance.now() - t0).toFixed(0)} ms: sockets ${(socketBytes / 1048576).toFixed(2)}, streams ${streams} holding ${(streamBytes / 1048576).toFixed(2)}, arrayBuffers ${(u.arrayBuffers / 1048576).toFixed(1)}, external ${(u.external / 1048576).toFixed(1)}, heapUsed ${(u.heapUsed / 1048576).toFixed(1)}\n`)
+    }, 250).unref()
+  }
   // The reference: every canonical block file as one raw byte stream (as bench/network-worker.ts serves it).
   const src = Chain.open(a)
   const files = src.index.range(1, src.tip().height).map(r => src.pathOf(r))
@@ -84,6 +104,8 @@ if (mode === 'build') {
   // At the end, the CPU of each thread since start, user + system (subtract a short run's from a long one's).
   process.on('SIGTERM', () => {
     for (const [tid, t] of threads()) if (t.user + t.sys > 0) process.stderr.write(`serve ${tid === String(process.pid) ? 'main' : tid}: ${t.user} + ${t.sys} ms\n`)
+    if (globalThis.__reads !== undefined) process.stderr.write(`serve reads: ${JSON.stringify(globalThis.__reads)}\n`)
+    if (process.env.SERVE_TIMELINE === '1') process.stderr.write(`serve sockets seen: ${sockets.size}\n`)
     node.stop().then(() => process.exit(0))
   })
 } else if (mode === 'pull') {
@@ -144,6 +166,7 @@ if (mode === 'build') {
   }
   const ms = performance.now() - t0
   const th1 = threads()
+  if (globalThis.__writes !== undefined) process.stderr.write(`pull writes: ${JSON.stringify(globalThis.__writes)}\n`)
   clearInterval(poolTimer)
   if (pooledAt.length > 0) process.stderr.write(`range writes paused to the pool at (ms since start, stalled ms): ${pooledAt.map(([t, w]) => `${t} (${w?.toFixed(1)})`).join(', ')}\n`)
   if (memTimer !== undefined) {

@@ -1,6 +1,7 @@
 import { writevSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { POOLED_WRITES_IN_FLIGHT, SLOW_SYNC_WRITE_MS, SYNC_WRITE_STALL_MS, SYNC_WRITES_PAUSE_MS } from '../constants.js'
+import { cpuWait, type ThreadWait } from '../cpu-wait.js'
 
 /**
  * How a range receive writes a large block's bytes into its new file in tmp/ (the page cache;
@@ -16,8 +17,9 @@ import { POOLED_WRITES_IN_FLIGHT, SLOW_SYNC_WRITE_MS, SYNC_WRITE_STALL_MS, SYNC_
  *
  * Why not always: the kernel makes a writer wait when dirty pages pile up (a pull of gigabytes to a
  * slow disk), and a synchronous write then holds the node's event loop. Writes that stall (each
- * taking `stallMs` or more: a page-cache write of 160 KiB takes ~50 µs) are added up over each
- * second; once they reach `slowMs` in a second (one long stall, or many short ones: ext4's journal
+ * taking `stallMs` or more of its own, the time its thread waited for a CPU not counted: a
+ * page-cache write of 160 KiB takes ~50 µs, and a preempted one looked like a stall, session 14)
+ * are added up over each second; once they reach `slowMs` in a second (one long stall, or many short ones: ext4's journal
  * makes a writer wait 4-14 ms while other processes fsync), the writes of every range of this
  * process go through the pool for `pauseMs`. So a throttled disk holds the event loop for about
  * `slowMs`, plus the write that crosses it, per pause; a disk that hangs outright holds it for the
@@ -40,6 +42,7 @@ export class RangeWrites {
   private readonly stallMs: number
   private readonly pauseMs: number
   private readonly inFlight: number
+  private readonly cpuWait: ThreadWait
   /** Copies of received bytes being written through the pool, in issue order, by file. */
   private readonly writing = new Map<FileHandle, Array<Promise<void>>>()
   private writingBytes = 0
@@ -48,11 +51,13 @@ export class RangeWrites {
   /** Buffers of finished pooled writes, for the next ones (bounded by `inFlight`). */
   private readonly spare: Buffer[] = []
 
-  constructor (o: { slowMs?: number, stallMs?: number, pauseMs?: number, inFlight?: number } = {}) {
+  /** `cpuWait`: what tells a write's own time from the time its thread waited for a CPU (cpu-wait.ts). */
+  constructor (o: { slowMs?: number, stallMs?: number, pauseMs?: number, inFlight?: number, cpuWait?: ThreadWait } = {}) {
     this.slowMs = o.slowMs ?? SLOW_SYNC_WRITE_MS
     this.stallMs = o.stallMs ?? SYNC_WRITE_STALL_MS
     this.pauseMs = o.pauseMs ?? SYNC_WRITES_PAUSE_MS
     this.inFlight = o.inFlight ?? POOLED_WRITES_IN_FLIGHT
+    this.cpuWait = o.cpuWait ?? cpuWait
   }
 
   /** Whether writes go through the pool now (a synchronous one was slow less than `pauseMs` ago). */
@@ -73,9 +78,12 @@ export class RangeWrites {
       while (this.writingBytes > this.inFlight) await this.oldest()
       return
     }
+    const waited = this.cpuWait.now()
     const start = performance.now()
     const written = writevSync(fh.fd, parts, at)
-    const ms = performance.now() - start
+    const wall = performance.now() - start
+    // A write that took long only because the thread waited for a CPU is no stall of the disk.
+    const ms = wall >= this.stallMs ? this.cpuWait.ownMs(wall, waited) : wall
     if (ms >= this.stallMs) {
       if (start - this.secondStart >= 1000) {
         this.secondStart = start
@@ -85,7 +93,7 @@ export class RangeWrites {
       if (this.stalledMs >= this.slowMs) {
         this.slow = this.stalledMs
         this.stalledMs = 0
-        this.pooledUntil = start + ms + this.pauseMs
+        this.pooledUntil = start + wall + this.pauseMs
       }
     }
     if (written !== want) throw shortWrite(written, want)

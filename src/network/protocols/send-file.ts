@@ -3,6 +3,7 @@ import { promisify } from 'node:util'
 import type { Stream } from '@libp2p/interface'
 import { SLOW_SYNC_READ_MS, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
+import { cpuWait } from '../cpu-wait.js'
 import { linkSignals, readFullySync } from '../../util/index.js'
 import type { OpenBlock } from '../source.js'
 
@@ -31,8 +32,9 @@ export class SendBatch {
    * first if it would not fit. The file is read straight into the message, synchronously while
    * reads are fast: a page-cache read of a small file costs a fifth of the CPU of one through the
    * thread pool (a round trip, a promise). Once one synchronous read took longer than
-   * `slowSyncReadMs` (a cold or slow disk), the rest of the batch reads through the pool, so that
-   * the disk no longer holds the node's event loop (gossip, the API, other streams).
+   * `slowSyncReadMs` of its own (a cold or slow disk; the time the thread waited for a CPU does not
+   * count: cpu-wait.ts), the rest of the batch reads through the pool, so that the disk no longer
+   * holds the node's event loop (gossip, the API, other streams).
    */
   async add (head: Uint8Array, file: OpenBlock): Promise<void> {
     if (this.bytes + head.byteLength + file.size > UPLOAD_CHUNK) await this.flush()
@@ -52,10 +54,15 @@ export class SendBatch {
    */
   async read (fd: number, into: Uint8Array, pos: number): Promise<number> {
     if (this.pooled) return await readFully(fd, into, pos)
+    const waited = cpuWait.now()
     const start = performance.now()
     const got = readFullySync(fd, into, into.byteLength, pos)
-    const ms = performance.now() - start
-    if (ms >= this.slowSyncReadMs) this.slowRead = ms
+    const wall = performance.now() - start
+    if (wall >= this.slowSyncReadMs) {
+      // Slow only because the thread waited for a CPU (preempted on a busy machine): not the disk.
+      const ms = cpuWait.ownMs(wall, waited)
+      if (ms >= this.slowSyncReadMs) this.slowRead = ms
+    }
     return got
   }
 
@@ -80,15 +87,40 @@ async function readFully (fd: number, buf: Uint8Array, pos: number): Promise<num
   return got
 }
 
-/** Wait until the stream takes more, at most TIMEOUTS.serverStall (a reader that stops reading is cut). */
+/**
+ * Wait until the stream takes more and has handed on what it held, at most TIMEOUTS.serverStall
+ * (a reader that stops reading is cut). The connection's drain wakes every stream of it, also one
+ * whose own flow-control window is still closed: that stream still holds its last message, and
+ * each further one would pile up behind it at every drain of the socket (up to 9 MB of a server's
+ * four ranges, alive across V8's young collections: docs/performance.md, "Session 14: the 1 MB
+ * pull"). So this also waits until the stream's write buffer is empty.
+ */
 async function drained (raw: Stream, limit: AbortSignal): Promise<void> {
   if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
   const stall = linkSignals([limit], TIMEOUTS.serverStall)
   try {
     await raw.onDrain({ signal: stall.signal })
+    while (raw.writeBufferLength > 0 && raw.status === 'open') await handedOn(raw, stall.signal)
   } finally {
     stall.dispose()
   }
+}
+
+/** Until the stream's write buffer empties ('idle'), it closes, or `signal` aborts. */
+async function handedOn (raw: Stream, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const off = (): void => {
+      raw.removeEventListener('idle', done)
+      raw.removeEventListener('close', done)
+      signal.removeEventListener('abort', aborted)
+    }
+    const done = (): void => { off(); resolve() }
+    const aborted = (): void => { off(); reject(signal.reason) }
+    raw.addEventListener('idle', done)
+    raw.addEventListener('close', done)
+    signal.addEventListener('abort', aborted)
+  })
 }
 
 /**

@@ -1,0 +1,72 @@
+// A served stream whose own flow-control window is closed keeps its last message in its write
+// buffer; the connection's drain wakes it anyway. The server must not read and queue the next
+// chunk until the stream has handed that message on: otherwise every drain of the socket piled one
+// more 256 KiB chunk per range into the stream (9 MB on a serving node, session 14).
+import { describe, expect, it } from 'vitest'
+import { openSync, closeSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Stream } from '@libp2p/interface'
+import { sendFile } from '../../../src/network/protocols/send-file.js'
+import { UPLOAD_CHUNK } from '../../../src/network/constants.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+/** A stream as libp2p's: send() queues into a write buffer and returns false while its window is closed; 'drain' and 'idle' events. */
+class WindowStream extends EventTarget {
+  status = 'open'
+  held: Uint8Array[] = []
+  sent: Uint8Array[] = []
+  open = false
+  get writeBufferLength (): number { return this.held.reduce((n, b) => n + b.byteLength, 0) }
+  send (b: Uint8Array): boolean {
+    this.held.push(Buffer.from(b))
+    if (this.open) this.flush()
+    return this.open
+  }
+
+  async onDrain (): Promise<void> { await new Promise<void>(resolve => { this.addEventListener('drain', () => { resolve() }, { once: true }) }) }
+  /** The connection drained: every stream hears it, whether or not its window is open. */
+  drain (): void { this.dispatchEvent(new Event('drain')) }
+  /** A window update: the held messages go out. */
+  openWindow (): void {
+    this.open = true
+    this.flush()
+  }
+
+  private flush (): void {
+    this.sent.push(...this.held.splice(0))
+    this.dispatchEvent(new Event('idle'))
+  }
+}
+
+const tick = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+describe('a served stream with a closed window', () => {
+  it('queues no further chunk on the connection\'s drains until the stream has sent what it held, and the file arrives whole', async () => {
+    const path = join(tmpDir(), 'block.db')
+    const bytes = Buffer.alloc(4 * UPLOAD_CHUNK)
+    for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i)
+    writeFileSync(path, bytes)
+    const fd = openSync(path, 'r')
+    const s = new WindowStream()
+    try {
+      const done = sendFile(s as unknown as Stream, { fd, size: bytes.length, seal: '' }, new AbortController().signal)
+      // The first chunk (read through the thread pool), waiting for the window.
+      for (let i = 0; i < 1000 && s.held.length === 0; i++) await tick()
+      expect(s.held.length).toBe(1)
+      // Five drains of the connection, the stream's window still closed: nothing more is queued.
+      for (let i = 0; i < 5; i++) {
+        s.drain()
+        for (let k = 0; k < 50; k++) await tick() // time for a read through the pool, had one started
+      }
+      expect(s.held.length).toBe(1)
+      expect(s.sent.length).toBe(0)
+      // The window opens: the rest follows, in order.
+      s.openWindow()
+      s.drain()
+      await done
+      expect(Buffer.concat(s.sent).equals(bytes)).toBe(true)
+    } finally {
+      closeSync(fd)
+    }
+  })
+})
