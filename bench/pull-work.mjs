@@ -14,7 +14,9 @@
 // snapshot half-way; TIMELINE=1 prints the tip and the memory every 250 ms (to set against
 // --trace-gc's times); SYNC_OPTIONS='{"perPeer":1}' overrides sync options. The pull reports when
 // the range writes went through the pool (range-writes.ts). PETAL_DIST=DIR runs another build's
-// dist/ (old/new pairs).
+// dist/ (old/new pairs). Switch of `serve`: SERVE_TIMELINE=1 prints its socket and stream write
+// buffers and its memory every 250 ms. An instrumented copy of dist/ may count into
+// globalThis.__reads (serving) or __writes (pulling): both sides print them at the end.
 import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
