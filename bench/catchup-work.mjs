@@ -53,7 +53,12 @@ const net = {
   headers: async (_p, from, count) => source.index.range(from, Math.min(from + count - 1, N)).map(headerOf),
   report: () => {},
   servesRanges: () => true,
-  fetchBlock: async () => { throw new Error('single') },
+  // A run's last block may go alone (a range of one is a single request).
+  fetchBlock: async (_p, hash, dest) => {
+    const { bytes, seal } = bytesOf.get(hash)
+    writeNewFileSync(dest, [bytes], bytes.byteLength)
+    return { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 100)) }
+  },
   fetchBlocks: async (_p, items, o) => {
     for (const [k, item] of items.entries()) {
       await new Promise(r => setImmediate(r))
