@@ -1,5 +1,5 @@
 import { dirname } from 'node:path'
-import { dataFileExists, NodeLock, openSqlite, openSqliteReadonly, type SqliteDb } from '../storage/index.js'
+import { dataFileExists, NodeLock, openSqlite, openSqliteReadonly, StorageError, type SqliteDb } from '../storage/index.js'
 import { IngestError } from './errors.js'
 import { LAYOUT, SCHEMA } from './pending-schema.js'
 import { newInstanceId } from './receipt-id.js'
@@ -36,7 +36,7 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
     checkLayout(db, path, readonly)
   } catch (err) {
     if (db?.open === true) db.close()
-    if (err instanceof IngestError) throw err
+    if (err instanceof IngestError || err instanceof StorageError) throw err
     const code = (err as { code?: string }).code ?? ''
     const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
     throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${path}: ${(err as Error).message}`, {

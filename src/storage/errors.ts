@@ -7,6 +7,7 @@ export const STORAGE_ERROR_CODES = [
   'CHAINPARAMS_INVALID',
   'INDEX_CORRUPT',
   'DATA_DIR_READONLY',
+  'WRITE_INTERRUPTED',
   'LOCK_TIMEOUT',
   'INDEX_BUSY',
   'DATA_FILE_NOT_REGULAR',
@@ -39,6 +40,7 @@ export interface StorageErrorDetails {
   CHAINPARAMS_INVALID: None
   INDEX_CORRUPT: None
   DATA_DIR_READONLY: None
+  WRITE_INTERRUPTED: None
   /** `holder`: the process that holds the write lock, when it has said who it is (writer.json) */
   LOCK_TIMEOUT: { holder?: WriterRecord | undefined }
   /** `holder`: as for LOCK_TIMEOUT */
@@ -75,6 +77,7 @@ export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
   CHAINPARAMS_INVALID: { meaning: 'chain parameters (chainparams.json, newchain input) are malformed, or disagree with the genesis block', hint: 'the message names the field; docs/data-directory.md lists them' },
   INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable', hint: 'rebuild it from the block files with `petal reindex`' },
   DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
+  WRITE_INTERRUPTED: { meaning: 'a database of the data directory holds a write that a killed process left half done (a hot rollback journal beside it), and this user cannot write there to roll it back; nothing is lost: the write was never acknowledged', hint: 'run the command again as a user who can write the data directory: opening the file then rolls the interrupted write back' },
   LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock longer than --wait allowed; the message names it (writer.json)', hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS' },
   INDEX_BUSY: { meaning: 'the chain index stayed locked by another process (busy, not damaged); the message names it', hint: 'run the command again when that process has finished' },
   DATA_FILE_NOT_REGULAR: { meaning: 'a file of the data directory is a symbolic link, a pipe, a device or a directory; Petal opens only regular files there (the message names it)', hint: 'move it aside and put the regular file back (`petal verify` says what is missing)' },

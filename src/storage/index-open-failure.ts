@@ -13,6 +13,7 @@ export const WRITER_RECORD = 'writer.json'
  * `petal reindex` replaces).
  */
 export function indexOpenFailure (err: unknown, path: string): StorageError {
+  if (err instanceof StorageError) return err // already said (a hot journal this user cannot roll back)
   const code = errorCode(err) ?? ''
   const msg = errorMessage(err)
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
