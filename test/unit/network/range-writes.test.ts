@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { RangeWrites } from '../../../src/network/protocols/range-writes.js'
+import type { ThreadWait } from '../../../src/network/cpu-wait.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const parts = (n: number): Uint8Array[] => [Buffer.alloc(n, 1), Buffer.alloc(n, 2), Buffer.alloc(3, 3)]
@@ -66,13 +67,16 @@ describe('range writes', () => {
     const clock = vi.spyOn(performance, 'now')
     let t = 0
     clock.mockImplementation(() => { t += 1; return t }) // each synchronous write "takes" 1 ms
+    // The clock is this test's: the thread's real CPU wait (schedstat, on a loaded machine) must
+    // not be taken off its made-up milliseconds.
+    const cpuWait: ThreadWait = { now: () => undefined, ownMs: wallMs => wallMs }
     try {
-      const w = new RangeWrites({ slowMs: 5, stallMs: 1, pauseMs: 60_000 })
+      const w = new RangeWrites({ slowMs: 5, stallMs: 1, pauseMs: 60_000, cpuWait })
       const { pooledAfter } = await writeAll(w, 6)
       expect(pooledAfter).toEqual([false, false, false, false, true, true])
       expect(w.slowWriteMs).toBe(5)
       // The same writes under the stall threshold never add up.
-      const fast = new RangeWrites({ slowMs: 5, stallMs: 2, pauseMs: 60_000 })
+      const fast = new RangeWrites({ slowMs: 5, stallMs: 2, pauseMs: 60_000, cpuWait })
       expect((await writeAll(fast, 8)).pooledAfter.every(p => !p)).toBe(true)
     } finally {
       clock.mockRestore()
