@@ -62,7 +62,9 @@ export class CliContext {
   constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn', readonly command = '') {
     this.dataRoot = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
     // How a group's placement flushes its files (docs/data-directory.md, "Crash safety").
-    setSyncfsMode(io.env.PETAL_SYNCFS)
+    if (!setSyncfsMode(io.env.PETAL_SYNCFS)) {
+      throw new UsageError(`unknown PETAL_SYNCFS value ${JSON.stringify(io.env.PETAL_SYNCFS)}`, 'set PETAL_SYNCFS=0 (never syncfs), PETAL_SYNCFS=1 (every group) or PETAL_SYNCFS=auto (the default, as when unset): docs/data-directory.md, "Crash safety"')
+    }
     // Whatever the command prints takes a progress line off the terminal first (it is redrawn
     // below at its next update), so that a log line or a result never lands in the middle of it.
     const stdout = (s: string): void => { this.clearProgress(); io.stdout(s) }

@@ -44,9 +44,17 @@ let unavailable = false
 
 let mode: 'on' | 'off' | 'auto' = 'auto'
 
-/** The CLI's `PETAL_SYNCFS`: '0' never, '1' for every group on any file system (tests), else automatic (syncfsWanted). */
-export function setSyncfsMode (value: string | undefined): void {
-  mode = value === '0' ? 'off' : value === '1' ? 'on' : 'auto'
+/**
+ * The CLI's `PETAL_SYNCFS`: '0' never, '1' for every group on any file system (tests), 'auto', ''
+ * or unset automatic (syncfsWanted). False, the mode unchanged, for any other value: the caller
+ * refuses it (a typo such as `off` must not leave syncfs on unnoticed).
+ */
+export function setSyncfsMode (value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'auto') mode = 'auto'
+  else if (value === '0') mode = 'off'
+  else if (value === '1') mode = 'on'
+  else return false
+  return true
 }
 
 /**

@@ -124,3 +124,25 @@ describe('usage errors from commander, in Petal\'s format', () => {
     })
   }
 })
+
+describe('environment variables', () => {
+  // PETAL_SYNCFS: a value other than the known ones silently meant "auto" (a typo such as
+  // PETAL_SYNCFS=off left syncfs on); like PETAL_LOG_LEVEL, it is refused with a true hint.
+  it('PETAL_SYNCFS: an unknown value is a usage error (exit 2) whose hint names the values it takes', async () => {
+    for (const v of ['off', 'on', 'true', '2', ' 1', 'yes', '0 ']) {
+      const r = await petalInProcess(['--dir', dir, 'status'], { env: { PETAL_SYNCFS: v } })
+      expect(r.code, `PETAL_SYNCFS=${JSON.stringify(v)}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toContain('PETAL_SYNCFS')
+      const hint = /\n {2}hint: (.*)\n/.exec(r.stderr)?.[1] ?? ''
+      for (const ok of ['0', '1', 'auto']) expect(hint).toContain(`PETAL_SYNCFS=${ok}`)
+      expect(r.stdout).toBe('')
+    }
+  })
+
+  it('PETAL_SYNCFS: 0, 1, auto, empty and unset are taken', async () => {
+    for (const v of ['0', '1', 'auto', '', undefined]) {
+      const r = await petalInProcess(['--dir', dir, 'status'], { env: { PETAL_SYNCFS: v } })
+      expect(r.code, `PETAL_SYNCFS=${JSON.stringify(v)}: ${r.stderr}`).toBe(0)
+    }
+  })
+})
