@@ -74,7 +74,7 @@ function rec (d: Buffer, p: number, size: number, cells: number, i: number, cols
   let q = p + ptr
   const total = varint2(d, q)
   if (total < 0) return false
-  q += total < 0x80 ? 1 : 2
+  q += width(d, q)
   // The rowid: up to nine bytes, the ninth whole.
   let k = 0
   while (k < 8 && (d[q + k] ?? 0) >= 0x80) k++
@@ -84,13 +84,13 @@ function rec (d: Buffer, p: number, size: number, cells: number, i: number, cols
   const start = q
   const hdr = varint2(d, q)
   if (hdr < 1 || hdr > total) return false
-  q += hdr < 0x80 ? 1 : 2
+  q += width(d, q)
   let body = start + hdr
   let c = 0
   while (q < start + hdr) {
     const t = varint2(d, q)
     if (t < 0 || c === cols) return false
-    q += t < 0x80 ? 1 : 2
+    q += width(d, q)
     const len = t < 12 ? (SIZES[t] ?? -1) : (t - 12) >> 1
     if (len < 0 || body + len > start + total) return false
     TYPE[c] = t
@@ -103,6 +103,14 @@ function rec (d: Buffer, p: number, size: number, cells: number, i: number, cols
 
 // Bytes of a value by serial type below 12 (10 and 11 are reserved).
 const SIZES = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0, -1, -1]
+
+/**
+ * The bytes of the varint at `q` that varint2 read: by its first byte, not its value, since
+ * SQLite also reads a value below 128 written in two bytes ([0x80, 5] is 5).
+ */
+function width (d: Buffer, q: number): number {
+  return (d[q] ?? 0) < 0x80 ? 1 : 2
+}
 
 /** A varint of one or two bytes (what sizes on a page of up to 64 KiB take), or -1. */
 function varint2 (d: Buffer, q: number): number {

@@ -4,7 +4,7 @@
 // only what readBlockPages throws.
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildBlock, GENESIS_PREVIOUS_HASH, readBlockFile, readBlockLean, readBlockPages, signKeyOp, type BlockFile } from '../../../src/block/index.js'
 import { isPetalError } from '../../../src/util/index.js'
@@ -146,6 +146,38 @@ describe('the lean reader of ordinary small blocks (plain verify)', () => {
     }
   })
 
+  it('reads varints SQLite accepts in a longer form than needed (a value below 128 in two bytes) as the general reader does', async () => {
+    // A varint's length comes from its bytes, not from its value: [0x80, 0x05] is 5 in two bytes.
+    // SQLite and the general reader take it; the lean reader advanced one byte for any value below
+    // 128 and so read the rest of such a cell one byte off.
+    const dir = tmpDir()
+    const p = await block(dir, 'long-varints', { creator: 'Ålice', tables: 'CREATE TABLE t (x); INSERT INTO t VALUES (1); CREATE TABLE u (y)', pageSize: 1024 })
+    const bytes = readFileSync(p)
+    const size = bytes.readUInt16BE(16)
+    let cases = 0
+    for (const n of reservedPages(p).slice(1)) {
+      const cells = leafCells(bytes, n, size)
+      for (const [i, cell] of cells.entries()) {
+        // Which varint of the cell takes two bytes: the payload size, the record header size, or a column's serial type.
+        for (let which = 0; which < 2 + cell.types.length; which++) {
+          const encoded = cells.map((c, j) => encodeCell(c, j === i ? which : -1))
+          if (encoded.some(e => e === undefined)) continue // that varint is 128 or more
+          const m = Buffer.from(bytes)
+          writeLeaf(m, n, size, encoded as Buffer[])
+          const r = both(p, m, bytes)
+          expect(r.general, `page ${n} cell ${i} varint ${which}`).toBeTypeOf('object')
+          expect(r.lean, `page ${n} cell ${i} varint ${which}`).toStrictEqual(r.general)
+          // SQLite itself reads the page so, with its structural checks.
+          const copy = join(dir, 'copy.db')
+          writeFileSync(copy, m)
+          expect({ ...await readBlockFile(copy, { maxBytes: MAX, quickCheck: true, checkManifest: false }), path: p, userTables: [] }).toEqual(r.lean)
+          cases++
+        }
+      }
+    }
+    expect(cases).toBeGreaterThan(30)
+  })
+
   it('throws what the general reader throws for a file that is not a block', async () => {
     const dir = tmpDir()
     const bytes = readFileSync(await block(dir, 'empty'))
@@ -162,3 +194,67 @@ describe('the lean reader of ordinary small blocks (plain verify)', () => {
     expect(answer(() => readBlockLean(join(dir, 'empty.db'), bytes.length - 1, bytes))).toBe('BLOCK_TOO_LARGE')
   })
 })
+
+/** A table leaf cell whose varints are one byte each (as SQLite writes small ones): its rowid, serial types and body. */
+interface LeafCell { rowid: number, types: number[], body: Buffer }
+
+function leafCells (d: Buffer, n: number, size: number): LeafCell[] {
+  const p = (n - 1) * size
+  expect(d[p]).toBe(0x0d)
+  const count = d.readUInt16BE(p + 3)
+  const cells: LeafCell[] = []
+  for (let i = 0; i < count; i++) {
+    let q = p + d.readUInt16BE(p + 8 + 2 * i)
+    // Varints of one or two bytes (sizes and serial types on a 1 KiB page), canonical as SQLite writes them.
+    const one = (): number => {
+      const x = d[q++] as number
+      if (x < 0x80) return x
+      const y = d[q++] as number
+      expect(y).toBeLessThan(0x80)
+      return ((x & 0x7f) << 7) | y
+    }
+    const total = one()
+    const rowid = one()
+    const start = q
+    const hdr = one()
+    const types: number[] = []
+    while (q < start + hdr) types.push(one())
+    cells.push({ rowid, types, body: Buffer.from(d.subarray(start + hdr, start + total)) })
+  }
+  return cells
+}
+
+/**
+ * The cell's bytes, varint `long` (0: payload size, 1: record header size, 2…: a serial type) in
+ * two bytes ([0x80, v]) if its value is below 128 (else undefined); the others as SQLite writes them.
+ */
+function encodeCell (c: LeafCell, long: number): Buffer | undefined {
+  let ok = long < 0
+  const v = (x: number, k: number): number[] => {
+    if (k === long && x < 0x80) { ok = true; return [0x80, x] }
+    return x < 0x80 ? [x] : [0x80 | (x >> 7), x & 0x7f]
+  }
+  const types = c.types.flatMap((t, k) => v(t, k + 2))
+  // The header size counts itself (one byte, or two when written long).
+  const hdrLen = 1 + (long === 1 ? 1 : 0) + types.length
+  const header = [...v(hdrLen, 1), ...types]
+  const payload = Buffer.concat([Buffer.from(header), c.body])
+  const cell = Buffer.concat([Buffer.from([...v(payload.length, 0), ...v(c.rowid, -2)]), payload])
+  return ok ? cell : undefined
+}
+
+/** Lay `cells` out on leaf page `n` as SQLite does: pointers after the header, contents at the page's end, no free blocks. */
+function writeLeaf (d: Buffer, n: number, size: number, cells: Buffer[]): void {
+  const p = (n - 1) * size
+  d.fill(0, p + 1, p + size)
+  d[p] = 0x0d
+  d.writeUInt16BE(cells.length, p + 3)
+  let at = size
+  for (const [i, c] of cells.entries()) {
+    at -= c.length
+    c.copy(d, p + at)
+    d.writeUInt16BE(at, p + 8 + 2 * i)
+  }
+  d.writeUInt16BE(at, p + 5)
+  expect(at).toBeGreaterThan(8 + 2 * cells.length)
+}
