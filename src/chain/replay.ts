@@ -130,11 +130,12 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   const shareName = deep && workers > 1 ? `petal-replay-${threadId}-${++replays}` : undefined
   const first = (b: number): number => plan.first(b)
   const issue = (b: number): void => {
-    if (pending.has(b) || !exists(first(b))) return
-    const paths: string[] = []
+    const from = first(b)
+    if (pending.has(b) || !exists(from)) return
+    let to = from
     let bytes = 0
     let largest = 0
-    for (let h = first(b); h < first(b + 1) && exists(h); h++) { paths.push(dir.blockPath(h)); bytes += size(h); largest = Math.max(largest, size(h)) }
+    for (const end = first(b + 1); to < end && exists(to); to++) { bytes += size(to); largest = Math.max(largest, size(to)) }
     // --deep: from the first large block on, every batch carries the manifest's WebAssembly
     // modules, generated here once per run rather than once in each worker.
     if (deep && wasm === undefined && largest >= WASM_BLOCK_BYTES) wasm = manifestWasm()
@@ -142,23 +143,27 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     // one may still hold two when the other is done.
     const share = shareName === undefined ? undefined : { name: shareName, offer: !exists(first(b + workers + 1)) }
     // A batch that takes long is not queued behind another, nor another behind it (WorkerPool).
-    const p = pool.run({ paths, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress, wasm, share }, { alone: bytes >= ALONE_BYTES })
+    const p = pool.run({ root: dir.blocksRoot, from, count: to - from, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress, wasm, share }, { alone: bytes >= ALONE_BYTES })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }
-  // The batch being validated (heights are read in order, so batch after batch).
-  let current: { b: number, reply: ReadReply } | undefined
-  const read = async (h: number): Promise<Candidate | undefined> => {
-    const b = current === undefined ? 0 : h < first(current.b + 1) ? current.b : current.b + 1
-    if (current?.b !== b) {
-      for (let k = b; k < (b === 0 && o.keyHints === undefined ? 1 : b + window); k++) issue(k)
-      const task = pending.get(b)
-      if (task === undefined) return undefined
-      pending.delete(b)
-      // A worker can be stuck in one file (a huge block, a slow disk): stop waiting on a signal.
-      current = { b, reply: await abortable(task, o.signal) }
-    }
-    const r = current.reply[h - first(b)]
+  // The batch being validated (heights are read in order, so batch after batch): heights
+  // from..end - 1. Its blocks are taken without an await each (take); only the next batch's
+  // reply is awaited (nextBatch).
+  let current: { b: number, from: number, end: number, reply: ReadReply } | undefined
+  const nextBatch = async (): Promise<boolean> => {
+    const b = current === undefined ? 0 : current.b + 1
+    for (let k = b; k < (b === 0 && o.keyHints === undefined ? 1 : b + window); k++) issue(k)
+    const task = pending.get(b)
+    if (task === undefined) return false
+    pending.delete(b)
+    // A worker can be stuck in one file (a huge block, a slow disk): stop waiting on a signal.
+    const reply = await abortable(task, o.signal)
+    current = { b, from: first(b), end: first(b + 1), reply }
+    return true
+  }
+  const take = (h: number): Candidate | undefined => {
+    const r = current?.reply[h - current.from]
     if (r === undefined) return undefined
     if (Array.isArray(r)) return fromTuple(r)
     if ('missing' in r) {
@@ -175,7 +180,8 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   try {
     for (; ; h++) {
       throwIfAborted(o.signal)
-      const c = await read(h)
+      if ((current === undefined || h >= current.end) && !(await nextBatch())) break
+      const c = take(h)
       if (c === undefined) break
       let ops: KeyOpRecord[]
       if (h === 0) {

@@ -4,7 +4,7 @@ import { closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { adoptManifestWasm, readBlockFile, readBlockLean, readBlockPages, TableShare, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
-import { checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
+import { BlockPaths, checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
 import { toTuple, type CandidateTuple } from './candidate-tuple.js'
 import type { CandidateFile, Preverified } from './validate/types.js'
@@ -16,7 +16,14 @@ import { isNotFound, isPetalError, pausepointSync, readFullySync, serializeError
  * which the worker checks the blocks' signatures ahead of the caller.
  */
 export interface ReadRequest {
-  paths: string[]
+  /**
+   * The canonical block files of heights from..from + count - 1 under this blocks' root
+   * (DataDir.blocksRoot): a range rather than a path per block, which the in-order thread built
+   * with two path joins per block and the structured clone copied (BlockPaths).
+   */
+  root: string
+  from: number
+  count: number
   maxBytes: number
   deep: boolean
   keys: Record<string, string>
@@ -33,6 +40,9 @@ export interface ReadRequest {
 }
 /** Per path, in order: the result, or the coded error that file failed with, or why it is missing. */
 export type ReadReply = Array<CandidateTuple | { hash: string, seal: string, file: CandidateFile, verified?: Preverified } | { error: SerializedError } | { missing: string }>
+
+// The paths of the last root asked for.
+let paths: BlockPaths | undefined
 
 // Block files up to this size are read whole (once) by plain verify; larger ones are hashed in
 // chunks of this size, of which the first and the last are kept for the page reader.
@@ -100,7 +110,9 @@ serveWorker<ReadRequest, ReadReply>(async req => {
     share?.close()
     share = new TableShare(req.share.name)
   }
-  for (const path of req.paths) {
+  if (paths?.root !== req.root) paths = new BlockPaths(req.root)
+  for (let height = req.from; height < req.from + req.count; height++) {
+    const path = paths.path(height)
     try {
       // --deep: before anything opens it (a named pipe in a slot would block this thread for
       // ever); plain verify's openDataFileSync below refuses the same without an lstat.

@@ -8,7 +8,7 @@
  * @module
  */
 export { StorageError, DaisyError } from './errors.js'
-export { DataDir, sealPathOf, DAISY_SOURCE_FILE } from './layout.js'
+export { BlockPaths, DataDir, sealPathOf, shardName, blockFileName, DAISY_SOURCE_FILE } from './layout.js'
 export { DEFAULT_CONSENSUS, chainParamsToJson, parseChainParams, readChainParams, writeChainParams, parseNewChainInput, type ChainParams, type NewChainInput } from './chainparams.js'
 export { IndexDb, type LockOptions, type WriteLockOptions } from './index-db.js'
 export type { BlockRecord, KeyOpRecord, SignerRecord, TableRecord } from './index-records.js'

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join, resolve, sep } from 'node:path'
 import { errorCode, isNotFound, isRecord, parseJson } from '../util/index.js'
 import { DaisyError } from './errors.js'
 
@@ -35,11 +35,11 @@ export class DataDir {
   }
 
   shardDir (height: number): string {
-    return join(this.blocksRoot, Math.floor(height / 65536).toString(16).padStart(4, '0'))
+    return join(this.blocksRoot, shardName(height))
   }
 
   blockPath (height: number): string {
-    return join(this.shardDir(height), `block_${height.toString(16).padStart(8, '0')}.db`)
+    return join(this.shardDir(height), blockFileName(height))
   }
 
   forkPath (hash: string): string { return join(this.root, 'forks', `${hash}.db`) }
@@ -80,6 +80,36 @@ function readDaisySource (path: string): string | null {
     throw new DaisyError('DAISY_STATE_FOREIGN', `${path} does not name a Daisy directory`, { hint: 'remove that state directory (it is derived and rebuilt on the next command) or give another --state', details: { state: path, source: '' } })
   }
   return j.daisy_dir
+}
+
+/** The directory, under the blocks' root, of height h's block file (`%04x(h / 65536)`). */
+export function shardName (height: number): string {
+  return Math.floor(height / 65536).toString(16).padStart(4, '0')
+}
+
+/** Height h's block file's name in its shard directory (`block_%08x(h).db`). */
+export function blockFileName (height: number): string {
+  return `block_${height.toString(16).padStart(8, '0')}.db`
+}
+
+/**
+ * DataDir.blockPath of a DataDir whose blocksRoot is `root`, for a thread that makes many paths
+ * (verify's workers): the shard directory joined once per shard, not twice per path. A shard
+ * directory ends with its hex name, so joining a file name to it adds a separator and the name.
+ */
+export class BlockPaths {
+  private dir = ''
+  private shard = -1
+  constructor (readonly root: string) {}
+
+  path (height: number): string {
+    const s = Math.floor(height / 65536)
+    if (s !== this.shard) {
+      this.dir = join(this.root, shardName(height))
+      this.shard = s
+    }
+    return this.dir + sep + blockFileName(height)
+  }
 }
 
 /** The `.sig` file that holds a block file's seal. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { copyFileSync, openSync, readSync, statSync, writeSync, closeSync } from 'node:fs'
+import { copyFileSync, cpSync, openSync, readSync, rmSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
-import { signImport, verifyChain } from '../../../src/chain/index.js'
+import { Chain, signImport, verifyChain } from '../../../src/chain/index.js'
 import { BatchPlan, replayChain } from '../../../src/chain/replay.js'
 import { newTestChain } from '../../helpers/chain.js'
 import { generateSigningKey } from '../../../src/crypto/index.js'
@@ -83,6 +83,54 @@ describe('replay (verify, reindex)', () => {
       expect(new Set(seen)).toEqual(new Set([sum]))
     } finally {
       t.chain.close()
+    }
+  })
+
+  it('takes blocks in order across batch boundaries; a missing or damaged file at a batch\'s first or last height fails there, and a replay to the first missing file stops before it', async () => {
+    // 40 blocks: batches [0], [1..16], [17..32], [33..40]. The workers get each batch as a height
+    // range and the in-order thread takes a batch's blocks without an await each.
+    const t = await newTestChain()
+    for (let i = 0; i < 40; i++) await signImport(t.chain, undefined, t.key)
+    t.chain.close()
+    const file = (dir: string, h: number, ext = 'db'): string => join(dir, '0000', `block_${h.toString(16).padStart(8, '0')}.${ext}`)
+    const copy = (damage: (dir: string) => void): string => {
+      const dir = join(tmpDir(), 'copy')
+      cpSync(t.dir, dir, { recursive: true })
+      damage(dir)
+      return dir
+    }
+    const verify = async (dir: string): Promise<{ failure: unknown, heights: number[] }> => {
+      const chain = Chain.open(dir)
+      try {
+        const heights: number[] = []
+        const r = await replayChain(chain, { toHeight: 40, workers: 2, onBlock: c => { heights.push(c.file.header.height) } }).then(() => undefined, (err: unknown) => err)
+        const v = await verifyChain(chain, { workers: 2 })
+        expect(v.ok).toBe(r === undefined)
+        return { failure: v.failure, heights }
+      } finally {
+        chain.close()
+      }
+    }
+    const whole = await verify(t.dir)
+    expect(whole.failure).toBeUndefined()
+    expect(whole.heights).toEqual(Array.from({ length: 41 }, (_, h) => h))
+    const upTo = (n: number): number[] => Array.from({ length: n }, (_, h) => h)
+    // A batch's first height: its file missing, or another block's file in its place.
+    expect(await verify(copy(dir => { rmSync(file(dir, 17)) }))).toMatchObject({ failure: { height: 17, code: 'BLOCK_FILE_MISSING' }, heights: upTo(17) })
+    expect(await verify(copy(dir => { copyFileSync(file(dir, 16), file(dir, 17)) }))).toMatchObject({ failure: { height: 17, code: 'PARENT_UNKNOWN' }, heights: upTo(17) })
+    // A batch's last height and the chain's last.
+    expect(await verify(copy(dir => { rmSync(file(dir, 32, 'sig')) }))).toMatchObject({ failure: { height: 32, code: 'BLOCK_FILE_MISSING' }, heights: upTo(32) })
+    expect(await verify(copy(dir => { copyFileSync(file(dir, 15, 'sig'), file(dir, 16, 'sig')) }))).toMatchObject({ failure: { height: 16, code: 'BAD_SEAL' }, heights: upTo(16) })
+    expect(await verify(copy(dir => { truncateSync(file(dir, 40), 1000) }))).toMatchObject({ failure: { height: 40, code: 'CORRUPT' }, heights: upTo(40) })
+    // Without toHeight (reindex), the replay ends at the first missing file: the first of a batch.
+    const gap = Chain.open(copy(dir => { rmSync(file(dir, 33)) }))
+    try {
+      const seen: number[] = []
+      const r = await replayChain(gap, { workers: 2, onBlock: c => { seen.push(c.file.header.height) } })
+      expect(r.blocks).toBe(33)
+      expect(seen).toEqual(upTo(33))
+    } finally {
+      gap.close()
     }
   })
 
