@@ -12,8 +12,9 @@ export const GROUP_HOLD_MS = 50
 
 /**
  * Decides when the checked blocks at the head of the window go to placement: at once when there
- * are GROUP_TARGET of them, when the head's checks failed, or when the block above them is not
- * here nor on its way (a node following the tip never waits); else after at most `holdMs`.
+ * are GROUP_TARGET of them, when the head's checks failed or those of the block above them did,
+ * or when the block above them is not here nor on its way (a node following the tip never
+ * waits); else after at most `holdMs`.
  */
 export class GroupGate {
   private heldSince: number | undefined
@@ -21,15 +22,17 @@ export class GroupGate {
   constructor (private readonly holdMs = GROUP_HOLD_MS, private readonly now: () => number = () => performance.now()) {}
 
   /** Whether to place now; `slots` start at the head, none of them being placed. */
-  due (slots: readonly Slot[], checks: Pick<CheckAhead, 'passed'>): boolean {
+  due (slots: readonly Slot[], checks: Pick<CheckAhead, 'passed' | 'settled'>): boolean {
     let n = 0
     while (n < GROUP_TARGET) {
       const s = slots[n]
       if (s === undefined || s.state.kind !== 'fetched' || !checks.passed(s)) break
       n++
     }
-    const next = slots[n]?.state.kind
-    if (n === 0 || n >= GROUP_TARGET || (next !== 'fetched' && next !== 'fetching')) return this.open()
+    const above = slots[n]
+    const next = above?.state.kind
+    // A block above whose checks failed ends the group where it is: nothing more can join it.
+    if (n === 0 || n >= GROUP_TARGET || (next !== 'fetched' && next !== 'fetching') || (next === 'fetched' && checks.settled(above as Slot))) return this.open()
     const now = this.now()
     this.heldSince ??= now
     return now - this.heldSince >= this.holdMs ? this.open() : false

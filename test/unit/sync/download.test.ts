@@ -5,7 +5,7 @@ import { copyFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { signSeal } from '../../../src/block/index.js'
+import { BlockError, signSeal } from '../../../src/block/index.js'
 import { Chain, discardLoaded, loadBlock, LoadPool, type ImportResult, type SealVerdict } from '../../../src/chain/index.js'
 import { sha256File } from '../../../src/crypto/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
@@ -314,6 +314,36 @@ describe('DownloadScheduler', () => {
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
   })
+
+  it('does not hold the checked blocks below a block whose checks failed: they are placed and the download fails at once', async () => {
+    const chain = await freshChain()
+    const net = new FakeNetwork(() => 'serve')
+    const inner = chainImporter(chain)
+    const importer: BlockImporter = {
+      ...inner,
+      // Block 4's checks fail a little after 1-3 passed; those above it take a little longer.
+      load: async (file, seal, hash, signal, o) => {
+        const b = await inner.load(file, seal, hash, signal, o)
+        const h = b.candidate.file.header.height
+        if (h === 4) {
+          await new Promise(resolve => setTimeout(resolve, 20))
+          await discardLoaded(b)
+          throw new BlockError('BAD_META', 'block 4 refused (test)')
+        }
+        if (h > 4) await new Promise(resolve => setTimeout(resolve, 5))
+        return b
+      }
+    }
+    const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A', 'B'], onImported: () => {}, logger: nullLogger },
+      { ...FAST, ...NO_HEDGE, window: N, perPeer: N, groupHoldMs: 60_000 }, feedOf(headers))
+    const started = performance.now()
+    // Held for groupHoldMs, blocks 1-3 would wait a minute for a block 4 that can never join them.
+    await expect(scheduler.run(new AbortController().signal)).rejects.toMatchObject({ code: 'BAD_META' })
+    expect(performance.now() - started).toBeLessThan(10_000)
+    expect(chain.tip().height).toBe(3)
+    expect(tmpFiles(chain)).toEqual([])
+    chain.close()
+  }, 30_000)
 
   it('stops at an invalid block under a valid seal and blames its server and the header peer', async () => {
     // A real block 3, altered after sealing and re-sealed over its new hash: the seal verifies,

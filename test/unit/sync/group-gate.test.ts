@@ -15,9 +15,9 @@ function window (n: number, fetched: number, fetching = 0): Slot[] {
 }
 
 /** Checks passed for the first `k` slots of `slots`. */
-function checked (slots: Slot[], k: number): { passed: (s: Slot) => boolean } {
+function checked (slots: Slot[], k: number): { passed: (s: Slot) => boolean, settled: (s: Slot) => boolean } {
   const ok = new Set(slots.slice(0, k))
-  return { passed: s => ok.has(s) }
+  return { passed: s => ok.has(s), settled: s => ok.has(s) }
 }
 
 describe('GroupGate', () => {
@@ -63,5 +63,17 @@ describe('GroupGate', () => {
     const failedHead = window(10, 10)
     expect(gate.due(failedHead, checked(failedHead, 0))).toBe(true)
     expect(gate.msLeft()).toBeUndefined()
+  })
+
+  it('does not hold for a block above the checked ones whose checks failed: nothing more joins that group', () => {
+    // Blocks 1-3 passed, block 4 failed its checks (settled, not passed), 5-20 are being checked.
+    const slots = window(20, 20)
+    const ok = new Set(slots.slice(0, 3))
+    const settled = new Set(slots.slice(0, 4))
+    const gate = new GroupGate(GROUP_HOLD_MS, () => 0)
+    expect(gate.due(slots, { passed: s => ok.has(s), settled: s => settled.has(s) })).toBe(true)
+    expect(gate.msLeft()).toBeUndefined()
+    // While block 4 is still being checked, the gate holds as before.
+    expect(gate.due(slots, { passed: s => ok.has(s), settled: s => ok.has(s) })).toBe(false)
   })
 })
