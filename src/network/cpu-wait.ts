@@ -25,12 +25,15 @@ export class CpuWait implements ThreadWait {
   private tried = false
   private readonly buf = Buffer.alloc(96)
 
+  /** `path`: the kernel's file for this thread (another only in tests: a missing or odd one). */
+  constructor (private readonly path = '/proc/thread-self/schedstat') {}
+
   /** The thread's time spent waiting for a CPU so far (ms), or undefined where the kernel does not say. */
   now (): number | undefined {
     if (!this.tried) {
       this.tried = true
       // thread-self is resolved when opened: each thread (each module instance) opens its own.
-      try { this.fd = openSync('/proc/thread-self/schedstat', 'r') } catch { this.fd = undefined }
+      try { this.fd = openSync(this.path, 'r') } catch { this.fd = undefined }
     }
     if (this.fd === undefined) return undefined
     try {

@@ -53,6 +53,49 @@ describe('CPU wait of a thread', () => {
   })
 })
 
+describe('CPU wait where the kernel does not say, or says something odd', () => {
+  const schedstat = (text: string): string => { const f = join(tmpDir(), 'schedstat'); writeFileSync(f, text); return f }
+
+  it('a missing file (not Linux, a container without /proc) or one that cannot be read: nothing is subtracted', () => {
+    for (const path of [join(tmpDir(), 'none'), tmpDir()]) { // absent; a directory opens, but its read fails
+      const w = new CpuWait(path)
+      expect(w.now()).toBeUndefined()
+      expect(w.now()).toBeUndefined() // tried once: no retry per read
+      expect(w.ownMs(12, undefined)).toBe(12)
+      expect(w.ownMs(12, 3)).toBe(12)
+      w.close()
+    }
+  })
+
+  it('content that is not three counts gives no reading: nothing is subtracted', () => {
+    for (const text of ['', '\n', '123', '123\n', '1 abc 3\n', '1 1e999 3\n', 'garbage']) {
+      const w = new CpuWait(schedstat(text))
+      expect(w.now(), JSON.stringify(text)).toBeUndefined()
+      expect(w.ownMs(9, w.now())).toBe(9)
+      w.close()
+    }
+  })
+
+  it('a count that goes backwards subtracts nothing; one that grows by more than the wall time leaves 0, never less; the largest counts parse', () => {
+    const f = schedstat('100 5000000 7\n') // 5 ms waited
+    const w = new CpuWait(f)
+    try {
+      const before = w.now()
+      expect(before).toBe(5)
+      writeFileSync(f, '100 2000000 7\n') // 2 ms: backwards
+      expect(w.ownMs(10, before)).toBe(10)
+      writeFileSync(f, '100 50000000 7\n') // 50 ms waited during a 10 ms operation
+      expect(w.ownMs(10, before)).toBe(0)
+      writeFileSync(f, '100 8000000 7\n') // 3 ms of 10 waiting for a CPU
+      expect(w.ownMs(10, before)).toBeCloseTo(7, 9)
+      writeFileSync(f, '18446744073709551615 18446744073709551615 18446744073709551615\n')
+      expect(w.now()).toBeCloseTo(18446744073709.551615, 0)
+    } finally {
+      w.close()
+    }
+  })
+})
+
 describe('range writes and CPU wait', () => {
   /** A clock where every synchronous write "takes" 5 ms, of which `waitMs` were spent waiting for a CPU. */
   async function writes (waitMs: number | undefined): Promise<{ pooled: boolean[], bytes: Buffer }> {
