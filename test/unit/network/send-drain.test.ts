@@ -2,6 +2,7 @@
 // buffer; the connection's drain wakes it anyway. The server must not read and queue the next
 // chunk until the stream has handed that message on: otherwise every drain of the socket piled one
 // more 256 KiB chunk per range into the stream (9 MB on a serving node, session 14).
+import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { openSync, closeSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -18,6 +19,8 @@ class WindowStream extends EventTarget {
   open = false
   get writeBufferLength (): number { return this.held.reduce((n, b) => n + b.byteLength, 0) }
   send (b: Uint8Array): boolean {
+    // As libp2p's: a stream whose write end is closed (reset, aborted) refuses to send.
+    if (this.status !== 'open') throw new Error(`Cannot write to a stream that is ${this.status}`)
     this.held.push(Buffer.from(b))
     if (this.open) this.flush()
     return this.open
@@ -30,6 +33,12 @@ class WindowStream extends EventTarget {
   openWindow (): void {
     this.open = true
     this.flush()
+  }
+
+  /** A reset from the remote: closed for writing, the held bytes never go; 'close' with the error (as StreamResetEvent). */
+  reset (): void {
+    this.status = 'reset'
+    this.dispatchEvent(Object.assign(new Event('close'), { error: new Error('stream reset (test)') }))
   }
 
   private flush (): void {
@@ -64,6 +73,57 @@ describe('a served stream with a closed window', () => {
       s.drain()
       await done
       expect(Buffer.concat(s.sent).equals(bytes)).toBe(true)
+    } finally {
+      closeSync(fd)
+    }
+  })
+
+  it('a stream reset while a chunk is held ends the send with an error: no hang, no listener left, no further chunk queued', async () => {
+    const path = join(tmpDir(), 'block.db')
+    writeFileSync(path, Buffer.alloc(4 * UPLOAD_CHUNK, 5))
+    const fd = openSync(path, 'r')
+    const s = new WindowStream()
+    try {
+      const signal = new AbortController().signal
+      const reader = new SendBatch(s as unknown as Stream, signal, { slowSyncReadMs: 1e9 })
+      const done = sendFile(s as unknown as Stream, { fd, size: 4 * UPLOAD_CHUNK, seal: '' }, signal, undefined, reader)
+      let settled = false
+      const outcome = done.then(() => 'sent', (err: unknown) => err).finally(() => { settled = true })
+      await tick()
+      s.drain() // the connection drained; the stream's window is still closed: waiting for 'idle'
+      await tick()
+      expect(s.held.length).toBe(1)
+      expect(getEventListeners(s, 'idle').length + getEventListeners(s, 'close').length).toBeGreaterThan(0)
+      s.reset()
+      for (let i = 0; i < 5 && !settled; i++) await tick()
+      expect(settled).toBe(true)
+      expect(await outcome).toBeInstanceOf(Error)
+      expect(s.held.length).toBe(1)
+      expect(getEventListeners(s, 'idle')).toEqual([])
+      expect(getEventListeners(s, 'close')).toEqual([])
+    } finally {
+      closeSync(fd)
+    }
+  })
+
+  it('the upload\'s deadline passing while a chunk is held ends the send: no hang, no listener left', async () => {
+    const path = join(tmpDir(), 'block.db')
+    writeFileSync(path, Buffer.alloc(4 * UPLOAD_CHUNK, 6))
+    const fd = openSync(path, 'r')
+    const s = new WindowStream()
+    try {
+      const limit = new AbortController()
+      const reader = new SendBatch(s as unknown as Stream, limit.signal, { slowSyncReadMs: 1e9 })
+      const outcome = sendFile(s as unknown as Stream, { fd, size: 4 * UPLOAD_CHUNK, seal: '' }, limit.signal, undefined, reader).then(() => 'sent', (err: unknown) => err)
+      await tick()
+      s.drain()
+      await tick()
+      expect(s.held.length).toBe(1)
+      limit.abort(new Error('upload deadline (test)'))
+      expect(await outcome).toBeInstanceOf(Error)
+      expect(getEventListeners(s, 'idle')).toEqual([])
+      expect(getEventListeners(s, 'close')).toEqual([])
+      expect(s.held.length).toBe(1)
     } finally {
       closeSync(fd)
     }
