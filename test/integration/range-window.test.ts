@@ -2,14 +2,17 @@
 // 127.0.0.1: a range's stream read slowly (paused and resumed, as a full read buffer does), fed in
 // large and in tiny frames, never stalls and sends about one window update per half window; a
 // stream reset while paused ends the reader instead of hanging it; a stream that is not widened
-// keeps yamux's own behaviour (an update after every data frame).
+// keeps yamux's own behaviour (an update after every data frame). A range read through byteStream
+// (fetchBlocks) is never paused: what bounds its buffered bytes is the range's size, under the cap.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream, StreamMessageEvent } from '@libp2p/interface'
 import { loadOrCreateNodeKey } from '../../src/network/index.js'
-import { STREAM_WINDOW } from '../../src/network/constants.js'
+import { LIMITS, STREAM_READ_BUFFER, STREAM_WINDOW } from '../../src/network/constants.js'
+import { RANGE_MAX_BYTES } from '../../src/sync/window-limits.js'
+import { byteStream } from '@libp2p/utils'
 import { createPetalLibp2p, type PetalLibp2p } from '../../src/network/libp2p.js'
 import { widenWindow } from '../../src/network/protocols/block.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -156,3 +159,45 @@ describe('range streams: window updates once half the window is used', () => {
     expect(s.updates()).toBeGreaterThanOrEqual(s.dataFrames() - 2)
   })
 })
+
+describe('a range reply read by a reader stalled on its disk (fetchBlocks reads through byteStream, which never pauses the stream)', () => {
+  // The receiver grants window as data arrives, whether or not it is read: what bounds the bytes
+  // held in memory is the range itself (RANGE_MAX_BYTES of blocks and their reply frames), which
+  // the stream's read buffer cap (STREAM_READ_BUFFER) must exceed, or a slow disk would fail it.
+  it('the largest range and its frames fit the read buffer cap', () => {
+    expect(RANGE_MAX_BYTES + LIMITS.maxRangeBlocks * (4 + LIMITS.blockResponseMeta)).toBeLessThan(STREAM_READ_BUFFER)
+  })
+
+  it('a whole range arrives while nothing is read (the window granted on arrival), stays within the cap, and is read whole afterwards', async () => {
+    const total = RANGE_MAX_BYTES + LIMITS.maxRangeBlocks * 300
+    plan = { sizes: () => 256 * 1024, total }
+    const s = await open(true)
+    const bs = byteStream(s.stream, { maxBufferSize: STREAM_READ_BUFFER })
+    let arrived = 0
+    s.stream.addEventListener('message', (e: StreamMessageEvent) => { arrived += e.data.byteLength })
+    // All of it comes while nothing is read: the window is granted on arrival.
+    await waitUntil(() => arrived >= total, 10_000)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(s.stream.status).toBe('open')
+    const got = await bs.read({ bytes: total })
+    const hash = createHash('sha256')
+    for (const part of got) hash.update(part)
+    expect(hash.digest('hex')).toBe(sent.digest('hex'))
+  })
+
+  it('a reply larger than the cap, not read, fails its stream (the bound above is what keeps a range from it)', async () => {
+    plan = { sizes: () => 256 * 1024, total: STREAM_READ_BUFFER + 2 * 1024 * 1024 }
+    const s = await open(true)
+    const bs = byteStream(s.stream, { maxBufferSize: STREAM_READ_BUFFER })
+    await waitUntil(() => s.stream.status !== 'open', 10_000)
+    await expect(bs.read({ bytes: 1 })).rejects.toMatchObject({ name: 'StreamBufferError' })
+  })
+})
+
+async function waitUntil (ok: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > until) throw new Error(`not within ${ms} ms`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
