@@ -57,7 +57,7 @@ const net = {
   fetchBlock: async (_p, hash, dest) => {
     const { bytes, seal } = bytesOf.get(hash)
     writeNewFileSync(dest, [bytes], bytes.byteLength)
-    return { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 100)) }
+    return { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 4096)) }
   },
   fetchBlocks: async (_p, items, o) => {
     for (const [k, item] of items.entries()) {
@@ -65,7 +65,7 @@ const net = {
       const { bytes, seal } = bytesOf.get(item.hash)
       writeNewFileSync(item.dest, [bytes], bytes.byteLength)
       // The first bytes in a buffer of their own, as the range receive hands them (FetchedBlock's head).
-      o.onBlock(k, { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 100)) })
+      o.onBlock(k, { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 4096)) })
     }
   }
 }

@@ -9,6 +9,7 @@ import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
 import type { TableShare } from './shared-roots.js'
 import { inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
+import { pageOne, recallSchema, rememberSchema } from './schema-memo.js'
 import { guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
 /** Everything a block file says about itself, after structural validation. */
@@ -144,7 +145,10 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   // What the schema holds, as SQLite reads it (reading it decides nothing yet, and fails only
   // where the checks' own first statement would), before any table is read: a view or virtual
   // table named _meta must not run.
-  const raw = readSchemaRows(db)
+  // The schema's reads, as they gave for the last block with this very page 1 (schema-memo.ts).
+  const page = pageOne(options.head?.bytes, sqlite.pageSize)
+  const known = page === undefined ? undefined : recallSchema(page)
+  const raw = known?.raw ?? readSchemaRows(db)
   const quick = options.quickCheck !== false
   // One statement that checks all the four below check (onlyReservedIndexes) where it costs no
   // more. A file it does not pass goes through them one by one, so that a refused block gets
@@ -156,7 +160,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
     if (result !== 'ok') throw new BlockError('CORRUPT', `SQLite quick_check failed: ${String(result)}`)
   }
   // Then the version decides which rules apply; _meta exists in every version.
-  const objects = schemaObjectsOf(db, raw)
+  const objects = known?.objects ?? schemaObjectsOf(db, raw)
   if (quick && !passed) checkReservedIndexes(db, objects.tables.map(t => t.name))
   const hasMeta = objects.tables.some(t => t.name === '_meta')
   if (!hasMeta) throw new BlockError('BAD_META', 'block has no _meta table')
@@ -168,7 +172,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   }
   if (metaRows.length > 64) throw new BlockError('BAD_META', '_meta has too many rows')
   const version = meta.get('Version') === '1' ? 1 : 2
-  const schema = inspectSchema(db, version, objects)
+  const schema = known !== undefined && version === 2 ? known.v2 : inspectSchema(db, version, objects)
   const header = headerFromMeta(meta)
   if (!schema.has.keys) throw new BlockError('RESERVED_SCHEMA', 'block has no _keys table', { details: { table: '_keys' } })
   const keyOps = readKeyOps(db)
@@ -179,7 +183,9 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
     checkManifestShape(header, schema.userTables, tables)
   }
   const recipients = schema.has.recipients ? checkConfidential(db, header.height, schema.userTables) : []
-  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: schema.userTables, recipients }
+  if (page !== undefined && known === undefined && version === 2) rememberSchema(page, { raw, objects, v2: schema })
+  // A copy: the remembered list is handed to every later block with this schema.
+  return { path, size: sqlite.size, sqlite, header, keyOps, tables, userTables: [...schema.userTables], recipients }
 }
 
 /**

@@ -18,8 +18,9 @@ import { onServeError, type ServeContext } from './serve.js'
 
 // Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
 const SMALL_BLOCK = 128 * 1024
-// A block file's SQLite header (FetchedBlock's `head`).
-const HEAD_BYTES = 100
+// A block file's SQLite header and page 1 at the usual page size (FetchedBlock's `head`): the
+// checks take the header from it, and reuse the schema's reads for a page 1 seen before.
+const HEAD_BYTES = 4096
 
 /** How long a request for a block this node is fetching right now may wait for it (relaying). */
 const AWAIT_BLOCK_MS = 3_000
@@ -137,7 +138,8 @@ export interface FetchedBlock {
   /**
    * The file's first HEAD_BYTES bytes (all of it if shorter), for a block this receive
    * wrote to its new file in one write from bytes it held: its checks take the SQLite header from
-   * here instead of opening and reading the file once more (readBlockFile's `head`).
+   * here instead of opening and reading the file once more, and page 1 when it is in it
+   * (readBlockFile's `head`).
    */
   head?: Uint8Array
 }

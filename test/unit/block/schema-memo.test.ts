@@ -1,0 +1,166 @@
+// readBlockFile reuses the schema's reads (sqlite_schema, PRAGMA table_list, table_xinfo) of the
+// last block whose page 1 had the same bytes, when the caller hands page 1 with the header
+// (`head`) and that page holds the whole schema: every other check still runs on the block itself.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import Database from 'better-sqlite3'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { buildBlock, readBlockFile, type BuildBlockOptions } from '../../../src/block/index.js'
+import { schemaOnPage } from '../../../src/block/schema-memo.js'
+import { isPetalError } from '../../../src/util/index.js'
+import { fixtureKey } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const key = fixtureKey('alice')
+const MAX = 1 << 26
+
+function opts (over: Partial<BuildBlockOptions> & { output: string }): BuildBlockOptions {
+  return { key, chainId: 'aa'.repeat(32), height: 7, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX, ...over }
+}
+
+/** A block of `sql` (run on an empty user database) built into `dir`/`name`, as its bytes and path. */
+async function block (dir: string, name: string, sql: string): Promise<{ path: string, bytes: Buffer }> {
+  const src = join(dir, `${name}-src.db`)
+  const db = new Database(src)
+  db.exec(sql)
+  db.close()
+  const b = await buildBlock(opts({ source: src, output: join(dir, `${name}.db`) }))
+  return { path: b.path, bytes: readFileSync(b.path) }
+}
+
+const pageSize = (bytes: Buffer): number => bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16)
+
+/** The outcome of a read: the file's description, or the coded error with its message. */
+async function outcome (p: Promise<unknown>): Promise<unknown> {
+  try {
+    return { ok: await p }
+  } catch (err) {
+    if (isPetalError(err)) return { code: err.code, message: err.message }
+    throw err
+  }
+}
+
+/** The SQL of every statement prepared on a block connection while `run` runs. */
+async function prepared (run: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = []
+  const prepare = Database.prototype.prepare
+  const spy = vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
+    seen.push(sql)
+    return prepare.call(this, sql)
+  })
+  try {
+    await run()
+  } finally {
+    spy.mockRestore()
+  }
+  return seen
+}
+
+const head = (bytes: Buffer, n = bytes.length): { bytes: Uint8Array, size: number } => ({ bytes: new Uint8Array(bytes.subarray(0, n)), size: bytes.length })
+
+afterEach(() => { vi.restoreAllMocks() })
+
+describe('the schema reads of a block whose page 1 was seen before', () => {
+  it('are not made again, and the block reads as without them', async () => {
+    const dir = tmpDir()
+    const a = await block(dir, 'a', "CREATE TABLE t (x); INSERT INTO t VALUES (1), ('two')")
+    const b = await block(dir, 'b', "CREATE TABLE t (x); INSERT INTO t VALUES (3.5), (x'00ff')")
+    // The premise: blocks of the same tables have the same page 1 (the bytes differ elsewhere).
+    expect(a.bytes.subarray(0, pageSize(a.bytes)).equals(b.bytes.subarray(0, pageSize(b.bytes)))).toBe(true)
+    expect(a.bytes.equals(b.bytes)).toBe(false)
+    const plain = await readBlockFile(b.path, { maxBytes: MAX })
+    await readBlockFile(a.path, { maxBytes: MAX, head: head(a.bytes, pageSize(a.bytes)) })
+    let got: unknown
+    const sql = await prepared(async () => { got = await readBlockFile(b.path, { maxBytes: MAX, head: head(b.bytes, pageSize(b.bytes)) }) })
+    expect(got).toEqual(plain)
+    expect(sql.some(s => s.includes('sqlite_schema'))).toBe(false)
+    expect(sql.some(s => s.includes('table_list') || s.includes('table_xinfo'))).toBe(false)
+    // The block's own tables are still read: _meta, _keys, _tables and the rows.
+    expect(sql.filter(s => /FROM (_meta|_keys|_tables|"t")/.test(s))).toHaveLength(4)
+    // With only the header (100 bytes), the schema is read as before.
+    const again = await prepared(async () => { await readBlockFile(b.path, { maxBytes: MAX, head: head(b.bytes, 100) }) })
+    expect(again.some(s => s.includes('sqlite_schema'))).toBe(true)
+  })
+
+  it('are read for a block of other tables, and its own are reported', async () => {
+    const dir = tmpDir()
+    const a = await block(dir, 'a', 'CREATE TABLE t (x); INSERT INTO t VALUES (1)')
+    const c = await block(dir, 'c', 'CREATE TABLE u (y, z); INSERT INTO u VALUES (1, 2)')
+    await readBlockFile(a.path, { maxBytes: MAX, head: head(a.bytes) })
+    let got: Awaited<ReturnType<typeof readBlockFile>> | undefined
+    const sql = await prepared(async () => { got = await readBlockFile(c.path, { maxBytes: MAX, head: head(c.bytes) }) })
+    expect(sql.some(s => s.includes('sqlite_schema'))).toBe(true)
+    expect(got?.userTables.map(t => [t.name, t.columns])).toEqual([['u', ['y', 'z']]])
+    expect(got).toEqual(await readBlockFile(c.path, { maxBytes: MAX }))
+  })
+
+  it('leave every other check to the block itself: a refused block is refused with the same code and message', async () => {
+    const dir = tmpDir()
+    const a = await block(dir, 'a', "CREATE TABLE t (x); INSERT INTO t VALUES (1), ('two')")
+    const b = await block(dir, 'b', "CREATE TABLE t (x); INSERT INTO t VALUES (2), ('three')")
+    const size = pageSize(b.bytes)
+    const db = new Database(b.path, { readonly: true })
+    const root = db.prepare<[], string>("SELECT root FROM _tables WHERE name = 't'").pluck().get() ?? ''
+    const tRoot = db.prepare<[], number>("SELECT rootpage FROM sqlite_schema WHERE name = 't'").pluck().get() ?? 0
+    db.close()
+    const at = b.bytes.indexOf(Buffer.from(root, 'latin1'))
+    expect(at).toBeGreaterThanOrEqual(size)
+    expect(tRoot).toBeGreaterThan(1)
+    const hostile: Array<[string, string, (x: Buffer) => void]> = [
+      // _tables' recorded root edited (its index holds only the name): RowsRoot no longer matches.
+      ['a _tables root edited', 'ROWS_ROOT_MISMATCH', x => { x[at] = x[at] === 0x61 ? 0x62 : 0x61 }],
+      // The user table's root page made garbage: SQLite's check refuses the file.
+      ['a table page overwritten', 'CORRUPT', x => { x.fill(0xff, (tRoot - 1) * size, tRoot * size) }],
+      // A row's value changed in place (same size): the table no longer hashes to its recorded root.
+      ['a row edited', 'MANIFEST_MISMATCH', x => { const i = x.indexOf(Buffer.from('three', 'latin1'), size); x.write('thref', i, 'latin1') }]
+    ]
+    for (const [what, code, edit] of hostile) {
+      const bytes = Buffer.from(b.bytes)
+      edit(bytes)
+      expect(bytes.subarray(0, size).equals(a.bytes.subarray(0, size)), what).toBe(true)
+      const path = join(dir, 'hostile.db')
+      writeFileSync(path, bytes)
+      const without = await outcome(readBlockFile(path, { maxBytes: MAX }))
+      expect(without, what).toHaveProperty('code', code)
+      await readBlockFile(a.path, { maxBytes: MAX, head: head(a.bytes) })
+      const sql = await prepared(async () => { expect(await outcome(readBlockFile(path, { maxBytes: MAX, head: head(bytes) })), what).toEqual(without) })
+      expect(sql.some(s => s.includes('sqlite_schema')), what).toBe(false)
+    }
+  })
+})
+
+describe('schemaOnPage: page 1 holds the whole schema', () => {
+  it('for an ordinary block', async () => {
+    const a = await block(tmpDir(), 'a', 'CREATE TABLE t (x); INSERT INTO t VALUES (1)')
+    expect(schemaOnPage(a.bytes.subarray(0, pageSize(a.bytes)))).toBe(true)
+  })
+
+  it('not when a CREATE statement spills to an overflow page', async () => {
+    const long = `CREATE TABLE t (x DEFAULT '${'y'.repeat(6000)}')`
+    const a = await block(tmpDir(), 'a', `${long}; INSERT INTO t DEFAULT VALUES`)
+    expect(schemaOnPage(a.bytes.subarray(0, pageSize(a.bytes)))).toBe(false)
+    // Read with the memo's help asked for, it reads as without it.
+    expect(await readBlockFile(a.path, { maxBytes: MAX, head: head(a.bytes) })).toEqual(await readBlockFile(a.path, { maxBytes: MAX }))
+  })
+
+  it('not when sqlite_schema is more than one page (page 1 an interior page)', async () => {
+    const tables = Array.from({ length: 60 }, (_, i) => `CREATE TABLE table_number_${i} (a_rather_long_column_name_${i}, another_long_column_name_${i}); INSERT INTO table_number_${i} VALUES (${i}, ${i})`).join(';')
+    const a = await block(tmpDir(), 'a', tables)
+    const page = a.bytes.subarray(0, pageSize(a.bytes))
+    expect(page[100]).toBe(0x05)
+    expect(schemaOnPage(page)).toBe(false)
+  })
+
+  it('not for a cell pointer or a size out of the page', () => {
+    const page = Buffer.alloc(1024)
+    page[100] = 0x0d
+    page.writeUInt16BE(1, 103)
+    page.writeUInt16BE(2000, 108)
+    expect(schemaOnPage(page)).toBe(false)
+    page.writeUInt16BE(1000, 108)
+    page.fill(0xff, 1000, 1024)
+    expect(schemaOnPage(page)).toBe(false)
+    page[1000] = 0x20
+    expect(schemaOnPage(page)).toBe(true)
+  })
+})
