@@ -53,6 +53,23 @@ describe('CPU wait of a thread', () => {
   })
 })
 
+describe('a thread that sleeps in the kernel (as on a slow disk) keeps that time as its own', () => {
+  it.runIf(process.platform === 'linux')('100 ms asleep (Atomics.wait, not runnable, as a read blocked on the disk) is not taken for CPU wait', () => {
+    const w = new CpuWait()
+    try {
+      const before = w.now()
+      expect(before).toBeTypeOf('number')
+      const start = performance.now()
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+      const wall = performance.now() - start
+      // Only the wait for a CPU after waking (a loaded machine) is taken off: the sleep stays.
+      expect(w.ownMs(wall, before)).toBeGreaterThanOrEqual(95)
+    } finally {
+      w.close()
+    }
+  })
+})
+
 describe('CPU wait where the kernel does not say, or says something odd', () => {
   const schedstat = (text: string): string => { const f = join(tmpDir(), 'schedstat'); writeFileSync(f, text); return f }
 
