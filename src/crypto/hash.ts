@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { close, closeSync, open, openSync, read, readSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { toHex, throwIfAborted } from '../util/index.js'
@@ -10,8 +10,11 @@ export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
 }
 
 export function sha256Hex (...parts: Array<Uint8Array | string>): string {
-  // One part (a whole small block file in plain verify): node:crypto's own hex, no copy.
-  if (parts.length === 1 && parts[0] !== undefined) return createHash('sha256').update(parts[0]).digest('hex')
+  // One part (a whole small block file in plain verify): node:crypto's one-shot hash, its own
+  // hex, no copy. createHash's Hash object, update and digest cost ~9 K instructions more per
+  // call and gave each verify worker ~10 M more for TurboFan to compile (docs/performance.md,
+  // "Session 15: plain verify").
+  if (parts.length === 1 && parts[0] !== undefined) return hash('sha256', parts[0], 'hex')
   return toHex(sha256(...parts))
 }
 

@@ -29,5 +29,10 @@ describe('verify against the index', () => {
     const hash = await run()
     expect(hash.failure).toMatchObject({ height: 2, code: 'VERIFY_FAILED' })
     expect(hash.failure?.message).toContain('block file at height 2 is not the block the index records')
+    // A height the index has no canonical record of (the records read by ranges shift past it).
+    indexed('UPDATE blocks SET canonical = 0 WHERE height = 1 AND canonical = 1')
+    const gap = await run()
+    expect(gap.failure).toMatchObject({ height: 1, code: 'VERIFY_FAILED' })
+    expect(gap.failure?.message).toContain('block file at height 1 is not the block the index records')
   })
 })
