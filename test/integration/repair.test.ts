@@ -12,6 +12,8 @@ import { tmpDir } from '../helpers/tmp.js'
 const alice = fixtureKey('alice')
 let source: PetalNode
 let sourceDir: string
+/** The source's data directory as it was before its node started (see copyOfSource). */
+let pristineDir: string
 let genesis: { params: Chain['params'], genesisFile: string }
 
 beforeAll(async () => {
@@ -30,15 +32,22 @@ beforeAll(async () => {
   chain.close()
   sourceDir = dir
   genesis = { params: chain.params, genesisFile: join(dir, '0000', 'block_00000000.db') }
+  pristineDir = join(tmpDir(), 'pristine')
+  cpSync(dir, pristineDir, { recursive: true })
   source = await startNode(dir, { name: 'source', key: alice })
 }, 60_000)
 
 afterAll(stopAll)
 
-/** A copy of the source's data directory (it holds the same blocks). */
+/**
+ * A copy of the source's data directory (it holds the same blocks), made from the one taken before
+ * its node started: the running node writes its directory (it creates query.db, whose
+ * query.db-journal comes and goes, and signs checkpoints into chain.db), so a copy of the live
+ * directory could fail on a file deleted mid-copy, or hold a torn database.
+ */
 function copyOfSource (): string {
   const dir = join(tmpDir(), 'copy')
-  cpSync(sourceDir, dir, { recursive: true, filter: p => !/node\.lock|node-state|peers\.json|node\.key$/.test(p) })
+  cpSync(pristineDir, dir, { recursive: true, filter: p => !/node\.lock|node-state|peers\.json|node\.key$/.test(p) })
   return dir
 }
 
