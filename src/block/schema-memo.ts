@@ -3,8 +3,8 @@ import type { SchemaInfo, SchemaObjects, SchemaRows } from './schema.js'
 /**
  * What readBlockFile's reads of a block's schema gave (the rows of `sqlite_schema` and of
  * `PRAGMA table_list`, the checked objects, the v2 allow-list's result with each user table's
- * `PRAGMA table_xinfo`), for the last block on this thread whose checks passed, by the bytes of
- * its page 1. Each of those statements reads nothing but the schema, and SQLite reads the schema
+ * `PRAGMA table_xinfo`), for the last block on this thread whose schema, `_meta`, `_keys` and
+ * `_tables` passed readBlockFile's checks, by the bytes of its page 1. Each of those statements reads nothing but the schema, and SQLite reads the schema
  * from `sqlite_schema`, whose b-tree starts at page 1: when page 1 is a leaf whose every cell lies
  * on it (no overflow page), the schema — and so what each of those statements gives, with the
  * same defensive settings on every block connection — is a function of page 1's bytes, file
@@ -30,7 +30,7 @@ export function recallSchema (page: Uint8Array): SchemaReads | undefined {
   return Buffer.compare(m.page, page) === 0 ? m.reads : undefined
 }
 
-/** Remember the reads of a block whose checks passed, if its page 1 holds its whole schema. */
+/** Remember the reads of a block whose checks passed them, if its page 1 holds its whole schema. */
 export function rememberSchema (page: Uint8Array, reads: SchemaReads): void {
   if (schemaOnPage(page)) last = { page: Uint8Array.from(page), reads }
 }
