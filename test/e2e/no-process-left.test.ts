@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
@@ -21,10 +21,23 @@ function stat (pid: number): string[] | undefined {
   }
 }
 
+/** Recorded by petal's own process: every child it starts, when it starts it (log-spawns.mjs). */
+const LOG_SPAWNS = join(import.meta.dirname, '..', 'helpers', 'log-spawns.mjs')
+
+/** The children listed in a log-spawns.mjs log: pid → start time. */
+function spawnedIn (log: string): Map<number, string> {
+  if (!existsSync(log)) return new Map()
+  return new Map(readFileSync(log, 'utf8').split('\n').filter(l => l !== '').map(l => {
+    const [pid, start] = l.split(' ')
+    return [Number(pid), start as string]
+  }))
+}
+
 /**
  * The children of `parent`, by pid, with their start time (so a reused pid is not mistaken). Read
  * from each of its threads' `children` list: polled every 5 ms, a scan of all of /proc would cost
- * the test more CPU than the commands it watches.
+ * the test more CPU than the commands it watches. A child that lives less than the interval is
+ * missed here: petal's own record of what it started (log-spawns.mjs) has it.
  */
 function childrenOf (parent: number): Map<number, string> {
   const out = new Map<number, string>()
@@ -52,7 +65,8 @@ function childrenOf (parent: number): Map<number, string> {
  * child exists. Resolves after petal's process has exited, with the children still present then.
  */
 async function runWatched (args: string[], during?: (p: Spawned) => Promise<void> | void): Promise<{ code: number | null, stderr: string, children: number, leftBehind: string[] }> {
-  const p = spawnPetal(args)
+  const log = join(tmpDir(), 'spawns.log')
+  const p = spawnPetal(args, { nodeOptions: ['--import', LOG_SPAWNS], env: { PETAL_TEST_SPAWN_LOG: log } })
   const pid = p.child.pid as number
   const seen = new Map<number, string>()
   let exited = false
@@ -60,12 +74,17 @@ async function runWatched (args: string[], during?: (p: Spawned) => Promise<void
   const poll = setInterval(() => { if (!exited) for (const [c, start] of childrenOf(pid)) seen.set(c, start) }, 5)
   try {
     if (during !== undefined) {
-      await waitFor(() => seen.size > 0 || exited, { what: 'a child process of petal', interval: 5 })
+      await waitFor(() => seen.size > 0 || spawnedIn(log).size > 0 || exited, { what: 'a child process of petal', interval: 5 })
       await during(p)
     }
     // A command that ignores its signal would hang here: fail instead, and kill it below.
     await waitFor(() => exited, { what: 'petal to exit', timeout: 30_000 })
     const code = await exit
+    // Every child petal started, however briefly it lived (the poll may have missed it).
+    for (const [c, start] of spawnedIn(log)) {
+      expect(start, `child ${c}: its start time was read when petal started it`).toMatch(/^[0-9]+$/)
+      seen.set(c, start)
+    }
     // Checked at once: petal has exited, so whatever of its children is still there was left behind.
     const leftBehind = [...seen].filter(([c, start]) => stat(c)?.[19] === start).map(([c]) => `${c} (${(stat(c) ?? []).slice(0, 2).join(' ppid ')})`)
     const r = await p.exit

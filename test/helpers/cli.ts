@@ -8,8 +8,8 @@ export interface Exit { code: number | null, signal: NodeJS.Signals | null, stdo
 export interface Spawned { child: ChildProcess, exit: Promise<Exit> }
 
 /** Start the built `petal` CLI as a separate process (run `npm run build` first). */
-export function spawnPetal (args: string[], o: { env?: Record<string, string>, cwd?: string } = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export function spawnPetal (args: string[], o: { env?: Record<string, string>, cwd?: string, nodeOptions?: string[] } = {}): Spawned {
+  const child = spawn(process.execPath, [...o.nodeOptions ?? [], CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
