@@ -36,6 +36,8 @@ export class PetalNode {
   private readonly loops: Array<Promise<void>> = []
   private lastTip = ''
   private lastRole: NodeRole = 'follower'
+  /** What node-state.json last said, its time aside. */
+  private lastState = ''
   private readonly checkpoints: CheckpointDuty
   private startedAt = new Date()
   private running = false
@@ -170,6 +172,8 @@ export class PetalNode {
         throw new NodeError('ALREADY_RUNNING', `a node${other === undefined ? '' : ` (pid ${other.pid})`} is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
       }
       removeStaleTempFiles(this.chain.dir.root, [this.chain.dir.keystore, dirname(tokensPath(this.chain.dir.root))])
+      // A killed node's file would give its role for this node's (runningNodeRole) until this one writes its own.
+      removeNodeState(this.chain.dir.root)
     }
     try {
       await this.network.start()
@@ -185,7 +189,6 @@ export class PetalNode {
     this.lastRole = this.role
     const signal = this.controller.signal
     this.loops.push(this.watch(signal))
-    if (this.options.stateFile !== false) this.loops.push(this.publishState(signal))
     if (this.options.signingKey !== undefined) this.loops.push(this.every('signing checkpoints', () => this.options.watchMs ?? DEFAULT_WATCH_MS, signal, async () => { await this.signCheckpoints() }))
     if (this.options.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     if (this.options.http !== undefined) {
@@ -195,6 +198,13 @@ export class PetalNode {
         await this.stop()
         throw err
       }
+    }
+    if (this.options.stateFile !== false) {
+      // Written before start returns (and the CLI prints the node's addresses): a command that finds
+      // node.lock held reads the node's role there (`petal append` says who seals). A failed write is
+      // retried by the loop.
+      await this.writeState().catch((err: unknown) => { this.logger.warn('writing node-state.json failed; retrying', { error: errorMessage(err) }) })
+      this.loops.push(this.publishState(signal))
     }
     // Sealing starts last: the node first serves what it has (a seal holds the chain's write lock).
     this.sealLoop?.start()
@@ -354,14 +364,16 @@ export class PetalNode {
   }
 
   private async publishState (signal: AbortSignal): Promise<void> {
-    let last = ''
-    await this.every('writing node-state.json', () => this.options.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => {
-      const s = this.state()
-      const key = JSON.stringify({ ...s, updated_at: '' })
-      if (key === last) return
-      await writeNodeState(this.chain.dir.root, s)
-      last = key
-    })
+    await this.every('writing node-state.json', () => this.options.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => { await this.writeState() })
+  }
+
+  /** Write node-state.json if what it says has changed (its time aside). */
+  private async writeState (): Promise<void> {
+    const s = this.state()
+    const key = JSON.stringify({ ...s, updated_at: '' })
+    if (key === this.lastState) return
+    await writeNodeState(this.chain.dir.root, s)
+    this.lastState = key
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, parseJson, removeStaleTemps, writeFileAtomicAsync } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, parseJson, processAlive, removeStaleTemps, sleep, writeFileAtomicAsync } from '../util/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
 export interface NodeState {
@@ -52,6 +52,11 @@ export function removeNodeState (dir: string): void {
  */
 export function readNodeState (dir: string): NodeState | undefined {
   if (!NodeLock.isHeld(dir)) return undefined
+  return readStateFile(dir)
+}
+
+/** node-state.json as it is, whoever wrote it (undefined when absent or not one). */
+function readStateFile (dir: string): NodeState | undefined {
   let s: unknown
   try {
     checkDataFile(nodeStatePath(dir), 'node state file')
@@ -61,6 +66,25 @@ export function readNodeState (dir: string): NodeState | undefined {
     throw err
   }
   return parseNodeState(s)
+}
+
+/**
+ * The role of the node running on `dir`: undefined when none runs (node.lock is free), 'unknown'
+ * when node.lock stays held for `waitMs` with no node-state.json of a live process. A node takes
+ * its lock, deletes the file a killed node left, then starts its network and writes its own
+ * before its start returns, so right after a node was started the file may not be there yet: that
+ * is not a follower. (Another command's look at the lock, as isHeld does, also holds it for an
+ * instant, and no file says anything then.)
+ */
+export async function runningNodeRole (dir: string, o: { waitMs: number, intervalMs?: number, signal?: AbortSignal }): Promise<NodeState['role'] | 'unknown' | undefined> {
+  const until = Date.now() + o.waitMs
+  for (;;) {
+    if (!NodeLock.isHeld(dir)) return undefined
+    const s = readStateFile(dir)
+    if (s !== undefined && processAlive(s.pid)) return s.role
+    if (Date.now() >= until) return 'unknown'
+    await sleep(o.intervalMs ?? 50, o.signal)
+  }
 }
 
 /** A node-state.json document, or undefined when it is not one (a damaged file is ignored). */

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
-import { readNodeState } from '../../node/state-file.js'
-import { NodeLock } from '../../storage/index.js'
+import { runningNodeRole } from '../../node/state-file.js'
 import { isPetalError } from '../../util/index.js'
 import { intOption } from '../args.js'
 import { readInputFile, readStdin } from '../input.js'
@@ -41,6 +40,19 @@ function keyIdOf (ctx: CliContext): string | undefined {
   }
 }
 
+/** How long `append` waits for a node that holds node.lock to say whether it signs (runningNodeRole). */
+const STATE_WAIT_MS = 3_000
+
+/** Who seals appended rows, as `append` says it: `role` from runningNodeRole. */
+export function sealerNote (role: Awaited<ReturnType<typeof runningNodeRole>>): string {
+  switch (role) {
+    case 'signatory': return 'The running node seals them into a block; '
+    case 'follower': return 'The running node does not sign (no signing key loaded): seal them with `petal seal`; '
+    case 'unknown': return 'A node seems to be starting here (node.lock is held, its node-state.json not written yet): if it signs, it seals them; if not, seal them with `petal seal`; '
+    case undefined: return 'No node runs here: seal them with `petal seal`; '
+  }
+}
+
 function describeReceipt (r: Receipt): string {
   if (r.state === 'sealed' && r.sealed !== undefined) {
     return `${r.id}: sealed in block ${r.sealed.height} ${r.sealed.blockHash}, table ${r.sealed.table}, rowid ${r.sealed.rowid} (block time ${r.sealed.sealedAt}; accepted ${r.acceptedAt})`
@@ -66,14 +78,14 @@ export function register (program: Command, action: Action): void {
       }
       const input = await readRecords(file ?? '-', o.format, ctx.signal, o.maxRows, ctx.out.note)
       const r = await ingest.append(table, input.rows, { signal: ctx.signal })
-      // Say truly who seals: a node that runs as a follower (its key not loaded) does not.
-      const sealer = NodeLock.isHeld(ctx.dir) ? (readNodeState(ctx.dir)?.role === 'signatory' ? 'node' : 'follower') : 'none'
       ctx.out.result({ table: r.table, created: r.created, added_columns: r.addedColumns, rows: r.receipts.length, receipts: r.receipts }, () => r.receipts.join('\n'))
+      // Say truly who seals: a node that runs as a follower (its key not loaded) does not, and of a
+      // node that has just taken its lock nothing is known until it writes its state (the receipts
+      // are out first: this may wait).
+      const role = await runningNodeRole(ctx.dir, { waitMs: STATE_WAIT_MS, signal: ctx.signal })
       ctx.out.note(`${r.receipts.length} row(s) of ${input.format.toUpperCase()} (${formatBytes(input.bytes)}) stored as pending rows of ${r.table}` +
         `${r.created ? ' (new table)' : ''}${r.addedColumns.length > 0 ? `; new column(s): ${r.addedColumns.join(', ')}` : ''}.\n` +
-        (sealer === 'node'
-          ? 'The running node seals them into a block; '
-          : sealer === 'follower' ? 'The running node does not sign (no signing key loaded): seal them with `petal seal`; ' : 'No node runs here: seal them with `petal seal`; ') +
+        sealerNote(role) +
         'check one with `petal receipt ID`.')
     }, 'warn'))
 
