@@ -8,6 +8,7 @@ import { SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js
 import { TableRootPool } from '../block/index.js'
 import { AbortError, nullLogger, sleep, type Logger, type WorkProgress } from '../util/index.js'
 import { PetalNode } from './node.js'
+import { withPullHeap } from './pull-heap.js'
 
 /**
  * Where a pull is, in bytes of work: contacting the peer; syncing (each block is received, then
@@ -75,10 +76,13 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   try {
     // Sync with a node that listens nowhere: outbound connections are enough to fetch.
     node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false })
-    await node.start()
-    await waitSynced(node, peer, o)
-    // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
-    await node.stop()
+    const syncing = node
+    await withPullHeap(async () => {
+      await syncing.start()
+      await waitSynced(syncing, peer, o)
+      // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
+      await syncing.stop()
+    })
     node = undefined
     const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ stage: 'verify', phase: p.phase, done: p.done, total: p.total }) } })
     if (!verify.ok) {
