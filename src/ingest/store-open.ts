@@ -64,7 +64,7 @@ const layoutOf = (db: SqliteDb): string | undefined =>
 function upgradeLayout (db: SqliteDb, path: string): void {
   if (layoutOf(db) !== '1') return
   const dir = dirname(path)
-  const lock = NodeLock.isHeldHere(dir) ? undefined : NodeLock.tryAcquire(dir)
+  const lock = NodeLock.isHeldHere(dir) ? undefined : NodeLock.tryAcquire(dir, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock === undefined && !NodeLock.isHeldHere(dir)) {
     throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process holds node.lock (a node or a pull)`, {
       hint: 'run this command again when the pull has ended; if a node of an older Petal runs on this data directory, stop it and start it with this version of Petal (it upgrades pending.db itself)'

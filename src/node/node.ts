@@ -166,7 +166,7 @@ export class PetalNode {
 
   async start (): Promise<void> {
     if (this.options.stateFile !== false) {
-      this.lock = NodeLock.tryAcquire(this.chain.dir.root)
+      this.lock = NodeLock.tryAcquire(this.chain.dir.root, 'node.lock', NodeLock.LOOK_WAIT_MS)
       if (this.lock === undefined) {
         const other = readNodeState(this.chain.dir.root)
         throw new NodeError('ALREADY_RUNNING', `a node${other === undefined ? '' : ` (pid ${other.pid})`} is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })

@@ -12,17 +12,23 @@ import { dataFileExists } from './data-file.js'
  * one process sealing pending rows).
  */
 export class NodeLock {
+  /** How long a process that means to keep a lock waits for another's look at it (isHeld) to end. */
+  static readonly LOOK_WAIT_MS = 1000
   /** The lock files this process holds (SQLite reports this process's own lock as busy too). */
   private static readonly mine = new Set<string>()
 
   private constructor (private readonly db: SqliteDb, private readonly file: string) {}
 
-  /** Take the lock, or return undefined at once if another process holds it. */
-  static tryAcquire (dir: string, file = 'node.lock'): NodeLock | undefined {
+  /**
+   * Take the lock, or return undefined if another process holds it after `waitMs`. Another
+   * command's look at the lock (isHeld) holds it for an instant: whoever means to keep the lock
+   * (a node's start) waits that out rather than take the look for a running node.
+   */
+  static tryAcquire (dir: string, file = 'node.lock', waitMs = 0): NodeLock | undefined {
     dataFileExists(join(dir, file), 'node lock')
     const db = openSqlite(join(dir, file))
     try {
-      db.pragma('busy_timeout = 0')
+      db.pragma(`busy_timeout = ${Math.max(0, Math.round(waitMs))}`)
       db.exec('BEGIN EXCLUSIVE')
       const key = resolve(dir, file)
       NodeLock.mine.add(key)
@@ -34,7 +40,10 @@ export class NodeLock {
     }
   }
 
-  /** True when a node holds the lock of `dir` right now. Creates nothing. */
+  /**
+   * True when a node holds the lock of `dir` right now. Creates nothing. It takes the lock for an
+   * instant to look (SQLite has no test without taking), which a starting node waits out (LOOK_WAIT_MS).
+   */
   static isHeld (dir: string, file = 'node.lock'): boolean {
     // A node creates the file when it starts; without it no node has ever run here.
     if (!existsSync(join(dir, file))) return false
