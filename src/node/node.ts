@@ -36,8 +36,9 @@ export class PetalNode {
   private readonly loops: Array<Promise<void>> = []
   private lastTip = ''
   private lastRole: NodeRole = 'follower'
-  /** What node-state.json last said, its time aside. */
-  private lastState = ''
+  private lastState = '' // what node-state.json last said, its time aside
+  private stateWrites: Promise<void> = Promise.resolve()
+  private readonly stateWriteFailed = (err: unknown): void => { this.logger.warn('writing node-state.json failed; retrying', { error: errorMessage(err) }) }
   private readonly checkpoints: CheckpointDuty
   private startedAt = new Date()
   private running = false
@@ -161,6 +162,8 @@ export class PetalNode {
     this.logger.info(role === 'signatory' ? 'this node is now a signatory' : `this node is no longer a signatory${revoked ? ' (its key was revoked)' : ''}`, { key, height: tip.height, was })
     // Pending records wait for a signatory: seal them now rather than at the next tick.
     if (role === 'signatory') this.sealLoop?.wake()
+    // `petal append` reads the role in node-state.json: say it now, not at the next rewrite.
+    if (this.running && this.options.stateFile !== false) this.queueStateWrite().catch(this.stateWriteFailed)
     this.options.events?.onRoleChanged?.(role)
   }
 
@@ -203,7 +206,7 @@ export class PetalNode {
       // Written before start returns (and the CLI prints the node's addresses): a command that finds
       // node.lock held reads the node's role there (`petal append` says who seals). A failed write is
       // retried by the loop.
-      await this.writeState().catch((err: unknown) => { this.logger.warn('writing node-state.json failed; retrying', { error: errorMessage(err) }) })
+      await this.queueStateWrite().catch(this.stateWriteFailed)
       this.loops.push(this.publishState(signal))
     }
     // Sealing starts last: the node first serves what it has (a seal holds the chain's write lock).
@@ -265,7 +268,7 @@ export class PetalNode {
     await runStopSteps([
       ['closing the HTTP API', async () => { await this.api?.close(); this.api = undefined }],
       ['stopping the proof chunk worker', async () => { await this.chunkPool.close() }],
-      ['stopping background loops', async () => { await Promise.all(this.loops.splice(0)) }],
+      ['stopping background loops', async () => { await Promise.all([...this.loops.splice(0), this.stateWrites]) }],
       ['stopping the query mirror worker', async () => { await this.mirror.close() }],
       ['removing node-state.json', () => { if (this.options.stateFile !== false) removeNodeState(this.chain.dir.root) }],
       ['stopping the seal loop', async () => { await this.sealLoop?.stop() }],
@@ -364,7 +367,14 @@ export class PetalNode {
   }
 
   private async publishState (signal: AbortSignal): Promise<void> {
-    await this.every('writing node-state.json', () => this.options.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => { await this.writeState() })
+    await this.every('writing node-state.json', () => this.options.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => { await this.queueStateWrite() })
+  }
+
+  /** node-state.json's writes one at a time: the loop's and a role change's (the loop retries a failed one). */
+  private queueStateWrite (): Promise<void> {
+    const write = this.stateWrites.then(async () => { await this.writeState() })
+    this.stateWrites = write.catch(() => {})
+    return write
   }
 
   /** Write node-state.json if what it says has changed (its time aside). */

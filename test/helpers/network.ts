@@ -49,9 +49,9 @@ export function fastOptions (o: { bootstrap?: string[], listen?: string[], disco
 const running: PetalNode[] = []
 
 /** Start a node on `dir` with test timers; stopped by stopAll(). */
-export async function startNode (dir: string, o: { name?: string, key?: SigningKey, bootstrap?: string[], listen?: string[], discovery?: boolean, events?: NodeOptions['events'], http?: NodeOptions['http'], ingest?: NodeOptions['ingest'], network?: NodeOptions['network'], logger?: Logger, witness?: NodeOptions['witness'] } = {}): Promise<PetalNode> {
+export async function startNode (dir: string, o: { name?: string, key?: SigningKey, bootstrap?: string[], listen?: string[], discovery?: boolean, events?: NodeOptions['events'], http?: NodeOptions['http'], ingest?: NodeOptions['ingest'], network?: NodeOptions['network'], logger?: Logger, witness?: NodeOptions['witness'], stateEveryMs?: number } = {}): Promise<PetalNode> {
   const fast = fastOptions(o)
-  const node = await PetalNode.create({ dir, signingKey: o.key, logger: o.logger ?? testLogger(o.name ?? 'node'), events: o.events, http: o.http, ingest: o.ingest, witness: o.witness, ...fast, network: { ...fast.network, ...o.network } })
+  const node = await PetalNode.create({ dir, signingKey: o.key, logger: o.logger ?? testLogger(o.name ?? 'node'), events: o.events, http: o.http, ingest: o.ingest, witness: o.witness, ...fast, ...(o.stateEveryMs === undefined ? {} : { stateFile: true, stateEveryMs: o.stateEveryMs }), network: { ...fast.network, ...o.network } })
   await node.start()
   running.push(node)
   return node

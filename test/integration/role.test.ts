@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport } from '../../src/chain/index.js'
 import { pull, type NodeRole, type PetalNode } from '../../src/node/index.js'
@@ -6,6 +7,7 @@ import { createLogger, type LogRecord } from '../../src/util/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { addrOf, cloneGenesis, fastOptions, startNode, stopAll, testLogger, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { nodeStatePath, readNodeState } from '../../src/node/state-file.js'
 import { waitFor } from '../helpers/wait.js'
 
 afterAll(stopAll)
@@ -71,6 +73,22 @@ describe('the role follows the key state at the tip, live', () => {
     await waitFor(() => records.some(r => r.message === 'this node is no longer a signatory (its key was revoked)'), { what: 'B to log that it is a follower' })
     expect(roles).toEqual(['signatory', 'follower'])
   }, 120_000)
+
+  it('node-state.json says the new role at once, not at its next rewrite (`petal append` reads it there)', async () => {
+    const { dir, genesis } = await aliceChain()
+    const a = await startNode(dir, { name: 'A3', key: alice })
+    const bDir = await cloneGenesis(genesis)
+    // node-state.json rewritten by the loop only every 10 minutes: only the role change can write it in time.
+    const b = await startNode(bDir, { name: 'B3', key: bob, bootstrap: [addrOf(a)], stateEveryMs: 600_000 })
+    expect(readNodeState(bDir)?.role).toBe('follower')
+    await keyOpBlock(a.chain, alice, 'A', bob)
+    await a.announceTip()
+    await waitFor(() => b.role === 'signatory', { what: 'B to become a signatory' })
+    await waitFor(() => readNodeState(bDir)?.role === 'signatory', { timeout: 5_000, what: 'node-state.json to say signatory' })
+    await b.stop()
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect(existsSync(nodeStatePath(bDir)), 'removed at stop, not written again after').toBe(false)
+  }, 60_000)
 
   it('pull --follow signs with the given key once the chain makes it a signatory', async () => {
     const { dir } = await aliceChain()
