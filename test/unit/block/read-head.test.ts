@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildBlock, readBlockFile, type BuildBlockOptions } from '../../../src/block/index.js'
-import { isPetalError } from '../../../src/util/index.js'
+import { outcome } from '../../helpers/block-read.js'
 import { fixtureKey } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -19,16 +19,6 @@ function userDb (path: string, sql: string): string {
   db.exec(sql)
   db.close()
   return path
-}
-
-/** The outcome of a read: the file's description, or the coded error with its message. */
-async function outcome (p: Promise<unknown>): Promise<unknown> {
-  try {
-    return { ok: await p }
-  } catch (err) {
-    if (isPetalError(err)) return { code: err.code, message: err.message }
-    throw err
-  }
 }
 
 async function validBlock (dir: string): Promise<Buffer> {

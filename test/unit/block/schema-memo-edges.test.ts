@@ -3,50 +3,23 @@
 // hands 4,096 bytes, less than page 1 at a larger page size), and what decides whether the schema
 // loads at all besides page 1 (the file's length, when the header's page count is not valid) must
 // still refuse the block, with the same code and message.
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildBlock, readBlockFile, type BuildBlockOptions } from '../../../src/block/index.js'
-import { isPetalError } from '../../../src/util/index.js'
-import { fixtureKey } from '../../helpers/chain.js'
+import { readBlockFile } from '../../../src/block/index.js'
+import { head, MAX_BLOCK_BYTES, outcome, pageSize, prepared, sqlBlock } from '../../helpers/block-read.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-const key = fixtureKey('alice')
-const MAX = 1 << 26
-
-function opts (over: Partial<BuildBlockOptions> & { output: string }): BuildBlockOptions {
-  return { key, chainId: 'aa'.repeat(32), height: 7, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX, ...over }
-}
-
-async function block (dir: string, name: string, sql: string, pageSize?: number): Promise<{ path: string, bytes: Buffer }> {
-  const src = join(dir, `${name}-src.db`)
-  const db = new Database(src)
-  if (pageSize !== undefined) db.pragma(`page_size = ${pageSize}`)
-  db.exec(sql)
-  db.close()
-  const b = await buildBlock(opts({ source: src, output: join(dir, `${name}.db`) }))
-  return { path: b.path, bytes: readFileSync(b.path) }
-}
-
-const pageSizeOf = (bytes: Buffer): number => bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16)
-const head = (bytes: Buffer, n = bytes.length): { bytes: Uint8Array, size: number } => ({ bytes: new Uint8Array(bytes.subarray(0, n)), size: bytes.length })
-
-async function outcome (p: Promise<unknown>): Promise<unknown> {
-  try {
-    return { ok: await p }
-  } catch (err) {
-    if (isPetalError(err)) return { code: err.code, message: err.message }
-    throw err
-  }
-}
+const MAX = MAX_BLOCK_BYTES
+const block = sqlBlock
 
 describe('the schema memo\'s premise', () => {
   it('compares the whole of page 1: at 8,192-byte pages a 4,096-byte head is not page 1', async () => {
     const dir = tmpDir()
     const a = await block(dir, 'a', 'CREATE TABLE t (x); INSERT INTO t VALUES (1)', 8192)
     const b = await block(dir, 'b', 'CREATE TABLE u (x); INSERT INTO u VALUES (1)', 8192)
-    expect(pageSizeOf(a.bytes)).toBe(8192)
+    expect(pageSize(a.bytes)).toBe(8192)
     // The premise of the test: the first 4,096 bytes agree (header, cell pointers, free space),
     // the schema's cells at the end of page 1 do not.
     expect(a.bytes.subarray(0, 4096).equals(b.bytes.subarray(0, 4096))).toBe(true)
@@ -60,7 +33,7 @@ describe('the schema memo\'s premise', () => {
   it('a block of the same page 1 but fewer pages than a table\'s root (the header\'s page count not valid) is refused as without the memo', async () => {
     const dir = tmpDir()
     const a = await block(dir, 'a', "CREATE TABLE t (x); INSERT INTO t VALUES (1), ('two')")
-    const size = pageSizeOf(a.bytes)
+    const size = pageSize(a.bytes)
     // The in-header page count is valid only while "version-valid-for" (offset 92) equals the
     // change counter (24); otherwise SQLite takes the page count from the file's length.
     const bytes = Buffer.from(a.bytes)
@@ -80,17 +53,9 @@ describe('the schema memo\'s premise', () => {
     expect(without).toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/malformed database schema/) })
     // With the memo: the whole file passes first (its reads remembered), then the short one.
     expect((await readBlockFile(full, { maxBytes: MAX, head: head(bytes, size) })).userTables.map(t => t.name)).toEqual(['t'])
-    const seen: string[] = []
-    const prepare = Database.prototype.prepare
-    const spy = vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
-      seen.push(sql)
-      return prepare.call(this, sql)
-    })
-    try {
-      expect(await outcome(readBlockFile(short, { maxBytes: MAX, head: head(cut, size) }))).toEqual(without)
-    } finally {
-      spy.mockRestore()
-    }
+    let got: unknown
+    const seen = await prepared(async () => { got = await outcome(readBlockFile(short, { maxBytes: MAX, head: head(cut, size) })) })
+    expect(got).toEqual(without)
     // The memo was in play: the schema's own reads were not made for the short file.
     expect(seen.some(s => s.includes('sqlite_schema'))).toBe(false)
   })

@@ -3,60 +3,15 @@
 // (`head`) and that page holds the whole schema: every other check still runs on the block itself.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildBlock, readBlockFile, type BuildBlockOptions } from '../../../src/block/index.js'
+import { readBlockFile } from '../../../src/block/index.js'
 import { schemaOnPage } from '../../../src/block/schema-memo.js'
-import { isPetalError } from '../../../src/util/index.js'
-import { fixtureKey } from '../../helpers/chain.js'
+import { head, MAX_BLOCK_BYTES, outcome, pageSize, prepared, sqlBlock } from '../../helpers/block-read.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-const key = fixtureKey('alice')
-const MAX = 1 << 26
-
-function opts (over: Partial<BuildBlockOptions> & { output: string }): BuildBlockOptions {
-  return { key, chainId: 'aa'.repeat(32), height: 7, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX, ...over }
-}
-
-/** A block of `sql` (run on an empty user database) built into `dir`/`name`, as its bytes and path. */
-async function block (dir: string, name: string, sql: string): Promise<{ path: string, bytes: Buffer }> {
-  const src = join(dir, `${name}-src.db`)
-  const db = new Database(src)
-  db.exec(sql)
-  db.close()
-  const b = await buildBlock(opts({ source: src, output: join(dir, `${name}.db`) }))
-  return { path: b.path, bytes: readFileSync(b.path) }
-}
-
-const pageSize = (bytes: Buffer): number => bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16)
-
-/** The outcome of a read: the file's description, or the coded error with its message. */
-async function outcome (p: Promise<unknown>): Promise<unknown> {
-  try {
-    return { ok: await p }
-  } catch (err) {
-    if (isPetalError(err)) return { code: err.code, message: err.message }
-    throw err
-  }
-}
-
-/** The SQL of every statement prepared on a block connection while `run` runs. */
-async function prepared (run: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = []
-  const prepare = Database.prototype.prepare
-  const spy = vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
-    seen.push(sql)
-    return prepare.call(this, sql)
-  })
-  try {
-    await run()
-  } finally {
-    spy.mockRestore()
-  }
-  return seen
-}
-
-const head = (bytes: Buffer, n = bytes.length): { bytes: Uint8Array, size: number } => ({ bytes: new Uint8Array(bytes.subarray(0, n)), size: bytes.length })
+const MAX = MAX_BLOCK_BYTES
+const block = sqlBlock
 
 afterEach(() => { vi.restoreAllMocks() })
 
