@@ -14,7 +14,8 @@ import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
-import { peersFilePath, readNodeState, removeNodeState, removeStaleTempFiles, writeNodeState, type NodeState } from './state-file.js'
+import { peersFilePath, readNodeState, removeNodeState, removeStaleTempFiles, type NodeState } from './state-file.js'
+import { StatePublisher } from './state-publisher.js'
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
 
@@ -36,9 +37,7 @@ export class PetalNode {
   private readonly loops: Array<Promise<void>> = []
   private lastTip = ''
   private lastRole: NodeRole = 'follower'
-  private lastState = '' // what node-state.json last said, its time aside
-  private stateWrites: Promise<void> = Promise.resolve()
-  private readonly stateWriteFailed = (err: unknown): void => { this.logger.warn('writing node-state.json failed; retrying', { error: errorMessage(err) }) }
+  private readonly stateFile: StatePublisher
   private readonly checkpoints: CheckpointDuty
   private startedAt = new Date()
   private running = false
@@ -62,6 +61,7 @@ export class PetalNode {
     this.logger = logger
     this.checkpoints = new CheckpointDuty(chain, network, options, logger, () => this.running)
     this.mirror = new MirrorKeeper(chain, logger)
+    this.stateFile = new StatePublisher(chain.dir.root, () => this.state(), logger)
     if (ingest !== undefined && options.ingest !== false) {
       this.sealLoop = new SealLoop(ingest, {
         ...options.ingest,
@@ -163,7 +163,7 @@ export class PetalNode {
     // Pending records wait for a signatory: seal them now rather than at the next tick.
     if (role === 'signatory') this.sealLoop?.wake()
     // `petal append` reads the role in node-state.json: say it now, not at the next rewrite.
-    if (this.running && this.options.stateFile !== false) this.queueStateWrite().catch(this.stateWriteFailed)
+    if (this.running && this.options.stateFile !== false) this.stateFile.write().catch(this.stateFile.failed)
     this.options.events?.onRoleChanged?.(role)
   }
 
@@ -206,8 +206,8 @@ export class PetalNode {
       // Written before start returns (and the CLI prints the node's addresses): a command that finds
       // node.lock held reads the node's role there (`petal append` says who seals). A failed write is
       // retried by the loop.
-      await this.queueStateWrite().catch(this.stateWriteFailed)
-      this.loops.push(this.publishState(signal))
+      await this.stateFile.write().catch(this.stateFile.failed)
+      this.loops.push(this.stateFile.loop(signal, () => this.options.stateEveryMs ?? DEFAULT_STATE_EVERY_MS))
     }
     // Sealing starts last: the node first serves what it has (a seal holds the chain's write lock).
     this.sealLoop?.start()
@@ -268,7 +268,7 @@ export class PetalNode {
     await runStopSteps([
       ['closing the HTTP API', async () => { await this.api?.close(); this.api = undefined }],
       ['stopping the proof chunk worker', async () => { await this.chunkPool.close() }],
-      ['stopping background loops', async () => { await Promise.all([...this.loops.splice(0), this.stateWrites]) }],
+      ['stopping background loops', async () => { await Promise.all([...this.loops.splice(0), this.stateFile.settled()]) }],
       ['stopping the query mirror worker', async () => { await this.mirror.close() }],
       ['removing node-state.json', () => { if (this.options.stateFile !== false) removeNodeState(this.chain.dir.root) }],
       ['stopping the seal loop', async () => { await this.sealLoop?.stop() }],
@@ -364,26 +364,6 @@ export class PetalNode {
       peers: this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: p.tipHeight, tip_hash: p.tipHash })),
       banned: this.network.scores.banned().length
     }
-  }
-
-  private async publishState (signal: AbortSignal): Promise<void> {
-    await this.every('writing node-state.json', () => this.options.stateEveryMs ?? DEFAULT_STATE_EVERY_MS, signal, async () => { await this.queueStateWrite() })
-  }
-
-  /** node-state.json's writes one at a time: the loop's and a role change's (the loop retries a failed one). */
-  private queueStateWrite (): Promise<void> {
-    const write = this.stateWrites.then(async () => { await this.writeState() })
-    this.stateWrites = write.catch(() => {})
-    return write
-  }
-
-  /** Write node-state.json if what it says has changed (its time aside). */
-  private async writeState (): Promise<void> {
-    const s = this.state()
-    const key = JSON.stringify({ ...s, updated_at: '' })
-    if (key === this.lastState) return
-    await writeNodeState(this.chain.dir.root, s)
-    this.lastState = key
   }
 }
 

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { dirname, join } from 'node:path'
-import { AbortError, errorCode, failpoint, fsyncFile, fsyncFileAsync, isNotFound, isStringArray, Mutex, parseJson, sleep } from '../util/index.js'
+import { isStringArray, parseJson } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
@@ -8,41 +8,16 @@ import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
 import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
 import { SCHEMA, SCHEMA_VERSION, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { dataFileExists } from './data-file.js'
-import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
-
-export interface LockOptions {
-  signal?: AbortSignal
-  /** Give up after this long (default: wait until aborted); 0: do not wait at all. */
-  timeoutMs?: number
-  /**
-   * Called when the lock is held by another process, and again whenever the holder changes, with
-   * the holder's record (undefined: it has not said who it is), so the CLI can say what it waits for.
-   */
-  onWait?: (holder: WriterRecord | undefined) => void
-  /** What this writer does, for the record other processes read while they wait (`writer.json`). */
-  work?: string
-}
-
-export interface WriteLockOptions extends LockOptions {
-  /**
-   * Commit with `synchronous = NORMAL`, then fsync `chain.db-wal` on the thread pool before resolving
-   * (the event loop goes on meanwhile). Only for a change whose journal undoes it if a crash loses the commit.
-   */
-  syncOffLoop?: boolean
-}
+import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
  * tables, and the signatory set of the canonical chain. It is derived from the block files and
- * can be rebuilt from them (`petal reindex`).
- *
- * Writers serialise on SQLite's own lock (`BEGIN IMMEDIATE`), which works across processes and
- * is released by the kernel if the holder dies, so a crashed importer can never wedge the store.
+ * can be rebuilt from them (`petal reindex`). Writers serialise on its IndexWriteLock.
  */
 export class IndexDb {
   private readonly db: Database.Database
-  private readonly mutex = new Mutex()
-  private inTx = false
+  private readonly writeLock: IndexWriteLock
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
 
   /**
@@ -62,8 +37,9 @@ export class IndexDb {
   /** Signed checkpoints this node made or received. */
   readonly checkpoints: CheckpointTable
 
-  private constructor (db: Database.Database, private readonly recordPath: string) {
+  private constructor (db: Database.Database, recordPath: string) {
     this.db = db
+    this.writeLock = new IndexWriteLock(db, recordPath)
     this.tree = new ChainTreeTable(db, () => { this.assertTx() })
     this.checkpoints = new CheckpointTable(db, () => { this.assertTx() })
   }
@@ -121,99 +97,15 @@ export class IndexDb {
    * Run `fn` holding the store's write lock, inside one SQLite transaction: committed if `fn`
    * resolves, rolled back if it throws. Waits without blocking the event loop.
    */
-  async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
-    return await this.mutex.run(async () => {
-      // The safety level cannot change inside a transaction: set before BEGIN, reset after COMMIT.
-      if (options.syncOffLoop !== true) return await this.lockedTx(fn, options)
-      this.db.pragma('synchronous = NORMAL')
-      let result: T
-      try {
-        result = await this.lockedTx(fn, options)
-      } finally {
-        this.db.pragma('synchronous = FULL')
-      }
-      failpoint('index:committed-unsynced')
-      await this.syncWal()
-      return result
-    })
-  }
+  async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> { return await this.writeLock.run(fn, options) }
 
-  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool; syncWalNow on this thread, for recovery. */
-  private async syncWal (): Promise<void> { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }) }
-  syncWalNow (): void { try { fsyncFile(`${this.db.name}-wal`) } catch (err) { if (!isNotFound(err)) throw err } }
+  /** fsync chain.db-wal on this thread, for recovery. */
+  syncWalNow (): void { this.writeLock.syncWalNow() }
 
-  /** Take the write lock (waiting as LockOptions say), run `fn` in a transaction, commit or roll back. */
-  private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions): Promise<T> {
-    const started = Date.now()
-    let said: string | undefined
-    let delay = 5
-    for (;;) {
-      if (options.signal?.aborted === true) throw new AbortError()
-      if (this.tryBegin()) break
-      const holder = readWriterRecord(this.recordPath)
-      const who = describeWriter(holder)
-      if (who !== said) { said = who; options.onWait?.(holder) }
-      if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
-        throw new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${who}, which is writing to this data directory`, {
-          hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
-          details: { holder }
-        })
-      }
-      await sleep(delay, options.signal)
-      delay = Math.min(delay * 2, 100)
-    }
-    this.inTx = true
-    writeWriterRecord(this.recordPath, options.work ?? 'writing')
-    try {
-      const result = await fn()
-      clearWriterRecord(this.recordPath)
-      this.db.exec('COMMIT')
-      return result
-    } catch (err) {
-      clearWriterRecord(this.recordPath)
-      if (this.db.inTransaction) this.db.exec('ROLLBACK')
-      throw err
-    } finally {
-      this.inTx = false
-    }
-  }
+  /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */
+  tryWriteLockSync (fn: () => void): boolean { return this.writeLock.trySync(fn) }
 
-  /**
-   * Run `fn` under the write lock if it is free right now, synchronously; returns false without
-   * running it when another connection holds the lock (a live writer).
-   */
-  tryWriteLockSync (fn: () => void): boolean {
-    if (this.inTx || !this.tryBegin()) return false
-    this.inTx = true
-    try {
-      fn()
-      this.db.exec('COMMIT')
-      return true
-    } catch (err) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK')
-      throw err
-    } finally {
-      this.inTx = false
-    }
-  }
-
-  /** `BEGIN IMMEDIATE` without waiting: false when another connection holds the write lock. */
-  private tryBegin (): boolean {
-    try {
-      this.db.pragma('busy_timeout = 0')
-      this.db.exec('BEGIN IMMEDIATE')
-      return true
-    } catch (err) {
-      if (errorCode(err) === 'SQLITE_BUSY') return false
-      throw err
-    } finally {
-      this.db.pragma('busy_timeout = 5000')
-    }
-  }
-
-  private assertTx (): void {
-    if (!this.inTx) throw new Error('index write outside withWriteLock')
-  }
+  private assertTx (): void { this.writeLock.assertTx() }
 
   // ---- reads ----
 
