@@ -1,4 +1,4 @@
-import { openSqliteReadonly, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
+import { openSqliteReadonly, StorageError, type SqliteDb, type SqliteStatement } from '../../storage/index.js'
 import { hardenReadonly, type SqlValue } from '../../block/index.js'
 import { QueryError, statementError } from '../errors.js'
 import { checkCompiled } from './guard.js'
@@ -19,6 +19,8 @@ export function openForQuery (path: string, what: string, setup?: (db: SqliteDb)
     // Temporary views only (an adopted chain's Daisy history): before query_only forbids them.
     setup?.(db)
   } catch (err) {
+    // Its own hint is the true one: this user cannot roll back a killed writer's journal, and no query will.
+    if (err instanceof StorageError && err.code === 'WRITE_INTERRUPTED') throw err
     throw new QueryError('MIRROR_UNAVAILABLE', `cannot open ${what} ${path}: ${errorMessage(err)}`, { hint: 'run `petal query` without --no-sync once, or `petal reindex --query`' })
   }
   hardenReadonly(db)

@@ -2,13 +2,14 @@
 // a kill -9 while pending.db or chain.db is being created leaves, before WAL mode is set). A
 // read-only open must still read the file: openSqliteReadonly rolls the journal back first.
 import Database from 'better-sqlite3'
-import { copyFileSync, existsSync, statSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
 import { openSqliteReadonly } from '../../../src/storage/index.js'
 import { errorCode } from '../../../src/util/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { asRoot, otherUserCanRun, runAsOtherUser } from '../../helpers/other-user.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const open: Array<{ close: () => unknown }> = []
@@ -78,6 +79,25 @@ describe('openSqliteReadonly and a hot journal', () => {
     expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 2 })
   })
 
+  it('a hot WAL is not a hot journal: read with the last commit, nothing rolled back or checkpointed (the file and its WAL keep their bytes)', () => {
+    const file = join(tmpDir(), 'wal.db')
+    const src = `${file}.src`
+    const w = new Database(src)
+    w.pragma('journal_mode = WAL')
+    w.pragma('wal_autocheckpoint = 0')
+    w.exec('CREATE TABLE t (a); INSERT INTO t VALUES (1), (2), (3)')
+    // As a writer killed with its commits in the WAL leaves them (its -shm gone with the process).
+    copyFileSync(src, file)
+    copyFileSync(`${src}-wal`, `${file}-wal`)
+    w.close()
+    const before = [readFileSync(file), readFileSync(`${file}-wal`)]
+    const db = openSqliteReadonly(file)
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 3 })
+    db.close()
+    expect([readFileSync(file), readFileSync(`${file}-wal`)]).toEqual(before)
+    expect(existsSync(`${file}-journal`)).toBe(false)
+  })
+
   it('a pending store killed while it was created reads as empty, and then takes writes', async () => {
     const alice = fixtureKey('alice')
     const { chain } = await newTestChain({ key: alice })
@@ -90,5 +110,46 @@ describe('openSqliteReadonly and a hot journal', () => {
     open.push(writer)
     expect((await writer.append('events', [{ n: 1n }])).receipts).toHaveLength(1)
     expect(writer.stats().pendingRows).toBe(1)
+  })
+
+  const src = (...p: string[]): string => JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', ...p))
+  /** What `open` (an expression of `file`) says in a process of a user who cannot write: 'read N rows' or the error's code and hint. */
+  const readAsOtherUser = (file: string, open = 'openSqliteReadonly(file)'): string => {
+    const r = runAsOtherUser(`const { openSqliteReadonly } = await import(${src('storage', 'index.js')})
+      const { openForQuery } = await import(${src('query', 'sandbox', 'connection.js')})
+      const file = process.argv[1]
+      try { const db = ${open}; console.log('read ' + db.prepare('SELECT count(*) AS n FROM t').get().n + ' rows') }
+      catch (e) { console.log(e.code + ': ' + e.hint) }`, file)
+    expect(r.stderr).toBe('')
+    return r.stdout
+  }
+  const WRITE_INTERRUPTED = 'WRITE_INTERRUPTED: run the command again as a user who can write the data directory: opening the file then rolls the interrupted write back'
+
+  it.skipIf(!otherUserCanRun)('a user who cannot write the directory gets WRITE_INTERRUPTED and its hint, even where the file itself is writable; a writer then reads the last commit', () => {
+    const base = tmpDir()
+    chmodSync(base, 0o755)
+    const notMine = join(base, 'not-mine')
+    const dirOnly = join(base, 'dir-only')
+    for (const dir of [notMine, dirOnly]) { mkdirSync(dir); killedMidTransaction(join(dir, 'x.db'), 3) }
+    // The file and its journal cannot be written either.
+    for (const f of ['x.db', 'x.db-journal']) chmodSync(join(notMine, f), 0o444)
+    // The file and its journal can be written, the directory not (the journal cannot be deleted:
+    // SQLite writes the file back, then fails with SQLITE_IOERR_DELETE, a "disk I/O error").
+    for (const f of ['x.db', 'x.db-journal']) chmodSync(join(dirOnly, f), 0o666)
+    try {
+      for (const dir of [notMine, dirOnly]) chmodSync(dir, asRoot ? 0o755 : 0o555)
+      for (const dir of [notMine, dirOnly]) expect(readAsOtherUser(join(dir, 'x.db')), dir).toBe(WRITE_INTERRUPTED)
+      // The query sandbox's connection says so too (its MIRROR_UNAVAILABLE hint, to sync the mirror once, cannot help).
+      expect(readAsOtherUser(join(notMine, 'x.db'), "openForQuery(file, 'the query mirror')")).toBe(WRITE_INTERRUPTED)
+    } finally {
+      for (const dir of [notMine, dirOnly]) chmodSync(dir, 0o755)
+    }
+    // The journal stayed hot where it could not be deleted: the next writer rolls back again.
+    for (const dir of [notMine, dirOnly]) {
+      expect(existsSync(join(dir, 'x.db-journal'))).toBe(true)
+      const db = openSqliteReadonly(join(dir, 'x.db'))
+      open.push(db)
+      expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 3 })
+    }
   })
 })

@@ -1,0 +1,15 @@
+import { spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+
+// A process of a user who cannot write what this one made: as root (which ignores the write bits)
+// the user `nobody`; otherwise this user, with the write bits taken away by the test.
+export const asRoot = process.getuid?.() === 0
+export const otherUserCanRun = !asRoot || spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--version']).status === 0
+
+/** Run `code` (an ES module, TypeScript sources importable through tsx) as that user with `args` (process.argv[1]…); its stdout, trimmed. */
+export function runAsOtherUser (code: string, ...args: string[]): { stdout: string, stderr: string } {
+  const tsx = createRequire(import.meta.url).resolve('tsx')
+  const argv = [process.execPath, '--import', tsx, '--input-type=module', '-e', code, ...args]
+  const r = spawnSync(asRoot ? 'runuser' : process.execPath, asRoot ? ['-u', 'nobody', '--', ...argv] : argv.slice(1), { encoding: 'utf8' })
+  return { stdout: r.stdout.trim(), stderr: r.stderr }
+}
