@@ -8,7 +8,7 @@ import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, ty
 import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
 import { DataDir, NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
-import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
+import { errorMessage, nullLogger, processAlive, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
 import { QueryError } from '../query/index.js'
 import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
@@ -171,8 +171,10 @@ export class PetalNode {
     if (this.options.stateFile !== false) {
       this.lock = NodeLock.tryAcquire(this.chain.dir.root, 'node.lock', NodeLock.LOOK_WAIT_MS)
       if (this.lock === undefined) {
-        const other = readNodeState(this.chain.dir.root)
-        throw new NodeError('ALREADY_RUNNING', `a node${other === undefined ? '' : ` (pid ${other.pid})`} is already running on ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
+        // A killed node's file names a dead pid (the holder may be a pull, or a command's look).
+        const pid = readNodeState(this.chain.dir.root)?.pid
+        const who = pid !== undefined && processAlive(pid) ? `a node (pid ${pid}) is already running on` : 'another process (a node or a pull) holds node.lock of'
+        throw new NodeError('ALREADY_RUNNING', `${who} ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
       }
       removeStaleTempFiles(this.chain.dir.root, [this.chain.dir.keystore, dirname(tokensPath(this.chain.dir.root))])
       // A killed node's file would give its role for this node's (runningNodeRole) until this one writes its own.

@@ -62,4 +62,27 @@ describe('who seals beside a node (node-state.json)', () => {
       lock.release()
     }
   })
+
+  it('a node refused by a held node.lock names no dead pid: the file a killed node left is not the holder', async () => {
+    const { chain, dir } = await newTestChain({ key: fixtureKey('alice') })
+    chain.close()
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+    writeFileSync(nodeStatePath(dir), state(dead, 'signatory'))
+    // The holder: a pull, or a command's look at the lock, neither of which wrote that file.
+    const lock = NodeLock.tryAcquire(dir)
+    if (lock === undefined) throw new Error('lock not taken')
+    const n = await PetalNode.create({ dir, ...fastOptions({ discovery: false }), stateFile: true })
+    try {
+      const err = await n.start().then(() => undefined, (e: unknown) => e)
+      expect(err).toMatchObject({ code: 'ALREADY_RUNNING' })
+      expect((err as Error).message).not.toContain(String(dead))
+      expect((err as Error).message).toContain('node.lock')
+      // A live node's pid is named.
+      writeFileSync(nodeStatePath(dir), state(process.pid, 'signatory'))
+      expect(await n.start().then(() => undefined, (e: unknown) => e)).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`(pid ${process.pid})`) })
+    } finally {
+      lock.release()
+      await n.stop()
+    }
+  })
 })
