@@ -1,0 +1,48 @@
+// node.lock decides which of several processes runs a node on a data directory. Processes that
+// start at the same instant (two `petal run`, a run and a pull) race for it: exactly one may win,
+// and each loser must give up after its wait (NodeLock.LOOK_WAIT_MS), not hang nor also win.
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const STORAGE = JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.js'))
+// At wall time argv[2] (all at once), take the lock waiting argv[3] ms; keep a won lock argv[4] ms.
+const RACER = `const { NodeLock } = await import(${STORAGE})
+const [dir, at, wait, keep] = process.argv.slice(1)
+await new Promise(resolve => setTimeout(resolve, Math.max(0, Number(at) - Date.now() - 20)))
+while (Date.now() < Number(at)) {}
+const t = performance.now()
+const lock = NodeLock.tryAcquire(dir, 'node.lock', Number(wait))
+console.log(JSON.stringify({ won: lock !== undefined, ms: performance.now() - t }))
+setTimeout(() => { lock?.release() }, lock === undefined ? 0 : Number(keep))`
+
+async function race (dir: string, n: number, waitMs: number, keepMs: number): Promise<Array<{ won: boolean, ms: number }>> {
+  const tsx = createRequire(import.meta.url).resolve('tsx')
+  // Far enough ahead for every process to have loaded before it.
+  const at = Date.now() + 3000
+  return await Promise.all(Array.from({ length: n }, async () => await new Promise<{ won: boolean, ms: number }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', tsx, '--input-type=module', '-e', RACER, dir, String(at), String(waitMs), String(keepMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.on('error', reject)
+    child.on('exit', code => { code === 0 ? resolve(JSON.parse(out) as { won: boolean, ms: number }) : reject(new Error(`racer exited ${String(code)}`)) })
+  })))
+}
+
+describe('node.lock raced by processes starting at once', () => {
+  it('exactly one wins; the others give up after their wait', async () => {
+    const dir = tmpDir()
+    const results = await race(dir, 4, 1000, 3000)
+    expect(results.filter(r => r.won)).toHaveLength(1)
+    for (const r of results.filter(r => !r.won)) expect(r.ms).toBeGreaterThanOrEqual(900)
+  }, 30_000)
+
+  it('a lock held for less than the wait goes to one of the waiters; none is refused for a holder that let go', async () => {
+    const dir = tmpDir()
+    // Each winner keeps it 100 ms; the others wait up to 10 s, so every one gets it in turn.
+    const results = await race(dir, 3, 10_000, 100)
+    expect(results.filter(r => r.won)).toHaveLength(3)
+  }, 30_000)
+})
