@@ -2,8 +2,10 @@
 // a kill -9 while pending.db or chain.db is being created leaves, before WAL mode is set). A
 // read-only open must still read the file: openSqliteReadonly rolls the journal back first.
 import Database from 'better-sqlite3'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
 import { openSqliteReadonly } from '../../../src/storage/index.js'
@@ -11,6 +13,7 @@ import { errorCode } from '../../../src/util/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { asRoot, otherUserCanRun, runAsOtherUser } from '../../helpers/other-user.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const open: Array<{ close: () => unknown }> = []
 afterEach(async () => { for (const x of open.splice(0).reverse()) await x.close() })
@@ -54,7 +57,9 @@ describe('openSqliteReadonly and a hot journal', () => {
     open.push(db)
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 3 })
     expect(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'rows'").get()).toEqual({ n: 0 })
-    expect(existsSync(`${file}-journal`)).toBe(false)
+    // Nothing made beside it either (no -wal or -shm: the file was not switched to WAL mode).
+    db.close()
+    expect(readdirSync(dirname(file)).sort()).toEqual(['killed.db', 'killed.db.src'])
   })
 
   it('a file killed before its first commit reads as an empty database', () => {
@@ -76,6 +81,30 @@ describe('openSqliteReadonly and a hot journal', () => {
     open.push(reader)
     expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 })
     writer.exec('COMMIT')
+    expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 2 })
+  })
+
+  it('leaves a live writer in another process alone: its transaction commits after the reader has read the last commit', async () => {
+    const file = join(tmpDir(), 'live2.db')
+    const setup = new Database(file)
+    setup.exec('CREATE TABLE t (a); INSERT INTO t VALUES (1)')
+    setup.close()
+    // The writer: a transaction open with its journal beside the file, until told to commit.
+    const writer = spawn(process.execPath, ['-e', `const db = new (require('better-sqlite3'))(process.argv[1])
+      db.exec('BEGIN; INSERT INTO t VALUES (2)')
+      console.log(require('node:fs').existsSync(process.argv[1] + '-journal') ? 'journal' : 'none')
+      process.stdin.once('data', () => { db.exec('COMMIT'); console.log(db.prepare('SELECT count(*) AS n FROM t').get().n); db.close() })`, file], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] })
+    const lines: string[] = []
+    writer.stdout.on('data', (d: Buffer) => { lines.push(...d.toString().trim().split('\n')) })
+    const exited = once(writer, 'exit')
+    await waitFor(() => lines.length > 0, { what: 'the writer to begin' })
+    expect(lines[0]).toBe('journal')
+    const reader = openSqliteReadonly(file)
+    open.push(reader)
+    expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 })
+    writer.stdin.end('commit\n')
+    expect(await exited).toEqual([0, null])
+    expect(lines[1]).toBe('2')
     expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 2 })
   })
 
