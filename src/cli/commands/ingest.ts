@@ -81,8 +81,12 @@ export function register (program: Command, action: Action): void {
       ctx.out.result({ table: r.table, created: r.created, added_columns: r.addedColumns, rows: r.receipts.length, receipts: r.receipts }, () => r.receipts.join('\n'))
       // Say truly who seals: a node that runs as a follower (its key not loaded) does not, and of a
       // node that has just taken its lock nothing is known until it writes its state (the receipts
-      // are out first: this may wait).
-      const role = await runningNodeRole(ctx.dir, { waitMs: STATE_WAIT_MS, signal: ctx.signal })
+      // are out first: this may wait). Ctrl-C then ends the wait, not the command: the rows are
+      // stored, and a failure here would have them appended again.
+      const role = await runningNodeRole(ctx.dir, { waitMs: STATE_WAIT_MS, signal: ctx.signal }).catch((err: unknown) => {
+        if (ctx.signal.aborted) return 'unknown' as const
+        throw err
+      })
       ctx.out.note(`${r.receipts.length} row(s) of ${input.format.toUpperCase()} (${formatBytes(input.bytes)}) stored as pending rows of ${r.table}` +
         `${r.created ? ' (new table)' : ''}${r.addedColumns.length > 0 ? `; new column(s): ${r.addedColumns.join(', ')}` : ''}.\n` +
         sealerNote(role) +
