@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PULL_HEAP_GROWING_PERCENT, withPullHeap } from '../../../src/node/pull-heap.js'
 
@@ -28,5 +31,25 @@ describe('withPullHeap', () => {
 
   it('sets the real flag without complaint', async () => {
     expect(await withPullHeap(async () => 'synced')).toBe('synced')
+  })
+})
+
+// The process's own value, however node was given it on its command line, is left alone.
+describe('withPullHeap in a process started with flags', () => {
+  const flagsSet = (...nodeFlags: string[]): string[] => {
+    const tsx = createRequire(import.meta.url).resolve('tsx')
+    const code = `const { withPullHeap } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'node', 'pull-heap.js'))})
+      const set = []
+      await withPullHeap(async () => {}, f => { set.push(f) })
+      console.log(JSON.stringify(set))`
+    const r = spawnSync(process.execPath, [...nodeFlags, '--import', tsx, '--input-type=module', '-e', code], { encoding: 'utf8' })
+    expect(r.stderr).toBe('')
+    return JSON.parse(r.stdout) as string[]
+  }
+
+  it('keeps --heap-growing-percent and --heap_growing_percent given to node; sets and gives back its own otherwise', () => {
+    expect(flagsSet('--heap-growing-percent=50')).toEqual([])
+    expect(flagsSet('--heap_growing_percent=50')).toEqual([])
+    expect(flagsSet('--max-old-space-size=512')).toEqual(['--heap-growing-percent=300', '--heap-growing-percent=0'])
   })
 })
