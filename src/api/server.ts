@@ -1,10 +1,9 @@
-import { accessSync, constants } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Chain } from '../chain/index.js'
-import { errorCode, errorMessage, nullLogger } from '../util/index.js'
+import { canWrite, errorCode, errorMessage, nullLogger } from '../util/index.js'
 import { ActivitySeries } from './activity-series.js'
 import { authorize, type Access } from './auth.js'
 import { BlockFiles } from './block-files.js'
@@ -48,15 +47,6 @@ export function apiRoutes (limits: ApiLimits): RouteSpec[] {
   return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...exportRoutes, ...recordRoutes(limits.bodyBytes, limits.rowsPerRequest), ...eventsRoutes, ...metaRoutes]
 }
 
-function writable (dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /**
  * The HTTP API (docs/api.md): JSON under /api/v1, the block files, SQL, server-sent events,
  * metrics, and the web explorer for people at /. It serves and never decides: it parses, authenticates,
@@ -96,7 +86,7 @@ export class ApiServer {
     }
     const limits: ApiLimits = { ...DEFAULT_API_LIMITS, ...o.limits }
     const logger = o.logger ?? nullLogger
-    const canWrite = writable(o.dir)
+    const writable = canWrite(o.dir)
     // Read-only: the API never writes the index, so it never waits for a writer's lock (a node
     // sealing a large block holds it for seconds). The node, or the CLI for `serve`, has already
     // opened the directory for writing and repaired it if a writer had crashed.
@@ -104,7 +94,7 @@ export class ApiServer {
     try {
       const metrics = o.metrics ?? new PetalMetrics()
       const events = new EventHub()
-      const queries = new QueryService(chain, limits, o.node?.syncMirror, canWrite, logger)
+      const queries = new QueryService(chain, limits, o.node?.syncMirror, writable, logger)
       const routes = apiRoutes(limits)
       let doc: unknown
       const ctx: ApiContext = {

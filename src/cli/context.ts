@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { TableRootPool } from '../block/index.js'
@@ -28,7 +28,6 @@ export interface CliIO {
   /** Root of the installed package (for genesis/ templates). */
   packageRoot: string
 }
-
 
 /** Commands that work on a Daisy directory (read-only; docs/daisy.md). */
 const DAISY_COMMANDS = new Set(['status', 'verify', 'blocks', 'block', 'signers', 'query', 'serve'])
@@ -197,15 +196,5 @@ export class CliContext {
   /** End every progress display (before an error is printed, so that it starts on a line of its own). */
   endProgress (): void {
     for (const p of this.bars.splice(0)) p.end()
-  }
-}
-
-/** Whether this process may create files in `dir` (SQLite needs that for its -wal and -shm files). */
-export function canWrite (dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK)
-    return true
-  } catch {
-    return false
   }
 }

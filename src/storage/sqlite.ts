@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { errorCode } from '../util/index.js'
+import { canWrite, errorCode } from '../util/index.js'
 import { StorageError } from './errors.js'
 
 // SQLite connections for Petal's own derived databases (the query mirror, planning schemas, block
@@ -65,21 +65,12 @@ function rollBackHotJournal (path: string, cause: unknown): void {
     const code = errorCode(err) ?? ''
     // IOERR_DELETE: the file could be written back but the journal not deleted (the directory
     // is not writable by this user); it stays hot, and the next writer's open rolls back again.
-    const cannotWrite = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN' || (code === 'SQLITE_IOERR_DELETE' && !writable(dirname(path)))
+    const cannotWrite = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN' || (code === 'SQLITE_IOERR_DELETE' && !canWrite(dirname(path)))
     if (!cannotWrite) throw err
     throw new StorageError('WRITE_INTERRUPTED', `${path} holds a write that a killed process left half done (${path}-journal), and this user cannot write there to roll it back`, {
       hint: 'run the command again as a user who can write the data directory: opening the file then rolls the interrupted write back', cause
     })
   } finally {
     rw?.close()
-  }
-}
-
-function writable (dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK)
-    return true
-  } catch {
-    return false
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writevSync, unlinkSync } from 'node:fs'
+import { accessSync, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writevSync, unlinkSync } from 'node:fs'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
@@ -118,4 +118,14 @@ export function readFullySync (fd: number, buf: Uint8Array, len: number, pos: nu
 
 export function isNotFound (err: unknown): boolean {
   return errorCode(err) === 'ENOENT'
+}
+
+/** Whether this process may create and delete files in `dir` (SQLite needs that for its -wal, -shm and journal files). */
+export function canWrite (dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
 }

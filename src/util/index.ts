@@ -9,7 +9,7 @@ export { PetalError, AbortError, isPetalError, throwIfAborted, registerErrorClas
 export { isRecord, errorMessage, errorCode, parseJson, isStringArray, asError } from './narrow.js'
 export { toHex, fromHex, hexInto, isHex, isHash, equalBytes } from './hex.js'
 export { uleb } from './leb128.js'
-export { fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, readFullySync, isNotFound } from './fs.js'
+export { fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, readFullySync, isNotFound, canWrite } from './fs.js'
 export { removeStaleTemps, processAlive } from './stale-temps.js'
 export { LOG_LEVELS, isLogLevel, createLogger, nullLogger, formatLogRecord, type LogLevel, type Logger, type LogRecord } from './logger.js'
 export { systemClock, type Clock } from './clock.js'

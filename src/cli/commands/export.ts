@@ -2,10 +2,9 @@ import { createWriteStream, existsSync, renameSync, rmSync, type WriteStream } f
 import { basename, dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { exportTable, EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
-import { fsyncDir, fsyncFile } from '../../util/index.js'
+import { canWrite, fsyncDir, fsyncFile } from '../../util/index.js'
 import { checkHeightRange, heightOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
-import { canWrite } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 
