@@ -43,10 +43,10 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
   try {
     // The index's records, read a range at a time (one query per block cost as much as the rest of
     // this thread's work on a small block); their sizes only schedule the reads and size progress.
-    const records = new RecordWindow(chain.index)
+    const records = new RecordWindow(chain.index, tip.height)
     const r = await replayChain(chain, {
       toHeight: tip.height,
-      sizes: { total: () => chain.index.canonicalBytes(tip.height), of: h => records.get(h)?.size ?? 0 },
+      sizes: { total: () => records.bytes(), of: h => records.get(h)?.size ?? 0 },
       deep: o.deep,
       workers: o.workers,
       signal: o.signal,
@@ -81,25 +81,44 @@ const WINDOW = 1024
 type FileRecord = ReturnType<IndexDb['canonicalFiles']>[number]
 
 /**
- * The index's hash, seal and size of the canonical blocks by height, fetched WINDOW at a time as
+ * The index's hash, seal and size of the canonical blocks by height, fetched `size` at a time as
  * heights are asked for. The replay asks for each height twice, in increasing order both times:
  * once to schedule its read, once to compare its file with the index, at most a few hundred
  * heights apart; older windows are dropped.
  */
-class RecordWindow {
+export class RecordWindow {
   private readonly windows = new Map<number, FileRecord[]>()
-  constructor (private readonly index: IndexDb) {}
+  // The windows fetched so far from the first on, without a gap (next: the first not fetched),
+  // and the bytes their records up to `to` name: progress's total then needs the index only past them.
+  private next = 0
+  private fetched = 0
+  /** `to`: the last height the replay verifies (what bytes() sums up to). */
+  constructor (private readonly index: IndexDb, private readonly to: number, private readonly size = WINDOW) {}
 
   get (height: number): FileRecord | undefined {
-    const w = Math.floor(height / WINDOW)
+    const w = Math.floor(height / this.size)
     let records = this.windows.get(w)
     if (records === undefined) {
       for (const k of this.windows.keys()) if (k < w - 1) this.windows.delete(k)
-      records = this.index.canonicalFiles(w * WINDOW, w * WINDOW + WINDOW - 1)
+      records = this.index.canonicalFiles(w * this.size, w * this.size + this.size - 1)
       this.windows.set(w, records)
+      if (w === this.next) {
+        for (const r of records) if (r.height <= this.to) this.fetched += r.size
+        this.next++
+      }
     }
-    const r = records[height - w * WINDOW]
+    const r = records[height - w * this.size]
     // A gap in the canonical heights (a damaged index) shifts the rest: look for the height itself.
     return r?.height === height ? r : records.find(x => x.height === height)
+  }
+
+  /**
+   * Bytes of the canonical blocks' files up to height `to`, as the index records them: the
+   * windows already fetched summed as they came, the index asked only for the heights after them
+   * (a seek into `blocks` per row: ~13 ms for 10,000 heights, ~1 ms for the last window).
+   */
+  bytes (): number {
+    const from = this.next * this.size
+    return this.fetched + (from <= this.to ? this.index.canonicalBytes(this.to, from) : 0)
   }
 }

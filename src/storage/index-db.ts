@@ -158,9 +158,9 @@ export class IndexDb {
     return this.stmt<{ height: number, hash: string, seal: string, size: number }>('SELECT height, hash, seal, size FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height').all(from, to)
   }
 
-  /** Bytes of the canonical blocks' files with height ≤ to, as recorded. */
-  canonicalBytes (to: number): number {
-    return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height <= ?').get(to)?.n ?? 0
+  /** Bytes of the canonical blocks' files with from ≤ height ≤ to, as recorded. */
+  canonicalBytes (to: number, from = 0): number {
+    return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ?').get(from, to)?.n ?? 0
   }
 
   sideBlocks (): BlockRecord[] {

@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Chain, signImport, verifyChain, type VerifyReport } from '../../../src/chain/index.js'
+import { RecordWindow } from '../../../src/chain/verify.js'
 import { newTestChain } from '../../helpers/chain.js'
 
 // verify reads the index's records a range at a time (not one query per block): the comparison
@@ -34,5 +36,37 @@ describe('verify against the index', () => {
     const gap = await run()
     expect(gap.failure).toMatchObject({ height: 1, code: 'VERIFY_FAILED' })
     expect(gap.failure?.message).toContain('block file at height 1 is not the block the index records')
+  })
+
+  it("sums the files' bytes up to the tip from the windows fetched and the index past them, wherever the replay is", async () => {
+    // Progress's total: the windows already fetched are summed as they come, the index is asked
+    // only for the heights after them (near the end of a run, a window's worth instead of all).
+    const t = await newTestChain()
+    try {
+      for (let i = 0; i < 10; i++) await signImport(t.chain, undefined, t.key)
+      const tip = t.chain.tip().height
+      const all = t.chain.index.canonicalBytes(tip)
+      expect(all).toBe(Array.from({ length: tip + 1 }, (_, h) => statSync(t.chain.dir.blockPath(h)).size).reduce((a, b) => a + b, 0))
+      // Windows of 3 heights; the total asked before any fetch, after each height, and past the tip.
+      const w = new RecordWindow(t.chain.index, tip, 3)
+      expect(w.bytes()).toBe(all)
+      for (let h = 0; h <= tip; h++) {
+        expect(w.get(h)?.height).toBe(h)
+        expect(w.bytes()).toBe(all)
+      }
+      // Up to a height below the tip: the records above it are not counted.
+      const part = t.chain.index.canonicalBytes(6)
+      const w6 = new RecordWindow(t.chain.index, 6, 4)
+      for (let h = 0; h <= tip; h++) w6.get(h)
+      expect(w6.bytes()).toBe(part)
+      expect(part).toBeLessThan(all)
+      // A window skipped (heights asked out of order) is asked of the index, not counted twice.
+      const skip = new RecordWindow(t.chain.index, tip, 3)
+      skip.get(7)
+      skip.get(0)
+      expect(skip.bytes()).toBe(all)
+    } finally {
+      t.chain.close()
+    }
   })
 })
