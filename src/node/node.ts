@@ -6,15 +6,16 @@ import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
-import { DataDir, NodeLock } from '../storage/index.js'
+import { DataDir, type NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
-import { errorMessage, nullLogger, processAlive, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
+import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
 import { QueryError } from '../query/index.js'
 import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
-import { peersFilePath, readNodeState, removeNodeState, removeStaleTempFiles, type NodeState } from './state-file.js'
+import { peersFilePath, removeNodeState, removeStaleTempFiles, type NodeState } from './state-file.js'
+import { takeNodeLock } from './take-lock.js'
 import { StatePublisher } from './state-publisher.js'
 
 export interface PeerView extends PeerSummary { tipHeight?: number, tipHash?: string }
@@ -169,13 +170,7 @@ export class PetalNode {
 
   async start (): Promise<void> {
     if (this.options.stateFile !== false) {
-      this.lock = NodeLock.tryAcquire(this.chain.dir.root, 'node.lock', NodeLock.LOOK_WAIT_MS)
-      if (this.lock === undefined) {
-        // A killed node's file names a dead pid (the holder may be a pull, or a command's look).
-        const pid = readNodeState(this.chain.dir.root)?.pid
-        const who = pid !== undefined && processAlive(pid) ? `a node (pid ${pid}) is already running on` : 'another process (a node or a pull) holds node.lock of'
-        throw new NodeError('ALREADY_RUNNING', `${who} ${this.chain.dir.root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
-      }
+      this.lock = this.options.lock ?? takeNodeLock(this.chain.dir.root)
       removeStaleTempFiles(this.chain.dir.root, [this.chain.dir.keystore, dirname(tokensPath(this.chain.dir.root))])
       // A killed node's file would give its role for this node's (runningNodeRole) until this one writes its own.
       removeNodeState(this.chain.dir.root)
@@ -183,8 +178,7 @@ export class PetalNode {
     try {
       await this.network.start()
     } catch (err) {
-      this.lock?.release()
-      this.lock = undefined
+      this.releaseLock()
       throw err
     }
     this.running = true
@@ -277,11 +271,17 @@ export class PetalNode {
       ['stopping sync', async () => { await this.sync.stop() }],
       ['stopping the network', async () => { await this.network.stop() }],
       closeIngest,
-      ['releasing the node lock', () => { this.lock?.release(); this.lock = undefined }],
+      ['releasing the node lock', () => { this.releaseLock() }],
       close,
       closePool
     ], this.logger)
     this.logger.info('node stopped')
+  }
+
+  /** Release node.lock if this node took it (a pull's lock is the pull's to release). */
+  private releaseLock (): void {
+    if (this.lock !== this.options.lock) this.lock?.release()
+    this.lock = undefined
   }
 
   listenAddrs (): string[] { return this.network.listenAddrs() }

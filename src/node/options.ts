@@ -3,6 +3,7 @@ import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { SealLoopOptions } from '../ingest/index.js'
 import type { NetworkOptions } from '../network/index.js'
+import type { NodeLock } from '../storage/index.js'
 import type { SyncEvents, SyncOptions } from '../sync/index.js'
 import type { Logger } from '../util/index.js'
 
@@ -31,6 +32,11 @@ export interface NodeOptions {
   logger?: Logger
   /** Poll the index this often for blocks imported by another process (signimportblock). */
   watchMs?: number
+  /**
+   * node.lock, already taken by the caller (a pull, which keeps it through its verify after the
+   * node stops): the node neither takes nor releases it. Without it the node takes its own.
+   */
+  lock?: NodeLock
   /** Write node-state.json for `petal status` / `petal peers` (default true). */
   stateFile?: boolean
   stateEveryMs?: number

@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { Chain, ChainError, IMPORT_PASSES, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
 import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseDialAddress, type NetworkOptions } from '../network/index.js'
-import { DataDir, sealPathOf, tmpBlockPath } from '../storage/index.js'
+import { DataDir, sealPathOf, tmpBlockPath, type NodeLock } from '../storage/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { Notifier, SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
 import { TableRootPool } from '../block/index.js'
 import { AbortError, nullLogger, type Logger, type WorkProgress } from '../util/index.js'
 import { PetalNode } from './node.js'
 import { withPullHeap } from './pull-heap.js'
+import { takeNodeLock } from './take-lock.js'
 
 /**
  * Where a pull is, in bytes of work: contacting the peer; syncing (each block is received, then
@@ -72,12 +73,16 @@ export async function pull (o: PullOptions): Promise<PullResult> {
 
   const bootstrap = [...new Set([o.from, ...(o.network?.bootstrap ?? [])])]
   let node: PetalNode | undefined
+  // Held from the sync's start to the verify's end: a node started between them would move files
+  // (a reorg, a placement) under the verify, which would take them for damage.
+  let lock: NodeLock | undefined
   let result: PullResult
   // The sync going idle (its last import done) wakes waitSynced at once, not at its next poll.
   const idle = new Notifier()
   try {
+    lock = takeNodeLock(dir.root)
     // Sync with a node that listens nowhere: outbound connections are enough to fetch.
-    node = await PetalNode.create({ dir: dir.root, chain, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false, events: { onProgress: p => { if (p.state === 'idle') idle.notify() } } })
+    node = await PetalNode.create({ dir: dir.root, chain, lock, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false, events: { onProgress: p => { if (p.state === 'idle') idle.notify() } } })
     const syncing = node
     await withPullHeap(async () => {
       await syncing.start()
@@ -95,6 +100,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   } finally {
     idle.dispose()
     await node?.stop()
+    lock?.release()
     chain.close()
     await hashPool.close()
   }

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { pull, type PetalNode } from '../../src/node/index.js'
+import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
+import { CLI } from '../helpers/cli.js'
+import { addrOf, fastOptions, startNode, stopAll, testLogger } from '../helpers/network.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+// A pull holds node.lock from its sync's start to its verify's end: a node started in between
+// would move block files (a reorg, a placement) under the verify, which would take them for damage.
+
+let source: PetalNode
+
+beforeAll(async () => {
+  const alice = fixtureKey('alice')
+  const { chain, dir } = await newTestChain({ key: alice })
+  await extendChain(chain, alice, 10, 1)
+  chain.close()
+  source = await startNode(dir, { name: 'source', key: alice })
+}, 60_000)
+
+afterAll(stopAll)
+
+/** Whether another process finds node.lock of `dir` held (it tries to take it, without waiting). */
+function heldElsewhere (dir: string): string {
+  const r = spawnSync(process.execPath, ['-e', PROBE, join(dir, 'node.lock')], { encoding: 'utf8' })
+  return r.stdout.trim()
+}
+
+const PROBE = `
+const Database = require('better-sqlite3')
+const db = new Database(process.argv[1])
+try { db.exec('BEGIN EXCLUSIVE'); db.exec('ROLLBACK'); console.log('free') } catch (e) { console.log(e.code === 'SQLITE_BUSY' ? 'held' : e.code) }
+db.close()
+`
+
+describe('a pull and node.lock', () => {
+  it('keeps node.lock through its verify: another process finds it held, and `petal run` started then is refused', async () => {
+    const dir = join(tmpDir(), 'pulled')
+    let during: string | undefined
+    let run: ReturnType<typeof spawnSync> | undefined
+    const r = await pull({
+      dir,
+      from: addrOf(source),
+      logger: testLogger('pull'),
+      ...fastOptions(),
+      onProgress: p => {
+        if (p.stage !== 'verify' || during !== undefined) return
+        // The verify waits while these run (this thread is held): the lock cannot change hands meanwhile.
+        during = heldElsewhere(dir)
+        run = spawnSync(process.execPath, [CLI, '--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NO_COLOR: '1' } })
+      }
+    })
+    expect(r.verify.ok).toBe(true)
+    expect(during).toBe('held')
+    expect(run?.status, String(run?.stderr)).toBe(4)
+    expect(String(run?.stderr)).toContain('ALREADY_RUNNING')
+    // Released when the pull ends.
+    expect(heldElsewhere(dir)).toBe('free')
+  }, 120_000)
+})
