@@ -91,6 +91,8 @@ export async function pull (o: PullOptions): Promise<PullResult> {
       await syncing.stop()
     })
     node = undefined
+    // The verify stage begins now (its own reports come every 100 ms, the first after 100 ms).
+    o.onProgress?.({ stage: 'verify', phase: 'verifying', done: 0, total: 0 })
     const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ stage: 'verify', phase: p.phase, done: p.done, total: p.total }) } })
     if (!verify.ok) {
       throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'fetch the bad block again with `petal verify --repair` (it asks the peer pulled from, which is remembered, and any other known peer)' })

@@ -69,6 +69,11 @@ describe('catch-up', () => {
     const seen: PullProgress[] = []
     const r = await pull({ dir, from: addrOf(source), genesis: source.chain.chainId, logger: testLogger('pull'), ...fastOptions(), onProgress: p => { seen.push(p) } })
     expect(r.resumed).toBe(true)
+    // The verify stage is reported as soon as it begins, right after the sync's last report: before
+    // the verify has sized its work (its own first report, 100 ms in, was counted as the sync's).
+    const verifying = seen.findIndex(p => p.stage === 'verify')
+    expect(seen[verifying - 1]?.stage).toBe('sync')
+    expect(seen[verifying]).toMatchObject({ done: 0, total: 0 })
     // Bytes of work, never going back, the sync ending at its total (each block counted once).
     for (const stage of ['sync', 'verify'] as const) {
       const s = seen.filter(p => p.stage === stage)
