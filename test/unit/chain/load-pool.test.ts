@@ -197,23 +197,28 @@ describe('LoadPool', () => {
   })
 
   it('checks small blocks one batch at a time, larger ones on every thread', async () => {
-    // Threads that log when each batch starts and ends, and hold it a while.
+    // Threads that log when each batch starts and ends, and hold it until two batches have
+    // started (at most 150 ms for small blocks, 10 s for larger ones: no race on a loaded machine).
     const log = join(tmpDir(), 'batches.log')
     writeFileSync(log, '')
-    const source = `const { parentPort, threadId } = require('node:worker_threads'); const { appendFileSync } = require('node:fs')
+    const source = `const { parentPort, threadId } = require('node:worker_threads'); const { appendFileSync, readFileSync } = require('node:fs')
       parentPort.on('message', req => {
         if (req.ping) { parentPort.postMessage({ ok: true, result: { pong: true } }); return }
         appendFileSync(${JSON.stringify(log)}, 'start ' + threadId + '\\n')
-        setTimeout(() => {
+        const until = Date.now() + (req.loads[0].path.startsWith('small') ? 150 : 10000)
+        const wait = () => {
+          if (Date.now() < until && readFileSync(${JSON.stringify(log)}, 'utf8').split('start').length < 3) { setTimeout(wait, 10); return }
           appendFileSync(${JSON.stringify(log)}, 'end ' + threadId + '\\n')
           parentPort.postMessage({ ok: true, result: { outcomes: req.loads.map(r => ({ loaded: { hash: r.path, file: {} } })) } })
-        }, 150)
+        }
+        wait()
       })`
     const pool = new LoadPool(2, { source })
     const run = async (size: number): Promise<string[]> => {
       writeFileSync(log, '')
-      const loads = Array.from({ length: 12 }, async (_, i) => await pool.load(into, `b${i}`, 'seal', { size }))
-      expect((await Promise.all(loads)).map(r => r.candidate.hash)).toEqual(Array.from({ length: 12 }, (_, i) => `b${i}`))
+      const name = size <= ONE_THREAD_MAX_BYTES ? 'small' : 'large'
+      const loads = Array.from({ length: 12 }, async (_, i) => await pool.load(into, `${name}${i}`, 'seal', { size }))
+      expect((await Promise.all(loads)).map(r => r.candidate.hash)).toEqual(Array.from({ length: 12 }, (_, i) => `${name}${i}`))
       return readFileSync(log, 'utf8').trim().split('\n').map(l => l.split(' ')[0] ?? '')
     }
     try {
