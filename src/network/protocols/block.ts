@@ -15,6 +15,7 @@ import { rangeWrites, type RangeWrites } from './range-writes.js'
 import { receiveToFile, type RateFloor } from './receive-file.js'
 import { SendBatch, sendFile } from './send-file.js'
 import { onServeError, type ServeContext } from './serve.js'
+import { uploadHeap } from '../upload-heap.js'
 
 // Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
 const SMALL_BLOCK = 128 * 1024
@@ -35,10 +36,12 @@ class Uploads {
     if (this.all >= MAX_CONCURRENT_UPLOADS || (this.perPeer.get(peer) ?? 0) >= MAX_UPLOADS_PER_PEER) return false
     this.all++
     this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1)
+    uploadHeap.enter() // V8's old generation may grow while blocks are served (upload-heap.ts)
     return true
   }
 
   release (peer: string): void {
+    uploadHeap.leave()
     this.all--
     const n = (this.perPeer.get(peer) ?? 1) - 1
     if (n <= 0) this.perPeer.delete(peer)

@@ -11,6 +11,7 @@ import { chainSource, loadOrCreateNodeKey } from '../../../src/network/index.js'
 import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p.js'
 import { fetchBlocks, registerBlock } from '../../../src/network/protocols/block.js'
 import { rangeWrites } from '../../../src/network/protocols/range-writes.js'
+import { uploadHeap } from '../../../src/network/upload-heap.js'
 import { SLOW_SYNC_READ_MS, UPLOAD_CHUNK } from '../../../src/network/constants.js'
 import { StorageError, type BlockRecord } from '../../../src/storage/index.js'
 import { createLogger, type LogRecord } from '../../../src/util/index.js'
@@ -90,6 +91,19 @@ describe('serving a range of blocks', () => {
       }
     }
   }
+
+  it('holds the upload heap (upload-heap.ts) while a range is served, and lets it go after', async () => {
+    const enter = vi.spyOn(uploadHeap, 'enter')
+    const leave = vi.spyOn(uploadHeap, 'leave')
+    try {
+      await (await serve({})).fetch()
+      expect(enter).toHaveBeenCalledTimes(1)
+      await vi.waitFor(() => { expect(leave).toHaveBeenCalledTimes(1) })
+    } finally {
+      enter.mockRestore()
+      leave.mockRestore()
+    }
+  })
 
   it('switches a range to thread-pool reads after a slow synchronous read, with the same bytes on the wire', async () => {
     // Every read counts as slow: the first block is read synchronously, every later one through the pool.
