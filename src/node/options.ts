@@ -37,6 +37,11 @@ export interface NodeOptions {
    * node stops): the node neither takes nor releases it. Without it the node takes its own.
    */
   lock?: NodeLock
+  /**
+   * A pull's sync: node-state.json says `pull: true` (a pull seals nothing: `petal append` says
+   * so) and is left at stop for the pull to remove once its verify has ended.
+   */
+  pull?: boolean
   /** Write node-state.json for `petal status` / `petal peers` (default true). */
   stateFile?: boolean
   stateEveryMs?: number

@@ -9,6 +9,7 @@ import { TableRootPool } from '../block/index.js'
 import { AbortError, nullLogger, type Logger, type WorkProgress } from '../util/index.js'
 import { PetalNode } from './node.js'
 import { withPullHeap } from './pull-heap.js'
+import { removeNodeState } from './state-file.js'
 import { takeNodeLock } from './take-lock.js'
 
 /**
@@ -82,7 +83,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   try {
     lock = takeNodeLock(dir.root)
     // Sync with a node that listens nowhere: outbound connections are enough to fetch.
-    node = await PetalNode.create({ dir: dir.root, chain, lock, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false, events: { onProgress: p => { if (p.state === 'idle') idle.notify() } } })
+    node = await PetalNode.create({ dir: dir.root, chain, lock, pull: true, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false, events: { onProgress: p => { if (p.state === 'idle') idle.notify() } } })
     const syncing = node
     await withPullHeap(async () => {
       await syncing.start()
@@ -102,7 +103,8 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   } finally {
     idle.dispose()
     await node?.stop()
-    lock?.release()
+    // Its node-state.json says a pull runs here until the lock goes (`petal append` reads it).
+    if (lock !== undefined) { removeNodeState(dir.root); lock.release() }
     chain.close()
     await hashPool.close()
   }

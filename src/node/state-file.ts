@@ -8,6 +8,8 @@ export interface NodeState {
   pid: number
   peer_id: string
   role: 'signatory' | 'follower'
+  /** Written by a pull's sync (`petal pull`): it seals nothing, and holds node.lock until its verify ends. */
+  pull?: true
   listen: string[]
   /** The HTTP API's URL, when it is served. */
   http?: string
@@ -69,19 +71,20 @@ function readStateFile (dir: string): NodeState | undefined {
 }
 
 /**
- * The role of the node running on `dir`: undefined when none runs (node.lock is free), 'unknown'
+ * The role of the node running on `dir`: undefined when none runs (node.lock is free), 'pull' when
+ * a pull holds node.lock (it seals nothing, whatever its key), 'unknown'
  * when node.lock stays held for `waitMs` with no node-state.json of a live process. A node takes
  * its lock, deletes the file a killed node left, then starts its network and writes its own
  * before its start returns, so right after a node was started the file may not be there yet: that
  * is not a follower. (Another command's look at the lock, as isHeld does, also holds it for an
  * instant, and no file says anything then.)
  */
-export async function runningNodeRole (dir: string, o: { waitMs: number, intervalMs?: number, signal?: AbortSignal }): Promise<NodeState['role'] | 'unknown' | undefined> {
+export async function runningNodeRole (dir: string, o: { waitMs: number, intervalMs?: number, signal?: AbortSignal }): Promise<NodeState['role'] | 'pull' | 'unknown' | undefined> {
   const until = Date.now() + o.waitMs
   for (;;) {
     if (!NodeLock.isHeld(dir)) return undefined
     const s = readStateFile(dir)
-    if (s !== undefined && processAlive(s.pid)) return s.role
+    if (s !== undefined && processAlive(s.pid)) return s.pull === true ? 'pull' : s.role
     if (Date.now() >= until) return 'unknown'
     await sleep(o.intervalMs ?? 50, o.signal)
   }
@@ -99,7 +102,7 @@ function parseNodeState (s: unknown): NodeState | undefined {
     ? [{ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: typeof p.tip_height === 'number' ? p.tip_height : undefined, tip_hash: typeof p.tip_hash === 'string' ? p.tip_hash : undefined }]
     : [])
   const http = typeof s.http === 'string' ? s.http : undefined
-  return { pid: s.pid, peer_id: s.peer_id, role: s.role, listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
+  return { pid: s.pid, peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */

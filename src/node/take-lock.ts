@@ -11,7 +11,7 @@ export function takeNodeLock (root: string): NodeLock {
   const lock = NodeLock.tryAcquire(root, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock !== undefined) return lock
   // A killed node's file names a dead pid (the holder may be a pull, or a command's look).
-  const pid = readNodeState(root)?.pid
-  const who = pid !== undefined && processAlive(pid) ? `a node (pid ${pid}) is already running on` : 'another process (a node or a pull) holds node.lock of'
+  const s = readNodeState(root)
+  const who = s !== undefined && processAlive(s.pid) ? `${s.pull === true ? 'a pull' : 'a node'} (pid ${s.pid}) is already running on` : 'another process (a node or a pull) holds node.lock of'
   throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
 }

@@ -1,11 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnSync } from 'node:child_process'
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { join } from 'node:path'
 import { pull, type PetalNode } from '../../src/node/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
 import { CLI } from '../helpers/cli.js'
 import { addrOf, fastOptions, startNode, stopAll, testLogger } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
+
+const ALICE_PEM = join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem')
+
+/** Run the built CLI to completion while this thread waits (the pull cannot move meanwhile). */
+function petalSync (args: string[], input?: string): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input, timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } })
+}
 
 // A pull holds node.lock from its sync's start to its verify's end: a node started in between
 // would move block files (a reorg, a placement) under the verify, which would take them for damage.
@@ -56,7 +63,41 @@ describe('a pull and node.lock', () => {
     expect(during).toBe('held')
     expect(run?.status, String(run?.stderr)).toBe(4)
     expect(String(run?.stderr)).toContain('ALREADY_RUNNING')
+    expect(String(run?.stderr)).toContain(`a pull (pid ${process.pid}) is already running`)
     // Released when the pull ends.
     expect(heldElsewhere(dir)).toBe('free')
+  }, 120_000)
+
+  it('`petal append` beside a pull (syncing, then verifying) says a pull holds the directory and seals nothing, not that a node does not sign; `petal seal` seals the rows once it has ended', async () => {
+    const dir = join(tmpDir(), 'pulled')
+    // The chain's signatory key, in the keystore before the pull (append checks it signs).
+    expect(petalSync(['--dir', dir, 'keys', 'import', ALICE_PEM]).status).toBe(0)
+    const notes = new Map<string, SpawnSyncReturns<string>>()
+    let status = ''
+    const r = await pull({
+      dir,
+      from: addrOf(source),
+      logger: testLogger('pull'),
+      ...fastOptions(),
+      onProgress: p => {
+        if (p.stage === 'contact' || notes.has(p.stage)) return
+        notes.set(p.stage, petalSync(['--dir', dir, 'append', 'readings', '-'], `{"stage": "${p.stage}"}\n`))
+        if (p.stage === 'verify') status = petalSync(['--dir', dir, 'status']).stdout
+      }
+    })
+    expect(r.verify.ok).toBe(true)
+    expect([...notes.keys()]).toEqual(['sync', 'verify'])
+    for (const [stage, a] of notes) {
+      expect(a.status, `${stage}: ${a.stderr}`).toBe(0)
+      expect(a.stderr, stage).toContain('A pull holds this data directory')
+      expect(a.stderr, stage).not.toMatch(/does not sign|seems to be starting|No node runs/)
+    }
+    expect(status).toContain(`node        a pull runs here (pid ${process.pid})`)
+    // The pull left nothing behind that says it runs.
+    expect(petalSync(['--dir', dir, '--json', 'status']).stdout).toContain('"running":false')
+    // The hint holds: with the chain's signatory key, `petal seal` seals both rows.
+    const sealed = petalSync(['--dir', dir, '--json', 'seal'])
+    expect(sealed.status, sealed.stderr).toBe(0)
+    expect(JSON.parse(sealed.stdout)).toMatchObject({ rows: 2 })
   }, 120_000)
 })

@@ -48,6 +48,7 @@ export function sealerNote (role: Awaited<ReturnType<typeof runningNodeRole>>): 
   switch (role) {
     case 'signatory': return 'The running node seals them into a block; '
     case 'follower': return 'The running node does not sign (no signing key loaded): seal them with `petal seal`; '
+    case 'pull': return 'A pull holds this data directory (`petal pull`): it seals nothing, so they stay pending; once it has ended, seal them with `petal seal` (a signatory key), or run a node whose key signs (`petal run`, or the node `pull --follow` becomes); '
     case 'unknown': return 'A node seems to be starting here (node.lock is held, its node-state.json not written yet): if it signs, it seals them; if not, seal them with `petal seal`; '
     case undefined: return 'No node runs here: seal them with `petal seal`; '
   }

@@ -8,13 +8,13 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
   return { extra: { node: { running: true, ...s } }, lines: nodeLines(s) }
 }
 
-export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
+export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'pull' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
   // The tip height comes from the index (printed above); the state file is a few seconds old.
   const sync = s.sync.state === 'syncing'
     ? `syncing towards height ${s.sync.target ?? '?'}`
     : s.peers.length === 0 ? 'waiting for peers' : 'in sync with its peers'
   return [
-    `node        running (pid ${s.pid}) as ${s.role}, peer id ${s.peer_id}`,
+    `node        ${s.pull === true ? `a pull runs here (pid ${s.pid})` : `running (pid ${s.pid}) as ${s.role}`}, peer id ${s.peer_id}`,
     `peers       ${s.peers.length} connected${s.peers.length > 0 ? ': ' + s.peers.slice(0, 4).map(p => '…' + p.id.slice(-8)).join(', ') + (s.peers.length > 4 ? ', …' : '') : ''}`,
     `sync        ${sync}`,
     ...s.listen.map((a, i) => `${i === 0 ? 'listening   ' : '            '}${a}`),
