@@ -1,8 +1,9 @@
 import { existsSync, statSync } from 'node:fs'
 import type { Chain } from '../chain/index.js'
 import { parsePublicKey, privateKeyToPkcs8, type PublicKey } from '../crypto/index.js'
-import type { ConfidentialNote, DecryptRequest } from '../query/index.js'
-import { openSqliteReadonly, StorageError } from '../storage/index.js'
+import { QueryError, type ConfidentialNote, type DecryptRequest } from '../query/index.js'
+import { openSqliteReadonly, StorageError, type SqliteDb } from '../storage/index.js'
+import { errorMessage, isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
 import { readInputFile } from './input.js'
 import { short, UsageError } from './output.js'
@@ -43,20 +44,31 @@ export async function resolveRecipient (ctx: CliContext, chain: Chain, spec: str
     if (!(err instanceof StorageError) || (err.code !== 'KEY_NOT_FOUND' && err.code !== 'NO_KEYS')) throw err
   }
   const want = spec.startsWith('1:') ? spec : `1:${spec}`
-  let known: Array<{ recipient: string, pubkey: string }> = []
-  try {
-    const db = openSqliteReadonly(chain.dir.queryDb)
-    try {
-      known = db.prepare<unknown[], { recipient: string, pubkey: string }>('SELECT DISTINCT recipient, pubkey FROM _recipients WHERE substr(recipient, 1, ?) = ?').all(want.length, want)
-    } finally {
-      db.close()
-    }
-  } catch {
-    // no mirror yet: the chain names no recipient this node knows of
-  }
+  const known = mirroredRecipients(chain.dir.queryDb, want)
   const ids = new Set(known.map(k => k.recipient))
   const first = known[0]
   if (first !== undefined && ids.size === 1) return parsePublicKey(first.pubkey)
   throw new UsageError(ids.size > 1 ? `recipient ${spec} matches ${ids.size} keys` : `no recipient ${spec}: not a public key file, not an encryption key of the keystore, not a recipient the chain names`,
     'give the public key file the recipient sent (`petal keys export ID -o FILE` on their node), or a full key id')
+}
+
+/**
+ * The recipients the query mirror names whose id starts with `prefix`. No mirror yet, or one of a
+ * layout before `_recipients`: none known. A mirror that is there but cannot be read is not "none"
+ * (the user would be told their recipient does not exist): WRITE_INTERRUPTED and other coded
+ * errors pass on with their hints, SQLite's own (a damaged file) as MIRROR_UNAVAILABLE.
+ */
+function mirroredRecipients (path: string, prefix: string): Array<{ recipient: string, pubkey: string }> {
+  if (!existsSync(path)) return []
+  let db: SqliteDb | undefined
+  try {
+    db = openSqliteReadonly(path)
+    if (db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_recipients'").get() === undefined) return []
+    return db.prepare<unknown[], { recipient: string, pubkey: string }>('SELECT DISTINCT recipient, pubkey FROM _recipients WHERE substr(recipient, 1, ?) = ?').all(prefix.length, prefix)
+  } catch (err) {
+    if (isPetalError(err)) throw err
+    throw new QueryError('MIRROR_UNAVAILABLE', `cannot read the recipients of the query mirror ${path}: ${errorMessage(err)}`, { hint: 'rebuild it with `petal reindex --query`, then run the command again' })
+  } finally {
+    db?.close()
+  }
 }
