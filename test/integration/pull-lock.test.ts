@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { join } from 'node:path'
-import { pull, type PetalNode } from '../../src/node/index.js'
+import { pull, type PetalNode, type PullProgress } from '../../src/node/index.js'
+import type { PullResult } from '../../src/node/pull.js'
 import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
 import { CLI } from '../helpers/cli.js'
 import { addrOf, fastOptions, startNode, stopAll, testLogger } from '../helpers/network.js'
@@ -42,28 +43,26 @@ try { db.exec('BEGIN EXCLUSIVE'); db.exec('ROLLBACK'); console.log('free') } cat
 db.close()
 `
 
+async function pullFromSource (dir: string, onProgress: (p: PullProgress) => void): Promise<PullResult> {
+  return await pull({ dir, from: addrOf(source), logger: testLogger('pull'), ...fastOptions(), onProgress })
+}
+
 describe('a pull and node.lock', () => {
   it('keeps node.lock through its verify: another process finds it held, and `petal run` started then is refused', async () => {
     const dir = join(tmpDir(), 'pulled')
     let during: string | undefined
-    let run: ReturnType<typeof spawnSync> | undefined
-    const r = await pull({
-      dir,
-      from: addrOf(source),
-      logger: testLogger('pull'),
-      ...fastOptions(),
-      onProgress: p => {
-        if (p.stage !== 'verify' || during !== undefined) return
-        // The verify waits while these run (this thread is held): the lock cannot change hands meanwhile.
-        during = heldElsewhere(dir)
-        run = spawnSync(process.execPath, [CLI, '--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NO_COLOR: '1' } })
-      }
+    let run: SpawnSyncReturns<string> | undefined
+    const r = await pullFromSource(dir, p => {
+      if (p.stage !== 'verify' || during !== undefined) return
+      // The verify waits while these run (this thread is held): the lock cannot change hands meanwhile.
+      during = heldElsewhere(dir)
+      run = petalSync(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off'])
     })
     expect(r.verify.ok).toBe(true)
     expect(during).toBe('held')
-    expect(run?.status, String(run?.stderr)).toBe(4)
-    expect(String(run?.stderr)).toContain('ALREADY_RUNNING')
-    expect(String(run?.stderr)).toContain(`a pull (pid ${process.pid}) is already running`)
+    expect(run?.status, run?.stderr).toBe(4)
+    expect(run?.stderr).toContain('ALREADY_RUNNING')
+    expect(run?.stderr).toContain(`a pull (pid ${process.pid}) is already running`)
     // Released when the pull ends.
     expect(heldElsewhere(dir)).toBe('free')
   }, 120_000)
@@ -74,16 +73,10 @@ describe('a pull and node.lock', () => {
     expect(petalSync(['--dir', dir, 'keys', 'import', ALICE_PEM]).status).toBe(0)
     const notes = new Map<string, SpawnSyncReturns<string>>()
     let status = ''
-    const r = await pull({
-      dir,
-      from: addrOf(source),
-      logger: testLogger('pull'),
-      ...fastOptions(),
-      onProgress: p => {
-        if (p.stage === 'contact' || notes.has(p.stage)) return
-        notes.set(p.stage, petalSync(['--dir', dir, 'append', 'readings', '-'], `{"stage": "${p.stage}"}\n`))
-        if (p.stage === 'verify') status = petalSync(['--dir', dir, 'status']).stdout
-      }
+    const r = await pullFromSource(dir, p => {
+      if (p.stage === 'contact' || notes.has(p.stage)) return
+      notes.set(p.stage, petalSync(['--dir', dir, 'append', 'readings', '-'], `{"stage": "${p.stage}"}\n`))
+      if (p.stage === 'verify') status = petalSync(['--dir', dir, 'status']).stdout
     })
     expect(r.verify.ok).toBe(true)
     expect([...notes.keys()]).toEqual(['sync', 'verify'])
