@@ -126,7 +126,7 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       // A larger block's flushes run on the load thread, overlapping the next checks; a small
       // block's are left to the group, whose flushes of many small files cost less CPU in all
       // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md).
-      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES, size })
+      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
       return { candidate: r.candidate, tmp, meter, prepared: r.prepared }
     }
     const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, head, pool: chain.hashPool, signal: options.signal, meter })

@@ -13,13 +13,6 @@ export const PREPARE_ON_THREAD_MIN_BYTES = 64 * 1024
 const KEYS_TTL_MS = 250
 // The most blocks sent to a thread in one message.
 const MAX_BATCH = 8
-/**
- * Blocks up to this size are checked on one thread at a time (a batch of them in flight at
- * most): a second thread's isolate warmed up and woke up for them, which cost more CPU than its
- * parallelism gave (catch-up of 10,000 small blocks, docs/performance.md "Session 16: catch-up").
- * Larger blocks (their manifests' hashing) use every thread, as before.
- */
-export const ONE_THREAD_MAX_BYTES = 64 * 1024
 
 /**
  * Worker threads that run the file-only checks of blocks being imported (load-worker.ts), so a
@@ -35,10 +28,8 @@ export class LoadPool {
   private warm = false
   private keys: { at: number, keys: Record<string, string> } | undefined
   /** Loads waiting for a thread, and the batches the threads hold (one each at most). */
-  private readonly queue: Array<{ req: LoadRequest, small: boolean, resolve: (r: LoadReply) => void, reject: (e: unknown) => void }> = []
+  private readonly queue: Array<{ req: LoadRequest, resolve: (r: LoadReply) => void, reject: (e: unknown) => void }> = []
   private batches = 0
-  /** Batches in flight of small blocks only (ONE_THREAD_MAX_BYTES): one at most. */
-  private smallBatches = 0
   private flushing = false
   private closed = false
 
@@ -51,16 +42,15 @@ export class LoadPool {
   /**
    * Check a block file. `prepare`: a block checked on a thread also has its file fsynced and its
    * `.sig` written beside it there (`prepared`), sparing the main thread placement's per-file flushes.
-   * `size`: the file's size, if the caller knows it (a block of unknown size may use every thread).
    */
-  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, head?: BlockHead, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean, size?: number }): Promise<{ candidate: Candidate, prepared: boolean }> {
+  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, head?: BlockHead, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean }): Promise<{ candidate: Candidate, prepared: boolean }> {
     if (this.closed) throw new Error('load pool closed')
     this.start()
     if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, pool: chain.hashPool, signal: o.signal }), prepared: false }
     // Before queueing: a queued task is always awaited below, so its failure is never unhandled.
     throwIfAborted(o.signal)
     const task = new Promise<LoadReply>((resolve, reject) => {
-      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare }, small: o.size !== undefined && o.size >= 0 && o.size <= ONE_THREAD_MAX_BYTES, resolve, reject })
+      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare }, resolve, reject })
       this.scheduleFlush()
     })
     // Not raced against the signal: up to 16 loads wait at once, and a listener each on the
@@ -78,21 +68,14 @@ export class LoadPool {
     queueMicrotask(() => { this.flushing = false; this.flush() })
   }
 
-  /**
-   * Give each thread without a batch an equal share of the queue, at most MAX_BATCH blocks; while
-   * the queue holds small blocks only, one batch of them at a time (ONE_THREAD_MAX_BYTES). The
-   * pool gives a batch to its first idle thread, so they all go to the same one.
-   */
+  /** Give each thread without a batch an equal share of the queue, at most MAX_BATCH blocks. */
   private flush (): void {
     const pool = this.pool
     if (pool === undefined) return
     while (!this.closed && this.batches < this.size && this.queue.length > 0) {
-      const small = this.queue.every(t => t.small)
-      if (small && this.smallBatches > 0) return
-      const n = Math.min(MAX_BATCH, small ? this.queue.length : Math.ceil(this.queue.length / (this.size - this.batches)))
+      const n = Math.min(MAX_BATCH, Math.ceil(this.queue.length / (this.size - this.batches)))
       const batch = this.queue.splice(0, n)
       this.batches++
-      if (small) this.smallBatches++
       pool.run({ loads: batch.map(t => t.req) }).then(r => {
         if (!('outcomes' in r) || r.outcomes.length !== batch.length) throw new Error('load worker answered a batch with something else')
         for (const [i, t] of batch.entries()) {
@@ -102,7 +85,6 @@ export class LoadPool {
         }
       }).catch((err: unknown) => { for (const t of batch) t.reject(err) }).finally(() => {
         this.batches--
-        if (small) this.smallBatches--
         this.flush()
       })
     }

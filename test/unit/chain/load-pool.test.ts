@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFil
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, signImport, type SealVerdict } from '../../../src/chain/index.js'
-import { ONE_THREAD_MAX_BYTES, PREPARE_ON_THREAD_MIN_BYTES } from '../../../src/chain/load-pool.js'
+import { PREPARE_ON_THREAD_MIN_BYTES } from '../../../src/chain/load-pool.js'
 import { readSeal, sealPathOf, tmpBlockPath } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
@@ -193,44 +193,6 @@ describe('LoadPool', () => {
     } finally {
       await pool.close()
       await cold.close()
-    }
-  })
-
-  it('checks small blocks one batch at a time, larger ones on every thread', async () => {
-    // Threads that log when each batch starts and ends, and hold it until two batches have
-    // started (at most 150 ms for small blocks, 10 s for larger ones: no race on a loaded machine).
-    const log = join(tmpDir(), 'batches.log')
-    writeFileSync(log, '')
-    const source = `const { parentPort, threadId } = require('node:worker_threads'); const { appendFileSync, readFileSync } = require('node:fs')
-      parentPort.on('message', req => {
-        if (req.ping) { parentPort.postMessage({ ok: true, result: { pong: true } }); return }
-        appendFileSync(${JSON.stringify(log)}, 'start ' + threadId + '\\n')
-        const until = Date.now() + (req.loads[0].path.startsWith('small') ? 150 : 10000)
-        const wait = () => {
-          if (Date.now() < until && readFileSync(${JSON.stringify(log)}, 'utf8').split('start').length < 3) { setTimeout(wait, 10); return }
-          appendFileSync(${JSON.stringify(log)}, 'end ' + threadId + '\\n')
-          parentPort.postMessage({ ok: true, result: { outcomes: req.loads.map(r => ({ loaded: { hash: r.path, file: {} } })) } })
-        }
-        wait()
-      })`
-    const pool = new LoadPool(2, { source })
-    const run = async (size: number): Promise<string[]> => {
-      writeFileSync(log, '')
-      const name = size <= ONE_THREAD_MAX_BYTES ? 'small' : 'large'
-      const loads = Array.from({ length: 12 }, async (_, i) => await pool.load(into, `${name}${i}`, 'seal', { size }))
-      expect((await Promise.all(loads)).map(r => r.candidate.hash)).toEqual(Array.from({ length: 12 }, (_, i) => `${name}${i}`))
-      return readFileSync(log, 'utf8').trim().split('\n').map(l => l.split(' ')[0] ?? '')
-    }
-    try {
-      // Loads go to the calling thread until a thread answers: this one fails there (no such file).
-      await expect(pool.load(into, 'none', 'seal', { size: 1 })).rejects.toBeDefined()
-      await waitFor(() => pool.ready, { what: 'a load thread to start' })
-      // Small: two batches (8 + 4), the second only once the first is back.
-      expect(await run(ONE_THREAD_MAX_BYTES)).toEqual(['start', 'end', 'start', 'end'])
-      // Larger: a batch on each thread at once, as before.
-      expect(await run(ONE_THREAD_MAX_BYTES + 1)).toEqual(['start', 'start', 'end', 'end'])
-    } finally {
-      await pool.close()
     }
   })
 })
