@@ -67,16 +67,19 @@ describe('a pull and node.lock', () => {
     expect(heldElsewhere(dir)).toBe('free')
   }, 120_000)
 
-  it('`petal append` beside a pull (syncing, then verifying) says a pull holds the directory and seals nothing, not that a node does not sign; `petal seal` seals the rows once it has ended', async () => {
+  it('`petal append` beside a pull (syncing, then verifying) says a pull holds the directory and seals nothing, not that a node does not sign; `petal seal` is refused during it and seals the rows once it has ended', async () => {
     const dir = join(tmpDir(), 'pulled')
     // The chain's signatory key, in the keystore before the pull (append checks it signs).
     expect(petalSync(['--dir', dir, 'keys', 'import', ALICE_PEM]).status).toBe(0)
     const notes = new Map<string, SpawnSyncReturns<string>>()
     let status = ''
+    const seals = new Map<string, SpawnSyncReturns<string>>()
     const r = await pullFromSource(dir, p => {
       if (p.stage === 'contact' || notes.has(p.stage)) return
       notes.set(p.stage, petalSync(['--dir', dir, 'append', 'readings', '-'], `{"stage": "${p.stage}"}\n`))
       if (p.stage === 'verify') status = petalSync(['--dir', dir, 'status']).stdout
+      // `petal seal` now would follow a tip the pull is about to pass: refused, nothing sealed.
+      seals.set(p.stage, petalSync(['--dir', dir, 'seal']))
     })
     expect(r.verify.ok).toBe(true)
     expect([...notes.keys()]).toEqual(['sync', 'verify'])
@@ -84,6 +87,12 @@ describe('a pull and node.lock', () => {
       expect(a.status, `${stage}: ${a.stderr}`).toBe(0)
       expect(a.stderr, stage).toContain('A pull holds this data directory')
       expect(a.stderr, stage).not.toMatch(/does not sign|seems to be starting|No node runs/)
+    }
+    for (const [stage, sl] of seals) {
+      expect(sl.status, `${stage}: ${sl.stderr}`).toBe(4)
+      expect(sl.stderr, stage).toContain(`a pull (pid ${process.pid}) holds`)
+      expect(sl.stderr, stage).toContain('[ALREADY_RUNNING]')
+      expect(sl.stderr, stage).toContain('then run `petal seal` again')
     }
     expect(status).toContain(`node        a pull runs here (pid ${process.pid})`)
     // The pull left nothing behind that says it runs.
