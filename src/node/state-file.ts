@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
 import { isNotFound, isRecord, isStringArray, parseJson, processAlive, removeStaleTemps, sleep, writeFileAtomicAsync } from '../util/index.js'
+import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
 export interface NodeState {
@@ -88,6 +89,17 @@ export async function runningNodeRole (dir: string, o: { waitMs: number, interva
     if (Date.now() >= until) return 'unknown'
     await sleep(o.intervalMs ?? 50, o.signal)
   }
+}
+
+/**
+ * ALREADY_RUNNING when a pull holds `dir` now (node-state.json of a live pull): a block written
+ * then would follow a tip the pull is about to pass, and its own sync would orphan it. `command`
+ * names what to run again once the pull has ended.
+ */
+export async function refuseBesidePull (dir: string, command: string): Promise<void> {
+  if (await runningNodeRole(dir, { waitMs: 0 }) !== 'pull') return
+  const s = readStateFile(dir)
+  throw new NodeError('ALREADY_RUNNING', `a pull${s === undefined ? '' : ` (pid ${s.pid})`} holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `wait for the pull to end (after its verify), then run \`${command}\` again` })
 }
 
 /** A node-state.json document, or undefined when it is not one (a damaged file is ignored). */

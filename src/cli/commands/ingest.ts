@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
-import { NodeError } from '../../node/errors.js'
-import { readNodeState, runningNodeRole } from '../../node/state-file.js'
+import { refuseBesidePull, runningNodeRole } from '../../node/state-file.js'
 import { isPetalError } from '../../util/index.js'
 import { intOption } from '../args.js'
 import { readInputFile, readStdin } from '../input.js'
@@ -98,12 +97,8 @@ export function register (program: Command, action: Action): void {
   program.command('seal')
     .description('seal every pending row into blocks now (beside a running node or alone), with your signing key')
     .action(action(async ctx => {
-      // A pull imports blocks until its verify ends: a block sealed now would follow a tip the pull
-      // is about to pass, and its own sync would orphan it (the rows would wait to be sealed again).
-      if (await runningNodeRole(ctx.dir, { waitMs: 0 }) === 'pull') {
-        const s = readNodeState(ctx.dir)
-        throw new NodeError('ALREADY_RUNNING', `a pull${s === undefined ? '' : ` (pid ${s.pid})`} holds ${ctx.dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: 'wait for the pull to end (after its verify), then run `petal seal` again' })
-      }
+      // Its rows would go into a block the pull's own sync orphans (and wait to be sealed again).
+      await refuseBesidePull(ctx.dir, 'petal seal')
       const chain = ctx.openChain()
       const ingest = Ingest.open({ chain, key: ctx.loadKey(), logger: ctx.logger })
       ctx.onClose(async () => { await ingest.close() })
