@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { join } from 'node:path'
 import { pull, type PetalNode, type PullProgress } from '../../src/node/index.js'
@@ -74,12 +75,19 @@ describe('a pull and node.lock', () => {
     const notes = new Map<string, SpawnSyncReturns<string>>()
     let status = ''
     const seals = new Map<string, SpawnSyncReturns<string>>()
+    const dataFile = join(tmpDir(), 'data.db')
+    const db = new Database(dataFile)
+    db.exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")
+    db.close()
     const r = await pullFromSource(dir, p => {
       if (p.stage === 'contact' || notes.has(p.stage)) return
       notes.set(p.stage, petalSync(['--dir', dir, 'append', 'readings', '-'], `{"stage": "${p.stage}"}\n`))
       if (p.stage === 'verify') status = petalSync(['--dir', dir, 'status']).stdout
-      // `petal seal` now would follow a tip the pull is about to pass: refused, nothing sealed.
+      // `petal seal` (and signimportblock, reseal) now would follow a tip the pull is about to pass:
+      // refused, nothing sealed.
       seals.set(p.stage, petalSync(['--dir', dir, 'seal']))
+      seals.set(`${p.stage}: signimportblock`, petalSync(['--dir', dir, 'signimportblock', dataFile]))
+      seals.set(`${p.stage}: reseal`, petalSync(['--dir', dir, 'reseal', 'ab'.repeat(32)]))
     })
     expect(r.verify.ok).toBe(true)
     expect([...notes.keys()]).toEqual(['sync', 'verify'])
@@ -92,7 +100,7 @@ describe('a pull and node.lock', () => {
       expect(sl.status, `${stage}: ${sl.stderr}`).toBe(4)
       expect(sl.stderr, stage).toContain(`a pull (pid ${process.pid}) holds`)
       expect(sl.stderr, stage).toContain('[ALREADY_RUNNING]')
-      expect(sl.stderr, stage).toContain('then run `petal seal` again')
+      expect(sl.stderr, stage).toMatch(/then run `petal (seal|signimportblock|reseal [0-9a-f]{64})` again/)
     }
     expect(status).toContain(`node        a pull runs here (pid ${process.pid})`)
     // The pull left nothing behind that says it runs.

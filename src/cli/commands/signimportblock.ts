@@ -14,6 +14,7 @@ import type { Action } from '../program.js'
 import { readInputFile } from '../input.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 import { readRecords, recordFormat } from './ingest.js'
+import { refuseBesidePull } from '../../node/state-file.js'
 import { resolveRecipient } from '../confidential.js'
 import type { EncryptedColumn } from '../../block/index.js'
 
@@ -56,6 +57,8 @@ export function register (program: Command, action: Action): void {
     .option('--recipient <key>', 'who can decrypt: a public key file (`petal keys export`), an encryption key id of the keystore, or a recipient the chain names (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat, wait?: number, allowEmpty?: boolean, encrypt: string[], recipient: string[] }) => {
       if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
+      // Its block would follow a tip the pull is about to pass, and the pull's own sync would orphan it.
+      await refuseBesidePull(ctx.dir, 'petal signimportblock')
       const chain = ctx.openChain()
       const key = ctx.loadKey()
       const keyOps = []
