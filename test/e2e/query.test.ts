@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -155,8 +156,18 @@ describe('petal query (CLI)', () => {
     const base = mkdtempSync(join(tmpdir(), 'petal-ro-'))
     try {
       const ro = join(base, 'data')
+      // The mirror brought to the tip first: the copy must not catch it between two updates.
+      expect(petal(dir, 'query', 'SELECT count(*) FROM t').status).toBe(0)
       cpSync(dir, ro, { recursive: true })
-      // No process has it open: what SQLite leaves behind is an empty -wal and a stale -shm.
+      // The copy's WALs go into their databases, then the files go: a reader who cannot write
+      // cannot make a -shm. (A query's sandbox process may still hold query.db for a moment after
+      // the CLI exits, so its -wal can hold the mirror's last commits: dropping it lost them.)
+      for (const f of readdirSync(ro).filter(f => f.endsWith('-shm'))) rmSync(join(ro, f))
+      for (const f of readdirSync(ro).filter(f => f.endsWith('-wal'))) {
+        const db = new Database(join(ro, f.slice(0, -'-wal'.length)))
+        db.pragma('wal_checkpoint(TRUNCATE)')
+        db.close()
+      }
       for (const f of readdirSync(ro).filter(f => /-(wal|shm)$/.test(f))) rmSync(join(ro, f))
       const input = sqliteFile(join(base, 'more.db'), db => { db.exec("CREATE TABLE t (k TEXT); INSERT INTO t VALUES ('late')") })
       spawnSync('chmod', ['-R', asRoot ? 'a+rX,go-w' : 'a-w', base])
