@@ -96,10 +96,11 @@ export async function runningNodeRole (dir: string, o: { waitMs: number, interva
  * then would follow a tip the pull is about to pass, and its own sync would orphan it. `command`
  * names what to run again once the pull has ended.
  */
-export async function refuseBesidePull (dir: string, command: string): Promise<void> {
-  if (await runningNodeRole(dir, { waitMs: 0 }) !== 'pull') return
+export function refuseBesidePull (dir: string, command: string): void {
+  if (!NodeLock.isHeld(dir)) return
   const s = readStateFile(dir)
-  throw new NodeError('ALREADY_RUNNING', `a pull${s === undefined ? '' : ` (pid ${s.pid})`} holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `wait for the pull to end (after its verify), then run \`${command}\` again` })
+  if (s?.pull !== true || !processAlive(s.pid)) return
+  throw new NodeError('ALREADY_RUNNING', `a pull (pid ${s.pid}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `wait for the pull to end (after its verify), then run \`${command}\` again` })
 }
 
 /** A node-state.json document, or undefined when it is not one (a damaged file is ignored). */

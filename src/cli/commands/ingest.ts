@@ -98,7 +98,7 @@ export function register (program: Command, action: Action): void {
     .description('seal every pending row into blocks now (beside a running node or alone), with your signing key')
     .action(action(async ctx => {
       // Its rows would go into a block the pull's own sync orphans (and wait to be sealed again).
-      await refuseBesidePull(ctx.dir, 'petal seal')
+      refuseBesidePull(ctx.dir, 'petal seal')
       const chain = ctx.openChain()
       const ingest = Ingest.open({ chain, key: ctx.loadKey(), logger: ctx.logger })
       ctx.onClose(async () => { await ingest.close() })

@@ -58,7 +58,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, file: string | undefined, o: { keyops: string[], table?: string, format?: RecordFormat, wait?: number, allowEmpty?: boolean, encrypt: string[], recipient: string[] }) => {
       if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
       // Its block would follow a tip the pull is about to pass, and the pull's own sync would orphan it.
-      await refuseBesidePull(ctx.dir, 'petal signimportblock')
+      refuseBesidePull(ctx.dir, 'petal signimportblock')
       const chain = ctx.openChain()
       const key = ctx.loadKey()
       const keyOps = []
