@@ -14,7 +14,7 @@ export class NodeError<C extends NodeErrorCode = NodeErrorCode> extends PetalErr
 
 export const NODE_ERROR_DOCS: Readonly<Record<NodeErrorCode, CodeDoc>> = {
   NO_SIGNING_KEY: { meaning: 'the node has no signing key, so it cannot seal a block', hint: 'create one with `petal keygen` and select it with --key' },
-  ALREADY_RUNNING: { meaning: 'a node is already running on this data directory', hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' }
+  ALREADY_RUNNING: { meaning: 'a node or a pull already holds this data directory (node.lock)', hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' }
 }
 
 registerErrorClass(NodeError, 'the node cannot start or do what was asked', NODE_ERROR_DOCS)

@@ -12,6 +12,9 @@ export function takeNodeLock (root: string): NodeLock {
   if (lock !== undefined) return lock
   // A killed node's file names a dead pid (the holder may be a pull, or a command's look).
   const s = readNodeState(root)
-  const who = s !== undefined && processAlive(s.pid) ? `${s.pull === true ? 'a pull' : 'a node'} (pid ${s.pid}) is already running on` : 'another process (a node or a pull) holds node.lock of'
-  throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' })
+  const live = s !== undefined && processAlive(s.pid) ? s : undefined
+  const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}) is already running on` : 'another process (a node or a pull) holds node.lock of'
+  // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
+  const hint = live?.pull === true ? 'wait for the pull to end, or stop it (Ctrl-C; the same `petal pull` resumes it); status and query can run beside it' : 'stop it first; other commands (status, signimportblock, …) can run beside it'
+  throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })
 }
