@@ -172,8 +172,9 @@ export class PetalNode {
     if (this.options.stateFile !== false) {
       this.lock = this.options.lock ?? takeNodeLock(this.chain.dir.root)
       removeStaleTempFiles(this.chain.dir.root, [this.chain.dir.keystore, dirname(tokensPath(this.chain.dir.root))])
-      // A killed node's file would give its role for this node's (runningNodeRole) until this one writes its own.
-      removeNodeState(this.chain.dir.root)
+      // A killed node's file would give its role for this node's (runningNodeRole) until this one writes its own
+      // (a pull's node: the pull, holding the lock, has written its own already).
+      if (this.options.pull !== true) removeNodeState(this.chain.dir.root)
     }
     try {
       await this.network.start()

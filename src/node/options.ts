@@ -38,8 +38,9 @@ export interface NodeOptions {
    */
   lock?: NodeLock
   /**
-   * A pull's sync: node-state.json says `pull: true` (a pull seals nothing: `petal append` says
-   * so) and is left at stop for the pull to remove once its verify has ended.
+   * A pull's sync (with `lock`): node-state.json says `pull: true` (a pull seals nothing: `petal
+   * append` says so); the pull's own file, written before the node starts, is not removed at start,
+   * and the node's is left at stop for the pull to rewrite for its verify and remove once it has ended.
    */
   pull?: boolean
   /** Write node-state.json for `petal status` / `petal peers` (default true). */

@@ -6,10 +6,10 @@ import { DataDir, sealPathOf, tmpBlockPath, type NodeLock } from '../storage/ind
 import type { SigningKey } from '../crypto/index.js'
 import { Notifier, SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
 import { TableRootPool } from '../block/index.js'
-import { AbortError, nullLogger, type Logger, type WorkProgress } from '../util/index.js'
+import { AbortError, errorMessage, nullLogger, pausepoint, type Logger, type WorkProgress } from '../util/index.js'
 import { PetalNode } from './node.js'
 import { withPullHeap } from './pull-heap.js'
-import { removeNodeState } from './state-file.js'
+import { removeNodeState, writePullState } from './state-file.js'
 import { takeNodeLock } from './take-lock.js'
 
 /**
@@ -80,11 +80,17 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   let result: PullResult
   // The sync going idle (its last import done) wakes waitSynced at once, not at its next poll.
   const idle = new Notifier()
+  const startedAt = new Date()
   try {
     lock = takeNodeLock(dir.root)
     // Sync with a node that listens nowhere: outbound connections are enough to fetch.
     node = await PetalNode.create({ dir: dir.root, chain, lock, pull: true, logger, network: { ...o.network, listen: [], announce: [], bootstrap }, sync: o.sync, queryMirror: false, ingest: false, events: { onProgress: p => { if (p.state === 'idle') idle.notify() } } })
     const syncing = node
+    const pullState = (stage: 'sync' | 'verify'): Promise<void> => writePullState(dir.root, { peerId: syncing.peerId, startedAt, height: chain.tip().height, stage })
+      .catch(err => { logger.warn('writing node-state.json failed', { error: errorMessage(err) }) })
+    // Said now, not once the node has started and written its own (status; seal refused beside it).
+    await pullState('sync')
+    await pausepoint('pull:locked', o.signal)
     await withPullHeap(async () => {
       await syncing.start()
       await waitSynced(syncing, peer, o, idle)
@@ -92,6 +98,8 @@ export async function pull (o: PullOptions): Promise<PullResult> {
       await syncing.stop()
     })
     node = undefined
+    // The node's last file said it syncs, with the peers it had.
+    await pullState('verify')
     // The verify stage begins now (its own reports come every 100 ms, the first after 100 ms).
     o.onProgress?.({ stage: 'verify', phase: 'verifying', done: 0, total: 0 })
     const verify = await verifyChain(chain, { workers: o.verifyWorkers, signal: o.signal, onProgress: p => { o.onProgress?.({ stage: 'verify', phase: p.phase, done: p.done, total: p.total }) } })

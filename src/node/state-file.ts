@@ -11,6 +11,8 @@ export interface NodeState {
   role: 'signatory' | 'follower'
   /** Written by a pull's sync (`petal pull`): it seals nothing, and holds node.lock until its verify ends. */
   pull?: true
+  /** A pull's final verify runs (its node has stopped: no peers, no sync until the pull ends). */
+  verifying?: true
   listen: string[]
   /** The HTTP API's URL, when it is served. */
   http?: string
@@ -43,6 +45,29 @@ export async function writeNodeState (dir: string, s: NodeState): Promise<void> 
 export function removeStaleTempFiles (root: string, others: readonly string[]): void {
   removeStaleTemps(root, new Set(['node-state.json', 'peers.json']))
   for (const dir of others) removeStaleTemps(dir)
+}
+
+/**
+ * node-state.json of a pull outside its sync node's life: as soon as it holds node.lock (before its
+ * node starts and writes its own), and for its final verify (the node has stopped; its last file
+ * would say it syncs, with the peers it had). `petal status`/`peers` say what the pull does, and
+ * seal, signimportblock and reseal are refused beside it (refuseBesidePull) in both.
+ */
+export async function writePullState (dir: string, o: { peerId: string, startedAt: Date, height: number, stage: 'sync' | 'verify' }): Promise<void> {
+  const now = new Date().toISOString()
+  await writeNodeState(dir, {
+    pid: process.pid,
+    peer_id: o.peerId,
+    role: 'follower',
+    pull: true,
+    ...(o.stage === 'verify' ? { verifying: true as const } : {}),
+    listen: [],
+    started_at: o.startedAt.toISOString(),
+    updated_at: now,
+    sync: o.stage === 'verify' ? { state: 'idle', height: o.height } : { state: 'syncing', height: o.height },
+    peers: [],
+    banned: 0
+  })
 }
 
 export function removeNodeState (dir: string): void {
@@ -115,7 +140,7 @@ function parseNodeState (s: unknown): NodeState | undefined {
     ? [{ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: typeof p.tip_height === 'number' ? p.tip_height : undefined, tip_hash: typeof p.tip_hash === 'string' ? p.tip_hash : undefined }]
     : [])
   const http = typeof s.http === 'string' ? s.http : undefined
-  return { pid: s.pid, peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
+  return { pid: s.pid, peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */

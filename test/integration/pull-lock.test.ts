@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pull, type PetalNode, type PullProgress } from '../../src/node/index.js'
 import type { PullResult } from '../../src/node/pull.js'
@@ -8,6 +9,7 @@ import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
 import { CLI } from '../helpers/cli.js'
 import { addrOf, fastOptions, startNode, stopAll, testLogger } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
 
 const ALICE_PEM = join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem')
 
@@ -74,6 +76,7 @@ describe('a pull and node.lock', () => {
     expect(petalSync(['--dir', dir, 'keys', 'import', ALICE_PEM]).status).toBe(0)
     const notes = new Map<string, SpawnSyncReturns<string>>()
     let status = ''
+    let peers = ''
     const seals = new Map<string, SpawnSyncReturns<string>>()
     const dataFile = join(tmpDir(), 'data.db')
     const db = new Database(dataFile)
@@ -82,7 +85,10 @@ describe('a pull and node.lock', () => {
     const r = await pullFromSource(dir, p => {
       if (p.stage === 'contact' || notes.has(p.stage)) return
       notes.set(p.stage, petalSync(['--dir', dir, 'append', 'readings', '-'], `{"stage": "${p.stage}"}\n`))
-      if (p.stage === 'verify') status = petalSync(['--dir', dir, 'status']).stdout
+      if (p.stage === 'verify') {
+        status = petalSync(['--dir', dir, 'status']).stdout
+        peers = petalSync(['--dir', dir, 'peers']).stdout
+      }
       // `petal seal` (and signimportblock, reseal) now would follow a tip the pull is about to pass:
       // refused, nothing sealed.
       seals.set(p.stage, petalSync(['--dir', dir, 'seal']))
@@ -103,11 +109,39 @@ describe('a pull and node.lock', () => {
       expect(sl.stderr, stage).toMatch(/then run `petal (seal|signimportblock|reseal [0-9a-f]{64})` again/)
     }
     expect(status).toContain(`node        a pull runs here (pid ${process.pid})`)
+    // Its verify, not the sync's last state (the node has stopped; it had peers and was syncing).
+    expect(status).toContain('sync        verifying every block (the pull has stopped syncing; it ends after this)')
+    expect(peers).toContain(`a pull (pid ${process.pid}) is verifying every block here`)
     // The pull left nothing behind that says it runs.
     expect(petalSync(['--dir', dir, '--json', 'status']).stdout).toContain('"running":false')
     // The hint holds: with the chain's signatory key, `petal seal` seals both rows.
     const sealed = petalSync(['--dir', dir, '--json', 'seal'])
     expect(sealed.status, sealed.stderr).toBe(0)
     expect(JSON.parse(sealed.stdout)).toMatchObject({ rows: 2 })
+  }, 120_000)
+
+  it('says a pull runs from the moment it holds node.lock: `petal seal` then is refused, not only once its node has started', async () => {
+    const dir = join(tmpDir(), 'pulled')
+    const pauseFile = join(tmpDir(), 'pause')
+    process.env.PETAL_PAUSE = 'pull:locked'
+    process.env.PETAL_PAUSE_FILE = pauseFile
+    let seal: SpawnSyncReturns<string> | undefined
+    let status = ''
+    try {
+      const pulling = pullFromSource(dir, () => {})
+      // The pull holds node.lock, its node not created or started yet.
+      await waitFor(() => existsSync(pauseFile))
+      seal = petalSync(['--dir', dir, 'seal'])
+      status = petalSync(['--dir', dir, 'status']).stdout
+      rmSync(pauseFile)
+      expect((await pulling).verify.ok).toBe(true)
+    } finally {
+      delete process.env.PETAL_PAUSE
+      delete process.env.PETAL_PAUSE_FILE
+      rmSync(pauseFile, { force: true })
+    }
+    expect(seal?.status, seal?.stderr).toBe(4)
+    expect(seal?.stderr).toContain(`a pull (pid ${process.pid}) holds`)
+    expect(status).toContain(`node        a pull runs here (pid ${process.pid})`)
   }, 120_000)
 })

@@ -8,9 +8,11 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
   return { extra: { node: { running: true, ...s } }, lines: nodeLines(s) }
 }
 
-export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'pull' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
+export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'pull' | 'verifying' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
   // The tip height comes from the index (printed above); the state file is a few seconds old.
-  const sync = s.sync.state === 'syncing'
+  const sync = s.verifying === true
+    ? 'verifying every block (the pull has stopped syncing; it ends after this)'
+    : s.sync.state === 'syncing'
     ? `syncing towards height ${s.sync.target ?? '?'}`
     : s.peers.length === 0 ? 'waiting for peers' : 'in sync with its peers'
   return [

@@ -17,7 +17,9 @@ export function register (program: Command, action: Action): void {
           ]))
         return
       }
-      ctx.out.result({ running: true, peer_id: s.peer_id, peers: s.peers, banned: s.banned }, () => s.peers.length === 0
+      ctx.out.result({ running: true, peer_id: s.peer_id, ...(s.verifying === true ? { verifying: true } : {}), peers: s.peers, banned: s.banned }, () => s.verifying === true
+        ? `a pull (pid ${s.pid}) is verifying every block here: it has stopped syncing and has no peers`
+        : s.peers.length === 0
         ? `node ${s.peer_id} has no peers${s.banned > 0 ? ` (${s.banned} banned)` : ''}`
         : table([
           ['PEER', 'DIRECTION', 'TIP', 'SCORE', 'ADDRESS'],
