@@ -1,19 +1,36 @@
+import { join } from 'node:path'
 import { NodeLock } from '../storage/index.js'
-import { processAlive } from '../util/index.js'
+import { lockHolders, processAlive, processCommand, processStopped } from '../util/index.js'
 import { NodeError } from './errors.js'
 import { readNodeState } from './state-file.js'
 
 /**
  * node.lock of `root`, taken for a node's life or a pull's (its sync and its verify), waiting out
- * another command's look at it (NodeLock.LOOK_WAIT_MS); ALREADY_RUNNING when another process keeps it.
+ * another command's look at it (NodeLock.LOOK_WAIT_MS); ALREADY_RUNNING when another process keeps
+ * it, LOCK_HOLDER_STOPPED when the process keeping it is stopped and no node or pull says it is theirs.
  */
 export function takeNodeLock (root: string): NodeLock {
   const lock = NodeLock.tryAcquire(root, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock !== undefined) return lock
+  // Who holds it, where the kernel says (Linux): a pid named by node-state.json is believed only if it holds it
+  // (none listed: let go since).
+  const holders = lockHolders(join(root, 'node.lock'))?.filter(p => p !== process.pid)
   // A killed node's file names a dead pid (the holder may be a pull, or a command's look).
   const s = readNodeState(root)
-  const live = s !== undefined && processAlive(s.pid) ? s : undefined
-  const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}) is already running on` : 'another process (a node or a pull) holds node.lock of'
+  const live = s !== undefined && processAlive(s.pid) && (holders === undefined || holders.length === 0 || holders.includes(s.pid)) ? s : undefined
+  const stopped = live === undefined ? holders?.find(processStopped) : undefined
+  if (stopped !== undefined) {
+    // A command stopped (Ctrl-Z) in the instant it looked at the lock holds it until it runs again:
+    // waiting longer would not help, and it is no node.
+    const cmd = processCommand(stopped)
+    throw new NodeError('LOCK_HOLDER_STOPPED', `process ${stopped}${cmd === undefined ? '' : ` (${cmd})`} holds node.lock of ${root} and is stopped`, {
+      hint: `resume it (\`fg\` in its shell, or \`kill -CONT ${stopped}\`) or end it, then run this command again`
+    })
+  }
+  const named = holders?.[0]
+  const cmd = named === undefined ? undefined : processCommand(named)
+  const other = named !== undefined ? `another process (pid ${named}${cmd === undefined ? '' : `: ${cmd}`}) holds node.lock of` : 'another process (a node or a pull) holds node.lock of'
+  const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}) is already running on` : other
   // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
   const hint = live?.pull === true ? 'wait for the pull to end, or stop it (Ctrl-C; the same `petal pull` resumes it); status and query can run beside it' : 'stop it first; other commands (status, signimportblock, …) can run beside it'
   throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -66,8 +67,48 @@ describe('a look at the lock beside a starting node', () => {
     await keeper.exit
     expect(refused.code).toBe(4)
     expect(refused.stderr).toContain('ALREADY_RUNNING')
+    // No node-state.json names it: the holder the kernel knows is named.
+    expect(refused.stderr).toContain('another process (pid ')
   }, 60_000)
 })
+
+describe('a look stopped while it holds the lock', () => {
+  // A command stopped (Ctrl-Z) in the instant it looks at node.lock keeps it until it runs again.
+  it('`run` says which process holds node.lock and that it is stopped; resumed as the hint says, the look ends and `run` starts', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const child = spawn(process.execPath, ['-e', STOPPED_LOOK, join(dir, 'node.lock')], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] })
+    const exit = once(child, 'exit')
+    const pid = child.pid ?? 0
+    try {
+      await waitFor(() => /\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), { what: 'the look to stop', timeout: 10_000 })
+      const refused = await petal(['--dir', dir, 'run', ...LOOPBACK])
+      expect(refused.code, refused.stderr).toBe(4)
+      expect(refused.stderr).toContain('[LOCK_HOLDER_STOPPED]')
+      expect(refused.stderr).toContain(`process ${pid} (`)
+      expect(refused.stderr).toContain(`kill -CONT ${pid}`)
+      // The hint: resume it, then run the command again.
+      process.kill(pid, 'SIGCONT')
+      await exit
+      const run = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
+      await started(run)
+      run.child.kill('SIGINT')
+      expect((await run.exit).code).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  }, 60_000)
+})
+
+// A look (as NodeLock.isHeld) that stops itself while it holds the lock; resumed, it lets go and exits.
+const STOPPED_LOOK = `
+const Database = require('better-sqlite3')
+const db = new Database(process.argv[1])
+db.exec('BEGIN EXCLUSIVE')
+process.kill(process.pid, 'SIGSTOP')
+db.exec('ROLLBACK')
+db.close()
+`
 
 const HOLDER = `
 const Database = require('better-sqlite3')

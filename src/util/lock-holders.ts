@@ -1,0 +1,54 @@
+import { readFileSync, statSync } from 'node:fs'
+
+/**
+ * The processes that hold a POSIX (fcntl) lock on `path`, as SQLite's locks are (node.lock), read
+ * from /proc/locks: undefined where that cannot be read (not Linux). Pids are as this process sees
+ * them; waiters (`->`) and open-file-description locks (no pid) are left out.
+ */
+export function lockHolders (path: string): number[] | undefined {
+  let text: string
+  let dev: bigint
+  let ino: bigint
+  try {
+    ;({ dev, ino } = statSync(path, { bigint: true }))
+    text = readFileSync('/proc/locks', 'utf8')
+  } catch {
+    return undefined
+  }
+  // /proc/locks names a file as MAJOR:MINOR:INODE, the device numbers in hex (glibc's dev_t split).
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn)
+  const id = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${ino}`
+  const pids = new Set<number>()
+  for (const line of text.split('\n')) {
+    // "12: POSIX  ADVISORY  WRITE 4242 fe:00:8438053 1073741824 1073742335"
+    const f = line.trim().split(/\s+/)
+    if (f[1] !== 'POSIX' || f[5] !== id) continue
+    const pid = Number(f[4])
+    if (Number.isSafeInteger(pid) && pid > 0) pids.add(pid)
+  }
+  return [...pids]
+}
+
+/** True when process `pid` is stopped (Ctrl-Z, SIGSTOP, a debugger): it holds its locks and does nothing until resumed. */
+export function processStopped (pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // "pid (comm) S …": the state follows the command's closing parenthesis (comm may hold any character).
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state === 'T' || state === 't'
+  } catch {
+    return false
+  }
+}
+
+/** The command line of process `pid` (at most `max` characters), or undefined where it cannot be read. */
+export function processCommand (pid: number, max = 120): string | undefined {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(a => a !== '').join(' ')
+    if (cmd === '') return undefined
+    return cmd.length > max ? cmd.slice(0, max - 1) + '…' : cmd
+  } catch {
+    return undefined
+  }
+}
