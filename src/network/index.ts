@@ -20,3 +20,4 @@ export { fetchChainFromPeer, openBlockFetcher, type BlockFetcher } from './fetch
 export type { Verdict, AnnouncementSource } from './gossip.js'
 export type { FetchedBlock, RangeItem } from './protocols/block.js'
 export { chainCid } from './discovery.js'
+export { heapGrowth } from './upload-heap.js'

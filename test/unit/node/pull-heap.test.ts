@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PULL_HEAP_GROWING_PERCENT, withPullHeap } from '../../../src/node/pull-heap.js'
+import { HeapGrowth } from '../../../src/util/index.js'
 
 // A pull's sync runs with V8's old generation allowed to grow to 4× its live size between full
 // collections (docs/performance.md, "Session 15: the 1 MB pull"); V8 chooses again afterwards.
@@ -10,7 +11,7 @@ describe('withPullHeap', () => {
   it('raises the growing factor for the sync only, and hands back its result', async () => {
     const set: string[] = []
     const seen: string[] = []
-    const r = await withPullHeap(async () => { seen.push(...set); return 42 }, f => { set.push(f) }, [])
+    const r = await withPullHeap(async () => { seen.push(...set); return 42 }, new HeapGrowth(f => { set.push(f) }, []))
     expect(r).toBe(42)
     expect(PULL_HEAP_GROWING_PERCENT).toBe(300)
     expect(seen).toEqual(['--heap-growing-percent=300'])
@@ -19,13 +20,13 @@ describe('withPullHeap', () => {
 
   it('gives the choice back to V8 when the sync fails', async () => {
     const set: string[] = []
-    await expect(withPullHeap(async () => { throw new Error('peer gone') }, f => { set.push(f) }, [])).rejects.toThrow('peer gone')
+    await expect(withPullHeap(async () => { throw new Error('peer gone') }, new HeapGrowth(f => { set.push(f) }, []))).rejects.toThrow('peer gone')
     expect(set).toEqual(['--heap-growing-percent=300', '--heap-growing-percent=0'])
   })
 
   it("leaves a process's own --heap-growing-percent alone", async () => {
     const set: string[] = []
-    expect(await withPullHeap(async () => 'ok', f => { set.push(f) }, ['--heap-growing-percent=50'])).toBe('ok')
+    expect(await withPullHeap(async () => 'ok', new HeapGrowth(f => { set.push(f) }, ['--heap-growing-percent=50']))).toBe('ok')
     expect(set).toEqual([])
   })
 
@@ -39,8 +40,9 @@ describe('withPullHeap in a process started with flags', () => {
   const flagsSet = (...nodeFlags: string[]): string[] => {
     const tsx = createRequire(import.meta.url).resolve('tsx')
     const code = `const { withPullHeap } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'node', 'pull-heap.js'))})
+      const { HeapGrowth } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'util', 'index.js'))})
       const set = []
-      await withPullHeap(async () => {}, f => { set.push(f) })
+      await withPullHeap(async () => {}, new HeapGrowth(f => { set.push(f) }))
       console.log(JSON.stringify(set))`
     const r = spawnSync(process.execPath, [...nodeFlags, '--import', tsx, '--input-type=module', '-e', code], { encoding: 'utf8' })
     expect(r.stderr).toBe('')
