@@ -77,6 +77,7 @@ describe('a pull and node.lock', () => {
     const notes = new Map<string, SpawnSyncReturns<string>>()
     let status = ''
     let peers = ''
+    const queries = new Map<string, SpawnSyncReturns<string>>()
     const seals = new Map<string, SpawnSyncReturns<string>>()
     const dataFile = join(tmpDir(), 'data.db')
     const db = new Database(dataFile)
@@ -89,6 +90,8 @@ describe('a pull and node.lock', () => {
         status = petalSync(['--dir', dir, 'status']).stdout
         peers = petalSync(['--dir', dir, 'peers']).stdout
       }
+      // ALREADY_RUNNING's hint beside a pull says query runs beside it.
+      queries.set(p.stage, petalSync(['--dir', dir, '--json', 'query', 'SELECT count(*) AS n FROM _blocks']))
       // `petal seal` (and signimportblock, reseal) now would follow a tip the pull is about to pass:
       // refused, nothing sealed.
       seals.set(p.stage, petalSync(['--dir', dir, 'seal']))
@@ -108,6 +111,8 @@ describe('a pull and node.lock', () => {
       expect(sl.stderr, stage).toContain('[ALREADY_RUNNING]')
       expect(sl.stderr, stage).toMatch(/then run `petal (seal|signimportblock|reseal [0-9a-f]{64})` again/)
     }
+    for (const [stage, q] of queries) expect(q.status, `${stage}: ${q.stderr}`).toBe(0)
+    expect([...queries.keys()]).toEqual(['sync', 'verify'])
     expect(status).toContain(`node        a pull runs here (pid ${process.pid})`)
     // Its verify, not the sync's last state (the node has stopped; it had peers and was syncing).
     expect(status).toContain('sync        verifying every block (the pull has stopped syncing; it ends after this)')
