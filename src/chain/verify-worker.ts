@@ -4,7 +4,7 @@ import { closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { adoptManifestWasm, readBlockFile, readBlockLean, readBlockPages, TableShare, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
 import { sha256FileSync, sha256Hex } from '../crypto/index.js'
-import { BlockPaths, checkDataFile, openDataFileSync, readSeal, systemFailure } from '../storage/index.js'
+import { BlockPaths, checkDataFile, openNoFollowSync, readSeal, readWholeSync, regularSizeSync, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
 import { toTuple, type CandidateTuple } from './candidate-tuple.js'
 import type { CandidateFile, Preverified } from './validate/types.js'
@@ -60,10 +60,18 @@ let share: TableShare | undefined
  * reader — all of them for a small file, else the first and last chunks (page 1 and the reserved
  * tables, written last, are in them) with the descriptor for any other page. One open and one
  * read of each byte per block: the page reader opening the file again and reading ahead cost
- * ~10 % of hashing a 4 MiB block.
+ * ~10 % of hashing a 4 MiB block. A file shorter than a chunk is read whole without `fstat`
+ * (readWholeSync); any other goes by its `fstat`, which refuses what is not a regular file.
  */
-function hashBlock (fd: number, size: number, add: (n: number) => void): { hash: string, bytes: Buffer | HeldBytes } {
+function hashBlock (fd: number, path: string, add: (n: number) => void): { hash: string, bytes: Buffer | HeldBytes } {
   headBuf ??= Buffer.allocUnsafe(CHUNK)
+  const head = readWholeSync(fd, headBuf)
+  if (head > 0 && head < CHUNK) {
+    add(head)
+    const bytes = headBuf.subarray(0, head)
+    return { hash: sha256Hex(bytes), bytes }
+  }
+  const size = regularSizeSync(fd, path, 'block file')
   if (size <= CHUNK) {
     const buf = headBuf
     const got = readFullySync(fd, buf, size, 0)
@@ -72,7 +80,8 @@ function hashBlock (fd: number, size: number, add: (n: number) => void): { hash:
   }
   const h = createHash('sha256')
   tailBuf ??= Buffer.allocUnsafe(CHUNK)
-  let pos = readFullySync(fd, headBuf, CHUNK, 0)
+  // The first chunk, unless the read above did not fill it (then the file changed since).
+  let pos = head === CHUNK ? CHUNK : readFullySync(fd, headBuf, CHUNK, 0)
   h.update(headBuf.subarray(0, pos))
   add(pos)
   const parts = [{ at: 0, bytes: headBuf.subarray(0, pos) }]
@@ -115,7 +124,7 @@ serveWorker<ReadRequest, ReadReply>(async req => {
     const path = paths.path(height)
     try {
       // --deep: before anything opens it (a named pipe in a slot would block this thread for
-      // ever); plain verify's openDataFileSync below refuses the same without an lstat.
+      // ever); plain verify's openNoFollowSync and hashBlock below refuse the same without an lstat.
       if (req.deep) checkDataFile(path, 'block file')
       // --deep: quick_check and the manifest's rows, counted as they advance.
       let counted = 0
@@ -131,9 +140,9 @@ serveWorker<ReadRequest, ReadReply>(async req => {
         // what was validated at import): an ordinary small block through the lean reader, what it
         // leaves through the general one, and anything that one does not take through the full
         // structural read with SQLite.
-        const { fd, size } = openDataFileSync(path, 'block file')
+        const fd = openNoFollowSync(path, 'block file')
         try {
-          const r = hashBlock(fd, size, add)
+          const r = hashBlock(fd, path, add)
           hash = r.hash
           file = (Buffer.isBuffer(r.bytes) ? readBlockLean(path, req.maxBytes, r.bytes) : undefined) ?? readBlockPages(path, req.maxBytes, r.bytes) ?? await readFull(path, req, undefined, r.bytes)
         } finally {

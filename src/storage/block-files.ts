@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
-import { openDataFileSync } from './data-file.js'
+import { openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
 
 // When tmpBlockPath last made each data directory's tmp/ (ms, monotonic). process.hrtime, not
 // performance.now(): the global `performance` loads perf_hooks on first use (~50 fresh pages in a
@@ -47,18 +47,27 @@ export function cleanTmp (dir: DataDir): number {
   return removed
 }
 
+// A seal file is its hex DER signature and a newline (up to ~146 bytes): read whole into this
+// buffer, without `fstat` (readWholeSync); one a block device would fill (512 bytes or more).
+const SEAL_BUF = Buffer.allocUnsafe(511)
+
 /** Read a block's seal (hex DER) from its `.sig` file: one open, one read (plain verify reads one per block). */
 export function readSeal (blockPath: string): string {
+  const path = sealPathOf(blockPath)
   try {
-    const { fd, size } = openDataFileSync(sealPathOf(blockPath), 'seal file')
+    const fd = openNoFollowSync(path, 'seal file')
     try {
+      const n = readWholeSync(fd, SEAL_BUF)
+      if (n > 0 && n < SEAL_BUF.length) return SEAL_BUF.toString('utf8', 0, n).trim()
+      // Empty, long, or not a file (readWholeSync): as before, by its fstat.
+      const size = regularSizeSync(fd, path, 'seal file')
       const buf = Buffer.allocUnsafe(size)
       return buf.toString('utf8', 0, readFullySync(fd, buf, size, 0)).trim()
     } finally {
       closeSync(fd)
     }
   } catch (err) {
-    if (isNotFound(err)) throw new StorageError('BLOCK_FILE_MISSING', `seal file missing: ${sealPathOf(blockPath)}`, { hint: '`petal verify --repair` fetches the block again from a peer and rewrites its seal' })
+    if (isNotFound(err)) throw new StorageError('BLOCK_FILE_MISSING', `seal file missing: ${path}`, { hint: '`petal verify --repair` fetches the block again from a peer and rewrites its seal' })
     throw err
   }
 }

@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, type Stats } from 'node:fs'
-import { isNotFound } from '../util/index.js'
+import { isNotFound, readFullySync } from '../util/index.js'
 import { StorageError } from './errors.js'
 
 /** What a non-regular file is, in words. */
@@ -41,24 +41,58 @@ function notRegular (path: string, what: string, st: Stats): StorageError {
  * the caller to close, and the file's size; a missing file throws `ENOENT` as checkDataFile does.
  */
 export function openDataFileSync (path: string, what: string): { fd: number, size: number } {
-  let fd: number
+  const fd = openNoFollowSync(path, what)
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    return { fd, size: regularSizeSync(fd, path, what) }
+  } catch (err) {
+    closeSync(fd)
+    throw err
+  }
+}
+
+/**
+ * The open of openDataFileSync alone: a symbolic link or a socket is refused with checkDataFile's
+ * error, a missing file throws `ENOENT`; a named pipe opens without waiting for a writer. The
+ * caller must read it only by position (`pread` fails on a pipe) and call regularSizeSync before
+ * trusting anything but a whole read (readWholeSync).
+ */
+export function openNoFollowSync (path: string, what: string): number {
+  try {
+    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (err) {
     // A symbolic link (ELOOP), a socket (ENXIO): checkDataFile names what it is.
     if (!isNotFound(err)) checkDataFile(path, what)
     throw err
   }
-  let st: Stats
-  try {
-    st = fstatSync(fd)
-  } catch (err) {
-    closeSync(fd)
-    throw err
-  }
-  if (st.isFile()) return { fd, size: st.size }
-  closeSync(fd)
+}
+
+/** The size of the open file `fd` if `fstat` says it is a regular file, else checkDataFile's error (the caller closes `fd`). */
+export function regularSizeSync (fd: number, path: string, what: string): number {
+  const st = fstatSync(fd)
+  if (st.isFile()) return st.size
   throw notRegular(path, what, st)
+}
+
+/**
+ * Read the file open as `fd` (openNoFollowSync) into `buf` from its start, by position and
+ * without `fstat`: the bytes read (up to buf.length), or -1 if a read failed. When 0 < n <
+ * buf.length the file ended there and `buf` holds all of it, as openDataFileSync's size would
+ * have said; otherwise (empty, as large as `buf` or larger, a failed read) the caller takes the
+ * `fstat` way (regularSizeSync), which decides as before. Plain verify's per-file `fstat` built a
+ * `Stats` with four `Date`s (Node 20), a fifth of what its workers allocated per block, and kept
+ * the optimising compiler busy with it in every worker (docs/performance.md, "Session 17: plain
+ * verify"). A named pipe fails here (`pread` on a pipe is ESPIPE), a directory too (EISDIR), a
+ * character device that never ends fills `buf`: each then goes the `fstat` way and is refused as
+ * before. Only a device that ends after fewer bytes than `buf` holds (a block device that small;
+ * only root makes one in a data directory) is read as a file would be.
+ */
+export function readWholeSync (fd: number, buf: Uint8Array): number {
+  try {
+    // readFullySync stops short of buf.length only at the end of the file (a read of 0 bytes).
+    return readFullySync(fd, buf, buf.length, 0)
+  } catch {
+    return -1
+  }
 }
 
 /** checkDataFile for a file that may be absent: false when it does not exist. */

@@ -22,6 +22,6 @@ export { openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } f
 export { NodeLock } from './node-lock.js'
 export type { CheckpointRecord } from './checkpoint-table.js'
 export { describeWriter } from './writer-record.js'
-export { checkDataFile, dataFileExists, openDataFileSync } from './data-file.js'
+export { checkDataFile, dataFileExists, openDataFileSync, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
 export { systemFailure } from './system-error.js'
 export { DaisyDb, DaisyDir, DAISY_DEFAULT_CHAIN, isDaisyDir, missingBlockHint, readDaisyChainParams, readDaisyPrivateKeys, type DaisyBlockRow, type DaisyChainParams } from './daisy-dir.js'

@@ -2,9 +2,9 @@
 // refusals without an lstat first, and never waiting on a named pipe.
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { closeSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openDataFileSync, readSeal } from '../../../src/storage/index.js'
+import { openDataFileSync, openNoFollowSync, readSeal, readWholeSync, regularSizeSync } from '../../../src/storage/index.js'
 import { isNotFound, isPetalError } from '../../../src/util/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -44,5 +44,56 @@ describe('openDataFileSync', () => {
     expect(coded(() => readSeal(other)).code).toBe('BLOCK_FILE_MISSING')
     execFileSync('mkfifo', [join(dir, 'block_00000002.sig')])
     expect(coded(() => readSeal(other)).code).toBe('DATA_FILE_NOT_REGULAR')
+  })
+
+  it('readSeal without fstat: a seal of any length as before; empty, a directory or a named pipe as before', () => {
+    const dir = tmpDir()
+    const block = join(dir, 'block_00000001.db')
+    const sig = join(dir, 'block_00000001.sig')
+    for (const text of ['', '\n', '3045', 'ab'.repeat(255), 'ab'.repeat(255) + 'c', 'ab'.repeat(256), ` ${'cd'.repeat(3000)}\n\n`]) {
+      writeFileSync(sig, text)
+      expect(readSeal(block)).toBe(text.trim())
+    }
+    const other = join(dir, 'block_00000002.db')
+    mkdirSync(join(dir, 'block_00000002.sig'))
+    expect(coded(() => readSeal(other))).toEqual({ code: 'DATA_FILE_NOT_REGULAR', message: `seal file ${join(dir, 'block_00000002.sig')} is a directory, not a regular file` })
+  })
+})
+
+describe('readWholeSync', () => {
+  const read = (path: string, size: number): number => {
+    const fd = openNoFollowSync(path, 'block file')
+    try {
+      return readWholeSync(fd, Buffer.alloc(size))
+    } finally {
+      closeSync(fd)
+    }
+  }
+  it('reads a shorter file whole, says when it filled the buffer, and fails on a directory or a named pipe, which fstat then refuses', () => {
+    const dir = tmpDir()
+    const file = join(dir, 'f.db')
+    for (const n of [0, 1, 99, 100, 101, 5000]) {
+      writeFileSync(file, Buffer.alloc(n, 7))
+      expect(read(file, 100), String(n)).toBe(Math.min(n, 100))
+    }
+    const sub = join(dir, 'dir.db')
+    mkdirSync(sub)
+    expect(read(sub, 100)).toBe(-1)
+    const fifo = join(dir, 'fifo.db')
+    execFileSync('mkfifo', [fifo])
+    expect(read(fifo, 100)).toBe(-1)
+    const fd = openNoFollowSync(fifo, 'block file')
+    try {
+      expect(coded(() => regularSizeSync(fd, fifo, 'block file'))).toEqual({ code: 'DATA_FILE_NOT_REGULAR', message: `block file ${fifo} is a named pipe (FIFO), not a regular file` })
+    } finally {
+      closeSync(fd)
+    }
+    // A character device that never ends fills the buffer (so its caller goes the fstat way).
+    const zero = openSync('/dev/zero', 'r')
+    try {
+      expect(readWholeSync(zero, Buffer.alloc(100))).toBe(100)
+    } finally {
+      closeSync(zero)
+    }
   })
 })

@@ -1,0 +1,65 @@
+// Plain verify reads a small block file and its seal whole without fstat (storage/data-file.ts
+// readWholeSync): a file of another size, an empty one, one of a chunk or more, a directory or a
+// named pipe in a slot is still caught at its height with the code it had when each file was
+// fstat'ed first (this test was run against that build too), and a seal with room to spare is read as before.
+import { describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Chain, signImport, verifyChain, type VerifyReport } from '../../../src/chain/index.js'
+import { newTestChain } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const BAD = 5
+// The worker's chunk: a block file shorter than this is read whole without fstat.
+const CHUNK = 1 << 20
+
+describe('plain verify of block and seal files read without fstat', () => {
+  it('catches a file of another size, a directory and a named pipe in either slot, with the same codes', async () => {
+    const t = await newTestChain()
+    for (let i = 0; i < 9; i++) await signImport(t.chain, undefined, t.key)
+    const seal = t.chain.get(BAD)?.seal ?? ''
+    t.chain.close()
+    const path = (dir: string, ext = 'db'): string => join(dir, '0000', `block_${BAD.toString(16).padStart(8, '0')}.${ext}`)
+    const run = async (damage: (dir: string) => void): Promise<VerifyReport['failure']> => {
+      const dir = join(tmpDir(), 'copy')
+      cpSync(t.dir, dir, { recursive: true })
+      damage(dir)
+      const chain = Chain.open(dir)
+      try {
+        return (await verifyChain(chain, { workers: 2 })).failure
+      } finally {
+        chain.close()
+      }
+    }
+    const slot = (dir: string, ext: string, make: (p: string) => void): void => { rmSync(path(dir, ext)); make(path(dir, ext)) }
+    const fifo = (p: string): void => { execFileSync('mkfifo', [p]) }
+    const cases: Array<[string, (dir: string) => void, string | undefined]> = [
+      ['nothing', () => {}, undefined],
+      ['a block file grown by a byte', dir => { appendFileSync(path(dir), Buffer.of(0)) }, 'CORRUPT'],
+      ['a block file grown by a page', dir => { appendFileSync(path(dir), Buffer.alloc(4096)) }, 'CORRUPT'],
+      ['a block file one byte short', dir => { truncateSync(path(dir), readFileSync(path(dir)).length - 1) }, 'CORRUPT'],
+      ['an empty block file', dir => { truncateSync(path(dir), 0) }, 'NOT_SQLITE'],
+      ['a block file grown to a chunk', dir => { truncateSync(path(dir), CHUNK) }, 'CORRUPT'],
+      ['a block file grown past a chunk', dir => { truncateSync(path(dir), CHUNK + 4096) }, 'CORRUPT'],
+      ['a directory as the block file', dir => { slot(dir, 'db', p => { mkdirSync(p) }) }, 'DATA_FILE_NOT_REGULAR'],
+      ['a named pipe as the block file', dir => { slot(dir, 'db', fifo) }, 'DATA_FILE_NOT_REGULAR'],
+      ['no block file', dir => { rmSync(path(dir)) }, 'BLOCK_FILE_MISSING'],
+      ['an empty seal', dir => { writeFileSync(path(dir, 'sig'), '') }, 'BAD_SEAL'],
+      ['the seal without its newline', dir => { writeFileSync(path(dir, 'sig'), seal) }, undefined],
+      ['the seal padded to 510 bytes', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(510, ' ')) }, undefined],
+      ['the seal padded to 511 bytes', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(511, ' ')) }, undefined],
+      ['the seal padded to 5,000 bytes', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(5000, '\n')) }, undefined],
+      ['the seal and more', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(600, ' ') + 'x') }, 'BAD_SEAL'],
+      ['a directory as the seal', dir => { slot(dir, 'sig', p => { mkdirSync(p) }) }, 'DATA_FILE_NOT_REGULAR'],
+      ['a named pipe as the seal', dir => { slot(dir, 'sig', fifo) }, 'DATA_FILE_NOT_REGULAR'],
+      ['no seal', dir => { rmSync(path(dir, 'sig')) }, 'BLOCK_FILE_MISSING']
+    ]
+    const got: Array<{ what: string, code: string | undefined, height: number | undefined }> = []
+    for (const [what, damage] of cases) {
+      const f = await run(damage)
+      got.push({ what, code: f?.code, height: f?.height })
+    }
+    expect(got).toEqual(cases.map(([what, , code]) => ({ what, code, height: code === undefined ? undefined : BAD })))
+  })
+})
