@@ -1,5 +1,6 @@
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { dataFileExists, NodeLock, openSqlite, openSqliteReadonly, StorageError, type SqliteDb } from '../storage/index.js'
+import { lockHolders, processStopped } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LAYOUT, SCHEMA } from './pending-schema.js'
 import { newInstanceId } from './receipt-id.js'
@@ -66,6 +67,13 @@ function upgradeLayout (db: SqliteDb, path: string): void {
   const dir = dirname(path)
   const lock = NodeLock.isHeldHere(dir) ? undefined : NodeLock.tryAcquire(dir, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock === undefined && !NodeLock.isHeldHere(dir)) {
+    // A command stopped (Ctrl-Z) in the instant it looked at node.lock keeps it until it runs again.
+    const stopped = lockHolders(join(dir, 'node.lock'))?.find(processStopped)
+    if (stopped !== undefined) {
+      throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: process ${stopped} holds node.lock and is stopped`, {
+        hint: `resume it (\`fg\` in its shell, or \`kill -CONT ${stopped}\`) or end it, then run this command again; if it is a node of an older Petal, end it and start it with this version of Petal (it upgrades pending.db itself)`
+      })
+    }
     throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process holds node.lock (a node or a pull)`, {
       hint: 'run this command again when the pull has ended; if a node of an older Petal runs on this data directory, stop it and start it with this version of Petal (it upgrades pending.db itself)'
     })

@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
 import { NodeLock } from '../../../src/storage/index.js'
+import { processStopped } from '../../../src/util/index.js'
+import { waitFor } from '../../helpers/wait.js'
 import { decodePendingRow, PendingRowEncoder } from '../../../src/ingest/row-codec.js'
 import type { TableSchema } from '../../../src/ingest/schema.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -117,6 +119,25 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     }
     setLayout('x') // not a version at all: a damaged file
     expect(captured(() => Ingest.open({ chain, key: alice }))).toMatchObject({ code: 'INGEST_STORE_UNAVAILABLE', hint: expect.stringContaining('backup') })
+  })
+
+  it('is not upgraded while a look at node.lock is stopped mid-look; the message names it, and resumed as the hint says the store is upgraded', async () => {
+    const { chain } = await chainWithFixture()
+    const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(chain.dir.root, 'node.lock'))}); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); db.close()`
+    const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: 'ignore' })
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    cleanup.push(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+    const pid = child.pid ?? 0
+    await waitFor(() => processStopped(pid), { what: 'the look to stop', timeout: 10_000 })
+    const err = captured(() => Ingest.open({ chain, key: alice }))
+    expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining(`process ${pid} holds node.lock and is stopped`) })
+    expect(err.hint).toContain(`kill -CONT ${pid}`)
+    expect(layoutOf(chain.dir.pendingDb)).toBe('1')
+    process.kill(pid, 'SIGCONT')
+    await exited
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
   })
 
   it('is not upgraded while another process (an older Petal\'s node, or a pull) holds node.lock; the message says which lock, the hint covers both', async () => {
