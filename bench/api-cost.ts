@@ -6,11 +6,14 @@
 // The client posts `warm` requests, then `n` more, one at a time; the difference between two
 // counts with different `n` is the per-request cost, start-up and warm-up cancelling.
 //   valgrind --tool=cachegrind --cache-sim=no node [--no-opt] --import tsx bench/api-cost.ts petal 200 [warm] [batch]
+// With API_COST_CALLGRIND=1 under `valgrind --tool=callgrind --instr-atstart=no`, instrumentation
+// is switched on (callgrind_control -i) for the measured requests only, so one run gives the
+// per-request cost by function; `node --perf-basic-prof` names the JIT code (bench/callgrind-js.py).
 import '../src/polyfills.js'
 import Database from 'better-sqlite3'
-import { fork } from 'node:child_process'
+import { execFile, fork } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startApiServer, TokenStore } from '../src/api/index.js'
@@ -31,7 +34,7 @@ if (mode === 'client') {
       const headers = { authorization: `Bearer ${m.token}`, 'content-type': 'application/json' }
       const conn = await LeanConnection.open(url.hostname, Number(url.port))
       for (let i = 0; i < m.requests; i++) {
-        if (i === m.warm) await new Promise<void>(resolve => { process.send?.('measure', () => { resolve() }) })
+        if (i === m.warm) await new Promise<void>(resolve => { process.once('message', () => { resolve() }); process.send?.('measure') })
         const r = await conn.send(prepareRequest(url, 'POST', headers, rowsJson(m.batch, 1000 + i * m.batch)))
         if (r.status !== 202) throw new Error(`${r.status} ${r.body.toString()}`)
         if (process.env.API_COST_MARKS !== undefined && i % 250 === 0) process.stderr.write(`--- request ${i}\n`)
@@ -66,10 +69,27 @@ if (mode === 'client') {
   new PerformanceObserver(list => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
   let heap = 0
   let cpu = process.cpuUsage()
-  client.on('message', m => { if (m === 'measure') { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); } })
+  // API_COST_PROFILE=FILE: a CPU profile (inspector) of the measured requests only.
+  const profile = process.env.API_COST_PROFILE
+  const inspector = profile === undefined ? undefined : new (await import('node:inspector')).Session()
+  inspector?.connect()
+  if (inspector !== undefined) await new Promise(resolve => { inspector.post('Profiler.enable', () => { inspector.post('Profiler.setSamplingInterval', { interval: 50 }, resolve) }) })
+  const callgrind = (on: boolean, then: () => void): void => {
+    if (inspector !== undefined) {
+      if (on) { inspector.post('Profiler.start', () => { then() }); return }
+      inspector.post('Profiler.stop', (err, r) => { if (err !== null) throw err; writeFileSync(profile as string, JSON.stringify(r.profile)); then() })
+      return
+    }
+    if (process.env.API_COST_CALLGRIND === undefined) { then(); return }
+    execFile('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], err => { if (err !== null) throw err; then() })
+  }
+  client.on('message', m => {
+    if (m === 'measure') callgrind(true, () => { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); client.send('go') })
+  })
   client.send({ url, token, requests: Number(warm) + Number(n), warm: Number(warm), batch: Number(batch) })
   const code = await new Promise<number | null>(resolve => client.once('exit', resolve))
   const used = process.cpuUsage(cpu)
+  await new Promise<void>(resolve => { callgrind(false, resolve) })
   process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system\n`)
   await stop()
   rmSync(root, { recursive: true, force: true })
