@@ -48,7 +48,8 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
       return
     }
     const started = performance.now()
-    res.once('close', () => { ctx.metrics.observeRequest(ROUTE, 'POST', res.statusCode, (performance.now() - started) / 1000) })
+    // 'close' comes once per response: `on`, without once()'s wrapper and its bound function.
+    res.on('close', () => { ctx.metrics.observeRequest(ROUTE, 'POST', res.statusCode, (performance.now() - started) / 1000) })
     req.on('error', ignore) // a client gone mid-body: nothing is appended, the response closes
     let body: Buffer | undefined
     let parts: Buffer[] | undefined
@@ -58,17 +59,24 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
     })
     req.on('end', () => {
       const bytes = parts === undefined ? body ?? Buffer.alloc(0) : Buffer.concat(parts)
-      ingest.appendRecords(table, bytes, format, { maxRows }).then(r => {
-        const body = acceptedBody(r)
-        res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)])
-        res.end(body)
-      }).catch((err: unknown) => {
-        // Also a throw while answering 202 (never an unhandled rejection): with headers out, only the connection can go.
+      const refused = (err: unknown): void => {
+        // Also a throw while answering 202: with headers out, only the connection can go.
         if (res.headersSent) { res.destroy(); return }
         const e = errorReply(ctx.logger, err, 'POST', url)
         res.writeHead(e.status, { ...e.headers, 'Content-Length': String(Buffer.byteLength(e.body)) })
         res.end(e.body)
-      })
+      }
+      // Both reactions on one promise (not .then().catch(): a second promise and hop per request);
+      // a throw while answering 202 goes to `refused` too, never to an unhandled rejection.
+      ingest.appendRecords(table, bytes, format, { maxRows }).then(r => {
+        try {
+          const body = acceptedBody(r)
+          res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)])
+          res.end(body)
+        } catch (err) {
+          refused(err)
+        }
+      }, refused)
     })
   }
   return { listener, close: () => { closing = true } }

@@ -19,6 +19,8 @@ export class IndexDb {
   private readonly db: Database.Database
   private readonly writeLock: IndexWriteLock
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
+  /** tipHash()'s statement, plucked. */
+  private tipHashStmt: Database.Statement<unknown[], string> | undefined
 
   /**
    * A prepared statement, prepared once per connection (preparing costs more than most lookups),
@@ -130,7 +132,9 @@ export class IndexDb {
 
   /** The canonical tip's hash alone: a cheap check for code that runs on every request (tip() reads the whole record). */
   tipHash (): string | undefined {
-    return this.stmt<{ hash: string }>('SELECT hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get()?.hash
+    // Plucked once (its text is its own): the hash itself, no row object per call.
+    this.tipHashStmt ??= this.stmt<string>('SELECT hash FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').pluck()
+    return this.tipHashStmt.get()
   }
 
   byHash (hash: string): BlockRecord | undefined {
