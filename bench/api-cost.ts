@@ -69,6 +69,7 @@ if (mode === 'client') {
   new PerformanceObserver(list => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
   let heap = 0
   let cpu = process.cpuUsage()
+  let usage = process.resourceUsage()
   // API_COST_PROFILE=FILE: a CPU profile (inspector) of the measured requests only.
   const profile = process.env.API_COST_PROFILE
   const inspector = profile === undefined ? undefined : new (await import('node:inspector')).Session()
@@ -84,13 +85,14 @@ if (mode === 'client') {
     execFile('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], err => { if (err !== null) throw err; then() })
   }
   client.on('message', m => {
-    if (m === 'measure') callgrind(true, () => { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); client.send('go') })
+    if (m === 'measure') callgrind(true, () => { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); usage = process.resourceUsage(); client.send('go') })
   })
   client.send({ url, token, requests: Number(warm) + Number(n), warm: Number(warm), batch: Number(batch) })
   const code = await new Promise<number | null>(resolve => client.once('exit', resolve))
   const used = process.cpuUsage(cpu)
+  const after = process.resourceUsage()
   await new Promise<void>(resolve => { callgrind(false, resolve) })
-  process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system\n`)
+  process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system; per request ${((after.minorPageFault - usage.minorPageFault) / Number(n)).toFixed(2)} minor page faults, ${((after.voluntaryContextSwitches - usage.voluntaryContextSwitches) / Number(n)).toFixed(2)} voluntary and ${((after.involuntaryContextSwitches - usage.involuntaryContextSwitches) / Number(n)).toFixed(2)} involuntary context switches\n`)
   await stop()
   rmSync(root, { recursive: true, force: true })
   if (code !== 0) throw new Error(`client exited ${code}`)
