@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
@@ -165,13 +165,15 @@ function compile (code: string, source: string, cachedData: Buffer | undefined):
 
 /** Write the code cache atomically (concurrent first runs each write a whole file); best effort unless told. */
 function writeCache (file: string, script: Script, o: { bestEffort: boolean } = { bestEffort: true }): void {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
   try {
     mkdirSync(dirname(file), { recursive: true })
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     const data = script.createCachedData()
     writeFileSync(tmp, Buffer.concat([data, checksum(data)]))
     renameSync(tmp, file)
   } catch (err) {
+    // A full disk or a failed rename: no temporary file left behind at every run.
+    try { rmSync(tmp, { force: true }) } catch { /* no directory to leave it in */ }
     // A read-only installation: every run compiles from source, as without the cache.
     if (!o.bestEffort) throw err
   }

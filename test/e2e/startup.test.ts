@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -180,6 +180,13 @@ describe('the code cache', () => {
     writeFileSync(blocked, '')
     expect(runCached(code, join(blocked, 'cache'))).toBe('miss rebuilt')
     expect(runCached(code, join(blocked, 'cache'))).toBe('miss rebuilt')
+    // Where the rename fails (a directory in the cache's place), no temporary file is left.
+    const [rebuilt = ''] = readdirSync(cacheDir).filter(f => f !== file)
+    rmSync(join(cacheDir, rebuilt))
+    mkdirSync(join(cacheDir, rebuilt, 'occupied'), { recursive: true })
+    expect(runCached(code, cacheDir)).toBe('miss rebuilt')
+    expect(runCached(code, cacheDir)).toBe('miss rebuilt')
+    expect(readdirSync(cacheDir).filter(f => f.endsWith('.tmp'))).toEqual([])
   })
 
   it('starts from the build\'s seed where it has no cache of its own, and then writes its own; a damaged seed is never given to V8', () => {
