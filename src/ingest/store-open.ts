@@ -71,7 +71,8 @@ function upgradeLayout (db: SqliteDb, path: string): void {
     const stopped = lockHolders(join(dir, 'node.lock'))?.find(processStopped)
     if (stopped !== undefined) {
       throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: process ${stopped} holds node.lock and is stopped`, {
-        hint: `resume it (\`fg\` in its shell, or \`kill -CONT ${stopped}\`) or end it, then run this command again; if it is a node of an older Petal, end it and start it with this version of Petal (it upgrades pending.db itself)`
+        // It may be a look (lets go once resumed) or a pull (keeps the lock until its end): true of both.
+        hint: `resume it (\`fg\` in its shell, or \`kill -CONT ${stopped}\`) or end it, then run this command again; if it is a pull, resumed it keeps node.lock until it has ended: run this command again then; if it is a node of an older Petal, end it and start it with this version of Petal (it upgrades pending.db itself)`
       })
     }
     throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process holds node.lock (a node or a pull)`, {

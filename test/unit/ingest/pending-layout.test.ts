@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { spawn } from 'node:child_process'
-import { copyFileSync } from 'node:fs'
+import { copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
@@ -134,6 +134,32 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     expect(err.hint).toContain(`kill -CONT ${pid}`)
     expect(layoutOf(chain.dir.pendingDb)).toBe('1')
     process.kill(pid, 'SIGCONT')
+    await exited
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+  })
+
+  it('a pull stopped (Ctrl-Z) while it holds node.lock: the hint does not promise that resuming it lets the upgrade through, as it does for a look', async () => {
+    const { chain } = await chainWithFixture()
+    // A pull keeps node.lock from its sync's start to its verify's end, resumed or not.
+    const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(chain.dir.root, 'node.lock'))}); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); setInterval(() => {}, 1000)`
+    const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: 'ignore' })
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    cleanup.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+    const pid = child.pid ?? 0
+    writeFileSync(join(chain.dir.root, 'node-state.json'), JSON.stringify({ pid, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: new Date().toISOString(), updated_at: new Date().toISOString(), sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 }))
+    await waitFor(() => processStopped(pid), { what: 'the pull to stop', timeout: 10_000 })
+    const err = captured(() => Ingest.open({ chain, key: alice }))
+    expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining(`process ${pid} holds node.lock and is stopped`) })
+    expect(err.hint).toContain(`kill -CONT ${pid}`)
+    expect(err.hint).toMatch(/if it is a pull, resumed it keeps node\.lock until it has ended: run this command again then/)
+    // Resumed, it still holds the lock (as the hint says), and the store is upgraded once it has ended.
+    process.kill(pid, 'SIGCONT')
+    await waitFor(() => !processStopped(pid), { what: 'the pull to resume', timeout: 10_000 })
+    expect(captured(() => Ingest.open({ chain, key: alice }))).toMatchObject({ code: 'INGEST_STORE_IN_USE', hint: expect.stringMatching(/when the pull has ended/) })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('1')
+    child.kill('SIGTERM')
     await exited
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
