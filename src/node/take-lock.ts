@@ -24,7 +24,8 @@ export function takeNodeLock (root: string): NodeLock {
     // waiting longer would not help, and it is no node.
     const cmd = processCommand(stopped)
     throw new NodeError('LOCK_HOLDER_STOPPED', `process ${stopped}${cmd === undefined ? '' : ` (${cmd})`} holds node.lock of ${root} and is stopped`, {
-      hint: `resume it (\`fg\` in its shell, or \`kill -CONT ${stopped}\`) or end it, then run this command again`
+      // Most likely a look; but a node or a pull stopped before it wrote node-state.json is named here too.
+      hint: `resume it (\`fg\` in its shell, or \`kill -CONT ${stopped}\`) or end it, then run this command again; a node or a pull stopped as it started keeps node.lock once resumed: end that one`
     })
   }
   const named = holders?.[0]

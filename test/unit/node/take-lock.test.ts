@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { takeNodeLock } from '../../../src/node/take-lock.js'
+import { lockHolders, processStopped } from '../../../src/util/index.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
+
+function caught (fn: () => unknown): { code?: string, message: string, hint?: string } {
+  try { fn() } catch (err) { return err as { code?: string, message: string, hint?: string } }
+  throw new Error('did not throw')
+}
+
+// LOCK_HOLDER_STOPPED's hint must be true of every stopped holder no node-state.json names: a look
+// (lets go once resumed), and a node or a pull stopped before it wrote its file (keeps the lock).
+describe('takeNodeLock beside a stopped holder', () => {
+  it('a node or a pull stopped as it started: the hint does not promise that resuming it frees node.lock', async () => {
+    const dir = tmpDir()
+    const file = join(dir, 'node.lock')
+    // Takes the lock as a node does and keeps it after it is resumed, as a node would.
+    const code = "const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); setInterval(() => {}, 1000)"
+    const child = spawn(process.execPath, ['-e', code, file], { cwd: process.cwd(), stdio: 'ignore' })
+    const exit = once(child, 'exit')
+    const pid = child.pid ?? 0
+    try {
+      await waitFor(() => processStopped(pid), { what: 'the holder to stop', timeout: 10_000 })
+      const err = caught(() => takeNodeLock(dir))
+      expect(err).toMatchObject({ code: 'LOCK_HOLDER_STOPPED', message: expect.stringContaining(`process ${pid}`) })
+      expect(err.hint).toContain(`kill -CONT ${pid}`)
+      expect(err.hint).toMatch(/a node or a pull stopped as it started keeps node\.lock once resumed: end that one/)
+      // Resumed, it keeps the lock, as the hint says; ended, the lock is free.
+      process.kill(pid, 'SIGCONT')
+      await waitFor(() => !processStopped(pid), { what: 'the holder to resume', timeout: 10_000 })
+      expect(caught(() => takeNodeLock(dir))).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`another process (pid ${pid}`) })
+      child.kill('SIGTERM')
+      await exit
+      expect(lockHolders(file)).toEqual([])
+      takeNodeLock(dir).release()
+    } finally {
+      child.kill('SIGKILL')
+    }
+  }, 30_000)
+})
