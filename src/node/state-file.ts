@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, parseJson, processAlive, removeStaleTemps, sleep, writeFileAtomicAsync } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, parseJson, processAlive, processStopped, removeStaleTemps, sleep, writeFileAtomicAsync } from '../util/index.js'
 import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -125,7 +125,9 @@ export function refuseBesidePull (dir: string, command: string): void {
   if (!NodeLock.isHeld(dir)) return
   const s = readStateFile(dir)
   if (s?.pull !== true || !processAlive(s.pid)) return
-  throw new NodeError('ALREADY_RUNNING', `a pull (pid ${s.pid}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `wait for the pull to end (after its verify), then run \`${command}\` again` })
+  // A pull stopped (Ctrl-Z) never ends by waiting.
+  const resume = processStopped(s.pid) ? `it is stopped: resume it (\`fg\` in its shell, or \`kill -CONT ${s.pid}\`) or end it (\`kill ${s.pid}\`); ` : ''
+  throw new NodeError('ALREADY_RUNNING', `a pull (pid ${s.pid}${resume === '' ? '' : ', stopped'}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `${resume}wait for the pull to end (after its verify), then run \`${command}\` again` })
 }
 
 /** A node-state.json document, or undefined when it is not one (a damaged file is ignored). */

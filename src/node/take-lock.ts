@@ -31,8 +31,11 @@ export function takeNodeLock (root: string): NodeLock {
   const named = holders?.[0]
   const cmd = named === undefined ? undefined : processCommand(named)
   const other = named !== undefined ? `another process (pid ${named}${cmd === undefined ? '' : `: ${cmd}`}) holds node.lock of` : 'another process (a node or a pull) holds node.lock of'
-  const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}) is already running on` : other
+  // A node or a pull stopped (Ctrl-Z) does nothing until resumed: waiting for it would not help.
+  const halted = live !== undefined && processStopped(live.pid)
+  const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}${halted ? ', stopped' : ''}) is already running on` : other
+  const resume = halted ? `it is stopped: resume it (\`fg\` in its shell, or \`kill -CONT ${live.pid}\`) or end it (\`kill ${live.pid}\`); ` : ''
   // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
-  const hint = live?.pull === true ? 'wait for the pull to end, or stop it (Ctrl-C; the same `petal pull` resumes it); status and query can run beside it' : 'stop it first; other commands (status, signimportblock, …) can run beside it'
+  const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first; other commands (status, signimportblock, …) can run beside it`
   throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })
 }

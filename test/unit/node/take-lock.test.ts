@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { takeNodeLock } from '../../../src/node/take-lock.js'
+import { refuseBesidePull, writeNodeState } from '../../../src/node/state-file.js'
 import { lockHolders, processStopped } from '../../../src/util/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -14,7 +15,7 @@ function caught (fn: () => unknown): { code?: string, message: string, hint?: st
 
 // LOCK_HOLDER_STOPPED's hint must be true of every stopped holder no node-state.json names: a look
 // (lets go once resumed), and a node or a pull stopped before it wrote its file (keeps the lock).
-describe('takeNodeLock beside a stopped holder', () => {
+describe('node.lock beside a stopped holder', () => {
   it('a node or a pull stopped as it started: the hint does not promise that resuming it frees node.lock', async () => {
     const dir = tmpDir()
     const file = join(dir, 'node.lock')
@@ -37,6 +38,38 @@ describe('takeNodeLock beside a stopped holder', () => {
       await exit
       expect(lockHolders(file)).toEqual([])
       takeNodeLock(dir).release()
+    } finally {
+      child.kill('SIGKILL')
+    }
+  }, 30_000)
+
+  it('a pull named by node-state.json and stopped: ALREADY_RUNNING says it is stopped, and how to resume or end it', async () => {
+    const dir = tmpDir()
+    const file = join(dir, 'node.lock')
+    const code = "const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); setInterval(() => {}, 1000)"
+    const child = spawn(process.execPath, ['-e', code, file], { cwd: process.cwd(), stdio: 'ignore' })
+    const exit = once(child, 'exit')
+    const pid = child.pid ?? 0
+    try {
+      await waitFor(() => processStopped(pid), { what: 'the holder to stop', timeout: 10_000 })
+      const now = new Date().toISOString()
+      await writeNodeState(dir, { pid, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: now, updated_at: now, sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 })
+      const err = caught(() => takeNodeLock(dir))
+      expect(err).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`a pull (pid ${pid}, stopped) is already running`) })
+      expect(err.hint).toContain(`kill -CONT ${pid}`)
+      // seal, signimportblock and reseal are told the same.
+      const seal = caught(() => { refuseBesidePull(dir, 'petal seal') })
+      expect(seal).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`a pull (pid ${pid}, stopped) holds`) })
+      expect(seal.hint).toContain(`kill -CONT ${pid}`)
+      // Resumed, it is a running pull again: the plain hint.
+      process.kill(pid, 'SIGCONT')
+      await waitFor(() => !processStopped(pid), { what: 'the holder to resume', timeout: 10_000 })
+      const again = caught(() => takeNodeLock(dir))
+      expect(again).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`a pull (pid ${pid}) is already running`) })
+      expect(again.hint).toMatch(/^wait for the pull to end/)
+      expect(caught(() => { refuseBesidePull(dir, 'petal seal') }).hint).toMatch(/^wait for the pull to end \(after its verify\), then run `petal seal` again/)
+      child.kill('SIGTERM')
+      await exit
     } finally {
       child.kill('SIGKILL')
     }
