@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
-import { createChain, signImport, type Chain, type ImportResult } from '../../src/chain/index.js'
+import { Chain, createChain, signImport, verifyChain, type ImportResult, type VerifyReport } from '../../src/chain/index.js'
 import { generateSigningKey, importPrivateKey, type SigningKey } from '../../src/crypto/index.js'
 import { DEFAULT_CONSENSUS, type NewChainInput } from '../../src/storage/index.js'
 import type { BlockHeader, GenesisParams } from '../../src/block/index.js'
 import type { BlockRecord } from '../../src/storage/index.js'
-import { readFileSync } from 'node:fs'
+import { cpSync, readFileSync } from 'node:fs'
 import { tmpDir } from './tmp.js'
 
 const FIXTURE_KEYS = join(import.meta.dirname, '..', 'fixtures', 'keys')
@@ -94,4 +94,17 @@ export async function plantBlock (chain: Chain, file: string, seal: string, head
     chain.index.insertBlock(rec, [], [])
   })
   return rec
+}
+
+/** Plain verify of a copy of the data directory `root` after `damage` has been done to the copy: its failure, if any. */
+export async function verifyDamagedCopy (root: string, damage: (dir: string) => void): Promise<VerifyReport['failure']> {
+  const dir = join(tmpDir(), 'copy')
+  cpSync(root, dir, { recursive: true })
+  damage(dir)
+  const chain = Chain.open(dir)
+  try {
+    return (await verifyChain(chain, { workers: 2 })).failure
+  } finally {
+    chain.close()
+  }
 }

@@ -4,11 +4,10 @@
 // fstat'ed first (this test was run against that build too), and a seal with room to spare is read as before.
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Chain, signImport, verifyChain, type VerifyReport } from '../../../src/chain/index.js'
-import { newTestChain } from '../../helpers/chain.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { signImport, type VerifyReport } from '../../../src/chain/index.js'
+import { newTestChain, verifyDamagedCopy } from '../../helpers/chain.js'
 
 const BAD = 5
 // The worker's chunk: a block file shorter than this is read whole without fstat.
@@ -21,17 +20,7 @@ describe('plain verify of block and seal files read without fstat', () => {
     const seal = t.chain.get(BAD)?.seal ?? ''
     t.chain.close()
     const path = (dir: string, ext = 'db'): string => join(dir, '0000', `block_${BAD.toString(16).padStart(8, '0')}.${ext}`)
-    const run = async (damage: (dir: string) => void): Promise<VerifyReport['failure']> => {
-      const dir = join(tmpDir(), 'copy')
-      cpSync(t.dir, dir, { recursive: true })
-      damage(dir)
-      const chain = Chain.open(dir)
-      try {
-        return (await verifyChain(chain, { workers: 2 })).failure
-      } finally {
-        chain.close()
-      }
-    }
+    const run = async (damage: (dir: string) => void): Promise<VerifyReport['failure']> => await verifyDamagedCopy(t.dir, damage)
     const slot = (dir: string, ext: string, make: (p: string) => void): void => { rmSync(path(dir, ext)); make(path(dir, ext)) }
     const fifo = (p: string): void => { execFileSync('mkfifo', [p]) }
     const cases: Array<[string, (dir: string) => void, string | undefined]> = [

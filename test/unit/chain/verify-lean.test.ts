@@ -2,12 +2,11 @@
 // a block damaged in any way is still caught, at its height, with the code it had before.
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { copyFileSync, cpSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readBlockLean, readBlockPages } from '../../../src/block/index.js'
-import { Chain, signImport, verifyChain, type VerifyReport } from '../../../src/chain/index.js'
-import { newTestChain } from '../../helpers/chain.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { signImport, type VerifyReport } from '../../../src/chain/index.js'
+import { newTestChain, verifyDamagedCopy } from '../../helpers/chain.js'
 
 const BAD = 5
 
@@ -58,18 +57,7 @@ describe('plain verify through the lean reader', () => {
       b[at] = (b[at] ?? 0) ^ 0x55
       writeFileSync(p, b)
     }
-    const run = async (damage: (dir: string) => void): Promise<VerifyReport['failure']> => {
-      const dir = join(tmpDir(), 'copy')
-      cpSync(t.dir, dir, { recursive: true })
-      damage(dir)
-      const chain = Chain.open(dir)
-      try {
-        const r = await verifyChain(chain, { workers: 2 })
-        return r.failure
-      } finally {
-        chain.close()
-      }
-    }
+    const run = async (damage: (dir: string) => void): Promise<VerifyReport['failure']> => await verifyDamagedCopy(t.dir, damage)
     expect(await run(() => {})).toBeUndefined()
     const cases: Array<[string, (dir: string) => void, string]> = [
       ['Height', dir => { replace(dir, `Height${BAD}`, `Height${BAD + 1}`) }, 'HEIGHT_MISMATCH'],

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
 import { NodeLock } from '../../../src/storage/index.js'
 import { processStopped } from '../../../src/util/index.js'
+import { stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { waitFor } from '../../helpers/wait.js'
 import { decodePendingRow, PendingRowEncoder } from '../../../src/ingest/row-codec.js'
 import type { TableSchema } from '../../../src/ingest/schema.js'
@@ -123,12 +124,8 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
 
   it('is not upgraded while a look at node.lock is stopped mid-look; the message names it, and resumed as the hint says the store is upgraded', async () => {
     const { chain } = await chainWithFixture()
-    const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(chain.dir.root, 'node.lock'))}); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); db.close()`
-    const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: 'ignore' })
-    const exited = new Promise(resolve => child.once('exit', resolve))
-    cleanup.push(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-    const pid = child.pid ?? 0
-    await waitFor(() => processStopped(pid), { what: 'the look to stop', timeout: 10_000 })
+    const { pid, exited, kill } = await stoppedLockHolder(join(chain.dir.root, 'node.lock'), { keeps: false })
+    cleanup.push(kill)
     const err = captured(() => Ingest.open({ chain, key: alice }))
     expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining(`process ${pid} holds node.lock and is stopped`) })
     expect(err.hint).toContain(`kill -CONT ${pid}`)
@@ -143,13 +140,9 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
   it('a pull stopped (Ctrl-Z) while it holds node.lock: the hint does not promise that resuming it lets the upgrade through, as it does for a look', async () => {
     const { chain } = await chainWithFixture()
     // A pull keeps node.lock from its sync's start to its verify's end, resumed or not.
-    const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(chain.dir.root, 'node.lock'))}); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); setInterval(() => {}, 1000)`
-    const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: 'ignore' })
-    const exited = new Promise(resolve => child.once('exit', resolve))
-    cleanup.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-    const pid = child.pid ?? 0
+    const { pid, exited, kill } = await stoppedLockHolder(join(chain.dir.root, 'node.lock'), { keeps: true })
+    cleanup.push(kill)
     writeFileSync(join(chain.dir.root, 'node-state.json'), JSON.stringify({ pid, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: new Date().toISOString(), updated_at: new Date().toISOString(), sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 }))
-    await waitFor(() => processStopped(pid), { what: 'the pull to stop', timeout: 10_000 })
     const err = captured(() => Ingest.open({ chain, key: alice }))
     expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining(`process ${pid} holds node.lock and is stopped`) })
     expect(err.hint).toContain(`kill -CONT ${pid}`)
@@ -159,7 +152,7 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     await waitFor(() => !processStopped(pid), { what: 'the pull to resume', timeout: 10_000 })
     expect(captured(() => Ingest.open({ chain, key: alice }))).toMatchObject({ code: 'INGEST_STORE_IN_USE', hint: expect.stringMatching(/when the pull has ended/) })
     expect(layoutOf(chain.dir.pendingDb)).toBe('1')
-    child.kill('SIGTERM')
+    process.kill(pid, 'SIGTERM')
     await exited
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })

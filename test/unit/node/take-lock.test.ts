@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
 import { takeNodeLock } from '../../../src/node/take-lock.js'
 import { refuseBesidePull, writeNodeState } from '../../../src/node/state-file.js'
 import { lockHolders, processStopped } from '../../../src/util/index.js'
+import { stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -20,12 +19,8 @@ describe('node.lock beside a stopped holder', () => {
     const dir = tmpDir()
     const file = join(dir, 'node.lock')
     // Takes the lock as a node does and keeps it after it is resumed, as a node would.
-    const code = "const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); setInterval(() => {}, 1000)"
-    const child = spawn(process.execPath, ['-e', code, file], { cwd: process.cwd(), stdio: 'ignore' })
-    const exit = once(child, 'exit')
-    const pid = child.pid ?? 0
+    const { pid, exited, kill } = await stoppedLockHolder(file, { keeps: true })
     try {
-      await waitFor(() => processStopped(pid), { what: 'the holder to stop', timeout: 10_000 })
       const err = caught(() => takeNodeLock(dir))
       expect(err).toMatchObject({ code: 'LOCK_HOLDER_STOPPED', message: expect.stringContaining(`process ${pid}`) })
       expect(err.hint).toContain(`kill -CONT ${pid}`)
@@ -34,24 +29,20 @@ describe('node.lock beside a stopped holder', () => {
       process.kill(pid, 'SIGCONT')
       await waitFor(() => !processStopped(pid), { what: 'the holder to resume', timeout: 10_000 })
       expect(caught(() => takeNodeLock(dir))).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`another process (pid ${pid}`) })
-      child.kill('SIGTERM')
-      await exit
+      process.kill(pid, 'SIGTERM')
+      await exited
       expect(lockHolders(file)).toEqual([])
       takeNodeLock(dir).release()
     } finally {
-      child.kill('SIGKILL')
+      kill()
     }
   }, 30_000)
 
   it('a pull named by node-state.json and stopped: ALREADY_RUNNING says it is stopped, and how to resume or end it', async () => {
     const dir = tmpDir()
     const file = join(dir, 'node.lock')
-    const code = "const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN EXCLUSIVE'); process.kill(process.pid, 'SIGSTOP'); setInterval(() => {}, 1000)"
-    const child = spawn(process.execPath, ['-e', code, file], { cwd: process.cwd(), stdio: 'ignore' })
-    const exit = once(child, 'exit')
-    const pid = child.pid ?? 0
+    const { pid, exited, kill } = await stoppedLockHolder(file, { keeps: true })
     try {
-      await waitFor(() => processStopped(pid), { what: 'the holder to stop', timeout: 10_000 })
       const now = new Date().toISOString()
       await writeNodeState(dir, { pid, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: now, updated_at: now, sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 })
       const err = caught(() => takeNodeLock(dir))
@@ -68,10 +59,10 @@ describe('node.lock beside a stopped holder', () => {
       expect(again).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`a pull (pid ${pid}) is already running`) })
       expect(again.hint).toMatch(/^wait for the pull to end/)
       expect(caught(() => { refuseBesidePull(dir, 'petal seal') }).hint).toMatch(/^wait for the pull to end \(after its verify\), then run `petal seal` again/)
-      child.kill('SIGTERM')
-      await exit
+      process.kill(pid, 'SIGTERM')
+      await exited
     } finally {
-      child.kill('SIGKILL')
+      kill()
     }
   }, 30_000)
 })
