@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, parseJson, processAlive, processStopped, removeStaleTemps, sleep, writeFileAtomicAsync } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sleep, writeFileAtomicAsync } from '../util/index.js'
 import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -126,7 +126,7 @@ export function refuseBesidePull (dir: string, command: string): void {
   const s = readStateFile(dir)
   if (s?.pull !== true || !processAlive(s.pid)) return
   // A pull stopped (Ctrl-Z) never ends by waiting.
-  const resume = processStopped(s.pid) ? `it is stopped: resume it (\`fg\` in its shell, or \`kill -CONT ${s.pid}\`) or end it (\`kill ${s.pid}\`); ` : ''
+  const resume = processStopped(s.pid) ? `it is stopped: ${resumeAdvice(s.pid)} or end it (\`kill ${s.pid}\`); ` : ''
   throw new NodeError('ALREADY_RUNNING', `a pull (pid ${s.pid}${resume === '' ? '' : ', stopped'}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `${resume}wait for the pull to end (after its verify), then run \`${command}\` again` })
 }
 

@@ -52,3 +52,8 @@ export function processCommand (pid: number, max = 120): string | undefined {
     return undefined
   }
 }
+
+/** How to resume a stopped process `pid`, for hints: "resume it (`fg` in its shell, or `kill -CONT PID`)". */
+export function resumeAdvice (pid: number): string {
+  return `resume it (\`fg\` in its shell, or \`kill -CONT ${pid}\`)`
+}
