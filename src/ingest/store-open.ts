@@ -72,7 +72,7 @@ function upgradeLayout (db: SqliteDb, path: string): void {
     if (stopped !== undefined) {
       throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: process ${stopped} holds node.lock and is stopped`, {
         // It may be a look (lets go once resumed) or a pull (keeps the lock until its end): true of both.
-        hint: `${resumeAdvice(stopped)} or end it, then run this command again; if it is a pull, resumed it keeps node.lock until it has ended: run this command again then; if it is a node of an older Petal, end it and start it with this version of Petal (it upgrades pending.db itself)`
+        hint: `${resumeAdvice(stopped)}, then run this command again; if it is a pull, resumed it keeps node.lock until it has ended: run this command again then; if it is a node of an older Petal, end it and start it with this version of Petal (it upgrades pending.db itself)`
       })
     }
     throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process holds node.lock (a node or a pull)`, {

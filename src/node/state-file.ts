@@ -126,7 +126,7 @@ export function refuseBesidePull (dir: string, command: string): void {
   const s = readStateFile(dir)
   if (s?.pull !== true || !processAlive(s.pid)) return
   // A pull stopped (Ctrl-Z) never ends by waiting.
-  const resume = processStopped(s.pid) ? `it is stopped: ${resumeAdvice(s.pid)} or end it (\`kill ${s.pid}\`); ` : ''
+  const resume = processStopped(s.pid) ? `it is stopped: ${resumeAdvice(s.pid)}; ` : ''
   throw new NodeError('ALREADY_RUNNING', `a pull (pid ${s.pid}${resume === '' ? '' : ', stopped'}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `${resume}wait for the pull to end (after its verify), then run \`${command}\` again` })
 }
 

@@ -25,7 +25,7 @@ export function takeNodeLock (root: string): NodeLock {
     const cmd = processCommand(stopped)
     throw new NodeError('LOCK_HOLDER_STOPPED', `process ${stopped}${cmd === undefined ? '' : ` (${cmd})`} holds node.lock of ${root} and is stopped`, {
       // Most likely a look; but a node or a pull stopped before it wrote node-state.json is named here too.
-      hint: `${resumeAdvice(stopped)} or end it, then run this command again; a node or a pull stopped as it started keeps node.lock once resumed: end that one`
+      hint: `${resumeAdvice(stopped)}, then run this command again; a node or a pull stopped as it started keeps node.lock once resumed: end that one`
     })
   }
   const named = holders?.[0]
@@ -34,7 +34,7 @@ export function takeNodeLock (root: string): NodeLock {
   // A node or a pull stopped (Ctrl-Z) does nothing until resumed: waiting for it would not help.
   const halted = live !== undefined && processStopped(live.pid)
   const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}${halted ? ', stopped' : ''}) is already running on` : other
-  const resume = halted ? `it is stopped: ${resumeAdvice(live.pid)} or end it (\`kill ${live.pid}\`); ` : ''
+  const resume = halted ? `it is stopped: ${resumeAdvice(live.pid)}; ` : ''
   // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
   const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first; other commands (status, signimportblock, …) can run beside it`
   throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })

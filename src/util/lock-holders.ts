@@ -30,16 +30,25 @@ export function lockHolders (path: string): number[] | undefined {
   return [...pids]
 }
 
-/** True when process `pid` is stopped (Ctrl-Z, SIGSTOP, a debugger): it holds its locks and does nothing until resumed. */
-export function processStopped (pid: number): boolean {
+/**
+ * How process `pid` is stopped: 'job' (Ctrl-Z, SIGSTOP: SIGCONT resumes it), 'traced' (held by a
+ * debugger or tracer, such as gdb: only that resumes it, SIGCONT does not), or undefined when it
+ * runs or is gone. Stopped either way, it holds its locks and does nothing.
+ */
+export function processStopState (pid: number): 'job' | 'traced' | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // "pid (comm) S …": the state follows the command's closing parenthesis (comm may hold any character).
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    return state === 'T' || state === 't'
+    return state === 'T' ? 'job' : state === 't' ? 'traced' : undefined
   } catch {
-    return false
+    return undefined
   }
+}
+
+/** True when process `pid` is stopped (Ctrl-Z, SIGSTOP, a debugger): it holds its locks and does nothing until resumed. */
+export function processStopped (pid: number): boolean {
+  return processStopState(pid) !== undefined
 }
 
 /** The command line of process `pid` (at most `max` characters), or undefined where it cannot be read. */
@@ -53,7 +62,13 @@ export function processCommand (pid: number, max = 120): string | undefined {
   }
 }
 
-/** How to resume a stopped process `pid`, for hints: "resume it (`fg` in its shell, or `kill -CONT PID`)". */
+/**
+ * How to resume or end a stopped process `pid`, for hints. A stopped process acts on no signal
+ * but SIGKILL until it runs again, and Petal handles SIGTERM (a clean stop): `kill PID` alone
+ * leaves it stopped, holding its locks, so the way to end it sends SIGCONT after. One a debugger
+ * holds ignores SIGCONT: it is continued there, or ended with SIGKILL.
+ */
 export function resumeAdvice (pid: number): string {
-  return `resume it (\`fg\` in its shell, or \`kill -CONT ${pid}\`)`
+  if (processStopState(pid) === 'traced') return `a debugger or tracer holds it: continue or detach it there, or end it (\`kill -9 ${pid}\`)`
+  return `resume it (\`fg\` in its shell, or \`kill -CONT ${pid}\`) or end it (\`kill ${pid}; kill -CONT ${pid}\`: stopped, it acts on no signal until resumed)`
 }

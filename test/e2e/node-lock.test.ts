@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { processStopped } from '../../src/util/index.js'
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off']
 
@@ -96,6 +97,36 @@ describe('a look stopped while it holds the lock', () => {
       expect((await run.exit).code).toBe(0)
     } finally {
       child.kill('SIGKILL')
+    }
+  }, 60_000)
+})
+
+describe('a node stopped with Ctrl-Z', () => {
+  // A stopped process acts on no signal but SIGKILL until it runs again, and petal handles SIGTERM:
+  // `kill PID` alone left the node stopped, holding node.lock. The hint's command must end it.
+  it('a second `run` says it is stopped, and the command the hint gives to end it ends it', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const first = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
+    const pid = first.child.pid ?? 0
+    try {
+      await started(first)
+      process.kill(pid, 'SIGSTOP')
+      await waitFor(() => processStopped(pid), { what: 'the node to stop', timeout: 10_000 })
+      const refused = await petal(['--dir', dir, 'run', ...LOOPBACK])
+      expect(refused.code, refused.stderr).toBe(4)
+      expect(refused.stderr).toContain(`a node (pid ${pid}, stopped) is already running`)
+      const end = /end it \(`([^`]+)`/.exec(refused.stderr)?.[1]
+      expect(end, refused.stderr).toBeDefined()
+      execFileSync('sh', ['-c', end ?? 'false'])
+      const exited = await Promise.race([first.exit, new Promise(resolve => setTimeout(resolve, 15_000, 'still running'))])
+      expect(exited, `after \`${end ?? ''}\` the node is ${processStopped(pid) ? 'stopped' : 'running'}`).not.toBe('still running')
+      const run = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
+      await started(run)
+      run.child.kill('SIGINT')
+      expect((await run.exit).code).toBe(0)
+    } finally {
+      first.child.kill('SIGKILL')
     }
   }, 60_000)
 })

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { takeNodeLock } from '../../../src/node/take-lock.js'
 import { refuseBesidePull, writeNodeState } from '../../../src/node/state-file.js'
@@ -65,4 +67,26 @@ describe('node.lock beside a stopped holder', () => {
       kill()
     }
   }, 30_000)
+
+  // A process a debugger holds (state 't') ignores SIGCONT and acts on no signal but SIGKILL.
+  it.skipIf(spawnSync('gdb', ['--version']).status !== 0)('a holder a debugger holds: the first command the hint gives frees node.lock', async () => {
+    const dir = tmpDir()
+    const file = join(dir, 'node.lock')
+    // A look stopped mid-look (resumed, it lets go), which a debugger then attaches to.
+    const { pid, kill } = await stoppedLockHolder(file, { keeps: false })
+    const gdb = spawn('gdb', ['-nx', '-q', '-batch', '-p', String(pid), '-ex', 'shell sleep 60'], { stdio: 'ignore' })
+    try {
+      await waitFor(() => /\) t /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), { what: 'the debugger to hold the look', timeout: 20_000 })
+      const err = caught(() => takeNodeLock(dir))
+      expect(err).toMatchObject({ code: 'LOCK_HOLDER_STOPPED', message: expect.stringContaining(`process ${pid}`) })
+      const command = [...(err.hint ?? '').matchAll(/`([^`]+)`/g)].map(m => m[1]).find(c => c !== 'fg')
+      execFileSync('sh', ['-c', command ?? 'false'])
+      // (Its exit is the debugger's to reap first: the lock, freed as it exits, is what counts.)
+      await waitFor(() => lockHolders(file)?.length === 0, { what: `node.lock to be free after \`${command ?? ''}\``, timeout: 5_000 })
+      takeNodeLock(dir).release()
+    } finally {
+      kill()
+      gdb.kill('SIGKILL')
+    }
+  }, 40_000)
 })
