@@ -50,6 +50,10 @@ export function cleanTmp (dir: DataDir): number {
 // A seal file is its hex DER signature and a newline (up to ~146 bytes): read whole into this
 // buffer, without `fstat` (readWholeSync); one a block device would fill (512 bytes or more).
 const SEAL_BUF = Buffer.allocUnsafe(511)
+// Far above any seal: a larger seal file is damaged, and only its first bytes are read (which then
+// do not verify: BAD_SEAL). Read whole, a file of gigabytes took as much memory, and one of 2 GiB
+// or more failed in readSync with an uncoded RangeError that ended a whole verify (or import).
+const SEAL_FILE_MAX = 64 * 1024
 
 /** Read a block's seal (hex DER) from its `.sig` file: one open, one read (plain verify reads one per block). */
 export function readSeal (blockPath: string): string {
@@ -61,8 +65,11 @@ export function readSeal (blockPath: string): string {
       if (n > 0 && n < SEAL_BUF.length) return SEAL_BUF.toString('utf8', 0, n).trim()
       // Empty, long, or not a file (readWholeSync): as before, by its fstat.
       const size = regularSizeSync(fd, path, 'seal file')
-      const buf = Buffer.allocUnsafe(size)
-      return buf.toString('utf8', 0, readFullySync(fd, buf, size, 0)).trim()
+      const len = Math.min(size, SEAL_FILE_MAX)
+      const buf = Buffer.allocUnsafe(len)
+      const text = buf.toString('utf8', 0, readFullySync(fd, buf, len, 0))
+      // Too large: untrimmed, so that a seal padded past the limit does not pass for one.
+      return size > SEAL_FILE_MAX ? text : text.trim()
     } finally {
       closeSync(fd)
     }

@@ -40,6 +40,9 @@ describe('plain verify of block and seal files read without fstat', () => {
       ['the seal padded to 511 bytes', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(511, ' ')) }, undefined],
       ['the seal padded to 5,000 bytes', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(5000, '\n')) }, undefined],
       ['the seal and more', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(600, ' ') + 'x') }, 'BAD_SEAL'],
+      // Read whole, 3 GiB failed in readSync (an uncoded RangeError that ended the whole verify).
+      ['a seal of 3 GiB (sparse)', dir => { truncateSync(path(dir, 'sig'), 3 * 2 ** 30) }, 'BAD_SEAL'],
+      ['the seal padded past 64 KiB', dir => { writeFileSync(path(dir, 'sig'), seal.padEnd(64 * 1024 + 1, '\n')) }, 'BAD_SEAL'],
       ['a directory as the seal', dir => { slot(dir, 'sig', p => { mkdirSync(p) }) }, 'DATA_FILE_NOT_REGULAR'],
       ['a named pipe as the seal', dir => { slot(dir, 'sig', fifo) }, 'DATA_FILE_NOT_REGULAR'],
       ['no seal', dir => { rmSync(path(dir, 'sig')) }, 'BLOCK_FILE_MISSING']
