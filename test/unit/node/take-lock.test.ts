@@ -69,14 +69,18 @@ describe('node.lock beside a stopped holder', () => {
   }, 30_000)
 
   // A process a debugger holds (state 't') ignores SIGCONT and acts on no signal but SIGKILL.
-  it.skipIf(spawnSync('gdb', ['--version']).status !== 0)('a holder a debugger holds: the first command the hint gives frees node.lock', async () => {
+  it.skipIf(spawnSync('gdb', ['--version']).status !== 0)('a holder a debugger holds: the first command the hint gives frees node.lock', async ctx => {
     const dir = tmpDir()
     const file = join(dir, 'node.lock')
     // A look stopped mid-look (resumed, it lets go), which a debugger then attaches to.
     const { pid, kill } = await stoppedLockHolder(file, { keeps: false })
     const gdb = spawn('gdb', ['-nx', '-q', '-batch', '-p', String(pid), '-ex', 'shell sleep 60'], { stdio: 'ignore' })
+    let gdbEnded = false
+    gdb.on('exit', () => { gdbEnded = true })
     try {
-      await waitFor(() => /\) t /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), { what: 'the debugger to hold the look', timeout: 20_000 })
+      await waitFor(() => gdbEnded || /\) t /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), { what: 'the debugger to hold the look', timeout: 20_000 })
+      // gdb could not attach (ptrace not permitted here: Yama's ptrace_scope, a container without CAP_SYS_PTRACE).
+      if (gdbEnded) { ctx.skip(); return }
       const err = caught(() => takeNodeLock(dir))
       expect(err).toMatchObject({ code: 'LOCK_HOLDER_STOPPED', message: expect.stringContaining(`process ${pid}`) })
       const command = [...(err.hint ?? '').matchAll(/`([^`]+)`/g)].map(m => m[1]).find(c => c !== 'fg')
