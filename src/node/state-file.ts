@@ -76,11 +76,15 @@ export function removeNodeState (dir: string): void {
 
 /**
  * The state of the node running on `dir`, or undefined if none is. Whether a node runs is decided
- * by its lock (see NodeLock), so a file left by a killed node is ignored.
+ * by its lock (see NodeLock) and a live pid in its file, so a file left by a killed node is
+ * ignored, also while another command's look holds the lock.
  */
 export function readNodeState (dir: string): NodeState | undefined {
   if (!NodeLock.isHeld(dir)) return undefined
-  return readStateFile(dir)
+  const s = readStateFile(dir)
+  // The lock may be another command's look at it (or a node in its start) beside a killed node's
+  // file: a dead pid is no running node (status said "running" for it).
+  return s !== undefined && processAlive(s.pid) ? s : undefined
 }
 
 /** node-state.json as it is, whoever wrote it (undefined when absent or not one). */

@@ -7,6 +7,7 @@ import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 import { processStopped } from '../../src/util/index.js'
+import { stoppedLockHolder } from '../helpers/stopped-holder.js'
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off']
 
@@ -38,6 +39,29 @@ describe('one node per data directory', () => {
     third.child.kill('SIGINT')
     expect((await third.exit).code).toBe(0)
   })
+})
+
+describe('status beside a look after a node was killed', () => {
+  // A node killed with -9 leaves node-state.json; another command's look at node.lock (a second
+  // `petal status` in that instant, or one stopped there) holds the lock, and status read the
+  // dead node's file as the running node's: "running (pid N)", `"running": true`.
+  it('a killed node\'s file is not taken for a running node while a look holds node.lock', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const node = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
+    await started(node)
+    node.child.kill('SIGKILL')
+    await node.exit
+    const look = await stoppedLockHolder(join(dir, 'node.lock'), { keeps: false })
+    try {
+      const st = JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { node: { running: boolean } }
+      expect(st.node.running).toBe(false)
+      const peers = JSON.parse((await petal(['--dir', dir, '--json', 'peers'])).stdout) as { running: boolean }
+      expect(peers.running).toBe(false)
+    } finally {
+      look.kill()
+    }
+  }, 60_000)
 })
 
 describe('a look at the lock beside a starting node', () => {
