@@ -87,10 +87,11 @@ const FIXED = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0]
  * Which encoder turns rowid-table records into leaves: the WebAssembly one (leaf-wasm.ts) for the
  * rows it handles, with JavaScript for the others; JavaScript only; or (auto) WebAssembly when
  * this thread has an instance ready, else JavaScript for a table's first rows and WebAssembly once
- * the table is large enough to pay for an instance.
+ * the table is large enough to pay for an instance (readBlockFile passes 'wasm' for a table that
+ * claims WASM_AFTER_ROWS rows or more).
  */
 export type LeafEncoderMode = 'auto' | 'js' | 'wasm'
-const WASM_AFTER_ROWS = 1024
+export const WASM_AFTER_ROWS = 1024
 
 /** Encodes records as v2 leaves into a MerkleBatch. */
 class LeafWriter {

@@ -8,7 +8,7 @@ import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
 import type { ChunkNodes, ChunkReply, ChunkRequest } from './table-root-worker.js'
 import { BtreeUnsupported } from './btree.js'
-import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from './fast-rows.js'
+import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan, type LeafEncoderMode } from './fast-rows.js'
 import { rowChunks } from './row-chunks.js'
 import type { TableShare } from './shared-roots.js'
 
@@ -60,10 +60,10 @@ export class TableRootPool {
  * worker threads when we are on the main thread (inside a worker — verify — blocks are already
  * processed in parallel); without a pool, on this thread.
  */
-export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare): Promise<{ rows: number, root: string }> {
+export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode): Promise<{ rows: number, root: string }> {
   const plan = planFastTable(db, t)
   if (plan !== undefined) {
-    const fast = await fastRoot(path, plan, pool, signal, onRows, share)
+    const fast = await fastRoot(path, plan, pool, signal, onRows, share, mode)
     if (fast !== undefined) return fast
   }
   return await sqlTableRoot(path, db, t, pool, signal, onRows)
@@ -79,7 +79,7 @@ const useThreads = (pool: TableRootPool | undefined): pool is TableRootPool => p
  * (a verify worker's): a large rowid table is hashed in chunks that idle threads may take part in
  * (shared-roots.ts).
  */
-async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare): Promise<{ rows: number, root: string } | undefined> {
+async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode): Promise<{ rows: number, root: string } | undefined> {
   try {
     if ((pool !== undefined || share !== undefined) && !plan.withoutRowid) {
       const { pages, cells } = fastTableLeaves(path, plan)
@@ -88,7 +88,7 @@ async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | und
       const shared = share?.root(path, plan, pages, cells, signal, onRows)
       if (shared !== undefined) return shared
     }
-    const r = fastTableRoot(path, plan, n => { throwIfAborted(signal); onRows?.(n) })
+    const r = fastTableRoot(path, plan, n => { throwIfAborted(signal); onRows?.(n) }, mode)
     return { rows: r.rows, root: toHex(r.root) }
   } catch (err) {
     if (err instanceof BtreeUnsupported) return undefined

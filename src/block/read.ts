@@ -6,6 +6,7 @@ import { headerFromMeta, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
 import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
+import { WASM_AFTER_ROWS } from './fast-rows.js'
 import type { TableShare } from './shared-roots.js'
 import { inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
@@ -123,7 +124,11 @@ async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | u
     // that cost whatever the claim. A record SQLite cannot read is CORRUPT on both paths, with or
     // without quick_check before (build-read.test.ts).
     const few = c !== undefined && c.rows <= FEW_ROWS && file.size <= FEW_ROWS_MAX_FILE
-    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share)
+    // A table that claims enough rows to reach the WebAssembly leaf encoder anyway starts there: in
+    // 'auto' its first rows went through the JavaScript encoder, whose code every fresh thread then
+    // compiled. The claim only picks the encoder (both give the same leaves); the root is the check.
+    const mode = c !== undefined && c.rows >= WASM_AFTER_ROWS ? 'wasm' : undefined
+    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share, mode)
     if (rows !== c?.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
     }

@@ -1,0 +1,58 @@
+// readBlockFile's manifest check: a table whose `_tables` entry claims WASM_AFTER_ROWS rows or more
+// is encoded by the WebAssembly leaf encoder from its first row (in 'auto' its first 1,024 rows went
+// through the JavaScript encoder, which every fresh verify --deep worker then had to compile); a
+// smaller table keeps 'auto'. The choice must not change a verdict, so the roots are checked too.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import { buildBlock } from '../../../src/block/index.js'
+import { fixtureKey } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const MAX = 1 << 26
+
+async function block (rows: number): Promise<string> {
+  const dir = tmpDir()
+  const src = join(dir, 'u.db')
+  const u = new Database(src)
+  u.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, note TEXT)')
+  const ins = u.prepare('INSERT INTO t (sensor, at, note) VALUES (?, ?, ?)')
+  u.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 7}`, 1_700_000_000 + i, `row ${i} of the test`) })()
+  u.close()
+  const b = await buildBlock({ source: src, output: join(dir, 'b.db'), key: fixtureKey('alice'), chainId: 'aa'.repeat(32), height: 3, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX })
+  return b.path
+}
+
+/**
+ * Rows the WebAssembly leaf encoder encoded while the block was read with its manifest checked, in
+ * modules loaded afresh: building the block left this thread a WebAssembly instance, with which
+ * 'auto' starts in WebAssembly whatever the table's size (merkle-batch.ts), as a verify worker
+ * does from its second block on.
+ */
+async function wasmRowsOf (path: string): Promise<number> {
+  vi.resetModules()
+  const { readBlockFile } = await import('../../../src/block/index.js')
+  const { WasmLeafEncoder } = await import('../../../src/block/leaf-wasm.js')
+  let rows = 0
+  const encode = WasmLeafEncoder.prototype.encode
+  vi.spyOn(WasmLeafEncoder.prototype, 'encode').mockImplementation(function (this: InstanceType<typeof WasmLeafEncoder>, h: number, from: number, to: number, usable: number): number {
+    const next = Reflect.apply(encode, this, [h, from, to, usable]) as number
+    rows += next - from
+    return next
+  })
+  const file = await readBlockFile(path, { maxBytes: MAX })
+  expect(file.tables.map(t => t.name)).toEqual(['t'])
+  return rows
+}
+
+afterEach(() => { vi.restoreAllMocks() })
+
+describe('the leaf encoder a manifest check starts with', () => {
+  it('is WebAssembly from the first row for a table that claims 1,024 rows or more', async () => {
+    expect(await wasmRowsOf(await block(3000))).toBe(3000)
+  })
+
+  it('stays JavaScript for a smaller table', async () => {
+    expect(await wasmRowsOf(await block(600))).toBe(0)
+  })
+})
