@@ -9,6 +9,7 @@
 // With API_COST_CALLGRIND=1 under `valgrind --tool=callgrind --instr-atstart=no`, instrumentation
 // is switched on (callgrind_control -i) for the measured requests only, so one run gives the
 // per-request cost by function; `node --perf-basic-prof` names the JIT code (bench/callgrind-js.py).
+// API_COST_THREADS=1 prints each thread's CPU per measured request (bench/thread-cpu.ts).
 import '../src/polyfills.js'
 import Database from 'better-sqlite3'
 import { execFile, fork } from 'node:child_process'
@@ -22,6 +23,7 @@ import { generateSigningKey } from '../src/crypto/index.js'
 import { Ingest } from '../src/ingest/index.js'
 import { DEFAULT_CONSENSUS } from '../src/storage/index.js'
 import { durableFloor } from './api-floors.js'
+import { threadCpu, threadCpuReport, type ThreadCpu } from './thread-cpu.js'
 
 const [mode = 'petal', n = '200', warm = '200', batch = '1'] = process.argv.slice(2)
 
@@ -70,6 +72,8 @@ if (mode === 'client') {
   let heap = 0
   let cpu = process.cpuUsage()
   let usage = process.resourceUsage()
+  const byThread = process.env.API_COST_THREADS !== undefined
+  let threads: ThreadCpu = new Map()
   // API_COST_PROFILE=FILE: a CPU profile (inspector) of the measured requests only.
   const profile = process.env.API_COST_PROFILE
   const inspector = profile === undefined ? undefined : new (await import('node:inspector')).Session()
@@ -85,12 +89,13 @@ if (mode === 'client') {
     execFile('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], err => { if (err !== null) throw err; then() })
   }
   client.on('message', m => {
-    if (m === 'measure') callgrind(true, () => { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); usage = process.resourceUsage(); client.send('go') })
+    if (m === 'measure') callgrind(true, () => { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); usage = process.resourceUsage(); if (byThread) threads = threadCpu(); client.send('go') })
   })
   client.send({ url, token, requests: Number(warm) + Number(n), warm: Number(warm), batch: Number(batch) })
   const code = await new Promise<number | null>(resolve => client.once('exit', resolve))
   const used = process.cpuUsage(cpu)
   const after = process.resourceUsage()
+  if (byThread) for (const line of threadCpuReport(threads, Number(n))) process.stderr.write(`api-cost ${line}\n`)
   await new Promise<void>(resolve => { callgrind(false, resolve) })
   process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system; per request ${((after.minorPageFault - usage.minorPageFault) / Number(n)).toFixed(2)} minor page faults, ${((after.voluntaryContextSwitches - usage.voluntaryContextSwitches) / Number(n)).toFixed(2)} voluntary and ${((after.involuntaryContextSwitches - usage.involuntaryContextSwitches) / Number(n)).toFixed(2)} involuntary context switches\n`)
   await stop()
