@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Ingest, IngestError } from '../../../src/ingest/index.js'
+import { CONCURRENT_MS } from '../../../src/ingest/service.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { canonicalRows } from '../../helpers/ingest.js'
 
@@ -116,6 +117,20 @@ describe('group commit of concurrent appends', () => {
     await b
     // Every other write of the connection (the sealer's) keeps synchronous=FULL.
     for (const s of [ingest.store, ingest.appends]) expect(s.db.pragma('synchronous', { simple: true })).toBe(2)
+  })
+
+  it('a lone client after concurrent appends: the fsync on the thread pool right after the overlap, its COMMIT\'s own once CONCURRENT_MS have passed since the overlap ended', async () => {
+    const ingest = await setup()
+    await Promise.all([ingest.append('t', [{ n: 0n }]), ingest.append('t', [{ n: 0n }])]) // two under way at once
+    const sync = vi.spyOn(ingest.appends, 'syncWal')
+    await ingest.append('t', [{ n: 1n }])
+    expect(sync, 'still counted as concurrent').toHaveBeenCalledTimes(1)
+    await new Promise(resolve => setTimeout(resolve, CONCURRENT_MS + 20))
+    sync.mockClear()
+    for (let i = 2; i < 4; i++) await ingest.append('t', [{ n: BigInt(i) }])
+    expect(sync, 'a lone client again: no thread pool hop').not.toHaveBeenCalled()
+    for (const s of [ingest.store, ingest.appends]) expect(s.db.pragma('synchronous', { simple: true })).toBe(2)
+    expect(ingest.stats().pendingRows).toBe(5)
   })
 
   it('refuses the appends of a group whose fsync fails, and every append after it until pending.db is opened again', async () => {
