@@ -72,6 +72,7 @@ if (mode === 'client') {
   let heap = 0
   let cpu = process.cpuUsage()
   let usage = process.resourceUsage()
+  let wall = performance.now()
   const byThread = process.env.API_COST_THREADS !== undefined
   let threads: ThreadCpu = new Map()
   // API_COST_PROFILE=FILE: a CPU profile (inspector) of the measured requests only.
@@ -89,15 +90,16 @@ if (mode === 'client') {
     execFile('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], err => { if (err !== null) throw err; then() })
   }
   client.on('message', m => {
-    if (m === 'measure') callgrind(true, () => { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); usage = process.resourceUsage(); if (byThread) threads = threadCpu(); client.send('go') })
+    if (m === 'measure') callgrind(true, () => { gcs = 0; heap = process.memoryUsage().heapUsed; cpu = process.cpuUsage(); usage = process.resourceUsage(); if (byThread) threads = threadCpu(); wall = performance.now(); client.send('go') })
   })
   client.send({ url, token, requests: Number(warm) + Number(n), warm: Number(warm), batch: Number(batch) })
   const code = await new Promise<number | null>(resolve => client.once('exit', resolve))
   const used = process.cpuUsage(cpu)
+  wall = performance.now() - wall // the client's exit included: one IPC message's worth
   const after = process.resourceUsage()
   if (byThread) for (const line of threadCpuReport(threads, Number(n))) process.stderr.write(`api-cost ${line}\n`)
   await new Promise<void>(resolve => { callgrind(false, resolve) })
-  process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system; per request ${((after.minorPageFault - usage.minorPageFault) / Number(n)).toFixed(2)} minor page faults, ${((after.voluntaryContextSwitches - usage.voluntaryContextSwitches) / Number(n)).toFixed(2)} voluntary and ${((after.involuntaryContextSwitches - usage.involuntaryContextSwitches) / Number(n)).toFixed(2)} involuntary context switches\n`)
+  process.stderr.write(`api-cost: ${mode}, ${n} requests of ${batch} rows measured: ${((process.memoryUsage().heapUsed - heap) / Number(n)).toFixed(0)} bytes of heap per request, ${gcs} collections; wall ${(wall * 1000 / Number(n)).toFixed(1)} µs, CPU per request ${(used.user / Number(n)).toFixed(1)} µs user + ${(used.system / Number(n)).toFixed(1)} µs system; per request ${((after.minorPageFault - usage.minorPageFault) / Number(n)).toFixed(2)} minor page faults, ${((after.voluntaryContextSwitches - usage.voluntaryContextSwitches) / Number(n)).toFixed(2)} voluntary and ${((after.involuntaryContextSwitches - usage.involuntaryContextSwitches) / Number(n)).toFixed(2)} involuntary context switches\n`)
   await stop()
   rmSync(root, { recursive: true, force: true })
   if (code !== 0) throw new Error(`client exited ${code}`)
