@@ -140,6 +140,14 @@ describe('a node stopped with Ctrl-Z', () => {
       const refused = await petal(['--dir', dir, 'run', ...LOOPBACK])
       expect(refused.code, refused.stderr).toBe(4)
       expect(refused.stderr).toContain(`a node (pid ${pid}, stopped) is already running`)
+      // status and peers say it is stopped (their peers and sync are from before), not only running.
+      const st = await petal(['--dir', dir, 'status'])
+      expect(st.stdout).toContain(`node        running (pid ${pid}) as signatory`)
+      expect(st.stdout).toContain(`stopped     the node is stopped and does nothing (peers and sync above are from before): resume it (\`fg\` in its shell, or \`kill -CONT ${pid}\`)`)
+      expect((JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { node: { stopped?: string } }).node.stopped).toBe('job')
+      const peers = await petal(['--dir', dir, 'peers'])
+      expect(peers.stdout).toContain(`the node (pid ${pid}) is stopped and does nothing; the peers below are from before it stopped`)
+      expect((JSON.parse((await petal(['--dir', dir, '--json', 'peers'])).stdout) as { stopped?: string }).stopped).toBe('job')
       const end = /end it \(`([^`]+)`/.exec(refused.stderr)?.[1]
       expect(end, refused.stderr).toBeDefined()
       execFileSync('sh', ['-c', end ?? 'false'])

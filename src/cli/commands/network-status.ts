@@ -1,11 +1,19 @@
 import { readNodeState, type NodeState } from '../../node/state-file.js'
+import { processStopState, resumeAdvice } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 
 /** The `status` extension: whether a node runs on this directory, its peers and sync state. */
 export function networkStatus (ctx: CliContext): { extra: Record<string, unknown>, lines: string[] } {
   const s = readNodeState(ctx.dir)
   if (s === undefined) return { extra: { node: { running: false } }, lines: ['node        not running (start it with `petal run`)'] }
-  return { extra: { node: { running: true, ...s } }, lines: nodeLines(s) }
+  // A node or pull stopped with Ctrl-Z (or held by a debugger) still holds the directory but does
+  // nothing: its file's peers and sync state are from before it stopped.
+  const stopped = processStopState(s.pid)
+  if (stopped === undefined) return { extra: { node: { running: true, ...s } }, lines: nodeLines(s) }
+  return {
+    extra: { node: { running: true, ...s, stopped } },
+    lines: [...nodeLines(s), `stopped     ${s.pull === true ? 'the pull' : 'the node'} is stopped and does nothing (peers and sync above are from before): ${resumeAdvice(s.pid)}`]
+  }
 }
 
 export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'pull' | 'verifying' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { readKnownPeers, readNodeState } from '../../node/state-file.js'
+import { processStopState, resumeAdvice } from '../../util/index.js'
 import { table } from '../output.js'
 import type { Action } from '../program.js'
 
@@ -17,13 +18,16 @@ export function register (program: Command, action: Action): void {
           ]))
         return
       }
-      ctx.out.result({ running: true, peer_id: s.peer_id, ...(s.verifying === true ? { verifying: true } : {}), peers: s.peers, banned: s.banned }, () => s.verifying === true
+      // Stopped (Ctrl-Z, a debugger), it does nothing: the peers its file lists are from before.
+      const stopped = processStopState(s.pid)
+      const note = stopped === undefined ? '' : `${s.pull === true ? 'the pull' : 'the node'} (pid ${s.pid}) is stopped and does nothing; the peers below are from before it stopped: ${resumeAdvice(s.pid)}\n`
+      ctx.out.result({ running: true, peer_id: s.peer_id, ...(stopped === undefined ? {} : { stopped }), ...(s.verifying === true ? { verifying: true } : {}), peers: s.peers, banned: s.banned }, () => note + (s.verifying === true
         ? `a pull (pid ${s.pid}) is verifying every block here: it has stopped syncing and has no peers`
         : s.peers.length === 0
         ? `node ${s.peer_id} has no peers${s.banned > 0 ? ` (${s.banned} banned)` : ''}`
         : table([
           ['PEER', 'DIRECTION', 'TIP', 'SCORE', 'ADDRESS'],
           ...s.peers.map(p => [p.id, p.direction, p.tip_height === undefined ? '?' : String(p.tip_height), String(p.score), p.addr])
-        ]) + (s.banned > 0 ? `\n(${s.banned} banned)` : ''))
+        ]) + (s.banned > 0 ? `\n(${s.banned} banned)` : '')))
     }))
 }
