@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sleep, writeFileAtomicAsync } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, lockHolders, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sleep, writeFileAtomicAsync } from '../util/index.js'
 import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -76,15 +76,18 @@ export function removeNodeState (dir: string): void {
 
 /**
  * The state of the node running on `dir`, or undefined if none is. Whether a node runs is decided
- * by its lock (see NodeLock) and a live pid in its file, so a file left by a killed node is
- * ignored, also while another command's look holds the lock.
+ * by its lock (see NodeLock) and a live pid in its file that holds it, so a file left by a killed
+ * node is ignored, also while another command's look holds the lock or its pid has been reused.
  */
 export function readNodeState (dir: string): NodeState | undefined {
   if (!NodeLock.isHeld(dir)) return undefined
   const s = readStateFile(dir)
   // The lock may be another command's look at it (or a node in its start) beside a killed node's
-  // file: a dead pid is no running node (status said "running" for it).
-  return s !== undefined && processAlive(s.pid) ? s : undefined
+  // file: a dead pid is no running node (status said "running" for it), nor a live one the kernel
+  // does not list as a holder (/proc/locks, Linux; none listed: it let go since): a reused pid.
+  if (s === undefined || !processAlive(s.pid)) return undefined
+  const holders = lockHolders(join(dir, 'node.lock'))
+  return holders === undefined || holders.length === 0 || holders.includes(s.pid) ? s : undefined
 }
 
 /** node-state.json as it is, whoever wrote it (undefined when absent or not one). */

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { NodeLock } from '../storage/index.js'
-import { lockHolders, processAlive, processCommand, processStopped, resumeAdvice } from '../util/index.js'
+import { lockHolders, processCommand, processStopped, resumeAdvice } from '../util/index.js'
 import { NodeError } from './errors.js'
 import { readNodeState } from './state-file.js'
 
@@ -12,12 +12,10 @@ import { readNodeState } from './state-file.js'
 export function takeNodeLock (root: string): NodeLock {
   const lock = NodeLock.tryAcquire(root, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock !== undefined) return lock
-  // Who holds it, where the kernel says (Linux): a pid named by node-state.json is believed only if it holds it
-  // (none listed: let go since).
+  // Who holds it, where the kernel says (Linux). readNodeState believes node-state.json's pid only
+  // if it is alive and holds the lock (a killed node's file: the holder may be a pull, or a look).
   const holders = lockHolders(join(root, 'node.lock'))?.filter(p => p !== process.pid)
-  // A killed node's file names a dead pid (the holder may be a pull, or a command's look).
-  const s = readNodeState(root)
-  const live = s !== undefined && processAlive(s.pid) && (holders === undefined || holders.length === 0 || holders.includes(s.pid)) ? s : undefined
+  const live = readNodeState(root)
   const stopped = live === undefined ? holders?.find(processStopped) : undefined
   if (stopped !== undefined) {
     // A command stopped (Ctrl-Z) in the instant it looked at the lock holds it until it runs again:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -58,6 +58,16 @@ describe('status beside a look after a node was killed', () => {
       expect(st.node.running).toBe(false)
       const peers = JSON.parse((await petal(['--dir', dir, '--json', 'peers'])).stdout) as { running: boolean }
       expect(peers.running).toBe(false)
+      // The dead node's pid reused by another process (here a `sleep`): alive, but not the lock's holder.
+      const other = spawn('sleep', ['60'], { stdio: 'ignore' })
+      try {
+        const file = join(dir, 'node-state.json')
+        writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')) as object, pid: other.pid }))
+        const reused = JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { node: { running: boolean } }
+        expect(reused.node.running).toBe(false)
+      } finally {
+        other.kill('SIGKILL')
+      }
     } finally {
       look.kill()
     }
