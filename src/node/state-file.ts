@@ -80,11 +80,17 @@ export function removeNodeState (dir: string): void {
  * node is ignored, also while another command's look holds the lock or its pid has been reused.
  */
 export function readNodeState (dir: string): NodeState | undefined {
-  if (!NodeLock.isHeld(dir)) return undefined
+  return NodeLock.isHeld(dir) ? holderState(dir) : undefined
+}
+
+/**
+ * node-state.json while node.lock is held, if its writer is the holder. The lock may be another
+ * command's look at it (or a node in its start) beside a killed node's file: a dead pid is no
+ * running node (status said "running" for it), nor a live one the kernel does not list as a
+ * holder (/proc/locks, Linux; none listed: it let go since): the dead one's pid reused.
+ */
+function holderState (dir: string): NodeState | undefined {
   const s = readStateFile(dir)
-  // The lock may be another command's look at it (or a node in its start) beside a killed node's
-  // file: a dead pid is no running node (status said "running" for it), nor a live one the kernel
-  // does not list as a holder (/proc/locks, Linux; none listed: it let go since): a reused pid.
   if (s === undefined || !processAlive(s.pid)) return undefined
   const holders = lockHolders(join(dir, 'node.lock'))
   return holders === undefined || holders.length === 0 || holders.includes(s.pid) ? s : undefined
@@ -116,8 +122,8 @@ export async function runningNodeRole (dir: string, o: { waitMs: number, interva
   const until = Date.now() + o.waitMs
   for (;;) {
     if (!NodeLock.isHeld(dir)) return undefined
-    const s = readStateFile(dir)
-    if (s !== undefined && processAlive(s.pid)) return s.pull === true ? 'pull' : s.role
+    const s = holderState(dir)
+    if (s !== undefined) return s.pull === true ? 'pull' : s.role
     if (Date.now() >= until) return 'unknown'
     await sleep(o.intervalMs ?? 50, o.signal)
   }
@@ -129,9 +135,8 @@ export async function runningNodeRole (dir: string, o: { waitMs: number, interva
  * names what to run again once the pull has ended.
  */
 export function refuseBesidePull (dir: string, command: string): void {
-  if (!NodeLock.isHeld(dir)) return
-  const s = readStateFile(dir)
-  if (s?.pull !== true || !processAlive(s.pid)) return
+  const s = readNodeState(dir)
+  if (s?.pull !== true) return
   // A pull stopped (Ctrl-Z) never ends by waiting.
   const resume = processStopped(s.pid) ? `it is stopped: ${resumeAdvice(s.pid)}; ` : ''
   throw new NodeError('ALREADY_RUNNING', `a pull (pid ${s.pid}${resume === '' ? '' : ', stopped'}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `${resume}wait for the pull to end (after its verify), then run \`${command}\` again` })

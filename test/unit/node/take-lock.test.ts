@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { takeNodeLock } from '../../../src/node/take-lock.js'
-import { refuseBesidePull, writeNodeState } from '../../../src/node/state-file.js'
+import { refuseBesidePull, runningNodeRole, writeNodeState } from '../../../src/node/state-file.js'
 import { lockHolders, processStopped } from '../../../src/util/index.js'
 import { stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -93,4 +93,19 @@ describe('node.lock beside a stopped holder', () => {
       gdb.kill('SIGKILL')
     }
   }, 40_000)
+
+  it('a killed pull\'s file whose pid a new process reuses, beside a look: seal is not refused, and no pull is said to run', async () => {
+    const dir = tmpDir()
+    const { kill } = await stoppedLockHolder(join(dir, 'node.lock'), { keeps: false })
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' })
+    try {
+      const now = new Date().toISOString()
+      await writeNodeState(dir, { pid: other.pid ?? 0, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: now, updated_at: now, sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 })
+      expect(() => { refuseBesidePull(dir, 'petal seal') }).not.toThrow()
+      expect(await runningNodeRole(dir, { waitMs: 0 })).toBe('unknown')
+    } finally {
+      other.kill('SIGKILL')
+      kill()
+    }
+  }, 30_000)
 })
