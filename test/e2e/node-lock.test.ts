@@ -17,12 +17,31 @@ async function started (run: Spawned): Promise<void> {
   await waitFor(() => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//m.test(out), { what: 'the node to listen', timeout: 30_000 })
 }
 
+/** A new data directory, initialised. */
+async function initialised (): Promise<string> {
+  const dir = join(tmpDir(), 'data')
+  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  return dir
+}
+
+/** `petal run` on `dir` (loopback only), once it listens. */
+async function startedNode (dir: string): Promise<Spawned> {
+  const run = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
+  await started(run)
+  return run
+}
+
+/** A node started on `dir` and stopped with Ctrl-C: its exit code. */
+async function runAndStop (dir: string): Promise<number | null> {
+  const run = await startedNode(dir)
+  run.child.kill('SIGINT')
+  return (await run.exit).code
+}
+
 describe('one node per data directory', () => {
   it('refuses a second `run`, and a node killed with -9 leaves no stale claim behind', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const first = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
-    await started(first)
+    const dir = await initialised()
+    const first = await startedNode(dir)
     const second = await petal(['--dir', dir, 'run', ...LOOPBACK])
     expect(second.code).toBe(4)
     expect(second.stderr).toContain('ALREADY_RUNNING')
@@ -34,10 +53,7 @@ describe('one node per data directory', () => {
     // node-state.json is left behind, but the lock died with the process.
     const st = JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { node: { running: boolean } }
     expect(st.node.running).toBe(false)
-    const third = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
-    await started(third)
-    third.child.kill('SIGINT')
-    expect((await third.exit).code).toBe(0)
+    expect(await runAndStop(dir)).toBe(0)
   })
 })
 
@@ -46,10 +62,8 @@ describe('status beside a look after a node was killed', () => {
   // `petal status` in that instant, or one stopped there) holds the lock, and status read the
   // dead node's file as the running node's: "running (pid N)", `"running": true`.
   it('a killed node\'s file is not taken for a running node while a look holds node.lock', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const node = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
-    await started(node)
+    const dir = await initialised()
+    const node = await startedNode(dir)
     node.child.kill('SIGKILL')
     await node.exit
     const look = await stoppedLockHolder(join(dir, 'node.lock'), { keeps: false })
@@ -78,8 +92,7 @@ describe('a look at the lock beside a starting node', () => {
   // status, peers and append look at node.lock by taking it for an instant (NodeLock.isHeld).
   // A node starting in that instant waits it out instead of taking the look for a running node.
   it('`run` starts while another process holds node.lock for a moment, and refuses one that keeps it', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const dir = await initialised()
     const lockFile = join(dir, 'node.lock')
     // Another process holding the lock: taken, reported on stdout, released after `ms`.
     const hold = (ms: number): { held: Promise<void>, exit: Promise<unknown>, kill: () => void } => {
@@ -89,8 +102,7 @@ describe('a look at the lock beside a starting node', () => {
     }
     const look = hold(300)
     await look.held
-    const run = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
-    await started(run)
+    const run = await startedNode(dir)
     await look.exit
     run.child.kill('SIGINT')
     expect((await run.exit).code).toBe(0)
@@ -110,13 +122,9 @@ describe('a look at the lock beside a starting node', () => {
 describe('a look stopped while it holds the lock', () => {
   // A command stopped (Ctrl-Z) in the instant it looks at node.lock keeps it until it runs again.
   it('`run` says which process holds node.lock and that it is stopped; resumed as the hint says, the look ends and `run` starts', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const child = spawn(process.execPath, ['-e', STOPPED_LOOK, join(dir, 'node.lock')], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] })
-    const exit = once(child, 'exit')
-    const pid = child.pid ?? 0
+    const dir = await initialised()
+    const { pid, exited, kill } = await stoppedLockHolder(join(dir, 'node.lock'), { keeps: false })
     try {
-      await waitFor(() => /\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), { what: 'the look to stop', timeout: 10_000 })
       const refused = await petal(['--dir', dir, 'run', ...LOOPBACK])
       expect(refused.code, refused.stderr).toBe(4)
       expect(refused.stderr).toContain('[LOCK_HOLDER_STOPPED]')
@@ -124,13 +132,10 @@ describe('a look stopped while it holds the lock', () => {
       expect(refused.stderr).toContain(`kill -CONT ${pid}`)
       // The hint: resume it, then run the command again.
       process.kill(pid, 'SIGCONT')
-      await exit
-      const run = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
-      await started(run)
-      run.child.kill('SIGINT')
-      expect((await run.exit).code).toBe(0)
+      await exited
+      expect(await runAndStop(dir)).toBe(0)
     } finally {
-      child.kill('SIGKILL')
+      kill()
     }
   }, 60_000)
 })
@@ -139,8 +144,7 @@ describe('a node stopped with Ctrl-Z', () => {
   // A stopped process acts on no signal but SIGKILL until it runs again, and petal handles SIGTERM:
   // `kill PID` alone left the node stopped, holding node.lock. The hint's command must end it.
   it('a second `run` says it is stopped, and the command the hint gives to end it ends it', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const dir = await initialised()
     const first = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
     const pid = first.child.pid ?? 0
     try {
@@ -163,25 +167,12 @@ describe('a node stopped with Ctrl-Z', () => {
       execFileSync('sh', ['-c', end ?? 'false'])
       const exited = await Promise.race([first.exit, new Promise(resolve => setTimeout(resolve, 15_000, 'still running'))])
       expect(exited, `after \`${end ?? ''}\` the node is ${processStopped(pid) ? 'stopped' : 'running'}`).not.toBe('still running')
-      const run = spawnPetal(['--dir', dir, 'run', ...LOOPBACK])
-      await started(run)
-      run.child.kill('SIGINT')
-      expect((await run.exit).code).toBe(0)
+      expect(await runAndStop(dir)).toBe(0)
     } finally {
       first.child.kill('SIGKILL')
     }
   }, 60_000)
 })
-
-// A look (as NodeLock.isHeld) that stops itself while it holds the lock; resumed, it lets go and exits.
-const STOPPED_LOOK = `
-const Database = require('better-sqlite3')
-const db = new Database(process.argv[1])
-db.exec('BEGIN EXCLUSIVE')
-process.kill(process.pid, 'SIGSTOP')
-db.exec('ROLLBACK')
-db.close()
-`
 
 const HOLDER = `
 const Database = require('better-sqlite3')

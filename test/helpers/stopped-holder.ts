@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import type { NodeState } from '../../src/node/state-file.js'
 import { processStopped } from '../../src/util/index.js'
 import { waitFor } from './wait.js'
 
@@ -31,4 +32,10 @@ export async function stoppedLockHolder (file: string, o: { keeps: boolean }): P
     throw err
   }
   return { pid, exited, kill }
+}
+
+/** The node-state.json a pull (`petal pull`) with process id `pid` writes while it syncs. */
+export function pullNodeState (pid: number): NodeState {
+  const now = new Date().toISOString()
+  return { pid, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: now, updated_at: now, sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 }
 }

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
 import { NodeLock } from '../../../src/storage/index.js'
 import { processStopped } from '../../../src/util/index.js'
-import { stoppedLockHolder } from '../../helpers/stopped-holder.js'
+import { pullNodeState, stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { waitFor } from '../../helpers/wait.js'
 import { decodePendingRow, PendingRowEncoder } from '../../../src/ingest/row-codec.js'
 import type { TableSchema } from '../../../src/ingest/schema.js'
@@ -142,7 +142,7 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     // A pull keeps node.lock from its sync's start to its verify's end, resumed or not.
     const { pid, exited, kill } = await stoppedLockHolder(join(chain.dir.root, 'node.lock'), { keeps: true })
     cleanup.push(kill)
-    writeFileSync(join(chain.dir.root, 'node-state.json'), JSON.stringify({ pid, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: new Date().toISOString(), updated_at: new Date().toISOString(), sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 }))
+    writeFileSync(join(chain.dir.root, 'node-state.json'), JSON.stringify(pullNodeState(pid)))
     const err = captured(() => Ingest.open({ chain, key: alice }))
     expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining(`process ${pid} holds node.lock and is stopped`) })
     expect(err.hint).toContain(`kill -CONT ${pid}`)

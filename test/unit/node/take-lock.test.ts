@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { takeNodeLock } from '../../../src/node/take-lock.js'
 import { refuseBesidePull, runningNodeRole, writeNodeState } from '../../../src/node/state-file.js'
 import { lockHolders, processStopped } from '../../../src/util/index.js'
-import { stoppedLockHolder } from '../../helpers/stopped-holder.js'
+import { pullNodeState, stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -45,8 +45,7 @@ describe('node.lock beside a stopped holder', () => {
     const file = join(dir, 'node.lock')
     const { pid, exited, kill } = await stoppedLockHolder(file, { keeps: true })
     try {
-      const now = new Date().toISOString()
-      await writeNodeState(dir, { pid, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: now, updated_at: now, sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 })
+      await writeNodeState(dir, pullNodeState(pid))
       const err = caught(() => takeNodeLock(dir))
       expect(err).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`a pull (pid ${pid}, stopped) is already running`) })
       expect(err.hint).toContain(`kill -CONT ${pid}`)
@@ -99,8 +98,7 @@ describe('node.lock beside a stopped holder', () => {
     const { kill } = await stoppedLockHolder(join(dir, 'node.lock'), { keeps: false })
     const other = spawn('sleep', ['60'], { stdio: 'ignore' })
     try {
-      const now = new Date().toISOString()
-      await writeNodeState(dir, { pid: other.pid ?? 0, peer_id: 'p', role: 'follower', pull: true, listen: [], started_at: now, updated_at: now, sync: { state: 'syncing', height: 0 }, peers: [], banned: 0 })
+      await writeNodeState(dir, pullNodeState(other.pid ?? 0))
       expect(() => { refuseBesidePull(dir, 'petal seal') }).not.toThrow()
       expect(await runningNodeRole(dir, { waitMs: 0 })).toBe('unknown')
     } finally {
