@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 
 /**
  * The processes that hold a POSIX (fcntl) lock on `path`, as SQLite's locks are (node.lock), read
@@ -32,18 +32,45 @@ export function lockHolders (path: string): number[] | undefined {
 
 /**
  * How process `pid` is stopped: 'job' (Ctrl-Z, SIGSTOP: SIGCONT resumes it), 'traced' (held by a
- * debugger or tracer, such as gdb: only that resumes it, SIGCONT does not), or undefined when it
- * runs or is gone. Stopped either way, it holds its locks and does nothing.
+ * debugger, such as gdb: only that resumes it, SIGCONT does not), or undefined when it runs or is
+ * gone. Stopped either way, it holds its locks and does nothing.
  */
 export function processStopState (pid: number): 'job' | 'traced' | undefined {
+  const state = stateOf(`/proc/${pid}/stat`)
+  if (state === 'T') return 'job'
+  if (state !== 't') return undefined
+  // 't' is any tracer's stop, also the instant strace holds a thread at each system call (a busy
+  // process under `strace -f` reads 't' most of the time): a debugger holds every thread, and
+  // still a moment later.
+  if (!allTraced(pid)) return undefined
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TRACED_RECHECK_MS)
+  return allTraced(pid) ? 'traced' : undefined
+}
+
+const TRACED_RECHECK_MS = 20
+
+/** The state letter in a /proc stat file: "pid (comm) S …", after comm's last ')' (comm may hold any character). */
+function stateOf (statFile: string): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // "pid (comm) S …": the state follows the command's closing parenthesis (comm may hold any character).
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    return state === 'T' ? 'job' : state === 't' ? 'traced' : undefined
+    const stat = readFileSync(statFile, 'utf8')
+    return stat.charAt(stat.lastIndexOf(')') + 2)
   } catch {
     return undefined
   }
+}
+
+/** Whether every thread of `pid` is in a tracer's stop (a thread that ended meanwhile is not counted). */
+function allTraced (pid: number): boolean {
+  let tids: string[]
+  try { tids = readdirSync(`/proc/${pid}/task`) } catch { return false }
+  let seen = 0
+  for (const tid of tids) {
+    const s = stateOf(`/proc/${pid}/task/${tid}/stat`)
+    if (s === undefined) continue
+    if (s !== 't') return false
+    seen++
+  }
+  return seen > 0
 }
 
 /** True when process `pid` is stopped (Ctrl-Z, SIGSTOP, a debugger): it holds its locks and does nothing until resumed. */

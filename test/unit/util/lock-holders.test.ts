@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NodeLock } from '../../../src/storage/index.js'
-import { lockHolders, processCommand, processStopped } from '../../../src/util/index.js'
+import { lockHolders, processCommand, processStopped, processStopState } from '../../../src/util/index.js'
 import { stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -31,5 +33,24 @@ describe('lockHolders', () => {
       kill()
     }
     expect(processStopped(process.pid)).toBe(false)
+  }, 30_000)
+
+  // strace holds a thread for an instant at each system call, in the same state ('t') as a
+  // debugger's stop: status said such a node was stopped and to end it with `kill -9`.
+  it.skipIf(spawnSync('strace', ['-o', '/dev/null', 'true']).status !== 0)('a busy process under `strace -f` is not taken for stopped', async () => {
+    const busy = 'const fs = require("node:fs"); process.stdout.write("go\\n"); for (;;) fs.statSync("/")'
+    const strace = spawn('strace', ['-f', '-o', '/dev/null', process.execPath, '-e', busy], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let pid = 0
+    try {
+      await new Promise<void>((resolve, reject) => { strace.stdout.once('data', () => { resolve() }); strace.once('exit', () => { reject(new Error('strace ended')) }) })
+      pid = Number(readFileSync(`/proc/${strace.pid ?? 0}/task/${strace.pid ?? 0}/children`, 'utf8').trim().split(' ')[0])
+      let traced = 0
+      for (let i = 0; i < 100; i++) if (processStopState(pid) !== undefined) traced++
+      expect(traced).toBe(0)
+    } finally {
+      // The tracee outlives its tracer, detached: ended first.
+      if (pid > 0) process.kill(pid, 'SIGKILL')
+      strace.kill('SIGKILL')
+    }
   }, 30_000)
 })
