@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
 import { crc32 } from 'node:zlib'
-import { readFullySync } from '../util/index.js'
+import { readFullySync, removeStaleTemps } from '../util/index.js'
 
 /**
  * Running a CommonJS bundle with V8's code cache (docs/performance.md, "Start-up of local
@@ -163,11 +163,17 @@ function compile (code: string, source: string, cachedData: Buffer | undefined):
   return new Script(isWrapped(source) ? source : wrapModule(source), { filename: code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
 }
 
-/** Write the code cache atomically (concurrent first runs each write a whole file); best effort unless told. */
+/**
+ * Write the code cache atomically (concurrent first runs each write a whole file); best effort
+ * unless told. The temporary is named as writeFileAtomic's are, so that removeStaleTemps takes
+ * one a process killed before its rename left (a query sandbox its parent ended): each write,
+ * rare, removes those first (a run that finds its cache writes nothing, and lists nothing).
+ */
 function writeCache (file: string, script: Script, o: { bestEffort: boolean } = { bestEffort: true }): void {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  const tmp = `${file}.${process.pid}.${(Math.random() * 0x100000000 >>> 0).toString(16).padStart(8, '0')}.tmp`
   try {
     mkdirSync(dirname(file), { recursive: true })
+    removeStaleTemps(dirname(file))
     const data = script.createCachedData()
     writeFileSync(tmp, Buffer.concat([data, checksum(data)]))
     renameSync(tmp, file)

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -187,6 +187,26 @@ describe('the code cache', () => {
     expect(runCached(code, cacheDir)).toBe('miss rebuilt')
     expect(runCached(code, cacheDir)).toBe('miss rebuilt')
     expect(readdirSync(cacheDir).filter(f => f.endsWith('.tmp'))).toEqual([])
+  })
+
+  it('a temporary cache file a process killed before its rename left is removed by the next write of a cache there', () => {
+    const dir = tmpDir()
+    const code = join(dir, 'code.js')
+    const cacheDir = join(dir, 'cache')
+    writeFileSync(code, 'globalThis.answer = require("node:path").basename(__filename) + ":" + (() => 6 * 7)()\n')
+    // A real process killed (SIGKILL) between the temporary's write and its rename, as a query
+    // sandbox its parent ends at that instant is.
+    const killer = join(dir, 'kill-at-rename.cjs')
+    writeFileSync(killer, 'const fs = require("node:fs"); const rename = fs.renameSync; fs.renameSync = (a, b) => { if (String(a).endsWith(".tmp")) process.kill(process.pid, "SIGKILL"); return rename(a, b) }; require("node:module").syncBuiltinESMExports()\n')
+    const killed = spawnSync(process.execPath, ['-r', killer, '--input-type=module', '-e', script, 'run', JSON.stringify({ code, as: join(dir, 'stub.js'), name: 'x', cacheDir, writeAt: 'loaded' })])
+    expect(killed.signal).toBe('SIGKILL')
+    const temps = (): string[] => readdirSync(cacheDir).filter(f => f.endsWith('.tmp'))
+    expect(temps()).toHaveLength(1)
+    expect(readdirSync(cacheDir).filter(f => f.endsWith('.v8'))).toEqual([])
+    // The next run, which finds no cache, writes one, and takes the dead writer's temporary away.
+    expect(runCached(code, cacheDir)).toBe('miss stub.js:42')
+    expect(temps()).toEqual([])
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
   })
 
   it('starts from the build\'s seed where it has no cache of its own, and then writes its own; a damaged seed is never given to V8', () => {
