@@ -1,6 +1,6 @@
-import { lstat, readFile } from 'node:fs/promises'
+import { lstat } from 'node:fs/promises'
 import { sha256File } from '../crypto/index.js'
-import { replaceBlock, sealPathOf, StorageError, type BlockRecord, type LockOptions } from '../storage/index.js'
+import { readSeal, replaceBlock, StorageError, type BlockRecord, type LockOptions } from '../storage/index.js'
 import { isNotFound, throwIfAborted } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
@@ -63,7 +63,11 @@ export async function damageOf (b: BlockRecord, path: string, signal?: AbortSign
   if (!st.isFile()) return 'not-a-file'
   if (st.size !== b.size) return 'size'
   if (await sha256File(path, { signal }) !== b.hash) return 'hash'
-  const seal = await readFile(sealPathOf(path), 'utf8').then(t => t.trim(), () => undefined)
+  // readSeal: a named pipe in the seal's place opens without waiting for a writer and is refused
+  // (read whole, its open blocked a thread for ever: `verify --repair` never ended, not even on
+  // SIGTERM); a huge one is read only up to its limit. Unreadable, it is damage to put back.
+  let seal: string | undefined
+  try { seal = readSeal(path) } catch { seal = undefined }
   return seal === b.seal ? undefined : 'seal'
 }
 

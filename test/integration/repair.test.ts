@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { copyFileSync, cpSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs'
+import { constants, copyFileSync, cpSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
 import { repairChain, type PetalNode } from '../../src/node/index.js'
@@ -107,6 +108,27 @@ describe('verify --repair (in process)', () => {
     expect(await filesMatchIndex(c)).toEqual([])
     c.close()
   })
+
+  // Plain verify refuses a named pipe in a seal's place (DATA_FILE_NOT_REGULAR) and its hint says
+  // `petal verify --repair`, which read the seal whole: its open waited for a writer for ever.
+  it('puts back a seal that is a named pipe, without waiting for a writer', async () => {
+    const c = Chain.open(copyOfSource())
+    const seal = sealPathOf(c.dir.blockPath(2))
+    rmSync(seal)
+    execFileSync('mkfifo', [seal])
+    let timer: NodeJS.Timeout | undefined
+    const hung = new Promise<'hung'>(resolve => { timer = setTimeout(() => { resolve('hung') }, 10_000) })
+    try {
+      const r = await Promise.race([repairChain(c, { from: [sourceDir], knownPeers: false }), hung])
+      expect(r).toMatchObject({ repaired: [{ height: 2, damage: 'seal' }], failed: [] })
+      expect(await filesMatchIndex(c)).toEqual([])
+    } finally {
+      clearTimeout(timer)
+      // A reader still blocked in its open: a writer lets it go, so that the test run can end.
+      try { closeSync(openSync(seal, constants.O_WRONLY | constants.O_NONBLOCK)) } catch {}
+      c.close()
+    }
+  }, 30_000)
 
   it('asks the peers remembered in peers.json when none is given', async () => {
     const dir = copyOfSource()
