@@ -41,10 +41,11 @@ export function processStopState (pid: number): 'job' | 'traced' | undefined {
   if (state !== 't') return undefined
   // 't' is any tracer's stop, also the instant strace holds a thread at each system call (a busy
   // process under `strace -f` reads 't' most of the time): a debugger holds every thread, and
-  // still a moment later.
-  if (!allTraced(pid)) return undefined
+  // still a moment later (one attaching to a process stopped with Ctrl-Z takes its threads from
+  // 'T' one by one).
+  if (!allThreadsStopped(pid)) return undefined
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TRACED_RECHECK_MS)
-  return allTraced(pid) ? 'traced' : undefined
+  return allThreadsStopped(pid) ? 'traced' : undefined
 }
 
 const TRACED_RECHECK_MS = 20
@@ -59,15 +60,15 @@ function stateOf (statFile: string): string | undefined {
   }
 }
 
-/** Whether every thread of `pid` is in a tracer's stop (a thread that ended meanwhile is not counted). */
-function allTraced (pid: number): boolean {
+/** Whether every thread of `pid` is stopped, by a tracer or a job stop (a thread that ended meanwhile is not counted). */
+function allThreadsStopped (pid: number): boolean {
   let tids: string[]
   try { tids = readdirSync(`/proc/${pid}/task`) } catch { return false }
   let seen = 0
   for (const tid of tids) {
     const s = stateOf(`/proc/${pid}/task/${tid}/stat`)
     if (s === undefined) continue
-    if (s !== 't') return false
+    if (s !== 't' && s !== 'T') return false
     seen++
   }
   return seen > 0

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NodeLock } from '../../../src/storage/index.js'
 import { lockHolders, processCommand, processStopped, processStopState } from '../../../src/util/index.js'
 import { stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // Who holds node.lock, from /proc/locks: a starting node names the holder, and says when it is stopped.
 describe('lockHolders', () => {
@@ -51,6 +52,21 @@ describe('lockHolders', () => {
       // The tracee outlives its tracer, detached: ended first.
       if (pid > 0) process.kill(pid, 'SIGKILL')
       strace.kill('SIGKILL')
+    }
+  }, 30_000)
+
+  // A tracer attached to one thread of a process stopped with Ctrl-Z (as a debugger attaching
+  // takes them one by one): the others are still in the job stop ('T'). Stopped all the same.
+  it.skipIf(spawnSync('strace', ['-o', '/dev/null', 'true']).status !== 0)('a stopped process a tracer holds by one thread is stopped', async () => {
+    const { pid, kill } = await stoppedLockHolder(join(tmpDir(), 'node.lock'), { keeps: false })
+    const strace = spawn('strace', ['-o', '/dev/null', '-p', String(pid)], { stdio: 'ignore' })
+    try {
+      await waitFor(() => /\) t /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), { what: 'the tracer to hold the main thread', timeout: 10_000 })
+      expect(readdirSync(`/proc/${pid}/task`).length).toBeGreaterThan(1)
+      expect(processStopState(pid)).toBe('traced')
+    } finally {
+      strace.kill('SIGKILL')
+      kill()
     }
   }, 30_000)
 })
