@@ -1,13 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { RecordFormat } from '../ingest/index.js'
 import { mayWrite } from './auth.js'
 import { errorReply } from './error-reply.js'
 import { acceptedBody } from './routes/records.js'
 import type { ApiContext } from './types.js'
 
-const PREFIX = '/api/v1/records/'
+export const PREFIX = '/api/v1/records/'
 /** Table names the ingest service accepts (checkTableName): anything else goes through Fastify. */
-const TABLE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/
+export const TABLE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/
 /** The route as Fastify names it in the metrics. */
 const ROUTE = '/api/v1/records/:table'
 /** Content types taken here, exactly as clients send them; any other spelling goes through Fastify. */
@@ -24,32 +24,95 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void
 export type LeanContext = Pick<ApiContext, 'ingest' | 'tokens' | 'metrics' | 'logger' | 'limits' | 'access'>
 
 /**
- * The lean lane of `POST /api/v1/records/{table}` (docs/performance.md, "Fifth round"): the
- * request is taken in node:http's 'request' event, before Fastify's routing, hooks, content-type
- * parser and reply. It takes only requests whose answer it gives exactly as the Fastify route
- * would (the same checks, limits, errors, metrics and reply, from the same functions): a plain
- * path with a valid table name and no query, one of the record content types as clients send
- * them, a Content-Length within the body limit, a server that is not closing, and a request that
- * passes authorization. Anything else, every refusal of the request itself included, goes to
- * Fastify (`next`), which answers it as it always did.
+ * How an answer is written: `answer` with the status and the headers as name/value pairs in order
+ * (node:http's writeHead adds Date and Connection after them), `broken` when only the connection
+ * can go (a throw after the answer's head went out).
  */
-export function leanRecords (ctx: LeanContext, next: Listener): { listener: Listener, close: () => void } {
-  let closing = false
-  const bodyLimit = ctx.limits.bodyBytes
-  const maxRows = ctx.limits.rowsPerRequest
-  const listener: Listener = (req, res) => {
-    const ingest = ctx.ingest
-    const url = req.url ?? ''
-    const format = req.method === 'POST' && !closing && ingest !== undefined && url.startsWith(PREFIX) ? FORMATS.get(req.headers['content-type'] ?? '') : undefined
+export interface LeanWriter {
+  answer: (status: number, headers: string[], body: string | Buffer) => void
+  broken: () => void
+}
+
+/**
+ * The lean lane's checks and work, shared by its two entries: node:http's 'request' event
+ * (`leanRecords`) and the strict HTTP/1.1 reader in front of node:http (lean-socket.ts).
+ */
+export class LeanLane {
+  closing = false
+  readonly bodyLimit: number
+  private readonly maxRows: number
+
+  constructor (private readonly ctx: LeanContext) {
+    this.bodyLimit = ctx.limits.bodyBytes
+    this.maxRows = ctx.limits.rowsPerRequest
+  }
+
+  /**
+   * The table and format of a POST to `url` the lane takes, or undefined: a plain path with a
+   * valid table name and no query, one of the record content types as clients send them, a
+   * Content-Length within the body limit, a server that is not closing, and a request that passes
+   * authorization (`headers`: host and authorization are read).
+   */
+  takes (url: string, contentType: string | undefined, length: number, headers: IncomingHttpHeaders): { table: string, format: RecordFormat } | undefined {
+    if (this.closing || this.ctx.ingest === undefined || !url.startsWith(PREFIX)) return undefined
+    const format = FORMATS.get(contentType ?? '')
     const table = url.slice(PREFIX.length)
-    const length = format === undefined ? NaN : Number(req.headers['content-length'])
-    if (format === undefined || ingest === undefined || !TABLE.test(table) || !(length > 0 && length <= bodyLimit) || req.headers['transfer-encoding'] !== undefined || !mayWrite(req.headers, ctx.access, ctx.tokens)) {
+    if (format === undefined || !TABLE.test(table) || !(length > 0 && length <= this.bodyLimit) || !mayWrite(headers, this.ctx.access, this.ctx.tokens)) return undefined
+    return { table, format }
+  }
+
+  /** Appends the body's rows and answers as the Fastify route would; `started` is the request's performance.now(). */
+  append (table: string, url: string, bytes: Buffer, format: RecordFormat, started: number, out: LeanWriter): void {
+    const ctx = this.ctx
+    const ingest = ctx.ingest
+    if (ingest === undefined) throw new Error('the lean lane runs only with an ingest service')
+    let sent = false
+    const observe = (status: number): void => { ctx.metrics.observeRequest(ROUTE, 'POST', status, (performance.now() - started) / 1000) }
+    const refused = (err: unknown): void => {
+      // Also a throw while answering 202: with headers out, only the connection can go.
+      if (sent) { out.broken(); return }
+      const e = errorReply(ctx.logger, err, 'POST', url)
+      sent = true
+      const pairs: string[] = []
+      for (const [k, v] of Object.entries(e.headers)) pairs.push(k, v)
+      pairs.push('Content-Length', String(Buffer.byteLength(e.body)))
+      out.answer(e.status, pairs, e.body)
+      observe(e.status)
+    }
+    // Both reactions on one promise (not .then().catch(): a second promise and hop per request);
+    // a throw while answering 202 goes to `refused` too, never to an unhandled rejection.
+    ingest.appendRecords(table, bytes, format, { maxRows: this.maxRows }).then(r => {
+      try {
+        const body = acceptedBody(r)
+        sent = true
+        out.answer(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)], body)
+        observe(202)
+      } catch (err) {
+        refused(err)
+      }
+    }, refused)
+  }
+}
+
+/**
+ * The lean lane of `POST /api/v1/records/{table}` (docs/performance.md, "Fifth round") in
+ * node:http's 'request' event, before Fastify's routing, hooks, content-type parser and reply. It
+ * takes only requests whose answer it gives exactly as the Fastify route would (the same checks,
+ * limits, errors, metrics and reply, from the same functions: `LeanLane.takes`). Anything else,
+ * every refusal of the request itself included, goes to Fastify (`next`), which answers it as it
+ * always did.
+ */
+export function leanRecords (ctx: LeanContext, next: Listener): { listener: Listener, lane: LeanLane, close: () => void } {
+  const lane = new LeanLane(ctx)
+  const listener: Listener = (req, res) => {
+    const url = req.url ?? ''
+    const headers = req.headers
+    const taken = req.method === 'POST' && headers['transfer-encoding'] === undefined ? lane.takes(url, headers['content-type'], Number(headers['content-length']), headers) : undefined
+    if (taken === undefined) {
       next(req, res)
       return
     }
     const started = performance.now()
-    // 'close' comes once per response: `on`, without once()'s wrapper and its bound function.
-    res.on('close', () => { ctx.metrics.observeRequest(ROUTE, 'POST', res.statusCode, (performance.now() - started) / 1000) })
     req.on('error', ignore) // a client gone mid-body: nothing is appended, the response closes
     let body: Buffer | undefined
     let parts: Buffer[] | undefined
@@ -59,27 +122,13 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
     })
     req.on('end', () => {
       const bytes = parts === undefined ? body ?? Buffer.alloc(0) : Buffer.concat(parts)
-      const refused = (err: unknown): void => {
-        // Also a throw while answering 202: with headers out, only the connection can go.
-        if (res.headersSent) { res.destroy(); return }
-        const e = errorReply(ctx.logger, err, 'POST', url)
-        res.writeHead(e.status, { ...e.headers, 'Content-Length': String(Buffer.byteLength(e.body)) })
-        res.end(e.body)
-      }
-      // Both reactions on one promise (not .then().catch(): a second promise and hop per request);
-      // a throw while answering 202 goes to `refused` too, never to an unhandled rejection.
-      ingest.appendRecords(table, bytes, format, { maxRows }).then(r => {
-        try {
-          const body = acceptedBody(r)
-          res.writeHead(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)])
-          res.end(body)
-        } catch (err) {
-          refused(err)
-        }
-      }, refused)
+      lane.append(taken.table, url, bytes, taken.format, started, {
+        answer: (status, pairs, b) => { res.writeHead(status, pairs); res.end(b) },
+        broken: () => { res.destroy() }
+      })
     })
   }
-  return { listener, close: () => { closing = true } }
+  return { listener, lane, close: () => { lane.closing = true } }
 }
 
 const ignore = (): void => {}

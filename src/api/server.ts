@@ -13,6 +13,7 @@ import { registerExplorer } from './explorer.js'
 import { errorReply } from './error-reply.js'
 import { errorBody, errorStatus } from './http-errors.js'
 import { leanRecords } from './lean-records.js'
+import { leanSocket } from './lean-socket.js'
 import { openApiDocument } from './openapi.js'
 import { DEFAULT_API_LIMITS, httpUrl, isLoopbackHost, type AccessPolicy, type ApiLimits, type HttpAddress } from './options.js'
 import { PetalMetrics } from './petal-metrics.js'
@@ -134,6 +135,10 @@ export class ApiServer {
       const lean = leanRecords(ctx, app.routing)
       app.server.removeAllListeners('request')
       app.server.on('request', lean.listener)
+      // And in front of node:http, a strict reader takes the lane's requests off the socket itself
+      // (lean-socket.ts), handing every other request, with the rest of its connection, to node.
+      const raw = o.ingest === undefined ? undefined : leanSocket(app.server, lean.lane)
+      const stopLean = (): void => { lean.close(); raw?.close() }
       let addr: AddressInfo
       try {
         await app.listen({ host: o.address.host, port: o.address.port, backlog: LISTEN_BACKLOG })
@@ -150,7 +155,7 @@ export class ApiServer {
           hint: 'choose another address with --http HOST:PORT (port 0 picks a free one), or --http off', cause: err
         })
       }
-      const server = new ApiServer(app, ctx, { host: o.address.host, port: addr.port }, watcher, unsubscribe, lean.close)
+      const server = new ApiServer(app, ctx, { host: o.address.host, port: addr.port }, watcher, unsubscribe, stopLean)
       server.watchLoop = server.watcher.run(o.watchMs ?? DEFAULT_WATCH_MS, server.controller.signal)
       logger.info('HTTP API listening', { url: server.url, exposed: access.expose })
       return server

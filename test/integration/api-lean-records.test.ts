@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { DEFAULT_API_LIMITS, PetalMetrics, TokenStore, type ApiServer } from '../../src/api/index.js'
 import { leanRecords } from '../../src/api/lean-records.js'
+import { leanSocket } from '../../src/api/lean-socket.js'
 import { Ingest } from '../../src/ingest/index.js'
 import { nullLogger } from '../../src/util/index.js'
 import { http, startTestApi, type HttpResult } from '../helpers/api.js'
@@ -123,5 +124,173 @@ describe('POST /records, the lean lane', () => {
     // Both count under the route, as one series.
     const metrics = (await http(server.url + 'metrics')).text
     expect(metrics).toMatch(new RegExp(`^petal_http_requests_total\\{method="POST",route="/api/v1/records/:table",status="202"\\} ${accepted}$`, 'm'))
+  })
+})
+
+/**
+ * Sends `parts` over one new connection (`gapMs` between them; `end` half-closes after the last)
+ * and resolves with every byte received until the server closes, or `waitMs` after the last byte.
+ */
+async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs?: number, end?: boolean, waitMs?: number } = {}): Promise<{ text: string, closed: boolean }> {
+  return await new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1')
+    const got: Buffer[] = []
+    let timer: NodeJS.Timeout | undefined
+    const finish = (closed: boolean): void => { clearTimeout(timer); s.destroy(); resolve({ text: Buffer.concat(got).toString('latin1'), closed }) }
+    const idle = (): void => { clearTimeout(timer); timer = setTimeout(() => { finish(false) }, o.waitMs ?? 600) }
+    s.on('data', c => { got.push(c); idle() })
+    s.on('close', () => { finish(true) })
+    s.on('error', reject)
+    s.on('connect', () => {
+      void (async () => {
+        for (const p of parts) {
+          s.write(p)
+          if (o.gapMs !== undefined) await new Promise(r => setTimeout(r, o.gapMs))
+        }
+        if (o.end === true) s.end()
+        idle()
+      })()
+    })
+  })
+}
+
+/** A request's bytes: request line, the given header lines as written, body. */
+function raw (line: string, headers: string[], body: string): string {
+  return `${line}\r\n${headers.map(h => h + '\r\n').join('')}\r\n${body}`
+}
+
+/** The answers in `text`, each reduced to what two runs of one request share (no Date, no receipt ids). */
+function answers (text: string): string[] {
+  return text.split(/(?=HTTP\/1\.1 )/).filter(a => a !== '').map(a => a.replace(/Date: [^\r]*/, 'Date: D').replace(/"[a-z2-7]{8}-\d+"/g, '"R"'))
+}
+
+describe('POST /records, the strict reader in front of node:http', () => {
+  it('answers with the bytes node:http answers with, and hands the rest of a connection to node:http', async () => {
+    const { server, url } = await startTestApi({ dir, ingest })
+    cleanup.push(async () => { await server.close() })
+    const port = Number(new URL(url).port)
+    const body = '[{"k": 1, "v": "a"}]'
+    const req = (extra: string[] = [], b = body): string => raw('POST /api/v1/records/strict HTTP/1.1', ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(b)}`, ...extra], b)
+    await exchange(port, [req(['Connection: close'])]) // the table exists from here on
+    // The reader's answers (a whole head in one read), then node:http's lane's (the head split
+    // across two reads goes to node:http): the same bytes, for rows taken and rows refused.
+    for (const [b, extra] of [[body, []], [body, ['Connection: close']], ['[{"k": "text"}]', []], ['[{"k": 1}, {"k": ', ['Connection: close']]] as Array<[string, string[]]>) {
+      const whole = req(extra, b)
+      const viaReader = await exchange(port, [whole], { waitMs: 300 })
+      const viaNode = await exchange(port, [whole.slice(0, 10), whole.slice(10)], { gapMs: 50, waitMs: 300 })
+      expect(answers(viaReader.text), b).toEqual(answers(viaNode.text))
+      expect(viaReader.text).toMatch(/^HTTP\/1\.1 (202 Accepted|422 Unprocessable Entity|400 Bad Request)\r\n/)
+      expect([viaReader.closed, viaNode.closed], 'Connection: close is honoured alike').toEqual(extra.length > 0 ? [true, true] : [false, false])
+    }
+    // One connection: the reader answers two pipelined requests in order, node:http the GET and
+    // everything after it, the lane's request included.
+    const before = ingest.stats().pendingRows
+    const one = await exchange(port, [req() + req() + raw('GET /api/v1/status HTTP/1.1', ['Host: 127.0.0.1'], '') + req(['Connection: close'])])
+    const got = answers(one.text)
+    expect(got.map(a => a.slice(0, 12))).toEqual(['HTTP/1.1 202', 'HTTP/1.1 202', 'HTTP/1.1 200', 'HTTP/1.1 202'])
+    expect(got[2]).toContain('"chain_id"')
+    expect(one.closed).toBe(true)
+    expect(ingest.stats().pendingRows).toBe(before + 3)
+    // A kept-alive connection the reader holds does not keep the server from closing.
+    const held = connect(port, '127.0.0.1')
+    await new Promise<void>(resolve => { held.once('data', () => { resolve() }); held.write(req()) })
+    const closed = new Promise(resolve => held.once('close', resolve))
+    await server.close()
+    await closed
+  })
+
+  it('reads only requests of exactly the lane\'s shape: anything else goes to node:http, whose parser refuses what it refuses', async () => {
+    const metrics = new PetalMetrics()
+    const ctx = { ingest, tokens: TokenStore.of(dir), metrics, logger: nullLogger, limits: { ...DEFAULT_API_LIMITS, bodyBytes: 1000 }, access: { expose: false, publicRead: false } }
+    const seen: string[] = []
+    const next = (req: IncomingMessage, res: ServerResponse): void => {
+      req.resume()
+      req.on('end', () => { res.writeHead(418, { connection: 'close' }).end() })
+    }
+    const lane = leanRecords(ctx, next)
+    const server = createServer((req, res) => { seen.push(`${req.method ?? ''} ${req.url ?? ''}`); lane.listener(req, res) })
+    const clientErrors: string[] = []
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => { clientErrors.push(err.code ?? ''); socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n') })
+    const reader = leanSocket(server, lane.lane)
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    cleanup.push(async () => { reader.close(); await new Promise(resolve => server.close(resolve)) })
+    const port = (server.address() as AddressInfo).port
+    const b = '[{"a": 1}]'
+    const line = 'POST /api/v1/records/lean HTTP/1.1'
+    const good = ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${b.length}`]
+
+    // The reader's own: answered without node:http's 'request' event.
+    const mine = await exchange(port, [raw(line, [...good, 'Connection: close'], b)])
+    expect([mine.text.slice(0, 12), seen]).toEqual(['HTTP/1.1 202', []])
+
+    const hostile: Array<[string, string]> = [
+      ['Content-Length and Transfer-Encoding', raw(line, [...good, 'Transfer-Encoding: chunked'], `${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`)],
+      ['two Content-Lengths, equal', raw(line, [...good, `Content-Length: ${b.length}`], b)],
+      ['two Content-Lengths, different', raw(line, [...good, 'Content-Length: 3'], b)],
+      ['a signed Content-Length', raw(line, [...good.slice(0, 3), `Content-Length: +${b.length}`], b)],
+      ['a Content-Length with inner blanks', raw(line, [...good.slice(0, 3), `Content-Length: 1 ${b.length - 10}`], b)],
+      ['an obs-fold line', raw(line, [...good.slice(0, 2), 'Content-Type:', ' application/json', good[3] as string], b)],
+      ['a bare LF in the head', raw(line, [`${good[0] as string}\n${good[1] as string}`, ...good.slice(2)], b)],
+      ['a bare CR in the head', raw(line, [`${good[0] as string}\r${good[1] as string}`, ...good.slice(2)], b)],
+      ['a blank before the colon', raw(line, [...good.slice(0, 3), `Content-Length : ${b.length}`], b)],
+      ['a NUL in a value', raw(line, [...good, 'X-A: a\0b'], b)],
+      ['a byte over 0x7e in a value', raw(line, [...good, 'X-A: caf\xe9'], b)],
+      ['Expect: 100-continue', raw(line, [...good, 'Expect: 100-continue'], b)],
+      ['an Upgrade', raw(line, [...good, 'Connection: upgrade', 'Upgrade: websocket'], b)],
+      ['a Connection list', raw(line, [...good, 'Connection: keep-alive, close'], b)],
+      ['HTTP/1.0', raw('POST /api/v1/records/lean HTTP/1.0', good, b)],
+      ['an absolute URL', raw('POST http://127.0.0.1/api/v1/records/lean HTTP/1.1', good, b)],
+      ['no Host', raw(line, good.slice(1), b)],
+      ['two Hosts', raw(line, [...good, 'Host: 127.0.0.1'], b)],
+      ['two Authorizations', raw(line, [...good, `Authorization: Bearer ${token}`], b)],
+      ['two Content-Types', raw(line, [...good, 'Content-Type: application/json'], b)],
+      ['a head over 8 KiB', raw(line, [...good, `X-Pad: ${'p'.repeat(9000)}`], b)],
+      ['a query string', raw('POST /api/v1/records/lean?x=1 HTTP/1.1', good, b)],
+      ['a read token', raw(line, [good[0] as string, `Authorization: Bearer ${readToken}`, ...good.slice(2)], b)]
+    ]
+    for (const [what, bytes] of hostile) {
+      seen.length = 0
+      clientErrors.length = 0
+      const rows = ingest.stats().pendingRows
+      const r = await exchange(port, [bytes], { waitMs: 300 })
+      // node:http read it: its 'request' event (the lane behind it or `next`), or its parser's
+      // refusal (an HTTP/1.1 request without Host node:http refuses itself, before either).
+      if (what === 'no Host') expect(r.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n/)
+      else expect(seen.length + clientErrors.length, `${what}: ${r.text.slice(0, 40)}`).toBe(1)
+      expect(clientErrors.filter(c => c === 'ERR_HTTP_REQUEST_TIMEOUT' || c === 'HPE_INVALID_EOF_STATE'), what).toEqual([])
+      if (seen.length === 0) expect(ingest.stats().pendingRows, what).toBe(rows)
+    }
+  })
+
+  it('keeps node:http\'s timeouts: the first head, a body, an idle kept-alive connection; and a half-close', async () => {
+    const ctx = { ingest, tokens: TokenStore.of(dir), metrics: new PetalMetrics(), logger: nullLogger, limits: DEFAULT_API_LIMITS, access: { expose: false, publicRead: false } }
+    const lane = leanRecords(ctx, (_req, res) => { res.writeHead(418).end() })
+    const server = createServer(lane.listener)
+    server.headersTimeout = 300
+    server.requestTimeout = 400
+    server.keepAliveTimeout = 300
+    const clientErrors: string[] = []
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => { clientErrors.push(err.code ?? ''); socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n') })
+    const reader = leanSocket(server, lane.lane)
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    cleanup.push(async () => { reader.close(); await new Promise(resolve => server.close(resolve)) })
+    const port = (server.address() as AddressInfo).port
+    const b = '[{"a": 1}]'
+    const whole = raw('POST /api/v1/records/lean HTTP/1.1', ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${b.length}`], b)
+
+    const silent = await exchange(port, [], { waitMs: 2000 })
+    expect([silent.text.slice(0, 12), silent.closed, clientErrors]).toEqual(['HTTP/1.1 408', true, ['ERR_HTTP_REQUEST_TIMEOUT']])
+    clientErrors.length = 0
+    const slowBody = await exchange(port, [whole.slice(0, -3)], { waitMs: 2000 })
+    expect([slowBody.text.slice(0, 12), slowBody.closed, clientErrors]).toEqual(['HTTP/1.1 408', true, ['ERR_HTTP_REQUEST_TIMEOUT']])
+    clientErrors.length = 0
+    const idle = await exchange(port, [whole], { waitMs: 2000 })
+    expect([answers(idle.text).length, idle.text.slice(0, 12), idle.closed, clientErrors]).toEqual([1, 'HTTP/1.1 202', true, []])
+    // A client that half-closes after its request gets its answer, then the end of the connection.
+    const half = await exchange(port, [whole], { end: true, waitMs: 2000 })
+    expect([half.text.slice(0, 12), half.closed]).toEqual(['HTTP/1.1 202', true])
+    // A body the client stops sending (half-close) is node:http's EOF refusal.
+    const cut = await exchange(port, [whole.slice(0, -3)], { end: true, waitMs: 2000 })
+    expect([cut.closed, clientErrors]).toEqual([true, ['HPE_INVALID_EOF_STATE']])
   })
 })
