@@ -166,8 +166,8 @@ function answers (text: string): string[] {
 
 describe('POST /records, the strict reader in front of node:http', () => {
   it('answers with the bytes node:http answers with, and hands the rest of a connection to node:http', async () => {
-    const { server, url } = await startTestApi({ dir, ingest })
-    cleanup.push(async () => { await server.close() })
+    // A keep-alive timeout longer than the test: a connection the reader holds must not outlive close().
+    const { server, url } = await startTestApi({ dir, ingest, limits: { keepAliveTimeoutMs: 3_600_000 } })
     const port = Number(new URL(url).port)
     const body = '[{"k": 1, "v": "a"}]'
     const req = (extra: string[] = [], b = body): string => raw('POST /api/v1/records/strict HTTP/1.1', ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(b)}`, ...extra], b)
