@@ -103,13 +103,17 @@ export function signV2 (key: SigningKey, message: string | Uint8Array): Uint8Arr
 const N_BYTES = bigintTo32(N)
 const HALF_N_BYTES = bigintTo32(HALF_N)
 
-/** Compare the 32-byte big-endian integers a[at…at+32] and b: negative, zero or positive. */
+/**
+ * Compare the 32-byte big-endian integers a[at…at+32] and b: negative, zero or positive.
+ * Every byte is read, with no early return: a loop that ended at its first byte on nearly every
+ * call reached its increment only when a signature's first byte equalled the bound's (1 in 128
+ * for s), past the optimiser's feedback, and each verify worker's derToP1363 was deoptimised
+ * there and compiled again (docs/performance.md, "Session 19: plain verify").
+ */
 function compare32 (a: Uint8Array, at: number, b: Uint8Array): number {
-  for (let i = 0; i < 32; i++) {
-    const d = (a[at + i] ?? 0) - (b[i] ?? 0)
-    if (d !== 0) return d
-  }
-  return 0
+  let d = 0
+  for (let i = 0; i < 32; i++) if (d === 0) d = (a[at + i] ?? 0) - (b[i] ?? 0)
+  return d
 }
 
 /**
@@ -150,9 +154,11 @@ export function derToP1363 (der: Uint8Array, into?: Buffer): Buffer | undefined 
   return out
 }
 
+/** Whether b[at…at+32] is all zeros: every byte read, as compare32 reads them (and for its reason). */
 function isZero32 (b: Uint8Array, at: number): boolean {
-  for (let i = at; i < at + 32; i++) if (b[i] !== 0) return false
-  return true
+  let any = 0
+  for (let i = at; i < at + 32; i++) any |= b[i] ?? 0
+  return any === 0
 }
 
 // derToP1363's output when only its verdict is wanted (verifyV2, on one thread at a time).
