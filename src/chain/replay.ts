@@ -132,21 +132,34 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   // blocks' large tables are hashed with the help of workers that have nothing left to do.
   const shareName = deep && workers > 1 ? `petal-replay-${threadId}-${++replays}` : undefined
   const first = (b: number): number => plan.first(b)
+  // The signatories sent with each batch, made again only when the key state changes (apply
+  // returns the same state for a block without key operations).
+  let sentFor: KeyState | undefined
+  let sentKeys: Record<string, string> = {}
+  const keysToSend = (): Record<string, string> => {
+    if (sentFor !== keys) {
+      sentKeys = { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }
+      sentFor = keys
+    }
+    return sentKeys
+  }
+  // The batch's size and largest file come from the plan, which read them to cut the batch: a
+  // second loop over its heights here made this closure hot enough for TurboFan to compile it,
+  // twice in some runs, with everything it calls inlined (docs/performance.md, "Session 19:
+  // plain verify").
   const issue = (b: number): void => {
     const from = first(b)
     if (pending.has(b) || !exists(from)) return
-    let to = from
-    let bytes = 0
-    let largest = 0
-    for (const end = first(b + 1); to < end && exists(to); to++) { bytes += size(to); largest = Math.max(largest, size(to)) }
+    const to = first(b + 1)
+    const bytes = plan.bytes(b)
     // --deep: from the first large block on, every batch carries the manifest's WebAssembly
     // modules, generated here once per run rather than once in each worker.
-    if (deep && wasm === undefined && largest >= WASM_BLOCK_BYTES) wasm = manifestWasm()
+    if (deep && wasm === undefined && plan.largest(b) >= WASM_BLOCK_BYTES) wasm = manifestWasm()
     // The last blocks, one more than there are workers: with two batches given to each worker,
     // one may still hold two when the other is done.
     const share = shareName === undefined ? undefined : { name: shareName, offer: !exists(first(b + workers + 1)) }
     // A batch that takes long is not queued behind another, nor another behind it (WorkerPool).
-    const p = pool.run({ root: dir.blocksRoot, from, count: to - from, maxBytes: params.maxBlockBytes, deep, keys: { ...o.keyHints, ...Object.fromEntries(keys.active().map(k => [k.keyId, k.publicKey.hex])) }, progress, wasm, share }, { alone: bytes >= ALONE_BYTES })
+    const p = pool.run({ root: dir.blocksRoot, from, count: to - from, maxBytes: params.maxBlockBytes, deep, keys: keysToSend(), progress, wasm, share }, { alone: bytes >= ALONE_BYTES })
     p.catch(() => {}) // observed when awaited in order
     pending.set(b, p)
   }
@@ -232,29 +245,56 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
 
 /**
  * Heights grouped into batches: batch 0 is the genesis alone, each later batch holds the next
- * heights up to `blocks` blocks and `bytes` bytes of files (at least one block). `exists` and
- * `size` are asked about heights in non-decreasing order (verify's sizes come from index ranges).
+ * heights up to `blocks` blocks and `maxBytes` bytes of files (at least one block), and ends
+ * before the first height that does not exist. `exists` and `size` are asked about heights in
+ * non-decreasing order (verify's sizes come from index ranges), each height's size once or twice.
  */
 export class BatchPlan {
-  private readonly starts = [0, 1]
-  constructor (private readonly blocks: number, private readonly bytes: number, private readonly exists: (h: number) => boolean, private readonly size: (h: number) => number) {}
+  private readonly starts = [0]
+  // Per batch: the bytes of its files, and its largest file.
+  private readonly sums: number[] = []
+  private readonly tops: number[] = []
+  constructor (private readonly blocks: number, private readonly maxBytes: number, private readonly exists: (h: number) => boolean, private readonly size: (h: number) => number) {}
 
   /** The first height of batch b (batch b ends where batch b + 1 starts). */
   first (b: number): number {
+    this.plan(b)
+    return this.starts[b] ?? 0
+  }
+
+  /** The bytes of batch b's files (0 if its first height does not exist). */
+  bytes (b: number): number {
+    this.plan(b)
+    return this.sums[b] ?? 0
+  }
+
+  /** The size of batch b's largest file. */
+  largest (b: number): number {
+    this.plan(b)
+    return this.tops[b] ?? 0
+  }
+
+  /** Cut the batches up to b + 1. */
+  private plan (b: number): void {
     const s = this.starts
     while (s.length <= b + 1) {
-      const from = s[s.length - 1] ?? 0
+      const k = s.length - 1
+      const from = s[k] ?? 0
       let to = from + 1
       let bytes = this.exists(from) ? this.size(from) : 0
-      while (to - from < this.blocks && this.exists(to)) {
+      let top = bytes
+      // Batch 0: the genesis alone.
+      while (k > 0 && to - from < this.blocks && this.exists(to)) {
         const n = this.size(to)
-        if (bytes + n > this.bytes) break
+        if (bytes + n > this.maxBytes) break
         bytes += n
+        top = Math.max(top, n)
         to++
       }
       s.push(to)
+      this.sums.push(bytes)
+      this.tops.push(top)
     }
-    return s[b] ?? 0
   }
 }
 

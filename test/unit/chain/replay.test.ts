@@ -244,6 +244,13 @@ describe('replay (verify, reindex)', () => {
     for (let b = 0; plan.first(b) < sizes.length; b++) batches.push([plan.first(b), Math.min(plan.first(b + 1), sizes.length) - 1])
     expect(batches).toEqual([[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [5, 20], [21, 36], [37, 45]])
     expect(asked).toEqual([...asked].sort((a, b) => a - b))
+    // Each batch's bytes and largest file, as the replay sends them (ALONE_BYTES, --deep's modules).
+    const sum = ([from, to]: number[]): number => sizes.slice(from, (to ?? 0) + 1).reduce((a, n) => a + n, 0)
+    const top = ([from, to]: number[]): number => Math.max(...sizes.slice(from, (to ?? 0) + 1))
+    expect(batches.map((_, b) => plan.bytes(b))).toEqual(batches.map(sum))
+    expect(batches.map((_, b) => plan.largest(b))).toEqual(batches.map(top))
+    // Past the last height: nothing.
+    expect([plan.bytes(batches.length), plan.largest(batches.length)]).toEqual([0, 0])
     // A block over the byte bound still goes, alone.
     const big = new BatchPlan(16, MiB, h => h < 3, () => 8 * MiB)
     expect([big.first(0), big.first(1), big.first(2), big.first(3)]).toEqual([0, 1, 2, 3])
