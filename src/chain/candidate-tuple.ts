@@ -28,13 +28,17 @@ export function toTuple (c: Candidate): CandidateTuple | undefined {
 // version, chainId, height, previousHash, previousHashSignature, creator, timestamp, time, rowsRoot, creatorName, description
 const HEADER_KEYS = 11
 
-/** The Candidate toTuple was given (the same fields, in headerFromMeta's order). */
+/**
+ * The Candidate toTuple was given (the same fields, in headerFromMeta's order). Read by index:
+ * destructuring 17 elements goes through the array iterator, which the in-order thread ran per
+ * block and TurboFan compiled inline (docs/performance.md, "Session 19: plain verify").
+ */
 export function fromTuple (t: CandidateTuple): Candidate {
-  const [hash, seal, size, chainId, height, previousHash, previousHashSignature, creator, timestamp, time, rowsRoot, creatorName, description, tables, key, prev, sealOk] = t
+  const key = t[14]
   return {
-    hash,
-    seal,
-    file: { size, header: { version: 2, chainId, height, previousHash, previousHashSignature, creator, timestamp, time, rowsRoot, creatorName, description }, keyOps: [], tables },
-    verified: key === undefined ? undefined : { key, prev, seal: sealOk }
+    hash: t[0],
+    seal: t[1],
+    file: { size: t[2], header: { version: 2, chainId: t[3], height: t[4], previousHash: t[5], previousHashSignature: t[6], creator: t[7], timestamp: t[8], time: t[9], rowsRoot: t[10], creatorName: t[11], description: t[12] }, keyOps: [], tables: t[13] },
+    verified: key === undefined ? undefined : { key, prev: t[15], seal: t[16] }
   }
 }
