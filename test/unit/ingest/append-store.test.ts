@@ -57,12 +57,14 @@ describe('appends on their own connection to pending.db', () => {
     const holder = await lockHolder(ingest.chain.dir.pendingDb)
     let done = false
     const p = ingest.appendRecords('t', Buffer.from('[{"n": 2}]'), 'json').then(r => { done = true; return r })
-    // Timers keep firing (the event loop is not held by SQLite's busy wait), and reads answer.
+    // Timers keep firing (the event loop is not held by SQLite's busy wait), and reads answer. A
+    // loop held for the whole wait fires the 5 ms timer at most once; a loaded machine may delay
+    // it (9 ticks seen at load 10), so the bar is a few ticks, not a rate.
     let ticks = 0
     const timer = setInterval(() => { ticks++ }, 5)
     await new Promise(resolve => setTimeout(resolve, 300))
     clearInterval(timer)
-    expect(ticks).toBeGreaterThan(10)
+    expect(ticks).toBeGreaterThanOrEqual(3)
     expect(done, 'acknowledged while another process held the write lock').toBe(false)
     expect(ingest.stats().pendingRows).toBe(1)
     await release(holder)
