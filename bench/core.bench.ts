@@ -192,8 +192,10 @@ async function main (): Promise<void> {
   const mb = bigBytes / 1048576
   const tDeep = await timeIt(async () => await verifyChain(cBig, { deep: true }), 3)
   // The issue's goal for --deep: the manifest's rate (section 1's rows/s on 2 threads, in the
-  // bytes these blocks hold per row).
-  const deepRow: Row = { figure: `verify --deep, ${bigFiles.length} blocks, ${mb.toFixed(0)} MiB`, value: mb / (tDeep / 1000), unit: 'MiB/s', reference: 'the manifest rate above, same bytes per row', refValue: rps(tManifest) * (bigBytes / bigRows) / 1048576, better: 'higher', note: 'goal: 1×' }
+  // bytes these blocks hold per row). The note gives both in rows/s (the rows counted above), for
+  // the other reading of the goal: --deep at the manifest goal's 1.5 M rows/s.
+  const mrps = (rows: number, ms: number): string => `${(rows / (ms / 1000) / 1e6).toFixed(2)} M rows/s`
+  const deepRow: Row = { figure: `verify --deep, ${bigFiles.length} blocks, ${mb.toFixed(0)} MiB`, value: mb / (tDeep / 1000), unit: 'MiB/s', reference: 'the manifest rate above, same bytes per row', refValue: rps(tManifest) * (bigBytes / bigRows) / 1048576, better: 'higher', note: `goal: 1×; --deep ${mrps(bigRows, tDeep)} (${bigRows.toLocaleString('en')} rows), the manifest ${mrps(nRows, tManifest)}` }
   // PETAL_BENCH_CORE=verify-deep: this figure alone (a few minutes, against the suite's quarter of an hour).
   if (process.env.PETAL_BENCH_CORE === 'verify-deep') {
     cBig.close()

@@ -5,7 +5,7 @@
 // load threads against 0.4–0.7 s from bundles (docs/performance.md, "Session 9: the 1 MB pull"),
 // which the pull's CPU per block counted and no user pays. Each entry is bundled once per process,
 // under dist/ (packages resolve from there as from src/), and removed when the process exits.
-import { rmSync } from 'node:fs'
+import { readdirSync, rmSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { buildSync } from 'esbuild'
@@ -29,7 +29,35 @@ export function bundleLoadWorker (): void {
   workerScript(pathToFileURL(join(import.meta.dirname, '..', 'src', 'chain', 'load-pool.ts')).href, './load-worker.js')
 }
 
-/** verify's and reindex's workers bundled now, so that the first timed verify does not include esbuild's run. */
+/**
+ * verify's and reindex's workers as `petal verify` starts them: the CLI's CommonJS script
+ * (dist/fast/verify-worker.js, run through V8's code cache), which `npm run bench` builds from these
+ * sources first. The ES-module bundle above cost each new thread ~56 ms of CPU against the CLI's
+ * ~35 ms (the ES module loader and compiling without a cache; docs/performance.md, "Session 19:
+ * verify --deep"), which every in-process verify counted twice per run and no user pays. When the
+ * build is older than a source file (a bench run without `npm run build`), the ES-module bundle is
+ * made now instead, before anything is timed, and a note says so.
+ */
 export function bundleVerifyWorker (): void {
-  workerScript(pathToFileURL(join(import.meta.dirname, '..', 'src', 'chain', 'replay.ts')).href, './verify-worker.js')
+  const src = join(import.meta.dirname, '..', 'src')
+  const entry = join(src, 'chain', 'verify-worker.ts')
+  const fast = join(import.meta.dirname, '..', 'dist', 'fast')
+  const built = mtimeMs(join(fast, 'code', 'verify-worker.js'))
+  const newest = Math.max(...readdirSync(src, { recursive: true, encoding: 'utf8' }).map(f => mtimeMs(join(src, f))))
+  if (built >= newest) {
+    const bundle = setTypeScriptBundler(undefined)
+    if (bundle === undefined) throw new Error('bundleWorkerEntries() first')
+    setTypeScriptBundler(tsUrl => fileURLToPath(tsUrl) === entry ? join(fast, 'verify-worker.js') : bundle(tsUrl))
+  } else {
+    process.stderr.write('note: dist/fast is older than src/ (run `npm run build`): verify\'s workers run an ES-module bundle, ~20 ms of CPU more per thread than the CLI\'s\n')
+  }
+  workerScript(pathToFileURL(join(src, 'chain', 'replay.ts')).href, './verify-worker.js')
+}
+
+function mtimeMs (path: string): number {
+  try {
+    return statSync(path).mtimeMs
+  } catch {
+    return 0
+  }
 }
