@@ -42,7 +42,7 @@ function threads () {
     try {
       const s = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1')
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-      out.set(tid, { name: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), user: Number(f[11]) * 10, sys: Number(f[12]) * 10 })
+      out.set(tid, { name: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), user: Number(f[11]) * 10, sys: Number(f[12]) * 10, minflt: Number(f[7]) })
     } catch {}
   }
   return out
@@ -184,7 +184,7 @@ if (mode === 'build') {
     const o = th0.get(tid) ?? { user: 0, sys: 0 }
     const user = t.user - o.user; const sys = t.sys - o.sys
     all += user + sys
-    if (user + sys > 0) process.stderr.write(`  ${tid === String(process.pid) ? 'main' : tid} (${t.name}): ${(user / target).toFixed(2)} + ${(sys / target).toFixed(2)}\n`)
+    if (user + sys > 0) process.stderr.write(`  ${tid === String(process.pid) ? 'main' : tid} (${t.name}): ${(user / target).toFixed(2)} + ${(sys / target).toFixed(2)}, ${((t.minflt - (o.minflt ?? 0)) / target).toFixed(0)} minor faults\n`)
   }
   process.stderr.write(`  all: ${(all / target).toFixed(2)}\n`)
   chain.close()

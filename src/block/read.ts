@@ -55,6 +55,11 @@ export interface ReadBlockOptions {
    */
   head?: BlockHead
   /**
+   * The file is this process's own download into its private tmp/, hashed before it is opened:
+   * SQLite reads it through a memory map (BlockConnectionOptions.mapOwnDownload says why only then).
+   */
+  ownDownload?: boolean
+  /**
    * v1 blocks carry no `_tables`: compute their entries (row counts and Merkle roots) from the
    * content, so the index and the query catalog hold them as for v2 (default false).
    */
@@ -72,7 +77,7 @@ export interface BlockHead { bytes: Uint8Array, size: number }
 export async function readBlockFile (path: string, options: ReadBlockOptions): Promise<BlockFile> {
   const sqlite = options.head === undefined ? await checkSqliteFile(path, options.maxBytes) : checkSqliteBytes(options.head.bytes, options.maxBytes, options.head.size)
   throwIfAborted(options.signal)
-  const db = openBlockReadonly(path)
+  const db = openBlockReadonly(path, options.ownDownload === true ? { mapOwnDownload: sqlite.size } : {})
   const m = options.meter
   try {
     // One read transaction for every statement below: on its own, each statement took and

@@ -67,8 +67,25 @@ export function hardenReadonly (db: Db): void {
   db.exec('PRAGMA trusted_schema = OFF; PRAGMA query_only = ON; PRAGMA mmap_size = 0; PRAGMA cell_size_check = ON')
 }
 
+/** How a block connection reads its file, beyond hardenReadonly's settings. */
+export interface BlockConnectionOptions {
+  /**
+   * Read the file through a memory map of this many bytes (its size) instead of hardenReadonly's
+   * `mmap_size = 0`. Only for a block file this process created itself, exclusively, under its
+   * private name in the data directory's tmp/, wrote, closed and hashed before opening it (a
+   * download: loadBlock's `ownDownload`). Why: quick_check reads every page, through 4 KiB
+   * `pread`s a copy and a system call each (273 for a 1 MB block). Why only there: the hazard of a
+   * map is a file truncated or rewritten under it by someone else (SIGBUS kills the process
+   * instead of an error); nothing else writes a private tmp/ file while it is checked, and its
+   * bytes are already hashed. SQLite maps it read-only (PROT_READ) and runs the same checks on the
+   * mapped pages (cell_size_check stays on). A user's file, `verify`'s and queries' connections
+   * never get it.
+   */
+  mapOwnDownload?: number
+}
+
 /** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. */
-export function openBlockReadonly (path: string): Db {
+export function openBlockReadonly (path: string, o: BlockConnectionOptions = {}): Db {
   let db: Db
   try {
     db = new Database(path, { readonly: true, fileMustExist: true })
@@ -82,6 +99,8 @@ export function openBlockReadonly (path: string): Db {
   }
   try {
     hardenReadonly(db)
+    const map = o.mapOwnDownload
+    if (map !== undefined && Number.isSafeInteger(map) && map > 0) db.exec(`PRAGMA mmap_size = ${map}`)
     neutraliseModules(db)
   } catch (err) {
     db.close()

@@ -121,15 +121,18 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
     const knownHash = options.hashed === true && options.consume === true ? options.expectedHash : undefined
     // Only for the caller's own download: the file it created exclusively and wrote these bytes to.
     const head = own && knownHash !== undefined && options.head !== undefined && options.size !== undefined ? { bytes: options.head, size: options.size } : undefined
+    // The caller's own download (its private tmp/ file, hashed as written; a large block comes
+    // without its head): SQLite may map it (BlockConnectionOptions.mapOwnDownload), never a user's path.
+    const ownDownload = own && knownHash !== undefined
     if (options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES) {
       meter?.stage('checking', size * LOAD_PASSES)
       // A larger block's flushes run on the load thread, overlapping the next checks; a small
       // block's are left to the group, whose flushes of many small files cost less CPU in all
       // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md).
-      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
+      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, ownDownload, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
       return { candidate: r.candidate, tmp, meter, prepared: r.prepared }
     }
-    const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, head, pool: chain.hashPool, signal: options.signal, meter })
+    const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, head, ownDownload, pool: chain.hashPool, signal: options.signal, meter })
     return { candidate, tmp, meter }
   } catch (err) {
     await discardLoaded({ tmp })

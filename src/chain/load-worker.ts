@@ -16,6 +16,8 @@ export interface LoadRequest {
   knownHash?: string
   /** The file's first bytes and size as its downloader wrote them (readBlockFile's `head`). */
   head?: BlockHead
+  /** The caller's own download into its private tmp/, hashed as written (loadBlock decides): read through a memory map. */
+  ownDownload?: boolean
   maxBytes: number
   /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
   keys: Record<string, string>
@@ -38,10 +40,10 @@ export type LoadWorkerRequest = { loads: LoadRequest[] } | { ping: true }
 export type LoadWorkerReply = { outcomes: LoadOutcome[] } | { pong: true }
 
 async function load (r: LoadRequest): Promise<LoadReply> {
-  const { path, seal, expectedHash, knownHash, head, maxBytes, keys, sealChecked } = r
+  const { path, seal, expectedHash, knownHash, head, ownDownload, maxBytes, keys, sealChecked } = r
   const hash = knownHash ?? sha256FileSync(path)
   checkExpectedHash(hash, expectedHash)
-  const file = await readBlockFile(path, { maxBytes, head })
+  const file = await readBlockFile(path, { maxBytes, head, ownDownload })
   // A verdict on the header's seal holds for the block only if the block is that header's. Only
   // what the caller uses crosses the thread boundary (CandidateFile, as verify's workers send):
   // the path, the SQLite header and the user tables' descriptions were half of each reply.

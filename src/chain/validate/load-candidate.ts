@@ -17,6 +17,8 @@ export interface LoadOptions {
   knownHash?: string
   /** The file's first bytes and size as the caller wrote them to this private file (readBlockFile's `head`). */
   head?: BlockHead
+  /** The caller's own download into its private tmp/, hashed as written: read through a memory map (readBlockFile's `ownDownload`). */
+  ownDownload?: boolean
   checkManifest?: boolean
   /**
    * What this process's buildBlock computed from this very file: a private temporary written only
@@ -53,7 +55,7 @@ export async function loadCandidate (path: string, seal: string, o: LoadOptions)
     throw err
   })
   checkExpectedHash(hash, o.expectedHash)
-  const file = await readBlockFile(path, { maxBytes: o.maxBytes, head: o.head, quickCheck: o.built === undefined, checkManifest: o.checkManifest, knownTables: o.built?.tables, pool: o.pool, signal: o.signal, meter: m })
+  const file = await readBlockFile(path, { maxBytes: o.maxBytes, head: o.head, ownDownload: o.ownDownload, quickCheck: o.built === undefined, checkManifest: o.checkManifest, knownTables: o.built?.tables, pool: o.pool, signal: o.signal, meter: m })
   return { hash, seal, file }
 }
 
