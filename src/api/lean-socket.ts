@@ -170,6 +170,8 @@ class LeanConnection {
       if (buf.length < this.need) {
         // node:http's requestTimeout: the whole request within it.
         this.head = head
+        // A client that half-closed sends no more: node:http's EOF refusal, not a wait.
+        if (this.ended) { this.clientError('HPE_INVALID_EOF_STATE'); return }
         this.arm(this.server.requestTimeout)
         return
       }
@@ -200,10 +202,11 @@ class LeanConnection {
     text += `Date: ${utcDate()}\r\nConnection: ${keep ? 'keep-alive' : 'close'}\r\n${keep && ka > 0 ? `Keep-Alive: timeout=${Math.floor(ka / 1000)}\r\n` : ''}\r\n`
     if (typeof body === 'string') socket.write(text + body)
     else { socket.cork(); socket.write(text, 'latin1'); socket.write(body); socket.uncork() }
-    // A client that finished sending (half-close) is answered, then the connection ends.
-    if (!keep || this.ended) { this.release(); socket.end(); return }
+    if (!keep) { this.release(); socket.end(); return }
     if (socket.isPaused()) socket.resume()
+    // Requests read before a half-close are still answered, in order; then the connection ends.
     if (this.size > 0) { this.next(); return }
+    if (this.ended) { this.release(); socket.end(); return }
     // node:http's keep-alive timeout: an idle connection is closed without a word.
     if (this.idle === undefined) this.idle = setTimeout(() => { if (!this.busy && this.size === 0) this.socket.destroy() }, ka).unref()
     else this.idle.refresh()
@@ -245,6 +248,13 @@ class LeanConnection {
     socket.off('error', this.onError)
     socket.off('close', this.onClose)
     this.handOff(socket)
+    if (this.ended) {
+      // The stream's 'end' has gone by (unshift would now fail): node:http gets the bytes and the
+      // end as the stream would have given them.
+      if (buf !== undefined) socket.emit('data', buf)
+      socket.emit('end')
+      return
+    }
     // After node's 'data' listener is on: in flowing mode unshift hands the bytes to it at once.
     if (buf !== undefined) socket.unshift(buf)
     if (socket.isPaused()) socket.resume()

@@ -294,3 +294,34 @@ describe('POST /records, the strict reader in front of node:http', () => {
     expect([cut.closed, clientErrors]).toEqual([true, ['HPE_INVALID_EOF_STATE']])
   })
 })
+
+describe('POST /records, the strict reader under attack (rev19http)', () => {
+  it('answers the requests it read before a client half-closed, in order (they were dropped)', async () => {
+    // The real ingest service, its appends answered 200 ms late: the FIN comes while the first is in flight.
+    const slow = new Proxy(ingest, {
+      get: (t, k) => k === 'appendRecords'
+        ? async (...a: Parameters<Ingest['appendRecords']>) => { const r = await t.appendRecords(...a); await new Promise(resolve => setTimeout(resolve, 200)); return r }
+        : (t as unknown as Record<string | symbol, unknown>)[k] instanceof Function ? ((t as unknown as Record<string | symbol, (...x: unknown[]) => unknown>)[k] as (...x: unknown[]) => unknown).bind(t) : (t as unknown as Record<string | symbol, unknown>)[k]
+    })
+    const { server, url } = await startTestApi({ dir, ingest: slow })
+    cleanup.push(async () => { await server.close() })
+    const port = Number(new URL(url).port)
+    const b = '[{"h": 1}]'
+    const lean = raw('POST /api/v1/records/halfclose HTTP/1.1', ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${b.length}`], b)
+    const get = raw('GET /api/v1/status HTTP/1.1', ['Host: 127.0.0.1'], '')
+    await exchange(port, [lean])
+    // The requests read before the FIN are still owed their answers, in order. (A request handed
+    // to node:http after the FIN gets node:http's half-close handling: it ends the connection, and
+    // a request it has not answered by then goes unanswered, as without the reader.)
+    for (const [what, bytes, statuses, added] of [
+      ['three of the reader\'s', lean + lean + lean, ['202', '202', '202'], 3],
+      ['two of the reader\'s, then node:http\'s', lean + lean + get, ['202', '202'], 2],
+      ['the reader\'s, then one cut short', lean + lean.slice(0, -3), ['202', '400'], 1]
+    ] as Array<[string, string, string[], number]>) {
+      const rows = ingest.stats().pendingRows
+      const r = await exchange(port, [bytes], { end: true, waitMs: 2000 })
+      expect([answers(r.text).map(a => a.slice(9, 12)).slice(0, statuses.length), r.closed], what).toEqual([statuses, true])
+      expect(ingest.stats().pendingRows, what).toBe(rows + added)
+    }
+  })
+})
