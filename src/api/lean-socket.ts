@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server } from 'node:http'
+import { maxHeaderSize, STATUS_CODES, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { PREFIX, type LeanLane } from './lean-records.js'
 
@@ -88,8 +88,9 @@ export function leanSocket (server: Server, lane: LeanLane): { close: () => void
   const open = new Set<LeanConnection>()
   const handOff = (socket: Socket): void => { for (const l of nodeListeners) l.call(server, socket) }
   server.on('connection', (socket: Socket) => {
-    // A server whose answers node:http shapes otherwise (a request count per socket) is node's.
-    if (lane.closing || (server.maxRequestsPerSocket ?? 0) > 0) { handOff(socket); return }
+    // A server whose answers node:http shapes otherwise (a request count per socket) or whose
+    // parser takes less than the reader does (a smaller head, fewer header lines) is node's.
+    if (lane.closing || (server.maxRequestsPerSocket ?? 0) > 0 || ((server as { maxHeaderSize?: number }).maxHeaderSize ?? maxHeaderSize) < MAX_HEAD + 4 || (server.maxHeadersCount ?? MAX_LINES) < MAX_LINES) { handOff(socket); return }
     const c = new LeanConnection(socket, server, lane, handOff, open)
     open.add(c)
   })

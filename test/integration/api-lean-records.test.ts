@@ -324,4 +324,28 @@ describe('POST /records, the strict reader under attack (rev19http)', () => {
       expect(ingest.stats().pendingRows, what).toBe(rows + added)
     }
   })
+
+  it('leaves a server whose parser takes less than the reader (smaller heads, fewer header lines) to node:http', async () => {
+    const ctx = { ingest, tokens: TokenStore.of(dir), metrics: new PetalMetrics(), logger: nullLogger, limits: DEFAULT_API_LIMITS, access: { expose: false, publicRead: false } }
+    const b = '[{"a": 1}]'
+    const pad = Array.from({ length: 12 }, (_, i) => `X-Pad-${i}: ${'p'.repeat(100)}`)
+    // Authorization after the padding: a parser that keeps only the first header lines never sees it.
+    const bytes = raw('POST /api/v1/records/lean HTTP/1.1', ['Host: 127.0.0.1', 'Content-Type: application/json', `Content-Length: ${b.length}`, ...pad, `Authorization: Bearer ${token}`, 'Connection: close'], b)
+    for (const [what, options, status] of [
+      ['maxHeaderSize 1 KiB: node:http refuses the head', { maxHeaderSize: 1024 }, '431'],
+      ['maxHeadersCount 8: node:http drops the token', {}, '401']
+    ] as Array<[string, { maxHeaderSize?: number }, string]>) {
+      const lane = leanRecords(ctx, (req, res) => { req.resume(); res.writeHead(req.headers.authorization === undefined ? 401 : 418, { connection: 'close' }).end() })
+      const server = createServer(options, lane.listener)
+      if (status === '401') server.maxHeadersCount = 8
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => { socket.end(`HTTP/1.1 ${err.code === 'HPE_HEADER_OVERFLOW' ? '431' : '400'} X\r\nConnection: close\r\n\r\n`) })
+      const reader = leanSocket(server, lane.lane)
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+      const rows = ingest.stats().pendingRows
+      const r = await exchange((server.address() as AddressInfo).port, [bytes], { waitMs: 1000 })
+      reader.close()
+      await new Promise(resolve => server.close(resolve))
+      expect([r.text.slice(9, 12), ingest.stats().pendingRows - rows], what).toEqual([status, 0])
+    }
+  })
 })
