@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { DEFAULT_API_LIMITS, PetalMetrics, TokenStore, type ApiServer } from '../../src/api/index.js'
 import { leanRecords } from '../../src/api/lean-records.js'
@@ -32,6 +32,19 @@ afterAll(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
 /** A request with a Content-Length (node:http would send a string body chunked, which the lane leaves to Fastify). */
 async function post (url: string, body: string, headers: Record<string, string> = {}): Promise<HttpResult> {
   return await http(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': String(Buffer.byteLength(body)), ...headers }, body })
+}
+
+/**
+ * Puts the strict reader in front of `server`, listens on a free loopback port and closes both
+ * after the tests. node:http's parser refusals are answered with `status` and their codes kept.
+ */
+async function listenWithReader (server: Server, lane: ReturnType<typeof leanRecords>, status: string): Promise<{ port: number, clientErrors: string[] }> {
+  const clientErrors: string[] = []
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => { clientErrors.push(err.code ?? ''); socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`) })
+  const reader = leanSocket(server, lane.lane)
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  cleanup.push(async () => { reader.close(); await new Promise(resolve => server.close(resolve)) })
+  return { port: (server.address() as AddressInfo).port, clientErrors }
 }
 
 describe('POST /records, the lean lane', () => {
@@ -209,12 +222,7 @@ describe('POST /records, the strict reader in front of node:http', () => {
     }
     const lane = leanRecords(ctx, next)
     const server = createServer((req, res) => { seen.push(`${req.method ?? ''} ${req.url ?? ''}`); lane.listener(req, res) })
-    const clientErrors: string[] = []
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => { clientErrors.push(err.code ?? ''); socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n') })
-    const reader = leanSocket(server, lane.lane)
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    cleanup.push(async () => { reader.close(); await new Promise(resolve => server.close(resolve)) })
-    const port = (server.address() as AddressInfo).port
+    const { port, clientErrors } = await listenWithReader(server, lane, '400 Bad Request')
     const b = '[{"a": 1}]'
     const line = 'POST /api/v1/records/lean HTTP/1.1'
     const good = ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${b.length}`]
@@ -269,12 +277,7 @@ describe('POST /records, the strict reader in front of node:http', () => {
     server.headersTimeout = 300
     server.requestTimeout = 400
     server.keepAliveTimeout = 300
-    const clientErrors: string[] = []
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => { clientErrors.push(err.code ?? ''); socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n') })
-    const reader = leanSocket(server, lane.lane)
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    cleanup.push(async () => { reader.close(); await new Promise(resolve => server.close(resolve)) })
-    const port = (server.address() as AddressInfo).port
+    const { port, clientErrors } = await listenWithReader(server, lane, '408 Request Timeout')
     const b = '[{"a": 1}]'
     const whole = raw('POST /api/v1/records/lean HTTP/1.1', ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${b.length}`], b)
 
