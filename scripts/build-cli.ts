@@ -326,6 +326,16 @@ const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => a
   outfile: join(fastOut, `${name}.js`)
 }))
 await Promise.all([esmBundle, fastScripts, fastBundles, router, ...stubs])
+// The WebAssembly modules' bytes, generated here from the code just bundled, into the folder where
+// both bundles' scripts look for them (src/util/built-bytes.ts): a thread that hashes with them
+// reads ~100 KB instead of generating them (30-45 ms of CPU per fresh thread for SHA-256). Files,
+// not strings in the bundles: only the threads that hash read them, and no start pays for them.
+const { builtWasmFiles } = await import(pathToFileURL(join(dist, 'block', 'leaf-wasm.js')).href) as typeof import('../src/block/leaf-wasm.js')
+const { BUILT_DIR } = await import(pathToFileURL(join(dist, 'util', 'built-bytes.js')).href) as typeof import('../src/util/built-bytes.js')
+for (const dir of [out, fastOut]) {
+  mkdirSync(join(dir, BUILT_DIR), { recursive: true })
+  for (const [name, bytes] of Object.entries(builtWasmFiles())) writeFileSync(join(dir, BUILT_DIR, name), bytes)
+}
 // What the router does and which packages each command's bundle holds, for tests and readers
 // (nothing reads it at run time: the router has its table built in).
 writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: Object.fromEntries(Object.entries(bundled).sort()) }, null, 2) + '\n')

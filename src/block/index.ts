@@ -19,7 +19,7 @@ export { prevMessage, sealMessage, keyOpMessage, signPrevious, verifyPrevious, s
 export { readBlockFile, type BlockFile, type BlockHead } from './read.js'
 export { readBlockPages } from './read-pages.js'
 export { readBlockLean } from './read-lean.js'
-export { adoptManifestWasm, manifestWasm, type ManifestWasm } from './leaf-wasm.js'
+export { adoptManifestWasm, manifestWasm, builtWasmFiles, leafModuleBytes, LEAF_WASM_FILE, type ManifestWasm } from './leaf-wasm.js'
 export type { HeldBytes } from './btree.js'
 export { BUILD_PASSES, buildBlock, type BuildBlockOptions } from './build.js'
 export { CHUNK_ROWS, TableRootPool, tableRootParallel } from './parallel-roots.js'

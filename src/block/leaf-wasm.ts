@@ -7,7 +7,8 @@
  * back to the JavaScript encoder (fast-rows.ts's LeafWriter, the checked reference for this one),
  * which encodes that row or refuses the table. Tests compare both on random tables.
  */
-import { adoptSha256Module, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES, sha256Module, type MerkleBatch, type WasmMemory, type WasmModule } from '../crypto/index.js'
+import { adoptSha256Module, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES, sha256Module, sha256ModuleBytes, SHA256_WASM_FILE, type MerkleBatch, type WasmMemory, type WasmModule } from '../crypto/index.js'
+import { builtBytes } from '../util/index.js'
 import { type Code, I32, I64, add, add64, and, and64, block, brIf, br, call, convertS64, eq, eqz, eqz64, extendU, geU, get, gget, gset, gtU, gtU64, i32, i64, ifElse, load, load64, load64be, load8, loop, ltS, ltU, moduleBytes, mul, ne, or, or64, reinterpretF64, ret, set, shl, shl64, shrS64, shrU, shrU64, store, store32be, store64, store64be, store8, sub, wrap } from './wasm-code.js'
 
 /** Most columns a table may have for this encoder (SQLite's default limit is 2,000). */
@@ -232,11 +233,24 @@ let compiled: WasmModule | undefined
 // An instance per memory: MerkleBatch reuses its WebAssembly instance (and memory) from table to table.
 const instances = new WeakMap<WasmMemory, (...args: number[]) => unknown>()
 
-function compile (): WasmModule {
-  compiled ??= new WebAssembly.Module(moduleBytes([
+/** The leaf encoder module's bytes, generated (the build writes them to LEAF_WASM_FILE beside its scripts). */
+export function leafModuleBytes (): Uint8Array {
+  return moduleBytes([
     { params: [I32], results: [I64], locals: [I64, I32, I32], body: varintFunc() },
     { params: Array<number>(9).fill(I32), results: [I32], locals: [...Array<number>(19).fill(I32), I64, I64, I64, I64, I32, I32], body: pageFunc(), export: 'page' }
-  ], 1))
+  ], 1)
+}
+
+/** The file the build writes leafModuleBytes() to (util's builtBytes). */
+export const LEAF_WASM_FILE = 'leaf.wasm'
+
+/** The generated files the build writes beside its scripts (scripts/build-cli.ts), by file name. */
+export function builtWasmFiles (): Record<string, Uint8Array> {
+  return { [LEAF_WASM_FILE]: leafModuleBytes(), [SHA256_WASM_FILE]: sha256ModuleBytes() }
+}
+
+function compile (): WasmModule {
+  compiled ??= new WebAssembly.Module(builtBytes(import.meta.url, LEAF_WASM_FILE) ?? leafModuleBytes())
   return compiled
 }
 

@@ -18,7 +18,7 @@
  *   interior node SHA-256(0x01 ‖ left ‖ right) goes to `out` (which may equal `in`: pair i is read
  *   before digest i is written). `in` ≥ 1: the byte before a pair is read (and ignored).
  */
-import { uleb } from '../util/index.js'
+import { builtBytes, uleb } from '../util/index.js'
 import { compress4Body, compress4TabBody, pairTable } from './sha256-wasm-four.js'
 import { type Code, type Fn, I32, V128, K4, PAIR, PAIR_TAB, STATE, add, and, bswap, c32, call, flat, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
 import { SHA256_K } from './sha256-constants.js'
@@ -164,7 +164,8 @@ function section (id: number, content: Code): Code {
 const vec = (items: Code[]): Code => [uleb(items.length), items]
 const name = (s: string): Code => [uleb(s.length), [...Buffer.from(s, 'utf8')]]
 
-function moduleBytes (): Uint8Array {
+/** The module's bytes, generated (the build writes them to SHA256_WASM_FILE beside its scripts). */
+export function sha256ModuleBytes (): Uint8Array {
   const types = vec([[0x60, ...vec([[I32]]), 0x00], [0x60, ...vec([[I32], [I32], [I32]]), 0x00], [0x60, ...vec([[I32], [I32], [I32], [I32]]), 0x00]])
   const funcs = vec([[0], [2], [1], [1], [2], [2]])
   const memory = vec([[0x00, 0x02]])
@@ -201,13 +202,17 @@ declare const WebAssembly: {
 
 let compiled: WasmModule | undefined
 
+/** The file the build writes sha256ModuleBytes() to (util's builtBytes). */
+export const SHA256_WASM_FILE = 'sha256.wasm'
+
 /**
- * This thread's compiled module, generated on first use (~129 M instructions, ~25 ms in a fresh
- * thread): a caller that starts threads which will hash large tables generates it once and sends
- * it to them (adoptSha256Module), instead of each thread generating its own.
+ * This thread's compiled module, made on first use: from the bytes the build generated beside the
+ * running script, else generated here (~129 M instructions, 30-45 ms in a fresh thread). A caller
+ * that starts threads which will hash large tables makes it once and sends it to them
+ * (adoptSha256Module): they then share its compiled code.
  */
 export function sha256Module (): WasmModule {
-  compiled ??= new WebAssembly.Module(moduleBytes())
+  compiled ??= new WebAssembly.Module(builtBytes(import.meta.url, SHA256_WASM_FILE) ?? sha256ModuleBytes())
   return compiled
 }
 

@@ -9,6 +9,7 @@ export { PetalError, AbortError, isPetalError, throwIfAborted, registerErrorClas
 export { isRecord, errorMessage, errorCode, parseJson, isStringArray, asError } from './narrow.js'
 export { toHex, fromHex, hexInto, isHex, isHash, equalBytes } from './hex.js'
 export { uleb } from './leb128.js'
+export { builtBytes, BUILT_DIR } from './built-bytes.js'
 export { fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, readFullySync, isNotFound, canWrite } from './fs.js'
 export { removeStaleTemps, processAlive } from './stale-temps.js'
 export { lockHolders, processStopped, processStopState, processCommand, resumeAdvice } from './lock-holders.js'
