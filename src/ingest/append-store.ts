@@ -1,4 +1,4 @@
-import { dataFileExists, openSqlite, systemFailure } from '../storage/index.js'
+import { dataFileExists, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
 import { IngestError } from './errors.js'
 import type { TableSchema } from './schema.js'
 import { PendingStore } from './store.js'
@@ -18,6 +18,9 @@ import { PendingStore } from './store.js'
  * loaded: the first is refused like a commit that failed, the second fails the store (restoreFull).
  */
 export class AppendStore extends PendingStore {
+  /** appendAlone's INSERT: the row, if the tables are still those of `schema_version` = the last parameter. */
+  private aloneStmt: SqliteStatement | undefined
+
   private constructor (db: PendingStore['db'], private readonly main: PendingStore) {
     super(db, main.path, false, main.instance)
   }
@@ -64,6 +67,34 @@ export class AppendStore extends PendingStore {
       if (((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY')) return false
       throw err
     }
+  }
+
+  /**
+   * A lone row for a table as this connection last read it (`sql` is the table's DDL the row was
+   * encoded for), appended and committed by one autocommit INSERT instead of BEGIN IMMEDIATE, the
+   * table check, the INSERT and COMMIT (docs/performance.md, "Session 20: ingest"). The table check
+   * is the INSERT's own WHERE: the row goes in only while `schema_version` is the one the cached
+   * tables were read at, the check `tables()` makes in a transaction, so a table another writer
+   * changed meanwhile stores nothing (no change: undefined). The commit is the statement's end, at
+   * synchronous=FULL like any lone commit: on disk when `run` returns. Undefined also when another
+   * process holds the write lock (busy timeout 0: nothing was written) or this connection no longer
+   * writes (`failed`): the caller then takes the transaction's way, which waits, re-reads, refuses.
+   */
+  override appendAlone (table: string, sql: string, data: Buffer, at: number): { name: string, first: number } | undefined {
+    const cache = this.tableCache
+    const t = cache?.tables.get(table.toLowerCase())
+    if (cache === undefined || t === undefined || t.sql !== sql || this.failed !== undefined || this.db.inTransaction) return undefined
+    this.aloneStmt ??= this.db.prepare("INSERT INTO rows (tbl, data, bytes, at) SELECT ?, ?, ?, ? WHERE (SELECT value FROM meta WHERE key = 'schema_version') = ?")
+    let r: { changes: number, lastInsertRowid: number | bigint }
+    try {
+      r = this.aloneStmt.run(t.name, data, data.length, at, cache.version)
+    } catch (err) {
+      // A failed commit is rolled back by SQLite; an open transaction left here would hold the lock.
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      if (((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY')) return undefined
+      throw err
+    }
+    return r.changes === 1 ? { name: t.name, first: Number(r.lastInsertRowid) } : undefined
   }
 
   /** The tables as this connection last read them in a transaction, else as the main connection has them. */

@@ -50,14 +50,31 @@ export class AppendTx {
     return this.insert(t, this.encoder.encodeAll(typed.rows, t), now, created, typed.added.map(c => c.name))
   }
 
+  /**
+   * A lone encoded row, alone in its commit (GroupCommit's `runAlone`): appended by one statement
+   * that checks the table and commits (PendingStore.appendAlone), or undefined when that cannot
+   * be (the table changed, the lock is held, not one encoded row): run() in a transaction then.
+   */
+  runAlone (job: AppendJob): AppendResult | undefined {
+    if (!('encoded' in job) || job.encoded.length !== 1) return undefined
+    const data = job.encoded
+    this.checkSizes(data)
+    const r = this.store.appendAlone(job.table, job.schema.sql, data[0] as Buffer, this.clock.now())
+    return r === undefined ? undefined : new AppendedRows(r.name, false, [], this.store.instance, r.first, 1)
+  }
+
   private insert (t: TableSchema, data: Buffer[], now: number, created: boolean, addedColumns: string[]): AppendResult {
+    this.checkSizes(data)
+    const first = this.store.insertRows(t.name, data, now)
+    return new AppendedRows(t.name, created, addedColumns, this.store.instance, first, data.length)
+  }
+
+  private checkSizes (data: Buffer[]): void {
     const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
     for (let i = 0; i < data.length; i++) {
       const d = data[i] as Buffer
       if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
     }
-    const first = this.store.insertRows(t.name, data, now)
-    return new AppendedRows(t.name, created, addedColumns, this.store.instance, first, data.length)
   }
 
   private checker (t: TableSchema): ConstraintChecker {

@@ -96,7 +96,8 @@ export class GroupCommit<J, R> {
     private readonly store: PendingStore,
     private readonly run: (job: J) => R,
     private readonly after: (result: R) => void = () => {},
-    private readonly concurrent: () => boolean = () => true
+    private readonly concurrent: () => boolean = () => true,
+    private readonly runAlone?: (job: J) => R | undefined
   ) {}
 
   /**
@@ -148,7 +149,7 @@ export class GroupCommit<J, R> {
     const g: Group<J, R> = { defer: this.syncing || this.concurrent(), taken: [], committed: [], refused: [] }
     this.group = g
     try {
-      if (this.store.writeNow(this.inTransaction, g.defer) === BUSY) {
+      if ((g.defer || !this.alone1(g)) && this.store.writeNow(this.inTransaction, g.defer) === BUSY) {
         void this.flushLater(g)
         return
       }
@@ -156,6 +157,21 @@ export class GroupCommit<J, R> {
       this.refuseGroup(g, err)
     }
     this.finish(g)
+  }
+
+  /**
+   * A lone append committed by `runAlone` itself, one statement with its own fsync'd commit and no
+   * transaction around it: true when done. False (nothing stored) when `runAlone` cannot take it;
+   * a throw refuses it (the caller's catch: it is still the queue's only append).
+   */
+  private alone1 (g: Group<J, R>): boolean {
+    const w = this.queue[0]
+    if (this.runAlone === undefined || w === undefined || this.queue.length !== 1 || w.signal?.aborted === true) return false
+    const r = this.runAlone(w.job)
+    if (r === undefined) return false
+    g.taken = this.queue.splice(0)
+    g.committed.push({ w, r })
+    return true
   }
 
   /** flush() once another process has released the write lock (PendingStore.write's retries). */

@@ -90,7 +90,7 @@ export class Ingest implements IngestService {
     }
     this.appendTx = new AppendTx(chain, this.appends, this.clock)
     this.commits = new GroupCommit(this.appends, job => this.appendTx.run(job), r => { if (this.listeners.has('appended')) this.listeners.emit('appended', { table: r.table, rows: receiptCount(r) }) },
-      () => performance.now() - this.concurrentAt < CONCURRENT_MS)
+      () => performance.now() - this.concurrentAt < CONCURRENT_MS, job => this.appendTx.runAlone(job))
   }
 
   static open (o: IngestOptions): Ingest {

@@ -34,7 +34,7 @@ export class PendingStore {
   private walFd: number | undefined
   readonly instance: string
   /** Set when synchronous=FULL could not be restored (restoreFull): no write is made any more. */
-  private failed: { err: unknown } | undefined
+  protected failed: { err: unknown } | undefined
 
   /** `instance`: given by a second connection to the same file (append-store.ts), read here otherwise. */
   protected constructor (readonly db: SqliteDb, readonly path: string, readonly readonly: boolean, instance?: string) {
@@ -205,6 +205,9 @@ export class PendingStore {
   }
 
   // ---- rows ----
+  /** A lone row appended in one statement, or undefined: append in a write transaction (AppendStore's). */
+  appendAlone (_table: string, _sql: string, _data: Buffer, _at: number): { name: string, first: number } | undefined { return undefined }
+
   /** Insert encoded rows (inside write()); returns the id of the first (ids are consecutive). */
   insertRows (table: string, data: readonly Buffer[], at: number): number {
     return this.inserter.insert(table, data, at)

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Ingest, IngestError } from '../../../src/ingest/index.js'
 import { CONCURRENT_MS } from '../../../src/ingest/service.js'
@@ -89,6 +90,43 @@ describe('group commit of concurrent appends', () => {
     await ingest.append('t', [{ n: 2n }])
     expect(turnEnded).toBe(true)
     expect(ingest.stats().pendingRows).toBe(3)
+  })
+
+  it('a lone client\'s single encoded row: one statement appends and commits it, no write transaction around it (no BEGIN IMMEDIATE, no COMMIT)', async () => {
+    const ingest = await setup()
+    await ingest.appendRecords('t', Buffer.from('[{"n": 0}]'), 'json') // creates the table
+    await ingest.appendRecords('t', Buffer.from('[{"n": 0}]'), 'json') // and reads it, as cached from now on: the lane's case
+    const write = vi.spyOn(ingest.appends, 'writeNow')
+    const alone = vi.spyOn(ingest.appends, 'appendAlone')
+    const r = await ingest.appendRecords('t', Buffer.from('[{"n": 1}]'), 'json')
+    expect(alone).toHaveBeenCalledTimes(1)
+    expect(write, 'no transaction').not.toHaveBeenCalled()
+    expect(ingest.receipt(r.receipts[0] as string)).toMatchObject({ table: 't', state: 'pending' })
+    // Two rows, or two appends of one task, are a transaction's as before.
+    await Promise.all([ingest.appendRecords('t', Buffer.from('[{"n": 2}]'), 'json'), ingest.appendRecords('t', Buffer.from('[{"n": 3}]'), 'json')])
+    await ingest.appendRecords('t', Buffer.from('[{"n": 4}, {"n": 5}]'), 'json')
+    expect(write).toHaveBeenCalledTimes(2)
+    expect(ingest.appends.db.inTransaction).toBe(false)
+    await ingest.sealNow()
+    expect(canonicalRows(ingest.chain, 't').map(r => r.values.n)).toEqual([0n, 0n, 1n, 2n, 3n, 4n, 5n])
+  })
+
+  it('a lone row encoded for a table another writer has changed since (schema_version moved) is not appended by the one statement: it is typed again in a transaction, here refused', async () => {
+    const ingest = await setup()
+    await ingest.appendRecords('t', Buffer.from('[{"n": 0}]'), 'json')
+    await ingest.appendRecords('t', Buffer.from('[{"n": 0}]'), 'json')
+    const encodedFor = ingest.appends.cachedTables().get('t')?.sql
+    // Another writer rewrites the table's DDL (a column of another type) and bumps the version, as
+    // saveTable does; this process's cache still has the old table, and the row is encoded for it.
+    const other = new Database(ingest.chain.dir.pendingDb)
+    cleanup.push(() => { other.close() })
+    other.prepare('UPDATE tables SET sql = ? WHERE name = ?').run('CREATE TABLE "t" ("n" BLOB)', 't')
+    other.prepare("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'schema_version'").run()
+    expect(ingest.appends.cachedTables().get('t')?.sql).toBe(encodedFor)
+    const write = vi.spyOn(ingest.appends, 'writeNow')
+    await expect(ingest.appendRecords('t', Buffer.from('[{"n": 1}]'), 'json')).rejects.toMatchObject({ code: 'INGEST_TYPE_MISMATCH', details: { field: 'n' } })
+    expect(write, 'the transaction\'s way').toHaveBeenCalledTimes(1)
+    expect(ingest.store.pendingStats().rows).toBe(2)
   })
 
   it('concurrent clients: an append is acknowledged only after an fsync of the WAL that began after its commit, off the event loop', async () => {
