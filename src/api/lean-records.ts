@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import type { RecordFormat } from '../ingest/index.js'
+import type { AppendResult, RecordFormat } from '../ingest/index.js'
 import { mayWrite } from './auth.js'
 import { errorReply } from './error-reply.js'
 import { acceptedBody } from './routes/records.js'
@@ -63,34 +63,51 @@ export class LeanLane {
 
   /** Appends the body's rows and answers as the Fastify route would; `started` is the request's performance.now(). */
   append (table: string, url: string, bytes: Buffer, format: RecordFormat, started: number, out: LeanWriter): void {
-    const ctx = this.ctx
-    const ingest = ctx.ingest
+    const ingest = this.ctx.ingest
     if (ingest === undefined) throw new Error('the lean lane runs only with an ingest service')
-    let sent = false
-    const observe = (status: number): void => { ctx.metrics.observeRequest(ROUTE, 'POST', status, (performance.now() - started) / 1000) }
-    const refused = (err: unknown): void => {
-      // Also a throw while answering 202: with headers out, only the connection can go.
-      if (sent) { out.broken(); return }
-      const e = errorReply(ctx.logger, err, 'POST', url)
-      sent = true
-      const pairs: string[] = []
-      for (const [k, v] of Object.entries(e.headers)) pairs.push(k, v)
-      pairs.push('Content-Length', String(Buffer.byteLength(e.body)))
-      out.answer(e.status, pairs, e.body)
-      observe(e.status)
-    }
+    const reply = new LeanReply(this.ctx, url, started, out)
     // Both reactions on one promise (not .then().catch(): a second promise and hop per request);
     // a throw while answering 202 goes to `refused` too, never to an unhandled rejection.
-    ingest.appendRecords(table, bytes, format, { maxRows: this.maxRows }).then(r => {
-      try {
-        const body = acceptedBody(r)
-        sent = true
-        out.answer(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)], body)
-        observe(202)
-      } catch (err) {
-        refused(err)
-      }
-    }, refused)
+    ingest.appendRecords(table, bytes, format, { maxRows: this.maxRows }).then(r => { reply.accepted(r) }, err => { reply.refused(err) })
+  }
+}
+
+/**
+ * One request's answer. A class, not closures made per request: the bundles (and tsx) are built
+ * with esbuild's keepNames, which names every closure bound to a name (`const observe = () => …`,
+ * `{ answer: () => … }`) with an Object.defineProperty when it is created, ~4 k instructions each
+ * (docs/performance.md, "Session 20: ingest"); arrows passed as arguments are not named.
+ */
+class LeanReply {
+  private sent = false
+
+  constructor (private readonly ctx: LeanContext, private readonly url: string, private readonly started: number, private readonly out: LeanWriter) {}
+
+  accepted (r: AppendResult): void {
+    try {
+      const body = acceptedBody(r)
+      this.sent = true
+      this.out.answer(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)], body)
+      this.observe(202)
+    } catch (err) {
+      this.refused(err)
+    }
+  }
+
+  refused (err: unknown): void {
+    // Also a throw while answering 202: with headers out, only the connection can go.
+    if (this.sent) { this.out.broken(); return }
+    const e = errorReply(this.ctx.logger, err, 'POST', this.url)
+    this.sent = true
+    const pairs: string[] = []
+    for (const [k, v] of Object.entries(e.headers)) pairs.push(k, v)
+    pairs.push('Content-Length', String(Buffer.byteLength(e.body)))
+    this.out.answer(e.status, pairs, e.body)
+    this.observe(e.status)
+  }
+
+  private observe (status: number): void {
+    this.ctx.metrics.observeRequest(ROUTE, 'POST', status, (performance.now() - this.started) / 1000)
   }
 }
 

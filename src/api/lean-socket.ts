@@ -1,6 +1,6 @@
 import { maxHeaderSize, STATUS_CODES, type Server } from 'node:http'
 import type { Socket } from 'node:net'
-import { PREFIX, type LeanLane } from './lean-records.js'
+import { PREFIX, type LeanLane, type LeanWriter } from './lean-records.js'
 
 // The lean lane's strict HTTP/1.1 reader, in front of node:http (docs/performance.md, "Session
 // 19: ingest"): node:http's per-request machinery (parser callbacks, IncomingMessage and
@@ -118,6 +118,13 @@ class LeanConnection {
   private readonly onEnd = (): void => { this.end() }
   private readonly onError = (): void => { this.socket.destroy() }
   private readonly onClose = (): void => { this.release() }
+  /** Whether the request in flight asked for Connection: close (one request at a time is answered). */
+  private closeAfter = false
+  /** The lane's writer, made once per connection (a closure made per request costs a named function's defineProperty in the bundles: lean-records.ts, LeanReply). */
+  private readonly writer: LeanWriter = {
+    answer: (status, pairs, b) => { this.answer(status, pairs, b, this.closeAfter) },
+    broken: () => { this.socket.destroy() }
+  }
 
   constructor (
     private readonly socket: Socket,
@@ -184,11 +191,8 @@ class LeanConnection {
     const body = buf.subarray(this.bodyAt, need)
     if (buf.length > need) { this.parts = [buf.subarray(need)]; this.size = buf.length - need } else { this.parts = []; this.size = 0 }
     this.busy = true
-    const close = head.close
-    this.lane.append(head.table, head.url, body, head.format, this.started, {
-      answer: (status, pairs, b) => { this.answer(status, pairs, b, close) },
-      broken: () => { this.socket.destroy() }
-    })
+    this.closeAfter = head.close
+    this.lane.append(head.table, head.url, body, head.format, this.started, this.writer)
   }
 
   /** Writes an answer with the bytes node:http's writeHead and end would send. */
