@@ -139,13 +139,17 @@ export function leanRecords (ctx: LeanContext, next: Listener): { listener: List
     })
     req.on('end', () => {
       const bytes = parts === undefined ? body ?? Buffer.alloc(0) : Buffer.concat(parts)
-      lane.append(taken.table, url, bytes, taken.format, started, {
-        answer: (status, pairs, b) => { res.writeHead(status, pairs); res.end(b) },
-        broken: () => { res.destroy() }
-      })
+      lane.append(taken.table, url, bytes, taken.format, started, new NodeWriter(res))
     })
   }
   return { listener, lane, close: () => { lane.closing = true } }
 }
 
 const ignore = (): void => {}
+
+/** A LeanWriter on node:http's response (a class: no named closures per request, see LeanReply). */
+class NodeWriter implements LeanWriter {
+  constructor (private readonly res: ServerResponse) {}
+  answer (status: number, pairs: string[], body: string | Buffer): void { this.res.writeHead(status, pairs); this.res.end(body) }
+  broken (): void { this.res.destroy() }
+}
