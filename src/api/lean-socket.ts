@@ -21,6 +21,8 @@ const MAX_LINES = 64
 const LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):([\t\x20-\x7e]*)$/
 const DIGITS = /^[0-9]{1,10}$/
 const SUFFIX = ' HTTP/1.1'
+/** What node:http adds to its keep-alive timer over the advertised timeout (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER). */
+const KEEP_ALIVE_GRACE = 1000
 
 /** The Date header as node:http writes it, cached for the second as node's utcDate does. */
 let dateCache = ''
@@ -108,12 +110,14 @@ class LeanConnection {
   private need = 0
   private started = 0
   private busy = false
+  /** An answer waits in the socket's buffer for a client that does not read: nothing more is read. */
+  private blocked = false
+  /** The socket's timeout is the keep-alive one (node:http's keepAliveTimeoutSet). */
+  private keepAlive = false
   private ended = false
   private done = false
   /** The first head's deadline, then a body's (node:http's headersTimeout, requestTimeout). */
   private timer: NodeJS.Timeout | undefined
-  /** The keep-alive timeout between requests, refreshed after each answer. */
-  private idle: NodeJS.Timeout | undefined
   private readonly onData = (c: Buffer): void => { this.data(c) }
   private readonly onEnd = (): void => { this.end() }
   private readonly onError = (): void => { this.socket.destroy() }
@@ -125,6 +129,9 @@ class LeanConnection {
     answer: (status, pairs, b) => { this.answer(status, pairs, b, this.closeAfter) },
     broken: () => { this.socket.destroy() }
   }
+  private readonly onDrain = (): void => { this.blocked = false; this.after() }
+  /** node:http's socketOnTimeout: the server's 'timeout' listeners, or else the connection goes without a word. */
+  private readonly onTimeout = (): void => { if (!this.server.emit('timeout', this.socket)) this.socket.destroy() }
 
   constructor (
     private readonly socket: Socket,
@@ -137,6 +144,10 @@ class LeanConnection {
     socket.on('end', this.onEnd)
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
+    // node:http's idle timeout (server.timeout, Fastify's connectionTimeout): no byte either way
+    // for that long, and the connection goes, whatever else is pending.
+    socket.on('timeout', this.onTimeout)
+    if (server.timeout > 0) socket.setTimeout(server.timeout)
     // node:http refuses a connection whose first head is not in by headersTimeout with a 408.
     this.arm(server.headersTimeout)
   }
@@ -150,7 +161,7 @@ class LeanConnection {
     if (this.done) return
     this.parts.push(c)
     this.size += c.length
-    if (this.busy) {
+    if (this.busy || this.blocked) {
       // Pipelined bytes wait for the answer in flight; a client that floods is paused.
       if (this.size > this.lane.bodyLimit + MAX_HEAD) this.socket.pause()
       return
@@ -172,6 +183,8 @@ class LeanConnection {
       head = this.lane.closing ? undefined : parseHead(buf.toString('latin1', 0, end), this.lane)
       if (head === undefined) { this.giveAway(); return }
       this.disarm()
+      // As node:http's parserOnIncoming: a request in, the idle timeout again instead of the keep-alive one.
+      if (this.keepAlive) { this.keepAlive = false; this.socket.setTimeout(this.server.timeout || 0) }
       this.started = performance.now()
       this.bodyAt = end + 4
       this.need = this.bodyAt + head.length
@@ -208,19 +221,34 @@ class LeanConnection {
     if (typeof body === 'string') socket.write(text + body)
     else { socket.cork(); socket.write(text, 'latin1'); socket.write(body); socket.uncork() }
     if (!keep) { this.release(); socket.end(); return }
+    if (socket.writableNeedDrain) {
+      // A client that does not read its answers: read nothing more until it has (node:http pauses
+      // such a client alike), or its pipelined requests' answers would pile up here without bound.
+      this.blocked = true
+      socket.pause()
+      socket.once('drain', this.onDrain)
+      return
+    }
+    this.after()
+  }
+
+  /** After an answer has gone out: the next request read, the end after a half-close, or the keep-alive wait. */
+  private after (): void {
+    const socket = this.socket
+    if (this.done || socket.destroyed) return
     if (socket.isPaused()) socket.resume()
     // Requests read before a half-close are still answered, in order; then the connection ends.
     if (this.size > 0) { this.next(); return }
     if (this.ended) { this.release(); socket.end(); return }
-    // node:http's keep-alive timeout: an idle connection is closed without a word.
-    if (this.idle === undefined) this.idle = setTimeout(() => { if (!this.busy && this.size === 0) this.socket.destroy() }, ka).unref()
-    else this.idle.refresh()
+    // node:http's keep-alive timeout (none when 0): an idle connection is closed without a word.
+    const ka = this.server.keepAliveTimeout
+    if (ka > 0 && !this.keepAlive) { this.keepAlive = true; socket.setTimeout(ka + KEEP_ALIVE_GRACE) }
   }
 
   /** The client finished sending: an idle connection is ended, a busy one after its answer. */
   private end (): void {
     this.ended = true
-    if (this.busy || this.done) return
+    if (this.busy || this.blocked || this.done) return
     if (this.size > 0) { this.clientError('HPE_INVALID_EOF_STATE'); return }
     this.release()
     this.socket.end()
@@ -252,6 +280,10 @@ class LeanConnection {
     socket.off('end', this.onEnd)
     socket.off('error', this.onError)
     socket.off('close', this.onClose)
+    socket.off('drain', this.onDrain)
+    socket.off('timeout', this.onTimeout)
+    // node:http sets its own idle timeout only when the server has one: none of the reader's stays.
+    socket.setTimeout(0)
     this.handOff(socket)
     if (this.ended) {
       // The stream's 'end' has gone by (unshift would now fail): node:http gets the bytes and the
@@ -270,7 +302,6 @@ class LeanConnection {
     if (this.done) return
     this.done = true
     this.disarm()
-    if (this.idle !== undefined) { clearTimeout(this.idle); this.idle = undefined }
     this.parts = []
     this.size = 0
     this.head = undefined

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { DEFAULT_API_LIMITS, PetalMetrics, TokenStore, type ApiServer } from '../../src/api/index.js'
 import { leanRecords } from '../../src/api/lean-records.js'
 import { leanSocket } from '../../src/api/lean-socket.js'
@@ -144,7 +145,7 @@ describe('POST /records, the lean lane', () => {
  * Sends `parts` over one new connection (`gapMs` between them; `end` half-closes after the last)
  * and resolves with every byte received until the server closes, or `waitMs` after the last byte.
  */
-async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs?: number, end?: boolean, waitMs?: number } = {}): Promise<{ text: string, closed: boolean }> {
+async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs?: number, end?: boolean, waitMs?: number, startMs?: number } = {}): Promise<{ text: string, closed: boolean }> {
   return await new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1')
     const got: Buffer[] = []
@@ -156,6 +157,7 @@ async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs
     s.on('error', reject)
     s.on('connect', () => {
       void (async () => {
+        if (o.startMs !== undefined) await new Promise(r => setTimeout(r, o.startMs))
         for (const p of parts) {
           s.write(p)
           if (o.gapMs !== undefined) await new Promise(r => setTimeout(r, o.gapMs))
@@ -287,7 +289,7 @@ describe('POST /records, the strict reader in front of node:http', () => {
     const slowBody = await exchange(port, [whole.slice(0, -3)], { waitMs: 2000 })
     expect([slowBody.text.slice(0, 12), slowBody.closed, clientErrors]).toEqual(['HTTP/1.1 408', true, ['ERR_HTTP_REQUEST_TIMEOUT']])
     clientErrors.length = 0
-    const idle = await exchange(port, [whole], { waitMs: 2000 })
+    const idle = await exchange(port, [whole], { waitMs: 4000 }) // node:http's keep-alive timer: keepAliveTimeout + 1 s
     expect([answers(idle.text).length, idle.text.slice(0, 12), idle.closed, clientErrors]).toEqual([1, 'HTTP/1.1 202', true, []])
     // A client that half-closes after its request gets its answer, then the end of the connection.
     const half = await exchange(port, [whole], { end: true, waitMs: 2000 })
@@ -350,5 +352,120 @@ describe('POST /records, the strict reader under attack (rev19http)', () => {
       await new Promise(resolve => server.close(resolve))
       expect([r.text.slice(9, 12), ingest.stats().pendingRows - rows], what).toEqual([status, 0])
     }
+  })
+})
+
+describe('POST /records, the strict reader under attack (review20)', () => {
+  const b = '[{"a": 1}]'
+  const whole = (): string => raw('POST /api/v1/records/lean HTTP/1.1', ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${b.length}`], b)
+  const ctxOf = (): Parameters<typeof leanRecords>[0] => ({ ingest, tokens: TokenStore.of(dir), metrics: new PetalMetrics(), logger: nullLogger, limits: DEFAULT_API_LIMITS, access: { expose: false, publicRead: false } })
+
+  it('keeps node:http\'s idle timeout (server.timeout) below requestTimeout, and a keep-alive timeout of 0 (none)', async () => {
+    const lane = leanRecords(ctxOf(), (req, res) => { req.resume(); res.writeHead(418).end() })
+    const server = createServer(lane.listener)
+    server.headersTimeout = 20_000
+    server.requestTimeout = 30_000
+    server.keepAliveTimeout = 20_000
+    server.setTimeout(400)
+    const { port, clientErrors } = await listenWithReader(server, lane, '408 Request Timeout')
+    // A body that stops coming: node:http closes the idle connection without a word, long before
+    // requestTimeout; the reader waited for requestTimeout (a 408 after 30 s).
+    const part = whole().slice(0, -3)
+    const viaReader = await exchange(port, [part], { waitMs: 5000 })
+    const viaNode = await exchange(port, [part.slice(0, 10), part.slice(10)], { gapMs: 50, waitMs: 5000 })
+    expect([viaReader, clientErrors]).toEqual([{ text: '', closed: true }, []])
+    expect(viaNode).toEqual({ text: '', closed: true })
+    // keepAliveTimeout 0 is no keep-alive timeout in node:http: a kept-alive connection stays
+    // open (until the idle timeout); the reader closed it at once after its answer.
+    server.setTimeout(0)
+    server.keepAliveTimeout = 0
+    const keptReader = await exchange(port, [whole()], { waitMs: 800 })
+    const keptNode = await exchange(port, [whole().slice(0, 10), whole().slice(10)], { gapMs: 50, waitMs: 800 })
+    expect([answers(keptReader.text).map(a => a.slice(0, 12)), keptReader.closed]).toEqual([['HTTP/1.1 202'], false])
+    expect([answers(keptNode.text).map(a => a.slice(0, 12)), keptNode.closed]).toEqual([['HTTP/1.1 202'], false])
+  })
+
+  it('gives a head it hands to node:http after a silent start the deadline node:http alone gives it', async () => {
+    // A connection silent for most of headersTimeout, then trickling a head that is whole only
+    // after headersTimeout from the accept. rev19http took the reader's hand-over at the first byte
+    // for a second headersTimeout node:http alone would not give; it does: llhttp restarts the
+    // head's clock at a message's first byte (on_message_begin), so both answer it.
+    const head = raw('GET /api/v1/status HTTP/1.1', ['Host: 127.0.0.1'], '')
+    const trickle = Array.from({ length: Math.ceil(head.length / 4) }, (_, i) => head.slice(i * 4, i * 4 + 4))
+    const outcomes: string[] = []
+    for (const reader of [false, true]) {
+      const lane = leanRecords(ctxOf(), (req, res) => { req.resume(); res.writeHead(418, { connection: 'close' }).end() })
+      const server = createServer({ connectionsCheckingInterval: 50 }, lane.listener)
+      server.headersTimeout = 1000
+      server.requestTimeout = 5000
+      let port: number
+      if (reader) ({ port } = await listenWithReader(server, lane, '408 Request Timeout'))
+      else {
+        server.on('clientError', (_err, socket) => { socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n') })
+        await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+        cleanup.push(async () => { await new Promise(resolve => server.close(resolve)) })
+        port = (server.address() as AddressInfo).port
+      }
+      // Whole at ~700 + 600 ms: after 1 s from the accept, ~600 ms after its first byte.
+      const r = await exchange(port, trickle, { startMs: 700, gapMs: 600 / trickle.length, waitMs: 3000 })
+      outcomes.push(`${reader ? 'reader' : 'node'}: ${r.text.slice(0, 12)}`)
+    }
+    expect(outcomes).toEqual(['node: HTTP/1.1 418', 'reader: HTTP/1.1 418'])
+  })
+
+  it('stops reading pipelined requests while the client does not read its answers (memory stays bounded), and answers them all when it does', async () => {
+    const ctx = ctxOf()
+    const lane = leanRecords(ctx, (req, res) => { req.resume(); res.writeHead(418).end() })
+    const server = createServer(lane.listener)
+    // A Unix socket: what the kernel holds for a client that does not read is ~200 KB there, where
+    // loopback TCP's buffers grow to tens of MB here (tcp_rmem's 32 MiB), which would take ~100,000
+    // requests to fill. The reader reads either alike.
+    const reader = leanSocket(server, lane.lane)
+    const path = join(dir, `reader-${process.pid}.sock`)
+    await new Promise<void>(resolve => server.listen(path, resolve))
+    cleanup.push(async () => { reader.close(); await new Promise(resolve => server.close(resolve)) })
+    const sockets: Socket[] = []
+    server.on('connection', (s: Socket) => { sockets.push(s) }) // after the reader's: it sees every connection
+    // Requests the lane takes and refuses at once (a cut JSON body: a 400 with its hint), so the
+    // server answers as fast as it reads.
+    const bad = '[{"a": '
+    const headers = ['Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json', `Content-Length: ${bad.length}`]
+    const one = raw('POST /api/v1/records/lean HTTP/1.1', headers, bad)
+    const n = 5_000
+    const answered = (): number => ctx.metrics.httpRequests.get({ route: '/api/v1/records/:table', method: 'POST', status: '400' }) ?? 0
+    const client = connect(path)
+    client.pause() // never reads until told
+    await new Promise<void>(resolve => client.once('connect', resolve))
+    // One request a write, a turn of the event loop apart: each of the server's reads ends where a
+    // request does (a head split across reads would go to node:http, which pauses such a client itself).
+    for (let i = 0; i < n; i++) {
+      client.write(one)
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    // Until the server stops answering (it has sent what the socket buffers hold) or answers all.
+    let last = -1
+    let same = 0
+    while (answered() < n && same < 5) {
+      await new Promise(r => setTimeout(r, 200))
+      same = answered() === last ? same + 1 : 0
+      last = answered()
+    }
+    const queued = sockets[0]?.writableLength ?? -1
+    expect(answered(), 'answers made for a client that reads none').toBeLessThan(n)
+    expect(queued, 'answer bytes queued in the server').toBeLessThan(64 * 1024)
+    // The client reads: every request is answered, in order, none lost.
+    let count = 0
+    let tail = ''
+    await new Promise<void>(resolve => {
+      client.on('data', c => {
+        const text = tail + c.toString('latin1')
+        count += text.split('HTTP/1.1 400 ').length - 1
+        tail = text.slice(-12) // a status line split across reads is counted once, in the next
+        if (count >= n) resolve()
+      })
+      client.resume()
+    })
+    client.destroy()
+    expect([count, answered()]).toEqual([n, n])
   })
 })
