@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { cpSync, readFileSync, statSync } from 'node:fs'
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
 import { errorOf, http, postJson } from '../helpers/api.js'
@@ -222,16 +223,19 @@ describe('petal run: an acknowledged row survives kill -9', () => {
     let { p, url } = await started(args)
     const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-    // Writers keep posting while the node is killed: every 202 they got must hold.
+    // Writers keep posting while the node is killed: every 202 they got must hold. Half send a
+    // chunked body (node:http and Fastify), half a kept-alive connection each with whole requests
+    // of the lane's shape in one write (the strict reader of lean-socket.ts answers those).
     const acked: string[] = []
     let killed = false
     const writers = Array.from({ length: 8 }, async (_, w) => {
+      if (w % 2 === 1) { await readerWriter(new URL(url).port, token, w, acked, () => killed); return }
       for (let i = 0; !killed; i++) {
         const r = await http(url + 'api/v1/records/kept', { method: 'POST', headers, body: JSON.stringify(Array.from({ length: 5 }, (_, k) => ({ w, i, k }))) }).catch(() => undefined)
         if (r?.status === 202 && !r.aborted) acked.push(...(r.json as { receipts: string[] }).receipts)
       }
     })
-    await waitFor(() => acked.length >= 200, { what: '200 acknowledged rows', timeout: 60_000 })
+    await waitFor(() => acked.length >= 200 && readerAcks >= 50, { what: '200 acknowledged rows, 50 through the reader', timeout: 60_000 })
     p.child.kill('SIGKILL')
     killed = true
     await p.exit
@@ -251,3 +255,42 @@ describe('petal run: an acknowledged row survives kill -9', () => {
     }
   }, 180_000)
 })
+
+let readerAcks = 0
+
+/**
+ * Posts 5-row requests on one kept-alive connection, each written whole (head and body in one
+ * write: the strict reader's), one at a time, until `stop` or the connection dies; the receipts of
+ * every whole 202 go to `acked`.
+ */
+async function readerWriter (port: string, token: string, w: number, acked: string[], stop: () => boolean): Promise<void> {
+  const s = connect(Number(port), '127.0.0.1')
+  let buf = Buffer.alloc(0)
+  let wake: (() => void) | undefined
+  let gone = false
+  s.on('data', c => { buf = Buffer.concat([buf, c]); wake?.() })
+  s.on('error', () => {})
+  s.on('close', () => { gone = true; wake?.() })
+  try {
+    for (let i = 0; !stop() && !gone; i++) {
+      const body = JSON.stringify(Array.from({ length: 5 }, (_, k) => ({ w, i, k })))
+      s.write(`POST /api/v1/records/kept HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      // One whole answer: its head, then Content-Length bytes of body.
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n')
+        const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(buf.toString('latin1', 0, end))?.[1])
+        if (end >= 0 && length !== undefined && buf.length >= end + 4 + length) {
+          const head = buf.toString('latin1', 0, end)
+          const text = buf.toString('utf8', end + 4, end + 4 + length)
+          buf = buf.subarray(end + 4 + length)
+          if (head.startsWith('HTTP/1.1 202 ')) { acked.push(...(JSON.parse(text) as { receipts: string[] }).receipts); readerAcks++ }
+          break
+        }
+        if (gone) return
+        await new Promise<void>(resolve => { wake = resolve })
+      }
+    }
+  } finally {
+    s.destroy()
+  }
+}
