@@ -3,7 +3,7 @@ import { BlockError } from '../block/index.js'
 import { ChainError, findDamagedBlocks, restoreBlock, type Chain, type Damage, type DamagedBlock, type ScanProgress } from '../chain/index.js'
 import { sha256File } from '../crypto/index.js'
 import { addrPeerId, loadOrCreateNodeKey, NetworkError, openBlockFetcher, parseMultiaddr, type BlockFetcher } from '../network/index.js'
-import { DataDir, tmpBlockPath, type BlockRecord } from '../storage/index.js'
+import { DataDir, StorageError, tmpBlockPath, type BlockRecord } from '../storage/index.js'
 import { isPetalError, nullLogger, type Logger } from '../util/index.js'
 import { readKnownPeers } from './state-file.js'
 
@@ -86,7 +86,9 @@ async function repairOne (chain: Chain, d: DamagedBlock, sources: Source[], sign
     } catch (err) {
       if (isPetalError(err) && err.code === 'ABORTED') throw err
       // Pruned meanwhile (a running node): nothing left to repair.
-      if (err instanceof ChainError && err.code === 'NOT_FOUND') return { ...outcome, reason: err.message }
+      if (err instanceof ChainError && err.code === 'BLOCK_NOT_FOUND') return { ...outcome, reason: err.message }
+      // Something in the file's place that no copy replaces (a directory): this block is reported, the others repaired.
+      if (err instanceof StorageError && err.code === 'DATA_FILE_NOT_REGULAR') return { ...outcome, reason: `${err.message}: move it aside, then run \`petal verify --repair\` again` }
       // A copy that fails the checks: try the next source (the next peer may have a good one).
       if (!(err instanceof BlockError)) throw err
       rejected++

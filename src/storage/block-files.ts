@@ -1,10 +1,10 @@
-import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
-import { openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
+import { notRegular, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
 
 // When tmpBlockPath last made each data directory's tmp/ (ms, monotonic). process.hrtime, not
 // performance.now(): the global `performance` loads perf_hooks on first use (~50 fresh pages in a
@@ -150,11 +150,21 @@ export function placeBlock (tmpFile: string, dest: string, seal: string, prepare
  * never for new blocks (their slots are placed through moveBlock and the journal).
  */
 export function replaceBlock (tmpFile: string, dest: string, seal: string): void {
+  // A directory in the block's or the seal's place: a rename cannot replace it (EISDIR, uncoded,
+  // which ended a whole `verify --repair`), and Petal never deletes one.
+  for (const [path, what] of [[dest, 'block file'], [sealPathOf(dest), 'seal file']] as const) {
+    const st = lstatOrUndefined(path)
+    if (st?.isDirectory() === true) throw notRegular(path, what, st)
+  }
   fsyncFile(tmpFile)
   mkdirSync(dirname(dest), { recursive: true })
   writeFileAtomic(sealPathOf(dest), seal + '\n')
   renameSync(tmpFile, dest)
   fsyncDir(dirname(dest))
+}
+
+function lstatOrUndefined (path: string): Stats | undefined {
+  try { return lstatSync(path) } catch (err) { if (isNotFound(err)) return undefined; throw err }
 }
 
 export function removeBlock (path: string): void {

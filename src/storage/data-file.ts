@@ -25,7 +25,7 @@ export function checkDataFile (path: string, what: string): void {
   throw notRegular(path, what, st)
 }
 
-function notRegular (path: string, what: string, st: Stats): StorageError {
+export function notRegular (path: string, what: string, st: Stats): StorageError {
   return new StorageError('DATA_FILE_NOT_REGULAR', `${what} ${path} is ${fileKind(st)}, not a regular file`, {
     hint: `move it out of the way and put the real file there (${what.includes('block') || what.includes('seal') ? '`petal verify` checks the block files' : 'nothing in a data directory is a link, a pipe or a device'})`,
     details: { path }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { constants, copyFileSync, cpSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs'
+import { constants, copyFileSync, cpSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
@@ -128,6 +128,32 @@ describe('verify --repair (in process)', () => {
       try { closeSync(openSync(seal, constants.O_WRONLY | constants.O_NONBLOCK)) } catch {}
       c.close()
     }
+  }, 30_000)
+
+  it('reports a directory in a block\'s or a seal\'s place, and a side block pruned meanwhile, and repairs the rest (the first ended the whole repair)', async () => {
+    const c = Chain.open(copyOfSource())
+    rmSync(c.dir.blockPath(2))
+    rmSync(sealPathOf(c.dir.blockPath(3)))
+    mkdirSync(sealPathOf(c.dir.blockPath(3)))
+    rmSync(c.dir.blockPath(4))
+    mkdirSync(c.dir.blockPath(4))
+    const side = c.index.sideBlocks()[0] as NonNullable<ReturnType<Chain['get']>>
+    rmSync(c.dir.forkPath(side.hash))
+    // A running node prunes the side block while the others are repaired (pruneSideBlocks' index change).
+    const r = await repairChain(c, { from: [sourceDir], knownPeers: false, onBlock: b => { if (b.height === 2) expect(c.index.tryWriteLockSync(() => { c.index.deleteBlock(side.hash) })).toBe(true) } })
+    expect(r.repaired.map(b => `${b.height} ${b.damage}`)).toEqual(['2 missing'])
+    expect(r.failed.map(b => `${b.height} ${b.damage}${b.canonical ? '' : ' (side)'}: ${b.reason ?? ''}`)).toEqual([
+      `3 seal: seal file ${sealPathOf(c.dir.blockPath(3))} is a directory, not a regular file: move it aside, then run \`petal verify --repair\` again`,
+      `4 not-a-file: block file ${c.dir.blockPath(4)} is a directory, not a regular file: move it aside, then run \`petal verify --repair\` again`,
+      `5 missing (side): block ${side.hash} is no longer stored (pruned meanwhile)`
+    ])
+    // Moved aside, they are repaired.
+    rmSync(sealPathOf(c.dir.blockPath(3)), { recursive: true })
+    rmSync(c.dir.blockPath(4), { recursive: true })
+    const again = await repairChain(c, { from: [sourceDir], knownPeers: false })
+    expect([again.repaired.map(b => b.height), again.failed]).toEqual([[3, 4], []])
+    expect(await filesMatchIndex(c)).toEqual([])
+    c.close()
   }, 30_000)
 
   it('asks the peers remembered in peers.json when none is given', async () => {
