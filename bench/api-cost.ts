@@ -34,9 +34,14 @@ if (mode === 'client') {
     void (async () => {
       const url = new URL(m.url)
       const headers = { authorization: `Bearer ${m.token}`, 'content-type': 'application/json' }
-      const conn = await LeanConnection.open(url.hostname, Number(url.port))
+      let conn = await LeanConnection.open(url.hostname, Number(url.port))
       for (let i = 0; i < m.requests; i++) {
-        if (i === m.warm) await new Promise<void>(resolve => { process.once('message', () => { resolve() }); process.send?.('measure') })
+        if (i === m.warm) {
+          await new Promise<void>(resolve => { process.once('message', () => { resolve() }); process.send?.('measure') })
+          // Under valgrind on a loaded machine, switching instrumentation on can outlast the
+          // server's keep-alive timeout (5 s), which closes the idle connection: open another.
+          if (!conn.usable) conn = await LeanConnection.open(url.hostname, Number(url.port))
+        }
         const r = await conn.send(prepareRequest(url, 'POST', headers, rowsJson(m.batch, 1000 + i * m.batch)))
         if (r.status !== 202) throw new Error(`${r.status} ${r.body.toString()}`)
         if (process.env.API_COST_MARKS !== undefined && i % 250 === 0) process.stderr.write(`--- request ${i}\n`)
