@@ -7,7 +7,7 @@
  * back to the JavaScript encoder (fast-rows.ts's LeafWriter, the checked reference for this one),
  * which encodes that row or refuses the table. Tests compare both on random tables.
  */
-import { adoptSha256Module, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES, sha256Module, sha256ModuleBytes, SHA256_WASM_FILE, type MerkleBatch, type WasmMemory, type WasmModule } from '../crypto/index.js'
+import { adoptSha256Module, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES, nativeSha256, sha256Module, sha256ModuleBytes, SHA256_WASM_FILE, type MerkleBatch, type WasmMemory, type WasmModule } from '../crypto/index.js'
 import { builtBytes } from '../util/index.js'
 import { type Code, I32, I64, add, add64, and, and64, block, brIf, br, call, convertS64, eq, eqz, eqz64, extendU, geU, get, gget, gset, gtU, gtU64, i32, i64, ifElse, load, load64, load64be, load8, loop, ltS, ltU, moduleBytes, mul, ne, or, or64, reinterpretF64, ret, set, shl, shl64, shrS64, shrU, shrU64, store, store32be, store64, store64be, store8, sub, wrap } from './wasm-code.js'
 
@@ -260,14 +260,15 @@ function compile (): WasmModule {
  * (verify --deep) generates them once per run and sends them along (adoptManifestWasm), instead of
  * every thread generating its own (~25 ms and 129 M instructions for SHA-256 alone, per thread).
  */
-export interface ManifestWasm { leaf: WasmModule, sha: WasmModule }
+export interface ManifestWasm { leaf: WasmModule, sha?: WasmModule }
 export function manifestWasm (): ManifestWasm {
-  return { leaf: compile(), sha: sha256Module() }
+  // With the native hasher (the same addon in every thread of the process), no SHA-256 module.
+  return { leaf: compile(), sha: nativeSha256() === undefined ? sha256Module() : undefined }
 }
 
 /** Use modules manifestWasm gave in another thread of this process, where this thread has none yet. */
 export function adoptManifestWasm (m: ManifestWasm): void {
-  adoptSha256Module(m.sha)
+  if (m.sha !== undefined) adoptSha256Module(m.sha)
   if (compiled !== undefined) return
   const names = WebAssembly.Module.exports(m.leaf).map(e => e.name).join()
   if (names !== 'page') throw new TypeError(`not the leaf encoder module (exports: ${names})`)

@@ -7,7 +7,8 @@ export const CRYPTO_ERROR_CODES = [
   'BAD_PASSPHRASE',
   'BAD_KEY_ENVELOPE',
   'UNWRAP_FAILED',
-  'DECRYPT_FAILED'
+  'DECRYPT_FAILED',
+  'NATIVE_SHA256_UNAVAILABLE'
 ] as const
 
 export type CryptoErrorCode = typeof CRYPTO_ERROR_CODES[number]
@@ -26,9 +27,10 @@ export interface CryptoErrorDetails {
   UNWRAP_FAILED: { recipient: string }
   /** The cell that does not authenticate: block height, table, column and its position in the table (docs/confidential.md) */
   DECRYPT_FAILED: { height: number, table: string, column: string, row: number }
+  NATIVE_SHA256_UNAVAILABLE: None
 }
 
-/** A key that cannot be parsed or decrypted. */
+/** A key that cannot be parsed or decrypted (or, required by PETAL_NATIVE_SHA256=1, the native hasher cannot be loaded). */
 export class CryptoError<C extends CryptoErrorCode = CryptoErrorCode> extends PetalError<C, CryptoErrorDetails[C]> {
   static readonly codes = CRYPTO_ERROR_CODES
 }
@@ -40,7 +42,8 @@ export const CRYPTO_ERROR_DOCS: Readonly<Record<CryptoErrorCode, CodeDoc>> = {
   BAD_PASSPHRASE: { meaning: 'the passphrase does not decrypt the key', hint: 'check --passphrase-file or PETAL_PASSPHRASE' },
   BAD_KEY_ENVELOPE: { meaning: 'an encrypted key file in the keystore is malformed', hint: 'restore the key file from a backup, or import the key again (`petal keys import FILE`)' },
   UNWRAP_FAILED: { meaning: 'a block\'s _recipients row names one of this node\'s encryption keys, but its wrapped data key does not open with it (wrapped for another key or chain, or altered)', hint: 'ask the block\'s signatory to re-wrap the data key for your key (docs/confidential.md); `--no-decrypt` shows the ciphertext meanwhile' },
-  DECRYPT_FAILED: { meaning: 'an encrypted value does not authenticate with its block\'s data key: it was moved from another row, column, table or block, or altered, before the block was sealed', hint: 'the block\'s signatory sealed a bad value (details name the cell); `--no-decrypt` shows the ciphertext' }
+  DECRYPT_FAILED: { meaning: 'an encrypted value does not authenticate with its block\'s data key: it was moved from another row, column, table or block, or altered, before the block was sealed', hint: 'the block\'s signatory sealed a bad value (details name the cell); `--no-decrypt` shows the ciphertext' },
+  NATIVE_SHA256_UNAVAILABLE: { meaning: 'PETAL_NATIVE_SHA256=1 requires the native batched SHA-256 (dist/native/petal-sha256.node), and it is not built or cannot be loaded by this Node', hint: 'run `npm run build` (it needs a C compiler and Node\'s headers; dist/native/build.json says why it was not built), or unset PETAL_NATIVE_SHA256 (the manifest then hashes in WebAssembly)' }
 }
 
 registerErrorClass(CryptoError, 'a key could not be parsed or decrypted, or an encrypted value did not authenticate', CRYPTO_ERROR_DOCS)

@@ -1,5 +1,6 @@
 import { MerkleBuilder, prefixedLeafHash } from './merkle.js'
-import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE, type Sha256Wasm, type WasmMemory } from './sha256-wasm.js'
+import { padMessage, paddedSize, sha256OverMemory, sha256Wasm, SHA256_WASM_FREE, type Sha256Wasm, type WasmMemory } from './sha256-wasm.js'
+import { nativeSha256 } from './sha256-native.js'
 
 // Leaves hashed per call; a power of two, so a full batch folds into one perfect subtree.
 const BATCH = 4096
@@ -24,8 +25,11 @@ let cryptoLeaves = 0
 
 // The WebAssembly instance a finished batch leaves for the next one in this thread: a table's
 // batch is built and finished synchronously, so one is enough, and instantiating (and growing the
-// memory of) one per table or chunk cost allocations and garbage collection per block.
-let spare: Sha256Wasm | undefined
+// memory of) one per table or chunk cost allocations and garbage collection per block. One for
+// each hasher (a memory hashed natively, a SHA-256 module's), as PETAL_NATIVE_SHA256 chooses.
+let spareWasm: Sha256Wasm | undefined
+let spareNative: Sha256Wasm | undefined
+const spareOf = (native: boolean): Sha256Wasm | undefined => native ? spareNative : spareWasm
 // Likewise the ordinary buffer leaves are written to before WebAssembly is in use: allocated and
 // zero-filled per table, then doubled up to FLUSH_BYTES as the leaves came, it cost a table of 1 MB
 // of rows more than hashing them (allocation, copies, garbage collection). Kept only up to
@@ -57,18 +61,25 @@ export class MerkleBatch {
   private wasm: Sha256Wasm | undefined
   private readonly tree = new MerkleBuilder()
   /** Where leaves are written: WebAssembly memory once in use (replaced when it grows: read it after `begin`). */
-  bytes: Buffer = spare === undefined ? takeBytes() : Buffer.alloc(0)
-  private view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
+  bytes: Buffer
+  private view: DataView
   private in = IN
   private pos = IN
   private pending = 0
-  private capacity_ = this.bytes.length
+  private capacity_: number
 
   constructor () {
+    const spare = spareOf(nativeSha256() !== undefined)
+    this.bytes = spare === undefined ? takeBytes() : Buffer.alloc(0)
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
+    this.capacity_ = this.bytes.length
     if (spare !== undefined) this.start()
   }
 
-  /** Whether leaves are hashed in WebAssembly (from the start when this thread had an instance ready). */
+  /**
+   * Whether leaves are written in WebAssembly memory (from the start when this thread had an
+   * instance ready), hashed there by the WebAssembly module or the native hasher.
+   */
   get inWasm (): boolean { return this.wasm !== undefined }
 
   private reserve (end: number): void {
@@ -93,8 +104,15 @@ export class MerkleBatch {
 
   /** Move to WebAssembly: the leaves written so far are copied into its memory. */
   private start (): Sha256Wasm {
-    const wasm = spare ?? sha256Wasm()
-    spare = undefined
+    const native = nativeSha256()
+    let wasm: Sha256Wasm
+    if (native === undefined) {
+      wasm = spareWasm ?? sha256Wasm()
+      spareWasm = undefined
+    } else {
+      wasm = spareNative ?? sha256OverMemory(native)
+      spareNative = undefined
+    }
     const want = IN_WASM + Math.max(this.pos - IN, FLUSH_BYTES) + 4096
     wasm.memory.grow(Math.ceil(Math.max(0, want - wasm.memory.buffer.byteLength) / PAGE))
     const mem = Buffer.from(wasm.memory.buffer)
@@ -176,9 +194,20 @@ export class MerkleBatch {
   get size (): number { return this.tree.size + this.pending }
 
   private flush (): void {
-    let m = this.pending
+    const m = this.pending
     if (m === 0) return
-    if (this.wasm === undefined && m < SMALL && spare === undefined && cryptoLeaves < WARM_LEAVES) {
+    // The native hasher (sha256-native.ts) hashes the leaves where they are, in any buffer: no
+    // WebAssembly instance for a table whose rows the JavaScript encoder wrote.
+    const native = this.wasm === undefined ? nativeSha256() : undefined
+    if (native !== undefined) {
+      const bytes = this.bytes
+      native.leaves(bytes, IN, m, OUT)
+      this.pending = 0
+      this.pos = IN
+      this.fold(m, (at, n) => { native.pairs(bytes, at, n, at) })
+      return
+    }
+    if (this.wasm === undefined && m < SMALL && spareWasm === undefined && cryptoLeaves < WARM_LEAVES) {
       cryptoLeaves += m
       // Each framed leaf: its block count, the data, padding ending in the data's length in bits.
       let at = IN
@@ -196,6 +225,11 @@ export class MerkleBatch {
     wasm.leaves(this.in, m, OUT)
     this.pending = 0
     this.pos = this.in
+    this.fold(m, (at, n) => { wasm.pairs(at, n, at) })
+  }
+
+  /** Push the `m` digests at OUT into the tree; `pairs(at, n)` hashes n pairs at `at` in place. */
+  private fold (m: number, pairs: (at: number, n: number) => void): void {
     // Fold the digests into perfect subtrees aligned on the leaves before them: each run of 2^j
     // leaves starts at a multiple of 2^j, so pushSubtree gives the sequential tree's root.
     let off = 0
@@ -204,7 +238,7 @@ export class MerkleBatch {
       const before = this.tree.size
       while (size * 2 <= m && (before === 0 || before % (size * 2) === 0)) size *= 2
       const at = OUT + off * 32
-      for (let s = size; s > 1; s /= 2) wasm.pairs(at, s / 2, at)
+      for (let s = size; s > 1; s /= 2) pairs(at, s / 2)
       // A copy: the digest area is reused by the next batch.
       this.tree.pushSubtree(Uint8Array.prototype.slice.call(this.bytes, at, at + 32), size)
       off += size
@@ -233,7 +267,8 @@ export class MerkleBatch {
       this.pos = IN
       return
     }
-    spare = this.wasm
+    if (this.wasm.native) spareNative = this.wasm
+    else spareWasm = this.wasm
     this.wasm = undefined
     this.use(Buffer.alloc(0))
     this.in = IN

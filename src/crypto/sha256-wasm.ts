@@ -22,6 +22,7 @@ import { builtBytes, uleb } from '../util/index.js'
 import { compress4Body, compress4TabBody, pairTable } from './sha256-wasm-four.js'
 import { type Code, type Fn, I32, V128, K4, PAIR, PAIR_TAB, STATE, add, and, bswap, c32, call, flat, get, initState, initState4, load, load8u, or, rotr, set, shru, store, store8, whileLt, writeDigest, writeDigest4, writeLane4, xor } from './sha256-wasm-ops.js'
 import { SHA256_K } from './sha256-constants.js'
+import type { NativeSha256 } from './sha256-native.js'
 
 export { SHA256_WASM_FREE } from './sha256-wasm-ops.js'
 
@@ -229,6 +230,8 @@ export function adoptSha256Module (m: WasmModule): void {
 
 export interface Sha256Wasm {
   memory: WasmMemory
+  /** Hashed by the native addon (sha256OverMemory), not by this module. */
+  native?: true
   leaves: (input: number, n: number, out: number) => void
   pairs: (input: number, n: number, out: number) => void
 }
@@ -242,6 +245,24 @@ export function sha256Wasm (): Sha256Wasm {
     memory,
     leaves: (i, n, o) => { Reflect.apply(leaves, undefined, [i, n, o]) },
     pairs: (i, n, o) => { Reflect.apply(pairs, undefined, [i, n, o]) }
+  }
+}
+
+/**
+ * The same interface over a plain WebAssembly memory, hashed by the native addon (`native`): what
+ * MerkleBatch uses when the addon is loaded, so the leaf encoder (leaf-wasm.ts) still writes into
+ * WebAssembly memory and this module is never generated (~25 ms per thread).
+ */
+export function sha256OverMemory (native: NativeSha256): Sha256Wasm {
+  const memory = new WebAssembly.Memory({ initial: 1 })
+  // A view of the memory, replaced when the memory grows (growing detaches the old buffer).
+  let view = new Uint8Array(memory.buffer)
+  const bytes = (): Uint8Array => view.buffer === memory.buffer ? view : (view = new Uint8Array(memory.buffer))
+  return {
+    memory,
+    native: true,
+    leaves: (i, n, o) => { native.leaves(bytes(), i, n, o) },
+    pairs: (i, n, o) => { native.pairs(bytes(), i, n, o) }
   }
 }
 

@@ -1,7 +1,7 @@
 // The fast manifest path (rows read from the file's b-tree pages) against the reference (rows read
 // through SQLite): the same row count and root on random tables of every storage class, page sizes
 // 512…65536, UTF-8 and UTF-16 databases, WITHOUT ROWID tables, overflow pages, and every fixture.
-import { describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -13,6 +13,7 @@ import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
 import { CHUNK_ROWS } from '../../../src/block/parallel-roots.js'
 import { toHex } from '../../../src/util/index.js'
 import { fixtureKey } from '../../helpers/chain.js'
+import { nativeBuild } from '../../helpers/native-build.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 /** Deterministic PRNG (mulberry32), so a failure reproduces. */
@@ -144,7 +145,12 @@ function compareAll (path: string): { fast: string[], fallback: string[], wasmRo
   return { fast, fallback, wasmRows }
 }
 
-describe('fast manifest path against the reference', () => {
+// Each hasher of the manifest's leaves: the native one (required: a bundle that did not find it
+// fails, the worker threads' too) when `npm run build` built it, and the WebAssembly fallback.
+for (const hasher of nativeBuild().built ? ['native', 'wasm'] as const : ['wasm'] as const) {
+describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
+  beforeAll(() => { vi.stubEnv('PETAL_NATIVE_SHA256', hasher === 'native' ? '1' : '0') })
+  afterAll(() => { vi.unstubAllEnvs() })
   const dir = tmpDir()
   for (const pageSize of [512, 1024, 4096, 65536]) {
     for (const encoding of ['UTF-8', 'UTF-16le', 'UTF-16be']) {
@@ -346,6 +352,7 @@ describe('fast manifest path against the reference', () => {
     }
   })
 })
+}
 
 /**
  * readBlockPages of `path` as plain verify reads a large block: from the parts of its bytes the

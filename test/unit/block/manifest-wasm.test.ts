@@ -1,7 +1,7 @@
 // The manifest's WebAssembly modules compiled in one place and used in another (verify --deep's
 // workers get them from the replay): a module graph that adopts them never generates its own,
 // hashes with them exactly as it would with its own, and refuses a module of other exports.
-import { describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -28,6 +28,10 @@ function tableFile (rows: number): string {
 }
 
 describe('manifest WebAssembly modules shared between threads', () => {
+  // The WebAssembly fallback's modules: the native hasher off (with it, there is no SHA-256 module; below).
+  beforeAll(() => { vi.stubEnv('PETAL_NATIVE_SHA256', '0') })
+  afterAll(() => { vi.unstubAllEnvs() })
+
   it('a graph that adopts the modules uses them (never generating its own) and gives the reference root', async () => {
     const path = tableFile(5000)
     const mine = manifestWasm()
@@ -62,10 +66,12 @@ describe('manifest WebAssembly modules shared between threads', () => {
 
   it('refuses modules of other exports (the two swapped)', async () => {
     const mine = manifestWasm()
+    const sha = mine.sha
+    if (sha === undefined) throw new Error('no SHA-256 module with the native hasher off')
     const { leaf } = await freshGraph()
-    expect(() => { leaf.adoptManifestWasm({ leaf: mine.sha, sha: mine.leaf }) }).toThrow(TypeError)
+    expect(() => { leaf.adoptManifestWasm({ leaf: sha, sha: mine.leaf }) }).toThrow(TypeError)
     const { leaf: again } = await freshGraph()
-    expect(() => { again.adoptManifestWasm({ leaf: mine.sha, sha: mine.sha }) }).toThrow(/leaf encoder/)
+    expect(() => { again.adoptManifestWasm({ leaf: sha, sha }) }).toThrow(/leaf encoder/)
   })
 
   it('the modules cross postMessage to another thread as compiled modules', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createHash } from 'node:crypto'
 import { leafHash, MerkleBatch, MerkleBuilder } from '../../../src/crypto/index.js'
 import { padMessage, paddedSize, sha256Wasm, SHA256_WASM_FREE } from '../../../src/crypto/sha256-wasm.js'
@@ -41,7 +41,10 @@ describe('SHA-256 in WebAssembly', () => {
   })
 })
 
-describe('MerkleBatch', () => {
+describe('MerkleBatch (the WebAssembly fallback: sha256-native.test.ts has the native hasher\'s)', () => {
+  beforeAll(() => { vi.stubEnv('PETAL_NATIVE_SHA256', '0') })
+  afterAll(() => { vi.unstubAllEnvs() })
+
   it('gives the root of MerkleBuilder for every tree size across batch and flush boundaries', () => {
     // The small sizes twice: before and after this thread has a WebAssembly instance left by a
     // finished batch (a batch then hashes there from its first leaf).

@@ -1,0 +1,69 @@
+// Builds the native batched SHA-256 (src/crypto/native/sha256-batch.c) into
+// dist/native/petal-sha256.node, where src/crypto/sha256-native.ts looks for it. Run by
+// `npm run build` (so by `npm ci`'s prepare and by `npm test`). A direct call of the C compiler,
+// not node-gyp: one C file, ~0.15 s against node-gyp's ~1.6 s, no Python and no header download
+// (docs/performance.md, session 20).
+//
+// It never fails the build: without a compiler, Node's headers (node_api.h, openssl/sha.h) or a
+// Node that exports OpenSSL's SHA256_* (a build against a shared or absent OpenSSL), it prints one
+// line saying so and the manifest hashes in WebAssembly. dist/native/build.json records the outcome
+// (`built`, `reason`): the test that the manifest uses the addon when it was built reads it.
+// PETAL_NATIVE_BUILD=0 skips the build (how to test the fallback from a fresh build).
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const outDir = join(root, 'dist', 'native')
+const out = join(outDir, 'petal-sha256.node')
+const source = join(root, 'src', 'crypto', 'native', 'sha256-batch.c')
+
+/** Node's headers: beside the binary (a distribution's or an official tarball's), else node-gyp's cache. */
+function includeDir (): string | undefined {
+  const candidates = [
+    join(dirname(process.execPath), '..', 'include', 'node'),
+    join(process.env.npm_config_devdir ?? join(homedir(), '.cache', 'node-gyp'), process.versions.node, 'include', 'node')
+  ]
+  return candidates.find(d => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'openssl', 'sha.h')))
+}
+
+function flags (): string[] | undefined {
+  // -z now: every symbol is bound when the addon is loaded, so a Node without OpenSSL's SHA256_*
+  // fails the load (and the manifest falls back) instead of failing at the first call.
+  if (process.platform === 'linux') return ['-shared', '-fPIC', '-Wl,-z,now']
+  if (process.platform === 'darwin') return ['-bundle', '-undefined', 'dynamic_lookup']
+  return undefined
+}
+
+function build (): { built: boolean, reason: string } {
+  if (process.env.PETAL_NATIVE_BUILD === '0') return { built: false, reason: 'PETAL_NATIVE_BUILD=0' }
+  const f = flags()
+  if (f === undefined) return { built: false, reason: `no native build on ${process.platform}` }
+  const inc = includeDir()
+  if (inc === undefined) return { built: false, reason: 'Node\'s headers (node_api.h, openssl/sha.h) not found' }
+  const cc = process.env.CC ?? 'cc'
+  const tmp = `${out}.${process.pid}.tmp`
+  const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-Wextra', '-fvisibility=hidden', ...f, '-I', inc, '-o', tmp, source], { encoding: 'utf8' })
+  if (r.error !== undefined || r.status !== 0) {
+    rmSync(tmp, { force: true })
+    const why = r.error?.message ?? (r.stderr.trim().split('\n')[0] ?? `exit ${r.status ?? '?'}`)
+    return { built: false, reason: `${cc} failed: ${why}` }
+  }
+  // Load it here, so an addon this Node cannot load is not left where the manifest looks.
+  try {
+    process.dlopen({ exports: {} }, tmp)
+  } catch (err) {
+    rmSync(tmp, { force: true })
+    return { built: false, reason: `built but not loadable: ${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)}` }
+  }
+  renameSync(tmp, out)
+  return { built: true, reason: `${cc}, headers ${inc}` }
+}
+
+mkdirSync(outDir, { recursive: true })
+rmSync(out, { force: true })
+const r = build()
+writeFileSync(join(outDir, 'build.json'), JSON.stringify(r) + '\n')
+if (!r.built) process.stderr.write(`petal: native SHA-256 not built (${r.reason}); the manifest hashes in WebAssembly\n`)

@@ -1,0 +1,124 @@
+/*
+ * SHA-256 of many pre-padded messages per call, for the manifest's Merkle leaves and interior
+ * nodes (src/crypto/sha256-native.ts loads it; merkle-batch.ts uses it, the WebAssembly module
+ * sha256-wasm.ts is the fallback and has the same two functions over the same layout).
+ *
+ * node:crypto costs ~1.4 µs per call, which at ~1 KB leaves eats SHA-NI's speed; here one call
+ * hashes up to thousands of messages with the SHA-256 block function of the OpenSSL that Node
+ * links and exports (it picks SHA-NI, AVX2 or plain code by CPUID itself). The messages are
+ * already padded (padMessage), so each is one SHA256_Update over whole blocks and its digest is
+ * the state words: no Final, no copy.
+ *
+ *   leaves(buf, in, n, out): n messages at buf[in…], each a little-endian u32 count of 64-byte
+ *     blocks then those blocks; digest i (32 bytes) to buf[out + 32 i …].
+ *   pairs(buf, in, n, out): for each of n 64-byte pairs of digests at buf[in…], SHA-256(0x01 ‖ pair)
+ *     to buf[out + 32 i …]; out may equal in (pair i is read before digest i is written).
+ *
+ * buf is any Uint8Array (an ordinary Buffer or one over a WebAssembly memory). Every offset is
+ * checked against it: a bad call throws a RangeError, it never reads or writes outside.
+ * Context-aware (NAPI_MODULE_INIT): loaded by the main thread and by worker threads.
+ */
+#define NAPI_VERSION 8
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <node_api.h>
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_ARGS 4
+
+static void put_digest (uint8_t *o, const SHA256_CTX *c)
+{
+  for (int k = 0; k < 8; k++) {
+    uint32_t h = c->h[k];
+    o[4 * k] = (uint8_t)(h >> 24);
+    o[4 * k + 1] = (uint8_t)(h >> 16);
+    o[4 * k + 2] = (uint8_t)(h >> 8);
+    o[4 * k + 3] = (uint8_t)h;
+  }
+}
+
+/* buf, then three non-negative integer offsets/counts; NULL (an exception pending) on bad input. */
+static uint8_t *args (napi_env env, napi_callback_info info, size_t *len, uint64_t v[3])
+{
+  size_t argc = MAX_ARGS;
+  napi_value argv[MAX_ARGS];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 4) { napi_throw_type_error(env, NULL, "expected (buf, in, n, out)"); return NULL; }
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[0], &is_ta);
+  if (!is_ta) { napi_throw_type_error(env, NULL, "buf must be a Uint8Array"); return NULL; }
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "buf must be a Uint8Array");
+    return NULL;
+  }
+  for (int i = 0; i < 3; i++) {
+    double d;
+    if (napi_get_value_double(env, argv[i + 1], &d) != napi_ok || !(d >= 0 && d <= 9007199254740991.0) || d != (double)(uint64_t)d) {
+      napi_throw_range_error(env, NULL, "offsets and counts must be non-negative integers");
+      return NULL;
+    }
+    v[i] = (uint64_t)d;
+  }
+  if (data == NULL && *len > 0) { napi_throw_error(env, NULL, "buf has no data"); return NULL; }
+  return data;
+}
+
+static napi_value leaves (napi_env env, napi_callback_info info)
+{
+  size_t len;
+  uint64_t v[3];
+  uint8_t *buf = args(env, info, &len, v);
+  if (buf == NULL) return NULL;
+  uint64_t at = v[0], n = v[1], out = v[2];
+  if (out > len || n > (len - out) / 32) { napi_throw_range_error(env, NULL, "digests past the end of buf"); return NULL; }
+  SHA256_CTX c;
+  for (uint64_t i = 0; i < n; i++) {
+    if (at > len || len - at < 4) { napi_throw_range_error(env, NULL, "message past the end of buf"); return NULL; }
+    const uint8_t *p = buf + at;
+    uint64_t blocks = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+    if (blocks == 0 || blocks > (len - at - 4) / 64) { napi_throw_range_error(env, NULL, "message past the end of buf"); return NULL; }
+    SHA256_Init(&c);
+    SHA256_Update(&c, p + 4, blocks * 64);
+    put_digest(buf + out + 32 * i, &c);
+    at += 4 + blocks * 64;
+  }
+  return NULL;
+}
+
+static napi_value pairs (napi_env env, napi_callback_info info)
+{
+  size_t len;
+  uint64_t v[3];
+  uint8_t *buf = args(env, info, &len, v);
+  if (buf == NULL) return NULL;
+  uint64_t at = v[0], n = v[1], out = v[2];
+  if (at > len || n > (len - at) / 64 || out > len || n > (len - out) / 32) { napi_throw_range_error(env, NULL, "pairs past the end of buf"); return NULL; }
+  /* 0x01 ‖ 64 bytes = 65 bytes: two blocks, the second the pair's last byte, 0x80, zeros, 520 bits. */
+  uint8_t m[128];
+  memset(m, 0, sizeof m);
+  m[0] = 0x01;
+  m[65] = 0x80;
+  m[126] = 0x02;
+  m[127] = 0x08;
+  SHA256_CTX c;
+  for (uint64_t i = 0; i < n; i++) {
+    memcpy(m + 1, buf + at + 64 * i, 64);
+    SHA256_Init(&c);
+    SHA256_Update(&c, m, sizeof m);
+    put_digest(buf + out + 32 * i, &c);
+  }
+  return NULL;
+}
+
+NAPI_MODULE_INIT ()
+{
+  napi_property_descriptor props[] = {
+    { "leaves", NULL, leaves, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pairs", NULL, pairs, NULL, NULL, NULL, napi_enumerable, NULL }
+  };
+  if (napi_define_properties(env, exports, 2, props) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,68 @@
+/**
+ * The native batched SHA-256 (native/sha256-batch.c, built by scripts/build-native.ts into
+ * dist/native/petal-sha256.node): the same `leaves` and `pairs` as the WebAssembly module
+ * (sha256-wasm.ts) over the same framed messages, with OpenSSL's block function (SHA-NI where the
+ * CPU has it), ~2.5× faster on the manifest's leaves. Loaded at first use, in each thread that
+ * hashes; when it is absent or cannot be loaded, or PETAL_NATIVE_SHA256=0, `nativeSha256()` is
+ * undefined and MerkleBatch hashes in WebAssembly: `merkleHasher()` says which and why.
+ */
+import { fileURLToPath } from 'node:url'
+import { CryptoError } from './errors.js'
+
+export interface NativeSha256 {
+  /** `n` framed messages at `buf[at…]`; digest i to `buf[out + 32 i…]` (sha256-wasm.ts's `leaves`). */
+  leaves: (buf: Uint8Array, at: number, n: number, out: number) => void
+  /** RFC 6962 interior nodes of `n` 64-byte pairs at `buf[at…]` to `buf[out…]` (`pairs`; out may be at). */
+  pairs: (buf: Uint8Array, at: number, n: number, out: number) => void
+}
+
+/**
+ * The addon's path. dist/native sits beside dist/<module>/, dist/bundle and dist/fast (the fast
+ * bundle's import.meta.url is dist/fast/<script>.js), and from src/crypto (tests run the sources)
+ * `../../dist/native` is the build's too: one relative path from every place this code runs.
+ */
+export const NATIVE_SHA256_PATH = fileURLToPath(new URL('../../dist/native/petal-sha256.node', import.meta.url))
+
+let loaded: { hasher: NativeSha256 | undefined, why: string } | undefined
+
+// SHA-256("abc") framed as one padded block, and its digest: checked at load, so an addon whose
+// build disagrees with this Node's OpenSSL (a context layout, another library) is not used.
+const ABC = '0100000061626380' + '00'.repeat(59) + '18'
+const ABC_DIGEST = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+
+function load (): { hasher: NativeSha256 | undefined, why: string } {
+  const m: { exports: Partial<NativeSha256> } = { exports: {} }
+  try {
+    process.dlopen(m, NATIVE_SHA256_PATH)
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)
+    return { hasher: undefined, why: msg.includes('ENOENT') || msg.includes('No such file') ? 'not built (dist/native/build.json says why)' : `not loadable: ${msg}` }
+  }
+  const { leaves, pairs } = m.exports
+  if (typeof leaves !== 'function' || typeof pairs !== 'function') return { hasher: undefined, why: 'exports missing' }
+  const probe = Buffer.alloc(128)
+  probe.write(ABC, 'hex')
+  leaves(probe, 0, 1, 96)
+  if (probe.toString('hex', 96, 128) !== ABC_DIGEST) return { hasher: undefined, why: 'wrong digest at load' }
+  return { hasher: { leaves, pairs }, why: 'OpenSSL SHA-256, dist/native/petal-sha256.node' }
+}
+
+/**
+ * This thread's native hasher, or undefined (then hash in WebAssembly). PETAL_NATIVE_SHA256=0
+ * turns it off (read at every call: a test switches it within one process), =1 requires it (an
+ * error when it cannot be loaded: how a test checks that a bundle finds it).
+ */
+export function nativeSha256 (): NativeSha256 | undefined {
+  const want = process.env.PETAL_NATIVE_SHA256
+  if (want === '0') return undefined
+  loaded ??= load()
+  if (loaded.hasher === undefined && want === '1') throw new CryptoError('NATIVE_SHA256_UNAVAILABLE', `PETAL_NATIVE_SHA256=1, but the native SHA-256 is ${loaded.why}`)
+  return loaded.hasher
+}
+
+/** Which hasher the manifest's Merkle batches use in this thread, and why. */
+export function merkleHasher (): { hasher: 'native' | 'wasm', why: string } {
+  if (process.env.PETAL_NATIVE_SHA256 === '0') return { hasher: 'wasm', why: 'PETAL_NATIVE_SHA256=0' }
+  loaded ??= load()
+  return { hasher: loaded.hasher === undefined ? 'wasm' : 'native', why: loaded.why }
+}
