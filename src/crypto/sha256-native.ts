@@ -1,10 +1,12 @@
 /**
  * The native batched SHA-256 (native/sha256-batch.c, built by scripts/build-native.ts into
  * dist/native/petal-sha256.node): the same `leaves` and `pairs` as the WebAssembly module
- * (sha256-wasm.ts) over the same framed messages, with OpenSSL's block function (SHA-NI where the
- * CPU has it), ~2.5× faster on the manifest's leaves. Loaded at first use, in each thread that
- * hashes; when it is absent or cannot be loaded, or PETAL_NATIVE_SHA256=0, `nativeSha256()` is
- * undefined and MerkleBatch hashes in WebAssembly: `merkleHasher()` says which and why.
+ * (sha256-wasm.ts) over the same framed messages, with OpenSSL's block function, ~2.5× faster on
+ * the manifest's leaves with the CPU's SHA-256 instructions (SHA-NI). Loaded at first use, in each
+ * thread that hashes; when it is absent, cannot be loaded, the CPU has no SHA-256 instructions
+ * (OpenSSL's software code is then slower than WebAssembly), or PETAL_NATIVE_SHA256=0,
+ * `nativeSha256()` is undefined and MerkleBatch hashes in WebAssembly: `merkleHasher()` says which
+ * and why.
  */
 import { fileURLToPath } from 'node:url'
 import { CryptoError } from './errors.js'
@@ -31,15 +33,20 @@ const ABC = '0100000061626380' + '00'.repeat(59) + '18'
 const ABC_DIGEST = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
 
 function load (): { hasher: NativeSha256 | undefined, why: string } {
-  const m: { exports: Partial<NativeSha256> } = { exports: {} }
+  // accelerated: whether the CPU has SHA-256 instructions (the addon's own CPUID check).
+  const m: { exports: Partial<NativeSha256> & { accelerated?: unknown } } = { exports: {} }
   try {
     process.dlopen(m, NATIVE_SHA256_PATH)
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)
     return { hasher: undefined, why: msg.includes('ENOENT') || msg.includes('No such file') ? 'not built (dist/native/build.json says why)' : `not loadable: ${msg}` }
   }
-  const { leaves, pairs } = m.exports
+  const { leaves, pairs, accelerated } = m.exports
   if (typeof leaves !== 'function' || typeof pairs !== 'function') return { hasher: undefined, why: 'exports missing' }
+  // OpenSSL's software SHA-256 is slower than the WebAssembly four-lane one: only with the CPU's
+  // SHA-256 instructions (which OpenSSL uses unless its capability variable masks them) is it faster.
+  if (accelerated !== true) return { hasher: undefined, why: 'this CPU has no SHA-256 instructions (OpenSSL\'s software SHA-256 is slower than WebAssembly\'s four lanes)' }
+  if (process.env.OPENSSL_ia32cap !== undefined || process.env.OPENSSL_armcap !== undefined) return { hasher: undefined, why: 'OPENSSL_ia32cap or OPENSSL_armcap is set (OpenSSL may not use the SHA-256 instructions)' }
   const probe = Buffer.alloc(128)
   probe.write(ABC, 'hex')
   leaves(probe, 0, 1, 96)

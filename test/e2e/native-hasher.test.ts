@@ -9,7 +9,7 @@ import { petal } from '../helpers/cli.js'
 import { nativeBuild } from '../helpers/native-build.js'
 import { tmpDir } from '../helpers/tmp.js'
 
-describe.skipIf(!nativeBuild().built)('the native SHA-256 from the CLI\'s fast bundle', () => {
+describe.skipIf(!nativeBuild().accelerated)('the native SHA-256 from the CLI\'s fast bundle', () => {
   it('signimportblock (its table-root threads: 70,000 rows) and verify --deep (its worker) load it; with it off they agree', async () => {
     const dir = join(tmpDir(), 'data')
     const on = { PETAL_NATIVE_SHA256: '1' }

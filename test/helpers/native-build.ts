@@ -1,14 +1,29 @@
 // What scripts/build-native.ts recorded in dist/native/build.json: whether `npm run build` built
 // the native SHA-256 (and why not). Tests of the native hasher run when it was built, and a test
-// fails when it was built but the manifest does not use it. No record (a build that never ran,
-// e.g. `npm run test:unit` on a fresh clone): not built.
+// fails when it was built (on a CPU with SHA-256 instructions) but the manifest does not use it. No
+// record (a build that never ran, e.g. `npm run test:unit` on a fresh clone): not built.
+// `accelerated`: the built addon says this CPU has SHA-256 instructions (else Petal does not use it).
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-export function nativeBuild (): { built: boolean, reason: string } {
+const DIR = join(import.meta.dirname, '..', '..', 'dist', 'native')
+
+export function nativeBuild (): { built: boolean, accelerated: boolean, reason: string } {
+  let r: unknown
   try {
-    const r: unknown = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'dist', 'native', 'build.json'), 'utf8'))
-    if (typeof r === 'object' && r !== null && 'built' in r && typeof r.built === 'boolean') return { built: r.built, reason: 'reason' in r ? String(r.reason) : '' }
-  } catch { /* no record */ }
-  return { built: false, reason: 'no dist/native/build.json (npm run build has not run)' }
+    r = JSON.parse(readFileSync(join(DIR, 'build.json'), 'utf8'))
+  } catch {
+    return { built: false, accelerated: false, reason: 'no dist/native/build.json (npm run build has not run)' }
+  }
+  if (typeof r !== 'object' || r === null || !('built' in r) || r.built !== true) return { built: false, accelerated: false, reason: typeof r === 'object' && r !== null && 'reason' in r ? String(r.reason) : '' }
+  return { built: true, accelerated: nativeAddon().accelerated === true, reason: 'reason' in r ? String(r.reason) : '' }
+}
+
+/** The built addon's exports, loaded directly (whatever the CPU). */
+export function nativeAddon (): { leaves: (buf: Uint8Array, at: number, n: number, out: number) => void, pairs: (buf: Uint8Array, at: number, n: number, out: number) => void, accelerated?: unknown } {
+  const m = { exports: {} as Record<string, unknown> }
+  process.dlopen(m, join(DIR, 'petal-sha256.node'))
+  const { leaves, pairs, accelerated } = m.exports
+  if (typeof leaves !== 'function' || typeof pairs !== 'function') throw new Error('the native addon lacks leaves/pairs')
+  return { leaves: (...a) => { Reflect.apply(leaves, undefined, a) }, pairs: (...a) => { Reflect.apply(pairs, undefined, a) }, accelerated }
 }
