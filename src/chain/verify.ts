@@ -46,7 +46,7 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
     const records = new RecordWindow(chain.index, tip.height)
     const r = await replayChain(chain, {
       toHeight: tip.height,
-      sizes: { total: () => records.bytes(), of: h => records.get(h)?.size ?? 0 },
+      sizes: { total: () => records.bytes(), of: h => records.get(h)?.[3] ?? 0 },
       deep: o.deep,
       workers: o.workers,
       signal: o.signal,
@@ -57,8 +57,8 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
       onBlock: (c, _ops) => {
         const h = c.file.header.height
         const rec = records.get(h)
-        if (rec === undefined || rec.hash !== c.hash) throw new ChainError('VERIFY_FAILED', `block file at height ${h} is not the block the index records`, { details: { height: h } })
-        if (rec.seal !== c.seal) throw new ChainError('VERIFY_FAILED', `seal file at height ${h} differs from the index`, { details: { height: h } })
+        if (rec === undefined || rec[1] !== c.hash) throw new ChainError('VERIFY_FAILED', `block file at height ${h} is not the block the index records`, { details: { height: h } })
+        if (rec[2] !== c.seal) throw new ChainError('VERIFY_FAILED', `seal file at height ${h} differs from the index`, { details: { height: h } })
         if (h === 0) genesis = c.file.header
         blocks++
       }
@@ -78,6 +78,7 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
 // Records per index query.
 const WINDOW = 1024
 
+// [height, hash, seal, size]
 type FileRecord = ReturnType<IndexDb['canonicalFiles']>[number]
 
 /**
@@ -103,13 +104,13 @@ export class RecordWindow {
       records = this.index.canonicalFiles(w * this.size, w * this.size + this.size - 1)
       this.windows.set(w, records)
       if (w === this.next) {
-        for (const r of records) if (r.height <= this.to) this.fetched += r.size
+        for (const r of records) if (r[0] <= this.to) this.fetched += r[3]
         this.next++
       }
     }
     const r = records[height - w * this.size]
     // A gap in the canonical heights (a damaged index) shifts the rest: look for the height itself.
-    return r?.height === height ? r : records.find(x => x.height === height)
+    return r?.[0] === height ? r : records.find(x => x[0] === height)
   }
 
   /**

@@ -38,6 +38,21 @@ describe('verify against the index', () => {
     expect(gap.failure?.message).toContain('block file at height 1 is not the block the index records')
   })
 
+  it("gives each canonical block's height, hash, seal and size as the index records them, in height order", async () => {
+    // canonicalFiles's rows are arrays (better-sqlite3's raw mode): the same values range() reads.
+    const t = await newTestChain()
+    try {
+      for (let i = 0; i < 4; i++) await signImport(t.chain, undefined, t.key)
+      const rows = t.chain.index.canonicalFiles(1, 3)
+      expect(rows).toEqual(t.chain.index.range(1, 3).map(r => [r.height, r.hash, r.seal, r.size]))
+      expect(rows.map(r => r[0])).toEqual([1, 2, 3])
+      expect(rows[0]?.[3]).toBe(statSync(t.chain.dir.blockPath(1)).size)
+      expect(t.chain.index.canonicalFiles(5, 9)).toEqual([])
+    } finally {
+      t.chain.close()
+    }
+  })
+
   it("sums the files' bytes up to the tip from the windows fetched and the index past them, wherever the replay is", async () => {
     // Progress's total: the windows already fetched are summed as they come, the index is asked
     // only for the heights after them (near the end of a run, a window's worth instead of all).
@@ -51,7 +66,7 @@ describe('verify against the index', () => {
       const w = new RecordWindow(t.chain.index, tip, 3)
       expect(w.bytes()).toBe(all)
       for (let h = 0; h <= tip; h++) {
-        expect(w.get(h)?.height).toBe(h)
+        expect(w.get(h)?.[0]).toBe(h)
         expect(w.bytes()).toBe(all)
       }
       // Up to a height below the tip: the records above it are not counted.
