@@ -161,12 +161,33 @@ function isZero32 (b: Uint8Array, at: number): boolean {
   return any === 0
 }
 
-// derToP1363's output when only its verdict is wanted (verifyV2, on one thread at a time).
-const P1363_SCRATCH = Buffer.alloc(64)
-
-/** Whether `der` is one of derToP1363's signatures, read without allocating. */
-function isStrictLowS (der: Uint8Array): boolean {
-  return derToP1363(der, P1363_SCRATCH) !== undefined
+/**
+ * Whether derToP1363 accepts `der` (strict DER, 1 ≤ r < n, 1 ≤ s ≤ n/2), read where it lies:
+ * verifyV2 wants only the verdict, and derToP1363's zeroing, copying and scans of two 32-byte
+ * slots were ~4 K instructions per signature in each verify worker (docs/performance.md,
+ * "Session 20: plain verify"). In minimal DER the value 0 has one encoding, the single byte 0x00,
+ * and a value of fewer than 32 bytes is below 2^248, under both bounds; only a 32-byte value is
+ * compared with its bound, every byte read (compare32, for derToP1363's reason).
+ */
+export function isStrictLowS (der: Uint8Array): boolean {
+  if (der.length < 8 || der.length > 72 || der[0] !== 0x30 || der[1] !== der.length - 2) return false
+  let pos = 2
+  for (let k = 0; k < 2; k++) {
+    if (der[pos] !== 0x02) return false
+    const len = der[pos + 1]
+    if (len === undefined || len === 0 || len > 33 || pos + 2 + len > der.length) return false
+    const first = der[pos + 2] ?? 0
+    if ((first & 0x80) !== 0) return false // negative
+    if (len > 1 && first === 0 && ((der[pos + 3] ?? 0) & 0x80) === 0) return false // not minimal
+    if (len === 33 && first !== 0) return false // at least 2^256
+    if (len === 1 && first === 0) return false // zero
+    // r < n (k = 0), s ≤ n/2 (k = 1): a 32-byte value (33 with its 0x00) against the bound.
+    const n = len === 33 ? 32 : len
+    const d = n === 32 ? compare32(der, pos + 2 + len - 32, k === 0 ? N_BYTES : HALF_N_BYTES) : -1
+    if (d > 0 || (k === 0 && d === 0)) return false
+    pos += 2 + len
+  }
+  return pos === der.length
 }
 
 /**

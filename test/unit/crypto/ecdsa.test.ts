@@ -1,6 +1,6 @@
 import { createPublicKey, verify as nodeVerify } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { decodeDerSignature, derToP1363, encodeDerSignature, generateSigningKey, importPrivateKey, parsePublicKey, privateKeyToPem, signV1, signV2, verifyV1, verifyV2, sha256 } from '../../../src/crypto/index.js'
+import { decodeDerSignature, derToP1363, encodeDerSignature, isStrictLowS, generateSigningKey, importPrivateKey, parsePublicKey, privateKeyToPem, signV1, signV2, verifyV1, verifyV2, sha256 } from '../../../src/crypto/index.js'
 import { CryptoError } from '../../../src/crypto/index.js'
 
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n
@@ -52,10 +52,14 @@ describe('derToP1363 (the BigInt-free reading verifyV2 uses)', () => {
     if (rs === undefined || rs.r < 1n || rs.r >= N || rs.s < 1n || rs.s > N >> 1n) return undefined
     return rs.r.toString(16).padStart(64, '0') + rs.s.toString(16).padStart(64, '0')
   }
-  const same = (der: Uint8Array): void => { expect(derToP1363(der)?.toString('hex')).toBe(reference(der)) }
+  // isStrictLowS (verifyV2's check, read in place) gives derToP1363's verdict.
+  const same = (der: Uint8Array): void => {
+    expect(derToP1363(der)?.toString('hex')).toBe(reference(der))
+    expect(isStrictLowS(der)).toBe(reference(der) !== undefined)
+  }
 
   it('agrees on edge values of r and s (0, 1, n/2, n/2 + 1, n − 1, n, 2^256 − 1, short, 33-byte)', () => {
-    const values = [0n, 1n, 0x7fn, 0x80n, 0xffn, N >> 1n, (N >> 1n) + 1n, N - 1n, N, N + 1n, (1n << 256n) - 1n, 1n << 255n, (1n << 255n) - 1n]
+    const values = [0n, 1n, 0x7fn, 0x80n, 0xffn, (1n << 248n) - 1n, 1n << 248n, N >> 1n, (N >> 1n) - 1n, (N >> 1n) + 1n, N - 1n, N, N + 1n, (1n << 256n) - 1n, 1n << 255n, (1n << 255n) - 1n]
     for (const r of values) for (const s of values) same(encodeDerSignature({ r, s }))
   })
 
