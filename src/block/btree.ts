@@ -76,6 +76,20 @@ export interface FileHeader {
  */
 export interface HeldBytes { fd: number, size: number, parts: ReadonlyArray<{ at: number, bytes: Buffer }> }
 
+/**
+ * `src[from…end)` (clamped to `src`) copied to the start of `dst`; returns the bytes copied. As
+ * Buffer's copy() gives, through a plain Uint8Array view: Node's copy() and its argument checks
+ * (`copy`, `_copy`, `_copyActual`, `isUint8Array`, a `wrappedFn`) were five TurboFan compiles in every
+ * fresh worker, and a Buffer's subarray() runs Node's FastBuffer constructor.
+ */
+function copyOut (src: Uint8Array, from: number, end: number, dst: Uint8Array): number {
+  const n = Math.min(end, src.length) - from
+  if (n <= 0) return 0
+  if (n > dst.length) return copyOut(src, from, from + dst.length, dst)
+  dst.set(new Uint8Array(src.buffer, src.byteOffset + from, n))
+  return n
+}
+
 // The file header's bytes, read and parsed within the constructor (a fresh buffer per file was
 // an allocation per block for plain verify).
 const HEAD = Buffer.allocUnsafe(100)
@@ -144,9 +158,9 @@ export class PageFile {
   private aheadLen = 0
 
   private readAt (buf: Buffer, bytes: number, position: number): number {
-    if (this.data !== undefined) return this.data.copy(buf, 0, position, position + bytes)
+    if (this.data !== undefined) return copyOut(this.data, position, position + bytes, buf)
     const part = this.held?.parts.find(p => position >= p.at && (position + bytes <= p.at + p.bytes.length || (p.at + p.bytes.length === this.held?.size && position < this.held.size)))
-    if (part !== undefined) return part.bytes.copy(buf, 0, position - part.at, position - part.at + bytes)
+    if (part !== undefined) return copyOut(part.bytes, position - part.at, position - part.at + bytes, buf)
     const fd = this.fd ?? this.held?.fd ?? -1
     if (bytes > WINDOW) return readSync(fd, buf, 0, bytes, position)
     if (position < this.aheadAt || position + bytes > this.aheadAt + this.aheadLen) {
@@ -163,7 +177,7 @@ export class PageFile {
       }
     }
     const from = position - this.aheadAt
-    return (this.ahead ?? buf).copy(buf, 0, from, Math.min(from + bytes, this.aheadLen))
+    return this.ahead === undefined ? 0 : copyOut(this.ahead, from, Math.min(from + bytes, this.aheadLen), buf)
   }
 
   /** Read page `n` (1-based) into `buf`, once per file: a page seen twice means a cycle. */
@@ -232,6 +246,11 @@ export class PageFile {
   }
 }
 
+/** The big-endian u32 at `b[p…]` (a page number; bytes past the end read as 0). */
+function u32 (b: Uint8Array, p: number): number {
+  return (((b[p] ?? 0) << 24) | ((b[p + 1] ?? 0) << 16) | ((b[p + 2] ?? 0) << 8) | (b[p + 3] ?? 0)) >>> 0
+}
+
 /** Bytes of a payload of `total` bytes stored on the b-tree page (the rest overflows). */
 function localSize (usable: number, total: number, index: boolean): number {
   const x = index ? Math.floor((usable - 12) * 64 / 255) - 23 : usable - 35
@@ -261,13 +280,16 @@ function pageType (page: Buffer, n: number, index: boolean): { h: number, leaf: 
   const type = page[h]
   const leaf = type === (index ? PAGE_INDEX_LEAF : PAGE_TABLE_LEAF)
   if (!leaf && type !== (index ? PAGE_INDEX_INTERIOR : PAGE_TABLE_INTERIOR)) throw unsupported(`page ${n} has type ${type ?? '?'}`)
-  return { h, leaf, cells: page.readUInt16BE(h + 3) }
+  // Byte arithmetic, not Node's readUInt16BE/readUInt32BE here and below: each was a TurboFan
+  // compile of its own in every fresh thread (a byte past the page reads as 0).
+  return { h, leaf, cells: ((page[h + 3] ?? 0) << 8) | (page[h + 4] ?? 0) }
 }
 
 /** Cell pointer `i` of a page whose b-tree header starts at `h` (of `hsize` bytes). */
 function cellAt (page: Buffer, h: number, hsize: number, i: number, usable: number): number {
-  const at = page.readUInt16BE(h + hsize + 2 * i)
-  if (at < h + hsize + 2 * i || at >= usable) throw unsupported('cell pointer out of range')
+  const p = h + hsize + 2 * i
+  const at = ((page[p] ?? 0) << 8) | (page[p + 1] ?? 0)
+  if (at < p || at >= usable) throw unsupported('cell pointer out of range')
   return at
 }
 
@@ -310,10 +332,10 @@ function walkPage (w: Walk, n: number, depth: number): void {
   }
   for (let i = 0; i < cells; i++) {
     const at = cellAt(page, h, 12, i, f.header.usable)
-    walkPage(w, page.readUInt32BE(at), depth + 1)
+    walkPage(w, u32(page, at), depth + 1)
     if (index) { emitCell(f, page, at + 4, index, onRecord); w.rows++ }
   }
-  walkPage(w, page.readUInt32BE(h + 8), depth + 1)
+  walkPage(w, u32(page, h + 8), depth + 1)
 }
 
 /**
@@ -330,12 +352,12 @@ export function tableLeaves (f: PageFile, root: number): { pages: number[], cell
     if (depth >= MAX_DEPTH) throw unsupported('b-tree too deep')
     f.mark(n)
     f.peek(n, head, 12)
-    if (head[0] === PAGE_TABLE_LEAF) { pages.push(n); cells.push(head.readUInt16BE(3)); return }
+    if (head[0] === PAGE_TABLE_LEAF) { pages.push(n); cells.push(((head[3] ?? 0) << 8) | (head[4] ?? 0)); return }
     const page = bufs[depth] ??= Buffer.allocUnsafe(f.header.pageSize)
     f.peek(n, page, f.header.pageSize)
     const t = pageType(page, n, false)
-    for (let i = 0; i < t.cells; i++) walk(page.readUInt32BE(cellAt(page, t.h, 12, i, usable)), depth + 1)
-    walk(page.readUInt32BE(t.h + 8), depth + 1)
+    for (let i = 0; i < t.cells; i++) walk(u32(page, cellAt(page, t.h, 12, i, usable)), depth + 1)
+    walk(u32(page, t.h + 8), depth + 1)
   }
   walk(root, 0)
   return { pages, cells }

@@ -311,7 +311,8 @@ export class WasmLeafEncoder {
 
   /** Copy a table leaf page into the encoder's memory (before `encode` of its cells). */
   load (page: Buffer): void {
-    page.copy(this.tree.bytes, PAGE)
+    // set(), not Buffer's copy(): Node's copy() and its checks were TurboFan compiles of their own in every fresh worker.
+    this.tree.bytes.set(page, PAGE)
   }
 
   /**
