@@ -6,6 +6,7 @@
  * BtreeUnsupported, on which the caller falls back to reading the rows through SQLite.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { copyOut, u32 } from './page-bytes.js'
 
 /** The file is not something this walker reads with certainty; read it through SQLite instead. */
 export class BtreeUnsupported extends Error {}
@@ -75,20 +76,6 @@ export interface FileHeader {
  * last chunks) and the file's open descriptor for the other pages; PageFile closes neither.
  */
 export interface HeldBytes { fd: number, size: number, parts: ReadonlyArray<{ at: number, bytes: Buffer }> }
-
-/**
- * `src[from…end)` (clamped to `src`) copied to the start of `dst`; returns the bytes copied. As
- * Buffer's copy() gives, through a plain Uint8Array view: Node's copy() and its argument checks
- * (`copy`, `_copy`, `_copyActual`, `isUint8Array`, a `wrappedFn`) were five TurboFan compiles in every
- * fresh worker, and a Buffer's subarray() runs Node's FastBuffer constructor.
- */
-function copyOut (src: Uint8Array, from: number, end: number, dst: Uint8Array): number {
-  const n = Math.min(end, src.length) - from
-  if (n <= 0) return 0
-  if (n > dst.length) return copyOut(src, from, from + dst.length, dst)
-  dst.set(new Uint8Array(src.buffer, src.byteOffset + from, n))
-  return n
-}
 
 // The file header's bytes, read and parsed within the constructor (a fresh buffer per file was
 // an allocation per block for plain verify).
@@ -244,11 +231,6 @@ export class PageFile {
     if (next !== 0) throw unsupported('overflow chain longer than the payload')
     return out
   }
-}
-
-/** The big-endian u32 at `b[p…]` (a page number; bytes past the end read as 0). */
-function u32 (b: Uint8Array, p: number): number {
-  return (((b[p] ?? 0) << 24) | ((b[p + 1] ?? 0) << 16) | ((b[p + 2] ?? 0) << 8) | (b[p + 3] ?? 0)) >>> 0
 }
 
 /** Bytes of a payload of `total` bytes stored on the b-tree page (the rest overflows). */
