@@ -118,47 +118,26 @@ function compare32 (a: Uint8Array, at: number, b: Uint8Array): number {
 
 /**
  * The IEEE P1363 form (r ‖ s, 32 bytes each) of a DER signature that decodeDerSignature accepts
- * with 1 ≤ r < n and 1 ≤ s ≤ n/2, else undefined: the same verdicts, read from the bytes (BigInt
- * arithmetic cost more than the rest of a verify's preparation, and plain verify checks two
- * signatures per block). `into`: a 64-byte buffer to write it in, instead of a new one.
+ * with 1 ≤ r < n and 1 ≤ s ≤ n/2, else undefined: the verdict is isStrictLowS's, read from the
+ * bytes (BigInt arithmetic cost more than the rest of a verify's preparation, and plain verify
+ * checks two signatures per block). `into`: a 64-byte buffer to write it in, instead of a new one.
  */
 export function derToP1363 (der: Uint8Array, into?: Buffer): Buffer | undefined {
-  if (der.length < 8 || der.length > 72 || der[0] !== 0x30 || der[1] !== der.length - 2) return undefined
+  if (!isStrictLowS(der)) return undefined
   // Zeroed and filled byte by byte: Buffer's fill and set inlined Node's argument handling into
   // the optimised code, which each verify worker compiled (TurboFan) for two calls per block.
   const out = into ?? Buffer.alloc(64)
   for (let i = 0; i < 64; i++) out[i] = 0
   let pos = 2
   for (let k = 0; k < 2; k++) {
-    if (der[pos] !== 0x02) return undefined
-    const len = der[pos + 1]
-    if (len === undefined || len === 0 || len > 33 || pos + 2 + len > der.length) return undefined
-    const first = der[pos + 2] ?? 0
-    if ((first & 0x80) !== 0) return undefined // negative
-    if (len > 1 && first === 0 && ((der[pos + 3] ?? 0) & 0x80) === 0) return undefined // not minimal
-    // 33 bytes: 0x00 then 32 bytes is a value below 2^256; anything else is at least 2^256,
-    // above n for r and s alike. Shorter values are right-aligned.
-    let from = pos + 2
-    let n = len
-    if (n === 33) {
-      if (first !== 0) return undefined
-      from++
-      n--
-    }
+    const len = der[pos + 1] ?? 0
+    // isStrictLowS checked the shape: a 33-byte value is 0x00 then 32 bytes; values right-aligned.
+    const n = len === 33 ? 32 : len
+    const from = pos + 2 + len - n
     for (let i = 0, to = 32 * k + 32 - n; i < n; i++) out[to + i] = der[from + i] ?? 0
     pos += 2 + len
   }
-  if (pos !== der.length) return undefined
-  if (isZero32(out, 0) || compare32(out, 0, N_BYTES) >= 0) return undefined
-  if (isZero32(out, 32) || compare32(out, 32, HALF_N_BYTES) > 0) return undefined
   return out
-}
-
-/** Whether b[at…at+32] is all zeros: every byte read, as compare32 reads them (and for its reason). */
-function isZero32 (b: Uint8Array, at: number): boolean {
-  let any = 0
-  for (let i = at; i < at + 32; i++) any |= b[i] ?? 0
-  return any === 0
 }
 
 /**
