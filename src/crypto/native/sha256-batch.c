@@ -92,7 +92,11 @@ static uint8_t *args (napi_env env, napi_callback_info info, size_t *len, uint64
     v[i] = (uint64_t)d;
   }
   if (data == NULL && *len > 0) { napi_throw_error(env, NULL, "buf has no data"); return NULL; }
-  return data;
+  /* An empty or detached buffer has no data pointer, and NULL here means "exception pending":
+   * give it a pointer to nothing, so the bounds checks refuse n > 0 (a RangeError) instead of the
+   * call returning without an exception and without a digest (stale digests taken for new ones). */
+  static uint8_t none;
+  return data == NULL ? &none : data;
 }
 
 static napi_value leaves (napi_env env, napi_callback_info info)

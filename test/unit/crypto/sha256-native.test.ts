@@ -104,6 +104,21 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
     expect(() => { h.leaves(zero, 0, 1, 0) }).toThrow(RangeError)
   })
 
+  it('refuses a count over an empty or detached buffer (a WebAssembly memory\'s old view after grow()), instead of returning with no digest written', () => {
+    const h = addon()
+    const ab = new ArrayBuffer(256)
+    const view = new Uint8Array(ab)
+    structuredClone(ab, { transfer: [ab] }) // detaches it, as WebAssembly.Memory's grow() does its old buffer
+    expect(view.length).toBe(0)
+    for (const buf of [view, new Uint8Array(0), Buffer.alloc(0)]) {
+      expect(() => { h.leaves(buf, 0, 1, 0) }).toThrow(RangeError)
+      expect(() => { h.pairs(buf, 0, 1, 0) }).toThrow(RangeError)
+      // Nothing to hash is no error.
+      h.leaves(buf, 0, 0, 0)
+      h.pairs(buf, 0, 0, 0)
+    }
+  })
+
   it.skipIf(!built.accelerated)('gives MerkleBuilder\'s root through MerkleBatch for every tree size, in a plain buffer and in WebAssembly memory', () => {
     const leaves = vi.spyOn(native(), 'leaves')
     let hashed = 0
