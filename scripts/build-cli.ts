@@ -15,6 +15,7 @@
 // network commands: libp2p, fastify) has them bundled in, converted to CommonJS, so a node compiles
 // one file from its code cache instead of resolving, reading and compiling ~1,000 ES modules.
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { basename, dirname, join, relative } from 'node:path'
@@ -56,6 +57,16 @@ function entryPoints (): Record<string, string> {
 
 rmSync(out, { recursive: true, force: true })
 const entries = entryPoints()
+// The WebAssembly modules' bytes, generated from the code about to be bundled; written below into
+// the folder where both bundles' scripts look for them (src/util/built-bytes.ts): a thread that
+// hashes with them reads ~100 KB instead of generating them (30-45 ms of CPU per fresh thread for
+// SHA-256). Files, not strings in the bundles: only the threads that hash read them, and no start
+// pays for them. Their SHA-256s go into every bundle (define): a script uses only the bytes of its
+// own build, never a stale, cut short or replaced file (which would hash wrong without an error).
+const { builtWasmFiles } = await import(pathToFileURL(join(dist, 'block', 'leaf-wasm.js')).href) as typeof import('../src/block/leaf-wasm.js')
+const { BUILT_DIR } = await import(pathToFileURL(join(dist, 'util', 'built-bytes.js')).href) as typeof import('../src/util/built-bytes.js')
+const wasmFiles = builtWasmFiles()
+const BUILT_WASM = { __PETAL_BUILT_WASM__: JSON.stringify(JSON.stringify(Object.fromEntries(Object.entries(wasmFiles).map(([name, bytes]) => [name, createHash('sha256').update(bytes).digest('hex')])))) }
 // The builds below do not depend on each other: each starts at once, and all are awaited before
 // the seeds are written (esbuild runs them side by side).
 const esmBundle = build({
@@ -69,6 +80,7 @@ const esmBundle = build({
   external,
   // Error classes name themselves after their class (PetalError: this.name = new.target.name).
   keepNames: true,
+  define: BUILT_WASM,
   // Commander is CommonJS: its require() of node: modules needs a require in an ES module.
   banner: { js: "import { createRequire as __petalCreateRequire } from 'node:module'; const require = __petalCreateRequire(import.meta.url);" },
   logLevel: 'warning'
@@ -217,6 +229,7 @@ const common = {
   minifyWhitespace: true,
   legalComments: 'none',
   charset: 'ascii',
+  define: BUILT_WASM,
   logLevel: 'warning'
 } as const
 // Node modules that a fast script loads on first use of one of their exports rather than when the
@@ -236,7 +249,7 @@ const fastScripts = build({
   ...common,
   entryPoints: { ...Object.fromEntries(Object.entries(entries).filter(([n]) => n !== 'main')) },
   outdir: join(fastOut, 'code'),
-  define: { 'import.meta.url': '__petalImportMetaUrl' },
+  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: FAST_BANNER },
   plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
 })
@@ -304,7 +317,7 @@ const fastBundles = build({
   external: fastExternal.filter(e => e.startsWith('better-sqlite3')),
   entryPoints: Object.fromEntries(fastModules.map(name => [`cmd-${name}`, `fast-main:${name}`])),
   outdir: join(fastOut, 'code'),
-  define: { 'import.meta.url': '__petalImportMetaUrl' },
+  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMetaUrl' },
   banner: { js: FAST_BANNER },
   plugins: [withoutLeftOut, perCommand, sqliteAddon, lazyCommanderSpawn]
 }).then(r => {
@@ -326,15 +339,10 @@ const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => a
   outfile: join(fastOut, `${name}.js`)
 }))
 await Promise.all([esmBundle, fastScripts, fastBundles, router, ...stubs])
-// The WebAssembly modules' bytes, generated here from the code just bundled, into the folder where
-// both bundles' scripts look for them (src/util/built-bytes.ts): a thread that hashes with them
-// reads ~100 KB instead of generating them (30-45 ms of CPU per fresh thread for SHA-256). Files,
-// not strings in the bundles: only the threads that hash read them, and no start pays for them.
-const { builtWasmFiles } = await import(pathToFileURL(join(dist, 'block', 'leaf-wasm.js')).href) as typeof import('../src/block/leaf-wasm.js')
-const { BUILT_DIR } = await import(pathToFileURL(join(dist, 'util', 'built-bytes.js')).href) as typeof import('../src/util/built-bytes.js')
+// The WebAssembly modules' bytes (generated above, their digests in every bundle).
 for (const dir of [out, fastOut]) {
   mkdirSync(join(dir, BUILT_DIR), { recursive: true })
-  for (const [name, bytes] of Object.entries(builtWasmFiles())) writeFileSync(join(dir, BUILT_DIR, name), bytes)
+  for (const [name, bytes] of Object.entries(wasmFiles)) writeFileSync(join(dir, BUILT_DIR, name), bytes)
 }
 // What the router does and which packages each command's bundle holds, for tests and readers
 // (nothing reads it at run time: the router has its table built in).
