@@ -80,11 +80,31 @@ const keyCache = new Map<string, KeyObject>()
 function keyObjectOf (pub: PublicKey): KeyObject {
   let k = keyCache.get(pub.hex)
   if (k === undefined) {
-    k = createPublicKey({ key: Buffer.from(pub.spki), format: 'der', type: 'spki' })
+    k = pointKeyObject(pub.spki) ?? createPublicKey({ key: Buffer.from(pub.spki), format: 'der', type: 'spki' })
     if (keyCache.size >= 4096) keyCache.clear()
     keyCache.set(pub.hex, k)
   }
   return k
+}
+
+// The 26 bytes before the point of a canonical P-256 SPKI (keys.ts checks it on every PublicKey).
+const SPKI_POINT_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
+
+/**
+ * The key of a canonical P-256 SPKI, imported as a JWK of its point's coordinates (OpenSSL checks
+ * the point is on the curve), not through OpenSSL's SPKI decoder, whose first use in a process
+ * costs ~3 M instructions more (docs/performance.md, "Session 21: the 100-row import"). Anything
+ * else returns undefined and is decoded as before.
+ */
+export function pointKeyObject (spki: Uint8Array): KeyObject | undefined {
+  if (spki.length !== 91 || spki[26] !== 0x04) return undefined
+  const b = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength)
+  if (!b.subarray(0, 26).equals(SPKI_POINT_PREFIX)) return undefined
+  try {
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b.toString('base64url', 27, 59), y: b.toString('base64url', 59, 91) }, format: 'jwk' })
+  } catch {
+    return undefined
+  }
 }
 
 /**

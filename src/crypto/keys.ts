@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createECDH, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { equalBytes, errorMessage, fromHex, toHex } from '../util/index.js'
 import { CryptoError } from './errors.js'
 import { sha256Hex } from './hash.js'
@@ -158,6 +158,10 @@ function signingKeyFromObject (k: KeyObject): SigningKey {
  * (Daisy's private.db stores hex SEC1).
  */
 export function importPrivateKey (input: Uint8Array | string): SigningKey {
+  if (typeof input !== 'string') {
+    const key = importP256Pkcs8(input)
+    if (key !== undefined) return key
+  }
   const attempts: Array<() => KeyObject> = []
   if (typeof input === 'string' && input.includes('-----BEGIN')) {
     attempts.push(() => createPrivateKey(input))
@@ -178,6 +182,47 @@ export function importPrivateKey (input: Uint8Array | string): SigningKey {
     return signingKeyFromObject(k)
   }
   throw new CryptoError('BAD_PRIVATE_KEY', 'could not parse the private key', { hint: 'give a P-256 key as PEM (PKCS#8 or SEC1), DER, or hex DER' })
+}
+
+/**
+ * The PKCS#8 DER Node writes for a P-256 key (what the keystore stores): the algorithm and curve,
+ * an RFC 5915 ECPrivateKey with the 32-byte scalar d at 36, then the public point (0x04 ‖ X ‖ Y) at 73.
+ */
+const PKCS8_HEAD = Buffer.from('308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420', 'hex')
+const PKCS8_POINT = Buffer.from('a14403420004', 'hex')
+const PKCS8_BYTES = 138
+
+/**
+ * A key in exactly that layout, imported without OpenSSL's PKCS#8 decoder (~5 M instructions a
+ * key here, most of a `signimportblock`'s key load; docs/performance.md, "Session 21: the 100-row
+ * import"): d·G is computed (ECDH) and must be the point the file holds, then the key is imported
+ * as a JWK of those same numbers. Anything else (another layout, a point that is not d·G, a d out of
+ * range) returns undefined and takes the general path, whose verdict is then the answer.
+ */
+export function importP256Pkcs8 (der: Uint8Array): SigningKey | undefined {
+  if (der.length !== PKCS8_BYTES) return undefined
+  const b = Buffer.from(der.buffer, der.byteOffset, der.byteLength)
+  if (!b.subarray(0, 36).equals(PKCS8_HEAD) || !b.subarray(68, 74).equals(PKCS8_POINT)) return undefined
+  const d = b.subarray(36, 68)
+  const point = b.subarray(73, 138)
+  let derived: Buffer
+  try {
+    const ecdh = createECDH('prime256v1')
+    ecdh.setPrivateKey(d) // refuses 0 and d ≥ n
+    derived = ecdh.getPublicKey()
+  } catch {
+    return undefined
+  }
+  if (!derived.equals(point)) return undefined
+  let k: KeyObject
+  try {
+    k = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', d: d.toString('base64url'), x: point.toString('base64url', 1, 33), y: point.toString('base64url', 33) }, format: 'jwk' })
+  } catch {
+    return undefined
+  }
+  const spki = new Uint8Array(Buffer.concat([SPKI_PREFIX, point]))
+  const id = keyIdOf(spki)
+  return { id, publicKey: { spki, id, hex: toHex(spki) }, keyObject: k }
 }
 
 /** PKCS#8 DER of a signing key (what the keystore stores). */

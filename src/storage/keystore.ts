@@ -52,6 +52,11 @@ export class Keystore {
   }
 
   list (): KeyEntry[] {
+    return this.read().map(k => k.entry)
+  }
+
+  /** Every key file, read and checked once, with its listing. */
+  private read (): Array<{ entry: KeyEntry, file: KeyFile }> {
     let names: string[]
     try {
       names = readdirSync(this.dir)
@@ -61,12 +66,12 @@ export class Keystore {
     }
     const dflt = this.defaultId()
     return names.filter(n => /^[0-9a-f]{64}\.json$/.test(n)).map(n => {
-      const f = this.readFile(join(this.dir, n))
-      return { id: f.id, publicKey: parsePublicKey(f.public_key), encrypted: f.encrypted !== undefined, created: f.created, isDefault: f.id === dflt, purpose: f.purpose === 'encrypt' ? 'encrypt' as const : 'sign' as const }
-    }).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id))
+      const { file: f, publicKey } = this.readFile(join(this.dir, n))
+      return { file: f, entry: { id: f.id, publicKey, encrypted: f.encrypted !== undefined, created: f.created, isDefault: f.id === dflt, purpose: f.purpose === 'encrypt' ? 'encrypt' as const : 'sign' as const } }
+    }).sort((a, b) => a.entry.created.localeCompare(b.entry.created) || a.entry.id.localeCompare(b.entry.id))
   }
 
-  private readFile (path: string): KeyFile {
+  private readFile (path: string): { file: KeyFile, publicKey: PublicKey } {
     checkDataFile(path, 'key file')
     const invalid = (why: string): StorageError => new StorageError('KEY_FILE_INVALID', `key file ${path} ${why}`, {
       hint: `move it out of ${this.dir} (keep it: it may be recoverable) and import the key again from your backup with \`petal keys import FILE\`; the other keys work meanwhile`,
@@ -99,7 +104,7 @@ export class Keystore {
       if (env === undefined) throw invalid('has a malformed encrypted private key')
       file.encrypted = env
     }
-    return file
+    return { file, publicKey: pub }
   }
 
   /** The id of the default signing key: the `default` file, else the only or oldest key. */
@@ -122,25 +127,31 @@ export class Keystore {
 
   /** Find a key by full id, id without "1:", or a unique prefix of either. */
   resolve (idOrPrefix?: string, purpose: KeyPurpose | 'any' = 'any'): KeyEntry {
-    const all = this.list()
+    return this.find(idOrPrefix, purpose).entry
+  }
+
+  /** resolve, with the key's file as the listing read it (load reads no file twice). */
+  private find (idOrPrefix: string | undefined, purpose: KeyPurpose | 'any'): { entry: KeyEntry, file: KeyFile } {
+    const all = this.read()
     // Without an id, the default signing key: an encryption key is never picked by default.
-    const keys = idOrPrefix === undefined ? all.filter(k => k.purpose === (purpose === 'any' ? 'sign' : purpose)) : all
+    const keys = idOrPrefix === undefined ? all.filter(k => k.entry.purpose === (purpose === 'any' ? 'sign' : purpose)) : all
     const oldest = keys[0]
     if (oldest === undefined) throw new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
     if (idOrPrefix === undefined) {
       const d = this.defaultId()
-      return keys.find(k => k.id === d) ?? oldest
+      return keys.find(k => k.entry.id === d) ?? oldest
     }
     const want = idOrPrefix.startsWith('1:') ? idOrPrefix : `1:${idOrPrefix}`
-    const [match, ...others] = keys.filter(k => k.id.startsWith(want))
-    if (match === undefined) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })
+    const [found, ...others] = keys.filter(k => k.entry.id.startsWith(want))
+    if (found === undefined) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })
     if (others.length > 0) throw new StorageError('KEY_AMBIGUOUS', `${idOrPrefix} matches ${others.length + 1} keys`, { hint: 'give more digits of the key id' })
+    const match = found.entry
     if (purpose !== 'any' && match.purpose !== purpose) {
       throw new StorageError('KEY_WRONG_PURPOSE', `key ${match.id.slice(0, 14)}… is ${match.purpose === 'encrypt' ? 'an encryption key: it never signs' : 'a signing key, not an encryption key'}`, {
         hint: match.purpose === 'encrypt' ? 'sign with a signing key (`petal mykeys` lists them)' : 'create an encryption key with `petal keys generate --purpose encrypt`'
       })
     }
-    return match
+    return found
   }
 
   generate (options: { passphrase?: string, purpose?: KeyPurpose } = {}): KeyEntry {
@@ -183,8 +194,7 @@ export class Keystore {
 
   /** Load a signing key (the default one when no id is given), decrypting it if needed. */
   load (idOrPrefix?: string, passphrase?: string, purpose: KeyPurpose | 'any' = 'sign'): SigningKey {
-    const e = this.resolve(idOrPrefix, purpose)
-    const f = this.readFile(this.fileOf(e.id))
+    const { entry: e, file: f } = this.find(idOrPrefix, purpose)
     let pkcs8: Uint8Array | undefined
     if (f.encrypted !== undefined) {
       if (passphrase === undefined) {

@@ -1,4 +1,4 @@
-import { existsSync, readFile, rmSync } from 'node:fs'
+import { existsSync, readFile, readFileSync, rmSync } from 'node:fs'
 import { copyFile, rm } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { createHash } from 'node:crypto'
@@ -13,6 +13,10 @@ import { applyBlock, MIRROR_BUSY_MS, type BlockCopy, type SkippedBlock } from '.
 // Blocks up to this size are read into memory (one read, no temporary file); larger ones are
 // copied to tmp/ and read by SQLite page by page, so memory stays bounded whatever the block size.
 const IN_MEMORY_MAX_BYTES = 4 * 1024 * 1024
+// Blocks up to this size are read synchronously: a read of a few pages from the page cache takes
+// less time than one of the four thread-pool round trips of an asynchronous readFile (a 100-row
+// import's mirror update; docs/performance.md, "Session 21: the 100-row import").
+const SYNC_READ_MAX_BYTES = 256 * 1024
 import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION, readSkippedBlocks } from './layout.js'
 import { rollbackTo } from './rollback.js'
 
@@ -201,7 +205,7 @@ export class QueryMirror {
       if (rec.size <= IN_MEMORY_MAX_BYTES) {
         try {
           if (!dataFileExists(path, 'block file')) continue
-          const bytes = await readFileAsync(path)
+          const bytes = rec.size <= SYNC_READ_MAX_BYTES ? readFileSync(path) : await readFileAsync(path)
           if (createHash('sha256').update(bytes).digest('hex') === rec.hash) return bytes
         } catch {}
         continue

@@ -1,0 +1,78 @@
+// The import paths that skip OpenSSL's decoders (docs/performance.md, "Session 21: the 100-row
+// import"): a keystore key in Node's PKCS#8 layout (importP256Pkcs8) and a canonical public key for
+// verification (pointKeyObject). Each must give the key the decoders give, and leave anything else
+// to them.
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { generateSigningKey, importPrivateKey, privateKeyToPkcs8, signV2, verifyV2 } from '../../../src/crypto/index.js'
+import { pointKeyObject } from '../../../src/crypto/ecdsa.js'
+import { importP256Pkcs8 } from '../../../src/crypto/keys.js'
+
+const N = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex')
+
+function pkcs8 (): Buffer {
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'der' })
+}
+
+describe('importP256Pkcs8', () => {
+  it('imports the keystore layout as the PKCS#8 decoder does: same id, same scalar, signatures that verify', () => {
+    for (let i = 0; i < 16; i++) {
+      const der = pkcs8()
+      const fast = importP256Pkcs8(der)
+      expect(fast).toBeDefined()
+      if (fast === undefined) continue
+      const decoded = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+      expect(fast.keyObject.export({ type: 'pkcs8', format: 'der' }).equals(der)).toBe(true)
+      expect(Buffer.from(fast.publicKey.spki).equals(createPublicKey(decoded).export({ type: 'spki', format: 'der' }))).toBe(true)
+      expect(importPrivateKey(der).id).toBe(fast.id)
+      const msg = `message ${i}`
+      expect(verifyV2(fast.publicKey, msg, signV2(fast, msg))).toBe(true)
+    }
+    const k = generateSigningKey()
+    expect(importP256Pkcs8(privateKeyToPkcs8(k))?.id).toBe(k.id)
+  })
+
+  it('leaves a point that is not d·G to the decoder (whose verdict stays the answer)', () => {
+    const a = pkcs8()
+    const b = pkcs8()
+    const spliced = Buffer.concat([a.subarray(0, 73), b.subarray(73)])
+    expect(importP256Pkcs8(spliced)).toBeUndefined()
+    const decoded = createPublicKey(createPrivateKey({ key: spliced, format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' })
+    expect(Buffer.from(importPrivateKey(spliced).publicKey.spki).equals(decoded)).toBe(true)
+  })
+
+  it('refuses a scalar of 0 or of at least n, and any other layout', () => {
+    const der = pkcs8()
+    for (const d of [Buffer.alloc(32), N, Buffer.alloc(32, 0xff)]) expect(importP256Pkcs8(Buffer.concat([der.subarray(0, 36), d, der.subarray(68)]))).toBeUndefined()
+    const sec1 = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'sec1', format: 'der' })
+    expect(importP256Pkcs8(sec1)).toBeUndefined()
+    expect(importP256Pkcs8(der.subarray(0, 137))).toBeUndefined()
+    const otherCurve = Buffer.from(der)
+    otherCurve[35] = (otherCurve[35] ?? 0) ^ 1
+    expect(importP256Pkcs8(otherCurve)).toBeUndefined()
+  })
+})
+
+describe('pointKeyObject', () => {
+  it('gives the key the SPKI decoder gives for a canonical P-256 key', () => {
+    for (let i = 0; i < 16; i++) {
+      const k = generateSigningKey()
+      const o = pointKeyObject(k.publicKey.spki)
+      expect(o?.export({ type: 'spki', format: 'der' }).equals(Buffer.from(k.publicKey.spki))).toBe(true)
+    }
+  })
+
+  it('leaves anything else to the decoder: another prefix, a compressed point, a point off the curve', () => {
+    const spki = Buffer.from(generateSigningKey().publicKey.spki)
+    const prefix = Buffer.from(spki)
+    prefix[3] = (prefix[3] ?? 0) ^ 1
+    expect(pointKeyObject(prefix)).toBeUndefined()
+    const compressed = Buffer.from(spki)
+    compressed[26] = 0x02
+    expect(pointKeyObject(compressed)).toBeUndefined()
+    const off = Buffer.from(spki)
+    off[90] = (off[90] ?? 0) ^ 1
+    expect(pointKeyObject(off)).toBeUndefined()
+    expect(pointKeyObject(spki.subarray(0, 90))).toBeUndefined()
+  })
+})
