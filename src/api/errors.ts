@@ -45,35 +45,37 @@ export class ApiError<C extends ApiErrorCode = ApiErrorCode> extends PetalError<
   static readonly codes = API_ERROR_CODES
 }
 
-export const API_ERROR_DOCS: Readonly<Record<ApiErrorCode, CodeDoc>> = {
-  API_NOT_FOUND: { meaning: 'no such endpoint', hint: 'the endpoints are listed at /api/v1/openapi.json' },
-  API_BAD_REQUEST: { meaning: 'parameters or body fields that do not match the endpoint\'s schema (the message names the field)', hint: 'the parameters of every endpoint are in /api/v1/openapi.json' },
-  API_MALFORMED_JSON: { meaning: 'the request body is not valid JSON' },
-  API_UNSUPPORTED_MEDIA_TYPE: { meaning: 'the request body has a Content-Type this endpoint does not take' },
-  API_BODY_TOO_LARGE: { meaning: 'the request body is larger than this server accepts' },
-  API_UNAUTHORIZED: { meaning: 'no token, not `Bearer`, or an unknown or revoked token', hint: 'send Authorization: Bearer <token> (`petal tokens create`)' },
-  API_FORBIDDEN: { meaning: 'the token may not do this (a read token on a write)' },
-  API_HOST_REFUSED: { meaning: 'a loopback-only node received a request addressed to another host' },
-  API_BUSY: { meaning: 'too many statements or event streams at once (with Retry-After)', hint: 'retry in a moment' },
-  API_READ_ONLY: { meaning: 'this server does not accept writes' },
-  API_BLOCK_NOT_FOUND: { meaning: 'no block with that height or hash' },
-  API_TABLE_NOT_FOUND: { meaning: 'the block has no table of that name' },
-  API_RANGE_NOT_SATISFIABLE: { meaning: 'the Range header asks for bytes outside the file' },
-  API_SHUTTING_DOWN: { meaning: 'the server is shutting down' },
-  API_INTERNAL: { meaning: 'a bug: the details are in the node\'s log, never in the response', hint: 'report it with the node\'s log' },
-  API_REQUEST_TIMEOUT: { meaning: 'the request was not received in time', hint: 'send the whole request promptly' },
-  API_HEADERS_TOO_LARGE: { meaning: 'the request headers are too large' },
-  API_MALFORMED_REQUEST: { meaning: 'the request is not valid HTTP/1.1' },
-  API_EXPLORER_MISSING: { meaning: 'the web explorer\'s files are not built beside this node (dist/web)', hint: 'run `npm run build`' },
-  API_BAD_ADDRESS: { meaning: 'a malformed --http address', hint: 'give HOST:PORT (127.0.0.1:2018, [::1]:2018, 0.0.0.0:2018), a bare PORT, or off' },
-  API_EXPOSE_REQUIRED: { meaning: 'a non-loopback --http address without --http-expose', hint: 'add --http-expose to serve beyond this machine (reads then need a token unless --public-read), or use --http 127.0.0.1:PORT' },
-  API_LISTEN_FAILED: { meaning: 'the HTTP server cannot listen on the address (the port is in use, …)' },
-  API_TOKEN_NOT_FOUND: { meaning: 'no API token with that id or name', hint: 'list them with `petal tokens list`' },
-  API_TOKEN_EXISTS: { meaning: 'an API token of that name already exists' },
-  API_TOKENS_CORRUPT: { meaning: 'the token file of the data directory is not valid' }
+function apiErrorDocs (): Readonly<Record<ApiErrorCode, CodeDoc>> {
+  return {
+    API_NOT_FOUND: { meaning: 'no such endpoint', hint: 'the endpoints are listed at /api/v1/openapi.json' },
+    API_BAD_REQUEST: { meaning: 'parameters or body fields that do not match the endpoint\'s schema (the message names the field)', hint: 'the parameters of every endpoint are in /api/v1/openapi.json' },
+    API_MALFORMED_JSON: { meaning: 'the request body is not valid JSON' },
+    API_UNSUPPORTED_MEDIA_TYPE: { meaning: 'the request body has a Content-Type this endpoint does not take' },
+    API_BODY_TOO_LARGE: { meaning: 'the request body is larger than this server accepts' },
+    API_UNAUTHORIZED: { meaning: 'no token, not `Bearer`, or an unknown or revoked token', hint: 'send Authorization: Bearer <token> (`petal tokens create`)' },
+    API_FORBIDDEN: { meaning: 'the token may not do this (a read token on a write)' },
+    API_HOST_REFUSED: { meaning: 'a loopback-only node received a request addressed to another host' },
+    API_BUSY: { meaning: 'too many statements or event streams at once (with Retry-After)', hint: 'retry in a moment' },
+    API_READ_ONLY: { meaning: 'this server does not accept writes' },
+    API_BLOCK_NOT_FOUND: { meaning: 'no block with that height or hash' },
+    API_TABLE_NOT_FOUND: { meaning: 'the block has no table of that name' },
+    API_RANGE_NOT_SATISFIABLE: { meaning: 'the Range header asks for bytes outside the file' },
+    API_SHUTTING_DOWN: { meaning: 'the server is shutting down' },
+    API_INTERNAL: { meaning: 'a bug: the details are in the node\'s log, never in the response', hint: 'report it with the node\'s log' },
+    API_REQUEST_TIMEOUT: { meaning: 'the request was not received in time', hint: 'send the whole request promptly' },
+    API_HEADERS_TOO_LARGE: { meaning: 'the request headers are too large' },
+    API_MALFORMED_REQUEST: { meaning: 'the request is not valid HTTP/1.1' },
+    API_EXPLORER_MISSING: { meaning: 'the web explorer\'s files are not built beside this node (dist/web)', hint: 'run `npm run build`' },
+    API_BAD_ADDRESS: { meaning: 'a malformed --http address', hint: 'give HOST:PORT (127.0.0.1:2018, [::1]:2018, 0.0.0.0:2018), a bare PORT, or off' },
+    API_EXPOSE_REQUIRED: { meaning: 'a non-loopback --http address without --http-expose', hint: 'add --http-expose to serve beyond this machine (reads then need a token unless --public-read), or use --http 127.0.0.1:PORT' },
+    API_LISTEN_FAILED: { meaning: 'the HTTP server cannot listen on the address (the port is in use, …)' },
+    API_TOKEN_NOT_FOUND: { meaning: 'no API token with that id or name', hint: 'list them with `petal tokens list`' },
+    API_TOKEN_EXISTS: { meaning: 'an API token of that name already exists' },
+    API_TOKENS_CORRUPT: { meaning: 'the token file of the data directory is not valid' }
+  }
 }
 
-registerErrorClass(ApiError, 'the HTTP API refused a request, or could not start', API_ERROR_DOCS)
+registerErrorClass(ApiError, 'the HTTP API refused a request, or could not start', apiErrorDocs)
 
 /** The HTTP status of an error (docs/api.md "Errors"): from src/util/error-status.ts; 500 only for what is not a PetalError. */
 export function httpStatusOf (err: unknown): number {

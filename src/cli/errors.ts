@@ -14,6 +14,6 @@ export class UsageError extends PetalError<'USAGE', UsageDetails> {
   }
 }
 
-registerErrorClass(UsageError, 'the command line is wrong: a flag, an argument or a file it names', {
+registerErrorClass(UsageError, 'the command line is wrong: a flag, an argument or a file it names', () => ({
   USAGE: { meaning: 'an unknown command or option, or a bad argument', hint: 'run `petal --help`, or `petal COMMAND --help`' }
-}, (message, o) => new UsageError(message, o.hint, isRecord(o.details) && isStringArray(o.details.suggestions) ? { suggestions: o.details.suggestions } : {}))
+}), (message, o) => new UsageError(message, o.hint, isRecord(o.details) && isStringArray(o.details.suggestions) ? { suggestions: o.details.suggestions } : {}))

@@ -35,15 +35,17 @@ export class CryptoError<C extends CryptoErrorCode = CryptoErrorCode> extends Pe
   static readonly codes = CRYPTO_ERROR_CODES
 }
 
-export const CRYPTO_ERROR_DOCS: Readonly<Record<CryptoErrorCode, CodeDoc>> = {
-  BAD_PUBLIC_KEY: { meaning: 'not a P-256 public key in a form Petal reads', hint: 'give the key as hex SPKI DER (as `petal mykeys` prints it) or as a PEM file' },
-  PUBLIC_KEY_NOT_CANONICAL: { meaning: 'a P-256 public key in another encoding than its canonical one (compressed or hybrid point, explicit curve parameters, trailing or non-minimal DER): one key has one id, so only the 91-byte SPKI of the uncompressed point is accepted', hint: 'give the key as `petal mykeys` prints it; details.canonical is the same key in its canonical encoding' },
-  BAD_PRIVATE_KEY: { meaning: 'not a P-256 private key in a form Petal reads', hint: 'give a P-256 key as PEM (PKCS#8 or SEC1), DER, or hex DER' },
-  BAD_PASSPHRASE: { meaning: 'the passphrase does not decrypt the key', hint: 'check --passphrase-file or PETAL_PASSPHRASE' },
-  BAD_KEY_ENVELOPE: { meaning: 'an encrypted key file in the keystore is malformed', hint: 'restore the key file from a backup, or import the key again (`petal keys import FILE`)' },
-  UNWRAP_FAILED: { meaning: 'a block\'s _recipients row names one of this node\'s encryption keys, but its wrapped data key does not open with it (wrapped for another key or chain, or altered)', hint: 'ask the block\'s signatory to re-wrap the data key for your key (docs/confidential.md); `--no-decrypt` shows the ciphertext meanwhile' },
-  DECRYPT_FAILED: { meaning: 'an encrypted value does not authenticate with its block\'s data key: it was moved from another row, column, table or block, or altered, before the block was sealed', hint: 'the block\'s signatory sealed a bad value (details name the cell); `--no-decrypt` shows the ciphertext' },
-  NATIVE_SHA256_UNAVAILABLE: { meaning: 'PETAL_NATIVE_SHA256=1 requires the native batched SHA-256 (dist/native/petal-sha256.node), and it is not built or cannot be loaded by this Node', hint: 'run `npm run build` (it needs a C compiler and Node\'s headers; dist/native/build.json says why it was not built), or unset PETAL_NATIVE_SHA256 (the manifest then hashes in WebAssembly)' }
+function cryptoErrorDocs (): Readonly<Record<CryptoErrorCode, CodeDoc>> {
+  return {
+    BAD_PUBLIC_KEY: { meaning: 'not a P-256 public key in a form Petal reads', hint: 'give the key as hex SPKI DER (as `petal mykeys` prints it) or as a PEM file' },
+    PUBLIC_KEY_NOT_CANONICAL: { meaning: 'a P-256 public key in another encoding than its canonical one (compressed or hybrid point, explicit curve parameters, trailing or non-minimal DER): one key has one id, so only the 91-byte SPKI of the uncompressed point is accepted', hint: 'give the key as `petal mykeys` prints it; details.canonical is the same key in its canonical encoding' },
+    BAD_PRIVATE_KEY: { meaning: 'not a P-256 private key in a form Petal reads', hint: 'give a P-256 key as PEM (PKCS#8 or SEC1), DER, or hex DER' },
+    BAD_PASSPHRASE: { meaning: 'the passphrase does not decrypt the key', hint: 'check --passphrase-file or PETAL_PASSPHRASE' },
+    BAD_KEY_ENVELOPE: { meaning: 'an encrypted key file in the keystore is malformed', hint: 'restore the key file from a backup, or import the key again (`petal keys import FILE`)' },
+    UNWRAP_FAILED: { meaning: 'a block\'s _recipients row names one of this node\'s encryption keys, but its wrapped data key does not open with it (wrapped for another key or chain, or altered)', hint: 'ask the block\'s signatory to re-wrap the data key for your key (docs/confidential.md); `--no-decrypt` shows the ciphertext meanwhile' },
+    DECRYPT_FAILED: { meaning: 'an encrypted value does not authenticate with its block\'s data key: it was moved from another row, column, table or block, or altered, before the block was sealed', hint: 'the block\'s signatory sealed a bad value (details name the cell); `--no-decrypt` shows the ciphertext' },
+    NATIVE_SHA256_UNAVAILABLE: { meaning: 'PETAL_NATIVE_SHA256=1 requires the native batched SHA-256 (dist/native/petal-sha256.node), and it is not built or cannot be loaded by this Node', hint: 'run `npm run build` (it needs a C compiler and Node\'s headers; dist/native/build.json says why it was not built), or unset PETAL_NATIVE_SHA256 (the manifest then hashes in WebAssembly)' }
+  }
 }
 
-registerErrorClass(CryptoError, 'a key could not be parsed or decrypted, or an encrypted value did not authenticate', CRYPTO_ERROR_DOCS)
+registerErrorClass(CryptoError, 'a key could not be parsed or decrypted, or an encrypted value did not authenticate', cryptoErrorDocs)

@@ -83,26 +83,28 @@ export function rowError<C extends RowErrorCode> (code: C, row: number, field: s
   return new IngestError<RowErrorCode>(code, `${where}: ${message}`, { hint: o?.hint, details })
 }
 
-const INGEST_ERROR_DOCS: Readonly<Record<IngestErrorCode, CodeDoc>> = {
-  INGEST_MALFORMED: { meaning: 'the records are not valid JSON, NDJSON or CSV, or a value cannot be written exactly (details name the row, field and line)', hint: 'docs/ingest.md lists the accepted formats and values' },
-  INGEST_BAD_TABLE: { meaning: 'the table name, or its CREATE TABLE statement, is not one Petal accepts', hint: 'use a letter, then letters, digits or _ (1 to 64 characters), and a plain CREATE TABLE within the block schema rules' },
-  INGEST_BAD_ENCRYPT: { meaning: 'a table\'s encrypt policy cannot be applied: an unknown column, the INTEGER PRIMARY KEY, a WITHOUT ROWID table, a STRICT type that cannot hold a BLOB, no or malformed recipients, or recipients that differ from another encrypted table\'s', hint: 'name columns of the declared table and give recipients as hex SPKI or PEM public keys (docs/confidential.md, "Record API")' },
-  INGEST_BAD_COLUMN: { meaning: 'a field name cannot be a column of the table (reserved, too long, or too many columns)', hint: 'rename or drop the field' },
-  INGEST_TYPE_MISMATCH: { meaning: 'a value does not fit the type of its column', hint: 'send the column\'s type; the error names the row, field and expected type' },
-  INGEST_CONSTRAINT: { meaning: 'the table refuses a row: a NOT NULL, CHECK, UNIQUE or other constraint failed', hint: 'fix the row; the error names it and the table\'s declaration' },
-  INGEST_TOO_MANY_ROWS: { meaning: 'more rows than one request accepts', hint: 'split the input into smaller requests' },
-  INGEST_TOO_LARGE: { meaning: 'the input is larger than one request accepts', hint: 'split the input into smaller requests' },
-  INGEST_ROW_TOO_LARGE: { meaning: 'a row cannot fit in a block of this chain (max_block_bytes)', hint: 'store large content elsewhere and write its digest, or split it over rows' },
-  INGEST_TABLE_CONFLICT: { meaning: 'a table of that name already exists with another definition' },
-  INGEST_NOT_SIGNATORY: { meaning: 'this node\'s key is not an active signatory at the tip, so it cannot seal records', hint: 'write to a signatory node, or have the signatories add this key (`petal signkey`, then `signimportblock --keyops`)' },
-  INGEST_NO_KEY: { meaning: 'this node has no signing key loaded, so it cannot seal records into blocks', hint: 'create a key with `petal keygen`, or give its passphrase with --passphrase-file or PETAL_PASSPHRASE' },
-  INGEST_BLOCK_OWNED: { meaning: 'the orphaned block holds records sealed by the ingest service, which re-seals them itself', hint: 'run `petal seal` (or keep a node running) to re-seal its rows' },
-  INGEST_ALREADY_SEALED: { meaning: 'rows of the batch being sealed are already in a canonical block (the seal is not repeated)' },
-  INGEST_UNKNOWN_RECEIPT: { meaning: 'no receipt with that id in this data directory', hint: 'a receipt is answered by the data directory that issued it (give it with --dir)' },
-  INGEST_STORE_UNAVAILABLE: { meaning: 'the pending store (pending.db) cannot be opened', hint: 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; check the directory is writable by this user' },
-  INGEST_STORE_IN_USE: { meaning: 'pending.db is of an older layout and another process holds node.lock (a node or a pull): it is upgraded only under that lock, since a node of an older Petal would stop sealing', hint: 'run the command again when the pull has ended; if a node of an older Petal runs on this data directory, stop it and start it with this version of Petal (it upgrades pending.db itself)' },
-  INGEST_ROW_UNREADABLE: { meaning: 'a pending row cannot be decoded: written by a newer Petal, or the file is damaged (the row stays pending, it is not set aside)', hint: 'run every process on this data directory (node, `petal append`, `petal seal`) with the same version of Petal; do not delete pending.db' },
-  INGEST_CLOSED: { meaning: 'the ingest service is shutting down', hint: 'retry once the node is back' }
+function ingestErrorDocs (): Readonly<Record<IngestErrorCode, CodeDoc>> {
+  return {
+    INGEST_MALFORMED: { meaning: 'the records are not valid JSON, NDJSON or CSV, or a value cannot be written exactly (details name the row, field and line)', hint: 'docs/ingest.md lists the accepted formats and values' },
+    INGEST_BAD_TABLE: { meaning: 'the table name, or its CREATE TABLE statement, is not one Petal accepts', hint: 'use a letter, then letters, digits or _ (1 to 64 characters), and a plain CREATE TABLE within the block schema rules' },
+    INGEST_BAD_ENCRYPT: { meaning: 'a table\'s encrypt policy cannot be applied: an unknown column, the INTEGER PRIMARY KEY, a WITHOUT ROWID table, a STRICT type that cannot hold a BLOB, no or malformed recipients, or recipients that differ from another encrypted table\'s', hint: 'name columns of the declared table and give recipients as hex SPKI or PEM public keys (docs/confidential.md, "Record API")' },
+    INGEST_BAD_COLUMN: { meaning: 'a field name cannot be a column of the table (reserved, too long, or too many columns)', hint: 'rename or drop the field' },
+    INGEST_TYPE_MISMATCH: { meaning: 'a value does not fit the type of its column', hint: 'send the column\'s type; the error names the row, field and expected type' },
+    INGEST_CONSTRAINT: { meaning: 'the table refuses a row: a NOT NULL, CHECK, UNIQUE or other constraint failed', hint: 'fix the row; the error names it and the table\'s declaration' },
+    INGEST_TOO_MANY_ROWS: { meaning: 'more rows than one request accepts', hint: 'split the input into smaller requests' },
+    INGEST_TOO_LARGE: { meaning: 'the input is larger than one request accepts', hint: 'split the input into smaller requests' },
+    INGEST_ROW_TOO_LARGE: { meaning: 'a row cannot fit in a block of this chain (max_block_bytes)', hint: 'store large content elsewhere and write its digest, or split it over rows' },
+    INGEST_TABLE_CONFLICT: { meaning: 'a table of that name already exists with another definition' },
+    INGEST_NOT_SIGNATORY: { meaning: 'this node\'s key is not an active signatory at the tip, so it cannot seal records', hint: 'write to a signatory node, or have the signatories add this key (`petal signkey`, then `signimportblock --keyops`)' },
+    INGEST_NO_KEY: { meaning: 'this node has no signing key loaded, so it cannot seal records into blocks', hint: 'create a key with `petal keygen`, or give its passphrase with --passphrase-file or PETAL_PASSPHRASE' },
+    INGEST_BLOCK_OWNED: { meaning: 'the orphaned block holds records sealed by the ingest service, which re-seals them itself', hint: 'run `petal seal` (or keep a node running) to re-seal its rows' },
+    INGEST_ALREADY_SEALED: { meaning: 'rows of the batch being sealed are already in a canonical block (the seal is not repeated)' },
+    INGEST_UNKNOWN_RECEIPT: { meaning: 'no receipt with that id in this data directory', hint: 'a receipt is answered by the data directory that issued it (give it with --dir)' },
+    INGEST_STORE_UNAVAILABLE: { meaning: 'the pending store (pending.db) cannot be opened', hint: 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; check the directory is writable by this user' },
+    INGEST_STORE_IN_USE: { meaning: 'pending.db is of an older layout and another process holds node.lock (a node or a pull): it is upgraded only under that lock, since a node of an older Petal would stop sealing', hint: 'run the command again when the pull has ended; if a node of an older Petal runs on this data directory, stop it and start it with this version of Petal (it upgrades pending.db itself)' },
+    INGEST_ROW_UNREADABLE: { meaning: 'a pending row cannot be decoded: written by a newer Petal, or the file is damaged (the row stays pending, it is not set aside)', hint: 'run every process on this data directory (node, `petal append`, `petal seal`) with the same version of Petal; do not delete pending.db' },
+    INGEST_CLOSED: { meaning: 'the ingest service is shutting down', hint: 'retry once the node is back' }
+  }
 }
 
-registerErrorClass(IngestError, 'records were refused, or could not be sealed into a block', INGEST_ERROR_DOCS)
+registerErrorClass(IngestError, 'records were refused, or could not be sealed into a block', ingestErrorDocs)

@@ -55,23 +55,25 @@ export class NetworkError<C extends NetworkErrorCode = NetworkErrorCode> extends
   static readonly codes = NETWORK_ERROR_CODES
 }
 
-export const NETWORK_ERROR_DOCS: Readonly<Record<NetworkErrorCode, CodeDoc>> = {
-  DIAL_FAILED: { meaning: 'the peer could not be reached', hint: 'check the address and that the peer is running' },
-  WRONG_CHAIN: { meaning: 'the peer does not serve this chain' },
-  TIMEOUT: { meaning: 'a request or transfer took longer than its limit (docs/protocol.md)' },
-  TOO_SLOW: { meaning: 'a block transfer ran below the rate floor (docs/protocol.md "Timeouts"); the transfer is cut, the peer scored down and the block asked of another peer' },
-  MALFORMED: { meaning: 'the peer sent a message that breaks the protocol (the peer is scored down)' },
-  OVERSIZED: { meaning: 'the peer sent a message or block larger than its limit (the peer is scored down)' },
-  TRANSFER_HASH_MISMATCH: { meaning: 'the bytes a peer sent do not hash to the block asked for (the peer is scored down)' },
-  PEER_LACKS_BLOCK: { meaning: 'the peer does not have the block asked for' },
-  BUSY: { meaning: 'the peer is serving too many downloads right now' },
-  STREAM_ERROR: { meaning: 'the connection or stream to the peer failed mid-exchange' },
-  LISTEN_FAILED: { meaning: 'the node cannot listen on the address given', hint: 'choose another --listen address or port (port 0 picks a free one)' },
-  BAD_MULTIADDR: { meaning: 'an address is not a multiaddr, or lacks the /p2p/<peer id> a dial target needs', hint: 'copy the full address a running node prints, e.g. /ip4/192.0.2.7/tcp/2017/p2p/12D3KooW…' },
-  NODE_KEY_INVALID: { meaning: 'node.key is not a libp2p private key', hint: 'remove it to generate a new node identity (the peer id will change)' }
+function networkErrorDocs (): Readonly<Record<NetworkErrorCode, CodeDoc>> {
+  return {
+    DIAL_FAILED: { meaning: 'the peer could not be reached', hint: 'check the address and that the peer is running' },
+    WRONG_CHAIN: { meaning: 'the peer does not serve this chain' },
+    TIMEOUT: { meaning: 'a request or transfer took longer than its limit (docs/protocol.md)' },
+    TOO_SLOW: { meaning: 'a block transfer ran below the rate floor (docs/protocol.md "Timeouts"); the transfer is cut, the peer scored down and the block asked of another peer' },
+    MALFORMED: { meaning: 'the peer sent a message that breaks the protocol (the peer is scored down)' },
+    OVERSIZED: { meaning: 'the peer sent a message or block larger than its limit (the peer is scored down)' },
+    TRANSFER_HASH_MISMATCH: { meaning: 'the bytes a peer sent do not hash to the block asked for (the peer is scored down)' },
+    PEER_LACKS_BLOCK: { meaning: 'the peer does not have the block asked for' },
+    BUSY: { meaning: 'the peer is serving too many downloads right now' },
+    STREAM_ERROR: { meaning: 'the connection or stream to the peer failed mid-exchange' },
+    LISTEN_FAILED: { meaning: 'the node cannot listen on the address given', hint: 'choose another --listen address or port (port 0 picks a free one)' },
+    BAD_MULTIADDR: { meaning: 'an address is not a multiaddr, or lacks the /p2p/<peer id> a dial target needs', hint: 'copy the full address a running node prints, e.g. /ip4/192.0.2.7/tcp/2017/p2p/12D3KooW…' },
+    NODE_KEY_INVALID: { meaning: 'node.key is not a libp2p private key', hint: 'remove it to generate a new node identity (the peer id will change)' }
+  }
 }
 
-registerErrorClass(NetworkError, 'a peer could not be reached, or broke the protocol', NETWORK_ERROR_DOCS)
+registerErrorClass(NetworkError, 'a peer could not be reached, or broke the protocol', networkErrorDocs)
 
 const VIOLATIONS = { MALFORMED: 'malformed', OVERSIZED: 'oversized', TRANSFER_HASH_MISMATCH: 'hash-mismatch' } as const satisfies Partial<Record<NetworkErrorCode, Offence>>
 

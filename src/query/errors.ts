@@ -79,32 +79,34 @@ export class QueryError<C extends QueryErrorCode = QueryErrorCode> extends Petal
 /** A QueryError of any one code: `code` discriminates `details`. */
 export type AnyQueryError = { [K in QueryErrorCode]: QueryError<K> }[QueryErrorCode]
 
-export const QUERY_ERROR_DOCS: Readonly<Record<QueryErrorCode, CodeDoc>> = {
-  QUERY_EMPTY: { meaning: 'the SQL statement is empty', hint: 'give one SELECT statement, e.g. petal query "SELECT COUNT(*) FROM _blocks"' },
-  QUERY_SYNTAX: { meaning: 'SQLite cannot parse the statement', hint: 'check the statement; SQLite dialect, strings in single quotes' },
-  QUERY_UNKNOWN_TABLE: { meaning: 'no table of that name (in the mirror, or in a block)', hint: 'list them with: petal query "SELECT DISTINCT name FROM _tables"' },
-  QUERY_TABLE_TOO_WIDE: { meaning: 'the table has more distinct columns across blocks than one SQLite table holds, so the mirror leaves it out', hint: 'query it block by block: petal query --per-block "SELECT … FROM TABLE"' },
-  QUERY_UNKNOWN_COLUMN: { meaning: 'no column of that name', hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"' },
-  QUERY_SQL_ERROR: { meaning: 'SQLite failed to run the statement (its message says why)' },
-  QUERY_MULTIPLE_STATEMENTS: { meaning: 'more than one SQL statement was given', hint: 'remove everything after the first statement (a trailing ";" is fine)' },
-  QUERY_NOT_READONLY: { meaning: 'the statement would change data or schema', hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' },
-  QUERY_NOT_A_QUERY: { meaning: 'the statement returns no rows (BEGIN, SAVEPOINT, …)', hint: 'use SELECT (or WITH … SELECT, VALUES)' },
-  QUERY_ATTACH_REFUSED: { meaning: 'ATTACH and DETACH are not allowed in a query', hint: 'every block\'s tables are already in the query mirror' },
-  QUERY_PRAGMA_REFUSED: { meaning: 'the PRAGMA sets something, or is not read-only introspection', hint: 'read-only introspection is allowed, e.g. SELECT * FROM pragma_table_info(\'t\')' },
-  QUERY_EXTENSION_REFUSED: { meaning: 'loading SQLite extensions is not allowed', hint: 'queries run with the built-in SQL functions only' },
-  QUERY_TIMEOUT: { meaning: 'the statement ran longer than its time limit and was stopped', hint: 'narrow it (WHERE, LIMIT, fewer blocks), or raise --timeout' },
-  QUERY_TOO_MANY_ROWS: { meaning: 'the result has more rows than --max-rows allows', hint: 'add a LIMIT or a WHERE clause, or raise --max-rows' },
-  QUERY_VALUE_TOO_LARGE: { meaning: 'a value in the result is too large to print (longer than a JavaScript string can be)', hint: 'select part of it (substr(x, 1, n)), its length(x), or a digest of it instead' },
-  QUERY_SANDBOX_FAILED: { meaning: 'the query sandbox process failed to start or died', hint: 'run the query again; if it keeps failing, report it with the statement' },
-  QUERY_BLOCK_FAILED: { meaning: 'per-block mode: a block returns other columns than the blocks before it, in a format with one header', hint: 'name the columns explicitly instead of SELECT *, or use --format ndjson' },
-  QUERY_BLOCK_UNREADABLE: { meaning: 'per-block mode: a block file is not where the index says, or does not match it', hint: 'run `petal verify --repair` to put damaged block files back; if the files are right, `petal reindex`' },
-  MIRROR_UNAVAILABLE: { meaning: 'the query mirror (query.db) or the chain index cannot be opened', hint: 'check permissions on the data directory; `petal reindex --query` rebuilds the mirror' },
-  MIRROR_BLOCK_MISMATCH: { meaning: 'the mirror cannot be brought up to date: a block file does not match the index', hint: 'run `petal verify --repair`; if the block files are fine, `petal reindex` then `petal reindex --query`' },
-  MIRROR_BLOCK_MISSING: { meaning: 'the mirror stops below the tip: a block\'s file is missing or damaged; it keeps every block below and catches up once the file is back', hint: 'put the file back with `petal verify --repair`; until then queries see the blocks below it' },
-  MIRROR_SCHEMA: { meaning: 'a block\'s tables cannot be added to the mirror, or the mirror lacks a record it needs', hint: 'rebuild the mirror with `petal reindex --query`' }
+function queryErrorDocs (): Readonly<Record<QueryErrorCode, CodeDoc>> {
+  return {
+    QUERY_EMPTY: { meaning: 'the SQL statement is empty', hint: 'give one SELECT statement, e.g. petal query "SELECT COUNT(*) FROM _blocks"' },
+    QUERY_SYNTAX: { meaning: 'SQLite cannot parse the statement', hint: 'check the statement; SQLite dialect, strings in single quotes' },
+    QUERY_UNKNOWN_TABLE: { meaning: 'no table of that name (in the mirror, or in a block)', hint: 'list them with: petal query "SELECT DISTINCT name FROM _tables"' },
+    QUERY_TABLE_TOO_WIDE: { meaning: 'the table has more distinct columns across blocks than one SQLite table holds, so the mirror leaves it out', hint: 'query it block by block: petal query --per-block "SELECT … FROM TABLE"' },
+    QUERY_UNKNOWN_COLUMN: { meaning: 'no column of that name', hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"' },
+    QUERY_SQL_ERROR: { meaning: 'SQLite failed to run the statement (its message says why)' },
+    QUERY_MULTIPLE_STATEMENTS: { meaning: 'more than one SQL statement was given', hint: 'remove everything after the first statement (a trailing ";" is fine)' },
+    QUERY_NOT_READONLY: { meaning: 'the statement would change data or schema', hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' },
+    QUERY_NOT_A_QUERY: { meaning: 'the statement returns no rows (BEGIN, SAVEPOINT, …)', hint: 'use SELECT (or WITH … SELECT, VALUES)' },
+    QUERY_ATTACH_REFUSED: { meaning: 'ATTACH and DETACH are not allowed in a query', hint: 'every block\'s tables are already in the query mirror' },
+    QUERY_PRAGMA_REFUSED: { meaning: 'the PRAGMA sets something, or is not read-only introspection', hint: 'read-only introspection is allowed, e.g. SELECT * FROM pragma_table_info(\'t\')' },
+    QUERY_EXTENSION_REFUSED: { meaning: 'loading SQLite extensions is not allowed', hint: 'queries run with the built-in SQL functions only' },
+    QUERY_TIMEOUT: { meaning: 'the statement ran longer than its time limit and was stopped', hint: 'narrow it (WHERE, LIMIT, fewer blocks), or raise --timeout' },
+    QUERY_TOO_MANY_ROWS: { meaning: 'the result has more rows than --max-rows allows', hint: 'add a LIMIT or a WHERE clause, or raise --max-rows' },
+    QUERY_VALUE_TOO_LARGE: { meaning: 'a value in the result is too large to print (longer than a JavaScript string can be)', hint: 'select part of it (substr(x, 1, n)), its length(x), or a digest of it instead' },
+    QUERY_SANDBOX_FAILED: { meaning: 'the query sandbox process failed to start or died', hint: 'run the query again; if it keeps failing, report it with the statement' },
+    QUERY_BLOCK_FAILED: { meaning: 'per-block mode: a block returns other columns than the blocks before it, in a format with one header', hint: 'name the columns explicitly instead of SELECT *, or use --format ndjson' },
+    QUERY_BLOCK_UNREADABLE: { meaning: 'per-block mode: a block file is not where the index says, or does not match it', hint: 'run `petal verify --repair` to put damaged block files back; if the files are right, `petal reindex`' },
+    MIRROR_UNAVAILABLE: { meaning: 'the query mirror (query.db) or the chain index cannot be opened', hint: 'check permissions on the data directory; `petal reindex --query` rebuilds the mirror' },
+    MIRROR_BLOCK_MISMATCH: { meaning: 'the mirror cannot be brought up to date: a block file does not match the index', hint: 'run `petal verify --repair`; if the block files are fine, `petal reindex` then `petal reindex --query`' },
+    MIRROR_BLOCK_MISSING: { meaning: 'the mirror stops below the tip: a block\'s file is missing or damaged; it keeps every block below and catches up once the file is back', hint: 'put the file back with `petal verify --repair`; until then queries see the blocks below it' },
+    MIRROR_SCHEMA: { meaning: 'a block\'s tables cannot be added to the mirror, or the mirror lacks a record it needs', hint: 'rebuild the mirror with `petal reindex --query`' }
+  }
 }
 
-registerErrorClass(QueryError, 'a query, or the query mirror it reads, failed', QUERY_ERROR_DOCS)
+registerErrorClass(QueryError, 'a query, or the query mirror it reads, failed', queryErrorDocs)
 
 /**
  * A value (or a batch of formatted rows) longer than a JavaScript string can be (~512 MiB): SQLite

@@ -71,33 +71,35 @@ export class StorageError<C extends StorageErrorCode = StorageErrorCode> extends
   static readonly codes = STORAGE_ERROR_CODES
 }
 
-export const STORAGE_ERROR_DOCS: Readonly<Record<StorageErrorCode, CodeDoc>> = {
-  NOT_INITIALISED: { meaning: 'the data directory holds no chain (no chainparams.json), or is not a directory', hint: 'create one with `petal newchain PARAMS.json`, fetch one with `petal pull MULTIADDR`, or choose another --dir' },
-  DATA_DIR_NOT_EMPTY: { meaning: 'a new chain or a pull needs an empty data directory, and this one is not', hint: 'give an empty or new directory with --dir' },
-  CHAINPARAMS_INVALID: { meaning: 'chain parameters (chainparams.json, newchain input) are malformed, or disagree with the genesis block', hint: 'the message names the field; docs/data-directory.md lists them' },
-  INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable', hint: 'rebuild it from the block files with `petal reindex`' },
-  DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
-  WRITE_INTERRUPTED: { meaning: 'a database of the data directory holds a write that a killed process left half done (a hot rollback journal beside it), and this user cannot write there to roll it back; nothing is lost: the write was never acknowledged', hint: 'run the command again as a user who can write the data directory: opening the file then rolls the interrupted write back' },
-  LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock longer than --wait allowed; the message names it (writer.json)', hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS' },
-  INDEX_BUSY: { meaning: 'the chain index stayed locked by another process (busy, not damaged); the message names it', hint: 'run the command again when that process has finished' },
-  DATA_FILE_NOT_REGULAR: { meaning: 'a file of the data directory is a symbolic link, a pipe, a device or a directory; Petal opens only regular files there (the message names it)', hint: 'move it aside and put the regular file back (`petal verify` says what is missing)' },
-  DISK_FULL: { meaning: 'the disk that holds the data directory is full; nothing was changed', hint: 'free space on that disk, then run the command again' },
-  IO_ERROR: { meaning: 'the disk failed while reading or writing the data directory', hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`' },
-  PERMISSION_DENIED: { meaning: 'the operating system refused access to a file (permissions, a read-only file system)', hint: 'check the owner and mode of the file the message names, or run as a user who may use it' },
-  TOO_MANY_OPEN_FILES: { meaning: 'the process ran out of file descriptors', hint: 'raise the limit of open files (`ulimit -n`) and run the command again' },
-  PATH_CONFLICT: { meaning: 'a path is not what it should be (a file where a directory belongs, or the other way round)', hint: 'look at the path the message names and move what is in the way' },
-  JOURNAL_INVALID: { meaning: 'the journal of an interrupted multi-file change (journal.json) is damaged', hint: 'move it out of the data directory (keep it), then run `petal verify`: it names any block file left out of place' },
-  BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup' },
-  KEY_NOT_FOUND: { meaning: 'no key in the keystore matches, or its key file holds no usable key', hint: 'list keys with `petal mykeys`' },
-  KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },
-  KEY_EXISTS: { meaning: 'the key is already in the keystore' },
-  NO_KEYS: { meaning: 'the keystore has no keys', hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' },
-  PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' },
-  KEY_FILE_INVALID: { meaning: 'a key file of the keystore is truncated, damaged or inconsistent (its id is not its key\'s)', hint: 'move it out of the keystore (keep it: it may be recoverable) and import the key again from a backup with `petal keys import FILE`' },
-  KEY_WRONG_PURPOSE: { meaning: 'an encryption key was given where a signing key is needed, or the other way round (they are kept apart: docs/confidential.md)', hint: '`petal mykeys` lists each key with its purpose' }
+function storageErrorDocs (): Readonly<Record<StorageErrorCode, CodeDoc>> {
+  return {
+    NOT_INITIALISED: { meaning: 'the data directory holds no chain (no chainparams.json), or is not a directory', hint: 'create one with `petal newchain PARAMS.json`, fetch one with `petal pull MULTIADDR`, or choose another --dir' },
+    DATA_DIR_NOT_EMPTY: { meaning: 'a new chain or a pull needs an empty data directory, and this one is not', hint: 'give an empty or new directory with --dir' },
+    CHAINPARAMS_INVALID: { meaning: 'chain parameters (chainparams.json, newchain input) are malformed, or disagree with the genesis block', hint: 'the message names the field; docs/data-directory.md lists them' },
+    INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable', hint: 'rebuild it from the block files with `petal reindex`' },
+    DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
+    WRITE_INTERRUPTED: { meaning: 'a database of the data directory holds a write that a killed process left half done (a hot rollback journal beside it), and this user cannot write there to roll it back; nothing is lost: the write was never acknowledged', hint: 'run the command again as a user who can write the data directory: opening the file then rolls the interrupted write back' },
+    LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock longer than --wait allowed; the message names it (writer.json)', hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS' },
+    INDEX_BUSY: { meaning: 'the chain index stayed locked by another process (busy, not damaged); the message names it', hint: 'run the command again when that process has finished' },
+    DATA_FILE_NOT_REGULAR: { meaning: 'a file of the data directory is a symbolic link, a pipe, a device or a directory; Petal opens only regular files there (the message names it)', hint: 'move it aside and put the regular file back (`petal verify` says what is missing)' },
+    DISK_FULL: { meaning: 'the disk that holds the data directory is full; nothing was changed', hint: 'free space on that disk, then run the command again' },
+    IO_ERROR: { meaning: 'the disk failed while reading or writing the data directory', hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`' },
+    PERMISSION_DENIED: { meaning: 'the operating system refused access to a file (permissions, a read-only file system)', hint: 'check the owner and mode of the file the message names, or run as a user who may use it' },
+    TOO_MANY_OPEN_FILES: { meaning: 'the process ran out of file descriptors', hint: 'raise the limit of open files (`ulimit -n`) and run the command again' },
+    PATH_CONFLICT: { meaning: 'a path is not what it should be (a file where a directory belongs, or the other way round)', hint: 'look at the path the message names and move what is in the way' },
+    JOURNAL_INVALID: { meaning: 'the journal of an interrupted multi-file change (journal.json) is damaged', hint: 'move it out of the data directory (keep it), then run `petal verify`: it names any block file left out of place' },
+    BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup' },
+    KEY_NOT_FOUND: { meaning: 'no key in the keystore matches, or its key file holds no usable key', hint: 'list keys with `petal mykeys`' },
+    KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },
+    KEY_EXISTS: { meaning: 'the key is already in the keystore' },
+    NO_KEYS: { meaning: 'the keystore has no keys', hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' },
+    PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' },
+    KEY_FILE_INVALID: { meaning: 'a key file of the keystore is truncated, damaged or inconsistent (its id is not its key\'s)', hint: 'move it out of the keystore (keep it: it may be recoverable) and import the key again from a backup with `petal keys import FILE`' },
+    KEY_WRONG_PURPOSE: { meaning: 'an encryption key was given where a signing key is needed, or the other way round (they are kept apart: docs/confidential.md)', hint: '`petal mykeys` lists each key with its purpose' }
+  }
 }
 
-registerErrorClass(StorageError, 'the data directory, its index or its keystore cannot be used as asked', STORAGE_ERROR_DOCS)
+registerErrorClass(StorageError, 'the data directory, its index or its keystore cannot be used as asked', storageErrorDocs)
 
 export const DAISY_ERROR_CODES = [
   'DAISY_DB_MISSING',
@@ -133,17 +135,19 @@ export class DaisyError<C extends DaisyErrorCode = DaisyErrorCode> extends Petal
   static readonly codes = DAISY_ERROR_CODES
 }
 
-export const DAISY_ERROR_DOCS: Readonly<Record<DaisyErrorCode, CodeDoc>> = {
-  DAISY_DB_MISSING: { meaning: 'a directory laid out as Daisy\'s (blocks/0000/block_00000000.db) has no daisy.db, where Daisy keeps each block\'s hash and its seal (the block-hash signature, found nowhere else)', hint: 'restore daisy.db from a backup of the Daisy directory; `petal --dir DIR verify` then checks it' },
-  DAISY_DB_INVALID: { meaning: 'daisy.db cannot be read, lacks Daisy\'s blockchain table, or its heights do not run 0, 1, 2, … (the message names the height)', hint: 'restore daisy.db from a backup of the Daisy directory' },
-  DAISY_CHAINPARAMS_INVALID: { meaning: 'the Daisy directory\'s chainparams.json is not Daisy\'s chain definition (JSON with genesis_block_hash and genesis_block_hash_signature)', hint: 'restore the chainparams.json the chain was created or pulled with (a Daisy directory of the default chain has none)' },
-  DAISY_BLOCK_MISSING: { meaning: 'daisy.db lists a block whose file is not in blocks/ (the message names the height and the path)', hint: 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)' },
-  DAISY_HASH_MISMATCH: { meaning: 'a block file of the Daisy directory does not hash to the hash daisy.db records for its height: the file was changed or replaced', hint: 'put the original file back from a backup or another Daisy node; Petal never rewrites Daisy\'s files' },
-  DAISY_BROKEN_LINK: { meaning: 'a Daisy block\'s PreviousBlockHash (or daisy.db\'s prev_hash) is not the hash of the block below it: the chain is broken at that height', hint: 'the blocks from that height up do not belong to this chain: restore them from a backup or another Daisy node' },
-  DAISY_GENESIS_MISMATCH: { meaning: 'the Daisy directory\'s genesis block is not the one its chainparams.json (or, without one, Daisy\'s default chain) names', hint: 'put back the chainparams.json this chain was created with, or the genesis block it names' },
-  DAISY_READ_ONLY: { meaning: 'the command writes to its data directory, and Daisy directories are only read', hint: '`petal adopt-daisy DAISY_DIR --dir NEW` makes a Petal chain that continues the Daisy chain; run writing commands there' },
-  DAISY_STATE_FOREIGN: { meaning: 'the --state directory holds Petal\'s derived state of another Daisy directory or is a Petal data directory', hint: 'give a --state of its own to each Daisy directory (or leave --state out for the default)' },
-  DAISY_ADOPTION_MISMATCH: { meaning: 'an adopted chain\'s genesis commits to a Daisy history (tip hash, height, chain parameters) that its daisy/ directory does not hold', hint: 'put back the daisy/ directory adopt-daisy wrote (a copy of the Daisy directory it verified)' }
+function daisyErrorDocs (): Readonly<Record<DaisyErrorCode, CodeDoc>> {
+  return {
+    DAISY_DB_MISSING: { meaning: 'a directory laid out as Daisy\'s (blocks/0000/block_00000000.db) has no daisy.db, where Daisy keeps each block\'s hash and its seal (the block-hash signature, found nowhere else)', hint: 'restore daisy.db from a backup of the Daisy directory; `petal --dir DIR verify` then checks it' },
+    DAISY_DB_INVALID: { meaning: 'daisy.db cannot be read, lacks Daisy\'s blockchain table, or its heights do not run 0, 1, 2, … (the message names the height)', hint: 'restore daisy.db from a backup of the Daisy directory' },
+    DAISY_CHAINPARAMS_INVALID: { meaning: 'the Daisy directory\'s chainparams.json is not Daisy\'s chain definition (JSON with genesis_block_hash and genesis_block_hash_signature)', hint: 'restore the chainparams.json the chain was created or pulled with (a Daisy directory of the default chain has none)' },
+    DAISY_BLOCK_MISSING: { meaning: 'daisy.db lists a block whose file is not in blocks/ (the message names the height and the path)', hint: 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)' },
+    DAISY_HASH_MISMATCH: { meaning: 'a block file of the Daisy directory does not hash to the hash daisy.db records for its height: the file was changed or replaced', hint: 'put the original file back from a backup or another Daisy node; Petal never rewrites Daisy\'s files' },
+    DAISY_BROKEN_LINK: { meaning: 'a Daisy block\'s PreviousBlockHash (or daisy.db\'s prev_hash) is not the hash of the block below it: the chain is broken at that height', hint: 'the blocks from that height up do not belong to this chain: restore them from a backup or another Daisy node' },
+    DAISY_GENESIS_MISMATCH: { meaning: 'the Daisy directory\'s genesis block is not the one its chainparams.json (or, without one, Daisy\'s default chain) names', hint: 'put back the chainparams.json this chain was created with, or the genesis block it names' },
+    DAISY_READ_ONLY: { meaning: 'the command writes to its data directory, and Daisy directories are only read', hint: '`petal adopt-daisy DAISY_DIR --dir NEW` makes a Petal chain that continues the Daisy chain; run writing commands there' },
+    DAISY_STATE_FOREIGN: { meaning: 'the --state directory holds Petal\'s derived state of another Daisy directory or is a Petal data directory', hint: 'give a --state of its own to each Daisy directory (or leave --state out for the default)' },
+    DAISY_ADOPTION_MISMATCH: { meaning: 'an adopted chain\'s genesis commits to a Daisy history (tip hash, height, chain parameters) that its daisy/ directory does not hold', hint: 'put back the daisy/ directory adopt-daisy wrote (a copy of the Daisy directory it verified)' }
+  }
 }
 
-registerErrorClass(DaisyError, 'a Daisy data directory is damaged or cannot be used as asked', DAISY_ERROR_DOCS)
+registerErrorClass(DaisyError, 'a Daisy data directory is damaged or cannot be used as asked', daisyErrorDocs)

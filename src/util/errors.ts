@@ -88,7 +88,8 @@ export interface ErrorClass {
 /** A class with the standard constructor `(code, message, options)`. */
 type StandardClass = abstract new (code: never, message: string, ...rest: never[]) => PetalError
 
-interface Registered extends ErrorClass {
+interface Registered extends Omit<ErrorClass, 'docs'> {
+  docs: () => Readonly<Record<string, CodeDoc>>
   make: (code: string, message: string, options: PetalErrorOptions) => PetalError
 }
 
@@ -103,7 +104,10 @@ const registry = new Map<string, Registered>()
 export function registerErrorClass<C extends string> (
   cls: StandardClass & { readonly codes: readonly C[] },
   about: string,
-  docs: Readonly<Record<C, CodeDoc>>,
+  // A function, called only by errorClasses() (the docs script): the tables' ~500 object literals
+  // cost every command's start ~3 M instructions when built at load (docs/performance.md,
+  // "Session 21: the 100-row import").
+  docs: () => Readonly<Record<C, CodeDoc>>,
   make?: (message: string, options: PetalErrorOptions) => PetalError
 ): void {
   if (registry.has(cls.name)) throw new Error(`two error classes named ${cls.name}`)
@@ -122,17 +126,17 @@ export function registerErrorClass<C extends string> (
   })
 }
 
-registerErrorClass(AbortError, 'an operation was cancelled (Ctrl-C, shutdown)', {
+registerErrorClass(AbortError, 'an operation was cancelled (Ctrl-C, shutdown)', () => ({
   ABORTED: { meaning: 'the operation was cancelled (Ctrl-C, SIGTERM, shutdown); a write in progress was rolled back', hint: 'run the command again to finish it' }
-}, message => new AbortError(message))
+}), message => new AbortError(message))
 
-registerErrorClass(WorkerError, 'a worker thread died while it ran a task', {
+registerErrorClass(WorkerError, 'a worker thread died while it ran a task', () => ({
   WORKER_DIED: { meaning: 'a worker thread died (crashed, exited, ran out of memory) while it ran a task; the task failed and the thread was replaced', hint: 'run the command again (if it keeps failing, the machine may be short of memory)' }
-})
+}))
 
 /** Every registered error class (those whose modules are loaded), in registration order. */
 export function errorClasses (): ErrorClass[] {
-  return [...registry.values()].map(({ name, codes, about, docs }) => ({ name, codes, about, docs }))
+  return [...registry.values()].map(({ name, codes, about, docs }) => ({ name, codes, about, docs: docs() }))
 }
 
 /** An error as it crosses a thread or process boundary (structured clone: bigints survive). */
