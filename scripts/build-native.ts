@@ -7,7 +7,8 @@
 // It never fails the build: without a compiler, Node's headers (node_api.h, openssl/sha.h) or a
 // Node that exports OpenSSL's SHA256_* (a build against a shared or absent OpenSSL), it prints one
 // line saying so and the manifest hashes in WebAssembly. dist/native/build.json records the outcome
-// (`built`, `reason`): the test that the manifest uses the addon when it was built reads it.
+// (`built`, `reason`; when built, the compiler and the headers): the test that the manifest uses
+// the addon when it was built reads it, the test of a foreign addon compiles with the same.
 // PETAL_NATIVE_BUILD=0 skips the build (how to test the fallback from a fresh build).
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -37,7 +38,7 @@ function flags (): string[] | undefined {
   return undefined
 }
 
-function build (): { built: boolean, reason: string } {
+function build (): { built: boolean, reason: string, cc?: string, include?: string } {
   if (process.env.PETAL_NATIVE_BUILD === '0') return { built: false, reason: 'PETAL_NATIVE_BUILD=0' }
   const f = flags()
   if (f === undefined) return { built: false, reason: `no native build on ${process.platform}` }
@@ -59,7 +60,7 @@ function build (): { built: boolean, reason: string } {
     return { built: false, reason: `built but not loadable: ${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)}` }
   }
   renameSync(tmp, out)
-  return { built: true, reason: `${cc}, headers ${inc}` }
+  return { built: true, reason: `${cc}, headers ${inc}`, cc, include: inc }
 }
 
 mkdirSync(outDir, { recursive: true })

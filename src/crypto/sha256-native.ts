@@ -27,16 +27,31 @@ export const NATIVE_SHA256_PATH = fileURLToPath(new URL('../../dist/native/petal
 
 let loaded: { hasher: NativeSha256 | undefined, why: string } | undefined
 
-// SHA-256("abc") framed as one padded block, and its digest: checked at load, so an addon whose
-// build disagrees with this Node's OpenSSL (a context layout, another library) is not used.
+// SHA-256("abc") framed as one padded block, and its digest; the interior node of the pair of
+// bytes 0…63 (SHA-256(0x01 ‖ pair)). Both functions are checked at load, so an addon whose build
+// disagrees with this Node's OpenSSL (a context layout, another library), or one that is not this
+// source's (a stale or foreign file at the path), is not used: a wrong hasher gives wrong roots.
 const ABC = '0100000061626380' + '00'.repeat(59) + '18'
 const ABC_DIGEST = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+const PAIR_DIGEST = '1a378704c17da31e2d05b6d121c2bb2c7d76f6ee6fa8f983e596c2d034963c57'
 
-function load (): { hasher: NativeSha256 | undefined, why: string } {
+/** Whether `leaves` and `pairs` give the known digests above. */
+function knownAnswers (h: NativeSha256): boolean {
+  const probe = Buffer.alloc(128)
+  probe.write(ABC, 'hex')
+  h.leaves(probe, 0, 1, 96)
+  if (probe.toString('hex', 96, 128) !== ABC_DIGEST) return false
+  for (let i = 0; i < 64; i++) probe[i] = i
+  h.pairs(probe, 0, 1, 64)
+  return probe.toString('hex', 64, 96) === PAIR_DIGEST
+}
+
+/** The addon at `path` as this thread would use it, or why not (exported for the tests of a foreign addon). */
+export function loadNativeSha256 (path = NATIVE_SHA256_PATH): { hasher: NativeSha256 | undefined, why: string } {
   // accelerated: whether the CPU has SHA-256 instructions (the addon's own CPUID check).
   const m: { exports: Partial<NativeSha256> & { accelerated?: unknown } } = { exports: {} }
   try {
-    process.dlopen(m, NATIVE_SHA256_PATH)
+    process.dlopen(m, path)
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)
     return { hasher: undefined, why: msg.includes('ENOENT') || msg.includes('No such file') ? 'not built (dist/native/build.json says why)' : `not loadable: ${msg}` }
@@ -47,11 +62,13 @@ function load (): { hasher: NativeSha256 | undefined, why: string } {
   // SHA-256 instructions (which OpenSSL uses unless its capability variable masks them) is it faster.
   if (accelerated !== true) return { hasher: undefined, why: 'this CPU has no SHA-256 instructions (OpenSSL\'s software SHA-256 is slower than WebAssembly\'s four lanes)' }
   if (process.env.OPENSSL_ia32cap !== undefined || process.env.OPENSSL_armcap !== undefined) return { hasher: undefined, why: 'OPENSSL_ia32cap or OPENSSL_armcap is set (OpenSSL may not use the SHA-256 instructions)' }
-  const probe = Buffer.alloc(128)
-  probe.write(ABC, 'hex')
-  leaves(probe, 0, 1, 96)
-  if (probe.toString('hex', 96, 128) !== ABC_DIGEST) return { hasher: undefined, why: 'wrong digest at load' }
-  return { hasher: { leaves, pairs }, why: 'OpenSSL SHA-256, dist/native/petal-sha256.node' }
+  const hasher = { leaves, pairs }
+  try {
+    if (!knownAnswers(hasher)) return { hasher: undefined, why: 'wrong digest at load' }
+  } catch (err) {
+    return { hasher: undefined, why: `not usable: ${err instanceof Error ? err.message : String(err)}` }
+  }
+  return { hasher, why: 'OpenSSL SHA-256, dist/native/petal-sha256.node' }
 }
 
 /**
@@ -62,7 +79,7 @@ function load (): { hasher: NativeSha256 | undefined, why: string } {
 export function nativeSha256 (): NativeSha256 | undefined {
   const want = process.env.PETAL_NATIVE_SHA256
   if (want === '0') return undefined
-  loaded ??= load()
+  loaded ??= loadNativeSha256()
   if (loaded.hasher === undefined && want === '1') throw new CryptoError('NATIVE_SHA256_UNAVAILABLE', `PETAL_NATIVE_SHA256=1, but the native SHA-256 is ${loaded.why}`)
   return loaded.hasher
 }
@@ -70,6 +87,6 @@ export function nativeSha256 (): NativeSha256 | undefined {
 /** Which hasher the manifest's Merkle batches use in this thread, and why. */
 export function merkleHasher (): { hasher: 'native' | 'wasm', why: string } {
   if (process.env.PETAL_NATIVE_SHA256 === '0') return { hasher: 'wasm', why: 'PETAL_NATIVE_SHA256=0' }
-  loaded ??= load()
+  loaded ??= loadNativeSha256()
   return { hasher: loaded.hasher === undefined ? 'wasm' : 'native', why: loaded.why }
 }

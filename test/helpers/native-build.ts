@@ -8,7 +8,7 @@ import { join } from 'node:path'
 
 const DIR = join(import.meta.dirname, '..', '..', 'dist', 'native')
 
-export function nativeBuild (): { built: boolean, accelerated: boolean, reason: string } {
+export function nativeBuild (): { built: boolean, accelerated: boolean, reason: string, cc?: string, include?: string } {
   let r: unknown
   try {
     r = JSON.parse(readFileSync(join(DIR, 'build.json'), 'utf8'))
@@ -16,7 +16,8 @@ export function nativeBuild (): { built: boolean, accelerated: boolean, reason: 
     return { built: false, accelerated: false, reason: 'no dist/native/build.json (npm run build has not run)' }
   }
   if (typeof r !== 'object' || r === null || !('built' in r) || r.built !== true) return { built: false, accelerated: false, reason: typeof r === 'object' && r !== null && 'reason' in r ? String(r.reason) : '' }
-  return { built: true, accelerated: nativeAddon().accelerated === true, reason: 'reason' in r ? String(r.reason) : '' }
+  const str = (k: string): string | undefined => k in r && typeof (r as Record<string, unknown>)[k] === 'string' ? String((r as Record<string, unknown>)[k]) : undefined
+  return { built: true, accelerated: nativeAddon().accelerated === true, reason: str('reason') ?? '', cc: str('cc'), include: str('include') }
 }
 
 /** The built addon's exports, loaded directly (whatever the CPU). */

@@ -6,10 +6,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
 import { createHash } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { leafHash, MerkleBatch, MerkleBuilder, merkleHasher, nativeSha256, type NativeSha256 } from '../../../src/crypto/index.js'
-import { NATIVE_SHA256_PATH } from '../../../src/crypto/sha256-native.js'
+import { loadNativeSha256, NATIVE_SHA256_PATH } from '../../../src/crypto/sha256-native.js'
 import { padMessage, sha256Wasm, SHA256_WASM_FREE } from '../../../src/crypto/sha256-wasm.js'
 import { inspectSchema, openBlockReadonly, tableRoot } from '../../../src/block/index.js'
 import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
@@ -142,6 +144,27 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
     }
     expect(leaves.mock.calls.reduce((a, c) => a + (c[2] ?? 0), 0)).toBe(hashed)
     leaves.mockRestore()
+  })
+
+  // An addon at the path that is not this source's (a stale build, a foreign file) must not be
+  // used when either function hashes wrong: compiled here from the source with one change each.
+  it.skipIf(!built.accelerated)('refuses an addon whose leaves or pairs hash wrong, or whose pairs throws, at load', () => {
+    const source = readFileSync(join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'native', 'sha256-batch.c'), 'utf8')
+    const variant = (name: string, from: string, to: string): string => {
+      expect(source.includes(from), from).toBe(true)
+      const dir = tmpDir()
+      writeFileSync(join(dir, `${name}.c`), source.replace(from, to))
+      const r = spawnSync(built.cc ?? 'cc', ['-O2', '-std=c11', '-shared', '-fPIC', '-Wl,-z,now', '-I', built.include ?? '', '-o', join(dir, `${name}.node`), join(dir, `${name}.c`)], { encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(0)
+      return join(dir, `${name}.node`)
+    }
+    expect(loadNativeSha256(NATIVE_SHA256_PATH).hasher).toBeDefined()
+    // Interior nodes without their 0x01 prefix: every leaf right, every root wrong.
+    expect(loadNativeSha256(variant('pairs-prefix', 'm[0] = 0x01;', 'm[0] = 0x00;'))).toEqual({ hasher: undefined, why: 'wrong digest at load' })
+    // A message's last byte left out.
+    expect(loadNativeSha256(variant('leaves-short', 'SHA256_Update(&c, p + 4, blocks * 64);', 'SHA256_Update(&c, p + 4, blocks * 64 - 1);'))).toEqual({ hasher: undefined, why: 'wrong digest at load' })
+    // `pairs` is `leaves` (another layout): it throws on the probe, which is no reason to fail the caller.
+    expect(loadNativeSha256(variant('pairs-other', '{ "pairs", NULL, pairs,', '{ "pairs", NULL, leaves,'))).toEqual({ hasher: undefined, why: expect.stringMatching(/^not usable: .*past the end/) })
   })
 
   it('is loaded in worker threads beside the main thread (a context-aware addon)', async () => {
