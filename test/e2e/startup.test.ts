@@ -266,3 +266,59 @@ describe('the code cache', () => {
     for (const name of scripts) expect(seeds.filter(f => new RegExp(`^${name}-v\\d+\\.\\d+\\.\\d+-\\w+-[0-9a-f]{8}\\.v8$`).test(f)), name).toHaveLength(1)
   })
 })
+
+// A command that is done, with its output written and nothing else pending, leaves at once
+// (start.ts, `finished`): Node's usual end would first run V8's scheduled tasks (a scavenge) and
+// free the heap. 'beforeExit' is emitted only on the usual way out, so a preload that records it
+// tells the two apart.
+describe('the end of a command', () => {
+  function preload (work: string, extra = ''): { file: string, marks: string } {
+    const marks = join(work, 'marks.txt')
+    const file = join(work, 'marks.cjs')
+    writeFileSync(file, `const fs = require('node:fs'); const mark = m => fs.appendFileSync(${JSON.stringify(marks)}, m + '\\n')
+process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => mark('exit ' + code)); ${extra}\n`)
+    return { file, marks }
+  }
+  const run = (file: string, args: string[], stdout: 'pipe' | number): { code: number | null, stdout: string } => {
+    const r = spawnSync(process.execPath, ['--require', file, CLI, ...args], { stdio: ['ignore', stdout, 'pipe'], encoding: 'utf8' })
+    return { code: r.status, stdout: r.stdout ?? '' }
+  }
+
+  it('leaves as soon as the command is done, its output whole, to a file and to a pipe, with its exit status', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const expected = (await petal(['--dir', dir, '--json', 'status'])).stdout
+    const work = tmpDir()
+    const { file, marks } = preload(work)
+    const out = join(work, 'out.json')
+    const fd = openSync(out, 'w')
+    try {
+      expect(run(file, ['--dir', dir, '--json', 'status'], fd).code).toBe(0)
+    } finally {
+      closeSync(fd)
+    }
+    expect(readFileSync(out, 'utf8')).toBe(expected)
+    expect(readFileSync(marks, 'utf8')).toBe('exit 0\n')
+    rmSync(marks)
+    const piped = run(file, ['--dir', dir, '--json', 'status'], 'pipe')
+    expect(piped.code).toBe(0)
+    expect(piped.stdout).toBe(expected)
+    expect(readFileSync(marks, 'utf8')).toBe('exit 0\n')
+    rmSync(marks)
+    // A failure too: its message is written, its status kept.
+    const r = spawnSync(process.execPath, ['--require', file, CLI, '--dir', join(work, 'none'), 'status'], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+    expect(r.status).toBe(4)
+    expect(r.stderr).toMatch(/\[[A-Z_]+\]\n {2}hint: /)
+    expect(readFileSync(marks, 'utf8')).toBe('exit 4\n')
+  })
+
+  it('ends the usual way while something else is still pending (a timer here)', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const { file, marks } = preload(tmpDir(), "setTimeout(() => mark('timer'), 300)")
+    const r = run(file, ['--dir', dir, 'status'], 'pipe')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^chain /)
+    expect(readFileSync(marks, 'utf8')).toBe('timer\nbeforeExit\nexit 0\n')
+  })
+})
