@@ -147,6 +147,13 @@ if (mode === 'build') {
     for await (const chunk of stream) bytes += chunk.byteLength
     process.stderr.write(`raw: ${bytes} bytes\n`)
   } else {
+    // As `pull()` syncs: V8's old generation may grow to 4x its live size (node/pull-heap.ts).
+    // Without it this harness fell into session 15's full-collection mode in some runs and not in
+    // others (24 against 3 full collections, V8's helper threads' CPU doubled; session 21).
+    const { withPullHeap } = await import(`${dist}/node/pull-heap.js`)
+    await withPullHeap(async () => { await syncAll() })
+  }
+  async function syncAll () {
     await node.start()
     // SNAPSHOT=FILE: a heap snapshot of this process half-way through the sync (what holds its buffers).
     let snap = process.env.SNAPSHOT
