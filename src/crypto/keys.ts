@@ -150,7 +150,22 @@ function signingKeyFromObject (k: KeyObject): SigningKey {
     throw new CryptoError('BAD_PRIVATE_KEY', 'not a P-256 private key', { hint: 'Petal signs with ECDSA P-256 (prime256v1) keys' })
   }
   const publicKey = publicKeyFromObject(createPublicKey(k))
+  // A PKCS#8 or SEC1 file carries the public point beside d, and OpenSSL keeps whatever point it
+  // holds: a file whose point is not d·G would give the key that point's id, and every signature
+  // made with d would then fail under it (a signatory whose blocks are refused). Refused here.
+  if (!equalBytes(publicKey.spki.subarray(SPKI_PREFIX.length), derivedPoint(k))) {
+    throw new CryptoError('BAD_PRIVATE_KEY', 'the key file\'s public point is not the one its private scalar gives', { hint: 'the file is damaged or was assembled by hand: export the key again from where it was made, or generate a new one (petal keys generate)' })
+  }
   return { id: publicKey.id, publicKey, keyObject: k }
+}
+
+/** d·G of a P-256 private key, uncompressed (0x04 ‖ X ‖ Y). */
+function derivedPoint (k: KeyObject): Uint8Array {
+  const d = k.export({ format: 'jwk' }).d
+  if (d === undefined) throw new CryptoError('BAD_PRIVATE_KEY', 'private key has no scalar')
+  const ecdh = createECDH('prime256v1')
+  ecdh.setPrivateKey(Buffer.from(d, 'base64url'))
+  return ecdh.getPublicKey()
 }
 
 /**

@@ -32,13 +32,20 @@ describe('importP256Pkcs8', () => {
     expect(importP256Pkcs8(privateKeyToPkcs8(k))?.id).toBe(k.id)
   })
 
-  it('leaves a point that is not d·G to the decoder (whose verdict stays the answer)', () => {
+  it('leaves a point that is not d·G to the decoder, and the key is refused in every form', () => {
     const a = pkcs8()
     const b = pkcs8()
     const spliced = Buffer.concat([a.subarray(0, 73), b.subarray(73)])
     expect(importP256Pkcs8(spliced)).toBeUndefined()
-    const decoded = createPublicKey(createPrivateKey({ key: spliced, format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' })
-    expect(Buffer.from(importPrivateKey(spliced).publicKey.spki).equals(decoded)).toBe(true)
+    // OpenSSL keeps the file's point: the key would take b's id while signing with a's scalar.
+    const decoded = createPrivateKey({ key: spliced, format: 'der', type: 'pkcs8' })
+    expect(createPublicKey(decoded).export({ type: 'spki', format: 'der' }).subarray(-65).equals(b.subarray(73))).toBe(true)
+    const pem = decoded.export({ type: 'pkcs8', format: 'pem' }).toString()
+    const sec1 = decoded.export({ type: 'sec1', format: 'der' })
+    for (const input of [spliced, pem, sec1.toString('hex'), new Uint8Array(sec1)]) {
+      expect(() => importPrivateKey(input)).toThrow(expect.objectContaining({ code: 'BAD_PRIVATE_KEY' }))
+    }
+    expect(importPrivateKey(a).id).toBe(importP256Pkcs8(a)?.id)
   })
 
   it('refuses a scalar of 0 or of at least n, and any other layout', () => {
