@@ -1,7 +1,7 @@
 import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { CryptoError } from './errors.js'
-import { privateScalar, type PublicKey, type SigningKey } from './keys.js'
+import { privateScalar, SPKI_PREFIX, type PublicKey, type SigningKey } from './keys.js'
 
 type Curve = typeof import('@noble/curves/nist.js')['p256']
 let curve: Curve | undefined
@@ -87,9 +87,6 @@ function keyObjectOf (pub: PublicKey): KeyObject {
   return k
 }
 
-// The 26 bytes before the point of a canonical P-256 SPKI (keys.ts checks it on every PublicKey).
-const SPKI_POINT_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
-
 /**
  * The key of a canonical P-256 SPKI, imported as a JWK of its point's coordinates (OpenSSL checks
  * the point is on the curve), not through OpenSSL's SPKI decoder, whose first use in a process
@@ -99,7 +96,7 @@ const SPKI_POINT_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d0
 export function pointKeyObject (spki: Uint8Array): KeyObject | undefined {
   if (spki.length !== 91 || spki[26] !== 0x04) return undefined
   const b = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength)
-  if (!b.subarray(0, 26).equals(SPKI_POINT_PREFIX)) return undefined
+  if (!b.subarray(0, 26).equals(SPKI_PREFIX)) return undefined
   try {
     return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b.toString('base64url', 27, 59), y: b.toString('base64url', 59, 91) }, format: 'jwk' })
   } catch {

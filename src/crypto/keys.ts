@@ -46,7 +46,7 @@ function assertP256 (k: KeyObject): void {
 }
 
 /** SPKI DER of a P-256 key up to its point: SEQUENCE { AlgorithmIdentifier { ecPublicKey, prime256v1 }, BIT STRING (66 bytes, 0 unused bits) }. */
-const SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
+export const SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
 
 /**
  * The one encoding of a P-256 public key Petal accepts: the 91-byte SPKI DER with the named curve
@@ -163,8 +163,13 @@ function signingKeyFromObject (k: KeyObject): SigningKey {
 function derivedPoint (k: KeyObject): Uint8Array {
   const d = k.export({ format: 'jwk' }).d
   if (d === undefined) throw new CryptoError('BAD_PRIVATE_KEY', 'private key has no scalar')
+  return pointOfScalar(Buffer.from(d, 'base64url'))
+}
+
+/** d·G for a P-256 scalar d, uncompressed; throws for d = 0 or d ≥ n. */
+function pointOfScalar (d: Uint8Array): Buffer {
   const ecdh = createECDH('prime256v1')
-  ecdh.setPrivateKey(Buffer.from(d, 'base64url'))
+  ecdh.setPrivateKey(d)
   return ecdh.getPublicKey()
 }
 
@@ -222,9 +227,7 @@ export function importP256Pkcs8 (der: Uint8Array): SigningKey | undefined {
   const point = b.subarray(73, 138)
   let derived: Buffer
   try {
-    const ecdh = createECDH('prime256v1')
-    ecdh.setPrivateKey(d) // refuses 0 and d ≥ n
-    derived = ecdh.getPublicKey()
+    derived = pointOfScalar(d)
   } catch {
     return undefined
   }
