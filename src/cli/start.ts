@@ -15,7 +15,20 @@ export async function start (moduleUrl: string): Promise<void> {
   const controller = new AbortController()
   let interrupts = 0
   let ending = false
-  let wroteStderr = false
+  // Whether process.stderr exists (a command wrote to it, or stderrIsTTY made it for a terminal):
+  // then its handle is one of ours, and what it holds must be written before the early exit.
+  // Made only when needed: for a pipe, making it loads net (docs/performance.md, session 11).
+  let stderrMade = false
+  function makeStderr (): NodeJS.WriteStream {
+    if (!stderrMade) {
+      stderrMade = true
+      // Whoever read our messages went away (`petal … 2>&1 | head`, a closed descriptor): there
+      // is no one left to tell, and the command's status still says how it ended. Unhandled, the
+      // EPIPE was an uncaught exception (status 1 instead of the command's).
+      process.stderr.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
+    }
+    return process.stderr
+  }
 
   /**
    * Leave now, but never before our child processes (a query's sandbox) have exited and been
@@ -35,7 +48,7 @@ export async function start (moduleUrl: string): Promise<void> {
     process.on(sig, () => {
       interrupts++
       if (interrupts > 1) { endNow(EXIT.INTERRUPTED); return }
-      if (sig === 'SIGINT') { wroteStderr = true; process.stderr.write('\npetal: stopping cleanly (press Ctrl-C again to force)\n') }
+      if (sig === 'SIGINT') makeStderr().write('\npetal: stopping cleanly (press Ctrl-C again to force)\n')
       controller.abort()
     })
   }
@@ -54,9 +67,9 @@ export async function start (moduleUrl: string): Promise<void> {
 
   const status = await runCli(process.argv.slice(2), {
     stdout: s => { if (!ending) process.stdout.write(s) },
-    stderr: s => { if (!ending) { wroteStderr = true; process.stderr.write(s) } },
+    stderr: s => { if (!ending) makeStderr().write(s) },
     env: process.env,
-    stderrIsTTY: stderrIsTTY(),
+    stderrIsTTY: stderrIsTTY(makeStderr),
     packageRoot: fileURLToPath(new URL('../..', moduleUrl))
   }, controller.signal)
   // A prestarted sandbox no command took (help, a usage error): stop it before leaving.
@@ -74,32 +87,41 @@ export async function start (moduleUrl: string): Promise<void> {
   // due once a command has allocated ~1 MB) and then frees the heap, work a process that is
   // about to vanish has no use for (docs/performance.md, "Session 21: start-up"). 'exit'
   // listeners still run (the code cache's write, the child processes' reaping).
-  if (finished(wroteStderr)) process.exit()
+  if (!ending && finished(stderrMade)) process.exit()
 }
 
 /**
- * Whether nothing remains for the event loop: stdout (and stderr, if written) has handed all it
- * was given to the system, and no handle or request is active but the stream of a terminal, pipe
- * or socket on descriptor 1 or 2 (which stays listed while idle). Anything else (a timer, a
- * socket, a child process, a file operation) means the process ends the usual way.
+ * Whether nothing remains for the event loop: stdout (and stderr, if made) has handed all it was
+ * given to the system without an error, and no handle or request is active but the streams of
+ * descriptors 1 and 2 (a terminal's or a pipe's handle stays listed while idle). Anything else (a
+ * timer, a socket, a child process, a file operation) means the process ends the usual way.
+ * A write that failed (EPIPE: the reader went away) reports its error on a later tick, where the
+ * handler above ends with 141: leaving now would end with the command's status instead.
  */
-function finished (wroteStderr: boolean): boolean {
-  if (process.stdout.writableLength !== 0 || (wroteStderr && process.stderr.writableLength !== 0)) return false
+function finished (stderrMade: boolean): boolean {
+  const streams = stderrMade ? [process.stdout, process.stderr] : [process.stdout]
   const left = process.getActiveResourcesInfo()
-  for (const fd of wroteStderr ? [1, 2] : [1]) {
-    const i = left.findIndex(r => r === 'TTYWrap' || r === 'PipeWrap')
-    if (i >= 0 && isStreamDevice(fd)) left.splice(i, 1)
+  for (const [fd, stream] of streams.entries()) {
+    if (stream.writableLength !== 0 || stream.errored !== null) return false
+    const own = handleType(fd + 1, stream)
+    const i = own === undefined ? -1 : left.indexOf(own)
+    if (i >= 0) left.splice(i, 1)
   }
   return left.length === 0
 }
 
-/** A terminal, pipe or socket: Node gives such a descriptor a handle of its own. */
-function isStreamDevice (fd: number): boolean {
+/**
+ * The kind of handle Node made for stdio descriptor `fd` (its name in getActiveResourcesInfo):
+ * a terminal's or a pipe's or local socket's; none for a file or another device (/dev/null),
+ * which Node writes synchronously.
+ */
+function handleType (fd: number, stream: NodeJS.WriteStream): 'TTYWrap' | 'PipeWrap' | undefined {
+  if (stream.isTTY === true) return 'TTYWrap'
   try {
     const st = fstatSync(fd)
-    return st.isCharacterDevice() || st.isFIFO() || st.isSocket()
+    return st.isFIFO() || st.isSocket() ? 'PipeWrap' : undefined
   } catch {
-    return false
+    return undefined
   }
 }
 
@@ -109,7 +131,7 @@ function isStreamDevice (fd: number): boolean {
  * creating the stream only to ask would load net and the pipe's stream machinery (~150 fresh pages
  * and ~9 M instructions per start; docs/performance.md, session 11), and most runs never write to it.
  */
-function stderrIsTTY (): boolean {
+function stderrIsTTY (make: () => NodeJS.WriteStream): boolean {
   let device: boolean
   try {
     device = fstatSync(2).isCharacterDevice()
@@ -118,5 +140,5 @@ function stderrIsTTY (): boolean {
     // if it happens, let Node's stream decide, as before.
     device = true
   }
-  return device && process.stderr.isTTY === true
+  return device && make().isTTY === true
 }

@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -310,6 +310,50 @@ process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => m
     expect(r.status).toBe(4)
     expect(r.stderr).toMatch(/\[[A-Z_]+\]\n {2}hint: /)
     expect(readFileSync(marks, 'utf8')).toBe('exit 4\n')
+  })
+
+  it('ends with 141 when the reader of its output went away before the last write (EPIPE), not with the command\'s status', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const { file, marks } = preload(tmpDir())
+    for (const args of [['status'], ['--json', 'status'], ['blocks']]) {
+      // The reading end is closed before the command writes (a reader that is gone: `| true`).
+      const child = spawn(process.execPath, ['--require', file, CLI, '--dir', dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      child.stdout.destroy()
+      let stderr = ''
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+      const code = await new Promise<number | null>(resolve => { child.once('close', resolve) })
+      expect(code, args.join(' ') + stderr).toBe(141)
+      expect(stderr).not.toContain('EPIPE')
+      expect(readFileSync(marks, 'utf8')).toBe('exit 141\n')
+      rmSync(marks)
+    }
+  })
+
+  it('keeps its status when the reader of its messages went away (stderr closed: EPIPE)', async () => {
+    const { file, marks } = preload(tmpDir())
+    const child = spawn(process.execPath, ['--require', file, CLI, '--dir', join(tmpDir(), 'none'), 'status'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stderr.destroy()
+    child.stdout.resume()
+    const code = await new Promise<number | null>(resolve => { child.once('close', resolve) })
+    expect(code).toBe(4)
+    // A stream whose write failed ends the usual way (its error is handled on a later tick).
+    expect(readFileSync(marks, 'utf8')).toBe('beforeExit\nexit 4\n')
+  })
+
+  // In a terminal, stderr exists before the command runs (stderrIsTTY makes it to ask), and its
+  // handle is ours as much as stdout's: the early exit applies there too. `script` gives the
+  // command a terminal (util-linux; not on every system).
+  it.skipIf(!existsSync('/usr/bin/script'))('leaves as soon as the command is done in a terminal too', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const { file, marks } = preload(tmpDir())
+    const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+    const command = [process.execPath, '--require', file, CLI, '--dir', dir, 'status'].map(quote).join(' ')
+    const r = spawnSync('/usr/bin/script', ['-q', '-e', '-c', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^chain /)
+    expect(readFileSync(marks, 'utf8')).toBe('exit 0\n')
   })
 
   it('ends the usual way while something else is still pending (a timer here)', async () => {
