@@ -149,11 +149,22 @@ function signingKeyFromObject (k: KeyObject): SigningKey {
   } catch {
     throw new CryptoError('BAD_PRIVATE_KEY', 'not a P-256 private key', { hint: 'Petal signs with ECDSA P-256 (prime256v1) keys' })
   }
-  const publicKey = publicKeyFromObject(createPublicKey(k))
+  // OpenSSL decodes a scalar of 0 or ≥ n (RFC 5915 allows only 1..n-1) and fails only when a point
+  // is computed from it (point at infinity), or never (d ≥ n with a point in the file): Node's
+  // ECDH, which checks the range, says it here, as a key error rather than an internal one.
+  let publicKey: PublicKey
+  let derived: Uint8Array
+  try {
+    publicKey = publicKeyFromObject(createPublicKey(k))
+    derived = derivedPoint(k)
+  } catch (err) {
+    if (err instanceof CryptoError && err.code === 'BAD_PRIVATE_KEY') throw err
+    throw new CryptoError('BAD_PRIVATE_KEY', `not a usable P-256 private key: its scalar is 0 or not below the group order (${errorMessage(err)})`, { hint: 'the file is damaged or was assembled by hand: export the key again from where it was made, or generate a new one (petal keys generate)' })
+  }
   // A PKCS#8 or SEC1 file carries the public point beside d, and OpenSSL keeps whatever point it
   // holds: a file whose point is not d·G would give the key that point's id, and every signature
   // made with d would then fail under it (a signatory whose blocks are refused). Refused here.
-  if (!equalBytes(publicKey.spki.subarray(SPKI_PREFIX.length), derivedPoint(k))) {
+  if (!equalBytes(publicKey.spki.subarray(SPKI_PREFIX.length), derived)) {
     throw new CryptoError('BAD_PRIVATE_KEY', 'the key file\'s public point is not the one its private scalar gives', { hint: 'the file is damaged or was assembled by hand: export the key again from where it was made, or generate a new one (petal keys generate)' })
   }
   return { id: publicKey.id, publicKey, keyObject: k }

@@ -60,6 +60,32 @@ describe('importP256Pkcs8', () => {
   })
 })
 
+// OpenSSL decodes a scalar of 0 or ≥ n: with the point in the file it keeps that point, without
+// one it fails only when the point is computed (point at infinity) or computes (d mod n)·G. Each
+// such key is a coded BAD_PRIVATE_KEY, never an internal error (a RangeError from the d·G check).
+describe('a scalar out of range in the general path', () => {
+  const hex32 = (d: bigint): string => d.toString(16).padStart(64, '0')
+  const n = BigInt('0x' + N.toString('hex'))
+  it('is BAD_PRIVATE_KEY in every form: PKCS#8 with and without the point, SEC1, PEM, hex', () => {
+    const der = pkcs8()
+    for (const d of [0n, n, n + 1n, (1n << 256n) - 1n]) {
+      const withPoint = Buffer.concat([der.subarray(0, 36), Buffer.from(hex32(d), 'hex'), der.subarray(68)])
+      const pkcs8NoPoint = Buffer.from('3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420' + hex32(d), 'hex')
+      const sec1NoPoint = Buffer.from('30310201010420' + hex32(d) + 'a00a06082a8648ce3d030107', 'hex')
+      const pem = `-----BEGIN PRIVATE KEY-----\n${withPoint.toString('base64')}\n-----END PRIVATE KEY-----\n`
+      for (const input of [withPoint, pkcs8NoPoint, new Uint8Array(sec1NoPoint), sec1NoPoint.toString('hex'), pem]) {
+        expect(() => importPrivateKey(input), `d=${d}`).toThrow(expect.objectContaining({ code: 'BAD_PRIVATE_KEY' }))
+      }
+    }
+    // 1 and n - 1, the ends of the range, are keys.
+    for (const d of [1n, n - 1n]) {
+      const k = importPrivateKey(Buffer.from('30310201010420' + hex32(d) + 'a00a06082a8648ce3d030107', 'hex'))
+      expect(verifyV2(k.publicKey, 'm', signV2(k, 'm'))).toBe(true)
+      expect(importPrivateKey(privateKeyToPkcs8(k)).id).toBe(k.id)
+    }
+  })
+})
+
 describe('pointKeyObject', () => {
   it('gives the key the SPKI decoder gives for a canonical P-256 key', () => {
     for (let i = 0; i < 16; i++) {
