@@ -267,11 +267,14 @@ function pageType (page: Buffer, n: number, index: boolean): { h: number, leaf: 
   return { h, leaf, cells: ((page[h + 3] ?? 0) << 8) | (page[h + 4] ?? 0) }
 }
 
-/** Cell pointer `i` of a page whose b-tree header starts at `h` (of `hsize` bytes). */
+/**
+ * Cell pointer `i` of a page whose b-tree header starts at `h` (of `hsize` bytes). An interior cell
+ * (hsize 12) starts with a 4-byte child page number within the usable bytes, as SQLite requires.
+ */
 function cellAt (page: Buffer, h: number, hsize: number, i: number, usable: number): number {
   const p = h + hsize + 2 * i
   const at = ((page[p] ?? 0) << 8) | (page[p + 1] ?? 0)
-  if (at < p || at >= usable) throw unsupported('cell pointer out of range')
+  if (at < p || at + (hsize === 12 ? 4 : 1) > usable) throw unsupported('cell pointer out of range')
   return at
 }
 

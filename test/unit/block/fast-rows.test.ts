@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os'
 import { buildBlock, inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, signKeyOp, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type HeldBytes, type UserTable } from '../../../src/block/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { BtreeUnsupported, PageFile } from '../../../src/block/btree.js'
-import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
+import { fastTableLeaves, fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
 import { CHUNK_ROWS } from '../../../src/block/parallel-roots.js'
 import { toHex } from '../../../src/util/index.js'
 import { fixtureKey } from '../../helpers/chain.js'
@@ -332,6 +332,51 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
       for (const mode of ['js', 'wasm'] as const) expect(() => fastTableRoot(path, plan, undefined, mode), mode).toThrow(BtreeUnsupported)
     } finally {
       db.close()
+    }
+  })
+
+  it('refuses an interior cell whose child page number crosses the page\'s end, as SQLite does', () => {
+    // 358 pages of 512 bytes: a page number of the form 256·k is in range. The root's first cell
+    // is moved to 3 bytes before the end, which read 00 00 01: the walker took the missing fourth
+    // byte for a zero, page 256, and walked on.
+    const path = join(dir, 'crossing.db')
+    const db = new Database(path)
+    db.pragma('page_size = 512')
+    db.exec('CREATE TABLE filler (a); CREATE TABLE t (a)')
+    const fill = db.prepare('INSERT INTO filler VALUES (?)')
+    const ins = db.prepare('INSERT INTO t VALUES (?)')
+    db.transaction(() => {
+      for (let i = 0; i < 1200; i++) fill.run('f'.repeat(100) + String(i))
+      for (let i = 0; i < 200; i++) ins.run('x'.repeat(100) + String(i))
+    })()
+    const root = (db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 't'").get() as { rootpage: number }).rootpage
+    db.close()
+    const b = readFileSync(path)
+    const page = (root - 1) * 512
+    expect(b[page]).toBe(0x05)
+    expect(b.length / 512).toBeGreaterThan(256)
+    b.writeUInt16BE(512 - 3, page + 12)
+    b.set([0, 0, 1], page + 512 - 3)
+    writeFileSync(path, b)
+    // SQLite's integrity check refuses the cell ("Offset 509 out of range"; or the page, as
+    // malformed); a query reads the fourth byte from past its page buffer, whatever is there.
+    const check = new Database(path, { readonly: true })
+    try {
+      let verdict: string
+      try { verdict = String(check.pragma('integrity_check', { simple: true })) } catch (err) { verdict = String(err) }
+      expect(verdict).not.toBe('ok')
+    } finally {
+      check.close()
+    }
+    const bdb = openBlockReadonly(path)
+    try {
+      const plan = planFastTable(bdb, inspectSchema(bdb, 'input').userTables.find(u => u.name === 't') as UserTable)
+      expect(plan).toBeDefined()
+      if (plan === undefined) return
+      for (const mode of ['js', 'wasm'] as const) expect(() => fastTableRoot(path, plan, undefined, mode), mode).toThrow(BtreeUnsupported)
+      expect(() => fastTableLeaves(path, plan)).toThrow(BtreeUnsupported)
+    } finally {
+      bdb.close()
     }
   })
 
