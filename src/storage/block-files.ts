@@ -156,12 +156,18 @@ export function renameBlock (from: string, to: string, dirReady = false): void {
 }
 
 /**
- * prepareBlock + moveBlock: put a finished block file in its final place. `prepared`: the file
- * is flushed and its `.sig` written and flushed beside it already (prepareBlockFiles).
+ * prepareBlock + moveBlock: put a finished block file from tmp/ in its final place. `prepared`:
+ * the file is flushed and its `.sig` written and flushed beside it already (prepareBlockFiles).
+ * Only the destination's directory is fsynced, not tmp/: a crash that loses the removal of the
+ * tmp/ names (never of the new ones, which are durable) leaves a second name of each placed file
+ * in tmp/, which nothing reads and the next writer's cleanTmp deletes (the block keeps its own
+ * name). A journaled move (a side block, a reorg) keeps both fsyncs (moveBlock): there, recovery
+ * looks at the source to decide whether to move a file back.
  */
 export function placeBlock (tmpFile: string, dest: string, seal: string, prepared = false): void {
   if (!prepared) prepareBlock(tmpFile, seal)
-  moveBlock(tmpFile, dest)
+  renameBlock(tmpFile, dest)
+  fsyncDir(dirname(dest))
 }
 
 /**

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
@@ -121,6 +121,32 @@ describe('kill -9 during signimportblock', () => {
       expect(existsSync(c.dir.tmpDir) ? readdirSync(c.dir.tmpDir) : []).toEqual([])
       expect(existsSync(join(dir, 'journal.json'))).toBe(false)
       c.close()
+    })
+  }
+  // Placement fsyncs the new names' directory, not tmp/ (placeBlock): a power cut may then bring
+  // the tmp/ names back beside the placed files (the removal was not durable; the new names are).
+  // Simulated here: killed at the failpoint, each placed file gets its tmp/ name back as a second
+  // link, named after a process that is gone. The acknowledged block (tx:committed) keeps its
+  // file, and the next writer deletes the old names, not the block.
+  for (const [fp, expected] of [['extend:placed', 3], ['tx:committed', 4]] as const) {
+    it(`at failpoint ${fp} + power cut that keeps the tmp/ names: tip ${expected}, the block whole, tmp/ emptied by the next writer`, async () => {
+      const dir = copyOf(baseA)
+      const exit = await petal(['--dir', dir, 'signimportblock', bigSource], { env: { PETAL_FAILPOINT: fp } })
+      expect(exit.signal).toBe('SIGKILL')
+      const placed = join(dir, '0000', 'block_00000004.db')
+      expect(existsSync(placed)).toBe(true)
+      expect(readdirSync(join(dir, 'tmp'))).toEqual([])
+      const gone = join(dir, 'tmp', '4194305-0123456789ab.db') // above Linux's largest pid_max: never a live process
+      linkSync(placed, gone)
+      linkSync(`${placed.slice(0, -3)}.sig`, `${gone.slice(0, -3)}.sig`)
+      const c = await checkHealthy(dir)
+      expect(c.tip().height).toBe(expected)
+      const r = await signImport(c, undefined, alice)
+      expect(r.block.height).toBe(expected + 1)
+      expect(readdirSync(c.dir.tmpDir)).toEqual([])
+      expect(await filesMatchIndex(c)).toEqual([])
+      c.close()
+      await checkHealthy(dir).then(c2 => { expect(c2.tip().height).toBe(expected + 1); c2.close() })
     })
   }
 })
