@@ -1,8 +1,8 @@
-import { chmod, copyFile, constants as fsConstants, stat, statSync } from 'node:fs'
+import { chmod, chmodSync, copyFile, copyFileSync, constants as fsConstants, stat, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
-import { sha256File, type SigningKey } from '../crypto/index.js'
+import { sha256File, sha256FileSync, type SigningKey } from '../crypto/index.js'
 import { errorCode, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { encryptColumns, type EncryptSpec, type RewrapSpec } from './confidential.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
@@ -64,6 +64,15 @@ const copyFileAsync = /* @__PURE__ */ promisify(copyFile)
 const chmodAsync = /* @__PURE__ */ promisify(chmod)
 const statAsync = /* @__PURE__ */ promisify(stat)
 
+/**
+ * A source (and block) up to this size is copied, checked and hashed with node:fs's synchronous
+ * calls: a copy or read of a few pages from the page cache takes less than a thread-pool round trip,
+ * and a process that builds one small block (a 100-row signimportblock) then never compiles Node's
+ * promisified callback functions (~1.3 M instructions; docs/performance.md, "Session 22: the 100-row
+ * import"). Larger files keep the event loop free while the thread pool copies and reads them.
+ */
+const SYNC_FILE_MAX_BYTES = 256 * 1024
+
 /** How many times buildBlock goes over (about) the source's size, for a progress total. */
 export const BUILD_PASSES = 4
 
@@ -90,11 +99,16 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
   const m = o.meter
   m?.stage('copying', size)
   if (o.source !== undefined && size > 0) {
-    await copyFileAsync(o.source, o.output, fsConstants.COPYFILE_EXCL)
     // The copy keeps the source's mode: nobody but this user may write it (a source writable by
     // its group or by all would let them change the block between its hash and its import, which
     // signimportblock does not hash again), and this user may (a read-only source).
-    await chmodAsync(o.output, ((await statAsync(o.output)).mode & 0o644) | 0o600)
+    if (size <= SYNC_FILE_MAX_BYTES) {
+      copyFileSync(o.source, o.output, fsConstants.COPYFILE_EXCL)
+      chmodSync(o.output, (statSync(o.output).mode & 0o644) | 0o600)
+    } else {
+      await copyFileAsync(o.source, o.output, fsConstants.COPYFILE_EXCL)
+      await chmodAsync(o.output, ((await statAsync(o.output)).mode & 0o644) | 0o600)
+    }
   } else {
     const fresh = new Database(o.output)
     fresh.pragma(`page_size = ${o.pageSize ?? SMALL_PAGE_SIZE}`)
@@ -174,7 +188,8 @@ async function finishBuild (o: BuildBlockOptions, size: number): Promise<BuiltBl
   }
   const built = await checkSqliteFile(o.output, o.maxBytes)
   m?.stage('hashing', built.size)
-  const hash = await sha256File(o.output, { signal: o.signal, onBytes: n => { m?.add(n) } })
+  const onBytes = (n: number): void => { m?.add(n) }
+  const hash = built.size <= SYNC_FILE_MAX_BYTES ? sha256FileSync(o.output, onBytes) : await sha256File(o.output, { signal: o.signal, onBytes })
   return { path: o.output, hash, seal: signSeal(o.key, header, hash), header, manifest }
 }
 
