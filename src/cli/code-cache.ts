@@ -1,8 +1,7 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
-import { crc32 } from 'node:zlib'
 import { readFullySync, removeStaleTemps } from '../util/index.js'
 
 /**
@@ -17,12 +16,15 @@ import { readFullySync, removeStaleTemps } from '../util/index.js'
  * cache V8 refused), and only if that directory is writable; it is named after the Node version,
  * the V8 flags of the process, and the bundle's size and time, and V8 refuses any cache that does
  * not fit its own version, flags or the source's length, so a stale one is never used. V8 does
- * not check the rest (a damaged cache crashes the process), so each file ends with the CRC-32
- * of the bytes before it, checked before V8 sees them: a torn or damaged file counts as no cache.
- * (At the end, not the start: V8 copies cache data that does not start at an 8-byte boundary,
- * ~85 fresh pages of memory on every start of `status`; read at the start of a buffer, it does.)
- * (A checksum suffices: the threat is a torn write or a damaged disk, not a forger, who could as
- * well edit the code. CRC-32 costs a tenth of SHA-256 on every start.)
+ * not check the rest (a damaged cache crashes the process), so each file holds the cache data
+ * twice, one copy after the other, and a run gives V8 the first copy only if the second is the
+ * same, byte for byte: a torn, truncated or damaged file counts as no cache. (The threat is a torn
+ * write or a damaged disk, not a forger, who could as well edit the code. The copy costs disk, not
+ * start-up: comparing it is a few reads and memcmp, where a CRC-32 needed node:zlib, which loads
+ * node:stream's modules, ~9 M instructions on every start; docs/performance.md, "Session 22:
+ * start-up". Damage alike in both copies would have to repeat at an offset of half the file.)
+ * (The copy V8 gets is at the start of a buffer: V8 copies cache data that does not start at an
+ * 8-byte boundary, ~85 fresh pages of memory on every start of `status`.)
  *
  * The bundle is ASCII (the build checks it), so it is read as Latin-1: V8 then makes a one-byte
  * string without decoding UTF-8.
@@ -175,7 +177,15 @@ function writeCache (file: string, script: Script, o: { bestEffort: boolean } = 
     mkdirSync(dirname(file), { recursive: true })
     removeStaleTemps(dirname(file))
     const data = script.createCachedData()
-    writeFileSync(tmp, Buffer.concat([data, checksum(data)]))
+    // Synced before the rename: after a crash the name holds a whole file or none.
+    const fd = openSync(tmp, 'w')
+    try {
+      writeFullySync(fd, data)
+      writeFullySync(fd, data)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
     renameSync(tmp, file)
   } catch (err) {
     // A full disk or a failed rename: no temporary file left behind at every run.
@@ -185,33 +195,40 @@ function writeCache (file: string, script: Script, o: { bestEffort: boolean } = 
   }
 }
 
-/** The V8 cache data in `file`, if it is there whole; read into the start of `scratch` when it fits. */
+/**
+ * The V8 cache data in `file` (its first half), if the second half is the same; read into the
+ * start of `scratch` when it fits.
+ */
 function readCache (file: string, scratch?: Buffer): Buffer | undefined {
-  let bytes: Buffer
   try {
     const fd = openSync(file, 'r')
     try {
       const size = fstatSync(fd).size
-      const into = scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafeSlow(size)
-      bytes = into.subarray(0, readFullySync(fd, into, into.length, 0))
+      const half = size / 2
+      if (size === 0 || !Number.isInteger(half)) return undefined
+      const into = scratch !== undefined && scratch.length >= half ? scratch.subarray(0, half) : Buffer.allocUnsafeSlow(half)
+      if (readFullySync(fd, into, half, 0) !== half) return undefined
+      const chunk = Buffer.allocUnsafeSlow(Math.min(half, MIRROR_CHUNK))
+      for (let at = 0; at < half; at += chunk.length) {
+        const n = Math.min(chunk.length, half - at)
+        if (readFullySync(fd, chunk, n, half + at) !== n || !chunk.subarray(0, n).equals(into.subarray(at, at + n))) return undefined
+      }
+      return into
     } finally {
       closeSync(fd)
     }
   } catch {
     return undefined
   }
-  const data = bytes.subarray(0, bytes.length - CHECKSUM_BYTES)
-  return bytes.length > CHECKSUM_BYTES && checksum(data).equals(bytes.subarray(bytes.length - CHECKSUM_BYTES)) ? data : undefined
 }
 
-const CHECKSUM_BYTES = 4
-/** In every cache's name: a file of the layout before (the checksum first) is never read as this one. */
-const CACHE_LAYOUT = 'crc32-last'
+/** The second copy is compared in pieces of this size: fewer fresh pages than reading it whole. */
+const MIRROR_CHUNK = 64 * 1024
+/** In every cache's name: a file of an earlier layout (a CRC-32 after the data) is never read as this one. */
+const CACHE_LAYOUT = 'mirror'
 
-function checksum (b: Buffer): Buffer {
-  const c = Buffer.alloc(CHECKSUM_BYTES)
-  c.writeUInt32BE(crc32(b))
-  return c
+function writeFullySync (fd: number, data: Uint8Array): void {
+  for (let at = 0; at < data.length;) at += writeSync(fd, data, at, data.length - at)
 }
 
 /** FNV-1a of `s` in hex: a file name tag. */

@@ -6,6 +6,7 @@ import { childExited, killChildProcesses, killChildProcessesSync, trackChildProc
 import { peekPrestartedSandbox, takePrestartedSandbox } from '../query/sandbox/prestart.js'
 import { runCli } from './program.js'
 import { EXIT } from './exit-codes.js'
+import { Stdout } from './stdout.js'
 
 /**
  * Run `petal` with this process's arguments; sets process.exitCode. `moduleUrl`: the URL of the
@@ -56,8 +57,9 @@ export async function start (moduleUrl: string): Promise<void> {
   // The reader of our output went away (`petal query … | head`): stop at once, as a C tool killed by
   // SIGPIPE would (status 141), instead of crashing on EPIPE; what the command would still say about
   // it (an interrupted statement) is of no use to anyone.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err
+  // (Another error of stdout stays what it was with Node's stream: an uncaught exception.)
+  const stdout = new Stdout(err => {
+    if (err.code !== 'EPIPE') { process.nextTick(() => { throw err }); return }
     controller.abort()
     endNow(141)
   })
@@ -66,7 +68,7 @@ export async function start (moduleUrl: string): Promise<void> {
   process.on('exit', () => { killChildProcessesSync() })
 
   const status = await runCli(process.argv.slice(2), {
-    stdout: s => { if (!ending) process.stdout.write(s) },
+    stdout: s => { if (!ending) stdout.write(s) },
     stderr: s => { if (!ending) makeStderr().write(s) },
     env: process.env,
     stderrIsTTY: stderrIsTTY(makeStderr),
@@ -81,13 +83,13 @@ export async function start (moduleUrl: string): Promise<void> {
   process.exitCode = status
   // Interrupted: everything the command opened is closed by now; do not let a thread stuck in a
   // system call (a worker reading a file) keep the process alive. Exit once stdout is flushed.
-  if (status === EXIT.INTERRUPTED) { process.stdout.write('', () => { endNow(status) }); return }
+  if (status === EXIT.INTERRUPTED) { stdout.flush(() => { endNow(status) }); return }
   // Done, everything written, nothing else that would keep Node running: leave now. Ending the
   // usual way, Node first runs the tasks V8 has scheduled (a scavenge of the young generation,
   // due once a command has allocated ~1 MB) and then frees the heap, work a process that is
   // about to vanish has no use for (docs/performance.md, "Session 21: start-up"). 'exit'
   // listeners still run (the code cache's write, the child processes' reaping).
-  if (!ending && finished(stderrMade)) process.exit()
+  if (!ending && finished(stdout, stderrMade)) process.exit()
 }
 
 /**
@@ -95,15 +97,18 @@ export async function start (moduleUrl: string): Promise<void> {
  * given to the system without an error, and no handle or request is active but the streams of
  * descriptors 1 and 2 (a terminal's or a pipe's handle stays listed while idle). Anything else (a
  * timer, a socket, a child process, a file operation) means the process ends the usual way.
- * A write that failed (EPIPE: the reader went away) reports its error on a later tick, where the
- * handler above ends with 141: leaving now would end with the command's status instead.
+ * A write of a stream that failed (EPIPE: the reader went away) reports its error on a later
+ * tick, where the handler above ends with 141: leaving now would end with the command's status
+ * instead. (stdout written directly has no stream, no handle and nothing held: a failed write
+ * there has already called endNow.)
  */
-function finished (stderrMade: boolean): boolean {
-  const streams = stderrMade ? [process.stdout, process.stderr] : [process.stdout]
+function finished (stdout: Stdout, stderrMade: boolean): boolean {
+  const out = stdout.nodeStream()
+  const streams: Array<[number, NodeJS.WriteStream]> = [...out === undefined ? [] : [[1, out] as [number, NodeJS.WriteStream]], ...stderrMade ? [[2, process.stderr] as [number, NodeJS.WriteStream]] : []]
   const left = process.getActiveResourcesInfo()
-  for (const [fd, stream] of streams.entries()) {
+  for (const [fd, stream] of streams) {
     if (stream.writableLength !== 0 || stream.errored !== null) return false
-    const own = handleType(fd + 1, stream)
+    const own = handleType(fd, stream)
     const i = own === undefined ? -1 : left.indexOf(own)
     if (i >= 0) left.splice(i, 1)
   }

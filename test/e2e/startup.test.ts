@@ -45,6 +45,9 @@ describe('what a local command loads', () => {
       expect(loaded, args.join(' ')).toContain('NativeModule fs')
       expect(loaded, `${args.join(' ')} leaves process.stderr uncreated`).not.toContain('NativeModule net')
       expect(loaded, args.join(' ')).not.toContain('Internal Binding pipe_wrap')
+      // Nor node:stream: the code cache is checked without node:zlib, stdout written directly.
+      expect(loaded, `${args.join(' ')} loads neither zlib nor streams`).not.toContain('NativeModule zlib')
+      expect(loaded, `${args.join(' ')} loads neither zlib nor streams`).not.toContain('NativeModule stream')
     }
   })
 
@@ -163,7 +166,21 @@ describe('the code cache', () => {
     expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
     const [file = ''] = readdirSync(cacheDir)
     expect(file).toMatch(/^x-v\d+\.\d+\.\d+-\w+-[0-9a-f]{8}\.v8$/)
-    // V8 checks a cache's header, not its body: a damaged body would crash the process.
+    // V8 checks a cache's header, not its body: a damaged body would crash the process. A file
+    // holds the data twice; one byte changed in either copy, or a file cut short, is no cache.
+    const whole = readFileSync(join(cacheDir, file))
+    for (const at of [whole.length / 4, whole.length * 3 / 4, whole.length - 1]) {
+      const flipped = Buffer.from(whole)
+      flipped[at] = (flipped[at] ?? 0) ^ 0x10
+      writeFileSync(join(cacheDir, file), flipped)
+      expect(runCached(code, cacheDir), `a byte changed at ${at} of ${whole.length}`).toBe('miss stub.js:42')
+      const again = readFileSync(join(cacheDir, file))
+      expect(again.subarray(0, again.length / 2).equals(again.subarray(again.length / 2)), 'the cache written again, whole').toBe(true)
+      expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
+    }
+    writeFileSync(join(cacheDir, file), whole.subarray(0, whole.length - 1))
+    expect(runCached(code, cacheDir)).toBe('miss stub.js:42')
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
     const bytes = readFileSync(join(cacheDir, file))
     bytes.fill(0x5a, 4 + 40)
     writeFileSync(join(cacheDir, file), bytes)
@@ -354,6 +371,38 @@ process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => m
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^chain /)
     expect(readFileSync(marks, 'utf8')).toBe('exit 0\n')
+  })
+
+  // stdout a pipe of the shell's (a FIFO), written with write(2) directly (src/cli/stdout.ts),
+  // read by a reader that waits 0.5 s first, so that 300 KB fill the pipe (64 KiB) many times over.
+  const BIG = 'SELECT hex(zeroblob(150000)) AS x'
+  const shellPipe = (work: string, pre: string[], args: string[], reader: string): { code: string, stdout: string } => {
+    const status = join(work, 'status')
+    const r = spawnSync('sh', ['-c', `{ "$@"; echo $? > ${JSON.stringify(status)}; } | ${reader}`, 'sh', process.execPath, ...pre, CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    expect(r.status, r.stderr).toBe(0)
+    return { code: readFileSync(status, 'utf8').trim(), stdout: r.stdout }
+  }
+
+  it('writes all its output into a full pipe, blocking or not, and stops quietly when the reader goes away', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const expected = `${JSON.stringify({ x: '00'.repeat(150000) })}\n`
+    const work = tmpDir()
+    const slow = shellPipe(work, [], ['--dir', dir, 'query', BIG], '{ sleep 0.5; cat; }')
+    expect(slow.code).toBe('0')
+    expect(slow.stdout).toBe(expected)
+    // The pipe made non-blocking (libuv does so where a Node process opens one, and the flag is
+    // the pipe's, shared): a write that would block (EAGAIN) hands the rest to Node's stream,
+    // which waits for the reader. Without that, the output stopped at 64 KiB and the command failed.
+    const nonBlocking = join(work, 'non-blocking.cjs')
+    writeFileSync(nonBlocking, "new (require('node:net').Socket)({ fd: 1, readable: false, writable: true })\n")
+    const nb = shellPipe(work, ['--require', nonBlocking], ['--dir', dir, 'query', BIG], '{ sleep 0.5; cat; }')
+    expect(nb.code).toBe('0')
+    expect(nb.stdout).toBe(expected)
+    // The reader leaves after 10 bytes: EPIPE ends the command with 141, as SIGPIPE would.
+    const head = shellPipe(work, [], ['--dir', dir, 'query', BIG], 'head -c 10')
+    expect(head.code).toBe('141')
+    expect(head.stdout).toBe(expected.slice(0, 10))
   })
 
   it('ends the usual way while something else is still pending (a timer here)', async () => {
