@@ -82,6 +82,9 @@ export function linkSignals (signals: ReadonlyArray<AbortSignal | undefined>, ti
  * block's bytes). Aborts once, when the deadline in force passes (TimeoutError; `firedBy` names
  * the deadline's cause) or when `parent` aborts (with its reason). `dispose()` in `finally`.
  */
+/** The longest delay setTimeout takes as it is (a later deadline's timer fires then and re-checks). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export class Watchdog {
   private readonly controller = new AbortController()
   private unsubscribe: (() => void) | undefined
@@ -125,8 +128,12 @@ export class Watchdog {
 
   private schedule (): void {
     clearTimeout(this.timer)
+    this.timer = undefined
     this.timerAt = this.due
-    this.timer = setTimeout(() => { this.check() }, Math.max(0, Math.ceil(this.due - performance.now())))
+    // No deadline in force (armed at Infinity while the disk works): no timer. setTimeout takes
+    // Infinity (or anything above 2^31 − 1 ms) for 1 ms and prints a TimeoutOverflowWarning.
+    if (this.due === Infinity) return
+    this.timer = setTimeout(() => { this.check() }, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(this.due - performance.now()))))
     this.timer.unref()
   }
 

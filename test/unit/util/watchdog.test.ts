@@ -43,4 +43,25 @@ describe('Watchdog', () => {
     v.dispose()
     expect(getEventListeners(other.signal, 'abort')).toHaveLength(0)
   })
+
+  it('sets no timer while no deadline is in force (armed at Infinity), and none beyond what setTimeout takes', async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error): void => { warnings.push(w.name) }
+    process.on('warning', onWarning)
+    const w = new Watchdog()
+    try {
+      w.arm(1, 'short')
+      w.armAt(Infinity, 'local disk') // the 1 ms timer still runs: it re-checks, finds no deadline, and stops
+      await new Promise(resolve => setTimeout(resolve, 20))
+      w.armAt(Infinity, 'local disk') // no timer pending now: before session 22, a 1 ms one and a TimeoutOverflowWarning
+      w.arm(2 ** 32, 'far') // beyond setTimeout's range: clamped, not 1 ms
+      await new Promise(resolve => setTimeout(resolve, 20))
+      await new Promise(resolve => setImmediate(resolve))
+      expect(warnings).toEqual([])
+      expect(w.signal.aborted).toBe(false)
+    } finally {
+      process.off('warning', onWarning)
+      w.dispose()
+    }
+  })
 })
