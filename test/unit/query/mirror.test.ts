@@ -1,12 +1,14 @@
 import Database from 'better-sqlite3'
-import { copyFileSync, cpSync, readdirSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, cpSync, readdirSync, rmSync, truncateSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Chain, importBlock, signImport } from '../../../src/chain/index.js'
 import type { SigningKey } from '../../../src/crypto/index.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { QueryMirror, QuerySandbox, runQuery } from '../../../src/query/index.js'
-import { fixtureKey, newTestChain, plantBlock } from '../../helpers/chain.js'
+import { extendChain, fixtureKey, newTestChain, plantBlock } from '../../helpers/chain.js'
 import { disguisedRtree } from '../../helpers/hostile-schemas.js'
 import { forge } from '../../fixtures/forge.js'
 import { assertMirrorMatchesFiles, dumpMirror, failure, rowsOf, sqliteFile } from '../../helpers/query.js'
@@ -273,5 +275,22 @@ describe('query mirror', () => {
       mirror.close()
       chain.close()
     }
+  })
+
+  it('never reads a damaged block file far larger than its record: not whole, not into memory', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 2)
+    const { root, queryDb } = chain.dir
+    const path = chain.dir.blockPath(1)
+    chain.close()
+    rmSync(queryDb, { force: true })
+    // A small block's file grown to 768 MiB (sparse: no disk). It was read whole, synchronously.
+    truncateSync(path, 768 * 1024 * 1024)
+    const tsx = createRequire(import.meta.url).resolve('tsx')
+    const r = spawnSync(process.execPath, ['--import', tsx, join(import.meta.dirname, '..', '..', 'helpers', 'mirror-sync-peak.ts'), root], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.stderr).toBe('')
+    const out = JSON.parse(r.stdout) as { tip: number, code: string, maxRssKiB: number }
+    expect(out).toMatchObject({ tip: 0, code: 'MIRROR_BLOCK_MISSING' })
+    expect(out.maxRssKiB).toBeLessThan(384 * 1024)
   })
 })
