@@ -75,6 +75,9 @@ export function linkSignals (signals: ReadonlyArray<AbortSignal | undefined>, ti
   return { signal: controller.signal, timedOut: () => timedOut, dispose }
 }
 
+/** The longest delay setTimeout takes as it is (a later deadline's timer fires then and re-checks). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /**
  * One signal and one timer for a sequence of deadlines (the reply frames and blocks of a range
  * request, the rate floor's window of each read): `armAt` moves the deadline and costs neither a
@@ -82,9 +85,6 @@ export function linkSignals (signals: ReadonlyArray<AbortSignal | undefined>, ti
  * block's bytes). Aborts once, when the deadline in force passes (TimeoutError; `firedBy` names
  * the deadline's cause) or when `parent` aborts (with its reason). `dispose()` in `finally`.
  */
-/** The longest delay setTimeout takes as it is (a later deadline's timer fires then and re-checks). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
 export class Watchdog {
   private readonly controller = new AbortController()
   private unsubscribe: (() => void) | undefined
