@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { childExited, killChildProcesses, killChildProcessesSync, trackChildProcess } from '../util/index.js'
 import { peekPrestartedSandbox, takePrestartedSandbox } from '../query/sandbox/prestart.js'
 import { runCli } from './program.js'
-import { EXIT } from './exit-codes.js'
+import { EXIT, exitCodeOf } from './exit-codes.js'
+import { OutputError } from './errors.js'
 import { Stdout } from './stdout.js'
 
 /**
@@ -56,12 +57,15 @@ export async function start (moduleUrl: string): Promise<void> {
 
   // The reader of our output went away (`petal query … | head`): stop at once, as a C tool killed by
   // SIGPIPE would (status 141), instead of crashing on EPIPE; what the command would still say about
-  // it (an interrupted statement) is of no use to anyone.
-  // (Another error of stdout stays what it was with Node's stream: an uncaught exception.)
+  // it (an interrupted statement) is of no use to anyone. Any other failed write (a full disk,
+  // /dev/full) stops it too, with a coded error and its status: thrown on a later tick, as it was,
+  // it came after the early exit below, which then ended with the command's status, silently.
   const stdout = new Stdout(err => {
-    if (err.code !== 'EPIPE') { process.nextTick(() => { throw err }); return }
     controller.abort()
-    endNow(141)
+    if (err.code === 'EPIPE') { endNow(141); return }
+    const failure = OutputError.of(err)
+    if (!ending) makeStderr().write(`petal: error: ${failure.message} [${failure.code}]\n  hint: ${failure.hint ?? ''}\n`)
+    endNow(exitCodeOf(failure))
   })
 
   // A crash (an uncaught exception) must not leave a child running either.

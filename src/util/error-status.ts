@@ -52,6 +52,8 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
   // A worker thread died: not the request's fault nor a known condition of the data directory.
   WorkerError: { category: 'internal', http: 503 },
   UsageError: { category: 'usage', http: 400 },
+  // stdout refused a write (a full disk, /dev/full): a failure of the machine, as DISK_FULL.
+  OutputError: { category: 'data-dir', http: 503 },
   // Below the API, a code the HTTP API does not list is a condition of the node, not of the
   // request: 503 (docs/api.md "Errors").
   CryptoError: { category: 'keys', http: 503 },

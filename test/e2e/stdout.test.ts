@@ -1,0 +1,70 @@
+// Standard output written with write(2) (src/cli/stdout.ts): what happens when a write fails or
+// would wait for a reader that stopped reading.
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { CLI, petal } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+const BIG = 'SELECT hex(zeroblob(150000)) AS x'
+
+describe('stdout', () => {
+  it.skipIf(!existsSync('/dev/full'))('a write that fails (a full disk: /dev/full) ends the command with OUTPUT_FAILED and status 4, not silently with 0', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const work = tmpDir()
+    for (const args of [['status'], ['--json', 'status'], ['query', BIG]]) {
+      const err = join(work, 'err.txt')
+      const out = openSync('/dev/full', 'w')
+      const errFd = openSync(err, 'w')
+      let r
+      try {
+        r = spawnSync(process.execPath, [CLI, '--dir', dir, ...args], { stdio: ['ignore', out, errFd] })
+      } finally {
+        closeSync(out)
+        closeSync(errFd)
+      }
+      const stderr = readFileSync(err, 'utf8')
+      expect(r.status, `${args.join(' ')}: ${stderr}`).toBe(4)
+      expect(stderr, args.join(' ')).toMatch(/^petal: error: standard output could not be written: ENOSPC: .* \[OUTPUT_FAILED\]\n {2}hint: free space /)
+    }
+  })
+
+  it('a pipe is written without node:stream, and a reader that stops reading does not keep Ctrl-C from ending the command', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const work = tmpDir()
+    // The pipe written directly: no stream module loaded (the point of writing it with write(2)).
+    const list = join(work, 'modules.txt')
+    writeFileSync(join(work, 'list.cjs'), `process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')) })\n`)
+    // (stderr a file: a character device there would make process.stderr, to ask if it is a terminal.)
+    const piped = spawnSync('sh', ['-c', `"$@" 2>${JSON.stringify(join(work, 'status-err.txt'))} | cat`, 'sh', process.execPath, '--require', join(work, 'list.cjs'), CLI, '--dir', dir, 'status'], { encoding: 'utf8' })
+    expect(piped.stdout).toMatch(/^chain /)
+    expect(readFileSync(list, 'utf8').split('\n')).not.toContain('NativeModule stream')
+
+    // The reader takes the first bytes and then reads no more (a pager left open, a stuck
+    // consumer): 300 KB do not fit the pipe. A blocking write(2) then held the command in the
+    // kernel, where neither Ctrl-C nor a second one (nor SIGTERM) reached it.
+    const pidFile = join(work, 'pid')
+    writeFileSync(join(work, 'pid.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
+    const status = join(work, 'status')
+    const first = join(work, 'first')
+    const errFile = join(work, 'stderr.txt')
+    const errFd = openSync(errFile, 'w')
+    const shell = spawn('sh', ['-c', `{ "$@"; echo $? > ${JSON.stringify(status)}; } | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', join(work, 'pid.cjs'), CLI, '--dir', dir, 'query', BIG], { stdio: ['ignore', 'ignore', errFd], detached: true })
+    closeSync(errFd)
+    try {
+      await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
+      const pid = Number(readFileSync(pidFile, 'utf8'))
+      process.kill(pid, 'SIGINT')
+      await waitFor(() => readFileSync(errFile, 'utf8').includes('stopping cleanly'), { timeout: 20_000 })
+      process.kill(pid, 'SIGINT')
+      await waitFor(() => existsSync(status) && readFileSync(status, 'utf8').trim() !== '', { timeout: 20_000 })
+      expect(readFileSync(status, 'utf8').trim()).toBe('130')
+    } finally {
+      try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
+    }
+  })
+})
