@@ -84,9 +84,18 @@ function isCanonicalP256Spki (der: Uint8Array): boolean {
   return (y * y - (x * x * x - 3n * x + B)) % P === 0n
 }
 
+/**
+ * PEM text with every line's leading and trailing blanks removed. OpenSSL (and so Node) reads a
+ * PEM block only where its lines start at the margin: a key indented as a whole (pasted from YAML,
+ * Markdown or a mail) was refused, though nothing about it is ambiguous.
+ */
+function unindented (pem: string): string {
+  return pem.replace(/^[ \t]+|[ \t]+$/gm, '')
+}
+
 /** The DER inside a single PEM `PUBLIC KEY` block. */
 function pemBody (pem: string): Uint8Array {
-  const m = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(pem.trim() + '\n')
+  const m = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(unindented(pem).trim() + '\n')
   const body = m?.[1]
   if (body === undefined) throw badPublicKey('not a single PEM "PUBLIC KEY" block (give the public key as `petal keys export` writes it)')
   return new Uint8Array(Buffer.from(body.replace(/\s/g, ''), 'base64'))
@@ -195,7 +204,11 @@ export function importPrivateKey (input: Uint8Array | string): SigningKey {
   }
   const attempts: Array<() => KeyObject> = []
   if (typeof input === 'string' && input.includes('-----BEGIN')) {
-    attempts.push(() => createPrivateKey(input))
+    const pem = unindented(input)
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: *4, *ENCRYPTED/m.test(pem)) {
+      throw new CryptoError('BAD_PRIVATE_KEY', 'the private key is encrypted (a PEM with a passphrase of its own)', { hint: 'decrypt it first (`openssl pkey -in FILE -out plain.pem`), import plain.pem and delete it; --passphrase-file (or PETAL_PASSPHRASE) keeps it encrypted in the keystore' })
+    }
+    attempts.push(() => createPrivateKey(pem))
   } else {
     const der = typeof input === 'string' ? fromHex(input.trim().toLowerCase()) : input
     if (der === undefined) throw new CryptoError('BAD_PRIVATE_KEY', 'private key is neither PEM, DER nor hex', { hint: 'export the key as PEM (PKCS#8 or SEC1)' })
@@ -254,9 +267,21 @@ export function importP256Pkcs8 (der: Uint8Array): SigningKey | undefined {
   return { id, publicKey: { spki, id, hex: toHex(spki) }, keyObject: k }
 }
 
-/** PKCS#8 DER of a signing key (what the keystore stores). */
+/**
+ * PKCS#8 DER of a signing key (what the keystore stores), always in the layout importP256Pkcs8
+ * reads. A key read without its public point (a SEC1 or PKCS#8 that omits it, which RFC 5915
+ * allows) is exported by OpenSSL without one too (67 bytes), which only OpenSSL's decoder reads
+ * (~5 M instructions on each load); written with the point its id is of, it loads on the fast path.
+ * Files already stored in the short layout stay readable (the decoder reads them).
+ */
 export function privateKeyToPkcs8 (key: SigningKey): Uint8Array {
-  return new Uint8Array(key.keyObject.export({ type: 'pkcs8', format: 'der' }))
+  const der = key.keyObject.export({ type: 'pkcs8', format: 'der' })
+  if (der.length === PKCS8_BYTES) return new Uint8Array(der)
+  const d = privateScalar(key)
+  // PKCS8_POINT ends with the point's 0x04, SPKI_PREFIX does not.
+  const full = Buffer.concat([PKCS8_HEAD, d, PKCS8_POINT, key.publicKey.spki.subarray(SPKI_PREFIX.length + 1)])
+  // d·G is checked again on the way: whatever fails it keeps OpenSSL's own export.
+  return d.length === 32 && importP256Pkcs8(full)?.id === key.id ? new Uint8Array(full) : new Uint8Array(der)
 }
 
 export function privateKeyToPem (key: SigningKey, format: 'pkcs8' | 'sec1' = 'pkcs8'): string {

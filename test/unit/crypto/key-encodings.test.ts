@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { ECDH, generateKeyPairSync } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseKeyOpRow, signKeyOp } from '../../../src/block/index.js'
 import { createEndorsement, parseEndorsement } from '../../../src/chain/index.js'
@@ -88,5 +89,23 @@ describe('one P-256 key has one encoding, and one id', () => {
     const ks = new Keystore(join(tmpDir(), 'keystore'))
     expect(ks.import(new Uint8Array(sec1)).id).toBe(alice.id)
     expect(ks.load().publicKey.hex).toBe(hex(canonical))
+  })
+
+  // OpenSSL (so Node) reads a PEM block only at the margin: a key indented as a whole, as pasted
+  // from YAML, Markdown or a mail, was refused by `petal keys import`.
+  it('reads a PEM key indented as a whole (spaces, tabs, CRLF), private and public', () => {
+    const text = readFileSync(ALICE_PEM, 'utf8')
+    const variants = [
+      text.replace(/^/gm, '    '),
+      text.replace(/^/gm, '\t'),
+      text.replace(/^/gm, '  ').replace(/\n/g, ' \r\n'),
+      `key: |\n${text.replace(/^(?=.)/gm, '  ')}`
+    ]
+    for (const v of variants) expect(importPrivateKey(v).id, JSON.stringify(v.slice(0, 40))).toBe(alice.id)
+    for (const v of [pem(canonical).replace(/^/gm, '    '), pem(canonical).replace(/^/gm, '\t')]) expect(parsePublicKey(v).id).toBe(alice.id)
+    // What is not a key stays a coded error; an encrypted PEM says so.
+    expect(codeOf(() => importPrivateKey(text.replace('MIG', '  MIG').replace(/[A-Za-z0-9]{10}/, '!!!!!!!!!!')))).toBe('BAD_PRIVATE_KEY')
+    const encrypted = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString()
+    expect(() => importPrivateKey(encrypted)).toThrow(expect.objectContaining({ code: 'BAD_PRIVATE_KEY', message: expect.stringContaining('encrypted') }))
   })
 })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateSigningKey, privateKeyToPem } from '../../../src/crypto/index.js'
+import { importP256Pkcs8 } from '../../../src/crypto/keys.js'
 import { Keystore } from '../../../src/storage/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -55,5 +56,32 @@ describe('keystore', () => {
     const other = new Keystore(join(tmpDir(), 'keystore2'))
     expect(other.import(pem).id).toBe(key.id)
     expect(code(() => ks.import('not a key'))).toBe('BAD_PRIVATE_KEY')
+  })
+
+  // RFC 5915 lets a key file leave out the public point; OpenSSL then writes the key back without
+  // it (67 bytes), a layout only its slow decoder reads, on every load of the key.
+  it('stores a key imported without its public point in the full layout, and still reads the short one', () => {
+    const ks = new Keystore(join(tmpDir(), 'keystore'))
+    const key = generateSigningKey()
+    const d = key.keyObject.export({ format: 'jwk' }).d ?? ''
+    const hex = Buffer.from(d, 'base64url').toString('hex')
+    const sec1NoPoint = '30310201010420' + hex + 'a00a06082a8648ce3d030107'
+    const pkcs8NoPoint = '3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420' + hex
+    const encrypted = new Keystore(join(tmpDir(), 'keystore'))
+    for (const [store, input, passphrase] of [[ks, sec1NoPoint, undefined], [new Keystore(join(tmpDir(), 'keystore')), pkcs8NoPoint, undefined], [encrypted, Buffer.from(pkcs8NoPoint, 'hex'), 'pw']] as const) {
+      expect(store.import(input, { passphrase }).id).toBe(key.id)
+      const file = join(store.dir, `${key.id.slice(2)}.json`)
+      const stored = JSON.parse(readFileSync(file, 'utf8')) as { private_key?: string }
+      if (passphrase === undefined) {
+        expect(stored.private_key?.length).toBe(2 * 138)
+        expect(importP256Pkcs8(Buffer.from(stored.private_key ?? '', 'hex'))?.id).toBe(key.id)
+      }
+      expect(store.load(key.id, passphrase).id).toBe(key.id)
+    }
+    // A file an earlier Petal wrote in the short layout loads as before.
+    const file = join(ks.dir, `${key.id.slice(2)}.json`)
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>
+    writeFileSync(file, JSON.stringify({ ...stored, private_key: '3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420' + hex }))
+    expect(ks.load(key.id).id).toBe(key.id)
   })
 })
