@@ -23,6 +23,10 @@ export function checkpointTopic (chainId: string): string {
 
 const KiB = 1024
 const MiB = 1024 * KiB
+/** The plaintext of one noise transport message (@libp2p/noise: 65,535 bytes with the 16-byte tag). */
+export const NOISE_MAX_PLAINTEXT = 65535 - 16
+/** A yamux frame's header. */
+export const YAMUX_HEADER_BYTES = 12
 
 /** docs/protocol.md "Limits": the largest frame each side accepts, per message. */
 export const LIMITS = {
@@ -89,8 +93,12 @@ export const MAX_UPLOADS_PER_PEER = 4
 /**
  * Chunk size of block uploads: each chunk goes out as one yamux frame (when the window allows),
  * and the receiver answers each frame with a window update, so larger chunks mean fewer of both.
+ * Noise encrypts each frame (its 12-byte yamux header included) in messages of at most 65,519
+ * bytes of plaintext: a frame of exactly four full messages, where 256 KiB made four and one of
+ * 80 bytes, each a decryption, a length-prefix decode and a yamux read on the receiver and an
+ * encryption on the sender (docs/performance.md, "Session 23: the 1 MB pull").
  */
-export const UPLOAD_CHUNK = 256 * KiB
+export const UPLOAD_CHUNK = 4 * NOISE_MAX_PLAINTEXT - YAMUX_HEADER_BYTES
 
 /**
  * A synchronous read of a block file that took longer than this (ms) switches the rest of that

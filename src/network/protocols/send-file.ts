@@ -134,7 +134,8 @@ export async function sendFile (raw: Stream, file: OpenBlock, limit: AbortSignal
   if (head !== undefined && file.size === 0) raw.send(head)
   while (off < file.size) {
     if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
-    const buf = Buffer.allocUnsafe(prefix + Math.min(UPLOAD_CHUNK, file.size - off))
+    // The first chunk carries the head within UPLOAD_CHUNK: one more byte is one more noise message.
+    const buf = Buffer.allocUnsafe(prefix + Math.min(Math.max(1, UPLOAD_CHUNK - prefix), file.size - off))
     if (head !== undefined && prefix > 0) buf.set(head)
     const into = buf.subarray(prefix)
     const bytesRead = reader === undefined ? (await read(file.fd, into, 0, into.byteLength, off)).bytesRead : await reader.read(file.fd, into, off)
