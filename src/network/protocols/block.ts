@@ -1,6 +1,5 @@
 import { close as closeFd, closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { open } from 'node:fs/promises'
 import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
@@ -265,7 +264,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     await local(() => { writeNewFileSync(dest, parts, o.size) })
     return headOf(parts, o.size)
   }
-  const fh = await local(async () => await open(dest, 'wx', 0o644))
+  const fh = await local(async () => await o.writes.open(dest))
   try {
     let received = 0
     while (received < o.size) {

@@ -1,7 +1,21 @@
-import { writevSync } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
+import { closeSync, openSync, write as writeFd, writevSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { POOLED_WRITES_IN_FLIGHT, SLOW_SYNC_WRITE_MS, SYNC_WRITE_STALL_MS, SYNC_WRITES_PAUSE_MS } from '../constants.js'
 import { cpuWait, type ThreadWait } from '../cpu-wait.js'
+
+const writeAt = promisify(writeFd)
+
+/**
+ * A file being received: its descriptor, a positional write through the pool, and its close (a
+ * FileHandle's, or for a descriptor opened synchronously fs.write and a synchronous close: a file
+ * nothing fsynced yet closes without I/O).
+ */
+export interface RangeFile {
+  readonly fd: number
+  write: (buf: Buffer, off: number, len: number, at: number) => Promise<{ bytesWritten: number }>
+  close: () => Promise<void>
+}
 
 /**
  * How a range receive writes a large block's bytes into its new file in tmp/ (the page cache;
@@ -44,10 +58,10 @@ export class RangeWrites {
   private readonly inFlight: number
   private readonly cpuWait: ThreadWait
   /** Copies of received bytes being written through the pool, in issue order, by file. */
-  private readonly writing = new Map<FileHandle, Array<Promise<void>>>()
+  private readonly writing = new Map<RangeFile, Array<Promise<void>>>()
   private writingBytes = 0
   /** Each file's first failed write, until `settle` reports it. */
-  private readonly failed = new Map<FileHandle, unknown>()
+  private readonly failed = new Map<RangeFile, unknown>()
   /** Buffers of finished pooled writes, for the next ones (bounded by `inFlight`). */
   private readonly spare: Buffer[] = []
 
@@ -67,10 +81,27 @@ export class RangeWrites {
   get slowWriteMs (): number | undefined { return this.slow }
 
   /**
+   * Create the block's new file (`wx`): synchronously while writes are fast, as the writes are.
+   * Through the pool, the open and the close cost a 1 MB block's receive ~0.2 ms more CPU than
+   * the same calls made synchronously (two round trips, two promises, a FileHandle to collect;
+   * docs/performance.md, "Session 23: the 1 MB pull"). A slow disk (writes paused to the pool)
+   * opens through the pool, so that it does not hold the event loop.
+   */
+  async open (path: string): Promise<RangeFile> {
+    if (this.pooled) return await open(path, 'wx', 0o644)
+    const fd = openSync(path, 'wx', 0o644)
+    return {
+      fd,
+      write: async (buf, off, len, at) => await writeAt(fd, buf, off, len, at),
+      close: async () => { closeSync(fd) }
+    }
+  }
+
+  /**
    * Write `parts` (`want` bytes in all) at offset `at` of the file. Synchronously, or handed to the
    * pool (then `settle` reports its outcome). A short write fails.
    */
-  async write (fh: FileHandle, parts: Uint8Array[], want: number, at: number): Promise<void> {
+  async write (fh: RangeFile, parts: Uint8Array[], want: number, at: number): Promise<void> {
     const earlier = this.failed.get(fh)
     if (earlier !== undefined) throw earlier
     if (this.pooled) {
@@ -100,7 +131,7 @@ export class RangeWrites {
   }
 
   /** Wait for every write of `fh` handed to the pool; fails with the first that failed. */
-  async settle (fh: FileHandle): Promise<void> {
+  async settle (fh: RangeFile): Promise<void> {
     for (;;) {
       const pending = this.writing.get(fh)
       if (pending === undefined || pending.length === 0) break
@@ -112,7 +143,7 @@ export class RangeWrites {
     if (err !== undefined) throw err
   }
 
-  private toPool (fh: FileHandle, parts: Uint8Array[], want: number, at: number): void {
+  private toPool (fh: RangeFile, parts: Uint8Array[], want: number, at: number): void {
     let buf = this.spare.pop()
     if (buf === undefined || buf.byteLength < want) buf = Buffer.allocUnsafeSlow(Math.max(want, buf?.byteLength ?? 0))
     let n = 0

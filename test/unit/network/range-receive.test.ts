@@ -3,6 +3,7 @@
 // The stream is a stand-in that hands out the block's bytes read by read, as a real one does when
 // nothing is buffered ahead (so that an aborted signal is seen at the next read); files are real.
 import { describe, expect, it } from 'vitest'
+import { createHook } from 'node:async_hooks'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import type { ByteStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { NetworkError } from '../../../src/network/index.js'
 import { receiveRangeBlock } from '../../../src/network/protocols/block.js'
-import { rangeWrites, type RangeWrites } from '../../../src/network/protocols/range-writes.js'
+import { RangeWrites as Writes, rangeWrites, type RangeWrites } from '../../../src/network/protocols/range-writes.js'
 import { Watchdog } from '../../../src/util/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -32,6 +33,7 @@ function pacedStream (data: Uint8Array, readMs: number): ByteStream<Stream> {
 /** RangeWrites whose every write first waits `ms` (a disk the pool waits on). */
 function slowDisk (ms: number): RangeWrites {
   return {
+    open: async (path: string) => await rangeWrites.open(path),
     write: async (...args: Parameters<RangeWrites['write']>) => { await sleep(ms); await rangeWrites.write(...args) },
     settle: async (fh: Parameters<RangeWrites['settle']>[0]) => { await rangeWrites.settle(fh) }
   } as unknown as RangeWrites
@@ -64,6 +66,45 @@ describe('receiving one block of a range', () => {
       expect(err).toMatchObject({ code: 'TOO_SLOW' })
     } finally {
       w.dispose()
+    }
+  })
+
+  /** The thread-pool file operations (promise requests, FileHandles) begun while `op` runs. */
+  async function poolOps (op: () => Promise<unknown>): Promise<string[]> {
+    const seen: string[] = []
+    const hook = createHook({ init: (_id, type) => { if (type === 'FSREQPROMISE' || type === 'FILEHANDLE' || type === 'FSREQCALLBACK') seen.push(type) } })
+    hook.enable()
+    try {
+      await op()
+    } finally {
+      hook.disable()
+    }
+    return seen
+  }
+
+  it('opens, writes and closes a large block\'s file without the thread pool while writes are fast; through it while they are paused', async () => {
+    // Above the small-block path (128 KiB), read 5,000 bytes at a time by the floor below.
+    const big = randomBytes(200_000)
+    const bigHash = createHash('sha256').update(big).digest('hex')
+    const rate = { bytesPerSecond: 1_000_000, windowMs: 1000 }
+    const fast = new Writes({ slowMs: 60_000 })
+    // Every synchronous write counts as slow: one pauses the writes to the pool for a minute.
+    const paused = new Writes({ slowMs: 0, stallMs: 0, pauseMs: 60_000 })
+    const first = await paused.open(join(tmpDir(), 'first.db'))
+    await paused.write(first, [Buffer.alloc(10)], 10, 0)
+    await first.close()
+    expect(paused.pooled).toBe(true)
+    for (const writes of [fast, paused]) {
+      const dest = join(tmpDir(), 'big.db')
+      const w = new Watchdog()
+      try {
+        const ops = await poolOps(async () => await receiveRangeBlock(pacedStream(big, 0), dest, { size: big.length, hash: bigHash, watchdog: w, budgetMs: 10_000, minRate: rate, writes }))
+        if (writes === fast) expect(ops).toEqual([])
+        else expect(ops).toContain('FILEHANDLE')
+        expect(readFileSync(dest).equals(big)).toBe(true)
+      } finally {
+        w.dispose()
+      }
     }
   })
 })
