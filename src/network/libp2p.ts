@@ -9,6 +9,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { LIMITS, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS } from './constants.js'
 import { leanTransport } from './lean-transport.js'
+import { skipRepeatedProtocolMerges } from './protocol-merges.js'
 
 export type PetalLibp2p = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT, pubsub: GossipSub }>
 
@@ -31,7 +32,7 @@ export interface Libp2pConfig {
  * kad-dht in server mode, gossipsub (docs/protocol.md describes the stack, its protocols and limits).
  */
 export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> {
-  return await createLibp2p({
+  const node = await createLibp2p({
     start: c.start ?? true,
     privateKey: c.privateKey,
     nodeInfo: { name: 'petal', version: c.version, userAgent: `petal/${c.version}` },
@@ -67,4 +68,7 @@ export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> 
       })
     }
   })
+  // A stream's protocol is written to the peer store once, not re-merged for every stream (protocol-merges.ts).
+  skipRepeatedProtocolMerges(node)
+  return node
 }
