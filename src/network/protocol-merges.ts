@@ -6,7 +6,7 @@ const REMEMBER_MS = 5_000
 /** What this module relies on in libp2p's node and peer store (checked before use). */
 interface MergingNode {
   peerStore: { merge: (id: PeerId, data: PeerData, options?: unknown) => Promise<Peer>, delete: (id: PeerId, options?: unknown) => Promise<void> }
-  addEventListener: (type: 'peer:update', listener: (evt: CustomEvent<{ peer: Peer }>) => void) => void
+  addEventListener: (type: 'peer:update' | 'self:peer:update', listener: (evt: CustomEvent<{ peer: Peer }>) => void) => void
 }
 
 function isMergingNode (n: unknown): n is MergingNode {
@@ -28,7 +28,7 @@ export function protocolMergeNodes (): number { return nodes }
  * a pull of 1 MB blocks opens a range stream per ~6 blocks on each side, ~0.14 ms a block of the
  * pulling main thread (docs/performance.md, "Session 22: the 1 MB pull"). This answers a merge of
  * protocols alone without the store when each of them was in the peer's record as last seen here
- * (a merge's result, or a `peer:update`) less than REMEMBER_MS ago; any other merge, and every
+ * (a merge's result, or a `peer:update` or `self:peer:update`) less than REMEMBER_MS ago; any other merge, and every
  * patch, save or delete, goes to the store as before, and a change of the peer's record (an
  * update, a delete) replaces or forgets what is remembered. The answer is the peer as last seen.
  */
@@ -39,7 +39,8 @@ export function skipRepeatedProtocolMerges (node: unknown): boolean {
   const del = store.delete.bind(store)
   const seen = new Map<string, { peer: Peer, at: number }>()
   const remember = (peer: Peer): void => { seen.set(peer.id.toString(), { peer, at: performance.now() }) }
-  node.addEventListener('peer:update', evt => { remember(evt.detail.peer) })
+  // A change of a record (this node's own included: a handler removed) replaces what is remembered.
+  for (const type of ['peer:update', 'self:peer:update'] as const) node.addEventListener(type, evt => { remember(evt.detail.peer) })
   store.merge = async (id, data, options) => {
     const keys = Object.keys(data)
     const last = seen.get(id.toString())

@@ -56,4 +56,15 @@ describe('protocol merges into the peer store', () => {
     expect((await client.peerStore.get(server.peerId)).protocols).toEqual(expect.arrayContaining(['/merges/a/1.0.0', '/merges/b/1.0.0']))
     expect((await server.peerStore.get(client.peerId)).protocols).toEqual(expect.arrayContaining(['/merges/a/1.0.0', '/merges/b/1.0.0']))
   })
+
+  it('a handler removed and added again is in this node\'s own record again', async () => {
+    const n = await node('self')
+    const has = async (): Promise<boolean> => (await n.peerStore.get(n.peerId)).protocols.includes('/merges/self/1.0.0')
+    await n.handle('/merges/self/1.0.0', async stream => { await stream.close() })
+    expect(await has()).toBe(true)
+    await n.unhandle('/merges/self/1.0.0')
+    expect(await has()).toBe(false)
+    await n.handle('/merges/self/1.0.0', async stream => { await stream.close() })
+    expect(await has()).toBe(true)
+  })
 })
