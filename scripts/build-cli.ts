@@ -333,12 +333,18 @@ const router = build({
   stdin: { contents: `import { startFast } from './cli/fast-start.js'\nstartFast(__dirname, ${JSON.stringify(fast)})\n`, resolveDir: dist, sourcefile: 'fast-router.js' },
   outfile: join(fastOut, 'petal.js')
 })
+// What the router starts for `query` and `verify` only, loaded by it for those two (fast-start.ts).
+const prestartScript = build({
+  ...common,
+  stdin: { contents: "export { prestart } from './cli/fast-prestart.js'\n", resolveDir: dist, sourcefile: 'fast-prestart.js' },
+  outfile: join(fastOut, 'prestart.js')
+})
 const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => await build({
   ...common,
   stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)})\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
   outfile: join(fastOut, `${name}.js`)
 }))
-await Promise.all([esmBundle, fastScripts, fastBundles, router, ...stubs])
+await Promise.all([esmBundle, fastScripts, fastBundles, router, prestartScript, ...stubs])
 // The WebAssembly modules' bytes (generated above, their digests in every bundle).
 for (const dir of [out, fastOut]) {
   mkdirSync(join(dir, BUILT_DIR), { recursive: true })

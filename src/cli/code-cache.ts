@@ -1,8 +1,11 @@
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
-import { readFullySync, removeStaleTemps } from '../util/index.js'
+// Past the util barrel: the start-up router carries this file, compiled from source on every
+// start, and the barrel's modules that do work when loaded (the error classes' registry) came
+// with it (test/unit/imports.test.ts, pastIndex).
+import { removeStaleTemps } from '../util/stale-temps.js'
 
 /**
  * Running a CommonJS bundle with V8's code cache (docs/performance.md, "Start-up of local
@@ -83,21 +86,34 @@ export function runCached (r: CachedRun): CacheOutcome {
   let source: string
   let cacheFile: string
   let seedFile: string | undefined
-  // One buffer holds the source and then, once the source is a string, the cache: a start touches
-  // fewer fresh pages of memory than with a buffer for each (~120 fewer for signimportblock).
-  let scratch: Buffer
+  let own: Buffer | undefined
+  let seed: Buffer | undefined
   try {
     const st = fstatSync(fd)
     const file = cacheFileName(r.name, st)
     cacheFile = join(r.cacheDir, file)
     seedFile = r.seedDir === undefined ? undefined : join(r.seedDir, file)
-    scratch = Buffer.allocUnsafeSlow(Math.max(st.size, sizeOf(cacheFile) ?? sizeOf(seedFile) ?? 0))
-    source = scratch.toString('latin1', 0, readFullySync(fd, scratch, st.size, 0))
+    // The cache is opened (and its size taken from the open file) before the buffer is made: one
+    // buffer holds the source and then, once the source is a string, the cache, so a start
+    // touches fewer fresh pages of memory than with a buffer for each (~120 fewer for
+    // signimportblock).
+    const cache = openCache(cacheFile)
+    try {
+      const scratch = Buffer.allocUnsafeSlow(Math.max(st.size, (cache?.size ?? 0) / 2))
+      source = scratch.toString('latin1', 0, readAll(fd, scratch, st.size, 0))
+      own = cache === undefined ? undefined : readCache(cache, scratch)
+    } finally {
+      if (cache !== undefined) closeSync(cache.fd)
+    }
   } finally {
     closeSync(fd)
   }
-  const own = readCache(cacheFile, scratch)
-  const seed = own === undefined && seedFile !== undefined ? readCache(seedFile, scratch) : undefined
+  if (own === undefined && seedFile !== undefined) {
+    const cache = openCache(seedFile)
+    if (cache !== undefined) {
+      try { seed = readCache(cache) } finally { closeSync(cache.fd) }
+    }
+  }
   const cachedData = own ?? seed
   const script = compile(r.code, source, cachedData)
   const outcome: CacheOutcome = cachedData === undefined || script.cachedDataRejected === true ? 'miss' : own !== undefined ? 'hit' : 'seed'
@@ -126,7 +142,10 @@ export function runCached (r: CachedRun): CacheOutcome {
 export function writeSeed (r: { code: string, name: string, seedDir: string }): void {
   const { source, file } = readScript(r.code, r.name)
   writeCache(join(r.seedDir, file), compile(r.code, source, undefined), { bestEffort: false })
-  const check = compile(r.code, source, readCache(join(r.seedDir, file)))
+  const cache = openCache(join(r.seedDir, file))
+  let data: Buffer | undefined
+  try { data = cache === undefined ? undefined : readCache(cache) } finally { if (cache !== undefined) closeSync(cache.fd) }
+  const check = compile(r.code, source, data)
   if (check.cachedDataRejected !== false) throw new Error(`V8 refuses the seed of ${r.code}`)
 }
 
@@ -151,12 +170,18 @@ function cacheFileName (name: string, st: Stats): string {
   return `${name}-${process.version}-${process.arch}-${tag}.v8`
 }
 
-/** The size of `file`, undefined if it cannot be read (readCache then finds no cache there either). */
-function sizeOf (file: string | undefined): number | undefined {
-  if (file === undefined) return undefined
+/** `file` open for reading, and its size; undefined if it cannot be (then there is no cache there). */
+function openCache (file: string): { fd: number, size: number } | undefined {
+  let fd: number
   try {
-    return statSync(file).size
+    fd = openSync(file, 'r')
   } catch {
+    return undefined
+  }
+  try {
+    return { fd, size: fstatSync(fd).size }
+  } catch {
+    closeSync(fd)
     return undefined
   }
 }
@@ -196,30 +221,32 @@ function writeCache (file: string, script: Script, o: { bestEffort: boolean } = 
 }
 
 /**
- * The V8 cache data in `file` (its first half), if the second half is the same; read into the
- * start of `scratch` when it fits.
+ * The V8 cache data in the open cache file (its first half), if the second half is the same; read
+ * into the start of `scratch` when it fits.
  */
-function readCache (file: string, scratch?: Buffer): Buffer | undefined {
+function readCache (cache: { fd: number, size: number }, scratch?: Buffer): Buffer | undefined {
   try {
-    const fd = openSync(file, 'r')
-    try {
-      const size = fstatSync(fd).size
-      const half = size / 2
-      if (size === 0 || !Number.isInteger(half)) return undefined
-      const into = scratch !== undefined && scratch.length >= half ? scratch.subarray(0, half) : Buffer.allocUnsafeSlow(half)
-      if (readFullySync(fd, into, half, 0) !== half) return undefined
-      const chunk = Buffer.allocUnsafeSlow(Math.min(half, MIRROR_CHUNK))
-      for (let at = 0; at < half; at += chunk.length) {
-        const n = Math.min(chunk.length, half - at)
-        if (readFullySync(fd, chunk, n, half + at) !== n || !chunk.subarray(0, n).equals(into.subarray(at, at + n))) return undefined
-      }
-      return into
-    } finally {
-      closeSync(fd)
+    const { fd, size } = cache
+    const half = size / 2
+    if (size === 0 || !Number.isInteger(half)) return undefined
+    const into = scratch !== undefined && scratch.length >= half ? scratch.subarray(0, half) : Buffer.allocUnsafeSlow(half)
+    if (readAll(fd, into, half, 0) !== half) return undefined
+    const chunk = Buffer.allocUnsafeSlow(Math.min(half, MIRROR_CHUNK))
+    for (let at = 0; at < half; at += chunk.length) {
+      const n = Math.min(chunk.length, half - at)
+      if (readAll(fd, chunk, n, half + at) !== n || !chunk.subarray(0, n).equals(into.subarray(at, at + n))) return undefined
     }
+    return into
   } catch {
     return undefined
   }
+}
+
+/** Read `len` bytes at `pos` into `buf` (fewer at the end of the file); the number read. */
+function readAll (fd: number, buf: Uint8Array, len: number, pos: number): number {
+  let got = 0
+  for (let n = -1; n !== 0 && got < len; got += n) n = readSync(fd, buf, got, len - got, pos + got)
+  return got
 }
 
 /** The second copy is compared in pieces of this size: fewer fresh pages than reading it whole. */

@@ -65,6 +65,9 @@ describe('what a local command loads', () => {
       expect(loaded, `${args.join(' ')} loads no network, HTTP or v1-signature code`).not.toMatch(/libp2p|@chainsafe|gossipsub|fastify|@noble\//)
       expect(loaded, args.join(' ')).toContain('/dist/fast/petal.js')
       expect(loaded, `${args.join(' ')} does not load the ES module bundle`).not.toContain('/dist/bundle/')
+      // What the router starts alongside `verify` (its workers) is a script only `verify` and `query` load.
+      if (args[0] === 'verify') expect(loaded).toContain('/dist/fast/prestart.js')
+      else expect(loaded, args.join(' ')).not.toContain('/dist/fast/prestart.js')
       // Listing keys hashes 91-byte SPKIs in JavaScript: node:crypto is for the commands that sign or hash files.
       if (args[0] !== 'verify') expect(loaded, `${args.join(' ')} does not load node:crypto`).not.toMatch(/^(node:)?crypto$/m)
     }
@@ -92,6 +95,15 @@ describe('what a local command loads', () => {
       expect(packages[name], word).toContain('commander')
       expect(packages[name]?.filter(p => NETWORK_PACKAGE.test(p)), word).toEqual([])
     }
+  })
+
+  it('the router, compiled from source on every start, holds only what every command needs', () => {
+    // docs/performance.md, "Session 23: start-up": the error classes' registry (the util barrel)
+    // and the query sandbox's and verify's prestart code were parsed and run by every command.
+    const router = readFileSync(join(ROOT, 'dist', 'fast', 'petal.js'), 'latin1')
+    expect(router).toContain('function runCached(')
+    for (const absent of ['registerErrorClass', 'forkSandbox', 'prestartWorkers', 'createLogger']) expect(router, absent).not.toContain(absent)
+    expect(readFileSync(join(ROOT, 'dist', 'fast', 'prestart.js'), 'latin1')).toContain('prestartWorkers')
   })
 
   it('the network commands run from their fast bundles, with libp2p and fastify bundled in', async () => {
