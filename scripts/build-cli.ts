@@ -240,7 +240,9 @@ const common = {
 // its first property access; esbuild reads an import's bindings as properties at use
 // (import_x.name), so nothing else changes. node:crypto too: `blocks` hashes nothing.
 const LAZY_BUILTINS = /\brequire\("(node:(?:worker_threads|os|fs\/promises|crypto))"\)/g
-const FAST_BANNER = "const __petalImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" +
+// import.meta.url is the stub's URL, made at its first use (a getter): node:url's URL parser and
+// its lazily compiled functions are not on the path of a command that never asks for it.
+const FAST_BANNER = "const __petalImportMeta = { get url () { return this.u ??= require('node:url').pathToFileURL(__filename).href } };" +
   'function __petalLazy(n){let m;const l=()=>m??=require(n);return new Proxy({},{get:(_,k)=>l()[k],has:(_,k)=>k in l(),ownKeys:()=>Reflect.ownKeys(l()),' +
   'getOwnPropertyDescriptor:(_,k)=>{const d=Reflect.getOwnPropertyDescriptor(l(),k);if(d!==undefined)d.configurable=true;return d}})}'
 // The code: one self-contained file per script (no shared chunks in CommonJS). import.meta.url is
@@ -249,7 +251,7 @@ const fastScripts = build({
   ...common,
   entryPoints: { ...Object.fromEntries(Object.entries(entries).filter(([n]) => n !== 'main')) },
   outdir: join(fastOut, 'code'),
-  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMetaUrl' },
+  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url' },
   banner: { js: FAST_BANNER },
   plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
 })
@@ -283,7 +285,7 @@ const perCommand: Plugin = {
   name: 'per-command',
   setup (b) {
     b.onResolve({ filter: /^fast-main:/ }, a => ({ path: a.path.slice('fast-main:'.length), namespace: 'fast-main' }))
-    b.onLoad({ filter: /.*/, namespace: 'fast-main' }, a => ({ contents: `import './polyfills.js'\nimport { start } from './cli/start.js'\nvoid start(import.meta.url)\n`, resolveDir: dist, loader: 'js', pluginData: a.path }))
+    b.onLoad({ filter: /.*/, namespace: 'fast-main' }, a => ({ contents: `import './polyfills.js'\nimport { start } from './cli/start.js'\nvoid start(() => import.meta.url)\n`, resolveDir: dist, loader: 'js', pluginData: a.path }))
     // The copies know their command (pluginData, from the entry down): their registry path leads
     // to their own copies, and the registry's copy stubs every command module but theirs.
     b.onResolve({ filter: /^\.\.?\/[\w./-]+\.js$/ }, a => {
@@ -317,7 +319,7 @@ const fastBundles = build({
   external: fastExternal.filter(e => e.startsWith('better-sqlite3')),
   entryPoints: Object.fromEntries(fastModules.map(name => [`cmd-${name}`, `fast-main:${name}`])),
   outdir: join(fastOut, 'code'),
-  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMetaUrl' },
+  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url' },
   banner: { js: FAST_BANNER },
   plugins: [withoutLeftOut, perCommand, sqliteAddon, lazyCommanderSpawn]
 }).then(r => {

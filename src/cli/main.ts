@@ -3,4 +3,4 @@
 import '../polyfills.js'
 import { start } from './start.js'
 
-await start(import.meta.url)
+await start(() => import.meta.url)

@@ -11,9 +11,12 @@ import { Stdout } from './stdout.js'
 
 /**
  * Run `petal` with this process's arguments; sets process.exitCode. `moduleUrl`: the URL of the
- * running script, two levels below the package root (dist/bundle/main.js, dist/fast/petal.js).
+ * running script, two levels below the package root (dist/bundle/main.js, dist/fast/petal.js),
+ * asked only by a command that needs the package root (`init`, `run --init`): making and parsing
+ * URLs compiled a dozen of node:url's functions on every start (docs/performance.md, "Session 23:
+ * start-up").
  */
-export async function start (moduleUrl: string): Promise<void> {
+export async function start (moduleUrl: () => string): Promise<void> {
   const controller = new AbortController()
   let interrupts = 0
   let ending = false
@@ -76,7 +79,7 @@ export async function start (moduleUrl: string): Promise<void> {
     stderr: s => { if (!ending) makeStderr().write(s) },
     env: process.env,
     stderrIsTTY: stderrIsTTY(makeStderr),
-    packageRoot: fileURLToPath(new URL('../..', moduleUrl))
+    get packageRoot () { return fileURLToPath(new URL('../..', moduleUrl())) }
   }, controller.signal)
   // A prestarted sandbox no command took (help, a usage error): stop it before leaving.
   const unused = takePrestartedSandbox()

@@ -23,7 +23,11 @@ export interface NativeSha256 {
  * bundle's import.meta.url is dist/fast/<script>.js), and from src/crypto (tests run the sources)
  * `../../dist/native` is the build's too: one relative path from every place this code runs.
  */
-export const NATIVE_SHA256_PATH = fileURLToPath(new URL('../../dist/native/petal-sha256.node', import.meta.url))
+export function nativeSha256Path (): string {
+  // A function, not a constant: every command's bundle holds this module, and the URL parse cost
+  // each start of one that hashes nothing (docs/performance.md, "Session 23: start-up").
+  return fileURLToPath(new URL('../../dist/native/petal-sha256.node', import.meta.url))
+}
 
 let loaded: { hasher: NativeSha256 | undefined, why: string } | undefined
 
@@ -47,7 +51,7 @@ function knownAnswers (h: NativeSha256): boolean {
 }
 
 /** The addon at `path` as this thread would use it, or why not (exported for the tests of a foreign addon). */
-export function loadNativeSha256 (path = NATIVE_SHA256_PATH): { hasher: NativeSha256 | undefined, why: string } {
+export function loadNativeSha256 (path = nativeSha256Path()): { hasher: NativeSha256 | undefined, why: string } {
   // accelerated: whether the CPU has SHA-256 instructions (the addon's own CPUID check).
   const m: { exports: Partial<NativeSha256> & { accelerated?: unknown } } = { exports: {} }
   try {

@@ -106,6 +106,29 @@ describe('what a local command loads', () => {
     expect(readFileSync(join(ROOT, 'dist', 'fast', 'prestart.js'), 'latin1')).toContain('prestartWorkers')
   })
 
+  it('status, blocks and mykeys make no URL (import.meta.url and the package root are made when asked)', async () => {
+    // docs/performance.md, "Session 23: start-up": the fast bundle's import.meta.url, the package
+    // root and the native hasher's path were URLs made and parsed on every start, and each start
+    // compiled node:url's functions for them. A preload counts what the command's code makes.
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const work = tmpDir()
+    const count = join(work, 'urls.txt')
+    writeFileSync(join(work, 'count.cjs'), `const url = require('node:url'); let n = 0
+const toURL = url.pathToFileURL; url.pathToFileURL = (...a) => { n++; return toURL(...a) }
+const Parsed = globalThis.URL; globalThis.URL = class extends Parsed { constructor (...a) { n++; super(...a) } }
+process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(count)}, String(n)) })\n`)
+    for (const args of [['status'], ['blocks'], ['mykeys']]) {
+      const r = spawnSync(process.execPath, ['--require', join(work, 'count.cjs'), CLI, '--dir', dir, ...args], { encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout, args.join(' ')).not.toBe('')
+      expect(readFileSync(count, 'utf8'), `${args.join(' ')} makes no URL`).toBe('0')
+    }
+    // `init` asks for the package root (its default template), and finds it.
+    const other = join(tmpDir(), 'other')
+    expect((await petal(['--dir', other, 'init'])).code).toBe(0)
+  })
+
   it('the network commands run from their fast bundles, with libp2p and fastify bundled in', async () => {
     const { commands, network, packages } = bundles()
     for (const word of ['run', 'pull']) {

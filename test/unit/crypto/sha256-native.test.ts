@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { leafHash, MerkleBatch, MerkleBuilder, merkleHasher, nativeSha256, type NativeSha256 } from '../../../src/crypto/index.js'
-import { loadNativeSha256, NATIVE_SHA256_PATH } from '../../../src/crypto/sha256-native.js'
+import { loadNativeSha256, nativeSha256Path } from '../../../src/crypto/sha256-native.js'
 import { padMessage, sha256Wasm, SHA256_WASM_FREE } from '../../../src/crypto/sha256-wasm.js'
 import { inspectSchema, openBlockReadonly, tableRoot } from '../../../src/block/index.js'
 import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
@@ -158,7 +158,7 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
       expect(r.status, r.stderr).toBe(0)
       return join(dir, `${name}.node`)
     }
-    expect(loadNativeSha256(NATIVE_SHA256_PATH).hasher).toBeDefined()
+    expect(loadNativeSha256(nativeSha256Path()).hasher).toBeDefined()
     // Interior nodes without their 0x01 prefix: every leaf right, every root wrong.
     expect(loadNativeSha256(variant('pairs-prefix', 'm[0] = 0x01;', 'm[0] = 0x00;'))).toEqual({ hasher: undefined, why: 'wrong digest at load' })
     // A message's last byte left out.
@@ -171,7 +171,7 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
     const code = `const { parentPort, workerData } = require('node:worker_threads'); const m = { exports: {} }; process.dlopen(m, workerData);
       const b = Buffer.alloc(128); b.write('0100000061626380' + '00'.repeat(59) + '18', 'hex'); m.exports.leaves(b, 0, 1, 96); parentPort.postMessage(b.toString('hex', 96))`
     const run = async (): Promise<unknown> => {
-      const w = new Worker(code, { eval: true, workerData: NATIVE_SHA256_PATH })
+      const w = new Worker(code, { eval: true, workerData: nativeSha256Path() })
       try { return await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject) }) } finally { await w.terminate() }
     }
     const abc = createHash('sha256').update('abc').digest('hex')
