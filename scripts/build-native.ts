@@ -1,5 +1,8 @@
 // Builds the native batched SHA-256 (src/crypto/native/sha256-batch.c) into
-// dist/native/petal-sha256.node, where src/crypto/sha256-native.ts looks for it. Run by
+// dist/native/petal-sha256.node, where src/crypto/sha256-native.ts looks for it, and the native
+// P-256 ECDSA and SHA-256 (src/crypto/native/openssl.c) into dist/native/petal-openssl.node, where
+// src/crypto/openssl-native.ts looks for it (without it, keys, signatures and hashes go through
+// node:crypto). Run by
 // `npm run build` (so by `npm ci`'s prepare and by `npm test`). A direct call of the C compiler,
 // not node-gyp: one C file, ~0.15 s against node-gyp's ~1.6 s, no Python and no header download
 // (docs/performance.md, session 20).
@@ -18,8 +21,10 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const outDir = join(root, 'dist', 'native')
-const out = join(outDir, 'petal-sha256.node')
-const source = join(root, 'src', 'crypto', 'native', 'sha256-batch.c')
+const ADDONS = [
+  { out: join(outDir, 'petal-sha256.node'), source: join(root, 'src', 'crypto', 'native', 'sha256-batch.c') },
+  { out: join(outDir, 'petal-openssl.node'), source: join(root, 'src', 'crypto', 'native', 'openssl.c') }
+] as const
 
 /** Node's headers: beside the binary (a distribution's or an official tarball's), else node-gyp's cache. */
 function includeDir (): string | undefined {
@@ -27,7 +32,7 @@ function includeDir (): string | undefined {
     join(dirname(process.execPath), '..', 'include', 'node'),
     join(process.env.npm_config_devdir ?? join(homedir(), '.cache', 'node-gyp'), process.versions.node, 'include', 'node')
   ]
-  return candidates.find(d => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'openssl', 'sha.h')))
+  return candidates.find(d => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'openssl', 'sha.h')) && existsSync(join(d, 'openssl', 'ec.h')))
 }
 
 function flags (): string[] | undefined {
@@ -38,12 +43,12 @@ function flags (): string[] | undefined {
   return undefined
 }
 
-function build (): { built: boolean, reason: string, cc?: string, include?: string } {
+function build ({ out, source }: typeof ADDONS[number]): { built: boolean, reason: string, cc?: string, include?: string } {
   if (process.env.PETAL_NATIVE_BUILD === '0') return { built: false, reason: 'PETAL_NATIVE_BUILD=0' }
   const f = flags()
   if (f === undefined) return { built: false, reason: `no native build on ${process.platform}` }
   const inc = includeDir()
-  if (inc === undefined) return { built: false, reason: 'Node\'s headers (node_api.h, openssl/sha.h) not found' }
+  if (inc === undefined) return { built: false, reason: 'Node\'s headers (node_api.h, openssl/sha.h, openssl/ec.h) not found' }
   const cc = process.env.CC ?? 'cc'
   const tmp = `${out}.${process.pid}.tmp`
   const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-Wextra', '-fvisibility=hidden', ...f, '-I', inc, '-o', tmp, source], { encoding: 'utf8' })
@@ -64,7 +69,9 @@ function build (): { built: boolean, reason: string, cc?: string, include?: stri
 }
 
 mkdirSync(outDir, { recursive: true })
-rmSync(out, { force: true })
-const r = build()
-writeFileSync(join(outDir, 'build.json'), JSON.stringify(r) + '\n')
-if (!r.built) process.stderr.write(`petal: native SHA-256 not built (${r.reason}); the manifest hashes in WebAssembly\n`)
+for (const a of ADDONS) rmSync(a.out, { force: true })
+const [sha, ossl] = ADDONS.map(build)
+// build.json: the SHA-256 addon's outcome as before, the OpenSSL addon's under `openssl`.
+writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl }) + '\n')
+if (sha?.built !== true) process.stderr.write(`petal: native SHA-256 not built (${sha?.reason ?? '?'}); the manifest hashes in WebAssembly\n`)
+if (ossl?.built !== true) process.stderr.write(`petal: native OpenSSL addon not built (${ossl?.reason ?? '?'}); keys, signatures and hashes go through node:crypto\n`)

@@ -2,6 +2,7 @@ import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject
 import { createRequire } from 'node:module'
 import { CryptoError } from './errors.js'
 import { privateScalar, SPKI_PREFIX, type PublicKey, type SigningKey } from './keys.js'
+import { nativeOpenssl, type NativeKeyHandle, type NativeOpenssl } from './openssl-native.js'
 
 type Curve = typeof import('@noble/curves/nist.js')['p256']
 let curve: Curve | undefined
@@ -104,12 +105,35 @@ export function pointKeyObject (spki: Uint8Array): KeyObject | undefined {
   }
 }
 
+const nativeKeys = new Map<string, NativeKeyHandle | null>()
+/** The native addon's key of a canonical P-256 SPKI (cached like keyObjectOf's), null when its point is off the curve. */
+function nativeKeyOf (lib: NativeOpenssl, pub: PublicKey): NativeKeyHandle | null {
+  let k = nativeKeys.get(pub.hex)
+  if (k === undefined) {
+    const b = pub.spki
+    k = b.length === 91 && b[26] === 0x04 && Buffer.from(b.buffer, b.byteOffset, 26).equals(SPKI_PREFIX) ? lib.publicKey(b.subarray(26)) ?? null : null
+    if (nativeKeys.size >= 4096) nativeKeys.clear()
+    nativeKeys.set(pub.hex, k)
+  }
+  return k
+}
+
+function digestOf (lib: NativeOpenssl, message: string | Uint8Array): Buffer {
+  const m = typeof message === 'string' ? Buffer.from(message, 'utf8') : message
+  return lib.sha256(m, 0, m.length)
+}
+
 /**
  * v2 signature: ECDSA P-256 over SHA-256(message), DER, normalised to low S (s ≤ n/2) so that a
- * signature cannot be re-encoded into a second valid one.
+ * signature cannot be re-encoded into a second valid one. A key held by the native addon signs
+ * there (openssl-native.ts: the same OpenSSL, without loading node:crypto), any other through
+ * node:crypto; the same r ‖ s form either way, so the same low-S rule and encoding.
  */
 export function signV2 (key: SigningKey, message: string | Uint8Array): Uint8Array {
-  const p1363 = nodeSign('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, { key: key.keyObject, dsaEncoding: 'ieee-p1363' })
+  const lib = key.native === undefined ? undefined : nativeOpenssl()
+  const p1363 = lib !== undefined && key.native !== undefined
+    ? lib.sign(key.native, digestOf(lib, message))
+    : nodeSign('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, { key: key.keyObject, dsaEncoding: 'ieee-p1363' })
   const r = bytesToBigint(p1363.subarray(0, 32))
   let s = bytesToBigint(p1363.subarray(32))
   if (s > HALF_N) s = N - s
@@ -194,6 +218,14 @@ export function isStrictLowS (der: Uint8Array): boolean {
  */
 export function verifyV2 (pub: PublicKey, message: string | Uint8Array, der: Uint8Array): boolean {
   if (!isStrictLowS(der)) return false
+  // Through the native addon when it is loaded: r and s in P1363 form are the DER's exactly (the
+  // strict checks above); a key it cannot take goes to node:crypto, whose verdict (or error) stays.
+  const lib = nativeOpenssl()
+  const k = lib === undefined ? null : nativeKeyOf(lib, pub)
+  if (lib !== undefined && k !== null) {
+    const rs = derToP1363(der)
+    if (rs !== undefined) return lib.verify(k, digestOf(lib, message), rs)
+  }
   return nodeVerify('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, keyObjectOf(pub), der)
 }
 

@@ -2,14 +2,43 @@ import { createHash, hash } from 'node:crypto'
 import { close, closeSync, open, openSync, read, readSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { toHex, throwIfAborted } from '../util/index.js'
+import { nativeOpenssl, type NativeOpenssl } from './openssl-native.js'
+
+const bytesOf = (p: Uint8Array | string): Uint8Array => typeof p === 'string' ? Buffer.from(p, 'utf8') : p
+
+/** SHA-256 through the native addon (openssl-native.ts): no node:crypto in the process. */
+function nativeDigest (lib: NativeOpenssl, parts: Array<Uint8Array | string>): Buffer {
+  if (parts.length === 1 && parts[0] !== undefined) { const b = bytesOf(parts[0]); return lib.sha256(b, 0, b.length) }
+  const h = lib.hasherNew()
+  for (const p of parts) { const b = bytesOf(p); lib.hasherUpdate(h, b, 0, b.length) }
+  return lib.hasherDigest(h)
+}
+
+/**
+ * A streaming SHA-256 (update, then hex digest once): the native addon's, else node:crypto's.
+ * The files' hashes below use it, so hashing a small block loads no node:crypto.
+ */
+function fileHasher (): { update: (b: Uint8Array) => void, hex: () => string } {
+  const lib = nativeOpenssl()
+  if (lib === undefined) {
+    const h = createHash('sha256')
+    return { update: b => { h.update(b) }, hex: () => h.digest('hex') }
+  }
+  const h = lib.hasherNew()
+  return { update: b => { lib.hasherUpdate(h, b, 0, b.length) }, hex: () => lib.hasherDigest(h).toString('hex') }
+}
 
 export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
+  const lib = nativeOpenssl()
+  if (lib !== undefined) { const d = nativeDigest(lib, parts); return new Uint8Array(d.buffer, d.byteOffset, 32) }
   const h = createHash('sha256')
   for (const p of parts) h.update(p)
   return new Uint8Array(h.digest())
 }
 
 export function sha256Hex (...parts: Array<Uint8Array | string>): string {
+  const lib = nativeOpenssl()
+  if (lib !== undefined) return nativeDigest(lib, parts).toString('hex')
   // One part (a whole small block file in plain verify): node:crypto's one-shot hash, its own
   // hex, no copy. createHash's Hash object, update and digest cost ~9 K instructions more per
   // call and gave each verify worker ~10 M more for TurboFan to compile (docs/performance.md,
@@ -31,7 +60,7 @@ const closeAsync = /* @__PURE__ */ promisify(close)
 export async function sha256File (path: string, options: { signal?: AbortSignal, onBytes?: (n: number) => void } = {}): Promise<string> {
   const fd = await openAsync(path, 'r')
   try {
-    const h = createHash('sha256')
+    const h = fileHasher()
     const buf = Buffer.allocUnsafe(CHUNK)
     for (;;) {
       throwIfAborted(options.signal)
@@ -40,7 +69,7 @@ export async function sha256File (path: string, options: { signal?: AbortSignal,
       h.update(buf.subarray(0, bytesRead))
       options.onBytes?.(bytesRead)
     }
-    return h.digest('hex')
+    return h.hex()
   } finally {
     await closeAsync(fd)
   }
@@ -53,7 +82,7 @@ export async function sha256File (path: string, options: { signal?: AbortSignal,
 export function sha256FileSync (path: string, onBytes?: (n: number) => void): string {
   const fd = openSync(path, 'r')
   try {
-    const h = createHash('sha256')
+    const h = fileHasher()
     const buf = Buffer.allocUnsafe(CHUNK)
     for (;;) {
       const n = readSync(fd, buf, 0, CHUNK, null)
@@ -61,7 +90,7 @@ export function sha256FileSync (path: string, onBytes?: (n: number) => void): st
       h.update(buf.subarray(0, n))
       onBytes?.(n)
     }
-    return h.digest('hex')
+    return h.hex()
   } finally {
     closeSync(fd)
   }

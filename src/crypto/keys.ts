@@ -3,6 +3,7 @@ import { equalBytes, errorMessage, fromHex, toHex } from '../util/index.js'
 import { CryptoError } from './errors.js'
 import { sha256Hex } from './hash.js'
 import { SHA256_JS_MAX, sha256HexJs } from './sha256-js.js'
+import { nativeOpenssl, type NativeKeyHandle, type NativeOpenssl } from './openssl-native.js'
 
 /** Prefix of a key id: "1:" names SHA-256 over the SPKI DER (Daisy's format). */
 export const KEY_ID_PREFIX = '1:'
@@ -21,7 +22,10 @@ export interface PublicKey {
 export interface SigningKey {
   readonly id: string
   readonly publicKey: PublicKey
+  /** node:crypto's key (for a key held natively, made at first read: that loads node:crypto). */
   readonly keyObject: KeyObject
+  /** The key as OpenSSL holds it through the native addon (openssl-native.ts), when it was imported that way. */
+  readonly native?: NativeKeyHandle
 }
 
 export function keyIdOf (spki: Uint8Array): string {
@@ -249,6 +253,11 @@ export function importP256Pkcs8 (der: Uint8Array): SigningKey | undefined {
   if (!b.subarray(0, 36).equals(PKCS8_HEAD) || !b.subarray(68, 74).equals(PKCS8_POINT)) return undefined
   const d = b.subarray(36, 68)
   const point = b.subarray(73, 138)
+  const lib = nativeOpenssl()
+  if (lib !== undefined) {
+    const k = lib.keyFromScalar(d)
+    return k !== undefined && k.point.equals(point) ? nativeSigningKey(lib, k.handle, point) : undefined
+  }
   let derived: Buffer
   try {
     derived = pointOfScalar(d)
@@ -265,6 +274,35 @@ export function importP256Pkcs8 (der: Uint8Array): SigningKey | undefined {
   const spki = new Uint8Array(Buffer.concat([SPKI_PREFIX, point]))
   const id = keyIdOf(spki)
   return { id, publicKey: { spki, id, hex: toHex(spki) }, keyObject: k }
+}
+
+/**
+ * A key held by OpenSSL through the native addon: d never becomes a JavaScript string (the JWK of
+ * the node:crypto path) and node:crypto is not loaded; `keyObject` is made from d at its first
+ * read (export, PEM, ECIES), the scalar's copy cleared at once.
+ */
+function nativeSigningKey (lib: NativeOpenssl, handle: NativeKeyHandle, point: Uint8Array): SigningKey {
+  const spki = new Uint8Array(Buffer.concat([SPKI_PREFIX, point]))
+  const id = keyIdOf(spki)
+  const x = Buffer.from(point.buffer, point.byteOffset + 1, 32).toString('base64url')
+  const y = Buffer.from(point.buffer, point.byteOffset + 33, 32).toString('base64url')
+  let keyObject: KeyObject | undefined
+  return {
+    id,
+    publicKey: { spki, id, hex: toHex(spki) },
+    native: handle,
+    get keyObject (): KeyObject {
+      if (keyObject === undefined) {
+        const d = lib.scalar(handle)
+        try {
+          keyObject = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', d: d.toString('base64url'), x, y }, format: 'jwk' })
+        } finally {
+          d.fill(0)
+        }
+      }
+      return keyObject
+    }
+  }
 }
 
 /**
@@ -294,6 +332,13 @@ export function publicKeyToPem (key: PublicKey): string {
 
 /** The 32-byte private scalar, for @noble/curves (v1 signing in tests and tools). */
 export function privateScalar (key: SigningKey): Uint8Array {
+  const lib = key.native === undefined ? undefined : nativeOpenssl()
+  if (lib !== undefined && key.native !== undefined) {
+    const d = lib.scalar(key.native)
+    const out = new Uint8Array(d)
+    d.fill(0)
+    return out
+  }
   const d = key.keyObject.export({ format: 'jwk' }).d
   if (d === undefined) throw new CryptoError('BAD_PRIVATE_KEY', 'private key has no scalar')
   return new Uint8Array(Buffer.from(d, 'base64url'))

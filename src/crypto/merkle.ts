@@ -1,11 +1,23 @@
 import { createHash, hash } from 'node:crypto'
 import { equalBytes } from '../util/index.js'
+import { nativeOpenssl } from './openssl-native.js'
 
 // RFC 6962 §2.1: leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), the tree split
 // at the largest power of two below n, and the empty tree hashes to SHA-256("").
 const LEAF = Uint8Array.of(0x00)
 
+// Each hash goes through the native addon when it is loaded (openssl-native.ts: a process that
+// hashes a few rows then loads no node:crypto), else node:crypto; the same digests.
+
 export function leafHash (data: Uint8Array): Uint8Array {
+  const lib = nativeOpenssl()
+  if (lib !== undefined) {
+    const h = lib.hasherNew()
+    lib.hasherUpdate(h, LEAF, 0, 1)
+    lib.hasherUpdate(h, data, 0, data.length)
+    const d = lib.hasherDigest(h)
+    return new Uint8Array(d.buffer, d.byteOffset, 32)
+  }
   return new Uint8Array(createHash('sha256').update(LEAF).update(data).digest())
 }
 
@@ -14,6 +26,8 @@ export function leafHash (data: Uint8Array): Uint8Array {
  * the hot path when hashing millions of rows (`crypto.hash` avoids a Hash object per call).
  */
 export function prefixedLeafHash (prefixed: Uint8Array): Uint8Array {
+  const lib = nativeOpenssl()
+  if (lib !== undefined) return lib.sha256(prefixed, 0, prefixed.length)
   return hash('sha256', prefixed, 'buffer')
 }
 
@@ -23,6 +37,8 @@ const scratch = Buffer.alloc(65, 0x01)
 export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
   scratch.set(left, 1)
   scratch.set(right, 33)
+  const lib = nativeOpenssl()
+  if (lib !== undefined) return lib.sha256(scratch, 0, 65)
   return hash('sha256', scratch, 'buffer')
 }
 

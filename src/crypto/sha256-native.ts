@@ -81,16 +81,25 @@ export function loadNativeSha256 (path = nativeSha256Path()): { hasher: NativeSh
  * error when it cannot be loaded: how a test checks that a bundle finds it).
  */
 export function nativeSha256 (): NativeSha256 | undefined {
-  const want = process.env.PETAL_NATIVE_SHA256
+  const want = nativeSwitch()
   if (want === '0') return undefined
   loaded ??= loadNativeSha256()
   if (loaded.hasher === undefined && want === '1') throw new CryptoError('NATIVE_SHA256_UNAVAILABLE', `PETAL_NATIVE_SHA256=1, but the native SHA-256 is ${loaded.why}`)
   return loaded.hasher
 }
 
+/**
+ * PETAL_NATIVE_SHA256: '0' turns off both native addons (this one and openssl-native.ts's keys,
+ * signatures and hashes), '1' requires this one. Read here, the one file outside the CLI that
+ * reads it (worker threads never run the CLI's code).
+ */
+export function nativeSwitch (): string | undefined {
+  return process.env.PETAL_NATIVE_SHA256
+}
+
 /** Which hasher the manifest's Merkle batches use in this thread, and why. */
 export function merkleHasher (): { hasher: 'native' | 'wasm', why: string } {
-  if (process.env.PETAL_NATIVE_SHA256 === '0') return { hasher: 'wasm', why: 'PETAL_NATIVE_SHA256=0' }
+  if (nativeSwitch() === '0') return { hasher: 'wasm', why: 'PETAL_NATIVE_SHA256=0' }
   loaded ??= loadNativeSha256()
   return { hasher: loaded.hasher === undefined ? 'wasm' : 'native', why: loaded.why }
 }

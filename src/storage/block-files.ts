@@ -1,7 +1,6 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { randomBytes } from 'node:crypto'
-import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic } from '../util/index.js'
+import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic, nameNonce } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { notRegular, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
@@ -24,7 +23,7 @@ export function tmpBlockPath (dir: DataDir): string {
     mkdirSync(dir.tmpDir, { recursive: true })
     tmpMadeAt.set(dir, now)
   }
-  return join(dir.tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}.db`)
+  return join(dir.tmpDir, `${process.pid}-${nameNonce(6)}.db`)
 }
 
 /** Remove tmp/ files left by processes that are no longer running. */

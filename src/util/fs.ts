@@ -2,8 +2,20 @@ import { accessSync, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
-import { randomBytes } from 'node:crypto'
 import { errorCode } from './narrow.js'
+
+/**
+ * `bytes` random bytes in hex, for a temporary file's name: a name must not collide with another
+ * process's (or a dead one's of the same pid), it need not be secret. Math.random (V8 seeds it
+ * from the system's entropy in every isolate), not node:crypto's randomBytes: naming a block's
+ * temporary file loaded all of node:crypto in a `signimportblock` that otherwise needs none of it
+ * (docs/performance.md, "Session 23: the 100-row import").
+ */
+export function nameNonce (bytes: number): string {
+  let s = ''
+  for (let i = 0; i < bytes; i++) s += ((Math.random() * 256) | 0).toString(16).padStart(2, '0')
+  return s
+}
 
 /** fsync a directory so that a rename or create inside it survives a crash. */
 export function fsyncDir (dir: string): void {
@@ -77,7 +89,7 @@ export function fsyncFile (path: string): void {
 export function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path)
   mkdirSync(dir, { recursive: true })
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
   try {
     writeFileSync(tmp, data, { mode, flush: true })
     renameSync(tmp, path)
@@ -92,7 +104,7 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
 export async function writeFileAtomicAsync (path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path)
   await mkdir(dir, { recursive: true })
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
   try {
     const fh = await open(tmp, 'w', mode)
     try {

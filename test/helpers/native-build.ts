@@ -28,3 +28,13 @@ export function nativeAddon (): { leaves: (buf: Uint8Array, at: number, n: numbe
   if (typeof leaves !== 'function' || typeof pairs !== 'function') throw new Error('the native addon lacks leaves/pairs')
   return { leaves: (...a) => { Reflect.apply(leaves, undefined, a) }, pairs: (...a) => { Reflect.apply(pairs, undefined, a) }, accelerated }
 }
+
+/** Whether `npm run build` built the native OpenSSL addon (dist/native/petal-openssl.node; build.json's `openssl`). */
+export function nativeOpensslBuilt (): boolean {
+  try {
+    const r: unknown = JSON.parse(readFileSync(join(DIR, 'build.json'), 'utf8'))
+    return typeof r === 'object' && r !== null && 'openssl' in r && typeof r.openssl === 'object' && r.openssl !== null && 'built' in r.openssl && r.openssl.built === true
+  } catch {
+    return false
+  }
+}

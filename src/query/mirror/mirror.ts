@@ -1,11 +1,10 @@
 import { close, closeSync, existsSync, fstat, fstatSync, open, openSync, read, rmSync } from 'node:fs'
 import { copyFile, rm } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import { createHash } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import type { Chain } from '../../chain/index.js'
 import { type BlockRecord, dataFileExists, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
-import { sha256File } from '../../crypto/index.js'
+import { sha256File, sha256Hex } from '../../crypto/index.js'
 import { errorCode, errorMessage, Mutex, nullLogger, readFullySync, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { applyBlock, MIRROR_BUSY_MS, type BlockCopy, type SkippedBlock } from './apply.js'
@@ -209,7 +208,7 @@ export class QueryMirror {
         try {
           if (!dataFileExists(path, 'block file')) continue
           const bytes = rec.size <= SYNC_READ_MAX_BYTES ? readExactSync(path, rec.size) : await readExact(path, rec.size)
-          if (bytes !== undefined && createHash('sha256').update(bytes).digest('hex') === rec.hash) return bytes
+          if (bytes !== undefined && sha256Hex(bytes) === rec.hash) return bytes
         } catch {}
         continue
       }

@@ -1,0 +1,297 @@
+/*
+ * P-256 ECDSA and SHA-256 through the OpenSSL that Node links and exports, so that a process that
+ * signs, verifies and hashes a few things (a `signimportblock`) need not load node:crypto, whose
+ * own JavaScript costs ~13.5 M instructions to load and ~10 M more in first calls
+ * (docs/performance.md, "Session 23: the 100-row import"). src/crypto/openssl-native.ts loads it;
+ * node:crypto stays the fallback when it is not built or PETAL_NATIVE_SHA256=0.
+ *
+ *   keyFromScalar(d)        d: 32 bytes. A private key object (its EC_KEY freed, and d cleared,
+ *                           by OpenSSL when the object is collected), and d·G (65 bytes,
+ *                           uncompressed); undefined when d is 0 or not below n.
+ *   sign(key, digest)       ECDSA over a 32-byte digest: r ‖ s, 32 bytes each (IEEE P1363).
+ *   publicKey(point)        a public key object of a 65-byte uncompressed point; undefined when
+ *                           the point is not on the curve.
+ *   verify(key, digest, sig)  whether sig (r ‖ s, 64 bytes) verifies under the key.
+ *   sha256(buf, from, to)   SHA-256 of buf[from…to) (32 bytes).
+ *   hasherNew(), hasherUpdate(h, buf, from, to), hasherDigest(h): incremental SHA-256.
+ *   scalar(key)             d again (32 bytes), for the node:crypto KeyObject some callers want.
+ *
+ * Every offset is checked; a bad argument throws a TypeError or RangeError. Context-aware.
+ */
+#define NAPI_VERSION 8
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <node_api.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/obj_mac.h>
+#include <openssl/sha.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 4
+
+static bool get_args (napi_env env, napi_callback_info info, size_t want, napi_value *argv)
+{
+  size_t argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < want) { napi_throw_type_error(env, NULL, "too few arguments"); return false; }
+  return true;
+}
+
+/* The bytes of a Uint8Array, exactly `want` long unless want is 0. */
+static const uint8_t *bytes (napi_env env, napi_value v, size_t want, size_t *len)
+{
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *data = NULL;
+  size_t n = 0;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &n, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "expected a Uint8Array");
+    return NULL;
+  }
+  if (want != 0 && n != want) { napi_throw_range_error(env, NULL, "wrong length"); return NULL; }
+  static const uint8_t none = 0;
+  if (len != NULL) *len = n;
+  return data == NULL ? &none : data;
+}
+
+static bool range (napi_env env, napi_value a, napi_value b, size_t len, size_t *from, size_t *to)
+{
+  double f, t;
+  if (napi_get_value_double(env, a, &f) != napi_ok || napi_get_value_double(env, b, &t) != napi_ok ||
+      !(f >= 0 && t >= f && t <= (double)len) || f != (double)(size_t)f || t != (double)(size_t)t) {
+    napi_throw_range_error(env, NULL, "bad range");
+    return false;
+  }
+  *from = (size_t)f;
+  *to = (size_t)t;
+  return true;
+}
+
+static napi_value buffer (napi_env env, const uint8_t *p, size_t n)
+{
+  napi_value out;
+  if (napi_create_buffer_copy(env, n, p, NULL, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static napi_value undefined (napi_env env)
+{
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static void free_key (napi_env env, void *data, void *hint)
+{
+  (void)env; (void)hint;
+  EC_KEY_free(data); /* clears the private scalar (BN_clear_free) */
+}
+
+static napi_value key_from_scalar (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  const uint8_t *d = bytes(env, argv[0], 32, NULL);
+  if (d == NULL) return NULL;
+  EC_KEY *k = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+  BIGNUM *bn = BN_secure_new();
+  EC_POINT *pt = NULL;
+  uint8_t point[65];
+  bool ok = false;
+  if (k != NULL && bn != NULL && BN_bin2bn(d, 32, bn) != NULL) {
+    const EC_GROUP *g = EC_KEY_get0_group(k);
+    /* 1 ≤ d < n, as node:crypto's ECDH checks. */
+    if (!BN_is_zero(bn) && BN_cmp(bn, EC_GROUP_get0_order(g)) < 0 && (pt = EC_POINT_new(g)) != NULL &&
+        EC_POINT_mul(g, pt, bn, NULL, NULL, NULL) == 1 &&
+        EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, point, sizeof point, NULL) == sizeof point &&
+        EC_KEY_set_private_key(k, bn) == 1 && EC_KEY_set_public_key(k, pt) == 1) ok = true;
+  }
+  BN_clear_free(bn);
+  EC_POINT_free(pt);
+  if (!ok) { EC_KEY_free(k); return undefined(env); }
+  napi_value obj, ext, pub;
+  if (napi_create_object(env, &obj) != napi_ok ||
+      napi_create_external(env, k, free_key, NULL, &ext) != napi_ok) { EC_KEY_free(k); return NULL; }
+  if ((pub = buffer(env, point, sizeof point)) == NULL ||
+      napi_set_named_property(env, obj, "handle", ext) != napi_ok ||
+      napi_set_named_property(env, obj, "point", pub) != napi_ok) return NULL;
+  return obj;
+}
+
+static EC_KEY *key_of (napi_env env, napi_value v)
+{
+  napi_valuetype t;
+  void *k = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &k) != napi_ok || k == NULL) {
+    napi_throw_type_error(env, NULL, "expected a key handle");
+    return NULL;
+  }
+  return k;
+}
+
+static napi_value sign (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  EC_KEY *k = key_of(env, argv[0]);
+  if (k == NULL) return NULL;
+  const uint8_t *digest = bytes(env, argv[1], 32, NULL);
+  if (digest == NULL) return NULL;
+  ECDSA_SIG *sig = ECDSA_do_sign(digest, 32, k);
+  if (sig == NULL) { napi_throw_error(env, NULL, "ECDSA_do_sign failed"); return NULL; }
+  const BIGNUM *r, *s;
+  ECDSA_SIG_get0(sig, &r, &s);
+  uint8_t out[64];
+  bool ok = BN_bn2binpad(r, out, 32) == 32 && BN_bn2binpad(s, out + 32, 32) == 32;
+  ECDSA_SIG_free(sig);
+  if (!ok) { napi_throw_error(env, NULL, "signature does not fit"); return NULL; }
+  return buffer(env, out, sizeof out);
+}
+
+static napi_value public_key (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  const uint8_t *point = bytes(env, argv[0], 65, NULL);
+  if (point == NULL) return NULL;
+  EC_KEY *k = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+  EC_POINT *pt = k == NULL ? NULL : EC_POINT_new(EC_KEY_get0_group(k));
+  if (pt == NULL) { EC_KEY_free(k); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  /* oct2point refuses a point off the curve: then it is not a key. */
+  bool ok = EC_POINT_oct2point(EC_KEY_get0_group(k), pt, point, 65, NULL) == 1 && EC_KEY_set_public_key(k, pt) == 1;
+  EC_POINT_free(pt);
+  if (!ok) { EC_KEY_free(k); return undefined(env); }
+  napi_value ext;
+  if (napi_create_external(env, k, free_key, NULL, &ext) != napi_ok) { EC_KEY_free(k); return NULL; }
+  return ext;
+}
+
+static napi_value verify (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  EC_KEY *k = key_of(env, argv[0]);
+  if (k == NULL) return NULL;
+  const uint8_t *digest = bytes(env, argv[1], 32, NULL);
+  if (digest == NULL) return NULL;
+  const uint8_t *rs = bytes(env, argv[2], 64, NULL);
+  if (rs == NULL) return NULL;
+  ECDSA_SIG *sig = ECDSA_SIG_new();
+  BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
+  int v = -1;
+  if (sig != NULL && r != NULL && s != NULL && ECDSA_SIG_set0(sig, r, s) == 1) {
+    r = s = NULL;
+    /* 1 valid, 0 not, -1 an error (r or s out of range among them): all but 1 are "no". */
+    v = ECDSA_do_verify(digest, 32, sig, k) == 1;
+  }
+  BN_free(r);
+  BN_free(s);
+  ECDSA_SIG_free(sig);
+  if (v == -1) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  napi_value out;
+  napi_get_boolean(env, v == 1, &out);
+  return out;
+}
+
+static napi_value sha256 (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  size_t len, from, to;
+  const uint8_t *p = bytes(env, argv[0], 0, &len);
+  if (p == NULL || !range(env, argv[1], argv[2], len, &from, &to)) return NULL;
+  uint8_t md[32];
+  SHA256(p + from, to - from, md);
+  return buffer(env, md, sizeof md);
+}
+
+static void free_hasher (napi_env env, void *data, void *hint)
+{
+  (void)env; (void)hint;
+  OPENSSL_cleanse(data, sizeof(SHA256_CTX));
+  free(data);
+}
+
+static napi_value hasher_new (napi_env env, napi_callback_info info)
+{
+  (void)info;
+  SHA256_CTX *c = malloc(sizeof *c);
+  if (c == NULL || SHA256_Init(c) != 1) { free(c); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  napi_value ext;
+  if (napi_create_external(env, c, free_hasher, NULL, &ext) != napi_ok) { free(c); return NULL; }
+  return ext;
+}
+
+static SHA256_CTX *hasher_of (napi_env env, napi_value v)
+{
+  napi_valuetype t;
+  void *c = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &c) != napi_ok || c == NULL) {
+    napi_throw_type_error(env, NULL, "expected a hasher");
+    return NULL;
+  }
+  return c;
+}
+
+static napi_value hasher_update (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  SHA256_CTX *c = hasher_of(env, argv[0]);
+  if (c == NULL) return NULL;
+  size_t len, from, to;
+  const uint8_t *p = bytes(env, argv[1], 0, &len);
+  if (p == NULL || !range(env, argv[2], argv[3], len, &from, &to)) return NULL;
+  SHA256_Update(c, p + from, to - from);
+  return NULL;
+}
+
+/* The digest; the hasher starts again (as after hasherNew). */
+static napi_value hasher_digest (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  SHA256_CTX *c = hasher_of(env, argv[0]);
+  if (c == NULL) return NULL;
+  uint8_t md[32];
+  SHA256_Final(md, c);
+  SHA256_Init(c);
+  return buffer(env, md, sizeof md);
+}
+
+static napi_value scalar (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  EC_KEY *k = key_of(env, argv[0]);
+  if (k == NULL) return NULL;
+  uint8_t d[32];
+  const BIGNUM *bn = EC_KEY_get0_private_key(k);
+  if (bn == NULL || BN_bn2binpad(bn, d, 32) != 32) { napi_throw_error(env, NULL, "no private scalar"); return NULL; }
+  napi_value out = buffer(env, d, sizeof d);
+  OPENSSL_cleanse(d, sizeof d);
+  return out;
+}
+
+NAPI_MODULE_INIT ()
+{
+  napi_property_descriptor props[] = {
+    { "keyFromScalar", NULL, key_from_scalar, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "sign", NULL, sign, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "publicKey", NULL, public_key, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "verify", NULL, verify, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "sha256", NULL, sha256, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "hasherNew", NULL, hasher_new, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "hasherUpdate", NULL, hasher_update, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "hasherDigest", NULL, hasher_digest, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL }
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}

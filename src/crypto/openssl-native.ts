@@ -1,0 +1,91 @@
+/**
+ * The native P-256 ECDSA and SHA-256 (native/openssl.c, built by scripts/build-native.ts into
+ * dist/native/petal-openssl.node): the OpenSSL functions Node links and exports, called without
+ * node:crypto, whose own JavaScript costs a process that signs and hashes a few things (a
+ * `signimportblock`) ~23 M instructions to load and compile (docs/performance.md, "Session 23:
+ * the 100-row import"). Loaded at first use, in each thread. When it is absent, cannot be loaded,
+ * fails its known answers, or PETAL_NATIVE_SHA256=0 (the SHA-256 addon's switch), `nativeOpenssl()`
+ * is undefined and keys, signatures and hashes go through node:crypto, with the same results.
+ */
+import { fileURLToPath } from 'node:url'
+import { nativeSwitch } from './sha256-native.js'
+
+/** A private key held by OpenSSL (an EC_KEY, freed and its scalar cleared when collected). */
+export type NativeKeyHandle = object & { readonly __nativeKey: unique symbol }
+type NativeHasher = object & { readonly __nativeHasher: unique symbol }
+
+export interface NativeOpenssl {
+  /** The key of a 32-byte scalar and its point d·G (uncompressed), or undefined for d = 0 or d ≥ n. */
+  keyFromScalar: (d: Uint8Array) => { handle: NativeKeyHandle, point: Buffer } | undefined
+  /** ECDSA over a 32-byte digest: r ‖ s (IEEE P1363), OpenSSL's random nonce. */
+  sign: (key: NativeKeyHandle, digest: Uint8Array) => Buffer
+  /** The public key of a 65-byte uncompressed point, or undefined if the point is off the curve. */
+  publicKey: (point: Uint8Array) => NativeKeyHandle | undefined
+  /** Whether r ‖ s verifies under the key. */
+  verify: (key: NativeKeyHandle, digest: Uint8Array, rs: Uint8Array) => boolean
+  sha256: (buf: Uint8Array, from: number, to: number) => Buffer
+  hasherNew: () => NativeHasher
+  hasherUpdate: (h: NativeHasher, buf: Uint8Array, from: number, to: number) => void
+  /** The digest; the hasher starts over. */
+  hasherDigest: (h: NativeHasher) => Buffer
+  /** The key's scalar (a fresh copy: clear it after use). */
+  scalar: (key: NativeKeyHandle) => Buffer
+}
+
+/** Same place as the SHA-256 addon (sha256-native.ts says why one relative path fits every bundle). */
+export const NATIVE_OPENSSL_PATH = fileURLToPath(new URL('../../dist/native/petal-openssl.node', import.meta.url))
+
+let loaded: { lib: NativeOpenssl | undefined, why: string } | undefined
+
+const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'sha256', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'scalar'] as const
+
+// SHA-256("abc"); P-256's generator (d = 1 gives G): a library whose curve or hash is not these
+// (another build, a foreign file at the path) is not used.
+const ABC_DIGEST = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+const G = '046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5'
+
+/** The addon at `path` as this thread would use it, or why not (exported for tests). */
+export function loadNativeOpenssl (path = NATIVE_OPENSSL_PATH): { lib: NativeOpenssl | undefined, why: string } {
+  const m: { exports: Partial<Record<typeof NAMES[number], unknown>> } = { exports: {} }
+  try {
+    process.dlopen(m, path)
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)
+    return { lib: undefined, why: msg.includes('ENOENT') || msg.includes('No such file') ? 'not built (dist/native/build.json says why)' : `not loadable: ${msg}` }
+  }
+  if (NAMES.some(n => typeof m.exports[n] !== 'function')) return { lib: undefined, why: 'exports missing' }
+  const lib = m.exports as NativeOpenssl
+  try {
+    const one = new Uint8Array(32)
+    one[31] = 1
+    const abc = Buffer.from('abc')
+    if (lib.sha256(abc, 0, 3).toString('hex') !== ABC_DIGEST || lib.keyFromScalar(one)?.point.toString('hex') !== G) return { lib: undefined, why: 'wrong answer at load' }
+  } catch (err) {
+    return { lib: undefined, why: `not usable: ${err instanceof Error ? err.message : String(err)}` }
+  }
+  return { lib, why: 'OpenSSL via dist/native/petal-openssl.node' }
+}
+
+function decide (): { lib: NativeOpenssl | undefined, why: string } {
+  return nativeSwitch() === '0' ? { lib: undefined, why: 'PETAL_NATIVE_SHA256=0' } : loadNativeOpenssl()
+}
+
+/**
+ * This thread's native OpenSSL functions, or undefined (then node:crypto). Decided at the first
+ * call in a thread (PETAL_NATIVE_SHA256=0 turns them off), not at every call: row hashing calls
+ * this per row, and reading process.env is a call into Node each time.
+ */
+export function nativeOpenssl (): NativeOpenssl | undefined {
+  return (loaded ??= decide()).lib
+}
+
+/** Which path keys, signatures and hashes take in this thread, and why. */
+export function opensslPath (): { path: 'native' | 'node:crypto', why: string } {
+  loaded ??= decide()
+  return { path: loaded.lib === undefined ? 'node:crypto' : 'native', why: loaded.why }
+}
+
+/** Decide again at the next call (tests switch PETAL_NATIVE_SHA256 within one process). */
+export function resetNativeOpenssl (): void {
+  loaded = undefined
+}

@@ -1,0 +1,38 @@
+// A `signimportblock` from the CLI's fast bundle with the native OpenSSL addon built loads no
+// node:crypto at all: the key, the three signatures, the two verifications and every hash go
+// through dist/native/petal-openssl.node, and the temporary names through Math.random
+// (docs/performance.md, "Session 23: the 100-row import"). With PETAL_NATIVE_SHA256=0 the same
+// import goes through node:crypto, and the chain verifies either way. A preloaded script reports
+// Node's list of loaded internal modules at exit.
+import { describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeSqlite } from '../helpers/chain.js'
+import { petal, spawnPetal } from '../helpers/cli.js'
+import { nativeOpensslBuilt } from '../helpers/native-build.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+const REPORT = `process.on('exit', () => { process.stderr.write('\\nCRYPTO_MODULES ' + process.moduleLoadList.filter(m => /crypto/.test(m)).length + '\\n') })\n`
+
+async function cryptoModules (dir: string, rows: string, env: Record<string, string>): Promise<number> {
+  const preload = join(tmpDir(), 'report.cjs')
+  writeFileSync(preload, REPORT)
+  const r = await spawnPetal(['--dir', dir, 'signimportblock', rows], { env, nodeOptions: ['--require', preload] }).exit
+  expect(r.code, r.stderr).toBe(0)
+  const m = /CRYPTO_MODULES (\d+)/.exec(r.stderr)
+  expect(m, r.stderr).not.toBeNull()
+  return Number(m?.[1])
+}
+
+describe.skipIf(!nativeOpensslBuilt())('the native OpenSSL addon from the CLI', () => {
+  it('a 100-row signimportblock loads no node:crypto; with PETAL_NATIVE_SHA256=0 it does; the chain verifies', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect(await cryptoModules(dir, makeSqlite(join(tmpDir(), 'a.db'), 100, 1), {})).toBe(0)
+    expect(await cryptoModules(dir, makeSqlite(join(tmpDir(), 'b.db'), 100, 2), { PETAL_NATIVE_SHA256: '0' })).toBeGreaterThan(0)
+    for (const env of [{}, { PETAL_NATIVE_SHA256: '0' }]) {
+      const v = await petal(['--dir', dir, 'verify'], { env })
+      expect(v.code, v.stderr).toBe(0)
+    }
+  })
+})
