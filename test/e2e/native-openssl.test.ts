@@ -30,7 +30,7 @@ describe.skipIf(!nativeOpensslBuilt())('the native OpenSSL addon from the CLI', 
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     expect(await cryptoModules(dir, makeSqlite(join(tmpDir(), 'a.db'), 100, 1), {})).toBe(0)
     expect(await cryptoModules(dir, makeSqlite(join(tmpDir(), 'b.db'), 100, 2), { PETAL_NATIVE_SHA256: '0' })).toBeGreaterThan(0)
-    for (const env of [{}, { PETAL_NATIVE_SHA256: '0' }]) {
+    for (const env of [{}, { PETAL_NATIVE_SHA256: '0' }] as Array<Record<string, string>>) {
       const v = await petal(['--dir', dir, 'verify'], { env })
       expect(v.code, v.stderr).toBe(0)
     }
