@@ -2,7 +2,7 @@ import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject
 import { createRequire } from 'node:module'
 import { CryptoError } from './errors.js'
 import { privateScalar, SPKI_PREFIX, type PublicKey, type SigningKey } from './keys.js'
-import { nativeOpenssl, type NativeKeyHandle, type NativeOpenssl } from './openssl-native.js'
+import { nativeDigest, nativeOpenssl, type NativeKeyHandle, type NativeOpenssl } from './openssl-native.js'
 
 type Curve = typeof import('@noble/curves/nist.js')['p256']
 let curve: Curve | undefined
@@ -119,8 +119,7 @@ function nativeKeyOf (lib: NativeOpenssl, pub: PublicKey): NativeKeyHandle | nul
 }
 
 function digestOf (lib: NativeOpenssl, message: string | Uint8Array): Buffer {
-  const m = typeof message === 'string' ? Buffer.from(message, 'utf8') : message
-  return lib.sha256(m, 0, m.length)
+  return nativeDigest(lib, typeof message === 'string' ? Buffer.from(message, 'utf8') : message)
 }
 
 /**

@@ -2,13 +2,13 @@ import { createHash, hash } from 'node:crypto'
 import { close, closeSync, open, openSync, read, readSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { toHex, throwIfAborted } from '../util/index.js'
-import { nativeOpenssl, type NativeOpenssl } from './openssl-native.js'
+import { nativeDigest, nativeOpenssl, type NativeOpenssl } from './openssl-native.js'
 
 const bytesOf = (p: Uint8Array | string): Uint8Array => typeof p === 'string' ? Buffer.from(p, 'utf8') : p
 
 /** SHA-256 through the native addon (openssl-native.ts): no node:crypto in the process. */
-function nativeDigest (lib: NativeOpenssl, parts: Array<Uint8Array | string>): Buffer {
-  if (parts.length === 1 && parts[0] !== undefined) { const b = bytesOf(parts[0]); return lib.sha256(b, 0, b.length) }
+function nativeParts (lib: NativeOpenssl, parts: Array<Uint8Array | string>): Buffer {
+  if (parts.length === 1 && parts[0] !== undefined) return nativeDigest(lib, bytesOf(parts[0]))
   const h = lib.hasherNew()
   for (const p of parts) { const b = bytesOf(p); lib.hasherUpdate(h, b, 0, b.length) }
   return lib.hasherDigest(h)
@@ -30,7 +30,8 @@ function fileHasher (): { update: (b: Uint8Array) => void, hex: () => string } {
 
 export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
   const lib = nativeOpenssl()
-  if (lib !== undefined) { const d = nativeDigest(lib, parts); return new Uint8Array(d.buffer, d.byteOffset, 32) }
+  // A copy with its own ArrayBuffer, as before (nativeDigest's is a slice of Node's pool).
+  if (lib !== undefined) return new Uint8Array(nativeParts(lib, parts))
   const h = createHash('sha256')
   for (const p of parts) h.update(p)
   return new Uint8Array(h.digest())
@@ -38,7 +39,7 @@ export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
 
 export function sha256Hex (...parts: Array<Uint8Array | string>): string {
   const lib = nativeOpenssl()
-  if (lib !== undefined) return nativeDigest(lib, parts).toString('hex')
+  if (lib !== undefined) return nativeParts(lib, parts).toString('hex')
   // One part (a whole small block file in plain verify): node:crypto's one-shot hash, its own
   // hex, no copy. createHash's Hash object, update and digest cost ~9 K instructions more per
   // call and gave each verify worker ~10 M more for TurboFan to compile (docs/performance.md,

@@ -1,6 +1,6 @@
 import { createHash, hash } from 'node:crypto'
 import { equalBytes } from '../util/index.js'
-import { nativeOpenssl } from './openssl-native.js'
+import { nativeDigest, nativeOpenssl } from './openssl-native.js'
 
 // RFC 6962 §2.1: leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), the tree split
 // at the largest power of two below n, and the empty tree hashes to SHA-256("").
@@ -15,8 +15,7 @@ export function leafHash (data: Uint8Array): Uint8Array {
     const h = lib.hasherNew()
     lib.hasherUpdate(h, LEAF, 0, 1)
     lib.hasherUpdate(h, data, 0, data.length)
-    const d = lib.hasherDigest(h)
-    return new Uint8Array(d.buffer, d.byteOffset, 32)
+    return new Uint8Array(lib.hasherDigest(h))
   }
   return new Uint8Array(createHash('sha256').update(LEAF).update(data).digest())
 }
@@ -27,7 +26,7 @@ export function leafHash (data: Uint8Array): Uint8Array {
  */
 export function prefixedLeafHash (prefixed: Uint8Array): Uint8Array {
   const lib = nativeOpenssl()
-  if (lib !== undefined) return lib.sha256(prefixed, 0, prefixed.length)
+  if (lib !== undefined) return nativeDigest(lib, prefixed)
   return hash('sha256', prefixed, 'buffer')
 }
 
@@ -38,7 +37,7 @@ export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
   scratch.set(left, 1)
   scratch.set(right, 33)
   const lib = nativeOpenssl()
-  if (lib !== undefined) return lib.sha256(scratch, 0, 65)
+  if (lib !== undefined) return nativeDigest(lib, scratch, 0, 65)
   return hash('sha256', scratch, 'buffer')
 }
 

@@ -183,8 +183,9 @@ describe.skipIf(!nativeOpensslBuilt())('the native OpenSSL addon', () => {
     expect(() => lib.keyFromScalar(Buffer.alloc(31))).toThrow(RangeError)
     expect(() => lib.sign(k.handle, Buffer.alloc(33))).toThrow(RangeError)
     expect(() => lib.sign({} as typeof k.handle, Buffer.alloc(32))).toThrow(TypeError)
-    expect(() => lib.sha256(Buffer.alloc(4), 2, 5)).toThrow(RangeError)
-    expect(() => lib.sha256(Buffer.alloc(4), 3, 2)).toThrow(RangeError)
+    expect(() => lib.sha256Into(Buffer.alloc(4), 2, 5, Buffer.alloc(32))).toThrow(RangeError)
+    expect(() => lib.sha256Into(Buffer.alloc(4), 3, 2, Buffer.alloc(32))).toThrow(RangeError)
+    expect(() => lib.sha256Into(Buffer.alloc(4), 0, 4, Buffer.alloc(31))).toThrow(RangeError)
     expect(() => lib.verify(k.handle, Buffer.alloc(32), Buffer.alloc(63))).toThrow(RangeError)
     // r = s = 0 is out of range: not valid, not an error.
     expect(lib.verify(k.handle, Buffer.alloc(32), Buffer.alloc(64))).toBe(false)
