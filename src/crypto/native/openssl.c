@@ -211,7 +211,12 @@ static napi_value sha256_into (napi_env env, napi_callback_info info)
   uint8_t *o = (uint8_t *)bytes(env, argv[3], 0, &olen);
   if (o == NULL) return NULL;
   if (olen < 32) { napi_throw_range_error(env, NULL, "out is shorter than 32 bytes"); return NULL; }
-  SHA256(p + from, to - from, o);
+  /* SHA256_Init/Update/Final, not SHA256(): in OpenSSL 3 the one-shot SHA256() is EVP_Q_digest,
+   * which fetches the algorithm by name (a locked method-store lookup) at every call. */
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, p + from, to - from);
+  SHA256_Final(o, &c);
   return NULL;
 }
 
