@@ -44,8 +44,13 @@ export function nativeDigest (lib: NativeOpenssl, buf: Uint8Array, from = 0, to 
   return out
 }
 
-/** Same place as the SHA-256 addon (sha256-native.ts says why one relative path fits every bundle). */
-export const NATIVE_OPENSSL_PATH = fileURLToPath(new URL('../../dist/native/petal-openssl.node', import.meta.url))
+/**
+ * Same place as the SHA-256 addon (sha256-native.ts says why one relative path fits every
+ * bundle); a function for the same reason as nativeSha256Path: no URL parsed at a command's start.
+ */
+export function nativeOpensslPath (): string {
+  return fileURLToPath(new URL('../../dist/native/petal-openssl.node', import.meta.url))
+}
 
 let loaded: { lib: NativeOpenssl | undefined, why: string } | undefined
 
@@ -57,7 +62,7 @@ const ABC_DIGEST = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f200
 const G = '046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5'
 
 /** The addon at `path` as this thread would use it, or why not (exported for tests). */
-export function loadNativeOpenssl (path = NATIVE_OPENSSL_PATH): { lib: NativeOpenssl | undefined, why: string } {
+export function loadNativeOpenssl (path = nativeOpensslPath()): { lib: NativeOpenssl | undefined, why: string } {
   const m: { exports: Partial<Record<typeof NAMES[number], unknown>> } = { exports: {} }
   try {
     process.dlopen(m, path)

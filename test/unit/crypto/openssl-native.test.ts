@@ -11,8 +11,8 @@ import { p256 } from '@noble/curves/nist.js'
 import { importPrivateKey, isStrictLowS, leafHash, nodeHash, privateKeyToPkcs8, sha256, sha256File, sha256FileSync, sha256Hex, signV2, verifyV2, type SigningKey } from '../../../src/crypto/index.js'
 import { prefixedLeafHash } from '../../../src/crypto/merkle.js'
 import { importP256Pkcs8, privateScalar } from '../../../src/crypto/keys.js'
-import { loadNativeOpenssl, NATIVE_OPENSSL_PATH, opensslPath, resetNativeOpenssl } from '../../../src/crypto/openssl-native.js'
-import { NATIVE_SHA256_PATH } from '../../../src/crypto/sha256-native.js'
+import { loadNativeOpenssl, nativeOpensslPath, opensslPath, resetNativeOpenssl } from '../../../src/crypto/openssl-native.js'
+import { nativeSha256Path } from '../../../src/crypto/sha256-native.js'
 import { CryptoError } from '../../../src/crypto/errors.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -200,8 +200,8 @@ describe('without the native OpenSSL addon', () => {
     const junk = join(tmpDir(), 'junk.node')
     writeFileSync(junk, 'not a shared object')
     expect(loadNativeOpenssl(junk).why).toMatch(/^not loadable: /)
-    if (nativeOpensslBuilt()) expect(loadNativeOpenssl(NATIVE_SHA256_PATH)).toEqual({ lib: undefined, why: 'exports missing' })
-    expect(NATIVE_OPENSSL_PATH.endsWith(join('dist', 'native', 'petal-openssl.node'))).toBe(true)
+    if (nativeOpensslBuilt()) expect(loadNativeOpenssl(nativeSha256Path())).toEqual({ lib: undefined, why: 'exports missing' })
+    expect(nativeOpensslPath().endsWith(join('dist', 'native', 'petal-openssl.node'))).toBe(true)
   })
 
   it('PETAL_NATIVE_SHA256=0: keys carry no native handle and sign through node:crypto', () => {
