@@ -35,8 +35,11 @@ const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
 
 /** 10^0 … 10^22: the powers of ten a double holds exactly. */
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`))
-/** Texts shorter than this are copied byte by byte: Buffer#copy costs more for short runs. */
-const COPY_LOOP_MAX = 64
+/** 1 for the bytes a JSON string holds as they are: not a control character, `"` or `\\`. */
+const PLAIN_TEXT = new Uint8Array(256).fill(1)
+PLAIN_TEXT.fill(0, 0, 0x20)
+PLAIN_TEXT[QUOTE] = 0
+PLAIN_TEXT[BACKSLASH] = 0
 
 /**
  * Encode `input` (a JSON array of objects, or NDJSON) for `table`, or undefined when the input is
@@ -304,39 +307,54 @@ class Lane {
   private text (kind: ColumnKind): void {
     if (!takesText(kind)) throw BAIL
     const b = this.b
+    const len = b.length
     const start = this.pos + 1
+    // One pass: bytes are copied as they are scanned, after a one-byte length (the usual case; a
+    // longer text moves its bytes one place on). `len - start` bounds the text's bytes.
+    this.ensure(6 + len - start)
+    const out = this.out
+    const first = this.at + 2
     let end = start
-    let escaped = false
+    let c = 0
+    for (; end < len; end++) {
+      c = b[end] as number
+      if (PLAIN_TEXT[c] === 0) break
+      out[first + end - start] = c
+    }
+    if (end >= len || c !== QUOTE) { this.escapedText(start); return }
+    this.pos = end + 1
+    const n = end - start
+    out[this.at] = TEXT
+    if (n < 0x80) {
+      out[this.at + 1] = n
+      this.at = first + n
+      return
+    }
+    // The bytes move first: the length's second byte would overwrite the text's first.
+    const width = n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5
+    out.copyWithin(first + width - 1, first, first + n)
+    this.at = writeVarint(out, n, this.at + 1) + n
+  }
+
+  /** A text with an escape (or a control character, or no end: BAIL), from `start`, its first byte. */
+  private escapedText (start: number): void {
+    const b = this.b
+    let end = start
     for (;; end++) {
       const c = b[end]
       if (c === undefined || c < 0x20) throw BAIL
       if (c === QUOTE) break
-      if (c === BACKSLASH) { escaped = true; end++ }
+      if (c === BACKSLASH) end++
     }
     this.pos = end + 1
-    if (escaped) {
-      // JSON.parse reads a string token exactly as json.ts does (the same escapes), or throws.
-      let s: unknown
-      try { s = JSON.parse(b.toString('utf8', start - 1, end + 1)) } catch { throw BAIL }
-      if (typeof s !== 'string' || !s.isWellFormed()) throw BAIL
-      const n = Buffer.byteLength(s, 'utf8')
-      this.ensure(6 + n)
-      this.out[this.at] = TEXT
-      this.at = writeVarint(this.out, n, this.at + 1)
-      this.at += this.out.write(s, this.at, 'utf8')
-      return
-    }
-    const n = end - start
+    // JSON.parse reads a string token exactly as json.ts does (the same escapes), or throws.
+    let s: unknown
+    try { s = JSON.parse(b.toString('utf8', start - 1, end + 1)) } catch { throw BAIL }
+    if (typeof s !== 'string' || !s.isWellFormed()) throw BAIL
+    const n = Buffer.byteLength(s, 'utf8')
     this.ensure(6 + n)
     this.out[this.at] = TEXT
-    let at = this.at + 1
-    if (n < 0x80) this.out[at++] = n
-    else at = writeVarint(this.out, n, at)
-    if (n < COPY_LOOP_MAX) {
-      for (let i = 0; i < n; i++) this.out[at + i] = b[start + i] as number
-    } else {
-      b.copy(this.out, at, start, end)
-    }
-    this.at = at + n
+    this.at = writeVarint(this.out, n, this.at + 1)
+    this.at += this.out.write(s, this.at, 'utf8')
   }
 }
