@@ -165,7 +165,19 @@ export function renameBlock (from: string, to: string, dirReady = false): void {
  */
 export function placeBlock (tmpFile: string, dest: string, seal: string, prepared = false): void {
   if (!prepared) prepareBlock(tmpFile, seal)
-  renameBlock(tmpFile, dest)
+  mkdirSync(dirname(dest), { recursive: true })
+  // Not renameBlock, which skips a file already moved (a journal's replay): here both must move,
+  // or the index would record a block whose file is gone (its tmp/ name removed under the writer:
+  // an operator's `rm -rf tmp/`). Whatever is at `dest` is replaced: the write transaction's
+  // recovery removed a file above the tip whose import did not complete.
+  for (const [a, b] of [[sealPathOf(tmpFile), sealPathOf(dest)], [tmpFile, dest]] as const) {
+    try {
+      renameSync(a, b)
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      throw new StorageError('BLOCK_FILE_MISSING', `${a} was removed before it could be placed at ${dest}`, { hint: 'something deleted files in the data directory\'s tmp/ while a block was written; run the command again' })
+    }
+  }
   fsyncDir(dirname(dest))
 }
 
