@@ -170,7 +170,10 @@ function cacheFileName (name: string, st: Stats): string {
   return `${name}-${process.version}-${process.arch}-${tag}.v8`
 }
 
-/** `file` open for reading, and its size; undefined if it cannot be (then there is no cache there). */
+/**
+ * `file` open for reading, and its size; undefined if it cannot be, or is larger than any cache
+ * (then there is no cache there).
+ */
 function openCache (file: string): { fd: number, size: number } | undefined {
   let fd: number
   try {
@@ -179,12 +182,19 @@ function openCache (file: string): { fd: number, size: number } | undefined {
     return undefined
   }
   try {
-    return { fd, size: fstatSync(fd).size }
-  } catch {
-    closeSync(fd)
-    return undefined
-  }
+    const size = fstatSync(fd).size
+    if (size <= CACHE_FILE_MAX_BYTES) return { fd, size }
+  } catch {}
+  closeSync(fd)
+  return undefined
 }
+
+/**
+ * Far above any cache (the largest, `run`'s, is ~1.1 MiB): a file damaged to a larger size (a
+ * sparse gigabyte) is no cache, not half its size read into memory on every start before its
+ * copies are compared.
+ */
+const CACHE_FILE_MAX_BYTES = 64 << 20
 
 function compile (code: string, source: string, cachedData: Buffer | undefined): Script {
   return new Script(isWrapped(source) ? source : wrapModule(source), { filename: code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -164,9 +164,10 @@ describe('the code cache', () => {
     const { runCached, writeSeed } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'cli', 'code-cache.js')).href)})
     const [action, o] = [process.argv[1], JSON.parse(process.argv[2])]
     if (action === 'seed') writeSeed(o)
+    else if (action === 'rss') { const outcome = runCached(o); process.stdout.write(outcome + ' ' + process.resourceUsage().maxRSS) }
     else { const outcome = runCached(o); setImmediate(() => { process.stdout.write(outcome + ' ' + globalThis.answer) }) }
   `
-  const step = (action: 'run' | 'seed', o: object): string => execFileSync(process.execPath, ['--input-type=module', '-e', script, action, JSON.stringify(o)], { encoding: 'utf8' })
+  const step = (action: 'run' | 'seed' | 'rss', o: object): string => execFileSync(process.execPath, ['--input-type=module', '-e', script, action, JSON.stringify(o)], { encoding: 'utf8' })
   const runCached = (code: string, cacheDir: string, seedDir?: string): string => step('run', { code, as: join(cacheDir, '..', 'stub.js'), name: 'x', cacheDir, seedDir, writeAt: 'loaded' })
   const writeSeed = (code: string, seedDir: string): string => step('seed', { code, name: 'x', seedDir })
 
@@ -223,6 +224,14 @@ describe('the code cache', () => {
     expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
     writeFileSync(join(cacheDir, file), bytes.subarray(0, 100))
     expect(runCached(code, cacheDir)).toBe('miss stub.js:42')
+    // A file damaged to a huge size (sparse) is no cache, and is not read: half of it (256 MiB)
+    // was read into memory before its copies were compared.
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
+    truncateSync(join(cacheDir, file), 512 << 20)
+    const [outcome, rss] = step('rss', { code, as: join(cacheDir, '..', 'stub.js'), name: 'x', cacheDir, writeAt: 'loaded' }).split(' ')
+    expect(outcome).toBe('miss')
+    expect(Number(rss), 'peak RSS (KiB)').toBeLessThan(128 * 1024)
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
     // A rebuilt bundle gets a cache of its own.
     writeFileSync(code, 'globalThis.answer = "rebuilt"\n')
     expect(runCached(code, cacheDir)).toBe('miss rebuilt')
