@@ -20,6 +20,11 @@ let nodes = 0
 /** How many libp2p nodes of this process skip repeated protocol merges (0 after an upgrade of libp2p that this module no longer fits: a test checks it). */
 export function protocolMergeNodes (): number { return nodes }
 
+const remembered = new WeakMap<object, () => number>()
+
+/** How many peers a patched node remembers (bounded by those seen in the last 2 × REMEMBER_MS); undefined for a node not patched. */
+export function protocolMergePeers (node: object): number | undefined { return remembered.get(node)?.() }
+
 /**
  * libp2p records the protocol of every stream it opens or accepts in its peer store
  * (`peerStore.merge(peer, { protocols: [protocol] })` in connection.js): a write lock, the
@@ -38,7 +43,18 @@ export function skipRepeatedProtocolMerges (node: unknown): boolean {
   const merge = store.merge.bind(store)
   const del = store.delete.bind(store)
   const seen = new Map<string, { peer: Peer, at: number }>()
-  const remember = (peer: Peer): void => { seen.set(peer.id.toString(), { peer, at: performance.now() }) }
+  // A long-running node's DHT updates the records of thousands of peers: entries older than
+  // REMEMBER_MS are answered by the store anyway, so they are dropped (a walk every REMEMBER_MS)
+  // rather than held for the life of the process.
+  let pruneAt = 0
+  const remember = (peer: Peer): void => {
+    const now = performance.now()
+    if (now >= pruneAt) {
+      for (const [id, e] of seen) if (now - e.at >= REMEMBER_MS) seen.delete(id)
+      pruneAt = now + REMEMBER_MS
+    }
+    seen.set(peer.id.toString(), { peer, at: now })
+  }
   // A change of a record (this node's own included: a handler removed) replaces what is remembered.
   for (const type of ['peer:update', 'self:peer:update'] as const) node.addEventListener(type, evt => { remember(evt.detail.peer) })
   store.merge = async (id, data, options) => {
@@ -59,5 +75,6 @@ export function skipRepeatedProtocolMerges (node: unknown): boolean {
     }
   }
   nodes++
+  remembered.set(node, () => seen.size)
   return true
 }

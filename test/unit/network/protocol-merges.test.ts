@@ -8,7 +8,9 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { loadOrCreateNodeKey } from '../../../src/network/index.js'
 import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p.js'
-import { protocolMergeNodes } from '../../../src/network/protocol-merges.js'
+import { protocolMergeNodes, protocolMergePeers } from '../../../src/network/protocol-merges.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tmpDir } from '../../helpers/tmp.js'
 
 describe('protocol merges into the peer store', () => {
@@ -66,5 +68,20 @@ describe('protocol merges into the peer store', () => {
     expect(await has()).toBe(false)
     await n.handle('/merges/self/1.0.0', async stream => { await stream.close() })
     expect(await has()).toBe(true)
+  })
+
+  it('forgets peers it has not seen for a while: a long-running node\'s DHT does not grow it without bound', { timeout: 20_000 }, async () => {
+    const n = await node('bounded')
+    const merge = async (): Promise<void> => {
+      const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+      await n.peerStore.merge(id, { protocols: ['/merges/dht/1.0.0'] })
+    }
+    for (let i = 0; i < 30; i++) await merge()
+    expect(protocolMergePeers(n)).toBeGreaterThanOrEqual(30)
+    // Real time (5 s): libp2p's own timers run on the same clock.
+    await new Promise(resolve => setTimeout(resolve, 5_100))
+    await merge()
+    // The 30 are gone: what is left was seen since (the one merged, this node's own record if it changed).
+    expect(protocolMergePeers(n)).toBeLessThanOrEqual(2)
   })
 })
