@@ -22,6 +22,11 @@ export interface GlobalOptions {
 /** The process around the CLI, injected so tests can run commands in process. */
 export interface CliIO {
   stdout: (s: string) => void
+  /**
+   * Undefined when stdout takes more at once; else a promise that settles once what it holds has
+   * drained (a stalled pipe reader: a long answer then waits for it instead of filling memory).
+   */
+  stdoutBacklog?: () => Promise<void> | undefined
   stderr: (s: string) => void
   env: Record<string, string | undefined>
   stderrIsTTY: boolean

@@ -76,6 +76,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
 
   const status = await runCli(process.argv.slice(2), {
     stdout: s => { if (!ending) stdout.write(s) },
+    stdoutBacklog: () => ending ? undefined : stdout.backlog(),
     stderr: s => { if (!ending) makeStderr().write(s) },
     env: process.env,
     stderrIsTTY: stderrIsTTY(makeStderr),

@@ -48,6 +48,23 @@ export class Stdout {
     }
   }
 
+  /**
+   * Undefined when stdout takes more now; else a promise that settles once Node's stream has
+   * drained (or failed: `onError` then ends the command). A command writing a long answer awaits
+   * it between chunks, so a reader that stops reading stops the writer, not the memory: writes
+   * after an EAGAIN go to Node's stream, which holds whatever it is given.
+   */
+  backlog (): Promise<void> | undefined {
+    const st = this.stream
+    if (st === undefined || this.failed || !st.writableNeedDrain) return undefined
+    return new Promise<void>(resolve => {
+      const done = (): void => { st.off('drain', done); st.off('error', done); st.off('close', done); resolve() }
+      st.on('drain', done)
+      st.on('error', done)
+      st.on('close', done)
+    })
+  }
+
   /** Node's stream, if it writes stdout (the descriptor is a socket, or a write would have blocked). */
   nodeStream (): NodeJS.WriteStream | undefined {
     return this.stream

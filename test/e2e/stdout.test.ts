@@ -67,4 +67,32 @@ describe('stdout', () => {
       try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
     }
   })
+  it('a reader that stops reading holds a long answer back: the answer does not pile up in memory', { timeout: 60_000 }, async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const work = tmpDir()
+    const pidFile = join(work, 'pid')
+    writeFileSync(join(work, 'pid.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
+    const first = join(work, 'first')
+    // ~1 GB of answer; the reader takes 10 bytes and stops. Writes after the pipe filled went to
+    // Node's stream, which held all of them: the process grew by the answer's size (≥ 256 MiB
+    // within seconds here), where a stalled reader should stall the query.
+    const sql = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5000000) SELECT x, printf('%.200c', 'a') AS y FROM c`
+    const shell = spawn('sh', ['-c', `"$@" | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', join(work, 'pid.cjs'), CLI, '--dir', dir, 'query', sql], { stdio: 'ignore', detached: true })
+    try {
+      await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
+      const pid = Number(readFileSync(pidFile, 'utf8'))
+      const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+      let peak = 0
+      for (let i = 0; i < 40 && peak < 256; i++) {
+        peak = Math.max(peak, rssMiB())
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
+      expect(peak).toBeGreaterThan(0)
+      expect(peak).toBeLessThan(256)
+    } finally {
+      try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
+    }
+  })
 })
+

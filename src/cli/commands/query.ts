@@ -87,7 +87,8 @@ export function register (program: Command, action: Action): void {
         sandbox,
         signal: ctx.signal,
         // The mirror is up to date once the statement answers: its progress line ends first.
-        onText: text => { bar?.end(); ctx.out.stdout(text) },
+        // The sandbox waits for each chunk's promise: a stalled reader of stdout holds the query.
+        onText: async text => { bar?.end(); ctx.out.stdout(text); await ctx.io.stdoutBacklog?.() },
         onSyncProgress: p => {
           if (bar === undefined && p.total < PROGRESS_FROM) return
           bar ??= ctx.progress('query mirror', 'blocks')
