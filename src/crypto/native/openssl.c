@@ -125,16 +125,19 @@ static napi_value key_from_scalar (napi_env env, napi_callback_info info)
   return obj;
 }
 
-static EC_KEY *key_of (napi_env env, napi_value v)
+/* The pointer an external holds (a key handle or a hasher), or NULL with a TypeError naming `what`. */
+static void *external_of (napi_env env, napi_value v, const char *what)
 {
   napi_valuetype t;
-  void *k = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &k) != napi_ok || k == NULL) {
-    napi_throw_type_error(env, NULL, "expected a key handle");
+  void *p = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+    napi_throw_type_error(env, NULL, what);
     return NULL;
   }
-  return k;
+  return p;
 }
+
+static EC_KEY *key_of (napi_env env, napi_value v) { return external_of(env, v, "expected a key handle"); }
 
 static napi_value sign (napi_env env, napi_callback_info info)
 {
@@ -237,16 +240,7 @@ static napi_value hasher_new (napi_env env, napi_callback_info info)
   return ext;
 }
 
-static SHA256_CTX *hasher_of (napi_env env, napi_value v)
-{
-  napi_valuetype t;
-  void *c = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &c) != napi_ok || c == NULL) {
-    napi_throw_type_error(env, NULL, "expected a hasher");
-    return NULL;
-  }
-  return c;
-}
+static SHA256_CTX *hasher_of (napi_env env, napi_value v) { return external_of(env, v, "expected a hasher"); }
 
 static napi_value hasher_update (napi_env env, napi_callback_info info)
 {
