@@ -17,7 +17,8 @@
  *   hasherNew(), hasherUpdate(h, buf, from, to), hasherDigest(h): incremental SHA-256.
  *   scalar(key)             d again (32 bytes), for the node:crypto KeyObject some callers want.
  *
- * Every offset is checked; a bad argument throws a TypeError or RangeError. Context-aware.
+ * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
+ * TypeError or RangeError. Context-aware.
  */
 #define NAPI_VERSION 8
 #define OPENSSL_SUPPRESS_DEPRECATED 1
@@ -88,6 +89,20 @@ static napi_value undefined (napi_env env)
   return u;
 }
 
+/* Random tags: which kind of pointer an external holds (napi_type_tag_object). */
+static const napi_type_tag KEY_TAG = { 0x8f0c52d1a6b34e07ULL, 0x5d2e9b7f13c4a860ULL };
+static const napi_type_tag HASHER_TAG = { 0x3b91e4c07d2f5a18ULL, 0xc6a0d8e2f419b375ULL };
+
+/* An external holding p (freed by `fin` when collected), tagged; NULL on failure, p then freed. */
+static napi_value tagged_external (napi_env env, void *p, napi_finalize fin, const napi_type_tag *tag)
+{
+  napi_value ext;
+  if (napi_create_external(env, p, fin, NULL, &ext) != napi_ok) { fin(env, p, NULL); return NULL; }
+  /* On failure the untagged external is refused by every call, and its finalizer frees p. */
+  if (napi_type_tag_object(env, ext, tag) != napi_ok) return NULL;
+  return ext;
+}
+
 static void free_key (napi_env env, void *data, void *hint)
 {
   (void)env; (void)hint;
@@ -117,27 +132,32 @@ static napi_value key_from_scalar (napi_env env, napi_callback_info info)
   EC_POINT_free(pt);
   if (!ok) { EC_KEY_free(k); return undefined(env); }
   napi_value obj, ext, pub;
-  if (napi_create_object(env, &obj) != napi_ok ||
-      napi_create_external(env, k, free_key, NULL, &ext) != napi_ok) { EC_KEY_free(k); return NULL; }
-  if ((pub = buffer(env, point, sizeof point)) == NULL ||
+  if (napi_create_object(env, &obj) != napi_ok) { EC_KEY_free(k); return NULL; }
+  if ((ext = tagged_external(env, k, free_key, &KEY_TAG)) == NULL ||
+      (pub = buffer(env, point, sizeof point)) == NULL ||
       napi_set_named_property(env, obj, "handle", ext) != napi_ok ||
       napi_set_named_property(env, obj, "point", pub) != napi_ok) return NULL;
   return obj;
 }
 
-/* The pointer an external holds (a key handle or a hasher), or NULL with a TypeError naming `what`. */
-static void *external_of (napi_env env, napi_value v, const char *what)
+/* The pointer an external holds, or NULL with a TypeError naming `what`: only an external this addon
+ * made and tagged as `tag`, so a hasher given where a key is wanted (or any other addon's external)
+ * is refused, not read as an EC_KEY (it was: sign(hasherNew(), …) crashed the process). */
+static void *external_of (napi_env env, napi_value v, const napi_type_tag *tag, const char *what)
 {
   napi_valuetype t;
+  bool tagged = false;
   void *p = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
+      napi_check_object_type_tag(env, v, tag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
     napi_throw_type_error(env, NULL, what);
     return NULL;
   }
   return p;
 }
 
-static EC_KEY *key_of (napi_env env, napi_value v) { return external_of(env, v, "expected a key handle"); }
+static EC_KEY *key_of (napi_env env, napi_value v) { return external_of(env, v, &KEY_TAG, "expected a key handle"); }
 
 static napi_value sign (napi_env env, napi_callback_info info)
 {
@@ -171,9 +191,7 @@ static napi_value public_key (napi_env env, napi_callback_info info)
   bool ok = EC_POINT_oct2point(EC_KEY_get0_group(k), pt, point, 65, NULL) == 1 && EC_KEY_set_public_key(k, pt) == 1;
   EC_POINT_free(pt);
   if (!ok) { EC_KEY_free(k); return undefined(env); }
-  napi_value ext;
-  if (napi_create_external(env, k, free_key, NULL, &ext) != napi_ok) { EC_KEY_free(k); return NULL; }
-  return ext;
+  return tagged_external(env, k, free_key, &KEY_TAG);
 }
 
 static napi_value verify (napi_env env, napi_callback_info info)
@@ -235,12 +253,10 @@ static napi_value hasher_new (napi_env env, napi_callback_info info)
   (void)info;
   SHA256_CTX *c = malloc(sizeof *c);
   if (c == NULL || SHA256_Init(c) != 1) { free(c); napi_throw_error(env, NULL, "out of memory"); return NULL; }
-  napi_value ext;
-  if (napi_create_external(env, c, free_hasher, NULL, &ext) != napi_ok) { free(c); return NULL; }
-  return ext;
+  return tagged_external(env, c, free_hasher, &HASHER_TAG);
 }
 
-static SHA256_CTX *hasher_of (napi_env env, napi_value v) { return external_of(env, v, "expected a hasher"); }
+static SHA256_CTX *hasher_of (napi_env env, napi_value v) { return external_of(env, v, &HASHER_TAG, "expected a hasher"); }
 
 static napi_value hasher_update (napi_env env, napi_callback_info info)
 {

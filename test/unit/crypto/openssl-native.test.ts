@@ -5,6 +5,7 @@
 // signatures, and the fallback when the addon is missing or foreign.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHash, generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { p256 } from '@noble/curves/nist.js'
@@ -191,6 +192,30 @@ describe.skipIf(!nativeOpensslBuilt())('the native OpenSSL addon', () => {
     const pub = lib.publicKey(k.point)
     if (pub === undefined) throw new Error('no public key')
     expect(() => lib.sign(pub, Buffer.alloc(32))).toThrow()
+  })
+
+  it('a handle of the other kind is refused, not read as one (a hasher given as a key crashed the process)', () => {
+    // In a child: before the fix the first call below was a segmentation fault, which would take
+    // this test worker down with it.
+    const script = `const m = { exports: {} }
+      process.dlopen(m, ${JSON.stringify(nativeOpensslPath())})
+      const lib = m.exports
+      const h = lib.hasherNew(), k = lib.keyFromScalar(Buffer.alloc(32, 1)), pub = lib.publicKey(k.point)
+      const calls = [() => lib.sign(h, Buffer.alloc(32)), () => lib.verify(h, Buffer.alloc(32), Buffer.alloc(64, 1)),
+        () => lib.scalar(h), () => lib.hasherUpdate(k.handle, Buffer.alloc(200), 0, 200), () => lib.hasherDigest(pub),
+        () => lib.hasherUpdate(pub, Buffer.alloc(1), 0, 1), () => lib.sign(k, Buffer.alloc(32))]
+      const out = calls.map(f => { try { f(); return 'returned' } catch (e) { return e.constructor.name + ': ' + e.message } })
+      // Each still works with its own kind.
+      lib.hasherUpdate(h, Buffer.from('abc'), 0, 3)
+      out.push(lib.hasherDigest(h).toString('hex').slice(0, 8), String(lib.verify(pub, Buffer.alloc(32), lib.sign(k.handle, Buffer.alloc(32)))))
+      console.log(JSON.stringify(out))`
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' })
+    expect(JSON.parse(r.stdout)).toEqual([
+      'TypeError: expected a key handle', 'TypeError: expected a key handle', 'TypeError: expected a key handle',
+      'TypeError: expected a hasher', 'TypeError: expected a hasher', 'TypeError: expected a hasher',
+      'TypeError: expected a key handle', 'ba7816bf', 'true'
+    ])
   })
 })
 
