@@ -27,10 +27,12 @@ export async function start (moduleUrl: () => string): Promise<void> {
   function makeStderr (): NodeJS.WriteStream {
     if (!stderrMade) {
       stderrMade = true
-      // Whoever read our messages went away (`petal … 2>&1 | head`, a closed descriptor): there
-      // is no one left to tell, and the command's status still says how it ended. Unhandled, the
-      // EPIPE was an uncaught exception (status 1 instead of the command's).
-      process.stderr.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
+      // Our messages cannot be delivered: whoever read them went away (EPIPE: `petal … 2>&1 |
+      // head`), or where they go is full or failing (ENOSPC: `2>/dev/full`, EIO). There is no one
+      // left to tell, and the command's status still says how it ended. Unhandled (or thrown, as
+      // all but EPIPE were), the error was an uncaught exception: status 1 instead of the
+      // command's, with a stack trace nobody could read.
+      process.stderr.on('error', () => {})
     }
     return process.stderr
   }

@@ -32,6 +32,21 @@ describe('stdout', () => {
     }
   })
 
+  it.skipIf(!existsSync('/dev/full'))('a write to stderr that fails (2>/dev/full) leaves the command\'s status, not an uncaught exception\'s 1', () => {
+    // Nobody can be told (stderr is where they would be): the status is all that is left to say it.
+    const dir = join(tmpDir(), 'absent')
+    for (const [args, want] of [[['--bogus'], 2], [['--dir', dir, 'status'], 4]] as const) {
+      const full = openSync('/dev/full', 'w')
+      let r
+      try {
+        r = spawnSync(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', full] })
+      } finally {
+        closeSync(full)
+      }
+      expect(r.status, args.join(' ')).toBe(want)
+    }
+  })
+
   it('a pipe is written without node:stream, and a reader that stops reading does not keep Ctrl-C from ending the command', async () => {
     const dir = join(tmpDir(), 'node')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
