@@ -35,6 +35,17 @@ describe('JSON records', () => {
     expect(typeof rows[0]?.r).toBe('number')
   })
 
+  it('refuses an integer beyond 64 bits by its length, and names a long one by its ends, not whole', () => {
+    const one = (v: string): unknown => parseRecords(`[{"a": ${v}}]`, 'json')[0]?.a
+    expect(() => one('-9223372036854775809')).toThrow(/integer -9223372036854775809 is outside the 64-bit range .* as -9223372036854775809\.0 for a REAL/)
+    expect(() => one('10000000000000000000')).toThrow(/outside the 64-bit range/)
+    expect(one('-9223372036854775808')).toBe(-(2n ** 63n))
+    // 2 MB of digits: the error once echoed them all (into the HTTP answer and the log).
+    const e = fails(() => one('1'.repeat(2_000_000)))
+    expect(e.code).toBe('INGEST_MALFORMED')
+    expect(e.message).toBe('malformed JSON (row 0, field "a", line 1): integer 11111111111111111111…1111111111 (2000000 characters) is outside the 64-bit range of SQLite integers (send it as a string, or with .0 at its end for a REAL)')
+  })
+
   it('reads {"$base64": …} as bytes, null as NULL, true/false as 1/0, and unicode escapes', () => {
     const rows = parseRecords('[{"b": {"$base64": "AAH+/w=="}, "n": null, "t": true, "f": false, "s": "a\\"\\u00e9\\n\\ud83d\\ude00"}]', 'json')
     expect(plain(rows)).toEqual([{ b: new Uint8Array([0, 1, 254, 255]), n: null, t: 1n, f: 0n, s: 'a"é\n😀' }])
