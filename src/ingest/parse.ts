@@ -15,7 +15,9 @@ export interface ParseLimits {
 
 export const DEFAULT_MAX_ROWS = 1_000_000
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: the decoder keeps a byte-order mark, which parseRecords drops below, once, as for a
+// string: by default the decoder dropped one too, and bytes starting with two were read as one.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
  * Parse a request body or a file into rows. Strict: an error names the row (0-based), the line

@@ -106,6 +106,10 @@ describe('JSON records', () => {
   it('refuses bytes that are not UTF-8, and accepts a byte-order mark', () => {
     expect(fails(() => parseRecords(new Uint8Array([0x5b, 0xff, 0x5d]), 'json')).message).toMatch(/not valid UTF-8/)
     expect(plain(parseRecords(new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from('[{"a":1}]')]), 'json'))).toEqual([{ a: 1n }])
+    // One mark, not two: the bytes as their string is read (the decoder dropped one mark itself).
+    expect(fails(() => parseRecords(Buffer.from('\ufeff\ufeff[{"a":1}]'), 'json')).code).toBe(fails(() => parseRecords('\ufeff\ufeff[{"a":1}]', 'json')).code)
+    expect(plain(parseRecords(Buffer.from('\ufeff\ufeffa\n1\n'), 'csv'))).toEqual(plain(parseRecords('\ufeff\ufeffa\n1\n', 'csv')))
+    expect(plain(parseRecords(Buffer.from('\ufeff\ufeffa\n1\n'), 'csv'))).toEqual([{ '\ufeffa': '1' }])
   })
 })
 
