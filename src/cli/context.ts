@@ -62,8 +62,14 @@ export class CliContext {
   private readonly bars: Progress[] = []
   private pool: TableRootPool | undefined
 
-  /** `command`: the command's name (`status`, `keys import`), for what a Daisy directory allows. */
-  constructor (readonly opts: GlobalOptions, readonly io: CliIO, readonly signal: AbortSignal, defaultLogLevel: LogLevel = 'warn', readonly command = '') {
+  private readonly signalOf: () => AbortSignal
+
+  /**
+   * `command`: the command's name (`status`, `keys import`), for what a Daisy directory allows.
+   * `signal`: the command's abort signal, or what makes it at first use (runCli).
+   */
+  constructor (readonly opts: GlobalOptions, readonly io: CliIO, signal: AbortSignal | (() => AbortSignal), defaultLogLevel: LogLevel = 'warn', readonly command = '') {
+    this.signalOf = typeof signal === 'function' ? signal : () => signal
     this.dataRoot = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
     // How a group's placement flushes its files (docs/data-directory.md, "Crash safety").
     if (!setSyncfsMode(io.env.PETAL_SYNCFS)) {
@@ -78,6 +84,9 @@ export class CliContext {
     if (!isLogLevel(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LOG_LEVELS.join(', ')}`)
     this.logger = createLogger(r => { stderr(formatLogRecord(r) + '\n') }, level)
   }
+
+  /** Aborted by Ctrl-C, SIGTERM or a failed write of stdout (start.ts). */
+  get signal (): AbortSignal { return this.signalOf() }
 
   /** The data directory; for a Daisy directory, Petal's derived state of it (see `daisy`). */
   get dir (): string { return this.dataRoot }

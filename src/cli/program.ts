@@ -35,8 +35,13 @@ export function newProgram (io: Pick<CliIO, 'stdout' | 'stderr'>): Command {
     })
 }
 
-/** Run `petal` with `argv` (without node and script); resolves to the exit status. */
-export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = new AbortController().signal): Promise<number> {
+/**
+ * Run `petal` with `argv` (without node and script); resolves to the exit status. `signal`: the
+ * command's abort signal, or a function that makes it when a command first asks (start.ts).
+ */
+export async function runCli (argv: string[], io: CliIO, signal?: AbortSignal | (() => AbortSignal)): Promise<number> {
+  let own: AbortSignal | undefined
+  const signalOf = typeof signal === 'function' ? signal : () => signal ?? (own ??= new AbortController().signal)
   let status: number = EXIT.OK
   const program = newProgram(io)
   const action: Action = (body, defaultLogLevel) => async (...args: unknown[]) => {
@@ -44,7 +49,7 @@ export async function runCli (argv: string[], io: CliIO, signal: AbortSignal = n
     const cmd = args.at(-1)
     if (!(cmd instanceof Command)) throw new TypeError('an action was called without its command')
     const level = typeof defaultLogLevel === 'function' ? defaultLogLevel(cmd.opts()) : defaultLogLevel
-    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signal, level, commandPath(cmd).replace(/^petal /, ''))
+    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signalOf, level, commandPath(cmd).replace(/^petal /, ''))
     try {
       await ctx.prepare()
       // The one untyped boundary: each command declares the argument types commander gives it.

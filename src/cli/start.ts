@@ -17,7 +17,11 @@ import { Stdout } from './stdout.js'
  * start-up").
  */
 export async function start (moduleUrl: () => string): Promise<void> {
-  const controller = new AbortController()
+  // The command's abort signal, made at first use: `status`, `blocks`, `mykeys` never ask for it,
+  // and an AbortController loads Node's internal/abort_controller (~0.9 M instructions of a start;
+  // docs/performance.md, "Session 24: start-up"). An abort before anyone asked makes it aborted.
+  let controller: AbortController | undefined
+  const control = (): AbortController => (controller ??= new AbortController())
   let interrupts = 0
   let ending = false
   // Whether process.stderr exists (a command wrote to it, or stderrIsTTY made it for a terminal):
@@ -56,7 +60,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
       interrupts++
       if (interrupts > 1) { endNow(EXIT.INTERRUPTED); return }
       if (sig === 'SIGINT') makeStderr().write('\npetal: stopping cleanly (press Ctrl-C again to force)\n')
-      controller.abort()
+      control().abort()
     })
   }
 
@@ -66,7 +70,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
   // /dev/full) stops it too, with a coded error and its status: thrown on a later tick, as it was,
   // it came after the early exit below, which then ended with the command's status, silently.
   const stdout = new Stdout(err => {
-    controller.abort()
+    control().abort()
     if (err.code === 'EPIPE') { endNow(141); return }
     const failure = OutputError.of(err)
     if (!ending) makeStderr().write(`petal: error: ${failure.message} [${failure.code}]\n  hint: ${failure.hint ?? ''}\n`)
@@ -83,7 +87,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
     env: process.env,
     stderrIsTTY: stderrIsTTY(makeStderr),
     get packageRoot () { return fileURLToPath(new URL('../..', moduleUrl())) }
-  }, controller.signal)
+  }, () => control().signal)
   // A prestarted sandbox no command took (help, a usage error): stop it before leaving.
   const unused = takePrestartedSandbox()
   if (unused !== undefined) {

@@ -48,6 +48,8 @@ describe('what a local command loads', () => {
       // Nor node:stream: the code cache is checked without node:zlib, stdout written directly.
       expect(loaded, `${args.join(' ')} loads neither zlib nor streams`).not.toContain('NativeModule zlib')
       expect(loaded, `${args.join(' ')} loads neither zlib nor streams`).not.toContain('NativeModule stream')
+      // Nor an AbortController: the command's signal is made when a command asks for it.
+      expect(loaded, `${args.join(' ')} makes no AbortController`).not.toContain('NativeModule internal/abort_controller')
     }
   })
 
@@ -317,7 +319,23 @@ describe('the code cache', () => {
       expect((__name(Renamed2, 'Renamed') as { name: string }).name).toBe('Renamed')
       expect(Object.getOwnPropertyDescriptor(Renamed2, 'name')).toEqual({ value: 'Renamed', writable: false, enumerable: false, configurable: true })
       expect((__name(() => 1, 'arrow') as { name: string }).name).toBe('arrow')
+      // The calls that would do nothing are gone: `__name(f,"f");` after a declaration that kept
+      // its name, and the static block naming an anonymous class already assigned to that name.
+      const noop = [...code.matchAll(/(?<=^|[;{}\n])__name\(([\w$]+),"([\w$]+)"\);/g)].filter(m => m[1] === m[2]).map(m => m[0])
+      expect(noop, f).toEqual([])
+      const namedClass = [...code.matchAll(/(?<![\w$.])([\w$]+)=class(?: extends [^{]+)?\{static\{__name\(this,"([\w$]+)"\)\}/g)].filter(m => m[1] === m[2]).map(m => m[0])
+      expect(namedClass, f).toEqual([])
     }
+  })
+
+  it('classes and functions of a fast bundle keep their names (an error\'s class decides its exit status)', async () => {
+    const dir = join(tmpDir(), 'node')
+    // A UsageError (exit 2) and a StorageError (NOT_INITIALISED, exit 4): each status is found by
+    // the class's name (util/error-status.ts), which a class named wrong would turn into 1.
+    const bad = await petal(['--dir', dir, 'status', '--log-level', 'nonsense'])
+    expect(bad.code, bad.stderr).toBe(2)
+    const missing = await petal(['--dir', dir, 'status'])
+    expect(missing.code, missing.stderr).toBe(4)
   })
 
   it('the build left a seed for every script of the fast bundle', () => {
