@@ -53,12 +53,14 @@ const CHUNK = 1 << 20
 // node:fs's callback API on a descriptor, not a node:fs/promises FileHandle: a process that hashes
 // one small block (signimportblock) then never loads that module (~70 fresh pages with its readline
 // and watcher internals; docs/performance.md, session 11).
-const openAsync = /* @__PURE__ */ promisify(open)
-const readAsync = /* @__PURE__ */ promisify(read)
-const closeAsync = /* @__PURE__ */ promisify(close)
+// Made at the first file hashed: a command that hashes none (`status`) does not run promisify
+// (docs/performance.md, "Session 24: start-up").
+const newFileOps = () => ({ openAsync: promisify(open), readAsync: promisify(read), closeAsync: promisify(close) })
+let fileOps: ReturnType<typeof newFileOps> | undefined
 
 /** SHA-256 of a whole file, read in 1 MiB chunks; cancellable between chunks; `onBytes` counts them. */
 export async function sha256File (path: string, options: { signal?: AbortSignal, onBytes?: (n: number) => void } = {}): Promise<string> {
+  const { openAsync, readAsync, closeAsync } = fileOps ??= newFileOps()
   const fd = await openAsync(path, 'r')
   try {
     const h = fileHasher()

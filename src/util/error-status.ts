@@ -41,13 +41,20 @@ interface ClassRule extends Rule {
   codes?: Readonly<Record<string, Partial<Rule>>>
 }
 
+let table: Readonly<Record<string, ClassRule>> | undefined
+
 /**
  * THE table from error class (and code, where a class spans several cases) to exit status and
  * HTTP status. Keyed by class name, because util sits below the modules that define the classes;
  * test/unit/util/errors.test.ts checks that every registered class has a row and that every code
- * named here belongs to its class.
+ * named here belongs to its class. Made at first use: its ~150 objects cost every start of a
+ * command that reports no error ~0.7 M instructions (docs/performance.md, "Session 24: start-up").
  */
-export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
+export function errorStatusTable (): Readonly<Record<string, ClassRule>> {
+  return table ??= newTable()
+}
+
+const newTable = (): Readonly<Record<string, ClassRule>> => ({
   AbortError: { category: 'aborted', http: 503 },
   // A worker thread died: not the request's fault nor a known condition of the data directory.
   WorkerError: { category: 'internal', http: 503 },
@@ -189,13 +196,13 @@ export const ERROR_STATUS: Readonly<Record<string, ClassRule>> = {
       API_TOKENS_CORRUPT: { category: 'data-dir', http: 503 }
     }
   }
-}
+})
 
 export interface ErrorStatus extends Rule { exit: number }
 
 /** Category, exit status and HTTP status of a class and code (undefined: not in the table). */
 export function statusOfCode (className: string, code: string): ErrorStatus | undefined {
-  const c = ERROR_STATUS[className]
+  const c = errorStatusTable()[className]
   if (c === undefined) return undefined
   const o = c.codes?.[code]
   const category = o?.category ?? c.category

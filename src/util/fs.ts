@@ -37,8 +37,9 @@ export async function fsyncFileAsync (path: string): Promise<void> {
   await fsyncPathAsync(path, 'r')
 }
 
-// Pure: a bundle that never flushes (the CLI's router) drops it.
-const fsyncFd = /* @__PURE__ */ promisify(fsync)
+// Made at the first flush: a command that never flushes (`status`) does not run promisify
+// (docs/performance.md, "Session 24: start-up").
+let fsyncFd: ((fd: number) => Promise<void>) | undefined
 
 /**
  * Open `path` (`flags`), write `data` if given, fsync on libuv's thread pool, close. The open,
@@ -52,7 +53,7 @@ export async function fsyncPathAsync (path: string, flags: 'r' | 'r+' | 'w', dat
   const fd = openSync(path, flags, mode)
   try {
     if (data !== undefined) writeFileSync(fd, data)
-    await fsyncFd(fd)
+    await (fsyncFd ??= promisify(fsync))(fd)
   } finally {
     closeSync(fd)
   }
