@@ -209,6 +209,21 @@ const lazyCommanderSpawn: Plugin = {
     })
   }
 }
+// better-sqlite3 promisifies fs.access when its backup method's module loads, for `db.backup()`,
+// which Petal does not call: in the fast bundle it is promisified at the first backup instead, so
+// that a command that promisifies nothing (`status`) does not compile node:util's promisify
+// (docs/performance.md, "Session 24: start-up").
+const lazySqliteBackup: Plugin = {
+  name: 'lazy-sqlite-backup',
+  setup (b) {
+    b.onLoad({ filter: /[\\/]better-sqlite3[\\/]lib[\\/]methods[\\/]backup\.js$/ }, a => {
+      const eager = 'const fsAccess = promisify(fs.access);'
+      const text = readFileSync(a.path, 'utf8')
+      if (!text.includes(eager)) throw new Error(`${a.path} no longer has ${eager}: update lazySqliteBackup in scripts/build-cli.ts`)
+      return { loader: 'js', contents: text.replace(eager, 'let promisedAccess; const fsAccess = (...args) => (promisedAccess ??= promisify(fs.access))(...args);') }
+    })
+  }
+}
 const fastExternal = [...external.filter(e => !e.startsWith('better-sqlite3')), 'better-sqlite3/package.json']
 const program = await import(pathToFileURL(join(dist, 'cli', 'program.js')).href) as typeof import('../src/cli/program.js')
 const takesValue = [...program.globalsTakingValue(program.newProgram({ stdout: () => {}, stderr: () => {} }))]
@@ -253,7 +268,7 @@ const fastScripts = build({
   outdir: join(fastOut, 'code'),
   define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url' },
   banner: { js: FAST_BANNER },
-  plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn]
+  plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn, lazySqliteBackup]
 })
 /** The packages whose code esbuild put into a bundle (its metafile's inputs under node_modules). */
 function bundledPackages (r: { metafile: { inputs: Record<string, unknown> } }): string[] {
@@ -321,7 +336,7 @@ const fastBundles = build({
   outdir: join(fastOut, 'code'),
   define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url' },
   banner: { js: FAST_BANNER },
-  plugins: [withoutLeftOut, perCommand, sqliteAddon, lazyCommanderSpawn]
+  plugins: [withoutLeftOut, perCommand, sqliteAddon, lazyCommanderSpawn, lazySqliteBackup]
 }).then(r => {
   for (const [out, o] of Object.entries(r.metafile.outputs)) {
     const name = /cmd-([\w-]+)\.js$/.exec(out)?.[1]

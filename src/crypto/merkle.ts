@@ -30,8 +30,11 @@ export function prefixedLeafHash (prefixed: Uint8Array): Uint8Array {
   return hash('sha256', prefixed, 'buffer')
 }
 
-// Interior nodes are hashed from one reused buffer: 0x01 ‖ left ‖ right.
-const scratch = Buffer.alloc(65, 0x01)
+// Interior nodes are hashed from one reused buffer: 0x01 ‖ left ‖ right. Its first byte is set
+// rather than filled: Buffer.alloc's fill compiles node:buffer's fill path, ~0.4 M instructions
+// of every start whose bundle holds this module (docs/performance.md, "Session 24: start-up").
+const scratch = Buffer.alloc(65)
+scratch[0] = 0x01
 
 export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
   scratch.set(left, 1)
