@@ -131,6 +131,26 @@ process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(cou
     expect((await petal(['--dir', other, 'init'])).code).toBe(0)
   })
 
+  it('status, blocks and mykeys promisify nothing and fill no buffer when they load (made when a command flushes, hashes or backs up)', async () => {
+    // docs/performance.md, "Session 24: start-up": util/fs.ts, crypto/hash.ts and better-sqlite3's
+    // backup promisified node:fs functions when loaded, and crypto/merkle.ts filled a buffer: each
+    // start compiled node:util's promisify and node:buffer's fill path for code it never ran.
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const work = tmpDir()
+    const count = join(work, 'calls.txt')
+    writeFileSync(join(work, 'count.cjs'), `const util = require('node:util'); const calls = []
+const promisify = util.promisify; util.promisify = (...a) => { calls.push('promisify ' + a[0]?.name); return promisify(...a) }
+const alloc = Buffer.alloc; Buffer.alloc = function (size, fill, enc) { if (fill !== undefined) calls.push('fill ' + size); return alloc.apply(this, arguments) }
+process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(count)}, calls.join(',')) })\n`)
+    for (const args of [['status'], ['blocks'], ['mykeys']]) {
+      const r = spawnSync(process.execPath, ['--require', join(work, 'count.cjs'), CLI, '--dir', dir, ...args], { encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout, args.join(' ')).not.toBe('')
+      expect(readFileSync(count, 'utf8'), `${args.join(' ')} promisifies and fills nothing`).toBe('')
+    }
+  })
+
   it('the network commands run from their fast bundles, with libp2p and fastify bundled in', async () => {
     const { commands, network, packages } = bundles()
     for (const word of ['run', 'pull']) {
