@@ -113,7 +113,9 @@ export const SLOW_SYNC_READ_MS = 1
  * writes of this process through the thread pool for SYNC_WRITES_PAUSE_MS: the kernel is throttling
  * a writer with too many dirty pages, or the disk is slow, and each such write holds the node's
  * whole event loop (a page-cache write of 160 KiB takes ~50 µs; one waiting for ext4's journal a
- * few ms).
+ * few ms). A write's stall is the time its thread slept in it (cpu-wait.ts): not the time it waited
+ * for a CPU, nor the time it ran on one (copying into pages a hypervisor faults in, 2-3 ms per
+ * 160 KiB on this project's VM, which the pool would not make cheaper).
  */
 export const SLOW_SYNC_WRITE_MS = 20
 export const SYNC_WRITE_STALL_MS = 2

@@ -9,15 +9,38 @@ import { closeSync, openSync, readSync } from 'node:fs'
  * sent the rest of a served range's reads, or 10 s of a pull's writes, through the thread pool in
  * every pull (docs/performance.md, "Session 14: the 1 MB pull").
  *
- * The waiting time comes from Linux's /proc/thread-self/schedstat (its second field: the time the
- * thread spent runnable on a run queue, in ns, updated when it gets a CPU back). Where that file
- * cannot be read, nothing is subtracted: the wall clock decides, as before.
+ * Nor does the time it spent on its CPU: a page-cache write into fresh pages that the hypervisor
+ * faults in took 2-3 ms per 160 KiB on this project's VM, on the CPU, and the thread pool would make
+ * that copy dearer, not cheaper; a disk that makes a reader or writer wait puts the thread to sleep.
+ * So what is left is the time the thread slept: wall time less the time it waited for a CPU and
+ * the time it ran; and none at all if it never left its CPU.
+ *
+ * All three come from Linux's /proc/thread-self/schedstat: time on a CPU, time runnable on a run
+ * queue (ns), and how many times the thread got a CPU (one more after every sleep or preemption).
+ * The kernel brings the first two up to date when the thread leaves its CPU or at a scheduler tick
+ * (1-10 ms), not when the file is read: the time on a CPU may include up to a tick from before the
+ * operation (its sleep counts for that much less) or miss up to a tick at its end (the only way a
+ * CPU-bound operation that was preempted can seem to have slept); the count is exact, which is why
+ * an operation that never left its CPU counts for nothing. Where the file cannot be read, or says
+ * nothing (all zero: the kernel keeps no such counts), nothing is subtracted: the wall clock decides.
  */
 export interface ThreadWait {
-  /** The thread's time spent waiting for a CPU so far (ms), or undefined where the kernel does not say. */
-  now: () => number | undefined
-  /** `wallMs` of an operation that started when `waitedBefore` was read, less the time the thread waited for a CPU since. */
-  ownMs: (wallMs: number, waitedBefore: number | undefined) => number
+  /** The thread's counts so far, or undefined where the kernel does not say. */
+  now: () => ThreadReading | undefined
+  /**
+   * The part of `wallMs`, an operation that started when `before` was read, that the thread slept:
+   * 0 if it never left its CPU meanwhile, else less the time it waited for a CPU and the time it ran.
+   */
+  ownMs: (wallMs: number, before: ThreadReading | undefined) => number
+}
+
+export interface ThreadReading {
+  /** Time spent on a CPU (ms). */
+  readonly ranMs: number
+  /** Time spent runnable, waiting for a CPU (ms). */
+  readonly waitedMs: number
+  /** Times the thread got a CPU; undefined where the kernel keeps no count. */
+  readonly runs: number | undefined
 }
 
 export class CpuWait implements ThreadWait {
@@ -28,8 +51,8 @@ export class CpuWait implements ThreadWait {
   /** `path`: the kernel's file for this thread (another only in tests: a missing or odd one). */
   constructor (private readonly path = '/proc/thread-self/schedstat') {}
 
-  /** The thread's time spent waiting for a CPU so far (ms), or undefined where the kernel does not say. */
-  now (): number | undefined {
+  /** The thread's counts so far, or undefined where the kernel does not say. */
+  now (): ThreadReading | undefined {
     if (!this.tried) {
       this.tried = true
       // thread-self is resolved when opened: each thread (each module instance) opens its own.
@@ -39,20 +62,30 @@ export class CpuWait implements ThreadWait {
     try {
       const n = readSync(this.fd, this.buf, 0, this.buf.byteLength, 0)
       const fields = this.buf.toString('latin1', 0, n).split(' ')
-      const ns = Number(fields[1])
-      return Number.isFinite(ns) ? ns / 1e6 : undefined
+      const ran = Number(fields[0])
+      const waited = Number(fields[1])
+      if (!Number.isFinite(waited)) return undefined
+      // A running thread has got a CPU at least once: 0 (or no count) means the kernel keeps none.
+      const runs = fields.length === 3 ? Number(fields[2]) : NaN
+      return {
+        ranMs: Number.isFinite(ran) ? ran / 1e6 : 0,
+        waitedMs: waited / 1e6,
+        runs: Number.isFinite(runs) && runs > 0 ? runs : undefined
+      }
     } catch {
       this.close()
       return undefined
     }
   }
 
-  /** `wallMs` of an operation that started when `waitedBefore` was read, less the time the thread waited for a CPU since. */
-  ownMs (wallMs: number, waitedBefore: number | undefined): number {
-    if (waitedBefore === undefined) return wallMs
+  /** The part of `wallMs`, an operation that started when `before` was read, that the thread slept (see ThreadWait). */
+  ownMs (wallMs: number, before: ThreadReading | undefined): number {
+    if (before === undefined) return wallMs
     const after = this.now()
     if (after === undefined) return wallMs
-    return Math.max(0, wallMs - Math.max(0, after - waitedBefore))
+    if (before.runs !== undefined && after.runs === before.runs) return 0
+    const off = Math.max(0, after.waitedMs - before.waitedMs) + Math.max(0, after.ranMs - before.ranMs)
+    return Math.max(0, wallMs - off)
   }
 
   close (): void {

@@ -31,8 +31,9 @@ export interface RangeFile {
  *
  * Why not always: the kernel makes a writer wait when dirty pages pile up (a pull of gigabytes to a
  * slow disk), and a synchronous write then holds the node's event loop. Writes that stall (each
- * taking `stallMs` or more of its own, the time its thread waited for a CPU not counted: a
- * page-cache write of 160 KiB takes ~50 µs, and a preempted one looked like a stall, session 14)
+ * sleeping `stallMs` or more: the time its thread waited for a CPU or ran on one is not counted
+ * (cpu-wait.ts): a page-cache write of 160 KiB takes ~50 µs, a preempted one looked like a stall
+ * (session 14), and one into pages the hypervisor faults in ran 2-3 ms on the CPU (session 24))
  * are added up over each second; once they reach `slowMs` in a second (one long stall, or many short ones: ext4's journal
  * makes a writer wait 4-14 ms while other processes fsync), the writes of every range of this
  * process go through the pool for `pauseMs`. So a throttled disk holds the event loop for about

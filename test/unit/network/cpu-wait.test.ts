@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Stream } from '@libp2p/interface'
-import { CpuWait, cpuWait, type ThreadWait } from '../../../src/network/cpu-wait.js'
+import { CpuWait, cpuWait, type ThreadReading } from '../../../src/network/cpu-wait.js'
 import { RangeWrites } from '../../../src/network/protocols/range-writes.js'
 import { SendBatch } from '../../../src/network/protocols/send-file.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -22,7 +22,8 @@ describe('CPU wait of a thread', () => {
   it('reads this thread\'s run-queue wait from schedstat: never decreasing, and a busy neighbour per core makes it grow', async () => {
     const w = new CpuWait()
     const a = w.now()
-    expect(a).toBeTypeOf('number')
+    expect(a?.waitedMs).toBeTypeOf('number')
+    expect(a?.runs).toBeGreaterThan(0)
     // Spinning threads, one more than there are cores (in this process, so on the same CPUs), make
     // the kernel share the CPUs: over a second of spinning here, this thread waits on the run queue.
     const { availableParallelism } = await import('node:os')
@@ -36,14 +37,17 @@ describe('CPU wait of a thread', () => {
       // ownMs reads the wait once more itself, between these two readings: on a loaded machine
       // the thread may wait again in between (15 ms seen under the full suite), so its answer is
       // bounded by them rather than equal to either.
-      const mid = w.now() ?? 0
+      const mid = w.now()?.waitedMs ?? 0
       const own = w.ownMs(wall, before)
-      const end = w.now() ?? 0
-      expect(mid - (before ?? 0)).toBeGreaterThan(0)
+      const end = w.now()?.waitedMs ?? 0
+      const from = before?.waitedMs ?? 0
+      expect(mid - from).toBeGreaterThan(0)
       expect(own).toBeGreaterThanOrEqual(0)
       expect(own).toBeLessThan(wall)
-      expect(own).toBeLessThanOrEqual(Math.max(0, wall - (mid - (before ?? 0))))
-      expect(own).toBeGreaterThanOrEqual(Math.max(0, wall - (end - (before ?? 0))))
+      expect(own).toBeLessThanOrEqual(Math.max(0, wall - (mid - from)))
+      // It never slept: what it did not wait for a CPU it ran (the kernel's counts lag by at most a tick).
+      expect(own).toBeLessThan(100)
+      expect(end).toBeGreaterThanOrEqual(mid)
     } finally {
       await Promise.all(busy.map(async t => await t.terminate()))
       w.close()
@@ -58,7 +62,7 @@ describe('a thread that sleeps in the kernel (as on a slow disk) keeps that time
     const w = new CpuWait()
     try {
       const before = w.now()
-      expect(before).toBeTypeOf('number')
+      expect(before?.waitedMs).toBeTypeOf('number')
       const start = performance.now()
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
       const wall = performance.now() - start
@@ -79,7 +83,7 @@ describe('CPU wait where the kernel does not say, or says something odd', () => 
       expect(w.now()).toBeUndefined()
       expect(w.now()).toBeUndefined() // tried once: no retry per read
       expect(w.ownMs(12, undefined)).toBe(12)
-      expect(w.ownMs(12, 3)).toBe(12)
+      expect(w.ownMs(12, { ranMs: 1, waitedMs: 3, runs: 5 })).toBe(12)
       w.close()
     }
   })
@@ -98,15 +102,58 @@ describe('CPU wait where the kernel does not say, or says something odd', () => 
     const w = new CpuWait(f)
     try {
       const before = w.now()
-      expect(before).toBe(5)
-      writeFileSync(f, '100 2000000 7\n') // 2 ms: backwards
+      expect(before).toEqual({ ranMs: 0.0001, waitedMs: 5, runs: 7 })
+      writeFileSync(f, '100 2000000 8\n') // 2 ms: backwards
       expect(w.ownMs(10, before)).toBe(10)
-      writeFileSync(f, '100 50000000 7\n') // 50 ms waited during a 10 ms operation
+      writeFileSync(f, '100 50000000 8\n') // 50 ms waited during a 10 ms operation
       expect(w.ownMs(10, before)).toBe(0)
-      writeFileSync(f, '100 8000000 7\n') // 3 ms of 10 waiting for a CPU
+      writeFileSync(f, '100 8000000 8\n') // 3 ms of 10 waiting for a CPU
       expect(w.ownMs(10, before)).toBeCloseTo(7, 9)
       writeFileSync(f, '18446744073709551615 18446744073709551615 18446744073709551615\n')
-      expect(w.now()).toBeCloseTo(18446744073709.551615, 0)
+      expect(w.now()?.waitedMs).toBeCloseTo(18446744073709.551615, 0)
+    } finally {
+      w.close()
+    }
+  })
+})
+
+describe('the time a thread ran during an operation', () => {
+  const schedstat = (text: string): string => { const f = join(tmpDir(), 'schedstat'); writeFileSync(f, text); return f }
+
+  it('is not the disk\'s: an operation that never left its CPU counts for nothing, however long; one that did, for what it neither ran nor waited; where the kernel keeps no counts (all zero) the wall clock decides', () => {
+    const f = schedstat('100 5000000 7\n')
+    const w = new CpuWait(f)
+    try {
+      const before = w.now()
+      writeFileSync(f, '9000100 5000000 7\n') // 9 ms on the CPU, never given it anew
+      expect(w.ownMs(9, before)).toBe(0)
+      writeFileSync(f, '100 5000000 7\n') // the same, the kernel's time on a CPU not yet brought up to date
+      expect(w.ownMs(9, before)).toBe(0)
+      writeFileSync(f, '100 5000000 8\n') // given a CPU anew without waiting for one nor running: it slept
+      expect(w.ownMs(9, before)).toBe(9)
+      writeFileSync(f, '4000100 6000000 8\n') // 4 ms on a CPU, 1 waiting for one: 4 asleep
+      expect(w.ownMs(9, before)).toBeCloseTo(4, 9)
+    } finally {
+      w.close()
+    }
+    const none = schedstat('0 0 0\n')
+    const z = new CpuWait(none)
+    try {
+      const before = z.now()
+      expect(before).toEqual({ ranMs: 0, waitedMs: 0, runs: undefined })
+      expect(z.ownMs(9, before)).toBe(9)
+    } finally {
+      z.close()
+    }
+  })
+
+  it.runIf(process.platform === 'linux')('this thread\'s run count grows when it sleeps', () => {
+    const w = new CpuWait()
+    try {
+      const before = w.now()
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+      const after = w.now()
+      expect(after?.runs).toBeGreaterThan(before?.runs ?? Infinity)
     } finally {
       w.close()
     }
@@ -114,13 +161,25 @@ describe('CPU wait where the kernel does not say, or says something odd', () => 
 })
 
 describe('range writes and CPU wait', () => {
-  /** A clock where every synchronous write "takes" 5 ms, of which `waitMs` were spent waiting for a CPU. */
-  async function writes (waitMs: number | undefined): Promise<{ pooled: boolean[], bytes: Buffer }> {
-    let waited = 0
-    const wait: ThreadWait = {
-      now: () => waitMs === undefined ? undefined : waited,
-      ownMs: (wall, before) => { if (before === undefined) return wall; waited += waitMs ?? 0; return Math.max(0, wall - (waited - before)) }
+  /**
+   * A clock where every synchronous write "takes" 5 ms, and a schedstat (read by the real CpuWait)
+   * that moves by `waitMs` waited for a CPU, `ranMs` on one and `runs` times given a CPU per
+   * write; `waitMs` undefined: no schedstat.
+   */
+  async function writes (waitMs: number | undefined, runs = 1, ranMs = 0): Promise<{ pooled: boolean[], bytes: Buffer }> {
+    const stat = join(tmpDir(), 'schedstat')
+    let n = 0
+    const text = (): string => `${n * ranMs * 1e6} ${n * (waitMs ?? 0) * 1e6} ${7 + n * runs}\n`
+    if (waitMs !== undefined) writeFileSync(stat, text())
+    // The thread's counts move while the write runs: after it, before its own time is asked for.
+    class Scripted extends CpuWait {
+      override ownMs (wallMs: number, before: ThreadReading | undefined): number {
+        n++
+        if (waitMs !== undefined) writeFileSync(stat, text())
+        return super.ownMs(wallMs, before)
+      }
     }
+    const wait = new Scripted(waitMs === undefined ? join(tmpDir(), 'none') : stat)
     const clock = vi.spyOn(performance, 'now')
     let t = 0
     clock.mockImplementation(() => { t += 5; return t }) // from one reading to the next: 5 ms
@@ -136,6 +195,7 @@ describe('range writes and CPU wait', () => {
       await w.settle(fh)
     } finally {
       clock.mockRestore()
+      wait.close()
       await fh.close()
     }
     return { pooled, bytes: readFileSync(path) }
@@ -154,6 +214,18 @@ describe('range writes and CPU wait', () => {
     // Where the kernel does not say, the wall clock decides, as before: 5, 10 ≥ 10.
     const unknown = await writes(undefined)
     expect(unknown.pooled).toEqual([false, true, true, true])
+  })
+
+  it('a write slow on its CPU (page-cache pages the hypervisor faults in), preempted or not, is no stall; one that slept is', async () => {
+    // 5 ms each, no wait for a CPU, and the thread never given a CPU anew: CPU work, never paused
+    // (the thread pool would do the same copy, dearer).
+    const onCpu = await writes(0, 0, 5)
+    expect(onCpu.pooled).toEqual([false, false, false, false])
+    expect(onCpu.bytes.equals(Buffer.concat([0, 1, 2, 3].map(i => Buffer.alloc(100, i))))).toBe(true)
+    // 3 ms on the CPU and, preempted, 2 waiting for it: no stall either (counted by the wait alone: 3 ms each, paused at the fourth).
+    expect((await writes(2, 1, 3)).pooled).toEqual([false, false, false, false])
+    // The same 5 ms with the thread put to sleep once each (a disk that makes it wait): 5, 10 ≥ 10.
+    expect((await writes(0, 1)).pooled).toEqual([false, true, true, true])
   })
 })
 
