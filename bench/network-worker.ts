@@ -9,6 +9,7 @@ import { Chain, importBlock, signImport } from '../src/chain/index.js'
 import { importPrivateKey } from '../src/crypto/index.js'
 import { PetalNode, pull } from '../src/node/index.js'
 import type { WireHeader } from '../src/network/index.js'
+import { rangeWrites } from '../src/network/protocols/range-writes.js'
 import { measureSyncFloor } from './sync-floor.js'
 import { bundleLoadWorker, bundleWorkerEntries } from './worker-bundles.js'
 
@@ -132,9 +133,18 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       let p = process.memoryUsage.rss()
       let seen = new Map<string, { kind: string, ms: number }>()
       let ticks = 0
+      // When the range writes went through the thread pool (range-writes.ts: a synchronous write
+      // slept): pooled writes cost the pull more CPU, so a ratio says more with them counted.
+      let pauses = 0
+      let pooledTicks = 0
+      let wasPooled = false
       const s = setInterval(() => {
         p = Math.max(p, process.memoryUsage.rss())
         if (++ticks % 4 === 0 && syncEnd === 0) seen = new Map([...seen, ...threadCpu()])
+        const pooled = syncEnd === 0 && rangeWrites.pooled
+        if (pooled && !wasPooled) pauses++
+        if (pooled) pooledTicks++
+        wasPooled = pooled
       }, 50)
       const started = performance.now()
       const cpu0 = process.cpuUsage()
@@ -162,7 +172,7 @@ async function handle (m: Msg): Promise<Record<string, unknown>> {
       // CPU time of the whole process (all threads) in the sync phase: unlike the rate, it
       // hardly depends on how loaded the machine is.
       const cpuMs = syncCpu === undefined ? 0 : (syncCpu.user + syncCpu.system) / 1000
-      return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p, cpuMs, threadsMs: syncThreads }
+      return { totalMs: performance.now() - started, syncMs: syncEnd - started, bytes: r.verify.bytes, blocks: r.verify.blocks, maxGapMs: maxGap, peakRss: p, cpuMs, threadsMs: syncThreads, pauses, pooledMs: pooledTicks * 50 }
     }
     case 'prop-node': {
       node = await PetalNode.create({
