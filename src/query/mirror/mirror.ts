@@ -1,13 +1,12 @@
-import { close, closeSync, existsSync, fstat, fstatSync, open, openSync, read, rmSync } from 'node:fs'
-import { copyFile, rm } from 'node:fs/promises'
-import { promisify } from 'node:util'
-import { constants as fsConstants } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import type { Chain } from '../../chain/index.js'
-import { type BlockRecord, dataFileExists, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
+import { type BlockRecord, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
 import { sha256File, sha256Hex } from '../../crypto/index.js'
-import { errorCode, errorMessage, Mutex, nullLogger, readFullySync, sleep, throwIfAborted, type Logger } from '../../util/index.js'
+import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { applyBlock, MIRROR_BUSY_MS, type BlockCopy, type SkippedBlock } from './apply.js'
+import { copyRegular, readExact, readExactSync } from './block-bytes.js'
 
 // Blocks up to this size are read into memory (one read, no temporary file); larger ones are
 // copied to tmp/ and read by SQLite page by page, so memory stays bounded whatever the block size.
@@ -19,12 +18,6 @@ const SYNC_READ_MAX_BYTES = 256 * 1024
 import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION, readSkippedBlocks } from './layout.js'
 import { rollbackTo } from './rollback.js'
 
-// node:fs's callback API, not node:fs/promises: mirroring a small block after an import then never
-// loads that module (~70 fresh pages per process; docs/performance.md, session 11).
-const openAsync = /* @__PURE__ */ promisify(open)
-const fstatAsync = /* @__PURE__ */ promisify(fstat)
-const readAsync = /* @__PURE__ */ promisify(read)
-const closeAsync = /* @__PURE__ */ promisify(close)
 
 export interface MirrorTip { height: number, hash: string }
 
@@ -206,7 +199,8 @@ export class QueryMirror {
     for (const path of this.chain.dir.wherever(rec.height, rec.hash)) {
       if (rec.size <= IN_MEMORY_MAX_BYTES) {
         try {
-          if (!dataFileExists(path, 'block file')) continue
+          // Opened without waiting on a named pipe and refused unless regular (block-bytes.ts); a
+          // missing file (ENOENT) tries the next place.
           const bytes = rec.size <= SYNC_READ_MAX_BYTES ? readExactSync(path, rec.size) : await readExact(path, rec.size)
           if (bytes !== undefined && sha256Hex(bytes) === rec.hash) return bytes
         } catch {}
@@ -214,9 +208,7 @@ export class QueryMirror {
       }
       const copy = tmpBlockPath(this.chain.dir)
       try {
-        if (!dataFileExists(path, 'block file')) continue
-        await copyFile(path, copy, fsConstants.COPYFILE_FICLONE)
-        if (await sha256File(copy) === rec.hash) return copy
+        if (await copyRegular(path, copy) && await sha256File(copy) === rec.hash) return copy
       } catch {}
       await removeCopy(copy)
     }
@@ -233,40 +225,6 @@ export class QueryMirror {
       if (match !== undefined) return match.height
     }
     return -1
-  }
-}
-
-/**
- * The file's bytes if it holds exactly `size` bytes, else undefined. The size is the index's, not
- * the file's: a damaged file far larger than its record (up to 2 GiB) was read whole, into memory
- * and, below SYNC_READ_MAX_BYTES, on the event loop of `petal run` (review22).
- */
-function readExactSync (path: string, size: number): Buffer | undefined {
-  const fd = openSync(path, 'r')
-  try {
-    if (fstatSync(fd).size !== size) return undefined
-    const buf = Buffer.allocUnsafe(size)
-    return readFullySync(fd, buf, size, 0) === size ? buf : undefined
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** readExactSync on the thread pool (open, fstat, read, close: the round trips of a readFile). */
-async function readExact (path: string, size: number): Promise<Buffer | undefined> {
-  const fd = await openAsync(path, 'r')
-  try {
-    if ((await fstatAsync(fd)).size !== size) return undefined
-    const buf = Buffer.allocUnsafe(size)
-    let got = 0
-    while (got < size) {
-      const { bytesRead: n } = await readAsync(fd, buf, got, size - got, got)
-      if (n === 0) return undefined
-      got += n
-    }
-    return buf
-  } finally {
-    await closeAsync(fd)
   }
 }
 
