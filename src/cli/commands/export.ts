@@ -61,7 +61,12 @@ export function register (program: Command, action: Action): void {
           sqlitePath: fmt === 'sqlite' ? tmp : undefined,
           onText: async text => {
             if (stream !== undefined) await write(stream, text)
-            else ctx.out.stdout(text)
+            else {
+              // A stalled reader of stdout holds the export back, as it does a query's answer:
+              // unawaited, everything after the pipe filled piled up in Node's stream.
+              ctx.out.stdout(text)
+              await ctx.io.stdoutBacklog?.()
+            }
           },
           // Bytes written, with the total estimated from the rows still to come.
           onProgress: p => {
