@@ -10,6 +10,8 @@ import { CHUNK_CHARS, CHUNK_ROWS, WINDOW, type ChildMessage, type ExportPlan, ty
 export class Emitter {
   private readonly formatter?: Formatter
   private rows: SqlValue[][] = []
+  /** About how many bytes the raw rows buffered hold ('rows' format): a chunk is cut at CHUNK_CHARS. */
+  private rowBytes = 0
   private text = ''
   private inflight = 0
   private wake?: () => void
@@ -56,7 +58,10 @@ export class Emitter {
     this.rowCount++
     if (this.formatter === undefined) {
       this.rows.push(row)
-      if (this.rows.length >= CHUNK_ROWS) await this.flush()
+      // Cut by size too, as text is: 2,048 rows of 100 KB values were one 200 MB message, two in
+      // flight, each copied by the channel and formatted whole by an export (~1 GB of memory).
+      this.rowBytes += rowSize(row)
+      if (this.rows.length >= CHUNK_ROWS || this.rowBytes >= CHUNK_CHARS) await this.flush()
       return
     }
     // Formatted row by row, so that text is flushed before it grows near the longest string.
@@ -103,11 +108,19 @@ export class Emitter {
     if (this.formatter === undefined) {
       this.send({ type: 'rows', rows: this.rows })
       this.rows = []
+      this.rowBytes = 0
     } else {
       this.send({ type: 'text', text: this.text })
       this.text = ''
     }
   }
+}
+
+/** A row's size for cutting chunks: its texts' and BLOBs' lengths, 8 bytes for anything else. */
+function rowSize (row: readonly SqlValue[]): number {
+  let n = 0
+  for (const v of row) n += typeof v === 'string' ? v.length : v instanceof Uint8Array ? v.byteLength : 8
+  return n
 }
 
 function sameNames (a: readonly string[], b: readonly string[]): boolean {
