@@ -261,12 +261,13 @@ const FAST_BANNER = "const __petalImportMeta = { get url () { return this.u ??= 
   'function __petalLazy(n){let m;const l=()=>m??=require(n);return new Proxy({},{get:(_,k)=>l()[k],has:(_,k)=>k in l(),ownKeys:()=>Reflect.ownKeys(l()),' +
   'getOwnPropertyDescriptor:(_,k)=>{const d=Reflect.getOwnPropertyDescriptor(l(),k);if(d!==undefined)d.configurable=true;return d}})}'
 // The code: one self-contained file per script (no shared chunks in CommonJS). import.meta.url is
-// the URL of the stub that runs it (dist/fast/x.js), whose siblings are the scripts it starts.
+// the URL of the stub that runs it (dist/fast/x.js), whose siblings are the scripts it starts;
+// import.meta.dirname is the stub's directory (the module wrapper's __dirname: no URL made).
 const fastScripts = build({
   ...common,
   entryPoints: { ...Object.fromEntries(Object.entries(entries).filter(([n]) => n !== 'main')) },
   outdir: join(fastOut, 'code'),
-  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url' },
+  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url', 'import.meta.dirname': '__dirname' },
   banner: { js: FAST_BANNER },
   plugins: [withoutSlowCommands, withoutLeftOut, sqliteAddon, lazyCommanderSpawn, lazySqliteBackup]
 })
@@ -334,7 +335,7 @@ const fastBundles = build({
   external: fastExternal.filter(e => e.startsWith('better-sqlite3')),
   entryPoints: Object.fromEntries(fastModules.map(name => [`cmd-${name}`, `fast-main:${name}`])),
   outdir: join(fastOut, 'code'),
-  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url' },
+  define: { ...BUILT_WASM, 'import.meta.url': '__petalImportMeta.url', 'import.meta.dirname': '__dirname' },
   banner: { js: FAST_BANNER },
   plugins: [withoutLeftOut, perCommand, sqliteAddon, lazyCommanderSpawn, lazySqliteBackup]
 }).then(r => {

@@ -11,9 +11,19 @@ export const TAG_REAL = 0x02
 export const TAG_TEXT = 0x03
 export const TAG_BLOB = 0x04
 
+// The int64 range: a bigint outside it has no 8-byte encoding (setBigInt64 would wrap it, so
+// that 2^64 + 5 encoded as 5: refused, as Buffer's writeBigInt64BE refused it).
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
 /** Reusable growable buffer: encoding millions of rows must not allocate per value. */
 export class RowEncoder {
   private buf = Buffer.allocUnsafe(4096)
+  // Integers and reals are written through a DataView: Buffer's writeBigInt64BE splits a bigint
+  // with BigInt arithmetic (new bigints, garbage per value) and both are interpreted JavaScript of
+  // Node's, where a DataView's setters are V8 builtins (docs/performance.md, "Session 24: the
+  // 100-row import").
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length)
   private pos = 0
 
   private ensure (n: number): void {
@@ -23,6 +33,7 @@ export class RowEncoder {
     const next = Buffer.allocUnsafe(size)
     this.buf.copy(next, 0, 0, this.pos)
     this.buf = next
+    this.view = new DataView(next.buffer, next.byteOffset, next.length)
   }
 
   /** Encode one row (values in column order) and return a view valid until the next call. */
@@ -59,14 +70,15 @@ export class RowEncoder {
       this.buf[this.pos++] = TAG_NULL
     } else if (typeof v === 'bigint') {
       this.ensure(9)
+      if (v < INT64_MIN || v > INT64_MAX) throw new RangeError(`integer ${v} is outside the 64-bit range`)
       this.buf[this.pos] = TAG_INTEGER
-      this.buf.writeBigInt64BE(v, this.pos + 1)
+      this.view.setBigInt64(this.pos + 1, v)
       this.pos += 9
     } else if (typeof v === 'number') {
       // Only REAL reaches here: rows are read with safeIntegers, so INTEGER arrives as bigint.
       this.ensure(9)
       this.buf[this.pos] = TAG_REAL
-      this.buf.writeDoubleBE(v, this.pos + 1)
+      this.view.setFloat64(this.pos + 1, v)
       this.pos += 9
     } else if (typeof v === 'string') {
       const len = Buffer.byteLength(v, 'utf8')

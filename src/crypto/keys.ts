@@ -3,7 +3,7 @@ import { equalBytes, errorMessage, fromHex, toHex } from '../util/index.js'
 import { CryptoError } from './errors.js'
 import { sha256Hex } from './hash.js'
 import { SHA256_JS_MAX, sha256HexJs } from './sha256-js.js'
-import { nativeOpenssl, type NativeKeyHandle, type NativeOpenssl } from './openssl-native.js'
+import { loadedNativeOpenssl, nativeDigest, nativeOpenssl, type NativeKeyHandle, type NativeOpenssl } from './openssl-native.js'
 
 /** Prefix of a key id: "1:" names SHA-256 over the SPKI DER (Daisy's format). */
 export const KEY_ID_PREFIX = '1:'
@@ -29,7 +29,11 @@ export interface SigningKey {
 }
 
 export function keyIdOf (spki: Uint8Array): string {
-  // In JavaScript: listing keys (status, mykeys) then never loads node:crypto (sha256-js.ts).
+  // Through the addon if this thread has loaded it (a signing command: interpreted, the JavaScript
+  // hash ran ~0.35 M instructions a key id, six per signimportblock); else in JavaScript, so that
+  // listing keys (status, mykeys) loads neither the addon nor node:crypto (sha256-js.ts).
+  const lib = loadedNativeOpenssl()
+  if (lib !== undefined) return KEY_ID_PREFIX + nativeDigest(lib, spki).toString('hex')
   return KEY_ID_PREFIX + (spki.length <= SHA256_JS_MAX ? sha256HexJs(spki) : sha256Hex(spki))
 }
 

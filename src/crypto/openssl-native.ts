@@ -7,7 +7,7 @@
  * fails its known answers, or PETAL_NATIVE_SHA256=0 (the SHA-256 addon's switch), `nativeOpenssl()`
  * is undefined and keys, signatures and hashes go through node:crypto, with the same results.
  */
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { nativeSwitch } from './sha256-native.js'
 
 /** A private key held by OpenSSL (an EC_KEY, freed and its scalar cleared when collected). */
@@ -46,10 +46,10 @@ export function nativeDigest (lib: NativeOpenssl, buf: Uint8Array, from = 0, to 
 
 /**
  * Same place as the SHA-256 addon (sha256-native.ts says why one relative path fits every
- * bundle); a function for the same reason as nativeSha256Path: no URL parsed at a command's start.
+ * bundle, and why a directory joined rather than a URL resolved).
  */
 export function nativeOpensslPath (): string {
-  return fileURLToPath(new URL('../../dist/native/petal-openssl.node', import.meta.url))
+  return join(import.meta.dirname, '../../dist/native/petal-openssl.node')
 }
 
 let loaded: { lib: NativeOpenssl | undefined, why: string } | undefined
@@ -94,6 +94,15 @@ function decide (): { lib: NativeOpenssl | undefined, why: string } {
  */
 export function nativeOpenssl (): NativeOpenssl | undefined {
   return (loaded ??= decide()).lib
+}
+
+/**
+ * The native functions if this thread has already loaded them, else undefined; never loads them.
+ * For work that has a JavaScript way too (a key id): a command that lists keys (`status`,
+ * `mykeys`) then loads no addon, and one that has loaded it for signing hashes there.
+ */
+export function loadedNativeOpenssl (): NativeOpenssl | undefined {
+  return loaded?.lib
 }
 
 /** Which path keys, signatures and hashes take in this thread, and why. */

@@ -8,7 +8,7 @@
  * `nativeSha256()` is undefined and MerkleBatch hashes in WebAssembly: `merkleHasher()` says which
  * and why.
  */
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { CryptoError } from './errors.js'
 
 export interface NativeSha256 {
@@ -20,13 +20,15 @@ export interface NativeSha256 {
 
 /**
  * The addon's path. dist/native sits beside dist/<module>/, dist/bundle and dist/fast (the fast
- * bundle's import.meta.url is dist/fast/<script>.js), and from src/crypto (tests run the sources)
+ * bundle's import.meta.dirname is dist/fast), and from src/crypto (tests run the sources)
  * `../../dist/native` is the build's too: one relative path from every place this code runs.
  */
 export function nativeSha256Path (): string {
-  // A function, not a constant: every command's bundle holds this module, and the URL parse cost
-  // each start of one that hashes nothing (docs/performance.md, "Session 23: start-up").
-  return fileURLToPath(new URL('../../dist/native/petal-sha256.node', import.meta.url))
+  // A directory joined, not a URL resolved: the fast bundle's import.meta.url is made by
+  // pathToFileURL, and URL and fileURLToPath compiled ~16 of node:url's functions in every process
+  // that loads an addon (~2.3 M instructions of a 100-row signimportblock; docs/performance.md,
+  // "Session 24: the 100-row import").
+  return join(import.meta.dirname, '../../dist/native/petal-sha256.node')
 }
 
 let loaded: { hasher: NativeSha256 | undefined, why: string } | undefined

@@ -24,6 +24,13 @@ async function cryptoModules (dir: string, rows: string, env: Record<string, str
   return Number(m?.[1])
 }
 
+// Counts calls of node:url's path conversions (the fast bundle's import.meta.url getter makes one
+// with pathToFileURL; resolving a URL against it and fileURLToPath compiled ~16 of node:url's
+// functions, ~2.3 M instructions of a 100-row import: docs/performance.md, "Session 24").
+const URL_CALLS = `const url = require('node:url'); let n = 0
+for (const k of ['fileURLToPath', 'pathToFileURL']) { const f = url[k]; url[k] = function (...a) { n++; return f.apply(this, a) } }
+process.on('exit', () => { process.stderr.write('\\nURL_CALLS ' + n + '\\n') })\n`
+
 describe.skipIf(!nativeOpensslBuilt())('the native OpenSSL addon from the CLI', () => {
   it('a 100-row signimportblock loads no node:crypto; with PETAL_NATIVE_SHA256=0 it does; the chain verifies', async () => {
     const dir = join(tmpDir(), 'data')
@@ -35,5 +42,17 @@ describe.skipIf(!nativeOpensslBuilt())('the native OpenSSL addon from the CLI', 
       const v = await petal(['--dir', dir, 'verify'], { env })
       expect(v.code, v.stderr).toBe(0)
     }
+  })
+
+  it('a 100-row signimportblock finds the addon without a file URL (no node:url path conversion)', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const preload = join(tmpDir(), 'url-calls.cjs')
+    writeFileSync(preload, URL_CALLS)
+    const r = await spawnPetal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 100, 1)], { env: { PETAL_NATIVE_SHA256: '' }, nodeOptions: ['--require', preload] }).exit
+    expect(r.code, r.stderr).toBe(0)
+    expect(/URL_CALLS (\d+)/.exec(r.stderr)?.[1], r.stderr).toBe('0')
+    // And it did sign and hash through the addon (what the path is for).
+    expect(await cryptoModules(dir, makeSqlite(join(tmpDir(), 'b.db'), 100, 2), { PETAL_NATIVE_SHA256: '' })).toBe(0)
   })
 })

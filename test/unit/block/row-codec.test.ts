@@ -20,6 +20,22 @@ describe('canonical row encoding', () => {
     expect(toHex(encodeRow([1n, 'a', null]))).toBe('00000003' + '010000000000000001' + '030000000161' + '00')
   })
 
+  it('encodes the ends of the 64-bit range, refuses integers beyond it, and keeps the sign and bits of a real', () => {
+    expect(toHex(encodeRow([-(2n ** 63n)]))).toBe('00000001018000000000000000')
+    expect(toHex(encodeRow([2n ** 63n - 1n]))).toBe('00000001017fffffffffffffff')
+    // Wrapped modulo 2^64, 2^64 + 5 would encode as 5: a proof's value would then match another row's leaf.
+    expect(() => encodeRow([2n ** 64n + 5n])).toThrow(RangeError)
+    expect(() => encodeRow([2n ** 63n])).toThrow(RangeError)
+    expect(() => encodeRow([-(2n ** 63n) - 1n])).toThrow(RangeError)
+    expect(toHex(encodeRow([-0]))).toBe('0000000102' + '8000000000000000')
+    expect(toHex(encodeRow([Number.MIN_VALUE, -Infinity]))).toBe('00000002' + '020000000000000001' + '02fff0000000000000')
+    // Past the encoder's first buffer (4 KiB): the view follows the grown buffer.
+    const big = Array.from({ length: 600 }, (_, i) => BigInt(i) * -0x01020304050607n)
+    const hex = toHex(encodeRow(big))
+    expect(hex.length).toBe((4 + 600 * 9) * 2)
+    expect(hex.slice(-18)).toBe('01' + BigInt.asUintN(64, 599n * -0x01020304050607n).toString(16).padStart(16, '0'))
+  })
+
   it('keeps distinct rows distinct: TEXT vs BLOB, integer vs real, column boundaries', () => {
     const enc = (r: Parameters<typeof encodeRow>[0]): string => toHex(encodeRow(r))
     expect(enc(['ab'])).not.toBe(enc([Uint8Array.of(0x61, 0x62)]))
