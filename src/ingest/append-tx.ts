@@ -73,7 +73,9 @@ export class AppendTx {
     const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
     for (let i = 0; i < data.length; i++) {
       const d = data[i] as Buffer
-      if (d.byteLength > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
+      // `length`, not `byteLength` (the same for a Buffer): optimised code reads a typed array's
+      // length inline, and byteLength through the generic IC (Buffer.prototype is a dictionary).
+      if (d.length > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
     }
   }
 

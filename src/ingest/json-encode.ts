@@ -21,7 +21,8 @@ const TEXT = 3
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
 
-interface Col { name: Buffer, kind: ColumnKind }
+/** A column as the lane compares it: `plain` when its name's bytes are all bytes a JSON string holds as they are (and it does not start with a digit). */
+interface Col { name: Buffer, kind: ColumnKind, plain: boolean }
 
 const takesInteger = (k: ColumnKind): boolean => k === 'INTEGER' || k === 'REAL' || k === 'NUMERIC' || k === 'ANY'
 const takesReal = (k: ColumnKind): boolean => k === 'REAL' || k === 'NUMERIC' || k === 'ANY'
@@ -40,6 +41,17 @@ const PLAIN_TEXT = new Uint8Array(256).fill(1)
 PLAIN_TEXT.fill(0, 0, 0x20)
 PLAIN_TEXT[QUOTE] = 0
 PLAIN_TEXT[BACKSLASH] = 0
+
+// Buffer.prototype is a dictionary-mode object to V8: optimised code loads anything found through
+// it (`out.subarray`, `writeDoubleBE`, a view's `buffer` and `byteOffset`) with the generic LoadIC,
+// ~150 instructions a load (docs/performance.md, "Session 24: ingest"). Rows are views made by
+// Buffer.from on the output's ArrayBuffer, read once, and doubles are written from a Float64Array.
+const FROM = Buffer.from
+/** A double's 8 bytes in this machine's order, to be written big-endian without writeDoubleBE. */
+const F64 = new Float64Array(1)
+const F64_BYTES = new Uint8Array(F64.buffer)
+F64[0] = 2 // 0x4000000000000000: the sign and exponent byte is last on a little-endian machine
+const LITTLE_ENDIAN = F64_BYTES[7] === 0x40
 
 /**
  * Encode `input` (a JSON array of objects, or NDJSON) for `table`, or undefined when the input is
@@ -62,7 +74,10 @@ const COLS = new WeakMap<TableSchema, Col[]>()
 function colsOf (table: TableSchema): Col[] {
   let cols = COLS.get(table)
   if (cols === undefined) {
-    cols = table.columns.map(c => ({ name: Buffer.from(c.name, 'utf8'), kind: c.kind }))
+    cols = table.columns.map(c => {
+      const name = Buffer.from(c.name, 'utf8')
+      return { name, kind: c.kind, plain: name.length > 0 && !isDigit(name[0] as number) && name.every(x => PLAIN_TEXT[x] === 1) }
+    })
     COLS.set(table, cols)
   }
   return cols
@@ -91,10 +106,12 @@ class Lane {
     if (this.ends.length === 0) throw BAIL // no rows: append() answers that
     const ends = this.ends
     const out: Buffer[] = new Array(ends.length)
+    const ab = this.out.buffer
+    const base = this.out.byteOffset
     let start = 0
     for (let i = 0; i < ends.length; i++) {
       const end = ends[i] as number
-      out[i] = this.out.subarray(start, end)
+      out[i] = FROM(ab, base + start, end - start)
       start = end
     }
     return out
@@ -197,6 +214,22 @@ class Lane {
   private key (position: number): number {
     const b = this.b
     const start = this.pos + 1
+    // The usual case first: the field the position predicts, spelled byte for byte and closed by
+    // a quote (its name holds no byte that would need escaping, so these bytes are the key whole).
+    const guess = this.layout[position]
+    if (guess !== undefined) {
+      const name = (this.cols[guess] as Col).name
+      const n = name.length
+      const end = start + n
+      if ((this.cols[guess] as Col).plain && b[end] === QUOTE) {
+        let i = 0
+        while (i < n && name[i] === b[start + i]) i++
+        if (i === n) {
+          this.pos = end + 1
+          return guess
+        }
+      }
+    }
     let end = start
     for (;; end++) {
       const c = b[end]
@@ -206,8 +239,6 @@ class Lane {
     this.pos = end + 1
     // A name like "1" would come first among an object's keys, whatever its place in the record.
     if (isDigit(b[start] ?? -1)) throw BAIL
-    const guess = this.layout[position]
-    if (guess !== undefined && this.nameIs(guess, start, end)) return guess
     for (let i = 0; i < this.cols.length; i++) if (this.nameIs(i, start, end)) return i
     throw BAIL // a new column, or a column spelled otherwise
   }
@@ -299,9 +330,24 @@ class Lane {
     } else {
       v = Number(b.toString('latin1', start, i))
     }
-    this.out[this.at] = REAL
-    this.out.writeDoubleBE(v, this.at + 1)
-    this.at += 9
+    const o = this.out
+    const at = this.at
+    o[at] = REAL
+    if (LITTLE_ENDIAN) {
+      F64[0] = v
+      const f = F64_BYTES
+      o[at + 1] = f[7] as number
+      o[at + 2] = f[6] as number
+      o[at + 3] = f[5] as number
+      o[at + 4] = f[4] as number
+      o[at + 5] = f[3] as number
+      o[at + 6] = f[2] as number
+      o[at + 7] = f[1] as number
+      o[at + 8] = f[0] as number
+    } else {
+      o.writeDoubleBE(v, at + 1)
+    }
+    this.at = at + 9
   }
 
   private text (kind: ColumnKind): void {
@@ -314,12 +360,16 @@ class Lane {
     this.ensure(6 + len - start)
     const out = this.out
     const first = this.at + 2
+    // Optimised code re-checks each typed array's map, bounds and data pointer on every byte: the
+    // table in a local (not the module's binding, loaded again each byte) and one offset for the copy.
+    const shift = first - start
+    const plain = PLAIN_TEXT
     let end = start
     let c = 0
     for (; end < len; end++) {
       c = b[end] as number
-      if (PLAIN_TEXT[c] === 0) break
-      out[first + end - start] = c
+      if (plain[c] === 0) break
+      out[end + shift] = c
     }
     if (end >= len || c !== QUOTE) { this.escapedText(start); return }
     this.pos = end + 1

@@ -1,9 +1,14 @@
 import { formatReceipt } from './receipt-id.js'
 import type { AppendResult } from './types.js'
 
-/** Below this many receipts, their JSON is made as a string; from it on, written as bytes. */
-const BYTES_FROM = 256
-
+/**
+ * From this many receipts on, their JSON is written as bytes; fewer are made as a string. A
+ * string of 100 receipts cost ~130 k instructions a request more than its bytes: 600 string
+ * additions, 100 numbers turned to strings, the flattening of the result, then its UTF-8 length
+ * and its encoding by the socket (docs/performance.md, "Session 24: ingest"); a lone receipt's
+ * string is one addition, and node:http's reply then goes out in one write.
+ */
+const BYTES_FROM = 2
 /**
  * An append's result, whose receipts are kept as the range of row ids they name (the ids of one
  * transaction's inserts are consecutive) and made into strings only when read. A reply to 10,000
@@ -32,42 +37,69 @@ export function receiptCount (r: AppendResult): number {
 
 /**
  * The receipts as a JSON array of strings, `["ab…-7","ab…-8"]`: a string when they are few, bytes
- * written from the range when they are many.
+ * written from the range when they are more.
  */
 export function receiptsJson (r: AppendResult): string | Buffer {
-  if (!(r instanceof AppendedRows)) return JSON.stringify(r.receipts)
-  if (r.count >= BYTES_FROM) return rangeJson(r.instance, r.first, r.count)
+  return receiptsBody(r, '', '')
+}
+
+/**
+ * `head`, the receipts' JSON array and `tail`: one string, or one Buffer (the array's bytes written
+ * between the head's and the tail's, no second buffer and no concatenation).
+ */
+export function receiptsBody (r: AppendResult, head: string, tail: string): string | Buffer {
+  if (!(r instanceof AppendedRows)) return `${head}${JSON.stringify(r.receipts)}${tail}`
+  if (r.count >= BYTES_FROM) return rangeJson(r.instance, r.first, r.count, head, tail)
   // Receipt ids need no escaping (base32 letters, a dash, digits): written out, without the
   // array of strings and the serializer.
-  let s = '['
+  let s = `${head}[`
   for (let i = 0; i < r.count; i++) s += `${i === 0 ? '' : ','}"${formatReceipt(r.instance, r.first + i)}"`
-  return s + ']'
+  return `${s}]${tail}`
 }
 
 const QUOTE = 0x22
 const COMMA = 0x2c
+const DASH = 0x2d
+const NINE = 0x39
+/** Read once: Buffer.prototype is a dictionary-mode object to V8, whose methods optimised code loads through the generic IC. */
+const COPY_WITHIN = Uint8Array.prototype.copyWithin
 
-/** `["<instance>-<first>",…]` for `count` (> 0) consecutive ids, the decimal digits counted up in place. */
-function rangeJson (instance: string, first: number, count: number): Buffer {
-  const prefix = Buffer.from(`"${instance}-`, 'latin1')
-  const maxWidth = String(first + count - 1).length
-  const digits = Buffer.alloc(maxWidth)
-  let width = String(first).length
-  digits.write(String(first), maxWidth - width, 'latin1')
-  const out = Buffer.allocUnsafe(2 + count * (prefix.length + maxWidth + 2))
-  let at = 0
+/**
+ * `head["<instance>-<first>",…]tail` for `count` (> 0) consecutive ids: the first id written byte
+ * by byte, each next one a native copy of the one before whose digits are then counted up in place
+ * (a byte loop over every id cost ~20 instructions a byte, twice this).
+ */
+function rangeJson (instance: string, first: number, count: number, head: string, tail: string): Buffer {
+  const digits = String(first)
+  const headBytes = Buffer.byteLength(head)
+  const out = Buffer.allocUnsafe(headBytes + 2 + count * (instance.length + String(first + count - 1).length + 4) + Buffer.byteLength(tail))
+  let at = headBytes === 0 ? 0 : out.write(head, 0, 'utf8')
   out[at++] = 0x5b
-  for (let i = 0; i < count; i++) {
-    if (i > 0) out[at++] = COMMA
-    for (let k = 0; k < prefix.length; k++) out[at++] = prefix[k] as number
-    for (let k = maxWidth - width; k < maxWidth; k++) out[at++] = digits[k] as number
-    out[at++] = QUOTE
-    if (i + 1 === count) break
-    // The next id: add one, carrying left; a carry past the top digit adds one.
-    let k = maxWidth - 1
-    while (k >= maxWidth - width && digits[k] === 0x39) digits[k--] = 0x30
-    if (k < maxWidth - width) { width++; digits[k] = 0x31 } else digits[k] = (digits[k] as number) + 1
+  let start = at
+  out[at++] = QUOTE
+  for (let k = 0; k < instance.length; k++) out[at++] = instance.charCodeAt(k)
+  out[at++] = DASH
+  for (let k = 0; k < digits.length; k++) out[at++] = digits.charCodeAt(k)
+  out[at++] = QUOTE
+  for (let i = 1; i < count; i++) {
+    out[at++] = COMMA
+    const n = at - 1 - start // the id before, quotes included
+    COPY_WITHIN.call(out, at, start, start + n)
+    start = at
+    at += n
+    // Add one to the digits before the closing quote, carrying left; a carry into the dash
+    // (the instance holds none) makes the number one digit longer: 1 and zeros.
+    let k = at - 2
+    while (out[k] === NINE) out[k--] = 0x30
+    if (out[k] === DASH) {
+      out[k + 1] = 0x31
+      out[at - 1] = 0x30
+      out[at++] = QUOTE
+    } else {
+      out[k] = (out[k] as number) + 1
+    }
   }
   out[at++] = 0x5d
+  if (tail !== '') at += out.write(tail, at, 'utf8')
   return out.subarray(0, at)
 }

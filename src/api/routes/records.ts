@@ -1,4 +1,4 @@
-import { IngestError, receiptCount, receiptsJson, type AppendResult, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
+import { IngestError, receiptCount, receiptsBody, type AppendResult, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
 import { isRecord } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { field, type RouteSpec } from '../route.js'
@@ -38,14 +38,12 @@ function formatOf (contentType: string | undefined): RecordFormat {
  * The 202 answer to POST /records (here and in the lean lane, lean-records.ts). Written out rather
  * than serialized by the response schema: receipt ids need no escaping, and a reply to 10,000 rows
  * serialized item by item cost more than storing them; the receipts are written from the append's
- * row ids without making a string per row (receiptsJson). A string while the receipts are few
- * (fewer than 256): node:http then sends the head and the body in one write instead of a writev of
- * two buffers.
+ * row ids without making a string per row (receiptsBody): the whole body in one Buffer from two
+ * receipts on, and a string for a lone receipt (node:http then sends head and body in one write).
  */
 export function acceptedBody (r: AppendResult): string | Buffer {
   const head = `${tableHead(r.table)}${receiptCount(r)}${r.created || r.addedColumns.length > 0 ? `,"created":${r.created},"added_columns":${JSON.stringify(r.addedColumns)},"receipts":` : PLAIN}`
-  const list = receiptsJson(r)
-  return typeof list === 'string' ? `${head}${list}}` : Buffer.concat([Buffer.from(head, 'utf8'), list, CLOSE])
+  return receiptsBody(r, head, '}')
 }
 /** The reply's middle for an append that neither created its table nor added columns (nearly all). */
 const PLAIN = ',"created":false,"added_columns":[],"receipts":'
@@ -55,7 +53,6 @@ function tableHead (table: string): string {
   if (lastHead.table !== table) lastHead = { table, text: `{"table":${JSON.stringify(table)},"rows":` }
   return lastHead.text
 }
-const CLOSE = Buffer.from('}')
 
 /**
  * A receipt as the API shows it. "sealed" is said only when this server's own read of the index

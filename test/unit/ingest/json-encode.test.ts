@@ -35,7 +35,7 @@ const COLUMNS: Array<[string, ColumnKind]> = [['a', 'INTEGER'], ['b', 'REAL'], [
 const VALUES = ['0', '-0', '7', '-42', '999999999999999', '-999999999999999', '1234567890123456', '-9223372036854775808', '9223372036854775808', '007', '-', '1.', '1e', '12.5', '-0.0', '1e2', '2E-3', '0.1', '1.5e+300',
   'true', 'false', 'null', 'nul', '"x"', '""', '"with \\"quotes\\" and \\\\"', '"line\\nbreak\\t\\u00e9"', '"\\ud83d\\ude00"', '"\\ud800"', '"bad \\q escape"', '"é ü 漢字 😀"', '"ctl\u0001"', '"' + 'long text '.repeat(10) + '"', '"' + 'longer text '.repeat(20) + '"', '"' + 'esc\\n'.repeat(40) + '"',
   '{"$base64": "AAE="}', '{"x": 1}', '[1]', '"unterminated']
-const KEYS = ['a', 'b', 'c', 'ünï', 'n', 'blob', 'A', 'new', 'x\\u0061', '1', '__proto__']
+const KEYS = ['a', 'b', 'c', 'ünï', 'n', 'blob', 'A', 'new', 'x\\u0061', '1', '__proto__', 'ab', 'cc', 'ünïx']
 const SPACES = ['', '', '', ' ', '\n', '\t', ' \r\n ']
 
 function randomInput (r: (n: number) => number): { input: string, format: 'json' | 'ndjson' } {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AppendedRows, receiptCount, receiptsJson } from '../../../src/ingest/receipt-range.js'
+import { AppendedRows, receiptCount, receiptsBody, receiptsJson } from '../../../src/ingest/receipt-range.js'
 
 describe('an append\'s receipts kept as a range', () => {
   it('writes the same JSON as the receipt strings, few or many, across digit carries', () => {
@@ -19,5 +19,16 @@ describe('an append\'s receipts kept as a range', () => {
     const plain = { table: 't', created: false, addedColumns: [], receipts: ['a', 'b'] }
     expect(receiptCount(plain)).toBe(2)
     expect(receiptsJson(plain)).toBe('["a","b"]')
+  })
+
+  it('writes a body around the receipts, as a string for one and as one Buffer for more', () => {
+    const head = '{"table":"tä","rows":'
+    for (const [first, count] of [[1, 1], [9, 2], [95, 100], [1, 300]] as const) {
+      const r = new AppendedRows('t', false, [], 'abcdefgh', first, count)
+      const body = receiptsBody(r, head, '}')
+      expect(typeof body === 'string').toBe(count === 1)
+      expect(body.toString()).toBe(`${head}${JSON.stringify(r.receipts)}}`)
+    }
+    expect(receiptsBody({ table: 't', created: false, addedColumns: [], receipts: ['a'] }, '<', '>')).toBe('<["a"]>')
   })
 })
