@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { COMPACT, writeVarint } from './row-codec.js'
+import { COMPACT, writeDouble, writeVarint } from './row-codec.js'
 import type { ColumnKind, TableSchema } from './schema.js'
 
 /**
@@ -45,13 +45,8 @@ PLAIN_TEXT[BACKSLASH] = 0
 // Buffer.prototype is a dictionary-mode object to V8: optimised code loads anything found through
 // it (`out.subarray`, `writeDoubleBE`, a view's `buffer` and `byteOffset`) with the generic LoadIC,
 // ~150 instructions a load (docs/performance.md, "Session 24: ingest"). Rows are views made by
-// Buffer.from on the output's ArrayBuffer, read once, and doubles are written from a Float64Array.
+// Buffer.from on the output's ArrayBuffer, read once, and doubles are written by writeDouble.
 const FROM = Buffer.from
-/** A double's 8 bytes in this machine's order, to be written big-endian without writeDoubleBE. */
-const F64 = new Float64Array(1)
-const F64_BYTES = new Uint8Array(F64.buffer)
-F64[0] = 2 // 0x4000000000000000: the sign and exponent byte is last on a little-endian machine
-const LITTLE_ENDIAN = F64_BYTES[7] === 0x40
 
 /**
  * Encode `input` (a JSON array of objects, or NDJSON) for `table`, or undefined when the input is
@@ -330,24 +325,9 @@ class Lane {
     } else {
       v = Number(b.toString('latin1', start, i))
     }
-    const o = this.out
-    const at = this.at
-    o[at] = REAL
-    if (LITTLE_ENDIAN) {
-      F64[0] = v
-      const f = F64_BYTES
-      o[at + 1] = f[7] as number
-      o[at + 2] = f[6] as number
-      o[at + 3] = f[5] as number
-      o[at + 4] = f[4] as number
-      o[at + 5] = f[3] as number
-      o[at + 6] = f[2] as number
-      o[at + 7] = f[1] as number
-      o[at + 8] = f[0] as number
-    } else {
-      o.writeDoubleBE(v, at + 1)
-    }
-    this.at = at + 9
+    this.out[this.at] = REAL
+    writeDouble(this.out, v, this.at + 1)
+    this.at += 9
   }
 
   private text (kind: ColumnKind): void {

@@ -47,6 +47,29 @@ export function writeVarint (buf: Uint8Array, n: number, at: number): number {
   return at
 }
 
+/** A double's 8 bytes in this machine's order (the sign and exponent byte of 2 is last when little-endian). */
+const F64 = new Float64Array([2])
+const F64_BYTES = new Uint8Array(F64.buffer)
+const LITTLE_ENDIAN = F64_BYTES[7] === 0x40
+
+/**
+ * `v` big-endian at `at` (8 bytes of room), as writeDoubleBE: without loading that method through
+ * Buffer.prototype, which optimised code does with the generic IC (docs/performance.md, "Session 24: ingest").
+ */
+export function writeDouble (out: Uint8Array, v: number, at: number): void {
+  if (!LITTLE_ENDIAN) { new DataView(out.buffer, out.byteOffset).setFloat64(at, v); return }
+  F64[0] = v
+  const f = F64_BYTES
+  out[at] = f[7] as number
+  out[at + 1] = f[6] as number
+  out[at + 2] = f[5] as number
+  out[at + 3] = f[4] as number
+  out[at + 4] = f[3] as number
+  out[at + 5] = f[2] as number
+  out[at + 6] = f[1] as number
+  out[at + 7] = f[0] as number
+}
+
 export class PendingRowEncoder {
   private buf = Buffer.allocUnsafe(1 << 16)
   private pos = 0
