@@ -24,6 +24,10 @@ export async function start (moduleUrl: () => string): Promise<void> {
   const control = (): AbortController => (controller ??= new AbortController())
   let interrupts = 0
   let ending = false
+  // Set when the command has returned: what is left is writing out what it said. A stop asked then
+  // ends at once, as a second Ctrl-C does: a reader that stopped reading would otherwise hold the
+  // process for ever after one SIGTERM (`timeout`, a service manager) or one Ctrl-C.
+  let returned = false
   // Whether process.stderr exists (a command wrote to it, or stderrIsTTY made it for a terminal):
   // then its handle is one of ours, and what it holds must be written before the early exit.
   // Made only when needed: for a pipe, making it loads net (docs/performance.md, session 11).
@@ -58,7 +62,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       interrupts++
-      if (interrupts > 1) { endNow(EXIT.INTERRUPTED); return }
+      if (interrupts > 1 || returned) { endNow(EXIT.INTERRUPTED); return }
       if (sig === 'SIGINT') makeStderr().write('\npetal: stopping cleanly (press Ctrl-C again to force)\n')
       control().abort()
     })
@@ -88,6 +92,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
     stderrIsTTY: stderrIsTTY(makeStderr),
     get packageRoot () { return fileURLToPath(new URL('../..', moduleUrl())) }
   }, () => control().signal)
+  returned = true
   // A prestarted sandbox no command took (help, a usage error): stop it before leaving.
   const unused = takePrestartedSandbox()
   if (unused !== undefined) {
@@ -96,8 +101,14 @@ export async function start (moduleUrl: () => string): Promise<void> {
   }
   process.exitCode = status
   // Interrupted: everything the command opened is closed by now; do not let a thread stuck in a
-  // system call (a worker reading a file) keep the process alive. Exit once stdout is flushed.
-  if (status === EXIT.INTERRUPTED) { stdout.flush(() => { endNow(status) }); return }
+  // system call (a worker reading a file) keep the process alive. Exit once stdout is flushed, or
+  // after FLUSH_WAIT_MS if its reader takes nothing more (it stopped reading: the stop asked for
+  // must not wait on it).
+  if (status === EXIT.INTERRUPTED) {
+    stdout.flush(() => { endNow(status) })
+    setTimeout(() => { endNow(status) }, FLUSH_WAIT_MS).unref()
+    return
+  }
   // Done, everything written, nothing else that would keep Node running: leave now. Ending the
   // usual way, Node first runs the tasks V8 has scheduled (a scavenge of the young generation,
   // due once a command has allocated ~1 MB) and then frees the heap, work a process that is
@@ -105,6 +116,9 @@ export async function start (moduleUrl: () => string): Promise<void> {
   // listeners still run (the code cache's write, the child processes' reaping).
   if (!ending && finished(stdout, stderrMade)) process.exit()
 }
+
+/** How long an interrupted command's remaining output may take to be written before it exits. */
+const FLUSH_WAIT_MS = 2_000
 
 /**
  * Whether nothing remains for the event loop: stdout (and stderr, if made) has handed all it was

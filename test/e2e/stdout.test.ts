@@ -47,7 +47,7 @@ describe('stdout', () => {
     }
   })
 
-  it('a pipe is written without node:stream, and a reader that stops reading does not keep Ctrl-C from ending the command', async () => {
+  it('a pipe is written without node:stream, and a reader that stops reading does not keep one Ctrl-C or one SIGTERM from ending the command', async () => {
     const dir = join(tmpDir(), 'node')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
@@ -61,27 +61,29 @@ describe('stdout', () => {
 
     // The reader takes the first bytes and then reads no more (a pager left open, a stuck
     // consumer): 300 KB do not fit the pipe. A blocking write(2) then held the command in the
-    // kernel, where neither Ctrl-C nor a second one (nor SIGTERM) reached it.
-    const pidFile = join(work, 'pid')
-    writeFileSync(join(work, 'pid.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
-    const status = join(work, 'status')
-    const first = join(work, 'first')
-    const errFile = join(work, 'stderr.txt')
-    const errFd = openSync(errFile, 'w')
-    const shell = spawn('sh', ['-c', `{ "$@"; echo $? > ${JSON.stringify(status)}; } | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', join(work, 'pid.cjs'), CLI, '--dir', dir, 'query', BIG], { stdio: ['ignore', 'ignore', errFd], detached: true })
-    closeSync(errFd)
-    try {
-      await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
-      const pid = Number(readFileSync(pidFile, 'utf8'))
-      process.kill(pid, 'SIGINT')
-      await waitFor(() => readFileSync(errFile, 'utf8').includes('stopping cleanly'), { timeout: 20_000 })
-      process.kill(pid, 'SIGINT')
-      await waitFor(() => existsSync(status) && readFileSync(status, 'utf8').trim() !== '', { timeout: 20_000 })
-      expect(readFileSync(status, 'utf8').trim()).toBe('130')
-    } finally {
-      try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
+    // kernel, where neither Ctrl-C nor a second one (nor SIGTERM) reached it; later the stop waited
+    // for the output to be written, so one Ctrl-C or one SIGTERM (`timeout`) never ended it.
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const pidFile = join(work, `pid-${sig}`)
+      writeFileSync(join(work, 'pid.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
+      const status = join(work, `status-${sig}`)
+      const first = join(work, `first-${sig}`)
+      const errFile = join(work, `stderr-${sig}.txt`)
+      const errFd = openSync(errFile, 'w')
+      const shell = spawn('sh', ['-c', `{ "$@"; echo $? > ${JSON.stringify(status)}; } | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', join(work, 'pid.cjs'), CLI, '--dir', dir, 'query', BIG], { stdio: ['ignore', 'ignore', errFd], detached: true })
+      closeSync(errFd)
+      try {
+        await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
+        process.kill(Number(readFileSync(pidFile, 'utf8')), sig)
+        await waitFor(() => existsSync(status) && readFileSync(status, 'utf8').trim() !== '', { timeout: 20_000 })
+        expect(readFileSync(status, 'utf8').trim(), sig).toBe('130')
+        if (sig === 'SIGINT') expect(readFileSync(errFile, 'utf8')).toContain('stopping cleanly')
+      } finally {
+        try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
+      }
     }
   })
+
   it('a reader that stops reading holds a long answer back: the answer does not pile up in memory', { timeout: 60_000 }, async () => {
     const dir = join(tmpDir(), 'node')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
