@@ -10,6 +10,44 @@ import { waitFor } from '../helpers/wait.js'
 
 const BIG = 'SELECT hex(zeroblob(150000)) AS x'
 
+interface StalledRun { pid: number, stop: () => void }
+
+/**
+ * `petal ARGS` writing into a pipe whose reader takes the first 10 bytes and then reads no more (a
+ * pager left open, a stuck consumer); resolves once those bytes arrived, with petal's pid. `status`:
+ * a file that then gets petal's exit status; `stderr`: a file for its stderr (else discarded).
+ * `stop()` kills the shell, petal and the reader.
+ */
+async function stalledReader (work: string, args: string[], o: { name?: string, status?: string, stderr?: string, timeout?: number } = {}): Promise<StalledRun> {
+  const name = o.name ?? 'run'
+  const pidFile = join(work, `pid-${name}`)
+  const preload = join(work, `pid-${name}.cjs`)
+  writeFileSync(preload, `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
+  const first = join(work, `first-${name}`)
+  const run = o.status === undefined ? '"$@"' : `{ "$@"; echo $? > ${JSON.stringify(o.status)}; }`
+  const errFd = o.stderr === undefined ? 'ignore' : openSync(o.stderr, 'w')
+  const shell = spawn('sh', ['-c', `${run} | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', preload, CLI, ...args], { stdio: ['ignore', 'ignore', errFd], detached: true })
+  if (typeof errFd === 'number') closeSync(errFd)
+  const stop = (): void => { try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {} }
+  try {
+    await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', { timeout: o.timeout })
+  } catch (err) {
+    stop()
+    throw err
+  }
+  return { pid: Number(readFileSync(pidFile, 'utf8')), stop }
+}
+
+/** The highest resident size (MiB) of process `pid` seen in `rounds` looks 250 ms apart, stopping at `limit`. */
+async function peakRssMiB (pid: number, limit: number, rounds: number): Promise<number> {
+  let peak = 0
+  for (let i = 0; i < rounds && peak < limit; i++) {
+    peak = Math.max(peak, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  return peak
+}
+
 describe('stdout', () => {
   it.skipIf(!existsSync('/dev/full'))('a write that fails (a full disk: /dev/full) ends the command with OUTPUT_FAILED and status 4, not silently with 0', async () => {
     const dir = join(tmpDir(), 'node')
@@ -64,22 +102,16 @@ describe('stdout', () => {
     // kernel, where neither Ctrl-C nor a second one (nor SIGTERM) reached it; later the stop waited
     // for the output to be written, so one Ctrl-C or one SIGTERM (`timeout`) never ended it.
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      const pidFile = join(work, `pid-${sig}`)
-      writeFileSync(join(work, 'pid.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
       const status = join(work, `status-${sig}`)
-      const first = join(work, `first-${sig}`)
       const errFile = join(work, `stderr-${sig}.txt`)
-      const errFd = openSync(errFile, 'w')
-      const shell = spawn('sh', ['-c', `{ "$@"; echo $? > ${JSON.stringify(status)}; } | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', join(work, 'pid.cjs'), CLI, '--dir', dir, 'query', BIG], { stdio: ['ignore', 'ignore', errFd], detached: true })
-      closeSync(errFd)
+      const run = await stalledReader(work, ['--dir', dir, 'query', BIG], { name: sig, status, stderr: errFile })
       try {
-        await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
-        process.kill(Number(readFileSync(pidFile, 'utf8')), sig)
+        process.kill(run.pid, sig)
         await waitFor(() => existsSync(status) && readFileSync(status, 'utf8').trim() !== '', { timeout: 20_000 })
         expect(readFileSync(status, 'utf8').trim(), sig).toBe('130')
         if (sig === 'SIGINT') expect(readFileSync(errFile, 'utf8')).toContain('stopping cleanly')
       } finally {
-        try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
+        run.stop()
       }
     }
   })
@@ -88,27 +120,17 @@ describe('stdout', () => {
     const dir = join(tmpDir(), 'node')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
-    const pidFile = join(work, 'pid')
-    writeFileSync(join(work, 'pid.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
-    const first = join(work, 'first')
     // ~1 GB of answer; the reader takes 10 bytes and stops. Writes after the pipe filled went to
     // Node's stream, which held all of them: the process grew by the answer's size (≥ 256 MiB
     // within seconds here), where a stalled reader should stall the query.
     const sql = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5000000) SELECT x, printf('%.200c', 'a') AS y FROM c`
-    const shell = spawn('sh', ['-c', `"$@" | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', join(work, 'pid.cjs'), CLI, '--dir', dir, 'query', sql], { stdio: 'ignore', detached: true })
+    const run = await stalledReader(work, ['--dir', dir, 'query', sql])
     try {
-      await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
-      const pid = Number(readFileSync(pidFile, 'utf8'))
-      const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
-      let peak = 0
-      for (let i = 0; i < 40 && peak < 256; i++) {
-        peak = Math.max(peak, rssMiB())
-        await new Promise(resolve => setTimeout(resolve, 250))
-      }
+      const peak = await peakRssMiB(run.pid, 256, 40)
       expect(peak).toBeGreaterThan(0)
       expect(peak).toBeLessThan(256)
     } finally {
-      try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
+      run.stop()
     }
   })
 
@@ -123,25 +145,15 @@ describe('stdout', () => {
       writeFileSync(csv, 'x,y\n' + Array.from({ length: 200_000 }, (_, i) => `${b * 200_000 + i},${value}\n`).join(''))
       expect((await petal(['--dir', dir, 'signimportblock', csv, '--table', 't'])).code).toBe(0)
     }
-    const pidFile = join(work, 'pid')
-    writeFileSync(join(work, 'pid.cjs'), `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
-    const first = join(work, 'first')
-    const shell = spawn('sh', ['-c', `"$@" 2>/dev/null | { head -c 10 > ${JSON.stringify(first)}; exec sleep 120; }`, 'sh', process.execPath, '--require', join(work, 'pid.cjs'), CLI, '--dir', dir, 'export', 't'], { stdio: 'ignore', detached: true })
+    const run = await stalledReader(work, ['--dir', dir, 'export', 't'], { timeout: 30_000 })
     try {
-      await waitFor(() => existsSync(first) && readFileSync(first).length === 10 && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', { timeout: 30_000 })
-      const pid = Number(readFileSync(pidFile, 'utf8'))
-      const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
       // Writes after the pipe filled went to Node's stream, which held the rest of the table
       // (~200 MiB within seconds here); held back, the export stays near its own ~55 MiB.
-      let peak = 0
-      for (let i = 0; i < 60 && peak < 128; i++) {
-        peak = Math.max(peak, rssMiB())
-        await new Promise(resolve => setTimeout(resolve, 250))
-      }
+      const peak = await peakRssMiB(run.pid, 128, 60)
       expect(peak).toBeGreaterThan(0)
       expect(peak).toBeLessThan(128)
     } finally {
-      try { process.kill(-(shell.pid ?? 0), 'SIGKILL') } catch {}
+      run.stop()
     }
   })
 })
