@@ -110,10 +110,14 @@ registerErrorClass(QueryError, 'a query, or the query mirror it reads, failed', 
 
 /**
  * A value (or a batch of formatted rows) longer than a JavaScript string can be (~512 MiB): SQLite
- * holds it, but it cannot be printed. Undefined for any other error.
+ * holds it, but it cannot be printed. V8 says so with a RangeError; Node's Buffer#toString (a BLOB
+ * of 256 MiB or more written as hex) with a plain Error coded ERR_STRING_TOO_LONG. Undefined for
+ * any other error.
  */
 export function valueTooLarge (err: unknown, where?: string): QueryError | undefined {
-  if (!(err instanceof RangeError) || !/string (longer|length)/i.test(err.message)) return undefined
+  if (!(err instanceof Error)) return undefined
+  const tooLong = err instanceof RangeError ? /string (longer|length)/i.test(err.message) : (err as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG'
+  if (!tooLong) return undefined
   return new QueryError('QUERY_VALUE_TOO_LARGE', `a value in the result is too large to print${where === undefined ? '' : ` (in ${where})`}: ${err.message}`, {
     hint: 'select part of it (substr(x, 1, n)), its length(x), or a digest of it instead'
   })

@@ -3,6 +3,7 @@ import { openSqlite, type SqliteDb, type SqliteStatement } from '../storage/inde
 import type { SqlValue } from '../block/index.js'
 import { runQuery, type QueryOptions, type QueryResult } from './engine.js'
 import { createFormatter, type Formatter } from './format/formatters.js'
+import { QueryError, valueTooLarge } from './errors.js'
 import { quoteIdent } from './names.js'
 import type { ExportPlan } from './sandbox/protocol.js'
 
@@ -92,7 +93,7 @@ export async function exportTable (chain: Chain, o: ExportOptions): Promise<Expo
           const ins = insert
           for (const row of batch) ins.run(...row.map(bindable))
         } else if (formatter !== undefined) {
-          await emit(formatter.rows(batch))
+          await emit(formatRows(formatter, batch))
         }
         o.onProgress?.({ rows, totalRows: plan?.rows ?? rows, bytes })
       }
@@ -103,6 +104,20 @@ export async function exportTable (chain: Chain, o: ExportOptions): Promise<Expo
     return { ...r, plan: p, bytes }
   } finally {
     db?.close()
+  }
+}
+
+/**
+ * The batch as text, which the export formats here (the sandbox sends raw rows): a value too large
+ * for a string (a BLOB of 256 MiB or more as hex) is a coded error, not a bug's plain Error.
+ */
+function formatRows (formatter: Formatter, batch: SqlValue[][]): string {
+  try {
+    return formatter.rows(batch)
+  } catch (err) {
+    const big = valueTooLarge(err, 'the export')
+    if (big === undefined) throw err
+    throw new QueryError(big.code, big.message, { hint: 'export the table as an SQLite file (--format sqlite -o FILE), which holds each value as it is' })
   }
 }
 

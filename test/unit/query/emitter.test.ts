@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest'
 import { Emitter } from '../../../src/query/sandbox/emitter.js'
 import { CHUNK_CHARS, type ChildMessage } from '../../../src/query/sandbox/protocol.js'
+import { exportTable, QuerySandbox } from '../../../src/query/index.js'
+import type { Chain } from '../../../src/chain/index.js'
 
 describe('the sandbox\'s result chunks', () => {
   it('raw rows (export\'s format) are cut by size as text is: 100 rows of 100 KB are not one 10 MB message', async () => {
@@ -23,5 +25,24 @@ describe('the sandbox\'s result chunks', () => {
     for (let i = 0; i < 4096; i++) await n.push([BigInt(i)])
     await n.end({})
     expect(narrow.flatMap(m => m.type === 'rows' ? [m.rows.length] : [])).toEqual([2048, 2048])
+  })
+
+  it('a BLOB too large to print (256 MiB: its hex is longer than a string can be) is QUERY_VALUE_TOO_LARGE, in the sandbox and in an export', async () => {
+    // Zeroed pages (calloc): the value costs address space, not memory.
+    const blob = Buffer.alloc(0x10000000)
+    const e = new Emitter(() => {}, 'csv', undefined)
+    await e.setColumns(['b'])
+    await expect(e.push([blob])).rejects.toMatchObject({ code: 'QUERY_VALUE_TOO_LARGE' })
+    // An export formats in the parent the raw rows the sandbox sends: here a sandbox that sends
+    // the one row (its process never started).
+    const sandbox = new QuerySandbox('/nonexistent')
+    sandbox.start = (() => undefined) as unknown as typeof sandbox.start
+    sandbox.run = async o => {
+      o.onColumns?.(['b'])
+      await o.onRows?.([[blob]])
+      return { rowCount: 1, skipped: [] }
+    }
+    const chain = {} as unknown as Chain
+    await expect(exportTable(chain, { table: 't', format: 'csv', sync: false, sandbox, onText: () => {} })).rejects.toMatchObject({ code: 'QUERY_VALUE_TOO_LARGE', hint: expect.stringMatching(/--format sqlite/) })
   })
 })

@@ -8,6 +8,12 @@ describe('query error mapping', () => {
     expect(e.message).toContain('the query mirror')
     expect(e.hint).toMatch(/substr/)
     expect(valueTooLarge(new RangeError('Invalid string length'))?.code).toBe('QUERY_VALUE_TOO_LARGE')
+    // Node's own error for a Buffer written out as a string past that length (a BLOB of 256 MiB as
+    // hex): a plain Error with a code, not V8's RangeError. (Zeroed pages, refused before a copy.)
+    let thrown: unknown
+    try { Buffer.alloc(0x1fffffe9).toString('utf8') } catch (err) { thrown = err }
+    expect(thrown).not.toBeInstanceOf(RangeError)
+    expect(valueTooLarge(thrown)?.code).toBe('QUERY_VALUE_TOO_LARGE')
   })
 
   it('leaves other errors to their own codes', () => {
