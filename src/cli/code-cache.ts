@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
@@ -171,23 +171,27 @@ function cacheFileName (name: string, st: Stats): string {
 }
 
 /**
- * `file` open for reading, and its size; undefined if it cannot be, or is larger than any cache
- * (then there is no cache there).
+ * `file` open for reading, and its size; undefined if it cannot be, is not a regular file, or is
+ * larger than any cache (then there is no cache there). Opened without waiting: a named pipe in
+ * the cache's place (opened plainly, it held every start of `petal` until a writer came) is no cache.
  */
 function openCache (file: string): { fd: number, size: number } | undefined {
   let fd: number
   try {
-    fd = openSync(file, 'r')
+    fd = openSync(file, NO_WAIT)
   } catch {
     return undefined
   }
   try {
-    const size = fstatSync(fd).size
-    if (size <= CACHE_FILE_MAX_BYTES) return { fd, size }
+    const st = fstatSync(fd)
+    if (st.isFile() && st.size <= CACHE_FILE_MAX_BYTES) return { fd, size: st.size }
   } catch {}
   closeSync(fd)
   return undefined
 }
+
+/** O_NONBLOCK: a regular file's reads ignore it; the open of a named pipe returns at once. */
+const NO_WAIT = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK
 
 /**
  * Far above any cache (the largest, `run`'s, is ~1.1 MiB): a file damaged to a larger size (a

@@ -272,6 +272,27 @@ describe('the code cache', () => {
     expect(readdirSync(cacheDir).filter(f => f.endsWith('.tmp'))).toEqual([])
   })
 
+  it('a named pipe in the place of a cache or a seed is no cache: the start does not wait for a writer', () => {
+    const dir = tmpDir()
+    const code = join(dir, 'code.js')
+    const cacheDir = join(dir, 'cache')
+    const seedDir = join(dir, 'seed')
+    writeFileSync(code, 'globalThis.answer = require("node:path").basename(__filename) + ":" + (() => 6 * 7)()\n')
+    writeSeed(code, seedDir)
+    expect(runCached(code, cacheDir, seedDir)).toBe('seed stub.js:42')
+    const [file = ''] = readdirSync(cacheDir)
+    for (const fifo of [join(cacheDir, file), join(seedDir, file)]) {
+      rmSync(fifo)
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
+    }
+    // Opened plainly, the pipe held the process until a writer came (here: the timeout's kill).
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, 'run', JSON.stringify({ code, as: join(dir, 'stub.js'), name: 'x', cacheDir, seedDir, writeAt: 'loaded' })], { encoding: 'utf8', timeout: 10_000 })
+    expect(run.signal).toBeNull()
+    expect(run.stdout).toBe('miss stub.js:42')
+    // The run wrote its cache in the pipe's place (a rename replaces it).
+    expect(runCached(code, cacheDir, seedDir)).toBe('hit stub.js:42')
+  })
+
   it('a temporary cache file a process killed before its rename left is removed by the next write of a cache there', () => {
     const dir = tmpDir()
     const code = join(dir, 'code.js')
