@@ -138,10 +138,10 @@ export interface FetchedBlock {
   seal: string
   size: number
   /**
-   * The file's first HEAD_BYTES bytes (all of it if shorter), for a block this receive
-   * wrote to its new file in one write from bytes it held: its checks take the SQLite header from
-   * here instead of opening and reading the file once more, and page 1 when it is in it
-   * (readBlockFile's `head`).
+   * The file's first HEAD_BYTES bytes (all of it if shorter), for a block of a range (the receive
+   * created its new file and wrote these bytes to it, small blocks in one write, large ones as they
+   * stream): its checks take the SQLite header from here instead of opening and reading the file
+   * once more, and page 1 when it is in it (readBlockFile's `head`).
    */
   head?: Uint8Array
 }
@@ -219,7 +219,7 @@ function frame (data: Uint8Array): Uint8Array {
  * runs then, and the block's budget moves by it. The disk's failures are coded where they happen
  * (StorageError: DISK_FULL…), so that no one blames the peer for them.
  */
-export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array | undefined> {
+export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array> {
   const w = o.watchdog
   let budgetDue = performance.now() + o.budgetMs
   const local = async <T>(op: () => T | Promise<T>): Promise<T> => {
@@ -264,6 +264,11 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     await local(() => { writeNewFileSync(dest, parts, o.size) })
     return headOf(parts, o.size)
   }
+  // Its first bytes too (filled from the first reads): the load thread then takes the SQLite
+  // header and page 1 from them instead of opening and reading the file for them, and skips the
+  // schema's statements for a page 1 seen before (schema-memo.ts), as for a small block.
+  const head = new Uint8Array(Math.min(HEAD_BYTES, o.size))
+  let headAt = 0
   const fh = await local(async () => await o.writes.open(dest))
   try {
     let received = 0
@@ -273,6 +278,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
       // synchronous while writes are fast (range-writes.ts: through the pool, V8 ran a full
       // collection every ~10 MB received).
       const parts = await take(want, received)
+      if (headAt < head.length) headAt = fillHead(head, headAt, parts)
       await local(async () => { await o.writes.write(fh, parts, want, received) })
       received += want
       o.onBytes?.(want)
@@ -284,7 +290,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     await o.writes.settle(fh).catch(() => {})
     await local(async () => { await fh.close() })
   }
-  return undefined
+  return head
 }
 
 /**
@@ -293,14 +299,19 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
  */
 function headOf (parts: readonly Uint8Array[], size: number): Uint8Array {
   const head = new Uint8Array(Math.min(HEAD_BYTES, size))
-  let at = 0
+  fillHead(head, 0, parts)
+  return head
+}
+
+/** Copy the start of `parts` into `head` from offset `at` on, as far as `head` goes; returns how far it is filled. */
+function fillHead (head: Uint8Array, at: number, parts: readonly Uint8Array[]): number {
   for (const part of parts) {
     if (at === head.length) break
     const n = Math.min(part.byteLength, head.length - at)
     head.set(part.subarray(0, n), at)
     at += n
   }
-  return head
+  return at
 }
 
 /**

@@ -82,6 +82,27 @@ describe('receiving one block of a range', () => {
     return seen
   }
 
+  it('reports the file\'s first 4,096 bytes, gathered over reads shorter than that and their parts', async () => {
+    // 20,000 bytes/s over 50 ms windows: reads of 1,000 bytes, each handed out in two parts.
+    const slowRate = { bytesPerSecond: 20_000, windowMs: 50 }
+    let at = 0
+    const split = { read: async ({ bytes }: { bytes: number }): Promise<Uint8Array[]> => { const p = data.subarray(at, at + bytes); at += bytes; return [p.subarray(0, 300), p.subarray(300)] } } as unknown as ByteStream<Stream>
+    for (const [bs, rate] of [[split, slowRate], [pacedStream(data, 0), minRate]] as const) {
+      at = 0
+      const dest = join(tmpDir(), 'b.db')
+      const w = new Watchdog()
+      try {
+        const head = await receiveRangeBlock(bs, dest, { size: data.length, hash, watchdog: w, budgetMs: 10_000, minRate: rate, writes: rangeWrites })
+        expect(Buffer.from(head).equals(data.subarray(0, 4096))).toBe(true)
+        // A buffer of its own: a view into a read's chunk would be posted to the load thread whole.
+        expect(head.buffer.byteLength).toBe(4096)
+        expect(readFileSync(dest).equals(data)).toBe(true)
+      } finally {
+        w.dispose()
+      }
+    }
+  })
+
   it('opens, writes and closes a large block\'s file without the thread pool while writes are fast; through it while they are paused', async () => {
     // Above the small-block path (128 KiB), read 5,000 bytes at a time by the floor below.
     const big = randomBytes(200_000)
