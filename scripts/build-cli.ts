@@ -21,6 +21,7 @@ import { createRequire } from 'node:module'
 import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
+import { unwrapNames } from './unwrap-names.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dist = join(root, 'dist')
@@ -386,6 +387,8 @@ const KEEP_NAMES_IF_DIFFERENT = 'var __name=(target,$1)=>target.name===$1?target
 // −0.6 M instructions per start (docs/performance.md, "Session 24: start-up").
 const NAME_KEPT = /(?<=^|[;{}\n])__name\(([A-Za-z_$][\w$]*),"([\w$]+)"\);/g
 const CLASS_NAMED = /(?<![\w$.])([A-Za-z_$][\w$]*)=class((?: extends [^{]+)?)\{static\{__name\(this,"([\w$]+)"\)\}/g
+// And the wrappers of function expressions where JavaScript gives the same name itself
+// (unwrap-names.ts): ~180 calls of `status`'s run.
 function withoutNoopNames (code: string): string {
   return code
     .replace(NAME_KEPT, (all: string, fn: string, name: string) => fn === name ? '' : all)
@@ -398,7 +401,7 @@ for (const f of readdirSync(join(fastOut, 'code'))) {
   const file = join(fastOut, 'code', f)
   const code = readFileSync(file, 'latin1')
   if (!KEEP_NAMES.test(code)) throw new Error(`dist/fast/code/${f} does not define esbuild's __name as ${String(KEEP_NAMES)}: update KEEP_NAMES in scripts/build-cli.ts`)
-  writeFileSync(file, wrapModule(withoutNoopNames(code.replace(LAZY_BUILTINS, '__petalLazy("$1")').replace(KEEP_NAMES, KEEP_NAMES_IF_DIFFERENT))), 'latin1')
+  writeFileSync(file, wrapModule(unwrapNames(withoutNoopNames(code.replace(LAZY_BUILTINS, '__petalLazy("$1")').replace(KEEP_NAMES, KEEP_NAMES_IF_DIFFERENT))).code), 'latin1')
   const bytes = readFileSync(file)
   const at = bytes.findIndex(b => b > 0x7f)
   if (at !== -1) throw new Error(`dist/fast/code/${f} has a non-ASCII byte at ${at}; the code cache reads it as Latin-1`)

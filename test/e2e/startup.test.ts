@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { CLI, petal, petalLogged } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { wrapModule } from '../../src/cli/code-cache.js'
+import { unwrapNames } from '../../scripts/unwrap-names.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 
@@ -343,7 +344,7 @@ describe('the code cache', () => {
     expect(runCached(code, cacheDir)).toBe('hit stub.js:42:object')
   })
 
-  it('the build writes every fast script in its module wrapper, its __name defining a name only where it differs', () => {
+  it('the build writes every fast script in its module wrapper, its __name defining a name only where it differs and called only where needed', () => {
     const [head = '', tail = ''] = wrapModule('\u0000').split('\u0000')
     for (const f of readdirSync(join(ROOT, 'dist', 'fast', 'code'))) {
       const code = readFileSync(join(ROOT, 'dist', 'fast', 'code', f), 'latin1')
@@ -366,6 +367,9 @@ describe('the code cache', () => {
       expect(noop, f).toEqual([])
       const namedClass = [...code.matchAll(/(?<![\w$.])([\w$]+)=class(?: extends [^{]+)?\{static\{__name\(this,"([\w$]+)"\)\}/g)].filter(m => m[1] === m[2]).map(m => m[0])
       expect(namedClass, f).toEqual([])
+      // Nor a wrapper of a function expression where the language gives the same name
+      // (scripts/unwrap-names.ts): `load: __name(async () => …, "load")` and the like.
+      expect(unwrapNames(code).removed, f).toBe(0)
     }
   })
 
