@@ -388,7 +388,7 @@ const KEEP_NAMES_IF_DIFFERENT = 'var __name=(target,$1)=>target.name===$1?target
 const NAME_KEPT = /(?<=^|[;{}\n])__name\(([A-Za-z_$][\w$]*),"([\w$]+)"\);/g
 const CLASS_NAMED = /(?<![\w$.])([A-Za-z_$][\w$]*)=class((?: extends [^{]+)?)\{static\{__name\(this,"([\w$]+)"\)\}/g
 // And the wrappers of function expressions where JavaScript gives the same name itself
-// (unwrap-names.ts): ~180 calls of `status`'s run.
+// (unwrap-names.ts): a `status` run defines 31 names instead of 192.
 function withoutNoopNames (code: string): string {
   return code
     .replace(NAME_KEPT, (all: string, fn: string, name: string) => fn === name ? '' : all)

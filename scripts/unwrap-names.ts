@@ -6,9 +6,10 @@ import { Script } from 'node:vm'
  * (NamedEvaluation): a property's value (`load: __name(async () => …, "load")`), a declared or
  * assigned identifier (`const handleOptionValue = __name((…) => …, "handleOptionValue")`), a class
  * field, a default value. Wrapped, the function is an argument and so anonymous; `__name` then
- * defines its `name` (a call, a property define and a map of its own for the function, ~230 times
- * in one `petal status`: docs/performance.md, "Session 25: start-up"). Unwrapped in such a
- * position, the function gets the same name, as the same own property, from the language.
+ * defines its `name` (a call, a property define and a map of its own for the function: 192
+ * defines in one `petal status`, 31 after this; docs/performance.md, "Session 25: start-up").
+ * Unwrapped in such a position, the function gets the same name, as the same own property, from
+ * the language.
  *
  * `unwrapNames` removes the wrapper where (a) the call is the value of a property whose key is the
  * name, or the right side of `name=` (an identifier, not a member: declaration, assignment, field
