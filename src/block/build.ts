@@ -1,4 +1,4 @@
-import { chmod, chmodSync, copyFile, copyFileSync, constants as fsConstants, stat, statSync } from 'node:fs'
+import { chmod, chmodSync, copyFile, copyFileSync, constants as fsConstants, stat, statSync, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
@@ -60,9 +60,12 @@ export interface BuildBlockOptions {
 // node:fs's callback API, not node:fs/promises: building a small block then never loads that
 // module (with its readline and watcher internals, ~70 fresh pages per process; docs/performance.md,
 // session 11). Only the early flush of a large source (a FileHandle) still uses it.
-const copyFileAsync = /* @__PURE__ */ promisify(copyFile)
-const chmodAsync = /* @__PURE__ */ promisify(chmod)
-const statAsync = /* @__PURE__ */ promisify(stat)
+// Promisified at first use (a source over SYNC_FILE_MAX_BYTES): a small build then never runs
+// node:util's promisify (compiled at its first call; docs/performance.md, "Session 25: the
+// 100-row import").
+let copyFileAsync: ((src: string, dest: string, mode: number) => Promise<void>) | undefined
+let chmodAsync: ((path: string, mode: number) => Promise<void>) | undefined
+let statAsync: ((path: string) => Promise<Stats>) | undefined
 
 /**
  * A source (and block) up to this size is copied, checked and hashed with node:fs's synchronous
@@ -106,8 +109,8 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
       copyFileSync(o.source, o.output, fsConstants.COPYFILE_EXCL)
       chmodSync(o.output, (statSync(o.output).mode & 0o644) | 0o600)
     } else {
-      await copyFileAsync(o.source, o.output, fsConstants.COPYFILE_EXCL)
-      await chmodAsync(o.output, ((await statAsync(o.output)).mode & 0o644) | 0o600)
+      await (copyFileAsync ??= promisify(copyFile))(o.source, o.output, fsConstants.COPYFILE_EXCL)
+      await (chmodAsync ??= promisify(chmod))(o.output, ((await (statAsync ??= promisify(stat))(o.output)).mode & 0o644) | 0o600)
     }
   } else {
     const fresh = new Database(o.output)

@@ -54,7 +54,7 @@ export class RowEncoder {
     this.pos = 0
     this.ensure(start + 4)
     if (leaf) this.buf[0] = 0x00
-    this.buf.writeUInt32BE(values.length - from, start)
+    this.view.setUint32(start, values.length - from)
     this.pos = start + 4
     for (let i = from; i < values.length; i++) {
       const v = values[i]
@@ -84,13 +84,13 @@ export class RowEncoder {
       const len = Buffer.byteLength(v, 'utf8')
       this.ensure(5 + len)
       this.buf[this.pos] = TAG_TEXT
-      this.buf.writeUInt32BE(len, this.pos + 1)
+      this.view.setUint32(this.pos + 1, len)
       this.buf.write(v, this.pos + 5, len, 'utf8')
       this.pos += 5 + len
     } else {
       this.ensure(5 + v.length)
       this.buf[this.pos] = TAG_BLOB
-      this.buf.writeUInt32BE(v.length, this.pos + 1)
+      this.view.setUint32(this.pos + 1, v.length)
       this.buf.set(v, this.pos + 5)
       this.pos += 5 + v.length
     }

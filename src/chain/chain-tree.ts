@@ -12,8 +12,11 @@ type LeafFields = Pick<BlockRecord, 'height' | 'hash' | 'rowsRoot' | 'signer'>
 
 /** The leaf hash of a canonical block: SHA-256(0x00 ‖ tag ‖ height u64 BE ‖ hash ‖ RowsRoot ‖ creator key digest). */
 export function chainTreeLeaf (b: LeafFields): Uint8Array {
+  // A DataView's setter is a V8 builtin; Buffer's writeBigUInt64BE is Node's JavaScript, compiled
+  // at its first call. It refused a negative height; so does this (the view would wrap it).
+  if (b.height < 0) throw new RangeError(`height ${b.height} is negative`)
   const height = Buffer.alloc(8)
-  height.writeBigUInt64BE(BigInt(b.height))
+  new DataView(height.buffer, height.byteOffset, 8).setBigUint64(0, BigInt(b.height))
   const creator = b.signer.startsWith('1:') ? b.signer.slice(2) : ''
   const parts = [b.hash, b.rowsRoot, creator].map(h => Buffer.from(h, 'hex'))
   if (parts.some(p => p.length !== 32)) {

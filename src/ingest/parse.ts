@@ -17,7 +17,9 @@ export const DEFAULT_MAX_ROWS = 1_000_000
 
 // ignoreBOM: the decoder keeps a byte-order mark, which parseRecords drops below, once, as for a
 // string: by default the decoder dropped one too, and bytes starting with two were read as one.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+// Made at first use: a process that never parses records (a signimportblock of an SQLite file, which
+// bundles this module) does not construct a TextDecoder (Node's class is compiled at first use).
+let utf8: InstanceType<typeof TextDecoder> | undefined
 
 /**
  * Parse a request body or a file into rows. Strict: an error names the row (0-based), the line
@@ -35,7 +37,7 @@ export function parseRecords (input: string | Uint8Array, format: RecordFormat, 
     text = input
   } else {
     try {
-      text = utf8.decode(input)
+      text = (utf8 ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })).decode(input)
     } catch {
       throw new IngestError('INGEST_MALFORMED', 'the input is not valid UTF-8', { hint: 'send UTF-8 text; bytes go in {"$base64": "…"} (JSON) or \\x hex (CSV)' })
     }

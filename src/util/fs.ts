@@ -1,7 +1,6 @@
 import { accessSync, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writevSync, unlinkSync } from 'node:fs'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { promisify } from 'node:util'
 import { errorCode } from './narrow.js'
 
 /**
@@ -37,9 +36,11 @@ export async function fsyncFileAsync (path: string): Promise<void> {
   await fsyncPathAsync(path, 'r')
 }
 
-// Made at the first flush: a command that never flushes (`status`) does not run promisify
-// (docs/performance.md, "Session 24: start-up").
-let fsyncFd: ((fd: number) => Promise<void>) | undefined
+// fsync on the thread pool, settled by its callback: no node:util promisify, which a process
+// compiles at its first call (docs/performance.md, "Session 25: the 100-row import").
+function fsyncFd (fd: number): Promise<void> {
+  return new Promise((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
+}
 
 /**
  * Open `path` (`flags`), write `data` if given, fsync on libuv's thread pool, close. The open,
@@ -53,7 +54,7 @@ export async function fsyncPathAsync (path: string, flags: 'r' | 'r+' | 'w', dat
   const fd = openSync(path, flags, mode)
   try {
     if (data !== undefined) writeFileSync(fd, data)
-    await (fsyncFd ??= promisify(fsync))(fd)
+    await fsyncFd(fd)
   } finally {
     closeSync(fd)
   }

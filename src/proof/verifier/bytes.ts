@@ -67,7 +67,8 @@ export function fromBase64 (text: string): Uint8Array | undefined {
 }
 
 const encoder = new TextEncoder()
-const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+// Made at first use (a process that bundles this module without decoding then constructs none).
+let strictDecoder: InstanceType<typeof TextDecoder> | undefined
 
 export function utf8 (text: string): Uint8Array {
   return encoder.encode(text)
@@ -76,7 +77,7 @@ export function utf8 (text: string): Uint8Array {
 /** Decode UTF-8, or undefined when the bytes are not valid UTF-8. */
 export function fromUtf8 (bytes: Uint8Array): string | undefined {
   try {
-    return strictDecoder.decode(bytes)
+    return (strictDecoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })).decode(bytes)
   } catch {
     return undefined
   }

@@ -5,12 +5,11 @@ import { openDataFileSync } from '../../storage/index.js'
 import { readFullySync } from '../../util/index.js'
 
 // node:fs's callback API, not node:fs/promises: mirroring a small block after an import then never
-// loads that module (~70 fresh pages per process; docs/performance.md, session 11).
-const openAsync = /* @__PURE__ */ promisify(open)
-const fstatAsync = /* @__PURE__ */ promisify(fstat)
-const readAsync = /* @__PURE__ */ promisify(read)
-const closeAsync = /* @__PURE__ */ promisify(close)
-const statAsync = /* @__PURE__ */ promisify(stat)
+// loads that module (~70 fresh pages per process; docs/performance.md, session 11). Promisified at
+// first use: a small block's mirror reads it synchronously and never runs promisify (session 25).
+const promisified = () => ({ open: promisify(open), fstat: promisify(fstat), read: promisify(read), close: promisify(close), stat: promisify(stat) })
+let ops: ReturnType<typeof promisified> | undefined
+const fsAsync = (): ReturnType<typeof promisified> => (ops ??= promisified())
 
 /**
  * A block file of the data directory opened for reading as openDataFileSync opens one: no symbolic
@@ -39,20 +38,20 @@ export function readExactSync (path: string, size: number): Buffer | undefined {
 
 /** readExactSync on the thread pool (open, fstat, read, close: the round trips of a readFile). */
 export async function readExact (path: string, size: number): Promise<Buffer | undefined> {
-  const fd = await openAsync(path, NO_WAIT)
+  const fd = await fsAsync().open(path, NO_WAIT)
   try {
-    const st = await fstatAsync(fd)
+    const st = await fsAsync().fstat(fd)
     if (!st.isFile() || st.size !== size) return undefined
     const buf = Buffer.allocUnsafe(size)
     let got = 0
     while (got < size) {
-      const { bytesRead: n } = await readAsync(fd, buf, got, size - got, got)
+      const { bytesRead: n } = await fsAsync().read(fd, buf, got, size - got, got)
       if (n === 0) return undefined
       got += n
     }
     return buf
   } finally {
-    await closeAsync(fd)
+    await fsAsync().close(fd)
   }
 }
 
@@ -63,16 +62,16 @@ export async function readExact (path: string, size: number): Promise<Buffer | u
  * on); without /proc, the path itself.
  */
 export async function copyRegular (path: string, to: string): Promise<boolean> {
-  const fd = await openAsync(path, NO_WAIT)
+  const fd = await fsAsync().open(path, NO_WAIT)
   try {
-    const st = await fstatAsync(fd)
+    const st = await fsAsync().fstat(fd)
     if (!st.isFile()) return false
     // The same file, not whatever a /proc that is not procfs holds at that name (stat opens nothing).
     const own = `/proc/self/fd/${fd}`
-    const from = await statAsync(own).then(s => s.dev === st.dev && s.ino === st.ino ? own : path, () => path)
+    const from = await fsAsync().stat(own).then(s => s.dev === st.dev && s.ino === st.ino ? own : path, () => path)
     await copyFile(from, to, constants.COPYFILE_FICLONE)
     return true
   } finally {
-    await closeAsync(fd)
+    await fsAsync().close(fd)
   }
 }

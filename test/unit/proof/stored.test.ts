@@ -39,6 +39,10 @@ describe('chain tree in chain.db', () => {
     expectTreeMatches(chain)
     const tip = chain.tip()
     expect(toHex(chainTreeLeaf(tip))).toBe(toHex(chainLeafHash(chainLeafOf(tip))))
+    // The height's eight bytes (a DataView since session 25): the largest height and 2^32 + 1 as the
+    // verifier encodes them; a negative height is refused, as Buffer's writeBigUInt64BE refused it.
+    for (const height of [Number.MAX_SAFE_INTEGER, 2 ** 32 + 1]) expect(toHex(chainTreeLeaf({ ...tip, height }))).toBe(toHex(chainLeafHash(chainLeafOf({ ...tip, height }))))
+    expect(() => chainTreeLeaf({ ...tip, height: -1 })).toThrow(RangeError)
     const spy = vi.spyOn(chain.index.tree, 'readNodes')
     inclusionProof(storedChainTree(chain), 3, 7)
     expect(spy).toHaveBeenCalledTimes(1)

@@ -1,0 +1,40 @@
+// A 100-row `signimportblock` from the CLI calls none of the Node functions that session 25 took
+// off its path (docs/performance.md, "Session 25: the 100-row import"): each is Node's JavaScript,
+// parsed and compiled at its first call in a process (~2.4 M instructions of the import together).
+// node:util's promisify (the build's and the mirror's promisified fs calls were made when their
+// modules loaded, the placement's fsync at its first use), a TextDecoder (two made when their
+// modules loaded, neither used by an SQLite import), Buffer's writeUInt32BE (the row encoder's
+// lengths, twice a row) and writeBigUInt64BE (the chain tree's height). A preloaded script wraps
+// them and reports the calls at exit.
+import { describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeSqlite } from '../helpers/chain.js'
+import { petal, spawnPetal } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+const NODE_CALLS = `const util = require('node:util'); const counts = {}
+const wrap = (o, k) => { const f = o[k]; counts[k] = 0; o[k] = function (...a) { counts[k]++; return f.apply(this, a) } }
+wrap(util, 'promisify'); wrap(Buffer.prototype, 'writeUInt32BE'); wrap(Buffer.prototype, 'writeBigUInt64BE')
+const TD = globalThis.TextDecoder; counts.TextDecoder = 0
+globalThis.TextDecoder = class extends TD { constructor (...a) { super(...a); counts.TextDecoder++ } }
+process.on('exit', () => { process.stderr.write('\\nNODE_CALLS ' + JSON.stringify(counts) + '\\n') })\n`
+
+describe('a 100-row signimportblock from the CLI', () => {
+  it('runs no promisify, makes no TextDecoder, writes no integer through Buffer; the chain verifies', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const preload = join(tmpDir(), 'node-calls.cjs')
+    writeFileSync(preload, NODE_CALLS)
+    for (const [i, file] of ['a.db', 'b.db'].entries()) {
+      // The second import appends to the query mirror the first one built.
+      const r = await spawnPetal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), file), 100, i + 1)], { nodeOptions: ['--require', preload] }).exit
+      expect(r.code, r.stderr).toBe(0)
+      const m = /NODE_CALLS (\{.*\})/.exec(r.stderr)
+      expect(m, r.stderr).not.toBeNull()
+      expect(JSON.parse(m?.[1] ?? '{}')).toEqual({ promisify: 0, writeUInt32BE: 0, writeBigUInt64BE: 0, TextDecoder: 0 })
+    }
+    const v = await petal(['--dir', dir, 'verify', '--deep'])
+    expect(v.code, v.stderr).toBe(0)
+  })
+})
