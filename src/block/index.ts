@@ -12,7 +12,7 @@ export { BLOCK_ERROR_CODES, BlockError, isInvalidBlock, checkRegularInput } from
 export { neutraliseModules, openBlockReadonly, hardenReadonly, guardSqlite, quoteIdent, type Db } from './sqlite.js'
 export { compareNames, readSchemaObjects, inspectSchema, affinityOf, type UserTable, type Affinity } from './schema.js'
 export { encodeRow, type SqlValue } from './row-codec.js'
-export { canonicalOrder, canonicalRowsSql, canonicalSource, tableRoot, hashRows, rowsRootOf, computeManifest, type TableEntry } from './manifest.js'
+export { canonicalOrder, canonicalRowsSql, canonicalSource, tableRoot, smallTableRoot, hashRows, rowsRootOf, computeManifest, type TableEntry } from './manifest.js'
 export { headerFromMeta, headerToMeta, type GenesisParams, type BlockHeader, type DaisyCommitment } from './header.js'
 export { parseKeyOpRow, type KeyOp, type KeyOpRow } from './keyops.js'
 export { prevMessage, sealMessage, keyOpMessage, signPrevious, verifyPrevious, signSeal, verifySeal, sameSealedFields, signKeyOp, verifyKeyOp, type SealedFields } from './signing.js'

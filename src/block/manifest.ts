@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { MerkleBuilder, EMPTY_TREE_ROOT, prefixedLeafHash } from '../crypto/index.js'
+import { MerkleBuilder, EMPTY_TREE_ROOT, leavesRoot, prefixedLeafHash } from '../crypto/index.js'
 import { toHex, throwIfAborted } from '../util/index.js'
 import { RowEncoder, type SqlValue } from './row-codec.js'
 import { quoteIdent, type Db } from './sqlite.js'
@@ -53,6 +53,21 @@ export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal, onRows?: 
   const tree = new MerkleBuilder()
   const n = hashRows(db, t, tree, {}, signal, onRows)
   return { rows: n, root: toHex(tree.root()) }
+}
+
+/**
+ * tableRoot of a table of a few hundred rows (the build's SQLite path): its rows read in one
+ * `all()`, every leaf encoded into one buffer and the root computed in one call (leavesRoot), where
+ * a hash call and a MerkleBuilder node per row cost a 100-row import ~1.5 M instructions more
+ * (docs/performance.md, "Session 25: the 100-row import"). The same rows in the same order.
+ */
+export function smallTableRoot (db: Db, t: UserTable, onRows?: OnRows): { rows: number, root: string } {
+  const rows = db.prepare<unknown[], SqlValue[]>(canonicalRowsSql(t)).raw(true).safeIntegers(true).all()
+  const enc = new RowEncoder()
+  const ends = new Uint32Array(rows.length)
+  for (let i = 0; i < rows.length; i++) ends[i] = enc.appendLeaf(rows[i] ?? [])
+  onRows?.(rows.length)
+  return { rows: rows.length, root: toHex(leavesRoot(enc.appended(), ends)) }
 }
 
 /** Where hashRows sends leaf hashes: a MerkleBuilder, or a proof builder collecting paths. */

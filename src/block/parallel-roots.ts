@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 import { MerkleBuilder } from '../crypto/index.js'
 import { AbortError, throwIfAborted, toHex, WorkerPool, workerScript } from '../util/index.js'
-import { canonicalSource, rowsRootOf, tableRoot, type Manifest, type OnRows } from './manifest.js'
+import { canonicalSource, rowsRootOf, smallTableRoot, tableRoot, type Manifest, type OnRows } from './manifest.js'
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
 import type { ChunkNodes, ChunkReply, ChunkRequest } from './table-root-worker.js'
@@ -202,7 +202,7 @@ export async function computeManifestParallel (path: string, db: Db, tables: rea
   const entries = []
   const small = statSync(path).size <= BUILD_VIA_SQLITE_MAX_FILE
   for (const t of tables) {
-    const r = small && countRows(db, t) <= BUILD_VIA_SQLITE_MAX_ROWS ? tableRoot(db, t, signal, onRows) : await tableRootParallel(path, db, t, pool, signal, onRows)
+    const r = small && countRows(db, t) <= BUILD_VIA_SQLITE_MAX_ROWS ? smallTableRoot(db, t, onRows) : await tableRootParallel(path, db, t, pool, signal, onRows)
     entries.push({ name: t.name, sql: t.sql, ...r })
   }
   return { tables: entries, rowsRoot: rowsRootOf(entries) }

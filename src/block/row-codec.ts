@@ -49,6 +49,33 @@ export class RowEncoder {
     return this.encodeFrom(values, from, true)
   }
 
+  /**
+   * Append `values` as a leaf (0x00 ‖ encoding) after the leaves appended since the last reset()
+   * and return where it ends: a small table's leaves in one buffer, hashed in one call.
+   */
+  appendLeaf (values: readonly SqlValue[]): number {
+    const start = this.pos
+    this.ensure(5)
+    this.buf[start] = 0x00
+    this.view.setUint32(start + 1, values.length)
+    this.pos = start + 5
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]
+      if (v === undefined) throw new TypeError(`row value ${i} is missing`)
+      this.value(v)
+    }
+    return this.pos
+  }
+
+  /** The leaves appended since the last reset() (a view valid until the next call). */
+  appended (): Buffer {
+    return this.buf.subarray(0, this.pos)
+  }
+
+  reset (): void {
+    this.pos = 0
+  }
+
   private encodeFrom (values: readonly SqlValue[], from: number, leaf: boolean): Buffer {
     const start = leaf ? 1 : 0
     this.pos = 0

@@ -30,6 +30,30 @@ export function prefixedLeafHash (prefixed: Uint8Array): Uint8Array {
   return hash('sha256', prefixed, 'buffer')
 }
 
+/**
+ * The RFC 6962 root of leaves given as one buffer of their 0x00-prefixed data, leaf i ending at
+ * ends[i] (the next starting there): the native addon hashes them and folds the tree in one call
+ * (docs/performance.md, "Session 25: the 100-row import"), else MerkleBuilder. No leaves: the
+ * empty tree's root.
+ */
+export function leavesRoot (prefixed: Uint8Array, ends: Uint32Array): Uint8Array {
+  if (ends.length === 0) return EMPTY_TREE_ROOT
+  const lib = nativeOpenssl()
+  if (lib !== undefined) {
+    const out = Buffer.allocUnsafe(32)
+    lib.merkleRoot(prefixed, ends, out)
+    return out
+  }
+  const tree = new MerkleBuilder()
+  let at = 0
+  for (const end of ends) {
+    if (end < at || end > prefixed.length) throw new RangeError('leaf ends out of order or past the buffer')
+    tree.push(prefixedLeafHash(prefixed.subarray(at, end)))
+    at = end
+  }
+  return tree.root()
+}
+
 // Interior nodes are hashed from one reused buffer: 0x01 ‖ left ‖ right. Its first byte is set
 // rather than filled: Buffer.alloc's fill compiles node:buffer's fill path, ~0.4 M instructions
 // of every start whose bundle holds this module (docs/performance.md, "Session 24: start-up").

@@ -25,6 +25,8 @@ export interface NativeOpenssl {
   verify: (key: NativeKeyHandle, digest: Uint8Array, rs: Uint8Array) => boolean
   /** SHA-256 of buf[from…to) into out[0…32). */
   sha256Into: (buf: Uint8Array, from: number, to: number, out: Uint8Array) => void
+  /** RFC 6962 root of the leaves buf[ends[i-1]…ends[i]) (each with its 0x00 prefix; at least one) into out. */
+  merkleRoot: (buf: Uint8Array, ends: Uint32Array, out: Uint8Array) => void
   hasherNew: () => NativeHasher
   hasherUpdate: (h: NativeHasher, buf: Uint8Array, from: number, to: number) => void
   /** The digest; the hasher starts over. */
@@ -54,7 +56,7 @@ export function nativeOpensslPath (): string {
 
 let loaded: { lib: NativeOpenssl | undefined, why: string } | undefined
 
-const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'sha256Into', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'scalar'] as const
+const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'sha256Into', 'merkleRoot', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'scalar'] as const
 
 // SHA-256("abc"); P-256's generator (d = 1 gives G): a library whose curve or hash is not these
 // (another build, a foreign file at the path) is not used.
