@@ -12,17 +12,20 @@ type LeafFields = Pick<BlockRecord, 'height' | 'hash' | 'rowsRoot' | 'signer'>
 
 /** The leaf hash of a canonical block: SHA-256(0x00 ‖ tag ‖ height u64 BE ‖ hash ‖ RowsRoot ‖ creator key digest). */
 export function chainTreeLeaf (b: LeafFields): Uint8Array {
-  // A DataView's setter is a V8 builtin; Buffer's writeBigUInt64BE is Node's JavaScript, compiled
-  // at its first call. It refused a negative height; so does this (the view would wrap it).
+  // Written into one array: a DataView's setter is a V8 builtin, where Buffer's writeBigUInt64BE
+  // and Buffer.concat are Node's JavaScript, compiled at their first call. writeBigUInt64BE refused
+  // a negative height; so does this (the view would wrap it).
   if (b.height < 0) throw new RangeError(`height ${b.height} is negative`)
-  const height = Buffer.alloc(8)
-  new DataView(height.buffer, height.byteOffset, 8).setBigUint64(0, BigInt(b.height))
   const creator = b.signer.startsWith('1:') ? b.signer.slice(2) : ''
   const parts = [b.hash, b.rowsRoot, creator].map(h => Buffer.from(h, 'hex'))
   if (parts.some(p => p.length !== 32)) {
     throw new StorageError('INDEX_CORRUPT', `block ${b.height} has a malformed hash, RowsRoot or creator in the index`, { hint: 'rebuild it from the block files with `petal reindex`' })
   }
-  return leafHash(Buffer.concat([TAG, height, ...parts]))
+  const leaf = new Uint8Array(TAG.length + 8 + 3 * 32)
+  leaf.set(TAG)
+  new DataView(leaf.buffer).setBigUint64(TAG.length, BigInt(b.height))
+  parts.forEach((p, i) => { leaf.set(p, TAG.length + 8 + 32 * i) })
+  return leafHash(leaf)
 }
 
 /** Add a block that just became the canonical block at its height (inside the write transaction). */

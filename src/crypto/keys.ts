@@ -286,7 +286,10 @@ export function importP256Pkcs8 (der: Uint8Array): SigningKey | undefined {
  * read (export, PEM, ECIES), the scalar's copy cleared at once.
  */
 function nativeSigningKey (lib: NativeOpenssl, handle: NativeKeyHandle, point: Uint8Array): SigningKey {
-  const spki = new Uint8Array(Buffer.concat([SPKI_PREFIX, point]))
+  // Set into one array rather than Buffer.concat (Node's JavaScript, compiled at its first call).
+  const spki = new Uint8Array(SPKI_PREFIX.length + point.length)
+  spki.set(SPKI_PREFIX)
+  spki.set(point, SPKI_PREFIX.length)
   const id = keyIdOf(spki)
   const x = Buffer.from(point.buffer, point.byteOffset + 1, 32).toString('base64url')
   const y = Buffer.from(point.buffer, point.byteOffset + 33, 32).toString('base64url')
