@@ -31,7 +31,9 @@ export class RowEncoder {
     let size = this.buf.length * 2
     while (size < this.pos + n) size *= 2
     const next = Buffer.allocUnsafe(size)
-    this.buf.copy(next, 0, 0, this.pos)
+    // TypedArray's set (a V8 builtin), not Buffer's copy (Node's JavaScript, compiled at its first
+    // call: a 100-row table's leaves outgrow the first 4 KiB).
+    next.set(new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.pos))
     this.buf = next
     this.view = new DataView(next.buffer, next.byteOffset, next.length)
   }
