@@ -1,5 +1,5 @@
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
-import { formatTimestamp, isRecord, processAlive } from '../util/index.js'
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
+import { formatTimestamp, isRecord, processAlive, writeFullySync } from '../util/index.js'
 
 /** Who holds a data directory's write lock and for what: `writer.json`, beside chain.db. */
 export interface WriterRecord {
@@ -19,7 +19,13 @@ export function writeWriterRecord (path: string, work: string): void {
   const rec: WriterRecord = { pid: process.pid, work, since: formatTimestamp(Date.now()) }
   const tmp = `${path}.${process.pid}.tmp`
   try {
-    writeFileSync(tmp, JSON.stringify(rec) + '\n')
+    // writeFileSync's open, write and close (its own JavaScript is compiled at its first call).
+    const fd = openSync(tmp, 'w')
+    try {
+      writeFullySync(fd, JSON.stringify(rec) + '\n')
+    } finally {
+      closeSync(fd)
+    }
     renameSync(tmp, path)
   } catch {
     // Only a description for waiting processes: failing to write it must not fail the write.
