@@ -109,6 +109,13 @@ export async function start (moduleUrl: () => string): Promise<void> {
     setTimeout(() => { endNow(status) }, FLUSH_WAIT_MS).unref()
     return
   }
+  // A stop asked while the command ran that did not end it (it had nothing left to stop: it was
+  // closing what it opened): what it wrote gets FLUSH_WAIT_MS too, and then the stop ends it, as
+  // one asked after the command returned does; a reader that stopped reading held it until a
+  // second signal. Nothing is cut where nothing is left to write (the usual ending below).
+  if (interrupts > 0) {
+    setTimeout(() => { if (!ending && unwritten(stdout, stderrMade)) endNow(EXIT.INTERRUPTED) }, FLUSH_WAIT_MS).unref()
+  }
   // Done, everything written, nothing else that would keep Node running: leave now. Ending the
   // usual way, Node first runs the tasks V8 has scheduled (a scavenge of the young generation,
   // due once a command has allocated ~1 MB) and then frees the heap, work a process that is
@@ -141,6 +148,11 @@ function finished (stdout: Stdout, stderrMade: boolean): boolean {
     if (i >= 0) left.splice(i, 1)
   }
   return left.length === 0
+}
+
+/** Whether stdout's stream (or stderr's, if made) still holds output it could not hand to the system. */
+function unwritten (stdout: Stdout, stderrMade: boolean): boolean {
+  return (stdout.nodeStream()?.writableLength ?? 0) > 0 || (stderrMade && process.stderr.writableLength > 0)
 }
 
 /**

@@ -18,11 +18,11 @@ interface StalledRun { pid: number, stop: () => void }
  * a file that then gets petal's exit status; `stderr`: a file for its stderr (else discarded).
  * `stop()` kills the shell, petal and the reader.
  */
-async function stalledReader (work: string, args: string[], o: { name?: string, status?: string, stderr?: string, timeout?: number } = {}): Promise<StalledRun> {
+async function stalledReader (work: string, args: string[], o: { name?: string, status?: string, stderr?: string, timeout?: number, preload?: string } = {}): Promise<StalledRun> {
   const name = o.name ?? 'run'
   const pidFile = join(work, `pid-${name}`)
   const preload = join(work, `pid-${name}.cjs`)
-  writeFileSync(preload, `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n`)
+  writeFileSync(preload, `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid))\n${o.preload ?? ''}`)
   const first = join(work, `first-${name}`)
   const run = o.status === undefined ? '"$@"' : `{ "$@"; echo $? > ${JSON.stringify(o.status)}; }`
   const errFd = o.stderr === undefined ? 'ignore' : openSync(o.stderr, 'w')
@@ -113,6 +113,35 @@ describe('stdout', () => {
       } finally {
         run.stop()
       }
+    }
+  })
+
+  it('a SIGTERM that comes while a command closes what it opened, after its answer, ends it too when the reader stopped reading', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const work = tmpDir()
+    // ~72 KB of answer: the pipe takes 64 KiB and Node's stream the rest, less than its
+    // high-water mark, so the query does not wait for it and returns 0. The signal comes while the
+    // command stops its sandbox (held here for 3 s by a preload that delays that kill, and says
+    // when it is there): a stop the command has nothing left to react to. It waited for the
+    // output for ever (until a second signal).
+    const closing = join(work, 'closing')
+    const preload = `const { ChildProcess } = require('node:child_process'); const fs = require('node:fs'); const kill = ChildProcess.prototype.kill
+      ChildProcess.prototype.kill = function (sig) {
+        if (sig !== 'SIGKILL' || fs.existsSync(${JSON.stringify(closing)})) return kill.call(this, sig)
+        fs.writeFileSync(${JSON.stringify(closing)}, '')
+        setTimeout(() => { kill.call(this, sig) }, 3000)
+        return true
+      }\n`
+    const status = join(work, 'status')
+    const run = await stalledReader(work, ['--dir', dir, 'query', 'SELECT hex(zeroblob(36000)) AS x'], { status, preload })
+    try {
+      await waitFor(() => existsSync(closing), { what: 'the sandbox\'s kill' })
+      process.kill(run.pid, 'SIGTERM')
+      await waitFor(() => existsSync(status) && readFileSync(status, 'utf8').trim() !== '', { timeout: 20_000, what: 'the exit status' })
+      expect(readFileSync(status, 'utf8').trim()).toBe('130')
+    } finally {
+      run.stop()
     }
   })
 
