@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -84,6 +84,22 @@ describe('petal query (CLI)', () => {
     }
     expect(petal(dir, 'query', '--format', 'xml', 'SELECT 1').status).toBe(2)
     expect(petal(dir, 'query', '--from', '1', 'SELECT 1').status).toBe(2)
+  })
+
+  it('an export to a file that fails leaves no temporary file, also when it fails before the file is open', () => {
+    // The temporary is opened on the thread pool; a preload holds that open 1.5 s, so the
+    // failure (an unknown table) comes first. The open then created the file after its removal.
+    const out = join(mkdtempSync(join(tmpdir(), 'petal-export-')), 'out.csv')
+    const preload = join(work, 'slow-open.cjs')
+    writeFileSync(preload, `const fs = require('node:fs'); const open = fs.open
+      fs.open = function (path, ...rest) {
+        if (!String(path).endsWith('.tmp')) return open.call(fs, path, ...rest)
+        setTimeout(() => { open.call(fs, path, ...rest) }, 1500)
+      }\n`)
+    const r = spawnSync(process.execPath, ['--require', preload, BIN, '--dir', dir, 'export', 'nowhere', '-o', out], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(8)
+    expect(r.stderr).toContain('[QUERY_UNKNOWN_TABLE]')
+    expect(readdirSync(join(out, '..'))).toEqual([])
   })
 
   it('stops quietly when the reader goes away (petal query … | head -1)', async () => {

@@ -88,7 +88,9 @@ export function register (program: Command, action: Action): void {
         }
       } catch (err) {
         bar.end()
-        stream?.destroy()
+        // The temporary is opened on the thread pool: a failure that comes before that open has
+        // finished waits for the stream to close, or the open created the file after its removal.
+        if (stream !== undefined && !stream.closed) await new Promise<void>(resolve => { stream.once('close', resolve); stream.destroy() })
         if (tmp !== undefined) rmSync(tmp, { force: true })
         throw err
       }
