@@ -29,6 +29,23 @@ export interface SigningKey {
 }
 
 export function keyIdOf (spki: Uint8Array): string {
+  // The same key is often hashed twice in one command (`status`, `mykeys`: the keystore's key is
+  // the signatory read from the index): remembered, the second costs a lookup, not ~0.35 M
+  // instructions (docs/performance.md, "Session 25: start-up"). A few keys at a time; the memo is
+  // emptied when full rather than grown.
+  const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1')
+  const known = KEY_IDS.get(bytes)
+  if (known !== undefined) return known
+  if (KEY_IDS.size >= KEY_IDS_MAX) KEY_IDS.clear()
+  const id = hashKeyId(spki)
+  KEY_IDS.set(bytes, id)
+  return id
+}
+
+const KEY_IDS = new Map<string, string>()
+const KEY_IDS_MAX = 64
+
+function hashKeyId (spki: Uint8Array): string {
   // Through the addon if this thread has loaded it (a signing command: interpreted, the JavaScript
   // hash ran ~0.35 M instructions a key id, six per signimportblock); else in JavaScript, so that
   // listing keys (status, mykeys) loads neither the addon nor node:crypto (sha256-js.ts).

@@ -54,6 +54,27 @@ describe('key ids', () => {
     expect(jsHash).not.toHaveBeenCalled()
   })
 
+  it('are hashed once per key: the same SPKI again (the keystore\'s key and the signatory) is a lookup', async () => {
+    const { keyIdOf, jsHash } = await fresh()
+    const a = randomBytes(91)
+    const b = randomBytes(91)
+    // In another buffer, at an offset: the bytes decide, not the view.
+    const again = new Uint8Array(100)
+    again.set(a, 9)
+    expect(keyIdOf(a)).toBe(reference(a))
+    expect(keyIdOf(again.subarray(9))).toBe(reference(a))
+    expect(keyIdOf(b)).toBe(reference(b))
+    expect(keyIdOf(a)).toBe(reference(a))
+    expect(jsHash).toHaveBeenCalledTimes(2)
+    // Bounded: past its size the memo starts over, and every id stays right.
+    for (let i = 0; i < 200; i++) {
+      const k = randomBytes(91)
+      expect(keyIdOf(k)).toBe(reference(k))
+    }
+    expect(keyIdOf(b)).toBe(reference(b))
+    expect(keyIdOf(a)).toBe(reference(a))
+  })
+
   it('stay in JavaScript when the addon is switched off (PETAL_NATIVE_SHA256=0)', async () => {
     process.env.PETAL_NATIVE_SHA256 = '0'
     const { keyIdOf, jsHash, native } = await fresh()
