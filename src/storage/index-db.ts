@@ -6,7 +6,7 @@ import { openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
 import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
 import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
-import { SCHEMA, SCHEMA_VERSION, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
+import { SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { dataFileExists } from './data-file.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 
@@ -302,5 +302,7 @@ export class IndexDb {
     this.assertTx()
     // Checkpoints stay: signatures are not derived from the block files.
     this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
+    // An index written before session 25 sheds the indexes nothing reads, as a new one is made.
+    for (const name of UNUSED_INDEXES) this.db.exec(`DROP INDEX IF EXISTS ${name}`)
   }
 }

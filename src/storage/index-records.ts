@@ -40,6 +40,13 @@ export interface BlockWithTables { block: BlockRecord, tables: Array<[name: stri
 
 export const SCHEMA_VERSION = '1'
 
+/**
+ * Indexes of earlier schemas that no statement reads: each one cost a write at a random place for
+ * every block (keyed by a hash), on catch-up's main thread. A new index is created without them;
+ * reindex drops them from an older one (docs/performance.md, "Session 25: catch-up").
+ */
+export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
+
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocks (
@@ -49,10 +56,8 @@ CREATE TABLE IF NOT EXISTS blocks (
   received_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHERE canonical = 1;
 CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
-CREATE INDEX IF NOT EXISTS blocks_parent ON blocks(parent);
 CREATE TABLE IF NOT EXISTS block_tables (hash TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
   rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (hash, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS block_tables_name ON block_tables(name);
 CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op TEXT NOT NULL,
   pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,
