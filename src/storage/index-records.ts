@@ -47,17 +47,24 @@ export const SCHEMA_VERSION = '1'
  */
 export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
 
+/**
+ * `blocks` and `block_tables` are rowid tables, their keys (a block's hash first) unique indexes:
+ * rows lie in the order blocks are placed (a catch-up's heights), so a group's rows fill the last
+ * pages instead of one page per block scattered by hash, and verify's windows by height read
+ * consecutive pages. An index written before session 25 keeps its WITHOUT ROWID tables, which the
+ * same statements read and write (docs/performance.md, "Session 25: catch-up").
+ */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocks (
-  hash TEXT PRIMARY KEY, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
+  hash TEXT NOT NULL UNIQUE, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
   version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL,
   prev_sig TEXT NOT NULL, seal TEXT NOT NULL, size INTEGER NOT NULL, key_ops INTEGER NOT NULL,
-  received_at INTEGER NOT NULL) WITHOUT ROWID;
+  received_at INTEGER NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHERE canonical = 1;
 CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
 CREATE TABLE IF NOT EXISTS block_tables (hash TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
-  rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (hash, name)) WITHOUT ROWID;
+  rows INTEGER NOT NULL, root TEXT NOT NULL, UNIQUE (hash, name));
 CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op TEXT NOT NULL,
   pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,
