@@ -57,7 +57,9 @@ const c = process.cpuUsage(c0)
 const kinds = db.prepare("SELECT name || (CASE WHEN wr THEN ' (WITHOUT ROWID)' ELSE '' END) FROM pragma_table_list WHERE name IN ('blocks', 'block_tables')").pluck().all().join(', ')
 process.stderr.write(`${variant} (${kinds}; ${db.pragma('page_count', { simple: true })} pages): ${blocks.length} blocks, CPU ${((c.user + c.system) / blocks.length).toFixed(1)} µs a block (user ${(c.user / blocks.length).toFixed(1)}, system ${(c.system / blocks.length).toFixed(1)})\n`)
 db.close()
-// The reads that follow, in a fresh connection: verify's windows of 1,000 heights (IndexDb.canonicalFiles), then every block by hash.
+// The reads that follow, in a fresh connection: verify's windows of 1,000 heights (IndexDb.canonicalFiles), then every block by hash
+// (IDX25_WRITES_ONLY=1 leaves them out, for instruction counts of the writes).
+if (process.env.IDX25_WRITES_ONLY === '1') process.exit(0)
 const r = new Database(out, { readonly: true })
 const r0 = process.cpuUsage()
 const windows = r.prepare('SELECT height, hash, seal, size FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height').raw(true)
