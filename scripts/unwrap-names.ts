@@ -83,32 +83,51 @@ function compilesAlone (fn: string): boolean {
 
 /** Where the call's first argument ends (the `,` after it at depth 0), or undefined. */
 function argumentEnd (code: string, from: number): number | undefined {
+  return scan(code, from, (c, i) => c === ',' ? i : null)
+}
+
+/** The position after the `closer` that closes a bracket opened just before `from`. */
+function groupEnd (code: string, from: number, closer: '}' | ')'): number | undefined {
+  return scan(code, from, (c, i) => c === ',' ? undefined : c === closer ? i + 1 : null)
+}
+
+/**
+ * Scans code from `from`, skipping strings, templates and regular expressions, and asks `atTop`
+ * about each `,` and closing bracket met at depth 0: it answers where the scan ends (a position),
+ * that the scan fails (null), or to go on (undefined; a closing bracket cannot go on).
+ */
+function scan (code: string, from: number, atTop: (c: string, i: number) => number | null | undefined): number | undefined {
   let depth = 0
   let prev = '('
   for (let i = from; i < code.length;) {
     const c = code[i] ?? ''
-    if (c === '"' || c === "'") {
-      i = stringEnd(code, i)
-    } else if (c === '`') {
-      const e = templateEnd(code, i)
-      if (e === undefined) return undefined
-      i = e
-    } else if (c === '/' && regexMayStart(code, i, prev)) {
-      const e = regexEnd(code, i)
-      if (e === undefined) return undefined
-      i = e
-    } else {
-      if (c === '(' || c === '[' || c === '{') depth++
-      else if (c === ')' || c === ']' || c === '}') {
-        if (depth === 0) return undefined
-        depth--
-      } else if (c === ',' && depth === 0) return i
-      if (!/\s/.test(c)) prev = c
-      i++
+    const literal = literalEnd(code, i, prev)
+    if (literal === null) return undefined
+    if (literal !== undefined) {
+      i = literal
+      prev = 'x'
       continue
     }
-    prev = 'x'
+    if (c === '(' || c === '[' || c === '{') depth++
+    else if (c === ')' || c === ']' || c === '}') {
+      if (depth === 0) return atTop(c, i) ?? undefined
+      depth--
+    } else if (c === ',' && depth === 0) {
+      const end = atTop(c, i)
+      if (end !== undefined) return end ?? undefined
+    }
+    if (!/\s/.test(c)) prev = c
+    i++
   }
+  return undefined
+}
+
+/** Where a literal (string, template, regular expression) starting at i ends: undefined if none starts there, null if it never ends. */
+function literalEnd (code: string, i: number, prev: string): number | null | undefined {
+  const c = code[i]
+  if (c === '"' || c === "'") return stringEnd(code, i)
+  if (c === '`') return templateEnd(code, i) ?? null
+  if (c === '/' && regexMayStart(code, i, prev)) return regexEnd(code, i) ?? null
   return undefined
 }
 
@@ -132,36 +151,6 @@ function templateEnd (code: string, i: number): number | undefined {
       if (e === undefined) return undefined
       j = e - 1
     }
-  }
-  return undefined
-}
-
-/** The position after the `closer` that closes a bracket opened just before `from`. */
-function groupEnd (code: string, from: number, closer: '}' | ')'): number | undefined {
-  let depth = 0
-  let prev = '('
-  for (let i = from; i < code.length;) {
-    const c = code[i] ?? ''
-    if (c === '"' || c === "'") i = stringEnd(code, i)
-    else if (c === '`') {
-      const e = templateEnd(code, i)
-      if (e === undefined) return undefined
-      i = e
-    } else if (c === '/' && regexMayStart(code, i, prev)) {
-      const e = regexEnd(code, i)
-      if (e === undefined) return undefined
-      i = e
-    } else {
-      if (c === '{' || c === '(' || c === '[') depth++
-      else if (c === '}' || c === ')' || c === ']') {
-        if (depth === 0) return c === closer ? i + 1 : undefined
-        depth--
-      }
-      if (!/\s/.test(c)) prev = c
-      i++
-      continue
-    }
-    prev = 'x'
   }
   return undefined
 }
