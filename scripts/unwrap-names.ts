@@ -73,8 +73,12 @@ function namingContext (before: string): string | undefined {
 
 function compilesAlone (fn: string): boolean {
   try {
-    // Compiled, not run: a syntax error means the scan cut the argument in the wrong place.
+    // Compiled, not run: a syntax error means the scan cut the argument in the wrong place. In
+    // parentheses alone a wrong cut can compile (`()=>i++ /2,"a"),a=__name(()=>j`: its `)` closes
+    // the opening one); brackets too, and a `)` or `]` that closes the opener early fails one of the
+    // two, so the argument is one balanced expression (esbuild's calls have exactly two arguments).
     void new Script(`(${fn}\n)`)
+    void new Script(`[${fn}\n]`)
     return true
   } catch {
     return false
@@ -155,8 +159,8 @@ function templateEnd (code: string, i: number): number | undefined {
   return undefined
 }
 
-// After these words a `/` starts a regular expression; after any other word, a number, a string
-// or a closing bracket it divides.
+// After these words a `/` starts a regular expression; after any other word, a number, a string,
+// a closing bracket or a postfix `++`/`--` it divides.
 const BEFORE_REGEX_WORDS = new Set(['return', 'typeof', 'instanceof', 'in', 'of', 'new', 'delete', 'void', 'throw', 'case', 'do', 'else', 'yield', 'await'])
 
 function regexMayStart (code: string, i: number, prev: string): boolean {
@@ -165,6 +169,7 @@ function regexMayStart (code: string, i: number, prev: string): boolean {
     const word = /[\w$]+$/.exec(code.slice(Math.max(0, i - 20), i).trimEnd())?.[0] ?? ''
     return BEFORE_REGEX_WORDS.has(word)
   }
+  if ((prev === '+' || prev === '-') && code[i - 1] === prev && code[i - 2] === prev) return false
   return !(prev === ')' || prev === ']' || prev === '}' || prev === 'x')
 }
 

@@ -33,7 +33,9 @@ describe('unwrapNames (scripts/unwrap-names.ts): esbuild __name wrappers where J
     ['a function expression whose own name is the name', 'out.o={get:__name(function get(){return 1},"get")}'],
     ['a generator', 'out.o={gen:__name(function*(){yield 1},"gen")}'],
     ['strings, templates and regular expressions with commas and brackets inside', 'const t=__name(s=>s.replace(/[,)(]/g,"(,")+`a,${s.split(",")[0]})`+\'),\',"t");out.f=t;out.r=t("x,y)")'],
-    ['nested wrappers', 'var bin=__name(op=>({inner:__name((x,y)=>[x,y,op],"inner")}),"bin");out.f=bin;out.o=bin(3)']
+    ['nested wrappers', 'var bin=__name(op=>({inner:__name((x,y)=>[x,y,op],"inner")}),"bin");out.f=bin;out.o=bin(3)'],
+    // After a postfix ++ or -- a `/` divides (a regex there would not compile).
+    ['a division after a postfix increment', 'let i=4,j=4,a;out.u=[a=__name(()=>i++/2,"a"),a=__name(()=>j--/1,"a")].map(f=>f());out.f=a']
   ]
   for (const [what, code] of unwrapped) {
     it(`unwraps ${what}, with the same names and results`, () => {
@@ -66,6 +68,18 @@ describe('unwrapNames (scripts/unwrap-names.ts): esbuild __name wrappers where J
       expect(names(run(code))).toEqual(names(run(r.code)))
     })
   }
+
+  it('leaves a call whose argument the scan misreads, when the misread still compiles in parentheses', () => {
+    // `i++ /2`: the scan takes the `/` for a regular expression's start and ends the first argument
+    // at the second call's comma; `(${fn})` compiles (the first call's `)` closes the parenthesis),
+    // and the cut left `…i++ /2,"a"),a=…` (a syntax error). A bracket around it does not compile.
+    const code = 'let i=4,j=4,a;out.u=[a=__name(()=>i++ /2,"a"),a=__name(()=>j/1,"a")].map(f=>f());out.f=a'
+    const r = unwrapNames(code)
+    expect(r.removed).toBe(1)
+    expect(r.code).toBe('let i=4,j=4,a;out.u=[a=__name(()=>i++ /2,"a"),a=()=>j/1].map(f=>f());out.f=a')
+    expect(names(run(r.code))).toEqual(names(run(code)))
+    expect(JSON.stringify(run(r.code))).toBe(JSON.stringify(run(code)))
+  })
 
   it('leaves a call whose argument it cannot delimit', () => {
     // An unterminated template: the scan finds no end, nothing changes.
