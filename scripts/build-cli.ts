@@ -289,6 +289,7 @@ function bundledPackages (r: { metafile: { inputs: Record<string, unknown> } }):
 // the stub's URL as our code's is).
 const fastModules = [...new Set(Object.values(fastCommands))]
 const bundled: Record<string, string[]> = {}
+const ourModules: Record<string, string[]> = {}
 // One build for all of them, so that the modules they share (our code, commander; libp2p for `run`
 // and `pull`) are parsed once (25 builds took twice esbuild's CPU). Each entry has its own copy of
 // the modules from the entry to the command registry (cli/start.js, cli/program.js,
@@ -342,7 +343,10 @@ const fastBundles = build({
 }).then(r => {
   for (const [out, o] of Object.entries(r.metafile.outputs)) {
     const name = /cmd-([\w-]+)\.js$/.exec(out)?.[1]
-    if (name !== undefined) bundled[name] = bundledPackages({ metafile: o })
+    if (name === undefined) continue
+    bundled[name] = bundledPackages({ metafile: o })
+    // Our modules of which some code is in it (a module esbuild tree-shook to nothing is not).
+    ourModules[name] = Object.entries(o.inputs).filter(([f, i]) => i.bytesInOutput > 0 && f.startsWith('dist/')).map(([f]) => f.slice('dist/'.length).replace(/\?.*$/, '')).sort()
   }
 })
 // The stubs: the router, and one per child or worker script under the name its caller resolves.
@@ -369,9 +373,9 @@ for (const dir of [out, fastOut]) {
   mkdirSync(join(dir, BUILT_DIR), { recursive: true })
   for (const [name, bytes] of Object.entries(wasmFiles)) writeFileSync(join(dir, BUILT_DIR, name), bytes)
 }
-// What the router does and which packages each command's bundle holds, for tests and readers
+// What the router does, which packages and which of our modules each command's bundle holds, for tests and readers
 // (nothing reads it at run time: the router has its table built in).
-writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: Object.fromEntries(Object.entries(bundled).sort()) }, null, 2) + '\n')
+writeFileSync(join(fastOut, 'bundles.json'), JSON.stringify({ router: { commands: fastCommands, unless: fastUnless }, network: [...slow].map(f => f.replace(/\.js$/, '')).sort(), packages: Object.fromEntries(Object.entries(bundled).sort()), modules: Object.fromEntries(Object.entries(ourModules).sort()) }, null, 2) + '\n')
 // keepNames: esbuild gives every function and class its source name back with __name, which
 // defines a `name` property even where the name is already that (every function esbuild did not
 // rename, nearly all): each define gives the function a map of its own, ~50 pages of heap per start

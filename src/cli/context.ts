@@ -1,8 +1,8 @@
 import { existsSync, realpathSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
-import { TableRootPool } from '../block/index.js'
-import { Chain, updateDaisyState, type DaisyStateReport } from '../chain/index.js'
+import type { TableRootPool } from '../block/index.js'
+import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
 import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, setSyncfsMode } from '../storage/index.js'
 import { createLogger, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, type Logger, type LogLevel } from '../util/index.js'
@@ -35,7 +35,7 @@ export interface CliIO {
 }
 
 /** Commands that work on a Daisy directory (read-only; docs/daisy.md). */
-const DAISY_COMMANDS = new Set(['status', 'verify', 'blocks', 'block', 'signers', 'query', 'serve'])
+export const DAISY_COMMANDS: ReadonlySet<string> = new Set(['status', 'verify', 'blocks', 'block', 'signers', 'query', 'serve'])
 
 /** A Daisy directory given as --dir, and where Petal keeps its derived state of it. */
 export interface DaisyTarget { dir: string, state: string }
@@ -60,7 +60,12 @@ export class CliContext {
   readonly logger: Logger
   private readonly closers: Array<() => void | Promise<void>> = []
   private readonly bars: Progress[] = []
-  private pool: TableRootPool | undefined
+  /**
+   * What brings a Daisy directory's derived state up to date before the command runs: the
+   * command module's `refreshDaisy` (hashing.ts), set by runCli. Not imported here, so that a
+   * command that never hashes does not carry the Daisy indexer and the table hashers.
+   */
+  refreshDaisy?: (ctx: CliContext) => Promise<unknown>
 
   private readonly signalOf: () => AbortSignal
 
@@ -130,19 +135,9 @@ export class CliContext {
     }
     this.daisy = { dir: this.dataRoot, state: resolve(state ?? defaultDaisyState(this.dataRoot)) }
     this.dataRoot = this.daisy.state
-    if (this.command !== 'verify') await this.refreshDaisy()
-  }
-
-  /** Check and index the Daisy blocks the derived state does not have yet. */
-  async refreshDaisy (): Promise<DaisyStateReport> {
-    const daisy = this.daisy
-    if (daisy === undefined) throw new Error('refreshDaisy: --dir is not a Daisy directory')
-    const bar = this.progress('Daisy index')
-    try {
-      return await updateDaisyState(daisy.dir, daisy.state, { logger: this.logger, hashPool: this.hashPool(), signal: this.signal, onProgress: p => { bar.update(p) } })
-    } finally {
-      bar.end()
-    }
+    if (this.command === 'verify') return
+    if (this.refreshDaisy === undefined) throw new Error(`petal ${this.command}: its command module exports no refreshDaisy, which a command that reads a Daisy directory needs`)
+    await this.refreshDaisy(this)
   }
 
   /** The passphrase for encrypted keys: --passphrase-file, else $PETAL_PASSPHRASE. Never a flag value. */
@@ -162,25 +157,14 @@ export class CliContext {
   /**
    * Open the data directory's chain. `forReading`: the command only reads, so chain.db is opened
    * read-only: it never waits for a writer (a long import, a reindex), and works on a directory
-   * this user cannot write (an archive, another user's node).
+   * this user cannot write (an archive, another user's node). `hashPool`: threads for checking
+   * or building blocks with large tables (hashing.ts's openChain gives the command's); without
+   * one the chain hashes on this thread, which only matters to a command that imports blocks.
    */
-  openChain (options: { forReading?: boolean } = {}): Chain {
-    const chain = Chain.open(this.dir, { logger: this.logger, readonly: options.forReading === true, hashPool: this.hashPool() })
+  openChain (options: { forReading?: boolean, hashPool?: TableRootPool } = {}): Chain {
+    const chain = Chain.open(this.dir, { logger: this.logger, readonly: options.forReading === true, hashPool: options.hashPool })
     this.onClose(() => { chain.close() })
     return chain
-  }
-
-  /**
-   * The command's table-hashing threads (for building and checking blocks with large tables),
-   * created on first use and closed with the context, after everything opened later.
-   */
-  hashPool (): TableRootPool {
-    if (this.pool === undefined) {
-      const pool = new TableRootPool()
-      this.onClose(async () => { await pool.close() })
-      this.pool = pool
-    }
-    return this.pool
   }
 
   onClose (fn: () => void | Promise<void>): void {

@@ -6,6 +6,7 @@ import { syncQueryMirror } from '../query/index.js'
 import { isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
 import { formatBytes } from './output.js'
+import { hashPool } from './hashing.js'
 
 const LARGE = 32 * 1024 * 1024
 
@@ -39,7 +40,7 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
 export async function syncHistoryMirror (ctx: CliContext): Promise<void> {
   const state = join(ctx.dir, ADOPTED_STATE_DIR)
   if (!existsSync(join(state, DAISY_SOURCE_FILE))) return
-  await updateDaisyState(join(ctx.dir, ADOPTED_HISTORY_DIR), state, { logger: ctx.logger, hashPool: ctx.hashPool(), signal: ctx.signal })
+  await updateDaisyState(join(ctx.dir, ADOPTED_HISTORY_DIR), state, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal })
   const history = Chain.open(state, { logger: ctx.logger })
   try {
     await syncQueryMirror(history, { signal: ctx.signal })

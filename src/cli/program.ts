@@ -13,7 +13,11 @@ export type DefaultLogLevel = LogLevel | ((opts: Record<string, unknown>) => Log
 /** Wraps a command body: builds its context, runs it, maps errors to an exit status. */
 export type Action = <A extends unknown[]>(body: (ctx: CliContext, ...args: A) => Promise<void>, defaultLogLevel?: DefaultLogLevel) => (...args: unknown[]) => Promise<void>
 
-export interface CommandModule { register: (program: Command, action: Action) => void }
+export interface CommandModule {
+  register: (program: Command, action: Action) => void
+  /** Brings a Daisy directory's derived state up to date (hashing.ts): the modules of the commands that read one. */
+  refreshDaisy?: (ctx: CliContext) => Promise<unknown>
+}
 
 /** The program with its global options, before any command is registered. */
 export function newProgram (io: Pick<CliIO, 'stdout' | 'stderr'>): Command {
@@ -44,12 +48,13 @@ export async function runCli (argv: string[], io: CliIO, signal?: AbortSignal | 
   const signalOf = typeof signal === 'function' ? signal : () => signal ?? (own ??= new AbortController().signal)
   let status: number = EXIT.OK
   const program = newProgram(io)
-  const action: Action = (body, defaultLogLevel) => async (...args: unknown[]) => {
+  const actionOf = (m: CommandModule): Action => (body, defaultLogLevel) => async (...args: unknown[]) => {
     // Commander calls an action with the arguments, the options, then the command itself.
     const cmd = args.at(-1)
     if (!(cmd instanceof Command)) throw new TypeError('an action was called without its command')
     const level = typeof defaultLogLevel === 'function' ? defaultLogLevel(cmd.opts()) : defaultLogLevel
     const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io, signalOf, level, commandPath(cmd).replace(/^petal /, ''))
+    ctx.refreshDaisy = m.refreshDaisy
     try {
       await ctx.prepare()
       // The one untyped boundary: each command declares the argument types commander gives it.
@@ -62,7 +67,7 @@ export async function runCli (argv: string[], io: CliIO, signal?: AbortSignal | 
     }
   }
   const name = commandName(program, argv)
-  for (const m of await loadCommands(name, argv.includes('-V') || argv.includes('--version'))) m.register(program, action)
+  for (const m of await loadCommands(name, argv.includes('-V') || argv.includes('--version'))) m.register(program, actionOf(m))
   // Remember which command commander failed in, for a hint that names it.
   let failedIn: Command | undefined
   const onExit = (c: Command): void => {

@@ -12,11 +12,12 @@ const ROOT = join(import.meta.dirname, '..', '..')
 
 /**
  * What the build wrote about dist/fast (bundles.json): the router's table (command word → module),
- * the modules with ES-module-only packages, and the packages bundled into each module's bundle.
+ * the modules with ES-module-only packages, and the packages and our modules (paths under dist/)
+ * bundled into each module's bundle.
  */
-function bundles (): { commands: Record<string, string>, network: string[], packages: Record<string, string[]> } {
-  const b = JSON.parse(readFileSync(join(ROOT, 'dist', 'fast', 'bundles.json'), 'utf8')) as { router: { commands: Record<string, string> }, network: string[], packages: Record<string, string[]> }
-  return { commands: b.router.commands, network: b.network, packages: b.packages }
+function bundles (): { commands: Record<string, string>, network: string[], packages: Record<string, string[]>, modules: Record<string, string[]> } {
+  const b = JSON.parse(readFileSync(join(ROOT, 'dist', 'fast', 'bundles.json'), 'utf8')) as { router: { commands: Record<string, string> }, network: string[], packages: Record<string, string[]>, modules: Record<string, string[]> }
+  return { commands: b.router.commands, network: b.network, packages: b.packages, modules: b.modules }
 }
 const NETWORK_PACKAGE = /^(libp2p|@libp2p\/.*|@chainsafe\/.*|fastify|@noble\/.*)$/
 
@@ -98,6 +99,25 @@ describe('what a local command loads', () => {
       expect(packages[name], word).toContain('commander')
       expect(packages[name]?.filter(p => NETWORK_PACKAGE.test(p)), word).toEqual([])
     }
+  })
+
+  it('mykeys\'s bundle holds no table hashing, worker pool, WebAssembly or Daisy indexer (cli/hashing.ts has them)', () => {
+    // docs/performance.md, "Session 26: start-up": the context constructed a TableRootPool in every
+    // openChain and indexed a Daisy directory itself, so every command's bundle carried them.
+    const { commands, modules } = bundles()
+    const keys = modules[commands.mykeys ?? ''] ?? []
+    expect(keys).toContain('cli/context.js')
+    expect(keys).toContain('chain/chain.js')
+    const hashing = ['cli/hashing.js', 'block/fast-rows.js', 'crypto/sha256-wasm-four.js', 'util/worker-pool.js', 'chain/daisy-state.js']
+    expect(keys.filter(m => hashing.includes(m))).toEqual([])
+    // Of some modules only top-level constants stay (a member read or a layout check at load, which
+    // esbuild keeps): their code must not.
+    const code = (word: string): string => readFileSync(join(ROOT, 'dist', 'fast', 'code', `cmd-${commands[word] ?? ''}.js`), 'latin1')
+    const functions = ['TableRootPool=class', 'function tableRootParallel', 'function updateDaisyState', 'function checkDaisyChain', 'MerkleBatch=class']
+    for (const f of functions) expect(code('mykeys'), f).not.toContain(f)
+    // A command that reads a Daisy directory still has them, through its module's refreshDaisy.
+    expect(modules[commands.status ?? '']).toEqual(expect.arrayContaining(hashing))
+    for (const f of functions) expect(code('status'), f).toContain(f)
   })
 
   it('the router, compiled from source on every start, holds only what every command needs', () => {

@@ -8,6 +8,7 @@ import { readInputFile } from '../input.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { hashPool } from '../hashing.js'
 
 export function register (program: Command, action: Action): void {
   program.command('adopt-daisy <daisy-dir>').description('make --dir a Petal chain that continues a Daisy chain: verify every Daisy block, keep the history readable and queryable in --dir, and seal a v2 genesis that commits to Daisy\'s tip and chain parameters (docs/daisy.md)')
@@ -17,7 +18,7 @@ export function register (program: Command, action: Action): void {
       const input = o.params === undefined ? undefined : parseNewChainInput((await readInputFile(o.params, 'chain parameters file', ctx.signal)).toString('utf8'))
       const key = loadSignatoryKey(ctx, daisyDir)
       const bar = ctx.progress('adopt-daisy')
-      const r = await adoptDaisy(daisyDir, ctx.dir, key, { logger: ctx.logger, hashPool: ctx.hashPool(), signal: ctx.signal, input, onProgress: p => { bar.update(p) } })
+      const r = await adoptDaisy(daisyDir, ctx.dir, key, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal, input, onProgress: p => { bar.update(p) } })
       bar.end()
       ctx.onClose(() => { r.chain.close() })
       for (const w of r.warnings) ctx.io.stderr(`petal: warning: Daisy block ${w.height}: ${w.message} [${w.kind}]\n`)

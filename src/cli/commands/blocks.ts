@@ -5,6 +5,9 @@ import { checkHeightRange, heightOption, intOption } from '../args.js'
 import { formatBytes, short, table } from '../output.js'
 import type { Action } from '../program.js'
 
+/** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
+export { refreshDaisy } from '../hashing.js'
+
 function blockJson (b: BlockRecord): Record<string, unknown> {
   return { height: b.height, hash: b.hash, parent: b.parent, canonical: b.canonical, timestamp: b.timestamp, signer: b.signer, size: b.size, key_ops: b.keyOpCount, rows_root: b.rowsRoot, seal: b.seal, version: b.version }
 }

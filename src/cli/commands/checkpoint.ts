@@ -6,6 +6,7 @@ import { heightOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { openChain } from '../hashing.js'
 
 // `petal checkpoint`: the signed checkpoints this data directory keeps (docs/proofs.md). A
 // checkpoint file is what a client keeps, and trusts later with `verify-proof --trust`.
@@ -35,7 +36,7 @@ export function register (program: Command, action: Action): void {
         ctx.out.result({ witness: o.witnessVkey, vkey }, () => vkey)
         return
       }
-      const chain = ctx.openChain({ forReading: o.sign !== true })
+      const chain = openChain(ctx, { forReading: o.sign !== true })
       const p = await import('../../proof/index.js')
       if (o.sign === true) {
         const key = ctx.loadKey()

@@ -7,6 +7,7 @@ import { checkHeightRange, heightOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { openChain } from '../hashing.js'
 
 interface ExportFlags { format?: ExportFormat, out?: string, from?: number, to?: number, decrypt: boolean, sync: boolean }
 
@@ -42,7 +43,7 @@ export function register (program: Command, action: Action): void {
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
       if (fmt === 'sqlite' && o.out === undefined) throw new UsageError('an SQLite export needs a file', `petal export ${table} --format sqlite -o ${table}.db`)
       if (o.out !== undefined && existsSync(o.out)) throw new UsageError(`${o.out} already exists`, 'choose a new file name, or remove the old file first')
-      const chain = ctx.openChain({ forReading: true })
+      const chain = openChain(ctx, { forReading: true })
       checkHeightRange(o.from, o.to, chain.tip().height)
       const out = o.out
       const tmp = out === undefined ? undefined : join(dirname(out), `.${basename(out)}.${process.pid}.tmp`)

@@ -12,6 +12,7 @@ import type { Action } from '../program.js'
 import { readInputFile } from '../input.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 import { refuseBesidePull } from '../../node/state-file.js'
+import { openChain } from '../hashing.js'
 
 // `import --from`: blocks loaded ahead of placement, and the most placed in one group.
 const LOAD_AHEAD = 4
@@ -26,7 +27,7 @@ function describe (r: ImportResult): string {
 }
 
 async function importDir (ctx: CliContext, from: string, wait: number | undefined): Promise<void> {
-  const chain = ctx.openChain()
+  const chain = openChain(ctx)
   const src = new DataDir(from)
   if (!existsSync(src.blockPath(0))) throw new UsageError(`${from} is not a Petal data directory (no genesis block)`, `--from takes a data directory, the one that holds 0000/block_00000000.db`)
   // Another chain's blocks would each fail as PARENT_UNKNOWN: say what is wrong instead.
@@ -132,7 +133,7 @@ export function register (program: Command, action: Action): void {
       }
       if (files.length === 0) throw new UsageError('nothing to import', 'give block files (block_XXXXXXXX.db with their .sig) or --from DIR')
       if (o.seal !== undefined && files.length > 1) throw new UsageError('--seal applies to a single block file', 'import the files one at a time, each with its --seal, or put each seal in FILE.sig beside the block')
-      const chain = ctx.openChain()
+      const chain = openChain(ctx)
       const progress = overallProgress(ctx, files)
       for (const f of files) {
         const seal = o.seal ?? (existsSync(sealPathOf(f)) ? (await readInputFile(sealPathOf(f), 'seal file', ctx.signal, 1024)).toString('utf8').trim() : undefined)
@@ -147,7 +148,7 @@ export function register (program: Command, action: Action): void {
   addWaitOption(program.command('reseal <hash>')).description('re-seal the content of one of your orphaned blocks on the current tip')
     .action(action(async (ctx, hash: string, o: { wait?: number }) => {
       refuseBesidePull(ctx.dir, `petal reseal ${hash}`)
-      const chain = ctx.openChain()
+      const chain = openChain(ctx)
       const b = chain.get(hash)
       if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks; `petal import` and the node log name the blocks a reorg orphaned')
       // Rows of a block the ingest service sealed are re-queued by it; re-sealing the block too

@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { openChain } from '../hashing.js'
 
 export const recordFormat = (v: string): RecordFormat => {
   if (!(RECORD_FORMATS as readonly string[]).includes(v)) throw new UsageError(`unknown format ${JSON.stringify(v)}`, `use one of ${RECORD_FORMATS.join(', ')}`)
@@ -68,7 +69,7 @@ export function register (program: Command, action: Action): void {
     .option('--schema <sql>', 'declare the table first with this CREATE TABLE statement (idempotent); without FILE, only declare it')
     .option('--max-rows <n>', 'refuse an input of more rows than this (default 1,000,000)', intOption('--max-rows', { min: 1 }))
     .action(action(async (ctx, table: string, file: string | undefined, o: { format?: RecordFormat, schema?: string, maxRows?: number }) => {
-      const chain = ctx.openChain()
+      const chain = openChain(ctx)
       const ingest = Ingest.open({ chain, keyId: keyIdOf(ctx), logger: ctx.logger, maxAppendRows: o.maxRows })
       ctx.onClose(async () => { await ingest.close() })
       let declared: { created: boolean, sql: string } | undefined
@@ -99,7 +100,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async ctx => {
       // Its rows would go into a block the pull's own sync orphans (and wait to be sealed again).
       refuseBesidePull(ctx.dir, 'petal seal')
-      const chain = ctx.openChain()
+      const chain = openChain(ctx)
       const ingest = Ingest.open({ chain, key: ctx.loadKey(), logger: ctx.logger })
       ctx.onClose(async () => { await ingest.close() })
       const bar = ctx.progress('seal')
@@ -124,7 +125,7 @@ export function register (program: Command, action: Action): void {
   program.command('receipt <id>')
     .description('where a row acknowledged by `petal append` or the HTTP API is: pending, or sealed (block, table, rowid)')
     .action(action(async (ctx, id: string) => {
-      const chain = ctx.openChain({ forReading: true })
+      const chain = openChain(ctx, { forReading: true })
       const ingest = Ingest.open({ chain, readonly: true, logger: ctx.logger })
       ctx.onClose(async () => { await ingest.close() })
       const r = ingest.receipt(id)

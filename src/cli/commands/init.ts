@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { readInputFile } from '../input.js'
 import { printStatus } from './status.js'
+import { hashPool, openChain } from '../hashing.js'
 
 /**
  * Create a chain in the data directory, signed by --key or the default key; a first key is
@@ -26,7 +27,7 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput)
       ctx.out.note(`generated signing key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted: set PETAL_PASSPHRASE or --passphrase-file to encrypt keys)'}`)
     }
     const key = ctx.loadKey()
-    return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: ctx.hashPool() }), key }
+    return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: hashPool(ctx) }), key }
   } catch (err) {
     if (!dirExisted) rmSync(dir.root, { recursive: true, force: true })
     else if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
@@ -49,7 +50,7 @@ export function register (program: Command, action: Action): void {
     .option('--template <file>', 'chain parameters template')
     .action(action(async (ctx, o: { template?: string }) => {
       const created = await initFromTemplate(ctx, o.template ?? join(ctx.io.packageRoot, 'genesis', 'local.json'))
-      printStatus(ctx, ctx.openChain())
+      printStatus(ctx, openChain(ctx))
       if (!ctx.out.json) {
         const p = ctx.opts.dir !== undefined ? `--dir ${ctx.opts.dir} ` : ''
         ctx.out.stdout([

@@ -7,6 +7,7 @@ import { heightOption, intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { openChain } from '../hashing.js'
 
 // `petal prove`: a self-contained proof that rows are in the chain (docs/proofs.md), made from this
 // data directory's block files, chain tree and stored signed checkpoints. Only reads.
@@ -60,7 +61,7 @@ export function register (program: Command, action: Action): void {
     .option('-o, --out <file>', 'write the proof to this file instead of stdout')
     .addHelpText('after', '\nA proof shows that rows are in the chain, signed; never that no other row exists. See docs/proofs.md.')
     .action(action(async (ctx: CliContext, o: Options) => {
-      const chain = ctx.openChain({ forReading: true })
+      const chain = openChain(ctx, { forReading: true })
       const p = await import('../../proof/index.js')
       let doc: BundleDocument | ConsistencyDocument
       if (o.consistency !== undefined) {

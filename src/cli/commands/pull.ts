@@ -7,6 +7,7 @@ import type { Action } from '../program.js'
 import { addNetworkOptions, networkOptions, nodeSigningKey, roleLine, type NetworkFlags } from './network-options.js'
 import { printNodeReady, untilStopped } from './run.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
+import { openChain } from '../hashing.js'
 
 export function register (program: Command, action: Action): void {
   addNetworkOptions(program.command('pull <multiaddr>')
@@ -36,7 +37,7 @@ export function register (program: Command, action: Action): void {
       if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop() }) }
       // A one-off pull leaves the query mirror ready, so the first query starts at once (a node
       // following the chain keeps it up to date itself).
-      else await syncMirrorAfterImport(ctx, ctx.openChain(), { progress: true })
+      else await syncMirrorAfterImport(ctx, openChain(ctx), { progress: true })
       ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed }, () =>
         `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified`)
       if (r.node !== undefined) {

@@ -11,6 +11,10 @@ import { syncHistoryMirror } from '../mirror-sync.js'
 import { sandboxEnv } from '../sandbox-env.js'
 import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
+import { openChain } from '../hashing.js'
+
+/** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
+export { refreshDaisy } from '../hashing.js'
 
 interface QueryFlags { prove?: string, perBlock?: boolean, format: TextFormat, timeout: number, maxRows?: number, from?: number, to?: number, sync: boolean, decrypt: boolean }
 
@@ -67,7 +71,7 @@ export function register (program: Command, action: Action): void {
       const sandbox = new QuerySandbox(ctx.dir, { logger: ctx.logger, env: sandboxEnv() })
       sandbox.start()
       ctx.onClose(async () => { await sandbox.close() })
-      const chain = ctx.openChain({ forReading: true })
+      const chain = openChain(ctx, { forReading: true })
       checkHeightRange(o.from, o.to, chain.tip().height)
       // A directory this user cannot write (an archive, another user's node): query.db is read as
       // it is, since bringing it up to date means writing it.

@@ -4,10 +4,11 @@ import { QueryError, QueryMirror } from '../../query/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
+import { openChain } from '../hashing.js'
 
 /** `reindex --query`: rebuild query.db from the block files (chain.db is left alone). */
 async function reindexQuery (ctx: CliContext): Promise<void> {
-  const chain = ctx.openChain()
+  const chain = openChain(ctx)
   const mirror = QueryMirror.open(chain)
   try {
     const bar = ctx.progress('reindex --query', 'blocks')

@@ -11,6 +11,7 @@ import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
+import { openChain } from '../hashing.js'
 
 interface Wrapped { height: number, hash: string, block: string, recipient: string, wrapped: Uint8Array, columns: string }
 
@@ -22,7 +23,7 @@ export function register (program: Command, action: Action): void {
     .option('--to <height>', 'last height whose data keys are re-wrapped', heightOption('--to'))
     .action(action(async (ctx, o: { recipient: string[], from?: number, to?: number, wait?: number }) => {
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
-      const chain = ctx.openChain()
+      const chain = openChain(ctx)
       const key = ctx.loadKey()
       checkHeightRange(o.from, o.to, chain.tip().height)
       const recipients: PublicKey[] = []

@@ -4,6 +4,10 @@ import { UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { addHttpOptions, httpOptions, type HttpFlags } from './http-options.js'
 import { untilStopped } from './run.js'
+import { openChain } from '../hashing.js'
+
+/** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
+export { refreshDaisy } from '../hashing.js'
 
 export function register (program: Command, action: Action): void {
   addHttpOptions(program.command('serve')
@@ -11,7 +15,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, o: HttpFlags) => {
       const http = httpOptions(o)
       if (http === undefined) throw new UsageError('serve needs an address: --http off leaves nothing to do')
-      ctx.openChain({ forReading: true }) // refuses a directory without a chain, with the usual hint
+      openChain(ctx, { forReading: true }) // refuses a directory without a chain, with the usual hint
       // Closed after the server (closers run last registered first).
       const { ChunkPool } = await import('../../proof/index.js')
       const chunkPool = new ChunkPool()

@@ -4,6 +4,9 @@ import { heightOption } from '../args.js'
 import { short, table } from '../output.js'
 import type { Action } from '../program.js'
 
+/** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
+export { refreshDaisy } from '../hashing.js'
+
 export function register (program: Command, action: Action): void {
   program.command('signers').description('the signatory set at the tip, or after any block (--height), with the heights that added and revoked each key')
     .option('--height <h>', 'after this block (default: the tip)', heightOption('--height'))

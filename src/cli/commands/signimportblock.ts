@@ -17,6 +17,7 @@ import { readRecords, recordFormat } from './ingest.js'
 import { refuseBesidePull } from '../../node/state-file.js'
 import { resolveRecipient } from '../confidential.js'
 import type { EncryptedColumn } from '../../block/index.js'
+import { openChain } from '../hashing.js'
 
 /** TABLE.COLUMN (the first dot splits; with --table, a bare COLUMN is of that table). */
 function encryptedColumn (spec: string, table: string | undefined): EncryptedColumn {
@@ -59,7 +60,7 @@ export function register (program: Command, action: Action): void {
       if (file === undefined && o.keyops.length === 0) throw new UsageError('give the SQLite file to seal, or --keyops for a block of key operations only', 'petal signimportblock data.db [--keyops endorsement.json …]')
       // Its block would follow a tip the pull is about to pass, and the pull's own sync would orphan it.
       refuseBesidePull(ctx.dir, 'petal signimportblock')
-      const chain = ctx.openChain()
+      const chain = openChain(ctx)
       const key = ctx.loadKey()
       const keyOps = []
       for (const f of o.keyops) keyOps.push(parseEndorsement((await readInputFile(f, 'endorsement', ctx.signal)).toString('utf8'), chain.chainId, f))

@@ -6,6 +6,7 @@ import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { readInputFile } from '../input.js'
+import { openChain } from '../hashing.js'
 
 /** Resolve the key to endorse: a PEM file, hex SPKI, or a key id known to this node or chain. */
 async function targetKey (ctx: CliContext, chain: Chain, ref: string): Promise<PublicKey> {
@@ -34,7 +35,7 @@ export function register (program: Command, action: Action): void {
     .option('--meta <key=value>', 'metadata to attach, a string pair (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .action(action(async (ctx, ref: string, o: { op: string, out?: string, meta: string[] }) => {
       if (o.op !== 'add' && o.op !== 'revoke') throw new UsageError(`--op must be add or revoke, not ${JSON.stringify(o.op)}`, 'e.g. petal signkey KEY --op add')
-      const chain = ctx.openChain({ forReading: true })
+      const chain = openChain(ctx, { forReading: true })
       const signer = ctx.loadKey()
       const target = await targetKey(ctx, chain, ref)
       let metadata: Record<string, string> | null = null

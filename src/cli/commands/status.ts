@@ -6,6 +6,9 @@ import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
 import { networkStatus } from './network-status.js'
 
+/** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
+export { refreshDaisy } from '../hashing.js'
+
 /** `petal status --json` without the node part (snake_case, as every --json output). */
 export interface ChainStatus {
   dir: string

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander'
 import { TOKEN_SCOPES, TokenStore, type TokenScope } from '../../api/index.js'
 import { table } from '../output.js'
 import type { Action } from '../program.js'
+import { openChain } from '../hashing.js'
 
 export function register (program: Command, action: Action): void {
   const tokens = program.command('tokens').description('bearer tokens of the HTTP API: writes always need one; reads too on a node exposed with --http-expose')
@@ -11,7 +12,7 @@ export function register (program: Command, action: Action): void {
     .addOption(new Option('--scope <scope>', 'read: GET endpoints and POST /query; write: also POST /records and PUT /tables').choices([...TOKEN_SCOPES]).default('write'))
     .option('--name <name>', 'a name to recognise it by in `tokens list` (default: token-XXXX)')
     .action(action(async (ctx, o: { scope: TokenScope, name?: string }) => {
-      ctx.openChain({ forReading: true }) // a data directory with a chain, not a typo'd path
+      openChain(ctx, { forReading: true }) // a data directory with a chain, not a typo'd path
       const { token, info } = TokenStore.of(ctx.dir).create({ scope: o.scope, name: o.name })
       ctx.out.result({ token, ...info }, () => token)
       ctx.out.note(`token ${info.id} (${info.name}, ${info.scope}): shown once, keep it secret. Use it as\n  Authorization: Bearer <token>\nRevoke it with \`petal tokens revoke ${info.name}\`.`)
@@ -20,7 +21,7 @@ export function register (program: Command, action: Action): void {
   tokens.command('list')
     .description('list the tokens (never their secret part)')
     .action(action(async ctx => {
-      ctx.openChain({ forReading: true })
+      openChain(ctx, { forReading: true })
       const list = TokenStore.of(ctx.dir).list()
       if (ctx.out.json) { ctx.out.result({ tokens: list }, () => ''); return }
       ctx.out.result(null, () => list.length === 0
@@ -31,7 +32,7 @@ export function register (program: Command, action: Action): void {
   tokens.command('revoke <id-or-name>')
     .description('revoke a token by id or name (a running node refuses it at once)')
     .action(action(async (ctx, ref: string) => {
-      ctx.openChain({ forReading: true })
+      openChain(ctx, { forReading: true })
       const t = TokenStore.of(ctx.dir).revoke(ref)
       ctx.out.result({ revoked: t }, () => `revoked token ${t.id} (${t.name}, ${t.scope})`)
     }))

@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { short, UsageError } from '../output.js'
 import type { VerifyFlags } from './verify.js'
+import { openChain } from '../hashing.js'
 
 /** `--repair`: put back every damaged block file, reporting each, before the verify runs. */
 export async function repairFirst (ctx: CliContext, o: VerifyFlags): Promise<{ chain: Chain, report: RepairReport }> {
@@ -25,7 +26,7 @@ export async function repairFirst (ctx: CliContext, o: VerifyFlags): Promise<{ c
       throw err
     }
   }
-  const chain = ctx.openChain()
+  const chain = openChain(ctx)
   const bar = ctx.progress('verify --repair')
   const report = await repairChain(chain, {
     peers: o.peer,

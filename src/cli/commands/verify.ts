@@ -6,6 +6,7 @@ import { intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { hashPool, openChain, refreshDaisy } from '../hashing.js'
 
 const workersOpt = intOption('--workers', { min: 1, max: 64 })
 
@@ -30,7 +31,7 @@ export function register (program: Command, action: Action): void {
       // fast bundle without it (scripts/build-cli.ts, FAST_UNLESS).
       const repairing = o.repair === true ? await import('./verify-repair.js') : undefined
       const repair = repairing === undefined ? undefined : await repairing.repairFirst(ctx, o)
-      const chain = repair?.chain ?? ctx.openChain({ forReading: true })
+      const chain = repair?.chain ?? openChain(ctx, { forReading: true })
       const bar = ctx.progress('verify')
       const r = await verifyChain(chain, { deep: o.deep === true, workers: o.workers, signal: ctx.signal, onProgress: p => { bar.update(p) } })
       bar.end()
@@ -70,7 +71,7 @@ async function verifyDaisy (ctx: CliContext, o: VerifyFlags): Promise<void> {
   const bar = ctx.progress('verify')
   let r
   try {
-    r = await checkDaisyChain(new DaisyDir(target.dir), { signal: ctx.signal, pool: ctx.hashPool(), onProgress: p => { bar.update(p) } })
+    r = await checkDaisyChain(new DaisyDir(target.dir), { signal: ctx.signal, pool: hashPool(ctx), onProgress: p => { bar.update(p) } })
   } catch (err) {
     bar.end()
     if (!isPetalError(err) || err.code === 'ABORTED') throw err
@@ -82,7 +83,7 @@ async function verifyDaisy (ctx: CliContext, o: VerifyFlags): Promise<void> {
   bar.end()
   const seconds = (performance.now() - started) / 1000
   for (const w of r.warnings) ctx.io.stderr(`petal: warning: Daisy block ${w.height}: ${w.message} [${w.kind}]\n`)
-  await ctx.refreshDaisy()
+  await refreshDaisy(ctx)
   const json = { ok: true, daisy_dir: target.dir, state: target.state, blocks: r.blocks, bytes: r.bytes, tip_height: r.tip?.height ?? -1, tip_hash: r.tip?.hash ?? '', seconds, warnings: r.warnings }
   ctx.out.result(json, () => `ok: ${r.blocks} Daisy blocks (${formatBytes(r.bytes)}) verified with v1 rules up to height ${json.tip_height} ${json.tip_hash} in ${seconds.toFixed(2)} s` +
     (r.warnings.length > 0 ? `; ${r.warnings.length} warning${r.warnings.length === 1 ? '' : 's'} about what Daisy accepts and Petal would not (above)` : ''))

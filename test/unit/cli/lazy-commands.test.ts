@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { COMMAND_MODULES, loadCommands } from '../../../src/cli/commands/index.js'
+import { DAISY_COMMANDS } from '../../../src/cli/context.js'
 import { commandName, newProgram, type Action } from '../../../src/cli/program.js'
 import { petalInProcess } from '../../helpers/cli.js'
 
@@ -19,6 +20,14 @@ describe('lazily loaded command modules', () => {
         expect(seen.has(n), `${n} is registered by one module only`).toBe(false)
         seen.add(n)
       }
+    }
+  })
+
+  it('the module of each command that reads a Daisy directory gives refreshDaisy (verify refreshes for itself); the others do not', async () => {
+    // context.ts runs it before the command: a Daisy command without it would fail on a Daisy directory.
+    for (const m of COMMAND_MODULES) {
+      const daisy = m.names.some(n => DAISY_COMMANDS.has(n) && n !== 'verify')
+      expect(typeof (await m.load()).refreshDaisy, m.names.join(', ')).toBe(daisy ? 'function' : 'undefined')
     }
   })
 
