@@ -20,6 +20,7 @@
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
  * TypeError or RangeError. Context-aware.
  */
+#define _GNU_SOURCE /* RTLD_DEFAULT, for p256-table.c */
 #define NAPI_VERSION 8
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <node_api.h>
@@ -35,6 +36,8 @@
 #include <string.h>
 
 #define MAX_ARGS 4
+
+#include "p256-table.c"
 
 static bool get_args (napi_env env, napi_callback_info info, size_t want, napi_value *argv)
 {
@@ -204,10 +207,16 @@ static napi_value verify (napi_env env, napi_callback_info info)
   if (digest == NULL) return NULL;
   const uint8_t *rs = bytes(env, argv[2], 64, NULL);
   if (rs == NULL) return NULL;
-  ECDSA_SIG *sig = ECDSA_SIG_new();
-  BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
+  /* mode (tests): 0 or absent the key's table once it has one, 1 a table at once, 2 OpenSSL's own. */
+  uint32_t mode = 0;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[3], &t) == napi_ok && t == napi_number) napi_get_value_uint32(env, argv[3], &mode);
+  const comb *table = mode == 2 ? NULL : table_of(k, mode == 1);
+  ECDSA_SIG *sig = table != NULL ? NULL : ECDSA_SIG_new();
+  BIGNUM *r = NULL, *s = NULL;
   int v = -1;
-  if (sig != NULL && r != NULL && s != NULL && ECDSA_SIG_set0(sig, r, s) == 1) {
+  if (table != NULL) v = table_verify(table, digest, rs);
+  else if (sig != NULL && (r = BN_bin2bn(rs, 32, NULL)) != NULL && (s = BN_bin2bn(rs + 32, 32, NULL)) != NULL && ECDSA_SIG_set0(sig, r, s) == 1) {
     r = s = NULL;
     /* 1 valid, 0 not, -1 an error (r or s out of range among them): all but 1 are "no". */
     v = ECDSA_do_verify(digest, 32, sig, k) == 1;

@@ -1,0 +1,293 @@
+/*
+ * P-256 ECDSA verification with a precomputed table per public key (included by openssl.c).
+ *
+ * OpenSSL verifies u1·G + u2·Q with a table only for G: u2·Q costs 255 doublings and ~67 additions
+ * (~0.6 M of a verification's ~0.83 M instructions; docs/performance.md, "Session 26: catch-up").
+ * A chain's blocks are signed by a few keys, so a key verified often gets a table of its own
+ * (j·2^(6i)·Q for i < 43, 1 ≤ j < 64, affine: 173 KB) and u2·Q becomes at most 43 mixed
+ * additions; G gets the same kind of table, once per process. The field and point arithmetic is
+ * OpenSSL's own ecp_nistz256 assembly, which Node's binary exports; looked up with dlsym, so a
+ * Node without it (another architecture, a shared OpenSSL) keeps ECDSA_do_verify.
+ *
+ * The verdict is OpenSSL's: 1 ≤ r, s < n, u1 = e·s⁻¹, u2 = r·s⁻¹ (mod n), R = u1·G + u2·Q, valid
+ * iff R is not the point at infinity and x(R) mod n = r. No exceptional addition can occur inside
+ * a comb: after window i the sum is k·P with 0 ≤ k < 2^(6i), and the point added is j·2^(6i)·P
+ * with k + j·2^(6i) ≤ u < n, so the two are never equal nor opposite. u1·G = ±u2·Q, the one
+ * exceptional final addition, is found and handled (doubling, or infinity) here, not in assembly.
+ * Public data only: no constant-time requirement.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+
+#define W 6
+#define WINDOWS 43 /* ⌈256 / 6⌉ */
+#define PER (1 << W)
+#define TABLE_USES 16 /* verifications of one key before it gets a table (~3 ms to build) */
+#define MAX_TABLES 32 /* live key tables in the process (5.5 MB): ecdsa.ts caches up to 4,096 keys */
+
+typedef uint64_t limbs[4]; /* little-endian, Montgomery form (x·2^256 mod p) */
+typedef struct { limbs X, Y, Z; } jpoint;
+typedef struct { limbs X, Y; } apoint;
+typedef struct { apoint p[WINDOWS][PER - 1]; } comb; /* p[i][j-1] = j·2^(6i)·P */
+
+static struct {
+  void (*mul)(limbs, const limbs, const limbs);
+  void (*sqr)(limbs, const limbs);
+  void (*to_mont)(limbs, const limbs);
+  void (*from_mont)(limbs, const limbs);
+  void (*dbl)(jpoint *, const jpoint *);
+  void (*add)(jpoint *, const jpoint *, const jpoint *);
+  void (*add_affine)(jpoint *, const jpoint *, const apoint *);
+  void (*ord_mul)(limbs, const limbs, const limbs);
+  void (*ord_sqr)(limbs, const limbs, uint64_t);
+} nz;
+static bool nz_ok;
+static comb *g_comb;
+static pthread_once_t nz_once = PTHREAD_ONCE_INIT;
+
+static const limbs ONE = { 1, 0, 0, 0 };
+/* p − 2, the exponent of a field inverse. */
+static const limbs P_MINUS_2 = { 0xfffffffffffffffdULL, 0x00000000ffffffffULL, 0, 0xffffffff00000001ULL };
+
+static void inv_mont (limbs out, const limbs a)
+{
+  limbs r;
+  nz.to_mont(r, ONE);
+  for (int i = 255; i >= 0; i--) {
+    nz.sqr(r, r);
+    if ((P_MINUS_2[i / 64] >> (i % 64)) & 1) nz.mul(r, r, a);
+  }
+  memcpy(out, r, sizeof r);
+}
+
+static bool same (const limbs a, const limbs b) { return memcmp(a, b, sizeof(limbs)) == 0; }
+
+/* The table of the point (x, y) (affine, Montgomery form): per window, the multiples in Jacobian
+ * form, then all made affine with one inversion (Montgomery's trick). NULL when out of memory. */
+static comb *comb_new (const limbs x, const limbs y)
+{
+  enum { N = WINDOWS * (PER - 1) };
+  comb *c = malloc(sizeof *c);
+  jpoint *j = malloc(N * sizeof *j);
+  limbs *acc = malloc(N * sizeof *acc);
+  if (c == NULL || j == NULL || acc == NULL) { free(c); free(j); free(acc); return NULL; }
+  jpoint base;
+  memcpy(base.X, x, sizeof(limbs));
+  memcpy(base.Y, y, sizeof(limbs));
+  nz.to_mont(base.Z, ONE);
+  for (int i = 0; i < WINDOWS; i++) {
+    jpoint *t = j + i * (PER - 1);
+    t[0] = base;
+    nz.dbl(&t[1], &base); /* 2·B: the addition's assembly is not asked to double */
+    for (int k = 2; k < PER - 1; k++) nz.add(&t[k], &t[k - 1], &base); /* (k+1)·B, never ±B */
+    nz.dbl(&base, &t[PER / 2 - 1]); /* 64·B */
+  }
+  /* acc[k] = Z0·…·Zk; then walking back, each Zk⁻¹ from the running inverse. No Z is 0:
+   * j·2^(6i) is never a multiple of the prime n. */
+  memcpy(acc[0], j[0].Z, sizeof(limbs));
+  for (int k = 1; k < N; k++) nz.mul(acc[k], acc[k - 1], j[k].Z);
+  limbs inv, zi, zi2;
+  inv_mont(inv, acc[N - 1]);
+  for (int k = N - 1; k >= 0; k--) {
+    if (k > 0) { nz.mul(zi, inv, acc[k - 1]); nz.mul(inv, inv, j[k].Z); } else memcpy(zi, inv, sizeof zi);
+    apoint *a = &c->p[k / (PER - 1)][k % (PER - 1)];
+    nz.sqr(zi2, zi);
+    nz.mul(a->X, j[k].X, zi2);
+    nz.mul(zi2, zi2, zi);
+    nz.mul(a->Y, j[k].Y, zi2);
+  }
+  free(j);
+  free(acc);
+  return c;
+}
+
+/* The bytes of a BIGNUM below 2^256 as limbs (BN_bn2lebinpad: little-endian bytes, x86-64's order). */
+static bool to_limbs (limbs out, const BIGNUM *bn)
+{
+  uint8_t b[32];
+  if (BN_bn2lebinpad(bn, b, 32) != 32) return false;
+  memcpy(out, b, 32);
+  return true;
+}
+
+/* The table of an EC_POINT's multiples, or NULL. */
+static comb *comb_of_point (const EC_GROUP *g, const EC_POINT *pt)
+{
+  BIGNUM *x = BN_new(), *y = BN_new();
+  limbs lx, ly;
+  comb *c = NULL;
+  if (x != NULL && y != NULL && EC_POINT_get_affine_coordinates(g, pt, x, y, NULL) == 1 && to_limbs(lx, x) && to_limbs(ly, y)) {
+    nz.to_mont(lx, lx);
+    nz.to_mont(ly, ly);
+    c = comb_new(lx, ly);
+  }
+  BN_free(x);
+  BN_free(y);
+  return c;
+}
+
+static void nz_init (void)
+{
+#if defined(__x86_64__)
+  void **f = (void **)&nz;
+  static const char *names[] = { "ecp_nistz256_mul_mont", "ecp_nistz256_sqr_mont", "ecp_nistz256_to_mont", "ecp_nistz256_from_mont",
+                                 "ecp_nistz256_point_double", "ecp_nistz256_point_add", "ecp_nistz256_point_add_affine",
+                                 "ecp_nistz256_ord_mul_mont", "ecp_nistz256_ord_sqr_mont" };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) if ((f[i] = dlsym(RTLD_DEFAULT, names[i])) == NULL) return;
+  EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  if (g != NULL) g_comb = comb_of_point(g, EC_GROUP_get0_generator(g));
+  EC_GROUP_free(g);
+  nz_ok = g_comb != NULL;
+#endif
+}
+
+/* u·P from P's table; false when u·P is the point at infinity (u = 0). u: limbs, u < n. */
+static bool comb_mul (jpoint *r, const comb *c, const limbs u)
+{
+  bool inf = true;
+  for (int i = 0; i < WINDOWS; i++) {
+    int bit = i * W, lo = bit % 64;
+    uint64_t v = u[bit / 64] >> lo;
+    if (lo > 64 - W && bit / 64 < 3) v |= u[bit / 64 + 1] << (64 - lo);
+    unsigned d = (unsigned)(v & (PER - 1));
+    if (d == 0) continue;
+    const apoint *a = &c->p[i][d - 1];
+    if (inf) { memcpy(r->X, a->X, sizeof(limbs)); memcpy(r->Y, a->Y, sizeof(limbs)); nz.to_mont(r->Z, ONE); inf = false; }
+    else nz.add_affine(r, r, a);
+  }
+  return !inf;
+}
+
+/* a + b, both finite; false when the sum is the point at infinity (b = −a). */
+static bool add_checked (jpoint *r, const jpoint *a, const jpoint *b)
+{
+  limbs z1z1, z2z2, u1, u2, s1, s2;
+  nz.sqr(z1z1, a->Z);
+  nz.sqr(z2z2, b->Z);
+  nz.mul(u1, a->X, z2z2);
+  nz.mul(u2, b->X, z1z1);
+  if (!same(u1, u2)) { nz.add(r, a, b); return true; }
+  nz.mul(s1, a->Y, z2z2);
+  nz.mul(s1, s1, b->Z);
+  nz.mul(s2, b->Y, z1z1);
+  nz.mul(s2, s2, a->Z);
+  if (!same(s1, s2)) return false;
+  nz.dbl(r, a);
+  return true;
+}
+
+typedef struct { uint32_t uses; comb *table; } key_extra;
+static int key_extra_index = -1;
+static int live_tables;
+
+static void key_extra_free (void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+  (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+  key_extra *e = ptr;
+  if (e == NULL) return;
+  if (e->table != NULL) __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
+  free(e->table);
+  free(e);
+}
+
+static void once_init (void)
+{
+  key_extra_index = EC_KEY_get_ex_new_index(0, NULL, NULL, NULL, key_extra_free);
+  if (key_extra_index >= 0) nz_init();
+}
+
+/* The key's table once it has been used TABLE_USES times (force: at once), else NULL. */
+static const comb *table_of (EC_KEY *k, bool force)
+{
+  pthread_once(&nz_once, once_init);
+  if (!nz_ok) return NULL;
+  key_extra *e = EC_KEY_get_ex_data(k, key_extra_index);
+  if (e == NULL) {
+    if ((e = calloc(1, sizeof *e)) == NULL) return NULL;
+    if (EC_KEY_set_ex_data(k, key_extra_index, e) != 1) { free(e); return NULL; }
+  }
+  if (e->table == NULL && (force || ++e->uses >= TABLE_USES) && EC_KEY_get0_public_key(k) != NULL) {
+    e->uses = 0; /* a failed build (or too many tables) is tried again TABLE_USES verifications later */
+    if (__atomic_add_fetch(&live_tables, 1, __ATOMIC_RELAXED) > MAX_TABLES ||
+        (e->table = comb_of_point(EC_KEY_get0_group(k), EC_KEY_get0_public_key(k))) == NULL) __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
+  }
+  return e->table;
+}
+
+static const limbs ORDER = { 0xf3b9cac2fc632551ULL, 0xbce6faada7179e84ULL, 0xffffffffffffffffULL, 0xffffffff00000000ULL };
+/* 2^512 mod n: into the order's Montgomery form. */
+static const limbs ORDER_RR = { 0x83244c95be79eea2ULL, 0x4699799c49bd6fa6ULL, 0x2845b2392b6bec59ULL, 0x66e12d94f3d95620ULL };
+
+/* 32 big-endian bytes as limbs. */
+static void from_be (limbs out, const uint8_t *b)
+{
+  for (int i = 0; i < 4; i++) {
+    uint64_t v = 0;
+    for (int j = 0; j < 8; j++) v = (v << 8) | b[(3 - i) * 8 + j];
+    out[i] = v;
+  }
+}
+
+static int cmp (const limbs a, const limbs b)
+{
+  for (int i = 3; i >= 0; i--) if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+  return 0;
+}
+
+/* a mod n for a < 2n (every 256-bit value, and every x below p). */
+static void reduce (limbs a)
+{
+  if (cmp(a, ORDER) < 0) return;
+  unsigned __int128 borrow = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned __int128 d = (unsigned __int128)a[i] - ORDER[i] - borrow;
+    a[i] = (uint64_t)d;
+    borrow = (d >> 64) & 1;
+  }
+}
+
+static bool is_zero (const limbs a) { return (a[0] | a[1] | a[2] | a[3]) == 0; }
+
+/* s⁻¹·2^256 mod n (s in the order's Montgomery form), by Fermat: s^(n−2). */
+static void ord_inv_mont (limbs out, const limbs sm)
+{
+  limbs r, e;
+  memcpy(e, ORDER, sizeof e);
+  e[0] -= 2;
+  nz.ord_mul(r, ONE, ORDER_RR); /* 1 in Montgomery form */
+  for (int i = 255; i >= 0; i--) {
+    nz.ord_sqr(r, r, 1);
+    if ((e[i / 64] >> (i % 64)) & 1) nz.ord_mul(r, r, sm);
+  }
+  memcpy(out, r, sizeof r);
+}
+
+/* OpenSSL's verdict on (r, s) over a 32-byte digest, through the tables: true iff valid. */
+static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *rs)
+{
+  limbs r, s, e, w, u1, u2, x, zi;
+  from_be(r, rs);
+  from_be(s, rs + 32);
+  from_be(e, digest); /* 256 bits, the order's length: no truncation */
+  if (is_zero(r) || is_zero(s) || cmp(r, ORDER) >= 0 || cmp(s, ORDER) >= 0) return false;
+  reduce(e);
+  nz.ord_mul(w, s, ORDER_RR);
+  ord_inv_mont(w, w);
+  nz.ord_mul(u1, e, w); /* e·s⁻¹, out of Montgomery form by the multiplication itself */
+  nz.ord_mul(u2, r, w);
+  reduce(u1); /* the combs' argument wants u < n */
+  reduce(u2);
+  jpoint a, b, sum;
+  bool ha = comb_mul(&a, g_comb, u1), hb = comb_mul(&b, q, u2);
+  if (ha && hb) { if (!add_checked(&sum, &a, &b)) return false; }
+  else if (ha) sum = a;
+  else if (hb) sum = b;
+  else return false;
+  /* x(R) = X / Z², out of Montgomery form, mod n. */
+  inv_mont(zi, sum.Z);
+  nz.sqr(zi, zi);
+  nz.mul(x, sum.X, zi);
+  nz.from_mont(x, x);
+  reduce(x);
+  return cmp(x, r) == 0;
+}
