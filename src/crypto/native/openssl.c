@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/obj_mac.h>
 #include <openssl/sha.h>
 #include <stdbool.h>
@@ -220,6 +221,9 @@ static napi_value verify (napi_env env, napi_callback_info info)
     r = s = NULL;
     /* 1 valid, 0 not, -1 an error (r or s out of range among them): all but 1 are "no". */
     v = ECDSA_do_verify(digest, 32, sig, k) == 1;
+    /* A refusal leaves its reason on this thread's OpenSSL error queue (a sum at infinity, r ≥ n),
+     * where node:crypto's next call on the thread would read it as its own failure. */
+    ERR_clear_error();
   }
   BN_free(r);
   BN_free(s);
