@@ -11,7 +11,8 @@
  *   sign(key, digest)       ECDSA over a 32-byte digest: r ‖ s, 32 bytes each (IEEE P1363).
  *   publicKey(point)        a public key object of a 65-byte uncompressed point; undefined when
  *                           the point is not on the curve.
- *   verify(key, digest, sig)  whether sig (r ‖ s, 64 bytes) verifies under the key.
+ *   verify(key, digest, sig[, mode])  whether sig (r ‖ s, 64 bytes) verifies under the key: a key
+ *                           verified often through its own precomputed table (p256-table.c).
  *   sha256Into(buf, from, to, out)  SHA-256 of buf[from…to) into out[0…32): no allocation here
  *                           (a Buffer from Node's pool is ~2× cheaper than one made by the addon).
  *   hasherNew(), hasherUpdate(h, buf, from, to), hasherDigest(h): incremental SHA-256.

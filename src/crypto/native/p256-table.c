@@ -22,7 +22,7 @@
 #define W 6
 #define WINDOWS 43 /* ⌈256 / 6⌉ */
 #define PER (1 << W)
-#define TABLE_USES 16 /* verifications of one key before it gets a table (~3 ms to build) */
+#define TABLE_USES 64 /* verifications of one key before it gets a table: ~11 M instructions to build, ~0.47 M saved a verification */
 #define MAX_TABLES 32 /* live key tables in the process (5.5 MB): ecdsa.ts caches up to 4,096 keys */
 
 typedef uint64_t limbs[4]; /* little-endian, Montgomery form (x·2^256 mod p) */
