@@ -102,6 +102,17 @@ describe('petal query (CLI)', () => {
     expect(readdirSync(join(out, '..'))).toEqual([])
   })
 
+  it('an export to a file in a directory that does not exist is a usage error, not a crash (CSV and SQLite)', () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'petal-export-')), 'no', 'such')
+    for (const out of [join(missing, 'out.csv'), join(missing, 'out.db')]) {
+      const r = petal(dir, 'export', 't', '-o', out)
+      expect(r.status, r.stderr).toBe(2)
+      expect(r.stderr).toContain(`cannot write ${out}`)
+      expect(r.stderr).toContain('[USAGE]')
+      expect(r.stderr).not.toContain('internal error')
+    }
+  })
+
   it('stops quietly when the reader goes away (petal query … | head -1)', async () => {
     const child = spawn(process.execPath, [BIN, '--dir', dir, 'query', 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT x FROM c'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let err = ''

@@ -1,8 +1,8 @@
-import { createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from 'node:fs'
+import { closeSync, createWriteStream, existsSync, openSync, renameSync, rmSync, type WriteStream } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { exportTable, EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
-import { canWrite, fsyncDir, fsyncFile } from '../../util/index.js'
+import { canWrite, errorMessage, fsyncDir, fsyncFile } from '../../util/index.js'
 import { checkHeightRange, heightOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -47,7 +47,12 @@ export function register (program: Command, action: Action): void {
       checkHeightRange(o.from, o.to, chain.tip().height)
       const out = o.out
       const tmp = out === undefined ? undefined : join(dirname(out), `.${basename(out)}.${process.pid}.tmp`)
-      const stream = tmp === undefined || fmt === 'sqlite' ? undefined : createWriteStream(tmp, { flags: 'wx', mode: 0o600 })
+      // Created here, synchronously: a directory that is missing or not writable is a usage error
+      // before any work (opened by the stream on the thread pool, its failure was an unhandled
+      // 'error' event; SQLite's, an internal error). SQLite opens the empty file as a new database.
+      const fd = tmp === undefined || out === undefined ? undefined : createTemporary(tmp, out, fmt)
+      const stream = fd === undefined || fmt === 'sqlite' ? undefined : createWriteStream('', { fd })
+      if (fd !== undefined && stream === undefined) closeSync(fd)
       // An SQLite file's size is known only at the end: its progress counts rows.
       const bar = fmt === 'sqlite' ? ctx.progress('export', 'rows') : ctx.progress('export')
       try {
@@ -89,11 +94,22 @@ export function register (program: Command, action: Action): void {
         }
       } catch (err) {
         bar.end()
-        // The temporary is opened on the thread pool: a failure that comes before that open has
-        // finished waits for the stream to close, or the open created the file after its removal.
+        // The stream's descriptor is closed (on the thread pool) before the temporary is removed.
         if (stream !== undefined && !stream.closed) await new Promise<void>(resolve => { stream.once('close', resolve); stream.destroy() })
         if (tmp !== undefined) rmSync(tmp, { force: true })
         throw err
       }
     }))
+}
+
+/** The export's temporary file, new (mode 0600), open for writing; a UsageError where it cannot be made. */
+function createTemporary (tmp: string, out: string, fmt: ExportFormat): number {
+  try {
+    return openSync(tmp, 'wx', 0o600)
+  } catch (err) {
+    const hint = (err as NodeJS.ErrnoException).code === 'EEXIST'
+      ? `remove ${tmp} (left by an export that was killed), then run the export again`
+      : `choose a path in a directory you can write${fmt === 'sqlite' ? '' : ', or leave -o out to write to stdout'}`
+    throw new UsageError(`cannot write ${out}: ${errorMessage(err)}`, hint)
+  }
 }
