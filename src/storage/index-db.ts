@@ -70,8 +70,13 @@ export class IndexDb {
         // Writes only to a new file, or once to an index from before the chain tree (its tables).
         if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'checkpoints'").get() === undefined) {
           db.pragma('journal_mode = WAL')
-          db.exec(SCHEMA)
-          db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
+          // One transaction: killed between its statements, a file with the tables (which the
+          // check above takes as made) but no schema version would be refused at every open.
+          const made = db
+          made.transaction(() => {
+            made.exec(SCHEMA)
+            made.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
+          }).immediate()
         }
       }
       else if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get() === undefined) {

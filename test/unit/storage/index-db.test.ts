@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { IndexDb, type BlockRecord } from '../../../src/storage/index.js'
 import { SCHEMA, SCHEMA_VERSION } from '../../../src/storage/index-records.js'
 import { isPetalError } from '../../../src/util/index.js'
@@ -21,6 +23,32 @@ describe('chain.db', () => {
       holder.close()
     }
     IndexDb.open(path).close()
+  })
+
+  it('a new index killed (-9) while its tables are made opens cleanly next time, with its schema version', () => {
+    // The process that makes chain.db is killed right after the tables are created, before the
+    // schema version is written: made in one transaction, nothing of it is left; committed one
+    // statement at a time, the next open found the tables, skipped them and refused the file
+    // ("schema version missing": INDEX_CORRUPT, for a directory nothing was ever written to).
+    const path = join(tmpDir(), 'chain.db')
+    const src = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.ts')).href
+    const child = `import Database from 'better-sqlite3'
+      const exec = Database.prototype.exec
+      Database.prototype.exec = function (sql) {
+        const r = exec.call(this, sql)
+        if (sql.includes('CREATE TABLE IF NOT EXISTS checkpoints')) process.kill(process.pid, 'SIGKILL')
+        return r
+      }
+      const { IndexDb } = await import(${JSON.stringify(src)})
+      IndexDb.open(${JSON.stringify(path)})`
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 30_000 })
+    expect(r.signal, r.stderr).toBe('SIGKILL')
+    const db = IndexDb.open(path)
+    try {
+      expect(db.getMeta('schema_version')).toBe(SCHEMA_VERSION)
+    } finally {
+      db.close()
+    }
   })
 
   it('opening an existing index, for reading or writing, takes no lock a writer holds', async () => {
