@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { BUILD_PASSES, buildBlock, type EncryptSpec, type KeyOpRow, type RewrapSpec } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { prepareBlockFiles, sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { prepareBlockFiles, prepareBlockFilesSync, sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
 import { failpoint, formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { basename } from 'node:path'
 import { acceptCandidate, type ImportResult } from './accept.js'
@@ -42,6 +42,9 @@ export interface SignImportOptions extends LockOptions {
 }
 
 export const SIGN_IMPORT_PASSES = BUILD_PASSES + 1
+
+/** Sources up to this size have their block flushed on the calling thread (prepareBlockFilesSync). */
+const SYNC_PREPARE_MAX_BYTES = 256 * 1024
 
 /** The source's size for the progress total; 0 if it cannot be read (the build says why). */
 function sourceSize (source: string): number {
@@ -92,7 +95,10 @@ export async function signImport (chain: Chain, source: string | undefined, key:
       // The file is final: its flush and its .sig's write and flush (two fsyncs at once on the
       // thread pool) run beside the validation, and placement only moves the two and flushes the
       // directories. A crash before the move leaves private tmp/ files, which cleanTmp removes.
-      const preparing = prepareBlockFiles(tmp, built.seal)
+      // A small block's are flushed here instead: starting the pool's threads cost more than the
+      // overlap (docs/performance.md, "Session 26: the 100-row import").
+      if (size <= SYNC_PREPARE_MAX_BYTES) prepareBlockFilesSync(tmp, built.seal)
+      const preparing = size <= SYNC_PREPARE_MAX_BYTES ? Promise.resolve() : prepareBlockFiles(tmp, built.seal)
       let c
       try {
         // The same validation as a block from the network, except for what the build already did

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, isNotFound, processAlive, readFullySync, writeFileAtomic, nameNonce } from '../util/index.js'
+import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, processAlive, readFullySync, writeFileAtomic, nameNonce } from '../util/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { notRegular, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
@@ -112,6 +112,17 @@ export function prepareBlock (file: string, seal: string): void {
  */
 export async function prepareBlockFiles (file: string, seal: string): Promise<void> {
   await Promise.all([fsyncPathAsync(file, 'r+'), fsyncPathAsync(sealPathOf(file), 'w', seal + '\n')])
+}
+
+/**
+ * prepareBlockFiles on the calling thread, one flush after the other. For a small block: the two
+ * fsyncs on the thread pool started its four threads (waiting for each to start, and joining them
+ * at exit) for a process that uses the pool for nothing else (docs/performance.md, "Session 26:
+ * the 100-row import").
+ */
+export function prepareBlockFilesSync (file: string, seal: string): void {
+  fsyncPathSync(file, 'r+')
+  fsyncPathSync(sealPathOf(file), 'w', seal + '\n')
 }
 
 /**

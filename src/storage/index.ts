@@ -13,7 +13,7 @@ export { DEFAULT_CONSENSUS, chainParamsToJson, parseChainParams, readChainParams
 export { IndexDb } from './index-db.js'
 export type { LockOptions, WriteLockOptions } from './index-write-lock.js'
 export type { BlockRecord, KeyOpRecord, SignerRecord, TableRecord } from './index-records.js'
-export { tmpBlockPath, cleanTmp, readSeal, prepareBlock, prepareBlockFiles, prepareBlocks, placeBlock, replaceBlock, removeBlock, writeSealFile, listForkFiles } from './block-files.js'
+export { tmpBlockPath, cleanTmp, readSeal, prepareBlock, prepareBlockFiles, prepareBlockFilesSync, prepareBlocks, placeBlock, replaceBlock, removeBlock, writeSealFile, listForkFiles } from './block-files.js'
 export { prepareGroup, type GroupFile } from './group-flush.js'
 export { syncFileSystem, syncfsWanted, setSyncfsMode, stopSyncfsHelper, SYNCFS_MIN_BLOCKS } from './syncfs.js'
 export { writeJournal, writeJournalAsync, readJournal, removeJournal, applyMoves, applyMovesGrouped, undoMoves, type Move } from './journal.js'

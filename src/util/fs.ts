@@ -76,8 +76,14 @@ export function writeNewFileSync (path: string, parts: readonly Uint8Array[], si
 }
 
 export function fsyncFile (path: string): void {
-  const fd = openSync(path, 'r+')
+  fsyncPathSync(path, 'r+')
+}
+
+/** fsyncPathAsync on the calling thread: for a few small files, where starting libuv's thread pool costs more than the overlap. */
+export function fsyncPathSync (path: string, flags: 'r' | 'r+' | 'w', data?: string | Uint8Array, mode = 0o644): void {
+  const fd = openSync(path, flags, mode)
   try {
+    if (data !== undefined) writeFullySync(fd, data)
     fsyncSync(fd)
   } finally {
     closeSync(fd)

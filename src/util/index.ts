@@ -10,7 +10,7 @@ export { isRecord, errorMessage, errorCode, parseJson, isStringArray, asError } 
 export { toHex, fromHex, hexInto, isHex, isHash, equalBytes } from './hex.js'
 export { uleb } from './leb128.js'
 export { builtBytes, BUILT_DIR } from './built-bytes.js'
-export { nameNonce, fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, writeFullySync, readFullySync, isNotFound, canWrite } from './fs.js'
+export { nameNonce, fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, fsyncPathSync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, writeFullySync, readFullySync, isNotFound, canWrite } from './fs.js'
 export { removeStaleTemps, processAlive } from './stale-temps.js'
 export { lockHolders, processStopped, processStopState, processCommand, resumeAdvice } from './lock-holders.js'
 export { HeapGrowth, HEAP_GROWING_PERCENT } from './heap-growth.js'

@@ -6,7 +6,10 @@
 // modules loaded, neither used by an SQLite import), Buffer's writeUInt32BE (the row encoder's
 // lengths, twice a row), writeBigUInt64BE (the chain tree's height) and Buffer.concat (the chain
 // tree's leaf, the key's SPKI), Buffer's copy (the row encoder's growth) and fs.writeFileSync (the
-// seal's file, the write lock's record: writeSync, which printing compiles anyway). A preloaded script wraps them and reports the calls at exit.
+// seal's file, the write lock's record: writeSync, which printing compiles anyway). Session 26: no
+// fs.fsync either, whose callback runs on libuv's thread pool: the pool's four threads were started
+// for the two fsyncs of the block and its seal alone, and joined at exit ("Session 26: the 100-row
+// import"). A preloaded script wraps them and reports the calls at exit.
 import { describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,13 +19,13 @@ import { tmpDir } from '../helpers/tmp.js'
 
 const NODE_CALLS = `const util = require('node:util'); const counts = {}
 const wrap = (o, k) => { const f = o[k]; counts[k] = 0; o[k] = function (...a) { counts[k]++; return f.apply(this, a) } }
-wrap(util, 'promisify'); wrap(Buffer.prototype, 'writeUInt32BE'); wrap(Buffer.prototype, 'writeBigUInt64BE'); wrap(Buffer, 'concat'); wrap(Buffer.prototype, 'copy'); wrap(require('node:fs'), 'writeFileSync')
+wrap(util, 'promisify'); wrap(Buffer.prototype, 'writeUInt32BE'); wrap(Buffer.prototype, 'writeBigUInt64BE'); wrap(Buffer, 'concat'); wrap(Buffer.prototype, 'copy'); wrap(require('node:fs'), 'writeFileSync'); wrap(require('node:fs'), 'fsync')
 const TD = globalThis.TextDecoder; counts.TextDecoder = 0
 globalThis.TextDecoder = class extends TD { constructor (...a) { super(...a); counts.TextDecoder++ } }
 process.on('exit', () => { process.stderr.write('\\nNODE_CALLS ' + JSON.stringify(counts) + '\\n') })\n`
 
 describe('a 100-row signimportblock from the CLI', () => {
-  it('runs no promisify, makes no TextDecoder, writes no integer through Buffer, concatenates no Buffers; the chain verifies', async () => {
+  it('runs no promisify, makes no TextDecoder, writes no integer through Buffer, concatenates no Buffers, starts no thread pool; the chain verifies', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     const preload = join(tmpDir(), 'node-calls.cjs')
@@ -33,7 +36,7 @@ describe('a 100-row signimportblock from the CLI', () => {
       expect(r.code, r.stderr).toBe(0)
       const m = /NODE_CALLS (\{.*\})/.exec(r.stderr)
       expect(m, r.stderr).not.toBeNull()
-      expect(JSON.parse(m?.[1] ?? '{}')).toEqual({ promisify: 0, writeUInt32BE: 0, writeBigUInt64BE: 0, concat: 0, copy: 0, writeFileSync: 0, TextDecoder: 0 })
+      expect(JSON.parse(m?.[1] ?? '{}')).toEqual({ promisify: 0, writeUInt32BE: 0, writeBigUInt64BE: 0, concat: 0, copy: 0, writeFileSync: 0, fsync: 0, TextDecoder: 0 })
     }
     const v = await petal(['--dir', dir, 'verify', '--deep'])
     expect(v.code, v.stderr).toBe(0)
