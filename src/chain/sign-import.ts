@@ -97,8 +97,9 @@ export async function signImport (chain: Chain, source: string | undefined, key:
       // directories. A crash before the move leaves private tmp/ files, which cleanTmp removes.
       // A small block's are flushed here instead: starting the pool's threads cost more than the
       // overlap (docs/performance.md, "Session 26: the 100-row import").
+      let preparing = Promise.resolve()
       if (size <= SYNC_PREPARE_MAX_BYTES) prepareBlockFilesSync(tmp, built.seal)
-      const preparing = size <= SYNC_PREPARE_MAX_BYTES ? Promise.resolve() : prepareBlockFiles(tmp, built.seal)
+      else preparing = prepareBlockFiles(tmp, built.seal)
       let c
       try {
         // The same validation as a block from the network, except for what the build already did
