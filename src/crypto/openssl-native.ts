@@ -33,6 +33,8 @@ export interface NativeOpenssl {
   hasherDigest: (h: NativeHasher) => Buffer
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
+  /** Tests: whether per-key P-256 tables can be made here, how many are alive in the process (all threads), and whether G's has been made (native/p256-table.c). */
+  p256Tables?: () => { available: boolean, keys: number, generator: boolean }
 }
 
 /**

@@ -135,7 +135,9 @@ static napi_value key_from_scalar (napi_env env, napi_callback_info info)
   }
   BN_clear_free(bn);
   EC_POINT_free(pt);
-  if (!ok) { EC_KEY_free(k); return undefined(env); }
+  /* Every refusal clears what OpenSSL put on this thread's error queue: node:crypto's next call
+   * on the thread (generateKeyPairSync among them) would read it as its own failure. */
+  if (!ok) { EC_KEY_free(k); ERR_clear_error(); return undefined(env); }
   napi_value obj, ext, pub;
   if (napi_create_object(env, &obj) != napi_ok) { EC_KEY_free(k); return NULL; }
   if ((ext = tagged_external(env, k, free_key, &KEY_TAG)) == NULL ||
@@ -173,7 +175,7 @@ static napi_value sign (napi_env env, napi_callback_info info)
   const uint8_t *digest = bytes(env, argv[1], 32, NULL);
   if (digest == NULL) return NULL;
   ECDSA_SIG *sig = ECDSA_do_sign(digest, 32, k);
-  if (sig == NULL) { napi_throw_error(env, NULL, "ECDSA_do_sign failed"); return NULL; }
+  if (sig == NULL) { ERR_clear_error(); napi_throw_error(env, NULL, "ECDSA_do_sign failed"); return NULL; }
   const BIGNUM *r, *s;
   ECDSA_SIG_get0(sig, &r, &s);
   uint8_t out[64];
@@ -195,7 +197,8 @@ static napi_value public_key (napi_env env, napi_callback_info info)
   /* oct2point refuses a point off the curve: then it is not a key. */
   bool ok = EC_POINT_oct2point(EC_KEY_get0_group(k), pt, point, 65, NULL) == 1 && EC_KEY_set_public_key(k, pt) == 1;
   EC_POINT_free(pt);
-  if (!ok) { EC_KEY_free(k); return undefined(env); }
+  /* A point off the curve leaves "point is not on curve" there (see keyFromScalar). */
+  if (!ok) { EC_KEY_free(k); ERR_clear_error(); return undefined(env); }
   return tagged_external(env, k, free_key, &KEY_TAG);
 }
 
@@ -363,6 +366,22 @@ static napi_value scalar (napi_env env, napi_callback_info info)
   return out;
 }
 
+/* p256Tables() (tests): { available: OpenSSL's nistz256 functions were found, keys: the key tables
+ * alive in the process, generator: whether G's is made }. */
+static napi_value p256_tables (napi_env env, napi_callback_info info)
+{
+  (void)info;
+  pthread_once(&nz_once, once_init);
+  napi_value out, avail, keys, gen;
+  if (napi_create_object(env, &out) != napi_ok || napi_get_boolean(env, nz_ok, &avail) != napi_ok ||
+      napi_set_named_property(env, out, "available", avail) != napi_ok ||
+      napi_create_int32(env, __atomic_load_n(&live_tables, __ATOMIC_RELAXED), &keys) != napi_ok ||
+      napi_get_boolean(env, __atomic_load_n(&g_comb, __ATOMIC_ACQUIRE) != NULL, &gen) != napi_ok ||
+      napi_set_named_property(env, out, "keys", keys) != napi_ok ||
+      napi_set_named_property(env, out, "generator", gen) != napi_ok) return NULL;
+  return out;
+}
+
 NAPI_MODULE_INIT ()
 {
   napi_property_descriptor props[] = {
@@ -375,7 +394,8 @@ NAPI_MODULE_INIT ()
     { "hasherNew", NULL, hasher_new, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hasherUpdate", NULL, hasher_update, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hasherDigest", NULL, hasher_digest, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -42,8 +42,8 @@ static struct {
   void (*ord_sqr)(limbs, const limbs, uint64_t);
 } nz;
 static bool nz_ok;
-static comb *g_comb;
-static pthread_once_t nz_once = PTHREAD_ONCE_INIT;
+static comb *g_comb; /* G's table: made with the first key's (g_init), NULL until then or if it failed */
+static pthread_once_t nz_once = PTHREAD_ONCE_INIT, g_once = PTHREAD_ONCE_INIT;
 
 static const limbs ONE = { 1, 0, 0, 0 };
 /* p − 2, the exponent of a field inverse. */
@@ -126,6 +126,7 @@ static comb *comb_of_point (const EC_GROUP *g, const EC_POINT *pt)
   return c;
 }
 
+/* OpenSSL's nistz256 functions, looked up in the process (Node's binary exports them). */
 static void nz_init (void)
 {
 #if defined(__x86_64__)
@@ -134,10 +135,7 @@ static void nz_init (void)
                                  "ecp_nistz256_point_double", "ecp_nistz256_point_add", "ecp_nistz256_point_add_affine",
                                  "ecp_nistz256_ord_mul_mont", "ecp_nistz256_ord_sqr_mont" };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) if ((f[i] = dlsym(RTLD_DEFAULT, names[i])) == NULL) return;
-  EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-  if (g != NULL) g_comb = comb_of_point(g, EC_GROUP_get0_generator(g));
-  EC_GROUP_free(g);
-  nz_ok = g_comb != NULL;
+  nz_ok = true;
 #endif
 }
 
@@ -196,6 +194,36 @@ static void once_init (void)
   if (key_extra_index >= 0) nz_init();
 }
 
+static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *rs);
+
+/* A signature under the key d = 1 (Q = G) of SHA-256("petal p256-table self-test"), checked by
+ * OpenSSL and @noble/curves. */
+static const uint8_t KAT_DIGEST[32] = {
+  0x3a, 0xef, 0xf3, 0xbb, 0x15, 0x20, 0x69, 0xcb, 0xf1, 0xc5, 0xca, 0x3c, 0xac, 0x30, 0x9e, 0x8d,
+  0xca, 0x3b, 0x61, 0xee, 0x6c, 0x43, 0x32, 0x3c, 0x67, 0xd9, 0xe2, 0xa7, 0xd5, 0x81, 0x3b, 0xda };
+static const uint8_t KAT_RS[64] = {
+  0xc5, 0xe6, 0x81, 0x58, 0x72, 0x66, 0x81, 0x19, 0xeb, 0xc9, 0x53, 0x8c, 0x4b, 0x13, 0x68, 0x5c,
+  0x44, 0x80, 0xcb, 0xcd, 0xfb, 0x6e, 0xd7, 0x3a, 0xc0, 0xfe, 0x98, 0x56, 0xea, 0xbc, 0x9e, 0x1e,
+  0x3a, 0x2c, 0xe3, 0x72, 0x2a, 0x91, 0x06, 0x8f, 0xcd, 0xd8, 0xec, 0xe0, 0xe5, 0xe6, 0xab, 0x41,
+  0x6b, 0xfa, 0xb9, 0xdf, 0x75, 0x78, 0x80, 0xa2, 0x38, 0x3a, 0xd1, 0xc4, 0x50, 0x51, 0x0b, 0x83 };
+
+/* G's table, made when the first key's is (not at a process's first verification: ~11 M
+ * instructions, where ECDSA_do_verify costs ~0.85 M a signature). Kept only if it passes a known
+ * answer, valid and tampered, through the table path: arithmetic that is not OpenSSL's as this
+ * file expects it (another build of the functions looked up) leaves every key on ECDSA_do_verify. */
+static void g_init (void)
+{
+  EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  comb *c = g == NULL ? NULL : comb_of_point(g, EC_GROUP_get0_generator(g));
+  EC_GROUP_free(g);
+  if (c == NULL) { ERR_clear_error(); return; }
+  __atomic_store_n(&g_comb, c, __ATOMIC_RELEASE); /* table_verify reads it; other threads see it after pthread_once */
+  uint8_t tampered[32];
+  memcpy(tampered, KAT_DIGEST, 32);
+  tampered[31] ^= 1;
+  if (!table_verify(c, KAT_DIGEST, KAT_RS) || table_verify(c, tampered, KAT_RS)) { __atomic_store_n(&g_comb, NULL, __ATOMIC_RELEASE); free(c); }
+}
+
 /* The key's table once it has been used TABLE_USES times (force: at once), else NULL. */
 static const comb *table_of (EC_KEY *k, bool force)
 {
@@ -208,8 +236,13 @@ static const comb *table_of (EC_KEY *k, bool force)
   }
   if (e->table == NULL && (force || ++e->uses >= TABLE_USES) && EC_KEY_get0_public_key(k) != NULL) {
     e->uses = 0; /* a failed build (or too many tables) is tried again TABLE_USES verifications later */
+    pthread_once(&g_once, g_init);
+    if (g_comb == NULL) return NULL;
     if (__atomic_add_fetch(&live_tables, 1, __ATOMIC_RELAXED) > MAX_TABLES ||
-        (e->table = comb_of_point(EC_KEY_get0_group(k), EC_KEY_get0_public_key(k))) == NULL) __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
+        (e->table = comb_of_point(EC_KEY_get0_group(k), EC_KEY_get0_public_key(k))) == NULL) {
+      __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
+      ERR_clear_error(); /* a failed build's reason (out of memory), not node:crypto's */
+    }
   }
   return e->table;
 }
