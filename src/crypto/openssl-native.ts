@@ -60,10 +60,23 @@ let loaded: { lib: NativeOpenssl | undefined, why: string } | undefined
 
 const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'sha256Into', 'merkleRoot', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'scalar'] as const
 
-// SHA-256("abc"); P-256's generator (d = 1 gives G): a library whose curve or hash is not these
-// (another build, a foreign file at the path) is not used.
+// SHA-256("abc"); the RFC 6962 root of the leaves "a", "b", "c" (an odd last leaf carried up);
+// P-256's generator (d = 1 gives G): a library whose curve or hashes are not these (another
+// build, a foreign file at the path) is not used.
 const ABC_DIGEST = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+const ABC_ROOT = '36642e73c2540ab121e3a6bf9545b0a24982cd830eb13d3cd19de3ce6c021ec1'
 const G = '046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5'
+
+/** Whether the library gives the known answers above (exported for tests); it may throw. */
+export function knownAnswers (lib: NativeOpenssl): boolean {
+  const one = new Uint8Array(32)
+  one[31] = 1
+  const leaves = Buffer.from('\0a\0b\0c', 'latin1')
+  const root = Buffer.alloc(32)
+  lib.merkleRoot(leaves, new Uint32Array([2, 4, 6]), root)
+  return nativeDigest(lib, Buffer.from('abc')).toString('hex') === ABC_DIGEST && root.toString('hex') === ABC_ROOT &&
+    lib.keyFromScalar(one)?.point.toString('hex') === G
+}
 
 /** The addon at `path` as this thread would use it, or why not (exported for tests). */
 export function loadNativeOpenssl (path = nativeOpensslPath()): { lib: NativeOpenssl | undefined, why: string } {
@@ -77,10 +90,7 @@ export function loadNativeOpenssl (path = nativeOpensslPath()): { lib: NativeOpe
   if (NAMES.some(n => typeof m.exports[n] !== 'function')) return { lib: undefined, why: 'exports missing' }
   const lib = m.exports as NativeOpenssl
   try {
-    const one = new Uint8Array(32)
-    one[31] = 1
-    const abc = Buffer.from('abc')
-    if (nativeDigest(lib, abc, 0, 3).toString('hex') !== ABC_DIGEST || lib.keyFromScalar(one)?.point.toString('hex') !== G) return { lib: undefined, why: 'wrong answer at load' }
+    if (!knownAnswers(lib)) return { lib: undefined, why: 'wrong answer at load' }
   } catch (err) {
     return { lib: undefined, why: `not usable: ${err instanceof Error ? err.message : String(err)}` }
   }

@@ -12,7 +12,7 @@ import { p256 } from '@noble/curves/nist.js'
 import { importPrivateKey, isStrictLowS, leafHash, nodeHash, privateKeyToPkcs8, sha256, sha256File, sha256FileSync, sha256Hex, signV2, verifyV2, type SigningKey } from '../../../src/crypto/index.js'
 import { prefixedLeafHash } from '../../../src/crypto/merkle.js'
 import { importP256Pkcs8, privateScalar } from '../../../src/crypto/keys.js'
-import { loadNativeOpenssl, nativeOpensslPath, opensslPath, resetNativeOpenssl } from '../../../src/crypto/openssl-native.js'
+import { knownAnswers, loadNativeOpenssl, nativeOpensslPath, opensslPath, resetNativeOpenssl, type NativeOpenssl } from '../../../src/crypto/openssl-native.js'
 import { nativeSha256Path } from '../../../src/crypto/sha256-native.js'
 import { CryptoError } from '../../../src/crypto/errors.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
@@ -192,6 +192,18 @@ describe.skipIf(!nativeOpensslBuilt())('the native OpenSSL addon', () => {
     const pub = lib.publicKey(k.point)
     if (pub === undefined) throw new Error('no public key')
     expect(() => lib.sign(pub, Buffer.alloc(32))).toThrow()
+  })
+
+  it('is refused at load when any of its hashes is wrong, merkleRoot\'s among them', () => {
+    const lib = loadNativeOpenssl().lib
+    if (lib === undefined) throw new Error('not loaded')
+    expect(knownAnswers(lib)).toBe(true)
+    // A build whose root of three leaves is wrong (the odd last leaf hashed with the pair): every
+    // small table's rows root would be, and each block built or checked with it refused or wrong.
+    const wrongRoot: NativeOpenssl = { ...lib, merkleRoot: (buf, ends, out) => { lib.merkleRoot(buf, ends.subarray(0, 2), out) } }
+    expect(knownAnswers(wrongRoot)).toBe(false)
+    const wrongDigest: NativeOpenssl = { ...lib, sha256Into: (buf, from, to, out) => { lib.sha256Into(buf, from, to - 1, out) } }
+    expect(knownAnswers(wrongDigest)).toBe(false)
   })
 
   it('a handle of the other kind is refused, not read as one (a hasher given as a key crashed the process)', () => {
