@@ -69,6 +69,23 @@ say(lib.p256Tables())
     expect(out).toEqual([[true, 1], { available: true, keys: 0, generator: true }])
   })
 
+  it('gives the right verdicts in four threads that make G\'s table and their keys\' at once', () => {
+    const out = child(`
+import { Worker } from 'node:worker_threads'
+const work = "import { parentPort } from 'node:worker_threads'" + PRELUDE_TEXT + \`
+const keys = [signed(5), signed(6)]
+let right = 0
+for (let i = 0; i < 80; i++) for (const k of keys) right += (lib.verify(k.pub, digest, k.sig) ? 1 : 0) + (lib.verify(k.pub, digest, bad(k.sig)) ? 0 : 1)
+parentPort.postMessage([right, lib.p256Tables().generator])\`
+const workers = [0, 1, 2, 3].map(() => new Worker(work, { eval: true }))
+const exits = workers.map(w => new Promise(resolve => w.once('exit', resolve)))
+say(await Promise.all(workers.map(w => new Promise(resolve => w.once('message', resolve)))))
+await Promise.all(exits)
+say(lib.p256Tables())
+`.replace('PRELUDE_TEXT', JSON.stringify(PRELUDE)))
+    expect(out).toEqual([Array(4).fill([320, true]), { available: true, keys: 0, generator: true }])
+  })
+
   it('keeps at most 32 key tables, verifies the keys past them right, and frees a collected key\'s', () => {
     const out = child(`
 let keys = []
