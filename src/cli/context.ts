@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
-import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, setSyncfsMode } from '../storage/index.js'
+import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
 import { createLogger, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
@@ -32,6 +32,12 @@ export interface CliIO {
   stderrIsTTY: boolean
   /** Root of the installed package (for genesis/ templates). */
   packageRoot: string
+  /**
+   * The process ends once the command has returned (start.ts; not a test running commands in
+   * process): chain.db's and query.db's connections still open then are left to the exit, with
+   * their -wal files (storage's leaveConnectionsAtExit).
+   */
+  exitsAfter?: boolean
 }
 
 /** Commands that work on a Daisy directory (read-only; docs/daisy.md). */
@@ -174,6 +180,7 @@ export class CliContext {
   /** Run every closer (last registered first), even when one fails; the first failure is thrown. */
   async close (): Promise<void> {
     this.endProgress()
+    if (this.io.exitsAfter === true) leaveConnectionsAtExit()
     await runStopSteps(this.closers.splice(0).reverse().map(f => ['closing', f] as const), this.logger)
   }
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ADOPTED_HISTORY_DIR, ADOPTED_STATE_DIR, Chain, updateDaisyState } from '../chain/index.js'
 import { DAISY_SOURCE_FILE } from '../storage/index.js'
-import { syncQueryMirror } from '../query/index.js'
+import { QueryMirror, syncQueryMirror } from '../query/index.js'
 import { isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
 import { formatBytes } from './output.js'
@@ -21,7 +21,11 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
   if (o.bytes !== undefined && o.bytes >= LARGE) ctx.out.note(`updating the query mirror with ${formatBytes(o.bytes)} of new blocks, so that the next query starts at once…`)
   const bar = o.progress === true ? ctx.progress('query mirror', 'blocks') : undefined
   try {
-    const r = await syncQueryMirror(chain, { signal: ctx.signal, onProgress: p => { bar?.update({ phase: 'updating', ...p }) } })
+    // Closed with the context, after the command: a process that ends then leaves query.db-wal in
+    // place instead of checkpointing it (storage's leaveConnectionsAtExit).
+    const mirror = QueryMirror.open(chain)
+    ctx.onClose(() => { mirror.close() })
+    const r = await mirror.sync({ signal: ctx.signal, onProgress: p => { bar?.update({ phase: 'updating', ...p }) } })
     bar?.end()
     const stop = r.stoppedAt
     if (stop !== undefined) ctx.logger.warn(stop.message, { code: stop.code, hint: stop.hint })

@@ -90,6 +90,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
     stderr: s => { if (!ending) makeStderr().write(s) },
     env: process.env,
     stderrIsTTY: stderrIsTTY(makeStderr),
+    exitsAfter: true,
     get packageRoot () { return fileURLToPath(new URL('../..', moduleUrl())) }
   }, () => control().signal)
   returned = true
@@ -121,7 +122,13 @@ export async function start (moduleUrl: () => string): Promise<void> {
   // due once a command has allocated ~1 MB) and then frees the heap, work a process that is
   // about to vanish has no use for (docs/performance.md, "Session 21: start-up"). 'exit'
   // listeners still run (the code cache's write, the child processes' reaping).
-  if (!ending && finished(stdout, stderrMade)) process.exit()
+  if (ending) return
+  if (finished(stdout, stderrMade)) { process.exit(); return }
+  // A garbage collection during the command queues the finalizers of the OpenSSL addon's key
+  // objects as an Immediate (N-API), which alone kept the process from leaving here (a 100-row
+  // signimportblock ended the usual way: Node's teardown, and better-sqlite3 closing what was
+  // left open; docs/performance.md, "Session 27: the 100-row import"): look again once it has run.
+  setImmediate(() => { if (!ending && finished(stdout, stderrMade)) process.exit() })
 }
 
 /** How long an interrupted command's remaining output may take to be written before it exits. */

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3'
 import { dirname, join } from 'node:path'
 import { isStringArray, parseJson } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { openSqliteReadonly } from './sqlite.js'
+import { closeOrLeave, openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
 import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
 import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
@@ -93,8 +93,9 @@ export class IndexDb {
     return new IndexDb(db, join(dirname(path), WRITER_RECORD))
   }
 
+  /** Close the connection (or leave it for the process's exit: closeOrLeave). */
   close (): void {
-    if (this.db.open) this.db.close()
+    closeOrLeave(this.db)
   }
 
   /** Changes whenever another connection commits (cheap change detection for a running node). */

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
-import { readFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { canWrite, errorCode } from '../util/index.js'
 import { StorageError } from './errors.js'
 
@@ -10,6 +11,40 @@ import { StorageError } from './errors.js'
 export type SqliteDb = Database.Database
 export type SqliteStatement<Row = unknown> = Database.Statement<unknown[], Row>
 export type SqliteOptions = Database.Options
+
+// Connections a CLI command still held when it ended, left open for the process's exit: closing
+// the last connection to a WAL database checkpoints it (an fsync of the -wal and one of the
+// database) and deletes its -wal and -shm, which the next process's first write then creates again
+// (an fsync of the new -wal's header and one of the directory). Left open, the process's exit
+// ends them as a kill -9 would: every commit is already in the -wal (chain.db's fsynced, the
+// mirror's as durable as `synchronous = NORMAL` makes it), and the next connection recovers it
+// (docs/data-directory.md, "WAL files left in place"). Held here so no garbage collection closes them.
+const leftOpen: SqliteDb[] = []
+let leaving = false
+
+/**
+ * From now on closeOrLeave leaves writable WAL-mode connections open until the process exits.
+ * Only for a process that ends right after (the CLI once its command has returned, start.ts): a
+ * process that goes on would hold their descriptors and locks. If it ends the usual way instead of
+ * by process.exit, better-sqlite3 closes them at Node's teardown, as close() would have.
+ */
+export function leaveConnectionsAtExit (): void { leaving = true }
+
+/** Close `db`, or leave it open for the process's exit (leaveConnectionsAtExit). */
+export function closeOrLeave (db: SqliteDb): void {
+  if (!db.open) return
+  if (leaving && !db.readonly && !db.memory && !db.inTransaction && walBytes(db.name) <= LEAVE_WAL_MAX_BYTES) { leftOpen.push(db); return }
+  db.close()
+}
+
+// A -wal larger than this is checkpointed and deleted at the close as before: the next process's
+// first connection reads all of a -wal it finds to rebuild its index (the -shm), ~0.6 instructions
+// a byte and a read per 4 KiB page, and a 100-row import adds ~70 KiB to chain.db's.
+const LEAVE_WAL_MAX_BYTES = 1024 * 1024
+
+function walBytes (path: string): number {
+  return statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0
+}
 
 /** Open a database file (or `:memory:`, or deserialize bytes held in memory). */
 export function openSqlite (filename: string | Buffer, options?: SqliteOptions): SqliteDb {
@@ -21,8 +56,9 @@ export function openSqlite (filename: string | Buffer, options?: SqliteOptions):
  * SQLite reads a WAL database read-only only if its -shm file exists or can be created: with a
  * writer running it exists and the file is opened as usual; with none (the -shm is removed on the
  * last close) and a directory this user cannot write, the file is read into memory instead, as a
- * snapshot. Its WAL flag is cleared there: with no -shm left, no writer's frames are pending
- * (a -wal left by a crash is recovered by the next writer, and not seen until then). A hot
+ * snapshot, with the commits of a -wal left beside it (snapshotBytes); its WAL flag is cleared
+ * there. (A -wal and a -shm left by a process that ended, storage's leaveConnectionsAtExit, or by
+ * a crash, are read by SQLite itself: a -shm it cannot write is rebuilt in memory.) A hot
  * rollback journal is rolled back first (rollBackHotJournal).
  */
 export function openSqliteReadonly (path: string): SqliteDb {
@@ -43,9 +79,28 @@ function openReadonly (path: string, rolledBack: boolean): SqliteDb {
       return openReadonly(path, true)
     }
     if (code !== 'SQLITE_READONLY_DIRECTORY' && code !== 'SQLITE_CANTOPEN' && code !== 'SQLITE_READONLY_CANTINIT') throw err
-    const bytes = readFileSync(path)
+    const bytes = snapshotBytes(path)
     if (bytes.length >= 20 && bytes[18] === 2 && bytes[19] === 2) bytes[18] = bytes[19] = 1
     return new Database(bytes, { readonly: true })
+  }
+}
+
+/**
+ * The file's content with the commits of a -wal beside it (a process that ended leaving it, a
+ * crash): the two are copied into a private directory, where SQLite can make the -shm it needs to
+ * read the -wal, and read from there.
+ */
+function snapshotBytes (path: string): Buffer {
+  if (walBytes(path) === 0) return readFileSync(path)
+  const dir = mkdtempSync(join(tmpdir(), 'petal-snapshot-'))
+  try {
+    const copy = join(dir, 'snapshot.db')
+    copyFileSync(path, copy)
+    copyFileSync(`${path}-wal`, `${copy}-wal`)
+    const db = new Database(copy, { readonly: true, fileMustExist: true })
+    try { return db.serialize() } finally { db.close() }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import type { Chain } from '../../chain/index.js'
-import { type BlockRecord, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
+import { type BlockRecord, closeOrLeave, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
 import { sha256File, sha256Hex } from '../../crypto/index.js'
 import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
@@ -80,8 +80,9 @@ export class QueryMirror {
 
   get path (): string { return this.chain.dir.queryDb }
 
+  /** Close the connection (or leave it for the process's exit: closeOrLeave). */
   close (): void {
-    if (this.db.open) this.db.close()
+    closeOrLeave(this.db)
   }
 
   /** The highest block the mirror holds. */
