@@ -124,11 +124,13 @@ export async function start (moduleUrl: () => string): Promise<void> {
   // listeners still run (the code cache's write, the child processes' reaping).
   if (ending) return
   if (finished(stdout, stderrMade)) { process.exit(); return }
-  // A garbage collection during the command queues the finalizers of the OpenSSL addon's key
-  // objects as an Immediate (N-API), which alone kept the process from leaving here (a 100-row
-  // signimportblock ended the usual way: Node's teardown, and better-sqlite3 closing what was
-  // left open; docs/performance.md, "Session 27: the 100-row import"): look again once it has run.
-  setImmediate(() => { if (!ending && finished(stdout, stderrMade)) process.exit() })
+  // Something is left to run (a stream's last write or its error, a timer; after a garbage
+  // collection, the N-API finalizers of the OpenSSL addon's key objects, queued as an Immediate):
+  // let it, then leave when the event loop is empty, as the usual ending would, but without Node's
+  // teardown, where better-sqlite3 closes every connection still open and so checkpoints and
+  // deletes the -wal files a command leaves (docs/data-directory.md, "WAL files left in place";
+  // docs/performance.md, "Session 27: the 100-row import").
+  process.once('beforeExit', () => { if (!ending) process.exit() })
 }
 
 /** How long an interrupted command's remaining output may take to be written before it exits. */
