@@ -21,8 +21,8 @@ export interface NativeOpenssl {
   sign: (key: NativeKeyHandle, digest: Uint8Array) => Buffer
   /** The public key of a 65-byte uncompressed point, or undefined if the point is off the curve. */
   publicKey: (point: Uint8Array) => NativeKeyHandle | undefined
-  /** Whether r ‖ s verifies under the key. mode (tests): 0 a per-key table once the key is used often (native/p256-table.c), 1 a table at once, 2 OpenSSL's ECDSA_do_verify. */
-  verify: (key: NativeKeyHandle, digest: Uint8Array, rs: Uint8Array, mode?: 0 | 1 | 2) => boolean
+  /** Whether r ‖ s verifies under the key. mode (tests): 0 a per-key table once the key is used often (native/p256-table.c), 1 a table at once (none past the process's 32), 2 OpenSSL's ECDSA_do_verify, 3 a table at once even past the 32. */
+  verify: (key: NativeKeyHandle, digest: Uint8Array, rs: Uint8Array, mode?: 0 | 1 | 2 | 3) => boolean
   /** SHA-256 of buf[from…to) into out[0…32). */
   sha256Into: (buf: Uint8Array, from: number, to: number, out: Uint8Array) => void
   /** RFC 6962 root of the leaves buf[ends[i-1]…ends[i]) (each with its 0x00 prefix; at least one) into out. */

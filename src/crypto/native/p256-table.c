@@ -224,8 +224,10 @@ static void g_init (void)
   if (!table_verify(c, KAT_DIGEST, KAT_RS) || table_verify(c, tampered, KAT_RS)) { __atomic_store_n(&g_comb, NULL, __ATOMIC_RELEASE); free(c); }
 }
 
-/* The key's table once it has been used TABLE_USES times (force: at once), else NULL. */
-static const comb *table_of (EC_KEY *k, bool force)
+/* The key's table once it has been used TABLE_USES times, else NULL. force (tests): at once; and
+ * past MAX_TABLES too with past_cap (tests of the table arithmetic: the cap had sent a test's later
+ * keys to ECDSA_do_verify unseen). */
+static const comb *table_of (EC_KEY *k, bool force, bool past_cap)
 {
   pthread_once(&nz_once, once_init);
   if (!nz_ok) return NULL;
@@ -238,7 +240,7 @@ static const comb *table_of (EC_KEY *k, bool force)
     e->uses = 0; /* a failed build (or too many tables) is tried again TABLE_USES verifications later */
     pthread_once(&g_once, g_init);
     if (g_comb == NULL) return NULL;
-    if (__atomic_add_fetch(&live_tables, 1, __ATOMIC_RELAXED) > MAX_TABLES ||
+    if ((__atomic_add_fetch(&live_tables, 1, __ATOMIC_RELAXED) > MAX_TABLES && !past_cap) ||
         (e->table = comb_of_point(EC_KEY_get0_group(k), EC_KEY_get0_public_key(k))) == NULL) {
       __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
       ERR_clear_error(); /* a failed build's reason (out of memory), not node:crypto's */
@@ -281,31 +283,43 @@ static void reduce (limbs a)
 
 static bool is_zero (const limbs a) { return (a[0] | a[1] | a[2] | a[3]) == 0; }
 
-/* s⁻¹·2^256 mod n (s in the order's Montgomery form), by Fermat: s^(n−2). */
-static void ord_inv_mont (limbs out, const limbs sm)
+#include "p256-ord-inv.c"
+
+/* p − n: x(R) < p < 2n, so x(R) mod n = r iff x(R) = r, or x(R) = r + n when r < p − n. */
+static const limbs P_MINUS_N = { 0x0c46353d039cdaaeULL, 0x4319055358e8617bULL, 0, 0 };
+
+/* Whether x(R) mod n = r, R = (X, Y, Z) Jacobian (x = X/Z²), 0 < r < n: X = r·Z² or X = (r + n)·Z²,
+ * compared out of Montgomery form (canonical below p), with no inversion of Z (~65 K instructions). */
+static bool x_is_r (const jpoint *R, const limbs r)
 {
-  limbs r, e;
-  memcpy(e, ORDER, sizeof e);
-  e[0] -= 2;
-  nz.ord_mul(r, ONE, ORDER_RR); /* 1 in Montgomery form */
-  for (int i = 255; i >= 0; i--) {
-    nz.ord_sqr(r, r, 1);
-    if ((e[i / 64] >> (i % 64)) & 1) nz.ord_mul(r, r, sm);
+  limbs z2, x, t, c;
+  nz.sqr(z2, R->Z);
+  nz.from_mont(x, R->X);
+  memcpy(c, r, sizeof c);
+  for (int k = 0; k < 2; k++) {
+    if (k == 1) {
+      if (cmp(r, P_MINUS_N) >= 0) return false;
+      unsigned __int128 carry = 0;
+      for (int i = 0; i < 4; i++) { carry += (unsigned __int128)r[i] + ORDER[i]; c[i] = (uint64_t)carry; carry >>= 64; }
+    }
+    nz.to_mont(t, c);
+    nz.mul(t, t, z2);
+    nz.from_mont(t, t);
+    if (same(t, x)) return true;
   }
-  memcpy(out, r, sizeof r);
+  return false;
 }
 
 /* OpenSSL's verdict on (r, s) over a 32-byte digest, through the tables: true iff valid. */
 static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *rs)
 {
-  limbs r, s, e, w, u1, u2, x, zi;
+  limbs r, s, e, w, u1, u2;
   from_be(r, rs);
   from_be(s, rs + 32);
   from_be(e, digest); /* 256 bits, the order's length: no truncation */
   if (is_zero(r) || is_zero(s) || cmp(r, ORDER) >= 0 || cmp(s, ORDER) >= 0) return false;
   reduce(e);
-  nz.ord_mul(w, s, ORDER_RR);
-  ord_inv_mont(w, w);
+  ord_inverse_mont(w, s); /* s⁻¹ in the order's Montgomery form */
   nz.ord_mul(u1, e, w); /* e·s⁻¹, out of Montgomery form by the multiplication itself */
   nz.ord_mul(u2, r, w);
   reduce(u1); /* the combs' argument wants u < n */
@@ -316,11 +330,5 @@ static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *r
   else if (ha) sum = a;
   else if (hb) sum = b;
   else return false;
-  /* x(R) = X / Z², out of Montgomery form, mod n. */
-  inv_mont(zi, sum.Z);
-  nz.sqr(zi, zi);
-  nz.mul(x, sum.X, zi);
-  nz.from_mont(x, x);
-  reduce(x);
-  return cmp(x, r) == 0;
+  return x_is_r(&sum, r);
 }
