@@ -4,31 +4,34 @@
  * OpenSSL verifies u1·G + u2·Q with a table only for G: u2·Q costs 255 doublings and ~67 additions
  * (~0.6 M of a verification's ~0.83 M instructions; docs/performance.md, "Session 26: catch-up").
  * A chain's blocks are signed by a few keys, so a key verified often gets a table of its own
- * (j·2^(6i)·Q for i < 43, 1 ≤ j < 64, affine: 173 KB) and u2·Q becomes at most 43 mixed
- * additions; G gets the same kind of table, once per process. The field and point arithmetic is
- * OpenSSL's own ecp_nistz256 assembly, which Node's binary exports; looked up with dlsym, so a
- * Node without it (another architecture, a shared OpenSSL) keeps ECDSA_do_verify.
+ * (j·2^(8i)·Q for i < 32, 1 ≤ j < 256, affine: 522 KB) and u2·Q becomes at most 32 mixed
+ * additions; G gets the same kind of table, once per process, with the first key's. Windows of 8
+ * bits, not 6 (session 26's 43 × 63 points): 168 K instructions a verification against 213 K,
+ * ~29 M to build a table against ~11 M (docs/performance.md, "Session 27: plain verify"). The
+ * field and point arithmetic is OpenSSL's own ecp_nistz256 assembly, which Node's binary exports;
+ * looked up with dlsym, so a Node without it (another architecture, a shared OpenSSL) keeps
+ * ECDSA_do_verify.
  *
  * The verdict is OpenSSL's: 1 ≤ r, s < n, u1 = e·s⁻¹, u2 = r·s⁻¹ (mod n), R = u1·G + u2·Q, valid
  * iff R is not the point at infinity and x(R) mod n = r. No exceptional addition can occur inside
- * a comb: after window i the sum is k·P with 0 ≤ k < 2^(6i), and the point added is j·2^(6i)·P
- * with k + j·2^(6i) ≤ u < n, so the two are never equal nor opposite. u1·G = ±u2·Q, the one
+ * a comb: after window i the sum is k·P with 0 ≤ k < 2^(8i), and the point added is j·2^(8i)·P
+ * with k + j·2^(8i) ≤ u < n, so the two are never equal nor opposite. u1·G = ±u2·Q, the one
  * exceptional final addition, is found and handled (doubling, or infinity) here, not in assembly.
  * Public data only: no constant-time requirement.
  */
 #include <dlfcn.h>
 #include <pthread.h>
 
-#define W 6
-#define WINDOWS 43 /* ⌈256 / 6⌉ */
+#define W 8
+#define WINDOWS 32 /* ⌈256 / 8⌉ */
 #define PER (1 << W)
-#define TABLE_USES 64 /* verifications of one key before it gets a table: ~11 M instructions to build, ~0.47 M saved a verification */
-#define MAX_TABLES 32 /* live key tables in the process (5.5 MB): ecdsa.ts caches up to 4,096 keys */
+#define TABLE_USES 64 /* verifications of one key before it gets a table: ~29 M instructions to build, ~0.6 M saved a verification */
+#define MAX_TABLES 32 /* live key tables in the process (16.7 MB): ecdsa.ts caches up to 4,096 keys */
 
 typedef uint64_t limbs[4]; /* little-endian, Montgomery form (x·2^256 mod p) */
 typedef struct { limbs X, Y, Z; } jpoint;
 typedef struct { limbs X, Y; } apoint;
-typedef struct { apoint p[WINDOWS][PER - 1]; } comb; /* p[i][j-1] = j·2^(6i)·P */
+typedef struct { apoint p[WINDOWS][PER - 1]; } comb; /* p[i][j-1] = j·2^(8i)·P */
 
 static struct {
   void (*mul)(limbs, const limbs, const limbs);
@@ -39,7 +42,6 @@ static struct {
   void (*add)(jpoint *, const jpoint *, const jpoint *);
   void (*add_affine)(jpoint *, const jpoint *, const apoint *);
   void (*ord_mul)(limbs, const limbs, const limbs);
-  void (*ord_sqr)(limbs, const limbs, uint64_t);
 } nz;
 static bool nz_ok;
 static comb *g_comb; /* G's table: made with the first key's (g_init), NULL until then or if it failed */
@@ -67,7 +69,7 @@ static bool same (const limbs a, const limbs b) { return memcmp(a, b, sizeof(lim
 static comb *comb_new (const limbs x, const limbs y)
 {
   enum { N = WINDOWS * (PER - 1) };
-  comb *c = malloc(sizeof *c);
+  comb *c = aligned_alloc(64, sizeof *c); /* a point per cache line */
   jpoint *j = malloc(N * sizeof *j);
   limbs *acc = malloc(N * sizeof *acc);
   if (c == NULL || j == NULL || acc == NULL) { free(c); free(j); free(acc); return NULL; }
@@ -80,10 +82,10 @@ static comb *comb_new (const limbs x, const limbs y)
     t[0] = base;
     nz.dbl(&t[1], &base); /* 2·B: the addition's assembly is not asked to double */
     for (int k = 2; k < PER - 1; k++) nz.add(&t[k], &t[k - 1], &base); /* (k+1)·B, never ±B */
-    nz.dbl(&base, &t[PER / 2 - 1]); /* 64·B */
+    nz.dbl(&base, &t[PER / 2 - 1]); /* 2^W·B */
   }
   /* acc[k] = Z0·…·Zk; then walking back, each Zk⁻¹ from the running inverse. No Z is 0:
-   * j·2^(6i) is never a multiple of the prime n. */
+   * j·2^(8i) is never a multiple of the prime n. */
   memcpy(acc[0], j[0].Z, sizeof(limbs));
   for (int k = 1; k < N; k++) nz.mul(acc[k], acc[k - 1], j[k].Z);
   limbs inv, zi, zi2;
@@ -133,7 +135,7 @@ static void nz_init (void)
   void **f = (void **)&nz;
   static const char *names[] = { "ecp_nistz256_mul_mont", "ecp_nistz256_sqr_mont", "ecp_nistz256_to_mont", "ecp_nistz256_from_mont",
                                  "ecp_nistz256_point_double", "ecp_nistz256_point_add", "ecp_nistz256_point_add_affine",
-                                 "ecp_nistz256_ord_mul_mont", "ecp_nistz256_ord_sqr_mont" };
+                                 "ecp_nistz256_ord_mul_mont" };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) if ((f[i] = dlsym(RTLD_DEFAULT, names[i])) == NULL) return;
   nz_ok = true;
 #endif
@@ -207,10 +209,11 @@ static const uint8_t KAT_RS[64] = {
   0x3a, 0x2c, 0xe3, 0x72, 0x2a, 0x91, 0x06, 0x8f, 0xcd, 0xd8, 0xec, 0xe0, 0xe5, 0xe6, 0xab, 0x41,
   0x6b, 0xfa, 0xb9, 0xdf, 0x75, 0x78, 0x80, 0xa2, 0x38, 0x3a, 0xd1, 0xc4, 0x50, 0x51, 0x0b, 0x83 };
 
-/* G's table, made when the first key's is (not at a process's first verification: ~11 M
- * instructions, where ECDSA_do_verify costs ~0.85 M a signature). Kept only if it passes a known
- * answer, valid and tampered, through the table path: arithmetic that is not OpenSSL's as this
- * file expects it (another build of the functions looked up) leaves every key on ECDSA_do_verify. */
+/* G's table, made when the first key's is (not at a process's first verification: ~29 M
+ * instructions with 8-bit windows, where ECDSA_do_verify costs ~0.85 M a signature). Kept only if
+ * it passes a known answer, valid and tampered, through the table path: arithmetic that is not
+ * OpenSSL's as this file expects it (another build of the functions looked up) leaves every key on
+ * ECDSA_do_verify. */
 static void g_init (void)
 {
   EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);

@@ -105,11 +105,11 @@ describe.skipIf(!nativeOpensslBuilt())('P-256 verification through a per-key tab
   })
 
   it('inverts s at the edges of its binary inversion: valid signatures with s chosen', () => {
-    // Every power of 2 below n (its factors of 2 alone, k = that power), s = 1 (k = 0), n − 1,
+    // Powers of 2 below n about the limbs' edges (factors of 2 alone: k = the power), s = 1 (k = 0), n − 1,
     // (n + 1) / 2, values with 64 or more low zero bits (a limb of zeros), and s whose inversion
     // ends with k = 256 and 257 (the two Montgomery corrections), among random ones.
     const ss = [1n, 2n, 3n, N - 1n, N - 2n, (N + 1n) / 2n, 0x248e4abe71b2a17n, 0x11e103df5bd393n, 2n ** 255n + 1n, 3n * 2n ** 128n, 2n ** 192n + 2n ** 64n]
-    for (let j = 0; j < 256; j += 1) ss.push(2n ** BigInt(j), mod(N - 2n ** BigInt(j)))
+    for (const j of [0, 1, 5, 31, 32, 62, 63, 64, 65, 100, 127, 128, 129, 150, 191, 192, 193, 223, 224, 254, 255]) ss.push(2n ** BigInt(j), mod(N - 2n ** BigInt(j)))
     for (let i = 0; i < 40; i++) ss.push(mod(big(randomBytes(32)) >> BigInt(i * 6)) || 1n)
     const d = mod(big(randomBytes(32))) || 1n
     const k = lib.keyFromScalar(be(d))
