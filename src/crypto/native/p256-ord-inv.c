@@ -1,18 +1,19 @@
 /*
  * s⁻¹ in the order's Montgomery form (s⁻¹·2^256 mod n), 0 < s < n, P-256's group order n
- * (included by p256-table.c, after ORDER, ORDER_RR, cmp and nz). Fermat on OpenSSL's order
+ * (included by p256-table.c, after limbs, nz, ORDER and ORDER_RR). Fermat on OpenSSL's order
  * multiplication (s^(n−2): 256 squarings, ~167 multiplications) cost ~96 K instructions of a
  * ~345 K verification; this binary extended Euclidean algorithm without division by 2 mod n
- * (Kaliski's "almost Montgomery inverse") ~10 K (docs/performance.md, "Session 27: plain verify").
+ * (Kaliski's "almost Montgomery inverse") ~26 K (docs/performance.md, "Session 27: plain verify").
  * Variable time: s is a signature's, public.
  *
  * From (u, v) = (s, n), the greater of two odd values loses the smaller, then its factors of 2.
  * With x1 = 1, x2 = 0, k = 0 at the start, each step keeps
  *   x1·s ≡ u·2^k,  x2·s ≡ −v·2^k (mod n),  u·x2 + v·x1 = n,
  * where u −= v takes x1 += x2 (v −= u: x2 += x1), and u /= 2^t takes k += t, x2 ·= 2^t (v /= 2^t:
- * x1 ·= 2^t). The third keeps x1, x2 ≤ n in four limbs; u·v ≥ 1 halves with each unit of k, so
- * k < 512. gcd(s, n) = 1 ends it at u = 1 (s⁻¹ = x1·2^−k) or v = 1 (s⁻¹ = (n − x2)·2^−k), and one or
- * two Montgomery multiplications by a power of 2 turn 2^−k into 2^256.
+ * x1 ·= 2^t). The third keeps x1, x2 ≤ n in four limbs; u·v, from s·n < 2^512 down to at
+ * least 1, halves or more with each unit of k, so k < 512. gcd(s, n) = 1 ends it at u = 1
+ * (s⁻¹ = x1·2^−k) or v = 1 (s⁻¹ = (n − x2)·2^−k), and one or two Montgomery multiplications by a
+ * power of 2 turn 2^−k into 2^256.
  */
 
 #define INLINE static inline __attribute__((always_inline))
