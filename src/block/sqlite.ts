@@ -79,10 +79,19 @@ export interface BlockConnectionOptions {
    * instead of an error); nothing else writes a private tmp/ file while it is checked, and its
    * bytes are already hashed. SQLite maps it read-only (PROT_READ) and runs the same checks on the
    * mapped pages (cell_size_check stays on). A user's file, `verify`'s and queries' connections
-   * never get it.
+   * never get it. A file smaller than MAP_MIN_BYTES is read without the map all the same.
    */
   mapOwnDownload?: number
 }
+
+/**
+ * The smallest own download read through a map (mapOwnDownload). Unmapping a file's pages is a
+ * TLB shootdown: every other CPU that runs a thread of this process is interrupted and waited
+ * for. On session 27's 2-core VM that was 0.15 ms of the load threads' CPU per 32 KiB catch-up
+ * block (perf, 10,000 blocks), more than the eight 4 KiB `pread`s it replaced; a 1 MB block's
+ * ~260 `pread`s still cost more than one shootdown (docs/performance.md, "Session 27: catch-up").
+ */
+export const MAP_MIN_BYTES = 256 * 1024
 
 /** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. */
 export function openBlockReadonly (path: string, o: BlockConnectionOptions = {}): Db {
@@ -100,7 +109,7 @@ export function openBlockReadonly (path: string, o: BlockConnectionOptions = {})
   try {
     hardenReadonly(db)
     const map = o.mapOwnDownload
-    if (map !== undefined && Number.isSafeInteger(map) && map > 0) db.exec(`PRAGMA mmap_size = ${map}`)
+    if (map !== undefined && Number.isSafeInteger(map) && map >= MAP_MIN_BYTES) db.exec(`PRAGMA mmap_size = ${map}`)
     neutraliseModules(db)
   } catch (err) {
     db.close()

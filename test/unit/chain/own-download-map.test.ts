@@ -3,12 +3,14 @@
 // truncated under a map kills the process with SIGBUS instead of failing with an error. A user's
 // path, given with the same options or not, and verify's reads are not mapped. Seen from the
 // kernel's side: the files mapped in this process (/proc/self/maps) while the block's rows are
-// hashed, after quick_check read every page.
+// hashed, after quick_check read every page. A small download is not mapped either: unmapping is a
+// TLB shootdown that costs more than its few page reads (MAP_MIN_BYTES).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { copyFileSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, LoadPool, loadBlock, discardLoaded, importBlock, signImport } from '../../../src/chain/index.js'
 import { readBlockFile } from '../../../src/block/index.js'
+import { MAP_MIN_BYTES } from '../../../src/block/sqlite.js'
 import { sha256FileSync } from '../../../src/crypto/index.js'
 import { WorkMeter, type OnWorkProgress } from '../../../src/util/index.js'
 import { readSeal, tmpBlockPath } from '../../../src/storage/index.js'
@@ -42,17 +44,23 @@ function watch (dir: string): { onProgress: OnWorkProgress, seen: string[][] } {
 const alice = fixtureKey('alice')
 let source: Chain
 let into: Chain
+/** Block 1 of `source`: large enough to be mapped. */
 let block: string
+/** Block 1 of another chain, below MAP_MIN_BYTES. */
+let small: { source: Chain, into: Chain, block: string }
 
 beforeAll(async () => {
   const t = await newTestChain({ key: alice })
-  await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 2000, 1), alice)
+  await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 20_000, 1), alice)
   source = t.chain
   block = source.dir.blockPath(1)
   into = Chain.open(await cloneGenesis({ params: t.chain.params, genesisFile: t.chain.dir.blockPath(0) }))
+  const s = await newTestChain({ key: alice })
+  await signImport(s.chain, makeSqlite(join(tmpDir(), '2.db'), 2000, 1), alice)
+  small = { source: s.chain, block: s.chain.dir.blockPath(1), into: Chain.open(await cloneGenesis({ params: s.chain.params, genesisFile: s.chain.dir.blockPath(0) })) }
 })
 
-afterAll(() => { source.close(); into.close() })
+afterAll(() => { source.close(); into.close(); small.source.close(); small.into.close() })
 
 /** The file's first bytes, as a download hands them on. */
 function headOf (path: string): Buffer {
@@ -81,6 +89,21 @@ describe('a block connection\'s memory map', () => {
       }
       // The connection closed, the map went with it.
       expect(mappedUnder(into.dir.tmpDir)).toEqual([])
+    }
+  })
+
+  it('does not map an own download smaller than MAP_MIN_BYTES (its unmapping costs more than its page reads)', async () => {
+    expect(statSync(block).size).toBeGreaterThanOrEqual(MAP_MIN_BYTES)
+    expect(statSync(small.block).size).toBeLessThan(MAP_MIN_BYTES)
+    const tmp = tmpBlockPath(small.into.dir)
+    copyFileSync(small.block, tmp)
+    const w = watch(small.into.dir.tmpDir)
+    const b = await loadBlock(small.into, tmp, readSeal(small.block), { ...downloadOptions(tmp), onProgress: w.onProgress })
+    try {
+      expect(b.candidate.hash).toBe(small.source.get(1)?.hash)
+      expect(w.seen).toEqual([[]])
+    } finally {
+      await discardLoaded(b)
     }
   })
 
