@@ -17,7 +17,7 @@
 // dist/ (old/new pairs). Switch of `serve`: SERVE_TIMELINE=1 prints its socket and stream write
 // buffers and its memory every 250 ms. An instrumented copy of dist/ may count into
 // globalThis.__reads (serving) or __writes (pulling): both sides print them at the end.
-import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { randomBytes } from 'node:crypto'
@@ -30,6 +30,18 @@ const { Chain, createChain, installGenesis, signImport, loadBlock, discardLoaded
 const { DataDir, DEFAULT_CONSENSUS, readSeal } = await import(`${dist}/storage/index.js`)
 const { generateSigningKey } = await import(`${dist}/crypto/index.js`)
 const { PetalNode } = await import(`${dist}/node/index.js`)
+// The native addons are found at ../../dist/native from the modules (crypto/sha256-native.ts): a
+// copy of dist/ in a directory not itself named dist (PETAL_DIST=.exp/old) loads neither, and its
+// load threads hash the manifest in WebAssembly (2.5 against 0.8 ms a 1 MB block) and verify with
+// node:crypto, silently (docs/performance.md, "Session 27: the 1 MB pull"). Refused here.
+if (existsSync(`${dist}/native/petal-sha256.node`) && process.env.PETAL_NATIVE_SHA256 !== '0') {
+  const { merkleHasher } = await import(`${dist}/crypto/sha256-native.js`)
+  const { hasher, why } = merkleHasher()
+  if (hasher !== 'native') {
+    process.stderr.write(`pull-work: ${dist} has its native addons, but its modules do not load them (${why}): copy the build to a directory named dist (PETAL_DIST=DIR/dist), or set PETAL_NATIVE_SHA256=0 to measure without them\n`)
+    process.exit(2)
+  }
+}
 
 const RAW = '/petal-bench/raw/1.0.0'
 
