@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -9,6 +9,7 @@ import { QuerySandbox } from '../../src/query/index.js'
 import { Keystore } from '../../src/storage/index.js'
 import { assertMirrorMatchesFiles, rowsOf, sqliteFile } from '../helpers/query.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const BIN = join(ROOT, 'bin', 'petal.js')
@@ -110,6 +111,28 @@ describe('petal query (CLI)', () => {
       expect(r.stderr).toContain(`cannot write ${out}`)
       expect(r.stderr).toContain('[USAGE]')
       expect(r.stderr).not.toContain('internal error')
+    }
+  })
+
+  it('an export never replaces a file made at -o while it ran (CSV and SQLite); the temporary goes', async () => {
+    // Held (PETAL_PAUSE) with the export written under its temporary name, after the check that
+    // -o does not exist: someone else's file appears there. A rename put the export over it.
+    for (const name of ['out.csv', 'out.db']) {
+      const where = mkdtempSync(join(tmpdir(), 'petal-export-'))
+      const out = join(where, name)
+      const pause = join(work, `pause-${name}`)
+      const child = spawn(process.execPath, [BIN, '--dir', dir, 'export', 't', '-o', out], { env: { ...process.env, PETAL_PAUSE: 'export:written', PETAL_PAUSE_FILE: pause }, stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      const status = new Promise<number | null>(resolve => { child.on('close', code => { resolve(code) }) })
+      await waitFor(() => existsSync(pause), { what: 'the export to be written' })
+      writeFileSync(out, 'theirs')
+      rmSync(pause)
+      expect(await status, stderr).toBe(2)
+      expect(stderr).toContain(`${out} already exists (made while the export ran; the export was not written) [USAGE]`)
+      expect(stderr).toContain('hint: choose a new file name, or remove the old file first')
+      expect(readFileSync(out, 'utf8')).toBe('theirs')
+      expect(readdirSync(where)).toEqual([name])
     }
   })
 

@@ -1,8 +1,8 @@
-import { closeSync, createWriteStream, existsSync, openSync, renameSync, rmSync, type WriteStream } from 'node:fs'
+import { closeSync, createWriteStream, existsSync, linkSync, openSync, renameSync, rmSync, unlinkSync, type WriteStream } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { exportTable, EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
-import { canWrite, errorMessage, fsyncDir, fsyncFile } from '../../util/index.js'
+import { canWrite, errorMessage, fsyncDir, fsyncFile, pausepoint } from '../../util/index.js'
 import { checkHeightRange, heightOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -25,6 +25,11 @@ function formatOf (o: ExportFlags): ExportFormat {
   return 'csv'
 }
 
+/** -o names a file that is there: before the export, or made while it ran (`when`). */
+function exists (out: string, when: string): UsageError {
+  return new UsageError(`${out} already exists${when}`, 'choose a new file name, or remove the old file first')
+}
+
 async function write (stream: WriteStream, text: string): Promise<void> {
   if (!stream.write(text)) await new Promise<void>((resolve, reject) => { stream.once('drain', resolve); stream.once('error', reject) })
 }
@@ -33,7 +38,7 @@ export function register (program: Command, action: Action): void {
   program.command('export <table>')
     .description('write a table\'s rows across the chain as CSV, NDJSON or an SQLite file (the exact inverse of importing them), decrypting the columns this node holds keys for')
     .option('-f, --format <format>', `${EXPORT_FORMATS.join(', ')} (default: from -o's extension, else csv)`, format)
-    .option('-o, --out <file>', 'write to a new FILE (written under a temporary name, then renamed) instead of stdout; required for sqlite')
+    .option('-o, --out <file>', 'write to a new FILE (written under a temporary name, then linked into place, never over a file) instead of stdout; required for sqlite')
     .option('--from <height>', 'first height whose rows are exported', heightOption('--from'))
     .option('--to <height>', 'last height whose rows are exported', heightOption('--to'))
     .option('--no-decrypt', 'leave encrypted columns as ciphertext even where this node holds the key')
@@ -42,7 +47,7 @@ export function register (program: Command, action: Action): void {
       const fmt = formatOf(o)
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
       if (fmt === 'sqlite' && o.out === undefined) throw new UsageError('an SQLite export needs a file', `petal export ${table} --format sqlite -o ${table}.db`)
-      if (o.out !== undefined && existsSync(o.out)) throw new UsageError(`${o.out} already exists`, 'choose a new file name, or remove the old file first')
+      if (o.out !== undefined && existsSync(o.out)) throw exists(o.out, '')
       const chain = openChain(ctx, { forReading: true })
       checkHeightRange(o.from, o.to, chain.tip().height)
       const out = o.out
@@ -84,7 +89,8 @@ export function register (program: Command, action: Action): void {
         if (stream !== undefined) await new Promise<void>((resolve, reject) => { stream.end(() => { resolve() }); stream.once('error', reject) })
         if (tmp !== undefined && out !== undefined) {
           fsyncFile(tmp)
-          renameSync(tmp, out)
+          await pausepoint('export:written', ctx.signal)
+          placeNew(tmp, out)
           fsyncDir(dirname(out))
         }
         printConfidentialNotes(ctx, r.confidential)
@@ -100,6 +106,28 @@ export function register (program: Command, action: Action): void {
         throw err
       }
     }))
+}
+
+/**
+ * Put the finished temporary at `out` unless something is there by now: the check before the
+ * export is long past, and a rename would silently replace a file made meanwhile. A hard link
+ * fails with EEXIST instead, atomically; then the temporary goes (the caller removes it on any
+ * failure). A file system without hard links (FAT, some network ones) gets the check and the
+ * rename, as before.
+ */
+function placeNew (tmp: string, out: string): void {
+  try {
+    linkSync(tmp, out)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const made = exists(out, ' (made while the export ran; the export was not written)')
+    if (code === 'EEXIST') throw made
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err
+    if (existsSync(out)) throw made
+    renameSync(tmp, out)
+    return
+  }
+  unlinkSync(tmp)
 }
 
 /** The export's temporary file, new (mode 0600), open for writing; a UsageError where it cannot be made. */
