@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { BlockError, type GenesisParams, type TableRootPool } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { DataDir, IndexDb, readChainParams, StorageError, type BlockRecord, type ChainParams } from '../storage/index.js'
+import { DataDir, IndexDb, indexUnusable, readChainParams, StorageError, type BlockRecord, type ChainParams } from '../storage/index.js'
 import { errorMessage, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { ChainError } from './errors.js'
 import { KeyState } from './key-state.js'
@@ -49,7 +49,7 @@ export class Chain {
     const dir = new DataDir(root)
     const params = readChainParams(dir.chainParams)
     if (!existsSync(dir.chainDb)) {
-      throw new StorageError('INDEX_CORRUPT', `the chain index ${dir.chainDb} is missing`, { hint: 'rebuild it from the block files with `petal reindex`' })
+      throw indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} is missing`)
     }
     const index = IndexDb.open(dir.chainDb, { readonly: options.readonly })
     const chain = new Chain(dir, params, index, options.logger ?? nullLogger, options.clock ?? systemClock, options.hashPool)
@@ -77,7 +77,7 @@ export class Chain {
 
   private checkAgainstGenesis (): void {
     const g = this.index.byHeight(0)
-    if (g === undefined) throw new StorageError('INDEX_CORRUPT', 'the chain index is empty', { hint: 'rebuild it with `petal reindex`' })
+    if (g === undefined) throw indexUnusable(this.dir.chainDb, `the chain index ${this.dir.chainDb} is empty`)
     if (g.hash !== this.params.genesisHash) {
       throw new ChainError('GENESIS_MISMATCH', `the index's genesis ${g.hash} is not chainparams.json's ${this.params.genesisHash}`, { hint: 'run `petal reindex`, or check that chainparams.json belongs to this directory' })
     }

@@ -1,5 +1,5 @@
 import { existsSync, rmSync } from 'node:fs'
-import { checkDataFile, DataDir, IndexDb, listForkFiles, readChainParams, readSeal, type LockOptions } from '../storage/index.js'
+import { checkDataFile, DataDir, IndexDb, listForkFiles, readChainParams, readSeal, REINDEX_WORK, type LockOptions } from '../storage/index.js'
 import { isPetalError, isRecord, pausepoint } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
@@ -31,9 +31,9 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
   try {
     index = IndexDb.open(dir.chainDb)
   } catch (err) {
-    // Only an index SQLite cannot read is replaced: one that is busy (another writer) or that this
-    // user cannot write is someone else's to keep.
-    if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
+    // Only an index SQLite cannot read is replaced: one that is busy (another writer), that this
+    // user cannot write, or that another reindex is building is someone else's to keep.
+    if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT' || (isRecord(err.details) && err.details.rebuilder !== undefined)) throw err
     for (const f of [dir.chainDb, `${dir.chainDb}-wal`, `${dir.chainDb}-shm`]) rmSync(f, { force: true })
     index = IndexDb.open(dir.chainDb)
     replaced = true
@@ -66,7 +66,7 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       const tip = chain.tip()
       chain.logger.info('reindexed chain', { blocks: r.blocks, side: side.attached, tip: tip.height })
       return { blocks: r.blocks, sideBlocks: side.attached, skippedSideBlocks: side.skipped, tipHeight: tip.height, tipHash: tip.hash }
-    }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: 'reindex' })
+    }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: REINDEX_WORK })
   } finally {
     chain.close()
   }

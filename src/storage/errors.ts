@@ -38,7 +38,8 @@ export interface StorageErrorDetails {
   NOT_INITIALISED: None
   DATA_DIR_NOT_EMPTY: None
   CHAINPARAMS_INVALID: None
-  INDEX_CORRUPT: None
+  /** `rebuilder`: the `petal reindex` that is rebuilding the index right now (writer.json), when one is */
+  INDEX_CORRUPT: { rebuilder?: WriterRecord }
   DATA_DIR_READONLY: None
   WRITE_INTERRUPTED: None
   /** `holder`: the process that holds the write lock, when it has said who it is (writer.json) */
@@ -76,7 +77,7 @@ function storageErrorDocs (): Readonly<Record<StorageErrorCode, CodeDoc>> {
     NOT_INITIALISED: { meaning: 'the data directory holds no chain (no chainparams.json), or is not a directory', hint: 'create one with `petal newchain PARAMS.json`, fetch one with `petal pull MULTIADDR`, or choose another --dir' },
     DATA_DIR_NOT_EMPTY: { meaning: 'a new chain or a pull needs an empty data directory, and this one is not', hint: 'give an empty or new directory with --dir' },
     CHAINPARAMS_INVALID: { meaning: 'chain parameters (chainparams.json, newchain input) are malformed, or disagree with the genesis block', hint: 'the message names the field; docs/data-directory.md lists them' },
-    INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable', hint: 'rebuild it from the block files with `petal reindex`' },
+    INDEX_CORRUPT: { meaning: 'the chain index (chain.db) is missing, empty or unreadable; while a `petal reindex` rebuilds it (a lost or unreadable one is replaced by an empty one filled in one transaction), the message names that reindex and the hint says to wait for it', hint: 'rebuild it from the block files with `petal reindex`' },
     DATA_DIR_READONLY: { meaning: 'the command writes to the data directory, and this user cannot', hint: 'run it as a user who can write there; read-only commands (status, blocks, block, signers, verify, query) work without' },
     WRITE_INTERRUPTED: { meaning: 'a database of the data directory holds a write that a killed process left half done (a hot rollback journal beside it), and this user cannot write there to roll it back; nothing is lost: the write was never acknowledged', hint: 'run the command again as a user who can write the data directory: opening the file then rolls the interrupted write back' },
     LOCK_TIMEOUT: { meaning: 'another process held the data directory\'s write lock longer than --wait allowed; the message names it (writer.json)', hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS' },

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { errorCode, errorMessage } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { describeWriter, readWriterRecord } from './writer-record.js'
+import { describeWriter, readWriterRecord, REINDEX_WORK } from './writer-record.js'
 
 /** File name of the write-lock holder's record, beside chain.db. */
 export const WRITER_RECORD = 'writer.json'
@@ -33,7 +33,21 @@ export function indexOpenFailure (err: unknown, path: string): StorageError {
   if (code.startsWith('SQLITE_IOERR')) {
     return new StorageError('IO_ERROR', `the disk failed while reading the chain index ${path}: ${msg}`, { hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`', cause: err })
   }
-  return new StorageError('INDEX_CORRUPT', `cannot use the chain index ${path}: ${msg}`, {
-    hint: 'rebuild it from the block files with `petal reindex`', cause: err
-  })
+  return indexUnusable(path, `cannot use the chain index ${path}: ${msg}`, err)
+}
+
+/**
+ * INDEX_CORRUPT: the index at `path` is missing, empty or unreadable (`problem` says which). Told
+ * to run `petal reindex`, unless one is running: a reindex that replaces a lost or unreadable
+ * chain.db makes a new, empty one and fills it in one transaction, so until it commits a reader
+ * sees nothing. writer.json then names it (it holds the write lock), and the hint is to wait.
+ */
+export function indexUnusable (path: string, problem: string, cause?: unknown): StorageError {
+  const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
+  if (holder?.work === REINDEX_WORK) {
+    return new StorageError('INDEX_CORRUPT', `${problem}: ${describeWriter(holder)} is rebuilding it from the block files`, {
+      hint: `wait for that reindex to finish (pid ${holder.pid}), then run the command again`, details: { rebuilder: holder }, cause
+    })
+  }
+  return new StorageError('INDEX_CORRUPT', problem, { hint: 'rebuild it from the block files with `petal reindex`', cause })
 }

@@ -1,6 +1,9 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { formatTimestamp, isRecord, processAlive, writeFullySync } from '../util/index.js'
 
+/** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
+export const REINDEX_WORK = 'reindex'
+
 /** Who holds a data directory's write lock and for what: `writer.json`, beside chain.db. */
 export interface WriterRecord {
   pid: number

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
@@ -82,4 +82,32 @@ describe('readers never wait for a writer; a second writer waits and says for wh
     const v = await petal(['--dir', dir, '--json', 'verify'])
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, tip_height: 1 })
   })
+
+  // A lost or unreadable chain.db has no old index to answer from: the reindex makes an empty one
+  // and fills it in one transaction. Readers were told to "rebuild it with `petal reindex`".
+  for (const [what, breakIndex] of [
+    ['a lost', (dir: string) => { for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true }) }],
+    ['an unreadable', (dir: string) => { writeFileSync(join(dir, 'chain.db'), 'not an SQLite file'.repeat(100)) }]
+  ] as const) {
+    it(`during a reindex that replaces ${what} chain.db, readers are told to wait for it, not to start another`, async () => {
+      const dir = await newDir()
+      breakIndex(dir)
+      const w = await pausedWriter(dir, ['reindex'], 'reindex:locked')
+      const pid = String(w.writer.child.pid)
+      // (`query` answers from query.db, the mirror, which the reindex leaves alone.)
+      for (const args of [['status'], ['blocks'], ['block', '1'], ['signers']]) {
+        const r = await petal(['--dir', dir, ...args])
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(4)
+        expect(r.stderr).toMatch(new RegExp(`chain\\.db is empty: pid ${pid} \\(reindex, since [^)]*\\) is rebuilding it from the block files \\[INDEX_CORRUPT\\]`))
+        expect(r.stderr).toContain(`hint: wait for that reindex to finish (pid ${pid}), then run the command again`)
+        expect(r.stderr).not.toContain('with `petal reindex`')
+      }
+      const j = await petal(['--dir', dir, '--json', 'status'])
+      expect(JSON.parse(j.stdout || j.stderr)).toMatchObject({ error: { code: 'INDEX_CORRUPT', rebuilder: { pid: Number(pid), work: 'reindex' } } })
+      expect(w.paused()).toBe(true)
+      await w.release()
+      const s = await petal(['--dir', dir, '--json', 'status'])
+      expect(JSON.parse(s.stdout)).toMatchObject({ tip: { height: 1 } })
+    })
+  }
 })
