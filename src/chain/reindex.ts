@@ -31,9 +31,9 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
   try {
     index = IndexDb.open(dir.chainDb)
   } catch (err) {
-    // Only an index SQLite cannot read is replaced: one that is busy (another writer), that this
-    // user cannot write, or that another reindex is building is someone else's to keep.
-    if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT' || (isRecord(err.details) && err.details.rebuilder !== undefined)) throw err
+    // Only an index SQLite cannot read is replaced: one that is busy (another writer) or that this
+    // user cannot write is someone else's to keep.
+    if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
     for (const f of [dir.chainDb, `${dir.chainDb}-wal`, `${dir.chainDb}-shm`]) rmSync(f, { force: true })
     index = IndexDb.open(dir.chainDb)
     replaced = true
