@@ -21,7 +21,7 @@ export interface NativeOpenssl {
   sign: (key: NativeKeyHandle, digest: Uint8Array) => Buffer
   /** The public key of a 65-byte uncompressed point, or undefined if the point is off the curve. */
   publicKey: (point: Uint8Array) => NativeKeyHandle | undefined
-  /** Whether r ‖ s verifies under the key. mode (tests): 0 a per-key table once the key is used often (native/p256-table.c), 1 a table at once (none past the process's 32), 2 OpenSSL's ECDSA_do_verify, 3 a table at once even past the 32. */
+  /** Whether r ‖ s verifies under the key. mode (tests): 0 a per-key table once the key is used often (native/p256-table.c), 1 a table at once (none past the process's 32, never a colder key's), 2 OpenSSL's ECDSA_do_verify, 3 a table at once even past the 32. */
   verify: (key: NativeKeyHandle, digest: Uint8Array, rs: Uint8Array, mode?: 0 | 1 | 2 | 3) => boolean
   /** SHA-256 of buf[from…to) into out[0…32). */
   sha256Into: (buf: Uint8Array, from: number, to: number, out: Uint8Array) => void
@@ -33,8 +33,8 @@ export interface NativeOpenssl {
   hasherDigest: (h: NativeHasher) => Buffer
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
-  /** Tests: whether per-key P-256 tables can be made here, how many are alive in the process (all threads), and whether G's has been made (native/p256-table.c). */
-  p256Tables?: () => { available: boolean, keys: number, generator: boolean }
+  /** Tests: whether per-key P-256 tables can be made here, how many are alive in the process (all threads), whether G's has been made, how many key tables were made and how many of those in a colder key's place (native/p256-cache.c); with a key, whether it has a table now. */
+  p256Tables?: (key?: NativeKeyHandle) => { available: boolean, keys: number, generator: boolean, built: number, evicted: number, table?: boolean }
 }
 
 /**

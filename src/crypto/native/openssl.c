@@ -12,7 +12,8 @@
  *   publicKey(point)        a public key object of a 65-byte uncompressed point; undefined when
  *                           the point is not on the curve.
  *   verify(key, digest, sig[, mode])  whether sig (r ‖ s, 64 bytes) verifies under the key: a key
- *                           verified often through its own precomputed table (p256-table.c).
+ *                           verified often through its own precomputed table (p256-table.c,
+ *                           p256-cache.c).
  *   sha256Into(buf, from, to, out)  SHA-256 of buf[from…to) into out[0…32): no allocation here
  *                           (a Buffer from Node's pool is ~2× cheaper than one made by the addon).
  *   hasherNew(), hasherUpdate(h, buf, from, to), hasherDigest(h): incremental SHA-256.
@@ -212,8 +213,8 @@ static napi_value verify (napi_env env, napi_callback_info info)
   if (digest == NULL) return NULL;
   const uint8_t *rs = bytes(env, argv[2], 64, NULL);
   if (rs == NULL) return NULL;
-  /* mode (tests): 0 or absent the key's table once it has one, 1 a table at once (none past MAX_TABLES),
-   * 2 OpenSSL's own, 3 a table at once even past MAX_TABLES (the table arithmetic's tests). */
+  /* mode (tests): 0 or absent the key's table once it has one (p256-cache.c), 1 a table at once (none
+   * past MAX_TABLES, never a colder key's), 2 OpenSSL's own, 3 a table at once even past MAX_TABLES. */
   uint32_t mode = 0;
   napi_valuetype t;
   if (napi_typeof(env, argv[3], &t) == napi_ok && t == napi_number) napi_get_value_uint32(env, argv[3], &mode);
@@ -367,19 +368,26 @@ static napi_value scalar (napi_env env, napi_callback_info info)
   return out;
 }
 
-/* p256Tables() (tests): { available: OpenSSL's nistz256 functions were found, keys: the key tables
- * alive in the process, generator: whether G's is made }. */
+/* p256Tables([key]) (tests): { available: OpenSSL's nistz256 functions were found, keys: the key
+ * tables alive in the process, generator: whether G's is made, built: key tables made so far,
+ * evicted: of which in a colder key's place, and with a key, table: whether it has one now }. */
 static napi_value p256_tables (napi_env env, napi_callback_info info)
 {
-  (void)info;
+  napi_value argv[MAX_ARGS], out, v;
+  napi_valuetype t;
+  EC_KEY *k = NULL;
+  if (!get_args(env, info, 0, argv) || napi_typeof(env, argv[0], &t) != napi_ok) return NULL;
+  if (t != napi_undefined && (k = key_of(env, argv[0])) == NULL) return NULL;
   pthread_once(&nz_once, once_init);
-  napi_value out, avail, keys, gen;
-  if (napi_create_object(env, &out) != napi_ok || napi_get_boolean(env, nz_ok, &avail) != napi_ok ||
-      napi_set_named_property(env, out, "available", avail) != napi_ok ||
-      napi_create_int32(env, __atomic_load_n(&live_tables, __ATOMIC_RELAXED), &keys) != napi_ok ||
-      napi_get_boolean(env, __atomic_load_n(&g_comb, __ATOMIC_ACQUIRE) != NULL, &gen) != napi_ok ||
-      napi_set_named_property(env, out, "keys", keys) != napi_ok ||
-      napi_set_named_property(env, out, "generator", gen) != napi_ok) return NULL;
+  static const char *names[] = { "keys", "built", "evicted", "available", "generator", "table" };
+  const int32_t n[] = { __atomic_load_n(&live_tables, __ATOMIC_RELAXED), (int32_t)__atomic_load_n(&tables_built, __ATOMIC_RELAXED),
+                        (int32_t)__atomic_load_n(&tables_evicted, __ATOMIC_RELAXED), nz_ok,
+                        __atomic_load_n(&g_comb, __ATOMIC_ACQUIRE) != NULL, k != NULL && has_table(k) };
+  if (napi_create_object(env, &out) != napi_ok) return NULL;
+  for (size_t i = 0; i < 6 - (k == NULL); i++) {
+    if ((i < 3 ? napi_create_int32(env, n[i], &v) : napi_get_boolean(env, n[i] != 0, &v)) != napi_ok ||
+        napi_set_named_property(env, out, names[i], v) != napi_ok) return NULL;
+  }
   return out;
 }
 

@@ -26,7 +26,7 @@
 #define WINDOWS 32 /* ⌈256 / 8⌉ */
 #define PER (1 << W)
 #define TABLE_USES 64 /* verifications of one key before it gets a table: ~29 M instructions to build, ~0.6 M saved a verification */
-#define MAX_TABLES 32 /* live key tables in the process (16.7 MB): ecdsa.ts caches up to 4,096 keys */
+#define MAX_TABLES 32 /* live key tables in the process (16.7 MB); a colder key's may pass to a hotter one (p256-cache.c) */
 
 typedef uint64_t limbs[4]; /* little-endian, Montgomery form (x·2^256 mod p) */
 typedef struct { limbs X, Y, Z; } jpoint;
@@ -176,26 +176,6 @@ static bool add_checked (jpoint *r, const jpoint *a, const jpoint *b)
   return true;
 }
 
-typedef struct { uint32_t uses; comb *table; } key_extra;
-static int key_extra_index = -1;
-static int live_tables;
-
-static void key_extra_free (void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-  (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
-  key_extra *e = ptr;
-  if (e == NULL) return;
-  if (e->table != NULL) __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
-  free(e->table);
-  free(e);
-}
-
-static void once_init (void)
-{
-  key_extra_index = EC_KEY_get_ex_new_index(0, NULL, NULL, NULL, key_extra_free);
-  if (key_extra_index >= 0) nz_init();
-}
-
 static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *rs);
 
 /* A signature under the key d = 1 (Q = G) of SHA-256("petal p256-table self-test"), checked by
@@ -227,30 +207,7 @@ static void g_init (void)
   if (!table_verify(c, KAT_DIGEST, KAT_RS) || table_verify(c, tampered, KAT_RS)) { __atomic_store_n(&g_comb, NULL, __ATOMIC_RELEASE); free(c); }
 }
 
-/* The key's table once it has been used TABLE_USES times, else NULL. force (tests): at once; and
- * past MAX_TABLES too with past_cap (tests of the table arithmetic: the cap had sent a test's later
- * keys to ECDSA_do_verify unseen). */
-static const comb *table_of (EC_KEY *k, bool force, bool past_cap)
-{
-  pthread_once(&nz_once, once_init);
-  if (!nz_ok) return NULL;
-  key_extra *e = EC_KEY_get_ex_data(k, key_extra_index);
-  if (e == NULL) {
-    if ((e = calloc(1, sizeof *e)) == NULL) return NULL;
-    if (EC_KEY_set_ex_data(k, key_extra_index, e) != 1) { free(e); return NULL; }
-  }
-  if (e->table == NULL && (force || ++e->uses >= TABLE_USES) && EC_KEY_get0_public_key(k) != NULL) {
-    e->uses = 0; /* a failed build (or too many tables) is tried again TABLE_USES verifications later */
-    pthread_once(&g_once, g_init);
-    if (g_comb == NULL) return NULL;
-    if ((__atomic_add_fetch(&live_tables, 1, __ATOMIC_RELAXED) > MAX_TABLES && !past_cap) ||
-        (e->table = comb_of_point(EC_KEY_get0_group(k), EC_KEY_get0_public_key(k))) == NULL) {
-      __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
-      ERR_clear_error(); /* a failed build's reason (out of memory), not node:crypto's */
-    }
-  }
-  return e->table;
-}
+#include "p256-cache.c"
 
 static const limbs ORDER = { 0xf3b9cac2fc632551ULL, 0xbce6faada7179e84ULL, 0xffffffffffffffffULL, 0xffffffff00000000ULL };
 /* 2^512 mod n: into the order's Montgomery form. */

@@ -4,7 +4,8 @@
 // `signimportblock`); a worker thread's tables are freed when it exits; at most 32 key tables live
 // at once, a key past them still verified right, and a key collected gives its place back. And
 // OpenSSL's error queue: a refused public key left its reason there, where node:crypto's next call
-// on the thread read it as its own failure.
+// on the thread read it as its own failure. And which keys hold the 32 (p256-cache.c): a signer gone
+// cold gives its table to one become hot; signers in strict rotation never take each other's.
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { generateSigningKey } from '../../../src/crypto/index.js'
@@ -19,7 +20,7 @@ const lib = m.exports
 const digest = Buffer.alloc(32, 9)
 function signed (seed) {
   const k = lib.keyFromScalar(Buffer.alloc(32, seed))
-  return { pub: lib.publicKey(k.point), sig: lib.sign(k.handle, digest) }
+  return { pub: lib.publicKey(k.point), point: k.point, sig: lib.sign(k.handle, digest) }
 }
 const bad = sig => { const b = Buffer.from(sig); b[40] ^= 1; return b }
 const say = v => process.stdout.write(JSON.stringify(v) + '\\n')
@@ -53,8 +54,8 @@ say([lib.verify(a.pub, digest, a.sig), lib.verify(a.pub, digest, a.sig), lib.ver
 say([lib.verify(a.pub, digest, a.sig, 1), lib.verify(a.pub, digest, bad(a.sig), 1), lib.p256Tables()])
 `)
     expect(out).toEqual([
-      [true, true, false, { available: true, keys: 0, generator: false }],
-      [true, false, { available: true, keys: 1, generator: true }]
+      [true, true, false, { available: true, keys: 0, generator: false, built: 0, evicted: 0 }],
+      [true, false, { available: true, keys: 1, generator: true, built: 1, evicted: 0 }]
     ])
   })
 
@@ -66,7 +67,7 @@ w.once('message', say)
 await new Promise(resolve => w.once('exit', resolve))
 say(lib.p256Tables())
 `.replace('PRELUDE_TEXT', JSON.stringify(PRELUDE)))
-    expect(out).toEqual([[true, 1], { available: true, keys: 0, generator: true }])
+    expect(out).toEqual([[true, 1], { available: true, keys: 0, generator: true, built: 1, evicted: 0 }])
   })
 
   it('gives the right verdicts in four threads that make G\'s table and their keys\' at once', () => {
@@ -83,7 +84,7 @@ say(await Promise.all(workers.map(w => new Promise(resolve => w.once('message', 
 await Promise.all(exits)
 say(lib.p256Tables())
 `.replace('PRELUDE_TEXT', JSON.stringify(PRELUDE)))
-    expect(out).toEqual([Array(4).fill([320, true]), { available: true, keys: 0, generator: true }])
+    expect(out).toEqual([Array(4).fill([320, true]), { available: true, keys: 0, generator: true, built: 8, evicted: 0 }])
   })
 
   it('keeps at most 32 key tables, verifies the keys past them right, and frees a collected key\'s', () => {
@@ -99,5 +100,76 @@ const fresh = signed(99)
 say([lib.verify(fresh.pub, digest, fresh.sig, 1), lib.p256Tables().keys])
 `, ['--expose-gc'])
     expect(out).toEqual(['truefalse'.repeat(40), 32, 10, [true, 11]])
+  })
+})
+
+// Keys verified in turn (mode 0, as verifyV2 does), valid and tampered signatures, each verdict
+// compared with OpenSSL's ECDSA_do_verify (mode 2) and @noble/curves; how many keys of a set have a
+// table now; [live tables, built, evicted].
+const TURNS = `
+const { p256 } = await import(${JSON.stringify(new URL('../../../node_modules/@noble/curves/nist.js', import.meta.url).href)})
+const keys = []
+for (let i = 1; i <= 48; i++) { const k = signed(i); keys.push({ ...k, bad: bad(k.sig) }) }
+const noble = new Map()
+let checks = 0, wrong = 0
+function check (k, sig) {
+  const v = lib.verify(k.pub, digest, sig)
+  const id = k.point.toString('hex') + sig.toString('hex')
+  if (!noble.has(id)) noble.set(id, p256.verify(sig, digest, k.point, { prehash: false, lowS: false, format: 'compact' }))
+  if (v !== lib.verify(k.pub, digest, sig, 2) || v !== noble.get(id) || v !== (sig === k.sig)) wrong++
+  checks++
+}
+function rotate (set, rounds) { for (let r = 0; r < rounds; r++) for (const k of set) { check(k, k.sig); if (r % 4 === 0) check(k, k.bad) } }
+const onTables = set => set.filter(k => lib.p256Tables(k.pub).table).length
+const stats = () => { const t = lib.p256Tables(); return [t.keys, t.built, t.evicted] }
+`
+
+describe.skipIf(tables?.available !== true)('which keys hold the 32 P-256 tables', () => {
+  it('gives the tables of signers gone cold to signers become hot, with every verdict right', () => {
+    const out = child(TURNS + `
+const early = keys.slice(0, 32), late = keys.slice(32)
+rotate(early, 60)
+say([onTables(early), stats()])
+rotate(late, 60)
+say([onTables(late), onTables(early), stats()])
+rotate(keys, 100)
+say([onTables(late), onTables(early), stats(), wrong, checks])
+`)
+    expect(out).toEqual([
+      [32, [32, 32, 0]],
+      [16, 16, [32, 48, 16]],
+      // All 48 in turn again: the early keys without a table take none from the others.
+      [16, 16, [32, 48, 16], 0, 2400 + 1200 + 6000]
+    ])
+  })
+
+  it('builds no table in turn for 40 signers in strict rotation (32 tables, 8 keys on OpenSSL\'s own)', () => {
+    const out = child(TURNS + `
+rotate(keys.slice(0, 40), 150)
+say([onTables(keys.slice(0, 40)), stats(), wrong, checks])
+`)
+    expect(out).toEqual([[32, [32, 32, 0], 0, 40 * (150 + 38)]])
+  })
+
+  it('lets each worker thread give its own cold signers\' tables to its hot ones', () => {
+    const out = child(`
+import { Worker } from 'node:worker_threads'
+const work = "import { parentPort, workerData } from 'node:worker_threads'" + PRELUDE_TEXT + TURNS_TEXT + \`
+const flag = new Int32Array(workerData.sab)
+const mine = keys.slice(workerData.from, workerData.from + 24), early = mine.slice(0, 16), late = mine.slice(16)
+rotate(early, 60)
+Atomics.add(flag, 0, 1)
+Atomics.notify(flag, 0)
+for (let v; (v = Atomics.load(flag, 0)) < 2;) Atomics.wait(flag, 0, v)
+rotate(late, 60)
+parentPort.postMessage([onTables(early), onTables(late), wrong])\`
+const sab = new SharedArrayBuffer(4)
+const workers = [0, 24].map(from => new Worker(work, { eval: true, workerData: { from, sab } }))
+const exits = workers.map(w => new Promise(resolve => w.once('exit', resolve)))
+say(await Promise.all(workers.map(w => new Promise(resolve => w.once('message', resolve)))))
+await Promise.all(exits)
+say(lib.p256Tables())
+`.replace('PRELUDE_TEXT', JSON.stringify(PRELUDE)).replace('TURNS_TEXT', JSON.stringify(TURNS)))
+    expect(out).toEqual([[[8, 8, 0], [8, 8, 0]], { available: true, keys: 0, generator: true, built: 48, evicted: 16 }])
   })
 })
