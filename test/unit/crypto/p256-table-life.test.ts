@@ -157,11 +157,17 @@ import { Worker } from 'node:worker_threads'
 const work = "import { parentPort, workerData } from 'node:worker_threads'" + PRELUDE_TEXT + TURNS_TEXT + \`
 const flag = new Int32Array(workerData.sab)
 const mine = keys.slice(workerData.from, workerData.from + 24), early = mine.slice(0, 16), late = mine.slice(16)
+// Both threads' early keys hold their tables before either's late keys start; neither exits (its
+// tables freed) before both are done.
+function barrier (n) {
+  Atomics.add(flag, 0, 1)
+  Atomics.notify(flag, 0)
+  for (let v; (v = Atomics.load(flag, 0)) < n;) Atomics.wait(flag, 0, v)
+}
 rotate(early, 60)
-Atomics.add(flag, 0, 1)
-Atomics.notify(flag, 0)
-for (let v; (v = Atomics.load(flag, 0)) < 2;) Atomics.wait(flag, 0, v)
+barrier(2)
 rotate(late, 60)
+barrier(4)
 parentPort.postMessage([onTables(early), onTables(late), wrong])\`
 const sab = new SharedArrayBuffer(4)
 const workers = [0, 24].map(from => new Worker(work, { eval: true, workerData: { from, sab } }))
