@@ -43,17 +43,21 @@ static void unhold (key_extra *e)
   e->slot = -1;
 }
 
+/* Gives up e's place among the live tables (its table freed, or never built). */
+static void release (key_extra *e)
+{
+  pthread_mutex_lock(&held_mu);
+  unhold(e);
+  __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&held_mu);
+}
+
 static void key_extra_free (void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
   (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
   key_extra *e = ptr;
   if (e == NULL) return;
-  if (e->table != NULL) {
-    pthread_mutex_lock(&held_mu);
-    unhold(e);
-    __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&held_mu);
-  }
+  if (e->table != NULL) release(e);
   free(e->table);
   free(e);
 }
@@ -125,10 +129,7 @@ static const comb *table_of (EC_KEY *k, bool force, bool past_cap)
     if (reserve(e, took, !force, past_cap)) {
       if ((e->table = comb_of_point(EC_KEY_get0_group(k), EC_KEY_get0_public_key(k))) != NULL) __atomic_add_fetch(&tables_built, 1, __ATOMIC_RELAXED);
       else {
-        pthread_mutex_lock(&held_mu);
-        unhold(e);
-        __atomic_sub_fetch(&live_tables, 1, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&held_mu);
+        release(e);
         ERR_clear_error(); /* a failed build's reason (out of memory), not node:crypto's */
       }
     }
