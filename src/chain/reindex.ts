@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs'
-import { checkDataFile, DataDir, IndexDb, listForkFiles, readChainParams, readSeal, REINDEX_WORK, type LockOptions } from '../storage/index.js'
-import { isPetalError, isRecord, pausepoint } from '../util/index.js'
+import { join } from 'node:path'
+import { checkDataFile, clearOwnWriterRecord, DataDir, IndexDb, indexUnusable, listForkFiles, readChainParams, readSeal, REINDEX_WORK, WRITER_RECORD, writeWriterRecord, type LockOptions } from '../storage/index.js'
+import { isPetalError, isRecord, pausepoint, type PetalError } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
 import { blockRecordOf } from './block-record.js'
@@ -26,20 +27,11 @@ export interface ReindexReport { blocks: number, sideBlocks: number, skippedSide
 export async function reindexChain (root: string, o: ReindexOptions = {}): Promise<ReindexReport> {
   const dir = new DataDir(root)
   const params = readChainParams(dir.chainParams)
-  let index: IndexDb
-  let replaced = false
-  try {
-    index = IndexDb.open(dir.chainDb)
-  } catch (err) {
-    // Only an index SQLite cannot read is replaced: one that is busy (another writer) or that this
-    // user cannot write is someone else's to keep.
-    if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
-    for (const f of [dir.chainDb, `${dir.chainDb}-wal`, `${dir.chainDb}-shm`]) rmSync(f, { force: true })
-    index = IndexDb.open(dir.chainDb)
-    replaced = true
-  }
+  const { index, replaced } = openOrReplace(dir)
+  const record = join(dir.root, WRITER_RECORD)
   const chain = Chain.attach(dir, params, index, o)
   try {
+    if (replaced) await pausepoint('reindex:replaced', o.signal)
     return await writeTx(chain, async () => {
       index.clear()
       index.setMeta('consensus', consensusJson(params))
@@ -66,9 +58,43 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       const tip = chain.tip()
       chain.logger.info('reindexed chain', { blocks: r.blocks, side: side.attached, tip: tip.height })
       return { blocks: r.blocks, sideBlocks: side.attached, skippedSideBlocks: side.skipped, tipHeight: tip.height, tipHash: tip.hash }
-    }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: REINDEX_WORK })
+    }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: REINDEX_WORK, recordHeld: replaced })
   } finally {
     chain.close()
+    if (replaced) clearOwnWriterRecord(record)
+  }
+}
+
+/**
+ * chain.db to rebuild. One that is missing, or that SQLite cannot read, is replaced by a new, empty
+ * one, and writer.json names this reindex from before the old file is removed until the new one has
+ * committed (the caller clears it): a reader that finds the index missing or empty is always told a
+ * reindex is filling it (index-open-failure.ts), never to start one. Refused, with the same error a
+ * reader gets, while another live reindex is filling it.
+ */
+function openOrReplace (dir: DataDir): { index: IndexDb, replaced: boolean } {
+  let unusable: PetalError
+  if (existsSync(dir.chainDb)) {
+    try {
+      return { index: IndexDb.open(dir.chainDb), replaced: false }
+    } catch (err) {
+      // Only an index SQLite cannot read is replaced: one that is busy (another writer) or that this
+      // user cannot write is someone else's to keep.
+      if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
+      unusable = err
+    }
+  } else {
+    unusable = indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} is missing`)
+  }
+  if (isRecord(unusable.details) && unusable.details.rebuilder !== undefined) throw unusable
+  const record = join(dir.root, WRITER_RECORD)
+  writeWriterRecord(record, REINDEX_WORK)
+  try {
+    for (const f of [dir.chainDb, `${dir.chainDb}-wal`, `${dir.chainDb}-shm`]) rmSync(f, { force: true })
+    return { index: IndexDb.open(dir.chainDb), replaced: true }
+  } catch (err) {
+    clearOwnWriterRecord(record)
+    throw err
   }
 }
 

@@ -14,6 +14,12 @@ export interface LockOptions {
   onWait?: (holder: WriterRecord | undefined) => void
   /** What this writer does, for the record other processes read while they wait (`writer.json`). */
   work?: string
+  /**
+   * The caller wrote `writer.json` before taking the lock and clears it after the commit (a reindex
+   * that replaces a missing or unreadable chain.db: readers must be told of it from before the old
+   * file is removed until the new one is committed); the lock neither writes nor clears it.
+   */
+  recordHeld?: boolean
 }
 
 export interface WriteLockOptions extends LockOptions {
@@ -81,14 +87,15 @@ export class IndexWriteLock {
       delay = Math.min(delay * 2, 100)
     }
     this.inTx = true
-    writeWriterRecord(this.recordPath, options.work ?? 'writing')
+    const record = options.recordHeld !== true
+    if (record) writeWriterRecord(this.recordPath, options.work ?? 'writing')
     try {
       const result = await fn()
-      clearWriterRecord(this.recordPath)
+      if (record) clearWriterRecord(this.recordPath)
       this.db.exec('COMMIT')
       return result
     } catch (err) {
-      clearWriterRecord(this.recordPath)
+      if (record) clearWriterRecord(this.recordPath)
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       throw err
     } finally {

@@ -60,6 +60,21 @@ function stateOf (statFile: string): string | undefined {
   }
 }
 
+/**
+ * When process `pid` started, as /proc/PID/stat's field 22 (clock ticks since boot): with the pid,
+ * it names one process instance, where a pid alone may have been reused by an unrelated process
+ * since it was written down. Undefined where it cannot be read (the process is gone, or no /proc).
+ */
+export function processStartTime (pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields 3 onwards follow comm's last ')': field 22 is the 20th of them.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
 /** Whether every thread of `pid` is stopped, by a tracer or a job stop (a thread that ended meanwhile is not counted). */
 function allThreadsStopped (pid: number): boolean {
   let tids: string[]

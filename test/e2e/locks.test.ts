@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
@@ -84,30 +85,83 @@ describe('readers never wait for a writer; a second writer waits and says for wh
   })
 
   // A lost or unreadable chain.db has no old index to answer from: the reindex makes an empty one
-  // and fills it in one transaction. Readers were told to "rebuild it with `petal reindex`".
+  // and fills it in one transaction. Readers were told to "rebuild it with `petal reindex`", and
+  // still were (mend28) between the old file's removal and the lock on the new one
+  // (reindex:replaced), where writer.json was not written yet. `query` is refused alike: it answers
+  // from the mirror only beside a chain.db that says which blocks are canonical.
   for (const [what, breakIndex] of [
     ['a lost', (dir: string) => { for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true }) }],
     ['an unreadable', (dir: string) => { writeFileSync(join(dir, 'chain.db'), 'not an SQLite file'.repeat(100)) }]
   ] as const) {
-    it(`during a reindex that replaces ${what} chain.db, readers are told to wait for it, not to start another`, async () => {
-      const dir = await newDir()
-      breakIndex(dir)
-      const w = await pausedWriter(dir, ['reindex'], 'reindex:locked')
-      const pid = String(w.writer.child.pid)
-      // (`query` answers from query.db, the mirror, which the reindex leaves alone.)
-      for (const args of [['status'], ['blocks'], ['block', '1'], ['signers']]) {
-        const r = await petal(['--dir', dir, ...args])
-        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(4)
-        expect(r.stderr).toMatch(new RegExp(`chain\\.db is empty: pid ${pid} \\(reindex, since [^)]*\\) is rebuilding it from the block files \\[INDEX_CORRUPT\\]`))
-        expect(r.stderr).toContain(`hint: wait for that reindex to finish (pid ${pid}), then run the command again`)
-        expect(r.stderr).not.toContain('with `petal reindex`')
-      }
-      const j = await petal(['--dir', dir, '--json', 'status'])
-      expect(JSON.parse(j.stdout || j.stderr)).toMatchObject({ error: { code: 'INDEX_CORRUPT', rebuilder: { pid: Number(pid), work: 'reindex' } } })
-      expect(w.paused()).toBe(true)
-      await w.release()
-      const s = await petal(['--dir', dir, '--json', 'status'])
-      expect(JSON.parse(s.stdout)).toMatchObject({ tip: { height: 1 } })
-    })
+    for (const point of ['reindex:replaced', 'reindex:locked']) {
+      it(`during a reindex that replaces ${what} chain.db (${point}), readers are told to wait for it, not to start another`, async () => {
+        const dir = await newDir()
+        breakIndex(dir)
+        const w = await pausedWriter(dir, ['reindex'], point)
+        const pid = String(w.writer.child.pid)
+        for (const args of [['status'], ['blocks'], ['block', '1'], ['signers'], ['query', 'SELECT count(*) AS n FROM t']]) {
+          const r = await petal(['--dir', dir, ...args])
+          expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(4)
+          expect(r.stderr).toMatch(new RegExp(`chain\\.db is empty: pid ${pid} \\(reindex, since [^)]*\\) is rebuilding it from the block files \\[INDEX_CORRUPT\\]`))
+          expect(r.stderr).toContain(`hint: wait for that reindex to finish (pid ${pid}), then run the command again`)
+          expect(r.stderr).not.toContain('with `petal reindex`')
+        }
+        for (const args of [['status'], ['query', 'SELECT 1']]) {
+          const j = await petal(['--dir', dir, '--json', ...args])
+          expect(JSON.parse(j.stdout || j.stderr)).toMatchObject({ error: { code: 'INDEX_CORRUPT', rebuilder: { pid: Number(pid), work: 'reindex' } } })
+        }
+        expect(w.paused()).toBe(true)
+        await w.release()
+        expect(existsSync(join(dir, 'writer.json'))).toBe(false)
+        const s = await petal(['--dir', dir, '--json', 'status'])
+        expect(JSON.parse(s.stdout)).toMatchObject({ tip: { height: 1 } })
+      })
+    }
   }
+
+  // writer.json outlives a killed writer; its pid may then be given to an unrelated process, which
+  // was taken for the writer (mend28): readers were told to wait for it for as long as it lived.
+  it('a killed reindex\'s writer.json whose pid now belongs to another process is not believed', async () => {
+    const dir = await newDir()
+    rmSync(join(dir, 'chain.db'))
+    const w = await pausedWriter(dir, ['reindex'], 'reindex:locked')
+    const record = JSON.parse(readFileSync(join(dir, 'writer.json'), 'utf8')) as Record<string, unknown>
+    w.writer.child.kill('SIGKILL')
+    await w.writer.exit
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' })
+    try {
+      // The record as the killed reindex wrote it, its pid now another process's (as if reused).
+      writeFileSync(join(dir, 'writer.json'), JSON.stringify({ ...record, pid: other.pid }) + '\n')
+      const r = await petal(['--dir', dir, 'status'])
+      expect(r.code).toBe(4)
+      expect(r.stderr).toContain('[INDEX_CORRUPT]')
+      expect(r.stderr).toContain('hint: rebuild it from the block files with `petal reindex`')
+      // The hint is true: the reindex runs and the index answers.
+      const re = await petal(['--dir', dir, 'reindex'])
+      expect(re.code, re.stderr).toBe(0)
+      expect(JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout)).toMatchObject({ tip: { height: 1 } })
+    } finally {
+      other.kill()
+    }
+  })
+
+  // A reindex that finds chain.db missing while another, live, reindex's writer.json names it (that
+  // one is about to make the new file) used to remove and remake the file under it.
+  it('a reindex beside one that is replacing chain.db is refused, and leaves the files alone', async () => {
+    const dir = await newDir()
+    rmSync(join(dir, 'chain.db'))
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' })
+    try {
+      const pid = other.pid ?? 0
+      const start = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]
+      writeFileSync(join(dir, 'writer.json'), JSON.stringify({ pid, work: 'reindex', since: new Date().toISOString(), start }) + '\n')
+      const r = await petal(['--dir', dir, 'reindex', '--wait', '0'])
+      expect(r.code).toBe(4)
+      expect(r.stderr).toContain(`pid ${pid} (reindex, since`)
+      expect(r.stderr).toContain(`hint: wait for that reindex to finish (pid ${pid}), then run the command again`)
+      expect(existsSync(join(dir, 'chain.db'))).toBe(false)
+    } finally {
+      other.kill()
+    }
+  })
 })
