@@ -9,14 +9,14 @@ export interface UsageDetails { suggestions?: string[] }
 export class UsageError extends PetalError<'USAGE', UsageDetails> {
   static readonly codes = CLI_ERROR_CODES
 
-  constructor (message: string, hint?: string, details: UsageDetails = {}) {
+  constructor (message: string, hint: string, details: UsageDetails = {}) {
     super('USAGE', message, { hint, details })
   }
 }
 
 registerErrorClass(UsageError, 'the command line is wrong: a flag, an argument or a file it names', () => ({
   USAGE: { meaning: 'an unknown command or option, or a bad argument', hint: 'run `petal --help`, or `petal COMMAND --help`' }
-}), (message, o) => new UsageError(message, o.hint, isRecord(o.details) && isStringArray(o.details.suggestions) ? { suggestions: o.details.suggestions } : {}))
+}), (message, o) => new UsageError(message, o.hint ?? 'run `petal --help`, or `petal COMMAND --help`', isRecord(o.details) && isStringArray(o.details.suggestions) ? { suggestions: o.details.suggestions } : {}))
 
 export const OUTPUT_ERROR_CODES = ['OUTPUT_FAILED'] as const
 

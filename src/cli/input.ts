@@ -46,7 +46,7 @@ export async function readStdin (signal: AbortSignal, maxBytes: number, tooLongH
   if (stdin.isTTY) onTerminal?.()
   signal.addEventListener('abort', stop, { once: true })
   try {
-    return await readCapped(stdin, signal, maxBytes, tooLong, err => new UsageError(`cannot read standard input: ${errorMessage(err)}`))
+    return await readCapped(stdin, signal, maxBytes, tooLong, err => new UsageError(`cannot read standard input: ${errorMessage(err)}`, 'check the command that feeds it, or give the input as a file'))
   } finally {
     signal.removeEventListener('abort', stop)
   }
@@ -79,5 +79,5 @@ function unreadable (err: unknown, path: string, what: string): UsageError {
   if (code === 'EACCES' || code === 'EPERM') return new UsageError(`cannot read ${what} ${path}: permission denied`, 'run as a user who can read it, or copy it somewhere readable')
   if (code === 'ENOTDIR') return new UsageError(`${what} ${path} is not a path to a file (a part of it is not a directory)`, 'check the path')
   if (code === 'EISDIR') return new UsageError(`${what} ${path} is a directory`, `give the ${what} file itself`)
-  return new UsageError(`cannot read ${what} ${path}: ${errorMessage(err)}`)
+  return new UsageError(`cannot read ${what} ${path}: ${errorMessage(err)}`, `check the file (\`ls -l ${path}\`) and the disk it is on, then run the command again`)
 }

@@ -5,7 +5,7 @@ import { UsageError } from './output.js'
 
 const seconds = (v: string): number => {
   const n = Number(v)
-  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n > 7 * 86_400) throw new UsageError(`--wait must be a number of seconds (0 to not wait, at most 604800), not ${JSON.stringify(v)}`)
+  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n > 7 * 86_400) throw new UsageError(`--wait must be a number of seconds (0 to not wait, at most 604800), not ${JSON.stringify(v)}`, 'e.g. --wait 30 (fractions allowed), or --wait 0 to give up at once while another process is writing')
   return n
 }
 

@@ -30,7 +30,7 @@ export async function fetchChainFromPeer (addr: string, o: { privateKey: Private
     try {
       params = parseChainParams(text)
     } catch (err) {
-      throw new NetworkError('MALFORMED', `peer sent unusable chain parameters: ${errorMessage(err)}`, { details: { peer } })
+      throw new NetworkError('MALFORMED', `peer sent unusable chain parameters: ${errorMessage(err)}`, { hint: 'that peer does not serve a chain this Petal can read: pull from another node of the chain', details: { peer } })
     }
     if (o.expectedGenesis !== undefined && params.genesisHash !== o.expectedGenesis) {
       throw new ChainError('GENESIS_MISMATCH', `the peer serves chain ${params.genesisHash}, not ${o.expectedGenesis}`, { hint: 'check the address, or the --genesis hash' })

@@ -139,7 +139,18 @@ export function readChainParams (path: string): ChainParams {
     }
     throw err
   }
-  return parseChainParams(text)
+  try {
+    return parseChainParams(text)
+  } catch (err) {
+    // The file this directory's chain was made or pulled with, edited or damaged since.
+    if (err instanceof StorageError && err.hint === undefined) {
+      const what = err.message.startsWith('chainparams.json ') ? path + err.message.slice('chainparams.json'.length) : `${path}: ${err.message}`
+      throw new StorageError('CHAINPARAMS_INVALID', what, {
+        hint: 'put back the original file: from a backup, or a copy of chainparams.json from another node of this chain (every node holds the same one)', cause: err
+      })
+    }
+    throw err
+  }
 }
 
 export function writeChainParams (path: string, p: ChainParams): void {
@@ -151,7 +162,17 @@ const CRYPTO_FIELDS = ['genesis_block_hash', 'genesis_block_hash_signature', 'cr
 
 /** Parse `newchain` input: Daisy's fields plus quorum_rule, max_block_bytes, max_reorg_depth. */
 export function parseNewChainInput (text: string): NewChainInput {
-  const j = jsonObject(text, 'chain parameters')
+  try {
+    return parseNewChainFields(jsonObject(text, 'chain parameters'))
+  } catch (err) {
+    if (err instanceof StorageError && err.hint === undefined) {
+      throw new StorageError('CHAINPARAMS_INVALID', err.message, { hint: 'correct it in the file, then run the command again (docs/cli.md, `petal newchain`, lists the fields)', cause: err })
+    }
+    throw err
+  }
+}
+
+function parseNewChainFields (j: Record<string, unknown>): NewChainInput {
   for (const k of Object.keys(j)) {
     if (CRYPTO_FIELDS.includes(k)) throw invalid(`${k} must not be given: newchain computes it`, `remove ${k} from the file`)
     if (!NEWCHAIN_FIELDS.includes(k)) {

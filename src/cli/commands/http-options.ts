@@ -21,7 +21,7 @@ export function httpOptions (f: HttpFlags): { address: HttpAddress, access: Acce
   try {
     return { address: parseHttpAddress(f.http), access: { expose: f.httpExpose === true, publicRead: f.publicRead === true } }
   } catch (err) {
-    if (err instanceof ApiError) throw new UsageError(err.message, err.hint)
+    if (err instanceof ApiError) throw new UsageError(err.message, err.hint ?? 'give HOST:PORT (e.g. 127.0.0.1:2018), a bare PORT, or off')
     throw err
   }
 }

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import type { Command } from 'commander'
 import { ChainError, IMPORT_PASSES, discardLoaded, importBatch, importBlock, loadBlock, resealOrphan, type ImportResult, type LoadedBlock } from '../../chain/index.js'
+import { BlockError } from '../../block/index.js'
 import { sha256File } from '../../crypto/index.js'
 import type { OnWorkProgress } from '../../util/index.js'
 import { Ingest, IngestError } from '../../ingest/index.js'
@@ -121,6 +122,18 @@ function overallProgress (ctx: CliContext, files: string[]): { bytes: number, ne
   }
 }
 
+/**
+ * The seal of block file `f` from the file beside it: FILE.sig for FILE.db (Daisy's pair), else
+ * FILE.sig after the whole name (the seal was looked for in `f` itself). A missing `f` is said
+ * as such, not as a missing seal.
+ */
+async function sealBeside (ctx: CliContext, f: string): Promise<string> {
+  const sealFile = f.endsWith('.db') ? sealPathOf(f) : `${f}.sig`
+  if (existsSync(sealFile)) return (await readInputFile(sealFile, 'seal file', ctx.signal, 1024)).toString('utf8').trim()
+  if (!existsSync(f)) throw new BlockError('FILE_NOT_FOUND', `no such file: ${f}`, { hint: 'check the path' })
+  throw new UsageError(`no seal for ${f}`, `put its seal in ${sealFile} or pass --seal`)
+}
+
 export function register (program: Command, action: Action): void {
   addWaitOption(program.command('import [files...]')).description('import signed block files (each with its .sig), or every block of another data directory with --from')
     .option('--from <dir>', 'import the canonical blocks of another Petal data directory of the same chain')
@@ -136,8 +149,7 @@ export function register (program: Command, action: Action): void {
       const chain = openChain(ctx)
       const progress = overallProgress(ctx, files)
       for (const f of files) {
-        const seal = o.seal ?? (existsSync(sealPathOf(f)) ? (await readInputFile(sealPathOf(f), 'seal file', ctx.signal, 1024)).toString('utf8').trim() : undefined)
-        if (seal === undefined) throw new UsageError(`no seal for ${f}`, `put its seal in ${sealPathOf(f)} or pass --seal`)
+        const seal = o.seal ?? await sealBeside(ctx, f)
         const r = await importBlock(chain, f, seal, { ...lockOptions(ctx, o.wait), onProgress: progress.next(f) })
         ctx.out.result({ file: f, status: r.status, height: r.block.height, hash: r.block.hash, reorg: r.reorg === undefined ? undefined : { depth: r.reorg.depth, fork_height: r.reorg.forkHeight, orphaned: r.reorg.orphaned.map(b => b.hash) }, reorg_refused: r.reorgRefused }, () => describe(r))
       }

@@ -27,7 +27,7 @@ export async function networkOptions (f: NetworkFlags & { pullFrom?: string }, d
       try {
         parseMultiaddr(a, needPeer)
       } catch (err) {
-        if (err instanceof NetworkError) throw new UsageError(`${flag}: ${err.message}`, err.hint)
+        if (err instanceof NetworkError) throw new UsageError(`${flag}: ${err.message}`, err.hint ?? 'give a multiaddr, e.g. /ip4/192.0.2.1/tcp/4001/p2p/PEER_ID')
         throw err
       }
     }

@@ -14,7 +14,7 @@ export function register (program: Command, action: Action): void {
     .description('serve a data directory over HTTP, read-only, without joining the network (a pulled mirror, an archive, a Daisy directory)'))
     .action(action(async (ctx, o: HttpFlags) => {
       const http = httpOptions(o)
-      if (http === undefined) throw new UsageError('serve needs an address: --http off leaves nothing to do')
+      if (http === undefined) throw new UsageError('serve needs an address: --http off leaves nothing to do', 'leave --http out to serve on 127.0.0.1:2018, or give --http HOST:PORT')
       openChain(ctx, { forReading: true }) // refuses a directory without a chain, with the usual hint
       // Closed after the server (closers run last registered first).
       const { ChunkPool } = await import('../../proof/index.js')

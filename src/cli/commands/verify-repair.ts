@@ -14,7 +14,7 @@ import { openChain } from '../hashing.js'
 /** `--repair`: put back every damaged block file, reporting each, before the verify runs. */
 export async function repairFirst (ctx: CliContext, o: VerifyFlags): Promise<{ chain: Chain, report: RepairReport }> {
   for (const d of o.from) {
-    if (!existsSync(new DataDir(d).blockPath(0))) throw new UsageError(`--from ${d} is not a Petal data directory (no genesis block)`)
+    if (!existsSync(new DataDir(d).blockPath(0))) throw new UsageError(`--from ${d} is not a Petal data directory (no genesis block)`, `give the data directory of another copy of this chain (one with ${new DataDir(d).blockPath(0)} in it)`)
   }
   const { repairChain } = await import('../../node/index.js')
   const { NetworkError, parseMultiaddr } = await import('../../network/index.js')
@@ -22,7 +22,7 @@ export async function repairFirst (ctx: CliContext, o: VerifyFlags): Promise<{ c
     try {
       parseMultiaddr(a, true)
     } catch (err) {
-      if (err instanceof NetworkError) throw new UsageError(`--peer: ${err.message}`, err.hint)
+      if (err instanceof NetworkError) throw new UsageError(`--peer: ${err.message}`, err.hint ?? 'give a multiaddr with its peer id, e.g. /ip4/192.0.2.1/tcp/4001/p2p/PEER_ID')
       throw err
     }
   }

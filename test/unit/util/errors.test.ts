@@ -33,7 +33,7 @@ describe('the error namespace', () => {
   })
 
   it('derives exit and HTTP statuses from the class and code', () => {
-    expect(exitCodeOf(new UsageError('bad flag'))).toBe(2)
+    expect(exitCodeOf(new UsageError('bad flag', 'x'))).toBe(2)
     expect(exitCodeOf(new ChainError('BLOCK_NOT_FOUND', 'no block 9'))).toBe(2)
     expect(errorStatus(new ChainError('BLOCK_NOT_FOUND', 'no block 9')).http).toBe(404)
     expect(exitCodeOf(new BlockError('BAD_SEAL', 'x', { details: { height: 1, hash: 'h' } }))).toBe(3)

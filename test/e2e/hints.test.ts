@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeSqlite } from '../helpers/chain.js'
+import { petal } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+/**
+ * Bad input met by the built CLI (mend28's sweep): each error has its code and a hint, and the
+ * command a hint suggests, run, works. Before, these stopped with no hint, or with a false one.
+ */
+async function chainOfTwo (): Promise<string> {
+  const dir = join(tmpDir(), 'data')
+  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 5)])).code).toBe(0)
+  return dir
+}
+
+describe('errors of bad input carry a code and a true hint', () => {
+  it('a damaged chainparams.json is named by its path, with the hint to put back the original, which works', async () => {
+    const dir = await chainOfTwo()
+    const file = join(dir, 'chainparams.json')
+    const original = readFileSync(file)
+    for (const [damage, said] of [['{"genesis_block_hash', 'is not valid JSON'], ['{"description": "x"}', 'lacks genesis_block_hash']] as const) {
+      writeFileSync(file, damage)
+      const r = await petal(['--dir', dir, 'status'])
+      expect(r.code).toBe(4)
+      expect(r.stderr).toContain(`${file} ${said}`)
+      expect(r.stderr).toContain('[CHAINPARAMS_INVALID]')
+      expect(r.stderr).toContain('hint: put back the original file: from a backup, or a copy of chainparams.json from another node of this chain')
+    }
+    writeFileSync(file, original)
+    expect((await petal(['--dir', dir, 'status'])).code).toBe(0)
+  })
+
+  it('newchain with a bad parameters file says to correct it', async () => {
+    const params = join(tmpDir(), 'p.json')
+    for (const text of ['{"creator": "x"', '{"consensus_type": "PoW"}', '{"max_reorg_depth": -1}']) {
+      writeFileSync(params, text)
+      const r = await petal(['--dir', join(tmpDir(), 'new'), 'newchain', params])
+      expect(r.code, r.stderr).toBe(4)
+      expect(r.stderr).toContain('[CHAINPARAMS_INVALID]')
+      expect(r.stderr).toContain('hint: correct it in the file, then run the command again')
+    }
+  })
+
+  it('import of a missing file says so (it said "no seal"), and a block file not named .db finds its seal at FILE.sig', async () => {
+    const dir = await chainOfTwo()
+    const missing = join(tmpDir(), 'nothing-here')
+    const r = await petal(['--dir', dir, 'import', missing])
+    expect(r.code).toBe(3) // as signimportblock's (docs/errors.md)
+    expect(r.stderr).toContain(`no such file: ${missing} [FILE_NOT_FOUND]`)
+    expect(r.stderr).toContain('hint: check the path')
+    // A copy of block 1 under a name without .db: the seal was looked for in the block file itself.
+    const blk = join(tmpDir(), 'blk')
+    copyFileSync(join(dir, '0000', 'block_00000001.db'), blk)
+    const noSeal = await petal(['--dir', dir, 'import', blk])
+    expect(noSeal.code).toBe(2)
+    expect(noSeal.stderr).toContain(`no seal for ${blk} [USAGE]`)
+    expect(noSeal.stderr).toContain(`hint: put its seal in ${blk}.sig or pass --seal`)
+    copyFileSync(join(dir, '0000', 'block_00000001.sig'), `${blk}.sig`)
+    const ok = await petal(['--dir', dir, '--json', 'import', blk])
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'known', height: 1 })
+  })
+
+  it('flags and arguments refused without a hint now carry one', async () => {
+    const dir = await chainOfTwo()
+    for (const args of [['reindex', '--wait', '-1'], ['serve', '--http', 'off'], ['verify', '--repair', '--from', join(tmpDir(), 'no-such-dir')]]) {
+      const r = await petal(['--dir', dir, ...args])
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr, args.join(' ')).toMatch(/\[USAGE\]\n {2}hint: \S/)
+    }
+  })
+})
