@@ -31,7 +31,7 @@ function chainErrorDocs (): Readonly<Record<ChainErrorCode, CodeDoc>> {
   return {
     GENESIS_MISMATCH: { meaning: 'a genesis, chain parameters, index or peer belong to another chain than the one expected', hint: 'check the address, the --genesis hash, or that chainparams.json belongs to this directory' },
     BLOCK_NOT_FOUND: { meaning: 'no block matches the height or hash given', hint: 'give a height, a full hash, or at least 8 hex digits of one' },
-    NOT_ORPHANED: { meaning: '`reseal` was given a block that is canonical, or that another key signed' },
+    NOT_ORPHANED: { meaning: '`reseal` was given a block that is canonical, or that another key signed', hint: 'only a block of yours that a reorg took off the chain can be resealed; `petal import` and the node log name them' },
     VERIFY_FAILED: { meaning: 'verification found a block file, seal or index row that disagrees with the chain', hint: 'put damaged or missing block files back with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`); `petal reindex` rebuilds the index if only it is wrong' },
     EMPTY_CHAIN: { meaning: 'the chain index holds no blocks', hint: 'run `petal reindex`' }
   }

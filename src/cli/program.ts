@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { asError, isPetalError, type LogLevel } from '../util/index.js'
+import { asError, documentedHint, isPetalError, type LogLevel } from '../util/index.js'
 import { systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
@@ -109,12 +109,14 @@ function reportError (thrown: unknown, ctx: CliContext | undefined, io: CliIO, j
   const err = isPetalError(thrown) ? thrown : (systemFailure(thrown) ?? thrown)
   const code = exitCodeOf(err)
   if (isPetalError(err)) {
-    if (json) io.stdout(JSON.stringify({ error: err.toJSON() }, jsonReplacer) + '\n')
+    // Thrown without a hint of its own (a block check deep in validation): its code's usual remedy.
+    const hint = err.hint ?? documentedHint(err)
+    if (json) io.stdout(JSON.stringify({ error: { ...err.toJSON(), hint } }, jsonReplacer) + '\n')
     if (err.code === 'ABORTED') {
       io.stderr('petal: interrupted\n')
     } else {
       io.stderr(`petal: error: ${err.message} [${err.code}]\n`)
-      if (err.hint !== undefined) io.stderr(`  hint: ${err.hint}\n`)
+      if (hint !== undefined) io.stderr(`  hint: ${hint}\n`)
     }
   } else {
     const e = asError(err)

@@ -58,7 +58,7 @@ export class NetworkError<C extends NetworkErrorCode = NetworkErrorCode> extends
 function networkErrorDocs (): Readonly<Record<NetworkErrorCode, CodeDoc>> {
   return {
     DIAL_FAILED: { meaning: 'the peer could not be reached', hint: 'check the address and that the peer is running' },
-    WRONG_CHAIN: { meaning: 'the peer does not serve this chain' },
+    WRONG_CHAIN: { meaning: 'the peer does not serve this chain', hint: 'check the address: that node serves another chain' },
     TIMEOUT: { meaning: 'a request or transfer took longer than its limit (docs/protocol.md)' },
     TOO_SLOW: { meaning: 'a block transfer ran below the rate floor (docs/protocol.md "Timeouts"); the transfer is cut, the peer scored down and the block asked of another peer' },
     MALFORMED: { meaning: 'the peer sent a message that breaks the protocol (the peer is scored down)' },

@@ -86,7 +86,7 @@ function queryErrorDocs (): Readonly<Record<QueryErrorCode, CodeDoc>> {
     QUERY_UNKNOWN_TABLE: { meaning: 'no table of that name (in the mirror, or in a block)', hint: 'list them with: petal query "SELECT DISTINCT name FROM _tables"' },
     QUERY_TABLE_TOO_WIDE: { meaning: 'the table has more distinct columns across blocks than one SQLite table holds, so the mirror leaves it out', hint: 'query it block by block: petal query --per-block "SELECT … FROM TABLE"' },
     QUERY_UNKNOWN_COLUMN: { meaning: 'no column of that name', hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"' },
-    QUERY_SQL_ERROR: { meaning: 'SQLite failed to run the statement (its message says why)' },
+    QUERY_SQL_ERROR: { meaning: 'SQLite failed to run the statement (its message says why)', hint: 'correct the statement: each table is the union across blocks, with _height (docs/queries.md)' },
     QUERY_MULTIPLE_STATEMENTS: { meaning: 'more than one SQL statement was given', hint: 'remove everything after the first statement (a trailing ";" is fine)' },
     QUERY_NOT_READONLY: { meaning: 'the statement would change data or schema', hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' },
     QUERY_NOT_A_QUERY: { meaning: 'the statement returns no rows (BEGIN, SAVEPOINT, …)', hint: 'use SELECT (or WITH … SELECT, VALUES)' },

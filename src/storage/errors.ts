@@ -92,7 +92,7 @@ function storageErrorDocs (): Readonly<Record<StorageErrorCode, CodeDoc>> {
     BLOCK_FILE_MISSING: { meaning: 'a block file or its seal file is missing from the data directory', hint: 'fetch it again with `petal verify --repair` (from known peers, `--peer ADDR` or `--from DIR`), or restore it from a backup' },
     KEY_NOT_FOUND: { meaning: 'no key in the keystore matches, or its key file holds no usable key', hint: 'list keys with `petal mykeys`' },
     KEY_AMBIGUOUS: { meaning: 'the key id prefix matches several keys', hint: 'give more digits of the key id' },
-    KEY_EXISTS: { meaning: 'the key is already in the keystore' },
+    KEY_EXISTS: { meaning: 'the key is already in the keystore', hint: 'it is there already (`petal mykeys` lists it): nothing to import' },
     NO_KEYS: { meaning: 'the keystore has no keys', hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' },
     PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' },
     KEY_FILE_INVALID: { meaning: 'a key file of the keystore is truncated, damaged or inconsistent (its id is not its key\'s)', hint: 'move it out of the keystore (keep it: it may be recoverable) and import the key again from a backup with `petal keys import FILE`' },

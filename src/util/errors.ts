@@ -134,6 +134,15 @@ registerErrorClass(WorkerError, 'a worker thread died while it ran a task', () =
   WORKER_DIED: { meaning: 'a worker thread died (crashed, exited, ran out of memory) while it ran a task; the task failed and the thread was replaced', hint: 'run the command again (if it keeps failing, the machine may be short of memory)' }
 }))
 
+/**
+ * The usual remedy documented for `err`'s code (docs/errors.md), for an error thrown without a hint
+ * of its own: what the CLI prints then. Builds the class's code table, so for the error path only.
+ */
+export function documentedHint (err: PetalError): string | undefined {
+  const hint = registry.get(err.name)?.docs()[err.code]?.hint
+  return hint === '' ? undefined : hint
+}
+
 /** Every registered error class (those whose modules are loaded), in registration order. */
 export function errorClasses (): ErrorClass[] {
   return [...registry.values()].map(({ name, codes, about, docs }) => ({ name, codes, about, docs: docs() }))

@@ -72,4 +72,17 @@ describe('errors of bad input carry a code and a true hint', () => {
       expect(r.stderr, args.join(' ')).toMatch(/\[USAGE\]\n {2}hint: \S/)
     }
   })
+
+  // An error thrown deep in validation carries no hint of its own: the CLI gives its code's
+  // documented one (docs/errors.md), on stderr and in --json, rather than none.
+  it('a block of another chain: PARENT_UNKNOWN with its documented hint', async () => {
+    const dir = await chainOfTwo()
+    const other = join(tmpDir(), 'other')
+    expect((await petal(['--dir', other, 'init'])).code).toBe(0)
+    const r = await petal(['--dir', other, 'import', join(dir, '0000', 'block_00000001.db')])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toMatch(/is not known here \[PARENT_UNKNOWN\]\n {2}hint: import or fetch the parent first; a running node fetches it by itself\n/)
+    const j = await petal(['--dir', other, '--json', 'import', join(dir, '0000', 'block_00000001.db')])
+    expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'PARENT_UNKNOWN', hint: 'import or fetch the parent first; a running node fetches it by itself' } })
+  })
 })
