@@ -13,7 +13,8 @@ import { short, UsageError } from './output.js'
  * An encrypted one without a passphrase is left out, and said so.
  */
 export function decryptKeys (ctx: CliContext): DecryptRequest {
-  const { keys, locked } = ctx.keystore().loadEncryptionKeys(ctx.passphrase())
+  const { keys, locked, damaged } = ctx.keystore().loadEncryptionKeys(ctx.passphrase())
+  for (const err of damaged) ctx.io.stderr(`petal: note: ${err.message} [${err.code}]: left out; columns only its key opens stay encrypted\n  hint: ${err.hint ?? ''}\n`)
   for (const id of locked) ctx.io.stderr(`petal: note: encryption key ${short(id)} is passphrase-protected and no passphrase was given: its columns stay encrypted (give --passphrase-file or PETAL_PASSPHRASE)\n`)
   return { keys: keys.map(privateKeyToPkcs8) }
 }

@@ -55,8 +55,11 @@ export class Keystore {
     return this.read().map(k => k.entry)
   }
 
-  /** Every key file, read and checked once, with its listing. */
-  private read (): Array<{ entry: KeyEntry, file: KeyFile }> {
+  /**
+   * Every key file, read and checked once, with its listing; with `hex`, only the files whose
+   * name (the key id's hex, `fileOf`) starts with it: a damaged file of another key is not read.
+   */
+  private read (hex = '', damaged?: StorageError[]): Array<{ entry: KeyEntry, file: KeyFile }> {
     let names: string[]
     try {
       names = readdirSync(this.dir)
@@ -65,8 +68,17 @@ export class Keystore {
       throw err
     }
     const dflt = this.defaultId()
-    return names.filter(n => /^[0-9a-f]{64}\.json$/.test(n)).map(n => {
-      const { file: f, publicKey } = this.readFile(join(this.dir, n))
+    return names.filter(n => /^[0-9a-f]{64}\.json$/.test(n) && n.startsWith(hex)).flatMap(n => {
+      let read
+      try {
+        read = this.readFile(join(this.dir, n))
+      } catch (err) {
+        // With `damaged`, a file that cannot be used is reported there and left out.
+        if (damaged === undefined || !(err instanceof StorageError) || (err.code !== 'KEY_FILE_INVALID' && err.code !== 'DATA_FILE_NOT_REGULAR')) throw err
+        damaged.push(err)
+        return []
+      }
+      const { file: f, publicKey } = read
       return { file: f, entry: { id: f.id, publicKey, encrypted: f.encrypted !== undefined, created: f.created, isDefault: f.id === dflt, purpose: f.purpose === 'encrypt' ? 'encrypt' as const : 'sign' as const } }
     }).sort((a, b) => a.entry.created.localeCompare(b.entry.created) || a.entry.id.localeCompare(b.entry.id))
   }
@@ -74,7 +86,7 @@ export class Keystore {
   private readFile (path: string): { file: KeyFile, publicKey: PublicKey } {
     checkDataFile(path, 'key file')
     const invalid = (why: string): StorageError => new StorageError('KEY_FILE_INVALID', `key file ${path} ${why}`, {
-      hint: `move it out of ${this.dir} (keep it: it may be recoverable) and import the key again from your backup with \`petal keys import FILE\`; the other keys work meanwhile`,
+      hint: `move it out of ${this.dir} (keep it: it may be recoverable) and import the key again from your backup with \`petal keys import FILE\`; meanwhile your other keys still sign (\`--key ID\`, or the default if it is another) and only \`petal mykeys\` stops at this file`,
       details: { path }
     })
     let f: unknown
@@ -132,15 +144,25 @@ export class Keystore {
 
   /** resolve, with the key's file as the listing read it (load reads no file twice). */
   private find (idOrPrefix: string | undefined, purpose: KeyPurpose | 'any'): { entry: KeyEntry, file: KeyFile } {
-    const all = this.read()
+    // Only the files that can match are read: the default key's (when `default` names one of the
+    // purpose wanted), or those whose id starts with the prefix given.
+    if (idOrPrefix === undefined) {
+      const d = this.defaultId()
+      const named = d === undefined ? undefined : this.read(d.slice(2))[0]
+      if (named !== undefined && named.entry.purpose === (purpose === 'any' ? 'sign' : purpose)) return named
+    }
+    const all = this.read(idOrPrefix === undefined ? '' : (idOrPrefix.startsWith('1:') ? idOrPrefix.slice(2) : idOrPrefix).toLowerCase())
     // Without an id, the default signing key: an encryption key is never picked by default.
     const keys = idOrPrefix === undefined ? all.filter(k => k.entry.purpose === (purpose === 'any' ? 'sign' : purpose)) : all
-    const oldest = keys[0]
-    if (oldest === undefined) throw new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
+    const noKeys = (): StorageError => new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
     if (idOrPrefix === undefined) {
+      const oldest = keys[0]
+      if (oldest === undefined) throw noKeys()
       const d = this.defaultId()
       return keys.find(k => k.entry.id === d) ?? oldest
     }
+    // A prefix no file matches: KEY_NOT_FOUND below, unless the keystore holds no key at all.
+    if (keys.length === 0 && this.read('', []).length === 0) throw noKeys()
     const want = idOrPrefix.startsWith('1:') ? idOrPrefix : `1:${idOrPrefix}`
     const [found, ...others] = keys.filter(k => k.entry.id.startsWith(want))
     if (found === undefined) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })
@@ -182,14 +204,17 @@ export class Keystore {
    * The private keys of every encryption key (for decrypting columns). An encrypted one needs the
    * passphrase; without it, it is left out and listed in `locked`.
    */
-  loadEncryptionKeys (passphrase?: string): { keys: SigningKey[], locked: string[] } {
+  loadEncryptionKeys (passphrase?: string): { keys: SigningKey[], locked: string[], damaged: StorageError[] } {
     const keys: SigningKey[] = []
     const locked: string[] = []
-    for (const e of this.list().filter(k => k.purpose === 'encrypt')) {
+    // A damaged key file (of any purpose) is left out and reported, not a failure: decryption is
+    // for the columns this node can open, and that file's key cannot open any.
+    const damaged: StorageError[] = []
+    for (const e of this.read('', damaged).map(k => k.entry).filter(k => k.purpose === 'encrypt')) {
       if (e.encrypted && passphrase === undefined) { locked.push(e.id); continue }
       keys.push(this.load(e.id, passphrase, 'encrypt'))
     }
-    return { keys, locked }
+    return { keys, locked, damaged }
   }
 
   /** Load a signing key (the default one when no id is given), decrypting it if needed. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { petal } from '../helpers/cli.js'
@@ -84,5 +84,31 @@ describe('errors of bad input carry a code and a true hint', () => {
     expect(r.stderr).toMatch(/is not known here \[PARENT_UNKNOWN\]\n {2}hint: import or fetch the parent first; a running node fetches it by itself\n/)
     const j = await petal(['--dir', other, '--json', 'import', join(dir, '0000', 'block_00000001.db')])
     expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'PARENT_UNKNOWN', hint: 'import or fetch the parent first; a running node fetches it by itself' } })
+  })
+
+  // Every command that signs or queries read every key file: one damaged key file stopped them all,
+  // although its hint said "the other keys work meanwhile".
+  it('a damaged key file stops only the listing: the other keys sign and query decrypts with what it can', async () => {
+    const dir = await chainOfTwo()
+    const before = new Set(readdirSync(join(dir, 'keystore')))
+    expect((await petal(['--dir', dir, 'keys', 'generate'])).code).toBe(0)
+    const added = readdirSync(join(dir, 'keystore')).find(n => !before.has(n))
+    expect(added).toBeDefined()
+    const bad = join(dir, 'keystore', added ?? '')
+    writeFileSync(bad, '{"id": "1:')
+    const list = await petal(['--dir', dir, 'mykeys'])
+    expect(list.code).toBe(5)
+    expect(list.stderr).toContain(`key file ${bad} is not valid JSON (truncated or damaged)`)
+    expect(list.stderr).toContain('hint: move it out of')
+    expect(list.stderr).toContain('meanwhile your other keys still sign (`--key ID`, or the default if it is another)')
+    const sign = await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'b.db'), 3)])
+    expect(sign.code, sign.stderr).toBe(0)
+    const dflt = readFileSync(join(dir, 'keystore', 'default'), 'utf8').trim()
+    const chosen = await petal(['--dir', dir, '--key', dflt.slice(2, 12), 'signimportblock', makeSqlite(join(tmpDir(), 'c.db'), 3)])
+    expect(chosen.code, chosen.stderr).toBe(0)
+    const q = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
+    expect(q.code, q.stderr).toBe(0)
+    expect(JSON.parse(q.stdout)).toEqual({ n: 11 })
+    expect(q.stderr).toContain(`petal: note: key file ${bad} is not valid JSON`)
   })
 })
