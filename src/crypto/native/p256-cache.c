@@ -62,8 +62,16 @@ static void key_extra_free (void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx
   free(e);
 }
 
+/* OpenSSL keeps key_extra_free for the life of the process and calls it at every EC_KEY_free, the
+ * node:crypto keys' too; Node unloads (dlclose) an addon when the last environment that loaded it
+ * ends (a worker thread's, the main thread never having loaded it), and the next EC key freed
+ * called into unmapped code. So the addon is made never to unload (RTLD_NODELETE) before the
+ * function is registered; without that, no tables. */
 static void once_init (void)
 {
+  Dl_info self;
+  if (dladdr((void *)key_extra_free, &self) == 0 || self.dli_fname == NULL ||
+      dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) == NULL) return;
   key_extra_index = EC_KEY_get_ex_new_index(0, NULL, NULL, NULL, key_extra_free);
   if (key_extra_index >= 0) nz_init();
 }

@@ -70,6 +70,23 @@ say(lib.p256Tables())
     expect(out).toEqual([[true, 1], { available: true, keys: 0, generator: true, built: 1, evicted: 0 }])
   })
 
+  it('leaves OpenSSL no free function of an unloaded addon when the only thread that loaded it exits', () => {
+    // The keys' table records are OpenSSL ex_data, whose free function OpenSSL calls at every
+    // EC_KEY_free in the process; Node unloads (dlclose) an addon when the last environment that
+    // loaded it ends: node:crypto's next EC key then called into unmapped code (SIGSEGV).
+    const body = `
+import { Worker } from 'node:worker_threads'
+import { generateKeyPairSync, createSign } from 'node:crypto'
+const w = new Worker("import { parentPort } from 'node:worker_threads'" + PRELUDE_TEXT + "const a = signed(3); parentPort.postMessage(lib.verify(a.pub, digest, a.sig))", { eval: true })
+w.once('message', v => process.stdout.write(JSON.stringify(v) + '\\n'))
+await new Promise(resolve => w.once('exit', resolve))
+for (let i = 0; i < 20; i++) createSign('sha256').update('x').sign(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)
+process.stdout.write('"signed"\\n')
+`.replace('PRELUDE_TEXT', JSON.stringify(PRELUDE))
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', body], { encoding: 'utf8', timeout: 60_000 })
+    expect({ status: r.status, signal: r.signal, out: r.stdout.trim().split('\n') }).toEqual({ status: 0, signal: null, out: ['true', '"signed"'] })
+  })
+
   it('gives the right verdicts in four threads that make G\'s table and their keys\' at once', () => {
     const out = child(`
 import { Worker } from 'node:worker_threads'
