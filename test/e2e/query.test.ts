@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -134,6 +134,18 @@ describe('petal query (CLI)', () => {
       expect(readFileSync(out, 'utf8')).toBe('theirs')
       expect(readdirSync(where)).toEqual([name])
     }
+  })
+
+  it('refuses -o naming a link to nowhere before exporting, not as a file made while it ran', async () => {
+    // existsSync follows the link: the export ran in full, then the hard link into place met the
+    // link (EEXIST) and the error said the file had been made meanwhile, which it had not.
+    const where = mkdtempSync(join(tmpdir(), 'petal-export-'))
+    const out = join(where, 'out.csv')
+    symlinkSync(join(where, 'nowhere'), out)
+    const r = spawnSync(process.execPath, [BIN, '--dir', dir, 'export', 't', '-o', out], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(2)
+    expect(r.stderr).toContain(`${out} already exists [USAGE]`)
+    expect(readdirSync(where)).toEqual(['out.csv'])
   })
 
   it('stops quietly when the reader goes away (petal query … | head -1)', async () => {

@@ -1,4 +1,4 @@
-import { closeSync, createWriteStream, existsSync, linkSync, openSync, renameSync, rmSync, unlinkSync, type WriteStream } from 'node:fs'
+import { closeSync, createWriteStream, linkSync, lstatSync, openSync, renameSync, rmSync, unlinkSync, type WriteStream } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { exportTable, EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
@@ -25,6 +25,19 @@ function formatOf (o: ExportFlags): ExportFormat {
   return 'csv'
 }
 
+/**
+ * Whether anything is at `out`, a link to nowhere too: existsSync follows a link, so one to a
+ * missing file passed the check before the export, which then ran in full for the hard link into
+ * place to meet the link (EEXIST) and say it had been made while the export ran.
+ */
+function taken (out: string): boolean {
+  try {
+    return lstatSync(out, { throwIfNoEntry: false }) !== undefined
+  } catch {
+    return false // ENOTDIR, EACCES: making the temporary beside it then says why it cannot be written
+  }
+}
+
 /** -o names a file that is there: before the export, or made while it ran (`when`). */
 function exists (out: string, when: string): UsageError {
   return new UsageError(`${out} already exists${when}`, 'choose a new file name, or remove the old file first')
@@ -47,7 +60,7 @@ export function register (program: Command, action: Action): void {
       const fmt = formatOf(o)
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
       if (fmt === 'sqlite' && o.out === undefined) throw new UsageError('an SQLite export needs a file', `petal export ${table} --format sqlite -o ${table}.db`)
-      if (o.out !== undefined && existsSync(o.out)) throw exists(o.out, '')
+      if (o.out !== undefined && taken(o.out)) throw exists(o.out, '')
       const chain = openChain(ctx, { forReading: true })
       checkHeightRange(o.from, o.to, chain.tip().height)
       const out = o.out
@@ -123,7 +136,7 @@ function placeNew (tmp: string, out: string): void {
     const made = exists(out, ' (made while the export ran; the export was not written)')
     if (code === 'EEXIST') throw made
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err
-    if (existsSync(out)) throw made
+    if (taken(out)) throw made
     renameSync(tmp, out)
     return
   }
