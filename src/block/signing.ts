@@ -1,4 +1,4 @@
-import { signV2, verifyV1, verifyV2, type PublicKey, type SigningKey } from '../crypto/index.js'
+import { signV2, verifyV1, verifyV2, verifyV2Pair, type PublicKey, type SigningKey } from '../crypto/index.js'
 import { fromHex, hexInto, toHex } from '../util/index.js'
 import type { BlockHeader } from './header.js'
 import type { KeyOp, KeyOpRow } from './keyops.js'
@@ -24,10 +24,12 @@ function digestOf (hexHash: string): Uint8Array {
 // A signature's bytes, decoded into one buffer per thread (two per block in plain verify): each
 // verification reads them synchronously and keeps nothing. A DER P-256 signature is at most 72
 // bytes; a longer hex string is decoded as before (and refused by the verifier).
+// SEAL: the seal's, when both of a block's signatures are held at once (verifyPreviousAndSeal).
 const SIG = new Uint8Array(80)
-function sig (hex: string): Uint8Array | undefined {
-  const n = hexInto(hex, SIG)
-  return n >= 0 ? SIG.subarray(0, n) : fromHex(hex)
+const SEAL = new Uint8Array(80)
+function sig (hex: string, into = SIG): Uint8Array | undefined {
+  const n = hexInto(hex, into)
+  return n >= 0 ? into.subarray(0, n) : fromHex(hex)
 }
 
 export function signPrevious (key: SigningKey, chainId: string, height: number, previousHash: string): string {
@@ -62,6 +64,18 @@ export function verifySeal (pub: PublicKey, h: SealedFields, blockHash: string, 
   return h.version === 1
     ? verifyV1(pub, digestOf(blockHash), s)
     : verifyV2(pub, sealMessage(h.chainId, h.height, blockHash, h.rowsRoot), s)
+}
+
+/**
+ * verifyPrevious and verifySeal of one block, each verdict its own: a v2 block's two signatures
+ * (one key) in one call (verifyV2Pair: one inverse for both s values once the key has a table).
+ */
+export function verifyPreviousAndSeal (pub: PublicKey, h: BlockHeader, blockHash: string, sealHex: string): { prev: boolean, seal: boolean } {
+  const p = h.version === 1 ? undefined : sig(h.previousHashSignature)
+  const s = p === undefined ? undefined : sig(sealHex, SEAL)
+  if (p === undefined || s === undefined) return { prev: verifyPrevious(pub, h), seal: verifySeal(pub, h, blockHash, sealHex) }
+  const v = verifyV2Pair(pub, prevMessage(h.chainId, h.height, h.previousHash), p, sealMessage(h.chainId, h.height, blockHash, h.rowsRoot), s)
+  return { prev: (v & 1) !== 0, seal: (v & 2) !== 0 }
 }
 
 /** An endorsement by `signer` that `target` be added or revoked on chain `chainId`. */

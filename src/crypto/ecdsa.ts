@@ -228,6 +228,24 @@ export function verifyV2 (pub: PublicKey, message: string | Uint8Array, der: Uin
   return nodeVerify('sha256', typeof message === 'string' ? Buffer.from(message, 'utf8') : message, keyObjectOf(pub), der)
 }
 
+/**
+ * Two v2 signatures under one key (a block's previous-hash signature and seal): bit 0 set iff
+ * verifyV2(pub, m1, der1), bit 1 iff verifyV2(pub, m2, der2), each judged on its own. Through
+ * the native addon both go in one call, which computes one inverse for the two s values once
+ * the key has a table (native/p256-table.c, table_verify2); otherwise, or when either is not
+ * strict low-S DER, verifyV2 twice.
+ */
+export function verifyV2Pair (pub: PublicKey, m1: string | Uint8Array, der1: Uint8Array, m2: string | Uint8Array, der2: Uint8Array): number {
+  const lib = nativeOpenssl()
+  const k = lib === undefined ? null : nativeKeyOf(lib, pub)
+  if (lib !== undefined && k !== null) {
+    const rs1 = derToP1363(der1)
+    const rs2 = rs1 === undefined ? undefined : derToP1363(der2)
+    if (rs1 !== undefined && rs2 !== undefined) return lib.verify2(k, digestOf(lib, m1), rs1, digestOf(lib, m2), rs2)
+  }
+  return (verifyV2(pub, m1, der1) ? 1 : 0) | (verifyV2(pub, m2, der2) ? 2 : 0)
+}
+
 function rawPoint (pub: PublicKey): Uint8Array {
   // Canonical P-256 SPKI = 26-byte prefix + 65-byte uncompressed point.
   if (pub.spki.length !== 91) throw new CryptoError('BAD_PUBLIC_KEY', 'unexpected SPKI length')

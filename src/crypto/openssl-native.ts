@@ -23,6 +23,8 @@ export interface NativeOpenssl {
   publicKey: (point: Uint8Array) => NativeKeyHandle | undefined
   /** Whether r ‖ s verifies under the key. mode (tests): 0 a per-key table once the key is used often (native/p256-table.c), 1 a table at once (none past the process's 32, never a colder key's), 2 OpenSSL's ECDSA_do_verify, 3 a table at once even past the 32. */
   verify: (key: NativeKeyHandle, digest: Uint8Array, rs: Uint8Array, mode?: 0 | 1 | 2 | 3) => boolean
+  /** Two verdicts under one key, each exactly verify's: bit 0 the first's, bit 1 the second's (one s⁻¹ computation for both once the key has a table). */
+  verify2: (key: NativeKeyHandle, digest1: Uint8Array, rs1: Uint8Array, digest2: Uint8Array, rs2: Uint8Array, mode?: 0 | 1 | 2 | 3) => number
   /** SHA-256 of buf[from…to) into out[0…32). */
   sha256Into: (buf: Uint8Array, from: number, to: number, out: Uint8Array) => void
   /** RFC 6962 root of the leaves buf[ends[i-1]…ends[i]) (each with its 0x00 prefix; at least one) into out. */
@@ -58,7 +60,7 @@ export function nativeOpensslPath (): string {
 
 let loaded: { lib: NativeOpenssl | undefined, why: string } | undefined
 
-const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'sha256Into', 'merkleRoot', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'scalar'] as const
+const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'verify2', 'sha256Into', 'merkleRoot', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'scalar'] as const
 
 // SHA-256("abc"); the RFC 6962 root of the leaves "a", "b", "c" (an odd last leaf carried up);
 // P-256's generator (d = 1 gives G): a library whose curve or hashes are not these (another

@@ -1,4 +1,4 @@
-import { sameSealedFields, verifyPrevious, verifySeal, type BlockFile, type SealedFields } from '../../block/index.js'
+import { sameSealedFields, verifyPrevious, verifyPreviousAndSeal, type BlockFile, type SealedFields } from '../../block/index.js'
 import { parsePublicKey, type PublicKey } from '../../crypto/index.js'
 import type { Preverified, SealVerdict } from './types.js'
 
@@ -24,7 +24,10 @@ export function preverify (file: BlockFile, hash: string, seal: string, keys: Re
   const spki = keys[file.header.creator]
   if (spki === undefined) return undefined
   const pub = keyOf(spki)
-  return { key: spki, prev: verifyPrevious(pub, file.header), seal: sameSeal(checked, spki, seal, file.header) || verifySeal(pub, file.header, hash, seal) }
+  if (sameSeal(checked, spki, seal, file.header)) return { key: spki, prev: verifyPrevious(pub, file.header), seal: true }
+  // Both signatures in one call (one inverse for the two s values), each verdict its own.
+  const v = verifyPreviousAndSeal(pub, file.header, hash, seal)
+  return { key: spki, prev: v.prev, seal: v.seal }
 }
 
 function sameSeal (checked: SealVerdict | undefined, spki: string, seal: string, h: SealedFields): boolean {

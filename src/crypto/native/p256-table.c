@@ -270,16 +270,18 @@ static bool x_is_r (const jpoint *R, const limbs r)
   return false;
 }
 
-/* OpenSSL's verdict on (r, s) over a 32-byte digest, through the tables: true iff valid. */
-static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *rs)
+/* 1 ≤ r, s < n: what OpenSSL checks before any arithmetic. */
+static bool in_range (const limbs r, const limbs s)
 {
-  limbs r, s, e, w, u1, u2;
-  from_be(r, rs);
-  from_be(s, rs + 32);
-  from_be(e, digest); /* 256 bits, the order's length: no truncation */
-  if (is_zero(r) || is_zero(s) || cmp(r, ORDER) >= 0 || cmp(s, ORDER) >= 0) return false;
+  return !is_zero(r) && !is_zero(s) && cmp(r, ORDER) < 0 && cmp(s, ORDER) < 0;
+}
+
+/* The verdict on (r, s), r in range, over the digest e (256 bits, any value), with w = s⁻¹ in the
+ * order's Montgomery form. */
+static bool verify_with_inverse (const comb *q, limbs e, const limbs r, const limbs w)
+{
+  limbs u1, u2;
   reduce(e);
-  ord_inverse_mont(w, s); /* s⁻¹ in the order's Montgomery form */
   nz.ord_mul(u1, e, w); /* e·s⁻¹, out of Montgomery form by the multiplication itself */
   nz.ord_mul(u2, r, w);
   reduce(u1); /* the combs' argument wants u < n */
@@ -291,4 +293,41 @@ static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *r
   else if (hb) sum = b;
   else return false;
   return x_is_r(&sum, r);
+}
+
+/* OpenSSL's verdict on (r, s) over a 32-byte digest, through the tables: true iff valid. */
+static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *rs)
+{
+  limbs r, s, e, w;
+  from_be(r, rs);
+  from_be(s, rs + 32);
+  from_be(e, digest); /* 256 bits, the order's length: no truncation */
+  if (!in_range(r, s)) return false;
+  ord_inverse_mont(w, s); /* s⁻¹ in the order's Montgomery form */
+  return verify_with_inverse(q, e, r, w);
+}
+
+/* Two signatures under one key (a block's previous-hash signature and seal), each judged on its
+ * own exactly as table_verify judges it: bit 0 the first's verdict, bit 1 the second's. With both
+ * in range, one inversion serves both (Montgomery's trick): with m(a, b) = a·b·2^−256 mod n (the
+ * order's Montgomery multiplication), t = m(s1, s2) ≠ 0 (n is prime, 0 < s1, s2 < n), w =
+ * t⁻¹·2^256 = (s1·s2)⁻¹·2^512, and m(w, s2) = s1⁻¹·2^256, m(w, s1) = s2⁻¹·2^256: each s⁻¹ in the
+ * same form as ord_inverse_mont gives it, for three multiplications (~0.5 K instructions) instead
+ * of a second inversion (~26 K; docs/performance.md, "Session 28: plain verify"). */
+static int table_verify2 (const comb *q, const uint8_t *d1, const uint8_t *rs1, const uint8_t *d2, const uint8_t *rs2)
+{
+  limbs r1, s1, e1, r2, s2, e2, t, w, w1, w2;
+  from_be(r1, rs1);
+  from_be(s1, rs1 + 32);
+  from_be(r2, rs2);
+  from_be(s2, rs2 + 32);
+  if (!in_range(r1, s1) || !in_range(r2, s2)) return (int)table_verify(q, d1, rs1) | (int)table_verify(q, d2, rs2) << 1;
+  from_be(e1, d1);
+  from_be(e2, d2);
+  nz.ord_mul(t, s1, s2);
+  reduce(t);
+  ord_inverse_mont(w, t);
+  nz.ord_mul(w1, w, s2);
+  nz.ord_mul(w2, w, s1);
+  return (int)verify_with_inverse(q, e1, r1, w1) | (int)verify_with_inverse(q, e2, r2, w2) << 1;
 }

@@ -59,6 +59,18 @@ say([lib.verify(a.pub, digest, a.sig, 1), lib.verify(a.pub, digest, bad(a.sig), 
     ])
   })
 
+  it('counts verify2 (a block\'s two signatures in one call) as two uses of the key toward its table', () => {
+    const out = child(`
+const a = signed(5)
+let v = []
+for (let i = 0; i < 31; i++) v.push(lib.verify2(a.pub, digest, a.sig, digest, bad(a.sig)))
+say([new Set(v).size, v[0], lib.p256Tables(a.pub).table])
+say([lib.verify2(a.pub, digest, bad(a.sig), digest, a.sig), lib.p256Tables(a.pub).table, lib.verify2(a.pub, digest, a.sig, digest, bad(a.sig)), lib.verify2(a.pub, digest, a.sig, digest, a.sig)])
+`)
+    // 62 uses: no table yet; the 63rd and 64th (the 32nd call) earn it, and the calls after go through it.
+    expect(out).toEqual([[1, 1, false], [2, true, 1, 3]])
+  })
+
   it('frees a worker thread\'s tables when the worker exits', () => {
     const out = child(`
 import { Worker } from 'node:worker_threads'

@@ -1,0 +1,125 @@
+// Two signatures under one key verified in one native call (verify2, src/crypto/native/p256-table.c
+// table_verify2: one inversion for both s values, Montgomery's trick), as plain verify checks a
+// block's previous-hash signature and seal: each verdict must be exactly the one verify gives that
+// signature alone, through the table (mode 3) and through OpenSSL (mode 2), whatever the other
+// signature is (valid, tampered, out of range, the same s, s2 = s1⁻¹, s2 = n − s1, an addition
+// at infinity); and verifyV2Pair / verifyPreviousAndSeal keep verifyV2's verdicts one by one.
+import { afterEach, describe, expect, it } from 'vitest'
+import { createHash, randomBytes } from 'node:crypto'
+import { p256 } from '@noble/curves/nist.js'
+import { generateSigningKey, signV2, verifyV2, verifyV2Pair } from '../../../src/crypto/index.js'
+import { loadNativeOpenssl, resetNativeOpenssl, type NativeOpenssl } from '../../../src/crypto/openssl-native.js'
+import { prevMessage, sealMessage, signPrevious, signSeal, verifyPrevious, verifyPreviousAndSeal, verifySeal } from '../../../src/block/index.js'
+import type { BlockHeader } from '../../../src/block/index.js'
+import { nativeOpensslBuilt } from '../../helpers/native-build.js'
+
+const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n
+const G = p256.Point.BASE
+const big = (b: Uint8Array): bigint => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'))
+const be = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(64, '0'), 'hex')
+const mod = (a: bigint): bigint => ((a % N) + N) % N
+function inv (a: bigint): bigint {
+  let [o, r, s, t] = [mod(a), N, 1n, 0n]
+  while (r !== 0n) { const q = o / r; [o, r, s, t] = [r, o - q * r, t, s - q * t] }
+  return mod(s)
+}
+const rs = (r: bigint, s: bigint): Buffer => Buffer.concat([be(r), be(s)])
+
+afterEach(() => { resetNativeOpenssl() })
+
+describe.skipIf(!nativeOpensslBuilt())('two signatures under one key in one call (verify2)', () => {
+  const lib = loadNativeOpenssl().lib as NativeOpenssl
+
+  /** A valid signature under d with s chosen: (digest, r ‖ s). */
+  function withS (d: bigint, s: bigint): [Buffer, Buffer] {
+    const nonce = mod(big(randomBytes(32))) || 1n
+    const r = mod(G.multiply(nonce).x)
+    return [be(mod(s * nonce - r * d)), rs(r, s)]
+  }
+
+  it('gives each signature of a pair the verdict it gets alone, through the table and through OpenSSL', () => {
+    for (let round = 0; round < 3; round++) {
+      const d = mod(big(randomBytes(32))) || 1n
+      const k = lib.keyFromScalar(be(d))
+      if (k === undefined) throw new Error('no key')
+      const key = lib.publicKey(k.point)
+      if (key === undefined) throw new Error('no public key')
+      const digest = createHash('sha256').update(randomBytes(8)).digest()
+      const sig = lib.sign(k.handle, digest)
+      const r = big(sig.subarray(0, 32)), s = big(sig.subarray(32))
+      const tampered = Buffer.from(sig)
+      tampered[5] = (tampered[5] as number) ^ 0x10
+      const other = Buffer.from(digest)
+      other[0] = (other[0] as number) ^ 1
+      const s1 = mod(big(randomBytes(32))) || 3n
+      const cases: Array<[Buffer, Buffer]> = [
+        [digest, sig], [other, sig], [digest, tampered], [digest, randomBytes(64)],
+        [digest, rs(r, N - s)], // high S: valid ECDSA (the low-S rule is ecdsa.ts's)
+        [digest, rs(0n, s)], [digest, rs(r, 0n)], [digest, rs(N, s)], [digest, rs(r, N)], [digest, rs(2n ** 256n - 1n, s)],
+        withS(d, 1n), withS(d, N - 1n), withS(d, 2n), withS(d, 2n ** 255n + 1n), withS(d, (N + 1n) / 2n),
+        withS(d, s1), withS(d, s1), withS(d, inv(s1)), withS(d, N - s1), // the same s twice, s1·s2 = 1, s1·s2 = −s1²
+        [be(mod(-r * d)), rs(r, 7n)], // u1·G = −u2·Q: the sum at infinity, never valid
+        [be(0n), withS(d, 5n)[1]]
+      ]
+      const alone = cases.map(([dg, sg]) => {
+        const t = lib.verify(key, dg, sg, 3)
+        expect(lib.verify(key, dg, sg, 2)).toBe(t)
+        return t
+      })
+      expect(alone.filter(v => v).length).toBeGreaterThanOrEqual(11)
+      for (let i = 0; i < cases.length; i++) {
+        for (let j = 0; j < cases.length; j++) {
+          const [d1, g1] = cases[i] as [Buffer, Buffer]
+          const [d2, g2] = cases[j] as [Buffer, Buffer]
+          const want = (alone[i] === true ? 1 : 0) | (alone[j] === true ? 2 : 0)
+          for (const mode of [3, 2] as const) expect({ i, j, mode, v: lib.verify2(key, d1, g1, d2, g2, mode) }).toEqual({ i, j, mode, v: want })
+        }
+      }
+    }
+  })
+
+  it('refuses arguments of the wrong shape as verify does', () => {
+    const k = lib.keyFromScalar(be(7n))
+    const key = k === undefined ? undefined : lib.publicKey(k.point)
+    if (key === undefined) throw new Error('no key')
+    const dg = Buffer.alloc(32, 1), sg = Buffer.alloc(64, 2)
+    expect(() => lib.verify2(key, dg, sg, dg)).toThrow(TypeError)
+    expect(() => lib.verify2(key, dg, sg, dg, Buffer.alloc(63))).toThrow(RangeError)
+    expect(() => lib.verify2(key, Buffer.alloc(31), sg, dg, sg)).toThrow(RangeError)
+  })
+})
+
+describe('verifyV2Pair and verifyPreviousAndSeal', () => {
+  it('keep verifyV2\'s verdicts one by one, before and after the key\'s table (64 uses)', () => {
+    const key = generateSigningKey()
+    const other = generateSigningKey()
+    const chainId = 'c'.repeat(64)
+    for (let i = 0; i < 60; i++) {
+      const m1 = `prev ${i}`, m2 = `seal ${i}`
+      const d1 = signV2(key, m1), d2 = signV2(key, m2)
+      // High S (n − s): refused by the low-S rule, whatever the other signature is.
+      const raw = p256.Signature.fromBytes(d2, 'der')
+      const high = new p256.Signature(raw.r, N - raw.s).toBytes('der')
+      const cases: Array<[string, Uint8Array]> = [[m1, d1], [m2, d2], [`${m1}!`, d1], [m1, d2], [m2, high], [m1, Uint8Array.of(0x30, 0)]]
+      for (const [a, da] of cases) {
+        for (const [b, db] of cases) {
+          const want = (verifyV2(key.publicKey, a, da) ? 1 : 0) | (verifyV2(key.publicKey, b, db) ? 2 : 0)
+          expect(verifyV2Pair(key.publicKey, a, da, b, db)).toBe(want)
+        }
+      }
+      expect(verifyV2Pair(other.publicKey, m1, d1, m2, d2)).toBe(0)
+      // A block's two signatures, as preverify checks them.
+      const hash = createHash('sha256').update(`block ${i}`).digest('hex')
+      const header = { version: 2, chainId, height: i + 1, previousHash: 'a'.repeat(64), rowsRoot: 'b'.repeat(64) } as unknown as BlockHeader
+      header.previousHashSignature = signPrevious(key, chainId, i + 1, header.previousHash)
+      const seal = signSeal(key, header, hash)
+      expect(prevMessage(chainId, i + 1, header.previousHash)).toContain('petal/v2/prev')
+      expect(sealMessage(chainId, i + 1, hash, header.rowsRoot)).toContain('petal/v2/seal')
+      for (const [h, s, sealHex] of [[header, hash, seal], [header, hash.replace(/^./, 'f'), seal], [{ ...header, previousHash: 'c'.repeat(64) }, hash, seal], [header, hash, signSeal(other, header, hash)]] as const) {
+        const both = verifyPreviousAndSeal(key.publicKey, h, s, sealHex)
+        expect(both).toEqual({ prev: verifyPrevious(key.publicKey, h), seal: verifySeal(key.publicKey, h, s, sealHex) })
+      }
+      expect(verifyPreviousAndSeal(key.publicKey, header, hash, seal)).toEqual({ prev: true, seal: true })
+    }
+  })
+})
