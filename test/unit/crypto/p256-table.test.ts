@@ -11,19 +11,7 @@ import { p256 } from '@noble/curves/nist.js'
 import { generateSigningKey, signV2, verifyV2 } from '../../../src/crypto/index.js'
 import { loadNativeOpenssl, resetNativeOpenssl, type NativeKeyHandle, type NativeOpenssl } from '../../../src/crypto/openssl-native.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
-
-const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n
-const P = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n
-const G = p256.Point.BASE
-const big = (b: Uint8Array): bigint => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'))
-const be = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(64, '0'), 'hex')
-const mod = (a: bigint): bigint => ((a % N) + N) % N
-function inv (a: bigint): bigint {
-  let [o, r, s, t] = [mod(a), N, 1n, 0n]
-  while (r !== 0n) { const q = o / r; [o, r, s, t] = [r, o - q * r, t, s - q * t] }
-  return mod(s)
-}
-const rs = (r: bigint, s: bigint): Buffer => Buffer.concat([be(r), be(s)])
+import { big, be, G, inv, mod, N, P, rs } from '../../helpers/p256-math.js'
 
 // One key object (so one table) per point: mode 3 builds a table past the process's limit of 32
 // live tables (mode 1 then answers with ECDSA_do_verify), and each lives until its key is collected.
