@@ -78,6 +78,12 @@ export async function sha256File (path: string, options: { signal?: AbortSignal,
   }
 }
 
+// sha256FileSync's read buffer, kept for the thread's next file (the function is synchronous, so
+// one per thread is enough). A fresh 1 MiB buffer per file was a malloc that the thread's arena
+// grew for, a page per mprotect, and gave back: verify --deep's workers made ~3,000 mprotect calls
+// and their page faults each over 41 blocks of 4 MiB (docs/performance.md, "Session 28: verify --deep").
+let syncChunk: Buffer | undefined
+
 /**
  * Blocking SHA-256 of a file, for worker threads (where blocking is free and each async read would
  * be a round trip through libuv's shared thread pool).
@@ -86,7 +92,7 @@ export function sha256FileSync (path: string, onBytes?: (n: number) => void): st
   const fd = openSync(path, 'r')
   try {
     const h = fileHasher()
-    const buf = Buffer.allocUnsafe(CHUNK)
+    const buf = syncChunk ??= Buffer.allocUnsafe(CHUNK)
     for (;;) {
       const n = readSync(fd, buf, 0, CHUNK, null)
       if (n === 0) break
