@@ -303,10 +303,11 @@ function grow (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
 
 /**
  * Row count and Merkle root of a table, from the file's pages (throws BtreeUnsupported), and how
- * many rows the WebAssembly encoder encoded.
+ * many rows the WebAssembly encoder encoded. `source`: the whole file's bytes, when the caller
+ * holds them (verify --deep has just read and hashed them): its pages are read from there.
  */
-export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void, mode?: LeafEncoderMode): { rows: number, root: Uint8Array, wasmRows: number } {
-  const f = new PageFile(path)
+export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void, mode?: LeafEncoderMode, source?: Buffer): { rows: number, root: Uint8Array, wasmRows: number } {
+  const f = new PageFile(path, source)
   try {
     const writer = new LeafWriter(f, plan, onRows, mode)
     const rows = walkBtree(f, plan.root, plan.withoutRowid, writer.onRecord, writer.onLeaf)
@@ -319,9 +320,9 @@ export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number
 }
 
 /** A rowid table's leaves, in order, with their row counts (for splitting over threads). */
-export function fastTableLeaves (path: string, plan: FastPlan): { pages: number[], cells: number[] } {
+export function fastTableLeaves (path: string, plan: FastPlan, source?: Buffer): { pages: number[], cells: number[] } {
   if (plan.withoutRowid) throw new BtreeUnsupported('not a rowid table')
-  const f = new PageFile(path)
+  const f = new PageFile(path, source)
   try {
     return tableLeaves(f, plan.root)
   } finally {

@@ -58,12 +58,13 @@ export class TableRootPool {
  * A table's root: from the file's pages when the fast path can read the table (fast-rows.ts),
  * else through SQLite (manifest.ts, the reference). Large rowid tables are hashed in `pool`'s
  * worker threads when we are on the main thread (inside a worker — verify — blocks are already
- * processed in parallel); without a pool, on this thread.
+ * processed in parallel); without a pool, on this thread. `source`: the whole file's bytes, if the
+ * caller holds them (fast-rows.ts's fastTableRoot reads its pages from there).
  */
-export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode): Promise<{ rows: number, root: string }> {
+export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode, source?: Buffer): Promise<{ rows: number, root: string }> {
   const plan = planFastTable(db, t)
   if (plan !== undefined) {
-    const fast = await fastRoot(path, plan, pool, signal, onRows, share, mode)
+    const fast = await fastRoot(path, plan, pool, signal, onRows, share, mode, source)
     if (fast !== undefined) return fast
   }
   return await sqlTableRoot(path, db, t, pool, signal, onRows)
@@ -79,16 +80,16 @@ const useThreads = (pool: TableRootPool | undefined): pool is TableRootPool => p
  * (a verify worker's): a large rowid table is hashed in chunks that idle threads may take part in
  * (shared-roots.ts).
  */
-async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode): Promise<{ rows: number, root: string } | undefined> {
+async function fastRoot (path: string, plan: FastPlan, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode, source?: Buffer): Promise<{ rows: number, root: string } | undefined> {
   try {
     if ((pool !== undefined || share !== undefined) && !plan.withoutRowid) {
-      const { pages, cells } = fastTableLeaves(path, plan)
+      const { pages, cells } = fastTableLeaves(path, plan, source)
       const total = cells.reduce((n, c) => n + c, 0)
       if (pool !== undefined && total >= PARALLEL_MIN_ROWS && useThreads(pool)) return await fastRootThreads(path, plan, pool, pages, cells, signal, onRows)
       const shared = share?.root(path, plan, pages, cells, signal, onRows)
       if (shared !== undefined) return shared
     }
-    const r = fastTableRoot(path, plan, n => { throwIfAborted(signal); onRows?.(n) }, mode)
+    const r = fastTableRoot(path, plan, n => { throwIfAborted(signal); onRows?.(n) }, mode, source)
     return { rows: r.rows, root: toHex(r.root) }
   } catch (err) {
     if (err instanceof BtreeUnsupported) return undefined

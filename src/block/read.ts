@@ -55,6 +55,12 @@ export interface ReadBlockOptions {
    */
   head?: BlockHead
   /**
+   * The whole file, as the caller has just read it from the regular file it opened and hashed it
+   * (verify --deep): the manifest's page reader reads the tables' pages from these bytes instead
+   * of reading the file a third time. SQLite's checks still read the file.
+   */
+  bytes?: Buffer
+  /**
    * The file is this process's own download into its private tmp/, hashed before it is opened:
    * SQLite reads it through a memory map (BlockConnectionOptions.mapOwnDownload says why only then).
    */
@@ -94,7 +100,7 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
     if (file.header.version === 2 && options.checkManifest !== false) {
       if (options.knownTables === undefined) {
         m?.stage('hashing rows', sqlite.size)
-        await checkTableRoots(db, file, options.pool, options.signal, m, options.share)
+        await checkTableRoots(db, file, options.pool, options.signal, m, options.share, options.bytes)
       } else {
         checkKnownRoots(file, options.knownTables)
       }
@@ -116,7 +122,7 @@ const FEW_ROWS = 32
 const FEW_ROWS_MAX_FILE = 64 * 1024
 
 /** The expensive manifest step: every table's rows hash to its recorded count and root. */
-async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | undefined, signal?: AbortSignal, m?: WorkMeter, share?: TableShare): Promise<void> {
+async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | undefined, signal?: AbortSignal, m?: WorkMeter, share?: TableShare, bytes?: Buffer): Promise<void> {
   const claimed = new Map(file.tables.map(t => [t.name, t]))
   // The claimed row counts only size the progress; the roots are what is checked.
   const total = file.tables.reduce((n, t) => n + t.rows, 0)
@@ -133,7 +139,7 @@ async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | u
     // 'auto' its first rows went through the JavaScript encoder, whose code every fresh thread then
     // compiled. The claim only picks the encoder (both give the same leaves); the root is the check.
     const mode = c !== undefined && c.rows >= WASM_AFTER_ROWS ? 'wasm' : undefined
-    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share, mode)
+    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share, mode, bytes)
     if (rows !== c?.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
     }

@@ -54,6 +54,34 @@ let headBuf: Buffer | undefined
 let tailBuf: Buffer | undefined
 // This thread's end of its run's channel (--deep), kept for the pool's life.
 let share: TableShare | undefined
+// --deep: block files up to this size are read whole into deepBuf (grown to the largest such file
+// this worker has read, kept for the next): hashed there, and the manifest's rows read from those
+// bytes rather than from the file again. Larger files are hashed in 1 MiB reads (sha256FileSync)
+// and their pages read from the file: a worker's memory stays bounded whatever the block size.
+const DEEP_WHOLE = 8 << 20
+let deepBuf: Buffer | undefined
+
+/**
+ * --deep's read of a block file of at most DEEP_WHOLE bytes: its SHA-256 and its bytes, read once;
+ * undefined for a larger file (or one that grew while it was read), which the caller hashes in
+ * chunks as before. `fstat` refuses what is not a regular file, as sha256FileSync's reads would.
+ */
+function readDeep (path: string, add: (n: number) => void): { hash: string, bytes: Buffer } | undefined {
+  const fd = openNoFollowSync(path, 'block file')
+  try {
+    const size = regularSizeSync(fd, path, 'block file')
+    if (size > DEEP_WHOLE) return undefined
+    if (deepBuf === undefined || deepBuf.length < size + 1) deepBuf = Buffer.allocUnsafe(Math.min(DEEP_WHOLE + 1, Math.max(size + 1, 2 * (deepBuf?.length ?? 0), CHUNK)))
+    // One byte more than fstat said: a file that grew since is not cut short.
+    const got = readFullySync(fd, deepBuf, size + 1, 0)
+    if (got > size) return undefined
+    add(got)
+    const bytes = deepBuf.subarray(0, got)
+    return { hash: sha256Hex(bytes), bytes }
+  } finally {
+    closeSync(fd)
+  }
+}
 
 /**
  * Plain verify's single pass over an open block file: its SHA-256, and its bytes for the page
@@ -104,7 +132,8 @@ function hashBlock (fd: number, path: string, add: (n: number) => void): { hash:
  */
 async function readFull (path: string, req: ReadRequest, meter?: WorkMeter, held?: Buffer | HeldBytes): Promise<BlockFile> {
   const head = held === undefined ? undefined : Buffer.isBuffer(held) ? { bytes: held, size: held.length } : { bytes: held.parts[0]?.bytes ?? Buffer.alloc(0), size: held.size }
-  return await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter, head, share: req.share?.offer === true ? share : undefined })
+  const bytes = req.deep && Buffer.isBuffer(held) ? held : undefined
+  return await readBlockFile(path, { maxBytes: req.maxBytes, quickCheck: req.deep, checkManifest: req.deep, meter, head, bytes, share: req.share?.offer === true ? share : undefined })
 }
 
 serveWorker<ReadRequest, ReadReply>(async req => {
@@ -132,8 +161,11 @@ serveWorker<ReadRequest, ReadReply>(async req => {
       let hash: string
       let file: BlockFile
       if (req.deep) {
-        hash = sha256FileSync(path, add)
-        file = await readFull(path, req, meter)
+        // One read of an ordinary block for its hash, its header and its tables' rows (SQLite's
+        // checks still read the file), else the file hashed in chunks and read again.
+        const whole = readDeep(path, add)
+        hash = whole?.hash ?? sha256FileSync(path, add)
+        file = await readFull(path, req, meter, whole?.bytes)
       } else {
         // Plain: one pass for the hash and the pages, then the reserved tables straight from the
         // pages (the hash, links and signatures checked here and by the caller pin the bytes to
