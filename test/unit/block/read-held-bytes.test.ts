@@ -1,0 +1,60 @@
+// readBlockFile's `bytes`: the whole file as the caller read and hashed it (verify --deep's worker
+// reads a block of up to 8 MiB once). The manifest's rows are read from those bytes, not from the
+// file a third time; SQLite's checks still read the file. Shown with a row changed in one place
+// only (a same-length TEXT value, which quick_check does not look into): the verdict follows the
+// bytes given, and tampered bytes are refused as a tampered file is.
+import { describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { buildBlock, readBlockFile } from '../../../src/block/index.js'
+import { fixtureKey } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const MAX = 1 << 26
+
+async function block (rows: number): Promise<string> {
+  const dir = tmpDir()
+  const src = join(dir, 'u.db')
+  const u = new Database(src)
+  u.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, note TEXT)')
+  const ins = u.prepare('INSERT INTO t (sensor, at, note) VALUES (?, ?, ?)')
+  u.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 7}`, 1_700_000_000 + i, `row ${i} of the test`) })()
+  u.close()
+  const b = await buildBlock({ source: src, output: join(dir, 'b.db'), key: fixtureKey('alice'), chainId: 'aa'.repeat(32), height: 3, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX })
+  return b.path
+}
+
+/** `bytes` with the note of row 1234 changed, same length: a different row, the same valid file. */
+function tampered (bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes)
+  const at = out.indexOf('row 1234 of the test')
+  expect(at).toBeGreaterThan(0)
+  out.write('row 1234 of the TEST', at)
+  return out
+}
+
+describe('readBlockFile with the bytes the caller hashed', () => {
+  it('reads the tables\' rows from them: the same manifest as from the file', async () => {
+    const path = await block(3000)
+    const bytes = readFileSync(path)
+    const fromFile = await readBlockFile(path, { maxBytes: MAX })
+    const fromBytes = await readBlockFile(path, { maxBytes: MAX, head: { bytes, size: bytes.length }, bytes })
+    expect(fromBytes.tables).toEqual(fromFile.tables)
+  })
+
+  it('a row changed in the file only: accepted from the honest bytes, refused from the file', async () => {
+    const path = await block(3000)
+    const bytes = readFileSync(path)
+    writeFileSync(path, tampered(bytes))
+    await expect(readBlockFile(path, { maxBytes: MAX })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH' })
+    const file = await readBlockFile(path, { maxBytes: MAX, head: { bytes, size: bytes.length }, bytes })
+    expect(file.tables.map(t => t.rows)).toEqual([3000])
+  })
+
+  it('a row changed in the bytes: MANIFEST_MISMATCH, as for a changed file', async () => {
+    const path = await block(3000)
+    const bytes = tampered(readFileSync(path))
+    await expect(readBlockFile(path, { maxBytes: MAX, head: { bytes, size: bytes.length }, bytes })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH', message: expect.stringContaining('rows of "t" do not hash to its recorded root') })
+  })
+})
