@@ -30,8 +30,8 @@ let replays = 0
 
 /**
  * `done`/`total`: bytes of block files the workers have read (they run ahead of the in-order
- * checks; with --deep each file is read three times, and a byte counts once its three passes are
- * done); `blocks`/`bytes`: how far the in-order validation is.
+ * checks; with --deep each file gets three passes — hash, quick_check, rows — and a byte counts
+ * once all three are done); `blocks`/`bytes`: how far the in-order validation is.
  */
 export interface ReplayProgress extends WorkProgress { blocks: number, bytes: number }
 
@@ -105,7 +105,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   let work: number | undefined
   const workAhead = (): number => (work ??= typeof total === 'function' ? total() : total)
   const size = sizeOf
-  // --deep reads each file three times (hash, quick_check, rows): a byte counts as verified once
+  // --deep makes three passes over each file (hash, quick_check, rows): a byte counts as verified once
   // all three passes are done, so progress is the work divided by the passes.
   const passes = deep ? 3 : 1
   // The workers add the bytes they have read here, as they read them (shared memory: a 200 MB
