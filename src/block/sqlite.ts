@@ -87,11 +87,14 @@ export interface BlockConnectionOptions {
 /**
  * The smallest own download read through a map (mapOwnDownload). Unmapping a file's pages is a
  * TLB shootdown: every other CPU that runs a thread of this process is interrupted and waited
- * for. On session 27's 2-core VM that was 0.15 ms of the load threads' CPU per 32 KiB catch-up
- * block (perf, 10,000 blocks), more than the eight 4 KiB `pread`s it replaced; a 1 MB block's
- * ~260 `pread`s still cost more than one shootdown (docs/performance.md, "Session 27: catch-up").
+ * for, and each page the map touches first is a fault. On session 27's 2-core VM that was 0.15 ms
+ * of the load threads' CPU per 32 KiB catch-up block (perf, 10,000 blocks), more than the eight
+ * 4 KiB `pread`s it replaced; in session 28's 1 MB pulls the ~260 `pread`s also cost the load
+ * threads less than the map (its faults, `munmap` and first touches: 0.09-1.1 ms a block, mean
+ * 0.48, lower in 5 of 5 pairs), and at 4 MB the two cost the same (docs/performance.md, "Session
+ * 28: the 1 MB pull").
  */
-export const MAP_MIN_BYTES = 256 * 1024
+export const MAP_MIN_BYTES = 2 * 1024 * 1024
 
 /** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. */
 export function openBlockReadonly (path: string, o: BlockConnectionOptions = {}): Db {
