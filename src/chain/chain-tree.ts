@@ -28,11 +28,15 @@ export function chainTreeLeaf (b: LeafFields): Uint8Array {
   return leafHash(leaf)
 }
 
-/** Add a block that just became the canonical block at its height (inside the write transaction). */
-export function appendToChainTree (index: IndexDb, b: LeafFields): void {
-  const size = index.tree.size
+/**
+ * Add a block that just became the canonical block at its height (inside the write transaction).
+ * Returns the tree's new size. `size`: what the previous append in this transaction returned (a
+ * group's placement appends a leaf per block: one query fewer each); read from the table if not given.
+ */
+export function appendToChainTree (index: IndexDb, b: LeafFields, size = index.tree.size): number {
   if (size !== b.height) throw new StorageError('INDEX_CORRUPT', `the chain tree has ${size} leaves, so block ${b.height} cannot be appended`, { hint: 'rebuild the index with `petal reindex`' })
   index.tree.append(chainTreeLeaf(b), size)
+  return size + 1
 }
 
 /**

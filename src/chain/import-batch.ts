@@ -131,10 +131,11 @@ async function storeGroup (chain: Chain, group: readonly Validated[], tx: TxCont
   try {
     await applyMovesGrouped(moves)
     failpoint('batch:moved')
+    let leaves: number | undefined
     for (const g of group) {
       index.insertBlock(g.record, g.block.candidate.file.tables, g.ops)
       index.applyKeyOps(g.record.height, g.ops)
-      appendToChainTree(index, g.record)
+      leaves = appendToChainTree(index, g.record, leaves)
       chain.logger.debug('imported block', { height: g.record.height, hash: g.record.hash, signer: g.record.signer })
     }
     const first = group[0] as Validated

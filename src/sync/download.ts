@@ -177,7 +177,7 @@ export class DownloadScheduler {
 
   /** Start fetching the slot's block from `peer`; the outcome is a transition of the slot. */
   private request (slot: Slot, peer: string): FetchRequest {
-    const req: FetchRequest = { peer, file: this.components.importer.tmpPath(), controller: new AbortController() }
+    const req = { peer, file: this.components.importer.tmpPath(), controller: new AbortController() }
     this.load.set(peer, this.loadOf(peer) + 1)
     let got = 0
     const onBytes = (n: number): void => {
@@ -211,14 +211,17 @@ export class DownloadScheduler {
    * goes on while any of its blocks is still wanted from this peer.
    */
   private requestRange (run: Slot[], peer: string, now: number): void {
-    const reqs: FetchRequest[] = run.map(() => ({ peer, file: this.components.importer.tmpPath(), controller: new AbortController() }))
+    // One signal for the range, aborted once no block of it is wanted (an AbortController and a listener per block cost more than the rest of its request).
+    const all = new AbortController()
+    let wanted = run.length
+    const reqs: FetchRequest[] = run.map(() => {
+      let aborted = false
+      return { peer, file: this.components.importer.tmpPath(), controller: { abort: () => { if (!aborted) { aborted = true; if (--wanted === 0) all.abort() } } } }
+    })
     for (const [k, slot] of run.entries()) slot.start(reqs[k] as FetchRequest, now)
     const net = this.components.network
     if (net.fetchBlocks === undefined) throw new Error('range request without a range-capable network')
     this.load.set(peer, this.loadOf(peer) + 1)
-    const all = new AbortController()
-    let wanted = reqs.length
-    for (const r of reqs) r.controller.signal.addEventListener('abort', () => { if (--wanted === 0) all.abort() }, { once: true })
     const got = run.map(() => 0)
     let done = 0
     const settling: Array<Promise<void>> = []

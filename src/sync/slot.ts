@@ -3,8 +3,8 @@ import type { WireHeader } from '../network/index.js'
 import { SyncError } from './errors.js'
 import { RANGE_BLOCK_BYTES, RANGE_MAX_BYTES } from './window-limits.js'
 
-/** One download of a block from one peer, into its own file in tmp/. */
-export interface FetchRequest { readonly peer: string, readonly file: string, readonly controller: AbortController }
+/** One download of a block from one peer, into its own file in tmp/; `controller.abort()` says it is no longer wanted. */
+export interface FetchRequest { readonly peer: string, readonly file: string, readonly controller: { abort: () => void } }
 
 /**
  * Where one height of the download window stands. Only the fields of the current state exist,

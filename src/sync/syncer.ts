@@ -77,6 +77,7 @@ export class Sync {
   private readonly logger: Logger
   private progress: SyncProgress
   private lastProgressLog = 0
+  private progressDue = false // setProgress({}) queued for the end of the pass (imported: a group's blocks come in one loop; the tip's query per block cost more than the rest)
   /** Blocks queued for download and not imported yet: what of each was received and checked. */
   private readonly transfers = new Map<string, { got: number, checked: number }>()
 
@@ -343,8 +344,7 @@ export class Sync {
   }
 
   private imported (r: ImportResult, from: string | 'self'): void {
-    // Imported (or found known, which skips storing): count all of its bytes, then forget it (a
-    // long-running node syncs for months).
+    // Imported (or found known, which skips storing): count all of its bytes, then forget it (a long-running node syncs for months).
     const t = this.transfers.get(r.block.hash)
     if (t !== undefined) {
       this.progress.received += Math.max(0, r.block.size - t.got)
@@ -353,18 +353,19 @@ export class Sync {
       this.progress.phase = 'receiving'
     }
     this.progress.bytes += r.block.size
-    this.setProgress({})
+    if (!this.progressDue) queueMicrotask(() => { this.progressDue = false; this.setProgress({}) })
+    this.progressDue = true
     this.wanted.delete(r.block.hash)
     const ws = this.importWaiters.get(r.block.hash)
     if (ws !== undefined) { this.importWaiters.delete(r.block.hash); for (const w of ws) w() }
     this.events.onImported?.(r, from)
-    // Catching up: a progress line every few seconds; following the tip: a line per block.
-    const catchingUp = this.progress.state === 'syncing' && this.progress.target !== undefined && this.progress.target - this.progress.height > 1
-    const now = Date.now()
+    // Catching up: a progress line every few seconds; following the tip: a line per block (height: progress.height is set at the end of the pass).
+    const height = r.status === 'extended' || r.status === 'reorg' ? r.block.height : this.progress.height
+    const catchingUp = this.progress.state === 'syncing' && (this.progress.target ?? height) - height > 1
     if (!catchingUp && r.status !== 'known') {
       this.logger.info('imported block', { height: r.block.height, hash: r.block.hash, signer: r.block.signer, from, status: r.status })
-    } else if (catchingUp && now - this.lastProgressLog > 5_000) {
-      this.lastProgressLog = now
+    } else if (catchingUp && Date.now() - this.lastProgressLog > 5_000) {
+      this.lastProgressLog = Date.now()
       this.logger.info('sync progress', { height: this.progress.height, target: this.progress.target })
     }
   }

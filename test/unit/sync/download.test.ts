@@ -489,6 +489,22 @@ describe('DownloadScheduler with range requests', () => {
     r.chain.close()
   })
 
+  it('aborts a range once every block of it came from elsewhere (hedges won), and ends', async () => {
+    // A serves ranges and never sends; B serves single blocks. Each block of A's ranges is hedged
+    // from B in turn; once the last one arrives, the range itself must be aborted, or the download
+    // would wait for it forever.
+    const net = new RangeNetwork(p => (p === 'A' ? 'hang' : 'serve'), new Set(['A']))
+    const r = await start({ behaviour: () => 'serve', net })
+    expect(await r.done).toBe(N)
+    expect(net.ranges.length).toBeGreaterThan(0)
+    expect(r.imported.every(i => i.from === 'B')).toBe(true)
+    const fromA = net.asked.filter(a => a.peer === 'A')
+    expect(fromA.length).toBeGreaterThan(0)
+    expect(fromA.every(a => a.aborted)).toBe(true)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
   it('keeps the blocks of a range received before it broke off, and gets the rest from another peer', async () => {
     const net = new RangeNetwork((p, h) => (p === 'A' && h === 2 ? 'reset' : 'serve'), new Set(['A', 'B']))
     const r = await start({ behaviour: () => 'serve', net, candidates: h => (h <= 2 ? ['A', 'B'] : ['A']), options: NO_HEDGE })
