@@ -20,13 +20,19 @@ interface Load { promise: Promise<void>, settled: boolean, block?: LoadedBlock, 
 export class CheckAhead {
   private readonly loads = new Map<Slot, Load>()
   private loading = 0
+  /** Slots whose block arrived and whose checks have not started (the window is not walked for them at every turn of the loop). */
+  private readonly arrived: Slot[] = []
 
   constructor (private readonly importer: BlockImporter, private readonly onSettled: () => void, private readonly onProgress?: (h: WireHeader, p: WorkProgress) => void) {}
 
-  /** Start the checks of fetched slots not yet started. `ahead`: more blocks follow (worker threads may be used). */
-  start (slots: readonly Slot[], ahead: boolean, signal: AbortSignal): void {
-    for (const slot of slots) {
-      if (this.loading >= MAX_LOADS) return
+  /** The slot's block is here (fetched): its checks start at a later `start`. */
+  add (slot: Slot): void { this.arrived.push(slot) }
+
+  /** Start the checks of the slots added, lowest height first. `ahead`: more blocks follow (worker threads may be used). */
+  start (ahead: boolean, signal: AbortSignal): void {
+    if (this.arrived.length > MAX_LOADS - this.loading) this.arrived.sort((a, b) => a.height - b.height)
+    while (this.loading < MAX_LOADS && this.arrived.length > 0) {
+      const slot = this.arrived.shift() as Slot
       const s = slot.state
       if (s.kind !== 'fetched' || this.loads.has(slot)) continue
       const onProgress = this.onProgress

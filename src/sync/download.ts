@@ -180,10 +180,7 @@ export class DownloadScheduler {
     const req = { peer, file: this.components.importer.tmpPath(), controller: new AbortController() }
     this.load.set(peer, this.loadOf(peer) + 1)
     let got = 0
-    const onBytes = (n: number): void => {
-      got += n
-      if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got)
-    }
+    const onBytes = (n: number): void => { got += n; if (slot.isFetchingFrom(peer)) this.noteReceived(slot, got) }
     const p = this.components.network.fetchBlock(peer, slot.header.hash, req.file, { maxBytes: this.components.importer.maxBlockBytes, signal: req.controller.signal, onBytes }).then(
       async r => { await this.delivered(slot, req, r) },
       async (err: unknown) => {
@@ -202,6 +199,7 @@ export class DownloadScheduler {
     if (this.closed || !slot.isFetchingFrom(req.peer)) { await discard(req.file); return }
     this.noteReceived(slot, r.size)
     for (const loser of slot.succeeded(req.peer, r.seal, r.size, r.head)) loser.controller.abort()
+    this.checks.add(slot)
   }
 
   /**
@@ -283,7 +281,7 @@ export class DownloadScheduler {
   }
 
   /** Start the stateless checks of fetched blocks (CheckAhead); `ahead` while more blocks follow. */
-  private startLoads (signal: AbortSignal): void { this.checks.start(this.slots, this.slots.length > 1 || !this.feedDone, signal) }
+  private startLoads (signal: AbortSignal): void { this.checks.start(this.slots.length > 1 || !this.feedDone, signal) }
 
   /** The lowest block is here and checked (or its check failed): its import can go. */
   private headReady (): boolean {
