@@ -6,6 +6,7 @@ import { vi } from 'vitest'
 import { buildBlock, type BuildBlockOptions } from '../../src/block/index.js'
 import { isPetalError } from '../../src/util/index.js'
 import { fixtureKey } from './chain.js'
+import { tmpDir } from './tmp.js'
 
 /** The outcome of a read: the file's description, or the coded error with its message. */
 export async function outcome (p: Promise<unknown>): Promise<unknown> {
@@ -55,4 +56,16 @@ export async function sqlBlock (dir: string, name: string, sql: string, pageSize
   db.close()
   const b = await buildBlock(blockOptions({ source: src, output: join(dir, `${name}.db`) }))
   return { path: b.path, bytes: readFileSync(b.path) }
+}
+
+/** A block at height 3 of one table `t` holding `rows` sensor readings (id, sensor, at, note), built in a fresh directory: its path. */
+export async function sensorBlock (rows: number): Promise<string> {
+  const dir = tmpDir()
+  const src = join(dir, 'u.db')
+  const u = new Database(src)
+  u.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, note TEXT)')
+  const ins = u.prepare('INSERT INTO t (sensor, at, note) VALUES (?, ?, ?)')
+  u.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 7}`, 1_700_000_000 + i, `row ${i} of the test`) })()
+  u.close()
+  return (await buildBlock(blockOptions({ source: src, output: join(dir, 'b.db'), height: 3 }))).path
 }

@@ -4,26 +4,10 @@
 // only (a same-length TEXT value, which quick_check does not look into): the verdict follows the
 // bytes given, and tampered bytes are refused as a tampered file is.
 import { describe, expect, it } from 'vitest'
-import Database from 'better-sqlite3'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { buildBlock, readBlockFile } from '../../../src/block/index.js'
-import { fixtureKey } from '../../helpers/chain.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { readBlockFile } from '../../../src/block/index.js'
+import { MAX_BLOCK_BYTES, sensorBlock } from '../../helpers/block-read.js'
 
-const MAX = 1 << 26
-
-async function block (rows: number): Promise<string> {
-  const dir = tmpDir()
-  const src = join(dir, 'u.db')
-  const u = new Database(src)
-  u.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, note TEXT)')
-  const ins = u.prepare('INSERT INTO t (sensor, at, note) VALUES (?, ?, ?)')
-  u.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 7}`, 1_700_000_000 + i, `row ${i} of the test`) })()
-  u.close()
-  const b = await buildBlock({ source: src, output: join(dir, 'b.db'), key: fixtureKey('alice'), chainId: 'aa'.repeat(32), height: 3, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX })
-  return b.path
-}
 
 /** `bytes` with the note of row 1234 changed, same length: a different row, the same valid file. */
 function tampered (bytes: Buffer): Buffer {
@@ -36,25 +20,25 @@ function tampered (bytes: Buffer): Buffer {
 
 describe('readBlockFile with the bytes the caller hashed', () => {
   it('reads the tables\' rows from them: the same manifest as from the file', async () => {
-    const path = await block(3000)
+    const path = await sensorBlock(3000)
     const bytes = readFileSync(path)
-    const fromFile = await readBlockFile(path, { maxBytes: MAX })
-    const fromBytes = await readBlockFile(path, { maxBytes: MAX, head: { bytes, size: bytes.length }, bytes })
+    const fromFile = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })
+    const fromBytes = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES, head: { bytes, size: bytes.length }, bytes })
     expect(fromBytes.tables).toEqual(fromFile.tables)
   })
 
   it('a row changed in the file only: accepted from the honest bytes, refused from the file', async () => {
-    const path = await block(3000)
+    const path = await sensorBlock(3000)
     const bytes = readFileSync(path)
     writeFileSync(path, tampered(bytes))
-    await expect(readBlockFile(path, { maxBytes: MAX })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH' })
-    const file = await readBlockFile(path, { maxBytes: MAX, head: { bytes, size: bytes.length }, bytes })
+    await expect(readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH' })
+    const file = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES, head: { bytes, size: bytes.length }, bytes })
     expect(file.tables.map(t => t.rows)).toEqual([3000])
   })
 
   it('a row changed in the bytes: MANIFEST_MISMATCH, as for a changed file', async () => {
-    const path = await block(3000)
+    const path = await sensorBlock(3000)
     const bytes = tampered(readFileSync(path))
-    await expect(readBlockFile(path, { maxBytes: MAX, head: { bytes, size: bytes.length }, bytes })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH', message: expect.stringContaining('rows of "t" do not hash to its recorded root') })
+    await expect(readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES, head: { bytes, size: bytes.length }, bytes })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH', message: expect.stringContaining('rows of "t" do not hash to its recorded root') })
   })
 })

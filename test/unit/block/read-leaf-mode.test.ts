@@ -4,24 +4,9 @@
 // smaller table keeps 'auto'. The choice must not change a verdict, so the roots are checked too.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
-import { join } from 'node:path'
-import { buildBlock, inspectSchema, rowsRootOf, tableRoot } from '../../../src/block/index.js'
-import { fixtureKey } from '../../helpers/chain.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { inspectSchema, rowsRootOf, tableRoot } from '../../../src/block/index.js'
+import { MAX_BLOCK_BYTES, sensorBlock } from '../../helpers/block-read.js'
 
-const MAX = 1 << 26
-
-async function block (rows: number): Promise<string> {
-  const dir = tmpDir()
-  const src = join(dir, 'u.db')
-  const u = new Database(src)
-  u.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, note TEXT)')
-  const ins = u.prepare('INSERT INTO t (sensor, at, note) VALUES (?, ?, ?)')
-  u.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 7}`, 1_700_000_000 + i, `row ${i} of the test`) })()
-  u.close()
-  const b = await buildBlock({ source: src, output: join(dir, 'b.db'), key: fixtureKey('alice'), chainId: 'aa'.repeat(32), height: 3, previousHash: 'bb'.repeat(32), timestamp: '2026-03-01T10:00:00.000Z', maxBytes: MAX })
-  return b.path
-}
 
 /**
  * Rows the WebAssembly leaf encoder encoded while the block was read with its manifest checked, in
@@ -40,7 +25,7 @@ async function wasmRowsOf (path: string): Promise<number> {
     rows += next - from
     return next
   })
-  const file = await readBlockFile(path, { maxBytes: MAX })
+  const file = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })
   expect(file.tables.map(t => t.name)).toEqual(['t'])
   return rows
 }
@@ -49,11 +34,11 @@ afterEach(() => { vi.restoreAllMocks() })
 
 describe('the leaf encoder a manifest check starts with', () => {
   it('is WebAssembly from the first row for a table that claims 1,024 rows or more', async () => {
-    expect(await wasmRowsOf(await block(3000))).toBe(3000)
+    expect(await wasmRowsOf(await sensorBlock(3000))).toBe(3000)
   })
 
   it('stays JavaScript for a smaller table', async () => {
-    expect(await wasmRowsOf(await block(600))).toBe(0)
+    expect(await wasmRowsOf(await sensorBlock(600))).toBe(0)
   })
 })
 
@@ -76,26 +61,26 @@ describe('a hostile row count in _tables', () => {
   it('1,024 claimed over no rows, fewer claimed than there are, more, or 2^53 - 1: MANIFEST_MISMATCH', async () => {
     const { readBlockFile } = await import('../../../src/block/index.js')
     for (const [real, claimed, keep] of [[3000, 1024, 0], [3000, 1023, undefined], [600, 1024, undefined], [3000, 3001, undefined], [1500, 1024, 1023], [3000, Number.MAX_SAFE_INTEGER, undefined]] as const) {
-      const path = await block(real)
+      const path = await sensorBlock(real)
       claim(path, claimed, keep)
-      await expect(readBlockFile(path, { maxBytes: MAX }), `${claimed} claimed`).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH', message: expect.stringContaining('rows of "t" do not hash to its recorded root') })
+      await expect(readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES }), `${claimed} claimed`).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH', message: expect.stringContaining('rows of "t" do not hash to its recorded root') })
     }
   })
 
   it('2^62 claimed: a malformed _tables row', async () => {
     const { readBlockFile } = await import('../../../src/block/index.js')
-    const path = await block(1100)
+    const path = await sensorBlock(1100)
     const db = new Database(path)
     db.prepare('UPDATE _tables SET rows = ? WHERE name = ?').run(1n << 62n, 't')
     db.close()
-    await expect(readBlockFile(path, { maxBytes: MAX })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH', message: '_tables has a malformed row' })
+    await expect(readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH', message: '_tables has a malformed row' })
   })
 
   it('an honest count: the root the WebAssembly encoder gives is the reference path\'s', async () => {
     const { readBlockFile } = await import('../../../src/block/index.js')
     for (const rows of [1024, 3000]) {
-      const path = await block(rows)
-      const file = await readBlockFile(path, { maxBytes: MAX })
+      const path = await sensorBlock(rows)
+      const file = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })
       const db = new Database(path, { readonly: true })
       const t = inspectSchema(db, 2).userTables[0]
       if (t === undefined) throw new Error('no table')
