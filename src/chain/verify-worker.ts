@@ -56,7 +56,8 @@ let tailBuf: Buffer | undefined
 let share: TableShare | undefined
 // --deep: block files up to this size are read whole into deepBuf (grown to the largest such file
 // this worker has read, kept for the next): hashed there, and the manifest's rows read from those
-// bytes rather than from the file again. Larger files are hashed in 1 MiB reads (sha256FileSync)
+// bytes rather than from the file again (but the chunks of a table shared with idle workers, which
+// every worker reads from the file: shared-roots.ts). Larger files are hashed in 1 MiB reads (sha256FileSync)
 // and their pages read from the file: a worker's memory stays bounded whatever the block size.
 const DEEP_WHOLE = 8 << 20
 let deepBuf: Buffer | undefined
