@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { petal } from '../helpers/cli.js'
@@ -110,5 +110,38 @@ describe('errors of bad input carry a code and a true hint', () => {
     expect(q.code, q.stderr).toBe(0)
     expect(JSON.parse(q.stdout)).toEqual({ n: 11 })
     expect(q.stderr).toContain(`petal: note: key file ${bad} is not valid JSON`)
+  })
+
+  // rewrap opens past blocks' data keys with this node's encryption keys: a damaged key file was
+  // left out without a word (review29), and rewrap then said the node held no encryption key and
+  // to run it on another node; now it stops at the damaged file with its hint, which works.
+  it('rewrap stops at a damaged key file with its hint (it said the node held no encryption key)', async () => {
+    const dir = await chainOfTwo()
+    const ok = async (args: string[]): Promise<string> => {
+      const r = await petal(['--dir', dir, ...args])
+      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0)
+      return r.stdout
+    }
+    const id = (JSON.parse(await ok(['--json', 'keys', 'generate', '--purpose', 'encrypt'])) as { id: string }).id
+    const [pem, backup, csv] = ['a.pem', 'a.key', 'p.csv'].map(n => join(tmpDir(), n)) as [string, string, string]
+    await ok(['keys', 'export', id, '-o', pem])
+    await ok(['keys', 'export', id, '--private', '-o', backup])
+    writeFileSync(csv, 'id,diag\r\n1,flu\r\n')
+    await ok(['signimportblock', csv, '--table', 'p', '--encrypt', 'p.diag', '--recipient', pem])
+    const other = join(tmpDir(), 'other')
+    const otherId = (JSON.parse((await petal(['--dir', other, '--json', 'keys', 'generate', '--purpose', 'encrypt'])).stdout) as { id: string }).id
+    const otherPem = join(tmpDir(), 'other.pem')
+    expect((await petal(['--dir', other, 'keys', 'export', otherId, '-o', otherPem])).code).toBe(0)
+    const file = join(dir, 'keystore', `${id.slice(2)}.json`)
+    writeFileSync(file, '{"id":')
+    const r = await petal(['--dir', dir, 'rewrap', '--recipient', otherPem])
+    expect(r.code, r.stderr).toBe(5)
+    expect(r.stderr).toContain(`key file ${file} is not valid JSON`)
+    expect(r.stderr).toContain('[KEY_FILE_INVALID]')
+    expect(r.stderr).toMatch(/hint: move it out of .*`rewrap`/)
+    // The hint: move it out, import the key again from the backup; rewrap then works.
+    renameSync(file, join(tmpDir(), 'damaged.json'))
+    await ok(['keys', 'import', backup, '--purpose', 'encrypt'])
+    expect(JSON.parse(await ok(['--json', 'rewrap', '--recipient', otherPem]))).toMatchObject({ height: 3 })
   })
 })

@@ -28,7 +28,10 @@ export function register (program: Command, action: Action): void {
       checkHeightRange(o.from, o.to, chain.tip().height)
       const recipients: PublicKey[] = []
       for (const r of o.recipient) recipients.push(await resolveRecipient(ctx, chain, r))
-      const mine = ctx.keystore().loadEncryptionKeys(ctx.passphrase()).keys
+      // A damaged key file stops rewrap (the key it holds may be the one that opens a block): left
+      // out, rewrap said the node held no encryption key, or that none was a block's recipient.
+      const { keys: mine, damaged } = ctx.keystore().loadEncryptionKeys(ctx.passphrase())
+      if (damaged[0] !== undefined) throw damaged[0]
       if (mine.length === 0) throw new UsageError('this node holds no encryption key, so it cannot open any data key to re-wrap', 'run rewrap on a node whose encryption key is a recipient of those blocks')
       await syncQueryMirror(chain, { signal: ctx.signal })
       const db = openSqliteReadonly(chain.dir.queryDb)
