@@ -12,6 +12,6 @@ export function checkLink (c: Candidate, ctx: ParentContext): void {
     throw new BlockError('HEIGHT_MISMATCH', `block says height ${h.height}, its parent is at ${ctx.parent.height}`, { details: { height: h.height, parentHeight: ctx.parent.height } })
   }
   if (h.chainId !== ctx.chainId) {
-    throw new BlockError('CHAIN_ID_MISMATCH', `block belongs to chain ${h.chainId}, not ${ctx.chainId}`, { details: { chainId: h.chainId } })
+    throw new BlockError('CHAIN_ID_MISMATCH', `block belongs to chain ${h.chainId}, not ${ctx.chainId}`, { hint: 'the block was made for another chain: it cannot join this one', details: { chainId: h.chainId } })
   }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { checkGenesis, importBlock, loadCandidate, validateOnParent, type Chain } from '../../../src/chain/index.js'
-import { isPetalError } from '../../../src/util/index.js'
+import { documentedHint, isPetalError } from '../../../src/util/index.js'
 import { BLOCK_ERROR_CODES } from '../../../src/block/index.js'
 import { FIXTURES, fixtureManifest, openFixtureChain } from '../../helpers/fixtures.js'
 
@@ -46,6 +46,21 @@ describe('broken-block fixtures: each is refused with its own code', () => {
       expect(chain.index.sideBlocks()).toEqual([])
     })
   }
+
+  // The CLI prints an error's own hint, else its code's documented one (session 28): a block of
+  // another chain got CHAIN_ID_MISMATCH's, which is about endorsements (`petal signkey`).
+  it('chain-id-mismatch.db: the hint printed is about a block of another chain, not an endorsement', async () => {
+    let hint: string | undefined
+    try {
+      await importBlock(chain, path('chain-id-mismatch.db'), seal('chain-id-mismatch.db'))
+    } catch (err) {
+      if (!isPetalError(err)) throw err
+      expect(err.code).toBe('CHAIN_ID_MISMATCH')
+      hint = err.hint ?? documentedHint(err)
+    }
+    expect(hint).toMatch(/another chain/)
+    expect(hint).not.toMatch(/endorse|signkey/)
+  })
 
   it('bad-genesis.db → BAD_GENESIS', async () => {
     const e = entries.find(x => x.genesis === true)
