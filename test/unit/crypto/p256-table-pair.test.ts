@@ -67,6 +67,40 @@ describe.skipIf(!nativeOpensslBuilt())('two signatures under one key in one call
     }
   })
 
+  // The default mode (0): a key verified only through verify2 counts two uses a call and earns its
+  // table at the second lookup of its 32nd call (the first signature through OpenSSL, the second
+  // through the new table), then both through the table: every verdict OpenSSL's (mode 2), for
+  // random pairs of valid, flipped-bit, high-S, wrong-digest and out-of-range signatures.
+  it('in the default mode, before, while and after the key earns its table, gives OpenSSL\'s verdicts', () => {
+    for (let round = 0; round < 4; round++) {
+      const d = mod(big(randomBytes(32))) || 1n
+      const k = lib.keyFromScalar(be(d))
+      const key = k === undefined ? undefined : lib.publicKey(k.point)
+      if (k === undefined || key === undefined) throw new Error('no key')
+      const one = (i: number): [Buffer, Buffer] => {
+        const digest = createHash('sha256').update(randomBytes(8)).digest()
+        const sig = lib.sign(k.handle, digest)
+        const r = big(sig.subarray(0, 32)), s = big(sig.subarray(32))
+        switch (i % 6) {
+          case 1: { const t = Buffer.from(sig); t[i % 64] = (t[i % 64] as number) ^ (1 << (i % 8)); return [digest, t] }
+          case 2: return [digest, rs(r, N - s)]
+          case 3: return [createHash('sha256').update(digest).digest(), sig]
+          case 4: return [digest, rs(r + N < 2n ** 256n ? r + N : N, s)]
+          default: return [digest, sig]
+        }
+      }
+      const tables = lib.p256Tables?.(key)
+      if (tables !== undefined) expect(tables.table).toBe(false)
+      for (let i = 0; i < 40; i++) {
+        const [d1, g1] = one(i + round)
+        const [d2, g2] = one(i * 5 + round + 1)
+        const want = (lib.verify(key, d1, g1, 2) ? 1 : 0) | (lib.verify(key, d2, g2, 2) ? 2 : 0)
+        expect({ i, v: lib.verify2(key, d1, g1, d2, g2) }).toEqual({ i, v: want })
+      }
+      if (tables?.available === true) expect(lib.p256Tables?.(key).table).toBe(true)
+    }
+  })
+
   it('refuses arguments of the wrong shape as verify does', () => {
     const k = lib.keyFromScalar(be(7n))
     const key = k === undefined ? undefined : lib.publicKey(k.point)
