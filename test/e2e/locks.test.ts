@@ -145,6 +145,24 @@ describe('readers never wait for a writer; a second writer waits and says for wh
     }
   })
 
+  // Once the replacement chain.db exists, a second reindex opens it and waits for the first one's
+  // lock like any writer (review29: the docs said it was refused as readers are, with INDEX_CORRUPT).
+  it('a reindex beside one that is filling a replacement chain.db waits for its lock, and the files stay the first one\'s', async () => {
+    const dir = await newDir()
+    rmSync(join(dir, 'chain.db'))
+    const w = await pausedWriter(dir, ['reindex'], 'reindex:locked')
+    const pid = String(w.writer.child.pid)
+    const r = await petal(['--dir', dir, 'reindex', '--wait', '0'])
+    expect(r.code).toBe(4)
+    expect(r.stderr).toContain(`waiting for pid ${pid} (reindex, since`)
+    expect(r.stderr).toContain('[LOCK_TIMEOUT]')
+    expect(JSON.parse(readFileSync(join(dir, 'writer.json'), 'utf8'))).toMatchObject({ pid: Number(pid), work: 'reindex' })
+    expect(w.paused()).toBe(true)
+    await w.release()
+    expect(existsSync(join(dir, 'writer.json'))).toBe(false)
+    expect(JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout)).toMatchObject({ tip: { height: 1 } })
+  })
+
   // A reindex that finds chain.db missing while another, live, reindex's writer.json names it (that
   // one is about to make the new file) used to remove and remake the file under it.
   it('a reindex beside one that is replacing chain.db is refused, and leaves the files alone', async () => {
