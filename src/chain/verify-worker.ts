@@ -3,7 +3,7 @@
 import { closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { adoptManifestWasm, readBlockFile, readBlockLean, readBlockPages, TableShare, type BlockFile, type HeldBytes, type ManifestWasm } from '../block/index.js'
-import { sha256FileSync, sha256Hex } from '../crypto/index.js'
+import { readSmallFileNative, sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { BlockPaths, checkDataFile, openNoFollowSync, readSeal, readWholeSync, regularSizeSync, systemFailure } from '../storage/index.js'
 import { preverify } from './validate/preverify.js'
 import { toTuple, type CandidateTuple } from './candidate-tuple.js'
@@ -128,6 +128,31 @@ function hashBlock (fd: number, path: string, add: (n: number) => void): { hash:
 }
 
 /**
+ * Plain verify's read of a block file: its SHA-256, its bytes (hashBlock's), and its reserved
+ * tables from those bytes when the lean reader or the page reader takes them (else the caller's
+ * readFull). A small regular file is read whole in one native call when the addon is loaded in
+ * this thread (readSmallFileNative: open, fstat, pread, close, without node:fs's four calls and
+ * their JavaScript); anything that call does not take goes the node:fs way, which refuses what it
+ * always refused. The descriptor is closed here: readFull opens the file by its path.
+ */
+function readPlain (path: string, maxBytes: number, add: (n: number) => void): { hash: string, bytes: Buffer | HeldBytes, file: BlockFile | undefined } {
+  headBuf ??= Buffer.allocUnsafe(CHUNK)
+  const got = readSmallFileNative(path, headBuf)
+  if (got > 0) {
+    add(got)
+    const bytes = headBuf.subarray(0, got)
+    return { hash: sha256Hex(bytes), bytes, file: readBlockLean(path, maxBytes, bytes) ?? readBlockPages(path, maxBytes, bytes) }
+  }
+  const fd = openNoFollowSync(path, 'block file')
+  try {
+    const r = hashBlock(fd, path, add)
+    return { hash: r.hash, bytes: r.bytes, file: (Buffer.isBuffer(r.bytes) ? readBlockLean(path, maxBytes, r.bytes) : undefined) ?? readBlockPages(path, maxBytes, r.bytes) }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
  * The structural read through SQLite (with --deep, quick_check and the manifest too); `held`:
  * the bytes hashBlock read, whose header it checks rather than reading it from the file again.
  */
@@ -173,14 +198,9 @@ serveWorker<ReadRequest, ReadReply>(async req => {
         // what was validated at import): an ordinary small block through the lean reader, what it
         // leaves through the general one, and anything that one does not take through the full
         // structural read with SQLite.
-        const fd = openNoFollowSync(path, 'block file')
-        try {
-          const r = hashBlock(fd, path, add)
-          hash = r.hash
-          file = (Buffer.isBuffer(r.bytes) ? readBlockLean(path, req.maxBytes, r.bytes) : undefined) ?? readBlockPages(path, req.maxBytes, r.bytes) ?? await readFull(path, req, undefined, r.bytes)
-        } finally {
-          closeSync(fd)
-        }
+        const r = readPlain(path, req.maxBytes, add)
+        hash = r.hash
+        file = r.file ?? await readFull(path, req, undefined, r.bytes)
       }
       const seal = readSeal(path)
       // Signature checks are the costliest per-block work: do them here, in parallel, with the key

@@ -1,10 +1,11 @@
 /**
  * crypto: P-256 keys and key ids, v2 (domain-separated, low-S) and v1 (Daisy, raw digest)
- * ECDSA signatures, SHA-256 of bytes and files, RFC 6962 Merkle trees, and passphrase
+ * ECDSA signatures, SHA-256 of bytes and files (and a small file read whole natively, for plain
+ * verify's workers), RFC 6962 Merkle trees, and passphrase
  * encryption of private keys, and the confidential-column scheme (AES-256-GCM values, ECIES P-256
  * key wraps).
  *
- * The only importer of @noble/*. Knows nothing of blocks, chains or files beyond hashing them.
+ * The only importer of @noble/*. Knows nothing of blocks, chains or files beyond hashing and reading them.
  * @module
  */
 export { CryptoError } from './errors.js'
@@ -15,6 +16,6 @@ export { leafHash, leavesRoot, prefixedLeafHash, nodeHash, EMPTY_TREE_ROOT, Merk
 export { MerkleBatch, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES } from './merkle-batch.js'
 export { adoptSha256Module, sha256Module, sha256ModuleBytes, SHA256_WASM_FILE, type WasmMemory, type WasmModule } from './sha256-wasm.js'
 export { merkleHasher, nativeSha256, type NativeSha256 } from './sha256-native.js'
-export { opensslPath } from './openssl-native.js'
+export { opensslPath, readSmallFileNative } from './openssl-native.js'
 export { parseEncryptedKey, encryptPrivateKey, decryptPrivateKey, type EncryptedKey } from './key-encryption.js'
 export { MIN_SEALED_BYTES, newDataKey, sealValue, openValue, wrapDataKey, unwrapDataKey, isWrappedKeyShape } from './confidential.js'

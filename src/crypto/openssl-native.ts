@@ -33,6 +33,8 @@ export interface NativeOpenssl {
   hasherUpdate: (h: NativeHasher, buf: Uint8Array, from: number, to: number) => void
   /** The digest; the hasher starts over. */
   hasherDigest: (h: NativeHasher) => Buffer
+  /** A small regular file read whole into buf (opened without following a link, never waiting on a pipe): its length, 0 < n < buf.length, or -1 for anything else (native/read-small.c). */
+  readSmall: (path: string, buf: Uint8Array) => number
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
   /** Tests: whether per-key P-256 tables can be made here, how many are alive in the process (all threads), whether G's has been made, how many key tables were made and how many of those in a colder key's place (native/p256-cache.c); with a key, whether it has a table now. */
@@ -60,7 +62,7 @@ export function nativeOpensslPath (): string {
 
 let loaded: { lib: NativeOpenssl | undefined, why: string } | undefined
 
-const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'verify2', 'sha256Into', 'merkleRoot', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'scalar'] as const
+const NAMES = ['keyFromScalar', 'sign', 'publicKey', 'verify', 'verify2', 'sha256Into', 'merkleRoot', 'hasherNew', 'hasherUpdate', 'hasherDigest', 'readSmall', 'scalar'] as const
 
 // SHA-256("abc"); the RFC 6962 root of the leaves "a", "b", "c" (an odd last leaf carried up);
 // P-256's generator (d = 1 gives G): a library whose curve or hashes are not these (another
@@ -119,6 +121,19 @@ export function nativeOpenssl (): NativeOpenssl | undefined {
  */
 export function loadedNativeOpenssl (): NativeOpenssl | undefined {
   return loaded?.lib
+}
+
+/**
+ * A small regular file read whole into `buf` in one native call (open without following a link,
+ * fstat, pread, close: native/read-small.c) when this thread has already loaded the addon (a
+ * process that only reads a seal does not load it for that): the file's length, 0 < n <
+ * buf.length. Else -1, nothing read: the caller takes its node:fs way, which gives the errors it
+ * always gave (a missing file, a link, a pipe, a directory, an empty or too large file). Plain
+ * verify's workers read a block and its seal per block this way (docs/performance.md, "Session
+ * 29: plain verify").
+ */
+export function readSmallFileNative (path: string, buf: Uint8Array): number {
+  return loaded?.lib?.readSmall(path, buf) ?? -1
 }
 
 /** Which path keys, signatures and hashes take in this thread, and why. */

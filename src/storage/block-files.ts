@@ -1,6 +1,7 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, processAlive, readFullySync, writeFileAtomic, nameNonce } from '../util/index.js'
+import { readSmallFileNative } from '../crypto/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { notRegular, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
@@ -78,6 +79,10 @@ export function trimmedUtf8 (buf: Buffer, n: number): string {
 /** Read a block's seal (hex DER) from its `.sig` file: one open, one read (plain verify reads one per block). */
 export function readSeal (blockPath: string): string {
   const path = sealPathOf(blockPath)
+  // One native call where the addon is loaded (plain verify's workers): a small regular file read
+  // whole; anything else the node:fs way below, with its errors.
+  const got = readSmallFileNative(path, SEAL_BUF)
+  if (got > 0) return trimmedUtf8(SEAL_BUF, got)
   try {
     const fd = openNoFollowSync(path, 'seal file')
     try {

@@ -20,6 +20,8 @@
  *                           (a Buffer from Node's pool is ~2× cheaper than one made by the addon).
  *   hasherNew(), hasherUpdate(h, buf, from, to), hasherDigest(h): incremental SHA-256.
  *   scalar(key)             d again (32 bytes), for the node:crypto KeyObject some callers want.
+ *   readSmall(path, buf)    a small regular file read whole into buf: its length, or -1 for the
+ *                           caller's node:fs way (read-small.c; plain verify's block files and seals).
  *
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
  * TypeError or RangeError. Context-aware.
@@ -283,6 +285,7 @@ static napi_value verify2 (napi_env env, napi_callback_info info)
 }
 
 #include "openssl-sha256.c"
+#include "read-small.c"
 
 static napi_value scalar (napi_env env, napi_callback_info info)
 {
@@ -334,6 +337,7 @@ NAPI_MODULE_INIT ()
     { "hasherNew", NULL, hasher_new, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hasherUpdate", NULL, hasher_update, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hasherDigest", NULL, hasher_digest, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "readSmall", NULL, read_small, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
     { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL }
   };
