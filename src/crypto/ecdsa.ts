@@ -239,11 +239,29 @@ export function verifyV2Pair (pub: PublicKey, m1: string | Uint8Array, der1: Uin
   const lib = nativeOpenssl()
   const k = lib === undefined ? null : nativeKeyOf(lib, pub)
   if (lib !== undefined && k !== null) {
-    const rs1 = derToP1363(der1)
-    const rs2 = rs1 === undefined ? undefined : derToP1363(der2)
-    if (rs1 !== undefined && rs2 !== undefined) return lib.verify2(k, digestOf(lib, m1), rs1, digestOf(lib, m2), rs2)
+    const rs1 = derToP1363(der1, RS1)
+    const rs2 = rs1 === undefined ? undefined : derToP1363(der2, RS2)
+    if (rs1 !== undefined && rs2 !== undefined) return lib.verify2(k, digestInto(lib, m1, D1), rs1, digestInto(lib, m2, D2), rs2)
   }
   return (verifyV2(pub, m1, der1) ? 1 : 0) | (verifyV2(pub, m2, der2) ? 2 : 0)
+}
+
+// verifyV2Pair's scratch, reused by every call (the addon has read them when verify2 returns): the
+// two signatures as r ‖ s, the messages' bytes, their digests. Made per call they were six Buffers
+// a block in each verify worker (docs/performance.md, "Session 29: plain verify").
+const RS1 = Buffer.alloc(64)
+const RS2 = Buffer.alloc(64)
+const D1 = Buffer.alloc(32)
+const D2 = Buffer.alloc(32)
+const MSG = Buffer.alloc(1024)
+
+/** SHA-256 of the message (a string as UTF-8, as digestOf) into `out`; a string that surely fits goes through MSG. */
+function digestInto (lib: NativeOpenssl, message: string | Uint8Array, out: Buffer): Buffer {
+  // UTF-8 takes at most 3 bytes a UTF-16 unit (a lone surrogate's replacement character among them).
+  if (typeof message !== 'string') lib.sha256Into(message, 0, message.length, out)
+  else if (message.length * 3 <= MSG.length) lib.sha256Into(MSG, 0, MSG.write(message, 0, MSG.length, 'utf8'), out)
+  else lib.sha256Into(Buffer.from(message, 'utf8'), 0, Buffer.byteLength(message, 'utf8'), out)
+  return out
 }
 
 function rawPoint (pub: PublicKey): Uint8Array {

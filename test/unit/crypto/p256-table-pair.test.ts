@@ -124,7 +124,11 @@ describe('verifyV2Pair and verifyPreviousAndSeal', () => {
       // High S (n − s): refused by the low-S rule, whatever the other signature is.
       const raw = p256.Signature.fromBytes(d2, 'der')
       const high = new p256.Signature(raw.r, N - raw.s).toBytes('der')
-      const cases: Array<[string, Uint8Array]> = [[m1, d1], [m2, d2], [`${m1}!`, d1], [m1, d2], [m2, high], [m1, Uint8Array.of(0x30, 0)]]
+      // Messages of every size about verifyV2Pair's 1,024-byte scratch (a string of up to 341 UTF-16
+      // units is written there), and not ASCII (2, 3 and 4 bytes a character, a lone surrogate).
+      const long = [`${m1}${'x'.repeat(341 - m1.length)}`, `${m1}${'x'.repeat(342 - m1.length)}`, `${m1}${'y'.repeat(2000)}`, `${m1} é€😀\ud800`, `${m1}${'€'.repeat(400)}`]
+      const signed = long.map(m => [m, signV2(key, m)] as [string, Uint8Array])
+      const cases: Array<[string, Uint8Array]> = [[m1, d1], [m2, d2], [`${m1}!`, d1], [m1, d2], [m2, high], [m1, Uint8Array.of(0x30, 0)], ...(i % 10 === 0 ? signed : [])]
       for (const [a, da] of cases) {
         for (const [b, db] of cases) {
           const want = (verifyV2(key.publicKey, a, da) ? 1 : 0) | (verifyV2(key.publicKey, b, db) ? 2 : 0)
