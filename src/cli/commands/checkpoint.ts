@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { Chain } from '../../chain/index.js'
 import type { StoredCheckpoint } from '../../proof/index.js'
-import { errorMessage, writeFileAtomic } from '../../util/index.js'
+import { errorMessage, writeOutputFile } from '../../util/index.js'
 import { heightOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { table, UsageError } from '../output.js'
@@ -70,7 +70,7 @@ export function register (program: Command, action: Action): void {
       }
       if (o.out !== undefined) {
         try {
-          writeFileAtomic(o.out, c.note)
+          writeOutputFile(o.out, c.note)
         } catch (err) {
           throw new UsageError(`cannot write ${o.out}: ${errorMessage(err)}`, 'choose a path in a directory you can write')
         }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { Ingest } from '../../ingest/index.js'
 import type { BundleDocument, ConsistencyDocument } from '../../proof/index.js'
-import { errorMessage, writeFileAtomic } from '../../util/index.js'
+import { errorMessage, writeOutputFile } from '../../util/index.js'
 import { heightOption, intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -98,7 +98,7 @@ export function register (program: Command, action: Action): void {
         return
       }
       try {
-        writeFileAtomic(o.out, text)
+        writeOutputFile(o.out, text)
       } catch (err) {
         throw new UsageError(`cannot write ${o.out}: ${errorMessage(err)}`, 'choose a path in a directory you can write, or leave -o out to print the proof')
       }

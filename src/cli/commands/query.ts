@@ -4,7 +4,7 @@ import type { Progress } from '../progress.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Chain } from '../../chain/index.js'
 import { openSqliteReadonly } from '../../storage/index.js'
-import { canWrite, errorMessage, writeFileAtomic } from '../../util/index.js'
+import { canWrite, errorMessage, writeOutputFile } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { syncHistoryMirror } from '../mirror-sync.js'
@@ -42,7 +42,7 @@ async function writeAnswerProof (ctx: CliContext, chain: Chain, sql: string, fil
   }
   const text = JSON.stringify(r.doc, null, 2) + '\n'
   try {
-    writeFileAtomic(file, text)
+    writeOutputFile(file, text)
   } catch (err) {
     throw new UsageError(`cannot write ${file}: ${errorMessage(err)}`, 'choose a path in a directory you can write')
   }
