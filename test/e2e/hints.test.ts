@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { copyFileSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { copyFileSync, lstatSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { petal } from '../helpers/cli.js'
@@ -143,5 +144,36 @@ describe('errors of bad input carry a code and a true hint', () => {
     renameSync(file, join(tmpDir(), 'damaged.json'))
     await ok(['keys', 'import', backup, '--purpose', 'encrypt'])
     expect(JSON.parse(await ok(['--json', 'rewrap', '--recipient', otherPem]))).toMatchObject({ height: 3 })
+  })
+
+  // -o FILE was written under a temporary name and renamed over FILE: a FIFO or a link to a device
+  // there was replaced by a regular file, and as root `-o /dev/null` replaced the system's
+  // /dev/null (review29 and the lead: this machine's was found a regular file). Such a FILE is written into
+  // (util/output-file.ts; the unit test covers symlinks to regular files).
+  it('checkpoint -o a FIFO or a link to a device writes into it, never replaces it', async () => {
+    const dir = await chainOfTwo()
+    expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
+    const fifo = join(tmpDir(), 'fifo')
+    execFileSync('mkfifo', [fifo])
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let got = ''
+    reader.stdout.on('data', (d: Buffer) => { got += d.toString() })
+    const closed = new Promise(resolve => reader.on('close', resolve))
+    const r = await petal(['--dir', dir, 'checkpoint', '-o', fifo])
+    const still = lstatSync(fifo).isFIFO()
+    if (r.code !== 0 || !still) reader.kill() // its open of the FIFO would wait for ever
+    expect(r.code, r.stderr).toBe(0)
+    expect(still).toBe(true)
+    await closed
+    const note = await petal(['--dir', dir, 'checkpoint'])
+    expect(got.trimEnd()).toBe(note.stdout.trimEnd())
+    expect(got).toContain('\n— ')
+    // A link to /dev/full: the write fails (no space), said as such; the link stays a link.
+    const link = join(tmpDir(), 'full')
+    symlinkSync('/dev/full', link)
+    const full = await petal(['--dir', dir, 'checkpoint', '-o', link])
+    expect(full.code).toBe(2)
+    expect(full.stderr).toContain(`cannot write ${link}`)
+    expect(lstatSync(link).isSymbolicLink()).toBe(true)
   })
 })
