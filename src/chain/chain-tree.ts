@@ -29,14 +29,23 @@ export function chainTreeLeaf (b: LeafFields): Uint8Array {
 }
 
 /**
- * Add a block that just became the canonical block at its height (inside the write transaction).
- * Returns the tree's new size. `size`: what the previous append in this transaction returned (a
- * group's placement appends a leaf per block: one query fewer each); read from the table if not given.
+ * What one write transaction's appends hand to the next: the tree's size and the roots of its
+ * rightmost perfect subtrees by level (ChainTreeTable.append), so that a group's placement reads
+ * neither back for each block. Valid only inside the transaction that made it.
  */
-export function appendToChainTree (index: IndexDb, b: LeafFields, size = index.tree.size): number {
+export interface TreeCursor { readonly size: number, readonly right: Map<number, Uint8Array> }
+
+/**
+ * Add a block that just became the canonical block at its height (inside the write transaction).
+ * Returns the cursor for the next append. `cursor`: what the previous append in this transaction
+ * returned (a group's placement appends a leaf per block); read from the table if not given.
+ */
+export function appendToChainTree (index: IndexDb, b: LeafFields, cursor?: TreeCursor): TreeCursor {
+  const size = cursor?.size ?? index.tree.size
   if (size !== b.height) throw new StorageError('INDEX_CORRUPT', `the chain tree has ${size} leaves, so block ${b.height} cannot be appended`, { hint: 'rebuild the index with `petal reindex`' })
-  index.tree.append(chainTreeLeaf(b), size)
-  return size + 1
+  const right = cursor?.right ?? new Map<number, Uint8Array>()
+  index.tree.append(chainTreeLeaf(b), size, right)
+  return { size: size + 1, right }
 }
 
 /**

@@ -2,7 +2,7 @@ import { applyMovesGrouped, prepareGroup, removeJournal, undoMoves, writeJournal
 import { failpoint, throwIfAborted } from '../util/index.js'
 import { PRUNE_EVERY, pruneSideBlocks, type ImportResult } from './accept.js'
 import { blockRecordOf } from './block-record.js'
-import { appendToChainTree } from './chain-tree.js'
+import { appendToChainTree, type TreeCursor } from './chain-tree.js'
 import { MAX_FUTURE_MS, type Chain } from './chain.js'
 import { acceptLoaded, checkImportable, discardLoaded, type LoadedBlock } from './import.js'
 import type { KeyState } from './key-state.js'
@@ -78,10 +78,13 @@ async function placeGroup (chain: Chain, blocks: readonly LoadedBlock[], options
     let parent = chain.tip()
     let keys: KeyState | undefined
     const now = chain.clock.now()
+    // A block of the run is new unless it is a side block the index holds already: those are
+    // above the tip (the run extends it), so one query for them, not a lookup per block.
+    const known = chain.index.sideHashesAbove(parent.height)
     for (const b of blocks) {
       const c = b.candidate
       const h = c.file.header
-      if (h.previousHash !== parent.hash || h.version !== 2 || h.height === 0 || chain.index.byHash(c.hash) !== undefined) break
+      if (h.previousHash !== parent.hash || h.version !== 2 || h.height === 0 || known.has(c.hash)) break
       keys ??= chain.keysAt(parent)
       let ops: KeyOpRecord[]
       try {
@@ -131,11 +134,11 @@ async function storeGroup (chain: Chain, group: readonly Validated[], tx: TxCont
   try {
     await applyMovesGrouped(moves)
     failpoint('batch:moved')
-    let leaves: number | undefined
+    let tree: TreeCursor | undefined
     for (const g of group) {
       index.insertBlock(g.record, g.block.candidate.file.tables, g.ops)
       index.applyKeyOps(g.record.height, g.ops)
-      leaves = appendToChainTree(index, g.record, leaves)
+      tree = appendToChainTree(index, g.record, tree)
       chain.logger.debug('imported block', { height: g.record.height, hash: g.record.hash, signer: g.record.signer })
     }
     const first = group[0] as Validated

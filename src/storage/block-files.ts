@@ -37,7 +37,11 @@ export function cleanTmp (dir: DataDir): number {
     if (isNotFound(err)) return 0
     throw err
   }
+  // A catch-up's placements find up to a window of this process's own downloads here each time:
+  // those are passed over without parsing their names.
+  const own = `${process.pid}-`
   for (const name of names) {
+    if (name.startsWith(own)) continue
     const pid = Number(name.split('-')[0])
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) continue
     if (pid === process.pid) continue

@@ -44,8 +44,11 @@ export class ChainTreeTable {
   /**
    * Append one leaf hash, storing every perfect node it completes. `size`: the tree's size as the
    * caller read it in this transaction (a catch-up appends a leaf per block: one query fewer each).
+   * `right`: the roots of the tree's rightmost perfect subtrees by level, as earlier appends in
+   * this transaction left them (missing ones are read), updated for the next append: a group's
+   * appends read back none of the nodes they wrote.
    */
-  append (leaf: Uint8Array, size = this.size): void {
+  append (leaf: Uint8Array, size = this.size, right?: Map<number, Uint8Array>): void {
     this.assertTx()
     if (leaf.length !== 32) throw new RangeError('a leaf hash is 32 bytes')
     const ins = this.stmt('INSERT INTO chain_tree (level, idx, hash) VALUES (?, ?, ?)')
@@ -54,11 +57,14 @@ export class ChainTreeTable {
     let level = 0
     ins.run(level, index, hash)
     while (index % 2 === 1) {
-      hash = nodeHash(this.node(level, index - 1), hash)
+      hash = nodeHash(right?.get(level) ?? this.node(level, index - 1), hash)
+      // That subtree is inside the new node now: no later append pairs with it.
+      right?.delete(level)
       index = (index - 1) / 2
       level++
       ins.run(level, index, hash)
     }
+    right?.set(level, hash)
   }
 
   /** Drop leaves from `size` on, and every node that covers one of them (a reorg). */

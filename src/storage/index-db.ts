@@ -183,6 +183,11 @@ export class IndexDb {
     return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ?').get(from, to)?.n ?? 0
   }
 
+  /** The hashes of side blocks above `height` (usually none: a catch-up's runs are new blocks). */
+  sideHashesAbove (height: number): Set<string> {
+    return new Set(this.stmt<string>('SELECT hash FROM blocks WHERE canonical = 0 AND height > ?').pluck().all(height))
+  }
+
   sideBlocks (): BlockRecord[] {
     return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all().map(toRecord)
   }
