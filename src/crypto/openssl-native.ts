@@ -37,6 +37,10 @@ export interface NativeOpenssl {
   readSmall: (path: string, buf: Uint8Array) => number
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
+  /** ChaCha20-Poly1305 (RFC 8439): parts (in order) encrypted into out[0…n), the tag into out[n…n+16) (native/openssl-aead.c). */
+  aeadSeal?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array | Uint8Array[], out: Uint8Array) => void
+  /** The parts hold ciphertext ‖ tag; the plaintext into out, or over the ciphertext's own bytes when out is null. Whether the tag verified (if not, every byte written is zeroed). */
+  aeadOpen?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array | Uint8Array[], out: Uint8Array | null) => boolean
   /** Tests: whether per-key P-256 tables can be made here, how many are alive in the process (all threads), whether G's has been made, how many key tables were made and how many of those in a colder key's place (native/p256-cache.c); with a key, whether it has a table now. */
   p256Tables?: (key?: NativeKeyHandle) => { available: boolean, keys: number, generator: boolean, built: number, evicted: number, table?: boolean }
 }

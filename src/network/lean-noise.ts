@@ -1,5 +1,6 @@
 import type { MessageStream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { IN_PLACE } from './noise-crypto.js'
 
 // Noise transport messages (@libp2p/noise 17: a ciphertext of at most 65535 bytes, its 16-byte tag included).
 const NOISE_MAX_MESSAGE = 65535
@@ -21,6 +22,22 @@ function isNoiseStream (s: unknown): s is NoiseStream {
   return typeof Reflect.get(s, 'decrypt') === 'function' && typeof h === 'object' && h !== null && typeof Reflect.get(h, 'decrypt') === 'function'
 }
 
+type DstOf = (chunk: Uint8Array | Uint8ArrayList, from: number, end: number) => Uint8Array | undefined
+
+/** A stream's `decrypt`: noise's loop over the transport messages of a chunk, each decrypted into `dstOf`'s answer. */
+function decrypter (dstOf: DstOf): (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList) => Uint8ArrayList {
+  return function (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
+    const output = new Uint8ArrayList()
+    for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
+      const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)
+      if (end - TAG_BYTES < i) throw new Error('Invalid chunk')
+      const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
+      output.append(this.handshake.decrypt(encrypted, dstOf(chunk, i, end)))
+    }
+    return output
+  }
+}
+
 /**
  * The decryption of @libp2p/noise 17's transport messages without its copy of each message.
  * Its `decrypt` builds `dst` (the plaintext's place in the received bytes) for every message
@@ -31,27 +48,28 @@ function isNoiseStream (s: unknown): s is NoiseStream {
  * "Session 13: the 1 MB pull"). This one builds `dst` only for the messages that are decrypted
  * into it. Same messages, same errors: a ciphertext shorter than its tag fails the stream.
  */
-export function leanDecrypt (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
-  const output = new Uint8ArrayList()
-  for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
-    const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)
-    if (end - TAG_BYTES < i) throw new Error('Invalid chunk')
-    const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
-    const dst = end - i < IN_PLACE_BELOW ? chunk.subarray(i, end - TAG_BYTES) : undefined
-    output.append(this.handshake.decrypt(encrypted, dst))
-  }
-  return output
-}
+export const leanDecrypt = decrypter((chunk, i, end) => end - i < IN_PLACE_BELOW ? chunk.subarray(i, end - TAG_BYTES) : undefined)
+
+/**
+ * The decryption of connections whose crypto is noise-crypto.ts's native cipher: every message
+ * decrypted over its own received bytes (`IN_PLACE`), also when it spans two reads; no output
+ * buffer at all (docs/performance.md, "Session 29: the 1 MB pull"). Same messages, same errors.
+ */
+export const inPlaceDecrypt = decrypter(() => IN_PLACE)
 
 let leanConnections = 0
 
 /** How many connections of this process decrypt with `leanDecrypt` (0 after an upgrade of @libp2p/noise that this module no longer fits: a test checks it). */
 export function leanDecryptConnections (): number { return leanConnections }
 
-/** Give a secured connection's encrypted stream `leanDecrypt`; false (and nothing changed) if it is not @libp2p/noise's as this module knows it. */
-export function useLeanDecrypt (connection: MessageStream): boolean {
+/**
+ * Give a secured connection's encrypted stream `leanDecrypt`, or `inPlaceDecrypt` when `inPlace`
+ * (only for a connection secured with noise-crypto.ts's native crypto); false (and nothing
+ * changed) if it is not @libp2p/noise's as this module knows it.
+ */
+export function useLeanDecrypt (connection: MessageStream, inPlace = false): boolean {
   if (!isNoiseStream(connection)) return false
-  connection.decrypt = leanDecrypt
+  connection.decrypt = inPlace ? inPlaceDecrypt : leanDecrypt
   leanConnections++
   return true
 }

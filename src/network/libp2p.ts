@@ -9,6 +9,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { LIMITS, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS } from './constants.js'
 import { leanTransport } from './lean-transport.js'
+import { noiseCrypto } from './noise-crypto.js'
 import { skipRepeatedProtocolMerges } from './protocol-merges.js'
 
 export type PetalLibp2p = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT, pubsub: GossipSub }>
@@ -32,14 +33,16 @@ export interface Libp2pConfig {
  * kad-dht in server mode, gossipsub (docs/protocol.md describes the stack, its protocols and limits).
  */
 export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> {
+  const cipher = noiseCrypto()
   const node = await createLibp2p({
     start: c.start ?? true,
     privateKey: c.privateKey,
     nodeInfo: { name: 'petal', version: c.version, userAgent: `petal/${c.version}` },
     addresses: { listen: c.listen, announce: c.announce },
     transports: [tcp()],
-    // Each send in one system call, and noise's decryption without its extra copy (lean-transport.ts).
-    connectionEncrypters: [leanTransport(noise())],
+    // Each send in one system call, and noise's decryption without its extra copy (lean-transport.ts);
+    // ChaCha20-Poly1305 through OpenSSL when the addon is built, decrypting in place (noise-crypto.ts).
+    connectionEncrypters: [leanTransport(noise({ crypto: cipher.crypto }), cipher.native)],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: STREAM_READ_BUFFER } })],
     connectionGater: c.gater,
     connectionManager: {

@@ -22,6 +22,7 @@
  *   scalar(key)             d again (32 bytes), for the node:crypto KeyObject some callers want.
  *   readSmall(path, buf)    a small regular file read whole into buf: its length, or -1 for the
  *                           caller's node:fs way (read-small.c; plain verify's block files and seals).
+ *   aeadSeal(...), aeadOpen(...)  ChaCha20-Poly1305 for noise's transport (openssl-aead.c).
  *
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
  * TypeError or RangeError. Context-aware.
@@ -286,6 +287,7 @@ static napi_value verify2 (napi_env env, napi_callback_info info)
 
 #include "openssl-sha256.c"
 #include "read-small.c"
+#include "openssl-aead.c"
 
 static napi_value scalar (napi_env env, napi_callback_info info)
 {
@@ -339,7 +341,9 @@ NAPI_MODULE_INIT ()
     { "hasherDigest", NULL, hasher_digest, NULL, NULL, NULL, napi_enumerable, NULL },
     { "readSmall", NULL, read_small, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "aeadOpen", NULL, aead_open, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -4,7 +4,9 @@
 // 1,200-byte switch between noise's WebAssembly and node:crypto, the 65,535-byte maximum, a tag
 // alone, a message shorter than its tag) and random reads (a byte at a time, a length prefix cut
 // in two, several messages in one read); then tampered, reordered, replayed and dropped messages,
-// which must stop the stream at that message and close the connection under it.
+// which must stop the stream at that message and close the connection under it. A third receiver
+// decrypts in place with the native cipher (noise-crypto.ts), when the OpenSSL addon is built:
+// the same plaintext and the same ends as upstream's (its failures carry its own message).
 import { describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import { StreamMessageEvent } from '@libp2p/interface'
@@ -14,9 +16,13 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { toMessageStream } from '../../../node_modules/@libp2p/noise/dist/src/utils.js'
 import { CipherState, ZEROLEN } from '../../../node_modules/@libp2p/noise/dist/src/protocol.js'
 import { wrapCrypto } from '../../../node_modules/@libp2p/noise/dist/src/crypto.js'
-import { leanDecrypt, useLeanDecrypt } from '../../../src/network/lean-noise.js'
+import { inPlaceDecrypt, leanDecrypt, useLeanDecrypt } from '../../../src/network/lean-noise.js'
+import { noiseCrypto } from '../../../src/network/noise-crypto.js'
+import { nativeOpensslBuilt } from '../../helpers/native-build.js'
 
 const crypto = wrapCrypto(defaultCrypto)
+const cipher = noiseCrypto()
+const nativeCrypto = wrapCrypto(cipher.crypto)
 /** A silent libp2p logger. */
 function log (): void {}
 log.trace = (): void => {}
@@ -39,15 +45,15 @@ class FakeConnection extends EventTarget {
 
 interface Receiver { conn: FakeConnection, stream: ReturnType<typeof toMessageStream>, plain: Buffer[] }
 
-function receiver (key: Uint8Array, lean: boolean): Receiver {
-  const cs = new CipherState(crypto, key)
+function receiver (key: Uint8Array, lean: boolean | 'native'): Receiver {
+  const cs = new CipherState(lean === 'native' ? nativeCrypto : crypto, key)
   const conn = new FakeConnection()
   const handshake = {
     encrypt: () => { throw new Error('receive only') },
     decrypt: (c: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => cs.decryptWithAd(ZEROLEN, c, dst)
   }
   const stream = toMessageStream(conn as never, handshake as never)
-  if (lean) expect(useLeanDecrypt(stream)).toBe(true)
+  if (lean !== false) expect(useLeanDecrypt(stream, lean === 'native')).toBe(true)
   const plain: Buffer[] = []
   stream.addEventListener('message', (e: StreamMessageEvent) => {
     const d = e.data
@@ -122,6 +128,14 @@ function both (key: Uint8Array, reads: Uint8Array[]): { upstream: Receiver, lean
   expect(lean.stream.status).toBe(upstream.stream.status)
   expect(Buffer.concat(lean.plain).equals(Buffer.concat(upstream.plain))).toBe(true)
   expect(lean.conn.aborted?.message).toBe(upstream.conn.aborted?.message)
+  if (cipher.native) {
+    const native = receiver(key, 'native')
+    feed(native, reads)
+    expect(native.stream.status).toBe(upstream.stream.status)
+    expect(Buffer.concat(native.plain).equals(Buffer.concat(upstream.plain))).toBe(true)
+    expect(native.conn.aborted === undefined).toBe(upstream.conn.aborted === undefined)
+    if (upstream.conn.aborted?.message === 'Invalid chunk') expect(native.conn.aborted?.message).toBe('Invalid chunk')
+  }
   return { upstream, lean }
 }
 
@@ -129,6 +143,9 @@ describe('leanDecrypt against @libp2p/noise\'s decrypt', () => {
   it('uses leanDecrypt on the stream under test, and upstream\'s is a different function', () => {
     const r = receiver(randomBytes(32), true)
     expect(Reflect.get(r.stream, 'decrypt')).toBe(leanDecrypt)
+    expect(Reflect.get(receiver(randomBytes(32), 'native').stream, 'decrypt')).toBe(inPlaceDecrypt)
+    // The native receiver is compared in every test below whenever the addon is built.
+    expect(cipher.native).toBe(nativeOpensslBuilt() && process.env.PETAL_NATIVE_SHA256 !== '0')
     expect(Reflect.get(Object.getPrototypeOf(r.stream) as object, 'decrypt')).not.toBe(leanDecrypt)
   })
 
