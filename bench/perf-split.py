@@ -35,7 +35,7 @@ leafrules = [
 ]
 stackrules = [
  ('sha256', ('sha256_block', 'SHA256', 'Hash::HashUpdate', 'update node:internal/crypto/hash', 'digest node:internal/crypto/hash')),
- ('decrypt (node:crypto, its alloc+copy)', ('ChaCha20', 'poly1305', 'CipherBase', 'chaCha20Poly1305', 'leanDecrypt', 'asImpl', 'chacha')),
+ ('decrypt (node:crypto, its alloc+copy; or the native AEAD)', ('ChaCha20', 'poly1305', 'Poly1305', 'CipherBase', 'chaCha20Poly1305', 'leanDecrypt', 'asImpl', 'chacha', 'aead_', 'EVP_Cipher', 'lean-noise', 'noise-crypto')),
  ('file writes (writevSync)', ('writevSync', 'ext4_file_write', 'generic_perform_write')),
  ('window updates (yamux+noise+socket)', ('sendWindowUpdate',)),
  ('other sends (requests, mss)', ('sendFrame', 'processSendQueue', 'tcp_sendmsg', 'uv__write', 'sendData')),

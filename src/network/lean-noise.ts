@@ -26,7 +26,7 @@ type DstOf = (chunk: Uint8Array | Uint8ArrayList, from: number, end: number) => 
 
 /** A stream's `decrypt`: noise's loop over the transport messages of a chunk, each decrypted into `dstOf`'s answer. */
 function decrypter (dstOf: DstOf): (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList) => Uint8ArrayList {
-  return function (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
+  return function decryptMessages (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
     const output = new Uint8ArrayList()
     for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
       const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)

@@ -155,9 +155,11 @@ static napi_value aead_open (napi_env env, napi_callback_info info)
   if (total < AEAD_TAG) { napi_throw_range_error(env, NULL, "ciphertext shorter than its tag"); goto done; }
   const size_t clen = total - AEAD_TAG;
   if (t != napi_null && out.n < clen) { napi_throw_range_error(env, NULL, "output too short"); goto done; }
-  /* The tag: the last 16 bytes, wherever the parts cut them. */
-  for (uint32_t i = 0, off = 0; i < count; off += (uint32_t)parts[i].n, i++) {
-    for (size_t j = 0; j < parts[i].n; j++) if (off + j >= clen) tag[off + j - clen] = parts[i].p[j];
+  /* The tag: the last 16 bytes, wherever the parts cut them (copied from the last part backwards). */
+  for (size_t i = count, need = AEAD_TAG; need > 0 && i-- > 0;) {
+    size_t n = parts[i].n < need ? parts[i].n : need;
+    if (n > 0) memcpy(tag + need - n, parts[i].p + parts[i].n - n, n);
+    need -= n;
   }
   if ((ctx = aead_ctx(env, 0)) == NULL || !aead_start(env, ctx, argv, 0)) goto done;
   for (uint32_t i = 0; i < count && written < clen; i++) {
@@ -170,10 +172,10 @@ static napi_value aead_open (napi_env env, napi_callback_info info)
   ok = EVP_CipherFinal_ex(ctx, scratch, &l) == 1;
   if (!ok) {
     /* Unauthenticated plaintext is never left behind. */
-    if (out.p != NULL) memset(out.p, 0, written);
+    if (out.p != NULL && written > 0) memset(out.p, 0, written);
     else for (uint32_t i = 0, left = (uint32_t)written; i < count && left > 0; i++) {
       size_t n = parts[i].n < left ? parts[i].n : left;
-      memset(parts[i].p, 0, n);
+      if (n > 0) memset(parts[i].p, 0, n);
       left -= (uint32_t)n;
     }
   }
