@@ -51,20 +51,15 @@ static EVP_CIPHER_CTX *aead_ctx (napi_env env, int enc)
   return enc ? s->seal : s->open;
 }
 
-/* A Uint8Array's bytes (writable); false with a TypeError thrown if v is not one. */
+/* A Uint8Array's bytes, writable (openssl.c's bytes(): its placeholder for an empty array is never
+ * written, every write here being of at most n bytes); false with an error thrown if v is not one. */
 static bool aead_bytes (napi_env env, napi_value v, aead_part *out)
 {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  void *data = NULL;
   size_t n = 0;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, &n, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "expected a Uint8Array");
-    return false;
-  }
+  const uint8_t *p = bytes(env, v, 0, &n);
+  if (p == NULL) return false;
   if (n > INT_MAX) { napi_throw_range_error(env, NULL, "part too large"); return false; }
-  out->p = data;
+  out->p = (uint8_t *)p;
   out->n = n;
   return true;
 }
