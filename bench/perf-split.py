@@ -25,7 +25,7 @@ for line in open(path, errors='replace'):
 if cur: samples.append(cur)
 main = samples[0][0]
 ms = [s for s in samples if s[0] == main]
-big = [s[1] for s in ms if any('ChaCha20_8x' in f for f in s[2])]
+big = [s[1] for s in ms if any('ChaCha20_8x' in f or 'ChaCha20_16x' in f for f in s[2])]  # AVX2 or AVX-512 builds of OpenSSL's ChaCha20
 t0, t1 = min(big), max(big)
 win = [s for s in ms if t0 <= s[1] <= t1]
 # leaf-first categories
