@@ -1,7 +1,7 @@
 import type { ICryptoInterface } from '@libp2p/noise'
 import { defaultCrypto } from '@libp2p/noise/crypto'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { nativeOpenssl, type NativeOpenssl } from '../crypto/openssl-native.js'
+import { nativeOpenssl, type NativeOpenssl } from '../crypto/index.js'
 import { NetworkError } from './errors.js'
 
 const TAG_BYTES = 16
