@@ -1,18 +1,18 @@
 import type { ServerResponse } from 'node:http'
-import { isPetalError, isRecord, parseJson } from '../util/index.js'
+import { hintOf, isPetalError, isRecord, parseJson } from '../util/index.js'
 import { ApiError, httpStatusOf } from './errors.js'
 
 export interface ErrorBody { error: { code: string, message: string, hint?: string, details?: Record<string, unknown> } }
 
 /**
  * The one JSON shape of every error response. Petal's own errors keep their code, message, hint
- * and details; anything else is an internal error whose message stays in the log (never a stack
+ * (or, without one, their code's documented hint, as the CLI prints it) and details; anything else is an internal error whose message stays in the log (never a stack
  * trace in a response).
  */
 export function errorBody (err: unknown): ErrorBody {
   if (!isPetalError(err)) return { error: { code: 'API_INTERNAL', message: 'internal error (logged on the node)', hint: 'this is a bug: please report it with the node\'s log' } }
   const details = Object.keys(err.details).length === 0 ? undefined : jsonSafe(err.details)
-  return { error: { code: err.code, message: err.message, hint: err.hint, details } }
+  return { error: { code: err.code, message: err.message, hint: hintOf(err), details } }
 }
 
 export function errorStatus (err: unknown): number { return httpStatusOf(err) }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { asError, documentedHint, isPetalError, type LogLevel } from '../util/index.js'
+import { asError, hintOf, isPetalError, type LogLevel } from '../util/index.js'
 import { systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
@@ -110,7 +110,7 @@ function reportError (thrown: unknown, ctx: CliContext | undefined, io: CliIO, j
   const code = exitCodeOf(err)
   if (isPetalError(err)) {
     // Thrown without a hint of its own (a block check deep in validation): its code's usual remedy.
-    const hint = err.hint ?? documentedHint(err)
+    const hint = hintOf(err)
     if (json) io.stdout(JSON.stringify({ error: { ...err.toJSON(), hint } }, jsonReplacer) + '\n')
     if (err.code === 'ABORTED') {
       io.stderr('petal: interrupted\n')

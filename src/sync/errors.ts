@@ -34,9 +34,9 @@ export class SyncError<C extends SyncErrorCode = SyncErrorCode> extends PetalErr
 
 function syncErrorDocs (): Readonly<Record<SyncErrorCode, CodeDoc>> {
   return {
-    UNAVAILABLE: { meaning: 'no connected peer could provide a block, after retries' },
+    UNAVAILABLE: { meaning: 'no connected peer could provide a block, after retries', hint: 'connect to a peer that has the block: a node whose `petal status` shows a tip at or above its height (`petal run --bootstrap MULTIADDR`)' },
     FORK_TOO_DEEP: { meaning: 'the peer\'s branch leaves this chain more than max_reorg_depth blocks below the tip', hint: 'a branch that deep is refused by design (max_reorg_depth): check which chain that peer follows' },
-    HEADERS_INCONSISTENT: { meaning: 'the peer\'s headers do not continue its chain, or do not lead to the tip it claims' },
+    HEADERS_INCONSISTENT: { meaning: 'the peer\'s headers do not continue its chain, or do not lead to the tip it claims', hint: 'that peer claims a tip it cannot back (it may have reorganised meanwhile): sync from another node of the chain; a running node forgets the claim and goes on' },
     REORG_REFUSED: { meaning: 'switching to the peer\'s branch would reorganise more than max_reorg_depth blocks', hint: 'a reorganisation that deep is refused by design (max_reorg_depth): check which chain that peer follows' },
     PULL_FAILED: { meaning: 'a pull could not reach its peer, or stopped making progress', hint: 'check that the peer is running and reachable; run the same command again to resume' },
     WRONG_SLOT_STATE: { meaning: 'the download scheduler tried a step its state does not allow (a bug in Petal); the sync round stops and is retried', hint: 'report it with the log' }

@@ -135,10 +135,13 @@ registerErrorClass(WorkerError, 'a worker thread died while it ran a task', () =
 }))
 
 /**
- * The usual remedy documented for `err`'s code (docs/errors.md), for an error thrown without a hint
- * of its own: what the CLI prints then. Builds the class's code table, so for the error path only.
+ * The hint to show with `err`: its own, else the usual remedy documented for its code
+ * (docs/errors.md), for an error thrown without one (a block check deep in validation). The CLI
+ * and the HTTP API's error replies both show this. Builds the class's code table only when the
+ * error has no hint, so for the error path only.
  */
-export function documentedHint (err: PetalError): string | undefined {
+export function hintOf (err: PetalError): string | undefined {
+  if (err.hint !== undefined) return err.hint
   const hint = registry.get(err.name)?.docs()[err.code]?.hint
   return hint === '' ? undefined : hint
 }

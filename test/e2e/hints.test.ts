@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
 import { execFileSync, spawn } from 'node:child_process'
 import { copyFileSync, lstatSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -85,6 +86,21 @@ describe('errors of bad input carry a code and a true hint', () => {
     expect(r.stderr).toMatch(/is not known here \[PARENT_UNKNOWN\]\n {2}hint: import or fetch the parent first; a running node fetches it by itself\n/)
     const j = await petal(['--dir', other, '--json', 'import', join(dir, '0000', 'block_00000001.db')])
     expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'PARENT_UNKNOWN', hint: 'import or fetch the parent first; a running node fetches it by itself' } })
+  })
+
+  // PROOF_NODE_MISSING had no hint at all (mend29: every code now has a documented one).
+  it('a chain tree missing a node: PROOF_NODE_MISSING says to reindex, and after `petal reindex` the proof is made', async () => {
+    const dir = await chainOfTwo()
+    const db = new Database(join(dir, 'chain.db'))
+    expect(db.prepare('DELETE FROM chain_tree WHERE level = 0 AND idx = 0').run().changes).toBe(1)
+    db.close()
+    const prove = ['--dir', dir, 'prove', '--height', '1', '--table', 't', '--rowid', '1', '-o', join(tmpDir(), 'p.json')]
+    const r = await petal(prove)
+    expect(r.code).toBe(4)
+    expect(r.stderr).toMatch(/\[PROOF_NODE_MISSING\]\n {2}hint: the index's chain tree is incomplete: rebuild it with `petal reindex`\n/)
+    expect((await petal(['--dir', dir, 'reindex'])).code).toBe(0)
+    const again = await petal(prove)
+    expect(again.code, again.stderr).toBe(0)
   })
 
   // Every command that signs or queries read every key file: one damaged key file stopped them all,

@@ -90,6 +90,11 @@ describe('the error namespace', () => {
     }
   })
 
+  it('documents a hint for every code: what the CLI and the HTTP API show for an error thrown without one', async () => {
+    const missing = (await loadErrorClasses()).flatMap(c => c.codes.filter(code => (c.docs[code]?.hint ?? '') === '').map(code => `${c.name}.${code}`))
+    expect(missing).toEqual([])
+  })
+
   it('publishes every code in docs/errors.md (npm run docs:errors)', async () => {
     expect(readFileSync(ERRORS_DOC, 'utf8'), 'docs/errors.md is stale: run `npm run docs:errors`').toBe(await renderErrorsDoc())
   })
