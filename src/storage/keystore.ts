@@ -58,8 +58,9 @@ export class Keystore {
   /**
    * Every key file, read and checked once, with its listing; with `hex`, only the files whose
    * name (the key id's hex, `fileOf`) starts with it: a damaged file of another key is not read.
+   * `dflt`: the default key's id, when the caller has read it already (`default` is read once).
    */
-  private read (hex = '', damaged?: StorageError[]): Array<{ entry: KeyEntry, file: KeyFile }> {
+  private read (hex = '', damaged?: StorageError[], dflt = this.defaultId()): Array<{ entry: KeyEntry, file: KeyFile }> {
     let names: string[]
     try {
       names = readdirSync(this.dir)
@@ -67,7 +68,6 @@ export class Keystore {
       if (isNotFound(err)) return []
       throw err
     }
-    const dflt = this.defaultId()
     return names.filter(n => /^[0-9a-f]{64}\.json$/.test(n) && n.startsWith(hex)).flatMap(n => {
       let read
       try {
@@ -145,24 +145,23 @@ export class Keystore {
   /** resolve, with the key's file as the listing read it (load reads no file twice). */
   private find (idOrPrefix: string | undefined, purpose: KeyPurpose | 'any'): { entry: KeyEntry, file: KeyFile } {
     // Only the files that can match are read: the default key's (when `default` names one of the
-    // purpose wanted), or those whose id starts with the prefix given.
+    // purpose wanted), or those whose id starts with the prefix given. `default` is read once.
+    const d = this.defaultId()
     if (idOrPrefix === undefined) {
-      const d = this.defaultId()
-      const named = d === undefined ? undefined : this.read(d.slice(2))[0]
+      const named = d === undefined ? undefined : this.read(d.slice(2), undefined, d)[0]
       if (named !== undefined && named.entry.purpose === (purpose === 'any' ? 'sign' : purpose)) return named
     }
-    const all = this.read(idOrPrefix === undefined ? '' : (idOrPrefix.startsWith('1:') ? idOrPrefix.slice(2) : idOrPrefix).toLowerCase())
+    const all = this.read(idOrPrefix === undefined ? '' : (idOrPrefix.startsWith('1:') ? idOrPrefix.slice(2) : idOrPrefix).toLowerCase(), undefined, d)
     // Without an id, the default signing key: an encryption key is never picked by default.
     const keys = idOrPrefix === undefined ? all.filter(k => k.entry.purpose === (purpose === 'any' ? 'sign' : purpose)) : all
     const noKeys = (): StorageError => new StorageError('NO_KEYS', 'the keystore has no keys', { hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' })
     if (idOrPrefix === undefined) {
       const oldest = keys[0]
       if (oldest === undefined) throw noKeys()
-      const d = this.defaultId()
       return keys.find(k => k.entry.id === d) ?? oldest
     }
     // A prefix no file matches: KEY_NOT_FOUND below, unless the keystore holds no key at all.
-    if (keys.length === 0 && this.read('', []).length === 0) throw noKeys()
+    if (keys.length === 0 && this.read('', [], d).length === 0) throw noKeys()
     const want = idOrPrefix.startsWith('1:') ? idOrPrefix : `1:${idOrPrefix}`
     const [found, ...others] = keys.filter(k => k.entry.id.startsWith(want))
     if (found === undefined) throw new StorageError('KEY_NOT_FOUND', `no key ${idOrPrefix} in the keystore`, { hint: 'list keys with `petal mykeys`' })

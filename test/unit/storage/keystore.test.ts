@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { describe, expect, it, vi } from 'vitest'
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateSigningKey, privateKeyToPem } from '../../../src/crypto/index.js'
 import { importP256Pkcs8 } from '../../../src/crypto/keys.js'
@@ -83,5 +83,28 @@ describe('keystore', () => {
     const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>
     writeFileSync(file, JSON.stringify({ ...stored, private_key: '3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420' + hex }))
     expect(ks.load(key.id).id).toBe(key.id)
+  })
+
+  // mend28 left it read 2 to 4 times per load: once by find, once more by each listing it made.
+  it('reads the `default` file once per load, also when it names a key whose file is gone', () => {
+    const ks = new Keystore(join(tmpDir(), 'keystore'))
+    const a = ks.generate()
+    const b = ks.generate()
+    ks.setDefault(b.id)
+    const reads = vi.spyOn(Keystore.prototype, 'defaultId')
+    try {
+      expect(ks.load().id).toBe(b.id)
+      expect(reads).toHaveBeenCalledTimes(1)
+      reads.mockClear()
+      expect(ks.load(a.id.slice(0, 12)).id).toBe(a.id)
+      expect(reads).toHaveBeenCalledTimes(1)
+      // The default's file moved away: the fallback (the oldest signing key) reads `default` once too.
+      renameSync(join(ks.dir, `${b.id.slice(2)}.json`), join(tmpDir(), 'moved.json'))
+      reads.mockClear()
+      expect(ks.load().id).toBe(a.id)
+      expect(reads).toHaveBeenCalledTimes(1)
+    } finally {
+      reads.mockRestore()
+    }
   })
 })
