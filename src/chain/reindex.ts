@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkDataFile, clearOwnWriterRecord, DataDir, IndexDb, indexUnusable, listForkFiles, readChainParams, readSeal, REINDEX_WORK, WRITER_RECORD, writeWriterRecord, type LockOptions } from '../storage/index.js'
+import { checkDataFile, clearOwnWriterRecord, DataDir, IndexDb, indexUnusable, listForkFiles, NodeLock, readChainParams, readSeal, REINDEX_LOCK, REINDEX_WORK, WRITER_RECORD, writeWriterRecord, type LockOptions } from '../storage/index.js'
 import { isPetalError, isRecord, pausepoint, type PetalError } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
@@ -27,7 +27,7 @@ export interface ReindexReport { blocks: number, sideBlocks: number, skippedSide
 export async function reindexChain (root: string, o: ReindexOptions = {}): Promise<ReindexReport> {
   const dir = new DataDir(root)
   const params = readChainParams(dir.chainParams)
-  const { index, replaced } = openOrReplace(dir)
+  const { index, replaced } = await openOrReplace(dir, o.signal)
   const record = join(dir.root, WRITER_RECORD)
   const chain = Chain.attach(dir, params, index, o)
   try {
@@ -70,33 +70,64 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
  * one, and writer.json names this reindex from before the old file is removed until the new one has
  * committed (the caller clears it): a reader that finds the index missing or empty is always told a
  * reindex is filling it (index-open-failure.ts), never to start one. Refused, with the same error a
- * reader gets, while another live reindex is filling it.
+ * reader gets, while another live reindex is filling it. The decision and the record are one claim
+ * under reindex.lock: two reindexes that both found the file lost at the same instant take it in
+ * turn, and the second, looking again, finds the first's record (mend29; a killed claimant's lock
+ * is freed by the kernel, and its record names a dead process, which is ignored).
  */
-function openOrReplace (dir: DataDir): { index: IndexDb, replaced: boolean } {
-  let unusable: PetalError
-  if (existsSync(dir.chainDb)) {
-    try {
-      return { index: IndexDb.open(dir.chainDb), replaced: false }
-    } catch (err) {
-      // Only an index SQLite cannot read is replaced: one that is busy (another writer) or that this
-      // user cannot write is someone else's to keep.
-      if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
-      unusable = err
-    }
-  } else {
-    unusable = indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} is missing`)
-  }
-  if (isRecord(unusable.details) && unusable.details.rebuilder !== undefined) throw unusable
-  const record = join(dir.root, WRITER_RECORD)
-  writeWriterRecord(record, REINDEX_WORK)
+async function openOrReplace (dir: DataDir, signal?: AbortSignal): Promise<{ index: IndexDb, replaced: boolean }> {
+  const found = openUsable(dir)
+  if (found instanceof IndexDb) return { index: found, replaced: false }
+  await pausepoint('reindex:checked', signal)
+  const claim = await NodeLock.acquire(dir.root, REINDEX_LOCK, { signal })
   try {
-    for (const f of [dir.chainDb, `${dir.chainDb}-wal`, `${dir.chainDb}-shm`]) rmSync(f, { force: true })
-    return { index: IndexDb.open(dir.chainDb), replaced: true }
-  } catch (err) {
-    clearOwnWriterRecord(record)
-    throw err
+    // Again, now that no other reindex can claim: one may have claimed, or even finished, since.
+    const now = openUsable(dir)
+    if (now instanceof IndexDb) return { index: now, replaced: false }
+    const record = join(dir.root, WRITER_RECORD)
+    writeWriterRecord(record, REINDEX_WORK)
+    try {
+      for (const f of [dir.chainDb, `${dir.chainDb}-wal`, `${dir.chainDb}-shm`]) rmSync(f, { force: true })
+      return { index: IndexDb.open(dir.chainDb), replaced: true }
+    } catch (err) {
+      clearOwnWriterRecord(record)
+      throw err
+    }
+  } finally {
+    claim.release()
   }
 }
+
+/**
+ * The index, open, if it can be rebuilt in place; else why not (missing, or unreadable). Throws the
+ * reader's error (INDEX_CORRUPT naming the rebuilder) when a live reindex is filling it: it is
+ * missing or unreadable with that reindex's record, or it is that reindex's new file, still empty.
+ */
+function openUsable (dir: DataDir): IndexDb | PetalError {
+  const found = existsSync(dir.chainDb) ? openOrWhy(dir.chainDb) : indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} is missing`)
+  if (found instanceof IndexDb) {
+    if (found.byHeight(0) !== undefined) return found
+    // Empty: another reindex's new file (refused below), or one a crash left (rebuilt in place).
+    const empty = indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} is empty`)
+    if (!rebuilding(empty)) return found
+    found.close()
+    throw empty
+  }
+  if (rebuilding(found)) throw found
+  return found
+}
+
+/** The index, or why SQLite cannot read it: only such an index is replaced; one that is busy (another writer) or that this user cannot write is someone else's to keep. */
+function openOrWhy (path: string): IndexDb | PetalError {
+  try {
+    return IndexDb.open(path)
+  } catch (err) {
+    if (!isPetalError(err) || err.code !== 'INDEX_CORRUPT') throw err
+    return err
+  }
+}
+
+const rebuilding = (e: PetalError): boolean => isRecord(e.details) && e.details.rebuilder !== undefined
 
 /** The replay, its first failure saying which block file it is (the code stays the block's). */
 async function replayOrSay (chain: Chain, replaced: boolean, o: Parameters<typeof replayChain>[1]): Promise<Awaited<ReturnType<typeof replayChain>>> {

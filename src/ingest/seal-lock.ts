@@ -1,5 +1,4 @@
 import { NodeLock } from '../storage/index.js'
-import { sleep } from '../util/index.js'
 
 /** The file whose exclusive lock the one sealer of a data directory holds (docs/ingest.md). */
 export const SEAL_LOCK_FILE = 'seal.lock'
@@ -13,13 +12,5 @@ export function trySealLock (root: string): SealLock | undefined {
 
 /** Wait for the seal lock without blocking the event loop. */
 export async function waitSealLock (root: string, o: { signal?: AbortSignal, onWait?: () => void } = {}): Promise<SealLock> {
-  let delay = 10
-  let warned = false
-  for (;;) {
-    const lock = trySealLock(root)
-    if (lock !== undefined) return lock
-    if (!warned) { warned = true; o.onWait?.() }
-    await sleep(delay, o.signal)
-    delay = Math.min(delay * 2, 200)
-  }
+  return await NodeLock.acquire(root, SEAL_LOCK_FILE, o)
 }

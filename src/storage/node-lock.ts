@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
-import { errorCode } from '../util/index.js'
+import { errorCode, sleep } from '../util/index.js'
 import { dataFileExists } from './data-file.js'
 
 /**
@@ -37,6 +37,23 @@ export class NodeLock {
       db.close()
       if (errorCode(err) === 'SQLITE_BUSY') return undefined
       throw err
+    }
+  }
+
+  /**
+   * Wait for the lock without blocking the event loop (polling, 10 ms doubling to 200 ms), for
+   * locks held for short work: the seal lock, a reindex's claim of a lost chain.db. `onWait` is
+   * called once, when the lock is first found held.
+   */
+  static async acquire (dir: string, file: string, o: { signal?: AbortSignal, onWait?: () => void } = {}): Promise<NodeLock> {
+    let delay = 10
+    let warned = false
+    for (;;) {
+      const lock = NodeLock.tryAcquire(dir, file)
+      if (lock !== undefined) return lock
+      if (!warned) { warned = true; o.onWait?.() }
+      await sleep(delay, o.signal)
+      delay = Math.min(delay * 2, 200)
     }
   }
 

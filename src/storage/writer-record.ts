@@ -4,6 +4,13 @@ import { formatTimestamp, isRecord, processAlive, processStartTime, writeFullySy
 /** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
 export const REINDEX_WORK = 'reindex'
 
+/**
+ * The file whose exclusive lock (NodeLock) a `petal reindex` holds while it decides to replace a
+ * missing or unreadable chain.db and writes its record: one claim at a time, and the kernel frees
+ * the lock of a process that dies, so a killed reindex's claim is never stuck.
+ */
+export const REINDEX_LOCK = 'reindex.lock'
+
 /** Who holds a data directory's write lock and for what: `writer.json`, beside chain.db. */
 export interface WriterRecord {
   pid: number

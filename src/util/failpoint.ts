@@ -27,10 +27,17 @@ export function failpoint (name: string): void {
  */
 export function pausepointSync (name: string): void {
   const file = process.env.PETAL_PAUSE_FILE
-  if (process.env.PETAL_PAUSE !== name || file === undefined) return
+  if (file === undefined || !pausesAt(name)) return
   writeFileSync(file, `${process.pid}\n`)
   const cell = new Int32Array(new SharedArrayBuffer(4))
   while (existsSync(file)) Atomics.wait(cell, 0, 0, 20)
+}
+
+/** Whether `PETAL_PAUSE` (one point, or several separated by commas) names this one. */
+function pausesAt (name: string, at?: number): boolean {
+  const want = process.env.PETAL_PAUSE
+  if (want === undefined) return false
+  return want.split(',').some(w => w === name || (at !== undefined && w === `${name}@${at}`))
 }
 
 /**
@@ -38,13 +45,12 @@ export function pausepointSync (name: string): void {
  * `PETAL_PAUSE_FILE` and wait (without blocking the event loop) until someone removes it. Lets a
  * test hold a real process at a known instant — a writer holding the lock mid-import — and
  * observe other processes meanwhile. `at`: where a point that is passed many times is (a block
- * height); `PETAL_PAUSE=name@at` holds it there only. A no-op unless the variable is set.
+ * height); `PETAL_PAUSE=name@at` holds it there only. `PETAL_PAUSE=a,b` holds at each of the two
+ * points in turn (the same file each time). A no-op unless the variable is set.
  */
 export async function pausepoint (name: string, signal?: AbortSignal, at?: number): Promise<void> {
-  const want = process.env.PETAL_PAUSE
   const file = process.env.PETAL_PAUSE_FILE
-  if (want === undefined || file === undefined) return
-  if (want !== name && (at === undefined || want !== `${name}@${at}`)) return
+  if (file === undefined || !pausesAt(name, at)) return
   writeFileSync(file, `${process.pid}\n`)
   while (existsSync(file)) await sleep(20, signal)
 }

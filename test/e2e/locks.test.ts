@@ -145,17 +145,18 @@ describe('readers never wait for a writer; a second writer waits and says for wh
     }
   })
 
-  // Once the replacement chain.db exists, a second reindex opens it and waits for the first one's
-  // lock like any writer (review29: the docs said it was refused as readers are, with INDEX_CORRUPT).
-  it('a reindex beside one that is filling a replacement chain.db waits for its lock, and the files stay the first one\'s', async () => {
+  // Once the replacement chain.db exists, a second reindex opened it and waited for the first one's
+  // lock like any writer (review29 pinned it), then rebuilt it again; now (mend29) it finds the
+  // empty file named by a live reindex's record and is refused as readers are.
+  it('a reindex beside one that is filling a replacement chain.db is refused, and the files stay the first one\'s', async () => {
     const dir = await newDir()
     rmSync(join(dir, 'chain.db'))
     const w = await pausedWriter(dir, ['reindex'], 'reindex:locked')
     const pid = String(w.writer.child.pid)
-    const r = await petal(['--dir', dir, 'reindex', '--wait', '0'])
+    const r = await petal(['--dir', dir, 'reindex'])
     expect(r.code).toBe(4)
-    expect(r.stderr).toContain(`waiting for pid ${pid} (reindex, since`)
-    expect(r.stderr).toContain('[LOCK_TIMEOUT]')
+    expect(r.stderr).toContain(`chain.db is empty: pid ${pid} (reindex, since`)
+    expect(r.stderr).toContain(`hint: wait for that reindex to finish (pid ${pid}), then run the command again`)
     expect(JSON.parse(readFileSync(join(dir, 'writer.json'), 'utf8'))).toMatchObject({ pid: Number(pid), work: 'reindex' })
     expect(w.paused()).toBe(true)
     await w.release()
