@@ -88,6 +88,27 @@ describe('errors of bad input carry a code and a true hint', () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'PARENT_UNKNOWN', hint: 'import or fetch the parent first; a running node fetches it by itself' } })
   })
 
+  // A row proof against a later checkpoint than the one trusted, without a consistency path from it,
+  // was rejected as CONSISTENCY_FAILED with the hint that it "was altered, or belongs to another
+  // chain": false. Now CONSISTENCY_MISSING, with the hint to trust the signatories' keys, which works.
+  it('a proof against a later checkpoint than the one trusted: CONSISTENCY_MISSING, and trusting the keys as the hint says works', async () => {
+    const dir = await chainOfTwo()
+    const old = join(tmpDir(), 'old.cp')
+    expect((await petal(['--dir', dir, 'checkpoint', '-o', old])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'b.db'), 3)])).code).toBe(0)
+    const proof = join(tmpDir(), 'row.json')
+    const made = await petal(['--dir', dir, 'prove', '--height', '2', '--table', 't', '--rowid', '1', '-o', proof])
+    expect(made.code, made.stderr).toBe(0)
+    const r = await petal(['verify-proof', proof, '--trust', old])
+    expect(r.code).toBe(6)
+    expect(r.stdout).toContain('[CONSISTENCY_MISSING]')
+    expect(r.stderr).toContain('[PROOF_REJECTED]\n  hint: the proof is against a later checkpoint than the one trusted, with no consistency proof from it: trust the signatories\' public keys instead (--trust KEY.pem; a signatory writes it with `petal keys export`)')
+    const key = join(tmpDir(), 'key.pem')
+    expect((await petal(['--dir', dir, 'keys', 'export', '-o', key])).code).toBe(0)
+    const ok = await petal(['verify-proof', proof, '--trust', key])
+    expect(ok.code, ok.stderr).toBe(0)
+  })
+
   // PROOF_NODE_MISSING had no hint at all (mend29: every code now has a documented one).
   it('a chain tree missing a node: PROOF_NODE_MISSING says to reindex, and after `petal reindex` the proof is made', async () => {
     const dir = await chainOfTwo()

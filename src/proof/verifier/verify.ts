@@ -27,6 +27,7 @@ export type RejectionCode =
   | 'WITNESS_MISSING'
   | 'TRUSTED_CHECKPOINT_INVALID'
   | 'CONSISTENCY_FAILED'
+  | 'CONSISTENCY_MISSING'
   | 'NOT_FINAL'
   | 'BEYOND_TRUSTED_CHECKPOINT'
   | 'CHAIN_INCLUSION_FAILED'
@@ -252,7 +253,7 @@ async function checkTrustedCheckpoints (report: Report, cp: PetalCheckpoint, cha
       failure = equalBytes(t.root, cp.root) ? undefined : 'root-mismatch'
     } else {
       const entry = consistency.find(c => c.size === t.size)
-      if (entry === undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_FAILED', `the document has no consistency proof between the trusted checkpoint (size ${t.size}) and its own (size ${cp.size})`)
+      if (entry === undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_MISSING', `the document has no consistency proof between the trusted checkpoint (size ${t.size}) and its own (size ${cp.size})`)
       failure = await verifyConsistency(small.size, large.size, entry.path, small.root, large.root)
     }
     if (failure !== undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_FAILED', `the checkpoint (size ${cp.size}) is not consistent with the trusted checkpoint (size ${t.size}): ${MERKLE_FAILURE_TEXT[failure]}; the chain was rewritten or the proof forged`)

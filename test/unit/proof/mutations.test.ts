@@ -327,7 +327,7 @@ describe('proofs that lean on a trusted checkpoint (the immudb GHSA-672p-m5jq-mr
       doc.consistency = [{ size: m, path: consistencyProof(pc.tree, m, pc.tree.size).map(hex) }]
       expect(await code(doc, onlyOld), `size ${m}, honest path`).toBe('CONSISTENCY_FAILED')
       doc.consistency = []
-      expect(await code(doc, onlyOld), `size ${m}, no path`).toBe('CONSISTENCY_FAILED')
+      expect(await code(doc, onlyOld), `size ${m}, no path`).toBe('CONSISTENCY_MISSING')
       // The genuine row, proven against the newer honest checkpoint with the honest consistency path.
       const newer = createCheckpoint({ chainId: pc.chain.chainId, tree: pc.tree, tip: pc.chain.tip().height, maxReorgDepth: 2, keys: [alice] })
       const genuine = await buildRowProof(pc.chain.dir.blockPath(pc.typedHeight), { table: 'people', rowid: 3n }, { chainId: pc.chain.chainId, tree: pc.tree, checkpoint: newer, consistencyWith: [m] })
