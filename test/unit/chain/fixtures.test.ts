@@ -2,7 +2,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { checkGenesis, importBlock, loadCandidate, validateOnParent, type Chain } from '../../../src/chain/index.js'
-import { documentedHint, isPetalError } from '../../../src/util/index.js'
+import { hintOf, isPetalError } from '../../../src/util/index.js'
 import { BLOCK_ERROR_CODES } from '../../../src/block/index.js'
 import { FIXTURES, fixtureManifest, openFixtureChain } from '../../helpers/fixtures.js'
 
@@ -47,7 +47,7 @@ describe('broken-block fixtures: each is refused with its own code', () => {
     })
   }
 
-  // The CLI prints an error's own hint, else its code's documented one (session 28): a block of
+  // The CLI prints an error's own hint, else its code's documented one (session 28; hintOf): a block of
   // another chain got CHAIN_ID_MISMATCH's, which is about endorsements (`petal signkey`).
   it('chain-id-mismatch.db: the hint printed is about a block of another chain, not an endorsement', async () => {
     let hint: string | undefined
@@ -56,7 +56,7 @@ describe('broken-block fixtures: each is refused with its own code', () => {
     } catch (err) {
       if (!isPetalError(err)) throw err
       expect(err.code).toBe('CHAIN_ID_MISMATCH')
-      hint = err.hint ?? documentedHint(err)
+      hint = hintOf(err)
     }
     expect(hint).toMatch(/another chain/)
     expect(hint).not.toMatch(/endorse|signkey/)
