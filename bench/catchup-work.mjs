@@ -8,12 +8,13 @@
 // and subtract the 200-block counts from the 1,200-block ones, thread by thread (start-up cancels).
 // PROF=FILE writes a CPU profile of the main thread over the sync alone.
 import '../dist/polyfills.js'
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
-import { Chain, createChain, installGenesis, signImport, LoadPool, loadBlock, discardLoaded } from '../dist/chain/index.js'
-import { DataDir, DEFAULT_CONSENSUS, readSeal } from '../dist/storage/index.js'
+import { createChain, signImport, loadBlock, discardLoaded } from '../dist/chain/index.js'
+import { DEFAULT_CONSENSUS, readSeal } from '../dist/storage/index.js'
+import { workChain } from './work-chain.mjs'
 import { generateSigningKey } from '../dist/crypto/index.js'
 import { headerOf } from '../dist/network/wire.js'
 import { HeaderFeed } from '../dist/sync/header-feed.js'
@@ -33,17 +34,8 @@ if (mode === 'build') {
   chain.close(); rmSync(f)
   process.exit(0)
 }
-const source = Chain.open(src)
-const root = mkdtempSync(join(tmpdir(), 'catchup-work-'))
-const g = join(root, 'genesis.db')
-copyFileSync(source.dir.blockPath(0), g)
-copyFileSync(source.dir.blockPath(0).replace(/\.db$/, '.sig'), g.replace(/\.db$/, '.sig'))
-const chain = await installGenesis(new DataDir(join(root, 'data')), source.params, g)
-const pool = new LoadPool(2)
 // Warm the threads (start-up is the same for every N).
-const first = source.dir.blockPath(1)
-for (let i = 0; i < 4; i++) await discardLoaded(await loadBlock(chain, first, readSeal(first), { loadPool: pool }))
-while (!pool.ready) await new Promise(r => setTimeout(r, 10))
+const { source, root, chain, pool, first } = await workChain(src, 'catchup-work-')
 for (let i = 0; i < 4; i++) await discardLoaded(await loadBlock(chain, first, readSeal(first), { loadPool: pool }))
 
 // The blocks' bytes in memory before the measured part (the receive has them from the stream).

@@ -6,24 +6,14 @@
 // main thread's (docs/performance.md, "Session 29: catch-up"):
 //   valgrind --tool=callgrind --separate-threads=yes node bench/place-work.mjs SRC 128 [G]   (and 640)
 import '../dist/polyfills.js'
-import { copyFileSync, mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
-import { Chain, installGenesis, importBatch, loadBlock, discardLoaded, LoadPool } from '../dist/chain/index.js'
-import { DataDir, tmpBlockPath, readSeal } from '../dist/storage/index.js'
+import { copyFileSync } from 'node:fs'
+import { importBatch, loadBlock } from '../dist/chain/index.js'
+import { tmpBlockPath } from '../dist/storage/index.js'
+import { workChain } from './work-chain.mjs'
 
 const [src, nArg, gArg] = process.argv.slice(2)
 const N = Number(nArg); const G = Number(gArg ?? 64)
-const source = Chain.open(src)
-const root = mkdtempSync(join(tmpdir(), 'place-work-'))
-const g = join(root, 'genesis.db')
-copyFileSync(source.dir.blockPath(0), g)
-copyFileSync(source.dir.blockPath(0).replace(/\.db$/, '.sig'), g.replace(/\.db$/, '.sig'))
-const chain = await installGenesis(new DataDir(join(root, 'data')), source.params, g)
-const pool = new LoadPool(2)
-const first = source.dir.blockPath(1)
-for (let i = 0; i < 4; i++) await discardLoaded(await loadBlock(chain, first, readSeal(first), { loadPool: pool }))
-while (!pool.ready) await new Promise(r => setTimeout(r, 10))
+const { source, root, chain, pool } = await workChain(src, 'place-work-')
 let placeMs = 0; let groups = 0
 for (let from = 1; from <= N; from += G) {
   const blocks = source.index.range(from, Math.min(from + G - 1, N))
