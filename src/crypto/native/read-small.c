@@ -58,8 +58,11 @@ static napi_value read_small (napi_env env, napi_callback_info info)
   uint8_t *buf = (uint8_t *)bytes(env, argv[1], 0, &cap);
   if (buf == NULL) return NULL;
   /* A path that may have been cut short, or that holds a NUL (which node:fs refuses), is never
-   * opened here: the caller's node:fs way gives its error. */
-  long got = plen == 0 || plen >= sizeof path - 1 || strlen(path) != plen ? -1 : read_small_file(path, buf, cap);
+   * opened here: the caller's node:fs way gives its error. The copy stops before a character that
+   * does not fit whole (up to 4 bytes in UTF-8), so a cut path is at least sizeof path - 4 bytes
+   * long, not sizeof path - 1: a 4,094-byte path and a 3-byte character came back as the 4,094
+   * bytes, the name of another file (review30). */
+  long got = plen == 0 || plen >= sizeof path - 4 || strlen(path) != plen ? -1 : read_small_file(path, buf, cap);
   napi_value out;
   if (napi_create_int64(env, got, &out) != napi_ok) return NULL;
   return out;

@@ -77,6 +77,33 @@ describe.skipIf(!nativeOpensslBuilt())('readSmall', () => {
     expect(buf.subarray(0, 100).equals(readFileSync(target))).toBe(true)
   })
 
+  it('never opens a path that a multi-byte character at its 4,095-byte limit would cut short (review30)', () => {
+    const lib = loadNativeOpenssl().lib
+    if (lib === undefined) throw new Error('the addon did not load')
+    // A file whose path is 4,094 bytes (the longest Linux opens is 4,095), asked for with one
+    // character more: '€' is 3 bytes, so the copy into the addon's 4,096-byte buffer (room for
+    // 4,095 and the NUL) stops before it, at exactly the existing file's path. node:fs refuses
+    // the whole path (ENAMETOOLONG); readSmall read the shorter file's bytes instead.
+    let dir = tmpDir()
+    while (Buffer.byteLength(dir) < 4094 - 250) dir = join(dir, 'd'.repeat(200))
+    mkdirSync(dir, { recursive: true })
+    const short = join(dir, 'f'.repeat(4094 - Buffer.byteLength(dir) - 1))
+    expect(Buffer.byteLength(short)).toBe(4094)
+    writeFileSync(short, 'not this file\n')
+    const buf = Buffer.alloc(64)
+    for (const extra of ['€', 'é', '😀', 'x€', 'xé']) {
+      const asked = short + extra
+      expect(() => readFileSync(asked), extra).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
+      expect(lib.readSmall(asked, buf), `${extra}: ${Buffer.byteLength(asked)} bytes`).toBe(-1)
+    }
+    // A path of 4,092 bytes or more may be a cut one: left to node:fs, which reads it; 4,091 is read here.
+    expect(lib.readSmall(short, buf)).toBe(-1)
+    expect(readFileSync(short, 'utf8')).toBe('not this file\n')
+    const shorter = short.slice(0, -3)
+    writeFileSync(shorter, 'this one\n')
+    expect(lib.readSmall(shorter, buf)).toBe(9)
+  })
+
   it('is taken only once this thread has loaded the addon, and never with PETAL_NATIVE_SHA256=0', () => {
     const p = join(tmpDir(), 'f')
     writeFileSync(p, 'seal\n')
