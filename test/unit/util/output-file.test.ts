@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -19,6 +19,27 @@ describe('writeOutputFile', () => {
     expect(readFileSync(f, 'utf8')).toBe('one\n')
     writeOutputFile(f, 'two\n')
     expect(readFileSync(f, 'utf8')).toBe('two\n')
+  })
+
+  it('keeps the permissions of the file it replaces, directly or through a symlink (review30)', () => {
+    // A proof (query --prove holds the rows' values) written over a file the user had made
+    // private came back world-readable (0644): the replacement was made with the default mode.
+    const f = join(dir, 'private.json')
+    writeFileSync(f, 'old\n')
+    chmodSync(f, 0o600)
+    writeOutputFile(f, 'new\n')
+    expect(readFileSync(f, 'utf8')).toBe('new\n')
+    expect((statSync(f).mode & 0o777).toString(8)).toBe('600')
+    const target = join(dir, 'target.json')
+    writeFileSync(target, 'old\n')
+    chmodSync(target, 0o640)
+    symlinkSync('target.json', join(dir, 'link.json'))
+    writeOutputFile(join(dir, 'link.json'), 'new\n')
+    expect(readFileSync(target, 'utf8')).toBe('new\n')
+    expect((statSync(target).mode & 0o777).toString(8)).toBe('640')
+    // A new file: the usual mode (0644 less the umask).
+    writeOutputFile(join(dir, 'new.json'), 'x')
+    expect(statSync(join(dir, 'new.json')).mode & 0o777).toBe(0o644 & ~process.umask())
   })
 
   it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('writes through a FIFO, which stays a FIFO', async () => {
