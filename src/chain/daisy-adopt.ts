@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { BlockError, readBlockFile, type DaisyCommitment } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { DaisyDb, DaisyDir, DaisyError, DataDir, missingBlockHint, readDaisyChainParams, type NewChainInput } from '../storage/index.js'
-import { fsyncDir, fsyncFile, throwIfAborted, type OnWorkProgress } from '../util/index.js'
+import { DaisyDb, DaisyDir, DaisyError, DataDir, missingBlockHint, readDaisyChainParams, type DaisyChainParams, type NewChainInput } from '../storage/index.js'
+import { fsyncDir, fsyncFile, reviveError, serializeError, throwIfAborted, type OnWorkProgress } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { checkDaisyChain, type DaisyCheckReport, type DaisyWarning } from './daisy-check.js'
 import { recordedDaisyCommitment } from './daisy-commitment.js'
@@ -146,12 +146,37 @@ export async function checkAdoption (chain: Chain, o: { signal?: AbortSignal, on
     hint: `put back the ${copy.root} directory adopt-daisy wrote (a copy of the Daisy directory it verified)`, details: { field }
   })
   if (!existsSync(copy.root)) throw mismatch('directory', `${copy.root} is missing`)
-  const r = await checkDaisyChain(copy, { signal: o.signal, onProgress: o.onProgress })
-  const params = readDaisyChainParams(copy)
+  let r: DaisyCheckReport
+  let params: DaisyChainParams
+  try {
+    r = await checkDaisyChain(copy, { signal: o.signal, onProgress: o.onProgress })
+    params = readDaisyChainParams(copy)
+  } catch (err) {
+    throw adoptedHistoryError(err, chain.dir.root)
+  }
   if (params.genesisHash !== c.genesisHash) throw mismatch('DaisyGenesisHash', `the history's genesis is ${params.genesisHash}`)
   if (params.digest !== c.chainParams) throw mismatch('DaisyChainParams', `the history's chain parameters are ${params.digest === 'default' ? 'Daisy\'s default chain' : `chainparams.json with SHA-256 ${params.digest}`}`)
   if (r.tip?.height !== c.tipHeight || r.tip.hash !== c.tipHash) throw mismatch('DaisyTipHash', `the history ends at height ${r.tip?.height ?? -1} (${r.tip?.hash ?? 'no block'})`)
   const creator = chain.get(0)?.signer ?? ''
   if (!r.keys.isActive(creator)) throw mismatch('CreatorPublicKey', `its creator ${creator} is not an active Daisy signatory at that tip`)
   return { commitment: c, blocks: r.blocks, warnings: r.warnings }
+}
+
+/**
+ * An error met checking the Daisy history of the adopted chain in `root` (its daisy/), with a hint
+ * for that copy: the hints of a Daisy directory's errors send the user to a backup or a Daisy node
+ * and to `petal --dir <daisy/> verify`, while this copy is Petal's own, checked by the chain's
+ * verify, and its block files are those of the Daisy directory it was adopted from (which the
+ * chain does not record: DAISY_DIR stands for it).
+ */
+export function adoptedHistoryError (err: unknown, root: string): unknown {
+  if (!(err instanceof DaisyError) || err.code === 'DAISY_READ_ONLY' || err.code === 'DAISY_STATE_FOREIGN') return err
+  const copy = new DaisyDir(join(root, ADOPTED_HISTORY_DIR))
+  const again = `\`petal --dir ${root} verify\` checks it again`
+  const d: { height?: unknown, path?: unknown } = err.details
+  const file = err.code === 'DAISY_HASH_MISMATCH' || err.code === 'DAISY_BLOCK_MISSING' ? d.path : undefined
+  const hint = typeof file === 'string' && typeof d.height === 'number'
+    ? `the copy of Daisy block ${d.height} that adopt-daisy made was changed or removed: copy the block back from the Daisy directory the chain was adopted from (\`cp ${join('DAISY_DIR', relative(copy.root, file))} ${file}\`) or from a backup of ${root}; ${again}`
+    : `the Daisy history adopt-daisy copied into ${copy.root} was changed: put it back from a backup of ${root}; ${again}`
+  return reviveError({ ...serializeError(err), hint })
 }

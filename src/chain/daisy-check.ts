@@ -84,7 +84,12 @@ export async function checkDaisyChain (d: DaisyDir, o: DaisyCheckOptions = {}): 
     for (let lo = from; lo <= tipHeight; lo += STEP) {
       for (const row of db.range(lo, Math.min(lo + STEP - 1, tipHeight))) {
         throwIfAborted(o.signal)
-        const b = await checkOne(d, row, params, parent, keys, warn, o)
+        let b: DaisyBlock
+        try {
+          b = await checkOne(d, row, params, parent, keys, warn, o)
+        } catch (err) {
+          throw refusedByRules(err, d, row.height)
+        }
         keys = b.keys
         parent = { hash: b.record.hash }
         tip = { height: row.height, hash: b.record.hash }
@@ -173,7 +178,12 @@ async function checkOne (
   }
   if (!verifyPrevious(signer, hd)) throw new BlockError('BAD_PREV_SIGNATURE', `PreviousBlockHashSignature of Daisy block ${h} does not verify`, { details: { height: h } })
   if (!verifySeal(signer, hd, hash, row.hashSignature)) throw new BlockError('BAD_SEAL', `the seal of Daisy block ${h} (daisy.db's hash_signature) does not verify`, { details: { height: h, hash } })
-  if (h === 0 && !verifySeal(signer, hd, hash, params.genesisSeal)) throw new BlockError('BAD_SEAL', 'the genesis seal of the chain definition (genesis_block_hash_signature) does not verify', { details: { height: 0, hash } })
+  if (h === 0 && !verifySeal(signer, hd, hash, params.genesisSeal)) {
+    // daisy.db's seal of the same genesis verified: the chain definition's copy is what is wrong.
+    throw new DaisyError('DAISY_CHAINPARAMS_INVALID', `${d.chainParams}: genesis_block_hash_signature does not verify as the genesis creator's seal of block 0 (daisy.db's seal of it does)`, {
+      hint: 'put back the chainparams.json this chain was created or pulled with (its genesis_block_hash_signature is the creator\'s seal of the genesis)', details: { path: d.chainParams }
+    })
+  }
   if (ops.length > 0 && after.activeCount === 0) warn({ height: h, kind: 'NO_SIGNERS_LEFT', message: `block ${h} revokes every signatory: no block can follow it` })
   const record: BlockRecord = {
     hash,
@@ -254,6 +264,25 @@ function checkKeyOpsV1 (rows: readonly KeyOpRow[], h: number, keys: KeyState, wa
     running = running.apply([rec], h)
   }
   return ops
+}
+
+// The rules a Daisy node checks when it accepts a block: one refused by these was not accepted by
+// Daisy. The others are the structure Petal reads a block file by, which Daisy did not check.
+const DAISY_RULES = /^(SIGNER_(NOT_AUTHORISED|REVOKED)|BAD_(PREV_SIGNATURE|SEAL|GENESIS)|UNSUPPORTED_VERSION|KEYOP_(MIXED|BAD_SIGNATURE|QUORUM_NOT_MET|KEY_EXISTS|KEY_UNKNOWN|KEY_REVOKED))$/
+
+/**
+ * A Daisy block refused by the v1 rules, as DAISY_BLOCK_INVALID (`rule`: the block code): the
+ * block codes' own hints are for Petal chains (`petal signkey`, `verify --repair`), which a
+ * read-only Daisy directory refuses; what helps here is a good copy of the directory.
+ */
+function refusedByRules (err: unknown, d: DaisyDir, h: number): unknown {
+  if (!BlockError.is(err)) return err
+  const path = d.blockPath(h)
+  const restore = `${d.root} (daisy.db and blocks/) from a backup, or copy it again from a Daisy node that holds the chain; \`petal --dir ${d.root} verify\` then checks it`
+  const hint = DAISY_RULES.test(err.code)
+    ? `a Daisy node does not accept such a block, and this file is the one daisy.db records: the directory was altered. Restore ${restore}`
+    : `if the directory was altered, restore ${restore}. If a Daisy node's copy of block ${h} is this same file, the block holds something Petal does not read in a block (the message names it; docs/daisy.md, "What Petal checks")`
+  return new DaisyError('DAISY_BLOCK_INVALID', `${err.message} (rule ${err.code})`, { hint, details: { height: h, path, rule: err.code }, cause: err })
 }
 
 /** A block-level failure of Daisy block `h`: its message names the block, its details the height. */

@@ -2,10 +2,10 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { CONSENSUS_BOUNDS } from '../block/index.js'
 import {
-  DAISY_SOURCE_FILE, DaisyDb, DaisyDir, DaisyError, DataDir, IndexDb, readDaisyChainParams, writeChainParams,
+  DAISY_SOURCE_FILE, DaisyDb, DaisyDir, DaisyError, DataDir, IndexDb, readDaisyChainParams, StorageError, writeChainParams,
   type ChainParams, type DaisyChainParams, type LockOptions
 } from '../storage/index.js'
-import { isRecord, parseJson, writeFileAtomic, type OnWorkProgress } from '../util/index.js'
+import { isRecord, parseJson, reviveError, serializeError, writeFileAtomic, type OnWorkProgress } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
 import { checkDaisyChain, type DaisyWarning } from './daisy-check.js'
@@ -60,7 +60,12 @@ export async function updateDaisyState (daisyRoot: string, stateRoot: string, o:
   const dir = prepareStateDir(d, stateRoot)
   const params = daisyChainParams(readDaisyChainParams(d))
   writeChainParams(dir.chainParams, params)
-  const index = IndexDb.open(dir.chainDb)
+  let index: IndexDb
+  try {
+    index = IndexDb.open(dir.chainDb)
+  } catch (err) {
+    throw stateUnusable(err, d, dir)
+  }
   const chain = Chain.attach(dir, params, index, o)
   try {
     return await index.withWriteLock(async () => {
@@ -103,6 +108,16 @@ export async function updateDaisyState (daisyRoot: string, stateRoot: string, o:
   } finally {
     chain.close()
   }
+}
+
+/**
+ * The state's chain.db cannot be read: its usual hint, `petal reindex`, is refused on a Daisy
+ * directory; the state is derived, so removing it is the remedy (the next command rebuilds it).
+ */
+function stateUnusable (err: unknown, d: DaisyDir, dir: DataDir): unknown {
+  if (!(err instanceof StorageError) || err.code !== 'INDEX_CORRUPT') return err
+  const hint = `it is Petal's state of the Daisy directory ${d.root}, rebuilt from it: remove it (\`rm -r ${dir.root}\`) and run the command again`
+  return reviveError({ ...serializeError(err), hint })
 }
 
 /** The warnings recorded in a Daisy directory's derived state. */

@@ -27,5 +27,5 @@ export { loadCandidate, validateOnParent, checkGenesis, type SealVerdict } from 
 export { chainTreeLeaf } from './chain-tree.js'
 export { checkDaisyChain, type DaisyBlock, type DaisyCheckReport, type DaisyWarning } from './daisy-check.js'
 export { daisyChainParams, daisyWarnings, updateDaisyState, type DaisyStateReport } from './daisy-state.js'
-export { ADOPTED_HISTORY_DIR, ADOPTED_STATE_DIR, adoptDaisy, checkAdoption, daisyCommitmentOf, type AdoptionCheck, type AdoptReport } from './daisy-adopt.js'
+export { adoptedHistoryError, ADOPTED_HISTORY_DIR, ADOPTED_STATE_DIR, adoptDaisy, checkAdoption, daisyCommitmentOf, type AdoptionCheck, type AdoptReport } from './daisy-adopt.js'
 export { DAISY_COMMITMENT_META, recordedDaisyCommitment } from './daisy-commitment.js'

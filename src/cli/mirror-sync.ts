@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { ADOPTED_HISTORY_DIR, ADOPTED_STATE_DIR, Chain, updateDaisyState } from '../chain/index.js'
+import { adoptedHistoryError, ADOPTED_HISTORY_DIR, ADOPTED_STATE_DIR, Chain, updateDaisyState } from '../chain/index.js'
 import { DAISY_SOURCE_FILE } from '../storage/index.js'
 import { QueryMirror, syncQueryMirror } from '../query/index.js'
 import { isPetalError } from '../util/index.js'
@@ -44,7 +44,11 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
 export async function syncHistoryMirror (ctx: CliContext): Promise<void> {
   const state = join(ctx.dir, ADOPTED_STATE_DIR)
   if (!existsSync(join(state, DAISY_SOURCE_FILE))) return
-  await updateDaisyState(join(ctx.dir, ADOPTED_HISTORY_DIR), state, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal })
+  try {
+    await updateDaisyState(join(ctx.dir, ADOPTED_HISTORY_DIR), state, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal })
+  } catch (err) {
+    throw adoptedHistoryError(err, ctx.dir)
+  }
   const history = Chain.open(state, { logger: ctx.logger })
   try {
     await syncQueryMirror(history, { signal: ctx.signal })

@@ -109,6 +109,7 @@ export const DAISY_ERROR_CODES = [
   'DAISY_BLOCK_MISSING',
   'DAISY_HASH_MISMATCH',
   'DAISY_BROKEN_LINK',
+  'DAISY_BLOCK_INVALID',
   'DAISY_GENESIS_MISMATCH',
   'DAISY_READ_ONLY',
   'DAISY_STATE_FOREIGN',
@@ -125,6 +126,8 @@ export interface DaisyErrorDetails {
   DAISY_BLOCK_MISSING: { height: number, path: string }
   DAISY_HASH_MISMATCH: { height: number, path: string, hash: string, expected: string }
   DAISY_BROKEN_LINK: { height: number, parent: string, expected: string }
+  /** `rule`: the BlockError code of the v1 rule the block breaks (e.g. SIGNER_NOT_AUTHORISED) */
+  DAISY_BLOCK_INVALID: { height: number, path: string, rule: string }
   DAISY_GENESIS_MISMATCH: { hash: string, expected: string }
   DAISY_READ_ONLY: { command: string }
   DAISY_STATE_FOREIGN: { state: string, source: string }
@@ -144,6 +147,7 @@ function daisyErrorDocs (): Readonly<Record<DaisyErrorCode, CodeDoc>> {
     DAISY_BLOCK_MISSING: { meaning: 'daisy.db lists a block whose file is not in blocks/ (the message names the height and the path)', hint: 'put the block file back from a backup or another Daisy node (it must hash to the value daisy.db records)' },
     DAISY_HASH_MISMATCH: { meaning: 'a block file of the Daisy directory does not hash to the hash daisy.db records for its height: the file was changed or replaced', hint: 'put the original file back from a backup or another Daisy node; Petal never rewrites Daisy\'s files' },
     DAISY_BROKEN_LINK: { meaning: 'a Daisy block\'s PreviousBlockHash (or daisy.db\'s prev_hash) is not the hash of the block below it: the chain is broken at that height', hint: 'the blocks from that height up do not belong to this chain: restore them from a backup or another Daisy node' },
+    DAISY_BLOCK_INVALID: { meaning: 'a block of the Daisy directory breaks Daisy\'s own (v1) rules though its file is the one daisy.db records: its structure, signer, signatures or key operations (`rule` names the block code, the message the height); a Daisy node would not have accepted it, so the directory was altered or written by something else', hint: 'restore the Daisy directory (daisy.db and blocks/) from a backup, or copy it again from a Daisy node that holds the chain; `petal --dir DIR verify` then checks it' },
     DAISY_GENESIS_MISMATCH: { meaning: 'the Daisy directory\'s genesis block is not the one its chainparams.json (or, without one, Daisy\'s default chain) names', hint: 'put back the chainparams.json this chain was created with, or the genesis block it names' },
     DAISY_READ_ONLY: { meaning: 'the command writes to its data directory, and Daisy directories are only read', hint: '`petal adopt-daisy DAISY_DIR --dir NEW` makes a Petal chain that continues the Daisy chain; run writing commands there' },
     DAISY_STATE_FOREIGN: { meaning: 'the --state directory holds Petal\'s derived state of another Daisy directory or is a Petal data directory', hint: 'give a --state of its own to each Daisy directory (or leave --state out for the default)' },

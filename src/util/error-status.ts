@@ -73,6 +73,7 @@ const newTable = (): Readonly<Record<string, ClassRule>> => ({
       DAISY_BLOCK_MISSING: { category: 'verify' },
       DAISY_HASH_MISMATCH: { category: 'verify' },
       DAISY_BROKEN_LINK: { category: 'verify' },
+      DAISY_BLOCK_INVALID: { category: 'verify' },
       DAISY_GENESIS_MISMATCH: { category: 'verify' },
       DAISY_ADOPTION_MISMATCH: { category: 'verify' },
       DAISY_READ_ONLY: { category: 'usage' }

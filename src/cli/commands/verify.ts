@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { ChainError, checkAdoption, checkDaisyChain, verifyChain } from '../../chain/index.js'
 import { DaisyDir } from '../../storage/index.js'
-import { isPetalError, isRecord } from '../../util/index.js'
+import { hintOf, isPetalError, isRecord } from '../../util/index.js'
 import { intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -78,7 +78,7 @@ async function verifyDaisy (ctx: CliContext, o: VerifyFlags): Promise<void> {
     const d: unknown = err.details
     const height = isRecord(d) && typeof d.height === 'number' ? d.height : undefined
     ctx.out.result({ ok: false, daisy_dir: target.dir, failure: { height, code: err.code, message: err.message } }, () => `FAILED at height ${height ?? '?'}: ${err.message} [${err.code}]`)
-    throw new ChainError('VERIFY_FAILED', `the Daisy directory fails verification at height ${height ?? '?'} [${err.code}]`, { hint: err.hint, details: { height } })
+    throw new ChainError('VERIFY_FAILED', `the Daisy directory fails verification at height ${height ?? '?'} [${err.code}]`, { hint: hintOf(err), details: { height } })
   }
   bar.end()
   const seconds = (performance.now() - started) / 1000
