@@ -141,9 +141,16 @@ describe('POST /records, the lean lane', () => {
   })
 })
 
+// How long an exchange waits for the server's first byte or its close before it gives up.
+const NO_ANSWER_MS = 30_000
+
 /**
  * Sends `parts` over one new connection (`gapMs` between them; `end` half-closes after the last)
  * and resolves with every byte received until the server closes, or `waitMs` after the last byte.
+ * The wait starts at the first byte: every request here is answered or its connection closed, and
+ * a loaded machine may do either late. (It started after the last write: a test process kept off
+ * the CPU for `waitMs` ended the exchange before the server had read the request, and the server's
+ * late events, a request or a parser's refusal, were counted in the next case.)
  */
 async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs?: number, end?: boolean, waitMs?: number, startMs?: number } = {}): Promise<{ text: string, closed: boolean }> {
   return await new Promise((resolve, reject) => {
@@ -151,7 +158,7 @@ async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs
     const got: Buffer[] = []
     let timer: NodeJS.Timeout | undefined
     const finish = (closed: boolean): void => { clearTimeout(timer); s.destroy(); resolve({ text: Buffer.concat(got).toString('latin1'), closed }) }
-    const idle = (): void => { clearTimeout(timer); timer = setTimeout(() => { finish(false) }, o.waitMs ?? 600) }
+    const idle = (): void => { clearTimeout(timer); timer = setTimeout(() => { finish(false) }, got.length === 0 ? NO_ANSWER_MS : o.waitMs ?? 600) }
     s.on('data', c => { got.push(c); idle() })
     s.on('close', () => { finish(true) })
     s.on('error', reject)
