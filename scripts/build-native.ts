@@ -25,7 +25,10 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const outDir = join(root, 'dist', 'native')
 const ADDONS = [
   { out: join(outDir, 'petal-sha256.node'), source: join(root, 'src', 'crypto', 'native', 'sha256-batch.c') },
-  { out: join(outDir, 'petal-openssl.node'), source: join(root, 'src', 'crypto', 'native', 'openssl.c') }
+  { out: join(outDir, 'petal-openssl.node'), source: join(root, 'src', 'crypto', 'native', 'openssl.c') },
+  // Also an SQLite extension (src/block/held-db.ts): compiled against the sqlite3ext.h of the
+  // SQLite that better-sqlite3 links, whose API table it calls through.
+  { out: join(outDir, 'petal-held-db.node'), source: join(root, 'src', 'block', 'native', 'held-db.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') }
 ] as const
 
 /** Node's headers: beside the binary (a distribution's or an official tarball's), else node-gyp's cache. */
@@ -45,7 +48,14 @@ function flags (): string[] | undefined {
   return undefined
 }
 
-function build ({ out, source }: typeof ADDONS[number]): { built: boolean, reason: string, cc?: string, include?: string } {
+function build (a: typeof ADDONS[number]): { built: boolean, reason: string, cc?: string, include?: string } {
+  const { out, source } = a
+  const extra = 'include' in a ? a.include : undefined
+  if (extra !== undefined && !existsSync(join(extra, 'sqlite3ext.h'))) return { built: false, reason: `${join(extra, 'sqlite3ext.h')} not found` }
+  return buildWith(out, source, extra === undefined ? [] : ['-I', extra])
+}
+
+function buildWith (out: string, source: string, includes: string[]): { built: boolean, reason: string, cc?: string, include?: string } {
   if (process.env.PETAL_NATIVE_BUILD === '0') return { built: false, reason: 'PETAL_NATIVE_BUILD=0' }
   const f = flags()
   if (f === undefined) return { built: false, reason: `no native build on ${process.platform}` }
@@ -53,7 +63,7 @@ function build ({ out, source }: typeof ADDONS[number]): { built: boolean, reaso
   if (inc === undefined) return { built: false, reason: 'Node\'s headers (node_api.h, openssl/sha.h, openssl/ec.h) not found' }
   const cc = process.env.CC ?? 'cc'
   const tmp = `${out}.${process.pid}.tmp`
-  const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-Wextra', '-fvisibility=hidden', ...f, '-I', inc, '-o', tmp, source], { encoding: 'utf8' })
+  const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-Wextra', '-fvisibility=hidden', ...f, '-I', inc, ...includes, '-o', tmp, source], { encoding: 'utf8' })
   if (r.error !== undefined || r.status !== 0) {
     rmSync(tmp, { force: true })
     const why = r.error?.message ?? (r.stderr.trim().split('\n')[0] ?? `exit ${r.status ?? '?'}`)
@@ -72,8 +82,9 @@ function build ({ out, source }: typeof ADDONS[number]): { built: boolean, reaso
 
 mkdirSync(outDir, { recursive: true })
 for (const a of ADDONS) rmSync(a.out, { force: true })
-const [sha, ossl] = ADDONS.map(build)
-// build.json: the SHA-256 addon's outcome as before, the OpenSSL addon's under `openssl`.
-writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl }) + '\n')
+const [sha, ossl, held] = ADDONS.map(build)
+// build.json: the SHA-256 addon's outcome as before, the OpenSSL addon's under `openssl`, the held-bytes one's under `heldDb`.
+writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl, heldDb: held }) + '\n')
 if (sha?.built !== true) process.stderr.write(`petal: native SHA-256 not built (${sha?.reason ?? '?'}); the manifest hashes in WebAssembly\n`)
 if (ossl?.built !== true) process.stderr.write(`petal: native OpenSSL addon not built (${ossl?.reason ?? '?'}); keys, signatures and hashes go through node:crypto\n`)
+if (held?.built !== true) process.stderr.write(`petal: native held-bytes SQLite addon not built (${held?.reason ?? '?'}); verify --deep's SQLite checks read the block files\n`)

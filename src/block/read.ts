@@ -83,7 +83,7 @@ export interface BlockHead { bytes: Uint8Array, size: number }
 export async function readBlockFile (path: string, options: ReadBlockOptions): Promise<BlockFile> {
   const sqlite = options.head === undefined ? await checkSqliteFile(path, options.maxBytes) : checkSqliteBytes(options.head.bytes, options.maxBytes, options.head.size)
   throwIfAborted(options.signal)
-  const db = openBlockReadonly(path, options.ownDownload === true ? { mapOwnDownload: sqlite.size } : {})
+  const db = openBlockReadonly(path, options.ownDownload === true ? { mapOwnDownload: sqlite.size } : options.bytes !== undefined ? { held: options.bytes } : {})
   const m = options.meter
   try {
     // One read transaction for every statement below: on its own, each statement took and

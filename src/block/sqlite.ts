@@ -2,6 +2,7 @@ import Database from 'better-sqlite3'
 import { existsSync } from 'node:fs'
 import { errorCode, errorMessage, isPetalError, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
+import { openHeld } from './held-db.js'
 
 export type Db = Database.Database
 
@@ -82,6 +83,13 @@ export interface BlockConnectionOptions {
    * never get it. A file smaller than MAP_MIN_BYTES is read without the map all the same.
    */
   mapOwnDownload?: number
+  /**
+   * The whole file as the caller read it (and hashed it) from the regular file it opened: SQLite
+   * reads these bytes in place instead of the file (held-db.ts), when the addon is built; else the
+   * file, as without this option. The caller keeps them alive and unchanged until it closes the
+   * connection.
+   */
+  held?: Buffer
 }
 
 /**
@@ -99,8 +107,9 @@ export const MAP_MIN_BYTES = 2 * 1024 * 1024
 /** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. */
 export function openBlockReadonly (path: string, o: BlockConnectionOptions = {}): Db {
   let db: Db
+  const held = o.held === undefined ? undefined : openHeld(o.held)
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true })
+    db = held ?? new Database(path, { readonly: true, fileMustExist: true })
   } catch (err) {
     if (isEnvironmentFailure(err)) throw err
     // better-sqlite3 refuses a path whose directory is gone with an uncoded TypeError, which
@@ -113,6 +122,9 @@ export function openBlockReadonly (path: string, o: BlockConnectionOptions = {})
     hardenReadonly(db)
     const map = o.mapOwnDownload
     if (map !== undefined && Number.isSafeInteger(map) && map >= MAP_MIN_BYTES) db.exec(`PRAGMA mmap_size = ${map}`)
+    // Held bytes are read in place (memdb's xFetch): no page cache filled by copies. No map of the
+    // file is made, so a map's hazard (the file truncated under it) does not arise.
+    if (held !== undefined && o.held !== undefined) db.exec(`PRAGMA mmap_size = ${o.held.length}`)
     neutraliseModules(db)
   } catch (err) {
     db.close()

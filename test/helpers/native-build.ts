@@ -31,9 +31,20 @@ export function nativeAddon (): { leaves: (buf: Uint8Array, at: number, n: numbe
 
 /** Whether `npm run build` built the native OpenSSL addon (dist/native/petal-openssl.node; build.json's `openssl`). */
 export function nativeOpensslBuilt (): boolean {
+  return recordedBuilt('openssl')
+}
+
+/** Whether `npm run build` built the held-bytes SQLite addon (dist/native/petal-held-db.node; build.json's `heldDb`). */
+export function nativeHeldDbBuilt (): boolean {
+  return recordedBuilt('heldDb')
+}
+
+function recordedBuilt (key: string): boolean {
   try {
     const r: unknown = JSON.parse(readFileSync(join(DIR, 'build.json'), 'utf8'))
-    return typeof r === 'object' && r !== null && 'openssl' in r && typeof r.openssl === 'object' && r.openssl !== null && 'built' in r.openssl && r.openssl.built === true
+    if (typeof r !== 'object' || r === null || !(key in r)) return false
+    const a: unknown = (r as Record<string, unknown>)[key]
+    return typeof a === 'object' && a !== null && 'built' in a && a.built === true
   } catch {
     return false
   }
