@@ -154,9 +154,20 @@ if (mode === 'build') {
   const poolTimer = setInterval(() => { if (rangeWrites.pooled && (pooledAt.length === 0 || pooledAt.at(-1)[1] !== rangeWrites.slowWriteMs)) pooledAt.push([Math.round(performance.now() - t0), rangeWrites.slowWriteMs]) }, 10)
   const t0 = performance.now(); const th0 = threads()
   if (raw) {
-    const stream = await node.network.libp2p.dialProtocol(multiaddr(a), RAW)
+    // The dial and the protocol's negotiation under a signal of our own: without one, libp2p gives
+    // the negotiation 10 s (PROTOCOL_NEGOTIATION_TIMEOUT), which a loaded machine overran (session
+    // 29's RAW=1 runs at load 18-22 ended in an uncaught TimeoutError). A failure says where it was.
+    const dial = new AbortController()
     let bytes = 0
-    for await (const chunk of stream) bytes += chunk.byteLength
+    let stage = 'dial'
+    try {
+      const stream = await node.network.libp2p.dialProtocol(multiaddr(a), RAW, { signal: dial.signal })
+      stage = `stream, after ${(performance.now() - t0).toFixed(0)} ms`
+      for await (const chunk of stream) bytes += chunk.byteLength
+    } catch (err) {
+      process.stderr.write(`raw: failed in the ${stage} after ${bytes} bytes, ${(performance.now() - t0).toFixed(0)} ms: ${err?.stack ?? err}\n`)
+      process.exit(1)
+    }
     process.stderr.write(`raw: ${bytes} bytes\n`)
   } else {
     // As `pull()` syncs: V8's old generation may grow to 4x its live size (node/pull-heap.ts).
@@ -188,6 +199,12 @@ if (mode === 'build') {
   const ms = performance.now() - t0
   const th1 = threads()
   if (globalThis.__writes !== undefined) process.stderr.write(`pull writes: ${JSON.stringify(globalThis.__writes)}\n`)
+  // Socket reads of the pulling node's dialled connections (pooled-reads.ts; builds before session 30 have none).
+  if (existsSync(`${dist}/network/pooled-reads.js`)) {
+    const { pooledReadStats } = await import(`${dist}/network/pooled-reads.js`)
+    const r = pooledReadStats()
+    process.stderr.write(`pooled socket reads: ${r.reads} on ${r.sockets} sockets, ${(r.reads / target).toFixed(1)} a block\n`)
+  }
   clearInterval(poolTimer)
   if (pooledAt.length > 0) process.stderr.write(`range writes paused to the pool at (ms since start, stalled ms): ${pooledAt.map(([t, w]) => `${t} (${w?.toFixed(1)})`).join(', ')}\n`)
   if (memTimer !== undefined) {

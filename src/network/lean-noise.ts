@@ -14,6 +14,50 @@ const IN_PLACE_BELOW = 1200
 interface NoiseStream {
   handshake: { decrypt: (ciphertext: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => Uint8Array | Uint8ArrayList }
   decrypt: (chunk: Uint8Array | Uint8ArrayList) => Uint8ArrayList
+  /** AbstractMessageStream's: hands decrypted bytes on to the stream's reader (yamux). */
+  onData?: (data: Uint8ArrayList) => void
+  /** Its length-prefix decoder: `for (const m of decoder.decode(received)) onData(decrypt(m))`. */
+  decoder?: { buffer?: unknown, decode: (data: Uint8Array | Uint8ArrayList) => Iterable<Uint8Array | Uint8ArrayList> }
+}
+
+// The received bytes noise's decoder holds at most (its own limit: @libp2p/noise 17, utils.ts).
+const MAX_BUFFERED = 16 * 1024 * 1024
+const LENGTH_BYTES = 2
+
+/** The ciphertext lengths of the messages a batch holds, each after its 2-byte length (BatchDecoder). */
+const batches = new WeakMap<Uint8ArrayList, number[]>()
+
+/**
+ * Noise's length-prefix decoding, every complete message of what was received at once as one
+ * batch: @libp2p/noise decrypts and hands on each message by itself (an event to yamux, its frame
+ * decoder, a read-buffer round for each 64 KiB), so a socket read of many messages (pooled-reads.ts)
+ * costs that many rounds. A batch is the received bytes from the first complete message to the
+ * end of the last one, length prefixes included, its messages' lengths kept beside it; the
+ * decryption (`decrypter`) opens them one by one into one list, handed on in one event. The same
+ * messages in the same order: empty ones skipped undecrypted (noise's decoder yields none), the
+ * same buffer limit.
+ */
+export class BatchDecoder {
+  constructor (readonly buffer: Uint8ArrayList = new Uint8ArrayList()) {}
+
+  decode (data: Uint8Array | Uint8ArrayList): Uint8ArrayList[] {
+    const b = this.buffer
+    b.append(data)
+    if (b.byteLength > MAX_BUFFERED) throw new Error(`Buffer length limit exceeded - ${b.byteLength}/${MAX_BUFFERED}`)
+    const lengths: number[] = []
+    let end = 0
+    while (b.byteLength - end >= LENGTH_BYTES) {
+      const n = b.getUint16(end)
+      if (b.byteLength - end - LENGTH_BYTES < n) break
+      lengths.push(n)
+      end += LENGTH_BYTES + n
+    }
+    if (end === 0) return []
+    const batch = b.sublist(0, end)
+    b.consume(end)
+    batches.set(batch, lengths)
+    return [batch]
+  }
 }
 
 function isNoiseStream (s: unknown): s is NoiseStream {
@@ -24,16 +68,37 @@ function isNoiseStream (s: unknown): s is NoiseStream {
 
 type DstOf = (chunk: Uint8Array | Uint8ArrayList, from: number, end: number) => Uint8Array | undefined
 
-/** A stream's `decrypt`: noise's loop over the transport messages of a chunk, each decrypted into `dstOf`'s answer. */
+/**
+ * A stream's `decrypt`: noise's loop over the transport messages of a chunk (a message, cut at
+ * 65,535 bytes as noise does, or a BatchDecoder's batch, cut at its lengths), each decrypted into
+ * `dstOf`'s answer.
+ */
 function decrypter (dstOf: DstOf): (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList) => Uint8ArrayList {
   return function decryptMessages (this: NoiseStream, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
     const output = new Uint8ArrayList()
-    for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
-      const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)
+    const open = (i: number, end: number): void => {
       if (end - TAG_BYTES < i) throw new Error('Invalid chunk')
       const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
       output.append(this.handshake.decrypt(encrypted, dstOf(chunk, i, end)))
     }
+    const lengths = chunk instanceof Uint8Array ? undefined : batches.get(chunk)
+    if (lengths !== undefined) {
+      let i = 0
+      try {
+        for (const n of lengths) {
+          i += LENGTH_BYTES
+          if (n > 0) open(i, i + n)
+          i += n
+        }
+      } catch (err) {
+        // As noise, which hands on each message before it opens the next: what came before the
+        // failed message is delivered, then the stream fails.
+        if (output.byteLength > 0) this.onData?.(output)
+        throw err
+      }
+      return output
+    }
+    for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) open(i, Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength))
     return output
   }
 }
@@ -71,5 +136,16 @@ export function useLeanDecrypt (connection: MessageStream, inPlace = false): boo
   if (!isNoiseStream(connection)) return false
   connection.decrypt = inPlace ? inPlaceDecrypt : leanDecrypt
   leanConnections++
+  // Its decoder too, when it is noise's as this module knows it (what it holds carried over).
+  const d = connection.decoder
+  if (typeof d === 'object' && d !== null && typeof d.decode === 'function' && d.buffer instanceof Uint8ArrayList) {
+    connection.decoder = new BatchDecoder(d.buffer)
+    batchConnections++
+  }
   return true
 }
+
+let batchConnections = 0
+
+/** How many connections of this process decode noise messages in batches (0 after an upgrade of @libp2p/noise that this module no longer fits: a test checks it). */
+export function batchDecoderConnections (): number { return batchConnections }

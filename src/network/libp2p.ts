@@ -10,6 +10,7 @@ import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { LIMITS, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS } from './constants.js'
 import { leanTransport } from './lean-transport.js'
 import { noiseCrypto } from './noise-crypto.js'
+import { pooledReads } from './pooled-reads.js'
 import { skipRepeatedProtocolMerges } from './protocol-merges.js'
 
 export type PetalLibp2p = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT, pubsub: GossipSub }>
@@ -39,7 +40,9 @@ export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> 
     privateKey: c.privateKey,
     nodeInfo: { name: 'petal', version: c.version, userAgent: `petal/${c.version}` },
     addresses: { listen: c.listen, announce: c.announce },
-    transports: [tcp()],
+    // The sockets this node dials read up to 1 MiB at a time into pools of their own (Node's
+    // `onread`, which @libp2p/tcp passes to net.connect with the rest of `dialOpts`): pooled-reads.ts.
+    transports: [tcp({ dialOpts: { noDelay: true, ...pooledReads() } })],
     // Each send in one system call, and noise's decryption without its extra copy (lean-transport.ts);
     // ChaCha20-Poly1305 through OpenSSL when the addon is built, decrypting in place (noise-crypto.ts).
     connectionEncrypters: [leanTransport(noise({ crypto: cipher.crypto }), cipher.native)],

@@ -16,7 +16,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { toMessageStream } from '../../../node_modules/@libp2p/noise/dist/src/utils.js'
 import { CipherState, ZEROLEN } from '../../../node_modules/@libp2p/noise/dist/src/protocol.js'
 import { wrapCrypto } from '../../../node_modules/@libp2p/noise/dist/src/crypto.js'
-import { inPlaceDecrypt, leanDecrypt, useLeanDecrypt } from '../../../src/network/lean-noise.js'
+import { BatchDecoder, inPlaceDecrypt, leanDecrypt, useLeanDecrypt } from '../../../src/network/lean-noise.js'
 import { noiseCrypto } from '../../../src/network/noise-crypto.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
 
@@ -147,6 +147,21 @@ describe('leanDecrypt against @libp2p/noise\'s decrypt', () => {
     // The native receiver is compared in every test below whenever the addon is built.
     expect(cipher.native).toBe(nativeOpensslBuilt() && process.env.PETAL_NATIVE_SHA256 !== '0')
     expect(Reflect.get(Object.getPrototypeOf(r.stream) as object, 'decrypt')).not.toBe(leanDecrypt)
+    // And noise's length-prefix decoder is the batch decoder, on both lean receivers.
+    expect(Reflect.get(r.stream, 'decoder')).toBeInstanceOf(BatchDecoder)
+    expect(Reflect.get(receiver(randomBytes(32), false).stream, 'decoder')).not.toBeInstanceOf(BatchDecoder)
+  })
+
+  it('a read of several messages is handed on in one event, where upstream hands on one per message', () => {
+    const key = randomBytes(32)
+    const plaintexts = [randomBytes(65_519), randomBytes(65_519), randomBytes(300), randomBytes(0), randomBytes(65_519)]
+    const wire = concat(seal(key, plaintexts))
+    // One read with all five messages and the first bytes of a sixth (which waits for the rest).
+    const [next] = seal(key, [randomBytes(10)]) as [Uint8Array]
+    const { upstream, lean } = both(key, [concat([wire, next.subarray(0, 5)])])
+    expect(upstream.plain.length).toBe(4) // the empty message is skipped by both
+    expect(lean.plain.length).toBe(1)
+    expect(lean.plain[0]?.equals(Buffer.concat(plaintexts))).toBe(true)
   })
 
   it('random sizes and random reads: the same plaintext, in order, and the stream stays open', () => {

@@ -3,7 +3,8 @@
 // them), large ones through node:crypto and small ones in place through noise's WebAssembly; a
 // tampered byte or a message shorter than its tag fails. corked-writes.ts: a send's buffers reach
 // the peer whole and in order, and a full socket still asks for 'drain'. Real libp2p connections
-// use both (an upgrade of @libp2p/noise or @libp2p/tcp that they no longer fit is caught here).
+// use both (an upgrade of @libp2p/noise or @libp2p/tcp that they no longer fit is caught here), and
+// the dialling end reads its socket into pools (pooled-reads.ts).
 import { describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, connect, type Socket } from 'node:net'
@@ -15,7 +16,8 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { loadOrCreateNodeKey } from '../../../src/network/index.js'
 import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p.js'
 import { corkedConnections, useCorkedWrites } from '../../../src/network/corked-writes.js'
-import { leanDecrypt, leanDecryptConnections } from '../../../src/network/lean-noise.js'
+import { batchDecoderConnections, leanDecrypt, leanDecryptConnections } from '../../../src/network/lean-noise.js'
+import { pooledReadStats } from '../../../src/network/pooled-reads.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const KEY = randomBytes(32)
@@ -121,7 +123,9 @@ describe('noise transport messages decrypted without a copy', () => {
     }
     try {
       const before = leanDecryptConnections()
+      const batchBefore = batchDecoderConnections()
       const corkedBefore = corkedConnections()
+      const readsBefore = pooledReadStats()
       const server = await node('server')
       const client = await node('client')
       const data = randomBytes(5 * 1024 * 1024 + 12_345)
@@ -142,7 +146,11 @@ describe('noise transport messages decrypted without a copy', () => {
       expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
       // Both ends of the connection (one process here) decrypt with leanDecrypt.
       expect(leanDecryptConnections() - before).toBe(2)
+      expect(batchDecoderConnections() - batchBefore).toBe(2)
       expect(corkedConnections() - corkedBefore).toBe(2)
+      // The dialling end reads its socket into pools (pooled-reads.ts): one socket, and it read.
+      expect(pooledReadStats().sockets - readsBefore.sockets).toBe(1)
+      expect(pooledReadStats().reads).toBeGreaterThan(readsBefore.reads)
     } finally {
       await Promise.all(nodes.map(async n => { await n.stop() }))
     }
