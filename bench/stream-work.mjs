@@ -3,7 +3,8 @@
 // createPetalLibp2p builds them), one stream of MB mebibytes sent in the range's 262,064-byte
 // chunks to the dialling node, whose stream window is widened as a range's is; the reader only
 // counts the bytes. Run under callgrind for two sizes and subtract (start-up and the handshake
-// cancel):
+// cancel); natively it prints the process's CPU a MiB (both ends: the difference of two builds is
+// the receive's):
 //   valgrind --tool=callgrind node bench/stream-work.mjs 16; ... 80     # PETAL_DIST=DIR: another build's dist/
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -31,11 +32,13 @@ await server.handle('/stream-work/1.0.0', async stream => {
   }
   await stream.close()
 })
+const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 const stream = await client.dialProtocol(multiaddr(server.getMultiaddrs()[0].toString()), '/stream-work/1.0.0', { signal: new AbortController().signal })
 widenWindow(stream)
 let bytes = 0
 for await (const chunk of stream) bytes += chunk.byteLength
-process.stderr.write(`stream-work: ${bytes} bytes in ${(performance.now() - t0).toFixed(0)} ms\n`)
+const cpu = process.cpuUsage(cpu0)
+process.stderr.write(`stream-work: ${bytes} bytes in ${(performance.now() - t0).toFixed(0)} ms, process CPU ${((cpu.user + cpu.system) / 1000 / mib).toFixed(3)} ms a MiB (user ${(cpu.user / 1000 / mib).toFixed(3)})\n`)
 await Promise.all([client.stop(), server.stop()])
 rmSync(dir, { recursive: true, force: true })
