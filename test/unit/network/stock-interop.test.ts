@@ -67,10 +67,7 @@ describe('a stock libp2p node and a Petal one', () => {
     const [server, client] = [await petal('server'), await stock()]
     try {
       await serve(server)
-      const reads = pooledReadStats().sockets
       expect(await fetchAll(client, server)).toBe(sha(data))
-      // The Petal end accepted the connection: its socket reads as Node does.
-      expect(pooledReadStats().sockets).toBe(reads)
     } finally {
       await Promise.all([server.stop(), client.stop()])
     }
