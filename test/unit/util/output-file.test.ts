@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -40,6 +40,35 @@ describe('writeOutputFile', () => {
     // A new file: the usual mode (0644 less the umask).
     writeOutputFile(join(dir, 'new.json'), 'x')
     expect(statSync(join(dir, 'new.json')).mode & 0o777).toBe(0o644 & ~process.umask())
+  })
+
+  it('writes /dev/stdout, /dev/stderr and /dev/fd/N to the descriptor as it is open, not over the file behind it (review30)', () => {
+    // `petal checkpoint -o /dev/stdout >> all.txt`: the path led (through /proc/self/fd/1) to
+    // all.txt, which was replaced by a rename: what it held before was lost, and so was everything
+    // the command printed after (to the old file, unlinked). A shell takes these names as the
+    // descriptor itself (bash's redirections do): appended here, the file kept.
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    for (const [name, fd] of [['/dev/stdout', 1], ['/dev/stderr', 2], ['/dev/fd/1', 1], ['/proc/self/fd/2', 2]] as const) {
+      const log = join(dir, `all-${fd}.txt`)
+      writeFileSync(log, 'before\n')
+      const ino = statSync(log).ino
+      const out = openSync(log, 'a')
+      const stdio: Array<'ignore' | number> = ['ignore', 'ignore', 'ignore']
+      stdio[fd] = out
+      const script = `const { writeOutputFile } = await import(${JSON.stringify(url)}); writeOutputFile(${JSON.stringify(name)}, 'proof\\n'); process.${fd === 1 ? 'stdout' : 'stderr'}.write('after\\n')`
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio })
+      closeSync(out)
+      expect(r.status, name).toBe(0)
+      expect(readFileSync(log, 'utf8'), name).toBe('before\nproof\nafter\n')
+      expect(statSync(log).ino, name).toBe(ino)
+    }
+    // Stdout a socket (a Node parent's 'pipe'), non-blocking once Node's stream is made: a proof
+    // larger than the socket takes at once arrives whole, before what is printed after.
+    const big = 'x'.repeat(3 << 20)
+    const script = `process.stdout; const { writeOutputFile } = await import(${JSON.stringify(url)}); writeOutputFile('/dev/stdout', 'x'.repeat(${big.length})); process.stdout.write('after')`
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 8 << 20 })
+    expect(r.status).toBe(0)
+    expect(r.stdout.toString() === big + 'after').toBe(true)
   })
 
   it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('writes through a FIFO, which stays a FIFO', async () => {
