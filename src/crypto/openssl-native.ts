@@ -35,6 +35,10 @@ export interface NativeOpenssl {
   hasherDigest: (h: NativeHasher) => Buffer
   /** A small regular file read whole into buf (opened without following a link, never waiting on a pipe): its length, 0 < n < buf.length, or -1 for anything else (native/read-small.c). */
   readSmall: (path: string, buf: Uint8Array) => number
+  /** A move that replaces nothing (renameat2 with RENAME_NOREPLACE): 0 moved, 1 something at `to`, 2 nothing at `from` (or no directory for `to`), -1 for the node:fs way (native/place-files.c). */
+  renameNoReplace?: (from: string, to: string) => number
+  /** `text` written (UTF-8) to `path`, created or truncated: 0, or -1 for the node:fs way (native/place-files.c). */
+  writeSmall?: (path: string, text: string) => number
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
   /** ChaCha20-Poly1305 (RFC 8439): parts (in order) encrypted into out[0…n), the tag into out[n…n+16) (native/openssl-aead.c). */
@@ -138,6 +142,27 @@ export function loadedNativeOpenssl (): NativeOpenssl | undefined {
  */
 export function readSmallFileNative (path: string, buf: Uint8Array): number {
   return loaded?.lib?.readSmall(path, buf) ?? -1
+}
+
+/**
+ * Move `from` to `to` only if nothing is at `to`, in one renameat2(RENAME_NOREPLACE) when this
+ * thread has already loaded the addon (native/place-files.c): 0 moved, 1 something at `to`, 2
+ * nothing at `from` (or `to`'s directory missing); nothing moved in the last two. Else -1, nothing
+ * moved: the caller takes its node:fs way (an existence check and a rename), which gives the errors
+ * it always gave. A catch-up's placement moves two files a block this way (docs/performance.md,
+ * "Session 30: catch-up").
+ */
+export function renameNoReplaceNative (from: string, to: string): number {
+  return loaded?.lib?.renameNoReplace?.(from, to) ?? -1
+}
+
+/**
+ * `text` written to `path` (created or truncated, as writeFileSync) in one native call when this
+ * thread has already loaded the addon: 0. Else -1 (not loaded, any failure): the caller writes it
+ * the node:fs way, which gives the errors it always gave.
+ */
+export function writeSmallFileNative (path: string, text: string): number {
+  return loaded?.lib?.writeSmall?.(path, text) ?? -1
 }
 
 /** Which path keys, signatures and hashes take in this thread, and why. */

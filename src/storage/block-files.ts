@@ -1,7 +1,7 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, processAlive, readFullySync, writeFileAtomic, nameNonce } from '../util/index.js'
-import { readSmallFileNative } from '../crypto/index.js'
+import { readSmallFileNative, renameNoReplaceNative } from '../crypto/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { notRegular, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
@@ -164,6 +164,9 @@ export function moveBlock (from: string, to: string): void {
 export function renameBlock (from: string, to: string, dirReady = false): void {
   if (!dirReady) mkdirSync(dirname(to), { recursive: true })
   for (const [a, b] of [[sealPathOf(from), sealPathOf(to)], [from, to]] as const) {
+    // Where the addon is loaded, one renameat2 that replaces nothing: moved, or nothing at `b`'s
+    // place to take or nothing at `a` (0, 1, 2). -1: the node:fs way below.
+    if (renameNoReplaceNative(a, b) >= 0) continue
     // Nothing at `b`, and `a` moves if it exists (rename's ENOENT says it does not).
     if (existsSync(b)) continue
     try {

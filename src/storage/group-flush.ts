@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { failpoint } from '../util/index.js'
+import { writeSmallFileNative } from '../crypto/index.js'
 import { prepareBlocks } from './block-files.js'
 import { sealPathOf } from './layout.js'
 import { syncFileSystem, syncfsWanted } from './syncfs.js'
@@ -20,7 +21,12 @@ export async function prepareGroup (blocks: readonly GroupFile[]): Promise<void>
   const todo = blocks.filter(b => b.prepared !== true)
   const dirs = [...new Set(blocks.map(b => dirname(b.file)))]
   if (dirs.length === 1 && syncfsWanted(dirs[0] as string, todo.length)) {
-    for (const b of todo) writeFileSync(sealPathOf(b.file), b.seal + '\n')
+    // One native call a seal where the addon is loaded (not node:fs's open, write and close).
+    for (const b of todo) {
+      const path = sealPathOf(b.file)
+      const text = b.seal + '\n'
+      if (writeSmallFileNative(path, text) !== 0) writeFileSync(path, text)
+    }
     if (await syncFileSystem(dirs[0] as string)) {
       failpoint('batch:synced')
       return

@@ -22,6 +22,9 @@
  *   scalar(key)             d again (32 bytes), for the node:crypto KeyObject some callers want.
  *   readSmall(path, buf)    a small regular file read whole into buf: its length, or -1 for the
  *                           caller's node:fs way (read-small.c; plain verify's block files and seals).
+ *   renameNoReplace(from, to), writeSmall(path, text)  a move that replaces nothing (one
+ *                           renameat2) and a small file written whole, for a group's placement:
+ *                           -1 for the caller's node:fs way (place-files.c).
  *   aeadSeal(...), aeadOpen(...)  ChaCha20-Poly1305 for noise's transport (openssl-aead.c).
  *
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
@@ -287,6 +290,7 @@ static napi_value verify2 (napi_env env, napi_callback_info info)
 
 #include "openssl-sha256.c"
 #include "read-small.c"
+#include "place-files.c"
 #include "openssl-aead.c"
 
 static napi_value scalar (napi_env env, napi_callback_info info)
@@ -340,6 +344,8 @@ NAPI_MODULE_INIT ()
     { "hasherUpdate", NULL, hasher_update, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hasherDigest", NULL, hasher_digest, NULL, NULL, NULL, napi_enumerable, NULL },
     { "readSmall", NULL, read_small, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "renameNoReplace", NULL, rename_no_replace, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "writeSmall", NULL, write_small, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
     { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL },
     { "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -1,0 +1,88 @@
+/*
+ * renameNoReplace(from, to) and writeSmall(path, text) for openssl.c (included by it, after its
+ * argument helpers: one translation unit), for the placement of a catch-up's groups, which moves
+ * two files and writes one seal file per block (docs/performance.md, "Session 30: catch-up").
+ * Through node:fs a move that replaces nothing is an existsSync of the destination (an `access`
+ * call) and a renameSync, and a seal file is writeFileSync's open, write and close, each a trip
+ * through Node's argument checks and its file-request wrapper.
+ *
+ * renameNoReplace is one renameat2(RENAME_NOREPLACE): the file moves only if nothing is at `to`,
+ * in one atomic step where storage/block-files.ts's renameBlock looked first and renamed after.
+ * 0: moved; 1: something is at `to` (nothing moved); 2: ENOENT (nothing at `from`, or `to`'s
+ * directory missing: nothing moved, which renameBlock's rename also passes over); -1 for anything
+ * else (renameat2 or the flag not supported by the kernel or the file system, another error, a
+ * path too long or holding a NUL): nothing moved, and the caller takes its node:fs way, which then
+ * gives the error it always gave.
+ *
+ * writeSmall creates or truncates `path` (mode 0666 less the umask, as writeFileSync) and writes
+ * the text's UTF-8 bytes (at most WRITE_SMALL_MAX): 0, or -1 for any failure or a text too long, and
+ * the caller writes the file again the node:fs way (the same bytes; a failure there is its error).
+ */
+#include <sys/syscall.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#define PLACE_PATH_MAX 4096
+#define WRITE_SMALL_MAX 1024
+
+/* A path argument in buf: false (nothing thrown) when it may have been cut short or holds a NUL. */
+static bool place_path (napi_env env, napi_value v, char *buf, size_t cap)
+{
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return false;
+  return len > 0 && len < cap - 1 && strlen(buf) == len;
+}
+
+static int rename_no_replace_paths (const char *from, const char *to)
+{
+#ifdef SYS_renameat2
+  long r;
+  do r = syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE); while (r == -1 && errno == EINTR);
+  if (r == 0) return 0;
+  if (errno == EEXIST) return 1;
+  if (errno == ENOENT) return 2;
+#endif
+  return -1;
+}
+
+static napi_value rename_no_replace (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char from[PLACE_PATH_MAX], to[PLACE_PATH_MAX];
+  int got = place_path(env, argv[0], from, sizeof from) && place_path(env, argv[1], to, sizeof to) ? rename_no_replace_paths(from, to) : -1;
+  napi_value out;
+  if (napi_create_int32(env, got, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static int write_small_file (const char *path, const char *text, size_t len)
+{
+  int fd;
+  do fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666); while (fd == -1 && errno == EINTR);
+  if (fd == -1) return -1;
+  size_t at = 0;
+  while (at < len) {
+    ssize_t n = write(fd, text + at, len - at);
+    if (n == -1 && errno == EINTR) continue;
+    if (n <= 0) break;
+    at += (size_t)n;
+  }
+  return close(fd) == 0 && at == len ? 0 : -1;
+}
+
+static napi_value write_small (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char path[PLACE_PATH_MAX], text[WRITE_SMALL_MAX + 2];
+  size_t len = 0;
+  int got = -1;
+  if (place_path(env, argv[0], path, sizeof path) && napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) == napi_ok && len <= WRITE_SMALL_MAX) {
+    got = write_small_file(path, text, len);
+  }
+  napi_value out;
+  if (napi_create_int32(env, got, &out) != napi_ok) return NULL;
+  return out;
+}
