@@ -164,9 +164,12 @@ export function moveBlock (from: string, to: string): void {
 export function renameBlock (from: string, to: string, dirReady = false): void {
   if (!dirReady) mkdirSync(dirname(to), { recursive: true })
   for (const [a, b] of [[sealPathOf(from), sealPathOf(to)], [from, to]] as const) {
-    // Where the addon is loaded, one renameat2 that replaces nothing: moved, or nothing at `b`'s
-    // place to take or nothing at `a` (0, 1, 2). -1: the node:fs way below.
-    if (renameNoReplaceNative(a, b) >= 0) continue
+    // Where the addon is loaded, one renameat2 that replaces nothing: moved (0), or nothing at `a`
+    // or no directory for `b` (2), which the rename below passes over too. Something at `b` (1, a
+    // replay's case) and -1 go the node:fs way, which decides as it always did (a dangling link at
+    // `b` is replaced: existsSync follows it).
+    const r = renameNoReplaceNative(a, b)
+    if (r === 0 || r === 2) continue
     // Nothing at `b`, and `a` moves if it exists (rename's ENOENT says it does not).
     if (existsSync(b)) continue
     try {

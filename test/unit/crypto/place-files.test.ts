@@ -5,7 +5,7 @@
 // and every case the addon does not take (-1) goes the node:fs way with the outcome it always had:
 // renameBlock is run both ways on the same cases.
 import { afterEach, describe, expect, it } from 'vitest'
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { renameNoReplaceNative, writeSmallFileNative } from '../../../src/crypto/index.js'
 import { loadNativeOpenssl, nativeOpenssl, resetNativeOpenssl } from '../../../src/crypto/openssl-native.js'
@@ -120,6 +120,14 @@ describe.skipIf(!nativeOpensslBuilt())('renameNoReplace and writeSmall', () => {
       expect(readFileSync(to, 'utf8')).toBe('block')
       expect(readFileSync(to.replace(/\.db$/, '.sig'), 'utf8')).toBe('seal')
       expect(readFileSync(from, 'utf8')).toBe('other')
+      // A dangling link at the destination is replaced, as existsSync (which follows it) always let it be.
+      const third = join(dir, 'tmp', 'z.db'); const slot = join(dir, '0000', 'block_00000002.db')
+      put(third, 'third'); put(third.replace(/\.db$/, '.sig'), 'third seal')
+      symlinkSync(join(dir, 'nowhere'), slot)
+      renameBlock(third, slot, true)
+      expect(lstatSync(slot).isFile()).toBe(true)
+      expect(readFileSync(slot, 'utf8')).toBe('third')
+      expect(readFileSync(slot.replace(/\.db$/, '.sig'), 'utf8')).toBe('third seal')
       // Undo (the journal's reverse move) back to tmp/.
       const other = join(dir, 'tmp', 'y.db')
       renameBlock(to, other, true)
