@@ -26,12 +26,17 @@
 #define PLACE_PATH_MAX 4096
 #define WRITE_SMALL_MAX 1024
 
-/* A path argument in buf: false (nothing thrown) when it may have been cut short or holds a NUL. */
+/*
+ * A path argument in buf: false (nothing thrown) when it may have been cut short or holds a NUL.
+ * The copy stops before a character that does not fit whole (up to 4 bytes in UTF-8), so a cut
+ * path is at least cap - 4 bytes long, not cap - 1: anything that long is left to node:fs
+ * (read-small.c's rule, review30; a cut path names another file).
+ */
 static bool place_path (napi_env env, napi_value v, char *buf, size_t cap)
 {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return false;
-  return len > 0 && len < cap - 1 && strlen(buf) == len;
+  return len > 0 && len < cap - 4 && strlen(buf) == len;
 }
 
 static int rename_no_replace_paths (const char *from, const char *to)
@@ -76,7 +81,9 @@ static napi_value write_small (napi_env env, napi_callback_info info)
 {
   napi_value argv[MAX_ARGS];
   if (!get_args(env, info, 2, argv)) return NULL;
-  char path[PLACE_PATH_MAX], text[WRITE_SMALL_MAX + 2];
+  /* Room for WRITE_SMALL_MAX + 4 bytes: a text longer than WRITE_SMALL_MAX comes back longer than
+   * it even when the copy stops before a multi-byte character, so it is never written cut short. */
+  char path[PLACE_PATH_MAX], text[WRITE_SMALL_MAX + 5];
   size_t len = 0;
   int got = -1;
   if (place_path(env, argv[0], path, sizeof path) && napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) == napi_ok && len <= WRITE_SMALL_MAX) {

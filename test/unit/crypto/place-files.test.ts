@@ -81,6 +81,38 @@ describe.skipIf(!nativeOpensslBuilt())('renameNoReplace and writeSmall', () => {
     expect(openFds()).toBe(fds)
   })
 
+  it('never takes a path or a text that a multi-byte character at its limit would cut short', () => {
+    const lib = loadNativeOpenssl().lib
+    if (lib?.renameNoReplace === undefined || lib.writeSmall === undefined) throw new Error('the addon did not load')
+    // A 4,094-byte path asked for with one character more: the copy into the addon's 4,096-byte
+    // buffer stops before the character, at exactly the shorter path, another file (as readSmall's
+    // case, review30). node:fs refuses the whole path (ENAMETOOLONG); the addon must decline (-1).
+    let dir = tmpDir()
+    while (Buffer.byteLength(dir) < 4094 - 250) dir = join(dir, 'd'.repeat(200))
+    mkdirSync(dir, { recursive: true })
+    const short = join(dir, 'f'.repeat(4094 - Buffer.byteLength(dir) - 1))
+    expect(Buffer.byteLength(short)).toBe(4094)
+    writeFileSync(short, 'kept')
+    const src = join(tmpDir(), 'src')
+    writeFileSync(src, 'moved')
+    for (const extra of ['€', 'é', '😀', 'x€']) {
+      const asked = short + extra
+      expect(() => writeFileSync(asked, 'x'), extra).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
+      expect(lib.writeSmall(asked, 'other'), extra).toBe(-1)
+      expect(lib.renameNoReplace(src, asked), extra).toBe(-1)
+      expect(lib.renameNoReplace(asked, join(dir, 'g')), extra).toBe(-1)
+    }
+    expect(readFileSync(short, 'utf8')).toBe('kept')
+    expect(readFileSync(src, 'utf8')).toBe('moved')
+    // A text of 1,023 bytes and a 3-byte character (1,026 bytes, over the limit) is declined, not
+    // written as its first 1,023 bytes.
+    const p = join(tmpDir(), 'text')
+    for (const text of ['m'.repeat(1023) + '€', 'm'.repeat(1022) + '😀', 'm'.repeat(1024) + 'é']) {
+      expect(lib.writeSmall(p, text), `${Buffer.byteLength(text)} bytes`).toBe(-1)
+      expect(existsSync(p)).toBe(false)
+    }
+  })
+
   it('is taken only once this thread has loaded the addon, and never with PETAL_NATIVE_SHA256=0', () => {
     const dir = tmpDir()
     writeFileSync(join(dir, 'a'), 'A')
