@@ -4,27 +4,19 @@
 // A move must never replace what is at its destination (a journal's replay and undo rely on it),
 // and every case the addon does not take (-1) goes the node:fs way with the outcome it always had:
 // renameBlock is run both ways on the same cases.
-import { afterEach, describe, expect, it } from 'vitest'
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { renameNoReplaceNative, writeSmallFileNative } from '../../../src/crypto/index.js'
 import { loadNativeOpenssl, nativeOpenssl, resetNativeOpenssl } from '../../../src/crypto/openssl-native.js'
 import { renameBlock } from '../../../src/storage/block-files.js'
 import { prepareGroup } from '../../../src/storage/group-flush.js'
 import { setSyncfsMode } from '../../../src/storage/syncfs.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
+import { openFds, path4094, restoreNativeOpensslAfterEach } from '../../helpers/native-openssl.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-const saved = process.env.PETAL_NATIVE_SHA256
-afterEach(() => {
-  if (saved === undefined) delete process.env.PETAL_NATIVE_SHA256
-  else process.env.PETAL_NATIVE_SHA256 = saved
-  resetNativeOpenssl()
-})
-
-function openFds (): number {
-  return readdirSync('/proc/self/fd').length
-}
+restoreNativeOpensslAfterEach()
 
 describe.skipIf(!nativeOpensslBuilt())('renameNoReplace and writeSmall', () => {
   it('renameNoReplace moves a file only when nothing is at the destination', () => {
@@ -87,10 +79,7 @@ describe.skipIf(!nativeOpensslBuilt())('renameNoReplace and writeSmall', () => {
     // A 4,094-byte path asked for with one character more: the copy into the addon's 4,096-byte
     // buffer stops before the character, at exactly the shorter path, another file (as readSmall's
     // case, review30). node:fs refuses the whole path (ENAMETOOLONG); the addon must decline (-1).
-    let dir = tmpDir()
-    while (Buffer.byteLength(dir) < 4094 - 250) dir = join(dir, 'd'.repeat(200))
-    mkdirSync(dir, { recursive: true })
-    const short = join(dir, 'f'.repeat(4094 - Buffer.byteLength(dir) - 1))
+    const short = path4094()
     expect(Buffer.byteLength(short)).toBe(4094)
     writeFileSync(short, 'kept')
     const src = join(tmpDir(), 'src')
@@ -100,7 +89,7 @@ describe.skipIf(!nativeOpensslBuilt())('renameNoReplace and writeSmall', () => {
       expect(() => writeFileSync(asked, 'x'), extra).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
       expect(lib.writeSmall(asked, 'other'), extra).toBe(-1)
       expect(lib.renameNoReplace(src, asked), extra).toBe(-1)
-      expect(lib.renameNoReplace(asked, join(dir, 'g')), extra).toBe(-1)
+      expect(lib.renameNoReplace(asked, join(dirname(short), 'g')), extra).toBe(-1)
     }
     expect(readFileSync(short, 'utf8')).toBe('kept')
     expect(readFileSync(src, 'utf8')).toBe('moved')

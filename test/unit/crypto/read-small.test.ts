@@ -5,27 +5,18 @@
 // that is too long to pass whole) -1 with nothing read or left open, so that the caller's node:fs
 // way decides as before. test/unit/chain/verify-files.test.ts runs plain verify on damaged files
 // both ways.
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { readSmallFileNative } from '../../../src/crypto/index.js'
 import { loadNativeOpenssl, nativeOpenssl, resetNativeOpenssl } from '../../../src/crypto/openssl-native.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
+import { openFds, path4094, restoreNativeOpensslAfterEach } from '../../helpers/native-openssl.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-const saved = process.env.PETAL_NATIVE_SHA256
-afterEach(() => {
-  if (saved === undefined) delete process.env.PETAL_NATIVE_SHA256
-  else process.env.PETAL_NATIVE_SHA256 = saved
-  resetNativeOpenssl()
-})
-
-/** The descriptors open in this process. */
-function openFds (): number {
-  return readdirSync('/proc/self/fd').length
-}
+restoreNativeOpensslAfterEach()
 
 describe.skipIf(!nativeOpensslBuilt())('readSmall', () => {
   it('reads a regular file of 1 to buf.length - 1 bytes whole, and takes nothing else', () => {
@@ -84,10 +75,7 @@ describe.skipIf(!nativeOpensslBuilt())('readSmall', () => {
     // character more: '€' is 3 bytes, so the copy into the addon's 4,096-byte buffer (room for
     // 4,095 and the NUL) stops before it, at exactly the existing file's path. node:fs refuses
     // the whole path (ENAMETOOLONG); readSmall read the shorter file's bytes instead.
-    let dir = tmpDir()
-    while (Buffer.byteLength(dir) < 4094 - 250) dir = join(dir, 'd'.repeat(200))
-    mkdirSync(dir, { recursive: true })
-    const short = join(dir, 'f'.repeat(4094 - Buffer.byteLength(dir) - 1))
+    const short = path4094()
     expect(Buffer.byteLength(short)).toBe(4094)
     writeFileSync(short, 'not this file\n')
     const buf = Buffer.alloc(64)
