@@ -1,9 +1,8 @@
-import { chmod, chmodSync, copyFile, copyFileSync, constants as fsConstants, stat, statSync, type Stats } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { chmod, chmodSync, closeSync, copyFile, copyFileSync, constants as fsConstants, fdatasync, openSync, stat, statSync, type Stats } from 'node:fs'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { sha256File, sha256FileSync, type SigningKey } from '../crypto/index.js'
-import { errorCode, throwIfAborted, type WorkMeter } from '../util/index.js'
+import { errorCode, pausepointSync, throwIfAborted, type WorkMeter } from '../util/index.js'
 import { encryptColumns, type EncryptSpec, type RewrapSpec } from './confidential.js'
 import { KEYS_DDL, META_DDL, TABLES_DDL } from './constants.js'
 import { BlockError, checkRegularInput } from './errors.js'
@@ -14,7 +13,7 @@ import { computeManifestParallel, countRows, type TableRootPool } from './parall
 import { inspectSchema, type UserTable } from './schema.js'
 import { checkSqliteFile } from './sqlite-header.js'
 import { signPrevious, signSeal } from './signing.js'
-import { guardSqlite, openBlockForBuild, type Db } from './sqlite.js'
+import { guardSqlite, MAP_MIN_BYTES, openBlockForBuild, type Db } from './sqlite.js'
 
 export interface BuildBlockOptions {
   /** The user's SQLite file; it is copied, never modified. Omit for a block without user tables. */
@@ -57,9 +56,8 @@ export interface BuildBlockOptions {
   meter?: WorkMeter
 }
 
-// node:fs's callback API, not node:fs/promises: building a small block then never loads that
-// module (with its readline and watcher internals, ~70 fresh pages per process; docs/performance.md,
-// session 11). Only the early flush of a large source (a FileHandle) still uses it.
+// node:fs's callback API, not node:fs/promises: building a block never loads that module (with
+// its readline and watcher internals, ~70 fresh pages per process; docs/performance.md, session 11).
 // Promisified at first use (a source over SYNC_FILE_MAX_BYTES): a small build then never runs
 // node:util's promisify (compiled at its first call; docs/performance.md, "Session 25: the
 // 100-row import").
@@ -138,17 +136,20 @@ export async function buildBlock (o: BuildBlockOptions): Promise<BuiltBlock> {
 const EARLY_FLUSH_BYTES = 4 << 20
 
 async function flushEarly (path: string): Promise<void> {
-  // Read-only: a flush needs no more, and must not be what refuses a file.
-  const fh = await open(path, 'r')
+  // Read-only: a flush needs no more, and must not be what refuses a file. Opened on this thread
+  // (microseconds) so that the flush is queued at once: an asynchronous open's callback waited for
+  // this thread, which goes straight into quick_check, and the flush started only after it
+  // (docs/performance.md, "Session 31: signimportblock").
+  const fd = openSync(path, 'r')
   try {
-    await fh.datasync()
+    await new Promise<void>((resolve, reject) => { fdatasync(fd, err => { if (err === null) resolve(); else reject(err) }) })
   } catch (err) {
     // A system that does not flush through a read-only descriptor says so with one of these; they
     // are not write errors (which must propagate), and placement's fsync still runs.
     if (['EBADF', 'EPERM', 'EACCES', 'EINVAL'].includes(errorCode(err) ?? '')) return
     throw err
   } finally {
-    await fh.close()
+    closeSync(fd)
   }
 }
 
@@ -167,7 +168,7 @@ async function finishBuild (o: BuildBlockOptions, size: number): Promise<BuiltBl
     const early = startManifest(db, o, onRows)
     let input: ReturnType<typeof checkInput>
     try {
-      input = guardSqlite(o.source ?? o.output, () => checkInput(db, o))
+      input = guardSqlite(o.source ?? o.output, () => checkInput(db, o, size))
     } catch (err) {
       await early?.manifest // the threads are done with the file before it is discarded
       throw err
@@ -233,11 +234,29 @@ function refuseSidecars (source: string): void {
   }
 }
 
-function checkInput (db: Db, o: BuildBlockOptions): { userTables: UserTable[], keyOps: KeyOpRow[] } {
+/**
+ * quick_check of the copy (`size` bytes), then the schema and key operations. A copy of at least
+ * MAP_MIN_BYTES is checked through a memory map of its size, unmapped before anything is written:
+ * SQLite's 4 KiB `pread`s (each a system call and a copy into its page cache, every page read about
+ * twice by the check) cost a 20 MiB copy ~3× the map's CPU (docs/performance.md, "Session 31:
+ * signimportblock"). Safe for the reason a received block's map is (sqlite.ts, mapOwnDownload):
+ * the hazard of a map is its file truncated or rewritten by someone else (SIGBUS, not an error),
+ * and this is the build's own private copy (`output`, created exclusively); the user's file is
+ * never mapped. SQLite runs the same checks on the mapped pages.
+ */
+function checkInput (db: Db, o: BuildBlockOptions, size: number): { userTables: UserTable[], keyOps: KeyOpRow[] } {
   // The copy is private until it is hashed; durability comes from the fsync at placement.
   db.pragma('journal_mode = MEMORY')
   db.pragma('synchronous = OFF')
-  const check = db.pragma('quick_check(1)', { simple: true })
+  const map = o.source !== undefined && size >= MAP_MIN_BYTES
+  if (map) db.pragma(`mmap_size = ${size}`)
+  let check: unknown
+  try {
+    check = db.pragma('quick_check(1)', { simple: true })
+    if (o.source !== undefined) pausepointSync('build:checked')
+  } finally {
+    if (map) db.pragma('mmap_size = 0')
+  }
   if (check !== 'ok') throw new BlockError('CORRUPT', `the input database fails quick_check: ${String(check)}`, { hint: 'recover its content into a new file and seal that one: sqlite3 FILE .recover | sqlite3 recovered.db' })
   const schema = inspectSchema(db, 'input')
   const existing = schema.has.keys && o.replaceKeyOps !== true ? readKeyOps(db) : []
