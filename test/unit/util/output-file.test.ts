@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -40,6 +40,77 @@ describe('writeOutputFile', () => {
     // A new file: the usual mode (0644 less the umask).
     writeOutputFile(join(dir, 'new.json'), 'x')
     expect(statSync(join(dir, 'new.json')).mode & 0o777).toBe(0o644 & ~process.umask())
+  })
+
+  it('writes a file with other hard links in place: every name sees the new content (mend31)', () => {
+    // A rename gave the name a new inode: the other name kept the old proof, and the two names that
+    // were one file became two (a shell's `>`, Vim's backupcopy=auto, keep them one).
+    const f = join(dir, 'proof.json')
+    writeFileSync(f, 'old\n')
+    const other = join(dir, 'also.json')
+    linkSync(f, other)
+    const ino = statSync(f).ino
+    writeOutputFile(f, 'new\n')
+    expect(readFileSync(other, 'utf8')).toBe('new\n')
+    expect(statSync(f).ino).toBe(ino)
+    expect(statSync(f).nlink).toBe(2)
+    // Through a symlink to one of the names, the same.
+    symlinkSync('also.json', join(dir, 'link.json'))
+    writeOutputFile(join(dir, 'link.json'), 'newer\n')
+    expect(readFileSync(f, 'utf8')).toBe('newer\n')
+    expect(statSync(other).ino).toBe(ino)
+  })
+
+  it.skipIf(process.getuid?.() !== 0)('as root, keeps the owner and group of the file it replaces, still atomically (mend31; skipped unless the test runs as root)', () => {
+    // The replacement was root's: a proof written by root (sudo, a service's maintenance job) over
+    // a user's file took it from the user, who could then no longer change or remove it.
+    const f = join(dir, 'users.json')
+    writeFileSync(f, 'old\n')
+    chownSync(f, 1234, 5678)
+    chmodSync(f, 0o660) // the group's write bit too, whatever the umask
+    const ino = statSync(f).ino
+    writeOutputFile(f, 'new\n')
+    const st = statSync(f)
+    expect(readFileSync(f, 'utf8')).toBe('new\n')
+    expect([st.uid, st.gid, (st.mode & 0o777).toString(8)]).toEqual([1234, 5678, '660'])
+    expect(st.ino).not.toBe(ino) // root can make the new file the user's: replaced by a rename
+  })
+
+  it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)('as another user, writes in place a file it cannot recreate with the same owner or in a directory it cannot write; keeps a group it belongs to (mend31; needs root and setpriv to become that user)', () => {
+    // A group-writable file of someone else's: a rename made it the writer's. In a directory the
+    // writer may not create files in, the temporary name failed (EACCES) where `>` writes.
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const as = (file: string, text: string): ReturnType<typeof spawnSync> => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--groups=65533', process.execPath, '--import', 'tsx', '--input-type=module', '-e',
+      `const { writeOutputFile } = await import(${JSON.stringify(url)}); writeOutputFile(${JSON.stringify(file)}, ${JSON.stringify(text)})`], { encoding: 'utf8', env: { ...process.env, HOME: dir } })
+    chmodSync(dir, 0o777)
+    const open = join(dir, 'open')
+    const closed = join(dir, 'closed')
+    mkdirSync(open, { mode: 0o777 })
+    chmodSync(open, 0o777)
+    mkdirSync(closed, { mode: 0o755 })
+    for (const [d, name] of [[open, 'root-owned in a writable directory'], [closed, 'in a directory it cannot write']] as const) {
+      const f = join(d, 'shared.json')
+      writeFileSync(f, 'old\n')
+      chmodSync(f, 0o666)
+      const ino = statSync(f).ino
+      const r = as(f, 'new\n')
+      expect(r.status, `${name}: ${String(r.stderr)}`).toBe(0)
+      const st = statSync(f)
+      expect(readFileSync(f, 'utf8'), name).toBe('new\n')
+      expect([st.uid, st.gid, st.ino], name).toEqual([0, 0, ino])
+    }
+    // Its own file of a group it belongs to (not its first group): recreated with that group, by a rename.
+    const g = join(open, 'group.json')
+    writeFileSync(g, 'old\n')
+    chownSync(g, 65534, 65533)
+    chmodSync(g, 0o660)
+    const ino = statSync(g).ino
+    const r = as(g, 'new\n')
+    expect(r.status, String(r.stderr)).toBe(0)
+    const st = statSync(g)
+    expect(readFileSync(g, 'utf8')).toBe('new\n')
+    expect([st.uid, st.gid, (st.mode & 0o777).toString(8)]).toEqual([65534, 65533, '660'])
+    expect(st.ino).not.toBe(ino)
   })
 
   it('writes /dev/stdout, /dev/stderr and /dev/fd/N to the descriptor as it is open, not over the file behind it (review30)', () => {
