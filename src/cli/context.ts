@@ -5,7 +5,7 @@ import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
 import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
-import { createLogger, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, type Logger, type LogLevel } from '../util/index.js'
+import { abortable, createLogger, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 import { readInputFile } from './input.js'
@@ -106,6 +106,31 @@ export class CliContext {
 
   keystore (): Keystore {
     return new Keystore(this.dataDir.keystore)
+  }
+
+  /**
+   * Write a file the user named for output (util's writeOutputFile): /dev/stdout and /dev/stderr
+   * go after what the command printed, through its own writers, and a slow reader of stdout is
+   * waited for in the event loop (Ctrl-C is seen), as a long answer is. A failure is a UsageError
+   * with `hint`; an interrupted wait is the interruption.
+   */
+  async writeOutputFile (path: string, text: string, hint: string): Promise<void> {
+    try {
+      await writeOutputFile(path, text, {
+        signal: this.signal,
+        descriptors: {
+          1: async s => {
+            this.out.stdout(s)
+            const held = this.io.stdoutBacklog?.()
+            if (held !== undefined) await abortable(held, this.signal)
+          },
+          2: async s => { this.out.stderr(s) }
+        }
+      })
+    } catch (err) {
+      if (this.signal.aborted) throw err
+      throw new UsageError(`cannot write ${path}: ${errorMessage(err)}`, hint)
+    }
   }
 
   private passphraseText?: string

@@ -1,7 +1,21 @@
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
+import { sleep } from './async.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
+
+/**
+ * This process's stdout (1) and stderr (2) as the program writes them: each takes the text after
+ * what was printed before and settles once it is taken (the CLI's writers wait for a slow
+ * reader in the event loop). Without them, those descriptors are written as any other.
+ */
+export type DescriptorWriters = Partial<Record<1 | 2, (text: string) => Promise<void>>>
+
+export interface OutputOptions {
+  descriptors?: DescriptorWriters
+  /** Stops a wait for the reader of a descriptor. */
+  signal?: AbortSignal
+}
 
 /**
  * Write a file the user named (`prove -o`, `checkpoint -o`, `query --prove`). A new or regular
@@ -13,10 +27,11 @@ import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
  * file and every later `</dev/null` read it), and a rename onto a symlink replaces the link
  * instead of the file it points at.
  */
-export function writeOutputFile (path: string, data: string | Uint8Array): void {
+export async function writeOutputFile (path: string, data: string, o: OutputOptions = {}): Promise<void> {
   const fd = descriptorNamed(path)
   if (fd !== undefined) {
-    writeDescriptor(fd, data)
+    const own = fd === 1 || fd === 2 ? o.descriptors?.[fd] : undefined
+    await (own !== undefined ? own(data) : writeDescriptor(fd, data, o.signal))
     return
   }
   const link = lstatSync(path, { throwIfNoEntry: false })
@@ -53,7 +68,7 @@ export function writeOutputFile (path: string, data: string | Uint8Array): void 
  * - no file can be made in its directory (EACCES, EPERM), where the file itself is writable.
  * Written in place, a crash in the middle leaves a short file, as `>` would.
  */
-function replaceFile (path: string, data: string | Uint8Array, old: Stats): void {
+function replaceFile (path: string, data: string, old: Stats): void {
   if (old.nlink > 1) {
     writeInPlace(path, data)
     return
@@ -97,7 +112,7 @@ function replaceFile (path: string, data: string | Uint8Array, old: Stats): void
 }
 
 /** Truncate the existing file `path` and write `data` into it, flushed (its inode, links, owner and mode stay). */
-function writeInPlace (path: string, data: string | Uint8Array): void {
+function writeInPlace (path: string, data: string): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC)
   try {
     writeFullySync(fd, data)
@@ -128,19 +143,23 @@ function descriptorNamed (path: string): number | undefined {
 }
 
 /**
- * All of `data` written to `fd`, waiting out EAGAIN: a descriptor Node's stream made non-blocking
- * (stdout a socket, as a Node parent's 'pipe' is) takes a large proof in several writes.
+ * All of `data` written to `fd`, waiting out EAGAIN (a descriptor made non-blocking: a socket
+ * Node's stream made so, a pipe opened O_NONBLOCK) in the event loop, so that Ctrl-C's handler
+ * runs while a reader stalls: a timer, from 1 ms doubling to 100 ms while nothing is taken (Node
+ * has no wait for a descriptor it does not own). It was a synchronous 5 ms sleep in a loop: 190
+ * wake-ups a second and no event loop until the reader had taken every byte.
  */
-function writeDescriptor (fd: number, data: string | Uint8Array): void {
-  const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
-  let cell: Int32Array | undefined
+async function writeDescriptor (fd: number, data: string, signal: AbortSignal | undefined): Promise<void> {
+  const b = Buffer.from(data, 'utf8')
+  let pause = 1
   for (let at = 0; at < b.length;) {
     try {
       at += writeSync(fd, b, at, b.length - at)
+      pause = 1
     } catch (err) {
       if (errorCode(err) !== 'EAGAIN') throw err
-      cell ??= new Int32Array(new SharedArrayBuffer(4))
-      Atomics.wait(cell, 0, 0, 5)
+      await sleep(pause, signal)
+      pause = Math.min(pause * 2, 100)
     }
   }
 }

@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { CLI, petal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -113,6 +114,33 @@ describe('stdout', () => {
       } finally {
         run.stop()
       }
+    }
+  })
+
+  it('prove -o /dev/stdout into a reader that stopped reading: one Ctrl-C ends it (mend31)', async () => {
+    // The proof went to descriptor 1 in a loop of 5 ms sleeps (Atomics.wait) until the reader took
+    // every byte: the event loop never ran, so neither Ctrl-C nor SIGTERM was seen. It now goes
+    // through the command's stdout and waits for the reader in the event loop, as an answer does.
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const work = tmpDir()
+    const src = join(work, 'big.db')
+    const db = new Database(src)
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('y'.repeat(1 << 20)) // a proof far larger than the pipe
+    db.close()
+    expect((await petal(['--dir', dir, 'signimportblock', src])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
+    const status = join(work, 'status')
+    const errFile = join(work, 'stderr.txt')
+    const run = await stalledReader(work, ['--dir', dir, 'prove', '--height', '1', '--table', 't', '--rowid', '1', '-o', '/dev/stdout'], { status, stderr: errFile })
+    try {
+      process.kill(run.pid, 'SIGINT')
+      await waitFor(() => existsSync(status) && readFileSync(status, 'utf8').trim() !== '', { timeout: 20_000, what: 'the exit status' })
+      expect(readFileSync(status, 'utf8').trim()).toBe('130')
+      expect(readFileSync(errFile, 'utf8')).toContain('stopping cleanly')
+    } finally {
+      run.stop()
     }
   })
 

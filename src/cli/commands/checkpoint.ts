@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import type { Chain } from '../../chain/index.js'
 import type { StoredCheckpoint } from '../../proof/index.js'
-import { errorMessage, writeOutputFile } from '../../util/index.js'
 import { heightOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { table, UsageError } from '../output.js'
@@ -69,11 +68,7 @@ export function register (program: Command, action: Action): void {
         })
       }
       if (o.out !== undefined) {
-        try {
-          writeOutputFile(o.out, c.note)
-        } catch (err) {
-          throw new UsageError(`cannot write ${o.out}: ${errorMessage(err)}`, 'choose a path in a directory you can write')
-        }
+        await ctx.writeOutputFile(o.out, c.note, 'choose a path in a directory you can write')
         ctx.out.result({ ...view(chain, c), file: o.out }, () => `wrote the checkpoint of size ${c.size} (heights 0…${c.size - 1}, ${c.checkpoint.final ? 'final' : 'not final'}) to ${o.out ?? ''}`)
         return
       }

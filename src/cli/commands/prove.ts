@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { Ingest } from '../../ingest/index.js'
 import type { BundleDocument, ConsistencyDocument } from '../../proof/index.js'
-import { errorMessage, writeOutputFile } from '../../util/index.js'
+import { errorMessage } from '../../util/index.js'
 import { heightOption, intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -97,11 +97,7 @@ export function register (program: Command, action: Action): void {
         ctx.out.stdout(ctx.out.json ? JSON.stringify(doc) + '\n' : text)
         return
       }
-      try {
-        writeOutputFile(o.out, text)
-      } catch (err) {
-        throw new UsageError(`cannot write ${o.out}: ${errorMessage(err)}`, 'choose a path in a directory you can write, or leave -o out to print the proof')
-      }
+      await ctx.writeOutputFile(o.out, text, 'choose a path in a directory you can write, or leave -o out to print the proof')
       const c = p.readCheckpointNote(doc.type === 'consistency' ? doc.to : doc.checkpoint).checkpoint
       ctx.out.result({ file: o.out, bytes: Buffer.byteLength(text), type: doc.type, checkpoint: { size: c.size, tip: c.tip, final: c.final } }, () =>
         `wrote ${summary(doc)} against the checkpoint of size ${c.size}${c.final ? ' (final)' : ' (not final)'} to ${o.out ?? ''} (${formatBytes(Buffer.byteLength(text))})\n` +

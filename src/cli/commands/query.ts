@@ -4,7 +4,7 @@ import type { Progress } from '../progress.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Chain } from '../../chain/index.js'
 import { openSqliteReadonly } from '../../storage/index.js'
-import { canWrite, errorMessage, writeOutputFile } from '../../util/index.js'
+import { canWrite } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 import type { Action } from '../program.js'
 import { syncHistoryMirror } from '../mirror-sync.js'
@@ -41,11 +41,7 @@ async function writeAnswerProof (ctx: CliContext, chain: Chain, sql: string, fil
     mirror.close()
   }
   const text = JSON.stringify(r.doc, null, 2) + '\n'
-  try {
-    writeOutputFile(file, text)
-  } catch (err) {
-    throw new UsageError(`cannot write ${file}: ${errorMessage(err)}`, 'choose a path in a directory you can write')
-  }
+  await ctx.writeOutputFile(file, text, 'choose a path in a directory you can write')
   ctx.out.note(`wrote proofs of ${r.rows} row(s) of ${r.table} to ${file} (${formatBytes(Buffer.byteLength(text))}): each row is in the chain; NOT proven: that the answer left no row out`)
 }
 

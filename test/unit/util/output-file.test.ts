@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, closeSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, constants, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -13,36 +14,36 @@ describe('writeOutputFile', () => {
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'petal-out-')) })
   afterEach(() => { rmSync(dir, { recursive: true, force: true }) })
 
-  it('writes a new file and replaces a regular one', () => {
+  it('writes a new file and replaces a regular one', async () => {
     const f = join(dir, 'proof.json')
-    writeOutputFile(f, 'one\n')
+    await writeOutputFile(f, 'one\n')
     expect(readFileSync(f, 'utf8')).toBe('one\n')
-    writeOutputFile(f, 'two\n')
+    await writeOutputFile(f, 'two\n')
     expect(readFileSync(f, 'utf8')).toBe('two\n')
   })
 
-  it('keeps the permissions of the file it replaces, directly or through a symlink (review30)', () => {
+  it('keeps the permissions of the file it replaces, directly or through a symlink (review30)', async () => {
     // A proof (query --prove holds the rows' values) written over a file the user had made
     // private came back world-readable (0644): the replacement was made with the default mode.
     const f = join(dir, 'private.json')
     writeFileSync(f, 'old\n')
     chmodSync(f, 0o600)
-    writeOutputFile(f, 'new\n')
+    await writeOutputFile(f, 'new\n')
     expect(readFileSync(f, 'utf8')).toBe('new\n')
     expect((statSync(f).mode & 0o777).toString(8)).toBe('600')
     const target = join(dir, 'target.json')
     writeFileSync(target, 'old\n')
     chmodSync(target, 0o640)
     symlinkSync('target.json', join(dir, 'link.json'))
-    writeOutputFile(join(dir, 'link.json'), 'new\n')
+    await writeOutputFile(join(dir, 'link.json'), 'new\n')
     expect(readFileSync(target, 'utf8')).toBe('new\n')
     expect((statSync(target).mode & 0o777).toString(8)).toBe('640')
     // A new file: the usual mode (0644 less the umask).
-    writeOutputFile(join(dir, 'new.json'), 'x')
+    await writeOutputFile(join(dir, 'new.json'), 'x')
     expect(statSync(join(dir, 'new.json')).mode & 0o777).toBe(0o644 & ~process.umask())
   })
 
-  it('writes a file with other hard links in place: every name sees the new content (mend31)', () => {
+  it('writes a file with other hard links in place: every name sees the new content (mend31)', async () => {
     // A rename gave the name a new inode: the other name kept the old proof, and the two names that
     // were one file became two (a shell's `>`, Vim's backupcopy=auto, keep them one).
     const f = join(dir, 'proof.json')
@@ -50,18 +51,18 @@ describe('writeOutputFile', () => {
     const other = join(dir, 'also.json')
     linkSync(f, other)
     const ino = statSync(f).ino
-    writeOutputFile(f, 'new\n')
+    await writeOutputFile(f, 'new\n')
     expect(readFileSync(other, 'utf8')).toBe('new\n')
     expect(statSync(f).ino).toBe(ino)
     expect(statSync(f).nlink).toBe(2)
     // Through a symlink to one of the names, the same.
     symlinkSync('also.json', join(dir, 'link.json'))
-    writeOutputFile(join(dir, 'link.json'), 'newer\n')
+    await writeOutputFile(join(dir, 'link.json'), 'newer\n')
     expect(readFileSync(f, 'utf8')).toBe('newer\n')
     expect(statSync(other).ino).toBe(ino)
   })
 
-  it.skipIf(process.getuid?.() !== 0)('as root, keeps the owner and group of the file it replaces, still atomically (mend31; skipped unless the test runs as root)', () => {
+  it.skipIf(process.getuid?.() !== 0)('as root, keeps the owner and group of the file it replaces, still atomically (mend31; skipped unless the test runs as root)', async () => {
     // The replacement was root's: a proof written by root (sudo, a service's maintenance job) over
     // a user's file took it from the user, who could then no longer change or remove it.
     const f = join(dir, 'users.json')
@@ -69,19 +70,19 @@ describe('writeOutputFile', () => {
     chownSync(f, 1234, 5678)
     chmodSync(f, 0o660) // the group's write bit too, whatever the umask
     const ino = statSync(f).ino
-    writeOutputFile(f, 'new\n')
+    await writeOutputFile(f, 'new\n')
     const st = statSync(f)
     expect(readFileSync(f, 'utf8')).toBe('new\n')
     expect([st.uid, st.gid, (st.mode & 0o777).toString(8)]).toEqual([1234, 5678, '660'])
     expect(st.ino).not.toBe(ino) // root can make the new file the user's: replaced by a rename
   })
 
-  it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)('as another user, writes in place a file it cannot recreate with the same owner or in a directory it cannot write; keeps a group it belongs to (mend31; needs root and setpriv to become that user)', () => {
+  it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)('as another user, writes in place a file it cannot recreate with the same owner or in a directory it cannot write; keeps a group it belongs to (mend31; needs root and setpriv to become that user)', async () => {
     // A group-writable file of someone else's: a rename made it the writer's. In a directory the
     // writer may not create files in, the temporary name failed (EACCES) where `>` writes.
     const url = new URL('../../../src/util/index.ts', import.meta.url).href
     const as = (file: string, text: string): ReturnType<typeof spawnSync> => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--groups=65533', process.execPath, '--import', 'tsx', '--input-type=module', '-e',
-      `const { writeOutputFile } = await import(${JSON.stringify(url)}); writeOutputFile(${JSON.stringify(file)}, ${JSON.stringify(text)})`], { encoding: 'utf8', env: { ...process.env, HOME: dir } })
+      `const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile(${JSON.stringify(file)}, ${JSON.stringify(text)})`], { encoding: 'utf8', env: { ...process.env, HOME: dir } })
     chmodSync(dir, 0o777)
     const open = join(dir, 'open')
     const closed = join(dir, 'closed')
@@ -113,7 +114,7 @@ describe('writeOutputFile', () => {
     expect(st.ino).not.toBe(ino)
   })
 
-  it('writes /dev/stdout, /dev/stderr and /dev/fd/N to the descriptor as it is open, not over the file behind it (review30)', () => {
+  it('writes /dev/stdout, /dev/stderr and /dev/fd/N to the descriptor as it is open, not over the file behind it (review30)', async () => {
     // `petal checkpoint -o /dev/stdout >> all.txt`: the path led (through /proc/self/fd/1) to
     // all.txt, which was replaced by a rename: what it held before was lost, and so was everything
     // the command printed after (to the old file, unlinked). A shell takes these names as the
@@ -126,7 +127,7 @@ describe('writeOutputFile', () => {
       const out = openSync(log, 'a')
       const stdio: Array<'ignore' | number> = ['ignore', 'ignore', 'ignore']
       stdio[fd] = out
-      const script = `const { writeOutputFile } = await import(${JSON.stringify(url)}); writeOutputFile(${JSON.stringify(name)}, 'proof\\n'); process.${fd === 1 ? 'stdout' : 'stderr'}.write('after\\n')`
+      const script = `const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile(${JSON.stringify(name)}, 'proof\\n'); process.${fd === 1 ? 'stdout' : 'stderr'}.write('after\\n')`
       const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio })
       closeSync(out)
       expect(r.status, name).toBe(0)
@@ -136,10 +137,48 @@ describe('writeOutputFile', () => {
     // Stdout a socket (a Node parent's 'pipe'), non-blocking once Node's stream is made: a proof
     // larger than the socket takes at once arrives whole, before what is printed after.
     const big = 'x'.repeat(3 << 20)
-    const script = `process.stdout; const { writeOutputFile } = await import(${JSON.stringify(url)}); writeOutputFile('/dev/stdout', 'x'.repeat(${big.length})); process.stdout.write('after')`
+    const script = `process.stdout; const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile('/dev/stdout', 'x'.repeat(${big.length})); process.stdout.write('after')`
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 8 << 20 })
     expect(r.status).toBe(0)
     expect(r.stdout.toString() === big + 'after').toBe(true)
+  })
+
+  it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('waits for a slow reader of a non-blocking pipe in the event loop, not in a loop of its own (mend31)', async () => {
+    // /dev/fd/N a pipe opened non-blocking: each EAGAIN slept 5 ms in Atomics.wait, 190 wake-ups a
+    // second while the reader stalled, and the event loop (Ctrl-C's handler) did not run until
+    // the reader had taken every byte. The child's timer counts the loop's turns during the write.
+    const fifo = join(dir, 'slow')
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
+    const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    const reader = new Socket({ fd: readFd, readable: true, writable: false })
+    reader.pause()
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const size = 3 << 20
+    const script = `import { openSync, constants } from 'node:fs'
+      const fd = openSync(${JSON.stringify(fifo)}, constants.O_WRONLY | constants.O_NONBLOCK)
+      const { writeOutputFile } = await import(${JSON.stringify(url)})
+      let turns = 0
+      const timer = setInterval(() => { if (++turns === 3) process.stderr.write('turned\\n') }, 5)
+      await writeOutputFile('/dev/fd/' + fd, 'x'.repeat(${size}))
+      clearInterval(timer)
+      process.stderr.write('turns ' + turns + '\\n')`
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let said = ''
+    const exited = new Promise<number | null>(resolve => child.on('close', resolve))
+    // The reader starts once the writer's loop has turned while it waits (capped: the old code never turned).
+    await new Promise<void>(resolve => {
+      const cap = setTimeout(resolve, 30_000)
+      child.stderr.on('data', (d: Buffer) => { said += d.toString(); if (said.includes('turned')) { clearTimeout(cap); resolve() } })
+    })
+    // Then it reads slowly: one chunk, a pause, the next.
+    let got = 0
+    reader.on('data', (c: Buffer) => { got += c.length; reader.pause(); setTimeout(() => reader.resume(), 1) })
+    const ended = new Promise<void>(resolve => reader.on('end', resolve))
+    reader.resume()
+    expect(await exited, said).toBe(0)
+    await ended
+    expect(got).toBe(size)
+    expect(said).toContain('turned')
   })
 
   it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('writes through a FIFO, which stays a FIFO', async () => {
@@ -150,7 +189,7 @@ describe('writeOutputFile', () => {
     reader.stdout.on('data', (c: Buffer) => chunks.push(c))
     const closed = new Promise<number | null>(resolve => reader.on('close', resolve))
     try {
-      writeOutputFile(fifo, 'through the pipe\n')
+      await writeOutputFile(fifo, 'through the pipe\n')
       expect(await closed).toBe(0)
     } finally {
       reader.kill() // a rename over the FIFO would leave cat waiting for a writer forever
@@ -159,29 +198,29 @@ describe('writeOutputFile', () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true)
   })
 
-  it('replaces the file a symlink points at, not the link', () => {
+  it('replaces the file a symlink points at, not the link', async () => {
     const target = join(dir, 'real.json')
     writeFileSync(target, 'old\n')
     const link = join(dir, 'link.json')
     symlinkSync('real.json', link)
-    writeOutputFile(link, 'new\n')
+    await writeOutputFile(link, 'new\n')
     expect(lstatSync(link).isSymbolicLink()).toBe(true)
     expect(readlinkSync(link)).toBe('real.json')
     expect(readFileSync(target, 'utf8')).toBe('new\n')
   })
 
-  it('creates the target of a dangling symlink, as `>` does', () => {
+  it('creates the target of a dangling symlink, as `>` does', async () => {
     const link = join(dir, 'link.json')
     symlinkSync('made.json', link)
-    writeOutputFile(link, 'made\n')
+    await writeOutputFile(link, 'made\n')
     expect(lstatSync(link).isSymbolicLink()).toBe(true)
     expect(readFileSync(join(dir, 'made.json'), 'utf8')).toBe('made\n')
   })
 
-  it('refuses a directory and leaves it as it was', () => {
+  it('refuses a directory and leaves it as it was', async () => {
     const d = join(dir, 'out')
     mkdirSync(d)
-    expect(() => writeOutputFile(d, 'x')).toThrow(/EISDIR/)
+    await expect(writeOutputFile(d, 'x')).rejects.toThrow(/EISDIR/)
     expect(lstatSync(d).isDirectory()).toBe(true)
   })
 })
