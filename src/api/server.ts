@@ -95,6 +95,7 @@ export class ApiServer {
     try {
       const metrics = o.metrics ?? new PetalMetrics()
       const events = new EventHub()
+      const watcher = new ChainWatcher(chain, events, logger)
       const queries = new QueryService(chain, limits, o.node?.syncMirror, writable, logger)
       const routes = apiRoutes(limits)
       let doc: unknown
@@ -107,6 +108,10 @@ export class ApiServer {
         metrics,
         chunkPool: o.chunkPool,
         events,
+        streamTip: () => {
+          try { watcher.check() } catch {}
+          return watcher.tip
+        },
         queries,
         files: new BlockFiles(chain.dir),
         tokens: TokenStore.of(o.dir),
@@ -114,7 +119,6 @@ export class ApiServer {
         logger,
         openapi: () => (doc ??= openApiDocument(routes, { version: API_VERSION, chainId: chain.chainId, description: chain.params.description }))
       }
-      const watcher = new ChainWatcher(chain, events, logger)
       const ingest = o.ingest
       const unsubscribe = ingest?.on('sealed', e => {
         try { watcher.check() } catch {} // the new tip first, then what it sealed

@@ -1,6 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { IngestService } from '../ingest/index.js'
 import type { ChunkPool } from '../proof/index.js'
+import type { BlockRecord } from '../storage/index.js'
 import type { Logger } from '../util/index.js'
 import type { EventHub } from './events.js'
 import type { ApiLimits, AccessPolicy, HttpAddress } from './options.js'
@@ -53,6 +54,11 @@ export interface ApiContext {
   /** see ApiServerOptions.chunkPool (without one, proofs hash on the server's thread) */
   chunkPool?: ChunkPool
   events: EventHub
+  /**
+   * The tip the event stream has reported, after looking for a change (which goes to the streams
+   * already open): a new stream starts there, so its next event is a change from it.
+   */
+  streamTip: () => BlockRecord
   queries: QueryService
   files: BlockFiles
   tokens: TokenStore

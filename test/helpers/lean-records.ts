@@ -41,29 +41,37 @@ export async function listenWithReader (server: Server, lane: ReturnType<typeof 
 // How long an exchange waits for the server's first byte or its close before it gives up.
 const NO_ANSWER_MS = 30_000
 
+/** When an exchange's steps happened (performance.now(), this process's view). */
+export interface ExchangeTimes { connected: number, firstSent: number, lastSent: number, answered?: number }
+
 /**
  * Sends `parts` over one new connection (`gapMs` between them; `end` half-closes after the last)
- * and resolves with every byte received until the server closes, or `waitMs` after the last byte.
+ * and resolves with every byte received until the server closes, or `waitMs` after the last byte;
+ * `times`, if given, is filled with when each step happened.
  * The wait starts at the first byte: every request here is answered or its connection closed, and
  * a loaded machine may do either late. (It started after the last write: a test process kept off
  * the CPU for `waitMs` ended the exchange before the server had read the request, and the server's
  * late events, a request or a parser's refusal, were counted in the next case.)
  */
-export async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs?: number, end?: boolean, waitMs?: number, startMs?: number } = {}): Promise<{ text: string, closed: boolean }> {
+export async function exchange (port: number, parts: Array<string | Buffer>, o: { gapMs?: number, end?: boolean, waitMs?: number, startMs?: number, times?: ExchangeTimes } = {}): Promise<{ text: string, closed: boolean }> {
   return await new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1')
     const got: Buffer[] = []
+    const times: ExchangeTimes = o.times ?? { connected: NaN, firstSent: NaN, lastSent: NaN }
     let timer: NodeJS.Timeout | undefined
     const finish = (closed: boolean): void => { clearTimeout(timer); s.destroy(); resolve({ text: Buffer.concat(got).toString('latin1'), closed }) }
     const idle = (): void => { clearTimeout(timer); timer = setTimeout(() => { finish(false) }, got.length === 0 ? NO_ANSWER_MS : o.waitMs ?? 600) }
-    s.on('data', c => { got.push(c); idle() })
+    s.on('data', c => { times.answered ??= performance.now(); got.push(c); idle() })
     s.on('close', () => { finish(true) })
     s.on('error', reject)
     s.on('connect', () => {
+      times.connected = performance.now()
       void (async () => {
         if (o.startMs !== undefined) await new Promise(r => setTimeout(r, o.startMs))
         for (const p of parts) {
           s.write(p)
+          times.lastSent = performance.now()
+          if (Number.isNaN(times.firstSent)) times.firstSent = times.lastSent
           if (o.gapMs !== undefined) await new Promise(r => setTimeout(r, o.gapMs))
         }
         if (o.end === true) s.end()

@@ -28,7 +28,10 @@ export const eventsRoutes: RouteSpec[] = [{
       // A client that does not read would make us buffer without bound: drop it.
       if (res.writableLength > ctx.limits.eventBufferBytes) { ctx.logger.debug('dropping a slow event client'); res.destroy() }
     }
-    send(`retry: 3000\n\nevent: tip\ndata: ${JSON.stringify(tipEvent(ctx.chain.tip()))}\n\n`)
+    // The watcher's tip, brought up to date first: the index's own (`ctx.chain.tip()`) could be
+    // ahead of it, and the watcher's catching up then came to this stream as a second `tip` of
+    // the same block, or a `reorg` from a tip it never had (mend31).
+    send(`retry: 3000\n\nevent: tip\ndata: ${JSON.stringify(tipEvent(ctx.streamTip()))}\n\n`)
     const unsubscribe = ctx.events.subscribe(e => { send(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`) })
     const heartbeat = setInterval(() => { send(': heartbeat\n\n') }, ctx.limits.heartbeatMs)
     res.on('close', () => {
