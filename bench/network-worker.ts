@@ -63,6 +63,22 @@ function canonicalFiles (dir: string): string[] {
   return out
 }
 
+/**
+ * Until the stream's next 'drain' (rejects if it closes first). Not `stream.onDrain()`, which
+ * @libp2p/utils 7.4 resolves at once after the stream's first drain (it keeps that promise): the
+ * loop below would then read every file into the stream's write buffer without yielding, and the
+ * reference was not a stream (docs/performance.md, "Session 31: the 1 MB pull").
+ */
+async function nextDrain (stream: Stream): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const off = (): void => { stream.removeEventListener('drain', drained); stream.removeEventListener('close', closed) }
+    const drained = (): void => { off(); resolve() }
+    const closed = (evt: Event): void => { off(); reject((evt as Event & { error?: Error }).error ?? new Error('raw stream closed')) }
+    stream.addEventListener('drain', drained)
+    stream.addEventListener('close', closed)
+  })
+}
+
 /** Stream every canonical block file of `dir`, in order, as one raw byte stream (the reference). */
 function serveRaw (dir: string) {
   return async (stream: Stream, _c: Connection): Promise<void> => {
@@ -73,7 +89,7 @@ function serveRaw (dir: string) {
         for (;;) {
           const n = readSync(fd, buf, 0, buf.length, null)
           if (n === 0) break
-          if (!stream.send(Buffer.from(buf.subarray(0, n)))) await stream.onDrain()
+          if (!stream.send(Buffer.from(buf.subarray(0, n)))) await nextDrain(stream)
         }
       } finally {
         closeSync(fd)

@@ -45,6 +45,22 @@ if (existsSync(`${dist}/native/petal-sha256.node`) && process.env.PETAL_NATIVE_S
 
 const RAW = '/petal-bench/raw/1.0.0'
 
+/**
+ * The stream's next 'drain' (or its close). Not `stream.onDrain()`: @libp2p/utils 7.4 keeps the
+ * promise of the first drain, so every later call resolves at once, and a loop of synchronous reads
+ * that awaits it never yields to the event loop again: the whole chain went into the stream's write
+ * buffer (1,056,636,928 unsent bytes at its close) while the connection stood still, until the
+ * puller's connection monitor cut it (docs/performance.md, "Session 31: the 1 MB pull").
+ */
+function drainOf (stream) {
+  return new Promise((resolve, reject) => {
+    const done = () => { stream.removeEventListener('drain', done); stream.removeEventListener('close', closed); resolve() }
+    const closed = evt => { done(); reject(evt.error ?? new Error('stream closed')) }
+    stream.addEventListener('drain', done)
+    stream.addEventListener('close', closed)
+  })
+}
+
 const [mode, a, b] = process.argv.slice(2)
 
 /** CPU (ms) of every thread of this process, user and system, by thread id. */
@@ -108,7 +124,7 @@ if (mode === 'build') {
         for (;;) {
           const n = readSync(fd, buf, 0, buf.length, null)
           if (n === 0) break
-          if (!stream.send(Buffer.from(buf.subarray(0, n)))) await stream.onDrain()
+          if (!stream.send(Buffer.from(buf.subarray(0, n)))) await drainOf(stream)
         }
       } finally { closeSync(fd) }
     }

@@ -69,7 +69,14 @@ export const TIMEOUTS = {
   /** server side: reading a request */
   serverRequest: 5_000,
   /** server side: a peer that reads nothing for this long is cut off */
-  serverStall: 30_000
+  serverStall: 30_000,
+  /**
+   * libp2p's connection monitor (a ping every 10 s on every connection): the least time a ping may
+   * wait for its reply before the connection is aborted (libp2p's adaptive timeout, whose own least
+   * is 5 s, and whose most, 60 s, stays). A peer or a process whose event loop is held for seconds
+   * (a loaded machine, a long collection) is busy, not dead; 5 s cut such live connections.
+   */
+  ping: 30_000
 } as const
 
 /** Slowest transfer rate a block download may have before it times out (bytes per second). */

@@ -53,6 +53,9 @@ export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> 
       inboundConnectionThreshold: c.inboundPerSecond,
       dialTimeout: TIMEOUTS.dial
     },
+    // A ping unanswered for TIMEOUTS.ping (not libp2p's 5 s) aborts the connection: a peer held
+    // for a few seconds is alive (docs/protocol.md, "Limits and timeouts").
+    connectionMonitor: { pingTimeout: { minTimeout: TIMEOUTS.ping } },
     // Bootstrap peers are dialled by KnownPeers (with backoff, and remembered), not by libp2p.
     peerDiscovery: [],
     services: {
