@@ -93,7 +93,11 @@ async function readFully (fd: number, buf: Uint8Array, pos: number): Promise<num
  * whose own flow-control window is still closed: that stream still holds its last message, and
  * each further one would pile up behind it at every drain of the socket (up to 9 MB of a server's
  * four ranges, alive across V8's young collections: docs/performance.md, "Session 14: the 1 MB
- * pull"). So this also waits until the stream's write buffer is empty.
+ * pull"). So this also waits until the stream's write buffer is empty. That wait is also what holds
+ * the sender back at all after the stream's first drain: @libp2p/utils 7.4's `onDrain()` keeps the
+ * promise of the first drain it waited for, so every later call resolves at once (a loop that
+ * awaited it alone read a whole chain into the write buffer: docs/performance.md, "Session 31: the
+ * 1 MB pull").
  */
 async function drained (raw: Stream, limit: AbortSignal): Promise<void> {
   if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
