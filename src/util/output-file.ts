@@ -1,6 +1,7 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { sleep } from './async.js'
+import { abortable, sleep } from './async.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
 
@@ -52,8 +53,11 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
     }
   }
   // A device, a FIFO, a socket, a dangling link or a link to one of them: open and write it in
-  // place. A directory fails here with EISDIR, as it would with a rename.
-  writeFileSync(path, data)
+  // place. A directory fails here with EISDIR, as it would with a rename. On the thread pool: a
+  // FIFO's open waits for a reader and its writes for a reader that stalls, and the event loop
+  // (Ctrl-C's handler) must go on meanwhile; an abort stops the wait (the blocked thread is left
+  // to the process's exit).
+  await abortable(writeFile(path, data), o.signal)
 }
 
 /**

@@ -143,42 +143,47 @@ describe('writeOutputFile', () => {
     expect(r.stdout.toString() === big + 'after').toBe(true)
   })
 
-  it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('waits for a slow reader of a non-blocking pipe in the event loop, not in a loop of its own (mend31)', async () => {
+  it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('waits for a slow reader of a pipe in the event loop, not in a loop of its own or in the kernel (mend31)', async () => {
     // /dev/fd/N a pipe opened non-blocking: each EAGAIN slept 5 ms in Atomics.wait, 190 wake-ups a
-    // second while the reader stalled, and the event loop (Ctrl-C's handler) did not run until
-    // the reader had taken every byte. The child's timer counts the loop's turns during the write.
-    const fifo = join(dir, 'slow')
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
-    const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
-    const reader = new Socket({ fd: readFd, readable: true, writable: false })
-    reader.pause()
+    // second while the reader stalled. A FIFO named as such was written by a blocking
+    // writeFileSync. Either way the event loop (Ctrl-C's handler) did not run until the reader had
+    // taken every byte. The child's timer counts the loop's turns during the write.
     const url = new URL('../../../src/util/index.ts', import.meta.url).href
     const size = 3 << 20
-    const script = `import { openSync, constants } from 'node:fs'
-      const fd = openSync(${JSON.stringify(fifo)}, constants.O_WRONLY | constants.O_NONBLOCK)
-      const { writeOutputFile } = await import(${JSON.stringify(url)})
-      let turns = 0
-      const timer = setInterval(() => { if (++turns === 3) process.stderr.write('turned\\n') }, 5)
-      await writeOutputFile('/dev/fd/' + fd, 'x'.repeat(${size}))
-      clearInterval(timer)
-      process.stderr.write('turns ' + turns + '\\n')`
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let said = ''
-    const exited = new Promise<number | null>(resolve => child.on('close', resolve))
-    // The reader starts once the writer's loop has turned while it waits (capped: the old code never turned).
-    await new Promise<void>(resolve => {
-      const cap = setTimeout(resolve, 30_000)
-      child.stderr.on('data', (d: Buffer) => { said += d.toString(); if (said.includes('turned')) { clearTimeout(cap); resolve() } })
-    })
-    // Then it reads slowly: one chunk, a pause, the next.
-    let got = 0
-    reader.on('data', (c: Buffer) => { got += c.length; reader.pause(); setTimeout(() => reader.resume(), 1) })
-    const ended = new Promise<void>(resolve => reader.on('end', resolve))
-    reader.resume()
-    expect(await exited, said).toBe(0)
-    await ended
-    expect(got).toBe(size)
-    expect(said).toContain('turned')
+    for (const named of ['/dev/fd/N, non-blocking', 'the FIFO by its name']) {
+      const fifo = join(dir, `slow-${named.length}`)
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
+      const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+      const reader = new Socket({ fd: readFd, readable: true, writable: false })
+      reader.pause()
+      const target = named.startsWith('/dev/fd/')
+        ? `'/dev/fd/' + openSync(${JSON.stringify(fifo)}, constants.O_WRONLY | constants.O_NONBLOCK)`
+        : JSON.stringify(fifo)
+      const script = `import { openSync, constants } from 'node:fs'
+        const { writeOutputFile } = await import(${JSON.stringify(url)})
+        let turns = 0
+        const timer = setInterval(() => { if (++turns === 3) process.stderr.write('turned\\n') }, 5)
+        await writeOutputFile(${target}, 'x'.repeat(${size}))
+        clearInterval(timer)
+        process.stderr.write('turns ' + turns + '\\n')`
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let said = ''
+      const exited = new Promise<number | null>(resolve => child.on('close', resolve))
+      // The reader starts once the writer's loop has turned while it waits (capped: the old code never turned).
+      await new Promise<void>(resolve => {
+        const cap = setTimeout(resolve, 30_000)
+        child.stderr.on('data', (d: Buffer) => { said += d.toString(); if (said.includes('turned')) { clearTimeout(cap); resolve() } })
+      })
+      // Then it reads slowly: one chunk, a pause, the next.
+      let got = 0
+      reader.on('data', (c: Buffer) => { got += c.length; reader.pause(); setTimeout(() => reader.resume(), 1) })
+      const ended = new Promise<void>(resolve => reader.on('end', resolve))
+      reader.resume()
+      expect(await exited, `${named}: ${said}`).toBe(0)
+      await ended
+      expect(got, named).toBe(size)
+      expect(said, named).toContain('turned')
+    }
   })
 
   it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('writes through a FIFO, which stays a FIFO', async () => {
