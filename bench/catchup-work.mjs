@@ -6,7 +6,9 @@
 //   node bench/catchup-work.mjs SRC 1300 build     # once: a chain of 1,300 one-row blocks in SRC
 //   valgrind --tool=callgrind --separate-threads=yes node bench/catchup-work.mjs SRC 200   (and 1200)
 // and subtract the 200-block counts from the 1,200-block ones, thread by thread (start-up cancels).
-// PROF=FILE writes a CPU profile of the main thread over the sync alone.
+// PROF=FILE writes a CPU profile of the main thread over the sync alone. WRITE=node:fs writes each
+// block file by util/fs.ts's writeNewFileSync alone (before session 31), else as the range receive
+// does: the addon's writeNew where this thread has loaded it, else writeNewFileSync.
 import '../dist/polyfills.js'
 import { readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,7 +17,7 @@ import Database from 'better-sqlite3'
 import { createChain, signImport, loadBlock, discardLoaded } from '../dist/chain/index.js'
 import { DEFAULT_CONSENSUS, readSeal } from '../dist/storage/index.js'
 import { workChain } from './work-chain.mjs'
-import { generateSigningKey } from '../dist/crypto/index.js'
+import { generateSigningKey, writeNewFileNative } from '../dist/crypto/index.js'
 import { headerOf } from '../dist/network/wire.js'
 import { HeaderFeed } from '../dist/sync/header-feed.js'
 import { DownloadScheduler } from '../dist/sync/download.js'
@@ -24,6 +26,8 @@ import { DEFAULT_SYNC_OPTIONS } from '../dist/sync/options.js'
 import { nullLogger, writeNewFileSync } from '../dist/util/index.js'
 
 const [src, nArg, mode] = process.argv.slice(2)
+const nodeFsOnly = process.env.WRITE === 'node:fs'
+const writeNew = (dest, bytes) => { if (nodeFsOnly || writeNewFileNative(dest, [bytes], bytes.byteLength) !== 0) writeNewFileSync(dest, [bytes], bytes.byteLength) }
 const N = Number(nArg)
 if (mode === 'build') {
   const key = generateSigningKey()
@@ -48,14 +52,14 @@ const net = {
   // A run's last block may go alone (a range of one is a single request).
   fetchBlock: async (_p, hash, dest) => {
     const { bytes, seal } = bytesOf.get(hash)
-    writeNewFileSync(dest, [bytes], bytes.byteLength)
+    writeNew(dest, bytes)
     return { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 4096)) }
   },
   fetchBlocks: async (_p, items, o) => {
     for (const [k, item] of items.entries()) {
       await new Promise(r => setImmediate(r))
       const { bytes, seal } = bytesOf.get(item.hash)
-      writeNewFileSync(item.dest, [bytes], bytes.byteLength)
+      writeNew(item.dest, bytes)
       // The first bytes in a buffer of their own, as the range receive hands them (FetchedBlock's head).
       o.onBlock(k, { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 4096)) })
     }

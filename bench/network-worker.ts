@@ -42,7 +42,12 @@ function threadCpu (): Map<string, { kind: string, ms: number }> {
       const close = stat.lastIndexOf(')')
       const f = stat.slice(close + 2).split(' ')
       const ms = (Number(f[11]) + Number(f[12])) * 10
-      out.set(tid, { kind: tid === String(process.pid) ? 'main' : 'other', ms })
+      const main = tid === String(process.pid)
+      out.set(tid, { kind: main ? 'main' : 'other', ms })
+      // The main thread's kernel time apart (part of `main`): on this VM's root file system (ext4
+      // without a journal) each new file's inode is found past the recently deleted ones, which
+      // other processes' deletions make costly (docs/performance.md, "Session 31: catch-up").
+      if (main) out.set(`${tid}:system`, { kind: 'main in the kernel', ms: Number(f[12]) * 10 })
     } catch { /* the thread ended */ }
   }
   return out

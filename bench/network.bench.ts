@@ -2,6 +2,8 @@
 // propagation of a new block to 10 nodes, memory of a node holding 10,000 blocks.
 // PETAL_BENCH_SCALE=0.1 runs a tenth of every size (for a quick look); PETAL_BENCH_ONLY picks parts;
 // PETAL_BENCH_TRACE_GC=1 runs every node process with --trace-gc (its lines in the bench's output).
+// PETAL_BENCH_FLAGS='--trace-opt --trace-deopt' with PETAL_BENCH_FLAGS_FOR=N gives the N-th node process
+// started (0 first; with PETAL_BENCH_ONLY=catchup: 0 serves, 1 the reference, 2 pulls) those Node/V8 flags.
 import '../src/polyfills.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -38,8 +40,9 @@ let workers = 0
 async function worker (): Promise<Worker> {
   // One directory per process: its main thread, worker threads and tsx's loader thread each write a profile.
   const prof = PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(PROF, `worker-${workers}`)]
+  const extra = process.env.PETAL_BENCH_FLAGS_FOR === String(workers) ? (process.env.PETAL_BENCH_FLAGS ?? '').split(' ').filter(Boolean) : []
   workers++
-  const proc = fork(join(import.meta.dirname, 'network-worker.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.PETAL_BENCH_TRACE_GC === '1' ? ['--trace-gc'] : []), ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(join(import.meta.dirname, 'network-worker.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.PETAL_BENCH_TRACE_GC === '1' ? ['--trace-gc'] : []), ...prof, ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const pending = new Map<number, (m: Record<string, unknown>) => void>()
   const events: Array<Record<string, unknown>> = []
   let next = 0

@@ -39,6 +39,8 @@ export interface NativeOpenssl {
   renameNoReplace?: (from: string, to: string) => number
   /** `text` written (UTF-8) to `path`, created or truncated: 0, or -1 for the node:fs way (native/place-files.c). */
   writeSmall?: (path: string, text: string) => number
+  /** A new file (O_EXCL) holding `parts` (`size` bytes in all): 0, or -1 with nothing left at `path` by the call, for the node:fs way (native/place-files.c). */
+  writeNew?: (path: string, parts: readonly Uint8Array[], size: number) => number
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
   /** ChaCha20-Poly1305 (RFC 8439): parts (in order) encrypted into out[0…n), the tag into out[n…n+16) (native/openssl-aead.c). */
@@ -163,6 +165,18 @@ export function renameNoReplaceNative (from: string, to: string): number {
  */
 export function writeSmallFileNative (path: string, text: string): number {
   return loaded?.lib?.writeSmall?.(path, text) ?? -1
+}
+
+/**
+ * `path` created (it must not exist: O_EXCL) holding `parts` (`size` bytes in all) in one native
+ * call (open, writev, close) when this thread has already loaded the addon: 0. Else -1, and
+ * nothing is left at `path` by this call (not loaded, arguments it does not take, a path that may
+ * be cut, any failure, after which the file it created is removed): the caller takes its node:fs
+ * way (util/fs.ts's writeNewFileSync), which gives the errors it always gave. A catch-up's range
+ * receive writes each small block this way (docs/performance.md, "Session 31: catch-up").
+ */
+export function writeNewFileNative (path: string, parts: readonly Uint8Array[], size: number): number {
+  return loaded?.lib?.writeNew?.(path, parts, size) ?? -1
 }
 
 /** Which path keys, signatures and hashes take in this thread, and why. */

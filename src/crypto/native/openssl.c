@@ -25,6 +25,8 @@
  *   renameNoReplace(from, to), writeSmall(path, text)  a move that replaces nothing (one
  *                           renameat2) and a small file written whole, for a group's placement:
  *                           -1 for the caller's node:fs way (place-files.c).
+ *   writeNew(path, parts, size)  a new file (O_EXCL) holding the parts, one writev: a range
+ *                           receive's small block; -1 for the caller's node:fs way (place-files.c).
  *   aeadSeal(...), aeadOpen(...)  ChaCha20-Poly1305 for noise's transport (openssl-aead.c).
  *
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
@@ -346,6 +348,7 @@ NAPI_MODULE_INIT ()
     { "readSmall", NULL, read_small, NULL, NULL, NULL, napi_enumerable, NULL },
     { "renameNoReplace", NULL, rename_no_replace, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeSmall", NULL, write_small, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "writeNew", NULL, write_new, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
     { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL },
     { "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_enumerable, NULL },

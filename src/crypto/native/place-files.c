@@ -17,14 +17,24 @@
  * writeSmall creates or truncates `path` (mode 0666 less the umask, as writeFileSync) and writes
  * the text's UTF-8 bytes (at most WRITE_SMALL_MAX): 0, or -1 for any failure or a text too long, and
  * the caller writes the file again the node:fs way (the same bytes; a failure there is its error).
+ *
+ * writeNew(path, parts, size) creates `path`, which must not exist (O_EXCL, mode 0644 less the
+ * umask, as util/fs.ts's writeNewFileSync), and writes the parts (Uint8Arrays, `size` bytes in
+ * all) with writev: a range receive's small block, one a block on the pulling main thread
+ * (docs/performance.md, "Session 31: catch-up"). 0: written and closed. -1: nothing is left at
+ * `path` by this call (arguments it does not take, a path that may be cut, an open that failed,
+ * or a write or close that failed, after which the file it created is removed), and the caller
+ * takes its node:fs way, which gives the error it always gave.
  */
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
 #define PLACE_PATH_MAX 4096
 #define WRITE_SMALL_MAX 1024
+#define WRITE_NEW_PARTS 16
 
 /*
  * A path argument in buf: false (nothing thrown) when it may have been cut short or holds a NUL.
@@ -89,6 +99,66 @@ static napi_value write_small (napi_env env, napi_callback_info info)
   if (place_path(env, argv[0], path, sizeof path) && napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) == napi_ok && len <= WRITE_SMALL_MAX) {
     got = write_small_file(path, text, len);
   }
+  napi_value out;
+  if (napi_create_int32(env, got, &out) != napi_ok) return NULL;
+  return out;
+}
+
+/* The parts of writeNew as iovecs: false when `v` is not an array of at most WRITE_NEW_PARTS
+ * Uint8Arrays of `size` bytes in all. */
+static bool write_new_parts (napi_env env, napi_value v, int64_t size, struct iovec *iov, uint32_t *n)
+{
+  bool array = false;
+  if (napi_is_array(env, v, &array) != napi_ok || !array || napi_get_array_length(env, v, n) != napi_ok || *n > WRITE_NEW_PARTS) return false;
+  int64_t total = 0;
+  for (uint32_t i = 0; i < *n; i++) {
+    napi_value e;
+    bool typed = false;
+    napi_typedarray_type type;
+    size_t len = 0;
+    void *data = NULL;
+    if (napi_get_element(env, v, i, &e) != napi_ok || napi_is_typedarray(env, e, &typed) != napi_ok || !typed ||
+        napi_get_typedarray_info(env, e, &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) return false;
+    iov[i].iov_base = len == 0 ? (void *)"" : data;
+    iov[i].iov_len = len;
+    total += (int64_t)len;
+  }
+  return total == size;
+}
+
+static int write_new_file (const char *path, struct iovec *iov, uint32_t n)
+{
+  int fd;
+  do fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, 0644); while (fd == -1 && errno == EINTR);
+  if (fd == -1) return -1;
+  bool ok = true;
+  uint32_t at = 0;
+  while (ok && at < n) {
+    ssize_t w = writev(fd, iov + at, (int)(n - at));
+    if (w == -1 && errno == EINTR) continue;
+    if (w <= 0) { ok = false; break; }
+    /* Past the parts written whole, into the one written in part. */
+    size_t left = (size_t)w;
+    while (at < n && left >= iov[at].iov_len) left -= iov[at++].iov_len;
+    if (left > 0) { iov[at].iov_base = (char *)iov[at].iov_base + left; iov[at].iov_len -= left; }
+  }
+  if (close(fd) != 0) ok = false;
+  if (ok) return 0;
+  unlink(path);
+  return -1;
+}
+
+static napi_value write_new (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  char path[PLACE_PATH_MAX];
+  struct iovec iov[WRITE_NEW_PARTS];
+  uint32_t n = 0;
+  int64_t size = -1;
+  int got = -1;
+  if (place_path(env, argv[0], path, sizeof path) && napi_get_value_int64(env, argv[2], &size) == napi_ok && size >= 0 &&
+      write_new_parts(env, argv[1], size, iov, &n)) got = write_new_file(path, iov, n);
   napi_value out;
   if (napi_create_int32(env, got, &out) != napi_ok) return NULL;
   return out;

@@ -4,6 +4,7 @@ import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
+import { writeNewFileNative } from '../../crypto/index.js'
 import { systemFailure } from '../../storage/index.js'
 import type { PetalLibp2p } from '../libp2p.js'
 import { Watchdog, writeNewFileSync } from '../../util/index.js'
@@ -258,10 +259,12 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     // (into the page cache): three asynchronous file operations cost the main thread more than
     // the bytes. Nothing is fsynced here (placement does that). Handing the bytes to the load
     // thread to create the file there was measured slower in all (docs/performance.md, session 10).
+    // One native call where the addon is loaded (a catch-up's main thread: it checks seals and
+    // decrypts noise there); anything it declines goes the node:fs way (session 31).
     const parts = await take(o.size, 0)
     o.onBytes?.(o.size)
     check()
-    await local(() => { writeNewFileSync(dest, parts, o.size) })
+    await local(() => { if (writeNewFileNative(dest, parts, o.size) !== 0) writeNewFileSync(dest, parts, o.size) })
     return headOf(parts, o.size)
   }
   // Its first bytes too (filled from the first reads): the load thread then takes the SQLite
