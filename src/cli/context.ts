@@ -53,7 +53,9 @@ export interface DaisyTarget { dir: string, state: string }
  */
 export function defaultDaisyState (daisyDir: string): string {
   const beside = join(dirname(daisyDir), 'daisy-state')
-  if (basename(daisyDir) === 'daisy' && existsSync(join(beside, DAISY_SOURCE_FILE))) return beside
+  // Also when daisy-state/ was removed (safe: derived): a daisy/ beside a chain.db is an adopted
+  // chain's copy, whose state is rebuilt there, not in ~/.petal (review31).
+  if (basename(daisyDir) === 'daisy' && (existsSync(join(beside, DAISY_SOURCE_FILE)) || existsSync(new DataDir(dirname(daisyDir)).chainDb))) return beside
   return resolve(homedir(), '.petal', 'daisy-state', sha256Hex(realpathSync(daisyDir)).slice(0, 16))
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { adoptedHistoryError, ADOPTED_HISTORY_DIR, ADOPTED_STATE_DIR, Chain, updateDaisyState } from '../chain/index.js'
-import { DAISY_SOURCE_FILE } from '../storage/index.js'
+import { DAISY_SOURCE_FILE, isDaisyDir } from '../storage/index.js'
 import { QueryMirror, syncQueryMirror } from '../query/index.js'
 import { isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
@@ -43,9 +43,12 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
  */
 export async function syncHistoryMirror (ctx: CliContext): Promise<void> {
   const state = join(ctx.dir, ADOPTED_STATE_DIR)
-  if (!existsSync(join(state, DAISY_SOURCE_FILE))) return
+  const copy = join(ctx.dir, ADOPTED_HISTORY_DIR)
+  // The state removed (the remedy INDEX_CORRUPT's hint gives for it, review31) is built again from
+  // daisy/, which only adopt-daisy makes: before, every later query went without the history.
+  if (!existsSync(join(state, DAISY_SOURCE_FILE)) && !isDaisyDir(copy)) return
   try {
-    await updateDaisyState(join(ctx.dir, ADOPTED_HISTORY_DIR), state, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal })
+    await updateDaisyState(copy, state, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal })
   } catch (err) {
     throw adoptedHistoryError(err, ctx.dir)
   }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { execSync } from 'node:child_process'
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { importPrivateKey } from '../../src/crypto/index.js'
@@ -104,6 +104,37 @@ describe('a Daisy directory that breaks Daisy\'s rules: a code and a true hint',
     const again = await petal([...d, 'status'])
     expect(again.code, again.stderr).toBe(0)
     expect(again.stdout).toContain('height 3')
+  })
+
+  it('an adopted chain\'s daisy-state unreadable: the hint\'s `rm -r`, run, and the next query and `--dir DIR/daisy status` rebuild it there (review31)', async () => {
+    // Before: after the `rm -r` the hint gives, queries went without the Daisy history for good
+    // ("no such table: pages"): only adopt-daisy built daisy-state/; and `--dir DIR/daisy status`
+    // built a state in ~/.petal instead of DIR/daisy-state, which data-directory.md promised.
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const dir = join(tmpDir(), 'adopted')
+    const env = { HOME: tmpDir() }
+    expect((await petal(['--dir', dir, 'keys', 'import', join(f.root, 'private.db')], { env })).code).toBe(0)
+    expect((await petal(['--dir', dir, 'adopt-daisy', f.root], { env })).code).toBe(0)
+    const count = ['--dir', dir, '--json', 'query', 'SELECT count(*) AS n FROM pages']
+    const before = await petal(count, { env })
+    expect(before.code, before.stderr).toBe(0)
+    const state = join(dir, 'daisy-state')
+    for (const run of [count, ['--dir', join(dir, 'daisy'), 'status']]) {
+      writeFileSync(join(state, 'chain.db'), Buffer.alloc(4096, 7))
+      rmSync(join(state, 'chain.db-wal'), { force: true })
+      rmSync(join(state, 'chain.db-shm'), { force: true })
+      const bad = await petal(count, { env })
+      expect(bad.stderr).toContain('[INDEX_CORRUPT]')
+      const h = hintOf(bad.stderr)
+      expect(h.commands).toEqual([`rm -r ${state}`])
+      execSync(h.commands[0] as string)
+      const again = await petal(run, { env })
+      expect(again.code, again.stderr).toBe(0)
+      expect(existsSync(join(state, 'chain.db'))).toBe(true)
+      const after = await petal(count, { env })
+      expect(after.code, after.stderr).toBe(0)
+      expect(after.stdout).toBe(before.stdout)
+    }
   })
 
   it('an adopted chain whose daisy/ copy was changed: the hint names the file of the Daisy directory to copy back, which works', async () => {
