@@ -63,7 +63,12 @@ export async function adoptDaisy (daisyRoot: string, newRoot: string, key: Signi
   rmSync(state, { recursive: true, force: true })
   copyHistory(src, copy, tipHeight, o.signal)
   // Every block of the copy, checked: a file changed since daisy.db recorded it is refused here.
-  const report = await checkDaisyChain(copy, { signal: o.signal, pool: o.hashPool, onProgress: o.onProgress })
+  let report: DaisyCheckReport
+  try {
+    report = await checkDaisyChain(copy, { signal: o.signal, pool: o.hashPool, onProgress: o.onProgress })
+  } catch (err) {
+    throw await sourceError(err, src, o.signal)
+  }
   const tip = report.tip
   if (tip === undefined) throw new DaisyError('DAISY_DB_INVALID', `daisy.db of ${src.root} lists no blocks`, { hint: 'restore daisy.db from a backup of the Daisy directory', details: { path: src.db } })
   requireSignatory(report, key, src.root, dir.root)
@@ -160,6 +165,23 @@ export async function checkAdoption (chain: Chain, o: { signal?: AbortSignal, on
   const creator = chain.get(0)?.signer ?? ''
   if (!r.keys.isActive(creator)) throw mismatch('CreatorPublicKey', `its creator ${creator} is not an active Daisy signatory at that tip`)
   return { commitment: c, blocks: r.blocks, warnings: r.warnings }
+}
+
+/**
+ * A failure of the copy's check, as the Daisy directory's own: the copy's errors name the daisy/ of
+ * the chain being made, and DAISY_BLOCK_INVALID's hint said to restore that copy from a backup and
+ * `petal --dir <it> verify` (review31). The same check of the Daisy directory (read again only on
+ * this failure, up to the failing block) gives the error with its paths and hints; a directory that
+ * passes it changed while it was copied, and the copy's error stands.
+ */
+async function sourceError (err: unknown, src: DaisyDir, signal?: AbortSignal): Promise<unknown> {
+  if (!(err instanceof DaisyError) && !BlockError.is(err)) return err
+  try {
+    await checkDaisyChain(src, { signal })
+  } catch (e) {
+    return e
+  }
+  return err
 }
 
 /**

@@ -69,6 +69,30 @@ describe('a Daisy directory that breaks Daisy\'s rules: a code and a true hint',
     }
   })
 
+  it('adopt-daisy of a directory that breaks Daisy\'s rules names that directory, not the copy it made, and the hint, run, works (review31)', async () => {
+    // Before: "Restore NEW/daisy (daisy.db and blocks/) from a backup …; `petal --dir NEW/daisy
+    // verify`": the half-made chain's copy, which the user has no backup of.
+    const root = join(tmpDir(), 'daisy')
+    const backup = join(tmpDir(), 'backup')
+    buildDaisyDir(backup)
+    buildDaisyDir(root, [{ signer: key('alice'), pages: [['a', 1]] }, { signer: key('carol'), pages: [['b', 2]] }])
+    const dir = join(tmpDir(), 'adopted')
+    const env = { HOME: tmpDir() }
+    expect((await petal(['--dir', dir, 'keys', 'import', join(backup, 'private.db')], { env })).code).toBe(0)
+    const adopt = await petal(['--dir', dir, 'adopt-daisy', root], { env })
+    expect(adopt.code).toBe(6)
+    expect(adopt.stderr).toContain('[DAISY_BLOCK_INVALID]')
+    const h = hintOf(adopt.stderr)
+    expect(h.hint).toContain(`Restore ${root} (`)
+    expect(h.hint).not.toContain(dir)
+    expect(h.commands).toEqual([`petal --dir ${root} verify`])
+    rmSync(root, { recursive: true })
+    cpSync(backup, root, { recursive: true })
+    const verify = await petal(h.commands[0]?.split(' ').slice(1) ?? [], { env })
+    expect(verify.code, verify.stderr).toBe(0)
+    expect((await petal(['--dir', dir, 'adopt-daisy', root], { env })).code).toBe(0)
+  })
+
   it('a genesis seal in chainparams.json that does not verify names chainparams.json', async () => {
     const f = buildDaisyDir(join(tmpDir(), 'daisy'))
     const file = join(f.root, 'chainparams.json')
