@@ -1,6 +1,6 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { basename, dirname, normalize } from 'node:path'
 import { abortable, sleep } from './async.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
@@ -31,6 +31,7 @@ export interface OutputOptions {
 export async function writeOutputFile (path: string, data: string, o: OutputOptions = {}): Promise<void> {
   const fd = descriptorNamed(path)
   if (fd !== undefined) {
+    checkGiven(fd)
     const own = fd === 1 || fd === 2 ? o.descriptors?.[fd] : undefined
     await (own !== undefined ? own(data) : writeDescriptor(fd, data, o.signal))
     return
@@ -139,11 +140,66 @@ function refused (err: unknown): boolean {
  * replaced by a rename, losing what it held and all the command printed after (review30).
  */
 function descriptorNamed (path: string): number | undefined {
-  const m = /^\/(?:dev\/(stdout|stderr)|dev\/fd\/(\d+)|proc\/self\/fd\/(\d+))$/.exec(path)
-  if (m === null) return undefined
-  if (m[1] !== undefined) return m[1] === 'stdout' ? 1 : 2
-  const n = Number(m[2] ?? m[3])
+  const m = /^\/(?:dev\/(stdout|stderr)|dev\/fd\/(\d+)|proc\/self\/fd\/(\d+))$/.exec(normalize(path))
+  if (m?.[1] !== undefined) return m[1] === 'stdout' ? 1 : 2
+  const n = Number(m === null ? ownDescriptorDir(path) : m[2] ?? m[3])
   return Number.isSafeInteger(n) ? n : undefined
+}
+
+/**
+ * The number N of a path /proc/PID/fd/N (or …/task/TID/fd/N) of this process however it is spelt
+ * (/proc/thread-self/fd/18, /dev/fd/../fd/18): followed as a file, these too led to what the
+ * descriptor holds, and chain.db was replaced by the note (review31). Only a name of digits is
+ * looked at (one realpath of its directory).
+ */
+function ownDescriptorDir (path: string): string | undefined {
+  const name = basename(path)
+  if (!/^\d+$/.test(name)) return undefined
+  let dir: string
+  try {
+    dir = realpathSync(dirname(path))
+  } catch {
+    return undefined
+  }
+  const p = /^\/proc\/(\d+)(?:\/task\/\d+)?\/fd$/.exec(dir)
+  return p !== null && Number(p[1]) === process.pid ? name : undefined
+}
+
+/**
+ * Refuse a descriptor above stderr that is not open, or that is one of this process's own rather
+ * than one the caller gave it (a shell's `3>> FILE` or `>(gzip > FILE)`, a parent's stdio): with
+ * no descriptor 18 given, `checkpoint --sign -o /dev/fd/18` wrote the note over chain.db's header
+ * (SQLite's descriptor: "rebuild it with `petal reindex`"), /dev/fd/7 and /dev/fd/12 into libuv's
+ * wake-up pipes (SIGSEGV), /dev/fd/19 over chain.db-wal (review31). Node marks every inherited
+ * descriptor close-on-exec too, so that flag does not tell them apart; what Node, libuv and SQLite
+ * open does: an event descriptor (`anon_inode:`), a pipe whose other end this process holds too,
+ * a regular file open for reading and writing (SQLite's; a shell's `>` and `>>` open write-only).
+ * Without procfs (not Linux) the descriptor is taken as it is.
+ */
+function checkGiven (fd: number): void {
+  if (fd <= 2 || lstatSync('/proc/self/fd', { throwIfNoEntry: false }) === undefined) return
+  let info: string
+  let target: string
+  try {
+    info = readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1')
+    target = readlinkSync(`/proc/self/fd/${fd}`)
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err
+    throw notGiven(fd, 'is not open')
+  }
+  const mode = parseInt(/^flags:\s*([0-7]+)$/m.exec(info)?.[1] ?? '0', 8) & 3
+  const own = target.startsWith('anon_inode:') ||
+    (target.startsWith('pipe:') && readdirSync('/proc/self/fd').some(n => Number(n) !== fd && readlinkOrEmpty(`/proc/self/fd/${n}`) === target)) ||
+    (mode === 2 && statSync(`/proc/self/fd/${fd}`).isFile())
+  if (own) throw notGiven(fd, `(${target}) was not given to this command but opened by the process itself`)
+}
+
+function notGiven (fd: number, why: string): Error {
+  return Object.assign(new Error(`descriptor ${fd} ${why}: open it for the command (\`${fd}>> FILE\` in the shell) or name a file`), { code: 'EBADF' })
+}
+
+function readlinkOrEmpty (path: string): string {
+  try { return readlinkSync(path) } catch { return '' }
 }
 
 /**

@@ -186,6 +186,40 @@ describe('writeOutputFile', () => {
     }
   })
 
+  it.skipIf(process.platform !== 'linux')('refuses /dev/fd/N and /proc/self/fd/N for a descriptor of the process\'s own, takes one it was given (review31)', async () => {
+    // `checkpoint --sign -o /dev/fd/18` without a descriptor 18 given wrote the note over
+    // chain.db's header (SQLite had it open as 18); /dev/fd/7 and /dev/fd/12 were libuv's wake-up
+    // pipes (SIGSEGV). Here: a file the process opened read-write (as SQLite opens its databases),
+    // a pipe of libuv's (both ends in the process), an event descriptor and a closed one are
+    // refused and left as they were; a file given as a shell's `3>> FILE` gives it and a pipe
+    // given by the parent are written.
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const own = join(dir, 'own.db')
+    writeFileSync(own, 'database\n')
+    const script = `const { openSync, closeSync, readdirSync, readFileSync, readlinkSync } = await import('node:fs'); const { writeOutputFile } = await import(${JSON.stringify(url)});
+      const fd = openSync(${JSON.stringify(own)}, 'r+')
+      const links = readdirSync('/proc/self/fd').map(n => { try { return [n, readlinkSync('/proc/self/fd/' + n)] } catch { return [n, ''] } })
+      const writeEnd = n => (parseInt(/^flags:\\s*([0-7]+)$/m.exec(readFileSync('/proc/self/fdinfo/' + n, 'latin1'))[1], 8) & 3) === 1
+      const pipe = links.find(([n, l]) => l.startsWith('pipe:') && writeEnd(n) && links.some(([m, k]) => m !== n && k === l))?.[0]
+      const anon = links.find(([, l]) => l.startsWith('anon_inode:'))?.[0]
+      for (const name of ['/dev/fd/' + fd, '/proc/self/fd/' + fd, '/dev//fd/' + fd, '/proc/thread-self/fd/' + fd, '/proc/' + process.pid + '/fd/' + fd, '/dev/fd/' + pipe, '/dev/fd/' + anon, '/dev/fd/999']) {
+        try { await writeOutputFile(name, 'proof\\n'); console.log('wrote ' + name) } catch (err) { console.log(err.code + ' ' + name) }
+      }
+      closeSync(fd)
+      await writeOutputFile('/dev/fd/3', 'given\\n')
+      await writeOutputFile('/proc/self/fd/4', 'piped\\n')`
+    const log = join(dir, 'given.txt')
+    writeFileSync(log, 'before\n')
+    const given = openSync(log, 'a')
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', given, 'pipe'] })
+    closeSync(given)
+    expect(r.status).toBe(0)
+    expect(r.stdout.toString().trim().split('\n').map(l => l.split(' ')[0])).toEqual(Array(8).fill('EBADF'))
+    expect(readFileSync(own, 'utf8')).toBe('database\n')
+    expect(readFileSync(log, 'utf8')).toBe('before\ngiven\n')
+    expect(String(r.output[4])).toBe('piped\n')
+  })
+
   it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('writes through a FIFO, which stays a FIFO', async () => {
     const fifo = join(dir, 'pipe')
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
