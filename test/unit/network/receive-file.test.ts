@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -98,5 +98,18 @@ describe('receiveToFile', () => {
     for (let off = 0; off < data.length; off += 4096) s.push(data.subarray(off, off + 4096))
     await p
     expect(readFileSync(dest).equals(data)).toBe(true)
+  })
+
+  afterEach(() => { vi.useRealTimers() })
+
+  it('stops its timers when the stream cannot be resumed (its connection closed under it)', async () => {
+    // Only the timers are fake: the file's open is real. Before, the rate floor's timer outlived
+    // the failed call and later rejected a promise no one awaited, which ends a node.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    const s = new FakeStream()
+    s.resume = () => { throw Object.assign(new Error('Cannot write to a stream that is closed'), { name: 'StreamStateError' }) }
+    const p = receiveToFile(s as never, join(tmpDir(), 'closed.db'), { size: 1_000, hash: 'a'.repeat(64), signal: new AbortController().signal, idleMs: 5_000, minRate: { bytesPerSecond: 10_000, windowMs: 100 } })
+    await expect(p).rejects.toMatchObject({ name: 'StreamStateError' })
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
