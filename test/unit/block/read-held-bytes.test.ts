@@ -32,6 +32,19 @@ function tampered (bytes: Buffer): Buffer {
   return out
 }
 
+/**
+ * A block whose file is changed by `change` after its bytes were read: refused from the file with
+ * `code`, accepted (all 3,000 rows) from the bytes the caller holds.
+ */
+async function changedInFileOnly (change: (b: Buffer) => Buffer, code: string): Promise<void> {
+  const path = await sensorBlock(3000)
+  const bytes = readFileSync(path)
+  writeFileSync(path, change(bytes))
+  await expect(readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })).rejects.toMatchObject({ code })
+  const file = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES, head: { bytes, size: bytes.length }, bytes })
+  expect(file.tables.map(t => t.rows)).toEqual([3000])
+}
+
 describe('readBlockFile with the bytes the caller hashed', () => {
   it('reads the tables\' rows from them: the same manifest as from the file', async () => {
     const path = await sensorBlock(3000)
@@ -42,12 +55,7 @@ describe('readBlockFile with the bytes the caller hashed', () => {
   })
 
   it('a row changed in the file only: accepted from the honest bytes, refused from the file', async () => {
-    const path = await sensorBlock(3000)
-    const bytes = readFileSync(path)
-    writeFileSync(path, tampered(bytes))
-    await expect(readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })).rejects.toMatchObject({ code: 'MANIFEST_MISMATCH' })
-    const file = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES, head: { bytes, size: bytes.length }, bytes })
-    expect(file.tables.map(t => t.rows)).toEqual([3000])
+    await changedInFileOnly(tampered, 'MANIFEST_MISMATCH')
   })
 
   it('a row changed in the bytes: MANIFEST_MISMATCH, as for a changed file', async () => {
@@ -59,12 +67,7 @@ describe('readBlockFile with the bytes the caller hashed', () => {
 
 describe.skipIf(!nativeHeldDbBuilt())('SQLite\'s checks over the held bytes (held-db.ts)', () => {
   it('a page damaged in the file only: accepted from the honest bytes; refused from the file', async () => {
-    const path = await sensorBlock(3000)
-    const bytes = readFileSync(path)
-    writeFileSync(path, damaged(bytes))
-    await expect(readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES })).rejects.toMatchObject({ code: 'CORRUPT' })
-    const file = await readBlockFile(path, { maxBytes: MAX_BLOCK_BYTES, head: { bytes, size: bytes.length }, bytes })
-    expect(file.tables.map(t => t.rows)).toEqual([3000])
+    await changedInFileOnly(damaged, 'CORRUPT')
   })
 
   it('a page damaged in the bytes only: CORRUPT, as for a damaged file', async () => {
