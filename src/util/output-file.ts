@@ -1,7 +1,6 @@
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
 import { basename, dirname, normalize } from 'node:path'
-import { abortable, sleep } from './async.js'
+import { sleep } from './async.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
 
@@ -54,11 +53,33 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
     }
   }
   // A device, a FIFO, a socket, a dangling link or a link to one of them: open and write it in
-  // place. A directory fails here with EISDIR, as it would with a rename. On the thread pool: a
-  // FIFO's open waits for a reader and its writes for a reader that stalls, and the event loop
-  // (Ctrl-C's handler) must go on meanwhile; an abort stops the wait (the blocked thread is left
-  // to the process's exit).
-  await abortable(writeFile(path, data), o.signal)
+  // place. A directory fails here with EISDIR, as it would with a rename.
+  const end = await openWriteEnd(path, o.signal)
+  try {
+    await writeDescriptor(end, data, o.signal)
+  } finally {
+    closeSync(end)
+  }
+}
+
+/**
+ * `path` opened for writing without blocking (created if it is a dangling link, truncated if it
+ * is a file): a FIFO's open waits for its reader and its writes for a reader that stalls, and both
+ * are waited for in the event loop (writeDescriptor), so that Ctrl-C stops the wait and the
+ * process ends. They were on the thread pool: stopped, the command said "interrupted" and never
+ * ended, as libuv joins its threads at exit and one sat in open(2) or write(2) (review32).
+ */
+async function openWriteEnd (path: string, signal: AbortSignal | undefined): Promise<number> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK
+  for (let pause = 1; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return openSync(path, flags, 0o666)
+    } catch (err) {
+      // ENXIO: a FIFO without a reader yet (a socket's ENXIO is for good).
+      if (errorCode(err) !== 'ENXIO' || statSync(path, { throwIfNoEntry: false })?.isFIFO() !== true) throw err
+      await sleep(pause, signal)
+    }
+  }
 }
 
 /**

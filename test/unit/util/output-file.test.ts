@@ -237,6 +237,32 @@ describe('writeOutputFile', () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true)
   })
 
+  it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('a FIFO without a reader, or whose reader stalls, leaves no thread behind once the wait is stopped: the process ends (review32)', () => {
+    // The FIFO was opened and written on the thread pool: stopped (Ctrl-C), the command said
+    // "interrupted" and then never ended, not even on a second Ctrl-C: at exit libuv joins its
+    // threads, and one sat in open(2) waiting for a reader, or in write(2) for a stalled one.
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    for (const reader of [false, true]) {
+      const fifo = join(dir, `fifo-${String(reader)}`)
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
+      const readFd = reader ? openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK) : undefined
+      const script = `const { writeOutputFile } = await import(${JSON.stringify(url)})
+        const stop = new AbortController()
+        let turns = 0
+        const timer = setInterval(() => { if (++turns === 3) stop.abort() }, 5)
+        try { await writeOutputFile(${JSON.stringify(fifo)}, 'x'.repeat(${3 << 20}), { signal: stop.signal }); console.log('wrote') } catch (err) { console.log(err.name) }
+        clearInterval(timer)`
+      try {
+        // Capped: the old process never ended, and is then ended by a signal.
+        const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 })
+        expect({ reader, signal: r.signal, status: r.status, said: r.stdout.toString().trim() }).toEqual({ reader, signal: null, status: 0, said: 'AbortError' })
+      } finally {
+        if (readFd !== undefined) closeSync(readFd)
+      }
+      expect(lstatSync(fifo).isFIFO()).toBe(true)
+    }
+  })
+
   it('replaces the file a symlink points at, not the link', async () => {
     const target = join(dir, 'real.json')
     writeFileSync(target, 'old\n')
