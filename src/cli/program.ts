@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { asError, hintOf, isPetalError, type LogLevel } from '../util/index.js'
+import { hintWithDir } from './hint-dir.js'
 import { systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
@@ -110,7 +111,8 @@ function reportError (thrown: unknown, ctx: CliContext | undefined, io: CliIO, j
   const code = exitCodeOf(err)
   if (isPetalError(err)) {
     // Thrown without a hint of its own (a block check deep in validation): its code's usual remedy.
-    const hint = hintOf(err)
+    const given = hintOf(err)
+    const hint = given === undefined ? undefined : hintWithDir(given, ctx?.opts.dir)
     if (json) io.stdout(JSON.stringify({ error: { ...err.toJSON(), hint } }, jsonReplacer) + '\n')
     if (err.code === 'ABORTED') {
       io.stderr('petal: interrupted\n')

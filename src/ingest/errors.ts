@@ -71,6 +71,12 @@ export class IngestError<C extends IngestErrorCode = IngestErrorCode> extends Pe
 }
 
 /** An IngestError of any one code: `code` discriminates `details`. */
+/**
+ * INGEST_NO_KEY's hint where no key exists. A running node loads its key when it starts, so a key
+ * made while it runs is used only after a restart (found by running the hint: review hints32).
+ */
+export const NO_KEY_HINT = 'create a key with `petal keygen` (a running node loads its key when it starts: restart it then), and have the signatories add the key (`petal signkey KEY --op add`, then `petal signimportblock --keyops`)'
+
 export type AnyIngestError = { [K in IngestErrorCode]: IngestError<K> }[IngestErrorCode]
 
 /** The codes that refuse one row of the input. */
@@ -96,7 +102,7 @@ function ingestErrorDocs (): Readonly<Record<IngestErrorCode, CodeDoc>> {
     INGEST_ROW_TOO_LARGE: { meaning: 'a row cannot fit in a block of this chain (max_block_bytes)', hint: 'store large content elsewhere and write its digest, or split it over rows' },
     INGEST_TABLE_CONFLICT: { meaning: 'a table of that name already exists with another definition', hint: 'write to that table with its existing columns, or use another table name' },
     INGEST_NOT_SIGNATORY: { meaning: 'this node\'s key is not an active signatory at the tip, so it cannot seal records', hint: 'write to a signatory node, or have the signatories add this key (`petal signkey`, then `signimportblock --keyops`)' },
-    INGEST_NO_KEY: { meaning: 'this node has no signing key loaded, so it cannot seal records into blocks', hint: 'create a key with `petal keygen`, or give its passphrase with --passphrase-file or PETAL_PASSPHRASE' },
+    INGEST_NO_KEY: { meaning: 'this node has no signing key loaded, so it cannot seal records into blocks', hint: 'create a key with `petal keygen`, or give the passphrase of its key (--passphrase-file or PETAL_PASSPHRASE); a running node loads its key when it starts: restart it then' },
     INGEST_BLOCK_OWNED: { meaning: 'the orphaned block holds records sealed by the ingest service, which re-seals them itself', hint: 'run `petal seal` (or keep a node running) to re-seal its rows' },
     INGEST_ALREADY_SEALED: { meaning: 'rows of the batch being sealed are already in a canonical block (the seal is not repeated)', hint: 'nothing to do: those rows are on the chain already' },
     INGEST_UNKNOWN_RECEIPT: { meaning: 'no receipt with that id in this data directory', hint: 'a receipt is answered by the data directory that issued it (give it with --dir)' },

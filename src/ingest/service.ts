@@ -3,7 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { AppendStore } from './append-store.js'
 import { AppendTx, type AppendJob } from './append-tx.js'
-import { IngestError } from './errors.js'
+import { IngestError, NO_KEY_HINT } from './errors.js'
 import { IngestListeners } from './event-listeners.js'
 import { GroupCommit } from './group-commit.js'
 import { encodeJsonRows } from './json-encode.js'
@@ -186,7 +186,7 @@ export class Ingest implements IngestService {
   private assertSignatory (): void {
     const id = this.keyId
     if (id === undefined) {
-      throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
+      throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: NO_KEY_HINT })
     }
     // The key state changes only with the tip: computing it costs more than the rest of an append,
     // and even reading the tip's whole record is a large part of a single-row append.
@@ -327,8 +327,8 @@ export class Ingest implements IngestService {
   private sealingKey (): SigningKey {
     const key = this.config.key
     if (key === undefined) {
-      if (this.config.keyId !== undefined) throw new IngestError('INGEST_NO_KEY', 'sealing needs the private signing key, which is not loaded', { hint: 'give the passphrase with --passphrase-file or PETAL_PASSPHRASE' })
-      throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: 'create a key with `petal keygen` and have the signatories add it (`petal signkey KEY --op add`)' })
+      if (this.config.keyId !== undefined) throw new IngestError('INGEST_NO_KEY', 'sealing needs the private signing key, which is not loaded', { hint: 'restart the node with the passphrase of its key (--passphrase-file FILE or PETAL_PASSPHRASE)' })
+      throw new IngestError('INGEST_NO_KEY', 'this node has no signing key, so it cannot seal records into blocks', { hint: NO_KEY_HINT })
     }
     this.assertSignatory()
     return key

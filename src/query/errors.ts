@@ -83,7 +83,7 @@ function queryErrorDocs (): Readonly<Record<QueryErrorCode, CodeDoc>> {
   return {
     QUERY_EMPTY: { meaning: 'the SQL statement is empty', hint: 'give one SELECT statement, e.g. petal query "SELECT COUNT(*) FROM _blocks"' },
     QUERY_SYNTAX: { meaning: 'SQLite cannot parse the statement', hint: 'check the statement; SQLite dialect, strings in single quotes' },
-    QUERY_UNKNOWN_TABLE: { meaning: 'no table of that name (in the mirror, or in a block)', hint: 'list them with: petal query "SELECT DISTINCT name FROM _tables"' },
+    QUERY_UNKNOWN_TABLE: { meaning: 'no table of that name (in the mirror, or in a block)', hint: 'list them with `petal query "SELECT DISTINCT name FROM _tables"`' },
     QUERY_TABLE_TOO_WIDE: { meaning: 'the table has more distinct columns across blocks than one SQLite table holds, so the mirror leaves it out', hint: 'query it block by block: petal query --per-block "SELECT … FROM TABLE"' },
     QUERY_UNKNOWN_COLUMN: { meaning: 'no column of that name', hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"' },
     QUERY_SQL_ERROR: { meaning: 'SQLite failed to run the statement (its message says why)', hint: 'correct the statement: each table is the union across blocks, with _height (docs/queries.md)' },
@@ -141,7 +141,7 @@ export function statementError (err: unknown, where?: string): QueryError {
     return new QueryError('QUERY_SYNTAX', `SQL syntax error: ${msg}${at}`, { hint: 'check the statement; SQLite dialect, strings in single quotes', details })
   }
   if (msg.startsWith('no such table')) {
-    return new QueryError('QUERY_UNKNOWN_TABLE', `${msg}${at}`, { hint: 'no block has a table of that name; list them with: petal query "SELECT DISTINCT name FROM _tables"', details })
+    return new QueryError('QUERY_UNKNOWN_TABLE', `${msg}${at}`, { hint: 'no block has a table of that name; list them with `petal query "SELECT DISTINCT name FROM _tables"`', details })
   }
   if (msg.startsWith('no such column')) {
     return new QueryError('QUERY_UNKNOWN_COLUMN', `${msg}${at}`, { hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"', details })

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { execFileSync, spawn } from 'node:child_process'
-import { copyFileSync, lstatSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal } from '../helpers/cli.js'
+import { CLI, petal, spawnPetal } from '../helpers/cli.js'
+import { waitFor } from '../helpers/wait.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 /**
@@ -118,7 +119,7 @@ describe('errors of bad input carry a code and a true hint', () => {
     const prove = ['--dir', dir, 'prove', '--height', '1', '--table', 't', '--rowid', '1', '-o', join(tmpDir(), 'p.json')]
     const r = await petal(prove)
     expect(r.code).toBe(4)
-    expect(r.stderr).toMatch(/\[PROOF_NODE_MISSING\]\n {2}hint: the index's chain tree is incomplete: rebuild it with `petal reindex`\n/)
+    expect(r.stderr).toContain(`[PROOF_NODE_MISSING]\n  hint: the index's chain tree is incomplete: rebuild it with \`petal --dir ${dir} reindex\`\n`)
     expect((await petal(['--dir', dir, 'reindex'])).code).toBe(0)
     const again = await petal(prove)
     expect(again.code, again.stderr).toBe(0)
@@ -212,5 +213,118 @@ describe('errors of bad input carry a code and a true hint', () => {
     expect(full.code).toBe(2)
     expect(full.stderr).toContain(`cannot write ${link}`)
     expect(lstatSync(link).isSymbolicLink()).toBe(true)
+  })
+})
+
+/** The hint line the CLI printed, and each `…` command in it. */
+function hintCommands (stderr: string): { hint: string, commands: string[] } {
+  const hint = /^ {2}hint: (.*)$/m.exec(stderr)?.[1] ?? ''
+  return { hint, commands: [...hint.matchAll(/`([^`]+)`/g)].map(m => m[1] as string) }
+}
+
+/** Run a hint's command exactly as printed, in a shell whose `petal` is the built CLI. */
+function runAsWritten (command: string, env: Record<string, string>): { code: number, stdout: string, stderr: string } {
+  try {
+    const stdout = execFileSync('bash', ['-c', `petal () { "${process.execPath}" "${CLI}" "$@"; }\n${command}`], { env: { ...process.env, NO_COLOR: '1', PETAL_DIR: '', ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    return { code: 0, stdout, stderr: '' }
+  } catch (err) {
+    const e = err as { status: number, stdout: string, stderr: string }
+    return { code: e.status, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+/**
+ * hints32: a hint's `petal …` command, run as written, must act on the data directory the error is
+ * about. The errors are raised below the CLI, which alone knows the user's --dir: "rebuild it with
+ * `petal reindex`", run as printed, rebuilt $PETAL_DIR or ~/.petal instead (here HOME is a fresh
+ * directory, so a command that goes there is seen to fail or to leave --dir as it was).
+ */
+describe('a hint\'s command, run as written, acts on the --dir the user gave', () => {
+  it('no chain in --dir: `petal --dir DIR newchain` makes it there', async () => {
+    const home = tmpDir()
+    const dir = join(tmpDir(), 'my dir')
+    const r = await petal(['--dir', dir, 'status'], { env: { HOME: home } })
+    expect(r.code).toBe(4)
+    const { commands } = hintCommands(r.stderr)
+    expect(commands[0]).toBe(`petal --dir '${dir}' newchain PARAMS.json`)
+    const params = join(tmpDir(), 'params.json')
+    writeFileSync(params, '{"creator": "x", "description": "y"}')
+    const made = runAsWritten((commands[0] ?? '').replace('PARAMS.json', params), { HOME: home })
+    expect(made.code, made.stderr).toBe(0)
+    expect((await petal(['--dir', dir, 'status'], { env: { HOME: home } })).code).toBe(0)
+    expect(existsSync(join(home, '.petal'))).toBe(false)
+  })
+
+  it('a damaged chain.db: the hint\'s `petal --dir DIR reindex` rebuilds that one', async () => {
+    const home = tmpDir()
+    const dir = await chainOfTwo()
+    writeFileSync(join(dir, 'chain.db'), Buffer.alloc(8192, 7))
+    const r = await petal(['--dir', dir, 'status'], { env: { HOME: home } })
+    expect(r.stderr).toContain('[INDEX_CORRUPT]')
+    const { commands } = hintCommands(r.stderr)
+    expect(commands).toEqual([`petal --dir ${dir} reindex`])
+    const again = runAsWritten(commands[0] ?? '', { HOME: home })
+    expect(again.code, again.stderr).toBe(0)
+    const ok = await petal(['--dir', dir, '--json', 'status'], { env: { HOME: home } })
+    expect(JSON.parse(ok.stdout)).toMatchObject({ tip: { height: 1 } })
+  })
+
+  it('an unknown table and a block above the tip: the hints\' commands list what there is', async () => {
+    const dir = await chainOfTwo()
+    const q = await petal(['--dir', dir, 'query', 'SELECT * FROM nosuch'])
+    expect(q.code).toBe(8)
+    const listed = runAsWritten(hintCommands(q.stderr).commands[0] ?? '', {})
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(listed.stdout).toBe('{"name":"t"}\n')
+    const meta = await petal(['--dir', dir, 'query', 'SELECT * FROM _meta'])
+    const perBlock = hintCommands(meta.stderr).commands
+    expect(perBlock).toEqual([`petal --dir ${dir} query --per-block "SELECT * FROM _meta"`, `petal --dir ${dir} signers`])
+    for (const c of perBlock) expect(runAsWritten(c, {}).code, c).toBe(0)
+    // `block 99` said "give a height, a full hash, …": 99 is a height; the hint now says where the chain ends.
+    const b = await petal(['--dir', dir, 'block', '99'])
+    expect(b.code).toBe(2)
+    const h = hintCommands(b.stderr)
+    expect(h.hint).toContain('the chain\'s heights run from 0 to 1')
+    expect(runAsWritten(h.commands[0] ?? '', {}).stdout).toMatch(/^1 /m)
+  })
+
+  // A node started without a signing key refused records with INGEST_NO_KEY, hint "create a key with
+  // `petal keygen` and have the signatories add it": done so while it ran, it still refused, since a
+  // node loads its key when it starts. The hint now says to restart it; followed, the post is taken.
+  it('records to a node without a key: keygen, restart and the signatories\' endorsement, as the hint says, make the post work', async () => {
+    const signatory = await chainOfTwo()
+    const dir = join(tmpDir(), 'keyless')
+    cpSync(signatory, dir, { recursive: true })
+    rmSync(join(dir, 'keystore'), { recursive: true })
+    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
+    const post = async (url: string): Promise<{ status: number, body: { error?: { code: string, hint: string } } }> => {
+      const res = await fetch(`${url}api/v1/records/r`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '[{"a": 1}]' })
+      return { status: res.status, body: await res.json() as { error?: { code: string, hint: string } } }
+    }
+    const start = async (): Promise<{ url: string, stop: () => Promise<unknown> }> => {
+      const node = spawnPetal(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--no-dht'])
+      let out = ''
+      node.child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      return { url, stop: async () => { node.child.kill('SIGTERM'); return await node.exit } }
+    }
+    let node = await start()
+    const refused = await post(node.url)
+    expect(refused.status).toBe(409)
+    expect(refused.body.error?.code).toBe('INGEST_NO_KEY')
+    expect(refused.body.error?.hint).toContain('restart')
+    expect((await petal(['--dir', dir, 'keygen'])).code).toBe(0)
+    expect((await post(node.url)).body.error?.code).toBe('INGEST_NO_KEY') // still: the node loaded no key at its start
+    await node.stop()
+    node = await start()
+    expect((await post(node.url)).body.error?.code).toBe('INGEST_NOT_SIGNATORY')
+    const pub = (JSON.parse((await petal(['--dir', dir, '--json', 'mykeys'])).stdout) as Array<{ public_key: string }>)[0]?.public_key ?? ''
+    const endorsement = join(tmpDir(), 'add.json')
+    expect((await petal(['--dir', signatory, 'signkey', pub, '--op', 'add', '-o', endorsement])).code).toBe(0)
+    expect((await petal(['--dir', signatory, 'signimportblock', '--keyops', endorsement])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'import', join(signatory, '0000', 'block_00000002.db')])).code).toBe(0)
+    const taken = await post(node.url)
+    expect(taken.status, JSON.stringify(taken.body)).toBe(202)
+    await node.stop()
   })
 })

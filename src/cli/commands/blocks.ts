@@ -36,7 +36,13 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, ref: string) => {
       const chain = ctx.openChain({ forReading: true })
       const b = chain.get(ref)
-      if (b === undefined) throw new ChainError('BLOCK_NOT_FOUND', `no block ${JSON.stringify(ref)}`, { hint: 'give a height, a full hash, or at least 8 hex digits of one' })
+      if (b === undefined) {
+        // A height above the tip is the usual case: say where the chain ends (the hint said only
+        // "give a height", which the user had done).
+        const tip = chain.tip().height
+        const hint = /^\d+$/.test(ref) ? `the chain's heights run from 0 to ${tip} (\`petal blocks\` lists the latest)` : 'give a height, a full hash, or at least 8 hex digits of one (`petal blocks` lists them)'
+        throw new ChainError('BLOCK_NOT_FOUND', `no block ${JSON.stringify(ref)}`, { hint })
+      }
       const tables = chain.index.tablesOf(b.hash)
       const ops = chain.index.keyOpsOf(b.hash)
       ctx.out.result({ ...blockJson(b), file: chain.pathOf(b), tables, key_ops: ops }, () => [

@@ -12,6 +12,7 @@ import { sandboxEnv } from '../sandbox-env.js'
 import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 import { openChain } from '../hashing.js'
+import { hintWithDir } from '../hint-dir.js'
 
 /** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
 export { refreshDaisy } from '../hashing.js'
@@ -101,7 +102,7 @@ export function register (program: Command, action: Action): void {
       // Said every time, on stderr even with --json: the result lacks these blocks' rows.
       for (const b of r.skipped) {
         ctx.io.stderr(`petal: note: block ${b.height} (${short(b.hash)}) is left out of the query mirror, so its rows are not in this result: ${b.message} [${b.code}]\n`)
-        ctx.io.stderr(`  hint: ${b.code === 'MIRROR_SCHEMA' ? '`petal query --per-block` reads the block itself' : '`petal verify` reports the block with this code: it breaks the block rules (an older Petal accepted it)'}\n`)
+        ctx.io.stderr(`  hint: ${hintWithDir(b.code === 'MIRROR_SCHEMA' ? '`petal query --per-block` reads the block itself' : '`petal verify` reports the block with this code: it breaks the block rules (an older Petal accepted it)', ctx.opts.dir)}\n`)
       }
       printConfidentialNotes(ctx, r.confidential)
       const tip = chain.tip()

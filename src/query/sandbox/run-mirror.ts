@@ -65,7 +65,7 @@ function explainMissingTable (db: SqliteDb, err: QueryError<'QUERY_UNKNOWN_TABLE
   const name = asciiLower(m?.[1] ?? '')
   if (name === '_meta' || name === '_keys') {
     return new QueryError('QUERY_UNKNOWN_TABLE', err.message, {
-      hint: `${name} is inside each block, not in the mirror: use --per-block (petal query --per-block "SELECT * FROM ${name}"); for the signatories at the tip, petal signers`,
+      hint: `${name} is inside each block, not in the mirror: use --per-block (\`petal query --per-block "SELECT * FROM ${name}"\`); for the signatories at the tip, \`petal signers\``,
       details: err.details
     })
   }
@@ -73,7 +73,7 @@ function explainMissingTable (db: SqliteDb, err: QueryError<'QUERY_UNKNOWN_TABLE
   if (wide === undefined) return err
   const n = parseColumns(wide.columns).length
   return new QueryError('QUERY_TABLE_TOO_WIDE', `table ${wide.name} has ${n} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS}), so the query mirror leaves it out`, {
-    hint: `query it block by block: petal query --per-block "SELECT … FROM ${wide.name}"`,
+    hint: `query it block by block: \`petal query --per-block "SELECT … FROM ${wide.name}"\``,
     details: { table: wide.name, columns: n }
   })
 }

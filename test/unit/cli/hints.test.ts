@@ -72,7 +72,8 @@ describe('hints are true', () => {
     const notYet = await petalInProcess(['--dir', dir, '--key', k.id, 'signimportblock', src])
     expect(notYet.stderr).toContain('[SIGNER_NOT_AUTHORISED]')
     const hint = hintOf(notYet.stderr)
-    expect(hint).toContain('petal mykeys')
+    expect(hint).toContain(`\`petal --dir ${dir} mykeys\``) // this node's key: the user's --dir (hints32)
+    expect(hint).toContain('`petal signkey PUBKEY --op add') // run by the signatories, on their nodes
     // Following it: the public key from mykeys, endorsed by the (only) signatory, sealed with --keyops.
     const mine = JSON.parse((await petalInProcess(['--dir', dir, '--json', 'mykeys'])).stdout) as Array<{ id: string, public_key: string, default: boolean }>
     const pub = mine.find(m => m.id === k.id)?.public_key as string

@@ -35,7 +35,7 @@ describe('resolving a recipient through the query mirror', () => {
     const damaged = await petalInProcess(byId)
     expect(damaged.stderr).not.toContain('no recipient')
     expect(damaged.stderr).toContain('MIRROR_UNAVAILABLE')
-    expect(damaged.stderr).toContain('`petal reindex --query`')
+    expect(damaged.stderr).toContain(`\`petal --dir ${dir} reindex --query\``)
     // The hint holds.
     await ok(['--dir', dir, 'reindex', '--query'])
     await ok(byId)
