@@ -55,3 +55,26 @@ describe('README: Write records over HTTP', () => {
     expect(out).toMatch(/\{"sensor":"s1","value":21\.5,"_height":1\}\n\{"sensor":"s2","value":19\.25,"_height":1\}\n$/)
   }, 180_000)
 })
+
+// "Confidential columns and export", run as written on one node (the recipient's and the publisher's
+// in one), ID being the key id `keys generate` printed. Its last line exported to patients.csv, the
+// file just imported: `patients.csv already exists` (hints32).
+describe('README: Confidential columns and export', () => {
+  it('runs as written: the plaintext reads back and the export is written', () => {
+    const section = readme.slice(readme.indexOf('## Confidential columns and export'), readme.indexOf('\n## ', readme.indexOf('## Confidential columns and export') + 1))
+    const block = /```\n([\s\S]*?)```/.exec(section)?.[1] ?? ''
+    expect(block).toContain('petal export patients')
+    const work = tmpDir()
+    writeFileSync(join(work, 'patients.csv'), 'name,diagnosis\nann,flu\nbob,cold\nbea,flu\n')
+    const env = { ...process.env, PETAL_DIR: join(work, 'chain'), NO_COLOR: '1' }
+    const petal = `petal () { "${process.execPath}" "${CLI}" "$@"; }\n`
+    execFileSync('bash', ['-euo', 'pipefail', '-c', `${petal}petal init > /dev/null`], { cwd: work, env })
+    const lines = block.split('\n').filter(l => l.startsWith('petal '))
+    const generated = execFileSync('bash', ['-euo', 'pipefail', '-c', petal + (lines[0] ?? '')], { cwd: work, env, encoding: 'utf8' })
+    const id = /^generated encryption key 1:([0-9a-f]{12})/m.exec(generated)?.[1] ?? ''
+    expect(id).not.toBe('')
+    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', petal + lines.slice(1).join('\n').replace(' ID ', ` ${id} `)], { cwd: work, env, encoding: 'utf8' })
+    expect(out).toContain('{"diagnosis":"flu","count(*)":2}')
+    expect(out).toMatch(/exported 3 row\(s\) of patients to \S+/)
+  }, 120_000)
+})
