@@ -60,7 +60,14 @@ export function mayWrite (headers: IncomingHttpHeaders, policy: AccessPolicy, to
   if (refusedHost(headers.host, policy) !== undefined) return false
   const header = headers.authorization
   const token = header === undefined ? undefined : bearerToken(header)
-  return token !== undefined && tokens.verify(token)?.scope === 'write'
+  if (token === undefined) return false
+  try {
+    return tokens.verify(token)?.scope === 'write'
+  } catch {
+    // A damaged token file (API_TOKENS_CORRUPT): Fastify's route answers it with its code and hint.
+    // Thrown here, on the socket's data event, it ended the node (hints32).
+    return false
+  }
 }
 
 /**
