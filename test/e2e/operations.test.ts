@@ -42,7 +42,7 @@ describe('operating a data directory', () => {
     for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true })
     const broken = await petal(['--dir', dir, 'status'])
     expect(broken.code).toBe(4)
-    expect(broken.stderr).toMatch(/INDEX_CORRUPT[\s\S]*petal reindex/)
+    expect(broken.stderr).toMatch(/INDEX_CORRUPT[\s\S]*`petal --dir \S+ reindex`/)
     const re = await petal(['--dir', dir, '--json', 'reindex'])
     expect(re.code, re.stderr).toBe(0)
     expect(JSON.parse(re.stdout)).toMatchObject({ blocks: 3, tip_height: 2 })

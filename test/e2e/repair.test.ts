@@ -37,7 +37,7 @@ describe('petal verify --repair (separate processes)', () => {
     // verify fails, and its hint names the command that repairs it.
     const bad = await petal(['--dir', dirB, 'verify'])
     expect(bad.code).toBe(6)
-    expect(bad.stderr).toContain('petal verify --repair')
+    expect(bad.stderr).toContain(`\`petal --dir ${dirB} verify --repair\``)
 
     // No --peer: the peer pulled from is remembered (peers.json), as the hint says.
     const fixed = await petal(['--dir', dirB, 'verify', '--repair'])

@@ -109,7 +109,7 @@ describe('a pull and node.lock', () => {
       expect(sl.status, `${stage}: ${sl.stderr}`).toBe(4)
       expect(sl.stderr, stage).toContain(`a pull (pid ${process.pid}) holds`)
       expect(sl.stderr, stage).toContain('[ALREADY_RUNNING]')
-      expect(sl.stderr, stage).toMatch(/then run `petal (seal|signimportblock|reseal [0-9a-f]{64})` again/)
+      expect(sl.stderr, stage).toMatch(/then run `petal --dir \S+ (seal|signimportblock|reseal [0-9a-f]{64})` again/)
     }
     for (const [stage, q] of queries) expect(q.status, `${stage}: ${q.stderr}`).toBe(0)
     expect([...queries.keys()]).toEqual(['sync', 'verify'])
