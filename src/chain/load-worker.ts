@@ -1,32 +1,11 @@
 // Worker thread for imports: the checks of a block that need nothing but its file (hash,
-// structure, manifest) and its signatures against the keys the caller named, so that blocks
-// N+1…N+k are checked on other cores while block N is validated in order and placed.
-import { readBlockFile, type BlockHead } from '../block/index.js'
-import { sha256FileSync } from '../crypto/index.js'
+// structure, manifest) and its signatures against the keys the caller named (load-check.ts), so
+// that blocks N+1…N+k are checked on other cores while block N is validated in order and placed.
 import { prepareBlockFiles } from '../storage/index.js'
 import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
-import { checkExpectedHash, preverify, type CandidateFile, type Preverified, type SealVerdict } from './validate/index.js'
+import { checkLoad, type LoadReply, type LoadRequest } from './load-check.js'
 
-export interface LoadRequest {
-  /** A private file in tmp/. */
-  path: string
-  seal: string
-  expectedHash?: string
-  /** The file's SHA-256 as its downloader computed it (not hashed again). */
-  knownHash?: string
-  /** The file's first bytes and size as its downloader wrote them (readBlockFile's `head`). */
-  head?: BlockHead
-  /** The caller's own download into its private tmp/, hashed as written (loadBlock decides): read through a memory map. */
-  ownDownload?: boolean
-  maxBytes: number
-  /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
-  keys: Record<string, string>
-  /** The header's seal as the caller verified it (not verified again if it is this block's). */
-  sealChecked?: SealVerdict
-  /** Once checked, make the file durable and write its `.sig` beside it (placement's per-file flushes, off the main thread). */
-  prepare?: boolean
-}
-export interface LoadReply { hash: string, file: CandidateFile, verified?: Preverified, prepared?: boolean }
+export type { LoadReply, LoadRequest } from './load-check.js'
 
 /** One block's outcome in a batch: its checks failed for it alone. */
 export type LoadOutcome = { loaded: LoadReply } | { failed: SerializedError }
@@ -39,17 +18,6 @@ export type LoadOutcome = { loaded: LoadReply } | { failed: SerializedError }
 export type LoadWorkerRequest = { loads: LoadRequest[] } | { ping: true }
 export type LoadWorkerReply = { outcomes: LoadOutcome[] } | { pong: true }
 
-async function load (r: LoadRequest): Promise<LoadReply> {
-  const { path, seal, expectedHash, knownHash, head, ownDownload, maxBytes, keys, sealChecked } = r
-  const hash = knownHash ?? sha256FileSync(path)
-  checkExpectedHash(hash, expectedHash)
-  const file = await readBlockFile(path, { maxBytes, head, ownDownload })
-  // A verdict on the header's seal holds for the block only if the block is that header's. Only
-  // what the caller uses crosses the thread boundary (CandidateFile, as verify's workers send):
-  // the path, the SQLite header and the user tables' descriptions were half of each reply.
-  return { hash, file: { size: file.size, header: file.header, keyOps: file.keyOps, tables: file.tables }, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
-}
-
 serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
   if (!('loads' in req)) return { pong: true }
   // A checked block's flushes run on the thread pool while the next block is checked.
@@ -57,7 +25,7 @@ serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
   for (const r of req.loads) {
     let loaded: LoadReply
     try {
-      loaded = await load(r)
+      loaded = await checkLoad(r)
     } catch (err) {
       outcomes.push(Promise.resolve({ failed: serializeError(err) }))
       continue

@@ -1,0 +1,87 @@
+// A load thread's checks of one block (load-worker.ts): the checks of a block that need nothing
+// but its file (hash, structure, manifest) and its signatures against the keys the caller named.
+import { closeSync, fstatSync, openSync } from 'node:fs'
+import { MAP_MIN_BYTES, readBlockFile, type BlockHead } from '../block/index.js'
+import { sha256FileSync } from '../crypto/index.js'
+import { readFullySync } from '../util/index.js'
+import { checkExpectedHash, preverify, type CandidateFile, type Preverified, type SealVerdict } from './validate/index.js'
+
+export interface LoadRequest {
+  /** A private file in tmp/. */
+  path: string
+  seal: string
+  expectedHash?: string
+  /** The file's SHA-256 as its downloader computed it (not hashed again). */
+  knownHash?: string
+  /** The file's first bytes and size as its downloader wrote them (readBlockFile's `head`). */
+  head?: BlockHead
+  /** The caller's own download into its private tmp/, hashed as written (loadBlock decides): read once whole, or through a memory map from MAP_MIN_BYTES. */
+  ownDownload?: boolean
+  maxBytes: number
+  /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
+  keys: Record<string, string>
+  /** The header's seal as the caller verified it (not verified again if it is this block's). */
+  sealChecked?: SealVerdict
+  /** Once checked, make the file durable and write its `.sig` beside it (placement's per-file flushes, off the main thread). */
+  prepare?: boolean
+}
+export interface LoadReply { hash: string, file: CandidateFile, verified?: Preverified, prepared?: boolean }
+
+/** Check one block. */
+export async function checkLoad (r: LoadRequest): Promise<LoadReply> {
+  const { path, seal, expectedHash, knownHash, head, ownDownload, maxBytes, keys, sealChecked } = r
+  const hash = knownHash ?? sha256FileSync(path)
+  checkExpectedHash(hash, expectedHash)
+  const bytes = ownDownload === true ? readOwnDownload(path, head?.size) : undefined
+  let file
+  try {
+    file = await readBlockFile(path, bytes === undefined ? { maxBytes, head, ownDownload } : { maxBytes, head: { bytes, size: bytes.length }, bytes })
+  } finally {
+    // Given back for the next block (the reply holds nothing of these bytes: SQLite's values and the roots are copies).
+    if (bytes !== undefined) ownBuf = Buffer.from(bytes.buffer)
+  }
+  // A verdict on the header's seal holds for the block only if the block is that header's. Only
+  // what the caller uses crosses the thread boundary (CandidateFile, as verify's workers send):
+  // the path, the SQLite header and the user tables' descriptions were half of each reply.
+  return { hash, file: { size: file.size, header: file.header, keyOps: file.keyOps, tables: file.tables }, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
+}
+
+// This thread's buffer for own downloads read whole (readOwnDownload), grown to the largest such
+// file it has read (< MAP_MIN_BYTES), kept for the next; taken while a check uses it.
+let ownBuf: Buffer | undefined
+
+/**
+ * The whole file of an own download smaller than MAP_MIN_BYTES, read once (one `read` where
+ * SQLite's checks made one `pread` per page and the manifest's page reader read the file again),
+ * for readBlockFile's `bytes`: SQLite's checks then read these bytes in place (the held-bytes
+ * addon, held-db.ts) and the manifest's rows are read from them, so every check runs over the
+ * very bytes read. Undefined (the file is checked as a file, as before) for a larger file (mapped
+ * by SQLite: a buffer that size per thread is not kept), when the file is not `size` bytes long,
+ * or when it cannot be read here (the checks then report it as they would).
+ */
+export function readOwnDownload (path: string, size?: number): Buffer | undefined {
+  if (size !== undefined && (size <= 0 || size >= MAP_MIN_BYTES)) return undefined
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const n = size ?? fstatSync(fd).size
+    if (n <= 0 || n >= MAP_MIN_BYTES) return undefined
+    // Taken: a check that runs meanwhile (none on a load thread, which checks one block at a time) gets a buffer of its own.
+    let buf = ownBuf
+    ownBuf = undefined
+    // At least 64 KiB: its own ArrayBuffer (Node's pool serves small ones), which the caller gives back whole.
+    if (buf === undefined || buf.length < n + 1) buf = Buffer.allocUnsafe(Math.min(MAP_MIN_BYTES, Math.max(n + 1, 2 * (buf?.length ?? 0), 64 * 1024)))
+    // One byte more than expected: a file that grew is not cut short.
+    const got = readFullySync(fd, buf, n + 1, 0)
+    if (got !== n) { ownBuf = buf; return undefined }
+    return buf.subarray(0, n)
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
+}
