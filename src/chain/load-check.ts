@@ -35,7 +35,8 @@ export async function checkLoad (r: LoadRequest): Promise<LoadReply> {
   const bytes = ownDownload === true ? readOwnDownload(path, head?.size) : undefined
   let file
   try {
-    file = await readBlockFile(path, bytes === undefined ? { maxBytes, head, ownDownload } : { maxBytes, head: { bytes, size: bytes.length }, bytes })
+    // The header is still checked on the first bytes the download wrote (`head`), as for a file.
+    file = await readBlockFile(path, bytes === undefined ? { maxBytes, head, ownDownload } : { maxBytes, head: head ?? { bytes, size: bytes.length }, bytes })
   } finally {
     // Given back for the next block (the reply holds nothing of these bytes: SQLite's values and the roots are copies).
     if (bytes !== undefined) ownBuf = Buffer.from(bytes.buffer)
