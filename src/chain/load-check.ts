@@ -52,7 +52,7 @@ export async function checkLoad (r: LoadRequest): Promise<LoadReply> {
 let ownBuf: Buffer | undefined
 
 /**
- * The whole file of an own download smaller than MAP_MIN_BYTES, read once (one `read` where
+ * The whole file of an own download smaller than MAP_MIN_BYTES, read once (one whole read where
  * SQLite's checks made one `pread` per page and the manifest's page reader read the file again),
  * for readBlockFile's `bytes`: SQLite's checks then read these bytes in place (the held-bytes
  * addon, held-db.ts) and the manifest's rows are read from them, so every check runs over the
