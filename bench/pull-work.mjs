@@ -219,7 +219,7 @@ if (mode === 'build') {
   if (existsSync(`${dist}/network/pooled-reads.js`)) {
     const { pooledReadStats } = await import(`${dist}/network/pooled-reads.js`)
     const r = pooledReadStats()
-    process.stderr.write(`pooled socket reads: ${r.reads} on ${r.sockets} sockets, ${(r.reads / target).toFixed(1)} a block\n`)
+    process.stderr.write(`pooled socket reads: ${r.reads} on ${r.sockets} sockets, ${(r.reads / target).toFixed(1)} a block${r.large === undefined ? '' : `; ${r.large} large pools taken, ${r.held} bytes held at the end`}\n`)
   }
   clearInterval(poolTimer)
   if (pooledAt.length > 0) process.stderr.write(`range writes paused to the pool at (ms since start, stalled ms): ${pooledAt.map(([t, w]) => `${t} (${w?.toFixed(1)})`).join(', ')}\n`)

@@ -6,17 +6,45 @@ export const SMALL_POOL = 64 * 1024
 export const LARGE_POOL = 1024 * 1024
 /** Below this much left in a pool, the next read gets a new pool rather than the tail. */
 const MIN_REGION = 16 * 1024
+/**
+ * A read this long after the socket's previous one ends its bulk: the next region is not the rest
+ * of a large pool (which the handle would hold, and with it the whole pool, while the connection
+ * idles) but a new pool sized by this read. libp2p's pings (every 10 s on every connection) and the
+ * sync's status polls are such reads on a connection that has gone quiet.
+ */
+export const IDLE_MS = 500
+
+const kLast = Symbol('pooled-reads: when the socket last read (ms)')
+const kPool = Symbol('pooled-reads: the size of the pool of the socket\'s current region')
+type PooledSocket = Socket & { [kLast]?: number, [kPool]?: number }
 
 let next: Buffer | undefined
 let sockets = 0
 let reads = 0
+let large = 0
+/** Sockets that have read and are not closed, for `held` (a close removes one). */
+const open = new Set<PooledSocket>()
 
-/** How many sockets of this process read through `pooledReads` and how many reads they made (a test checks both). */
-export function pooledReadStats (): { sockets: number, reads: number } { return { sockets, reads } }
+/**
+ * How many sockets of this process read through `pooledReads`, how many reads they made, how many
+ * large pools they took, how many of those that have read are open, and `held`: the bytes of the pools their handles' current
+ * regions belong to (what those sockets keep between reads; tests check them).
+ */
+export function pooledReadStats (): { sockets: number, reads: number, large: number, open: number, held: number } {
+  let held = 0
+  for (const s of open) held += s[kPool] ?? 0
+  return { sockets, reads, large, open: open.size, held }
+}
 
 /** A new pool for the next read of a socket: a large one when its last read filled its region or was large. */
 function pool (full: boolean): Buffer {
+  if (full) large++
   return Buffer.allocUnsafeSlow(full ? LARGE_POOL : SMALL_POOL)
+}
+
+function track (s: PooledSocket): void {
+  open.add(s)
+  s.once('close', () => { open.delete(s) })
 }
 
 /**
@@ -32,10 +60,17 @@ function pool (full: boolean): Buffer {
  * pools of 64 KiB, as Node's reads were: a view kept long (a message held in a cache) holds its
  * pool, at most 64 KiB there, at most 1 MiB on a connection that was receiving in bulk.
  *
+ * Between reads the handle holds its region, and the region its pool: the first read after
+ * IDLE_MS of quiet gets a new pool for the next (64 KiB unless that read was large), so a
+ * connection that received in bulk and went quiet keeps 64 KiB, not 1 MiB (docs/performance.md,
+ * "Session 32: mends").
+ *
  * Node calls the callback with the socket as `this`, then at once `buffer()` for the next read of
  * the same socket, so the region left over is handed from one to the other through `next`.
+ * `now`: the clock (tests give their own).
  */
-export function pooledReads (): { onread: { buffer: () => Buffer, callback: (this: Socket, nread: number, buf: Buffer) => boolean } } {
+export function pooledReads (o: { now?: () => number } = {}): { onread: { buffer: () => Buffer, callback: (this: Socket, nread: number, buf: Buffer) => boolean } } {
+  const now = o.now ?? (() => performance.now())
   return {
     onread: {
       buffer: () => {
@@ -45,10 +80,16 @@ export function pooledReads (): { onread: { buffer: () => Buffer, callback: (thi
         sockets++ // no read before: a socket's handle asks for its first region
         return pool(false)
       },
-      callback (this: Socket, nread: number, buf: Buffer): boolean {
+      callback (this: PooledSocket, nread: number, buf: Buffer): boolean {
         reads++
+        const t = now()
+        const last = this[kLast]
+        this[kLast] = t
+        if (last === undefined) track(this)
         const left = buf.byteLength - nread
-        next = left >= MIN_REGION ? buf.subarray(nread) : pool(left === 0 || nread >= SMALL_POOL / 2)
+        const rest = left >= MIN_REGION && (t - (last ?? t) < IDLE_MS || buf.buffer.byteLength <= SMALL_POOL)
+        next = rest ? buf.subarray(nread) : pool(left === 0 || nread >= SMALL_POOL / 2)
+        this[kPool] = next.buffer.byteLength
         return this.push(buf.subarray(0, nread))
       }
     }

@@ -4,14 +4,16 @@
 // whole and in order, and pause and resume still stop and restart the reads (libp2p's backpressure).
 import { describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
-import { LARGE_POOL, pooledReads, pooledReadStats, SMALL_POOL } from '../../../src/network/pooled-reads.js'
+import { IDLE_MS, LARGE_POOL, pooledReads, pooledReadStats, SMALL_POOL } from '../../../src/network/pooled-reads.js'
 
 /** The regions a socket reads into, and what it pushes, with Node's calls made by hand. */
-function fakeSocket (): { pushed: Buffer[], read: (bytes: Uint8Array) => Buffer } {
-  const { onread } = pooledReads()
+function fakeSocket (now?: () => number): { pushed: Buffer[], read: (bytes: Uint8Array) => Buffer, region: () => Buffer } {
+  const { onread } = pooledReads({ now: now ?? (() => 0) })
   const pushed: Buffer[] = []
-  const socket = { push: (b: Buffer) => { pushed.push(b); return true } } as unknown as Socket
+  const socket = new EventEmitter() as unknown as Socket
+  socket.push = (b: Buffer) => { pushed.push(b); return true }
   let region = onread.buffer() // the handle's first region
   return {
     pushed,
@@ -22,7 +24,8 @@ function fakeSocket (): { pushed: Buffer[], read: (bytes: Uint8Array) => Buffer 
       onread.callback.call(socket, bytes.byteLength, into)
       region = onread.buffer()
       return into
-    }
+    },
+    region: () => region
   }
 }
 
@@ -63,6 +66,33 @@ describe('pooled socket reads', () => {
     expect(t.read(randomBytes(10)).byteLength).toBe(LARGE_POOL)
   })
 
+  it('a read after a quiet spell leaves the large pool: the region kept while idle is a new 64 KiB pool', () => {
+    let t = 0
+    const s = fakeSocket(() => t)
+    s.read(randomBytes(SMALL_POOL))
+    s.read(randomBytes(300_000))
+    t += 1
+    s.read(randomBytes(200_000)) // bulk: the rest of the same 1 MiB pool
+    expect(s.region().buffer.byteLength).toBe(LARGE_POOL)
+    expect(s.region().byteLength).toBe(LARGE_POOL - 500_000)
+    t += IDLE_MS - 1
+    s.read(randomBytes(100)) // not yet a quiet spell
+    expect(s.region().byteLength).toBe(LARGE_POOL - 500_100)
+    t += IDLE_MS
+    const into = s.read(randomBytes(100)) // a ping after the quiet spell: read into the old region ...
+    expect(into.buffer.byteLength).toBe(LARGE_POOL)
+    expect(s.region().buffer.byteLength).toBe(SMALL_POOL) // ... and the next goes into a new small pool
+    expect(s.region().byteLength).toBe(SMALL_POOL)
+    t += IDLE_MS
+    s.read(randomBytes(100)) // a small pool stays after a quiet spell: no new one for each ping
+    expect(s.region().byteLength).toBe(SMALL_POOL - 100)
+    const u = fakeSocket(() => t)
+    u.read(randomBytes(SMALL_POOL))
+    t += IDLE_MS
+    u.read(randomBytes(400_000)) // a new bulk after a quiet spell: a new large pool
+    expect(u.region().byteLength).toBe(LARGE_POOL)
+  })
+
   it('a real socket: megabytes arrive whole and in order; a paused socket reads nothing until resumed', async () => {
     const data = randomBytes(6 * 1024 * 1024 + 333)
     let server!: Socket
@@ -92,6 +122,13 @@ describe('pooled socket reads', () => {
       const after = pooledReadStats()
       expect(after.sockets - before.sockets).toBe(1)
       expect(after.reads - before.reads).toBe(chunks.length)
+      // The open socket keeps the pool of its current region; its close lets it go.
+      expect(after.held).toBeGreaterThanOrEqual(SMALL_POOL)
+      const closed = new Promise(resolve => { client.once('close', resolve) })
+      client.destroy()
+      await closed
+      expect(pooledReadStats().open).toBe(after.open - 1)
+      expect(pooledReadStats().held).toBeLessThanOrEqual(after.held - SMALL_POOL)
     } finally {
       client.destroy()
       listener.close()
