@@ -1,6 +1,8 @@
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
+import { Socket } from 'node:net'
 import { basename, dirname, normalize } from 'node:path'
 import { sleep } from './async.js'
+import { AbortError } from './errors.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
 
@@ -226,9 +228,16 @@ function readlinkOrEmpty (path: string): string {
 /**
  * All of `data` written to `fd`, waiting out EAGAIN (a descriptor made non-blocking: a socket
  * Node's stream made so, a pipe opened O_NONBLOCK) in the event loop, so that Ctrl-C's handler
- * runs while a reader stalls: a timer, from 1 ms doubling to 100 ms while nothing is taken (Node
- * has no wait for a descriptor it does not own). It was a synchronous 5 ms sleep in a loop: 190
- * wake-ups a second and no event loop until the reader had taken every byte.
+ * runs while a reader stalls and the process can end (nothing waits on the thread pool, which
+ * libuv joins at exit: review32). A pipe or FIFO is opened anew through /proc/self/fd/N (an open
+ * file description of its own, so the caller's descriptor and flags stay as they are) and the
+ * rest written through a libuv stream on it (`net.Socket`), which waits for the pipe to take more
+ * in epoll: no wake-up of the process while the reader stalls (mend32). Anything else (a socket,
+ * which cannot be opened anew; another user's pipe) is tried again on a timer, from 1 ms doubling
+ * to 100 ms while nothing is taken (up to 10 wake-ups a second): Node has no wait for a descriptor
+ * it does not own, and a `net.Socket` on the descriptor itself would close it when done. It was a
+ * synchronous 5 ms sleep in a loop: 190 wake-ups a second and no event loop until the reader had
+ * taken every byte.
  */
 async function writeDescriptor (fd: number, data: string, signal: AbortSignal | undefined): Promise<void> {
   const b = Buffer.from(data, 'utf8')
@@ -239,8 +248,40 @@ async function writeDescriptor (fd: number, data: string, signal: AbortSignal | 
       pause = 1
     } catch (err) {
       if (errorCode(err) !== 'EAGAIN') throw err
+      if (pause === 1 && await writtenWhenWritable(fd, b.subarray(at), signal)) return
       await sleep(pause, signal)
       pause = Math.min(pause * 2, 100)
     }
   }
+}
+
+/**
+ * `rest` written to the pipe or FIFO of `fd` through a libuv stream on it opened anew, once the
+ * pipe takes it; false (nothing written) when `fd` is not one or cannot be opened anew.
+ */
+async function writtenWhenWritable (fd: number, rest: Uint8Array, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!fstatSync(fd).isFIFO()) return false
+  let again: number
+  try {
+    again = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK)
+  } catch (err) {
+    const code = errorCode(err)
+    // No procfs, no reader left (ENXIO), a socket (ENXIO), another user's pipe.
+    if (code === 'ENOENT' || code === 'ENXIO' || refused(err)) return false
+    throw err
+  }
+  const stream = new Socket({ fd: again, readable: false, writable: true })
+  const stop = (): void => { stream.destroy(new AbortError()) }
+  try {
+    if (signal?.aborted === true) throw new AbortError()
+    signal?.addEventListener('abort', stop, { once: true })
+    await new Promise<void>((resolve, reject) => {
+      stream.once('error', reject)
+      stream.write(rest, err => { if (err === undefined || err === null) resolve(); else reject(err) })
+    })
+  } finally {
+    signal?.removeEventListener('abort', stop)
+    stream.destroy()
+  }
+  return true
 }

@@ -186,6 +186,46 @@ describe('writeOutputFile', () => {
     }
   })
 
+  it.skipIf(process.platform !== 'linux' || spawnSync('mkfifo', ['--version']).status !== 0)('waits for a stalled reader of a non-blocking pipe without a timer: the pipe opened anew and written through a libuv stream (mend32)', async () => {
+    // /dev/fd/N of a pipe opened non-blocking: each EAGAIN was retried on a timer (1 ms doubling
+    // to 100 ms, up to 10 wake-ups a second while the reader stalled). The child counts the
+    // timers the writer sets (setTimeout called from output-file) during a 3 MiB write whose
+    // reader starts only once the writer's loop has turned three times.
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const size = 3 << 20
+    const fifo = join(dir, 'stalled')
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
+    const reader = new Socket({ fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+    reader.pause()
+    const script = `import { openSync, constants } from 'node:fs'
+      const { writeOutputFile } = await import(${JSON.stringify(url)})
+      const fd = openSync(${JSON.stringify(fifo)}, constants.O_WRONLY | constants.O_NONBLOCK)
+      const set = globalThis.setTimeout
+      let timers = 0
+      globalThis.setTimeout = (...a) => { if (/output-file/.test(new Error().stack)) timers++; return set(...a) }
+      let turns = 0
+      const tick = setInterval(() => { if (++turns === 3) process.stderr.write('turned\\n') }, 5)
+      await writeOutputFile('/dev/fd/' + fd, 'x'.repeat(${size}))
+      clearInterval(tick)
+      process.stderr.write('timers ' + timers + '\\n')`
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let said = ''
+    const exited = new Promise<number | null>(resolve => child.on('close', resolve))
+    await new Promise<void>(resolve => {
+      child.stderr.on('data', (d: Buffer) => { said += d.toString(); if (said.includes('turned')) resolve() })
+      child.on('close', () => { resolve() })
+    })
+    let got = 0
+    reader.on('data', (c: Buffer) => { got += c.length })
+    const ended = new Promise<void>(resolve => reader.on('end', resolve))
+    reader.resume()
+    expect(await exited, said).toBe(0)
+    await ended
+    expect(got).toBe(size)
+    expect(said).toContain('turned')
+    expect(said).toContain('timers 0')
+  })
+
   it.skipIf(process.platform !== 'linux')('refuses /dev/fd/N and /proc/self/fd/N for a descriptor of the process\'s own, takes one it was given (review31)', async () => {
     // `checkpoint --sign -o /dev/fd/18` without a descriptor 18 given wrote the note over
     // chain.db's header (SQLite had it open as 18); /dev/fd/7 and /dev/fd/12 were libuv's wake-up
