@@ -8,7 +8,7 @@ import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
 import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
 import { WASM_AFTER_ROWS } from './fast-rows.js'
 import type { TableShare } from './shared-roots.js'
-import { inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
+import { emptyObjects, inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { pageOne, recallSchema, rememberSchema } from './schema-memo.js'
 import { guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
@@ -192,7 +192,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   const header = headerFromMeta(meta)
   if (!schema.has.keys) throw new BlockError('RESERVED_SCHEMA', 'block has no _keys table', { details: { table: '_keys' } })
   const keyOps = readKeyOps(db)
-  let tables: TableEntry[] = []
+  let tables: TableEntry[] = emptyObjects()
   if (header.version === 2) {
     if (!schema.has.tables) throw new BlockError('RESERVED_SCHEMA', 'block has no _tables table', { details: { table: '_tables' } })
     tables = readTablesManifest(db)
@@ -247,6 +247,7 @@ function wholeCheckPasses (db: Db): boolean {
 
 function readTablesManifest (db: Db): TableEntry[] {
   const rows = db.prepare<unknown[], unknown[]>('SELECT name, sql, rows, root FROM _tables ORDER BY name').raw(true).all()
+  if (rows.length === 0) return emptyObjects()
   return rows.map(([name, sql, rows, root]) => {
     if (typeof name !== 'string' || typeof sql !== 'string' || typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0 || !isHash(root)) {
       throw new BlockError('MANIFEST_MISMATCH', '_tables has a malformed row')
@@ -260,7 +261,8 @@ function checkManifestShape (header: BlockHeader, userTables: UserTable[], claim
   const mismatch = (why: string, table?: string): BlockError => new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: ${why}`, { details: { table } })
   if (claimed.length !== userTables.length) throw mismatch(`${claimed.length} entries for ${userTables.length} tables`)
   const byName = new Map(claimed.map(t => [t.name, t]))
-  const ordered = userTables.map(t => {
+  // Both empty: `claimed`, whose elements kind is that of a list of tables (emptyObjects).
+  const ordered = userTables.length === 0 ? claimed : userTables.map(t => {
     const c = byName.get(t.name)
     if (c === undefined) throw mismatch(`table ${JSON.stringify(t.name)} is missing`, t.name)
     if (c.sql !== t.sql) throw mismatch(`DDL of ${JSON.stringify(t.name)} differs`, t.name)

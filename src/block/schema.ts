@@ -123,13 +123,26 @@ export function schemaObjectsOf (db: Db, { rows, listed: unsorted }: SchemaRows)
 }
 
 /**
+ * An empty array with the elements kind of a list of objects. V8 gives `[]` (and `map` of an empty
+ * array) the kind of small integers, so code optimised on blocks with tables met a block without
+ * any (genesis, a key operation) with another map and deoptimised ("wrong map", at
+ * checkManifestShape's and rowsRootOf's `length`: twice per isolate; docs/performance.md,
+ * "Session 32: mends").
+ */
+export function emptyObjects<T extends object> (): T[] {
+  const a: Array<T | undefined> = [undefined]
+  a.length = 0
+  return a as T[]
+}
+
+/**
  * Check a block's schema against the allow-list — ordinary tables and indexes only, reserved
  * tables with exactly the expected shape — and describe its user tables, sorted by name.
  * `version` 1 (Daisy) accepts Daisy's reserved-table DDL and any user table name.
  */
 export function inspectSchema (db: Db, version: 1 | 2 | 'input', objects: SchemaObjects = readSchemaObjects(db)): SchemaInfo {
   const has = { meta: false, keys: false, tables: false, recipients: false }
-  const userTables: UserTable[] = []
+  const userTables: UserTable[] = emptyObjects()
   for (const t of objects.tables) {
     if (t.name.toLowerCase().startsWith('sqlite_')) {
       if (!ALLOWED_SQLITE_TABLES.has(t.name.toLowerCase())) throw notAllowed(`internal table ${t.name} is not allowed`, 'a block may contain only tables and indexes')
