@@ -1,5 +1,4 @@
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
-import { Socket } from 'node:net'
 import { basename, dirname, normalize } from 'node:path'
 import { sleep } from './async.js'
 import { AbortError } from './errors.js'
@@ -270,6 +269,8 @@ async function writtenWhenWritable (fd: number, rest: Uint8Array, signal: AbortS
     if (code === 'ENOENT' || code === 'ENXIO' || refused(err)) return false
     throw err
   }
+  // Loaded here: a command's start loads neither node:net nor node:stream (cli/stdout.ts).
+  const { Socket } = await import('node:net')
   const stream = new Socket({ fd: again, readable: false, writable: true })
   const stop = (): void => { stream.destroy(new AbortError()) }
   try {
