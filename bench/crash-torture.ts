@@ -1,6 +1,6 @@
 /**
  * Random kill -9 torture of every write path (session 32, crash32). Not part of `npm test`: run
- * `npm run torture:crash -- [--iterations N] [--paths run,import,pull,reindex,keys,adopt] [--seed S]`
+ * `npm run torture:crash -- [--iterations N] [--paths run,import,pull,reindex,keys,adopt,init] [--seed S]`
  * after `npm run build`. For each write path it starts the built CLI in a temporary data directory,
  * kills it with SIGKILL after a random delay spread over the whole operation (start-up and
  * shut-down included), and checks the directory: `status` and `verify` succeed (or fail only with a
@@ -22,7 +22,7 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'petal.js')
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] ?? def : def }
 const ITER = Number(opt('iterations', '20'))
-const PATHS = opt('paths', 'run,import,pull,reindex,keys,adopt').split(',')
+const PATHS = opt('paths', 'run,import,pull,reindex,keys,adopt,init').split(',')
 let seed = Number(opt('seed', String(Date.now() % 1_000_000)))
 /** mulberry32: a seeded generator, so a run can be repeated with --seed. */
 function rand (): number {
@@ -139,7 +139,8 @@ async function afterKill (path: string, i: number, dir: string, limit = 4): Prom
   if (repaired) counts[path]!.repaired++
   const bad = indexAgrees(dir)
   if (bad.length > 0) fail(path, i, 'index and block files disagree', bad.join('\n'))
-  // tmp/ is emptied by the next writer's recovery (src/chain/recover.ts), so a few may wait for it;
+  // tmp/ is emptied by the next writer's recovery (src/chain/recover.ts) and the root's atomic-write
+  // temps by the next node (src/node/state-file.ts), so a few may wait for them (a pull: its window);
   // more than `limit` means they accumulate.
   const left = leftovers(dir)
   if (left.length > limit) fail(path, i, `${left.length} leftover temporary file(s) after reopening`, left.join('\n'))
@@ -174,10 +175,18 @@ function noLeftovers (path: string, dir: string, after: Run): void {
   if (left.length > 0) fail(path, ITER, `${left.length} temporary file(s) left after an unkilled command`, left.join('\n'))
 }
 
-/** The longest an operation took unkilled so far: delays are drawn over [0, 1.2 × it]. */
+/**
+ * How long an operation takes: delays are drawn over [0, 1.2 × it]. It starts at a guess, becomes
+ * the longest unkilled run, and grows by 15 % while kills late in the span still find the
+ * operation running (a guess too short would never reach its end).
+ */
 const span: Record<string, number> = {}
-function delayFor (key: string, fallback: number): number { return rand() * 1.2 * (span[key] ?? fallback) }
-function learn (key: string, r: Run): void { if (r.signal === null) span[key] = Math.max(span[key] ?? 0, r.ms) }
+const drawn: Record<string, number> = {}
+function delayFor (key: string, fallback: number): number { span[key] ??= fallback; drawn[key] = rand() * 1.2 * span[key]; return drawn[key] }
+function learn (key: string, r: Run): void {
+  if (r.signal === null) span[key] = Math.max(span[key] ?? 0, r.ms)
+  else if ((drawn[key] ?? 0) > 0.8 * (span[key] ?? 0)) span[key] = (span[key] ?? 0) * 1.15
+}
 
 // ---- the write paths ----
 
@@ -216,14 +225,12 @@ async function pathRun (): Promise<void> {
   const acked: string[] = []
   for (let i = 0; i < ITER; i++) {
     const p = start(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', String([0, 0.05, 0.5][i % 3])])
-    const delay = delayFor('run', 2500)
+    const delay = delayFor('run', 3000)
     let dead = false
-    const t0 = performance.now()
     void p.done.then(() => { dead = true })
     const writer = (async () => {
       let url: string | undefined
       while (!dead && url === undefined) { url = /^(http:\/\/\S+)$/m.exec(p.out())?.[1]; if (url === undefined) await sleep(5) }
-      if (url !== undefined && span.run === undefined) span.run = (performance.now() - t0) + 1500
       for (let n = 0; !dead && url !== undefined; n++) {
         const rows = Array.from({ length: 1 + (n % 20) }, (_, k) => ({ i, n, k }))
         const r = await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(rows) }).catch(() => undefined)
@@ -277,7 +284,7 @@ async function pathPull (): Promise<void> {
         // Killed before the genesis was placed: the next pull must accept the directory as it is.
         continue
       }
-      if (!await afterKill('pull', i, tDir)) { tDir = join(root, `pull-${i + 1}`); continue }
+      if (!await afterKill('pull', i, tDir, 400)) { tDir = join(root, `pull-${i + 1}`); continue }
       if (!killed) tDir = join(root, `pull-${i + 1}`) // done: the next iteration starts a new pull
     }
     // The last directory, pulled to the end, must hold the source's tip.
@@ -297,7 +304,10 @@ async function pathReindex (): Promise<void> {
   const want = (JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { tip: { hash: string } }).tip.hash
   for (let i = 0; i < ITER; i++) {
     const argv = [['reindex'], ['reindex', '--query'], ['reindex', '--deep']][i % 3] as string[]
-    const key = argv.join(' ')
+    // Every fourth index rebuild starts from a lost chain.db (the case reindex is for).
+    const lost = argv.length === 1 && i % 4 === 0
+    if (lost) for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true })
+    const key = argv.join(' ') + (lost ? ' (lost index)' : '')
     const { run, killed } = await killAfter(start(['--dir', dir, ...argv]), delayFor(key, 3000))
     learn(key, run)
     tally('reindex', killed)
@@ -370,7 +380,22 @@ async function pathAdopt (): Promise<void> {
   }
 }
 
-const table: Record<string, () => Promise<void>> = { import: pathImport, run: pathRun, pull: pathPull, reindex: pathReindex, keys: pathKeys, adopt: pathAdopt }
+async function pathInit (): Promise<void> {
+  for (let i = 0; i < ITER; i++) {
+    const dir = join(root, `init-${i}`)
+    const { run, killed } = await killAfter(start(['--dir', dir, 'init']), delayFor('init', 1000))
+    learn('init', run)
+    tally('init', killed)
+    if (!killed && run.code !== 0) { fail('init', i, `init exit ${run.code}`, run.stderr); continue }
+    // Killed or not, init again must work on the directory as it was left (it is idempotent).
+    const again = await petal(['--dir', dir, 'init'])
+    if (again.code !== 0) { fail('init', i, `init after the kill exit ${again.code}`, again.stderr); continue }
+    if (await afterKill('init', i, dir)) noLeftovers('init', dir, await petal(['--dir', dir, 'signimportblock', sqliteFile(join(root, 'isrc.db'), 3, i)]))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const table: Record<string, () => Promise<void>> = { init: pathInit, import: pathImport, run: pathRun, pull: pathPull, reindex: pathReindex, keys: pathKeys, adopt: pathAdopt }
 console.log(`crash torture: ${ITER} iteration(s) per path, paths ${PATHS.join(',')}, seed ${startSeed}, in ${root}`)
 for (const name of PATHS) {
   const t0 = performance.now()
