@@ -225,20 +225,29 @@ async function pathRun (): Promise<void> {
   const acked: string[] = []
   for (let i = 0; i < ITER; i++) {
     const p = start(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', String([0, 0.05, 0.5][i % 3])])
-    const delay = delayFor('run', 3000)
+    // A third of the kills fall in the start-up (before the HTTP URL is printed, whose time is
+    // learned), the rest over the 3 s after it, a quarter of those in the shut-down (a SIGTERM first).
+    const inStartup = rand() < 0.34
+    const delay = rand() * (inStartup ? (span.runStartup ?? 1500) : 3000)
     let dead = false
+    let upAt: number | undefined
+    const t0 = performance.now()
     void p.done.then(() => { dead = true })
-    const writer = (async () => {
+    // Three writers: lone appends commit alone, concurrent ones in groups (src/ingest/group-commit.ts).
+    const writer = Promise.all([0, 1, 2].map(async w => {
       let url: string | undefined
       while (!dead && url === undefined) { url = /^(http:\/\/\S+)$/m.exec(p.out())?.[1]; if (url === undefined) await sleep(5) }
+      if (url !== undefined && upAt === undefined) { upAt = performance.now(); span.runStartup = Math.max(span.runStartup ?? 0, upAt - t0) }
       for (let n = 0; !dead && url !== undefined; n++) {
-        const rows = Array.from({ length: 1 + (n % 20) }, (_, k) => ({ i, n, k }))
+        const rows = Array.from({ length: 1 + (n % 20) }, (_, k) => ({ i, w, n, k }))
         const r = await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(rows) }).catch(() => undefined)
         if (r?.status === 202) { const body = await r.json().catch(() => undefined) as { receipts?: string[] } | undefined; if (body?.receipts !== undefined) acked.push(...body.receipts) }
       }
-    })()
-    // Half the kills land while it runs, a quarter in its shut-down (a SIGTERM, then the kill).
-    if (rand() < 0.25) setTimeout(() => { p.child.kill('SIGTERM') }, delay * 0.7)
+    }))
+    if (!inStartup) {
+      while (!dead && upAt === undefined) await sleep(5)
+      if (rand() < 0.25) setTimeout(() => { p.child.kill('SIGTERM') }, delay * 0.7)
+    }
     const { killed } = await killAfter(p, delay)
     await writer
     tally('run', killed)
@@ -249,6 +258,13 @@ async function pathRun (): Promise<void> {
       const lost = acked.filter(id => { const r = ingest.receipt(id); return r === undefined || (r.state !== 'pending' && r.state !== 'sealed') })
       if (lost.length > 0) fail('run', i, `${lost.length} of ${acked.length} acknowledged receipt(s) unknown`, lost.slice(0, 5).join(' '))
     } finally { await ingest.close(); c.close() }
+    // No row sealed twice (a seal cut short and resumed, a re-queued batch).
+    if (acked.length > 0) {
+      const q = await petal(['--dir', dir, 'query', "SELECT count(*) AS n, count(DISTINCT i || ':' || w || ':' || n || ':' || k) AS d FROM kept"])
+      const r = q.code === 0 ? JSON.parse(q.stdout.trim().split('\n')[0] ?? '{}') as { n?: number, d?: number } : {}
+      if (q.code !== 0 && codedError(q.stderr)?.code !== 'QUERY_NO_SUCH_TABLE') fail('run', i, `query exit ${q.code}`, q.stderr)
+      else if (r.n !== r.d) fail('run', i, `${r.n} sealed rows, ${r.d} distinct: rows sealed twice`)
+    }
   }
   console.log(`  run: ${acked.length} acknowledged rows checked`)
   const last = start(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off'])

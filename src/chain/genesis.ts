@@ -6,7 +6,7 @@ import {
   DataDir, IndexDb, StorageError, placeBlock, sealPathOf, tmpBlockPath, writeChainParams,
   type ChainParams, type NewChainInput
 } from '../storage/index.js'
-import { formatTimestamp, parseRfc3339 } from '../util/index.js'
+import { failpoint, formatTimestamp, parseRfc3339 } from '../util/index.js'
 import { Chain, consensusJson, MAX_FUTURE_MS, type ChainOptions } from './chain.js'
 import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
@@ -17,9 +17,13 @@ import { recordDaisyCommitment } from './daisy-commitment.js'
 // What may already be in a directory that gets a new chain: the operator's keys and node identity,
 // a README (the repository's blocks/ has one),
 // the Daisy history and its state that adopt-daisy puts there before its genesis (it replaces them),
-// and leftovers of an initialisation that crashed before writing chainparams.json.
+// and leftovers of an initialisation that crashed before writing chainparams.json: the index, the
+// placed genesis, the write lock's writer.json (a kill inside the genesis's transaction), and the
+// temporaries of an atomic write cut short (chainparams.json's own, writer.json's).
 const KEEP = new Set(['keystore', 'node.key', 'README.md', '.gitkeep', 'daisy', 'daisy-state'])
-const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm'])
+const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'writer.json'])
+const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
+const isLeftover = (name: string): boolean => LEFTOVERS.has(name) || LEFTOVER_TEMP.test(name)
 
 /** Make `dir` ready for a new chain: create it, or check it holds nothing but keys, node.key and leftovers of a crashed init (removed). */
 export function prepareEmptyDir (dir: DataDir): void {
@@ -28,11 +32,11 @@ export function prepareEmptyDir (dir: DataDir): void {
     throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} already holds a chain`, { hint: 'choose another --dir, or remove the directory first' })
   }
   const names = readdirSync(dir.root)
-  const foreign = names.filter(n => !KEEP.has(n) && !LEFTOVERS.has(n))
+  const foreign = names.filter(n => !KEEP.has(n) && !isLeftover(n))
   if (foreign.length > 0) {
     throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`, { hint: 'give an empty or new directory with --dir' })
   }
-  for (const n of names) if (LEFTOVERS.has(n)) rmSync(join(dir.root, n), { recursive: true, force: true })
+  for (const n of names) if (isLeftover(n)) rmSync(join(dir.root, n), { recursive: true, force: true })
 }
 
 /**
@@ -107,6 +111,7 @@ export async function installGenesis (dir: DataDir, params: ChainParams, genesis
     await index.withWriteLock(async () => {
       index.clear()
       placeBlock(genesisFile, dir.blockPath(0), c.seal)
+      failpoint('genesis:placed')
       index.insertBlock(record, c.file.tables, ops)
       index.applyKeyOps(0, ops)
       appendToChainTree(index, record)
