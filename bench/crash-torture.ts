@@ -18,9 +18,11 @@ import { Chain } from '../src/chain/index.js'
 import { Ingest } from '../src/ingest/index.js'
 import { buildDaisyDir } from '../test/helpers/daisy.js'
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'petal.js')
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] ?? def : def }
+// --bin: a copy of a build (bin/, dist/, package.json), so that rebuilding the tree meanwhile does not
+// pull files from under the processes tried.
+const BIN = opt('bin', join(import.meta.dirname, '..', 'bin', 'petal.js'))
 const ITER = Number(opt('iterations', '20'))
 const PATHS = opt('paths', 'run,import,pull,reindex,keys,adopt,init').split(',')
 let seed = Number(opt('seed', String(Date.now() % 1_000_000)))
