@@ -1,7 +1,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync, statSync, utimesSync } from 'node:fs'
-import { join } from 'node:path'
-import { errorMessage, isNotFound, isRecord, parseJson, writeFileAtomic } from '../util/index.js'
+import { dirname, join } from 'node:path'
+import { errorMessage, isNotFound, isRecord, parseJson, removeStaleTemps, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
 import { checkDataFile } from '../storage/index.js'
 
@@ -150,6 +150,8 @@ export class TokenStore {
    */
   private write (records: TokenRecord[]): void {
     const before = statSync(this.path, { throwIfNoEntry: false })?.mtimeMs ?? 0
+    // As the keystore's: temporaries of writes a kill cut short (dead processes' only).
+    removeStaleTemps(dirname(this.path))
     writeFileAtomic(this.path, JSON.stringify({ version: FILE_VERSION, tokens: records }, null, 2) + '\n', 0o600)
     const after = statSync(this.path).mtimeMs
     if (after <= before) {

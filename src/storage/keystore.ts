@@ -4,7 +4,7 @@ import {
   decryptPrivateKey, encryptPrivateKey, generateSigningKey, importPrivateKey, isKeyId, parseEncryptedKey, parsePublicKey,
   privateKeyToPem, privateKeyToPkcs8, type EncryptedKey, type PublicKey, type SigningKey
 } from '../crypto/index.js'
-import { errorMessage, fromHex, isNotFound, isRecord, toHex, writeFileAtomic } from '../util/index.js'
+import { errorMessage, fromHex, isNotFound, isRecord, removeStaleTemps, toHex, writeFileAtomic } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { checkDataFile } from './data-file.js'
 
@@ -133,6 +133,7 @@ export class Keystore {
 
   setDefault (idOrPrefix: string): KeyEntry {
     const e = this.resolve(idOrPrefix, 'sign')
+    removeStaleTemps(this.dir)
     writeFileAtomic(this.defaultFile, e.id + '\n', 0o600)
     return { ...e, isDefault: true }
   }
@@ -194,6 +195,9 @@ export class Keystore {
     if (purpose === 'encrypt') file.purpose = 'encrypt'
     if (passphrase !== undefined && passphrase !== '') file.encrypted = encryptPrivateKey(pkcs8, passphrase)
     else file.private_key = toHex(pkcs8)
+    // The temporaries of atomic writes a kill cut short (a starting node removes them too): a
+    // directory only commands write would otherwise gather one per such kill.
+    removeStaleTemps(this.dir)
     writeFileAtomic(this.fileOf(key.id), JSON.stringify(file, null, 2) + '\n', 0o600)
     if (purpose === 'sign' && this.defaultId() === undefined) writeFileAtomic(this.defaultFile, key.id + '\n', 0o600)
     return { id: key.id, publicKey: key.publicKey, encrypted: file.encrypted !== undefined, created, isDefault: this.defaultId() === key.id, purpose }

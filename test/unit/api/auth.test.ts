@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { readdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { authorize, mayWrite } from '../../../src/api/auth.js'
-import { TokenStore } from '../../../src/api/index.js'
+import { TokenStore, tokensPath } from '../../../src/api/index.js'
 import type { AccessPolicy } from '../../../src/api/options.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -13,6 +15,22 @@ function allowed (headers: Record<string, string>, policy: AccessPolicy, tokens:
     return false
   }
 }
+
+describe('api: tokens.json', () => {
+  // As the keystore's: a kill -9 inside the atomic write leaves `tokens.json.<pid>.<hex>.tmp`, which
+  // the next write of the file removes when its process is gone (bench/crash-torture.ts).
+  it('a token write removes the temporaries that killed writers left, not a live one\'s', () => {
+    const root = tmpDir()
+    const store = TokenStore.of(root)
+    store.create({ scope: 'write', name: 'a' })
+    const api = dirname(tokensPath(root))
+    const dead = 'tokens.json.4194999.0badc0de.tmp'
+    const live = `tokens.json.${process.pid}.0badc0de.tmp`
+    for (const n of [dead, live]) writeFileSync(join(api, n), '{')
+    store.create({ scope: 'write', name: 'b' })
+    expect(readdirSync(api).filter(n => n.endsWith('.tmp'))).toEqual([live])
+  })
+})
 
 describe('api: the lean lane\'s write check', () => {
   it('says yes exactly when authorize() lets the write through', () => {
