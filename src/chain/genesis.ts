@@ -6,7 +6,7 @@ import {
   DataDir, IndexDb, StorageError, placeBlock, sealPathOf, tmpBlockPath, writeChainParams,
   type ChainParams, type NewChainInput
 } from '../storage/index.js'
-import { failpoint, formatTimestamp, parseRfc3339 } from '../util/index.js'
+import { failpoint, formatTimestamp, parseRfc3339, removeStaleTemps } from '../util/index.js'
 import { Chain, consensusJson, MAX_FUTURE_MS, type ChainOptions } from './chain.js'
 import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
@@ -37,6 +37,8 @@ export function prepareEmptyDir (dir: DataDir): void {
     throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`, { hint: 'give an empty or new directory with --dir' })
   }
   for (const n of names) if (isLeftover(n)) rmSync(join(dir.root, n), { recursive: true, force: true })
+  // The key a crashed init generated stays; a cut-short write of its file or of `default` leaves a temporary.
+  removeStaleTemps(dir.keystore)
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
 import { addrOf, startNode, stopAll } from '../helpers/network.js'
@@ -21,6 +21,7 @@ async function killedAtGenesis (args: string[]): Promise<void> {
   expect(existsSync(join(dir, 'chainparams.json'))).toBe(false)
   // The atomic write of chainparams.json cut short leaves its temporary too.
   writeFileSync(join(dir, 'chainparams.json.99999.0badc0de.tmp'), '{')
+  if (existsSync(join(dir, 'keystore'))) writeFileSync(join(dir, 'keystore', 'default.4194999.0badc0de.tmp'), '1:')
 }
 
 describe('kill -9 while a genesis is installed', () => {
@@ -32,6 +33,7 @@ describe('kill -9 while a genesis is installed', () => {
     const v = await petal(['--dir', dir, 'verify'])
     expect(v.code, v.stderr).toBe(0)
     expect(existsSync(join(dir, 'writer.json'))).toBe(false)
+    expect(readdirSync(join(dir, 'keystore')).filter(n => n.endsWith('.tmp'))).toEqual([])
   }, 60_000)
 
   it('pull: running the pull again finishes it', async () => {
