@@ -9,20 +9,16 @@
  * takes every iteration of a path, so a kill in the recovery of the previous kill is tried too.
  * Any violation is printed with the seed and iteration, and the process exits 1.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
-import Database from 'better-sqlite3'
+import { join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
 import { Ingest } from '../src/ingest/index.js'
 import { buildDaisyDir } from '../test/helpers/daisy.js'
+import { codedError, indexAgrees, killAfter, leftovers, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] ?? def : def }
-// --bin: a copy of a build (bin/, dist/, package.json), so that rebuilding the tree meanwhile does not
-// pull files from under the processes tried.
-const BIN = opt('bin', join(import.meta.dirname, '..', 'bin', 'petal.js'))
 const ITER = Number(opt('iterations', '20'))
 const PATHS = opt('paths', 'run,import,pull,reindex,keys,adopt,init').split(',')
 let seed = Number(opt('seed', String(Date.now() % 1_000_000)))
@@ -38,42 +34,11 @@ const root = mkdtempSync(join(tmpdir(), 'petal-torture-'))
 const failures: string[] = []
 const counts: Record<string, { iterations: number, killed: number, finished: number, repaired: number }> = {}
 
-interface Run { code: number | null, signal: string | null, stdout: string, stderr: string, ms: number }
-interface Proc { child: ChildProcess, out: () => string, done: Promise<Run> }
-
-function start (argv: string[], env: Record<string, string> = {}): Proc {
-  const t0 = performance.now()
-  const child = spawn(process.execPath, [BIN, ...argv], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const done = new Promise<Run>(resolve => { child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 }) }) })
-  return { child, out: () => stdout, done }
-}
-async function petal (argv: string[], env: Record<string, string> = {}): Promise<Run> { return await start(argv, env).done }
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-/** Run `p` and kill it -9 after `delay` ms (unless it ended first). */
-async function killAfter (p: Proc, delay: number): Promise<{ run: Run, killed: boolean }> {
-  const timer = setTimeout(() => { p.child.kill('SIGKILL') }, delay)
-  const run = await p.done
-  clearTimeout(timer)
-  return { run, killed: run.signal === 'SIGKILL' }
-}
 
 function fail (path: string, i: number, what: string, detail = ''): void {
   const line = `FAIL ${path} #${i} (seed ${startSeed}): ${what}${detail === '' ? '' : '\n    ' + detail.trim().split('\n').slice(0, 8).join('\n    ')}`
   failures.push(line)
   console.log(line)
-}
-
-/** The coded error and the first command in its hint, from a failed command's stderr. */
-function codedError (stderr: string): { code: string, command?: string } | undefined {
-  const m = /\[([A-Z_]+)\]/.exec(stderr)
-  if (m === null) return undefined
-  const hint = /hint: .*?`(petal [^`]+)`/.exec(stderr)
-  return { code: m[1] as string, command: hint?.[1] }
 }
 
 /**
@@ -95,43 +60,6 @@ async function checkOpens (path: string, i: number, dir: string): Promise<boolea
     repaired = true
   }
   return undefined
-}
-
-/** Temporary and leftover files anywhere in dir (after a command has opened it). */
-function leftovers (dir: string): string[] {
-  const found: string[] = []
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) { walk(p); continue }
-      const rel = relative(dir, p)
-      if (/\.tmp|^tmp\/|journal\.json|\.partial/.test(rel)) found.push(rel)
-    }
-  }
-  if (existsSync(dir)) walk(dir)
-  return found
-}
-
-/** Canonical block files above the index's tip, and index rows whose file differs or is missing. */
-function indexAgrees (dir: string): string[] {
-  const problems: string[] = []
-  const c = Chain.open(dir, { readonly: true })
-  try {
-    const tip = c.tip().height
-    for (const shard of readdirSync(dir).filter(n => /^[0-9a-f]{4}$/.test(n))) {
-      for (const f of readdirSync(join(dir, shard))) {
-        const m = /^block_([0-9a-f]{8})\.(db|sig)$/.exec(f)
-        if (m !== null && parseInt(m[1] as string, 16) > tip) problems.push(`${shard}/${f} above the tip ${tip}`)
-      }
-    }
-    for (let h = 0; h <= tip; h++) {
-      const rec = c.get(h)
-      if (rec === undefined) { problems.push(`no index row at ${h}`); continue }
-      const p = c.dir.blockPath(h)
-      if (!existsSync(p) || statSync(p).size !== rec.size) problems.push(`file at ${h} missing or of another size`)
-    }
-  } finally { c.close() }
-  return problems
 }
 
 /** Common checks after a kill; returns whether the directory opened (with or without repair). */
@@ -158,16 +86,6 @@ function tally (path: string, killed: boolean): void {
 async function newChain (dir: string): Promise<void> {
   const r = await petal(['--dir', dir, 'init'])
   if (r.code !== 0) throw new Error(`init: ${r.stderr}`)
-}
-
-function sqliteFile (path: string, rows: number, seedValue: number): string {
-  rmSync(path, { force: true })
-  const db = new Database(path)
-  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, v INTEGER, b BLOB)')
-  const ins = db.prepare('INSERT INTO t (k, v, b) VALUES (?, ?, ?)')
-  db.transaction(() => { for (let r = 0; r < rows; r++) ins.run(`k${(r + seedValue) % 97}`, seedValue * 1_000_000 + r, Buffer.alloc(r % 64, r & 255)) })()
-  db.close()
-  return path
 }
 
 /** After a writer that ran to its end, no temporary file may be left anywhere in dir. */
