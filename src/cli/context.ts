@@ -5,7 +5,7 @@ import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
 import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
-import { abortable, createLogger, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
+import { abortable, createLogger, errorCode, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 import { readInputFile } from './input.js'
@@ -120,6 +120,8 @@ export class CliContext {
     try {
       await writeOutputFile(path, text, {
         signal: this.signal,
+        // The data directory's files are Petal's: the note over a key file lost the key (review32).
+        outside: this.daisy === undefined ? [this.dir] : [this.dir, this.daisy.dir],
         descriptors: {
           1: async s => {
             this.out.stdout(s)
@@ -131,6 +133,8 @@ export class CliContext {
       })
     } catch (err) {
       if (this.signal.aborted) throw err
+      const dir = errorCode(err) === 'EINSIDE' ? (err as { dir?: unknown }).dir : undefined
+      if (typeof dir === 'string') throw new UsageError(`cannot write ${path}: it is in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${dir}`)
       throw new UsageError(`cannot write ${path}: ${errorMessage(err)}`, hint)
     }
   }

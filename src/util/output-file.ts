@@ -1,5 +1,5 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
-import { basename, dirname, normalize } from 'node:path'
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
+import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path'
 import { sleep } from './async.js'
 import { AbortError } from './errors.js'
 import { errorCode } from './narrow.js'
@@ -16,6 +16,12 @@ export interface OutputOptions {
   descriptors?: DescriptorWriters
   /** Stops a wait for the reader of a descriptor. */
   signal?: AbortSignal
+  /**
+   * Directories whose files are not the user's to write over (a data directory: chain.db, keys,
+   * blocks): a path that leads into one (by its name, `..` or a symlink) is refused with code
+   * EINSIDE and the directory as `dir`. A descriptor's name is not a path there.
+   */
+  outside?: readonly string[]
 }
 
 /**
@@ -36,6 +42,7 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
     await (own !== undefined ? own(data) : writeDescriptor(fd, data, o.signal))
     return
   }
+  if (o.outside !== undefined) refuseInside(path, o.outside)
   const link = lstatSync(path, { throwIfNoEntry: false })
   if (link === undefined) {
     writeFileAtomic(path, data)
@@ -84,6 +91,44 @@ async function openWriteEnd (path: string, signal: AbortSignal | undefined): Pro
 }
 
 /**
+ * Refuse `path` where it leads into one of `dirs`: `checkpoint -o DIR/keystore/KEY.json` replaced
+ * the signing key by the note (its only copy), `-o DIR/chain.db` the index SQLite had open
+ * (INDEX_CORRUPT), a block file the block (review32).
+ */
+function refuseInside (path: string, dirs: readonly string[]): void {
+  const at = whereWritten(path)
+  if (at === undefined) return
+  for (const d of dirs) {
+    let root: string
+    try { root = realpathSync.native(d) } catch { continue }
+    const r = relative(root, at)
+    if (r === '' || (r !== '..' && !r.startsWith('..' + sep) && !isAbsolute(r))) {
+      throw Object.assign(new Error(`it is inside ${root}, whose files are Petal's`), { code: 'EINSIDE', dir: root })
+    }
+  }
+}
+
+/**
+ * The real path a write of `path` lands on: the file's, through any symlinks (a dangling one's
+ * target too), or its real directory's and its name; undefined where no directory leads (the write
+ * fails by itself).
+ */
+function whereWritten (path: string): string | undefined {
+  // realpath(3), as the kernel resolves: Node's own takes `link/..` as `.` by the text.
+  let p = path
+  for (let hop = 0; hop < 40; hop++) {
+    try { return realpathSync.native(p) } catch {}
+    let dir: string
+    try { dir = realpathSync.native(dirname(p)) } catch { return undefined }
+    const name = join(dir, basename(p))
+    if (lstatSync(name, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return name
+    const to = readlinkSync(name)
+    p = isAbsolute(to) ? to : `${dir}/${to}`
+  }
+  return undefined
+}
+
+/**
  * Replace the regular file `path` (whose stat is `old`) by `data` the way Vim's
  * `backupcopy=auto` does: atomically (a new file with the old one's permission bits, owner and
  * group, fsynced and renamed over it) where that new file can be the
@@ -97,7 +142,7 @@ async function openWriteEnd (path: string, signal: AbortSignal | undefined): Pro
  */
 function replaceFile (path: string, data: string, old: Stats): void {
   if (old.nlink > 1) {
-    writeInPlace(path, data)
+    writeInPlace(path, data, old)
     return
   }
   const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
@@ -106,7 +151,7 @@ function replaceFile (path: string, data: string, old: Stats): void {
     fd = openSync(tmp, 'wx', old.mode & 0o777)
   } catch (err) {
     if (!refused(err)) throw err
-    writeInPlace(path, data)
+    writeInPlace(path, data, old)
     return
   }
   try {
@@ -119,7 +164,7 @@ function replaceFile (path: string, data: string, old: Stats): void {
         closeSync(fd)
         fd = undefined
         unlinkSync(tmp)
-        writeInPlace(path, data)
+        writeInPlace(path, data, old)
         return
       }
     }
@@ -138,12 +183,34 @@ function replaceFile (path: string, data: string, old: Stats): void {
   fsyncDir(dirname(path))
 }
 
-/** Truncate the existing file `path` and write `data` into it, flushed (its inode, links, owner and mode stay). */
-function writeInPlace (path: string, data: string): void {
+/** What writeInPlace keeps to put back: a proof or a note is far smaller. */
+const RESTORE_MAX_BYTES = 64 << 20
+
+/**
+ * Truncate the existing file `path` and write `data` into it, flushed (its inode, links, owner and
+ * mode stay). A write that fails (ENOSPC, EFBIG, EDQUOT) puts back what the file held, where it was
+ * readable and at most RESTORE_MAX_BYTES: it left the file short, the old content lost and the new
+ * not written, in every name of a hard-linked file (review32).
+ */
+function writeInPlace (path: string, data: string, old: Stats): void {
+  let before: Buffer | undefined
+  if (old.size <= RESTORE_MAX_BYTES) {
+    try { before = readFileSync(path) } catch {}
+  }
   const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC)
   try {
     writeFullySync(fd, data)
     fsyncSync(fd)
+  } catch (err) {
+    if (before !== undefined) {
+      try {
+        ftruncateSync(fd, 0)
+        // At offset 0 (the descriptor's own offset is past the failed write).
+        for (let at = 0; at < before.length;) at += writeSync(fd, before, at, before.length - at, at)
+        fsyncSync(fd)
+      } catch {}
+    }
+    throw err
   } finally {
     closeSync(fd)
   }

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { createEndorsement, type Chain } from '../../chain/index.js'
 import { isKeyId, parsePublicKey, type PublicKey } from '../../crypto/index.js'
@@ -49,7 +49,8 @@ export function register (program: Command, action: Action): void {
       const text = JSON.stringify(e, null, 2) + '\n'
       const out = o.out
       if (out !== undefined) {
-        writeFileSync(out, text)
+        // As prove's -o: atomically, a descriptor only if given, never into the data directory.
+        await ctx.writeOutputFile(out, text, 'choose a path in a directory you can write, or leave -o out to print the endorsement')
         ctx.out.result({ file: out, endorsement: e }, () => `wrote endorsement: ${short(signer.id)} ${o.op}s ${target.id} → ${out}`)
       } else {
         ctx.out.stdout(ctx.out.json ? JSON.stringify(e) + '\n' : text)

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, closeSync, constants, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, constants, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -301,6 +301,42 @@ describe('writeOutputFile', () => {
       }
       expect(lstatSync(fifo).isFIFO()).toBe(true)
     }
+  })
+
+  it('refuses a path that leads into a directory it is told to keep out of, by name, `..`, a symlink or a dangling one; writes beside it (review32)', async () => {
+    const keep = join(dir, 'data')
+    mkdirSync(join(keep, 'keystore'), { recursive: true })
+    const key = join(keep, 'keystore', 'key.json')
+    writeFileSync(key, 'secret\n')
+    symlinkSync(key, join(dir, 'to-key'))
+    symlinkSync(join(keep, 'keystore'), join(dir, 'keys'))
+    symlinkSync(join(keep, 'made.json'), join(dir, 'dangling'))
+    // keys/.. is data/ for the kernel; Node's path.resolve would make it dir/ by the text.
+    for (const p of [key, join(keep, 'new.json'), keep, join(dir, 'to-key'), `${join(dir, 'keys')}/../x.json`, join(dir, 'dangling'), `${dir}/./data/keystore/../keystore/key.json`]) {
+      const err = await writeOutputFile(p, 'note\n', { outside: [keep] }).then(() => undefined, (e: unknown) => e)
+      expect({ p, code: (err as { code?: string } | undefined)?.code, dir: (err as { dir?: string } | undefined)?.dir }).toEqual({ p, code: 'EINSIDE', dir: realpathSync(keep) })
+    }
+    expect(readFileSync(key, 'utf8')).toBe('secret\n')
+    expect(readdirSync(join(keep, 'keystore'))).toEqual(['key.json'])
+    expect(readdirSync(keep).sort()).toEqual(['keystore'])
+    await writeOutputFile(join(dir, 'x.json'), 'note\n', { outside: [keep] })
+    expect(readFileSync(join(dir, 'x.json'), 'utf8')).toBe('note\n')
+  })
+
+  it('puts back what a file written in place held when the write fails (EFBIG here, ENOSPC alike) (review32)', () => {
+    // A file with another hard link is truncated and written: a write that failed left it short,
+    // the old content lost and the new not written, in both names. A file-size limit (ulimit -f,
+    // whose SIGXFSZ Node ignores) makes the write fail without filling a disk.
+    const f = join(dir, 'linked.note')
+    writeFileSync(f, 'old content\n')
+    linkSync(f, join(dir, 'other-name'))
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const script = `const { writeOutputFile } = await import(${JSON.stringify(url)})
+      try { await writeOutputFile(${JSON.stringify(f)}, 'x'.repeat(64 << 10)); console.log('wrote') } catch (err) { console.log(err.code) }`
+    const r = spawnSync('sh', ['-c', 'ulimit -f 16 && exec "$@"', 'sh', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    expect(r.stdout.toString().trim()).toBe('EFBIG')
+    expect(readFileSync(f, 'utf8')).toBe('old content\n')
+    expect(readFileSync(join(dir, 'other-name'), 'utf8')).toBe('old content\n')
   })
 
   it('replaces the file a symlink points at, not the link', async () => {
