@@ -276,15 +276,26 @@ function checkGiven (fd: number): void {
     if (errorCode(err) !== 'ENOENT') throw err
     throw notGiven(fd, 'is not open')
   }
-  const mode = parseInt(/^flags:\s*([0-7]+)$/m.exec(info)?.[1] ?? '0', 8) & 3
+  const mode = accessMode(info)
+  // A pipe's other end: the same pipe open for reading. The same end twice is a given one too
+  // (`-o /dev/fd/3 3>&1 | cat`: 3 and 1 both write; it was refused, review32).
   const own = target.startsWith('anon_inode:') ||
-    (target.startsWith('pipe:') && readdirSync('/proc/self/fd').some(n => Number(n) !== fd && readlinkOrEmpty(`/proc/self/fd/${n}`) === target)) ||
+    (target.startsWith('pipe:') && readdirSync('/proc/self/fd').some(n => Number(n) !== fd && readlinkOrEmpty(`/proc/self/fd/${n}`) === target && readsPipe(n))) ||
     (mode === 2 && statSync(`/proc/self/fd/${fd}`).isFile())
   if (own) throw notGiven(fd, `(${target}) was not given to this command but opened by the process itself`)
 }
 
 function notGiven (fd: number, why: string): Error {
   return Object.assign(new Error(`descriptor ${fd} ${why}: open it for the command (\`${fd}>> FILE\` in the shell) or name a file`), { code: 'EBADF' })
+}
+
+/** O_RDONLY (0), O_WRONLY (1) or O_RDWR (2), from a descriptor's /proc/self/fdinfo text. */
+function accessMode (info: string): number {
+  return parseInt(/^flags:\s*([0-7]+)$/m.exec(info)?.[1] ?? '0', 8) & 3
+}
+
+function readsPipe (n: string): boolean {
+  try { return accessMode(readFileSync(`/proc/self/fdinfo/${n}`, 'latin1')) !== 1 } catch { return false }
 }
 
 function readlinkOrEmpty (path: string): string {

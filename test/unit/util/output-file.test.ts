@@ -260,6 +260,17 @@ describe('writeOutputFile', () => {
     expect(String(r.output[4])).toBe('piped\n')
   })
 
+  it.skipIf(process.platform !== 'linux')('takes a descriptor given as a copy of stdout (`3>&1`): the same end of a pipe twice is not a pipe the process reads itself (review32)', () => {
+    // `petal checkpoint -o /dev/fd/3 3>&1 | cat` was refused: "descriptor 3 (pipe:[…]) was not
+    // given to this command but opened by the process itself", as fd 1 holds the same pipe.
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const script = `const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile('/dev/fd/3', 'through 3\\n')`
+    // A pipe to cat (a child's 'pipe' stdio is a socket pair, not a pipe).
+    const r = spawnSync('sh', ['-c', '"$@" 3>&1 | cat', 'sh', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    expect({ status: r.status, stderr: r.stderr.toString() }).toEqual({ status: 0, stderr: '' })
+    expect(r.stdout.toString()).toBe('through 3\n')
+  })
+
   it.skipIf(spawnSync('mkfifo', ['--version']).status !== 0)('writes through a FIFO, which stays a FIFO', async () => {
     const fifo = join(dir, 'pipe')
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
