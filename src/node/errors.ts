@@ -15,7 +15,7 @@ export class NodeError<C extends NodeErrorCode = NodeErrorCode> extends PetalErr
 function nodeErrorDocs (): Readonly<Record<NodeErrorCode, CodeDoc>> {
   return {
     NO_SIGNING_KEY: { meaning: 'the node has no signing key, so it cannot seal a block', hint: 'create one with `petal keygen` and select it with --key' },
-    ALREADY_RUNNING: { meaning: 'a node or a pull already holds this data directory (node.lock)', hint: 'stop it first; other commands (status, signimportblock, …) can run beside it' },
+    ALREADY_RUNNING: { meaning: 'a node or a pull already holds this data directory (node.lock)', hint: 'stop it first (Ctrl-C in its terminal, or `kill PID`), then run the command again; other commands (status, signimportblock, …) can run beside it' },
     LOCK_HOLDER_STOPPED: { meaning: 'node.lock is held by a stopped process (Ctrl-Z, SIGSTOP, a debugger) that no running node or pull names: a command stopped while it looked at the lock, which it holds for that instant', hint: 'resume that process (`fg` in its shell, or `kill -CONT PID`; the message names it) or end it (`kill PID; kill -CONT PID`: stopped, it acts on no signal until resumed), then run the command again; one a debugger holds ignores SIGCONT: continue it there, or `kill -9 PID`; a node or a pull stopped as it started keeps node.lock once resumed: end that one' }
   }
 }

@@ -34,6 +34,6 @@ export function takeNodeLock (root: string): NodeLock {
   const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}${halted ? ', stopped' : ''}) is already running on` : other
   const resume = halted ? `it is stopped: ${resumeAdvice(live.pid)}; ` : ''
   // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
-  const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first; other commands (status, signimportblock, …) can run beside it`
+  const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first${live !== undefined && !halted ? ` (Ctrl-C in its terminal, or \`kill ${live.pid}\`), then run this command again` : ''}; other commands (status, signimportblock, …) can run beside it`
   throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })
 }

@@ -328,3 +328,36 @@ describe('a hint\'s command, run as written, acts on the --dir the user gave', (
     await node.stop()
   })
 })
+
+// ALREADY_RUNNING said "stop it first" and no way to: the hint now names Ctrl-C and `kill PID`,
+// which, run as printed, stops the node cleanly; the refused `run` then starts (hints32).
+describe('a second node on a data directory', () => {
+  it('ALREADY_RUNNING: the hint\'s `kill PID`, run as printed, stops the first node and the second then runs', async () => {
+    const dir = await chainOfTwo()
+    const args = ['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off', '--no-dht']
+    const first = spawnPetal(args)
+    let out = ''
+    first.child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+    try {
+      await waitFor(() => out.includes('/p2p/'), { timeout: 30_000, what: 'the first node to listen' })
+      const refused = await petal(args)
+      expect(refused.code).toBe(4)
+      expect(refused.stderr).toContain(`a node (pid ${first.child.pid ?? ''}) is already running on`)
+      const { commands } = hintCommands(refused.stderr)
+      expect(commands).toEqual([`kill ${first.child.pid ?? ''}`])
+      expect(runAsWritten(commands[0] ?? '', {}).code).toBe(0)
+      expect((await first.exit).code).toBe(0) // SIGTERM: a clean stop
+    } finally {
+      first.child.kill('SIGKILL')
+    }
+    const second = spawnPetal(args)
+    let out2 = ''
+    second.child.stdout?.on('data', (d: Buffer) => { out2 += d.toString() })
+    try {
+      await waitFor(() => out2.includes('/p2p/'), { timeout: 30_000, what: 'the second node to listen' })
+    } finally {
+      second.child.kill('SIGTERM')
+      await second.exit
+    }
+  })
+})
