@@ -305,27 +305,30 @@ describe('a hint\'s command, run as written, acts on the --dir the user gave', (
       const node = spawnPetal(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--no-dht'])
       let out = ''
       node.child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' }).catch(async (err: unknown) => { node.child.kill('SIGKILL'); await node.exit; throw err })
       return { url, stop: async () => { node.child.kill('SIGTERM'); return await node.exit } }
     }
     let node = await start()
-    const refused = await post(node.url)
-    expect(refused.status).toBe(409)
-    expect(refused.body.error?.code).toBe('INGEST_NO_KEY')
-    expect(refused.body.error?.hint).toContain('restart')
-    expect((await petal(['--dir', dir, 'keygen'])).code).toBe(0)
-    expect((await post(node.url)).body.error?.code).toBe('INGEST_NO_KEY') // still: the node loaded no key at its start
-    await node.stop()
-    node = await start()
-    expect((await post(node.url)).body.error?.code).toBe('INGEST_NOT_SIGNATORY')
-    const pub = (JSON.parse((await petal(['--dir', dir, '--json', 'mykeys'])).stdout) as Array<{ public_key: string }>)[0]?.public_key ?? ''
-    const endorsement = join(tmpDir(), 'add.json')
-    expect((await petal(['--dir', signatory, 'signkey', pub, '--op', 'add', '-o', endorsement])).code).toBe(0)
-    expect((await petal(['--dir', signatory, 'signimportblock', '--keyops', endorsement])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'import', join(signatory, '0000', 'block_00000002.db')])).code).toBe(0)
-    const taken = await post(node.url)
-    expect(taken.status, JSON.stringify(taken.body)).toBe(202)
-    await node.stop()
+    try {
+      const refused = await post(node.url)
+      expect(refused.status).toBe(409)
+      expect(refused.body.error?.code).toBe('INGEST_NO_KEY')
+      expect(refused.body.error?.hint).toContain('restart')
+      expect((await petal(['--dir', dir, 'keygen'])).code).toBe(0)
+      expect((await post(node.url)).body.error?.code).toBe('INGEST_NO_KEY') // still: the node loaded no key at its start
+      await node.stop()
+      node = await start()
+      expect((await post(node.url)).body.error?.code).toBe('INGEST_NOT_SIGNATORY')
+      const pub = (JSON.parse((await petal(['--dir', dir, '--json', 'mykeys'])).stdout) as Array<{ public_key: string }>)[0]?.public_key ?? ''
+      const endorsement = join(tmpDir(), 'add.json')
+      expect((await petal(['--dir', signatory, 'signkey', pub, '--op', 'add', '-o', endorsement])).code).toBe(0)
+      expect((await petal(['--dir', signatory, 'signimportblock', '--keyops', endorsement])).code).toBe(0)
+      expect((await petal(['--dir', dir, 'import', join(signatory, '0000', 'block_00000002.db')])).code).toBe(0)
+      const taken = await post(node.url)
+      expect(taken.status, JSON.stringify(taken.body)).toBe(202)
+    } finally {
+      await node.stop() // a failed expectation must not leave the node running
+    }
   })
 })
 
