@@ -41,6 +41,8 @@ export interface ThreadReading {
   readonly waitedMs: number
   /** Times the thread got a CPU; undefined where the kernel keeps no count. */
   readonly runs: number | undefined
+  /** performance.now() just before the counts were read (absent in readings made by hand). */
+  readonly atMs?: number
 }
 
 export class CpuWait implements ThreadWait {
@@ -48,8 +50,8 @@ export class CpuWait implements ThreadWait {
   private tried = false
   private readonly buf = Buffer.alloc(96)
 
-  /** `path`: the kernel's file for this thread (another only in tests: a missing or odd one). */
-  constructor (private readonly path = '/proc/thread-self/schedstat') {}
+  /** `path`: the kernel's file for this thread (another only in tests: a missing or odd one, with a clock of their own). */
+  constructor (private readonly path = '/proc/thread-self/schedstat', private readonly clock: () => number = () => performance.now()) {}
 
   /** The thread's counts so far, or undefined where the kernel does not say. */
   now (): ThreadReading | undefined {
@@ -59,6 +61,7 @@ export class CpuWait implements ThreadWait {
       try { this.fd = openSync(this.path, 'r') } catch { this.fd = undefined }
     }
     if (this.fd === undefined) return undefined
+    const atMs = this.clock()
     try {
       const n = readSync(this.fd, this.buf, 0, this.buf.byteLength, 0)
       const fields = this.buf.toString('latin1', 0, n).split(' ')
@@ -70,7 +73,8 @@ export class CpuWait implements ThreadWait {
       return {
         ranMs: Number.isFinite(ran) ? ran / 1e6 : 0,
         waitedMs: waited / 1e6,
-        runs: Number.isFinite(runs) && runs > 0 ? runs : undefined
+        runs: Number.isFinite(runs) && runs > 0 ? runs : undefined,
+        atMs
       }
     } catch {
       this.close()
@@ -78,14 +82,21 @@ export class CpuWait implements ThreadWait {
     }
   }
 
-  /** The part of `wallMs`, an operation that started when `before` was read, that the thread slept (see ThreadWait). */
+  /**
+   * The part of `wallMs`, an operation that started when `before` was read, that the thread slept
+   * (see ThreadWait). The counts cover from `before` to the reading taken here, a little more than
+   * the caller's clock: a preemption in either gap is in them, so the wall time taken off is the
+   * span between the two readings where that is longer (else such a preemption was subtracted from
+   * a wall time that never held it: mend32 saw 100 ms asleep read as 92.5).
+   */
   ownMs (wallMs: number, before: ThreadReading | undefined): number {
     if (before === undefined) return wallMs
     const after = this.now()
     if (after === undefined) return wallMs
     if (before.runs !== undefined && after.runs === before.runs) return 0
+    const span = before.atMs === undefined ? wallMs : Math.max(wallMs, this.clock() - before.atMs)
     const off = Math.max(0, after.waitedMs - before.waitedMs) + Math.max(0, after.ranMs - before.ranMs)
-    return Math.max(0, wallMs - off)
+    return Math.max(0, span - off)
   }
 
   close (): void {

@@ -12,6 +12,9 @@ import { RangeWrites } from '../../../src/network/protocols/range-writes.js'
 import { SendBatch } from '../../../src/network/protocols/send-file.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
+/** A clock that stands still, for counts written by hand: the wall time is the caller's alone. */
+const STOPPED = (): number => 0
+
 /** Spin for `ms` of wall time. */
 function spin (ms: number): void {
   const end = performance.now() + ms
@@ -74,12 +77,32 @@ describe('a thread that sleeps in the kernel (as on a slow disk) keeps that time
   })
 })
 
+describe('CPU wait counted outside the caller\'s clock', () => {
+  it('a preemption between the first reading and the operation\'s clock is taken off the readings\' span, not off the operation\'s wall time', () => {
+    const f = join(tmpDir(), 'schedstat')
+    writeFileSync(f, '100 5000000 7\n')
+    const w = new CpuWait(f)
+    try {
+      const before = w.now()
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30) // preempted for 30 ms before the clock starts
+      const start = performance.now()
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50) // the operation: 50 ms asleep
+      const wall = performance.now() - start
+      writeFileSync(f, '100 35000000 9\n') // the 30 ms waiting for a CPU are in the counts
+      // It read wall − 30 = ~20 ms: a sleep of 50 taken for little more than a preemption.
+      expect(w.ownMs(wall, before)).toBeGreaterThanOrEqual(wall - 2)
+    } finally {
+      w.close()
+    }
+  })
+})
+
 describe('CPU wait where the kernel does not say, or says something odd', () => {
   const schedstat = (text: string): string => { const f = join(tmpDir(), 'schedstat'); writeFileSync(f, text); return f }
 
   it('a missing file (not Linux, a container without /proc) or one that cannot be read: nothing is subtracted', () => {
     for (const path of [join(tmpDir(), 'none'), tmpDir()]) { // absent; a directory opens, but its read fails
-      const w = new CpuWait(path)
+      const w = new CpuWait(path, STOPPED)
       expect(w.now()).toBeUndefined()
       expect(w.now()).toBeUndefined() // tried once: no retry per read
       expect(w.ownMs(12, undefined)).toBe(12)
@@ -90,7 +113,7 @@ describe('CPU wait where the kernel does not say, or says something odd', () => 
 
   it('content that is not three counts gives no reading: nothing is subtracted', () => {
     for (const text of ['', '\n', '123', '123\n', '1 abc 3\n', '1 1e999 3\n', 'garbage']) {
-      const w = new CpuWait(schedstat(text))
+      const w = new CpuWait(schedstat(text), STOPPED)
       expect(w.now(), JSON.stringify(text)).toBeUndefined()
       expect(w.ownMs(9, w.now())).toBe(9)
       w.close()
@@ -99,10 +122,10 @@ describe('CPU wait where the kernel does not say, or says something odd', () => 
 
   it('a count that goes backwards subtracts nothing; one that grows by more than the wall time leaves 0, never less; the largest counts parse', () => {
     const f = schedstat('100 5000000 7\n') // 5 ms waited
-    const w = new CpuWait(f)
+    const w = new CpuWait(f, STOPPED)
     try {
       const before = w.now()
-      expect(before).toEqual({ ranMs: 0.0001, waitedMs: 5, runs: 7 })
+      expect(before).toEqual({ ranMs: 0.0001, waitedMs: 5, runs: 7, atMs: 0 })
       writeFileSync(f, '100 2000000 8\n') // 2 ms: backwards
       expect(w.ownMs(10, before)).toBe(10)
       writeFileSync(f, '100 50000000 8\n') // 50 ms waited during a 10 ms operation
@@ -122,7 +145,7 @@ describe('the time a thread ran during an operation', () => {
 
   it('is not the disk\'s: an operation that never left its CPU counts for nothing, however long; one that did, for what it neither ran nor waited; where the kernel keeps no counts (all zero) the wall clock decides', () => {
     const f = schedstat('100 5000000 7\n')
-    const w = new CpuWait(f)
+    const w = new CpuWait(f, STOPPED)
     try {
       const before = w.now()
       writeFileSync(f, '9000100 5000000 7\n') // 9 ms on the CPU, never given it anew
@@ -137,10 +160,10 @@ describe('the time a thread ran during an operation', () => {
       w.close()
     }
     const none = schedstat('0 0 0\n')
-    const z = new CpuWait(none)
+    const z = new CpuWait(none, STOPPED)
     try {
       const before = z.now()
-      expect(before).toEqual({ ranMs: 0, waitedMs: 0, runs: undefined })
+      expect(before).toEqual({ ranMs: 0, waitedMs: 0, runs: undefined, atMs: 0 })
       expect(z.ownMs(9, before)).toBe(9)
     } finally {
       z.close()
@@ -179,7 +202,7 @@ describe('range writes and CPU wait', () => {
         return super.ownMs(wallMs, before)
       }
     }
-    const wait = new Scripted(waitMs === undefined ? join(tmpDir(), 'none') : stat)
+    const wait = new Scripted(waitMs === undefined ? join(tmpDir(), 'none') : stat, STOPPED) // the writer's clock alone is the wall time
     const clock = vi.spyOn(performance, 'now')
     let t = 0
     clock.mockImplementation(() => { t += 5; return t }) // from one reading to the next: 5 ms
