@@ -70,13 +70,13 @@ export class IngestError<C extends IngestErrorCode = IngestErrorCode> extends Pe
   }
 }
 
-/** An IngestError of any one code: `code` discriminates `details`. */
 /**
  * INGEST_NO_KEY's hint where no key exists. A running node loads its key when it starts, so a key
  * made while it runs is used only after a restart (found by running the hint: review hints32).
  */
 export const NO_KEY_HINT = 'create a key with `petal keygen` (a running node loads its key when it starts: restart it then), and have the signatories add the key (`petal signkey KEY --op add`, then `petal signimportblock --keyops`)'
 
+/** An IngestError of any one code: `code` discriminates `details`. */
 export type AnyIngestError = { [K in IngestErrorCode]: IngestError<K> }[IngestErrorCode]
 
 /** The codes that refuse one row of the input. */
