@@ -154,7 +154,10 @@ export async function prepareBlocks (blocks: ReadonlyArray<{ file: string, seal:
 export function moveBlock (from: string, to: string): void {
   renameBlock(from, to)
   fsyncDir(dirname(to))
-  if (dirname(from) !== dirname(to)) fsyncDir(dirname(from))
+  // A directory that does not exist had nothing moved out of it: undoing a journalled move to
+  // forks/ after a crash before its first rename (forks/ never made) failed here with ENOENT, and
+  // the data directory did not open.
+  if (dirname(from) !== dirname(to) && existsSync(dirname(from))) fsyncDir(dirname(from))
 }
 
 /**

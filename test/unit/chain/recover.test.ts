@@ -37,3 +37,24 @@ describe('recovery of a journal whose commit is in the index', () => {
     }
   })
 })
+
+describe('recovery of a journal whose commit never happened', () => {
+  it('undoes a move into forks/ that a crash stopped before forks/ was made: the block stays, the directory opens', async () => {
+    const alice = fixtureKey('alice')
+    const t = await newTestChain({ key: alice })
+    try {
+      await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 3, 1), alice)
+      const rec = t.chain.tip()
+      // As a reorg leaves it after its journal and before its first rename: the canonical block
+      // bound for forks/, and a commit (the other branch's tip) not in the index.
+      expect(existsSync(t.chain.dir.forksDir)).toBe(false)
+      writeJournal(t.chain.dir, { commit: 'ab'.repeat(32), moves: [{ from: t.chain.dir.blockPath(rec.height), to: t.chain.dir.forkPath(rec.hash) }] })
+      expect(t.chain.index.tryWriteLockSync(() => { recover(t.chain) })).toBe(true)
+      expect(existsSync(t.chain.dir.journal)).toBe(false)
+      expect(existsSync(t.chain.dir.blockPath(rec.height))).toBe(true)
+      expect(t.chain.tip().hash).toBe(rec.hash)
+    } finally {
+      t.chain.close()
+    }
+  })
+})
