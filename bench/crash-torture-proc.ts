@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import Database from 'better-sqlite3'
 import { Chain } from '../src/chain/index.js'
+import { makeSqlite } from '../test/helpers/chain.js'
 
 const argv = process.argv.slice(2)
 // --bin: a copy of a build (bin/, dist/, package.json, genesis/), so that rebuilding the tree
@@ -27,7 +27,7 @@ export function start (argv: string[], env: Record<string, string> = {}): Proc {
   return { child, out: () => stdout, done }
 }
 export async function petal (argv: string[], env: Record<string, string> = {}): Promise<Run> { return await start(argv, env).done }
-export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+export { sleep } from '../src/util/index.js'
 
 /** Run `p` and kill it -9 after `delay` ms (unless it ended first). */
 export async function killAfter (p: Proc, delay: number): Promise<{ run: Run, killed: boolean }> {
@@ -81,13 +81,8 @@ export function indexAgrees (dir: string): string[] {
   return problems
 }
 
+/** A fresh SQLite file of `rows` rows (the tests' makeSqlite adds to a file that exists). */
 export function sqliteFile (path: string, rows: number, seedValue: number): string {
   rmSync(path, { force: true })
-  const db = new Database(path)
-  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, v INTEGER, b BLOB)')
-  const ins = db.prepare('INSERT INTO t (k, v, b) VALUES (?, ?, ?)')
-  db.transaction(() => { for (let r = 0; r < rows; r++) ins.run(`k${(r + seedValue) % 97}`, seedValue * 1_000_000 + r, Buffer.alloc(r % 64, r & 255)) })()
-  db.close()
-  return path
+  return makeSqlite(path, rows, seedValue)
 }
-

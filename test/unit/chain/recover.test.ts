@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { signImport } from '../../../src/chain/index.js'
 import { recover } from '../../../src/chain/recover.js'
-import { writeJournal } from '../../../src/storage/index.js'
-import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
+import { writeJournal, type BlockRecord } from '../../../src/storage/index.js'
+import { fixtureKey, makeSqlite, newTestChain, type TestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // A group is placed with synchronous=NORMAL and chain.db-wal fsynced after the commit
@@ -13,13 +13,18 @@ import { tmpDir } from '../../helpers/tmp.js'
 // durable before it deletes the journal: after a power cut, the journal is what moves the files
 // of a lost commit back.
 
+/** A test chain with one block above its genesis, and that block's record. */
+async function chainOfOneBlock (): Promise<{ t: TestChain, rec: BlockRecord }> {
+  const alice = fixtureKey('alice')
+  const t = await newTestChain({ key: alice })
+  await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 3, 1), alice)
+  return { t, rec: t.chain.tip() }
+}
+
 describe('recovery of a journal whose commit is in the index', () => {
   it('fsyncs chain.db-wal while the journal is still there, then removes the journal', async () => {
-    const alice = fixtureKey('alice')
-    const t = await newTestChain({ key: alice })
+    const { t, rec } = await chainOfOneBlock()
     try {
-      await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 3, 1), alice)
-      const rec = t.chain.tip()
       // As a placement leaves it between its commit and its fsync: journal present, commit visible.
       writeJournal(t.chain.dir, { commit: rec.hash, moves: [{ from: join(t.chain.dir.root, 'tmp', 'x.db'), to: t.chain.dir.blockPath(rec.height) }] })
       const journalAtSync: boolean[] = []
@@ -40,11 +45,8 @@ describe('recovery of a journal whose commit is in the index', () => {
 
 describe('recovery of a journal whose commit never happened', () => {
   it('undoes a move into forks/ that a crash stopped before forks/ was made: the block stays, the directory opens', async () => {
-    const alice = fixtureKey('alice')
-    const t = await newTestChain({ key: alice })
+    const { t, rec } = await chainOfOneBlock()
     try {
-      await signImport(t.chain, makeSqlite(join(tmpDir(), '1.db'), 3, 1), alice)
-      const rec = t.chain.tip()
       // As a reorg leaves it after its journal and before its first rename: the canonical block
       // bound for forks/, and a commit (the other branch's tip) not in the index.
       expect(existsSync(t.chain.dir.forksDir)).toBe(false)
