@@ -133,7 +133,10 @@ export class CliContext {
       })
     } catch (err) {
       if (this.signal.aborted) throw err
-      const dir = errorCode(err) === 'EINSIDE' ? (err as { dir?: unknown }).dir : undefined
+      const { dir, file, alias } = errorCode(err) === 'EINSIDE' ? err as { dir?: unknown, file?: unknown, alias?: unknown } : {}
+      // A hard link made outside: written in place, the data directory's file would take the text.
+      if (typeof dir === 'string' && typeof file === 'string') throw new UsageError(`cannot write ${path}: it is another name (a hard link) of ${file}, in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose another path, or remove ${path} first (the data directory keeps its own name of the file)`)
+      if (typeof dir === 'string' && typeof alias === 'string') throw new UsageError(`cannot write ${path}: ${alias} is the data directory ${dir} under another name (a bind mount), whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${alias} and ${dir}`)
       if (typeof dir === 'string') throw new UsageError(`cannot write ${path}: it is in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${dir}`)
       throw new UsageError(`cannot write ${path}: ${errorMessage(err)}`, hint)
     }

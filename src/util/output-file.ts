@@ -1,9 +1,10 @@
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
-import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path'
+import { basename, dirname, normalize } from 'node:path'
 import { sleep } from './async.js'
 import { AbortError } from './errors.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
+import { refuseInside } from './output-inside.js'
 
 /**
  * This process's stdout (1) and stderr (2) as the program writes them: each takes the text after
@@ -18,8 +19,9 @@ export interface OutputOptions {
   signal?: AbortSignal
   /**
    * Directories whose files are not the user's to write over (a data directory: chain.db, keys,
-   * blocks): a path that leads into one (by its name, `..` or a symlink) is refused with code
-   * EINSIDE and the directory as `dir`. A descriptor's name is not a path there.
+   * blocks): a path that leads into one (by its name, `..`, a symlink, another name of the
+   * directory such as a bind mount, a hard link of one of its files) is refused with code
+   * EINSIDE, the directory as `dir` (output-inside.ts). A descriptor's name is not a path there.
    */
   outside?: readonly string[]
 }
@@ -88,44 +90,6 @@ async function openWriteEnd (path: string, signal: AbortSignal | undefined): Pro
       await sleep(pause, signal)
     }
   }
-}
-
-/**
- * Refuse `path` where it leads into one of `dirs`: `checkpoint -o DIR/keystore/KEY.json` replaced
- * the signing key by the note (its only copy), `-o DIR/chain.db` the index SQLite had open
- * (INDEX_CORRUPT), a block file the block (review32).
- */
-function refuseInside (path: string, dirs: readonly string[]): void {
-  const at = whereWritten(path)
-  if (at === undefined) return
-  for (const d of dirs) {
-    let root: string
-    try { root = realpathSync.native(d) } catch { continue }
-    const r = relative(root, at)
-    if (r === '' || (r !== '..' && !r.startsWith('..' + sep) && !isAbsolute(r))) {
-      throw Object.assign(new Error(`it is inside ${root}, whose files are Petal's`), { code: 'EINSIDE', dir: root })
-    }
-  }
-}
-
-/**
- * The real path a write of `path` lands on: the file's, through any symlinks (a dangling one's
- * target too), or its real directory's and its name; undefined where no directory leads (the write
- * fails by itself).
- */
-function whereWritten (path: string): string | undefined {
-  // realpath(3), as the kernel resolves: Node's own takes `link/..` as `.` by the text.
-  let p = path
-  for (let hop = 0; hop < 40; hop++) {
-    try { return realpathSync.native(p) } catch {}
-    let dir: string
-    try { dir = realpathSync.native(dirname(p)) } catch { return undefined }
-    const name = join(dir, basename(p))
-    if (lstatSync(name, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return name
-    const to = readlinkSync(name)
-    p = isAbsolute(to) ? to : `${dir}/${to}`
-  }
-  return undefined
 }
 
 /**

@@ -1,6 +1,6 @@
 // Files the user names for a command's output (`checkpoint -o`, `prove -o`, `query --prove`,
 // `signkey -o`) through the built CLI: what they may not be (review32).
-import { readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { linkSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { petal } from '../helpers/cli.js'
@@ -32,6 +32,36 @@ describe('output files', () => {
     const note = join(work, 'checkpoint.note')
     expect((await petal(['--dir', dir, 'checkpoint', '-o', note])).code).toBe(0)
     expect(readFileSync(note, 'utf8')).toContain('\n— ')
+  })
+
+  it('refuses a hard link made outside the data directory to one of its files: the note replaced the signing key through it (review33)', async () => {
+    // A file of several links is written in place (every name sees the new content), so the
+    // data directory's name saw it too: `ln DIR/keystore/KEY.json key-backup.json` (or a `cp -al`
+    // backup), then `checkpoint -o key-backup.json`, exited 0 and `status` said KEY_FILE_INVALID.
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
+    const keyFile = join(dir, 'keystore', readdirSync(join(dir, 'keystore')).find(n => n.endsWith('.json')) ?? '')
+    const key = readFileSync(keyFile, 'utf8')
+    const work = tmpDir()
+    const backup = join(work, 'key-backup.json')
+    linkSync(keyFile, backup)
+    const index = join(work, 'index.db')
+    linkSync(join(dir, 'chain.db'), index)
+    for (const out of [backup, index]) {
+      const r = await petal(['--dir', dir, 'checkpoint', '-o', out])
+      expect({ out, code: r.code }).toEqual({ out, code: 2 })
+      expect(r.stderr).toContain(`cannot write ${out}: it is another name (a hard link) of ${out === backup ? keyFile : join(dir, 'chain.db')}, in the data directory`)
+      expect(r.stderr).toContain(`hint: choose another path, or remove ${out} first`)
+    }
+    expect(readFileSync(keyFile, 'utf8')).toBe(key)
+    expect((await petal(['--dir', dir, 'status'])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
+    // As the hint says: the link removed, the note is written there and the key stays.
+    rmSync(backup)
+    expect((await petal(['--dir', dir, 'checkpoint', '-o', backup])).code).toBe(0)
+    expect(readFileSync(backup, 'utf8')).toContain('\n— ')
+    expect(readFileSync(keyFile, 'utf8')).toBe(key)
   })
 
   it('signkey -o goes as the other commands\' -o: never into the data directory, nor into a descriptor it was not given (review32)', async () => {

@@ -334,6 +334,45 @@ describe('writeOutputFile', () => {
     expect(readFileSync(join(dir, 'x.json'), 'utf8')).toBe('note\n')
   })
 
+  it('refuses a hard link made outside to one of its files, which was written in place: the key file took the note (review33)', async () => {
+    const keep = join(dir, 'data')
+    mkdirSync(join(keep, 'keystore'), { recursive: true })
+    const key = join(keep, 'keystore', 'key.json')
+    writeFileSync(key, 'secret\n')
+    const backup = join(dir, 'key-backup.json')
+    linkSync(key, backup)
+    symlinkSync(backup, join(dir, 'to-backup'))
+    for (const p of [backup, join(dir, 'to-backup')]) {
+      const err = await writeOutputFile(p, 'note\n', { outside: [keep] }).then(() => undefined, (e: unknown) => e)
+      expect({ p, code: (err as { code?: string } | undefined)?.code, file: (err as { file?: string } | undefined)?.file }).toEqual({ p, code: 'EINSIDE', file: join(realpathSync(keep), 'keystore', 'key.json') })
+    }
+    expect(readFileSync(key, 'utf8')).toBe('secret\n')
+    // Hard links among the user's own files are still written in place (mend31).
+    const mine = join(dir, 'mine.json')
+    writeFileSync(mine, 'old\n')
+    linkSync(mine, join(dir, 'mine-too.json'))
+    await writeOutputFile(mine, 'new\n', { outside: [keep] })
+    expect(readFileSync(join(dir, 'mine-too.json'), 'utf8')).toBe('new\n')
+  })
+
+  it.skipIf(process.getuid?.() !== 0 || spawnSync('unshare', ['-m', 'true']).status !== 0)('refuses the directory under another name (a bind mount), where no symlink leads (review33; needs root and unshare for a private mount)', () => {
+    const keep = join(dir, 'data')
+    mkdirSync(keep)
+    writeFileSync(join(keep, 'chain.db'), 'index\n')
+    const alias = join(dir, 'alias')
+    mkdirSync(alias)
+    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const script = `const { writeOutputFile } = await import(${JSON.stringify(url)})
+      for (const p of [${JSON.stringify(join(alias, 'chain.db'))}, ${JSON.stringify(join(alias, 'new.json'))}]) {
+        try { await writeOutputFile(p, 'note\\n', { outside: [${JSON.stringify(keep)}] }); console.log('wrote') } catch (err) { console.log(err.code, err.alias) }
+      }`
+    // In a mount namespace of its own: the bind mount goes with the child.
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', keep, alias, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    expect(r.stdout.toString().trim().split('\n')).toEqual([`EINSIDE ${alias}`, `EINSIDE ${alias}`])
+    expect(readFileSync(join(keep, 'chain.db'), 'utf8')).toBe('index\n')
+    expect(readdirSync(keep)).toEqual(['chain.db'])
+  })
+
   it('puts back what a file written in place held when the write fails (EFBIG here, ENOSPC alike) (review32)', () => {
     // A file with another hard link is truncated and written: a write that failed left it short,
     // the old content lost and the new not written, in both names. A file-size limit (ulimit -f,
