@@ -15,12 +15,14 @@ import { join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
 import { Ingest } from '../src/ingest/index.js'
 import { buildDaisyDir } from '../test/helpers/daisy.js'
+import { faultCounts, faultPaths } from './crash-faults.js'
 import { codedError, indexAgrees, killAfter, leftovers, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] ?? def : def }
 const ITER = Number(opt('iterations', '20'))
-const PATHS = opt('paths', 'run,import,pull,reindex,keys,adopt,init').split(',')
+const FAULTS = args.includes('--faults')
+const PATHS = opt('paths', FAULTS ? 'import,append,run,pull,reindex,keys,init' : 'run,import,pull,reindex,keys,adopt,init').split(',')
 let seed = Number(opt('seed', String(Date.now() % 1_000_000)))
 /** mulberry32: a seeded generator, so a run can be repeated with --seed. */
 function rand (): number {
@@ -334,16 +336,19 @@ async function pathInit (): Promise<void> {
   }
 }
 
-const table: Record<string, () => Promise<void>> = { init: pathInit, import: pathImport, run: pathRun, pull: pathPull, reindex: pathReindex, keys: pathKeys, adopt: pathAdopt }
-console.log(`crash torture: ${ITER} iteration(s) per path, paths ${PATHS.join(',')}, seed ${startSeed}, in ${root}`)
+const killTable: Record<string, () => Promise<void>> = { init: pathInit, import: pathImport, run: pathRun, pull: pathPull, reindex: pathReindex, keys: pathKeys, adopt: pathAdopt }
+const table = FAULTS ? faultPaths({ iterations: ITER, root, rand, fail, tally, afterKill, noLeftovers }) : killTable
+console.log(`crash torture${FAULTS ? ' (I/O faults)' : ''}: ${ITER} iteration(s) per path, paths ${PATHS.join(',')}, seed ${startSeed}, in ${root}`)
 for (const name of PATHS) {
   const t0 = performance.now()
   counts[name] ??= { iterations: 0, killed: 0, finished: 0, repaired: 0 }
   try { await (table[name] ?? (async () => { throw new Error(`no path ${name}`) }))() } catch (e) { fail(name, -1, `set-up or harness error: ${(e as Error).stack ?? String(e)}`) }
   const c = counts[name]
-  console.log(`${name}: ${c.iterations} iterations, ${c.killed} killed, ${c.finished} finished first, ${c.repaired} repaired by a hint, ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+  const fc = faultCounts[name]
+  if (FAULTS) console.log(`${name}: ${c.iterations} iterations, ${fc?.injected ?? 0} with a fault injected (${fc?.failedCoded ?? 0} failed with IO_ERROR/DISK_FULL, ${fc?.exit0Harmless ?? 0} succeeded harmlessly), ${c.repaired} repaired by a hint, ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+  else console.log(`${name}: ${c.iterations} iterations, ${c.killed} killed, ${c.finished} finished first, ${c.repaired} repaired by a hint, ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }
-writeFileSync(join(root, 'summary.json'), JSON.stringify({ seed: startSeed, counts, failures }, null, 1))
+writeFileSync(join(root, 'summary.json'), JSON.stringify({ seed: startSeed, faults: FAULTS, counts, faultCounts, failures }, null, 1))
 if (failures.length === 0) rmSync(root, { recursive: true, force: true })
 console.log(failures.length === 0 ? 'no violation' : `${failures.length} violation(s); directories kept in ${root}`)
 process.exit(failures.length === 0 ? 0 : 1)

@@ -199,15 +199,24 @@ export function placeBlock (tmpFile: string, dest: string, seal: string, prepare
   // or the index would record a block whose file is gone (its tmp/ name removed under the writer:
   // an operator's `rm -rf tmp/`). Whatever is at `dest` is replaced: the write transaction's
   // recovery removed a file above the tip whose import did not complete.
-  for (const [a, b] of [[sealPathOf(tmpFile), sealPathOf(dest)], [tmpFile, dest]] as const) {
-    try {
-      renameSync(a, b)
-    } catch (err) {
-      if (!isNotFound(err)) throw err
-      throw new StorageError('BLOCK_FILE_MISSING', `${a} was removed before it could be placed at ${dest}`, { hint: 'something deleted files in the data directory\'s tmp/ while a block was written; run the command again' })
+  try {
+    for (const [a, b] of [[sealPathOf(tmpFile), sealPathOf(dest)], [tmpFile, dest]] as const) {
+      try {
+        renameSync(a, b)
+      } catch (err) {
+        if (!isNotFound(err)) throw err
+        throw new StorageError('BLOCK_FILE_MISSING', `${a} was removed before it could be placed at ${dest}`, { hint: 'something deleted files in the data directory\'s tmp/ while a block was written; run the command again' })
+      }
     }
+    fsyncDir(dirname(dest))
+  } catch (err) {
+    // A placement that failed half way (the file's rename or the directory's fsync: EIO, ENOSPC)
+    // takes back what it placed: the seal alone above the tip was left for readers to see until
+    // the next writer's recovery (found by the fault torture, session 33). `dest` is above the
+    // tip, so nothing else is there.
+    for (const p of [dest, sealPathOf(dest)]) { try { unlinkSync(p) } catch {} }
+    throw err
   }
-  fsyncDir(dirname(dest))
 }
 
 /**

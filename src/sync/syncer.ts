@@ -3,7 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
 import { headerOf, NetworkError } from '../network/core.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
-import { StorageError } from '../storage/index.js'
+import { StorageError, systemFailure } from '../storage/index.js'
 import { AbortError, errorMessage, isPetalError, nullLogger, runLoop, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { DownloadScheduler } from './download.js'
@@ -234,14 +234,21 @@ export class Sync {
         this.diskFailure = undefined
       } catch (err) {
         if (signal.aborted) return
-        if (err instanceof StorageError) this.diskFailure = err
-        const code = isPetalError(err) ? err.code : 'ERROR'
+        // This node's own disk failing (an fsync's or a write's EIO, ENOSPC: raw errors from
+        // node:fs or SQLite, coded here) says nothing about the branch: it was ruled out for
+        // failedTtlMs and a pull ended "synced" below the peer's tip with exit 0 (found by the
+        // fault torture, session 33). Now it is the local failure a pull reports, and the claim is
+        // tried again after the short wait of a peer's fault.
+        const local = err instanceof StorageError ? err : systemFailure(err)
+        if (local !== undefined) this.diskFailure = local
+        const code = isPetalError(err) ? err.code : local?.code ?? 'ERROR'
         // A failure of the peer (unreachable, slow, inconsistent) only rules out this peer's claim;
         // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
-        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : undefined })
-        const ttl = peerFault || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs
-        this.failed.set(peerFault ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
+        const notTheBranch = peerFault || (local !== undefined && !(err instanceof StorageError))
+        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : local?.hint })
+        const ttl = notTheBranch || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs
+        this.failed.set(notTheBranch ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
           // A claim the peer cannot back: a small penalty (it may have reorganised), and forget it.
           this.components.network.report(target.peer, 'unavailable', code)

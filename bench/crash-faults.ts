@@ -1,0 +1,302 @@
+/**
+ * The `--faults` lane of bench/crash-torture.ts (session 33): instead of a kill, one file operation
+ * under the data directory fails (the Nth fsync, write, open or rename, with EIO or ENOSPC, once or
+ * from then on), by the LD_PRELOAD shim of test/helpers/fault-shim.c. After each run: the command
+ * ended (no hang) with exit 0 and no fault, or with a coded error (IO_ERROR, DISK_FULL), a hint and
+ * no stack trace; exit 0 after an injected fault is allowed only where the fault cannot have lost
+ * anything (SQLite's own directory fsync, whose failure SQLite ignores), never after a failed fsync
+ * of data (fsyncgate); what was acknowledged is kept; the directory opens (or its hint repairs it);
+ * no temporary file is left after a last clean command.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Chain } from '../src/chain/index.js'
+import { Ingest } from '../src/ingest/index.js'
+import { faultEnv, faultResult, type FaultClass } from '../test/helpers/fault-shim.js'
+import { codedError, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
+
+export interface Harness {
+  iterations: number
+  root: string
+  rand: () => number
+  fail: (path: string, i: number, what: string, detail?: string) => void
+  tally: (path: string, killed: boolean) => void
+  afterKill: (path: string, i: number, dir: string, limit?: number) => Promise<boolean>
+  noLeftovers: (path: string, dir: string, after: Run) => void
+}
+
+const ALL: FaultClass[] = ['fsync', 'write', 'open', 'rename']
+const verbose = process.argv.includes('--verbose')
+const EXPECTED = new Set(['IO_ERROR', 'DISK_FULL'])
+/** Counted calls of a command and class when no fault was injected: N is drawn in [1, it]. */
+const calls: Record<string, number> = {}
+export const faultCounts: Record<string, { injected: number, failedCoded: number, exit0Harmless: number }> = {}
+
+interface Outcome { run: Run, injected: number, log: string[] }
+
+/** Run argv on dir with one fault drawn over its calls, and judge how it ended. */
+async function faulted (h: Harness, path: string, i: number, dir: string, argv: string[], ops = ALL): Promise<Outcome> {
+  const op = ops[Math.floor(h.rand() * ops.length)] as FaultClass
+  const key = `${argv.filter(a => !a.startsWith('/')).join(' ')} ${op}`
+  const known = calls[key]
+  const nth = known === undefined ? 0 : 1 + Math.floor(h.rand() * known)
+  const errno = h.rand() < 0.5 ? 'EIO' : 'ENOSPC'
+  const sticky = errno === 'ENOSPC' && h.rand() < 0.5
+  const f = faultEnv({ dir, ops: [op], nth, errno, sticky })
+  const p = start(['--dir', dir, ...argv], f.env)
+  const timer = setTimeout(() => { p.child.kill('SIGKILL') }, 120_000)
+  const run = await p.done
+  clearTimeout(timer)
+  const res = faultResult(f)
+  rmSync(join(f.state, '..'), { recursive: true, force: true })
+  judge(h, path, i, `${key}#${nth}${sticky ? '+' : ''} ${errno}`, run, res.injected, res.log)
+  if (res.injected === 0) calls[key] = Math.max(calls[key] ?? 0, res.calls)
+  return { run, injected: res.injected, log: res.log }
+}
+
+/**
+ * An injected fault after which exit 0 loses nothing: SQLite ignores a failed fsync of the
+ * directory after it creates a journal or a WAL (unixSync); a failed fsync of a WAL-mode database
+ * file is a checkpoint's, which SQLite leaves undone (the WAL, fsynced at each commit, keeps the
+ * pages and the next checkpoint copies them again); the query mirror (query.db) is derived: a
+ * failed update is logged and the next query catches up (checked by the paths' queries).
+ */
+function harmless (line: string): boolean {
+  const [, op, , obj, target] = line.split(' ')
+  if (target === undefined) return false
+  // Derived or informational files whose writer logs a failure and goes on: the query mirror (the
+  // next query catches up), the peers cache, the running node's and the write lock's records.
+  if (/\/(query\.db(-wal|-shm|-journal)?|peers\.json|node-state\.json|writer\.json)(\.\d+\.[0-9a-f]+\.tmp)?$/.test(target)) return true
+  // An open SQLite retries read-only: harmless unless the command needed to write (then it fails).
+  if (op === 'open' && obj === 'better_sqlite3.node') return true
+  if (obj !== 'better_sqlite3.node') return false
+  if (op === 'pwrite') return /\.db$/.test(target) && existsSync(`${target}-wal`)
+  if (op !== 'fsync' && op !== 'fdatasync') return false
+  if (!/\.[a-z]+(-wal|-shm|-journal)?$/.test(target)) return true
+  return /\.db$/.test(target) && existsSync(`${target}-wal`)
+}
+
+export function judge (h: Harness, path: string, i: number, what: string, run: Run, injected: number, log: string[]): void {
+  const c = faultCounts[path] ??= { injected: 0, failedCoded: 0, exit0Harmless: 0 }
+  h.tally(path, injected > 0)
+  if (run.signal === 'SIGKILL') { h.fail(path, i, `${what}: hung (killed after 120 s)`, run.stderr); return }
+  if (injected === 0) {
+    if (run.code !== 0 && run.signal === null) h.fail(path, i, `${what}: exit ${run.code} with no fault injected`, run.stderr)
+    return
+  }
+  c.injected++
+  if (verbose) console.log(`  ${path} #${i} ${what}: exit ${run.code ?? run.signal} ${codedError(run.stderr)?.code ?? ''} ${log.map(l => l.split(' ').slice(1).join(' ')).join(' | ')}`)
+  if (run.code === 0 || (run.signal === 'SIGTERM' && run.code === null)) {
+    if (log.every(harmless)) { c.exit0Harmless++; return }
+    h.fail(path, i, `${what}: exit 0 after an injected fault${log.some(l => / f(data)?sync /.test(l)) ? ' (fsyncgate: a failed fsync reported as success)' : ''}`, log.join('\n') + '\n' + run.stderr)
+    return
+  }
+  const e = codedError(run.stderr)
+  if (e === undefined) { h.fail(path, i, `${what}: exit ${run.code} with no coded error`, log.join('\n') + '\n' + run.stderr); return }
+  if (/\n\s+at .+:\d+:\d+/.test(run.stderr)) h.fail(path, i, `${what}: a stack trace on stderr [${e.code}]`, run.stderr)
+  if (!/hint: /.test(run.stderr)) h.fail(path, i, `${what}: [${e.code}] with no hint`, run.stderr)
+  if (!EXPECTED.has(e.code)) h.fail(path, i, `${what}: [${e.code}], not IO_ERROR or DISK_FULL`, log.join('\n') + '\n' + run.stderr)
+  else c.failedCoded++
+}
+
+function tip (dirStatus: Run): { height: number, hash: string } {
+  return (JSON.parse(dirStatus.stdout) as { tip: { height: number, hash: string } }).tip
+}
+
+async function newChain (dir: string): Promise<void> {
+  const r = await petal(['--dir', dir, 'init'])
+  if (r.code !== 0) throw new Error(`init: ${r.stderr}`)
+}
+
+async function faultImport (h: Harness): Promise<void> {
+  const dir = join(h.root, 'f-import')
+  await newChain(dir)
+  const acked = new Map<number, string>()
+  let rows = 0
+  for (let i = 0; i < h.iterations; i++) {
+    const before = tip(await petal(['--dir', dir, '--json', 'status']))
+    const n = h.rand() < 0.2 ? 100_000 : 1 + Math.floor(h.rand() * 200)
+    const src = sqliteFile(join(h.root, 'src.db'), n, i)
+    const { run } = await faulted(h, 'import', i, dir, ['--json', 'signimportblock', src])
+    if (run.code === 0) { const r = JSON.parse(run.stdout) as { height: number, hash: string }; acked.set(r.height, r.hash) }
+    if (!await h.afterKill('import', i, dir)) return
+    if (tip(await petal(['--dir', dir, '--json', 'status'])).height > before.height) rows += n
+    // The query mirror catches up whatever failed in it.
+    const q = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
+    const got = q.code === 0 ? (JSON.parse(q.stdout.trim()) as { n: number }).n : undefined
+    if (got !== rows && !(rows === 0 && /QUERY_(NO_SUCH|UNKNOWN)_TABLE/.test(codedError(q.stderr)?.code ?? ''))) h.fail('import', i, `the query mirror holds ${got ?? 'nothing'} rows, the chain ${rows}`, q.stderr)
+    const now = tip(await petal(['--dir', dir, '--json', 'status']))
+    if (now.height !== before.height && now.height !== before.height + 1) h.fail('import', i, `tip ${now.height} is neither the old ${before.height} nor the next`)
+    if (run.code !== 0 && now.height !== before.height) h.fail('import', i, `the failed import's block is at the tip ${now.height}`)
+    const c = Chain.open(dir, { readonly: true })
+    try { for (const [ht, hash] of acked) if (c.get(ht)?.hash !== hash) h.fail('import', i, `acknowledged block ${ht} lost`) } finally { c.close() }
+  }
+  h.noLeftovers('import', dir, await petal(['--dir', dir, 'signimportblock', sqliteFile(join(h.root, 'src.db'), 3, 0)]))
+}
+
+/** Receipts acknowledged and not pending or sealed in dir, and whether a row was sealed twice. */
+async function receiptsKept (h: Harness, path: string, i: number, dir: string, acked: string[]): Promise<void> {
+  const c = Chain.open(dir, { readonly: true })
+  const ingest = Ingest.open({ chain: c, readonly: true })
+  try {
+    const lost = acked.filter(id => { const r = ingest.receipt(id); return r === undefined || (r.state !== 'pending' && r.state !== 'sealed') })
+    if (lost.length > 0) h.fail(path, i, `${lost.length} of ${acked.length} acknowledged receipt(s) lost`, lost.slice(0, 5).join(' '))
+  } finally { await ingest.close(); c.close() }
+  const q = await petal(['--dir', dir, 'query', "SELECT count(*) AS n, count(DISTINCT w || ':' || n || ':' || k) AS d FROM kept"])
+  if (q.code !== 0) { if (!/QUERY_(NO_SUCH|UNKNOWN)_TABLE/.test(codedError(q.stderr)?.code ?? '')) h.fail(path, i, `query exit ${q.code}`, q.stderr); return }
+  const r = JSON.parse(q.stdout.trim().split('\n')[0] ?? '{}') as { n?: number, d?: number }
+  if (r.n !== r.d) h.fail(path, i, `${r.n} sealed rows, ${r.d} distinct: rows sealed twice`)
+}
+
+async function faultAppend (h: Harness): Promise<void> {
+  const dir = join(h.root, 'f-append')
+  await newChain(dir)
+  const acked: string[] = []
+  for (let i = 0; i < h.iterations; i++) {
+    const file = join(h.root, 'rows.ndjson')
+    writeFileSync(file, Array.from({ length: 1 + (i % 30) }, (_, k) => JSON.stringify({ w: 0, n: i, k })).join('\n') + '\n')
+    const argv = i % 2 === 0 ? ['--json', 'append', 'kept', file] : ['--json', 'seal']
+    const { run } = await faulted(h, 'append', i, dir, argv)
+    if (run.code === 0 && argv[1] === 'append') acked.push(...(JSON.parse(run.stdout) as { receipts: string[] }).receipts)
+    if (!await h.afterKill('append', i, dir)) return
+    await receiptsKept(h, 'append', i, dir, acked)
+  }
+  h.noLeftovers('append', dir, await petal(['--dir', dir, 'seal']))
+}
+
+async function faultRun (h: Harness): Promise<void> {
+  const dir = join(h.root, 'f-run')
+  await newChain(dir)
+  const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
+  const acked: string[] = []
+  for (let i = 0; i < h.iterations; i++) {
+    const op = ALL[Math.floor(h.rand() * ALL.length)] as FaultClass
+    const key = `run ${op}`
+    const nth = calls[key] === undefined ? 0 : 1 + Math.floor(h.rand() * (calls[key] as number))
+    const errno = h.rand() < 0.5 ? 'EIO' : 'ENOSPC'
+    const f = faultEnv({ dir, ops: [op], nth, errno })
+    const p = start(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '0.2'], f.env)
+    let dead = false
+    void p.done.then(() => { dead = true })
+    const bad: string[] = []
+    let url: string | undefined
+    for (let w = 0; w < 1200 && !dead && url === undefined; w++) { url = /^(http:\/\/\S+)$/m.exec(p.out())?.[1]; if (url === undefined) await sleep(25) }
+    const until = performance.now() + 2500
+    for (let n = 0; !dead && url !== undefined && performance.now() < until; n++) {
+      const rows = Array.from({ length: 1 + (n % 20) }, (_, k) => ({ w: i, n, k }))
+      const r = await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(rows) }).catch(() => undefined)
+      if (r === undefined) continue
+      const body = await r.text()
+      if (r.status === 202) acked.push(...(JSON.parse(body) as { receipts: string[] }).receipts)
+      else if (!/"code":"(IO_ERROR|DISK_FULL)"/.test(body)) bad.push(`${r.status} ${body.slice(0, 300)}`)
+    }
+    p.child.kill('SIGTERM')
+    const timer = setTimeout(() => { p.child.kill('SIGKILL') }, 60_000)
+    const run = await p.done
+    clearTimeout(timer)
+    const res = faultResult(f)
+    rmSync(join(f.state, '..'), { recursive: true, force: true })
+    if (bad.length > 0) h.fail('run', i, `${key}#${nth} ${errno}: ${bad.length} refused request(s) without IO_ERROR/DISK_FULL`, bad.slice(0, 3).join('\n'))
+    if (res.injected === 0) calls[key] = Math.max(calls[key] ?? 0, res.calls)
+    // A node may go on after a failed write (the POST refused with its code, the seal tried again
+    // later) and end by the SIGTERM with 0: what counts is that nothing acknowledged is lost (below).
+    if (run.code === 0 && res.injected > 0) {
+      h.tally('run', true)
+      const c = faultCounts.run ??= { injected: 0, failedCoded: 0, exit0Harmless: 0 }
+      c.injected++; c.exit0Harmless++
+      console.log(`  run #${i} ${key}#${nth} ${errno}: the node went on; ${res.log.join(' | ')}${run.stderr === '' ? '' : '\n    ' + run.stderr.trim().split('\n').slice(0, 4).join('\n    ')}`)
+    } else judge(h, 'run', i, `${key}#${nth} ${errno}`, run, res.injected, res.log)
+    if (!await h.afterKill('run', i, dir)) return
+    await receiptsKept(h, 'run', i, dir, acked)
+  }
+  console.log(`  run: ${acked.length} acknowledged rows checked`)
+  h.noLeftovers('run', dir, await petal(['--dir', dir, 'seal']))
+}
+
+async function faultPull (h: Harness): Promise<void> {
+  const sDir = join(h.root, 'f-pull-source')
+  await newChain(sDir)
+  for (let b = 0; b < 20; b++) await petal(['--dir', sDir, 'signimportblock', sqliteFile(join(h.root, 'psrc.db'), b % 8 === 0 ? 30_000 : 20, b)])
+  const s = start(['--dir', sDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off'])
+  let addr: string | undefined
+  for (let w = 0; w < 600 && addr === undefined; w++) { addr = /^(\/ip4\/\S+\/p2p\/\S+)$/m.exec(s.out())?.[1]; await sleep(50) }
+  if (addr === undefined) throw new Error('source node did not start')
+  const want = tip(await petal(['--dir', sDir, '--json', 'status'])).hash
+  try {
+    for (let i = 0; i < h.iterations; i++) {
+      const dir = join(h.root, `f-pull-${i}`)
+      mkdirSync(dir)
+      const { run } = await faulted(h, 'pull', i, dir, ['--json', 'pull', addr])
+      if (run.code === 0 && (JSON.parse(run.stdout) as { hash: string }).hash !== want) h.fail('pull', i, 'pull acknowledged another tip')
+      // Running the pull again finishes it (cli.md), whatever the fault left.
+      const again = await petal(['--dir', dir, '--json', 'pull', addr])
+      if (again.code !== 0) { h.fail('pull', i, `the pull run again failed (exit ${again.code})`, again.stderr); continue }
+      if (await h.afterKill('pull', i, dir)) h.noLeftovers('pull', dir, again)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  } finally { s.child.kill('SIGTERM'); await s.done }
+}
+
+async function faultReindex (h: Harness): Promise<void> {
+  const dir = join(h.root, 'f-reindex')
+  await newChain(dir)
+  for (let b = 0; b < 30; b++) await petal(['--dir', dir, 'signimportblock', sqliteFile(join(h.root, 'rsrc.db'), b % 10 === 0 ? 20_000 : 30, b)])
+  const want = tip(await petal(['--dir', dir, '--json', 'status'])).hash
+  for (let i = 0; i < h.iterations; i++) {
+    const argv = [['reindex'], ['reindex', '--query'], ['reindex', '--deep']][i % 3] as string[]
+    await faulted(h, 'reindex', i, dir, argv)
+    if (!await h.afterKill('reindex', i, dir)) return
+    if (tip(await petal(['--dir', dir, '--json', 'status'])).hash !== want) h.fail('reindex', i, 'the tip changed')
+    const q = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
+    if (q.code !== 0) {
+      const e = codedError(q.stderr)
+      const r = e?.command === undefined ? undefined : await petal(['--dir', dir, ...e.command.split(/\s+/).slice(1)])
+      const q2 = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
+      if (r?.code !== 0 || q2.code !== 0) h.fail('reindex', i, `query failed and its hint did not repair it (${e?.code ?? 'no code'})`, q.stderr + (r?.stderr ?? ''))
+    }
+  }
+  h.noLeftovers('reindex', dir, await petal(['--dir', dir, 'reindex']))
+}
+
+async function faultKeys (h: Harness): Promise<void> {
+  const dir = join(h.root, 'f-keys')
+  await newChain(dir)
+  const tokens: string[] = []
+  const keys: string[] = []
+  for (let i = 0; i < h.iterations; i++) {
+    const kind = i % 3 === 0 ? 'keys' : 'tokens'
+    const argv = kind === 'tokens' ? (i % 3 === 1 ? ['--json', 'tokens', 'create', '--name', `t${i}`] : ['tokens', 'revoke', `t${i - 1}`]) : ['--json', 'keys', 'generate']
+    const { run } = await faulted(h, 'keys', i, dir, argv)
+    if (run.code === 0) {
+      if (argv[1] === 'keys') keys.push(String((JSON.parse(run.stdout) as { id: string }).id))
+      else if (argv[2] === 'create') tokens.push(`t${i}`)
+      else if (argv[1] === 'revoke') tokens.splice(tokens.indexOf(`t${i - 1}`) >>> 0, 1)
+    }
+    if (!await h.afterKill('keys', i, dir)) return
+    const tl = await petal(['--dir', dir, '--json', 'tokens', 'list'])
+    const kl = await petal(['--dir', dir, '--json', 'keys', 'list'])
+    if (tl.code !== 0) h.fail('keys', i, `tokens list exit ${tl.code}`, tl.stderr)
+    if (kl.code !== 0) h.fail('keys', i, `keys list exit ${kl.code}`, kl.stderr)
+    for (const k of keys) if (!kl.stdout.includes(k)) h.fail('keys', i, `acknowledged key ${k} lost`)
+    for (const t of tokens) if (!tl.stdout.includes(`"${t}"`)) h.fail('keys', i, `acknowledged token ${t} lost`)
+  }
+  const key = await petal(['--dir', dir, 'keys', 'generate'])
+  if (key.code !== 0) h.fail('keys', h.iterations, `the final keys generate failed (exit ${key.code})`, key.stderr)
+  h.noLeftovers('keys', dir, await petal(['--dir', dir, 'tokens', 'create', '--name', 'last']))
+}
+
+async function faultInit (h: Harness): Promise<void> {
+  for (let i = 0; i < h.iterations; i++) {
+    const dir = join(h.root, `f-init-${i}`)
+    mkdirSync(dir)
+    await faulted(h, 'init', i, dir, ['init'])
+    const again = await petal(['--dir', dir, 'init'])
+    if (again.code !== 0) { h.fail('init', i, `init after the fault exit ${again.code}`, again.stderr); continue }
+    if (await h.afterKill('init', i, dir)) h.noLeftovers('init', dir, await petal(['--dir', dir, 'signimportblock', sqliteFile(join(h.root, 'isrc.db'), 3, i)]))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export function faultPaths (h: Harness): Record<string, () => Promise<void>> {
+  return { import: async () => { await faultImport(h) }, append: async () => { await faultAppend(h) }, run: async () => { await faultRun(h) }, pull: async () => { await faultPull(h) }, reindex: async () => { await faultReindex(h) }, keys: async () => { await faultKeys(h) }, init: async () => { await faultInit(h) } }
+}
