@@ -1,3 +1,4 @@
+import { systemFailure } from '../storage/index.js'
 import { errorCode, isPetalError, type Logger } from '../util/index.js'
 import { ApiError } from './errors.js'
 import { errorBody, errorHeaders, errorStatus } from './http-errors.js'
@@ -12,8 +13,8 @@ export interface ErrorReply { status: number, headers: Record<string, string>, b
 export function errorReply (logger: Logger, err: unknown, method: string, url: string): ErrorReply {
   const e = asPetalError(err)
   const status = errorStatus(e)
-  if (status >= 500 && !isPetalError(err)) logger.error('internal error', { method, url, error: err instanceof Error ? err.stack : String(err) })
-  else if (status >= 500) logger.warn('request failed', { method, url, code: isPetalError(e) ? e.code : undefined })
+  if (status >= 500 && !isPetalError(e)) logger.error('internal error', { method, url, error: err instanceof Error ? err.stack : String(err) })
+  else if (status >= 500) logger.warn('request failed', { method, url, code: isPetalError(e) ? e.code : undefined, error: isPetalError(err) ? undefined : String(err) })
   return { status, headers: { ...errorHeaders(e), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(errorBody(e)) }
 }
 
@@ -36,5 +37,8 @@ function asPetalError (err: unknown): unknown {
   if (err instanceof SyntaxError || (statusCode !== undefined && statusCode >= 400 && statusCode < 500)) {
     return new ApiError(err instanceof SyntaxError ? 'API_MALFORMED_JSON' : 'API_BAD_REQUEST', msg)
   }
-  return err
+  // The node's disk failing under a write (SQLITE_FULL, an fsync's EIO: raw errors from SQLite or
+  // node:fs) is DISK_FULL or IO_ERROR with its hint, 503, not API_INTERNAL's "this is a bug" (a
+  // full disk under POST /records, found by the fault torture, session 33).
+  return systemFailure(err) ?? err
 }

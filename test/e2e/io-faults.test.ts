@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { extendChain, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
-import { faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
+import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { addrOf, startNode, stopAll } from '../helpers/network.js'
-import { petal } from '../helpers/node-process.js'
+import { petal, spawnNode } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // Failing I/O under the data directory, injected by the LD_PRELOAD shim of
@@ -57,5 +57,27 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
     expect(readdirSync(join(dir, '0000')).sort()).toEqual(['block_00000000.db', 'block_00000000.sig'])
     const v = await petal(['--dir', dir, 'verify'])
     expect(v.code, v.stderr).toBe(0)
+  }, 60_000)
+
+  it('POST /records on a full disk: 503 DISK_FULL with its hint, not API_INTERNAL', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
+    // Every write of the pending store fails with ENOSPC once armed (after the start-up).
+    const f = faultEnv({ dir, ops: ['write'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/pending.db', armed: false })
+    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
+    try {
+      const url = /^(http:\/\/\S+)$/m.exec(node.stdout())?.[1] as string
+      const post = async (): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a: 1 }]) })
+      expect((await post()).status).toBe(202)
+      armFault(f)
+      const r = await post()
+      const body = await r.json() as { error: { code: string, hint?: string } }
+      expect(faultResult(f).injected).toBeGreaterThan(0)
+      // Before: 500 API_INTERNAL, "this is a bug: please report it".
+      expect(r.status).toBe(503)
+      expect(body.error.code).toBe('DISK_FULL')
+      expect(body.error.hint).toMatch(/free space/)
+    } finally { await node.stop() }
   }, 60_000)
 })

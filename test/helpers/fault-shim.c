@@ -15,6 +15,8 @@
  *   PETAL_FAULT_ERRNO  EIO (default), ENOSPC, EDQUOT or EFBIG
  *   PETAL_FAULT_MATCH  only paths containing this substring count
  *   PETAL_FAULT_LOG    file to which each injection appends "<pid> <op> <n> <caller object> <path>"
+ *   PETAL_FAULT_ARM    1: count nothing until the state file's [2] is made non-zero (by the test,
+ *                      once the process is up: faults in a running node's requests only)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -40,6 +42,7 @@ static const char *match;
 static int classes = C_OPEN | C_WRITE | C_FSYNC | C_RENAME;
 static long nth;
 static int sticky;
+static int armed = 1;
 static int faultErrno = EIO;
 static int logFd = -1;
 static volatile int64_t *state;
@@ -72,6 +75,8 @@ static void init (void) {
   nth = n == NULL ? 0 : atol(n);
   const char *st = getenv("PETAL_FAULT_STICKY");
   sticky = st != NULL && strcmp(st, "1") == 0;
+  const char *a = getenv("PETAL_FAULT_ARM");
+  armed = !(a != NULL && strcmp(a, "1") == 0);
   const char *e = getenv("PETAL_FAULT_ERRNO");
   if (e != NULL && strcmp(e, "ENOSPC") == 0) faultErrno = ENOSPC;
   else if (e != NULL && strcmp(e, "EDQUOT") == 0) faultErrno = EDQUOT;
@@ -130,6 +135,7 @@ static int fdUnder (int fd) {
 /** Count a call of class c on `what`; 1 when it must fail (errno is set). */
 static int inject (int c, const char *op, const char *what) {
   if (state == NULL || !(classes & c)) return 0;
+  if (!armed && __atomic_load_n(&state[2], __ATOMIC_SEQ_CST) == 0) return 0;
   int64_t n = __atomic_add_fetch(&state[0], 1, __ATOMIC_SEQ_CST);
   if (nth <= 0 || (n != nth && !(sticky && n > nth))) return 0;
   __atomic_add_fetch(&state[1], 1, __ATOMIC_SEQ_CST);

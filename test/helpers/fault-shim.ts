@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -31,6 +31,8 @@ export interface FaultSpec {
   sticky?: boolean
   /** Only paths containing this count. */
   match?: string
+  /** Count nothing until armFault (a running node's requests, not its start-up). */
+  armed?: boolean
 }
 
 export interface Fault { env: Record<string, string>, state: string, log: string }
@@ -57,7 +59,14 @@ export function faultEnv (spec: FaultSpec): Fault {
     PETAL_FAULT_LOG: log
   }
   if (spec.match !== undefined) env.PETAL_FAULT_MATCH = spec.match
+  if (spec.armed === false) env.PETAL_FAULT_ARM = '1'
   return { env, state, log }
+}
+
+/** Start counting (a spec with armed: false): the processes see the state file's page at once. */
+export function armFault (f: Fault): void {
+  const fd = openSync(f.state, 'r+')
+  try { writeSync(fd, Buffer.from([1]), 0, 1, 16) } finally { closeSync(fd) }
 }
 
 /** Calls counted and faults injected so far, and the log's lines ("<pid> <op> <n> <caller object> <path>"). */
