@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { errorCode, errorMessage } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { openRefusedByDisk } from './system-error.js'
 import { describeWriter, readWriterRecord, REINDEX_WORK } from './writer-record.js'
 
 /** File name of the write-lock holder's record, beside chain.db. */
@@ -21,6 +22,10 @@ export function indexOpenFailure (err: unknown, path: string): StorageError {
     return new StorageError('INDEX_BUSY', `the chain index ${path} stayed locked by ${describeWriter(holder)}: ${msg}`, {
       hint: 'run the command again when that process has finished', details: { holder }, cause: err
     })
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN') {
+    const disk = openRefusedByDisk(path, err)
+    if (disk !== undefined) return disk
   }
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH' || (code === 'SQLITE_CANTOPEN' && existsSync(path))) {
     return new StorageError('DATA_DIR_READONLY', `cannot write the chain index ${path}: ${msg}`, {

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { errorCode, errorMessage, isRecord } from '../util/index.js'
+import { canWrite, errorCode, errorMessage, isRecord } from '../util/index.js'
 import { StorageError, type StorageErrorCode } from './errors.js'
 
 interface Failure { code: StorageErrorCode, what: string, hint: string }
@@ -43,7 +44,9 @@ function classifySqlite (code: string): Failure | undefined {
   }
   if (code.startsWith('SQLITE_IOERR')) return { code: 'IO_ERROR', what: `the disk failed under SQLite (${code})`, hint: 'check the disk (dmesg, fsck); SQLite rolled the change back' }
   if (code === 'SQLITE_CANTOPEN') return { code: 'PERMISSION_DENIED', what: 'SQLite cannot open a database file', hint: 'check that the data directory exists and that this user may read and write it' }
-  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM') return { code: 'PERMISSION_DENIED', what: 'a database file cannot be written', hint: 'run the command as a user who may write the data directory' }
+  // SQLite opens a file read-only, silently, when the disk refuses its read-write open (EIO,
+  // ENOSPC), not only when permissions do: the hint names both (the path is not known here).
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM') return { code: 'PERMISSION_DENIED', what: 'a database file cannot be written', hint: 'run the command as a user who may write the data directory; if this user may already, the disk refused to open it for writing (full or failing): free space or check the disk (dmesg), then run the command again' }
   return undefined
 }
 
@@ -60,4 +63,18 @@ export function systemFailure (err: unknown): StorageError | undefined {
   const f = code.startsWith('SQLITE_') ? classifySqlite(code) : classifyErrno(code, path)
   if (f === undefined) return undefined
   return new StorageError(f.code, `${f.what}: ${errorMessage(err)}`, { hint: f.hint, details: { systemCode: code, path }, cause: err })
+}
+
+/**
+ * For a database at `path` that SQLite could not open for writing (SQLITE_READONLY, _CANTOPEN,
+ * _PERM): an IO_ERROR when this user may write it and its directory, since then the disk refused
+ * the read-write open (EIO, ENOSPC: SQLite falls back to read-only and says "readonly"); undefined
+ * when permissions explain it. Found by the fault torture (session 33): such opens were reported
+ * as DATA_DIR_READONLY or INGEST_STORE_UNAVAILABLE with the hint to run as another user.
+ */
+export function openRefusedByDisk (path: string, err: unknown): StorageError | undefined {
+  if (!canWrite(dirname(path)) || (existsSync(path) && !canWrite(path))) return undefined
+  return new StorageError('IO_ERROR', `the disk refused to open ${path} for writing, though this user may write it: ${errorMessage(err)}`, {
+    hint: `free space on the disk that holds ${dirname(path)} and check it (dmesg), then run the command again`, details: { systemCode: errorCode(err), path }, cause: err
+  })
 }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { mkdirSync, readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { extendChain, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
@@ -80,4 +80,22 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
       expect(body.error.hint).toMatch(/free space/)
     } finally { await node.stop() }
   }, 60_000)
+
+  it('a database the disk refuses to open for writing is IO_ERROR, not a permissions problem', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.ndjson')
+    writeFileSync(rows, '{"a":1}\n')
+    // SQLite retries a failed read-write open read-only, silently: its writes then fail as
+    // "attempt to write a readonly database".
+    const f = faultEnv({ dir, ops: ['open'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/pending.db' })
+    const r = await petal(['--dir', dir, 'append', 'kept', rows], f.env)
+    expect(faultResult(f).injected).toBeGreaterThan(0)
+    // Before: INGEST_STORE_UNAVAILABLE, "run as a user who can write there".
+    expect(r.stderr).toMatch(/\[IO_ERROR\]/)
+    expect(r.stderr).toMatch(/hint: free space/)
+    const again = await petal(['--dir', dir, 'append', 'kept', rows])
+    expect(again.code, again.stderr).toBe(0)
+  }, 60_000)
 })
+
