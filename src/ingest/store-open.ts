@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path'
-import { dataFileExists, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, type SqliteDb } from '../storage/index.js'
+import { dataFileExists, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, systemFailure, type SqliteDb } from '../storage/index.js'
 import { lockHolders, processStopped, resumeAdvice } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LAYOUT, SCHEMA } from './pending-schema.js'
@@ -40,7 +40,9 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
     if (err instanceof IngestError || err instanceof StorageError) throw err
     const code = (err as { code?: string }).code ?? ''
     const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
-    const disk = readonlyDir ? openRefusedByDisk(path, err) : undefined
+    // The disk failing under the open (a -shm or -wal write's EIO, ENOSPC) is IO_ERROR/DISK_FULL,
+    // not a damaged pending.db to restore from a backup (found by the fault torture, session 33).
+    const disk = readonlyDir ? openRefusedByDisk(path, err) : code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' ? systemFailure(err) : undefined
     if (disk !== undefined) throw disk
     throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${path}: ${(err as Error).message}`, {
       hint: readonlyDir

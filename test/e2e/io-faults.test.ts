@@ -97,5 +97,19 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
     const again = await petal(['--dir', dir, 'append', 'kept', rows])
     expect(again.code, again.stderr).toBe(0)
   }, 60_000)
+
+  it('the pending store\'s -shm failing under its open is IO_ERROR, not a damaged pending.db', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.ndjson')
+    writeFileSync(rows, '{"a":1}\n')
+    expect((await petal(['--dir', dir, 'append', 'kept', rows])).code).toBe(0)
+    const f = faultEnv({ dir, ops: ['write'], nth: 1, match: '/pending.db-shm' })
+    const r = await petal(['--dir', dir, 'append', 'kept', rows], f.env)
+    expect(faultResult(f).injected).toBe(1)
+    // Before: INGEST_STORE_UNAVAILABLE, "restore it from a backup".
+    expect(r.stderr).toMatch(/\[IO_ERROR\]/)
+    expect(r.stderr).not.toMatch(/backup/)
+  }, 60_000)
 })
 
