@@ -234,21 +234,14 @@ export class Sync {
         this.diskFailure = undefined
       } catch (err) {
         if (signal.aborted) return
-        // This node's own disk failing (an fsync's or a write's EIO, ENOSPC: raw errors from
-        // node:fs or SQLite, coded here) says nothing about the branch: it was ruled out for
-        // failedTtlMs and a pull ended "synced" below the peer's tip with exit 0 (found by the
-        // fault torture, session 33). Now it is the local failure a pull reports, and the claim is
-        // tried again after the short wait of a peer's fault.
+        // Own disk failing (raw EIO, ENOSPC): reported by a pull, not the branch's fault (session 33); a peer's failure rules out its claim, the branch's (invalid block) the branch.
         const local = err instanceof StorageError ? err : systemFailure(err)
         if (local !== undefined) this.diskFailure = local
         const code = isPetalError(err) ? err.code : local?.code ?? 'ERROR'
-        // A failure of the peer (unreachable, slow, inconsistent) only rules out this peer's claim;
-        // a failure of the branch itself (invalid block, too deep a reorg) rules out the branch.
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
         const notTheBranch = peerFault || (local !== undefined && !(err instanceof StorageError))
         this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : local?.hint })
-        const ttl = notTheBranch || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs
-        this.failed.set(notTheBranch ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + ttl)
+        this.failed.set(notTheBranch ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + (notTheBranch || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs))
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
           // A claim the peer cannot back: a small penalty (it may have reorganised), and forget it.
           this.components.network.report(target.peer, 'unavailable', code)
