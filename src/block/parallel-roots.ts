@@ -59,10 +59,11 @@ export class TableRootPool {
  * else through SQLite (manifest.ts, the reference). Large rowid tables are hashed in `pool`'s
  * worker threads when we are on the main thread (inside a worker — verify — blocks are already
  * processed in parallel); without a pool, on this thread. `source`: the whole file's bytes, if the
- * caller holds them (fast-rows.ts's fastTableRoot reads its pages from there).
+ * caller holds them (fast-rows.ts's fastTableRoot reads its pages from there). `planned`: the
+ * table's plan (planFastTable; null: not one the fast path reads) when the caller has it for `db`'s schema.
  */
-export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode, source?: Buffer): Promise<{ rows: number, root: string }> {
-  const plan = planFastTable(db, t)
+export async function tableRootParallel (path: string, db: Db, t: UserTable, pool: TableRootPool | undefined, signal?: AbortSignal, onRows?: OnRows, share?: TableShare, mode?: LeafEncoderMode, source?: Buffer, planned?: FastPlan | null): Promise<{ rows: number, root: string }> {
+  const plan = planned === undefined ? planFastTable(db, t) : planned ?? undefined
   if (plan !== undefined) {
     const fast = await fastRoot(path, plan, pool, signal, onRows, share, mode, source)
     if (fast !== undefined) return fast

@@ -6,7 +6,7 @@ import { headerFromMeta, type BlockHeader } from './header.js'
 import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
 import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
-import { WASM_AFTER_ROWS } from './fast-rows.js'
+import { planFastTable, WASM_AFTER_ROWS, type FastPlan } from './fast-rows.js'
 import type { TableShare } from './shared-roots.js'
 import { emptyObjects, inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
@@ -139,11 +139,27 @@ async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | u
     // 'auto' its first rows went through the JavaScript encoder, whose code every fresh thread then
     // compiled. The claim only picks the encoder (both give the same leaves); the root is the check.
     const mode = c !== undefined && c.rows >= WASM_AFTER_ROWS ? 'wasm' : undefined
-    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share, mode, bytes)
+    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share, mode, bytes, planOf(db, t))
     if (rows !== c?.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
     }
   }
+}
+
+// Fast-path plans (planFastTable) by table. readOpen hands out the same UserTable object again only
+// from the schema memo, i.e. for a block whose page 1 has the same bytes (schema-memo.ts), and a
+// plan's statements read nothing but the schema, which those bytes fix; a table inspected afresh is
+// a new object and is planned on its own connection. Three statements a block (~0.1 ms of a 1 MB
+// block's check) where a load thread checks block after block of the same tables.
+const plans = new WeakMap<UserTable, FastPlan | null>()
+
+function planOf (db: Db, t: UserTable): FastPlan | null {
+  let p = plans.get(t)
+  if (p === undefined) {
+    p = planFastTable(db, t) ?? null
+    plans.set(t, p)
+  }
+  return p
 }
 
 function checkKnownRoots (file: BlockFile, known: readonly TableEntry[]): void {

@@ -1,5 +1,5 @@
-// readBlockFile reuses the schema's reads (sqlite_schema, PRAGMA table_list, table_xinfo) of the
-// last block whose page 1 had the same bytes, when the caller hands page 1 with the header
+// readBlockFile reuses the schema's reads (sqlite_schema, PRAGMA table_list, table_xinfo, and the
+// fast path's plan of each table) of the last block whose page 1 had the same bytes, when the caller hands page 1 with the header
 // (`head`) and that page holds the whole schema: every other check still runs on the block itself.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
@@ -35,6 +35,24 @@ describe('the schema reads of a block whose page 1 was seen before', () => {
     // With only the header (100 bytes), the schema is read as before.
     const again = await prepared(async () => { await readBlockFile(b.path, { maxBytes: MAX, head: head(b.bytes, 100) }) })
     expect(again.some(s => s.includes('sqlite_schema'))).toBe(true)
+  })
+
+  it('include the fast path\'s plan of a table: not made again for the same page 1, made for another', async () => {
+    const dir = tmpDir()
+    // 100 rows: above the few rows hashed through SQLite, so the rows go the fast path, which plans the table.
+    const rows = (from: number): string => Array.from({ length: 100 }, (_, i) => `(${from + i}, 'row ${from + i}')`).join(', ')
+    const a = await block(dir, 'a', `CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT); INSERT INTO t VALUES ${rows(1)}`)
+    const b = await block(dir, 'b', `CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT); INSERT INTO t VALUES ${rows(1000)}`)
+    const c = await block(dir, 'c', `CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, y); INSERT INTO t (id, x) VALUES ${rows(1)}`)
+    expect(a.bytes.subarray(0, pageSize(a.bytes)).equals(b.bytes.subarray(0, pageSize(b.bytes)))).toBe(true)
+    // planFastTable's statements: the root page, the columns (which the schema's own reads ask too), the rowid's EXPLAIN.
+    const planning = (sql: string[]): string[] => sql.filter(s => s.includes('SELECT rootpage') || s.includes('PRAGMA main.table_xinfo') || s.startsWith('EXPLAIN'))
+    expect(planning(await prepared(async () => { await readBlockFile(a.path, { maxBytes: MAX, head: head(a.bytes, pageSize(a.bytes)) }) })).filter(s => !s.includes('table_xinfo'))).toHaveLength(2)
+    let got: unknown
+    expect(planning(await prepared(async () => { got = await readBlockFile(b.path, { maxBytes: MAX, head: head(b.bytes, pageSize(b.bytes)) }) }))).toEqual([])
+    expect(got).toEqual(await readBlockFile(b.path, { maxBytes: MAX }))
+    expect(planning(await prepared(async () => { got = await readBlockFile(c.path, { maxBytes: MAX, head: head(c.bytes, pageSize(c.bytes)) }) })).filter(s => !s.includes('table_xinfo'))).toHaveLength(2)
+    expect(got).toEqual(await readBlockFile(c.path, { maxBytes: MAX }))
   })
 
   it('are read for a block of other tables, and its own are reported', async () => {
