@@ -92,16 +92,6 @@ const FIXED = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0]
  */
 export type LeafEncoderMode = 'auto' | 'js' | 'wasm'
 export const WASM_AFTER_ROWS = 1024
-/**
- * Rows a thread encodes in JavaScript ('auto', tables under WASM_AFTER_ROWS) before its next
- * tables start in WebAssembly: then it is one that checks block after block (sync's load
- * threads), and the instance (generated once a thread, then kept: merkle-batch.ts) pays for
- * itself. With the native hasher no table under 1,024 rows ever made one, so the 1 MB pull's
- * 1,000-row tables were all encoded in JavaScript, ~0.2–0.35 ms a block more (docs/performance.md,
- * "Session 33: the 1 MB pull").
- */
-export const WASM_AFTER_JS_ROWS = 1 << 15
-let jsRows = 0
 
 /** Encodes records as v2 leaves into a MerkleBatch. */
 class LeafWriter {
@@ -131,9 +121,8 @@ class LeafWriter {
   }
 
   readonly onLeaf: OnLeafPage = (page, h, from, to) => {
-    if (!this.wasmOk || (this.mode === 'auto' && this.tree.size < WASM_AFTER_ROWS && !this.tree.inWasm && jsRows < WASM_AFTER_JS_ROWS)) {
+    if (!this.wasmOk || (this.mode === 'auto' && this.tree.size < WASM_AFTER_ROWS && !this.tree.inWasm)) {
       for (let i = from; i < to; i++) emitTableCell(this.f, page, h, i, this.onRecord)
-      if (this.wasmOk) jsRows += to - from
       return
     }
     const plan = this.plan

@@ -109,9 +109,12 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
           if (file === undefined) { await batch.flush(); await reply({ ok: false, error: 'NOT_FOUND' }); break }
           limit.arm(blockTransferBudgetMs(file.size), 'upload')
           const head = frame(encodeJson({ ok: true, size: file.size, seal: file.seal }))
-          // A large block continues the message its range's previous blocks left (addFile).
-          if (head.byteLength + file.size <= UPLOAD_CHUNK) await batch.add(head, file)
-          else await batch.addFile(head, file, limit.signal)
+          if (head.byteLength + file.size <= UPLOAD_CHUNK) {
+            await batch.add(head, file)
+          } else {
+            await batch.flush()
+            await sendFile(stream, file, limit.signal, head, batch)
+          }
           const done = file
           file = undefined
           // Closing a file opened for reading does no I/O: synchronously, not a thread-pool round trip per block.
@@ -273,11 +276,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
   try {
     let received = 0
     while (received < o.size) {
-      // One window's worth, or all the block's bytes that have already arrived if more: those
-      // take no time, so the rate floor is the same, and a receive that fell behind (a socket
-      // read of up to 1 MiB hands on ~700 KB at once) hashes and writes them in one call each
-      // where it made a read, a write and its CPU-wait probe per 160 KiB.
-      const want = Math.min(Math.max(quota, buffered(bs)), o.size - received)
+      const want = Math.min(quota, o.size - received)
       // One write for all the parts of a read (a write per part cost more than the bytes),
       // synchronous while writes are fast (range-writes.ts: through the pool, V8 ran a full
       // collection every ~10 MB received).
@@ -295,12 +294,6 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     await local(async () => { await fh.close() })
   }
   return head
-}
-
-/** Bytes the byte stream holds unread (its `readBuffer`, not in @libp2p/utils' type); 0 where it has none. */
-function buffered (bs: ByteStream<Stream>): number {
-  const n: unknown = Reflect.get(Reflect.get(bs, 'readBuffer') ?? {}, 'byteLength')
-  return typeof n === 'number' ? n : 0
 }
 
 /**

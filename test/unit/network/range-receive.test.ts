@@ -128,37 +128,4 @@ describe('receiving one block of a range', () => {
       }
     }
   })
-
-  it('takes at once what has already arrived beyond the floor\'s window, and still the window\'s worth when nothing is waiting', async () => {
-    // Above the small-block path: 200,000 bytes, 5,000 bytes a window (1,000,000 bytes/s over 5 ms).
-    const big = randomBytes(200_000)
-    const bigHash = createHash('sha256').update(big).digest('hex')
-    const rate = { bytesPerSecond: 1_000_000, windowMs: 5 }
-    const counted = (): { writes: RangeWrites, sizes: number[] } => {
-      const sizes: number[] = []
-      const writes = { ...rangeWrites, open: rangeWrites.open.bind(rangeWrites), settle: rangeWrites.settle.bind(rangeWrites), write: async (...args: Parameters<RangeWrites['write']>) => { sizes.push(args[2]); await rangeWrites.write(...args) } } as unknown as RangeWrites
-      return { writes, sizes }
-    }
-    // As @libp2p/utils' byte stream: what has arrived waits in `readBuffer` (here all of the block and 1,000 bytes of the next one).
-    const arrived = Buffer.concat([big, randomBytes(1_000)])
-    let at = 0
-    const buffered = {
-      get readBuffer () { return { byteLength: arrived.length - at } },
-      read: async ({ bytes }: { bytes: number }): Promise<Uint8Array[]> => { const p = arrived.subarray(at, at + bytes); at += bytes; return [p] }
-    } as unknown as ByteStream<Stream>
-    for (const [bs, expected] of [[buffered, [200_000]], [pacedStream(big, 0), Array.from({ length: 40 }, () => 5_000)]] as const) {
-      const { writes, sizes } = counted()
-      const dest = join(tmpDir(), 'big.db')
-      const w = new Watchdog()
-      try {
-        await receiveRangeBlock(bs, dest, { size: big.length, hash: bigHash, watchdog: w, budgetMs: 10_000, minRate: rate, writes })
-        expect(sizes).toEqual(expected)
-        expect(readFileSync(dest).equals(big)).toBe(true)
-      } finally {
-        w.dispose()
-      }
-    }
-    // The next block's bytes are left to it.
-    expect(at).toBe(200_000)
-  })
 })
