@@ -6,7 +6,7 @@ import {
   DataDir, IndexDb, StorageError, placeBlock, sealPathOf, tmpBlockPath, writeChainParams,
   type ChainParams, type NewChainInput
 } from '../storage/index.js'
-import { failpoint, formatTimestamp, parseRfc3339, removeStaleTemps } from '../util/index.js'
+import { failpoint, formatTimestamp, pausepoint, parseRfc3339, removeStaleTemps } from '../util/index.js'
 import { Chain, consensusJson, MAX_FUTURE_MS, type ChainOptions } from './chain.js'
 import { ChainError } from './errors.js'
 import { checkGenesis, loadCandidate } from './validate/index.js'
@@ -20,14 +20,18 @@ import { recordDaisyCommitment } from './daisy-commitment.js'
 // and leftovers of an initialisation that crashed before writing chainparams.json: the index, the
 // placed genesis, the write lock's writer.json (a kill inside the genesis's transaction), and the
 // temporaries of an atomic write cut short (chainparams.json's own, writer.json's).
-const KEEP = new Set(['keystore', 'node.key', 'README.md', '.gitkeep', 'daisy', 'daisy-state'])
+// node.lock: held by the init or newchain making the chain (or by a look at it), never removed.
+const KEEP = new Set(['keystore', 'node.key', 'node.lock', 'node.lock-journal', 'README.md', '.gitkeep', 'daisy', 'daisy-state'])
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'writer.json'])
 const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
 const isLeftover = (name: string): boolean => LEFTOVERS.has(name) || LEFTOVER_TEMP.test(name)
 
-/** Make `dir` ready for a new chain: create it, or check it holds nothing but keys, node.key and leftovers of a crashed init (removed). */
-export function prepareEmptyDir (dir: DataDir): void {
-  if (!existsSync(dir.root)) { mkdirSync(dir.root, { recursive: true, mode: 0o755 }); return }
+/**
+ * Refuse `dir` for a new chain unless it is absent or holds nothing but keys, node.key, the lock
+ * and leftovers of a crashed init; changes nothing (a command checks before it takes node.lock).
+ */
+export function checkEmptyDir (dir: DataDir): string[] {
+  if (!existsSync(dir.root)) return []
   if (existsSync(dir.chainParams)) {
     throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} already holds a chain`, { hint: 'choose another --dir, or remove the directory first' })
   }
@@ -36,6 +40,13 @@ export function prepareEmptyDir (dir: DataDir): void {
   if (foreign.length > 0) {
     throw new StorageError('DATA_DIR_NOT_EMPTY', `${dir.root} is not empty (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`, { hint: 'give an empty or new directory with --dir' })
   }
+  return names
+}
+
+/** Make `dir` ready for a new chain: create it, or check it as checkEmptyDir does and remove the leftovers of a crashed init. */
+export function prepareEmptyDir (dir: DataDir): void {
+  if (!existsSync(dir.root)) { mkdirSync(dir.root, { recursive: true, mode: 0o755 }); return }
+  const names = checkEmptyDir(dir)
   for (const n of names) if (isLeftover(n)) rmSync(join(dir.root, n), { recursive: true, force: true })
   // The key a crashed init generated stays; a cut-short write of its file or of `default` leaves a temporary.
   removeStaleTemps(dir.keystore)
@@ -56,6 +67,8 @@ export async function createChain (root: string, input: NewChainInput, key: Sign
     throw new StorageError('CHAINPARAMS_INVALID', `genesis_block_timestamp ${input.genesisTimestamp ?? ''} is in the future: no block could follow it until then`, { hint: 'leave it out (now is used) or give a past time' })
   }
   prepareEmptyDir(dir)
+  // Tests hold an init here, its directory cleared and its genesis not yet made.
+  await pausepoint('genesis:cleared')
   const tmp = tmpBlockPath(dir)
   try {
     const built = await buildBlock({

@@ -5,7 +5,8 @@
  *
  * Holds no protocol or consensus logic of its own, and never prints (the CLI does).
  * Known exception to importing through this index: the CLI imports `state-file.ts` directly, so
- * `petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s).
+ * `petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s), and
+ * `take-lock.ts` (init and newchain take node.lock) for the same reason.
  * @module
  */
 export type { NodeRole, NodeOptions } from './options.js'

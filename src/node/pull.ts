@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { Chain, ChainError, IMPORT_PASSES, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
+import { Chain, ChainError, checkEmptyDir, IMPORT_PASSES, installGenesis, prepareEmptyDir, verifyChain, type VerifyReport } from '../chain/index.js'
 import { blockTransferBudgetMs, fetchChainFromPeer, loadOrCreateNodeKey, parseDialAddress, type NetworkOptions } from '../network/index.js'
 import { DataDir, sealPathOf, tmpBlockPath, type NodeLock } from '../storage/index.js'
 import type { SigningKey } from '../crypto/index.js'
@@ -10,7 +10,7 @@ import { AbortError, errorMessage, nullLogger, pausepoint, type Logger, type Wor
 import { PetalNode } from './node.js'
 import { withPullHeap } from './pull-heap.js'
 import { removeNodeState, writePullState } from './state-file.js'
-import { takeNodeLock } from './take-lock.js'
+import { takeCreateLock, takeNodeLock } from './take-lock.js'
 
 /**
  * Where a pull is, in bytes of work: contacting the peer; syncing (each block is received, then
@@ -147,16 +147,25 @@ async function openOrInstall (o: PullOptions, dir: DataDir, resumed: boolean, ha
     }
     logger.info('resuming pull', { height: chain.tip().height })
   } else {
-    prepareEmptyDir(dir)
-    const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
-    const tmp = tmpBlockPath(dir)
+    // Cleared and given its genesis under node.lock, as init and newchain do: one of them at the
+    // same time would clear what this installs, or the reverse. Nothing is removed before it is held.
+    checkEmptyDir(dir)
+    mkdirSync(dir.root, { recursive: true, mode: 0o755 })
+    const lock = takeCreateLock(dir.root)
+    let tmp: string | undefined
     try {
+      prepareEmptyDir(dir)
+      tmp = tmpBlockPath(dir)
+      const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
       const fetched = await fetchChainFromPeer(o.from, { privateKey, signal: o.signal, expectedGenesis: o.genesis, genesisDest: tmp })
       chain = await installGenesis(dir, fetched.params, tmp, { logger: logger.child('chain'), hashPool })
       logger.info('installed genesis', { chain: chain.chainId })
     } finally {
-      await rm(tmp, { force: true })
-      await rm(sealPathOf(tmp), { force: true })
+      if (tmp !== undefined) {
+        await rm(tmp, { force: true })
+        await rm(sealPathOf(tmp), { force: true })
+      }
+      lock.release()
     }
   }
 

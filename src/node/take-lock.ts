@@ -12,6 +12,22 @@ import { readNodeState } from './state-file.js'
 export function takeNodeLock (root: string): NodeLock {
   const lock = NodeLock.tryAcquire(root, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock !== undefined) return lock
+  throw lockBusyError(root, false)
+}
+
+/**
+ * node.lock of `root` (which exists), taken by a command that makes a chain there (init,
+ * newchain): two of them at once on one empty directory would each clear it and write their own
+ * genesis and chainparams.json. Refused as takeNodeLock refuses when a node, a pull or a stopped
+ * process holds it; DATA_DIR_BUSY when another process holds it while it makes a chain there.
+ */
+export function takeCreateLock (root: string): NodeLock {
+  const lock = NodeLock.tryAcquire(root, 'node.lock', NodeLock.LOOK_WAIT_MS)
+  if (lock !== undefined) return lock
+  throw lockBusyError(root, true)
+}
+
+function lockBusyError (root: string, creating: boolean): NodeError {
   // Who holds it, where the kernel says (Linux). readNodeState believes node-state.json's pid only
   // if it is alive and holds the lock (a killed node's file: the holder may be a pull, or a look).
   const holders = lockHolders(join(root, 'node.lock'))?.filter(p => p !== process.pid)
@@ -21,13 +37,19 @@ export function takeNodeLock (root: string): NodeLock {
     // A command stopped (Ctrl-Z) in the instant it looked at the lock holds it until it runs again:
     // waiting longer would not help, and it is no node.
     const cmd = processCommand(stopped)
-    throw new NodeError('LOCK_HOLDER_STOPPED', `process ${stopped}${cmd === undefined ? '' : ` (${cmd})`} holds node.lock of ${root} and is stopped`, {
+    return new NodeError('LOCK_HOLDER_STOPPED', `process ${stopped}${cmd === undefined ? '' : ` (${cmd})`} holds node.lock of ${root} and is stopped`, {
       // Most likely a look; but a node or a pull stopped before it wrote node-state.json is named here too.
       hint: `${resumeAdvice(stopped)}, then run this command again; a node or a pull stopped as it started keeps node.lock once resumed: end that one`
     })
   }
   const named = holders?.[0]
   const cmd = named === undefined ? undefined : processCommand(named)
+  if (creating && live === undefined) {
+    // No node or pull says it is theirs, and the directory had no chain: another init or newchain.
+    return new NodeError('DATA_DIR_BUSY', `another process (${named === undefined ? 'a petal init or newchain' : `pid ${named}${cmd === undefined ? '' : `: ${cmd}`}`}) holds node.lock of ${root} while it makes a chain there`, {
+      hint: 'wait for it to end: `petal status` then shows the chain it made (if it made none, run this command again)'
+    })
+  }
   const other = named !== undefined ? `another process (pid ${named}${cmd === undefined ? '' : `: ${cmd}`}) holds node.lock of` : 'another process (a node or a pull) holds node.lock of'
   // A node or a pull stopped (Ctrl-Z) does nothing until resumed: waiting for it would not help.
   const halted = live !== undefined && processStopped(live.pid)
@@ -35,5 +57,5 @@ export function takeNodeLock (root: string): NodeLock {
   const resume = halted ? `it is stopped: ${resumeAdvice(live.pid)}; ` : ''
   // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
   const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first${live !== undefined && !halted ? ` (Ctrl-C in its terminal, or \`kill ${live.pid}\`), then run this command again` : ''}; other commands (status, signimportblock, …) can run beside it`
-  throw new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })
+  return new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })
 }

@@ -1,7 +1,7 @@
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { createChain, prepareEmptyDir, type Chain } from '../../chain/index.js'
+import { checkEmptyDir, createChain, prepareEmptyDir, type Chain } from '../../chain/index.js'
 import type { SigningKey } from '../../crypto/index.js'
 import { parseNewChainInput, type NewChainInput } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
@@ -9,18 +9,34 @@ import type { Action } from '../program.js'
 import { readInputFile } from '../input.js'
 import { printStatus } from './status.js'
 import { hashPool, openChain } from '../hashing.js'
+import { takeCreateLock } from '../../node/take-lock.js'
+
+interface ChainWithKey { chain: Chain, key: SigningKey }
 
 /**
  * Create a chain in the data directory, signed by --key or the default key; a first key is
  * generated when the keystore is empty. A refusal changes nothing: the directory is checked
  * before a key is generated, and what this call created is removed if the chain is not made.
+ * Under node.lock from before the directory is cleared to after chainparams.json is written: two
+ * at once (init and init, init and newchain) would interleave their clearing and their genesis
+ * (DATA_DIR_BUSY for the one that waited for it in vain). `ifAbsent` (init): a chain made there
+ * meanwhile is not an error, and undefined is returned.
  */
-export async function createChainWithKey (ctx: CliContext, input: NewChainInput): Promise<{ chain: Chain, key: SigningKey }> {
+export async function createChainWithKey (ctx: CliContext, input: NewChainInput): Promise<ChainWithKey>
+export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { ifAbsent: true }): Promise<ChainWithKey | undefined>
+export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { ifAbsent?: boolean } = {}): Promise<ChainWithKey | undefined> {
   const dir = ctx.dataDir
   const dirExisted = existsSync(dir.root)
   const keystoreExisted = existsSync(dir.keystore)
-  prepareEmptyDir(dir)
+  // Refused before the lock is looked at (a chain there may be a node's, which holds it), and
+  // nothing is removed before it is held (another init's genesis, being made).
+  if (o.ifAbsent === true && existsSync(dir.chainParams)) return undefined
+  checkEmptyDir(dir)
+  mkdirSync(dir.root, { recursive: true, mode: 0o755 })
+  const lock = takeCreateLock(dir.root)
   try {
+    if (o.ifAbsent === true && existsSync(dir.chainParams)) return undefined
+    prepareEmptyDir(dir)
     const ks = ctx.keystore()
     if (ks.list().length === 0) {
       const e = ks.generate({ passphrase: ctx.passphrase() })
@@ -32,6 +48,8 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput)
     if (!dirExisted) rmSync(dir.root, { recursive: true, force: true })
     else if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
     throw err
+  } finally {
+    lock.release()
   }
 }
 
@@ -39,7 +57,9 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput)
 export async function initFromTemplate (ctx: CliContext, template: string): Promise<boolean> {
   if (existsSync(ctx.dataDir.chainParams)) return false
   const input = parseNewChainInput((await readInputFile(template, 'chain parameters template', ctx.signal)).toString('utf8'))
-  const { chain, key } = await createChainWithKey(ctx, input)
+  const made = await createChainWithKey(ctx, input, { ifAbsent: true })
+  if (made === undefined) return false
+  const { chain, key } = made
   chain.close()
   ctx.out.note(`created a new chain in ${ctx.dir} with ${key.id} as its signatory`)
   return true
