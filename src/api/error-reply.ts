@@ -9,9 +9,10 @@ export interface ErrorReply { status: number, headers: Record<string, string>, b
 /**
  * What the server answers for `err` (a Petal error, one of Fastify's, or a bug), logged as the
  * server logs failures: a bug with its stack, a Petal error of status ≥ 500 with its code.
+ * `bodyLimit`: the most bytes the request's route takes, which a body over it is told.
  */
-export function errorReply (logger: Logger, err: unknown, method: string, url: string): ErrorReply {
-  const e = asPetalError(err)
+export function errorReply (logger: Logger, err: unknown, method: string, url: string, bodyLimit?: number): ErrorReply {
+  const e = asPetalError(err, url, bodyLimit)
   const status = errorStatus(e)
   if (status >= 500 && !isPetalError(e)) logger.error('internal error', { method, url, error: err instanceof Error ? err.stack : String(err) })
   else if (status >= 500) logger.warn('request failed', { method, url, code: isPetalError(e) ? e.code : undefined, error: isPetalError(err) ? undefined : String(err) })
@@ -19,7 +20,7 @@ export function errorReply (logger: Logger, err: unknown, method: string, url: s
 }
 
 /** Fastify's own errors (validation, body parsing) as coded API errors. */
-function asPetalError (err: unknown): unknown {
+function asPetalError (err: unknown, url: string, bodyLimit: number | undefined): unknown {
   if (isPetalError(err)) return err
   if (!(err instanceof Error)) return err
   const msg = err.message === '' ? 'bad request' : err.message
@@ -27,7 +28,7 @@ function asPetalError (err: unknown): unknown {
   if ('validation' in err && err.validation !== undefined) return new ApiError('API_BAD_REQUEST', msg, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
   switch (errorCode(err)) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError('API_BODY_TOO_LARGE', 'the request body is larger than this server accepts', { hint: 'send fewer rows per request' })
+      return bodyTooLarge(url, bodyLimit)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError('API_UNSUPPORTED_MEDIA_TYPE', msg, { hint: 'send Content-Type: application/json (or, for records, application/x-ndjson or text/csv)' })
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -41,4 +42,16 @@ function asPetalError (err: unknown): unknown {
   // node:fs) is DISK_FULL or IO_ERROR with its hint, 503, not API_INTERNAL's "this is a bug" (a
   // full disk under POST /records, found by the fault torture, session 33).
   return systemFailure(err) ?? err
+}
+
+/**
+ * A body over the route's limit, which is said in bytes (there is no option to raise it: the
+ * request has to be smaller). Records are split over several requests, each stored as it comes.
+ */
+function bodyTooLarge (url: string, limit: number | undefined): ApiError {
+  const most = limit === undefined ? 'the limit' : `${limit} bytes`
+  const records = /^\/api\/v1\/records\//.test(url)
+  return new ApiError('API_BODY_TOO_LARGE', `the request body is larger than this server accepts${limit === undefined ? '' : ` (at most ${limit} bytes)`}`, {
+    hint: records ? `split the rows over several requests of at most ${most} each (each is stored as it comes)` : `send a body of at most ${most}`
+  })
 }

@@ -51,7 +51,7 @@ function apiErrorDocs (): Readonly<Record<ApiErrorCode, CodeDoc>> {
     API_BAD_REQUEST: { meaning: 'parameters or body fields that do not match the endpoint\'s schema (the message names the field)', hint: 'the parameters of every endpoint are in /api/v1/openapi.json' },
     API_MALFORMED_JSON: { meaning: 'the request body is not valid JSON', hint: 'send valid JSON, e.g. {"sql": "SELECT 1"} to POST /api/v1/query; the body of every endpoint is in /api/v1/openapi.json' },
     API_UNSUPPORTED_MEDIA_TYPE: { meaning: 'the request body has a Content-Type this endpoint does not take', hint: 'send Content-Type: application/json (or, for records, application/x-ndjson or text/csv)' },
-    API_BODY_TOO_LARGE: { meaning: 'the request body is larger than this server accepts', hint: 'send fewer rows per request' },
+    API_BODY_TOO_LARGE: { meaning: 'the request body is larger than this server accepts (the message gives the limit in bytes: 16 MiB, 16777216, on a node)', hint: 'send at most the limit in one request: split the rows of a records POST over several requests' },
     API_UNAUTHORIZED: { meaning: 'no token, not `Bearer`, or an unknown or revoked token', hint: 'send Authorization: Bearer <token> (`petal tokens create`)' },
     API_FORBIDDEN: { meaning: 'the token may not do this (a read token on a write)', hint: 'create a token with `petal tokens create --scope write`' },
     API_HOST_REFUSED: { meaning: 'a loopback-only node received a request addressed to another host', hint: 'use http://127.0.0.1:PORT/ or http://localhost:PORT/; to serve other hosts, start the node with --http-expose' },

@@ -97,7 +97,7 @@ class LeanReply {
   refused (err: unknown): void {
     // Also a throw while answering 202: with headers out, only the connection can go.
     if (this.sent) { this.out.broken(); return }
-    const e = errorReply(this.ctx.logger, err, 'POST', this.url)
+    const e = errorReply(this.ctx.logger, err, 'POST', this.url, this.ctx.limits.bodyBytes)
     this.sent = true
     const pairs: string[] = []
     for (const [k, v] of Object.entries(e.headers)) pairs.push(k, v)

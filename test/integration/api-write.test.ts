@@ -146,6 +146,26 @@ describe('HTTP API, writes', () => {
     expect(((await http(url + 'api/v1/status')).json as { ingest: { pending_rows: number } }).ingest.pending_rows).toBe(0)
   })
 
+  it('a body over the limit is told the limit in bytes, and the hint, followed, gets the rows stored', async () => {
+    // 600 rows of ~500 bytes: ~300 KB, over this server's 256 KiB.
+    const rows = Array.from({ length: 600 }, (_, i) => ({ n: i, s: 'y'.repeat(500) }))
+    const r = await send('/api/v1/records/split', JSON.stringify(rows), 'application/json')
+    const e = (r.json as { error: { code: string, message: string, hint: string } }).error
+    expect([r.status, e.code]).toEqual([413, 'API_BODY_TOO_LARGE'])
+    expect(e.message).toContain(`at most ${256 * 1024} bytes`)
+    expect(e.hint).toBe(`split the rows over several requests of at most ${256 * 1024} bytes each (each is stored as it comes)`)
+    // As the hint says: two requests, each under the limit.
+    for (const part of [rows.slice(0, 300), rows.slice(300)]) {
+      const body = JSON.stringify(part)
+      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(256 * 1024)
+      const ok = await send('/api/v1/records/split', body, 'application/json')
+      expect(ok.status, ok.text).toBe(202)
+    }
+    // Another route's body over the limit: the limit, and no word of rows.
+    const q = await postJson(url + 'api/v1/query', { sql: `SELECT '${'x'.repeat(300 * 1024)}'` })
+    expect(errorOf(q)).toMatchObject({ code: 'API_BODY_TOO_LARGE', message: expect.stringContaining(`at most ${256 * 1024} bytes`), hint: `send a body of at most ${256 * 1024} bytes` })
+  })
+
   it('writes need a write token: none or unknown is 401, a read token 403; receipts and reads do not', async () => {
     const body = '[{"a": 1}]'
     const none = await send('/api/v1/records/t1', body, 'application/json', {})
