@@ -5,6 +5,7 @@ import { AbortError } from './errors.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
 import { refuseInside } from './output-inside.js'
+import { removeDeadWritersTemps } from './stale-temps.js'
 
 /**
  * This process's stdout (1) and stderr (2) as the program writes them: each takes the text after
@@ -46,11 +47,15 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
   }
   if (o.outside !== undefined) refuseInside(path, o.outside)
   const link = lstatSync(path, { throwIfNoEntry: false })
+  // The atomic writes below leave `FILE.PID.NONCE.tmp` beside the file when killed: those of dead
+  // processes go when the next output is written to that directory.
   if (link === undefined) {
+    removeDeadWritersTemps(dirname(path))
     writeFileAtomic(path, data)
     return
   }
   if (link.isFile()) {
+    removeDeadWritersTemps(dirname(path))
     replaceFile(path, data, link)
     return
   }
@@ -58,7 +63,9 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
     const target = statSync(path, { throwIfNoEntry: false })
     // A link to a regular file: replace that file atomically, the link stays a link.
     if (target?.isFile() === true) {
-      replaceFile(realpathSync(path), data, target)
+      const real = realpathSync(path)
+      removeDeadWritersTemps(dirname(real))
+      replaceFile(real, data, target)
       return
     }
   }

@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from 'node:fs'
+import { lstatSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorCode } from './narrow.js'
 
@@ -28,11 +28,29 @@ export function processAlive (pid: number): boolean {
  * names removed.
  */
 export function removeStaleTemps (dir: string, owned: ReadonlySet<string> = new Set()): string[] {
+  return removeTemps(dir, name => ATOMIC_TEMP.exec(name) ?? RECORD_TEMP.exec(name), owned)
+}
+
+/**
+ * Delete, in a directory of the user's (where an output file is written: `-o`), the temporaries
+ * of writeOutputFile's atomic replace that a killed process left (`<file>.<pid>.<8 hex>.tmp`,
+ * nothing else: a regular file of exactly that name, whose pid names no process). Returns the names removed.
+ */
+export function removeDeadWritersTemps (dir: string): string[] {
+  return removeTemps(dir, name => {
+    const m = ATOMIC_TEMP.exec(name)
+    try {
+      return m !== null && lstatSync(`${dir}/${name}`, { throwIfNoEntry: false })?.isFile() === true ? m : null
+    } catch { return null }
+  })
+}
+
+function removeTemps (dir: string, match: (name: string) => RegExpExecArray | null, owned: ReadonlySet<string> = new Set()): string[] {
   let names: string[]
   try { names = readdirSync(dir) } catch { return [] }
   const removed: string[] = []
   for (const name of names) {
-    const m = ATOMIC_TEMP.exec(name) ?? RECORD_TEMP.exec(name)
+    const m = match(name)
     if (m === null) continue
     const pid = Number(m[2])
     if (!owned.has(m[1] ?? '') && (pid === process.pid || processAlive(pid))) continue

@@ -1,6 +1,7 @@
 // Files the user names for a command's output (`checkpoint -o`, `prove -o`, `query --prove`,
 // `signkey -o`) through the built CLI: what they may not be (review32).
-import { linkSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { linkSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { petal } from '../helpers/cli.js'
@@ -82,5 +83,19 @@ describe('output files', () => {
     const endorsement = join(tmpDir(), 'e.json')
     expect((await petal(['--dir', dir, 'signkey', newcomer, '--op', 'add', '-o', endorsement])).code).toBe(0)
     expect(JSON.parse(readFileSync(endorsement, 'utf8'))).toHaveProperty('signature')
+  })
+
+  it('removes the temporary a killed output write left beside the file (its pid dead) when it next writes there, and nothing else', async () => {
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
+    const work = tmpDir()
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout
+    // What `checkpoint -o cp.note` killed by SIGKILL in its atomic replace leaves: cp.note.PID.NONCE.tmp.
+    const stale = `cp.note.${dead}.0badc0de.tmp`
+    const kept = [`cp.note.${process.pid}.0badc0de.tmp`, `cp.note.${dead}.0BADC0DE.tmp`, `cp.note.${dead}.tmp`, `cp.note.${dead}.0badc0de.tmp.bak`, `mine.${dead}.0badc0.tmp`]
+    for (const n of [stale, ...kept]) writeFileSync(join(work, n), 'half')
+    expect((await petal(['--dir', dir, 'checkpoint', '-o', join(work, 'other.note')])).code).toBe(0)
+    expect(readdirSync(work).sort()).toEqual(['other.note', ...kept].sort())
   })
 })
