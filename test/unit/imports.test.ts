@@ -43,6 +43,7 @@ const RULES: ImportRules = {
   pastIndex: [
     { file: 'network/core.ts', from: ['sync'], why: 'the libp2p-free part of network (errors, wire format, limits): sync must not load libp2p' },
     { file: 'node/state-file.ts', from: ['cli'], why: '`petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s)' },
+    { file: 'node/take-lock.ts', from: ['cli'], why: '`init` and `newchain` take node.lock to make a chain without loading libp2p (~0.4 s)' },
     { file: 'query/sandbox/fork.ts', from: ['cli'], why: "the CLI's start-up router forks `petal query`'s sandbox (through dist/fast/prestart.js) before loading the command; through the barrel it would bundle the query module into that script" },
     { file: 'util/stale-temps.ts', from: ['cli'], why: "the code cache's writer (src/cli/code-cache.ts) is in the start-up router, compiled from source on every start; through the barrel the error classes' registry and the other util modules that do work when loaded came with it" },
     { file: 'query/sandbox/prestart.ts', from: ['cli'], why: 'start.ts takes over a sandbox process the router prestarted, in every command (this file loads no module; the barrel would load the query module into `petal status`)' }
