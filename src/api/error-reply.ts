@@ -9,14 +9,15 @@ export interface ErrorReply { status: number, headers: Record<string, string>, b
 /**
  * What the server answers for `err` (a Petal error, one of Fastify's, or a bug), logged as the
  * server logs failures: a bug with its stack, a Petal error of status ≥ 500 with its code.
- * `bodyLimit`: the most bytes the request's route takes, which a body over it is told.
+ * `bodyLimit`: the most bytes the request's route takes, which a body over it is told; `dir`: the
+ * node's data directory, for the hint's commands (errorBody).
  */
-export function errorReply (logger: Logger, err: unknown, method: string, url: string, bodyLimit?: number): ErrorReply {
-  const e = asPetalError(err, url, bodyLimit)
+export function errorReply (logger: Logger, err: unknown, method: string, url: string, o: { bodyLimit?: number, dir?: string } = {}): ErrorReply {
+  const e = asPetalError(err, url, o.bodyLimit)
   const status = errorStatus(e)
   if (status >= 500 && !isPetalError(e)) logger.error('internal error', { method, url, error: err instanceof Error ? err.stack : String(err) })
   else if (status >= 500) logger.warn('request failed', { method, url, code: isPetalError(e) ? e.code : undefined, error: isPetalError(err) ? undefined : String(err) })
-  return { status, headers: { ...errorHeaders(e), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(errorBody(e)) }
+  return { status, headers: { ...errorHeaders(e), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(errorBody(e, o.dir)) }
 }
 
 /** Fastify's own errors (validation, body parsing) as coded API errors. */

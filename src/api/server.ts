@@ -218,7 +218,7 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
   })
 
   app.setErrorHandler(async (err, req, reply) => {
-    const e = errorReply(ctx.logger, err, req.method, req.url, req.routeOptions.bodyLimit ?? ctx.limits.bodyBytes)
+    const e = errorReply(ctx.logger, err, req.method, req.url, { bodyLimit: req.routeOptions.bodyLimit ?? ctx.limits.bodyBytes, dir: ctx.chain.dir.root })
     return await reply.code(e.status).headers(e.headers).send(e.body)
   })
 

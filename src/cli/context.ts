@@ -5,7 +5,7 @@ import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
 import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
-import { abortable, createLogger, errorCode, errorMessage, formatLogRecord, isLogLevel, LOG_LEVELS, runStopSteps, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
+import { abortable, createLogger, errorCode, errorMessage, formatLogRecord, isLogLevel, logRecordWithDir, LOG_LEVELS, runStopSteps, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 import { readInputFile } from './input.js'
@@ -95,7 +95,8 @@ export class CliContext {
     this.out = createOutput(opts.json === true, { stdout, stderr })
     const level = opts.logLevel ?? io.env.PETAL_LOG_LEVEL ?? defaultLogLevel
     if (!isLogLevel(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LOG_LEVELS.join(', ')}`)
-    this.logger = createLogger(r => { stderr(formatLogRecord(r) + '\n') }, level)
+    // A log line's `petal …` commands name the user's --dir, as its errors' hints do (`petal run`'s too).
+    this.logger = createLogger(r => { stderr(formatLogRecord(logRecordWithDir(r, opts.dir)) + '\n') }, level)
   }
 
   /** Aborted by Ctrl-C, SIGTERM or a failed write of stdout (start.ts). */

@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { asError, hintOf, isPetalError, type LogLevel } from '../util/index.js'
-import { hintWithDir } from './hint-dir.js'
+import { asError, hintOf, hintWithDir, isPetalError, type LogLevel } from '../util/index.js'
 import { systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { petal, spawnPetal } from '../helpers/cli.js'
+import { CLI, petal, spawnPetal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -13,7 +14,8 @@ import { waitFor } from '../helpers/wait.js'
  */
 describe('a damaged token file under a running node', () => {
   it('is answered with API_TOKENS_CORRUPT and its hint; the node keeps running; deleting the file and creating a token, as the hint says, makes writes work', async () => {
-    const dir = join(tmpDir(), 'data')
+    // A directory the shell would split: the hint's command must name it, quoted (session 33).
+    const dir = join(tmpDir(), 'my data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
     const node = spawnPetal(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--no-dht'])
@@ -34,12 +36,17 @@ describe('a damaged token file under a running node', () => {
       const refused = await post(token)
       expect(refused.status).toBe(503)
       expect(refused.body.error?.code).toBe('API_TOKENS_CORRUPT')
-      expect(refused.body.error?.hint).toContain('delete it and create new tokens with `petal tokens create`')
+      expect(refused.body.error?.hint).toContain(`delete it and create new tokens with \`petal --dir '${dir}' tokens create\``)
       expect(ended).toBe(false)
       expect((await fetch(`${url}api/v1/status`)).status).toBe(200)
-      // The hint: delete the file, create a new token; the node takes it without a restart.
+      // The hint: delete the file, create a new token with the command as printed (run by bash, with
+      // a HOME of its own and no PETAL_DIR: it acts on the node's directory); the node takes it without a restart.
       rmSync(file)
-      const fresh = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
+      const cmd = /`petal ([^`]*)`/.exec(refused.body.error?.hint ?? '')?.[1] ?? ''
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'PETAL_DIR'))
+      const run = spawnSync('bash', ['-c', `node ${CLI} ${cmd}`], { encoding: 'utf8', env: { ...env, HOME: tmpDir() } })
+      expect(run.status, run.stderr).toBe(0)
+      const fresh = run.stdout.trim()
       expect((await post(fresh)).status).toBe(202)
       expect((await post(token)).body.error?.code).toBe('API_UNAUTHORIZED')
     } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hintWithDir } from '../../../src/cli/hint-dir.js'
+import { hintWithDir } from '../../../src/util/hint-dir.js'
 
 // hints32: a hint's command, run as printed, must act on the --dir the user gave (the e2e side,
 // with each command run: test/e2e/hints.test.ts).
