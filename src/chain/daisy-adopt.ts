@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path'
 import { BlockError, readBlockFile, type DaisyCommitment } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DaisyDb, DaisyDir, DaisyError, DataDir, missingBlockHint, readDaisyChainParams, type DaisyChainParams, type NewChainInput } from '../storage/index.js'
-import { fsyncDir, fsyncFile, reviveError, serializeError, throwIfAborted, type OnWorkProgress } from '../util/index.js'
+import { fsyncDir, fsyncFile, reviveError, serializeError, shellWord, throwIfAborted, type OnWorkProgress } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { checkDaisyChain, type DaisyCheckReport, type DaisyWarning } from './daisy-check.js'
 import { recordedDaisyCommitment } from './daisy-commitment.js'
@@ -93,7 +93,7 @@ function requireSignatory (report: DaisyCheckReport, key: SigningKey, daisyRoot:
   if (report.keys.isActive(key.id)) return
   throw new BlockError('SIGNER_NOT_AUTHORISED', `key ${key.id} is not an active signatory of the Daisy chain at its tip (height ${report.tip?.height ?? 0}), so it cannot seal the genesis that continues it`, {
     details: { height: report.tip?.height ?? 0, signer: key.id },
-    hint: `import a Daisy signatory's key into the new directory's keystore: \`petal --dir ${newRoot} keys import ${join(daisyRoot, 'private.db')}\` (or choose one with --key)`
+    hint: `import a Daisy signatory's key into the new directory's keystore: \`petal --dir ${shellWord(newRoot)} keys import ${shellWord(join(daisyRoot, 'private.db'))}\` (or choose one with --key)`
   })
 }
 
@@ -194,7 +194,7 @@ async function sourceError (err: unknown, src: DaisyDir, signal?: AbortSignal): 
 export function adoptedHistoryError (err: unknown, root: string): unknown {
   if (!(err instanceof DaisyError) || err.code === 'DAISY_READ_ONLY' || err.code === 'DAISY_STATE_FOREIGN') return err
   const copy = new DaisyDir(join(root, ADOPTED_HISTORY_DIR))
-  const again = `\`petal --dir ${root} verify\` checks it again`
+  const again = `\`petal --dir ${shellWord(root)} verify\` checks it again`
   const d: { height?: unknown, path?: unknown } = err.details
   const file = err.code === 'DAISY_HASH_MISMATCH' || err.code === 'DAISY_BLOCK_MISSING' ? d.path : undefined
   const hint = typeof file === 'string' && typeof d.height === 'number'

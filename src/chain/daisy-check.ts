@@ -5,7 +5,7 @@ import {
   checkDataFile, DaisyDb, DaisyError, missingBlockHint, readDaisyChainParams,
   type BlockRecord, type DaisyBlockRow, type DaisyChainParams, type DaisyDir, type KeyOpRecord, type TableRecord
 } from '../storage/index.js'
-import { errorMessage, formatTimestamp, isNotFound, isPetalError, throwIfAborted, withDetails, type OnWorkProgress } from '../util/index.js'
+import { errorMessage, formatTimestamp, isNotFound, isPetalError, shellWord, throwIfAborted, withDetails, type OnWorkProgress } from '../util/index.js'
 import { groupByKey } from './validate/check-keyops.js'
 import { daisyQuorum } from './quorum.js'
 import { KeyState } from './key-state.js'
@@ -278,7 +278,7 @@ const DAISY_RULES = /^(SIGNER_(NOT_AUTHORISED|REVOKED)|BAD_(PREV_SIGNATURE|SEAL|
 function refusedByRules (err: unknown, d: DaisyDir, h: number): unknown {
   if (!BlockError.is(err)) return err
   const path = d.blockPath(h)
-  const restore = `${d.root} (daisy.db and blocks/) from a backup, or copy it again from a Daisy node that holds the chain; \`petal --dir ${d.root} verify\` then checks it`
+  const restore = `${d.root} (daisy.db and blocks/) from a backup, or copy it again from a Daisy node that holds the chain; \`petal --dir ${shellWord(d.root)} verify\` then checks it`
   const hint = DAISY_RULES.test(err.code)
     ? `a Daisy node does not accept such a block, and this file is the one daisy.db records: the directory was altered. Restore ${restore}`
     : `if the directory was altered, restore ${restore}. If a Daisy node's copy of block ${h} is this same file, the block holds something Petal does not read in a block (the message names it; docs/daisy.md, "What Petal checks")`

@@ -5,7 +5,7 @@ import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
 import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
-import { abortable, createLogger, errorCode, errorMessage, formatLogRecord, isLogLevel, logRecordWithDir, LOG_LEVELS, runStopSteps, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
+import { abortable, createLogger, errorCode, errorMessage, formatLogRecord, isLogLevel, logRecordWithDir, LOG_LEVELS, runStopSteps, shellWord, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 import { readInputFile } from './input.js'
@@ -171,7 +171,7 @@ export class CliContext {
     }
     if (!DAISY_COMMANDS.has(this.command)) {
       throw new DaisyError('DAISY_READ_ONLY', `${this.dataRoot} is a Daisy data directory: Petal reads it (${[...DAISY_COMMANDS].join(', ')}) and never writes it, so \`petal ${this.command}\` cannot run on it`, {
-        hint: `\`petal adopt-daisy ${this.dataRoot} --dir NEW\` makes a Petal chain that continues the Daisy chain; run writing commands there`, details: { command: this.command }
+        hint: `\`petal adopt-daisy ${shellWord(this.dataRoot)} --dir NEW\` makes a Petal chain that continues the Daisy chain; run writing commands there`, details: { command: this.command }
       })
     }
     this.daisy = { dir: this.dataRoot, state: resolve(state ?? defaultDaisyState(this.dataRoot)) }

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import type { LogRecord } from './logger.js'
+import { shellWord } from './shell-word.js'
 
 /**
  * A hint's `petal …` commands as the user has to type them. Errors are raised below the CLI, which
@@ -25,11 +26,6 @@ export function hintWithDir (hint: string, dir: string | undefined): string {
     if (/^ on (?:another|an other|the other|their) node/.test(hint.slice(at + span.length))) return span
     return `\`${petal} --dir ${d} ${rest}\``
   })
-}
-
-/** `s` as one word of a POSIX shell command line. */
-function shellWord (s: string): string {
-  return /^[\w./:@%+=,~-]+$/.test(s) && !s.startsWith('~') ? s : `'${s.replaceAll('\'', '\'\\\'\'')}'`
 }
 
 /**

@@ -14,6 +14,7 @@ export { nameNonce, fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPat
 export { writeOutputFile, type DescriptorWriters, type OutputOptions } from './output-file.js'
 export { removeStaleTemps, processAlive } from './stale-temps.js'
 export { hintDirOf, hintWithDir, logRecordWithDir } from './hint-dir.js'
+export { shellWord } from './shell-word.js'
 export { lockHolders, processStartTime, processStopped, processStopState, processCommand, resumeAdvice } from './lock-holders.js'
 export { HeapGrowth, HEAP_GROWING_PERCENT } from './heap-growth.js'
 export { LOG_LEVELS, isLogLevel, createLogger, nullLogger, formatLogRecord, type LogLevel, type Logger, type LogRecord } from './logger.js'

@@ -240,6 +240,31 @@ function runAsWritten (command: string, env: Record<string, string>): { code: nu
  * directory, so a command that goes there is seen to fail or to leave --dir as it was).
  */
 describe('a hint\'s command, run as written, acts on the --dir the user gave', () => {
+  it('a --dir or a file with a space, a $ or a quote is one word of the printed command: init\'s next steps and signimportblock\'s --table hint run as printed (review33)', async () => {
+    // They were printed bare: `npx petal --dir my d$x blocks` ran on the directory `my` with `d`
+    // as the command, and signimportblock's hint (no backticks) got no --dir at all.
+    const home = tmpDir()
+    const dir = join(tmpDir(), 'my d$x it\'s')
+    const init = await petal(['--dir', dir, 'init'], { env: { HOME: home } })
+    expect(init.code, init.stderr).toBe(0)
+    const steps = init.stdout.split('\n').filter(l => /^ {2}npx petal /.test(l))
+    expect(steps).toHaveLength(4)
+    for (const step of steps.filter(l => / (blocks|verify|mykeys) /.test(l))) {
+      const r = runAsWritten(`npx () { "$@"; }\n${step}`, { HOME: home })
+      expect({ step, code: r.code }, r.stderr).toEqual({ step, code: 0 })
+    }
+    const rows = join(tmpDir(), 'rows of $HOME.csv')
+    writeFileSync(rows, 'a,b\n1,2\n')
+    const r = await petal(['--dir', dir, 'signimportblock', rows], { env: { HOME: home } })
+    expect(r.code).toBe(2)
+    const { commands } = hintCommands(r.stderr)
+    expect(commands).toHaveLength(1)
+    const sealed = runAsWritten((commands[0] ?? '').replace('NAME', 'readings'), { HOME: home })
+    expect(sealed.code, sealed.stderr).toBe(0)
+    expect(JSON.parse((await petal(['--dir', dir, '--json', 'status'], { env: { HOME: home } })).stdout)).toMatchObject({ blocks: 2 })
+    expect(existsSync(join(home, '.petal'))).toBe(false)
+  })
+
   it('no chain in --dir: `petal --dir DIR newchain` makes it there', async () => {
     const home = tmpDir()
     const dir = join(tmpDir(), 'my dir')

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { adoptDaisy, ADOPTED_STATE_DIR, Chain } from '../../chain/index.js'
 import { isDaisyDir, parseNewChainInput, StorageError } from '../../storage/index.js'
-import { isPetalError } from '../../util/index.js'
+import { isPetalError, shellWord } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 import { readInputFile } from '../input.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
@@ -38,7 +38,7 @@ export function register (program: Command, action: Action): void {
         `  data directory:  ${ctx.dir}`,
         `  continues:       Daisy block ${c.tipHeight} ${c.tipHash}`,
         `  signatories:     ${r.signatories.map(s => short(s)).join(', ')} (the Daisy signatories active at its tip)`,
-        `\`petal --dir ${ctx.dir} verify\` checks the continuity; \`petal --dir ${ctx.dir} query\` reads the old and the new blocks together.`
+        `\`petal --dir ${shellWord(ctx.dir)} verify\` checks the continuity; \`petal --dir ${shellWord(ctx.dir)} query\` reads the old and the new blocks together.`
       ].join('\n'))
     }))
 }
@@ -50,7 +50,7 @@ function loadSignatoryKey (ctx: CliContext, daisyDir: string): ReturnType<CliCon
   } catch (err) {
     if (isPetalError(err) && err.code === 'NO_KEYS') {
       throw new StorageError('NO_KEYS', `the keystore of ${ctx.dir} has no key to seal the new genesis with`, {
-        hint: `import the Daisy signatory key: \`petal --dir ${ctx.dir} keys import ${join(daisyDir, 'private.db')}\``
+        hint: `import the Daisy signatory key: \`petal --dir ${shellWord(ctx.dir)} keys import ${shellWord(join(daisyDir, 'private.db'))}\``
       })
     }
     throw err

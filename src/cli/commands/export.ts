@@ -2,7 +2,7 @@ import { closeSync, createWriteStream, linkSync, lstatSync, openSync, renameSync
 import { basename, dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { exportTable, EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
-import { canWrite, errorMessage, fsyncDir, fsyncFile, pausepoint } from '../../util/index.js'
+import { canWrite, errorMessage, fsyncDir, fsyncFile, pausepoint, shellWord } from '../../util/index.js'
 import { checkHeightRange, heightOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -59,7 +59,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, table: string, o: ExportFlags) => {
       const fmt = formatOf(o)
       checkHeightRange(o.from, o.to, Number.MAX_SAFE_INTEGER)
-      if (fmt === 'sqlite' && o.out === undefined) throw new UsageError('an SQLite export needs a file', `petal export ${table} --format sqlite -o ${table}.db`)
+      if (fmt === 'sqlite' && o.out === undefined) throw new UsageError('an SQLite export needs a file', `\`petal export ${shellWord(table)} --format sqlite -o ${shellWord(`${table}.db`)}\``)
       if (o.out !== undefined && taken(o.out)) throw exists(o.out, '')
       const chain = openChain(ctx, { forReading: true })
       checkHeightRange(o.from, o.to, chain.tip().height)

@@ -14,6 +14,7 @@ import { readInputFile } from '../input.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 import { refuseBesidePull } from '../../node/state-file.js'
 import { openChain } from '../hashing.js'
+import { shellWord } from '../../util/index.js'
 
 // `import --from`: blocks loaded ahead of placement, and the most placed in one group.
 const LOAD_AHEAD = 4
@@ -36,7 +37,7 @@ async function importDir (ctx: CliContext, from: string, wait: number | undefine
   const theirs = await sha256File(src.blockPath(0), { signal: ctx.signal })
   if (theirs !== chain.chainId) {
     throw new ChainError('GENESIS_MISMATCH', `${from} holds another chain (genesis ${theirs}); this data directory holds chain ${chain.chainId}`, {
-      hint: `import --from takes a data directory of the same chain; to work with the other chain, give its directory with --dir (e.g. \`petal --dir ${from} status\`)`,
+      hint: `import --from takes a data directory of the same chain; to work with the other chain, give its directory with --dir (e.g. \`petal --dir ${shellWord(from)} status\`)`,
       details: { theirs, ours: chain.chainId }
     })
   }

@@ -10,6 +10,7 @@ import { readInputFile } from '../input.js'
 import { printStatus } from './status.js'
 import { hashPool, openChain } from '../hashing.js'
 import { takeCreateLock } from '../../node/take-lock.js'
+import { shellWord } from '../../util/index.js'
 
 interface ChainWithKey { chain: Chain, key: SigningKey }
 
@@ -72,7 +73,7 @@ export function register (program: Command, action: Action): void {
       const created = await initFromTemplate(ctx, o.template ?? join(ctx.io.packageRoot, 'genesis', 'local.json'))
       printStatus(ctx, openChain(ctx))
       if (!ctx.out.json) {
-        const p = ctx.opts.dir !== undefined ? `--dir ${ctx.opts.dir} ` : ''
+        const p = ctx.opts.dir !== undefined ? `--dir ${shellWord(ctx.opts.dir)} ` : ''
         ctx.out.stdout([
           '',
           created ? 'Next, try:' : 'Try:',

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { Ingest } from '../../ingest/index.js'
 import type { BundleDocument, ConsistencyDocument } from '../../proof/index.js'
-import { errorMessage } from '../../util/index.js'
+import { errorMessage, shellWord } from '../../util/index.js'
 import { heightOption, intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -74,7 +74,7 @@ export function register (program: Command, action: Action): void {
         let table = o.table
         const rows: Array<{ rowid: bigint } | { index: number }> = [...o.rowid.map(r => ({ rowid: BigInt(r) })), ...o.index.map(index => ({ index }))]
         if (o.receipt !== undefined) {
-          if (o.height !== undefined || rows.length > 0) throw new UsageError('--receipt names the row itself: leave out --height, --table, --rowid and --index', `petal prove --receipt ${o.receipt}`)
+          if (o.height !== undefined || rows.length > 0) throw new UsageError('--receipt names the row itself: leave out --height, --table, --rowid and --index', `\`petal prove --receipt ${shellWord(o.receipt)}\``)
           const ingest = Ingest.open({ chain, readonly: true, logger: ctx.logger })
           ctx.onClose(async () => { await ingest.close() })
           const r = ingest.receipt(o.receipt)

@@ -9,6 +9,7 @@ import { initFromTemplate } from './init.js'
 import { addHttpOptions, httpOptions, type HttpFlags } from './http-options.js'
 import { addNetworkOptions, networkOptions, nodeSigningKey, roleLine, type NetworkFlags } from './network-options.js'
 import { printStatus } from './status.js'
+import { shellWord } from '../../util/index.js'
 
 /** Print the node's status and, each on a line of its own, its full listen addresses. */
 export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: string): void {
@@ -23,7 +24,7 @@ export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: stri
   if (!ctx.out.json) ctx.out.stdout(listen.map(a => a + '\n').join(''))
   if (!ctx.out.json && http !== undefined) ctx.out.stdout(`Explorer (open in a browser: docs/explorer.md) and HTTP API (under /api/v1: docs/api.md):\n${http}\n`)
   // Next steps, on stderr so that stdout stays status + addresses for scripts.
-  const d = ctx.opts.dir !== undefined ? `--dir ${ctx.opts.dir} ` : ''
+  const d = ctx.opts.dir !== undefined ? `--dir ${shellWord(ctx.opts.dir)} ` : ''
   ctx.out.note([
     '',
     'While it runs, from another terminal:',

@@ -18,6 +18,7 @@ import { refuseBesidePull } from '../../node/state-file.js'
 import { resolveRecipient } from '../confidential.js'
 import type { EncryptedColumn } from '../../block/index.js'
 import { openChain } from '../hashing.js'
+import { shellWord } from '../../util/index.js'
 
 /** TABLE.COLUMN (the first dot splits; with --table, a bare COLUMN is of that table). */
 function encryptedColumn (spec: string, table: string | undefined): EncryptedColumn {
@@ -69,7 +70,7 @@ export function register (program: Command, action: Action): void {
       let source = file
       let records: string | undefined
       if (file !== undefined && isRecordsFile(file, o)) {
-        if (o.table === undefined) throw new UsageError(`${file} holds records, not an SQLite database: name the table they go in`, `petal signimportblock ${file} --table NAME`)
+        if (o.table === undefined) throw new UsageError(`${file} holds records, not an SQLite database: name the table they go in`, `\`petal signimportblock ${shellWord(file)} --table NAME\``)
         const input = await readRecords(file, o.format, ctx.signal)
         records = tmpBlockPath(chain.dir)
         buildRecordsFile(records, o.table, input.rows)

@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js'
 import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
 import { networkStatus } from './network-status.js'
+import { shellWord } from '../../util/index.js'
 
 /** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
 export { refreshDaisy } from '../hashing.js'
@@ -68,7 +69,7 @@ export function register (program: Command, action: Action): void {
         const warnings = daisyWarnings(chain)
         printStatus(ctx, chain, { daisy: { dir: ctx.daisy.dir, state: ctx.daisy.state, read_only: true, warnings } }, [
           `daisy dir   ${ctx.daisy.dir}  (Daisy's format, read-only; Petal's index of it: ${ctx.daisy.state})`,
-          `warnings    ${warnings.length === 0 ? 'none' : `${warnings.length} (what Daisy accepts and Petal would not; \`petal --dir ${ctx.daisy.dir} verify\` lists them)`}`
+          `warnings    ${warnings.length === 0 ? 'none' : `${warnings.length} (what Daisy accepts and Petal would not; \`petal --dir ${shellWord(ctx.daisy.dir)} verify\` lists them)`}`
         ])
         return
       }

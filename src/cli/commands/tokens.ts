@@ -3,6 +3,7 @@ import { TOKEN_SCOPES, TokenStore, type TokenScope } from '../../api/index.js'
 import { table } from '../output.js'
 import type { Action } from '../program.js'
 import { openChain } from '../hashing.js'
+import { shellWord } from '../../util/index.js'
 
 export function register (program: Command, action: Action): void {
   const tokens = program.command('tokens').description('bearer tokens of the HTTP API: writes always need one; reads too on a node exposed with --http-expose')
@@ -15,7 +16,7 @@ export function register (program: Command, action: Action): void {
       openChain(ctx, { forReading: true }) // a data directory with a chain, not a typo'd path
       const { token, info } = TokenStore.of(ctx.dir).create({ scope: o.scope, name: o.name })
       ctx.out.result({ token, ...info }, () => token)
-      ctx.out.note(`token ${info.id} (${info.name}, ${info.scope}): shown once, keep it secret. Use it as\n  Authorization: Bearer <token>\nRevoke it with \`petal tokens revoke ${info.name}\`.`)
+      ctx.out.note(`token ${info.id} (${info.name}, ${info.scope}): shown once, keep it secret. Use it as\n  Authorization: Bearer <token>\nRevoke it with \`petal tokens revoke ${shellWord(info.name)}\`.`)
     }))
 
   tokens.command('list')
