@@ -38,6 +38,26 @@ describe('init and newchain at once on one empty directory', () => {
     }, 120_000)
   }
 
+  it('a newchain checked before an init made the chain, and locked after: refused, and the init\'s chain and key are kept', async () => {
+    // The newchain found no directory, then waited for the lock while the init made chain and key;
+    // refused once it held it, it removed "its" directory (the init's chain and only key with it).
+    const dir = join(tmpDir(), 'fresh')
+    const pause = join(tmpDir(), 'pause')
+    const second = petal(['--dir', dir, '--json', 'newchain', join(process.cwd(), 'genesis', 'local.json')], { PETAL_PAUSE: 'init:checked', PETAL_PAUSE_FILE: pause })
+    await waitFor(() => existsSync(pause), { timeout: 60_000, what: 'the newchain to check the directory' })
+    const first = await petal(['--dir', dir, 'init'])
+    expect(first.code, first.stderr).toBe(0)
+    rmSync(pause)
+    const refused = await second
+    expect(refused.code, refused.stderr).not.toBe(0)
+    expect((JSON.parse(refused.stdout) as { error: { code: string } }).error.code).toBe('DATA_DIR_NOT_EMPTY')
+    const status = await petal(['--dir', dir, '--json', 'status'])
+    expect(status.code, status.stderr).toBe(0)
+    const s = JSON.parse(status.stdout) as { tip: { height: number, signer: string }, my_keys: Array<{ id: string, signatory: boolean }> }
+    expect(s.my_keys).toEqual([{ id: s.tip.signer, signatory: true }])
+    expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
+  }, 120_000)
+
   it('a second init after the first has made the chain: nothing to do (exit 0), as before', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)

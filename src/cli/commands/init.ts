@@ -10,7 +10,7 @@ import { readInputFile } from '../input.js'
 import { printStatus } from './status.js'
 import { hashPool, openChain } from '../hashing.js'
 import { takeCreateLock } from '../../node/take-lock.js'
-import { shellWord } from '../../util/index.js'
+import { pausepoint, shellWord } from '../../util/index.js'
 
 interface ChainWithKey { chain: Chain, key: SigningKey }
 
@@ -28,27 +28,34 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput,
 export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { ifAbsent?: boolean } = {}): Promise<ChainWithKey | undefined> {
   const dir = ctx.dataDir
   const dirExisted = existsSync(dir.root)
-  const keystoreExisted = existsSync(dir.keystore)
   // Refused before the lock is looked at (a chain there may be a node's, which holds it), and
   // nothing is removed before it is held (another init's genesis, being made).
   if (o.ifAbsent === true && existsSync(dir.chainParams)) return undefined
   checkEmptyDir(dir)
   mkdirSync(dir.root, { recursive: true, mode: 0o755 })
+  // Tests hold a creation here, checked and not yet holding the lock, while another makes the chain.
+  await pausepoint('init:checked', ctx.signal)
   const lock = takeCreateLock(dir.root)
   try {
+    // Looked at again once held: another creation may have ended meanwhile. Its chain (init: nothing
+    // to do; newchain: DATA_DIR_NOT_EMPTY) and its keystore are not this call's to remove on failure.
     if (o.ifAbsent === true && existsSync(dir.chainParams)) return undefined
-    prepareEmptyDir(dir)
-    const ks = ctx.keystore()
-    if (ks.list().length === 0) {
-      const e = ks.generate({ passphrase: ctx.passphrase() })
-      ctx.out.note(`generated signing key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted: set PETAL_PASSPHRASE or --passphrase-file to encrypt keys)'}`)
+    checkEmptyDir(dir)
+    const keystoreExisted = existsSync(dir.keystore)
+    try {
+      prepareEmptyDir(dir)
+      const ks = ctx.keystore()
+      if (ks.list().length === 0) {
+        const e = ks.generate({ passphrase: ctx.passphrase() })
+        ctx.out.note(`generated signing key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted: set PETAL_PASSPHRASE or --passphrase-file to encrypt keys)'}`)
+      }
+      const key = ctx.loadKey()
+      return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: hashPool(ctx) }), key }
+    } catch (err) {
+      if (!dirExisted) rmSync(dir.root, { recursive: true, force: true })
+      else if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
+      throw err
     }
-    const key = ctx.loadKey()
-    return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: hashPool(ctx) }), key }
-  } catch (err) {
-    if (!dirExisted) rmSync(dir.root, { recursive: true, force: true })
-    else if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
-    throw err
   } finally {
     lock.release()
   }
