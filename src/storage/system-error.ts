@@ -38,7 +38,12 @@ function classifyErrno (code: string, path: string | undefined): Failure | undef
 /** SQLite result codes that say something about the machine (the database file's disk). */
 function classifySqlite (code: string): Failure | undefined {
   if (code === 'SQLITE_FULL') return { code: 'DISK_FULL', what: 'no space left on the disk (SQLite)', hint: 'free space on the disk that holds the data directory and run the command again; SQLite rolled the change back' }
-  if (['SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_IOERR_TRUNCATE', 'SQLITE_IOERR_SHMSIZE'].includes(code)) {
+  if (code === 'SQLITE_IOERR_FSYNC') {
+    // A WAL commit whose fsync failed is rolled back in this process only: its frames stay in the
+    // -wal, and the next process's recovery finds them committed (fault torture, session 33).
+    return { code: 'IO_ERROR', what: 'the disk failed to flush a write under SQLite (SQLITE_IOERR_FSYNC)', hint: 'check the disk (dmesg, fsck); the change may still be recorded (SQLite\'s log holds it, and the next command can find it committed): look (`petal status`) before running the command again' }
+  }
+  if (['SQLITE_IOERR_WRITE', 'SQLITE_IOERR_TRUNCATE', 'SQLITE_IOERR_SHMSIZE'].includes(code)) {
     // SQLite does not say which errno: a full disk and a file-size limit (EFBIG) end here too.
     return { code: 'IO_ERROR', what: `a write failed under SQLite (${code})`, hint: 'free space on the disk that holds the data directory or raise the file-size limit (`ulimit -f`); if neither is the cause, check the disk (dmesg, fsck). SQLite rolled the change back' }
   }
