@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, writeFileSync, writeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, existsSync, openSync, readFileSync, realpathSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { tmpDir } from './tmp.js'
 
 // The I/O fault-injection shim (test/helpers/fault-shim.c, session 33): compiled once per process
 // with the system's `cc` into a temporary directory (never committed as a binary), then preloaded
@@ -11,8 +11,8 @@ let built: string | undefined
 
 /** Path of the compiled shim, or undefined with no C compiler. */
 export function faultShim (): string | undefined {
-  if (built !== undefined) return built
-  const out = join(mkdtempSync(join(tmpdir(), 'petal-fault-shim-')), 'fault-shim.so')
+  if (built !== undefined && existsSync(built)) return built
+  const out = join(tmpDir('petal-fault-shim-'), 'fault-shim.so')
   const r = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', out, join(import.meta.dirname, 'fault-shim.c'), '-ldl'], { encoding: 'utf8' })
   if (r.status !== 0 || !existsSync(out)) return undefined
   built = out
@@ -41,7 +41,8 @@ export interface Fault { env: Record<string, string>, state: string, log: string
 export function faultEnv (spec: FaultSpec): Fault {
   const shim = faultShim()
   if (shim === undefined) throw new Error('no C compiler (cc) for the fault shim')
-  const work = mkdtempSync(join(tmpdir(), 'petal-fault-'))
+  // tmpDir: removed after the test file (the torture removes each itself)
+  const work = tmpDir('petal-fault-')
   const state = join(work, 'state')
   const log = join(work, 'log')
   writeFileSync(state, Buffer.alloc(64))
