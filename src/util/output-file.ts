@@ -48,14 +48,14 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
   if (o.outside !== undefined) refuseInside(path, o.outside)
   const link = lstatSync(path, { throwIfNoEntry: false })
   // The atomic writes below leave `FILE.PID.NONCE.tmp` beside the file when killed: those of dead
-  // processes go when the next output is written to that directory.
+  // processes go when FILE is next written.
   if (link === undefined) {
-    removeDeadWritersTemps(dirname(path))
+    removeDeadWritersTemps(dirname(path), basename(path))
     writeFileAtomic(path, data)
     return
   }
   if (link.isFile()) {
-    removeDeadWritersTemps(dirname(path))
+    removeDeadWritersTemps(dirname(path), basename(path))
     replaceFile(path, data, link)
     return
   }
@@ -64,7 +64,7 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
     // A link to a regular file: replace that file atomically, the link stays a link.
     if (target?.isFile() === true) {
       const real = realpathSync(path)
-      removeDeadWritersTemps(dirname(real))
+      removeDeadWritersTemps(dirname(real), basename(real))
       replaceFile(real, data, target)
       return
     }

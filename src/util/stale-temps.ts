@@ -32,15 +32,17 @@ export function removeStaleTemps (dir: string, owned: ReadonlySet<string> = new 
 }
 
 /**
- * Delete, in a directory of the user's (where an output file is written: `-o`), the temporaries
- * of writeOutputFile's atomic replace that a killed process left (`<file>.<pid>.<8 hex>.tmp`,
- * nothing else: a regular file of exactly that name, whose pid names no process). Returns the names removed.
+ * Delete, beside an output file the user names (`-o FILE`), the temporaries of writeOutputFile's
+ * atomic replace of that same FILE that a killed process left (`FILE.<pid>.<8 hex>.tmp`, nothing
+ * else: a regular file of exactly that name, whose pid names no process). Only FILE's own: the
+ * directory is the user's, and another name of that pattern may be another program's. Returns the
+ * names removed.
  */
-export function removeDeadWritersTemps (dir: string): string[] {
+export function removeDeadWritersTemps (dir: string, file: string): string[] {
   return removeTemps(dir, name => {
     const m = ATOMIC_TEMP.exec(name)
     try {
-      return m !== null && lstatSync(`${dir}/${name}`, { throwIfNoEntry: false })?.isFile() === true ? m : null
+      return m !== null && m[1] === file && lstatSync(`${dir}/${name}`, { throwIfNoEntry: false })?.isFile() === true ? m : null
     } catch { return null }
   })
 }
