@@ -5,10 +5,11 @@ import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
 import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
-import { abortable, createLogger, errorCode, errorMessage, formatLogRecord, isLogLevel, logRecordWithDir, LOG_LEVELS, runStopSteps, shellWord, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
+import { abortable, createLogger, formatLogRecord, isLogLevel, logRecordWithDir, LOG_LEVELS, runStopSteps, shellWord, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 import { readInputFile } from './input.js'
+import { outputFileFailure } from './output-failure.js'
 
 export interface GlobalOptions {
   dir?: string
@@ -134,12 +135,7 @@ export class CliContext {
       })
     } catch (err) {
       if (this.signal.aborted) throw err
-      const { dir, file, alias } = errorCode(err) === 'EINSIDE' ? err as { dir?: unknown, file?: unknown, alias?: unknown } : {}
-      // A hard link made outside: written in place, the data directory's file would take the text.
-      if (typeof dir === 'string' && typeof file === 'string') throw new UsageError(`cannot write ${path}: it is another name (a hard link) of ${file}, in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose another path, or remove ${path} first (the data directory keeps its own name of the file)`)
-      if (typeof dir === 'string' && typeof alias === 'string') throw new UsageError(`cannot write ${path}: ${alias} is the data directory ${dir} under another name (a bind mount), whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${alias} and ${dir}`)
-      if (typeof dir === 'string') throw new UsageError(`cannot write ${path}: it is in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${dir}`)
-      throw new UsageError(`cannot write ${path}: ${errorMessage(err)}`, hint)
+      throw outputFileFailure(path, err, hint)
     }
   }
 

@@ -212,6 +212,7 @@ describe('errors of bad input carry a code and a true hint', () => {
     const full = await petal(['--dir', dir, 'checkpoint', '-o', link])
     expect(full.code).toBe(2)
     expect(full.stderr).toContain(`cannot write ${link}`)
+    expect(full.stderr).toContain('free space there, or choose a path on another disk')
     expect(lstatSync(link).isSymbolicLink()).toBe(true)
   })
 })

@@ -1,0 +1,26 @@
+import { errorCode, errorMessage, shellWord } from '../util/index.js'
+import { UsageError } from './errors.js'
+
+/**
+ * The error for an output file the user named (`-o PATH`) that writeOutputFile could not write,
+ * with a hint that fits why: a path into the data directory (by name, another name of the
+ * directory, a hard link of one of its files: EINSIDE), a reader of a FIFO that went away
+ * (EPIPE), a full disk (ENOSPC, EDQUOT); anything else gets the command's own `hint`. The
+ * command's hint ("choose a path in a directory you can write") was printed for all of them, and
+ * is not what to do when a reader left or the disk is full (review33).
+ */
+export function outputFileFailure (path: string, err: unknown, hint: string): UsageError {
+  const code = errorCode(err)
+  const { dir, file, alias } = code === 'EINSIDE' ? err as { dir?: unknown, file?: unknown, alias?: unknown } : {}
+  // A hard link made outside: written in place, the data directory's file would take the text.
+  if (typeof dir === 'string' && typeof file === 'string') return new UsageError(`cannot write ${path}: it is another name (a hard link) of ${file}, in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose another path, or remove ${path} first (the data directory keeps its own name of the file)`)
+  if (typeof dir === 'string' && typeof alias === 'string') return new UsageError(`cannot write ${path}: ${alias} is the data directory ${dir} under another name (a bind mount), whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${alias} and ${dir}`)
+  if (typeof dir === 'string') return new UsageError(`cannot write ${path}: it is in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${dir}`)
+  if (code === 'EPIPE') {
+    return new UsageError(`cannot write ${path}: its reader went away before the output ended (EPIPE); what it read is incomplete`, `keep a reader on ${path} until the command ends (\`cat ${shellWord(path)}\` in another terminal), then run the command again`)
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new UsageError(`cannot write ${path}: ${errorMessage(err)}`, `the disk that holds ${path} is full (or this user's quota is used up): free space there, or choose a path on another disk, then run the command again`)
+  }
+  return new UsageError(`cannot write ${path}: ${errorMessage(err)}`, hint)
+}
