@@ -3,7 +3,7 @@ import { TOKEN_SCOPES, TokenStore, type TokenScope } from '../../api/index.js'
 import { table } from '../output.js'
 import type { Action } from '../program.js'
 import { openChain } from '../hashing.js'
-import { shellWord } from '../../util/index.js'
+import { hintWithDir, shellWord } from '../../util/index.js'
 
 export function register (program: Command, action: Action): void {
   const tokens = program.command('tokens').description('bearer tokens of the HTTP API: writes always need one; reads too on a node exposed with --http-expose')
@@ -16,7 +16,8 @@ export function register (program: Command, action: Action): void {
       openChain(ctx, { forReading: true }) // a data directory with a chain, not a typo'd path
       const { token, info } = TokenStore.of(ctx.dir).create({ scope: o.scope, name: o.name })
       ctx.out.result({ token, ...info }, () => token)
-      ctx.out.note(`token ${info.id} (${info.name}, ${info.scope}): shown once, keep it secret. Use it as\n  Authorization: Bearer <token>\nRevoke it with \`petal tokens revoke ${shellWord(info.name)}\`.`)
+      // Its command names the user's --dir, as hints do: run as printed, it revokes this directory's token.
+      ctx.out.note(hintWithDir(`token ${info.id} (${info.name}, ${info.scope}): shown once, keep it secret. Use it as\n  Authorization: Bearer <token>\nRevoke it with \`petal tokens revoke ${shellWord(info.name)}\`.`, ctx.opts.dir))
     }))
 
   tokens.command('list')
@@ -26,7 +27,7 @@ export function register (program: Command, action: Action): void {
       const list = TokenStore.of(ctx.dir).list()
       if (ctx.out.json) { ctx.out.result({ tokens: list }, () => ''); return }
       ctx.out.result(null, () => list.length === 0
-        ? 'no tokens (create one with `petal tokens create`)'
+        ? hintWithDir('no tokens (create one with `petal tokens create`)', ctx.opts.dir)
         : table([['ID', 'NAME', 'SCOPE', 'CREATED'], ...list.map(t => [t.id, t.name, t.scope, t.created_at])]))
     }))
 
