@@ -40,10 +40,9 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput,
     // Looked at again once held: another creation may have ended meanwhile. Its chain (init: nothing
     // to do; newchain: DATA_DIR_NOT_EMPTY) and its keystore are not this call's to remove on failure.
     if (o.ifAbsent === true && existsSync(dir.chainParams)) return undefined
-    checkEmptyDir(dir)
     const keystoreExisted = existsSync(dir.keystore)
+    prepareEmptyDir(dir) // refused here (DATA_DIR_NOT_EMPTY), nothing is removed but a crashed init's leftovers
     try {
-      prepareEmptyDir(dir)
       const ks = ctx.keystore()
       if (ks.list().length === 0) {
         const e = ks.generate({ passphrase: ctx.passphrase() })
