@@ -3,106 +3,18 @@
 // 512…65536, UTF-8 and UTF-16 databases, WITHOUT ROWID tables, overflow pages, and every fixture.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
-import { buildBlock, inspectSchema, openBlockReadonly, readBlockFile, readBlockPages, signKeyOp, tableRoot, TableRootPool, tableRootParallel, type BlockFile, type HeldBytes, type UserTable } from '../../../src/block/index.js'
-import { isPetalError } from '../../../src/util/index.js'
+import { inspectSchema, openBlockReadonly, tableRoot, TableRootPool, tableRootParallel, type UserTable } from '../../../src/block/index.js'
 import { BtreeUnsupported, PageFile } from '../../../src/block/btree.js'
 import { fastTableLeaves, fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
 import { CHUNK_ROWS } from '../../../src/block/parallel-roots.js'
 import { toHex } from '../../../src/util/index.js'
-import { fixtureKey } from '../../helpers/chain.js'
 import { nativeBuild } from '../../helpers/native-build.js'
+import { makeDb } from '../../helpers/random-tables.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const INTS = [0n, 1n, -1n, 127n, -128n, 32767n, -32768n, 8388607n, -8388608n, 2147483647n, -2147483648n, 140737488355327n, -140737488355328n, 9007199254740993n, 9223372036854775807n, -9223372036854775808n]
-const REALS = [0.5, -0.0, 1e300, -2.5e-300, Infinity, -Infinity, 3.0, 1e15, 123456.789]
-const TEXTS = ['', 'a', 'hé', '日本語', '😀 emoji', 'nul\u0000inside', 'x'.repeat(700)]
-
-/** A random value of any storage class; sizes up to several pages so rows overflow. */
-function value (r: () => number, big: number): unknown {
-  const k = Math.floor(r() * 8)
-  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)] as T
-  switch (k) {
-    case 0: return null
-    case 1: return pick(INTS)
-    case 2: return BigInt(Math.floor((r() - 0.5) * 2 ** 40))
-    case 3: return r() < 0.5 ? pick(REALS) : (r() - 0.5) * 1e6
-    case 4: return pick(TEXTS)
-    case 5: return 't' + 'é'.repeat(Math.floor(r() * big))
-    case 6: return Buffer.alloc(Math.floor(r() * big), Math.floor(r() * 256))
-    default: return Math.floor(r() * 1000)
-  }
-}
-
-const TABLES = [
-  'CREATE TABLE plain (a, b INTEGER, c REAL, d TEXT, e BLOB, f NUMERIC, g FLOAT, h VARCHAR(10), i DOUBLE PRECISION)',
-  'CREATE TABLE ipk (id INTEGER PRIMARY KEY, x, y REAL)',
-  'CREATE TABLE ipk_desc (id INTEGER PRIMARY KEY DESC, x)',
-  'CREATE TABLE ipk_desc2 (id INTEGER, x, PRIMARY KEY (id DESC))',
-  'CREATE TABLE wr (k TEXT, n INTEGER, v, w REAL, PRIMARY KEY (k, n)) WITHOUT ROWID',
-  'CREATE TABLE wr_int (n INTEGER PRIMARY KEY, v) WITHOUT ROWID',
-  'CREATE TABLE wr_desc (k TEXT PRIMARY KEY DESC, v) WITHOUT ROWID',
-  'CREATE TABLE wr_nocase (k TEXT COLLATE NOCASE PRIMARY KEY, v) WITHOUT ROWID',
-  'CREATE TABLE wr_mixed (k TEXT COLLATE NOCASE, v, PRIMARY KEY (k COLLATE BINARY)) WITHOUT ROWID',
-  'CREATE TABLE added (a, b)',
-  'CREATE TABLE st (i INT, r REAL, t TEXT, b BLOB, x ANY) STRICT'
-]
-
-function makeDb (path: string, pageSize: number, encoding: string, seed: number, rows: number): void {
-  const r = rng(seed)
-  const db = new Database(path)
-  db.pragma(`page_size = ${pageSize}`)
-  db.pragma(`encoding = '${encoding}'`)
-  for (const sql of TABLES) db.exec(sql)
-  // Values up to three pages (overflow chains), and at most 40 KB so the large-page runs stay quick.
-  const big = Math.min(pageSize * 3, 40_000)
-  db.transaction(() => {
-    const plain = db.prepare('INSERT INTO plain VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-    const ipk = db.prepare('INSERT INTO ipk VALUES (?, ?, ?)')
-    const ipkDesc = db.prepare('INSERT INTO ipk_desc VALUES (?, ?)')
-    const ipkDesc2 = db.prepare('INSERT INTO ipk_desc2 VALUES (?, ?)')
-    const wr = db.prepare('INSERT OR IGNORE INTO wr VALUES (?, ?, ?, ?)')
-    const wrInt = db.prepare('INSERT OR IGNORE INTO wr_int VALUES (?, ?)')
-    const wrDesc = db.prepare('INSERT OR IGNORE INTO wr_desc VALUES (?, ?)')
-    const wrNocase = db.prepare('INSERT OR IGNORE INTO wr_nocase VALUES (?, ?)')
-    const wrMixed = db.prepare('INSERT OR IGNORE INTO wr_mixed VALUES (?, ?)')
-    const added = db.prepare('INSERT INTO added VALUES (?, ?)')
-    const strict = db.prepare('INSERT INTO st VALUES (?, ?, ?, ?, ?)')
-    const v = (): unknown => value(r, big)
-    for (let i = 0; i < rows; i++) {
-      plain.run(v(), v(), v(), v(), v(), v(), v(), v(), v())
-      // Sparse, negative and huge rowids.
-      ipk.run(r() < 0.1 ? null : BigInt(Math.floor((r() - 0.5) * 2 ** 62)), v(), v())
-      ipkDesc.run(i * 3 - 100, v())
-      ipkDesc2.run(i * 5 - 1000, v())
-      wr.run(`k${Math.floor(r() * 1e6)}${'z'.repeat(Math.floor(r() * big / 4))}`, Math.floor(r() * 10), v(), v())
-      wrInt.run(BigInt(Math.floor((r() - 0.5) * 2 ** 50)), v())
-      wrDesc.run(`d${i}`, v())
-      wrNocase.run(`${r() < 0.5 ? 'A' : 'a'}${i}`, v())
-      wrMixed.run(`${r() < 0.5 ? 'B' : 'b'}${i % 50}-${i}`, v())
-      added.run(v(), v())
-      strict.run(r() < 0.2 ? null : BigInt(Math.floor((r() - 0.5) * 2 ** 40)), r() < 0.5 ? Math.floor(r() * 100) : r() * 100, `s${i}`, Buffer.alloc(i % 7, i), v())
-    }
-    // Invalid UTF-8 stored as TEXT (only meaningful in a UTF-8 database).
-    if (encoding === 'UTF-8') db.prepare("INSERT INTO plain (a, d) VALUES (CAST(x'ff61c3' AS TEXT), CAST(x'e282' AS TEXT))").run()
-  })()
-  // Rows written before these columns existed read NULL or the DEFAULT.
-  db.exec("ALTER TABLE added ADD COLUMN c; ALTER TABLE added ADD COLUMN d REAL DEFAULT 2; INSERT INTO added VALUES (1, 2, 3, 4)")
-  db.close()
-}
 
 function reference (db: Database.Database, t: UserTable): { rows: number, root: string } {
   return tableRoot(db, t)
@@ -399,79 +311,3 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
   })
 })
 }
-
-/**
- * readBlockPages of `path` as plain verify reads a large block: from the parts of its bytes the
- * hashing pass kept (the first `head` and last `tail` bytes; some layouts leave pages, or a page's
- * bytes, in neither) and the open descriptor for the rest. Every layout must answer alike.
- */
-function readHeld (path: string): Array<BlockFile | undefined | string> {
-  const bytes = readFileSync(path)
-  const size = bytes.length
-  const fd = openSync(path, 'r')
-  try {
-    return [[100, 0], [700, 3000], [size, 0], [4096, size - 4096], [0, 2048]].map(([head = 0, tail = 0]) => {
-      const parts = [{ at: 0, bytes: bytes.subarray(0, head) }, { at: size - tail, bytes: bytes.subarray(size - tail) }].filter(p => p.bytes.length > 0)
-      const held: HeldBytes = { fd, size, parts }
-      try { return readBlockPages(path, 1 << 26, held) } catch (err) { return isPetalError(err) ? err.code : String(err) }
-    })
-  } finally {
-    closeSync(fd)
-  }
-}
-
-describe('reading the reserved tables from the pages (plain verify)', () => {
-  it('reads blocks built from UTF-8 and UTF-16 sources, with key operations and several tables, as SQLite does', async () => {
-    const dir = tmpDir()
-    const alice = fixtureKey('alice')
-    const ops = ['bob', 'carol', 'dave'] as const
-    for (const encoding of ['UTF-8', 'UTF-16le', 'UTF-16be']) {
-      const src = join(dir, `src-${encoding}.db`)
-      makeDb(src, 1024, encoding, 7, 20)
-      const built = await buildBlock({
-        source: src, output: join(dir, `block-${encoding}.db`), key: alice, chainId: 'aa'.repeat(32), height: 3, previousHash: 'bb'.repeat(32),
-        timestamp: '2026-03-01T10:00:00.000Z', maxBytes: 1 << 26, description: 'é — ünïcode 😀', keyOps: ops.map(n => signKeyOp(alice, 'aa'.repeat(32), 'A', fixtureKey(n).publicKey))
-      })
-      const full = await readBlockFile(built.path, { maxBytes: 1 << 26, quickCheck: false, checkManifest: false })
-      const pages = readBlockPages(built.path, 1 << 26)
-      expect(pages, encoding).toBeDefined()
-      expect({ ...pages, userTables: [] }).toEqual({ ...full, userTables: [] })
-      expect(pages?.keyOps).toHaveLength(3)
-      expect(pages?.tables.length).toBe(TABLES.length)
-      // The same bytes given whole (a small block verify has read once).
-      expect(readBlockPages(built.path, 1 << 26, readFileSync(built.path))).toEqual(pages)
-      // Its first and last chunks held and the rest read through the open file (a large block).
-      for (const r of readHeld(built.path)) expect(r).toEqual(pages)
-    }
-  })
-
-  it('gives what the SQLite read gives for every fixture, or leaves the block to it', async () => {
-    const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'blocks')
-    let same = 0
-    for (const f of readdirSync(fixtures).filter(n => n.endsWith('.db'))) {
-      const path = join(fixtures, f)
-      const head = readFileSync(path).subarray(0, 20)
-      if (head.length < 20 || head[18] !== 1 || head[19] !== 1) continue
-      let full: BlockFile | string
-      try { full = await readBlockFile(path, { maxBytes: 1 << 26, quickCheck: false, checkManifest: false }) } catch (err) { full = isPetalError(err) ? err.code : String(err) }
-      let pages: BlockFile | undefined | string
-      try { pages = readBlockPages(path, 1 << 26) } catch (err) { pages = isPetalError(err) ? err.code : String(err) }
-      // From the bytes plain verify read whole (no second open for the header): the same answer.
-      let fromBytes: BlockFile | undefined | string
-      try { fromBytes = readBlockPages(path, 1 << 26, readFileSync(path)) } catch (err) { fromBytes = isPetalError(err) ? err.code : String(err) }
-      expect({ f, fromBytes }).toEqual({ f, fromBytes: pages })
-      for (const held of readHeld(path)) expect({ f, held }).toEqual({ f, held: pages })
-      if (pages === undefined) continue
-      if (typeof full === 'string') {
-        // Never accepts what the full read refuses; the same coded error when it refuses too.
-        expect({ f, pages }).toEqual({ f, pages: full })
-        continue
-      }
-      expect(typeof pages, f).toBe('object')
-      if (typeof pages === 'string') continue
-      expect({ ...pages, userTables: [] }).toEqual({ ...full, userTables: [] })
-      same++
-    }
-    expect(same).toBeGreaterThan(5)
-  })
-})
