@@ -53,6 +53,18 @@ export function prepareEmptyDir (dir: DataDir): void {
 }
 
 /**
+ * Remove `dir.root`, which a creation that failed had made, if nothing but the files a creation
+ * makes is in it (node.lock, a crashed init's leftovers; its keystore is removed before): another
+ * process may have put its own there meanwhile (a `petal keygen`'s key), which stays, and the
+ * directory with it.
+ */
+export function removeMadeDir (dir: DataDir): void {
+  let names: string[]
+  try { names = readdirSync(dir.root) } catch { return }
+  if (names.every(n => n === 'node.lock' || n === 'node.lock-journal' || isLeftover(n))) rmSync(dir.root, { recursive: true, force: true })
+}
+
+/**
  * `newchain`: build and seal a genesis block with `key` as the only signatory, then write the
  * data directory. chainparams.json is written last: until it exists the directory holds no chain,
  * so a crash part-way leaves something `newchain` simply redoes.

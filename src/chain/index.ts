@@ -17,7 +17,7 @@ export { IMPORT_PASSES, importBlock, loadBlock, discardLoaded, type LoadedBlock 
 export { importBatch, type BatchOutcome } from './import-batch.js'
 export { LoadPool } from './load-pool.js'
 export { SIGN_IMPORT_PASSES, signImport } from './sign-import.js'
-export { checkEmptyDir, prepareEmptyDir, createChain, installGenesis } from './genesis.js'
+export { checkEmptyDir, prepareEmptyDir, removeMadeDir, createChain, installGenesis } from './genesis.js'
 export { createEndorsement, parseEndorsement } from './endorsement.js'
 export { resealOrphan } from './reseal.js'
 export { verifyChain, type VerifyReport } from './verify.js'

@@ -58,6 +58,30 @@ describe('init and newchain at once on one empty directory', () => {
     expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
   }, 120_000)
 
+  it('a newchain that fails after another process put a key in the directory it made: that key is kept', async () => {
+    // The newchain made the directory, then (waiting for the lock) a `petal keygen` put its key
+    // there; the newchain failing (an unknown --key) removed "its" directory, the acknowledged key with it.
+    const dir = join(tmpDir(), 'fresh')
+    const pause = join(tmpDir(), 'pause')
+    const made = petal(['--dir', dir, '--key', 'deadbeef', '--json', 'newchain', join(process.cwd(), 'genesis', 'local.json')], { PETAL_PAUSE: 'init:checked', PETAL_PAUSE_FILE: pause })
+    await waitFor(() => existsSync(pause), { timeout: 60_000, what: 'the newchain to make the directory' })
+    const keygen = await petal(['--dir', dir, '--json', 'keygen'])
+    expect(keygen.code, keygen.stderr).toBe(0)
+    const id = (JSON.parse(keygen.stdout) as { id: string }).id
+    rmSync(pause)
+    const refused = await made
+    expect((JSON.parse(refused.stdout) as { error: { code: string } }).error.code).toBe('KEY_NOT_FOUND')
+    const keys = await petal(['--dir', dir, '--json', 'mykeys'])
+    expect((JSON.parse(keys.stdout) as Array<{ id: string }>).map(k => k.id)).toEqual([id])
+  }, 120_000)
+
+  it('a newchain that fails in a directory it made alone removes it', async () => {
+    const dir = join(tmpDir(), 'fresh')
+    const r = await petal(['--dir', dir, '--key', 'deadbeef', 'newchain', join(process.cwd(), 'genesis', 'local.json')])
+    expect(r.stderr).toContain('KEY_NOT_FOUND')
+    expect(existsSync(dir)).toBe(false)
+  }, 60_000)
+
   it('a second init after the first has made the chain: nothing to do (exit 0), as before', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { checkEmptyDir, createChain, prepareEmptyDir, type Chain } from '../../chain/index.js'
+import { checkEmptyDir, createChain, prepareEmptyDir, removeMadeDir, type Chain } from '../../chain/index.js'
 import type { SigningKey } from '../../crypto/index.js'
 import { parseNewChainInput, type NewChainInput } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
@@ -51,8 +51,11 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput,
       const key = ctx.loadKey()
       return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: hashPool(ctx) }), key }
     } catch (err) {
-      if (!dirExisted) rmSync(dir.root, { recursive: true, force: true })
-      else if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
+      // Only what this call made: between its first look and the lock, another process may have
+      // put files in the directory it made (`petal keygen`'s key, which the whole directory's
+      // removal took with it: review34).
+      if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
+      if (!dirExisted) removeMadeDir(dir)
       throw err
     }
   } finally {
