@@ -3,7 +3,7 @@ import type { Chain } from '../chain/index.js'
 import { parsePublicKey, privateKeyToPkcs8, type PublicKey } from '../crypto/index.js'
 import { QueryError, type ConfidentialNote, type DecryptRequest } from '../query/index.js'
 import { openSqliteReadonly, StorageError, type SqliteDb } from '../storage/index.js'
-import { errorMessage, isPetalError } from '../util/index.js'
+import { errorMessage, hintWithDir, isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
 import { readInputFile } from './input.js'
 import { short, UsageError } from './output.js'
@@ -26,7 +26,7 @@ export function printConfidentialNotes (ctx: CliContext, notes: readonly Confide
       ctx.io.stderr(`petal: note: ${n.table}.${n.column} is encrypted in ${n.blocks} block(s); shown as ciphertext (--no-decrypt)\n`)
     } else if (n.locked > 0) {
       ctx.io.stderr(`petal: note: ${n.table}.${n.column} is encrypted in ${n.blocks} block(s), ${n.locked} of them for recipients whose keys this node does not hold: those values are shown as ciphertext BLOBs\n`)
-      ctx.io.stderr('  hint: a recipient reads them with its encryption key in its keystore (`petal keys import FILE --purpose encrypt`)\n')
+      ctx.io.stderr(`  hint: ${hintWithDir('a recipient reads them with its encryption key in its keystore (`petal keys import FILE --purpose encrypt`)', ctx.opts.dir)}\n`)
     }
   }
 }

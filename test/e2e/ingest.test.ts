@@ -41,7 +41,7 @@ describe('petal append / seal / receipt', () => {
     expect(a.code, a.stderr).toBe(0)
     const receipts = a.stdout.trim().split('\n')
     expect(receipts).toHaveLength(2)
-    expect(a.stderr).toMatch(/2 row\(s\) of CSV .*\(new table\)[\s\S]*seal them with `petal seal`/)
+    expect(a.stderr).toMatch(/2 row\(s\) of CSV .*\(new table\)[\s\S]*seal them with `petal --dir \S+ seal`/)
     const b = json<{ receipts: string[], added_columns: string[] }>(await withStdin(['--dir', dir, '--json', 'append', 'readings', '-'], '{"sensor": "C", "value": 7, "note": "new field"}\n'))
     expect(b.added_columns).toEqual(['note'])
     receipts.push(...b.receipts)

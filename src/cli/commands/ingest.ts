@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
 import { refuseBesidePull, runningNodeRole } from '../../node/state-file.js'
-import { isPetalError } from '../../util/index.js'
+import { hintWithDir, isPetalError } from '../../util/index.js'
 import { intOption } from '../args.js'
 import { readInputFile, readStdin } from '../input.js'
 import type { CliContext } from '../context.js'
@@ -89,10 +89,11 @@ export function register (program: Command, action: Action): void {
         if (ctx.signal.aborted) return 'unknown' as const
         throw err
       })
+      // Its `petal seal` and `petal receipt ID` name the user's --dir, as hints do: run as printed
+      // without it, they acted on $PETAL_DIR or ~/.petal (review34).
       ctx.out.note(`${r.receipts.length} row(s) of ${input.format.toUpperCase()} (${formatBytes(input.bytes)}) stored as pending rows of ${r.table}` +
         `${r.created ? ' (new table)' : ''}${r.addedColumns.length > 0 ? `; new column(s): ${r.addedColumns.join(', ')}` : ''}.\n` +
-        sealerNote(role) +
-        'check one with `petal receipt ID`.')
+        hintWithDir(sealerNote(role) + 'check one with `petal receipt ID`.', ctx.opts.dir))
     }, 'warn'))
 
   program.command('seal')

@@ -6,7 +6,7 @@ import { readDaisyPrivateKeys, type KeyEntry, type KeyPurpose } from '../../stor
 import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
-import { errorCode, errorMessage, isPetalError } from '../../util/index.js'
+import { errorCode, errorMessage, hintWithDir, isPetalError } from '../../util/index.js'
 import { readInputFile } from '../input.js'
 
 /** Signatory status of each key at the tip, when the data directory holds a chain. */
@@ -35,7 +35,7 @@ function listKeys (ctx: CliContext): void {
   const keys = ctx.keystore().list()
   const status = signatoryStatus(ctx, keys)
   ctx.out.result(keys.map(k => ({ id: k.id, purpose: k.purpose, public_key: k.publicKey.hex, default: k.isDefault, encrypted: k.encrypted, signatory: k.purpose === 'encrypt' ? 'no' : status.get(k.id) ?? 'no chain', created: k.created })), () => {
-    if (keys.length === 0) return 'no keys; create one with `petal keygen`'
+    if (keys.length === 0) return hintWithDir('no keys; create one with `petal keygen`', ctx.opts.dir)
     return keys.map(k => [
       `${k.id}${k.purpose === 'encrypt' ? '  (encryption key)' : ''}${k.isDefault ? '  (default)' : ''}${k.encrypted ? '  (encrypted)' : ''}`,
       `  public key: ${k.publicKey.hex}`,

@@ -1,11 +1,11 @@
 import { readNodeState, type NodeState } from '../../node/state-file.js'
-import { processStopState, resumeAdvice } from '../../util/index.js'
+import { hintWithDir, processStopState, resumeAdvice } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 
 /** The `status` extension: whether a node runs on this directory, its peers and sync state. */
 export function networkStatus (ctx: CliContext): { extra: Record<string, unknown>, lines: string[] } {
   const s = readNodeState(ctx.dir)
-  if (s === undefined) return { extra: { node: { running: false } }, lines: ['node        not running (start it with `petal run`)'] }
+  if (s === undefined) return { extra: { node: { running: false } }, lines: [hintWithDir('node        not running (start it with `petal run`)', ctx.opts.dir)] }
   // A node or pull stopped with Ctrl-Z (or held by a debugger) still holds the directory but does
   // nothing: its file's peers and sync state are from before it stopped.
   const stopped = processStopState(s.pid)

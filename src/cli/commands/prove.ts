@@ -101,6 +101,6 @@ export function register (program: Command, action: Action): void {
       const c = p.readCheckpointNote(doc.type === 'consistency' ? doc.to : doc.checkpoint).checkpoint
       ctx.out.result({ file: o.out, bytes: Buffer.byteLength(text), type: doc.type, checkpoint: { size: c.size, tip: c.tip, final: c.final } }, () =>
         `wrote ${summary(doc)} against the checkpoint of size ${c.size}${c.final ? ' (final)' : ' (not final)'} to ${o.out ?? ''} (${formatBytes(Buffer.byteLength(text))})\n` +
-        `check it anywhere with: petal verify-proof ${o.out ?? ''} --trust SIGNATORY.pem`)
+        `check it anywhere with: petal verify-proof ${shellWord(o.out ?? '')} --trust SIGNATORY.pem`)
     }))
 }

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CLI, petal } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+// The `petal …` commands that outputs and notes print (not errors' hints, which got the user's
+// --dir before) were printed without it: run as printed they acted on $PETAL_DIR or ~/.petal
+// (append's `petal seal` sealed another chain's rows, or none), and `prove -o` printed its file
+// unquoted (review34). Each is run here as printed, by bash, with HOME empty.
+function runPrinted (cmd: string, home: string, cwd?: string): string {
+  return execFileSync('bash', ['-c', `petal () { "${process.execPath}" "${CLI}" "$@"; }\n${cmd}`], { cwd, env: { ...process.env, HOME: home, PETAL_DIR: '' }, encoding: 'utf8' })
+}
+
+describe('commands printed by outputs and notes name the --dir given, quoted', () => {
+  it('append\'s `petal seal` and `petal receipt ID`, status\'s `petal run`', async () => {
+    const home = tmpDir()
+    const dir = join(tmpDir(), 'my node')
+    const env = { env: { HOME: home } }
+    expect((await petal(['--dir', dir, 'init'], env)).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.csv')
+    writeFileSync(rows, 'a,b\n1,2\n')
+    const appended = await petal(['--dir', dir, 'append', 'readings', rows], env)
+    expect(appended.code, appended.stderr).toBe(0)
+    const seal = /`(petal [^`]*seal)`/.exec(appended.stderr)?.[1]
+    expect(seal).toBe(`petal --dir '${dir}' seal`)
+    expect(appended.stderr).toContain(`\`petal --dir '${dir}' receipt ID\``)
+    runPrinted(seal ?? '', home)
+    const receipt = runPrinted(`petal --dir '${dir}' receipt ${appended.stdout.trim()}`, home)
+    expect(receipt).toContain('sealed in block 1')
+    const status = await petal(['--dir', dir, 'status'], env)
+    expect(status.stdout).toContain(`not running (start it with \`petal --dir '${dir}' run\`)`)
+    expect(existsSync(join(home, '.petal'))).toBe(false)
+  }, 120_000)
+
+  it('keys list\'s `petal keygen`', async () => {
+    const home = tmpDir()
+    const dir = join(tmpDir(), 'no keys')
+    const list = await petal(['--dir', dir, 'keys', 'list'], { env: { HOME: home } })
+    expect(list.code, list.stderr).toBe(0)
+    const cmd = /`(petal [^`]*)`/.exec(list.stdout)?.[1]
+    expect(cmd).toBe(`petal --dir '${dir}' keygen`)
+    runPrinted(cmd ?? '', home)
+    const again = await petal(['--dir', dir, '--json', 'keys', 'list'], { env: { HOME: home } })
+    expect(JSON.parse(again.stdout)).toHaveLength(1)
+    expect(existsSync(join(home, '.petal'))).toBe(false)
+  }, 60_000)
+
+  it('prove -o: its `petal verify-proof FILE` with the file quoted', async () => {
+    const home = tmpDir()
+    const dir = join(tmpDir(), 'node')
+    const env = { env: { HOME: home } }
+    expect((await petal(['--dir', dir, 'init'], env)).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.csv')
+    writeFileSync(rows, 'a,b\n1,2\n')
+    const appended = await petal(['--dir', dir, 'append', 'readings', rows], env)
+    expect((await petal(['--dir', dir, 'seal'], env)).code).toBe(0)
+    const work = tmpDir()
+    expect((await petal(['--dir', dir, 'keys', 'export', '-o', join(work, 'SIGNATORY.pem')], env)).code).toBe(0)
+    const made = await petal(['--dir', dir, 'prove', '--receipt', appended.stdout.trim(), '-o', 'my proof.json'], { ...env, cwd: work })
+    expect(made.code, made.stderr).toBe(0)
+    const cmd = /check it anywhere with: (petal .*)$/m.exec(made.stdout)?.[1]
+    expect(cmd).toBe('petal verify-proof \'my proof.json\' --trust SIGNATORY.pem')
+    expect(runPrinted(cmd ?? '', home, work)).toContain('VERIFIED: 1 row proven')
+  }, 120_000)
+})
