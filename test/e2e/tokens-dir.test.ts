@@ -21,4 +21,19 @@ describe('tokens create: the revoke command it prints names the --dir given', ()
     expect(list.stdout).toContain(`no tokens (create one with \`petal --dir '${dir}' tokens create\`)`)
     expect(existsSync(join(home, '.petal'))).toBe(false)
   }, 60_000)
+
+  it('a name taken for an option (-x) is revoked by id: run as printed, it works', async () => {
+    // `petal tokens revoke -x` stopped with "unknown option '-x'" (review34).
+    const home = tmpDir()
+    const dir = join(tmpDir(), 'node')
+    expect((await petal(['--dir', dir, 'init'], { env: { HOME: home } })).code).toBe(0)
+    const made = await petal(['--dir', dir, 'tokens', 'create', '--name', '-x'], { env: { HOME: home } })
+    expect(made.code, made.stderr).toBe(0)
+    const id = /^petal_([0-9a-f]{12})_/.exec(made.stdout)?.[1] ?? 'no id'
+    const cmd = /`(petal [^`]*)`/.exec(made.stderr)?.[1]
+    expect(cmd).toBe(`petal --dir ${dir} tokens revoke ${id}`)
+    execFileSync('bash', ['-c', `petal () { "${process.execPath}" "${CLI}" "$@"; }\n${cmd ?? ''}`], { env: { ...process.env, HOME: home, PETAL_DIR: '' }, stdio: 'ignore' })
+    const list = await petal(['--dir', dir, '--json', 'tokens', 'list'], { env: { HOME: home } })
+    expect((JSON.parse(list.stdout) as { tokens: unknown[] }).tokens).toEqual([])
+  }, 60_000)
 })

@@ -17,7 +17,10 @@ export function register (program: Command, action: Action): void {
       const { token, info } = TokenStore.of(ctx.dir).create({ scope: o.scope, name: o.name })
       ctx.out.result({ token, ...info }, () => token)
       // Its command names the user's --dir, as hints do: run as printed, it revokes this directory's token.
-      ctx.out.note(hintWithDir(`token ${info.id} (${info.name}, ${info.scope}): shown once, keep it secret. Use it as\n  Authorization: Bearer <token>\nRevoke it with \`petal tokens revoke ${shellWord(info.name)}\`.`, ctx.opts.dir))
+      // By id where the name would not do: `-x` is taken for an option, a backtick or a line break
+      // cuts the command's span (review34).
+      const ref = /^-|[`\r\n]/.test(info.name) ? info.id : shellWord(info.name)
+      ctx.out.note(hintWithDir(`token ${info.id} (${info.name}, ${info.scope}): shown once, keep it secret. Use it as\n  Authorization: Bearer <token>\nRevoke it with \`petal tokens revoke ${ref}\`.`, ctx.opts.dir))
     }))
 
   tokens.command('list')
