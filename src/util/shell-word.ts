@@ -5,5 +5,7 @@
  * command or on another directory (`petal --dir my d blocks`, review33).
  */
 export function shellWord (s: string): string {
-  return /^[\w./:@%+=,~-]+$/.test(s) && !s.startsWith('~') ? s : `'${s.replaceAll('\'', '\'\\\'\'')}'`
+  // No `~` bare anywhere: bash expands one after the `=` of an argument shaped as an assignment
+  // (`--dir a=~/d`); nor a leading `=`, which zsh expands to a command's path (review34).
+  return /^[\w./:@%+=,-]+$/.test(s) && !s.startsWith('=') ? s : `'${s.replaceAll('\'', '\'\\\'\'')}'`
 }
