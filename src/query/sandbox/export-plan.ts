@@ -3,6 +3,7 @@ import { QueryError } from '../errors.js'
 import { parseColumns, type ColumnInfo } from '../mirror/columns.js'
 import { MAX_MIRROR_COLUMNS, rowOrder } from '../mirror/layout.js'
 import { asciiLower, quoteIdent } from '../names.js'
+import { shellWord } from '../../util/index.js'
 import { decryptCall, type ConfidentialNote } from './confidential.js'
 import type { ExportPlan, ExportRequest } from './protocol.js'
 
@@ -25,7 +26,9 @@ export function planExport (db: SqliteDb, req: ExportRequest, decrypting: readon
   const columns = parseColumns(t.columns)
   if (t.wide === 1) {
     throw new QueryError('QUERY_TABLE_TOO_WIDE', `table ${t.name} has ${columns.length} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS})`, {
-      hint: `export it block by block: petal query --per-block --format csv "SELECT * FROM ${t.name}"`,
+      // A command in backticks (the CLI puts the user's --dir into it), runnable as printed; NDJSON,
+      // since such a table's blocks differ in their columns, which one CSV header cannot give (review34).
+      hint: `export it block by block: \`petal query --per-block --format ndjson ${shellWord(`SELECT * FROM ${quoteIdent(t.name)}`)}\``,
       details: { table: t.name, columns: columns.length }
     })
   }

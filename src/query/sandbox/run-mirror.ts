@@ -4,7 +4,8 @@ import type { Emitter } from './emitter.js'
 import { checkStatementText } from './guard.js'
 import { compile, openForQuery } from './connection.js'
 import { historyMirrorOf, unionHistory, type HistoryViews } from './history.js'
-import { asciiLower } from '../names.js'
+import { asciiLower, quoteIdent } from '../names.js'
+import { shellWord } from '../../util/index.js'
 import { MAX_MIRROR_COLUMNS, readSkippedBlocks } from '../mirror/layout.js'
 import { parseColumns } from '../mirror/columns.js'
 import { CryptoError } from '../../crypto/index.js'
@@ -73,7 +74,9 @@ function explainMissingTable (db: SqliteDb, err: QueryError<'QUERY_UNKNOWN_TABLE
   if (wide === undefined) return err
   const n = parseColumns(wide.columns).length
   return new QueryError('QUERY_TABLE_TOO_WIDE', `table ${wide.name} has ${n} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS}), so the query mirror leaves it out`, {
-    hint: `query it block by block: \`petal query --per-block "SELECT … FROM ${wide.name}"\``,
+    // The name quoted for SQL and the statement for the shell: `my wide` or `a$b` printed bare
+    // ran another statement, or another command (review34).
+    hint: `query it block by block: \`petal query --per-block ${shellWord(`SELECT … FROM ${quoteIdent(wide.name)}`)}\``,
     details: { table: wide.name, columns: n }
   })
 }
