@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { errorCode, errorMessage } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { openRefusedByDisk } from './system-error.js'
+import { openRefusedByDisk, systemFailure } from './system-error.js'
 import { describeWriter, readWriterRecord, REINDEX_WORK } from './writer-record.js'
 
 /** File name of the write-lock holder's record, beside chain.db. */
@@ -35,6 +35,9 @@ export function indexOpenFailure (err: unknown, path: string): StorageError {
   if (code === 'SQLITE_FULL') {
     return new StorageError('DISK_FULL', `no space left to open the chain index ${path}: ${msg}`, { hint: 'free space on the disk that holds the data directory, then run the command again', cause: err })
   }
+  // A write refused at the open (the -shm grown, the -wal: a full disk, a file-size limit) is
+  // neither damage nor a failing disk, and reindex would not help (`ulimit -f 1`: review34).
+  if (code === 'SQLITE_IOERR_SHMSIZE' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_TRUNCATE') return systemFailure(err) ?? indexUnusable(path, msg, err)
   if (code.startsWith('SQLITE_IOERR')) {
     return new StorageError('IO_ERROR', `the disk failed while reading the chain index ${path}: ${msg}`, { hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`', cause: err })
   }
