@@ -97,6 +97,8 @@ describe('a pull and node.lock', () => {
       seals.set(p.stage, petalSync(['--dir', dir, 'seal']))
       seals.set(`${p.stage}: signimportblock`, petalSync(['--dir', dir, 'signimportblock', dataFile]))
       seals.set(`${p.stage}: reseal`, petalSync(['--dir', dir, 'reseal', 'ab'.repeat(32)]))
+      // What the user typed comes back quoted for the shell in the hint's command.
+      seals.set(`${p.stage}: reseal, typed oddly`, petalSync(['--dir', dir, 'reseal', 'ab cd$x']))
     })
     expect(r.verify.ok).toBe(true)
     expect([...notes.keys()]).toEqual(['sync', 'verify'])
@@ -109,7 +111,7 @@ describe('a pull and node.lock', () => {
       expect(sl.status, `${stage}: ${sl.stderr}`).toBe(4)
       expect(sl.stderr, stage).toContain(`a pull (pid ${process.pid}) holds`)
       expect(sl.stderr, stage).toContain('[ALREADY_RUNNING]')
-      expect(sl.stderr, stage).toMatch(/then run `petal --dir \S+ (seal|signimportblock|reseal [0-9a-f]{64})` again/)
+      expect(sl.stderr, stage).toMatch(/then run `petal --dir \S+ (seal|signimportblock|reseal [0-9a-f]{64}|reseal 'ab cd\$x')` again/)
     }
     for (const [stage, q] of queries) expect(q.status, `${stage}: ${q.stderr}`).toBe(0)
     expect([...queries.keys()]).toEqual(['sync', 'verify'])

@@ -160,7 +160,7 @@ export function register (program: Command, action: Action): void {
 
   addWaitOption(program.command('reseal <hash>')).description('re-seal the content of one of your orphaned blocks on the current tip')
     .action(action(async (ctx, hash: string, o: { wait?: number }) => {
-      refuseBesidePull(ctx.dir, `petal reseal ${hash}`)
+      refuseBesidePull(ctx.dir, `petal reseal ${shellWord(hash)}`)
       const chain = openChain(ctx)
       const b = chain.get(hash)
       if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks; `petal import` and the node log name the blocks a reorg orphaned')
