@@ -31,7 +31,8 @@ export type StorageErrorCode = typeof STORAGE_ERROR_CODES[number]
 
 type None = Record<never, never>
 /** A failure of the machine: `systemCode` is the errno or SQLite code, `path` the file, when known. */
-interface SystemFailure { systemCode?: string, path?: string | undefined }
+/** `undone`: a COMMIT whose fsync failed, and whether a later commit then undid it durably (wal-commit.ts) */
+interface SystemFailure { systemCode?: string, path?: string | undefined, undone?: boolean }
 
 /** `details` of each code. */
 export interface StorageErrorDetails {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import { AbortError, errorCode, failpoint, fsyncFile, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { commitWal } from './wal-commit.js'
 import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
 export interface LockOptions {
@@ -92,7 +93,7 @@ export class IndexWriteLock {
     try {
       const result = await fn()
       if (record) clearWriterRecord(this.recordPath)
-      this.db.exec('COMMIT')
+      commitWal(this.db, () => this.db.exec('COMMIT'))
       return result
     } catch (err) {
       if (record) clearWriterRecord(this.recordPath)
@@ -112,7 +113,7 @@ export class IndexWriteLock {
     this.inTx = true
     try {
       fn()
-      this.db.exec('COMMIT')
+      commitWal(this.db, () => this.db.exec('COMMIT'))
       return true
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')

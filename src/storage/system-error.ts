@@ -36,11 +36,17 @@ function classifyErrno (code: string, path: string | undefined): Failure | undef
 }
 
 /** SQLite result codes that say something about the machine (the database file's disk). */
+// "SQLite rolled the change back" is true of SQLITE_FULL and _IOERR_WRITE: a COMMIT whose frame
+// write fails never wrote a whole commit frame, and an automatic checkpoint's failure never reaches
+// the COMMIT (SQLite's default WAL hook ignores what sqlite3_wal_checkpoint returns; tested in
+// io-faults-commit.test.ts). Not of _IOERR_FSYNC at a WAL COMMIT, which chain.db and pending.db
+// undo themselves (commitWal): this hint is for the connections that do not.
 function classifySqlite (code: string): Failure | undefined {
   if (code === 'SQLITE_FULL') return { code: 'DISK_FULL', what: 'no space left on the disk (SQLite)', hint: 'free space on the disk that holds the data directory and run the command again; SQLite rolled the change back' }
   if (code === 'SQLITE_IOERR_FSYNC') {
     // A WAL commit whose fsync failed is rolled back in this process only: its frames stay in the
-    // -wal, and the next process's recovery finds them committed (fault torture, session 33).
+    // -wal, and the next process's recovery finds them committed (fault torture, session 33),
+    // unless a later commit overwrites them (commitWal, wal-commit.ts).
     return { code: 'IO_ERROR', what: 'the disk failed to flush a write under SQLite (SQLITE_IOERR_FSYNC)', hint: 'check the disk (dmesg, fsck); the change may still be recorded (SQLite\'s log holds it, and the next command can find it committed): look (`petal status`) before running the command again' }
   }
   if (['SQLITE_IOERR_WRITE', 'SQLITE_IOERR_TRUNCATE', 'SQLITE_IOERR_SHMSIZE'].includes(code)) {

@@ -1,0 +1,71 @@
+import type Database from 'better-sqlite3'
+import { errorCode, errorMessage } from '../util/index.js'
+import { StorageError } from './errors.js'
+
+/**
+ * COMMIT on a WAL-mode connection (chain.db, pending.db) whose failure is true when it says the
+ * change was not made. `commit` runs the COMMIT, or an autocommit statement (whose end commits).
+ *
+ * A COMMIT whose fsync of the -wal fails (SQLITE_IOERR_FSYNC) is rolled back in the wal-index
+ * only: its frames, commit frame included, are in the -wal with valid checksums, and the next
+ * process that rebuilds the index from the -wal (the first open after every connection is gone)
+ * finds it committed (session 33's fault torture). So the failed commit is overwritten at once by
+ * a one-page commit (undoFailedCommit); any other code is SQLite's own rollback and is true: a
+ * frame write that failed left no whole commit frame, and an automatic checkpoint's failure never
+ * reaches the COMMIT (SQLite's default WAL hook ignores it, docs/data-directory.md).
+ */
+export function commitWal<T> (db: Database.Database, commit: () => T): T {
+  try {
+    return commit()
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK')
+    if (errorCode(err) !== 'SQLITE_IOERR_FSYNC') throw err
+    throw undoFailedCommit(db, err)
+  }
+}
+
+/**
+ * After a COMMIT failed with SQLITE_IOERR_FSYNC: commit a change of one page (`user_version`, which
+ * nothing reads) at synchronous = FULL. SQLite writes it where the wal-index ends, over the failed
+ * commit's first frame, and WAL frames chain their checksums, so no frame of the failed commit
+ * after it is valid any more. Once that commit's own fsync succeeds (pages written anew, not a
+ * retried fsync of the failed ones: fsyncgate), the failed commit can never be recovered, and
+ * every commit before it was fsynced by its own COMMIT. Returns the error to report: "undone"
+ * when it worked, else "may still be recorded" (the disk refused that write too).
+ */
+export function undoFailedCommit (db: Database.Database, cause: unknown): StorageError {
+  const what = `the disk failed to flush a commit to ${db.name} (SQLITE_IOERR_FSYNC): ${errorMessage(cause)}`
+  const sync = db.pragma('synchronous', { simple: true })
+  const busy = db.pragma('busy_timeout', { simple: true })
+  try {
+    db.pragma('synchronous = FULL')
+    db.pragma('busy_timeout = 5000')
+    const v = Number(db.pragma('user_version', { simple: true }))
+    db.exec('BEGIN IMMEDIATE')
+    db.pragma(`user_version = ${(v + 1) % 0x7fffffff}`)
+    db.exec('COMMIT')
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK')
+    return new StorageError('IO_ERROR', `${what}; undoing it failed too: ${errorMessage(err)}`, {
+      hint: 'check the disk (dmesg, fsck); the change may still be recorded (SQLite\'s log holds it, and the next command can find it committed): look (`petal status`) before running the command again',
+      details: { systemCode: 'SQLITE_IOERR_FSYNC', path: db.name, undone: false },
+      cause
+    })
+  } finally {
+    restore(db, sync, busy)
+  }
+  return new StorageError('IO_ERROR', `${what}; the change was undone (a later commit took its place in the log and reached the disk)`, {
+    hint: 'check the disk (dmesg, fsck) before going on; nothing was recorded: run the command again once the disk is sound',
+    details: { systemCode: 'SQLITE_IOERR_FSYNC', path: db.name, undone: true },
+    cause
+  })
+}
+
+function restore (db: Database.Database, sync: unknown, busy: unknown): void {
+  try {
+    db.pragma(`synchronous = ${Number(sync)}`)
+    db.pragma(`busy_timeout = ${Number(busy)}`)
+  } catch {
+    // The connection's next statement meets the same failure and reports it.
+  }
+}
