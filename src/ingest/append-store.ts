@@ -1,4 +1,4 @@
-import { dataFileExists, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
+import { commitWal, dataFileExists, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
 import { IngestError } from './errors.js'
 import type { TableSchema } from './schema.js'
 import { PendingStore } from './store.js'
@@ -87,7 +87,9 @@ export class AppendStore extends PendingStore {
     this.aloneStmt ??= this.db.prepare("INSERT INTO rows (tbl, data, bytes, at) SELECT ?, ?, ?, ? WHERE (SELECT value FROM meta WHERE key = 'schema_version') = ?")
     let r: { changes: number, lastInsertRowid: number | bigint }
     try {
-      r = this.aloneStmt.run(t.name, data, data.length, at, cache.version)
+      const st = this.aloneStmt
+      // The statement's end is its COMMIT: one whose fsync failed is undone for good (commitWal).
+      r = commitWal(this.db, () => st.run(t.name, data, data.length, at, cache.version))
     } catch (err) {
       // A failed commit is rolled back by SQLite; an open transaction left here would hold the lock.
       if (this.db.inTransaction) this.db.exec('ROLLBACK')

@@ -1,5 +1,5 @@
 import { closeSync, fsync, openSync } from 'node:fs'
-import { systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { commitWal, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
@@ -103,7 +103,8 @@ export class PendingStore {
     if (!began) return BUSY
     try {
       const r = fn()
-      this.stmt('COMMIT').run()
+      // A COMMIT whose fsync failed is undone for good, not only in this process (commitWal).
+      commitWal(this.db, () => this.stmt('COMMIT').run())
       return r
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
