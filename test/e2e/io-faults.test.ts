@@ -113,23 +113,5 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
     expect(r.stderr).toMatch(/\[IO_ERROR\]/)
     expect(r.stderr).not.toMatch(/backup/)
   }, 60_000)
-
-  it('a failed fsync of a chain.db commit does not claim it was rolled back: the next command finds it', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src1.db'), 10, 1)])).code).toBe(0)
-    // The commit's fsync of the -wal (the first one: the -wal exists already) fails.
-    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/chain.db-wal' })
-    const r = await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src2.db'), 10, 2)], f.env)
-    expect(faultResult(f).injected).toBe(1)
-    expect(r.stderr).toMatch(/\[IO_ERROR\]/)
-    // Before: "SQLite rolled the change back", and running the import again added it twice.
-    expect(r.stderr).not.toMatch(/rolled the change back/)
-    expect(r.stderr).toMatch(/`petal (--dir \S+ )?status`/)
-    // SQLite's recovery of the -wal finds the commit whose fsync failed (what the hint warns of).
-    const s = await petal(['--dir', dir, '--json', 'status'])
-    expect((JSON.parse(s.stdout) as { tip: { height: number } }).tip.height).toBe(2)
-    expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
-  }, 60_000)
 })
 

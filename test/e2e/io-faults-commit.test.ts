@@ -1,0 +1,113 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeSqlite } from '../helpers/chain.js'
+import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
+import { stopAll } from '../helpers/network.js'
+import { petal, spawnNode, statusOf } from '../helpers/node-process.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+// A COMMIT whose fsync of the -wal fails (session 34, fsync34): its frames, commit frame included,
+// stay in the -wal, and the next process that rebuilds the wal-index from it found the "failed"
+// change committed. Faults from the LD_PRELOAD shim (test/helpers/fault-shim.c).
+afterAll(stopAll)
+const withCc = faultShim() !== undefined
+
+async function rowsIn (dir: string, table: string): Promise<number> {
+  const q = await petal(['--dir', dir, 'query', `SELECT count(*) AS n FROM ${table}`])
+  expect(q.code, q.stderr).toBe(0)
+  return (JSON.parse(q.stdout.trim()) as { n: number }).n
+}
+
+describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
+  it('signimportblock: the block is undone for good, and running the import again adds it once', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src1.db'), 10, 1)])).code).toBe(0)
+    const src2 = makeSqlite(join(tmpDir(), 'src2.db'), 10, 2)
+    // The commit's fsync of the -wal (the first: the -wal exists already) fails, once.
+    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/chain.db-wal' })
+    const r = await petal(['--dir', dir, 'signimportblock', src2], f.env)
+    expect(faultResult(f).injected).toBe(1)
+    expect(r.code).toBe(4)
+    expect(r.stderr).toMatch(/\[IO_ERROR\]/)
+    expect(r.stderr).toMatch(/undone/)
+    expect(r.stderr).toMatch(/hint: .*nothing was recorded/)
+    // Before: the next process's recovery of the -wal found the failed commit, at height 2.
+    expect((await statusOf(dir)).tip.height).toBe(1)
+    const again = await petal(['--dir', dir, 'signimportblock', src2])
+    expect(again.code, again.stderr).toBe(0)
+    expect((await statusOf(dir)).tip.height).toBe(2)
+    expect(await rowsIn(dir, 't')).toBe(20)
+    const v = await petal(['--dir', dir, 'verify'])
+    expect(v.code, v.stderr).toBe(0)
+  }, 60_000)
+
+  it('signimportblock on a disk that keeps failing: says the change may still be recorded', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src1.db'), 10, 1)])).code).toBe(0)
+    // Every fsync of the -wal fails: the undoing commit's too.
+    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, sticky: true, match: '/chain.db-wal' })
+    const r = await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src2.db'), 10, 2)], f.env)
+    expect(faultResult(f).injected).toBeGreaterThanOrEqual(2)
+    expect(r.stderr).toMatch(/\[IO_ERROR\]/)
+    expect(r.stderr).toMatch(/may still be recorded/)
+    expect(r.stderr).toMatch(/`petal (--dir \S+ )?status`/)
+    // The undoing commit's frame was written over the failed commit's, though its fsync failed:
+    // read back from the page cache, the failed commit is gone. Only a power cut could leave the
+    // failed commit's frames on the disk instead: hence "may", and the look the hint asks for.
+    expect((await statusOf(dir)).tip.height).toBe(1)
+    expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
+  }, 60_000)
+
+  it('POST /records: a refused row does not come back after a crash, so the client\'s retry is sealed once', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
+    // Once armed, the next fsync of pending.db-wal fails: the refused request's commit.
+    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/pending.db-wal', armed: false })
+    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
+    try {
+      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(node.stdout())?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      const post = async (a: number): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a }]) })
+      expect((await post(1)).status).toBe(202)
+      armFault(f)
+      const r = await post(2)
+      const body = await r.json() as { error: { code: string, hint?: string } }
+      expect(faultResult(f).injected).toBe(1)
+      expect(r.status).toBe(503)
+      expect(body.error.code).toBe('IO_ERROR')
+      expect(body.error.hint).toMatch(/nothing was recorded/)
+    } finally { await node.kill9() }
+    // The node dies before any other write: the next open rebuilds the wal-index from the -wal.
+    const s = await petal(['--dir', dir, '--json', 'seal'])
+    expect(s.code, s.stderr).toBe(0)
+    // Before: the refused row was recovered as committed and sealed (2 rows), beside the retry to come.
+    expect((JSON.parse(s.stdout) as { rows: number }).rows).toBe(1)
+    expect(await rowsIn(dir, 'kept')).toBe(1)
+  }, 60_000)
+
+  it('a failed automatic checkpoint after a durable commit does not fail it: the rows are kept', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const one = join(tmpDir(), 'one.ndjson')
+    writeFileSync(one, '{"a":0,"b":""}\n')
+    expect((await petal(['--dir', dir, 'append', 'kept', one])).code).toBe(0)
+    // 5 MiB in one commit: past 1,000 frames, so the COMMIT checkpoints (SQLite's automatic
+    // checkpoint). The new -wal's header and the commit take the first two fsyncs, every later
+    // one (the checkpoint's of the -wal and of pending.db, the close's) fails.
+    const big = join(tmpDir(), 'big.ndjson')
+    writeFileSync(big, Array.from({ length: 20_000 }, (_, a) => JSON.stringify({ a, b: 'x'.repeat(250) })).join('\n') + '\n')
+    const f = faultEnv({ dir, ops: ['fsync'], nth: 3, sticky: true, match: '/pending.db' })
+    const r = await petal(['--dir', dir, 'append', 'kept', big], f.env)
+    expect(faultResult(f).injected).toBeGreaterThan(0)
+    // SQLite's default WAL hook ignores its checkpoint's failure: the COMMIT, durable, succeeded,
+    // and the hints of SQLITE_FULL and _IOERR_WRITE ("rolled back") speak of COMMITs only.
+    expect(r.code, r.stderr).toBe(0)
+    const s = await petal(['--dir', dir, '--json', 'seal'])
+    expect(s.code, s.stderr).toBe(0)
+    expect((JSON.parse(s.stdout) as { rows: number }).rows).toBe(20_001)
+  }, 60_000)
+})
