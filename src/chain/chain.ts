@@ -5,7 +5,7 @@ import { DataDir, IndexDb, indexUnusable, readChainParams, StorageError, type Bl
 import { errorMessage, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { ChainError } from './errors.js'
 import { KeyState } from './key-state.js'
-import { recover } from './recover.js'
+import { recoverNow } from './recover.js'
 import type { ParentContext } from './validate/index.js'
 
 /** How far ahead of the local clock a block's timestamp may be (clock skew between signers). */
@@ -60,7 +60,7 @@ export class Chain {
       const tip = index.tip()
       // (Above the tip of a Daisy directory's state are Daisy's newer blocks, not a crashed import.)
       if (existsSync(dir.journal) || (tip !== undefined && dir.daisySource === undefined && existsSync(dir.blockPath(tip.height + 1))) || (tip !== undefined && index.tree.size !== tip.height + 1)) {
-        if (options.readonly !== true) index.tryWriteLockSync(() => { recover(chain) })
+        if (options.readonly !== true) recoverNow(chain)
         else repairQuietly(dir, params, options)
       }
     } catch (err) {
@@ -175,7 +175,7 @@ function repairQuietly (dir: DataDir, params: ChainParams, options: ChainOptions
   }
   try {
     const chain = Chain.attach(dir, params, index, options)
-    index.tryWriteLockSync(() => { recover(chain) })
+    recoverNow(chain)
   } catch (err) {
     (options.logger ?? nullLogger).debug('left the repair of a crashed write to the next writer', { error: errorMessage(err) })
   } finally {

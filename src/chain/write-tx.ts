@@ -1,7 +1,7 @@
 import type { WriteLockOptions } from '../storage/index.js'
 import { failpoint } from '../util/index.js'
 import type { Chain } from './chain.js'
-import { recover } from './recover.js'
+import { MAX_WAL_REWRITES, recover, WalRewriteNeeded } from './recover.js'
 
 /** Work to run once the transaction has committed (never before: files must outlive a rollback). */
 export interface TxContext {
@@ -11,10 +11,20 @@ export interface TxContext {
 /** Run a write under the store's lock: recover first, commit at the end, then the after-commit steps. */
 export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
   const after: Array<() => void> = []
-  const result = await chain.index.withWriteLock(async () => {
-    recover(chain)
-    return await fn({ afterCommit: f => { after.push(f) } })
-  }, options)
+  let result: T
+  for (let tries = 0; ; tries++) {
+    try {
+      result = await chain.index.withWriteLock(async () => {
+        recover(chain, tries >= MAX_WAL_REWRITES)
+        return await fn({ afterCommit: f => { after.push(f) } })
+      }, options)
+      break
+    } catch (err) {
+      // recover() threw before `fn` ran: re-write chain.db-wal outside the transaction, then again.
+      if (!(err instanceof WalRewriteNeeded)) throw err
+      await chain.index.rewriteWalExclusive()
+    }
+  }
   failpoint('tx:committed')
   for (const f of after) {
     try {

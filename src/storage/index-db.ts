@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
+import { statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { isStringArray, parseJson } from '../util/index.js'
+import { errorCode, errorMessage, isStringArray, parseJson } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { closeOrLeave, openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
@@ -113,6 +114,41 @@ export class IndexDb {
 
   /** fsync chain.db-wal on this thread, for recovery. */
   syncWalNow (): void { this.writeLock.syncWalNow() }
+
+  /**
+   * Whether chain.db-wal is empty or gone: every commit is then in chain.db itself, fsynced (by a
+   * TRUNCATE checkpoint, rewriteWal, or by the checkpoint of a last connection's close, which
+   * deletes the -wal only once it has succeeded).
+   */
+  walEmpty (): boolean {
+    return (statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) === 0
+  }
+
+  /**
+   * Re-write every commit of chain.db-wal into chain.db and empty the -wal: a TRUNCATE checkpoint,
+   * which copies the frames into chain.db (written anew, from the page cache), fsyncs chain.db,
+   * waits for readers (busy timeout) and truncates the -wal, so that the next commit starts a new
+   * log. The fsyncgate-safe way to make durable a commit whose fsync failed (recover.ts): an fsync
+   * retried after a failure proves nothing. False when readers or a writer kept it from finishing;
+   * a failure of the disk is thrown, coded. rewriteWalExclusive: between this process's writes.
+   */
+  async rewriteWalExclusive (): Promise<boolean> { return await this.writeLock.exclusive(() => this.rewriteWal()) }
+
+  rewriteWal (): boolean {
+    // This connection's own transaction (another write of this process) would refuse it.
+    if (this.db.inTransaction) return false
+    try {
+      const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
+      return r[0]?.busy === 0
+    } catch (err) {
+      if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
+      throw new StorageError('IO_ERROR', `the disk failed while re-writing chain.db's log into ${this.db.name}: ${errorMessage(err)}`, {
+        hint: 'check the disk (dmesg, fsck), then run the command again: an earlier import whose flush failed is made durable (or rolled back) first',
+        details: { systemCode: errorCode(err), path: this.db.name },
+        cause: err
+      })
+    }
+  }
 
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */
   tryWriteLockSync (fn: () => void): boolean { return this.writeLock.trySync(fn) }

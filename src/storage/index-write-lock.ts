@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import { AbortError, errorCode, failpoint, fsyncFile, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
+import { systemFailure } from './system-error.js'
 import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
 export interface LockOptions {
@@ -58,7 +59,11 @@ export class IndexWriteLock {
         this.db.pragma('synchronous = FULL')
       }
       failpoint('index:committed-unsynced')
-      await this.syncWal()
+      try {
+        await this.syncWal()
+      } catch (err) {
+        throw unflushed(err)
+      }
       return result
     })
   }
@@ -66,6 +71,9 @@ export class IndexWriteLock {
   /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool; syncWalNow on this thread, for recovery. */
   private async syncWal (): Promise<void> { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }) }
   syncWalNow (): void { try { fsyncFile(`${this.db.name}-wal`) } catch (err) { if (!isNotFound(err)) throw err } }
+
+  /** Run `fn` between this process's write transactions (under its mutex), outside any. */
+  async exclusive<T> (fn: () => T): Promise<T> { return await this.mutex.run(async () => fn()) }
 
   /** Take the write lock (waiting as LockOptions say), run `fn` in a transaction, commit or roll back. */
   private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions): Promise<T> {
@@ -141,4 +149,19 @@ export class IndexWriteLock {
   assertTx (): void {
     if (!this.inTx) throw new Error('index write outside withWriteLock')
   }
+}
+
+/**
+ * A deferred fsync of chain.db-wal failed after its COMMIT: the change is in the index (readers
+ * see it) but not known to be durable, and its journal stays; the next writer's recovery re-writes
+ * the log into chain.db (recover.ts) before it lets the journal go.
+ */
+function unflushed (err: unknown): unknown {
+  const f = systemFailure(err)
+  if (f === undefined) return err
+  return new StorageError(f.code, `${f.message}; the change is in the index, not yet known to be on disk`, {
+    hint: 'check the disk (dmesg, fsck); the next command that writes here (this one, run again) first re-writes the change into chain.db, or rolls it back by its journal',
+    details: f.details,
+    cause: err
+  })
 }
