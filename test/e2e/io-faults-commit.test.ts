@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { writeFileSync } from 'node:fs'
+import Database from 'better-sqlite3'
+import { copyFileSync, cpSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
@@ -109,5 +110,38 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
     const s = await petal(['--dir', dir, '--json', 'seal'])
     expect(s.code, s.stderr).toBe(0)
     expect((JSON.parse(s.stdout) as { rows: number }).rows).toBe(20_001)
+  }, 60_000)
+
+  it('import --from: a group whose -wal fsync failed is re-written into chain.db by the next writer, not fsynced again', async () => {
+    const src = join(tmpDir(), 'src')
+    expect((await petal(['--dir', src, 'init'])).code).toBe(0)
+    const dst = join(tmpDir(), 'dst')
+    cpSync(src, dst, { recursive: true })
+    for (let i = 1; i <= 3; i++) expect((await petal(['--dir', src, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 10, i)])).code).toBe(0)
+    // The group commits at synchronous = NORMAL (the new -wal's header is the first fsync), then
+    // the fsync of chain.db-wal that makes it durable (the second) fails.
+    const f = faultEnv({ dir: dst, ops: ['fsync'], nth: 2, match: '/chain.db-wal' })
+    const r = await petal(['--dir', dst, 'import', '--from', src], f.env)
+    expect(faultResult(f).log.join('\n')).toMatch(/ fsync 2 node .*chain\.db-wal$/)
+    expect(r.code).toBe(4)
+    expect(r.stderr).toMatch(/\[IO_ERROR\]/)
+    expect(r.stderr).toMatch(/in the index, not yet known to be on disk/)
+    expect(existsSync(join(dst, 'journal.json'))).toBe(true)
+    // The next writer (opening the chain recovers) takes the group for durable only once it has
+    // re-written it: chain.db by itself, without its -wal, holds the three blocks. Before: it
+    // fsynced the -wal again, which succeeded, and removed the journal; chain.db held the genesis
+    // alone.
+    const again = await petal(['--dir', dst, 'import', '--from', src])
+    expect(again.code, again.stderr).toBe(0)
+    expect(existsSync(join(dst, 'journal.json'))).toBe(false)
+    const alone = join(tmpDir(), 'alone.db')
+    copyFileSync(join(dst, 'chain.db'), alone)
+    const db = new Database(alone, { readonly: true })
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM blocks WHERE canonical = 1').get()).toEqual({ n: 4 })
+    } finally { db.close() }
+    expect((await statusOf(dst)).tip.height).toBe(3)
+    const v = await petal(['--dir', dst, 'verify'])
+    expect(v.code, v.stderr).toBe(0)
   }, 60_000)
 })
