@@ -10,6 +10,7 @@ import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
 import { SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { dataFileExists } from './data-file.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
+import { rewriteLog } from './wal-commit.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
@@ -125,23 +126,16 @@ export class IndexDb {
   }
 
   /**
-   * Re-write every commit of chain.db-wal into chain.db and empty the -wal: a TRUNCATE checkpoint,
-   * which copies the frames into chain.db (written anew, from the page cache), fsyncs chain.db,
-   * waits for readers (busy timeout) and truncates the -wal, so that the next commit starts a new
-   * log. The fsyncgate-safe way to make durable a commit whose fsync failed (recover.ts): an fsync
-   * retried after a failure proves nothing. False when readers or a writer kept it from finishing;
-   * a failure of the disk is thrown, coded. rewriteWalExclusive: between this process's writes.
+   * Re-write every commit of chain.db-wal into chain.db and empty the -wal (rewriteLog, a TRUNCATE
+   * checkpoint): how recovery makes durable a group whose fsync failed (recover.ts). False when
+   * readers or a writer kept it from finishing; a failure of the disk is thrown, coded.
+   * rewriteWalExclusive: between this process's writes (this connection's own transaction would
+   * refuse it).
    */
-  async rewriteWalExclusive (): Promise<boolean> { return await this.writeLock.exclusive(() => this.rewriteWal()) }
-
   rewriteWal (): boolean {
-    // This connection's own transaction (another write of this process) would refuse it.
-    if (this.db.inTransaction) return false
     try {
-      const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
-      return r[0]?.busy === 0
+      return rewriteLog(this.db)
     } catch (err) {
-      if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
       throw new StorageError('IO_ERROR', `the disk failed while re-writing chain.db's log into ${this.db.name}: ${errorMessage(err)}`, {
         hint: 'check the disk (dmesg, fsck), then run the command again: an earlier import whose flush failed is made durable (or rolled back) first',
         details: { systemCode: errorCode(err), path: this.db.name },
@@ -149,6 +143,8 @@ export class IndexDb {
       })
     }
   }
+
+  async rewriteWalExclusive (): Promise<boolean> { return await this.writeLock.exclusive(() => this.rewriteWal()) }
 
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */
   tryWriteLockSync (fn: () => void): boolean { return this.writeLock.trySync(fn) }

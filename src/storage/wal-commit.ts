@@ -69,3 +69,41 @@ function restore (db: Database.Database, sync: unknown, busy: unknown): void {
     // The connection's next statement meets the same failure and reports it.
   }
 }
+
+/**
+ * Re-write a WAL database's committed frames into the database and empty its -wal: a TRUNCATE
+ * checkpoint, which copies the frames (written anew, from the page cache), fsyncs the database,
+ * waits for readers (the busy timeout, `busyMs` if given) and truncates the -wal, so that the next
+ * commit starts a new log instead of chaining its checksums onto frames that may not be on disk.
+ * The fsyncgate-safe way to make durable a commit whose fsync failed: an fsync retried after a
+ * failure proves nothing. Tried twice: SQLite's own descriptor of the -wal, opened before the
+ * failure, may be told of the same writeback error (Linux tells each open file once), and the
+ * checkpoint fsyncs the -wal first. False when readers or a writer kept it from finishing (or the
+ * connection is inside a transaction); the disk's failure is thrown.
+ */
+export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
+  if (db.inTransaction) return false
+  const busy = db.pragma('busy_timeout', { simple: true })
+  if (busyMs !== undefined) db.pragma(`busy_timeout = ${busyMs}`)
+  try {
+    for (let tries = 1; ; tries++) {
+      try {
+        return (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]?.busy === 0
+      } catch (err) {
+        if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
+        if (tries >= 2) throw err
+      }
+    }
+  } finally {
+    if (busyMs !== undefined) db.pragma(`busy_timeout = ${Number(busy)}`)
+  }
+}
+
+/** rewriteLog, false where it would throw (the caller reports the failure that led to it). */
+export function tryRewriteLog (db: Database.Database, busyMs?: number): boolean {
+  try {
+    return rewriteLog(db, busyMs)
+  } catch {
+    return false
+  }
+}
