@@ -1,5 +1,5 @@
 import { closeSync, fsync, openSync } from 'node:fs'
-import { commitWal, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { commitWal, systemFailure, tryRewriteLog, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
@@ -139,6 +139,9 @@ export class PendingStore {
     this.walFd ??= openSync(`${this.path}-wal`, 'r')
     const fd = this.walFd
     await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
+      // Its commits are made: refused, they would be sealed all the same (a retry doubles them). A
+      // fsync retried after a failure proves nothing (fsyncgate): re-write the log, else refuse.
+      .catch((err: unknown) => { if (!tryRewriteLog(this.db, 1000)) throw err })
   }
 
   protected tryBegin (): boolean {
