@@ -14,6 +14,8 @@
  *   PETAL_FAULT_STICKY 1: every counted call after the Nth fails too (a disk that stays full)
  *   PETAL_FAULT_ERRNO  EIO (default), ENOSPC, EDQUOT or EFBIG
  *   PETAL_FAULT_MATCH  only paths containing this substring count
+ *   PETAL_FAULT_CALLER only calls made from the object of this base name count, as the log names
+ *                      it: `node` (node:fs, libuv) or `better_sqlite3.node` (SQLite)
  *   PETAL_FAULT_LOG    file to which each injection appends "<pid> <op> <n> <caller object> <path>"
  *   PETAL_FAULT_ARM    1: count nothing until the state file's [2] is made non-zero (by the test,
  *                      once the process is up: faults in a running node's requests only)
@@ -39,6 +41,7 @@ static int ready;
 static char dir[4096];
 static size_t dirLen;
 static const char *match;
+static const char *callerMatch;
 static int classes = C_OPEN | C_WRITE | C_FSYNC | C_RENAME;
 static long nth;
 static int sticky;
@@ -63,6 +66,7 @@ static void init (void) {
   dirLen = strlen(dir);
   while (dirLen > 1 && dir[dirLen - 1] == '/') dir[--dirLen] = 0;
   match = getenv("PETAL_FAULT_MATCH");
+  callerMatch = getenv("PETAL_FAULT_CALLER");
   const char *ops = getenv("PETAL_FAULT_OPS");
   if (ops != NULL && *ops != 0) {
     classes = 0;
@@ -132,19 +136,25 @@ static int fdUnder (int fd) {
   return 1;
 }
 
+/** The base name of the object the intercepted call came from ("?" when unknown). */
+static const char *callerObject (void) {
+  Dl_info info;
+  const char *obj = caller != NULL && dladdr(caller, &info) != 0 && info.dli_fname != NULL ? info.dli_fname : "?";
+  const char *slash = strrchr(obj, '/');
+  return slash == NULL ? obj : slash + 1;
+}
+
 /** Count a call of class c on `what`; 1 when it must fail (errno is set). */
 static int inject (int c, const char *op, const char *what) {
   if (state == NULL || !(classes & c)) return 0;
   if (!armed && __atomic_load_n(&state[2], __ATOMIC_SEQ_CST) == 0) return 0;
+  if (callerMatch != NULL && strcmp(callerObject(), callerMatch) != 0) return 0;
   int64_t n = __atomic_add_fetch(&state[0], 1, __ATOMIC_SEQ_CST);
   if (nth <= 0 || (n != nth && !(sticky && n > nth))) return 0;
   __atomic_add_fetch(&state[1], 1, __ATOMIC_SEQ_CST);
   if (logFd >= 0) {
     char line[4400];
-    Dl_info info;
-    const char *obj = caller != NULL && dladdr(caller, &info) != 0 && info.dli_fname != NULL ? info.dli_fname : "?";
-    const char *slash = strrchr(obj, '/');
-    int len = snprintf(line, sizeof line, "%d %s %lld %s %s\n", (int)getpid(), op, (long long)n, slash == NULL ? obj : slash + 1, what);
+    int len = snprintf(line, sizeof line, "%d %s %lld %s %s\n", (int)getpid(), op, (long long)n, callerObject(), what);
     REAL(ssize_t, write, int, const void *, size_t);
     if (len > 0) real_write(logFd, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
   }

@@ -31,6 +31,8 @@ export interface FaultSpec {
   sticky?: boolean
   /** Only paths containing this count. */
   match?: string
+  /** Only calls from the object of this base name count: 'node' (node:fs, libuv) or 'better_sqlite3.node' (SQLite). */
+  caller?: string
   /** Count nothing until armFault (a running node's requests, not its start-up). */
   armed?: boolean
 }
@@ -60,6 +62,7 @@ export function faultEnv (spec: FaultSpec): Fault {
     PETAL_FAULT_LOG: log
   }
   if (spec.match !== undefined) env.PETAL_FAULT_MATCH = spec.match
+  if (spec.caller !== undefined) env.PETAL_FAULT_CALLER = spec.caller
   if (spec.armed === false) env.PETAL_FAULT_ARM = '1'
   return { env, state, log }
 }
