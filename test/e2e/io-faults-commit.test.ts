@@ -144,4 +144,31 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
     const v = await petal(['--dir', dst, 'verify'])
     expect(v.code, v.stderr).toBe(0)
   }, 60_000)
+
+  it('POST /records from concurrent clients: a group whose deferred fsync failed is re-written, never refused yet sealed', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
+    // Only Node's own fsyncs count (the group's deferred one, PendingStore.syncWal), not SQLite's.
+    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/pending.db-wal', caller: 'node', armed: false })
+    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
+    const statuses: number[] = []
+    try {
+      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(node.stdout())?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      const post = async (a: number): Promise<number> => (await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a }]) })).status
+      const burst = async (from: number): Promise<void> => { statuses.push(...await Promise.all(Array.from({ length: 16 }, async (_, i) => await post(from + i)))) }
+      // Concurrent appends commit as a group without an fsync, then fsync the -wal on the thread
+      // pool: the first burst makes the store take them as concurrent, a later one meets the fault.
+      await burst(0)
+      armFault(f)
+      for (let from = 100; faultResult(f).injected === 0 && from < 1000; from += 100) await burst(from)
+      expect(faultResult(f).log.join('\n')).toMatch(/ fsync 1 node .*pending\.db-wal$/)
+    } finally { await node.kill9() }
+    // Before: the group was refused (503) though its rows were committed, and sealed beside the
+    // clients' retries. Now the log is re-written into pending.db and the appends acknowledged.
+    expect(statuses.every(x => x === 202), statuses.join(' ')).toBe(true)
+    const s = await petal(['--dir', dir, '--json', 'seal'])
+    expect(s.code, s.stderr).toBe(0)
+    expect((JSON.parse(s.stdout) as { rows: number }).rows).toBe(statuses.filter(x => x === 202).length)
+  }, 60_000)
 })
