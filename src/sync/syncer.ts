@@ -234,12 +234,12 @@ export class Sync {
         this.diskFailure = undefined
       } catch (err) {
         if (signal.aborted) return
-        // Own disk failing (raw EIO, ENOSPC): reported by a pull, not the branch's fault (session 33); a peer's failure rules out its claim, the branch's (invalid block) the branch.
+        // This machine failing (its disk, typed or raw): reported by a pull, never the branch's fault; a peer's failure rules out its claim, the branch's (invalid block) the branch.
         const local = err instanceof StorageError ? err : systemFailure(err)
         if (local !== undefined) this.diskFailure = local
         const code = isPetalError(err) ? err.code : local?.code ?? 'ERROR'
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
-        const notTheBranch = peerFault || (local !== undefined && !(err instanceof StorageError))
+        const notTheBranch = peerFault || local !== undefined
         this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : local?.hint })
         this.failed.set(notTheBranch ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + (notTheBranch || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs))
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
