@@ -65,7 +65,7 @@ export function register (program: Command, action: Action): void {
     .option('--seal-every <seconds>', 'seal pending records once the oldest has waited this long (default 5; 0: at once)', secondsOption('--seal-every', 86_400))
     .option('--seal-rows <n>', 'also seal as soon as this many records are pending', intOption('--seal-rows', { min: 1 }))
     .option('--seal-bytes <size>', 'also seal as soon as this many bytes of records are pending (e.g. 16MiB)', byteSize('--seal-bytes'))
-    .option('--witness <name>', 'cosign, with your key (--key), every signed checkpoint that extends the last one cosigned, under this witness name (e.g. example.org/witness); docs/proofs.md')))
+    .option('--witness <name>', 'cosign, with your key (--key), every final signed checkpoint that extends the last one cosigned, under this witness name (e.g. example.org/witness); docs/proofs.md')))
     .action(action(async (ctx, o: NetworkFlags & HttpFlags & SealFlags & { init?: boolean, witness?: string }) => {
       const http = httpOptions(o)
       const network = await networkOptions(o)
