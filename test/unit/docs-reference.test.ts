@@ -19,7 +19,9 @@ import { newProgram, type Action } from '../../src/cli/program.js'
 //   or `npx `): its command must exist and each of its flags must be the command's or a global one;
 // - the first cell of a table in a command's section lists options of that command;
 // - an endpoint is a code span `METHOD /path` in api.md; elsewhere a short form (`POST /records`)
-//   names a route whose path it begins.
+//   names a route whose path it begins;
+// - a code's exit status (`CODE` (exit N), the exit-status table) and HTTP status (`STATUS CODE`,
+//   api.md's status table) are those of docs/errors.md, which is generated from the code.
 const root = resolve(import.meta.dirname, '../..')
 const read = (f: string): string => readFileSync(join(root, f), 'utf8')
 const noAction: Action = () => async () => {}
@@ -175,11 +177,12 @@ describe('docs/cli.md describes the program as built', () => {
   })
 })
 
+// performance.md and code-health.md are the sessions' record: they quote commands as they were.
+const history = new Set(['performance.md', 'code-health.md'])
+const referenceDocs = ['README.md', ...readdirSync(join(root, 'docs')).filter(f => f.endsWith('.md') && !history.has(f)).map(f => `docs/${f}`)]
+
 describe('every `petal …` command line in the docs runs', () => {
-  // performance.md and code-health.md are the sessions' record: they quote commands as they were.
-  const history = new Set(['performance.md', 'code-health.md'])
-  const docs = ['README.md', ...readdirSync(join(root, 'docs')).filter(f => f.endsWith('.md') && !history.has(f)).map(f => `docs/${f}`)]
-  it.each(docs)('%s names only commands and options that exist', f => {
+  it.each(referenceDocs)('%s names only commands and options that exist', f => {
     const wrong: string[] = []
     for (const line of commandLines(read(f))) {
       if ([...WRONG_ON_PURPOSE].some(w => line.startsWith(w))) continue
@@ -218,5 +221,35 @@ describe('docs/api.md describes the HTTP API as built', () => {
       return !routes.some(r => r.method === e.method && (shape(r.path) === shape(full) || shape(r.path).startsWith(`${shape(full)}/`)))
     }).map(e => `${e.method} ${e.path}`)
     expect(wrong).toEqual([])
+  })
+})
+
+describe('the exit and HTTP statuses the docs give a code are its own', () => {
+  // docs/errors.md is generated from the code (test/unit/util/errors.test.ts keeps it current).
+  const codes = new Map<string, { exit: string, http: string }>()
+  for (const m of read('docs/errors.md').matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| (\d+) \| (\d+) \|/gm)) codes.set(m[1] ?? '', { exit: m[2] ?? '', http: m[3] ?? '' })
+  /** Codes in a status table's rows: `| STATUS | … | codes … |`, the codes in column `col`. */
+  const tableClaims = (text: string, header: string, col: number): Array<[string, string]> => {
+    const rows = text.slice(text.indexOf(header)).split('\n').slice(2)
+    return rows.slice(0, rows.findIndex(r => !r.startsWith('|'))).flatMap(r => {
+      const cells = r.split('|')
+      return [...(cells[col] ?? '').matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map(m => [m[1] ?? '', (cells[1] ?? '').trim()] as [string, string])
+    })
+  }
+  const wrong = (claims: Array<[string, string]>, of: 'exit' | 'http'): string[] =>
+    claims.filter(([c, s]) => codes.get(c)?.[of] !== s).map(([c, s]) => `${c}: ${s}, code says ${codes.get(c)?.[of] ?? 'no such code'}`)
+
+  it('reads the generated table', () => { expect(codes.size).toBeGreaterThan(100) })
+
+  it('docs/cli.md\'s exit-status table and docs/api.md\'s status table', () => {
+    expect(wrong(tableClaims(read('docs/cli.md'), '| status | meaning | typical codes |', 3), 'exit')).toEqual([])
+    expect(wrong(tableClaims(read('docs/api.md'), '| status | codes |', 2), 'http')).toEqual([])
+  })
+
+  it.each(referenceDocs.filter(f => f !== 'docs/errors.md'))('%s: every "`CODE` (exit N)" and "`STATUS CODE`"', f => {
+    const text = read(f)
+    const exits = [...text.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`(?: \(|, )exit (\d+)/g)].map(m => [m[1] ?? '', m[2] ?? ''] as [string, string])
+    const https = [...text.matchAll(/`(\d{3}) ([A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map(m => [m[2] ?? '', m[1] ?? ''] as [string, string])
+    expect([...wrong(exits, 'exit'), ...wrong(https, 'http')]).toEqual([])
   })
 })
