@@ -215,6 +215,23 @@ describe('docs/api.md describes the HTTP API as built', () => {
     expect(missing).toEqual([])
   })
 
+  it('documents every field of a JSON request body', () => {
+    const text = read('docs/api.md')
+    const missing = routes.flatMap(r => Object.values(r.body ?? {}).flatMap(b => Object.keys((b.properties ?? {}) as object))
+      .filter(f => !text.includes(`\`${f}\``)).map(f => `${r.method} ${r.path} ${f}`))
+    expect(missing).toEqual([])
+  })
+
+  it('names in an endpoint\'s query string only parameters the route takes', () => {
+    const wrong: string[] = []
+    for (const m of read('docs/api.md').matchAll(/`(GET|POST|PUT) (\/[^`\s?[]*)(?:\[?\?)([^`\s]*)`/g)) {
+      const route = routes.find(r => r.method === m[1] && r.path === m[2])
+      const known = Object.keys((route?.query?.properties ?? {}) as object)
+      for (const q of (m[3] ?? '').matchAll(/(?:^|[&[])([a-z_]+)=/g)) if (!known.includes(q[1] ?? '')) wrong.push(`${m[1] ?? ''} ${m[2] ?? ''} ?${q[1] ?? ''}`)
+    }
+    expect(wrong).toEqual([])
+  })
+
   it.each(['docs/api.md', 'README.md', 'docs/explorer.md', 'docs/ingest.md', 'docs/proofs.md', 'docs/queries.md'])('%s names only routes that exist', f => {
     const wrong = endpoints(read(f)).filter(e => {
       const full = e.path.startsWith('/api/') || e.path === '/metrics' ? e.path : `/api/v1${e.path}`
