@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { canWrite, errorCode, errorMessage, isRecord } from '../util/index.js'
 import { StorageError, type StorageErrorCode } from './errors.js'
@@ -82,10 +82,30 @@ export function systemFailure (err: unknown): StorageError | undefined {
  * the read-write open (EIO, ENOSPC: SQLite falls back to read-only and says "readonly"); undefined
  * when permissions explain it. Found by the fault torture (session 33): such opens were reported
  * as DATA_DIR_READONLY or INGEST_STORE_UNAVAILABLE with the hint to run as another user.
+ * TOO_MANY_OPEN_FILES first, when the process has no descriptor left (SQLITE_CANTOPEN alone).
  */
 export function openRefusedByDisk (path: string, err: unknown): StorageError | undefined {
+  const fds = errorCode(err) === 'SQLITE_CANTOPEN' ? outOfDescriptors() : undefined
+  if (fds !== undefined) {
+    const f = classifyErrno(fds, path) as Failure
+    return new StorageError(f.code, `cannot open ${path}: ${f.what} (${fds}): ${errorMessage(err)}`, { hint: f.hint, details: { systemCode: fds, path }, cause: err })
+  }
   if (!canWrite(dirname(path)) || (existsSync(path) && !canWrite(path))) return undefined
   return new StorageError('IO_ERROR', `the disk refused to open ${path} for writing, though this user may write it: ${errorMessage(err)}`, {
     hint: `free space on the disk that holds ${dirname(path)} and check it (dmesg), then run the command again`, details: { systemCode: errorCode(err), path }, cause: err
   })
+}
+
+/**
+ * EMFILE or ENFILE when this process cannot open one more descriptor now: SQLite reports a
+ * process out of descriptors as SQLITE_CANTOPEN alone, which said "the disk refused" (review34).
+ */
+function outOfDescriptors (): 'EMFILE' | 'ENFILE' | undefined {
+  try {
+    closeSync(openSync('/dev/null', 'r'))
+    return undefined
+  } catch (err) {
+    const code = errorCode(err)
+    return code === 'EMFILE' || code === 'ENFILE' ? code : undefined
+  }
 }
