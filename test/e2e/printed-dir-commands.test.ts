@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CLI, petal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -44,6 +44,19 @@ describe('commands printed by outputs and notes name the --dir given, quoted', (
     runPrinted(cmd ?? '', home)
     const again = await petal(['--dir', dir, '--json', 'keys', 'list'], { env: { HOME: home } })
     expect(JSON.parse(again.stdout)).toHaveLength(1)
+    expect(existsSync(join(home, '.petal'))).toBe(false)
+  }, 60_000)
+
+  it('keys generate --purpose encrypt\'s `petal keys export ID -o recipient.pem`', async () => {
+    const home = tmpDir()
+    const dir = join(tmpDir(), 'enc node')
+    const made = await petal(['--dir', dir, 'keys', 'generate', '--purpose', 'encrypt', '--plain'], { env: { HOME: home } })
+    expect(made.code, made.stderr).toBe(0)
+    const cmd = /encrypt for you: (petal .*)$/m.exec(made.stdout)?.[1]
+    expect(cmd).toMatch(new RegExp(`^petal --dir '${dir}' keys export [0-9a-f]{12} -o recipient\\.pem$`))
+    const work = tmpDir()
+    runPrinted(cmd ?? '', home, work)
+    expect(readFileSync(join(work, 'recipient.pem'), 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----/)
     expect(existsSync(join(home, '.petal'))).toBe(false)
   }, 60_000)
 

@@ -6,7 +6,7 @@ import { readDaisyPrivateKeys, type KeyEntry, type KeyPurpose } from '../../stor
 import type { CliContext } from '../context.js'
 import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
-import { errorCode, errorMessage, hintWithDir, isPetalError } from '../../util/index.js'
+import { errorCode, errorMessage, hintWithDir, isPetalError, shellWord } from '../../util/index.js'
 import { readInputFile } from '../input.js'
 
 /** Signatory status of each key at the tip, when the data directory holds a chain. */
@@ -52,7 +52,9 @@ function keygen (ctx: CliContext, o: { default?: boolean, plain?: boolean, purpo
     const e = ks.generate({ passphrase, purpose: 'encrypt' })
     ctx.out.result({ id: e.id, purpose: e.purpose, public_key: e.publicKey.hex, encrypted: e.encrypted }, () =>
       `generated encryption key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted)'}\npublic key: ${e.publicKey.hex}\n` +
-      `Send its public key to the publishers that should encrypt for you: petal keys export ${e.id.slice(2, 14)} -o recipient.pem`)
+      // This node's own key: the export runs here, so it names the user's --dir (hintWithDir leaves
+      // `keys export` alone, as hints mean a signatory's export on their own node).
+      `Send its public key to the publishers that should encrypt for you: petal${ctx.opts.dir === undefined ? '' : ` --dir ${shellWord(ctx.opts.dir)}`} keys export ${e.id.slice(2, 14)} -o recipient.pem`)
     return
   }
   let k = ks.generate({ passphrase })
