@@ -20,7 +20,7 @@ import { recordDaisyCommitment } from './daisy-commitment.js'
 // and leftovers of an initialisation that crashed before writing chainparams.json: the index, the
 // placed genesis, the write lock's writer.json (a kill inside the genesis's transaction), and the
 // temporaries of an atomic write cut short (chainparams.json's own, writer.json's).
-// node.lock: held by the init or newchain making the chain (or by a look at it), never removed.
+// node.lock: held by the init, newchain or adopt-daisy making the chain (or by a look at it), never removed.
 const KEEP = new Set(['keystore', 'node.key', 'node.lock', 'node.lock-journal', 'README.md', '.gitkeep', 'daisy', 'daisy-state'])
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'writer.json'])
 const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/

@@ -17,8 +17,8 @@ export function takeNodeLock (root: string): NodeLock {
 
 /**
  * node.lock of `root` (which exists), taken by a command that makes a chain there (init,
- * newchain): two of them at once on one empty directory would each clear it and write their own
- * genesis and chainparams.json. Refused as takeNodeLock refuses when a node, a pull or a stopped
+ * newchain, adopt-daisy, a new pull): two of them at once on one empty directory would each clear
+ * it and write their own genesis and chainparams.json. Refused as takeNodeLock refuses when a node, a pull or a stopped
  * process holds it; DATA_DIR_BUSY when another process holds it while it makes a chain there.
  */
 export function takeCreateLock (root: string): NodeLock {
@@ -45,8 +45,8 @@ function lockBusyError (root: string, creating: boolean): NodeError {
   const named = holders?.[0]
   const cmd = named === undefined ? undefined : processCommand(named)
   if (creating && live === undefined) {
-    // No node or pull says it is theirs, and the directory had no chain: another init or newchain.
-    return new NodeError('DATA_DIR_BUSY', `another process (${named === undefined ? 'a petal init or newchain' : `pid ${named}${cmd === undefined ? '' : `: ${cmd}`}`}) holds node.lock of ${root} while it makes a chain there`, {
+    // No node or pull says it is theirs, and the directory had no chain: another init, newchain or adopt-daisy.
+    return new NodeError('DATA_DIR_BUSY', `another process (${named === undefined ? 'a petal init, newchain or adopt-daisy' : `pid ${named}${cmd === undefined ? '' : `: ${cmd}`}`}) holds node.lock of ${root} while it makes a chain there`, {
       hint: 'wait for it to end: `petal status` then shows the chain it made (if it made none, run this command again)'
     })
   }

@@ -1,8 +1,10 @@
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { adoptDaisy, ADOPTED_STATE_DIR, Chain } from '../../chain/index.js'
+import { adoptDaisy, ADOPTED_STATE_DIR, Chain, checkEmptyDir, type AdoptReport } from '../../chain/index.js'
+import { takeCreateLock } from '../../node/take-lock.js'
 import { isDaisyDir, parseNewChainInput, StorageError } from '../../storage/index.js'
-import { isPetalError, shellWord } from '../../util/index.js'
+import { isPetalError, pausepoint, shellWord } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 import { readInputFile } from '../input.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
@@ -17,9 +19,23 @@ export function register (program: Command, action: Action): void {
       if (!isDaisyDir(daisyDir)) throw new UsageError(`${daisyDir} is not a Daisy data directory (no daisy.db, no blocks/0000/block_00000000.db)`, 'give the directory Daisy ran with (its -dir, by default ~/.daisy)')
       const input = o.params === undefined ? undefined : parseNewChainInput((await readInputFile(o.params, 'chain parameters file', ctx.signal)).toString('utf8'))
       const key = loadSignatoryKey(ctx, daisyDir)
-      const bar = ctx.progress('adopt-daisy')
-      const r = await adoptDaisy(daisyDir, ctx.dir, key, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal, input, onProgress: p => { bar.update(p) } })
-      bar.end()
+      // Refused before the lock is looked at (a chain there may be a node's, which holds it).
+      checkEmptyDir(ctx.dataDir)
+      mkdirSync(ctx.dir, { recursive: true, mode: 0o755 })
+      // Tests hold an adoption here, checked and not yet holding the lock, while another makes a chain.
+      await pausepoint('adopt:checked', ctx.signal)
+      // Held from before the directory is cleared to after chainparams.json is written, as init and
+      // newchain hold it: another creation there (init, newchain, adopt-daisy, a new pull) would clear
+      // this one's copy or write its own genesis over it (DATA_DIR_BUSY for the one that waits).
+      const lock = takeCreateLock(ctx.dir)
+      let r: AdoptReport
+      try {
+        const bar = ctx.progress('adopt-daisy')
+        r = await adoptDaisy(daisyDir, ctx.dir, key, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal, input, onProgress: p => { bar.update(p) } })
+        bar.end()
+      } finally {
+        lock.release()
+      }
       ctx.onClose(() => { r.chain.close() })
       for (const w of r.warnings) ctx.io.stderr(`petal: warning: Daisy block ${w.height}: ${w.message} [${w.kind}]\n`)
       // Both mirrors now, so that the first query over the old and the new blocks starts at once.
