@@ -11,7 +11,9 @@ import { UsageError } from './errors.js'
  */
 export function outputFileFailure (path: string, err: unknown, hint: string): UsageError {
   const code = errorCode(err)
-  const { dir, file, alias } = code === 'EINSIDE' ? err as { dir?: unknown, file?: unknown, alias?: unknown } : {}
+  const { dir, file, alias, descriptor } = code === 'EINSIDE' ? err as { dir?: unknown, file?: unknown, alias?: unknown, descriptor?: unknown } : {}
+  // `-o /dev/fd/N` with N open on a file of the data directory (`3>> DIR/keystore/KEY.json`).
+  if (typeof dir === 'string' && typeof file === 'string' && typeof descriptor === 'number') return new UsageError(`cannot write ${path}: descriptor ${descriptor} is open on ${file}, in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `open descriptor ${descriptor} on a file outside ${dir} (\`${descriptor}>> FILE\` in the shell), or name such a file with -o`)
   // A hard link made outside: written in place, the data directory's file would take the text.
   if (typeof dir === 'string' && typeof file === 'string') return new UsageError(`cannot write ${path}: it is another name (a hard link) of ${file}, in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose another path, or remove ${path} first (the data directory keeps its own name of the file)`)
   if (typeof dir === 'string' && typeof alias === 'string') return new UsageError(`cannot write ${path}: ${alias} is the data directory ${dir} under another name (a bind mount), whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${alias} and ${dir}`)

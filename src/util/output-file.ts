@@ -4,7 +4,7 @@ import { sleep } from './async.js'
 import { AbortError } from './errors.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
-import { refuseInside } from './output-inside.js'
+import { refuseDescriptorInside, refuseInside } from './output-inside.js'
 import { removeDeadWritersTemps } from './stale-temps.js'
 
 /**
@@ -22,7 +22,7 @@ export interface OutputOptions {
    * Directories whose files are not the user's to write over (a data directory: chain.db, keys,
    * blocks): a path that leads into one (by its name, `..`, a symlink, another name of the
    * directory such as a bind mount, a hard link of one of its files) is refused with code
-   * EINSIDE, the directory as `dir` (output-inside.ts). A descriptor's name is not a path there.
+   * EINSIDE, the directory as `dir` (output-inside.ts), as is a descriptor open on one of its files.
    */
   outside?: readonly string[]
 }
@@ -41,6 +41,7 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
   const fd = descriptorNamed(path)
   if (fd !== undefined) {
     checkGiven(fd)
+    if (o.outside !== undefined) refuseDescriptorInside(fd, o.outside)
     const own = fd === 1 || fd === 2 ? o.descriptors?.[fd] : undefined
     await (own !== undefined ? own(data) : writeDescriptor(fd, data, o.signal))
     return
@@ -234,10 +235,11 @@ function ownDescriptorDir (path: string): string | undefined {
  * descriptor close-on-exec too, so that flag does not tell them apart; what Node, libuv and SQLite
  * open does: an event descriptor (`anon_inode:`), a pipe whose other end this process holds too,
  * a regular file open for reading and writing (SQLite's; a shell's `>` and `>>` open write-only).
- * Without procfs (not Linux) the descriptor is taken as it is.
+ * Without procfs, by what fstat tells (checkGivenWithoutProcfs).
  */
 function checkGiven (fd: number): void {
-  if (fd <= 2 || lstatSync('/proc/self/fd', { throwIfNoEntry: false }) === undefined) return
+  if (fd <= 2) return
+  if (lstatSync('/proc/self/fd', { throwIfNoEntry: false }) === undefined) { checkGivenWithoutProcfs(fd); return }
   let info: string
   let target: string
   try {
@@ -254,6 +256,38 @@ function checkGiven (fd: number): void {
     (target.startsWith('pipe:') && readdirSync('/proc/self/fd').some(n => Number(n) !== fd && readlinkOrEmpty(`/proc/self/fd/${n}`) === target && readsPipe(n))) ||
     (mode === 2 && statSync(`/proc/self/fd/${fd}`).isFile())
   if (own) throw notGiven(fd, `(${target}) was not given to this command but opened by the process itself`)
+}
+
+/**
+ * checkGiven where /proc is not mounted (a container, a chroot): the descriptor was taken as it
+ * was, and /dev/fd/7 and /dev/fd/12 (libuv's wake-up pipes) ended the process with SIGSEGV, as
+ * before review31 (mend34; SQLite's files are refused as the data directory's, output-inside.ts).
+ * What fstat tells: an event or epoll descriptor has no file type; a pipe is Node's or libuv's own
+ * when another descriptor above stderr is on it too (both ends of a pipe have one inode; a pipe
+ * given twice, `3>&1 4>&1`, is refused too: nothing tells the ends apart here).
+ */
+function checkGivenWithoutProcfs (fd: number): void {
+  let st: Stats
+  try {
+    st = fstatSync(fd)
+  } catch (err) {
+    if (errorCode(err) !== 'EBADF') throw err
+    throw notGiven(fd, 'is not open')
+  }
+  if ((st.mode & constants.S_IFMT) === 0) throw notGiven(fd, '(an event descriptor) was not given to this command but opened by the process itself')
+  if (st.isFIFO() && otherDescriptorOn(fd, st)) throw notGiven(fd, '(a pipe this process holds under another descriptor too) was not given to this command but opened by the process itself')
+}
+
+/** Whether a descriptor above stderr other than `fd` is on the file of `st` (a scan: no procfs to list them). */
+function otherDescriptorOn (fd: number, st: Stats): boolean {
+  for (let n = 3; n < 1024; n++) {
+    if (n === fd) continue
+    try {
+      const o = fstatSync(n)
+      if (o.ino === st.ino && o.dev === st.dev) return true
+    } catch {}
+  }
+  return false
 }
 
 function notGiven (fd: number, why: string): Error {

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type BigIntStats } from 'node:fs'
+import { fstatSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type BigIntStats } from 'node:fs'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 
 /**
@@ -41,6 +41,39 @@ export function refuseInside (path: string, dirs: readonly string[]): void {
   }
 }
 
+/**
+ * Refuse descriptor `fd` (`-o /dev/fd/N`) when it is open on a regular file of one of `dirs`: a
+ * shell's `3>> DIR/keystore/KEY.json` had the note appended to the key (KEY_FILE_INVALID), and
+ * without procfs, where checkGiven cannot tell the process's own descriptors, /dev/fd/19 wrote the
+ * note over chain.db-wal (mend34). The file's name from procfs, refused as a path is; without
+ * procfs, by device and inode among the directory's files. EINSIDE as refuseInside's, with
+ * `descriptor` and the data directory's name of the file as `file`.
+ */
+export function refuseDescriptorInside (fd: number, dirs: readonly string[]): void {
+  const st = fstatSync(fd, { bigint: true })
+  if (!st.isFile()) return
+  let name: string | undefined
+  try { name = readlinkSync(`/proc/self/fd/${fd}`) } catch {}
+  if (name?.startsWith('/') === true && !name.endsWith(' (deleted)')) {
+    try {
+      refuseInside(name, dirs)
+    } catch (err) {
+      const e = err as { code?: unknown, file?: unknown }
+      if (e.code === 'EINSIDE') Object.assign(e, { descriptor: fd, file: typeof e.file === 'string' ? e.file : name })
+      throw err
+    }
+    return
+  }
+  // Removed from every directory: none of theirs.
+  if (st.nlink === 0n) return
+  for (const d of dirs) {
+    let root: string
+    try { root = realpathSync.native(d) } catch { continue }
+    const file = fileWithInode(root, st)
+    if (file !== undefined) throw Object.assign(new Error(`it is open on ${file}, whose files are Petal's`), { code: 'EINSIDE', dir: root, file, descriptor: fd })
+  }
+}
+
 /** `at` or the directory above it that is the directory of `rootStat` (the same device and inode), if one is. */
 function sameDirAbove (at: string, rootStat: BigIntStats): string | undefined {
   for (let p = at; ; p = dirname(p)) {
@@ -58,6 +91,11 @@ function sameDirAbove (at: string, rootStat: BigIntStats): string | undefined {
 function linkedFrom (at: string, root: string): string | undefined {
   const st = statSync(at, { bigint: true, throwIfNoEntry: false })
   if (st === undefined || !st.isFile() || st.nlink < 2n) return undefined
+  return fileWithInode(root, st)
+}
+
+/** The name under `root` of the regular file of `st` (its device and inode), if it has one there. */
+function fileWithInode (root: string, st: BigIntStats): string | undefined {
   const pending = [root]
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     let entries
