@@ -1,4 +1,4 @@
-import { errorCode, errorMessage, shellWord } from '../util/index.js'
+import { errorCode, errorMessage, isRecord, shellWord, type DamagedFile } from '../util/index.js'
 import { UsageError } from './errors.js'
 
 /**
@@ -18,6 +18,8 @@ export function outputFileFailure (path: string, err: unknown, hint: string): Us
   if (typeof dir === 'string' && typeof file === 'string') return new UsageError(`cannot write ${path}: it is another name (a hard link) of ${file}, in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose another path, or remove ${path} first (the data directory keeps its own name of the file)`)
   if (typeof dir === 'string' && typeof alias === 'string') return new UsageError(`cannot write ${path}: ${alias} is the data directory ${dir} under another name (a bind mount), whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${alias} and ${dir}`)
   if (typeof dir === 'string') return new UsageError(`cannot write ${path}: it is in the data directory ${dir}, whose files (chain.db, keystore/, the blocks) only Petal writes`, `choose a path outside ${dir}`)
+  const damaged = isRecord(err) && isRecord(err.damaged) ? err.damaged as unknown as DamagedFile : undefined
+  if (damaged !== undefined) return damagedFailure(path, err, damaged)
   if (code === 'EPIPE') {
     return new UsageError(`cannot write ${path}: its reader went away before the output ended (EPIPE); what it read is incomplete`, `keep a reader on ${path} until the command ends (\`cat ${shellWord(path)}\` in another terminal), then run the command again`)
   }
@@ -25,4 +27,20 @@ export function outputFileFailure (path: string, err: unknown, hint: string): Us
     return new UsageError(`cannot write ${path}: ${errorMessage(err)}`, `the disk that holds ${path} is full (or this user's quota is used up): free space there, or choose a path on another disk, then run the command again`)
   }
   return new UsageError(`cannot write ${path}: ${errorMessage(err)}`, hint)
+}
+
+/**
+ * A write in place (a file with other hard links, or one that could not be replaced by a new
+ * file) that failed and could not put the old content back: it was reported as the write's error
+ * alone ("the disk is full"), and the user did not learn that the file, in each of its names, now
+ * held part of the new text, or nothing (mend34).
+ */
+function damagedFailure (path: string, err: unknown, d: DamagedFile): UsageError {
+  const code = errorCode(err)
+  const holds = d.size === 0 ? 'is now empty' : d.size > 0 ? `now holds ${d.size} bytes, neither its old content nor the new` : 'is now neither its old content nor the new'
+  const cause = code === 'ENOSPC' || code === 'EDQUOT'
+    ? `free space on its disk (or this user's quota)`
+    : code === 'EFBIG' ? 'raise the file-size limit (`ulimit -f`)' : code === 'EIO' ? 'check the disk that holds it (`dmesg`)' : 'remedy the failure above'
+  return new UsageError(`cannot write ${path}: ${errorMessage(err)}; ${d.path}, written in place (it has other hard links, or could not be replaced by a new file), ${holds}, and its old content could not be put back (${d.lost})`,
+    `${d.path} is damaged under every name it has: restore it from a backup if its old content mattered; then ${cause} and run the command again, which writes it whole`)
 }

@@ -162,7 +162,8 @@ const RESTORE_MAX_BYTES = 64 << 20
  * Truncate the existing file `path` and write `data` into it, flushed (its inode, links, owner and
  * mode stay). A write that fails (ENOSPC, EFBIG, EDQUOT) puts back what the file held, where it was
  * readable and at most RESTORE_MAX_BYTES: it left the file short, the old content lost and the new
- * not written, in every name of a hard-linked file (review32).
+ * not written, in every name of a hard-linked file (review32). Where it cannot (too large,
+ * unreadable, the restore failed too), the error says so in `damaged` (DamagedFile).
  */
 function writeInPlace (path: string, data: string, old: Stats): void {
   let before: Buffer | undefined
@@ -174,18 +175,34 @@ function writeInPlace (path: string, data: string, old: Stats): void {
     writeFullySync(fd, data)
     fsyncSync(fd)
   } catch (err) {
+    let lost = before === undefined ? (old.size > RESTORE_MAX_BYTES ? `larger than ${RESTORE_MAX_BYTES >> 20} MiB, it was not kept` : 'it could not be read') : undefined
     if (before !== undefined) {
       try {
         ftruncateSync(fd, 0)
         // At offset 0 (the descriptor's own offset is past the failed write).
         for (let at = 0; at < before.length;) at += writeSync(fd, before, at, before.length - at, at)
         fsyncSync(fd)
-      } catch {}
+      } catch (again) {
+        lost = `putting it back failed too: ${errorCode(again) ?? String(again)}`
+      }
     }
+    // The caller must say the file is damaged, not only why the write failed (mend34).
+    if (lost !== undefined && typeof err === 'object' && err !== null) Object.assign(err, { damaged: { path, size: sizeOf(fd), lost } satisfies DamagedFile })
     throw err
   } finally {
     closeSync(fd)
   }
+}
+
+/**
+ * On the error of a write in place whose file could not be put back (writeInPlace): the file, its
+ * size now (-1 unknown), and why its old content is lost. It is neither the old content nor the
+ * new, in every name it has.
+ */
+export interface DamagedFile { path: string, size: number, lost: string }
+
+function sizeOf (fd: number): number {
+  try { return fstatSync(fd).size } catch { return -1 }
 }
 
 /** Whether the system refused this user the operation (not a failure of the disk or the name). */
