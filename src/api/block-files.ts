@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
-import { dataFileExists, StorageError, type BlockRecord, type DataDir } from '../storage/index.js'
+import { dataFileExists, StorageError, systemFailure, type BlockRecord, type DataDir } from '../storage/index.js'
 
 const VERIFIED_MAX = 4096
 
@@ -22,13 +22,17 @@ export class BlockFiles {
   constructor (private readonly dir: DataDir) {}
 
   async open (b: BlockRecord): Promise<{ fh: FileHandle, size: number }> {
+    // A read the disk failed (EIO) is the machine's, not a missing file (mend34: it was
+    // BLOCK_FILE_MISSING, "run verify").
+    let failed: StorageError | undefined
     for (const path of b.canonical ? this.dir.wherever(b.height, b.hash) : [this.dir.forkPath(b.hash), this.dir.blockPath(b.height), this.dir.forkPath(b.hash)]) {
       let fh: FileHandle
       try {
         // lstat first: opening a named pipe would hold a thread-pool thread until someone writes.
         if (!dataFileExists(path, 'block file')) continue
         fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
-      } catch {
+      } catch (err) {
+        failed = machineFailure(err) ?? failed
         continue
       }
       try {
@@ -40,9 +44,12 @@ export class BlockFiles {
             return { fh, size: st.size }
           }
         }
-      } catch {}
+      } catch (err) {
+        failed = machineFailure(err) ?? failed
+      }
       await fh.close()
     }
+    if (failed !== undefined) throw failed
     throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${b.height} (${b.hash.slice(0, 12)}…) is missing or does not match the index`, {
       hint: 'run `petal verify` on the data directory'
     })
@@ -70,6 +77,12 @@ export class BlockFiles {
       if (oldest.done !== true) this.verified.delete(oldest.value)
     }
   }
+}
+
+/** A failure of the disk or the system reading a block file (IO_ERROR, …), or undefined (a missing file, a mismatch). */
+function machineFailure (err: unknown): StorageError | undefined {
+  const f = systemFailure(err)
+  return f === undefined || f.code === 'PATH_CONFLICT' ? undefined : f
 }
 
 export interface ByteRange { start: number, end: number }

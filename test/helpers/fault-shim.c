@@ -9,7 +9,9 @@
  *   PETAL_FAULT_STATE  a file of >= 64 bytes shared by all processes: [0] calls counted, [1] faults injected
  *   PETAL_FAULT_OPS    comma list of classes: open (creating or writable opens), write (write, pwrite,
  *                      writev, pwritev, ftruncate, fallocate, copy_file_range, sendfile), fsync (fsync,
- *                      fdatasync, syncfs), rename (rename, renameat, renameat2); default all
+ *                      fdatasync, syncfs), rename (rename, renameat, renameat2); default all of these;
+ *                      read (read, pread, readv, preadv, and the source of copy_file_range and
+ *                      sendfile: session 34) only when named
  *   PETAL_FAULT_NTH    fail the Nth counted call (1-based); 0 or unset: count only
  *   PETAL_FAULT_STICKY 1: every counted call after the Nth fails too (a disk that stays full)
  *   PETAL_FAULT_ERRNO  EIO (default), ENOSPC, EDQUOT or EFBIG
@@ -35,7 +37,7 @@
 #include <unistd.h>
 
 #define MAX_FD 65536
-enum { C_OPEN = 1, C_WRITE = 2, C_FSYNC = 4, C_RENAME = 8 };
+enum { C_OPEN = 1, C_WRITE = 2, C_FSYNC = 4, C_RENAME = 8, C_READ = 16 };
 
 static int ready;
 static char dir[4096];
@@ -74,6 +76,7 @@ static void init (void) {
     if (strstr(ops, "write")) classes |= C_WRITE;
     if (strstr(ops, "fsync")) classes |= C_FSYNC;
     if (strstr(ops, "rename")) classes |= C_RENAME;
+    if (strstr(ops, "read")) classes |= C_READ;
   }
   const char *n = getenv("PETAL_FAULT_NTH");
   nth = n == NULL ? 0 : atol(n);
@@ -275,21 +278,64 @@ int posix_fallocate (int fd, off_t off, off_t len) {
 }
 ssize_t copy_file_range (int in, loff_t *inOff, int out, loff_t *outOff, size_t n, unsigned flags) {
   ENTER
-  if (injectFd(C_WRITE, "copy_file_range", out)) return -1;
+  if (injectFd(C_WRITE, "copy_file_range", out) || injectFd(C_READ, "copy_file_range", in)) return -1;
   REAL(ssize_t, copy_file_range, int, loff_t *, int, loff_t *, size_t, unsigned);
   return real_copy_file_range(in, inOff, out, outOff, n, flags);
 }
 ssize_t sendfile (int out, int in, off_t *off, size_t n) {
   ENTER
-  if (injectFd(C_WRITE, "sendfile", out)) return -1;
+  if (injectFd(C_WRITE, "sendfile", out) || injectFd(C_READ, "sendfile", in)) return -1;
   REAL(ssize_t, sendfile, int, int, off_t *, size_t);
   return real_sendfile(out, in, off, n);
 }
 ssize_t sendfile64 (int out, int in, off_t *off, size_t n) {
   ENTER
-  if (injectFd(C_WRITE, "sendfile", out)) return -1;
+  if (injectFd(C_WRITE, "sendfile", out) || injectFd(C_READ, "sendfile", in)) return -1;
   REAL(ssize_t, sendfile64, int, int, off_t *, size_t);
   return real_sendfile64(out, in, off, n);
+}
+
+ssize_t read (int fd, void *buf, size_t n) {
+  ENTER
+  if (injectFd(C_READ, "read", fd)) return -1;
+  REAL(ssize_t, read, int, void *, size_t);
+  return real_read(fd, buf, n);
+}
+ssize_t pread (int fd, void *buf, size_t n, off_t off) {
+  ENTER
+  if (injectFd(C_READ, "pread", fd)) return -1;
+  REAL(ssize_t, pread, int, void *, size_t, off_t);
+  return real_pread(fd, buf, n, off);
+}
+ssize_t pread64 (int fd, void *buf, size_t n, off_t off) {
+  ENTER
+  if (injectFd(C_READ, "pread", fd)) return -1;
+  REAL(ssize_t, pread64, int, void *, size_t, off_t);
+  return real_pread64(fd, buf, n, off);
+}
+ssize_t readv (int fd, const struct iovec *iov, int cnt) {
+  ENTER
+  if (injectFd(C_READ, "readv", fd)) return -1;
+  REAL(ssize_t, readv, int, const struct iovec *, int);
+  return real_readv(fd, iov, cnt);
+}
+ssize_t preadv (int fd, const struct iovec *iov, int cnt, off_t off) {
+  ENTER
+  if (injectFd(C_READ, "preadv", fd)) return -1;
+  REAL(ssize_t, preadv, int, const struct iovec *, int, off_t);
+  return real_preadv(fd, iov, cnt, off);
+}
+ssize_t preadv64 (int fd, const struct iovec *iov, int cnt, off_t off) {
+  ENTER
+  if (injectFd(C_READ, "preadv", fd)) return -1;
+  REAL(ssize_t, preadv64, int, const struct iovec *, int, off_t);
+  return real_preadv64(fd, iov, cnt, off);
+}
+ssize_t preadv2 (int fd, const struct iovec *iov, int cnt, off_t off, int flags) {
+  ENTER
+  if (injectFd(C_READ, "preadv", fd)) return -1;
+  REAL(ssize_t, preadv2, int, const struct iovec *, int, off_t, int);
+  return real_preadv2(fd, iov, cnt, off, flags);
 }
 
 int fsync (int fd) {

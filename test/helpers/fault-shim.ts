@@ -19,7 +19,8 @@ export function faultShim (): string | undefined {
   return out
 }
 
-export type FaultClass = 'open' | 'write' | 'fsync' | 'rename'
+/** `read` (session 34) counts reads of files under the directory; the others as in fault-shim.c. */
+export type FaultClass = 'open' | 'write' | 'fsync' | 'rename' | 'read'
 export interface FaultSpec {
   /** The data directory: only its files are touched. */
   dir: string

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
-import { ChainError, checkAdoption, checkDaisyChain, verifyChain } from '../../chain/index.js'
-import { DaisyDir } from '../../storage/index.js'
-import { hintOf, isPetalError, isRecord } from '../../util/index.js'
+import { ChainError, checkAdoption, checkDaisyChain, verifyChain, type Chain } from '../../chain/index.js'
+import { DaisyDir, StorageError } from '../../storage/index.js'
+import { hintOf, isPetalError, isRecord, shellWord } from '../../util/index.js'
 import { intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -53,9 +53,26 @@ export function register (program: Command, action: Action): void {
             hint: 'give a peer that has them (`--peer ADDR`, see `petal peers` on another node) or a data directory that does (`--from DIR`), and run `petal verify --repair` again'
           })
         }
+        if (r.failure !== undefined && MACHINE.has(r.failure.code)) throw unreadableBlock(ctx, chain.get(r.failure.height), r.failure)
         throw new ChainError('VERIFY_FAILED', `verification failed at height ${r.failure?.height ?? '?'}`, { hint: repair === undefined ? VERIFY_HINT : 'no block file is damaged: the index disagrees with the blocks; `petal reindex` rebuilds it from them' })
       }
     }))
+}
+
+/** Failures of the machine reading a block (systemFailure's codes), not of the block. */
+const MACHINE = new Set(['IO_ERROR', 'PERMISSION_DENIED', 'TOO_MANY_OPEN_FILES'])
+
+/**
+ * A block file the disk could not read (EIO): it was VERIFY_FAILED (exit 6) with the hint that
+ * `verify --repair` fetches a damaged file again, which failed on the same read (mend34). A read
+ * that fails says nothing of the block's content: the machine's code (exit 4), and what to do.
+ */
+function unreadableBlock (ctx: CliContext, b: ReturnType<Chain['get']>, f: { height: number, code: string, message: string }): StorageError {
+  const file = b === undefined ? `the file of block ${f.height}` : ctx.dataDir.blockPath(f.height)
+  const hint = f.code === 'IO_ERROR'
+    ? `check the disk (dmesg, fsck), then run \`petal verify\` again: a failed read says nothing of the block itself; if ${file} stays unreadable, move it aside (\`mv ${shellWord(file)} ${shellWord(file + '.unreadable')}\`) and \`petal verify --repair\` fetches the block again`
+    : f.code === 'TOO_MANY_OPEN_FILES' ? 'raise the limit of open files (`ulimit -n`) or give fewer `--workers`, then run `petal verify` again' : `check the owner and mode of ${file}, or run as a user who may read it`
+  return new StorageError(f.code as 'IO_ERROR', `cannot read the block file at height ${f.height}: ${f.message}`, { hint, details: { path: file } })
 }
 
 /**

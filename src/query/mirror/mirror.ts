@@ -69,6 +69,8 @@ const MISSING_RETRIES = 3
  */
 export class QueryMirror {
   private readonly mutex = new Mutex()
+  /** The errno of the last read of a block file the disk failed (EIO), for the stop's message. */
+  private readFailed: string | undefined
 
   private constructor (private readonly chain: Chain, private db: SqliteDb, private readonly logger: Logger) {}
 
@@ -160,7 +162,7 @@ export class QueryMirror {
         if (copy === undefined) {
           // A reorg in another process may be moving the file right now: look again a few times.
           // A file that stays missing or damaged stops the mirror here; it keeps what it has.
-          if (++missing > MISSING_RETRIES) { stoppedAt = missingBlock(rec); break }
+          if (++missing > MISSING_RETRIES) { stoppedAt = missingBlock(rec, this.readFailed); break }
           await sleep(25 * 2 ** (missing - 1), o.signal)
           break
         }
@@ -197,6 +199,8 @@ export class QueryMirror {
    * between its height's path and forks/ right now, so both places are tried.
    */
   private async copyBlock (rec: BlockRecord): Promise<BlockCopy | undefined> {
+    this.readFailed = undefined
+    const failed = (err: unknown): void => { const c = errorCode(err); if (c !== undefined && READ_FAILURES.has(c)) this.readFailed = c }
     for (const path of this.chain.dir.wherever(rec.height, rec.hash)) {
       if (rec.size <= IN_MEMORY_MAX_BYTES) {
         try {
@@ -204,13 +208,13 @@ export class QueryMirror {
           // missing file (ENOENT) tries the next place.
           const bytes = rec.size <= SYNC_READ_MAX_BYTES ? readExactSync(path, rec.size) : await readExact(path, rec.size)
           if (bytes !== undefined && sha256Hex(bytes) === rec.hash) return bytes
-        } catch {}
+        } catch (err) { failed(err) }
         continue
       }
       const copy = tmpBlockPath(this.chain.dir)
       try {
         if (await copyRegular(path, copy) && await sha256File(copy) === rec.hash) return copy
-      } catch {}
+      } catch (err) { failed(err) }
       await removeCopy(copy)
     }
     return undefined
@@ -234,7 +238,23 @@ async function removeCopy (copy: BlockCopy): Promise<void> {
   for (const f of [copy, `${copy}-journal`]) await rm(f, { force: true })
 }
 
-function missingBlock (rec: BlockRecord): MirrorStop {
+/** Errors of reading a block file that are the machine's, not a missing or changed file. */
+const READ_FAILURES = new Set(['EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE'])
+
+function missingBlock (rec: BlockRecord, readFailed: string | undefined): MirrorStop {
+  // The disk failed the read (EIO): "missing or damaged" and `verify --repair` (which fails on
+  // the same read) were not true (mend34).
+  if (readFailed !== undefined) {
+    return {
+      height: rec.height,
+      hash: rec.hash,
+      code: 'MIRROR_BLOCK_MISSING',
+      message: `the query mirror stops at height ${rec.height - 1}: the file of block ${rec.height} could not be read (${readFailed})`,
+      hint: readFailed === 'EIO'
+        ? 'check the disk (dmesg, fsck): the next query reads the file again; `petal verify` says whether it stays unreadable; until then queries see the blocks below it'
+        : readFailed.startsWith('E') && readFailed.endsWith('FILE') ? 'raise the limit of open files (`ulimit -n`); until then queries see the blocks below it' : 'check the owner and mode of the block files, or run as a user who may read them; until then queries see the blocks below it'
+    }
+  }
   return {
     height: rec.height,
     hash: rec.hash,
