@@ -6,7 +6,8 @@
  * no stack trace; exit 0 after an injected fault is allowed only where the fault cannot have lost
  * anything (SQLite's own directory fsync, whose failure SQLite ignores), never after a failed fsync
  * of data (fsyncgate); what was acknowledged is kept; the directory opens (or its hint repairs it);
- * no temporary file is left after a last clean command.
+ * no temporary file is left after a last clean command. The `read` and `adopt` lanes (session 34)
+ * are in crash-faults-more.ts.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,6 +15,7 @@ import { Chain } from '../src/chain/index.js'
 import { Ingest } from '../src/ingest/index.js'
 import { faultEnv, faultResult, type FaultClass } from '../test/helpers/fault-shim.js'
 import { codedError, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
+import { faultAdopt, faultRead } from './crash-faults-more.js'
 
 export interface Harness {
   iterations: number
@@ -35,13 +37,14 @@ export const faultCounts: Record<string, { injected: number, failedCoded: number
 interface Outcome { run: Run, injected: number, log: string[] }
 
 /** Run argv on dir with one fault drawn over its calls, and judge how it ended. */
-async function faulted (h: Harness, path: string, i: number, dir: string, argv: string[], ops = ALL): Promise<Outcome> {
+export async function faulted (h: Harness, path: string, i: number, dir: string, argv: string[], ops = ALL): Promise<Outcome> {
   const op = ops[Math.floor(h.rand() * ops.length)] as FaultClass
   const key = `${argv.filter(a => !a.startsWith('/')).join(' ')} ${op}`
   const known = calls[key]
   const nth = known === undefined ? 0 : 1 + Math.floor(h.rand() * known)
-  const errno = h.rand() < 0.5 ? 'EIO' : 'ENOSPC'
-  const sticky = errno === 'ENOSPC' && h.rand() < 0.5
+  // A read fails with EIO (a full disk does not fail reads).
+  const errno = op === 'read' || h.rand() < 0.5 ? 'EIO' : 'ENOSPC'
+  const sticky = (errno === 'ENOSPC' || op === 'read') && h.rand() < 0.5
   const f = faultEnv({ dir, ops: [op], nth, errno, sticky })
   const p = start(['--dir', dir, ...argv], f.env)
   const timer = setTimeout(() => { p.child.kill('SIGKILL') }, 120_000)
@@ -65,8 +68,9 @@ function harmless (line: string): boolean {
   const [, op, , obj, target] = line.split(' ')
   if (target === undefined) return false
   // Derived or informational files whose writer logs a failure and goes on: the query mirror (the
-  // next query catches up), the peers cache, the running node's and the write lock's records.
-  if (/\/(query\.db(-wal|-shm|-journal)?|peers\.json|node-state\.json|writer\.json)(\.\d+\.[0-9a-f]+\.tmp)?$/.test(target)) return true
+  // next query catches up), the peers cache, the running node's and the write lock's records (and
+  // their temporaries: `NAME.PID.NONCE.tmp`, writer.json's `NAME.PID.tmp`).
+  if (/\/(query\.db(-wal|-shm|-journal)?|peers\.json|node-state\.json|writer\.json)(\.\d+(\.[0-9a-f]+)?\.tmp)?$/.test(target)) return true
   // An open SQLite retries read-only: harmless unless the command needed to write (then it fails).
   if (op === 'open' && obj === 'better_sqlite3.node') return true
   if (obj !== 'better_sqlite3.node') return false
@@ -101,11 +105,11 @@ export function judge (h: Harness, path: string, i: number, what: string, run: R
   else c.failedCoded++
 }
 
-function tip (dirStatus: Run): { height: number, hash: string } {
+export function tip (dirStatus: Run): { height: number, hash: string } {
   return (JSON.parse(dirStatus.stdout) as { tip: { height: number, hash: string } }).tip
 }
 
-async function newChain (dir: string): Promise<void> {
+export async function newChain (dir: string): Promise<void> {
   const r = await petal(['--dir', dir, 'init'])
   if (r.code !== 0) throw new Error(`init: ${r.stderr}`)
 }
@@ -186,7 +190,10 @@ async function faultRun (h: Harness): Promise<void> {
     const until = performance.now() + 2500
     for (let n = 0; !dead && url !== undefined && performance.now() < until; n++) {
       const rows = Array.from({ length: 1 + (n % 20) }, (_, k) => ({ w: i, n, k }))
-      const r = await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(rows) }).catch(() => undefined)
+      // Every other POST is CSV in a spelling the lean lane leaves to Fastify (session 34).
+      const csv = n % 2 === 1
+      const body0 = csv ? 'w,n,k\n' + rows.map(r => `${r.w},${r.n},${r.k}`).join('\n') + '\n' : JSON.stringify(rows)
+      const r = await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': csv ? 'text/csv; charset=UTF-8' : 'application/json' }, body: body0 }).catch(() => undefined)
       if (r === undefined) continue
       const body = await r.text()
       if (r.status === 202) acked.push(...(JSON.parse(body) as { receipts: string[] }).receipts)
@@ -300,5 +307,5 @@ async function faultInit (h: Harness): Promise<void> {
 }
 
 export function faultPaths (h: Harness): Record<string, () => Promise<void>> {
-  return { import: async () => { await faultImport(h) }, append: async () => { await faultAppend(h) }, run: async () => { await faultRun(h) }, pull: async () => { await faultPull(h) }, reindex: async () => { await faultReindex(h) }, keys: async () => { await faultKeys(h) }, init: async () => { await faultInit(h) } }
+  return { import: async () => { await faultImport(h) }, append: async () => { await faultAppend(h) }, run: async () => { await faultRun(h) }, pull: async () => { await faultPull(h) }, reindex: async () => { await faultReindex(h) }, keys: async () => { await faultKeys(h) }, init: async () => { await faultInit(h) }, read: async () => { await faultRead(h) }, adopt: async () => { await faultAdopt(h) } }
 }
