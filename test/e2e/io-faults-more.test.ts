@@ -100,6 +100,21 @@ describe.runIf(withCc)('I/O faults: reads, adopt-daisy, the Fastify records rout
     }
   }, 180_000)
 
+  it('adopt-daisy: a copied block SQLite cannot read (EIO, which SQLite reports as a malformed file) is IO_ERROR, not DAISY_BLOCK_INVALID "restore from a backup"', async () => {
+    const daisy = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const dir = join(tmpDir(), 'adopted')
+    expect((await petal(['--dir', dir, 'keys', 'import', join(daisy.root, 'private.db')])).code).toBe(0)
+    // Reads 1–3 of the copy of block 0 are node:fs's (hashing) and SQLite's header; from the 5th
+    // on, SQLite's reads of its pages fail (found by the torture's adopt lane, seed 4).
+    const f = faultEnv({ dir, ops: ['read'], nth: 5, sticky: true, match: '/daisy/blocks/0000/block_00000000.db' })
+    const r = await petal(['--dir', dir, 'adopt-daisy', daisy.root], f.env)
+    expect(faultResult(f).log[0]).toMatch(/ pread 5 better_sqlite3\.node /)
+    expect(r.code, r.stderr).toBe(4)
+    expect(r.stderr).toMatch(/cannot read .*block_00000000\.db: .*EIO.* \[IO_ERROR\]/)
+    expect(r.stderr).not.toContain('DAISY_BLOCK_INVALID')
+    expect((await petal(['--dir', dir, 'adopt-daisy', daisy.root])).code).toBe(0)
+  }, 120_000)
+
   it('POST /records through Fastify (a content type the lean lane leaves to it) on a full disk: 503 DISK_FULL, and the node goes on', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
