@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync } from 'node:fs'
 import { errorCode, errorMessage, isPetalError, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
 import { openHeld } from './held-db.js'
@@ -144,13 +144,36 @@ export function openBlockForBuild (path: string): Db {
   return db
 }
 
-/** Map an SQLite failure on an untrusted file to a coded error. */
-export function sqliteFailure (err: unknown, path: string): BlockError {
+/**
+ * Map an SQLite failure on an untrusted file to a coded error; a "malformed" file that node:fs
+ * cannot read either is the disk's failure, returned as that errno's error (isEnvironmentFailure).
+ */
+export function sqliteFailure (err: unknown, path: string): BlockError | Error {
   const code = errorCode(err)
   const msg = errorMessage(err)
   if (code === 'SQLITE_CANTOPEN') return new BlockError('FILE_NOT_FOUND', `cannot open ${path}: ${msg}`)
   if (code === 'SQLITE_NOTADB') return new BlockError('NOT_SQLITE', `not an SQLite database: ${path}`)
+  // SQLite reports a page read the disk failed (EIO) as SQLITE_CORRUPT (its unixRead returns
+  // SQLITE_IOERR_CORRUPTFS, which its API exit makes SQLITE_CORRUPT): it was CORRUPT, "repair it
+  // or fetch the block again from a peer", a verdict on the block (mend34, fault torture).
+  const disk = code === 'SQLITE_CORRUPT' ? readFailure(path) : undefined
+  if (disk !== undefined) return disk
   return new BlockError('CORRUPT', `SQLite could not read the block: ${msg}`, { details: { sqliteCode: code } })
+}
+
+/** The errno error (EIO …) reading `path` through to its end, or undefined when it reads (or is gone). */
+function readFailure (path: string): Error | undefined {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const buf = Buffer.allocUnsafe(1 << 20)
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+    return undefined
+  } catch (e) {
+    return errorCode(e) !== 'ENOENT' && isEnvironmentFailure(e) && e instanceof Error ? Object.assign(e, { path, message: `${e.message} '${path}'` }) : undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 /**

@@ -1,11 +1,11 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { BlockError, CONSENSUS_BOUNDS, GENESIS_PREVIOUS_HASH, readBlockFile, rowsRootOf, verifyKeyOp, verifyPrevious, verifySeal, type KeyOpRow, type TableRootPool } from '../block/index.js'
 import { sha256File, type PublicKey } from '../crypto/index.js'
 import {
-  checkDataFile, DaisyDb, DaisyError, missingBlockHint, readDaisyChainParams, systemFailure,
+  checkDataFile, DaisyDb, DaisyError, missingBlockHint, readDaisyChainParams,
   type BlockRecord, type DaisyBlockRow, type DaisyChainParams, type DaisyDir, type KeyOpRecord, type TableRecord
 } from '../storage/index.js'
-import { errorMessage, formatTimestamp, isNotFound, isPetalError, reviveError, serializeError, shellWord, throwIfAborted, withDetails, type OnWorkProgress } from '../util/index.js'
+import { errorMessage, formatTimestamp, isNotFound, isPetalError, shellWord, throwIfAborted, withDetails, type OnWorkProgress } from '../util/index.js'
 import { groupByKey } from './validate/check-keyops.js'
 import { daisyQuorum } from './quorum.js'
 import { KeyState } from './key-state.js'
@@ -278,35 +278,11 @@ const DAISY_RULES = /^(SIGNER_(NOT_AUTHORISED|REVOKED)|BAD_(PREV_SIGNATURE|SEAL|
 function refusedByRules (err: unknown, d: DaisyDir, h: number): unknown {
   if (!BlockError.is(err)) return err
   const path = d.blockPath(h)
-  // SQLite reports a read the disk failed (EIO) as a malformed database (SQLITE_IOERR_CORRUPTFS
-  // becomes SQLITE_CORRUPT): the block was DAISY_BLOCK_INVALID, "restore from a backup" (mend34).
-  // Read again through node:fs, a disk that still fails is the machine's failure.
-  if (err.code === 'CORRUPT') {
-    const disk = readFailure(path)
-    if (disk !== undefined) return disk
-  }
   const restore = `${d.root} (daisy.db and blocks/) from a backup, or copy it again from a Daisy node that holds the chain; \`petal --dir ${shellWord(d.root)} verify\` then checks it`
   const hint = DAISY_RULES.test(err.code)
     ? `a Daisy node does not accept such a block, and this file is the one daisy.db records: the directory was altered. Restore ${restore}`
     : `if the directory was altered, restore ${restore}. If a Daisy node's copy of block ${h} is this same file, the block holds something Petal does not read in a block (the message names it; docs/daisy.md, "What Petal checks")`
   return new DaisyError('DAISY_BLOCK_INVALID', `${err.message} (rule ${err.code})`, { hint, details: { height: h, path, rule: err.code }, cause: err })
-}
-
-/** The machine's failure (IO_ERROR …) reading `path` through to its end, or undefined if it reads. */
-function readFailure (path: string): unknown {
-  let fd: number | undefined
-  try {
-    fd = openSync(path, 'r')
-    const buf = Buffer.allocUnsafe(1 << 20)
-    while (readSync(fd, buf, 0, buf.length, null) > 0);
-    return undefined
-  } catch (e) {
-    const f = systemFailure(e)
-    if (f?.code !== 'IO_ERROR') return f
-    return reviveError({ ...serializeError(f), message: `cannot read ${path}: ${f.message}`, hint: `check the disk that holds it (dmesg, fsck), then run the command again: a read the disk failed says nothing of the block itself` })
-  } finally {
-    if (fd !== undefined) closeSync(fd)
-  }
 }
 
 /** A block-level failure of Daisy block `h`: its message names the block, its details the height. */

@@ -110,7 +110,7 @@ describe.runIf(withCc)('I/O faults: reads, adopt-daisy, the Fastify records rout
     const r = await petal(['--dir', dir, 'adopt-daisy', daisy.root], f.env)
     expect(faultResult(f).log[0]).toMatch(/ pread 5 better_sqlite3\.node /)
     expect(r.code, r.stderr).toBe(4)
-    expect(r.stderr).toMatch(/cannot read .*block_00000000\.db: .*EIO.* \[IO_ERROR\]/)
+    expect(r.stderr).toMatch(/EIO: i\/o error, read '.*block_00000000\.db' \[IO_ERROR\]/)
     expect(r.stderr).not.toContain('DAISY_BLOCK_INVALID')
     expect((await petal(['--dir', dir, 'adopt-daisy', daisy.root])).code).toBe(0)
   }, 120_000)
