@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
 import { errorCode, sleep } from '../util/index.js'
 import { dataFileExists } from './data-file.js'
+import { openRefusedByDisk } from './system-error.js'
 
 /**
  * The lock a running node holds on its data directory for its whole life: an exclusive SQLite lock
@@ -25,17 +26,23 @@ export class NodeLock {
    * (a node's start) waits that out rather than take the look for a running node.
    */
   static tryAcquire (dir: string, file = 'node.lock', waitMs = 0): NodeLock | undefined {
-    dataFileExists(join(dir, file), 'node lock')
-    const db = openSqlite(join(dir, file))
+    const path = join(dir, file)
+    dataFileExists(path, 'node lock')
+    let db: SqliteDb | undefined
     try {
+      db = openSqlite(path)
       db.pragma(`busy_timeout = ${Math.max(0, Math.round(waitMs))}`)
       db.exec('BEGIN EXCLUSIVE')
       const key = resolve(dir, file)
       NodeLock.mine.add(key)
       return new NodeLock(db, key)
     } catch (err) {
-      db.close()
-      if (errorCode(err) === 'SQLITE_BUSY') return undefined
+      db?.close()
+      const code = errorCode(err) ?? ''
+      if (code === 'SQLITE_BUSY') return undefined
+      // The disk refusing the open (ENOSPC, EIO) reads as SQLITE_CANTOPEN or, after SQLite's
+      // silent read-only retry, SQLITE_READONLY: not a permissions problem when this user may write.
+      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_READONLY')) throw openRefusedByDisk(path, err) ?? err
       throw err
     }
   }
