@@ -12,9 +12,8 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildDaisyDir } from '../test/helpers/daisy.js'
-import { faultEnv, faultResult } from '../test/helpers/fault-shim.js'
-import { faultCounts, faulted, judge, newChain, type Harness } from './crash-faults.js'
-import { codedError, petal, sqliteFile, start } from './crash-torture-proc.js'
+import { faultCounts, faulted, judge, newChain, runUnderFault, type Harness } from './crash-faults.js'
+import { codedError, petal, sqliteFile } from './crash-torture-proc.js'
 
 const calls: Record<string, number> = {}
 
@@ -34,13 +33,7 @@ export async function faultRead (h: Harness): Promise<void> {
     const key = `${kind}${rebuild ? ' (mirror rebuilt)' : ''}${blockFiles ? ' blocks' : ''}`
     const nth = calls[key] === undefined ? 0 : 1 + Math.floor(h.rand() * (calls[key] as number))
     const sticky = h.rand() < 0.5
-    const f = faultEnv({ dir, ops: ['read'], nth, errno: 'EIO', sticky, match: blockFiles ? '/0000/block_' : undefined })
-    const p = start(['--dir', dir, ...argv], f.env)
-    const timer = setTimeout(() => { p.child.kill('SIGKILL') }, 120_000)
-    const run = await p.done
-    clearTimeout(timer)
-    const res = faultResult(f)
-    rmSync(join(f.state, '..'), { recursive: true, force: true })
+    const { run, res } = await runUnderFault(dir, argv, { dir, ops: ['read'], nth, errno: 'EIO', sticky, match: blockFiles ? '/0000/block_' : undefined })
     if (res.injected === 0) calls[key] = Math.max(calls[key] ?? 0, res.calls)
     const what = `${key} read#${nth}${sticky ? '+' : ''} EIO`
     if (run.code === 0 && res.injected > 0) {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
 import { Ingest } from '../src/ingest/index.js'
-import { faultEnv, faultResult, type FaultClass } from '../test/helpers/fault-shim.js'
+import { faultEnv, faultResult, type FaultClass, type FaultSpec } from '../test/helpers/fault-shim.js'
 import { codedError, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
 import { faultAdopt, faultRead } from './crash-faults-more.js'
 
@@ -36,6 +36,18 @@ export const faultCounts: Record<string, { injected: number, failedCoded: number
 
 interface Outcome { run: Run, injected: number, log: string[] }
 
+/** `petal --dir DIR argv` under the fault `spec` (killed after 120 s: a hang), with what the shim counted. */
+export async function runUnderFault (dir: string, argv: string[], spec: FaultSpec): Promise<{ run: Run, res: ReturnType<typeof faultResult> }> {
+  const f = faultEnv(spec)
+  const p = start(['--dir', dir, ...argv], f.env)
+  const timer = setTimeout(() => { p.child.kill('SIGKILL') }, 120_000)
+  const run = await p.done
+  clearTimeout(timer)
+  const res = faultResult(f)
+  rmSync(join(f.state, '..'), { recursive: true, force: true })
+  return { run, res }
+}
+
 /** Run argv on dir with one fault drawn over its calls, and judge how it ended. */
 export async function faulted (h: Harness, path: string, i: number, dir: string, argv: string[], ops = ALL): Promise<Outcome> {
   const op = ops[Math.floor(h.rand() * ops.length)] as FaultClass
@@ -45,13 +57,7 @@ export async function faulted (h: Harness, path: string, i: number, dir: string,
   // A read fails with EIO (a full disk does not fail reads).
   const errno = op === 'read' || h.rand() < 0.5 ? 'EIO' : 'ENOSPC'
   const sticky = (errno === 'ENOSPC' || op === 'read') && h.rand() < 0.5
-  const f = faultEnv({ dir, ops: [op], nth, errno, sticky })
-  const p = start(['--dir', dir, ...argv], f.env)
-  const timer = setTimeout(() => { p.child.kill('SIGKILL') }, 120_000)
-  const run = await p.done
-  clearTimeout(timer)
-  const res = faultResult(f)
-  rmSync(join(f.state, '..'), { recursive: true, force: true })
+  const { run, res } = await runUnderFault(dir, argv, { dir, ops: [op], nth, errno, sticky })
   judge(h, path, i, `${key}#${nth}${sticky ? '+' : ''} ${errno}`, run, res.injected, res.log)
   if (res.injected === 0) calls[key] = Math.max(calls[key] ?? 0, res.calls)
   return { run, injected: res.injected, log: res.log }

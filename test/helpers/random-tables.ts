@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3'
 
 /** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng (seed: number): () => number {
+export function rng (seed: number): () => number {
   let a = seed
   return () => {
     a = (a + 0x6d2b79f5) | 0

@@ -12,6 +12,7 @@ import { opensslPath, resetNativeOpenssl } from '../../../src/crypto/openssl-nat
 import { toHex } from '../../../src/util/index.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { rng } from '../../helpers/random-tables.js'
 
 const saved = process.env.PETAL_NATIVE_SHA256
 afterEach(() => {
@@ -28,17 +29,6 @@ function on<T> (path: 'native' | 'node:crypto', f: () => T): T {
   resetNativeOpenssl()
   expect(opensslPath().path).toBe(path)
   return f()
-}
-
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** `n` random leaves (0x00 ‖ 0–200 random bytes) in one buffer and their ends. */
