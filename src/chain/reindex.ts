@@ -106,6 +106,10 @@ async function openOrReplace (dir: DataDir, signal?: AbortSignal): Promise<{ ind
 function openUsable (dir: DataDir): IndexDb | PetalError {
   const found = existsSync(dir.chainDb) ? openOrWhy(dir.chainDb) : indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} is missing`)
   if (found instanceof IndexDb) {
+    if (!found.readsWhole()) {
+      found.close()
+      return indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} has a page SQLite cannot read (quick_check)`)
+    }
     if (found.byHeight(0) !== undefined) return found
     // Empty: another reindex's new file (refused below), or one a crash left (rebuilt in place).
     const empty = indexUnusable(dir.chainDb, `the chain index ${dir.chainDb} is empty`)

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
-import { asError, hintOf, hintWithDir, isPetalError, type LogLevel } from '../util/index.js'
-import { systemFailure } from '../storage/index.js'
+import { join } from 'node:path'
+import { asError, errorCode, errorMessage, hintOf, hintWithDir, isPetalError, type LogLevel } from '../util/index.js'
+import { IndexDb, indexUnusable, StorageError, systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
 import { jsonReplacer, UsageError } from './output.js'
@@ -104,9 +105,43 @@ export function globalsTakingValue (program: Command): Set<string> {
   return new Set(program.options.filter(o => o.required || o.optional).flatMap(o => [o.short, o.long]).filter(f => f !== undefined))
 }
 
+/**
+ * A raw SQLITE_CORRUPT that reached the CLI from a chain index SQLite opened but could not read a
+ * page of (a damaged chain.db, or a read the disk failed), from a query IndexDb does not wrap.
+ * Block files are read through their own coded paths (sqliteFailure), the pending store and the
+ * query mirror through theirs. It was an internal error with a stack trace.
+ */
+function malformedIndex (err: unknown, ctx: CliContext | undefined): StorageError | undefined {
+  const code = errorCode(err)
+  if (code?.startsWith('SQLITE_CORRUPT') !== true || ctx === undefined) return undefined
+  const path = join(ctx.dir, 'chain.db')
+  // Said of chain.db only when it is chain.db: one that reads whole now had a read the disk failed
+  // once, or the page was another database's (pending.db's raw errors would reach here too).
+  if (indexReadsWhole(path)) {
+    return new StorageError('IO_ERROR', `SQLite could not read a page of a database of ${ctx.dir} (${code}): ${errorMessage(err)}; chain.db reads whole now: a read the disk failed, or a damaged pending.db or query.db`, {
+      hint: 'check the disk (dmesg, fsck), then run the command again; `petal verify` checks the block files', cause: err
+    })
+  }
+  const problem = `SQLite could not read a page of the chain index ${path} (${code}): ${errorMessage(err)}; a damaged file, or a read the disk failed`
+  const e = indexUnusable(path, problem, err)
+  // A reindex under way is why (indexUnusable says to wait for it); else the disk, or the file.
+  if (e.hint?.startsWith('wait for') === true) return e
+  return new StorageError('INDEX_CORRUPT', problem, { hint: 'check the disk (dmesg, fsck); the index is derived from the block files: rebuild it with `petal reindex`, then `petal verify`', cause: err })
+}
+
+/** Whether the index at `path` opens and SQLite reads every page of it (false on any failure). */
+function indexReadsWhole (path: string): boolean {
+  try {
+    const index = IndexDb.open(path, { readonly: true })
+    try { return index.readsWhole() } finally { index.close() }
+  } catch {
+    return false
+  }
+}
+
 function reportError (thrown: unknown, ctx: CliContext | undefined, io: CliIO, json = ctx?.out.json === true): number {
   // A full disk, a failing disk, permissions…: say so with a code and a hint, not a stack trace.
-  const err = isPetalError(thrown) ? thrown : (systemFailure(thrown) ?? thrown)
+  const err = isPetalError(thrown) ? thrown : (systemFailure(thrown) ?? malformedIndex(thrown, ctx) ?? thrown)
   const code = exitCodeOf(err)
   if (isPetalError(err)) {
     // Thrown without a hint of its own (a block check deep in validation): its code's usual remedy.

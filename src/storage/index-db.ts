@@ -113,6 +113,20 @@ export class IndexDb {
    */
   async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> { return await this.writeLock.run(fn, options) }
 
+  /**
+   * Whether SQLite reads every page of the index (`PRAGMA quick_check`): one that opens but has a
+   * damaged page is replaced by reindex like one that does not open (a byHeight on it failed
+   * SQLITE_CORRUPT, and reindex with it).
+   */
+  readsWhole (): boolean {
+    try {
+      return this.db.pragma('quick_check(1)', { simple: true }) === 'ok'
+    } catch (err) {
+      if (errorCode(err)?.startsWith('SQLITE_CORRUPT') === true) return false
+      throw err
+    }
+  }
+
   /** fsync chain.db-wal on this thread, for recovery. */
   syncWalNow (): void { this.writeLock.syncWalNow() }
 
