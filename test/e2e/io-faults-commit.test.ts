@@ -5,9 +5,8 @@ import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { stopAll } from '../helpers/network.js'
-import { petal, spawnNode, statusOf } from '../helpers/node-process.js'
+import { httpUrlOf, petal, spawnNode, statusOf } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { waitFor } from '../helpers/wait.js'
 
 // A COMMIT whose fsync of the -wal fails (session 34, fsync34): its frames, commit frame included,
 // stay in the -wal, and the next process that rebuilds the wal-index from it found the "failed"
@@ -71,7 +70,7 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
     const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/pending.db-wal', armed: false })
     const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
     try {
-      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(node.stdout())?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      const url = await httpUrlOf(node)
       const post = async (a: number): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a }]) })
       expect((await post(1)).status).toBe(202)
       armFault(f)
@@ -154,7 +153,7 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
     const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
     const statuses: number[] = []
     try {
-      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(node.stdout())?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      const url = await httpUrlOf(node)
       const post = async (a: number): Promise<number> => (await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a }]) })).status
       const burst = async (from: number): Promise<void> => { statuses.push(...await Promise.all(Array.from({ length: 16 }, async (_, i) => await post(from + i)))) }
       // Concurrent appends commit as a group without an fsync, then fsync the -wal on the thread

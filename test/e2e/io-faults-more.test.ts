@@ -6,7 +6,7 @@ import { makeSqlite } from '../helpers/chain.js'
 import { buildDaisyDir } from '../helpers/daisy.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { stopAll } from '../helpers/network.js'
-import { petal, spawnNode } from '../helpers/node-process.js'
+import { httpUrlOf, petal, spawnNode } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -122,7 +122,7 @@ describe.runIf(withCc)('I/O faults: reads, adopt-daisy, the Fastify records rout
     const f = faultEnv({ dir, ops: ['write'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/pending.db', armed: false })
     const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
     try {
-      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(node.stdout())?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      const url = await httpUrlOf(node)
       // `charset=UTF-8` (upper case) is not one of the lean lane's exact spellings.
       const post = async (): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv; charset=UTF-8' }, body: 'a,b\n1,x\n2,y\n' })
       expect((await post()).status).toBe(202)

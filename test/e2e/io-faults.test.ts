@@ -4,9 +4,8 @@ import { join } from 'node:path'
 import { extendChain, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { addrOf, startNode, stopAll } from '../helpers/network.js'
-import { petal, spawnNode } from '../helpers/node-process.js'
+import { httpUrlOf, petal, spawnNode } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
-import { waitFor } from '../helpers/wait.js'
 
 // Failing I/O under the data directory, injected by the LD_PRELOAD shim of
 // test/helpers/fault-shim.c (compiled here with the system's cc), against the built CLI. Each case
@@ -69,7 +68,7 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
     const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
     try {
       // The URL line may follow the p2p address spawnNode waits for.
-      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(node.stdout())?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+      const url = await httpUrlOf(node)
       const post = async (): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a: 1 }]) })
       expect((await post()).status).toBe(202)
       armFault(f)

@@ -62,3 +62,8 @@ export async function spawnNode (args: string[], env: Record<string, string> = {
     ended: closed.then(() => endSignal)
   }
 }
+
+/** The HTTP API's URL a node prints on its own line (it may follow the p2p address spawnNode waits for). */
+export async function httpUrlOf (node: RunningNode): Promise<string> {
+  return await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(node.stdout())?.[1], { timeout: 30_000, what: 'the node\'s HTTP URL' })
+}
