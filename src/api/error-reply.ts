@@ -1,7 +1,7 @@
 import { systemFailure } from '../storage/index.js'
 import { errorCode, isPetalError, type Logger } from '../util/index.js'
 import { ApiError } from './errors.js'
-import { errorBody, errorHeaders, errorStatus } from './http-errors.js'
+import { errorBody, errorHeaders, errorStatus, logFault, type ErrorAudience } from './http-errors.js'
 
 /** An error response, ready to write: the same for Fastify's routes and the lean records path. */
 export interface ErrorReply { status: number, headers: Record<string, string>, body: string }
@@ -9,15 +9,15 @@ export interface ErrorReply { status: number, headers: Record<string, string>, b
 /**
  * What the server answers for `err` (a Petal error, one of Fastify's, or a bug), logged as the
  * server logs failures: a bug with its stack, a Petal error of status ≥ 500 with its code.
- * `bodyLimit`: the most bytes the request's route takes, which a body over it is told; `dir`: the
- * node's data directory, for the hint's commands (errorBody).
+ * `bodyLimit`: the most bytes the request's route takes, which a body over it is told; `to`: who
+ * reads the reply (errorBody: what it may say; the log has a node's fault in full).
  */
-export function errorReply (logger: Logger, err: unknown, method: string, url: string, o: { bodyLimit?: number, dir?: string } = {}): ErrorReply {
+export function errorReply (logger: Logger, err: unknown, method: string, url: string, o: { bodyLimit?: number, to?: ErrorAudience } = {}): ErrorReply {
   const e = asPetalError(err, url, o.bodyLimit)
   const status = errorStatus(e)
   if (status >= 500 && !isPetalError(e)) logger.error('internal error', { method, url, error: err instanceof Error ? err.stack : String(err) })
-  else if (status >= 500) logger.warn('request failed', { method, url, code: isPetalError(e) ? e.code : undefined, error: isPetalError(err) ? undefined : String(err) })
-  return { status, headers: { ...errorHeaders(e), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(errorBody(e, o.dir)) }
+  else if (status >= 500 && isPetalError(e)) logFault(logger, e, method, url, o.to?.dir)
+  return { status, headers: { ...errorHeaders(e), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(errorBody(e, o.to)) }
 }
 
 /** Fastify's own errors (validation, body parsing) as coded API errors. */

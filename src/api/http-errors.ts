@@ -1,20 +1,86 @@
 import type { ServerResponse } from 'node:http'
-import { hintDirOf, hintOf, hintWithDir, isPetalError, isRecord, parseJson } from '../util/index.js'
+import { realpathSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { errorClasses, hintDirOf, hintOf, hintWithDir, isPetalError, isRecord, parseJson, type Logger, type PetalError } from '../util/index.js'
 import { ApiError, httpStatusOf } from './errors.js'
 
 export interface ErrorBody { error: { code: string, message: string, hint?: string, details?: Record<string, unknown> } }
 
 /**
- * The one JSON shape of every error response. Petal's own errors keep their code, message, hint
- * (or, without one, their code's documented hint, as the CLI prints it) and details; anything else is an internal error whose message stays in the log (never a stack
- * trace in a response). `dir`: the node's data directory, which the hint's `petal …` commands
- * name unless it is the default (hintDirOf): run on the node's machine as printed, they act on it.
+ * Who reads a server's errors (docs/api.md, "What an error tells whom"). On loopback they are the
+ * node's own machine: they get everything, with the hint's `petal …` commands naming the data
+ * directory. A node exposed with --http-expose cannot tell its operator from anyone else (behind
+ * a reverse proxy every request comes from 127.0.0.1, and tokens are given to applications), so
+ * its clients get no path of the machine and, for a fault of the node (5xx), only the code and its
+ * documented meaning: the node's log has the rest.
  */
-export function errorBody (err: unknown, dir?: string): ErrorBody {
+export interface ErrorAudience {
+  /** the node's data directory */
+  dir: string
+  /** exposed beyond loopback (--http-expose, with or without --public-read) */
+  remote: boolean
+  /** the spellings of `dir` a message may use, longest first, which a remote client never sees */
+  hide: readonly string[]
+}
+
+/** The audience of a server over `dir`. */
+export function errorAudience (dir: string, remote: boolean): ErrorAudience {
+  return { dir, remote, hide: remote ? dirSpellings(dir) : [] }
+}
+
+/**
+ * The one JSON shape of every error response. Petal's own errors keep their code, message, hint
+ * (or, without one, their code's documented hint, as the CLI prints it) and details, as the
+ * audience may see them (ErrorAudience); anything else is an internal error whose message stays in
+ * the log (never a stack trace in a response).
+ */
+export function errorBody (err: unknown, to?: ErrorAudience): ErrorBody {
   if (!isPetalError(err)) return { error: { code: 'API_INTERNAL', message: 'internal error (logged on the node)', hint: 'this is a bug: please report it with the node\'s log' } }
   const details = Object.keys(err.details).length === 0 ? undefined : jsonSafe(err.details)
   const hint = hintOf(err)
-  return { error: { code: err.code, message: err.message, hint: hint === undefined || dir === undefined ? hint : hintWithDir(hint, hintDirOf(dir)), details } }
+  if (to?.remote === true) return remoteBody(err, hint, details, to.hide)
+  return { error: { code: err.code, message: err.message, hint: hint === undefined || to === undefined ? hint : hintWithDir(hint, hintDirOf(to.dir)), details } }
+}
+
+/**
+ * What a client of an exposed node sees. A fault of the node (5xx: its disk, its files, its
+ * mirror) says its code and that code's documented meaning, never the message, which names files
+ * of the machine; a refusal of the request (4xx) keeps its message and details, with the data
+ * directory's path taken out, and its hint's commands without `--dir`.
+ */
+function remoteBody (err: PetalError, hint: string | undefined, details: Record<string, unknown> | undefined, hide: readonly string[]): ErrorBody {
+  if (httpStatusOf(err) >= 500) {
+    return { error: { code: err.code, message: meaningOf(err.code) ?? 'this node cannot answer now', hint: `a fault of this node, not of the request: the node's log tells its operator the cause and the remedy (${err.code})` } }
+  }
+  const scrub = (s: string): string => hide.reduce((t, d) => t.split(d).join('<data dir>'), s)
+  return { error: { code: err.code, message: scrub(err.message), hint: hint === undefined ? undefined : scrub(hint), details: details === undefined ? undefined : scrubbed(details, scrub) } }
+}
+
+function meaningOf (code: string): string | undefined {
+  for (const c of errorClasses()) { const d = c.docs[code]; if (d !== undefined) return d.meaning }
+  return undefined
+}
+
+/** The data directory as a message may spell it: as given, resolved, and with its links resolved. */
+function dirSpellings (dir: string): string[] {
+  const out = new Set([dir, resolve(dir)])
+  try { out.add(realpathSync(dir)) } catch {}
+  return [...out].filter(d => d.length > 1).sort((a, b) => b.length - a.length)
+}
+
+function scrubbed (v: Record<string, unknown>, scrub: (s: string) => string): Record<string, unknown> {
+  const j = parseJson(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? scrub(x) : x)))
+  return isRecord(j) ? j : {}
+}
+
+/**
+ * Tell the node's log of a fault of the node (a Petal error of status 5xx) in full, with the hint's
+ * commands naming the data directory: an exposed node's clients are told only its code.
+ */
+export function logFault (logger: Logger, err: PetalError, method: string, url: string, dir: string | undefined): void {
+  const hint = hintOf(err)
+  const details = Object.keys(err.details).length === 0 ? undefined : JSON.stringify(jsonSafe(err.details))
+  logger.warn('request failed', { method, url, code: err.code, error: err.message, hint: hint === undefined || dir === undefined ? hint : hintWithDir(hint, hintDirOf(dir)), details })
 }
 
 export function errorStatus (err: unknown): number { return httpStatusOf(err) }
@@ -27,8 +93,9 @@ export function errorHeaders (err: unknown): Record<string, string> {
 }
 
 /** Write an error on a raw response whose headers are not sent yet (hijacked routes). */
-export function writeError (res: ServerResponse, err: unknown, dir?: string): void {
-  const body = JSON.stringify(errorBody(err, dir)) + '\n'
+export function writeError (res: ServerResponse, err: unknown, to?: ErrorAudience, log?: { logger: Logger, method: string, url: string }): void {
+  if (log !== undefined && isPetalError(err) && httpStatusOf(err) >= 500) logFault(log.logger, err, log.method, log.url, to?.dir)
+  const body = JSON.stringify(errorBody(err, to)) + '\n'
   res.writeHead(errorStatus(err), { ...errorHeaders(err), 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
   res.end(body)
 }

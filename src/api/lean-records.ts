@@ -21,7 +21,7 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 type Listener = (req: IncomingMessage, res: ServerResponse) => void
 
 /** What the lane reads of the server's context. */
-export type LeanContext = Pick<ApiContext, 'ingest' | 'tokens' | 'metrics' | 'logger' | 'limits' | 'access'> & Partial<Pick<ApiContext, 'chain'>>
+export type LeanContext = Pick<ApiContext, 'ingest' | 'tokens' | 'metrics' | 'logger' | 'limits' | 'access'> & Partial<Pick<ApiContext, 'errorsTo'>>
 
 /**
  * How an answer is written: `answer` with the status and the headers as name/value pairs in order
@@ -97,7 +97,7 @@ class LeanReply {
   refused (err: unknown): void {
     // Also a throw while answering 202: with headers out, only the connection can go.
     if (this.sent) { this.out.broken(); return }
-    const e = errorReply(this.ctx.logger, err, 'POST', this.url, { bodyLimit: this.ctx.limits.bodyBytes, dir: this.ctx.chain?.dir.root })
+    const e = errorReply(this.ctx.logger, err, 'POST', this.url, { bodyLimit: this.ctx.limits.bodyBytes, to: this.ctx.errorsTo })
     this.sent = true
     const pairs: string[] = []
     for (const [k, v] of Object.entries(e.headers)) pairs.push(k, v)

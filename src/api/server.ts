@@ -11,7 +11,7 @@ import { ApiError } from './errors.js'
 import { ChainWatcher, EventHub } from './events.js'
 import { registerExplorer } from './explorer.js'
 import { errorReply } from './error-reply.js'
-import { errorBody, errorStatus } from './http-errors.js'
+import { errorAudience, errorBody, errorStatus } from './http-errors.js'
 import { leanRecords } from './lean-records.js'
 import { leanSocket } from './lean-socket.js'
 import { openApiDocument } from './openapi.js'
@@ -117,6 +117,7 @@ export class ApiServer {
         tokens: TokenStore.of(o.dir),
         activity: new ActivitySeries(),
         logger,
+        errorsTo: errorAudience(chain.dir.root, access.expose),
         openapi: () => (doc ??= openApiDocument(routes, { version: API_VERSION, chainId: chain.chainId, description: chain.params.description }))
       }
       const ingest = o.ingest
@@ -218,7 +219,7 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
   })
 
   app.setErrorHandler(async (err, req, reply) => {
-    const e = errorReply(ctx.logger, err, req.method, req.url, { bodyLimit: req.routeOptions.bodyLimit ?? ctx.limits.bodyBytes, dir: ctx.chain.dir.root })
+    const e = errorReply(ctx.logger, err, req.method, req.url, { bodyLimit: req.routeOptions.bodyLimit ?? ctx.limits.bodyBytes, to: ctx.errorsTo })
     return await reply.code(e.status).headers(e.headers).send(e.body)
   })
 

@@ -4,6 +4,7 @@ import type { ChunkPool } from '../proof/index.js'
 import type { BlockRecord } from '../storage/index.js'
 import type { Logger } from '../util/index.js'
 import type { EventHub } from './events.js'
+import type { ErrorAudience } from './http-errors.js'
 import type { ApiLimits, AccessPolicy, HttpAddress } from './options.js'
 import type { PetalMetrics } from './petal-metrics.js'
 import type { QueryService } from './query-service.js'
@@ -65,6 +66,8 @@ export interface ApiContext {
   /** every canonical block's time and rows, for the activity chart (kept up to date on use) */
   activity: ActivitySeries
   logger: Logger
+  /** Who reads the errors: what a reply may say (http-errors.ts) */
+  errorsTo: ErrorAudience
   /** The OpenAPI document (built once from the route table). */
   openapi: () => unknown
 }

@@ -74,7 +74,7 @@ export const exportRoutes: RouteSpec[] = [{
     } catch (err) {
       if (!isPetalError(err)) ctx.logger.error('export failed with an unexpected error', { error: err instanceof Error ? err.stack : String(err) })
       if (res.destroyed || (err instanceof AbortError && controller.signal.aborted)) res.destroy()
-      else if (!res.headersSent) writeError(res, err, ctx.chain.dir.root)
+      else if (!res.headersSent) writeError(res, err, ctx.errorsTo, { logger: ctx.logger, method: 'GET', url: req.url })
       else { res.socket?.destroy(); res.destroy() }
     } finally {
       if (dir !== undefined) await rm(dir, { recursive: true, force: true })

@@ -125,12 +125,12 @@ export function queryRoutes (limits: ApiLimits): RouteSpec[] {
         if (res.destroyed || (err instanceof AbortError && controller.signal.aborted)) {
           res.destroy()
         } else if (!res.headersSent) {
-          writeError(res, err, ctx.chain.dir.root)
+          writeError(res, err, ctx.errorsTo, { logger: ctx.logger, method: 'POST', url: req.url })
         } else {
           // Output has started: the status can no longer say it. Cut the stream, so that no
           // client takes what it got for the whole answer (NDJSON says why first).
           const cut = (): void => { res.socket?.destroy(); res.destroy() }
-          if (format === 'ndjson') res.write(JSON.stringify(errorBody(err, ctx.chain.dir.root)) + '\n', cut)
+          if (format === 'ndjson') res.write(JSON.stringify(errorBody(err, ctx.errorsTo)) + '\n', cut)
           else cut()
         }
       } finally {
