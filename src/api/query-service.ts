@@ -1,5 +1,5 @@
 import type { Chain } from '../chain/index.js'
-import { exportTable, QueryMirror, QuerySandbox, runQuery, type ExportOptions, type ExportResult, type QueryOptions, type QueryResult } from '../query/index.js'
+import { exportTable, QueryMirror, QuerySandbox, runQuery, type ExportOptions, type ExportResult, type MirrorStop, type QueryOptions, type QueryResult } from '../query/index.js'
 import { AbortError, Mutex, type Logger } from '../util/index.js'
 import { ApiError } from './errors.js'
 import type { ApiLimits } from './options.js'
@@ -24,7 +24,7 @@ export class QueryService {
   constructor (
     private readonly chain: Chain,
     private readonly limits: ApiLimits,
-    private readonly syncMirror: ((signal?: AbortSignal) => Promise<void>) | undefined,
+    private readonly syncMirror: ((signal?: AbortSignal) => Promise<MirrorStop | undefined>) | undefined,
     private readonly writable: boolean,
     private readonly logger: Logger
   ) {}
@@ -35,8 +35,8 @@ export class QueryService {
   async run (o: Omit<QueryOptions, 'sandbox' | 'mirror' | 'sync'>): Promise<QueryResult> {
     const sandbox = await this.acquire(o.signal)
     try {
-      await this.bringMirrorUp(o)
-      return await runQuery(this.chain, { ...o, sandbox, sync: false })
+      const mirrorStop = await this.bringMirrorUp(o)
+      return await runQuery(this.chain, { ...o, sandbox, sync: false, mirrorStop })
     } finally {
       this.release(sandbox)
     }
@@ -46,20 +46,21 @@ export class QueryService {
   async export (o: Omit<ExportOptions, 'sandbox' | 'mirror' | 'sync' | 'decrypt'>): Promise<ExportResult> {
     const sandbox = await this.acquire(o.signal)
     try {
-      await this.bringMirrorUp(o)
-      return await exportTable(this.chain, { ...o, sandbox, sync: false })
+      const mirrorStop = await this.bringMirrorUp(o)
+      return await exportTable(this.chain, { ...o, sandbox, sync: false, mirrorStop })
     } finally {
       this.release(sandbox)
     }
   }
 
-  private async bringMirrorUp (o: { perBlock?: boolean, signal?: AbortSignal }): Promise<void> {
-    if (o.perBlock === true) return
-    if (this.syncMirror !== undefined) { await this.syncMirror(o.signal); return }
-    if (!this.writable) return
-    await this.mirrorMutex.run(async () => {
+  /** Where the mirror stopped below the tip, if it did (a statement's unknown table may be above it). */
+  private async bringMirrorUp (o: { perBlock?: boolean, signal?: AbortSignal }): Promise<MirrorStop | undefined> {
+    if (o.perBlock === true) return undefined
+    if (this.syncMirror !== undefined) return await this.syncMirror(o.signal)
+    if (!this.writable) return undefined
+    return await this.mirrorMutex.run(async () => {
       this.mirror ??= QueryMirror.open(this.chain, { logger: this.logger })
-      await this.mirror.sync({ signal: o.signal })
+      return (await this.mirror.sync({ signal: o.signal })).stoppedAt
     })
   }
 

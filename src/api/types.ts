@@ -1,5 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { IngestService } from '../ingest/index.js'
+import type { MirrorStop } from '../query/index.js'
 import type { ChunkPool } from '../proof/index.js'
 import type { BlockRecord } from '../storage/index.js'
 import type { Logger } from '../util/index.js'
@@ -22,8 +23,11 @@ export interface NodeFacts {
   peers: () => Array<{ id: string, addr: string, direction: string, tip_height?: number }>
   sync: () => { state: 'idle' | 'syncing', height: number, target?: number }
   listen: () => string[]
-  /** Bring the query mirror up to the chain's tip (the node does it in a worker thread). */
-  syncMirror: (signal?: AbortSignal) => Promise<void>
+  /**
+   * Bring the query mirror up to the chain's tip (the node does it in a worker thread); resolves
+   * with where it stopped below the tip (a missing or damaged block file), if it did.
+   */
+  syncMirror: (signal?: AbortSignal) => Promise<MirrorStop | undefined>
 }
 
 export interface ApiServerOptions {

@@ -9,7 +9,7 @@ import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/ind
 import { DataDir, type NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
-import { QueryError } from '../query/index.js'
+import { QueryError, type MirrorStop } from '../query/index.js'
 import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
@@ -238,16 +238,18 @@ export class PetalNode {
       peers: () => this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, tip_height: p.tipHeight })),
       sync: () => { const s = this.sync.state(); return { state: s.state, height: s.height, target: s.target } },
       listen: () => this.listenAddrs(),
-      syncMirror: async () => { await this.syncMirror() }
+      syncMirror: async () => await this.syncMirror()
     }
   }
 
   /**
    * Bring query.db up to the chain's tip now, in the mirror's worker thread; resolves after a sync
-   * that started after this call (so a query sees every block committed before it asked).
+   * that started after this call (so a query sees every block committed before it asked), with
+   * where it stopped below the tip (a missing or damaged block file), if it did.
    */
-  async syncMirror (): Promise<void> {
+  async syncMirror (): Promise<MirrorStop | undefined> {
     await this.mirror.sync()
+    return this.mirror.stoppedAt
   }
 
   /**

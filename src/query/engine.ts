@@ -1,6 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SkippedBlock } from './mirror/apply.js'
-import { mirrorSkippedBlocks, QueryMirror, type MirrorSyncOptions, type MirrorSyncReport } from './mirror/mirror.js'
+import { mirrorSkippedBlocks, QueryMirror, type MirrorStop, type MirrorSyncOptions, type MirrorSyncReport } from './mirror/mirror.js'
+import { explainMirrorStop } from './mirror-stop.js'
 import { QuerySandbox, type SandboxRun } from './sandbox/sandbox.js'
 import type { ResultSummary } from './format/formatters.js'
 
@@ -17,6 +18,8 @@ export interface QueryOptions extends Omit<SandboxRun, 'mode' | 'timeoutMs'> {
   mirror?: QueryMirror
   sandbox?: QuerySandbox
   onSyncProgress?: (p: { done: number, total: number }) => void
+  /** Where the caller's own sync of the mirror stopped (with `sync: false`; a node's keeper). */
+  mirrorStop?: MirrorStop
 }
 
 export interface QueryResult extends ResultSummary {
@@ -44,7 +47,13 @@ export async function runQuery (chain: Chain, o: QueryOptions): Promise<QueryRes
         if (o.mirror === undefined) mirror.close()
       }
     }
-    const summary = await sandbox.run({ ...o, mode: o.perBlock === true ? 'per-block' : 'mirror', timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS })
+    let summary
+    try {
+      summary = await sandbox.run({ ...o, mode: o.perBlock === true ? 'per-block' : 'mirror', timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS })
+    } catch (err) {
+      // A table only in blocks above where the mirror stopped is not unknown (http35).
+      throw o.perBlock === true ? err : explainMirrorStop(chain, err, sync?.stoppedAt ?? o.mirrorStop)
+    }
     const skipped = o.perBlock === true ? [] : (summary.skipped ?? o.mirror?.skipped() ?? mirrorSkippedBlocks(chain.dir.queryDb))
     return { ...summary, sync, skipped }
   } finally {

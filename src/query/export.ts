@@ -16,7 +16,7 @@ export function isExportFormat (v: string): v is ExportFormat {
 
 export interface ExportProgress { rows: number, totalRows: number, bytes: number }
 
-export interface ExportOptions extends Pick<QueryOptions, 'signal' | 'sandbox' | 'mirror' | 'sync' | 'onSyncProgress' | 'decrypt' | 'timeoutMs'> {
+export interface ExportOptions extends Pick<QueryOptions, 'signal' | 'sandbox' | 'mirror' | 'sync' | 'mirrorStop' | 'onSyncProgress' | 'decrypt' | 'timeoutMs'> {
   table: string
   format: ExportFormat
   /** Lowest and highest height whose rows are exported (default: all). */
@@ -64,6 +64,7 @@ export async function exportTable (chain: Chain, o: ExportOptions): Promise<Expo
       sandbox: o.sandbox,
       mirror: o.mirror,
       sync: o.sync,
+      mirrorStop: o.mirrorStop,
       onSyncProgress: o.onSyncProgress,
       timeoutMs: o.timeoutMs ?? 0,
       onPlan: p => {
