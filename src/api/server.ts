@@ -11,7 +11,7 @@ import { ApiError } from './errors.js'
 import { ChainWatcher, EventHub } from './events.js'
 import { registerExplorer } from './explorer.js'
 import { errorReply } from './error-reply.js'
-import { errorAudience, errorBody, errorStatus } from './http-errors.js'
+import { errorAudience, errorBody, errorStatus, writeError } from './http-errors.js'
 import { leanRecords } from './lean-records.js'
 import { leanSocket } from './lean-socket.js'
 import { openApiDocument } from './openapi.js'
@@ -40,6 +40,8 @@ declare module 'fastify' {
 }
 
 const DEFAULT_WATCH_MS = 250
+// The longest path parameter (a table name, a receipt id, a block reference) the router takes.
+const MAX_PARAM_LENGTH = 2000
 // Connections the kernel queues before the server accepts them (Node's default is 511).
 const LISTEN_BACKLOG = 4096
 
@@ -192,7 +194,13 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
     forceCloseConnections: true,
     return503OnClosing: true,
     http: { headersTimeout: l.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) },
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2000 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // The router's own refusals (a path part over maxParamLength, bad percent-encoding) came in
+    // Fastify's error shape, echoing the whole path (http35): the one coded shape instead.
+    frameworkErrors: (err, _req, reply) => {
+      const e = new ApiError('API_BAD_REQUEST', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a part of the path is longer than ${MAX_PARAM_LENGTH} characters` : 'the path is not valid percent-encoding (%XX of UTF-8 bytes)')
+      writeError(reply.raw, e, ctx.errorsTo)
+    }
   })
   // Query strings and path parameters are text, so their numbers are coerced; a JSON body is
   // taken as sent (a number where a string belongs is an error, not the string "5").
@@ -204,6 +212,10 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
   // that are not HTTP) get the same coded JSON errors as everything else.
   app.server.removeAllListeners('clientError')
   app.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => { answerClientError(err, socket) })
+  // CONNECT (a proxy's tunnel) is no endpoint here: without a listener node:http reset the connection.
+  app.server.on('connect', (req: { url?: string }, socket: Duplex) => {
+    answerRaw(socket, new ApiError('API_NOT_FOUND', `no such endpoint: CONNECT ${(req.url ?? '').slice(0, 200)}`, { hint: 'the endpoints are listed at /api/v1/openapi.json' }), 'Not Found')
+  })
   // Only JSON bodies by default: a text/plain POST (what an HTML form can send across sites) is a 415.
   app.removeContentTypeParser('text/plain')
 
@@ -261,6 +273,12 @@ function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): void {
     : err.code === 'HPE_HEADER_OVERFLOW'
       ? new ApiError('API_HEADERS_TOO_LARGE', 'the request headers are too large')
       : new ApiError('API_MALFORMED_REQUEST', 'the request is not valid HTTP/1.1')
+  answerRaw(socket, e, e.code === 'API_REQUEST_TIMEOUT' ? 'Request Timeout' : e.code === 'API_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request')
+}
+
+/** A coded error written on the socket itself (no request object to answer through), then the end. */
+function answerRaw (socket: Duplex, e: ApiError, reason: string): void {
+  if (!socket.writable) { socket.destroy(); return }
   const body = JSON.stringify(errorBody(e)) + '\n'
-  socket.end(`HTTP/1.1 ${errorStatus(e)} ${e.code === 'API_REQUEST_TIMEOUT' ? 'Request Timeout' : e.code === 'API_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${errorStatus(e)} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

@@ -178,8 +178,11 @@ export function extendTable (name: string, table: TableSchema | undefined, added
         for (const c of added) db.exec(`ALTER TABLE ${quoteIdent(table.name)} ADD COLUMN ${quoteIdent(c.name)} ${KIND_TYPE[c.kind]}`)
       }
     } catch (err) {
-      throw new IngestError('INGEST_BAD_COLUMN', `cannot add column(s) ${added.map(c => JSON.stringify(c.name)).join(', ')} to ${name}: ${(err as Error).message}`, {
-        hint: 'SQLite allows at most 2000 columns; rename or drop fields', details: { table: name }
+      // A NUL ends SQLite's reading of the statement ("unrecognized token"): the 2000-column
+      // hint was not true of it (http35).
+      const nul = added.find(c => c.name.includes('\u0000'))
+      throw new IngestError('INGEST_BAD_COLUMN', `cannot add column(s) ${added.map(c => JSON.stringify(c.name)).join(', ')} to ${name}: ${nul === undefined ? (err as Error).message : `${JSON.stringify(nul.name)} holds a NUL character (U+0000), which SQLite cannot take in a name`}`, {
+        hint: nul === undefined ? 'SQLite allows at most 2000 columns; rename or drop fields' : 'rename the field without the NUL character', details: { table: name }
       })
     }
     checkAgainstBlockRules(db, name)

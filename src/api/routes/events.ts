@@ -21,7 +21,11 @@ export const eventsRoutes: RouteSpec[] = [{
       writeError(res, new ApiError('API_BUSY', `${ctx.limits.eventClients} event streams are open`, { hint: 'retry later, or close other streams' }))
       return
     }
-    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' })
+    const head = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' }
+    // HEAD: the head alone. node:http drops a HEAD response's writes, so the stream below never
+    // sent its head and the client waited, holding one of the event streams (http35).
+    if (req.method === 'HEAD') { res.writeHead(200, head); res.end(); return }
+    res.writeHead(200, head)
     const send = (text: string): void => {
       if (res.destroyed) return
       res.write(text)
