@@ -61,9 +61,12 @@ function meaningOf (code: string): string | undefined {
   return undefined
 }
 
-/** The data directory as a message may spell it: as given, resolved, and with its links resolved. */
+/**
+ * The data directory as a message may spell it: absolute, and with its links resolved (a relative
+ * spelling such as `data` would take words out of every message).
+ */
 function dirSpellings (dir: string): string[] {
-  const out = new Set([dir, resolve(dir)])
+  const out = new Set([resolve(dir)])
   try { out.add(realpathSync(dir)) } catch {}
   return [...out].filter(d => d.length > 1).sort((a, b) => b.length - a.length)
 }

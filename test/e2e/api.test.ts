@@ -167,7 +167,11 @@ describe('petal tokens', () => {
     const dir = await dataDir()
     const { p, url } = await started(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--http-expose'])
     try {
-      expect(errorOf(await http(url + 'api/v1/status')).code).toBe('API_UNAUTHORIZED')
+      const anonymous = await http(url + 'api/v1/status')
+      expect(errorOf(anonymous).code).toBe('API_UNAUTHORIZED')
+      // No path of the node's machine to an anonymous client (http35: the hint was `petal --dir DIR tokens create`).
+      expect(errorOf(anonymous).hint).toContain('`petal tokens create --scope read`')
+      expect(anonymous.text).not.toContain(dir)
       // petal status shows where the node serves HTTP.
       await waitFor(async () => (JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { node: { http?: string } }).node.http === url, { what: 'status to show the URL' })
       const token = (await petal(['--dir', dir, 'tokens', 'create', '--scope', 'read', '--name', 'r'])).stdout.trim()

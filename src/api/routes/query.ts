@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { isTextFormat, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
 import { AbortError, isPetalError } from '../../util/index.js'
 import { ApiError } from '../errors.js'
-import { errorBody, writeError } from '../http-errors.js'
+import { errorBody, errorStatus, logFault, writeError } from '../http-errors.js'
 import type { ApiLimits } from '../options.js'
 import { boolField, field, intField, type RouteSpec } from '../route.js'
 import { errorResponse } from '../schemas.js'
@@ -130,6 +130,7 @@ export function queryRoutes (limits: ApiLimits): RouteSpec[] {
           // Output has started: the status can no longer say it. Cut the stream, so that no
           // client takes what it got for the whole answer (NDJSON says why first).
           const cut = (): void => { res.socket?.destroy(); res.destroy() }
+          if (isPetalError(err) && errorStatus(err) >= 500) logFault(ctx.logger, err, 'POST', req.url, ctx.chain.dir.root)
           if (format === 'ndjson') res.write(JSON.stringify(errorBody(err, ctx.errorsTo)) + '\n', cut)
           else cut()
         }
