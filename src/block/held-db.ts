@@ -12,7 +12,11 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { Db } from './sqlite.js'
 
-interface HeldDbAddon { hold: (bytes: Uint8Array) => void }
+interface HeldDbAddon {
+  hold: (bytes: Uint8Array, keep?: boolean) => void
+  swap: (bytes: Uint8Array) => boolean
+  forget: () => boolean
+}
 
 // Once per thread, not per block: `import.meta.dirname` and the join were ~0.03 ms of each 1 MB block's check.
 const HELD_DB_PATH = join(import.meta.dirname, '../../dist/native/petal-held-db.node')
@@ -32,31 +36,114 @@ function load (): HeldDbAddon | null {
   try {
     const m: { exports: Partial<HeldDbAddon> } = { exports: {} }
     process.dlopen(m, heldDbPath())
-    const hold = m.exports.hold
-    if (typeof hold === 'function') addon = { hold }
+    const { hold, swap, forget } = m.exports
+    if (typeof hold === 'function' && typeof swap === 'function' && typeof forget === 'function') addon = { hold, swap, forget }
   } catch {}
   return addon
 }
 
 /**
- * A connection whose main database is `bytes` (read-only, read in place: the caller keeps `bytes`
- * alive and unchanged until it closes the connection), or undefined where the addon is not usable.
- * A failure to load the extension disables the path for this thread, so that bytes held for a
- * load that did not happen are never taken by a later one.
+ * This thread's kept connection (one block at a time): opened, hardened and its modules
+ * neutralised once (openBlockReadonly), then given each next block's bytes by the addon's `swap`
+ * (sqlite3_deserialize again: the previous block's btree, schema and statements' programs are
+ * closed with it). What it keeps across blocks is what the connection itself holds, nothing read
+ * from a block: the settings of hardenReadonly (connection-wide flags), the inert modules, the
+ * default mmap_size. A refused block's connection is closed, not kept. A fresh connection cost a catch-up's load thread ~0.2 M instructions a small
+ * block (open, extension load, settings, modules, close: docs/performance.md, "Session 35:
+ * catch-up"). `bytes` stays referenced until the next swap, so the pointer SQLite holds is never
+ * to freed memory (nothing reads it between blocks: no transaction, no statement runs on it).
  */
-export function openHeld (bytes: Buffer): Db | undefined {
+interface Kept { db: Db, bytes: Buffer, busy: boolean, mmap: number }
+let kept: Kept | undefined
+
+/** A held connection: `db`, and whether it is the kept one given new bytes (already hardened: openBlockReadonly skips its settings). */
+export interface Held { db: Db, reused: boolean }
+
+/**
+ * A connection whose main database is `bytes` (read-only, read in place: the caller keeps `bytes`
+ * alive and unchanged until it releases the connection with releaseHeld), or undefined where the
+ * addon is not usable. With `prepare` (openBlockReadonly's settings), a fresh connection is
+ * prepared by it and may become the thread's kept one, which later calls with `prepare` get
+ * again with their bytes swapped in (`reused`); without it the connection is never kept. A
+ * failure to load the extension disables the path for this thread, so that bytes held for a load
+ * that did not happen are never taken by a later one; `prepare`'s own failure is thrown.
+ */
+export function openHeld (bytes: Buffer, prepare?: (db: Db) => void): Held | undefined {
   const a = load()
   if (a === null || bytes.length === 0) return undefined
+  if (prepare !== undefined && kept !== undefined && !kept.busy) {
+    let swapped = false
+    try {
+      swapped = a.swap(bytes)
+    } catch {}
+    if (swapped) {
+      kept.busy = true
+      kept.bytes = bytes
+      return { db: kept.db, reused: true }
+    }
+    dropKept()
+  }
   const db = new Database(':memory:')
+  // Kept: the first prepared connection of the thread (or the one after a kept one was dropped), not one opened while it is busy.
+  const keep = prepare !== undefined && kept === undefined
   try {
-    a.hold(bytes)
+    a.hold(bytes, keep)
     loadHeldExtension(db)
-    return db
   } catch {
     addon = null
+    if (keep) a.forget()
     db.close()
     return undefined
   }
+  if (prepare !== undefined) {
+    try {
+      prepare(db)
+    } catch (err) {
+      if (keep) a.forget()
+      db.close()
+      throw err
+    }
+  }
+  if (keep) kept = { db, bytes, busy: true, mmap: 0 }
+  return { db, reused: false }
+}
+
+/**
+ * A held connection's `PRAGMA mmap_size` at the bytes' length: SQLite then reads their pages in
+ * place (memdb's xFetch) instead of copying them into a page cache. On the kept connection it is
+ * set only when it changes: it is the connection's default, which each swap's new btree takes.
+ */
+export function heldMmap (db: Db, size: number): void {
+  if (kept?.db === db && kept.mmap === size) return
+  db.exec(`PRAGMA mmap_size = ${size}`)
+  if (kept?.db === db) kept.mmap = size
+}
+
+/**
+ * Give back a connection from openHeld: the kept one ends its read transaction and waits for the
+ * next block (closed instead if that fails, or if `failed`: the next block then opens a fresh
+ * one); any other is closed.
+ */
+export function releaseHeld (db: Db, failed = false): void {
+  if (kept?.db !== db) { db.close(); return }
+  try {
+    if (failed) throw new Error('dropped')
+    if (db.inTransaction) db.exec('ROLLBACK')
+    kept.busy = false
+  } catch {
+    dropKept()
+  }
+}
+
+function dropKept (): void {
+  const k = kept
+  kept = undefined
+  if (k === undefined) return
+  // The addon forgets the connection before it is closed: swap never reaches a closed one.
+  addon?.forget()
+  try {
+    k.db.close()
+  } catch {}
 }
 
 /**

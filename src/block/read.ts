@@ -11,7 +11,7 @@ import type { TableShare } from './shared-roots.js'
 import { emptyObjects, inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { pageOne, recallSchema, rememberSchema } from './schema-memo.js'
-import { guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
+import { closeBlockDb, guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
 /** Everything a block file says about itself, after structural validation. */
 export interface BlockFile {
@@ -85,6 +85,7 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
   throwIfAborted(options.signal)
   const db = openBlockReadonly(path, options.ownDownload === true ? { mapOwnDownload: sqlite.size } : options.bytes !== undefined ? { held: options.bytes } : {})
   const m = options.meter
+  let failed = true
   try {
     // One read transaction for every statement below: on its own, each statement took and
     // released the file's shared lock and re-checked its header (about half of a small block's
@@ -109,11 +110,13 @@ export async function readBlockFile (path: string, options: ReadBlockOptions): P
       for (const t of file.userTables) file.tables.push({ name: t.name, sql: t.sql, ...await tableRootParallel(path, db, t, options.pool, options.signal) })
     }
     if (options.quickCheck !== false || options.checkManifest !== false) m?.finish()
+    failed = false
     return file
   } catch (err) {
     throw isPetalError(err) || isEnvironmentFailure(err) ? err : sqliteFailure(err, path)
   } finally {
-    db.close()
+    // A refused block's connection is not kept for the next (held-db.ts).
+    closeBlockDb(db, failed)
   }
 }
 

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3'
 import { closeSync, existsSync, openSync, readSync } from 'node:fs'
 import { errorCode, errorMessage, isPetalError, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
-import { openHeld } from './held-db.js'
+import { heldMmap, openHeld, releaseHeld, type Held } from './held-db.js'
 
 export type Db = Database.Database
 
@@ -104,12 +104,31 @@ export interface BlockConnectionOptions {
  */
 export const MAP_MIN_BYTES = 2 * 1024 * 1024
 
-/** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. */
+/** Open a block file read-only with the defensive settings (hardenReadonly), virtual-table modules neutralised. Close it with closeBlockDb. */
 export function openBlockReadonly (path: string, o: BlockConnectionOptions = {}): Db {
+  if (o.held !== undefined) {
+    const bytes = o.held
+    let held: Held | undefined
+    try {
+      // A fresh connection is hardened and neutralised once; the thread's kept one was when it was opened.
+      held = openHeld(bytes, db => { hardenReadonly(db); neutraliseModules(db) })
+      if (held !== undefined) {
+        // Held bytes are read in place (memdb's xFetch): no page cache filled by copies. No map of the
+        // file is made, so a map's hazard (the file truncated under it) does not arise.
+        heldMmap(held.db, bytes.length)
+        // The virtual tables a previous block's schema connected on the kept connection are not this block's.
+        connected.get(held.db)?.clear()
+        return held.db
+      }
+    } catch (err) {
+      if (held !== undefined) releaseHeld(held.db, true)
+      if (isEnvironmentFailure(err)) throw err
+      throw sqliteFailure(err, path)
+    }
+  }
   let db: Db
-  const held = o.held === undefined ? undefined : openHeld(o.held)
   try {
-    db = held ?? new Database(path, { readonly: true, fileMustExist: true })
+    db = new Database(path, { readonly: true, fileMustExist: true })
   } catch (err) {
     if (isEnvironmentFailure(err)) throw err
     // better-sqlite3 refuses a path whose directory is gone with an uncoded TypeError, which
@@ -122,9 +141,6 @@ export function openBlockReadonly (path: string, o: BlockConnectionOptions = {})
     hardenReadonly(db)
     const map = o.mapOwnDownload
     if (map !== undefined && Number.isSafeInteger(map) && map >= MAP_MIN_BYTES) db.exec(`PRAGMA mmap_size = ${map}`)
-    // Held bytes are read in place (memdb's xFetch): no page cache filled by copies. No map of the
-    // file is made, so a map's hazard (the file truncated under it) does not arise.
-    if (held !== undefined && o.held !== undefined) db.exec(`PRAGMA mmap_size = ${o.held.length}`)
     neutraliseModules(db)
   } catch (err) {
     db.close()
@@ -132,6 +148,11 @@ export function openBlockReadonly (path: string, o: BlockConnectionOptions = {})
     throw sqliteFailure(err, path)
   }
   return db
+}
+
+/** Close a connection from openBlockReadonly: the thread's kept held connection waits for the next block instead (dropped if `failed`). */
+export function closeBlockDb (db: Db, failed = false): void {
+  releaseHeld(db, failed)
 }
 
 /** Open a block being built (a private temporary copy) for writing. */

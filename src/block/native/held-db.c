@@ -28,11 +28,15 @@ SQLITE_EXTENSION_INIT1
 
 static _Thread_local unsigned char *held;
 static _Thread_local size_t held_len;
+/* hold(buf, true): the connection the next load makes the bytes' main database is kept for swap. */
+static _Thread_local int keep_next;
+/* The connection swap() replaces the main database of; NULL after forget() (before JS closes it). */
+static _Thread_local sqlite3 *kept;
 
 static napi_value hold (napi_env env, napi_callback_info info)
 {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   bool is_ta = false;
   if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta) { napi_throw_type_error(env, NULL, "hold(buf): buf must be a Uint8Array"); return NULL; }
@@ -43,7 +47,46 @@ static napi_value hold (napi_env env, napi_callback_info info)
   if (data == NULL || len == 0) { napi_throw_range_error(env, NULL, "hold(buf): buf is empty"); return NULL; }
   held = data;
   held_len = len;
+  bool keep = false;
+  if (argc < 2 || napi_get_value_bool(env, argv[1], &keep) != napi_ok) keep = false;
+  keep_next = keep;
   return NULL;
+}
+
+static napi_value result_bool (napi_env env, bool b)
+{
+  napi_value v;
+  return napi_get_boolean(env, b, &v) == napi_ok ? v : NULL;
+}
+
+/*
+ * swap(buf): make buf's bytes the main database of the kept connection (read-only, in place, as
+ * the extension's load does), replacing the block it held: its schema, pages and statements'
+ * programs go with it. false when no connection is kept or SQLite refuses (a transaction or a
+ * statement still open on it: SQLITE_BUSY); the caller then closes it and opens a fresh one.
+ */
+static napi_value swap (napi_env env, napi_callback_info info)
+{
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  bool is_ta = false;
+  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta) { napi_throw_type_error(env, NULL, "swap(buf): buf must be a Uint8Array"); return NULL; }
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) { napi_throw_type_error(env, NULL, "swap(buf): buf must be a Uint8Array"); return NULL; }
+  if (data == NULL || len == 0 || kept == NULL || sqlite3_api == NULL) return result_bool(env, false);
+  int rc = sqlite3_deserialize(kept, "main", data, (sqlite3_int64)len, (sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY);
+  return result_bool(env, rc == SQLITE_OK);
+}
+
+/* forget(): no connection kept on this thread (called before JS closes it: swap never touches a closed one). */
+static napi_value forget (napi_env env, napi_callback_info info)
+{
+  (void)info;
+  kept = NULL;
+  return result_bool(env, true);
 }
 
 __attribute__((visibility("default"))) int sqlite3_petalheld_init (sqlite3 *db, char **err, const sqlite3_api_routines *api)
@@ -51,8 +94,10 @@ __attribute__((visibility("default"))) int sqlite3_petalheld_init (sqlite3 *db, 
   SQLITE_EXTENSION_INIT2(api);
   unsigned char *p = held;
   size_t n = held_len;
+  int keep = keep_next;
   held = NULL;
   held_len = 0;
+  keep_next = 0;
   if (p == NULL) {
     *err = sqlite3_mprintf("petal-held-db: no bytes held on this thread");
     return SQLITE_ERROR;
@@ -63,14 +108,17 @@ __attribute__((visibility("default"))) int sqlite3_petalheld_init (sqlite3 *db, 
   }
   int rc = sqlite3_deserialize(db, "main", p, (sqlite3_int64)n, (sqlite3_int64)n, SQLITE_DESERIALIZE_READONLY);
   if (rc != SQLITE_OK) *err = sqlite3_mprintf("petal-held-db: sqlite3_deserialize failed (%d)", rc);
+  else if (keep) kept = db;
   return rc;
 }
 
 NAPI_MODULE_INIT ()
 {
   napi_property_descriptor props[] = {
-    { "hold", NULL, hold, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "hold", NULL, hold, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "swap", NULL, swap, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "forget", NULL, forget, NULL, NULL, NULL, napi_enumerable, NULL }
   };
-  if (napi_define_properties(env, exports, 1, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 3, props) != napi_ok) return NULL;
   return exports;
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { readBlockFile } from '../../../src/block/index.js'
-import { loadHeldExtension, openHeld } from '../../../src/block/held-db.js'
+import { loadHeldExtension, openHeld, releaseHeld } from '../../../src/block/held-db.js'
 import { MAX_BLOCK_BYTES, sensorBlock } from '../../helpers/block-read.js'
 import { nativeHeldDbBuilt } from '../../helpers/native-build.js'
 
@@ -78,8 +78,9 @@ describe.skipIf(!nativeHeldDbBuilt())('SQLite\'s checks over the held bytes (hel
 
   it('the connection is the bytes, read-only, and bytes held are taken by one load only', async () => {
     const path = await sensorBlock(300)
-    const db = openHeld(readFileSync(path))
-    expect(db).toBeDefined()
+    const held = openHeld(readFileSync(path))
+    expect(held).toBeDefined()
+    const db = held?.db
     try {
       expect(db?.prepare('SELECT count(*) FROM t').pluck().get()).toBe(300)
       expect(() => db?.exec('CREATE TABLE x (a)')).toThrow(/readonly/i)
@@ -91,7 +92,7 @@ describe.skipIf(!nativeHeldDbBuilt())('SQLite\'s checks over the held bytes (hel
         other.close()
       }
     } finally {
-      db?.close()
+      if (db !== undefined) releaseHeld(db)
     }
   })
 })
