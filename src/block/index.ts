@@ -9,7 +9,7 @@
  */
 export { GENESIS_PREVIOUS_HASH, META_DDL, KEYS_DDL, TABLES_DDL, MAX_USER_TABLES, QUORUM_RULES, isQuorumRule, CONSENSUS_BOUNDS, type QuorumRule } from './constants.js'
 export { BLOCK_ERROR_CODES, BlockError, isInvalidBlock, checkRegularInput } from './errors.js'
-export { neutraliseModules, openBlockReadonly, hardenReadonly, guardSqlite, quoteIdent, MAP_MIN_BYTES, type Db } from './sqlite.js'
+export { neutraliseModules, openBlockReadonly, hardenReadonly, guardSqlite, quoteIdent, diskFailureOf, MAP_MIN_BYTES, type Db } from './sqlite.js'
 export { compareNames, readSchemaObjects, inspectSchema, affinityOf, type UserTable, type Affinity } from './schema.js'
 export { encodeRow, type SqlValue } from './row-codec.js'
 export { canonicalOrder, canonicalRowsSql, canonicalSource, tableRoot, smallTableRoot, hashRows, rowsRootOf, computeManifest, type TableEntry } from './manifest.js'

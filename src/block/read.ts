@@ -11,7 +11,7 @@ import type { TableShare } from './shared-roots.js'
 import { emptyObjects, inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { pageOne, recallSchema, rememberSchema } from './schema-memo.js'
-import { closeBlockDb, guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
+import { againIfCorrupt, closeBlockDb, guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
 /** Everything a block file says about itself, after structural validation. */
 export interface BlockFile {
@@ -81,6 +81,10 @@ export interface BlockHead { bytes: Uint8Array, size: number }
  * reserved-table shapes, `_meta`, `_keys` rows, and the `_tables` manifest against the content.
  */
 export async function readBlockFile (path: string, options: ReadBlockOptions): Promise<BlockFile> {
+  return await againIfCorrupt(path, async () => await readOnce(path, options))
+}
+
+async function readOnce (path: string, options: ReadBlockOptions): Promise<BlockFile> {
   const sqlite = options.head === undefined ? await checkSqliteFile(path, options.maxBytes) : checkSqliteBytes(options.head.bytes, options.maxBytes, options.head.size)
   throwIfAborted(options.signal)
   const db = openBlockReadonly(path, options.ownDownload === true ? { mapOwnDownload: sqlite.size } : options.bytes !== undefined ? { held: options.bytes } : {})

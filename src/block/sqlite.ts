@@ -182,6 +182,51 @@ export function sqliteFailure (err: unknown, path: string): BlockError | Error {
   return new BlockError('CORRUPT', `SQLite could not read the block: ${msg}`, { details: { sqliteCode: code } })
 }
 
+/**
+ * Run `read` (every check of one file, on its own connection) once more after its CORRUPT verdict,
+ * and when that run passes, throw the disk's failure (readFailedOnce) instead of the verdict.
+ * Why: SQLite reports a page read the disk failed (EIO) as a malformed file, and sqliteFailure's
+ * second read through node:fs sees a disk that keeps failing, not one that failed once (a
+ * transient fault; mend34's "left"): such a block was CORRUPT, "repair it (sqlite3 .recover), or
+ * fetch the block again from a peer" (import, a node's download, adopt-daisy). The verdict is a
+ * function of the file's bytes alone, so the same checks run again on them give it again; only a
+ * failed read can make them pass the second time. A file that is really malformed is checked twice.
+ */
+export async function againIfCorrupt<T> (path: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (err) {
+    if (!(err instanceof BlockError) || err.code !== 'CORRUPT') throw err
+    await read()
+    throw readFailedOnce(path, err)
+  }
+}
+
+/**
+ * The disk's failure behind an SQLite failure on `path` (a file that is not a block: daisy.db), or
+ * undefined when it is SQLite's verdict on the file: an I/O error or a full disk as itself; a file
+ * SQLite calls malformed that node:fs cannot read either (sqliteFailure), or that passes `again`
+ * (the failed statements on a new connection) the second time, as readFailedOnce's EIO.
+ */
+export function diskFailureOf (err: unknown, path: string, again: () => void): Error | undefined {
+  const code = errorCode(err) ?? ''
+  if (/^E[A-Z]+$/.test(code) || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) return err instanceof Error ? err : undefined
+  if (code !== 'SQLITE_CORRUPT') return undefined
+  const f = sqliteFailure(err, path)
+  if (!(f instanceof BlockError)) return f
+  try { again() } catch { return undefined }
+  return readFailedOnce(path, err)
+}
+
+/**
+ * The errno error (EIO, so the machine's failure: isEnvironmentFailure, IO_ERROR by the CLI) of a
+ * file SQLite called malformed that read, and was found sound, the next time.
+ */
+export function readFailedOnce (path: string, first: unknown): Error {
+  const msg = `EIO: i/o error, read '${path}' (a read the disk failed once: SQLite called the file malformed, "${errorMessage(first)}", and the same checks of it read again found it sound)`
+  return Object.assign(new Error(msg), { code: 'EIO', errno: -5, syscall: 'read', path })
+}
+
 /** The errno error (EIO …) reading `path` through to its end, or undefined when it reads (or is gone). */
 function readFailure (path: string): Error | undefined {
   let fd: number | undefined

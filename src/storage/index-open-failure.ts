@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { diskFailureOf } from '../block/index.js'
 import { errorCode, errorMessage } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { openSqliteReadonly } from './sqlite.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
 import { describeWriter, readWriterRecord, REINDEX_WORK } from './writer-record.js'
 
@@ -41,7 +43,21 @@ export function indexOpenFailure (err: unknown, path: string): StorageError {
   if (code.startsWith('SQLITE_IOERR')) {
     return new StorageError('IO_ERROR', `the disk failed while reading the chain index ${path}: ${msg}`, { hint: 'check the disk (dmesg, fsck); the index can be rebuilt from the block files with `petal reindex`', cause: err })
   }
+  // A read the disk failed once (EIO, which SQLite calls a malformed page) is not a damaged index:
+  // one that reads whole on a new connection gets the disk's error, not "rebuild it" (mend35).
+  const disk = code === 'SQLITE_CORRUPT' ? diskFailureOf(err, path, () => { readsWhole(path) }) : undefined
+  if (disk !== undefined) return systemFailure(disk) ?? indexUnusable(path, `cannot use the chain index ${path}: ${msg}`, err)
   return indexUnusable(path, `cannot use the chain index ${path}: ${msg}`, err)
+}
+
+/** Throws unless the index at `path` opens read-only and SQLite reads every page of it. */
+function readsWhole (path: string): void {
+  const db = openSqliteReadonly(path)
+  try {
+    if (db.pragma('quick_check(1)', { simple: true }) !== 'ok') throw new Error('quick_check')
+  } finally {
+    db.close()
+  }
 }
 
 /**
