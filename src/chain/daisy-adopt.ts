@@ -55,12 +55,26 @@ export async function adoptDaisy (daisyRoot: string, newRoot: string, key: Signi
   } finally {
     db.close()
   }
+  // Clears the leftovers of an adoption killed before its genesis (daisy/, daisy-state/) too.
   prepareEmptyDir(dir)
   const copy = new DaisyDir(join(dir.root, ADOPTED_HISTORY_DIR))
   const state = join(dir.root, ADOPTED_STATE_DIR)
-  // Leftovers of an adoption that crashed before its genesis: start over.
-  rmSync(copy.root, { recursive: true, force: true })
-  rmSync(state, { recursive: true, force: true })
+  try {
+    return await adoptInto(src, dir, copy, state, tipHeight, params, key, o)
+  } catch (err) {
+    // A failed adoption leaves no copy of the history behind (docs/data-directory.md, "Crash
+    // safety"): it continued no chain, and an init there would keep it beside its own genesis.
+    // Unless chainparams.json was written (its genesis, which commits to the copy, is in place).
+    if (!existsSync(dir.chainParams)) {
+      for (const p of [copy.root, state]) {
+        try { rmSync(p, { recursive: true, force: true }) } catch { /* the next creation here clears it (prepareEmptyDir) */ }
+      }
+    }
+    throw err
+  }
+}
+
+async function adoptInto (src: DaisyDir, dir: DataDir, copy: DaisyDir, state: string, tipHeight: number, params: DaisyChainParams, key: SigningKey, o: AdoptOptions): Promise<AdoptReport> {
   copyHistory(src, copy, tipHeight, o.signal)
   // Every block of the copy, checked: a file changed since daisy.db recorded it is refused here.
   let report: DaisyCheckReport

@@ -16,13 +16,15 @@ import { recordDaisyCommitment } from './daisy-commitment.js'
 
 // What may already be in a directory that gets a new chain: the operator's keys and node identity,
 // a README (the repository's blocks/ has one),
-// the Daisy history and its state that adopt-daisy puts there before its genesis (it replaces them),
 // and leftovers of an initialisation that crashed before writing chainparams.json: the index, the
-// placed genesis, the write lock's writer.json (a kill inside the genesis's transaction), and the
-// temporaries of an atomic write cut short (chainparams.json's own, writer.json's).
+// placed genesis, the write lock's writer.json (a kill inside the genesis's transaction), the
+// temporaries of an atomic write cut short (chainparams.json's own, writer.json's), and the Daisy
+// history and its state that an adoption copies before its genesis (a killed one's: without
+// chainparams.json they continue no chain, and an init's genesis must not stand beside them).
 // node.lock: held by the init, newchain or adopt-daisy making the chain (or by a look at it), never removed.
-const KEEP = new Set(['keystore', 'node.key', 'node.lock', 'node.lock-journal', 'README.md', '.gitkeep', 'daisy', 'daisy-state'])
-const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'writer.json'])
+const KEEP = new Set(['keystore', 'node.key', 'node.lock', 'node.lock-journal', 'README.md', '.gitkeep'])
+const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'writer.json', 'daisy', 'daisy-state'])
+const DAISY = new Set(['daisy', 'daisy-state'])
 const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
 const isLeftover = (name: string): boolean => LEFTOVERS.has(name) || LEFTOVER_TEMP.test(name)
 
@@ -44,10 +46,11 @@ export function checkEmptyDir (dir: DataDir): string[] {
 }
 
 /** Make `dir` ready for a new chain: create it, or check it as checkEmptyDir does and remove the leftovers of a crashed init. */
-export function prepareEmptyDir (dir: DataDir): void {
+export function prepareEmptyDir (dir: DataDir, o: { keepDaisy?: boolean } = {}): void {
   if (!existsSync(dir.root)) { mkdirSync(dir.root, { recursive: true, mode: 0o755 }); return }
   const names = checkEmptyDir(dir)
-  for (const n of names) if (isLeftover(n)) rmSync(join(dir.root, n), { recursive: true, force: true })
+  // keepDaisy: the genesis of an adoption, whose copy of the history is made.
+  for (const n of names) if (isLeftover(n) && !(o.keepDaisy === true && DAISY.has(n))) rmSync(join(dir.root, n), { recursive: true, force: true })
   // The key a crashed init generated stays; a cut-short write of its file or of `default` leaves a temporary.
   removeStaleTemps(dir.keystore)
 }
@@ -78,7 +81,7 @@ export async function createChain (root: string, input: NewChainInput, key: Sign
   if (ts > now + MAX_FUTURE_MS) {
     throw new StorageError('CHAINPARAMS_INVALID', `genesis_block_timestamp ${input.genesisTimestamp ?? ''} is in the future: no block could follow it until then`, { hint: 'leave it out (now is used) or give a past time' })
   }
-  prepareEmptyDir(dir)
+  prepareEmptyDir(dir, { keepDaisy: input.daisy !== undefined })
   // Tests hold an init here, its directory cleared and its genesis not yet made.
   await pausepoint('genesis:cleared')
   const tmp = tmpBlockPath(dir)

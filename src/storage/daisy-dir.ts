@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { diskFailureOf } from '../block/index.js'
 import { sha256Hex } from '../crypto/index.js'
 import { errorMessage, isHash, isNotFound, isRecord, isStringArray, parseJson } from '../util/index.js'
 import { DaisyError } from './errors.js'
@@ -137,6 +138,22 @@ export interface DaisyBlockRow {
 
 interface RawRow { height: unknown, hash: unknown, hash_signature: unknown, prev_hash: unknown, prev_hash_signature: unknown, sigkey_hash: unknown, time_accepted: unknown, version: unknown }
 
+/** A connection to daisy.db whose blockchain table has been read: the check DaisyDb.open makes. */
+function openDaisyDb (path: string): Database.Database {
+  // Read-only: SQLite writes nothing (no journal, no header change) to a database opened so.
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    db.pragma('query_only = ON')
+    // A running Daisy node may be writing it: wait for its transaction rather than fail.
+    db.pragma('busy_timeout = 5000')
+    db.prepare('SELECT height, hash, hash_signature, prev_hash, prev_hash_signature, sigkey_hash, time_accepted, version FROM blockchain LIMIT 1').all()
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
+
 /** daisy.db, opened read-only: the block rows by height. */
 export class DaisyDb {
   private constructor (private readonly db: Database.Database, readonly path: string) {}
@@ -152,14 +169,12 @@ export class DaisyDb {
     }
     let db: Database.Database | undefined
     try {
-      // Read-only: SQLite writes nothing (no journal, no header change) to a database opened so.
-      db = new Database(d.db, { readonly: true, fileMustExist: true })
-      db.pragma('query_only = ON')
-      // A running Daisy node may be writing it: wait for its transaction rather than fail.
-      db.pragma('busy_timeout = 5000')
-      db.prepare('SELECT height, hash, hash_signature, prev_hash, prev_hash_signature, sigkey_hash, time_accepted, version FROM blockchain LIMIT 1').all()
+      db = openDaisyDb(d.db)
     } catch (err) {
-      db?.close()
+      // The disk's failure (EIO, which SQLite may call a malformed file; a full disk) is not a
+      // verdict on daisy.db: it was DAISY_DB_INVALID, "restore daisy.db from a backup" (mend35).
+      const disk = diskFailureOf(err, d.db, () => { openDaisyDb(d.db).close() })
+      if (disk !== undefined) throw disk
       throw new DaisyError('DAISY_DB_INVALID', `cannot read Daisy's blockchain table in ${d.db}: ${errorMessage(err)}`, {
         hint: 'restore daisy.db from a backup of the Daisy directory', details: { path: d.db }
       })
