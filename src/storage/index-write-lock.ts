@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { AbortError, errorCode, failpoint, fsyncFile, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
-import { systemFailure } from './system-error.js'
+import { openRefusedByDisk, systemFailure } from './system-error.js'
 import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
 export interface LockOptions {
@@ -138,7 +138,12 @@ export class IndexWriteLock {
       this.db.exec('BEGIN IMMEDIATE')
       return true
     } catch (err) {
-      if (errorCode(err) === 'SQLITE_BUSY') return false
+      const code = errorCode(err) ?? ''
+      if (code === 'SQLITE_BUSY') return false
+      // SQLite opens chain.db-wal read-only, silently, when the disk refuses its read-write open
+      // (ENOSPC, EIO), and BEGIN says "readonly database": PERMISSION_DENIED for a user who may
+      // write there (torture seed 35, import #5; mend35).
+      if (code.startsWith('SQLITE_READONLY')) throw openRefusedByDisk(`${this.db.name}-wal`, err) ?? err
       throw err
     } finally {
       this.db.pragma('busy_timeout = 5000')

@@ -53,7 +53,12 @@ function classifySqlite (code: string): Failure | undefined {
     // SQLite does not say which errno: a full disk and a file-size limit (EFBIG) end here too.
     return { code: 'IO_ERROR', what: `a write failed under SQLite (${code})`, hint: 'free space on the disk that holds the data directory or raise the file-size limit (`ulimit -f`); if neither is the cause, check the disk (dmesg, fsck). SQLite rolled the change back' }
   }
-  if (code.startsWith('SQLITE_IOERR')) return { code: 'IO_ERROR', what: `the disk failed under SQLite (${code})`, hint: 'check the disk (dmesg, fsck); SQLite rolled the change back' }
+  // A read SQLite could not make (a page's EIO, when SQLite does not call it SQLITE_CORRUPT): no
+  // "rolled back" for a command that only reads (mend35); a write the read was part of failed whole.
+  if (['SQLITE_IOERR_CORRUPTFS', 'SQLITE_IOERR_READ', 'SQLITE_IOERR_SHORT_READ'].includes(code)) {
+    return { code: 'IO_ERROR', what: `the disk failed a read under SQLite (${code})`, hint: 'check the disk (dmesg, fsck), then run the command again: a read that fails changes nothing (a change it was part of was not recorded)' }
+  }
+  if (code.startsWith('SQLITE_IOERR')) return { code: 'IO_ERROR', what: `the disk failed under SQLite (${code})`, hint: 'check the disk (dmesg, fsck), then run the command again; if the command was writing, SQLite rolled its change back' }
   if (code === 'SQLITE_CANTOPEN') return { code: 'PERMISSION_DENIED', what: 'SQLite cannot open a database file', hint: 'check that the data directory exists and that this user may read and write it' }
   // SQLite opens a file read-only, silently, when the disk refuses its read-write open (EIO,
   // ENOSPC), not only when permissions do: the hint names both (the path is not known here).

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import type { Chain } from '../../chain/index.js'
-import { type BlockRecord, closeOrLeave, openSqlite, openSqliteReadonly, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
+import { type BlockRecord, closeOrLeave, openSqlite, openSqliteReadonly, systemFailure, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
 import { sha256File, sha256Hex } from '../../crypto/index.js'
 import { errorCode, errorMessage, Mutex, nullLogger, sleep, throwIfAborted, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
@@ -304,7 +304,10 @@ function openMirrorDb (chain: Chain, logger: Logger): SqliteDb {
         for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true })
         continue
       }
-      throw new QueryError('MIRROR_UNAVAILABLE', `cannot open the query mirror ${path}: ${errorMessage(err)}`, { hint: 'check permissions on the data directory; `petal reindex --query` rebuilds it', cause: err })
+      // The disk's failure (a read of query.db-wal failing EIO) gets its own hint, not "check permissions" (mend35).
+      const sys = systemFailure(err)
+      const hint = sys?.hint === undefined || sys.code === 'PERMISSION_DENIED' ? 'check permissions on the data directory' : sys.hint
+      throw new QueryError('MIRROR_UNAVAILABLE', `cannot open the query mirror ${path}: ${errorMessage(err)}`, { hint: `${hint}; \`petal reindex --query\` rebuilds it`, cause: err })
     }
   }
 }
