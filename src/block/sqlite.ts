@@ -223,7 +223,7 @@ export function diskFailureOf (err: unknown, path: string, again: () => void): E
  * file SQLite called malformed that read, and was found sound, the next time.
  */
 export function readFailedOnce (path: string, first: unknown): Error {
-  const msg = `EIO: i/o error, read '${path}' (a read the disk failed once: SQLite called the file malformed, "${errorMessage(first)}", and the same checks of it read again found it sound)`
+  const msg = `EIO: i/o error, read '${path}' (a read the disk failed once: SQLite called the file malformed, "${errorMessage(first)}", and the same reads on a new connection passed)`
   return Object.assign(new Error(msg), { code: 'EIO', errno: -5, syscall: 'read', path })
 }
 

@@ -1,5 +1,7 @@
-import type { SqlValue } from '../block/index.js'
+import { diskFailureOf, type SqlValue } from '../block/index.js'
 import type { SqliteDb } from '../storage/index.js'
+import { errorCode, errorMessage } from '../util/index.js'
+import { QueryError } from './errors.js'
 import { openBlockChecked, type BlockRef } from './sandbox/block-file.js'
 
 export interface BlockRowsPage {
@@ -36,37 +38,50 @@ const ROWID_NAMES = ['rowid', '_rowid_', 'oid']
 export function readBlockRows (dataDir: string, ref: BlockRef, o: BlockRowsRequest): BlockRowsPage | undefined {
   const db = openBlockChecked(dataDir, ref)
   try {
-    const tables = db.prepare<[], { name: string, wr: number }>("SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all()
-    const t = tables.find(x => x.name === o.table) ?? onlyOne(tables.filter(x => x.name.toLowerCase() === o.table.toLowerCase()))
-    if (t === undefined || t.name.startsWith('_')) return undefined
-    const q = `"${t.name.replaceAll('"', '""')}"`
-    const columns = db.prepare<[string], string>('SELECT name FROM pragma_table_info(?)').pluck().all(t.name)
-    const taken = new Set(columns.map(c => c.toLowerCase()))
-    const alias = t.wr === 1 ? undefined : ROWID_NAMES.find(n => !taken.has(n))
-    const byRowid = alias !== undefined && o.offset === undefined
-    const stmt = byRowid
-      ? db.prepare<unknown[], SqlValue[]>(`SELECT ${alias}, * FROM ${q} WHERE ${alias} > ? ORDER BY ${alias} LIMIT ?`)
-      : db.prepare<unknown[], SqlValue[]>(`SELECT ${alias === undefined ? '' : `${alias}, `}* FROM ${q} ${alias === undefined ? positionOrder(db, t) : `ORDER BY ${alias} `}LIMIT ? OFFSET ?`)
-    stmt.safeIntegers(true).raw(true)
-    const args = byRowid ? [o.afterRowid ?? -(2n ** 63n), o.limit + 1] : [o.limit + 1, o.offset ?? 0]
-    const rows: SqlValue[][] = []
-    let bytes = 0
-    let more = false
-    for (const r of stmt.iterate(...args)) {
-      if (rows.length === o.limit || (rows.length > 0 && bytes >= o.maxBytes)) { more = true; break }
-      rows.push(r)
-      for (const v of r) bytes += sizeOf(v)
-    }
-    const page: BlockRowsPage = { table: t.name, paging: alias === undefined ? 'position' : 'rowid', columns: alias === undefined ? columns : [alias, ...columns], rows }
-    if (more) {
-      const last = rows.at(-1)?.[0]
-      if (byRowid && typeof last === 'bigint') page.nextAfterRowid = last
-      else page.nextOffset = (o.offset ?? 0) + rows.length
-    }
-    return page
+    return rowsOf(db, o)
+  } catch (err) {
+    if (errorCode(err) !== 'SQLITE_CORRUPT') throw err
+    // A page read the disk failed (EIO) comes as SQLite's "malformed": it was a 500 "this is a
+    // bug" (mend35). The disk's failure (the file unreadable, or the same read passing on a new
+    // connection) is its errno's error, IO_ERROR; a block that stays malformed is the file's.
+    const again = (): void => { const d = openBlockChecked(dataDir, ref); try { rowsOf(d, o) } finally { d.close() } }
+    throw diskFailureOf(err, db.name, again) ?? new QueryError('QUERY_BLOCK_UNREADABLE', `block ${ref.height} (${ref.hash.slice(0, 12)}…): SQLite cannot read its rows: ${errorMessage(err)}`, {
+      hint: 'run `petal verify`: `petal verify --repair` puts a damaged block file back', details: { height: ref.height, hash: ref.hash }
+    })
   } finally {
     db.close()
   }
+}
+
+function rowsOf (db: SqliteDb, o: BlockRowsRequest): BlockRowsPage | undefined {
+  const tables = db.prepare<[], { name: string, wr: number }>("SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").all()
+  const t = tables.find(x => x.name === o.table) ?? onlyOne(tables.filter(x => x.name.toLowerCase() === o.table.toLowerCase()))
+  if (t === undefined || t.name.startsWith('_')) return undefined
+  const q = `"${t.name.replaceAll('"', '""')}"`
+  const columns = db.prepare<[string], string>('SELECT name FROM pragma_table_info(?)').pluck().all(t.name)
+  const taken = new Set(columns.map(c => c.toLowerCase()))
+  const alias = t.wr === 1 ? undefined : ROWID_NAMES.find(n => !taken.has(n))
+  const byRowid = alias !== undefined && o.offset === undefined
+  const stmt = byRowid
+    ? db.prepare<unknown[], SqlValue[]>(`SELECT ${alias}, * FROM ${q} WHERE ${alias} > ? ORDER BY ${alias} LIMIT ?`)
+    : db.prepare<unknown[], SqlValue[]>(`SELECT ${alias === undefined ? '' : `${alias}, `}* FROM ${q} ${alias === undefined ? positionOrder(db, t) : `ORDER BY ${alias} `}LIMIT ? OFFSET ?`)
+  stmt.safeIntegers(true).raw(true)
+  const args = byRowid ? [o.afterRowid ?? -(2n ** 63n), o.limit + 1] : [o.limit + 1, o.offset ?? 0]
+  const rows: SqlValue[][] = []
+  let bytes = 0
+  let more = false
+  for (const r of stmt.iterate(...args)) {
+    if (rows.length === o.limit || (rows.length > 0 && bytes >= o.maxBytes)) { more = true; break }
+    rows.push(r)
+    for (const v of r) bytes += sizeOf(v)
+  }
+  const page: BlockRowsPage = { table: t.name, paging: alias === undefined ? 'position' : 'rowid', columns: alias === undefined ? columns : [alias, ...columns], rows }
+  if (more) {
+    const last = rows.at(-1)?.[0]
+    if (byRowid && typeof last === 'bigint') page.nextAfterRowid = last
+    else page.nextOffset = (o.offset ?? 0) + rows.length
+  }
+  return page
 }
 
 function onlyOne<T> (xs: T[]): T | undefined { return xs.length === 1 ? xs[0] : undefined }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -6,6 +7,7 @@ import { buildDaisyDir } from '../helpers/daisy.js'
 import { faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
 
 // Reads the disk fails once (a transient EIO, which SQLite reports as a malformed file), and other
 // failures of the disk that were reported as the file's or the user's fault (session 35, mend35).
@@ -79,6 +81,29 @@ describe.runIf(withCc)('I/O faults: a read that fails once, and other failures o
     expect(r.stderr).toContain('[MIRROR_UNAVAILABLE]\n  hint: check the disk')
     expect(r.stderr).not.toContain('check permissions')
     expect((await petal(['--dir', full, '--json', 'query', 'SELECT count(*) AS n FROM t'])).stdout).toBe('{"n":600}\n')
+  }, 120_000)
+
+  it('serve: GET a block\'s rows when a read of its file failed once is 503 IO_ERROR, not 500 API_INTERNAL "this is a bug"', async () => {
+    const { full } = await pair()
+    // SQLite's reads 1–5 of the file open it and check its _meta; the 6th reads the table's rows.
+    const f = faultEnv({ dir: full, ops: ['read'], nth: 6, match: '/0000/block_00000002.db', caller: 'better_sqlite3.node' })
+    const p = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'petal.js'), '--dir', full, 'serve', '--http', '127.0.0.1:0'], { env: { ...process.env, ...f.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    try {
+      const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1], { timeout: 30_000, what: 'the server\'s URL' })
+      const r = await fetch(url + 'api/v1/blocks/2/tables/t/rows?limit=2')
+      const body = await r.json() as { error: { code: string, message: string, hint: string } }
+      expect(faultResult(f).injected).toBe(1)
+      expect({ status: r.status, code: body.error.code }).toEqual({ status: 503, code: 'IO_ERROR' })
+      expect(body.error.message).toContain('a read the disk failed once')
+      expect(body.error.hint).toMatch(/^check the disk/)
+      const again = await fetch(url + 'api/v1/blocks/2/tables/t/rows?limit=2')
+      expect(again.status).toBe(200)
+    } finally {
+      p.kill('SIGTERM')
+      await new Promise(resolve => p.on('close', resolve))
+    }
   }, 120_000)
 
   it('adopt-daisy: daisy.db the disk cannot read is IO_ERROR, not DAISY_DB_INVALID "restore it from a backup"; the failed adoption leaves no daisy/ behind', async () => {
