@@ -23,7 +23,7 @@ import { recordDaisyCommitment } from './daisy-commitment.js'
 // chainparams.json they continue no chain, and an init's genesis must not stand beside them).
 // node.lock: held by the init, newchain or adopt-daisy making the chain (or by a look at it), never removed.
 const KEEP = new Set(['keystore', 'node.key', 'node.lock', 'node.lock-journal', 'README.md', '.gitkeep'])
-const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'writer.json', 'daisy', 'daisy-state'])
+const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'chain.db-journal', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'query.db-journal', 'writer.json', 'daisy', 'daisy-state'])
 const DAISY = new Set(['daisy', 'daisy-state'])
 const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
 const isLeftover = (name: string): boolean => LEFTOVERS.has(name) || LEFTOVER_TEMP.test(name)

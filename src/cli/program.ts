@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { join } from 'node:path'
 import { asError, errorCode, errorMessage, hintOf, hintWithDir, isPetalError, type LogLevel } from '../util/index.js'
+import { diskFailureOf } from '../block/index.js'
 import { IndexDb, indexUnusable, StorageError, systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
@@ -115,6 +116,10 @@ function malformedIndex (err: unknown, ctx: CliContext | undefined): StorageErro
   const code = errorCode(err)
   if (code?.startsWith('SQLITE_CORRUPT') !== true || ctx === undefined) return undefined
   const path = join(ctx.dir, 'chain.db')
+  // A disk that keeps failing (node:fs cannot read chain.db either) fails quick_check too: that is
+  // the disk's error, not a damaged index (fault torture, read lane, seed 35 #4; mend35).
+  const disk = diskFailureOf(err, path, () => { throw err })
+  if (disk !== undefined) return systemFailure(disk)
   // Said of chain.db only when it is chain.db: one that reads whole now had a read the disk failed
   // once, or the page was another database's (pending.db's raw errors would reach here too).
   if (indexReadsWhole(path)) {

@@ -41,13 +41,14 @@ describe.runIf(withCc)('I/O faults: a read that fails once, and other failures o
     expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
   }, 120_000)
 
-  it('blocks: a read of chain.db the disk failed once is never INDEX_CORRUPT "rebuild it"', async () => {
+  it.each([['once', false], ['from then on', true]])('blocks: a read of chain.db the disk failed %s is never INDEX_CORRUPT "rebuild it"', async (_, sticky) => {
     const { full } = await pair()
     const codes = new Set<string>()
     let nth = 1
     // Each of SQLite's reads of chain.db in turn, until the command makes fewer reads than nth.
     for (; nth <= 60; nth++) {
-      const f = faultEnv({ dir: full, ops: ['read'], nth, match: '/chain.db', caller: 'better_sqlite3.node' })
+      // A disk that keeps failing fails node:fs's reads too (SQLite's alone are counted otherwise).
+      const f = faultEnv({ dir: full, ops: ['read'], nth, sticky, match: '/chain.db', caller: sticky ? undefined : 'better_sqlite3.node' })
       const r = await petal(['--dir', full, 'blocks'], f.env)
       if (faultResult(f).injected === 0) break
       expect(r.stderr, `read #${nth}`).not.toMatch(noStack)
@@ -58,6 +59,20 @@ describe.runIf(withCc)('I/O faults: a read that fails once, and other failures o
     // Before: one of them was INDEX_CORRUPT, "rebuild it from the block files with `petal reindex`".
     expect([...codes].filter(c => !c.startsWith('IO_ERROR ')), [...codes].join(', ')).toEqual([])
   }, 300_000)
+
+  it('init whose fsyncs of chain.db fail from its third on (a hot chain.db-journal left): init run again makes the chain, not DATA_DIR_NOT_EMPTY', async () => {
+    const dir = join(tmpDir(), 'data')
+    mkdirSync(dir)
+    const f = faultEnv({ dir, ops: ['fsync'], nth: 3, sticky: true, errno: 'ENOSPC', match: '/chain.db' })
+    const r = await petal(['--dir', dir, 'init'], f.env)
+    expect(faultResult(f).injected).toBeGreaterThan(0)
+    expect(r.code, r.stderr).toBe(4)
+    expect(existsSync(join(dir, 'chain.db-journal'))).toBe(true)
+    // Before: "is not empty (chain.db-journal) [DATA_DIR_NOT_EMPTY]" (torture, adopt lane, seed 35 #7).
+    const again = await petal(['--dir', dir, 'init'])
+    expect(again.code, again.stderr).toBe(0)
+    expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
+  }, 120_000)
 
   it('signimportblock: chain.db-wal the disk refuses to open for writing (ENOSPC) is IO_ERROR, not PERMISSION_DENIED', async () => {
     const { full } = await pair()
