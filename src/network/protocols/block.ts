@@ -109,12 +109,9 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
           if (file === undefined) { await batch.flush(); await reply({ ok: false, error: 'NOT_FOUND' }); break }
           limit.arm(blockTransferBudgetMs(file.size), 'upload')
           const head = frame(encodeJson({ ok: true, size: file.size, seal: file.seal }))
-          if (head.byteLength + file.size <= UPLOAD_CHUNK) {
-            await batch.add(head, file)
-          } else {
-            await batch.flush()
-            await sendFile(stream, file, limit.signal, head, batch)
-          }
+          // A large block continues the message its range's previous blocks left (addFile).
+          if (head.byteLength + file.size <= UPLOAD_CHUNK) await batch.add(head, file)
+          else await batch.addFile(head, file, limit.signal)
           const done = file
           file = undefined
           // Closing a file opened for reading does no I/O: synchronously, not a thread-pool round trip per block.

@@ -47,8 +47,37 @@ export class SendBatch {
   }
 
   /**
+   * Add a block of any size (`head` + the whole file): its bytes continue the message being
+   * gathered, after what the range's previous blocks left in it, and every message that fills is
+   * sent. So a range is one run of full UPLOAD_CHUNK messages, each four whole noise messages,
+   * where each large block ended in a message of its own: a 1 MB block went out in five frames and
+   * seventeen noise messages (the fifth frame ~8.6 KB), now ~4.03 and ~16.1 (docs/performance.md,
+   * "Session 33: the 1 MB pull"). What is left of the block's last message waits in the batch for
+   * the next block or the range's final flush.
+   */
+  async addFile (head: Uint8Array, file: OpenBlock, limit: AbortSignal): Promise<void> {
+    if (this.bytes + head.byteLength > UPLOAD_CHUNK) await this.flush()
+    let msg = this.msg ??= Buffer.allocUnsafe(UPLOAD_CHUNK)
+    msg.set(head, this.bytes)
+    this.bytes += head.byteLength
+    let off = 0
+    while (off < file.size) {
+      if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
+      const n = Math.min(UPLOAD_CHUNK - this.bytes, file.size - off)
+      const got = await this.read(file.fd, msg.subarray(this.bytes, this.bytes + n), off)
+      if (got !== n) throw new Error('block file shrank while being sent')
+      this.bytes += n
+      off += n
+      if (this.bytes === UPLOAD_CHUNK) {
+        await this.flush()
+        msg = this.msg ??= Buffer.allocUnsafe(UPLOAD_CHUNK)
+      }
+    }
+  }
+
+  /**
    * Fill `into` from the file at `pos` (fewer bytes only at its end): synchronously while reads are
-   * fast, else through the pool (see add). sendFile reads a large block of the range this way too:
+   * fast, else through the pool (see add). addFile reads a large block of the range this way too:
    * through the pool, a page-cache read of 256 KiB cost the server twice the CPU (1.5 against 0.7 ms
    * per MB, docs/performance.md, "Session 9: the 1 MB pull").
    */
