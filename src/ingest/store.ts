@@ -1,5 +1,5 @@
 import { closeSync, fsync, openSync } from 'node:fs'
-import { commitWal, systemFailure, tryRewriteLog, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { commitWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
@@ -140,8 +140,9 @@ export class PendingStore {
     const fd = this.walFd
     await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
       // Its commits are made: refused, they would be sealed all the same (a retry doubles them). A
-      // fsync retried after a failure proves nothing (fsyncgate): re-write the log, else refuse.
-      .catch((err: unknown) => { if (!tryRewriteLog(this.db, 1000)) throw err })
+      // fsync retried after a failure proves nothing (fsyncgate): re-write the log, waiting out
+      // other processes' readers and writers for a minute (review35: after one second, refused).
+      .catch(async (err: unknown) => { if (!await rewriteLogWaiting(this.db, 60_000).catch(() => false)) throw err })
   }
 
   protected tryBegin (): boolean {

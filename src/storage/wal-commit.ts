@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { errorCode, errorMessage } from '../util/index.js'
+import { errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 
 /**
@@ -99,11 +99,18 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
   }
 }
 
-/** rewriteLog, false where it would throw (the caller reports the failure that led to it). */
-export function tryRewriteLog (db: Database.Database, busyMs?: number): boolean {
-  try {
-    return rewriteLog(db, busyMs)
-  } catch {
-    return false
+/**
+ * rewriteLog, tried again while another connection's reader or writer keeps it from finishing, for
+ * up to `waitMs`: each try without waiting inside SQLite (its busy handler sleeps on the calling
+ * thread, the event loop blocked), the waits between them on timers. False when the wait ended;
+ * the disk's failure is thrown. A group commit whose fsync failed gave up after one second, and
+ * was refused while its rows, committed, were sealed all the same (review35).
+ */
+export async function rewriteLogWaiting (db: Database.Database, waitMs: number): Promise<boolean> {
+  const until = Date.now() + waitMs
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    if (rewriteLog(db, 0)) return true
+    if (Date.now() >= until) return false
+    await sleep(delay)
   }
 }
