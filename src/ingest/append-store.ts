@@ -1,5 +1,6 @@
 import { commitWal, dataFileExists, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
 import { IngestError } from './errors.js'
+import { LOOK_PENDING } from './pending-schema.js'
 import type { TableSchema } from './schema.js'
 import { PendingStore } from './store.js'
 
@@ -89,7 +90,7 @@ export class AppendStore extends PendingStore {
     try {
       const st = this.aloneStmt
       // The statement's end is its COMMIT: one whose fsync failed is undone for good (commitWal).
-      r = commitWal(this.db, () => st.run(t.name, data, data.length, at, cache.version))
+      r = commitWal(this.db, () => st.run(t.name, data, data.length, at, cache.version), LOOK_PENDING)
     } catch (err) {
       // A failed commit is rolled back by SQLite; an open transaction left here would hold the lock.
       if (this.db.inTransaction) this.db.exec('ROLLBACK')

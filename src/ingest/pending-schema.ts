@@ -37,3 +37,9 @@ export const toBatch = (r: BatchRow): Batch => ({ id: r.id, state: r.state, hash
 export interface PendingRow { id: number, table: string, data: Buffer, bytes: number, at: number }
 
 export interface Placement { batch: number, state: BatchState, hash: string | null, rowid: bigint }
+
+/**
+ * How to look whether rows whose commit may still be recorded were (commitWal's `look`): `petal
+ * status` says nothing of pending rows, which are seen once sealed (review35).
+ */
+export const LOOK_PENDING = 'seal what is pending (`petal seal`; a running node seals by itself), then look for the rows in their table (`petal query`) before sending them again'

@@ -2,7 +2,7 @@ import { closeSync, fsync, openSync } from 'node:fs'
 import { commitWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
-import { toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
+import { LOOK_PENDING, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
 import { formatReceipt, parseReceipt } from './receipt-id.js'
 import { RowInserter } from './row-inserter.js'
 import { openPendingDb } from './store-open.js'
@@ -104,7 +104,7 @@ export class PendingStore {
     try {
       const r = fn()
       // A COMMIT whose fsync failed is undone for good, not only in this process (commitWal).
-      commitWal(this.db, () => this.stmt('COMMIT').run())
+      commitWal(this.db, () => this.stmt('COMMIT').run(), LOOK_PENDING)
       return r
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')

@@ -14,15 +14,22 @@ import { StorageError } from './errors.js'
  * frame write that failed left no whole commit frame, and an automatic checkpoint's failure never
  * reaches the COMMIT (SQLite's default WAL hook ignores it, docs/data-directory.md).
  */
-export function commitWal<T> (db: Database.Database, commit: () => T): T {
+export function commitWal<T> (db: Database.Database, commit: () => T, look = LOOK_INDEX): T {
   try {
     return commit()
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK')
     if (errorCode(err) !== 'SQLITE_IOERR_FSYNC') throw err
-    throw undoFailedCommit(db, err)
+    throw undoFailedCommit(db, err, look)
   }
 }
+
+/**
+ * How to look whether a change that may still be recorded was (undoFailedCommit's hint, after "the
+ * change may still be recorded"): chain.db's by `petal status`; pending.db's rows are not in it
+ * (review35), the pending store gives its own (ingest).
+ */
+export const LOOK_INDEX = 'look (`petal status`) before running the command again'
 
 /**
  * After a COMMIT failed with SQLITE_IOERR_FSYNC: commit a change of one page (`user_version`, which
@@ -31,9 +38,9 @@ export function commitWal<T> (db: Database.Database, commit: () => T): T {
  * after it is valid any more. Once that commit's own fsync succeeds (pages written anew, not a
  * retried fsync of the failed ones: fsyncgate), the failed commit can never be recovered, and
  * every commit before it was fsynced by its own COMMIT. Returns the error to report: "undone"
- * when it worked, else "may still be recorded" (the disk refused that write too).
+ * when it worked, else "may still be recorded" (the disk refused that write too), and `look`.
  */
-export function undoFailedCommit (db: Database.Database, cause: unknown): StorageError {
+export function undoFailedCommit (db: Database.Database, cause: unknown, look = LOOK_INDEX): StorageError {
   const what = `the disk failed to flush a commit to ${db.name} (SQLITE_IOERR_FSYNC): ${errorMessage(cause)}`
   const sync = db.pragma('synchronous', { simple: true })
   const busy = db.pragma('busy_timeout', { simple: true })
@@ -47,7 +54,7 @@ export function undoFailedCommit (db: Database.Database, cause: unknown): Storag
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK')
     return new StorageError('IO_ERROR', `${what}; undoing it failed too: ${errorMessage(err)}`, {
-      hint: 'check the disk (dmesg, fsck); the change may still be recorded (SQLite\'s log holds it, and the next command can find it committed): look (`petal status`) before running the command again',
+      hint: `check the disk (dmesg, fsck); the change may still be recorded (SQLite's log holds it, and the next command can find it committed): ${look}`,
       details: { systemCode: 'SQLITE_IOERR_FSYNC', path: db.name, undone: false },
       cause
     })

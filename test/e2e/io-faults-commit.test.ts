@@ -62,6 +62,27 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
     expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
   }, 60_000)
 
+  it('append on a disk that keeps failing: the hint\'s commands, run as printed, show whether the rows were kept', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.ndjson')
+    writeFileSync(rows, '{"a":1}\n{"a":2}\n')
+    expect((await petal(['--dir', dir, 'append', 'before', rows])).code).toBe(0)
+    // Every fsync of pending.db-wal fails, the store made: the append's commit and its undo.
+    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, sticky: true, match: '/pending.db-wal', caller: 'better_sqlite3.node' })
+    const r = await petal(['--dir', dir, 'append', 'kept', rows], f.env)
+    expect(r.stderr).toMatch(/\[IO_ERROR\]/)
+    expect(r.stderr).toMatch(/may still be recorded/)
+    // Before: "look (`petal status`)", which says nothing of pending rows (tip, blocks, keys, node).
+    const printed = [...(/hint: (.*)/.exec(r.stderr)?.[1] ?? '').matchAll(/`petal ([^`]*)`/g)].map(m => m[1] ?? '')
+    expect(printed.map(c => c.split(' ').slice(2, 3)[0])).toEqual(['seal', 'query'])
+    expect(printed.every(c => c.startsWith(`--dir ${dir} `))).toBe(true)
+    const s = await petal(printed[0]?.split(' ') ?? [])
+    expect(s.code, s.stderr).toBe(0)
+    // The failed commit's frames were overwritten in the page cache by the undo: none were kept.
+    expect(await rowsIn(dir, 'kept').catch(() => 0)).toBe(0)
+  }, 60_000)
+
   it('POST /records: a refused row does not come back after a crash, so the client\'s retry is sealed once', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
