@@ -92,8 +92,9 @@ export class PendingStore {
   writeNow<T> (fn: () => T, deferSync = false): T | typeof BUSY {
     // The setting is this connection's: it is NORMAL only from BEGIN to COMMIT, with no await in
     // between, so every other write (the sealer's claims and placements) keeps its own fsync.
+    // syncWal's descriptor is opened before the first deferred COMMIT (review35, index-write-lock.ts).
     if (this.failed !== undefined) throw this.failed.err
-    if (deferSync) this.stmt('PRAGMA synchronous = NORMAL').run()
+    if (deferSync) { this.walFd ??= openSync(`${this.path}-wal`, 'r'); this.stmt('PRAGMA synchronous = NORMAL').run() }
     let began = false
     try {
       began = this.tryBegin()

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { closeSync, fsync, openSync } from 'node:fs'
 import { AbortError, errorCode, failpoint, fsyncFile, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
@@ -51,16 +52,24 @@ export class IndexWriteLock {
     return await this.mutex.run(async () => {
       // The safety level cannot change inside a transaction: set before BEGIN, reset after COMMIT.
       if (options.syncOffLoop !== true) return await this.lockedTx(fn, options)
+      // Opened before the COMMIT, fsynced after it: Linux reports a writeback error once to each
+      // descriptor open when it happened, and to one opened later only if none has seen it. SQLite's
+      // own fsync of the -wal inside the COMMIT (an automatic checkpoint's, whose failure SQLite
+      // ignores) took the report, and the fsync of a descriptor opened after it succeeded (review35).
+      const wal = openIfThere(`${this.db.name}-wal`)
       this.db.pragma('synchronous = NORMAL')
       let result: T
       try {
         result = await this.lockedTx(fn, options)
+      } catch (err) {
+        if (wal !== undefined) closeSync(wal)
+        throw err
       } finally {
         this.db.pragma('synchronous = FULL')
       }
       failpoint('index:committed-unsynced')
       try {
-        await this.syncWal()
+        await this.syncWal(wal)
       } catch (err) {
         throw unflushed(err)
       }
@@ -68,8 +77,15 @@ export class IndexWriteLock {
     })
   }
 
-  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool; syncWalNow on this thread, for recovery. */
-  private async syncWal (): Promise<void> { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }) }
+  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool, through `fd` if given (closed); syncWalNow on this thread, for recovery. */
+  private async syncWal (fd?: number): Promise<void> {
+    if (fd === undefined) { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }); return }
+    try {
+      await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
+    } finally {
+      closeSync(fd)
+    }
+  }
   syncWalNow (): void { try { fsyncFile(`${this.db.name}-wal`) } catch (err) { if (!isNotFound(err)) throw err } }
 
   /** Run `fn` between this process's write transactions (under its mutex), outside any. */
@@ -169,4 +185,14 @@ function unflushed (err: unknown): unknown {
     details: f.details,
     cause: err
   })
+}
+
+/** A read-only descriptor of `path`, or undefined when there is no such file (SQLite has not made its -wal yet). */
+function openIfThere (path: string): number | undefined {
+  try {
+    return openSync(path, 'r')
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
+  }
 }
