@@ -1,4 +1,5 @@
 import { commitWal, dataFileExists, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
+import { errorCode } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LOOK_PENDING } from './pending-schema.js'
 import type { TableSchema } from './schema.js'
@@ -33,10 +34,7 @@ export class AppendStore extends PendingStore {
     const exists = dataFileExists(main.path, 'pending store')
     let db: PendingStore['db'] | undefined
     try {
-      // Opened at the default busy timeout: `synchronous` reads the schema, which may wait through
-      // another process's WAL recovery as every read does. 0 once nothing but writes remains.
-      db = exists ? openSqlite(main.path) : undefined
-      db?.pragma('synchronous = FULL')
+      db = exists ? openAppendDb(main.path) : undefined
       // The same file as `main`'s, not one put in its place since (appends would go to another store).
       const instance = (db?.prepare("SELECT value FROM meta WHERE key = 'instance'").get() as { value: string } | undefined)?.value
       if (db === undefined || instance !== main.instance) {
@@ -45,6 +43,17 @@ export class AppendStore extends PendingStore {
         })
       }
       db.pragma('busy_timeout = 0')
+      // SQLite retries a read-write open of the file or its log that the disk refused (a full or
+      // failing disk, once) read-only, silently (unixOpen), and keeps that descriptor for the
+      // connection's life: every append would then fail "readonly database" until a restart
+      // (the fault torture, session 35). Open once more; a second refusal is the error.
+      if (!writesNow(db, false)) {
+        db.close()
+        db = undefined
+        db = openAppendDb(main.path)
+        db.pragma('busy_timeout = 0')
+        writesNow(db, true)
+      }
       return new AppendStore(db, main)
     } catch (err) {
       db?.close()
@@ -104,4 +113,37 @@ export class AppendStore extends PendingStore {
   override cachedTables (): Map<string, TableSchema> {
     return this.tableCache?.tables ?? this.main.cachedTables()
   }
+}
+
+/**
+ * A connection to pending.db for appends, opened at the default busy timeout: `synchronous` reads
+ * the schema, which may wait through another process's WAL recovery as every read does.
+ */
+function openAppendDb (path: string): PendingStore['db'] {
+  const db = openSqlite(path)
+  try {
+    db.pragma('synchronous = FULL')
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
+}
+
+/**
+ * Whether `db` can begin a write transaction (begun and rolled back, nothing written): false when
+ * SQLite opened the file or its log read-only, or with `orThrow` that error. Another process
+ * holding the write lock (SQLITE_BUSY at a busy timeout of 0) says nothing either way: taken as yes.
+ */
+function writesNow (db: PendingStore['db'], orThrow: boolean): boolean {
+  try {
+    db.exec('BEGIN IMMEDIATE')
+  } catch (err) {
+    const code = errorCode(err) ?? ''
+    if (code.startsWith('SQLITE_BUSY')) return true
+    if (code.startsWith('SQLITE_READONLY') && !orThrow) return false
+    throw err
+  }
+  db.exec('ROLLBACK')
+  return true
 }
