@@ -3,6 +3,7 @@ import Database from 'better-sqlite3'
 import { copyFileSync, cpSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
+import { groupFaultNode } from '../helpers/group-fault-node.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { stopAll } from '../helpers/network.js'
 import { httpUrlOf, petal, spawnNode, statusOf } from '../helpers/node-process.js'
@@ -166,19 +167,9 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
   }, 60_000)
 
   it('POST /records from concurrent clients: a group whose deferred fsync failed is re-written, never refused yet sealed', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
-    // Only Node's own fsyncs count (the group's deferred one, PendingStore.syncWal), not SQLite's.
-    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/pending.db-wal', caller: 'node', armed: false })
-    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
-    const statuses: number[] = []
+    const { dir, node, fault: f, statuses, burst } = await groupFaultNode()
     try {
-      const url = await httpUrlOf(node)
-      const post = async (a: number): Promise<number> => (await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a }]) })).status
-      const burst = async (from: number): Promise<void> => { statuses.push(...await Promise.all(Array.from({ length: 16 }, async (_, i) => await post(from + i)))) }
-      // Concurrent appends commit as a group without an fsync, then fsync the -wal on the thread
-      // pool: the first burst makes the store take them as concurrent, a later one meets the fault.
+      // The first burst makes the store take the appends as concurrent, a later one meets the fault.
       await burst(0)
       armFault(f)
       for (let from = 100; faultResult(f).injected === 0 && from < 1000; from += 100) await burst(from)

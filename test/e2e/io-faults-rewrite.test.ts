@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
+import { armFault, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { stopAll } from '../helpers/network.js'
-import { httpUrlOf, petal, spawnNode } from '../helpers/node-process.js'
-import { tmpDir } from '../helpers/tmp.js'
+import { groupFaultNode } from '../helpers/group-fault-node.js'
+import { petal } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 // The pending store's group commit after its deferred fsync of pending.db-wal failed re-writes the
@@ -28,17 +28,8 @@ async function holdSnapshot (file: string): Promise<{ release: () => Promise<voi
 
 describe.runIf(withCc)('a group commit whose deferred fsync failed, with a reader in another process', () => {
   it('waits for the reader to re-write the log, then acknowledges: never refused yet sealed', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
-    // Only Node's own fsyncs count (the group's deferred one, PendingStore.syncWal), not SQLite's.
-    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/pending.db-wal', caller: 'node', armed: false })
-    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
-    const statuses: number[] = []
+    const { dir, node, fault: f, statuses, burst } = await groupFaultNode()
     try {
-      const url = await httpUrlOf(node)
-      const post = async (a: number): Promise<number> => (await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a }]) })).status
-      const burst = async (from: number): Promise<void> => { statuses.push(...await Promise.all(Array.from({ length: 16 }, async (_, i) => await post(from + i)))) }
       await burst(0)
       // A snapshot from before the failing group: the checkpoint can neither copy that group's
       // frames into pending.db nor empty the -wal while it is held.
