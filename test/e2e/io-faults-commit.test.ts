@@ -3,10 +3,10 @@ import Database from 'better-sqlite3'
 import { copyFileSync, cpSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { groupFaultNode } from '../helpers/group-fault-node.js'
+import { faultedNode, groupFaultNode } from '../helpers/faulted-node.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { stopAll } from '../helpers/network.js'
-import { httpUrlOf, petal, spawnNode, statusOf } from '../helpers/node-process.js'
+import { petal, statusOf } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // A COMMIT whose fsync of the -wal fails (session 34, fsync34): its frames, commit frame included,
@@ -85,14 +85,9 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
   }, 60_000)
 
   it('POST /records: a refused row does not come back after a crash, so the client\'s retry is sealed once', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
     // Once armed, the next fsync of pending.db-wal fails: the refused request's commit.
-    const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/pending.db-wal', armed: false })
-    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
+    const { dir, node, fault: f, url, token } = await faultedNode({ ops: ['fsync'], nth: 1, match: '/pending.db-wal', armed: false })
     try {
-      const url = await httpUrlOf(node)
       const post = async (a: number): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a }]) })
       expect((await post(1)).status).toBe(202)
       armFault(f)

@@ -4,9 +4,10 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { makeSqlite } from '../helpers/chain.js'
 import { buildDaisyDir } from '../helpers/daisy.js'
+import { faultedNode } from '../helpers/faulted-node.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { stopAll } from '../helpers/network.js'
-import { httpUrlOf, petal, spawnNode } from '../helpers/node-process.js'
+import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -116,13 +117,8 @@ describe.runIf(withCc)('I/O faults: reads, adopt-daisy, the Fastify records rout
   }, 120_000)
 
   it('POST /records through Fastify (a content type the lean lane leaves to it) on a full disk: 503 DISK_FULL, and the node goes on', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
-    const f = faultEnv({ dir, ops: ['write'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/pending.db', armed: false })
-    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
+    const { node, fault: f, url, token } = await faultedNode({ ops: ['write'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/pending.db', armed: false })
     try {
-      const url = await httpUrlOf(node)
       // `charset=UTF-8` (upper case) is not one of the lean lane's exact spellings.
       const post = async (): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv; charset=UTF-8' }, body: 'a,b\n1,x\n2,y\n' })
       expect((await post()).status).toBe(202)

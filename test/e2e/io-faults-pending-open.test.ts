@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
+import { faultResult, faultShim } from '../helpers/fault-shim.js'
+import { faultedNode } from '../helpers/faulted-node.js'
 import { stopAll } from '../helpers/network.js'
-import { httpUrlOf, petal, spawnNode } from '../helpers/node-process.js'
+import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // pending.db-wal the disk refuses to open once when a node opens its append connection (found by
@@ -16,16 +17,13 @@ describe.runIf(withCc)('pending.db-wal the disk refuses to open once', () => {
   it('a node whose append connection got a read-only log opens it again: POST /records is 202 and sealed, not 503 PERMISSION_DENIED until a restart', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n')
     // pending.db exists with a table: the node opens it, then its append connection.
     expect((await petal(['--dir', dir, 'append', 'kept', rows])).code).toBe(0)
     // The node's opens of pending.db-wal: its main connection's first, its append connection's second.
-    const f = faultEnv({ dir, ops: ['open'], nth: 2, errno: 'ENOSPC', match: '/pending.db-wal' })
-    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
+    const { node, fault: f, url, token } = await faultedNode({ ops: ['open'], nth: 2, errno: 'ENOSPC', match: '/pending.db-wal' }, { dir })
     try {
-      const url = await httpUrlOf(node)
       expect(faultResult(f).injected).toBe(1)
       const post = async (): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' }, body: '{"a":2}\n{"a":3}\n' })
       const r = await post()

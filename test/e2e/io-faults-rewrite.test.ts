@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { armFault, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { stopAll } from '../helpers/network.js'
-import { groupFaultNode } from '../helpers/group-fault-node.js'
+import { groupFaultNode } from '../helpers/faulted-node.js'
 import { petal } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 

@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { extendChain, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { addrOf, startNode, stopAll } from '../helpers/network.js'
-import { httpUrlOf, petal, spawnNode } from '../helpers/node-process.js'
+import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { faultedNode } from '../helpers/faulted-node.js'
 
 // Failing I/O under the data directory, injected by the LD_PRELOAD shim of
 // test/helpers/fault-shim.c (compiled here with the system's cc), against the built CLI. Each case
@@ -60,15 +61,9 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
   }, 60_000)
 
   it('POST /records on a full disk: 503 DISK_FULL with its hint, not API_INTERNAL', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
     // Every write of the pending store fails with ENOSPC once armed (after the start-up).
-    const f = faultEnv({ dir, ops: ['write'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/pending.db', armed: false })
-    const node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], f.env)
+    const { node, fault: f, url, token } = await faultedNode({ ops: ['write'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/pending.db', armed: false })
     try {
-      // The URL line may follow the p2p address spawnNode waits for.
-      const url = await httpUrlOf(node)
       const post = async (): Promise<Response> => await fetch(url + 'api/v1/records/kept', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ a: 1 }]) })
       expect((await post()).status).toBe(202)
       armFault(f)
