@@ -33,17 +33,30 @@ static _Thread_local int keep_next;
 /* The connection swap() replaces the main database of; NULL after forget() (before JS closes it). */
 static _Thread_local sqlite3 *kept;
 
+/*
+ * The bytes of argv[0], which must be a Uint8Array (else a TypeError naming `what`, and false):
+ * what hold and swap take.
+ */
+static bool uint8_arg (napi_env env, size_t argc, napi_value *argv, const char *what, void **data, size_t *len)
+{
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, len, data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, what);
+    return false;
+  }
+  return true;
+}
+
 static napi_value hold (napi_env env, napi_callback_info info)
 {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  bool is_ta = false;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta) { napi_throw_type_error(env, NULL, "hold(buf): buf must be a Uint8Array"); return NULL; }
-  napi_typedarray_type type;
   size_t len = 0;
   void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) { napi_throw_type_error(env, NULL, "hold(buf): buf must be a Uint8Array"); return NULL; }
+  if (!uint8_arg(env, argc, argv, "hold(buf): buf must be a Uint8Array", &data, &len)) return NULL;
   if (data == NULL || len == 0) { napi_throw_range_error(env, NULL, "hold(buf): buf is empty"); return NULL; }
   held = data;
   held_len = len;
@@ -70,12 +83,9 @@ static napi_value swap (napi_env env, napi_callback_info info)
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  bool is_ta = false;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta) { napi_throw_type_error(env, NULL, "swap(buf): buf must be a Uint8Array"); return NULL; }
-  napi_typedarray_type type;
   size_t len = 0;
   void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) { napi_throw_type_error(env, NULL, "swap(buf): buf must be a Uint8Array"); return NULL; }
+  if (!uint8_arg(env, argc, argv, "swap(buf): buf must be a Uint8Array", &data, &len)) return NULL;
   if (data == NULL || len == 0 || kept == NULL || sqlite3_api == NULL) return result_bool(env, false);
   int rc = sqlite3_deserialize(kept, "main", data, (sqlite3_int64)len, (sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY);
   return result_bool(env, rc == SQLITE_OK);
