@@ -3,7 +3,7 @@
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY COLLATE NOCASE, sql TEXT NOT NULL, declared TEXT, created_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, data BLOB NOT NULL, bytes INTEGER NOT NULL, at INTEGER NOT NULL, batch INTEGER);
+CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, data BLOB NOT NULL, bytes INTEGER NOT NULL, at INTEGER NOT NULL, batch INTEGER, n INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS rows_batch ON rows (batch) WHERE batch IS NOT NULL;
 CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, state TEXT NOT NULL, hash TEXT, height INTEGER,
   rows INTEGER NOT NULL, bytes INTEGER NOT NULL, oldest_at INTEGER NOT NULL, claimed_at INTEGER NOT NULL, sealed_at INTEGER, pid INTEGER NOT NULL);
@@ -14,8 +14,14 @@ CREATE INDEX IF NOT EXISTS placements_batch ON placements (batch);
 CREATE TABLE IF NOT EXISTS problems (row INTEGER PRIMARY KEY, message TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS encrypt_policies (name TEXT PRIMARY KEY COLLATE NOCASE, columns TEXT NOT NULL, recipients TEXT NOT NULL) WITHOUT ROWID;
 `
-/** 2: rows name their fields by column index (row-codec.ts); 1, whose rows name them, is upgraded on open. */
-export const LAYOUT = '2'
+/**
+ * 3: an append's rows are one record of `n` rows, the id its last row's number (record-pack.ts);
+ * 2: rows name their fields by column index (row-codec.ts); 1 names them. 1 and 2 are upgraded on
+ * open (store-open.ts): their records are records of one row, as layout 3 reads them.
+ */
+export const LAYOUT = '3'
+/** The `rows` column that layout 3 added: a store of layout 1 or 2 gets it at its upgrade. */
+export const RECORD_ROWS_COLUMN = 'ALTER TABLE rows ADD COLUMN n INTEGER NOT NULL DEFAULT 1'
 
 export type BatchState = 'claimed' | 'built' | 'sealed' | 'orphaned'
 

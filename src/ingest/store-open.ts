@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path'
 import { dataFileExists, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, systemFailure, type SqliteDb } from '../storage/index.js'
 import { lockHolders, processStopped, resumeAdvice } from '../util/index.js'
 import { IngestError } from './errors.js'
-import { LAYOUT, SCHEMA } from './pending-schema.js'
+import { LAYOUT, RECORD_ROWS_COLUMN, SCHEMA } from './pending-schema.js'
 import { newInstanceId } from './receipt-id.js'
 
 /** pending.db's connection, created with its schema if needed and brought to this Petal's layout (PendingStore.open). */
@@ -35,6 +35,7 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
     }
     db.pragma('busy_timeout = 5000')
     checkLayout(db, path, readonly)
+    if (readonly) readOldRecords(db)
   } catch (err) {
     if (db?.open === true) db.close()
     if (err instanceof IngestError || err instanceof StorageError) throw err
@@ -58,16 +59,19 @@ const layoutOf = (db: SqliteDb): string | undefined =>
   (db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string } | undefined)?.value
 
 /**
- * Bring a store opened for writing to this Petal's layout. Layout 1 differs only in its rows'
- * encoding, which this Petal still reads (row-codec.ts); setting 2 keeps older Petals out. Only
- * under the node lock (this process's own, or taken for the update): a node of an older Petal
- * reads the layout only when it starts, and could then seal none of the rows written under layout
- * 2; holding the lock keeps one from starting between the look and the update. A node of this
- * Petal upgrades the store when it opens it, before it takes the node lock; a pull holds the lock
- * too, so the update waits for its end.
+ * Bring a store opened for writing to this Petal's layout. Layouts 1 and 2 differ from 3 only in
+ * that every record holds one row: layout 3 adds the `rows.n` column (default 1, no row is
+ * rewritten), and layout 1's rows' encoding is still read (row-codec.ts), so pending rows of an
+ * upgraded store are sealed as they are. Setting 3 keeps older Petals out: one would take a
+ * record of several rows for one row, and number a new row inside one. Only under the node lock
+ * (this process's own, or taken for the update): a node of an older Petal reads the layout only
+ * when it starts, and keeps writing its own layout while it runs; holding the lock keeps one from
+ * starting between the look and the update. A node of this Petal upgrades the store when it opens
+ * it, before it takes the node lock; a pull holds the lock too, so the update waits for its end.
  */
 function upgradeLayout (db: SqliteDb, path: string): void {
-  if (layoutOf(db) !== '1') return
+  const from = layoutOf(db)
+  if (from !== '1' && from !== '2') return
   const dir = dirname(path)
   const lock = NodeLock.isHeldHere(dir) ? undefined : NodeLock.tryAcquire(dir, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock === undefined && !NodeLock.isHeldHere(dir)) {
@@ -84,16 +88,34 @@ function upgradeLayout (db: SqliteDb, path: string): void {
     })
   }
   try {
-    db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value = '1'").run(LAYOUT)
+    // One transaction: the column and the layout that says it is there (another process of this
+    // Petal may have upgraded the store since the look).
+    db.transaction(() => {
+      if (!hasRecordRows(db)) db.exec(RECORD_ROWS_COLUMN)
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value IN ('1', '2')").run(LAYOUT)
+    }).immediate()
   } finally {
     lock?.release()
   }
 }
 
-/** Refuse a store of a layout this Petal cannot read (`readonly`: layout 1 is read as it is). */
+const hasRecordRows = (db: SqliteDb): boolean =>
+  (db.prepare('PRAGMA table_info(rows)').all() as Array<{ name: string }>).some(c => c.name === 'n')
+
+/**
+ * A store of layout 1 or 2 opened read-only (not upgraded): its records are of one row each, read
+ * through a temporary view with `n` = 1 that stands for `rows` (unqualified names find the temp
+ * schema first; nothing is written to the file).
+ */
+function readOldRecords (db: SqliteDb): void {
+  if (hasRecordRows(db)) return
+  db.exec('CREATE TEMP VIEW rows AS SELECT id, tbl, data, bytes, at, batch, 1 AS n FROM main.rows')
+}
+
+/** Refuse a store of a layout this Petal cannot read (`readonly`: layouts 1 and 2 are read as they are). */
 function checkLayout (db: SqliteDb, path: string, readonly: boolean): void {
   const layout = layoutOf(db)
-  if (layout === undefined || layout === LAYOUT || (readonly && layout === '1')) return
+  if (layout === undefined || layout === LAYOUT || (readonly && (layout === '1' || layout === '2'))) return
   const message = `cannot open the pending store ${path}: layout version ${layout}, this Petal knows ${LAYOUT}`
   // A newer Petal wrote it: restoring a backup would lose every row acknowledged since and reissue their receipt ids.
   if (/^[0-9]+$/.test(layout) && Number(layout) > Number(LAYOUT)) {

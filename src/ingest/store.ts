@@ -6,6 +6,7 @@ import { LOOK_PENDING, toBatch, type Batch, type BatchRow, type BatchState, type
 import { formatReceipt, parseReceipt } from './receipt-id.js'
 import { RowInserter } from './row-inserter.js'
 import { openPendingDb } from './store-open.js'
+import { batchRowCount, batchRowsOf, oldestPending, recordOf, splitAfter } from './pending-records.js'
 
 /** PendingStore.writeNow(): another process holds the write lock, nothing ran. */
 export const BUSY: unique symbol = Symbol('pending store busy')
@@ -16,10 +17,11 @@ export const BUSY: unique symbol = Symbol('pending store busy')
  * resolves. Several processes may write it at once (a node and `petal append`); each write is one
  * short transaction. Rows are never deleted: a receipt stays answerable.
  *
- *   rows        one per acknowledged row: table, encoded values, size, arrival time, and `batch`,
- *               the batch that holds it now (NULL while pending). No index on pending rows (it
- *               would cost every append a second B-tree insert): meta `low` is a row id below
- *               which no row is pending, and pending rows are read by rowid from there.
+ *   rows        one record per append (layout 3, record-pack.ts): table, its `n` encoded rows
+ *               (numbered `id - n + 1` … `id`), their size, arrival time, and `batch`, the batch
+ *               that holds them now (NULL while pending). No index on pending records (it would
+ *               cost every append a second B-tree insert): meta `low` is a record id below which
+ *               no record is pending, and pending records are read by id from there.
  *   batches     claimed (a sealer took the rows), built (block hash recorded; the chain commit may
  *               or may not have happened), sealed (its block is canonical), orphaned (its block left
  *               the canonical chain; its rows went back to pending)
@@ -220,9 +222,11 @@ export class PendingStore {
   }
 
   row (id: number): { id: number, table: string, at: number, batch: number | null } | undefined {
-    const r = this.stmt('SELECT id, tbl, at, batch FROM rows WHERE id = ?').get(id) as { id: number, tbl: string, at: number, batch: number | null } | undefined
-    return r === undefined ? undefined : { id: r.id, table: r.tbl, at: r.at, batch: r.batch }
+    const r = recordOf(this.stmtOf, id)
+    return r === undefined ? undefined : { id, table: r.tbl, at: r.at, batch: r.batch }
   }
+
+  private readonly stmtOf = (sql: string): SqliteStatement => this.stmt(sql)
 
   /** Every batch a row was placed in, with its rowid there. */
   placementsOf (rowId: number): Placement[] {
@@ -263,8 +267,8 @@ export class PendingStore {
     if (rows === undefined && bytes === undefined) return false
     let n = 0
     let b = 0
-    for (const r of this.stmt('SELECT bytes FROM rows WHERE id >= ? AND batch IS NULL ORDER BY id').iterate(this.low()) as IterableIterator<{ bytes: number }>) {
-      n++
+    for (const r of this.stmt('SELECT bytes, n FROM rows WHERE id >= ? AND batch IS NULL ORDER BY id').iterate(this.low()) as IterableIterator<{ bytes: number, n: number }>) {
+      n += r.n
       b += r.bytes
       if ((rows !== undefined && n >= rows) || (bytes !== undefined && b >= bytes)) return true
     }
@@ -273,7 +277,7 @@ export class PendingStore {
 
   /** Count and size of every pending row: reads them all (for stats and progress, not for polling). */
   pendingStats (): { rows: number, bytes: number, oldestAt: number | undefined } {
-    const r = this.stmt('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t FROM rows WHERE id >= ? AND batch IS NULL').get(this.low()) as { n: number, b: number, t: number | null }
+    const r = this.stmt('SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t FROM rows WHERE id >= ? AND batch IS NULL').get(this.low()) as { n: number, b: number, t: number | null }
     return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined }
   }
 
@@ -281,24 +285,12 @@ export class PendingStore {
 
   /**
    * Claim the oldest pending rows (ids up to `upTo`), up to `budget` bytes (at least one row) and
-   * `maxTables` tables, into a new batch. Returns undefined when nothing is pending.
+   * `maxTables` tables, into a new batch. Returns undefined when nothing is pending. A record that
+   * does not fit whole is split, and its rows that fit are claimed.
    */
   claim (budget: number, maxTables: number, now: number, upTo = Number.MAX_SAFE_INTEGER): Batch | undefined {
-    let bytes = 0
-    let rows = 0
-    let last = -1
-    let oldest = Infinity
-    const tables = new Set<string>()
     const low = this.low()
-    for (const r of this.stmt('SELECT id, tbl, bytes, at FROM rows WHERE id >= ? AND id <= ? AND batch IS NULL ORDER BY id').iterate(low, upTo) as IterableIterator<{ id: number, tbl: string, bytes: number, at: number }>) {
-      const t = r.tbl.toLowerCase()
-      if (rows > 0 && (bytes + r.bytes > budget || (!tables.has(t) && tables.size >= maxTables))) break
-      tables.add(t)
-      bytes += r.bytes
-      rows++
-      last = r.id
-      oldest = Math.min(oldest, r.at)
-    }
+    const { rows, bytes, last, oldest } = oldestPending(this.stmtOf, low, upTo, budget, maxTables)
     if (rows === 0) return undefined
     const id = Number(this.stmt("INSERT INTO batches (state, rows, bytes, oldest_at, claimed_at, pid) VALUES ('claimed', ?, ?, ?, ?, ?)").run(rows, bytes, oldest, now, process.pid).lastInsertRowid)
     this.stmt('UPDATE rows SET batch = ? WHERE id >= ? AND id <= ? AND batch IS NULL').run(id, low, last)
@@ -308,26 +300,30 @@ export class PendingStore {
   }
 
   batchRows (batch: number): IterableIterator<PendingRow> {
-    return this.stmt('SELECT id, tbl AS "table", data, bytes, at FROM rows WHERE batch = ? ORDER BY id').iterate(batch) as IterableIterator<PendingRow>
+    return batchRowsOf(this.stmtOf, batch)
   }
 
   /** Give back the batch's rows above `lastKept` (they did not fit in its block). */
   releaseAfter (batch: number, lastKept: number): void {
+    if (lastKept > 0) splitAfter(this.stmtOf, lastKept)
     this.lowerLow((this.stmt('SELECT min(id) AS m FROM rows WHERE batch = ? AND id > ?').get(batch, lastKept) as { m: number | null }).m)
     this.stmt('UPDATE rows SET batch = NULL WHERE batch = ? AND id > ?').run(batch, lastKept)
-    const r = this.stmt('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, coalesce(min(at), 0) AS t FROM rows WHERE batch = ?').get(batch) as { n: number, b: number, t: number }
+    const r = this.stmt('SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b, coalesce(min(at), 0) AS t FROM rows WHERE batch = ?').get(batch) as { n: number, b: number, t: number }
     this.stmt('UPDATE batches SET rows = ?, bytes = ?, oldest_at = ? WHERE id = ?').run(r.n, r.b, r.t, batch)
   }
 
   /** Set a row aside that can never be sealed (a bug, or a damaged store): it stays pending, with the reason. */
   quarantine (row: number, message: string, now: number): void {
+    // The row becomes a record of its own.
+    splitAfter(this.stmtOf, row - 1)
+    splitAfter(this.stmtOf, row)
     this.stmt('UPDATE rows SET batch = 0 WHERE id = ?').run(row)
     this.stmt('INSERT OR REPLACE INTO problems (row, message, at) VALUES (?, ?, ?)').run(row, message, now)
   }
 
   /** Hashes of blocks of other batches that hold any of this batch's rows. */
   otherPlacements (batch: number): string[] {
-    return (this.stmt(`SELECT DISTINCT b.hash FROM rows r JOIN placements p ON p.row = r.id JOIN batches b ON b.id = p.batch
+    return (this.stmt(`SELECT DISTINCT b.hash FROM rows r JOIN placements p ON p.row BETWEEN r.id - r.n + 1 AND r.id JOIN batches b ON b.id = p.batch
       WHERE r.batch = ? AND p.batch <> ? AND b.hash IS NOT NULL`).all(batch, batch) as Array<{ hash: string }>).map(r => r.hash)
   }
 
@@ -353,7 +349,8 @@ export class PendingStore {
   /** The batch's block left the canonical chain: its rows are pending again. */
   orphan (batch: number): number {
     this.lowerLow(this.firstRowOf(batch))
-    const n = this.stmt('UPDATE rows SET batch = NULL WHERE batch = ?').run(batch).changes
+    const n = batchRowCount(this.stmtOf, batch)
+    this.stmt('UPDATE rows SET batch = NULL WHERE batch = ?').run(batch)
     this.stmt("UPDATE batches SET state = 'orphaned' WHERE id = ?").run(batch)
     return n
   }
@@ -364,7 +361,9 @@ export class PendingStore {
 
   /** The batch's block is canonical again: its rows belong to it. */
   restore (batch: number): number {
-    const n = this.stmt('UPDATE rows SET batch = ? WHERE id IN (SELECT row FROM placements WHERE batch = ?)').run(batch, batch).changes
+    // A record's id is its last row: every record inside the batch's rows has it placed.
+    this.stmt('UPDATE rows SET batch = ? WHERE id IN (SELECT row FROM placements WHERE batch = ?)').run(batch, batch)
+    const n = batchRowCount(this.stmtOf, batch)
     this.stmt("UPDATE batches SET state = 'sealed' WHERE id = ?").run(batch)
     return n
   }

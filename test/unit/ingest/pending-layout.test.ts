@@ -9,6 +9,7 @@ import { processStopped } from '../../../src/util/index.js'
 import { pullNodeState, stoppedLockHolder } from '../../helpers/stopped-holder.js'
 import { waitFor } from '../../helpers/wait.js'
 import { decodePendingRow, PendingRowEncoder } from '../../../src/ingest/row-codec.js'
+import { LAYOUT } from '../../../src/ingest/pending-schema.js'
 import type { TableSchema } from '../../../src/ingest/schema.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { canonicalRows } from '../../helpers/ingest.js'
@@ -85,7 +86,7 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
 
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
-    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+    expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
     for (const id of RECEIPTS) expect(ingest.receipt(id)?.state).toBe('pending')
     // New rows (the lane, the typed path, a new column) in the same blocks as the old ones.
     const lane = await ingest.appendRecords('t', Buffer.from('[{"b": "after", "a": 6}]'), 'json')
@@ -109,10 +110,10 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
       db.prepare("UPDATE meta SET value = ? WHERE key = 'layout'").run(v)
       db.close()
     }
-    setLayout('3')
+    setLayout('4')
     for (const readonly of [false, true]) {
       const err = captured(() => Ingest.open({ chain, key: alice, readonly }))
-      expect(err).toMatchObject({ code: 'INGEST_STORE_UNAVAILABLE', message: expect.stringContaining('layout version 3') })
+      expect(err).toMatchObject({ code: 'INGEST_STORE_UNAVAILABLE', message: expect.stringContaining('layout version 4') })
       // Restoring a backup would lose every row acknowledged since and reissue their receipt ids.
       expect(err.hint).toMatch(/newer version of Petal: run that version/)
       expect(err.hint).toMatch(/do not restore or delete/)
@@ -134,7 +135,7 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     await exited
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
-    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+    expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
   })
 
   it('a pull stopped (Ctrl-Z) while it holds node.lock: the hint does not promise that resuming it lets the upgrade through, as it does for a look', async () => {
@@ -156,7 +157,7 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     await exited
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
-    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+    expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
   })
 
   it('is not upgraded while another process (an older Petal\'s node, or a pull) holds node.lock; the message says which lock, the hint covers both', async () => {
@@ -177,7 +178,7 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     await holder.stop()
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
-    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+    expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
     // The upgrade took node.lock (no older node could start between the look and the update) and gave it back.
     expect(NodeLock.isHeld(chain.dir.root)).toBe(false)
     expect(NodeLock.isHeldHere(chain.dir.root)).toBe(false)
@@ -191,7 +192,7 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     expect(NodeLock.isHeld(chain.dir.root)).toBe(true)
     const ingest = Ingest.open({ chain, key: alice })
     cleanup.push(async () => { await ingest.close() })
-    expect(layoutOf(chain.dir.pendingDb)).toBe('2')
+    expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
     // Still this process's: the upgrade did not release a lock it did not take.
     expect(NodeLock.isHeldHere(chain.dir.root)).toBe(true)
   })
