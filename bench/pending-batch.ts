@@ -3,7 +3,7 @@
 // alternating append by append, each in its own file (WAL, synchronous=FULL):
 //   ref   the api bench's reference: ROWS INSERTs bound from JavaScript in one transaction
 //   rows  pending.db as now: BEGIN IMMEDIATE, the schema_version read, the real RowInserter's
-//         multi-row INSERTs of the layout-2 rows (views of one buffer), COMMIT
+//         insert (since session 36, layout 3: the rows packed as ONE record), COMMIT
 //   blob  the same encoded bytes as one row of a batch table, by one autocommit INSERT whose
 //         WHERE checks schema_version (as appendAlone does for a lone row)
 // Prints p10/p50/p95 in µs (p50 ÷ ref's p50), the process's CPU time (user + system, the fsync's
