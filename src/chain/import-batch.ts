@@ -124,7 +124,7 @@ async function storeGroup (chain: Chain, group: readonly Validated[], tx: TxCont
   const last = group[group.length - 1] as Validated
   // The journal first: its fsync is then not queued behind the files' on libuv's pool.
   const journaled = writeJournalAsync(dir, { commit: last.record.hash, moves }).then(() => { failpoint('batch:journaled') })
-  const flushed = prepareGroup(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared }))).then(() => { failpoint('batch:prepared') })
+  const flushed = prepareGroup(group.map(g => ({ file: g.block.tmp, seal: g.block.candidate.seal, prepared: g.block.prepared, sealWritten: g.block.sealWritten }))).then(() => { failpoint('batch:prepared') })
   const failed = (await Promise.allSettled([journaled, flushed])).find(r => r.status === 'rejected')
   if (failed !== undefined) {
     // Nothing moved yet: a journal that made it would only be rolled back (to nothing) by recovery.

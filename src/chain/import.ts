@@ -60,6 +60,8 @@ export interface LoadedBlock {
   readonly meter?: WorkMeter
   /** `tmp` and its `.sig` beside it are durable already (written by the load thread that checked it). */
   readonly prepared?: boolean
+  /** Its `.sig` is written beside `tmp`, not flushed (by the load thread that checked it: a small block). */
+  readonly sealWritten?: boolean
 }
 
 /**
@@ -128,9 +130,11 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       meter?.stage('checking', size * LOAD_PASSES)
       // A larger block's flushes run on the load thread, overlapping the next checks; a small
       // block's are left to the group, whose flushes of many small files cost less CPU in all
-      // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md).
-      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, ownDownload, sealChecked: options.sealChecked, signal: options.signal, prepare: size >= PREPARE_ON_THREAD_MIN_BYTES })
-      return { candidate: r.candidate, tmp, meter, prepared: r.prepared }
+      // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md);
+      // its `.sig` is only written there, so that the main thread does not create it.
+      const prepare = size >= PREPARE_ON_THREAD_MIN_BYTES
+      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, ownDownload, sealChecked: options.sealChecked, signal: options.signal, prepare, writeSeal: !prepare })
+      return { candidate: r.candidate, tmp, meter, prepared: r.prepared, sealWritten: r.sealWritten }
     }
     const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, head, ownDownload, pool: chain.hashPool, signal: options.signal, meter })
     return { candidate, tmp, meter }

@@ -24,8 +24,10 @@ export interface LoadRequest {
   sealChecked?: SealVerdict
   /** Once checked, make the file durable and write its `.sig` beside it (placement's per-file flushes, off the main thread). */
   prepare?: boolean
+  /** Once checked, write its `.sig` beside it, unflushed (a small block: the group's one syncfs flushes it; `sealWritten`). */
+  writeSeal?: boolean
 }
-export interface LoadReply { hash: string, file: CandidateFile, verified?: Preverified, prepared?: boolean }
+export interface LoadReply { hash: string, file: CandidateFile, verified?: Preverified, prepared?: boolean, sealWritten?: boolean }
 
 /** Check one block. */
 export async function checkLoad (r: LoadRequest): Promise<LoadReply> {

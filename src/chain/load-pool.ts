@@ -42,15 +42,16 @@ export class LoadPool {
   /**
    * Check a block file. `prepare`: a block checked on a thread also has its file fsynced and its
    * `.sig` written beside it there (`prepared`), sparing the main thread placement's per-file flushes.
+   * `writeSeal` (without `prepare`): its `.sig` is written there, unflushed (`sealWritten`).
    */
-  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, head?: BlockHead, ownDownload?: boolean, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean }): Promise<{ candidate: Candidate, prepared: boolean }> {
+  async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, head?: BlockHead, ownDownload?: boolean, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean, writeSeal?: boolean }): Promise<{ candidate: Candidate, prepared: boolean, sealWritten: boolean }> {
     if (this.closed) throw new Error('load pool closed')
     this.start()
-    if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, ownDownload: o.ownDownload, pool: chain.hashPool, signal: o.signal }), prepared: false }
+    if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, ownDownload: o.ownDownload, pool: chain.hashPool, signal: o.signal }), prepared: false, sealWritten: false }
     // Before queueing: a queued task is always awaited below, so its failure is never unhandled.
     throwIfAborted(o.signal)
     const task = new Promise<LoadReply>((resolve, reject) => {
-      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, ownDownload: o.ownDownload, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare }, resolve, reject })
+      this.queue.push({ req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, ownDownload: o.ownDownload, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare, writeSeal: o.writeSeal }, resolve, reject })
       this.scheduleFlush()
     })
     // Not raced against the signal: up to 16 loads wait at once, and a listener each on the
@@ -58,7 +59,7 @@ export class LoadPool {
     // of at most POOLED_LOAD_MAX_BYTES, so an abort waits for it at most briefly.
     const r = await task
     throwIfAborted(o.signal)
-    return { candidate: { hash: r.hash, seal, file: r.file, verified: r.verified }, prepared: r.prepared === true }
+    return { candidate: { hash: r.hash, seal, file: r.file, verified: r.verified }, prepared: r.prepared === true, sealWritten: r.sealWritten === true }
   }
 
   /** Send the queued loads once the caller's current pass has queued all it has (one batch per free thread). */

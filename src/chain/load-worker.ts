@@ -1,8 +1,8 @@
 // Worker thread for imports: the checks of a block that need nothing but its file (hash,
 // structure, manifest) and its signatures against the keys the caller named (load-check.ts), so
 // that blocks N+1…N+k are checked on other cores while block N is validated in order and placed.
-import { prepareBlockFiles } from '../storage/index.js'
-import { serializeError, serveWorker, type SerializedError } from '../util/index.js'
+import { prepareBlockFiles, writeSealUnflushed } from '../storage/index.js'
+import { failpoint, serializeError, serveWorker, type SerializedError } from '../util/index.js'
 import { checkLoad, type LoadReply, type LoadRequest } from './load-check.js'
 
 export type { LoadReply, LoadRequest } from './load-check.js'
@@ -29,6 +29,10 @@ serveWorker<LoadWorkerRequest, LoadWorkerReply>(async req => {
     } catch (err) {
       outcomes.push(Promise.resolve({ failed: serializeError(err) }))
       continue
+    }
+    if (r.prepare !== true && r.writeSeal === true && writeSealUnflushed(r.path, r.seal)) {
+      failpoint('load:sealed')
+      loaded = { ...loaded, sealWritten: true }
     }
     outcomes.push(r.prepare !== true
       ? Promise.resolve({ loaded })

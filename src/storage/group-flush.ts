@@ -6,8 +6,34 @@ import { prepareBlocks } from './block-files.js'
 import { sealPathOf } from './layout.js'
 import { syncFileSystem, syncfsWanted } from './syncfs.js'
 
-/** A block of a group to be made durable in tmp/: its file, its seal, whether a load thread flushed both already. */
-export interface GroupFile { file: string, seal: string, prepared?: boolean }
+/**
+ * A block of a group to be made durable in tmp/: its file, its seal, whether a load thread
+ * flushed both already (`prepared`), or wrote the `.sig` without flushing it (`sealWritten`).
+ */
+export interface GroupFile { file: string, seal: string, prepared?: boolean, sealWritten?: boolean }
+
+/** A seal file's text, written in place beside its block in tmp/ (no fsync): one native call where the addon is loaded. */
+function writeSealInPlace (file: string, seal: string): void {
+  const path = sealPathOf(file)
+  const text = seal + '\n'
+  if (writeSmallFileNative(path, text) !== 0) writeFileSync(path, text)
+}
+
+/**
+ * The `.sig` of a small block written beside its private file in tmp/, unflushed, by the load
+ * thread that checked it, so that creating it (a new inode: ext4's scan of recently freed ones,
+ * docs/performance.md, "Session 36: catch-up") is not the pulling main thread's work. A group
+ * placed by one syncfs then has nothing left to write; one flushed file by file writes it again
+ * (the same bytes) and fsyncs it. false: not written (the group writes it, and reports a failure).
+ */
+export function writeSealUnflushed (file: string, seal: string): boolean {
+  try {
+    writeSealInPlace(file, seal)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /**
  * prepareBlocks for a group's placement, by the cheaper of two ways: each file and its `.sig`
@@ -21,12 +47,9 @@ export async function prepareGroup (blocks: readonly GroupFile[]): Promise<void>
   const todo = blocks.filter(b => b.prepared !== true)
   const dirs = [...new Set(blocks.map(b => dirname(b.file)))]
   if (dirs.length === 1 && syncfsWanted(dirs[0] as string, todo.length)) {
-    // One native call a seal where the addon is loaded (not node:fs's open, write and close).
-    for (const b of todo) {
-      const path = sealPathOf(b.file)
-      const text = b.seal + '\n'
-      if (writeSmallFileNative(path, text) !== 0) writeFileSync(path, text)
-    }
+    // One native call a seal where the addon is loaded (not node:fs's open, write and close);
+    // none for a seal its load thread wrote already.
+    for (const b of todo) if (b.sealWritten !== true) writeSealInPlace(b.file, b.seal)
     if (await syncFileSystem(dirs[0] as string)) {
       failpoint('batch:synced')
       return

@@ -106,6 +106,34 @@ describe('kill -9 of a node', () => {
     }, 180_000)
   }
 
+  // A load thread writes a small block's `.sig` beside its file in tmp/ (unflushed) once its
+  // checks pass, ahead of the group that places it. T dies right after one such write (a load
+  // thread's 10th: each thread counts its own, and 296 blocks reach it with up to 29 threads):
+  // the `.sig` is left in tmp/ beside its block, private to a dead process.
+  it('during a catch-up, killed as a load thread writes a block\'s .sig (load:sealed#10): it restarts, verify passes, it catches up, tmp/ is emptied', async () => {
+    const { tDir, s, want } = await sourceAhead(MAX_GROUP + 40)
+    const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--bootstrap', s.addr], { PETAL_FAILPOINT: 'load:sealed#10', PETAL_SYNCFS: '1' })
+    nodes.push(t)
+    expect(await t.ended, t.stderr()).toBe('SIGKILL')
+    nodes.splice(nodes.indexOf(t), 1)
+    expect(readdirSync(join(tDir, 'tmp')).filter(n => n.endsWith('.sig')).length, 'a load thread wrote a .sig before the kill').toBeGreaterThan(0)
+    const before = peek(tDir).height
+    expect(before).toBeLessThan(want.height)
+
+    await expectVerifies(tDir)
+    expect(peek(tDir).height).toBeLessThanOrEqual(before)
+    expect(existsSync(join(tDir, 'journal.json'))).toBe(false)
+    const t2 = await run(tDir, ['--bootstrap', s.addr])
+    await waitFor(() => peek(tDir).hash === want.hash, { timeout: 60_000, interval: 100, what: 'the restarted node to catch up' })
+    expect(await t2.stop()).toBe(0)
+    nodes.splice(nodes.indexOf(t2), 1)
+    await expectVerifies(tDir)
+    const c = Chain.open(tDir)
+    expect(c.index.range(0, c.tip().height).map(b => b.height)).toEqual(Array.from({ length: want.height + 1 }, (_, i) => i))
+    c.close()
+    expect(readdirSync(join(tDir, 'tmp')), 'tmp/ emptied by the restarted node').toEqual([])
+  }, 180_000)
+
   it('during a reorg (killed between moving files and committing): it restarts, verify passes, it ends on the longer branch', async () => {
     const { chain, dir: sDir } = await newTestChain({ key: alice })
     await extendChain(chain, alice, 5, 1)

@@ -60,10 +60,13 @@ describe('LoadPool', () => {
       expect(b.candidate.hash).toBe(source.get(1)?.hash)
       expect(b.candidate.file.header.height).toBe(1)
       expect(b.candidate.verified).toBeDefined()
-      // A small block's flushes are left to the group's placement: nothing beside the file.
+      // A small block's flushes are left to the group's placement; its seal is written beside
+      // the file (unflushed), so that the main thread does not create it. Discarding removes both.
       expect(b.prepared).toBe(false)
-      expect(existsSync(sealPathOf(b.tmp))).toBe(false)
+      expect(b.sealWritten).toBe(true)
+      expect(readFileSync(sealPathOf(b.tmp), 'utf8')).toBe(b.candidate.seal + '\n')
       await discardLoaded(b)
+      expect([existsSync(b.tmp), existsSync(sealPathOf(b.tmp))]).toEqual([false, false])
       // A larger one: the thread wrote the seal beside the file (placement then only syncs the directory); discarding removes both.
       const big = await loadWith(pool, 2)
       expect(statSync(big.tmp).size).toBeGreaterThanOrEqual(PREPARE_ON_THREAD_MIN_BYTES)

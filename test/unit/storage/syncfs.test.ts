@@ -113,6 +113,26 @@ describe.runIf(onLinux)('prepareGroup', () => {
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2)
   })
 
+  it('leaves a .sig its load thread wrote (sealWritten) to the syncfs, and writes it again when the files are fsynced one by one', async () => {
+    const log = join(tmpDir(), 'calls')
+    process.env.PATH = `${fakeBin(`echo "$@" >> ${log}\nexec ${realSync} "$@"`)}:${saved.PATH ?? ''}`
+    setSyncfsMode('1')
+    // The text a load thread left is what the group flushes: not written again (a marker shows it).
+    const group = blocks(tmpDir(), 3).map((b, i) => ({ ...b, sealWritten: i === 0 }))
+    const first = group[0] as { file: string, seal: string }
+    writeFileSync(first.file.replace(/\.db$/, '.sig'), 'as the load thread wrote it\n')
+    await prepareGroup(group)
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1)
+    expect(readFileSync(first.file.replace(/\.db$/, '.sig'), 'utf8')).toBe('as the load thread wrote it\n')
+    for (const b of group.slice(1)) expect(readFileSync(b.file.replace(/\.db$/, '.sig'), 'utf8')).toBe(`${b.seal}\n`)
+    // Without syncfs each .sig is opened, written and fsynced: the same bytes again, flushed.
+    setSyncfsMode('0')
+    const again = blocks(tmpDir(), 2).map(b => ({ ...b, sealWritten: true }))
+    for (const b of again) writeFileSync(b.file.replace(/\.db$/, '.sig'), 'stale\n')
+    await prepareGroup(again)
+    for (const b of again) expect(readFileSync(b.file.replace(/\.db$/, '.sig'), 'utf8')).toBe(`${b.seal}\n`)
+  })
+
   it('falls back to the fsyncs when syncfs is unavailable', async () => {
     process.env.PATH = fakeBin('exit 1')
     setSyncfsMode('1')
