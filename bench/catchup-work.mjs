@@ -9,8 +9,12 @@
 // PROF=FILE writes a CPU profile of the main thread over the sync alone. WRITE=node:fs writes each
 // block file by util/fs.ts's writeNewFileSync alone (before session 31), else as the range receive
 // does: the addon's writeNew where this thread has loaded it, else writeNewFileSync.
+// CHURN=N creates and deletes N empty files beside the data directory before the measured part,
+// as the benches' clean-ups before the catch-up do (ext4 then scans past those recently freed
+// inodes for each new file: docs/performance.md, "Session 31: catch-up"). Besides the process's
+// CPU a block, the line ends with the main thread's (schedstat) and its part in the kernel (ticks).
 import '../dist/polyfills.js'
-import { readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
@@ -76,12 +80,26 @@ if (prof) {
   await post('Profiler.enable'); await post('Profiler.setSamplingInterval', { interval: 100 }); await post('Profiler.start')
   session.stop = async () => { const { profile } = await post('Profiler.stop'); writeFileSync(prof, JSON.stringify(profile)) }
 }
+const churn = Number(process.env.CHURN ?? 0)
+if (churn > 0) {
+  const d = join(root, 'churn'); mkdirSync(d)
+  for (let i = 0; i < churn; i++) closeSync(openSync(join(d, String(i)), 'w'))
+  for (let i = 0; i < churn; i++) unlinkSync(join(d, String(i)))
+}
+// The main thread's CPU (ns, schedstat) and its kernel part (clock ticks, /proc's stat).
+const mainCpu = () => {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { ns: Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]), sysTicks: Number(f[12]), userTicks: Number(f[11]) }
+}
+const m0 = mainCpu()
 const t0 = performance.now(); const c0 = process.cpuUsage()
 const scheduler = new DownloadScheduler({ network: net, importer: chainImporter(chain, pool), candidates: () => ['A'], onImported: () => { imported++ }, logger: nullLogger }, DEFAULT_SYNC_OPTIONS, feed)
 await scheduler.run(new AbortController().signal)
 const c1 = process.cpuUsage(c0)
+const m1 = mainCpu()
 if (session) await session.stop()
-process.stderr.write(`imported ${imported} in ${(performance.now() - t0).toFixed(0)} ms, cpu ${((c1.user + c1.system) / 1000 / imported).toFixed(3)} ms/block\n`)
+process.stderr.write(`imported ${imported} in ${(performance.now() - t0).toFixed(0)} ms, cpu ${((c1.user + c1.system) / 1000 / imported).toFixed(3)} ms/block, main ${((m1.ns - m0.ns) / 1e6 / imported).toFixed(3)} (in the kernel ${((m1.sysTicks - m0.sysTicks) * 10 / imported).toFixed(3)}, user ${((m1.userTicks - m0.userTicks) * 10 / imported).toFixed(3)})\n`)
 await pool.close(); chain.close(); source.close()
 // Not removed inside the measured process (unlinking N files would count as per-block work).
 process.stderr.write(`data directory left in ${root}\n`)
