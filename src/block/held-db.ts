@@ -45,8 +45,9 @@ function load (): HeldDbAddon | null {
 /**
  * This thread's kept connection (one block at a time): opened, hardened and its modules
  * neutralised once (openBlockReadonly), then given each next block's bytes by the addon's `swap`
- * (sqlite3_deserialize again: the previous block's btree, schema and statements' programs are
- * closed with it). What it keeps across blocks is what the connection itself holds, nothing read
+ * (sqlite3_deserialize again: the previous block's btree and schema are closed with it, and every
+ * statement prepared on it is expired, so that it is prepared again on the new block's schema
+ * rather than run with the old one's root pages). What it keeps across blocks is what the connection itself holds, nothing read
  * from a block: the settings of hardenReadonly (connection-wide flags), the inert modules, the
  * default mmap_size. A refused block's connection is closed, not kept. A fresh connection cost a catch-up's load thread ~0.2 M instructions a small
  * block (open, extension load, settings, modules, close: docs/performance.md, "Session 35:

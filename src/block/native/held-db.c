@@ -74,9 +74,14 @@ static napi_value result_bool (napi_env env, bool b)
 
 /*
  * swap(buf): make buf's bytes the main database of the kept connection (read-only, in place, as
- * the extension's load does), replacing the block it held: its schema, pages and statements'
- * programs go with it. false when no connection is kept or SQLite refuses (a transaction or a
- * statement still open on it: SQLITE_BUSY); the caller then closes it and opens a fresh one.
+ * the extension's load does), replacing the block it held: its schema and pages go with it. false
+ * when no connection is kept or SQLite refuses (a transaction or a statement still open on it:
+ * SQLITE_BUSY); the caller then closes it and opens a fresh one.
+ * A statement prepared on the previous block is not expired by sqlite3_deserialize (its ATTACH
+ * expires only itself): where both blocks have the same schema cookie (blocks built alike), it ran
+ * the previous block's program, root pages included, on the new bytes. sqlite3_set_authorizer
+ * expires every statement of the connection, so each is prepared again on the new schema at its
+ * next step (no authorizer is ever set on a block connection: clearing it changes nothing else).
  */
 static napi_value swap (napi_env env, napi_callback_info info)
 {
@@ -88,6 +93,7 @@ static napi_value swap (napi_env env, napi_callback_info info)
   if (!uint8_arg(env, argc, argv, "swap(buf): buf must be a Uint8Array", &data, &len)) return NULL;
   if (data == NULL || len == 0 || kept == NULL || sqlite3_api == NULL) return result_bool(env, false);
   int rc = sqlite3_deserialize(kept, "main", data, (sqlite3_int64)len, (sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY);
+  if (rc == SQLITE_OK) sqlite3_set_authorizer(kept, NULL, NULL);
   return result_bool(env, rc == SQLITE_OK);
 }
 

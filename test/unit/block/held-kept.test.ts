@@ -141,6 +141,23 @@ describe.skipIf(!nativeHeldDbBuilt())('the kept held connection (held-db.ts)', (
     releaseHeld(kept.db)
   })
 
+  it('a statement prepared on one block is prepared again on the next, not run with the first block\'s program', async () => {
+    const dir = tmpDir()
+    // The same schema cookie, their tables at each other's root pages.
+    const a = await sqlBlock(dir, 'a', "CREATE TABLE t (v TEXT); CREATE TABLE u (w TEXT); INSERT INTO t VALUES ('a-t'); INSERT INTO u VALUES ('a-u')")
+    const b = await sqlBlock(dir, 'b', "CREATE TABLE u (w TEXT); CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('b-t'); INSERT INTO u VALUES ('b-u')")
+    expect(b.bytes.readUInt32BE(40)).toBe(a.bytes.readUInt32BE(40))
+    const h = open(a.bytes)
+    if (h === undefined) throw new Error('no held connection')
+    const t = h.db.prepare('SELECT v FROM t').pluck()
+    expect(t.get()).toBe('a-t')
+    releaseHeld(h.db)
+    expect(open(b.bytes)).toEqual({ db: h.db, reused: true })
+    // Before: block a's program (t's root page in a) read b's page of u: 'b-u'.
+    expect(t.get()).toBe('b-t')
+    releaseHeld(h.db)
+  })
+
   it('a read transaction left open is ended on release, and the next block swaps in', async () => {
     const dir = tmpDir()
     const a = await sqlBlock(dir, 'a', 'CREATE TABLE t (x); INSERT INTO t VALUES (1)')
