@@ -51,11 +51,19 @@ function load (): HeldDbAddon | null {
  * from a block: the settings of hardenReadonly (connection-wide flags), the inert modules, the
  * default mmap_size. A refused block's connection is closed, not kept. A fresh connection cost a catch-up's load thread ~0.2 M instructions a small
  * block (open, extension load, settings, modules, close: docs/performance.md, "Session 35:
- * catch-up"). `bytes` stays referenced until the next swap, so the pointer SQLite holds is never
- * to freed memory (nothing reads it between blocks: no transaction, no statement runs on it).
+ * catch-up").
  */
-interface Kept { db: Db, bytes: Buffer, busy: boolean, mmap: number }
+interface Kept { db: Db, busy: boolean, mmap: number }
 let kept: Kept | undefined
+
+/**
+ * The bytes each held connection reads in place, referenced for as long as the connection object
+ * lives (until the next swap gives it others), so that SQLite never holds a pointer to freed
+ * memory: nothing reads them between blocks, but a connection that a statement still stepping
+ * kept from closing (releaseHeld's ROLLBACK and dropKept's close are both refused then) is dropped
+ * open, and that statement's next step read bytes the caller may have let go (review36).
+ */
+const bytesOf = new WeakMap<Db, Buffer>()
 
 /** A held connection: `db`, and whether it is the kept one given new bytes (already hardened: openBlockReadonly skips its settings). */
 export interface Held { db: Db, reused: boolean }
@@ -79,7 +87,7 @@ export function openHeld (bytes: Buffer, prepare?: (db: Db) => void): Held | und
     } catch {}
     if (swapped) {
       kept.busy = true
-      kept.bytes = bytes
+      bytesOf.set(kept.db, bytes)
       return { db: kept.db, reused: true }
     }
     dropKept()
@@ -96,6 +104,7 @@ export function openHeld (bytes: Buffer, prepare?: (db: Db) => void): Held | und
     db.close()
     return undefined
   }
+  bytesOf.set(db, bytes)
   if (prepare !== undefined) {
     try {
       prepare(db)
@@ -105,7 +114,7 @@ export function openHeld (bytes: Buffer, prepare?: (db: Db) => void): Held | und
       throw err
     }
   }
-  if (keep) kept = { db, bytes, busy: true, mmap: 0 }
+  if (keep) kept = { db, busy: true, mmap: 0 }
   return { db, reused: false }
 }
 

@@ -5,6 +5,8 @@
 // fresh connection of its own, and the kept one still takes the next block.
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { readBlockFile } from '../../../src/block/index.js'
 import { openHeld, releaseHeld } from '../../../src/block/held-db.js'
 import { closeBlockDb, hardenReadonly, neutraliseModules, openBlockReadonly, type Db } from '../../../src/block/sqlite.js'
@@ -156,6 +158,32 @@ describe.skipIf(!nativeHeldDbBuilt())('the kept held connection (held-db.ts)', (
     // Before: block a's program (t's root page in a) read b's page of u: 'b-u'.
     expect(t.get()).toBe('b-t')
     releaseHeld(h.db)
+  })
+
+  it('the bytes live as long as their connection: one a stepping statement kept from closing still has them', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const a = await sqlBlock(tmpDir(), 'a', 'CREATE TABLE t (x); INSERT INTO t VALUES (1), (2), (3)')
+    const left = ((): { rows: IterableIterator<unknown>, bytes: WeakRef<Buffer>, db: Db } => {
+      const bytes = Buffer.from(a.bytes)
+      const h = open(bytes)
+      if (h === undefined) throw new Error('no held connection')
+      const rows = h.db.prepare('SELECT x FROM t').pluck().iterate()
+      expect(rows.next().value).toBe(1)
+      // Its ROLLBACK and its close are refused while the statement steps: the connection is dropped, open.
+      releaseHeld(h.db)
+      return { rows, bytes: new WeakRef(bytes), db: h.db }
+    })()
+    expect(left.db.open).toBe(true)
+    const next = open(a.bytes)
+    expect(next?.db).not.toBe(left.db)
+    if (next !== undefined) releaseHeld(next.db)
+    for (let i = 0; i < 3; i++) { gc(); await new Promise(resolve => setImmediate(resolve)) }
+    // Before: collected, and the statement's next step read freed memory.
+    expect(left.bytes.deref()).toBeDefined()
+    expect(left.rows.next().value).toBe(2)
+    left.rows.return?.()
+    left.db.close()
   })
 
   it('a read transaction left open is ended on release, and the next block swaps in', async () => {
