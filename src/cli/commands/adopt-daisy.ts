@@ -11,6 +11,7 @@ import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { formatBytes, short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { hashPool } from '../hashing.js'
+import { creationFailure } from '../creation-failure.js'
 
 export function register (program: Command, action: Action): void {
   program.command('adopt-daisy <daisy-dir>').description('make --dir a Petal chain that continues a Daisy chain: verify every Daisy block, keep the history readable and queryable in --dir, and seal a v2 genesis that commits to Daisy\'s tip and chain parameters (docs/daisy.md)')
@@ -33,6 +34,8 @@ export function register (program: Command, action: Action): void {
         const bar = ctx.progress('adopt-daisy')
         r = await adoptDaisy(daisyDir, ctx.dir, key, { logger: ctx.logger, hashPool: hashPool(ctx), signal: ctx.signal, input, onProgress: p => { bar.update(p) } })
         bar.end()
+      } catch (err) {
+        throw creationFailure(err, ctx.dataDir, `petal adopt-daisy ${shellWord(daisyDir)}${o.params === undefined ? '' : ` --params ${shellWord(o.params)}`}`)
       } finally {
         lock.release()
       }

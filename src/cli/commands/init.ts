@@ -11,6 +11,7 @@ import { printStatus } from './status.js'
 import { hashPool, openChain } from '../hashing.js'
 import { takeCreateLock } from '../../node/take-lock.js'
 import { pausepoint, shellWord } from '../../util/index.js'
+import { creationFailure } from '../creation-failure.js'
 
 interface ChainWithKey { chain: Chain, key: SigningKey }
 
@@ -21,11 +22,12 @@ interface ChainWithKey { chain: Chain, key: SigningKey }
  * Under node.lock from before the directory is cleared to after chainparams.json is written: two
  * at once (init and init, init and newchain) would interleave their clearing and their genesis
  * (DATA_DIR_BUSY for the one that waited for it in vain). `ifAbsent` (init): a chain made there
- * meanwhile is not an error, and undefined is returned.
+ * meanwhile is not an error, and undefined is returned. `again`: the command a failure of the disk
+ * before the chain is made tells the user to run (creationFailure).
  */
-export async function createChainWithKey (ctx: CliContext, input: NewChainInput): Promise<ChainWithKey>
-export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { ifAbsent: true }): Promise<ChainWithKey | undefined>
-export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { ifAbsent?: boolean } = {}): Promise<ChainWithKey | undefined> {
+export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { again: string }): Promise<ChainWithKey>
+export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { again: string, ifAbsent: true }): Promise<ChainWithKey | undefined>
+export async function createChainWithKey (ctx: CliContext, input: NewChainInput, o: { again: string, ifAbsent?: boolean }): Promise<ChainWithKey | undefined> {
   const dir = ctx.dataDir
   const dirExisted = existsSync(dir.root)
   // Refused before the lock is looked at (a chain there may be a node's, which holds it), and
@@ -56,7 +58,7 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput,
       // removal took with it: review34).
       if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
       if (!dirExisted) removeMadeDir(dir)
-      throw err
+      throw creationFailure(err, dir, o.again)
     }
   } finally {
     lock.release()
@@ -64,10 +66,10 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput,
 }
 
 /** `petal init`: create a chain from a template if the data directory has none (idempotent). */
-export async function initFromTemplate (ctx: CliContext, template: string): Promise<boolean> {
+export async function initFromTemplate (ctx: CliContext, template: string, given = false): Promise<boolean> {
   if (existsSync(ctx.dataDir.chainParams)) return false
   const input = parseNewChainInput((await readInputFile(template, 'chain parameters template', ctx.signal)).toString('utf8'))
-  const made = await createChainWithKey(ctx, input, { ifAbsent: true })
+  const made = await createChainWithKey(ctx, input, { ifAbsent: true, again: given ? `petal init --template ${shellWord(template)}` : 'petal init' })
   if (made === undefined) return false
   const { chain, key } = made
   chain.close()
@@ -79,7 +81,7 @@ export function register (program: Command, action: Action): void {
   program.command('init').description('create a local chain from a template (genesis/local.json) if the data directory has none, then show its status')
     .option('--template <file>', 'chain parameters template')
     .action(action(async (ctx, o: { template?: string }) => {
-      const created = await initFromTemplate(ctx, o.template ?? join(ctx.io.packageRoot, 'genesis', 'local.json'))
+      const created = await initFromTemplate(ctx, o.template ?? join(ctx.io.packageRoot, 'genesis', 'local.json'), o.template !== undefined)
       printStatus(ctx, openChain(ctx))
       if (!ctx.out.json) {
         const p = ctx.opts.dir !== undefined ? `--dir ${shellWord(ctx.opts.dir)} ` : ''
