@@ -88,6 +88,12 @@ export function logFault (logger: Logger, err: PetalError, method: string, url: 
 
 export function errorStatus (err: unknown): number { return httpStatusOf(err) }
 
+/**
+ * The header every answer carries, errors included: a browser then never takes a body for another
+ * type than its Content-Type (an error's JSON, which echoes parts of the request, read as HTML).
+ */
+export const NOSNIFF = ['X-Content-Type-Options', 'nosniff'] as const
+
 /** Extra headers an error response carries (a 401 says how to authenticate; a 429 when to retry). */
 export function errorHeaders (err: unknown): Record<string, string> {
   if (err instanceof ApiError && err.code === 'API_UNAUTHORIZED') return { 'WWW-Authenticate': 'Bearer realm="petal"' }

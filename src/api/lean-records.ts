@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { AppendResult, RecordFormat } from '../ingest/index.js'
 import { mayWrite } from './auth.js'
 import { errorReply } from './error-reply.js'
+import { NOSNIFF } from './http-errors.js'
 import { acceptedBody } from './routes/records.js'
 import type { ApiContext } from './types.js'
 
@@ -87,7 +88,7 @@ class LeanReply {
     try {
       const body = acceptedBody(r)
       this.sent = true
-      this.out.answer(202, ['Content-Type', JSON_TYPE, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)], body)
+      this.out.answer(202, ['Content-Type', JSON_TYPE, NOSNIFF[0], NOSNIFF[1], 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length)], body)
       this.observe(202)
     } catch (err) {
       this.refused(err)
@@ -99,7 +100,7 @@ class LeanReply {
     if (this.sent) { this.out.broken(); return }
     const e = errorReply(this.ctx.logger, err, 'POST', this.url, { bodyLimit: this.ctx.limits.bodyBytes, to: this.ctx.errorsTo })
     this.sent = true
-    const pairs: string[] = []
+    const pairs: string[] = [NOSNIFF[0], NOSNIFF[1]]
     for (const [k, v] of Object.entries(e.headers)) pairs.push(k, v)
     pairs.push('Content-Length', String(Buffer.byteLength(e.body)))
     this.out.answer(e.status, pairs, e.body)

@@ -11,7 +11,7 @@ import { ApiError } from './errors.js'
 import { ChainWatcher, EventHub } from './events.js'
 import { registerExplorer } from './explorer.js'
 import { errorReply } from './error-reply.js'
-import { errorAudience, errorBody, errorStatus, writeError } from './http-errors.js'
+import { errorAudience, errorBody, errorStatus, NOSNIFF, writeError } from './http-errors.js'
 import { leanRecords } from './lean-records.js'
 import { leanSocket } from './lean-socket.js'
 import { openApiDocument } from './openapi.js'
@@ -139,7 +139,10 @@ export class ApiServer {
       const app = buildApp(ctx, routes)
       // POST /records takes a lean lane before Fastify's routing (lean-records.ts); everything
       // else, and every request that lane does not take, goes to Fastify's own handler.
-      const lean = leanRecords(ctx, app.routing)
+      // Every answer says nosniff (mend36): set on node's response before Fastify sees the request,
+      // it reaches the routes, the error and not-found handlers, the router's refusals and the
+      // hijacked streams alike (their writeHead merges it). The lean lane adds it to its own.
+      const lean = leanRecords(ctx, (req, res) => { res.setHeader(NOSNIFF[0], NOSNIFF[1]); app.routing(req, res) })
       app.server.removeAllListeners('request')
       app.server.on('request', lean.listener)
       // And in front of node:http, a strict reader takes the lane's requests off the socket itself
@@ -280,5 +283,5 @@ function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): void {
 function answerRaw (socket: Duplex, e: ApiError, reason: string): void {
   if (!socket.writable) { socket.destroy(); return }
   const body = JSON.stringify(errorBody(e)) + '\n'
-  socket.end(`HTTP/1.1 ${errorStatus(e)} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${errorStatus(e)} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n${NOSNIFF[0]}: ${NOSNIFF[1]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
