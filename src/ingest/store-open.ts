@@ -44,7 +44,7 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
     // The disk failing under the open (a -shm or -wal write's EIO, ENOSPC) is IO_ERROR/DISK_FULL,
     // not a damaged pending.db to restore from a backup (found by the fault torture, session 33).
     const disk = readonlyDir ? openRefusedByDisk(path, err) : code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' ? systemFailure(err) : undefined
-    if (disk !== undefined) throw disk
+    if (disk !== undefined) throw setUpFailure(disk, path)
     throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${path}: ${(err as Error).message}`, {
       hint: readonlyDir
         ? 'writing records needs write access to the data directory: run as a user who can write there'
@@ -53,6 +53,23 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
     })
   }
   return db
+}
+
+/**
+ * A set-up statement's COMMIT whose fsync failed: systemFailure's hint ("the change may still be
+ * recorded … look (`petal status`)") is for a change the user made, which status does not even
+ * show for pending.db. Here the change is only the store's tables and its first meta rows (an
+ * upgrade's layout), each statement idempotent and run again at every open for writing: whether
+ * the failed commit comes back or not, the next open is the same, and no record is at stake
+ * (appends only start once the store is open). So the command is simply run again (mend36).
+ */
+function setUpFailure (disk: StorageError, path: string): StorageError {
+  if ((disk.details as { systemCode?: string }).systemCode !== 'SQLITE_IOERR_FSYNC') return disk
+  return new StorageError('IO_ERROR', `the disk failed to flush the set-up of the pending store ${path} (its tables and meta rows, no record; SQLITE_IOERR_FSYNC): ${(disk.cause as Error).message}`, {
+    hint: 'check the disk (dmesg, fsck), then run the command again: no record was being written, and the set-up is made again at the next open',
+    details: { systemCode: 'SQLITE_IOERR_FSYNC', path },
+    cause: disk.cause
+  })
 }
 
 const layoutOf = (db: SqliteDb): string | undefined =>
