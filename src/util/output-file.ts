@@ -1,9 +1,10 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
-import { basename, dirname, normalize } from 'node:path'
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
+import { basename, dirname } from 'node:path'
 import { sleep } from './async.js'
 import { AbortError } from './errors.js'
 import { errorCode } from './narrow.js'
 import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
+import { checkGiven, descriptorNamed, otherProcessDescriptor } from './output-descriptor.js'
 import { refuseDescriptorInside, refuseInside } from './output-inside.js'
 import { removeDeadWritersTemps } from './stale-temps.js'
 
@@ -40,13 +41,19 @@ export interface OutputOptions {
 export async function writeOutputFile (path: string, data: string, o: OutputOptions = {}): Promise<void> {
   const fd = descriptorNamed(path)
   if (fd !== undefined) {
-    checkGiven(fd)
+    checkGiven(fd, o.outside !== undefined)
     if (o.outside !== undefined) refuseDescriptorInside(fd, o.outside)
     const own = fd === 1 || fd === 2 ? o.descriptors?.[fd] : undefined
     await (own !== undefined ? own(data) : writeDescriptor(fd, data, o.signal))
     return
   }
   if (o.outside !== undefined) refuseInside(path, o.outside)
+  // Another process's descriptor: what it is open on, in place (the directory /proc/PID/fd takes no new file).
+  if (otherProcessDescriptor(path)) {
+    const end = await openWriteEnd(path, o.signal)
+    try { await writeDescriptor(end, data, o.signal) } finally { closeSync(end) }
+    return
+  }
   const link = lstatSync(path, { throwIfNoEntry: false })
   // The atomic writes below leave `FILE.PID.NONCE.tmp` beside the file when killed: those of dead
   // processes go when FILE is next written.
@@ -209,119 +216,6 @@ function sizeOf (fd: number): number {
 function refused (err: unknown): boolean {
   const code = errorCode(err)
   return code === 'EACCES' || code === 'EPERM'
-}
-
-/**
- * The descriptor of this process that `path` names by itself (/dev/stdout, /dev/stderr, /dev/fd/N,
- * /proc/self/fd/N), which is written as it is open, as a shell's redirection takes these names:
- * followed, they lead to whatever the descriptor holds, and with `>> all.txt` that file was
- * replaced by a rename, losing what it held and all the command printed after (review30).
- */
-function descriptorNamed (path: string): number | undefined {
-  const m = /^\/(?:dev\/(stdout|stderr)|dev\/fd\/(\d+)|proc\/self\/fd\/(\d+))$/.exec(normalize(path))
-  if (m?.[1] !== undefined) return m[1] === 'stdout' ? 1 : 2
-  const n = Number(m === null ? ownDescriptorDir(path) : m[2] ?? m[3])
-  return Number.isSafeInteger(n) ? n : undefined
-}
-
-/**
- * The number N of a path /proc/PID/fd/N (or …/task/TID/fd/N) of this process however it is spelt
- * (/proc/thread-self/fd/18, /dev/fd/../fd/18): followed as a file, these too led to what the
- * descriptor holds, and chain.db was replaced by the note (review31). Only a name of digits is
- * looked at (one realpath of its directory).
- */
-function ownDescriptorDir (path: string): string | undefined {
-  const name = basename(path)
-  if (!/^\d+$/.test(name)) return undefined
-  let dir: string
-  try {
-    dir = realpathSync(dirname(path))
-  } catch {
-    return undefined
-  }
-  const p = /^\/proc\/(\d+)(?:\/task\/\d+)?\/fd$/.exec(dir)
-  return p !== null && Number(p[1]) === process.pid ? name : undefined
-}
-
-/**
- * Refuse a descriptor above stderr that is not open, or that is one of this process's own rather
- * than one the caller gave it (a shell's `3>> FILE` or `>(gzip > FILE)`, a parent's stdio): with
- * no descriptor 18 given, `checkpoint --sign -o /dev/fd/18` wrote the note over chain.db's header
- * (SQLite's descriptor: "rebuild it with `petal reindex`"), /dev/fd/7 and /dev/fd/12 into libuv's
- * wake-up pipes (SIGSEGV), /dev/fd/19 over chain.db-wal (review31). Node marks every inherited
- * descriptor close-on-exec too, so that flag does not tell them apart; what Node, libuv and SQLite
- * open does: an event descriptor (`anon_inode:`), a pipe whose other end this process holds too,
- * a regular file open for reading and writing (SQLite's; a shell's `>` and `>>` open write-only).
- * Without procfs, by what fstat tells (checkGivenWithoutProcfs).
- */
-function checkGiven (fd: number): void {
-  if (fd <= 2) return
-  if (lstatSync('/proc/self/fd', { throwIfNoEntry: false }) === undefined) { checkGivenWithoutProcfs(fd); return }
-  let info: string
-  let target: string
-  try {
-    info = readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1')
-    target = readlinkSync(`/proc/self/fd/${fd}`)
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err
-    throw notGiven(fd, 'is not open')
-  }
-  const mode = accessMode(info)
-  // A pipe's other end: the same pipe open for reading. The same end twice is a given one too
-  // (`-o /dev/fd/3 3>&1 | cat`: 3 and 1 both write; it was refused, review32).
-  const own = target.startsWith('anon_inode:') ||
-    (target.startsWith('pipe:') && readdirSync('/proc/self/fd').some(n => Number(n) !== fd && readlinkOrEmpty(`/proc/self/fd/${n}`) === target && readsPipe(n))) ||
-    (mode === 2 && statSync(`/proc/self/fd/${fd}`).isFile())
-  if (own) throw notGiven(fd, `(${target}) was not given to this command but opened by the process itself`)
-}
-
-/**
- * checkGiven where /proc is not mounted (a container, a chroot): the descriptor was taken as it
- * was, and /dev/fd/7 and /dev/fd/12 (libuv's wake-up pipes) ended the process with SIGSEGV, as
- * before review31 (mend34; SQLite's files are refused as the data directory's, output-inside.ts).
- * What fstat tells: an event or epoll descriptor has no file type; a pipe is Node's or libuv's own
- * when another descriptor above stderr is on it too (both ends of a pipe have one inode; a pipe
- * given twice, `3>&1 4>&1`, is refused too: nothing tells the ends apart here).
- */
-function checkGivenWithoutProcfs (fd: number): void {
-  let st: Stats
-  try {
-    st = fstatSync(fd)
-  } catch (err) {
-    if (errorCode(err) !== 'EBADF') throw err
-    throw notGiven(fd, 'is not open')
-  }
-  if ((st.mode & constants.S_IFMT) === 0) throw notGiven(fd, '(an event descriptor) was not given to this command but opened by the process itself')
-  if (st.isFIFO() && otherDescriptorOn(fd, st)) throw notGiven(fd, '(a pipe this process holds under another descriptor too) was not given to this command but opened by the process itself')
-}
-
-/** Whether a descriptor above stderr other than `fd` is on the file of `st` (a scan: no procfs to list them). */
-function otherDescriptorOn (fd: number, st: Stats): boolean {
-  for (let n = 3; n < 1024; n++) {
-    if (n === fd) continue
-    try {
-      const o = fstatSync(n)
-      if (o.ino === st.ino && o.dev === st.dev) return true
-    } catch {}
-  }
-  return false
-}
-
-function notGiven (fd: number, why: string): Error {
-  return Object.assign(new Error(`descriptor ${fd} ${why}: open it for the command (\`${fd}>> FILE\` in the shell) or name a file`), { code: 'EBADF' })
-}
-
-/** O_RDONLY (0), O_WRONLY (1) or O_RDWR (2), from a descriptor's /proc/self/fdinfo text. */
-function accessMode (info: string): number {
-  return parseInt(/^flags:\s*([0-7]+)$/m.exec(info)?.[1] ?? '0', 8) & 3
-}
-
-function readsPipe (n: string): boolean {
-  try { return accessMode(readFileSync(`/proc/self/fdinfo/${n}`, 'latin1')) !== 1 } catch { return false }
-}
-
-function readlinkOrEmpty (path: string): string {
-  try { return readlinkSync(path) } catch { return '' }
 }
 
 /**

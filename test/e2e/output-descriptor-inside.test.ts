@@ -94,4 +94,49 @@ describe('-o /dev/fd/N open on a file of the data directory', () => {
     expect(contents(dir)).toEqual(before)
     expect((await petal(['--dir', dir, 'verify'])).code).toBe(0)
   }, 300_000)
+
+  it('`3<> FILE` outside the data directory is written (it was refused as the process\'s own); one on the key file is refused', async () => {
+    const { dir, key } = await chain()
+    const out = join(tmpDir(), 'rw.txt')
+    const rw = openSync(out, 'w+') // O_RDWR, as a shell's `3<> FILE`
+    const ok = await run(['--dir', dir, 'checkpoint', '-o', '/dev/fd/3'], { fd3: rw })
+    closeSync(rw)
+    // Before: exit 2, "descriptor 3 (…/rw.txt) was not given to this command but opened by the process itself".
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(readFileSync(out, 'utf8')).toContain('petal/')
+    const before = contents(dir)
+    const onKey = openSync(key, 'r+')
+    const refused = await run(['--dir', dir, 'checkpoint', '-o', '/dev/fd/3'], { fd3: onKey })
+    closeSync(onKey)
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr).toContain(`descriptor 3 is open on ${realpathSync(key)}, in the data directory`)
+    expect(contents(dir)).toEqual(before)
+  }, 120_000)
+
+  it('/proc/PID/fd/N of another process (a shell\'s $$) is written where that descriptor is open, in place; one not open is ENOENT on its own name; one on a file of the data directory is refused', async () => {
+    const { dir, key } = await chain()
+    const sh = async (script: string, ...args: string[]): Promise<Run> => {
+      const p = spawn('sh', ['-c', script, 'sh', process.execPath, BIN, dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      p.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+      p.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      return await new Promise(resolve => { p.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) }) })
+    }
+    const out = join(tmpDir(), 'shell.txt')
+    // The shell writes on through its descriptor after the command: both land in the file.
+    const r = await sh('exec 5>>"$4"; "$1" "$2" --dir "$3" checkpoint -o /proc/$$/fd/5 || exit $?; echo after >&5', out)
+    // Before: the file was replaced by a new one, and the shell's descriptor wrote "after" into the old, deleted one.
+    expect(r.code, r.stderr).toBe(0)
+    expect(readFileSync(out, 'utf8')).toMatch(/^petal\/[\s\S]*\nafter\n$/)
+    const missing = await sh('"$1" "$2" --dir "$3" checkpoint -o /proc/$$/fd/9')
+    expect(missing.code).toBe(2)
+    // Before: "ENOENT … open '/proc/PID/fd/9.PID.HEX.tmp'".
+    expect(missing.stderr).toMatch(/ENOENT: no such file or directory, open '\/proc\/\d+\/fd\/9' \[USAGE\]/)
+    const before = contents(dir)
+    const inside = await sh('exec 5>>"$4"; "$1" "$2" --dir "$3" checkpoint -o /proc/$$/fd/5', key)
+    expect(inside.code).toBe(2)
+    expect(inside.stderr).toContain('in the data directory')
+    expect(contents(dir)).toEqual(before)
+  }, 120_000)
 })
