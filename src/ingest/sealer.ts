@@ -99,7 +99,12 @@ export async function sealOne (ctx: SealerContext, upTo: number, signal?: AbortS
   failpoint('ingest:claimed')
   const path = tmpBlockPath(chain.dir)
   try {
-    const built = buildInput(path, store.batchRows(batch.id), tables, budget, signal)
+    // Ended whatever happens: an iterator never started (the block's open failed, ENOSPC) kept
+    // the store's connection "busy executing a query", so that every later seal and the node's
+    // close failed until a restart (mend36; the fault torture's run lane, seed 355 #8).
+    const rows = store.batchRows(batch.id)
+    let built: ReturnType<typeof buildInput>
+    try { built = buildInput(path, rows, tables, budget, signal) } finally { rows.return?.() }
     await store.write(() => {
       for (const r of built.refused) {
         logger.error('a pending row cannot be sealed; it is set aside', { receipt: store.receiptOf(r.row), error: r.message })
