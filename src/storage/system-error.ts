@@ -59,7 +59,9 @@ function classifySqlite (code: string): Failure | undefined {
     return { code: 'IO_ERROR', what: `the disk failed a read under SQLite (${code})`, hint: 'check the disk (dmesg, fsck), then run the command again: a read that fails changes nothing (a change it was part of was not recorded)' }
   }
   if (code.startsWith('SQLITE_IOERR')) return { code: 'IO_ERROR', what: `the disk failed under SQLite (${code})`, hint: 'check the disk (dmesg, fsck), then run the command again; if the command was writing, SQLite rolled its change back' }
-  if (code === 'SQLITE_CANTOPEN') return { code: 'PERMISSION_DENIED', what: 'SQLite cannot open a database file', hint: 'check that the data directory exists and that this user may read and write it' }
+  // Also what SQLite says when the disk refuses to create a file (ENOSPC, EIO: the genesis or a
+  // sealed block being built in tmp/; fault torture, seed 361), which permissions do not explain.
+  if (code === 'SQLITE_CANTOPEN') return { code: 'PERMISSION_DENIED', what: 'SQLite cannot open a database file', hint: 'check that the data directory exists and that this user may read and write it; if it does and this user may, the disk refused to create or open the file (full or failing): free space or check the disk (dmesg), then run the command again' }
   // SQLite opens a file read-only, silently, when the disk refuses its read-write open (EIO,
   // ENOSPC), not only when permissions do: the hint names both (the path is not known here).
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM') return { code: 'PERMISSION_DENIED', what: 'a database file cannot be written', hint: 'run the command as a user who may write the data directory; if this user may already, the disk refused to open it for writing (full or failing): free space or check the disk (dmesg), then run the command again' }

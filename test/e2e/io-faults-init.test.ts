@@ -81,4 +81,17 @@ describe.runIf(withCc)('I/O faults: a chain creation whose disk failed says to r
     expect((await petal(['--dir', adopted, 'keys', 'import', join(daisy.root, 'private.db')])).code).toBe(0)
     expect((await failsThenHintWorks(adopted, ['adopt-daisy', daisy.root], { ops: ['fsync'], nth: 1, match: '/adopted/chain.db' })).failed).toBe(true)
   }, 180_000)
+
+  it('init: the disk refuses to create the genesis in tmp/ (SQLITE_CANTOPEN): the hint names the disk, not only permissions; init run again makes the chain', async () => {
+    const dir = join(tmpDir(), 'cantopen')
+    mkdirSync(dir)
+    const f = faultEnv({ dir, ops: ['open'], nth: 1, sticky: true, errno: 'ENOSPC', match: join(dir, 'tmp') + '/', caller: 'better_sqlite3.node' })
+    const r = await petal(['--dir', dir, 'init'], f.env)
+    expect(faultResult(f).injected).toBeGreaterThan(0)
+    expect(r.code, r.stderr).toBe(4)
+    // Before: "check that the data directory exists and that this user may read and write it" alone (torture, seed 361 init #1).
+    expect(r.stderr).toMatch(/\[PERMISSION_DENIED\]\n {2}hint: .*the disk refused to create or open the file \(full or failing\): free space or check the disk/)
+    const again = await petal(['--dir', dir, 'init'])
+    expect(again.code, again.stderr).toBe(0)
+  }, 120_000)
 })
