@@ -94,4 +94,25 @@ describe.runIf(withCc)('I/O faults: a chain creation whose disk failed says to r
     const again = await petal(['--dir', dir, 'init'])
     expect(again.code, again.stderr).toBe(0)
   }, 120_000)
+
+  it('init: a failure after chainparams.json was written (its directory\'s fsync) keeps the key, the made chain\'s only signatory', async () => {
+    let after = 0
+    let nth = 1
+    // Each fsync of the command in turn; the last ones follow chainparams.json's rename.
+    for (; nth <= 60; nth++) {
+      const dir = join(tmpDir(), `a${nth}`)
+      mkdirSync(dir)
+      const f = faultEnv({ dir, ops: ['fsync'], nth })
+      const r = await petal(['--dir', dir, 'init'], f.env)
+      if (faultResult(f).injected === 0) break
+      if (r.code === 0 || !existsSync(join(dir, 'chainparams.json'))) continue
+      after++
+      // Before: the keystore was removed with the failed creation's other files, the chain kept.
+      const s = await petal(['--dir', dir, '--json', 'mykeys'])
+      expect(s.code, `fsync #${nth}: ${s.stderr}`).toBe(0)
+      expect(JSON.parse(s.stdout), `fsync #${nth}`).toEqual([expect.objectContaining({ default: true, signatory: 'yes (since height 0)' })])
+    }
+    expect(nth).toBeGreaterThan(10)
+    expect(after).toBeGreaterThan(0)
+  }, 600_000)
 })

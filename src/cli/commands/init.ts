@@ -56,8 +56,12 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput,
       // Only what this call made: between its first look and the lock, another process may have
       // put files in the directory it made (`petal keygen`'s key, which the whole directory's
       // removal took with it: review34).
-      if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
-      if (!dirExisted) removeMadeDir(dir)
+      // Never once chainparams.json is written (its directory's fsync failing after the rename):
+      // the chain is made and this key is its only signatory (mend36, torture seed 361 init #5).
+      if (!existsSync(dir.chainParams)) {
+        if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
+        if (!dirExisted) removeMadeDir(dir)
+      }
       throw creationFailure(err, dir, o.again)
     }
   } finally {
