@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { getEventListeners } from 'node:events'
-import { createLogger, linkSignals, runLoop, runStopSteps, type LogRecord } from '../../../src/util/index.js'
+import { createLogger, linkSignals, PetalError, runLoop, runStopSteps, type LogRecord } from '../../../src/util/index.js'
 import { deadline } from '../../../src/network/rpc.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -33,6 +33,27 @@ describe('runLoop', () => {
     expect(warns.map(r => r.context?.error)).toEqual(['pass 1 broke', 'pass 2 broke', 'pass 3 broke'])
     expect(warns.map(r => r.context?.retryInMs)).toEqual([1, 2, 4])
     expect(records.some(r => r.message === 'test loop recovered')).toBe(true)
+  })
+
+  it("logs a failure's code: a Petal error's, or the system's or SQLite's own on an unwrapped error", async () => {
+    const { logger, records } = capture()
+    const ac = new AbortController()
+    const failures: unknown[] = [
+      new PetalError('IO_ERROR', 'the disk failed'),
+      Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' }),
+      Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' }),
+      new Error('no code at all'),
+      Object.assign(new Error('a numeric code'), { code: 5 })
+    ]
+    let passes = 0
+    const loop = runLoop('test loop', { signal: ac.signal, logger, everyMs: 1, backoff: { minMs: 1, maxMs: 1 } }, async () => {
+      const f = failures[passes++]
+      if (f !== undefined) throw f
+    })
+    await waitFor(() => passes > failures.length, { what: 'every failure to be logged' })
+    ac.abort()
+    await loop
+    expect(records.filter(r => r.level === 'warn').map(r => r.context?.code)).toEqual(['IO_ERROR', 'ENOSPC', 'SQLITE_IOERR_WRITE', undefined, undefined])
   })
 
   it('ends quietly when stopped, even inside a pass', async () => {
