@@ -45,6 +45,24 @@ async function expectVerifies (dir: string): Promise<void> {
   expect(v.code, v.stderr + v.stdout).toBe(0)
 }
 
+/**
+ * After a killed catch-up (recovery rolled any journaled group back): no journal is left, a node
+ * restarted on the directory catches up with S to `want`, verify passes, every height is placed
+ * once, and tmp/ is emptied.
+ */
+async function restartCatchesUp (tDir: string, source: string, want: { height: number, hash: string }): Promise<void> {
+  expect(existsSync(join(tDir, 'journal.json'))).toBe(false)
+  const t2 = await run(tDir, ['--bootstrap', source])
+  await waitFor(() => peek(tDir).hash === want.hash, { timeout: 60_000, interval: 100, what: 'the restarted node to catch up' })
+  expect(await t2.stop()).toBe(0)
+  nodes.splice(nodes.indexOf(t2), 1)
+  await expectVerifies(tDir)
+  const c = Chain.open(tDir)
+  expect(c.index.range(0, c.tip().height).map(b => b.height)).toEqual(Array.from({ length: want.height + 1 }, (_, i) => i))
+  c.close()
+  expect(readdirSync(join(tDir, 'tmp')), 'tmp/ emptied by the restarted node').toEqual([])
+}
+
 describe('kill -9 of a node', () => {
   it('during sync: it restarts, verify passes, it catches up', async () => {
     const { tDir, s, want } = await sourceAhead()
@@ -93,16 +111,7 @@ describe('kill -9 of a node', () => {
       // verify opens the directory (recovery rolls the journaled group back) and checks every file.
       await expectVerifies(tDir)
       expect(peek(tDir).height).toBe(before)
-      expect(existsSync(join(tDir, 'journal.json'))).toBe(false)
-      const t2 = await run(tDir, ['--bootstrap', s.addr])
-      await waitFor(() => peek(tDir).hash === want.hash, { timeout: 60_000, interval: 100, what: 'the restarted node to catch up' })
-      expect(await t2.stop()).toBe(0)
-      nodes.splice(nodes.indexOf(t2), 1)
-      await expectVerifies(tDir)
-      const c = Chain.open(tDir)
-      expect(c.index.range(0, c.tip().height).map(b => b.height)).toEqual(Array.from({ length: want.height + 1 }, (_, i) => i))
-      c.close()
-      expect(readdirSync(join(tDir, 'tmp')), 'tmp/ emptied by the restarted node').toEqual([])
+      await restartCatchesUp(tDir, s.addr, want)
     }, 180_000)
   }
 
@@ -122,16 +131,7 @@ describe('kill -9 of a node', () => {
 
     await expectVerifies(tDir)
     expect(peek(tDir).height).toBeLessThanOrEqual(before)
-    expect(existsSync(join(tDir, 'journal.json'))).toBe(false)
-    const t2 = await run(tDir, ['--bootstrap', s.addr])
-    await waitFor(() => peek(tDir).hash === want.hash, { timeout: 60_000, interval: 100, what: 'the restarted node to catch up' })
-    expect(await t2.stop()).toBe(0)
-    nodes.splice(nodes.indexOf(t2), 1)
-    await expectVerifies(tDir)
-    const c = Chain.open(tDir)
-    expect(c.index.range(0, c.tip().height).map(b => b.height)).toEqual(Array.from({ length: want.height + 1 }, (_, i) => i))
-    c.close()
-    expect(readdirSync(join(tDir, 'tmp')), 'tmp/ emptied by the restarted node').toEqual([])
+    await restartCatchesUp(tDir, s.addr, want)
   }, 180_000)
 
   it('during a reorg (killed between moving files and committing): it restarts, verify passes, it ends on the longer branch', async () => {
