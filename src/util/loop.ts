@@ -1,6 +1,5 @@
 import { sleep } from './async.js'
-import { errorMessage } from './narrow.js'
-import { PetalError } from './errors.js'
+import { errorCode, errorMessage } from './narrow.js'
 import type { Logger } from './logger.js'
 
 export interface LoopOptions {
@@ -34,7 +33,7 @@ export async function runLoop (what: string, o: LoopOptions, body: (signal: Abor
       if (o.signal.aborted) return
       failures++
       wait = Math.min(backoff.minMs * 2 ** (failures - 1), backoff.maxMs)
-      o.logger.warn(`${what} failed; retrying`, { error: errorMessage(err), code: codeOf(err), failures, retryInMs: wait })
+      o.logger.warn(`${what} failed; retrying`, { error: errorMessage(err), code: errorCode(err), failures, retryInMs: wait })
     }
     try {
       await sleep(wait, o.signal)
@@ -42,16 +41,6 @@ export async function runLoop (what: string, o: LoopOptions, body: (signal: Abor
       return
     }
   }
-}
-
-/**
- * A failure's code for the log: a Petal error's, or the system's or SQLite's own (`ENOSPC`,
- * `SQLITE_IOERR_WRITE`) on an error that was never wrapped, rather than none.
- */
-function codeOf (err: unknown): string | undefined {
-  if (err instanceof PetalError) return err.code
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
 }
 
 /** One step of a shutdown: what it does (for the log) and the work. */
