@@ -84,6 +84,10 @@ async function cachedChain (name: string, n: number, rows: number, rowBytes: num
   const dir = join(CACHE, `${name}-${n}`)
   const keyFile = join(CACHE, `${name}-${n}.key`)
   if (existsSync(join(dir, 'complete')) && existsSync(keyFile)) {
+    // A serving node started on the cache leaves its pending store beside the chain: node state,
+    // no part of the chain, in a layout an older build refuses (session 36's old-build runs failed
+    // at start on a pending.db a newer build had upgraded). It holds no rows: start without it.
+    for (const f of ['pending.db', 'pending.db-wal', 'pending.db-shm']) rmSync(join(dir, f), { force: true })
     try {
       const c = Chain.open(dir)
       const ok = c.tip().height === n
