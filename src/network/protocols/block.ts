@@ -4,14 +4,13 @@ import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
-import { writeNewFileNative } from '../../crypto/index.js'
 import { systemFailure } from '../../storage/index.js'
 import type { PetalLibp2p } from '../libp2p.js'
-import { Watchdog, writeNewFileSync } from '../../util/index.js'
+import { Watchdog } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
 import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest, parseBlocksRequest } from '../wire.js'
-import { rangeWrites, type RangeWrites } from './range-writes.js'
+import { rangeWrites, writeSmallBlock, type RangeWrites } from './range-writes.js'
 import { receiveToFile, type RateFloor } from './receive-file.js'
 import { SendBatch, sendFile } from './send-file.js'
 import { onServeError, type ServeContext } from './serve.js'
@@ -183,8 +182,8 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
   }
 }
 
-/** One block of a `blocks` request: its hash, and the new file its bytes go to. */
-export interface RangeItem { hash: string, dest: string }
+/** One block of a `blocks` request: its hash, and the file its bytes go to (new, or `made`: empty, created ahead for it). */
+export interface RangeItem { hash: string, dest: string, made?: boolean }
 
 /** Read one length-prefixed frame of at most `limit` bytes from a byte stream. */
 async function readFrame (bs: ByteStream<Stream>, limit: number, signal: AbortSignal): Promise<Uint8Array> {
@@ -217,7 +216,7 @@ function frame (data: Uint8Array): Uint8Array {
  * runs then, and the block's budget moves by it. The disk's failures are coded where they happen
  * (StorageError: DISK_FULL…), so that no one blames the peer for them.
  */
-export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array> {
+export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, made?: boolean, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array> {
   const w = o.watchdog
   let budgetDue = performance.now() + o.budgetMs
   const local = async <T>(op: () => T | Promise<T>): Promise<T> => {
@@ -261,7 +260,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     const parts = await take(o.size, 0)
     o.onBytes?.(o.size)
     check()
-    await local(() => { if (writeNewFileNative(dest, parts, o.size) !== 0) writeNewFileSync(dest, parts, o.size) })
+    await local(() => { writeSmallBlock(dest, parts, o.size, o.made) })
     return headOf(parts, o.size)
   }
   // Its first bytes too (filled from the first reads): the load thread then takes the SQLite
@@ -269,7 +268,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
   // schema's statements for a page 1 seen before (schema-memo.ts), as for a small block.
   const head = new Uint8Array(Math.min(HEAD_BYTES, o.size))
   let headAt = 0
-  const fh = await local(async () => await o.writes.open(dest))
+  const fh = await local(async () => await o.writes.open(dest, o.made))
   try {
     let received = 0
     while (received < o.size) {
@@ -373,7 +372,7 @@ export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: str
       if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
       let head: Uint8Array | undefined
       try {
-        head = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, writes: rangeWrites, onBytes: n => { o.onBytes?.(i, n) } })
+        head = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, made: item.made, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, writes: rangeWrites, onBytes: n => { o.onBytes?.(i, n) } })
       } catch (err) {
         throw toNetworkError(err, 'block transfer', who, w.timedOut(), o.signal)
       }

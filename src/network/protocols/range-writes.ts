@@ -1,10 +1,41 @@
-import { closeSync, openSync, write as writeFd, writevSync } from 'node:fs'
+import { closeSync, constants, openSync, write as writeFd, writevSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { writeNewFileNative } from '../../crypto/index.js'
+import { writeNewFileSync } from '../../util/index.js'
 import { POOLED_WRITES_IN_FLIGHT, SLOW_SYNC_WRITE_MS, SYNC_WRITE_STALL_MS, SYNC_WRITES_PAUSE_MS } from '../constants.js'
 import { cpuWait, type ThreadWait } from '../cpu-wait.js'
 
 const writeAt = promisify(writeFd)
+
+/**
+ * How a block's file is opened: `made`, an empty file this process created ahead for it
+ * (storage/tmp-files.ts: the inode's allocation, ~0.25 ms on this VM after many deletions, ran on
+ * libuv's thread pool), is opened without O_CREAT, so a file that is gone fails (ENOENT) rather
+ * than being created again; else the file is created, and must not exist (O_EXCL).
+ */
+function flagsFor (made: boolean): number {
+  return made ? constants.O_WRONLY : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
+}
+
+/**
+ * A small block's `parts` (`size` bytes) into its file in one synchronous open, write and close
+ * (into the page cache; placement fsyncs it). A new file in one native call where this thread has
+ * loaded the addon (session 31), else through node:fs.
+ */
+export function writeSmallBlock (dest: string, parts: readonly Uint8Array[], size: number, made = false): void {
+  if (!made) {
+    if (writeNewFileNative(dest, parts, size) !== 0) writeNewFileSync(dest, parts, size)
+    return
+  }
+  const fd = openSync(dest, flagsFor(true))
+  try {
+    const n = writevSync(fd, parts)
+    if (n !== size) throw shortWrite(n, size)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 /**
  * A file being received: its descriptor, a positional write through the pool, and its close (a
@@ -82,15 +113,15 @@ export class RangeWrites {
   get slowWriteMs (): number | undefined { return this.slow }
 
   /**
-   * Create the block's new file (`wx`): synchronously while writes are fast, as the writes are.
-   * Through the pool, the open and the close cost a 1 MB block's receive ~0.2 ms more CPU than
-   * the same calls made synchronously (two round trips, two promises, a FileHandle to collect;
-   * docs/performance.md, "Session 23: the 1 MB pull"). A slow disk (writes paused to the pool)
-   * opens through the pool, so that it does not hold the event loop.
+   * Open the block's file (flagsFor: created, or `made` ahead): synchronously while writes are
+   * fast, as the writes are. Through the pool, the open and the close cost a 1 MB block's receive
+   * ~0.2 ms more CPU than the same calls made synchronously (two round trips, two promises, a
+   * FileHandle to collect; docs/performance.md, "Session 23: the 1 MB pull"). A slow disk (writes
+   * paused to the pool) opens through the pool, so that it does not hold the event loop.
    */
-  async open (path: string): Promise<RangeFile> {
-    if (this.pooled) return await open(path, 'wx', 0o644)
-    const fd = openSync(path, 'wx', 0o644)
+  async open (path: string, made = false): Promise<RangeFile> {
+    if (this.pooled) return await open(path, flagsFor(made), 0o644)
+    const fd = openSync(path, flagsFor(made), 0o644)
     return {
       fd,
       write: async (buf, off, len, at) => await writeAt(fd, buf, off, len, at),

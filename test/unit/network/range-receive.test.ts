@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { createHook } from 'node:async_hooks'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ByteStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
@@ -126,6 +126,41 @@ describe('receiving one block of a range', () => {
       } finally {
         w.dispose()
       }
+    }
+  })
+
+  // A catch-up's range receive writes into empty files created ahead (storage/tmp-files.ts), each
+  // opened without O_CREAT: one that is gone is an error, never a new file, and a file that is not
+  // `made` is still created with O_EXCL.
+  it('writes a block into its file created ahead (`made`), small or large, synchronous or pooled; a made file that is gone is not created again', async () => {
+    const big = randomBytes(200_000)
+    const bigHash = createHash('sha256').update(big).digest('hex')
+    const paused = new Writes({ slowMs: 0, stallMs: 0, pauseMs: 60_000 })
+    const first = await paused.open(join(tmpDir(), 'first.db'))
+    await paused.write(first, [Buffer.alloc(10)], 10, 0)
+    await first.close()
+    const cases = [{ bytes: data, h: hash, writes: rangeWrites }, { bytes: big, h: bigHash, writes: rangeWrites }, { bytes: big, h: bigHash, writes: paused }]
+    for (const { bytes, h, writes } of cases) {
+      const receive = async (dest: string, made: boolean): Promise<unknown> => {
+        const w = new Watchdog()
+        try {
+          return await receiveRangeBlock(pacedStream(bytes, 0), dest, { size: bytes.length, hash: h, made, watchdog: w, budgetMs: 10_000, minRate: { bytesPerSecond: 1_000_000, windowMs: 1000 }, writes }).catch((err: unknown) => err)
+        } finally {
+          w.dispose()
+        }
+      }
+      const dest = join(tmpDir(), 'made.db')
+      writeFileSync(dest, '')
+      expect(await receive(dest, true)).toBeInstanceOf(Uint8Array)
+      expect(readFileSync(dest).equals(bytes)).toBe(true)
+      const gone = join(tmpDir(), 'gone.db')
+      expect(await receive(gone, true)).toMatchObject({ code: 'ENOENT' })
+      expect(existsSync(gone)).toBe(false)
+      // Not made: the file must be new.
+      const there = join(tmpDir(), 'there.db')
+      writeFileSync(there, '')
+      expect(await receive(there, false)).toMatchObject({ code: 'PATH_CONFLICT' }) // EEXIST, coded
+      expect(statSync(there).size).toBe(0)
     }
   })
 })
