@@ -10,6 +10,7 @@ import { Notifier } from './notifier.js'
 import { rangeRun, Slot, WaitingCount, type FetchRequest, type SlotState } from './slot.js'
 import { CheckAhead, discard } from './check-ahead.js'
 import { GroupGate } from './group-gate.js'
+import { RangeFiles } from './range-files.js'
 import type { DownloadOptions } from './options.js'
 import { MAX_GROUP, MAX_GROUP_BYTES, MAX_IDLE_MS } from './window-limits.js'
 import type { DownloadComponents, HeaderSource } from './types.js'
@@ -44,11 +45,13 @@ export class DownloadScheduler {
   private delayed = false
   /** Slots waiting for a peer (dispatch looks past the head only while there are). */
   private readonly waiting = new WaitingCount()
+  private readonly files: RangeFiles
 
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
     this.gate = new GroupGate(options.groupHoldMs)
     this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress)
+    this.files = new RangeFiles(components.importer, options.perPeer)
   }
 
   /** Download and import the whole branch; resolves to the number of blocks imported. */
@@ -212,9 +215,11 @@ export class DownloadScheduler {
     // One signal for the range, aborted once no block of it is wanted (an AbortController and a listener per block cost more than the rest of its request).
     const all = new AbortController()
     let wanted = run.length
-    const reqs: FetchRequest[] = run.map(() => {
+    // Each block's file: an empty one created ahead, or a new name (RangeFiles).
+    const files = this.files.take(run.length, this.feedDone ? this.waiting.n - run.length : Infinity)
+    const reqs: FetchRequest[] = files.map(({ file }) => {
       let aborted = false
-      return { peer, file: this.components.importer.tmpPath(), controller: { abort: () => { if (!aborted) { aborted = true; if (--wanted === 0) all.abort() } } } }
+      return { peer, file, controller: { abort: () => { if (!aborted) { aborted = true; if (--wanted === 0) all.abort() } } } }
     })
     for (const [k, slot] of run.entries()) slot.start(reqs[k] as FetchRequest, now)
     const net = this.components.network
@@ -223,7 +228,7 @@ export class DownloadScheduler {
     const got = run.map(() => 0)
     let done = 0
     const settling: Array<Promise<void>> = []
-    const p = net.fetchBlocks(peer, run.map((slot, k) => ({ hash: slot.header.hash, dest: (reqs[k] as FetchRequest).file })), {
+    const p = net.fetchBlocks(peer, run.map((slot, k) => ({ hash: slot.header.hash, dest: (reqs[k] as FetchRequest).file, made: files[k]?.made })), {
       maxBytes: this.components.importer.maxBlockBytes,
       signal: all.signal,
       onBytes: (k, n) => {
@@ -250,10 +255,7 @@ export class DownloadScheduler {
     this.track(peer, p)
   }
 
-  /**
-   * A transfer to `peer` (already counted in its load) runs until `transfer` settles. A transition
-   * refused by a slot is a bug: it ends the download rather than being lost.
-   */
+  /** A transfer to `peer` (counted in its load) runs until `transfer` settles; a transition a slot refuses (a bug) ends the download rather than being lost. */
   private track (peer: string, transfer: Promise<void>): void {
     const p: Promise<void> = transfer.catch((err: unknown) => { this.fault ??= err }).finally(() => {
       this.load.set(peer, this.loadOf(peer) - 1)
@@ -263,10 +265,7 @@ export class DownloadScheduler {
     this.inflight.add(p)
   }
 
-  /**
-   * A failed transfer is worth a debug line unless it was aborted or the peer said it lacks the
-   * block. A failure of this node's own disk (StorageError: DISK_FULL…) ends the download with it.
-   */
+  /** A failed transfer is worth a debug line unless it was aborted or the peer said it lacks the block; this node's own disk's failure (StorageError: DISK_FULL…) ends the download. */
   private logFailure (what: string, err: unknown, where: Record<string, unknown>): void {
     if (err instanceof AbortError || (err instanceof NetworkError && err.code === 'PEER_LACKS_BLOCK')) return
     if (err instanceof StorageError) { this.fault ??= err; return } // no peer can help; never retried from each in turn
@@ -394,5 +393,6 @@ export class DownloadScheduler {
     await Promise.allSettled([...this.inflight])
     await this.checks.close()
     await Promise.all(files.map(discard))
+    await this.files.close() // every range has settled
   }
 }

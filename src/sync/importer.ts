@@ -1,5 +1,5 @@
 import { importBatch, loadBlock, type BatchOutcome, type Chain, type LoadedBlock, type LoadPool, type SealVerdict } from '../chain/index.js'
-import { tmpBlockPath } from '../storage/index.js'
+import { TmpFilePool, tmpBlockPath } from '../storage/index.js'
 import type { WorkProgress } from '../util/index.js'
 
 /** Where downloaded blocks go: the chain's full validation and fork choice. */
@@ -7,6 +7,12 @@ export interface BlockImporter {
   readonly maxBlockBytes: number
   /** A fresh path in the data directory's tmp/ to download a block into. */
   tmpPath: () => string
+  /**
+   * Empty files in tmp/ created ahead, off this thread, for one download's range receives
+   * (storage/tmp-files.ts, through RangeFiles); the download closes it, which removes those it
+   * did not take.
+   */
+  tmpFiles?: () => TmpFilePool
   /**
    * The checks that need only the file (hash, structure, manifest), run as soon as it has arrived,
    * several at once and ahead of the import point; consumes `file`. Throws BlockError when the
@@ -29,6 +35,7 @@ export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter
   return {
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
+    tmpFiles: () => new TmpFilePool(chain.dir),
     // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
     load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, size: o.size, head: o.head, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined, sealChecked: o.sealChecked }),
     importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { Chain, type ImportResult } from '../../../src/chain/index.js'
 import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
 import { systemFailure } from '../../../src/storage/index.js'
+import { writeSmallBlock } from '../../../src/network/protocols/range-writes.js'
 import { DownloadScheduler } from '../../../src/sync/download.js'
 import type { DownloadOptions } from '../../../src/sync/options.js'
 import type { HeaderSource } from '../../../src/sync/types.js'
@@ -62,7 +63,7 @@ export class FakeNetwork {
   /** Let every hanging request proceed as `serve`. */
   release (): void { for (const g of [...this.gates]) g() }
 
-  fetchBlock = async (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal }): Promise<FetchedBlock> => {
+  fetchBlock = async (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, made?: boolean }): Promise<FetchedBlock> => {
     const f = this.files.get(hash)
     if (f === undefined) throw new NetworkError('PEER_LACKS_BLOCK', 'no such block')
     const asked: Asked = { peer, height: f.height, aborted: false }
@@ -91,7 +92,9 @@ export class FakeNetwork {
         this.reports.push({ peer, offence: 'hash-mismatch' })
         throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { peer, hash } })
       }
-      await copyFile(f.path, dest)
+      // A file created ahead is written as the real receive writes it: opened, never created.
+      if (o.made === true) writeSmallBlock(dest, [readFileSync(f.path)], statSync(f.path).size, true)
+      else await copyFile(f.path, dest)
       return { seal: f.seal, size: statSync(dest).size }
     } finally {
       this.active.set(peer, (this.active.get(peer) ?? 1) - 1)
@@ -108,6 +111,8 @@ export class FakeNetwork {
 export class RangeNetwork extends FakeNetwork {
   /** The heights of each range request, by peer. */
   readonly ranges: Array<{ peer: string, heights: number[] }> = []
+  /** The files created ahead that ranges were given, each found empty when its block arrived. */
+  readonly made: Array<{ dest: string, height: number, peer: string }> = []
 
   constructor (behaviour: (peer: string, height: number) => Behaviour, private readonly rangePeers: ReadonlySet<string>) { super(behaviour) }
 
@@ -118,7 +123,11 @@ export class RangeNetwork extends FakeNetwork {
     this.ranges.push({ peer, heights: items.map(i => this.files.get(i.hash)?.height ?? -1) })
     // Each block with its first bytes, as the real receive reports a small block of a range.
     for (const [k, item] of items.entries()) {
-      const b = await this.fetchBlock(peer, item.hash, item.dest, o)
+      if (item.made === true) {
+        if (statSync(item.dest).size !== 0) throw new Error(`file created ahead is not empty: ${item.dest}`)
+        this.made.push({ dest: item.dest, height: this.files.get(item.hash)?.height ?? -1, peer })
+      }
+      const b = await this.fetchBlock(peer, item.hash, item.dest, { ...o, made: item.made })
       o.onBlock(k, { ...b, head: new Uint8Array(readFileSync(item.dest).subarray(0, 100)) })
     }
   }

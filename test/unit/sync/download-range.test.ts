@@ -115,4 +115,44 @@ describe('DownloadScheduler with range requests', () => {
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
   })
+
+  // A range receive takes its blocks' files from TmpFilePool once it has some ready (the first
+  // ranges find none and create their own): each is opened empty, written once, and what the
+  // pool made ahead and nobody took is gone when the download ends.
+  it('receives ranges into empty files created ahead, each given once, and leaves none of them in tmp/', async () => {
+    const net = new RangeNetwork(() => 'serve', new Set(['A']))
+    const r = await start({ behaviour: () => 'serve', net, candidates: () => ['A'], options: { ...NO_HEDGE, perPeer: 1 } })
+    expect(await r.done).toBe(N)
+    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
+    expect(net.made.length).toBeGreaterThan(0)
+    expect(new Set(net.made.map(m => m.dest)).size).toBe(net.made.length)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
+
+  it('creates no file ahead for a download of single requests (a node following the tip)', async () => {
+    const chain = await freshChain()
+    const inner = chainImporter(chain)
+    let pools = 0
+    const importer: BlockImporter = { ...inner, tmpFiles: () => { pools++; return inner.tmpFiles?.() ?? fail() } }
+    const net = new RangeNetwork(() => 'serve', new Set())
+    const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: () => {}, logger: nullLogger }, FAST, feedOf(headers))
+    expect(await scheduler.run(new AbortController().signal)).toBe(N)
+    expect(net.ranges).toEqual([])
+    expect(pools).toBe(0)
+    expect(tmpFiles(chain)).toEqual([])
+    chain.close()
+  })
+
+  it('a range that breaks off leaves none of its files created ahead in tmp/; its blocks not received are fetched again and imported', async () => {
+    const net = new RangeNetwork((p, h) => (p === 'A' && h >= 7 && h <= 9 ? 'reset' : 'serve'), new Set(['A', 'B']))
+    const r = await start({ behaviour: () => 'serve', net, candidates: h => (h >= 7 && h <= 9 ? ['A', 'B'] : ['A']), options: { ...NO_HEDGE, perPeer: 1 } })
+    expect(await r.done).toBe(N)
+    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
+    expect(r.imported.filter(i => i.height >= 7 && i.height <= 9).every(i => i.from === 'B')).toBe(true)
+    // A's range broke off at a block whose file was made ahead (then removed, as the rest of its range's).
+    expect(net.made.some(m => m.peer === 'A' && m.height >= 7 && m.height <= 9)).toBe(true)
+    expect(tmpFiles(r.chain)).toEqual([])
+    r.chain.close()
+  })
 })
