@@ -8,7 +8,7 @@
 // and subtract the 200-block counts from the 1,200-block ones, thread by thread (start-up cancels).
 // PROF=FILE writes a CPU profile of the main thread over the sync alone. WRITE=node:fs writes each
 // block file by util/fs.ts's writeNewFileSync alone (before session 31), else as the range receive
-// does: the addon's writeNew where this thread has loaded it, else writeNewFileSync.
+// does (range-writes.ts's writeSmallBlock: into a file created ahead where the download gave one).
 // CHURN=N creates and deletes N empty files beside the data directory before the measured part,
 // as the benches' clean-ups before the catch-up do (ext4 then scans past those recently freed
 // inodes for each new file: docs/performance.md, "Session 31: catch-up"). Besides the process's
@@ -21,17 +21,21 @@ import Database from 'better-sqlite3'
 import { createChain, signImport, loadBlock, discardLoaded } from '../dist/chain/index.js'
 import { DEFAULT_CONSENSUS, readSeal } from '../dist/storage/index.js'
 import { workChain } from './work-chain.mjs'
-import { generateSigningKey, writeNewFileNative } from '../dist/crypto/index.js'
+import { generateSigningKey } from '../dist/crypto/index.js'
 import { headerOf } from '../dist/network/wire.js'
 import { HeaderFeed } from '../dist/sync/header-feed.js'
 import { DownloadScheduler } from '../dist/sync/download.js'
 import { chainImporter } from '../dist/sync/importer.js'
 import { DEFAULT_SYNC_OPTIONS } from '../dist/sync/options.js'
 import { nullLogger, writeNewFileSync } from '../dist/util/index.js'
+import { writeSmallBlock } from '../dist/network/protocols/range-writes.js'
 
 const [src, nArg, mode] = process.argv.slice(2)
 const nodeFsOnly = process.env.WRITE === 'node:fs'
-const writeNew = (dest, bytes) => { if (nodeFsOnly || writeNewFileNative(dest, [bytes], bytes.byteLength) !== 0) writeNewFileSync(dest, [bytes], bytes.byteLength) }
+const writeNew = (dest, bytes, made) => {
+  if (nodeFsOnly && made !== true) writeNewFileSync(dest, [bytes], bytes.byteLength)
+  else writeSmallBlock(dest, [bytes], bytes.byteLength, made)
+}
 const N = Number(nArg)
 if (mode === 'build') {
   const key = generateSigningKey()
@@ -63,7 +67,7 @@ const net = {
     for (const [k, item] of items.entries()) {
       await new Promise(r => setImmediate(r))
       const { bytes, seal } = bytesOf.get(item.hash)
-      writeNew(item.dest, bytes)
+      writeNew(item.dest, bytes, item.made)
       // The first bytes in a buffer of their own, as the range receive hands them (FetchedBlock's head).
       o.onBlock(k, { seal, size: bytes.byteLength, head: new Uint8Array(bytes.subarray(0, 4096)) })
     }
