@@ -133,7 +133,7 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       // than one each on the threads (catch-up of 7 KiB blocks 8–18 % faster, docs/performance.md);
       // its `.sig` is only written there, so that the main thread does not create it.
       const prepare = size >= PREPARE_ON_THREAD_MIN_BYTES
-      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, ownDownload, sealChecked: options.sealChecked, signal: options.signal, prepare, writeSeal: !prepare })
+      const r = await options.loadPool.load(chain, tmp, seal, { expectedHash: options.expectedHash, knownHash, head, ownDownload, sealChecked: options.sealChecked, signal: options.signal, prepare, writeSeal: !prepare, size })
       return { candidate: r.candidate, tmp, meter, prepared: r.prepared, sealWritten: r.sealWritten }
     }
     const candidate = await loadCandidate(tmp, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: options.expectedHash, knownHash, head, ownDownload, pool: chain.hashPool, signal: options.signal, meter })
