@@ -1,5 +1,5 @@
 import { systemFailure } from '../storage/index.js'
-import { errorCode, isPetalError, type Logger } from '../util/index.js'
+import { errorCode, isPetalError, quote, said, type Logger } from '../util/index.js'
 import { ApiError } from './errors.js'
 import { errorBody, errorHeaders, errorStatus, logFault, type ErrorAudience } from './http-errors.js'
 
@@ -24,7 +24,9 @@ export function errorReply (logger: Logger, err: unknown, method: string, url: s
 function asPetalError (err: unknown, url: string, bodyLimit: number | undefined): unknown {
   if (isPetalError(err)) return err
   if (!(err instanceof Error)) return err
-  const msg = err.message === '' ? 'bad request' : err.message
+  // Fastify's words on the request (a field's path, a media type, a parser's excerpt) are the
+  // client's text: kept apart from the node's own (util/said.ts)
+  const msg = quote(err.message === '' ? 'bad request' : err.message)
   const statusCode = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined
   if ('validation' in err && err.validation !== undefined) return new ApiError('API_BAD_REQUEST', msg, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
   switch (errorCode(err)) {
@@ -34,7 +36,7 @@ function asPetalError (err: unknown, url: string, bodyLimit: number | undefined)
       return new ApiError('API_UNSUPPORTED_MEDIA_TYPE', msg, { hint: 'send Content-Type: application/json (or, for records, application/x-ndjson or text/csv)' })
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new ApiError('API_MALFORMED_JSON', `the body is not valid JSON: ${msg}`)
+      return new ApiError('API_MALFORMED_JSON', said`the body is not valid JSON: ${msg}`)
   }
   if (err instanceof SyntaxError || (statusCode !== undefined && statusCode >= 400 && statusCode < 500)) {
     return new ApiError(err instanceof SyntaxError ? 'API_MALFORMED_JSON' : 'API_BAD_REQUEST', msg)

@@ -4,6 +4,7 @@ import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from './errors.js'
+import { quote, said } from '../util/index.js'
 
 /**
  * The web explorer (docs/explorer.md): static files that `npm run build` makes from web/ into
@@ -81,7 +82,7 @@ export function registerExplorer (app: FastifyInstance, dir = WEB_DIR): void {
     const name = req.url.split('?')[0]?.slice('/'.length) ?? ''
     const a = assets.get(decodeURIComponent(name))
     if (a === undefined && index !== undefined) {
-      throw new ApiError('API_NOT_FOUND', `no such file: ${name}`, { hint: 'the explorer\'s pages are /, /blocks, /query and /verify' })
+      throw new ApiError('API_NOT_FOUND', said`no such file: ${quote(name)}`, { hint: 'the explorer\'s pages are /, /blocks, /query and /verify' })
     }
     return await send(req, reply, a, { 'Content-Security-Policy': appCsp }, name)
   })

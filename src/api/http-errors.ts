@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import { realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { errorClasses, hintDirOf, hintOf, hintWithDir, isPetalError, isRecord, parseJson, type Logger, type PetalError } from '../util/index.js'
+import { changeOwnWords, errorClasses, hintDirOf, hintOf, hintWithDir, isPetalError, isRecord, parseJson, type Logger, type PetalError } from '../util/index.js'
 import { ApiError, httpStatusOf } from './errors.js'
 
 export interface ErrorBody { error: { code: string, message: string, hint?: string, details?: Record<string, unknown> } }
@@ -52,8 +52,18 @@ function remoteBody (err: PetalError, hint: string | undefined, details: Record<
   if (httpStatusOf(err) >= 500) {
     return { error: { code: err.code, message: meaningOf(err.code) ?? 'this node cannot answer now', hint: `a fault of this node, not of the request: the node's log tells its operator the cause and the remedy (${err.code})` } }
   }
+  // Only the node's own words: a client's text (or the chain's data) changed where it spells the
+  // data directory would confirm a guess of the path sent in it (review36).
   const scrub = (s: string): string => hide.reduce((t, d) => t.split(d).join('<data dir>'), s)
-  return { error: { code: err.code, message: scrub(err.message), hint: hint === undefined ? undefined : scrub(hint), details: details === undefined ? undefined : scrubbed(details, scrub) } }
+  const q = err.quoted
+  return {
+    error: {
+      code: err.code,
+      message: changeOwnWords(err.message, q?.message, scrub),
+      hint: hint === undefined ? undefined : changeOwnWords(hint, hint === err.hint ? q?.hint : undefined, scrub),
+      details: details === undefined ? undefined : scrubbed(details, scrub, q?.details ?? [])
+    }
+  }
 }
 
 function meaningOf (code: string): string | undefined {
@@ -71,9 +81,13 @@ function dirSpellings (dir: string): string[] {
   return [...out].filter(d => d.length > 1).sort((a, b) => b.length - a.length)
 }
 
-function scrubbed (v: Record<string, unknown>, scrub: (s: string) => string): Record<string, unknown> {
-  const j = parseJson(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? scrub(x) : x)))
-  return isRecord(j) ? j : {}
+/** `v` with `scrub` applied to every string it holds, but in its `quoted` fields. */
+function scrubbed (v: Record<string, unknown>, scrub: (s: string) => string, quoted: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v)) {
+    out[k] = quoted.includes(k) ? x : parseJson(JSON.stringify(x, (_k, y: unknown) => (typeof y === 'string' ? scrub(y) : y)))
+  }
+  return out
 }
 
 /**

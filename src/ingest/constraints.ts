@@ -1,6 +1,7 @@
 import { quoteIdent } from '../block/index.js'
 import type { SqliteDb, SqliteStatement } from '../storage/index.js'
 import { rowError } from './errors.js'
+import { quote, said } from '../util/index.js'
 import { scratchDb, type TableSchema } from './schema.js'
 import type { IngestRow, IngestValue } from './values.js'
 
@@ -60,8 +61,8 @@ export class ConstraintChecker {
 function refusal (t: TableSchema, row: number, code: string, err: Error): Error {
   const field = /^NOT NULL constraint failed: [^.]+\.(.+)$/.exec(err.message)?.[1]
   const typeError = code === 'SQLITE_CONSTRAINT_DATATYPE' || code === 'SQLITE_MISMATCH'
-  return rowError(typeError ? 'INGEST_TYPE_MISMATCH' : 'INGEST_CONSTRAINT', row, field, `table ${t.name} refuses the row: ${err.message}`, {
-    hint: `the table was declared as: ${t.declared ?? t.sql}`,
+  return rowError(typeError ? 'INGEST_TYPE_MISMATCH' : 'INGEST_CONSTRAINT', row, field, said`table ${quote(t.name)} refuses the row: ${quote(err.message)}`, {
+    hint: said`the table was declared as: ${quote(t.declared ?? t.sql)}`,
     details: { table: t.name, sqlite: code }
   })
 }

@@ -1,4 +1,5 @@
 import { IngestError } from './errors.js'
+import { quote, said, type Said } from '../util/index.js'
 import { markTextRows, newRow, setField, type IngestRow, type IngestValue } from './values.js'
 
 /**
@@ -11,9 +12,11 @@ import { markTextRows, newRow, setField, type IngestRow, type IngestValue } from
 export function parseCsvRecords (s: string, maxRows: number): IngestRow[] {
   let pos = 0
   let line = 1
-  const fail = (message: string, row?: number, field?: string): IngestError => new IngestError('INGEST_MALFORMED', `malformed CSV (${row === undefined ? '' : `row ${row}, `}${field === undefined ? '' : `field ${JSON.stringify(field)}, `}line ${line}): ${message}`, {
+  // the field's and a column's names are the client's text (util/said.ts)
+  const fail = (message: string | Said, row?: number, field?: string): IngestError => new IngestError('INGEST_MALFORMED', said`malformed CSV (${row === undefined ? '' : `row ${row}, `}${field === undefined ? '' : said`field ${quote(JSON.stringify(field))}, `}line ${line}): ${message}`, {
     hint: 'the first line names the columns; every line has as many fields; quote fields holding , " or line breaks ("a ""b"" c")',
-    details: { line, ...(row === undefined ? {} : { row }), ...(field === undefined ? {} : { field }) }
+    details: { line, ...(row === undefined ? {} : { row }), ...(field === undefined ? {} : { field }) },
+    quoted: { details: ['field'] }
   })
 
   /** One record: its fields, each with whether it was quoted. Returns undefined at the end of input. */
@@ -64,7 +67,7 @@ export function parseCsvRecords (s: string, maxRows: number): IngestRow[] {
   const seen = new Set<string>()
   for (const n of names) {
     if (n === '') throw fail('a column name in the header is empty')
-    if (seen.has(n.toLowerCase())) throw fail(`column ${JSON.stringify(n)} appears twice in the header (names are case-insensitive)`)
+    if (seen.has(n.toLowerCase())) throw fail(said`column ${quote(JSON.stringify(n))} appears twice in the header (names are case-insensitive)`)
     seen.add(n.toLowerCase())
   }
   const rows: IngestRow[] = []

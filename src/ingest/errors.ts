@@ -1,4 +1,4 @@
-import { PetalError, registerErrorClass, type CodeDoc, type PetalErrorArgs } from '../util/index.js'
+import { PetalError, quote, registerErrorClass, said, type CodeDoc, type PetalErrorArgs, type Said } from '../util/index.js'
 
 /**
  * Every reason the ingest service refuses or fails. The HTTP status of each (400 input, 404
@@ -83,10 +83,11 @@ export type AnyIngestError = { [K in IngestErrorCode]: IngestError<K> }[IngestEr
 export type RowErrorCode = 'INGEST_MALFORMED' | 'INGEST_TYPE_MISMATCH' | 'INGEST_CONSTRAINT' | 'INGEST_ROW_TOO_LARGE'
 
 /** A refusal that names the row (0-based) and field it is about. */
-export function rowError<C extends RowErrorCode> (code: C, row: number, field: string | undefined, message: string, ...[o]: PetalErrorArgs<Omit<IngestErrorDetails[C], keyof RowPlace>>): IngestError<RowErrorCode> {
-  const where = field === undefined ? `row ${row}` : `row ${row}, field ${JSON.stringify(field)}`
+export function rowError<C extends RowErrorCode> (code: C, row: number, field: string | undefined, message: string | Said, ...[o]: PetalErrorArgs<Omit<IngestErrorDetails[C], keyof RowPlace>>): IngestError<RowErrorCode> {
+  // the field's name, and the table's and column's, are the client's text (util/said.ts)
+  const where = field === undefined ? said`row ${row}` : said`row ${row}, field ${quote(JSON.stringify(field))}`
   const details: IngestErrorDetails[RowErrorCode] = { ...o?.details, row, ...(field === undefined ? {} : { field }) }
-  return new IngestError<RowErrorCode>(code, `${where}: ${message}`, { hint: o?.hint, details })
+  return new IngestError<RowErrorCode>(code, said`${where}: ${message}`, { hint: o?.hint, details, quoted: { details: ['field', 'table', 'column'] } })
 }
 
 function ingestErrorDocs (): Readonly<Record<IngestErrorCode, CodeDoc>> {

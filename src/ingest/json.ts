@@ -1,4 +1,5 @@
 import { IngestError } from './errors.js'
+import { quote, said, type Said } from '../util/index.js'
 import { INT64_MAX, INT64_MIN, newRow, setField, type IngestRow, type IngestValue } from './values.js'
 
 /**
@@ -95,12 +96,14 @@ class JsonReader {
     return n
   }
 
-  fail (row: number | undefined, field: string | undefined, message: string): IngestError {
+  fail (row: number | undefined, field: string | undefined, message: string | Said): IngestError {
     const line = this.line()
-    const where = [row === undefined ? undefined : `row ${row}`, field === undefined ? undefined : `field ${JSON.stringify(field)}`, `line ${line}`].filter(x => x !== undefined).join(', ')
-    return new IngestError('INGEST_MALFORMED', `malformed JSON (${where}): ${message}`, {
+    // the field's name, and a value quoted in `message`, are the client's text (util/said.ts)
+    const where = said`${row === undefined ? '' : `row ${row}, `}${field === undefined ? '' : said`field ${quote(JSON.stringify(field))}, `}line ${line}`
+    return new IngestError('INGEST_MALFORMED', said`malformed JSON (${where}): ${message}`, {
       hint: 'each record is a JSON object of plain values: numbers, strings, true/false, null, or {"$base64": "…"} for bytes',
-      details: { ...(row === undefined ? {} : { row }), ...(field === undefined ? {} : { field }), line }
+      details: { ...(row === undefined ? {} : { row }), ...(field === undefined ? {} : { field }), line },
+      quoted: { details: ['field'] }
     })
   }
 
@@ -171,7 +174,7 @@ class JsonReader {
       if (v === undefined || v < INT64_MIN || v > INT64_MAX) {
         const lit = m[0].length > 40 ? `${m[0].slice(0, 20)}…${m[0].slice(-10)} (${m[0].length} characters)` : m[0]
         const real = m[0].length > 40 ? 'with .0 at its end' : `as ${m[0]}.0`
-        throw this.fail(row, field, `integer ${lit} is outside the 64-bit range of SQLite integers (send it as a string, or ${real} for a REAL)`)
+        throw this.fail(row, field, said`integer ${quote(lit)} is outside the 64-bit range of SQLite integers (send it as a string, or ${real} for a REAL)`)
       }
       return v
     }

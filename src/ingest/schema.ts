@@ -1,6 +1,7 @@
 import { BlockError, inspectSchema, MAX_USER_TABLES, quoteIdent } from '../block/index.js'
 import { openSqlite, type SqliteDb } from '../storage/index.js'
 import { IngestError } from './errors.js'
+import { quote, quoteEach, said, type Said } from '../util/index.js'
 
 /**
  * Table schemas of ingested rows. A table is declared with a CREATE TABLE statement or created
@@ -28,11 +29,11 @@ const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/
 
 export function checkTableName (name: string): void {
   if (!TABLE_NAME.test(name)) {
-    throw new IngestError('INGEST_BAD_TABLE', `${JSON.stringify(name.slice(0, 100))} is not a table name Petal accepts`, {
-      hint: 'use 1 to 64 characters: a letter, then letters, digits or _ (names starting with _ or sqlite_ are reserved)', details: { table: name.slice(0, 100) }
+    throw new IngestError('INGEST_BAD_TABLE', said`${quote(JSON.stringify(name.slice(0, 100)))} is not a table name Petal accepts`, {
+      hint: 'use 1 to 64 characters: a letter, then letters, digits or _ (names starting with _ or sqlite_ are reserved)', details: { table: name.slice(0, 100) }, quoted: { details: ['table'] }
     })
   }
-  if (name.toLowerCase().startsWith('sqlite_')) throw new IngestError('INGEST_BAD_TABLE', `table names starting with sqlite_ are reserved by SQLite (${name})`, { hint: 'rename the table', details: { table: name } })
+  if (name.toLowerCase().startsWith('sqlite_')) throw new IngestError('INGEST_BAD_TABLE', said`table names starting with sqlite_ are reserved by SQLite (${quote(name)})`, { hint: 'rename the table', details: { table: name }, quoted: { details: ['table'] } })
 }
 
 /** SQLite's affinity rules (https://sqlite.org/datatype3.html, 3.1), in their order. */
@@ -55,7 +56,7 @@ export function scratchDb (): SqliteDb {
   return db
 }
 
-const bad = (name: string, message: string, hint: string): IngestError => new IngestError('INGEST_BAD_TABLE', message, { hint, details: { table: name } })
+const bad = (name: string, message: string | Said, hint: string): IngestError => new IngestError('INGEST_BAD_TABLE', message, { hint, details: { table: name }, quoted: { details: ['table'] } })
 
 /**
  * Check that `sql` is one CREATE TABLE statement for `name` with column definitions (no AS
@@ -125,7 +126,7 @@ function checkAgainstBlockRules (db: SqliteDb, name: string): void {
   const others = objects.filter(o => !(o.type === 'table' || (o.type === 'index' && o.sql === null)))
   if (tables.length !== 1 || others.length > 0) throw bad(name, 'the statement must create exactly one ordinary table', `CREATE TABLE ${name} (…)`)
   const t = tables[0] as { name: string }
-  if (t.name.toLowerCase() !== name.toLowerCase()) throw bad(name, `the statement creates table ${JSON.stringify(t.name)}, not ${JSON.stringify(name)}`, 'name the same table in the path and in the statement')
+  if (t.name.toLowerCase() !== name.toLowerCase()) throw bad(name, said`the statement creates table ${quote(JSON.stringify(t.name))}, not ${quote(JSON.stringify(name))}`, 'name the same table in the path and in the statement')
   try {
     const info = inspectSchema(db, 'input')
     const u = info.userTables[0]
@@ -133,7 +134,7 @@ function checkAgainstBlockRules (db: SqliteDb, name: string): void {
   } catch (err) {
     if (err instanceof BlockError) {
       const code = /column name/.test(err.message) ? 'INGEST_BAD_COLUMN' : 'INGEST_BAD_TABLE'
-      throw new IngestError(code, err.message, { hint: err.hint, details: { table: name } })
+      throw new IngestError(code, quote(err.message), { hint: err.hint, details: { table: name }, quoted: { details: ['table'] } })
     }
     throw err
   }
@@ -149,7 +150,7 @@ export function declareTable (name: string, sql: string): TableSchema {
     try {
       db.prepare(text).run()
     } catch (err) {
-      throw bad(name, `SQLite refused the statement: ${(err as Error).message}`, 'check the statement with sqlite3; one CREATE TABLE statement, with column definitions')
+      throw bad(name, said`SQLite refused the statement: ${quote((err as Error).message)}`, 'check the statement with sqlite3; one CREATE TABLE statement, with column definitions')
     }
     checkAgainstBlockRules(db, name)
     const d = describeTable(db, name)
@@ -181,8 +182,8 @@ export function extendTable (name: string, table: TableSchema | undefined, added
       // A NUL ends SQLite's reading of the statement ("unrecognized token"): the 2000-column
       // hint was not true of it (http35).
       const nul = added.find(c => c.name.includes('\u0000'))
-      throw new IngestError('INGEST_BAD_COLUMN', `cannot add column(s) ${added.map(c => JSON.stringify(c.name)).join(', ')} to ${name}: ${nul === undefined ? (err as Error).message : `${JSON.stringify(nul.name)} holds a NUL character (U+0000), which SQLite cannot take in a name`}`, {
-        hint: nul === undefined ? 'SQLite allows at most 2000 columns; rename or drop fields' : 'rename the field without the NUL character', details: { table: name }
+      throw new IngestError('INGEST_BAD_COLUMN', said`cannot add column(s) ${quoteEach(added.map(c => JSON.stringify(c.name)))} to ${quote(name)}: ${nul === undefined ? quote((err as Error).message) : said`${quote(JSON.stringify(nul.name))} holds a NUL character (U+0000), which SQLite cannot take in a name`}`, {
+        hint: nul === undefined ? 'SQLite allows at most 2000 columns; rename or drop fields' : 'rename the field without the NUL character', details: { table: name }, quoted: { details: ['table'] }
       })
     }
     checkAgainstBlockRules(db, name)

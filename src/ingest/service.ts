@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
+import { Mutex, nullLogger, quote, said, systemClock, type Clock, type Logger } from '../util/index.js'
 import { AppendStore } from './append-store.js'
 import { AppendTx, type AppendJob } from './append-tx.js'
 import { IngestError, NO_KEY_HINT } from './errors.js'
@@ -118,10 +118,12 @@ export class Ingest implements IngestService {
             return { created: false, sql: existing.sql, ...(p === undefined ? {} : { encrypt: p }) }
           }
           throw new IngestError('INGEST_TABLE_CONFLICT', `table ${existing.name} already exists with another definition`, {
+            // its statement is the chain's data, the client's words: kept apart (util/said.ts)
             hint: existing.declared === undefined
-              ? `it was created from the first rows written to it, as: ${existing.sql}`
-              : `it was declared as: ${existing.declared}`,
-            details: { table: existing.name, sql: existing.sql }
+              ? said`it was created from the first rows written to it, as: ${quote(existing.sql)}`
+              : said`it was declared as: ${quote(existing.declared)}`,
+            details: { table: existing.name, sql: existing.sql },
+            quoted: { details: ['sql'] }
           })
         }
         this.store.saveTable(t, this.clock.now())

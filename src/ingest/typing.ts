@@ -1,4 +1,5 @@
 import { rowError } from './errors.js'
+import { quote, said } from '../util/index.js'
 import type { Column, ColumnKind, TableSchema } from './schema.js'
 import { kindOf, newRow, parseIntText, setField, parseRealText, type IngestRow, type IngestValue, type ValueKind } from './values.js'
 
@@ -27,7 +28,7 @@ export function typeRows (tableName: string, table: TableSchema | undefined, inp
   for (const c of table?.columns ?? []) byLower.set(c.name.toLowerCase(), c)
   const fresh = new Map<string, NewField>()
   const mismatch = (row: number, field: string, expected: string, got: ValueKind, column: string): Error => rowError('INGEST_TYPE_MISMATCH', row, field, `expected ${expected}, got ${got === 'real' ? 'a real number' : got === 'integer' ? 'an integer' : got}`, {
-    hint: `column ${JSON.stringify(column)} of table ${tableName} takes ${expected}${table?.declared === undefined ? ' (its type came from the first value written to it)' : ' (as declared)'}`,
+    hint: said`column ${quote(JSON.stringify(column))} of table ${quote(tableName)} takes ${expected}${table?.declared === undefined ? ' (its type came from the first value written to it)' : ' (as declared)'}`,
     details: { expected, got, table: tableName, column }
   })
 

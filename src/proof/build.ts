@@ -1,6 +1,6 @@
 import { canonicalRowsSql, compareNames, guardSqlite, hashRows, openBlockReadonly, quoteIdent, readBlockFile, type BlockFile, type Db, type SqlValue, type TableEntry, type UserTable } from '../block/index.js'
 import { leafHash, sha256File } from '../crypto/index.js'
-import { equalBytes, throwIfAborted, toHex } from '../util/index.js'
+import { equalBytes, quote, quoteEach, said, throwIfAborted, toHex } from '../util/index.js'
 import { chainLeafHash } from './chain-tree.js'
 import { readCheckpointNote } from './checkpoint.js'
 import { ProofError } from './errors.js'
@@ -155,7 +155,7 @@ function proveTables (file: BlockFile, names: string[]): Map<string, TablePart &
     const entry = entries[index]
     const userTable = file.userTables.find(t => t.name === name)
     if (entry === undefined || userTable === undefined) {
-      throw new ProofError('PROOF_TABLE_NOT_FOUND', `the block at height ${file.header.height} has no table ${JSON.stringify(name)}`, { hint: entries.length === 0 ? 'this block holds no user tables' : `its tables: ${entries.map(e => e.name).join(', ')}` })
+      throw new ProofError('PROOF_TABLE_NOT_FOUND', said`the block at height ${file.header.height} has no table ${quote(JSON.stringify(name))}`, { hint: entries.length === 0 ? 'this block holds no user tables' : said`its tables: ${quoteEach(entries.map(e => e.name))}` })
     }
     out.set(name, {
       name, sql: entry.sql, row_count: entry.rows, root: entry.root, index, table_count: entries.length,
@@ -195,7 +195,7 @@ function proveRowsFast (db: Db, t: UserTable, entry: TableEntry, locators: RowLo
     if (seen.has(rowid)) continue
     seen.add(rowid)
     const values = db.prepare(`SELECT ${cols} FROM ${name} WHERE ${alias} = ?`).raw(true).safeIntegers(true).get(rowid) as SqlValue[] | undefined
-    if (values === undefined) throw new ProofError('PROOF_ROW_NOT_FOUND', `table ${JSON.stringify(t.name)} has no row with rowid ${rowid}`, { hint: rowidRangeHint(db, t), details: { table: t.name } })
+    if (values === undefined) throw new ProofError('PROOF_ROW_NOT_FOUND', said`table ${quote(JSON.stringify(t.name))} has no row with rowid ${rowid}`, { hint: rowidRangeHint(db, t), details: { table: t.name }, quoted: { details: ['table'] } })
     const k = chunkOf(chunks, rowid)
     const range = chunkRange(chunks, k)
     const leaves: Uint8Array[] = []
@@ -252,7 +252,7 @@ function rowidRangeHint (db: Db, t: UserTable): string {
 function locate (db: Db, t: UserTable, entry: TableEntry, l: RowLocator): FoundRow {
   const cols = t.columns.map(quoteIdent).join(', ')
   const name = quoteIdent(t.name)
-  const notFound = (what: string, hint?: string): ProofError => new ProofError('PROOF_ROW_NOT_FOUND', `table ${JSON.stringify(t.name)} has no ${what}`, { hint, details: { table: t.name } })
+  const notFound = (what: string, hint?: string): ProofError => new ProofError('PROOF_ROW_NOT_FOUND', said`table ${quote(JSON.stringify(t.name))} has no ${what}`, { hint, details: { table: t.name }, quoted: { details: ['table'] } })
   if (l.rowid !== undefined) {
     if (t.withoutRowid) throw notFound('rowid: it is a WITHOUT ROWID table', 'name the row by its position in primary-key order instead')
     const alias = t.rowidAlias as string

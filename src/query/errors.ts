@@ -1,4 +1,4 @@
-import { errorCode, errorMessage, PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
+import { errorCode, errorMessage, PetalError, quote, registerErrorClass, said, type CodeDoc } from '../util/index.js'
 
 /**
  * Every reason a query or a mirror update can fail. Codes are stable API: the CLI maps the class
@@ -134,20 +134,23 @@ export function statementError (err: unknown, where?: string): QueryError {
   const big = valueTooLarge(err, where)
   if (big !== undefined) return big
   const details = { sqliteCode: code, sqliteMessage: msg }
+  // SQLite's words on the client's statement (its names, its tokens) are the client's text
+  const quoted = { details: ['sqliteMessage'] }
+  const m = quote(msg)
   if (msg.includes('more than one statement')) {
-    return new QueryError('QUERY_MULTIPLE_STATEMENTS', 'only one SQL statement can run at a time', { hint: 'remove everything after the first statement (a trailing ";" is fine)', details })
+    return new QueryError('QUERY_MULTIPLE_STATEMENTS', 'only one SQL statement can run at a time', { hint: 'remove everything after the first statement (a trailing ";" is fine)', details, quoted })
   }
   if (/syntax error|incomplete input|unrecognized token/.test(msg)) {
-    return new QueryError('QUERY_SYNTAX', `SQL syntax error: ${msg}${at}`, { hint: 'check the statement; SQLite dialect, strings in single quotes', details })
+    return new QueryError('QUERY_SYNTAX', said`SQL syntax error: ${m}${at}`, { hint: 'check the statement; SQLite dialect, strings in single quotes', details, quoted })
   }
   if (msg.startsWith('no such table')) {
-    return new QueryError('QUERY_UNKNOWN_TABLE', `${msg}${at}`, { hint: 'no block has a table of that name; list them with `petal query "SELECT DISTINCT name FROM _tables"`', details })
+    return new QueryError('QUERY_UNKNOWN_TABLE', said`${m}${at}`, { hint: 'no block has a table of that name; list them with `petal query "SELECT DISTINCT name FROM _tables"`', details, quoted })
   }
   if (msg.startsWith('no such column')) {
-    return new QueryError('QUERY_UNKNOWN_COLUMN', `${msg}${at}`, { hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"', details })
+    return new QueryError('QUERY_UNKNOWN_COLUMN', said`${m}${at}`, { hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"', details, quoted })
   }
   if (code === 'SQLITE_NOMEM' || code === 'SQLITE_TOOBIG') {
-    return new QueryError('QUERY_SQL_ERROR', `the statement needs too much memory: ${msg}${at}`, { hint: 'aggregate more, or select fewer or smaller values', details })
+    return new QueryError('QUERY_SQL_ERROR', said`the statement needs too much memory: ${m}${at}`, { hint: 'aggregate more, or select fewer or smaller values', details, quoted })
   }
-  return new QueryError('QUERY_SQL_ERROR', `SQLite error: ${msg}${at}`, { details })
+  return new QueryError('QUERY_SQL_ERROR', said`SQLite error: ${m}${at}`, { details, quoted })
 }

@@ -1,3 +1,5 @@
+import type { Said, Span } from './said.js'
+
 /**
  * Petal's error namespace (docs/errors.md). Every error thrown on purpose is a PetalError subclass
  * with a stable `code` that is unique across the whole code base, a message, an optional `hint`
@@ -10,10 +12,22 @@
 /** `details` of an error: a plain object whose shape depends on the code. */
 export type Details = object
 
+/**
+ * What of an error is quoted rather than the node's own words (util/said.ts): ranges of its message
+ * and of its hint, and the fields of its details that hold a request's text or the chain's data.
+ */
+export interface Quoted {
+  message?: readonly Span[]
+  hint?: readonly Span[]
+  details?: readonly string[]
+}
+
 export interface PetalErrorOptions<D extends Details = Details> {
-  hint?: string | undefined
+  hint?: string | Said | undefined
   details?: D
   cause?: unknown
+  /** the details' fields that are quoted; ranges only when reviving an error (a message or hint given as `Said` carries its own) */
+  quoted?: Quoted | undefined
 }
 
 /**
@@ -29,12 +43,16 @@ export class PetalError<C extends string = string, D extends Details = Details> 
   readonly code: C
   readonly hint: string | undefined
   readonly details: Readonly<D>
+  /** what of the message, hint and details is quoted (undefined: all the node's own words) */
+  readonly quoted: Quoted | undefined
 
-  constructor (code: C, message: string, ...[options]: PetalErrorArgs<D>) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+  constructor (code: C, message: string | Said, ...[options]: PetalErrorArgs<D>) {
+    super(typeof message === 'string' ? message : message.text, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.code = code
-    this.hint = options?.hint
+    const hint = options?.hint
+    this.hint = typeof hint === 'object' ? hint.text : hint
+    this.quoted = quotedOf(typeof message === 'object' ? message.quotes : options?.quoted?.message, typeof hint === 'object' ? hint.quotes : options?.quoted?.hint, options?.quoted?.details)
     // PetalErrorArgs demands `details` whenever D has a required field, so {} is a D here.
     this.details = options?.details ?? ({} as D)
   }
@@ -42,6 +60,15 @@ export class PetalError<C extends string = string, D extends Details = Details> 
   toJSON (): Record<string, unknown> {
     return { name: this.name, code: this.code, message: this.message, hint: this.hint, ...this.details }
   }
+}
+
+function quotedOf (message: readonly Span[] | undefined, hint: readonly Span[] | undefined, details: readonly string[] | undefined): Quoted | undefined {
+  const q: Quoted = {
+    ...(message === undefined || message.length === 0 ? {} : { message }),
+    ...(hint === undefined || hint.length === 0 ? {} : { hint }),
+    ...(details === undefined || details.length === 0 ? {} : { details })
+  }
+  return Object.keys(q).length === 0 ? undefined : q
 }
 
 /** Thrown when an operation is cancelled through its AbortSignal (Ctrl-C, shutdown, timeout). */
@@ -85,12 +112,15 @@ export interface ErrorClass {
   readonly docs: Readonly<Record<string, CodeDoc>>
 }
 
+/** The options an error is revived with (reviveError): its hint as text. */
+export type RevivedOptions = PetalErrorOptions & { hint?: string | undefined }
+
 /** A class with the standard constructor `(code, message, options)`. */
 type StandardClass = abstract new (code: never, message: string, ...rest: never[]) => PetalError
 
 interface Registered extends Omit<ErrorClass, 'docs'> {
   docs: () => Readonly<Record<string, CodeDoc>>
-  make: (code: string, message: string, options: PetalErrorOptions) => PetalError
+  make: (code: string, message: string, options: RevivedOptions) => PetalError
 }
 
 const registry = new Map<string, Registered>()
@@ -108,7 +138,7 @@ export function registerErrorClass<C extends string> (
   // cost every command's start ~3 M instructions when built at load (docs/performance.md,
   // "Session 21: the 100-row import").
   docs: () => Readonly<Record<C, CodeDoc>>,
-  make?: (message: string, options: PetalErrorOptions) => PetalError
+  make?: (message: string, options: RevivedOptions) => PetalError
 ): void {
   if (registry.has(cls.name)) throw new Error(`two error classes named ${cls.name}`)
   registry.set(cls.name, {
@@ -159,10 +189,11 @@ export interface SerializedError {
   message: string
   hint?: string | undefined
   details?: Details
+  quoted?: Quoted
 }
 
 export function serializeError (err: unknown): SerializedError {
-  if (err instanceof PetalError) return { class: err.name, code: err.code, message: err.message, hint: err.hint, details: { ...err.details } }
+  if (err instanceof PetalError) return { class: err.name, code: err.code, message: err.message, hint: err.hint, details: { ...err.details }, ...(err.quoted === undefined ? {} : { quoted: err.quoted }) }
   if (err instanceof Error) return { class: err.name, message: err.message }
   return { class: 'Error', message: String(err) }
 }
@@ -172,7 +203,7 @@ export function serializeError (err: unknown): SerializedError {
  * PetalError (or Error) carrying the same name, code, message, hint and details.
  */
 export function reviveError (s: SerializedError): Error {
-  const options = { hint: s.hint, details: s.details ?? {} }
+  const options = { hint: s.hint, details: s.details ?? {}, quoted: s.quoted }
   if (s.code === undefined) {
     const e = new Error(s.message)
     e.name = s.class

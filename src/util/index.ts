@@ -5,7 +5,8 @@
  * Owns nothing stateful. Must not import any other Petal module or any third-party package.
  * @module
  */
-export { PetalError, AbortError, isPetalError, throwIfAborted, registerErrorClass, errorClasses, hintOf, serializeError, reviveError, withDetails, type PetalErrorArgs, type CodeDoc, type ErrorClass, type SerializedError } from './errors.js'
+export { PetalError, AbortError, isPetalError, throwIfAborted, registerErrorClass, errorClasses, hintOf, serializeError, reviveError, withDetails, type PetalErrorArgs, type CodeDoc, type ErrorClass, type SerializedError, type Quoted } from './errors.js'
+export { said, quote, quoteEach, changeOwnWords, type Said, type Span } from './said.js'
 export { isRecord, errorMessage, errorCode, parseJson, isStringArray, asError } from './narrow.js'
 export { toHex, fromHex, hexInto, isHex, isHash, equalBytes } from './hex.js'
 export { uleb } from './leb128.js'

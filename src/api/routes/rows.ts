@@ -1,5 +1,6 @@
 import { jsonValue, readBlockRows } from '../../query/index.js'
 import { ApiError } from '../errors.js'
+import { quote, said } from '../../util/index.js'
 import { field, intField, type RouteSpec } from '../route.js'
 import { errorResponse, HASH } from '../schemas.js'
 import { blockOf } from './blocks.js'
@@ -62,12 +63,12 @@ export const rowsRoutes: RouteSpec[] = [{
     const b = ctx.chain.index.readTransaction(() => blockOf(ctx, field(req.params, 'ref')))
     const page = readBlockRows(ctx.chain.dir.root, b, { table, afterRowid, offset, limit: intField(req.query, 'limit') ?? ctx.limits.pageDefault, maxBytes: ctx.limits.pageBytes })
     if (page === undefined) {
-      throw new ApiError('API_TABLE_NOT_FOUND', `block ${b.height} has no table ${JSON.stringify(table)}`, {
-        hint: `its tables are listed at /api/v1/blocks/${b.hash}`, details: { height: b.height, table }
+      throw new ApiError('API_TABLE_NOT_FOUND', said`block ${b.height} has no table ${quote(JSON.stringify(table))}`, {
+        hint: `its tables are listed at /api/v1/blocks/${b.hash}`, details: { height: b.height, table }, quoted: { details: ['table'] }
       })
     }
     if (page.paging === 'position' && after !== undefined) {
-      throw new ApiError('API_BAD_REQUEST', `table ${JSON.stringify(page.table)} has no rowid to page by`, { hint: 'page it with offset=N (its rows are in primary-key order)' })
+      throw new ApiError('API_BAD_REQUEST', said`table ${quote(JSON.stringify(page.table))} has no rowid to page by`, { hint: 'page it with offset=N (its rows are in primary-key order)' })
     }
     let s = `{"height":${b.height},"hash":"${b.hash}","table":${JSON.stringify(page.table)},"paging":"${page.paging}","columns":${JSON.stringify(page.columns)},"rows":[`
     page.rows.forEach((r, i) => { s += (i === 0 ? '\n[' : ',\n[') + r.map(jsonValue).join(',') + ']' })

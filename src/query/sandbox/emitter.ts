@@ -1,5 +1,6 @@
 import type { SqlValue } from '../../block/index.js'
 import { QueryError, valueTooLarge } from '../errors.js'
+import { quoteEach, said } from '../../util/index.js'
 import { createFormatter, type Formatter, type ResultSummary } from '../format/formatters.js'
 import { CHUNK_CHARS, CHUNK_ROWS, WINDOW, type ChildMessage, type ExportPlan, type OutputFormat } from './protocol.js'
 
@@ -35,7 +36,7 @@ export class Emitter {
   async setColumns (columns: string[], where?: string): Promise<void> {
     if (this.columns !== undefined && sameNames(this.columns, columns)) return
     if (this.columns !== undefined && (this.format === 'csv' || this.format === 'json' || this.format === 'table')) {
-      throw new QueryError('QUERY_BLOCK_FAILED', `the statement returns other columns in ${where ?? 'a later block'} (${columns.join(', ')}) than before (${this.columns.join(', ')}); --format ${this.format} needs one header`, {
+      throw new QueryError('QUERY_BLOCK_FAILED', said`the statement returns other columns in ${where ?? 'a later block'} (${quoteEach(columns)}) than before (${quoteEach(this.columns)}); --format ${this.format} needs one header`, {
         hint: 'name the columns explicitly instead of SELECT *, or use --format ndjson (each row names its columns)'
       })
     }

@@ -3,7 +3,7 @@ import { QueryError } from '../errors.js'
 import { parseColumns, type ColumnInfo } from '../mirror/columns.js'
 import { MAX_MIRROR_COLUMNS, rowOrder } from '../mirror/layout.js'
 import { asciiLower, quoteIdent } from '../names.js'
-import { shellWord } from '../../util/index.js'
+import { quote, quoteEach, said, shellWord } from '../../util/index.js'
 import { decryptCall, type ConfidentialNote } from './confidential.js'
 import type { ExportPlan, ExportRequest } from './protocol.js'
 
@@ -18,18 +18,20 @@ export function planExport (db: SqliteDb, req: ExportRequest, decrypting: readon
   const t = db.prepare<unknown[], { name: string, columns: string, wide: number }>('SELECT name, columns, wide FROM main._mirror_tables WHERE key = ?').get(key)
   if (t === undefined) {
     const names = db.prepare<unknown[], string>('SELECT name FROM main._mirror_tables ORDER BY key LIMIT 20').pluck().all()
-    throw new QueryError('QUERY_UNKNOWN_TABLE', `no table ${req.table} in the chain`, {
-      hint: names.length === 0 ? 'the chain has no user tables yet' : `tables in the chain: ${names.join(', ')}`,
-      details: { sqliteMessage: `no such table: ${req.table}` }
+    throw new QueryError('QUERY_UNKNOWN_TABLE', said`no table ${quote(req.table)} in the chain`, {
+      hint: names.length === 0 ? 'the chain has no user tables yet' : said`tables in the chain: ${quoteEach(names)}`,
+      details: { sqliteMessage: `no such table: ${req.table}` },
+      quoted: { details: ['sqliteMessage'] }
     })
   }
   const columns = parseColumns(t.columns)
   if (t.wide === 1) {
-    throw new QueryError('QUERY_TABLE_TOO_WIDE', `table ${t.name} has ${columns.length} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS})`, {
+    throw new QueryError('QUERY_TABLE_TOO_WIDE', said`table ${quote(t.name)} has ${columns.length} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS})`, {
       // A command in backticks (the CLI puts the user's --dir into it), runnable as printed; NDJSON,
       // since such a table's blocks differ in their columns, which one CSV header cannot give (review34).
-      hint: `export it block by block: \`petal query --per-block --format ndjson ${shellWord(`SELECT * FROM ${quoteIdent(t.name)}`)}\``,
-      details: { table: t.name, columns: columns.length }
+      hint: said`export it block by block: \`petal query --per-block --format ndjson ${quote(shellWord(`SELECT * FROM ${quoteIdent(t.name)}`))}\``,
+      details: { table: t.name, columns: columns.length },
+      quoted: { details: ['table'] }
     })
   }
   const order = rowOrder(columns)

@@ -1,15 +1,19 @@
 import { type SqliteStatement } from '../../storage/index.js'
 import { QueryError } from '../errors.js'
 import { asciiLower } from '../names.js'
+import { quote, said } from '../../util/index.js'
 import { identifierOf, tokenize, type Token } from './tokenize.js'
 
 // PRAGMAs a query may run. Bare form: these only report. With an argument: the argument names a
 // table or index (or limits a check), it never sets anything. Every other PRAGMA is refused.
 const ARG_PRAGMAS = new Set(['table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list', 'foreign_key_check', 'integrity_check', 'quick_check', 'table_list'])
-const BARE_PRAGMAS = new Set([...ARG_PRAGMAS, 'collation_list', 'function_list', 'module_list', 'pragma_list', 'database_list', 'compile_options',
+const BARE_PRAGMAS = new Set([...ARG_PRAGMAS, 'collation_list', 'function_list', 'module_list', 'pragma_list', 'compile_options',
   'data_version', 'schema_version', 'user_version', 'application_id', 'encoding', 'page_size', 'page_count', 'freelist_count', 'foreign_keys', 'query_only', 'trusted_schema'])
 
 const REFUSED_FUNCTIONS = new Set(['load_extension'])
+// database_list names the files a statement reads (query.db, a block's file): the paths of the
+// node's machine, which an exposed node tells no client (docs/api.md). A query needs none of it.
+const REFUSED_TABLES = new Set(['pragma_database_list'])
 // Statements that change something, refused by their first word even when SQLite could not
 // compile them here (INSERT into a mirror table with other columns is a write before it is an error).
 const WRITE_HEADS = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER', 'VACUUM', 'ANALYZE', 'REINDEX'])
@@ -50,6 +54,7 @@ export function explainedPart (sql: string): string {
     if (name !== undefined && REFUSED_FUNCTIONS.has(asciiLower(name)) && tokens[j + 1]?.text === '(') {
       throw new QueryError('QUERY_EXTENSION_REFUSED', 'loading SQLite extensions is not allowed', { hint: 'queries run with the built-in SQL functions only' })
     }
+    if (name !== undefined && REFUSED_TABLES.has(asciiLower(name))) refusePragma('database_list', 'it names the files of the node\'s machine')
   }
   return sql.slice(tokens[i]?.start ?? 0)
 }
@@ -58,20 +63,25 @@ function notReadonly (): QueryError {
   return new QueryError('QUERY_NOT_READONLY', 'only read-only statements can run: this one would change data or schema', { hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' })
 }
 
+/** Refuse PRAGMA `name` (the statement's word, quoted in the message). */
+function refusePragma (name: string | undefined, why: string): never {
+  throw new QueryError('QUERY_PRAGMA_REFUSED', said`PRAGMA ${quote(name ?? '')} is not allowed in a query: ${why}`, {
+    hint: `read-only introspection is allowed: PRAGMA ${[...ARG_PRAGMAS].slice(0, 3).join('(…), ')}(…), or SELECT * FROM pragma_table_info('t')`,
+    details: { pragma: name },
+    quoted: { details: ['pragma'] }
+  })
+}
+
 function checkPragma (rest: Token[]): void {
   let k = 0
   let name = identifierOf(rest[k])
   if (rest[k + 1]?.text === '.') { k += 2; name = identifierOf(rest[k]) }
-  const refuse = (why: string): never => {
-    throw new QueryError('QUERY_PRAGMA_REFUSED', `PRAGMA ${name ?? ''} is not allowed in a query: ${why}`, {
-      hint: `read-only introspection is allowed: PRAGMA ${[...ARG_PRAGMAS].slice(0, 3).join('(…), ')}(…), or SELECT * FROM pragma_table_info('t')`,
-      details: { pragma: name }
-    })
-  }
+  const refuse = (why: string): never => refusePragma(name, why)
   if (name === undefined) return refuse('no pragma name')
   const key = asciiLower(name)
   const next = rest[k + 1]
   if (next === undefined || next.text === ';') {
+    if (key === 'database_list') refuse('it names the files of the node\'s machine')
     if (!BARE_PRAGMAS.has(key)) refuse('it is not a read-only introspection pragma')
     return
   }

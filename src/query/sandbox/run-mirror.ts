@@ -5,7 +5,7 @@ import { checkStatementText } from './guard.js'
 import { compile, openForQuery } from './connection.js'
 import { historyMirrorOf, unionHistory, type HistoryViews } from './history.js'
 import { asciiLower, quoteIdent } from '../names.js'
-import { shellWord } from '../../util/index.js'
+import { quote, said, shellWord } from '../../util/index.js'
 import { MAX_MIRROR_COLUMNS, readSkippedBlocks } from '../mirror/layout.js'
 import { parseColumns } from '../mirror/columns.js'
 import { CryptoError } from '../../crypto/index.js'
@@ -67,17 +67,19 @@ function explainMissingTable (db: SqliteDb, err: QueryError<'QUERY_UNKNOWN_TABLE
   if (name === '_meta' || name === '_keys') {
     return new QueryError('QUERY_UNKNOWN_TABLE', err.message, {
       hint: `${name} is inside each block, not in the mirror: use --per-block (\`petal query --per-block "SELECT * FROM ${name}"\`); for the signatories at the tip, \`petal signers\``,
-      details: err.details
+      details: err.details,
+      quoted: err.quoted
     })
   }
   const wide = db.prepare<unknown[], { name: string, columns: string }>('SELECT name, columns FROM _mirror_tables WHERE key = ? AND wide = 1').get(name)
   if (wide === undefined) return err
   const n = parseColumns(wide.columns).length
-  return new QueryError('QUERY_TABLE_TOO_WIDE', `table ${wide.name} has ${n} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS}), so the query mirror leaves it out`, {
+  return new QueryError('QUERY_TABLE_TOO_WIDE', said`table ${quote(wide.name)} has ${n} distinct columns across the chain's blocks, more than one SQLite table can hold (${MAX_MIRROR_COLUMNS}), so the query mirror leaves it out`, {
     // The name quoted for SQL and the statement for the shell: `my wide` or `a$b` printed bare
     // ran another statement, or another command (review34).
-    hint: `query it block by block: \`petal query --per-block ${shellWord(`SELECT … FROM ${quoteIdent(wide.name)}`)}\``,
-    details: { table: wide.name, columns: n }
+    hint: said`query it block by block: \`petal query --per-block ${quote(shellWord(`SELECT … FROM ${quoteIdent(wide.name)}`))}\``,
+    details: { table: wide.name, columns: n },
+    quoted: { details: ['table'] }
   })
 }
 
