@@ -17,16 +17,25 @@ export class WalRewriteNeeded extends Error {
 export const MAX_WAL_REWRITES = 3
 
 /**
+ * What recover() does with a journal whose commit is in the index while chain.db-wal is not known
+ * to be durable: ask for a re-write (WalRewriteNeeded), leave the journal for the next writer, or
+ * (a writer's last try) fsync the -wal.
+ */
+export type UnsyncedLog = 'ask' | 'leave' | 'fsync'
+
+/**
  * Bring the data directory back to what the index says, after a crash: roll back the moves of a
  * journaled change whose index transaction never committed, remove a block file placed above the
  * tip whose commit never happened, and delete temporary files of dead processes. Runs under the
  * write lock, so no live writer can be mid-change. An index from before the chain tree gets its
- * tree. Constant cost when nothing crashed. `lastTry`: no WalRewriteNeeded any more (see below).
+ * tree. Constant cost when nothing crashed. `log`: what to do when the journal's commit is not known
+ * to be on disk (UnsyncedLog, below).
  */
-export function recover (chain: Chain, lastTry = false): void {
+export function recover (chain: Chain, log: UnsyncedLog = 'ask'): void {
   const { dir, index, logger } = chain
   const j = readJournal(dir)
   if (j !== undefined) {
+    let keep = false
     if (index.byHash(j.commit) === undefined) {
       undoMoves(j.moves)
       logger.warn('rolled back an interrupted change', { block: j.commit, moves: j.moves.length })
@@ -36,11 +45,16 @@ export function recover (chain: Chain, lastTry = false): void {
       // undoes the group after a power cut, so it goes only once the commit is on disk; and an
       // fsync of the -wal retried after a failure proves nothing (fsyncgate: the pages it could
       // not write are marked clean). So the log is re-written into chain.db: WalRewriteNeeded.
-      if (!lastTry) throw new WalRewriteNeeded()
-      logger.warn('chain.db-wal could not be re-written into chain.db (readers or writers kept it busy): fsynced instead', { block: j.commit })
-      index.syncWalNow()
+      if (log === 'ask') throw new WalRewriteNeeded()
+      if (log === 'leave') {
+        keep = true
+        logger.debug('left a journal whose commit is not yet known to be on disk to the next writer', { block: j.commit })
+      } else {
+        logger.warn('chain.db-wal could not be re-written into chain.db (readers or writers kept it busy): fsynced instead', { block: j.commit })
+        index.syncWalNow()
+      }
     }
-    removeJournal(dir)
+    if (!keep) removeJournal(dir)
   }
   const tip = index.tip()
   // The derived state of a Daisy directory: the files above the tip are Daisy's own, never removed.
@@ -56,16 +70,18 @@ export function recover (chain: Chain, lastTry = false): void {
 }
 
 /**
- * recover() now, under the write lock if it is free (false: a live writer holds it), re-writing
- * chain.db-wal into chain.db first when recover() asks for it.
+ * recover() now, under the write lock if it is free (false: a live writer holds it): the repair an
+ * opener runs, on its event loop. When recover() asks for chain.db-wal to be re-written, one try
+ * without SQLite's busy wait (which sleeps on the thread: up to 5 s a try, three tries, before
+ * session 37); if readers or a writer keep the log from emptying, the journal stays for the next
+ * writer (writeTx), and no fsync retried after a failure stands in for the re-write (fsyncgate).
  */
 export function recoverNow (chain: Chain): boolean {
-  for (let tries = 0; ; tries++) {
-    try {
-      return chain.index.tryWriteLockSync(() => { recover(chain, tries >= MAX_WAL_REWRITES) })
-    } catch (err) {
-      if (!(err instanceof WalRewriteNeeded)) throw err
-      chain.index.rewriteWal()
-    }
+  try {
+    return chain.index.tryWriteLockSync(() => { recover(chain, 'ask') })
+  } catch (err) {
+    if (!(err instanceof WalRewriteNeeded)) throw err
   }
+  chain.index.rewriteWal(0)
+  return chain.index.tryWriteLockSync(() => { recover(chain, 'leave') })
 }

@@ -15,7 +15,7 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
   for (let tries = 0; ; tries++) {
     try {
       result = await chain.index.withWriteLock(async () => {
-        recover(chain, tries >= MAX_WAL_REWRITES)
+        recover(chain, tries >= MAX_WAL_REWRITES ? 'fsync' : 'ask')
         return await fn({ afterCommit: f => { after.push(f) } })
       }, options)
       break

@@ -146,9 +146,9 @@ export class IndexDb {
    * rewriteWalExclusive: between this process's writes (this connection's own transaction would
    * refuse it).
    */
-  rewriteWal (): boolean {
+  rewriteWal (busyMs?: number): boolean {
     try {
-      return rewriteLog(this.db)
+      return rewriteLog(this.db, busyMs)
     } catch (err) {
       throw new StorageError('IO_ERROR', `the disk failed while re-writing chain.db's log into ${this.db.name}: ${errorMessage(err)}`, {
         hint: 'check the disk (dmesg, fsck), then run the command again: an earlier import whose flush failed is made durable (or rolled back) first',

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
+import Database from 'better-sqlite3'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { signImport } from '../../../src/chain/index.js'
@@ -43,6 +44,38 @@ describe('recovery of a journal whose commit is in the index', () => {
       expect(t.chain.tip().hash).toBe(rec.hash)
       expect(existsSync(t.chain.dir.blockPath(rec.height))).toBe(true)
     } finally {
+      t.chain.close()
+    }
+  })
+
+  it('an opener whose re-write readers keep busy leaves the journal to the next writer: no busy wait, no fsync of the -wal', async () => {
+    const { t, rec } = await chainOfOneBlock()
+    const reader = new Database(t.chain.dir.chainDb, { readonly: true })
+    try {
+      writeJournal(t.chain.dir, { commit: rec.hash, moves: [] })
+      // A reader's open snapshot keeps a TRUNCATE checkpoint from emptying the log.
+      reader.exec('BEGIN')
+      reader.prepare('SELECT count(*) FROM sqlite_schema').get()
+      const sync = vi.spyOn(t.chain.index, 'syncWalNow')
+      const waits: unknown[] = []
+      const real = t.chain.index.rewriteWal.bind(t.chain.index)
+      const rewrite = vi.spyOn(t.chain.index, 'rewriteWal').mockImplementation((busyMs?: number) => { waits.push(busyMs); return real(busyMs) })
+      expect(recoverNow(t.chain)).toBe(true)
+      rewrite.mockRestore()
+      // before: three tries of SQLite's 5 s busy wait on the opener's thread, then the -wal fsynced
+      // and the journal removed
+      expect(waits).toEqual([0])
+      expect(sync).not.toHaveBeenCalled()
+      expect(existsSync(t.chain.dir.journal)).toBe(true)
+      reader.exec('COMMIT')
+      // The next writer re-writes the log, then removes the journal.
+      await signImport(t.chain, makeSqlite(join(tmpDir(), '2.db'), 3, 2), fixtureKey('alice'))
+      expect(sync).not.toHaveBeenCalled()
+      sync.mockRestore()
+      expect(existsSync(t.chain.dir.journal)).toBe(false)
+      expect(t.chain.tip().height).toBe(rec.height + 1)
+    } finally {
+      reader.close()
       t.chain.close()
     }
   })
