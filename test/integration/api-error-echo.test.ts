@@ -56,6 +56,8 @@ const channels: Array<[string, (g: string) => Promise<HttpResult>]> = [
   ['a PRAGMA\'s name', async g => await postJson(url + 'api/v1/query', { sql: `PRAGMA "${g}"` })],
   ['an export\'s table', async g => await http(url + `api/v1/tables/${encodeURIComponent(g)}/export`)],
   ['a block\'s table', async g => await http(url + `api/v1/blocks/1/tables/${encodeURIComponent(g)}/rows`)],
+  ['a receipt', async g => await http(url + `api/v1/receipts/${encodeURIComponent(g)}`)],
+  ['a receipt\'s proof', async g => await http(url + `api/v1/receipts/${encodeURIComponent(g)}/proof`)],
   ['an explorer file', async g => await http(url + `assets/${g.slice(1)}`)],
   ['a CSV header', async g => await post('api/v1/records/t2', `"${g}","${g}"\n1,2\n`, 'text/csv')],
   ['a JSON field', async g => await post('api/v1/records/t2', JSON.stringify([{ [g]: [1] }]), 'application/json')],

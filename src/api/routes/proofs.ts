@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import type { FastifyReply } from 'fastify'
 import type { BlockRecord } from '../../storage/index.js'
 import { Ingest, IngestError } from '../../ingest/index.js'
+import { quote, said } from '../../util/index.js'
 import { checkpointForHeight, findCheckpoint, proveConsistency, proveRows, ProofError, type StoredCheckpoint } from '../../proof/index.js'
 import { boolField, field, intField, type RouteSpec, type Schema } from '../route.js'
 import { errorResponse, HASH } from '../schemas.js'
@@ -123,7 +124,7 @@ export const proofRoutes: RouteSpec[] = [{
   responses: { ...rowProofResponses('the proof bundle'), 409: errorResponse('the row is not sealed yet (PROOF_ROW_PENDING), or no checkpoint covers it yet (PROOF_NO_CHECKPOINT)') },
   handler: async (req, reply, ctx) => {
     const id = field(req.params, 'id') ?? ''
-    const unknown = (): IngestError => new IngestError('INGEST_UNKNOWN_RECEIPT', `no receipt ${JSON.stringify(id)} on this node`, { hint: 'a receipt is answered by the node that issued it', details: { receipt: id } })
+    const unknown = (): IngestError => new IngestError('INGEST_UNKNOWN_RECEIPT', said`no receipt ${quote(JSON.stringify(id))} on this node`, { hint: 'a receipt is answered by the node that issued it', details: { receipt: id }, quoted: { details: ['receipt'] } })
     if (!existsSync(ctx.chain.dir.pendingDb)) throw unknown()
     const ingest = Ingest.open({ chain: ctx.chain, readonly: true, logger: ctx.logger })
     let r

@@ -1,5 +1,5 @@
 import { IngestError, receiptCount, receiptsBody, type AppendResult, type IngestService, type Receipt, type RecordFormat } from '../../ingest/index.js'
-import { isRecord } from '../../util/index.js'
+import { isRecord, quote, said } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { field, type RouteSpec } from '../route.js'
 import { errorResponse, HASH } from '../schemas.js'
@@ -170,7 +170,7 @@ export function recordRoutes (bodyLimit: number, rowsPerRequest: number): RouteS
     handler: async (req, _reply, ctx) => {
       const id = field(req.params, 'id') ?? ''
       const r = writer(ctx).receipt(id)
-      if (r === undefined) throw new IngestError('INGEST_UNKNOWN_RECEIPT', `no receipt ${JSON.stringify(id)} on this node`, { hint: 'receipts are kept by the node that acknowledged the rows', details: { receipt: id } })
+      if (r === undefined) throw new IngestError('INGEST_UNKNOWN_RECEIPT', said`no receipt ${quote(JSON.stringify(id))} on this node`, { hint: 'receipts are kept by the node that acknowledged the rows', details: { receipt: id }, quoted: { details: ['receipt'] } })
       return ctx.chain.index.readTransaction(() => receiptJson(ctx, r))
     }
   }, {
