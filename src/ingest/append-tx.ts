@@ -2,6 +2,7 @@ import type { Chain } from '../chain/index.js'
 import type { Clock } from '../util/index.js'
 import { ConstraintChecker } from './constraints.js'
 import { rowError } from './errors.js'
+import { PackedRows } from './record-pack.js'
 import { decodePendingRow, PendingRowEncoder } from './row-codec.js'
 import { AppendedRows } from './receipt-range.js'
 import { blockBudget } from './sealer.js'
@@ -11,8 +12,8 @@ import type { AppendResult } from './types.js'
 import { typeRows } from './typing.js'
 import type { IngestRow } from './values.js'
 
-/** Rows to append: as values, or already encoded for `schema` (the table as the encoder last read it). */
-export type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: Buffer[], schema: TableSchema }
+/** Rows to append: as values, or already encoded for `schema` (the table as the encoder last read it) as one record's data. */
+export type AppendJob = { table: string, rows: IngestRow[], text: boolean } | { table: string, encoded: PackedRows, schema: TableSchema }
 
 /**
  * One append inside the group commit's transaction (GroupCommit's `run`): type the rows, create or
@@ -33,7 +34,7 @@ export class AppendTx {
       if (t !== undefined && t.sql === job.schema.sql) return this.insert(t, job.encoded, now, false, [])
       // The table changed since the rows were encoded: they are typed again, as values.
       const columns = job.schema.columns
-      return this.run({ table: job.table, rows: job.encoded.map(d => decodePendingRow(d, columns)), text: false })
+      return this.run({ table: job.table, rows: job.encoded.rows().map(d => decodePendingRow(d, columns)), text: false })
     }
     const { table, rows } = job
     let t = this.store.tables().get(table.toLowerCase())
@@ -47,7 +48,7 @@ export class AppendTx {
       this.store.saveTable(t, now)
     }
     if (t.declared !== undefined) this.checker(t).check(typed.rows)
-    return this.insert(t, this.encoder.encodeAll(typed.rows, t), now, created, typed.added.map(c => c.name))
+    return this.insert(t, PackedRows.of(this.encoder.encodeAll(typed.rows, t)), now, created, typed.added.map(c => c.name))
   }
 
   /**
@@ -56,25 +57,26 @@ export class AppendTx {
    * be (the table changed, the lock is held, not one encoded row): run() in a transaction then.
    */
   runAlone (job: AppendJob): AppendResult | undefined {
-    if (!('encoded' in job) || job.encoded.length !== 1) return undefined
+    if (!('encoded' in job) || job.encoded.n !== 1) return undefined
     const data = job.encoded
     this.checkSizes(data)
-    const r = this.store.appendAlone(job.table, job.schema.sql, data[0] as Buffer, this.clock.now())
+    // A record of one row is the row itself (record-pack.ts).
+    const r = this.store.appendAlone(job.table, job.schema.sql, data.data, this.clock.now())
     return r === undefined ? undefined : new AppendedRows(r.name, false, [], this.store.instance, r.first, 1)
   }
 
-  private insert (t: TableSchema, data: Buffer[], now: number, created: boolean, addedColumns: string[]): AppendResult {
+  private insert (t: TableSchema, data: PackedRows, now: number, created: boolean, addedColumns: string[]): AppendResult {
     this.checkSizes(data)
-    const first = this.store.insertRows(t.name, data, now)
-    return new AppendedRows(t.name, created, addedColumns, this.store.instance, first, data.length)
+    const first = this.store.insertRecord(t.name, data, now)
+    return new AppendedRows(t.name, created, addedColumns, this.store.instance, first, data.n)
   }
 
-  private checkSizes (data: Buffer[]): void {
+  private checkSizes (data: PackedRows): void {
     const rowLimit = Math.floor(blockBudget(this.chain, []) / 2)
-    for (let i = 0; i < data.length; i++) {
-      const d = data[i] as Buffer
-      // `length`, not `byteLength` (the same for a Buffer): optimised code reads a typed array's
-      // length inline, and byteLength through the generic IC (Buffer.prototype is a dictionary).
+    if (data.largest <= rowLimit) return
+    const rows = data.rows()
+    for (let i = 0; i < rows.length; i++) {
+      const d = rows[i] as Buffer
       if (d.length > rowLimit) throw rowError('INGEST_ROW_TOO_LARGE', i, undefined, `the row is ${d.byteLength} bytes; a row must fit in a block (at most ${rowLimit} bytes on this chain)`, { hint: 'store large content elsewhere and write its digest, or split it over rows', details: { bytes: d.byteLength, limit: rowLimit } })
     }
   }

@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer'
-import { COMPACT, writeDouble, writeVarint } from './row-codec.js'
+import { colsOf, PLAIN_TEXT, type Col } from './json-columns.js'
+import { PackedRows, varintSize } from './record-pack.js'
+import { COMPACT, writeVarint } from './row-codec.js'
 import type { ColumnKind, TableSchema } from './schema.js'
 
 /**
@@ -17,12 +19,8 @@ const NULL = 0
 const INTEGER = 1
 const REAL = 2
 const TEXT = 3
-
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
-
-/** A column as the lane compares it: `plain` when its name's bytes are all bytes a JSON string holds as they are (and it does not start with a digit). */
-interface Col { name: Buffer, kind: ColumnKind, plain: boolean }
 
 const takesInteger = (k: ColumnKind): boolean => k === 'INTEGER' || k === 'REAL' || k === 'NUMERIC' || k === 'ANY'
 const takesReal = (k: ColumnKind): boolean => k === 'REAL' || k === 'NUMERIC' || k === 'ANY'
@@ -30,29 +28,24 @@ const takesText = (k: ColumnKind): boolean => k === 'TEXT' || k === 'ANY'
 
 /** Thrown inside the lane to leave it; never escapes encodeJsonRows. */
 const BAIL = Symbol('bail')
-
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
-
 /** 10^0 … 10^22: the powers of ten a double holds exactly. */
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`))
-/** 1 for the bytes a JSON string holds as they are: not a control character, `"` or `\\`. */
-const PLAIN_TEXT = new Uint8Array(256).fill(1)
-PLAIN_TEXT.fill(0, 0, 0x20)
-PLAIN_TEXT[QUOTE] = 0
-PLAIN_TEXT[BACKSLASH] = 0
 
 // Buffer.prototype is a dictionary-mode object to V8: optimised code loads anything found through
 // it (`out.subarray`, `writeDoubleBE`, a view's `buffer` and `byteOffset`) with the generic LoadIC,
-// ~150 instructions a load (docs/performance.md, "Session 24: ingest"). Rows are views made by
-// Buffer.from on the output's ArrayBuffer, read once, and doubles are written by writeDouble.
+// ~150 instructions a load (docs/performance.md, "Session 24: ingest"). The record is a view made
+// by Buffer.from on the output's ArrayBuffer, and numbers are written through a DataView.
 const FROM = Buffer.from
 
 /**
- * Encode `input` (a JSON array of objects, or NDJSON) for `table`, or undefined when the input is
- * not in the plain case above (then parseRecords and append() must take it). At most `maxRows` rows.
+ * Encode `input` (a JSON array of objects, or NDJSON) for `table` as the data of one pending
+ * record (record-pack.ts: each row after its length, or a lone row as it is), written as it is
+ * read, or undefined when the input is not in the plain case above (then parseRecords and
+ * append() must take it). At most `maxRows` rows.
  */
-export function encodeJsonRows (input: Uint8Array, format: 'json' | 'ndjson', table: TableSchema, maxRows: number): Buffer[] | undefined {
+export function encodeJsonRecord (input: Uint8Array, format: 'json' | 'ndjson', table: TableSchema, maxRows: number): PackedRows | undefined {
   if (table.declared !== undefined || !isUtf8(input)) return undefined
   const lane = new Lane(Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength), table, maxRows)
   try {
@@ -63,26 +56,21 @@ export function encodeJsonRows (input: Uint8Array, format: 'json' | 'ndjson', ta
   }
 }
 
-/** Each table's columns as the lane compares them, made once per TableSchema (one per version of the table). */
-const COLS = new WeakMap<TableSchema, Col[]>()
-
-function colsOf (table: TableSchema): Col[] {
-  let cols = COLS.get(table)
-  if (cols === undefined) {
-    cols = table.columns.map(c => {
-      const name = Buffer.from(c.name, 'utf8')
-      return { name, kind: c.kind, plain: name.length > 0 && !isDigit(name[0] as number) && name.every(x => PLAIN_TEXT[x] === 1) }
-    })
-    COLS.set(table, cols)
-  }
-  return cols
-}
+/** encodeJsonRecord's rows one by one (the tests compare each with PendingRowEncoder's). */
+export const encodeJsonRows = (input: Uint8Array, format: 'json' | 'ndjson', table: TableSchema, maxRows: number): Buffer[] | undefined => encodeJsonRecord(input, format, table, maxRows)?.rows()
 
 class Lane {
   private pos = 0
   private out: Buffer
+  /** The input's and the output's bytes as DataViews: `text` moves four at a time. */
+  private readonly bv: DataView
+  private ov: DataView
   private at = 0
-  private readonly ends: number[] = []
+  /** Rows written, the sum of their sizes, the largest, and where the first one's bytes start. */
+  private n = 0
+  private bytes = 0
+  private largest = 0
+  private first = 0
   private readonly cols: Col[]
   /** Column index of each field position in the previous row (rows repeat their layout). */
   private readonly layout: number[] = []
@@ -93,30 +81,26 @@ class Lane {
     this.cols = colsOf(table)
     this.seen = new Int32Array(this.cols.length)
     this.out = Buffer.allocUnsafe(b.length * 2 + 256)
+    this.bv = new DataView(b.buffer, b.byteOffset, b.length)
+    this.ov = new DataView(this.out.buffer, this.out.byteOffset, this.out.length)
     // A byte-order mark, as parseRecords drops it.
     if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.pos = 3
   }
 
-  private views (): Buffer[] {
-    if (this.ends.length === 0) throw BAIL // no rows: append() answers that
-    const ends = this.ends
-    const out: Buffer[] = new Array(ends.length)
+  private packed (): PackedRows {
+    if (this.n === 0) throw BAIL // no rows: append() answers that
     const ab = this.out.buffer
     const base = this.out.byteOffset
-    let start = 0
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i] as number
-      out[i] = FROM(ab, base + start, end - start)
-      start = end
-    }
-    return out
+    // A record of one row is the row as it is, without its length (record-pack.ts).
+    const data = this.n === 1 ? FROM(ab, base + this.first, this.at - this.first) : FROM(ab, base, this.at)
+    return new PackedRows(data, this.n, this.bytes, this.largest)
   }
 
   private space (): void {
     while (isSpace(this.b[this.pos] ?? -1)) this.pos++
   }
 
-  array (): Buffer[] {
+  array (): PackedRows {
     const b = this.b
     this.space()
     if (b[this.pos] !== 0x5b) throw BAIL
@@ -133,10 +117,10 @@ class Lane {
     }
     this.space()
     if (this.pos < b.length) throw BAIL
-    return this.views()
+    return this.packed()
   }
 
-  lines (): Buffer[] {
+  lines (): PackedRows {
     const b = this.b
     for (;;) {
       while (b[this.pos] === 0x20 || b[this.pos] === 0x09) this.pos++
@@ -146,7 +130,7 @@ class Lane {
       while (b[this.pos] === 0x20 || b[this.pos] === 0x09) this.pos++
       if (this.pos < b.length && b[this.pos] !== 0x0a && b[this.pos] !== 0x0d) throw BAIL
     }
-    return this.views()
+    return this.packed()
   }
 
   private ensure (n: number): void {
@@ -156,15 +140,18 @@ class Lane {
     const next = Buffer.allocUnsafe(size)
     this.out.copy(next, 0, 0, this.at)
     this.out = next
+    this.ov = new DataView(next.buffer, next.byteOffset, next.length)
   }
 
   private row (): void {
     const b = this.b
-    if (this.ends.length >= this.maxRows) throw BAIL
+    if (this.n >= this.maxRows) throw BAIL
     if (b[this.pos] !== 0x7b) throw BAIL
     this.pos++
-    const stamp = this.ends.length + 1
-    this.ensure(1)
+    const stamp = this.n + 1
+    this.ensure(2)
+    // The row's length goes first: one byte is kept for it, the usual size (end()).
+    const lengthAt = this.at++
     this.out[this.at++] = COMPACT
     let count = 0
     this.space()
@@ -193,16 +180,26 @@ class Lane {
       if (c === 0x7d) break
       if (c !== 0x2c) throw BAIL
     }
-    this.ends.push(this.at)
+    this.end(lengthAt)
   }
 
-  /** A big-endian uint32 at `at` (room ensured), as writeUInt32BE without its checks. */
-  private uint32 (n: number, at: number): void {
-    const o = this.out
-    o[at] = n >>> 24
-    o[at + 1] = (n >>> 16) & 0xff
-    o[at + 2] = (n >>> 8) & 0xff
-    o[at + 3] = n & 0xff
+  /** A row's end: its length written at `at`, before its bytes (moved on when it takes more than a byte). */
+  private end (at: number): void {
+    const n = this.at - at - 1
+    let width = 1
+    if (n < 0x80) {
+      this.out[at] = n
+    } else {
+      width = varintSize(n)
+      this.ensure(width - 1)
+      this.out.copyWithin(at + width, at + 1, this.at)
+      writeVarint(this.out, n, at)
+      this.at += width - 1
+    }
+    if (this.n === 0) this.first = at + width
+    this.n++
+    this.bytes += n
+    if (n > this.largest) this.largest = n
   }
 
   /** The column a field name names, exactly; the field's position predicts it. */
@@ -268,8 +265,9 @@ class Lane {
     // An int64, big-endian, from a double that holds it exactly (|n| < 2^53).
     const hi = Math.floor(n / 4294967296)
     this.out[this.at] = INTEGER
-    this.uint32(hi >>> 0, this.at + 1) // two's complement: the high word of a negative is its uint32
-    this.uint32(n - hi * 4294967296, this.at + 5)
+    // Through the DataView: one store a word, where byte stores check bounds once a byte.
+    this.ov.setUint32(this.at + 1, hi >>> 0) // two's complement: the high word of a negative is its uint32
+    this.ov.setUint32(this.at + 5, n - hi * 4294967296)
     this.at += 9
   }
 
@@ -326,7 +324,7 @@ class Lane {
       v = Number(b.toString('latin1', start, i))
     }
     this.out[this.at] = REAL
-    writeDouble(this.out, v, this.at + 1)
+    this.ov.setFloat64(this.at + 1, v) // big-endian, as writeDouble
     this.at += 9
   }
 
@@ -345,6 +343,18 @@ class Lane {
     const shift = first - start
     const plain = PLAIN_TEXT
     let end = start
+    // Four bytes at a time while none is a quote, backslash or control byte (SWAR: such a byte sets
+    // its lane's top bit in `hit`, a borrow only follows a real one); the byte loop takes the rest.
+    const bv = this.bv
+    const ov = this.ov
+    for (; end + 4 <= len; end += 4) {
+      const x = bv.getUint32(end, true) | 0
+      const q = x ^ 0x22222222
+      const s = x ^ 0x5c5c5c5c
+      const hit = ((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)
+      if ((hit & 0x80808080) !== 0) break
+      ov.setUint32(end + shift, x, true)
+    }
     let c = 0
     for (; end < len; end++) {
       c = b[end] as number

@@ -10,6 +10,26 @@ import { writeVarint } from './row-codec.js'
  * each row as an unsigned LEB128 varint length and the row's bytes.
  */
 
+/**
+ * An append's rows as the data of its one record (packRows' format), with what the append checks
+ * of them: their number, the sum of their sizes (the record's `bytes`) and the largest. The JSON
+ * lane writes this directly (json-encode.ts): no view and no copy per row.
+ */
+export class PackedRows {
+  constructor (readonly data: Buffer, readonly n: number, readonly bytes: number, readonly largest: number) {}
+
+  static of (rows: readonly Buffer[]): PackedRows {
+    let largest = 0
+    for (let i = 0; i < rows.length; i++) largest = Math.max(largest, (rows[i] as Buffer).length)
+    return new PackedRows(packRows(rows), rows.length, rowsBytes(rows), largest)
+  }
+
+  /** The rows, as views of `data`. */
+  rows (): Buffer[] {
+    return unpackRows(this.data, this.n)
+  }
+}
+
 /** The record data of `rows` (at least one). */
 export function packRows (rows: readonly Uint8Array[]): Buffer {
   if (rows.length === 1) { const r = rows[0] as Uint8Array; return Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength) }
@@ -56,7 +76,7 @@ export function unpackRows (data: Buffer, n: number): Buffer[] {
   return out
 }
 
-function varintSize (n: number): number {
+export function varintSize (n: number): number {
   let s = 1
   while (n >= 0x80) { n = Math.floor(n / 0x80); s++ }
   return s

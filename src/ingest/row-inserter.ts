@@ -1,5 +1,5 @@
 import type { SqliteDb, SqliteStatement } from '../storage/index.js'
-import { packRows, rowsBytes } from './record-pack.js'
+import { PackedRows } from './record-pack.js'
 
 /**
  * Inserts an append's encoded rows into pending.db's `rows` table as ONE record (record-pack.ts):
@@ -23,14 +23,17 @@ export class RowInserter {
    * numbers are consecutive, in `data`'s order.
    */
   insert (table: string, data: readonly Buffer[], at: number): number {
-    if (data.length === 1) {
-      const d = data[0] as Buffer
-      return Number(this.single().run(table, d, d.length, at).lastInsertRowid)
-    }
-    const n = data.length
+    return this.insertRecord(table, PackedRows.of(data), at)
+  }
+
+  /** insert() of rows already packed as one record's data (the JSON lane writes them so). */
+  insertRecord (table: string, rows: PackedRows, at: number): number {
+    const d = rows.data
+    if (rows.n === 1) return Number(this.single().run(table, d, d.length, at).lastInsertRowid)
+    const n = rows.n
     // Anonymous parameters are numbered in the text's order: n, table, data, bytes, time, n.
     this.many ??= this.db.prepare('INSERT INTO rows (id, tbl, data, bytes, at, n) VALUES ((SELECT coalesce(max(id), 0) FROM rows) + ?, ?, ?, ?, ?, ?)')
-    const last = Number(this.many.run(n, table, packRows(data), rowsBytes(data), at, n).lastInsertRowid)
+    const last = Number(this.many.run(n, table, d, rows.bytes, at, n).lastInsertRowid)
     return last - n + 1
   }
 

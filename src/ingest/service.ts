@@ -6,7 +6,7 @@ import { AppendTx, type AppendJob } from './append-tx.js'
 import { IngestError, NO_KEY_HINT } from './errors.js'
 import { IngestListeners } from './event-listeners.js'
 import { GroupCommit } from './group-commit.js'
-import { encodeJsonRows } from './json-encode.js'
+import { encodeJsonRecord } from './json-encode.js'
 import { DEFAULT_MAX_ROWS, parseRecords, type RecordFormat } from './parse.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
 import { reconcile, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
@@ -154,10 +154,10 @@ export class Ingest implements IngestService {
       // The tables as last read: the transaction checks the table again (AppendTx.run), and rows
       // encoded for a table that changed meanwhile are typed again there.
       const t = format === 'csv' || this.closed ? undefined : this.appends.cachedTables().get(table.toLowerCase())
-      const encoded = t === undefined ? undefined : encodeJsonRows(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
+      const encoded = t === undefined ? undefined : encodeJsonRecord(input, format === 'ndjson' ? 'ndjson' : 'json', t, maxRows)
       if (t === undefined || encoded === undefined) return this.append(table, parseRecords(input, format, { maxRows: options.maxRows }), options)
       this.checkOpen()
-      this.checkAppend(table, encoded.length)
+      this.checkAppend(table, encoded.n)
       return this.submit({ table, encoded, schema: t }, options.signal)
     } catch (err) {
       return Promise.reject(err)

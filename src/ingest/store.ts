@@ -5,6 +5,7 @@ import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { LOOK_PENDING, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
 import { formatReceipt, parseReceipt } from './receipt-id.js'
 import { RowInserter } from './row-inserter.js'
+import type { PackedRows } from './record-pack.js'
 import { openPendingDb } from './store-open.js'
 import { batchRowCount, batchRowsOf, oldestPending, recordOf, splitAfter } from './pending-records.js'
 
@@ -217,8 +218,8 @@ export class PendingStore {
   appendAlone (_table: string, _sql: string, _data: Buffer, _at: number): { name: string, first: number } | undefined { return undefined }
 
   /** Insert encoded rows (inside write()); returns the id of the first (ids are consecutive). */
-  insertRows (table: string, data: readonly Buffer[], at: number): number {
-    return this.inserter.insert(table, data, at)
+  insertRecord (table: string, data: PackedRows, at: number): number {
+    return this.inserter.insertRecord(table, data, at)
   }
 
   row (id: number): { id: number, table: string, at: number, batch: number | null } | undefined {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { encodeJsonRows } from '../../../src/ingest/json-encode.js'
+import { encodeJsonRecord, encodeJsonRows } from '../../../src/ingest/json-encode.js'
+import { packRows } from '../../../src/ingest/record-pack.js'
 import { parseRecords } from '../../../src/ingest/parse.js'
 import { PendingRowEncoder } from '../../../src/ingest/row-codec.js'
 import type { ColumnKind, TableSchema } from '../../../src/ingest/schema.js'
@@ -113,5 +114,16 @@ describe('the JSON fast lane', () => {
     expect(fast('[{"a": 1}, {"a": 2}]', 'json', t, 1)).toBeUndefined()
     expect(fast('[{"a": 1}]', 'json', table(COLUMNS, 'CREATE TABLE t (a INTEGER)'))).toBeUndefined()
     expect(encodeJsonRows(Buffer.from([0x5b, 0x7b, 0x22, 0x63, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d, 0x5d]), 'json', t, 10), 'invalid UTF-8').toBeUndefined()
+  })
+
+  it('writes the rows as one pending record, each after its length (one, two or three bytes), a lone row as it is', () => {
+    const t = table(COLUMNS)
+    for (const sizes of [[1], [200], [20_000], [1, 200, 20_000, 5], [127, 128, 16_383, 16_384]]) {
+      const input = JSON.stringify(sizes.map((n, i) => ({ a: i, c: 'x'.repeat(n) })))
+      const rows = new PendingRowEncoder().encodeAll(typeRows(t.name, t, parseRecords(input, 'json', { maxRows: 10 }), false).rows, t)
+      const got = encodeJsonRecord(Buffer.from(input), 'json', t, 10)
+      expect(got?.data.toString('hex'), input.slice(0, 40)).toBe(packRows(rows).toString('hex'))
+      expect([got?.n, got?.bytes, got?.largest]).toEqual([rows.length, rows.reduce((s, r) => s + r.length, 0), Math.max(...rows.map(r => r.length))])
+    }
   })
 })
