@@ -59,7 +59,9 @@ if (mode === 'client') {
     const key = generateSigningKey()
     const chain = await createChain(join(root, 'd'), { creator: 'bench', description: 'cost', bootstrapPeers: [], consensus: { ...DEFAULT_CONSENSUS } }, key)
     const ingest = Ingest.open({ chain, key })
-    const api = await startApiServer({ dir: chain.dir.root, address: { host: '127.0.0.1', port: 0 }, ingest, watchMs: 1e9 })
+    // A kept-alive connection is not closed under valgrind on a loaded machine, where a request can
+    // take longer than the default 5 s (the client then failed with ECONNRESET mid-measure).
+    const api = await startApiServer({ dir: chain.dir.root, address: { host: '127.0.0.1', port: 0 }, ingest, watchMs: 1e9, limits: { keepAliveTimeoutMs: 600_000 } })
     token = TokenStore.of(chain.dir.root).create({ scope: 'write' }).token
     url = `${api.url}api/v1/records/readings`
     stop = async () => { await api.close(); await ingest.close(); chain.close() }

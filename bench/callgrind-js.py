@@ -5,11 +5,21 @@
 import bisect, collections, sys
 
 def self_costs(path):
+    # Names may be compressed (callgrind's default): "(id) name" defines an id, "(id)" refers to it.
+    names = {'ob': {}, 'fn': {}}
+    def named(kind, v):
+        v = v.strip()
+        if not v.startswith('('): return v
+        i = v.index(')'); key = v[:i + 1]; rest = v[i + 1:].strip()
+        if rest: names[kind][key] = rest
+        return names[kind].get(key, v)
     out = collections.Counter(); ob = fn = None; skip = False
     for line in open(path, errors='replace'):
         c = line[:1]
-        if line.startswith('ob='): ob = line[3:].strip()
-        elif line.startswith('fn='): fn = line[3:].strip()
+        if line.startswith('ob='): ob = named('ob', line[3:])
+        elif line.startswith('fn='): fn = named('fn', line[3:])
+        elif line.startswith('cob='): named('ob', line[4:])
+        elif line.startswith('cfn='): named('fn', line[4:])
         elif line.startswith('calls='): skip = True
         elif c.isdigit() or c in '+-*':
             if skip: skip = False; continue
@@ -39,7 +49,7 @@ def kind(ob, label):
         return 'JS, Petal (src/)' if '/src/' in src else 'JS, node: internals' if src.startswith('node:') else 'JS, other'
     if label.startswith('Builtins_') or label.startswith('Builtin:'): return 'V8 builtins'
     if '::compiler::' in label or 'Turbofan' in label or 'Maglev' in label: return 'V8 optimizing compiler'
-    if any(k in label for k in ('Heap::', 'Scavenge', 'Marking', 'Sweeper', 'GC', 'Evacuat', 'RememberedSet', 'SlotSet')): return 'V8 garbage collector'
+    if any(k in label for k in ('Heap::', 'Scavenge', 'Marking', 'Sweeper', 'GC', 'Evacuat', 'RememberedSet', 'SlotSet', 'MemoryChunk', 'HeapObject::SizeFromMap', 'BodyDescriptor', 'IterateObjectCache', 'ActiveSystemPages', 'MigratedSlot', 'cppgc::', '__popcountdi2')): return 'V8 garbage collector'
     if 'v8::' in label: return 'V8 runtime and API'
     if 'node::' in label or label.startswith('uv_') or label.startswith('uv__') or 'llhttp' in label: return 'Node and libuv'
     return (ob or '?').split('/')[-1]
