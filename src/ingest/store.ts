@@ -294,9 +294,9 @@ export class PendingStore {
     const { rows, bytes, last, oldest } = oldestPending(this.stmtOf, low, upTo, budget, maxTables)
     if (rows === 0) return undefined
     const id = Number(this.stmt("INSERT INTO batches (state, rows, bytes, oldest_at, claimed_at, pid) VALUES ('claimed', ?, ?, ?, ?, ?)").run(rows, bytes, oldest, now, process.pid).lastInsertRowid)
-    this.stmt('UPDATE rows SET batch = ? WHERE id >= ? AND id <= ? AND batch IS NULL').run(id, low, last)
-    // The claim took every pending row up to `last`.
-    this.stmt("UPDATE meta SET value = ? WHERE key = 'low'").run(last + 1)
+    // From `last` when below `low` (a record's last row): the head of a first record split (review37).
+    this.stmt('UPDATE rows SET batch = ? WHERE id >= ? AND id <= ? AND batch IS NULL').run(id, Math.min(low, last), last)
+    this.stmt("UPDATE meta SET value = ? WHERE key = 'low'").run(last + 1) // every pending row up to `last` taken
     return { id, state: 'claimed', hash: null, height: null, rows, bytes, oldestAt: oldest, claimedAt: now, sealedAt: null }
   }
 

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
 import { LAYOUT } from '../../../src/ingest/pending-schema.js'
+import { blockBudget } from '../../../src/ingest/sealer.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { canonicalRows, checkExactlyOnce } from '../../helpers/ingest.js'
 
@@ -62,6 +63,27 @@ describe('pending records (layout 3: an append is one record)', () => {
     expect(parts.at(-1)?.[0]).toBe(300)
     expect(checkExactlyOnce(chain, ingest, 't', r.receipts, v => String(v.n))).toEqual([])
     expect(canonicalRows(chain, 't').map(x => x.values.n)).toEqual(Array.from({ length: 300 }, (_, i) => BigInt(i)))
+  })
+
+  it('claims the first rows of a record put back by a failed seal when the record no longer fits: not left pending below `low`', async () => {
+    const { chain, ingest } = await setup(256 * 1024)
+    const r = await ingest.append('t', rowsOf(0, 600, 'p'.repeat(400)))
+    const store = ingest.store
+    // A seal's claim at the sealer's budget (its head record fills it), then the seal fails (a
+    // full disk, a crash: reconcile): the batch is abandoned, and `low` is its record's id.
+    const claimBudget = (): number => Math.floor(blockBudget(chain, store.tables().values()) * 0.8)
+    await store.write(() => { store.abandon((store.claim(claimBudget(), 16, Date.now()) as { id: number }).id) })
+    const [head] = records(chain.dir.pendingDb)
+    // A new table with a long statement makes the blocks' room for rows smaller: the record put
+    // back no longer fits one claim whole, so the next claim splits it at its start.
+    const before = claimBudget()
+    await ingest.putTable('u', `CREATE TABLE u (${Array.from({ length: 40 }, (_, i) => `column_${i} TEXT`).join(', ')})`)
+    expect(before - claimBudget()).toBeGreaterThan(401)
+    expect(head?.[1]).toBeGreaterThan(1)
+    await ingest.sealNow()
+    // The old claim counted the head's rows in its batch but took none (below `low`): 374 of the 600 receipts stayed pending for ever, and pendingStats said 0.
+    expect(checkExactlyOnce(chain, ingest, 't', r.receipts, v => String(v.n))).toEqual([])
+    expect(canonicalRows(chain, 't').map(x => x.values.n)).toEqual(Array.from({ length: 600 }, (_, i) => BigInt(i)))
   })
 
   it('sets aside one row in the middle of a record: the others are sealed, it stays pending with its problem', async () => {
