@@ -88,7 +88,9 @@ const layoutOf = (db: SqliteDb): string | undefined =>
  */
 function upgradeLayout (db: SqliteDb, path: string): void {
   const from = layoutOf(db)
-  if (from !== '1' && from !== '2') return
+  // A store whose creation an older Petal cut short (its tables made, each statement committed on
+  // its own, no meta row yet) has just been given this layout without the column (review37).
+  if (from !== '1' && from !== '2' && (from !== LAYOUT || hasRecordRows(db))) return
   const dir = dirname(path)
   const lock = NodeLock.isHeldHere(dir) ? undefined : NodeLock.tryAcquire(dir, 'node.lock', NodeLock.LOOK_WAIT_MS)
   if (lock === undefined && !NodeLock.isHeldHere(dir)) {

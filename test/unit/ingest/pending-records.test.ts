@@ -99,6 +99,22 @@ describe('pending records (layout 3: an append is one record)', () => {
     expect(checkExactlyOnce(chain, ingest, 't', r.receipts.filter((_, i) => i !== 2), v => String(v.n))).toEqual([])
   })
 
+  it('adds `rows.n` to a store whose creation an older Petal cut short (its tables made, no meta row yet): not one that refuses every append', async () => {
+    const { chain } = await newTestChain({ key: alice })
+    cleanup.push(() => { chain.close() })
+    await Ingest.open({ chain, key: alice }).close()
+    // As an older Petal killed between its tables and its meta rows left the file (each autocommitted).
+    const db = new Database(chain.dir.pendingDb)
+    db.exec('ALTER TABLE rows DROP COLUMN n; DELETE FROM meta')
+    db.close()
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    // Before: layout 3 recorded on a `rows` without `n` ("table rows has no column named n", for ever).
+    const r = await ingest.append('t', rowsOf(0, 4))
+    await ingest.sealNow()
+    expect(checkExactlyOnce(chain, ingest, 't', r.receipts, v => String(v.n))).toEqual([])
+  })
+
   it('upgrades a layout-2 store with pending rows (read-only first, as it is): they are sealed with the new records, receipts unchanged', async () => {
     const { chain } = await newTestChain({ key: alice })
     cleanup.push(() => { chain.close() })
