@@ -118,12 +118,11 @@ export class Ingest implements IngestService {
             return { created: false, sql: existing.sql, ...(p === undefined ? {} : { encrypt: p }) }
           }
           throw new IngestError('INGEST_TABLE_CONFLICT', `table ${existing.name} already exists with another definition`, {
-            // its statement is the chain's data, the client's words: kept apart (util/said.ts)
             hint: existing.declared === undefined
               ? said`it was created from the first rows written to it, as: ${quote(existing.sql)}`
               : said`it was declared as: ${quote(existing.declared)}`,
             details: { table: existing.name, sql: existing.sql },
-            quoted: { details: ['sql'] }
+            quoted: { details: ['sql'] } // the statement is the chain's data, quoted apart (util/said.ts)
           })
         }
         this.store.saveTable(t, this.clock.now())
