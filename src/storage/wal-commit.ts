@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3'
 import { errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { forgetWalIndex, readWal, type WalReading } from './wal-frames.js'
 
 /**
  * COMMIT on a WAL-mode connection (chain.db, pending.db) whose failure is true when it says the
@@ -94,15 +93,10 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
   const busy = db.pragma('busy_timeout', { simple: true })
   if (busyMs !== undefined) db.pragma(`busy_timeout = ${busyMs}`)
   try {
-    const dropped = dropUnreadable(db)
-    if (dropped === 'busy') return false
     for (let tries = 1; ; tries++) {
       try {
-        const done = (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]?.busy === 0
-        if (dropped !== undefined) throw unreadableLog(db, dropped)
-        return done
+        return (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]?.busy === 0
       } catch (err) {
-        if (err instanceof StorageError) throw err
         if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
         if (tries >= 2) throw err
       }
@@ -110,39 +104,6 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
   } finally {
     if (busyMs !== undefined) db.pragma(`busy_timeout = ${Number(busy)}`)
   }
-}
-
-/**
- * Before a checkpoint copies the log: when it no longer reads as written up to what the wal-index
- * says is committed (a frame whose write-back failed, read back as the disk has it), have SQLite
- * read it again from the disk, as the next open would, so that the copy takes only what recovery
- * reads (docs/data-directory.md, "A log that no longer reads as written"). Under SQLite's write
- * lock, so that no commit rewrites the wal-index header meanwhile. 'busy': the lock was not free.
- */
-function dropUnreadable (db: Database.Database): WalReading | 'busy' | undefined {
-  const first = readWal(db.name)
-  if (first === undefined || first.readable >= first.indexed) return undefined
-  try {
-    db.exec('BEGIN IMMEDIATE')
-  } catch (err) {
-    if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return 'busy'
-    throw err
-  }
-  try {
-    const r = readWal(db.name)
-    if (r === undefined || r.readable >= r.indexed) return undefined
-    forgetWalIndex(db.name)
-    return r
-  } finally {
-    db.exec('ROLLBACK')
-  }
-}
-
-function unreadableLog (db: Database.Database, r: WalReading): StorageError {
-  return new StorageError('IO_ERROR', `${db.name}-wal no longer reads as it was written: its commits end at frame ${r.readable} when read from the disk, though ${r.indexed} frames were committed (a write of the log was lost); the commits after frame ${r.readable} were dropped, as the next open would drop them, and only those before were copied into ${db.name}`, {
-    hint: 'check the disk (dmesg, fsck); the dropped commits were those whose flush had failed: run the command again',
-    details: { systemCode: 'SQLITE_IOERR_FSYNC', path: db.name, undone: true }
-  })
 }
 
 /**
