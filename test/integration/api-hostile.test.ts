@@ -29,6 +29,9 @@ beforeAll(async () => {
   write = { authorization: `Bearer ${TokenStore.of(dir).create({ scope: 'write', name: 'w' }).token}` }
   const r = await http(url + 'api/v1/records/t', { method: 'POST', headers: { ...write, 'content-type': 'application/json' }, body: '[{"a": 1}]' })
   expect(r.status).toBe(202)
+  // The sweep asks for block 1's tables: wait for the row's seal (a loaded CI run got there first:
+  // API_BLOCK_NOT_FOUND where API_TABLE_NOT_FOUND was meant).
+  await waitFor(async () => (await http(url + 'api/v1/blocks/1')).status === 200, { what: 'block 1, the row sealed' })
 })
 
 afterAll(stopAll)
