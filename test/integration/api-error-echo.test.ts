@@ -84,7 +84,7 @@ describe('an exposed node repeats a client\'s text as sent', () => {
   })
 
   it('a query cannot read the data directory from database_list', async () => {
-    for (const [sql, perBlock] of [['PRAGMA database_list', false], ['SELECT file FROM pragma_database_list', false], ['SELECT * FROM "PRAGMA_DATABASE_LIST"', true]] as const) {
+    for (const [sql, perBlock] of [['PRAGMA database_list', false], ['SELECT file FROM pragma_database_list', false], ['SELECT * FROM "PRAGMA_DATABASE_LIST"', true], ["SELECT file FROM 'pragma_database_list'", false], ["SELECT file FROM 'pragma_database_list'", true]] as const) {
       const r = await postJson(url + 'api/v1/query', { sql, per_block: perBlock })
       expect(r.status, sql).toBe(403)
       expect(errorOf(r).code, sql).toBe('QUERY_PRAGMA_REFUSED')

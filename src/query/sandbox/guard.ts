@@ -13,6 +13,8 @@ const BARE_PRAGMAS = new Set([...ARG_PRAGMAS, 'collation_list', 'function_list',
 const REFUSED_FUNCTIONS = new Set(['load_extension'])
 // database_list names the files a statement reads (query.db, a block's file): the paths of the
 // node's machine, which an exposed node tells no client (docs/api.md). A query needs none of it.
+// SQLite also takes a string literal where only a name fits (FROM 'pragma_database_list'), so a
+// string with exactly such a name is refused too (SELECT 'pragma_database_list' with it: rare).
 const REFUSED_TABLES = new Set(['pragma_database_list'])
 // Statements that change something, refused by their first word even when SQLite could not
 // compile them here (INSERT into a mirror table with other columns is a write before it is an error).
@@ -54,9 +56,16 @@ export function explainedPart (sql: string): string {
     if (name !== undefined && REFUSED_FUNCTIONS.has(asciiLower(name)) && tokens[j + 1]?.text === '(') {
       throw new QueryError('QUERY_EXTENSION_REFUSED', 'loading SQLite extensions is not allowed', { hint: 'queries run with the built-in SQL functions only' })
     }
-    if (name !== undefined && REFUSED_TABLES.has(asciiLower(name))) refusePragma('database_list', 'it names the files of the node\'s machine')
+    const table = name ?? stringBody(tokens[j])
+    if (table !== undefined && REFUSED_TABLES.has(asciiLower(table))) refusePragma('database_list', 'it names the files of the node\'s machine')
   }
   return sql.slice(tokens[i]?.start ?? 0)
+}
+
+/** The text of a plain string literal ('…', not a blob X'…'), else undefined. */
+function stringBody (t: Token | undefined): string | undefined {
+  if (t?.kind !== 'string' || !t.text.startsWith('\'')) return undefined
+  return t.text.slice(1, t.text.length >= 2 && t.text.endsWith('\'') ? -1 : undefined).replaceAll('\'\'', '\'')
 }
 
 function notReadonly (): QueryError {

@@ -48,6 +48,17 @@ describe('statement guard', () => {
     expect(codeOf(() => checkStatementText("SELECT 'load_extension(1)' AS s"))).toBeUndefined()
   })
 
+  it('refuses database_list however its table is named, a string literal included (SQLite takes one as a name)', () => {
+    const db = new Database(':memory:')
+    for (const sql of ['PRAGMA database_list', 'SELECT file FROM pragma_database_list', 'SELECT * FROM "PRAGMA_DATABASE_LIST"', "SELECT file FROM 'pragma_database_list'",
+      "SELECT file FROM main.'Pragma_Database_List'()", "SELECT 1 FROM t, 'pragma_database_list'"]) {
+      if (!sql.includes(' t,')) expect(db.prepare(sql).all().length, sql).toBe(1) // SQLite reads each form
+      expect(codeOf(() => checkStatementText(sql)), sql).toBe('QUERY_PRAGMA_REFUSED')
+    }
+    expect(codeOf(() => checkStatementText("SELECT x'00', 'pragma_table_list' FROM t"))).toBeUndefined()
+    db.close()
+  })
+
   it('refuses an empty statement', () => {
     for (const sql of ['', '   ', '-- nothing', ';']) expect(codeOf(() => checkStatementText(sql)), sql).toBe('QUERY_EMPTY')
   })
