@@ -35,6 +35,8 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
     }
     db.pragma('busy_timeout = 5000')
     checkLayout(db, path, readonly)
+    // Only in a store of this layout (a newer Petal's is refused above, untouched).
+    if (!readonly) releaseStranded(db)
     if (readonly) readOldRecords(db)
   } catch (err) {
     if (db?.open === true) db.close()
@@ -116,6 +118,30 @@ function upgradeLayout (db: SqliteDb, path: string): void {
   } finally {
     lock?.release()
   }
+}
+
+/**
+ * Give back to the claims the records an older Petal of layout 3 left pending below meta `low`
+ * (d04bb02's defect: a claim split its first record and took none of the head's rows, whose
+ * record then lay below `low`, pending for ever and out of pendingStats). No Petal puts a pending
+ * record there any more (every path that makes rows pending lowers `low` to them, a quarantined
+ * row has batch 0), so such a record is always one of those, and lowering `low` to it only makes
+ * the next claim read from there: the rows are sealed once, as the batch that counted them never
+ * took them. The look reads every record below `low` (no index has the pending ones: see store.ts),
+ * so it is made once a store, in one transaction with its mark (meta `stranded`: the rows it
+ * released). An older Petal run on the store after it could strand rows again, unseen: its
+ * layout is the same, and docs/data-directory.md says to run this version.
+ */
+function releaseStranded (db: SqliteDb): void {
+  const done = (): boolean => db.prepare("SELECT 1 FROM meta WHERE key = 'stranded'").get() !== undefined
+  if (done()) return
+  db.transaction(() => {
+    if (done()) return // another process of this Petal looked since
+    const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
+    const r = db.prepare('SELECT min(id) AS first, coalesce(sum(n), 0) AS rows FROM rows WHERE id < ? AND batch IS NULL').get(low) as { first: number | null, rows: number }
+    if (r.first !== null) db.prepare("UPDATE meta SET value = ? WHERE key = 'low'").run(String(r.first))
+    db.prepare("INSERT INTO meta (key, value) VALUES ('stranded', ?)").run(String(r.rows))
+  }).immediate()
 }
 
 const hasRecordRows = (db: SqliteDb): boolean =>
