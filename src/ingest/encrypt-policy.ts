@@ -1,6 +1,6 @@
 import type { EncryptSpec } from '../block/index.js'
 import { parsePublicKey, type PublicKey } from '../crypto/index.js'
-import { errorMessage, isStringArray, parseJson } from '../util/index.js'
+import { errorMessage, isStringArray, parseJson, quote, said, type Said } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { scratchDb, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
@@ -11,9 +11,11 @@ import type { PendingStore } from './store.js'
  */
 export interface EncryptPolicy { columns: string[], recipients: string[] }
 
-const bad = (table: string, why: string): IngestError => new IngestError('INGEST_BAD_ENCRYPT', `table ${table}: ${why}`, {
+// A column's name is the client's text (the policy's, or the declared statement's): quoted (util/said.ts).
+const bad = (table: string, why: string | Said): IngestError => new IngestError('INGEST_BAD_ENCRYPT', said`table ${quote(table)}: ${why}`, {
   hint: 'name columns of the declared table (not its INTEGER PRIMARY KEY) and give recipients as hex SPKI or PEM public keys (`petal keys export`)',
-  details: { table }
+  details: { table },
+  quoted: { details: ['table'] }
 })
 
 /**
@@ -43,10 +45,10 @@ export function checkPolicy (t: TableSchema, input: { columns: unknown, recipien
     const pks = info.filter(c => c.pk > 0)
     for (const c of columns) {
       const col = info.find(x => x.name.toLowerCase() === String(c).toLowerCase())
-      if (col === undefined) throw bad(t.name, `no column ${JSON.stringify(c)}`)
-      if (col.pk > 0 && pks.length === 1 && col.type.toUpperCase() === 'INTEGER') throw bad(t.name, `${col.name} is the INTEGER PRIMARY KEY (the rowid): it cannot be encrypted`)
-      if (listed?.strict === 1 && !['BLOB', 'ANY'].includes(col.type.toUpperCase())) throw bad(t.name, `${col.name} is ${col.type} in a STRICT table: it cannot hold the sealed values (BLOBs)`)
-      if (names.includes(col.name)) throw bad(t.name, `${col.name} is named twice`)
+      if (col === undefined) throw bad(t.name, said`no column ${quote(JSON.stringify(c))}`)
+      if (col.pk > 0 && pks.length === 1 && col.type.toUpperCase() === 'INTEGER') throw bad(t.name, said`${quote(col.name)} is the INTEGER PRIMARY KEY (the rowid): it cannot be encrypted`)
+      if (listed?.strict === 1 && !['BLOB', 'ANY'].includes(col.type.toUpperCase())) throw bad(t.name, said`${quote(col.name)} is ${quote(col.type)} in a STRICT table: it cannot hold the sealed values (BLOBs)`)
+      if (names.includes(col.name)) throw bad(t.name, said`${quote(col.name)} is named twice`)
       names.push(col.name)
     }
   } finally {
