@@ -4,6 +4,7 @@ import { lockHolders, processStopped, resumeAdvice } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LAYOUT, RECORD_ROWS_COLUMN, SCHEMA } from './pending-schema.js'
 import { newInstanceId } from './receipt-id.js'
+import { SEAL_LOCK_FILE } from './seal-lock.js'
 
 /** pending.db's connection, created with its schema if needed and brought to this Petal's layout (PendingStore.open). */
 export function openPendingDb (path: string, readonly: boolean): SqliteDb {
@@ -108,6 +109,16 @@ function upgradeLayout (db: SqliteDb, path: string): void {
       hint: 'run this command again when the pull has ended; if a node of an older Petal runs on this data directory, stop it and start it with this version of Petal (it upgrades pending.db itself)'
     })
   }
+  // An older Petal's `petal seal` takes no node.lock: it holds seal.lock while it seals, having read
+  // the layout at its open, and would claim layout 3's records as rows of its own (review38). No
+  // process of this Petal holds seal.lock on a store not yet upgraded (each upgrades at its open).
+  const seal = NodeLock.isHeldHere(dir, SEAL_LOCK_FILE) ? undefined : NodeLock.tryAcquire(dir, SEAL_LOCK_FILE, NodeLock.LOOK_WAIT_MS)
+  if (seal === undefined && !NodeLock.isHeldHere(dir, SEAL_LOCK_FILE)) {
+    lock?.release()
+    throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process holds seal.lock (a \`petal seal\` of an older Petal)`, {
+      hint: 'run this command again when that `petal seal` has ended (it seals with its own layout until then); run `petal seal` of this version from then on'
+    })
+  }
   try {
     // One transaction: the column and the layout that says it is there (another process of this
     // Petal may have upgraded the store since the look).
@@ -116,6 +127,7 @@ function upgradeLayout (db: SqliteDb, path: string): void {
       db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value IN ('1', '2')").run(LAYOUT)
     }).immediate()
   } finally {
+    seal?.release()
     lock?.release()
   }
 }

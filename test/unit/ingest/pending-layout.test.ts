@@ -56,8 +56,8 @@ function captured (fn: () => unknown): Error & { code?: string, hint?: string } 
 }
 
 /** Another process holding the node lock of `dir`, as a running node does, until stop(). */
-async function nodeLockHolder (dir: string): Promise<{ stop: () => Promise<void> }> {
-  const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, 'node.lock'))}); db.exec('BEGIN EXCLUSIVE'); process.stdout.write('locked\\n'); process.stdin.resume(); process.stdin.on('end', () => { db.exec('ROLLBACK'); db.close(); process.exit(0) })`
+async function nodeLockHolder (dir: string, file = 'node.lock'): Promise<{ stop: () => Promise<void> }> {
+  const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, file))}); db.exec('BEGIN EXCLUSIVE'); process.stdout.write('locked\\n'); process.stdin.resume(); process.stdin.on('end', () => { db.exec('ROLLBACK'); db.close(); process.exit(0) })`
   const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] })
   cleanup.push(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   await new Promise<void>((resolve, reject) => {
@@ -182,6 +182,22 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     // The upgrade took node.lock (no older node could start between the look and the update) and gave it back.
     expect(NodeLock.isHeld(chain.dir.root)).toBe(false)
     expect(NodeLock.isHeldHere(chain.dir.root)).toBe(false)
+  })
+
+  it('is not upgraded while another process holds seal.lock (an older Petal\'s `petal seal`, which takes no node.lock and read the layout at its open)', async () => {
+    const { chain } = await chainWithFixture()
+    const holder = await nodeLockHolder(chain.dir.root, 'seal.lock')
+    // Before: upgraded under node.lock alone, while the older seal went on claiming records as rows of layout 1.
+    const err = captured(() => Ingest.open({ chain, key: alice }))
+    expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining('another process holds seal.lock') })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('1')
+    expect(NodeLock.isHeld(chain.dir.root)).toBe(false) // node.lock given back
+    // As the hint says: once that seal has ended, the command is run again.
+    await holder.stop()
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
+    expect([NodeLock.isHeld(chain.dir.root, 'seal.lock'), NodeLock.isHeldHere(chain.dir.root, 'seal.lock')]).toEqual([false, false])
   })
 
   it('is upgraded when the node lock is this process\'s own', async () => {
