@@ -64,6 +64,7 @@ const channels: Array<[string, (g: string) => Promise<HttpResult>]> = [
   ['an NDJSON field', async g => await post('api/v1/records/t2', `{"a": 1}\n{"${g}": {"x": 1}}\n`, 'application/x-ndjson')],
   ['an encrypt policy\'s column', async g => await http(url + 'api/v1/tables/enc1', { method: 'PUT', headers: { ...write, 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'CREATE TABLE enc1 (id INTEGER PRIMARY KEY, a TEXT)', encrypt: { columns: [g], recipients: [alice.publicKey.hex] } }) })],
   ['an encrypt policy\'s declared column', async g => await http(url + 'api/v1/tables/enc2', { method: 'PUT', headers: { ...write, 'content-type': 'application/json' }, body: JSON.stringify({ sql: `CREATE TABLE enc2 ("${g}" INTEGER PRIMARY KEY, a TEXT)`, encrypt: { columns: [g], recipients: [alice.publicKey.hex] } }) })],
+  ['an unknown endpoint', async g => await http(url + `api/v1/x${g}`)],
   ['a field of the wrong type', async g => {
     await post('api/v1/records/t3', JSON.stringify([{ [g]: 1 }]), 'application/json')
     return await post('api/v1/records/t3', JSON.stringify([{ [g]: 'text' }]), 'application/json')
