@@ -14,7 +14,7 @@
 // inodes for each new file: docs/performance.md, "Session 31: catch-up"). Besides the process's
 // CPU a block, the line ends with the main thread's (schedstat) and its part in the kernel (ticks).
 import '../dist/polyfills.js'
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
@@ -96,6 +96,20 @@ const mainCpu = () => {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return { ns: Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]), sysTicks: Number(f[12]), userTicks: Number(f[11]) }
 }
+// THREADS=1: every thread's CPU a block, by name (libuv's pool, the load threads, V8's), split user/kernel.
+const threads = () => {
+  const out = new Map()
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() + (tid === String(process.pid) ? ' (main)' : '')
+      out.set(tid, { name, ns: Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]), user: Number(f[11]), sys: Number(f[12]) })
+    } catch {}
+  }
+  return out
+}
+const th0 = process.env.THREADS === '1' ? threads() : undefined
 const m0 = mainCpu()
 const t0 = performance.now(); const c0 = process.cpuUsage()
 const scheduler = new DownloadScheduler({ network: net, importer: chainImporter(chain, pool), candidates: () => ['A'], onImported: () => { imported++ }, logger: nullLogger }, DEFAULT_SYNC_OPTIONS, feed)
@@ -103,6 +117,17 @@ await scheduler.run(new AbortController().signal)
 const c1 = process.cpuUsage(c0)
 const m1 = mainCpu()
 if (session) await session.stop()
+if (th0 !== undefined) {
+  const by = new Map()
+  for (const [tid, t] of threads()) {
+    const b = th0.get(tid) ?? { ns: 0, user: 0, sys: 0 }
+    const key = process.env.THREADS_BY === 'tid' ? `${t.name} ${tid}` : t.name
+    const a = by.get(key) ?? { ns: 0, user: 0, sys: 0, n: 0 }
+    a.ns += t.ns - b.ns; a.user += t.user - b.user; a.sys += t.sys - b.sys; a.n++
+    by.set(key, a)
+  }
+  for (const [name, a] of by) if (a.ns > 0) process.stderr.write(`thread ${name} ×${a.n}: ${(a.ns / 1e6 / imported).toFixed(3)} ms a block (user ${(a.user * 10 / imported).toFixed(3)}, kernel ${(a.sys * 10 / imported).toFixed(3)})\n`)
+}
 process.stderr.write(`imported ${imported} in ${(performance.now() - t0).toFixed(0)} ms, cpu ${((c1.user + c1.system) / 1000 / imported).toFixed(3)} ms/block, main ${((m1.ns - m0.ns) / 1e6 / imported).toFixed(3)} (in the kernel ${((m1.sysTicks - m0.sysTicks) * 10 / imported).toFixed(3)}, user ${((m1.userTicks - m0.userTicks) * 10 / imported).toFixed(3)})\n`)
 await pool.close(); chain.close(); source.close()
 // Not removed inside the measured process (unlinking N files would count as per-block work).
