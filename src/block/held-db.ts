@@ -53,8 +53,33 @@ function load (): HeldDbAddon | null {
  * block (open, extension load, settings, modules, close: docs/performance.md, "Session 35:
  * catch-up").
  */
-interface Kept { db: Db, busy: boolean, mmap: number }
+interface Kept { db: Db, busy: boolean, mmap: number, statements: Map<string, unknown> }
 let kept: Kept | undefined
+
+// Statements a kept connection keeps for the next blocks (heldStatement): a small block's checks run four.
+const KEPT_STATEMENTS = 16
+
+/**
+ * The statement `make` prepares on `db`, for `key` (its text and modes): where `db` is this
+ * thread's kept connection, made once and run again block after block; elsewhere a new one. Each
+ * swap expires it with every other statement of the connection, so SQLite prepares it again on
+ * the new block's schema at its next step (an error the new schema gives, such as a missing
+ * column, comes from that step instead of a prepare: the same SqliteError). Why: the swap's
+ * expiry walks every statement the connection still has, and a statement better-sqlite3 prepared
+ * lives until V8's collector finalizes it: block after block, thousands of past blocks'
+ * statements (6 % of a catch-up's load thread in that walk, docs/performance.md, "Session 38:
+ * catch-up"). Beyond KEPT_STATEMENTS keys, new ones are not kept.
+ */
+export function heldStatement<S> (db: Db, key: string, make: () => S): S {
+  const k = kept
+  if (k === undefined || k.db !== db) return make()
+  let s = k.statements.get(key) as S | undefined
+  if (s === undefined) {
+    s = make()
+    if (k.statements.size < KEPT_STATEMENTS) k.statements.set(key, s)
+  }
+  return s
+}
 
 /**
  * The bytes each held connection reads in place, referenced for as long as the connection object
@@ -114,7 +139,7 @@ export function openHeld (bytes: Buffer, prepare?: (db: Db) => void): Held | und
       throw err
     }
   }
-  if (keep) kept = { db, busy: true, mmap: 0 }
+  if (keep) kept = { db, busy: true, mmap: 0, statements: new Map() }
   return { db, reused: false }
 }
 
@@ -143,6 +168,11 @@ export function releaseHeld (db: Db, failed = false): void {
   } catch {
     dropKept()
   }
+}
+
+/** Close this thread's kept connection, if any (tests: the next held connection is a fresh one, whatever ran before). */
+export function dropKeptHeld (): void {
+  if (kept?.busy === false) dropKept()
 }
 
 function dropKept (): void {

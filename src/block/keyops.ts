@@ -1,6 +1,7 @@
 import { CryptoError, isKeyId, parsePublicKey, type PublicKey } from '../crypto/index.js'
 import { fromHex, isRecord } from '../util/index.js'
 import { BlockError } from './errors.js'
+import { heldStatement } from './held-db.js'
 import type { Db } from './sqlite.js'
 
 export type KeyOp = 'A' | 'R'
@@ -38,7 +39,7 @@ function stringRecord (v: unknown): Record<string, string> | undefined {
 /** Read and shape-check every `_keys` row. Signatures and authority are checked by the chain. */
 export function readKeyOps (db: Db): KeyOpRow[] {
   // The limit in the text, not bound: a bound value makes SQLite prepare the statement twice.
-  const rows = db.prepare<unknown[], RawRow>(KEYS_SQL).all()
+  const rows = heldStatement(db, KEYS_SQL, () => db.prepare<unknown[], RawRow>(KEYS_SQL)).all()
   if (rows.length > MAX_KEY_OPS) throw new BlockError('KEYOP_MALFORMED', `more than ${MAX_KEY_OPS} key operations in one block`)
   return rows.map((r, i) => parseKeyOpRow(r, i))
 }

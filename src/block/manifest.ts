@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import { MerkleBuilder, EMPTY_TREE_ROOT, leavesRoot, prefixedLeafHash } from '../crypto/index.js'
 import { toHex, throwIfAborted } from '../util/index.js'
 import { RowEncoder, type SqlValue } from './row-codec.js'
+import { heldStatement } from './held-db.js'
 import { quoteIdent, type Db } from './sqlite.js'
 import type { UserTable } from './schema.js'
 
@@ -92,13 +93,15 @@ export function hashRows (db: Db, t: UserTable, tree: LeafSink, range: { after?:
   const cols = t.columns.map(quoteIdent).join(', ')
   const upto = range.upto === undefined ? '' : ` AND ${rowid} <= ${range.upto}`
   const select = `SELECT ${rowid}, ${cols} FROM ${canonicalSource(t)}`
-  const prepare = (where: string): Database.Statement<unknown[], SqlValue[]> => db.prepare<unknown[], SqlValue[]>(`${select} WHERE ${where}${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`).raw(true).safeIntegers(true)
+  const sqlOf = (where: string): string => `${select} WHERE ${where}${upto} ORDER BY ${rowid} LIMIT ${CHUNK}`
+  const prepare = (where: string): Database.Statement<unknown[], SqlValue[]> => db.prepare<unknown[], SqlValue[]>(sqlOf(where)).raw(true).safeIntegers(true)
   // `next` is prepared only for a table of more than one chunk (preparing costs a small block's hashing).
   let next: Database.Statement<unknown[], SqlValue[]> | undefined
   const after = `${rowid} > ?`
   let last = range.after
   for (;;) {
-    const rows = last === undefined ? prepare('1').all() : (next ??= prepare(after)).all(last)
+    // The first chunk's statement is kept on a kept held connection (heldStatement): a small table's only one.
+    const rows = last === undefined ? heldStatement(db, sqlOf('1'), () => prepare('1')).all() : (next ??= prepare(after)).all(last)
     for (const row of rows) tree.push(prefixedLeafHash(enc.encodeLeaf(row, 1)))
     n += rows.length
     onRows?.(rows.length)

@@ -11,6 +11,7 @@ import type { TableShare } from './shared-roots.js'
 import { emptyObjects, inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { pageOne, recallSchema, rememberSchema } from './schema-memo.js'
+import { heldStatement } from './held-db.js'
 import { againIfCorrupt, closeBlockDb, guardSqlite, isEnvironmentFailure, openBlockReadonly, sqliteFailure, type Db } from './sqlite.js'
 
 /** Everything a block file says about itself, after structural validation. */
@@ -203,7 +204,7 @@ function readOpen (db: Db, path: string, sqlite: SqliteHeader & { size: number }
   if (quick && !passed) checkReservedIndexes(db, objects.tables.map(t => t.name))
   const hasMeta = objects.tables.some(t => t.name === '_meta')
   if (!hasMeta) throw new BlockError('BAD_META', 'block has no _meta table')
-  const metaRows = db.prepare<unknown[], [unknown, unknown]>('SELECT key, value FROM _meta LIMIT 65').raw(true).all()
+  const metaRows = heldStatement(db, META_SQL, () => db.prepare<unknown[], [unknown, unknown]>(META_SQL).raw(true)).all()
   const meta = new Map<string, string>()
   for (const [k, v] of metaRows) {
     if (typeof k !== 'string' || typeof v !== 'string') throw new BlockError('BAD_META', '_meta keys and values must be TEXT')
@@ -261,15 +262,20 @@ function onlyReservedIndexes ({ rows, listed }: SchemaRows): boolean {
 /** `PRAGMA integrity_check` of the whole file says ok; a failure of this machine is thrown, SQLite's verdict on the file is not. */
 function wholeCheckPasses (db: Db): boolean {
   try {
-    return db.pragma('integrity_check(1)', { simple: true }) === 'ok'
+    // db.pragma's simple form (pluck, get), kept on the kept connection.
+    return heldStatement(db, WHOLE_CHECK_SQL, () => db.prepare<unknown[], unknown>(WHOLE_CHECK_SQL).pluck()).get() === 'ok'
   } catch (err) {
     if (isEnvironmentFailure(err)) throw err
     return false
   }
 }
 
+const META_SQL = 'SELECT key, value FROM _meta LIMIT 65'
+const TABLES_SQL = 'SELECT name, sql, rows, root FROM _tables ORDER BY name'
+const WHOLE_CHECK_SQL = 'PRAGMA integrity_check(1)'
+
 function readTablesManifest (db: Db): TableEntry[] {
-  const rows = db.prepare<unknown[], unknown[]>('SELECT name, sql, rows, root FROM _tables ORDER BY name').raw(true).all()
+  const rows = heldStatement(db, TABLES_SQL, () => db.prepare<unknown[], unknown[]>(TABLES_SQL).raw(true)).all()
   if (rows.length === 0) return emptyObjects()
   return rows.map(([name, sql, rows, root]) => {
     if (typeof name !== 'string' || typeof sql !== 'string' || typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0 || !isHash(root)) {

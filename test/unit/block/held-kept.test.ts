@@ -3,12 +3,12 @@
 // nothing of one block is read for the next: not its bytes, not its schema, not a refused block's
 // connection. A thread checks one block at a time; one asked for while the kept one is busy is a
 // fresh connection of its own, and the kept one still takes the next block.
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { readBlockFile } from '../../../src/block/index.js'
-import { openHeld, releaseHeld } from '../../../src/block/held-db.js'
+import { dropKeptHeld, openHeld, releaseHeld } from '../../../src/block/held-db.js'
 import { closeBlockDb, hardenReadonly, neutraliseModules, openBlockReadonly, type Db } from '../../../src/block/sqlite.js'
 import { MAX_BLOCK_BYTES, head, sensorBlock, sqlBlock } from '../../helpers/block-read.js'
 import { nativeHeldDbBuilt } from '../../helpers/native-build.js'
@@ -28,6 +28,9 @@ function damaged (bytes: Buffer, needle: string): Buffer {
   out[at - at % size] = 0xff
   return out
 }
+
+// Test files share a process (isolate: false): no kept connection from a file before.
+beforeEach(() => { dropKeptHeld() })
 
 describe.skipIf(!nativeHeldDbBuilt())('the kept held connection (held-db.ts)', () => {
   it('is opened once, and each block read on it is that block: its rows, its schema, in one buffer reused as a load thread does', async () => {

@@ -21,14 +21,19 @@ async function block (ddl: string): Promise<string> {
   return b.path
 }
 
-/** The integrity and quick checks SQLite runs while the block is read. */
+/** The integrity and quick checks SQLite runs while the block is read: by `pragma`, or prepared as a PRAGMA (the whole check, a statement a kept connection keeps). */
 async function checksOf (path: string): Promise<string[]> {
-  const spy = vi.spyOn(Database.prototype, 'pragma')
+  const seen: string[] = []
+  const { pragma, prepare } = Database.prototype
+  const spies = [
+    vi.spyOn(Database.prototype, 'pragma').mockImplementation(function (this: Database.Database, source: string, o?: Database.PragmaOptions) { seen.push(source); return pragma.call(this, source, o) }),
+    vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) { seen.push(sql.replace(/^PRAGMA /, '')); return prepare.call(this, sql) })
+  ]
   try {
     await readBlockFile(path, { maxBytes: MAX })
-    return spy.mock.calls.map(c => String(c[0])).filter(s => /check/.test(s))
+    return seen.filter(s => /^(quick|integrity)_check/.test(s))
   } finally {
-    spy.mockRestore()
+    for (const s of spies) s.mockRestore()
   }
 }
 
