@@ -44,10 +44,12 @@ function threadCpu (): Map<string, { kind: string, ms: number }> {
       const ms = (Number(f[11]) + Number(f[12])) * 10
       const main = tid === String(process.pid)
       out.set(tid, { kind: main ? 'main' : 'other', ms })
-      // The main thread's kernel time apart (part of `main`): on this VM's root file system (ext4
+      // The kernel time apart (part of `main`, of `other`): on this VM's root file system (ext4
       // without a journal) each new file's inode is found past the recently deleted ones, which
-      // other processes' deletions make costly (docs/performance.md, "Session 31: catch-up").
-      if (main) out.set(`${tid}:system`, { kind: 'main in the kernel', ms: Number(f[12]) * 10 })
+      // other processes' deletions make costly (docs/performance.md, "Session 31: catch-up"); a
+      // catch-up creates a block's two new files on libuv's pool and a load thread ("Session 38:
+      // catch-up"), so a run that pays that scan shows it in the other threads' kernel time.
+      out.set(`${tid}:system`, { kind: main ? 'main in the kernel' : 'other in the kernel', ms: Number(f[12]) * 10 })
     } catch { /* the thread ended */ }
   }
   return out

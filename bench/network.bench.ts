@@ -306,13 +306,15 @@ else if (only.includes('catchup')) rows.push(...await benchMemory(false))
 printTable('network (loopback, separate processes)', rows)
 
 /**
- * CPU a block by kind of thread; the main thread's kernel time is a part of `main`, shown in
- * brackets, not an addend (the kinds of `network-worker.ts`'s threadCpu).
+ * CPU a block by kind of thread; each kind's kernel time is a part of it, shown in brackets, not
+ * an addend (the kinds of `network-worker.ts`'s threadCpu).
  */
 function byThread (threadsMs: Record<string, number> | undefined, blocks: number, sep: string): string {
   const t = threadsMs ?? {}
-  const kernel = t['main in the kernel']
-  return Object.entries(t).filter(([k]) => k !== 'main in the kernel')
-    .map(([k, ms]) => `${k} ${(ms / blocks).toFixed(2)}${k === 'main' && kernel !== undefined ? ` (in the kernel ${(kernel / blocks).toFixed(2)})` : ''}`)
+  return Object.entries(t).filter(([k]) => !k.endsWith(' in the kernel'))
+    .map(([k, ms]) => {
+      const kernel = t[`${k} in the kernel`]
+      return `${k} ${(ms / blocks).toFixed(2)}${kernel !== undefined ? ` (in the kernel ${(kernel / blocks).toFixed(2)})` : ''}`
+    })
     .join(sep)
 }
