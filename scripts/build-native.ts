@@ -28,7 +28,9 @@ const ADDONS = [
   { out: join(outDir, 'petal-openssl.node'), source: join(root, 'src', 'crypto', 'native', 'openssl.c') },
   // Also an SQLite extension (src/block/held-db.ts): compiled against the sqlite3ext.h of the
   // SQLite that better-sqlite3 links, whose API table it calls through.
-  { out: join(outDir, 'petal-held-db.node'), source: join(root, 'src', 'block', 'native', 'held-db.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') }
+  { out: join(outDir, 'petal-held-db.node'), source: join(root, 'src', 'block', 'native', 'held-db.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') },
+  // An SQLite extension too (src/storage/wal-index.ts): the wal-index header through SQLite's own mapping of the -shm.
+  { out: join(outDir, 'petal-wal-index.node'), source: join(root, 'src', 'storage', 'native', 'wal-index.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') }
 ] as const
 
 /** Node's headers: beside the binary (a distribution's or an official tarball's), else node-gyp's cache. */
@@ -82,9 +84,10 @@ function buildWith (out: string, source: string, includes: string[]): { built: b
 
 mkdirSync(outDir, { recursive: true })
 for (const a of ADDONS) rmSync(a.out, { force: true })
-const [sha, ossl, held] = ADDONS.map(build)
-// build.json: the SHA-256 addon's outcome as before, the OpenSSL addon's under `openssl`, the held-bytes one's under `heldDb`.
-writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl, heldDb: held }) + '\n')
+const [sha, ossl, held, wal] = ADDONS.map(build)
+// build.json: the SHA-256 addon's outcome as before, the OpenSSL addon's under `openssl`, the held-bytes one's under `heldDb`, the wal-index one's under `walIndex`.
+writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl, heldDb: held, walIndex: wal }) + '\n')
 if (sha?.built !== true) process.stderr.write(`petal: native SHA-256 not built (${sha?.reason ?? '?'}); the manifest hashes in WebAssembly\n`)
 if (ossl?.built !== true) process.stderr.write(`petal: native OpenSSL addon not built (${ossl?.reason ?? '?'}); keys, signatures and hashes go through node:crypto\n`)
 if (held?.built !== true) process.stderr.write(`petal: native held-bytes SQLite addon not built (${held?.reason ?? '?'}); verify --deep's SQLite checks read the block files\n`)
+if (wal?.built !== true) process.stderr.write(`petal: native wal-index SQLite addon not built (${wal?.reason ?? '?'}); a re-write of a WAL log does not check the log against its wal-index\n`)

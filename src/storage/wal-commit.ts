@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3'
 import { errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { readableCommits } from './wal-frames.js'
+import { forgetWalIndex, walIndexFrames } from './wal-index.js'
 
 /**
  * COMMIT on a WAL-mode connection (chain.db, pending.db) whose failure is true when it says the
@@ -93,10 +95,15 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
   const busy = db.pragma('busy_timeout', { simple: true })
   if (busyMs !== undefined) db.pragma(`busy_timeout = ${busyMs}`)
   try {
+    const dropped = dropUnreadable(db)
+    if (dropped === 'busy') return false
     for (let tries = 1; ; tries++) {
       try {
-        return (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]?.busy === 0
+        const done = (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]?.busy === 0
+        if (dropped !== undefined) throw unreadableLog(db, dropped, done)
+        return done
       } catch (err) {
+        if (err instanceof StorageError) throw err
         if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
         if (tries >= 2) throw err
       }
@@ -104,6 +111,50 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
   } finally {
     if (busyMs !== undefined) db.pragma(`busy_timeout = ${Number(busy)}`)
   }
+}
+
+/** How far the log reads as written (`readable`: its last valid commit frame) against the wal-index (`indexed`: its mxFrame). */
+interface WalReading { indexed: number, readable: number }
+
+/**
+ * Before a checkpoint copies the log: when it no longer reads as written up to what the wal-index
+ * says is committed (a frame whose write-back failed, read back as the disk has it), have SQLite
+ * read it again from the disk, as the next open would, so that the copy takes only what recovery
+ * reads (docs/data-directory.md, "A log that no longer reads as written"). Under SQLite's write
+ * lock, so that no commit changes the log or the wal-index meanwhile; the wal-index is read and
+ * marked through SQLite's own mapping (wal-index.ts), the -wal through a descriptor of its own
+ * (wal-frames.ts). 'busy': the lock was not free; undefined: the log reads whole, or there is no
+ * addon to read the wal-index with (the check is skipped).
+ */
+function dropUnreadable (db: Database.Database): WalReading | 'busy' | undefined {
+  try {
+    db.exec('BEGIN IMMEDIATE')
+  } catch (err) {
+    if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return 'busy'
+    throw err
+  }
+  try {
+    const indexed = walIndexFrames(db)
+    if (indexed === undefined || indexed === 0) return undefined
+    const readable = readableCommits(`${db.name}-wal`, indexed)
+    if (readable >= indexed || !forgetWalIndex(db)) return undefined
+    return { indexed, readable }
+  } finally {
+    db.exec('ROLLBACK')
+  }
+}
+
+/**
+ * The error after the wal-index was rebuilt (dropUnreadable): thrown whether or not the checkpoint
+ * then emptied the log, since a retry would find the log whole and report the dropped commits as
+ * made (a group commit's rows acknowledged).
+ */
+function unreadableLog (db: Database.Database, r: WalReading, copied: boolean): StorageError {
+  const rest = copied ? `only those before were copied into ${db.name}` : `those before stay in the log (readers kept it from being emptied)`
+  return new StorageError('IO_ERROR', `${db.name}-wal no longer reads as it was written: its commits end at frame ${r.readable} when read from the disk, though ${r.indexed} frames were committed (a write of the log was lost); the commits after frame ${r.readable} were dropped, as the next open would drop them, and ${rest}`, {
+    hint: 'check the disk (dmesg, fsck); the dropped commits were those whose flush had failed: run the command again',
+    details: { systemCode: 'SQLITE_IOERR_FSYNC', path: db.name, undone: true }
+  })
 }
 
 /**

@@ -39,6 +39,11 @@ export function nativeHeldDbBuilt (): boolean {
   return recordedBuilt('heldDb')
 }
 
+/** Whether `npm run build` built the wal-index SQLite addon (dist/native/petal-wal-index.node; build.json's `walIndex`). */
+export function nativeWalIndexBuilt (): boolean {
+  return recordedBuilt('walIndex')
+}
+
 function recordedBuilt (key: string): boolean {
   try {
     const r: unknown = JSON.parse(readFileSync(join(DIR, 'build.json'), 'utf8'))

@@ -1,0 +1,78 @@
+/*
+ * The wal-index header of a WAL database, read and marked through SQLite's own mapping of its
+ * -shm (src/storage/wal-index.ts loads this into chain.db's and pending.db's connections;
+ * scripts/build-native.ts builds it into dist/native/petal-wal-index.node). An SQLite extension
+ * (sqlite3_petalwal_init) that registers one SQL function on the connection that loads it:
+ *
+ *   petal_wal_index(0): the wal-index header's mxFrame (frames the log holds as committed), or
+ *     NULL when the header is not initialised or its two copies differ (a torn header: SQLite
+ *     itself would rebuild it from the log) or there is no mapped wal-index.
+ *   petal_wal_index(1): clear the header's isInit, so that the next transaction of any connection
+ *     rebuilds the wal-index from the log (walIndexTryHdr takes the header as torn), as the first
+ *     open after a crash does. Returns 1 when done. Only under SQLite's write lock (BEGIN IMMEDIATE).
+ *
+ * Why not a descriptor of our own on the -shm: closing any descriptor of a file drops every POSIX
+ * (fcntl) lock the process holds on it, SQLite's wal-index locks included (the revert of 989d6f3,
+ * docs/data-directory.md). Here nothing is opened or closed: the connection's main file gives its
+ * VFS handle (SQLITE_FCNTL_FILE_POINTER), whose xShmMap returns the region SQLite already mapped.
+ * Also a Node addon with no exports, so that the build can check that it loads.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <sqlite3ext.h>
+#include <stdint.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT1
+
+/* The wal-index header (sqlite3.c, WalIndexHdr): 48 bytes, twice at the start of region 0, native byte order. */
+#define HDR_SIZE 48
+#define HDR_IS_INIT 12
+#define HDR_MX_FRAME 16
+/* Region 0's size as SQLite maps it (WALINDEX_PGSZ). */
+#define REGION 32768
+
+static volatile unsigned char *header (sqlite3 *db)
+{
+  sqlite3_file *f = NULL;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || f == NULL) return NULL;
+  const sqlite3_io_methods *m = f->pMethods;
+  if (m == NULL || m->iVersion < 2 || m->xShmMap == NULL) return NULL;
+  void volatile *p = NULL;
+  /* bExtend 0: never creates or grows the -shm; NULL when SQLite has not mapped it. */
+  if (m->xShmMap(f, 0, REGION, 0, &p) != SQLITE_OK || p == NULL) return NULL;
+  if (m->xShmBarrier != NULL) m->xShmBarrier(f);
+  return (volatile unsigned char *)p;
+}
+
+static void wal_index (sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+  int op = argc > 0 ? sqlite3_value_int(argv[0]) : 0;
+  volatile unsigned char *h = header(sqlite3_context_db_handle(ctx));
+  if (h == NULL) { sqlite3_result_null(ctx); return; }
+  unsigned char a[HDR_SIZE], b[HDR_SIZE];
+  for (int i = 0; i < HDR_SIZE; i++) { a[i] = h[i]; b[i] = h[HDR_SIZE + i]; }
+  if (op == 1) {
+    h[HDR_IS_INIT] = 0;
+    sqlite3_result_int(ctx, 1);
+    return;
+  }
+  if (memcmp(a, b, HDR_SIZE) != 0 || a[HDR_IS_INIT] == 0) { sqlite3_result_null(ctx); return; }
+  uint32_t mx;
+  memcpy(&mx, a + HDR_MX_FRAME, sizeof mx);
+  sqlite3_result_int64(ctx, (sqlite3_int64)mx);
+}
+
+__attribute__((visibility("default"))) int sqlite3_petalwal_init (sqlite3 *db, char **err, const sqlite3_api_routines *api)
+{
+  (void)err;
+  SQLITE_EXTENSION_INIT2(api);
+  /* DIRECTONLY: never from a trigger or a view a database file could carry. */
+  return sqlite3_create_function(db, "petal_wal_index", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, wal_index, NULL, NULL);
+}
+
+NAPI_MODULE_INIT ()
+{
+  (void)env;
+  return exports;
+}
