@@ -16,6 +16,9 @@ export class WalRewriteNeeded extends Error {
 /** Re-writes a writer tries before it falls back to an fsync of the -wal (readers or other writers kept the log from emptying). */
 export const MAX_WAL_REWRITES = 3
 
+/** How long each of a writer's re-writes waits, on timers, for readers or another writer to let the log empty. */
+export const WAL_REWRITE_WAIT_MS = 5000
+
 /**
  * What recover() does with a journal whose commit is in the index while chain.db-wal is not known
  * to be durable: ask for a re-write (WalRewriteNeeded), leave the journal for the next writer, or

@@ -1,7 +1,7 @@
 import type { WriteLockOptions } from '../storage/index.js'
 import { failpoint } from '../util/index.js'
 import type { Chain } from './chain.js'
-import { MAX_WAL_REWRITES, recover, WalRewriteNeeded } from './recover.js'
+import { MAX_WAL_REWRITES, recover, WAL_REWRITE_WAIT_MS, WalRewriteNeeded } from './recover.js'
 
 /** Work to run once the transaction has committed (never before: files must outlive a rollback). */
 export interface TxContext {
@@ -21,8 +21,10 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
       break
     } catch (err) {
       // recover() threw before `fn` ran: re-write chain.db-wal outside the transaction, then again.
+      // Readers are waited for on timers (the event loop runs meanwhile), as long as SQLite's busy
+      // timeout did on the thread before session 38.
       if (!(err instanceof WalRewriteNeeded)) throw err
-      await chain.index.rewriteWalExclusive()
+      await chain.index.rewriteWalExclusive(WAL_REWRITE_WAIT_MS)
     }
   }
   failpoint('tx:committed')

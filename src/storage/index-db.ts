@@ -10,7 +10,7 @@ import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
 import { SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { dataFileExists } from './data-file.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
-import { rewriteLog } from './wal-commit.js'
+import { retryBusy, rewriteLog } from './wal-commit.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
@@ -158,7 +158,15 @@ export class IndexDb {
     }
   }
 
-  async rewriteWalExclusive (): Promise<boolean> { return await this.writeLock.exclusive(() => this.rewriteWal()) }
+  /**
+   * rewriteWal between this process's writes, tried again on timers while readers or another
+   * writer keep it from finishing, for up to `waitMs`: each try at busy 0 (retryBusy), since
+   * SQLite's busy handler sleeps on the calling thread, and a writer's three 5 s waits blocked the
+   * event loop (a reader of this process could not even end its snapshot meanwhile).
+   */
+  async rewriteWalExclusive (waitMs: number): Promise<boolean> {
+    return await this.writeLock.exclusive(async () => await retryBusy(() => this.rewriteWal(0), waitMs))
+  }
 
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */
   tryWriteLockSync (fn: () => void): boolean { return this.writeLock.trySync(fn) }

@@ -88,8 +88,8 @@ export class IndexWriteLock {
   }
   syncWalNow (): void { try { fsyncFile(`${this.db.name}-wal`) } catch (err) { if (!isNotFound(err)) throw err } }
 
-  /** Run `fn` between this process's write transactions (under its mutex), outside any. */
-  async exclusive<T> (fn: () => T): Promise<T> { return await this.mutex.run(async () => fn()) }
+  /** Run `fn` between this process's write transactions (under its mutex, until it settles), outside any. */
+  async exclusive<T> (fn: () => T | Promise<T>): Promise<T> { return await this.mutex.run(async () => await fn()) }
 
   /** Take the write lock (waiting as LockOptions say), run `fn` in a transaction, commit or roll back. */
   private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions): Promise<T> {

@@ -165,9 +165,14 @@ function unreadableLog (db: Database.Database, r: WalReading, copied: boolean): 
  * was refused while its rows, committed, were sealed all the same (review35).
  */
 export async function rewriteLogWaiting (db: Database.Database, waitMs: number): Promise<boolean> {
+  return await retryBusy(() => rewriteLog(db, 0), waitMs)
+}
+
+/** `tryOnce` (a re-write at busy 0: false when busy) tried again on timers until it succeeds or `waitMs` has passed. */
+export async function retryBusy (tryOnce: () => boolean, waitMs: number): Promise<boolean> {
   const until = Date.now() + waitMs
   for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
-    if (rewriteLog(db, 0)) return true
+    if (tryOnce()) return true
     if (Date.now() >= until) return false
     await sleep(delay)
   }

@@ -80,6 +80,36 @@ describe('recovery of a journal whose commit is in the index', () => {
     }
   })
 
+  it('a writer whose re-write a reader keeps busy waits on timers: the reader ends meanwhile, the log is re-written, no fsync of the -wal', async () => {
+    const { t, rec } = await chainOfOneBlock()
+    const reader = new Database(t.chain.dir.chainDb, { readonly: true })
+    try {
+      writeJournal(t.chain.dir, { commit: rec.hash, moves: [] })
+      reader.exec('BEGIN')
+      reader.prepare('SELECT count(*) FROM sqlite_schema').get()
+      const sync = vi.spyOn(t.chain.index, 'syncWalNow')
+      const waits: unknown[] = []
+      const real = t.chain.index.rewriteWal.bind(t.chain.index)
+      const rewrite = vi.spyOn(t.chain.index, 'rewriteWal').mockImplementation((busyMs?: number) => {
+        // The reader ends from a timer set at the first try: only a writer that lets the event loop run sees it end.
+        if (waits.push(busyMs) === 1) setTimeout(() => { if (reader.open) reader.exec('COMMIT') }, 20)
+        return real(busyMs)
+      })
+      await signImport(t.chain, makeSqlite(join(tmpDir(), '2.db'), 3, 2), fixtureKey('alice'))
+      rewrite.mockRestore()
+      // before: SQLite's 5 s busy wait on the writer's thread, three times (the timer could not
+      // run), then the -wal fsynced (fsyncgate: proves nothing after a failed one) and the journal removed
+      expect(waits.every(w => w === 0)).toBe(true)
+      expect(sync).not.toHaveBeenCalled()
+      sync.mockRestore()
+      expect(existsSync(t.chain.dir.journal)).toBe(false)
+      expect(t.chain.tip().height).toBe(rec.height + 1)
+    } finally {
+      reader.close()
+      t.chain.close()
+    }
+  }, 60_000)
+
   it('recover() alone, in the transaction, asks for the re-write rather than fsyncing the -wal', async () => {
     const { t, rec } = await chainOfOneBlock()
     try {
