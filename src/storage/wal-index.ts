@@ -8,7 +8,7 @@ import { join } from 'node:path'
  * once. Never through a descriptor of our own: a close of any descriptor of the -shm drops every
  * fcntl lock the process holds on it, SQLite's wal-index locks included, and other processes then
  * read the database as SQLITE_PROTOCOL (the revert of 989d6f3; docs/data-directory.md, "A log that
- * no longer reads as written"). Without the addon (not built, not loadable, or PETAL_WAL_INDEX=0)
+ * no longer reads as written"). Without the addon (not built, or not loadable)
  * every answer is undefined and the callers skip the check.
  */
 
@@ -21,13 +21,11 @@ function ready (db: Database.Database): boolean {
   let ok = loaded.get(db)
   if (ok === undefined) {
     ok = false
-    if (process.env.PETAL_WAL_INDEX !== '0') {
-      try {
-        // better-sqlite3 takes the entry point's name second (its typings: the path only).
-        Reflect.apply(db.loadExtension, db, [ADDON, 'sqlite3_petalwal_init'])
-        ok = true
-      } catch {}
-    }
+    try {
+      // better-sqlite3 takes the entry point's name second (its typings: the path only).
+      Reflect.apply(db.loadExtension, db, [ADDON, 'sqlite3_petalwal_init'])
+      ok = true
+    } catch {}
     loaded.set(db, ok)
   }
   // Only where SQLite keeps the wal-index in the -shm, mapped since the log was opened: in
