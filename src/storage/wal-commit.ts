@@ -104,7 +104,11 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
         return done
       } catch (err) {
         if (err instanceof StorageError) throw err
-        if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
+        if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) {
+          // Another connection's recovery may rebuild the index first: the drop is said now or never.
+          if (dropped !== undefined) throw unreadableLog(db, dropped, false)
+          return false
+        }
         if (tries >= 2) throw err
       }
     }
