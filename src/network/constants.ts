@@ -108,6 +108,17 @@ export const MAX_UPLOADS_PER_PEER = 4
 export const UPLOAD_CHUNK = 4 * NOISE_MAX_PLAINTEXT - YAMUX_HEADER_BYTES
 
 /**
+ * Messages of a range's large blocks on a connection whose previous range was delivered at
+ * LARGE_UPLOAD_MIN_RATE or more (upload-links.ts): one yamux frame of sixteen full noise messages,
+ * a quarter of the frames, window accounting and stream events of UPLOAD_CHUNK's. A frame reaches
+ * the reader only when whole, so at the rate floor (16 KiB/s) one would take 64 s and cut an honest
+ * slow peer: hence only on a link that has shown it carries ~1 MiB in a second.
+ */
+export const LARGE_UPLOAD_CHUNK = 16 * NOISE_MAX_PLAINTEXT - YAMUX_HEADER_BYTES
+/** Bytes per second a connection's last range upload must have been delivered at for LARGE_UPLOAD_CHUNK messages. */
+export const LARGE_UPLOAD_MIN_RATE = 1 * MiB
+
+/**
  * A synchronous read of a block file that took longer than this (ms) switches the rest of that
  * range to thread-pool reads: the file was not in the page cache, or the disk is slow, and every
  * such read holds the node's whole event loop (a page-cache read of a small block takes µs).

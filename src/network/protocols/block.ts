@@ -15,6 +15,7 @@ import { receiveToFile, type RateFloor } from './receive-file.js'
 import { SendBatch, sendFile } from './send-file.js'
 import { onServeError, type ServeContext } from './serve.js'
 import { uploadHeap } from '../upload-heap.js'
+import { uploadLinks } from './upload-links.js'
 
 // Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
 const SMALL_BLOCK = 128 * 1024
@@ -100,12 +101,16 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       // Small blocks with their reply frames, gathered into one message of up to UPLOAD_CHUNK:
       // each message is one yamux frame, answered by one window update, where every reply frame
       // and every block was one before.
-      const batch = new SendBatch(stream, limit.signal, o)
+      // Large blocks in 1 MiB messages on a link that delivered the last range fast (upload-links.ts).
+      const batch = new SendBatch(stream, limit.signal, { ...o, chunk: uploadLinks.chunk(connection) })
+      const start = performance.now()
+      let bytes = 0
       try {
         for (const hash of req.hashes) {
           // No waiting for blocks being fetched here (ranges serve catching up, not relaying).
           file = source.openBlock(hash)
           if (file === undefined) { await batch.flush(); await reply({ ok: false, error: 'NOT_FOUND' }); break }
+          bytes += file.size
           limit.arm(blockTransferBudgetMs(file.size), 'upload')
           const head = frame(encodeJson({ ok: true, size: file.size, seal: file.seal }))
           // A large block continues the message its range's previous blocks left (addFile).
@@ -122,6 +127,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
         if (batch.pooled) ctx.logger.debug('a synchronous block read was slow: the rest of the range was read through the thread pool', { peer, ms: batch.slowReadMs })
       }
       finish(stream)
+      uploadLinks.measure(connection, stream, start, bytes)
     } catch (err) {
       onServeError(ctx, 'blocks request', peer, err, stream)
     } finally {

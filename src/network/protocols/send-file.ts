@@ -15,10 +15,17 @@ export class SendBatch {
   private bytes = 0
   private readonly slowSyncReadMs: number
   private slowRead: number | undefined
+  private readonly chunk: number
 
-  /** `slowSyncReadMs`: how long a synchronous read may take before the batch reads through the pool (default SLOW_SYNC_READ_MS). */
-  constructor (private readonly raw: Stream, private readonly limit: AbortSignal, o: { slowSyncReadMs?: number } = {}) {
+  /**
+   * `slowSyncReadMs`: how long a synchronous read may take before the batch reads through the pool
+   * (default SLOW_SYNC_READ_MS). `chunk`: the size of the messages addFile fills (default
+   * UPLOAD_CHUNK; LARGE_UPLOAD_CHUNK on a link that has shown it is fast, upload-links.ts); small
+   * blocks (add) are gathered into messages of UPLOAD_CHUNK whatever it is.
+   */
+  constructor (private readonly raw: Stream, private readonly limit: AbortSignal, o: { slowSyncReadMs?: number, chunk?: number } = {}) {
     this.slowSyncReadMs = o.slowSyncReadMs ?? SLOW_SYNC_READ_MS
+    this.chunk = Math.max(UPLOAD_CHUNK, o.chunk ?? UPLOAD_CHUNK)
   }
 
   /** Whether the batch reads through the thread pool (since a synchronous read was slow). */
@@ -53,24 +60,25 @@ export class SendBatch {
    * where each large block ended in a message of its own: a 1 MB block went out in five frames and
    * seventeen noise messages (the fifth frame ~8.6 KB), now ~4.03 and ~16.1 (docs/performance.md,
    * "Session 33: the 1 MB pull"). What is left of the block's last message waits in the batch for
-   * the next block or the range's final flush.
+   * the next block or the range's final flush. A message add began (UPLOAD_CHUNK) is filled to its
+   * size; the next ones are of the batch's `chunk`.
    */
   async addFile (head: Uint8Array, file: OpenBlock, limit: AbortSignal): Promise<void> {
-    if (this.bytes + head.byteLength > UPLOAD_CHUNK) await this.flush()
-    let msg = this.msg ??= Buffer.allocUnsafe(UPLOAD_CHUNK)
+    if (this.bytes + head.byteLength > (this.msg?.byteLength ?? UPLOAD_CHUNK)) await this.flush()
+    let msg = this.msg ??= Buffer.allocUnsafe(this.chunk)
     msg.set(head, this.bytes)
     this.bytes += head.byteLength
     let off = 0
     while (off < file.size) {
       if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
-      const n = Math.min(UPLOAD_CHUNK - this.bytes, file.size - off)
+      const n = Math.min(msg.byteLength - this.bytes, file.size - off)
       const got = await this.read(file.fd, msg.subarray(this.bytes, this.bytes + n), off)
       if (got !== n) throw new Error('block file shrank while being sent')
       this.bytes += n
       off += n
-      if (this.bytes === UPLOAD_CHUNK) {
+      if (this.bytes === msg.byteLength) {
         await this.flush()
-        msg = this.msg ??= Buffer.allocUnsafe(UPLOAD_CHUNK)
+        msg = this.msg ??= Buffer.allocUnsafe(this.chunk)
       }
     }
   }
