@@ -12,6 +12,9 @@
 // CG=1 switches callgrind's instrumentation on for the counted rounds only; LONG_DIAL=1 gives the
 // dial 10 minutes (under valgrind the handshake outlasts its 10 s; the first try may still fail
 // on the inbound side, and is retried).
+// AB=chunk: the rounds compare a range's message size instead, both continued: 'own' in
+// UPLOAD_CHUNK messages, 'continued' in LARGE_UPLOAD_CHUNK ones (docs/performance.md, "Session 38:
+// the 1 MB pull").
 import { openSync, closeSync, statSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 
@@ -20,7 +23,8 @@ await import(`${dist}/polyfills.js`)
 const { Chain } = await import(`${dist}/chain/index.js`)
 const { PetalNode } = await import(`${dist}/node/index.js`)
 const { SendBatch, sendFile } = await import(`${dist}/network/protocols/send-file.js`)
-const { UPLOAD_CHUNK, TIMEOUTS } = await import(`${dist}/network/constants.js`)
+const { UPLOAD_CHUNK, LARGE_UPLOAD_CHUNK, TIMEOUTS } = await import(`${dist}/network/constants.js`)
+const byChunk = process.env.AB === 'chunk'
 // LONG_DIAL=1 (under valgrind): the dial may take minutes.
 if (process.env.LONG_DIAL === '1') TIMEOUTS.dial = 600_000
 const { widenWindow } = await import(`${dist}/network/protocols/block.js`)
@@ -37,14 +41,14 @@ source.close()
 const head = Buffer.alloc(120, 7)
 const handler = continued => async stream => {
   const limit = new AbortController().signal
-  const batch = new SendBatch(stream, limit)
+  const batch = new SendBatch(stream, limit, byChunk ? { chunk: continued ? LARGE_UPLOAD_CHUNK : UPLOAD_CHUNK } : {})
   for (const [i, f] of files.entries()) {
     const fd = openSync(f, 'r')
     try {
       const size = sizes[i]
       const file = { fd, size, seal: '' }
       if (head.byteLength + size <= UPLOAD_CHUNK) await batch.add(head, file)
-      else if (continued) await batch.addFile(head, file, limit)
+      else if (continued || byChunk) await batch.addFile(head, file, limit)
       else { await batch.flush(); await sendFile(stream, file, limit, head, batch) }
     } finally { closeSync(fd) }
   }
