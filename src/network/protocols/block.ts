@@ -129,6 +129,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       finish(stream)
       uploadLinks.measure(connection, stream, start, bytes)
     } catch (err) {
+      uploadLinks.failed(connection)
       onServeError(ctx, 'blocks request', peer, err, stream)
     } finally {
       if (counted) uploads.release(peer)

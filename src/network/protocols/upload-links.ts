@@ -26,6 +26,11 @@ export class UploadLinks {
     return this.fast.get(connection) === true ? LARGE_UPLOAD_CHUNK : UPLOAD_CHUNK
   }
 
+  /** A range upload on `connection` failed (the reader cut it, a deadline, a reset): its next ranges are small again. */
+  failed (connection: object): void {
+    this.fast.delete(connection)
+  }
+
   /**
    * A range of `bytes` bytes was sent on `stream` of `connection`, its request taken at `start`
    * (this clock's ms): once the stream has closed, whether the connection delivered at the rate.

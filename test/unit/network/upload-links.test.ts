@@ -130,6 +130,17 @@ describe('which connections get large messages', () => {
     expect(links.chunk(conn)).toBe(UPLOAD_CHUNK)
   })
 
+  it('a range whose upload failed (the reader cut it, a deadline) makes them small again', () => {
+    const { links, clock, conn } = setup()
+    const fast = new FakeStream()
+    links.measure(conn, fast as unknown as Stream, clock.t, 6 * MiB)
+    clock.t += 1000
+    fast.close()
+    expect(links.chunk(conn)).toBe(LARGE_UPLOAD_CHUNK)
+    links.failed(conn)
+    expect(links.chunk(conn)).toBe(UPLOAD_CHUNK)
+  })
+
   it('a stream already closed when its range ends is measured at once', () => {
     const { links, clock, conn } = setup()
     const s = new FakeStream()
