@@ -1,4 +1,4 @@
-import { closeSync, fsync, openSync } from 'node:fs'
+import { closeSync, fdatasync, openSync } from 'node:fs'
 import { commitWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
@@ -133,16 +133,16 @@ export class PendingStore {
   }
 
   /**
-   * fsync the WAL, off the event loop: every commit made before the call is durable once it
-   * resolves (in WAL mode a commit is durable once its WAL frames are; a checkpoint syncs the WAL
-   * itself before it copies frames into the database file, at any synchronous level). The WAL
-   * file stays the same file while this connection is open: SQLite resets and truncates it in
-   * place, and deletes it only when the last connection closes.
+   * Sync the WAL off the event loop: every commit made before the call is durable once it resolves
+   * (its frames are; a checkpoint syncs the WAL itself first, at any synchronous level). The WAL
+   * stays one file while this connection is open (reset and truncated in place), so fdatasync is
+   * enough: it writes the frames and what reading them back needs (a grown size, new blocks), not
+   * the times (docs/ingest.md, "Group commit": the argument; fsync's inode writes, performance.md).
    */
   async syncWal (): Promise<void> {
     this.walFd ??= openSync(`${this.path}-wal`, 'r')
     const fd = this.walFd
-    await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
+    await new Promise<void>((resolve, reject) => { fdatasync(fd, err => { if (err === null) resolve(); else reject(err) }) })
       // Its commits are made: refused, they would be sealed all the same (a retry doubles them). A
       // fsync retried after a failure proves nothing (fsyncgate): re-write the log, waiting out
       // other processes' readers and writers for a minute (review35: after one second, refused).

@@ -168,7 +168,7 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
       await burst(0)
       armFault(f)
       for (let from = 100; faultResult(f).injected === 0 && from < 1000; from += 100) await burst(from)
-      expect(faultResult(f).log.join('\n')).toMatch(/ fsync 1 node .*pending\.db-wal$/)
+      expect(faultResult(f).log.join('\n')).toMatch(/ fdatasync 1 node .*pending\.db-wal$/)
     } finally { await node.kill9() }
     // Before: the group was refused (503) though its rows were committed, and sealed beside the
     // clients' retries. Now the log is re-written into pending.db and the appends acknowledged.

@@ -43,7 +43,7 @@ describe.runIf(withCc)('a group commit whose deferred fsync failed, with a reade
       await Promise.race([bursts, new Promise(resolve => setTimeout(resolve, 4000))])
       await reader.release()
       await bursts
-      expect(faultResult(f).log.join('\n')).toMatch(/ fsync 1 node .*pending\.db-wal$/)
+      expect(faultResult(f).log.join('\n')).toMatch(/ fdatasync 1 node .*pending\.db-wal$/)
     } finally { await node.kill9() }
     expect(statuses.every(x => x === 202), statuses.join(' ')).toBe(true)
     const s = await petal(['--dir', dir, '--json', 'seal'])
