@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { colsOf, PLAIN_TEXT, type Col } from './json-columns.js'
+import { escapedString } from './json-escaped.js'
 import { PackedRows, varintSize } from './record-pack.js'
 import { COMPACT, writeVarint } from './row-codec.js'
 import type { ColumnKind, TableSchema } from './schema.js'
@@ -133,8 +134,9 @@ class Lane {
     return this.packed()
   }
 
-  private ensure (n: number): void {
-    if (this.at + n <= this.out.length) return
+  private ensure (n: number): void { if (this.at + n > this.out.length) this.grow(n) } // small, so inlined
+
+  private grow (n: number): void {
     let size = this.out.length * 2
     while (size < this.at + n) size *= 2
     const next = Buffer.allocUnsafe(size)
@@ -183,23 +185,25 @@ class Lane {
     this.end(lengthAt)
   }
 
-  /** A row's end: its length written at `at`, before its bytes (moved on when it takes more than a byte). */
+  /** A row's end: its length written at `at`, before its bytes (moved on by longRow when it takes more than a byte). */
   private end (at: number): void {
     const n = this.at - at - 1
     let width = 1
-    if (n < 0x80) {
-      this.out[at] = n
-    } else {
-      width = varintSize(n)
-      this.ensure(width - 1)
-      this.out.copyWithin(at + width, at + 1, this.at)
-      writeVarint(this.out, n, at)
-      this.at += width - 1
-    }
+    if (n < 0x80) this.out[at] = n
+    else width = this.longRow(at, n)
     if (this.n === 0) this.first = at + width
     this.n++
     this.bytes += n
     if (n > this.largest) this.largest = n
+  }
+
+  private longRow (at: number, n: number): number {
+    const width = varintSize(n)
+    this.ensure(width - 1)
+    this.out.copyWithin(at + width, at + 1, this.at)
+    writeVarint(this.out, n, at)
+    this.at += width - 1
+    return width
   }
 
   /** The column a field name names, exactly; the field's position predicts it. */
@@ -222,6 +226,12 @@ class Lane {
         }
       }
     }
+    return this.anyKey(start)
+  }
+
+  /** key() when the position's guess is not the field: out of line, so that row() inlines key() whole. */
+  private anyKey (start: number): number {
+    const b = this.b
     let end = start
     for (;; end++) {
       const c = b[end]
@@ -378,23 +388,13 @@ class Lane {
 
   /** A text with an escape (or a control character, or no end: BAIL), from `start`, its first byte. */
   private escapedText (start: number): void {
-    const b = this.b
-    let end = start
-    for (;; end++) {
-      const c = b[end]
-      if (c === undefined || c < 0x20) throw BAIL
-      if (c === QUOTE) break
-      if (c === BACKSLASH) end++
-    }
-    this.pos = end + 1
-    // JSON.parse reads a string token exactly as json.ts does (the same escapes), or throws.
-    let s: unknown
-    try { s = JSON.parse(b.toString('utf8', start - 1, end + 1)) } catch { throw BAIL }
-    if (typeof s !== 'string' || !s.isWellFormed()) throw BAIL
-    const n = Buffer.byteLength(s, 'utf8')
+    const t = escapedString(this.b, start)
+    if (t === undefined) throw BAIL
+    this.pos = t.end + 1
+    const n = Buffer.byteLength(t.text, 'utf8')
     this.ensure(6 + n)
     this.out[this.at] = TEXT
     this.at = writeVarint(this.out, n, this.at + 1)
-    this.at += this.out.write(s, this.at, 'utf8')
+    this.at += this.out.write(t.text, this.at, 'utf8')
   }
 }
