@@ -17,11 +17,12 @@ import { waitFor } from '../helpers/wait.js'
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'petal.js')
 // strace present and allowed to trace (a container without ptrace has the one, not the other).
 const withStrace = spawnSync('strace', ['-f', '-qq', '-e', 'trace=none', 'true']).status === 0
-const TRACE = ['-f', '-y', '-qq', '-e', 'trace=openat,pwrite64,fsync']
+const TRACE = ['-f', '-y', '-qq', '-e', 'trace=openat,pwrite64,fsync,fdatasync']
 
 /**
  * For each read-only descriptor of `wal` in an strace log (the deferred fsync's; SQLite's own is
- * read-write): how many frames were written to the -wal between its open and its first fsync.
+ * read-write): how many frames were written to the -wal between its open and its first sync (fsync
+ * for chain.db-wal, fdatasync for pending.db-wal).
  */
 function framesBeforeSync (log: string, wal: string): number[] {
   const name = wal.replaceAll('.', '\\.')
@@ -33,7 +34,7 @@ function framesBeforeSync (log: string, wal: string): number[] {
     const open = new RegExp(`openat\\([^,]+, "[^"]*/${name}", O_RDONLY[^)]*\\) = (\\d+)`).exec(line)
     if (open !== null) { opened.set(open[1] ?? '', writes); continue }
     if (new RegExp(`pwrite64\\(\\d+<[^>]*/${name}>`).test(line)) { writes++; continue }
-    const fd = new RegExp(`fsync\\((\\d+)<[^>]*/${name}>`).exec(line)?.[1] ?? ''
+    const fd = new RegExp(`f(?:data)?sync\\((\\d+)<[^>]*/${name}>`).exec(line)?.[1] ?? ''
     const at = opened.get(fd)
     if (at !== undefined) { between.push(writes - at); opened.delete(fd) }
   }
