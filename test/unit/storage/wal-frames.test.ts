@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { closeSync, openSync, statSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
+import { statSync } from 'node:fs'
 import { rewriteLog, StorageError } from '../../../src/storage/index.js'
 import { readableCommits } from '../../../src/storage/wal-frames.js'
 import { walIndexFrames } from '../../../src/storage/wal-index.js'
 import { nativeWalIndexBuilt } from '../../helpers/native-build.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { loseLastFrame, walDb } from '../../helpers/wal-db.js'
 
 /**
  * A checkpoint copies what the wal-index names and checks no checksum: a frame whose write to the
@@ -15,16 +14,6 @@ import { tmpDir } from '../../helpers/tmp.js'
  * overwritten behind SQLite, as a lost write leaves it; rewriteLog then copies only what SQLite's
  * recovery reads from the disk, and says the commit after it was dropped.
  */
-function walDb (): { db: Database.Database, path: string } {
-  const path = join(tmpDir(), 'w.db')
-  const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  db.pragma('wal_autocheckpoint = 0')
-  db.pragma('synchronous = FULL')
-  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
-  for (const v of ['a', 'b', 'c']) db.prepare('INSERT INTO t (v) VALUES (?)').run(v)
-  return { db, path }
-}
 
 /** What the check compares: the wal-index's mxFrame (read through SQLite, under its write lock) and the log's last valid commit. */
 function readWal (db: Database.Database, path: string): { indexed: number, readable: number } {
@@ -34,18 +23,6 @@ function readWal (db: Database.Database, path: string): { indexed: number, reada
     return { indexed, readable: readableCommits(`${path}-wal`, indexed) }
   } finally {
     db.exec('ROLLBACK')
-  }
-}
-
-/** Overwrite the page of the log's last frame, as a write the disk lost leaves it. */
-function loseLastFrame (path: string): void {
-  const wal = `${path}-wal`
-  const frames = (statSync(wal).size - 32) / (24 + 4096)
-  const fd = openSync(wal, 'r+')
-  try {
-    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 + (frames - 1) * (24 + 4096) + 24)
-  } finally {
-    closeSync(fd)
   }
 }
 

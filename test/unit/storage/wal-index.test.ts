@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
-import { closeSync, openSync, statSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
 import { rewriteLog, StorageError } from '../../../src/storage/index.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { loseLastFrame, walDb } from '../../helpers/wal-db.js'
 
 /**
  * The check before a re-write (rewriteLog) reads the wal-index through SQLite, never through a
@@ -16,16 +14,6 @@ import { tmpDir } from '../../helpers/tmp.js'
  * the locks after the check: with this process's reader open, its TRUNCATE checkpoint must be
  * busy, and its reads must succeed. Both cases failed on 989d6f3 (busy 0: the reader's lock gone).
  */
-function walDb (): { db: Database.Database, path: string } {
-  const path = join(tmpDir(), 'chain.db')
-  const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  db.pragma('wal_autocheckpoint = 0')
-  db.pragma('synchronous = FULL')
-  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
-  for (const v of ['a', 'b', 'c']) db.prepare('INSERT INTO t (v) VALUES (?)').run(v)
-  return { db, path }
-}
 
 /** Another process: its reads, then a commit and whether its TRUNCATE checkpoint (no busy wait) found a reader of ours. */
 function probe (path: string): { rows: number, busy: number } {
@@ -52,7 +40,7 @@ function reader (path: string): Database.Database {
 
 describe('the check before a re-write leaves SQLite\'s locks alone', () => {
   it('a log that reads whole: another process still sees this process\'s reader', () => {
-    const { db, path } = walDb()
+    const { db, path } = walDb('chain.db')
     const r = reader(path)
     expect(rewriteLog(db, 0)).toBe(false) // the reader's snapshot keeps the log
     expect(probe(path)).toEqual({ rows: 3, busy: 1 })
@@ -64,11 +52,8 @@ describe('the check before a re-write leaves SQLite\'s locks alone', () => {
   })
 
   it('a lost frame: the wal-index rebuilt through SQLite, and another process still sees this process\'s reader', () => {
-    const { db, path } = walDb()
-    const wal = `${path}-wal`
-    const frames = (statSync(wal).size - 32) / (24 + 4096)
-    const fd = openSync(wal, 'r+')
-    try { writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 + (frames - 1) * (24 + 4096) + 24) } finally { closeSync(fd) }
+    const { db, path } = walDb('chain.db')
+    loseLastFrame(path)
     const r = reader(path)
     let err: unknown
     try { rewriteLog(db, 0) } catch (e) { err = e }
