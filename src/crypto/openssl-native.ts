@@ -41,6 +41,8 @@ export interface NativeOpenssl {
   writeSmall?: (path: string, text: string) => number
   /** A new file (O_EXCL) holding `parts` (`size` bytes in all): 0, or -1 with nothing left at `path` by the call, for the node:fs way (native/place-files.c). */
   writeNew?: (path: string, parts: readonly Uint8Array[], size: number) => number
+  /** syncfs(2) of `dir`'s file system on libuv's thread pool, `done` called with 0 or the errno: 0 queued, -1 not (then `done` is never called; native/place-files.c). */
+  syncfs?: (dir: string, done: (errno: number) => void) => number
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
   /** ChaCha20-Poly1305 (RFC 8439): parts (in order) encrypted into out[0…n), the tag into out[n…n+16) (native/openssl-aead.c). */
@@ -177,6 +179,20 @@ export function writeSmallFileNative (path: string, text: string): number {
  */
 export function writeNewFileNative (path: string, parts: readonly Uint8Array[], size: number): number {
   return loaded?.lib?.writeNew?.(path, parts, size) ?? -1
+}
+
+/**
+ * syncfs(2) of the file system holding `dir`, run on libuv's thread pool by the addon (loaded
+ * here if this thread has not yet): resolves 0 or the errno of the directory's open or of the
+ * syncfs. Undefined when the addon is absent or would not queue it: the caller takes its other
+ * way. A catch-up's placement flushes a group this way (docs/performance.md, "Session 39: catch-up").
+ */
+export function syncfsNative (dir: string): Promise<number> | undefined {
+  const lib = nativeOpenssl()
+  if (lib?.syncfs === undefined) return undefined
+  let queued = -1
+  const done = new Promise<number>(resolve => { queued = (lib.syncfs as NonNullable<NativeOpenssl['syncfs']>)(dir, resolve) })
+  return queued === 0 ? done : undefined
 }
 
 /** Which path keys, signatures and hashes take in this thread, and why. */

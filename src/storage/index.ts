@@ -17,7 +17,7 @@ export type { BlockRecord, KeyOpRecord, SignerRecord, TableRecord } from './inde
 export { tmpBlockPath, cleanTmp, readSeal, prepareBlock, prepareBlockFiles, prepareBlockFilesSync, prepareBlocks, placeBlock, replaceBlock, removeBlock, writeSealFile, listForkFiles } from './block-files.js'
 export { TmpFilePool } from './tmp-files.js'
 export { prepareGroup, writeSealUnflushed, type GroupFile } from './group-flush.js'
-export { syncFileSystem, syncfsWanted, setSyncfsMode, stopSyncfsHelper, SYNCFS_MIN_BLOCKS } from './syncfs.js'
+export { syncFileSystem, syncfsWanted, setSyncfsMode, stopSyncfsHelper, useNativeSyncfs, SYNCFS_MIN_BLOCKS } from './syncfs.js'
 export { writeJournal, writeJournalAsync, readJournal, removeJournal, applyMoves, applyMovesGrouped, undoMoves, type Move } from './journal.js'
 export { Keystore, type KeyEntry, type KeyPurpose } from './keystore.js'
 export { closeOrLeave, leaveConnectionsAtExit, openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from './sqlite.js'

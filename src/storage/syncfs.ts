@@ -1,14 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { statfsSync } from 'node:fs'
+import { constants } from 'node:os'
+import { syncfsNative } from '../crypto/index.js'
 import { errorMessage, trackChildProcess } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { systemFailure } from './system-error.js'
 
 // syncfs(2) of the file system that holds a directory, for a group's placement: one flush of
 // everything written there instead of two fsyncs per block (docs/data-directory.md, "Crash
-// safety"; docs/performance.md, session 13). Node has no syncfs, so a small long-lived shell runs
-// coreutils' `sync -f` (syncfs since 8.24) on request: forking that shell costs less than forking
-// this process per group, and the event loop never waits for a fork.
+// safety"; docs/performance.md, session 13). Node has no syncfs: the native addon calls it on
+// libuv's thread pool (session 39); without the addon, a small long-lived shell runs coreutils'
+// `sync -f` (syncfs since 8.24) on request: forking that shell costs less than forking this
+// process per group, and the event loop never waits for a fork. Both give the same verdicts.
 
 /** File systems (statfs f_type) whose syncfs commits the journal and flushes the disk's cache for every file: ext2/3/4, XFS, btrfs. */
 const SYNCFS_FS_TYPES = new Set([0xEF53, 0x58465342, 0x9123683E])
@@ -43,6 +46,13 @@ let helper: { child: ChildProcess, pending: Pending[] } | undefined
 let unavailable = false
 
 let mode: 'on' | 'off' | 'auto' = 'auto'
+// Tests of the helper turn the native call off (useNativeSyncfs).
+let nativeAllowed = true
+
+/** Tests: false makes syncFileSystem use the helper shell even where the addon is built. */
+export function useNativeSyncfs (on: boolean): void {
+  nativeAllowed = on
+}
 
 /**
  * The CLI's `PETAL_SYNCFS`: '0' never, '1' for every group on any file system (tests), 'auto', ''
@@ -84,6 +94,9 @@ export function syncfsWanted (dir: string, blocks: number): boolean {
  */
 export async function syncFileSystem (dir: string): Promise<boolean> {
   if (unavailable) return false
+  // The addon's syncfs on libuv's pool: no fork and exec of `sync` a group (~3 ms of CPU each).
+  const native = nativeAllowed ? syncfsNative(dir) : undefined
+  if (native !== undefined) return flushed(dir, await native)
   let r: { status: number, output: string }
   try {
     r = await request(dir)
@@ -98,8 +111,26 @@ export async function syncFileSystem (dir: string): Promise<boolean> {
     unavailable = true
     return false
   }
-  const err = Object.assign(new Error(`syncfs ${dir}: ${(failed as RegExpExecArray)[1] as string}`), { code, syscall: 'syncfs', path: dir })
-  throw systemFailure(err) ?? new StorageError('IO_ERROR', errorMessage(err), { cause: err })
+  throw syncfsFailure(dir, code, (failed as RegExpExecArray)[1] as string)
+}
+
+// The errnos of ERRNO_OF by number (Linux's), for the addon's answer.
+const FLUSH_FAILED = new Map(Object.values(ERRNO_OF).map(code => [constants.errno[code as keyof typeof constants.errno], code]))
+
+/** The addon's answer as the helper's: true, a coded failure of the flush, or false (and unavailable from then on) for any other errno. */
+function flushed (dir: string, errno: number): boolean {
+  if (errno === 0) return true
+  const code = FLUSH_FAILED.get(errno)
+  if (code === undefined) {
+    unavailable = true
+    return false
+  }
+  throw syncfsFailure(dir, code, code)
+}
+
+function syncfsFailure (dir: string, code: string, why: string): Error {
+  const err = Object.assign(new Error(`syncfs ${dir}: ${why}`), { code, syscall: 'syncfs', path: dir })
+  return systemFailure(err) ?? new StorageError('IO_ERROR', errorMessage(err), { cause: err })
 }
 
 async function request (dir: string): Promise<{ status: number, output: string }> {

@@ -27,6 +27,8 @@
  *                           -1 for the caller's node:fs way (place-files.c).
  *   writeNew(path, parts, size)  a new file (O_EXCL) holding the parts, one writev: a range
  *                           receive's small block; -1 for the caller's node:fs way (place-files.c).
+ *   syncfs(dir, callback)   syncfs(2) of dir's file system on libuv's thread pool, calling back
+ *                           with 0 or the errno; -1 when not queued (place-files.c).
  *   aeadSeal(...), aeadOpen(...)  ChaCha20-Poly1305 for noise's transport (openssl-aead.c).
  *
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
@@ -349,6 +351,7 @@ NAPI_MODULE_INIT ()
     { "renameNoReplace", NULL, rename_no_replace, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeSmall", NULL, write_small, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeNew", NULL, write_new, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "syncfs", NULL, syncfs_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
     { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL },
     { "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -25,6 +25,13 @@
  * `path` by this call (arguments it does not take, a path that may be cut, an open that failed,
  * or a write or close that failed, after which the file it created is removed), and the caller
  * takes its node:fs way, which gives the error it always gave.
+ *
+ * syncfs(dir, callback) queues syncfs(2) of the file system holding `dir` on libuv's thread pool
+ * (the directory opened, syncfs, closed there) and calls back with 0 or the errno (the open's or
+ * syncfs's): a group's placement, which ran coreutils' `sync -f` through a helper shell, one
+ * fork and exec a group (~3 ms of CPU on the benches' VM; docs/performance.md, "Session 39:
+ * catch-up"). Returns 0 when queued, -1 when not (a path it does not take, no memory): the
+ * callback is then never called and the caller takes its other way.
  */
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -159,6 +166,60 @@ static napi_value write_new (napi_env env, napi_callback_info info)
   int got = -1;
   if (place_path(env, argv[0], path, sizeof path) && napi_get_value_int64(env, argv[2], &size) == napi_ok && size >= 0 &&
       write_new_parts(env, argv[1], size, iov, &n)) got = write_new_file(path, iov, n);
+  napi_value out;
+  if (napi_create_int32(env, got, &out) != napi_ok) return NULL;
+  return out;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_ref callback;
+  int err;
+  char path[PLACE_PATH_MAX];
+} syncfs_request;
+
+/* On a thread of libuv's pool: no napi call here. */
+static void syncfs_execute (napi_env env, void *data)
+{
+  (void)env;
+  syncfs_request *r = data;
+  int fd;
+  do fd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC); while (fd == -1 && errno == EINTR);
+  if (fd == -1) { r->err = errno; return; }
+  r->err = syncfs(fd) == 0 ? 0 : errno;
+  close(fd);
+}
+
+static void syncfs_complete (napi_env env, napi_status status, void *data)
+{
+  syncfs_request *r = data;
+  napi_value callback, recv, arg;
+  /* A work cancelled (never the case: nothing cancels it) is reported as an errno of -1. */
+  if (napi_get_reference_value(env, r->callback, &callback) == napi_ok && napi_get_undefined(env, &recv) == napi_ok &&
+      napi_create_int32(env, status == napi_ok ? r->err : -1, &arg) == napi_ok) napi_call_function(env, recv, callback, 1, &arg, NULL);
+  napi_delete_reference(env, r->callback);
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+static napi_value syncfs_async (napi_env env, napi_callback_info info)
+{
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) { napi_throw_type_error(env, NULL, "a callback is wanted"); return NULL; }
+  int got = -1;
+  syncfs_request *r = calloc(1, sizeof *r);
+  napi_value name;
+  if (r != NULL && place_path(env, argv[0], r->path, sizeof r->path) && napi_create_string_utf8(env, "petal.syncfs", NAPI_AUTO_LENGTH, &name) == napi_ok &&
+      napi_create_reference(env, argv[1], 1, &r->callback) == napi_ok) {
+    if (napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, r, &r->work) == napi_ok) {
+      if (napi_queue_async_work(env, r->work) == napi_ok) got = 0;
+      else napi_delete_async_work(env, r->work);
+    }
+    if (got != 0) napi_delete_reference(env, r->callback);
+  }
+  if (got != 0) free(r);
   napi_value out;
   if (napi_create_int32(env, got, &out) != napi_ok) return NULL;
   return out;

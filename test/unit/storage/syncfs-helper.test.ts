@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { prepareGroup, setSyncfsMode, stopSyncfsHelper, syncFileSystem, syncfsWanted } from '../../../src/storage/index.js'
+import { prepareGroup, setSyncfsMode, stopSyncfsHelper, syncFileSystem, syncfsWanted, useNativeSyncfs } from '../../../src/storage/index.js'
 import { liveChildPids } from '../../../src/util/child-processes.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -43,8 +43,10 @@ async function within<T> (ms: number, p: Promise<T>): Promise<T> {
   }
 }
 
-beforeEach(async () => { await stopSyncfsHelper(true) })
+// The helper's conversation: the addon's syncfs (syncfs-native.test.ts) would take its place.
+beforeEach(async () => { useNativeSyncfs(false); await stopSyncfsHelper(true) })
 afterEach(async () => {
+  useNativeSyncfs(true)
   process.env.PATH = saved.PATH
   setSyncfsMode(undefined)
   await stopSyncfsHelper(true)

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { prepareGroup, setSyncfsMode, stopSyncfsHelper, syncFileSystem, syncfsWanted, SYNCFS_MIN_BLOCKS, StorageError } from '../../../src/storage/index.js'
+import { prepareGroup, setSyncfsMode, stopSyncfsHelper, syncFileSystem, syncfsWanted, useNativeSyncfs, SYNCFS_MIN_BLOCKS, StorageError } from '../../../src/storage/index.js'
 import { liveChildPids } from '../../../src/util/child-processes.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -33,8 +33,10 @@ function blocks (dir: string, n: number): Array<{ file: string, seal: string }> 
   })
 }
 
-beforeEach(async () => { await stopSyncfsHelper(true) })
+// The helper's conversation: the addon's syncfs (syncfs-native.test.ts) would take its place.
+beforeEach(async () => { useNativeSyncfs(false); await stopSyncfsHelper(true) })
 afterEach(async () => {
+  useNativeSyncfs(true)
   process.env.PATH = saved.PATH
   setSyncfsMode(undefined)
   await stopSyncfsHelper(true)
