@@ -12,14 +12,15 @@
 // CHURN=N creates and deletes N empty files beside the data directory before the measured part,
 // as the benches' clean-ups before the catch-up do (ext4 then scans past those recently freed
 // inodes for each new file: docs/performance.md, "Session 31: catch-up"). Besides the process's
-// CPU a block, the line ends with the main thread's (schedstat) and its part in the kernel (ticks).
+// CPU a block, the line ends with the main thread's (schedstat) and its part in the kernel (ticks),
+// and the CPU of the child processes it reaped (the syncfs helper's `sync -f` runs, until session 39).
 import '../dist/polyfills.js'
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, rmSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
 import { createChain, signImport, loadBlock, discardLoaded } from '../dist/chain/index.js'
-import { DEFAULT_CONSENSUS, readSeal } from '../dist/storage/index.js'
+import { DEFAULT_CONSENSUS, readSeal, stopSyncfsHelper } from '../dist/storage/index.js'
 import { workChain } from './work-chain.mjs'
 import { generateSigningKey } from '../dist/crypto/index.js'
 import { headerOf } from '../dist/network/wire.js'
@@ -90,6 +91,12 @@ if (churn > 0) {
   for (let i = 0; i < churn; i++) closeSync(openSync(join(d, String(i)), 'w'))
   for (let i = 0; i < churn; i++) unlinkSync(join(d, String(i)))
 }
+// Child processes' CPU, reaped (ticks: /proc's stat cutime + cstime): the syncfs helper's `sync -f` runs, before session 39.
+const childTicks = () => {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(f[13]) + Number(f[14])
+}
 // The main thread's CPU (ns, schedstat) and its kernel part (clock ticks, /proc's stat).
 const mainCpu = () => {
   const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
@@ -111,11 +118,15 @@ const threads = () => {
 }
 const th0 = process.env.THREADS === '1' ? threads() : undefined
 const m0 = mainCpu()
+const k0 = childTicks()
 const t0 = performance.now(); const c0 = process.cpuUsage()
 const scheduler = new DownloadScheduler({ network: net, importer: chainImporter(chain, pool), candidates: () => ['A'], onImported: () => { imported++ }, logger: nullLogger }, DEFAULT_SYNC_OPTIONS, feed)
 await scheduler.run(new AbortController().signal)
 const c1 = process.cpuUsage(c0)
 const m1 = mainCpu()
+// The helper shell ends when its stdin closes: stop it first, so that its runs are reaped and counted.
+await stopSyncfsHelper().catch(() => {})
+const k1 = childTicks()
 if (session) await session.stop()
 if (th0 !== undefined) {
   const by = new Map()
@@ -128,7 +139,7 @@ if (th0 !== undefined) {
   }
   for (const [name, a] of by) if (a.ns > 0) process.stderr.write(`thread ${name} ×${a.n}: ${(a.ns / 1e6 / imported).toFixed(3)} ms a block (user ${(a.user * 10 / imported).toFixed(3)}, kernel ${(a.sys * 10 / imported).toFixed(3)})\n`)
 }
-process.stderr.write(`imported ${imported} in ${(performance.now() - t0).toFixed(0)} ms, cpu ${((c1.user + c1.system) / 1000 / imported).toFixed(3)} ms/block, main ${((m1.ns - m0.ns) / 1e6 / imported).toFixed(3)} (in the kernel ${((m1.sysTicks - m0.sysTicks) * 10 / imported).toFixed(3)}, user ${((m1.userTicks - m0.userTicks) * 10 / imported).toFixed(3)})\n`)
+process.stderr.write(`imported ${imported} in ${(performance.now() - t0).toFixed(0)} ms, cpu ${((c1.user + c1.system) / 1000 / imported).toFixed(3)} ms/block, main ${((m1.ns - m0.ns) / 1e6 / imported).toFixed(3)} (in the kernel ${((m1.sysTicks - m0.sysTicks) * 10 / imported).toFixed(3)}, user ${((m1.userTicks - m0.userTicks) * 10 / imported).toFixed(3)}), child processes ${((k1 - k0) * 10 / imported).toFixed(3)}\n`)
 await pool.close(); chain.close(); source.close()
 // Not removed inside the measured process (unlinking N files would count as per-block work).
 process.stderr.write(`data directory left in ${root}\n`)
