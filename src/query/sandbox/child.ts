@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads'
 import { errorMessage, isPetalError, serializeError } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { Emitter } from './emitter.js'
-import type { ChildMessage, ParentMessage, RunRequest } from './protocol.js'
+import { PARENT_DEATH_ARG, type ChildMessage, type ParentMessage, type RunRequest } from './protocol.js'
 import { runOnMirror } from './run-mirror.js'
 import { runPerBlock } from './run-per-block.js'
 
@@ -33,19 +33,24 @@ async function run (req: RunRequest): Promise<void> {
 }
 
 // If the parent dies (killed, crashed) while a statement runs, nobody would ever stop this
-// process: the main thread may be inside sqlite3_step for good. A watchdog thread notices that the
-// parent is gone and kills the process. An idle sandbox simply exits when the IPC channel closes,
-// so the thread starts with the first statement: its start-up (a second V8 instance, ~10-20 ms of
-// CPU) then runs beside that statement instead of delaying the ready message, which the first
-// answer waits for. The parent is the one that started this process, even if it is gone already.
-// Its stdout and stderr are its own streams (it writes nothing): by default Node pipes a worker's
-// output into this process's process.stdout and process.stderr, creating both at once, and
-// stderr, a pipe to the parent, is a socket: that loaded net and its stream machinery on the first
-// statement's path (docs/performance.md, "Session 11: `petal query`").
+// process: the main thread may be inside sqlite3_step for good. Where the parent could start it
+// under a parent-death signal (fork.ts: `setpriv --pdeathsig KILL`, Linux), the kernel kills it
+// then; the signal was set before Node started, so a parent already gone by now is one that died
+// before it: leave at once. Elsewhere a watchdog thread notices that the parent is gone and kills
+// the process. An idle sandbox simply exits when the IPC channel closes, so the thread starts
+// with the first statement: its start-up (a second V8 instance, ~10-20 ms of CPU) then runs
+// beside that statement instead of delaying the ready message, which the first answer waits for.
+// The parent is the one that started this process, even if it is gone already. Its stdout and
+// stderr are its own streams (it writes nothing): by default Node pipes a worker's output into
+// this process's process.stdout and process.stderr, creating both at once, and stderr, a pipe to
+// the parent, is a socket: that loaded net and its stream machinery on the first statement's path
+// (docs/performance.md, "Session 11: `petal query`").
+const killedWithParent = process.argv.find(a => a.startsWith(PARENT_DEATH_ARG))?.slice(PARENT_DEATH_ARG.length)
+if (killedWithParent !== undefined && String(process.ppid) !== killedWithParent) process.kill(process.pid, 'SIGKILL')
 const parent = process.ppid
 let watchdog: Worker | undefined
 function watchParent (): void {
-  if (watchdog !== undefined) return
+  if (watchdog !== undefined || killedWithParent !== undefined) return
   watchdog = new Worker(`const parent = ${parent}
 setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL') }, 250)`, { eval: true, stdout: true, stderr: true })
   watchdog.unref()

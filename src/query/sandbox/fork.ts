@@ -1,5 +1,6 @@
 import type * as ChildProcesses from 'node:child_process'
 import { offerPrestartedSandbox, type ForkedSandbox } from './prestart.js'
+import { PARENT_DEATH_ARG } from './protocol.js'
 
 // Loaded on the first fork, not when this file loads: the CLI's router carries this file for
 // `petal query`, and every other command would pay for node:child_process (and net) at start.
@@ -9,12 +10,42 @@ function loadChildProcesses (): typeof ChildProcesses {
   return childProcesses
 }
 
+/** Where util-linux's setpriv may be: it execs a program with a parent-death signal set. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv']
+let setprivPath: string | null | undefined
+
+/**
+ * setpriv, if this is Linux and it is installed (util-linux, present on every Debian): the sandbox
+ * then runs under `setpriv --pdeathsig KILL`, so that the kernel kills it with SIGKILL when its
+ * parent dies, without a watchdog thread in the sandbox (a second V8 instance: ~17 M instructions
+ * on the statement's path and ~30-100 M beside it; docs/performance.md, "Session 39: petal
+ * query"). Elsewhere the watchdog thread does it.
+ */
+function setpriv (): string | null {
+  if (setprivPath !== undefined) return setprivPath
+  setprivPath = null
+  if (process.platform !== 'linux') return setprivPath
+  const { accessSync, constants } = process.getBuiltinModule('node:fs')
+  for (const p of SETPRIV) {
+    try { accessSync(p, constants.X_OK); setprivPath = p; break } catch {}
+  }
+  return setprivPath
+}
+
+/** How the sandbox learns that its parent died: the kernel's signal, or a watchdog thread of its own (tests pick). */
+export type ParentDeath = 'auto' | 'watchdog'
+
 /**
  * Fork the sandbox's entry `file`, noting its ready message whenever it comes. `env`: the
  * process's environment (default: this process's).
  */
-export function forkSandbox (file: string, execArgv: string[], env?: NodeJS.ProcessEnv): ForkedSandbox {
-  const child = loadChildProcesses().fork(file, [], { serialization: 'advanced', execArgv, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+export function forkSandbox (file: string, execArgv: string[], env?: NodeJS.ProcessEnv, parentDeath: ParentDeath = 'auto'): ForkedSandbox {
+  const sp = parentDeath === 'auto' ? setpriv() : null
+  // setpriv sets the signal and execs Node in the same process (the pid the parent kills and
+  // reaps). The signal is sent when the thread that forked ends: this one, the event loop's.
+  const how = sp === null ? { execArgv } : { execPath: sp, execArgv: ['--pdeathsig', 'KILL', '--', process.execPath, ...execArgv] }
+  const args = sp === null ? [] : [`${PARENT_DEATH_ARG}${process.pid}`]
+  const child = loadChildProcesses().fork(file, args, { serialization: 'advanced', ...how, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
   const forked: ForkedSandbox = { child, ready: false }
   const onMessage = (m: unknown): void => {
     if (typeof m === 'object' && m !== null && 'type' in m && m.type === 'ready') {
@@ -41,4 +72,3 @@ export function prestartQuerySandbox (file: string, env?: NodeJS.ProcessEnv): Fo
   offerPrestartedSandbox(forked)
   return forked
 }
-

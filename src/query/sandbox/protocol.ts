@@ -50,3 +50,9 @@ export const WINDOW = 2
 /** A chunk is sent when it holds this many rows or this many characters of text. */
 export const CHUNK_ROWS = 2048
 export const CHUNK_CHARS = 256 * 1024
+
+/**
+ * The sandbox's argument when it runs under a parent-death signal (fork.ts), followed by the
+ * parent's pid. The sandbox then starts no watchdog thread of its own (child.ts).
+ */
+export const PARENT_DEATH_ARG = '--killed-with-parent='

@@ -7,7 +7,7 @@ import { QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
 import type { DecryptRequest } from './confidential.js'
 import type { ChildMessage, ExportPlan, ExportRequest, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
-import { forkSandbox } from './fork.js'
+import { forkSandbox, type ParentDeath } from './fork.js'
 import { takePrestartedSandbox, type ForkedSandbox } from './prestart.js'
 
 export interface SandboxRun {
@@ -47,9 +47,9 @@ function childEntry (): { file: string, execArgv: string[] } {
   return { file: fileURLToPath(new URL('./child.ts', here)), execArgv: ['--import', tsx] }
 }
 
-function forkChildEntry (env: NodeJS.ProcessEnv | undefined): ForkedSandbox {
+function forkChildEntry (env: NodeJS.ProcessEnv | undefined, parentDeath: ParentDeath | undefined): ForkedSandbox {
   const { file, execArgv } = childEntry()
-  return forkSandbox(file, execArgv, env)
+  return forkSandbox(file, execArgv, env, parentDeath)
 }
 
 /**
@@ -68,11 +68,16 @@ export class QuerySandbox {
   private readonly started = new Set<ChildProcess>()
   private readonly logger: Logger
   private readonly env: NodeJS.ProcessEnv | undefined
+  private readonly parentDeath: ParentDeath | undefined
 
-  /** `env`: the sandbox process's environment (default: this process's). */
-  constructor (private readonly dataDir: string, options: { logger?: Logger, env?: NodeJS.ProcessEnv } = {}) {
+  /**
+   * `env`: the sandbox process's environment (default: this process's). `parentDeath`: how the
+   * sandbox learns that this process died (default: the kernel's signal where there is one; fork.ts).
+   */
+  constructor (private readonly dataDir: string, options: { logger?: Logger, env?: NodeJS.ProcessEnv, parentDeath?: ParentDeath } = {}) {
     this.logger = options.logger ?? nullLogger
     this.env = options.env
+    this.parentDeath = options.parentDeath
   }
 
   /** Start the process now (it takes ~0.1 s), e.g. while the mirror syncs; returns it. */
@@ -80,7 +85,7 @@ export class QuerySandbox {
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) return this.child
     // The CLI's router may have forked it already, while this command's code loaded.
     const prestarted = takePrestartedSandbox()
-    const forked = prestarted ?? forkChildEntry(this.env)
+    const forked = prestarted ?? forkChildEntry(this.env, this.parentDeath)
     const child = forked.child
     this.stderr = ''
     this.child = child

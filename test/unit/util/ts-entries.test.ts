@@ -29,7 +29,7 @@ describe('TypeScript entries without a bundler', () => {
     mirror.close()
     const sandbox = new QuerySandbox(chain.dir.root)
     try {
-      expect(sandbox.start().spawnargs.join(' ')).toMatch(/--import \S*tsx\S* \S*child\.ts$/)
+      expect(sandbox.start().spawnargs.join(' ')).toMatch(/--import \S*tsx\S* \S*child\.ts( --killed-with-parent=\d+)?$/)
       let text = ''
       await sandbox.run({ mode: 'mirror', sql: 'SELECT count(*) AS n FROM _blocks', format: 'ndjson', timeoutMs: 20_000, onText: t => { text += t } })
       expect(text).toBe('{"n":1}\n')
