@@ -1,7 +1,10 @@
-// Entry of the query sandbox process (forked by QuerySandbox). It runs one statement at a time and
-// streams the result back over IPC. Being a process of its own is the point: this SQLite build has
+// Entry of the query sandbox process (started by QuerySandbox, fork.ts). It runs one statement at a
+// time and streams the result back on its descriptor 3, a socket to its parent, in frames (wire.ts)
+// read and written with blocking system calls: it has nothing else to do meanwhile, and Node's IPC
+// channel cost a quarter of a bare Node start before any of its code ran. Being a process of its own is the point: this SQLite build has
 // no progress handler and no sqlite3_interrupt, so the only way to stop a runaway statement (a
 // recursive CTE that never ends) is to kill the process that runs it.
+import { readSync, writeSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { errorMessage, isPetalError, serializeError } from '../../util/index.js'
 import { QueryError } from '../errors.js'
@@ -9,17 +12,52 @@ import { Emitter } from './emitter.js'
 import { PARENT_DEATH_ARG, type ChildMessage, type ParentMessage, type RunRequest } from './protocol.js'
 import { runOnMirror } from './run-mirror.js'
 import { runPerBlock } from './run-per-block.js'
+import { FrameReader, encodeFrame } from './wire.js'
 
-const send = (m: ChildMessage): void => { process.send?.(m) }
-let current: Emitter | undefined
+const CHANNEL = 3
+
+/** Write all of `bytes` to the parent (a blocking socket: each call takes what fits, then waits). */
+function send (m: ChildMessage): void {
+  const bytes = encodeFrame(m)
+  for (let at = 0; at < bytes.length;) at += writeSync(CHANNEL, bytes, at, bytes.length - at)
+}
+
+const reader = new FrameReader()
+const inbox: ParentMessage[] = []
+const buffer = Buffer.allocUnsafe(64 * 1024)
+
+/** The parent's next message, waiting for it; undefined once the parent has closed the socket (or is gone). */
+function receive (): ParentMessage | undefined {
+  while (inbox.length === 0) {
+    let n: number
+    try {
+      n = readSync(CHANNEL, buffer, 0, buffer.length, null)
+    } catch (err) {
+      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'EINTR') continue
+      return undefined
+    }
+    if (n === 0) return undefined
+    inbox.push(...reader.push(Buffer.from(buffer.subarray(0, n))) as ParentMessage[])
+  }
+  return inbox.shift()
+}
+
+class ParentGone extends Error {}
 
 async function run (req: RunRequest): Promise<void> {
-  const out = new Emitter(send, req.format, req.maxRows)
-  current = out
+  // A full window waits here for the parent's ack (the only message it sends during a run).
+  const out = new Emitter(send, req.format, req.maxRows, () => {
+    for (;;) {
+      const m = receive()
+      if (m === undefined) throw new ParentGone('the parent closed the channel')
+      if (m.type === 'ack') { out.ack(); return }
+    }
+  })
   try {
     if (req.mode === 'per-block') await runPerBlock(req.dataDir, req.sql, out, { from: req.from, to: req.to })
     else await runOnMirror(req.dataDir, req.sql, out, { decrypt: req.decrypt, export: req.export })
   } catch (err) {
+    if (err instanceof ParentGone) throw err
     // Coded errors (a query's, a decryption's) go to the caller as they are.
     const e = isPetalError(err)
       ? err
@@ -27,8 +65,6 @@ async function run (req: RunRequest): Promise<void> {
     // What was produced before the failure is still delivered (then the error, and a non-zero exit).
     try { await out.flushPartial() } catch {}
     send({ type: 'error', error: serializeError(e) })
-  } finally {
-    current = undefined
   }
 }
 
@@ -37,7 +73,7 @@ async function run (req: RunRequest): Promise<void> {
 // under a parent-death signal (fork.ts: `setpriv --pdeathsig KILL`, Linux), the kernel kills it
 // then; the signal was set before Node started, so a parent already gone by now is one that died
 // before it: leave at once. Elsewhere a watchdog thread notices that the parent is gone and kills
-// the process. An idle sandbox simply exits when the IPC channel closes, so the thread starts
+// the process. An idle sandbox simply exits when its socket to the parent closes, so the thread starts
 // with the first statement: its start-up (a second V8 instance, ~10-20 ms of CPU) then runs
 // beside that statement instead of delaying the ready message, which the first answer waits for.
 // The parent is the one that started this process, even if it is gone already. Its stdout and
@@ -56,8 +92,16 @@ setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGK
   watchdog.unref()
 }
 
-process.on('message', (m: ParentMessage) => {
-  if (m.type === 'ack') current?.ack()
-  else if (m.type === 'run') { watchParent(); void run(m) }
-})
-send({ type: 'ready' })
+/**
+ * Say ready, then run each statement the parent sends. Acks left over from a run (the parent acks
+ * every chunk it took, after the window stopped waiting) are read here and need nothing. Ends
+ * when the parent closes the socket: nothing else keeps the process alive (the watchdog is unref'd).
+ */
+async function serve (): Promise<void> {
+  send({ type: 'ready' })
+  for (let m = receive(); m !== undefined; m = receive()) {
+    if (m.type === 'run') { watchParent(); await run(m) }
+  }
+}
+// A failed write (the parent went away) or a parent gone mid-run: there is no one left to answer.
+serve().catch(() => {})

@@ -19,7 +19,12 @@ export class Emitter {
   private columns?: string[]
   rowCount = 0
 
-  constructor (private readonly send: (m: ChildMessage) => void, private readonly format: OutputFormat, private readonly maxRows: number | undefined) {
+  /**
+   * `receiveAck`: blocks until the parent's next ack has been received and passed to ack() (the
+   * sandbox reads its socket with blocking calls, child.ts); without it, a full window waits for
+   * ack() to be called.
+   */
+  constructor (private readonly send: (m: ChildMessage) => void, private readonly format: OutputFormat, private readonly maxRows: number | undefined, private readonly receiveAck?: () => void) {
     if (format !== 'rows') this.formatter = createFormatter(format)
   }
 
@@ -103,7 +108,10 @@ export class Emitter {
   private async flush (): Promise<void> {
     if (this.formatter !== undefined && this.rows.length > 0) this.formatRows()
     if (this.rows.length === 0 && this.text === '') return
-    while (this.inflight >= WINDOW) await new Promise<void>(resolve => { this.wake = resolve })
+    while (this.inflight >= WINDOW) {
+      if (this.receiveAck !== undefined) this.receiveAck()
+      else await new Promise<void>(resolve => { this.wake = resolve })
+    }
     this.wake = undefined
     this.inflight++
     if (this.formatter === undefined) {

@@ -1,6 +1,8 @@
 import type * as ChildProcesses from 'node:child_process'
+import type { Socket } from 'node:net'
+import { SandboxChannel } from './channel.js'
 import { offerPrestartedSandbox, type ForkedSandbox } from './prestart.js'
-import { PARENT_DEATH_ARG } from './protocol.js'
+import { PARENT_DEATH_ARG, type ChildMessage } from './protocol.js'
 
 // Loaded on the first fork, not when this file loads: the CLI's router carries this file for
 // `petal query`, and every other command would pay for node:child_process (and net) at start.
@@ -36,24 +38,27 @@ function setpriv (): string | null {
 export type ParentDeath = 'auto' | 'watchdog'
 
 /**
- * Fork the sandbox's entry `file`, noting its ready message whenever it comes. `env`: the
- * process's environment (default: this process's).
+ * Start the sandbox's entry `file` (a Node script), noting its ready message whenever it comes.
+ * `env`: the process's environment (default: this process's). Its descriptor 3 is a socket to
+ * this process carrying framed messages (wire.ts), not Node's IPC channel.
  */
 export function forkSandbox (file: string, execArgv: string[], env?: NodeJS.ProcessEnv, parentDeath: ParentDeath = 'auto'): ForkedSandbox {
   const sp = parentDeath === 'auto' ? setpriv() : null
   // setpriv sets the signal and execs Node in the same process (the pid the parent kills and
   // reaps). The signal is sent when the thread that forked ends: this one, the event loop's.
-  const how = sp === null ? { execArgv } : { execPath: sp, execArgv: ['--pdeathsig', 'KILL', '--', process.execPath, ...execArgv] }
-  const args = sp === null ? [] : [`${PARENT_DEATH_ARG}${process.pid}`]
-  const child = loadChildProcesses().fork(file, args, { serialization: 'advanced', ...how, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
-  const forked: ForkedSandbox = { child, ready: false }
-  const onMessage = (m: unknown): void => {
-    if (typeof m === 'object' && m !== null && 'type' in m && m.type === 'ready') {
+  const node = [...execArgv, file]
+  const child = sp === null
+    ? loadChildProcesses().spawn(process.execPath, node, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })
+    : loadChildProcesses().spawn(sp, ['--pdeathsig', 'KILL', '--', process.execPath, ...node, `${PARENT_DEATH_ARG}${process.pid}`], { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })
+  const channel = new SandboxChannel(child.stdio[3] as Socket)
+  const forked: ForkedSandbox = { child, channel, ready: false }
+  const onMessage = (m: ChildMessage): void => {
+    if (m.type === 'ready') {
       forked.ready = true
-      child.off('message', onMessage)
+      channel.off(onMessage)
     }
   }
-  child.on('message', onMessage)
+  channel.on(onMessage)
   child.on('error', () => {})
   return forked
 }
@@ -66,7 +71,7 @@ export function forkSandbox (file: string, execArgv: string[], env?: NodeJS.Proc
 export function prestartQuerySandbox (file: string, env?: NodeJS.ProcessEnv): ForkedSandbox {
   const forked = forkSandbox(file, [], env)
   forked.child.unref()
-  forked.child.channel?.unref()
+  forked.channel.unref()
   const stderr = forked.child.stderr
   if (stderr !== null && 'unref' in stderr && typeof stderr.unref === 'function') stderr.unref()
   offerPrestartedSandbox(forked)

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
+import type { SandboxChannel } from './channel.js'
 
 /**
  * Starting the sandbox process before the command that needs it has loaded (docs/performance.md,
@@ -13,6 +14,8 @@ import type { ChildProcess } from 'node:child_process'
  */
 export interface ForkedSandbox {
   child: ChildProcess
+  /** The socket to it that carries the protocol's messages. */
+  channel: SandboxChannel
   /** Whether the process has said it is ready (it says so once, maybe before anyone listens). */
   ready: boolean
 }
@@ -40,6 +43,6 @@ export function peekPrestartedSandbox (): ForkedSandbox | undefined {
 }
 
 function isForked (v: unknown): v is ForkedSandbox {
-  return typeof v === 'object' && v !== null && 'child' in v && 'ready' in v && typeof v.ready === 'boolean' &&
+  return typeof v === 'object' && v !== null && 'child' in v && 'channel' in v && 'ready' in v && typeof v.ready === 'boolean' &&
     typeof v.child === 'object' && v.child !== null && 'pid' in v.child
 }

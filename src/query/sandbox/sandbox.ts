@@ -9,6 +9,7 @@ import type { DecryptRequest } from './confidential.js'
 import type { ChildMessage, ExportPlan, ExportRequest, OutputFormat, ParentMessage, RunRequest } from './protocol.js'
 import { forkSandbox, type ParentDeath } from './fork.js'
 import { takePrestartedSandbox, type ForkedSandbox } from './prestart.js'
+import type { SandboxChannel } from './channel.js'
 
 export interface SandboxRun {
   mode: 'mirror' | 'per-block'
@@ -60,6 +61,7 @@ function forkChildEntry (env: NodeJS.ProcessEnv | undefined, parentDeath: Parent
  */
 export class QuerySandbox {
   private child?: ChildProcess
+  private channel?: SandboxChannel
   private ready?: Promise<void>
   private stderr = ''
   private readonly mutex = new Mutex()
@@ -86,9 +88,10 @@ export class QuerySandbox {
     // The CLI's router may have forked it already, while this command's code loaded.
     const prestarted = takePrestartedSandbox()
     const forked = prestarted ?? forkChildEntry(this.env, this.parentDeath)
-    const child = forked.child
+    const { child, channel } = forked
     this.stderr = ''
     this.child = child
+    this.channel = channel
     trackChildProcess(child)
     this.started.add(child)
     this.logger.debug('query sandbox process started', { pid: child.pid, prestarted: prestarted !== undefined })
@@ -106,19 +109,19 @@ export class QuerySandbox {
       const onMessage = (m: ChildMessage): void => { if (m.type === 'ready') { cleanup(); resolve() } }
       const onExit = (): void => { fail(new Error(`it exited while starting${this.stderr === '' ? '' : ': ' + this.stderr.trim()}`)) }
       const onError = (err: Error): void => { fail(err) }
-      const cleanup = (): void => { clearTimeout(timer); child.off('message', onMessage); child.off('exit', onExit); child.off('error', onError) }
+      const cleanup = (): void => { clearTimeout(timer); channel.off(onMessage); child.off('exit', onExit); child.off('error', onError) }
       const fail = (err: Error): void => {
         cleanup()
         child.kill('SIGKILL')
         reject(new QueryError('QUERY_SANDBOX_FAILED', `cannot start the query sandbox process: ${err.message}`, { hint: 'check that the installation is complete (`npm ci`)' }))
       }
-      child.on('message', onMessage)
+      channel.on(onMessage)
       child.once('exit', onExit)
       child.once('error', onError)
       if (forked.ready) { cleanup(); resolve() }
     })
     this.ready.catch(() => {})
-    this.idle(child)
+    this.idle(child, channel)
     return child
   }
 
@@ -127,15 +130,17 @@ export class QuerySandbox {
     return await this.mutex.run(async () => {
       if (o.signal?.aborted === true) throw new AbortError()
       const child = this.start()
+      const channel = this.channel
       await this.ready
+      if (channel === undefined) throw new Error('the sandbox has no channel')
       // Aborted while the process was starting: exchange's listener would never fire.
       throwIfAborted(o.signal)
       child.ref()
-      child.channel?.ref()
+      channel.ref()
       try {
-        return await this.exchange(child, o)
+        return await this.exchange(child, channel, o)
       } finally {
-        if (this.child === child) this.idle(child)
+        if (this.child === child) this.idle(child, channel)
       }
     })
   }
@@ -154,12 +159,12 @@ export class QuerySandbox {
   }
 
   /** Between runs a warm sandbox must not keep its parent alive. */
-  private idle (child: ChildProcess): void {
+  private idle (child: ChildProcess, channel: SandboxChannel): void {
     child.unref()
-    child.channel?.unref()
+    channel.unref()
   }
 
-  private async exchange (child: ChildProcess, o: SandboxRun): Promise<ResultSummary> {
+  private async exchange (child: ChildProcess, channel: SandboxChannel, o: SandboxRun): Promise<ResultSummary> {
     return await new Promise<ResultSummary>((resolve, reject) => {
       let settled = false
       let queue = Promise.resolve()
@@ -175,7 +180,7 @@ export class QuerySandbox {
         if (settled) return false
         settled = true
         clearTimeout(timer)
-        child.off('message', onMessage)
+        channel.off(onMessage)
         child.off('exit', onExit)
         o.signal?.removeEventListener('abort', onAbort)
         return true
@@ -216,17 +221,17 @@ export class QuerySandbox {
         } finally {
           if (!settled) resume()
         }
-        if (!settled && child.connected) child.send({ type: 'ack' } satisfies ParentMessage, sendFailed)
+        if (!settled && channel.connected) channel.send({ type: 'ack' } satisfies ParentMessage, sendFailed)
       }
       const onMessage = (m: ChildMessage): void => {
         queue = queue.then(async () => { if (!settled) await consume(m) }).catch(err => { kill(err) })
       }
-      child.on('message', onMessage)
+      channel.on(onMessage)
       child.once('exit', onExit)
       o.signal?.addEventListener('abort', onAbort, { once: true })
       const req: RunRequest = { type: 'run', mode: o.mode, sql: o.sql, dataDir: this.dataDir, format: o.format, maxRows: o.maxRows, from: o.from, to: o.to, decrypt: o.decrypt, export: o.export }
       arm()
-      child.send(req, sendFailed)
+      channel.send(req, sendFailed)
     })
   }
 }

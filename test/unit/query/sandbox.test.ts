@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildBlock, rowsRootOf, signSeal, type TableEntry } from '../../../src/block/index.js'
@@ -194,6 +194,22 @@ describe('query sandbox', () => {
       }
     }
     expect((threads.watchdog ?? 0) - (threads.auto ?? 0)).toBe(1)
+  })
+
+  // Linux: /proc shows the sandbox's environment. Node sets up an IPC channel named by
+  // NODE_CHANNEL_FD before any of a process's code runs (child_process, net, stream, v8: a quarter
+  // of a bare Node start, on the first answer's path); the sandbox talks on a plain socket instead
+  // (src/query/sandbox/wire.ts; docs/performance.md, "Session 39: petal query").
+  it.runIf(process.platform === 'linux')('runs without Node\'s IPC channel, on a plain socket as descriptor 3', async () => {
+    const fresh = new QuerySandbox(chain.dir.root)
+    try {
+      expect((await textOf(chain, fresh, 'SELECT count(*) AS n FROM t')).trim()).toBe('{"n":6}')
+      const environ = readFileSync(`/proc/${String(fresh.pid)}/environ`, 'utf8').split('\0')
+      expect(environ.filter(v => v.startsWith('NODE_CHANNEL'))).toEqual([])
+      expect(readlinkSync(`/proc/${String(fresh.pid)}/fd/3`)).toMatch(/^socket:/)
+    } finally {
+      await fresh.close()
+    }
   })
 
   it('reports SQLite errors with their message and a code, never as an empty result', async () => {
