@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { readableCommits } from './wal-frames.js'
-import { forgetWalIndex, walIndexFrames } from './wal-index.js'
+import { forgetWalIndex, walIndexCopied, walIndexFrames } from './wal-index.js'
 
 /**
  * COMMIT on a WAL-mode connection (chain.db, pending.db) whose failure is true when it says the
@@ -141,7 +141,13 @@ function dropUnreadable (db: Database.Database): WalReading | 'busy' | undefined
     const indexed = walIndexFrames(db)
     if (indexed === undefined || indexed === 0) return undefined
     const readable = readableCommits(`${db.name}-wal`, indexed)
-    if (readable >= indexed || !forgetWalIndex(db)) return undefined
+    if (readable >= indexed) return undefined
+    // A lost frame a checkpoint already copied (from the page cache, before the loss) is in the
+    // database: a rebuild would end the log before it and copy older versions of its pages back
+    // over the database, dropping commits it holds and the acknowledged ones after (review39).
+    // Then the log is copied whole, as without the check.
+    const copied = walIndexCopied(db)
+    if (copied === undefined || readable < copied || !forgetWalIndex(db)) return undefined
     return { indexed, readable }
   } finally {
     db.exec('ROLLBACK')

@@ -45,6 +45,17 @@ export function walIndexFrames (db: Database.Database): number | undefined {
 }
 
 /**
+ * The frames a checkpoint has copied, or begun to copy, into the database (the checkpoint header's
+ * nBackfill and nBackfillAttempted, the larger), read as walIndexFrames is; undefined without the
+ * addon or a readable header.
+ */
+export function walIndexCopied (db: Database.Database): number | undefined {
+  if (!ready(db)) return undefined
+  const n = db.prepare('SELECT petal_wal_index(3)').pluck().get()
+  return typeof n === 'number' ? n : undefined
+}
+
+/**
  * Mark the wal-index header as not initialised, under SQLite's write lock (the caller's BEGIN
  * IMMEDIATE), so that the next transaction of any connection rebuilds the wal-index from the log,
  * as the first open after a crash does (walIndexReadHdr takes a header whose isInit is 0 as torn,

@@ -10,6 +10,10 @@
  *   petal_wal_index(1): clear the header's isInit, so that the next transaction of any connection
  *     rebuilds the wal-index from the log (walIndexTryHdr takes the header as torn), as the first
  *     open after a crash does. Returns 1 when done. Only under SQLite's write lock (BEGIN IMMEDIATE).
+ *   petal_wal_index(3): the frames a checkpoint has copied, or begun to copy, into the database
+ *     (the checkpoint header's nBackfill and nBackfillAttempted, the larger), NULL as for 0. The
+ *     pages of those frames may be in the database already: a rebuild that ends the log before one
+ *     of them would put older versions of its pages back over it (review39).
  *
  * Why not a descriptor of our own on the -shm: closing any descriptor of a file drops every POSIX
  * (fcntl) lock the process holds on it, SQLite's wal-index locks included (the revert of 989d6f3,
@@ -29,6 +33,9 @@ SQLITE_EXTENSION_INIT1
 #define HDR_SIZE 48
 #define HDR_IS_INIT 12
 #define HDR_MX_FRAME 16
+/* The checkpoint header (WalCkptInfo) after the two copies: nBackfill, and nBackfillAttempted after aReadMark[5] and aLock[8]. */
+#define CKPT_BACKFILL (2 * HDR_SIZE)
+#define CKPT_BACKFILL_ATTEMPTED (2 * HDR_SIZE + 32)
 /* Region 0's size as SQLite maps it (WALINDEX_PGSZ). */
 #define REGION 32768
 
@@ -58,6 +65,16 @@ static void wal_index (sqlite3_context *ctx, int argc, sqlite3_value **argv)
     return;
   }
   if (memcmp(a, b, HDR_SIZE) != 0 || a[HDR_IS_INIT] == 0) { sqlite3_result_null(ctx); return; }
+  if (op == 3) {
+    uint32_t done, tried;
+    unsigned char c[4];
+    for (int i = 0; i < 4; i++) c[i] = h[CKPT_BACKFILL + i];
+    memcpy(&done, c, sizeof done);
+    for (int i = 0; i < 4; i++) c[i] = h[CKPT_BACKFILL_ATTEMPTED + i];
+    memcpy(&tried, c, sizeof tried);
+    sqlite3_result_int64(ctx, (sqlite3_int64)(done > tried ? done : tried));
+    return;
+  }
   uint32_t mx;
   memcpy(&mx, a + HDR_MX_FRAME, sizeof mx);
   sqlite3_result_int64(ctx, (sqlite3_int64)mx);
