@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { isNotFound } from '../util/index.js'
 
 /**
  * The -wal file as SQLite's recovery would read it (sqlite3.c, walIndexRecover), to compare with
@@ -17,10 +18,14 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 const WAL_HEADER = 32
 const FRAME_HEADER = 24
 
-/** The last commit frame (1-based) of the valid prefix of the log `wal`, reading at most `upTo` frames; 0: none. */
+/**
+ * The last commit frame (1-based) of the valid prefix of the log `wal`, reading at most `upTo`
+ * frames; 0: none (no log). A log this process cannot open (EMFILE, EACCES) is thrown, not read
+ * as empty: the caller would rebuild the wal-index for nothing and report every commit dropped.
+ */
 export function readableCommits (wal: string, upTo: number): number {
   let fd: number
-  try { fd = openSync(wal, 'r') } catch { return 0 }
+  try { fd = openSync(wal, 'r') } catch (err) { if (isNotFound(err)) return 0; throw err }
   try {
     const size = fstatSync(fd).size
     const head = Buffer.alloc(WAL_HEADER)
