@@ -10,6 +10,7 @@ import { Watchdog } from '../../util/index.js'
 import { deadline, finish, openStream, toNetworkError } from '../rpc.js'
 import type { BlockSource, OpenBlock } from '../source.js'
 import { decodeJson, encodeJson, parseBlockMeta, parseBlockRequest, parseBlocksRequest } from '../wire.js'
+import { nextRead } from './range-reads.js'
 import { rangeWrites, writeSmallBlock, type RangeWrites } from './range-writes.js'
 import { receiveToFile, type RateFloor } from './receive-file.js'
 import { SendBatch, sendFile } from './send-file.js'
@@ -217,11 +218,12 @@ function frame (data: Uint8Array): Uint8Array {
 /**
  * Receive `size` bytes of one block of a range into a new file, hashing them. The rate floor is
  * enforced per window: each read asks for one window's worth of bytes (`bytesPerSecond ×
- * windowMs`) and must complete within the window (two for the first: the grace period), and the
- * whole block within `budgetMs`; both are deadlines of the range's one watchdog. Time spent on
- * this node's own disk (writes waiting for the pool, a slow close) is not the peer's: no deadline
- * runs then, and the block's budget moves by it. The disk's failures are coded where they happen
- * (StorageError: DISK_FULL…), so that no one blames the peer for them.
+ * windowMs`; more only of what is already buffered: range-reads.ts) and must complete within the
+ * window (two for the first: the grace period), and the whole block within `budgetMs`; both are
+ * deadlines of the range's one watchdog. Time spent on this node's own disk (writes waiting for the
+ * pool, a slow close) is not the peer's: no deadline runs then, and the block's budget moves by it.
+ * The disk's failures are coded where they happen (StorageError: DISK_FULL…), so that no one
+ * blames the peer for them.
  */
 export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, made?: boolean, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array> {
   const w = o.watchdog
@@ -279,10 +281,10 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
   try {
     let received = 0
     while (received < o.size) {
-      const want = Math.min(quota, o.size - received)
-      // One write for all the parts of a read (a write per part cost more than the bytes),
-      // synchronous while writes are fast (range-writes.ts: through the pool, V8 ran a full
-      // collection every ~10 MB received).
+      // Every whole quota already buffered in one read (range-reads.ts). One write for all the parts
+      // of a read (a write per part cost more than the bytes), synchronous while writes are fast
+      // (range-writes.ts: through the pool, V8 ran a full collection every ~10 MB received).
+      const want = nextRead(bs, quota, o.size - received)
       const parts = await take(want, received)
       if (headAt < head.length) headAt = fillHead(head, headAt, parts)
       await local(async () => { await o.writes.write(fh, parts, want, received) })
