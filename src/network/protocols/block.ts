@@ -125,6 +125,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
         await batch.flush()
       } finally {
         limit.dispose()
+        batch.dispose()
         if (batch.pooled) ctx.logger.debug('a synchronous block read was slow: the rest of the range was read through the thread pool', { peer, ms: batch.slowReadMs })
       }
       finish(stream)

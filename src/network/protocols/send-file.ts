@@ -4,7 +4,7 @@ import type { Stream } from '@libp2p/interface'
 import { SLOW_SYNC_READ_MS, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import { cpuWait } from '../cpu-wait.js'
-import { linkSignals, readFullySync } from '../../util/index.js'
+import { linkSignals, readFullySync, Watchdog, type LinkedSignal } from '../../util/index.js'
 import type { OpenBlock } from '../source.js'
 
 const read = promisify(readFd)
@@ -16,17 +16,25 @@ export class SendBatch {
   private readonly slowSyncReadMs: number
   private slowRead: number | undefined
   private readonly chunk: number
+  private readonly stallMs: number
+  /** The drain waits' deadline, one timer for the batch's life (stall). */
+  private stallDog: Watchdog | undefined
 
   /**
    * `slowSyncReadMs`: how long a synchronous read may take before the batch reads through the pool
    * (default SLOW_SYNC_READ_MS). `chunk`: the size of the messages addFile fills (default
    * UPLOAD_CHUNK; LARGE_UPLOAD_CHUNK on a link that has shown it is fast, upload-links.ts); small
-   * blocks (add) are gathered into messages of UPLOAD_CHUNK whatever it is.
+   * blocks (add) are gathered into messages of UPLOAD_CHUNK whatever it is. `stallMs`: how long a
+   * message may wait for the stream to take it (default TIMEOUTS.serverStall).
    */
-  constructor (private readonly raw: Stream, private readonly limit: AbortSignal, o: { slowSyncReadMs?: number, chunk?: number } = {}) {
+  constructor (private readonly raw: Stream, private readonly limit: AbortSignal, o: { slowSyncReadMs?: number, chunk?: number, stallMs?: number } = {}) {
     this.slowSyncReadMs = o.slowSyncReadMs ?? SLOW_SYNC_READ_MS
     this.chunk = Math.max(UPLOAD_CHUNK, o.chunk ?? UPLOAD_CHUNK)
+    this.stallMs = o.stallMs ?? TIMEOUTS.serverStall
   }
+
+  /** Stop the batch's stall timer (in the upload's `finally`; an undisposed one only fires once, idle). */
+  dispose (): void { this.stallDog?.dispose() }
 
   /** Whether the batch reads through the thread pool (since a synchronous read was slow). */
   get pooled (): boolean { return this.slowRead !== undefined }
@@ -109,7 +117,7 @@ export class SendBatch {
     const msg = this.msg.subarray(0, this.bytes)
     this.msg = undefined
     this.bytes = 0
-    if (!this.raw.send(msg)) await drained(this.raw, this.limit)
+    if (!this.raw.send(msg)) await drained(this.raw, this.limit, this.stallMs, this.stallDog ??= new Watchdog(this.limit))
   }
 }
 
@@ -136,14 +144,27 @@ async function readFully (fd: number, buf: Uint8Array, pos: number): Promise<num
  * awaited it alone read a whole chain into the write buffer: docs/performance.md, "Session 31: the
  * 1 MB pull").
  */
-async function drained (raw: Stream, limit: AbortSignal): Promise<void> {
+async function drained (raw: Stream, limit: AbortSignal, stallMs: number = TIMEOUTS.serverStall, dog?: Watchdog): Promise<void> {
   if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
-  const stall = linkSignals([limit], TIMEOUTS.serverStall)
+  // A batch's waits share its watchdog, re-armed for each, where each wait made a linked signal, a
+  // timer and their subscriptions (docs/performance.md, "Session 39: the 1 MB pull"); a lone
+  // file's upload links its own.
+  let own: LinkedSignal | undefined
+  let signal: AbortSignal
+  if (dog === undefined) {
+    own = linkSignals([limit], stallMs)
+    signal = own.signal
+  } else {
+    dog.arm(stallMs, 'stall')
+    signal = dog.signal
+  }
   try {
-    await raw.onDrain({ signal: stall.signal })
-    while (raw.writeBufferLength > 0 && raw.status === 'open') await handedOn(raw, stall.signal)
+    await raw.onDrain({ signal })
+    while (raw.writeBufferLength > 0 && raw.status === 'open') await handedOn(raw, signal)
   } finally {
-    stall.dispose()
+    own?.dispose()
+    // No deadline between waits (its pending timer fires once and finds none).
+    dog?.armAt(Infinity, 'stall')
   }
 }
 

@@ -2,6 +2,7 @@
 // buffer; the connection's drain wakes it anyway. The server must not read and queue the next
 // chunk until the stream has handed that message on: otherwise every drain of the socket piled one
 // more 256 KiB chunk per range into the stream (9 MB on a serving node, session 14).
+import { createHook } from 'node:async_hooks'
 import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { openSync, closeSync, writeFileSync } from 'node:fs'
@@ -124,6 +125,48 @@ describe('a served stream with a closed window', () => {
       expect(getEventListeners(s, 'idle')).toEqual([])
       expect(getEventListeners(s, 'close')).toEqual([])
       expect(s.held.length).toBe(1)
+    } finally {
+      closeSync(fd)
+    }
+  })
+
+  it('a range\'s waits share one stall timer (a timer a message before), and a message the stream never takes is still cut', async () => {
+    const path = join(tmpDir(), 'block.db')
+    const bytes = Buffer.alloc(8 * UPLOAD_CHUNK)
+    for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i)
+    writeFileSync(path, bytes)
+    const fd = openSync(path, 'r')
+    try {
+      // Every message waits for a drain, which comes on the next turn of the loop.
+      const sent: Uint8Array[] = []
+      const eager = { status: 'open', writeBufferLength: 0, send: (b: Uint8Array) => { sent.push(Buffer.from(b)); return false }, onDrain: tick }
+      const limit = new AbortController().signal
+      const batch = new SendBatch(eager as unknown as Stream, limit, { slowSyncReadMs: 1e9 })
+      let timers = 0
+      const hook = createHook({ init: (_id, type) => { if (type === 'Timeout') timers++ } })
+      hook.enable()
+      try {
+        await batch.addFile(Buffer.alloc(0), { fd, size: bytes.length, seal: '' }, limit)
+        await batch.flush()
+      } finally {
+        hook.disable()
+      }
+      expect(sent.length).toBe(8)
+      expect(Buffer.concat(sent).equals(bytes)).toBe(true)
+      expect(timers).toBe(1)
+      batch.dispose()
+      // A window that never opens: the batch's deadline (50 ms here) ends the upload, listeners gone.
+      const s = new WindowStream()
+      const stalled = new SendBatch(s as unknown as Stream, limit, { slowSyncReadMs: 1e9, stallMs: 50 })
+      const outcome = stalled.addFile(Buffer.alloc(0), { fd, size: 2 * UPLOAD_CHUNK, seal: '' }, limit).then(() => undefined, (e: unknown) => e)
+      await tick()
+      s.drain() // the connection drained, the stream's window still closed: waiting for 'idle'
+      const err = await outcome
+      stalled.dispose()
+      expect(err).toMatchObject({ name: 'TimeoutError' })
+      expect(s.held.length).toBe(1)
+      expect(getEventListeners(s, 'idle')).toEqual([])
+      expect(getEventListeners(s, 'close')).toEqual([])
     } finally {
       closeSync(fd)
     }
