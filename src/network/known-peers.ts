@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { errorMessage, isNotFound, isRecord, isStringArray, linkSignals, parseJson, runLoop, writeFileAtomic, type Clock, type Logger } from '../util/index.js'
+import { errorMessage, isNotFound, isRecord, isStringArray, linkSignals, parseJson, runLoop, replaceFile, type Clock, type Logger } from '../util/index.js'
 import type { PetalLibp2p } from './libp2p.js'
 import { addrPeerId } from './addresses.js'
 import { TIMEOUTS } from './constants.js'
@@ -168,7 +168,8 @@ export class KnownPeers {
       .sort((a, b) => b.lastSeen - a.lastSeen).slice(0, this.options.maxRemembered)
       .map(({ id, addrs, lastSeen }) => ({ id, addrs, lastSeen }))
     try {
-      writeFileAtomic(this.file, JSON.stringify({ peers }, null, 2) + '\n')
+      // A cache of what the node learns again (replaceFile: no fsync, a power loss may empty it).
+      replaceFile(this.file, JSON.stringify({ peers }, null, 2) + '\n')
     } catch (err) {
       this.logger.warn('cannot save the peers file', { file: this.file, error: errorMessage(err) })
     }

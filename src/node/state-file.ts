@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, lockHolders, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sleep, writeFileAtomicAsync } from '../util/index.js'
+import { isNotFound, isRecord, isStringArray, lockHolders, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sleep, replaceFile } from '../util/index.js'
 import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -27,12 +27,13 @@ export function nodeStatePath (dir: string): string { return join(dir, 'node-sta
 export function peersFilePath (dir: string): string { return join(dir, 'peers.json') }
 
 /**
- * Its flushes on libuv's thread pool: the running node rewrites the file every few seconds, and
- * while blocks were being fsynced each synchronous fsync held the event loop (and the blocks
- * arriving) for tens of milliseconds.
+ * Replaced by a rename, never fsynced (replaceFile): the file describes a live process, which a
+ * crash ends, and readers believe it only while its writer holds node.lock. The running node
+ * rewrites it every few seconds; its two fsyncs (the file's, the directory's) were journal commits
+ * beside the blocks' own, and a failed one was a disk fault reported for a file nobody needs.
  */
 export async function writeNodeState (dir: string, s: NodeState): Promise<void> {
-  await writeFileAtomicAsync(nodeStatePath(dir), JSON.stringify(s, null, 2) + '\n')
+  replaceFile(nodeStatePath(dir), JSON.stringify(s, null, 2) + '\n')
 }
 
 /**

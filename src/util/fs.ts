@@ -1,5 +1,4 @@
 import { accessSync, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync, writevSync, unlinkSync } from 'node:fs'
-import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode } from './narrow.js'
 
@@ -91,6 +90,25 @@ export function fsyncPathSync (path: string, flags: 'r' | 'r+' | 'w', data?: str
 }
 
 /**
+ * Replace `path` with `data` through a temporary sibling and a rename, fsyncing nothing: for files
+ * that only describe a running process or cache what it learns again (node-state.json,
+ * peers.json; docs/data-directory.md). A crash ends the process the file describes, so no reader
+ * needs its last version; after a power loss it may be the old one or empty, which their readers
+ * take for none. A failed fsync here (the directory's, which the disk's other files share) would
+ * say nothing about this file and only make a caller report a fault it cannot act on.
+ */
+export function replaceFile (path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
+  try {
+    writeFileSync(tmp, data, { mode })
+    renameSync(tmp, path)
+  } catch (err) {
+    try { unlinkSync(tmp) } catch {}
+    throw err
+  }
+}
+
+/**
  * Replace `path` with `data` so that a crash leaves either the old or the new content: write a
  * temporary sibling, fsync it, rename over the target, fsync the directory.
  */
@@ -106,27 +124,6 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
     throw err
   }
   fsyncDir(dir)
-}
-
-/** writeFileAtomic on libuv's thread pool (same steps, same guarantee). */
-export async function writeFileAtomicAsync (path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const dir = dirname(path)
-  await mkdir(dir, { recursive: true })
-  const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
-  try {
-    const fh = await open(tmp, 'w', mode)
-    try {
-      await fh.writeFile(data)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, path)
-  } catch (err) {
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
-  await fsyncDirAsync(dir)
 }
 
 /**

@@ -11,7 +11,7 @@ export { isRecord, errorMessage, errorCode, parseJson, isStringArray, asError } 
 export { toHex, fromHex, hexInto, isHex, isHash, equalBytes } from './hex.js'
 export { uleb } from './leb128.js'
 export { builtBytes, BUILT_DIR } from './built-bytes.js'
-export { nameNonce, fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, fsyncPathSync, writeFileAtomic, writeFileAtomicAsync, writeNewFileSync, writeFullySync, readFullySync, isNotFound, canWrite } from './fs.js'
+export { nameNonce, fsyncDir, fsyncDirAsync, fsyncFile, fsyncFileAsync, fsyncPathAsync, fsyncPathSync, writeFileAtomic, replaceFile, writeNewFileSync, writeFullySync, readFullySync, isNotFound, canWrite } from './fs.js'
 export { writeOutputFile, type DamagedFile, type DescriptorWriters, type OutputOptions } from './output-file.js'
 export { removeStaleTemps, processAlive } from './stale-temps.js'
 export { hintDirOf, hintWithDir, logRecordWithDir } from './hint-dir.js'
