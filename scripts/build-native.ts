@@ -90,4 +90,5 @@ writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl
 if (sha?.built !== true) process.stderr.write(`petal: native SHA-256 not built (${sha?.reason ?? '?'}); the manifest hashes in WebAssembly\n`)
 if (ossl?.built !== true) process.stderr.write(`petal: native OpenSSL addon not built (${ossl?.reason ?? '?'}); keys, signatures and hashes go through node:crypto\n`)
 if (held?.built !== true) process.stderr.write(`petal: native held-bytes SQLite addon not built (${held?.reason ?? '?'}); verify --deep's SQLite checks read the block files\n`)
-if (wal?.built !== true) process.stderr.write(`petal: native wal-index SQLite addon not built (${wal?.reason ?? '?'}); a re-write of a WAL log does not check the log against its wal-index\n`)
+// Without it Petal refuses to write chain.db and pending.db (WAL_CHECK_MISSING, src/storage/wal-index.ts): every checkpoint would be unchecked.
+if (wal?.built !== true) process.stderr.write(`petal: native wal-index SQLite addon not built (${wal?.reason ?? '?'}); commands that write chain.db or pending.db will refuse to run (WAL_CHECK_MISSING): install a C compiler and Node's headers, then run npm run build again\n`)

@@ -1,4 +1,4 @@
-import { commitWal, dataFileExists, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
+import { commitWal, dataFileExists, loadWalCheck, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
 import { errorCode } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LOOK_PENDING } from './pending-schema.js'
@@ -122,6 +122,7 @@ export class AppendStore extends PendingStore {
 function openAppendDb (path: string): PendingStore['db'] {
   const db = openSqlite(path)
   try {
+    loadWalCheck(db)
     db.pragma('synchronous = FULL')
   } catch (err) {
     db.close()

@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path'
-import { dataFileExists, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, systemFailure, type SqliteDb } from '../storage/index.js'
+import { dataFileExists, loadWalCheck, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, systemFailure, type SqliteDb } from '../storage/index.js'
 import { lockHolders, processStopped, resumeAdvice } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LAYOUT, RECORD_ROWS_COLUMN, SCHEMA } from './pending-schema.js'
@@ -23,6 +23,8 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
       }
     } else {
       db = openSqlite(path)
+      // Before any write: SQLite's own checkpoints off, Petal's checked ones instead (storage's wal-checkpoint.ts).
+      loadWalCheck(db)
       db.pragma('busy_timeout = 5000')
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')

@@ -1,5 +1,5 @@
 import { closeSync, fdatasync, openSync } from 'node:fs'
-import { commitWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { closeWal, commitWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { LOOK_PENDING, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
@@ -52,7 +52,8 @@ export class PendingStore {
 
   close (): void {
     if (this.walFd !== undefined) { closeSync(this.walFd); this.walFd = undefined }
-    if (this.db.open) this.db.close()
+    // No checkpoint at the close but a checked one (storage's closeWal).
+    closeWal(this.db)
   }
 
   stmt (sql: string): SqliteStatement {

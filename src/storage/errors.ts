@@ -24,7 +24,8 @@ export const STORAGE_ERROR_CODES = [
   'NO_KEYS',
   'PASSPHRASE_REQUIRED',
   'KEY_FILE_INVALID',
-  'KEY_WRONG_PURPOSE'
+  'KEY_WRONG_PURPOSE',
+  'WAL_CHECK_MISSING'
 ] as const
 
 export type StorageErrorCode = typeof STORAGE_ERROR_CODES[number]
@@ -66,6 +67,8 @@ export interface StorageErrorDetails {
   /** `path`: the damaged key file */
   KEY_FILE_INVALID: { path: string }
   KEY_WRONG_PURPOSE: None
+  /** `path`: the SQLite extension that was not found or not loaded */
+  WAL_CHECK_MISSING: { path: string }
 }
 
 /** The data directory, its index or its keystore cannot be used as asked. */
@@ -97,7 +100,8 @@ function storageErrorDocs (): Readonly<Record<StorageErrorCode, CodeDoc>> {
     NO_KEYS: { meaning: 'the keystore has no keys', hint: 'create one with `petal keygen` or import one with `petal keys import FILE`' },
     PASSPHRASE_REQUIRED: { meaning: 'the key is encrypted and no passphrase was given', hint: 'give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable' },
     KEY_FILE_INVALID: { meaning: 'a key file of the keystore is truncated, damaged or inconsistent (its id is not its key\'s)', hint: 'move it out of the keystore (keep it: it may be recoverable) and import the key again from a backup with `petal keys import FILE`' },
-    KEY_WRONG_PURPOSE: { meaning: 'an encryption key was given where a signing key is needed, or the other way round (they are kept apart: docs/confidential.md)', hint: '`petal mykeys` lists each key with its purpose' }
+    KEY_WRONG_PURPOSE: { meaning: 'an encryption key was given where a signing key is needed, or the other way round (they are kept apart: docs/confidential.md)', hint: '`petal mykeys` lists each key with its purpose' },
+    WAL_CHECK_MISSING: { meaning: 'a command would write chain.db or pending.db, and Petal\'s SQLite extension that checks their -wal log before any checkpoint (dist/native/petal-wal-index.node) was not built (no C compiler or no Node headers at `npm run build`) or cannot be loaded; without it a checkpoint could copy a lost write into the database, so writing is refused (docs/data-directory.md)', hint: 'install a C compiler and Node\'s headers (Debian: apt-get install gcc nodejs), then run `npm run build`; read-only commands work without it' }
   }
 }
 

@@ -11,6 +11,7 @@ import { SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, typ
 import { dataFileExists } from './data-file.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
+import { loadWalCheck } from './wal-index.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
@@ -64,6 +65,8 @@ export class IndexDb {
     dataFileExists(path, 'chain index')
     try {
       db = options.readonly === true ? openSqliteReadonly(path) : new Database(path)
+      // Before any write: SQLite's own checkpoints off, Petal's checked ones instead (wal-checkpoint.ts).
+      if (options.readonly !== true) loadWalCheck(db)
       // A reader meets a lock only while a crashed writer's WAL is recovered; wait that out.
       // `wait: false` (a reader's quiet repair of a crashed write) never waits at all.
       db.pragma(`busy_timeout = ${options.wait === false ? 0 : 5000}`)

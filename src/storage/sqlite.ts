@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { canWrite, errorCode } from '../util/index.js'
 import { StorageError } from './errors.js'
+import { checkpointBeforeClose } from './wal-checkpoint.js'
 
 // SQLite connections for Petal's own derived databases (the query mirror, planning schemas, block
 // copies held in memory). DESIGN.md keeps better-sqlite3 behind `block` and `storage`; modules
@@ -34,10 +35,21 @@ export function leaveConnectionsAtExit (): void { leaving = true }
 export function closeOrLeave (db: SqliteDb): void {
   if (!db.open) return
   if (leaving && !db.readonly && !db.memory && !db.inTransaction && walBytes(db.name) <= LEAVE_WAL_MAX_BYTES) { leftOpen.push(db); return }
+  closeWal(db)
+}
+
+/**
+ * Close a connection. One to chain.db or pending.db never checkpoints at its close (the wal-index
+ * extension turned that off: it copied the log unchecked); a -wal larger than
+ * LEAVE_WAL_MAX_BYTES is copied and emptied first by a checked checkpoint (wal-checkpoint.ts).
+ */
+export function closeWal (db: SqliteDb): void {
+  if (!db.open) return
+  checkpointBeforeClose(db, LEAVE_WAL_MAX_BYTES)
   db.close()
 }
 
-// A -wal larger than this is checkpointed and deleted at the close as before: the next process's
+// A -wal larger than this is checkpointed and emptied at the close as before: the next process's
 // first connection reads all of a -wal it finds to rebuild its index (the -shm), ~0.6 instructions
 // a byte and a read per 4 KiB page, and a 100-row import adds ~70 KiB to chain.db's.
 const LEAVE_WAL_MAX_BYTES = 1024 * 1024

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import { errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { readableCommits } from './wal-frames.js'
+import { checkpointIfDue } from './wal-checkpoint.js'
 import { forgetWalIndex, walIndexCopied, walIndexFrames } from './wal-index.js'
 
 /**
@@ -14,16 +15,19 @@ import { forgetWalIndex, walIndexCopied, walIndexFrames } from './wal-index.js'
  * finds it committed (session 33's fault torture). So the failed commit is overwritten at once by
  * a one-page commit (undoFailedCommit); any other code is SQLite's own rollback and is true: a
  * frame write that failed left no whole commit frame, and an automatic checkpoint's failure never
- * reaches the COMMIT (SQLite's default WAL hook ignores it, docs/data-directory.md).
+ * reaches the COMMIT (Petal runs checkpoints itself, after it: checkpointIfDue, wal-checkpoint.ts).
  */
 export function commitWal<T> (db: Database.Database, commit: () => T, look = LOOK_INDEX): T {
+  let r: T
   try {
-    return commit()
+    r = commit()
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK')
     if (errorCode(err) !== 'SQLITE_IOERR_FSYNC') throw err
     throw undoFailedCommit(db, err, look)
   }
+  checkpointIfDue(db)
+  return r
 }
 
 /**

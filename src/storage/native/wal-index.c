@@ -10,10 +10,19 @@
  *   petal_wal_index(1): clear the header's isInit, so that the next transaction of any connection
  *     rebuilds the wal-index from the log (walIndexTryHdr takes the header as torn), as the first
  *     open after a crash does. Returns 1 when done. Only under SQLite's write lock (BEGIN IMMEDIATE).
+ *   petal_wal_index(2): the frames the log held after this connection's last commit (what SQLite's
+ *     WAL hook was told), 0 before its first; src/storage/wal-checkpoint.ts runs a checkpoint when due.
  *   petal_wal_index(3): the frames a checkpoint has copied, or begun to copy, into the database
  *     (the checkpoint header's nBackfill and nBackfillAttempted, the larger), NULL as for 0. The
  *     pages of those frames may be in the database already: a rebuild that ends the log before one
  *     of them would put older versions of its pages back over it (review39).
+ *
+ * Loading it also turns off the two checkpoints SQLite runs by itself, which copy what the
+ * wal-index names unchecked (docs/data-directory.md, "A log that no longer reads as written"):
+ * the automatic one after a commit (a WAL hook of its own replaces SQLite's default one, which ran
+ * it past 1,000 frames; this one only records the count), and the last connection's at close
+ * (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE: the -wal and -shm are left as a crash leaves them, and the
+ * next first opener's recovery reads the log from the disk). better-sqlite3 exposes neither.
  *
  * Why not a descriptor of our own on the -shm: closing any descriptor of a file drops every POSIX
  * (fcntl) lock the process holds on it, SQLite's wal-index locks included (the revert of 989d6f3,
@@ -55,6 +64,7 @@ static volatile unsigned char *header (sqlite3 *db)
 static void wal_index (sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
   int op = argc > 0 ? sqlite3_value_int(argv[0]) : 0;
+  if (op == 2) { sqlite3_result_int(ctx, *(int *)sqlite3_user_data(ctx)); return; }
   volatile unsigned char *h = header(sqlite3_context_db_handle(ctx));
   if (h == NULL) { sqlite3_result_null(ctx); return; }
   unsigned char a[HDR_SIZE], b[HDR_SIZE];
@@ -80,12 +90,31 @@ static void wal_index (sqlite3_context *ctx, int argc, sqlite3_value **argv)
   sqlite3_result_int64(ctx, (sqlite3_int64)mx);
 }
 
+/* SQLite's WAL hook: called after each commit with the log's frame count. Never checkpoints. */
+static int wal_hook (void *arg, sqlite3 *db, const char *name, int frames)
+{
+  (void)db;
+  if (strcmp(name, "main") == 0) *(int *)arg = frames;
+  return SQLITE_OK;
+}
+
 __attribute__((visibility("default"))) int sqlite3_petalwal_init (sqlite3 *db, char **err, const sqlite3_api_routines *api)
 {
-  (void)err;
   SQLITE_EXTENSION_INIT2(api);
+  int off = 0;
+  if (sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, &off) != SQLITE_OK || off != 1) {
+    *err = sqlite3_mprintf("cannot turn off the checkpoint on close");
+    return SQLITE_ERROR;
+  }
+  /* The connection's last commit's frame count, freed with the function at the connection's close. */
+  int *frames = sqlite3_malloc(sizeof *frames);
+  if (frames == NULL) return SQLITE_NOMEM;
+  *frames = 0;
   /* DIRECTONLY: never from a trigger or a view a database file could carry. */
-  return sqlite3_create_function(db, "petal_wal_index", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, wal_index, NULL, NULL);
+  int rc = sqlite3_create_function_v2(db, "petal_wal_index", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, frames, wal_index, NULL, NULL, sqlite3_free);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_wal_hook(db, wal_hook, frames);
+  return SQLITE_OK;
 }
 
 NAPI_MODULE_INIT ()

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -112,8 +113,11 @@ describe('appends on their own connection to pending.db', () => {
     const dir = mkdtempSync(join(tmpdir(), 'petal-append-store-'))
     cleanup.push(() => { rmSync(dir, { recursive: true, force: true }) })
     const path = join(dir, 'pending.db')
-    PendingStore.open(path).close()
-    PendingStore.open(join(dir, 'other.db')).close()
+    // Each file whole, its log copied in (a close leaves the log since session 39): a file put in
+    // pending.db's place beside pending.db's own -wal would be read through that log.
+    const whole = (p: string): void => { PendingStore.open(p).close(); const db = new Database(p); db.pragma('wal_checkpoint(TRUNCATE)'); db.close() }
+    whole(path)
+    whole(join(dir, 'other.db'))
     const main = PendingStore.open(path)
     cleanup.push(() => { main.close() })
     const check = AppendStore.of(main) // the same file: accepted

@@ -1,0 +1,105 @@
+import type Database from 'better-sqlite3'
+import { statSync } from 'node:fs'
+import { errorCode } from '../util/index.js'
+import { readableCommits } from './wal-frames.js'
+import { lastCommitFrames, walCheckLoaded, walIndexCopied, walIndexFrames } from './wal-index.js'
+
+/**
+ * Petal's checkpoints of chain.db and pending.db, in place of SQLite's own: the wal-index
+ * extension (wal-index.ts) turns off the automatic checkpoint after a commit and the one at
+ * close, which copy whatever the wal-index names, a frame whose write the disk lost included
+ * (docs/data-directory.md, "A log that no longer reads as written"). Each one here first reads the
+ * log as SQLite's recovery would, under the write lock, and copies nothing when it does not read
+ * as written up to what the wal-index says is committed: the frames stay in the log, and the
+ * re-write of whoever's fsync failed (rewriteLog, which drops them and says so) or the next first
+ * opener's recovery (which reads the log from the disk) deals with them. A log left so grows
+ * until then; nothing acknowledged is copied unchecked.
+ */
+
+/** SQLite's default automatic checkpoint threshold, kept: a log of ~4 MiB at 4 KiB pages. */
+export const CHECKPOINT_FRAMES = 1000
+
+/** When a checkpoint left frames in the log (readers, a writer, a log that does not read as written), the next try waits for this many more frames. */
+const RETRY_FRAMES = 250
+
+// Per connection: the log's frame count at which its next checkpoint is due.
+const dueAt = new WeakMap<Database.Database, number>()
+
+/**
+ * After a commit on `db` (commitWal): a checked PASSIVE checkpoint once the log holds
+ * CHECKPOINT_FRAMES frames, as SQLite's automatic one did, never waiting (busy 0: another writer
+ * or checkpointer makes it try again later). Its failures are SQLite's own automatic checkpoint's
+ * (a copy cut short leaves the frames in the log, nothing is lost: docs/data-directory.md), so
+ * they do not reach the committer, whose commit is made.
+ */
+export function checkpointIfDue (db: Database.Database): void {
+  if (!walCheckLoaded(db) || db.inTransaction) return
+  const frames = lastCommitFrames(db)
+  if (frames < (dueAt.get(db) ?? CHECKPOINT_FRAMES)) return
+  const whole = checkedCheckpoint(db, 'PASSIVE')
+  // After a whole copy the next writer restarts the log at frame 1: due again at the threshold.
+  dueAt.set(db, whole ? CHECKPOINT_FRAMES : frames + RETRY_FRAMES)
+}
+
+/**
+ * Before `db` is closed: SQLite's checkpoint at close is off, so a log larger than `overBytes`
+ * is copied (checked, TRUNCATE at busy 0) and emptied here; a smaller one is left, as a crash
+ * leaves it, for the next first opener's recovery to read. Never throws: a close goes on.
+ */
+export function checkpointBeforeClose (db: Database.Database, overBytes: number): void {
+  if (!db.open || !walCheckLoaded(db) || db.inTransaction || db.readonly) return
+  if ((statSync(`${db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) <= overBytes) return
+  try {
+    checkedCheckpoint(db, 'TRUNCATE')
+  } catch {
+    // The log stays: the next opener reads it (recovery), or the next checkpoint copies it.
+  }
+}
+
+/**
+ * A checkpoint in `mode` at busy 0 whose log was first read as recovery reads it (wal-frames.ts)
+ * up to the wal-index's mxFrame, under the write lock. True when every frame was copied; false
+ * when the lock was taken, readers kept frames back, or the log does not read as written (then
+ * nothing is copied). SQLite's errors of the copy itself are swallowed as its automatic
+ * checkpoint's are; the check's own failures (reading the -wal) leave the log uncopied too.
+ */
+function checkedCheckpoint (db: Database.Database, mode: 'PASSIVE' | 'TRUNCATE'): boolean {
+  const busy = db.pragma('busy_timeout', { simple: true })
+  db.pragma('busy_timeout = 0')
+  try {
+    if (!readsWhole(db)) return false
+    const r = (db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number, log: number, checkpointed: number }>)[0]
+    return r !== undefined && r.busy === 0 && r.checkpointed === r.log
+  } catch (err) {
+    if (errorCode(err) === undefined) throw err
+    return false
+  } finally {
+    db.pragma(`busy_timeout = ${Number(busy)}`)
+  }
+}
+
+/** Whether the log reads as written up to the wal-index's mxFrame; false also when the write lock was not free. */
+function readsWhole (db: Database.Database): boolean {
+  try {
+    db.exec('BEGIN IMMEDIATE')
+  } catch (err) {
+    if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
+    throw err
+  }
+  try {
+    const indexed = walIndexFrames(db)
+    if (indexed === undefined) return false
+    if (indexed === 0) return true
+    const readable = readableCommits(`${db.name}-wal`, indexed)
+    if (readable >= indexed) return true
+    // A lost frame an earlier checkpoint already copied (from the page cache, before the loss) is
+    // in the database whole: the log is copied whole, as rewriteLog does (review39).
+    const copied = walIndexCopied(db)
+    return copied !== undefined && readable < copied
+  } catch (err) {
+    if (errorCode(err) === undefined) throw err
+    return false
+  } finally {
+    db.exec('ROLLBACK')
+  }
+}
