@@ -13,18 +13,18 @@ export class WalRewriteNeeded extends Error {
   constructor () { super('chain.db-wal must be re-written into chain.db before the journal goes') }
 }
 
-/** Re-writes a writer tries before it falls back to an fsync of the -wal (readers or other writers kept the log from emptying). */
+/** Re-writes a writer makes before it gives up (each emptied the log, and another process's write had filled it again by the next recovery). */
 export const MAX_WAL_REWRITES = 3
 
-/** How long each of a writer's re-writes waits, on timers, for readers or another writer to let the log empty. */
-export const WAL_REWRITE_WAIT_MS = 5000
+/** How long a writer's re-write waits, on timers, for readers or another writer to let the log empty (without --wait): as long as its three 5 s busy waits did before session 38. */
+export const WAL_REWRITE_WAIT_MS = 15_000
 
 /**
  * What recover() does with a journal whose commit is in the index while chain.db-wal is not known
- * to be durable: ask for a re-write (WalRewriteNeeded), leave the journal for the next writer, or
- * (a writer's last try) fsync the -wal.
+ * to be durable: ask for a re-write (WalRewriteNeeded), or leave the journal for the next writer.
+ * Never an fsync of the -wal in its place (before session 39, a writer's fourth try).
  */
-export type UnsyncedLog = 'ask' | 'leave' | 'fsync'
+export type UnsyncedLog = 'ask' | 'leave'
 
 /**
  * Bring the data directory back to what the index says, after a crash: roll back the moves of a
@@ -49,13 +49,8 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask'): void {
       // fsync of the -wal retried after a failure proves nothing (fsyncgate: the pages it could
       // not write are marked clean). So the log is re-written into chain.db: WalRewriteNeeded.
       if (log === 'ask') throw new WalRewriteNeeded()
-      if (log === 'leave') {
-        keep = true
-        logger.debug('left a journal whose commit is not yet known to be on disk to the next writer', { block: j.commit })
-      } else {
-        logger.warn('chain.db-wal could not be re-written into chain.db (readers or writers kept it busy): fsynced instead', { block: j.commit })
-        index.syncWalNow()
-      }
+      keep = true
+      logger.debug('left a journal whose commit is not yet known to be on disk to the next writer', { block: j.commit })
     }
     if (!keep) removeJournal(dir)
   }

@@ -1,4 +1,4 @@
-import type { WriteLockOptions } from '../storage/index.js'
+import { StorageError, type WriteLockOptions } from '../storage/index.js'
 import { failpoint } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { MAX_WAL_REWRITES, recover, WAL_REWRITE_WAIT_MS, WalRewriteNeeded } from './recover.js'
@@ -15,16 +15,18 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
   for (let tries = 0; ; tries++) {
     try {
       result = await chain.index.withWriteLock(async () => {
-        recover(chain, tries >= MAX_WAL_REWRITES ? 'fsync' : 'ask')
+        recover(chain, 'ask')
         return await fn({ afterCommit: f => { after.push(f) } })
       }, options)
       break
     } catch (err) {
       // recover() threw before `fn` ran: re-write chain.db-wal outside the transaction, then again.
-      // Readers are waited for on timers (the event loop runs meanwhile), as long as SQLite's busy
-      // timeout did on the thread before session 38.
+      // Readers are waited for on timers (the event loop runs meanwhile), for --wait if given. No
+      // fsync of the -wal stands in when they outlast it (fsyncgate: after a failed one it proves
+      // nothing, and the journal it let go was all that undid the group): the write is refused.
       if (!(err instanceof WalRewriteNeeded)) throw err
-      await chain.index.rewriteWalExclusive(WAL_REWRITE_WAIT_MS)
+      const waitMs = options.timeoutMs ?? WAL_REWRITE_WAIT_MS
+      if (tries >= MAX_WAL_REWRITES || !await chain.index.rewriteWalExclusive(waitMs, options.signal)) throw logInUse(chain, waitMs)
     }
   }
   failpoint('tx:committed')
@@ -36,4 +38,12 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
     }
   }
   return result
+}
+
+/** The re-write a journal's group needs was kept from emptying chain.db-wal for `waitMs` (or after MAX_WAL_REWRITES re-writes): nothing was written. */
+function logInUse (chain: Chain, waitMs: number): StorageError {
+  return new StorageError('INDEX_BUSY', `the chain index's log (${chain.dir.chainDb}-wal) stayed in use by readers or another writer for ${(waitMs / 1000).toFixed(1)} s: an earlier group of blocks whose flush failed or was cut short must be re-written into chain.db before the next write, and the log cannot be emptied while they read it`, {
+    hint: 'run the command again when the processes reading this data directory (`petal serve`, a node\'s API, a `petal query --per-block`) have finished their reads, or wait longer with --wait SECONDS; nothing was written',
+    details: { holder: undefined }
+  })
 }

@@ -130,9 +130,6 @@ export class IndexDb {
     }
   }
 
-  /** fsync chain.db-wal on this thread, for recovery. */
-  syncWalNow (): void { this.writeLock.syncWalNow() }
-
   /**
    * Whether chain.db-wal is empty or gone: every commit is then in chain.db itself, fsynced (by a
    * TRUNCATE checkpoint, rewriteWal, or by the checkpoint of a last connection's close, which
@@ -167,8 +164,8 @@ export class IndexDb {
    * SQLite's busy handler sleeps on the calling thread, and a writer's three 5 s waits blocked the
    * event loop (a reader of this process could not even end its snapshot meanwhile).
    */
-  async rewriteWalExclusive (waitMs: number): Promise<boolean> {
-    return await this.writeLock.exclusive(async () => await retryBusy(() => this.rewriteWal(0), waitMs))
+  async rewriteWalExclusive (waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    return await this.writeLock.exclusive(async () => await retryBusy(() => this.rewriteWal(0), waitMs, signal))
   }
 
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */

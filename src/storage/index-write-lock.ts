@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { closeSync, fsync, openSync } from 'node:fs'
-import { AbortError, errorCode, failpoint, fsyncFile, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
+import { AbortError, errorCode, failpoint, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
@@ -77,7 +77,7 @@ export class IndexWriteLock {
     })
   }
 
-  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool, through `fd` if given (closed); syncWalNow on this thread, for recovery. */
+  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool, through `fd` if given (closed). */
   private async syncWal (fd?: number): Promise<void> {
     if (fd === undefined) { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }); return }
     try {
@@ -86,7 +86,6 @@ export class IndexWriteLock {
       closeSync(fd)
     }
   }
-  syncWalNow (): void { try { fsyncFile(`${this.db.name}-wal`) } catch (err) { if (!isNotFound(err)) throw err } }
 
   /** Run `fn` between this process's write transactions (under its mutex, until it settles), outside any. */
   async exclusive<T> (fn: () => T | Promise<T>): Promise<T> { return await this.mutex.run(async () => await fn()) }

@@ -182,12 +182,12 @@ export async function rewriteLogWaiting (db: Database.Database, waitMs: number):
   return await retryBusy(() => rewriteLog(db, 0), waitMs)
 }
 
-/** `tryOnce` (a re-write at busy 0: false when busy) tried again on timers until it succeeds or `waitMs` has passed. */
-export async function retryBusy (tryOnce: () => boolean, waitMs: number): Promise<boolean> {
+/** `tryOnce` (a re-write at busy 0: false when busy) tried again on timers until it succeeds or `waitMs` has passed (AbortError on `signal`). */
+export async function retryBusy (tryOnce: () => boolean, waitMs: number, signal?: AbortSignal): Promise<boolean> {
   const until = Date.now() + waitMs
   for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
     if (tryOnce()) return true
     if (Date.now() >= until) return false
-    await sleep(delay)
+    await sleep(delay, signal)
   }
 }
