@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path'
 import { dataFileExists, loadWalCheck, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, systemFailure, type SqliteDb } from '../storage/index.js'
-import { lockHolders, processStopped, resumeAdvice } from '../util/index.js'
+import { errorCode, lockHolders, processStopped, resumeAdvice } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LAYOUT, RECORD_ROWS_COLUMN, SCHEMA } from './pending-schema.js'
 import { newInstanceId } from './receipt-id.js'
@@ -122,15 +122,43 @@ function upgradeLayout (db: SqliteDb, path: string): void {
     })
   }
   try {
+    upgradeAlone(db, path)
+  } finally {
+    seal?.release()
+    lock?.release()
+  }
+}
+
+/**
+ * The upgrade's transaction, made only while no other process has pending.db open. An older
+ * Petal's `petal seal` that opened the store (and read its layout) before the upgrade, but took
+ * seal.lock only after it, would claim layout 3's records as rows of its own (review38's left): it
+ * holds no lock the checks above see in that instant. But every connection to a WAL database
+ * holds SQLite's shared lock on the file from its first read to its close, so the transaction
+ * takes the file's exclusive lock (locking_mode EXCLUSIVE, BEGIN EXCLUSIVE, waiting up to a
+ * second) and is refused while any other connection is open; one that opens meanwhile waits for
+ * the lock and then reads layout 3, which an older Petal refuses.
+ */
+function upgradeAlone (db: SqliteDb, path: string): void {
+  db.pragma('locking_mode = EXCLUSIVE')
+  db.pragma(`busy_timeout = ${NodeLock.LOOK_WAIT_MS}`)
+  try {
     // One transaction: the column and the layout that says it is there (another process of this
     // Petal may have upgraded the store since the look).
     db.transaction(() => {
       if (!hasRecordRows(db)) db.exec(RECORD_ROWS_COLUMN)
       db.prepare("UPDATE meta SET value = ? WHERE key = 'layout' AND value IN ('1', '2')").run(LAYOUT)
-    }).immediate()
+    }).exclusive()
+  } catch (err) {
+    if (errorCode(err)?.startsWith('SQLITE_BUSY') !== true) throw err
+    throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process has it open (a command of an older Petal: \`petal seal\`, \`petal append\`, \`petal serve\`)`, {
+      hint: 'run this command again when that command has ended (stop a `petal serve` of an older Petal); run this version of Petal from then on: it upgrades pending.db at its first open'
+    })
   } finally {
-    seal?.release()
-    lock?.release()
+    db.pragma('busy_timeout = 5000')
+    db.pragma('locking_mode = NORMAL')
+    // The exclusive lock goes at the next read of the file.
+    db.prepare('SELECT count(*) FROM sqlite_schema').get()
   }
 }
 

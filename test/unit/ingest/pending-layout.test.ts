@@ -55,9 +55,12 @@ function captured (fn: () => unknown): Error & { code?: string, hint?: string } 
   throw new Error('did not throw')
 }
 
-/** Another process holding the node lock of `dir`, as a running node does, until stop(). */
-async function nodeLockHolder (dir: string, file = 'node.lock'): Promise<{ stop: () => Promise<void> }> {
-  const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, file))}); db.exec('BEGIN EXCLUSIVE'); process.stdout.write('locked\\n'); process.stdin.resume(); process.stdin.on('end', () => { db.exec('ROLLBACK'); db.close(); process.exit(0) })`
+/**
+ * Another process holding the node lock of `dir`, as a running node does, until stop(); `hold`:
+ * what it does with its connection instead (a look at pending.db, kept open).
+ */
+async function nodeLockHolder (dir: string, file = 'node.lock', hold = "db.exec('BEGIN EXCLUSIVE')"): Promise<{ stop: () => Promise<void> }> {
+  const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(join(dir, file))}); ${hold}; process.stdout.write('locked\\n'); process.stdin.resume(); process.stdin.on('end', () => { if (db.inTransaction) db.exec('ROLLBACK'); db.close(); process.exit(0) })`
   const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] })
   cleanup.push(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   await new Promise<void>((resolve, reject) => {
@@ -198,6 +201,22 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     cleanup.push(async () => { await ingest.close() })
     expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
     expect([NodeLock.isHeld(chain.dir.root, 'seal.lock'), NodeLock.isHeldHere(chain.dir.root, 'seal.lock')]).toEqual([false, false])
+  })
+
+  it('is not upgraded while another process has pending.db open (an older Petal\'s `petal seal` between its open, which read layout 1, and its seal.lock; failed on the old code: upgraded under it)', async () => {
+    const { chain } = await chainWithFixture()
+    // As an older Petal's open leaves it: WAL mode, the layout read, the connection kept.
+    const holder = await nodeLockHolder(chain.dir.root, 'pending.db', "db.pragma('journal_mode = WAL'); db.prepare(\"SELECT value FROM meta WHERE key = 'layout'\").get()")
+    const err = captured(() => Ingest.open({ chain, key: alice }))
+    expect(err).toMatchObject({ code: 'INGEST_STORE_IN_USE', message: expect.stringContaining('another process has it open') })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('1')
+    expect([NodeLock.isHeld(chain.dir.root), NodeLock.isHeld(chain.dir.root, 'seal.lock')]).toEqual([false, false])
+    // As the hint says: once that command has ended, this one is run again.
+    await holder.stop()
+    const ingest = Ingest.open({ chain, key: alice })
+    cleanup.push(async () => { await ingest.close() })
+    expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
+    expect((await ingest.append('t', [{ a: 9n }])).receipts).toHaveLength(1)
   })
 
   it('is upgraded when the node lock is this process\'s own', async () => {
