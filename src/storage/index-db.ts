@@ -132,8 +132,8 @@ export class IndexDb {
 
   /**
    * Whether chain.db-wal is empty or gone: every commit is then in chain.db itself, fsynced (by a
-   * TRUNCATE checkpoint, rewriteWal, or by the checkpoint of a last connection's close, which
-   * deletes the -wal only once it has succeeded).
+   * TRUNCATE checkpoint: rewriteWal, a checked one at a close, or an older Petal's last
+   * connection's close, which deletes the -wal only once it has succeeded).
    */
   walEmpty (): boolean {
     return (statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) === 0
