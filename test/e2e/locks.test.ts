@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -91,7 +92,9 @@ describe('readers never wait for a writer; a second writer waits and says for wh
   // from the mirror only beside a chain.db that says which blocks are canonical.
   for (const [what, breakIndex] of [
     ['a lost', (dir: string) => { for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true }) }],
-    ['an unreadable', (dir: string) => { writeFileSync(join(dir, 'chain.db'), 'not an SQLite file'.repeat(100)) }]
+    // Its log copied in and gone first (a close leaves it since session 39, and SQLite would read
+    // every page from it, the file unread).
+    ['an unreadable', (dir: string) => { const db = new Database(join(dir, 'chain.db')); db.pragma('wal_checkpoint(TRUNCATE)'); db.close(); writeFileSync(join(dir, 'chain.db'), 'not an SQLite file'.repeat(100)) }]
   ] as const) {
     for (const point of ['reindex:replaced', 'reindex:locked']) {
       it(`during a reindex that replaces ${what} chain.db (${point}), readers are told to wait for it, not to start another`, async () => {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
 import { chmodSync, cpSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -30,7 +31,11 @@ function canonicalHashes (c: Chain): string[] {
   return c.index.range(0, c.tip().height).map(b => b.hash)
 }
 
+/** A copy of a closed base, its chain.db whole: the cases count on no -wal (a close leaves it since session 39). */
 function copyOf (dir: string): string {
+  const db = new Database(join(dir, 'chain.db'))
+  db.pragma('wal_checkpoint(TRUNCATE)')
+  db.close() // this connection's close deletes the -wal and -shm, as a close of Petal's did before
   const d = join(tmpDir(), 'crash')
   cpSync(dir, d, { recursive: true })
   return d
