@@ -52,8 +52,7 @@ export class PendingStore {
 
   close (): void {
     if (this.walFd !== undefined) { closeSync(this.walFd); this.walFd = undefined }
-    // No checkpoint at the close but a checked one (storage's closeWal).
-    closeWal(this.db)
+    closeWal(this.db) // no SQLite checkpoint at the close, a checked one (storage's closeWal)
   }
 
   stmt (sql: string): SqliteStatement {
