@@ -33,13 +33,18 @@ const ADDONS = [
   { out: join(outDir, 'petal-wal-index.node'), source: join(root, 'src', 'storage', 'native', 'wal-index.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') }
 ] as const
 
-/** Node's headers: beside the binary (a distribution's or an official tarball's), else node-gyp's cache. */
-function includeDir (): string | undefined {
+/**
+ * Node's headers: beside the binary (a distribution's or an official tarball's), else node-gyp's
+ * cache. OpenSSL's are needed by the hashing and signing addons only: the SQLite extensions need
+ * node_api.h alone, and the -wal check is one of them, without which chain.db and pending.db are
+ * not written (WAL_CHECK_MISSING), so it must not depend on headers it does not include.
+ */
+function includeDir (openssl: boolean): string | undefined {
   const candidates = [
     join(dirname(process.execPath), '..', 'include', 'node'),
     join(process.env.npm_config_devdir ?? join(homedir(), '.cache', 'node-gyp'), process.versions.node, 'include', 'node')
   ]
-  return candidates.find(d => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'openssl', 'sha.h')) && existsSync(join(d, 'openssl', 'ec.h')))
+  return candidates.find(d => existsSync(join(d, 'node_api.h')) && (!openssl || (existsSync(join(d, 'openssl', 'sha.h')) && existsSync(join(d, 'openssl', 'ec.h')))))
 }
 
 function flags (): string[] | undefined {
@@ -54,15 +59,15 @@ function build (a: typeof ADDONS[number]): { built: boolean, reason: string, cc?
   const { out, source } = a
   const extra = 'include' in a ? a.include : undefined
   if (extra !== undefined && !existsSync(join(extra, 'sqlite3ext.h'))) return { built: false, reason: `${join(extra, 'sqlite3ext.h')} not found` }
-  return buildWith(out, source, extra === undefined ? [] : ['-I', extra])
+  return buildWith(out, source, extra === undefined ? [] : ['-I', extra], extra === undefined)
 }
 
-function buildWith (out: string, source: string, includes: string[]): { built: boolean, reason: string, cc?: string, include?: string } {
+function buildWith (out: string, source: string, includes: string[], openssl: boolean): { built: boolean, reason: string, cc?: string, include?: string } {
   if (process.env.PETAL_NATIVE_BUILD === '0') return { built: false, reason: 'PETAL_NATIVE_BUILD=0' }
   const f = flags()
   if (f === undefined) return { built: false, reason: `no native build on ${process.platform}` }
-  const inc = includeDir()
-  if (inc === undefined) return { built: false, reason: 'Node\'s headers (node_api.h, openssl/sha.h, openssl/ec.h) not found' }
+  const inc = includeDir(openssl)
+  if (inc === undefined) return { built: false, reason: `Node's headers (${openssl ? 'node_api.h, openssl/sha.h, openssl/ec.h' : 'node_api.h'}) not found` }
   const cc = process.env.CC ?? 'cc'
   const tmp = `${out}.${process.pid}.tmp`
   const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-Wextra', '-fvisibility=hidden', ...f, '-I', inc, ...includes, '-o', tmp, source], { encoding: 'utf8' })
