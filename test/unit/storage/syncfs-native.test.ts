@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { nativeOpenssl } from '../../../src/crypto/index.js'
+import { resetNativeOpenssl } from '../../../src/crypto/openssl-native.js'
 import { prepareGroup, setSyncfsMode, stopSyncfsHelper, syncFileSystem, syncfsWanted } from '../../../src/storage/index.js'
 import { liveChildPids } from '../../../src/util/child-processes.js'
 import { faultEnv, faultResult, faultShim } from '../../helpers/fault-shim.js'
@@ -15,6 +16,10 @@ import { tmpDir } from '../../helpers/tmp.js'
 const saved = { PATH: process.env.PATH }
 const repo = join(import.meta.dirname, '..', '..', '..')
 // Wherever the addon is built (not where it has syncfs: the old code's addon ran these through the helper, and failed them).
+// Decided afresh: the unit tier shares modules between files (isolate: false), and a file before
+// this one may have left this thread's choice at "off" (PETAL_NATIVE_SHA256=0), which skipped the
+// whole file in a clean-clone CI run.
+resetNativeOpenssl()
 const withAddon = process.platform === 'linux' && nativeOpenssl() !== undefined
 
 /** PATH with `sh` and a `sync` that logs its arguments to `log`, then does nothing. */
@@ -26,7 +31,7 @@ function loggingSync (log: string): string {
   return `${bin}:${saved.PATH ?? ''}`
 }
 
-beforeEach(async () => { await stopSyncfsHelper(true) })
+beforeEach(async () => { resetNativeOpenssl(); await stopSyncfsHelper(true) })
 afterEach(async () => {
   process.env.PATH = saved.PATH
   setSyncfsMode(undefined)
