@@ -23,6 +23,25 @@ async function chainOfOneBlock (): Promise<{ t: TestChain, rec: BlockRecord }> {
   return { t, rec: t.chain.tip() }
 }
 
+/**
+ * chainOfOneBlock with its block's journal left behind (a group whose commit is in the index) and
+ * a reader holding a snapshot of chain.db, which keeps a TRUNCATE checkpoint from emptying the
+ * log; both closed after `fn`.
+ */
+async function withJournalAndReader (fn: (c: { t: TestChain, rec: BlockRecord, reader: Database.Database }) => Promise<void>): Promise<void> {
+  const { t, rec } = await chainOfOneBlock()
+  const reader = new Database(t.chain.dir.chainDb, { readonly: true })
+  try {
+    writeJournal(t.chain.dir, { commit: rec.hash, moves: [] })
+    reader.exec('BEGIN')
+    reader.prepare('SELECT count(*) FROM sqlite_schema').get()
+    await fn({ t, rec, reader })
+  } finally {
+    reader.close()
+    t.chain.close()
+  }
+}
+
 describe('recovery of a journal whose commit is in the index', () => {
   it('re-writes chain.db-wal into chain.db while the journal is still there, then removes the journal', async () => {
     const { t, rec } = await chainOfOneBlock()
@@ -46,13 +65,7 @@ describe('recovery of a journal whose commit is in the index', () => {
   })
 
   it('an opener whose re-write readers keep busy leaves the journal to the next writer: no busy wait, no fsync of the -wal', async () => {
-    const { t, rec } = await chainOfOneBlock()
-    const reader = new Database(t.chain.dir.chainDb, { readonly: true })
-    try {
-      writeJournal(t.chain.dir, { commit: rec.hash, moves: [] })
-      // A reader's open snapshot keeps a TRUNCATE checkpoint from emptying the log.
-      reader.exec('BEGIN')
-      reader.prepare('SELECT count(*) FROM sqlite_schema').get()
+    await withJournalAndReader(async ({ t, rec, reader }) => {
       const waits: unknown[] = []
       const real = t.chain.index.rewriteWal.bind(t.chain.index)
       const rewrite = vi.spyOn(t.chain.index, 'rewriteWal').mockImplementation((busyMs?: number) => { waits.push(busyMs); return real(busyMs) })
@@ -67,19 +80,11 @@ describe('recovery of a journal whose commit is in the index', () => {
       await signImport(t.chain, makeSqlite(join(tmpDir(), '2.db'), 3, 2), fixtureKey('alice'))
       expect(existsSync(t.chain.dir.journal)).toBe(false)
       expect(t.chain.tip().height).toBe(rec.height + 1)
-    } finally {
-      reader.close()
-      t.chain.close()
-    }
+    })
   })
 
   it('a writer whose re-write a reader keeps busy waits on timers: the reader ends meanwhile, the log is re-written, no fsync of the -wal', async () => {
-    const { t, rec } = await chainOfOneBlock()
-    const reader = new Database(t.chain.dir.chainDb, { readonly: true })
-    try {
-      writeJournal(t.chain.dir, { commit: rec.hash, moves: [] })
-      reader.exec('BEGIN')
-      reader.prepare('SELECT count(*) FROM sqlite_schema').get()
+    await withJournalAndReader(async ({ t, rec, reader }) => {
       const waits: unknown[] = []
       const real = t.chain.index.rewriteWal.bind(t.chain.index)
       const rewrite = vi.spyOn(t.chain.index, 'rewriteWal').mockImplementation((busyMs?: number) => {
@@ -94,19 +99,11 @@ describe('recovery of a journal whose commit is in the index', () => {
       expect(waits.every(w => w === 0)).toBe(true)
       expect(existsSync(t.chain.dir.journal)).toBe(false)
       expect(t.chain.tip().height).toBe(rec.height + 1)
-    } finally {
-      reader.close()
-      t.chain.close()
-    }
+    })
   }, 60_000)
 
   it('a writer whose re-write a reader outlasts is refused (INDEX_BUSY), the journal kept: no fsync of the -wal in its place; run again as the hint says once the reader ended, it goes through (failed on the old code: the fourth try fsynced the -wal, removed the journal and imported)', async () => {
-    const { t, rec } = await chainOfOneBlock()
-    const reader = new Database(t.chain.dir.chainDb, { readonly: true })
-    try {
-      writeJournal(t.chain.dir, { commit: rec.hash, moves: [] })
-      reader.exec('BEGIN')
-      reader.prepare('SELECT count(*) FROM sqlite_schema').get()
+    await withJournalAndReader(async ({ t, rec, reader }) => {
       // --wait 0.3: the re-write waits that long for the reader (three 5 s tries before).
       let err: unknown
       try {
@@ -120,10 +117,7 @@ describe('recovery of a journal whose commit is in the index', () => {
       await signImport(t.chain, makeSqlite(join(tmpDir(), '3.db'), 3, 3), fixtureKey('alice'), { timeoutMs: 300 })
       expect(existsSync(t.chain.dir.journal)).toBe(false)
       expect(t.chain.tip().height).toBe(rec.height + 1)
-    } finally {
-      reader.close()
-      t.chain.close()
-    }
+    })
   }, 60_000)
 
   it('recover() alone, in the transaction, asks for the re-write rather than fsyncing the -wal', async () => {
