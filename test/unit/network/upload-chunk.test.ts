@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest'
 import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
-import { SendBatch, sendFile } from '../../../src/network/protocols/send-file.js'
+import { sendFile } from '../../../src/network/protocols/send-file.js'
 import { NOISE_MAX_PLAINTEXT, UPLOAD_CHUNK, YAMUX_HEADER_BYTES } from '../../../src/network/constants.js'
+import { serveRange } from '../../helpers/send-batch.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 /** Noise transport messages for one yamux frame of `bytes` bytes of data (when the window allows it whole). */
@@ -47,29 +48,9 @@ describe('a range of large blocks', () => {
     return { path, bytes }
   }
 
-  /** The blocks through one SendBatch as the range's server adds them (add for a block that fits a message whole, addFile for a larger one). */
-  const serve = async (blocks: Array<{ path: string, bytes: Buffer, head: Buffer }>): Promise<Uint8Array[]> => {
-    const sent: Uint8Array[] = []
-    const stream = { send: (b: Uint8Array) => { sent.push(Buffer.from(b)); return true } }
-    const limit = new AbortController().signal
-    const batch = new SendBatch(stream as unknown as Stream, limit)
-    for (const b of blocks) {
-      const fd = openSync(b.path, 'r')
-      try {
-        const f = { fd, size: b.bytes.length, seal: '' }
-        if (b.head.byteLength + f.size <= UPLOAD_CHUNK) await batch.add(b.head, f)
-        else await batch.addFile(b.head, f, limit)
-      } finally {
-        closeSync(fd)
-      }
-    }
-    await batch.flush()
-    return sent
-  }
-
   it('goes out as one run of full messages of four noise messages each: a block\'s tail shares the next block\'s first message', async () => {
     const blocks = [1_056_768, 1_056_768, 1_056_768].map((size, i) => ({ ...file(size, i), head: Buffer.alloc(57, i + 1) }))
-    const sent = await serve(blocks)
+    const sent = await serveRange(blocks)
     const whole = Buffer.concat(blocks.flatMap(b => [b.head, b.bytes]))
     expect(Buffer.concat(sent).equals(whole)).toBe(true)
     for (const m of sent.slice(0, -1)) expect(m.byteLength).toBe(UPLOAD_CHUNK)
@@ -81,7 +62,7 @@ describe('a range of large blocks', () => {
 
   it('keeps the order and the bytes of small and large blocks mixed, a large one starting in a message of small ones', async () => {
     const blocks = [1_000, 600_000, 40_000, UPLOAD_CHUNK - 100, 1_056_768, 5].map((size, i) => ({ ...file(size, i), head: Buffer.alloc(40 + i, i + 1) }))
-    const sent = await serve(blocks)
+    const sent = await serveRange(blocks)
     expect(Buffer.concat(sent).equals(Buffer.concat(blocks.flatMap(b => [b.head, b.bytes])))).toBe(true)
     for (const m of sent) expect(m.byteLength).toBeLessThanOrEqual(UPLOAD_CHUNK)
     // The first message: the small block, then the large one's head and first bytes, filled to the end.

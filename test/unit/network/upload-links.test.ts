@@ -2,12 +2,12 @@
 // on a connection whose previous range was delivered at LARGE_UPLOAD_MIN_RATE or more, in
 // UPLOAD_CHUNK messages otherwise; small blocks are gathered into UPLOAD_CHUNK messages either way.
 import { describe, expect, it } from 'vitest'
-import { closeSync, openSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
-import { SendBatch } from '../../../src/network/protocols/send-file.js'
 import { UploadLinks } from '../../../src/network/protocols/upload-links.js'
 import { LARGE_UPLOAD_CHUNK, LARGE_UPLOAD_MIN_RATE, NOISE_MAX_PLAINTEXT, UPLOAD_CHUNK, YAMUX_HEADER_BYTES } from '../../../src/network/constants.js'
+import { serveRange } from '../../helpers/send-batch.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const noiseMessages = (bytes: number): number => Math.ceil((YAMUX_HEADER_BYTES + bytes) / NOISE_MAX_PLAINTEXT)
@@ -20,32 +20,12 @@ const file = (size: number, seed: number): { path: string, bytes: Buffer } => {
   return { path, bytes }
 }
 
-/** The blocks through one SendBatch of messages of `chunk`, as the range's server adds them. */
-const serve = async (blocks: Array<{ path: string, bytes: Buffer, head: Buffer }>, chunk: number): Promise<Uint8Array[]> => {
-  const sent: Uint8Array[] = []
-  const stream = { send: (b: Uint8Array) => { sent.push(Buffer.from(b)); return true } }
-  const limit = new AbortController().signal
-  const batch = new SendBatch(stream as unknown as Stream, limit, { chunk })
-  for (const b of blocks) {
-    const fd = openSync(b.path, 'r')
-    try {
-      const f = { fd, size: b.bytes.length, seal: '' }
-      if (b.head.byteLength + f.size <= UPLOAD_CHUNK) await batch.add(b.head, f)
-      else await batch.addFile(b.head, f, limit)
-    } finally {
-      closeSync(fd)
-    }
-  }
-  await batch.flush()
-  return sent
-}
-
 describe('a range of large blocks on a fast link', () => {
   it('goes out in full messages of sixteen noise messages each, the bytes in order', async () => {
     expect(noiseMessages(LARGE_UPLOAD_CHUNK)).toBe(16)
     expect(noiseMessages(LARGE_UPLOAD_CHUNK + 1)).toBe(17)
     const blocks = [1_056_768, 1_056_768, 1_056_768].map((size, i) => ({ ...file(size, i), head: Buffer.alloc(57, i + 1) }))
-    const sent = await serve(blocks, LARGE_UPLOAD_CHUNK)
+    const sent = await serveRange(blocks, LARGE_UPLOAD_CHUNK)
     const whole = Buffer.concat(blocks.flatMap(b => [b.head, b.bytes]))
     expect(Buffer.concat(sent).equals(whole)).toBe(true)
     for (const m of sent.slice(0, -1)) expect(m.byteLength).toBe(LARGE_UPLOAD_CHUNK)
@@ -57,7 +37,7 @@ describe('a range of large blocks on a fast link', () => {
   it('gathers small blocks into UPLOAD_CHUNK messages still, a large block filling the message they began to its size', async () => {
     const sizes = [1_000, 2_500_000, 40_000, 60_000, UPLOAD_CHUNK - 100, 1_056_768, 5, 300]
     const blocks = sizes.map((size, i) => ({ ...file(size, i + 10), head: Buffer.alloc(40 + i, i + 1) }))
-    const sent = await serve(blocks, LARGE_UPLOAD_CHUNK)
+    const sent = await serveRange(blocks, LARGE_UPLOAD_CHUNK)
     expect(Buffer.concat(sent).equals(Buffer.concat(blocks.flatMap(b => [b.head, b.bytes])))).toBe(true)
     for (const m of sent) expect(m.byteLength).toBeLessThanOrEqual(LARGE_UPLOAD_CHUNK)
     // The first message, begun by the small block, is filled to UPLOAD_CHUNK; the large block's next ones are 1 MiB.
@@ -69,7 +49,7 @@ describe('a range of large blocks on a fast link', () => {
   it('is the default size, UPLOAD_CHUNK, without a chunk (and never less)', async () => {
     const blocks = [{ ...file(1_056_768, 3), head: Buffer.alloc(57, 1) }]
     for (const chunk of [UPLOAD_CHUNK, 1000]) {
-      const sent = await serve(blocks, chunk)
+      const sent = await serveRange(blocks, chunk)
       for (const m of sent.slice(0, -1)) expect(m.byteLength).toBe(UPLOAD_CHUNK)
     }
   })
@@ -88,9 +68,18 @@ class FakeStream extends EventTarget {
 
 describe('which connections get large messages', () => {
   const MiB = 1024 * 1024
-  const setup = (): { links: UploadLinks, clock: { t: number }, conn: object } => {
+  const setup = (): { links: UploadLinks, clock: { t: number }, conn: object, range: (ms: number, err?: Error) => void } => {
     const clock = { t: 1000 }
-    return { links: new UploadLinks(LARGE_UPLOAD_MIN_RATE, () => clock.t), clock, conn: {} }
+    const links = new UploadLinks(LARGE_UPLOAD_MIN_RATE, () => clock.t)
+    const conn = {}
+    /** A range of 6 MiB on conn whose reader closes its end `ms` later (with `err`: a reset). */
+    const range = (ms: number, err?: Error): void => {
+      const s = new FakeStream()
+      links.measure(conn, s as unknown as Stream, clock.t, 6 * MiB)
+      clock.t += ms
+      s.close(err)
+    }
+    return { links, clock, conn, range }
   }
 
   it('a connection\'s first range is in UPLOAD_CHUNK messages; a range read at the rate makes the next ones large', () => {
@@ -107,35 +96,20 @@ describe('which connections get large messages', () => {
   })
 
   it('a range read below the rate, or ended by an error, makes them small again', () => {
-    const { links, clock, conn } = setup()
-    const fast = new FakeStream()
-    links.measure(conn, fast as unknown as Stream, clock.t, 6 * MiB)
-    clock.t += 1000
-    fast.close()
+    const { links, conn, range } = setup()
+    range(1000)
     expect(links.chunk(conn)).toBe(LARGE_UPLOAD_CHUNK)
-    const slow = new FakeStream()
-    links.measure(conn, slow as unknown as Stream, clock.t, 6 * MiB)
-    clock.t += 6001
-    slow.close()
+    range(6001)
     expect(links.chunk(conn)).toBe(UPLOAD_CHUNK)
-    const fastAgain = new FakeStream()
-    links.measure(conn, fastAgain as unknown as Stream, clock.t, 6 * MiB)
-    clock.t += 5999
-    fastAgain.close()
+    range(5999)
     expect(links.chunk(conn)).toBe(LARGE_UPLOAD_CHUNK)
-    const reset = new FakeStream()
-    links.measure(conn, reset as unknown as Stream, clock.t, 6 * MiB)
-    clock.t += 10
-    reset.close(new Error('stream reset'))
+    range(10, new Error('stream reset'))
     expect(links.chunk(conn)).toBe(UPLOAD_CHUNK)
   })
 
   it('a range whose upload failed (the reader cut it, a deadline) makes them small again', () => {
-    const { links, clock, conn } = setup()
-    const fast = new FakeStream()
-    links.measure(conn, fast as unknown as Stream, clock.t, 6 * MiB)
-    clock.t += 1000
-    fast.close()
+    const { links, conn, range } = setup()
+    range(1000)
     expect(links.chunk(conn)).toBe(LARGE_UPLOAD_CHUNK)
     links.failed(conn)
     expect(links.chunk(conn)).toBe(UPLOAD_CHUNK)
