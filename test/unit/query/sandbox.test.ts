@@ -11,6 +11,7 @@ import { formatTimestamp } from '../../../src/util/index.js'
 import { QueryMirror, QuerySandbox } from '../../../src/query/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { dumpMirror, failure, rowsOf, sqliteFile, textOf } from '../../helpers/query.js'
+import { holdsMirror } from '../../helpers/sandbox-proc.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -169,11 +170,11 @@ describe('query sandbox', () => {
       parent.stdout.on('data', (b: Buffer) => { out += b.toString() })
       const pid = Number(await waitFor(() => (out.includes('\n') ? out.trim() : undefined), { what: 'the sandbox pid' }))
       const stat = (): string[] | undefined => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ') } catch { return undefined } }
-      const cpu = (): number => Number(stat()?.[11] ?? 0) // utime, in clock ticks
       const alive = (): boolean => { const s = stat(); return s !== undefined && s[0] !== 'Z' && s[0] !== 'X' }
-      // Kill the parent only once the sandbox is busy inside the statement (it burns CPU there).
-      const start = cpu()
-      await waitFor(() => cpu() >= start + 30, { what: 'the sandbox to be running the statement' })
+      // Kill the parent only once the sandbox is inside the statement: the mirror open. (Its CPU time
+      // was no sign: its start-up's alone passed the mark, the parent died before the statement
+      // was sent, and the sandbox ended at the socket's close with no watchdog at all; review40.)
+      await waitFor(() => holdsMirror(pid), { what: 'the sandbox to be running the statement' })
       parent.kill('SIGKILL')
       await waitFor(() => !alive(), { what: 'the orphaned sandbox to die' })
     })
