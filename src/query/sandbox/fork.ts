@@ -21,17 +21,39 @@ let setprivPath: string | null | undefined
  * then runs under `setpriv --pdeathsig KILL`, so that the kernel kills it with SIGKILL when its
  * parent dies, without a watchdog thread in the sandbox (a second V8 instance: ~17 M instructions
  * on the statement's path and ~30-100 M beside it; docs/performance.md, "Session 39: petal
- * query"). Elsewhere the watchdog thread does it.
+ * query"). Elsewhere the watchdog thread does it, and where Node's exec would clear the signal
+ * (execGainsPrivileges).
  */
 function setpriv (): string | null {
   if (setprivPath !== undefined) return setprivPath
   setprivPath = null
   if (process.platform !== 'linux') return setprivPath
-  const { accessSync, constants } = process.getBuiltinModule('node:fs')
+  const { accessSync, constants, readFileSync } = process.getBuiltinModule('node:fs')
+  if (execGainsPrivileges(readFileSync)) return setprivPath
   for (const p of SETPRIV) {
     try { accessSync(p, constants.X_OK); setprivPath = p; break } catch {}
   }
   return setprivPath
+}
+
+/**
+ * Whether an exec of this Node by setpriv gives the process privileges setpriv did not have: the
+ * kernel then clears the parent-death signal at that exec (commit_creds), so the sandbox needs
+ * its watchdog. A Node binary with file capabilities (`setcap cap_net_bind_service+ep`, to serve
+ * on a port under 1024) run by a user other than root: this process holds capabilities and no
+ * ambient ones (an exec of a file with capabilities clears them); or a set-user-ID Node. Where
+ * /proc cannot say, the watchdog too (review40).
+ */
+function execGainsPrivileges (read: (path: string, encoding: 'utf8') => string): boolean {
+  try {
+    const s = read('/proc/self/status', 'utf8')
+    const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(s)?.[1]?.trim() ?? ''
+    const [real, effective] = field('Uid').split(/\s+/)
+    if (real === undefined || real !== effective) return true
+    return effective !== '0' && BigInt(`0x${field('CapPrm')}`) !== 0n && BigInt(`0x${field('CapAmb')}`) === 0n
+  } catch {
+    return true
+  }
 }
 
 /** How the sandbox learns that its parent died: the kernel's signal, or a watchdog thread of its own (tests pick). */

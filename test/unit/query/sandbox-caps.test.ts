@@ -1,0 +1,67 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { afterAll, describe, it } from 'vitest'
+import type { Chain } from '../../../src/chain/index.js'
+import { QuerySandbox } from '../../../src/query/index.js'
+import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { rowsOf } from '../../helpers/query.js'
+import { holdsMirror } from '../../helpers/sandbox-proc.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
+
+// The kernel clears a parent-death signal at an exec that gives the process capabilities it did
+// not have (commit_creds): a Node binary with file capabilities (`setcap cap_net_bind_service+ep`,
+// to serve the API on a port under 1024) run by another user than root. `setpriv --pdeathsig KILL`
+// sets the signal before it execs Node, so there it was lost, and the sandbox started no watchdog
+// thread of its own: one whose parent was killed ran its statement for ever (review40). Needs root
+// (setcap, and a user to run as) and util-linux's setpriv.
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(p => existsSync(p))
+const SETCAP = ['/usr/sbin/setcap', '/sbin/setcap', '/usr/bin/setcap'].find(p => existsSync(p))
+const NOBODY = '65534'
+
+/** `dir` and everything under it readable by any user. */
+function openToAll (dir: string): void {
+  const walk = (p: string): void => {
+    const s = statSync(p)
+    chmodSync(p, s.mode | (s.isDirectory() ? 0o755 : 0o644))
+    if (s.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e))
+  }
+  walk(dir)
+}
+
+describe.runIf(process.platform === 'linux' && process.getuid?.() === 0 && SETPRIV !== undefined && SETCAP !== undefined)('a sandbox started by a Node with file capabilities', () => {
+  let chain: Chain | undefined
+  afterAll(() => { chain?.close() })
+
+  it('does not outlive a parent that was killed in the middle of a runaway statement (failed on the old code: the signal was lost, no watchdog)', async () => {
+    const bin = tmpDir()
+    chmodSync(bin, 0o755)
+    const node = join(bin, 'node')
+    copyFileSync(process.execPath, node)
+    chmodSync(node, 0o755)
+    const cap = spawnSync(SETCAP as string, ['cap_net_bind_service+ep', node], { encoding: 'utf8' })
+    if (cap.status !== 0) return // a file system without security attributes: nothing to test here
+    ;({ chain } = await newTestChain({ key: fixtureKey('bob') }))
+    const sandbox = new QuerySandbox(chain.dir.root)
+    try { await rowsOf(chain, sandbox, 'SELECT 1') } finally { await sandbox.close() } // the mirror
+    openToAll(chain.dir.root)
+    chmodSync(dirname(chain.dir.root), 0o755)
+    const tsx = createRequire(import.meta.url).resolve('tsx')
+    const parent = spawn(SETPRIV as string, ['--reuid', NOBODY, '--regid', NOBODY, '--clear-groups', '--', node, '--import', tsx, join(import.meta.dirname, '..', '..', 'helpers', 'sandbox-parent.ts'), chain.dir.root, 'auto'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    parent.stdout.on('data', (b: Buffer) => { out += b.toString() })
+    const pid = Number(await waitFor(() => (out.includes('\n') ? out.trim() : undefined), { what: 'the sandbox pid' }))
+    const stat = (): string[] | undefined => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ') } catch { return undefined } }
+    const alive = (): boolean => { const s = stat(); return s !== undefined && s[0] !== 'Z' && s[0] !== 'X' }
+    try {
+      await waitFor(() => holdsMirror(pid), { what: 'the sandbox to be running the statement' })
+      parent.kill('SIGKILL')
+      await waitFor(() => !alive(), { what: 'the orphaned sandbox to die' })
+    } finally {
+      try { process.kill(pid, 'SIGKILL') } catch {}
+    }
+  }, 60_000)
+})
