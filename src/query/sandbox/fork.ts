@@ -17,8 +17,8 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv']
 let setprivPath: string | null | undefined
 
 /**
- * setpriv, if this is Linux and it is installed (util-linux, present on every Debian): the sandbox
- * then runs under `setpriv --pdeathsig KILL`, so that the kernel kills it with SIGKILL when its
+ * setpriv, if this is Linux and one that takes --pdeathsig is installed (util-linux 2.33 on, every
+ * Debian since 10): the sandbox then runs under `setpriv --pdeathsig KILL`, so that the kernel kills it with SIGKILL when its
  * parent dies, without a watchdog thread in the sandbox (a second V8 instance: ~17 M instructions
  * on the statement's path and ~30-100 M beside it; docs/performance.md, "Session 39: petal
  * query"). Elsewhere the watchdog thread does it, and where Node's exec would clear the signal
@@ -31,7 +31,9 @@ function setpriv (): string | null {
   const { accessSync, constants, readFileSync } = process.getBuiltinModule('node:fs')
   if (execGainsPrivileges(readFileSync)) return setprivPath
   for (const p of SETPRIV) {
-    try { accessSync(p, constants.X_OK); setprivPath = p; break } catch {}
+    // One that takes --pdeathsig (util-linux's since 2.33; RHEL 8 has 2.32): under another the
+    // sandbox never started (review40). Its option table names it; a read of ~80 KB, once.
+    try { accessSync(p, constants.X_OK); if (readFileSync(p).includes('pdeathsig')) { setprivPath = p; break } } catch {}
   }
   return setprivPath
 }
