@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { afterAll, describe, it } from 'vitest'
+import { afterAll, describe, it, onTestFinished } from 'vitest'
 import type { Chain } from '../../../src/chain/index.js'
 import { QuerySandbox } from '../../../src/query/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -53,6 +53,7 @@ describe.runIf(process.platform === 'linux' && process.getuid?.() === 0 && SETPR
     const parent = spawn(SETPRIV as string, ['--reuid', NOBODY, '--regid', NOBODY, '--clear-groups', '--', node, '--import', tsx, join(import.meta.dirname, '..', '..', 'helpers', 'sandbox-parent.ts'), chain.dir.root, 'auto'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     parent.stdout.on('data', (b: Buffer) => { out += b.toString() })
+    onTestFinished(() => { parent.kill('SIGKILL') })
     const pid = Number(await waitFor(() => (out.includes('\n') ? out.trim() : undefined), { what: 'the sandbox pid' }))
     const stat = (): string[] | undefined => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ') } catch { return undefined } }
     const alive = (): boolean => { const s = stat(); return s !== undefined && s[0] !== 'Z' && s[0] !== 'X' }
