@@ -14,9 +14,10 @@ export type SqliteStatement<Row = unknown> = Database.Statement<unknown[], Row>
 export type SqliteOptions = Database.Options
 
 // Connections a CLI command still held when it ended, left open for the process's exit: closing
-// the last connection to a WAL database checkpoints it (an fsync of the -wal and one of the
-// database) and deletes its -wal and -shm, which the next process's first write then creates again
-// (an fsync of the new -wal's header and one of the directory). Left open, the process's exit
+// the last connection to query.db checkpoints it (an fsync of the -wal and one of the database)
+// and deletes its -wal and -shm, which the next process's first write then creates again (an
+// fsync of the new -wal's header and one of the directory); chain.db's and pending.db's close
+// leaves them since session 39 (closeWal). Left open, the process's exit
 // ends them as a kill -9 would: every commit is already in the -wal (chain.db's fsynced, the
 // mirror's as durable as `synchronous = NORMAL` makes it), and the next connection recovers it
 // (docs/data-directory.md, "WAL files left in place"). Held here so no garbage collection closes them.
