@@ -1,4 +1,4 @@
-import { signV2, verifyV1, verifyV2, verifyV2Pair, type PublicKey, type SigningKey } from '../crypto/index.js'
+import { signV2, verifyV1, verifyV2, verifyV2Pair, verifyV2PairHex, type PublicKey, type SigningKey } from '../crypto/index.js'
 import { fromHex, hexInto, toHex } from '../util/index.js'
 import type { BlockHeader } from './header.js'
 import type { KeyOp, KeyOpRow } from './keyops.js'
@@ -71,6 +71,9 @@ export function verifySeal (pub: PublicKey, h: SealedFields, blockHash: string, 
  * (one key) in one call (verifyV2Pair: one inverse for both s values once the key has a table).
  */
 export function verifyPreviousAndSeal (pub: PublicKey, h: BlockHeader, blockHash: string, sealHex: string): { prev: boolean, seal: boolean } {
+  // The common case in one native call, from the hex as held (verifyV2PairHex); -1: as below.
+  const both = h.version === 1 ? -1 : verifyV2PairHex(pub, prevMessage(h.chainId, h.height, h.previousHash), h.previousHashSignature, sealMessage(h.chainId, h.height, blockHash, h.rowsRoot), sealHex)
+  if (both >= 0) return { prev: (both & 1) !== 0, seal: (both & 2) !== 0 }
   const p = h.version === 1 ? undefined : sig(h.previousHashSignature)
   const s = p === undefined ? undefined : sig(sealHex, SEAL)
   if (p === undefined || s === undefined) return { prev: verifyPrevious(pub, h), seal: verifySeal(pub, h, blockHash, sealHex) }

@@ -246,6 +246,21 @@ export function verifyV2Pair (pub: PublicKey, m1: string | Uint8Array, der1: Uin
   return (verifyV2(pub, m1, der1) ? 1 : 0) | (verifyV2(pub, m2, der2) ? 2 : 0)
 }
 
+/**
+ * verifyV2Pair of two messages and two signatures as lower-case hex (a block's previous-hash
+ * signature and seal, as the block and its seal file hold them) in one native call, which
+ * decodes, checks (strict low-S DER), hashes and verifies as verifyV2Pair does: its verdict bits,
+ * or -1 when the addon is not loaded, the key is not one it takes, or the call leaves anything to
+ * the JavaScript way (hex or DER it does not take, a long message). Plain verify calls this per
+ * block (docs/performance.md, "Session 40: plain verify of small blocks").
+ */
+export function verifyV2PairHex (pub: PublicKey, m1: string, hex1: string, m2: string, hex2: string): number {
+  const lib = nativeOpenssl()
+  if (lib?.verify2Text === undefined) return -1
+  const k = nativeKeyOf(lib, pub)
+  return k === null ? -1 : lib.verify2Text(k, m1, hex1, m2, hex2)
+}
+
 // verifyV2Pair's scratch, reused by every call (the addon has read them when verify2 returns): the
 // two signatures as r ‖ s, the messages' bytes, their digests. Made per call they were six Buffers
 // a block in each verify worker (docs/performance.md, "Session 29: plain verify").

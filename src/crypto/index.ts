@@ -11,7 +11,7 @@
 export { CryptoError } from './errors.js'
 export { sha256, sha256Hex, sha256File, sha256FileSync } from './hash.js'
 export { keyIdOf, isKeyId, parsePublicKey, generateSigningKey, importPrivateKey, privateKeyToPkcs8, privateKeyToPem, publicKeyToPem, type PublicKey, type SigningKey } from './keys.js'
-export { encodeDerSignature, decodeDerSignature, derToP1363, isStrictLowS, signV2, verifyV2, verifyV2Pair, verifyV1, signV1 } from './ecdsa.js'
+export { encodeDerSignature, decodeDerSignature, derToP1363, isStrictLowS, signV2, verifyV2, verifyV2Pair, verifyV2PairHex, verifyV1, signV1 } from './ecdsa.js'
 export { leafHash, leavesRoot, prefixedLeafHash, nodeHash, EMPTY_TREE_ROOT, MerkleBuilder, merkleRoot, inclusionProof, verifyInclusion } from './merkle.js'
 export { MerkleBatch, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES } from './merkle-batch.js'
 export { adoptSha256Module, sha256Module, sha256ModuleBytes, SHA256_WASM_FILE, type WasmMemory, type WasmModule } from './sha256-wasm.js'

@@ -25,6 +25,8 @@ export interface NativeOpenssl {
   verify: (key: NativeKeyHandle, digest: Uint8Array, rs: Uint8Array, mode?: 0 | 1 | 2 | 3) => boolean
   /** Two verdicts under one key, each exactly verify's: bit 0 the first's, bit 1 the second's (one s⁻¹ computation for both once the key has a table). */
   verify2: (key: NativeKeyHandle, digest1: Uint8Array, rs1: Uint8Array, digest2: Uint8Array, rs2: Uint8Array, mode?: 0 | 1 | 2 | 3) => number
+  /** verify2 of the messages m1, m2 (hashed as UTF-8) and the signatures hex1, hex2 (lower-case hex of strict low-S DER), or -1, nothing counted, for anything else (a message over 1 KiB, a signature not in that form): the caller's JavaScript way then decides (native/verify-text.c). */
+  verify2Text?: (key: NativeKeyHandle, m1: string, hex1: string, m2: string, hex2: string) => number
   /** SHA-256 of buf[from…to) into out[0…32). */
   sha256Into: (buf: Uint8Array, from: number, to: number, out: Uint8Array) => void
   /** RFC 6962 root of the leaves buf[ends[i-1]…ends[i]) (each with its 0x00 prefix; at least one) into out. */

@@ -16,6 +16,8 @@
  *                           p256-cache.c).
  *   verify2(key, digest1, sig1, digest2, sig2[, mode])  both verdicts as verify's, bit 0 and bit 1
  *                           of a number: one s⁻¹ computation for the two once the key has a table.
+ *   verify2Text(key, m1, hex1, m2, hex2)  verify2 of two messages and two hex DER signatures as
+ *                           given, or -1 for the caller's JavaScript way (verify-text.c).
  *   sha256Into(buf, from, to, out)  SHA-256 of buf[from…to) into out[0…32): no allocation here
  *                           (a Buffer from Node's pool is ~2× cheaper than one made by the addon).
  *   hasherNew(), hasherUpdate(h, buf, from, to), hasherDigest(h): incremental SHA-256.
@@ -296,6 +298,7 @@ static napi_value verify2 (napi_env env, napi_callback_info info)
 #include "read-small.c"
 #include "place-files.c"
 #include "openssl-aead.c"
+#include "verify-text.c"
 
 static napi_value scalar (napi_env env, napi_callback_info info)
 {
@@ -342,6 +345,7 @@ NAPI_MODULE_INIT ()
     { "publicKey", NULL, public_key, NULL, NULL, NULL, napi_enumerable, NULL },
     { "verify", NULL, verify, NULL, NULL, NULL, napi_enumerable, NULL },
     { "verify2", NULL, verify2, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "verify2Text", NULL, verify2_text, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sha256Into", NULL, sha256_into, NULL, NULL, NULL, napi_enumerable, NULL },
     { "merkleRoot", NULL, merkle_root, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hasherNew", NULL, hasher_new, NULL, NULL, NULL, napi_enumerable, NULL },
