@@ -1,5 +1,6 @@
 import type { ConnectionEncrypter, SecuredConnection } from '@libp2p/interface'
 import { useCorkedWrites } from './corked-writes.js'
+import { useLeanEncrypt } from './lean-encrypt.js'
 import { useLeanDecrypt } from './lean-noise.js'
 
 /**
@@ -7,13 +8,17 @@ import { useLeanDecrypt } from './lean-noise.js'
  * connection carries, where libp2p has no option for it: the TCP connection it secures writes each
  * send in one system call (corked-writes.ts), and the secured connection decrypts without noise's
  * extra copy (lean-noise.ts), in place when `inPlace` (the factory's noise uses noise-crypto.ts's
- * native cipher). Each applies only to the libp2p shapes it knows and leaves any other connection
- * as it is.
+ * native cipher), and then also encrypts each send's messages into one buffer (lean-encrypt.ts).
+ * Each applies only to the libp2p shapes it knows and leaves any other connection as it is.
  */
 export function leanTransport<C, X> (factory: (components: C) => ConnectionEncrypter<X>, inPlace = false): (components: C) => ConnectionEncrypter<X> {
   return (components: C) => {
     const enc = factory(components)
-    const lean = (s: SecuredConnection<X>): SecuredConnection<X> => { useLeanDecrypt(s.connection, inPlace); return s }
+    const lean = (s: SecuredConnection<X>): SecuredConnection<X> => {
+      useLeanDecrypt(s.connection, inPlace)
+      if (inPlace) useLeanEncrypt(s.connection)
+      return s
+    }
     const inbound = enc.secureInbound.bind(enc)
     const outbound = enc.secureOutbound.bind(enc)
     enc.secureInbound = async (connection, options) => { useCorkedWrites(connection); return lean(await inbound(connection, options)) }

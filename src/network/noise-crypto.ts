@@ -18,6 +18,24 @@ type Aead = Required<Pick<NativeOpenssl, 'aeadSeal' | 'aeadOpen'>>
 
 let opened = 0
 let sealed = 0
+/** Where the next seal writes its ciphertext and tag (`sealInto`), instead of a new buffer. */
+let sealTarget: Uint8Array | undefined
+
+/**
+ * Run `seal` (one noise message's encryption through a cipher state, which holds the nonce) with
+ * `nativeNoiseCrypto`'s next ciphertext written into `dst` (exactly the plaintext's length + 16)
+ * rather than into a buffer of its own: lean-encrypt.ts lays a send's messages out in one buffer.
+ * Returns what `seal` returns, which is `dst` when the native cipher sealed into it; any other
+ * crypto ignores `dst` and returns its own buffer, which the caller must then copy.
+ */
+export function sealInto<T> (dst: Uint8Array, seal: () => T): T {
+  sealTarget = dst
+  try {
+    return seal()
+  } finally {
+    sealTarget = undefined
+  }
+}
 
 /** Messages this process has decrypted and encrypted through the native cipher (tests). */
 export function nativeNoiseMessages (): { opened: number, sealed: number } { return { opened, sealed } }
@@ -44,7 +62,10 @@ export function nativeNoiseCrypto (lib: Aead): ICryptoInterface {
   return {
     ...defaultCrypto,
     chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
-      const out = Buffer.allocUnsafe(plaintext.byteLength + TAG_BYTES)
+      const size = plaintext.byteLength + TAG_BYTES
+      const target = sealTarget
+      sealTarget = undefined // one message per sealInto
+      const out = target !== undefined && target.byteLength === size ? target : Buffer.allocUnsafe(size)
       lib.aeadSeal(k, nonce, ad, parts(plaintext), out)
       sealed++
       return out

@@ -18,6 +18,8 @@ import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p
 import { corkedConnections, useCorkedWrites } from '../../../src/network/corked-writes.js'
 import { batchDecoderConnections, leanDecrypt, leanDecryptConnections } from '../../../src/network/lean-noise.js'
 import { pooledReadStats } from '../../../src/network/pooled-reads.js'
+import { leanEncryptConnections } from '../../../src/network/lean-encrypt.js'
+import { noiseCrypto } from '../../../src/network/noise-crypto.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const KEY = randomBytes(32)
@@ -125,6 +127,7 @@ describe('noise transport messages decrypted without a copy', () => {
       const before = leanDecryptConnections()
       const batchBefore = batchDecoderConnections()
       const corkedBefore = corkedConnections()
+      const encryptBefore = leanEncryptConnections()
       const readsBefore = pooledReadStats()
       const server = await node('server')
       const client = await node('client')
@@ -148,6 +151,8 @@ describe('noise transport messages decrypted without a copy', () => {
       expect(leanDecryptConnections() - before).toBe(2)
       expect(batchDecoderConnections() - batchBefore).toBe(2)
       expect(corkedConnections() - corkedBefore).toBe(2)
+      // With the native cipher, both ends also seal each send's messages into one buffer (lean-encrypt.ts).
+      expect(leanEncryptConnections() - encryptBefore).toBe(noiseCrypto().native ? 2 : 0)
       // The dialling end reads its socket into pools (pooled-reads.ts): one socket, and it read.
       expect(pooledReadStats().sockets - readsBefore.sockets).toBe(1)
       expect(pooledReadStats().reads).toBeGreaterThan(readsBefore.reads)
