@@ -91,18 +91,19 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
     const peer = connection.remotePeer.toString()
     let file: OpenBlock | undefined
     let counted = false
+    // One timer for the request and the whole reply (a timer per block, per frame or per request
+    // cost more than a small block's bytes: AbortSignal.timeout's fires, with a DOMException, later).
+    const limit = new Watchdog()
     try {
       const lp = lpStream(stream, { maxDataLength: LIMITS.blocksRequest })
-      const req = parseBlocksRequest(decodeJson((await lp.read({ signal: AbortSignal.timeout(TIMEOUTS.serverRequest) })).subarray(), LIMITS.blocksRequest, 'blocks request'))
+      limit.arm(TIMEOUTS.serverRequest, 'request')
+      const req = parseBlocksRequest(decodeJson((await lp.read({ signal: limit.signal })).subarray(), LIMITS.blocksRequest, 'blocks request'))
       const reply = async (v: unknown): Promise<void> => { await lp.write(encodeJson(v), { signal: AbortSignal.timeout(TIMEOUTS.serverStall) }) }
       if (!uploads.take(peer)) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
       counted = true
-      // One timer for the whole reply (a timer per block and per reply frame cost more than a small block's bytes).
-      const limit = new Watchdog()
-      // Small blocks with their reply frames, gathered into one message of up to UPLOAD_CHUNK:
-      // each message is one yamux frame, answered by one window update, where every reply frame
-      // and every block was one before.
-      // Large blocks in 1 MiB messages on a link that delivered the last range fast (upload-links.ts).
+      // Small blocks with their reply frames gathered into messages of up to UPLOAD_CHUNK (one yamux
+      // frame and one window update each, where every reply frame and block was one); large blocks
+      // in 1 MiB messages on a link that delivered the last range fast (upload-links.ts).
       const batch = new SendBatch(stream, limit.signal, { ...o, chunk: uploadLinks.chunk(connection) })
       const start = performance.now()
       let bytes = 0
@@ -124,7 +125,6 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
         }
         await batch.flush()
       } finally {
-        limit.dispose()
         batch.dispose()
         if (batch.pooled) ctx.logger.debug('a synchronous block read was slow: the rest of the range was read through the thread pool', { peer, ms: batch.slowReadMs })
       }
@@ -134,6 +134,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       uploadLinks.failed(connection)
       onServeError(ctx, 'blocks request', peer, err, stream)
     } finally {
+      limit.dispose()
       if (counted) uploads.release(peer)
       if (file !== undefined) closeFd(file.fd, () => {})
     }

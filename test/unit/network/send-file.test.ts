@@ -12,7 +12,7 @@ import { createPetalLibp2p, type PetalLibp2p } from '../../../src/network/libp2p
 import { fetchBlocks, registerBlock } from '../../../src/network/protocols/block.js'
 import { rangeWrites } from '../../../src/network/protocols/range-writes.js'
 import { uploadHeap } from '../../../src/network/upload-heap.js'
-import { SLOW_SYNC_READ_MS, UPLOAD_CHUNK } from '../../../src/network/constants.js'
+import { protocolId, SLOW_SYNC_READ_MS, TIMEOUTS, UPLOAD_CHUNK } from '../../../src/network/constants.js'
 import { StorageError, type BlockRecord } from '../../../src/storage/index.js'
 import { createLogger, type LogRecord } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -98,6 +98,30 @@ describe('serving a range of blocks', () => {
     } finally {
       enter.mockRestore()
       leave.mockRestore()
+    }
+  })
+
+  it('serves a range on its one watchdog (no AbortSignal.timeout left to fire later), and still cuts a request that never comes', async () => {
+    const timeout = vi.spyOn(AbortSignal, 'timeout')
+    // The request's deadline, changed for this test (a constant elsewhere; the handler reads it per request).
+    const timeouts = TIMEOUTS as { serverRequest: number }
+    const request = timeouts.serverRequest
+    try {
+      // A value of its own, to tell the request's deadline from libp2p's own timeouts.
+      timeouts.serverRequest = 12_345
+      const server = await serve({})
+      await server.fetch()
+      // An AbortSignal.timeout keeps a timer that fires after the range, building a DOMException (its stack): one a range before.
+      expect(timeout.mock.calls.filter(([ms]) => ms === 12_345)).toEqual([])
+      timeouts.serverRequest = 300
+      const [serverNode, clientNode] = nodes.slice(-2) as [PetalLibp2p, PetalLibp2p]
+      const stream = await clientNode.dialProtocol(serverNode.peerId, protocolId(chain.chainId, 'blocks'))
+      const start = performance.now()
+      await vi.waitFor(() => { expect(stream.status).not.toBe('open') }, { timeout: 10_000, interval: 20 })
+      expect(performance.now() - start).toBeGreaterThanOrEqual(250)
+    } finally {
+      timeouts.serverRequest = request
+      timeout.mockRestore()
     }
   })
 
