@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs'
+import { accessSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
@@ -6,6 +6,7 @@ import { constants, Script } from 'node:vm'
 // start, and the barrel's modules that do work when loaded (the error classes' registry) came
 // with it (test/unit/imports.test.ts, pastIndex).
 import { removeStaleTemps } from '../util/stale-temps.js'
+import { offerCodeCacheWrite } from '../util/code-cache-slot.js'
 
 /**
  * Running a CommonJS bundle with V8's code cache (docs/performance.md, "Start-up of local
@@ -54,8 +55,11 @@ export interface CachedRun {
    * its parent can be done with it (`first-message`: the cache then holds the functions that work
    * compiled; written at load, it held only the top level, and every verify worker compiled its
    * per-block code from source again). Outside a worker thread, `first-message` is `loaded`.
+   * `offered`: left to the script (util/code-cache-slot.ts), if the cache's directory can be
+   * written: the query sandbox, a process its parent kills once it has answered, writes it after
+   * its first statement while its parent waits.
    */
-  writeAt: 'exit' | 'loaded' | 'first-message'
+  writeAt: 'exit' | 'loaded' | 'first-message' | 'offered'
 }
 
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) { '
@@ -125,7 +129,8 @@ export function runCached (r: CachedRun): CacheOutcome {
     // Registered before the script's own listener: the write comes after the synchronous part of
     // the message's work (all of plain verify's).
     else if (port !== null) port.once('message', () => { setImmediate(write) })
-    else setImmediate(write)
+    else if (r.writeAt !== 'offered') setImmediate(write)
+    else if (writableDir(r.cacheDir)) offerCodeCacheWrite(write)
   }
   const wrapper: unknown = script.runInThisContext()
   if (typeof wrapper !== 'function') throw new TypeError(`${r.code} did not compile to a module function`)
@@ -202,6 +207,22 @@ const CACHE_FILE_MAX_BYTES = 64 << 20
 
 function compile (code: string, source: string, cachedData: Buffer | undefined): Script {
   return new Script(isWrapped(source) ? source : wrapModule(source), { filename: code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
+}
+
+/**
+ * Whether this process may create files in `dir` (or, where it is missing, make it in its parent,
+ * as writeCache does): a read-only installation is offered no write that could only fail.
+ */
+function writableDir (dir: string): boolean {
+  for (const d of [dir, dirname(dir)]) {
+    try {
+      accessSync(d, fsConstants.W_OK)
+      return true
+    } catch (err) {
+      if (!(err instanceof Error && 'code' in err && err.code === 'ENOENT')) return false
+    }
+  }
+  return false
 }
 
 /**

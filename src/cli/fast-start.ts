@@ -44,7 +44,11 @@ export function startFast (here: string, fast: FastCommands): void {
   runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'exit' })
 }
 
-/** Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code cache. */
+/**
+ * Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code
+ * cache. The query sandbox (`child`, the one child-process script) writes its missing cache itself
+ * after its first statement: its parent kills it once it has answered.
+ */
 export function startFastScript (here: string, name: string): void {
-  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'first-message' })
+  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: name === 'child' ? 'offered' : 'first-message' })
 }

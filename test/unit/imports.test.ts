@@ -46,6 +46,7 @@ const RULES: ImportRules = {
     { file: 'node/take-lock.ts', from: ['cli'], why: '`init` and `newchain` take node.lock to make a chain without loading libp2p (~0.4 s)' },
     { file: 'query/sandbox/fork.ts', from: ['cli'], why: "the CLI's start-up router forks `petal query`'s sandbox (through dist/fast/prestart.js) before loading the command; through the barrel it would bundle the query module into that script" },
     { file: 'util/stale-temps.ts', from: ['cli'], why: "the code cache's writer (src/cli/code-cache.ts) is in the start-up router, compiled from source on every start; through the barrel the error classes' registry and the other util modules that do work when loaded came with it" },
+    { file: 'util/code-cache-slot.ts', from: ['cli'], why: "the code cache's writer (src/cli/code-cache.ts) hands a child process's missing cache to its script through it; as stale-temps.ts, it is in the start-up router, compiled from source on every start" },
     { file: 'query/sandbox/prestart.ts', from: ['cli'], why: 'start.ts takes over a sandbox process the router prestarted, in every command (this file loads no module; the barrel would load the query module into `petal status`)' }
   ]
 }

@@ -6,7 +6,7 @@
 // recursive CTE that never ends) is to kill the process that runs it.
 import { readSync, writeSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import { errorMessage, isPetalError, serializeError } from '../../util/index.js'
+import { errorMessage, isPetalError, serializeError, takeCodeCacheWrite } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import { Emitter } from './emitter.js'
 import { PARENT_DEATH_ARG, type ChildMessage, type ParentMessage, type RunRequest } from './protocol.js'
@@ -100,7 +100,16 @@ setInterval(() => { if (process.ppid !== parent) process.kill(process.pid, 'SIGK
 async function serve (): Promise<void> {
   send({ type: 'ready' })
   for (let m = receive(); m !== undefined; m = receive()) {
-    if (m.type === 'run') { watchParent(); await run(m) }
+    if (m.type !== 'run') continue
+    watchParent()
+    // Started from the build's seed (this installation has no code cache of its own for this
+    // script yet: code-cache.ts), the statement's functions were compiled from source: the cache
+    // is written once they are, after the answer, outside the statement's time limit. 'caching'
+    // goes first, so that the parent lets the write finish before it kills this process.
+    const writeCache = takeCodeCacheWrite()
+    if (writeCache !== undefined) send({ type: 'caching' })
+    await run(m)
+    if (writeCache !== undefined) { writeCache(); send({ type: 'cached' }) }
   }
 }
 // A failed write (the parent went away) or a parent gone mid-run: there is no one left to answer.

@@ -38,6 +38,10 @@ export type ParentMessage = RunRequest | AckMessage
 
 export type ChildMessage =
   | { type: 'ready' }
+  // Around its code cache's write after a statement (child.ts): 'caching' comes before that
+  // statement's answer, so the parent knows to let it finish before it kills the process.
+  | { type: 'caching' }
+  | { type: 'cached' }
   | { type: 'columns', columns: string[] }
   | { type: 'plan', plan: ExportPlan }
   | { type: 'text', text: string }

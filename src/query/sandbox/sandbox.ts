@@ -36,6 +36,8 @@ export interface SandboxRun {
 }
 
 const STARTUP_MS = 60_000
+/** How long close() lets a process finish writing its code cache (child.ts) before it kills it. */
+const CACHE_WRITE_MS = 5_000
 const STDERR_TAIL = 4096
 
 /** Where the child's entry is: the built .js, or the .ts source run through tsx (tests, benches). */
@@ -68,6 +70,8 @@ export class QuerySandbox {
   /** Every process this sandbox started that has not exited yet (one killed at a time limit is
    * still dying while the next one starts): close() waits for all of them. */
   private readonly started = new Set<ChildProcess>()
+  /** Processes writing their code cache (after their first statement): settled once written or gone. */
+  private readonly cacheWrites = new Map<ChildProcess, Promise<void>>()
   private readonly logger: Logger
   private readonly env: NodeJS.ProcessEnv | undefined
   private readonly parentDeath: ParentDeath | undefined
@@ -121,6 +125,7 @@ export class QuerySandbox {
       if (forked.ready) { cleanup(); resolve() }
     })
     this.ready.catch(() => {})
+    this.noteCacheWrite(child, channel)
     this.idle(child, channel)
     return child
   }
@@ -150,12 +155,34 @@ export class QuerySandbox {
     return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined
   }
 
-  /** Stop the process; resolves once every process this sandbox started has exited and been reaped. */
+  /**
+   * Stop the process; resolves once every process this sandbox started has exited and been reaped.
+   * One writing its code cache (once per installation) is let finish first, within CACHE_WRITE_MS:
+   * killed, it would start from the build's seed again every time.
+   */
   async close (): Promise<void> {
     this.child = undefined
+    const writes = [...this.cacheWrites.values()]
+    if (writes.length > 0) await within(Promise.all(writes), CACHE_WRITE_MS)
     const all = [...this.started]
     for (const c of all) c.kill('SIGKILL')
     await Promise.all(all.map(childExited))
+  }
+
+  /** Note when `child` says it writes its code cache ('caching'), until it says it is written ('cached') or exits. */
+  private noteCacheWrite (child: ChildProcess, channel: SandboxChannel): void {
+    const onCaching = (m: ChildMessage): void => {
+      if (m.type !== 'caching') return
+      channel.off(onCaching)
+      this.cacheWrites.set(child, new Promise<void>(resolve => {
+        const end = (): void => { channel.off(onCached); child.off('exit', end); this.cacheWrites.delete(child); resolve() }
+        const onCached = (c: ChildMessage): void => { if (c.type === 'cached') end() }
+        channel.on(onCached)
+        child.once('exit', end)
+      }))
+    }
+    channel.on(onCaching)
+    child.once('exit', () => { channel.off(onCaching) })
   }
 
   /** Between runs a warm sandbox must not keep its parent alive. */
@@ -234,6 +261,14 @@ export class QuerySandbox {
       channel.send(req, sendFailed)
     })
   }
+}
+
+/** Wait for `p`, at most `ms` (a timer that keeps the process alive meanwhile). */
+async function within (p: Promise<unknown>, ms: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(resolve, ms)
+    void p.finally(() => { clearTimeout(timer); resolve() })
+  })
 }
 
 function formatSeconds (ms: number): string {

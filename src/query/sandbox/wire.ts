@@ -24,7 +24,7 @@ let v8: typeof V8 | undefined
 const loadV8 = (): typeof V8 => (v8 ??= process.getBuiltinModule('node:v8'))
 
 /** Messages whose fields are only strings, numbers, booleans, arrays and plain objects of those. */
-const PLAIN = new Set(['ready', 'ack', 'text', 'columns', 'plan', 'done'])
+const PLAIN = new Set(['ready', 'caching', 'cached', 'ack', 'text', 'columns', 'plan', 'done'])
 
 /** Whether `m` can go as JSON without losing anything: its type says so, and a run asks no decryption. */
 function plain (m: ChildMessage | ParentMessage): boolean {

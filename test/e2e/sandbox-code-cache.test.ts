@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { petal } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+
+/**
+ * The query sandbox runs from the fast bundle's code cache like every script of it, but the CLI
+ * kills it as soon as its answer is in, and the write of its missing cache, due once its script
+ * had loaded, never came (the process blocks reading its socket until then): every `petal query`
+ * started it from the build's seed and compiled the statement's functions from source (~12 M
+ * instructions of its ~138 M; docs/performance.md, "Session 40: petal query"). It now writes its
+ * cache after its first statement, while the CLI waits for it, and the next sandbox takes it.
+ */
+describe('the query sandbox\'s code cache', () => {
+  it('is written after the first statement, holding what that statement compiled, and taken by the next sandbox', async () => {
+    // A copy of the fast bundle without code caches of its own (as after `npm ci`; its seeds, named
+    // after the scripts' times, do not apply to the copies).
+    const copy = join(tmpDir(), 'petal')
+    mkdirSync(join(copy, 'dist'), { recursive: true })
+    cpSync(join(ROOT, 'dist', 'fast'), join(copy, 'dist', 'fast'), { recursive: true, filter: src => !src.startsWith(join(ROOT, 'dist', 'fast', 'cache')) })
+    for (const link of ['node_modules', join('dist', 'native'), join('dist', 'bundle')]) symlinkSync(join(ROOT, link), join(copy, link))
+    cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'))
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const query = (): string => {
+      const r = spawnSync(process.execPath, [join(copy, 'dist', 'fast', 'petal.js'), '--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(0)
+      return r.stdout
+    }
+    const cacheDir = join(copy, 'dist', 'fast', 'cache')
+    const written = (): string[] => readdirSync(cacheDir).filter(f => f.startsWith('child-'))
+
+    expect(query()).toBe('{"n":1}\n')
+    expect(written(), 'the sandbox\'s cache').toHaveLength(1)
+    const [cache = ''] = written()
+    expect(readdirSync(cacheDir).filter(f => f.endsWith('.tmp'))).toEqual([])
+    // The build's seed holds the script's compilation alone; the cache also what the statement compiled.
+    const [seedFile = ''] = readdirSync(join(ROOT, 'dist', 'fast', 'seed')).filter(f => f.startsWith('child-'))
+    const seed = statSync(join(ROOT, 'dist', 'fast', 'seed', seedFile)).size
+    const first = statSync(join(cacheDir, cache))
+    expect(first.size).toBeGreaterThan(seed * 1.2)
+
+    // The next sandbox starts from that cache and writes none.
+    expect(query()).toBe('{"n":1}\n')
+    expect(written()).toEqual([cache])
+    const second = statSync(join(cacheDir, cache))
+    expect([second.ino, second.mtimeMs]).toEqual([first.ino, first.mtimeMs])
+  }, 60_000)
+})
