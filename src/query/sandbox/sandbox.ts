@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { SqlValue } from '../../block/index.js'
-import { AbortError, childExited, Mutex, reviveError, throwIfAborted, nullLogger, trackChildProcess, typeScriptBundle, type Logger } from '../../util/index.js'
+import { AbortError, childExited, Mutex, reviveError, nullLogger, trackChildProcess, typeScriptBundle, type Logger } from '../../util/index.js'
 import { QueryError } from '../errors.js'
 import type { ResultSummary } from '../format/formatters.js'
 import type { DecryptRequest } from './confidential.js'
@@ -135,15 +135,12 @@ export class QuerySandbox {
     return await this.mutex.run(async () => {
       if (o.signal?.aborted === true) throw new AbortError()
       const child = this.start()
-      const channel = this.channel
-      await this.ready
-      if (channel === undefined) throw new Error('the sandbox has no channel')
-      // Aborted while the process was starting: exchange's listener would never fire.
-      throwIfAborted(o.signal)
+      const { channel, ready } = this
+      if (channel === undefined || ready === undefined) throw new Error('the sandbox has no channel')
       child.ref()
       channel.ref()
       try {
-        return await this.exchange(child, channel, o)
+        return await this.exchange(child, channel, ready, o)
       } finally {
         if (this.child === child) this.idle(child, channel)
       }
@@ -191,9 +188,16 @@ export class QuerySandbox {
     channel.unref()
   }
 
-  private async exchange (child: ChildProcess, channel: SandboxChannel, o: SandboxRun): Promise<ResultSummary> {
+  /**
+   * Send `o` to the process and take its answer. The statement goes at once, before the process
+   * says it is ready (a fresh one is still loading): it reads it as soon as it can, with no round
+   * trip through this process (docs/performance.md, "Session 40: petal query"). The time limit
+   * starts when it is ready; until then a failure is the start's (`ready` rejects).
+   */
+  private async exchange (child: ChildProcess, channel: SandboxChannel, ready: Promise<void>, o: SandboxRun): Promise<ResultSummary> {
     return await new Promise<ResultSummary>((resolve, reject) => {
       let settled = false
+      let started = false
       let queue = Promise.resolve()
       // The time budget runs while the child works and stops while the consumer takes a chunk.
       let remaining = o.timeoutMs > 0 ? o.timeoutMs : Infinity
@@ -226,11 +230,13 @@ export class QuerySandbox {
       }
       const onAbort = (): void => { kill(new AbortError()) }
       // The child may die between our check and the send; report it instead of throwing.
+      // Before it is ready, its exit is reported as a failed start (`ready`).
       const sendFailed = (err: Error | null): void => {
-        if (err !== null) kill(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process went away: ${err.message}`, { hint: 'run the query again' }))
+        if (err !== null && started) kill(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process went away: ${err.message}`, { hint: 'run the query again' }))
       }
       const onExit = (code: number | null, signal: string | null): void => {
         if (this.child === child) this.child = undefined
+        if (!started) return
         finish(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process died (${signal ?? `exit ${String(code)}`})${this.stderr === '' ? '' : ': ' + this.stderr.trim().slice(-500)}`, {
           hint: 'the statement may need more memory than is available; narrow it'
         }))
@@ -257,8 +263,12 @@ export class QuerySandbox {
       child.once('exit', onExit)
       o.signal?.addEventListener('abort', onAbort, { once: true })
       const req: RunRequest = { type: 'run', mode: o.mode, sql: o.sql, dataDir: this.dataDir, format: o.format, maxRows: o.maxRows, from: o.from, to: o.to, decrypt: o.decrypt, export: o.export }
-      arm()
       channel.send(req, sendFailed)
+      ready.then(() => {
+        if (settled) return
+        started = true
+        resume()
+      }, err => { finish(err) })
     })
   }
 }

@@ -213,6 +213,19 @@ describe('query sandbox', () => {
     }
   })
 
+  // The statement goes to a starting sandbox before it says it is ready (sandbox.ts, exchange):
+  // a process that never starts is still reported as such, with the installation's hint.
+  it('reports a sandbox process that cannot start as a failed start', async () => {
+    const broken = new QuerySandbox(chain.dir.root, { env: { ...process.env, NODE_OPTIONS: `--require ${join(tmpDir(), 'missing.cjs')}` } })
+    try {
+      const e = await failure(rowsOf(chain, broken, 'SELECT count(*) FROM t'))
+      expect(e.code).toBe('QUERY_SANDBOX_FAILED')
+      expect(e.message).toMatch(/^cannot start the query sandbox process: it exited while starting: .*missing\.cjs/s)
+    } finally {
+      await broken.close()
+    }
+  })
+
   it('reports SQLite errors with their message and a code, never as an empty result', async () => {
     expect((await failure(rowsOf(chain, sandbox, 'SELEC * FROM t'))).message).toContain('near "SELEC": syntax error')
     expect(await code('SELECT * FROM nowhere')).toBe('QUERY_UNKNOWN_TABLE')
