@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import { statSync } from 'node:fs'
 import { errorCode } from '../util/index.js'
 import { readableCommits } from './wal-frames.js'
+import { beginImmediate, copyHoldingLock } from './wal-locked-copy.js'
 import { lastCommitFrames, walCheckLoaded, walIndexCopied, walIndexFrames } from './wal-index.js'
 
 /**
@@ -58,19 +59,21 @@ export function checkpointBeforeClose (db: Database.Database, overBytes: number)
 
 /**
  * A checkpoint in `mode` at busy 0 whose log was first read as recovery reads it (wal-frames.ts)
- * up to the wal-index's mxFrame, under the write lock. True when every frame was copied; false
- * when the lock was taken, readers kept frames back, or the log does not read as written (then
- * nothing is copied). SQLite's errors of the copy itself are swallowed as its automatic
- * checkpoint's are; the check's own failures (reading the -wal) leave the log uncopied too.
+ * up to the wal-index's mxFrame, with SQLite's write lock held from the check to the end of the
+ * copy (wal-locked-copy.ts). True when every frame was copied (and,
+ * TRUNCATE, the log emptied); false when the lock was taken, readers kept frames back, or the log
+ * does not read as written (then nothing is copied). SQLite's errors of the copy itself are
+ * swallowed as its automatic checkpoint's are; the check's own failures leave the log uncopied too.
  */
 function checkedCheckpoint (db: Database.Database, mode: 'PASSIVE' | 'TRUNCATE'): boolean {
   const busy = db.pragma('busy_timeout', { simple: true })
   db.pragma('busy_timeout = 0')
   try {
-    if (!readsWhole(db)) return false
-    const r = (db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number, log: number, checkpointed: number }>)[0]
-    return r !== undefined && r.busy === 0 && r.checkpointed === r.log
+    if (!beginImmediate(db)) return false
+    if (!readsWhole(db)) { db.exec('ROLLBACK'); return false }
+    return copyHoldingLock(db, mode === 'TRUNCATE')
   } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK')
     if (errorCode(err) === undefined) throw err
     return false
   } finally {
@@ -78,14 +81,8 @@ function checkedCheckpoint (db: Database.Database, mode: 'PASSIVE' | 'TRUNCATE')
   }
 }
 
-/** Whether the log reads as written up to the wal-index's mxFrame; false also when the write lock was not free. */
+/** Whether the log reads as written up to the wal-index's mxFrame, under `db`'s write lock (the caller's BEGIN IMMEDIATE). */
 function readsWhole (db: Database.Database): boolean {
-  try {
-    db.exec('BEGIN IMMEDIATE')
-  } catch (err) {
-    if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return false
-    throw err
-  }
   try {
     const indexed = walIndexFrames(db)
     if (indexed === undefined) return false
@@ -99,7 +96,5 @@ function readsWhole (db: Database.Database): boolean {
   } catch (err) {
     if (errorCode(err) === undefined) throw err
     return false
-  } finally {
-    db.exec('ROLLBACK')
   }
 }

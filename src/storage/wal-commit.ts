@@ -3,6 +3,7 @@ import { errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { readableCommits } from './wal-frames.js'
 import { checkpointIfDue } from './wal-checkpoint.js'
+import { beginImmediate, copyHoldingLock } from './wal-locked-copy.js'
 import { forgetWalIndex, walIndexCopied, walIndexFrames } from './wal-index.js'
 
 /**
@@ -84,78 +85,89 @@ function restore (db: Database.Database, sync: unknown, busy: unknown): void {
 }
 
 /**
- * Re-write a WAL database's committed frames into the database and empty its -wal: a TRUNCATE
- * checkpoint, which copies the frames (written anew, from the page cache), fsyncs the database,
- * waits for readers (the busy timeout, `busyMs` if given) and truncates the -wal, so that the next
- * commit starts a new log instead of chaining its checksums onto frames that may not be on disk.
- * The fsyncgate-safe way to make durable a commit whose fsync failed: an fsync retried after a
- * failure proves nothing. Tried twice: SQLite's own descriptor of the -wal, opened before the
- * failure, may be told of the same writeback error (Linux tells each open file once), and the
- * checkpoint fsyncs the -wal first. False when readers or a writer kept it from finishing (or the
- * connection is inside a transaction); the disk's failure is thrown.
+ * Re-write a WAL database's committed frames into the database and empty its -wal: a checkpoint
+ * that copies the frames (written anew, from the page cache), fsyncs the database, waits for
+ * readers (the busy timeout, `busyMs` if given) and truncates the -wal, so that the next commit
+ * starts a new log instead of chaining its checksums onto frames that may not be on disk. The
+ * fsyncgate-safe way to make durable a commit whose fsync failed: an fsync retried after a
+ * failure proves nothing. The log is read as recovery would first, and copied with the write lock
+ * held since (wal-locked-copy.ts). Tried twice: SQLite's own descriptor of the -wal, opened
+ * before the failure, may be told of the same writeback error (Linux tells each open file once),
+ * and a checkpoint fsyncs the -wal first. False when readers or a writer kept it from finishing
+ * (or the connection is inside a transaction); the disk's failure is thrown.
  */
 export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
   if (db.inTransaction) return false
   const busy = db.pragma('busy_timeout', { simple: true })
   if (busyMs !== undefined) db.pragma(`busy_timeout = ${busyMs}`)
   try {
-    const dropped = dropUnreadable(db)
-    if (dropped === 'busy') return false
     for (let tries = 1; ; tries++) {
+      const drop: { reading?: WalReading } = {}
       try {
-        const done = (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]?.busy === 0
-        if (dropped !== undefined) throw unreadableLog(db, dropped, done)
-        return done
+        return rewriteOnce(db, drop)
       } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK')
         if (err instanceof StorageError) throw err
         if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) {
           // Another connection's recovery may rebuild the index first: the drop is said now or never.
-          if (dropped !== undefined) throw unreadableLog(db, dropped, false)
+          if (drop.reading !== undefined) throw unreadableLog(db, drop.reading, false)
           return false
         }
-        if (tries >= 2) throw err
+        // After a drop, a retry would find the rebuilt log whole and say nothing of it.
+        if (tries >= 2 || drop.reading !== undefined) throw err
       }
     }
   } finally {
+    if (db.inTransaction) db.exec('ROLLBACK')
     if (busyMs !== undefined) db.pragma(`busy_timeout = ${Number(busy)}`)
   }
+}
+
+/**
+ * One re-write: under SQLite's write lock (BEGIN IMMEDIATE) the log is read as recovery reads it;
+ * when it no longer reads as written, SQLite is made to read it again from the disk (its next
+ * transaction's recovery, under the write lock again: dropUnreadable), and it is checked again;
+ * then copied and emptied with the lock held since the check (copyHoldingLock). `drop.reading`:
+ * set when commits were dropped, which is thrown (unreadableLog) once the copy has run.
+ */
+function rewriteOnce (db: Database.Database, drop: { reading?: WalReading }): boolean {
+  if (!beginImmediate(db)) return false
+  drop.reading = dropUnreadable(db)
+  if (drop.reading !== undefined) {
+    db.exec('ROLLBACK')
+    if (!beginImmediate(db)) throw unreadableLog(db, drop.reading, false)
+    if (dropUnreadable(db) !== undefined) { db.exec('ROLLBACK'); throw unreadableLog(db, drop.reading, false) }
+  }
+  const done = copyHoldingLock(db, true)
+  if (drop.reading !== undefined) throw unreadableLog(db, drop.reading, done)
+  return done
 }
 
 /** How far the log reads as written (`readable`: its last valid commit frame) against the wal-index (`indexed`: its mxFrame). */
 interface WalReading { indexed: number, readable: number }
 
 /**
- * Before a checkpoint copies the log: when it no longer reads as written up to what the wal-index
- * says is committed (a frame whose write-back failed, read back as the disk has it), have SQLite
- * read it again from the disk, as the next open would, so that the copy takes only what recovery
- * reads (docs/data-directory.md, "A log that no longer reads as written"). Under SQLite's write
- * lock, so that no commit changes the log or the wal-index meanwhile; the wal-index is read and
- * marked through SQLite's own mapping (wal-index.ts), the -wal through a descriptor of its own
- * (wal-frames.ts). 'busy': the lock was not free; undefined: the log reads whole, or there is no
- * addon to read the wal-index with (the check is skipped).
+ * Under SQLite's write lock (the caller's BEGIN IMMEDIATE, so that no commit changes the log or
+ * the wal-index meanwhile): when the log no longer reads as written up to what the wal-index says
+ * is committed (a frame whose write-back failed, read back as the disk has it), mark the
+ * wal-index so that SQLite reads the log again from the disk, as the next open would, and the
+ * copy takes only what recovery reads (docs/data-directory.md, "A log that no longer reads as
+ * written"). The wal-index is read and marked through SQLite's own mapping (wal-index.ts), the
+ * -wal through a descriptor of its own (wal-frames.ts). Undefined: the log reads whole, or there
+ * is no addon to read the wal-index with (the check is skipped).
  */
-function dropUnreadable (db: Database.Database): WalReading | 'busy' | undefined {
-  try {
-    db.exec('BEGIN IMMEDIATE')
-  } catch (err) {
-    if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) return 'busy'
-    throw err
-  }
-  try {
-    const indexed = walIndexFrames(db)
-    if (indexed === undefined || indexed === 0) return undefined
-    const readable = readableCommits(`${db.name}-wal`, indexed)
-    if (readable >= indexed) return undefined
-    // A lost frame a checkpoint already copied (from the page cache, before the loss) is in the
-    // database: a rebuild would end the log before it and copy older versions of its pages back
-    // over the database, dropping commits it holds and the acknowledged ones after (review39).
-    // Then the log is copied whole, as without the check.
-    const copied = walIndexCopied(db)
-    if (copied === undefined || readable < copied || !forgetWalIndex(db)) return undefined
-    return { indexed, readable }
-  } finally {
-    db.exec('ROLLBACK')
-  }
+function dropUnreadable (db: Database.Database): WalReading | undefined {
+  const indexed = walIndexFrames(db)
+  if (indexed === undefined || indexed === 0) return undefined
+  const readable = readableCommits(`${db.name}-wal`, indexed)
+  if (readable >= indexed) return undefined
+  // A lost frame a checkpoint already copied (from the page cache, before the loss) is in the
+  // database: a rebuild would end the log before it and copy older versions of its pages back
+  // over the database, dropping commits it holds and the acknowledged ones after (review39).
+  // Then the log is copied whole, as without the check.
+  const copied = walIndexCopied(db)
+  if (copied === undefined || readable < copied || !forgetWalIndex(db)) return undefined
+  return { indexed, readable }
 }
 
 /**

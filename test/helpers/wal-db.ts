@@ -17,11 +17,14 @@ export function walDb (name = 'w.db'): { db: Database.Database, path: string } {
 
 /** Overwrite the page of the log's last frame behind SQLite, as a write the disk lost leaves it. */
 export function loseLastFrame (path: string): void {
-  const wal = `${path}-wal`
-  const frames = (statSync(wal).size - 32) / (24 + 4096)
-  const fd = openSync(wal, 'r+')
+  loseFrame(path, (statSync(`${path}-wal`).size - 32) / (24 + 4096))
+}
+
+/** Overwrite the page of the log's frame `frame` (1-based, 4 KiB pages) behind SQLite. */
+export function loseFrame (path: string, frame: number): void {
+  const fd = openSync(`${path}-wal`, 'r+')
   try {
-    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 + (frames - 1) * (24 + 4096) + 24)
+    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 32 + (frame - 1) * (24 + 4096) + 24)
   } finally {
     closeSync(fd)
   }
