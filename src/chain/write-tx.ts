@@ -12,12 +12,15 @@ export interface TxContext {
 export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
   const after: Array<() => void> = []
   let result: T
+  // --wait is the whole wait, the lock's and the re-writes' (until session 40, each try's).
+  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs
+  const left = (): number | undefined => deadline === undefined ? undefined : Math.max(0, deadline - Date.now())
   for (let tries = 0; ; tries++) {
     try {
       result = await chain.index.withWriteLock(async () => {
         recover(chain, 'ask')
         return await fn({ afterCommit: f => { after.push(f) } })
-      }, options)
+      }, { ...options, timeoutMs: left() })
       break
     } catch (err) {
       // recover() threw before `fn` ran: re-write chain.db-wal outside the transaction, then again.
@@ -26,7 +29,7 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
       // nothing, and the journal it let go was all that undid the group): the write is refused.
       if (!(err instanceof WalRewriteNeeded)) throw err
       const waitMs = options.timeoutMs ?? WAL_REWRITE_WAIT_MS
-      if (tries >= MAX_WAL_REWRITES || !await chain.index.rewriteWalExclusive(waitMs, options.signal)) throw logInUse(chain, waitMs)
+      if (tries >= MAX_WAL_REWRITES || !await chain.index.rewriteWalExclusive(left() ?? WAL_REWRITE_WAIT_MS, options.signal)) throw logInUse(chain, waitMs)
     }
   }
   failpoint('tx:committed')

@@ -162,10 +162,17 @@ export class IndexDb {
    * rewriteWal between this process's writes, tried again on timers while readers or another
    * writer keep it from finishing, for up to `waitMs`: each try at busy 0 (retryBusy), since
    * SQLite's busy handler sleeps on the calling thread, and a writer's three 5 s waits blocked the
-   * event loop (a reader of this process could not even end its snapshot meanwhile).
+   * event loop (a reader of this process could not even end its snapshot meanwhile). `waitMs` is
+   * the whole wait, this process's other writers' included; AbortError on `signal`.
    */
   async rewriteWalExclusive (waitMs: number, signal?: AbortSignal): Promise<boolean> {
-    return await this.writeLock.exclusive(async () => await retryBusy(() => this.rewriteWal(0), waitMs, signal))
+    const until = Date.now() + waitMs
+    try {
+      return await this.writeLock.exclusive(async () => await retryBusy(() => this.rewriteWal(0), Math.max(0, until - Date.now()), signal), { signal, timeoutMs: waitMs })
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'LOCK_TIMEOUT') return false
+      throw err
+    }
   }
 
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */

@@ -49,9 +49,12 @@ export class IndexWriteLock {
    * resolves, rolled back if it throws. Waits without blocking the event loop.
    */
   async run<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
-    return await this.mutex.run(async () => {
+    const started = Date.now()
+    return await this.locked(async () => {
+      // One wait: this process's other writers' (the mutex), then other processes' (BEGIN IMMEDIATE).
+      if (options.timeoutMs !== undefined) options = { ...options, timeoutMs: Math.max(0, options.timeoutMs - (Date.now() - started)) }
       // The safety level cannot change inside a transaction: set before BEGIN, reset after COMMIT.
-      if (options.syncOffLoop !== true) return await this.lockedTx(fn, options)
+      if (options.syncOffLoop !== true) return await this.lockedTx(fn, options, started)
       // Opened before the COMMIT, fsynced after it: Linux reports a writeback error once to each
       // descriptor open when it happened, and to one opened later only if none has seen it. SQLite's
       // own fsync of the -wal inside the COMMIT (an automatic checkpoint's, whose failure SQLite
@@ -60,7 +63,7 @@ export class IndexWriteLock {
       this.db.pragma('synchronous = NORMAL')
       let result: T
       try {
-        result = await this.lockedTx(fn, options)
+        result = await this.lockedTx(fn, options, started)
       } catch (err) {
         if (wal !== undefined) closeSync(wal)
         throw err
@@ -74,7 +77,7 @@ export class IndexWriteLock {
         throw unflushed(err)
       }
       return result
-    })
+    }, options)
   }
 
   /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool, through `fd` if given (closed). */
@@ -87,11 +90,43 @@ export class IndexWriteLock {
     }
   }
 
-  /** Run `fn` between this process's write transactions (under its mutex, until it settles), outside any. */
-  async exclusive<T> (fn: () => T | Promise<T>): Promise<T> { return await this.mutex.run(async () => await fn()) }
+  /**
+   * Run `fn` between this process's write transactions (under its mutex, until it settles), outside
+   * any. The wait for this process's other writers honours `options` as run's does (AbortError,
+   * LOCK_TIMEOUT), which until session 40 it ignored: a writer queued behind a long one of its own
+   * process waited for it whatever --wait or its signal said.
+   */
+  async exclusive<T> (fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> { return await this.locked(fn, options) }
+
+  /** `fn` under the mutex, waited for as `options` say: AbortError on the signal, LOCK_TIMEOUT after timeoutMs. */
+  private async locked<T> (fn: () => T | Promise<T>, options: LockOptions): Promise<T> {
+    const started = Date.now()
+    const timer = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)
+    const signals = [options.signal, timer].filter(s => s !== undefined)
+    let release: () => void
+    try {
+      release = await this.mutex.acquire(signals.length < 2 ? signals[0] : AbortSignal.any(signals))
+    } catch (err) {
+      if (options.signal?.aborted === true || timer?.aborted !== true) throw err
+      throw this.timedOut(started)
+    }
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  private timedOut (started: number): StorageError {
+    const holder = readWriterRecord(this.recordPath)
+    return new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${describeWriter(holder)}, which is writing to this data directory`, {
+      hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
+      details: { holder }
+    })
+  }
 
   /** Take the write lock (waiting as LockOptions say), run `fn` in a transaction, commit or roll back. */
-  private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions): Promise<T> {
+  private async lockedTx<T> (fn: () => Promise<T>, options: LockOptions, since: number): Promise<T> {
     const started = Date.now()
     let said: string | undefined
     let delay = 5
@@ -101,12 +136,7 @@ export class IndexWriteLock {
       const holder = readWriterRecord(this.recordPath)
       const who = describeWriter(holder)
       if (who !== said) { said = who; options.onWait?.(holder) }
-      if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
-        throw new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${who}, which is writing to this data directory`, {
-          hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
-          details: { holder }
-        })
-      }
+      if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) throw this.timedOut(since)
       await sleep(delay, options.signal)
       delay = Math.min(delay * 2, 100)
     }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { errorCode, errorMessage, sleep } from '../util/index.js'
+import { AbortError, errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { readableCommits } from './wal-frames.js'
 import { checkpointIfDue } from './wal-checkpoint.js'
@@ -198,6 +198,7 @@ export async function rewriteLogWaiting (db: Database.Database, waitMs: number):
 export async function retryBusy (tryOnce: () => boolean, waitMs: number, signal?: AbortSignal): Promise<boolean> {
   const until = Date.now() + waitMs
   for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    if (signal?.aborted === true) throw new AbortError()
     if (tryOnce()) return true
     if (Date.now() >= until) return false
     await sleep(delay, signal)

@@ -32,14 +32,28 @@ export class Mutex {
   private tail: Promise<void> = Promise.resolve()
 
   async run<T> (fn: () => Promise<T>): Promise<T> {
-    const prev = this.tail
-    let release!: () => void
-    this.tail = new Promise<void>(resolve => { release = resolve })
-    await prev
+    const release = await this.acquire()
     try {
       return await fn()
     } finally {
       release()
     }
+  }
+
+  /**
+   * Wait for the turn (AbortError when `signal` fires first: the turn then passes on untaken, once
+   * the holders before it are done) and return its release.
+   */
+  async acquire (signal?: AbortSignal): Promise<() => void> {
+    const prev = this.tail
+    let release!: () => void
+    this.tail = new Promise<void>(resolve => { release = resolve })
+    try {
+      await abortable(prev, signal)
+    } catch (err) {
+      void prev.then(release)
+      throw err
+    }
+    return release
   }
 }
