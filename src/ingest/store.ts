@@ -1,5 +1,5 @@
-import { closeSync, fdatasync, openSync } from 'node:fs'
-import { closeWal, commitWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { closeSync, openSync } from 'node:fs'
+import { closeWal, commitWal, fdatasyncWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { LOOK_PENDING, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
@@ -142,7 +142,7 @@ export class PendingStore {
   async syncWal (): Promise<void> {
     this.walFd ??= openSync(`${this.path}-wal`, 'r')
     const fd = this.walFd
-    await new Promise<void>((resolve, reject) => { fdatasync(fd, err => { if (err === null) resolve(); else reject(err) }) })
+    await fdatasyncWal(this.db, fd) // and its directory, once (storage's wal-sync.ts)
       // Its commits are made: refused, they would be sealed all the same (a retry doubles them). A
       // fsync retried after a failure proves nothing (fsyncgate): re-write the log, waiting out
       // other processes' readers and writers for a minute (review35: after one second, refused).

@@ -3,6 +3,7 @@ import { closeSync, fsync, openSync } from 'node:fs'
 import { AbortError, errorCode, failpoint, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
+import { syncWalDirOnce } from './wal-sync.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
 import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
@@ -80,14 +81,18 @@ export class IndexWriteLock {
     }, options)
   }
 
-  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool, through `fd` if given (closed). */
+  /** fsync the WAL as a FULL commit does (no WAL left: a checkpoint synced it): on the thread pool, through `fd` if given (closed); its directory once (wal-sync.ts). */
   private async syncWal (fd?: number): Promise<void> {
-    if (fd === undefined) { await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err }); return }
-    try {
-      await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
-    } finally {
-      closeSync(fd)
+    if (fd === undefined) {
+      await fsyncFileAsync(`${this.db.name}-wal`).catch((err: unknown) => { if (!isNotFound(err)) throw err })
+    } else {
+      try {
+        await new Promise<void>((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
+      } finally {
+        closeSync(fd)
+      }
     }
+    await syncWalDirOnce(this.db)
   }
 
   /**

@@ -27,5 +27,6 @@ export { clearOwnWriterRecord, describeWriter, REINDEX_LOCK, REINDEX_WORK, write
 export { checkDataFile, dataFileExists, openDataFileSync, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
 export { openRefusedByDisk, systemFailure } from './system-error.js'
 export { commitWal, LOOK_INDEX, rewriteLog, rewriteLogWaiting, undoFailedCommit } from './wal-commit.js'
+export { fdatasyncWal } from './wal-sync.js'
 export { loadWalCheck } from './wal-index.js'
 export { DaisyDb, DaisyDir, DAISY_DEFAULT_CHAIN, isDaisyDir, missingBlockHint, readDaisyChainParams, readDaisyPrivateKeys, type DaisyBlockRow, type DaisyChainParams } from './daisy-dir.js'
