@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const outDir = join(root, 'dist', 'native')
@@ -29,15 +30,17 @@ const ADDONS = [
   // Also an SQLite extension (src/block/held-db.ts): compiled against the sqlite3ext.h of the
   // SQLite that better-sqlite3 links, whose API table it calls through.
   { out: join(outDir, 'petal-held-db.node'), source: join(root, 'src', 'block', 'native', 'held-db.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') },
-  // An SQLite extension too (src/storage/wal-index.ts): the wal-index header through SQLite's own mapping of the -shm.
-  { out: join(outDir, 'petal-wal-index.node'), source: join(root, 'src', 'storage', 'native', 'wal-index.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') }
+  // An SQLite extension only, no Node addon (src/storage/wal-index.ts): the wal-index header through
+  // SQLite's own mapping of the -shm. Without it chain.db and pending.db are not written, so it
+  // needs a C compiler alone, no Node headers (session 40); loaded here as SQLite loads it.
+  { out: join(outDir, 'petal-wal-index.node'), source: join(root, 'src', 'storage', 'native', 'wal-index.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3'), sqliteOnly: 'sqlite3_petalwal_init' }
 ] as const
 
 /**
  * Node's headers: beside the binary (a distribution's or an official tarball's), else node-gyp's
- * cache. OpenSSL's are needed by the hashing and signing addons only: the SQLite extensions need
- * node_api.h alone, and the -wal check is one of them, without which chain.db and pending.db are
- * not written (WAL_CHECK_MISSING), so it must not depend on headers it does not include.
+ * cache. OpenSSL's are needed by the hashing and signing addons only: the held-bytes extension
+ * needs node_api.h alone, and the -wal check none (an SQLite extension only), without which
+ * chain.db and pending.db are not written (WAL_CHECK_MISSING), so it must not depend on headers.
  */
 function includeDir (openssl: boolean): string | undefined {
   const candidates = [
@@ -59,18 +62,19 @@ function build (a: typeof ADDONS[number]): { built: boolean, reason: string, cc?
   const { out, source } = a
   const extra = 'include' in a ? a.include : undefined
   if (extra !== undefined && !existsSync(join(extra, 'sqlite3ext.h'))) return { built: false, reason: `${join(extra, 'sqlite3ext.h')} not found` }
-  return buildWith(out, source, extra === undefined ? [] : ['-I', extra], extra === undefined)
+  return buildWith(out, source, extra === undefined ? [] : ['-I', extra], extra === undefined, 'sqliteOnly' in a ? a.sqliteOnly : undefined)
 }
 
-function buildWith (out: string, source: string, includes: string[], openssl: boolean): { built: boolean, reason: string, cc?: string, include?: string } {
+/** `entry`: an SQLite extension alone (no Node headers), checked by loading it into SQLite with that entry point. */
+function buildWith (out: string, source: string, includes: string[], openssl: boolean, entry?: string): { built: boolean, reason: string, cc?: string, include?: string } {
   if (process.env.PETAL_NATIVE_BUILD === '0') return { built: false, reason: 'PETAL_NATIVE_BUILD=0' }
   const f = flags()
   if (f === undefined) return { built: false, reason: `no native build on ${process.platform}` }
-  const inc = includeDir(openssl)
+  const inc = entry === undefined ? includeDir(openssl) : ''
   if (inc === undefined) return { built: false, reason: `Node's headers (${openssl ? 'node_api.h, openssl/sha.h, openssl/ec.h' : 'node_api.h'}) not found` }
   const cc = process.env.CC ?? 'cc'
   const tmp = `${out}.${process.pid}.tmp`
-  const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-Wextra', '-fvisibility=hidden', ...f, '-I', inc, ...includes, '-o', tmp, source], { encoding: 'utf8' })
+  const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-Wextra', '-fvisibility=hidden', ...f, ...(inc === '' ? [] : ['-I', inc]), ...includes, '-o', tmp, source], { encoding: 'utf8' })
   if (r.error !== undefined || r.status !== 0) {
     rmSync(tmp, { force: true })
     const why = r.error?.message ?? (r.stderr.trim().split('\n')[0] ?? `exit ${r.status ?? '?'}`)
@@ -78,13 +82,24 @@ function buildWith (out: string, source: string, includes: string[], openssl: bo
   }
   // Load it here, so an addon this Node cannot load is not left where the manifest looks.
   try {
-    process.dlopen({ exports: {} }, tmp)
+    if (entry === undefined) process.dlopen({ exports: {} }, tmp)
+    else loadIntoSqlite(tmp, entry)
   } catch (err) {
     rmSync(tmp, { force: true })
     return { built: false, reason: `built but not loadable: ${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)}` }
   }
   renameSync(tmp, out)
-  return { built: true, reason: `${cc}, headers ${inc}`, cc, include: inc }
+  return inc === '' ? { built: true, reason: cc, cc } : { built: true, reason: `${cc}, headers ${inc}`, cc, include: inc }
+}
+
+function loadIntoSqlite (path: string, entry: string): void {
+  const db = new Database(':memory:')
+  try {
+    // better-sqlite3 takes the entry point's name second (its typings: the path only).
+    Reflect.apply(db.loadExtension, db, [path, entry])
+  } finally {
+    db.close()
+  }
 }
 
 mkdirSync(outDir, { recursive: true })
@@ -96,4 +111,4 @@ if (sha?.built !== true) process.stderr.write(`petal: native SHA-256 not built (
 if (ossl?.built !== true) process.stderr.write(`petal: native OpenSSL addon not built (${ossl?.reason ?? '?'}); keys, signatures and hashes go through node:crypto\n`)
 if (held?.built !== true) process.stderr.write(`petal: native held-bytes SQLite addon not built (${held?.reason ?? '?'}); verify --deep's SQLite checks read the block files\n`)
 // Without it Petal refuses to write chain.db and pending.db (WAL_CHECK_MISSING, src/storage/wal-index.ts): every checkpoint would be unchecked.
-if (wal?.built !== true) process.stderr.write(`petal: native wal-index SQLite addon not built (${wal?.reason ?? '?'}); commands that write chain.db or pending.db will refuse to run (WAL_CHECK_MISSING): install a C compiler and Node's headers, then run npm run build again\n`)
+if (wal?.built !== true) process.stderr.write(`petal: native wal-index SQLite addon not built (${wal?.reason ?? '?'}); commands that write chain.db or pending.db will refuse to run (WAL_CHECK_MISSING): install a C compiler, then run npm run build again\n`)

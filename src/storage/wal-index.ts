@@ -44,7 +44,7 @@ export function loadWalCheck (db: Database.Database): void {
   const err = load(db)
   if (err === undefined) return
   throw new StorageError('WAL_CHECK_MISSING', `cannot write ${db.name}: Petal's -wal check (${ADDON}) is not built or cannot be loaded (${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)}), and without it SQLite would copy a log that may hold a lost write into the database unchecked`, {
-    hint: 'install a C compiler and Node\'s node_api.h (official and NodeSource builds of Node include it; Debian\'s own nodejs: apt-get install gcc libnode-dev), then run `npm run build` in Petal\'s directory (it builds dist/native/petal-wal-index.node); read-only commands work without it',
+    hint: 'install a C compiler (e.g. apt-get install gcc), then run `npm run build` in Petal\'s directory (it builds dist/native/petal-wal-index.node); read-only commands work without it',
     details: { path: ADDON },
     cause: err
   })

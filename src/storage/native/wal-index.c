@@ -28,10 +28,11 @@
  * (fcntl) lock the process holds on it, SQLite's wal-index locks included (the revert of 989d6f3,
  * docs/data-directory.md). Here nothing is opened or closed: the connection's main file gives its
  * VFS handle (SQLITE_FCNTL_FILE_POINTER), whose xShmMap returns the region SQLite already mapped.
- * Also a Node addon with no exports, so that the build can check that it loads.
+ * An SQLite extension only, loaded by better-sqlite3's loadExtension with its entry point (and so
+ * by the build, to check that it loads): no Node addon, so a C compiler is all it needs (until
+ * session 40 it included node_api.h for a Node addon with no exports, and a Node without its
+ * headers made Petal read-only).
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
 #include <sqlite3ext.h>
 #include <stdint.h>
 #include <string.h>
@@ -115,10 +116,4 @@ __attribute__((visibility("default"))) int sqlite3_petalwal_init (sqlite3 *db, c
   if (rc != SQLITE_OK) return rc;
   sqlite3_wal_hook(db, wal_hook, frames);
   return SQLITE_OK;
-}
-
-NAPI_MODULE_INIT ()
-{
-  (void)env;
-  return exports;
 }
