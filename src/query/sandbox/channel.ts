@@ -9,15 +9,21 @@ import { encodeFrame, FrameReader } from './wire.js'
 export class SandboxChannel {
   private readonly listeners = new Set<(m: ChildMessage) => void>()
   private readonly reader = new FrameReader()
+  /** Why the channel was cut: the process sent what is not our protocol (a frame wire.ts refuses). */
+  broken: Error | undefined
 
-  constructor (private readonly socket: Socket) {
+  /** `onBroken` stops the process once it has sent what is not our protocol (fork.ts kills it). */
+  constructor (private readonly socket: Socket, private readonly onBroken: (err: Error) => void = () => {}) {
     socket.on('data', (b: Buffer) => {
       let messages: unknown[]
       try {
         messages = this.reader.push(b)
       } catch (err) {
-        // Not our protocol: nothing more from it can be trusted (the process is killed as dead).
-        socket.destroy(err instanceof Error ? err : new Error(String(err)))
+        // Not our protocol: nothing more from the process can be trusted. It is killed, not just cut
+        // off: a run would otherwise wait for its next read or write, or for the time limit (review40).
+        this.broken = err instanceof Error ? err : new Error(String(err))
+        socket.destroy(this.broken)
+        this.onBroken(this.broken)
         return
       }
       for (const m of messages) for (const l of [...this.listeners]) l(m as ChildMessage)

@@ -86,7 +86,7 @@ export function forkSandbox (file: string, execArgv: string[], env?: NodeJS.Proc
   const child = sp === null
     ? loadChildProcesses().spawn(process.execPath, node, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })
     : loadChildProcesses().spawn(sp, ['--pdeathsig', 'KILL', '--', process.execPath, ...node, `${PARENT_DEATH_ARG}${process.pid}`], { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })
-  const channel = new SandboxChannel(child.stdio[3] as Socket)
+  const channel = new SandboxChannel(child.stdio[3] as Socket, () => { child.kill('SIGKILL') })
   const forked: ForkedSandbox = { child, channel, ready: false }
   const onMessage = (m: ChildMessage): void => {
     if (m.type === 'ready') {

@@ -237,6 +237,10 @@ export class QuerySandbox {
       const onExit = (code: number | null, signal: string | null): void => {
         if (this.child === child) this.child = undefined
         if (!started) return
+        if (channel.broken !== undefined) {
+          finish(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process sent what is not its protocol (${channel.broken.message}) and was stopped`, { hint: 'run the query again' }))
+          return
+        }
         finish(new QueryError('QUERY_SANDBOX_FAILED', `the query sandbox process died (${signal ?? `exit ${String(code)}`})${this.stderr === '' ? '' : ': ' + this.stderr.trim().slice(-500)}`, {
           hint: 'the statement may need more memory than is available; narrow it'
         }))
