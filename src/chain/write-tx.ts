@@ -28,8 +28,11 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
       // fsync of the -wal stands in when they outlast it (fsyncgate: after a failed one it proves
       // nothing, and the journal it let go was all that undid the group): the write is refused.
       if (!(err instanceof WalRewriteNeeded)) throw err
+      // Each re-write empties the log; one that is needed again after MAX_WAL_REWRITES says so,
+      // not that the log stayed in use for the whole wait (review40).
+      if (tries >= MAX_WAL_REWRITES) throw logInUse(chain, `still needed re-writing after ${tries} re-writes, each of which emptied it`)
       const waitMs = options.timeoutMs ?? WAL_REWRITE_WAIT_MS
-      if (tries >= MAX_WAL_REWRITES || !await chain.index.rewriteWalExclusive(left() ?? WAL_REWRITE_WAIT_MS, options.signal)) throw logInUse(chain, waitMs)
+      if (!await chain.index.rewriteWalExclusive(left() ?? WAL_REWRITE_WAIT_MS, options.signal)) throw logInUse(chain, `stayed in use by readers or another writer for ${(waitMs / 1000).toFixed(1)} s`)
     }
   }
   failpoint('tx:committed')
@@ -43,9 +46,9 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
   return result
 }
 
-/** The re-write a journal's group needs was kept from emptying chain.db-wal for `waitMs` (or after MAX_WAL_REWRITES re-writes): nothing was written. */
-function logInUse (chain: Chain, waitMs: number): StorageError {
-  return new StorageError('INDEX_BUSY', `the chain index's log (${chain.dir.chainDb}-wal) stayed in use by readers or another writer for ${(waitMs / 1000).toFixed(1)} s: an earlier group of blocks whose flush failed or was cut short must be re-written into chain.db before the next write, and the log cannot be emptied while they read it`, {
+/** The re-write a journal's group needs was kept from emptying chain.db-wal (`what` says how): nothing was written. */
+function logInUse (chain: Chain, what: string): StorageError {
+  return new StorageError('INDEX_BUSY', `the chain index's log (${chain.dir.chainDb}-wal) ${what}: an earlier group of blocks whose flush failed or was cut short must be re-written into chain.db before the next write, and the log cannot be emptied while they read it`, {
     hint: 'run the command again when the processes reading this data directory (`petal serve`, a node\'s API, a `petal query --per-block`) have finished their reads, or wait longer with --wait SECONDS; nothing was written',
     details: { holder: undefined }
   })
