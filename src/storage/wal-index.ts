@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { StorageError } from './errors.js'
 
@@ -43,7 +44,7 @@ export function loadWalCheck (db: Database.Database): void {
   if (loaded.get(db) === true) return
   const err = load(db)
   if (err === undefined) return
-  throw new StorageError('WAL_CHECK_MISSING', `cannot write ${db.name}: Petal's -wal check (${ADDON}) is not built or cannot be loaded (${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)}), and without it SQLite would copy a log that may hold a lost write into the database unchecked`, {
+  throw new StorageError('WAL_CHECK_MISSING', `cannot write ${db.name}: Petal's -wal check (${ADDON}) ${existsSync(ADDON) ? `cannot be loaded (${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)})` : 'is not built'}, and without it SQLite would copy a log that may hold a lost write into the database unchecked`, {
     hint: 'install a C compiler (e.g. apt-get install gcc), then run `npm run build` in Petal\'s directory (it builds dist/native/petal-wal-index.node); read-only commands work without it',
     details: { path: ADDON },
     cause: err

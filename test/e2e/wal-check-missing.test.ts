@@ -39,6 +39,7 @@ describe.runIf(nativeWalIndexBuilt())('a build without the -wal check', () => {
     const refused = await run(bin, ['--dir', dir, 'append', 't'], '{"a": 1}\n')
     expect(refused.code).toBe(4)
     expect(refused.stderr).toContain('[WAL_CHECK_MISSING]')
+    expect(refused.stderr).toContain('petal-wal-index.node) is not built')
     expect(refused.stderr).toContain('run `npm run build`')
     expect((await run(bin, ['--dir', dir, 'status'], '')).code).toBe(0)
 
