@@ -14,14 +14,11 @@ import { CipherState, ZEROLEN } from '../../../node_modules/@libp2p/noise/dist/s
 import { wrapCrypto } from '../../../node_modules/@libp2p/noise/dist/src/crypto.js'
 import { leanEncrypt, leanEncryptConnections, useLeanEncrypt } from '../../../src/network/lean-encrypt.js'
 import { nativeNoiseMessages, noiseCrypto, sealInto } from '../../../src/network/noise-crypto.js'
+import { silentLog } from '../../helpers/silent-log.js'
 
 const cipher = noiseCrypto()
 
-function log (): void {}
-log.trace = (): void => {}
-log.error = (): void => {}
-log.enabled = false
-log.newScope = (): typeof log => log
+const log = silentLog
 
 /** The connection under the encrypted stream: what the stream sends is kept, as the socket would get it. */
 class FakeConnection extends EventTarget {

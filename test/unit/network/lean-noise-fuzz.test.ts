@@ -19,16 +19,12 @@ import { wrapCrypto } from '../../../node_modules/@libp2p/noise/dist/src/crypto.
 import { BatchDecoder, inPlaceDecrypt, leanDecrypt, useLeanDecrypt } from '../../../src/network/lean-noise.js'
 import { noiseCrypto } from '../../../src/network/noise-crypto.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
+import { silentLog } from '../../helpers/silent-log.js'
 
 const crypto = wrapCrypto(defaultCrypto)
 const cipher = noiseCrypto()
 const nativeCrypto = wrapCrypto(cipher.crypto)
-/** A silent libp2p logger. */
-function log (): void {}
-log.trace = (): void => {}
-log.error = (): void => {}
-log.enabled = false
-log.newScope = (): typeof log => log
+const log = silentLog
 
 /** The connection under the encrypted stream: reads are dispatched to it, and noise aborts it on a bad message. */
 class FakeConnection extends EventTarget {
