@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { copyFileSync, cpSync, rmSync, symlinkSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { petal, type Exit } from '../helpers/cli.js'
 import { nativeWalIndexBuilt } from '../helpers/native-build.js'
@@ -34,7 +34,15 @@ describe.runIf(nativeWalIndexBuilt())('a build without the -wal check', () => {
     rmSync(join(copy, ADDON))
     const bin = join(copy, 'bin', 'petal.js')
     const dir = join(tmpDir(), 'chain')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    // A refused init removes the key it generated: it must not have named it as made.
+    const refusedInit = await run(bin, ['--dir', dir, 'init'], '')
+    expect(refusedInit.code).toBe(4)
+    expect(refusedInit.stderr).toContain('[WAL_CHECK_MISSING]')
+    expect(refusedInit.stderr).not.toContain('generated signing key')
+    expect(existsSync(dir)).toBe(false)
+    const made = await petal(['--dir', dir, 'init'])
+    expect(made.code).toBe(0)
+    expect(made.stderr).toContain('generated signing key')
 
     const refused = await run(bin, ['--dir', dir, 'append', 't'], '{"a": 1}\n')
     expect(refused.code).toBe(4)

@@ -44,24 +44,31 @@ export async function createChainWithKey (ctx: CliContext, input: NewChainInput,
     if (o.ifAbsent === true && existsSync(dir.chainParams)) return undefined
     const keystoreExisted = existsSync(dir.keystore)
     prepareEmptyDir(dir) // refused here (DATA_DIR_NOT_EMPTY), nothing is removed but a crashed init's leftovers
+    // Said only once the key stays (the chain exists): a refused creation removes the key it
+    // generated, and a note printed before would name a key the user does not have.
+    let made: { id: string, encrypted: boolean } | undefined
+    const noteMade = (): void => {
+      if (made !== undefined) ctx.out.note(`generated signing key ${made.id}${made.encrypted ? ' (encrypted)' : ' (unencrypted: set PETAL_PASSPHRASE or --passphrase-file to encrypt keys)'}`)
+    }
     try {
       const ks = ctx.keystore()
-      if (ks.list().length === 0) {
-        const e = ks.generate({ passphrase: ctx.passphrase() })
-        ctx.out.note(`generated signing key ${e.id}${e.encrypted ? ' (encrypted)' : ' (unencrypted: set PETAL_PASSPHRASE or --passphrase-file to encrypt keys)'}`)
-      }
+      if (ks.list().length === 0) made = ks.generate({ passphrase: ctx.passphrase() })
       const key = ctx.loadKey()
-      return { chain: await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: hashPool(ctx) }), key }
+      const chain = await createChain(ctx.dir, input, key, { logger: ctx.logger, hashPool: hashPool(ctx) })
+      noteMade()
+      return { chain, key }
     } catch (err) {
       // Only what this call made: between its first look and the lock, another process may have
       // put files in the directory it made (`petal keygen`'s key, which the whole directory's
       // removal took with it: review34).
       // Never once chainparams.json is written (its directory's fsync failing after the rename):
       // the chain is made and this key is its only signatory (mend36, torture seed 361 init #5).
-      if (!existsSync(dir.chainParams)) {
+      const chainMade = existsSync(dir.chainParams)
+      if (!chainMade) {
         if (!keystoreExisted) rmSync(dir.keystore, { recursive: true, force: true })
         if (!dirExisted) removeMadeDir(dir)
       }
+      if (chainMade || keystoreExisted) noteMade() // the key stays
       throw creationFailure(err, dir, o.again)
     }
   } finally {
