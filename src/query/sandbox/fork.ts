@@ -44,15 +44,21 @@ function setpriv (): string | null {
  * kernel then clears the parent-death signal at that exec (commit_creds), so the sandbox needs
  * its watchdog. A Node binary with file capabilities (`setcap cap_net_bind_service+ep`, to serve
  * on a port under 1024) run by a user other than root: this process holds capabilities and no
- * ambient ones (an exec of a file with capabilities clears them); or a set-user-ID Node. Where
- * /proc cannot say, the watchdog too (review40).
+ * ambient ones (an exec of a file with capabilities clears them); or a set-user-ID or
+ * set-group-ID Node (review41: the group was not compared). Where /proc cannot say, the watchdog
+ * too (review40).
  */
 function execGainsPrivileges (read: (path: string, encoding: 'utf8') => string): boolean {
   try {
     const s = read('/proc/self/status', 'utf8')
     const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(s)?.[1]?.trim() ?? ''
-    const [real, effective] = field('Uid').split(/\s+/)
-    if (real === undefined || real !== effective) return true
+    // A set-ID exec (the new effective ID not the real one: AT_SECURE) clears it too, for a group
+    // as for a user (begin_new_exec): a set-group-ID Node, or one started with a foreign group.
+    for (const ids of ['Uid', 'Gid']) {
+      const [real, effective] = field(ids).split(/\s+/)
+      if (real === undefined || real !== effective) return true
+    }
+    const effective = field('Uid').split(/\s+/)[1]
     return effective !== '0' && BigInt(`0x${field('CapPrm')}`) !== 0n && BigInt(`0x${field('CapAmb')}`) === 0n
   } catch {
     return true
