@@ -103,17 +103,33 @@ export class IndexWriteLock {
    */
   async exclusive<T> (fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> { return await this.locked(fn, options) }
 
-  /** `fn` under the mutex, waited for as `options` say: AbortError on the signal, LOCK_TIMEOUT after timeoutMs. */
+  /**
+   * `fn` under the mutex, waited for as `options` say: AbortError on the signal, LOCK_TIMEOUT after
+   * timeoutMs. The wait's timer and its listener on the signal end with the wait: an
+   * AbortSignal.timeout per write ran its timer to the end whatever became of the wait (--wait
+   * 3600: an hour-long timer for each write of a long import; review41).
+   */
   private async locked<T> (fn: () => T | Promise<T>, options: LockOptions): Promise<T> {
     const started = Date.now()
-    const timer = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)
-    const signals = [options.signal, timer].filter(s => s !== undefined)
+    const { signal, timeoutMs } = options
     let release: () => void
-    try {
-      release = await this.mutex.acquire(signals.length < 2 ? signals[0] : AbortSignal.any(signals))
-    } catch (err) {
-      if (options.signal?.aborted === true || timer?.aborted !== true) throw err
-      throw this.timedOut(started)
+    if (timeoutMs === undefined) {
+      release = await this.mutex.acquire(signal)
+    } else {
+      const wait = new AbortController()
+      const stop = (): void => { wait.abort() }
+      const timer = setTimeout(stop, timeoutMs)
+      timer.unref() // the holder it waits for keeps the process alive
+      signal?.addEventListener('abort', stop, { once: true })
+      try {
+        release = await this.mutex.acquire(signal?.aborted === true ? signal : wait.signal)
+      } catch (err) {
+        if (signal?.aborted === true || !wait.signal.aborted) throw err
+        throw this.timedOut(started)
+      } finally {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', stop)
+      }
     }
     try {
       return await fn()
