@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3'
 import { statSync } from 'node:fs'
 import { errorCode } from '../util/index.js'
-import { readableCommits } from './wal-frames.js'
 import { beginImmediate, copyHoldingLock } from './wal-locked-copy.js'
-import { lastCommitFrames, walCheckLoaded, walIndexCopied, walIndexFrames } from './wal-index.js'
+import { lastCommitFrames, walCheckLoaded } from './wal-index.js'
+import { readLog } from './wal-reading.js'
 
 /**
  * Petal's checkpoints of chain.db and pending.db, in place of SQLite's own: the wal-index
@@ -81,18 +81,10 @@ function checkedCheckpoint (db: Database.Database, mode: 'PASSIVE' | 'TRUNCATE')
   }
 }
 
-/** Whether the log reads as written up to the wal-index's mxFrame, under `db`'s write lock (the caller's BEGIN IMMEDIATE). */
+/** Whether the log reads as written up to the wal-index's mxFrame (wal-reading.ts), under `db`'s write lock (the caller's BEGIN IMMEDIATE); false when it cannot be told. */
 function readsWhole (db: Database.Database): boolean {
   try {
-    const indexed = walIndexFrames(db)
-    if (indexed === undefined) return false
-    if (indexed === 0) return true
-    const readable = readableCommits(`${db.name}-wal`, indexed)
-    if (readable >= indexed) return true
-    // A lost frame an earlier checkpoint already copied (from the page cache, before the loss) is
-    // in the database whole: the log is copied whole, as rewriteLog does (review39).
-    const copied = walIndexCopied(db)
-    return copied !== undefined && readable < copied
+    return readLog(db) === 'whole'
   } catch (err) {
     if (errorCode(err) === undefined) throw err
     return false

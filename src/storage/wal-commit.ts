@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3'
 import { AbortError, errorCode, errorMessage, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { readableCommits } from './wal-frames.js'
 import { checkpointIfDue } from './wal-checkpoint.js'
 import { beginImmediate, copyHoldingLock } from './wal-locked-copy.js'
-import { forgetWalIndex, walIndexCopied, walIndexFrames } from './wal-index.js'
+import { forgetWalIndex } from './wal-index.js'
+import { readLog, type LogReading } from './wal-reading.js'
 
 /**
  * COMMIT on a WAL-mode connection (chain.db, pending.db) whose failure is true when it says the
@@ -144,30 +144,20 @@ function rewriteOnce (db: Database.Database, drop: { reading?: WalReading }): bo
 }
 
 /** How far the log reads as written (`readable`: its last valid commit frame) against the wal-index (`indexed`: its mxFrame). */
-interface WalReading { indexed: number, readable: number }
+type WalReading = Exclude<LogReading, string>
 
 /**
  * Under SQLite's write lock (the caller's BEGIN IMMEDIATE, so that no commit changes the log or
  * the wal-index meanwhile): when the log no longer reads as written up to what the wal-index says
- * is committed (a frame whose write-back failed, read back as the disk has it), mark the
- * wal-index so that SQLite reads the log again from the disk, as the next open would, and the
- * copy takes only what recovery reads (docs/data-directory.md, "A log that no longer reads as
- * written"). The wal-index is read and marked through SQLite's own mapping (wal-index.ts), the
- * -wal through a descriptor of its own (wal-frames.ts). Undefined: the log reads whole, or there
- * is no addon to read the wal-index with (the check is skipped).
+ * is committed (readLog's lost reading: a frame whose write-back failed, read back as the disk has it),
+ * mark the wal-index so that SQLite reads the log again from the disk, as the next open would,
+ * and the copy takes only what recovery reads (docs/data-directory.md, "A log that no longer reads
+ * as written"). Undefined: the log reads whole (a lost frame already copied included: wal-reading.ts),
+ * or there is no addon to read the wal-index with (the check is skipped).
  */
 function dropUnreadable (db: Database.Database): WalReading | undefined {
-  const indexed = walIndexFrames(db)
-  if (indexed === undefined || indexed === 0) return undefined
-  const readable = readableCommits(`${db.name}-wal`, indexed)
-  if (readable >= indexed) return undefined
-  // A lost frame a checkpoint already copied (from the page cache, before the loss) is in the
-  // database: a rebuild would end the log before it and copy older versions of its pages back
-  // over the database, dropping commits it holds and the acknowledged ones after (review39).
-  // Then the log is copied whole, as without the check.
-  const copied = walIndexCopied(db)
-  if (copied === undefined || readable < copied || !forgetWalIndex(db)) return undefined
-  return { indexed, readable }
+  const r = readLog(db)
+  return typeof r === 'string' || !forgetWalIndex(db) ? undefined : r
 }
 
 /**
