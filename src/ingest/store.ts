@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs'
-import { closeWal, commitWal, fdatasyncWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
+import { claimLog, closeWal, commitWal, fdatasyncWal, rewriteLogWaiting, systemFailure, type SqliteDb, type SqliteStatement } from '../storage/index.js'
 import { AbortError, sleep } from '../util/index.js'
 import { describeTable, scratchDb, type TableSchema } from './schema.js'
 import { LOOK_PENDING, toBatch, type Batch, type BatchRow, type BatchState, type PendingRow, type Placement } from './pending-schema.js'
@@ -35,6 +35,8 @@ export class PendingStore {
   private versionStmt: SqliteStatement<string> | undefined
   /** The WAL file, opened for syncWal(). */
   private walFd: number | undefined
+  /** The deferred commits syncWal() has yet to settle (storage's wal-claims.ts: no checkpoint of this process drops a lost log meanwhile). */
+  private claims: Array<() => void> = []
   readonly instance: string
   /** Set when synchronous=FULL could not be restored (restoreFull): no write is made any more. */
   protected failed: { err: unknown } | undefined
@@ -52,6 +54,7 @@ export class PendingStore {
 
   close (): void {
     if (this.walFd !== undefined) { closeSync(this.walFd); this.walFd = undefined }
+    for (const settle of this.claims.splice(0)) settle() // a failed store's, never synced
     closeWal(this.db) // no SQLite checkpoint at the close, a checked one (storage's closeWal)
   }
 
@@ -105,6 +108,7 @@ export class PendingStore {
       if (deferSync && !began) this.restoreFull()
     }
     if (!began) return BUSY
+    if (deferSync) this.claims.push(claimLog(this.db.name)) // before its COMMIT, until syncWal settles it
     try {
       const r = fn()
       // A COMMIT whose fsync failed is undone for good, not only in this process (commitWal).
@@ -142,11 +146,13 @@ export class PendingStore {
   async syncWal (): Promise<void> {
     this.walFd ??= openSync(`${this.path}-wal`, 'r')
     const fd = this.walFd
+    const claims = this.claims.splice(0) // the commits made before this call: settled once synced or re-written
     await fdatasyncWal(this.db, fd) // and its directory, once (storage's wal-sync.ts)
       // Its commits are made: refused, they would be sealed all the same (a retry doubles them). A
       // fsync retried after a failure proves nothing (fsyncgate): re-write the log, waiting out
       // other processes' readers and writers for a minute (review35: after one second, refused).
       .catch(async (err: unknown) => { if (!await rewriteLogWaiting(this.db, 60_000).catch(() => false)) throw err })
+      .finally(() => { for (const settle of claims) settle() })
   }
 
   protected tryBegin (): boolean {
@@ -165,14 +171,10 @@ export class PendingStore {
   }
 
   // ---- receipts ----
-  receiptOf (rowId: number): string {
-    return formatReceipt(this.instance, rowId)
-  }
+  receiptOf (rowId: number): string { return formatReceipt(this.instance, rowId) }
 
   /** The row id a receipt names, or undefined when it is not one of this store's receipts. */
-  rowIdOf (receipt: string): number | undefined {
-    return parseReceipt(receipt, this.instance)
-  }
+  rowIdOf (receipt: string): number | undefined { return parseReceipt(receipt, this.instance) }
 
   // ---- tables ----
   /** Every table, by lower-case name (re-read only when another writer changed one). */
@@ -197,14 +199,10 @@ export class PendingStore {
   }
 
   /** The tables as last read, not asking whether another writer changed one: for choices a write transaction checks again. */
-  cachedTables (): Map<string, TableSchema> {
-    return this.tableCache?.tables ?? this.tables()
-  }
+  cachedTables (): Map<string, TableSchema> { return this.tableCache?.tables ?? this.tables() }
 
   /** Drop the cached tables (a rolled-back transaction may have changed one); re-read at the next use. */
-  forgetTables (): void {
-    this.tableCache = undefined
-  }
+  forgetTables (): void { this.tableCache = undefined }
 
   /** Store a new or changed table (inside write()). */
   saveTable (t: TableSchema, now: number): void {

@@ -4,6 +4,7 @@ import { AbortError, errorCode, failpoint, fsyncFileAsync, isNotFound, Mutex, sl
 import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
 import { syncWalDirOnce } from './wal-sync.js'
+import { claimLog } from './wal-claims.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
 import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
@@ -61,11 +62,14 @@ export class IndexWriteLock {
       // own fsync of the -wal inside the COMMIT (an automatic checkpoint's, whose failure SQLite
       // ignores) took the report, and the fsync of a descriptor opened after it succeeded (review35).
       const wal = openIfThere(`${this.db.name}-wal`)
+      // Unsettled from before its COMMIT until its sync is done (wal-claims.ts).
+      const settle = claimLog(this.db.name)
       this.db.pragma('synchronous = NORMAL')
       let result: T
       try {
         result = await this.lockedTx(fn, options, started)
       } catch (err) {
+        settle()
         if (wal !== undefined) closeSync(wal)
         throw err
       } finally {
@@ -76,6 +80,8 @@ export class IndexWriteLock {
         await this.syncWal(wal)
       } catch (err) {
         throw unflushed(err)
+      } finally {
+        settle()
       }
       return result
     }, options)

@@ -28,5 +28,6 @@ export { checkDataFile, dataFileExists, openDataFileSync, openNoFollowSync, read
 export { openRefusedByDisk, systemFailure } from './system-error.js'
 export { commitWal, LOOK_INDEX, rewriteLog, rewriteLogWaiting, undoFailedCommit } from './wal-commit.js'
 export { fdatasyncWal } from './wal-sync.js'
+export { claimLog } from './wal-claims.js'
 export { loadWalCheck } from './wal-index.js'
 export { DaisyDb, DaisyDir, DAISY_DEFAULT_CHAIN, isDaisyDir, missingBlockHint, readDaisyChainParams, readDaisyPrivateKeys, type DaisyBlockRow, type DaisyChainParams } from './daisy-dir.js'

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs'
 import { errorCode } from '../util/index.js'
 import { beginImmediate, copyHoldingLock } from './wal-locked-copy.js'
 import { lastCommitFrames, walCheckLoaded } from './wal-index.js'
-import { readLog } from './wal-reading.js'
+import { readLog, type LogReading } from './wal-reading.js'
 
 /**
  * Petal's checkpoints of chain.db and pending.db, in place of SQLite's own: the wal-index
@@ -31,15 +31,17 @@ const dueAt = new WeakMap<Database.Database, number>()
  * CHECKPOINT_FRAMES frames, as SQLite's automatic one did, never waiting (busy 0: another writer
  * or checkpointer makes it try again later). Its failures are SQLite's own automatic checkpoint's
  * (a copy cut short leaves the frames in the log, nothing is lost: docs/data-directory.md), so
- * they do not reach the committer, whose commit is made.
+ * they do not reach the committer, whose commit is made. True when it copied nothing because the
+ * log does not read as written (commitWal may then drop the loss: dropOrphanedLoss).
  */
-export function checkpointIfDue (db: Database.Database): void {
-  if (!walCheckLoaded(db) || db.inTransaction) return
+export function checkpointIfDue (db: Database.Database): boolean {
+  if (!walCheckLoaded(db) || db.inTransaction) return false
   const frames = lastCommitFrames(db)
-  if (frames < (dueAt.get(db) ?? CHECKPOINT_FRAMES)) return
-  const whole = checkedCheckpoint(db, 'PASSIVE')
+  if (frames < (dueAt.get(db) ?? CHECKPOINT_FRAMES)) return false
+  const done = checkedCheckpoint(db, 'PASSIVE')
   // After a whole copy the next writer restarts the log at frame 1: due again at the threshold.
-  dueAt.set(db, whole ? CHECKPOINT_FRAMES : frames + RETRY_FRAMES)
+  dueAt.set(db, done === 'copied' ? CHECKPOINT_FRAMES : frames + RETRY_FRAMES)
+  return done === 'lost'
 }
 
 /**
@@ -58,35 +60,36 @@ export function checkpointBeforeClose (db: Database.Database, overBytes: number)
 }
 
 /**
- * A checkpoint in `mode` at busy 0 whose log was first read as recovery reads it (wal-frames.ts)
- * up to the wal-index's mxFrame, with SQLite's write lock held from the check to the end of the
- * copy (wal-locked-copy.ts). True when every frame was copied (and,
- * TRUNCATE, the log emptied); false when the lock was taken, readers kept frames back, or the log
- * does not read as written (then nothing is copied). SQLite's errors of the copy itself are
- * swallowed as its automatic checkpoint's are; the check's own failures leave the log uncopied too.
+ * A checkpoint in `mode` at busy 0 whose log was first read as recovery reads it (readLog,
+ * wal-reading.ts) up to the wal-index's mxFrame, with SQLite's write lock held from the check to
+ * the end of the copy (wal-locked-copy.ts). `copied`: every frame was copied (and, TRUNCATE, the
+ * log emptied); `lost`: the log does not read as written, nothing copied; `kept`: the lock was
+ * taken, readers kept frames back, or the log could not be read (nothing copied then either).
+ * SQLite's errors of the copy itself are swallowed as its automatic checkpoint's are.
  */
-function checkedCheckpoint (db: Database.Database, mode: 'PASSIVE' | 'TRUNCATE'): boolean {
+function checkedCheckpoint (db: Database.Database, mode: 'PASSIVE' | 'TRUNCATE'): 'copied' | 'kept' | 'lost' {
   const busy = db.pragma('busy_timeout', { simple: true })
   db.pragma('busy_timeout = 0')
   try {
-    if (!beginImmediate(db)) return false
-    if (!readsWhole(db)) { db.exec('ROLLBACK'); return false }
-    return copyHoldingLock(db, mode === 'TRUNCATE')
+    if (!beginImmediate(db)) return 'kept'
+    const r = readOrUnchecked(db)
+    if (r !== 'whole') { db.exec('ROLLBACK'); return r === 'unchecked' ? 'kept' : 'lost' }
+    return copyHoldingLock(db, mode === 'TRUNCATE') ? 'copied' : 'kept'
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK')
     if (errorCode(err) === undefined) throw err
-    return false
+    return 'kept'
   } finally {
     db.pragma(`busy_timeout = ${Number(busy)}`)
   }
 }
 
-/** Whether the log reads as written up to the wal-index's mxFrame (wal-reading.ts), under `db`'s write lock (the caller's BEGIN IMMEDIATE); false when it cannot be told. */
-function readsWhole (db: Database.Database): boolean {
+/** readLog under `db`'s write lock (the caller's BEGIN IMMEDIATE); a log that cannot be read (EMFILE, SQLite's error) is `unchecked`. */
+function readOrUnchecked (db: Database.Database): LogReading {
   try {
-    return readLog(db) === 'whole'
+    return readLog(db)
   } catch (err) {
     if (errorCode(err) === undefined) throw err
-    return false
+    return 'unchecked'
   }
 }

@@ -5,6 +5,8 @@ import { checkpointIfDue } from './wal-checkpoint.js'
 import { beginImmediate, copyHoldingLock } from './wal-locked-copy.js'
 import { forgetWalIndex } from './wal-index.js'
 import { readLog, type LogReading } from './wal-reading.js'
+import { logClaimed } from './wal-claims.js'
+import { othersHoldShm } from './shm-holders.js'
 
 /**
  * COMMIT on a WAL-mode connection (chain.db, pending.db) whose failure is true when it says the
@@ -27,8 +29,29 @@ export function commitWal<T> (db: Database.Database, commit: () => T, look = LOO
     if (errorCode(err) !== 'SQLITE_IOERR_FSYNC') throw err
     throw undoFailedCommit(db, err, look)
   }
-  checkpointIfDue(db)
+  if (checkpointIfDue(db)) dropOrphanedLoss(db)
   return r
+}
+
+/**
+ * After a commit on `db` whose checkpoint found the log not reading as written (checkpointIfDue):
+ * drop the loss now, as the next first opener's recovery would, when no writer is left to do it
+ * (rewriteLog, with the check under the write lock): no other process has the database open
+ * (othersHoldShm: the writer whose frame was lost died before its re-write) and this process has
+ * no deferred commit on it unsettled (wal-claims.ts). Until session 41 nothing did until every
+ * process had closed the database: the log grew, read again at every try, and every commit made
+ * after the lost frame was acknowledged and then dropped by that recovery. The commit just made
+ * is among those dropped (it follows the lost frame): its committer gets the error, as a COMMIT
+ * that failed. Anything else (busy, the disk's failure of the copy) is a checkpoint's failure and
+ * does not reach the committer.
+ */
+function dropOrphanedLoss (db: Database.Database): void {
+  if (logClaimed(db.name)) return
+  try {
+    rewriteLog(db, 0, () => !logClaimed(db.name) && !othersHoldShm(db.name))
+  } catch (err) {
+    if (err instanceof StorageError) throw err
+  }
 }
 
 /**
@@ -94,9 +117,11 @@ function restore (db: Database.Database, sync: unknown, busy: unknown): void {
  * held since (wal-locked-copy.ts). Tried twice: SQLite's own descriptor of the -wal, opened
  * before the failure, may be told of the same writeback error (Linux tells each open file once),
  * and a checkpoint fsyncs the -wal first. False when readers or a writer kept it from finishing
- * (or the connection is inside a transaction); the disk's failure is thrown.
+ * (or the connection is inside a transaction); the disk's failure is thrown. `orphaned`: only for
+ * a loss no writer is left to re-write (dropOrphanedLoss), asked under the write lock: false
+ * there, nothing is done (false returned).
  */
-export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
+export function rewriteLog (db: Database.Database, busyMs?: number, orphaned?: () => boolean): boolean {
   if (db.inTransaction) return false
   const busy = db.pragma('busy_timeout', { simple: true })
   if (busyMs !== undefined) db.pragma(`busy_timeout = ${busyMs}`)
@@ -104,13 +129,13 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
     for (let tries = 1; ; tries++) {
       const drop: { reading?: WalReading } = {}
       try {
-        return rewriteOnce(db, drop)
+        return rewriteOnce(db, drop, orphaned)
       } catch (err) {
         if (db.inTransaction) db.exec('ROLLBACK')
         if (err instanceof StorageError) throw err
         if (errorCode(err)?.startsWith('SQLITE_BUSY') === true) {
           // Another connection's recovery may rebuild the index first: the drop is said now or never.
-          if (drop.reading !== undefined) throw unreadableLog(db, drop.reading, false)
+          if (drop.reading !== undefined) throw unreadableLog(db, drop.reading, false, orphaned !== undefined)
           return false
         }
         // After a drop, a retry would find the rebuilt log whole and say nothing of it.
@@ -130,16 +155,18 @@ export function rewriteLog (db: Database.Database, busyMs?: number): boolean {
  * then copied and emptied with the lock held since the check (copyHoldingLock). `drop.reading`:
  * set when commits were dropped, which is thrown (unreadableLog) once the copy has run.
  */
-function rewriteOnce (db: Database.Database, drop: { reading?: WalReading }): boolean {
+function rewriteOnce (db: Database.Database, drop: { reading?: WalReading }, orphaned?: () => boolean): boolean {
   if (!beginImmediate(db)) return false
+  if (orphaned !== undefined && (typeof readLog(db) === 'string' || !orphaned())) { db.exec('ROLLBACK'); return false }
+  const o = orphaned !== undefined
   drop.reading = dropUnreadable(db)
   if (drop.reading !== undefined) {
     db.exec('ROLLBACK')
-    if (!beginImmediate(db)) throw unreadableLog(db, drop.reading, false)
-    if (dropUnreadable(db) !== undefined) { db.exec('ROLLBACK'); throw unreadableLog(db, drop.reading, false) }
+    if (!beginImmediate(db)) throw unreadableLog(db, drop.reading, false, o)
+    if (dropUnreadable(db) !== undefined) { db.exec('ROLLBACK'); throw unreadableLog(db, drop.reading, false, o) }
   }
   const done = copyHoldingLock(db, true)
-  if (drop.reading !== undefined) throw unreadableLog(db, drop.reading, done)
+  if (drop.reading !== undefined) throw unreadableLog(db, drop.reading, done, o)
   return done
 }
 
@@ -165,10 +192,13 @@ function dropUnreadable (db: Database.Database): WalReading | undefined {
  * then emptied the log, since a retry would find the log whole and report the dropped commits as
  * made (a group commit's rows acknowledged).
  */
-function unreadableLog (db: Database.Database, r: WalReading, copied: boolean): StorageError {
+function unreadableLog (db: Database.Database, r: WalReading, copied: boolean, orphaned = false): StorageError {
   const rest = copied ? `only those before were copied into ${db.name}` : `those before stay in the log (readers kept it from being emptied)`
-  return new StorageError('IO_ERROR', `${db.name}-wal no longer reads as it was written: its commits end at frame ${r.readable} when read from the disk, though ${r.indexed} frames were committed (a write of the log was lost); the commits after frame ${r.readable} were dropped, as the next open would drop them, and ${rest}`, {
-    hint: 'check the disk (dmesg, fsck); the dropped commits were those whose flush had failed: run the command again',
+  const what = `${db.name}-wal no longer reads as it was written: its commits end at frame ${r.readable} when read from the disk, though ${r.indexed} frames were committed (a write of the log was lost${orphaned ? ', by a process gone before it re-wrote the log' : ''}); the commits after frame ${r.readable}${orphaned ? ', this one among them,' : ''} were dropped, as the next open would drop them, and ${rest}`
+  return new StorageError('IO_ERROR', what, {
+    hint: orphaned
+      ? 'check the disk (dmesg, fsck); this change was not recorded: run the command again'
+      : 'check the disk (dmesg, fsck); the dropped commits were those whose flush had failed: run the command again',
     details: { systemCode: 'SQLITE_IOERR_FSYNC', path: db.name, undone: true }
   })
 }

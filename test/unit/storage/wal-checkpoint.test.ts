@@ -6,6 +6,7 @@ import { PendingStore } from '../../../src/ingest/store.js'
 import { nativeWalIndexBuilt } from '../../helpers/native-build.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { loseLastFrame } from '../../helpers/wal-db.js'
+import { holdOpenElsewhere } from '../../helpers/db-holder.js'
 
 /**
  * SQLite's own checkpoints (the automatic one once the log holds 1,000 frames, the last
@@ -58,11 +59,18 @@ describe.runIf(nativeWalIndexBuilt())('checkpoints of pending.db and chain.db go
     await put(store, 'x', 'before')
     loseLastFrame(path)
     const size = statSync(path).size
-    // 5 MB: over 1,000 frames, the threshold of SQLite's automatic checkpoint.
-    await put(store, 'big', 'y'.repeat(5_000_000))
-    expect(statSync(path).size).toBe(size)
-    store.close()
-    stores.length = 0
+    // Another process has it open: its writer may yet re-write the log, so nothing drops it here
+    // (alone, the checkpoint's committer drops it: wal-orphan.test.ts).
+    const release = await holdOpenElsewhere(path)
+    try {
+      // 5 MB: over 1,000 frames, the threshold of SQLite's automatic checkpoint.
+      await put(store, 'big', 'y'.repeat(5_000_000))
+      expect(statSync(path).size).toBe(size)
+      store.close()
+      stores.length = 0
+    } finally {
+      await release()
+    }
     // Left as a crash leaves it: the next opener's recovery reads the log from the disk.
     expect(existsSync(`${path}-wal`)).toBe(true)
     expect(statSync(path).size).toBe(size)

@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { PendingStore } from '../../../src/ingest/store.js'
+import { claimLog } from '../../../src/storage/index.js'
+import { othersHoldShm } from '../../../src/storage/shm-holders.js'
+import { holdOpenElsewhere } from '../../helpers/db-holder.js'
+import { nativeWalIndexBuilt } from '../../helpers/native-build.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { loseLastFrame } from '../../helpers/wal-db.js'
+
+/**
+ * A frame of the log whose write the disk lost, its writer gone before its re-write (killed, or
+ * dead of the failure): until session 41 no checkpoint copied the log and nothing dropped the
+ * loss until every process had closed the database (the next first opener's recovery), so the
+ * log grew, and every commit made after the lost frame was acknowledged and then dropped by that
+ * recovery. Now the checkpoint's committer drops it when no other process has the database open
+ * and no deferred commit of its own is unsettled (commitWal's dropOrphanedLoss): its own commit,
+ * made after the lost frame, is refused (IO_ERROR), the log is emptied, later commits stand.
+ * The lost frame here is the last commit's, overwritten behind SQLite.
+ */
+
+const stores: PendingStore[] = []
+afterEach(() => { for (const s of stores.splice(0)) s.close() })
+
+function open (): { store: PendingStore, path: string } {
+  const path = join(tmpDir(), 'pending.db')
+  const store = PendingStore.open(path)
+  stores.push(store)
+  return { store, path }
+}
+
+async function put (store: PendingStore, key: string, value: string): Promise<void> {
+  await store.write(() => store.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(key, value))
+}
+
+/** What a process opening the file after every connection is gone reads: SQLite's recovery from the disk. */
+function readAfter (path: string): { check: string, keys: string[] } {
+  const db = new Database(path, { readonly: true })
+  try {
+    return { check: String(db.pragma('quick_check', { simple: true })), keys: db.prepare("SELECT key FROM meta WHERE key IN ('x', 'big', 'after') ORDER BY key").pluck().all() as string[] }
+  } finally {
+    db.close()
+  }
+}
+
+describe.runIf(nativeWalIndexBuilt())('a lost frame no writer is left to re-write', () => {
+  it('alone on the database, the checkpoint\'s committer drops it: its commit is refused, the log emptied, the next commits stand (failed on f455b47: the commit was acknowledged, the log kept growing)', async () => {
+    const { store, path } = open()
+    await put(store, 'x', 'before')
+    loseLastFrame(path)
+    // 5 MB: over 1,000 frames, the threshold of the checkpoint after a commit.
+    const err = await put(store, 'big', 'y'.repeat(5_000_000)).then(() => undefined, (e: unknown) => e)
+    expect(err).toMatchObject({ code: 'IO_ERROR', details: { undone: true } })
+    expect(String((err as Error).message)).toMatch(/by a process gone before it re-wrote the log\); the commits after frame \d+, this one among them, were dropped/)
+    expect(statSync(`${path}-wal`).size).toBe(0)
+    await put(store, 'after', '1')
+    expect(store.meta('after')).toBe('1')
+    store.close()
+    stores.length = 0
+    expect(readAfter(path)).toEqual({ check: 'ok', keys: ['after'] })
+  })
+
+  it('while a deferred commit of this process is unsettled, nothing drops it (its writer re-writes the log and says what was dropped)', async () => {
+    const { store, path } = open()
+    await put(store, 'x', 'before')
+    loseLastFrame(path)
+    const size = statSync(path).size
+    const settle = claimLog(store.db.name)
+    try {
+      await put(store, 'big', 'y'.repeat(5_000_000))
+      expect(statSync(path).size).toBe(size)
+    } finally {
+      settle()
+    }
+    store.close()
+    stores.length = 0
+    expect(readAfter(path)).toEqual({ check: 'ok', keys: [] })
+  })
+})
+
+describe('othersHoldShm', () => {
+  it('is false with only this process\'s connections open, true with another process\'s, true where there is no -shm', async () => {
+    const path = join(tmpDir(), 'w.db')
+    expect(othersHoldShm(path)).toBe(true)
+    const db = new Database(path)
+    const db2 = new Database(path)
+    try {
+      db.pragma('journal_mode = WAL')
+      db.exec('CREATE TABLE t (a)')
+      db2.prepare('SELECT count(*) FROM t').get()
+      expect(othersHoldShm(path)).toBe(false)
+      const release = await holdOpenElsewhere(path)
+      try {
+        expect(othersHoldShm(path)).toBe(true)
+      } finally {
+        await release()
+      }
+      expect(othersHoldShm(path)).toBe(false)
+    } finally {
+      db2.close()
+      db.close()
+    }
+  })
+})
