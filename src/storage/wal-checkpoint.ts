@@ -12,9 +12,9 @@ import { readLog, type LogReading } from './wal-reading.js'
  * (docs/data-directory.md, "A log that no longer reads as written"). Each one here first reads the
  * log as SQLite's recovery would, under the write lock, and copies nothing when it does not read
  * as written up to what the wal-index says is committed: the frames stay in the log, and the
- * re-write of whoever's fsync failed (rewriteLog, which drops them and says so) or the next first
- * opener's recovery (which reads the log from the disk) deals with them. A log left so grows
- * until then; nothing acknowledged is copied unchecked.
+ * re-write of whoever's fsync failed (rewriteLog, which drops them and says so) deals with them,
+ * or, when that writer is gone, the committer (commitWal's dropOrphanedLoss) or the next first
+ * opener's recovery. A log left so grows until then; nothing acknowledged is copied unchecked.
  */
 
 /** SQLite's default automatic checkpoint threshold, kept: a log of ~4 MiB at 4 KiB pages. */
