@@ -40,6 +40,9 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
   let bytes = 0
   let failure: VerifyReport['failure']
   let genesis: BlockHeader | undefined
+  // The records below read most of the index once: through a small page cache, which reuses its
+  // buffers where the default one took fresh memory per page (IndexDb.smallPageCache).
+  const restoreCache = chain.index.smallPageCache()
   try {
     // The index's records, read a range at a time (one query per block cost as much as the rest of
     // this thread's work on a small block); their sizes only schedule the reads and size progress.
@@ -71,6 +74,8 @@ export async function verifyChain (chain: Chain, o: VerifyOptions = {}): Promise
     if (!isPetalError(err) || err.code === 'ABORTED') throw err
     // Blocks are checked in height order from genesis: the one that failed is the next one.
     failure = { height: blocks, code: err.code, message: err.message }
+  } finally {
+    restoreCache()
   }
   return report({ ok: failure === undefined, blocks, bytes, failure, genesis })
 }

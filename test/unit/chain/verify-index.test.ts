@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { statSync } from 'node:fs'
+import { statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Chain, signImport, verifyChain, type VerifyReport } from '../../../src/chain/index.js'
@@ -81,6 +81,39 @@ describe('verify against the index', () => {
       skip.get(7)
       skip.get(0)
       expect(skip.bytes()).toBe(all)
+    } finally {
+      t.chain.close()
+    }
+  })
+
+  it('reads the records through a small page cache, and gives the connection its own back after a run that passes or fails', async () => {
+    // IndexDb.smallPageCache: 64 pages while a pass runs; with passes overlapping, the size comes
+    // back when the last ends, and a restore called twice counts once.
+    const t = await newTestChain()
+    try {
+      for (let i = 0; i < 3; i++) await signImport(t.chain, undefined, t.key)
+      const index = t.chain.index
+      const own = index.pageCacheSize()
+      expect(own).not.toBe(64)
+      const a = index.smallPageCache()
+      const b = index.smallPageCache()
+      expect(index.pageCacheSize()).toBe(64)
+      a()
+      a()
+      expect(index.pageCacheSize()).toBe(64)
+      b()
+      expect(index.pageCacheSize()).toBe(own)
+      const during: number[] = []
+      const run = async (): Promise<VerifyReport> => await verifyChain(t.chain, { workers: 1, onProgress: () => { during.push(index.pageCacheSize()) } })
+      expect(await run()).toMatchObject({ ok: true, blocks: 4 })
+      expect(during.length).toBeGreaterThan(0)
+      expect(new Set(during)).toEqual(new Set([64]))
+      expect(index.pageCacheSize()).toBe(own)
+      // A failing run (a block file cut short) restores it too.
+      const path = t.chain.dir.blockPath(2)
+      truncateSync(path, statSync(path).size - 1)
+      expect((await run()).failure).toMatchObject({ height: 2 })
+      expect(index.pageCacheSize()).toBe(own)
     } finally {
       t.chain.close()
     }
