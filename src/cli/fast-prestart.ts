@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { childExited, prestartWorkers } from '../util/index.js'
-import { EXIT } from './exit-codes.js'
-// Past the query barrel: this file must stay small (test/unit/imports.test.ts, pastIndex).
+// Past the util and query barrels: this file is compiled from source on every start of `query`
+// and `verify`, before the sandbox's fork, and the barrels' modules that do work when loaded (the
+// error classes' registry) came with them (test/unit/imports.test.ts, pastIndex).
+import { childExited } from '../util/child-processes.js'
+import { EXIT } from '../util/exit-status.js'
+import { prestartWorkers } from '../util/prestart-workers.js'
 import { prestartQuerySandbox } from '../query/sandbox/fork.js'
 import { sandboxEnv } from './sandbox-env.js'
 

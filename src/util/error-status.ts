@@ -1,4 +1,5 @@
 import { isPetalError } from './errors.js'
+import { EXIT } from './exit-status.js'
 
 /**
  * What went wrong, as the CLI reports it: each category has one exit status (docs/cli.md).
@@ -6,19 +7,7 @@ import { isPetalError } from './errors.js'
  */
 export type ErrorCategory = 'usage' | 'invalid-block' | 'data-dir' | 'keys' | 'verify' | 'network' | 'query' | 'aborted' | 'internal'
 
-/** Exit statuses of `petal` (docs/cli.md). */
-export const EXIT = {
-  OK: 0,
-  FAILURE: 1,
-  USAGE: 2,
-  INVALID_BLOCK: 3,
-  DATA_DIR: 4,
-  KEYS: 5,
-  VERIFY_FAILED: 6,
-  NETWORK: 7,
-  QUERY: 8,
-  INTERRUPTED: 130
-} as const
+export { EXIT }
 
 const EXIT_OF: Readonly<Record<ErrorCategory, number>> = {
   usage: EXIT.USAGE,

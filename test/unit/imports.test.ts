@@ -47,6 +47,9 @@ const RULES: ImportRules = {
     { file: 'query/sandbox/fork.ts', from: ['cli'], why: "the CLI's start-up router forks `petal query`'s sandbox (through dist/fast/prestart.js) before loading the command; through the barrel it would bundle the query module into that script" },
     { file: 'util/stale-temps.ts', from: ['cli'], why: "the code cache's writer (src/cli/code-cache.ts) is in the start-up router, compiled from source on every start; through the barrel the error classes' registry and the other util modules that do work when loaded came with it" },
     { file: 'util/code-cache-slot.ts', from: ['cli'], why: "the code cache's writer (src/cli/code-cache.ts) hands a child process's missing cache to its script through it; as stale-temps.ts, it is in the start-up router, compiled from source on every start" },
+    { file: 'util/child-processes.ts', from: ['cli'], why: "dist/fast/prestart.js (src/cli/fast-prestart.ts), compiled from source before `petal query`'s fork: through the barrel the error classes' registry came with it (+1.1 M instructions before the fork)" },
+    { file: 'util/exit-status.ts', from: ['cli'], why: 'as util/child-processes.ts: the prestart script exits with EXIT.INTERRUPTED on a signal before the command has loaded' },
+    { file: 'util/prestart-workers.ts', from: ['cli'], why: "as util/child-processes.ts: the same script starts `petal verify`'s workers" },
     { file: 'query/sandbox/prestart.ts', from: ['cli'], why: 'start.ts takes over a sandbox process the router prestarted, in every command (this file loads no module; the barrel would load the query module into `petal status`)' }
   ]
 }
