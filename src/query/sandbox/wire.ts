@@ -26,9 +26,15 @@ const loadV8 = (): typeof V8 => (v8 ??= process.getBuiltinModule('node:v8'))
 /** Messages whose fields are only strings, numbers, booleans, arrays and plain objects of those. */
 const PLAIN = new Set(['ready', 'caching', 'cached', 'ack', 'text', 'columns', 'plan', 'done'])
 
-/** Whether `m` can go as JSON without losing anything: its type says so, and a run asks no decryption. */
+/**
+ * Whether `m` can go as JSON without losing anything: its type says so, or a run holds no
+ * decryption key. Every `petal query` asks decryption (unless --no-decrypt), most with no key
+ * to give: such a run went through V8's serializer, and the sandbox loaded node:v8 to read it,
+ * with node:stream's modules (~3 M instructions on the first answer's path; docs/performance.md,
+ * "Session 41: petal query").
+ */
 function plain (m: ChildMessage | ParentMessage): boolean {
-  return PLAIN.has(m.type) || (m.type === 'run' && m.decrypt === undefined)
+  return PLAIN.has(m.type) || (m.type === 'run' && (m.decrypt === undefined || m.decrypt.keys.length === 0))
 }
 
 /** One message as a frame. */

@@ -31,7 +31,16 @@ describe('the sandbox\'s frames', () => {
     expect(String.fromCharCode(encodeFrame({ type: 'text', text: 'a' })[4] ?? 0)).toBe('J')
     expect(String.fromCharCode(encodeFrame({ type: 'run', mode: 'mirror', sql: 's', dataDir: '/d', format: 'csv' })[4] ?? 0)).toBe('J')
     expect(String.fromCharCode(encodeFrame({ type: 'rows', rows: [[1n]] })[4] ?? 0)).toBe('V')
-    expect(String.fromCharCode(encodeFrame({ type: 'run', decrypt: { keys: [] } })[4] ?? 0)).toBe('V')
+    expect(String.fromCharCode(encodeFrame({ type: 'run', decrypt: { keys: [new Uint8Array([7])] } })[4] ?? 0)).toBe('V')
+  })
+
+  it('a run that asks decryption with no key to give goes as JSON, and arrives as it was sent', () => {
+    // What every `petal query` sends from a keystore without encryption keys (cli/confidential.ts,
+    // decryptKeys): through V8's serializer, the sandbox loaded node:v8 and node:stream to read it.
+    const run = { type: 'run', mode: 'mirror', sql: 'SELECT 1', dataDir: '/d', format: 'ndjson', decrypt: { keys: [] } }
+    const frame = encodeFrame(run)
+    expect(String.fromCharCode(frame[4] ?? 0)).toBe('J')
+    expect(new FrameReader().push(frame)).toEqual([run])
   })
 
   it('refuses what is not a frame instead of waiting for gigabytes', () => {

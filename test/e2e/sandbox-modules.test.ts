@@ -1,0 +1,36 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { petal } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+/**
+ * What the query sandbox loads on the path of a text answer (docs/performance.md, "Session 41:
+ * petal query"). Every `petal query` asks decryption (unless --no-decrypt), and from a keystore
+ * without encryption keys it asks it with no key: that run went through V8's serializer, so the
+ * sandbox loaded node:v8 (and node:stream's modules with it) to read every statement.
+ */
+describe('the query sandbox on a text answer', () => {
+  it('never loads node:v8', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    // A preload in every process of the command (NODE_OPTIONS reaches the sandbox): the sandbox
+    // notes each built-in module it asks for by name, as wire.ts asks for node:v8.
+    const log = join(tmpDir(), 'modules.log')
+    const hook = join(tmpDir(), 'hook.cjs')
+    writeFileSync(log, '')
+    writeFileSync(hook, `if (process.argv.some(a => a.endsWith('child.js'))) {
+  const { appendFileSync } = require('node:fs')
+  appendFileSync(${JSON.stringify(log)}, 'sandbox started\\n')
+  const get = process.getBuiltinModule
+  process.getBuiltinModule = function (id) { appendFileSync(${JSON.stringify(log)}, 'sandbox ' + id + '\\n'); return get.call(this, id) }
+}
+`)
+    const r = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { NODE_OPTIONS: `--require ${hook}` } })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('{"n":1}\n')
+    const asked = readFileSync(log, 'utf8').split('\n').filter(Boolean)
+    expect(asked, 'the hook ran in the sandbox').toContain('sandbox started')
+    expect(asked).not.toContain('sandbox node:v8')
+  }, 60_000)
+})
