@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { petal } from '../helpers/cli.js'
@@ -15,15 +15,56 @@ const ROOT = join(import.meta.dirname, '..', '..')
  * instructions of its ~138 M; docs/performance.md, "Session 40: petal query"). It now writes its
  * cache after its first statement, while the CLI waits for it, and the next sandbox takes it.
  */
+/** A copy of the built installation: dist/fast with its caches (and the times that name them) or without them. */
+function installation (withCaches: boolean): string {
+  const copy = join(tmpDir(), 'petal')
+  mkdirSync(join(copy, 'dist'), { recursive: true })
+  // `cp -a`: cpSync's preserveTimestamps rounds the times to microseconds, and then names other caches.
+  if (withCaches) execFileSync('cp', ['-a', join(ROOT, 'dist', 'fast'), join(copy, 'dist', 'fast')])
+  else cpSync(join(ROOT, 'dist', 'fast'), join(copy, 'dist', 'fast'), { recursive: true, filter: src => !src.startsWith(join(ROOT, 'dist', 'fast', 'cache')) })
+  for (const link of ['node_modules', join('dist', 'native'), join('dist', 'bundle')]) symlinkSync(join(ROOT, link), join(copy, link))
+  cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'))
+  return copy
+}
+
 describe('the query sandbox\'s code cache', () => {
+  it('the build leaves the caches of `petal query` and its sandbox: an installation\'s first query starts from them and writes none; a damaged or stale one is harmless', async () => {
+    const copy = installation(true)
+    const cacheDir = join(copy, 'dist', 'fast', 'cache')
+    const files = (): Record<string, string> => Object.fromEntries(readdirSync(cacheDir).map(f => { const st = statSync(join(cacheDir, f)); return [f, `${st.ino} ${st.mtimeMs} ${st.size}`] }))
+    const built = files()
+    // (Other commands' caches are there too where tests ran commands from this build.)
+    expect(Object.keys(built).map(f => f.replace(/-v\d.*$/, ''))).toEqual(expect.arrayContaining(['child', 'query']))
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const query = (): string => {
+      const r = spawnSync(process.execPath, [join(copy, 'dist', 'fast', 'petal.js'), '--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(0)
+      return r.stdout
+    }
+    // The first query of the installation (which builds this directory's mirror too) takes both.
+    expect(query()).toBe('{"n":1}\n')
+    expect(files()).toEqual(built)
+
+    // Damaged (one of its two copies) or stale (another script's cache under its name): never given
+    // to V8, or refused by it; the sandbox answers and writes its own in its place.
+    const [child = ''] = Object.keys(built).filter(f => f.startsWith('child-'))
+    const [command = ''] = Object.keys(built).filter(f => f.startsWith('query-'))
+    const damaged = readFileSync(join(cacheDir, child))
+    damaged.fill(0x5a, 100, 4096)
+    writeFileSync(join(cacheDir, child), damaged)
+    expect(query()).toBe('{"n":1}\n')
+    expect(readFileSync(join(cacheDir, child)).subarray(100, 4096).every(b => b === 0x5a)).toBe(false)
+    writeFileSync(join(cacheDir, child), readFileSync(join(cacheDir, command)))
+    expect(query()).toBe('{"n":1}\n')
+    expect(readFileSync(join(cacheDir, child)).equals(readFileSync(join(cacheDir, command)))).toBe(false)
+    expect(query()).toBe('{"n":1}\n')
+  }, 60_000)
+
   it('is written after the first statement, holding what that statement compiled, and taken by the next sandbox', async () => {
     // A copy of the fast bundle without code caches of its own (as after `npm ci`; its seeds, named
     // after the scripts' times, do not apply to the copies).
-    const copy = join(tmpDir(), 'petal')
-    mkdirSync(join(copy, 'dist'), { recursive: true })
-    cpSync(join(ROOT, 'dist', 'fast'), join(copy, 'dist', 'fast'), { recursive: true, filter: src => !src.startsWith(join(ROOT, 'dist', 'fast', 'cache')) })
-    for (const link of ['node_modules', join('dist', 'native'), join('dist', 'bundle')]) symlinkSync(join(ROOT, link), join(copy, link))
-    cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'))
+    const copy = installation(false)
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
     const query = (): string => {

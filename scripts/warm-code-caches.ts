@@ -1,0 +1,52 @@
+// Leaves the code caches of `petal query` and of its sandbox process in dist/fast/cache, made by
+// a real query on a throw-away chain, so that an installation's first query starts from them
+// (docs/performance.md, "Session 41: petal query"). Without them that query compiled the
+// command's and the sandbox's functions from the build's seeds and then wrote both caches, the
+// sandbox's while the CLI waited for it: 1.00x of Daisy's loop where the next ones were 0.85x.
+// Run by `npm run build`, last (a query needs dist/native).
+//
+// They are what the first query of an installation would have written itself (src/cli/code-cache.ts):
+// named after this Node, its options (NODE_OPTIONS as the build has it, as the seeds) and each
+// script's size and time, checked by V8 against its version, flags and the source's length, and
+// stored twice over. A user whose Node or options differ finds no cache of that name and writes
+// their own, as before. The caches of the warm-up's other commands (init) are removed.
+// Best effort: a failure says so and leaves the installation as without them.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const cacheDir = join(root, 'dist', 'fast', 'cache')
+const cli = join(root, 'bin', 'petal.js')
+/** The caches kept: the query command's and its sandbox's. */
+const KEPT = /^(query|child)-.*\.v8$/
+
+function petal (dir: string, ...args: string[]): void {
+  const r = spawnSync(process.execPath, [cli, '--dir', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  if (r.status !== 0) throw new Error(`petal ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`)
+}
+
+function removeCaches (keep: RegExp | undefined): void {
+  for (const f of readdirSync(cacheDir)) if (keep === undefined || !keep.test(f)) rmSync(join(cacheDir, f), { force: true })
+}
+
+const work = mkdtempSync(join(tmpdir(), 'petal-warm-caches-'))
+try {
+  const dir = join(work, 'data')
+  petal(dir, 'init')
+  // The first query builds the mirror, whose code would be in its caches: they are made again
+  // by a second query, which only reads it, as the next queries of a user will.
+  petal(dir, 'query', 'SELECT count(*) FROM _blocks')
+  removeCaches(undefined)
+  petal(dir, 'query', 'SELECT count(*) FROM _blocks')
+  removeCaches(KEPT)
+  const kept = readdirSync(cacheDir)
+  if (kept.length !== 2) throw new Error(`expected the query's and the sandbox's caches, found ${kept.join(', ') || 'none'}`)
+} catch (err) {
+  removeCaches(undefined)
+  process.stderr.write(`petal build: note: the code caches of \`petal query\` were not made (${err instanceof Error ? err.message : String(err)}); its first run makes them\n`)
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
