@@ -51,6 +51,8 @@ export interface NativeOpenssl {
   aeadSeal?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array | Uint8Array[], out: Uint8Array) => void
   /** The parts hold ciphertext ‖ tag; the plaintext into out, or over the ciphertext's own bytes when out is null. Whether the tag verified (if not, every byte written is zeroed). */
   aeadOpen?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array | Uint8Array[], out: Uint8Array | null) => boolean
+  /** glibc's malloc serving allocations below mmapAt from its heap and trimming the heap's free top only beyond trimAt (mallopt): true when set, false elsewhere (native/malloc-keep.c). */
+  keepFreed?: (mmapAt: number, trimAt: number) => boolean
   /** Tests: whether per-key P-256 tables can be made here, how many are alive in the process (all threads), whether G's has been made, how many key tables were made and how many of those in a colder key's place (native/p256-cache.c); with a key, whether it has a table now. */
   p256Tables?: (key?: NativeKeyHandle) => { available: boolean, keys: number, generator: boolean, built: number, evicted: number, table?: boolean }
 }
@@ -196,6 +198,33 @@ export function syncfsNative (dir: string): Promise<number> | undefined {
   const done = new Promise<number>(resolve => { queued = (lib.syncfs as NonNullable<NativeOpenssl['syncfs']>)(dir, resolve) })
   return queued === 0 ? done : undefined
 }
+
+// Buffers up to 4 MiB from the heap (a block transfer's are 1 MiB), larger ones mapped and unmapped
+// as glibc does at first; at most 16 MiB of the heap's free top kept.
+const KEEP_MMAP_AT = 4 * 1024 * 1024
+const KEEP_TRIM_AT = 16 * 1024 * 1024
+let kept: boolean | undefined
+
+/**
+ * Have glibc's malloc keep the memory a process frees for its next allocations (the addon's
+ * keepFreed, once a process): buffers below 4 MiB from its heap, whose free top goes back to the
+ * kernel only beyond 16 MiB. glibc's own thresholds start at 128 KiB and 2× that, and follow the
+ * largest chunk freed so far: with the 1 MiB buffers of a block transfer (a socket's read pool, a
+ * range's message and its sealed copy), each allocated and freed within a block, the heap's top
+ * went back to the kernel whenever more than ~2 MiB of it was free, and the next buffers faulted
+ * their pages in again, zeroed: ~50 minor faults a block in a serving process and ~15 in a pulling
+ * one, several microseconds each on a hypervisor (docs/performance.md, "Session 41: the 1 MB
+ * pull"). The cost: up to 16 MiB of freed memory kept resident by an arena after a burst, and
+ * buffers above 4 MiB always mapped afresh (glibc's own threshold would have followed a freed one
+ * up to 32 MiB; a node's transfers have none). For processes that run a node; false (nothing
+ * changed) without the addon or with another C library.
+ */
+export function keepFreedMemory (): boolean {
+  return kept ??= nativeOpenssl()?.keepFreed?.(KEEP_MMAP_AT, KEEP_TRIM_AT) ?? false
+}
+
+/** Whether keepFreedMemory has set the thresholds in this module's life; undefined before it was called (tests). */
+export function freedMemoryKept (): boolean | undefined { return kept }
 
 /** Which path keys, signatures and hashes take in this thread, and why. */
 export function opensslPath (): { path: 'native' | 'node:crypto', why: string } {

@@ -7,6 +7,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import { keepFreedMemory } from '../crypto/index.js'
 import { LIMITS, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS } from './constants.js'
 import { leanTransport } from './lean-transport.js'
 import { noiseCrypto } from './noise-crypto.js'
@@ -35,6 +36,9 @@ export interface Libp2pConfig {
  */
 export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> {
   const cipher = noiseCrypto()
+  // Block transfers allocate and free 1 MiB buffers block after block: freed memory is kept for
+  // the next ones instead of going back to the kernel and faulting in again (openssl-native.ts).
+  keepFreedMemory()
   const node = await createLibp2p({
     start: c.start ?? true,
     privateKey: c.privateKey,

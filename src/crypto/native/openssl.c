@@ -32,6 +32,7 @@
  *   syncfs(dir, callback)   syncfs(2) of dir's file system on libuv's thread pool, calling back
  *                           with 0 or the errno; -1 when not queued (place-files.c).
  *   aeadSeal(...), aeadOpen(...)  ChaCha20-Poly1305 for noise's transport (openssl-aead.c).
+ *   keepFreed(mmapAt, trimAt)  glibc's malloc keeps freed memory for reuse (malloc-keep.c).
  *
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
  * TypeError or RangeError. Context-aware.
@@ -299,6 +300,7 @@ static napi_value verify2 (napi_env env, napi_callback_info info)
 #include "place-files.c"
 #include "openssl-aead.c"
 #include "verify-text.c"
+#include "malloc-keep.c"
 
 static napi_value scalar (napi_env env, napi_callback_info info)
 {
@@ -359,7 +361,8 @@ NAPI_MODULE_INIT ()
     { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
     { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL },
     { "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "aeadOpen", NULL, aead_open, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "aeadOpen", NULL, aead_open, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "keepFreed", NULL, keep_freed, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -4,7 +4,8 @@
 // tampered byte or a message shorter than its tag fails. corked-writes.ts: a send's buffers reach
 // the peer whole and in order, and a full socket still asks for 'drain'. Real libp2p connections
 // use both (an upgrade of @libp2p/noise or @libp2p/tcp that they no longer fit is caught here), and
-// the dialling end reads its socket into pools (pooled-reads.ts).
+// the dialling end reads its socket into pools (pooled-reads.ts); a node's process keeps freed memory
+// (crypto/openssl-native.ts's keepFreedMemory).
 import { describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, connect, type Socket } from 'node:net'
@@ -20,6 +21,7 @@ import { batchDecoderConnections, leanDecrypt, leanDecryptConnections } from '..
 import { pooledReadStats } from '../../../src/network/pooled-reads.js'
 import { leanEncryptConnections } from '../../../src/network/lean-encrypt.js'
 import { noiseCrypto } from '../../../src/network/noise-crypto.js'
+import { freedMemoryKept } from '../../../src/crypto/openssl-native.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const KEY = randomBytes(32)
@@ -156,6 +158,8 @@ describe('noise transport messages decrypted without a copy', () => {
       // The dialling end reads its socket into pools (pooled-reads.ts): one socket, and it read.
       expect(pooledReadStats().sockets - readsBefore.sockets).toBe(1)
       expect(pooledReadStats().reads).toBeGreaterThan(readsBefore.reads)
+      // The process keeps freed memory for the next buffers (malloc-keep.c) where the cipher's addon is loaded (on glibc).
+      if (noiseCrypto().native) expect(freedMemoryKept()).toBe((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined)
     } finally {
       await Promise.all(nodes.map(async n => { await n.stop() }))
     }

@@ -1,0 +1,66 @@
+// The addon's keepFreed (src/crypto/native/malloc-keep.c), which a process running a node calls
+// once (network/libp2p.ts, through keepFreedMemory): glibc's malloc then keeps the memory of freed
+// 1 MiB buffers for the next ones, where its own thresholds handed the heap's free top back to the
+// kernel and the next buffers faulted their pages in again (docs/performance.md, "Session 41: the
+// 1 MB pull"). Measured in child processes (the policy is process-wide): rounds of eight 1 MiB
+// buffers, each filled, then dropped and collected, as a block transfer's read pools and messages
+// are. Minor faults are counted, not times.
+import { describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { keepFreedMemory } from '../../../src/crypto/index.js'
+import { loadNativeOpenssl, nativeOpensslPath } from '../../../src/crypto/openssl-native.js'
+import { nativeOpensslBuilt } from '../../helpers/native-build.js'
+
+const ROUNDS = 40
+const COUNTED = 20
+
+const CHILD = `
+const m = { exports: {} }
+process.dlopen(m, process.argv[1])
+if (process.argv[2] === 'keep' && m.exports.keepFreed(4 << 20, 16 << 20) !== true) throw new Error('keepFreed did not set the thresholds')
+const faults = () => process.resourceUsage().minorPageFault
+let counted = 0
+for (let r = 0; r < ${ROUNDS}; r++) {
+  const f0 = faults()
+  let bufs = []
+  for (let i = 0; i < 8; i++) { const b = Buffer.allocUnsafeSlow(1 << 20); b.fill(r); bufs.push(b) }
+  bufs = null
+  globalThis.gc()
+  if (r >= ${ROUNDS - COUNTED}) counted += faults() - f0
+}
+process.stdout.write(String(counted / ${COUNTED}))
+`
+
+/** Minor faults a round (of the last COUNTED) in a child process, with or without keepFreed. */
+function faultsPerRound (keep: boolean): number {
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', CHILD, nativeOpensslPath(), keep ? 'keep' : 'plain'], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`)
+  return Number(r.stdout)
+}
+
+const isGlibc = (): boolean => (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined
+
+describe.skipIf(!nativeOpensslBuilt())('keepFreed', () => {
+  it.skipIf(!isGlibc())('freed 1 MiB buffers are reused without faulting their pages in again', () => {
+    // 8 MiB a round is 2,048 pages. Without it, glibc trimmed the heap's free top (beyond ~2 MiB)
+    // and every later round faulted hundreds of them in again (177-383 a round on this VM); with
+    // it, what V8 itself touches (0-38).
+    const kept = faultsPerRound(true)
+    const plain = faultsPerRound(false)
+    expect(kept).toBeLessThan(128)
+    expect(plain).toBeGreaterThan(kept)
+  })
+
+  it('refuses thresholds glibc would not take, or that make no sense', () => {
+    const keepFreed = loadNativeOpenssl().lib?.keepFreed
+    if (keepFreed === undefined) throw new Error('the addon has no keepFreed')
+    for (const [mmapAt, trimAt] of [[1024, 4096], [64 << 20, 128 << 20], [4 << 20, 1 << 20], [-1, 1 << 20]]) {
+      expect(() => keepFreed(mmapAt as number, trimAt as number), `${mmapAt}, ${trimAt}`).toThrow(RangeError)
+    }
+  })
+
+  it.skipIf(!isGlibc())('keepFreedMemory sets glibc\'s thresholds once a process, through the loaded addon', () => {
+    expect(keepFreedMemory()).toBe(true)
+    expect(keepFreedMemory()).toBe(true)
+  })
+})
