@@ -7,7 +7,7 @@
 // not node-gyp: one C file, ~0.15 s against node-gyp's ~1.6 s, no Python and no header download
 // (docs/performance.md, session 20).
 //
-// openssl.c includes openssl-sha256.c, read-small.c, place-files.c, openssl-aead.c, verify-text.c, malloc-keep.c and p256-table.c, which includes p256-cache.c and p256-ord-inv.c (one translation
+// openssl.c includes openssl-sha256.c, read-small.c, place-files.c, tmp-files.c, openssl-aead.c, verify-text.c, malloc-keep.c and p256-table.c, which includes p256-cache.c and p256-ord-inv.c (one translation
 // unit: the table code's helpers stay static).
 // It never fails the build: without a compiler, Node's headers (node_api.h, openssl/sha.h) or a
 // Node that exports OpenSSL's SHA256_* (a build against a shared or absent OpenSSL), it prints one

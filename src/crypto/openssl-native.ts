@@ -45,6 +45,10 @@ export interface NativeOpenssl {
   writeNew?: (path: string, parts: readonly Uint8Array[], size: number) => number
   /** syncfs(2) of `dir`'s file system on libuv's thread pool, `done` called with 0 or the errno: 0 queued, -1 not (then `done` is never called; native/place-files.c). */
   syncfs?: (dir: string, done: (errno: number) => void) => number
+  /** The names in `dir` not starting with `prefix`, or the errno of a listing that failed, or -1 for arguments it does not take (native/tmp-files.c). */
+  tmpForeign?: (dir: string, prefix: string) => string[] | number
+  /** Each path created empty (O_EXCL) on libuv's thread pool, in order, up to the first that fails; `done` gets the number made and that one's errno (0: none failed): 0 queued, -1 not (then `done` is never called; native/tmp-files.c). */
+  makeEmpty?: (paths: readonly string[], done: (made: number, errno: number) => void) => number
   /** The key's scalar (a fresh copy: clear it after use). */
   scalar: (key: NativeKeyHandle) => Buffer
   /** ChaCha20-Poly1305 (RFC 8439): parts (in order) encrypted into out[0…n), the tag into out[n…n+16) (native/openssl-aead.c). */
@@ -225,6 +229,30 @@ export function keepFreedMemory (): boolean {
 
 /** Whether keepFreedMemory has set the thresholds in this module's life; undefined before it was called (tests). */
 export function freedMemoryKept (): boolean | undefined { return kept }
+
+/**
+ * The names in `dir` that do not start with `prefix`, listed by the addon where this thread has
+ * already loaded it (native/tmp-files.c): a catch-up's cleanTmp passes over its own ~500-700 files
+ * in tmp/ without a string for each (docs/performance.md, "Session 41: catch-up"). A number (the
+ * errno of a listing that failed, -1 for anything else) when not: the caller lists the node:fs way.
+ */
+export function tmpForeignNative (dir: string, prefix: string): string[] | number {
+  return loaded?.lib?.tmpForeign?.(dir, prefix) ?? -1
+}
+
+/**
+ * Empty files made at `paths` (O_EXCL) in one request to libuv's thread pool, one after another up
+ * to the first that fails, by the addon (loaded here if this thread has not yet): resolves the
+ * number made (the first that many paths) and the failed one's errno (0 if none). Undefined when
+ * the addon is absent or would not queue it: the caller makes them its node:fs way.
+ */
+export function makeEmptyNative (paths: readonly string[]): Promise<{ made: number, errno: number }> | undefined {
+  const lib = nativeOpenssl()
+  if (lib?.makeEmpty === undefined) return undefined
+  let queued = -1
+  const done = new Promise<{ made: number, errno: number }>(resolve => { queued = (lib.makeEmpty as NonNullable<NativeOpenssl['makeEmpty']>)(paths, (made, errno) => { resolve({ made, errno }) }) })
+  return queued === 0 ? done : undefined
+}
 
 /** Which path keys, signatures and hashes take in this thread, and why. */
 export function opensslPath (): { path: 'native' | 'node:crypto', why: string } {

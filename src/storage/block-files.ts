@@ -1,7 +1,7 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, processAlive, readFullySync, writeFileAtomic, nameNonce } from '../util/index.js'
-import { readSmallFileNative, renameNoReplaceNative } from '../crypto/index.js'
+import { readSmallFileNative, renameNoReplaceNative, tmpForeignNative } from '../crypto/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
 import { notRegular, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
@@ -31,15 +31,18 @@ export function tmpBlockPath (dir: DataDir): string {
 export function cleanTmp (dir: DataDir): number {
   let removed = 0
   let names: string[]
+  // A catch-up's placements (each one's write transaction runs this) find ~500-700 of this
+  // process's own files here each time: the addon, where loaded, lists only the others' names
+  // (session 41); a listing it could not make is made again the node:fs way, with its errors.
+  const own = `${process.pid}-`
+  const foreign = tmpForeignNative(dir.tmpDir, own)
   try {
-    names = readdirSync(dir.tmpDir)
+    names = Array.isArray(foreign) ? foreign : readdirSync(dir.tmpDir)
   } catch (err) {
     if (isNotFound(err)) return 0
     throw err
   }
-  // A catch-up's placements find up to a window of this process's own downloads here each time:
-  // those are passed over without parsing their names.
-  const own = `${process.pid}-`
+  // Own names are passed over without parsing them.
   for (const name of names) {
     if (name.startsWith(own)) continue
     const pid = Number(name.split('-')[0])

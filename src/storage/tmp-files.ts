@@ -1,9 +1,13 @@
 import { closeSync, constants, open, rm } from 'node:fs'
+import { makeEmptyNative } from '../crypto/index.js'
 import type { DataDir } from './layout.js'
 import { tmpBlockPath } from './block-files.js'
 
-// Creations in flight at once on libuv's thread pool (four threads, which placement's fsyncs share).
-const CREATING = 8
+// Files one request makes, one after another on one thread of libuv's pool, and such requests in
+// flight at once (the pool has four threads, which placement's fsyncs share). Until session 41,
+// eight requests of one file each, each its own callback and close on the main thread.
+const BATCH = 8
+const BATCHES = 2
 // After a creation failed (tmp/ removed, a full disk), none for this long: the receives create their own files meanwhile, and report the error.
 const RETRY_AFTER_MS = 1_000
 const EXCL = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
@@ -24,8 +28,10 @@ const EXCL = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
  */
 export class TmpFilePool {
   private readonly ready: string[] = []
-  /** Creations in flight, each settling once its file is ready (or failed). */
+  /** Requests in flight, each settling once its files are ready (or failed), and the files they make. */
   private readonly creating = new Set<Promise<void>>()
+  private making = 0
+  private refilling = false
   private target = 0
   private closed = false
   private pausedUntil = -Infinity
@@ -52,7 +58,12 @@ export class TmpFilePool {
   take (): string | undefined {
     if (this.closed) return undefined
     const path = this.ready.shift()
-    this.fill()
+    // A range takes its files in one burst: one refill after it, in requests of BATCH, not one
+    // request per take.
+    if (!this.refilling) {
+      this.refilling = true
+      queueMicrotask(() => { this.refilling = false; this.fill() })
+    }
     return path
   }
 
@@ -66,34 +77,46 @@ export class TmpFilePool {
   }
 
   private fill (): void {
-    while (!this.closed && this.creating.size < CREATING && this.ready.length + this.creating.size < this.target && performance.now() >= this.pausedUntil) {
-      this.createOne()
+    while (!this.closed && this.creating.size < BATCHES && this.ready.length + this.making < this.target && performance.now() >= this.pausedUntil) {
+      this.createBatch(Math.min(BATCH, this.target - this.ready.length - this.making))
     }
   }
-  private createOne (): void {
-    // The name (and tmp/ itself, at most once a second) on this thread; the inode on the pool's.
-    let path: string
+
+  private createBatch (n: number): void {
+    // The names (and tmp/ itself, at most once a second) on this thread; the inodes on the pool's.
+    const paths: string[] = []
     try {
-      path = tmpBlockPath(this.dir)
+      for (let i = 0; i < n; i++) paths.push(tmpBlockPath(this.dir))
     } catch {
       this.pausedUntil = performance.now() + RETRY_AFTER_MS
       return
     }
-    const p = new Promise<void>(resolve => {
-      open(path, EXCL, 0o644, (err, fd) => {
-        if (err !== null) {
-          this.pausedUntil = performance.now() + RETRY_AFTER_MS
-        } else {
-          // Closing an empty file nothing wrote does no I/O: here, not a second trip to the pool.
-          try { closeSync(fd) } catch {}
-          this.ready.push(path)
-        }
-        resolve()
-      })
+    this.making += n
+    const p = makeEmpty(paths).then(made => {
+      for (const [i, path] of paths.entries()) if (made[i] === true) this.ready.push(path)
+      if (made.includes(false)) this.pausedUntil = performance.now() + RETRY_AFTER_MS
     }).finally(() => {
+      this.making -= n
       this.creating.delete(p)
       this.fill()
     })
     this.creating.add(p)
   }
+}
+
+/** Which of `paths` were made, empty (O_EXCL): in one request by the addon where it is built, else each by node:fs. */
+async function makeEmpty (paths: readonly string[]): Promise<boolean[]> {
+  const native = makeEmptyNative(paths)
+  if (native !== undefined) {
+    const { made } = await native
+    return paths.map((_, i) => i < made)
+  }
+  return await Promise.all(paths.map(async path => await new Promise<boolean>(resolve => {
+    open(path, EXCL, 0o644, (err, fd) => {
+      if (err !== null) { resolve(false); return }
+      // Closing an empty file nothing wrote does no I/O: here, not a second trip to the pool.
+      try { closeSync(fd) } catch {}
+      resolve(true)
+    })
+  })))
 }

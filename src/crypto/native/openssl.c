@@ -31,6 +31,8 @@
  *                           receive's small block; -1 for the caller's node:fs way (place-files.c).
  *   syncfs(dir, callback)   syncfs(2) of dir's file system on libuv's thread pool, calling back
  *                           with 0 or the errno; -1 when not queued (place-files.c).
+ *   tmpForeign(dir, prefix), makeEmpty(paths, callback)  tmp/'s names not the caller's, and
+ *                           empty files made on libuv's pool in one request (tmp-files.c).
  *   aeadSeal(...), aeadOpen(...)  ChaCha20-Poly1305 for noise's transport (openssl-aead.c).
  *   keepFreed(mmapAt, trimAt)  glibc's malloc keeps freed memory for reuse (malloc-keep.c).
  *
@@ -298,6 +300,7 @@ static napi_value verify2 (napi_env env, napi_callback_info info)
 #include "openssl-sha256.c"
 #include "read-small.c"
 #include "place-files.c"
+#include "tmp-files.c"
 #include "openssl-aead.c"
 #include "verify-text.c"
 #include "malloc-keep.c"
@@ -358,6 +361,8 @@ NAPI_MODULE_INIT ()
     { "writeSmall", NULL, write_small, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeNew", NULL, write_new, NULL, NULL, NULL, napi_enumerable, NULL },
     { "syncfs", NULL, syncfs_async, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "tmpForeign", NULL, tmp_foreign, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "makeEmpty", NULL, make_empty_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scalar", NULL, scalar, NULL, NULL, NULL, napi_enumerable, NULL },
     { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL },
     { "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_enumerable, NULL },
