@@ -2,12 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { PendingStore } from '../../../src/ingest/store.js'
+import type { PendingStore } from '../../../src/ingest/store.js'
 import { claimLog } from '../../../src/storage/index.js'
 import { othersHoldShm } from '../../../src/storage/shm-holders.js'
 import { holdOpenElsewhere } from '../../helpers/db-holder.js'
 import { nativeWalIndexBuilt } from '../../helpers/native-build.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { openPendingIn, put, readAfter } from '../../helpers/pending-wal.js'
 import { loseLastFrame } from '../../helpers/wal-db.js'
 
 /**
@@ -24,26 +25,7 @@ import { loseLastFrame } from '../../helpers/wal-db.js'
 const stores: PendingStore[] = []
 afterEach(() => { for (const s of stores.splice(0)) s.close() })
 
-function open (): { store: PendingStore, path: string } {
-  const path = join(tmpDir(), 'pending.db')
-  const store = PendingStore.open(path)
-  stores.push(store)
-  return { store, path }
-}
-
-async function put (store: PendingStore, key: string, value: string): Promise<void> {
-  await store.write(() => store.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(key, value))
-}
-
-/** What a process opening the file after every connection is gone reads: SQLite's recovery from the disk. */
-function readAfter (path: string): { check: string, keys: string[] } {
-  const db = new Database(path, { readonly: true })
-  try {
-    return { check: String(db.pragma('quick_check', { simple: true })), keys: db.prepare("SELECT key FROM meta WHERE key IN ('x', 'big', 'after') ORDER BY key").pluck().all() as string[] }
-  } finally {
-    db.close()
-  }
-}
+const open = (): { store: PendingStore, path: string } => openPendingIn(stores)
 
 describe.runIf(nativeWalIndexBuilt())('a lost frame no writer is left to re-write', () => {
   it('alone on the database, the checkpoint\'s committer drops it: its commit is refused, the log emptied, the next commits stand (failed on f455b47: the commit was acknowledged, the log kept growing)', async () => {
