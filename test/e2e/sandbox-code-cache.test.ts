@@ -27,6 +27,13 @@ function installation (withCaches: boolean): string {
   return copy
 }
 
+/** `petal query` of the block count, run from the installation `copy`'s fast bundle on `dir`: its output. */
+function countBlocks (copy: string, dir: string): string {
+  const r = spawnSync(process.execPath, [join(copy, 'dist', 'fast', 'petal.js'), '--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' })
+  expect(r.status, r.stderr).toBe(0)
+  return r.stdout
+}
+
 describe('the query sandbox\'s code cache', () => {
   it('the build leaves the caches of `petal query` and its sandbox: an installation\'s first query starts from them and writes none; a damaged or stale one is harmless', async () => {
     const copy = installation(true)
@@ -41,11 +48,7 @@ describe('the query sandbox\'s code cache', () => {
     expect(Object.keys(built).map(f => f.replace(/-v\d.*$/, '')).sort()).toEqual(['child', 'query'])
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const query = (): string => {
-      const r = spawnSync(process.execPath, [join(copy, 'dist', 'fast', 'petal.js'), '--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' })
-      expect(r.status, r.stderr).toBe(0)
-      return r.stdout
-    }
+    const query = (): string => countBlocks(copy, dir)
     // The first query of the installation (which builds this directory's mirror too) takes both.
     expect(query()).toBe('{"n":1}\n')
     expect(files()).toEqual(built)
@@ -71,11 +74,7 @@ describe('the query sandbox\'s code cache', () => {
     const copy = installation(false)
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const query = (): string => {
-      const r = spawnSync(process.execPath, [join(copy, 'dist', 'fast', 'petal.js'), '--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' })
-      expect(r.status, r.stderr).toBe(0)
-      return r.stdout
-    }
+    const query = (): string => countBlocks(copy, dir)
     const cacheDir = join(copy, 'dist', 'fast', 'cache')
     const written = (): string[] => readdirSync(cacheDir).filter(f => f.startsWith('child-'))
 
