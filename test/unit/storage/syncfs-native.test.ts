@@ -16,10 +16,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 const saved = { PATH: process.env.PATH }
 const repo = join(import.meta.dirname, '..', '..', '..')
 // Wherever the addon is built (not where it has syncfs: the old code's addon ran these through the helper, and failed them).
-// Decided afresh: the unit tier shares modules between files (isolate: false), and a file before
-// this one may have left this thread's choice at "off" (PETAL_NATIVE_SHA256=0), which skipped the
-// whole file in a clean-clone CI run.
-resetNativeOpenssl()
+// Decided afresh for each file by test/helpers/setup.ts (the unit tier shares modules between files).
 const withAddon = process.platform === 'linux' && nativeOpenssl() !== undefined
 
 /** PATH with `sh` and a `sync` that logs its arguments to `log`, then does nothing. */
