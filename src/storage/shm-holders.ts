@@ -1,4 +1,7 @@
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, readlinkSync, statSync } from 'node:fs'
+
+// The initial PID namespace's inode (PROC_PID_INIT_INO, include/linux/proc_ns.h), the one that sees every process.
+const INITIAL_PID_NS = 'pid:[4026531836]'
 
 /**
  * Whether a process other than this one has a WAL database open, read from the kernel's table of
@@ -9,9 +12,12 @@ import { readFileSync, statSync } from 'node:fs'
  *
  * Answers false ("alone") only when the table shows a lock of this process on that byte of that
  * file and no lock of any other process (held or waited for) on the file: where the table cannot
- * be read, or names the file otherwise (an overlay file system's device, a process of another PID
- * namespace shown as 0), the answer is true. A lock of another machine (a network file system,
- * where SQLite's WAL does not work anyway) is not in the table.
+ * be read, or names the file otherwise (an overlay file system's or a btrfs subvolume's device),
+ * the answer is true. Only in the initial PID namespace: the kernel leaves out of the table the
+ * locks of processes that /proc's namespace does not see, so in a container's (a sidecar sharing
+ * the data directory from a namespace of its own) another process's connection was not there at
+ * all, and the answer was "alone" with it open (review42). A lock of another machine (a network
+ * file system, where SQLite's WAL does not work anyway) is not in the table.
  */
 export function othersHoldShm (dbPath: string): boolean {
   let id: string
@@ -22,6 +28,7 @@ export function othersHoldShm (dbPath: string): boolean {
     const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn)
     const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn)
     id = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`
+    if (readlinkSync('/proc/self/ns/pid') !== INITIAL_PID_NS) return true
     table = readFileSync('/proc/locks', 'latin1')
   } catch {
     return true

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
+import { spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { PendingStore } from '../../../src/ingest/store.js'
 import { claimLog } from '../../../src/storage/index.js'
@@ -85,4 +87,31 @@ describe('othersHoldShm', () => {
       db.close()
     }
   })
+
+  // The kernel lists in /proc/locks only the locks of processes its /proc's PID namespace sees: in
+  // a container's (a pod's sidecar sharing the data directory, `unshare -p`), another process's
+  // connection is not there at all, and on f455b47 this said "alone" (false) with it open.
+  it.runIf(unsharePid())('is true in a PID namespace other than the initial one, which does not see every process', () => {
+    const path = join(tmpDir(), 'w.db')
+    const db = new Database(path)
+    try {
+      db.pragma('journal_mode = WAL')
+      db.exec('CREATE TABLE t (a)')
+      const code = `const D = (await import('node:module')).createRequire(import.meta.url)(${JSON.stringify(SQLITE)}); const { othersHoldShm } = await import(${JSON.stringify(SHM_HOLDERS)})
+const db = new D(${JSON.stringify(path)}); db.prepare('SELECT count(*) FROM t').get(); process.stdout.write(String(othersHoldShm(${JSON.stringify(path)}))); db.close()`
+      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' })
+      expect(r.stderr).toBe('')
+      expect(r.stdout).toBe('true')
+    } finally {
+      db.close()
+    }
+  })
 })
+
+const SQLITE = createRequire(import.meta.url).resolve('better-sqlite3')
+const SHM_HOLDERS = join(import.meta.dirname, '../../../src/storage/shm-holders.ts')
+
+/** Whether this process may start one in a new PID namespace with its own /proc (root, util-linux's unshare). */
+function unsharePid (): boolean {
+  return process.platform === 'linux' && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0
+}
