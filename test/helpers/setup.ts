@@ -1,7 +1,7 @@
 // Setup file (vitest.config.ts), run before each test file, also where test files share a process
 // (the unit tier runs without isolation): per-file hooks live here, not at the top level of a
 // helper module, which runs once per process there.
-import { afterAll } from 'vitest'
+import { afterAll, beforeAll } from 'vitest'
 import { resetNativeOpenssl } from '../../src/crypto/openssl-native.js'
 import { removeTmpDirs } from './tmp.js'
 
@@ -10,5 +10,31 @@ import { removeTmpDirs } from './tmp.js'
 // left the choice at "off" for the next one (a clean-clone CI failed tmp-files-native.test.ts so).
 resetNativeOpenssl()
 
+// What the next file in this process runs with: a file that leaves the environment, the working
+// directory or the umask changed fails here, at its own end, where a leak otherwise showed only
+// as another file's failure in some order of the files (review42). Registered first, so checked
+// after the file's own afterAll hooks (vi.unstubAllEnvs among them).
+let before: ProcessState | undefined
+beforeAll(() => { before = processState() })
+afterAll(() => {
+  if (before === undefined) return
+  const after = processState()
+  const keys = [...new Set([...Object.keys(before.env), ...Object.keys(after.env)])].filter(k => before?.env[k] !== after.env[k])
+  const changed = [
+    ...keys.map(k => `process.env.${k}`),
+    ...(before.cwd === after.cwd ? [] : ['the working directory']),
+    ...(before.umask === after.umask ? [] : ['the umask'])
+  ]
+  if (changed.length > 0) throw new Error(`this test file left ${changed.join(', ')} changed: restore it (in an afterEach or afterAll), as the next test file in this process runs with it`)
+})
+
 // Registered before the test file's own hooks, so it runs after them (afterAll hooks run in reverse).
 afterAll(removeTmpDirs)
+
+interface ProcessState { env: Record<string, string | undefined>, cwd: string, umask: number }
+
+function processState (): ProcessState {
+  const umask = process.umask()
+  process.umask(umask)
+  return { env: { ...process.env }, cwd: process.cwd(), umask }
+}
