@@ -5,7 +5,7 @@
 // PETAL_BENCH_FLAGS='--trace-opt --trace-deopt' with PETAL_BENCH_FLAGS_FOR=N gives the N-th node process
 // started (0 first; with PETAL_BENCH_ONLY=catchup: 0 serves, 1 the reference, 2 pulls) those Node/V8 flags.
 import '../src/polyfills.js'
-import { fork, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -106,6 +106,13 @@ async function cachedChain (name: string, n: number, rows: number, rowBytes: num
     await signImport(chain, src, key)
     if (i % 500 === 0) log(`building ${name}: ${i}/${n} blocks (${((performance.now() - started) / i).toFixed(0)} ms/block)`)
   }
+  // The serving node's query mirror, built here: a node started on a chain it has not mirrored
+  // builds its mirror on one of its threads (for the 1 MB chain, ~1 GB of rows written while the
+  // first run's pull measured: session 42). Later runs find it up to date, as a served chain is.
+  const { QueryMirror } = await import('../src/query/index.js')
+  const mirror = QueryMirror.open(chain)
+  await mirror.sync()
+  mirror.close()
   chain.close()
   writeFileSync(join(dir, 'complete'), '')
   return { dir, key }
@@ -125,6 +132,25 @@ async function genesisCopy (dir: string): Promise<string> {
   return out
 }
 
+/**
+ * Before a measured pull: the file system's dirty data written (`sync`), then the machine left idle.
+ * On this VM's root file system (ext4 without a journal) a run started seconds after a deletion of
+ * many files pays ext4's scan past the freed inodes at each file it creates: catch41 found ~24 % of
+ * the pulling process's CPU there after the previous run's 20,000 files were deleted
+ * (docs/performance.md, "Session 41: catch-up"), and the lead's quiet runs settle like this.
+ * PETAL_BENCH_SETTLE_MS sets the idle time (default 5000). Returns how it settled, for the output.
+ */
+async function settle (what: string): Promise<string> {
+  const idleMs = Number(process.env.PETAL_BENCH_SETTLE_MS ?? '5000')
+  const t0 = performance.now()
+  execFileSync('sync', [], { stdio: 'ignore' })
+  const syncMs = performance.now() - t0
+  await new Promise(resolve => setTimeout(resolve, idleMs))
+  const done = `sync (${syncMs.toFixed(0)} ms), then ${(idleMs / 1000).toFixed(1)} s idle`
+  log(`before ${what}: ${done}`)
+  return done
+}
+
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))] as number }
 const mib = (b: number): number => b / MiB
 
@@ -140,6 +166,7 @@ async function benchPull (): Promise<Row[]> {
     for (let i = 0; ; i++) {
       try { await client.call('raw', { addr }); break } catch (err) { if (i >= 2) throw err; log(`raw warm-up failed, retrying: ${String(err).slice(0, 120)}`) }
     }
+    const settled = await settle('the pull')
     const before = (await client.call('rss')).rss as number
     await server.call('sample-start')
     const pulled = await client.call('pull', { dir: join(work, 'pulled-big'), from: addr }) as { totalMs: number, syncMs: number, bytes: number, blocks: number, peakRss: number, cpuMs: number, threadsMs?: Record<string, number>, pauses: number, pooledMs: number }
@@ -153,7 +180,7 @@ async function benchPull (): Promise<Row[]> {
     log(`pull: ${pulled.blocks} blocks, ${mib(pulled.bytes).toFixed(0)} MiB; raw: ${mib(raw.bytes).toFixed(0)} MiB`)
     const mirror = await client.call('mirror', { dir: join(work, 'pulled-big') }) as { ms: number, blocks: number, before: number, peakRss: number }
     return [
-      { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, sync phase`, value: mib(pulled.bytes) / (pulled.syncMs / 1000), unit: 'MiB/s', reference: 'raw libp2p stream, same bytes, same processes', refValue: rawRate, better: 'higher', note: `range writes through the thread pool: ${pulled.pauses} pause(s), ${(pulled.pooledMs / 1000).toFixed(1)} s of ${(pulled.syncMs / 1000).toFixed(1)} s` },
+      { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, sync phase`, value: mib(pulled.bytes) / (pulled.syncMs / 1000), unit: 'MiB/s', reference: 'raw libp2p stream, same bytes, same processes', refValue: rawRate, better: 'higher', note: `range writes through the thread pool: ${pulled.pauses} pause(s), ${(pulled.pooledMs / 1000).toFixed(1)} s of ${(pulled.syncMs / 1000).toFixed(1)} s; started after ${settled}` },
       { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, sync phase`, value: mib(pulled.bytes) / (pulled.syncMs / 1000), unit: 'MiB/s', reference: 'importing the same files locally, one at a time (no network)', refValue: localRate, better: 'higher' },
       // The floor: what every block costs whatever the pipeline does, summed over both processes,
       // on two cores free of anything else. The pull cannot beat it.
@@ -260,7 +287,8 @@ async function benchMemory (full = true): Promise<Row[]> {
   try {
     const { addr } = await server.call('serve', { dir }) as { addr: string }
     await ref.call('serve', { dir: await genesisCopy(dir) })
-    await new Promise(resolve => setTimeout(resolve, 2000))
+    // The idle time also lets both nodes' start-up settle before their idle RSS is read.
+    const settled = await settle('the catch-up')
     const idle = (await server.call('rss')).rss as number
     const refIdle = (await ref.call('rss')).rss as number
     await server.call('sample-start')
@@ -270,7 +298,7 @@ async function benchMemory (full = true): Promise<Row[]> {
     const serving = served.peak
     const rate = pulled.blocks / (pulled.syncMs / 1000)
     const local = await client.call('import-local', { from: dir, to: await genesisCopy(dir), count: Math.min(1000, SMALL_BLOCKS) }) as { ms: number, blocks: number }
-    const catchUp: Row = { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally, one at a time (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without progress: ${pulled.maxGapMs.toFixed(0)} ms` }
+    const catchUp: Row = { figure: `catch-up rate of the pulling node`, value: rate, unit: 'blocks/s', reference: 'importing the same files locally, one at a time (no network)', refValue: local.blocks / (local.ms / 1000), better: 'higher', note: `longest time without progress: ${pulled.maxGapMs.toFixed(0)} ms; started after ${settled}` }
     // CPU per block (all threads of each process) hardly depends on the machine's load: with the
     // two processes' sum, it bounds the rate a quiet 2-core machine can reach.
     const cpu: Row = { figure: 'catch-up CPU time per block, pulling process (all threads)', value: pulled.cpuMs / pulled.blocks, unit: 'ms', reference: 'serving process, same blocks', refValue: served.cpuMs / pulled.blocks, better: 'lower', note: `both: ${(2000 / ((pulled.cpuMs + served.cpuMs) / pulled.blocks)).toFixed(0)} blocks/s on 2 free cores; pulling process by thread: ${byThread(pulled.threadsMs, pulled.blocks, ', ')} ms` }

@@ -100,7 +100,9 @@ if (mode === 'build') {
     const cork = Socket.prototype.cork
     Socket.prototype.cork = function () { sockets.add(this); return cork.call(this) }
   }
-  const node = await PetalNode.create({ dir: a, stateFile: false, network: { listen: ['/ip4/127.0.0.1/tcp/0'], discovery: false } })
+  // No query mirror: a serving node builds one over a chain it has not mirrored yet (1 GB of rows
+  // written on one of its threads while the first pull of a new chain ran: session 42).
+  const node = await PetalNode.create({ dir: a, stateFile: false, queryMirror: false, network: { listen: ['/ip4/127.0.0.1/tcp/0'], discovery: false } })
   await node.start()
   if (process.env.SERVE_TIMELINE === '1') {
     const t0 = performance.now()
