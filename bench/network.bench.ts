@@ -2,6 +2,7 @@
 // propagation of a new block to 10 nodes, memory of a node holding 10,000 blocks.
 // PETAL_BENCH_SCALE=0.1 runs a tenth of every size (for a quick look); PETAL_BENCH_ONLY picks parts;
 // PETAL_BENCH_TRACE_GC=1 runs every node process with --trace-gc (its lines in the bench's output).
+// Before the pull and the catch-up: `sync`, then PETAL_BENCH_SETTLE_MS of idle (default 5000; settle()).
 // PETAL_BENCH_FLAGS='--trace-opt --trace-deopt' with PETAL_BENCH_FLAGS_FOR=N gives the N-th node process
 // started (0 first; with PETAL_BENCH_ONLY=catchup: 0 serves, 1 the reference, 2 pulls) those Node/V8 flags.
 import '../src/polyfills.js'
