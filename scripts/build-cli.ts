@@ -292,7 +292,7 @@ const fastBundles = build({
 const fast = { commands: fastCommands, unless: fastUnless, takesValue }
 const router = build({
   ...common,
-  stdin: { contents: `import { startFast } from './cli/fast-start.js'\nstartFast(__dirname, ${JSON.stringify(fast)})\n`, resolveDir: dist, sourcefile: 'fast-router.js' },
+  stdin: { contents: `import { startFast } from './cli/fast-start.js'\nstartFast(__dirname, ${JSON.stringify(fast)}, require)\n`, resolveDir: dist, sourcefile: 'fast-router.js' },
   outfile: join(fastOut, 'petal.js')
 })
 // What the router starts for `query` and `verify` only, loaded by it for those two (fast-start.ts).
@@ -303,7 +303,7 @@ const prestartScript = build({
 })
 const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => await build({
   ...common,
-  stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)})\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
+  stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)}, require)\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
   outfile: join(fastOut, `${name}.js`)
 }))
 await Promise.all([esmBundle, fastScripts, fastBundles, router, prestartScript, ...stubs])

@@ -8,7 +8,8 @@ import type { Plugin } from 'esbuild'
 // its native addon is loaded from where its build put it when this build ran (a path relative to
 // dist/fast, opened with process.dlopen as require() does, without resolving the package and
 // realpath-ing each directory: a few ms on every start); the `bindings` package it asks would
-// parse a stack trace and try a dozen paths. Any other layout goes through that search.
+// parse a stack trace and try a dozen paths. Any other layout goes through that search. (node:module
+// only there: the query sandbox never loads it otherwise, docs/performance.md, "Session 42: petal query").
 /** better-sqlite3's `bindings` call, replaced: `sqliteRelease` is the addon's directory relative to dist/fast. */
 export function sqliteAddonPlugin (sqliteRelease: string): Plugin {
   return {
@@ -17,8 +18,7 @@ export function sqliteAddonPlugin (sqliteRelease: string): Plugin {
       b.onResolve({ filter: /^bindings$/ }, a => a.importer.includes('/node_modules/better-sqlite3/') ? { path: 'bindings', namespace: 'sqlite-addon' } : undefined)
       b.onLoad({ filter: /.*/, namespace: 'sqlite-addon' }, () => ({
         loader: 'js',
-        contents: `const { createRequire } = require('node:module')
-const { existsSync } = require('node:fs')
+        contents: `const { existsSync } = require('node:fs')
 const { dirname, join } = require('node:path')
 module.exports = function (name) {
   const built = join(__dirname, ${JSON.stringify(sqliteRelease)}, name)
@@ -33,7 +33,7 @@ module.exports = function (name) {
   } catch (err) {
     if (err === null || typeof err !== 'object' || err.code !== 'MODULE_NOT_FOUND') throw err
   }
-  return createRequire(pkg)('bindings')(name)
+  return require('node:module').createRequire(pkg)('bindings')(name)
 }
 `
       }))

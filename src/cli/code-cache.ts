@@ -1,5 +1,4 @@
 import { accessSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { constants, Script } from 'node:vm'
 // Past the util barrel: the start-up router carries this file, compiled from source on every
@@ -43,6 +42,13 @@ export interface CachedRun {
   code: string
   /** The path it runs as (its `__filename`): the stub that started it, beside its sibling scripts. */
   as: string
+  /**
+   * The stub's own `require` (that of the module at `as`), given to the bundle. Without it one is
+   * made with node:module's createRequire: loading node:module (and the ES module loader's
+   * modules it brings) cost ~0.9 M instructions on every start of the query sandbox and on the
+   * CLI's path to the sandbox's fork (docs/performance.md, "Session 42: petal query").
+   */
+  require?: NodeJS.Require
   /** The cache's name: one per command, each holding what its own run compiled. */
   name: string
   cacheDir: string
@@ -135,7 +141,8 @@ export function runCached (r: CachedRun): CacheOutcome {
   const wrapper: unknown = script.runInThisContext()
   if (typeof wrapper !== 'function') throw new TypeError(`${r.code} did not compile to a module function`)
   const module = { exports: {} }
-  Reflect.apply(wrapper, module.exports, [module.exports, createRequire(r.as), module, r.as, dirname(r.as)])
+  const require = r.require ?? process.getBuiltinModule('node:module').createRequire(r.as)
+  Reflect.apply(wrapper, module.exports, [module.exports, require, module, r.as, dirname(r.as)])
   return outcome
 }
 

@@ -25,8 +25,8 @@ export interface FastCommands {
   takesValue: string[]
 }
 
-/** Route this process's command: `here` is dist/fast. */
-export function startFast (here: string, fast: FastCommands): void {
+/** Route this process's command: `here` is dist/fast, `load` the router's own `require` (it is dist/fast/petal.js). */
+export function startFast (here: string, fast: FastCommands, load: NodeJS.Require): void {
   const args = process.argv.slice(2)
   const word = commandWord(args, new Set(fast.takesValue))
   const name = word !== undefined && Object.hasOwn(fast.commands, word) ? fast.commands[word] : undefined
@@ -38,17 +38,19 @@ export function startFast (here: string, fast: FastCommands): void {
   }
   if (name === 'query' || name === 'verify') {
     const script = join(here, 'prestart.js')
-    const loaded: unknown = process.getBuiltinModule('node:module').createRequire(script)(script)
+    // The router's own require: node:module's createRequire loaded node:module before the fork.
+    const loaded: unknown = load(script)
     ;(loaded as { prestart: typeof prestart }).prestart(here, name, args)
   }
-  runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'exit' })
+  runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), require: load, name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'exit' })
 }
 
 /**
  * Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code
  * cache. The query sandbox (`child`, the one child-process script) writes its missing cache itself
- * after its first statement: its parent kills it once it has answered.
+ * after its first statement: its parent kills it once it has answered. `load` is the stub's own
+ * `require` (the stub is `name`.js in dist/fast).
  */
-export function startFastScript (here: string, name: string): void {
-  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: name === 'child' ? 'offered' : 'first-message' })
+export function startFastScript (here: string, name: string, load: NodeJS.Require): void {
+  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), require: load, name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: name === 'child' ? 'offered' : 'first-message' })
 }

@@ -114,13 +114,17 @@ export async function syncFileSystem (dir: string): Promise<boolean> {
   throw syncfsFailure(dir, code, (failed as RegExpExecArray)[1] as string)
 }
 
-// The errnos of ERRNO_OF by number (Linux's), for the addon's answer.
-const FLUSH_FAILED = new Map(Object.values(ERRNO_OF).map(code => [constants.errno[code as keyof typeof constants.errno], code]))
+// The errnos of ERRNO_OF by number (Linux's), for the addon's answer. Made at the first answer:
+// node:os's errno table loads node:os, which every fast bundle holding this module (the query
+// sandbox's too) loaded at start for it (docs/performance.md, "Session 42: petal query").
+let flushFailed: Map<number, string> | undefined
+const flushFailedCode = (errno: number): string | undefined =>
+  (flushFailed ??= new Map(Object.values(ERRNO_OF).map(code => [constants.errno[code as keyof typeof constants.errno], code]))).get(errno)
 
 /** The addon's answer as the helper's: true, a coded failure of the flush, or false (and unavailable from then on) for any other errno. */
 function flushed (dir: string, errno: number): boolean {
   if (errno === 0) return true
-  const code = FLUSH_FAILED.get(errno)
+  const code = flushFailedCode(errno)
   if (code === undefined) {
     unavailable = true
     return false

@@ -33,4 +33,33 @@ describe('the query sandbox on a text answer', () => {
     expect(asked, 'the hook ran in the sandbox').toContain('sandbox started')
     expect(asked).not.toContain('sandbox node:v8')
   }, 60_000)
+
+  // Session 42: the stub ran the bundle with a require made by node:module's createRequire, and
+  // the storage module built a table from node:os's errno numbers at load: node:module (with the
+  // ES module loader's modules it brings) and node:os on every sandbox start, for nothing.
+  it('never loads node:module nor node:os', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const log = join(tmpDir(), 'modules.log')
+    const hook = join(tmpDir(), 'hook.cjs')
+    writeFileSync(log, '')
+    // Every require() of a module's own require function goes through Module._load.
+    writeFileSync(hook, `if (process.argv.some(a => a.endsWith('child.js'))) {
+  const { appendFileSync } = require('node:fs')
+  const Module = require('node:module')
+  appendFileSync(${JSON.stringify(log)}, 'sandbox started\\n')
+  const load = Module._load
+  Module._load = function (id, ...rest) { appendFileSync(${JSON.stringify(log)}, 'sandbox ' + id + '\\n'); return load.call(this, id, ...rest) }
+  const get = process.getBuiltinModule
+  process.getBuiltinModule = function (id) { appendFileSync(${JSON.stringify(log)}, 'sandbox ' + id + '\\n'); return get.call(this, id) }
+}
+`)
+    const r = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { NODE_OPTIONS: `--require ${hook}` } })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('{"n":1}\n')
+    const asked = readFileSync(log, 'utf8').split('\n').filter(Boolean)
+    expect(asked, 'the hook ran in the sandbox').toContain('sandbox started')
+    expect(asked, 'the hook saw the bundle load node:fs').toContain('sandbox node:fs')
+    for (const m of ['node:module', 'module', 'node:os', 'os']) expect(asked).not.toContain(`sandbox ${m}`)
+  }, 60_000)
 })
