@@ -52,10 +52,16 @@ export class SealLoop {
     this.wakeUp?.()
   }
 
-  async stop (): Promise<void> {
+  /** Start no seal from now on, and stop one under way at its next check (stop() waits for it). */
+  abort (): void {
     this.controller.abort()
     this.unsubscribe?.()
     this.wake()
+  }
+
+  /** abort(), then wait until a seal under way has settled: its block sealed, or its rows pending again and its files removed. */
+  async stop (): Promise<void> {
+    this.abort()
     await this.loop
   }
 

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import { signImport, type Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { tmpBlockPath } from '../storage/index.js'
-import { failpoint, type Clock, type Logger } from '../util/index.js'
+import { failpoint, pausepoint, type Clock, type Logger } from '../util/index.js'
 import { buildInput, reservedBytes } from './build-input.js'
 import { encryptSpecFor, readPolicies } from './encrypt-policy.js'
 import { IngestError } from './errors.js'
@@ -103,8 +103,8 @@ export async function sealOne (ctx: SealerContext, upTo: number, signal?: AbortS
     // the store's connection "busy executing a query", so that every later seal and the node's
     // close failed until a restart (mend36; the fault torture's run lane, seed 355 #8).
     const rows = store.batchRows(batch.id)
-    let built: ReturnType<typeof buildInput>
-    try { built = buildInput(path, rows, tables, budget, signal) } finally { rows.return?.() }
+    let built: Awaited<ReturnType<typeof buildInput>>
+    try { built = await buildInput(path, rows, tables, budget, signal) } finally { rows.return?.() }
     await store.write(() => {
       for (const r of built.refused) {
         logger.error('a pending row cannot be sealed; it is set aside', { receipt: store.receiptOf(r.row), error: r.message })
@@ -117,6 +117,8 @@ export async function sealOne (ctx: SealerContext, upTo: number, signal?: AbortS
       return await sealOne(ctx, upTo, signal, onWork)
     }
     failpoint('ingest:built')
+    // Tests hold a seal here (its input file built, the chain not yet locked) to stop its process.
+    await pausepoint('ingest:built', signal)
     const r = await signImport(chain, path, ctx.key, {
       encrypt: encryptSpecFor(built.tables, policies),
       signal,

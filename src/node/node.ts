@@ -6,7 +6,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
-import { DataDir, type NodeLock } from '../storage/index.js'
+import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
 import { QueryError, type MirrorStop } from '../query/index.js'
@@ -172,6 +172,9 @@ export class PetalNode {
     if (this.options.stateFile !== false) {
       this.lock = this.options.lock ?? takeNodeLock(this.chain.dir.root)
       removeStaleTempFiles(this.chain.dir.root, [this.chain.dir.keystore, dirname(tokensPath(this.chain.dir.root))])
+      // tmp/ files of killed processes (a seal's input, a block being built): otherwise only a
+      // write's recovery removes them, and a node that seals nothing before it stops never writes.
+      try { cleanTmp(this.chain.dir) } catch (err) { this.logger.warn('could not remove temporary files of stopped processes (the next write will)', { error: errorMessage(err) }) }
       // A killed node's file would give its role for this node's (runningNodeRole) until this one writes its own
       // (a pull's node: the pull, holding the lock, has written its own already).
       if (this.options.pull !== true) removeNodeState(this.chain.dir.root)
@@ -264,6 +267,10 @@ export class PetalNode {
     if (!this.running) { await runStopSteps([['stopping the network', async () => { await this.network.stop() }], closeIngest, close, closePool], this.logger); return }
     this.running = false
     this.controller.abort()
+    // No seal starts from here on, and one under way stops at its next check (sealer.ts) while the
+    // steps before the seal loop's run: its files removed, its rows pending again, or, once its
+    // block is recorded, sealed; the seal loop's step waits for that.
+    this.sealLoop?.abort()
     await runStopSteps([
       ['closing the HTTP API', async () => { await this.api?.close(); this.api = undefined }],
       ['stopping the proof chunk worker', async () => { await this.chunkPool.close() }],
