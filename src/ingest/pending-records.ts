@@ -73,16 +73,29 @@ export function oldestPending (stmt: Stmt, low: number, upTo: number, budget: nu
   return { rows, bytes, last, oldest }
 }
 
-/** A batch's rows in order, one by one. */
+/** Records read at once by batchRowsOf (a batch's records total at most a block's budget). */
+const BATCH_PAGE = 64
+
+/**
+ * A batch's rows in order, one by one. Its records are read a page at a time, no statement left
+ * running between them: the seal that consumes them yields to the event loop while it builds
+ * (build-input.ts), and the store's connection then answers receipts; an iterator held open made
+ * it "busy executing a query" (and, never ended, broke every later seal: mend36).
+ */
 export function * batchRowsOf (stmt: Stmt, batch: number): IterableIterator<PendingRow> {
-  for (const r of stmt('SELECT id, tbl, data, bytes, at, n FROM rows WHERE batch = ? ORDER BY id').iterate(batch) as IterableIterator<RecordRow>) {
-    if (r.n === 1) { yield { id: r.id, table: r.tbl, data: r.data, bytes: r.bytes, at: r.at }; continue }
-    const rows = unpackRows(r.data, r.n)
-    const first = r.id - r.n + 1
-    for (let i = 0; i < rows.length; i++) {
-      const d = rows[i] as Buffer
-      yield { id: first + i, table: r.tbl, data: d, bytes: d.length, at: r.at }
+  for (let after = -1; ;) {
+    const page = stmt('SELECT id, tbl, data, bytes, at, n FROM rows WHERE batch = ? AND id > ? ORDER BY id LIMIT ?').all(batch, after, BATCH_PAGE) as RecordRow[]
+    for (const r of page) {
+      if (r.n === 1) { yield { id: r.id, table: r.tbl, data: r.data, bytes: r.bytes, at: r.at }; continue }
+      const rows = unpackRows(r.data, r.n)
+      const first = r.id - r.n + 1
+      for (let i = 0; i < rows.length; i++) {
+        const d = rows[i] as Buffer
+        yield { id: first + i, table: r.tbl, data: d, bytes: d.length, at: r.at }
+      }
     }
+    if (page.length < BATCH_PAGE) return
+    after = (page.at(-1) as RecordRow).id
   }
 }
 

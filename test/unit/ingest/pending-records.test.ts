@@ -86,6 +86,25 @@ describe('pending records (layout 3: an append is one record)', () => {
     expect(canonicalRows(chain, 't').map(x => x.values.n)).toEqual(Array.from({ length: 600 }, (_, i) => BigInt(i)))
   })
 
+  it('reads a batch of many records in pages, holding no statement open between its rows: the store takes a write mid-batch', async () => {
+    const { ingest } = await setup()
+    const r: string[] = []
+    for (let i = 0; i < 150; i++) r.push(...(await ingest.append('t', rowsOf(i, i % 3 === 0 ? 2 : 1))).receipts)
+    const store = ingest.store
+    const batch = await store.write(() => store.claim(1 << 20, 16, Date.now())) as { id: number, rows: number }
+    expect(batch.rows).toBe(r.length)
+    const ids: number[] = []
+    for (const row of store.batchRows(batch.id)) {
+      ids.push(row.id)
+      // A seal's build yields to the event loop between chunks (build-input.ts): the API may use the
+      // same connection meanwhile (a table declared). An iterator held open: "This database
+      // connection is busy executing a query".
+      if (ids.length === 100) expect((await ingest.putTable('u', 'CREATE TABLE u (a TEXT)')).created).toBe(true)
+    }
+    expect(ids).toEqual(Array.from({ length: r.length }, (_, i) => i + 1))
+    await store.write(() => { store.abandon(batch.id) })
+  })
+
   it('sets aside one row in the middle of a record: the others are sealed, it stays pending with its problem', async () => {
     const { chain, ingest } = await setup()
     const r = await ingest.append('t', rowsOf(0, 5))
