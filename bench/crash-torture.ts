@@ -9,7 +9,7 @@
  * takes every iteration of a path, so a kill in the recovery of the previous kill is tried too.
  * Any violation is printed with the seed and iteration, and the process exits 1.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
@@ -189,15 +189,42 @@ async function pathRun (): Promise<void> {
     if (acked.length > 0) {
       const q = await petal(['--dir', dir, 'query', "SELECT count(*) AS n, count(DISTINCT i || ':' || w || ':' || n || ':' || k) AS d FROM kept"])
       const r = q.code === 0 ? JSON.parse(q.stdout.trim().split('\n')[0] ?? '{}') as { n?: number, d?: number } : {}
-      if (q.code !== 0 && codedError(q.stderr)?.code !== 'QUERY_NO_SUCH_TABLE') fail('run', i, `query exit ${q.code}`, q.stderr)
+      if (q.code !== 0 && codedError(q.stderr)?.code !== 'QUERY_UNKNOWN_TABLE') fail('run', i, `query exit ${q.code}`, q.stderr)
       else if (r.n !== r.d) fail('run', i, `${r.n} sealed rows, ${r.d} distinct: rows sealed twice`)
     }
   }
   console.log(`  run: ${acked.length} acknowledged rows checked`)
-  const last = start(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off'])
-  for (let w = 0; w < 600 && !/^\/ip4\//m.test(last.out()); w++) await sleep(50)
+  // The final run is stopped (SIGTERM) as soon as it listens, or, two times in three, in its
+  // start-up seal: rows are left pending for it, and it is held (PETAL_PAUSE) with the seal's input
+  // file built or with its block built under the chain's lock until the stop (session 42).
+  const extra = await petal(['--dir', dir, '--json', 'append', 'kept', '-f', 'ndjson', finalRows(join(root, 'last.ndjson'))])
+  const lastReceipts = extra.code === 0 ? (JSON.parse(extra.stdout) as { receipts: string[] }).receipts : []
+  if (extra.code !== 0) fail('run', ITER, `the final append failed (exit ${extra.code})`, extra.stderr)
+  const point = [undefined, 'ingest:built', 'sign-import:locked'][Math.floor(rand() * 3)]
+  const pause = join(root, 'pause')
+  const last = start(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--seal-every', '0'], point === undefined ? {} : { PETAL_PAUSE: point, PETAL_PAUSE_FILE: pause })
+  let ended = false
+  void last.done.then(() => { ended = true })
+  for (let w = 0; w < 600 && !ended && !/^\/ip4\//m.test(last.out()); w++) await sleep(50)
+  for (let w = 0; w < 600 && !ended && point !== undefined && !existsSync(pause); w++) await sleep(50)
+  if (point !== undefined && !existsSync(pause)) fail('run', ITER, `the final run never reached ${point}`)
   last.child.kill('SIGTERM')
-  noLeftovers('run', dir, await last.done)
+  const lastRun = await last.done
+  rmSync(pause, { force: true })
+  console.log(`  run: final stop ${point === undefined ? 'once listening' : `at ${point}`}, exit ${lastRun.code ?? lastRun.signal}`)
+  noLeftovers('run', dir, lastRun)
+  const c = Chain.open(dir, { readonly: true })
+  const ingest = Ingest.open({ chain: c, readonly: true })
+  try {
+    const lost = lastReceipts.filter(id => { const r = ingest.receipt(id); return r === undefined || (r.state !== 'pending' && r.state !== 'sealed') })
+    if (lost.length > 0) fail('run', ITER, `${lost.length} row(s) appended before the final run unknown after its stop`, lost.join(' '))
+  } finally { await ingest.close(); c.close() }
+}
+
+/** Rows for the final run's seal, in an NDJSON file; `i` -1 keeps them apart from the writers'. */
+function finalRows (path: string): string {
+  writeFileSync(path, Array.from({ length: 20 }, (_, k) => JSON.stringify({ i: -1, w: 0, n: 0, k })).join('\n') + '\n')
+  return path
 }
 
 async function pathPull (): Promise<void> {
