@@ -2,7 +2,7 @@ import { copyFile, rename, stat, unlink } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { BlockError, checkRegularInput, verifySeal } from '../block/index.js'
-import { sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { sealPathOf, tmpBlockPath, tmpOwnPrefix, type LockOptions } from '../storage/index.js'
 import { isNotFound, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
@@ -146,7 +146,7 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
 
 /** A private file of this process in the data directory's tmp/ (tmpBlockPath's names). */
 function isOwnTmp (chain: Chain, file: string): boolean {
-  return dirname(file) === chain.dir.tmpDir && basename(file).startsWith(`${process.pid}-`)
+  return dirname(file) === chain.dir.tmpDir && basename(file).startsWith(tmpOwnPrefix())
 }
 
 /** Delete a loaded block's private copy (a no-op once placement has moved it). */

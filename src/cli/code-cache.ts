@@ -4,7 +4,7 @@ import { constants, Script } from 'node:vm'
 // Past the util barrel: the start-up router carries this file, compiled from source on every
 // start, and the barrel's modules that do work when loaded (the error classes' registry) came
 // with it (test/unit/imports.test.ts, pastIndex).
-import { removeStaleTemps } from '../util/stale-temps.js'
+import { atomicTempPath, removeStaleTemps } from '../util/stale-temps.js'
 import { offerCodeCacheWrite } from '../util/code-cache-slot.js'
 
 /**
@@ -239,7 +239,7 @@ function writableDir (dir: string): boolean {
  * rare, removes those first (a run that finds its cache writes nothing, and lists nothing).
  */
 function writeCache (file: string, script: Script, o: { bestEffort: boolean } = { bestEffort: true }): void {
-  const tmp = `${file}.${process.pid}.${(Math.random() * 0x100000000 >>> 0).toString(16).padStart(8, '0')}.tmp`
+  const tmp = atomicTempPath(file)
   try {
     mkdirSync(dirname(file), { recursive: true })
     removeStaleTemps(dirname(file))

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, processAlive, readFullySync, writeFileAtomic, nameNonce } from '../util/index.js'
+import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, pidNamespace, processAlive, readFullySync, tempAbandoned, writeFileAtomic, nameNonce } from '../util/index.js'
 import { readSmallFileNative, renameNoReplaceNative, tmpForeignNative } from '../crypto/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
@@ -24,17 +24,37 @@ export function tmpBlockPath (dir: DataDir): string {
     mkdirSync(dir.tmpDir, { recursive: true })
     tmpMadeAt.set(dir, now)
   }
-  return join(dir.tmpDir, `${process.pid}-${nameNonce(6)}.db`)
+  return join(dir.tmpDir, `${tmpOwnPrefix()}${nameNonce(6)}.db`)
 }
 
-/** Remove tmp/ files left by processes that are no longer running. */
+let ownPrefix: string | undefined
+/**
+ * How this process's tmp/ names start: `<pid>-n<ns>-`, <ns> its PID namespace (the inode of
+ * /proc/self/ns/pid), or `<pid>-` where that cannot be read. The pid stays first so that an older
+ * version's cleanTmp, which reads the name up to its first '-' as the pid, judges these as its own.
+ */
+export function tmpOwnPrefix (): string {
+  if (ownPrefix === undefined) {
+    const ns = pidNamespace()
+    ownPrefix = ns === '' ? `${process.pid}-` : `${process.pid}-n${ns}-`
+  }
+  return ownPrefix
+}
+
+const TMP_NAME = /^([0-9]+)-n([0-9]+)-/
+
+/**
+ * Remove tmp/ files left by processes that are no longer running (tempAbandoned's rule: by pid in
+ * this PID namespace and for names without one; by age in another namespace, whose pids this
+ * process cannot see). A name that is none of this process's kind (not `<pid>-…`) is removed.
+ */
 export function cleanTmp (dir: DataDir): number {
   let removed = 0
   let names: string[]
   // A catch-up's placements (each one's write transaction runs this) find ~500-700 of this
   // process's own files here each time: the addon, where loaded, lists only the others' names
   // (session 41); a listing it could not make is made again the node:fs way, with its errors.
-  const own = `${process.pid}-`
+  const own = tmpOwnPrefix()
   const foreign = tmpForeignNative(dir.tmpDir, own)
   try {
     names = Array.isArray(foreign) ? foreign : readdirSync(dir.tmpDir)
@@ -45,10 +65,16 @@ export function cleanTmp (dir: DataDir): number {
   // Own names are passed over without parsing them.
   for (const name of names) {
     if (name.startsWith(own)) continue
-    const pid = Number(name.split('-')[0])
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) continue
-    if (pid === process.pid) continue
-    rmSync(join(dir.tmpDir, name), { force: true })
+    const path = join(dir.tmpDir, name)
+    const m = TMP_NAME.exec(name)
+    if (m !== null) {
+      if (!tempAbandoned(Number(m[1]), m[2] ?? '', path)) continue
+    } else {
+      const pid = Number(name.split('-')[0])
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) continue
+      if (pid === process.pid) continue
+    }
+    rmSync(path, { force: true })
     removed++
   }
   return removed

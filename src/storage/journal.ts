@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs'
-import { errorMessage, failpoint, fsyncDirAsync, fsyncPathAsync, isNotFound, isRecord, parseJson, writeFileAtomic, nameNonce } from '../util/index.js'
+import { errorMessage, failpoint, fsyncDirAsync, fsyncPathAsync, isNotFound, isRecord, parseJson, writeFileAtomic, atomicTempPath } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { moveBlock, renameBlock } from './block-files.js'
 import { dirname } from 'node:path'
@@ -30,7 +30,7 @@ export function writeJournal (dir: DataDir, j: Journal): void {
  * (the fsyncs) instead of one per step, each of which queues behind the other flushes there.
  */
 export async function writeJournalAsync (dir: DataDir, j: Journal): Promise<void> {
-  const tmp = `${dir.journal}.${process.pid}.${nameNonce(4)}.tmp`
+  const tmp = atomicTempPath(dir.journal)
   try {
     await fsyncPathAsync(tmp, 'w', JSON.stringify(j))
     renameSync(tmp, dir.journal)

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
-import { formatTimestamp, isRecord, processAlive, processStartTime, writeFullySync } from '../util/index.js'
+import { formatTimestamp, isRecord, processAlive, processStartTime, tempTag, writeFullySync } from '../util/index.js'
 
 /** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
 export const REINDEX_WORK = 'reindex'
@@ -39,7 +39,7 @@ let ownStart: string | undefined | null = null
 export function writeWriterRecord (path: string, work: string): void {
   if (ownStart === null) ownStart = processStartTime(process.pid)
   const rec: WriterRecord = { pid: process.pid, work, since: formatTimestamp(Date.now()), start: ownStart }
-  const tmp = `${path}.${process.pid}.tmp`
+  const tmp = `${path}.${tempTag()}.tmp`
   try {
     // writeFileSync's open, write and close (its own JavaScript is compiled at its first call).
     const fd = openSync(tmp, 'w')

@@ -1,6 +1,7 @@
 import { accessSync, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync, writevSync, unlinkSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { errorCode } from './narrow.js'
+import { atomicTempPath } from './stale-temps.js'
 
 /**
  * `bytes` random bytes in hex, for a temporary file's name: a name must not collide with another
@@ -98,7 +99,7 @@ export function fsyncPathSync (path: string, flags: 'r' | 'r+' | 'w', data?: str
  * say nothing about this file and only make a caller report a fault it cannot act on.
  */
 export function replaceFile (path: string, data: string | Uint8Array, mode = 0o644): void {
-  const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
+  const tmp = atomicTempPath(path)
   try {
     writeFileSync(tmp, data, { mode })
     renameSync(tmp, path)
@@ -115,7 +116,7 @@ export function replaceFile (path: string, data: string | Uint8Array, mode = 0o6
 export function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path)
   mkdirSync(dir, { recursive: true })
-  const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
+  const tmp = atomicTempPath(path)
   try {
     writeFileSync(tmp, data, { mode, flush: true })
     renameSync(tmp, path)

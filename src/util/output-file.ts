@@ -3,10 +3,10 @@ import { basename, dirname } from 'node:path'
 import { sleep } from './async.js'
 import { AbortError } from './errors.js'
 import { errorCode } from './narrow.js'
-import { fsyncDir, nameNonce, writeFileAtomic, writeFullySync } from './fs.js'
+import { fsyncDir, writeFileAtomic, writeFullySync } from './fs.js'
 import { checkGiven, descriptorNamed, otherProcessDescriptor } from './output-descriptor.js'
 import { refuseDescriptorInside, refuseInside } from './output-inside.js'
-import { removeDeadWritersTemps } from './stale-temps.js'
+import { atomicTempPath, removeDeadWritersTemps } from './stale-temps.js'
 
 /**
  * This process's stdout (1) and stderr (2) as the program writes them: each takes the text after
@@ -124,7 +124,7 @@ function replaceFile (path: string, data: string, old: Stats): void {
     writeInPlace(path, data, old)
     return
   }
-  const tmp = `${path}.${process.pid}.${nameNonce(4)}.tmp`
+  const tmp = atomicTempPath(path)
   let fd: number | undefined
   try {
     fd = openSync(tmp, 'wx', old.mode & 0o777)

@@ -1,13 +1,78 @@
-import { lstatSync, readdirSync, rmSync } from 'node:fs'
+import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorCode } from './narrow.js'
 
-// writeFileAtomic(Async) writes `<file>.<pid>.<hex>.tmp` beside its target; writeWriterRecord
-// `<file>.<pid>.tmp`. A crash between the create and the rename leaves one that nothing renames.
-// The random part is matched at its exact length first: eight hex digits that happen to be all
-// decimal would otherwise read as the pid, and a live writer's file would look stale.
-const ATOMIC_TEMP = /^(.+)\.([0-9]+)\.[0-9a-f]{8}\.tmp$/
-const RECORD_TEMP = /^(.+)\.([0-9]+)\.tmp$/
+// writeFileAtomic(Async) writes `<file>.n<ns>.<pid>.<hex>.tmp` beside its target; writeWriterRecord
+// `<file>.n<ns>.<pid>.tmp` (tempTag: <ns> is the writer's PID namespace). A crash between the
+// create and the rename leaves one that nothing renames. Names without the namespace (`<file>.<pid>.
+// <hex>.tmp`, `<file>.<pid>.tmp`) are older versions' and a process's that cannot read its own.
+// The namespace goes before the pid so that an older version, which reads `<file>.n<ns>` as the
+// file and then the pid, judges the new names as it judged its own. The random part is matched at
+// its exact length first: eight hex digits that happen to be all decimal would otherwise read as
+// the pid, and a live writer's file would look stale.
+const TEMPS = [
+  /^(.+)\.n([0-9]+)\.([0-9]+)\.[0-9a-f]{8}\.tmp$/,
+  /^(.+)()\.([0-9]+)\.[0-9a-f]{8}\.tmp$/,
+  /^(.+)\.n([0-9]+)\.([0-9]+)\.tmp$/,
+  /^(.+)()\.([0-9]+)\.tmp$/
+] as const
+const ATOMIC_TEMPS = TEMPS.slice(0, 2)
+
+/**
+ * A file of a writer in another PID namespace is removed only once it has not been modified for
+ * this long. Its pid means nothing here (a CLI in a second container on the same volume, a
+ * sidecar: process.kill(pid, 0) cannot see it, or sees another process), and its files were
+ * deleted under it. No live writer keeps one unmodified for a day: an atomic write's temp lives
+ * from its create to its rename (milliseconds), a tmp/ file one download, import, seal or mirror
+ * copy (seconds to minutes), and a catch-up's files made ahead are taken or removed within it. A
+ * day also bounds what a crashed container's files cost (docs/data-directory.md).
+ */
+export const FOREIGN_TEMP_MAX_AGE_MS = 24 * 3600_000
+
+let ownNamespace: string | undefined
+/**
+ * This process's PID namespace: the inode of /proc/self/ns/pid, in decimal ('' where it cannot be
+ * read, for example without /proc). Read once: a process never changes its own.
+ */
+export function pidNamespace (): string {
+  if (ownNamespace === undefined) {
+    try {
+      ownNamespace = /^pid:\[([0-9]+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? ''
+    } catch {
+      ownNamespace = ''
+    }
+  }
+  return ownNamespace
+}
+
+/** The writer's part of this process's temporary names: `n<ns>.<pid>`, or `<pid>` without a namespace. */
+export function tempTag (): string {
+  const ns = pidNamespace()
+  return ns === '' ? String(process.pid) : `n${ns}.${process.pid}`
+}
+
+/** The temporary sibling through which this process replaces `path` (a new one each call). */
+export function atomicTempPath (path: string): string {
+  return `${path}.${tempTag()}.${(Math.random() * 0x100000000 >>> 0).toString(16).padStart(8, '0')}.tmp`
+}
+
+/**
+ * Whether a temporary file of writer `pid` in PID namespace `ns` ('': a name without one) is
+ * abandoned. This process's own never are. In this namespace (or a name without one, as before
+ * namespaces were in the names): when no process has that pid (a reused pid only delays the
+ * removal). In another namespace, or when this process cannot read its own: only when `path` has
+ * not been modified for FOREIGN_TEMP_MAX_AGE_MS (a file already gone is not).
+ */
+export function tempAbandoned (pid: number, ns: string, path: string): boolean {
+  const own = pidNamespace()
+  if (ns === '' || (ns === own && own !== '')) return pid !== process.pid && !processAlive(pid)
+  try {
+    const st = lstatSync(path, { throwIfNoEntry: false })
+    return st !== undefined && Date.now() - st.mtimeMs > FOREIGN_TEMP_MAX_AGE_MS
+  } catch {
+    return false
+  }
+}
 
 /** Whether a process with this id exists here (EPERM: it does, under another user). */
 export function processAlive (pid: number): boolean {
@@ -20,27 +85,26 @@ export function processAlive (pid: number): boolean {
 }
 
 /**
- * Delete the temporary files of atomic writes in `dir` that a crash cut short. A file whose
- * writer's process still exists is kept (it may be writing now; a reused pid only delays the
- * removal), except for the targets in `owned`: files only the caller writes and has not written
+ * Delete the temporary files of atomic writes in `dir` that a crash cut short: those tempAbandoned
+ * judges abandoned (a live writer may be writing one now), except for the targets in `owned`: files only the caller writes and has not written
  * yet (a node that has just taken node.lock and its node-state.json), whose temps are all stale.
  * Best effort: a file that cannot be removed now is tried again by the next caller. Returns the
  * names removed.
  */
 export function removeStaleTemps (dir: string, owned: ReadonlySet<string> = new Set()): string[] {
-  return removeTemps(dir, name => ATOMIC_TEMP.exec(name) ?? RECORD_TEMP.exec(name), owned)
+  return removeTemps(dir, name => matchAny(TEMPS, name), owned)
 }
 
 /**
  * Delete, beside an output file the user names (`-o FILE`), the temporaries of writeOutputFile's
- * atomic replace of that same FILE that a killed process left (`FILE.<pid>.<8 hex>.tmp`, nothing
- * else: a regular file of exactly that name, whose pid names no process). Only FILE's own: the
- * directory is the user's, and another name of that pattern may be another program's. Returns the
- * names removed.
+ * atomic replace of that same FILE that a killed process left (`FILE.n<ns>.<pid>.<8 hex>.tmp` or
+ * `FILE.<pid>.<8 hex>.tmp`, nothing else: a regular file of exactly that name that tempAbandoned
+ * judges abandoned). Only FILE's own: the directory is the user's, and another name of that
+ * pattern may be another program's. Returns the names removed.
  */
 export function removeDeadWritersTemps (dir: string, file: string): string[] {
   return removeTemps(dir, name => {
-    const m = ATOMIC_TEMP.exec(name)
+    const m = matchAny(ATOMIC_TEMPS, name)
     try {
       return m !== null && m[1] === file && lstatSync(`${dir}/${name}`, { throwIfNoEntry: false })?.isFile() === true ? m : null
     } catch { return null }
@@ -54,12 +118,20 @@ function removeTemps (dir: string, match: (name: string) => RegExpExecArray | nu
   for (const name of names) {
     const m = match(name)
     if (m === null) continue
-    const pid = Number(m[2])
-    if (!owned.has(m[1] ?? '') && (pid === process.pid || processAlive(pid))) continue
+    const path = join(dir, name)
+    if (!owned.has(m[1] ?? '') && !tempAbandoned(Number(m[3]), m[2] ?? '', path)) continue
     try {
-      rmSync(join(dir, name), { force: true })
+      rmSync(path, { force: true })
       removed.push(name)
     } catch {}
   }
   return removed
+}
+
+function matchAny (patterns: readonly RegExp[], name: string): RegExpExecArray | null {
+  for (const p of patterns) {
+    const m = p.exec(name)
+    if (m !== null) return m
+  }
+  return null
 }
