@@ -13,6 +13,7 @@ import { leanTransport } from './lean-transport.js'
 import { noiseCrypto } from './noise-crypto.js'
 import { pooledReads } from './pooled-reads.js'
 import { skipRepeatedProtocolMerges } from './protocol-merges.js'
+import { clearTimersAtStop } from './stop-timers.js'
 
 export type PetalLibp2p = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT, pubsub: GossipSub }>
 
@@ -83,5 +84,7 @@ export async function createPetalLibp2p (c: Libp2pConfig): Promise<PetalLibp2p> 
   })
   // A stream's protocol is written to the peer store once, not re-merged for every stream (protocol-merges.ts).
   skipRepeatedProtocolMerges(node)
+  // Its stop leaves no timer to hold the process up to a second after it (stop-timers.ts).
+  clearTimersAtStop(node)
   return node
 }

@@ -54,8 +54,11 @@ export type StopStep = readonly [what: string, step: () => unknown]
 export async function runStopSteps (steps: readonly StopStep[], logger: Logger): Promise<void> {
   const failures: unknown[] = []
   for (const [what, step] of steps) {
+    const started = performance.now()
     try {
       await step()
+      // What a slow stop waits on (docs/cli.md, run): --log-level debug times each step.
+      logger.debug(`stopped: ${what}`, { ms: Math.round((performance.now() - started) * 10) / 10 })
     } catch (err) {
       failures.push(err)
       logger.warn(`stopping: ${what} failed`, { error: errorMessage(err) })

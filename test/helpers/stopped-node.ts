@@ -1,0 +1,33 @@
+// Two nodes of one chain in a process of their own, connected to each other, the first with its
+// HTTP API and an open GET /events client: both stopped, then what is left to keep this process
+// alive is printed (process.getActiveResourcesInfo(): ref'd timers, sockets, servers) as JSON.
+//   node --import tsx test/helpers/stopped-node.ts
+import '../../src/polyfills.js'
+import { request } from 'node:http'
+import { PetalNode } from '../../src/node/index.js'
+import { newTestChain, fixtureKey } from './chain.js'
+import { addrOf, cloneGenesis, fastOptions } from './network.js'
+import { removeTmpDirs } from './tmp.js'
+import { waitFor } from './wait.js'
+
+const alice = fixtureKey('alice')
+const { chain, dir } = await newTestChain({ key: alice })
+const second = await cloneGenesis(chain)
+chain.close()
+const a = await PetalNode.create({ dir, signingKey: alice, ...fastOptions({ discovery: false }), http: { address: { host: '127.0.0.1', port: 0 } } })
+await a.start()
+const b = await PetalNode.create({ dir: second, ...fastOptions({ discovery: false, bootstrap: [addrOf(a)] }) })
+await b.start()
+await waitFor(() => a.peers().length > 0 && b.peers().length > 0, { timeout: 30_000, what: 'the two nodes connected' })
+// An SSE client that stays: the server must end its stream at the stop.
+const events = request(`${a.httpUrl ?? ''}api/v1/events`)
+await new Promise<void>((resolve, reject) => { events.on('response', res => { res.resume(); res.on('error', () => {}); resolve() }).on('error', reject).end() })
+events.on('error', () => {})
+await a.stop()
+await b.stop()
+removeTmpDirs()
+// What is closed on our side (the SSE client's socket, once the server has ended its stream) goes
+// on the next turns of the event loop; what is left after them is what a stopped node leaves.
+await new Promise(resolve => setImmediate(resolve))
+await new Promise(resolve => setImmediate(resolve))
+process.stdout.write(JSON.stringify(process.getActiveResourcesInfo().filter(r => r !== 'TTYWrap' && r !== 'PipeWrap')) + '\n')

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+
+// An idle `petal run` took ~1.05 s from SIGTERM to exit while its stop took ~20 ms: libp2p left a
+// gossipsub heartbeat and the address manager's debounced update behind, and the process waited
+// for them (src/network/stop-timers.ts). A stopped node must leave nothing that keeps its process
+// alive: the condition, not the time, is checked here, in a process of its own (this one has
+// timers of its own).
+describe('a stopped node leaves nothing running', () => {
+  it('two connected nodes, one with an SSE client: after both stop, no timer, socket or server is left', async () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx')
+    const child = spawn(process.execPath, ['--import', tsx, join(import.meta.dirname, '..', 'helpers', 'stopped-node.ts')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+    expect(code, err).toBe(0)
+    expect(JSON.parse(out.trim()), 'what process.getActiveResourcesInfo() lists once both nodes have stopped').toEqual([])
+  }, 60_000)
+})
