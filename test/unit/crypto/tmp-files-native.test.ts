@@ -35,6 +35,17 @@ describe.skipIf(!nativeOpensslBuilt())('tmpForeign and makeEmpty', () => {
     expect(lib.tmpForeign('', '1-')).toBe(-1)
   })
 
+  it('tmpForeign lists a directory larger than one read of the kernel (64 KiB): every foreign name once, none of its own', () => {
+    const dir = tmpDir()
+    const own = '7-n4026531836-'
+    for (let i = 0; i < 1500; i++) writeFileSync(join(dir, `${own}${String(i).padStart(16, '0')}.db`), '')
+    const foreign = Array.from({ length: 1500 }, (_, i) => `8-n4026531836-${String(i).padStart(16, '0')}.db`)
+    for (const n of foreign) writeFileSync(join(dir, n), '')
+    const lib = nativeOpenssl()
+    if (lib?.tmpForeign === undefined) throw new Error('the addon has no tmpForeign')
+    expect((lib.tmpForeign(dir, own) as string[]).sort()).toEqual(foreign.sort())
+  })
+
   it('tmpForeign is taken only once this thread has loaded the addon, and never with PETAL_NATIVE_SHA256=0', () => {
     const dir = tmpDir()
     writeFileSync(join(dir, 'a'), '')
