@@ -30,6 +30,8 @@ export async function abortable<T> (p: Promise<T>, signal?: AbortSignal): Promis
 /** In-process mutual exclusion for async critical sections (FIFO). */
 export class Mutex {
   private tail: Promise<void> = Promise.resolve()
+  /** Turns taken or queued and not yet released (or passed on): 0 when the mutex is free. */
+  private turns = 0
 
   async run<T> (fn: () => Promise<T>): Promise<T> {
     const release = await this.acquire()
@@ -42,12 +44,17 @@ export class Mutex {
 
   /**
    * Wait for the turn (AbortError when `signal` fires first: the turn then passes on untaken, once
-   * the holders before it are done) and return its release.
+   * the holders before it are done) and return its release. A free mutex is taken without
+   * listening on the signal: an uncontended write (every local command's) then adds no listener,
+   * and compiles none of event_target's listener code (docs/performance.md, "Session 42: start-up").
    */
   async acquire (signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted === true) throw new AbortError()
     const prev = this.tail
     let release!: () => void
-    this.tail = new Promise<void>(resolve => { release = resolve })
+    let released = false
+    this.tail = new Promise<void>(resolve => { release = () => { if (!released) { released = true; this.turns--; resolve() } } })
+    if (++this.turns === 1) return release
     try {
       await abortable(prev, signal)
     } catch (err) {
