@@ -10,41 +10,19 @@ import { tmpDir } from '../helpers/tmp.js'
  * without encryption keys it asks it with no key: that run went through V8's serializer, so the
  * sandbox loaded node:v8 (and node:stream's modules with it) to read every statement.
  */
-describe('the query sandbox on a text answer', () => {
-  it('never loads node:v8', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    // A preload in every process of the command (NODE_OPTIONS reaches the sandbox): the sandbox
-    // notes each built-in module it asks for by name, as wire.ts asks for node:v8.
-    const log = join(tmpDir(), 'modules.log')
-    const hook = join(tmpDir(), 'hook.cjs')
-    writeFileSync(log, '')
-    writeFileSync(hook, `if (process.argv.some(a => a.endsWith('child.js'))) {
-  const { appendFileSync } = require('node:fs')
-  appendFileSync(${JSON.stringify(log)}, 'sandbox started\\n')
-  const get = process.getBuiltinModule
-  process.getBuiltinModule = function (id) { appendFileSync(${JSON.stringify(log)}, 'sandbox ' + id + '\\n'); return get.call(this, id) }
-}
-`)
-    const r = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { NODE_OPTIONS: `--require ${hook}` } })
-    expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toBe('{"n":1}\n')
-    const asked = readFileSync(log, 'utf8').split('\n').filter(Boolean)
-    expect(asked, 'the hook ran in the sandbox').toContain('sandbox started')
-    expect(asked).not.toContain('sandbox node:v8')
-  }, 60_000)
-
-  // Session 42: the stub ran the bundle with a require made by node:module's createRequire, and
-  // the storage module built a table from node:os's errno numbers at load: node:module (with the
-  // ES module loader's modules it brings) and node:os on every sandbox start, for nothing.
-  it('never loads node:module nor node:os', async () => {
-    const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const log = join(tmpDir(), 'modules.log')
-    const hook = join(tmpDir(), 'hook.cjs')
-    writeFileSync(log, '')
-    // Every require() of a module's own require function goes through Module._load.
-    writeFileSync(hook, `if (process.argv.some(a => a.endsWith('child.js'))) {
+/**
+ * The built-in modules the sandbox asks for while it answers `SELECT count(*) FROM _blocks` on a
+ * new chain: a preload in every process of the command (NODE_OPTIONS reaches the sandbox) notes
+ * each one asked through Module._load (a module's own require) or process.getBuiltinModule (as
+ * wire.ts asks for node:v8), as `sandbox <id>`, after `sandbox started`.
+ */
+async function sandboxAsks (): Promise<string[]> {
+  const dir = join(tmpDir(), 'data')
+  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  const log = join(tmpDir(), 'modules.log')
+  const hook = join(tmpDir(), 'hook.cjs')
+  writeFileSync(log, '')
+  writeFileSync(hook, `if (process.argv.some(a => a.endsWith('child.js'))) {
   const { appendFileSync } = require('node:fs')
   const Module = require('node:module')
   appendFileSync(${JSON.stringify(log)}, 'sandbox started\\n')
@@ -54,12 +32,25 @@ describe('the query sandbox on a text answer', () => {
   process.getBuiltinModule = function (id) { appendFileSync(${JSON.stringify(log)}, 'sandbox ' + id + '\\n'); return get.call(this, id) }
 }
 `)
-    const r = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { NODE_OPTIONS: `--require ${hook}` } })
-    expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toBe('{"n":1}\n')
-    const asked = readFileSync(log, 'utf8').split('\n').filter(Boolean)
-    expect(asked, 'the hook ran in the sandbox').toContain('sandbox started')
-    expect(asked, 'the hook saw the bundle load node:fs').toContain('sandbox node:fs')
+  const r = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM _blocks'], { env: { NODE_OPTIONS: `--require ${hook}` } })
+  expect(r.code, r.stderr).toBe(0)
+  expect(r.stdout).toBe('{"n":1}\n')
+  const asked = readFileSync(log, 'utf8').split('\n').filter(Boolean)
+  expect(asked, 'the hook ran in the sandbox').toContain('sandbox started')
+  expect(asked, 'the hook saw the bundle load node:fs').toContain('sandbox node:fs')
+  return asked
+}
+
+describe('the query sandbox on a text answer', () => {
+  it('never loads node:v8', async () => {
+    expect(await sandboxAsks()).not.toContain('sandbox node:v8')
+  }, 60_000)
+
+  // Session 42: the stub ran the bundle with a require made by node:module's createRequire, and
+  // the storage module built a table from node:os's errno numbers at load: node:module (with the
+  // ES module loader's modules it brings) and node:os on every sandbox start, for nothing.
+  it('never loads node:module nor node:os', async () => {
+    const asked = await sandboxAsks()
     for (const m of ['node:module', 'module', 'node:os', 'os']) expect(asked).not.toContain(`sandbox ${m}`)
   }, 60_000)
 })
