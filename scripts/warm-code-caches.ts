@@ -23,8 +23,13 @@ const cli = join(root, 'bin', 'petal.js')
 /** The caches kept: the query command's and its sandbox's. */
 const KEPT = /^(query|child)-.*\.v8$/
 
+// A warm-up takes ~2 s of CPU; one that hangs must not hang the build, and with it `npm ci`
+// (prepare): it is killed, and the build goes on without the caches (the note below).
+const RUN_LIMIT_MS = 120_000
+
 function petal (dir: string, ...args: string[]): void {
-  const r = spawnSync(process.execPath, [cli, '--dir', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const r = spawnSync(process.execPath, [cli, '--dir', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' })
+  if (r.error !== undefined && r.status === null) throw new Error(`petal ${args.join(' ')} did not end within ${RUN_LIMIT_MS / 1000} s (${r.error.message})`)
   if (r.status !== 0) throw new Error(`petal ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`)
 }
 
