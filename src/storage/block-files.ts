@@ -1,6 +1,6 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, pidNamespace, processAlive, readFullySync, tempAbandoned, writeFileAtomic, nameNonce } from '../util/index.js'
+import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, pidNamespace, readFullySync, tempAbandoned, writeFileAtomic, nameNonce } from '../util/index.js'
 import { readSmallFileNative, renameNoReplaceNative, tmpForeignNative } from '../crypto/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
@@ -66,14 +66,10 @@ export function cleanTmp (dir: DataDir): number {
   for (const name of names) {
     if (name.startsWith(own)) continue
     const path = join(dir.tmpDir, name)
+    // `<pid>-n<ns>-…`, or an older `<pid>-…` (no namespace: judged by pid); no pid at all: removed.
     const m = TMP_NAME.exec(name)
-    if (m !== null) {
-      if (!tempAbandoned(Number(m[1]), m[2] ?? '', path)) continue
-    } else {
-      const pid = Number(name.split('-')[0])
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) continue
-      if (pid === process.pid) continue
-    }
+    const pid = Number(m?.[1] ?? name.split('-')[0])
+    if (Number.isInteger(pid) && pid > 0 && !tempAbandoned(pid, m?.[2] ?? '', path)) continue
     rmSync(path, { force: true })
     removed++
   }
