@@ -1,12 +1,18 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { isNotFound, isRecord, isStringArray, lockHolders, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sleep, replaceFile } from '../util/index.js'
+import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, parseJson, pidNamespace, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile } from '../util/index.js'
 import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
 export interface NodeState {
+  /** The writer's pid in its own PID namespace (`pid_ns`): it names the process only there. */
   pid: number
+  /**
+   * The writer's PID namespace (pidNamespace: the inode of /proc/self/ns/pid, in decimal; absent
+   * in an older Petal's file, and where the writer could not read its own). writeNodeState adds it.
+   */
+  pid_ns?: string
   peer_id: string
   role: 'signatory' | 'follower'
   /** Written by a pull's sync (`petal pull`): it seals nothing, and holds node.lock until its verify ends. */
@@ -33,8 +39,24 @@ export function peersFilePath (dir: string): string { return join(dir, 'peers.js
  * beside the blocks' own, and a failed one was a disk fault reported for a file nobody needs.
  */
 export async function writeNodeState (dir: string, s: NodeState): Promise<void> {
-  replaceFile(nodeStatePath(dir), JSON.stringify(s, null, 2) + '\n')
+  const ns = pidNamespace()
+  const { pid, ...rest } = s
+  replaceFile(nodeStatePath(dir), JSON.stringify(ns === '' ? s : { pid, pid_ns: ns, ...rest }, null, 2) + '\n')
 }
+
+/**
+ * The state of a node that holds a data directory, as another process judges it (readNodeState).
+ * `here` is its pid as this process (and its /proc) names it: `pid` itself in the same PID
+ * namespace; in another, the pid the kernel lists as node.lock's holder here when that is the
+ * writer (its namespace lies within this one's), else undefined: no pid here names it.
+ */
+export interface LiveNode extends NodeState { here?: number }
+
+/** Whether the node runs in another PID namespace than this process (its `pid` is not one of ours). */
+export function otherNamespace (s: Pick<NodeState, 'pid_ns'>): boolean { return !sameNamespace(s.pid_ns) }
+
+/** `pid 4242`, or `pid 7 in another PID namespace[, 31337 here]`: its pid as it can be used here. */
+export function nodePid (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here'>): string { return namedPid(s.pid, s.pid_ns, s.here) }
 
 /**
  * Delete the temporary files that crashed atomic writes left in the data directory and in `others`
@@ -77,10 +99,10 @@ export function removeNodeState (dir: string): void {
 
 /**
  * The state of the node running on `dir`, or undefined if none is. Whether a node runs is decided
- * by its lock (see NodeLock) and a live pid in its file that holds it, so a file left by a killed
- * node is ignored, also while another command's look holds the lock or its pid has been reused.
+ * by its lock (see NodeLock) and the writer of its file holding it (holderState), so a file left by
+ * a killed node is ignored, also while another command's look holds the lock or its pid has been reused.
  */
-export function readNodeState (dir: string): NodeState | undefined {
+export function readNodeState (dir: string): LiveNode | undefined {
   return NodeLock.isHeld(dir) ? holderState(dir) : undefined
 }
 
@@ -89,12 +111,25 @@ export function readNodeState (dir: string): NodeState | undefined {
  * command's look at it (or a node in its start) beside a killed node's file: a dead pid is no
  * running node (status said "running" for it), nor a live one the kernel does not list as a
  * holder (/proc/locks, Linux; none listed: it let go since): the dead one's pid reused.
+ * A writer in another PID namespace (a node in another container on the same volume) is judged
+ * by the lock alone, its pid meaning nothing here: it is the holder when /proc/locks lists it
+ * (found by its namespace and its pid there), or when it lists no holder and no process of that
+ * namespace is visible from here (a sibling container's locks are not listed: what is known is
+ * that node.lock is held and the file names that node). It is not when the holder listed here is
+ * another process, nor when its namespace is visible and it holds nothing (dead).
  */
-function holderState (dir: string): NodeState | undefined {
+function holderState (dir: string): LiveNode | undefined {
   const s = readStateFile(dir)
-  if (s === undefined || !processAlive(s.pid)) return undefined
+  if (s === undefined) return undefined
   const holders = lockHolders(join(dir, 'node.lock'))
-  return holders === undefined || holders.length === 0 || holders.includes(s.pid) ? s : undefined
+  if (!otherNamespace(s)) {
+    if (!processAlive(s.pid)) return undefined
+    return holders === undefined || holders.length === 0 || holders.includes(s.pid) ? { ...s, here: s.pid } : undefined
+  }
+  if (holders === undefined) return s
+  const found = findInNamespace(s.pid_ns ?? '', s.pid, holders.length > 0 ? { candidates: holders } : {})
+  if (found.here !== undefined) return { ...s, here: found.here }
+  return holders.length === 0 && !found.visible ? s : undefined
 }
 
 /** node-state.json as it is, whoever wrote it (undefined when absent or not one). */
@@ -138,9 +173,9 @@ export async function runningNodeRole (dir: string, o: { waitMs: number, interva
 export function refuseBesidePull (dir: string, command: string): void {
   const s = readNodeState(dir)
   if (s?.pull !== true) return
-  // A pull stopped (Ctrl-Z) never ends by waiting.
-  const resume = processStopped(s.pid) ? `it is stopped: ${resumeAdvice(s.pid)}; ` : ''
-  throw new NodeError('ALREADY_RUNNING', `a pull (pid ${s.pid}${resume === '' ? '' : ', stopped'}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `${resume}wait for the pull to end (after its verify), then run \`${command}\` again` })
+  // A pull stopped (Ctrl-Z) never ends by waiting; one of another namespace is looked at only where it has a pid here.
+  const resume = s.here !== undefined && processStopped(s.here) ? `it is stopped: ${resumeAdvice(s.here)}; ` : ''
+  throw new NodeError('ALREADY_RUNNING', `a pull (${nodePid(s)}${resume === '' ? '' : ', stopped'}) holds ${dir}: a block sealed now would follow a tip the pull is about to pass`, { hint: `${resume}wait for the pull to end (after its verify), then run \`${command}\` again` })
 }
 
 /** A node-state.json document, or undefined when it is not one (a damaged file is ignored). */
@@ -155,7 +190,8 @@ function parseNodeState (s: unknown): NodeState | undefined {
     ? [{ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: typeof p.tip_height === 'number' ? p.tip_height : undefined, tip_hash: typeof p.tip_hash === 'string' ? p.tip_hash : undefined }]
     : [])
   const http = typeof s.http === 'string' ? s.http : undefined
-  return { pid: s.pid, peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
+  const ns = typeof s.pid_ns === 'string' && /^[0-9]+$/.test(s.pid_ns) ? { pid_ns: s.pid_ns } : {}
+  return { pid: s.pid, ...ns, peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */

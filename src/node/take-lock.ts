@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { NodeLock } from '../storage/index.js'
 import { lockHolders, processCommand, processStopped, resumeAdvice } from '../util/index.js'
 import { NodeError } from './errors.js'
-import { readNodeState } from './state-file.js'
+import { nodePid, readNodeState } from './state-file.js'
 
 /**
  * node.lock of `root`, taken for a node's life or a pull's (its sync and its verify), waiting out
@@ -52,10 +52,13 @@ function lockBusyError (root: string, creating: boolean): NodeError {
   }
   const other = named !== undefined ? `another process (pid ${named}${cmd === undefined ? '' : `: ${cmd}`}) holds node.lock of` : 'another process (a node or a pull) holds node.lock of'
   // A node or a pull stopped (Ctrl-Z) does nothing until resumed: waiting for it would not help.
-  const halted = live !== undefined && processStopped(live.pid)
-  const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (pid ${live.pid}${halted ? ', stopped' : ''}) is already running on` : other
-  const resume = halted ? `it is stopped: ${resumeAdvice(live.pid)}; ` : ''
+  // Its pid is used here only where it names it here (`here`: one of another PID namespace may have none).
+  const here = live?.here
+  const halted = here !== undefined && processStopped(here)
+  const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (${nodePid(live)}${halted ? ', stopped' : ''}) is already running on` : other
+  const resume = halted ? `it is stopped: ${resumeAdvice(here)}; ` : ''
+  const stop = live === undefined || halted ? '' : here !== undefined ? ` (Ctrl-C in its terminal, or \`kill ${here}\`), then run this command again` : ` (Ctrl-C in its terminal, or \`kill ${live.pid}\` in its PID namespace: its container), then run this command again`
   // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
-  const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first${live !== undefined && !halted ? ` (Ctrl-C in its terminal, or \`kill ${live.pid}\`), then run this command again` : ''}; other commands (status, signimportblock, …) can run beside it`
+  const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first${stop}; other commands (status, signimportblock, …) can run beside it`
   return new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })
 }

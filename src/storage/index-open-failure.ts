@@ -5,7 +5,7 @@ import { errorCode, errorMessage } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
-import { describeWriter, readWriterRecord, REINDEX_WORK } from './writer-record.js'
+import { describeWriter, readWriterRecord, REINDEX_WORK, writerPid } from './writer-record.js'
 
 /** File name of the write-lock holder's record, beside chain.db. */
 export const WRITER_RECORD = 'writer.json'
@@ -69,8 +69,15 @@ function readsWhole (path: string): void {
 export function indexUnusable (path: string, problem: string, cause?: unknown): StorageError {
   const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
   if (holder?.work === REINDEX_WORK) {
+    // One in a PID namespace not visible from here (`here` unknown) cannot be told alive or dead:
+    // its record stays until the next writer's, and a killed one's would hold every reader here.
+    const unseen = holder.pid_ns !== undefined && holder.here === undefined
     return new StorageError('INDEX_CORRUPT', `${problem}: ${describeWriter(holder)} is rebuilding it from the block files`, {
-      hint: `wait for that reindex to finish (pid ${holder.pid}), then run the command again`, details: { rebuilder: holder }, cause
+      hint: unseen
+        ? `wait for that reindex to finish (${writerPid(holder)}, not visible from here), then run the command again; if no reindex runs there any more, remove ${join(dirname(path), WRITER_RECORD)} and run \`petal reindex\``
+        : `wait for that reindex to finish (${writerPid(holder)}), then run the command again`,
+      details: { rebuilder: holder },
+      cause
     })
   }
   return new StorageError('INDEX_CORRUPT', problem, { hint: 'rebuild it from the block files with `petal reindex`', cause })

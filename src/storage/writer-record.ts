@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
-import { formatTimestamp, isRecord, processAlive, processStartTime, tempTag, writeFullySync } from '../util/index.js'
+import { findInNamespace, formatTimestamp, isRecord, namedPid, pidNamespace, processAlive, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
 
 /** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
 export const REINDEX_WORK = 'reindex'
@@ -13,7 +13,15 @@ export const REINDEX_LOCK = 'reindex.lock'
 
 /** Who holds a data directory's write lock and for what: `writer.json`, beside chain.db. */
 export interface WriterRecord {
+  /** Its pid in its own PID namespace (`pid_ns`). */
   pid: number
+  /**
+   * Its PID namespace (pidNamespace; absent in an older Petal's record and where the writer could
+   * not read its own): a reader in another one cannot test the pid with process.kill or /proc.
+   */
+  pid_ns?: string
+  /** Read back, of a writer in another PID namespace: its pid as this process names it, where one does. */
+  here?: number
   /** What it is doing, in words (`signimportblock data.db`, `reindex`, `import block 12`). */
   work: string
   /** RFC 3339 UTC: when it took the lock. */
@@ -38,7 +46,8 @@ let ownStart: string | undefined | null = null
  */
 export function writeWriterRecord (path: string, work: string): void {
   if (ownStart === null) ownStart = processStartTime(process.pid)
-  const rec: WriterRecord = { pid: process.pid, work, since: formatTimestamp(Date.now()), start: ownStart }
+  const ns = pidNamespace()
+  const rec: WriterRecord = { pid: process.pid, ...(ns === '' ? {} : { pid_ns: ns }), work, since: formatTimestamp(Date.now()), start: ownStart }
   const tmp = `${path}.${tempTag()}.tmp`
   try {
     // writeFileSync's open, write and close (its own JavaScript is compiled at its first call).
@@ -66,10 +75,18 @@ export function clearWriterRecord (path: string): void {
 export function clearOwnWriterRecord (path: string): void {
   let r: unknown
   try { r = JSON.parse(readFileSync(path, 'utf8')) } catch { return }
-  if (isRecord(r) && r.pid === process.pid) clearWriterRecord(path)
+  // Its pid and namespace: a writer of another namespace may have this pid there.
+  if (isRecord(r) && r.pid === process.pid && sameNamespace(typeof r.pid_ns === 'string' ? r.pid_ns : undefined)) clearWriterRecord(path)
 }
 
-/** The live holder named by the record, if any. */
+/**
+ * The live holder named by the record, if any. In the reader's PID namespace (or a record without
+ * one), by its pid and start time. In another, its pid means nothing here: it is looked for by
+ * its namespace and its pid there among the processes visible from here (`here`), and ignored
+ * when that namespace is visible without it (dead, or its pid reused there). A namespace not
+ * visible from here (a sibling container's) cannot be looked into: the record is returned as it
+ * says, without `here`, for the waiter to name it, never to act on its pid.
+ */
 export function readWriterRecord (path: string): WriterRecord | undefined {
   let r: unknown
   try {
@@ -78,16 +95,26 @@ export function readWriterRecord (path: string): WriterRecord | undefined {
     return undefined
   }
   if (!isRecord(r) || typeof r.pid !== 'number' || typeof r.work !== 'string' || typeof r.since !== 'string') return undefined
+  const start = typeof r.start === 'string' ? r.start : undefined
+  const ns = typeof r.pid_ns === 'string' && r.pid_ns !== '' ? r.pid_ns : undefined
+  if (!sameNamespace(ns)) {
+    const found = findInNamespace(ns ?? '', r.pid, { start })
+    if (found.here === undefined && found.visible) return undefined
+    return { pid: r.pid, pid_ns: ns, ...(found.here === undefined ? {} : { here: found.here }), work: r.work, since: r.since }
+  }
   if (r.pid === process.pid || !processAlive(r.pid)) return undefined
   // A live process under that pid is the writer only if it started when the writer did.
-  if (typeof r.start === 'string') {
+  if (start !== undefined) {
     const now = processStartTime(r.pid)
-    if (now !== undefined && now !== r.start) return undefined
+    if (now !== undefined && now !== start) return undefined
   }
   return { pid: r.pid, work: r.work, since: r.since }
 }
 
+/** `pid 4242`, or `pid 7 in another PID namespace[, 31337 here]`: the writer's pid as it can be used here. */
+export function writerPid (r: WriterRecord): string { return namedPid(r.pid, r.pid_ns, r.here) }
+
 /** `pid 4242 (signimportblock data.db, since 2026-…Z)`, or a plain phrase without a record. */
 export function describeWriter (r: WriterRecord | undefined): string {
-  return r === undefined ? 'another process (it has not said which)' : `pid ${r.pid} (${r.work}, since ${r.since})`
+  return r === undefined ? 'another process (it has not said which)' : `${writerPid(r)} (${r.work}, since ${r.since})`
 }

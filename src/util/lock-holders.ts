@@ -1,11 +1,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { procIsOwn } from './stale-temps.js'
 
 /**
  * The processes that hold a POSIX (fcntl) lock on `path`, as SQLite's locks are (node.lock), read
- * from /proc/locks: undefined where that cannot be read (not Linux). Pids are as this process sees
- * them; waiters (`->`) and open-file-description locks (no pid) are left out.
+ * from /proc/locks: undefined where that cannot be read (not Linux), or where /proc's pids are
+ * not this process's (procIsOwn). Pids are as this process sees them; waiters (`->`) and
+ * open-file-description locks (no pid) are left out, and so are the locks of processes in a PID
+ * namespace this one cannot see into (a sibling container's: the kernel lists only those it can
+ * name), so an empty list does not say that no process holds one.
  */
 export function lockHolders (path: string): number[] | undefined {
+  if (!procIsOwn()) return undefined
   let text: string
   let dev: bigint
   let ino: bigint
@@ -36,6 +41,7 @@ export function lockHolders (path: string): number[] | undefined {
  * gone. Stopped either way, it holds its locks and does nothing.
  */
 export function processStopState (pid: number): 'job' | 'traced' | undefined {
+  if (!procIsOwn()) return undefined
   const state = stateOf(`/proc/${pid}/stat`)
   if (state === 'T') return 'job'
   if (state !== 't') return undefined
@@ -63,11 +69,13 @@ function stateOf (statFile: string): string | undefined {
 /**
  * When process `pid` started, as /proc/PID/stat's field 22 (clock ticks since boot): with the pid,
  * it names one process instance, where a pid alone may have been reused by an unrelated process
- * since it was written down. Undefined where it cannot be read (the process is gone, or no /proc).
+ * since it was written down. Undefined where it cannot be read (the process is gone, or no /proc,
+ * or /proc's pids are not this process's: then only its own is read, through /proc/self).
  */
 export function processStartTime (pid: number): string | undefined {
+  if (pid !== process.pid && !procIsOwn()) return undefined
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(`/proc/${pid === process.pid ? 'self' : pid}/stat`, 'utf8')
     // Fields 3 onwards follow comm's last ')': field 22 is the 20th of them.
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
   } catch {
@@ -96,6 +104,7 @@ export function processStopped (pid: number): boolean {
 
 /** The command line of process `pid` (at most `max` characters), or undefined where it cannot be read. */
 export function processCommand (pid: number, max = 120): string | undefined {
+  if (!procIsOwn()) return undefined
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(a => a !== '').join(' ')
     if (cmd === '') return undefined

@@ -45,6 +45,23 @@ export function pidNamespace (): string {
   return ownNamespace
 }
 
+let procOwn: boolean | undefined
+/**
+ * Whether /proc's pids are this process's: false in a PID namespace whose /proc was not mounted
+ * for it (`unshare --pid --fork` without --mount-proc), where /proc/PID and /proc/locks name other
+ * processes than process.kill(PID) does. True where /proc cannot be read (its readers then fail).
+ */
+export function procIsOwn (): boolean {
+  if (procOwn === undefined) {
+    try {
+      procOwn = readlinkSync('/proc/self') === String(process.pid)
+    } catch {
+      procOwn = true
+    }
+  }
+  return procOwn
+}
+
 /** The writer's part of this process's temporary names: `n<ns>.<pid>`, or `<pid>` without a namespace. */
 export function tempTag (): string {
   const ns = pidNamespace()

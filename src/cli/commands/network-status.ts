@@ -1,4 +1,4 @@
-import { readNodeState, type NodeState } from '../../node/state-file.js'
+import { nodePid, otherNamespace, readNodeState, type LiveNode } from '../../node/state-file.js'
 import { hintWithDir, processStopState, resumeAdvice } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 
@@ -7,16 +7,29 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
   const s = readNodeState(ctx.dir)
   if (s === undefined) return { extra: { node: { running: false } }, lines: [hintWithDir('node        not running (start it with `petal run`)', ctx.opts.dir)] }
   // A node or pull stopped with Ctrl-Z (or held by a debugger) still holds the directory but does
-  // nothing: its file's peers and sync state are from before it stopped.
-  const stopped = processStopState(s.pid)
-  if (stopped === undefined) return { extra: { node: { running: true, ...s } }, lines: nodeLines(s) }
+  // nothing: its file's peers and sync state are from before it stopped. Looked at only through a
+  // pid that names it here (one in another PID namespace may have none).
+  const stopped = s.here === undefined ? undefined : processStopState(s.here)
+  const node = { running: true, ...nodeJson(s) }
+  if (stopped === undefined || s.here === undefined) return { extra: { node }, lines: nodeLines(s) }
   return {
-    extra: { node: { running: true, ...s, stopped } },
-    lines: [...nodeLines(s), `stopped     ${s.pull === true ? 'the pull' : 'the node'} is stopped and does nothing (peers and sync above are from before): ${resumeAdvice(s.pid)}`]
+    extra: { node: { ...node, stopped } },
+    lines: [...nodeLines(s), `stopped     ${s.pull === true ? 'the pull' : 'the node'} is stopped and does nothing (peers and sync above are from before): ${resumeAdvice(s.here)}`]
   }
 }
 
-export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'pull' | 'verifying' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
+/**
+ * The file's fields for --json. A node in another PID namespace: `pid` is its pid here, absent
+ * when none names it here (a script's `kill` must not reach another process), `ns_pid` its own.
+ */
+function nodeJson (s: LiveNode): Record<string, unknown> {
+  const { here, ...file } = s
+  if (!otherNamespace(s)) return file
+  const { pid, ...rest } = file
+  return { ...(here === undefined ? {} : { pid: here }), other_pid_ns: true, ns_pid: pid, ...rest }
+}
+
+export function nodeLines (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'peer_id' | 'role' | 'pull' | 'verifying' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
   // The tip height comes from the index (printed above); the state file is a few seconds old.
   const sync = s.verifying === true
     ? 'verifying every block (the pull has stopped syncing; it ends after this)'
@@ -24,10 +37,19 @@ export function nodeLines (s: Pick<NodeState, 'pid' | 'peer_id' | 'role' | 'pull
     ? `syncing towards height ${s.sync.target ?? '?'}`
     : s.peers.length === 0 ? 'waiting for peers' : 'in sync with its peers'
   return [
-    `node        ${s.pull === true ? `a pull runs here (pid ${s.pid})` : `running (pid ${s.pid}) as ${s.role}`}, peer id ${s.peer_id}`,
+    `node        ${nodeSays(s)}, peer id ${s.peer_id}`,
     `peers       ${s.peers.length} connected${s.peers.length > 0 ? ': ' + s.peers.slice(0, 4).map(p => '…' + p.id.slice(-8)).join(', ') + (s.peers.length > 4 ? ', …' : '') : ''}`,
     `sync        ${sync}`,
     ...s.listen.map((a, i) => `${i === 0 ? 'listening   ' : '            '}${a}`),
     ...(s.http === undefined ? [] : [`http        ${s.http}`])
   ]
+}
+
+/** Who holds the directory: `running (pid N) as ROLE`, `a pull runs here (pid N)`, or from another PID namespace. */
+function nodeSays (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'role' | 'pull'>): string {
+  if (otherNamespace(s)) {
+    const pid = `pid ${s.pid} there${s.here === undefined ? '' : `, ${s.here} here`}`
+    return s.pull === true ? `a pull holds this directory from another PID namespace (${pid})` : `a node holds this directory from another PID namespace (${pid}) as ${s.role}`
+  }
+  return s.pull === true ? `a pull runs here (${nodePid(s)})` : `running (${nodePid(s)}) as ${s.role}`
 }

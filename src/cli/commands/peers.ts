@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { readKnownPeers, readNodeState } from '../../node/state-file.js'
+import { nodePid, readKnownPeers, readNodeState } from '../../node/state-file.js'
 import { processStopState, resumeAdvice } from '../../util/index.js'
 import { table } from '../output.js'
 import type { Action } from '../program.js'
@@ -19,10 +19,12 @@ export function register (program: Command, action: Action): void {
         return
       }
       // Stopped (Ctrl-Z, a debugger), it does nothing: the peers its file lists are from before.
-      const stopped = processStopState(s.pid)
-      const note = stopped === undefined ? '' : `${s.pull === true ? 'the pull' : 'the node'} (pid ${s.pid}) is stopped and does nothing; the peers below are from before it stopped: ${resumeAdvice(s.pid)}\n`
+      // Looked at only through a pid that names it here (one in another PID namespace may have none).
+      const here = s.here
+      const stopped = here === undefined ? undefined : processStopState(here)
+      const note = stopped === undefined || here === undefined ? '' : `${s.pull === true ? 'the pull' : 'the node'} (${nodePid(s)}) is stopped and does nothing; the peers below are from before it stopped: ${resumeAdvice(here)}\n`
       ctx.out.result({ running: true, peer_id: s.peer_id, ...(stopped === undefined ? {} : { stopped }), ...(s.verifying === true ? { verifying: true } : {}), peers: s.peers, banned: s.banned }, () => note + (s.verifying === true
-        ? `a pull (pid ${s.pid}) is verifying every block here: it has stopped syncing and has no peers`
+        ? `a pull (${nodePid(s)}) is verifying every block here: it has stopped syncing and has no peers`
         : s.peers.length === 0
         ? `node ${s.peer_id} has no peers${s.banned > 0 ? ` (${s.banned} banned)` : ''}`
         : table([

@@ -1,0 +1,78 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { processStartTime } from './lock-holders.js'
+import { pidNamespace, procIsOwn } from './stale-temps.js'
+
+/**
+ * Whether a pid recorded with PID namespace `ns` (node-state.json's and writer.json's `pid_ns`)
+ * names a process of this one's: only then do process.kill and /proc mean that process here. A
+ * record without a namespace (an older Petal's), or a process that cannot read its own (no /proc),
+ * keeps the rule from before namespaces were recorded: the pid is taken as this namespace's.
+ */
+export function sameNamespace (ns: string | undefined): boolean {
+  const own = pidNamespace()
+  return ns === undefined || ns === '' || own === '' || ns === own
+}
+
+/**
+ * A recorded writer's pid as a message names it: `pid 4242` in this namespace (or a record without
+ * one), else `pid 7 in another PID namespace`, with `, 31337 here` when a pid here names it.
+ */
+export function namedPid (pid: number, ns: string | undefined, here?: number): string {
+  if (sameNamespace(ns)) return `pid ${pid}`
+  return `pid ${pid} in another PID namespace${here === undefined ? '' : `, ${here} here`}`
+}
+
+/** The namespace of `kind` (pid, time) of process `pid` as /proc shows it ('' where it cannot be read: gone, or another user's). */
+function namespaceOf (pid: number | 'self', kind: 'pid' | 'time'): string {
+  try {
+    return new RegExp(`^${kind}:\\[([0-9]+)\\]$`).exec(readlinkSync(`/proc/${pid}/ns/${kind}`))?.[1] ?? ''
+  } catch {
+    return ''
+  }
+}
+
+/** Process `pid`'s pid in its own namespace: the last of /proc/PID/status's NSpid (undefined where it cannot be read). */
+function innermostPid (pid: number): number | undefined {
+  try {
+    const line = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+    const last = line?.trim().split(/\s+/).at(-1)
+    return last === undefined ? undefined : Number(last)
+  } catch {
+    return undefined
+  }
+}
+
+export interface NamespacePeek {
+  /** The process, as this process (and /proc) names it: one is visible from here only when its namespace lies within this one's. */
+  here?: number
+  /** Some process of that namespace is visible from here (the ones looked at): its processes, the one sought among them, would be listed. */
+  visible: boolean
+}
+
+/**
+ * Look for the process that is `pid` in PID namespace `ns` among `candidates` (pids as /proc names
+ * them: /proc/locks' holders), or among every process of /proc. `start`, its start time as it
+ * read it (writer.json), must match too where both count time alike (the same time namespace): a
+ * pid reused in that namespace is not the writer. Nothing is found where /proc is not this
+ * process's (procIsOwn) or cannot be read.
+ */
+export function findInNamespace (ns: string, pid: number, o: { candidates?: readonly number[], start?: string } = {}): NamespacePeek {
+  if (!procIsOwn()) return { visible: false }
+  let pids = o.candidates
+  if (pids === undefined) {
+    try {
+      pids = readdirSync('/proc').filter(n => /^[0-9]+$/.test(n)).map(Number)
+    } catch {
+      return { visible: false }
+    }
+  }
+  let visible = false
+  for (const p of pids) {
+    if (namespaceOf(p, 'pid') !== ns) continue
+    visible = true
+    if (innermostPid(p) !== pid) continue
+    if (o.start !== undefined && namespaceOf(p, 'time') === namespaceOf('self', 'time') && processStartTime(p) !== o.start) continue
+    return { here: p, visible }
+  }
+  return { visible }
+}

@@ -1,0 +1,47 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+
+/** Whether this process may start one in a new PID namespace with its own /proc (root, util-linux's unshare). */
+export function unsharePid (): boolean {
+  return process.platform === 'linux' && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0
+}
+
+/** The wrapper that runs a command as pid 1 of a new PID namespace with its own /proc. */
+export const IN_NEW_NAMESPACE = ['unshare', '--pid', '--fork', '--mount-proc']
+
+export interface Held {
+  /** What the script printed as its first line (JSON). */
+  said: Record<string, unknown>
+  /** Its pid as this process names it. */
+  here: number
+  /** Close its stdin (the scripts end then) and wait for its exit. */
+  stop: () => Promise<void>
+}
+
+/**
+ * Run an ES module `script` under node with tsx (so it may import src/), in a new PID namespace
+ * (`own`: under IN_NEW_NAMESPACE) or in this one; resolves once it has printed its first line, a
+ * JSON object. The script keeps what it holds until its stdin closes.
+ */
+export async function holdIn (script: string, o: { own: boolean }): Promise<Held> {
+  const argv = [...o.own ? IN_NEW_NAMESPACE : [], process.execPath, '--import', 'tsx', '--input-type=module', '-e', script]
+  const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const exited = new Promise<void>(resolve => { child.on('close', () => { resolve() }) })
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n'))) })
+    void exited.then(() => { reject(new Error(`the holder exited first: ${err}`)) })
+  })
+  const pid = child.pid ?? 0
+  // Under unshare --fork, node is unshare's one child (pid 1 in its namespace).
+  const here = o.own ? Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()) : pid
+  return { said: JSON.parse(line) as Record<string, unknown>, here, stop: async () => { child.stdin.end(); await exited } }
+}
+
+/** Run `argv` to its end in a new PID namespace (IN_NEW_NAMESPACE): its exit status and output. */
+export function runInNewNamespace (argv: string[], env: Record<string, string> = {}): { code: number | null, stdout: string, stderr: string } {
+  const r = spawnSync(IN_NEW_NAMESPACE[0] ?? '', [...IN_NEW_NAMESPACE.slice(1), ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
