@@ -74,6 +74,11 @@ describe.runIf(unsharePid())('a node in another PID namespace', () => {
       expect(node.pid).toBeUndefined()
       const t = runInNewNamespace([process.execPath, CLI, '--dir', dir, 'status'])
       expect(t.stdout).toContain(`node        a node holds this directory from another PID namespace (pid ${h.here} there) as signatory`)
+      // Another node there is refused naming it, and no pid of that namespace is given to kill.
+      const run = runInNewNamespace([process.execPath, CLI, '--dir', dir, 'run', '--http', 'off', '--listen', '/ip4/127.0.0.1/tcp/0'])
+      expect(run.code).not.toBe(0)
+      expect(run.stderr).toContain(`a node (pid ${h.here} in another PID namespace) is already running on ${dir}`)
+      expect(run.stderr).toContain(`\`kill ${h.here}\` in its PID namespace`)
     })
   })
 })
