@@ -260,7 +260,13 @@ export function opensslPath (): { path: 'native' | 'node:crypto', why: string } 
   return { path: loaded.lib === undefined ? 'node:crypto' : 'native', why: loaded.why }
 }
 
-/** Decide again at the next call (tests switch PETAL_NATIVE_SHA256 within one process). */
+/**
+ * Decide again at the next call (tests switch PETAL_NATIVE_SHA256 within one process), and so does
+ * keepFreedMemory where it had set nothing: a node made with the addon off left `kept` false for
+ * every later test file in the same process. Once true it stays: glibc's thresholds are set for
+ * the process and nothing unsets them.
+ */
 export function resetNativeOpenssl (): void {
   loaded = undefined
+  if (kept === false) kept = undefined
 }

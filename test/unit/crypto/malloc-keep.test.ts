@@ -7,6 +7,8 @@
 // are. Minor faults are counted, not times.
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { keepFreedMemory } from '../../../src/crypto/index.js'
 import { loadNativeOpenssl, nativeOpensslPath } from '../../../src/crypto/openssl-native.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
@@ -60,5 +62,20 @@ describe.skipIf(!nativeOpensslBuilt())('keepFreed', () => {
   it.skipIf(!isGlibc())('keepFreedMemory sets glibc\'s thresholds once a process, through the loaded addon', () => {
     expect(keepFreedMemory()).toBe(true)
     expect(keepFreedMemory()).toBe(true)
+  })
+  it.skipIf(!isGlibc())('resetNativeOpenssl lets keepFreedMemory decide again after the addon was off (PETAL_NATIVE_SHA256=0)', () => {
+    // In a process of its own: the thresholds, once set, are the process's for good, and an earlier
+    // file in this one may have set them. Before the fix the second call answered false: a node
+    // made with the addon off left keepFreed undone for every later test file in the fork.
+    const module = JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../../src/crypto/openssl-native.ts')).href)
+    const code = `const m = await import(${module})
+process.env.PETAL_NATIVE_SHA256 = '0'
+const off = m.keepFreedMemory()
+delete process.env.PETAL_NATIVE_SHA256
+m.resetNativeOpenssl()
+process.stdout.write(JSON.stringify([off, m.keepFreedMemory(), m.freedMemoryKept()]))`
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, PETAL_NATIVE_SHA256: undefined } })
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual([false, true, true])
   })
 })
