@@ -1,8 +1,8 @@
-import { closeSync, createWriteStream, linkSync, lstatSync, openSync, renameSync, rmSync, unlinkSync, type WriteStream } from 'node:fs'
+import { closeSync, createWriteStream, linkSync, lstatSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, type WriteStream } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { exportTable, EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
-import { canWrite, errorMessage, fsyncDir, fsyncFile, pausepoint, shellWord } from '../../util/index.js'
+import { atomicTempPath, canWrite, errorMessage, fsyncDir, fsyncFile, pausepoint, removeDeadWritersTemps, shellWord, tempAbandoned } from '../../util/index.js'
 import { checkHeightRange, heightOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -64,7 +64,10 @@ export function register (program: Command, action: Action): void {
       const chain = openChain(ctx, { forReading: true })
       checkHeightRange(o.from, o.to, chain.tip().height)
       const out = o.out
-      const tmp = out === undefined ? undefined : join(dirname(out), `.${basename(out)}.${process.pid}.tmp`)
+      // Named as writeOutputFile's temporaries (`FILE.n<ns>.<pid>.<hex>.tmp`): a killed export's is
+      // removed by the next export to FILE (or any write of it) once its writer is gone.
+      if (out !== undefined) removeDeadExportTemps(out)
+      const tmp = out === undefined ? undefined : atomicTempPath(out)
       // Created here, synchronously: a directory that is missing or not writable is a usage error
       // before any work (opened by the stream on the thread pool, its failure was an unhandled
       // 'error' event; SQLite's, an internal error). SQLite opens the empty file as a new database.
@@ -149,8 +152,30 @@ function createTemporary (tmp: string, out: string, fmt: ExportFormat): number {
     return openSync(tmp, 'wx', 0o600)
   } catch (err) {
     const hint = (err as NodeJS.ErrnoException).code === 'EEXIST'
-      ? `remove ${tmp} (left by an export that was killed), then run the export again`
+      ? 'run the export again (its temporary file takes a new name each time)'
       : `choose a path in a directory you can write${fmt === 'sqlite' ? '' : ', or leave -o out to write to stdout'}`
     throw new UsageError(`cannot write ${out}: ${errorMessage(err)}`, hint)
+  }
+}
+
+/**
+ * Remove, beside `out`, the temporaries of exports to it whose writer is gone: the current names
+ * (removeDeadWritersTemps: tempAbandoned's rule, so never a live export's, nor another PID
+ * namespace's younger than a day), and `.<out>.<pid>.tmp` of versions before session 43, which
+ * nothing removed.
+ */
+function removeDeadExportTemps (out: string): void {
+  const dir = dirname(out)
+  const file = basename(out)
+  removeDeadWritersTemps(dir, file)
+  let names: string[]
+  try { names = readdirSync(dir) } catch { return }
+  for (const name of names) {
+    const pid = name.startsWith(`.${file}.`) && name.endsWith('.tmp') ? name.slice(file.length + 2, -4) : ''
+    if (!/^[1-9][0-9]*$/.test(pid)) continue
+    const path = join(dir, name)
+    try {
+      if (lstatSync(path).isFile() && tempAbandoned(Number(pid), '', path)) rmSync(path, { force: true })
+    } catch {}
   }
 }
