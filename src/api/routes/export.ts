@@ -1,10 +1,11 @@
-import { createReadStream } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
-import { AbortError, isPetalError } from '../../util/index.js'
+import { tmpBlockPath, type DataDir } from '../../storage/index.js'
+import { AbortError, canWrite, isPetalError, pausepoint } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { writeError } from '../http-errors.js'
 import { field, intField, type RouteSpec } from '../route.js'
@@ -53,9 +54,8 @@ export const exportRoutes: RouteSpec[] = [{
     const begin = (): void => {
       if (!res.headersSent) res.writeHead(200, { 'Content-Type': TYPES[format], 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Disposition': `attachment; filename="${table.replace(/[^\w.-]/g, '_')}.${format === 'sqlite' ? 'db' : format}"` })
     }
-    const dir = format === 'sqlite' ? await mkdtemp(join(tmpdir(), 'petal-export-')) : undefined
+    const { file, dir } = format === 'sqlite' ? await exportFile(ctx.chain.dir) : { file: undefined, dir: undefined }
     try {
-      const file = dir === undefined ? undefined : join(dir, 'export.db')
       await ctx.queries.export({
         table,
         format,
@@ -69,6 +69,7 @@ export const exportRoutes: RouteSpec[] = [{
         }
       })
       begin()
+      if (file !== undefined) await pausepoint('api:export-written', controller.signal)
       if (file !== undefined) await pipeline(createReadStream(file), res)
       else res.end()
     } catch (err) {
@@ -78,6 +79,23 @@ export const exportRoutes: RouteSpec[] = [{
       else { res.socket?.destroy(); res.destroy() }
     } finally {
       if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+      else if (file !== undefined) await rm(file, { force: true })
     }
   }
 }]
+
+/**
+ * Where an SQLite export is written before it is sent: a private file in the data directory's
+ * tmp/ (`<pid>-n<ns>-<random>.db`), so that a node killed during the export leaves it where the
+ * next write's recovery or the node's next start removes it (cleanTmp: its process is gone). It
+ * was a `petal-export-XXXXXX` directory in the OS's temporary directory, which nothing removed
+ * after a kill. Where this process cannot write tmp/ (`petal serve` on a directory it only reads),
+ * a private directory there still, removed when the export ends.
+ */
+async function exportFile (data: DataDir): Promise<{ file: string, dir: string | undefined }> {
+  if (canWrite(data.root) && (!existsSync(data.tmpDir) || canWrite(data.tmpDir))) {
+    try { return { file: tmpBlockPath(data), dir: undefined } } catch {}
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'petal-export-'))
+  return { file: join(dir, 'export.db'), dir }
+}
