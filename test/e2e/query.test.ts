@@ -90,7 +90,7 @@ describe('petal query (CLI)', () => {
   it('an export to a file that fails leaves no temporary file, also when it fails before the file is open', () => {
     // The temporary is opened on the thread pool; a preload holds that open 1.5 s, so the
     // failure (an unknown table) comes first. The open then created the file after its removal.
-    const out = join(mkdtempSync(join(tmpdir(), 'petal-export-')), 'out.csv')
+    const out = join(tmpDir('petal-export-'), 'out.csv')
     const preload = join(work, 'slow-open.cjs')
     writeFileSync(preload, `const fs = require('node:fs'); const open = fs.open
       fs.open = function (path, ...rest) {
@@ -104,7 +104,7 @@ describe('petal query (CLI)', () => {
   })
 
   it('an export to a file in a directory that does not exist is a usage error, not a crash (CSV and SQLite)', () => {
-    const missing = join(mkdtempSync(join(tmpdir(), 'petal-export-')), 'no', 'such')
+    const missing = join(tmpDir('petal-export-'), 'no', 'such')
     for (const out of [join(missing, 'out.csv'), join(missing, 'out.db')]) {
       const r = petal(dir, 'export', 't', '-o', out)
       expect(r.status, r.stderr).toBe(2)
@@ -118,7 +118,7 @@ describe('petal query (CLI)', () => {
     // Held (PETAL_PAUSE) with the export written under its temporary name, after the check that
     // -o does not exist: someone else's file appears there. A rename put the export over it.
     for (const name of ['out.csv', 'out.db']) {
-      const where = mkdtempSync(join(tmpdir(), 'petal-export-'))
+      const where = tmpDir('petal-export-')
       const out = join(where, name)
       const pause = join(work, `pause-${name}`)
       const child = spawn(process.execPath, [BIN, '--dir', dir, 'export', 't', '-o', out], { env: { ...process.env, PETAL_PAUSE: 'export:written', PETAL_PAUSE_FILE: pause }, stdio: ['ignore', 'ignore', 'pipe'] })
@@ -139,7 +139,7 @@ describe('petal query (CLI)', () => {
   it('refuses -o naming a link to nowhere before exporting, not as a file made while it ran', async () => {
     // existsSync follows the link: the export ran in full, then the hard link into place met the
     // link (EEXIST) and the error said the file had been made meanwhile, which it had not.
-    const where = mkdtempSync(join(tmpdir(), 'petal-export-'))
+    const where = tmpDir('petal-export-')
     const out = join(where, 'out.csv')
     symlinkSync(join(where, 'nowhere'), out)
     const r = spawnSync(process.execPath, [BIN, '--dir', dir, 'export', 't', '-o', out], { encoding: 'utf8' })

@@ -1,9 +1,37 @@
 // Setup file (vitest.config.ts), run before each test file, also where test files share a process
 // (the unit tier runs without isolation): per-file hooks live here, not at the top level of a
 // helper module, which runs once per process there.
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
 import { resetNativeOpenssl } from '../../src/crypto/openssl-native.js'
 import { removeTmpDirs } from './tmp.js'
+
+// Each test file runs with a temporary directory of its own as TMPDIR (os.tmpdir(), and so the
+// processes it starts): what the file leaves there fails it at its end, and the directory goes.
+// One TMPDIR shared by the parallel forks could not say whose a leftover is. The suite left 85
+// `petal-export-*` directories in /tmp a run (session 43). Mode 1777 as /tmp: some files run
+// children as another user. tsx's compile cache (`tsx-<uid>`, kept across runs by design) is the
+// outer directory's, through a link, and another user's is not counted. Registered before the
+// check below, so run after it, which sees TMPDIR as the file had it.
+const outerTmp = process.env.TMPDIR
+const fileTmp = mkdtempSync(join(tmpdir(), 'petal-file-'))
+chmodSync(fileTmp, 0o1777)
+const tsxCache = `tsx-${process.getuid?.() ?? 0}`
+try {
+  mkdirSync(join(tmpdir(), tsxCache), { recursive: true, mode: 0o700 })
+  symlinkSync(join(tmpdir(), tsxCache), join(fileTmp, tsxCache))
+} catch {}
+process.env.TMPDIR = fileTmp
+afterAll(() => {
+  if (outerTmp === undefined) delete process.env.TMPDIR
+  else process.env.TMPDIR = outerTmp
+  let left: string[] = []
+  try { left = readdirSync(fileTmp).filter(n => !/^tsx-[0-9]+$/.test(n)) } catch {}
+  rmSync(fileTmp, { recursive: true, force: true })
+  if (left.length > 0) throw new Error(`this test file left ${left.length} file(s) in its temporary directory (${left.slice(0, 5).join(', ')}): make them with tmpDir() (test/helpers/tmp.ts), which removes them after the file, or remove them`)
+})
 
 // Each file starts with the addon's choice undecided, as in a process of its own: the unit tier
 // shares modules between files (isolate: false), and a file that ran with PETAL_NATIVE_SHA256=0
