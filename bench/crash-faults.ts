@@ -9,7 +9,7 @@
  * no temporary file is left after a last clean command. The `read` and `adopt` lanes (session 34)
  * are in crash-faults-more.ts.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
 import { Ingest } from '../src/ingest/index.js'
@@ -48,12 +48,23 @@ export async function runUnderFault (dir: string, argv: string[], spec: FaultSpe
   return { run, res }
 }
 
-/** Run argv on dir with one fault drawn over its calls, and judge how it ended. */
-export async function faulted (h: Harness, path: string, i: number, dir: string, argv: string[], ops = ALL): Promise<Outcome> {
-  const op = ops[Math.floor(h.rand() * ops.length)] as FaultClass
+/**
+ * Run argv on dir with one fault drawn over its calls, and judge how it ended. By default N is
+ * drawn over the most calls of that class the same command made in an earlier clean run (the first
+ * run of a command and class only counts). `here`: over the calls it makes from dir as it is now,
+ * counted on a copy of dir first, so that every run injects a fault; a class it does not use is
+ * passed for the next. The append path's commands make as many calls as the state they find: the
+ * first `append` creates pending.db (24 fsyncs), the next ones 2-3, so an N drawn over the first
+ * was past every later append's calls, and with each of eight commands and classes spending its
+ * first run counting, 4 iterations never failed one (sessions 41 and 42).
+ */
+export async function faulted (h: Harness, path: string, i: number, dir: string, argv: string[], ops = ALL, here = false): Promise<Outcome> {
+  let op = ops[Math.floor(h.rand() * ops.length)] as FaultClass
+  let known: number | undefined
+  if (here) ({ op, known } = await callsHere(dir, argv, ops, op))
   const key = `${argv.filter(a => !a.startsWith('/')).join(' ')} ${op}`
-  const known = calls[key]
-  const nth = known === undefined ? 0 : 1 + Math.floor(h.rand() * known)
+  if (!here) known = calls[key]
+  const nth = known === undefined || (here && known === 0) ? 0 : 1 + Math.floor(h.rand() * known)
   // A read fails with EIO (a full disk does not fail reads).
   const errno = op === 'read' || h.rand() < 0.5 ? 'EIO' : 'ENOSPC'
   const sticky = (errno === 'ENOSPC' || op === 'read') && h.rand() < 0.5
@@ -61,6 +72,24 @@ export async function faulted (h: Harness, path: string, i: number, dir: string,
   judge(h, path, i, `${key}#${nth}${sticky ? '+' : ''} ${errno}`, run, res.injected, res.log)
   if (res.injected === 0) calls[key] = Math.max(calls[key] ?? 0, res.calls)
   return { run, injected: res.injected, log: res.log }
+}
+
+/** The first class of ops, from `first` on, of which argv makes calls on a copy of dir as it is, and how many. */
+async function callsHere (dir: string, argv: string[], ops: FaultClass[], first: FaultClass): Promise<{ op: FaultClass, known: number }> {
+  const copy = `${dir}.count`
+  const at = ops.indexOf(first)
+  try {
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[(at + k) % ops.length] as FaultClass
+      rmSync(copy, { recursive: true, force: true })
+      cpSync(dir, copy, { recursive: true })
+      const { res } = await runUnderFault(copy, argv, { dir: copy, ops: [op], nth: 0 })
+      if (res.calls > 0) return { op, known: res.calls }
+    }
+    return { op: first, known: 0 }
+  } finally {
+    rmSync(copy, { recursive: true, force: true })
+  }
 }
 
 /**
@@ -75,8 +104,8 @@ function harmless (line: string): boolean {
   if (target === undefined) return false
   // Derived or informational files whose writer logs a failure and goes on: the query mirror (the
   // next query catches up), the peers cache, the running node's and the write lock's records (and
-  // their temporaries: `NAME.PID.NONCE.tmp`, writer.json's `NAME.PID.tmp`).
-  if (/\/(query\.db(-wal|-shm|-journal)?|peers\.json|node-state\.json|writer\.json)(\.\d+(\.[0-9a-f]+)?\.tmp)?$/.test(target)) return true
+  // their temporaries: `NAME[.n<ns>].PID.NONCE.tmp`, writer.json's `NAME[.n<ns>].PID.tmp`).
+  if (/\/(query\.db(-wal|-shm|-journal)?|peers\.json|node-state\.json|writer\.json)((\.n\d+)?\.\d+(\.[0-9a-f]+)?\.tmp)?$/.test(target)) return true
   // An open SQLite retries read-only: harmless unless the command needed to write (then it fails).
   if (op === 'open' && obj === 'better_sqlite3.node') return true
   if (obj !== 'better_sqlite3.node') return false
@@ -159,7 +188,7 @@ async function faultImport (h: Harness): Promise<void> {
 }
 
 /** Receipts acknowledged and not pending or sealed in dir, and whether a row was sealed twice. */
-async function receiptsKept (h: Harness, path: string, i: number, dir: string, acked: string[]): Promise<void> {
+export async function receiptsKept (h: Harness, path: string, i: number, dir: string, acked: string[]): Promise<void> {
   const c = Chain.open(dir, { readonly: true })
   const ingest = Ingest.open({ chain: c, readonly: true })
   try {
@@ -180,7 +209,7 @@ async function faultAppend (h: Harness): Promise<void> {
     const file = join(h.root, 'rows.ndjson')
     writeFileSync(file, Array.from({ length: 1 + (i % 30) }, (_, k) => JSON.stringify({ w: 0, n: i, k })).join('\n') + '\n')
     const argv = i % 2 === 0 ? ['--json', 'append', 'kept', file] : ['--json', 'seal']
-    const { run } = await faulted(h, 'append', i, dir, argv)
+    const { run } = await faulted(h, 'append', i, dir, argv, ALL, true)
     if (run.code === 0 && argv[1] === 'append') acked.push(...(JSON.parse(run.stdout) as { receipts: string[] }).receipts)
     if (!await h.afterKill('append', i, dir)) return
     await receiptsKept(h, 'append', i, dir, acked)

@@ -1,6 +1,6 @@
 /**
  * Random kill -9 torture of every write path (session 32, crash32). Not part of `npm test`: run
- * `npm run torture:crash -- [--iterations N] [--paths run,import,pull,reindex,keys,adopt,init] [--seed S]`
+ * `npm run torture:crash -- [--iterations N] [--paths run,import,append,pull,reindex,keys,adopt,init] [--seed S]`
  * after `npm run build`. For each write path it starts the built CLI in a temporary data directory,
  * kills it with SIGKILL after a random delay spread over the whole operation (start-up and
  * shut-down included), and checks the directory: `status` and `verify` succeed (or fail only with a
@@ -15,14 +15,16 @@ import { join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
 import { Ingest } from '../src/ingest/index.js'
 import { buildDaisyDir } from '../test/helpers/daisy.js'
+import { removeTmpDirs } from '../test/helpers/tmp.js'
 import { faultCounts, faultPaths } from './crash-faults.js'
+import { pathAppend } from './crash-kill-append.js'
 import { codedError, indexAgrees, killAfter, leftovers, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] ?? def : def }
 const ITER = Number(opt('iterations', '20'))
 const FAULTS = args.includes('--faults')
-const PATHS = opt('paths', FAULTS ? 'import,append,run,pull,reindex,keys,init' : 'run,import,pull,reindex,keys,adopt,init').split(',')
+const PATHS = opt('paths', FAULTS ? 'import,append,run,pull,reindex,keys,init' : 'run,import,append,pull,reindex,keys,adopt,init').split(',')
 let seed = Number(opt('seed', String(Date.now() % 1_000_000)))
 /** mulberry32: a seeded generator, so a run can be repeated with --seed. */
 function rand (): number {
@@ -368,7 +370,7 @@ async function pathInit (): Promise<void> {
   }
 }
 
-const killTable: Record<string, () => Promise<void>> = { init: pathInit, import: pathImport, run: pathRun, pull: pathPull, reindex: pathReindex, keys: pathKeys, adopt: pathAdopt }
+const killTable: Record<string, () => Promise<void>> = { init: pathInit, import: pathImport, run: pathRun, pull: pathPull, reindex: pathReindex, keys: pathKeys, adopt: pathAdopt, append: async () => { await pathAppend({ iterations: ITER, root, rand, fail, tally, afterKill, noLeftovers, delayFor, learn }) } }
 const table = FAULTS ? faultPaths({ iterations: ITER, root, rand, fail, tally, afterKill, noLeftovers }) : killTable
 console.log(`crash torture${FAULTS ? ' (I/O faults)' : ''}: ${ITER} iteration(s) per path, paths ${PATHS.join(',')}, seed ${startSeed}, in ${root}`)
 for (const name of PATHS) {
@@ -382,5 +384,8 @@ for (const name of PATHS) {
 }
 writeFileSync(join(root, 'summary.json'), JSON.stringify({ seed: startSeed, faults: FAULTS, counts, faultCounts, failures }, null, 1))
 if (failures.length === 0) rmSync(root, { recursive: true, force: true })
+// The fault shim's build (test/helpers/fault-shim.ts makes it with tmpDir): a run left one in the
+// system's temporary directory each time, as only a test file's end removed them.
+removeTmpDirs()
 console.log(failures.length === 0 ? 'no violation' : `${failures.length} violation(s); directories kept in ${root}`)
 process.exit(failures.length === 0 ? 0 : 1)
