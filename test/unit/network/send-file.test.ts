@@ -115,10 +115,13 @@ describe('serving a range of blocks', () => {
       expect(timeout.mock.calls.filter(([ms]) => ms === 12_345)).toEqual([])
       timeouts.serverRequest = 300
       const [serverNode, clientNode] = nodes.slice(-2) as [PetalLibp2p, PetalLibp2p]
-      const stream = await clientNode.dialProtocol(serverNode.peerId, protocolId(chain.chainId, 'blocks'))
+      // Timed from before the dial: the server's deadline starts after it, so a cut by that
+      // deadline comes at least 300 ms later however loaded the machine (timed from the dial's
+      // end, a slow negotiation made it look early: 223 ms). Only a cut for another reason is sooner.
       const start = performance.now()
+      const stream = await clientNode.dialProtocol(serverNode.peerId, protocolId(chain.chainId, 'blocks'))
       await vi.waitFor(() => { expect(stream.status).not.toBe('open') }, { timeout: 10_000, interval: 20 })
-      expect(performance.now() - start).toBeGreaterThanOrEqual(250)
+      expect(performance.now() - start).toBeGreaterThanOrEqual(290)
     } finally {
       timeouts.serverRequest = request
       timeout.mockRestore()
