@@ -301,12 +301,23 @@ const prestartScript = build({
   stdin: { contents: "export { prestart } from './cli/fast-prestart.js'\n", resolveDir: dist, sourcefile: 'fast-prestart.js' },
   outfile: join(fastOut, 'prestart.js')
 })
+// The child-process and worker stubs hold only the path of a start from the script's own cache
+// (fast-script.ts); they have no class, and no name of theirs is read, so esbuild's keepNames
+// (a defineProperty per function, at every start) is off for them. The rest of the code cache's
+// work is run-cached.js, loaded without an own cache (docs/performance.md, "Session 43: petal
+// query's first run").
 const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => await build({
   ...common,
-  stdin: { contents: `import { startFastScript } from './cli/fast-start.js'\nstartFastScript(__dirname, ${JSON.stringify(name)}, require)\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
+  keepNames: false,
+  stdin: { contents: `import { startFastScript } from './cli/fast-script.js'\nstartFastScript(__dirname, ${JSON.stringify(name)}, require)\n`, resolveDir: dist, sourcefile: `${name}-stub.js` },
   outfile: join(fastOut, `${name}.js`)
 }))
-await Promise.all([esmBundle, fastScripts, fastBundles, router, prestartScript, ...stubs])
+const runCachedScript = build({
+  ...common,
+  stdin: { contents: "export { runCached } from './cli/code-cache.js'\n", resolveDir: dist, sourcefile: 'run-cached.js' },
+  outfile: join(fastOut, 'run-cached.js')
+})
+await Promise.all([esmBundle, fastScripts, fastBundles, router, prestartScript, runCachedScript, ...stubs])
 // The WebAssembly modules' bytes (generated above, their digests in every bundle).
 for (const dir of [out, fastOut]) {
   mkdirSync(join(dir, BUILT_DIR), { recursive: true })

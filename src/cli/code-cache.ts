@@ -1,6 +1,7 @@
-import { accessSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs'
+import { accessSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { constants, Script } from 'node:vm'
+import type { Script } from 'node:vm'
+import { cacheFileName, compile, openCache, readCache, readScript, runScript, type CacheRead } from './code-cache-read.js'
 // Past the util barrel: the start-up router carries this file, compiled from source on every
 // start, and the barrel's modules that do work when loaded (the error classes' registry) came
 // with it (test/unit/imports.test.ts, pastIndex).
@@ -37,7 +38,9 @@ import { offerCodeCacheWrite } from '../util/code-cache-slot.js'
  * from the seed (about half of what a cache saves, on a node's start) and still writes its own
  * cache afterwards, so a fresh installation's first runs do not all compile from source.
  */
-export interface CachedRun {
+export { wrapModule } from './code-cache-read.js'
+
+export interface CachedRun extends CacheRead {
   /** The bundle: CommonJS code, in its module wrapper (`wrapModule`) or without it. */
   code: string
   /** The path it runs as (its `__filename`): the stub that started it, beside its sibling scripts. */
@@ -68,65 +71,30 @@ export interface CachedRun {
   writeAt: 'exit' | 'loaded' | 'first-message' | 'offered'
 }
 
-const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) { '
-const WRAP_TAIL = '\n});'
-
-/**
- * `code` in the module wrapper that runCached compiles. The build writes the fast scripts wrapped
- * (scripts/build-cli.ts), so that V8 compiles the string read from the file: wrapping at run time
- * made a second copy of the whole source (a 300 KB string for `status`, flattened before
- * compiling) in the young generation on every start.
- */
-export function wrapModule (code: string): string {
-  return WRAP_HEAD + code + WRAP_TAIL
-}
-
-function isWrapped (source: string): boolean {
-  return source.startsWith(WRAP_HEAD) && source.endsWith(WRAP_TAIL)
-}
-
 /**
  * Whether V8 took the script's own cache ('hit'), the build's seed ('seed'), or compiled it from
  * source ('miss'); after a seed or a miss the script's own cache is written.
  */
 export type CacheOutcome = 'hit' | 'seed' | 'miss'
 
-export function runCached (r: CachedRun): CacheOutcome {
-  const fd = openSync(r.code, 'r')
-  let source: string
-  let cacheFile: string
-  let seedFile: string | undefined
-  let own: Buffer | undefined
+/**
+ * `refused`: the script as V8 compiled it from source after refusing its own cache (runOwnCache,
+ * in a stub that tried that first): it is run, and its cache written, as after any refusal.
+ */
+export function runCached (r: CachedRun, refused?: Script): CacheOutcome {
+  const { source, file, own } = refused === undefined ? readScript(r) : { source: '', file: cacheFileName(r.name, statSync(r.code)), own: undefined }
+  const cacheFile = join(r.cacheDir, file)
+  const seedFile = r.seedDir === undefined ? undefined : join(r.seedDir, file)
   let seed: Buffer | undefined
-  try {
-    const st = fstatSync(fd)
-    const file = cacheFileName(r.name, st)
-    cacheFile = join(r.cacheDir, file)
-    seedFile = r.seedDir === undefined ? undefined : join(r.seedDir, file)
-    // The cache is opened (and its size taken from the open file) before the buffer is made: one
-    // buffer holds the source and then, once the source is a string, the cache, so a start
-    // touches fewer fresh pages of memory than with a buffer for each (~120 fewer for
-    // signimportblock).
-    const cache = openCache(cacheFile)
-    try {
-      const scratch = Buffer.allocUnsafeSlow(Math.max(st.size, (cache?.size ?? 0) / 2))
-      source = scratch.toString('latin1', 0, readAll(fd, scratch, st.size, 0))
-      own = cache === undefined ? undefined : readCache(cache, scratch)
-    } finally {
-      if (cache !== undefined) closeSync(cache.fd)
-    }
-  } finally {
-    closeSync(fd)
-  }
-  if (own === undefined && seedFile !== undefined) {
+  if (refused === undefined && own === undefined && seedFile !== undefined) {
     const cache = openCache(seedFile)
     if (cache !== undefined) {
       try { seed = readCache(cache) } finally { closeSync(cache.fd) }
     }
   }
   const cachedData = own ?? seed
-  const script = compile(r.code, source, cachedData)
-  const outcome: CacheOutcome = cachedData === undefined || script.cachedDataRejected === true ? 'miss' : own !== undefined ? 'hit' : 'seed'
+  const script = refused ?? compile(r.code, source, cachedData)
+  const outcome: CacheOutcome = refused !== undefined || cachedData === undefined || script.cachedDataRejected === true ? 'miss' : own !== undefined ? 'hit' : 'seed'
   if (outcome !== 'hit') {
     const write = (): void => { writeCache(cacheFile, script) }
     // Loaded only here: the command router must stay small (docs/performance.md).
@@ -138,11 +106,7 @@ export function runCached (r: CachedRun): CacheOutcome {
     else if (r.writeAt !== 'offered') setImmediate(write)
     else if (writableDir(r.cacheDir)) offerCodeCacheWrite(write)
   }
-  const wrapper: unknown = script.runInThisContext()
-  if (typeof wrapper !== 'function') throw new TypeError(`${r.code} did not compile to a module function`)
-  const module = { exports: {} }
-  const require = r.require ?? process.getBuiltinModule('node:module').createRequire(r.as)
-  Reflect.apply(wrapper, module.exports, [module.exports, require, module, r.as, dirname(r.as)])
+  runScript(script, r)
   return outcome
 }
 
@@ -152,7 +116,7 @@ export function runCached (r: CachedRun): CacheOutcome {
  * V8 would refuse it.
  */
 export function writeSeed (r: { code: string, name: string, seedDir: string }): void {
-  const { source, file } = readScript(r.code, r.name)
+  const { source, file } = readSource(r.code, r.name)
   writeCache(join(r.seedDir, file), compile(r.code, source, undefined), { bestEffort: false })
   const cache = openCache(join(r.seedDir, file))
   let data: Buffer | undefined
@@ -162,7 +126,7 @@ export function writeSeed (r: { code: string, name: string, seedDir: string }): 
 }
 
 /** The script's source, and the name of its cache. */
-function readScript (code: string, name: string): { source: string, file: string } {
+function readSource (code: string, name: string): { source: string, file: string } {
   const fd = openSync(code, 'r')
   try {
     const st = fstatSync(fd)
@@ -170,50 +134,6 @@ function readScript (code: string, name: string): { source: string, file: string
   } finally {
     closeSync(fd)
   }
-}
-
-/**
- * The name of a script's cache: Node version, architecture, options (the command line's and
- * NODE_OPTIONS', which execArgv does not show: a V8 flag in either makes V8 refuse a cache made
- * without it, and one name for both rewrote the cache at every switch), the script file's size and time.
- */
-function cacheFileName (name: string, st: Stats): string {
-  const tag = cacheTag(`${CACHE_LAYOUT}\u0000${process.execArgv.join('\u0000')}\u0000${process.env.NODE_OPTIONS ?? ''}\u0000${st.size}\u0000${st.mtimeMs}`)
-  return `${name}-${process.version}-${process.arch}-${tag}.v8`
-}
-
-/**
- * `file` open for reading, and its size; undefined if it cannot be, is not a regular file, or is
- * larger than any cache (then there is no cache there). Opened without waiting: a named pipe in
- * the cache's place (opened plainly, it held every start of `petal` until a writer came) is no cache.
- */
-function openCache (file: string): { fd: number, size: number } | undefined {
-  let fd: number
-  try {
-    fd = openSync(file, NO_WAIT)
-  } catch {
-    return undefined
-  }
-  try {
-    const st = fstatSync(fd)
-    if (st.isFile() && st.size <= CACHE_FILE_MAX_BYTES) return { fd, size: st.size }
-  } catch {}
-  closeSync(fd)
-  return undefined
-}
-
-/** O_NONBLOCK: a regular file's reads ignore it; the open of a named pipe returns at once. */
-const NO_WAIT = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK
-
-/**
- * Far above any cache (the largest, `run`'s, is ~1.1 MiB): a file damaged to a larger size (a
- * sparse gigabyte) is no cache, not half its size read into memory on every start before its
- * copies are compared.
- */
-const CACHE_FILE_MAX_BYTES = 64 << 20
-
-function compile (code: string, source: string, cachedData: Buffer | undefined): Script {
-  return new Script(isWrapped(source) ? source : wrapModule(source), { filename: code, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
 }
 
 /**
@@ -262,47 +182,6 @@ function writeCache (file: string, script: Script, o: { bestEffort: boolean } = 
   }
 }
 
-/**
- * The V8 cache data in the open cache file (its first half), if the second half is the same; read
- * into the start of `scratch` when it fits.
- */
-function readCache (cache: { fd: number, size: number }, scratch?: Buffer): Buffer | undefined {
-  try {
-    const { fd, size } = cache
-    const half = size / 2
-    if (size === 0 || !Number.isInteger(half)) return undefined
-    const into = scratch !== undefined && scratch.length >= half ? scratch.subarray(0, half) : Buffer.allocUnsafeSlow(half)
-    if (readAll(fd, into, half, 0) !== half) return undefined
-    const chunk = Buffer.allocUnsafeSlow(Math.min(half, MIRROR_CHUNK))
-    for (let at = 0; at < half; at += chunk.length) {
-      const n = Math.min(chunk.length, half - at)
-      if (readAll(fd, chunk, n, half + at) !== n || !chunk.subarray(0, n).equals(into.subarray(at, at + n))) return undefined
-    }
-    return into
-  } catch {
-    return undefined
-  }
-}
-
-/** Read `len` bytes at `pos` into `buf` (fewer at the end of the file); the number read. */
-function readAll (fd: number, buf: Uint8Array, len: number, pos: number): number {
-  let got = 0
-  for (let n = -1; n !== 0 && got < len; got += n) n = readSync(fd, buf, got, len - got, pos + got)
-  return got
-}
-
-/** The second copy is compared in pieces of this size: fewer fresh pages than reading it whole. */
-const MIRROR_CHUNK = 64 * 1024
-/** In every cache's name: a file of an earlier layout (a CRC-32 after the data) is never read as this one. */
-const CACHE_LAYOUT = 'mirror'
-
 function writeFullySync (fd: number, data: Uint8Array): void {
   for (let at = 0; at < data.length;) at += writeSync(fd, data, at, data.length - at)
-}
-
-/** FNV-1a of `s` in hex: a file name tag. */
-function cacheTag (s: string): string {
-  let h = 0x811c9dc5
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0
-  return h.toString(16).padStart(8, '0')
 }

@@ -44,13 +44,3 @@ export function startFast (here: string, fast: FastCommands, load: NodeJS.Requir
   }
   runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), require: load, name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'exit' })
 }
-
-/**
- * Run a child-process or worker script of the fast bundle (`name`.js in dist/fast) through the code
- * cache. The query sandbox (`child`, the one child-process script) writes its missing cache itself
- * after its first statement: its parent kills it once it has answered. `load` is the stub's own
- * `require` (the stub is `name`.js in dist/fast).
- */
-export function startFastScript (here: string, name: string, load: NodeJS.Require): void {
-  runCached({ code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), require: load, name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: name === 'child' ? 'offered' : 'first-message' })
-}

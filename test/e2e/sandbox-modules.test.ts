@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { petal } from '../helpers/cli.js'
+import { CLI, petal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 /**
@@ -17,10 +17,31 @@ import { tmpDir } from '../helpers/tmp.js'
  * wire.ts asks for node:v8), as `sandbox <id>`, after `sandbox started`.
  */
 async function sandboxAsks (): Promise<string[]> {
+  return (await sandboxAsksEach(1))[0] ?? []
+}
+
+/**
+ * `runs` queries in a row with the same preload (the same NODE_OPTIONS, so the same code cache
+ * name: the first finds no cache of the sandbox's for these options, the next ones find the one
+ * it wrote), each run's requests apart. The caches these options left (the sandbox's and the command's) are removed after.
+ */
+async function sandboxAsksEach (runs: number): Promise<string[][]> {
   const dir = join(tmpDir(), 'data')
   expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
   const log = join(tmpDir(), 'modules.log')
   const hook = join(tmpDir(), 'hook.cjs')
+  const cacheDir = join(CLI, '..', '..', 'dist', 'fast', 'cache')
+  const before = new Set(readdirSync(cacheDir))
+  try {
+    const each: string[][] = []
+    for (let i = 0; i < runs; i++) each.push(await askedOnce(dir, log, hook))
+    return each
+  } finally {
+    for (const f of readdirSync(cacheDir)) if (!before.has(f) && (f.startsWith('child-') || f.startsWith('query-'))) rmSync(join(cacheDir, f), { force: true })
+  }
+}
+
+async function askedOnce (dir: string, log: string, hook: string): Promise<string[]> {
   writeFileSync(log, '')
   writeFileSync(hook, `if (process.argv.some(a => a.endsWith('child.js'))) {
   const { appendFileSync } = require('node:fs')
@@ -52,5 +73,18 @@ describe('the query sandbox on a text answer', () => {
   it('never loads node:module nor node:os', async () => {
     const asked = await sandboxAsks()
     for (const m of ['node:module', 'module', 'node:os', 'os']) expect(asked).not.toContain(`sandbox ${m}`)
+  }, 60_000)
+
+  // Session 43: the stub (dist/fast/child.js, compiled from source at every start) carried the
+  // whole code cache: the seed, the compile from source, the write and its temporary files'
+  // cleanup. It now carries the path of a start from the script's own cache; the rest is
+  // run-cached.js, loaded only when there is no such cache (the first query under these options).
+  it('starts from its own code cache without the code that writes one', async () => {
+    const [first, second] = await sandboxAsksEach(2)
+    const whole = (asked: string[] | undefined): boolean => (asked ?? []).some(a => a.endsWith(join('dist', 'fast', 'run-cached.js')))
+    expect(whole(first), 'no cache of its own yet: the whole code cache is loaded, and the cache written').toBe(true)
+    expect(whole(second), 'its own cache, written by the first').toBe(false)
+    const stub = readFileSync(join(CLI, '..', '..', 'dist', 'fast', 'child.js'), 'latin1')
+    for (const writing of ['createCachedData', 'removeStaleTemps', 'fsyncSync']) expect(stub).not.toContain(writing)
   }, 60_000)
 })
