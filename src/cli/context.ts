@@ -5,7 +5,7 @@ import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
 import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
-import { abortable, createLogger, formatLogRecord, isLogLevel, logRecordWithDir, LOG_LEVELS, runStopSteps, shellWord, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
+import { abortable, createLogger, formatLogRecord, isLogLevel, LazyAbort, logRecordWithDir, LOG_LEVELS, runStopSteps, shellWord, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress } from './progress.js'
 import { readInputFile } from './input.js'
@@ -76,14 +76,11 @@ export class CliContext {
    */
   refreshDaisy?: (ctx: CliContext) => Promise<unknown>
 
-  private readonly signalOf: () => AbortSignal
-
   /**
    * `command`: the command's name (`status`, `keys import`), for what a Daisy directory allows.
-   * `signal`: the command's abort signal, or what makes it at first use (runCli).
+   * `abort`: the command's abort signal, or the abort that makes it at first use (runCli).
    */
-  constructor (readonly opts: GlobalOptions, readonly io: CliIO, signal: AbortSignal | (() => AbortSignal), defaultLogLevel: LogLevel = 'warn', readonly command = '') {
-    this.signalOf = typeof signal === 'function' ? signal : () => signal
+  constructor (readonly opts: GlobalOptions, readonly io: CliIO, private readonly abort: AbortSignal | LazyAbort, defaultLogLevel: LogLevel = 'warn', readonly command = '') {
     this.dataRoot = resolve(opts.dir ?? io.env.PETAL_DIR ?? resolve(homedir(), '.petal'))
     // How a group's placement flushes its files (docs/data-directory.md, "Crash safety").
     if (!setSyncfsMode(io.env.PETAL_SYNCFS)) {
@@ -101,7 +98,13 @@ export class CliContext {
   }
 
   /** Aborted by Ctrl-C, SIGTERM or a failed write of stdout (start.ts). */
-  get signal (): AbortSignal { return this.signalOf() }
+  get signal (): AbortSignal { return this.abort instanceof LazyAbort ? this.abort.signal : this.abort }
+
+  /**
+   * The same abort for Petal's own checks (a write's lock options): it makes no AbortController
+   * until something listens (util/lazy-abort.ts). Never for Node's or a package's APIs.
+   */
+  get probe (): AbortSignal { return this.abort instanceof LazyAbort ? this.abort.probe : this.abort }
 
   /** The data directory; for a Daisy directory, Petal's derived state of it (see `daisy`). */
   get dir (): string { return this.dataRoot }

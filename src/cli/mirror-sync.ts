@@ -25,7 +25,8 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
     // place instead of checkpointing it (storage's leaveConnectionsAtExit).
     const mirror = QueryMirror.open(chain)
     ctx.onClose(() => { mirror.close() })
-    const r = await mirror.sync({ signal: ctx.signal, onProgress: p => { bar?.update({ phase: 'updating', ...p }) } })
+    // The probe: the sync only reads it at its checks and sleeps (no AbortController made for that).
+    const r = await mirror.sync({ signal: ctx.probe, onProgress: p => { bar?.update({ phase: 'updating', ...p }) } })
     bar?.end()
     const stop = r.stoppedAt
     if (stop !== undefined) ctx.logger.warn(stop.message, { code: stop.code, hint: stop.hint })

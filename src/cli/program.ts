@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { join } from 'node:path'
-import { asError, errorCode, errorMessage, hintOf, hintWithDir, isPetalError, type LogLevel } from '../util/index.js'
+import { asError, errorCode, errorMessage, hintOf, hintWithDir, isPetalError, LazyAbort, type LogLevel } from '../util/index.js'
 import { diskFailureOf } from '../block/index.js'
 import { IndexDb, indexUnusable, StorageError, systemFailure } from '../storage/index.js'
 import { CliContext, type CliIO, type GlobalOptions } from './context.js'
@@ -43,11 +43,10 @@ export function newProgram (io: Pick<CliIO, 'stdout' | 'stderr'>): Command {
 
 /**
  * Run `petal` with `argv` (without node and script); resolves to the exit status. `signal`: the
- * command's abort signal, or a function that makes it when a command first asks (start.ts).
+ * command's abort signal, or the abort that makes it when a command first asks (start.ts).
  */
-export async function runCli (argv: string[], io: CliIO, signal?: AbortSignal | (() => AbortSignal)): Promise<number> {
-  let own: AbortSignal | undefined
-  const signalOf = typeof signal === 'function' ? signal : () => signal ?? (own ??= new AbortController().signal)
+export async function runCli (argv: string[], io: CliIO, signal?: AbortSignal | LazyAbort): Promise<number> {
+  const signalOf = signal ?? new LazyAbort()
   let status: number = EXIT.OK
   const program = newProgram(io)
   const actionOf = (m: CommandModule): Action => (body, defaultLogLevel) => async (...args: unknown[]) => {

@@ -2,7 +2,7 @@
 // ES module bundle) or by the CommonJS fast bundle (docs/performance.md, "Start-up").
 import { fstatSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { childExited, killChildProcesses, killChildProcessesSync, trackChildProcess } from '../util/index.js'
+import { childExited, killChildProcesses, killChildProcessesSync, LazyAbort, trackChildProcess } from '../util/index.js'
 import { peekPrestartedSandbox, takePrestartedSandbox } from '../query/sandbox/prestart.js'
 import { runCli } from './program.js'
 import { EXIT, exitCodeOf } from './exit-codes.js'
@@ -19,9 +19,9 @@ import { Stdout } from './stdout.js'
 export async function start (moduleUrl: () => string): Promise<void> {
   // The command's abort signal, made at first use: `status`, `blocks`, `mykeys` never ask for it,
   // and an AbortController loads Node's internal/abort_controller (~0.9 M instructions of a start;
-  // docs/performance.md, "Session 24: start-up"). An abort before anyone asked makes it aborted.
-  let controller: AbortController | undefined
-  const control = (): AbortController => (controller ??= new AbortController())
+  // docs/performance.md, "Session 24: start-up"); a local write only reads it through the probe
+  // (util/lazy-abort.ts, "Session 43: the 100-row import"). An abort makes it, aborted.
+  const control = new LazyAbort()
   let interrupts = 0
   let ending = false
   // Set when the command has returned: what is left is writing out what it said. A stop asked then
@@ -64,7 +64,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
       interrupts++
       if (interrupts > 1 || returned) { endNow(EXIT.INTERRUPTED); return }
       if (sig === 'SIGINT') makeStderr().write('\npetal: stopping cleanly (press Ctrl-C again to force)\n')
-      control().abort()
+      control.abort()
     })
   }
 
@@ -74,7 +74,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
   // /dev/full) stops it too, with a coded error and its status: thrown on a later tick, as it was,
   // it came after the early exit below, which then ended with the command's status, silently.
   const stdout = new Stdout(err => {
-    control().abort()
+    control.abort()
     if (err.code === 'EPIPE') { endNow(141); return }
     const failure = OutputError.of(err)
     if (!ending) makeStderr().write(`petal: error: ${failure.message} [${failure.code}]\n  hint: ${failure.hint ?? ''}\n`)
@@ -92,7 +92,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
     stderrIsTTY: stderrIsTTY(makeStderr),
     exitsAfter: true,
     get packageRoot () { return fileURLToPath(new URL('../..', moduleUrl())) }
-  }, () => control().signal)
+  }, control)
   returned = true
   // A prestarted sandbox no command took (help, a usage error): stop it before leaving.
   const unused = takePrestartedSandbox()

@@ -21,7 +21,8 @@ export function addWaitOption (cmd: Command): Command {
  */
 export function lockOptions (ctx: CliContext, wait: number | undefined): LockOptions {
   return {
-    signal: ctx.signal,
+    // Read at the write's checks; the lock's wait listens on it (and so makes the real signal).
+    signal: ctx.probe,
     timeoutMs: wait === undefined ? undefined : Math.round(wait * 1000),
     onWait: holder => {
       ctx.out.note(`waiting for ${describeWriter(holder)} to finish writing to this data directory${wait === undefined ? ' (Ctrl-C to give up)' : ` (at most ${wait} s)`}…`)
