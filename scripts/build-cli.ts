@@ -193,8 +193,11 @@ const common = {
 // and node:fs/promises (with its readline internals) on every start. The rewrite below replaces
 // their require() calls in dist/fast/code by __petalLazy(), a proxy that requires the module at
 // its first property access; esbuild reads an import's bindings as properties at use
-// (import_x.name), so nothing else changes. node:crypto too: `blocks` hashes nothing.
-const LAZY_BUILTINS = /\brequire\("(node:(?:worker_threads|os|fs\/promises|crypto))"\)/g
+// (import_x.name), so nothing else changes. node:crypto too: `blocks` hashes nothing. And
+// node:module, whose createRequire only a worker's start and @noble's fallback call: it loads
+// Node's ES module loader with it (module, esm/loader, esm/assert, source_map), ~1 M instructions
+// of every command (docs/performance.md, "Session 43: the 100-row import").
+const LAZY_BUILTINS = /\brequire\("(node:(?:worker_threads|os|fs\/promises|crypto|module))"\)/g
 // import.meta.url is the stub's URL, made at its first use (a getter): node:url's URL parser and
 // its lazily compiled functions are not on the path of a command that never asks for it.
 const FAST_BANNER = "const __petalImportMeta = { get url () { return this.u ??= require('node:url').pathToFileURL(__filename).href } };" +

@@ -11,10 +11,11 @@
 // for the two fsyncs of the block and its seal alone, and joined at exit ("Session 26: the 100-row
 // import"). A preloaded script wraps them and reports the calls at exit.
 import { describe, expect, it } from 'vitest'
-import { writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal, spawnPetal } from '../helpers/cli.js'
+import { CLI, petal, spawnPetal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const NODE_CALLS = `const util = require('node:util'); const counts = {}
@@ -40,5 +41,34 @@ describe('a 100-row signimportblock from the CLI', () => {
     }
     const v = await petal(['--dir', dir, 'verify', '--deep'])
     expect(v.code, v.stderr).toBe(0)
+  })
+
+  // Node's module list at exit (a preload that loads nothing itself). internal/abort_controller: the
+  // command's AbortController, which the import's checks read through a probe that makes none
+  // (util/lazy-abort.ts); module: node:module, which brings Node's ES module loader
+  // (esm/loader, esm/assert, source_map) and which only a worker's start or @noble's fallback uses
+  // (build-cli.ts's lazy built-ins). docs/performance.md, "Session 43: the 100-row import".
+  it('loads neither an AbortController nor node:module (and with it the ES module loader)', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const list = join(tmpDir(), 'modules.txt')
+    const preload = join(tmpDir(), 'list.cjs')
+    writeFileSync(preload, `process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')) })\n`)
+    for (const [i, file] of ['a.db', 'b.db'].entries()) {
+      // stdout to a file, as the bench's /dev/null: a pipe's stream would load node:stream, and
+      // with it an AbortController of its own (startup-loads.test.ts does the same).
+      const out = join(tmpDir(), 'out.txt')
+      const fd = openSync(out, 'w')
+      try {
+        execFileSync(process.execPath, ['--require', preload, CLI, '--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), file), 100, i + 1)], { stdio: ['ignore', fd, 'pipe'] })
+      } finally {
+        closeSync(fd)
+      }
+      expect(readFileSync(out, 'utf8')).toMatch(new RegExp(`^block ${i + 1} `))
+      const loaded = readFileSync(list, 'utf8').split('\n')
+      expect(loaded).toContain('NativeModule fs')
+      expect(loaded, 'the import makes no AbortController').not.toContain('NativeModule internal/abort_controller')
+      for (const m of ['module', 'internal/modules/esm/loader', 'internal/source_map/source_map']) expect(loaded).not.toContain(`NativeModule ${m}`)
+    }
   })
 })

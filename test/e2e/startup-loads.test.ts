@@ -49,6 +49,9 @@ describe('what a local command loads', () => {
       expect(loaded, `${args.join(' ')} loads neither zlib nor streams`).not.toContain('NativeModule stream')
       // Nor an AbortController: the command's signal is made when a command asks for it.
       expect(loaded, `${args.join(' ')} makes no AbortController`).not.toContain('NativeModule internal/abort_controller')
+      // Nor node:module, which loads Node's ES module loader with it: required only where used.
+      expect(loaded, `${args.join(' ')} loads no node:module`).not.toContain('NativeModule module')
+      expect(loaded, `${args.join(' ')} loads no node:module`).not.toContain('NativeModule internal/modules/esm/loader')
     }
   })
 
