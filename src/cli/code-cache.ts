@@ -158,7 +158,7 @@ function writableDir (dir: string): boolean {
  * one a process killed before its rename left (a query sandbox its parent ended): each write,
  * rare, removes those first (a run that finds its cache writes nothing, and lists nothing).
  */
-function writeCache (file: string, script: Script, o: { bestEffort: boolean } = { bestEffort: true }): void {
+export function writeCache (file: string, script: Script, o: { bestEffort: boolean } = { bestEffort: true }): void {
   const tmp = atomicTempPath(file)
   try {
     mkdirSync(dirname(file), { recursive: true })

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
-import { runCached } from './code-cache.js'
+import type { Script } from 'node:vm'
+import { runCached, writeCache } from './code-cache.js'
 import { commandWord } from './command-word.js'
 import type { prestart } from './fast-prestart.js'
 
@@ -11,8 +12,9 @@ import type { prestart } from './fast-prestart.js'
  * (help, `--version`, an unknown word, an option listed in `unless`) runs the ES module bundle
  * dist/bundle/main.js. The build writes `FastCommands`.
  *
- * The router is compiled from source on every start (it reads the code caches), so it holds only
- * what every command needs: what `query` and `verify` start alongside themselves is a script of
+ * The router reads the code caches, so its own is read by bin/petal.js (keepRouterCache below), and
+ * without it (a first run, Node options) it is compiled from source: it holds only what every
+ * command needs: what `query` and `verify` start alongside themselves is a script of
  * its own (fast-prestart.ts, dist/fast/prestart.js), loaded for them alone (docs/performance.md,
  * "Session 23: start-up").
  */
@@ -27,13 +29,17 @@ export interface FastCommands {
 
 /** Route this process's command: `here` is dist/fast, `load` the router's own `require` (it is dist/fast/petal.js). */
 export function startFast (here: string, fast: FastCommands, load: NodeJS.Require): void {
+  keepRouterCache()
   const args = process.argv.slice(2)
   const word = commandWord(args, new Set(fast.takesValue))
   const name = word !== undefined && Object.hasOwn(fast.commands, word) ? fast.commands[word] : undefined
   const unless = word !== undefined && fast.unless !== undefined && Object.hasOwn(fast.unless, word) ? fast.unless[word] : undefined
   // Anywhere on the line (even as another option's value): the ES module bundle runs any command.
   if (name === undefined || (unless !== undefined && args.some(a => a === unless || a.startsWith(`${unless}=`)))) {
-    void import(process.getBuiltinModule('node:url').pathToFileURL(join(here, '..', 'bundle', 'main.js')).href)
+    const url = process.getBuiltinModule('node:url').pathToFileURL(join(here, '..', 'bundle', 'main.js')).href
+    // Run through bin/petal.js's code cache, the router's script has no loader for import() of its
+    // own: bin/petal.js's import() is handed over (keepRouterCache).
+    void (esmImport ?? (async (u: string) => await import(u)))(url)
     return
   }
   if (name === 'query' || name === 'verify') {
@@ -44,3 +50,22 @@ export function startFast (here: string, fast: FastCommands, load: NodeJS.Requir
   }
   runCached({ code: join(here, 'code', `cmd-${name}.js`), as: join(here, 'petal.js'), require: load, name, cacheDir: join(here, 'cache'), seedDir: join(here, 'seed'), writeAt: 'exit' })
 }
+
+/**
+ * The router's own code cache, which bin/petal.js reads before it runs the router (docs/performance.md,
+ * "Session 43: the 100-row import"): when it found none (or V8 refused it), it hands over the
+ * router's script and the cache's name, and the cache is written at a successful exit, holding
+ * what this run compiled of the router, as a command's is.
+ */
+function keepRouterCache (): void {
+  const slot = Symbol.for('petal.router-cache')
+  const own = Reflect.get(globalThis, slot) as { file?: string, script?: Script, import: (url: string) => Promise<unknown> } | undefined
+  if (own === undefined) return
+  Reflect.deleteProperty(globalThis, slot)
+  esmImport = own.import
+  const { file, script } = own
+  if (file !== undefined && script !== undefined) process.once('exit', code => { if (code === 0) writeCache(file, script) })
+}
+
+/** bin/petal.js's import(), when it runs the router through the code cache (keepRouterCache). */
+let esmImport: ((url: string) => Promise<unknown>) | undefined
