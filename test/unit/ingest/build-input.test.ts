@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { buildInput } from '../../../src/ingest/build-input.js'
 import type { PendingRow } from '../../../src/ingest/pending-schema.js'
 import { PendingRowEncoder } from '../../../src/ingest/row-codec.js'
@@ -14,7 +14,7 @@ const tables = new Map([['t', table]])
 
 /**
  * `n` pending rows of t. After the first 300 the generator holds its thread for 30 ms, so the
- * build has run past its turn (YIELD_EVERY_MS) by the next chunk's end, whatever the machine's speed.
+ * build has run past its turn (YIELD_EVERY_NS) by the next chunk's end, whatever the machine's speed.
  */
 function * rows (n: number): Generator<PendingRow> {
   const enc = new PendingRowEncoder()
@@ -35,6 +35,22 @@ describe('buildInput: the seal\'s input file', () => {
     // Until session 42 the build never yielded: it returned all 5,000 rows before the handler ran.
     const build = (async () => await buildInput(path, rows(5_000), tables, 64 << 20, controller.signal))()
     await expect(build).rejects.toBeInstanceOf(AbortError)
+    rmSync(path, { force: true })
+  })
+
+  it('gives those turns also when the wall clock is stepped back during the build (an NTP step): the stop still ends it', async () => {
+    const path = join(tmpDir(), 'in.db')
+    const controller = new AbortController()
+    setImmediate(() => { controller.abort() })
+    // From its first row on, the build sees the wall clock an hour back and standing there: until
+    // review43 its turns were timed by Date.now(), which then never got 20 ms past the last turn, so
+    // it built every row before the stop was seen.
+    const stepped = Date.now() - 3_600_000
+    const now = vi.spyOn(Date, 'now').mockReturnValue(stepped)
+    try {
+      const build = (async () => await buildInput(path, rows(5_000), tables, 64 << 20, controller.signal))()
+      await expect(build).rejects.toBeInstanceOf(AbortError)
+    } finally { now.mockRestore() }
     rmSync(path, { force: true })
   })
 
