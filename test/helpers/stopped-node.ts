@@ -1,9 +1,11 @@
 // Two nodes of one chain in a process of their own, connected to each other, the first with its
 // HTTP API and an open GET /events client: both stopped, then what is left to keep this process
-// alive is printed (process.getActiveResourcesInfo(): ref'd timers, sockets, servers) as JSON.
+// alive (process.getActiveResourcesInfo(): ref'd timers, sockets, servers) and which of the timers'
+// holders stop-timers.ts found on the running first node are printed as JSON ({ left, reached }).
 //   node --import tsx test/helpers/stopped-node.ts
 import '../../src/polyfills.js'
 import { request } from 'node:http'
+import { stopTimersReached } from '../../src/network/stop-timers.js'
 import { PetalNode } from '../../src/node/index.js'
 import { newTestChain, fixtureKey } from './chain.js'
 import { addrOf, cloneGenesis, fastOptions } from './network.js'
@@ -23,6 +25,7 @@ await waitFor(() => a.peers().length > 0 && b.peers().length > 0, { timeout: 30_
 const events = request(`${a.httpUrl ?? ''}api/v1/events`)
 await new Promise<void>((resolve, reject) => { events.on('response', res => { res.resume(); res.on('error', () => {}); resolve() }).on('error', reject).end() })
 events.on('error', () => {})
+const reached = stopTimersReached(a.network.libp2p)
 await a.stop()
 await b.stop()
 removeTmpDirs()
@@ -30,4 +33,4 @@ removeTmpDirs()
 // on the next turns of the event loop; what is left after them is what a stopped node leaves.
 await new Promise(resolve => setImmediate(resolve))
 await new Promise(resolve => setImmediate(resolve))
-process.stdout.write(JSON.stringify(process.getActiveResourcesInfo().filter(r => r !== 'TTYWrap' && r !== 'PipeWrap')) + '\n')
+process.stdout.write(JSON.stringify({ left: process.getActiveResourcesInfo().filter(r => r !== 'TTYWrap' && r !== 'PipeWrap'), reached }) + '\n')

@@ -18,6 +18,11 @@ describe('a stopped node leaves nothing running', () => {
     child.stderr.on('data', (d: Buffer) => { err += d.toString() })
     const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
     expect(code, err).toBe(0)
-    expect(JSON.parse(out.trim()), 'what process.getActiveResourcesInfo() lists once both nodes have stopped').toEqual([])
+    const r = JSON.parse(out.trim()) as { left: string[], reached: Record<string, boolean> }
+    // Said first and on its own: after an upgrade of libp2p, a holder no longer found means
+    // stop-timers.ts reaches nothing there (see whether libp2p still leaves that timer; update or
+    // remove the code), whether or not a timer is left.
+    expect(r.reached, 'the timers\' holders src/network/stop-timers.ts finds on a running node (false: libp2p\'s shape changed)').toEqual({ heartbeat: true, addressUpdate: true })
+    expect(r.left, 'what process.getActiveResourcesInfo() lists once both nodes have stopped').toEqual([])
   }, 60_000)
 })
