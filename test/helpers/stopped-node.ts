@@ -29,6 +29,12 @@ const reached = stopTimersReached(a.network.libp2p)
 await a.stop()
 await b.stop()
 removeTmpDirs()
+// libp2p's job queues (it-queue) end with 'empty' and 'idle' events debounced by 1 ms timers, which
+// a loaded machine may not have run yet after two turns of the event loop (4 runs in 30, ten at a
+// time: ['Timeout', 'Timeout'], both it-queue's). Node runs timers in the order they fall due, so
+// once this one has run, every timer due within 50 ms of the stops has run too; what is left holds
+// the process longer (the 1 s timers this check is about). Not a wait for something to finish.
+await new Promise(resolve => setTimeout(resolve, 50))
 // What is closed on our side (the SSE client's socket, once the server has ended its stream) goes
 // on the next turns of the event loop; what is left after them is what a stopped node leaves.
 await new Promise(resolve => setImmediate(resolve))
