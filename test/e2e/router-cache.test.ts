@@ -2,19 +2,19 @@
 // reads and the router writes at a plain run's exit (docs/performance.md, "Session 43: the 100-row
 // import"): compiled from source it cost every command ~2 M instructions. What must hold: the
 // cache is written once and then used as it is; a damaged one (V8 would crash on a damaged body)
-// or a named pipe in its place is no cache; a process with Node options runs without it; the ES
-// module bundle's commands (help, --version) still run, with nothing on stderr. The cache directory
-// is the build's, shared with every test file running beside this one: nothing here assumes it
-// holds no router cache, or that only this file's runs write one.
+// or a named pipe in its place is no cache; a process with Node options runs without it and writes
+// none; the ES module bundle's commands (help, --version) still run, with nothing on stderr. Each
+// case runs a copy of the installation of its own (helpers/install.ts): the build's cache
+// directory is shared with every test file running beside this one, whose commands write it.
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { petal } from '../helpers/cli.js'
+import { installationCopy } from '../helpers/install.js'
 import { tmpDir } from '../helpers/tmp.js'
 
-const CACHE_DIR = join(import.meta.dirname, '..', '..', 'dist', 'fast', 'cache')
-const routerCaches = (): string[] => readdirSync(CACHE_DIR).filter(f => /^router-.*\.v8$/.test(f))
+const routerCaches = (cacheDir: string): string[] => readdirSync(cacheDir).filter(f => /^router-.*\.v8$/.test(f))
 // A plain process: no Node options (vitest's own must not reach the command).
 const PLAIN = { NODE_OPTIONS: '' }
 
@@ -26,16 +26,19 @@ function twoCopies (file: string): boolean {
 
 describe('the router\'s code cache', () => {
   it('is written by the first plain run, then read as it is; a damaged one is rewritten; a named pipe there is no cache', async () => {
+    const { cli, cacheDir } = installationCopy()
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'], { env: PLAIN })).code).toBe(0)
-    const first = await petal(['--dir', dir, 'status'], { env: PLAIN })
+    expect((await petal(['--dir', dir, 'init'], { cli, env: PLAIN })).code).toBe(0)
+    const first = await petal(['--dir', dir, 'status'], { cli, env: PLAIN })
     expect(first.code, first.stderr).toBe(0)
-    const [name = ''] = routerCaches()
+    const caches = routerCaches(cacheDir)
+    expect(caches).toHaveLength(1)
+    const [name = ''] = caches
     expect(name).toMatch(/^router-v\d+\.\d+\.\d+-\w+-\d+-\d+\.v8$/)
-    const file = join(CACHE_DIR, name)
+    const file = join(cacheDir, name)
     expect(twoCopies(file)).toBe(true)
     const written = statSync(file)
-    const again = await petal(['--dir', dir, 'status'], { env: PLAIN })
+    const again = await petal(['--dir', dir, 'status'], { cli, env: PLAIN })
     expect(again.code, again.stderr).toBe(0)
     expect(again.stdout).toBe(first.stdout)
     // Found and taken: not written again.
@@ -45,7 +48,7 @@ describe('the router\'s code cache', () => {
     const bytes = readFileSync(file)
     bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff
     writeFileSync(file, bytes)
-    const damaged = await petal(['--dir', dir, 'status'], { env: PLAIN })
+    const damaged = await petal(['--dir', dir, 'status'], { cli, env: PLAIN })
     expect(damaged.code, damaged.stderr).toBe(0)
     expect(damaged.stdout).toBe(first.stdout)
     expect(twoCopies(file)).toBe(true)
@@ -53,7 +56,7 @@ describe('the router\'s code cache', () => {
     rmSync(file)
     execFileSync('mkfifo', [file])
     try {
-      const piped = await petal(['--dir', dir, 'status'], { env: PLAIN })
+      const piped = await petal(['--dir', dir, 'status'], { cli, env: PLAIN })
       expect(piped.code, piped.stderr).toBe(0)
       expect(piped.stdout).toBe(first.stdout)
     } finally {
@@ -61,18 +64,21 @@ describe('the router\'s code cache', () => {
     }
   })
 
-  it('a process with Node options runs without it; help and --version run from the ES module bundle with it', async () => {
+  it('a process with Node options runs without it and writes none; help and --version run from the ES module bundle with it', async () => {
+    const { cli, cacheDir } = installationCopy()
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'], { env: PLAIN })).code).toBe(0)
-    const plain = await petal(['--dir', dir, 'status'], { env: PLAIN })
+    const withOptions = { NODE_OPTIONS: '--max-old-space-size=3003' }
+    expect((await petal(['--dir', dir, 'init'], { cli, env: withOptions })).code).toBe(0)
+    const optioned = await petal(['--dir', dir, 'status'], { cli, env: withOptions })
+    expect(optioned.code, optioned.stderr).toBe(0)
+    expect(routerCaches(cacheDir)).toEqual([])
+    const plain = await petal(['--dir', dir, 'status'], { cli, env: PLAIN })
     expect(plain.code, plain.stderr).toBe(0)
-    expect(routerCaches().length).toBeGreaterThan(0)
-    const withOptions = await petal(['--dir', dir, 'status'], { env: { NODE_OPTIONS: '--max-old-space-size=3003' } })
-    expect(withOptions.code, withOptions.stderr).toBe(0)
-    expect(withOptions.stdout).toBe(plain.stdout)
+    expect(plain.stdout).toBe(optioned.stdout)
+    expect(routerCaches(cacheDir)).toHaveLength(1)
     // The router's import() of the ES module bundle is bin/petal.js's: the cached script has none.
     for (const args of [['--version'], ['--help']]) {
-      const r = await petal(args, { env: PLAIN })
+      const r = await petal(args, { cli, env: PLAIN })
       expect(r.code, r.stderr).toBe(0)
       expect(r.stdout).not.toBe('')
       expect(r.stderr).toBe('')

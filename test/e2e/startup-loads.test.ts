@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CLI, petal, petalLogged } from '../helpers/cli.js'
+import { installationCopy } from '../helpers/install.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -59,16 +60,15 @@ describe('what a local command loads', () => {
     const dir = join(tmpDir(), 'node')
     const init = await petal(['--dir', dir, 'init'])
     expect(init.code, init.stderr).toBe(0)
-    // The caches live in the installation, so an earlier run of this file left status's: without
-    // them, what follows sees what this run's commands write, not what the last one wrote (a second
-    // run in one build found the NODE_OPTIONS cache there already). A cache is optional: another
-    // test's status run that finds none compiles from the seed.
-    const cacheDir = join(ROOT, 'dist', 'fast', 'cache')
+    // The caches live in the installation: a copy of it without them, so that what follows sees
+    // what this test's commands write, not what an earlier run or another test file's commands
+    // wrote (the build's are shared with the files running beside this one, and one of their
+    // status runs rewrote the plain cache between this test's read and its check).
+    const { cli, cacheDir } = installationCopy()
     const statusCaches = (): string[] => readdirSync(cacheDir).filter(f => /^status-.*\.v8$/.test(f))
-    for (const f of statusCaches()) rmSync(join(cacheDir, f), { force: true })
     for (const args of [['status'], ['blocks'], ['mykeys'], ['--json', 'status'], ['verify']]) {
       const log = join(tmpDir(), 'imports.log')
-      const r = await petalLogged(['--dir', dir, ...args], { log })
+      const r = await petalLogged(['--dir', dir, ...args], { log, cli })
       expect(r.code, r.stderr).toBe(0)
       const loaded = readFileSync(log, 'utf8')
       // The log does record packages: the command's own SQLite addon is in it.
@@ -87,15 +87,15 @@ describe('what a local command loads', () => {
     expect(statusCaches()).not.toEqual([])
     // The seed the build left for it has the name a plain `petal` looks for (the log above runs
     // with options of its own): a first run without a cache starts from it.
-    expect((await petal(['--dir', dir, 'status'])).code).toBe(0)
-    const seed = readdirSync(join(ROOT, 'dist', 'fast', 'seed')).filter(f => /^status-.*\.v8$/.test(f))
+    expect((await petal(['--dir', dir, 'status'], { cli })).code).toBe(0)
+    const seed = readdirSync(join(cacheDir, '..', 'seed')).filter(f => /^status-.*\.v8$/.test(f))
     expect(seed).toHaveLength(1)
     expect(cached()).toContain(seed[0])
     // NODE_OPTIONS (not in execArgv) names a cache of its own: a V8 flag there makes V8 refuse the
     // plain one, which one name for both would rewrite at every switch.
     const before = statusCaches()
     const plain = readFileSync(join(cacheDir, seed[0] ?? ''))
-    expect((await petal(['--dir', dir, 'status'], { env: { NODE_OPTIONS: '--max-old-space-size=3001' } })).code).toBe(0)
+    expect((await petal(['--dir', dir, 'status'], { cli, env: { NODE_OPTIONS: '--max-old-space-size=3001' } })).code).toBe(0)
     const added = statusCaches().filter(f => !before.includes(f))
     expect(added).toHaveLength(1)
     expect(readFileSync(join(cacheDir, seed[0] ?? '')).equals(plain), 'the plain cache is not rewritten').toBe(true)

@@ -7,9 +7,9 @@ export interface Exit { code: number | null, signal: NodeJS.Signals | null, stdo
 
 export interface Spawned { child: ChildProcess, exit: Promise<Exit> }
 
-/** Start the built `petal` CLI as a separate process (run `npm run build` first). */
-export function spawnPetal (args: string[], o: { env?: Record<string, string>, cwd?: string, nodeOptions?: string[] } = {}): Spawned {
-  const child = spawn(process.execPath, [...o.nodeOptions ?? [], CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Start the built `petal` CLI (`cli`: another installation's, helpers/install.ts) as a separate process (run `npm run build` first). */
+export function spawnPetal (args: string[], o: { env?: Record<string, string>, cwd?: string, nodeOptions?: string[], cli?: string } = {}): Spawned {
+  const child = spawn(process.execPath, [...o.nodeOptions ?? [], o.cli ?? CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -20,9 +20,9 @@ export function spawnPetal (args: string[], o: { env?: Record<string, string>, c
 
 const IMPORT_LOGGER = join(import.meta.dirname, 'log-imports.mjs')
 
-/** Run `petal` to completion with the URL of every module it loads recorded in `log`, one per line. */
-export async function petalLogged (args: string[], o: { log: string, env?: Record<string, string>, cwd?: string }): Promise<Exit> {
-  const child = spawn(process.execPath, ['--import', IMPORT_LOGGER, CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env, PETAL_TEST_IMPORT_LOG: o.log }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Run `petal` (`cli`: another installation's, helpers/install.ts) to completion with the URL of every module it loads recorded in `log`, one per line. */
+export async function petalLogged (args: string[], o: { log: string, env?: Record<string, string>, cwd?: string, cli?: string }): Promise<Exit> {
+  const child = spawn(process.execPath, ['--import', IMPORT_LOGGER, o.cli ?? CLI, ...args], { cwd: o.cwd, env: { ...process.env, NO_COLOR: '1', ...o.env, PETAL_TEST_IMPORT_LOG: o.log }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -30,8 +30,8 @@ export async function petalLogged (args: string[], o: { log: string, env?: Recor
   return await new Promise(resolve => { child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) }) })
 }
 
-/** Run `petal` to completion. */
-export async function petal (args: string[], o: { env?: Record<string, string>, cwd?: string } = {}): Promise<Exit> {
+/** Run `petal` (`cli`: another installation's, helpers/install.ts) to completion. */
+export async function petal (args: string[], o: { env?: Record<string, string>, cwd?: string, cli?: string } = {}): Promise<Exit> {
   return await spawnPetal(args, o).exit
 }
 
