@@ -20,11 +20,13 @@ export interface Held {
 
 /**
  * Run an ES module `script` under node with tsx (so it may import src/), in a new PID namespace
- * (`own`: under IN_NEW_NAMESPACE) or in this one; resolves once it has printed its first line, a
- * JSON object. The script keeps what it holds until its stdin closes.
+ * (`own`: under IN_NEW_NAMESPACE), in this one, or under a command line of the caller's (`wrap`;
+ * `here` is then the wrapper's pid); resolves once it has printed its first line, a JSON object.
+ * The script keeps what it holds until its stdin closes.
  */
-export async function holdIn (script: string, o: { own: boolean }): Promise<Held> {
-  const argv = [...o.own ? IN_NEW_NAMESPACE : [], process.execPath, '--import', 'tsx', '--input-type=module', '-e', script]
+export async function holdIn (script: string, o: { own: boolean } | { wrap: string[] }): Promise<Held> {
+  const own = 'own' in o && o.own
+  const argv = [...'wrap' in o ? o.wrap : own ? IN_NEW_NAMESPACE : [], process.execPath, '--import', 'tsx', '--input-type=module', '-e', script]
   const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
@@ -36,7 +38,7 @@ export async function holdIn (script: string, o: { own: boolean }): Promise<Held
   })
   const pid = child.pid ?? 0
   // Under unshare --fork, node is unshare's one child (pid 1 in its namespace).
-  const here = o.own ? Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()) : pid
+  const here = own ? Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()) : pid
   return { said: JSON.parse(line) as Record<string, unknown>, here, stop: async () => { child.stdin.end(); await exited } }
 }
 

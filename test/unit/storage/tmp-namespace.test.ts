@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataDir, cleanTmp } from '../../../src/storage/index.js'
+import { holdIn, unsharePid } from '../../helpers/pid-namespace.js'
 import { FOREIGN_TEMP_MAX_AGE_MS, pidNamespace, processAlive, removeStaleTemps } from '../../../src/util/stale-temps.js'
 
 const STORAGE = join(import.meta.dirname, '../../../src/storage/index.ts')
@@ -25,28 +25,14 @@ interface Made { pid: number, files: string[] }
 
 /** Run the writer (under `wrap`, a command line before node's) until it has made its files; `stop` lets it exit. */
 async function startWriter (root: string, wrap: string[]): Promise<Made & { stop: () => Promise<void> }> {
-  const argv = [...wrap, process.execPath, '--import', 'tsx', '--input-type=module', '-e', writerScript(root)]
-  const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<void>(resolve => { child.on('close', () => { resolve() }) })
-  const line = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out) })
-    void exited.then(() => { reject(new Error(`the writer exited first: ${err}`)) })
-  })
-  return { ...(JSON.parse(line) as Made), stop: async () => { child.stdin.end(); await exited } }
+  const held = await holdIn(writerScript(root), { wrap })
+  return { ...(held.said as unknown as Made), stop: held.stop }
 }
 
 /** A pid no process of this namespace has now (for the writer in another namespace to take there). */
 function freePid (): number {
   for (let pid = 23_456; pid < 32_000; pid += 97) if (!processAlive(pid) && !processAlive(pid + 1)) return pid
   throw new Error('no free pid')
-}
-
-/** Whether this process may start one in a new PID namespace with its own /proc (root, util-linux's unshare). */
-function unsharePid (): boolean {
-  return process.platform === 'linux' && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0
 }
 
 function runCleaners (root: string): void {
