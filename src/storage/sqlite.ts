@@ -28,7 +28,7 @@ let leaving = false
  * From now on closeOrLeave leaves writable WAL-mode connections open until the process exits.
  * Only for a process that ends right after (the CLI once its command has returned, start.ts): a
  * process that goes on would hold their descriptors and locks. If it ends the usual way instead of
- * by process.exit, better-sqlite3 closes them at Node's teardown, as close() would have.
+ * by the CLI's explicit exit, better-sqlite3 closes them at Node's teardown, as close() would have.
  */
 export function leaveConnectionsAtExit (): void { leaving = true }
 
