@@ -5,12 +5,16 @@ import { pidNamespace, procIsOwn } from './stale-temps.js'
 /**
  * Whether a pid recorded with PID namespace `ns` (node-state.json's and writer.json's `pid_ns`)
  * names a process of this one's: only then do process.kill and /proc mean that process here. A
- * record without a namespace (an older Petal's), or a process that cannot read its own (no /proc),
- * keeps the rule from before namespaces were recorded: the pid is taken as this namespace's.
+ * record without a namespace (an older Petal's), or a process that cannot read its own for want
+ * of a /proc, keeps the rule from before namespaces were recorded: the pid is taken as this
+ * namespace's. One whose /proc is another namespace's, where it is not (procIsOwn: `nsenter
+ * --mount` into a container), cannot read its own either, but the recorded writer could read its
+ * namespace in a /proc that listed it: that writer's pid is not taken as one of this namespace.
  */
 export function sameNamespace (ns: string | undefined): boolean {
   const own = pidNamespace()
-  return ns === undefined || ns === '' || own === '' || ns === own
+  if (ns === undefined || ns === '' || ns === own) return true
+  return own === '' && procIsOwn()
 }
 
 /**

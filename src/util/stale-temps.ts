@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
+import { existsSync, lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorCode } from './narrow.js'
 
@@ -49,14 +49,16 @@ let procOwn: boolean | undefined
 /**
  * Whether /proc's pids are this process's: false in a PID namespace whose /proc was not mounted
  * for it (`unshare --pid --fork` without --mount-proc), where /proc/PID and /proc/locks name other
- * processes than process.kill(PID) does. True where /proc cannot be read (its readers then fail).
+ * processes than process.kill(PID) does, and where /proc is a namespace's this process is not in
+ * (`nsenter --mount` into a container from outside it): there /proc/self does not exist while
+ * /proc does. True where there is no /proc (its readers then fail).
  */
 export function procIsOwn (): boolean {
   if (procOwn === undefined) {
     try {
       procOwn = readlinkSync('/proc/self') === String(process.pid)
     } catch {
-      procOwn = true
+      procOwn = !existsSync('/proc/stat')
     }
   }
   return procOwn

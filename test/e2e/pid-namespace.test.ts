@@ -100,6 +100,31 @@ describe.runIf(unsharePid())('a node and petal status in one PID namespace witho
   })
 })
 
+describe.runIf(unsharePid())('petal status with the /proc of a namespace it is not in', () => {
+  // `nsenter --mount` into a container from outside it (its files, its /proc): /proc lists the
+  // container's processes and not this one (no /proc/self), so this process cannot read its own
+  // namespace. Until review44 it took /proc as its own: node-state.json's pid 1 (the container's
+  // node) was alive here (this namespace's init) and the holder /proc/locks listed, so status
+  // gave `"pid": 1` to kill, and ALREADY_RUNNING's hint said `kill 1`.
+  it('names the node as of another namespace, with no pid to kill here (failed before review44: pid 1)', async () => {
+    const dir = await newDir()
+    await holding(dir, { own: true, pull: false }, h => {
+      const inside = (args: string[]): ReturnType<typeof spawnSync> => spawnSync('nsenter', [`--mount=/proc/${h.here}/ns/mnt`, process.execPath, CLI, '--dir', dir, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } })
+      const probe = spawnSync('nsenter', [`--mount=/proc/${h.here}/ns/mnt`, 'readlink', '/proc/self'], { encoding: 'utf8' })
+      expect(probe.status).not.toBe(0) // the premise: /proc there does not list this namespace's processes
+      const j = inside(['--json', 'status'])
+      expect(j.status, String(j.stderr)).toBe(0)
+      const node = JSON.parse(String(j.stdout)).node
+      expect(node).toMatchObject({ running: true, other_pid_ns: true, ns_pid: 1, pid_ns: h.said.ns, role: 'signatory' })
+      expect(node.pid).toBeUndefined()
+      const run = inside(['run', '--http', 'off', '--listen', '/ip4/127.0.0.1/tcp/0'])
+      expect(run.status).not.toBe(0)
+      expect(String(run.stderr)).toContain(`a node (pid 1 in another PID namespace) is already running on ${dir}`)
+      expect(String(run.stderr)).toContain('`kill 1` in its PID namespace')
+    })
+  })
+})
+
 describe.runIf(unsharePid())('a pull in another PID namespace', () => {
   it('keeps signimportblock from sealing beside it, from outside its namespace and from inside another (failed on 486eeac: the block was sealed)', async () => {
     const dir = await newDir()
