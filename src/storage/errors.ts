@@ -1,5 +1,5 @@
 import { PetalError, registerErrorClass, type CodeDoc } from '../util/index.js'
-import type { WriterRecord } from './writer-record.js'
+import type { WriterDetails } from './writer-record.js'
 
 export const STORAGE_ERROR_CODES = [
   'NOT_INITIALISED',
@@ -41,13 +41,13 @@ export interface StorageErrorDetails {
   DATA_DIR_NOT_EMPTY: None
   CHAINPARAMS_INVALID: None
   /** `rebuilder`: the `petal reindex` that is rebuilding the index right now (writer.json), when one is */
-  INDEX_CORRUPT: { rebuilder?: WriterRecord }
+  INDEX_CORRUPT: { rebuilder?: WriterDetails }
   DATA_DIR_READONLY: None
   WRITE_INTERRUPTED: None
   /** `holder`: the process that holds the write lock, when it has said who it is (writer.json) */
-  LOCK_TIMEOUT: { holder?: WriterRecord | undefined }
+  LOCK_TIMEOUT: { holder?: WriterDetails | undefined }
   /** `holder`: as for LOCK_TIMEOUT */
-  INDEX_BUSY: { holder?: WriterRecord | undefined }
+  INDEX_BUSY: { holder?: WriterDetails | undefined }
   /** `path`: the file of the data directory that is not a regular file */
   DATA_FILE_NOT_REGULAR: { path: string }
   DISK_FULL: SystemFailure

@@ -5,7 +5,7 @@ import { errorCode, errorMessage } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
-import { describeWriter, readWriterRecord, REINDEX_WORK, writerPid } from './writer-record.js'
+import { describeWriter, readWriterRecord, REINDEX_WORK, writerDetails, writerPid } from './writer-record.js'
 
 /** File name of the write-lock holder's record, beside chain.db. */
 export const WRITER_RECORD = 'writer.json'
@@ -22,7 +22,7 @@ export function indexOpenFailure (err: unknown, path: string): StorageError {
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
     const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
     return new StorageError('INDEX_BUSY', `the chain index ${path} stayed locked by ${describeWriter(holder)}: ${msg}`, {
-      hint: 'run the command again when that process has finished', details: { holder }, cause: err
+      hint: 'run the command again when that process has finished', details: { holder: writerDetails(holder) }, cause: err
     })
   }
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN') {
@@ -76,7 +76,7 @@ export function indexUnusable (path: string, problem: string, cause?: unknown): 
       hint: unseen
         ? `wait for that reindex to finish (${writerPid(holder)}, not visible from here), then run the command again; if no reindex runs there any more, remove ${join(dirname(path), WRITER_RECORD)} and run \`petal reindex\``
         : `wait for that reindex to finish (${writerPid(holder)}), then run the command again`,
-      details: { rebuilder: holder },
+      details: { rebuilder: writerDetails(holder) },
       cause
     })
   }

@@ -6,7 +6,7 @@ import { commitWal } from './wal-commit.js'
 import { syncWalDirOnce } from './wal-sync.js'
 import { claimLog } from './wal-claims.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
-import { clearWriterRecord, describeWriter, readWriterRecord, writeWriterRecord, type WriterRecord } from './writer-record.js'
+import { clearWriterRecord, describeWriter, readWriterRecord, writerDetails, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
 export interface LockOptions {
   signal?: AbortSignal
@@ -148,7 +148,7 @@ export class IndexWriteLock {
     const holder = readWriterRecord(this.recordPath)
     return new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${describeWriter(holder)}, which is writing to this data directory`, {
       hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
-      details: { holder }
+      details: { holder: writerDetails(holder) }
     })
   }
 

@@ -114,6 +114,21 @@ export function readWriterRecord (path: string): WriterRecord | undefined {
 /** `pid 4242`, or `pid 7 in another PID namespace[, 31337 here]`: the writer's pid as it can be used here. */
 export function writerPid (r: WriterRecord): string { return namedPid(r.pid, r.pid_ns, r.here) }
 
+/**
+ * The record as an error's details give it (`--json`, the API: LOCK_TIMEOUT's and INDEX_BUSY's
+ * `holder`, INDEX_CORRUPT's `rebuilder`), shaped as `petal status --json`'s node: `pid` is a pid
+ * of this namespace or absent, so that a script that kills it never reaches another process. A
+ * writer of another PID namespace has `other_pid_ns`, `ns_pid` (its pid there) and `pid_ns`.
+ */
+export function writerDetails (r: WriterRecord | undefined): WriterDetails | undefined {
+  if (r === undefined || sameNamespace(r.pid_ns)) return r
+  const { pid, here, ...rest } = r
+  return { ...(here === undefined ? {} : { pid: here }), other_pid_ns: true, ns_pid: pid, ...rest }
+}
+
+/** writerDetails' shape: WriterRecord's where the writer is of this namespace. */
+export interface WriterDetails { pid?: number, other_pid_ns?: true, ns_pid?: number, pid_ns?: string, work: string, since: string }
+
 /** `pid 4242 (signimportblock data.db, since 2026-…Z)`, or a plain phrase without a record. */
 export function describeWriter (r: WriterRecord | undefined): string {
   return r === undefined ? 'another process (it has not said which)' : `${writerPid(r)} (${r.work}, since ${r.since})`

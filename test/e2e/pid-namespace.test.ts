@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pidNamespace } from '../../src/util/index.js'
 import { makeSqlite } from '../helpers/chain.js'
 import { CLI, petal } from '../helpers/cli.js'
-import { holdIn, runInNewNamespace, unsharePid, type Held } from '../helpers/pid-namespace.js'
+import { holdIn, IN_NEW_NAMESPACE, runInNewNamespace, unsharePid, type Held } from '../helpers/pid-namespace.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
 
 // A node or a pull in another PID namespace than the command that looks at its data directory (a
 // CLI or a sidecar in a second container on the same volume): its node-state.json names a pid
@@ -143,5 +144,30 @@ describe.runIf(unsharePid())('a pull in another PID namespace', () => {
     })
     const tip = JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout)
     expect(tip).toMatchObject({ tip: { height: 0 }, node: { running: false } })
+  })
+})
+
+describe.runIf(unsharePid())('a writer in another PID namespace, as --json errors name it', () => {
+  // LOCK_TIMEOUT's `holder` (and INDEX_BUSY's, INDEX_CORRUPT's `rebuilder`) gave writer.json as
+  // read: `"pid": 1`, the writer's pid in its own namespace, which here is init. Now shaped as
+  // status --json's node: `pid` only where a pid here names it, `ns_pid` its pid there.
+  it('LOCK_TIMEOUT gives its pid here, not its pid there (failed before review44: "pid": 1)', async () => {
+    const dir = await newDir()
+    const pause = join(tmpDir(), 'pause')
+    const big = makeSqlite(join(tmpDir(), 'big.db'), 50)
+    const writer = spawn(IN_NEW_NAMESPACE[0] ?? '', [...IN_NEW_NAMESPACE.slice(1), process.execPath, CLI, '--dir', dir, 'signimportblock', big], { env: { ...process.env, PETAL_PAUSE: 'sign-import:locked', PETAL_PAUSE_FILE: pause }, stdio: 'ignore' })
+    const ended = new Promise<number | null>(resolve => { writer.on('close', code => { resolve(code) }) })
+    try {
+      await waitFor(() => existsSync(pause), { what: 'the writer in its namespace to hold the lock' })
+      const here = Number(readFileSync(`/proc/${writer.pid ?? 0}/task/${writer.pid ?? 0}/children`, 'utf8').trim())
+      const r = await petal(['--dir', dir, '--json', 'signimportblock', '--wait', '0.2', makeSqlite(join(tmpDir(), 'c.db'), 2)])
+      expect(r.code, r.stderr).toBe(4)
+      const holder = JSON.parse(r.stdout || r.stderr).error.holder
+      expect(holder).toMatchObject({ pid: here, other_pid_ns: true, ns_pid: 1, work: 'signimportblock big.db' })
+      expect(holder.pid_ns).not.toBe(pidNamespace())
+    } finally {
+      rmSync(pause, { force: true })
+    }
+    expect(await ended).toBe(0)
   })
 })
