@@ -91,7 +91,10 @@ describe.runIf(unsharePid())('a node and petal status in one PID namespace witho
   it('petal status names the node (failed on 486eeac: "not running")', async () => {
     const dir = await newDir()
     const ready = join(tmpDir(), 'ready')
-    const holder = holderScript(dir, false).replace("process.stdin.resume(); process.stdin.on('end', () => { lock.release(); process.exit(0) })", 'setInterval(() => {}, 1000)')
+    // The interval refers to the lock: a module's top-level binding no closure refers to is
+    // collected, and better-sqlite3's connection with it, releasing node.lock (status then said
+    // "not running" in a loaded run).
+    const holder = holderScript(dir, false).replace("process.stdin.resume(); process.stdin.on('end', () => { lock.release(); process.exit(0) })", 'setInterval(() => { void lock }, 1000)')
     const sh = `"$0" --import tsx --input-type=module -e "$1" > "$2" & while [ ! -s "$2" ]; do sleep 0.05; done; "$0" "$3" --dir "$4" --json status; kill $!`
     const r = spawnSync('unshare', ['--pid', '--fork', 'sh', '-c', sh, process.execPath, holder, ready, CLI, dir], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
