@@ -159,6 +159,9 @@ function writableDir (dir: string): boolean {
  * rare, removes those first (a run that finds its cache writes nothing, and lists nothing).
  */
 export function writeCache (file: string, script: Script, o: { bestEffort: boolean } = { bestEffort: true }): void {
+  // A read-only installation: one access() instead of a listing, the cache's serialisation and an
+  // open that could only fail, at the exit of every command it runs (review44).
+  if (o.bestEffort && !writableDir(dirname(file))) return
   const tmp = atomicTempPath(file)
   try {
     mkdirSync(dirname(file), { recursive: true })

@@ -124,6 +124,30 @@ describe('the code cache', () => {
     expect(runCached(code, cacheDir, seedDir)).toBe('hit stub.js:42')
   })
 
+  // A read-only bind mount in a mount namespace of the child's own (root: this machine's CI runs as root).
+  const roMount = spawnSync('unshare', ['--mount', 'sh', '-c', 'd=$(mktemp -d) && mount --bind -o ro "$d" "$d"; s=$?; umount "$d" 2>/dev/null; rmdir "$d"; exit $s']).status === 0
+
+  it.runIf(roMount)('in a read-only cache directory a run serialises and writes nothing: no cache is built only to fail', () => {
+    const dir = tmpDir()
+    const code = join(dir, 'code.js')
+    const cacheDir = join(dir, 'cache')
+    mkdirSync(cacheDir)
+    writeFileSync(code, 'globalThis.answer = require("node:path").basename(__filename) + ":" + (() => 6 * 7)()\n')
+    // Counts V8's serialisations of a cache (a read-only installation's every command made one at
+    // its exit, then failed to open the temporary: review44's strace).
+    const counter = join(dir, 'count.cjs')
+    writeFileSync(counter, 'const { Script } = require("node:vm"); const own = Script.prototype.createCachedData; let n = 0; Script.prototype.createCachedData = function () { n++; return own.call(this) }; process.on("exit", () => process.stderr.write("serialised:" + n))\n')
+    const inner = [process.execPath, '-r', counter, '--input-type=module', '-e', script, 'run', JSON.stringify({ code, as: join(dir, 'stub.js'), name: 'x', cacheDir, writeAt: 'loaded' })]
+    const quoted = inner.map(a => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
+    const run = spawnSync('unshare', ['--mount', 'sh', '-c', `mount --bind -o ro '${cacheDir}' '${cacheDir}' && exec ${quoted}`], { encoding: 'utf8' })
+    expect(run.stdout).toBe('miss stub.js:42')
+    expect(run.stderr).toBe('serialised:0')
+    expect(readdirSync(cacheDir)).toEqual([])
+    // Writable again (outside that namespace), the same run writes its cache.
+    expect(runCached(code, cacheDir)).toBe('miss stub.js:42')
+    expect(runCached(code, cacheDir)).toBe('hit stub.js:42')
+  })
+
   it('a temporary cache file a process killed before its rename left is removed by the next write of a cache there', () => {
     const dir = tmpDir()
     const code = join(dir, 'code.js')
