@@ -40,6 +40,41 @@ async function sourceAhead (blocks = 40): Promise<{ tDir: string, s: RunningNode
   return { tDir, s: await run(sDir), want: peek(sDir) }
 }
 
+/**
+ * The catch-up cases' sources, built once for the file: S on a chain of MAX_GROUP + 20 blocks and
+ * S' on the same chain grown by 20 more (a copy made before S starts). Each case syncs a fresh T
+ * (its own genesis-only directory) from one of them; no case writes to a source, and building the
+ * ~300 signed blocks per case was most of the file's time.
+ */
+const catchUpSources = new Map<number, Promise<{ tDir: () => Promise<string>, s: RunningNode, want: { height: number, hash: string } }>>()
+let catchUpChains: Promise<{ genesis: { params: Chain['params'], genesisFile: string }, dirs: Map<number, string> }> | undefined
+async function catchUpSource (blocks: number): Promise<{ tDir: string, s: RunningNode, want: { height: number, hash: string } }> {
+  catchUpChains ??= (async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, MAX_GROUP + 20, 1)
+    const genesis = { params: chain.params, genesisFile: chain.dir.blockPath(0) }
+    chain.close()
+    const longer = join(tmpDir(), 'longer')
+    cpSync(dir, longer, { recursive: true })
+    const c = Chain.open(longer)
+    await extendChain(c, alice, 20, 1)
+    c.close()
+    return { genesis, dirs: new Map([[MAX_GROUP + 20, dir], [MAX_GROUP + 40, longer]]) }
+  })()
+  let source = catchUpSources.get(blocks)
+  if (source === undefined) {
+    source = (async () => {
+      const { genesis, dirs } = await catchUpChains
+      const sDir = dirs.get(blocks)
+      if (sDir === undefined) throw new Error(`no catch-up source of ${blocks} blocks`)
+      return { tDir: async () => await cloneGenesis(genesis), s: await run(sDir), want: peek(sDir) }
+    })()
+    catchUpSources.set(blocks, source)
+  }
+  const { tDir, s, want } = await source
+  return { tDir: await tDir(), s, want }
+}
+
 async function expectVerifies (dir: string): Promise<void> {
   const v = await petal(['--dir', dir, 'verify', '--workers', '1'])
   expect(v.code, v.stderr + v.stdout).toBe(0)
@@ -97,7 +132,7 @@ describe('kill -9 of a node', () => {
     it(`during a catch-up, killed at ${fp}${syncfs === '1' ? ' (one syncfs per group)' : ''}: it restarts, verify passes, it catches up`, async () => {
       // More blocks than a group takes (MAX_GROUP): there is a second group however quickly the
       // checks go (the placement waits briefly for a larger group, GroupGate).
-      const { tDir, s, want } = await sourceAhead(MAX_GROUP + 20)
+      const { tDir, s, want } = await catchUpSource(MAX_GROUP + 20)
       const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--bootstrap', s.addr], { PETAL_FAILPOINT: fp, PETAL_SYNCFS: syncfs })
       nodes.push(t)
       expect(await t.ended, t.stderr()).toBe('SIGKILL')
@@ -120,7 +155,7 @@ describe('kill -9 of a node', () => {
   // thread's 10th: each thread counts its own, and 296 blocks reach it with up to 29 threads):
   // the `.sig` is left in tmp/ beside its block, private to a dead process.
   it('during a catch-up, killed as a load thread writes a block\'s .sig (load:sealed#10): it restarts, verify passes, it catches up, tmp/ is emptied', async () => {
-    const { tDir, s, want } = await sourceAhead(MAX_GROUP + 40)
+    const { tDir, s, want } = await catchUpSource(MAX_GROUP + 40)
     const t = await spawnNode(['--dir', tDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--bootstrap', s.addr], { PETAL_FAILPOINT: 'load:sealed#10', PETAL_SYNCFS: '1' })
     nodes.push(t)
     expect(await t.ended, t.stderr()).toBe('SIGKILL')
