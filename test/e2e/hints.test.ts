@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { copyFileSync, cpSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
+import { copiesOf } from '../helpers/copies.js'
 import { CLI, petal, spawnPetal } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -11,13 +12,12 @@ import { tmpDir } from '../helpers/tmp.js'
 /**
  * Bad input met by the built CLI (mend28's sweep): each error has its code and a hint, and the
  * command a hint suggests, run, works. Before, these stopped with no hint, or with a false one.
+ * The chain of two blocks most tests start from is made once; each test changes a copy of its own.
  */
-async function chainOfTwo (): Promise<string> {
-  const dir = join(tmpDir(), 'data')
+const chainOfTwo = copiesOf(async dir => {
   expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
   expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 5)])).code).toBe(0)
-  return dir
-}
+})
 
 describe('errors of bad input carry a code and a true hint', () => {
   it('a damaged chainparams.json is named by its path, with the hint to put back the original, which works', async () => {
