@@ -1,8 +1,7 @@
 import Database from 'better-sqlite3'
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { canWrite, errorCode } from '../util/index.js'
+import { canWrite, errorCode, ownTempDir, pausepointSync } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { checkpointBeforeClose } from './wal-checkpoint.js'
 
@@ -101,15 +100,18 @@ function openReadonly (path: string, rolledBack: boolean): SqliteDb {
 /**
  * The file's content with the commits of a -wal beside it (a process that ended leaving it, a
  * crash): the two are copied into a private directory, where SQLite can make the -shm it needs to
- * read the -wal, and read from there.
+ * read the -wal, and read from there. The directory is in the system's temporary directory (the
+ * data directory cannot be written here), named by this process (ownTempDir): a copy of a
+ * database that a kill leaves there is removed by the next snapshot once its writer is gone.
  */
 function snapshotBytes (path: string): Buffer {
   if (walBytes(path) === 0) return readFileSync(path)
-  const dir = mkdtempSync(join(tmpdir(), 'petal-snapshot-'))
+  const dir = ownTempDir('petal-snapshot')
   try {
     const copy = join(dir, 'snapshot.db')
     copyFileSync(path, copy)
     copyFileSync(`${path}-wal`, `${copy}-wal`)
+    pausepointSync('snapshot:copied')
     const db = new Database(copy, { readonly: true, fileMustExist: true })
     try { return db.serialize() } finally { db.close() }
   } finally {

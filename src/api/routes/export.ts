@@ -1,11 +1,10 @@
 import { createReadStream, existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { EXPORT_FORMATS, isExportFormat, type ExportFormat } from '../../query/index.js'
 import { tmpBlockPath, type DataDir } from '../../storage/index.js'
-import { AbortError, canWrite, isPetalError, pausepoint } from '../../util/index.js'
+import { AbortError, canWrite, isPetalError, ownTempDir, pausepoint } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { writeError } from '../http-errors.js'
 import { field, intField, type RouteSpec } from '../route.js'
@@ -90,12 +89,13 @@ export const exportRoutes: RouteSpec[] = [{
  * next write's recovery or the node's next start removes it (cleanTmp: its process is gone). It
  * was a `petal-export-XXXXXX` directory in the OS's temporary directory, which nothing removed
  * after a kill. Where this process cannot write tmp/ (`petal serve` on a directory it only reads),
- * a private directory there still, removed when the export ends.
+ * a private directory there still, removed when the export ends, and named by this process
+ * (`petal-export-<pid>-n<ns>-XXXXXX`, ownTempDir): the next such export removes a killed node's.
  */
 async function exportFile (data: DataDir): Promise<{ file: string, dir: string | undefined }> {
   if (canWrite(data.root) && (!existsSync(data.tmpDir) || canWrite(data.tmpDir))) {
     try { return { file: tmpBlockPath(data), dir: undefined } } catch {}
   }
-  const dir = await mkdtemp(join(tmpdir(), 'petal-export-'))
+  const dir = ownTempDir('petal-export')
   return { file: join(dir, 'export.db'), dir }
 }

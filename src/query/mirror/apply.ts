@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync, writeFileSync } from 'node:fs'
 import { BlockError, canonicalOrder, canonicalSource, inspectSchema, neutraliseModules, openBlockReadonly, type SqlValue, type UserTable } from '../../block/index.js'
 import { type BlockRecord, openSqlite, type SqliteDb, type TableRecord } from '../../storage/index.js'
-import { errorCode, errorMessage } from '../../util/index.js'
+import { errorCode, errorMessage, pausepointSync } from '../../util/index.js'
 import { asciiLower, quoteIdent } from '../names.js'
 import { parseColumns, probeColumns, unionColumns, type ColumnInfo } from './columns.js'
 import { getMirrorTable, MAX_MIRROR_COLUMNS, setMirrorTable, type SkippedBlock } from './layout.js'
@@ -39,11 +37,12 @@ interface Copy {
  * read-only and rows are copied one by one. Both give the same rows.
  *
  * Returns 'stale' when the mirror's tip is no longer the block's parent (another process moved
- * it): the caller re-plans.
+ * it): the caller re-plans. `scratch` names a private file for the slow path's copy of bytes held
+ * in memory (a file in the data directory's tmp/, which a kill leaves to tmp/'s cleaners).
  */
-export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyMs = MIRROR_BUSY_MS, v1Tables?: readonly TableRecord[]): ApplyResult {
+export function applyBlock (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, scratch: () => string, busyMs = MIRROR_BUSY_MS, v1Tables?: readonly TableRecord[]): ApplyResult {
   try {
-    return applyCopy(mirrorPath, rec, copy, busyMs, v1Tables)
+    return applyCopy(mirrorPath, rec, copy, scratch, busyMs, v1Tables)
   } catch (err) {
     const fault = blockFault(err, rec)
     if (fault === undefined) throw err
@@ -57,7 +56,7 @@ export type BlockCopy = Buffer | string
 /** 'applied', 'stale' (re-plan), or left out of the mirror for a reason in its content. */
 export type ApplyResult = 'applied' | 'stale' | { skipped: SkippedBlock }
 
-function applyCopy (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
+function applyCopy (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, scratch: () => string, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
   const db = openSqlite(copy, typeof copy === 'string' ? { timeout: busyMs, fileMustExist: true } : { timeout: busyMs })
   try {
     neutraliseModules(db)
@@ -71,15 +70,17 @@ function applyCopy (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyM
   } finally {
     db.close()
   }
-  return applySlow(mirrorPath, rec, copy, busyMs, v1Tables)
+  return applySlow(mirrorPath, rec, copy, scratch, busyMs, v1Tables)
 }
 
-function applySlow (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
-  // Bytes held in memory go to a private file first: a read-only connection needs one.
-  const dir = typeof copy === 'string' ? undefined : mkdtempSync(join(tmpdir(), 'petal-mirror-'))
+function applySlow (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, scratch: () => string, busyMs: number, v1Tables?: readonly TableRecord[]): 'applied' | 'stale' {
+  // Bytes held in memory go to a private file first: a read-only connection needs one. It was a
+  // `petal-mirror-XXXXXX` directory in the system's temporary directory, which a kill left for good.
+  const own = typeof copy === 'string' ? undefined : scratch()
   try {
-    const file = typeof copy === 'string' ? copy : join(dir ?? tmpdir(), 'block.db')
-    if (typeof copy !== 'string') writeFileSync(file, copy, { mode: 0o600 })
+    const file = own ?? copy as string
+    if (typeof copy !== 'string') writeFileSync(file, copy, { mode: 0o600, flag: 'wx' })
+    pausepointSync('mirror:slow-copy')
     const block = openBlockReadonly(file)
     const mirror = openSqlite(mirrorPath, { timeout: busyMs })
     try {
@@ -91,7 +92,7 @@ function applySlow (mirrorPath: string, rec: BlockRecord, copy: BlockCopy, busyM
       mirror.close()
     }
   } finally {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    if (own !== undefined) for (const f of [own, `${own}-journal`]) rmSync(f, { force: true })
   }
 }
 

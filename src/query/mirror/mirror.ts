@@ -169,7 +169,7 @@ export class QueryMirror {
         missing = 0
         let result: ReturnType<typeof applyBlock>
         try {
-          result = applyBlock(this.path, rec, copy, o.wait === false ? 0 : MIRROR_BUSY_MS, rec.version === 1 ? this.chain.index.tablesOf(rec.hash) : undefined)
+          result = applyBlock(this.path, rec, copy, () => tmpBlockPath(this.chain.dir), o.wait === false ? 0 : MIRROR_BUSY_MS, rec.version === 1 ? this.chain.index.tablesOf(rec.hash) : undefined)
         } finally {
           await removeCopy(copy)
         }
