@@ -21,8 +21,10 @@ import { recordDaisyCommitment } from './daisy-commitment.js'
 // temporaries of an atomic write cut short (chainparams.json's own, writer.json's), and the Daisy
 // history and its state that an adoption copies before its genesis (a killed one's: without
 // chainparams.json they continue no chain, and an init's genesis must not stand beside them).
-// node.lock: held by the init, newchain or adopt-daisy making the chain (or by a look at it), never removed.
-const KEEP = new Set(['keystore', 'node.key', 'node.lock', 'node.lock-journal', 'README.md', '.gitkeep'])
+// node.lock: held by the init, newchain or adopt-daisy making the chain (or by a look at it), never removed;
+// node-state.lock likewise, by a pull's writer of node-state.json (a pull that failed before its chain).
+const LOCKS = new Set(['node.lock', 'node.lock-journal', 'node-state.lock', 'node-state.lock-journal'])
+const KEEP = new Set(['keystore', 'node.key', ...LOCKS, 'README.md', '.gitkeep'])
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'chain.db-journal', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'query.db-journal', 'writer.json', 'daisy', 'daisy-state'])
 const DAISY = new Set(['daisy', 'daisy-state'])
 const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
@@ -64,7 +66,7 @@ export function prepareEmptyDir (dir: DataDir, o: { keepDaisy?: boolean } = {}):
 export function removeMadeDir (dir: DataDir): void {
   let names: string[]
   try { names = readdirSync(dir.root) } catch { return }
-  if (names.every(n => n === 'node.lock' || n === 'node.lock-journal' || isLeftover(n))) rmSync(dir.root, { recursive: true, force: true })
+  if (names.every(n => LOCKS.has(n) || isLeftover(n))) rmSync(dir.root, { recursive: true, force: true })
 }
 
 /**

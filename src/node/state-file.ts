@@ -13,6 +13,11 @@ export interface NodeState {
    * in an older Petal's file, and where the writer could not read its own). writeNodeState adds it.
    */
   pid_ns?: string
+  /**
+   * The writer holds node-state.lock for as long as this file is its (since session 44): a reader
+   * that cannot see the holder of node.lock (another PID namespace) looks at that lock instead.
+   */
+  state_lock?: true
   peer_id: string
   role: 'signatory' | 'follower'
   /** Written by a pull's sync (`petal pull`): it seals nothing, and holds node.lock until its verify ends. */
@@ -41,7 +46,32 @@ export function peersFilePath (dir: string): string { return join(dir, 'peers.js
 export async function writeNodeState (dir: string, s: NodeState): Promise<void> {
   const ns = pidNamespace()
   const { pid, ...rest } = s
-  replaceFile(nodeStatePath(dir), JSON.stringify(ns === '' ? s : { pid, pid_ns: ns, ...rest }, null, 2) + '\n')
+  const lock = holdStateLock(dir) ? { state_lock: true as const } : {}
+  replaceFile(nodeStatePath(dir), JSON.stringify(ns === '' ? { pid, ...lock, ...rest } : { pid, pid_ns: ns, ...lock, ...rest }, null, 2) + '\n')
+}
+
+/**
+ * node-state.lock, held by the writer of node-state.json from its first write until it removes
+ * the file (removeNodeState), and by no other process but a reader's look for an instant. A reader
+ * in a PID namespace that sees neither the writer nor node.lock's holder (sibling containers) knew
+ * only that node.lock was held: by the writer, or, after the writer was killed, by any other
+ * process of an unseen namespace (a starting node, another command's look, one of them stopped),
+ * and took a killed node's file for a running node's as long as that one held node.lock.
+ */
+const STATE_LOCK = 'node-state.lock'
+const stateLocks = new Map<string, NodeLock>()
+
+/** Whether this process holds node-state.lock of `dir` (taken now if not yet; a look at it is waited out). */
+function holdStateLock (dir: string): boolean {
+  if (stateLocks.has(dir)) return true
+  try {
+    const lock = NodeLock.tryAcquire(dir, STATE_LOCK, NodeLock.LOOK_WAIT_MS)
+    if (lock === undefined) return false
+    stateLocks.set(dir, lock)
+    return true
+  } catch {
+    return false // the file without the field: judged as before session 44
+  }
 }
 
 /**
@@ -95,6 +125,8 @@ export async function writePullState (dir: string, o: { peerId: string, startedA
 
 export function removeNodeState (dir: string): void {
   rmSync(nodeStatePath(dir), { force: true })
+  stateLocks.get(dir)?.release()
+  stateLocks.delete(dir)
 }
 
 /**
@@ -118,31 +150,48 @@ export function readNodeState (dir: string): LiveNode | undefined {
  * that node.lock is held and the file names that node). It is not when the holder listed here is
  * another process, nor when its namespace is visible and it holds nothing (dead).
  */
-function holderState (dir: string): LiveNode | undefined {
-  const s = readStateFile(dir)
+function holderState (dir: string, looks = 3): LiveNode | undefined {
+  const text = readStateText(dir)
+  const s = parseStateText(text)
   if (s === undefined) return undefined
   const holders = lockHolders(join(dir, 'node.lock'))
   if (!otherNamespace(s)) {
     if (!processAlive(s.pid)) return undefined
     return holders === undefined || holders.length === 0 || holders.includes(s.pid) ? { ...s, here: s.pid } : undefined
   }
-  if (holders === undefined) return s
-  const found = findInNamespace(s.pid_ns ?? '', s.pid, holders.length > 0 ? { candidates: holders } : {})
-  if (found.here !== undefined) return { ...s, here: found.here }
-  return holders.length === 0 && !found.visible ? s : undefined
+  if (holders !== undefined) {
+    const found = findInNamespace(s.pid_ns ?? '', s.pid, holders.length > 0 ? { candidates: holders } : {})
+    if (found.here !== undefined) return { ...s, here: found.here }
+    if (holders.length > 0 || found.visible) return undefined
+  }
+  // Neither the writer nor node.lock's holder can be seen from here. A writer that holds
+  // node-state.lock (state_lock) is alive; a killed one's is free, whoever holds node.lock now.
+  // The file is read again after the look: a node that started meanwhile has replaced it.
+  if (s.state_lock !== true) return s
+  if (!NodeLock.isHeld(dir, STATE_LOCK)) return undefined
+  return readStateText(dir) === text || looks <= 1 ? s : holderState(dir, looks - 1)
 }
 
-/** node-state.json as it is, whoever wrote it (undefined when absent or not one). */
-function readStateFile (dir: string): NodeState | undefined {
-  let s: unknown
+/** node-state.json's text as it is, whoever wrote it (undefined when absent). */
+function readStateText (dir: string): string | undefined {
   try {
     checkDataFile(nodeStatePath(dir), 'node state file')
-    s = parseJson(readFileSync(nodeStatePath(dir), 'utf8'))
+    return readFileSync(nodeStatePath(dir), 'utf8')
   } catch (err) {
-    if (isNotFound(err) || err instanceof SyntaxError) return undefined
+    if (isNotFound(err)) return undefined
     throw err
   }
-  return parseNodeState(s)
+}
+
+/** The text of node-state.json as one (undefined when absent or not one). */
+function parseStateText (text: string | undefined): NodeState | undefined {
+  if (text === undefined) return undefined
+  try {
+    return parseNodeState(parseJson(text))
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined
+    throw err
+  }
 }
 
 /**
@@ -191,7 +240,7 @@ function parseNodeState (s: unknown): NodeState | undefined {
     : [])
   const http = typeof s.http === 'string' ? s.http : undefined
   const ns = typeof s.pid_ns === 'string' && /^[0-9]+$/.test(s.pid_ns) ? { pid_ns: s.pid_ns } : {}
-  return { pid: s.pid, ...ns, peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
+  return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */

@@ -23,7 +23,8 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
  * when none names it here (a script's `kill` must not reach another process), `ns_pid` its own.
  */
 function nodeJson (s: LiveNode): Record<string, unknown> {
-  const { here, ...file } = s
+  // state_lock says how readers judge the file, nothing about the node.
+  const { here, state_lock: _lock, ...file } = s
   if (!otherNamespace(s)) return file
   const { pid, ...rest } = file
   return { ...(here === undefined ? {} : { pid: here }), other_pid_ns: true, ns_pid: pid, ...rest }

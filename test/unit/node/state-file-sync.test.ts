@@ -32,10 +32,11 @@ describe.runIf(faultShim() !== undefined)('files that describe a running process
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.calls).toBe(0)
-    // With the writer's PID namespace after its pid (session 43), where it can read its own.
+    // With the writer's PID namespace after its pid (session 43), where it can read its own, and
+    // node-state.lock held by the writer (session 44).
     const ns = pidNamespace()
-    expect(JSON.parse(readFileSync(join(dir, 'node-state.json'), 'utf8'))).toEqual(ns === '' ? state : { ...state, pid_ns: ns })
-    expect(readdirSync(dir)).toEqual(['node-state.json'])
+    expect(JSON.parse(readFileSync(join(dir, 'node-state.json'), 'utf8'))).toEqual(ns === '' ? { ...state, state_lock: true } : { ...state, pid_ns: ns, state_lock: true })
+    expect(readdirSync(dir).sort()).toEqual(['node-state.json', 'node-state.lock'])
   })
 
   it('replaceFile replaces a file whole and leaves no temporary, a failed write included', () => {
