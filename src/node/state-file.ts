@@ -1,5 +1,5 @@
 import { readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
 import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, parseJson, pidNamespace, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile } from '../util/index.js'
 import { NodeError } from './errors.js'
@@ -63,11 +63,11 @@ const stateLocks = new Map<string, NodeLock>()
 
 /** Whether this process holds node-state.lock of `dir` (taken now if not yet; a look at it is waited out). */
 function holdStateLock (dir: string): boolean {
-  if (stateLocks.has(dir)) return true
+  if (stateLocks.has(resolve(dir))) return true
   try {
     const lock = NodeLock.tryAcquire(dir, STATE_LOCK, NodeLock.LOOK_WAIT_MS)
     if (lock === undefined) return false
-    stateLocks.set(dir, lock)
+    stateLocks.set(resolve(dir), lock)
     return true
   } catch {
     return false // the file without the field: judged as before session 44
@@ -125,8 +125,8 @@ export async function writePullState (dir: string, o: { peerId: string, startedA
 
 export function removeNodeState (dir: string): void {
   rmSync(nodeStatePath(dir), { force: true })
-  stateLocks.get(dir)?.release()
-  stateLocks.delete(dir)
+  stateLocks.get(resolve(dir))?.release()
+  stateLocks.delete(resolve(dir))
 }
 
 /**
