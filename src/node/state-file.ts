@@ -148,7 +148,8 @@ export function readNodeState (dir: string): LiveNode | undefined {
  * (found by its namespace and its pid there), or when it lists no holder and no process of that
  * namespace is visible from here (a sibling container's locks are not listed: what is known is
  * that node.lock is held and the file names that node). It is not when the holder listed here is
- * another process, nor when its namespace is visible and it holds nothing (dead).
+ * another process, nor when its namespace is visible and it holds nothing (dead). In both former
+ * cases a writer that says it holds node-state.lock must hold it (session 44).
  */
 function holderState (dir: string, looks = 3): LiveNode | undefined {
   const text = readStateText(dir)
@@ -159,17 +160,22 @@ function holderState (dir: string, looks = 3): LiveNode | undefined {
     if (!processAlive(s.pid)) return undefined
     return holders === undefined || holders.length === 0 || holders.includes(s.pid) ? { ...s, here: s.pid } : undefined
   }
+  let here: number | undefined
   if (holders !== undefined) {
     const found = findInNamespace(s.pid_ns ?? '', s.pid, holders.length > 0 ? { candidates: holders } : {})
-    if (found.here !== undefined) return { ...s, here: found.here }
-    if (holders.length > 0 || found.visible) return undefined
+    if (found.here === undefined && (holders.length > 0 || found.visible)) return undefined
+    here = found.here
   }
-  // Neither the writer nor node.lock's holder can be seen from here. A writer that holds
-  // node-state.lock (state_lock) is alive; a killed one's is free, whoever holds node.lock now.
-  // The file is read again after the look: a node that started meanwhile has replaced it.
-  if (s.state_lock !== true) return s
-  if (!NodeLock.isHeld(dir, STATE_LOCK)) return undefined
-  return readStateText(dir) === text || looks <= 1 ? s : holderState(dir, looks - 1)
+  // The writer is seen as node.lock's holder, or neither it nor the holder can be seen from here.
+  // Either may be another process: a namespace's number is reused once it is gone, and the first
+  // process of each container is pid 1 there. A writer that holds node-state.lock (state_lock) is
+  // alive; a killed one's is free, whoever holds node.lock now. The file is read again after the
+  // look: a node that started meanwhile has replaced it.
+  if (s.state_lock === true) {
+    if (!NodeLock.isHeld(dir, STATE_LOCK)) return undefined
+    if (readStateText(dir) !== text && looks > 1) return holderState(dir, looks - 1)
+  }
+  return here === undefined ? s : { ...s, here }
 }
 
 /** node-state.json's text as it is, whoever wrote it (undefined when absent). */
