@@ -111,7 +111,7 @@ describe('temporary directories after a kill, outside the data directory', () =>
       for (const d of [live, foreign]) { mkdirSync(d); if (asRoot) chownSync(d, uidOf('nobody'), 0) }
       const again = spawnAsOther(['--dir', copy, '--json', 'status'], { TMPDIR: osTmp })
       expect(await again.done, again.out()).toBe(0)
-      expect(named(osTmp, 'petal-snapshot').sort()).toEqual([`petal-snapshot-${process.pid}-n${ns}-abcdef`, 'petal-snapshot-7-n1-ghijkl'])
+      expect(named(osTmp, 'petal-snapshot').sort()).toEqual([`petal-snapshot-${process.pid}-n${ns}-abcdef`, 'petal-snapshot-7-n1-ghijkl'].sort())
     } finally {
       spawnSync('chmod', ['-R', 'u+w', base])
     }
