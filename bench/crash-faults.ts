@@ -77,6 +77,14 @@ export async function faulted (h: Harness, path: string, i: number, dir: string,
 
 /** The first class of ops, from `first` on, of which argv makes calls on a copy of dir as it is, and how many. */
 async function callsHere (dir: string, argv: string[], ops: FaultClass[], first: FaultClass): Promise<{ op: FaultClass, known: number }> {
+  return await firstCounted(dir, ops, first, async (copy, op) => (await runUnderFault(copy, argv, { dir: copy, ops: [op], nth: 0 })).res.calls)
+}
+
+/**
+ * The first class of ops, from `first` on, whose calls `count` finds on a fresh copy of dir as it
+ * is, and how many (0 and `first` when none makes any).
+ */
+async function firstCounted (dir: string, ops: FaultClass[], first: FaultClass, count: (copy: string, op: FaultClass) => Promise<number>): Promise<{ op: FaultClass, known: number }> {
   const copy = `${dir}.count`
   const at = ops.indexOf(first)
   try {
@@ -84,8 +92,8 @@ async function callsHere (dir: string, argv: string[], ops: FaultClass[], first:
       const op = ops[(at + k) % ops.length] as FaultClass
       rmSync(copy, { recursive: true, force: true })
       cpSync(dir, copy, { recursive: true })
-      const { res } = await runUnderFault(copy, argv, { dir: copy, ops: [op], nth: 0 })
-      if (res.calls > 0) return { op, known: res.calls }
+      const calls = await count(copy, op)
+      if (calls > 0) return { op, known: calls }
     }
     return { op: first, known: 0 }
   } finally {
@@ -255,23 +263,13 @@ async function runSession (dir: string, i: number, token: string, f: Fault, stic
  * classes, most of a short run's iterations injected nothing (temps44: 1 of 4, seed 4403).
  */
 async function sessionCallsHere (dir: string, i: number, token: string, first: FaultClass): Promise<{ op: FaultClass, known: number }> {
-  const copy = `${dir}.count`
-  const at = ALL.indexOf(first)
-  try {
-    for (let k = 0; k < ALL.length; k++) {
-      const op = ALL[(at + k) % ALL.length] as FaultClass
-      rmSync(copy, { recursive: true, force: true })
-      cpSync(dir, copy, { recursive: true })
-      const f = faultEnv({ dir: copy, ops: [op], nth: 0 })
-      await runSession(copy, i, token, f, false)
-      const calls = faultResult(f).calls
-      rmSync(join(f.state, '..'), { recursive: true, force: true })
-      if (calls > 0) return { op, known: calls }
-    }
-    return { op: first, known: 0 }
-  } finally {
-    rmSync(copy, { recursive: true, force: true })
-  }
+  return await firstCounted(dir, ALL, first, async (copy, op) => {
+    const f = faultEnv({ dir: copy, ops: [op], nth: 0 })
+    await runSession(copy, i, token, f, false)
+    const calls = faultResult(f).calls
+    rmSync(join(f.state, '..'), { recursive: true, force: true })
+    return calls
+  })
 }
 
 async function faultRun (h: Harness): Promise<void> {
