@@ -1,6 +1,6 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, pidNamespace, readFullySync, tempAbandoned, writeFileAtomic, nameNonce } from '../util/index.js'
+import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, nameNamespace, readFullySync, tempAbandoned, writeFileAtomic, nameNonce } from '../util/index.js'
 import { readSmallFileNative, renameNoReplaceNative, tmpForeignNative } from '../crypto/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
@@ -30,14 +30,12 @@ export function tmpBlockPath (dir: DataDir): string {
 let ownPrefix: string | undefined
 /**
  * How this process's tmp/ names start: `<pid>-n<ns>-`, <ns> its PID namespace (the inode of
- * /proc/self/ns/pid), or `<pid>-` where that cannot be read. The pid stays first so that an older
- * version's cleanTmp, which reads the name up to its first '-' as the pid, judges these as its own.
+ * /proc/self/ns/pid), or 0 where that cannot be read (nameNamespace: judged by age everywhere).
+ * The pid stays first so that an older version's cleanTmp, which reads the name up to its first
+ * '-' as the pid, judges these as its own.
  */
 export function tmpOwnPrefix (): string {
-  if (ownPrefix === undefined) {
-    const ns = pidNamespace()
-    ownPrefix = ns === '' ? `${process.pid}-` : `${process.pid}-n${ns}-`
-  }
+  ownPrefix ??= `${process.pid}-n${nameNamespace()}-`
   return ownPrefix
 }
 
@@ -66,7 +64,7 @@ export function cleanTmp (dir: DataDir): number {
   for (const name of names) {
     if (name.startsWith(own)) continue
     const path = join(dir.tmpDir, name)
-    // `<pid>-n<ns>-…`, or an older `<pid>-…` (no namespace: judged by pid); no pid at all: removed.
+    // `<pid>-n<ns>-…` (n0: namespace unknown, by age), or an older `<pid>-…` (judged by pid); no pid at all: removed.
     const m = TMP_NAME.exec(name)
     const pid = Number(m?.[1] ?? name.split('-')[0])
     if (Number.isInteger(pid) && pid > 0 && !tempAbandoned(pid, m?.[2] ?? '', path)) continue

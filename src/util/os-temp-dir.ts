@@ -1,19 +1,19 @@
 import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pidNamespace, tempAbandoned } from './stale-temps.js'
+import { nameNamespace, tempAbandoned } from './stale-temps.js'
 
 // A private directory in the system's temporary directory, for where no data directory can be
 // written (a snapshot of a read-only one, the API's export of one): `<kind>-<pid>-n<ns>-XXXXXX`,
 // named by its writer as tmp/'s files are, so that the next one of the same kind removes what a
 // killed writer left (tempAbandoned's rule: by pid in this PID namespace, by a day's age in
-// another). Before session 44 it was `<kind>-XXXXXX`, which nothing removed after a kill.
+// another or an unknown one, n0). Before session 44 it was `<kind>-XXXXXX`, which nothing removed
+// after a kill; session 44 named it `<kind>-<pid>-XXXXXX` where the namespace cannot be read.
 
 /** Make one for `kind` (`petal-snapshot`, …), first removing those of dead writers of that kind. */
 export function ownTempDir (kind: string): string {
   removeDeadTempDirs(kind)
-  const ns = pidNamespace()
-  return mkdtempSync(join(tmpdir(), `${kind}-${process.pid}${ns === '' ? '' : `-n${ns}`}-`))
+  return mkdtempSync(join(tmpdir(), `${kind}-${process.pid}-n${nameNamespace()}-`))
 }
 
 /**

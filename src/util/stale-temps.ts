@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import { errorCode } from './narrow.js'
 
 // writeFileAtomic(Async) writes `<file>.n<ns>.<pid>.<hex>.tmp` beside its target; writeWriterRecord
-// `<file>.n<ns>.<pid>.tmp` (tempTag: <ns> is the writer's PID namespace). A crash between the
-// create and the rename leaves one that nothing renames. Names without the namespace (`<file>.<pid>.
-// <hex>.tmp`, `<file>.<pid>.tmp`) are older versions' and a process's that cannot read its own.
+// `<file>.n<ns>.<pid>.tmp` (tempTag: <ns> is the writer's PID namespace, 0 where it cannot read
+// it). A crash between the create and the rename leaves one that nothing renames. Names without
+// the namespace (`<file>.<pid>.<hex>.tmp`, `<file>.<pid>.tmp`) are older versions'.
 // The namespace goes before the pid so that an older version, which reads `<file>.n<ns>` as the
 // file and then the pid, judges the new names as it judged its own. The random part is matched at
 // its exact length first: eight hex digits that happen to be all decimal would otherwise read as
@@ -28,6 +28,16 @@ const ATOMIC_TEMPS = TEMPS.slice(0, 2)
  * day also bounds what a crashed container's files cost (docs/data-directory.md).
  */
 export const FOREIGN_TEMP_MAX_AGE_MS = 24 * 3600_000
+
+/**
+ * The namespace in the names of a process that cannot read its own (no /proc, or another
+ * namespace's /proc: `nsenter --mount` into a container). Its pid names it only in a namespace no
+ * reader knows, so its files are judged as another namespace's (by age) by every reader: named
+ * `<pid>-…` as before session 45, a node of another namespace judged them by that pid there and
+ * removed live ones. No namespace is numbered 0 (nsfs inodes start at 0xF0000000), so session 43's
+ * and 44's readers judge these names by age too.
+ */
+export const UNKNOWN_NAMESPACE = '0'
 
 let ownNamespace: string | undefined
 /**
@@ -64,10 +74,14 @@ export function procIsOwn (): boolean {
   return procOwn
 }
 
-/** The writer's part of this process's temporary names: `n<ns>.<pid>`, or `<pid>` without a namespace. */
+/** The namespace this process names itself by in its temporary names: its own, or UNKNOWN_NAMESPACE. */
+export function nameNamespace (): string {
+  return pidNamespace() === '' ? UNKNOWN_NAMESPACE : pidNamespace()
+}
+
+/** The writer's part of this process's temporary names: `n<ns>.<pid>` (nameNamespace). */
 export function tempTag (): string {
-  const ns = pidNamespace()
-  return ns === '' ? String(process.pid) : `n${ns}.${process.pid}`
+  return `n${nameNamespace()}.${process.pid}`
 }
 
 /** The temporary sibling through which this process replaces `path` (a new one each call). */
@@ -79,8 +93,9 @@ export function atomicTempPath (path: string): string {
  * Whether a temporary file of writer `pid` in PID namespace `ns` ('': a name without one) is
  * abandoned. This process's own never are. In this namespace (or a name without one, as before
  * namespaces were in the names): when no process has that pid (a reused pid only delays the
- * removal). In another namespace, or when this process cannot read its own: only when `path` has
- * not been modified for FOREIGN_TEMP_MAX_AGE_MS (a file already gone is not).
+ * removal). In another namespace, an unknown one (UNKNOWN_NAMESPACE), or when this process cannot
+ * read its own: only when `path` has not been modified for FOREIGN_TEMP_MAX_AGE_MS (a file already
+ * gone is not).
  */
 export function tempAbandoned (pid: number, ns: string, path: string): boolean {
   const own = pidNamespace()

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataDir, cleanTmp } from '../../../src/storage/index.js'
-import { holdIn, unsharePid } from '../../helpers/pid-namespace.js'
+import { holdIn, runInNewNamespace, unsharePid } from '../../helpers/pid-namespace.js'
 import { FOREIGN_TEMP_MAX_AGE_MS, pidNamespace, processAlive, removeStaleTemps } from '../../../src/util/stale-temps.js'
 
 const STORAGE = join(import.meta.dirname, '../../../src/storage/index.ts')
@@ -60,12 +60,37 @@ describe('the temporary files of another PID namespace', () => {
     }
   })
 
+  // A process that cannot read its own namespace (here: /proc replaced by an empty tmpfs in a mount
+  // namespace of its own; `nsenter --mount` into a container is another): until session 45 it named
+  // them `<pid>-…`, and a node of another namespace judged them by that pid there and removed them
+  // under it. Now `<pid>-n0-…`: a namespace no reader has, so every one judges them by age.
+  it.runIf(unsharePid())('of a writer that cannot read its own namespace are kept by a reader in another namespace while it lives', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'petal-tmpns-'))
+    const w = await startWriter(root, ['unshare', '--mount', 'sh', '-c', 'mount -t tmpfs none /proc && exec "$0" "$@"'])
+    try {
+      const cleaners = `const { DataDir, cleanTmp } = await import(${JSON.stringify(STORAGE)}); const { processAlive, removeStaleTemps } = await import(${JSON.stringify(UTIL)})
+const root = ${JSON.stringify(root)}; cleanTmp(new DataDir(root)); removeStaleTemps(root); process.stdout.write(JSON.stringify({ alive: processAlive(${w.pid}) }))`
+      const r = runInNewNamespace([process.execPath, '--import', 'tsx', '--input-type=module', '-e', cleaners])
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout)).toEqual({ alive: false })
+      for (const f of w.files) expect(existsSync(f), f).toBe(true)
+      expect(w.files[0]).toContain(`/tmp/${w.pid}-n0-`)
+      // Nor does a reader of this namespace, where that pid is alive, remove them.
+      runCleaners(root)
+      for (const f of w.files) expect(existsSync(f), f).toBe(true)
+    } finally {
+      await w.stop()
+      rmSync(root, { recursive: true, force: true })
+    }
+  })
+
   it('are removed once not modified for FOREIGN_TEMP_MAX_AGE_MS, and not before', () => {
     const root = mkdtempSync(join(tmpdir(), 'petal-tmpns-'))
     try {
       const ns = String(Number(pidNamespace() || '4026531836') + 7)
       const pid = freePid()
-      const names = [`tmp/${pid}-n${ns}-00aa11bb22cc.db`, `tmp/${pid}-n${ns}-00aa11bb22cc.db.seal`, `keys.json.n${ns}.${pid}.0a1b2c3d.tmp`, `chain.db-writer.n${ns}.${pid}.tmp`]
+      // And those of a writer that could not read its namespace (n0), whatever its pid here.
+      const names = [ns, '0'].flatMap(n => [`tmp/${pid}-n${n}-00aa11bb22cc.db`, `tmp/${pid}-n${n}-00aa11bb22cc.db.seal`, `keys.json.n${n}.${pid}.0a1b2c3d.tmp`, `chain.db-writer.n${n}.${pid}.tmp`])
       mkdirSync(join(root, 'tmp'))
       for (const n of names) writeFileSync(join(root, n), 'x')
       runCleaners(root)

@@ -20,8 +20,11 @@ describe('ownTempDir', () => {
   it('names the directory by pid and namespace, and removes a dead writer\'s, an old one of another namespace and an old unnamed one', () => {
     const ns = pidNamespace()
     const make = (name: string, old = false): string => { const d = join(base, name); mkdirSync(d); if (old) utimesSync(d, DAY_AGO, DAY_AGO); return name }
-    const gone = [make(`petal-snapshot-${deadPid()}-n${ns}-aaaaaa`), make(`petal-snapshot-${deadPid()}-bbbbbb`), make('petal-snapshot-7-n1-cccccc', true), make('petal-snapshot-dddddd', true)]
+    const gone = [make(`petal-snapshot-${deadPid()}-n${ns}-aaaaaa`), make(`petal-snapshot-${deadPid()}-bbbbbb`), make('petal-snapshot-7-n1-cccccc', true), make('petal-snapshot-dddddd', true),
+      make(`petal-snapshot-${deadPid()}-n0-llllll`, true)]
     const kept = [make(`petal-snapshot-${process.pid}-n${ns}-eeeeee`), make('petal-snapshot-7-n1-ffffff'), make('petal-snapshot-gggggg'),
+      // n0: a writer that could not read its namespace; its pid is judged nowhere, its age everywhere.
+      make(`petal-snapshot-${deadPid()}-n0-mmmmmm`),
       make(`petal-export-${deadPid()}-n${ns}-hhhhhh`), make(`petal-snapshotx-${deadPid()}-n${ns}-iiiiii`)]
     // A symbolic link of that name is never followed nor removed; nor another user's directory.
     const target = tmpDir()
