@@ -44,7 +44,8 @@ const TMP_NAME = /^([0-9]+)-n([0-9]+)-/
 /**
  * Remove tmp/ files left by processes that are no longer running (tempAbandoned's rule: by pid in
  * this PID namespace and for names without one; by age in another namespace, whose pids this
- * process cannot see). A name that is none of this process's kind (not `<pid>-…`) is removed.
+ * process cannot see). A name that is none of this process's kind (not `<pid>-…`) is removed,
+ * unless it is not a file.
  */
 export function cleanTmp (dir: DataDir): number {
   let removed = 0
@@ -68,8 +69,12 @@ export function cleanTmp (dir: DataDir): number {
     const m = TMP_NAME.exec(name)
     const pid = Number(m?.[1] ?? name.split('-')[0])
     if (Number.isInteger(pid) && pid > 0 && !tempAbandoned(pid, m?.[2] ?? '', path)) continue
-    rmSync(path, { force: true })
-    removed++
+    // Best effort, as the other sweeps: what cannot be removed (a directory, which no Petal makes
+    // here) is left. It threw, and every write's recovery with it: an internal error per command.
+    try {
+      rmSync(path, { force: true })
+      removed++
+    } catch {}
   }
   return removed
 }

@@ -1,9 +1,9 @@
 // Empty files created ahead in tmp/ for a catch-up's range receives (TmpFilePool): created off the
 // calling thread, each handed out once, only as many as were asked for, and none left behind.
 import { describe, expect, it } from 'vitest'
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { basename } from 'node:path'
+import { basename, join } from 'node:path'
 import { cleanTmp, DataDir, TmpFilePool } from '../../../src/storage/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -104,5 +104,19 @@ describe('TmpFilePool', () => {
     expect(cleanTmp(dir)).toBe(0) // this process's own files are passed over while it runs
     expect(tmpNames(dir)).toHaveLength(4)
     await pool.close()
+  })
+})
+
+describe('cleanTmp', () => {
+  // Every write's recovery runs it: on 5ce8b8c its rmSync threw EISDIR there, and every
+  // signimportblock, append or import of the directory failed with an internal error.
+  it('leaves what it cannot remove (a directory) and removes the rest', () => {
+    const dir = new DataDir(tmpDir())
+    mkdirSync(dir.tmpDir)
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+    for (const d of [`${dead}-aaaaaa`, 'lost+found']) mkdirSync(join(dir.tmpDir, d))
+    writeFileSync(join(dir.tmpDir, `${dead}-bbbbbb.db`), 'x')
+    expect(cleanTmp(dir)).toBe(1)
+    expect(tmpNames(dir)).toEqual([`${dead}-aaaaaa`, 'lost+found'])
   })
 })
