@@ -149,33 +149,45 @@ export function readNodeState (dir: string): LiveNode | undefined {
  * namespace is visible from here (a sibling container's locks are not listed: what is known is
  * that node.lock is held and the file names that node). It is not when the holder listed here is
  * another process, nor when its namespace is visible and it holds nothing (dead). In both former
- * cases a writer that says it holds node-state.lock must hold it (session 44).
+ * cases a writer that says it holds node-state.lock must hold it (session 44), and so must one of
+ * this namespace that is node.lock's holder (session 45): the killed node's pid may be the next
+ * holder's (pids are reused, and a container's are small).
  */
 function holderState (dir: string, looks = 3): LiveNode | undefined {
   const text = readStateText(dir)
   const s = parseStateText(text)
   if (s === undefined) return undefined
   const holders = lockHolders(join(dir, 'node.lock'))
+  let here: number | undefined
   if (!otherNamespace(s)) {
     if (!processAlive(s.pid)) return undefined
-    return holders === undefined || holders.length === 0 || holders.includes(s.pid) ? { ...s, here: s.pid } : undefined
-  }
-  let here: number | undefined
-  if (holders !== undefined) {
+    if (holders !== undefined && holders.length > 0 && !holders.includes(s.pid)) return undefined
+    here = s.pid
+  } else if (holders !== undefined) {
     const found = findInNamespace(s.pid_ns ?? '', s.pid, holders.length > 0 ? { candidates: holders } : {})
     if (found.here === undefined && (holders.length > 0 || found.visible)) return undefined
     here = found.here
   }
-  // The writer is seen as node.lock's holder, or neither it nor the holder can be seen from here.
-  // Either may be another process: a namespace's number is reused once it is gone, and the first
-  // process of each container is pid 1 there. A writer that holds node-state.lock (state_lock) is
-  // alive; a killed one's is free, whoever holds node.lock now. The file is read again after the
-  // look: a node that started meanwhile has replaced it.
+  // The writer is the holder by its pid (here), or neither it nor the holder can be seen from
+  // here. Either may be another process: a pid is reused, a namespace's number too once it is
+  // gone, and the first process of each container is pid 1 there. A writer that holds
+  // node-state.lock (state_lock) is alive; a killed one's is free, whoever holds node.lock now.
+  // The file is read again after a look: a node that started meanwhile has replaced it.
   if (s.state_lock === true) {
-    if (!NodeLock.isHeld(dir, STATE_LOCK)) return undefined
+    if (!holdsStateLock(dir, here)) return undefined
     if (readStateText(dir) !== text && looks > 1) return holderState(dir, looks - 1)
   }
   return here === undefined ? s : { ...s, here }
+}
+
+/**
+ * Whether node-state.lock is held: by process `here` where /proc/locks lists holders of it (the
+ * locks of a process seen from here are listed), else by anyone (a look at it, for an instant;
+ * also where none is listed, as where /proc/locks names the file otherwise: an overlay).
+ */
+function holdsStateLock (dir: string, here: number | undefined): boolean {
+  const holders = here === undefined ? undefined : lockHolders(join(dir, STATE_LOCK))
+  return holders === undefined || holders.length === 0 || here === undefined ? NodeLock.isHeld(dir, STATE_LOCK) : holders.includes(here)
 }
 
 /** node-state.json's text as it is, whoever wrote it (undefined when absent). */

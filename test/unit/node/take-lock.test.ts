@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { takeNodeLock } from '../../../src/node/take-lock.js'
 import { refuseBesidePull, runningNodeRole, writeNodeState } from '../../../src/node/state-file.js'
@@ -45,7 +45,9 @@ describe('node.lock beside a stopped holder', () => {
     const file = join(dir, 'node.lock')
     const { pid, exited, kill } = await stoppedLockHolder(file, { keeps: true })
     try {
-      await writeNodeState(dir, pullNodeState(pid))
+      // Written here for the holder, so without state_lock (as an older Petal's): this process,
+      // not the holder, would hold node-state.lock, and a file that says so names its holder.
+      writeFileSync(join(dir, 'node-state.json'), JSON.stringify(pullNodeState(pid)))
       const err = caught(() => takeNodeLock(dir))
       expect(err).toMatchObject({ code: 'ALREADY_RUNNING', message: expect.stringContaining(`a pull (pid ${pid}, stopped) is already running`) })
       expect(err.hint).toContain(`kill -CONT ${pid}`)
