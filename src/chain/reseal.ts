@@ -7,6 +7,25 @@ import { ChainError } from './errors.js'
 import { groupByKey } from './validate/check-keyops.js'
 import { quorumFor } from './quorum.js'
 import { signImport } from './sign-import.js'
+import type { KeyState } from './key-state.js'
+
+/** The key set and quorum a re-seal on the current tip is held to. */
+export function resealKeys (chain: Chain): { keys: KeyState, q: number } {
+  const tip = chain.tip()
+  const keys = chain.keysAt(tip)
+  return { keys, q: quorumFor(chain.params.quorumRule, tip.height + 1, keys.activeCount) }
+}
+
+/**
+ * Whether an orphan's key operation (`op` on `keyId`, endorsed by `signers`) is carried by its
+ * re-seal: it still applies on the tip (an added key is unknown there, a revoked one active) and
+ * enough of its endorsers are active there. Once carried, it no longer applies.
+ */
+export function keyOpCarries (onTip: { keys: KeyState, q: number }, op: 'A' | 'R', keyId: string, signers: readonly string[]): boolean {
+  const target = onTip.keys.get(keyId)
+  const applies = op === 'A' ? target === undefined : target !== undefined && target.revokedAt === null
+  return applies && signers.filter(s => onTip.keys.isActive(s)).length >= onTip.q
+}
 
 /**
  * Re-seal the content of an orphaned block (one this key signed that lost a fork) on the current
@@ -20,14 +39,10 @@ export async function resealOrphan (chain: Chain, orphanHash: string, key: Signi
   if (orphan.signer !== key.id) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} was signed by ${orphan.signer}, not by ${key.id}`)
   const path = chain.pathOf(orphan)
   const file = await readBlockFile(path, { maxBytes: chain.params.maxBlockBytes, checkManifest: false, signal: options.signal })
-  const tip = chain.tip()
-  const keys = chain.keysAt(tip)
-  const q = quorumFor(chain.params.quorumRule, tip.height + 1, keys.activeCount)
+  const onTip = resealKeys(chain)
   const keyOps = groupByKey(file.keyOps).flatMap(([keyId, rows]) => {
-    const target = keys.get(keyId)
-    const applies = rows[0]?.op === 'A' ? target === undefined : target !== undefined && target.revokedAt === null
-    const valid = rows.filter(r => keys.isActive(r.signer))
-    if (applies && valid.length >= q) return valid
+    const op = rows[0]?.op
+    if (op !== undefined && keyOpCarries(onTip, op, keyId, rows.map(r => r.signer))) return rows.filter(r => onTip.keys.isActive(r.signer))
     chain.logger.info('dropping key operation that no longer applies after the reorg', { key: keyId })
     return []
   })
