@@ -22,20 +22,35 @@ export function pendingOrphans (chain: Chain, keyId: string): BlockRecord[] {
   const mine = chain.index.sideBlocks().filter(b => b.signer === keyId && b.height > floor && b.height > 0)
   if (mine.length === 0) return []
   let onTip: ReturnType<typeof resealKeys> | undefined
+  const forks = new Map<string, number>()
   return mine.filter(b => {
     if (chain.index.tablesOf(b.hash).every(t => t.rows === 0)) {
       onTip ??= resealKeys(chain)
       const keys = onTip
       return chain.index.keyOpsOf(b.hash).some(op => keyOpCarries(keys, op.op, op.keyId, op.signers))
     }
-    const fork = forkHeight(chain, b)
+    const fork = forkHeight(chain, b, forks)
     return !chain.index.range(fork + 1, tip.height, tip.height - fork).some(c => c.signer === keyId && c.rowsRoot === b.rowsRoot)
   })
 }
 
-/** The height of side block `b`'s last canonical ancestor (-1 when its branch reaches none). */
-function forkHeight (chain: Chain, b: BlockRecord): number {
+/**
+ * The height of side block `b`'s last canonical ancestor (-1 when its branch reaches none).
+ * `known`: the answers so far, by side block: an orphan's walk stops at a parent already walked
+ * (a signer's many orphans on one deep branch cost one walk, not one each).
+ */
+function forkHeight (chain: Chain, b: BlockRecord, known: Map<string, number>): number {
+  const walked: string[] = []
   let x: BlockRecord | undefined = b
-  while (x !== undefined && !x.canonical) x = chain.index.byHash(x.parent)
-  return x?.height ?? -1
+  let fork: number | undefined
+  while (fork === undefined) {
+    if (x === undefined) fork = -1
+    else if (x.canonical) fork = x.height
+    else {
+      fork = known.get(x.hash)
+      if (fork === undefined) { walked.push(x.hash); x = chain.index.byHash(x.parent) }
+    }
+  }
+  for (const h of walked) known.set(h, fork)
+  return fork
 }
