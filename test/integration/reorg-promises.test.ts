@@ -1,13 +1,14 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport } from '../../src/chain/index.js'
 import type { SigningKey } from '../../src/crypto/index.js'
-import type { Ingest } from '../../src/ingest/index.js'
+import { Ingest } from '../../src/ingest/index.js'
 import type { PetalNode } from '../../src/node/index.js'
 import { findCheckpoint, parseTrustFile, proveRows, signatoryVkey, verifyProof } from '../../src/proof/index.js'
 import { readSeal, type BlockRecord } from '../../src/storage/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../helpers/chain.js'
+import { http } from '../helpers/api.js'
 import { canonicalRows, checkExactlyOnce } from '../helpers/ingest.js'
 import { startNode, stopAll, stopNode } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -81,13 +82,13 @@ describe('a signatory node across reorgs (review45)', () => {
 
     // Reorg 1: bob's longer branch orphans m; the node re-seals it on the new tip.
     await feed(a, await branchOf(base).then(async y => { await grow(y, bob, 2, 10); return y }), 1)
-    const s = await waitFor(() => mineWith(a, m.rowsRoot)[0], { what: 'the node to re-seal its orphan', timeout: 30_000 })
-    expect(s.height).toBe(4)
+    // (The heights depend on how the blocks' hashes order each tie: the checks do not.)
+    await waitFor(() => mineWith(a, m.rowsRoot)[0], { what: 'the node to re-seal its orphan', timeout: 30_000 })
     const t = (await a.publish(makeSqlite(join(tmpDir(), 't.db'), 2, 7))).block
-    expect(t.height).toBe(5)
 
-    // Reorg 2, back to m's branch (grown elsewhere to height 6): m is canonical again, its re-seal s
-    // and the later t are orphaned. t must come back; s must not (m holds its rows).
+    // Reorg 2, back to m's branch (grown elsewhere to height 6, past the node's chain): m is
+    // canonical again, its re-seal and the later t are orphaned. t must come back; the re-seal
+    // must not (m holds its rows).
     const x = await branchOf(base, a.chain, [a.chain.index.byHash(m.hash) as BlockRecord])
     await grow(x, bob, 4, 20)
     await feed(a, x, 2)
@@ -110,7 +111,9 @@ describe('a signatory node across reorgs (review45)', () => {
     await feed(a, y, 1)
     expect(a.chain.keysAt(a.chain.tip()).get(carol.id)).toBeUndefined()
     await waitFor(() => a.chain.keysAt(a.chain.tip()).isActive(carol.id), { what: 'carol\'s addition re-sealed on the new tip', timeout: 30_000 })
-    expect(a.chain.keysAt(a.chain.tip()).get(carol.id)?.addedAt).toBe(5)
+    const added = a.chain.keysAt(a.chain.tip()).get(carol.id)?.addedAt as number
+    expect(a.chain.get(added)?.signer).toBe(alice.id)
+    expect(a.chain.index.keyOpsOf(a.chain.get(added)?.hash as string).map(o => o.keyId)).toEqual([carol.id])
   }, 120_000)
 
   it('receipts follow their rows through two reorgs in a row, a restart and a reorg back to their first block: sealed once, with a proof that verifies', async () => {
@@ -122,32 +125,34 @@ describe('a signatory node across reorgs (review45)', () => {
     const m = (await ingestOf(a).sealNow()).blocks[0]
     expect(m?.height).toBe(2)
     const mBlock = a.chain.index.byHash(m?.hash as string) as BlockRecord
-    const sealedAt = (): number | undefined => {
-      const hs = new Set(receipts.map(id => ingestOf(a).receipt(id)?.sealed?.height))
+    // The one block every receipt names, if they name one (a block that may be orphaned later).
+    const sealedIn = (): string | undefined => {
+      const hs = new Set(receipts.map(id => ingestOf(a).receipt(id)?.sealed?.blockHash))
       return hs.size === 1 ? [...hs][0] : undefined
     }
+    const sealedAt = (): number | undefined => { const h = sealedIn(); return h === undefined ? undefined : a.chain.index.byHash(h)?.height }
     const key = (v: Record<string, unknown>): string => String(v.note)
 
-    // Reorg 1 (bob to height 3), then reorg 2 (another branch of bob's to height 5) before or after
-    // the node re-sealed: each time the rows end in one block of the winning chain.
+    // Reorg 1 (bob to height 3), then reorg 2 (another branch of bob's to height 5): each time the
+    // rows end in one block of the winning chain (its height as the blocks' hashes order each tie).
     const y = await branchOf(base)
     await grow(y, bob, 2, 40)
     await feed(a, y, 1)
-    await waitFor(() => sealedAt() === 4, { what: 'the rows re-sealed after the first reorg', timeout: 30_000 })
+    const first = await waitFor(() => { const h = sealedIn(); return h !== undefined && h !== m?.hash ? h : undefined }, { what: 'the rows re-sealed after the first reorg', timeout: 30_000 })
     const z = await branchOf(base)
     await grow(z, bob, 4, 50)
     await feed(a, z, 1)
-    await waitFor(() => sealedAt() === 6, { what: 'the rows re-sealed after the second reorg', timeout: 30_000 })
+    const second = await waitFor(() => { const h = sealedIn(); return h !== undefined && h !== first && h !== m?.hash ? h : undefined }, { what: 'the rows re-sealed after the second reorg', timeout: 30_000 })
     expect(checkExactlyOnce(a.chain, ingestOf(a), 'events', receipts, key)).toEqual([])
 
     // A restart keeps them where they are.
     await stopNode(a)
     a = await startNode(dir, { name: 'A', key: alice, ingest })
-    expect(sealedAt()).toBe(6)
+    expect(sealedIn()).toBe(second)
     expect(await ingestOf(a).sealNow()).toEqual({ blocks: [] })
     expect(checkExactlyOnce(a.chain, ingestOf(a), 'events', receipts, key)).toEqual([])
 
-    // The first branch comes back longest: the rows are m's again, and are not sealed a fourth time.
+    // The first branch comes back longest (height 8, past anything the node reached): the rows are m's again, and are not sealed a fourth time.
     const x = await branchOf(base, a.chain, [mBlock])
     await grow(x, bob, 6, 60)
     await feed(a, x, 2)
@@ -169,4 +174,50 @@ describe('a signatory node across reorgs (review45)', () => {
     expect(report.ok, report.failure?.message).toBe(true)
     expect(report.rows[0]?.values[1]).toEqual({ text: 'r-11' })
   }, 180_000)
+
+  it('GET /receipts/{id}/proof during a reorg that moves the row: never a proof of the row now at the receipt\'s old height and rowid', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    chain.close()
+    const base = join(tmpDir(), 'base')
+    cpSync(dir, base, { recursive: true })
+    // The other branch: its block at height 1 has an `events` table too, with the same rowids.
+    const y = await branchOf(base)
+    for (let i = 0; i < 2; i++) await signImport(y, makeSqlite(join(tmpDir(), 'y.db'), 30, 70 + i, 'events'), alice)
+    const a = await startNode(dir, { name: 'A', key: alice, ingest: { everyMs: 3_600_000, pollMs: 50 }, http: { address: { host: '127.0.0.1', port: 0 } } })
+    const { receipts } = await ingestOf(a).append('events', Array.from({ length: 30 }, (_, i) => ({ n: BigInt(i), note: `mine-${i}` })))
+    const m = (await ingestOf(a).sealNow()).blocks[0]
+    expect(m?.height).toBe(1)
+    const m1 = m?.hash
+    await waitFor(() => findCheckpoint(a.chain, { height: 1 }) !== undefined, { what: 'a checkpoint covering height 1', timeout: 30_000 })
+    const id = receipts[4] as string
+    const url = `${a.httpUrl ?? ''}api/v1/receipts/${id}/proof`
+    const before = await http(url)
+    expect(before.status, before.text).toBe(200)
+    expect(before.text).toContain('mine-4')
+
+    // The reorg lands while the route is between reading the receipt and reading the block (it
+    // closes its own reader of pending.db there): the row is pending again, and the block now at
+    // height 1 holds another `events` row under the same rowid, covered by a checkpoint.
+    const close = Ingest.prototype.close
+    const spy = vi.spyOn(Ingest.prototype, 'close').mockImplementationOnce(async function (this: Ingest) {
+      await feed(a, y, 0)
+      await waitFor(() => findCheckpoint(a.chain, { height: 2 }) !== undefined, { what: 'a checkpoint of the other branch', timeout: 30_000 })
+      await close.call(this)
+    })
+    try {
+      const during = await http(url)
+      expect(during.text).not.toContain('"values"')
+      expect(during.status, during.text).toBe(409)
+      expect((during.json as { error: { code: string } }).error.code).toBe('PROOF_ROW_PENDING')
+    } finally {
+      spy.mockRestore()
+    }
+    // Its rows re-sealed on the new branch (at 2 or 3, as the blocks' hashes order the forks),
+    // the receipt's proof is of its own row again.
+    const moved = await waitFor(() => { const r = ingestOf(a).receipt(id)?.sealed; return r !== undefined && r.blockHash !== m1 ? r : undefined }, { what: 'the row re-sealed on the new branch', timeout: 30_000 })
+    await waitFor(() => findCheckpoint(a.chain, { height: moved.height }) !== undefined, { what: 'a checkpoint covering the re-seal', timeout: 30_000 })
+    const after = await http(url)
+    expect(after.status, after.text).toBe(200)
+    expect(after.text).toContain('mine-4')
+  }, 120_000)
 })

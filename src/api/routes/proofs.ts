@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify'
 import type { BlockRecord } from '../../storage/index.js'
 import { Ingest, IngestError } from '../../ingest/index.js'
 import { quote, said } from '../../util/index.js'
-import { checkpointForHeight, findCheckpoint, proveConsistency, proveRows, ProofError, type StoredCheckpoint } from '../../proof/index.js'
+import { checkpointForHeight, findCheckpoint, proveConsistency, proveRows, ProofError, type BundleDocument, type StoredCheckpoint } from '../../proof/index.js'
 import { boolField, field, intField, type RouteSpec, type Schema } from '../route.js'
 import { errorResponse, HASH } from '../schemas.js'
 import type { ApiContext } from '../types.js'
@@ -53,7 +53,7 @@ async function sendJson (reply: FastifyReply, value: unknown): Promise<unknown> 
   return await reply.type('application/json; charset=utf-8').header('cache-control', 'no-cache').send(JSON.stringify(value) + '\n')
 }
 
-async function proveOne (ctx: ApiContext, b: BlockRecord, table: string, rowid: string, final: boolean): Promise<unknown> {
+async function proveOne (ctx: ApiContext, b: BlockRecord, table: string, rowid: string, final: boolean): Promise<BundleDocument> {
   if (!b.canonical) {
     throw new ProofError('PROOF_CHECKPOINT_MISMATCH', `block ${b.hash} is on a side branch: no checkpoint of the chain covers it`, { hint: 'prove rows of canonical blocks (give a height)' })
   }
@@ -134,9 +134,17 @@ export const proofRoutes: RouteSpec[] = [{
       await ingest.close()
     }
     if (r === undefined) throw unknown()
-    if (r.sealed === undefined) throw new ProofError('PROOF_ROW_PENDING', `receipt ${id}: its row is not sealed into a block yet`, { hint: 'ask again after the next seal (GET /api/v1/events sends `sealed`)', details: { receipt: id } })
-    const b = ctx.chain.index.readTransaction(() => blockOf(ctx, String(r.sealed?.height)))
-    return await sendJson(reply, await proveOne(ctx, b, r.sealed.table, r.sealed.rowid, boolField(req.query, 'final') === true))
+    const pending = (): ProofError => new ProofError('PROOF_ROW_PENDING', `receipt ${id}: its row is not sealed into a block yet`, { hint: 'ask again after the next seal (GET /api/v1/events sends `sealed`)', details: { receipt: id } })
+    const sealed = r.sealed
+    if (sealed === undefined) throw pending()
+    // The receipt's own block, not whatever is at its height: a reorg after the receipt was read
+    // (the reader's close above yields) put another block there, maybe with a row of that table
+    // and rowid, whose proof this was (review45). Checked again after the proof, which yields too.
+    const b = ctx.chain.index.byHash(sealed.blockHash)
+    if (b?.canonical !== true) throw pending()
+    const bundle = await proveOne(ctx, b, sealed.table, sealed.rowid, boolField(req.query, 'final') === true)
+    if (bundle.blocks[0]?.hash !== sealed.blockHash) throw pending()
+    return await sendJson(reply, bundle)
   }
 }, {
   method: 'GET',
