@@ -65,8 +65,8 @@ async function main (): Promise<void> {
   try {
     // The reference: the same 50 blocks and their row counts, read in this process from chain.db.
     const db = new Database(join(dir, 'chain.db'), { readonly: true })
-    const raw = db.prepare(`SELECT b.*, (SELECT COUNT(*) FROM block_tables t WHERE t.hash = b.hash) AS tables,
-      (SELECT COALESCE(SUM(t.rows), 0) FROM block_tables t WHERE t.hash = b.hash) AS rows
+    const raw = db.prepare(`SELECT b.*, (SELECT COUNT(*) FROM block_tables t WHERE t.block = b.id) AS tables,
+      (SELECT COALESCE(SUM(t.rows), 0) FROM block_tables t WHERE t.block = b.id) AS rows
       FROM blocks b WHERE b.canonical = 1 ORDER BY b.height DESC LIMIT 50`)
     const get = async (path: string): Promise<void> => { await (await fetch(url + path)).arrayBuffer() }
     await get('api/v1/blocks?limit=50')

@@ -30,7 +30,9 @@ if (variant !== 'current') {
 const s = new Database(src, { readonly: true })
 const blocks = s.prepare('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN 1 AND ? ORDER BY height').all(N)
 const tables = new Map()
-for (const r of s.prepare('SELECT * FROM block_tables').all()) tables.set(r.hash, [...(tables.get(r.hash) ?? []), r])
+// SRC of either version (block_tables by hash, or by blocks.id since session 45).
+const byId = s.prepare("SELECT count(*) FROM pragma_table_info('block_tables') WHERE name = 'block'").pluck().get() === 1
+for (const r of s.prepare(byId ? 'SELECT b.hash, t.* FROM block_tables t JOIN blocks b ON b.id = t.block' : 'SELECT * FROM block_tables').all()) tables.set(r.hash, [...(tables.get(r.hash) ?? []), r])
 s.close()
 for (const x of ['', '-wal', '-shm']) rmSync(out + x, { force: true })
 const db = new Database(out)
@@ -39,15 +41,16 @@ db.pragma('synchronous = FULL')
 db.exec(schema)
 const tree = new ChainTreeTable(db, () => {})
 const insB = db.prepare('INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-const insT = db.prepare('INSERT INTO block_tables (hash, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
+// `current` keys block_tables by blocks.id (session 45), the others by hash.
+const insT = db.prepare(`INSERT INTO block_tables (${variant === 'current' ? 'block' : 'hash'}, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)`)
 const c0 = process.cpuUsage()
 for (let i = 0; i < blocks.length; i += 128) {
   db.pragma('synchronous = NORMAL')
   db.exec('BEGIN IMMEDIATE')
   let size = tree.size
   for (const b of blocks.slice(i, i + 128)) {
-    insB.run(b.hash, b.height, b.parent, 1, b.version, b.signer, b.timestamp, b.rows_root, b.prev_sig, b.seal, b.size, b.key_ops, b.received_at)
-    for (const t of tables.get(b.hash) ?? []) insT.run(b.hash, t.name, t.sql, t.rows, t.root)
+    const { lastInsertRowid: id } = insB.run(b.hash, b.height, b.parent, 1, b.version, b.signer, b.timestamp, b.rows_root, b.prev_sig, b.seal, b.size, b.key_ops, b.received_at)
+    for (const t of tables.get(b.hash) ?? []) insT.run(variant === 'current' ? id : b.hash, t.name, t.sql, t.rows, t.root)
     tree.append(Buffer.from(b.hash, 'hex'), size++)
   }
   db.exec('COMMIT')

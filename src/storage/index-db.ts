@@ -12,6 +12,7 @@ import { dataFileExists } from './data-file.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
 import { loadWalCheck } from './wal-index.js'
+import { migrateIndex, viewAsVersion2 } from './index-migrate.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
@@ -59,8 +60,8 @@ export class IndexDb {
   /**
    * Open the index. Read-only (readers): the connection cannot write, so it never waits for a
    * writer or takes a lock a writer needs (WAL readers see the last commit). Writable (writers):
-   * nothing is written unless the file is new, so opening never waits for a writer either; the
-   * write lock is taken later, by withWriteLock.
+   * nothing is written unless the file is new or of schema version 1 (moved once: index-migrate.ts),
+   * so opening never waits for a writer either; the write lock is taken later, by withWriteLock.
    */
   static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
     let db: Database.Database | undefined
@@ -81,10 +82,7 @@ export class IndexDb {
           // One transaction: killed between its statements, a file with the tables (which the
           // check above takes as made) but no schema version would be refused at every open.
           const made = db
-          made.transaction(() => {
-            made.exec(SCHEMA)
-            made.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
-          }).immediate()
+          made.transaction(() => { made.exec(SCHEMA); made.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION) }).immediate()
         }
       }
       else if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get() === undefined) {
@@ -92,8 +90,10 @@ export class IndexDb {
         // (in the connection's own temp schema) until a writer creates and fills the real ones.
         db.exec((CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA).replaceAll('CREATE TABLE', 'CREATE TEMP TABLE').replace(/CREATE INDEX[^;]*;/g, ''))
       }
-      const v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
-      if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
+      let v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
+      // Version 1 (block_tables keyed by hash): a writer moves it, a reader reads it as it is.
+      if (v === '1' && options.readonly !== true) { migrateIndex(db); v = SCHEMA_VERSION } else if (v === '1') viewAsVersion2(db)
+      else if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
     } catch (err) {
       db?.close()
       throw indexOpenFailure(err, path)
@@ -258,7 +258,6 @@ export class IndexDb {
 
   /** PRAGMA cache_size of this connection: pages when positive, KiB when negative. */
   pageCacheSize (): number { return Number(this.db.pragma('cache_size', { simple: true })) }
-
   /** Bytes of the canonical blocks' files with from ≤ height ≤ to, as recorded. */
   canonicalBytes (to: number, from = 0): number {
     return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ?').get(from, to)?.n ?? 0
@@ -283,7 +282,7 @@ export class IndexDb {
   }
 
   tablesOf (hash: string): TableRecord[] {
-    return this.stmt<TableRecord>('SELECT name, sql, rows, root FROM block_tables WHERE hash = ? ORDER BY name').all(hash)
+    return this.stmt<TableRecord>('SELECT name, sql, rows, root FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hash = ?) ORDER BY name').all(hash)
   }
 
   /** Every signatory of the canonical chain, including revoked ones. */
@@ -298,7 +297,7 @@ export class IndexDb {
    */
   canonicalActivity (from: number, to: number): Array<{ height: number, hash: string, time: number, rows: number }> {
     return this.stmt<{ height: number, hash: string, time: number, rows: number }>(`SELECT b.height, b.hash, unixepoch(b.timestamp) AS time,
-        COALESCE((SELECT SUM(t.rows) FROM block_tables t WHERE t.hash = b.hash), 0) AS rows
+        COALESCE((SELECT SUM(t.rows) FROM block_tables t WHERE t.block = b.id), 0) AS rows
       FROM blocks b WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? ORDER BY b.height`).all(from, to)
   }
 
@@ -309,7 +308,7 @@ export class IndexDb {
   tableVariants (): TableVariant[] {
     // SQLite takes the bare columns of a min() aggregate from the row holding the minimum.
     return this.stmt<BlockRow & { tname: string, tsql: string }>(`SELECT b.*, bt.name AS tname, bt.sql AS tsql, min(b.height) AS first
-      FROM block_tables bt JOIN blocks b ON b.hash = bt.hash WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all()
+      FROM block_tables bt JOIN blocks b ON b.id = bt.block WHERE b.canonical = 1 GROUP BY bt.name, bt.sql ORDER BY first`).all()
       .map(r => ({ name: r.tname, sql: r.tsql, block: toRecord(r) }))
   }
 
@@ -322,7 +321,7 @@ export class IndexDb {
     if (tables.length === 0) {
       return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height').all(from, to).map(r => ({ block: toRecord(r), tables: [] }))
     }
-    const rows = this.stmt<BlockRow & { tname: string, tsql: string }>(`SELECT b.*, lower(bt.name) AS tname, bt.sql AS tsql FROM blocks b JOIN block_tables bt ON bt.hash = b.hash
+    const rows = this.stmt<BlockRow & { tname: string, tsql: string }>(`SELECT b.*, lower(bt.name) AS tname, bt.sql AS tsql FROM blocks b JOIN block_tables bt ON bt.block = b.id
       WHERE b.canonical = 1 AND b.height BETWEEN ? AND ? AND lower(bt.name) IN (${tables.map(() => '?').join(', ')}) ORDER BY b.height, tname`).all(from, to, ...tables)
     const out: BlockWithTables[] = []
     for (const r of rows) {
@@ -335,7 +334,6 @@ export class IndexDb {
 
   /** Whether this connection is inside a transaction (a write lock's, or readTransaction's). */
   get inTransaction (): boolean { return this.db.inTransaction }
-
   getMeta (key: string): string | undefined {
     return this.stmt<{ value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value
   }
@@ -355,10 +353,10 @@ export class IndexDb {
 
   insertBlock (b: BlockRecord, tables: readonly TableRecord[], keyOps: readonly KeyOpRecord[]): void {
     this.assertTx()
-    this.stmt(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at)
+    const { lastInsertRowid: id } = this.stmt(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOpCount, b.receivedAt)
-    const t = this.stmt('INSERT INTO block_tables (hash, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
-    for (const x of tables) t.run(b.hash, x.name, x.sql, x.rows, x.root)
+    const t = this.stmt('INSERT INTO block_tables (block, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
+    for (const x of tables) t.run(id, x.name, x.sql, x.rows, x.root)
     const k = this.stmt('INSERT INTO key_ops (hash, key_id, op, pubkey, signers) VALUES (?, ?, ?, ?, ?)')
     for (const x of keyOps) k.run(b.hash, x.keyId, x.op, x.pubkey, JSON.stringify(x.signers))
   }
@@ -370,7 +368,9 @@ export class IndexDb {
 
   deleteBlock (hash: string): void {
     this.assertTx()
-    for (const t of ['blocks', 'block_tables', 'key_ops']) this.stmt(`DELETE FROM ${t} WHERE hash = ?`).run(hash)
+    // block_tables first, while the block's id can still be found.
+    this.stmt('DELETE FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hash = ?)').run(hash)
+    for (const t of ['blocks', 'key_ops']) this.stmt(`DELETE FROM ${t} WHERE hash = ?`).run(hash)
   }
 
   /** Apply a canonical block's key operations to the signatory set. */

@@ -38,7 +38,8 @@ export interface TableVariant { name: string, sql: string, block: BlockRecord }
 /** A canonical block with the CREATE TABLE texts of the tables asked for, by lower-case name. */
 export interface BlockWithTables { block: BlockRecord, tables: Array<[name: string, sql: string]> }
 
-export const SCHEMA_VERSION = '1'
+/** 2: `block_tables` keyed by the block's `blocks.id`; 1 keyed it by hash (index-migrate.ts moves 1 to 2). */
+export const SCHEMA_VERSION = '2'
 
 /**
  * Indexes of earlier schemas that no statement reads: each one cost a write at a random place for
@@ -48,23 +49,22 @@ export const SCHEMA_VERSION = '1'
 export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
 
 /**
- * `blocks` and `block_tables` are rowid tables, their keys (a block's hash first) unique indexes:
- * rows lie in the order blocks are placed (a catch-up's heights), so a group's rows fill the last
- * pages instead of one page per block scattered by hash, and verify's windows by height read
- * consecutive pages. An index written before session 25 keeps its WITHOUT ROWID tables, which the
- * same statements read and write (docs/performance.md, "Session 25: catch-up").
+ * `blocks` is a rowid table (`id`, an INTEGER PRIMARY KEY: VACUUM keeps it) with a unique index
+ * on `hash`; `block_tables` is keyed by (`blocks.id`, name). Both take rows in the order blocks are
+ * placed, so a group's rows fill the last pages, and only `blocks.hash` is a write at a random page
+ * a block (docs/performance.md, "Session 45: chain.db's block_tables in placement order (index45)").
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS blocks (
+CREATE TABLE IF NOT EXISTS blocks (id INTEGER PRIMARY KEY,
   hash TEXT NOT NULL UNIQUE, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
   version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL,
   prev_sig TEXT NOT NULL, seal TEXT NOT NULL, size INTEGER NOT NULL, key_ops INTEGER NOT NULL,
   received_at INTEGER NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHERE canonical = 1;
 CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
-CREATE TABLE IF NOT EXISTS block_tables (hash TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
-  rows INTEGER NOT NULL, root TEXT NOT NULL, UNIQUE (hash, name));
+CREATE TABLE IF NOT EXISTS block_tables (block INTEGER NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
+  rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (block, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op TEXT NOT NULL,
   pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,

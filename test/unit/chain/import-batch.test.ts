@@ -48,8 +48,9 @@ function indexDump (c: Chain): Record<string, unknown[]> {
   const db = new Database(c.dir.chainDb, { readonly: true })
   try {
     return {
-      blocks: db.prepare('SELECT * FROM blocks ORDER BY hash').all().map(r => ({ ...(r as Record<string, unknown>), received_at: 0 })),
-      tables: db.prepare('SELECT * FROM block_tables ORDER BY hash, name').all(),
+      // Without blocks.id, which may differ (the order the blocks were stored in).
+      blocks: db.prepare('SELECT * FROM blocks ORDER BY hash').all().map(r => ({ ...(r as Record<string, unknown>), id: 0, received_at: 0 })),
+      tables: db.prepare('SELECT b.hash, t.name, t.sql, t.rows, t.root FROM block_tables t JOIN blocks b ON b.id = t.block ORDER BY b.hash, t.name').all(),
       keyOps: db.prepare('SELECT * FROM key_ops ORDER BY hash, key_id').all(),
       signers: db.prepare('SELECT * FROM signers ORDER BY key_id').all(),
       tree: db.prepare('SELECT level, idx, hex(hash) FROM chain_tree ORDER BY level, idx').all()

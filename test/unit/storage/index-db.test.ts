@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { IndexDb, type BlockRecord } from '../../../src/storage/index.js'
-import { SCHEMA, SCHEMA_VERSION } from '../../../src/storage/index-records.js'
+import { SCHEMA_VERSION } from '../../../src/storage/index-records.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -97,37 +97,16 @@ describe('chain.db', () => {
     timestamp: '2026-12-04T05:00:00Z', rowsRoot: 'cd'.repeat(32), prevSig: '30', seal: '30', size: 4096, keyOpCount: 0, receivedAt: 0
   })
 
-  it('a new index keeps blocks and their tables in rowid tables, in the order they were placed', async () => {
+  it('a new index keeps blocks and their tables in the order they were placed (block_tables keyed by blocks.id)', async () => {
     const path = join(tmpDir(), 'chain.db')
     const index = IndexDb.open(path)
     // Hashes in descending order: a table keyed by hash would hold these rows the other way round.
     await index.withWriteLock(async () => { for (let i = 1; i <= 5; i++) index.insertBlock({ ...record(i, true), hash: (100 - i).toString(16).padStart(64, '0') }, [{ name: 't', sql: 'CREATE TABLE t (a)', rows: 1, root: 'ef'.repeat(32) }], []) })
     index.close()
     const db = new Database(path, { readonly: true })
-    expect(db.prepare('SELECT height FROM blocks ORDER BY rowid').pluck().all()).toEqual([1, 2, 3, 4, 5])
-    expect(db.prepare('SELECT max(rowid) FROM block_tables').pluck().get()).toBe(5)
+    expect(db.prepare('SELECT height FROM blocks ORDER BY id').pluck().all()).toEqual([1, 2, 3, 4, 5])
+    expect(db.prepare('SELECT block FROM block_tables').pluck().all()).toEqual([1, 2, 3, 4, 5])
+    expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'block_tables' AND type = 'index'").pluck().get()).toBe(0)
     db.close()
-  })
-
-  it('an index written before, with blocks and block_tables WITHOUT ROWID, is read and written as before', async () => {
-    const path = join(tmpDir(), 'chain.db')
-    const old = new Database(path)
-    old.pragma('journal_mode = WAL')
-    old.exec(SCHEMA.replace('hash TEXT NOT NULL UNIQUE, height', 'hash TEXT PRIMARY KEY, height').replace('received_at INTEGER NOT NULL);', 'received_at INTEGER NOT NULL) WITHOUT ROWID;')
-      .replace('UNIQUE (hash, name));', 'PRIMARY KEY (hash, name)) WITHOUT ROWID;'))
-    old.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION)
-    expect(old.prepare("SELECT count(*) FROM pragma_table_list WHERE name IN ('blocks', 'block_tables') AND wr = 1").pluck().get()).toBe(2)
-    old.close()
-    const index = IndexDb.open(path)
-    await index.withWriteLock(async () => {
-      for (let i = 1; i <= 3; i++) index.insertBlock(record(i, i < 3), [{ name: 't', sql: 'CREATE TABLE t (a)', rows: i, root: 'ef'.repeat(32) }], [])
-      index.setCanonical(record(3, false).hash, true)
-      index.deleteBlock(record(2, true).hash)
-    })
-    expect(index.byHash(record(3, true).hash)).toEqual(record(3, true))
-    expect(index.byHash(record(2, true).hash)).toBeUndefined()
-    expect(index.tablesOf(record(1, true).hash)).toEqual([{ name: 't', sql: 'CREATE TABLE t (a)', rows: 1, root: 'ef'.repeat(32) }])
-    expect(index.range(0, 10).map(b => b.height)).toEqual([1, 3])
-    index.close()
   })
 })
