@@ -91,8 +91,9 @@ export class IndexDb {
         db.exec((CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA).replaceAll('CREATE TABLE', 'CREATE TEMP TABLE').replace(/CREATE INDEX[^;]*;/g, ''))
       }
       let v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
-      // Version 1 (block_tables keyed by hash): a writer moves it, a reader reads it as it is.
-      if (v === '1' && options.readonly !== true) { migrateIndex(db); v = SCHEMA_VERSION } else if (v === '1') viewAsVersion2(db)
+      // Version 1 (block_tables keyed by hash): a writer moves it, a reader reads it as it is. Not a
+      // reader's quiet repair (`wait: false`): its own read-only connection, open already, reads version 1.
+      if (v === '1' && options.readonly !== true) { if (options.wait === false) throw new Error('schema version 1, left for a writer to move'); migrateIndex(db); v = SCHEMA_VERSION } else if (v === '1') viewAsVersion2(db)
       else if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
     } catch (err) {
       db?.close()
@@ -258,6 +259,7 @@ export class IndexDb {
 
   /** PRAGMA cache_size of this connection: pages when positive, KiB when negative. */
   pageCacheSize (): number { return Number(this.db.pragma('cache_size', { simple: true })) }
+
   /** Bytes of the canonical blocks' files with from ≤ height ≤ to, as recorded. */
   canonicalBytes (to: number, from = 0): number {
     return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ?').get(from, to)?.n ?? 0
@@ -334,9 +336,7 @@ export class IndexDb {
 
   /** Whether this connection is inside a transaction (a write lock's, or readTransaction's). */
   get inTransaction (): boolean { return this.db.inTransaction }
-  getMeta (key: string): string | undefined {
-    return this.stmt<{ value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value
-  }
+  getMeta (key: string): string | undefined { return this.stmt<{ value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value }
 
   setMeta (key: string, value: string): void {
     this.assertTx()

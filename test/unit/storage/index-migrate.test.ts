@@ -98,6 +98,17 @@ describe('chain.db of schema version 1', () => {
     })
   }
 
+  it('is not moved by a reader\'s quiet repair (a writable open that must not wait), whose read-only connection reads it', async () => {
+    const path = join(tmpDir(), 'chain.db')
+    await fill(path)
+    rewriteAsVersion1(path)
+    const reader = IndexDb.open(path, { readonly: true })
+    expect(() => IndexDb.open(path, { wait: false })).toThrow(/schema version 1/)
+    expect(reader.tableVariants().map(v => v.name)).toEqual(['T', 'u', 't'])
+    reader.close()
+    expect(blocksDump(path).version).toBe('1')
+  })
+
   for (const point of ['index-migrate:copied', 'index-migrate:done']) {
     it(`a writer killed (-9) inside the move (${point}) leaves version 1 whole, and the next writer moves it with every row`, async () => {
       const path = join(tmpDir(), 'chain.db')
