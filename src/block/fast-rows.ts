@@ -58,9 +58,13 @@ export function planFastTable (db: Db, t: UserTable): FastPlan | undefined {
     return { root, withoutRowid: false, fields, real, hasDefault }
   }
   // WITHOUT ROWID: the record holds the key columns first, then the others (index_xinfo says which).
-  const pkIndex = db.prepare<[string], { name: string, origin: string }>("SELECT name, origin FROM pragma_index_list(?, 'main')").all(t.name).filter(i => i.origin === 'pk')
+  // PRAGMA statements, not the table-valued pragma_index_list/pragma_index_xinfo: an eponymous
+  // virtual table keeps a pointer to the schema of `main` it was first used with, and the kept
+  // held connection (held-db.ts) swaps that schema for the next block's; SQLite then looked up a
+  // freed schema (a crash of verify --deep on the second block with a WITHOUT ROWID table).
+  const pkIndex = db.prepare<[], { name: string, origin: string }>(`PRAGMA main.index_list(${quoteString(t.name)})`).all().filter(i => i.origin === 'pk')
   if (pkIndex.length !== 1 || pkIndex[0] === undefined) return undefined
-  const xinfo = db.prepare<[string], { seqno: number, cid: number, desc: number, key: number }>("SELECT seqno, cid, desc, key FROM pragma_index_xinfo(?, 'main')").all(pkIndex[0].name)
+  const xinfo = db.prepare<[], { seqno: number, cid: number, desc: number, key: number }>(`PRAGMA main.index_xinfo(${quoteString(pkIndex[0].name)})`).all()
   const fields = info.map(() => -2)
   for (const x of xinfo) {
     if (x.cid < 0 || x.cid >= fields.length || fields[x.cid] !== -2) return undefined
