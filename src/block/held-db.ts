@@ -54,6 +54,11 @@ function load (): HeldDbAddon | null {
  * catch-up").
  */
 interface Kept { db: Db, busy: boolean, mmap: number, statements: Map<string, unknown> }
+
+/** The file header names UTF-8 as the text encoding (offset 56: 1; 0 is a file without a schema yet). */
+function isUtf8File (bytes: Buffer): boolean {
+  return bytes.length >= 60 && bytes.readUInt32BE(56) <= 1
+}
 let kept: Kept | undefined
 
 // Statements a kept connection keeps for the next blocks (heldStatement): a small block's checks run four.
@@ -105,7 +110,13 @@ export interface Held { db: Db, reused: boolean }
 export function openHeld (bytes: Buffer, prepare?: (db: Db) => void): Held | undefined {
   const a = load()
   if (a === null || bytes.length === 0) return undefined
-  if (prepare !== undefined && kept !== undefined && !kept.busy) {
+  // Only UTF-8 blocks are swapped into the kept connection or make one: SQLite refused a UTF-16
+  // block swapped in ("attached databases must use the same text encoding as main database",
+  // after a UTF-8 block or a UTF-16 one alike), on this path alone, and againIfCorrupt, seeing the
+  // file pass, called it the disk's failure: a pull's load thread stopped at a valid block (fuzz45).
+  // Any other encoding gets a connection of its own, closed on release; the kept one waits.
+  const keepable = prepare !== undefined && isUtf8File(bytes)
+  if (keepable && kept !== undefined && !kept.busy) {
     let swapped = false
     try {
       swapped = a.swap(bytes)
@@ -119,7 +130,7 @@ export function openHeld (bytes: Buffer, prepare?: (db: Db) => void): Held | und
   }
   const db = new Database(':memory:')
   // Kept: the first prepared connection of the thread (or the one after a kept one was dropped), not one opened while it is busy.
-  const keep = prepare !== undefined && kept === undefined
+  const keep = keepable && kept === undefined
   try {
     a.hold(bytes, keep)
     loadHeldExtension(db)

@@ -92,6 +92,28 @@ describe.skipIf(!nativeHeldDbBuilt())('the kept held connection (held-db.ts)', (
     }
   })
 
+  it('a block of another text encoding than the kept connection\'s is read on a fresh one, as from its file', async () => {
+    // SQLite fixes a connection's encoding at its first schema: the kept connection refused a
+    // UTF-16 block after UTF-8 ones ("attached databases must use the same text encoding as main
+    // database"), on this path alone, and againIfCorrupt, seeing the file pass, called it the
+    // disk's failure (an EIO): a pull's load thread stopped at a valid block (fuzz45).
+    const dir = tmpDir()
+    const blocks = [
+      await sqlBlock(dir, 'u8', "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('ä'), ('b')"),
+      await sqlBlock(dir, 'le', "PRAGMA encoding = 'UTF-16le'; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('ä'), ('b')"),
+      await sqlBlock(dir, 'be', "PRAGMA encoding = 'UTF-16be'; CREATE TABLE u (v TEXT); INSERT INTO u VALUES ('x')")
+    ]
+    expect(blocks.map(b => b.bytes.readUInt32BE(56))).toEqual([1, 2, 3])
+    for (const order of [[0, 1, 2, 0], [1, 1, 0, 2, 2, 1]]) {
+      for (const i of order) {
+        const b = blocks[i]
+        if (b === undefined) throw new Error('no block')
+        const fresh = await readBlockFile(b.path, { maxBytes: MAX_BLOCK_BYTES })
+        expect({ ...await read(b.path, b.bytes), path: undefined }).toEqual({ ...fresh, path: undefined })
+      }
+    }
+  })
+
   it('a refused block\'s connection is not kept: the next block gets a fresh one, and is read right', async () => {
     const path = await sensorBlock(3000)
     const bytes = readFileSync(path)
