@@ -1,0 +1,221 @@
+// The manifest's differential fuzz: a hostile block file (manifest-mutants.ts) read by every path
+// a node may take — the fast page reader with either leaf encoder, from the file or from bytes
+// held, split into chunks as worker threads split it, with either hasher — against the reference
+// (rows read through SQLite), and the whole structural validation of the block re-sealed with
+// roots of the reference, with and without the bytes held, against the page readers of reserved
+// tables. Used by test/unit/block/manifest-fuzz.test.ts (seeded, bounded) and
+// scripts/manifest-fuzz.ts (long runs).
+import Database from 'better-sqlite3'
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { computeManifest, inspectSchema, openBlockReadonly, readBlockFile, readBlockLean, readBlockPages, tableRoot, type BlockFile, type UserTable } from '../../src/block/index.js'
+import { BtreeUnsupported } from '../../src/block/btree.js'
+import { fastChunkNodes, fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from '../../src/block/fast-rows.js'
+import { rowChunks } from '../../src/block/row-chunks.js'
+import { MerkleBuilder } from '../../src/crypto/index.js'
+import { isPetalError, toHex } from '../../src/util/index.js'
+import { MAX_BYTES, mutateBytes, mutateReserved, mutateSchema, type Rng, type SeedBlock } from './manifest-mutants.js'
+import { rng } from './random-tables.js'
+
+export interface FuzzCounts {
+  mutants: number
+  /** SQLite opened the file and quick_check said ok. */
+  quickOk: number
+  /** Tables of quick_check-ok files compared (reference and fast path). */
+  tables: number
+  /** Of those, tables the fast path answered (not declined). */
+  fastAnswered: number
+  /** Re-sealed blocks validated on every path. */
+  validated: number
+  /** Of those, accepted. */
+  accepted: number
+}
+export const newCounts = (): FuzzCounts => ({ mutants: 0, quickOk: 0, tables: 0, fastAnswered: 0, validated: 0, accepted: 0 })
+
+type Answer = { rows: number, root: string } | { declined: string } | { error: string }
+
+const describeError = (err: unknown): string => isPetalError(err) ? `coded ${err.code}` : err instanceof Error ? `uncoded ${err.name}: ${err.message}` : `thrown ${String(err)}`
+
+function fast (run: () => { rows: number, root: Uint8Array | string }): Answer {
+  try {
+    const r = run()
+    return { rows: r.rows, root: typeof r.root === 'string' ? r.root : toHex(r.root) }
+  } catch (err) {
+    if (err instanceof BtreeUnsupported) return { declined: err.message }
+    return { error: describeError(err) }
+  }
+}
+
+/** The root of a rowid table as worker threads would hash it, in chunks of `size` rows. */
+function splitRoot (path: string, plan: FastPlan, size: number): { rows: number, root: string } {
+  const { pages, cells } = fastTableLeaves(path, plan)
+  const tree = new MerkleBuilder()
+  let rows = 0
+  for (const c of rowChunks(cells, () => size)) {
+    const r = fastChunkNodes(path, plan, pages.slice(c.first, c.end), c.skip, c.take, 'wasm')
+    for (const n of r.nodes) tree.pushSubtree(n.hash, n.size)
+    rows += r.rows
+  }
+  return { rows, root: toHex(tree.root()) }
+}
+
+function withHasher<T> (native: boolean, run: () => T): T {
+  const was = process.env.PETAL_NATIVE_SHA256
+  process.env.PETAL_NATIVE_SHA256 = native ? '1' : '0'
+  try { return run() } finally { if (was === undefined) delete process.env.PETAL_NATIVE_SHA256; else process.env.PETAL_NATIVE_SHA256 = was }
+}
+
+/** Every fast reading of table `t`, by name of the path. */
+function fastAnswers (path: string, bytes: Buffer, plan: FastPlan, native: boolean): Record<string, Answer> {
+  const out: Record<string, Answer> = {
+    js: fast(() => fastTableRoot(path, plan, undefined, 'js')),
+    wasm: fast(() => fastTableRoot(path, plan, undefined, 'wasm')),
+    held: fast(() => fastTableRoot(path, plan, undefined, 'auto', bytes))
+  }
+  if (!plan.withoutRowid) out.split = fast(() => splitRoot(path, plan, 16))
+  if (native) out.wasmHasher = withHasher(false, () => fast(() => fastTableRoot(path, plan, undefined, 'wasm')))
+  return out
+}
+
+/**
+ * The disagreements of one file's tables: with quick_check ok, a fast answer must be the
+ * reference's (or a decline); with any verdict, the fast path must not throw anything but a decline.
+ */
+function compareTables (path: string, bytes: Buffer, quickOk: boolean, native: boolean, counts: FuzzCounts): string[] {
+  const found: string[] = []
+  let db: Database.Database
+  try { db = openBlockReadonly(path) } catch { return found }
+  try {
+    let tables: UserTable[]
+    try { tables = inspectSchema(db, 2).userTables } catch { return found }
+    for (const t of tables) {
+      let ref: Answer
+      try { ref = tableRoot(db, t) } catch (err) { ref = { error: describeError(err) } }
+      let plan: FastPlan | undefined
+      try { plan = planFastTable(db, t) } catch (err) {
+        if (!isPetalError(err) && !(err instanceof Error && 'code' in err)) found.push(`${t.name}: planFastTable threw ${describeError(err)}`)
+        continue
+      }
+      if (quickOk) counts.tables++
+      if (plan === undefined) continue
+      let answered = false
+      for (const [how, a] of Object.entries(fastAnswers(path, bytes, plan, native))) {
+        if ('error' in a) { found.push(`${t.name} ${how}: the fast path threw ${a.error} (quick_check ${quickOk ? 'ok' : 'not ok'})`); continue }
+        if ('declined' in a || !quickOk) continue
+        answered = true
+        if ('error' in ref) found.push(`${t.name} ${how}: fast path ${a.rows} rows ${a.root.slice(0, 12)}, reference ${ref.error}`)
+        else if ('rows' in ref && (a.rows !== ref.rows || a.root !== ref.root)) found.push(`${t.name} ${how}: fast path ${a.rows} rows ${a.root.slice(0, 12)}, reference ${ref.rows} rows ${ref.root.slice(0, 12)}`)
+      }
+      if (answered) counts.fastAnswered++
+    }
+  } finally {
+    db.close()
+  }
+  return found
+}
+
+function quickCheck (path: string): string {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true })
+    try { return String(db.pragma('quick_check(1)', { simple: true })) } finally { db.close() }
+  } catch (err) {
+    return describeError(err)
+  }
+}
+
+/**
+ * `_tables` and RowsRoot rewritten with the reference roots of the file's content (SQLite's own
+ * writes touch only the reserved tables' pages), as a hostile signer would seal it. False when
+ * SQLite cannot read the content (the block then stays with the roots it had).
+ */
+function reseal (path: string): boolean {
+  const db = new Database(path)
+  try {
+    db.pragma('foreign_keys = OFF')
+    let m: ReturnType<typeof computeManifest>
+    try { m = computeManifest(db, inspectSchema(db, 2).userTables) } catch { return false }
+    db.transaction(() => {
+      db.exec('DELETE FROM _tables')
+      const ins = db.prepare('INSERT INTO _tables (name, sql, rows, root) VALUES (?, ?, ?, ?)')
+      for (const t of m.tables) ins.run(t.name, t.sql, t.rows, t.root)
+      db.prepare("UPDATE _meta SET value = ? WHERE key = 'RowsRoot'").run(m.rowsRoot)
+    })()
+    return true
+  } catch {
+    return false
+  } finally {
+    db.close()
+  }
+}
+
+type Verdict = { code: string } | { tables: string } | { uncoded: string }
+
+async function validate (path: string, opts: { bytes?: Buffer }): Promise<Verdict> {
+  try {
+    const f = await readBlockFile(path, { maxBytes: MAX_BYTES, ...opts })
+    return { tables: JSON.stringify(f.tables) }
+  } catch (err) {
+    return isPetalError(err) ? { code: err.code } : { uncoded: describeError(err) }
+  }
+}
+
+const reserved = (f: BlockFile | undefined): string | undefined => f === undefined ? undefined : JSON.stringify({ header: f.header, keyOps: f.keyOps, tables: f.tables })
+
+/** The re-sealed block on every validation path, and the page readers of its reserved tables. */
+async function compareValidation (path: string, counts: FuzzCounts): Promise<string[]> {
+  const found: string[] = []
+  const bytes = readFileSync(path)
+  const plain = await validate(path, {})
+  const held = await validate(path, { bytes })
+  counts.validated++
+  for (const v of [plain, held]) if ('uncoded' in v) found.push(`validation threw ${v.uncoded}`)
+  if (JSON.stringify(plain) !== JSON.stringify(held)) found.push(`validation: ${JSON.stringify(plain).slice(0, 200)} from the file, ${JSON.stringify(held).slice(0, 200)} from bytes held`)
+  if (!('tables' in plain)) return found
+  counts.accepted++
+  const sqlite = await readBlockFile(path, { maxBytes: MAX_BYTES, checkManifest: false })
+  const want = reserved(sqlite)
+  for (const [how, read] of [['pages', () => readBlockPages(path, MAX_BYTES, bytes)], ['lean', () => readBlockLean(path, MAX_BYTES, bytes)]] as const) {
+    let got: string | undefined
+    try { got = reserved(read()) } catch (err) { found.push(`${how} reader threw ${describeError(err)} on an accepted block`); continue }
+    if (got !== undefined && got !== want) found.push(`${how} reader: ${got.slice(0, 200)}, SQLite: ${want?.slice(0, 200) ?? ''}`)
+  }
+  return found
+}
+
+export interface Mutant { seed: number, index: number, what: string, found: string[] }
+
+/**
+ * Mutant `index` of a seed block: one to three changes drawn by (seed, index), then every
+ * comparison. Returns what it changed and every disagreement found.
+ */
+export async function runMutant (dir: string, s: SeedBlock, seed: number, index: number, counts: FuzzCounts, native: boolean): Promise<Mutant> {
+  const r: Rng = rng((seed * 7919 + index * 104729) | 0)
+  const path = join(dir, `m-${seed}-${index}.db`)
+  const what: string[] = []
+  if (r() < 0.08) {
+    copyFileSync(s.path, path)
+    what.push(mutateSchema(path, r))
+  } else {
+    const b = Buffer.from(s.bytes)
+    for (let n = 1 + Math.floor(r() * r() * 3); n > 0; n--) what.push(mutateBytes(b, s, r))
+    writeFileSync(path, b)
+  }
+  counts.mutants++
+  const found: string[] = []
+  try {
+    const quick = quickCheck(path)
+    if (quick === 'ok') counts.quickOk++
+    found.push(...compareTables(path, readFileSync(path), quick === 'ok', native, counts))
+    if (quick === 'ok' || r() < 0.1) {
+      reseal(path)
+      // Then, for some, the reserved tables' pages (the page readers against SQLite's reading).
+      if (r() < 0.25) what.push(mutateReserved(path, r))
+      found.push(...await compareValidation(path, counts))
+      // The re-sealed file's own tables (reseal may have moved the reserved tables' pages).
+      if (quickCheck(path) === 'ok') found.push(...compareTables(path, readFileSync(path), true, false, newCounts()))
+    }
+  } finally {
+    if (found.length === 0) rmSync(path, { force: true })
+  }
+  return { seed, index, what: what.join('; '), found }
+}
