@@ -293,6 +293,8 @@ export function mutateReserved (path: string, r: Rng): string {
   let pages: number[]
   try {
     pages = db.prepare<[], number>("SELECT pageno FROM dbstat WHERE name LIKE '\\_%' ESCAPE '\\' OR name LIKE 'sqlite_autoindex\\_\\_%' ESCAPE '\\'").pluck().all()
+  } catch {
+    return 'reserved pages: not listed (SQLite cannot read the file)'
   } finally {
     db.close()
   }
