@@ -16,7 +16,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 // Seeds of small blocks that between them have page sizes 512, 1024 and 4096, UTF-8, UTF-16le and UTF-16be, rowid
 // tables with and without an alias, WITHOUT ROWID tables, an index and overflow chains.
 const SEEDS = [13, 18, 19, 10]
-const MUTANTS = 24
+const MUTANTS = 20
 
 describe('the fast manifest path on hostile block files', () => {
   it('gives the reference answer or declines, on every path', async () => {
