@@ -1,4 +1,4 @@
-// Instruction counts of a server per POST /records request (docs/performance.md, "Session 10:
+// Instruction counts of a server per POST /records request (docs/performance/ingest.md, "Session 10:
 // ingest"). This process is the server, run under valgrind; the client is a forked process that
 // valgrind does not trace. `petal`: Petal's API server (the lean lane, Fastify behind it) with the
 // ingest service on a real pending.db, as a node serves it, without the network; `durable`: the

@@ -1,4 +1,4 @@
-// Instructions of the JSON lane alone per request body (docs/performance.md, "Session 37: ingest"):
+// Instructions of the JSON lane alone per request body (docs/performance/ingest.md, "Session 37: ingest"):
 // the api bench's bodies (bench/api-http.ts) encoded for its table, 3,000 times to warm up, then
 // `n` more with callgrind's instrumentation on (callgrind_control -i), so one run gives the lane's
 // cost per body by function (bench/callgrind-js.py, with `node --perf-basic-prof`).

@@ -1,4 +1,4 @@
-// What node:http costs a lone single-row request (docs/performance.md, "Session 19: ingest"): the
+// What node:http costs a lone single-row request (docs/performance/ingest.md, "Session 19: ingest"): the
 // api bench's durable floor (bench/api-floors.ts: node:http, JSON.parse, one fsync'd INSERT
 // transaction) against the same store behind a net.Server with a minimal strict HTTP/1.1 parser
 // (request line, headers, Content-Length body; the same 202 bytes the floor's node:http sends,

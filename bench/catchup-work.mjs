@@ -2,7 +2,7 @@
 // a HeaderFeed over a fake peer (each header's seal verified on this thread, as the real feed
 // does), a DownloadScheduler whose fake range peer writes each block file from bytes held in
 // memory (as the range receive does, with the file's first bytes), a warm LoadPool(2) and placement in groups, as a pull runs
-// them. For instruction counts per block (docs/performance.md, "Session 10: catch-up"):
+// them. For instruction counts per block (docs/performance/catchup.md, "Session 10: catch-up"):
 //   node bench/catchup-work.mjs SRC 1300 build     # once: a chain of 1,300 one-row blocks in SRC
 //   valgrind --tool=callgrind --separate-threads=yes node bench/catchup-work.mjs SRC 200   (and 1200)
 // and subtract the 200-block counts from the 1,200-block ones, thread by thread (start-up cancels).
@@ -11,7 +11,7 @@
 // does (range-writes.ts's writeSmallBlock: into a file created ahead where the download gave one).
 // CHURN=N creates and deletes N empty files beside the data directory before the measured part,
 // as the benches' clean-ups before the catch-up do (ext4 then scans past those recently freed
-// inodes for each new file: docs/performance.md, "Session 31: catch-up"). Besides the process's
+// inodes for each new file: docs/performance/catchup.md, "Session 31: catch-up"). Besides the process's
 // CPU a block, the line ends with the main thread's (schedstat) and its part in the kernel (ticks),
 // and the CPU of the child processes it reaped (the syncfs helper's `sync -f` runs, until session 39).
 import '../dist/polyfills.js'

@@ -1,4 +1,4 @@
-// Durable appends on this machine, in C, without Node (docs/performance.md, "Session 23: ingest"):
+// Durable appends on this machine, in C, without Node (docs/performance/ingest.md, "Session 23: ingest"):
 // p10/p50/p95 per kind, the kinds alternating append by append in one process.
 //   gcc -O2 -o /tmp/durable-append bench/durable-append.c -lsqlite3
 //   /tmp/durable-append DIR RECORD_BYTES RECORDS_PER_APPEND N KIND...

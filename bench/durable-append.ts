@@ -1,4 +1,4 @@
-// One durable append from Node, by kind, alternating append by append (docs/performance.md,
+// One durable append from Node, by kind, alternating append by append (docs/performance/ingest.md,
 // "Session 23: ingest"): better-sqlite3's WAL commit at synchronous=FULL (what pending.db does and
 // what the api bench's reference does), against a raw file: writeSync + fdatasyncSync, and
 // writeSync on a descriptor opened with O_DSYNC, each into a preallocated file and at the end of

@@ -4,7 +4,7 @@
 // of 5 × 1 MB blocks of a chain, the files deleted after each round. Prints each round's CPU (all
 // threads, user + system) a block; the first two rounds (warm-up, and the connection's first range
 // in 256 KiB messages) are not counted. For old/new pairs run it with PETAL_DIST=…/dist alternated;
-// for instructions, one run each way (docs/performance.md, "Session 39: the 1 MB pull"):
+// for instructions, one run each way (docs/performance/pull.md, "Session 39: the 1 MB pull"):
 //   CG=1 LONG_DIAL=1 FAST_LINK=1 valgrind --tool=callgrind --instr-atstart=no node bench/fetch-range-ab.mjs SRC 5 4
 // CG=1 switches callgrind's instrumentation on for the counted rounds only.
 //   node bench/fetch-range-ab.mjs SRC [ROUNDS] [RANGES]

@@ -1,4 +1,4 @@
-// chain.db's writes in a catch-up, alone (docs/performance.md, "Session 25: catch-up"): the rows of
+// chain.db's writes in a catch-up, alone (docs/performance/catchup.md, "Session 25: catch-up"): the rows of
 // a cached chain's index inserted into a fresh index in groups of 128, one transaction each
 // (synchronous NORMAL, WAL, SQLite's automatic checkpoints), as placement writes them, with the
 // chain tree's leaves. On the built dist/ (`npm run build`):

@@ -6,7 +6,7 @@
 // (A B, B A, …); each round prints this thread's CPU (schedstat, ns) a block. The first two rounds
 // of each build (warm-up) are left out of the summary: median of each build, and how many paired
 // rounds the second build was the cheaper. COUNT=1 also counts the rows the WebAssembly leaf
-// encoder encoded in each build (docs/performance.md, "Session 36: the 1 MB pull").
+// encoder encoded in each build (docs/performance/pull.md, "Session 36: the 1 MB pull").
 //   node bench/pull-work.mjs build SRC 1000
 //   node bench/load-ab.mjs SRC ROUNDS N OLD/dist NEW/dist
 // Each dist/ in a directory named dist with node_modules beside it (the native addons are found

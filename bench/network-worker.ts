@@ -46,7 +46,7 @@ function threadCpu (): Map<string, { kind: string, ms: number }> {
       out.set(tid, { kind: main ? 'main' : 'other', ms })
       // The kernel time apart (part of `main`, of `other`): on this VM's root file system (ext4
       // without a journal) each new file's inode is found past the recently deleted ones, which
-      // other processes' deletions make costly (docs/performance.md, "Session 31: catch-up"); a
+      // other processes' deletions make costly (docs/performance/catchup.md, "Session 31: catch-up"); a
       // catch-up creates a block's two new files on libuv's pool and a load thread ("Session 38:
       // catch-up"), so a run that pays that scan shows it in the other threads' kernel time.
       out.set(`${tid}:system`, { kind: main ? 'main in the kernel' : 'other in the kernel', ms: Number(f[12]) * 10 })
@@ -74,7 +74,7 @@ function canonicalFiles (dir: string): string[] {
  * Until the stream's next 'drain' (rejects if it closes first). Not `stream.onDrain()`, which
  * @libp2p/utils 7.4 resolves at once after the stream's first drain (it keeps that promise): the
  * loop below would then read every file into the stream's write buffer without yielding, and the
- * reference was not a stream (docs/performance.md, "Session 31: the 1 MB pull").
+ * reference was not a stream (docs/performance/pull.md, "Session 31: the 1 MB pull").
  */
 async function nextDrain (stream: Stream): Promise<void> {
   await new Promise<void>((resolve, reject) => {

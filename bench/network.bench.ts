@@ -138,7 +138,7 @@ async function genesisCopy (dir: string): Promise<string> {
  * On this VM's root file system (ext4 without a journal) a run started seconds after a deletion of
  * many files pays ext4's scan past the freed inodes at each file it creates: catch41 found ~24 % of
  * the pulling process's CPU there after the previous run's 20,000 files were deleted
- * (docs/performance.md, "Session 41: catch-up"), and the lead's quiet runs settle like this.
+ * (docs/performance/catchup.md, "Session 41: catch-up"), and the lead's quiet runs settle like this.
  * PETAL_BENCH_SETTLE_MS sets the idle time (default 5000). Returns how it settled, for the output.
  */
 async function settle (what: string): Promise<string> {

@@ -1,4 +1,4 @@
-// Whether storing a request's rows as one pending.db record could pay (docs/performance.md,
+// Whether storing a request's rows as one pending.db record could pay (docs/performance/ingest.md,
 // "Session 34: ingest"): one durable append of ROWS rows (100 by default) by kind, the kinds
 // alternating append by append, each in its own file (WAL, synchronous=FULL):
 //   ref   the api bench's reference: ROWS INSERTs bound from JavaScript in one transaction

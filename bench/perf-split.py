@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # The pulling main thread's CPU by part, from `perf record -e cpu-clock -g` of a pull-work.mjs pull
 # (cpu-clock samples a thread only while it runs on a CPU: no preemption bias, unlike --cpu-prof;
-# node --perf-basic-prof names the JIT code). docs/performance.md, "Session 22: the 1 MB pull":
+# node --perf-basic-prof names the JIT code). docs/performance/pull.md, "Session 22: the 1 MB pull":
 #   perf record -e cpu-clock -F 2500 -g -o pull.perf -- node --perf-basic-prof bench/pull-work.mjs pull ADDR SRC
 #   perf script -i pull.perf -F tid,time,ip,sym,dso > pull.txt
 #   bench/perf-split.py pull.txt 2500 [CATEGORY...]    # ms per block (1,000 blocks); leaves of CATEGORY

@@ -2,7 +2,7 @@
 // file and its .sig written in tmp/ (the .sig as prepareGroup writes it), then both moved into a slot by
 // renameBlock, N blocks. With PETAL_NATIVE_SHA256=0 the node:fs way, else the addon's calls (the addon
 // is loaded on this thread first). For instruction and system-call counts a block
-// (docs/performance.md, "Session 30: catch-up"):
+// (docs/performance/catchup.md, "Session 30: catch-up"):
 //   valgrind --tool=callgrind --separate-threads=yes node bench/place-files-micro.mjs 200   (and 1200)
 //   strace -f -c node bench/place-files-micro.mjs 1200
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'

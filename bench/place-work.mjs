@@ -3,7 +3,7 @@
 // as a catch-up checks them, then placed by importBatch in groups of G (default 64; a pull's groups
 // are 64-128). No download and no scheduler: what the main thread does per block is the placement
 // and the pool's messages. For instruction counts run two lengths under callgrind and subtract the
-// main thread's (docs/performance.md, "Session 29: catch-up"):
+// main thread's (docs/performance/catchup.md, "Session 29: catch-up"):
 //   valgrind --tool=callgrind --separate-threads=yes node bench/place-work.mjs SRC 128 [G]   (and 640)
 import '../dist/polyfills.js'
 import { copyFileSync } from 'node:fs'

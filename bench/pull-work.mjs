@@ -1,7 +1,7 @@
 // The 1 MB pull's per-block work with the real libp2p stack, on the built dist/ (`npm run build`),
 // in two processes as `pull` runs them: a serving node and a pulling node (the pull's sync phase:
 // range requests, receive, load threads' checks, placement; no final verify). For the per-block
-// budget by thread (docs/performance.md, "Session 11: the 1 MB pull"):
+// budget by thread (docs/performance/pull.md, "Session 11: the 1 MB pull"):
 //   node bench/pull-work.mjs build SRC N     # once per N: a chain of N blocks of 1,000 rows × 1,000 random bytes
 //   node bench/pull-work.mjs serve SRC       # prints its address, serves until SIGTERM (then its CPU by thread)
 //   valgrind --tool=callgrind --separate-threads=yes node bench/pull-work.mjs pull ADDR SRC
@@ -33,7 +33,7 @@ const { PetalNode } = await import(`${dist}/node/index.js`)
 // The native addons are found at ../../dist/native from the modules (crypto/sha256-native.ts): a
 // copy of dist/ in a directory not itself named dist (PETAL_DIST=.exp/old) loads neither, and its
 // load threads hash the manifest in WebAssembly (2.5 against 0.8 ms a 1 MB block) and verify with
-// node:crypto, silently (docs/performance.md, "Session 27: the 1 MB pull"). Refused here.
+// node:crypto, silently (docs/performance/pull.md, "Session 27: the 1 MB pull"). Refused here.
 // CHECK_HASHER=0 skips the check (a serving process under valgrind, whose CPU shows no SHA instructions: it hashes nothing per block).
 if (existsSync(`${dist}/native/petal-sha256.node`) && process.env.PETAL_NATIVE_SHA256 !== '0' && process.env.CHECK_HASHER !== '0') {
   const { merkleHasher } = await import(`${dist}/crypto/sha256-native.js`)
@@ -51,7 +51,7 @@ const RAW = '/petal-bench/raw/1.0.0'
  * promise of the first drain, so every later call resolves at once, and a loop of synchronous reads
  * that awaits it never yields to the event loop again: the whole chain went into the stream's write
  * buffer (1,056,636,928 unsent bytes at its close) while the connection stood still, until the
- * puller's connection monitor cut it (docs/performance.md, "Session 31: the 1 MB pull").
+ * puller's connection monitor cut it (docs/performance/pull.md, "Session 31: the 1 MB pull").
  */
 function drainOf (stream) {
   return new Promise((resolve, reject) => {

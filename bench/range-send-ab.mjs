@@ -7,13 +7,13 @@
 // sealed by both ends a block; the first two rounds (warm-up) are not counted. Rounds alternate
 // own, continued, continued, own… unless ONLY=own|continued.
 //   node bench/range-send-ab.mjs SRC [ROUNDS] [N]
-// Instructions (docs/performance.md, "Session 35: the 1 MB pull"), one run each way:
+// Instructions (docs/performance/pull.md, "Session 35: the 1 MB pull"), one run each way:
 //   CG=1 LONG_DIAL=1 CHECK_HASHER=0 ONLY=own valgrind --tool=callgrind --instr-atstart=no node bench/range-send-ab.mjs SRC 5 20
 // CG=1 switches callgrind's instrumentation on for the counted rounds only; LONG_DIAL=1 gives the
 // dial 10 minutes (under valgrind the handshake outlasts its 10 s; the first try may still fail
 // on the inbound side, and is retried).
 // AB=chunk: the rounds compare a range's message size instead, both continued: 'own' in
-// UPLOAD_CHUNK messages, 'continued' in LARGE_UPLOAD_CHUNK ones (docs/performance.md, "Session 38:
+// UPLOAD_CHUNK messages, 'continued' in LARGE_UPLOAD_CHUNK ones (docs/performance/pull.md, "Session 38:
 // the 1 MB pull").
 import { openSync, closeSync, statSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'

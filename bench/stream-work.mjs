@@ -1,4 +1,4 @@
-// The transport's receive path alone, for instruction counts (docs/performance.md, "Session 30:
+// The transport's receive path alone, for instruction counts (docs/performance/pull.md, "Session 30:
 // the 1 MB pull"): two Petal libp2p nodes in this one process (TCP on loopback, noise, yamux, as
 // createPetalLibp2p builds them), one stream of MB mebibytes sent in the range's 262,064-byte
 // chunks to the dialling node, whose stream window is widened as a range's is; the reader only

@@ -1,7 +1,7 @@
 // Per-thread CPU of this process from /proc (bench/api-cost.ts, API_COST_THREADS=1): time on a CPU
 // (schedstat, in ns, exact), the kernel's user/system split (in ticks, sampled) and context
 // switches, by thread name, so that a server's main thread can be told from V8's and libuv's
-// threads, which instruction counts lump together (docs/performance.md, "Session 18: ingest").
+// threads, which instruction counts lump together (docs/performance/ingest.md, "Session 18: ingest").
 import { readdirSync, readFileSync } from 'node:fs'
 
 interface Use { ns: number, userTicks: number, systemTicks: number, voluntary: number, involuntary: number }

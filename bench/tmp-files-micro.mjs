@@ -2,7 +2,7 @@
 // cleanTmp over a tmp/ holding N files of this process (a catch-up keeps ~500-700 there, and
 // every placement's write transaction lists it), and TmpFilePool making M files ahead, taken in
 // bursts of 32 as a range's receives take them. The addon's way, or node:fs's with
-// PETAL_NATIVE_SHA256=0 (docs/performance.md, "Session 41: catch-up"):
+// PETAL_NATIVE_SHA256=0 (docs/performance/catchup.md, "Session 41: catch-up"):
 //   node bench/tmp-files-micro.mjs DIR [N=650] [CALLS=400] [M=4000]
 import '../dist/polyfills.js'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'

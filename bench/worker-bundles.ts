@@ -2,7 +2,7 @@
 // bundle of their entry, as the built CLI's threads run its bundles (used by core.bench.ts and the
 // network bench's processes; test/helpers/entry-bundles.ts does the same for the tests). Through tsx, each new thread registers tsx's loader
 // (one more thread) and compiles every module of the entry again: 1.5–2.1 s of CPU for a pull's two
-// load threads against 0.4–0.7 s from bundles (docs/performance.md, "Session 9: the 1 MB pull"),
+// load threads against 0.4–0.7 s from bundles (docs/performance/pull.md, "Session 9: the 1 MB pull"),
 // which the pull's CPU per block counted and no user pays. Each entry is bundled once per process,
 // under dist/ (packages resolve from there as from src/), and removed when the process exits.
 import { readdirSync, rmSync, statSync } from 'node:fs'
@@ -33,7 +33,7 @@ export function bundleLoadWorker (): void {
  * verify's and reindex's workers as `petal verify` starts them: the CLI's CommonJS script
  * (dist/fast/verify-worker.js, run through V8's code cache), which `npm run bench` builds from these
  * sources first. The ES-module bundle above cost each new thread ~56 ms of CPU against the CLI's
- * ~35 ms (the ES module loader and compiling without a cache; docs/performance.md, "Session 19:
+ * ~35 ms (the ES module loader and compiling without a cache; docs/performance/verify.md, "Session 19:
  * verify --deep"), which every in-process verify counted twice per run and no user pays. When the
  * build is older than a source file (a bench run without `npm run build`), the ES-module bundle is
  * made now instead, before anything is timed, and a note says so.

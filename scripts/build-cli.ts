@@ -196,7 +196,7 @@ const common = {
 // (import_x.name), so nothing else changes. node:crypto too: `blocks` hashes nothing. And
 // node:module, whose createRequire only a worker's start and @noble's fallback call: it loads
 // Node's ES module loader with it (module, esm/loader, esm/assert, source_map), ~1 M instructions
-// of every command (docs/performance.md, "Session 43: the 100-row import").
+// of every command (docs/performance/import.md, "Session 43: the 100-row import").
 const LAZY_BUILTINS = /\brequire\("(node:(?:worker_threads|os|fs\/promises|crypto|module))"\)/g
 // import.meta.url is the stub's URL, made at its first use (a getter): node:url's URL parser and
 // its lazily compiled functions are not on the path of a command that never asks for it.
@@ -225,7 +225,7 @@ function bundledPackages (r: { metafile: { inputs: Record<string, unknown> } }):
 }
 // One bundle per fast command module (code/cmd-<module>.js), holding only that command's code: the
 // router knows the command word before anything loads, and a smaller script reads, compiles and
-// deserialises its code cache faster (docs/performance.md, "Start-up of local commands"). The
+// deserialises its code cache faster (docs/performance/startup.md, "Start-up of local commands"). The
 // network commands' bundles hold their packages too (ES modules converted by esbuild: a top-level
 // await would fail the build, and no bundled package reads its own import.meta.url, which would be
 // the stub's URL as our code's is).
@@ -307,7 +307,7 @@ const prestartScript = build({
 // The child-process and worker stubs hold only the path of a start from the script's own cache
 // (fast-script.ts); they have no class, and no name of theirs is read, so esbuild's keepNames
 // (a defineProperty per function, at every start) is off for them. The rest of the code cache's
-// work is run-cached.js, loaded without an own cache (docs/performance.md, "Session 43: petal
+// work is run-cached.js, loaded without an own cache (docs/performance/query.md, "Session 43: petal
 // query's first run").
 const stubs = Object.keys(entries).filter(n => n !== 'main').map(async name => await build({
   ...common,
@@ -341,7 +341,7 @@ const KEEP_NAMES_IF_DIFFERENT = 'var __name=(target,$1)=>target.name===$1?target
 // (~340 statements run by the top level of `status`), and a class's `static{__name(this,"X")}`
 // where the anonymous class is assigned to X, which names it X already (each such block is a
 // function V8 compiles and calls when the class is defined). ~14 KB less code for `status`,
-// −0.6 M instructions per start (docs/performance.md, "Session 24: start-up").
+// −0.6 M instructions per start (docs/performance/startup.md, "Session 24: start-up").
 const NAME_KEPT = /(?<=^|[;{}\n])__name\(([A-Za-z_$][\w$]*),"([\w$]+)"\);/g
 const CLASS_NAMED = /(?<![\w$.])([A-Za-z_$][\w$]*)=class((?: extends [^{]+)?)\{static\{__name\(this,"([\w$]+)"\)\}/g
 // And the wrappers of function expressions where JavaScript gives the same name itself

@@ -9,7 +9,7 @@ import type { Plugin } from 'esbuild'
 // dist/fast, opened with process.dlopen as require() does, without resolving the package and
 // realpath-ing each directory: a few ms on every start); the `bindings` package it asks would
 // parse a stack trace and try a dozen paths. Any other layout goes through that search. (node:module
-// only there: the query sandbox never loads it otherwise, docs/performance.md, "Session 42: petal query").
+// only there: the query sandbox never loads it otherwise, docs/performance/query.md, "Session 42: petal query").
 /** better-sqlite3's `bindings` call, replaced: `sqliteRelease` is the addon's directory relative to dist/fast. */
 export function sqliteAddonPlugin (sqliteRelease: string): Plugin {
   return {
@@ -57,7 +57,7 @@ export const lazyCommanderSpawn: Plugin = {
 // better-sqlite3 promisifies fs.access when its backup method's module loads, for `db.backup()`,
 // which Petal does not call: in the fast bundle it is promisified at the first backup instead, so
 // that a command that promisifies nothing (`status`) does not compile node:util's promisify
-// (docs/performance.md, "Session 24: start-up").
+// (docs/performance/startup.md, "Session 24: start-up").
 export const lazySqliteBackup: Plugin = {
   name: 'lazy-sqlite-backup',
   setup (b) {

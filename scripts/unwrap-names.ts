@@ -7,7 +7,7 @@ import { Script } from 'node:vm'
  * assigned identifier (`const handleOptionValue = __name((…) => …, "handleOptionValue")`), a class
  * field, a default value. Wrapped, the function is an argument and so anonymous; `__name` then
  * defines its `name` (a call, a property define and a map of its own for the function: 192
- * defines in one `petal status`, 31 after this; docs/performance.md, "Session 25: start-up").
+ * defines in one `petal status`, 31 after this; docs/performance/startup.md, "Session 25: start-up").
  * Unwrapped in such a position, the function gets the same name, as the same own property, from
  * the language.
  *

@@ -1,7 +1,7 @@
 // Leaves the code caches of `petal query`, of its sandbox process and of the start-up router in
 // dist/fast/cache, made by a real query on a throw-away chain, so that an installation's first
 // query (and the router, any first command) starts from them
-// (docs/performance.md, "Session 41: petal query"). Without them that query compiled the
+// (docs/performance/query.md, "Session 41: petal query"). Without them that query compiled the
 // command's and the sandbox's functions from the build's seeds and then wrote both caches, the
 // sandbox's while the CLI waited for it: 1.00x of Daisy's loop where the next ones were 0.85x.
 // Run by `npm run build`, last (a query needs dist/native).

@@ -77,7 +77,7 @@ export class LeanLane {
  * One request's answer. A class, not closures made per request: the bundles (and tsx) are built
  * with esbuild's keepNames, which names every closure bound to a name (`const observe = () => …`,
  * `{ answer: () => … }`) with an Object.defineProperty when it is created, ~4 k instructions each
- * (docs/performance.md, "Session 20: ingest"); arrows passed as arguments are not named.
+ * (docs/performance/ingest.md, "Session 20: ingest"); arrows passed as arguments are not named.
  */
 class LeanReply {
   private sent = false
@@ -113,7 +113,7 @@ class LeanReply {
 }
 
 /**
- * The lean lane of `POST /api/v1/records/{table}` (docs/performance.md, "Fifth round") in
+ * The lean lane of `POST /api/v1/records/{table}` (docs/performance/ingest.md, "Fifth round") in
  * node:http's 'request' event, before Fastify's routing, hooks, content-type parser and reply. It
  * takes only requests whose answer it gives exactly as the Fastify route would (the same checks,
  * limits, errors, metrics and reply, from the same functions: `LeanLane.takes`). Anything else,

@@ -2,7 +2,7 @@ import { maxHeaderSize, STATUS_CODES, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { PREFIX, type LeanLane, type LeanWriter } from './lean-records.js'
 
-// The lean lane's strict HTTP/1.1 reader, in front of node:http (docs/performance.md, "Session
+// The lean lane's strict HTTP/1.1 reader, in front of node:http (docs/performance/ingest.md, "Session
 // 19: ingest"): node:http's per-request machinery (parser callbacks, IncomingMessage and
 // ServerResponse, header objects, the response's header building) cost a lone request ~35–50 µs
 // of CPU that this reader does not. It reads a connection's requests itself only while each is
@@ -76,7 +76,7 @@ export function parseHead (text: string, lane: LeanLane): Head | undefined {
   const taken = lane.takes(url, type, n, authorization === undefined ? { host } : { host, authorization })
   // Every field named, not `{ ...taken, … }`: an object made by spreading gets a map V8 cannot
   // cache stores to, so each field's definition and every later read of the head went through the
-  // runtime (~10 k instructions a request; docs/performance.md, "Session 21: ingest").
+  // runtime (~10 k instructions a request; docs/performance/ingest.md, "Session 21: ingest").
   return taken === undefined ? undefined : { table: taken.table, format: taken.format, url, length: n, close: connection === 'close' }
 }
 

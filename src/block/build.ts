@@ -59,7 +59,7 @@ export interface BuildBlockOptions {
 // node:fs's callback API, not node:fs/promises: building a block never loads that module (with
 // its readline and watcher internals, ~70 fresh pages per process; docs/performance.md, session 11).
 // Promisified at first use (a source over SYNC_FILE_MAX_BYTES): a small build then never runs
-// node:util's promisify (compiled at its first call; docs/performance.md, "Session 25: the
+// node:util's promisify (compiled at its first call; docs/performance/import.md, "Session 25: the
 // 100-row import").
 let copyFileAsync: ((src: string, dest: string, mode: number) => Promise<void>) | undefined
 let chmodAsync: ((path: string, mode: number) => Promise<void>) | undefined
@@ -69,7 +69,7 @@ let statAsync: ((path: string) => Promise<Stats>) | undefined
  * A source (and block) up to this size is copied, checked and hashed with node:fs's synchronous
  * calls: a copy or read of a few pages from the page cache takes less than a thread-pool round trip,
  * and a process that builds one small block (a 100-row signimportblock) then never compiles Node's
- * promisified callback functions (~1.3 M instructions; docs/performance.md, "Session 22: the 100-row
+ * promisified callback functions (~1.3 M instructions; docs/performance/import.md, "Session 22: the 100-row
  * import"). Larger files keep the event loop free while the thread pool copies and reads them.
  */
 const SYNC_FILE_MAX_BYTES = 256 * 1024
@@ -139,7 +139,7 @@ async function flushEarly (path: string): Promise<void> {
   // Read-only: a flush needs no more, and must not be what refuses a file. Opened on this thread
   // (microseconds) so that the flush is queued at once: an asynchronous open's callback waited for
   // this thread, which goes straight into quick_check, and the flush started only after it
-  // (docs/performance.md, "Session 31: signimportblock").
+  // (docs/performance/manifest.md, "Session 31: signimportblock").
   const fd = openSync(path, 'r')
   try {
     await new Promise<void>((resolve, reject) => { fdatasync(fd, err => { if (err === null) resolve(); else reject(err) }) })
@@ -238,7 +238,7 @@ function refuseSidecars (source: string): void {
  * quick_check of the copy (`size` bytes), then the schema and key operations. A copy of at least
  * MAP_MIN_BYTES is checked through a memory map of its size, unmapped before anything is written:
  * SQLite's 4 KiB `pread`s (each a system call and a copy into its page cache, every page read about
- * twice by the check) cost a 20 MiB copy ~3× the map's CPU (docs/performance.md, "Session 31:
+ * twice by the check) cost a 20 MiB copy ~3× the map's CPU (docs/performance/manifest.md, "Session 31:
  * signimportblock"). Safe for the reason a received block's map is (sqlite.ts, mapOwnDownload):
  * the hazard of a map is its file truncated or rewritten by someone else (SIGBUS, not an error),
  * and this is the build's own private copy (`output`, created exclusively); the user's file is

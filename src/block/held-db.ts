@@ -4,7 +4,7 @@
  * native/held-db.c, built by scripts/build-native.ts into dist/native/petal-held-db.node, is both a
  * Node addon (`hold`) and an SQLite extension that makes the held bytes a fresh connection's main
  * database, read-only and without a copy. SQLite's checks then read the very bytes that were hashed,
- * in place, instead of the file again page by page (docs/performance.md, "Session 30: verify
+ * in place, instead of the file again page by page (docs/performance/verify.md, "Session 30: verify
  * --deep"). Without the addon (not built, not loadable, or PETAL_HELD_DB=0) `openHeld` answers
  * undefined and the caller opens the file as before.
  */
@@ -50,7 +50,7 @@ function load (): HeldDbAddon | null {
  * rather than run with the old one's root pages). What it keeps across blocks is what the connection itself holds, nothing read
  * from a block: the settings of hardenReadonly (connection-wide flags), the inert modules, the
  * default mmap_size. A refused block's connection is closed, not kept. A fresh connection cost a catch-up's load thread ~0.2 M instructions a small
- * block (open, extension load, settings, modules, close: docs/performance.md, "Session 35:
+ * block (open, extension load, settings, modules, close: docs/performance/catchup.md, "Session 35:
  * catch-up").
  */
 interface Kept { db: Db, busy: boolean, mmap: number, statements: Map<string, unknown> }
@@ -72,7 +72,7 @@ const KEPT_STATEMENTS = 16
  * column, comes from that step instead of a prepare: the same SqliteError). Why: the swap's
  * expiry walks every statement the connection still has, and a statement better-sqlite3 prepared
  * lives until V8's collector finalizes it: block after block, thousands of past blocks'
- * statements (6 % of a catch-up's load thread in that walk, docs/performance.md, "Session 38:
+ * statements (6 % of a catch-up's load thread in that walk, docs/performance/catchup.md, "Session 38:
  * catch-up"). Beyond KEPT_STATEMENTS keys, new ones are not kept.
  */
 export function heldStatement<S> (db: Db, key: string, make: () => S): S {

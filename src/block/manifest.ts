@@ -60,7 +60,7 @@ export function tableRoot (db: Db, t: UserTable, signal?: AbortSignal, onRows?: 
  * tableRoot of a table of a few hundred rows (the build's SQLite path): its rows read in one
  * `all()`, every leaf encoded into one buffer and the root computed in one call (leavesRoot), where
  * a hash call and a MerkleBuilder node per row cost a 100-row import ~1.5 M instructions more
- * (docs/performance.md, "Session 25: the 100-row import"). The same rows in the same order.
+ * (docs/performance/import.md, "Session 25: the 100-row import"). The same rows in the same order.
  */
 export function smallTableRoot (db: Db, t: UserTable, onRows?: OnRows): { rows: number, root: string } {
   const rows = db.prepare<unknown[], SqlValue[]>(canonicalRowsSql(t)).raw(true).safeIntegers(true).all()

@@ -12,7 +12,7 @@ import { checkSqliteBytes } from './sqlite-header.js'
  * take: `_meta`, `_keys` and `_tables` read from their leaf pages into the BlockFile that
  * readBlockPages gives, in a few small functions instead of the general b-tree walk, record
  * decoding and `_meta` map (what each verify worker's optimising compiler inlined three times,
- * and what ran per block: docs/performance.md, "Session 14: plain verify").
+ * and what ran per block: docs/performance/verify.md, "Session 14: plain verify").
  *
  * It takes only the common shape: page 1 the very bytes of the last schema readBlockPages parsed
  * on this thread, each reserved table one leaf page with no overflow, UTF-8, a v2 block above

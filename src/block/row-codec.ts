@@ -21,7 +21,7 @@ export class RowEncoder {
   private buf = Buffer.allocUnsafe(4096)
   // Integers and reals are written through a DataView: Buffer's writeBigInt64BE splits a bigint
   // with BigInt arithmetic (new bigints, garbage per value) and both are interpreted JavaScript of
-  // Node's, where a DataView's setters are V8 builtins (docs/performance.md, "Session 24: the
+  // Node's, where a DataView's setters are V8 builtins (docs/performance/import.md, "Session 24: the
   // 100-row import").
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length)
   private pos = 0

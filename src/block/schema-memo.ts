@@ -12,7 +12,7 @@ import type { SchemaInfo, SchemaObjects, SchemaRows } from './schema.js'
  * the statements (blocks of a chain mostly share their schema: every block of the same tables
  * has the same page 1); everything else readBlockFile checks (the whole-file integrity check,
  * `_meta`, `_keys`, `_tables`, the rows' roots) still runs on the block itself
- * (docs/performance.md, "Session 15: catch-up").
+ * (docs/performance/catchup.md, "Session 15: catch-up").
  */
 export interface SchemaReads { raw: SchemaRows, objects: SchemaObjects, v2: SchemaInfo }
 

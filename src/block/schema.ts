@@ -126,7 +126,7 @@ export function schemaObjectsOf (db: Db, { rows, listed: unsorted }: SchemaRows)
  * An empty array with the elements kind of a list of objects. V8 gives `[]` (and `map` of an empty
  * array) the kind of small integers, so code optimised on blocks with tables met a block without
  * any (genesis, a key operation) with another map and deoptimised ("wrong map", at
- * checkManifestShape's and rowsRootOf's `length`: twice per isolate; docs/performance.md,
+ * checkManifestShape's and rowsRootOf's `length`: twice per isolate; docs/performance/reviews.md,
  * "Session 32: mends").
  */
 export function emptyObjects<T extends object> (): T[] {

@@ -99,7 +99,7 @@ export interface BlockConnectionOptions {
  * of the load threads' CPU per 32 KiB catch-up block (perf, 10,000 blocks), more than the eight
  * 4 KiB `pread`s it replaced; in session 28's 1 MB pulls the ~260 `pread`s also cost the load
  * threads less than the map (its faults, `munmap` and first touches: 0.09-1.1 ms a block, mean
- * 0.48, lower in 5 of 5 pairs), and at 4 MB the two cost the same (docs/performance.md, "Session
+ * 0.48, lower in 5 of 5 pairs), and at 4 MB the two cost the same (docs/performance/pull.md, "Session
  * 28: the 1 MB pull").
  */
 export const MAP_MIN_BYTES = 2 * 1024 * 1024

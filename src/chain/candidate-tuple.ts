@@ -5,7 +5,7 @@ import type { Candidate } from './validate/types.js'
  * A verify worker's reply for an ordinary block (v2, above the genesis, no key operations) as a
  * flat array rather than nested objects: the structured clone writes every property name of
  * every object and the receiving thread rebuilds each object property by property (~15 K
- * instructions of the in-order thread per block, docs/performance.md "Session 14: plain
+ * instructions of the in-order thread per block, docs/performance/verify.md "Session 14: plain
  * verify"); an array's values go by position, and the in-order thread builds the Candidate with
  * one literal. Other blocks (the genesis, key operations) cross as objects, as before.
  */
@@ -31,7 +31,7 @@ const HEADER_KEYS = 11
 /**
  * The Candidate toTuple was given (the same fields, in headerFromMeta's order). Read by index:
  * destructuring 17 elements goes through the array iterator, which the in-order thread ran per
- * block and TurboFan compiled inline (docs/performance.md, "Session 19: plain verify").
+ * block and TurboFan compiled inline (docs/performance/verify.md, "Session 19: plain verify").
  */
 export function fromTuple (t: CandidateTuple): Candidate {
   const key = t[14]

@@ -11,8 +11,8 @@ import { daisyQuorum } from './quorum.js'
 import { KeyState } from './key-state.js'
 
 /**
- * A defect Daisy accepts and Petal reports instead of copying (docs/daisy.md "What Daisy accepts
- * and Petal reports"): the block stays valid under v1 rules, the warning names its height.
+ * A defect Daisy accepts and Petal reports instead of copying (docs/daisy.md "What Petal
+ * checks"): the block stays valid under v1 rules, the warning names its height.
  */
 export interface DaisyWarning {
   height: number

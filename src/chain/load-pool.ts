@@ -13,7 +13,7 @@ export const PREPARE_ON_THREAD_MIN_BYTES = 64 * 1024
  * While every block queued or being checked is at least this large, one thread checks them all:
  * a large block's checks cost a fraction of its receive on the main thread (a 1 MB block ~3 ms
  * against ~5-6), and the 1 MB pull's load threads spent 0.5-0.9 ms a block less CPU with one
- * thread than with two sharing the work, in 6 of 6 pairs (docs/performance.md, "Session 37: the
+ * thread than with two sharing the work, in 6 of 6 pairs (docs/performance/pull.md, "Session 37: the
  * 1 MB pull"). Small blocks (catch-up) need every thread: one was slower (session 16).
  */
 export const ONE_THREAD_MIN_BYTES = 256 * 1024

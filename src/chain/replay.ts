@@ -145,7 +145,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   }
   // The batch's size and largest file come from the plan, which read them to cut the batch: a
   // second loop over its heights here made this closure hot enough for TurboFan to compile it,
-  // twice in some runs, with everything it calls inlined (docs/performance.md, "Session 19:
+  // twice in some runs, with everything it calls inlined (docs/performance/verify.md, "Session 19:
   // plain verify").
   const issue = (b: number): void => {
     const from = first(b)

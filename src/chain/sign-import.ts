@@ -96,7 +96,7 @@ export async function signImport (chain: Chain, source: string | undefined, key:
       // thread pool) run beside the validation, and placement only moves the two and flushes the
       // directories. A crash before the move leaves private tmp/ files, which cleanTmp removes.
       // A small block's are flushed here instead: starting the pool's threads cost more than the
-      // overlap (docs/performance.md, "Session 26: the 100-row import").
+      // overlap (docs/performance/import.md, "Session 26: the 100-row import").
       let preparing = Promise.resolve()
       if (size <= SYNC_PREPARE_MAX_BYTES) prepareBlockFilesSync(tmp, built.seal)
       else preparing = prepareBlockFiles(tmp, built.seal)

@@ -8,7 +8,7 @@ import { constants, Script } from 'node:vm'
  * bundle's child-process and worker scripts (dist/fast/child.js, …-worker.js) are compiled from
  * source on every start, so they carry this file alone: the rest (the build's seed, a compile from
  * source, the write and its temporary files) is dist/fast/run-cached.js, loaded when there is no
- * own cache to take (docs/performance.md, "Session 43: petal query's first run").
+ * own cache to take (docs/performance/query.md, "Session 43: petal query's first run").
  * This file loads no module of ours.
  */
 export interface CacheRead {

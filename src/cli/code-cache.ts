@@ -9,7 +9,7 @@ import { atomicTempPath, removeStaleTemps } from '../util/stale-temps.js'
 import { offerCodeCacheWrite } from '../util/code-cache-slot.js'
 
 /**
- * Running a CommonJS bundle with V8's code cache (docs/performance.md, "Start-up of local
+ * Running a CommonJS bundle with V8's code cache (docs/performance/startup.md, "Start-up of local
  * commands"). Node 20 compiles every module from source on every start (it has no compile cache
  * before Node 22); a script compiled through `vm.Script` can be given the bytecode V8 produced on
  * an earlier run (`cachedData`) and skips parsing and compiling what that run compiled.
@@ -25,7 +25,7 @@ import { offerCodeCacheWrite } from '../util/code-cache-slot.js'
  * same, byte for byte: a torn, truncated or damaged file counts as no cache. (The threat is a torn
  * write or a damaged disk, not a forger, who could as well edit the code. The copy costs disk, not
  * start-up: comparing it is a few reads and memcmp, where a CRC-32 needed node:zlib, which loads
- * node:stream's modules, ~9 M instructions on every start; docs/performance.md, "Session 22:
+ * node:stream's modules, ~9 M instructions on every start; docs/performance/startup.md, "Session 22:
  * start-up". Damage alike in both copies would have to repeat at an offset of half the file.)
  * (The copy V8 gets is at the start of a buffer: V8 copies cache data that does not start at an
  * 8-byte boundary, ~85 fresh pages of memory on every start of `status`.)
@@ -49,7 +49,7 @@ export interface CachedRun extends CacheRead {
    * The stub's own `require` (that of the module at `as`), given to the bundle. Without it one is
    * made with node:module's createRequire: loading node:module (and the ES module loader's
    * modules it brings) cost ~0.9 M instructions on every start of the query sandbox and on the
-   * CLI's path to the sandbox's fork (docs/performance.md, "Session 42: petal query").
+   * CLI's path to the sandbox's fork (docs/performance/query.md, "Session 42: petal query").
    */
   require?: NodeJS.Require
   /** The cache's name: one per command, each holding what its own run compiled. */

@@ -13,7 +13,7 @@ import { sandboxEnv } from './sandbox-env.js'
  * What the start-up router (fast-start.ts) starts alongside a command that will wait for it:
  * `petal query`'s sandbox process, `petal verify`'s worker threads. Built as a script of its own
  * (dist/fast/prestart.js) that the router loads for those two commands only: in the router it was
- * compiled from source on every start of every command (docs/performance.md, "Session 23: start-up").
+ * compiled from source on every start of every command (docs/performance/startup.md, "Session 23: start-up").
  * `here` is dist/fast.
  */
 export function prestart (here: string, name: string, args: readonly string[]): void {

@@ -11,7 +11,7 @@ import type { runCached } from './code-cache.js'
  * or a compile from source, then the cache's write. The query sandbox (`child`, the one
  * child-process script) writes its missing cache itself after its first statement: its parent
  * kills it once it has answered. `load` is the stub's own `require` (the stub is `name`.js in
- * dist/fast). (docs/performance.md, "Session 43: petal query's first run".)
+ * dist/fast). (docs/performance/query.md, "Session 43: petal query's first run".)
  */
 export function startFastScript (here: string, name: string, load: NodeJS.Require): void {
   const run = { code: join(here, 'code', `${name}.js`), as: join(here, `${name}.js`), require: load, name, cacheDir: join(here, 'cache') }

@@ -5,7 +5,7 @@ import { commandWord } from './command-word.js'
 import type { prestart } from './fast-prestart.js'
 
 /**
- * The start-up router of `petal` (bin/petal.js runs it from dist/fast/petal.js; docs/performance.md,
+ * The start-up router of `petal` (bin/petal.js runs it from dist/fast/petal.js; docs/performance/startup.md,
  * "Start-up of local commands"). Commands whose code needs only CommonJS packages run from the
  * command's own CommonJS fast bundle (dist/fast/code/cmd-<module>.js) through V8's code cache, without Node's ES module
  * loader (the network commands too, with libp2p and fastify bundled in); every other invocation
@@ -15,7 +15,7 @@ import type { prestart } from './fast-prestart.js'
  * The router reads the code caches, so its own is read by bin/petal.js (keepRouterCache below), and
  * without it (a first run, Node options) it is compiled from source: it holds only what every
  * command needs: what `query` and `verify` start alongside themselves is a script of
- * its own (fast-prestart.ts, dist/fast/prestart.js), loaded for them alone (docs/performance.md,
+ * its own (fast-prestart.ts, dist/fast/prestart.js), loaded for them alone (docs/performance/startup.md,
  * "Session 23: start-up").
  */
 export interface FastCommands {
@@ -52,7 +52,7 @@ export function startFast (here: string, fast: FastCommands, load: NodeJS.Requir
 }
 
 /**
- * The router's own code cache, which bin/petal.js reads before it runs the router (docs/performance.md,
+ * The router's own code cache, which bin/petal.js reads before it runs the router (docs/performance/import.md,
  * "Session 43: the 100-row import"): when it found none (or V8 refused it), it hands over the
  * router's script and the cache's name, and the cache is written at a successful exit, holding
  * what this run compiled of the router, as a command's is.

@@ -5,7 +5,7 @@ import type { CliContext } from './context.js'
 // The table-hashing side of a command's context, apart from context.ts: only the commands that
 // import this reach the worker pool, the table hashers and their WebAssembly, and the Daisy
 // indexer; `status`, `blocks` and `mykeys` never hash a table, and their bundles (and code
-// caches) are that much smaller (docs/performance.md, "Session 26: start-up").
+// caches) are that much smaller (docs/performance/startup.md, "Session 26: start-up").
 
 const pools = new WeakMap<CliContext, TableRootPool>()
 

@@ -159,7 +159,7 @@ export function formatDuration (seconds: number): string {
 /**
  * A monotonic clock in ms. Not `performance.now()`: the first use of the global `performance`
  * loads Node's perf_hooks (~50 fresh pages in every command that shows progress, such as
- * `signimportblock`; docs/performance.md, "Session 8: start-up").
+ * `signimportblock`; docs/performance/startup.md, "Session 8: start-up").
  */
 export function monotonicMs (): number {
   const [s, ns] = process.hrtime()

@@ -1,5 +1,5 @@
 // The `petal` process around runCli: signal handling and the exit status. Started by main.ts (the
-// ES module bundle) or by the CommonJS fast bundle (docs/performance.md, "Start-up").
+// ES module bundle) or by the CommonJS fast bundle (docs/performance/startup.md, "Start-up").
 import { fstatSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { childExited, killChildProcesses, killChildProcessesSync, LazyAbort, trackChildProcess } from '../util/index.js'
@@ -13,13 +13,13 @@ import { Stdout } from './stdout.js'
  * Run `petal` with this process's arguments; sets process.exitCode. `moduleUrl`: the URL of the
  * running script, two levels below the package root (dist/bundle/main.js, dist/fast/petal.js),
  * asked only by a command that needs the package root (`init`, `run --init`): making and parsing
- * URLs compiled a dozen of node:url's functions on every start (docs/performance.md, "Session 23:
+ * URLs compiled a dozen of node:url's functions on every start (docs/performance/startup.md, "Session 23:
  * start-up").
  */
 export async function start (moduleUrl: () => string): Promise<void> {
   // The command's abort signal, made at first use: `status`, `blocks`, `mykeys` never ask for it,
   // and an AbortController loads Node's internal/abort_controller (~0.9 M instructions of a start;
-  // docs/performance.md, "Session 24: start-up"); a local write only reads it through the probe
+  // docs/performance/startup.md, "Session 24: start-up"); a local write only reads it through the probe
   // (util/lazy-abort.ts, "Session 43: the 100-row import"). An abort makes it, aborted.
   const control = new LazyAbort()
   let interrupts = 0
@@ -120,7 +120,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
   // Done, everything written, nothing else that would keep Node running: leave now. Ending the
   // usual way, Node first runs the tasks V8 has scheduled (a scavenge of the young generation,
   // due once a command has allocated ~1 MB) and then frees the heap, work a process that is
-  // about to vanish has no use for (docs/performance.md, "Session 21: start-up"). 'exit'
+  // about to vanish has no use for (docs/performance/startup.md, "Session 21: start-up"). 'exit'
   // listeners still run (the code cache's write, the child processes' reaping).
   if (ending) return
   if (finished(stdout, stderrMade)) { process.exit(); return }
@@ -129,7 +129,7 @@ export async function start (moduleUrl: () => string): Promise<void> {
   // let it, then leave when the event loop is empty, as the usual ending would, but without Node's
   // teardown, where better-sqlite3 closes every connection still open and so checkpoints and
   // deletes the -wal files a command leaves (docs/data-directory.md, "WAL files left in place";
-  // docs/performance.md, "Session 27: the 100-row import").
+  // docs/performance/import.md, "Session 27: the 100-row import").
   process.once('beforeExit', () => { if (!ending) process.exit() })
 }
 

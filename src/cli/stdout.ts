@@ -1,5 +1,5 @@
 // Standard output of the `petal` process (start.ts), written without Node's stream where that
-// stream would only call write(2) (docs/performance.md, "Session 22: start-up").
+// stream would only call write(2) (docs/performance/startup.md, "Session 22: start-up").
 import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs'
 
 /**

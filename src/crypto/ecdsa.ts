@@ -91,7 +91,7 @@ function keyObjectOf (pub: PublicKey): KeyObject {
 /**
  * The key of a canonical P-256 SPKI, imported as a JWK of its point's coordinates (OpenSSL checks
  * the point is on the curve), not through OpenSSL's SPKI decoder, whose first use in a process
- * costs ~3 M instructions more (docs/performance.md, "Session 21: the 100-row import"). Anything
+ * costs ~3 M instructions more (docs/performance/import.md, "Session 21: the 100-row import"). Anything
  * else returns undefined and is decoded as before.
  */
 export function pointKeyObject (spki: Uint8Array): KeyObject | undefined {
@@ -148,7 +148,7 @@ const HALF_N_BYTES = bigintTo32(HALF_N)
  * Every byte is read, with no early return: a loop that ended at its first byte on nearly every
  * call reached its increment only when a signature's first byte equalled the bound's (1 in 128
  * for s), past the optimiser's feedback, and each verify worker's derToP1363 was deoptimised
- * there and compiled again (docs/performance.md, "Session 19: plain verify").
+ * there and compiled again (docs/performance/verify.md, "Session 19: plain verify").
  */
 function compare32 (a: Uint8Array, at: number, b: Uint8Array): number {
   let d = 0
@@ -183,7 +183,7 @@ export function derToP1363 (der: Uint8Array, into?: Buffer): Buffer | undefined 
 /**
  * Whether derToP1363 accepts `der` (strict DER, 1 ≤ r < n, 1 ≤ s ≤ n/2), read where it lies:
  * verifyV2 wants only the verdict, and derToP1363's zeroing, copying and scans of two 32-byte
- * slots were ~4 K instructions per signature in each verify worker (docs/performance.md,
+ * slots were ~4 K instructions per signature in each verify worker (docs/performance/verify.md,
  * "Session 20: plain verify"). In minimal DER the value 0 has one encoding, the single byte 0x00,
  * and a value of fewer than 32 bytes is below 2^248, under both bounds; only a 32-byte value is
  * compared with its bound, every byte read (compare32, for derToP1363's reason).
@@ -252,7 +252,7 @@ export function verifyV2Pair (pub: PublicKey, m1: string | Uint8Array, der1: Uin
  * decodes, checks (strict low-S DER), hashes and verifies as verifyV2Pair does: its verdict bits,
  * or -1 when the addon is not loaded, the key is not one it takes, or the call leaves anything to
  * the JavaScript way (hex or DER it does not take, a long message). Plain verify calls this per
- * block (docs/performance.md, "Session 40: plain verify of small blocks").
+ * block (docs/performance/verify.md, "Session 40: plain verify of small blocks").
  */
 export function verifyV2PairHex (pub: PublicKey, m1: string, hex1: string, m2: string, hex2: string): number {
   const lib = nativeOpenssl()
@@ -263,7 +263,7 @@ export function verifyV2PairHex (pub: PublicKey, m1: string, hex1: string, m2: s
 
 // verifyV2Pair's scratch, reused by every call (the addon has read them when verify2 returns): the
 // two signatures as r ‖ s, the messages' bytes, their digests. Made per call they were six Buffers
-// a block in each verify worker (docs/performance.md, "Session 29: plain verify").
+// a block in each verify worker (docs/performance/verify.md, "Session 29: plain verify").
 const RS1 = Buffer.alloc(64)
 const RS2 = Buffer.alloc(64)
 const D1 = Buffer.alloc(32)

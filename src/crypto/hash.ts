@@ -42,7 +42,7 @@ export function sha256Hex (...parts: Array<Uint8Array | string>): string {
   if (lib !== undefined) return nativeParts(lib, parts).toString('hex')
   // One part (a whole small block file in plain verify): node:crypto's one-shot hash, its own
   // hex, no copy. createHash's Hash object, update and digest cost ~9 K instructions more per
-  // call and gave each verify worker ~10 M more for TurboFan to compile (docs/performance.md,
+  // call and gave each verify worker ~10 M more for TurboFan to compile (docs/performance/verify.md,
   // "Session 15: plain verify").
   if (parts.length === 1 && parts[0] !== undefined) return hash('sha256', parts[0], 'hex')
   return toHex(sha256(...parts))
@@ -54,7 +54,7 @@ const CHUNK = 1 << 20
 // one small block (signimportblock) then never loads that module (~70 fresh pages with its readline
 // and watcher internals; docs/performance.md, session 11).
 // Made at the first file hashed: a command that hashes none (`status`) does not run promisify
-// (docs/performance.md, "Session 24: start-up").
+// (docs/performance/startup.md, "Session 24: start-up").
 const newFileOps = () => ({ openAsync: promisify(open), readAsync: promisify(read), closeAsync: promisify(close) })
 let fileOps: ReturnType<typeof newFileOps> | undefined
 
@@ -81,7 +81,7 @@ export async function sha256File (path: string, options: { signal?: AbortSignal,
 // sha256FileSync's read buffer, kept for the thread's next file (the function is synchronous, so
 // one per thread is enough). A fresh 1 MiB buffer per file was a malloc that the thread's arena
 // grew for, a page per mprotect, and gave back: verify --deep's workers made ~3,000 mprotect calls
-// and their page faults each over 41 blocks of 4 MiB (docs/performance.md, "Session 28: verify --deep").
+// and their page faults each over 41 blocks of 4 MiB (docs/performance/verify.md, "Session 28: verify --deep").
 let syncChunk: Buffer | undefined
 
 /**

@@ -31,7 +31,7 @@ export interface SigningKey {
 export function keyIdOf (spki: Uint8Array): string {
   // The same key is often hashed twice in one command (`status`, `mykeys`: the keystore's key is
   // the signatory read from the index): remembered, the second costs a lookup, not ~0.35 M
-  // instructions (docs/performance.md, "Session 25: start-up"). A few keys at a time; the memo is
+  // instructions (docs/performance/startup.md, "Session 25: start-up"). A few keys at a time; the memo is
   // emptied when full rather than grown.
   const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1')
   const known = KEY_IDS.get(bytes)
@@ -263,7 +263,7 @@ const PKCS8_BYTES = 138
 
 /**
  * A key in exactly that layout, imported without OpenSSL's PKCS#8 decoder (~5 M instructions a
- * key here, most of a `signimportblock`'s key load; docs/performance.md, "Session 21: the 100-row
+ * key here, most of a `signimportblock`'s key load; docs/performance/import.md, "Session 21: the 100-row
  * import"): d·G is computed (ECDH) and must be the point the file holds, then the key is imported
  * as a JWK of those same numbers. Anything else (another layout, a point that is not d·G, a d out of
  * range) returns undefined and takes the general path, whose verdict is then the answer.

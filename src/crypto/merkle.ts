@@ -33,7 +33,7 @@ export function prefixedLeafHash (prefixed: Uint8Array): Uint8Array {
 /**
  * The RFC 6962 root of leaves given as one buffer of their 0x00-prefixed data, leaf i ending at
  * ends[i] (the next starting there): the native addon hashes them and folds the tree in one call
- * (docs/performance.md, "Session 25: the 100-row import"), else MerkleBuilder. No leaves: the
+ * (docs/performance/import.md, "Session 25: the 100-row import"), else MerkleBuilder. No leaves: the
  * empty tree's root.
  */
 export function leavesRoot (prefixed: Uint8Array, ends: Uint32Array): Uint8Array {
@@ -56,7 +56,7 @@ export function leavesRoot (prefixed: Uint8Array, ends: Uint32Array): Uint8Array
 
 // Interior nodes are hashed from one reused buffer: 0x01 ‖ left ‖ right. Its first byte is set
 // rather than filled: Buffer.alloc's fill compiles node:buffer's fill path, ~0.4 M instructions
-// of every start whose bundle holds this module (docs/performance.md, "Session 24: start-up").
+// of every start whose bundle holds this module (docs/performance/startup.md, "Session 24: start-up").
 const scratch = Buffer.alloc(65)
 scratch[0] = 0x01
 

@@ -2,7 +2,7 @@
  * The native P-256 ECDSA and SHA-256 (native/openssl.c, built by scripts/build-native.ts into
  * dist/native/petal-openssl.node): the OpenSSL functions Node links and exports, called without
  * node:crypto, whose own JavaScript costs a process that signs and hashes a few things (a
- * `signimportblock`) ~23 M instructions to load and compile (docs/performance.md, "Session 23:
+ * `signimportblock`) ~23 M instructions to load and compile (docs/performance/import.md, "Session 23:
  * the 100-row import"). Loaded at first use, in each thread. When it is absent, cannot be loaded,
  * fails its known answers, or PETAL_NATIVE_SHA256=0 (the SHA-256 addon's switch), `nativeOpenssl()`
  * is undefined and keys, signatures and hashes go through node:crypto, with the same results.
@@ -149,7 +149,7 @@ export function loadedNativeOpenssl (): NativeOpenssl | undefined {
  * process that only reads a seal does not load it for that): the file's length, 0 < n <
  * buf.length. Else -1, nothing read: the caller takes its node:fs way, which gives the errors it
  * always gave (a missing file, a link, a pipe, a directory, an empty or too large file). Plain
- * verify's workers read a block and its seal per block this way (docs/performance.md, "Session
+ * verify's workers read a block and its seal per block this way (docs/performance/verify.md, "Session
  * 29: plain verify").
  */
 export function readSmallFileNative (path: string, buf: Uint8Array): number {
@@ -161,7 +161,7 @@ export function readSmallFileNative (path: string, buf: Uint8Array): number {
  * thread has already loaded the addon (native/place-files.c): 0 moved, 1 something at `to`, 2
  * nothing at `from` (or `to`'s directory missing); nothing moved in the last two. Else -1, nothing
  * moved: the caller takes its node:fs way (an existence check and a rename), which gives the errors
- * it always gave. A catch-up's placement moves two files a block this way (docs/performance.md,
+ * it always gave. A catch-up's placement moves two files a block this way (docs/performance/catchup.md,
  * "Session 30: catch-up").
  */
 export function renameNoReplaceNative (from: string, to: string): number {
@@ -183,7 +183,7 @@ export function writeSmallFileNative (path: string, text: string): number {
  * nothing is left at `path` by this call (not loaded, arguments it does not take, a path that may
  * be cut, any failure, after which the file it created is removed): the caller takes its node:fs
  * way (util/fs.ts's writeNewFileSync), which gives the errors it always gave. A catch-up's range
- * receive writes each small block this way (docs/performance.md, "Session 31: catch-up").
+ * receive writes each small block this way (docs/performance/catchup.md, "Session 31: catch-up").
  */
 export function writeNewFileNative (path: string, parts: readonly Uint8Array[], size: number): number {
   return loaded?.lib?.writeNew?.(path, parts, size) ?? -1
@@ -193,7 +193,7 @@ export function writeNewFileNative (path: string, parts: readonly Uint8Array[], 
  * syncfs(2) of the file system holding `dir`, run on libuv's thread pool by the addon (loaded
  * here if this thread has not yet): resolves 0 or the errno of the directory's open or of the
  * syncfs. Undefined when the addon is absent or would not queue it: the caller takes its other
- * way. A catch-up's placement flushes a group this way (docs/performance.md, "Session 39: catch-up").
+ * way. A catch-up's placement flushes a group this way (docs/performance/catchup.md, "Session 39: catch-up").
  */
 export function syncfsNative (dir: string): Promise<number> | undefined {
   const lib = nativeOpenssl()
@@ -217,7 +217,7 @@ let kept: boolean | undefined
  * range's message and its sealed copy), each allocated and freed within a block, the heap's top
  * went back to the kernel whenever more than ~2 MiB of it was free, and the next buffers faulted
  * their pages in again, zeroed: ~50 minor faults a block in a serving process and ~15 in a pulling
- * one, several microseconds each on a hypervisor (docs/performance.md, "Session 41: the 1 MB
+ * one, several microseconds each on a hypervisor (docs/performance/pull.md, "Session 41: the 1 MB
  * pull"). The cost: up to 16 MiB of freed memory kept resident by an arena after a burst, and
  * buffers above 4 MiB always mapped afresh (glibc's own threshold would have followed a freed one
  * up to 32 MiB; a node's transfers have none). For processes that run a node; false (nothing
@@ -233,7 +233,7 @@ export function freedMemoryKept (): boolean | undefined { return kept }
 /**
  * The names in `dir` that do not start with `prefix`, listed by the addon where this thread has
  * already loaded it (native/tmp-files.c): a catch-up's cleanTmp passes over its own ~500-700 files
- * in tmp/ without a string for each (docs/performance.md, "Session 41: catch-up"). A number (the
+ * in tmp/ without a string for each (docs/performance/catchup.md, "Session 41: catch-up"). A number (the
  * errno of a listing that failed, -1 for anything else) when not: the caller lists the node:fs way.
  */
 export function tmpForeignNative (dir: string, prefix: string): string[] | number {

@@ -2,7 +2,7 @@
  * SHA-256 (FIPS 180-4) in plain JavaScript, for a key id: the SHA-256 of a 91-byte SPKI. The
  * commands that only list keys (`status`, `mykeys`) need nothing else from node:crypto, and
  * loading it costs more than a whole `status` spends on its own work (~190 fresh pages of memory,
- * ~7 M instructions; docs/performance.md, "Session 8: start-up"); hashing 91 bytes here costs
+ * ~7 M instructions; docs/performance/startup.md, "Session 8: start-up"); hashing 91 bytes here costs
  * microseconds. node:crypto stays the hash of everything else (blocks, files, leaves).
  */
 import { SHA256_IV, SHA256_K } from './sha256-constants.js'

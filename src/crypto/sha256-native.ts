@@ -26,7 +26,7 @@ export interface NativeSha256 {
 export function nativeSha256Path (): string {
   // A directory joined, not a URL resolved: the fast bundle's import.meta.url is made by
   // pathToFileURL, and URL and fileURLToPath compiled ~16 of node:url's functions in every process
-  // that loads an addon (~2.3 M instructions of a 100-row signimportblock; docs/performance.md,
+  // that loads an addon (~2.3 M instructions of a 100-row signimportblock; docs/performance/import.md,
   // "Session 24: the 100-row import").
   return join(import.meta.dirname, '../../dist/native/petal-sha256.node')
 }

@@ -3,7 +3,7 @@
  * fixed memory layout and a few instructions as functions (scalar and four-lane SIMD). Code is a
  * tree of byte arrays, flattened once per function (`flat`): each instruction spreading its
  * operands' bytes into a new array copied every byte once per level of nesting, and generating the
- * module took ~25 ms of every thread that hashes with it (docs/performance.md, "Session 11: verify").
+ * module took ~25 ms of every thread that hashes with it (docs/performance/verify.md, "Session 11: verify").
  */
 import { uleb } from '../util/index.js'
 import { SHA256_IV } from './sha256-constants.js'

@@ -82,7 +82,7 @@ export class AppendStore extends PendingStore {
   /**
    * A lone row for a table as this connection last read it (`sql` is the table's DDL the row was
    * encoded for), appended and committed by one autocommit INSERT instead of BEGIN IMMEDIATE, the
-   * table check, the INSERT and COMMIT (docs/performance.md, "Session 20: ingest"). The table check
+   * table check, the INSERT and COMMIT (docs/performance/ingest.md, "Session 20: ingest"). The table check
    * is the INSERT's own WHERE: the row goes in only while `schema_version` is the one the cached
    * tables were read at, the check `tables()` makes in a transaction, so a table another writer
    * changed meanwhile stores nothing (no change: undefined). The commit is the statement's end, at

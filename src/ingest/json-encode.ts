@@ -36,7 +36,7 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`))
 
 // Buffer.prototype is a dictionary-mode object to V8: optimised code loads anything found through
 // it (`out.subarray`, `writeDoubleBE`, a view's `buffer` and `byteOffset`) with the generic LoadIC,
-// ~150 instructions a load (docs/performance.md, "Session 24: ingest"). The record is a view made
+// ~150 instructions a load (docs/performance/ingest.md, "Session 24: ingest"). The record is a view made
 // by Buffer.from on the output's ArrayBuffer, and numbers are written through a DataView.
 const FROM = Buffer.from
 

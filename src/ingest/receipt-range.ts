@@ -5,7 +5,7 @@ import type { AppendResult } from './types.js'
  * From this many receipts on, their JSON is written as bytes; fewer are made as a string. A
  * string of 100 receipts cost ~130 k instructions a request more than its bytes: 600 string
  * additions, 100 numbers turned to strings, the flattening of the result, then its UTF-8 length
- * and its encoding by the socket (docs/performance.md, "Session 24: ingest"); a lone receipt's
+ * and its encoding by the socket (docs/performance/ingest.md, "Session 24: ingest"); a lone receipt's
  * string is one addition, and node:http's reply then goes out in one write.
  */
 const BYTES_FROM = 2

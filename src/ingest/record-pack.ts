@@ -2,7 +2,7 @@ import { writeVarint } from './row-codec.js'
 
 /**
  * A pending record (pending.db layout 3): the rows of one append are ONE `rows` record, so a
- * 100-row request is one B-tree insert and fewer WAL frames than 100 (docs/performance.md,
+ * 100-row request is one B-tree insert and fewer WAL frames than 100 (docs/performance/ingest.md,
  * "Session 36: ingest"). A record's id is the number of its LAST row, `n` its row count: it holds
  * rows `id - n + 1` … `id`, so SQLite's own rowid (max + 1) is the next free row number for a
  * lone row, and receipts, placements and problems keep naming single rows. A record of one row

@@ -12,7 +12,7 @@ import { newRow, setField, type IngestRow, type IngestValue } from './values.js'
  * REAL 8 bytes big-endian, TEXT and BLOB a varint byte length and the bytes. A table's columns are
  * only ever added at the end (schema.ts, extendTable), so an index names the same column for as
  * long as the table exists. The field names that layout 1 wrote in every row were about half of a
- * typical row's bytes, and so of its WAL bytes (docs/performance.md, "Session 9: ingest").
+ * typical row's bytes, and so of its WAL bytes (docs/performance/ingest.md, "Session 9: ingest").
  *
  * Layout 1 (rows acknowledged before the upgrade, still read): a uint32 field count (so byte 0 is
  * 0: a row has at most 2,000 fields), then per field a uint32-prefixed UTF-8 name and the tag with
@@ -54,7 +54,7 @@ const LITTLE_ENDIAN = F64_BYTES[7] === 0x40
 
 /**
  * `v` big-endian at `at` (8 bytes of room), as writeDoubleBE: without loading that method through
- * Buffer.prototype, which optimised code does with the generic IC (docs/performance.md, "Session 24: ingest").
+ * Buffer.prototype, which optimised code does with the generic IC (docs/performance/ingest.md, "Session 24: ingest").
  */
 export function writeDouble (out: Uint8Array, v: number, at: number): void {
   if (!LITTLE_ENDIAN) { new DataView(out.buffer, out.byteOffset).setFloat64(at, v); return }

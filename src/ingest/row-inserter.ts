@@ -4,7 +4,7 @@ import { PackedRows } from './record-pack.js'
 /**
  * Inserts an append's encoded rows into pending.db's `rows` table as ONE record (record-pack.ts):
  * one B-tree insert and its WAL frames, whatever the number of rows, where layout 2 inserted a
- * record per row (docs/performance.md, "Session 36: ingest"). Every parameter is anonymous:
+ * record per row (docs/performance/ingest.md, "Session 36: ingest"). Every parameter is anonymous:
  * better-sqlite3 looks every named parameter up in a bound object, which made a single row's
  * insert about 1.7× the time of a plain one. A lone row, the usual HTTP append, is a plain
  * `INSERT … VALUES (?, ?, ?, ?)` whose rowid (max + 1) is its row number; a record of n rows takes

@@ -4,7 +4,7 @@ import type { Column, ColumnKind, TableSchema } from './schema.js'
 import { kindOf, newRow, parseIntText, setField, parseRealText, type IngestRow, type IngestValue, type ValueKind } from './values.js'
 
 /**
- * Typing rows against a table (docs/ingest.md, "Types"). A value of the wrong type for a column
+ * Typing rows against a table (docs/ingest.md, "Tables and types"). A value of the wrong type for a column
  * is refused, naming the row and field; a field the table lacks becomes a new column, typed by
  * its values in this batch. Text rows (CSV) are converted by the column's type instead.
  */

@@ -53,7 +53,7 @@ export const LIMITS = {
   signatureHex: 160
 } as const
 
-/** docs/protocol.md "Timeouts", in milliseconds. */
+/** docs/protocol.md "Limits and timeouts", in milliseconds. */
 export const TIMEOUTS = {
   dial: 10_000,
   /** a whole status or chainparams exchange */
@@ -103,7 +103,7 @@ export const MAX_UPLOADS_PER_PEER = 4
  * Noise encrypts each frame (its 12-byte yamux header included) in messages of at most 65,519
  * bytes of plaintext: a frame of exactly four full messages, where 256 KiB made four and one of
  * 80 bytes, each a decryption, a length-prefix decode and a yamux read on the receiver and an
- * encryption on the sender (docs/performance.md, "Session 23: the 1 MB pull").
+ * encryption on the sender (docs/performance/pull.md, "Session 23: the 1 MB pull").
  */
 export const UPLOAD_CHUNK = 4 * NOISE_MAX_PLAINTEXT - YAMUX_HEADER_BYTES
 

@@ -22,7 +22,7 @@ export function corkedConnections (): number { return corked }
  * Hand what the connection sends at once to the socket in one system call. @libp2p/tcp writes
  * each buffer of a send on its own, and noise gives it three or four per transport message (the
  * length, the ciphertext in one or more pieces, the tag): with TCP_NODELAY, a system call and a
- * segment each, 60-odd per megabyte sent, and as many for the receiver (docs/performance.md,
+ * segment each, 60-odd per megabyte sent, and as many for the receiver (docs/performance/pull.md,
  * "Session 13: the 1 MB pull"). Corked, the buffers go to the kernel together in one writev when
  * the send ends, without a copy. Backpressure is the socket's own: every buffer is written (Node
  * buffers what the kernel does not take yet), and the connection waits for 'drain' when the

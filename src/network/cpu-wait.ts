@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs'
  * V8's helpers) the kernel preempts a thread in the middle of a 50 µs page-cache read or write
  * now and then for 1-30 ms: timed by the wall clock alone, those reads and writes looked slow, and
  * sent the rest of a served range's reads, or 10 s of a pull's writes, through the thread pool in
- * every pull (docs/performance.md, "Session 14: the 1 MB pull").
+ * every pull (docs/performance/pull.md, "Session 14: the 1 MB pull").
  *
  * Nor does the time it spent on its CPU: a page-cache write into fresh pages that the hypervisor
  * faults in took 2-3 ms per 160 KiB on this project's VM, on the CPU, and the thread pool would make

@@ -8,7 +8,7 @@ export const NETWORK_ERROR_CODES = [
   'WRONG_CHAIN',
   /** a request or transfer took longer than its timeout */
   'TIMEOUT',
-  /** a block transfer ran below the rate floor (docs/protocol.md "Timeouts") */
+  /** a block transfer ran below the rate floor (docs/protocol.md "Limits and timeouts") */
   'TOO_SLOW',
   /** a message could not be decoded or broke the protocol */
   'MALFORMED',
@@ -60,7 +60,7 @@ function networkErrorDocs (): Readonly<Record<NetworkErrorCode, CodeDoc>> {
     DIAL_FAILED: { meaning: 'the peer could not be reached', hint: 'check the address and that the peer is running' },
     WRONG_CHAIN: { meaning: 'the peer does not serve this chain', hint: 'check the address: that node serves another chain' },
     TIMEOUT: { meaning: 'a request or transfer took longer than its limit (docs/protocol.md)', hint: 'check that the peer is running and reachable, then run the command again (an interrupted `petal pull` resumes where it stopped); a running node tries again by itself' },
-    TOO_SLOW: { meaning: 'a block transfer ran below the rate floor (docs/protocol.md "Timeouts"); the transfer is cut, the peer scored down and the block asked of another peer', hint: 'nothing to do when another peer has the block (a running node asks it); if every peer is this slow, check the network between them' },
+    TOO_SLOW: { meaning: 'a block transfer ran below the rate floor (docs/protocol.md "Limits and timeouts"); the transfer is cut, the peer scored down and the block asked of another peer', hint: 'nothing to do when another peer has the block (a running node asks it); if every peer is this slow, check the network between them' },
     MALFORMED: { meaning: 'the peer sent a message that breaks the protocol (the peer is scored down)', hint: 'that peer runs an incompatible or faulty Petal: fetch from another node of the chain (a running node does so by itself)' },
     OVERSIZED: { meaning: 'the peer sent a message or block larger than its limit (the peer is scored down)', hint: 'that peer sent more than the protocol or the chain allows: fetch from another node of the chain (a running node does so by itself)' },
     TRANSFER_HASH_MISMATCH: { meaning: 'the bytes a peer sent do not hash to the block asked for (the peer is scored down)', hint: 'that peer served wrong or damaged bytes: fetch from another node of the chain (a running node does so by itself); on that peer, `petal verify --repair` fetches its damaged block files again' },

@@ -109,7 +109,7 @@ function decrypter (dstOf: DstOf): (this: NoiseStream, chunk: Uint8Array | Uint8
  * before decrypting it: `Uint8ArrayList.subarray`, which copies whenever a message spans two of
  * the socket's reads, and a noise message of 65,537 bytes on the wire always spans two 64 KiB
  * reads. node:crypto, which decrypts every message above 1,200 bytes, never uses it: a received
- * megabyte cost one more megabyte allocated and copied, for nothing (docs/performance.md,
+ * megabyte cost one more megabyte allocated and copied, for nothing (docs/performance/pull.md,
  * "Session 13: the 1 MB pull"). This one builds `dst` only for the messages that are decrypted
  * into it. Same messages, same errors: a ciphertext shorter than its tag fails the stream.
  */
@@ -118,7 +118,7 @@ export const leanDecrypt = decrypter((chunk, i, end) => end - i < IN_PLACE_BELOW
 /**
  * The decryption of connections whose crypto is noise-crypto.ts's native cipher: every message
  * decrypted over its own received bytes (`IN_PLACE`), also when it spans two reads; no output
- * buffer at all (docs/performance.md, "Session 29: the 1 MB pull"). Same messages, same errors.
+ * buffer at all (docs/performance/pull.md, "Session 29: the 1 MB pull"). Same messages, same errors.
  */
 export const inPlaceDecrypt = decrypter(() => IN_PLACE)
 

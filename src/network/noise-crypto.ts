@@ -54,7 +54,7 @@ function notAuthentic (): NetworkError<'MALFORMED'> {
  * @libp2p/noise's crypto with ChaCha20-Poly1305 through OpenSSL's EVP_CIPHER_CTX
  * (native/openssl-aead.c): one context per thread re-keyed for each message, where node:crypto
  * makes a Cipheriv or Decipheriv object and a new output buffer for every message of more than
- * 1,200 bytes (docs/performance.md, "Session 29: the 1 MB pull"). The same cipher (RFC 8439), so
+ * 1,200 bytes (docs/performance/pull.md, "Session 29: the 1 MB pull"). The same cipher (RFC 8439), so
  * the same bytes on the wire: a peer with noise's own crypto reads them. The key exchange and
  * hashes stay noise's defaults.
  */

@@ -53,7 +53,7 @@ function track (s: PooledSocket): void {
  * instead of a new 64 KiB buffer, and a pool is 1 MiB once a read filled its region to the end.
  * A read then takes up to 1 MiB of what the kernel holds where it took 64 KiB, and every layer
  * above (the socket's stream, the connection's message event, noise's length-prefix decoder, the
- * decryption's loop, yamux) runs once per read, not once per 64 KiB (docs/performance.md,
+ * decryption's loop, yamux) runs once per read, not once per 64 KiB (docs/performance/pull.md,
  * "Session 30: the 1 MB pull"). The bytes are handed on as Node's own read would hand them:
  * `push`ed into the socket's readable side (its 'data' events, pause and backpressure unchanged)
  * as a view of the pool that no later read writes over. A connection that carries little keeps
@@ -62,7 +62,7 @@ function track (s: PooledSocket): void {
  *
  * Between reads the handle holds its region, and the region its pool: the first read after
  * IDLE_MS of quiet gets a new pool for the next (64 KiB unless that read was large), so a
- * connection that received in bulk and went quiet keeps 64 KiB, not 1 MiB (docs/performance.md,
+ * connection that received in bulk and went quiet keeps 64 KiB, not 1 MiB (docs/performance/reviews.md,
  * "Session 32: mends").
  *
  * Node calls the callback with the socket as `this`, then at once `buffer()` for the next read of

@@ -31,7 +31,7 @@ export function protocolMergePeers (node: object): number | undefined { return r
  * peer's record read, decoded, merged and, when something changed, encoded and written. After a
  * peer's first stream of a protocol nothing changes, but the work is done again for every stream:
  * a pull of 1 MB blocks opens a range stream per ~6 blocks on each side, ~0.14 ms a block of the
- * pulling main thread (docs/performance.md, "Session 22: the 1 MB pull"). This answers a merge of
+ * pulling main thread (docs/performance/pull.md, "Session 22: the 1 MB pull"). This answers a merge of
  * protocols alone without the store when each of them was in the peer's record as last seen here
  * (a merge's result, or a `peer:update` or `self:peer:update`) less than REMEMBER_MS ago; any other merge, and every
  * patch, save or delete, goes to the store as before, and a change of the peer's record (an

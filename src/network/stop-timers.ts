@@ -1,6 +1,6 @@
 /**
  * libp2p 3 leaves two timers behind when it stops, and either keeps a process that has nothing
- * else to do alive for up to a second after the stop (docs/performance.md, "Session 42: the stop
+ * else to do alive for up to a second after the stop (docs/performance/reliability.md, "Session 42: the stop
  * of an idle node"): gossipsub's next heartbeat (stop() replaces its status without clearing the
  * timeout held in it; the heartbeat then runs once on a stopped router and schedules no other),
  * and the address manager's debounced update of our own peer record (one second), started by the

@@ -17,7 +17,7 @@ export const UPLOAD_HEAP_IDLE_MS = 10_000
  * the runs under load, once V8 had set a low limit after a full collection, the serving process
  * marked its whole heap every few megabytes instead (23-98 full collections per 1,000 MB served
  * against 2-4, and 4.5-7.8 ms of CPU per MB against 3.9-4.8), as the pulling side did before session 15
- * (docs/performance.md, "Session 16: the 1 MB pull"). A process started with its own
+ * (docs/performance/pull.md, "Session 16: the 1 MB pull"). A process started with its own
  * `--heap-growing-percent` keeps it. `growth` and `idleMs` are for tests.
  */
 export class UploadHeap {

@@ -13,7 +13,7 @@ export const PULL_HEAP_GROWING_PERCENT = HEAP_GROWING_PERCENT
  * once the process allocates few long-lived objects (as a pull does). Then a full marking of the
  * whole heap started every ~8 MB received (one every ~8 blocks of 1 MB: ~120 per 1,000 blocks,
  * 3-5 ms of CPU per block) where scavenges would free them for a fraction of that
- * (docs/performance.md, "Session 15: the 1 MB pull"). A process started with its own
+ * (docs/performance/pull.md, "Session 15: the 1 MB pull"). A process started with its own
  * `--heap-growing-percent` keeps it. `growth` is for tests.
  */
 export async function withPullHeap<T> (fn: () => Promise<T>, growth: HeapGrowth = heapGrowth): Promise<T> {

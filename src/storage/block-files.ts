@@ -96,7 +96,7 @@ function asciiSpace (b: number): boolean {
  * `buf.toString('utf8', 0, n).trim()`, with the ends' ASCII white space left out before decoding:
  * trim() returns a slice of the decoded string, on which plain verify's hex decoding of the seal
  * reads each character through the slice (~2.5 K instructions more per block than on a flat
- * string; docs/performance.md, "Session 20: plain verify"). A byte above 0x7f at either end may
+ * string; docs/performance/verify.md, "Session 20: plain verify"). A byte above 0x7f at either end may
  * be part of white space that trim() also removes (U+00A0, U+FEFF, …): then trim() decides.
  */
 export function trimmedUtf8 (buf: Buffer, n: number): string {
@@ -154,7 +154,7 @@ export async function prepareBlockFiles (file: string, seal: string): Promise<vo
 /**
  * prepareBlockFiles on the calling thread, one flush after the other. For a small block: the two
  * fsyncs on the thread pool started its four threads (waiting for each to start, and joining them
- * at exit) for a process that uses the pool for nothing else (docs/performance.md, "Session 26:
+ * at exit) for a process that uses the pool for nothing else (docs/performance/import.md, "Session 26:
  * the 100-row import").
  */
 export function prepareBlockFilesSync (file: string, seal: string): void {

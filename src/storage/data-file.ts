@@ -80,7 +80,7 @@ export function regularSizeSync (fd: number, path: string, what: string): number
  * have said; otherwise (empty, as large as `buf` or larger, a failed read) the caller takes the
  * `fstat` way (regularSizeSync), which decides as before. Plain verify's per-file `fstat` built a
  * `Stats` with four `Date`s (Node 20), a fifth of what its workers allocated per block, and kept
- * the optimising compiler busy with it in every worker (docs/performance.md, "Session 17: plain
+ * the optimising compiler busy with it in every worker (docs/performance/verify.md, "Session 17: plain
  * verify"). A named pipe fails here (`pread` on a pipe is ESPIPE), a directory too (EISDIR), a
  * character device that never ends fills `buf`: each then goes the `fstat` way and is refused as
  * before. Only a device that ends after fewer bytes than `buf` holds (a block device that small;

@@ -22,7 +22,7 @@ function writeSealInPlace (file: string, seal: string): void {
 /**
  * The `.sig` of a small block written beside its private file in tmp/, unflushed, by the load
  * thread that checked it, so that creating it (a new inode: ext4's scan of recently freed ones,
- * docs/performance.md, "Session 36: catch-up") is not the pulling main thread's work. A group
+ * docs/performance/catchup.md, "Session 36: catch-up") is not the pulling main thread's work. A group
  * placed by one syncfs then has nothing left to write; one flushed file by file writes it again
  * (the same bytes) and fsyncs it. false: not written (the group writes it, and reports a failure).
  */

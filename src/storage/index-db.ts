@@ -236,7 +236,7 @@ export class IndexDb {
    * What `verify` compares each canonical block file with (from ≤ height ≤ to, ascending): fewer
    * columns than range(), each row an array. An object per row is built in better-sqlite3's C++
    * by one named property set after another, ~3 K instructions more per row on verify's in-order
-   * thread (docs/performance.md, "Session 20: plain verify").
+   * thread (docs/performance/verify.md, "Session 20: plain verify").
    */
   canonicalFiles (from: number, to: number): CanonicalFile[] {
     this.canonicalFilesStmt ??= this.stmt<CanonicalFile>('SELECT height, hash, seal, size FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ? ORDER BY height').raw(true)
@@ -246,7 +246,7 @@ export class IndexDb {
   /**
    * This connection's page cache cut to 64 pages (256 KiB) until the returned function restores it,
    * for a pass reading most of the index once (verify's records of every block): at the 16 MB default
-   * each page read took fresh memory and its first-touch faults (docs/performance.md, "Session 41").
+   * each page read took fresh memory and its first-touch faults (docs/performance/verify.md, "Session 41").
    */
   smallPageCache (): () => void {
     if (this.scans++ === 0) { this.cacheBefore = this.pageCacheSize(); this.db.pragma('cache_size = 64') }

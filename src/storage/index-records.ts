@@ -44,7 +44,7 @@ export const SCHEMA_VERSION = '2'
 /**
  * Indexes of earlier schemas that no statement reads: each one cost a write at a random place for
  * every block (keyed by a hash), on catch-up's main thread. A new index is created without them;
- * reindex drops them from an older one (docs/performance.md, "Session 25: catch-up").
+ * reindex drops them from an older one (docs/performance/catchup.md, "Session 25: catch-up").
  */
 export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
 
@@ -52,7 +52,7 @@ export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
  * `blocks` is a rowid table (`id`, an INTEGER PRIMARY KEY: VACUUM keeps it) with a unique index
  * on `hash`; `block_tables` is keyed by (`blocks.id`, name). Both take rows in the order blocks are
  * placed, so a group's rows fill the last pages, and only `blocks.hash` is a write at a random page
- * a block (docs/performance.md, "Session 45: chain.db's block_tables in placement order (index45)").
+ * a block (docs/performance/catchup.md, "Session 45: chain.db's block_tables in placement order (index45)").
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;

@@ -116,7 +116,7 @@ export async function syncFileSystem (dir: string): Promise<boolean> {
 
 // The errnos of ERRNO_OF by number (Linux's), for the addon's answer. Made at the first answer:
 // node:os's errno table loads node:os, which every fast bundle holding this module (the query
-// sandbox's too) loaded at start for it (docs/performance.md, "Session 42: petal query").
+// sandbox's too) loaded at start for it (docs/performance/query.md, "Session 42: petal query").
 let flushFailed: Map<number, string> | undefined
 const flushFailedCode = (errno: number): string | undefined =>
   (flushFailed ??= new Map(Object.values(ERRNO_OF).map(code => [constants.errno[code as keyof typeof constants.errno], code]))).get(errno)

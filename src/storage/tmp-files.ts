@@ -17,7 +17,7 @@ const EXCL = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
  * for a catch-up's range receives, which take them synchronously. Why: this file system (ext4
  * without a journal) scans past every inode freed in the last minutes for each new inode, ~0.25
  * ms a creation after the benches' deletions, and the range receive created each block's file on
- * the pulling main thread (docs/performance.md, "Session 37: catch-up"). Opening a file that exists
+ * the pulling main thread (docs/performance/catchup.md, "Session 37: catch-up"). Opening a file that exists
  * allocates nothing.
  *
  * A file taken is the taker's: it is a download's file from then on (written, then placed or

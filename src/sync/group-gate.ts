@@ -4,7 +4,7 @@ import type { Slot } from './slot.js'
 // A group's placement pays a fixed cost whatever its size (the syncfs or the fsyncs' round, the
 // journal, the directory fsyncs after the renames, the index commit and its WAL fsync), so while
 // catching up the placement waits briefly for a larger group when more blocks are about to be
-// checked (docs/performance.md, "Session 14: catch-up").
+// checked (docs/performance/catchup.md, "Session 14: catch-up").
 /** Checked blocks at the head worth placing at once without waiting for more. */
 export const GROUP_TARGET = 128
 /** The longest the placement waits for more checked blocks (DownloadOptions.groupHoldMs). */

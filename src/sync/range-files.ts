@@ -7,7 +7,7 @@ export interface RangeFile { readonly file: string, readonly made: boolean }
 /**
  * The files of one download's range requests. From its first range on, a download keeps files
  * created ahead off the main thread (storage/tmp-files.ts: each new inode cost the pulling main
- * thread ~0.25 ms on this VM after many deletions, docs/performance.md, "Session 37: catch-up"):
+ * thread ~0.25 ms on this VM after many deletions, docs/performance/catchup.md, "Session 37: catch-up"):
  * as many as its request slots to one peer take at once (a range's files are taken together, and
  * ranges started together end together), never more than the blocks it has yet to ask for.
  * A lone block (following the tip) goes by a single request and creates nothing ahead.

@@ -46,7 +46,7 @@ export class Mutex {
    * Wait for the turn (AbortError when `signal` fires first: the turn then passes on untaken, once
    * the holders before it are done) and return its release. A free mutex is taken without
    * listening on the signal: an uncontended write (every local command's) then adds no listener,
-   * and compiles none of event_target's listener code (docs/performance.md, "Session 42: start-up").
+   * and compiles none of event_target's listener code (docs/performance/startup.md, "Session 42: start-up").
    */
   async acquire (signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted === true) throw new AbortError()

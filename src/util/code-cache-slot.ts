@@ -3,7 +3,7 @@
  * `first-message` outside a worker thread). The query sandbox is killed by its parent as soon as
  * its answer is in, so a write scheduled when its script had loaded never ran (it blocks reading
  * its socket), and every start compiled the statement's functions from the build's seed again
- * (~17 M instructions on the first answer's path; docs/performance.md, "Session 40: petal query").
+ * (~17 M instructions on the first answer's path; docs/performance/query.md, "Session 40: petal query").
  * The script takes the write and calls it after its first statement, while its parent waits.
  *
  * The writer (in the stub that starts the script) and the script are separate bundles, each with

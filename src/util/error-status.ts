@@ -37,7 +37,7 @@ let table: Readonly<Record<string, ClassRule>> | undefined
  * HTTP status. Keyed by class name, because util sits below the modules that define the classes;
  * test/unit/util/errors.test.ts checks that every registered class has a row and that every code
  * named here belongs to its class. Made at first use: its ~150 objects cost every start of a
- * command that reports no error ~0.7 M instructions (docs/performance.md, "Session 24: start-up").
+ * command that reports no error ~0.7 M instructions (docs/performance/startup.md, "Session 24: start-up").
  */
 export function errorStatusTable (): Readonly<Record<string, ClassRule>> {
   return table ??= newTable()

@@ -135,7 +135,7 @@ export function registerErrorClass<C extends string> (
   cls: StandardClass & { readonly codes: readonly C[] },
   about: string,
   // A function, called only by errorClasses() (the docs script): the tables' ~500 object literals
-  // cost every command's start ~3 M instructions when built at load (docs/performance.md,
+  // cost every command's start ~3 M instructions when built at load (docs/performance/import.md,
   // "Session 21: the 100-row import").
   docs: () => Readonly<Record<C, CodeDoc>>,
   make?: (message: string, options: RevivedOptions) => PetalError

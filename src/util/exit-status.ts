@@ -2,7 +2,7 @@
  * Exit statuses of `petal` (docs/cli.md). A file of its own, loading nothing: the start-up
  * script that forks `petal query`'s sandbox (src/cli/fast-prestart.ts, compiled from source on
  * every start of `query` and `verify`) needs INTERRUPTED, and error-status.ts brings the error
- * classes' registry (docs/performance.md, "Session 41: petal query").
+ * classes' registry (docs/performance/query.md, "Session 41: petal query").
  */
 export const EXIT = {
   OK: 0,

@@ -4,7 +4,7 @@ import { sleep } from './async.js'
 /**
  * The failpoint this process was started with. Read once: the tests set it in a child's
  * environment, and a read of process.env on every call cost an ingest append two lookups in the
- * C++ environment per request (docs/performance.md, "Session 8: ingest").
+ * C++ environment per request (docs/performance/ingest.md, "Session 8: ingest").
  */
 const [FAILPOINT, NTH] = (process.env.PETAL_FAILPOINT ?? '').split('#')
 const FAIL_AT = Number(NTH ?? 1)

@@ -8,7 +8,7 @@ import { atomicTempPath } from './stale-temps.js'
  * process's (or a dead one's of the same pid), it need not be secret. Math.random (V8 seeds it
  * from the system's entropy in every isolate), not node:crypto's randomBytes: naming a block's
  * temporary file loaded all of node:crypto in a `signimportblock` that otherwise needs none of it
- * (docs/performance.md, "Session 23: the 100-row import").
+ * (docs/performance/import.md, "Session 23: the 100-row import").
  */
 export function nameNonce (bytes: number): string {
   let s = ''
@@ -37,7 +37,7 @@ export async function fsyncFileAsync (path: string): Promise<void> {
 }
 
 // fsync on the thread pool, settled by its callback: no node:util promisify, which a process
-// compiles at its first call (docs/performance.md, "Session 25: the 100-row import").
+// compiles at its first call (docs/performance/import.md, "Session 25: the 100-row import").
 function fsyncFd (fd: number): Promise<void> {
   return new Promise((resolve, reject) => { fsync(fd, err => { if (err === null) resolve(); else reject(err) }) })
 }
@@ -130,7 +130,7 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
 /**
  * Write all of `data` at the descriptor's position, looping over short writes: writeFileSync's
  * work for a descriptor, through writeSync, which every command that prints has compiled (Node
- * compiles writeFileSync's JavaScript at its first call; docs/performance.md, "Session 25: the
+ * compiles writeFileSync's JavaScript at its first call; docs/performance/import.md, "Session 25: the
  * 100-row import").
  */
 export function writeFullySync (fd: number, data: string | Uint8Array): void {

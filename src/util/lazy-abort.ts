@@ -1,7 +1,7 @@
 /**
  * A command's abort (Ctrl-C, SIGTERM, a failed write of stdout) whose AbortController is made only
  * when something needs one: Node's AbortController loads internal/abort_controller and compiles
- * its functions (~2 M instructions of a 100-row `signimportblock`; docs/performance.md, "Session
+ * its functions (~2 M instructions of a 100-row `signimportblock`; docs/performance/import.md, "Session
  * 43: the 100-row import"), while a local write only reads `aborted` at its checks.
  *
  * `signal` is the real AbortSignal (made at first ask). `probe` stands for it where the reader is

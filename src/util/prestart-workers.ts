@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads'
 
 /**
- * Worker threads started before the command that uses them has loaded (docs/performance.md,
+ * Worker threads started before the command that uses them has loaded (docs/performance/verify.md,
  * "Session 6: plain verify and start-up"). `petal verify`'s router knows the command word before
  * it loads the command's bundle, opens chain.db and reads the index, all on one thread while the
  * second core idles: it starts the verify workers there, and their start-up (a Node environment

@@ -19,7 +19,7 @@ export type WorkerScript = { file: string, execArgv?: string[] } | { source: str
  * caller is TypeScript source (tests, tsx), a small bootstrap registers tsx's loader in the worker
  * and imports the `.ts` sibling (the `--import tsx` a worker inherits does not load `.ts` files).
  * A bundle of the entry (setTypeScriptBundler) starts with no options, as the CLI's threads do:
- * the inherited `--import tsx` alone cost each new thread 60-170 ms (docs/performance.md,
+ * the inherited `--import tsx` alone cost each new thread 60-170 ms (docs/performance/verify.md,
  * "Session 11: verify"), which the in-process benchmarks counted and no user pays.
  */
 export function workerScript (callerUrl: string, relativeJs: string): WorkerScript {

@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/wait.js'
 // `petal export -o FILE` writes FILE under a temporary name beside it. A kill -9 leaves that file:
 // the next export to FILE removes it once its writer is gone (never a live export's, nor another
 // PID namespace's younger than a day). Before session 43 it was `.FILE.<pid>.tmp`, which nothing
-// removed. docs/cli.md, "export".
+// removed. docs/cli.md, "petal export".
 
 let dir: string
 let csv: string

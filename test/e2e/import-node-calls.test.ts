@@ -1,5 +1,5 @@
 // A 100-row `signimportblock` from the CLI calls none of the Node functions that session 25 took
-// off its path (docs/performance.md, "Session 25: the 100-row import"): each is Node's JavaScript,
+// off its path (docs/performance/import.md, "Session 25: the 100-row import"): each is Node's JavaScript,
 // parsed and compiled at its first call in a process (~2.4 M instructions of the import together).
 // node:util's promisify (the build's and the mirror's promisified fs calls were made when their
 // modules loaded, the placement's fsync at its first use), a TextDecoder (two made when their
@@ -47,7 +47,7 @@ describe('a 100-row signimportblock from the CLI', () => {
   // command's AbortController, which the import's checks read through a probe that makes none
   // (util/lazy-abort.ts); module: node:module, which brings Node's ES module loader
   // (esm/loader, esm/assert, source_map) and which only a worker's start or @noble's fallback uses
-  // (build-cli.ts's lazy built-ins). docs/performance.md, "Session 43: the 100-row import".
+  // (build-cli.ts's lazy built-ins). docs/performance/import.md, "Session 43: the 100-row import".
   it('loads neither an AbortController nor node:module (and with it the ES module loader)', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)

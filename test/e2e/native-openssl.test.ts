@@ -1,7 +1,7 @@
 // A `signimportblock` from the CLI's fast bundle with the native OpenSSL addon built loads no
 // node:crypto at all: the key, the three signatures, the two verifications and every hash go
 // through dist/native/petal-openssl.node, and the temporary names through Math.random
-// (docs/performance.md, "Session 23: the 100-row import"). With PETAL_NATIVE_SHA256=0 the same
+// (docs/performance/import.md, "Session 23: the 100-row import"). With PETAL_NATIVE_SHA256=0 the same
 // import goes through node:crypto, and the chain verifies either way. A preloaded script reports
 // Node's list of loaded internal modules at exit.
 import { describe, expect, it } from 'vitest'
@@ -26,7 +26,7 @@ async function cryptoModules (dir: string, rows: string, env: Record<string, str
 
 // Counts calls of node:url's path conversions (the fast bundle's import.meta.url getter makes one
 // with pathToFileURL; resolving a URL against it and fileURLToPath compiled ~16 of node:url's
-// functions, ~2.3 M instructions of a 100-row import: docs/performance.md, "Session 24").
+// functions, ~2.3 M instructions of a 100-row import: docs/performance/import.md, "Session 24").
 const URL_CALLS = `const url = require('node:url'); let n = 0
 for (const k of ['fileURLToPath', 'pathToFileURL']) { const f = url[k]; url[k] = function (...a) { n++; return f.apply(this, a) } }
 process.on('exit', () => { process.stderr.write('\\nURL_CALLS ' + n + '\\n') })\n`

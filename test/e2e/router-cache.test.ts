@@ -1,5 +1,5 @@
 // The start-up router (dist/fast/petal.js) runs through a code cache of its own, which bin/petal.js
-// reads and the router writes at a plain run's exit (docs/performance.md, "Session 43: the 100-row
+// reads and the router writes at a plain run's exit (docs/performance/import.md, "Session 43: the 100-row
 // import"): compiled from source it cost every command ~2 M instructions. What must hold: the
 // cache is written once and then used as it is; a damaged one (V8 would crash on a damaged body)
 // or a named pipe in its place is no cache; a process with Node options runs without it and writes

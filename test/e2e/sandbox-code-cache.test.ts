@@ -12,7 +12,7 @@ const ROOT = join(import.meta.dirname, '..', '..')
  * kills it as soon as its answer is in, and the write of its missing cache, due once its script
  * had loaded, never came (the process blocks reading its socket until then): every `petal query`
  * started it from the build's seed and compiled the statement's functions from source (~12 M
- * instructions of its ~138 M; docs/performance.md, "Session 40: petal query"). It now writes its
+ * instructions of its ~138 M; docs/performance/query.md, "Session 40: petal query"). It now writes its
  * cache after its first statement, while the CLI waits for it, and the next sandbox takes it.
  */
 /** A copy of the built installation: dist/fast with its caches (and the times that name them) or without them. */

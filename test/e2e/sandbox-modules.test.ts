@@ -5,7 +5,7 @@ import { CLI, petal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 /**
- * What the query sandbox loads on the path of a text answer (docs/performance.md, "Session 41:
+ * What the query sandbox loads on the path of a text answer (docs/performance/query.md, "Session 41:
  * petal query"). Every `petal query` asks decryption (unless --no-decrypt), and from a keystore
  * without encryption keys it asks it with no key: that run went through V8's serializer, so the
  * sandbox loaded node:v8 (and node:stream's modules with it) to read every statement.

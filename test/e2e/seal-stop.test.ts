@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/wait.js'
 // A clean stop (SIGTERM, Ctrl-C) of a process that is sealing pending rows, held at a known step of
 // the seal by a pausepoint (src/util/failpoint.ts): the stop must settle the seal before the
 // process exits (its rows pending again, or sealed), remove its files in tmp/, and leave a
-// directory whose next start has nothing to repair. docs/ingest.md, "A stop while sealing".
+// directory whose next start has nothing to repair. docs/ingest.md, "A stop".
 
 const RUN = ['run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off', '--seal-every', '0']
 const ROWS = 3

@@ -110,7 +110,7 @@ describe('what a local command loads', () => {
   })
 
   it('mykeys\'s bundle holds no table hashing, worker pool, WebAssembly or Daisy indexer (cli/hashing.ts has them)', () => {
-    // docs/performance.md, "Session 26: start-up": the context constructed a TableRootPool in every
+    // docs/performance/startup.md, "Session 26: start-up": the context constructed a TableRootPool in every
     // openChain and indexed a Daisy directory itself, so every command's bundle carried them.
     const { commands, modules } = bundles()
     const keys = modules[commands.mykeys ?? ''] ?? []
@@ -129,7 +129,7 @@ describe('what a local command loads', () => {
   })
 
   it('the router, compiled from source on every start, holds only what every command needs', () => {
-    // docs/performance.md, "Session 23: start-up": the error classes' registry (the util barrel)
+    // docs/performance/startup.md, "Session 23: start-up": the error classes' registry (the util barrel)
     // and the query sandbox's and verify's prestart code were parsed and run by every command.
     const router = readFileSync(join(ROOT, 'dist', 'fast', 'petal.js'), 'latin1')
     expect(router).toContain('function runCached(')
@@ -138,7 +138,7 @@ describe('what a local command loads', () => {
   })
 
   it('status, blocks and mykeys make no URL (import.meta.url and the package root are made when asked)', async () => {
-    // docs/performance.md, "Session 23: start-up": the fast bundle's import.meta.url, the package
+    // docs/performance/startup.md, "Session 23: start-up": the fast bundle's import.meta.url, the package
     // root and the native hasher's path were URLs made and parsed on every start, and each start
     // compiled node:url's functions for them. A preload counts what the command's code makes.
     const dir = join(tmpDir(), 'node')
@@ -161,7 +161,7 @@ process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(cou
   })
 
   it('status, blocks and mykeys promisify nothing and fill no buffer when they load (made when a command flushes, hashes or backs up)', async () => {
-    // docs/performance.md, "Session 24: start-up": util/fs.ts, crypto/hash.ts and better-sqlite3's
+    // docs/performance/startup.md, "Session 24: start-up": util/fs.ts, crypto/hash.ts and better-sqlite3's
     // backup promisified node:fs functions when loaded, and crypto/merkle.ts filled a buffer: each
     // start compiled node:util's promisify and node:buffer's fill path for code it never ran.
     const dir = join(tmpDir(), 'node')

@@ -9,7 +9,7 @@ import { spawnNode, type RunningNode } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 // A node's own disk failing while it catches up is no fault of the branch it follows: the sync
-// tries the same tip again within a few seconds (docs/cli.md, "pull"), whatever type the failure
+// tries the same tip again within a few seconds (docs/cli.md, "petal pull"), whatever type the failure
 // reaches the syncer as. Faults from the LD_PRELOAD shim (test/helpers/fault-shim.c).
 const nodes: RunningNode[] = []
 afterAll(async () => { for (const n of nodes) await n.stop() })

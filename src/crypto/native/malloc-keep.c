@@ -9,7 +9,7 @@
  * the largest chunk freed so far (the trim at 2× that), so the heap's top, once more than ~2 MiB of
  * it was free, went back to the kernel, and the next buffers faulted their pages in again, each
  * page zeroed by the kernel: tens of minor faults a block on either end, several microseconds each
- * on a hypervisor (docs/performance.md, "Session 41: the 1 MB pull").
+ * on a hypervisor (docs/performance/pull.md, "Session 41: the 1 MB pull").
  */
 /* __GLIBC__ comes with <features.h>, which openssl.c's <stdlib.h> included; other C libraries
  * (musl, macOS) have no mallopt thresholds, or no <malloc.h>. */

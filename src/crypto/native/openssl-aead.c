@@ -2,7 +2,7 @@
  * ChaCha20-Poly1305 (RFC 8439) for noise's transport messages, on OpenSSL's EVP_CIPHER_CTX: two
  * contexts per thread (one to seal, one to open), made at the first call and re-initialised with
  * each message's key and nonce. node:crypto makes a Cipheriv/Decipheriv object and a new output
- * buffer for every message (src/network/noise-crypto.ts says what this saves, docs/performance.md
+ * buffer for every message (src/network/noise-crypto.ts says what this saves, docs/performance/pull.md
  * "Session 29: the 1 MB pull"). Included by openssl.c (one translation unit).
  *
  *   aeadSeal(key, nonce, ad, parts, out)   the parts' bytes (a Uint8Array or an array of them, in

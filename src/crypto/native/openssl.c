@@ -2,7 +2,7 @@
  * P-256 ECDSA and SHA-256 through the OpenSSL that Node links and exports, so that a process that
  * signs, verifies and hashes a few things (a `signimportblock`) need not load node:crypto, whose
  * own JavaScript costs ~13.5 M instructions to load and ~10 M more in first calls
- * (docs/performance.md, "Session 23: the 100-row import"). src/crypto/openssl-native.ts loads it;
+ * (docs/performance/import.md, "Session 23: the 100-row import"). src/crypto/openssl-native.ts loads it;
  * node:crypto stays the fallback when it is not built or PETAL_NATIVE_SHA256=0.
  *
  *   keyFromScalar(d)        d: 32 bytes. A private key object (its EC_KEY freed, and d cleared,

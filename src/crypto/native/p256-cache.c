@@ -6,7 +6,7 @@
  * TABLE_USES: a signer that has gone cold gives its table to one that has become hot, while signers
  * in strict rotation (each idle for fewer than N verifications, each needing 63·N to earn a table)
  * never take each other's, so no table is rebuilt in turn at ~29 M instructions a build
- * (docs/performance.md, "Session 27: P-256 table eviction (lru27)"). Before this the first 32 keys
+ * (docs/performance/verify.md, "Session 27: P-256 table eviction (lru27)"). Before this the first 32 keys
  * kept the tables for the life of the process, however cold.
  *
  * Threads: a key object belongs to one thread (a handle is an external of one Node environment),

@@ -3,7 +3,7 @@
  * (included by p256-table.c, after limbs, nz, ORDER and ORDER_RR). Fermat on OpenSSL's order
  * multiplication (s^(n−2): 256 squarings, ~167 multiplications) cost ~96 K instructions of a
  * ~345 K verification; this binary extended Euclidean algorithm without division by 2 mod n
- * (Kaliski's "almost Montgomery inverse") ~26 K (docs/performance.md, "Session 27: plain verify").
+ * (Kaliski's "almost Montgomery inverse") ~26 K (docs/performance/verify.md, "Session 27: plain verify").
  * Variable time: s is a signature's, public.
  *
  * From (u, v) = (s, n), the greater of two odd values loses the smaller, then its factors of 2.

@@ -2,12 +2,12 @@
  * P-256 ECDSA verification with a precomputed table per public key (included by openssl.c).
  *
  * OpenSSL verifies u1·G + u2·Q with a table only for G: u2·Q costs 255 doublings and ~67 additions
- * (~0.6 M of a verification's ~0.83 M instructions; docs/performance.md, "Session 26: catch-up").
+ * (~0.6 M of a verification's ~0.83 M instructions; docs/performance/catchup.md, "Session 26: catch-up").
  * A chain's blocks are signed by a few keys, so a key verified often gets a table of its own
  * (j·2^(8i)·Q for i < 32, 1 ≤ j < 256, affine: 522 KB) and u2·Q becomes at most 32 mixed
  * additions; G gets the same kind of table, once per process, with the first key's. Windows of 8
  * bits, not 6 (session 26's 43 × 63 points): 168 K instructions a verification against 213 K,
- * ~29 M to build a table against ~11 M (docs/performance.md, "Session 27: plain verify"). The
+ * ~29 M to build a table against ~11 M (docs/performance/verify.md, "Session 27: plain verify"). The
  * field and point arithmetic is OpenSSL's own ecp_nistz256 assembly, which Node's binary exports;
  * looked up with dlsym, so a Node without it (another architecture, a shared OpenSSL) keeps
  * ECDSA_do_verify.
@@ -313,7 +313,7 @@ static bool table_verify (const comb *q, const uint8_t *digest, const uint8_t *r
  * order's Montgomery multiplication), t = m(s1, s2) ≠ 0 (n is prime, 0 < s1, s2 < n), w =
  * t⁻¹·2^256 = (s1·s2)⁻¹·2^512, and m(w, s2) = s1⁻¹·2^256, m(w, s1) = s2⁻¹·2^256: each s⁻¹ in the
  * same form as ord_inverse_mont gives it, for three multiplications (~0.5 K instructions) instead
- * of a second inversion (~26 K; docs/performance.md, "Session 28: plain verify"). */
+ * of a second inversion (~26 K; docs/performance/verify.md, "Session 28: plain verify"). */
 static int table_verify2 (const comb *q, const uint8_t *d1, const uint8_t *rs1, const uint8_t *d2, const uint8_t *rs2)
 {
   limbs r1, s1, e1, r2, s2, e2, t, w, w1, w2;

@@ -1,7 +1,7 @@
 /*
  * renameNoReplace(from, to) and writeSmall(path, text) for openssl.c (included by it, after its
  * argument helpers: one translation unit), for the placement of a catch-up's groups, which moves
- * two files and writes one seal file per block (docs/performance.md, "Session 30: catch-up").
+ * two files and writes one seal file per block (docs/performance/catchup.md, "Session 30: catch-up").
  * Through node:fs a move that replaces nothing is an existsSync of the destination (an `access`
  * call) and a renameSync, and a seal file is writeFileSync's open, write and close, each a trip
  * through Node's argument checks and its file-request wrapper.
@@ -21,7 +21,7 @@
  * writeNew(path, parts, size) creates `path`, which must not exist (O_EXCL, mode 0644 less the
  * umask, as util/fs.ts's writeNewFileSync), and writes the parts (Uint8Arrays, `size` bytes in
  * all) with writev: a range receive's small block, one a block on the pulling main thread
- * (docs/performance.md, "Session 31: catch-up"). 0: written and closed. -1: nothing is left at
+ * (docs/performance/catchup.md, "Session 31: catch-up"). 0: written and closed. -1: nothing is left at
  * `path` by this call (arguments it does not take, a path that may be cut, an open that failed,
  * or a write or close that failed, after which the file it created is removed), and the caller
  * takes its node:fs way, which gives the error it always gave.
@@ -29,7 +29,7 @@
  * syncfs(dir, callback) queues syncfs(2) of the file system holding `dir` on libuv's thread pool
  * (the directory opened, syncfs, closed there) and calls back with 0 or the errno (the open's or
  * syncfs's): a group's placement, which ran coreutils' `sync -f` through a helper shell, one
- * fork and exec a group (~3 ms of CPU on the benches' VM; docs/performance.md, "Session 39:
+ * fork and exec a group (~3 ms of CPU on the benches' VM; docs/performance/catchup.md, "Session 39:
  * catch-up"). Returns 0 when queued, -1 when not (a path it does not take, no memory): the
  * callback is then never called and the caller takes its other way.
  */

@@ -1,7 +1,7 @@
 /*
  * readSmall(path, buf) for openssl.c (included by it, after its argument helpers: one translation
  * unit): a small regular file read whole into buf in one call, for plain verify's workers, which
- * read a block file and its seal per block (docs/performance.md, "Session 29: plain verify"). Through
+ * read a block file and its seal per block (docs/performance/verify.md, "Session 29: plain verify"). Through
  * node:fs that is an open, two reads (the second proving the end) and a close per file, each a trip
  * through Node's argument checks, its file-request wrapper and its trace-category lookup, and each
  * of those JavaScript functions compiled by TurboFan in every worker.

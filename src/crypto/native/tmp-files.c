@@ -2,7 +2,7 @@
  * tmpForeign(dir, prefix) and makeEmpty(paths, callback) for openssl.c (included by it, after
  * place-files.c, whose place_path it uses): the data directory's tmp/ during a catch-up, which
  * holds ~500-700 files of the pulling process at a time (its downloads, their seals, the files
- * made ahead for the range receives; docs/performance.md, "Session 41: catch-up").
+ * made ahead for the range receives; docs/performance/catchup.md, "Session 41: catch-up").
  *
  * tmpForeign lists the names in `dir` that do not start with `prefix` (the caller's own,
  * "<pid>-n<pid namespace>-"), without "." and "..": storage/block-files.ts's cleanTmp, run by every

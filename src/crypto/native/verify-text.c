@@ -10,7 +10,7 @@
  * Plain verify checks a block's previous-hash signature and seal per block: in JavaScript that
  * was two hex decodings, two DER checks and copies to r ‖ s, two UTF-8 writes and two digests
  * around verify2, ~10 K instructions a block and a dozen functions that each verify worker's
- * optimising compiler compiled (docs/performance.md, "Session 40: plain verify of small blocks").
+ * optimising compiler compiled (docs/performance/verify.md, "Session 40: plain verify of small blocks").
  * Here the same steps, in the same order, give verify2 the same bytes.
  */
 

@@ -5,7 +5,7 @@
  * waited for a frame, the rest of it is buffered and the floor's next reads would each complete
  * at once. Those are asked for in one read: every whole quota already buffered, or the rest of the
  * block once it is all there. One read, one hash round and one file write where there were six
- * (docs/performance.md, "Session 39: the 1 MB pull"). The floor is the same: a read that waits
+ * (docs/performance/pull.md, "Session 39: the 1 MB pull"). The floor is the same: a read that waits
  * still waits for one quota within one window, and bytes the stream does not hold yet are never
  * asked for together. Never more than `left`, the block's bytes still to come: what follows them
  * is the next block's.

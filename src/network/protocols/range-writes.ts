@@ -58,7 +58,7 @@ export interface RangeFile {
  * Why synchronously: with every received megabyte hashed and written through the pool (FileHandle
  * or callback writes alike, the chunks copied first or not), V8 ran 47-98 full collections per
  * 1,000 MB in the pulling process, each marking the node's whole heap, against 2 with the same
- * writes made synchronously (docs/performance.md, "Session 11: the 1 MB pull").
+ * writes made synchronously (docs/performance/pull.md, "Session 11: the 1 MB pull").
  *
  * Why not always: the kernel makes a writer wait when dirty pages pile up (a pull of gigabytes to a
  * slow disk), and a synchronous write then holds the node's event loop. Writes that stall (each
@@ -77,7 +77,7 @@ export interface RangeFile {
  * each pool write instead left the next bytes waiting in the stream's buffers across V8's young
  * collections (and behind placement's fsyncs on the same four pool threads), and what survived
  * them ended in the old generation, whose external memory set off a full collection every few
- * blocks (docs/performance.md, "Session 12: the 1 MB pull").
+ * blocks (docs/performance/pull.md, "Session 12: the 1 MB pull").
  */
 export class RangeWrites {
   private pooledUntil = -Infinity
@@ -116,7 +116,7 @@ export class RangeWrites {
    * Open the block's file (flagsFor: created, or `made` ahead): synchronously while writes are
    * fast, as the writes are. Through the pool, the open and the close cost a 1 MB block's receive
    * ~0.2 ms more CPU than the same calls made synchronously (two round trips, two promises, a
-   * FileHandle to collect; docs/performance.md, "Session 23: the 1 MB pull"). A slow disk (writes
+   * FileHandle to collect; docs/performance/pull.md, "Session 23: the 1 MB pull"). A slow disk (writes
    * paused to the pool) opens through the pool, so that it does not hold the event loop.
    */
   async open (path: string, made = false): Promise<RangeFile> {

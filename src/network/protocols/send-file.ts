@@ -66,7 +66,7 @@ export class SendBatch {
    * gathered, after what the range's previous blocks left in it, and every message that fills is
    * sent. So a range is one run of full UPLOAD_CHUNK messages, each four whole noise messages,
    * where each large block ended in a message of its own: a 1 MB block went out in five frames and
-   * seventeen noise messages (the fifth frame ~8.6 KB), now ~4.03 and ~16.1 (docs/performance.md,
+   * seventeen noise messages (the fifth frame ~8.6 KB), now ~4.03 and ~16.1 (docs/performance/pull.md,
    * "Session 33: the 1 MB pull"). What is left of the block's last message waits in the batch for
    * the next block or the range's final flush. A message add began (UPLOAD_CHUNK) is filled to its
    * size; the next ones are of the batch's `chunk`.
@@ -95,7 +95,7 @@ export class SendBatch {
    * Fill `into` from the file at `pos` (fewer bytes only at its end): synchronously while reads are
    * fast, else through the pool (see add). addFile reads a large block of the range this way too:
    * through the pool, a page-cache read of 256 KiB cost the server twice the CPU (1.5 against 0.7 ms
-   * per MB, docs/performance.md, "Session 9: the 1 MB pull").
+   * per MB, docs/performance/pull.md, "Session 9: the 1 MB pull").
    */
   async read (fd: number, into: Uint8Array, pos: number): Promise<number> {
     if (this.pooled) return await readFully(fd, into, pos)
@@ -137,17 +137,17 @@ async function readFully (fd: number, buf: Uint8Array, pos: number): Promise<num
  * (a reader that stops reading is cut). The connection's drain wakes every stream of it, also one
  * whose own flow-control window is still closed: that stream still holds its last message, and
  * each further one would pile up behind it at every drain of the socket (up to 9 MB of a server's
- * four ranges, alive across V8's young collections: docs/performance.md, "Session 14: the 1 MB
+ * four ranges, alive across V8's young collections: docs/performance/pull.md, "Session 14: the 1 MB
  * pull"). So this also waits until the stream's write buffer is empty. That wait is also what holds
  * the sender back at all after the stream's first drain: @libp2p/utils 7.4's `onDrain()` keeps the
  * promise of the first drain it waited for, so every later call resolves at once (a loop that
- * awaited it alone read a whole chain into the write buffer: docs/performance.md, "Session 31: the
+ * awaited it alone read a whole chain into the write buffer: docs/performance/pull.md, "Session 31: the
  * 1 MB pull").
  */
 async function drained (raw: Stream, limit: AbortSignal, stallMs: number = TIMEOUTS.serverStall, dog?: Watchdog): Promise<void> {
   if (limit.aborted) throw new NetworkError('TIMEOUT', 'upload took longer than a block transfer may')
   // A batch's waits share its watchdog, re-armed for each, where each wait made a linked signal, a
-  // timer and their subscriptions (docs/performance.md, "Session 39: the 1 MB pull"); a lone
+  // timer and their subscriptions (docs/performance/pull.md, "Session 39: the 1 MB pull"); a lone
   // file's upload links its own.
   let own: LinkedSignal | undefined
   let signal: AbortSignal

@@ -11,7 +11,7 @@ import { LARGE_UPLOAD_CHUNK, LARGE_UPLOAD_MIN_RATE, UPLOAD_CHUNK } from '../cons
  *
  * Why: a 1 MB block went out in four yamux frames, each a send, a wait for the socket's drain and
  * a corked writev here, and a frame decode, a stream event, a read wake-up and window accounting on
- * the puller; in 1 MiB frames, about one (docs/performance.md, "Session 38: the 1 MB pull"). Why not
+ * the puller; in 1 MiB frames, about one (docs/performance/pull.md, "Session 38: the 1 MB pull"). Why not
  * always: a frame is delivered only when whole, and the puller's rate floor (16 KiB/s over 10 s
  * windows) would cut an honest peer sending 1 MiB frames below ~105 KiB/s; on a link that carried
  * 1 MiB/s, a frame is cut only if the link slows tenfold within a range.

@@ -13,7 +13,7 @@ import { copyRegular, readExact, readExactSync } from './block-bytes.js'
 const IN_MEMORY_MAX_BYTES = 4 * 1024 * 1024
 // Blocks up to this size are read synchronously: a read of a few pages from the page cache takes
 // less time than one of the four thread-pool round trips of an asynchronous readFile (a 100-row
-// import's mirror update; docs/performance.md, "Session 21: the 100-row import").
+// import's mirror update; docs/performance/import.md, "Session 21: the 100-row import").
 const SYNC_READ_MAX_BYTES = 256 * 1024
 import { dropEverything, initSchema, MIRROR_SCHEMA_VERSION, readSkippedBlocks } from './layout.js'
 import { rollbackTo } from './rollback.js'

@@ -80,7 +80,7 @@ async function run (req: RunRequest): Promise<void> {
 // stderr are its own streams (it writes nothing): by default Node pipes a worker's output into
 // this process's process.stdout and process.stderr, creating both at once, and stderr, a pipe to
 // the parent, is a socket: that loaded net and its stream machinery on the first statement's path
-// (docs/performance.md, "Session 11: `petal query`").
+// (docs/performance/query.md, "Session 11: `petal query`").
 const killedWithParent = process.argv.find(a => a.startsWith(PARENT_DEATH_ARG))?.slice(PARENT_DEATH_ARG.length)
 if (killedWithParent !== undefined && String(process.ppid) !== killedWithParent) process.kill(process.pid, 'SIGKILL')
 const parent = process.ppid

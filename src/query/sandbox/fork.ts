@@ -21,7 +21,7 @@ let setprivPath: string | null | undefined
  * setpriv, if this is Linux and one that takes --pdeathsig is installed (util-linux 2.33 on, every
  * Debian since 10): the sandbox then runs under `setpriv --pdeathsig KILL`, so that the kernel kills it with SIGKILL when its
  * parent dies, without a watchdog thread in the sandbox (a second V8 instance: ~17 M instructions
- * on the statement's path and ~30-100 M beside it; docs/performance.md, "Session 39: petal
+ * on the statement's path and ~30-100 M beside it; docs/performance/query.md, "Session 39: petal
  * query"). Elsewhere the watchdog thread does it, and where Node's exec would clear the signal
  * (execGainsPrivileges).
  */

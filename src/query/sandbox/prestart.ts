@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import type { SandboxChannel } from './channel.js'
 
 /**
- * Starting the sandbox process before the command that needs it has loaded (docs/performance.md,
+ * Starting the sandbox process before the command that needs it has loaded (docs/performance/startup.md,
  * "Start-up of local commands"). `petal query` needs a second Node process, and the answer waits
  * for its start-up; the CLI's router knows the command word before it loads the command's code,
  * so it forks the sandbox there and the two start-ups overlap.

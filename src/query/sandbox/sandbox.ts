@@ -191,7 +191,7 @@ export class QuerySandbox {
   /**
    * Send `o` to the process and take its answer. The statement goes at once, before the process
    * says it is ready (a fresh one is still loading): it reads it as soon as it can, with no round
-   * trip through this process (docs/performance.md, "Session 40: petal query"). The time limit
+   * trip through this process (docs/performance/query.md, "Session 40: petal query"). The time limit
    * starts when it is ready; until then a failure is the start's (`ready` rejects).
    */
   private async exchange (child: ChildProcess, channel: SandboxChannel, ready: Promise<void>, o: SandboxRun): Promise<ResultSummary> {

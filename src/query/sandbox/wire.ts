@@ -5,7 +5,7 @@ import type { ChildMessage, ParentMessage } from './protocol.js'
  * How the query sandbox and its parent frame their messages on the socket between them (the
  * sandbox's descriptor 3), instead of Node's IPC channel: a process started with one sets it up
  * before any of its code runs, loading child_process, net, stream and v8 (~25 M instructions, a
- * quarter of a bare Node start, on the path of every first answer; docs/performance.md,
+ * quarter of a bare Node start, on the path of every first answer; docs/performance/query.md,
  * "Session 39: petal query"). The sandbox reads and writes the socket with plain blocking system
  * calls.
  *
@@ -30,7 +30,7 @@ const PLAIN = new Set(['ready', 'caching', 'cached', 'ack', 'text', 'columns', '
  * Whether `m` can go as JSON without losing anything: its type says so, or a run holds no
  * decryption key. Every `petal query` asks decryption (unless --no-decrypt), most with no key
  * to give: such a run went through V8's serializer, and the sandbox loaded node:v8 to read it,
- * with node:stream's modules (~3 M instructions on the first answer's path; docs/performance.md,
+ * with node:stream's modules (~3 M instructions on the first answer's path; docs/performance/query.md,
  * "Session 41: petal query").
  */
 function plain (m: ChildMessage | ParentMessage): boolean {

@@ -8,7 +8,7 @@ import { filesMatchIndex, fixtureKey, keyOpBlock, makeSqlite, newTestChain } fro
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-// Batched placement (docs/performance.md, "Sync and import pipeline"): a run of blocks extending
+// Batched placement (docs/performance/sync.md, "What was built"): a run of blocks extending
 // the tip is validated in order and stored as one group with one index transaction. It must
 // leave exactly what importing the blocks one at a time leaves.
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 // signature whose s begins with n/2's first byte (1 in 128) or whose r begins with a zero byte
 // (1 in 256) must not throw that optimised code away: it did when the range checks returned at
 // the first byte that differed, leaving the rest of their loop without type feedback, and each
-// worker compiled derToP1363 again (docs/performance.md, "Session 19: plain verify").
+// worker compiled derToP1363 again (docs/performance/verify.md, "Session 19: plain verify").
 describe('derToP1363 under TurboFan', () => {
   // DER of (r, s), each given as its 32 bytes (minimal encoding: leading zeros dropped, 0x00 before a high bit).
   const der = (r: Buffer, s: Buffer): Buffer => {

@@ -1,6 +1,6 @@
 // Key ids (SHA-256 of the SPKI) go through the native addon once the thread has loaded it (a
 // signing command), and through the JavaScript SHA-256 before (status, mykeys: no addon, no
-// node:crypto). Both give node:crypto's digest. docs/performance.md, "Session 24: the 100-row
+// node:crypto). Both give node:crypto's digest. docs/performance/import.md, "Session 24: the 100-row
 // import": interpreted, the JavaScript hash was ~0.35 M instructions per id, six per import.
 import { afterEach, describe, expect, it, vi, type Mock } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'

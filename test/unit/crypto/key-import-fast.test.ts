@@ -1,4 +1,4 @@
-// The import paths that skip OpenSSL's decoders (docs/performance.md, "Session 21: the 100-row
+// The import paths that skip OpenSSL's decoders (docs/performance/import.md, "Session 21: the 100-row
 // import"): a keystore key in Node's PKCS#8 layout (importP256Pkcs8) and a canonical public key for
 // verification (pointKeyObject). Each must give the key the decoders give, and leave anything else
 // to them.

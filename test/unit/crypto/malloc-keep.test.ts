@@ -1,7 +1,7 @@
 // The addon's keepFreed (src/crypto/native/malloc-keep.c), which a process running a node calls
 // once (network/libp2p.ts, through keepFreedMemory): glibc's malloc then keeps the memory of freed
 // 1 MiB buffers for the next ones, where its own thresholds handed the heap's free top back to the
-// kernel and the next buffers faulted their pages in again (docs/performance.md, "Session 41: the
+// kernel and the next buffers faulted their pages in again (docs/performance/pull.md, "Session 41: the
 // 1 MB pull"). Measured in child processes (the policy is process-wide): rounds of eight 1 MiB
 // buffers, each filled, then dropped and collected, as a block transfer's read pools and messages
 // are. Minor faults are counted, not times.

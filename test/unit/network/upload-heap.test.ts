@@ -4,7 +4,7 @@ import { withPullHeap } from '../../../src/node/pull-heap.js'
 import { HeapGrowth } from '../../../src/util/index.js'
 
 // While blocks are served, V8's old generation may grow to 4× its live size; V8 chooses again
-// once uploads have stopped for a while (docs/performance.md, "Session 16: the 1 MB pull").
+// once uploads have stopped for a while (docs/performance/pull.md, "Session 16: the 1 MB pull").
 describe('UploadHeap', () => {
   beforeEach(() => { vi.useFakeTimers() })
   afterEach(() => { vi.useRealTimers() })

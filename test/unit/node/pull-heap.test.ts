@@ -6,7 +6,7 @@ import { PULL_HEAP_GROWING_PERCENT, withPullHeap } from '../../../src/node/pull-
 import { HeapGrowth } from '../../../src/util/index.js'
 
 // A pull's sync runs with V8's old generation allowed to grow to 4× its live size between full
-// collections (docs/performance.md, "Session 15: the 1 MB pull"); V8 chooses again afterwards.
+// collections (docs/performance/pull.md, "Session 15: the 1 MB pull"); V8 chooses again afterwards.
 describe('withPullHeap', () => {
   it('raises the growing factor for the sync only, and hands back its result', async () => {
     const set: string[] = []

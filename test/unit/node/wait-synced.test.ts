@@ -3,7 +3,7 @@ import { waitSynced } from '../../../src/node/pull.js'
 import { Notifier, type SyncProgress } from '../../../src/sync/index.js'
 
 // `petal pull` waits for its sync: it looks every 100 ms, and at once when the sync goes idle
-// (docs/performance.md, "Session 16: the 1 MB pull"). Fake timers: only a wake can end the wait
+// (docs/performance/pull.md, "Session 16: the 1 MB pull"). Fake timers: only a wake can end the wait
 // without the clock moving.
 function fakeNode () {
   const s = { synced: false, height: 5 }

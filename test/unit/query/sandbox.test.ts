@@ -113,7 +113,7 @@ describe('query sandbox', () => {
 
   // Linux: /proc shows the flags of the sandbox's descriptor 2. Node makes a pipe's descriptor
   // non-blocking when it creates process.stderr for it; the first statement's watchdog thread must
-  // not make the sandbox create it (and load net) on that statement's path (docs/performance.md,
+  // not make the sandbox create it (and load net) on that statement's path (docs/performance/query.md,
   // "Session 11: `petal query`").
   it.runIf(process.platform === 'linux')('runs a statement without creating the sandbox process\'s stderr stream', async () => {
     const fresh = new QuerySandbox(chain.dir.root, { parentDeath: 'watchdog' })
@@ -150,7 +150,7 @@ describe('query sandbox', () => {
   }
 
   // Where setpriv is installed the kernel kills an orphaned sandbox, and its first statement
-  // starts no watchdog thread (a second V8 instance beside the statement; docs/performance.md,
+  // starts no watchdog thread (a second V8 instance beside the statement; docs/performance/query.md,
   // "Session 39: petal query"). Without the signal, the thread is there.
   it.runIf(process.platform === 'linux' && ['/usr/bin/setpriv', '/bin/setpriv'].some(p => existsSync(p)))('starts no watchdog thread where the kernel kills the sandbox with its parent', async () => {
     const threads: Record<string, number> = {}
@@ -169,7 +169,7 @@ describe('query sandbox', () => {
   // Linux: /proc shows the sandbox's environment. Node sets up an IPC channel named by
   // NODE_CHANNEL_FD before any of a process's code runs (child_process, net, stream, v8: a quarter
   // of a bare Node start, on the first answer's path); the sandbox talks on a plain socket instead
-  // (src/query/sandbox/wire.ts; docs/performance.md, "Session 39: petal query").
+  // (src/query/sandbox/wire.ts; docs/performance/query.md, "Session 39: petal query").
   it.runIf(process.platform === 'linux')('runs without Node\'s IPC channel, on a plain socket as descriptor 3', async () => {
     const fresh = new QuerySandbox(chain.dir.root)
     try {

@@ -64,7 +64,7 @@ describe('chain.db', () => {
   })
 
   // Each index of chain.db is written for every block placed; one keyed by a hash is a write at a
-  // random page per block (docs/performance.md, "Session 25: catch-up").
+  // random page per block (docs/performance/catchup.md, "Session 25: catch-up").
   const indexesOf = (path: string): string[] => {
     const db = new Database(path, { readonly: true })
     try {

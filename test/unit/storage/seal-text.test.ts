@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { trimmedUtf8 } from '../../../src/storage/block-files.js'
 
 // readSeal decodes a seal file's bytes without the ends' ASCII white space instead of trimming the
-// decoded string (docs/performance.md, "Session 20: plain verify"): the text must be trim()'s.
+// decoded string (docs/performance/verify.md, "Session 20: plain verify"): the text must be trim()'s.
 describe("a seal file's text", () => {
   const trim = (b: Buffer): string => b.toString('utf8').trim()
   const check = (b: Buffer): void => { expect(trimmedUtf8(b, b.length)).toBe(trim(b)) }

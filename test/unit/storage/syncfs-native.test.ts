@@ -11,7 +11,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 
 // A group's syncfs through the addon (place-files.c's syncfs, on libuv's thread pool), where the
 // helper shell ran `sync -f`: a fork and an exec a group, ~3 ms of CPU on the benches' VM
-// (docs/performance.md, "Session 39: catch-up"). The verdicts are the helper's.
+// (docs/performance/catchup.md, "Session 39: catch-up"). The verdicts are the helper's.
 
 const saved = { PATH: process.env.PATH }
 const repo = join(import.meta.dirname, '..', '..', '..')

@@ -3,7 +3,7 @@ import { AbortError, LazyAbort, linkSignals, Mutex, sleep, throwIfAborted } from
 
 // The command's abort (start.ts): its probe is what a local write's checks read, and it must see
 // every abort that the real signal would, while making no AbortController for a run that only
-// reads `aborted` (docs/performance.md, "Session 43: the 100-row import").
+// reads `aborted` (docs/performance/import.md, "Session 43: the 100-row import").
 describe('LazyAbort', () => {
   const Real = globalThis.AbortController
   let made = 0

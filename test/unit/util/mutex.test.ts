@@ -11,7 +11,7 @@ function counted (): { controller: AbortController, adds: () => number } {
 }
 
 describe('Mutex and its signal', () => {
-  it('takes a free mutex without listening on the signal (docs/performance.md, "Session 42: start-up")', async () => {
+  it('takes a free mutex without listening on the signal (docs/performance/startup.md, "Session 42: start-up")', async () => {
     // A local command's one write took the free mutex through a listener on the command's signal,
     // which compiled event_target's listener code in every import.
     const m = new Mutex()
