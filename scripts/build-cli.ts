@@ -260,7 +260,8 @@ const perCommand: Plugin = {
     // The registry's copy imports its own command statically: with no dynamic import left on the
     // way to it, esbuild hoists the command's modules into the bundle's scope instead of wrapping
     // each in a lazy initialiser (__esm), which every command ran anyway; a smaller code cache
-    // (status: 350 -> 288 KB) and ~55 fewer fresh pages per start (docs/performance.md, session 8).
+    // (status: 350 -> 288 KB) and ~55 fewer fresh pages per start (docs/performance/startup.md,
+    // "Session 8: start-up").
     b.onLoad({ filter: /\.js$/ }, a => {
       if (a.namespace !== 'file' || typeof a.pluginData !== 'string' || !REGISTRY_PATH.has(a.path)) return undefined
       let contents = readFileSync(a.path, 'utf8')

@@ -5,7 +5,7 @@
 // node:crypto). Run by
 // `npm run build` (so by `npm ci`'s prepare and by `npm test`). A direct call of the C compiler,
 // not node-gyp: one C file, ~0.15 s against node-gyp's ~1.6 s, no Python and no header download
-// (docs/performance.md, session 20).
+// (docs/performance/manifest.md, "Session 20: a native SHA-256 for the manifest").
 //
 // openssl.c includes openssl-sha256.c, read-small.c, place-files.c, tmp-files.c, openssl-aead.c, verify-text.c, malloc-keep.c and p256-table.c, which includes p256-cache.c and p256-ord-inv.c (one translation
 // unit: the table code's helpers stay static).

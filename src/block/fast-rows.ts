@@ -40,7 +40,8 @@ export function planFastTable (db: Db, t: UserTable): FastPlan | undefined {
   const root = db.prepare<[string], number>("SELECT rootpage FROM main.sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(t.name)
   if (typeof root !== 'number' || root < 2) return undefined
   // The PRAGMA, not the table-valued pragma_table_xinfo: that one prepares the same PRAGMA inside a
-  // virtual table (docs/performance.md, session 9), on every block a load thread checks.
+  // virtual table (docs/performance/catchup.md, "Session 9: the load threads' checks"), on every
+  // block a load thread checks.
   const info = db.prepare<[], XInfo>(`PRAGMA main.table_xinfo(${quoteString(t.name)})`).all()
   if (info.length !== t.columns.length || info.some((c, i) => c.name !== t.columns[i] || c.cid !== i)) return undefined
   const real = info.map(c => affinityOf(c.type) === 'REAL')

@@ -1,6 +1,6 @@
 // Byte reads of the page reader (btree.ts) without Node's Buffer helpers: Buffer's copy(),
 // readUInt16BE() and readUInt32BE() were TurboFan compiles of their own in every fresh verify
-// worker (docs/performance.md, session 20: verify --deep).
+// worker (docs/performance/verify.md, "Session 20: verify --deep").
 
 /**
  * `src[from…end)` (clamped to `src`) copied to the start of `dst`; returns the bytes copied. As

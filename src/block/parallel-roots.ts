@@ -194,7 +194,8 @@ export function countRows (db: Db, t: UserTable): number {
 // A table of a few hundred rows in a small file is hashed through SQLite (the reference path, so
 // the same root): generating and compiling the fast path's WebAssembly costs a process that has not
 // done it yet more than such a table's rows (a 100-row `signimportblock`: ~90 fresh pages and ~4 M
-// instructions; docs/performance.md, session 8). The file's size bounds what counting them costs.
+// instructions; docs/performance/startup.md, "Session 8: start-up"). The file's size bounds what
+// counting them costs.
 // read.ts's FEW_ROWS is validation's own threshold of the same kind: both paths give one root.
 const BUILD_VIA_SQLITE_MAX_ROWS = 256
 const BUILD_VIA_SQLITE_MAX_FILE = 64 * 1024

@@ -79,7 +79,8 @@ export function readSchemaRows (db: Db): SchemaRows {
   const rows = db.prepare<unknown[], SchemaRow>('SELECT type, name, tbl_name, sql FROM main.sqlite_schema').all()
   // The PRAGMA statements, not the pragma_* table-valued functions: each of those is a virtual
   // table that prepares the same PRAGMA inside it (a second parse, and a virtual-table connect that
-  // parses a CREATE TABLE of its own), for the same rows (docs/performance.md, session 9).
+  // parses a CREATE TABLE of its own), for the same rows (docs/performance/catchup.md, "Session 9:
+  // the load threads' checks").
   const listed = db.prepare<unknown[], ListedTable>('PRAGMA main.table_list').all().filter(t => t.name !== 'sqlite_schema')
   return { rows, listed }
 }

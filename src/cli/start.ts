@@ -30,7 +30,8 @@ export async function start (moduleUrl: () => string): Promise<void> {
   let returned = false
   // Whether process.stderr exists (a command wrote to it, or stderrIsTTY made it for a terminal):
   // then its handle is one of ours, and what it holds must be written before the early exit.
-  // Made only when needed: for a pipe, making it loads net (docs/performance.md, session 11).
+  // Made only when needed: for a pipe, making it loads net (docs/performance/import.md, "Session 11:
+  // the 100-row import and start-up").
   let stderrMade = false
   function makeStderr (): NodeJS.WriteStream {
     if (!stderrMade) {
@@ -183,7 +184,8 @@ function handleType (fd: number, stream: NodeJS.WriteStream): 'TTYWrap' | 'PipeW
  * Whether stderr is a terminal, without creating process.stderr where it cannot be one. A terminal
  * is a character device; for a pipe or a file (a script capturing what petal says, the benches)
  * creating the stream only to ask would load net and the pipe's stream machinery (~150 fresh pages
- * and ~9 M instructions per start; docs/performance.md, session 11), and most runs never write to it.
+ * and ~9 M instructions per start; docs/performance/import.md, "Session 11: the 100-row import and
+ * start-up"), and most runs never write to it.
  */
 function stderrIsTTY (make: () => NodeJS.WriteStream): boolean {
   let device: boolean

@@ -52,7 +52,7 @@ const CHUNK = 1 << 20
 
 // node:fs's callback API on a descriptor, not a node:fs/promises FileHandle: a process that hashes
 // one small block (signimportblock) then never loads that module (~70 fresh pages with its readline
-// and watcher internals; docs/performance.md, session 11).
+// and watcher internals; docs/performance/import.md, "Session 11: the 100-row import and start-up").
 // Made at the first file hashed: a command that hashes none (`status`) does not run promisify
 // (docs/performance/startup.md, "Session 24: start-up").
 const newFileOps = () => ({ openAsync: promisify(open), readAsync: promisify(read), closeAsync: promisify(close) })

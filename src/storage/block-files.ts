@@ -8,7 +8,7 @@ import { notRegular, openNoFollowSync, readWholeSync, regularSizeSync } from './
 
 // When tmpBlockPath last made each data directory's tmp/ (ms, monotonic). process.hrtime, not
 // performance.now(): the global `performance` loads perf_hooks on first use (~50 fresh pages in a
-// `signimportblock`; docs/performance.md, session 11).
+// `signimportblock`; docs/performance/import.md, "Session 11: the 100-row import and start-up").
 const tmpMadeAt = new WeakMap<DataDir, number>()
 // A catch-up asks for a path per block and each mkdir is a system call, so it is made at most once
 // a second; an operator's `rm -rf tmp/` under a running node then fails creates for at most that

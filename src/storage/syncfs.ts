@@ -8,10 +8,10 @@ import { systemFailure } from './system-error.js'
 
 // syncfs(2) of the file system that holds a directory, for a group's placement: one flush of
 // everything written there instead of two fsyncs per block (docs/data-directory.md, "Crash
-// safety"; docs/performance.md, session 13). Node has no syncfs: the native addon calls it on
-// libuv's thread pool (session 39); without the addon, a small long-lived shell runs coreutils'
-// `sync -f` (syncfs since 8.24) on request: forking that shell costs less than forking this
-// process per group, and the event loop never waits for a fork. Both give the same verdicts.
+// safety"; docs/performance/catchup.md, "Session 13: catch-up placement"). Node has no syncfs:
+// the native addon calls it on libuv's thread pool (session 39); without the addon, a small
+// long-lived shell runs coreutils' `sync -f` (syncfs since 8.24) on request: forking that shell
+// costs less than forking this process per group, and the event loop never waits for a fork. Both give the same verdicts.
 
 /** File systems (statfs f_type) whose syncfs commits the journal and flushes the disk's cache for every file: ext2/3/4, XFS, btrfs. */
 const SYNCFS_FS_TYPES = new Set([0xEF53, 0x58465342, 0x9123683E])

@@ -4,7 +4,8 @@ import { dirname, join, relative, resolve } from 'node:path'
 
 // Every relative link in README.md and docs/ names a file that exists, and every `#anchor` one of
 // that document's headings, as GitHub renders them: docs/performance.md's overview ("Where things
-// stand") links into the session sections below it, which are long and renamed now and then.
+// stand") links into the session sections of the history files under docs/performance/, which are
+// long and renamed now and then.
 const root = resolve(import.meta.dirname, '../..')
 
 function markdownFiles (dir: string): string[] {

@@ -263,9 +263,9 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
   }
   if (o.size <= Math.min(quota, SMALL_BLOCK)) {
     // A small block comes in one read and goes to disk in one synchronous open, write and close
-    // (into the page cache): three asynchronous file operations cost the main thread more than
-    // the bytes. Nothing is fsynced here (placement does that). Handing the bytes to the load
-    // thread to create the file there was measured slower in all (docs/performance.md, session 10).
+    // (into the page cache): three asynchronous file operations cost the main thread more than the
+    // bytes. Nothing is fsynced here (placement does that). Handing the bytes to the load thread to
+    // create the file there was measured slower in all (docs/performance/catchup.md, "Session 10").
     // One native call where the addon is loaded (a catch-up's main thread: it checks seals and
     // decrypts noise there); anything it declines goes the node:fs way (session 31).
     const parts = await take(o.size, 0)

@@ -5,8 +5,9 @@ import { openDataFileSync } from '../../storage/index.js'
 import { readFullySync } from '../../util/index.js'
 
 // node:fs's callback API, not node:fs/promises: mirroring a small block after an import then never
-// loads that module (~70 fresh pages per process; docs/performance.md, session 11). Promisified at
-// first use: a small block's mirror reads it synchronously and never runs promisify (session 25).
+// loads that module (~70 fresh pages per process; docs/performance/import.md, "Session 11: the
+// 100-row import and start-up"). Promisified at first use: a small block's mirror reads it
+// synchronously and never runs promisify (session 25).
 const promisified = () => ({ open: promisify(open), fstat: promisify(fstat), read: promisify(read), close: promisify(close), stat: promisify(stat) })
 let ops: ReturnType<typeof promisified> | undefined
 const fsAsync = (): ReturnType<typeof promisified> => (ops ??= promisified())
