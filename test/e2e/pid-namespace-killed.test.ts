@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CLI, petal } from '../helpers/cli.js'
-import { holdIn, runInNewNamespace, unsharePid, type Held } from '../helpers/pid-namespace.js'
+import { holdIn, lockScript, nodeScript, runInNewNamespace, unsharePid, type Held } from '../helpers/pid-namespace.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -13,26 +13,6 @@ import { waitFor } from '../helpers/wait.js'
 // node.lock was held and that the file named a node it cannot see: it said that node ran, for as
 // long as the other process held the lock. The writer of node-state.json now holds
 // node-state.lock too, and such a reader looks at that (docs/data-directory.md).
-
-const SRC = join(import.meta.dirname, '../../src')
-const imp = (f: string): string => JSON.stringify(join(SRC, f))
-
-function nodeScript (root: string): string {
-  return `const { takeNodeLock } = await import(${imp('node/take-lock.ts')})
-const { writeNodeState } = await import(${imp('node/state-file.ts')})
-const root = ${JSON.stringify(root)}; const lock = takeNodeLock(root); const now = new Date().toISOString()
-await writeNodeState(root, { pid: process.pid, peer_id: '12D3KooWnode', role: 'signatory', listen: [], started_at: now, updated_at: now, sync: { state: 'idle', height: 0 }, peers: [], banned: 0 })
-process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n')
-process.stdin.resume(); process.stdin.on('end', () => { lock.release(); process.exit(0) })`
-}
-
-/** node.lock taken and held, nothing written: a look at it, or a node stopped as it starts. */
-function lockScript (root: string): string {
-  return `const { NodeLock } = await import(${imp('storage/index.ts')})
-const lock = NodeLock.tryAcquire(${JSON.stringify(root)}, 'node.lock', 5000)
-process.stdout.write(JSON.stringify({ held: lock !== undefined }) + '\\n')
-process.stdin.resume(); process.stdin.on('end', () => { lock?.release(); process.exit(0) })`
-}
 
 /** `petal --json status` in a PID namespace of its own: its node object. */
 function statusElsewhere (dir: string): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 /** Whether this process may start one in a new PID namespace with its own /proc (root, util-linux's unshare). */
 export function unsharePid (): boolean {
@@ -46,4 +47,31 @@ export async function holdIn (script: string, o: { own: boolean } | { wrap: stri
 export function runInNewNamespace (argv: string[], env: Record<string, string> = {}): { code: number | null, stdout: string, stderr: string } {
   const r = spawnSync(IN_NEW_NAMESPACE[0] ?? '', [...IN_NEW_NAMESPACE.slice(1), ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const SRC = join(import.meta.dirname, '../../src')
+/** A source file of src/ as an import specifier for a script run by holdIn. */
+export const srcImport = (f: string): string => JSON.stringify(join(SRC, f))
+
+/**
+ * A node as the state file knows one: it takes node.lock, writes node-state.json (so also holds
+ * node-state.lock) and prints its pid. At the end of its stdin it stops (`release`) or dies
+ * by SIGKILL (`kill`: its file stays, as a killed node's does).
+ */
+export function nodeScript (root: string, atEnd: 'release' | 'kill' = 'release'): string {
+  const end = atEnd === 'kill' ? "void lock; process.kill(process.pid, 'SIGKILL')" : 'lock.release(); process.exit(0)'
+  return `const { takeNodeLock } = await import(${srcImport('node/take-lock.ts')})
+const { writeNodeState } = await import(${srcImport('node/state-file.ts')})
+const root = ${JSON.stringify(root)}; const lock = takeNodeLock(root); const now = new Date().toISOString()
+await writeNodeState(root, { pid: process.pid, peer_id: '12D3KooWnode', role: 'signatory', listen: [], started_at: now, updated_at: now, sync: { state: 'idle', height: 0 }, peers: [], banned: 0 })
+process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n')
+process.stdin.resume(); process.stdin.on('end', () => { ${end} })`
+}
+
+/** node.lock taken and held, nothing written (a look at it, or a node stopped as it starts); prints its pid and whether it holds the lock. */
+export function lockScript (root: string): string {
+  return `const { NodeLock } = await import(${srcImport('storage/index.ts')})
+const lock = NodeLock.tryAcquire(${JSON.stringify(root)}, 'node.lock', 5000)
+process.stdout.write(JSON.stringify({ pid: process.pid, held: lock !== undefined }) + '\\n')
+process.stdin.resume(); process.stdin.on('end', () => { lock?.release(); process.exit(0) })`
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readNodeState } from '../../../src/node/state-file.js'
-import { holdIn, unsharePid, type Held } from '../../helpers/pid-namespace.js'
+import { holdIn, lockScript, nodeScript, srcImport, unsharePid, type Held } from '../../helpers/pid-namespace.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // node.lock's holder is a process whose namespace the reader sees and whose pid there is the
@@ -13,26 +13,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 // one inside that namespace (the pid is its own) must both tell the killed node's file from a
 // running node's: its writer said it holds node-state.lock, which the kill released.
 
-const SRC = join(import.meta.dirname, '../../../src')
-const imp = (f: string): string => JSON.stringify(join(SRC, f))
 const PID = 100
-
-function nodeScript (root: string): string {
-  return `const { takeNodeLock } = await import(${imp('node/take-lock.ts')})
-const { writeNodeState } = await import(${imp('node/state-file.ts')})
-const root = ${JSON.stringify(root)}; const lock = takeNodeLock(root); const now = new Date().toISOString()
-await writeNodeState(root, { pid: process.pid, peer_id: '12D3KooWnode', role: 'signatory', listen: [], started_at: now, updated_at: now, sync: { state: 'idle', height: 0 }, peers: [], banned: 0 })
-process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n')
-process.stdin.resume(); process.stdin.on('end', () => { void lock; process.kill(process.pid, 'SIGKILL') })`
-}
-
-/** node.lock taken and held, nothing written: another command's look, or a node stopped as it starts. */
-function lockScript (root: string): string {
-  return `const { NodeLock } = await import(${imp('storage/index.ts')})
-const lock = NodeLock.tryAcquire(${JSON.stringify(root)}, 'node.lock', 5000)
-process.stdout.write(JSON.stringify({ pid: process.pid, held: lock !== undefined }) + '\\n')
-process.stdin.resume(); process.stdin.on('end', () => { lock?.release(); process.exit(0) })`
-}
 
 /** The command line that runs a command in `keeper`'s namespaces as pid PID there. */
 function asPid (keeper: Held): string[] {
@@ -41,7 +22,7 @@ function asPid (keeper: Held): string[] {
 
 /** readNodeState as a process of `keeper`'s namespace judges it: the node's pid there, or null. */
 function readInside (keeper: Held, dir: string): number | null {
-  const script = `const { readNodeState } = await import(${imp('node/state-file.ts')}); process.stdout.write(JSON.stringify(readNodeState(${JSON.stringify(dir)})?.here ?? null))`
+  const script = `const { readNodeState } = await import(${srcImport('node/state-file.ts')}); process.stdout.write(JSON.stringify(readNodeState(${JSON.stringify(dir)})?.here ?? null))`
   const r = spawnSync('nsenter', ['--target', String(keeper.here), '--pid', '--mount', `--wd=${process.cwd()}`, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
   expect(r.status, r.stderr).toBe(0)
   return JSON.parse(r.stdout) as number | null
@@ -53,7 +34,7 @@ describe.runIf(unsharePid() && spawnSync('nsenter', ['--version']).status === 0)
     const keeper = await holdIn(`process.stdout.write('{}\\n'); process.stdin.resume(); process.stdin.on('end', () => { process.exit(0) })`, { own: true })
     let holder: Held | undefined
     try {
-      const node = await holdIn(nodeScript(dir), { wrap: asPid(keeper) })
+      const node = await holdIn(nodeScript(dir, 'kill'), { wrap: asPid(keeper) })
       expect(node.said.pid).toBe(PID)
       const file = JSON.parse(readFileSync(join(dir, 'node-state.json'), 'utf8'))
       expect(file).toMatchObject({ pid: PID, state_lock: true })
