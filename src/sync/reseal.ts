@@ -7,10 +7,11 @@ import type { BlockRecord } from '../storage/index.js'
  * something the canonical chain lacks. Derived from the index alone, so it survives restarts and
  * needs no bookkeeping. Lowest first.
  *
- * A block with rows is back when a canonical block of the same signer and rows root lies above
+ * A block with tables (rows, or only the creation of an empty table, whose rows root is its own)
+ * is back when a canonical block of the same signer and rows root lies above
  * the height where its branch leaves the canonical chain: its re-seal, or the block it re-sealed
  * itself, canonical again after a reorg back to its branch (review45: only blocks at or above its
- * height counted, so that case re-sealed the re-seal, every row twice). A block without rows
+ * height counted, so that case re-sealed the re-seal, every row twice). A block without tables
  * carries only its key operations (every such block has one rows root, an empty one's as well:
  * review45 found a key addition never re-sealed because the signer's empty block had won above
  * the fork): it is pending while one of them would still be carried (keyOpCarries), and a block
@@ -24,7 +25,7 @@ export function pendingOrphans (chain: Chain, keyId: string): BlockRecord[] {
   let onTip: ReturnType<typeof resealKeys> | undefined
   const forks = new Map<string, number>()
   return mine.filter(b => {
-    if (chain.index.tablesOf(b.hash).every(t => t.rows === 0)) {
+    if (chain.index.tablesOf(b.hash).length === 0) {
       onTip ??= resealKeys(chain)
       const keys = onTip
       return chain.index.keyOpsOf(b.hash).some(op => keyOpCarries(keys, op.op, op.keyId, op.signers))

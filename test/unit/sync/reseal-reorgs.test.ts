@@ -89,6 +89,22 @@ describe('re-sealing orphans across reorgs (review45)', () => {
     expect(pendingOrphans(a, alice.id)).toEqual([])
   })
 
+  it('an orphan that only creates an empty table is re-sealed: its rows root is its own, not an empty block\'s', async () => {
+    const { a, copy } = await forkPoint()
+    const b = copy()
+    const m = await data(a, alice, 0, 1)
+    expect(a.index.tablesOf(m.hash).map(t => t.rows)).toEqual([0])
+    await data(b, bob, 1, 2)
+    await signImport(b, undefined, alice) // an empty block of the same signer above the fork
+    await data(b, bob, 1, 3)
+    await feed(a, b, 1)
+    expect(a.index.byHash(m.hash)?.canonical).toBe(false)
+    expect(pendingOrphans(a, alice.id).map(x => x.hash)).toEqual([m.hash])
+    const r = (await resealOrphan(a, m.hash, alice)).block
+    expect(a.index.tablesOf(r.hash)).toEqual(a.index.tablesOf(m.hash))
+    expect(pendingOrphans(a, alice.id)).toEqual([])
+  })
+
   it('an empty orphan whose key operation no longer applies is not re-sealed: nothing would be carried', async () => {
     const { a, copy } = await forkPoint()
     const b = copy()
