@@ -7,7 +7,7 @@ import { closeOrLeave, openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
 import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
 import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
-import { SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
+import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { dataFileExists } from './data-file.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
@@ -353,7 +353,7 @@ export class IndexDb {
 
   insertBlock (b: BlockRecord, tables: readonly TableRecord[], keyOps: readonly KeyOpRecord[]): void {
     this.assertTx()
-    const { lastInsertRowid: id } = this.stmt(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at)
+    const { lastInsertRowid: id } = this.stmt(`INSERT INTO blocks (${BLOCK_COLUMNS})
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOpCount, b.receivedAt)
     const t = this.stmt('INSERT INTO block_tables (block, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
     for (const x of tables) t.run(id, x.name, x.sql, x.rows, x.root)

@@ -1,16 +1,13 @@
 import type Database from 'better-sqlite3'
 import { failpoint } from '../util/index.js'
-import { SCHEMA, SCHEMA_VERSION } from './index-records.js'
+import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION } from './index-records.js'
 
 // chain.db of schema version 1 (`block_tables` keyed by the block's hash) moved to version 2
 // (keyed by `blocks.id`): docs/data-directory.md, "chain.db".
 
-const BLOCK_COLUMNS = 'hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at'
-
-/** The DDL of `blocks`, `block_tables` and blocks' two indexes in SCHEMA, with `blocks`/`block_tables` named `suffix`ed. */
+/** The CREATE TABLE of `blocks` and `block_tables` in SCHEMA, the tables named `suffix`ed. */
 function newTables (suffix: string): string {
-  const parts = SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE (TABLE|UNIQUE INDEX|INDEX) IF NOT EXISTS (blocks|block_tables)\b/.test(s))
-  return parts.filter(s => s.startsWith('CREATE TABLE'))
+  return SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE TABLE IF NOT EXISTS (blocks|block_tables) /.test(s))
     .map(s => s.replace(/^CREATE TABLE IF NOT EXISTS (blocks|block_tables) /, `CREATE TABLE $1${suffix} `) + ';').join('\n')
 }
 

@@ -41,6 +41,9 @@ export interface BlockWithTables { block: BlockRecord, tables: Array<[name: stri
 /** 2: `block_tables` keyed by the block's `blocks.id`; 1 keyed it by hash (index-migrate.ts moves 1 to 2). */
 export const SCHEMA_VERSION = '2'
 
+/** The columns of `blocks` other than its `id`, in SCHEMA's order. */
+export const BLOCK_COLUMNS = 'hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at'
+
 /**
  * Indexes of earlier schemas that no statement reads: each one cost a write at a random place for
  * every block (keyed by a hash), on catch-up's main thread. A new index is created without them;

@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { isNotFound } from '../util/index.js'
+import { closeSync, fstatSync, openSync } from 'node:fs'
+import { isNotFound, readFullySync } from '../util/index.js'
 
 /**
  * The -wal file as SQLite's recovery would read it (sqlite3.c, walIndexRecover), to compare with
@@ -36,7 +36,7 @@ export function readableCommits (wal: string, upTo: number, readBytes = READ_BYT
   try {
     const size = fstatSync(fd).size
     const head = Buffer.alloc(WAL_HEADER)
-    if (readFull(fd, head, WAL_HEADER, 0) !== WAL_HEADER) return 0
+    if (readFullySync(fd, head, WAL_HEADER, 0) !== WAL_HEADER) return 0
     const magic = head.readUInt32BE(0)
     if ((magic & 0xfffffffe) !== 0x377f0682 || head.readUInt32BE(4) !== 3007000) return 0
     const swap = ((magic & 1) === 1) !== HOST_BIG
@@ -57,7 +57,7 @@ export function readableCommits (wal: string, upTo: number, readBytes = READ_BYT
     let commit = 0
     for (let first = 1; first <= frames; first += per) {
       const want = Math.min(per, frames - first + 1)
-      const got = Math.floor(readFull(fd, buf, want * frameBytes, WAL_HEADER + (first - 1) * frameBytes) / frameBytes)
+      const got = Math.floor(readFullySync(fd, buf, want * frameBytes, WAL_HEADER + (first - 1) * frameBytes) / frameBytes)
       for (let k = 0; k < got; k++) {
         const at = k * frameBytes
         if (buf.readUInt32BE(at) === 0 || buf.readUInt32BE(at + 8) !== salt1 || buf.readUInt32BE(at + 12) !== salt2) return commit
@@ -79,17 +79,6 @@ type Sums = [number, number]
 /** `b` as 32-bit words in this machine's order (its offset is a multiple of 4: a Buffer.alloc's own memory). */
 function words (b: Buffer): Int32Array {
   return new Int32Array(b.buffer, b.byteOffset, b.length >>> 2)
-}
-
-/** Reads `n` bytes at `at` into `b` until they are all read or the file ends; the bytes read. */
-function readFull (fd: number, b: Buffer, n: number, at: number): number {
-  let done = 0
-  while (done < n) {
-    const r = readSync(fd, b, done, n - done, at + done)
-    if (r === 0) break
-    done += r
-  }
-  return done
 }
 
 /**
