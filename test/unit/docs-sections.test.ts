@@ -13,6 +13,11 @@ import { join, relative, resolve } from 'node:path'
 // runs of spaces made one, starts with it: "Session 14: plain verify" names
 // "### Session 14: plain verify", and "petal export" names "### `petal export TABLE [--format …]`".
 // A quoted text that begins several sections must equal one of them, so that it names one.
+//
+// The docs (README.md, docs/**/*.md) name each other's sections in prose the same way, and in a few
+// more forms (proseReferences says which): those are checked too, so that a reorganised doc does
+// not leave another pointing at a section that moved (session 45's move left design-deviations.md
+// naming "performance.md, session 13" for sections now in docs/performance/*.md).
 const root = resolve(import.meta.dirname, '../..')
 
 function files (dir: string): string[] {
@@ -51,6 +56,51 @@ export function references (source: string): Array<{ doc: string, quoted: string
   return [...joined.matchAll(/docs\/([\w/.-]+\.md),?\s+"([^"]+)"/g)].map(m => ({ doc: m[1] ?? '', quoted: m[2] ?? '' }))
 }
 
+/** A reference from the docs: a section's text, or the sessions whose sections the file holds. */
+export interface ProseReference { doc: string, quoted?: string, sessions?: number[] }
+
+/**
+ * Every section reference in the prose of a markdown text (fenced code dropped, lines joined), in
+ * the forms the docs write: `[docs/]<path>.md, "<section>"` as the code writes it (the comma
+ * optional), `<path>.md ("<section>"…`, `"<section>" in <path>.md`, `<path>.md, \`<heading>\`` for a
+ * heading that is code (`docs/protocol.md, \`blocks\``), and a history file's
+ * `<path>.md, session 13` or `sessions 27–28 and 30`, each of which must open a `Session N:`
+ * section there. A path without `docs/` is one under docs/. Not read: `<path>.md's "…"`, which
+ * quotes a doc's words (api.md's "the tip /status gave or a later one") rather than naming a
+ * section, and a reference inside a code span, which is an example (code-health.md quotes stale
+ * references that way).
+ */
+export function proseReferences (text: string): ProseReference[] {
+  let fenced = false
+  const prose = text.split('\n').filter(line => {
+    if (line.startsWith('```')) { fenced = !fenced; return false }
+    return !fenced
+  }).join('\n').split(/\n\s*\n/).map(p => p.replace(/\s+/g, ' ').replace(/`[^`]*`/g, c => c.includes('.md') ? ' ' : c)).join('\n')
+  const path = String.raw`(?<![\w/.-])(?:docs/)?(?<doc>\w[\w/.-]*\.md)`
+  const n = String.raw`\d+(?:\s*[–-]\s*\d+)?`
+  const forms = [
+    String.raw`${path},?\s+"(?<q>[^"]+)"`,
+    String.raw`${path}\s+\("(?<q>[^"]+)"`,
+    String.raw`"(?<q>[^"]+)"\s+in\s+${path}`,
+    String.raw`${path},\s+` + '`(?<q>[^`]+)`',
+    String.raw`${path},\s+sessions?\s+(?<s>${n}(?:\s*(?:,|and|, and)\s*${n})*)`
+  ]
+  const out: ProseReference[] = []
+  for (const form of forms) {
+    for (const m of prose.matchAll(new RegExp(form, 'g'))) {
+      const { doc = '', q, s } = m.groups ?? {}
+      if (doc === 'DESIGN.md') continue // /work/shared's contract, not a file of this repository
+      if (q !== undefined) out.push({ doc, quoted: q })
+      else out.push({ doc, sessions: [...(s ?? '').matchAll(/\d+/g)].map(d => Number(d[0])) })
+    }
+  }
+  return out
+}
+
+function markdownFiles (dir: string): string[] {
+  return files(dir).filter(f => f.endsWith('.md'))
+}
+
 function stale (): string[] {
   const sections = new Map<string, string[] | null>()
   const sectionsOf = (doc: string): string[] | null => {
@@ -61,20 +111,25 @@ function stale (): string[] {
     return sections.get(doc) ?? null
   }
   const out: string[] = []
-  for (const dir of ['src', 'bench', 'scripts', 'test']) {
-    for (const f of files(join(root, dir))) {
-      if (!/\.(ts|js|mjs|cjs|c|h|sh|json)$/.test(f)) continue
-      for (const { doc, quoted } of references(readFileSync(f, 'utf8'))) {
-        const s = sectionsOf(doc)
-        if (s === null) out.push(`${relative(root, f)}: docs/${doc} (no such file)`)
-        else if (!names(s, quoted)) out.push(`${relative(root, f)}: docs/${doc}, "${quoted}"`)
-      }
+  const check = (f: string, refs: ProseReference[]): void => {
+    for (const { doc, quoted, sessions } of refs) {
+      const s = sectionsOf(doc)
+      const where = `${relative(root, f)}: docs/${doc}`
+      if (s === null) out.push(`${where} (no such file)`)
+      else if (quoted !== undefined && !names(s, quoted)) out.push(`${where}, "${quoted}"`)
+      else for (const n of sessions ?? []) if (!s.some(h => h.startsWith(`Session ${n}:`))) out.push(`${where}, session ${n}`)
     }
   }
+  for (const dir of ['src', 'bench', 'scripts', 'test']) {
+    for (const f of files(join(root, dir))) {
+      if (/\.(ts|js|mjs|cjs|c|h|sh|json)$/.test(f)) check(f, references(readFileSync(f, 'utf8')))
+    }
+  }
+  for (const f of [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))]) check(f, proseReferences(readFileSync(f, 'utf8')))
   return out
 }
 
-describe('references to docs sections from the code', () => {
+describe('references to docs sections from the code and the docs', () => {
   it('reads sections and references as the comments write them', () => {
     const md = '# T\n## Session 25: catch-up\n### Session 25: catch-up, second round\n- **Seeds** (since)\n**Group commit.** Every\n```\n## not one\n```\n### `petal export TABLE [-o FILE]`\n'
     expect(sectionNames(md)).toEqual(['T', 'Session 25: catch-up', 'Session 25: catch-up, second round', 'Seeds', 'Group commit.', 'petal export TABLE [-o FILE]'])
@@ -84,6 +139,23 @@ describe('references to docs sections from the code', () => {
     const d = 'docs' // not written out, so that this file's own examples are not references
     const src = `// why (${d}/a/b.md,\n// "Session 25: catch-up") and\n * ${d}/c.md "Group\n * commit".\n`
     expect(references(src)).toEqual([{ doc: 'a/b.md', quoted: 'Session 25: catch-up' }, { doc: 'c.md', quoted: 'Group commit' }])
+  })
+
+  it('reads the references of the docs in the forms they write', () => {
+    const md = [
+      'See consensus.md, "Fork',
+      'choice" and protocol.md "Sync"; (ingest.md ("Group commit"), "Known violations" in architecture.md,',
+      'protocol.md, `blocks`, performance/pull.md, sessions 13, 23–24 and 30; catchup.md, session 5.',
+      '',
+      'api.md\'s "the tip it gave" quotes words; `cli.md, "X"` is an example; DESIGN.md, "Modules" is elsewhere.',
+      '```', 'queries.md, "Export"', '```'
+    ].join('\n')
+    expect(proseReferences(md)).toEqual([
+      { doc: 'consensus.md', quoted: 'Fork choice' }, { doc: 'protocol.md', quoted: 'Sync' },
+      { doc: 'ingest.md', quoted: 'Group commit' }, { doc: 'architecture.md', quoted: 'Known violations' },
+      { doc: 'protocol.md', quoted: 'blocks' },
+      { doc: 'performance/pull.md', sessions: [13, 23, 24, 30] }, { doc: 'catchup.md', sessions: [5] }
+    ])
   })
 
   it('each names a section of its file', () => {
