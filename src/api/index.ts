@@ -3,10 +3,10 @@
  * signers, SQL, server-sent events, the OpenAPI document), Prometheus metrics, a page for people
  * at /, bearer tokens and the limits that keep one client from taking a node down.
  *
- * Serves and never decides: it parses, authenticates, limits, calls chain, storage, query (and
- * ingest), and maps their coded errors to HTTP statuses. Never imports the network: facts about
- * peers and sync reach it through `NodeFacts`, which the node implements, so `petal serve` runs
- * without libp2p. Never prints and never exits the process. The HTTP stack (Fastify) is loaded
+ * Serves and never decides: it parses, authenticates, limits, calls chain, storage, query, proof
+ * (and ingest), and maps their coded errors to HTTP statuses. Never imports network, sync or
+ * node: facts about peers and sync reach it through `NodeFacts`, which the node implements, so
+ * `petal serve` runs without libp2p. Never prints and never exits the process. The HTTP stack (Fastify) is loaded
  * only when a server starts, so commands that only manage tokens stay fast.
  * @module
  */

@@ -5,7 +5,9 @@
  * encryption of private keys, and the confidential-column scheme (AES-256-GCM values, ECIES P-256
  * key wraps).
  *
- * The only importer of @noble/*. Knows nothing of blocks, chains or files beyond hashing and reading them.
+ * The only importer of @noble/*. Knows nothing of blocks or chains. Of files it knows hashing and
+ * reading them, and the system calls its native addon makes for storage, which decides what they
+ * are for (renaming without replacing, writing a new or small file, syncfs, listing tmp/).
  * @module
  */
 export { CryptoError } from './errors.js'

@@ -1,7 +1,8 @@
 /**
  * network: the libp2p node of a chain — transports, identity (`node.key`), DHT discovery, known
  * peers with redial, the status / headers / block / chainparams protocols (both sides), block
- * announcements over gossip, message limits and timeouts, peer scoring and bans.
+ * announcements and signed checkpoints over gossip (judged and kept by handlers it is given),
+ * message limits and timeouts, peer scoring and bans.
  *
  * The only importer of libp2p, @libp2p/*, @multiformats/* and multiformats. Serves what a
  * BlockSource gives it and reports what peers say; it never decides whether a block is valid or

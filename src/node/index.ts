@@ -5,8 +5,9 @@
  *
  * Holds no protocol or consensus logic of its own, and never prints (the CLI does).
  * Known exception to importing through this index: the CLI imports `state-file.ts` directly, so
- * `petal status` and `petal peers` read node-state.json without loading libp2p (~0.4 s), and
- * `take-lock.ts` (init and newchain take node.lock) for the same reason.
+ * the commands that read node-state.json (`status`, `peers`, `append`, `seal`, `signimportblock`,
+ * `import`, `reseal`) do not load libp2p (~0.4 s), and `take-lock.ts` (init, newchain and
+ * adopt-daisy take node.lock) for the same reason (docs/architecture.md, "Known violations").
  * @module
  */
 export type { NodeRole, NodeOptions } from './options.js'

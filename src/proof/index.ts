@@ -5,8 +5,9 @@
  *
  * May import chain and below. The verifier part (./verifier) imports nothing at all beyond the
  * language and WebCrypto, so the same code runs in a browser; the builder imports its encoders
- * from there. This module does not store anything: persistence of the chain tree belongs to the
- * data directory (phase 2 of issue 11).
+ * from there. It keeps no chain data of its own: the chain tree's nodes and the kept checkpoints
+ * are chain.db's (written through storage; the chain module writes the tree with the canonical
+ * chain). Its one file is `proof-cache.db`, a cache of large tables' chunk roots that may be deleted.
  * @module
  */
 export { ProofError } from './errors.js'

@@ -1,7 +1,7 @@
 /**
  * storage: the data directory — block files in Daisy's sharded layout and forks/, their seals,
  * crash-safe placement (fsync + rename, a journal for multi-file moves), the `chain.db` index and
- * its cross-process write lock, chainparams.json, and the keystore.
+ * its cross-process write lock, chainparams.json, the keystore, and a Daisy directory (read-only).
  *
  * Knows files and records, not consensus: it never decides whether a block is valid or which
  * branch wins. With block, the only importer of better-sqlite3.

@@ -3,6 +3,10 @@
  * clock, timestamps, async primitives and a small worker pool.
  *
  * Owns nothing stateful. Must not import any other Petal module or any third-party package.
+ * Known exception to importing through this index: the CLI's start-up scripts load
+ * `stale-temps.ts`, `code-cache-slot.ts`, `child-processes.ts`, `exit-status.ts` and
+ * `prestart-workers.ts` directly, so that the barrel's modules that do work when loaded (the error
+ * classes' registry) stay out of every start (docs/architecture.md, "Known violations").
  * @module
  */
 export { PetalError, AbortError, isPetalError, throwIfAborted, registerErrorClass, errorClasses, hintOf, serializeError, reviveError, withDetails, type PetalErrorArgs, type CodeDoc, type ErrorClass, type SerializedError, type Quoted } from './errors.js'

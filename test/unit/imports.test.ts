@@ -181,4 +181,15 @@ describe('module boundaries (DESIGN.md "Modules and dependency direction")', () 
     }).filter(x => x.n > 400)
     expect(long).toEqual([])
   })
+
+  it('docs/architecture.md names every module in its table and every import past an index under "Known violations"', () => {
+    const doc = readFileSync(resolve(ROOT, 'docs/architecture.md'), 'utf8')
+    const rows = [...doc.matchAll(/^\| `(\w+)` \|/gm)].map(m => m[1])
+    expect(rows.sort()).toEqual(Object.keys(RULES.mayImport).filter(m => m !== '').sort())
+    const known = /^## Known violations\n([^]*?)(?=^## |(?![^]))/m.exec(doc)?.[1] ?? ''
+    expect(RULES.pastIndex.map(p => p.file).filter(f => !known.includes(`src/${f}`))).toEqual([])
+    // The count it gives in words, "These ten (files) are the only imports past another module's index.ts".
+    const words = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve']
+    expect(/These (\w+) \(files\) are the only imports/.exec(known)?.[1]).toBe(words[RULES.pastIndex.length])
+  })
 })
