@@ -8,8 +8,8 @@ import { join, relative, resolve } from 'node:path'
 // find it after the docs are reorganised (session 45 moved docs/performance.md's history into
 // docs/performance/*.md: a comment naming "Session 25: catch-up" now says docs/performance/catchup.md).
 //
-// A section is a heading or a bold label opening a paragraph or a list item (`**Group commit.**`),
-// outside fenced code. The quoted text matches when the section's text, with backticks dropped and
+// A section is a heading or a bold or italic label opening a paragraph or a list item
+// (`**Group commit.**`, `- *Left, not fixed — …*`), outside fenced code. The quoted text matches when the section's text, with backticks dropped and
 // runs of spaces made one, starts with it: "Session 14: plain verify" names
 // "### Session 14: plain verify", and "petal export" names "### `petal export TABLE [--format …]`".
 // A quoted text that begins several sections must equal one of them, so that it names one.
@@ -37,7 +37,7 @@ export function sectionNames (text: string): string[] {
   for (const line of text.split('\n')) {
     if (line.startsWith('```')) { fenced = !fenced; continue }
     if (fenced) continue
-    const h = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line) ?? /^(?:[-*]\s+)?\*\*(.+?)\*\*/.exec(line)
+    const h = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line) ?? /^(?:[-*]\s+)?\*\*(.+?)\*\*/.exec(line) ?? /^(?:[-*]\s+)?\*([^*\s][^*]*?)\*/.exec(line)
     if (h !== null) out.push(norm(h[1] ?? ''))
   }
   return out
@@ -65,12 +65,13 @@ export interface ProseReference { doc: string, quoted?: string, sessions?: numbe
  * optional), `<path>.md ("<section>"…`, `"<section>" in <path>.md`, `<path>.md, \`<heading>\`` for a
  * heading that is code (`docs/protocol.md, \`blocks\``), and a history file's
  * `<path>.md, session 13` or `sessions 27–28 and 30`, each of which must open a `Session N:`
- * section there. A path without `docs/` is one under docs/. Not read: `<path>.md's "…"`, which
+ * section there, and `"<section>" below` (or `above`) in the text's own file, `self`. A path
+ * without `docs/` is one under docs/. Not read: `<path>.md's "…"`, which
  * quotes a doc's words (api.md's "the tip /status gave or a later one") rather than naming a
  * section, and a reference inside a code span, which is an example (code-health.md quotes stale
  * references that way).
  */
-export function proseReferences (text: string): ProseReference[] {
+export function proseReferences (text: string, self = ''): ProseReference[] {
   let fenced = false
   const prose = text.split('\n').filter(line => {
     if (line.startsWith('```')) { fenced = !fenced; return false }
@@ -83,12 +84,13 @@ export function proseReferences (text: string): ProseReference[] {
     String.raw`${path}\s+\("(?<q>[^"]+)"`,
     String.raw`"(?<q>[^"]+)"\s+in\s+${path}`,
     String.raw`${path},\s+` + '`(?<q>[^`]+)`',
-    String.raw`${path},\s+sessions?\s+(?<s>${n}(?:\s*(?:,|and|, and)\s*${n})*)`
+    String.raw`${path},\s+sessions?\s+(?<s>${n}(?:\s*(?:,|and|, and)\s*${n})*)`,
+    String.raw`"(?<q>[^"]+)"\s+(?:below|above)\b`
   ]
   const out: ProseReference[] = []
   for (const form of forms) {
     for (const m of prose.matchAll(new RegExp(form, 'g'))) {
-      const { doc = '', q, s } = m.groups ?? {}
+      const { doc = self, q, s } = m.groups ?? {}
       if (doc === 'DESIGN.md') continue // /work/shared's contract, not a file of this repository
       if (q !== undefined) out.push({ doc, quoted: q })
       else out.push({ doc, sessions: [...(s ?? '').matchAll(/\d+/g)].map(d => Number(d[0])) })
@@ -125,14 +127,14 @@ function stale (): string[] {
       if (/\.(ts|js|mjs|cjs|c|h|sh|json)$/.test(f)) check(f, references(readFileSync(f, 'utf8')))
     }
   }
-  for (const f of [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))]) check(f, proseReferences(readFileSync(f, 'utf8')))
+  for (const f of [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))]) check(f, proseReferences(readFileSync(f, 'utf8'), relative(join(root, 'docs'), f)))
   return out
 }
 
 describe('references to docs sections from the code and the docs', () => {
   it('reads sections and references as the comments write them', () => {
-    const md = '# T\n## Session 25: catch-up\n### Session 25: catch-up, second round\n- **Seeds** (since)\n**Group commit.** Every\n```\n## not one\n```\n### `petal export TABLE [-o FILE]`\n'
-    expect(sectionNames(md)).toEqual(['T', 'Session 25: catch-up', 'Session 25: catch-up, second round', 'Seeds', 'Group commit.', 'petal export TABLE [-o FILE]'])
+    const md = '# T\n## Session 25: catch-up\n### Session 25: catch-up, second round\n- **Seeds** (since)\n**Group commit.** Every\n```\n## not one\n```\n### `petal export TABLE [-o FILE]`\n- *Left, not fixed — a.* b\n* an item, *not* a label\n'
+    expect(sectionNames(md)).toEqual(['T', 'Session 25: catch-up', 'Session 25: catch-up, second round', 'Seeds', 'Group commit.', 'petal export TABLE [-o FILE]', 'Left, not fixed — a.'])
     const s = sectionNames(md)
     expect(['Session 25: catch-up', 'Session 25', 'Seeds', 'Group commit', 'petal export', 'not one', 'Session 2'].map(q => names(s, q)))
       .toEqual([true, false, true, true, true, false, false])
@@ -147,14 +149,16 @@ describe('references to docs sections from the code and the docs', () => {
       'choice" and protocol.md "Sync"; (ingest.md ("Group commit"), "Known violations" in architecture.md,',
       'protocol.md, `blocks`, performance/pull.md, sessions 13, 23–24 and 30; catchup.md, session 5.',
       '',
-      'api.md\'s "the tip it gave" quotes words; `cli.md, "X"` is an example; DESIGN.md, "Modules" is elsewhere.',
+      'api.md\'s "the tip it gave" quotes words; `cli.md, "X"` is an example; DESIGN.md, "Modules" is elsewhere;',
+      'as "Crash safety" below says.',
       '```', 'queries.md, "Export"', '```'
     ].join('\n')
-    expect(proseReferences(md)).toEqual([
+    expect(proseReferences(md, 'data-directory.md')).toEqual([
       { doc: 'consensus.md', quoted: 'Fork choice' }, { doc: 'protocol.md', quoted: 'Sync' },
       { doc: 'ingest.md', quoted: 'Group commit' }, { doc: 'architecture.md', quoted: 'Known violations' },
       { doc: 'protocol.md', quoted: 'blocks' },
-      { doc: 'performance/pull.md', sessions: [13, 23, 24, 30] }, { doc: 'catchup.md', sessions: [5] }
+      { doc: 'performance/pull.md', sessions: [13, 23, 24, 30] }, { doc: 'catchup.md', sessions: [5] },
+      { doc: 'data-directory.md', quoted: 'Crash safety' }
     ])
   })
 
