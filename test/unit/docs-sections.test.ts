@@ -69,14 +69,14 @@ export interface ProseReference { doc: string, quoted?: string, sessions?: numbe
  * without `docs/` is one under docs/. Not read: `<path>.md's "…"`, which
  * quotes a doc's words (api.md's "the tip /status gave or a later one") rather than naming a
  * section, and a reference inside a code span, which is an example (code-health.md quotes stale
- * references that way).
+ * references that way): code spans are dropped but a heading's right after `<path>.md, `.
  */
 export function proseReferences (text: string, self = ''): ProseReference[] {
   let fenced = false
   const prose = text.split('\n').filter(line => {
     if (line.startsWith('```')) { fenced = !fenced; return false }
     return !fenced
-  }).join('\n').split(/\n\s*\n/).map(p => p.replace(/\s+/g, ' ').replace(/`[^`]*`/g, c => c.includes('.md') ? ' ' : c)).join('\n')
+  }).join('\n').split(/\n\s*\n/).map(p => p.replace(/\s+/g, ' ').replace(/`[^`]*`/g, (c, at: number, all: string) => /\.md,\s*$/.test(all.slice(Math.max(0, at - 8), at)) ? c : ' ')).join('\n')
   const path = String.raw`(?<![\w/.-])(?:docs/)?(?<doc>\w[\w/.-]*\.md)`
   const n = String.raw`\d+(?:\s*[–-]\s*\d+)?`
   const forms = [
