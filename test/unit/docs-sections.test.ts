@@ -68,7 +68,8 @@ export interface ProseReference { doc: string, quoted?: string, sessions?: numbe
  * section there, and `"<section>" below` (or `above`) in the text's own file, `self`. A path
  * without `docs/` is one under docs/. Not read: `<path>.md's "…"`, which
  * quotes a doc's words (api.md's "the tip /status gave or a later one") rather than naming a
- * section, and a reference inside a code span, which is an example (code-health.md quotes stale
+ * section, `<path>.md's \`…\`` (as often a table's row or an option as a heading: "cli.md's
+ * `--json`"), and a reference inside a code span, which is an example (code-health.md quotes stale
  * references that way): code spans are dropped but a heading's right after `<path>.md, `.
  */
 export function proseReferences (text: string, self = ''): ProseReference[] {
