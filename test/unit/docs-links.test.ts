@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 
-// Every relative link in README.md and docs/ names a file that exists, and every `#anchor` one of
-// that document's headings, as GitHub renders them: docs/performance.md's overview ("Where things
+// Every relative link in README.md and docs/ names a file that exists (and so does every path
+// into the code that README.md and the reference docs name, as `src/block/read.ts`), and every
+// `#anchor` one of that document's headings, as GitHub renders them: docs/performance.md's overview ("Where things
 // stand") links into the session sections of the history files under docs/performance/, which are
 // long and renamed now and then.
 const root = resolve(import.meta.dirname, '../..')
@@ -68,6 +69,34 @@ function brokenLinks (): string[] {
   return broken
 }
 
+/** Whether a repository path exists; `*` in a segment matches any name there. */
+function pathExists (path: string): boolean {
+  const walk = (dir: string, rest: string[]): boolean => {
+    const [seg, ...more] = rest
+    if (seg === undefined) return true
+    if (!seg.includes('*')) return existsSync(join(dir, seg)) && walk(join(dir, seg), more)
+    const re = new RegExp(`^${seg.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`)
+    return existsSync(dir) && statSync(dir).isDirectory() && readdirSync(dir).some(n => re.test(n) && walk(join(dir, n), more))
+  }
+  return walk(root, path.split('/'))
+}
+
+// performance.md's history files and code-health.md are the sessions' record: they name files as they were.
+const REFERENCE = [join(root, 'README.md'), ...readdirSync(join(root, 'docs')).filter(n => n.endsWith('.md') && n !== 'performance.md' && n !== 'code-health.md').map(n => join(root, 'docs', n))]
+
+/** Paths into the repository's code that README.md and the reference docs name (`src/…`, `test/…`, …), which do not exist. */
+function missingPaths (): string[] {
+  const out: string[] = []
+  for (const f of REFERENCE) {
+    for (const [n, line] of proseLines(readFileSync(f, 'utf8'))) {
+      for (const m of line.matchAll(/(?<![\w/.-])((?:src|test|scripts|bench|web|genesis|\.ci)\/[\w./*-]*\w)/g)) {
+        if (!pathExists(m[1] ?? '')) out.push(`${relative(root, f)}:${n}: ${m[1] ?? ''}`)
+      }
+    }
+  }
+  return out
+}
+
 describe('links in README.md and docs/', () => {
   it('computes heading ids as GitHub does', () => {
     const ids = headingIds('# Plain `verify` (and `reindex`)\n## Session 12: verify --deep\n### Figures\n### Figures\n```\n# not a heading\n```\n## `petal query` over 1,000 blocks ÷ ≥ 2×\n')
@@ -76,5 +105,11 @@ describe('links in README.md and docs/', () => {
 
   it('all resolve: files exist and anchors name a heading', () => {
     expect(brokenLinks()).toEqual([])
+  })
+
+  it('the reference docs name only files of the repository that exist', () => {
+    expect(['src/*/errors.ts', 'src/crypto/sha256-wasm*.ts', 'src/block/read.ts'].map(pathExists)).toEqual([true, true, true])
+    expect(['src/*/no-such.ts', 'src/block/red.ts'].map(pathExists)).toEqual([false, false])
+    expect(missingPaths()).toEqual([])
   })
 })
