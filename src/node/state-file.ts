@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, parseJson, pidNamespace, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile } from '../util/index.js'
+import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, readLockTable, type LockTable, parseJson, pidNamespace, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile } from '../util/index.js'
 import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -46,7 +46,10 @@ export function peersFilePath (dir: string): string { return join(dir, 'peers.js
 export async function writeNodeState (dir: string, s: NodeState): Promise<void> {
   const ns = pidNamespace()
   const { pid, ...rest } = s
-  const lock = holdStateLock(dir) ? { state_lock: true as const } : {}
+  const removed = removals.get(resolve(dir)) ?? 0
+  const lock = await holdStateLock(dir) ? { state_lock: true as const } : {}
+  // The take may have waited: a removal meanwhile (the writer's stop) is not undone by this write.
+  if ((removals.get(resolve(dir)) ?? 0) !== removed) return
   replaceFile(nodeStatePath(dir), JSON.stringify(ns === '' ? { pid, ...lock, ...rest } : { pid, pid_ns: ns, ...lock, ...rest }, null, 2) + '\n')
 }
 
@@ -60,17 +63,46 @@ export async function writeNodeState (dir: string, s: NodeState): Promise<void> 
  */
 const STATE_LOCK = 'node-state.lock'
 const stateLocks = new Map<string, NodeLock>()
+// A take under way, per directory (writes that overlap share it), and each directory's count of
+// removeNodeState calls: a take that ends after one lets the lock go again.
+const taking = new Map<string, Promise<boolean>>()
+const removals = new Map<string, number>()
 
-/** Whether this process holds node-state.lock of `dir` (taken now if not yet; a look at it is waited out). */
-function holdStateLock (dir: string): boolean {
-  if (stateLocks.has(resolve(dir))) return true
-  try {
-    const lock = NodeLock.tryAcquire(dir, STATE_LOCK, NodeLock.LOOK_WAIT_MS)
-    if (lock === undefined) return false
-    stateLocks.set(resolve(dir), lock)
-    return true
-  } catch {
-    return false // the file without the field: judged as before session 44
+/**
+ * Whether this process holds node-state.lock of `dir` (taken now if not yet). A look at it is
+ * waited out for up to LOOK_WAIT_MS at each write that finds it held, by polling between tries
+ * that do not wait: SQLite's busy wait (busy_timeout) sleeps on the calling thread, and a node
+ * whose write met a look that lasted (a `status` stopped in its instant) stalled its gossip, sync
+ * and HTTP for a second at every write until it had the lock.
+ */
+async function holdStateLock (dir: string): Promise<boolean> {
+  const key = resolve(dir)
+  if (stateLocks.has(key)) return true
+  let take = taking.get(key)
+  if (take === undefined) {
+    take = takeStateLock(key).finally(() => { taking.delete(key) })
+    taking.set(key, take)
+  }
+  return await take
+}
+
+async function takeStateLock (key: string): Promise<boolean> {
+  const removed = removals.get(key) ?? 0
+  const until = Date.now() + NodeLock.LOOK_WAIT_MS
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    let lock: NodeLock | undefined
+    try {
+      lock = NodeLock.tryAcquire(key, STATE_LOCK)
+    } catch {
+      return false // the file without the field: judged as before session 44
+    }
+    if (lock !== undefined) {
+      if ((removals.get(key) ?? 0) !== removed) { lock.release(); return false }
+      stateLocks.set(key, lock)
+      return true
+    }
+    if (Date.now() >= until) return false
+    await sleep(delay)
   }
 }
 
@@ -124,9 +156,11 @@ export async function writePullState (dir: string, o: { peerId: string, startedA
 }
 
 export function removeNodeState (dir: string): void {
+  const key = resolve(dir)
   rmSync(nodeStatePath(dir), { force: true })
-  stateLocks.get(resolve(dir))?.release()
-  stateLocks.delete(resolve(dir))
+  removals.set(key, (removals.get(key) ?? 0) + 1)
+  stateLocks.get(key)?.release()
+  stateLocks.delete(key)
 }
 
 /**
@@ -157,7 +191,9 @@ function holderState (dir: string, looks = 3): LiveNode | undefined {
   const text = readStateText(dir)
   const s = parseStateText(text)
   if (s === undefined) return undefined
-  const holders = lockHolders(join(dir, 'node.lock'))
+  // One read of /proc/locks for both locks (node-state.lock's below): one instant for both.
+  const locks = readLockTable()
+  const holders = lockHolders(join(dir, 'node.lock'), locks)
   let here: number | undefined
   if (!otherNamespace(s)) {
     if (!processAlive(s.pid)) return undefined
@@ -174,7 +210,7 @@ function holderState (dir: string, looks = 3): LiveNode | undefined {
   // node-state.lock (state_lock) is alive; a killed one's is free, whoever holds node.lock now.
   // The file is read again after a look: a node that started meanwhile has replaced it.
   if (s.state_lock === true) {
-    if (!holdsStateLock(dir, here)) return undefined
+    if (!holdsStateLock(dir, here, locks)) return undefined
     if (readStateText(dir) !== text && looks > 1) return holderState(dir, looks - 1)
   }
   return here === undefined ? s : { ...s, here }
@@ -185,8 +221,8 @@ function holderState (dir: string, looks = 3): LiveNode | undefined {
  * locks of a process seen from here are listed), else by anyone (a look at it, for an instant;
  * also where none is listed, as where /proc/locks names the file otherwise: an overlay).
  */
-function holdsStateLock (dir: string, here: number | undefined): boolean {
-  const holders = here === undefined ? undefined : lockHolders(join(dir, STATE_LOCK))
+function holdsStateLock (dir: string, here: number | undefined, locks: LockTable): boolean {
+  const holders = here === undefined ? undefined : lockHolders(join(dir, STATE_LOCK), locks)
   return holders === undefined || holders.length === 0 || here === undefined ? NodeLock.isHeld(dir, STATE_LOCK) : holders.includes(here)
 }
 

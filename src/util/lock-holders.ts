@@ -1,25 +1,41 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { procIsOwn } from './stale-temps.js'
 
+/** /proc/locks' text as read once, for the holders of several files (lockHolders' `table`). */
+export interface LockTable { readonly text: string | undefined }
+
+/** Read /proc/locks for lockHolders of several files: one read, one instant for all of them. */
+export function readLockTable (): LockTable {
+  return { text: procIsOwn() ? readProcLocks() : undefined }
+}
+
+function readProcLocks (): string | undefined {
+  try {
+    return readFileSync('/proc/locks', 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The processes that hold a POSIX (fcntl) lock on `path`, as SQLite's locks are (node.lock), read
- * from /proc/locks: undefined where that cannot be read (not Linux), or where /proc's pids are
- * not this process's (procIsOwn). Pids are as this process sees them; waiters (`->`) and
- * open-file-description locks (no pid) are left out, and so are the locks of processes in a PID
+ * from /proc/locks (`table`: as read once for several files): undefined where that cannot be read
+ * (not Linux), or where /proc's pids are not this process's (procIsOwn). Pids are as this process
+ * sees them; waiters (`->`) and open-file-description locks (no pid) are left out, and so are the locks of processes in a PID
  * namespace this one cannot see into (a sibling container's: the kernel lists only those it can
  * name), so an empty list does not say that no process holds one.
  */
-export function lockHolders (path: string): number[] | undefined {
+export function lockHolders (path: string, table?: LockTable): number[] | undefined {
   if (!procIsOwn()) return undefined
-  let text: string
   let dev: bigint
   let ino: bigint
   try {
     ;({ dev, ino } = statSync(path, { bigint: true }))
-    text = readFileSync('/proc/locks', 'utf8')
   } catch {
     return undefined
   }
+  const text = table === undefined ? readProcLocks() : table.text
+  if (text === undefined) return undefined
   // /proc/locks names a file as MAJOR:MINOR:INODE, the device numbers in hex (glibc's dev_t split).
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn)
