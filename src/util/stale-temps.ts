@@ -60,15 +60,20 @@ let procOwn: boolean | undefined
  * Whether /proc's pids are this process's: false in a PID namespace whose /proc was not mounted
  * for it (`unshare --pid --fork` without --mount-proc), where /proc/PID and /proc/locks name other
  * processes than process.kill(PID) does, and where /proc is a namespace's this process is not in
- * (`nsenter --mount` into a container from outside it): there /proc/self does not exist while
- * /proc does. True where there is no /proc (its readers then fail).
+ * (`nsenter --mount` into a container from outside it): there /proc/self does not exist (ENOENT)
+ * while /proc does. True where there is no /proc (its readers then fail), and where reading
+ * /proc/self is refused (EACCES, EPERM: an LSM's policy, AppArmor or SELinux): a refusal says what
+ * this process may read, not whose pids /proc lists, and a confined process is in the namespace
+ * its /proc was mounted for; each reader meets its own refusals as "cannot be read". Taken as not
+ * this process's, such a process judged a node of its own namespace by node.lock alone, as one
+ * of another (`status`: "from another PID namespace"), and never looked at /proc/locks.
  */
 export function procIsOwn (): boolean {
   if (procOwn === undefined) {
     try {
       procOwn = readlinkSync('/proc/self') === String(process.pid)
-    } catch {
-      procOwn = !existsSync('/proc/stat')
+    } catch (err) {
+      procOwn = errorCode(err) !== 'ENOENT' || !existsSync('/proc/stat')
     }
   }
   return procOwn
