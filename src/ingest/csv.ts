@@ -1,6 +1,6 @@
 import { IngestError } from './errors.js'
 import { quote, said, type Said } from '../util/index.js'
-import { markTextRows, newRow, setField, type IngestRow, type IngestValue } from './values.js'
+import { markTextRows, MAX_RECORD_FIELDS, newRow, setField, tooManyFields, type IngestRow, type IngestValue } from './values.js'
 
 /**
  * CSV with a header row (RFC 4180; CRLF or LF line ends), read as the exact inverse of
@@ -63,6 +63,7 @@ export function parseCsvRecords (s: string, maxRows: number): IngestRow[] {
 
   const header = record()
   if (header === undefined) throw fail('the input is empty: the first line must name the columns')
+  if (header.length > MAX_RECORD_FIELDS) throw tooManyFields(undefined, 'the header')
   const names = header.map(f => f.text)
   const seen = new Set<string>()
   for (const n of names) {

@@ -41,7 +41,8 @@ export interface RowPlace { row?: number, field?: string }
 export interface IngestErrorDetails {
   INGEST_MALFORMED: RowPlace & { line?: number }
   INGEST_BAD_TABLE: { table: string }
-  INGEST_BAD_COLUMN: { table: string }
+  /** `table` when the table is known; `row` and `limit` for a record of more fields than a table may have columns. */
+  INGEST_BAD_COLUMN: { table?: string, row?: number, limit?: number }
   INGEST_BAD_ENCRYPT: { table: string }
   /** `sqlite` is SQLite's result code when SQLite refused the value. */
   INGEST_TYPE_MISMATCH: RowPlace & { table: string, column?: string, expected?: string, got?: string, sqlite?: string }

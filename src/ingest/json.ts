@@ -1,6 +1,6 @@
 import { IngestError } from './errors.js'
 import { quote, said, type Said } from '../util/index.js'
-import { INT64_MAX, INT64_MIN, newRow, setField, type IngestRow, type IngestValue } from './values.js'
+import { INT64_MAX, INT64_MIN, MAX_RECORD_FIELDS, newRow, setField, tooManyFields, type IngestRow, type IngestValue } from './values.js'
 
 /**
  * A strict JSON reader for records: a top-level array of objects (`json`) or one object per line
@@ -48,6 +48,8 @@ function tooMany (max: number): IngestError {
   return new IngestError('INGEST_TOO_MANY_ROWS', `more than ${max} rows in one request`, { hint: `send at most ${max} rows at a time`, details: { limit: max } })
 }
 
+/** Fields of a row checked for duplicates by a scan of an array; beyond, by a Set. */
+const SCAN_FIELDS = 32
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y
 
@@ -112,7 +114,10 @@ class JsonReader {
     this.pos++
     const row = newRow()
     // A row has few fields: a scan of an array beats a Set (which cost a quarter of a row's time).
+    // Past SCAN_FIELDS the Set takes over: scans of a row of n fields are n²/2 comparisons (a row
+    // may have MAX_RECORD_FIELDS; docs/performance/reliability.md, "Session 46: hostile bytes on the wire and over HTTP (wire46)").
     const seen: string[] = []
+    let seenSet: Set<string> | undefined
     this.space()
     if (this.peek() === 0x7d) { this.pos++; return row }
     for (;;) {
@@ -120,8 +125,10 @@ class JsonReader {
       if (this.peek() !== 0x22) throw this.fail(index, undefined, 'expected a field name in double quotes')
       const key = this.string(index, undefined)
       const lower = this.lower(key)
-      if (seen.includes(lower)) throw this.fail(index, key, 'the field appears twice in the record (field names are case-insensitive, as SQL column names)')
-      seen.push(lower)
+      if (seenSet === undefined ? seen.includes(lower) : seenSet.has(lower)) throw this.fail(index, key, 'the field appears twice in the record (field names are case-insensitive, as SQL column names)')
+      if (seenSet !== undefined) {
+        if (seenSet.add(lower).size > MAX_RECORD_FIELDS) throw tooManyFields(index, `record ${index}`)
+      } else if (seen.push(lower) > SCAN_FIELDS) seenSet = new Set(seen)
       this.space()
       if (this.peek() !== 0x3a) throw this.fail(index, key, 'expected ":" after the field name')
       this.pos++

@@ -163,6 +163,9 @@ export function declareTable (name: string, sql: string): TableSchema {
 
 const KIND_TYPE: Record<ColumnKind, string> = { INTEGER: 'INTEGER', REAL: 'REAL', NUMERIC: 'NUMERIC', TEXT: 'TEXT', BLOB: 'BLOB', ANY: '' }
 
+/** Columns an INGEST_BAD_COLUMN message names (the rest are counted). */
+const NAMED_COLUMNS = 20
+
 /**
  * A table with new columns: a new table from rows (`table` undefined) or `table` with columns
  * added (ALTER TABLE … ADD COLUMN in a scratch database, so the DDL is exactly what SQLite writes).
@@ -182,7 +185,9 @@ export function extendTable (name: string, table: TableSchema | undefined, added
       // A NUL ends SQLite's reading of the statement ("unrecognized token"): the 2000-column
       // hint was not true of it (http35).
       const nul = added.find(c => c.name.includes('\u0000'))
-      throw new IngestError('INGEST_BAD_COLUMN', said`cannot add column(s) ${quoteEach(added.map(c => JSON.stringify(c.name)))} to ${quote(name)}: ${nul === undefined ? quote((err as Error).message) : said`${quote(JSON.stringify(nul.name))} holds a NUL character (U+0000), which SQLite cannot take in a name`}`, {
+      // At most NAMED_COLUMNS names: a request may bring thousands, and the reply is no place for them all.
+      const named = said`${quoteEach(added.slice(0, NAMED_COLUMNS).map(c => JSON.stringify(c.name)))}${added.length > NAMED_COLUMNS ? ` and ${added.length - NAMED_COLUMNS} more` : ''}`
+      throw new IngestError('INGEST_BAD_COLUMN', said`cannot add column(s) ${named} to ${quote(name)}: ${nul === undefined ? quote((err as Error).message) : said`${quote(JSON.stringify(nul.name))} holds a NUL character (U+0000), which SQLite cannot take in a name`}`, {
         hint: nul === undefined ? 'SQLite allows at most 2000 columns; rename or drop fields' : 'rename the field without the NUL character', details: { table: name }, quoted: { details: ['table'] }
       })
     }

@@ -1,3 +1,5 @@
+import { IngestError } from './errors.js'
+
 /**
  * Values and rows as the ingest service takes them. INTEGER is a bigint (exact over the whole
  * 64-bit range), REAL a number, TEXT a string, BLOB a Uint8Array, NULL null — the same values
@@ -17,6 +19,20 @@ export function kindOf (v: IngestValue): ValueKind {
   if (typeof v === 'number') return 'real'
   if (typeof v === 'string') return 'text'
   return 'blob'
+}
+
+/**
+ * The most fields a record may have: SQLite's limit of columns in a table (SQLITE_MAX_COLUMN), so
+ * no record beyond it could be stored. The readers refuse one at its field past the limit, before
+ * a body of 16 MiB makes one row of 1.5 M fields (seconds of the event loop in every later step).
+ */
+export const MAX_RECORD_FIELDS = 2000
+
+export function tooManyFields (row: number | undefined, what: string): IngestError {
+  return new IngestError('INGEST_BAD_COLUMN', `${what} has more than ${MAX_RECORD_FIELDS} fields; a table has at most ${MAX_RECORD_FIELDS} columns`, {
+    hint: `send at most ${MAX_RECORD_FIELDS} fields per record (store the rest in another table, or as one JSON text)`,
+    details: { ...(row === undefined ? {} : { row }), limit: MAX_RECORD_FIELDS }
+  })
 }
 
 export const INT64_MIN = -(2n ** 63n)

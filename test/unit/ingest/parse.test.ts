@@ -103,6 +103,23 @@ describe('JSON records', () => {
     expect(e.details).toMatchObject({ bytes: 21, limit: 10 })
   })
 
+  it('refuses a record of more fields than a table may have columns, at the field past the limit, in every format (wire46)', () => {
+    // A 16 MiB body held one record of 1.5 M fields: the duplicate check scanned an array (n²/2
+    // comparisons: 40,000 fields took 8.7 s) and every later step held the event loop for seconds.
+    const fields = (n: number): string => Array.from({ length: n }, (_, i) => `"f${i}": ${i}`).join(', ')
+    expect(Object.keys(parseRecords(`[{${fields(2000)}}]`, 'json')[0] ?? {})).toHaveLength(2000)
+    for (const [body, format] of [[`[{"a": 1}, {${fields(20_000)}}]`, 'json'], [`{"a": 1}\n{${fields(2001)}}\n`, 'ndjson']] as const) {
+      const e = fails(() => parseRecords(body, format))
+      expect(e.code).toBe('INGEST_BAD_COLUMN')
+      expect(e.details).toEqual({ row: 1, limit: 2000 })
+      expect(e.message).toBe('record 1 has more than 2000 fields; a table has at most 2000 columns')
+    }
+    const header = Array.from({ length: 2001 }, (_, i) => `c${i}`).join(',')
+    expect(fails(() => parseRecords(`${header}\n${'1,'.repeat(2000)}1\n`, 'csv'))).toMatchObject({ code: 'INGEST_BAD_COLUMN', details: { limit: 2000 } })
+    // A duplicate past the array scan is still one (the Set takes over at 33 fields).
+    expect(fails(() => parseRecords(`[{${fields(100)}, "F7": 1}]`, 'json')).message).toContain('appears twice')
+  })
+
   it('refuses bytes that are not UTF-8, and accepts a byte-order mark', () => {
     expect(fails(() => parseRecords(new Uint8Array([0x5b, 0xff, 0x5d]), 'json')).message).toMatch(/not valid UTF-8/)
     expect(plain(parseRecords(new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from('[{"a":1}]')]), 'json'))).toEqual([{ a: 1n }])

@@ -71,6 +71,17 @@ describe('append and seal', () => {
     expect(await ingest.sealNow()).toEqual({ blocks: [] })
   })
 
+  it('refuses rows bringing more columns than SQLite allows, naming 20 of them and counting the rest, nothing stored (wire46)', async () => {
+    // 22,000 new fields over 11 NDJSON records: the message's list of names was built name by name,
+    // each step copying every quoted range before it (27 s for 20,000 names; hours for a 16 MiB body).
+    const { ingest } = await setup()
+    const body = Array.from({ length: 11 }, (_, r) => `{${Array.from({ length: 2000 }, (_, i) => `"r${r}c${i}": 1`).join(', ')}}`).join('\n')
+    const e = await refusal(ingest.appendRecords('wide', Buffer.from(body), 'ndjson'))
+    expect(e.code).toBe('INGEST_BAD_COLUMN')
+    expect(e.message).toMatch(/^cannot add column\(s\) "r0c0", "r0c1", .*"r0c19" and 21980 more to wide: too many columns on wide$/)
+    expect(ingest.stats().pendingRows).toBe(0)
+  })
+
   it('adds a column for a new field, maps field names case-insensitively, and refuses a wrong type naming row and field', async () => {
     const { chain, ingest } = await setup()
     await ingest.append('t', json('[{"a": 1}]'))
