@@ -1,6 +1,6 @@
 import { IngestError } from './errors.js'
 import { quote, said, type Said } from '../util/index.js'
-import { markTextRows, MAX_RECORD_FIELDS, newRow, setField, tooManyFields, type IngestRow, type IngestValue } from './values.js'
+import { isIndexKey, markOrderedRows, markTextRows, MAX_RECORD_FIELDS, newRow, setField, setKeyOrder, tooManyFields, type IngestRow, type IngestValue } from './values.js'
 
 /**
  * CSV with a header row (RFC 4180; CRLF or LF line ends), read as the exact inverse of
@@ -84,6 +84,10 @@ export function parseCsvRecords (s: string, maxRows: number): IngestRow[] {
     const row = newRow()
     for (let i = 0; i < names.length; i++) setField(row, names[i] as string, cell(fields[i] as { text: string, quoted: boolean }))
     rows.push(row)
+  }
+  if (names.some(isIndexKey)) {
+    for (const row of rows) setKeyOrder(row, names)
+    markOrderedRows(rows)
   }
   return markTextRows(rows)
 }

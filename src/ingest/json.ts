@@ -1,6 +1,6 @@
 import { IngestError } from './errors.js'
 import { quote, said, type Said } from '../util/index.js'
-import { INT64_MAX, INT64_MIN, MAX_RECORD_FIELDS, newRow, setField, tooManyFields, type IngestRow, type IngestValue } from './values.js'
+import { INT64_MAX, INT64_MIN, isIndexKey, markOrderedRows, MAX_RECORD_FIELDS, newRow, setField, setKeyOrder, tooManyFields, type IngestRow, type IngestValue } from './values.js'
 
 /**
  * A strict JSON reader for records: a top-level array of objects (`json`) or one object per line
@@ -29,7 +29,7 @@ export function parseJsonRecords (s: string, format: 'json' | 'ndjson', maxRows:
     }
     r.space()
     if (r.pos < s.length) throw r.fail(rows.length, undefined, 'unexpected text after the array')
-    return rows
+    return r.ordered ? markOrderedRows(rows) : rows
   }
   for (;;) {
     r.spaceInLine()
@@ -41,7 +41,7 @@ export function parseJsonRecords (s: string, format: 'json' | 'ndjson', maxRows:
     const c = r.peek()
     if (r.pos < s.length && c !== 0x0a && c !== 0x0d) throw r.fail(rows.length - 1, undefined, 'expected one JSON object per line')
   }
-  return rows
+  return r.ordered ? markOrderedRows(rows) : rows
 }
 
 function tooMany (max: number): IngestError {
@@ -55,6 +55,8 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y
 
 class JsonReader {
   pos = 0
+  /** A row had a field named as an array index: its order is recorded (values.ts, setKeyOrder). */
+  ordered = false
   /** Lower-case forms of the field names seen (every row repeats the same few). */
   private readonly lowerNames = new Map<string, string>()
   constructor (readonly text: string) {}
@@ -118,12 +120,16 @@ class JsonReader {
     // may have MAX_RECORD_FIELDS; docs/performance/reliability.md, "Session 46: hostile bytes on the wire and over HTTP (wire46)").
     const seen: string[] = []
     let seenSet: Set<string> | undefined
+    // the fields in the input's order, from the first named as an array index (which the keys move first)
+    let order: string[] | undefined
     this.space()
     if (this.peek() === 0x7d) { this.pos++; return row }
     for (;;) {
       this.space()
       if (this.peek() !== 0x22) throw this.fail(index, undefined, 'expected a field name in double quotes')
       const key = this.string(index, undefined)
+      if (order !== undefined) order.push(key)
+      else if (isIndexKey(key)) { order = [...Object.keys(row), key]; setKeyOrder(row, order); this.ordered = true }
       const lower = this.lower(key)
       if (seenSet === undefined ? seen.includes(lower) : seenSet.has(lower)) throw this.fail(index, key, 'the field appears twice in the record (field names are case-insensitive, as SQL column names)')
       if (seenSet !== undefined) {

@@ -1,7 +1,7 @@
 import { rowError } from './errors.js'
 import { quote, said } from '../util/index.js'
 import type { Column, ColumnKind, TableSchema } from './schema.js'
-import { kindOf, newRow, parseIntText, setField, parseRealText, type IngestRow, type IngestValue, type ValueKind } from './values.js'
+import { inputFieldOrder, kindOf, newRow, parseIntText, setField, parseRealText, type IngestRow, type IngestValue, type ValueKind } from './values.js'
 
 /**
  * Typing rows against a table (docs/ingest.md, "Tables and types"). A value of the wrong type for a column
@@ -71,6 +71,9 @@ export function typeRows (tableName: string, table: TableSchema | undefined, inp
     }
   }
   const added: Column[] = [...fresh.values()].map(f => ({ name: f.name, kind: f.kind ?? 'TEXT' }))
+  // New columns in the input's order, where a field named as an array index moved in the rows' keys.
+  const rank = added.length > 1 ? inputFieldOrder(input) : undefined
+  if (rank !== undefined) added.sort((a, b) => (rank.get(a.name.toLowerCase()) ?? 0) - (rank.get(b.name.toLowerCase()) ?? 0))
   for (const c of added) byLower.set(c.name.toLowerCase(), c)
 
   if (!rewrite) return { rows: [...input], added }

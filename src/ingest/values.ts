@@ -69,6 +69,40 @@ export function isTextRows (rows: readonly IngestRow[]): boolean {
   return textRows.has(rows)
 }
 
+/**
+ * The order a row's fields came in, for the rare row with a field named as an array index ('2024'):
+ * an object lists such keys first, in numeric order, whatever their place in the input, and a table
+ * created from the rows took that order for its columns (`name,2024,2023` made "2023", "2024",
+ * "name"). The readers record such a row's order here, and typeRows orders new columns by it.
+ */
+const keyOrders = new WeakMap<IngestRow, readonly string[]>()
+const orderedRows = new WeakSet<readonly IngestRow[]>()
+
+/** An array index as a property key: an object lists it before every other key. */
+export function isIndexKey (name: string): boolean {
+  const c = name.charCodeAt(0)
+  return c >= 0x30 && c <= 0x39 && /^(?:0|[1-9][0-9]{0,9})$/.test(name) && Number(name) < 2 ** 32 - 1
+}
+
+/** `row`'s fields in the input's order (`order`), which its keys do not keep. */
+export function setKeyOrder (row: IngestRow, order: readonly string[]): void {
+  keyOrders.set(row, order)
+}
+
+/** Mark `rows` as holding rows with a key order of their own (setKeyOrder). */
+export function markOrderedRows<T extends readonly IngestRow[]> (rows: T): T {
+  orderedRows.add(rows)
+  return rows
+}
+
+/** The fields of `rows` in the order they first come in the input (lower-cased), or undefined when the keys keep it. */
+export function inputFieldOrder (rows: readonly IngestRow[]): Map<string, number> | undefined {
+  if (!orderedRows.has(rows)) return undefined
+  const rank = new Map<string, number>()
+  for (const r of rows) for (const k of keyOrders.get(r) ?? Object.keys(r)) { const l = k.toLowerCase(); if (!rank.has(l)) rank.set(l, rank.size) }
+  return rank
+}
+
 // Text forms of numbers. Canonical forms are what `petal query` writes; only they make a column
 // of a new table INTEGER or REAL, so that text such as '007' or '1.50' is never changed.
 const CANONICAL_INT = /^-?(?:0|[1-9][0-9]*)$/

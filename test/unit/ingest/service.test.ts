@@ -82,6 +82,15 @@ describe('append and seal', () => {
     expect(ingest.stats().pendingRows).toBe(0)
   })
 
+  it('creates a table\'s columns in the order of the input\'s fields, also fields named as numbers (wire46)', async () => {
+    // An object lists keys such as '2024' first, in numeric order: `name,2024,2023` made a table
+    // ("2023", "2024", "name"), and its CSV no longer read back as it was written.
+    const { ingest } = await setup()
+    expect((await ingest.appendRecords('c', Buffer.from('name,2024,2023\nx,1,2\n'), 'csv')).addedColumns).toEqual(['name', '2024', '2023'])
+    expect((await ingest.appendRecords('j', Buffer.from('[{"name": "x", "b": 1, "2024": 1, "2023": 2}, {"z": 1, "7": 1}]'), 'json')).addedColumns).toEqual(['name', 'b', '2024', '2023', 'z', '7'])
+    expect((await ingest.appendRecords('n', Buffer.from('{"q": 1}\n{"10": 1, "p": 2, "9": 3}\n'), 'ndjson')).addedColumns).toEqual(['q', '10', 'p', '9'])
+  })
+
   it('adds a column for a new field, maps field names case-insensitively, and refuses a wrong type naming row and field', async () => {
     const { chain, ingest } = await setup()
     await ingest.append('t', json('[{"a": 1}]'))
