@@ -11,27 +11,41 @@ import type { BlockRecord } from '../storage/index.js'
  * is back when a canonical block of the same signer and rows root lies above
  * the height where its branch leaves the canonical chain: its re-seal, or the block it re-sealed
  * itself, canonical again after a reorg back to its branch (review45: only blocks at or above its
- * height counted, so that case re-sealed the re-seal, every row twice). A block without tables
- * carries only its key operations (every such block has one rows root, an empty one's as well:
+ * height counted, so that case re-sealed the re-seal, every row twice). One canonical copy stands
+ * for one block only: where the signer's branch holds the same rows more than once above the fork
+ * (the same file imported twice), the n-th of them is back once n copies are canonical (review46:
+ * the first one's re-seal was taken as every one's, and the others were lost). A block without
+ * tables carries only its key operations (every such block has one rows root, an empty one's as well:
  * review45 found a key addition never re-sealed because the signer's empty block had won above
  * the fork): it is pending while one of them would still be carried (keyOpCarries), and a block
  * with nothing to carry is not re-sealed at all.
  */
 export function pendingOrphans (chain: Chain, keyId: string): BlockRecord[] {
   const tip = chain.tip()
-  const floor = tip.height - chain.params.maxReorgDepth
-  const mine = chain.index.sideBlocks().filter(b => b.signer === keyId && b.height > floor && b.height > 0)
+  const depth = chain.params.maxReorgDepth
+  const floor = tip.height - depth
+  const signed = chain.index.sideBlocks().filter(b => b.signer === keyId)
+  const mine = signed.filter(b => b.height > floor && b.height > 0)
   if (mine.length === 0) return []
   let onTip: ReturnType<typeof resealKeys> | undefined
   const forks = new Map<string, number>()
+  // How many of the signer's side blocks hold each rows root: only a root held twice needs its line walked.
+  const held = new Map<string, number>()
+  for (const b of signed) held.set(b.rowsRoot, (held.get(b.rowsRoot) ?? 0) + 1)
   return mine.filter(b => {
     if (chain.index.tablesOf(b.hash).length === 0) {
       onTip ??= resealKeys(chain)
       const keys = onTip
       return chain.index.keyOpsOf(b.hash).some(op => keyOpCarries(keys, op.op, op.keyId, op.signers))
     }
-    const fork = forkHeight(chain, b, forks)
-    return !chain.index.range(fork + 1, tip.height, tip.height - fork).some(c => c.signer === keyId && c.rowsRoot === b.rowsRoot)
+    // A branch whose lower part was pruned reaches no canonical block: its fork is not known, but the
+    // reorg that orphaned `b` was at most max_reorg_depth deep, so it lies no lower than b.height - depth
+    // (review46: it was taken as -1, and any block of the signer with those rows, however old, counted).
+    const known = forkHeight(chain, b, forks)
+    const fork = known >= 0 ? known : Math.max(-1, b.height - depth - 1)
+    const copies = chain.index.range(fork + 1, tip.height, tip.height - fork).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot).length
+    if (copies === 0) return true
+    return copies < ((held.get(b.rowsRoot) ?? 0) > 1 ? nthOnLine(chain, b, fork) : 1)
   })
 }
 
@@ -54,4 +68,30 @@ function forkHeight (chain: Chain, b: BlockRecord, known: Map<string, number>): 
   }
   for (const h of walked) known.set(h, fork)
   return fork
+}
+
+/** Which of its signer's blocks with its rows root `b` is on its own branch above `fork`, counting up from the fork (1: the lowest). */
+function nthOnLine (chain: Chain, b: BlockRecord, fork: number): number {
+  let n = 0
+  for (let x: BlockRecord | undefined = b; x !== undefined && x.height > fork; x = chain.index.byHash(x.parent)) {
+    if (x.signer === b.signer && x.rowsRoot === b.rowsRoot) n++
+  }
+  return n
+}
+
+/**
+ * Re-seal `keyId`'s pending orphans lowest first through `reseal`, asking pendingOrphans again
+ * after each: a re-seal can bring another orphan's content back (an orphan and its own earlier
+ * re-seal, both orphaned by a third branch), and a list taken once re-sealed that one too, its
+ * rows twice on the chain (review46). `reseal` answers false to end the pass; each orphan is
+ * tried once a pass.
+ */
+export async function resealEach (chain: Chain, keyId: string, reseal: (o: BlockRecord) => Promise<boolean>): Promise<void> {
+  const tried = new Set<string>()
+  for (;;) {
+    const o = pendingOrphans(chain, keyId).find(b => !tried.has(b.hash))
+    if (o === undefined) return
+    tried.add(o.hash)
+    if (!await reseal(o)) return
+  }
 }

@@ -12,7 +12,7 @@ import { findAncestor, HeaderFeed, verifiedClaim } from './header-feed.js'
 import { judgeHeader } from './judge.js'
 import { Notifier } from './notifier.js'
 import { DEFAULT_SYNC_OPTIONS, type SyncOptions } from './options.js'
-import { pendingOrphans } from './reseal.js'
+import { resealEach } from './reseal.js'
 import type { SyncNetwork, SyncProgress } from './types.js'
 
 export interface SyncComponents {
@@ -380,21 +380,21 @@ export class Sync {
 
   /** Re-seal this signatory's orphaned blocks on the tip and announce them (only when idle). */
   private async resealOrphans (signal: AbortSignal): Promise<void> {
-    const key = this.components.signingKey
-    if (key === undefined) return
-    const { chain } = this.components
-    if (!chain.keysAt(chain.tip()).isActive(key.id)) return
-    for (const o of pendingOrphans(chain, key.id)) {
-      if (this.gaveUp.has(o.hash) || this.components.ownsOrphan?.(o.hash) === true || this.pickTarget() !== undefined || signal.aborted) continue
+    const { chain, signingKey: key } = this.components
+    if (key === undefined || !chain.keysAt(chain.tip()).isActive(key.id)) return
+    await resealEach(chain, key.id, async o => {
+      if (this.pickTarget() !== undefined || signal.aborted) return false
+      if (this.gaveUp.has(o.hash) || this.components.ownsOrphan?.(o.hash) === true) return true
       try {
         const r = await resealOrphan(chain, o.hash, key, { signal })
         this.imported(r, 'self')
         await this.components.network.announce(headerOf(r.block)).catch(() => 0)
       } catch (err) {
-        if (signal.aborted) return
+        if (signal.aborted) return false
         this.gaveUp.add(o.hash)
         this.logger.warn('could not re-seal an orphaned block', { orphan: o.hash, error: errorMessage(err) })
       }
-    }
+      return true
+    })
   }
 }
