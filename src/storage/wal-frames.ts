@@ -40,7 +40,9 @@ export function readableCommits (wal: string, upTo: number, readBytes = READ_BYT
     const magic = head.readUInt32BE(0)
     if ((magic & 0xfffffffe) !== 0x377f0682 || head.readUInt32BE(4) !== 3007000) return 0
     const swap = ((magic & 1) === 1) !== HOST_BIG
-    const pageSize = head.readUInt32BE(8) === 1 ? 65536 : head.readUInt32BE(8)
+    // A log's header holds 65536 itself (walWriteHeader); 1 stands for it only in a database's
+    // header, and recovery refuses it here as below 512 (review46: it was read as 65536).
+    const pageSize = head.readUInt32BE(8)
     if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return 0
     const s: Sums = [0, 0]
     checksum(words(head), 0, 6, swap, s)

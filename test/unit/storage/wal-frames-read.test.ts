@@ -16,9 +16,10 @@ import { tmpDir } from '../../helpers/tmp.js'
 const FRAME = 24 + 4096
 
 /** A WAL database whose never-checkpointed log holds `commits` commits of one or two frames each, past one READ_BYTES. */
-function bigLog (commits = 90): { db: string, wal: Buffer, frames: number } {
+function bigLog (commits = 90, pageSize = 4096): { db: string, wal: Buffer, frames: number } {
   const db = join(tmpDir(), 'big.db')
   const d = new Database(db)
+  d.pragma(`page_size = ${pageSize}`)
   d.pragma('journal_mode = WAL')
   d.pragma('wal_autocheckpoint = 0')
   d.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)')
@@ -27,7 +28,7 @@ function bigLog (commits = 90): { db: string, wal: Buffer, frames: number } {
   // Copied before the close, which would checkpoint the log away.
   const saved = Buffer.from(wal)
   d.close()
-  return { db, wal: saved, frames: (saved.length - 32) / FRAME }
+  return { db, wal: saved, frames: (saved.length - 32) / (24 + pageSize) }
 }
 
 /** The last commit frame SQLite's recovery finds in `wal` beside a copy of the database. */
@@ -47,7 +48,8 @@ function sqliteReads (db: string, wal: Buffer): number {
 }
 
 /** `wal` with its checksums made again in the given byte order (the magic's low bit), as a writer of that order seals it. */
-function reseal (wal: Buffer, big: boolean): Buffer {
+function reseal (wal: Buffer, big: boolean, frame = FRAME): Buffer {
+  const FRAME = frame
   const b = Buffer.from(wal)
   b.writeUInt32BE(big ? 0x377f0683 : 0x377f0682, 0)
   const word = (i: number): number => big ? b.readUInt32BE(i) : b.readUInt32LE(i)
@@ -156,3 +158,43 @@ describe('readableCommits against SQLite recovery', () => {
     }
   })
 })
+
+// review46: the largest page size, and a header that names one SQLite's recovery refuses.
+describe('readableCommits of 65,536-byte pages against SQLite recovery', () => {
+  const PAGE = 65536
+  const BIG = 24 + PAGE
+  const { db, wal, frames } = bigLog(12, PAGE)
+  const ways = (b: Buffer, upTo = 1e9): number[] => {
+    const f = written(tmpDir(), b)
+    // One frame a read, three frames and a part, READ_BYTES (three frames of this size), the whole log.
+    return [BIG, 3 * BIG + 100, READ_BYTES, b.length].map(r => readableCommits(f, upTo, r))
+  }
+
+  it('a log of 65,536-byte pages (the header says 65536) reads whole, torn and damaged as SQLite reads it', () => {
+    expect(wal.readUInt32BE(8)).toBe(PAGE)
+    expect(frames).toBeGreaterThan(4)
+    expect(ways(wal)).toEqual(Array(4).fill(frames))
+    expect(sqliteReads(db, wal)).toBe(frames)
+    for (const k of [2, 3, 4, frames]) {
+      const b = Buffer.from(wal)
+      flip(b, 32 + (k - 1) * BIG + 24 + PAGE - 1, 0x10)
+      const r = sqliteReads(db, b)
+      expect(r).toBeLessThan(k)
+      expect(ways(b)).toEqual(Array(4).fill(r))
+    }
+    const torn = wal.subarray(0, wal.length - 5000)
+    expect(ways(torn)).toEqual(Array(4).fill(sqliteReads(db, torn)))
+    const big = reseal(wal, true, BIG)
+    expect(ways(big)).toEqual(Array(4).fill(frames))
+    expect(sqliteReads(db, big)).toBe(frames)
+  })
+
+  it('a header whose page size is 1 (65,536 in a database header, never in a log\'s) is no log, as for SQLite', () => {
+    const b = Buffer.from(wal)
+    b.writeUInt32BE(1, 8)
+    const one = reseal(b, false, BIG)
+    expect(sqliteReads(db, one)).toBe(0)
+    expect(ways(one)).toEqual([0, 0, 0, 0])
+  })
+})
+
