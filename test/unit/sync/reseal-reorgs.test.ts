@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { Chain, importBlock, resealOrphan, signImport } from '../../../src/chain/index.js'
+import { Chain, createEndorsement, importBlock, parseEndorsement, resealOrphan, signImport } from '../../../src/chain/index.js'
 import type { SigningKey } from '../../../src/crypto/index.js'
 import { readSeal, type BlockRecord } from '../../../src/storage/index.js'
 import { pendingOrphans, resealEach } from '../../../src/sync/index.js'
@@ -238,6 +238,29 @@ describe('orphans with equal rows roots (review46)', () => {
     expect(done).toEqual([m.hash])
     expect(pendingOrphans(a, alice.id)).toEqual([])
     expect(a.index.range(0, a.tip().height).filter(x => x.rowsRoot === m.rowsRoot)).toHaveLength(1)
+  })
+
+  it('a block with rows and a key addition: re-sealed with both, and after a reorg back to it neither is carried twice', async () => {
+    const { a, copy } = await forkPoint()
+    const b = copy()
+    const withBoth = copyOf(a.dir.root)
+    const keyOps = [parseEndorsement(JSON.stringify(createEndorsement(alice, a.chainId, 'A', carol.publicKey)), a.chainId)]
+    const m = (await signImport(withBoth, makeSqlite(join(tmpDir(), 'both.db'), 3, 11), alice, { keyOps })).block
+    await feed(a, withBoth, 1)
+    for (let i = 0; i < 3; i++) await data(b, bob, 1, 90 + i)
+    await feed(a, b, 1)
+    expect(a.keysAt(a.tip()).get(carol.id)).toBeUndefined()
+    expect(pendingOrphans(a, alice.id).map(x => x.hash)).toEqual([m.hash])
+    const s = (await resealOrphan(a, m.hash, alice)).block
+    expect(a.keysAt(a.tip()).get(carol.id)?.addedAt).toBe(s.height)
+    expect(a.index.tablesOf(s.hash)).toEqual(a.index.tablesOf(m.hash))
+    expect(pendingOrphans(a, alice.id)).toEqual([])
+    // m's branch wins back: m holds the rows and the addition again, its re-seal is a side block.
+    for (let i = 0; i < 4; i++) await data(withBoth, bob, 1, 95 + i)
+    await feed(a, withBoth, 2)
+    expect([m, s].map(x => a.index.byHash(x.hash)?.canonical)).toEqual([true, false])
+    expect(a.keysAt(a.tip()).get(carol.id)?.addedAt).toBe(m.height)
+    expect(pendingOrphans(a, alice.id)).toEqual([])
   })
 
   it('an orphan whose branch is partly pruned is not taken as back by an older block with the same rows far below its fork', async () => {
