@@ -23,6 +23,7 @@ const only = args.includes('--only') ? Number(opt('only', '0')) : undefined
 const keep = args.includes('--keep')
 const verbose = args.includes('--verbose')
 const small = args.includes('--small')
+const varints = args.includes('--varints')
 const native = merkleHasher().hasher === 'native'
 const dir = mkdtempSync(join(tmpdir(), 'petal-manifest-fuzz-'))
 const counts = newCounts()
@@ -33,7 +34,7 @@ try {
     const s = await seedBlock(dir, seed, small)
     for (let i = only ?? 0; i < (only === undefined ? iterations : only + 1); i++) {
       if (verbose) console.log(`seed ${seed} mutant ${i}`)
-      const m = await runMutant(dir, s, seed, i, counts, native)
+      const m = await runMutant(dir, s, seed, i, counts, native, { varints })
       if (m.found.length > 0) {
         failures++
         console.log(`DIVERGENCE --seed ${seed} --only ${i} (${m.what}):\n  ${m.found.join('\n  ')}`)

@@ -195,7 +195,10 @@ class LeafWriter {
       if (nf === types.length) { types = this.types = grow(types); offs = this.offs = grow(offs) }
       types[nf] = t
       offs[nf] = body
-      body += t < 12 ? (FIXED[t] ?? 0) : (t - 12) >>> 1
+      // Not `(t - 12) >>> 1`: that wraps at 2^32, and a serial type past 32 bits (which SQLite reads
+      // as 0xffffffff, a corrupt record) took the size of the type 2^32 below it, then its value
+      // read ~2^31 bytes (an allocation that size for UTF-16, a RangeError, or a root).
+      body += t < 12 ? (FIXED[t] ?? 0) : Math.floor((t - 12) / 2)
       nf++
     }
     if (q !== end || body !== at + len) throw new BtreeUnsupported('record sizes disagree')

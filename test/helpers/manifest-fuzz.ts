@@ -14,7 +14,8 @@ import { fastChunkNodes, fastTableLeaves, fastTableRoot, planFastTable, type Fas
 import { rowChunks } from '../../src/block/row-chunks.js'
 import { MerkleBuilder } from '../../src/crypto/index.js'
 import { isPetalError, toHex } from '../../src/util/index.js'
-import { MAX_BYTES, mutateBytes, mutateReserved, mutateSchema, type Rng, type SeedBlock } from './manifest-mutants.js'
+import { MAX_BYTES, mutateBytes, mutateReserved, mutateSchema, pick, type Rng, type SeedBlock } from './manifest-mutants.js'
+import { lengthenVarints } from './manifest-varints.js'
 import { rng } from './random-tables.js'
 
 export interface FuzzCounts {
@@ -182,17 +183,37 @@ async function compareValidation (path: string, counts: FuzzCounts): Promise<str
   return found
 }
 
+export interface MutantOptions {
+  /** Only varints rewritten longer (manifest-varints.ts), on the user tables' b-tree pages. */
+  varints?: boolean
+}
+
+/** Varints of a user table's b-tree page rewritten longer (a few tries for a page where they fit). */
+function varintMutant (b: Buffer, s: SeedBlock, r: Rng): string {
+  const pages = s.pages.filter(p => p.kind !== 'overflow')
+  for (let tries = 0; tries < 5 && pages.length > 0; tries++) {
+    const pg = pick(r, pages)
+    const w = lengthenVarints(b, pg.page, r)
+    if (w !== undefined) return `${pg.name}/${pg.kind} ${w}`
+  }
+  return 'varints: no page with room'
+}
+
 export interface Mutant { seed: number, index: number, what: string, found: string[] }
 
 /**
  * Mutant `index` of a seed block: one to three changes drawn by (seed, index), then every
  * comparison. Returns what it changed and every disagreement found.
  */
-export async function runMutant (dir: string, s: SeedBlock, seed: number, index: number, counts: FuzzCounts, native: boolean): Promise<Mutant> {
+export async function runMutant (dir: string, s: SeedBlock, seed: number, index: number, counts: FuzzCounts, native: boolean, opts: MutantOptions = {}): Promise<Mutant> {
   const r: Rng = rng((seed * 7919 + index * 104729) | 0)
   const path = join(dir, `m-${seed}-${index}.db`)
   const what: string[] = []
-  if (r() < 0.08) {
+  if (opts.varints === true) {
+    const b = Buffer.from(s.bytes)
+    for (let n = 1 + Math.floor(r() * r() * 3); n > 0; n--) what.push(varintMutant(b, s, r))
+    writeFileSync(path, b)
+  } else if (r() < 0.08) {
     copyFileSync(s.path, path)
     what.push(mutateSchema(path, r))
   } else {

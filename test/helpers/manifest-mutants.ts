@@ -5,6 +5,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildBlock } from '../../src/block/index.js'
 import { fixtureKey } from './chain.js'
+import { lengthenVarints } from './manifest-varints.js'
 import { rng } from './random-tables.js'
 
 export type Rng = () => number
@@ -139,6 +140,11 @@ export function mutateBytes (b: Buffer, s: SeedBlock, r: Rng): string {
   const cells = b.readUInt16BE(h + 3)
   const hsize = type === 0x05 || type === 0x02 ? 12 : 8
   const cell = (i: number): number => base + b.readUInt16BE(h + hsize + 2 * i)
+  // Varints in a longer form (manifest-varints.ts): the page's cells laid out again.
+  if (pg.kind !== 'overflow' && r() < 0.15) {
+    const w = lengthenVarints(b, pg.page, r)
+    if (w !== undefined) return `${pg.name}/${pg.kind} ${w}`
+  }
   const op = int(r, 10)
   if (pg.kind === 'overflow' || op === 0) {
     const at = base + (r() < 0.3 ? int(r, 16) : int(r, ps))
