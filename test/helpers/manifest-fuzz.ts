@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3'
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { computeManifest, inspectSchema, openBlockReadonly, readBlockFile, readBlockLean, readBlockPages, tableRoot, type BlockFile, type UserTable } from '../../src/block/index.js'
+import { CHUNK_ROWS, computeManifest, inspectSchema, openBlockReadonly, readBlockFile, readBlockLean, readBlockPages, tableRoot, tableRootParallel, type BlockFile, type TableRootPool, type UserTable } from '../../src/block/index.js'
 import { BtreeUnsupported } from '../../src/block/btree.js'
 import { fastChunkNodes, fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from '../../src/block/fast-rows.js'
 import { rowChunks } from '../../src/block/row-chunks.js'
@@ -30,8 +30,10 @@ export interface FuzzCounts {
   validated: number
   /** Of those, accepted. */
   accepted: number
+  /** Tables of quick_check-ok files with 65,536 rows or more compared through the pool. */
+  pooled: number
 }
-export const newCounts = (): FuzzCounts => ({ mutants: 0, quickOk: 0, tables: 0, fastAnswered: 0, validated: 0, accepted: 0 })
+export const newCounts = (): FuzzCounts => ({ mutants: 0, quickOk: 0, tables: 0, fastAnswered: 0, validated: 0, accepted: 0, pooled: 0 })
 
 type Answer = { rows: number, root: string } | { declined: string } | { error: string }
 
@@ -82,7 +84,7 @@ function fastAnswers (path: string, bytes: Buffer, plan: FastPlan, native: boole
  * The disagreements of one file's tables: with quick_check ok, a fast answer must be the
  * reference's (or a decline); with any verdict, the fast path must not throw anything but a decline.
  */
-function compareTables (path: string, bytes: Buffer, quickOk: boolean, native: boolean, counts: FuzzCounts): string[] {
+async function compareTables (path: string, bytes: Buffer, quickOk: boolean, native: boolean, counts: FuzzCounts, pool?: TableRootPool): Promise<string[]> {
   const found: string[] = []
   let db: Database.Database
   try { db = openBlockReadonly(path) } catch { return found }
@@ -98,6 +100,8 @@ function compareTables (path: string, bytes: Buffer, quickOk: boolean, native: b
         continue
       }
       if (quickOk) counts.tables++
+      // With a pool, its paths only (the others are the small blocks' fuzz's, and cost as much each).
+      if (pool !== undefined) { found.push(...await comparePool(path, bytes, db, t, pool, ref, quickOk, counts)); continue }
       if (plan === undefined) continue
       let answered = false
       for (const [how, a] of Object.entries(fastAnswers(path, bytes, plan, native))) {
@@ -114,6 +118,31 @@ function compareTables (path: string, bytes: Buffer, quickOk: boolean, native: b
   }
   return found
 }
+
+/**
+ * The table's root as a node computes it with its pool (tableRootParallel: a table of 65,536 rows
+ * or more in chunks over the pool's threads, and after a decline the reference's SQL chunks over
+ * them), from the file and from bytes held: the reference's answer when quick_check passed; with
+ * any verdict, nothing but SQLite's or a coded error.
+ */
+async function comparePool (path: string, bytes: Buffer, db: Database.Database, t: UserTable, pool: TableRootPool, ref: Answer, quickOk: boolean, counts: FuzzCounts): Promise<string[]> {
+  const found: string[] = []
+  for (const [how, source] of [['pool', undefined], ['pool held', bytes]] as const) {
+    let a: Answer
+    try { a = await tableRootParallel(path, db, t, pool, undefined, undefined, undefined, 'wasm', source) } catch (err) { a = { error: describeError(err) } }
+    if ('error' in a && !/^coded |^uncoded SqliteError/.test(a.error)) found.push(`${t.name} ${how}: threw ${a.error} (quick_check ${quickOk ? 'ok' : 'not ok'})`)
+    if (!quickOk) continue
+    if (!('rows' in ref)) {
+      if ('rows' in a) found.push(`${t.name} ${how}: ${a.rows} rows ${a.root.slice(0, 12)}, reference ${JSON.stringify(ref)}`)
+      continue
+    }
+    if (how === 'pool' && ref.rows >= POOL_MIN_ROWS) counts.pooled++
+    if (!('rows' in a) || a.rows !== ref.rows || a.root !== ref.root) found.push(`${t.name} ${how}: ${JSON.stringify(a).slice(0, 120)}, reference ${ref.rows} rows ${ref.root.slice(0, 12)}`)
+  }
+  return found
+}
+// Rows from which tableRootParallel hashes a rowid table over the pool's threads (parallel-roots.ts).
+const POOL_MIN_ROWS = 4 * CHUNK_ROWS
 
 function quickCheck (path: string): string {
   try {
@@ -151,7 +180,7 @@ function reseal (path: string): boolean {
 
 type Verdict = { code: string } | { tables: string } | { uncoded: string }
 
-async function validate (path: string, opts: { bytes?: Buffer }): Promise<Verdict> {
+async function validate (path: string, opts: { bytes?: Buffer, pool?: TableRootPool }): Promise<Verdict> {
   try {
     const f = await readBlockFile(path, { maxBytes: MAX_BYTES, ...opts })
     return { tables: JSON.stringify(f.tables) }
@@ -163,11 +192,11 @@ async function validate (path: string, opts: { bytes?: Buffer }): Promise<Verdic
 const reserved = (f: BlockFile | undefined): string | undefined => f === undefined ? undefined : JSON.stringify({ header: f.header, keyOps: f.keyOps, tables: f.tables })
 
 /** The re-sealed block on every validation path, and the page readers of its reserved tables. */
-async function compareValidation (path: string, counts: FuzzCounts): Promise<string[]> {
+async function compareValidation (path: string, counts: FuzzCounts, pool?: TableRootPool): Promise<string[]> {
   const found: string[] = []
   const bytes = readFileSync(path)
-  const plain = await validate(path, {})
-  const held = await validate(path, { bytes })
+  const plain = await validate(path, { pool })
+  const held = await validate(path, { bytes, pool })
   counts.validated++
   for (const v of [plain, held]) if ('uncoded' in v) found.push(`validation threw ${v.uncoded}`)
   if (JSON.stringify(plain) !== JSON.stringify(held)) found.push(`validation: ${JSON.stringify(plain).slice(0, 200)} from the file, ${JSON.stringify(held).slice(0, 200)} from bytes held`)
@@ -186,6 +215,8 @@ async function compareValidation (path: string, counts: FuzzCounts): Promise<str
 export interface MutantOptions {
   /** Only varints rewritten longer (manifest-varints.ts), on the user tables' b-tree pages. */
   varints?: boolean
+  /** A node's pool: tables' roots and the validation through it too (comparePool). */
+  pool?: TableRootPool
 }
 
 /** Varints of a user table's b-tree page rewritten longer (a few tries for a page where they fit). */
@@ -226,14 +257,14 @@ export async function runMutant (dir: string, s: SeedBlock, seed: number, index:
   try {
     const quick = quickCheck(path)
     if (quick === 'ok') counts.quickOk++
-    found.push(...compareTables(path, readFileSync(path), quick === 'ok', native, counts))
+    found.push(...await compareTables(path, readFileSync(path), quick === 'ok', native, counts, opts.pool))
     if (quick === 'ok' || r() < 0.1) {
       reseal(path)
       // Then, for some, the reserved tables' pages (the page readers against SQLite's reading).
       if (r() < 0.25) what.push(mutateReserved(path, r))
-      found.push(...await compareValidation(path, counts))
+      found.push(...await compareValidation(path, counts, opts.pool))
       // The re-sealed file's own tables (reseal may have moved the reserved tables' pages).
-      if (quickCheck(path) === 'ok') found.push(...compareTables(path, readFileSync(path), true, false, newCounts()))
+      if (opts.pool === undefined && quickCheck(path) === 'ok') found.push(...await compareTables(path, readFileSync(path), true, false, newCounts()))
     }
   } finally {
     if (found.length === 0) rmSync(path, { force: true })

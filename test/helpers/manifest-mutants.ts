@@ -60,12 +60,12 @@ export interface SeedBlock {
  * `small`: 33-72 rows a table (still past validation's threshold of 32 for the fast path) and
  * values of at most two pages, for the suite.
  */
-export async function seedBlock (dir: string, seed: number, small = false): Promise<SeedBlock> {
+export async function seedBlock (dir: string, seed: number, small = false, bigRows?: number): Promise<SeedBlock> {
   const r = rng(seed)
   const src = join(dir, `src-${seed}.db`)
   rmSync(src, { force: true })
   const db = new Database(src)
-  const pageSize = pick(r, [512, 1024, 1024, 4096, 4096, 8192, 65536])
+  const pageSize = pick(r, bigRows === undefined ? [512, 1024, 1024, 4096, 4096, 8192, 65536] : [1024, 4096])
   db.pragma(`page_size = ${pageSize}`)
   db.pragma(`encoding = '${pick(r, ['UTF-8', 'UTF-8', 'UTF-8', 'UTF-16le', 'UTF-16be'])}'`)
   const chosen = TABLES.filter((_, i) => i === 0 || r() < 0.5)
@@ -78,9 +78,11 @@ export async function seedBlock (dir: string, seed: number, small = false): Prom
       const ins = db.prepare(`INSERT OR IGNORE INTO ${name} VALUES (${Array(t.cols).fill('?').join(', ')})`)
       // Table b of a long run's block: past 4,096 rows, where the reference path reads the rows in
       // chunks that seek by rowid through the interior pages (small values past the first rows).
-      const n = name === 'b' && !small ? rows * 20 : rows
+      // `bigRows`: table a of that many rows (past 65,536, the pool's threads hash it in chunks).
+      const n = name === 'a' && bigRows !== undefined ? bigRows : name === 'b' && !small ? rows * 20 : rows
       for (let i = 0; i < n; i++) {
-        const vals = Array.from({ length: t.cols }, () => value(r, i < rows ? big : 40))
+        // (A table of `bigRows` rows has most of its values NULL past the first rows: its reads cost per value.)
+        const vals = Array.from({ length: t.cols }, () => i >= rows && bigRows !== undefined && r() < 0.6 ? null : value(r, i < rows ? big : 40))
         if (name === 'a' && r() < 0.3) vals[0] = null
         if (name === 'a' && vals[0] !== null) vals[0] = BigInt(Math.floor((r() - 0.5) * 2 ** 62))
         if (name === 'c') { vals[0] = `k${int(r, 1e6)}`; vals[1] = int(r, 10) }
