@@ -15,7 +15,7 @@ import { rowChunks } from '../../src/block/row-chunks.js'
 import { MerkleBuilder } from '../../src/crypto/index.js'
 import { isPetalError, toHex } from '../../src/util/index.js'
 import { MAX_BYTES, mutateBytes, mutateReserved, mutateSchema, pick, type Rng, type SeedBlock } from './manifest-mutants.js'
-import { lengthenVarints } from './manifest-varints.js'
+import { lengthenVarints, movePastEnd } from './manifest-varints.js'
 import { rng } from './random-tables.js'
 
 export interface FuzzCounts {
@@ -248,8 +248,11 @@ export async function runMutant (dir: string, s: SeedBlock, seed: number, index:
     copyFileSync(s.path, path)
     what.push(mutateSchema(path, r))
   } else {
-    const b = Buffer.from(s.bytes)
+    let b: Buffer = Buffer.from(s.bytes)
     for (let n = 1 + Math.floor(r() * r() * 3); n > 0; n--) what.push(mutateBytes(b, s, r))
+    // A page past the header's database size.
+    const moved = r() < 0.05 ? movePastEnd(b, s.pages.filter(p => p.kind === 'internal').map(p => p.page), r) : undefined
+    if (moved !== undefined) { b = moved[0]; what.push(moved[1]) }
     writeFileSync(path, b)
   }
   counts.mutants++

@@ -268,7 +268,9 @@ const SCHEMA_EDITS: Array<[RegExp, string]> = [
   [/ REAL/, ' TEXT'], [/ REAL/, ' INTEGER'], [/ REAL/, ''], [/ INTEGER/, ' REAL'], [/ TEXT/, ' BLOB'], [/ TEXT/, ' REAL'],
   [/, x\)/, ', x DEFAULT 3)'], [/, z\)/, ', z, extra)'], [/, z\)/, ')'], [/\(x, /, '(x REAL, '], [/INTEGER PRIMARY KEY/, 'INT PRIMARY KEY'],
   [/INTEGER PRIMARY KEY/, 'INTEGER PRIMARY KEY DESC'], [/ STRICT$/, ''], [/\) WITHOUT ROWID/, ', extra) WITHOUT ROWID'], [/k TEXT/, 'k TEXT COLLATE NOCASE'],
-  [/n NUMERIC/, 'n DATE'], [/ x\)/, ' x REAL)'], [/, n\)/, ' DESC, n)'], [/ NOT NULL/, ''], [/q DEFAULT 5/, 'q'], [/b BLOB/, 'b REAL']
+  [/n NUMERIC/, 'n DATE'], [/ x\)/, ' x REAL)'], [/, n\)/, ' DESC, n)'], [/ NOT NULL/, ''], [/q DEFAULT 5/, 'q'], [/b BLOB/, 'b REAL'],
+  // A WITHOUT ROWID table's key in another order or shorter: quick_check does not check its order.
+  [/PRIMARY KEY \(k, n\)/, 'PRIMARY KEY (n, k)'], [/PRIMARY KEY \(k, n\)/, 'PRIMARY KEY (k)'], [/r REAL PRIMARY KEY, v\)/, 'r REAL, v PRIMARY KEY)']
 ]
 
 /** Change one user table's DDL in sqlite_schema (the file stays one SQLite opens). */
@@ -309,6 +311,10 @@ export function mutateReserved (path: string, r: Rng): string {
   const b = readFileSync(path)
   const ps = b.readUInt16BE(16) === 1 ? 65536 : b.readUInt16BE(16)
   const what: string[] = []
+  // Varints in a longer form (manifest-varints.ts), for the lean reader and readBlockPages.
+  const page = pick(r, pages)
+  const longer = page !== undefined && r() < 0.3 ? lengthenVarints(b, page, r) : undefined
+  if (longer !== undefined) { writeFileSync(path, b); return `reserved ${longer}` }
   for (let n = 1 + int(r, 3); n > 0 && pages.length > 0; n--) {
     const page = pick(r, pages)
     const at = (page - 1) * ps + (r() < 0.33 ? int(r, 16) : int(r, ps))

@@ -207,3 +207,34 @@ export function setSerialType (b: Buffer, page: number, cell: number, field: num
   c.lens.payload = Math.max(c.lens.payload, varintLength(c.payload))
   return layOut(b, base, base + (page === 1 ? 100 : 0), usable, cells)
 }
+
+/**
+ * A user table's child page moved past the end of the file (its old page put on the freelist) and
+ * the header's database size left as it was, updated, or made not authoritative (version-valid-for
+ * changed): SQLite reads the header's size when it is authoritative, else the file's; the fast
+ * path reads the file's. Returns the new file and what it did (undefined: no interior page).
+ */
+export function movePastEnd (b: Buffer, interior: readonly number[], r: Rng): [Buffer, string] | undefined {
+  const ps = b.readUInt16BE(16) === 1 ? 65536 : b.readUInt16BE(16)
+  const page = interior[int(r, interior.length)]
+  if (page === undefined) return undefined
+  const h = (page - 1) * ps + (page === 1 ? 100 : 0)
+  const cells = b.readUInt16BE(h + 3)
+  const i = int(r, cells + 1)
+  const ptr = i === cells ? h + 8 : (page - 1) * ps + b.readUInt16BE(h + 12 + 2 * i)
+  const child = b.readUInt32BE(ptr)
+  const pages = b.length / ps
+  if (child < 2 || child > pages) return undefined
+  const out = Buffer.concat([b, b.subarray((child - 1) * ps, child * ps)])
+  out.writeUInt32BE(pages + 1, ptr)
+  // The old page: a freelist trunk of no leaves, first in the list.
+  const old = (child - 1) * ps
+  out.fill(0, old, old + ps)
+  out.writeUInt32BE(out.readUInt32BE(32), old)
+  out.writeUInt32BE(child, 32)
+  out.writeUInt32BE(out.readUInt32BE(36) + 1, 36)
+  const how = int(r, 3)
+  if (how === 1) out.writeUInt32BE(pages + 1, 28)
+  if (how === 2) out.writeUInt32BE(out.readUInt32BE(92) + 1, 92)
+  return [out, `p${child} moved to p${pages + 1}, header size ${['left', 'updated', 'not authoritative'][how] ?? ''}`]
+}
