@@ -7,7 +7,9 @@ import { readKeyOps, type KeyOpRow } from './keyops.js'
 import { rowsRootOf, tableRoot, type TableEntry } from './manifest.js'
 import { tableRootParallel, type TableRootPool } from './parallel-roots.js'
 import { planFastTable, WASM_AFTER_ROWS, type FastPlan } from './fast-rows.js'
-import type { TableShare } from './shared-roots.js'
+import type { SharedTable, TableShare } from './shared-roots.js'
+import { BtreeUnsupported } from './btree.js'
+import { offerEarly, takeEarly, type EarlyTable } from './read-early.js'
 import { emptyObjects, inspectSchema, readSchemaRows, schemaObjectsOf, type SchemaRows, type UserTable } from './schema.js'
 import { checkSqliteBytes, checkSqliteFile, type SqliteHeader } from './sqlite-header.js'
 import { pageOne, recallSchema, rememberSchema } from './schema-memo.js'
@@ -91,6 +93,7 @@ async function readOnce (path: string, options: ReadBlockOptions): Promise<Block
   const db = openBlockReadonly(path, options.ownDownload === true ? { mapOwnDownload: sqlite.size } : options.bytes !== undefined ? { held: options.bytes } : {})
   const m = options.meter
   let failed = true
+  let early: Map<string, EarlyTable> | undefined
   try {
     // One read transaction for every statement below: on its own, each statement took and
     // released the file's shared lock and re-checked its header (about half of a small block's
@@ -102,11 +105,13 @@ async function readOnce (path: string, options: ReadBlockOptions): Promise<Block
     // so a file SQLite cannot open fails here with the code it failed with at that prepare.
     db.exec('BEGIN; PRAGMA schema_version')
     if (options.quickCheck !== false) m?.stage('checking', sqlite.size)
+    // Large tables hashed by idle threads while this one runs quick_check (read-early.ts).
+    if (options.share !== undefined && options.quickCheck !== false && options.checkManifest !== false && options.knownTables === undefined) early = offerEarly(db, path, options.share, options.bytes)
     const file = guardSqlite(path, () => readOpen(db, path, sqlite, options))
     if (file.header.version === 2 && options.checkManifest !== false) {
       if (options.knownTables === undefined) {
         m?.stage('hashing rows', sqlite.size)
-        await checkTableRoots(db, file, options.pool, options.signal, m, options.share, options.bytes)
+        await checkTableRoots(db, file, options.pool, options.signal, m, options.share, options.bytes, early)
       } else {
         checkKnownRoots(file, options.knownTables)
       }
@@ -120,6 +125,8 @@ async function readOnce (path: string, options: ReadBlockOptions): Promise<Block
   } catch (err) {
     throw isPetalError(err) || isEnvironmentFailure(err) ? err : sqliteFailure(err, path)
   } finally {
+    // Offers not taken (a refused block): no thread takes another of their chunks.
+    for (const e of early?.values() ?? []) e.shared.cancel()
     // A refused block's connection is not kept for the next (held-db.ts).
     closeBlockDb(db, failed)
   }
@@ -130,7 +137,7 @@ const FEW_ROWS = 32
 const FEW_ROWS_MAX_FILE = 64 * 1024
 
 /** The expensive manifest step: every table's rows hash to its recorded count and root. */
-async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | undefined, signal?: AbortSignal, m?: WorkMeter, share?: TableShare, bytes?: Buffer): Promise<void> {
+async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | undefined, signal?: AbortSignal, m?: WorkMeter, share?: TableShare, bytes?: Buffer, early?: Map<string, EarlyTable>): Promise<void> {
   const claimed = new Map(file.tables.map(t => [t.name, t]))
   // The claimed row counts only size the progress; the roots are what is checked.
   const total = file.tables.reduce((n, t) => n + t.rows, 0)
@@ -147,10 +154,23 @@ async function checkTableRoots (db: Db, file: BlockFile, pool: TableRootPool | u
     // 'auto' its first rows went through the JavaScript encoder, whose code every fresh thread then
     // compiled. The claim only picks the encoder (both give the same leaves); the root is the check.
     const mode = c !== undefined && c.rows >= WASM_AFTER_ROWS ? 'wasm' : undefined
-    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : await tableRootParallel(file.path, db, t, pool, signal, onRows, share, mode, bytes, planOf(db, t))
+    const plan = few ? null : planOf(db, t)
+    const offered = takeEarly(early, t, plan)
+    if (few) offered?.cancel()
+    const { rows, root } = few ? tableRoot(db, t, signal, onRows) : (offered === undefined ? undefined : sharedRoot(offered, signal, onRows)) ?? await tableRootParallel(file.path, db, t, pool, signal, onRows, share, mode, bytes, offered === undefined ? plan : null)
     if (rows !== c?.rows || root !== c.root) {
       throw new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: rows of ${JSON.stringify(t.name)} do not hash to its recorded root`, { details: { table: t.name } })
     }
+  }
+}
+
+/** An offered table's root (shared-roots.ts), or undefined where the page reader declines (then the reference decides). */
+function sharedRoot (offered: SharedTable, signal?: AbortSignal, onRows?: (n: number) => void): { rows: number, root: string } | undefined {
+  try {
+    return offered.finish(signal, onRows)
+  } catch (err) {
+    if (err instanceof BtreeUnsupported) return undefined
+    throw err
   }
 }
 

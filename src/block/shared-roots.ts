@@ -71,13 +71,38 @@ export class TableShare {
    * any thread that joins hash; undefined when the table is too small to share.
    */
   root (path: string, plan: FastPlan, pages: number[], cells: number[], signal?: AbortSignal, onRows?: (n: number) => void): { rows: number, root: string } | undefined {
+    const offered = this.offer(path, plan, pages, cells)
+    return offered === undefined ? undefined : offered.finish(signal, onRows)
+  }
+
+  /**
+   * The table's chunks offered to idle threads now, for this thread to take its part of and fold
+   * later (finish), or to withdraw (cancel): read.ts offers a block's large tables before its
+   * quick_check, so that another thread hashes them meanwhile. Undefined when too small to share.
+   */
+  offer (path: string, plan: FastPlan, pages: number[], cells: number[]): SharedTable | undefined {
     const chunks = chunksOf(cells, SHARE_CHUNK_ROWS)
     if (chunks.reduce((n, c) => n + c.take, 0) < SHARE_MIN_ROWS) return undefined
     const shared = new Uint32Array(new SharedArrayBuffer(pages.length * 4))
     shared.set(pages)
     const offer: Offer = { path, plan, pages: shared.buffer, chunks, control: new SharedArrayBuffer(4 * (1 + chunks.length)), nodes: new SharedArrayBuffer(SLOT * chunks.length) }
-    const control = new Int32Array(offer.control)
     this.channel.postMessage(offer)
+    return new SharedTable(offer)
+  }
+}
+
+/** A table offered to idle threads (TableShare.offer). */
+export class SharedTable {
+  private readonly control: Int32Array
+  constructor (private readonly offer: Offer) { this.control = new Int32Array(offer.control) }
+
+  /** No thread takes another chunk (a block refused before its manifest, an abort). */
+  cancel (): void { Atomics.store(this.control, 0, this.offer.chunks.length) }
+
+  /** Take the chunks no thread has taken yet, then fold every chunk's subtrees in order: the table's row count and root. */
+  finish (signal?: AbortSignal, onRows?: (n: number) => void): { rows: number, root: string } {
+    const { offer, control } = this
+    const chunks = offer.chunks
     const mine: Array<Array<{ hash: Uint8Array, size: number }> | undefined> = []
     try {
       for (let i = Atomics.add(control, 0, 1); i < chunks.length; i = Atomics.add(control, 0, 1)) {
@@ -86,7 +111,7 @@ export class TableShare {
       }
     } finally {
       // A failure or an abort: no helper takes another chunk.
-      Atomics.store(control, 0, chunks.length)
+      this.cancel()
     }
     const tree = new MerkleBuilder()
     let rows = 0
