@@ -7,27 +7,23 @@ import { closeOrLeave, openSqliteReadonly } from './sqlite.js'
 import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
 import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
 import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
-import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
+import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { dataFileExists } from './data-file.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
 import { loadWalCheck } from './wal-index.js'
-import { migrateIndex, viewAsVersion2 } from './index-migrate.js'
+import { migrateIndex, Version1View } from './index-migrate.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
  * tables, and the signatory set of the canonical chain. It is derived from the block files and
  * can be rebuilt from them (`petal reindex`). Writers serialise on its IndexWriteLock.
  */
-/** A canonical block's file as the index records it: height, hash, seal, size (IndexDb.canonicalFiles). */
-export type CanonicalFile = [height: number, hash: string, seal: string, size: number]
-
 export class IndexDb {
   private readonly db: Database.Database
   private readonly writeLock: IndexWriteLock
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
-  /** tipHash()'s statement, plucked. */
-  private tipHashStmt: Database.Statement<unknown[], string> | undefined
+  private tipHashStmt: Database.Statement<unknown[], string> | undefined // tipHash()'s statement, plucked
   private canonicalFilesStmt: Database.Statement<unknown[], CanonicalFile> | undefined
   // smallPageCache's passes in progress (the first cuts the cache, the last to end restores it), and the size before.
   private scans = 0
@@ -38,6 +34,7 @@ export class IndexDb {
    * whose rows are `R`: the SQL of this file against the schema above decides that.
    */
   private stmt<R = unknown> (sql: string): Database.Statement<unknown[], R> {
+    this.v1View &&= this.v1View.follow()
     const cached = this.statements.get(sql)
     if (cached !== undefined) return cached as Database.Statement<unknown[], R>
     const st = this.db.prepare<unknown[], R>(sql)
@@ -50,7 +47,8 @@ export class IndexDb {
   /** Signed checkpoints this node made or received. */
   readonly checkpoints: CheckpointTable
 
-  private constructor (db: Database.Database, recordPath: string) {
+  /** `v1View`: a reader's views of an index of version 1, until another process moves it. */
+  private constructor (db: Database.Database, recordPath: string, private v1View: Version1View | undefined) {
     this.db = db
     this.writeLock = new IndexWriteLock(db, recordPath)
     this.tree = new ChainTreeTable(db, () => { this.assertTx() })
@@ -65,6 +63,7 @@ export class IndexDb {
    */
   static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
     let db: Database.Database | undefined
+    let v1View: Version1View | undefined
     // SQLite would block for ever reading a named pipe, and follow a link anywhere.
     dataFileExists(path, 'chain index')
     try {
@@ -90,16 +89,16 @@ export class IndexDb {
         // (in the connection's own temp schema) until a writer creates and fills the real ones.
         db.exec((CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA).replaceAll('CREATE TABLE', 'CREATE TEMP TABLE').replace(/CREATE INDEX[^;]*;/g, ''))
       }
-      let v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
+      const v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
       // Version 1 (block_tables keyed by hash): a writer moves it, a reader reads it as it is. Not a
       // reader's quiet repair (`wait: false`): its own read-only connection, open already, reads version 1.
-      if (v === '1' && options.readonly !== true) { if (options.wait === false) throw new Error('schema version 1, left for a writer to move'); migrateIndex(db); v = SCHEMA_VERSION } else if (v === '1') viewAsVersion2(db)
+      if (v === '1' && options.readonly !== true) { if (options.wait === false) throw new Error('schema version 1, left for a writer to move'); migrateIndex(db) } else if (v === '1') v1View = new Version1View(db)
       else if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
     } catch (err) {
       db?.close()
       throw indexOpenFailure(err, path)
     }
-    return new IndexDb(db, join(dirname(path), WRITER_RECORD))
+    return new IndexDb(db, join(dirname(path), WRITER_RECORD), v1View)
   }
 
   /** Close the connection (or leave it for the process's exit: closeOrLeave). */
@@ -192,6 +191,7 @@ export class IndexDb {
    */
   readTransaction<T> (fn: () => T): T {
     if (this.db.inTransaction) return fn()
+    this.v1View &&= this.v1View.follow()
     this.db.exec('BEGIN')
     try {
       return fn()

@@ -48,7 +48,34 @@ export function migrateIndex (db: Database.Database): void {
  * `blocks.id` (both layouts of version 1 key `block_tables` by hash; WITHOUT ROWID `blocks` has no
  * rowid). The statements of index-db.ts then read it unchanged.
  */
-export function viewAsVersion2 (db: Database.Database): void {
-  db.exec(`CREATE TEMP VIEW blocks AS SELECT hash AS id, ${BLOCK_COLUMNS} FROM main.blocks;
-    CREATE TEMP VIEW block_tables AS SELECT hash AS block, name, sql, rows, root FROM main.block_tables;`)
+export class Version1View {
+  /** data_version when the index was last found of version 1 outside a transaction. */
+  private seen: number
+
+  constructor (private readonly db: Database.Database) {
+    db.exec(`CREATE TEMP VIEW blocks AS SELECT hash AS id, ${BLOCK_COLUMNS} FROM main.blocks;
+      CREATE TEMP VIEW block_tables AS SELECT hash AS block, name, sql, rows, root FROM main.block_tables;`)
+    this.seen = this.dataVersion()
+  }
+
+  /**
+   * This view, or undefined once another process has moved the index to version 2 (a `petal serve`
+   * left running while a newer Petal's node or pull opens it for writing): the views, which name the
+   * old columns, are dropped, and the connection's statements read the new tables (SQLite prepares
+   * them again; before, every read of a block's tables failed `no such column` until a restart).
+   * Looked at only when another connection has committed; a transaction's older snapshot of
+   * version 1 keeps the views, and the next call looks again.
+   */
+  follow (): Version1View | undefined {
+    const now = this.dataVersion()
+    if (now === this.seen) return this
+    if (this.db.prepare<[], string>("SELECT value FROM main.meta WHERE key = 'schema_version'").pluck().get() === SCHEMA_VERSION) {
+      this.db.exec('DROP VIEW temp.blocks; DROP VIEW temp.block_tables;')
+      return undefined
+    }
+    if (!this.db.inTransaction) this.seen = now
+    return this
+  }
+
+  private dataVersion (): number { return Number(this.db.pragma('data_version', { simple: true })) }
 }

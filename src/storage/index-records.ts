@@ -29,6 +29,9 @@ export interface KeyOpRecord { keyId: string, op: 'A' | 'R', pubkey: string, sig
 /** A signatory of the canonical chain with the heights that added and revoked it. */
 export interface SignerRecord { keyId: string, pubkey: string, addedAt: number, revokedAt: number | null }
 
+/** A canonical block's file as the index records it: height, hash, seal, size (IndexDb.canonicalFiles). */
+export type CanonicalFile = [height: number, hash: string, seal: string, size: number]
+
 /** One user table of a block (the query engine's catalog). */
 export interface TableRecord { name: string, sql: string, rows: number, root: string }
 

@@ -109,6 +109,29 @@ describe('chain.db of schema version 1', () => {
     expect(blocksDump(path).version).toBe('1')
   })
 
+  it('a reader left open across another connection\'s move reads the new tables from its next statement (a snapshot taken before, the old ones)', async () => {
+    const path = join(tmpDir(), 'chain.db')
+    await fill(path)
+    const expected = answersOf(path, true)
+    rewriteAsVersion1(path)
+    const reader = IndexDb.open(path, { readonly: true })
+    try {
+      expect(answers(reader)).toEqual(expected)
+      // Moved while the reader's snapshot is of version 1: it reads that snapshot through its views.
+      reader.readTransaction(() => {
+        expect(reader.tablesOf(record(2, true).hash)).toEqual(tables(2))
+        IndexDb.open(path).close()
+        expect(blocksDump(path).version).toBe('2')
+        expect(answers(reader)).toEqual(expected)
+      })
+      // Then the moved index (before: 'no such column: hash' at every read of a block's tables).
+      expect(answers(reader)).toEqual(expected)
+      expect(reader.readTransaction(() => answers(reader))).toEqual(expected)
+    } finally {
+      reader.close()
+    }
+  })
+
   for (const point of ['index-migrate:copied', 'index-migrate:done']) {
     it(`a writer killed (-9) inside the move (${point}) leaves version 1 whole, and the next writer moves it with every row`, async () => {
       const path = join(tmpDir(), 'chain.db')
