@@ -4,10 +4,10 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
-import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode } from '../storage/index.js'
+import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode, showIndexMoves } from '../storage/index.js'
 import { abortable, createLogger, formatLogRecord, isLogLevel, LazyAbort, logRecordWithDir, LOG_LEVELS, runStopSteps, shellWord, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
-import { Progress } from './progress.js'
+import { Progress, type ProgressMode } from './progress.js'
 import { readInputFile } from './input.js'
 import { outputFileFailure } from './output-failure.js'
 
@@ -95,6 +95,9 @@ export class CliContext {
     if (!isLogLevel(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LOG_LEVELS.join(', ')}`)
     // A log line's `petal …` commands name the user's --dir, as its errors' hints do (`petal run`'s too).
     this.logger = createLogger(r => { stderr(formatLogRecord(logRecordWithDir(r, opts.dir)) + '\n') }, level)
+    // A writer's move of chain.db to schema 2 (seconds at a million blocks) on a terminal, or with
+    // --json; nothing on a pipe or in a log (docs/data-directory.md, "chain.db").
+    showIndexMoves(() => this.progress('chain.db', undefined, opts.json === true ? 'json' : io.stderrIsTTY ? 'tty' : 'off'))
   }
 
   /** Aborted by Ctrl-C, SIGTERM or a failed write of stdout (start.ts). */
@@ -222,8 +225,8 @@ export class CliContext {
    * A progress display on stderr for `label`'s work, in bytes unless `unit` says otherwise: one
    * line redrawn on a terminal, plain lines when stderr is a pipe or file, JSON lines with --json.
    */
-  progress (label: string, unit?: string): Progress {
-    const p = new Progress({ label, unit, mode: this.out.json ? 'json' : this.io.stderrIsTTY ? 'tty' : 'lines', write: this.io.stderr })
+  progress (label: string, unit?: string, mode: ProgressMode = this.out.json ? 'json' : this.io.stderrIsTTY ? 'tty' : 'lines'): Progress {
+    const p = new Progress({ label, unit, mode, write: this.io.stderr })
     this.bars.push(p)
     return p
   }

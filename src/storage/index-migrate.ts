@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { failpoint } from '../util/index.js'
+import { failpoint, type WorkProgress } from '../util/index.js'
 import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION } from './index-records.js'
 
 // chain.db of schema version 1 (`block_tables` keyed by the block's hash) moved to version 2
@@ -16,30 +16,66 @@ function blockIndexes (): string {
   return SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE (UNIQUE )?INDEX IF NOT EXISTS \w+ ON blocks\(/.test(s)).join(';\n') + ';'
 }
 
+/** What shows a move's progress: its updates as it goes, then its end. */
+export interface MoveProgress { update: (p: WorkProgress) => void, end: () => void }
+
+let showMove: (() => MoveProgress) | undefined
+
+/**
+ * How this process shows the moves it makes (the CLI's: a line on a terminal, objects with --json),
+ * or undefined for none. A move is synchronous (one transaction, ~16 s at 1,000,000 blocks), so
+ * the display is written to between its statements.
+ */
+export function showIndexMoves (make: (() => MoveProgress) | undefined): void { showMove = make }
+
+// Rows a statement of the move copies between two updates of its progress.
+const CHUNK = 16_384
+
 /**
  * Move an index of version 1 to version 2 in one transaction (SQLite's DDL is transactional: a kill
  * leaves the old layout or the new, never a mix). Both layouts of version 1 move: rowid tables
  * (since session 25; `blocks` keeps its rowids as `id`, so its rows keep their order) and WITHOUT
  * ROWID ones (before; ids given by height). `block_tables` is copied in (id, name) order. The two
  * indexes nothing reads (UNUSED_INDEXES) go with the old tables. Called by a writer's open only.
+ * Copied `chunk` blocks a statement, showing progress in the index's bytes between them.
  */
-export function migrateIndex (db: Database.Database): void {
-  db.transaction(() => {
-    // Looked at again inside the write transaction: another writer may have moved it meanwhile.
-    if (db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() !== '1') return
-    const withoutRowid = db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = 'blocks'").pluck().get() === 1
-    db.exec(newTables('_v2'))
-    db.exec(withoutRowid
-      ? `INSERT INTO blocks_v2 (${BLOCK_COLUMNS}) SELECT ${BLOCK_COLUMNS} FROM blocks ORDER BY height, canonical DESC, hash`
-      : `INSERT INTO blocks_v2 (id, ${BLOCK_COLUMNS}) SELECT rowid, ${BLOCK_COLUMNS} FROM blocks ORDER BY rowid`)
-    db.exec(`INSERT INTO block_tables_v2 (block, name, sql, rows, root)
-      SELECT b.id, t.name, t.sql, t.rows, t.root FROM block_tables t JOIN blocks_v2 b ON b.hash = t.hash ORDER BY b.id, t.name`)
-    failpoint('index-migrate:copied')
-    db.exec('DROP TABLE block_tables; DROP TABLE blocks; ALTER TABLE blocks_v2 RENAME TO blocks; ALTER TABLE block_tables_v2 RENAME TO block_tables;')
-    db.exec(blockIndexes())
-    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
-    failpoint('index-migrate:done')
-  }).immediate()
+export function migrateIndex (db: Database.Database, chunk = CHUNK): void {
+  let shown: MoveProgress | undefined
+  try {
+    db.transaction(() => {
+      // Looked at again inside the write transaction: another writer may have moved it meanwhile.
+      if (db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() !== '1') return
+      const withoutRowid = db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = 'blocks'").pluck().get() === 1
+      db.exec(newTables('_v2'))
+      const total = Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }))
+      shown = showMove?.()
+      // Each step's share of the whole, as its share of a move's time (docs/performance/catchup.md, "Session 46: chain.db (index46)").
+      const show = (phase: string, start: number, end: number, from: number, to: number, at: number): void => {
+        shown?.update({ phase, done: Math.round(total * (start + (end - start) * (to > from ? (Math.min(at, to) - from) / (to - from) : 1))), total })
+      }
+      // The WITHOUT ROWID layout's blocks by height (its index blocks_side on (canonical, height) finds a range), in the order that gives them their ids.
+      const [from, to] = db.prepare<[], [number | null, number | null]>(withoutRowid ? 'SELECT min(height), max(height) FROM blocks' : 'SELECT min(rowid), max(rowid) FROM blocks').raw().get() ?? [null, null]
+      const blocks = db.prepare(withoutRowid
+        ? `INSERT OR FAIL INTO blocks_v2 (${BLOCK_COLUMNS}) SELECT ${BLOCK_COLUMNS} FROM blocks WHERE canonical IN (1, 0) AND height >= ? AND height < ? ORDER BY height, canonical DESC, hash`
+        : `INSERT OR FAIL INTO blocks_v2 (id, ${BLOCK_COLUMNS}) SELECT rowid, ${BLOCK_COLUMNS} FROM blocks WHERE rowid >= ? AND rowid < ? ORDER BY rowid`)
+      for (let at = from ?? 0; from !== null && to !== null && at <= to; at += chunk) { blocks.run(at, at + chunk); show('moving blocks', 0, 0.55, from, to, at + chunk) }
+      // Every row or none (a row the ranges missed would be lost with the old table).
+      if (db.prepare('SELECT (SELECT count(*) FROM blocks) - (SELECT count(*) FROM blocks_v2)').pluck().get() !== 0) throw new Error('the move of chain.db to schema version 2 missed rows of blocks')
+      const [first, last] = db.prepare<[], [number | null, number | null]>('SELECT min(id), max(id) FROM blocks_v2').raw().get() ?? [null, null]
+      const tables = db.prepare(`INSERT OR FAIL INTO block_tables_v2 (block, name, sql, rows, root)
+        SELECT b.id, t.name, t.sql, t.rows, t.root FROM blocks_v2 b JOIN block_tables t ON t.hash = b.hash WHERE b.id >= ? AND b.id < ? ORDER BY b.id, t.name`)
+      for (let at = first ?? 0; first !== null && last !== null && at <= last; at += chunk) { tables.run(at, at + chunk); show('moving tables', 0.55, 0.9, first, last, at + chunk) }
+      failpoint('index-migrate:copied')
+      db.exec('DROP TABLE block_tables; DROP TABLE blocks; ALTER TABLE blocks_v2 RENAME TO blocks; ALTER TABLE block_tables_v2 RENAME TO block_tables;')
+      show('indexing', 0.9, 0.92, 0, 0, 0)
+      db.exec(blockIndexes())
+      show('indexing', 0.92, 1, 0, 0, 0)
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
+      failpoint('index-migrate:done')
+    }).immediate()
+  } finally {
+    shown?.end()
+  }
 }
 
 /**

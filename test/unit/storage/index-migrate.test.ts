@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { IndexDb, type BlockRecord, type TableRecord } from '../../../src/storage/index.js'
+import { IndexDb, showIndexMoves, type BlockRecord, type TableRecord } from '../../../src/storage/index.js'
+import { migrateIndex } from '../../../src/storage/index-migrate.js'
+import type { WorkProgress } from '../../../src/util/index.js'
 import { blocksDump, rewriteAsVersion1 } from '../../helpers/index-v1.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -95,6 +97,36 @@ describe('chain.db of schema version 1', () => {
       const heights = db.prepare('SELECT height FROM blocks WHERE canonical = 1 ORDER BY id').pluck().all() as number[]
       expect(heights).toEqual([...heights].sort((a, b) => a - b))
       db.close()
+    })
+  }
+
+  for (const withoutRowid of [false, true]) {
+    it(`${withoutRowid ? 'WITHOUT ROWID' : 'rowid tables'}: moved a few blocks a statement (side blocks at the bounds), every answer is the same, and its progress goes to the whole index's bytes`, async () => {
+      const path = join(tmpDir(), 'chain.db')
+      await fill(path)
+      const expected = answersOf(path, true)
+      rewriteAsVersion1(path, withoutRowid)
+      const seen: Array<WorkProgress | 'end'> = []
+      showIndexMoves(() => ({ update: p => seen.push(p), end: () => seen.push('end') }))
+      try {
+        const db = new Database(path)
+        const bytes = Number(db.pragma('page_count', { simple: true })) * 4096
+        migrateIndex(db, 7) // bounds at heights 7, 14, 21 (a side block), 28, 35
+        db.close()
+        expect(answersOf(path, true)).toEqual(expected)
+        expect(seen.at(-1)).toBe('end')
+        const updates = seen.filter((p): p is WorkProgress => p !== 'end')
+        expect(new Set(updates.map(p => p.phase))).toEqual(new Set(['moving blocks', 'moving tables', 'indexing']))
+        expect(updates.length).toBeGreaterThan(8)
+        expect(updates.every(p => p.total >= bytes)).toBe(true)
+        expect(updates.map(p => p.done)).toEqual(updates.map(p => p.done).sort((a, b) => a - b))
+        expect(updates.at(-1)?.done).toBe(updates.at(-1)?.total)
+        seen.length = 0
+        IndexDb.open(path).close() // version 2 already: nothing to show
+        expect(seen).toEqual([])
+      } finally {
+        showIndexMoves(undefined)
+      }
     })
   }
 
