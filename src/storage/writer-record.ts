@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
-import { findInNamespace, formatTimestamp, isRecord, namedPid, pidNamespace, processAlive, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
+import { findInNamespace, formatTimestamp, isRecord, namedPid, pidDetails, pidNamespace, type PidDetails, processAlive, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
 
 /** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
 export const REINDEX_WORK = 'reindex'
@@ -116,18 +116,14 @@ export function writerPid (r: WriterRecord): string { return namedPid(r.pid, r.p
 
 /**
  * The record as an error's details give it (`--json`, the API: LOCK_TIMEOUT's and INDEX_BUSY's
- * `holder`, INDEX_CORRUPT's `rebuilder`), shaped as `petal status --json`'s node: `pid` is a pid
- * of this namespace or absent, so that a script that kills it never reaches another process. A
- * writer of another PID namespace has `other_pid_ns`, `ns_pid` (its pid there) and `pid_ns`.
+ * `holder`, INDEX_CORRUPT's `rebuilder`), shaped as `petal status --json`'s node (pidDetails).
  */
 export function writerDetails (r: WriterRecord | undefined): WriterDetails | undefined {
-  if (r === undefined || sameNamespace(r.pid_ns)) return r
-  const { pid, here, ...rest } = r
-  return { ...(here === undefined ? {} : { pid: here }), other_pid_ns: true, ns_pid: pid, ...rest }
+  return r === undefined ? undefined : pidDetails(r)
 }
 
 /** writerDetails' shape: WriterRecord's where the writer is of this namespace. */
-export interface WriterDetails { pid?: number, other_pid_ns?: true, ns_pid?: number, pid_ns?: string, work: string, since: string }
+export type WriterDetails = PidDetails<Omit<WriterRecord, 'start'>>
 
 /** `pid 4242 (signimportblock data.db, since 2026-…Z)`, or a plain phrase without a record. */
 export function describeWriter (r: WriterRecord | undefined): string {

@@ -26,6 +26,23 @@ export function namedPid (pid: number, ns: string | undefined, here?: number): s
   return `pid ${pid} in another PID namespace${here === undefined ? '' : `, ${here} here`}`
 }
 
+/** pidDetails' shape: the record's fields, its pid as it can be used here (below). */
+export type PidDetails<T> = Omit<T, 'pid' | 'here'> & { pid?: number, other_pid_ns?: true, ns_pid?: number }
+
+/**
+ * A recorded process (node-state.json's node, writer.json's writer) as `--json` and errors'
+ * details give it (docs/data-directory.md): `pid` is a pid of this namespace or absent, so that a
+ * script that kills it never reaches another process. One of another PID namespace has
+ * `other_pid_ns`, `ns_pid` (its pid there) and `pid_ns`, and `pid` only where a pid here (`here`)
+ * names it. The one builder of that shape: `petal status --json` (cli) and the storage errors'
+ * `holder` and `rebuilder` both use it.
+ */
+export function pidDetails<T extends { pid: number, pid_ns?: string, here?: number }> (r: T): PidDetails<T> {
+  const { pid, here, ...rest } = r
+  if (sameNamespace(r.pid_ns)) return { pid, ...rest }
+  return { ...(here === undefined ? {} : { pid: here }), other_pid_ns: true, ns_pid: pid, ...rest }
+}
+
 /** The namespace of `kind` (pid, time) of process `pid` as /proc shows it ('' where it cannot be read: gone, or another user's). */
 function namespaceOf (pid: number | 'self', kind: 'pid' | 'time'): string {
   try {

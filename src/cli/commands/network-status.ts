@@ -1,5 +1,5 @@
 import { nodePid, otherNamespace, readNodeState, type LiveNode } from '../../node/state-file.js'
-import { hintWithDir, processStopState, resumeAdvice } from '../../util/index.js'
+import { hintWithDir, pidDetails, processStopState, resumeAdvice } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 
 /** The `status` extension: whether a node runs on this directory, its peers and sync state. */
@@ -18,16 +18,11 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
   }
 }
 
-/**
- * The file's fields for --json. A node in another PID namespace: `pid` is its pid here, absent
- * when none names it here (a script's `kill` must not reach another process), `ns_pid` its own.
- */
+/** The file's fields for --json, its pid as it can be used here (pidDetails). */
 function nodeJson (s: LiveNode): Record<string, unknown> {
   // state_lock says how readers judge the file, nothing about the node.
-  const { here, state_lock: _lock, ...file } = s
-  if (!otherNamespace(s)) return file
-  const { pid, ...rest } = file
-  return { ...(here === undefined ? {} : { pid: here }), other_pid_ns: true, ns_pid: pid, ...rest }
+  const { state_lock: _lock, ...file } = s
+  return pidDetails(file)
 }
 
 export function nodeLines (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'peer_id' | 'role' | 'pull' | 'verifying' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
