@@ -65,7 +65,7 @@ const STATE_LOCK = 'node-state.lock'
 const stateLocks = new Map<string, NodeLock>()
 // A take under way, per directory (writes that overlap share it), and each directory's count of
 // removeNodeState calls: a take that ends after one lets the lock go again.
-const taking = new Map<string, Promise<boolean>>()
+const taking = new Map<string, { gen: number, promise: Promise<boolean> }>()
 const removals = new Map<string, number>()
 
 /**
@@ -78,12 +78,15 @@ const removals = new Map<string, number>()
 async function holdStateLock (dir: string): Promise<boolean> {
   const key = resolve(dir)
   if (stateLocks.has(key)) return true
+  // A take begun before the file's last removal ends in false: a write after it takes anew.
+  const gen = removals.get(key) ?? 0
   let take = taking.get(key)
-  if (take === undefined) {
-    take = takeStateLock(key).finally(() => { taking.delete(key) })
+  if (take === undefined || take.gen !== gen) {
+    const promise = takeStateLock(key).finally(() => { if (taking.get(key)?.promise === promise) taking.delete(key) })
+    take = { gen, promise }
     taking.set(key, take)
   }
-  return await take
+  return await take.promise
 }
 
 async function takeStateLock (key: string): Promise<boolean> {
