@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { Ingest } from '../../ingest/index.js'
 import type { BundleDocument, ConsistencyDocument } from '../../proof/index.js'
-import { errorMessage, shellWord } from '../../util/index.js'
+import { errorMessage, pausepoint, shellWord } from '../../util/index.js'
 import { heightOption, intOption } from '../args.js'
 import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -73,16 +73,20 @@ export function register (program: Command, action: Action): void {
         let height = o.height
         let table = o.table
         const rows: Array<{ rowid: bigint } | { index: number }> = [...o.rowid.map(r => ({ rowid: BigInt(r) })), ...o.index.map(index => ({ index }))]
+        let ownBlock: { hash: string, pending: () => Error } | undefined
         if (o.receipt !== undefined) {
           if (o.height !== undefined || rows.length > 0) throw new UsageError('--receipt names the row itself: leave out --height, --table, --rowid and --index', `\`petal prove --receipt ${shellWord(o.receipt)}\``)
           const ingest = Ingest.open({ chain, readonly: true, logger: ctx.logger })
           ctx.onClose(async () => { await ingest.close() })
           const r = ingest.receipt(o.receipt)
           if (r === undefined) throw new UsageError(`no receipt ${JSON.stringify(o.receipt)} in ${ctx.dir}`, 'a receipt is answered by the data directory that issued it (give it with --dir); ids look like abcdefgh-42')
-          if (r.sealed === undefined) throw new p.ProofError('PROOF_ROW_PENDING', `receipt ${o.receipt}: its row is not sealed into a block yet`, { hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again', details: { receipt: o.receipt } })
+          const pending = (): Error => new p.ProofError('PROOF_ROW_PENDING', `receipt ${o.receipt ?? ''}: its row is not sealed into a canonical block now`, { hint: `wait for the next seal (\`petal receipt ${shellWord(o.receipt ?? '')}\` tells when), then ask again`, details: { receipt: o.receipt ?? '' } })
+          if (r.sealed === undefined) throw pending()
           height = r.sealed.height
           table = r.sealed.table
           rows.push({ rowid: BigInt(r.sealed.rowid) })
+          ownBlock = { hash: r.sealed.blockHash, pending }
+          await pausepoint('prove:receipt-read', ctx.signal)
         }
         if (height === undefined || table === undefined || rows.length === 0) {
           throw new UsageError('name the rows to prove: --height H --table T --rowid R, or --receipt ID', 'petal prove --height 2 --table people --rowid 3 -o proof.json')
@@ -91,6 +95,10 @@ export function register (program: Command, action: Action): void {
         const chunkPool = new p.ChunkPool()
         ctx.onClose(async () => { await chunkPool.close() })
         doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool })
+        // The receipt's own block, not whatever is at its height: a node's reorg since the receipt
+        // was read (this process reads while it writes) may have put another block there, with a
+        // row of that table and rowid whose proof this would be (as GET /receipts/{id}/proof).
+        if (ownBlock !== undefined && doc.blocks[0]?.hash !== ownBlock.hash) throw ownBlock.pending()
       }
       const text = JSON.stringify(doc, null, 2) + '\n'
       if (o.out === undefined) {

@@ -1,0 +1,50 @@
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+import { Keystore } from '../../src/storage/index.js'
+import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
+import { petal, spawnPetal } from '../helpers/cli.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+// `petal prove --receipt` proves the row in the receipt's own block. It read the receipt, then
+// proved that table and rowid in whatever block was at the receipt's height: a reorg by another
+// process in between (a running node) put another branch's block there, with a row of the same
+// table and rowid, and the command wrote a proof that verifies, of someone else's row (the race
+// review45 fixed in GET /receipts/{id}/proof; docs46 found it in the CLI).
+
+const alice = fixtureKey('alice')
+
+it('a reorg between reading the receipt and proving its row gives PROOF_ROW_PENDING, not a proof of another row', async () => {
+  const { chain, dir } = await newTestChain({ key: alice })
+  chain.close()
+  new Keystore(join(dir, 'keystore')).import(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem'), 'utf8'))
+  // The other branch: an `events` table with rowid 1 at height 1, and one block more.
+  const other = join(tmpDir(), 'other')
+  cpSync(dir, other, { recursive: true })
+  for (const file of [makeSqlite(join(tmpDir(), 'e.db'), 3, 7, 'events'), makeSqlite(join(tmpDir(), 'g.db'), 2, 8)]) {
+    const r = await petal(['--dir', other, 'signimportblock', file])
+    expect(r.code, r.stderr).toBe(0)
+  }
+
+  const rows = join(tmpDir(), 'rows.ndjson')
+  writeFileSync(rows, JSON.stringify({ note: 'mine' }) + '\n')
+  const appended = await petal(['--dir', dir, '--json', 'append', 'events', rows])
+  expect(appended.code, appended.stderr).toBe(0)
+  const [id] = (JSON.parse(appended.stdout) as { receipts: string[] }).receipts
+  expect((await petal(['--dir', dir, 'seal'])).code).toBe(0)
+
+  const pause = join(tmpDir(), 'pause')
+  const prove = spawnPetal(['--dir', dir, '--json', 'prove', '--receipt', id ?? ''], { env: { PETAL_PAUSE: 'prove:receipt-read', PETAL_PAUSE_FILE: pause } })
+  await waitFor(() => existsSync(pause) || prove.child.exitCode !== null, { what: 'prove to read the receipt' })
+  const reorg = await petal(['--dir', dir, 'import', '--from', other])
+  expect(reorg.code, reorg.stderr).toBe(0)
+  const signed = await petal(['--dir', dir, 'checkpoint', '--sign'])
+  expect(signed.code, signed.stderr).toBe(0)
+  rmSync(pause)
+  const r = await prove.exit
+  const out = JSON.parse(r.stdout) as { petal_proof?: number, error?: { code: string } }
+  expect(out.petal_proof, 'a proof of the other branch\'s row').toBeUndefined()
+  expect(out.error?.code).toBe('PROOF_ROW_PENDING')
+  expect(r.code).not.toBe(0)
+}, 60_000)
