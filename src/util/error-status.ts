@@ -88,6 +88,7 @@ const newTable = (): Readonly<Record<string, ClassRule>> => ({
       // A block or orphan the arguments name does not exist (or is not one): a bad argument.
       BLOCK_NOT_FOUND: { category: 'usage', http: 404 },
       NOT_ORPHANED: { category: 'usage' },
+      ORPHAN_CONTENT_BACK: { category: 'usage', http: 409 },
       VERIFY_FAILED: { category: 'verify' }
     }
   },

@@ -159,7 +159,8 @@ export function register (program: Command, action: Action): void {
     }))
 
   addWaitOption(program.command('reseal <hash>')).description('re-seal the content of one of your orphaned blocks on the current tip')
-    .action(action(async (ctx, hash: string, o: { wait?: number }) => {
+    .option('--force', 'seal its content again even when it is already on the canonical chain')
+    .action(action(async (ctx, hash: string, o: { wait?: number, force?: boolean }) => {
       refuseBesidePull(ctx.dir, `petal reseal ${shellWord(hash)}`)
       const chain = openChain(ctx)
       const b = chain.get(hash)
@@ -174,7 +175,19 @@ export function register (program: Command, action: Action): void {
           hint: 'run `petal seal` (or keep a node running) to re-seal its rows; `petal receipt ID` shows where each row is', details: { hash: b.hash }
         })
       }
-      const r = await resealOrphan(chain, b.hash, ctx.loadKey(), lockOptions(ctx, o.wait))
+      const key = ctx.loadKey()
+      // A node re-seals its orphans itself, and a reorg back brings an orphan's own block back: a
+      // re-seal by hand after either put its rows on the chain twice. The node's own rule decides
+      // (pendingOrphans); an orphan below the pruning depth is not judged by it and goes ahead.
+      if (o.force !== true && !b.canonical && b.signer === key.id && b.height > chain.tip().height - chain.params.maxReorgDepth) {
+        const { pendingOrphans } = await import('../../sync/index.js')
+        if (!pendingOrphans(chain, key.id).some(x => x.hash === b.hash)) {
+          throw new ChainError('ORPHAN_CONTENT_BACK', `block ${short(b.hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
+            hint: `nothing is lost, so nothing needs doing; \`petal reseal ${shellWord(b.hash)} --force\` seals its content again anyway`, details: { hash: b.hash }
+          })
+        }
+      }
+      const r = await resealOrphan(chain, b.hash, key, lockOptions(ctx, o.wait))
       await syncMirrorAfterImport(ctx, chain)
       ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
     }))
