@@ -234,7 +234,7 @@ export class PageFile {
 }
 
 /** Bytes of a payload of `total` bytes stored on the b-tree page (the rest overflows). */
-function localSize (usable: number, total: number, index: boolean): number {
+export function localSize (usable: number, total: number, index: boolean): number {
   const x = index ? Math.floor((usable - 12) * 64 / 255) - 23 : usable - 35
   if (total <= x) return total
   const m = Math.floor((usable - 12) * 32 / 255) - 23

@@ -6,6 +6,8 @@
 // quick_check accepts when they fit. Also serial types past 32 bits, which SQLite reads as
 // 0xffffffff (a corrupt record) and a reader of 53-bit sizes must not wrap.
 
+import { localSize } from '../../src/block/btree.js'
+
 type Rng = () => number
 const int = (r: Rng, n: number): number => Math.floor(r() * n)
 const MASK64 = (1n << 64n) - 1n
@@ -52,15 +54,6 @@ const longer = (r: Rng, v: bigint): number => {
 }
 
 interface Cell { child?: Buffer, payload?: bigint, key?: bigint, record?: Buffer, rest: Buffer, lens: { payload: number, key: number } }
-
-/** Bytes of a payload stored on the page (SQLite's local size; `index`: an index b-tree's). */
-function localSize (usable: number, total: number, index: boolean): number {
-  const x = index ? Math.floor((usable - 12) * 64 / 255) - 23 : usable - 35
-  if (total <= x) return total
-  const m = Math.floor((usable - 12) * 32 / 255) - 23
-  const k = m + ((total - m) % (usable - 4))
-  return k <= x ? k : m
-}
 
 /** The cells of a b-tree page, split into their parts (undefined: a page this cannot parse). */
 function parseCells (b: Buffer, base: number, h: number, usable: number): Cell[] | undefined {
