@@ -96,7 +96,7 @@ export function register (program: Command, action: Action): void {
         ctx.onClose(async () => { await chunkPool.close() })
         doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool })
         // The receipt's own block, not whatever is at its height: a node's reorg since the receipt
-        // was read (this process reads while it writes) may have put another block there, with a
+        // was read (a node writes while this command reads) may have put another block there, with a
         // row of that table and rowid whose proof this would be (as GET /receipts/{id}/proof).
         if (ownBlock !== undefined && doc.blocks[0]?.hash !== ownBlock.hash) throw ownBlock.pending()
       }
