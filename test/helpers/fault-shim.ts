@@ -1,22 +1,15 @@
-import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync, realpathSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, realpathSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { compileShim } from './c-shim.js'
 import { tmpDir } from './tmp.js'
 
 // The I/O fault-injection shim (test/helpers/fault-shim.c, session 33): compiled once per process
 // with the system's `cc` into a temporary directory (never committed as a binary), then preloaded
 // into a CLI run by the environment faultEnv returns.
 
-let built: string | undefined
-
 /** Path of the compiled shim, or undefined with no C compiler. */
 export function faultShim (): string | undefined {
-  if (built !== undefined && existsSync(built)) return built
-  const out = join(tmpDir('petal-fault-shim-'), 'fault-shim.so')
-  const r = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', out, join(import.meta.dirname, 'fault-shim.c'), '-ldl'], { encoding: 'utf8' })
-  if (r.status !== 0 || !existsSync(out)) return undefined
-  built = out
-  return out
+  return compileShim('fault-shim')
 }
 
 /** `read` (session 34) counts reads of files under the directory; the others as in fault-shim.c. */
