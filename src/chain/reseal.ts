@@ -6,7 +6,7 @@ import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
 import { groupByKey } from './validate/check-keyops.js'
 import { quorumFor } from './quorum.js'
-import { signImport } from './sign-import.js'
+import { signImport, type SignImportOptions } from './sign-import.js'
 import type { KeyState } from './key-state.js'
 
 /** The key set and quorum a re-seal on the current tip is held to. */
@@ -31,8 +31,10 @@ export function keyOpCarries (onTip: { keys: KeyState, q: number }, op: 'A' | 'R
  * Re-seal the content of an orphaned block (one this key signed that lost a fork) on the current
  * tip, so nothing its signatory published is lost. User tables are kept as they were; key
  * operations are kept only where they still apply on the new chain and still reach the quorum.
+ * `beforeAccept`: a check under the write lock (signImport's), such as `petal reseal`'s judgement
+ * that the orphan's content is not already back on the chain.
  */
-export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: LockOptions = {}): Promise<ImportResult> {
+export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: LockOptions & Pick<SignImportOptions, 'beforeAccept'> = {}): Promise<ImportResult> {
   const orphan = chain.index.byHash(orphanHash)
   if (orphan === undefined) throw new ChainError('BLOCK_NOT_FOUND', `no block ${orphanHash}`)
   if (orphan.canonical) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} is on the canonical chain`)

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs'
 import type { Command } from 'commander'
-import { ChainError, IMPORT_PASSES, discardLoaded, importBatch, importBlock, loadBlock, resealOrphan, type ImportResult, type LoadedBlock } from '../../chain/index.js'
+import { ChainError, IMPORT_PASSES, discardLoaded, importBatch, importBlock, loadBlock, resealOrphan, type Chain, type ImportResult, type LoadedBlock } from '../../chain/index.js'
 import { BlockError } from '../../block/index.js'
 import { sha256File } from '../../crypto/index.js'
 import type { OnWorkProgress } from '../../util/index.js'
@@ -179,16 +179,31 @@ export function register (program: Command, action: Action): void {
       // A node re-seals its orphans itself, and a reorg back brings an orphan's own block back: a
       // re-seal by hand after either put its rows on the chain twice. The node's own rule decides
       // (pendingOrphans); an orphan below the pruning depth is not judged by it and goes ahead.
-      if (o.force !== true && !b.canonical && b.signer === key.id && b.height > chain.tip().height - chain.params.maxReorgDepth) {
-        const { pendingOrphans } = await import('../../sync/index.js')
-        if (!pendingOrphans(chain, key.id).some(x => x.hash === b.hash)) {
-          throw new ChainError('ORPHAN_CONTENT_BACK', `block ${short(b.hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
-            hint: `nothing is lost, so nothing needs doing; \`petal reseal ${shellWord(b.hash)} --force\` seals its content again anyway`, details: { hash: b.hash }
-          })
-        }
-      }
-      const r = await resealOrphan(chain, b.hash, key, lockOptions(ctx, o.wait))
+      // Judged here (no build for a refusal), and again under the write lock, where the re-seal reads
+      // its tip: a re-seal (by hand, or a node's) that held the lock while this one waited for it
+      // found the orphan still pending at the first look, and sealed its rows twice (review47).
+      const judge = o.force === true ? undefined : await contentBackJudge(chain, b.hash, key.id)
+      // (A canonical block is NOT_ORPHANED, as resealOrphan says; one canonical again under the lock is back.)
+      if (!b.canonical) judge?.()
+      const r = await resealOrphan(chain, b.hash, key, { ...lockOptions(ctx, o.wait), beforeAccept: judge })
       await syncMirrorAfterImport(ctx, chain)
       ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
     }))
+}
+
+/**
+ * `petal reseal`'s refusal of an orphan whose content is already on the canonical chain
+ * (ORPHAN_CONTENT_BACK): a check to run at the chain's state of the moment, once before the
+ * re-seal and once under its write lock.
+ */
+async function contentBackJudge (chain: Chain, hash: string, keyId: string): Promise<() => void> {
+  const { pendingOrphans } = await import('../../sync/index.js')
+  return () => {
+    const b = chain.index.byHash(hash)
+    if (b === undefined || (!b.canonical && (b.signer !== keyId || b.height <= chain.tip().height - chain.params.maxReorgDepth))) return
+    if (!b.canonical && pendingOrphans(chain, keyId).some(x => x.hash === hash)) return
+    throw new ChainError('ORPHAN_CONTENT_BACK', `block ${short(hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
+      hint: `nothing is lost, so nothing needs doing; \`petal reseal ${shellWord(hash)} --force\` seals its content again anyway`, details: { hash }
+    })
+  }
 }
