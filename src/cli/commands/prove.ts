@@ -94,10 +94,18 @@ export function register (program: Command, action: Action): void {
         // Large tables' chunk roots are hashed in a thread of the command's, so Ctrl-C still stops it.
         const chunkPool = new p.ChunkPool()
         ctx.onClose(async () => { await chunkPool.close() })
-        doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool })
         // The receipt's own block, not whatever is at its height: a node's reorg since the receipt
         // was read (a node writes while this command reads) may have put another block there, with a
-        // row of that table and rowid whose proof this would be (as GET /receipts/{id}/proof).
+        // row of that table and rowid whose proof this would be (as GET /receipts/{id}/proof). Its
+        // block off the chain, the proof's own refusal (that block lacks the table, no checkpoint
+        // covers the new branch yet) is not the answer either: the row is pending (review47).
+        const moved = (): boolean => ownBlock !== undefined && chain.index.byHash(ownBlock.hash)?.canonical !== true
+        if (moved()) throw ownBlock?.pending()
+        try {
+          doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool })
+        } catch (err) {
+          throw moved() ? ownBlock?.pending() : err
+        }
         if (ownBlock !== undefined && doc.blocks[0]?.hash !== ownBlock.hash) throw ownBlock.pending()
       }
       const text = JSON.stringify(doc, null, 2) + '\n'
