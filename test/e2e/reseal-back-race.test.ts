@@ -1,10 +1,8 @@
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { Chain, signImport } from '../../src/chain/index.js'
-import { Keystore } from '../../src/storage/index.js'
-import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { petal, spawnPetal } from '../helpers/cli.js'
+import { aliceOrphan, mineCopies } from '../helpers/orphan.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -13,24 +11,8 @@ import { waitFor } from '../helpers/wait.js'
 // before it, a second re-seal that waited for the lock while the first one (by hand, or a node's
 // own) held it found the orphan still pending, then sealed its rows a second time (review47).
 
-const alice = fixtureKey('alice')
-
 it('a re-seal that waits for the lock while another re-seals the same orphan: ORPHAN_CONTENT_BACK, the rows once', async () => {
-  const { chain, dir } = await newTestChain({ key: alice })
-  chain.close()
-  new Keystore(join(dir, 'keystore')).import(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem'), 'utf8'))
-  const other = join(tmpDir(), 'other')
-  cpSync(dir, other, { recursive: true })
-  const c = Chain.open(other)
-  try {
-    for (let i = 0; i < 2; i++) await signImport(c, makeSqlite(join(tmpDir(), 'g.db'), 2, 50 + i), alice)
-  } finally {
-    c.close()
-  }
-  const mine = await petal(['--dir', dir, '--json', 'signimportblock', makeSqlite(join(tmpDir(), 'm.db'), 5, 1, 'mine')])
-  expect(mine.code, mine.stderr).toBe(0)
-  const m = (JSON.parse(mine.stdout) as { hash: string }).hash
-  expect((await petal(['--dir', dir, 'import', '--from', other])).code).toBe(0)
+  const { dir, m } = await aliceOrphan(petal)
 
   // The first re-seal, held with the write lock taken and its block built.
   const pause = join(tmpDir(), 'pause')
@@ -54,11 +36,5 @@ it('a re-seal that waits for the lock while another re-seals the same orphan: OR
     first.child.kill('SIGKILL')
     second?.child.kill('SIGKILL')
   }
-  const ch = Chain.open(dir, { readonly: true })
-  try {
-    const copies = ch.index.range(1, ch.tip().height, ch.tip().height).filter(b => ch.index.tablesOf(b.hash).some(t => t.name === 'mine')).length
-    expect(copies, 'the orphan\'s rows once on the canonical chain').toBe(1)
-  } finally {
-    ch.close()
-  }
+  expect(mineCopies(dir), 'the orphan\'s rows once on the canonical chain').toBe(1)
 }, 90_000)

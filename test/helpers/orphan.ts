@@ -1,0 +1,43 @@
+import { cpSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { expect } from 'vitest'
+import { Chain, signImport } from '../../src/chain/index.js'
+import { Keystore } from '../../src/storage/index.js'
+import { fixtureKey, makeSqlite, newTestChain } from './chain.js'
+import { tmpDir } from './tmp.js'
+
+type Run = (args: string[]) => Promise<{ code: number | null, stdout: string, stderr: string }>
+
+/**
+ * A data directory whose keystore holds alice, with her block of table `mine` (5 rows) orphaned by
+ * a longer branch of two blocks: `m` is its hash. `run` is the CLI (in process, or the built one).
+ */
+export async function aliceOrphan (run: Run): Promise<{ dir: string, m: string }> {
+  const alice = fixtureKey('alice')
+  const { chain, dir } = await newTestChain({ key: alice })
+  chain.close()
+  new Keystore(join(dir, 'keystore')).import(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem'), 'utf8'))
+  const other = join(tmpDir(), 'other')
+  cpSync(dir, other, { recursive: true })
+  const c = Chain.open(other)
+  try {
+    for (let i = 0; i < 2; i++) await signImport(c, makeSqlite(join(tmpDir(), 'g.db'), 2, 50 + i), alice)
+  } finally {
+    c.close()
+  }
+  const mine = await run(['--dir', dir, '--json', 'signimportblock', makeSqlite(join(tmpDir(), 'm.db'), 5, 1, 'mine')])
+  expect(mine.code, mine.stderr).toBe(0)
+  const m = (JSON.parse(mine.stdout) as { hash: string }).hash
+  expect((await run(['--dir', dir, 'import', '--from', other])).code).toBe(0)
+  return { dir, m }
+}
+
+/** Canonical blocks of `dir` that hold table `mine`. */
+export function mineCopies (dir: string): number {
+  const ch = Chain.open(dir, { readonly: true })
+  try {
+    return ch.index.range(1, ch.tip().height, ch.tip().height).filter(b => ch.index.tablesOf(b.hash).some(t => t.name === 'mine')).length
+  } finally {
+    ch.close()
+  }
+}
