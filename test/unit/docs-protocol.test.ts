@@ -116,6 +116,7 @@ describe('docs/protocol.md against src/network', () => {
   it('"Discovery and known peers": the DHT\'s and the redial\'s schedule', () => {
     const text = section('Discovery and known peers').replace(/\s+/g, ' ')
     const d = DEFAULT_NETWORK_OPTIONS.discovery
+    if (d === false) throw new Error('the default options have no discovery')
     const r = DEFAULT_NETWORK_OPTIONS.redial
     expect(text).toContain(`(again every ${d.provideEveryMs / 60_000} minutes)`)
     expect(text).toContain(`after ${d.initialMs / 1000} s, then 2, 4, … up to ${d.maxMs / 1000} s while it has fewer than ${d.targetPeers} peers, every ${d.maxMs / 1000} s after`)
