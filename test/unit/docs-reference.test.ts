@@ -139,6 +139,21 @@ function commandSections (): Section[] {
 
 const mentions = (text: string, flag: string): boolean => new RegExp(`(?<![\\w-])${flag}(?![\\w-])`).test(text)
 
+/**
+ * The default an option has in the program: commander's own (`default 20`), or one its --help
+ * text gives as a single token, "(default 5; …" / "; default /ip4/…" / "default: stdout".
+ * Defaults told in words ("one per core", "from the extension") are left to the reader.
+ */
+function defaultOf (o: Command['options'][number]): string | undefined {
+  const v: unknown = o.defaultValue
+  if (v !== undefined && !Array.isArray(v) && typeof v !== 'boolean') return o.defaultValueDescription ?? String(v)
+  const m = /(?:\(|; )default:? ([^\s;),]+(?:,\d{3})*)(?=[;)]|$)/.exec(o.description)
+  return m?.[1]
+}
+
+/** The paragraphs and table rows of a text (fenced code left out), each on one line. */
+const paragraphs = (text: string): string[] => text.replace(/```[\s\S]*?```/g, '\n\n').split(/\n\s*\n|\n(?=\|)/).map(p => p.replace(/\s*\n\s*/g, ' '))
+
 describe('docs/cli.md describes the program as built', () => {
   it('documents every command in a heading of its own', () => {
     const documented = new Set(commandSections().flatMap(s => s.commands))
@@ -154,6 +169,22 @@ describe('docs/cli.md describes the program as built', () => {
       return mentions(texts.get(c) ?? '', flag) ? [] : [`petal ${pathOf(c)} ${flag}`]
     }))
     expect(missing).toEqual([])
+  })
+
+  it('gives each option\'s default as the program has it, where the option is described', () => {
+    const texts = new Map<Command, string>()
+    for (const s of commandSections()) for (const c of s.commands) texts.set(c, `${texts.get(c) ?? ''}\n\n${s.text}`)
+    const checked: string[] = []
+    const wrong = all.flatMap(c => c.options.flatMap(o => {
+      const d = defaultOf(o)
+      const flag = o.long ?? o.short ?? ''
+      if (d === undefined) return []
+      checked.push(`${pathOf(c)} ${flag}`)
+      const said = paragraphs(texts.get(c) ?? '').some(p => mentions(p, flag) && /default/i.test(p) && p.includes(d))
+      return said ? [] : [`petal ${pathOf(c)} ${flag}: default ${d}`]
+    }))
+    expect(checked.length, 'options with a default').toBeGreaterThanOrEqual(10)
+    expect(wrong).toEqual([])
   })
 
   it('lists every global option in its Global options table', () => {
