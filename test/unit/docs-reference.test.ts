@@ -299,7 +299,10 @@ describe('the exit and HTTP statuses the docs give a code are its own', () => {
 
   it.each(referenceDocs.filter(f => f !== 'docs/errors.md'))('%s: every "`CODE` (exit N)" and "`STATUS CODE`"', f => {
     const text = read(f)
-    const exits = [...text.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`(?: \(|, )exit (\d+)/g)].map(m => [m[1] ?? '', m[2] ?? ''] as [string, string])
+    // "`CODE` (exit N)", "`CODE`, exit N", and a code then words of its own before the status:
+    // "`LISTEN_FAILED` (address in use or not available, exit 7)", "`NOT_INITIALISED` without a
+    // chain (exit 4", "`TOO_MANY_OPEN_FILES`…, exit 4" (no other code span between, one sentence).
+    const exits = [...text.replace(/\s+/g, ' ').matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`[^`.]{0,60}?(?:\(|[;,] )exit (\d+)/g)].map(m => [m[1] ?? '', m[2] ?? ''] as [string, string])
     const https = [...text.matchAll(/`(\d{3}) ([A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map(m => [m[2] ?? '', m[1] ?? ''] as [string, string])
     expect([...wrong(exits, 'exit'), ...wrong(https, 'http')]).toEqual([])
   })
