@@ -46,13 +46,17 @@ describe('README: Write records over HTTP', () => {
     chmodSync(join(bin, 'npx'), 0o755)
     const { execFile } = await import('node:child_process')
     const out = await new Promise<string>((resolve, reject) => {
-      execFile('bash', ['-euo', 'pipefail', '-c', (script[0] ?? '').replaceAll('127.0.0.1:2018', `127.0.0.1:${port}`)], {
+      // The node itself starts as `node bin/petal.js` (its pid is the one the script kills): the built CLI.
+      const text = (script[0] ?? '').replaceAll('127.0.0.1:2018', `127.0.0.1:${port}`).replaceAll('node bin/petal.js ', `"${process.execPath}" "${CLI}" `)
+      execFile('bash', ['-euo', 'pipefail', '-c', text], {
         cwd: work, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NO_COLOR: '1' }, encoding: 'utf8', timeout: 120_000
       }, (err, stdout, stderr) => { if (err !== null) reject(new Error(`${err.message}\n${stderr}\n${readFileSync(join(work, 'http-demo.log'), 'utf8')}`)); else resolve(stdout) })
     })
     expect(out).toMatch(/"receipts":\["[^"]+","[^"]+"\]/)
     expect(out).toMatch(/"state":"sealed","accepted_at":"[^"]+","sealed":\{"height":1,/)
     expect(out).toMatch(/\{"sensor":"s1","value":21\.5,"_height":1\}\n\{"sensor":"s2","value":19\.25,"_height":1\}\n$/)
+    // `kill $NODE && wait $NODE` reached the node, which stopped cleanly.
+    expect(readFileSync(join(work, 'http-demo.log'), 'utf8')).toMatch(/node stopped/)
   }, 180_000)
 })
 
