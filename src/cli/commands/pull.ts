@@ -41,7 +41,7 @@ export function register (program: Command, action: Action): void {
       ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed }, () =>
         `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified`)
       if (r.node !== undefined) {
-        printNodeReady(ctx, r.node, roleLine(r.node.role, signingKey))
+        printNodeReady(ctx, r.node, roleLine(r.node.role, signingKey), signingKey)
         await untilStopped(ctx)
       }
     // A one-off pull shows its progress bar; with --follow it becomes a node and logs like `run`.

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import type { Command } from 'commander'
+import type { SigningKey } from '../../crypto/index.js'
 import type { PetalNode } from '../../node/index.js'
 import type { CliContext } from '../context.js'
 import { intOption, secondsOption } from '../args.js'
@@ -12,7 +13,7 @@ import { printStatus } from './status.js'
 import { shellWord } from '../../util/index.js'
 
 /** Print the node's status and, each on a line of its own, its full listen addresses. */
-export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: string): void {
+export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: string, signingKey: SigningKey | undefined): void {
   const listen = node.listenAddrs()
   const http = node.httpUrl
   printStatus(ctx, node.chain, { node: { running: true, ...node.state(), http: http ?? null } }, [
@@ -25,15 +26,22 @@ export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: stri
   if (!ctx.out.json && http !== undefined) ctx.out.stdout(`Explorer (open in a browser: docs/explorer.md) and HTTP API (under /api/v1: docs/api.md):\n${http}\n`)
   // Next steps, on stderr so that stdout stays status + addresses for scripts.
   const d = ctx.opts.dir !== undefined ? `--dir ${shellWord(ctx.opts.dir)} ` : ''
+  // A follower cannot seal: its next step to publishing is a key the signatories add (user47: it
+  // was shown signimportblock and append, which fail there with NO_KEYS or INGEST_NO_KEY).
+  const publish = node.role === 'signatory'
+    ? [`  npx petal ${d}signimportblock my-data.db   # seal an SQLite file into the next block; the node announces it`,
+        `  npx petal ${d}append readings rows.csv     # store records (CSV, NDJSON, JSON); the node seals them into a block`]
+    : [signingKey === undefined
+        ? `  npx petal ${d}keygen                      # a key for this node: to publish, a signatory adds it (petal signkey)`
+        : `  npx petal ${d}mykeys                      # this node's key: to publish, a signatory adds it (petal signkey)`]
   ctx.out.note([
     '',
     'While it runs, from another terminal:',
-    `  npx petal ${d}signimportblock my-data.db   # seal an SQLite file into the next block; the node announces it`,
-    `  npx petal ${d}append readings rows.csv     # store records (CSV, NDJSON, JSON); the node seals them into a block`,
+    ...publish,
     `  npx petal ${d}query "SELECT * FROM _blocks" # SQL over every block`,
     `  npx petal ${d}status                        # tip, signatories, peers, sync state`,
     `  npx petal ${d}verify                        # re-check every hash and signature`,
-    ...(http === undefined ? [] : [`  curl ${http}api/v1/status          # the same over HTTP (docs/api.md)`]),
+    ...(http === undefined ? [] : [`  curl ${http}api/v1/status   # the same over HTTP (docs/api.md)`]),
     'Press Ctrl-C to stop.',
     ''
   ].join('\n'))
@@ -88,7 +96,7 @@ export function register (program: Command, action: Action): void {
       })
       ctx.onClose(async () => { await node.stop() })
       await node.start()
-      printNodeReady(ctx, node, roleLine(node.role, key))
+      printNodeReady(ctx, node, roleLine(node.role, key), key)
       if (witness !== undefined) {
         const { witnessKeyOf } = await import('../../proof/index.js')
         ctx.out.note(`witness ${witness.name}: verifiers demand its cosignature with  petal verify-proof … --witness ${await witnessKeyOf(witness)}`)

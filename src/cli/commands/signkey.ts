@@ -24,7 +24,7 @@ async function targetKey (ctx: CliContext, chain: Chain, ref: string): Promise<P
   if (only !== undefined) return only
   if (matches.length > 1) throw new UsageError(`${ref} matches ${matches.length} keys`, 'give more digits of the key id')
   throw new UsageError(`the key ${ref} is not known here`, isKeyId(id)
-    ? 'a key id is not enough to add a key: give its full public key (hex, as `petal mykeys` prints it) or a PEM file'
+    ? 'a key id is not enough to add a key: give its full public key (hex, as `petal mykeys` on their node prints it) or a PEM file (`petal keys export` there)'
     : 'give the full public key (hex SPKI), a PEM file, or a key id')
 }
 

@@ -1,0 +1,72 @@
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { petalInProcess } from '../../helpers/cli.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
+
+// What session 47's walk through Petal as its users meet it (user47) found wrong in the CLI's
+// words: each command these print must run as printed and do what it says.
+
+const hintOf = (stderr: string): string => /\n {2}hint: (.*)\n/.exec(stderr)?.[1] ?? ''
+
+let work: string
+let signatory: string
+
+beforeAll(async () => {
+  work = tmpDir()
+  signatory = join(work, 'signatory')
+  expect((await petalInProcess(['--dir', signatory, 'init'])).code).toBe(0)
+}, 60_000)
+
+/** `petal run` in this process until it has printed its next steps; then stopped. */
+async function runUntilReady (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  const { runCli } = await import('../../../src/cli/program.js')
+  const stop = new AbortController()
+  let stdout = ''
+  let stderr = ''
+  const ended = runCli(args, {
+    stdout: s => { stdout += s },
+    stderr: s => { stderr += s },
+    env: { PETAL_DIR: undefined, PETAL_PASSPHRASE: undefined, PETAL_LOG_LEVEL: undefined },
+    stderrIsTTY: false,
+    packageRoot: join(import.meta.dirname, '..', '..', '..')
+  }, stop.signal)
+  let code: number | undefined
+  void ended.then(c => { code = c })
+  await waitFor(() => code !== undefined || stderr.includes('Press Ctrl-C to stop.'), { timeout: 60_000, what: 'the node to print its next steps' })
+  stop.abort()
+  return { code: await ended, stdout, stderr }
+}
+
+describe('a user\'s walk (user47)', () => {
+  it('a follower\'s next steps do not offer to seal: they name the key a signatory must add', async () => {
+    const follower = join(work, 'follower')
+    // A follower with the same chain: the genesis and parameters copied as a pull would.
+    const { cpSync } = await import('node:fs')
+    cpSync(join(signatory, 'chainparams.json'), join(follower, 'chainparams.json'))
+    cpSync(join(signatory, '0000'), join(follower, '0000'), { recursive: true })
+    expect((await petalInProcess(['--dir', follower, 'reindex'])).code).toBe(0)
+    const net = ['run', '--http', 'off', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht']
+    const f = await runUntilReady(['--dir', follower, ...net])
+    expect(f.stdout + f.stderr).toMatch(/node {8}follower,/)
+    expect(f.stderr).not.toMatch(/signimportblock|append readings/)
+    expect(f.stderr).toContain(`npx petal --dir ${follower} keygen `)
+    // With a key that is not a signatory, the next step shows it.
+    expect((await petalInProcess(['--dir', follower, 'keygen'])).code).toBe(0)
+    const k = await runUntilReady(['--dir', follower, ...net])
+    expect(k.stderr).not.toMatch(/signimportblock|append readings/)
+    expect(k.stderr).toContain(`npx petal --dir ${follower} mykeys `)
+    // A signatory's still offer both.
+    const s = await runUntilReady(['--dir', signatory, ...net])
+    expect(s.stderr).toContain(`npx petal --dir ${signatory} signimportblock my-data.db`)
+    expect(s.stderr).toContain(`npx petal --dir ${signatory} append readings rows.csv`)
+  }, 120_000)
+
+  it('signkey of an unknown key id: the hint\'s `petal mykeys` is for the key\'s owner, without this --dir', async () => {
+    const r = await petalInProcess(['--dir', signatory, 'signkey', '1:' + 'ab'.repeat(32), '--op', 'add'])
+    expect(r.code).toBe(2)
+    const hint = hintOf(r.stderr)
+    expect(hint).toContain('`petal mykeys` on their node')
+    expect(hint).not.toContain('--dir')
+  })
+})
