@@ -85,7 +85,7 @@ function queryErrorDocs (): Readonly<Record<QueryErrorCode, CodeDoc>> {
     QUERY_SYNTAX: { meaning: 'SQLite cannot parse the statement', hint: 'check the statement; SQLite dialect, strings in single quotes' },
     QUERY_UNKNOWN_TABLE: { meaning: 'no table of that name (in the mirror, or in a block)', hint: 'list them with `petal query "SELECT DISTINCT name FROM _tables"`' },
     QUERY_TABLE_TOO_WIDE: { meaning: 'the table has more distinct columns across blocks than one SQLite table holds, so the mirror leaves it out', hint: 'query it block by block: petal query --per-block "SELECT … FROM TABLE"' },
-    QUERY_UNKNOWN_COLUMN: { meaning: 'no column of that name', hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"' },
+    QUERY_UNKNOWN_COLUMN: { meaning: 'no column of that name', hint: 'list a table\'s columns with `petal query "SELECT name FROM pragma_table_info(\'TABLE\')"`' },
     QUERY_SQL_ERROR: { meaning: 'SQLite failed to run the statement (its message says why)', hint: 'correct the statement: each table is the union across blocks, with _height (docs/queries.md)' },
     QUERY_MULTIPLE_STATEMENTS: { meaning: 'more than one SQL statement was given', hint: 'remove everything after the first statement (a trailing ";" is fine)' },
     QUERY_NOT_READONLY: { meaning: 'the statement would change data or schema', hint: 'use SELECT (or WITH … SELECT, VALUES); blocks are changed only by signing new blocks' },
@@ -147,7 +147,7 @@ export function statementError (err: unknown, where?: string): QueryError {
     return new QueryError('QUERY_UNKNOWN_TABLE', said`${m}${at}`, { hint: 'no block has a table of that name; list them with `petal query "SELECT DISTINCT name FROM _tables"`', details, quoted })
   }
   if (msg.startsWith('no such column')) {
-    return new QueryError('QUERY_UNKNOWN_COLUMN', said`${m}${at}`, { hint: 'list a table\'s columns with: petal query "SELECT name FROM pragma_table_info(\'TABLE\')"', details, quoted })
+    return new QueryError('QUERY_UNKNOWN_COLUMN', said`${m}${at}`, { hint: 'list a table\'s columns with `petal query "SELECT name FROM pragma_table_info(\'TABLE\')"`', details, quoted })
   }
   if (code === 'SQLITE_NOMEM' || code === 'SQLITE_TOOBIG') {
     return new QueryError('QUERY_SQL_ERROR', said`the statement needs too much memory: ${m}${at}`, { hint: 'aggregate more, or select fewer or smaller values', details, quoted })

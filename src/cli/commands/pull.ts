@@ -15,7 +15,7 @@ export function register (program: Command, action: Action): void {
     .option('--genesis <hash>', 'refuse the chain unless its genesis hash is this')
     .option('--follow', 'keep running as a node afterwards (like `petal run`)'))
     .action(action(async (ctx, addr: string, o: NetworkFlags & { genesis?: string, follow?: boolean }) => {
-      if (o.genesis !== undefined && !isHash(o.genesis)) throw new UsageError(`--genesis must be 64 lower-case hex digits, not ${JSON.stringify(o.genesis)}`, 'give the chain id (its genesis hash) as `petal status` prints it on a node of that chain')
+      if (o.genesis !== undefined && !isHash(o.genesis)) throw new UsageError(`--genesis must be 64 lower-case hex digits, not ${JSON.stringify(o.genesis)}`, 'give the chain id (its genesis hash), as `petal status` on the other node prints it')
       // A one-off pull listens nowhere (outbound connections are enough); --follow listens like run.
       const { pull } = await import('../../node/index.js')
       const network = await networkOptions({ ...o, pullFrom: addr, bootstrap: [addr, ...o.bootstrap] }, o.follow === true ? undefined : [])

@@ -69,4 +69,25 @@ describe('a user\'s walk (user47)', () => {
     expect(hint).toContain('`petal mykeys` on their node')
     expect(hint).not.toContain('--dir')
   })
+
+  it('pull --genesis that is not a hash: the hint\'s `petal status` is for the other node, without this --dir', async () => {
+    const r = await petalInProcess(['--dir', join(work, 'puller'), 'pull', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWEDspTVk28MpX8SpoFeZBDiUbC494GH9mQMGE2PK4MNSj', '--genesis', '00'])
+    expect(r.code).toBe(2)
+    const hint = hintOf(r.stderr)
+    expect(hint).toContain('`petal status` on the other node')
+    expect(hint).not.toContain('--dir')
+  })
+
+  it('an unknown column: the hint\'s query names --dir, and runs as printed', async () => {
+    const { makeSqlite } = await import('../../helpers/chain.js')
+    expect((await petalInProcess(['--dir', signatory, 'signimportblock', makeSqlite(join(work, 't.db'), 3)])).code).toBe(0)
+    const r = await petalInProcess(['--dir', signatory, 'query', 'SELECT nope FROM t'])
+    expect(r.code).toBe(8)
+    const m = /`petal --dir (\S+) query "(SELECT name FROM pragma_table_info\('TABLE'\))"`/.exec(hintOf(r.stderr))
+    expect(m, hintOf(r.stderr)).not.toBeNull()
+    const [, dir, sql] = m as RegExpExecArray
+    const columns = await petalInProcess(['--dir', dir as string, 'query', (sql as string).replace('TABLE', 't')])
+    expect(columns.code, columns.stderr).toBe(0)
+    expect(columns.stdout).toContain('{"name":"_height"}')
+  })
 })
