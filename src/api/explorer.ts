@@ -66,8 +66,16 @@ async function send (req: FastifyRequest, reply: FastifyReply, a: Asset | undefi
   return await reply.type(a.type).send(a.body)
 }
 
-/** Register the explorer's pages and assets on the server (public: they carry no chain data). */
-export function registerExplorer (app: FastifyInstance, dir = WEB_DIR): void {
+/** What answers a request no route takes: the explorer's page, or nothing (the API's 404). */
+export type PageNotFound = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> | undefined
+
+/**
+ * Register the explorer's pages and assets on the server (public: they carry no chain data).
+ * Returns the answer to a browser's page the explorer does not have (a mistyped or old link): the
+ * app, with status 404, which says "no such page" and links home, where it was the API's JSON
+ * error (user47). Only a GET or HEAD that accepts HTML and is not under /api/ or /assets/.
+ */
+export function registerExplorer (app: FastifyInstance, dir = WEB_DIR): PageNotFound {
   const assets = loadAssets(dir)
   const index = assets.get('index.html')
   const verify = assets.get('verify.html')
@@ -86,4 +94,10 @@ export function registerExplorer (app: FastifyInstance, dir = WEB_DIR): void {
     }
     return await send(req, reply, a, { 'Content-Security-Policy': appCsp }, name)
   })
+  return (req, reply) => {
+    const path = req.url.split('?')[0] ?? ''
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || index === undefined || /^\/(?:api|assets)(?:\/|$)/.test(path)) return undefined
+    if (!String(req.headers.accept ?? '').includes('text/html')) return undefined
+    return send(req, reply.code(404), index, { 'Content-Security-Policy': appCsp })
+  }
 }

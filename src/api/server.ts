@@ -9,7 +9,7 @@ import { authorize, type Access } from './auth.js'
 import { BlockFiles } from './block-files.js'
 import { ApiError } from './errors.js'
 import { ChainWatcher, EventHub } from './events.js'
-import { registerExplorer } from './explorer.js'
+import { registerExplorer, type PageNotFound } from './explorer.js'
 import { errorReply } from './error-reply.js'
 import { errorAudience, errorBody, errorStatus, NOSNIFF, writeError } from './http-errors.js'
 import { leanRecords } from './lean-records.js'
@@ -238,13 +238,16 @@ function buildApp (ctx: ApiContext, routes: RouteSpec[]): FastifyInstance {
     return await reply.code(e.status).headers(e.headers).send(e.body)
   })
 
+  let pageNotFound: PageNotFound | undefined
   app.setNotFoundHandler(async (req, reply) => {
     authorize(req, 'public', ctx.access, ctx.tokens)
+    const page = pageNotFound?.(req, reply)
+    if (page !== undefined) return await page
     const e = new ApiError('API_NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?')[0] ?? ''}`, { hint: 'the endpoints are listed at /api/v1/openapi.json' })
     return await reply.code(404).type('application/json; charset=utf-8').send(errorBody(e))
   })
 
-  registerExplorer(app)
+  pageNotFound = registerExplorer(app)
   for (const r of routes) {
     const schema: Record<string, unknown> = {}
     if (r.params !== undefined) schema.params = r.params

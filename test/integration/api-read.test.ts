@@ -339,6 +339,10 @@ describe('HTTP API, events, metrics, OpenAPI', () => {
     const r = await http(url + 'api/v2/status')
     expect(r.status).toBe(404)
     expect(errorOf(r).code).toBe('API_NOT_FOUND')
+    // A browser's mistyped page gets the explorer, which says "no such page" (user47).
+    const page = await http(url + 'block/1', { headers: { accept: 'text/html' } })
+    expect([page.status, page.headers['content-type']]).toEqual([404, 'text/html; charset=utf-8'])
+    expect(page.text).toContain('href="/api/v1/status"')
   })
 
   it('GET /api/v1/openapi.json documents exactly the registered routes, and every response above matched it', async () => {

@@ -15,8 +15,9 @@ afterEach(async () => { await app?.close() })
 async function serve (dir: string): Promise<FastifyInstance> {
   app = Fastify()
   app.setErrorHandler(async (err, _req, reply) => await reply.code(errorStatus(err)).send(errorBody(err)))
-  app.setNotFoundHandler(async (_req, reply) => await reply.code(404).send({ error: { code: 'API_NOT_FOUND' } }))
-  registerExplorer(app, dir)
+  // As the API's server: a browser's unknown page gets the explorer's, the rest a coded 404.
+  const page = registerExplorer(app, dir)
+  app.setNotFoundHandler(async (req, reply) => await (page(req, reply) ?? reply.code(404).send({ error: { code: 'API_NOT_FOUND' } })))
   await app.ready()
   return app
 }
@@ -65,6 +66,24 @@ describe('explorer routes', () => {
       expect(r.statusCode, url).toBe(404)
       expect(r.json()).toMatchObject({ error: { code: 'API_NOT_FOUND' } })
     }
+  })
+
+  it('answer a browser\'s unknown page with the app (404), which says so and links home; the API and assets keep their coded 404', async () => {
+    const a = await serve(webDir())
+    const html = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' }
+    for (const url of ['/nope', '/block/1', '/blocks/1/extra', '/verify/x?y=1']) {
+      const r = await a.inject({ url, headers: html })
+      expect(r.statusCode, url).toBe(404)
+      expect(r.headers['content-type'], url).toBe('text/html; charset=utf-8')
+      expect(r.body, url).toContain('/assets/app.js')
+      expect(r.headers['content-security-policy']).toMatch(/script-src 'self';/)
+    }
+    for (const [url, headers] of [['/nope', {}], ['/nope', { accept: 'application/json' }], ['/api/v1/nope', html], ['/assets/nope.js', html]] as const) {
+      const r = await a.inject({ url, headers })
+      expect(r.statusCode, url).toBe(404)
+      expect(r.json(), url).toMatchObject({ error: { code: 'API_NOT_FOUND' } })
+    }
+    expect((await a.inject({ method: 'POST', url: '/nope', headers: html })).json()).toMatchObject({ error: { code: 'API_NOT_FOUND' } })
   })
 
   it('say how to build the explorer when its files are missing', async () => {
