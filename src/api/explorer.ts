@@ -72,7 +72,7 @@ export type PageNotFound = (req: FastifyRequest, reply: FastifyReply) => Promise
 /**
  * Register the explorer's pages and assets on the server (public: they carry no chain data).
  * Returns the answer to a browser's page the explorer does not have (a mistyped or old link): the
- * app, with status 404, which says "no such page" and links home, where it was the API's JSON
+ * app, with status 404, which says "no such page" under its navigation bar, where it was the API's JSON
  * error (user47). Only a GET or HEAD that accepts HTML and is not under /api/ or /assets/.
  */
 export function registerExplorer (app: FastifyInstance, dir = WEB_DIR): PageNotFound {
