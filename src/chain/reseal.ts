@@ -31,8 +31,9 @@ export function keyOpCarries (onTip: { keys: KeyState, q: number }, op: 'A' | 'R
  * Re-seal the content of an orphaned block (one this key signed that lost a fork) on the current
  * tip, so nothing its signatory published is lost. User tables are kept as they were; key
  * operations are kept only where they still apply on the new chain and still reach the quorum.
- * `beforeAccept`: a check under the write lock (signImport's), such as `petal reseal`'s judgement
- * that the orphan's content is not already back on the chain.
+ * `beforeAccept`: a check or a write under the write lock (signImport's), such as `petal reseal`'s
+ * judgement that the orphan's content is not already back on the chain, and the record of which
+ * orphan the block re-seals (the node's and `petal reseal`'s).
  */
 export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: LockOptions & Pick<SignImportOptions, 'beforeAccept'> = {}): Promise<ImportResult> {
   const orphan = chain.index.byHash(orphanHash)

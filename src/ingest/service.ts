@@ -94,7 +94,7 @@ export class Ingest implements IngestService {
   }
 
   static open (o: IngestOptions): Ingest {
-    return new Ingest(o.chain, PendingStore.open(o.chain.dir.pendingDb, { readonly: o.readonly }), o)
+    return new Ingest(o.chain, PendingStore.open(o.chain.dir.pendingDb, { readonly: o.readonly, resealsSince: o.chain.tip().height }), o)
   }
 
   get keyId (): string | undefined { return this.config.key?.id ?? this.config.keyId }

@@ -7,7 +7,7 @@ import { newInstanceId } from './receipt-id.js'
 import { SEAL_LOCK_FILE } from './seal-lock.js'
 
 /** pending.db's connection, created with its schema if needed and brought to this Petal's layout (PendingStore.open). */
-export function openPendingDb (path: string, readonly: boolean): SqliteDb {
+export function openPendingDb (path: string, readonly: boolean, resealsSince?: number): SqliteDb {
   // Before SQLite opens it: a named pipe there would block the open for ever, a link point anywhere.
   const exists = dataFileExists(path, 'pending store')
   let db: SqliteDb | undefined
@@ -34,6 +34,8 @@ export function openPendingDb (path: string, readonly: boolean): SqliteDb {
       db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', '0')
       db.exec('DROP INDEX IF EXISTS rows_pending') // an index of the first layout, replaced by `low`
       db.prepare("INSERT OR IGNORE INTO meta (key, value) SELECT 'low', coalesce(min(id), 1) FROM rows WHERE batch IS NULL").run()
+      // From this height on every re-seal this node makes is in `reseals` (reseal-record.ts).
+      if (resealsSince !== undefined) db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('reseals_since', ?)").run(String(resealsSince))
       upgradeLayout(db, path)
     }
     db.pragma('busy_timeout = 5000')

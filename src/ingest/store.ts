@@ -47,9 +47,9 @@ export class PendingStore {
     this.inserter = new RowInserter(db)
   }
 
-  /** Open (creating it if needed) the pending store; `readonly`: for commands that only read receipts (none: an empty store). */
-  static open (path: string, options: { readonly?: boolean } = {}): PendingStore {
-    return new PendingStore(openPendingDb(path, options.readonly === true), path, options.readonly === true)
+  /** Open (creating it if needed) the pending store; `readonly`: for commands that only read receipts (none: an empty store); `resealsSince`: the tip's height, meta `reseals_since` of a store that has none. */
+  static open (path: string, options: { readonly?: boolean, resealsSince?: number } = {}): PendingStore {
+    return new PendingStore(openPendingDb(path, options.readonly === true, options.resealsSince), path, options.readonly === true)
   }
 
   close (): void {

@@ -3,7 +3,7 @@ import { TableRootPool } from '../block/index.js'
 import { PetalMetrics, startApiServer, tokensPath, type ApiServer, type NodeFacts } from '../api/index.js'
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { DEFAULT_SEAL_EVERY_MS, Ingest, SealLoop } from '../ingest/index.js'
+import { DEFAULT_SEAL_EVERY_MS, Ingest, ResealRecord, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
 import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
@@ -128,7 +128,8 @@ export class PetalNode {
           node?.checkRole()
         }
       }
-      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: options.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false }, options.sync, events)
+      const reseals = owner === undefined ? undefined : new ResealRecord(owner.store)
+      sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: options.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false, reseals }, options.sync, events)
       node = new PetalNode(chain, network, sync, ingest, hashPool === undefined ? undefined : { hashPool }, options, logger.child('node'))
       return node
     } catch (err) {

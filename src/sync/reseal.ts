@@ -2,10 +2,38 @@ import { keyOpCarries, resealKeys, type Chain } from '../chain/index.js'
 import type { BlockRecord } from '../storage/index.js'
 
 /**
+ * The signer node's record of its re-seals (ingest's ResealRecord, kept in pending.db): which
+ * block a re-seal copies, so that a block of the signer with the same rows that is not a copy (the
+ * same file imported again) is not taken for the orphan's content (docs/consensus.md,
+ * "Re-sealing orphaned blocks").
+ */
+export interface ResealLedger {
+  /** Blocks above this height that this node re-sealed are all recorded; undefined: no record is kept. */
+  readonly since: number | undefined
+  /** The origin of `block`'s content when this node sealed it as a re-seal. */
+  originOf: (block: string) => string | undefined
+  /** The blocks this node sealed as re-seals of `origin`'s content. */
+  copiesOf: (origin: string) => string[]
+}
+
+/** A ResealLedger that also records: the node's and `petal reseal`'s. */
+export interface ResealRecorder extends ResealLedger {
+  record: (block: string, orphan: string, signal?: AbortSignal) => Promise<void>
+}
+
+/**
  * Blocks this signatory published that lost a fork and whose content is not yet back on the
  * canonical chain: side blocks signed by `keyId`, recent enough not to be pruned, that carry
- * something the canonical chain lacks. Derived from the index alone, so it survives restarts and
- * needs no bookkeeping. Lowest first.
+ * something the canonical chain lacks. Lowest first. Derived from the index and, with `record`,
+ * the node's record of its re-seals (ResealLedger), both durable: the answer survives restarts.
+ *
+ * With the record, a block with tables whose content was first published above `record.since`
+ * is back exactly when that first block or one of its recorded re-seals is canonical: a block of
+ * the signer with the same rows that is not one of them is content of its own (the same file
+ * imported again), and stands for nothing (review46 found the rule below lost the orphan's rows
+ * there; which of the two the chain kept depended on whether the re-seal ran before the import).
+ * Without it, and for content first published at or below `since` (its re-seals may predate the
+ * record), the rule by rows root, counting only blocks at or below `since`:
  *
  * A block with tables (rows, or only the creation of an empty table, whose rows root is its own)
  * is back when a canonical block of the same signer and rows root lies above
@@ -20,7 +48,7 @@ import type { BlockRecord } from '../storage/index.js'
  * the fork): it is pending while one of them would still be carried (keyOpCarries), and a block
  * with nothing to carry is not re-sealed at all.
  */
-export function pendingOrphans (chain: Chain, keyId: string): BlockRecord[] {
+export function pendingOrphans (chain: Chain, keyId: string, record?: ResealLedger): BlockRecord[] {
   const tip = chain.tip()
   const depth = chain.params.maxReorgDepth
   const floor = tip.height - depth
@@ -38,12 +66,24 @@ export function pendingOrphans (chain: Chain, keyId: string): BlockRecord[] {
       const keys = onTip
       return chain.index.keyOpsOf(b.hash).some(op => keyOpCarries(keys, op.op, op.keyId, op.signers))
     }
+    if (record !== undefined) {
+      const since = record.since
+      const origin = record.originOf(b.hash) ?? b.hash
+      // Back when the block first published with this content, or one of its recorded re-seals, is canonical.
+      if ([origin, ...record.copiesOf(origin)].some(h => h !== b.hash && chain.index.byHash(h)?.canonical === true)) return false
+      // Published since the record is kept: no other block stands for it (one of the signer's with
+      // the same rows is a publication of its own: review46's import of the same file again).
+      const first = chain.index.byHash(origin)
+      if (since !== undefined && first !== undefined && first.height > since) return true
+    }
     // A branch whose lower part was pruned reaches no canonical block: its fork is not known, but the
     // reorg that orphaned `b` was at most max_reorg_depth deep, so it lies no lower than b.height - depth
     // (review46: it was taken as -1, and any block of the signer with those rows, however old, counted).
     const known = forkHeight(chain, b, forks)
     const fork = known >= 0 ? known : Math.max(-1, b.height - depth - 1)
-    const copies = chain.index.range(fork + 1, tip.height, tip.height - fork).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot).length
+    // Blocks from before the record (at or below `since`) may be re-seals it does not hold; later ones are not.
+    const before = record?.since ?? Infinity
+    const copies = chain.index.range(fork + 1, tip.height, tip.height - fork).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot && c.height <= before).length
     if (copies === 0) return true
     return copies < ((held.get(b.rowsRoot) ?? 0) > 1 ? nthOnLine(chain, b, fork) : 1)
   })
@@ -86,10 +126,10 @@ function nthOnLine (chain: Chain, b: BlockRecord, fork: number): number {
  * rows twice on the chain (review46). `reseal` answers false to end the pass; each orphan is
  * tried once a pass.
  */
-export async function resealEach (chain: Chain, keyId: string, reseal: (o: BlockRecord) => Promise<boolean>): Promise<void> {
+export async function resealEach (chain: Chain, keyId: string, reseal: (o: BlockRecord) => Promise<boolean>, record?: ResealLedger): Promise<void> {
   const tried = new Set<string>()
   for (;;) {
-    const o = pendingOrphans(chain, keyId).find(b => !tried.has(b.hash))
+    const o = pendingOrphans(chain, keyId, record).find(b => !tried.has(b.hash))
     if (o === undefined) return
     tried.add(o.hash)
     if (!await reseal(o)) return

@@ -12,7 +12,7 @@ import { findAncestor, HeaderFeed, verifiedClaim } from './header-feed.js'
 import { judgeHeader } from './judge.js'
 import { Notifier } from './notifier.js'
 import { DEFAULT_SYNC_OPTIONS, type SyncOptions } from './options.js'
-import { resealEach } from './reseal.js'
+import { resealEach, type ResealRecorder } from './reseal.js'
 import type { SyncNetwork, SyncProgress } from './types.js'
 
 export interface SyncComponents {
@@ -21,11 +21,10 @@ export interface SyncComponents {
   logger?: Logger
   /** This node's signing key: orphaned blocks it signed are re-sealed on the new tip. */
   signingKey?: SigningKey
-  /**
-   * Orphans whose content another part of the node re-seals itself (the ingest service re-queues
-   * the rows of its own blocks): skipped here, so nothing is sealed twice.
-   */
+  /** Orphans the ingest service re-seals itself (it re-queues its blocks' rows): skipped here, so nothing is sealed twice. */
   ownsOrphan?: (hash: string) => boolean
+  /** The node's record of which orphan each of its re-seals copies (pending.db): written before the re-seal commits. */
+  reseals?: ResealRecorder
 }
 
 export interface SyncEvents {
@@ -380,13 +379,13 @@ export class Sync {
 
   /** Re-seal this signatory's orphaned blocks on the tip and announce them (only when idle). */
   private async resealOrphans (signal: AbortSignal): Promise<void> {
-    const { chain, signingKey: key } = this.components
+    const { chain, signingKey: key, reseals } = this.components
     if (key === undefined || !chain.keysAt(chain.tip()).isActive(key.id)) return
     await resealEach(chain, key.id, async o => {
       if (this.pickTarget() !== undefined || signal.aborted) return false
       if (this.gaveUp.has(o.hash) || this.components.ownsOrphan?.(o.hash) === true) return true
       try {
-        const r = await resealOrphan(chain, o.hash, key, { signal })
+        const r = await resealOrphan(chain, o.hash, key, { signal, beforeAccept: async b => { await reseals?.record(b.hash, o.hash, signal) } })
         this.imported(r, 'self')
         await this.components.network.announce(headerOf(r.block)).catch(() => 0)
       } catch (err) {
@@ -395,6 +394,6 @@ export class Sync {
         this.logger.warn('could not re-seal an orphaned block', { orphan: o.hash, error: errorMessage(err) })
       }
       return true
-    })
+    }, reseals)
   }
 }
