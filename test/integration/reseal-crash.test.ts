@@ -1,12 +1,12 @@
-import { cpSync, readFileSync } from 'node:fs'
+import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
-import { Chain, signImport, verifyChain } from '../../src/chain/index.js'
+import { Chain, verifyChain } from '../../src/chain/index.js'
 import { Ingest, ResealRecord } from '../../src/ingest/index.js'
-import { Keystore } from '../../src/storage/index.js'
 import { pendingOrphans } from '../../src/sync/index.js'
-import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
+import { fixtureKey } from '../helpers/chain.js'
 import { petal, petalInProcess } from '../helpers/cli.js'
+import { aliceOrphan, mineCopies } from '../helpers/orphan.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // `petal reseal` killed (SIGKILL) before its record of what it copies is written, between that
@@ -21,34 +21,17 @@ let base: string
 let orphan: string
 
 beforeAll(async () => {
-  const { chain, dir } = await newTestChain({ key: alice })
-  chain.close()
-  new Keystore(join(dir, 'keystore')).import(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem'), 'utf8'))
-  const other = join(tmpDir(), 'other')
-  cpSync(dir, other, { recursive: true })
-  const c = Chain.open(other)
-  try {
-    for (let i = 0; i < 2; i++) await signImport(c, makeSqlite(join(tmpDir(), 'g.db'), 2, 50 + i), alice)
-  } finally {
-    c.close()
-  }
-  const mine = await petalInProcess(['--dir', dir, '--json', 'signimportblock', makeSqlite(join(tmpDir(), 'm.db'), 5, 1, 'mine')])
-  expect(mine.code, mine.stderr).toBe(0)
-  orphan = (JSON.parse(mine.stdout) as { hash: string }).hash
-  expect((await petalInProcess(['--dir', dir, 'import', '--from', other])).code).toBe(0)
-  base = dir
+  ({ dir: base, m: orphan } = await aliceOrphan(petalInProcess))
 }, 60_000)
 
 /** Canonical blocks holding the table `mine`, and whether the orphan is pending by the node's rule (with its record). */
 async function look (dir: string): Promise<{ copies: number, pending: boolean }> {
+  const copies = mineCopies(dir)
   const ch = Chain.open(dir)
   const ingest = Ingest.open({ chain: ch })
   try {
     expect((await verifyChain(ch, { workers: 1, deep: false })).ok).toBe(true)
-    return {
-      copies: ch.index.range(1, ch.tip().height, ch.tip().height).filter(b => ch.index.tablesOf(b.hash).some(t => t.name === 'mine')).length,
-      pending: pendingOrphans(ch, alice.id, new ResealRecord(ingest.store)).some(b => b.hash === orphan)
-    }
+    return { copies, pending: pendingOrphans(ch, alice.id, new ResealRecord(ingest.store)).some(b => b.hash === orphan) }
   } finally {
     await ingest.close()
     ch.close()
