@@ -331,4 +331,45 @@ describe('reorgs', () => {
     expect(await ingest.reconcile()).toMatchObject({ restored: 1 })
     expect(await ingest.sealNow()).toEqual({ blocks: [] })
   })
+
+  // An orphaned block of ingested rows whose rows are partly back elsewhere on the winning branch
+  // (session 47, reseal47: the multiset question of docs/consensus.md, "Re-sealing orphaned
+  // blocks", for rows with receipts). The unit there is the receipt: exactly the rows not back are
+  // sealed again, and the receipts of those back name the block they are in now.
+  it('re-seals only the rows of an orphaned batch that are not back, and the receipts of those back name their block now', async () => {
+    const { chain, ingest, dir } = await setup()
+    const genesisOnly = await branch(dir, 0)
+    const r1 = await ingest.append('t', json('[{"n": 1}, {"n": 2}]'))
+    const r2 = await ingest.append('t', json('[{"n": 3}, {"n": 4}]'))
+    const m = (await ingest.sealNow()).blocks[0]
+    expect(m).toMatchObject({ height: 1, rows: 4 })
+    const withM = await branch(dir, 0)
+
+    // Another branch wins; the four rows are sealed again there, in two blocks: s2 (the first
+    // append's), then s3 (the second's).
+    await importAll(chain, await branch(genesisOnly, 2))
+    expect(await ingest.reconcile()).toMatchObject({ requeued: 4 })
+    const upTo = Number((r1.receipts[1] as string).split('-')[1])
+    const s2 = await sealOne({ chain, store: ingest.store, key: alice, logger: nullLogger, clock: systemClock }, upTo)
+    expect(s2).toMatchObject({ height: 3, rows: 2 })
+    const withS2 = await branch(dir, 0)
+    expect((await ingest.sealNow()).blocks).toMatchObject([{ height: 4, rows: 2 }])
+
+    // m's branch wins back: every row is m's again.
+    await importAll(chain, await branch(withM, 4))
+    expect(chain.index.byHash(m?.hash as string)?.canonical).toBe(true)
+    expect(await ingest.reconcile()).toMatchObject({ restored: 4 })
+    expect(await ingest.sealNow()).toEqual({ blocks: [] })
+
+    // Then a branch that holds s2 but not s3: m is an orphan whose first two rows are back, in s2.
+    await importAll(chain, await branch(withS2, 3))
+    expect(chain.index.byHash(m?.hash as string)?.canonical).toBe(false)
+    expect(chain.index.byHash(s2?.hash as string)?.canonical).toBe(true)
+    expect(await ingest.reconcile()).toMatchObject({ requeued: 4, restored: 2 })
+    expect((await ingest.sealNow()).blocks).toMatchObject([{ rows: 2 }])
+    for (const id of r1.receipts) expect(ingest.receipt(id)?.sealed).toMatchObject({ height: 3, blockHash: s2?.hash })
+    for (const id of r2.receipts) expect(ingest.receipt(id)?.sealed?.height).toBe(chain.tip().height)
+    expect(checkExactlyOnce(chain, ingest, 't', [...r1.receipts, ...r2.receipts], v => String(v.n))).toEqual([])
+    expect(canonicalRows(chain, 't')).toHaveLength(4)
+  })
 })
