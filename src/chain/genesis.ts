@@ -149,7 +149,7 @@ export async function installGenesis (dir: DataDir, params: ChainParams, genesis
       appendToChainTree(index, record)
       index.setMeta('consensus', consensusJson(params))
       recordDaisyCommitment(index, record.hash, c.file.header.daisy)
-    })
+    }, { rebuilds: true })
     writeChainParams(dir.chainParams, params)
   } catch (err) {
     index.close()

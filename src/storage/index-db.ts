@@ -1,18 +1,17 @@
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { errorCode, errorMessage, isStringArray, parseJson } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { closeOrLeave, openSqliteReadonly } from './sqlite.js'
-import { CHAIN_TREE_SCHEMA, ChainTreeTable } from './chain-tree-table.js'
-import { CHECKPOINT_SCHEMA, CheckpointTable } from './checkpoint-table.js'
-import { indexOpenFailure, WRITER_RECORD } from './index-open-failure.js'
-import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
-import { dataFileExists } from './data-file.js'
+import { closeOrLeave } from './sqlite.js'
+import { ChainTreeTable } from './chain-tree-table.js'
+import { CheckpointTable } from './checkpoint-table.js'
+import { WRITER_RECORD } from './index-open-failure.js'
+import { BLOCK_COLUMNS, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
-import { loadWalCheck } from './wal-index.js'
-import { migrateIndex, Version1View } from './index-migrate.js'
+import { MOVE_WORK, type Version1View } from './index-migrate.js'
+import { openIndexConnection } from './index-open.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
@@ -58,46 +57,11 @@ export class IndexDb {
   /**
    * Open the index. Read-only (readers): the connection cannot write, so it never waits for a
    * writer or takes a lock a writer needs (WAL readers see the last commit). Writable (writers):
-   * nothing is written unless the file is new or of schema version 1 (moved once: index-migrate.ts),
-   * so opening never waits for a writer either; the write lock is taken later, by withWriteLock.
+   * nothing is written unless the file is new, so opening never waits for a writer either; the
+   * write lock is taken later, by withWriteLock (which moves an index of schema version 1 first).
    */
   static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
-    let db: Database.Database | undefined
-    let v1View: Version1View | undefined
-    // SQLite would block for ever reading a named pipe, and follow a link anywhere.
-    dataFileExists(path, 'chain index')
-    try {
-      db = options.readonly === true ? openSqliteReadonly(path) : new Database(path)
-      // Before any write: SQLite's own checkpoints off, Petal's checked ones instead (wal-checkpoint.ts).
-      if (options.readonly !== true) loadWalCheck(db)
-      // A reader meets a lock only while a crashed writer's WAL is recovered; wait that out.
-      // `wait: false` (a reader's quiet repair of a crashed write) never waits at all.
-      db.pragma(`busy_timeout = ${options.wait === false ? 0 : 5000}`)
-      if (options.readonly !== true) {
-        db.pragma('synchronous = FULL')
-        // Writes only to a new file, or once to an index from before the chain tree (its tables).
-        if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'checkpoints'").get() === undefined) {
-          db.pragma('journal_mode = WAL')
-          // One transaction: killed between its statements, a file with the tables (which the
-          // check above takes as made) but no schema version would be refused at every open.
-          const made = db
-          made.transaction(() => { made.exec(SCHEMA); made.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION) }).immediate()
-        }
-      }
-      else if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get() === undefined) {
-        // A read-only look at an index written before the chain tree existed: empty stand-ins
-        // (in the connection's own temp schema) until a writer creates and fills the real ones.
-        db.exec((CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA).replaceAll('CREATE TABLE', 'CREATE TEMP TABLE').replace(/CREATE INDEX[^;]*;/g, ''))
-      }
-      const v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
-      // Version 1 (block_tables keyed by hash): a writer moves it, a reader reads it as it is. Not a
-      // reader's quiet repair (`wait: false`): its own read-only connection, open already, reads version 1.
-      if (v === '1' && options.readonly !== true) { if (options.wait === false) throw new Error('schema version 1, left for a writer to move'); migrateIndex(db) } else if (v === '1') v1View = new Version1View(db)
-      else if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
-    } catch (err) {
-      db?.close()
-      throw indexOpenFailure(err, path)
-    }
+    const { db, v1View } = openIndexConnection(path, options)
     return new IndexDb(db, join(dirname(path), WRITER_RECORD), v1View)
   }
 
@@ -117,7 +81,16 @@ export class IndexDb {
    * Run `fn` holding the store's write lock, inside one SQLite transaction: committed if `fn`
    * resolves, rolled back if it throws. Waits without blocking the event loop.
    */
-  async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> { return await this.writeLock.run(fn, options) }
+  async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
+    if (this.v1View === undefined) return await this.writeLock.run(fn, options)
+    // An index of version 1 is moved in this write's transaction: after the lock's wait (--wait) and
+    // writer.json naming this process, as any write. A rebuild's clear() remakes it instead.
+    try {
+      return await this.writeLock.run(async () => { if (options.rebuilds !== true) this.v1View?.settle(false); return await fn() }, options)
+    } finally {
+      this.v1View &&= this.v1View.present ? this.v1View : undefined
+    }
+  }
 
   /**
    * Whether SQLite reads every page of the index (`PRAGMA quick_check`): one that opens but has a
@@ -179,7 +152,15 @@ export class IndexDb {
   }
 
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */
-  tryWriteLockSync (fn: () => void): boolean { return this.writeLock.trySync(fn) }
+  tryWriteLockSync (fn: () => void): boolean {
+    const view = this.v1View
+    if (view === undefined) return this.writeLock.trySync(fn)
+    try {
+      return this.writeLock.trySync(() => { view.settle(false); fn() }, MOVE_WORK)
+    } finally {
+      this.v1View &&= view.present ? view : undefined
+    }
+  }
 
   private assertTx (): void { this.writeLock.assertTx() }
 
@@ -392,6 +373,8 @@ export class IndexDb {
   /** Empty every table (reindex rebuilds them in the same transaction). */
   clear (): void {
     this.assertTx()
+    // Of version 1 (a rebuild's write: WriteLockOptions.rebuilds): its tables remade empty, not moved.
+    this.v1View?.settle(true)
     // Checkpoints stay: signatures are not derived from the block files.
     this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
     // An index written before session 25 sheds the indexes nothing reads, as a new one is made.

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { failpoint, type WorkProgress } from '../util/index.js'
+import { failpoint, pausepointSync, type WorkProgress } from '../util/index.js'
 import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION } from './index-records.js'
 
 // chain.db of schema version 1 (`block_tables` keyed by the block's hash) moved to version 2
@@ -15,6 +15,9 @@ function newTables (suffix: string): string {
 function blockIndexes (): string {
   return SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE (UNIQUE )?INDEX IF NOT EXISTS \w+ ON blocks\(/.test(s)).join(';\n') + ';'
 }
+
+/** What writer.json says while a repair at a writer's open (tryWriteLockSync) moves an index of version 1. */
+export const MOVE_WORK = 'moving chain.db to schema version 2'
 
 /** What shows a move's progress: its updates as it goes, then its end. */
 export interface MoveProgress { update: (p: WorkProgress) => void, end: () => void }
@@ -36,49 +39,61 @@ const CHUNK = 16_384
 const MOVE_CACHE_KIB = 65_536
 
 /**
- * Move an index of version 1 to version 2 in one transaction (SQLite's DDL is transactional: a kill
- * leaves the old layout or the new, never a mix). Both layouts of version 1 move: rowid tables
- * (since session 25; `blocks` keeps its rowids as `id`, so its rows keep their order) and WITHOUT
- * ROWID ones (before; ids given by height). `block_tables` is copied in (id, name) order. The two
- * indexes nothing reads (UNUSED_INDEXES) go with the old tables. Called by a writer's open only.
- * Copied `chunk` blocks a statement, showing progress in the index's bytes between them.
+ * Move an index of version 1 to version 2 in one transaction of its own (SQLite's DDL is
+ * transactional: a kill leaves the old layout or the new, never a mix); moveTables says how.
  */
 export function migrateIndex (db: Database.Database, chunk = CHUNK): void {
+  db.transaction(() => { moveTables(db, chunk) }).immediate()
+}
+
+/** The version of main's index, read inside the caller's transaction (another writer may have moved it meanwhile). */
+function mainVersion (db: Database.Database): string | undefined {
+  return db.prepare<[], string>("SELECT value FROM main.meta WHERE key = 'schema_version'").pluck().get()
+}
+
+/**
+ * Move an index of version 1 to version 2 inside the caller's write transaction (a writer's first
+ * write: IndexDb.withWriteLock), if it is still of version 1. Both layouts of version 1 move: rowid
+ * tables (since session 25; `blocks` keeps its rowids as `id`, so its rows keep their order) and
+ * WITHOUT ROWID ones (before; ids given by height). `block_tables` is copied in (id, name) order.
+ * The two indexes nothing reads (UNUSED_INDEXES) go with the old tables. Copied `chunk` blocks a
+ * statement, showing progress in the index's bytes between them.
+ */
+export function moveTables (db: Database.Database, chunk = CHUNK): void {
+  if (!db.inTransaction) throw new Error('the move of chain.db outside a write transaction')
+  if (mainVersion(db) !== '1') return
   let shown: MoveProgress | undefined
   const cacheBefore = Number(db.pragma('cache_size', { simple: true }))
   try {
-    db.transaction(() => {
-      // Looked at again inside the write transaction: another writer may have moved it meanwhile.
-      if (db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() !== '1') return
-      const withoutRowid = db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = 'blocks'").pluck().get() === 1
-      db.exec(newTables('_v2'))
-      db.pragma(`cache_size = -${MOVE_CACHE_KIB}`)
-      const total = Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }))
-      shown = showMove?.()
-      // Each step's share of the whole, as its share of a move's time (docs/performance/catchup.md, "Session 46: chain.db (index46)").
-      const show = (phase: string, start: number, end: number, from: number, to: number, at: number): void => {
-        shown?.update({ phase, done: Math.round(total * (start + (end - start) * (to > from ? (Math.min(at, to) - from) / (to - from) : 1))), total })
-      }
-      // The WITHOUT ROWID layout's blocks by height (its index blocks_side on (canonical, height) finds a range), in the order that gives them their ids.
-      const [from, to] = db.prepare<[], [number | null, number | null]>(withoutRowid ? 'SELECT min(height), max(height) FROM blocks' : 'SELECT min(rowid), max(rowid) FROM blocks').raw().get() ?? [null, null]
-      const blocks = db.prepare(withoutRowid
-        ? `INSERT OR FAIL INTO blocks_v2 (${BLOCK_COLUMNS}) SELECT ${BLOCK_COLUMNS} FROM blocks WHERE canonical IN (1, 0) AND height >= ? AND height < ? ORDER BY height, canonical DESC, hash`
-        : `INSERT OR FAIL INTO blocks_v2 (id, ${BLOCK_COLUMNS}) SELECT rowid, ${BLOCK_COLUMNS} FROM blocks WHERE rowid >= ? AND rowid < ? ORDER BY rowid`)
-      for (let at = from ?? 0; from !== null && to !== null && at <= to; at += chunk) { blocks.run(at, at + chunk); show('moving blocks', 0, 0.55, from, to, at + chunk) }
-      // Every row or none (a row the ranges missed would be lost with the old table).
-      if (db.prepare('SELECT (SELECT count(*) FROM blocks) - (SELECT count(*) FROM blocks_v2)').pluck().get() !== 0) throw new Error('the move of chain.db to schema version 2 missed rows of blocks')
-      const [first, last] = db.prepare<[], [number | null, number | null]>('SELECT min(id), max(id) FROM blocks_v2').raw().get() ?? [null, null]
-      const tables = db.prepare(`INSERT OR FAIL INTO block_tables_v2 (block, name, sql, rows, root)
-        SELECT b.id, t.name, t.sql, t.rows, t.root FROM blocks_v2 b JOIN block_tables t ON t.hash = b.hash WHERE b.id >= ? AND b.id < ? ORDER BY b.id, t.name`)
-      for (let at = first ?? 0; first !== null && last !== null && at <= last; at += chunk) { tables.run(at, at + chunk); show('moving tables', 0.55, 0.9, first, last, at + chunk) }
-      failpoint('index-migrate:copied')
-      db.exec('DROP TABLE block_tables; DROP TABLE blocks; ALTER TABLE blocks_v2 RENAME TO blocks; ALTER TABLE block_tables_v2 RENAME TO block_tables;')
-      show('indexing', 0.9, 0.92, 0, 0, 0)
-      db.exec(blockIndexes())
-      show('indexing', 0.92, 1, 0, 0, 0)
-      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
-      failpoint('index-migrate:done')
-    }).immediate()
+    const withoutRowid = db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = 'blocks'").pluck().get() === 1
+    db.exec(newTables('_v2'))
+    db.pragma(`cache_size = -${MOVE_CACHE_KIB}`)
+    const total = Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }))
+    shown = showMove?.()
+    // Each step's share of the whole, as its share of a move's time (docs/performance/catchup.md, "Session 46: chain.db (index46)").
+    const show = (phase: string, start: number, end: number, from: number, to: number, at: number): void => {
+      shown?.update({ phase, done: Math.round(total * (start + (end - start) * (to > from ? (Math.min(at, to) - from) / (to - from) : 1))), total })
+    }
+    // The WITHOUT ROWID layout's blocks by height (its index blocks_side on (canonical, height) finds a range), in the order that gives them their ids.
+    const [from, to] = db.prepare<[], [number | null, number | null]>(withoutRowid ? 'SELECT min(height), max(height) FROM main.blocks' : 'SELECT min(rowid), max(rowid) FROM main.blocks').raw().get() ?? [null, null]
+    const blocks = db.prepare(withoutRowid
+      ? `INSERT OR FAIL INTO blocks_v2 (${BLOCK_COLUMNS}) SELECT ${BLOCK_COLUMNS} FROM main.blocks WHERE canonical IN (1, 0) AND height >= ? AND height < ? ORDER BY height, canonical DESC, hash`
+      : `INSERT OR FAIL INTO blocks_v2 (id, ${BLOCK_COLUMNS}) SELECT rowid, ${BLOCK_COLUMNS} FROM main.blocks WHERE rowid >= ? AND rowid < ? ORDER BY rowid`)
+    for (let at = from ?? 0; from !== null && to !== null && at <= to; at += chunk) { blocks.run(at, at + chunk); show('moving blocks', 0, 0.55, from, to, at + chunk) }
+    // Every row or none (a row the ranges missed would be lost with the old table).
+    if (db.prepare('SELECT (SELECT count(*) FROM main.blocks) - (SELECT count(*) FROM blocks_v2)').pluck().get() !== 0) throw new Error('the move of chain.db to schema version 2 missed rows of blocks')
+    const [first, last] = db.prepare<[], [number | null, number | null]>('SELECT min(id), max(id) FROM blocks_v2').raw().get() ?? [null, null]
+    const tables = db.prepare(`INSERT OR FAIL INTO block_tables_v2 (block, name, sql, rows, root)
+      SELECT b.id, t.name, t.sql, t.rows, t.root FROM blocks_v2 b JOIN main.block_tables t ON t.hash = b.hash WHERE b.id >= ? AND b.id < ? ORDER BY b.id, t.name`)
+    for (let at = first ?? 0; first !== null && last !== null && at <= last; at += chunk) { tables.run(at, at + chunk); show('moving tables', 0.55, 0.9, first, last, at + chunk) }
+    failpoint('index-migrate:copied')
+    pausepointSync('index-migrate:copied')
+    db.exec('DROP TABLE main.block_tables; DROP TABLE main.blocks; ALTER TABLE blocks_v2 RENAME TO blocks; ALTER TABLE block_tables_v2 RENAME TO block_tables;')
+    show('indexing', 0.9, 0.92, 0, 0, 0)
+    db.exec(blockIndexes())
+    show('indexing', 0.92, 1, 0, 0, 0)
+    db.prepare("UPDATE main.meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
+    failpoint('index-migrate:done')
   } finally {
     db.pragma(`cache_size = ${cacheBefore}`)
     shown?.end()
@@ -86,10 +101,26 @@ export function migrateIndex (db: Database.Database, chunk = CHUNK): void {
 }
 
 /**
- * For a read-only connection to an index of version 1, which it must not write: temp views (which
+ * Instead of the move, for a writer that empties the index and fills it anew in the same
+ * transaction (`petal reindex`, a genesis' install): the tables of version 1 dropped and those of
+ * version 2 made empty, if main is still of version 1. Copying rows about to be deleted cost a
+ * rewrite of the whole index (seconds and twice its size at 1,000,000 blocks; index46). A kill
+ * before the commit leaves version 1 whole, which opens and is rebuilt again.
+ */
+export function remakeTables (db: Database.Database): void {
+  if (!db.inTransaction) throw new Error('the remake of chain.db outside a write transaction')
+  if (mainVersion(db) !== '1') return
+  db.exec(`DROP TABLE main.block_tables; DROP TABLE main.blocks; ${newTables('')} ${blockIndexes()}`)
+  db.prepare("UPDATE main.meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
+}
+
+/**
+ * For a connection to an index of version 1 that must not write it, or not yet: temp views (which
  * unqualified names find before main's tables) that show it as version 2, the hash standing for
  * `blocks.id` (both layouts of version 1 key `block_tables` by hash; WITHOUT ROWID `blocks` has no
- * rowid). The statements of index-db.ts then read it unchanged.
+ * rowid). The statements of index-db.ts then read it unchanged. A reader keeps them (or follows
+ * another process's move); a writer reads through them until its first write, which moves the
+ * index inside its own write transaction (settle), after the write lock's wait and writer.json.
  */
 export class Version1View {
   /** data_version when the index was last found of version 1 outside a transaction. */
@@ -113,12 +144,31 @@ export class Version1View {
     const now = this.dataVersion()
     if (now === this.seen) return this
     if (this.db.prepare<[], string>("SELECT value FROM main.meta WHERE key = 'schema_version'").pluck().get() === SCHEMA_VERSION) {
-      this.db.exec('DROP VIEW temp.blocks; DROP VIEW temp.block_tables;')
+      this.drop()
       return undefined
     }
     if (!this.db.inTransaction) this.seen = now
     return this
   }
+
+  /**
+   * A writer's first write, inside its write transaction (after the lock's wait, which honours the
+   * command's --wait, and after writer.json names it): the views dropped, then main moved to
+   * version 2 (moveTables), or, for a writer that empties the index and fills it anew (reindex),
+   * its tables remade empty (remakeTables). A rollback undoes both (the temp schema is in the
+   * transaction): `present` then says the views are back.
+   */
+  settle (remake: boolean): void {
+    this.drop()
+    if (remake) remakeTables(this.db); else moveTables(this.db)
+  }
+
+  /** Whether the views are there: false once a writer's settle has committed, or another's move was followed. */
+  get present (): boolean {
+    return this.db.prepare("SELECT count(*) FROM temp.sqlite_schema WHERE type = 'view' AND name IN ('blocks', 'block_tables')").pluck().get() === 2
+  }
+
+  private drop (): void { this.db.exec('DROP VIEW IF EXISTS temp.blocks; DROP VIEW IF EXISTS temp.block_tables;') }
 
   private dataVersion (): number { return Number(this.db.pragma('data_version', { simple: true })) }
 }

@@ -33,6 +33,11 @@ export interface WriteLockOptions extends LockOptions {
    * (the event loop goes on meanwhile). Only for a change whose journal undoes it if a crash loses the commit.
    */
   syncOffLoop?: boolean
+  /**
+   * `fn` empties the index (IndexDb.clear, its first write) and fills it anew (reindex, a genesis'
+   * install): an index of schema version 1 is not moved first; clear() remakes its tables empty.
+   */
+  rebuilds?: boolean
 }
 
 /**
@@ -186,16 +191,20 @@ export class IndexWriteLock {
 
   /**
    * Run `fn` under the write lock if it is free right now, synchronously; returns false without
-   * running it when another connection holds the lock (a live writer).
+   * running it when another connection holds the lock (a live writer). `work`: what writer.json
+   * says meanwhile (a long write: the move of an index of schema version 1); none for a repair.
    */
-  trySync (fn: () => void): boolean {
+  trySync (fn: () => void, work?: string): boolean {
     if (this.inTx || !this.tryBegin()) return false
     this.inTx = true
+    if (work !== undefined) writeWriterRecord(this.recordPath, work)
     try {
       fn()
+      if (work !== undefined) clearWriterRecord(this.recordPath)
       commitWal(this.db, () => this.db.exec('COMMIT'))
       return true
     } catch (err) {
+      if (work !== undefined) clearWriterRecord(this.recordPath)
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       throw err
     } finally {

@@ -58,6 +58,12 @@ function answersOf (path: string, readonly: boolean): unknown {
   try { return answers(index) } finally { index.close() }
 }
 
+/** A writer's open and first write (an empty one), synchronously: the move of an index of version 1. */
+function moveNow (path: string): void {
+  const writer = IndexDb.open(path)
+  try { expect(writer.tryWriteLockSync(() => {})).toBe(true) } finally { writer.close() }
+}
+
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
 
 describe('chain.db of schema version 1', () => {
@@ -76,11 +82,15 @@ describe('chain.db of schema version 1', () => {
       expect(sha(path)).toBe(bytes) // the reader wrote nothing
       expect(blocksDump(path).version).toBe('1')
 
+      // A writer reads it as it is until its first write, which moves it (inside its transaction).
       const writer = IndexDb.open(path)
-      expect(writer.getMeta('schema_version')).toBe('2')
+      expect(writer.getMeta('schema_version')).toBe('1')
       expect(answers(writer)).toEqual(expected)
+      expect(sha(path)).toBe(bytes)
       // Written on as a new one: a block placed, a side block removed.
       await writer.withWriteLock(async () => {
+        expect(writer.getMeta('schema_version')).toBe('2')
+        expect(answers(writer)).toEqual(expected)
         writer.insertBlock(record(40, true), tables(40), [])
         writer.deleteBlock(record(5, false).hash)
       })
@@ -122,7 +132,7 @@ describe('chain.db of schema version 1', () => {
         expect(updates.map(p => p.done)).toEqual(updates.map(p => p.done).sort((a, b) => a - b))
         expect(updates.at(-1)?.done).toBe(updates.at(-1)?.total)
         seen.length = 0
-        IndexDb.open(path).close() // version 2 already: nothing to show
+        moveNow(path) // version 2 already: nothing to show
         expect(seen).toEqual([])
       } finally {
         showIndexMoves(undefined)
@@ -152,7 +162,7 @@ describe('chain.db of schema version 1', () => {
       // Moved while the reader's snapshot is of version 1: it reads that snapshot through its views.
       reader.readTransaction(() => {
         expect(reader.tablesOf(record(2, true).hash)).toEqual(tables(2))
-        IndexDb.open(path).close()
+        moveNow(path)
         expect(blocksDump(path).version).toBe('2')
         expect(answers(reader)).toEqual(expected)
       })
@@ -172,12 +182,13 @@ describe('chain.db of schema version 1', () => {
       const before = blocksDump(path)
       rewriteAsVersion1(path)
       const src = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.ts')).href
-      const child = `const { IndexDb } = await import(${JSON.stringify(src)}); IndexDb.open(${JSON.stringify(path)})`
+      const child = `const { IndexDb } = await import(${JSON.stringify(src)}); await IndexDb.open(${JSON.stringify(path)}).withWriteLock(async () => {})`
       const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PETAL_FAILPOINT: point } })
       expect(r.signal, r.stderr).toBe('SIGKILL')
       // The kill left chain.db-wal (and the hot pages) behind: a reader sees the old layout whole.
       expect(answersOf(path, true)).toEqual(expected)
       expect(blocksDump(path)).toEqual({ ...before, version: '1' })
+      moveNow(path)
       expect(answersOf(path, false)).toEqual(expected)
       expect(blocksDump(path)).toEqual({ ...before, version: '2' })
     })
