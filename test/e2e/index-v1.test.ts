@@ -3,15 +3,16 @@
 // nothing; a writing command killed (-9) inside the move to version 2 leaves a directory the next
 // command opens with every block (docs/data-directory.md, "chain.db").
 import { describe, expect, it } from 'vitest'
-import { cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { CLI, petal } from '../helpers/cli.js'
+import { CLI, petal, spawnPetal } from '../helpers/cli.js'
 import { blocksDump, rewriteAsVersion1 } from '../helpers/index-v1.js'
 import { asRoot, otherUserCanRun } from '../helpers/other-user.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
 
 async function chainOfThree (): Promise<string> {
   const dir = join(tmpDir(), 'data')
@@ -79,5 +80,31 @@ describe('chain.db of schema version 1', () => {
     expect(v.code, v.stderr).toBe(0)
     const q = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
     expect(JSON.parse(q.stdout)).toEqual({ n: 150 })
+  })
+
+  it('rebuilt by `petal reindex` without a move first; killed (-9) inside its rebuild, leaves version 1 whole, which opens and is rebuilt again', async () => {
+    const dir = await chainOfThree()
+    const chainDb = join(dir, 'chain.db')
+    const before = blocksDump(chainDb)
+    rewriteAsVersion1(chainDb)
+    const pause = join(tmpDir(), 'pause')
+    // Held with every block replayed into the remade (empty) tables, then killed.
+    const run = spawnPetal(['--dir', dir, '--json', 'reindex'], { env: { PETAL_PAUSE: 'reindex:locked', PETAL_PAUSE_FILE: pause } })
+    await waitFor(() => existsSync(pause), { what: 'the reindex to hold inside its rebuild' })
+    run.child.kill('SIGKILL')
+    const killed = await run.exit
+    expect(killed.signal, killed.stderr).toBe('SIGKILL')
+    // No move was shown before the rebuild (`chain.db` progress objects on stderr with --json).
+    expect(killed.stderr).not.toContain('moving blocks')
+    expect(blocksDump(chainDb)).toEqual({ ...before, version: '1' })
+    const s = await petal(['--dir', dir, '--json', 'status'])
+    expect(s.code, s.stderr).toBe(0)
+    expect((JSON.parse(s.stdout) as { tip: { height: number } }).tip.height).toBe(2)
+    const r = await petal(['--dir', dir, '--json', 'reindex'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).not.toContain('moving blocks')
+    expect(blocksDump(chainDb)).toEqual({ ...before, version: '2' })
+    const v = await petal(['--dir', dir, 'verify'])
+    expect(v.code, v.stderr).toBe(0)
   })
 })
