@@ -7,10 +7,10 @@ import { closeOrLeave } from './sqlite.js'
 import { ChainTreeTable } from './chain-tree-table.js'
 import { CheckpointTable } from './checkpoint-table.js'
 import { WRITER_RECORD } from './index-open-failure.js'
-import { BLOCK_COLUMNS, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
+import { BLOCK_COLUMNS, hashKey, hashKeyRange, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
-import { MOVE_WORK, type Version1View } from './index-migrate.js'
+import { MOVE_WORK, type OlderVersionView } from './index-migrate.js'
 import { openIndexConnection } from './index-open.js'
 
 /**
@@ -33,7 +33,7 @@ export class IndexDb {
    * whose rows are `R`: the SQL of this file against the schema above decides that.
    */
   private stmt<R = unknown> (sql: string): Database.Statement<unknown[], R> {
-    this.v1View &&= this.v1View.follow()
+    this.olderView &&= this.olderView.follow()
     const cached = this.statements.get(sql)
     if (cached !== undefined) return cached as Database.Statement<unknown[], R>
     const st = this.db.prepare<unknown[], R>(sql)
@@ -46,8 +46,8 @@ export class IndexDb {
   /** Signed checkpoints this node made or received. */
   readonly checkpoints: CheckpointTable
 
-  /** `v1View`: a reader's views of an index of version 1, until another process moves it. */
-  private constructor (db: Database.Database, recordPath: string, private v1View: Version1View | undefined) {
+  /** `olderView`: a reader's views of an index of version 1, until another process moves it. */
+  private constructor (db: Database.Database, recordPath: string, private olderView: OlderVersionView | undefined) {
     this.db = db
     this.writeLock = new IndexWriteLock(db, recordPath)
     this.tree = new ChainTreeTable(db, () => { this.assertTx() })
@@ -61,8 +61,8 @@ export class IndexDb {
    * write lock is taken later, by withWriteLock (which moves an index of schema version 1 first).
    */
   static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
-    const { db, v1View } = openIndexConnection(path, options)
-    return new IndexDb(db, join(dirname(path), WRITER_RECORD), v1View)
+    const { db, olderView } = openIndexConnection(path, options)
+    return new IndexDb(db, join(dirname(path), WRITER_RECORD), olderView)
   }
 
   /** Close the connection (or leave it for the process's exit: closeOrLeave). */
@@ -82,13 +82,13 @@ export class IndexDb {
    * resolves, rolled back if it throws. Waits without blocking the event loop.
    */
   async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
-    if (this.v1View === undefined) return await this.writeLock.run(fn, options)
+    if (this.olderView === undefined) return await this.writeLock.run(fn, options)
     // An index of version 1 is moved in this write's transaction: after the lock's wait (--wait) and
     // writer.json naming this process, as any write. A rebuild's clear() remakes it instead.
     try {
-      return await this.writeLock.run(async () => { if (options.rebuilds !== true) this.v1View?.settle(false); return await fn() }, options)
+      return await this.writeLock.run(async () => { if (options.rebuilds !== true) this.olderView?.settle(false); return await fn() }, options)
     } finally {
-      this.v1View &&= this.v1View.present ? this.v1View : undefined
+      this.olderView &&= this.olderView.present ? this.olderView : undefined
     }
   }
 
@@ -153,12 +153,12 @@ export class IndexDb {
 
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */
   tryWriteLockSync (fn: () => void): boolean {
-    const view = this.v1View
+    const view = this.olderView
     if (view === undefined) return this.writeLock.trySync(fn)
     try {
       return this.writeLock.trySync(() => { view.settle(false); fn() }, MOVE_WORK)
     } finally {
-      this.v1View &&= view.present ? view : undefined
+      this.olderView &&= view.present ? view : undefined
     }
   }
 
@@ -172,7 +172,7 @@ export class IndexDb {
    */
   readTransaction<T> (fn: () => T): T {
     if (this.db.inTransaction) return fn()
-    this.v1View &&= this.v1View.follow()
+    this.olderView &&= this.olderView.follow()
     this.db.exec('BEGIN')
     try {
       return fn()
@@ -194,7 +194,7 @@ export class IndexDb {
   }
 
   byHash (hash: string): BlockRecord | undefined {
-    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE hash = ?').get(hash)
+    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE hkey = ? AND hash = ?').get(hashKey(hash), hash)
     return r === undefined ? undefined : toRecord(r)
   }
 
@@ -203,9 +203,9 @@ export class IndexDb {
     return r === undefined ? undefined : toRecord(r)
   }
 
-  /** Blocks (canonical or not) whose hash starts with `prefix`, at most `limit`, by hash. */
+  /** Blocks (canonical or not) whose hash starts with `prefix` (lower-case hex), at most `limit`, by hash. */
   byHashPrefix (prefix: string, limit: number): BlockRecord[] {
-    return this.stmt<BlockRow>('SELECT * FROM blocks WHERE hash >= ? AND hash < ? ORDER BY hash LIMIT ?').all(prefix, prefix + 'g', limit).map(toRecord)
+    return this.stmt<BlockRow>('SELECT * FROM blocks WHERE hkey BETWEEN ? AND ? AND hash >= ? AND hash < ? ORDER BY hash LIMIT ?').all(...hashKeyRange(prefix), prefix, prefix + 'g', limit).map(toRecord)
   }
 
   /** Canonical blocks with from ≤ height ≤ to, ascending. */
@@ -265,7 +265,7 @@ export class IndexDb {
   }
 
   tablesOf (hash: string): TableRecord[] {
-    return this.stmt<TableRecord>('SELECT name, sql, rows, root FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hash = ?) ORDER BY name').all(hash)
+    return this.stmt<TableRecord>('SELECT name, sql, rows, root FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hkey = ? AND hash = ?) ORDER BY name').all(hashKey(hash), hash)
   }
 
   /** Every signatory of the canonical chain, including revoked ones. */
@@ -334,8 +334,11 @@ export class IndexDb {
 
   insertBlock (b: BlockRecord, tables: readonly TableRecord[], keyOps: readonly KeyOpRecord[]): void {
     this.assertTx()
-    const { lastInsertRowid: id } = this.stmt(`INSERT INTO blocks (${BLOCK_COLUMNS})
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOpCount, b.receivedAt)
+    const hkey = hashKey(b.hash)
+    // A hash is stored once (the unique index on its text did this until schema 3).
+    if (this.stmt('SELECT 1 FROM blocks WHERE hkey = ? AND hash = ?').get(hkey, b.hash) !== undefined) throw new Error(`UNIQUE constraint failed: blocks.hash (${b.hash})`)
+    const { lastInsertRowid: id } = this.stmt(`INSERT INTO blocks (${BLOCK_COLUMNS}, hkey)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(b.hash, b.height, b.parent, b.canonical ? 1 : 0, b.version, b.signer, b.timestamp, b.rowsRoot, b.prevSig, b.seal, b.size, b.keyOpCount, b.receivedAt, hkey)
     const t = this.stmt('INSERT INTO block_tables (block, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)')
     for (const x of tables) t.run(id, x.name, x.sql, x.rows, x.root)
     const k = this.stmt('INSERT INTO key_ops (hash, key_id, op, pubkey, signers) VALUES (?, ?, ?, ?, ?)')
@@ -344,14 +347,15 @@ export class IndexDb {
 
   setCanonical (hash: string, canonical: boolean): void {
     this.assertTx()
-    this.stmt('UPDATE blocks SET canonical = ? WHERE hash = ?').run(canonical ? 1 : 0, hash)
+    this.stmt('UPDATE blocks SET canonical = ? WHERE hkey = ? AND hash = ?').run(canonical ? 1 : 0, hashKey(hash), hash)
   }
 
   deleteBlock (hash: string): void {
     this.assertTx()
     // block_tables first, while the block's id can still be found.
-    this.stmt('DELETE FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hash = ?)').run(hash)
-    for (const t of ['blocks', 'key_ops']) this.stmt(`DELETE FROM ${t} WHERE hash = ?`).run(hash)
+    this.stmt('DELETE FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hkey = ? AND hash = ?)').run(hashKey(hash), hash)
+    this.stmt('DELETE FROM blocks WHERE hkey = ? AND hash = ?').run(hashKey(hash), hash)
+    this.stmt('DELETE FROM key_ops WHERE hash = ?').run(hash)
   }
 
   /** Apply a canonical block's key operations to the signatory set. */
@@ -374,7 +378,7 @@ export class IndexDb {
   clear (): void {
     this.assertTx()
     // Of version 1 (a rebuild's write: WriteLockOptions.rebuilds): its tables remade empty, not moved.
-    this.v1View?.settle(true)
+    this.olderView?.settle(true)
     // Checkpoints stay: signatures are not derived from the block files.
     this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
     // An index written before session 25 sheds the indexes nothing reads, as a new one is made.

@@ -1,13 +1,13 @@
 import type Database from 'better-sqlite3'
 import { failpoint, pausepointSync, type WorkProgress } from '../util/index.js'
-import { BLOCK_COLUMNS, SCHEMA, SCHEMA_VERSION } from './index-records.js'
+import { BLOCK_COLUMNS, hashKey, SCHEMA, SCHEMA_VERSION } from './index-records.js'
 
-// chain.db of schema version 1 (`block_tables` keyed by the block's hash) moved to version 2
-// (keyed by `blocks.id`): docs/data-directory.md, "chain.db".
+// chain.db of schema version 1 (`block_tables` keyed by the block's hash) or 2 (`blocks` found by
+// a unique index on the hash's text) moved to version 3 (by `hkey`): docs/data-directory.md, "chain.db".
 
 /** The CREATE TABLE of `blocks` and `block_tables` in SCHEMA, the tables named `suffix`ed. */
-function newTables (suffix: string): string {
-  return SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE TABLE IF NOT EXISTS (blocks|block_tables) /.test(s))
+function newTables (suffix: string, only = 'blocks|block_tables'): string {
+  return SCHEMA.split(';').map(s => s.trim()).filter(s => new RegExp(`^CREATE TABLE IF NOT EXISTS (${only}) `).test(s))
     .map(s => s.replace(/^CREATE TABLE IF NOT EXISTS (blocks|block_tables) /, `CREATE TABLE $1${suffix} `) + ';').join('\n')
 }
 
@@ -16,8 +16,16 @@ function blockIndexes (): string {
   return SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE (UNIQUE )?INDEX IF NOT EXISTS \w+ ON blocks\(/.test(s)).join(';\n') + ';'
 }
 
-/** What writer.json says while a repair at a writer's open (tryWriteLockSync) moves an index of version 1. */
-export const MOVE_WORK = 'moving chain.db to schema version 2'
+/**
+ * `petal_hkey(hash)`, the SQL of hashKey, on a connection to chain.db: the move fills `hkey` with
+ * it, and the views of an older version's reader compute it.
+ */
+export function addHashKeyFunction (db: Database.Database): void {
+  db.function('petal_hkey', { deterministic: true }, (h: unknown) => typeof h === 'string' ? hashKey(h) : null)
+}
+
+/** What writer.json says while a repair at a writer's open (tryWriteLockSync) moves an index of an older version. */
+export const MOVE_WORK = `moving chain.db to schema version ${SCHEMA_VERSION}`
 
 /** What shows a move's progress: its updates as it goes, then its end. */
 export interface MoveProgress { update: (p: WorkProgress) => void, end: () => void }
@@ -39,10 +47,11 @@ const CHUNK = 16_384
 const MOVE_CACHE_KIB = 65_536
 
 /**
- * Move an index of version 1 to version 2 in one transaction of its own (SQLite's DDL is
- * transactional: a kill leaves the old layout or the new, never a mix); moveTables says how.
+ * Move an index of an older version to the current one in one transaction of its own (SQLite's DDL
+ * is transactional: a kill leaves the old layout or the new, never a mix); moveTables says how.
  */
 export function migrateIndex (db: Database.Database, chunk = CHUNK): void {
+  addHashKeyFunction(db)
   db.transaction(() => { moveTables(db, chunk) }).immediate()
 }
 
@@ -52,43 +61,53 @@ function mainVersion (db: Database.Database): string | undefined {
 }
 
 /**
- * Move an index of version 1 to version 2 inside the caller's write transaction (a writer's first
- * write: IndexDb.withWriteLock), if it is still of version 1. Both layouts of version 1 move: rowid
- * tables (since session 25; `blocks` keeps its rowids as `id`, so its rows keep their order) and
- * WITHOUT ROWID ones (before; ids given by height). `block_tables` is copied in (id, name) order.
- * The two indexes nothing reads (UNUSED_INDEXES) go with the old tables. Copied `chunk` blocks a
- * statement, showing progress in the index's bytes between them.
+ * Move an index of version 1 or 2 to version 3 inside the caller's write transaction (a writer's
+ * first write: IndexDb.withWriteLock), if it is still of an older version: `blocks` copied into a
+ * new table with `hkey` filled (petal_hkey), the old one dropped with its indexes (version 2's
+ * unique index on the hash's text among them), the new one renamed and indexed. Version 1's
+ * `block_tables` is copied too, by the new ids, in (id, name) order; version 2's is kept (keyed by
+ * the ids, which the copy keeps). Both layouts of version 1 move: rowid tables (since session 25;
+ * `blocks` keeps its rowids as `id`, so its rows keep their order) and WITHOUT ROWID ones (before;
+ * ids given by height); the two indexes nothing reads (UNUSED_INDEXES) go with the old tables.
+ * Copied `chunk` blocks a statement, showing progress in the index's bytes between them.
  */
 export function moveTables (db: Database.Database, chunk = CHUNK): void {
   if (!db.inTransaction) throw new Error('the move of chain.db outside a write transaction')
-  if (mainVersion(db) !== '1') return
+  const from = mainVersion(db)
+  if (from !== '1' && from !== '2') return
+  const v1 = from === '1'
   let shown: MoveProgress | undefined
   const cacheBefore = Number(db.pragma('cache_size', { simple: true }))
   try {
     const withoutRowid = db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = 'blocks'").pluck().get() === 1
-    db.exec(newTables('_v2'))
+    db.exec(newTables('_new', v1 ? 'blocks|block_tables' : 'blocks'))
     db.pragma(`cache_size = -${MOVE_CACHE_KIB}`)
     const total = Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }))
     shown = showMove?.()
     // Each step's share of the whole, as its share of a move's time (docs/performance/catchup.md, "Session 46: chain.db (index46)").
-    const show = (phase: string, start: number, end: number, from: number, to: number, at: number): void => {
-      shown?.update({ phase, done: Math.round(total * (start + (end - start) * (to > from ? (Math.min(at, to) - from) / (to - from) : 1))), total })
+    const show = (phase: string, start: number, end: number, lo: number, hi: number, at: number): void => {
+      shown?.update({ phase, done: Math.round(total * (start + (end - start) * (hi > lo ? (Math.min(at, hi) - lo) / (hi - lo) : 1))), total })
     }
+    const blocksShare = v1 ? 0.55 : 0.9
     // The WITHOUT ROWID layout's blocks by height (its index blocks_side on (canonical, height) finds a range), in the order that gives them their ids.
-    const [from, to] = db.prepare<[], [number | null, number | null]>(withoutRowid ? 'SELECT min(height), max(height) FROM main.blocks' : 'SELECT min(rowid), max(rowid) FROM main.blocks').raw().get() ?? [null, null]
+    const [lo, hi] = db.prepare<[], [number | null, number | null]>(withoutRowid ? 'SELECT min(height), max(height) FROM main.blocks' : 'SELECT min(rowid), max(rowid) FROM main.blocks').raw().get() ?? [null, null]
     const blocks = db.prepare(withoutRowid
-      ? `INSERT OR FAIL INTO blocks_v2 (${BLOCK_COLUMNS}) SELECT ${BLOCK_COLUMNS} FROM main.blocks WHERE canonical IN (1, 0) AND height >= ? AND height < ? ORDER BY height, canonical DESC, hash`
-      : `INSERT OR FAIL INTO blocks_v2 (id, ${BLOCK_COLUMNS}) SELECT rowid, ${BLOCK_COLUMNS} FROM main.blocks WHERE rowid >= ? AND rowid < ? ORDER BY rowid`)
-    for (let at = from ?? 0; from !== null && to !== null && at <= to; at += chunk) { blocks.run(at, at + chunk); show('moving blocks', 0, 0.55, from, to, at + chunk) }
+      ? `INSERT OR FAIL INTO blocks_new (${BLOCK_COLUMNS}, hkey) SELECT ${BLOCK_COLUMNS}, petal_hkey(hash) FROM main.blocks WHERE canonical IN (1, 0) AND height >= ? AND height < ? ORDER BY height, canonical DESC, hash`
+      : `INSERT OR FAIL INTO blocks_new (id, ${BLOCK_COLUMNS}, hkey) SELECT rowid, ${BLOCK_COLUMNS}, petal_hkey(hash) FROM main.blocks WHERE rowid >= ? AND rowid < ? ORDER BY rowid`)
+    for (let at = lo ?? 0; lo !== null && hi !== null && at <= hi; at += chunk) { blocks.run(at, at + chunk); show('moving blocks', 0, blocksShare, lo, hi, at + chunk) }
     // Every row or none (a row the ranges missed would be lost with the old table).
-    if (db.prepare('SELECT (SELECT count(*) FROM main.blocks) - (SELECT count(*) FROM blocks_v2)').pluck().get() !== 0) throw new Error('the move of chain.db to schema version 2 missed rows of blocks')
-    const [first, last] = db.prepare<[], [number | null, number | null]>('SELECT min(id), max(id) FROM blocks_v2').raw().get() ?? [null, null]
-    const tables = db.prepare(`INSERT OR FAIL INTO block_tables_v2 (block, name, sql, rows, root)
-      SELECT b.id, t.name, t.sql, t.rows, t.root FROM blocks_v2 b JOIN main.block_tables t ON t.hash = b.hash WHERE b.id >= ? AND b.id < ? ORDER BY b.id, t.name`)
-    for (let at = first ?? 0; first !== null && last !== null && at <= last; at += chunk) { tables.run(at, at + chunk); show('moving tables', 0.55, 0.9, first, last, at + chunk) }
+    if (db.prepare('SELECT (SELECT count(*) FROM main.blocks) - (SELECT count(*) FROM blocks_new)').pluck().get() !== 0) throw new Error(`the move of chain.db to schema version ${SCHEMA_VERSION} missed rows of blocks`)
+    if (v1) {
+      const [first, last] = db.prepare<[], [number | null, number | null]>('SELECT min(id), max(id) FROM blocks_new').raw().get() ?? [null, null]
+      const tables = db.prepare(`INSERT OR FAIL INTO block_tables_new (block, name, sql, rows, root)
+        SELECT b.id, t.name, t.sql, t.rows, t.root FROM blocks_new b JOIN main.block_tables t ON t.hash = b.hash WHERE b.id >= ? AND b.id < ? ORDER BY b.id, t.name`)
+      for (let at = first ?? 0; first !== null && last !== null && at <= last; at += chunk) { tables.run(at, at + chunk); show('moving tables', 0.55, 0.9, first, last, at + chunk) }
+    }
     failpoint('index-migrate:copied')
     pausepointSync('index-migrate:copied')
-    db.exec('DROP TABLE main.block_tables; DROP TABLE main.blocks; ALTER TABLE blocks_v2 RENAME TO blocks; ALTER TABLE block_tables_v2 RENAME TO block_tables;')
+    db.exec(v1
+      ? 'DROP TABLE main.block_tables; DROP TABLE main.blocks; ALTER TABLE blocks_new RENAME TO blocks; ALTER TABLE block_tables_new RENAME TO block_tables;'
+      : 'DROP TABLE main.blocks; ALTER TABLE blocks_new RENAME TO blocks;')
     show('indexing', 0.9, 0.92, 0, 0, 0)
     db.exec(blockIndexes())
     show('indexing', 0.92, 1, 0, 0, 0)
@@ -102,50 +121,67 @@ export function moveTables (db: Database.Database, chunk = CHUNK): void {
 
 /**
  * Instead of the move, for a writer that empties the index and fills it anew in the same
- * transaction (`petal reindex`, a genesis' install): the tables of version 1 dropped and those of
- * version 2 made empty, if main is still of version 1. Copying rows about to be deleted cost a
- * rewrite of the whole index (seconds and twice its size at 1,000,000 blocks; index46). A kill
- * before the commit leaves version 1 whole, which opens and is rebuilt again.
+ * transaction (`petal reindex`, a genesis' install): the tables of an older version dropped and
+ * those of the current one made empty. Copying rows about to be deleted cost a rewrite of the
+ * whole index (seconds and twice its size at 1,000,000 blocks; index46). A kill before the commit
+ * leaves the older version whole, which opens and is rebuilt again.
  */
 export function remakeTables (db: Database.Database): void {
   if (!db.inTransaction) throw new Error('the remake of chain.db outside a write transaction')
-  if (mainVersion(db) !== '1') return
+  const from = mainVersion(db)
+  if (from !== '1' && from !== '2') return
   db.exec(`DROP TABLE main.block_tables; DROP TABLE main.blocks; ${newTables('')} ${blockIndexes()}`)
   db.prepare("UPDATE main.meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
 }
 
+/** The temp views that show main's tables of `version` as the current version's. */
+function viewsOf (version: string): string {
+  return version === '1'
+    ? `CREATE TEMP VIEW blocks AS SELECT hash AS id, ${BLOCK_COLUMNS}, petal_hkey(hash) AS hkey FROM main.blocks;
+      CREATE TEMP VIEW block_tables AS SELECT hash AS block, name, sql, rows, root FROM main.block_tables;`
+    : `CREATE TEMP VIEW blocks AS SELECT id, ${BLOCK_COLUMNS}, petal_hkey(hash) AS hkey FROM main.blocks;`
+}
+
 /**
- * For a connection to an index of version 1 that must not write it, or not yet: temp views (which
- * unqualified names find before main's tables) that show it as version 2, the hash standing for
- * `blocks.id` (both layouts of version 1 key `block_tables` by hash; WITHOUT ROWID `blocks` has no
- * rowid). The statements of index-db.ts then read it unchanged. A reader keeps them (or follows
- * another process's move); a writer reads through them until its first write, which moves the
- * index inside its own write transaction (settle), after the write lock's wait and writer.json.
+ * For a connection to an index of an older version (1 or 2) that must not write it, or not yet:
+ * temp views (which unqualified names find before main's tables) that show it as the current
+ * version: `hkey` computed from the hash (a lookup `hkey = ? AND hash = ?` then finds the row by
+ * the older version's index on the hash); for version 1 also the hash standing for `blocks.id`
+ * (both layouts of version 1 key `block_tables` by hash; WITHOUT ROWID `blocks` has no rowid). The
+ * statements of index-db.ts then read it unchanged. A reader keeps them (or follows another
+ * process's move); a writer reads through them until its first write, which moves the index inside
+ * its own write transaction (settle), after the write lock's wait and writer.json.
  */
-export class Version1View {
-  /** data_version when the index was last found of version 1 outside a transaction. */
+export class OlderVersionView {
+  /** data_version when the index was last found of `version` outside a transaction. */
   private seen: number
 
-  constructor (private readonly db: Database.Database) {
-    db.exec(`CREATE TEMP VIEW blocks AS SELECT hash AS id, ${BLOCK_COLUMNS} FROM main.blocks;
-      CREATE TEMP VIEW block_tables AS SELECT hash AS block, name, sql, rows, root FROM main.block_tables;`)
+  constructor (private readonly db: Database.Database, private version: string) {
+    db.exec(viewsOf(version))
     this.seen = this.dataVersion()
   }
 
   /**
-   * This view, or undefined once another process has moved the index to version 2 (a `petal serve`
-   * left running while a newer Petal's node or pull opens it for writing): the views, which name the
-   * old columns, are dropped, and the connection's statements read the new tables (SQLite prepares
-   * them again; before, every read of a block's tables failed `no such column` until a restart).
-   * Looked at only when another connection has committed; a transaction's older snapshot of
-   * version 1 keeps the views, and the next call looks again.
+   * This view, or undefined once another process has moved the index to the current version (a
+   * `petal serve` left running while a newer Petal's node or pull opens it for writing): the views,
+   * which name the old columns, are dropped, and the connection's statements read the new tables
+   * (SQLite prepares them again; before session 46, every read of a block's tables failed `no such
+   * column` until a restart). Moved to another older version (1 to 2, by a Petal of sessions
+   * 45–46): views of that one. Looked at only when another connection has committed; a
+   * transaction's older snapshot keeps the views, and the next call looks again.
    */
-  follow (): Version1View | undefined {
+  follow (): OlderVersionView | undefined {
     const now = this.dataVersion()
     if (now === this.seen) return this
-    if (this.db.prepare<[], string>("SELECT value FROM main.meta WHERE key = 'schema_version'").pluck().get() === SCHEMA_VERSION) {
+    const v = mainVersion(this.db)
+    if (v === SCHEMA_VERSION) {
       this.drop()
       return undefined
+    }
+    if (v !== undefined && v !== this.version) {
+      this.drop()
+      this.db.exec(viewsOf(v))
+      this.version = v
     }
     if (!this.db.inTransaction) this.seen = now
     return this
@@ -153,10 +189,10 @@ export class Version1View {
 
   /**
    * A writer's first write, inside its write transaction (after the lock's wait, which honours the
-   * command's --wait, and after writer.json names it): the views dropped, then main moved to
-   * version 2 (moveTables), or, for a writer that empties the index and fills it anew (reindex),
-   * its tables remade empty (remakeTables). A rollback undoes both (the temp schema is in the
-   * transaction): `present` then says the views are back.
+   * command's --wait, and after writer.json names it): the views dropped, then main moved to the
+   * current version (moveTables), or, for a writer that empties the index and fills it anew
+   * (reindex), its tables remade empty (remakeTables). A rollback undoes both (the temp schema is in
+   * the transaction): `present` then says the views are back.
    */
   settle (remake: boolean): void {
     this.drop()
@@ -165,7 +201,7 @@ export class Version1View {
 
   /** Whether the views are there: false once a writer's settle has committed, or another's move was followed. */
   get present (): boolean {
-    return this.db.prepare("SELECT count(*) FROM temp.sqlite_schema WHERE type = 'view' AND name IN ('blocks', 'block_tables')").pluck().get() === 2
+    return this.db.prepare("SELECT count(*) FROM temp.sqlite_schema WHERE type = 'view' AND name = 'blocks'").pluck().get() === 1
   }
 
   private drop (): void { this.db.exec('DROP VIEW IF EXISTS temp.blocks; DROP VIEW IF EXISTS temp.block_tables;') }

@@ -6,15 +6,15 @@ import { indexOpenFailure } from './index-open-failure.js'
 import { SCHEMA, SCHEMA_VERSION } from './index-records.js'
 import { dataFileExists } from './data-file.js'
 import { loadWalCheck } from './wal-index.js'
-import { Version1View } from './index-migrate.js'
+import { addHashKeyFunction, OlderVersionView } from './index-migrate.js'
 
 /**
  * chain.db's connection as IndexDb.open makes it: read-only, or writable (then made, if new), and
- * for an index of schema version 1 its views (Version1View), which a writer's first write settles.
+ * for an index of an older schema version its views (OlderVersionView), which a writer's first write settles.
  */
-export function openIndexConnection (path: string, options: { readonly?: boolean, wait?: boolean }): { db: Database.Database, v1View: Version1View | undefined } {
+export function openIndexConnection (path: string, options: { readonly?: boolean, wait?: boolean }): { db: Database.Database, olderView: OlderVersionView | undefined } {
   let db: Database.Database | undefined
-  let v1View: Version1View | undefined
+  let olderView: OlderVersionView | undefined
   // SQLite would block for ever reading a named pipe, and follow a link anywhere.
   dataFileExists(path, 'chain index')
   try {
@@ -31,8 +31,14 @@ export function openIndexConnection (path: string, options: { readonly?: boolean
         db.pragma('journal_mode = WAL')
         // One transaction: killed between its statements, a file with the tables (which the
         // check above takes as made) but no schema version would be refused at every open.
+        // An index from before the chain tree (its `blocks` there) gets those tables alone, and keeps
+        // its version (1: the versions since write it at the file's making), which its first write moves.
         const made = db
-        made.transaction(() => { made.exec(SCHEMA); made.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION) }).immediate()
+        const older = made.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'blocks'").get() !== undefined
+        made.transaction(() => {
+          made.exec(older ? CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA : SCHEMA)
+          made.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', older ? '1' : SCHEMA_VERSION)
+        }).immediate()
       }
     }
     else if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").get() === undefined) {
@@ -40,15 +46,17 @@ export function openIndexConnection (path: string, options: { readonly?: boolean
       // (in the connection's own temp schema) until a writer creates and fills the real ones.
       db.exec((CHAIN_TREE_SCHEMA + CHECKPOINT_SCHEMA).replaceAll('CREATE TABLE', 'CREATE TEMP TABLE').replace(/CREATE INDEX[^;]*;/g, ''))
     }
+    addHashKeyFunction(db)
     const v = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()
-    // Version 1 (block_tables keyed by hash): read as it is; a writer moves it at its first write
-    // (withWriteLock). Not a reader's quiet repair (`wait: false`): its own read-only connection reads it.
-    if (v === '1' && options.readonly !== true && options.wait === false) throw new Error('schema version 1, left for a writer to move')
-    if (v === '1') v1View = new Version1View(db)
+    // An older version (1 or 2): read as it is; a writer moves it at its first write (withWriteLock).
+    // Not a reader's quiet repair (`wait: false`): its own read-only connection reads it.
+    const older = v === '1' || v === '2'
+    if (older && options.readonly !== true && options.wait === false) throw new Error(`schema version ${v}, left for a writer to move`)
+    if (older) olderView = new OlderVersionView(db, v)
     else if (v !== SCHEMA_VERSION) throw new Error(`schema version ${v ?? 'missing'}`)
   } catch (err) {
     db?.close()
     throw indexOpenFailure(err, path)
   }
-  return { db, v1View }
+  return { db, olderView }
 }

@@ -41,8 +41,30 @@ export interface TableVariant { name: string, sql: string, block: BlockRecord }
 /** A canonical block with the CREATE TABLE texts of the tables asked for, by lower-case name. */
 export interface BlockWithTables { block: BlockRecord, tables: Array<[name: string, sql: string]> }
 
-/** 2: `block_tables` keyed by the block's `blocks.id`; 1 keyed it by hash (index-migrate.ts moves 1 to 2). */
-export const SCHEMA_VERSION = '2'
+/**
+ * 3: `blocks` found by `hkey` (the hash's first digits as an integer); 2: by a unique index on the
+ * hash's text; 1: `block_tables` keyed by hash, not by `blocks.id` (index-migrate.ts moves 1 and 2 to 3).
+ */
+export const SCHEMA_VERSION = '3'
+
+/** The hash digits `hkey` holds: 13 hex digits, 52 bits, an integer JavaScript holds exactly, in the hash's order. */
+export const HKEY_DIGITS = 13
+
+/**
+ * `blocks.hkey` of a hash: its first HKEY_DIGITS hex digits as an integer (-1 for text that does
+ * not start with them, which no stored hash is). Several blocks may share one (a lookup compares
+ * the whole hash too); a hash is found only under its own, since the function is the same for both.
+ */
+export function hashKey (hash: string): number {
+  const head = hash.slice(0, HKEY_DIGITS)
+  return head.length === HKEY_DIGITS && /^[0-9a-f]+$/.test(head) ? parseInt(head, 16) : -1
+}
+
+/** The `hkey` range of the hashes that start with `prefix` (lower-case hex): [lowest, highest]. */
+export function hashKeyRange (prefix: string): [number, number] {
+  const head = prefix.slice(0, HKEY_DIGITS)
+  return [hashKey(head.padEnd(HKEY_DIGITS, '0')), hashKey(head.padEnd(HKEY_DIGITS, 'f'))]
+}
 
 /** The columns of `blocks` other than its `id`, in SCHEMA's order. */
 export const BLOCK_COLUMNS = 'hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at'
@@ -55,18 +77,22 @@ export const BLOCK_COLUMNS = 'hash, height, parent, canonical, version, signer, 
 export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
 
 /**
- * `blocks` is a rowid table (`id`, an INTEGER PRIMARY KEY: VACUUM keeps it) with a unique index
- * on `hash`; `block_tables` is keyed by (`blocks.id`, name). Both take rows in the order blocks are
- * placed, so a group's rows fill the last pages, and only `blocks.hash` is a write at a random page
- * a block (docs/performance/catchup.md, "Session 45: chain.db's block_tables in placement order (index45)").
+ * `blocks` is a rowid table (`id`, an INTEGER PRIMARY KEY: VACUUM keeps it) found by hash through
+ * an index on `hkey` (hashKey: ~14-byte entries instead of the 64-digit text's ~75, so a commit's
+ * random inserts dirty fewer pages; a hash stays unique by IndexDb.insertBlock's check);
+ * `block_tables` is keyed by (`blocks.id`, name). Both take rows in the order blocks are placed, so
+ * a group's rows fill the last pages, and only `blocks_hkey` is a write at a random page a block
+ * (docs/performance/catchup.md, "Session 45: chain.db's block_tables in placement order (index45)",
+ * and "Session 47: chain.db (index47)").
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocks (id INTEGER PRIMARY KEY,
-  hash TEXT NOT NULL UNIQUE, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
+  hash TEXT NOT NULL, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
   version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL,
   prev_sig TEXT NOT NULL, seal TEXT NOT NULL, size INTEGER NOT NULL, key_ops INTEGER NOT NULL,
-  received_at INTEGER NOT NULL);
+  received_at INTEGER NOT NULL, hkey INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_hkey ON blocks(hkey);
 CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHERE canonical = 1;
 CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
 CREATE TABLE IF NOT EXISTS block_tables (block INTEGER NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,

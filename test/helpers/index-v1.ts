@@ -41,6 +41,31 @@ export function rewriteAsVersion1 (path: string, withoutRowid = false): void {
   }
 }
 
+/**
+ * Rewrite the index at `path` (of the current version) as version 2 (sessions 45-46) would have
+ * held the same rows: `blocks` without `hkey`, found by a unique index on the hash's text.
+ */
+export function rewriteAsVersion2 (path: string): void {
+  const db = new Database(path)
+  try {
+    db.transaction(() => {
+      db.exec(`CREATE TABLE blocks_v2 (id INTEGER PRIMARY KEY,
+          hash TEXT NOT NULL UNIQUE, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
+          version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL,
+          prev_sig TEXT NOT NULL, seal TEXT NOT NULL, size INTEGER NOT NULL, key_ops INTEGER NOT NULL,
+          received_at INTEGER NOT NULL);
+        INSERT INTO blocks_v2 (id, ${COLUMNS}) SELECT id, ${COLUMNS} FROM blocks ORDER BY id;
+        DROP TABLE blocks; ALTER TABLE blocks_v2 RENAME TO blocks;
+        CREATE UNIQUE INDEX blocks_canonical_height ON blocks(height) WHERE canonical = 1;
+        CREATE INDEX blocks_side ON blocks(canonical, height);
+        UPDATE meta SET value = '2' WHERE key = 'schema_version';`)
+    })()
+    db.pragma('wal_checkpoint(TRUNCATE)')
+  } finally {
+    db.close()
+  }
+}
+
 /** What chain.db holds of blocks and their tables, by hash, in either version (no ids, no arrival times). */
 export function blocksDump (path: string): { blocks: unknown[], tables: unknown[], version: string } {
   const db = new Database(path, { readonly: true })

@@ -77,7 +77,7 @@ describe('chain.db', () => {
   it('a new index has only the indexes its statements read (none on parent or on a table\'s name)', () => {
     const path = join(tmpDir(), 'chain.db')
     IndexDb.open(path).close()
-    expect(indexesOf(path)).toEqual(['blocks_canonical_height', 'blocks_side', 'checkpoints_size'])
+    expect(indexesOf(path)).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
   })
 
   it('clearing an index written before (reindex) drops the indexes nothing reads', async () => {
@@ -89,7 +89,7 @@ describe('chain.db', () => {
     const index = IndexDb.open(path)
     await index.withWriteLock(async () => { index.clear() })
     index.close()
-    expect(indexesOf(path)).toEqual(['blocks_canonical_height', 'blocks_side', 'checkpoints_size'])
+    expect(indexesOf(path)).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
   })
 
   const record = (i: number, canonical: boolean): BlockRecord => ({

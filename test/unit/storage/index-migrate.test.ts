@@ -89,7 +89,7 @@ describe('chain.db of schema version 1', () => {
       expect(sha(path)).toBe(bytes)
       // Written on as a new one: a block placed, a side block removed.
       await writer.withWriteLock(async () => {
-        expect(writer.getMeta('schema_version')).toBe('2')
+        expect(writer.getMeta('schema_version')).toBe('3')
         expect(answers(writer)).toEqual(expected)
         writer.insertBlock(record(40, true), tables(40), [])
         writer.deleteBlock(record(5, false).hash)
@@ -97,11 +97,11 @@ describe('chain.db of schema version 1', () => {
       expect(writer.tablesOf(record(40, true).hash)).toEqual(tables(40).sort((a, b) => a.name < b.name ? -1 : 1))
       expect(writer.tablesOf(record(5, false).hash)).toEqual([])
       writer.close()
-      expect(blocksDump(path).version).toBe('2')
+      expect(blocksDump(path).version).toBe('3')
 
       const db = new Database(path, { readonly: true })
       // The new layout whole: blocks.id, block_tables keyed by it, no index left of version 1.
-      expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['blocks_canonical_height', 'blocks_side', 'checkpoints_size'])
+      expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
       expect(db.prepare("SELECT name FROM pragma_table_info('block_tables') ORDER BY cid").pluck().all()).toEqual(['block', 'name', 'sql', 'rows', 'root'])
       // Rows in placement order: ids by height for the blocks of the canonical chain.
       const heights = db.prepare('SELECT height FROM blocks WHERE canonical = 1 ORDER BY id').pluck().all() as number[]
@@ -163,7 +163,7 @@ describe('chain.db of schema version 1', () => {
       reader.readTransaction(() => {
         expect(reader.tablesOf(record(2, true).hash)).toEqual(tables(2))
         moveNow(path)
-        expect(blocksDump(path).version).toBe('2')
+        expect(blocksDump(path).version).toBe('3')
         expect(answers(reader)).toEqual(expected)
       })
       // Then the moved index (before: 'no such column: hash' at every read of a block's tables).
@@ -190,7 +190,7 @@ describe('chain.db of schema version 1', () => {
       expect(blocksDump(path)).toEqual({ ...before, version: '1' })
       moveNow(path)
       expect(answersOf(path, false)).toEqual(expected)
-      expect(blocksDump(path)).toEqual({ ...before, version: '2' })
+      expect(blocksDump(path)).toEqual({ ...before, version: '3' })
     })
   }
 })

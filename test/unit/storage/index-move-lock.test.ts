@@ -13,7 +13,7 @@ import type { WriterRecord } from '../../../src/storage/writer-record.js'
 import { reindexChain } from '../../../src/chain/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { extendChain, newTestChain } from '../../helpers/chain.js'
-import { blocksDump, rewriteAsVersion1 } from '../../helpers/index-v1.js'
+import { blocksDump, rewriteAsVersion1, rewriteAsVersion2 } from '../../helpers/index-v1.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -59,7 +59,7 @@ describe('the move of chain.db from schema version 1', () => {
       const placed = writer.withWriteLock(async () => { writer.insertBlock(record(20), [], []) }, { onWait: () => { waited++; holder.exec('COMMIT') } })
       expect(await codeOf(placed)).toBe('ok')
       expect(waited).toBe(1)
-      expect(blocksDump(path).version).toBe('2')
+      expect(blocksDump(path).version).toBe('3')
       expect(writer.tablesOf(hex(3))).toEqual([{ name: 't', sql: 'CREATE TABLE t (a)', rows: 2, root: hex(2) }])
       expect(writer.byHeight(20)?.hash).toBe(hex(21))
     } finally {
@@ -76,7 +76,7 @@ describe('the move of chain.db from schema version 1', () => {
       expect(blocksDump(path).version).toBe('1')
       expect(writer.tablesOf(hex(3))).toHaveLength(1)
       await writer.withWriteLock(async () => {})
-      expect(blocksDump(path).version).toBe('2')
+      expect(blocksDump(path).version).toBe('3')
       expect(writer.tablesOf(hex(3))).toHaveLength(1)
     } finally {
       writer.close()
@@ -105,7 +105,7 @@ describe('the move of chain.db from schema version 1', () => {
       expect(await codeOf(placed)).toBe('ok')
       expect(told[0]).toMatchObject({ pid: child.pid, work: 'import block 7' })
       expect(await exited).toBe(0)
-      expect(blocksDump(path).version).toBe('2')
+      expect(blocksDump(path).version).toBe('3')
       expect(w.byHeight(200)?.hash).toBe(hex(201))
       expect(existsSync(join(path, '..', 'writer.json'))).toBe(false)
     } finally {
@@ -116,13 +116,14 @@ describe('the move of chain.db from schema version 1', () => {
   })
 })
 
-describe('petal reindex of chain.db of schema version 1', () => {
-  it('remakes its tables empty in the rebuild\'s transaction instead of moving them first (no move shown), and rebuilds every block', async () => {
+describe('petal reindex of chain.db of an older schema version', () => {
+  for (const older of ['1', '2']) it(`remakes the tables of version ${older} empty in the rebuild's transaction instead of moving them first (no move shown), and rebuilds every block`, async () => {
     const { chain, key, dir } = await newTestChain()
     await extendChain(chain, key, 6)
     const expected = blocksDump(chain.dir.chainDb)
     chain.close()
-    rewriteAsVersion1(join(dir, 'chain.db'), true)
+    if (older === '1') rewriteAsVersion1(join(dir, 'chain.db'), true); else rewriteAsVersion2(join(dir, 'chain.db'))
+    expect(blocksDump(join(dir, 'chain.db')).version).toBe(older)
     const moves: string[] = []
     showIndexMoves(() => ({ update: p => moves.push(p.phase ?? ''), end: () => moves.push('end') }))
     try {
@@ -132,10 +133,10 @@ describe('petal reindex of chain.db of schema version 1', () => {
       showIndexMoves(undefined)
     }
     expect(moves).toEqual([])
-    expect(blocksDump(join(dir, 'chain.db'))).toEqual({ ...expected, version: '2' })
+    expect(blocksDump(join(dir, 'chain.db'))).toEqual({ ...expected, version: '3' })
     const db = new Database(join(dir, 'chain.db'), { readonly: true })
     // The new layout whole, the unused indexes of the WITHOUT ROWID layout gone with its tables.
-    expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['blocks_canonical_height', 'blocks_side', 'checkpoints_size'])
+    expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
     db.close()
   })
 })
