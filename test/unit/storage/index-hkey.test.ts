@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { IndexDb, type BlockRecord, type TableRecord } from '../../../src/storage/index.js'
 import { hashKey, hashKeyRange } from '../../../src/storage/index-records.js'
-import { blocksDump, rewriteAsVersion2 } from '../../helpers/index-v1.js'
+import { blocksDump, rewriteAsVersion1, rewriteAsVersion2 } from '../../helpers/index-v1.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // Hashes sharing their first 13 digits (one hkey), one differing only in its 14th, one only in its last, and neighbours of the shared key.
@@ -135,6 +135,34 @@ describe('chain.db schema 3: blocks by hkey', () => {
       expect(lookups(writer)).toEqual(EXPECTED)
     } finally {
       writer.close()
+    }
+  })
+
+  it('a reader of version 1 whose index a Petal of sessions 45-46 moves to version 2 reads it through the views of version 2', async () => {
+    const path = await filled()
+    rewriteAsVersion1(path)
+    const reader = IndexDb.open(path, { readonly: true })
+    try {
+      expect(lookups(reader)).toEqual(EXPECTED)
+      // That Petal's move (index46's migrateIndex, in short): blocks with an id and a unique hash, block_tables keyed by the id, version 2.
+      const cols = 'hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at'
+      const db = new Database(path)
+      db.transaction(() => {
+        db.exec(`CREATE TABLE b2 (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, height INTEGER NOT NULL, parent TEXT NOT NULL, canonical INTEGER NOT NULL,
+            version INTEGER NOT NULL, signer TEXT NOT NULL, timestamp TEXT NOT NULL, rows_root TEXT NOT NULL, prev_sig TEXT NOT NULL, seal TEXT NOT NULL,
+            size INTEGER NOT NULL, key_ops INTEGER NOT NULL, received_at INTEGER NOT NULL);
+          INSERT INTO b2 (id, ${cols}) SELECT rowid, ${cols} FROM blocks;
+          CREATE TABLE bt2 (block INTEGER NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL, rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (block, name)) WITHOUT ROWID;
+          INSERT INTO bt2 SELECT b.id, t.name, t.sql, t.rows, t.root FROM b2 b JOIN block_tables t ON t.hash = b.hash;
+          DROP TABLE block_tables; DROP TABLE blocks; ALTER TABLE b2 RENAME TO blocks; ALTER TABLE bt2 RENAME TO block_tables;
+          CREATE UNIQUE INDEX blocks_canonical_height ON blocks(height) WHERE canonical = 1; CREATE INDEX blocks_side ON blocks(canonical, height);
+          UPDATE meta SET value = '2' WHERE key = 'schema_version';`)
+      })()
+      db.close()
+      expect(blocksDump(path).version).toBe('2')
+      expect(lookups(reader)).toEqual(EXPECTED)
+    } finally {
+      reader.close()
     }
   })
 })
