@@ -46,7 +46,7 @@ export class IndexDb {
   /** Signed checkpoints this node made or received. */
   readonly checkpoints: CheckpointTable
 
-  /** `olderView`: a reader's views of an index of version 1, until another process moves it. */
+  /** `olderView`: the views of an index of an older version (1 or 2), until this connection or another process moves it. */
   private constructor (db: Database.Database, recordPath: string, private olderView: OlderVersionView | undefined) {
     this.db = db
     this.writeLock = new IndexWriteLock(db, recordPath)
@@ -58,7 +58,7 @@ export class IndexDb {
    * Open the index. Read-only (readers): the connection cannot write, so it never waits for a
    * writer or takes a lock a writer needs (WAL readers see the last commit). Writable (writers):
    * nothing is written unless the file is new, so opening never waits for a writer either; the
-   * write lock is taken later, by withWriteLock (which moves an index of schema version 1 first).
+   * write lock is taken later, by withWriteLock (which moves an index of an older schema version first).
    */
   static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
     const { db, olderView } = openIndexConnection(path, options)
@@ -83,7 +83,7 @@ export class IndexDb {
    */
   async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
     if (this.olderView === undefined) return await this.writeLock.run(fn, options)
-    // An index of version 1 is moved in this write's transaction: after the lock's wait (--wait) and
+    // An index of an older version is moved in this write's transaction: after the lock's wait (--wait) and
     // writer.json naming this process, as any write. A rebuild's clear() remakes it instead.
     try {
       return await this.writeLock.run(async () => { if (options.rebuilds !== true) this.olderView?.settle(false); return await fn() }, options)
@@ -377,7 +377,7 @@ export class IndexDb {
   /** Empty every table (reindex rebuilds them in the same transaction). */
   clear (): void {
     this.assertTx()
-    // Of version 1 (a rebuild's write: WriteLockOptions.rebuilds): its tables remade empty, not moved.
+    // Of an older version (a rebuild's write: WriteLockOptions.rebuilds): its tables remade empty, not moved.
     this.olderView?.settle(true)
     // Checkpoints stay: signatures are not derived from the block files.
     this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")

@@ -35,7 +35,7 @@ export interface WriteLockOptions extends LockOptions {
   syncOffLoop?: boolean
   /**
    * `fn` empties the index (IndexDb.clear, its first write) and fills it anew (reindex, a genesis'
-   * install): an index of schema version 1 is not moved first; clear() remakes its tables empty.
+   * install): an index of an older schema version is not moved first; clear() remakes its tables empty.
    */
   rebuilds?: boolean
 }
@@ -192,7 +192,7 @@ export class IndexWriteLock {
   /**
    * Run `fn` under the write lock if it is free right now, synchronously; returns false without
    * running it when another connection holds the lock (a live writer). `work`: what writer.json
-   * says meanwhile (a long write: the move of an index of schema version 1); none for a repair.
+   * says meanwhile (a long write: the move of an index of an older schema version); none for a repair.
    */
   trySync (fn: () => void, work?: string): boolean {
     if (this.inTx || !this.tryBegin()) return false
