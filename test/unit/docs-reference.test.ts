@@ -187,6 +187,19 @@ describe('docs/cli.md describes the program as built', () => {
     expect(wrong).toEqual([])
   })
 
+  it('pairs a short flag with its long form as the program does (`-o, --out`)', () => {
+    const wrong: string[] = []
+    const pairs = (c: Command): Set<string> => new Set(c.options.filter(o => o.short !== undefined).map(o => `${o.short ?? ''}, ${o.long ?? ''}`))
+    const globals = new Set([...pairs(program), '-V, --version', '-h, --help'])
+    for (const s of [{ heading: 'Global options', commands: [] as Command[], text: sections(read('docs/cli.md')).find(x => x.heading === 'Global options')?.body.join('\n') ?? '' }, ...commandSections()]) {
+      for (const m of s.text.matchAll(/(?<![\w-])(-[a-zA-Z]), (--[a-z][\w-]*)/g)) {
+        const pair = `${m[1] ?? ''}, ${m[2] ?? ''}`
+        if (!globals.has(pair) && !s.commands.some(c => pairs(c).has(pair))) wrong.push(`${s.heading}: ${pair}`)
+      }
+    }
+    expect(wrong).toEqual([])
+  })
+
   it('lists every global option in its Global options table', () => {
     const table = sections(read('docs/cli.md')).find(s => s.heading === 'Global options')?.body.join('\n') ?? ''
     expect(program.options.map(o => o.long ?? '').filter(f => !mentions(table, f))).toEqual([])
