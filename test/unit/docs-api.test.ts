@@ -72,6 +72,18 @@ describe('docs/api.md against the routes and limits as built', () => {
     expect(server).toContain('const MAX_PARAM_LENGTH = 2000')
   })
 
+  it('"Security": who may call which route is each route\'s access', () => {
+    const flat = doc.replace(/\s+/g, ' ')
+    // "… and `GET /api/v1/openapi.json` are always public"
+    const publicSaid = /\(`\/`[^)]*\) and `(GET [^`]+)` are always public/.exec(flat)?.[1]
+    expect(routes.filter(r => r.access === 'public').map(r => `${r.method} ${r.path}`)).toEqual([publicSaid])
+    // cli.md: "`write` … may also post records and declare tables; `read` may use the GET endpoints and `POST /api/v1/query`"
+    const cli = readFileSync(resolve(root, 'docs/cli.md'), 'utf8').replace(/\s+/g, ' ')
+    expect(cli).toContain('`write` (the default) may also post records and declare tables; `read` may use the GET endpoints and `POST /api/v1/query`')
+    expect(routes.filter(r => r.access === 'write').map(r => `${r.method} ${r.path}`).sort()).toEqual(['POST /api/v1/records/{table}', 'PUT /api/v1/tables/{table}'])
+    expect(routes.filter(r => r.access === 'read').every(r => r.method === 'GET' || r.path === '/api/v1/query')).toBe(true)
+  })
+
   it('each query parameter and body field: its default, its maximum and its values where the doc describes it', () => {
     const wrong: string[] = []
     let checked = 0
