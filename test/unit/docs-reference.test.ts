@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_API_LIMITS } from '../../src/api/options.js'
 import { apiRoutes } from '../../src/api/server.js'
 import { COMMAND_MODULES } from '../../src/cli/commands/index.js'
+import { DAISY_COMMANDS } from '../../src/cli/context.js'
 import { newProgram, type Action } from '../../src/cli/program.js'
 
 // The reference docs describe the product as built: every command and every option of the
@@ -224,6 +225,15 @@ describe('docs/cli.md describes the program as built', () => {
 // performance.md and code-health.md are the sessions' record: they quote commands as they were.
 const history = new Set(['performance.md', 'code-health.md'])
 const referenceDocs = ['README.md', ...readdirSync(join(root, 'docs')).filter(f => f.endsWith('.md') && !history.has(f)).map(f => `docs/${f}`)]
+
+describe('the commands that run on a Daisy directory', () => {
+  // README's "(and `verify`, `blocks`, …) works on a Daisy directory" and cli.md's "only `status`, … run on it".
+  it.each([['README.md', /~\/\.daisy status` \(and ([^)]*)\) works on a Daisy directory/], ['docs/cli.md', /is read, never written: only ([^.]*?) run on it/]])('%s names DAISY_COMMANDS', (f, re) => {
+    const list = re.exec(read(f).replace(/\s+/g, ' '))?.[1] ?? ''
+    const named = [...list.matchAll(/`([a-z-]+)`/g)].map(m => m[1] ?? '')
+    expect(f === 'README.md' ? ['status', ...named].sort() : named.sort()).toEqual([...DAISY_COMMANDS].sort())
+  })
+})
 
 describe('every `petal …` command line in the docs runs', () => {
   it.each(referenceDocs)('%s names only commands and options that exist', f => {
