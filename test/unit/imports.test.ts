@@ -192,4 +192,22 @@ describe('module boundaries (DESIGN.md "Modules and dependency direction")', () 
     const words = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve']
     expect(/These (\w+) \(files\) are the only imports/.exec(known)?.[1]).toBe(words[RULES.pastIndex.length])
   })
+
+  it('docs/architecture.md\'s "may import" column says what RULES allow each module', () => {
+    const doc = readFileSync(resolve(ROOT, 'docs/architecture.md'), 'utf8')
+    const modules = Object.keys(RULES.mayImport).filter(m => m !== '')
+    const wrong: string[] = []
+    const rows = [...doc.matchAll(/^\| `(\w+)` \|.*\| ([^|]*) \|$/gm)]
+    expect(rows.map(r => r[1]).sort()).toEqual([...modules].sort())
+    for (const m of rows) {
+      const [, mod = '', cell = ''] = m
+      // Before the first ";", parentheses dropped: "crypto, util", "chain and below", "everything below".
+      const said = (cell.split(';')[0] ?? '').replace(/\([^)]*\)/g, '').trim()
+      const words = said.split(/,\s*|\s+and\s+/).map(w => w.trim()).filter(w => w !== '')
+      const allowed = new Set(words.flatMap(w => w === 'nothing' ? [] : w === 'below' ? BELOW_CHAIN.slice(1) : w === 'everything' ? modules.filter(x => x !== 'cli') : w === 'everything below' ? modules.filter(x => x !== 'cli' && x !== mod) : [w]))
+      const rule = new Set(RULES.mayImport[mod] ?? [])
+      if ([...allowed].sort().join() !== [...rule].sort().join()) wrong.push(`${mod}: the doc says ${[...allowed].sort().join(', ')}; the rule is ${[...rule].sort().join(', ')}`)
+    }
+    expect(wrong).toEqual([])
+  })
 })
