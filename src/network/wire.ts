@@ -39,8 +39,14 @@ export function malformed (what: string): NetworkError {
   return new NetworkError('MALFORMED', `malformed ${what}`)
 }
 
+/**
+ * A height, size or count: a non-negative safe integer. Negative zero (JSON's `-0`, `-0.0`, `-0e3`)
+ * is not one: its sign says negative, `Object.is` and a division tell it from 0, and Petal never
+ * writes it (JSON.stringify gives `0`), so only a broken or hostile peer sends it
+ * (docs/protocol.md, "Messages"). Until session 47 it was read as a height of 0.
+ */
 function isCount (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max && !Object.is(v, -0)
 }
 
 function isSig (v: unknown): v is string {

@@ -134,7 +134,8 @@ const LIMIT: Record<Kind, number> = {
 class Bad extends Error {}
 const bad = (): never => { throw new Bad() }
 const obj = (x: unknown): Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) ? x as Record<string, unknown> : bad()
-const count = (x: unknown, max = 2 ** 53 - 1): number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= max ? x : bad()
+// Negative zero is not a non-negative integer (docs/protocol.md, "Messages").
+const count = (x: unknown, max = 2 ** 53 - 1): number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= max && !Object.is(x, -0) ? x : bad()
 const hash = (x: unknown): string => typeof x === 'string' && HASH.test(x) ? x : bad()
 const sig = (x: unknown): string => typeof x === 'string' && x.length <= 160 && SIG.test(x) ? x : bad()
 

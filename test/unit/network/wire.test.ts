@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeJson, encodeJson, LIMITS, parseBlockMeta, parseHeader, parseHeadersReply, parseHeadersRequest, type WireHeader } from '../../../src/network/index.js'
-import { parseBlocksRequest } from '../../../src/network/wire.js'
+import { parseBlocksRequest, parseStatus } from '../../../src/network/wire.js'
 
 const h = (height: number, parent: string, hash: string): WireHeader => ({
   hash, height, parent, version: 2, signer: '1:' + 'c'.repeat(64), timestamp: '2026-01-01T00:00:00.000Z',
@@ -57,5 +57,32 @@ describe('wire format', () => {
     expect(parseBlockMeta({ ok: false, error: 'NOT_FOUND' })).toEqual({ ok: false, error: 'NOT_FOUND' })
     expect(() => parseBlockMeta({ ok: false, error: 'nope' })).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
     expect(() => parseBlockMeta({ ok: true, size: -1, seal: 'ab' })).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+  })
+
+  it('refuses negative zero in every height, size and count, as the JSON on the wire spells it (read as 0 before session 47)', () => {
+    const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+    const malformed = expect.objectContaining({ code: 'MALFORMED' })
+    const good = h(0, 'a'.repeat(64), 'b'.repeat(64))
+    const header = (field: 'height' | 'size', spelling: string): string => JSON.stringify({ ...good, [field]: 7 }).replace(`"${field}":7`, `"${field}":${spelling}`)
+    for (const spelling of ['-0', '-0.0', '-0e3', '-0E-2']) {
+      // The spellings parse to a number that passes every other check (an integer, >= 0).
+      expect(Object.is(JSON.parse(spelling), -0)).toBe(true)
+      for (const field of ['height', 'size'] as const) {
+        const text = header(field, spelling)
+        // An announcement (gossip) and a status reply's tip.
+        expect(() => parseHeader(decodeJson(bytes(text), LIMITS.announcement, 'announcement'), 'announcement'), `${field} ${spelling}`).toThrow(malformed)
+        expect(() => parseStatus(decodeJson(bytes(`{"genesis":"${'a'.repeat(64)}","tip":${text}}`), LIMITS.statusResponse, 'status')), `${field} ${spelling}`).toThrow(malformed)
+        // A headers reply from height 0.
+        expect(() => parseHeadersReply(decodeJson(bytes(`{"headers":[${text}]}`), LIMITS.headersResponse, 'headers reply'), { from: 0, count: 1 }), `${field} ${spelling}`).toThrow(malformed)
+      }
+      expect(() => parseHeadersRequest(decodeJson(bytes(`{"from":${spelling},"count":1}`), LIMITS.headersRequest, 'headers request'))).toThrow(malformed)
+      expect(() => parseHeadersRequest(decodeJson(bytes(`{"from":0,"count":${spelling}}`), LIMITS.headersRequest, 'headers request'))).toThrow(malformed)
+      expect(() => parseBlockMeta(decodeJson(bytes(`{"ok":true,"size":${spelling},"seal":"abcd"}`), LIMITS.blockResponseMeta, 'block reply'))).toThrow(malformed)
+    }
+    // 0 itself, however spelled, is a height of 0.
+    for (const spelling of ['0', '0.0', '0e3']) {
+      expect(parseHeader(decodeJson(bytes(header('height', spelling)), LIMITS.announcement, 'announcement')).height).toBe(0)
+      expect(parseHeadersRequest(decodeJson(bytes(`{"from":${spelling},"count":1}`), LIMITS.headersRequest, 'headers request'))).toEqual({ from: 0, count: 1 })
+    }
   })
 })
