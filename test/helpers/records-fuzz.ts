@@ -69,54 +69,62 @@ export function referenceCsv (bytes: Uint8Array, maxRows = 1_000_000): Ref {
   if (!Buffer.from(s, 'utf8').equals(buf)) return { ok: false, code: 'INGEST_MALFORMED' }
   if (s.startsWith('\ufeff')) s = s.slice(1)
   if (s === '') return { ok: false, code: 'INGEST_MALFORMED' }
-  const records: Array<Array<{ t: string, q: boolean }>> = []
-  // A syntax error ends the records read: it is refused where the reading gets to it, after
-  // what comes before it (the row limit, a ragged row).
-  let broken = false
+  // Record by record, as docs/ingest.md says: a fault is refused where the reading gets to it.
+  // The header's field past MAX_RECORD_FIELDS, a row's past the header's count, and a row begun
+  // past the row limit are refused there too, before the rest of that record is read.
   let i = 0
-  let fields: Array<{ t: string, q: boolean }> = []
   const eol = (): number => s[i] === '\n' ? 1 : s[i] === '\r' && s[i + 1] === '\n' ? 2 : 0
-  for (;;) {
-    let t = ''
-    let q = false
-    if (s[i] === '"') {
-      q = true
-      i++
-      for (;;) {
-        if (i >= s.length) { broken = true; break }
-        if (s[i] === '"') {
-          if (s[i + 1] === '"') { t += '"'; i += 2; continue }
-          i++
-          break
+  class Refused extends Error { constructor (readonly code: string) { super(code) } }
+  const record = (max: number, over: string): Array<{ t: string, q: boolean }> => {
+    const fields: Array<{ t: string, q: boolean }> = []
+    for (;;) {
+      let t = ''
+      let q = false
+      if (s[i] === '"') {
+        q = true
+        i++
+        for (;;) {
+          if (i >= s.length) throw new Refused('INGEST_MALFORMED')
+          if (s[i] === '"') {
+            if (s[i + 1] === '"') { t += '"'; i += 2; continue }
+            i++
+            break
+          }
+          t += s[i++] as string
         }
-        t += s[i++] as string
+        if (i < s.length && s[i] !== ',' && eol() === 0) throw new Refused('INGEST_MALFORMED')
+      } else {
+        while (i < s.length && s[i] !== ',' && eol() === 0) {
+          if (s[i] === '"') throw new Refused('INGEST_MALFORMED')
+          t += s[i++] as string
+        }
       }
-      if (broken || (i < s.length && s[i] !== ',' && eol() === 0)) { broken = true; break }
-    } else {
-      while (i < s.length && s[i] !== ',' && eol() === 0) {
-        if (s[i] === '"') { broken = true; break }
-        t += s[i++] as string
+      fields.push({ t, q })
+      if (s[i] === ',') {
+        if (fields.length >= max) throw new Refused(over)
+        i++
+        continue
       }
-      if (broken) break
+      i += eol()
+      return fields
     }
-    fields.push({ t, q })
-    if (s[i] === ',') { i++; continue }
-    records.push(fields)
-    fields = []
-    i += eol()
-    if (i >= s.length) break
   }
-  const [header, ...rest] = records as [Array<{ t: string }> | undefined, ...Array<Array<{ t: string, q: boolean }>>]
-  if (header === undefined) return { ok: false, code: 'INGEST_MALFORMED' }
-  if (header.length > MAX_RECORD_FIELDS) return { ok: false, code: 'INGEST_BAD_COLUMN' }
-  const names = header.map(f => f.t)
-  if (names.some(n => n === '') || new Set(names.map(n => n.toLowerCase())).size !== names.length) return { ok: false, code: 'INGEST_MALFORMED' }
-  for (let k = 0; k <= rest.length; k++) {
-    if (k === rest.length) { if (broken) return { ok: false, code: 'INGEST_MALFORMED' }; break }
-    if (k >= maxRows) return { ok: false, code: 'INGEST_TOO_MANY_ROWS' }
-    if (rest[k]?.length !== names.length) return { ok: false, code: 'INGEST_MALFORMED' }
+  try {
+    const header = record(MAX_RECORD_FIELDS, 'INGEST_BAD_COLUMN')
+    const names = header.map(f => f.t)
+    if (names.some(n => n === '') || new Set(names.map(n => n.toLowerCase())).size !== names.length) return { ok: false, code: 'INGEST_MALFORMED' }
+    const rest: Array<Array<{ t: string, q: boolean }>> = []
+    while (i < s.length) {
+      if (rest.length >= maxRows) return { ok: false, code: 'INGEST_TOO_MANY_ROWS' }
+      const fields = record(names.length, 'INGEST_MALFORMED')
+      if (fields.length !== names.length) return { ok: false, code: 'INGEST_MALFORMED' }
+      rest.push(fields)
+    }
+    return { ok: true, rows: rest.map(f => f.map((c, k) => [names[k] as string, cell(c)])) }
+  } catch (err) {
+    if (err instanceof Refused) return { ok: false, code: err.code }
+    throw err
   }
-  return { ok: true, rows: rest.map(f => f.map((c, k) => [names[k] as string, cell(c)])) }
 }
 
 function cell (c: { t: string, q: boolean }): unknown {
