@@ -6,7 +6,7 @@
  * BtreeUnsupported, on which the caller falls back to reading the rows through SQLite.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { copyOut, u32 } from './page-bytes.js'
+import { copyOut, databasePages, u32 } from './page-bytes.js'
 
 /** The file is not something this walker reads with certainty; read it through SQLite instead. */
 export class BtreeUnsupported extends Error {}
@@ -109,19 +109,20 @@ export class PageFile {
       const got = this.fd === undefined ? this.readAt(h, 100, 0) : readSync(this.fd, h, 0, 100, 0)
       if (got !== 100) throw unsupported('short file')
       if (h.toString('latin1', 0, 16) !== 'SQLite format 3\0') throw unsupported('not an SQLite file')
-      const raw = h.readUInt16BE(16)
-      const pageSize = raw === 1 ? 65536 : raw
+      const pageSize = h.readUInt16BE(16) === 1 ? 65536 : h.readUInt16BE(16)
       if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) throw unsupported('bad page size')
       // Rollback-journal files only: a WAL file's content may live in the -wal file.
       if (h[18] !== 1 || h[19] !== 1) throw unsupported('not a rollback-journal database')
-      const reserved = h[20] ?? 0
       const encoding = h.readUInt32BE(56)
       if (encoding !== ENCODING_UTF8 && encoding !== ENCODING_UTF16LE && encoding !== ENCODING_UTF16BE) throw unsupported('unknown text encoding')
       const size = this.data?.length ?? this.held?.size ?? (this.fd === undefined ? 0 : fstatSync(this.fd).size)
       if (size % pageSize !== 0) throw unsupported('file is not a whole number of pages')
-      const usable = pageSize - reserved
+      const usable = pageSize - (h[20] ?? 0) // less the bytes reserved at each page's end
       if (usable < 480) throw unsupported('usable page size too small')
-      this.header = { pageSize, usable, pages: size / pageSize, encoding }
+      // Pages past an authoritative header's count are not the database's (page-bytes.ts).
+      const pages = databasePages(h, size / pageSize)
+      if (pages === undefined) throw unsupported('the header counts more pages than the file has')
+      this.header = { pageSize, usable, pages, encoding }
       this.visited = new Uint8Array(Math.ceil((this.header.pages + 1) / 8))
     } catch (err) {
       this.close()

@@ -204,10 +204,11 @@ export function setSerialType (b: Buffer, page: number, cell: number, field: num
 /**
  * A user table's child page moved past the end of the file (its old page put on the freelist) and
  * the header's database size left as it was, updated, or made not authoritative (version-valid-for
- * changed): SQLite reads the header's size when it is authoritative, else the file's; the fast
- * path reads the file's. Returns the new file and what it did (undefined: no interior page).
+ * changed; `header`: 0, 1, 2 in that order, else drawn): SQLite reads the header's size when it is
+ * authoritative, else the file's, and so does the fast path (since session 47: it read the file's).
+ * Returns the new file and what it did (undefined: no interior page).
  */
-export function movePastEnd (b: Buffer, interior: readonly number[], r: Rng): [Buffer, string] | undefined {
+export function movePastEnd (b: Buffer, interior: readonly number[], r: Rng, header?: 0 | 1 | 2): [Buffer, string] | undefined {
   const ps = b.readUInt16BE(16) === 1 ? 65536 : b.readUInt16BE(16)
   const page = interior[int(r, interior.length)]
   if (page === undefined) return undefined
@@ -226,8 +227,8 @@ export function movePastEnd (b: Buffer, interior: readonly number[], r: Rng): [B
   out.writeUInt32BE(out.readUInt32BE(32), old)
   out.writeUInt32BE(child, 32)
   out.writeUInt32BE(out.readUInt32BE(36) + 1, 36)
-  const how = int(r, 3)
+  const how = header ?? int(r, 3)
   if (how === 1) out.writeUInt32BE(pages + 1, 28)
   if (how === 2) out.writeUInt32BE(out.readUInt32BE(92) + 1, 92)
-  return [out, `p${child} moved to p${pages + 1}, header size ${['left', 'updated', 'not authoritative'][how] ?? ''}`]
+  return [out, `p${child} (a child of p${page}) moved to p${pages + 1}, header size ${['left', 'updated', 'not authoritative'][how] ?? ''}`]
 }
