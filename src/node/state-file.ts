@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
-import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, readLockTable, type LockTable, parseJson, pidNamespace, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile } from '../util/index.js'
+import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, nameNamespace, readLockTable, type LockTable, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile, unknownNamespace } from '../util/index.js'
 import { NodeError } from './errors.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -9,8 +9,9 @@ export interface NodeState {
   /** The writer's pid in its own PID namespace (`pid_ns`): it names the process only there. */
   pid: number
   /**
-   * The writer's PID namespace (pidNamespace: the inode of /proc/self/ns/pid, in decimal; absent
-   * in an older Petal's file, and where the writer could not read its own). writeNodeState adds it.
+   * The writer's PID namespace (pidNamespace: the inode of /proc/self/ns/pid, in decimal; "0",
+   * UNKNOWN_NAMESPACE, where the writer could not read its own, since session 47; absent in an
+   * older Petal's file). writeNodeState adds it.
    */
   pid_ns?: string
   /**
@@ -44,13 +45,15 @@ export function peersFilePath (dir: string): string { return join(dir, 'peers.js
  * beside the blocks' own, and a failed one was a disk fault reported for a file nobody needs.
  */
 export async function writeNodeState (dir: string, s: NodeState): Promise<void> {
-  const ns = pidNamespace()
+  // Always a namespace, "0" where this process cannot read its own: a file without one is taken by
+  // every reader as one of its own namespace's (an older Petal's), whatever namespace it is in.
+  const ns = nameNamespace()
   const { pid, ...rest } = s
   const removed = removals.get(resolve(dir)) ?? 0
   const lock = await holdStateLock(dir) ? { state_lock: true as const } : {}
   // The take may have waited: a removal meanwhile (the writer's stop) is not undone by this write.
   if ((removals.get(resolve(dir)) ?? 0) !== removed) return
-  replaceFile(nodeStatePath(dir), JSON.stringify(ns === '' ? { pid, ...lock, ...rest } : { pid, pid_ns: ns, ...lock, ...rest }, null, 2) + '\n')
+  replaceFile(nodeStatePath(dir), JSON.stringify({ pid, pid_ns: ns, ...lock, ...rest }, null, 2) + '\n')
 }
 
 /**
@@ -188,7 +191,9 @@ export function readNodeState (dir: string): LiveNode | undefined {
  * another process, nor when its namespace is visible and it holds nothing (dead). In both former
  * cases a writer that says it holds node-state.lock must hold it (session 44), and so must one of
  * this namespace that is node.lock's holder (session 45): the killed node's pid may be the next
- * holder's (pids are reused, and a container's are small).
+ * holder's (pids are reused, and a container's are small). A writer that could not read its own
+ * namespace ("0", since session 47) cannot be recognised among the holders, nor its pid tested
+ * anywhere: it is judged by the locks alone, node.lock held and node-state.lock held (by anyone).
  */
 function holderState (dir: string, looks = 3): LiveNode | undefined {
   const text = readStateText(dir)
@@ -202,7 +207,7 @@ function holderState (dir: string, looks = 3): LiveNode | undefined {
     if (!processAlive(s.pid)) return undefined
     if (holders !== undefined && holders.length > 0 && !holders.includes(s.pid)) return undefined
     here = s.pid
-  } else if (holders !== undefined) {
+  } else if (holders !== undefined && !unknownNamespace(s.pid_ns)) {
     const found = findInNamespace(s.pid_ns ?? '', s.pid, holders.length > 0 ? { candidates: holders } : {})
     if (found.here === undefined && (holders.length > 0 || found.visible)) return undefined
     here = found.here

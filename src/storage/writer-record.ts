@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
-import { findInNamespace, formatTimestamp, isRecord, namedPid, pidDetails, pidNamespace, type PidDetails, processAlive, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
+import { findInNamespace, formatTimestamp, isRecord, namedPid, nameNamespace, pidDetails, type PidDetails, processAlive, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
 
 /** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
 export const REINDEX_WORK = 'reindex'
@@ -16,8 +16,9 @@ export interface WriterRecord {
   /** Its pid in its own PID namespace (`pid_ns`). */
   pid: number
   /**
-   * Its PID namespace (pidNamespace; absent in an older Petal's record and where the writer could
-   * not read its own): a reader in another one cannot test the pid with process.kill or /proc.
+   * Its PID namespace (pidNamespace; "0", UNKNOWN_NAMESPACE, where the writer could not read its
+   * own, since session 47; absent in an older Petal's record): a reader in another one, or of a
+   * writer of an unknown one, cannot test the pid with process.kill or /proc.
    */
   pid_ns?: string
   /** Read back, of a writer in another PID namespace: its pid as this process names it, where one does. */
@@ -46,8 +47,9 @@ let ownStart: string | undefined | null = null
  */
 export function writeWriterRecord (path: string, work: string): void {
   if (ownStart === null) ownStart = processStartTime(process.pid)
-  const ns = pidNamespace()
-  const rec: WriterRecord = { pid: process.pid, ...(ns === '' ? {} : { pid_ns: ns }), work, since: formatTimestamp(Date.now()), start: ownStart }
+  // Always a namespace, "0" where this process cannot read its own: a record without one is taken
+  // by every reader as one of its own namespace's (an older Petal's), whatever namespace it is in.
+  const rec: WriterRecord = { pid: process.pid, pid_ns: nameNamespace(), work, since: formatTimestamp(Date.now()), start: ownStart }
   const tmp = `${path}.${tempTag()}.tmp`
   try {
     // writeFileSync's open, write and close (its own JavaScript is compiled at its first call).
@@ -75,8 +77,9 @@ export function clearWriterRecord (path: string): void {
 export function clearOwnWriterRecord (path: string): void {
   let r: unknown
   try { r = JSON.parse(readFileSync(path, 'utf8')) } catch { return }
-  // Its pid and namespace: a writer of another namespace may have this pid there.
-  if (isRecord(r) && r.pid === process.pid && sameNamespace(typeof r.pid_ns === 'string' ? r.pid_ns : undefined)) clearWriterRecord(path)
+  // Its pid and namespace as this process records them: a writer of another namespace may have
+  // this pid there, one of an unknown namespace ("0") too. (A record without one is an older Petal's.)
+  if (isRecord(r) && r.pid === process.pid && (typeof r.pid_ns === 'string' ? r.pid_ns === nameNamespace() : sameNamespace(undefined))) clearWriterRecord(path)
 }
 
 /**
@@ -84,8 +87,9 @@ export function clearOwnWriterRecord (path: string): void {
  * one), by its pid and start time. In another, its pid means nothing here: it is looked for by
  * its namespace and its pid there among the processes visible from here (`here`), and ignored
  * when that namespace is visible without it (dead, or its pid reused there). A namespace not
- * visible from here (a sibling container's) cannot be looked into: the record is returned as it
- * says, without `here`, for the waiter to name it, never to act on its pid.
+ * visible from here (a sibling container's), or one its writer could not read ("0"), cannot be
+ * looked into: the record is returned as it says, without `here`, for the waiter to name it,
+ * never to act on its pid.
  */
 export function readWriterRecord (path: string): WriterRecord | undefined {
   let r: unknown

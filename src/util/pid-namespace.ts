@@ -1,28 +1,37 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { processStartTime } from './lock-holders.js'
-import { pidNamespace, procIsOwn } from './stale-temps.js'
+import { pidNamespace, procIsOwn, UNKNOWN_NAMESPACE } from './stale-temps.js'
 
 /**
  * Whether a pid recorded with PID namespace `ns` (node-state.json's and writer.json's `pid_ns`)
  * names a process of this one's: only then do process.kill and /proc mean that process here. A
- * record without a namespace (an older Petal's), or a process that cannot read its own for want
- * of a /proc, keeps the rule from before namespaces were recorded: the pid is taken as this
- * namespace's. One whose /proc is another namespace's, where it is not (procIsOwn: `nsenter
- * --mount` into a container), cannot read its own either, but the recorded writer could read its
- * namespace in a /proc that listed it: that writer's pid is not taken as one of this namespace.
+ * record without a namespace (an older Petal's, before session 43), or a process that cannot read
+ * its own for want of a /proc, keeps the rule from before namespaces were recorded: the pid is
+ * taken as this namespace's. One whose /proc is another namespace's, where it is not (procIsOwn:
+ * `nsenter --mount` into a container), cannot read its own either, but the recorded writer could
+ * read its namespace in a /proc that listed it: that writer's pid is not taken as one of this
+ * namespace. A writer that could not read its own (UNKNOWN_NAMESPACE) is of no namespace a reader
+ * can name: its pid is never taken as this namespace's, by any reader, and never as proof of life
+ * or death here.
  */
 export function sameNamespace (ns: string | undefined): boolean {
+  if (ns === UNKNOWN_NAMESPACE) return false
   const own = pidNamespace()
   if (ns === undefined || ns === '' || ns === own) return true
   return own === '' && procIsOwn()
 }
 
+/** Whether `ns` is UNKNOWN_NAMESPACE: the recorded writer could not read its own PID namespace. */
+export function unknownNamespace (ns: string | undefined): boolean { return ns === UNKNOWN_NAMESPACE }
+
 /**
  * A recorded writer's pid as a message names it: `pid 4242` in this namespace (or a record without
- * one), else `pid 7 in another PID namespace`, with `, 31337 here` when a pid here names it.
+ * one), else `pid 7 in another PID namespace`, with `, 31337 here` when a pid here names it, or
+ * `pid 7 in a PID namespace it could not read` (UNKNOWN_NAMESPACE: no pid here is known for it).
  */
 export function namedPid (pid: number, ns: string | undefined, here?: number): string {
   if (sameNamespace(ns)) return `pid ${pid}`
+  if (unknownNamespace(ns)) return `pid ${pid} in a PID namespace it could not read`
   return `pid ${pid} in another PID namespace${here === undefined ? '' : `, ${here} here`}`
 }
 
@@ -78,7 +87,8 @@ export interface NamespacePeek {
  * process's (procIsOwn) or cannot be read.
  */
 export function findInNamespace (ns: string, pid: number, o: { candidates?: readonly number[], start?: string } = {}): NamespacePeek {
-  if (!procIsOwn()) return { visible: false }
+  // No process of an unknown namespace can be recognised (no /proc/PID/ns/pid reads "0").
+  if (!procIsOwn() || unknownNamespace(ns)) return { visible: false }
   let pids = o.candidates
   if (pids === undefined) {
     try {

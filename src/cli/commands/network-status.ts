@@ -1,5 +1,5 @@
 import { nodePid, otherNamespace, readNodeState, type LiveNode } from '../../node/state-file.js'
-import { hintWithDir, pidDetails, processStopState, resumeAdvice } from '../../util/index.js'
+import { hintWithDir, pidDetails, processStopState, resumeAdvice, unknownNamespace } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 
 /** The `status` extension: whether a node runs on this directory, its peers and sync state. */
@@ -45,7 +45,9 @@ export function nodeLines (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'peer_i
 function nodeSays (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'role' | 'pull'>): string {
   if (otherNamespace(s)) {
     const pid = `pid ${s.pid} there${s.here === undefined ? '' : `, ${s.here} here`}`
-    return s.pull === true ? `a pull holds this directory from another PID namespace (${pid})` : `a node holds this directory from another PID namespace (${pid}) as ${s.role}`
+    // A writer that could not read its own namespace ("0") may be of this one: nobody can tell.
+    const from = unknownNamespace(s.pid_ns) ? 'from a PID namespace it could not read' : 'from another PID namespace'
+    return s.pull === true ? `a pull holds this directory ${from} (${pid})` : `a node holds this directory ${from} (${pid}) as ${s.role}`
   }
   return s.pull === true ? `a pull runs here (${nodePid(s)})` : `running (${nodePid(s)}) as ${s.role}`
 }
