@@ -3,7 +3,7 @@ import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport } from '../../src/chain/index.js'
 import type { SigningKey } from '../../src/crypto/index.js'
-import { Ingest } from '../../src/ingest/index.js'
+import { Ingest, ResealRecord } from '../../src/ingest/index.js'
 import type { PetalNode } from '../../src/node/index.js'
 import { findCheckpoint, parseTrustFile, proveRows, signatoryVkey, verifyProof } from '../../src/proof/index.js'
 import { readSeal, type BlockRecord } from '../../src/storage/index.js'
@@ -97,6 +97,23 @@ describe('a signatory node across reorgs (review45)', () => {
     expect(mineWith(a, m.rowsRoot).map(b => b.hash)).toEqual([m.hash])
     expect(mineWith(a, t.rowsRoot)).toHaveLength(1)
     expect(canonicalRows(a.chain, 't').filter(r => r.height === m.height)).toHaveLength(4)
+  }, 120_000)
+
+  it('its orphan is re-sealed although a block of alice\'s with the same rows won above the fork, and the node records which orphan the re-seal copies (reseal47)', async () => {
+    const { dir, base } = await twoSignatories()
+    const a = await startNode(dir, { name: 'A', key: alice })
+    const file = makeSqlite(join(tmpDir(), 'f.db'), 3, 5)
+    const m = (await a.publish(file)).block
+    // The winning branch holds the same file, published there on its own (not m's re-seal).
+    const y = await branchOf(base)
+    await grow(y, bob, 1, 30)
+    await signImport(y, file, alice)
+    await grow(y, bob, 1, 40)
+    await feed(a, y, 1)
+    expect(a.chain.index.byHash(m.hash)?.canonical).toBe(false)
+    // By rows root alone m was back, and never re-sealed: the file once where it was published twice.
+    const [, s] = await waitFor(() => { const c = mineWith(a, m.rowsRoot); return c.length === 2 ? c : undefined }, { what: 'the node to re-seal m', timeout: 30_000 })
+    expect(new ResealRecord(ingestOf(a).store).originOf((s as BlockRecord).hash)).toBe(m.hash)
   }, 120_000)
 
   it('its block holding only a key addition is re-sealed although its own empty block won above the fork', async () => {
