@@ -135,3 +135,16 @@ export async function resealEach (chain: Chain, keyId: string, reseal: (o: Block
     if (!await reseal(o)) return
   }
 }
+
+/**
+ * Whether a re-seal of `hash` now would seal content the canonical chain already holds (the
+ * orphan canonical again, or no longer pending by pendingOrphans' rule): false for a block the rule
+ * does not judge (unknown, another signer's, below the pruning depth), which goes ahead. Asked
+ * under the write lock, where a re-seal reads its tip: a re-seal that waited for the lock while
+ * another one (by hand, or a node's) re-sealed the same orphan saw it pending before (review47).
+ */
+export function contentIsBack (chain: Chain, hash: string, keyId: string, record?: ResealLedger): boolean {
+  const b = chain.index.byHash(hash)
+  if (b === undefined || (!b.canonical && (b.signer !== keyId || b.height <= chain.tip().height - chain.params.maxReorgDepth))) return false
+  return b.canonical || !pendingOrphans(chain, keyId, record).some(x => x.hash === hash)
+}

@@ -1,4 +1,4 @@
-import { IMPORT_PASSES, isBetterTip, LoadPool, resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
+import { IMPORT_PASSES, isBetterTip, LoadPool, type Chain, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
 import { headerOf, NetworkError } from '../network/core.js'
@@ -12,7 +12,8 @@ import { findAncestor, HeaderFeed, verifiedClaim } from './header-feed.js'
 import { judgeHeader } from './judge.js'
 import { Notifier } from './notifier.js'
 import { DEFAULT_SYNC_OPTIONS, type SyncOptions } from './options.js'
-import { resealEach, type ResealRecorder } from './reseal.js'
+import type { ResealRecorder } from './reseal.js'
+import { resealPass } from './reseal-pass.js'
 import type { SyncNetwork, SyncProgress } from './types.js'
 
 export interface SyncComponents {
@@ -380,20 +381,14 @@ export class Sync {
   /** Re-seal this signatory's orphaned blocks on the tip and announce them (only when idle). */
   private async resealOrphans (signal: AbortSignal): Promise<void> {
     const { chain, signingKey: key, reseals } = this.components
-    if (key === undefined || !chain.keysAt(chain.tip()).isActive(key.id)) return
-    await resealEach(chain, key.id, async o => {
-      if (this.pickTarget() !== undefined || signal.aborted) return false
-      if (this.gaveUp.has(o.hash) || this.components.ownsOrphan?.(o.hash) === true) return true
-      try {
-        const r = await resealOrphan(chain, o.hash, key, { signal, beforeAccept: async b => { await reseals?.record(b.hash, o.hash, signal) } })
-        this.imported(r, 'self')
-        await this.components.network.announce(headerOf(r.block)).catch(() => 0)
-      } catch (err) {
-        if (signal.aborted) return false
-        this.gaveUp.add(o.hash)
-        this.logger.warn('could not re-seal an orphaned block', { orphan: o.hash, error: errorMessage(err) })
-      }
-      return true
-    }, reseals)
+    if (key === undefined) return
+    await resealPass(chain, key, reseals, {
+      busy: () => this.pickTarget() !== undefined,
+      skip: hash => this.gaveUp.has(hash) || this.components.ownsOrphan?.(hash) === true,
+      gaveUp: hash => { this.gaveUp.add(hash) },
+      imported: async r => { this.imported(r, 'self'); await this.components.network.announce(headerOf(r.block)).catch(() => 0) },
+      logger: this.logger
+    }, signal)
   }
 }
+

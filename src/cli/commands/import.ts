@@ -204,11 +204,9 @@ export function register (program: Command, action: Action): void {
  * re-seal and once under its write lock.
  */
 async function contentBackJudge (chain: Chain, hash: string, keyId: string, record: ResealLedger): Promise<() => void> {
-  const { pendingOrphans } = await import('../../sync/index.js')
+  const { contentIsBack } = await import('../../sync/index.js')
   return () => {
-    const b = chain.index.byHash(hash)
-    if (b === undefined || (!b.canonical && (b.signer !== keyId || b.height <= chain.tip().height - chain.params.maxReorgDepth))) return
-    if (!b.canonical && pendingOrphans(chain, keyId, record).some(x => x.hash === hash)) return
+    if (!contentIsBack(chain, hash, keyId, record)) return
     throw new ChainError('ORPHAN_CONTENT_BACK', `block ${short(hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
       hint: `nothing is lost, so nothing needs doing; \`petal reseal ${shellWord(hash)} --force\` seals its content again anyway`, details: { hash }
     })
