@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { PullProgress } from '../../node/index.js'
-import { isHash } from '../../util/index.js'
+import { hintWithDir, isHash, shellWord } from '../../util/index.js'
 import type { Progress } from '../progress.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
@@ -32,7 +32,15 @@ export function register (program: Command, action: Action): void {
       }
       // A following node signs with the keystore's key once the chain makes it a signatory.
       const signingKey = o.follow === true ? nodeSigningKey(ctx) : undefined
-      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, logger: ctx.logger, signal: ctx.signal, network, onProgress })
+      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, logger: ctx.logger, signal: ctx.signal, network, onProgress }).catch((err: unknown) => {
+        // Interrupted (Ctrl-C, SIGTERM): what it fetched stays and the same command resumes it
+        // (user47: it said only "petal: interrupted").
+        if (ctx.signal.aborted) {
+          bar?.end()
+          ctx.out.note(hintWithDir(`the pull stopped; the blocks it fetched stay, and \`petal pull ${shellWord(addr)}\` resumes it`, ctx.opts.dir))
+        }
+        throw err
+      })
       bar?.end()
       if (r.node !== undefined) { const node = r.node; ctx.onClose(async () => { await node.stop() }) }
       // A one-off pull leaves the query mirror ready, so the first query starts at once (a node

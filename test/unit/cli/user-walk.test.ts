@@ -20,6 +20,11 @@ beforeAll(async () => {
 
 /** `petal run` in this process until it has printed its next steps; then stopped. */
 async function runUntilReady (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await runUntil(args, 'Press Ctrl-C to stop.')
+}
+
+/** A command in this process until its stderr shows `marker`; then stopped as by Ctrl-C. */
+async function runUntil (args: string[], marker: string): Promise<{ code: number, stdout: string, stderr: string }> {
   const { runCli } = await import('../../../src/cli/program.js')
   const stop = new AbortController()
   let stdout = ''
@@ -33,7 +38,7 @@ async function runUntilReady (args: string[]): Promise<{ code: number, stdout: s
   }, stop.signal)
   let code: number | undefined
   void ended.then(c => { code = c })
-  await waitFor(() => code !== undefined || stderr.includes('Press Ctrl-C to stop.'), { timeout: 60_000, what: 'the node to print its next steps' })
+  await waitFor(() => code !== undefined || stderr.includes(marker), { timeout: 60_000, what: `stderr to show ${marker}` })
   stop.abort()
   return { code: await ended, stdout, stderr }
 }
@@ -89,5 +94,24 @@ describe('a user\'s walk (user47)', () => {
     const columns = await petalInProcess(['--dir', dir as string, 'query', (sql as string).replace('TABLE', 't')])
     expect(columns.code, columns.stderr).toBe(0)
     expect(columns.stdout).toContain('{"name":"_height"}')
+  })
+
+  it('an interrupted pull says that the same command, printed with --dir, resumes it', async () => {
+    // A peer that takes the connection and never answers: the pull waits on it until Ctrl-C.
+    const { createServer } = await import('node:net')
+    const sockets: import('node:net').Socket[] = []
+    const silent = createServer(s => { sockets.push(s) })
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (silent.address() as import('node:net').AddressInfo).port
+      const addr = `/ip4/127.0.0.1/tcp/${port}/p2p/12D3KooWEDspTVk28MpX8SpoFeZBDiUbC494GH9mQMGE2PK4MNSj`
+      const puller = join(work, 'interrupted')
+      const r = await runUntil(['--dir', puller, 'pull', addr], 'contacting')
+      expect(r.code).toBe(130)
+      expect(r.stderr).toContain(`\`petal --dir ${puller} pull ${addr}\` resumes it`)
+    } finally {
+      for (const s of sockets) s.destroy()
+      silent.close()
+    }
   })
 })
