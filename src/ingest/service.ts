@@ -195,7 +195,7 @@ export class Ingest implements IngestService {
     const tip = this.chain.tip()
     const s = this.chain.keysAt(tip).get(id)
     if (s === undefined || s.revokedAt !== null) {
-      throw new IngestError('INGEST_NOT_SIGNATORY', `this node's key ${id.slice(0, 14)}… is ${s === undefined ? 'not a signatory' : `revoked (at height ${s.revokedAt})`} at height ${tip.height}`, {
+      throw new IngestError('INGEST_NOT_SIGNATORY', `this node's key ${id.slice(0, 14)}… ${s === undefined ? `is not a signatory at height ${tip.height}` : `was revoked at height ${s.revokedAt} (the tip is ${tip.height})`}`, {
         hint: s === undefined ? 'write to a signatory node, or have the signatories add this key (`petal signkey KEY --op add`, then `signimportblock --keyops`)' : 'write to a node whose key is an active signatory',
         details: { key: id, height: tip.height }
       })

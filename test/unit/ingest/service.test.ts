@@ -6,7 +6,7 @@ import { Ingest, IngestError, parseRecords, type IngestRow } from '../../../src/
 import { sealOne } from '../../../src/ingest/sealer.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { nullLogger, systemClock } from '../../../src/util/index.js'
-import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { fixtureKey, keyOpBlock, newTestChain } from '../../helpers/chain.js'
 import { canonicalRows, checkExactlyOnce } from '../../helpers/ingest.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -134,6 +134,19 @@ describe('append and seal', () => {
     expect((await refusal(noKey.append('t', json('[{"a": 1}]')))).code).toBe('INGEST_NO_KEY')
     expect((await refusal(notSignatory.sealNow())).code).toBe('INGEST_NOT_SIGNATORY')
     expect(notSignatory.stats().pendingRows).toBe(0)
+    expect(e.message).toMatch(/is not a signatory at height 0$/)
+  })
+
+  it('names the height of a revoked key\'s revocation and the tip apart (user47: "is revoked (at height 2) at height 2")', async () => {
+    const { chain } = await setup()
+    await keyOpBlock(chain, alice, 'A', bob)
+    await keyOpBlock(chain, alice, 'R', bob)
+    await signImport(chain, undefined, alice)
+    const revoked = Ingest.open({ chain, key: bob })
+    open.push(revoked)
+    const e = await refusal(revoked.append('t', json('[{"a": 1}]')))
+    expect(e.code).toBe('INGEST_NOT_SIGNATORY')
+    expect(e.message).toMatch(/was revoked at height 2 \(the tip is 3\)$/)
   })
 
   it('never reports a row sealed in a block its seal has not committed yet (same process, same index connection)', async () => {
