@@ -10,9 +10,9 @@ export interface NetworkFlags { listen: string[], announce: string[], bootstrap:
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
 /** --listen, --announce, --bootstrap (repeatable) and --no-dht, shared by run and pull. */
-export function addNetworkOptions (cmd: Command): Command {
+export function addNetworkOptions (cmd: Command, listenDefault = 'default /ip4/0.0.0.0/tcp/2017'): Command {
   return cmd
-    .option('--listen <multiaddr>', 'listen on this address (repeatable; default /ip4/0.0.0.0/tcp/2017)', collect, [])
+    .option('--listen <multiaddr>', `listen on this address (repeatable; ${listenDefault})`, collect, [])
     .option('--announce <multiaddr>', 'advertise this address to peers instead of the listen addresses (repeatable)', collect, [])
     .option('--bootstrap <multiaddr>', 'dial this peer, …/p2p/<peer id> (repeatable; added to chainparams bootstrap_peers)', collect, [])
     .option('--no-dht', 'do not search the DHT for more peers')

@@ -13,7 +13,7 @@ export function register (program: Command, action: Action): void {
   addNetworkOptions(program.command('pull <multiaddr>')
     .description('fetch a chain from a peer into an empty data directory (parameters, genesis, every block), verify it and exit; an interrupted pull resumes')
     .option('--genesis <hash>', 'refuse the chain unless its genesis hash is this')
-    .option('--follow', 'keep running as a node afterwards (like `petal run`)'))
+    .option('--follow', 'keep running as a node afterwards (like `petal run`)'), 'a one-off pull listens nowhere; with --follow, default /ip4/0.0.0.0/tcp/2017')
     .action(action(async (ctx, addr: string, o: NetworkFlags & { genesis?: string, follow?: boolean }) => {
       if (o.genesis !== undefined && !isHash(o.genesis)) throw new UsageError(`--genesis must be 64 lower-case hex digits, not ${JSON.stringify(o.genesis)}`, 'give the chain id (its genesis hash), as `petal status` on the other node prints it')
       // A one-off pull listens nowhere (outbound connections are enough); --follow listens like run.

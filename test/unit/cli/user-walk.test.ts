@@ -115,3 +115,9 @@ describe('a user\'s walk (user47)', () => {
     }
   })
 })
+
+it('petal pull --help says a one-off pull listens nowhere, not that it listens on port 2017 as run does (docs47)', async () => {
+  const words = async (cmd: string): Promise<string> => (await petalInProcess([cmd, '--help'])).stdout.replace(/\s+/g, ' ')
+  expect(await words('pull')).toContain('--listen <multiaddr> listen on this address (repeatable; a one-off pull listens nowhere; with --follow, default /ip4/0.0.0.0/tcp/2017)')
+  expect(await words('run')).toContain('--listen <multiaddr> listen on this address (repeatable; default /ip4/0.0.0.0/tcp/2017)')
+})
