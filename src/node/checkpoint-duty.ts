@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network } from '../network/index.js'
-import { cosignCheckpoint, signTipCheckpoints } from '../proof/index.js'
+import { cosignCheckpoint, signTipCheckpoints, storedTipCheckpoints } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 
 /** How often a signatory gossips its latest checkpoints again when its tip does not move. */
@@ -42,7 +42,7 @@ export class CheckpointDuty {
         // None new when this tip's were signed already: by `petal signimportblock` or `petal seal`
         // in the commit of their block, or by this node before a restart. Gossip those then: a
         // follower or a puller had no checkpoint past the node's last own seal (user47).
-        const gossip = notes.length > 0 ? notes : this.storedTipNotes(key)
+        const gossip = notes.length > 0 ? notes : storedTipCheckpoints(this.chain, key)
         if (gossip.length > 0) { this.lastNotes = gossip; this.lastGossip = 0 }
         for (const note of notes) await this.witness(note)
         if (notes.length > 0) this.logger.debug('signed checkpoints', { tip })
@@ -53,16 +53,6 @@ export class CheckpointDuty {
       this.lastGossip = Date.now()
       for (const note of this.lastNotes) await this.network.publishCheckpoint(note).catch((err: unknown) => { this.logger.debug('checkpoint not gossiped', { error: errorMessage(err) }) })
     })
-  }
-
-  /** The checkpoints of the current tip this node's key signed and stored earlier. */
-  private storedTipNotes (key: SigningKey): string[] {
-    const tip = this.chain.tip()
-    if (!this.chain.keysAt(tip).isActive(key.id)) return []
-    // The sizes signTipCheckpoints signs: the latest and the final one.
-    const sizes = [...new Set([tip.height + 1, tip.height + 1 - this.chain.params.maxReorgDepth])].filter(s => s >= 1)
-    return sizes.flatMap(size => this.chain.index.checkpoints.list({ minSize: size, maxSize: size })
-      .filter(r => r.source === 'self' && r.tip === tip.height).map(r => r.note))
   }
 
   /** As a witness, cosign a checkpoint that extends the last one cosigned, and gossip the result. */

@@ -53,8 +53,7 @@ export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string
   if (tree.size !== tip.height + 1) return []
   const depth = chain.params.maxReorgDepth
   // Each (size, tip) once: a node that signs on every tick must not pile up equal notes.
-  const signed = (size: number): boolean => chain.index.checkpoints.list({ minSize: size, maxSize: size }).some(r => r.source === 'self' && r.tip === tip.height)
-  const sizes = [tip.height + 1, tip.height + 1 - depth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i && !signed(s))
+  const sizes = tipCheckpointSizes(chain).filter(s => selfNotesOfTip(chain, s).length === 0)
   const now = chain.clock.now()
   return sizes.map(size => {
     const root = treeRoot(tree, size)
@@ -88,4 +87,26 @@ export function findCheckpoint (chain: Chain, o: { height?: number, final?: bool
     }
     return undefined
   })
+}
+
+/** The checkpoint sizes a signatory signs for the tip: the latest tree and the final one (each once). */
+function tipCheckpointSizes (chain: Chain): number[] {
+  const size = chain.tip().height + 1
+  return [size, size - chain.params.maxReorgDepth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i)
+}
+
+/** This node's own stored notes of size `size` for the current tip. */
+function selfNotesOfTip (chain: Chain, size: number): string[] {
+  const tip = chain.tip().height
+  return chain.index.checkpoints.list({ minSize: size, maxSize: size }).filter(r => r.source === 'self' && r.tip === tip).map(r => r.note)
+}
+
+/**
+ * The tip's checkpoints this node signed and stored earlier (signTipCheckpoints, or
+ * `signimportblock` and `petal seal` in the commit of their block), for a node to gossip when it
+ * signs none new; none where `key` is no active signatory at the tip.
+ */
+export function storedTipCheckpoints (chain: Chain, key: SigningKey): string[] {
+  if (!chain.keysAt(chain.tip()).isActive(key.id)) return []
+  return tipCheckpointSizes(chain).flatMap(size => selfNotesOfTip(chain, size))
 }
