@@ -95,7 +95,7 @@ export class CliContext {
     if (!isLogLevel(level)) throw new UsageError(`unknown log level ${JSON.stringify(level)}`, `use one of ${LOG_LEVELS.join(', ')}`)
     // A log line's `petal …` commands name the user's --dir, as its errors' hints do (`petal run`'s too).
     this.logger = createLogger(r => { stderr(formatLogRecord(logRecordWithDir(r, opts.dir)) + '\n') }, level)
-    // A writer's move of chain.db to schema 2 (seconds at a million blocks) on a terminal, or with
+    // A writer's move of an older chain.db to the current schema (seconds at a million blocks) on a terminal, or with
     // --json; nothing on a pipe or in a log (docs/data-directory.md, "chain.db").
     showIndexMoves(() => this.progress('chain.db', undefined, opts.json === true ? 'json' : io.stderrIsTTY ? 'tty' : 'off'))
   }

@@ -166,7 +166,7 @@ export function register (program: Command, action: Action): void {
       const chain = openChain(ctx)
       const b = chain.get(hash)
       let r: ImportResult
-      if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks; `petal import` and the node log name the blocks a reorg orphaned')
+      if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks: forks/ in the data directory holds every side-branch block, named by its hash (forks/HASH.db); a running node re-seals its own by itself')
       // Rows of a block the ingest service sealed are re-queued by it; re-sealing the block too
       // would put them on the chain twice. pending.db also holds the record of re-seals (written here).
       const ingest = Ingest.open({ chain })
