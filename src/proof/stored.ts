@@ -95,10 +95,19 @@ function tipCheckpointSizes (chain: Chain): number[] {
   return [size, size - chain.params.maxReorgDepth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i)
 }
 
-/** This node's own stored notes of size `size` for the current tip. */
+/**
+ * This node's own stored notes of size `size` for the current tip: of its height and of the chain
+ * tree's root at that size. A reorg to a branch of the same height (the lower tip hash wins) left
+ * notes of that height over the abandoned branch's root: until session 48 they stood for the new
+ * tip's, which was then never signed (proofs failed PROOF_NO_CHECKPOINT until the tip moved), and
+ * the node gossiped the abandoned root's notes, which every peer ignores.
+ */
 function selfNotesOfTip (chain: Chain, size: number): string[] {
   const tip = chain.tip().height
-  return chain.index.checkpoints.list({ minSize: size, maxSize: size }).filter(r => r.source === 'self' && r.tip === tip).map(r => r.note)
+  const tree = storedChainTree(chain)
+  if (size > tree.size) return []
+  const root = toHex(treeRoot(tree, size))
+  return chain.index.checkpoints.list({ minSize: size, maxSize: size }).filter(r => r.source === 'self' && r.tip === tip && r.root === root).map(r => r.note)
 }
 
 /**
