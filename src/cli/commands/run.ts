@@ -32,7 +32,8 @@ export function printNodeReady (ctx: CliContext, node: PetalNode, roleText: stri
     ? [`  npx petal ${d}signimportblock my-data.db   # seal an SQLite file into the next block; the node announces it`,
         `  npx petal ${d}append readings rows.csv     # store records (CSV, NDJSON, JSON); the node seals them into a block`]
     : [signingKey === undefined
-        ? `  npx petal ${d}keygen                      # a key for this node: to publish, a signatory adds it (petal signkey)`
+        // A node takes its key at its start: one made while it runs is not used until it restarts.
+        ? `  npx petal ${d}keygen                      # a key for this node, used from its next start: to publish, a signatory adds it (petal signkey)`
         : `  npx petal ${d}mykeys                      # this node's key: to publish, a signatory adds it (petal signkey)`]
   ctx.out.note([
     '',
