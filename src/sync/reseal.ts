@@ -81,9 +81,18 @@ export function pendingOrphans (chain: Chain, keyId: string, record?: ResealLedg
     // (review46: it was taken as -1, and any block of the signer with those rows, however old, counted).
     const known = forkHeight(chain, b, forks)
     const fork = known >= 0 ? known : Math.max(-1, b.height - depth - 1)
-    // Blocks from before the record (at or below `since`) may be re-seals it does not hold; later ones are not.
+    // Blocks from before the record (at or below `since`) may be re-seals it does not hold. Later
+    // ones count only as recorded re-seals of content also published before it: an older Petal's
+    // re-seal and its origin, both orphaned after the record began, are re-sealed once, as the
+    // origin's, and that re-seal stands for both (review48: each was re-sealed, the rows twice).
+    // Any other later block is a publication of its own (the same file imported again: review46).
     const before = record?.since ?? Infinity
-    const copies = chain.index.range(fork + 1, tip.height, tip.height - fork).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot && c.height <= before).length
+    const earlier = (c: BlockRecord): boolean => {
+      if (c.height <= before) return true
+      const origin = record?.originOf(c.hash)
+      return origin !== undefined && (chain.index.byHash(origin)?.height ?? -1) <= before
+    }
+    const copies = chain.index.range(fork + 1, tip.height, tip.height - fork).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot && earlier(c)).length
     if (copies === 0) return true
     return copies < ((held.get(b.rowsRoot) ?? 0) > 1 ? nthOnLine(chain, b, fork) : 1)
   })

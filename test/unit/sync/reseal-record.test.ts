@@ -155,6 +155,32 @@ describe('the same file imported again on the winning branch is not the orphan\'
     expect(a.index.byHash(s.hash)?.canonical).toBe(false)
     expect(pendingOrphans(a, alice.id, record)).toEqual([])
   })
+
+  it('content published before the record, and its re-seal made then, both orphaned by a third branch after it: one re-seal, recorded (review48; before, the old re-seal was re-sealed too: the rows twice)', async () => {
+    const { chain: a0, dir } = await newTestChain({ key: alice })
+    await keyOpBlock(a0, alice, 'A', bob)
+    const b = copyOf(dir)
+    const c = copyOf(dir)
+    const m = await data(a0)
+    for (let i = 0; i < 2; i++) await data(b, bob, 1, 30 + i)
+    await feed(a0, b, 1)
+    // An older Petal re-sealed m (no record), then this one opened pending.db: `since` is the tip's height.
+    const s = (await resealOrphan(a0, m.hash, alice)).block
+    a0.close()
+    const a = track(Chain.open(dir))
+    const record = new ResealRecord(track(Ingest.open({ chain: a })).store)
+    expect(record.since).toBe(s.height)
+    for (let i = 0; i < 4; i++) await data(c, bob, 1, 90 + i)
+    await feed(a, c, 1)
+    expect([m, s].map(x => a.index.byHash(x.hash)?.canonical)).toEqual([false, false])
+    expect(pendingOrphans(a, alice.id, record).map(x => x.hash)).toEqual([m.hash, s.hash])
+    const done: string[] = []
+    await resealEach(a, alice.id, async o => { done.push(o.hash); await reseal(a, record, o); return true }, record)
+    // m's re-seal (recorded, above `since`) carries s's rows too: s is back with it.
+    expect(done).toEqual([m.hash])
+    expect(onChain(a, m.rowsRoot)).toBe(1)
+    expect(pendingOrphans(a, alice.id, record)).toEqual([])
+  })
 })
 
 // A table is a multiset, and the unit of "nothing lost, nothing twice" is the publication
