@@ -47,6 +47,19 @@ export async function extendChain (chain: Chain, key: SigningKey, n: number, row
   }
 }
 
+/**
+ * Two data directories of one chain signed by `key`, `common` blocks long, each open: `a` (a new
+ * test chain's) and `b`, its copy, for branches that fork above `common`.
+ */
+export async function forkedPair (key: SigningKey, common: number, consensus?: Partial<GenesisParams>): Promise<{ a: Chain, b: Chain, dir: string }> {
+  const { chain, dir } = await newTestChain({ key, consensus })
+  await extendChain(chain, key, common, 2)
+  chain.close()
+  const other = join(tmpDir(), 'b')
+  cpSync(dir, other, { recursive: true })
+  return { a: Chain.open(dir), b: Chain.open(other), dir }
+}
+
 /** Every canonical file hashes to its index row and carries its seal; every side block's file too. */
 export async function filesMatchIndex (c: Chain): Promise<string[]> {
   const { sha256File } = await import('../../src/crypto/index.js')

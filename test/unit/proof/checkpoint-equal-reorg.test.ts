@@ -1,24 +1,15 @@
-import { cpSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { Chain, importBlock } from '../../../src/chain/index.js'
+import { importBlock } from '../../../src/chain/index.js'
 import { findCheckpoint, readCheckpointNote, signTipCheckpoints, storedChainTree, storedTipCheckpoints, treeRoot } from '../../../src/proof/index.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { toHex } from '../../../src/util/index.js'
-import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { extendChain, fixtureKey, forkedPair } from '../../helpers/chain.js'
 
 const alice = fixtureKey('alice')
 
 describe('a signatory\'s checkpoints after a reorg to a branch of the same height', () => {
   it('are signed for the new tip\'s tree, and the notes gossiped again are the new root\'s, not the abandoned branch\'s', async () => {
-    const { chain: first, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 10 } })
-    await extendChain(first, alice, 2, 2)
-    first.close()
-    const other = join(tmpDir(), 'other')
-    cpSync(dir, other, { recursive: true })
-    let a = Chain.open(dir)
-    let b = Chain.open(other)
+    let { a, b } = await forkedPair(alice, 2, { maxReorgDepth: 10 })
     await extendChain(a, alice, 1, 2)
     await extendChain(b, alice, 1, 3)
     // At equal height the lower tip hash wins: `a` holds the higher one, and reorgs to b's.

@@ -10,7 +10,7 @@ import {
 import { readSeal } from '../../../src/storage/index.js'
 import { sha256FileSync } from '../../../src/crypto/index.js'
 import { toHex } from '../../../src/util/index.js'
-import { extendChain, fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
+import { extendChain, fixtureKey, forkedPair, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { chainTreeOf } from '../../helpers/proof.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -51,13 +51,7 @@ describe('chain tree in chain.db', () => {
   })
 
   it('follows a reorg (truncate, then the new branch), survives reindex, and an old index gets its tree on open', async () => {
-    const { chain: a, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 10 } })
-    await extendChain(a, alice, 2, 2)
-    a.close()
-    const dirB = join(tmpDir(), 'b')
-    cpSync(dir, dirB, { recursive: true })
-    const chainA = Chain.open(dir)
-    const b = Chain.open(dirB)
+    const { a: chainA, b, dir } = await forkedPair(alice, 2, { maxReorgDepth: 10 })
     await extendChain(chainA, alice, 2, 2)
     await extendChain(b, alice, 4, 3)
     const before = storedChainTree(chainA)

@@ -136,20 +136,29 @@ describe('the same file imported again on the winning branch is not the orphan\'
     expect(onChain(a, twins[0]?.rowsRoot as string)).toBe(2)
   })
 
-  it('content published before the record was kept (at or below `since`) is judged by rows root, as before: its re-seal made then is not re-sealed after a reorg back', async () => {
+  /**
+   * alice's m orphaned, and re-sealed as s by an older Petal (no record); then this one opened
+   * pending.db (`since`: the tip's height). `bare` and `withM`: copies of the chain before m and with it.
+   */
+  async function resealedBeforeRecord (): Promise<{ a: Chain, record: ResealRecord, m: BlockRecord, s: BlockRecord, bare: Chain, withM: Chain }> {
     const { chain: a0, dir } = await newTestChain({ key: alice })
     await keyOpBlock(a0, alice, 'A', bob)
     const b = copyOf(dir)
+    const bare = copyOf(dir)
     const m = await data(a0)
     const withM = copyOf(dir)
     for (let i = 0; i < 2; i++) await data(b, bob, 1, 30 + i)
     await feed(a0, b, 1)
-    // An older Petal re-sealed m (no record), then this one opened pending.db: `since` is the tip's height.
     const s = (await resealOrphan(a0, m.hash, alice)).block
     a0.close()
     const a = track(Chain.open(dir))
     const record = new ResealRecord(track(Ingest.open({ chain: a })).store)
     expect(record.since).toBe(s.height)
+    return { a, record, m, s, bare, withM }
+  }
+
+  it('content published before the record was kept (at or below `since`) is judged by rows root, as before: its re-seal made then is not re-sealed after a reorg back', async () => {
+    const { a, record, s, withM } = await resealedBeforeRecord()
     for (let i = 0; i < 3; i++) await data(withM, bob, 1, 40 + i)
     await feed(a, withM, 2)
     expect(a.index.byHash(s.hash)?.canonical).toBe(false)
@@ -157,21 +166,9 @@ describe('the same file imported again on the winning branch is not the orphan\'
   })
 
   it('content published before the record, and its re-seal made then, both orphaned by a third branch after it: one re-seal, recorded (review48; before, the old re-seal was re-sealed too: the rows twice)', async () => {
-    const { chain: a0, dir } = await newTestChain({ key: alice })
-    await keyOpBlock(a0, alice, 'A', bob)
-    const b = copyOf(dir)
-    const c = copyOf(dir)
-    const m = await data(a0)
-    for (let i = 0; i < 2; i++) await data(b, bob, 1, 30 + i)
-    await feed(a0, b, 1)
-    // An older Petal re-sealed m (no record), then this one opened pending.db: `since` is the tip's height.
-    const s = (await resealOrphan(a0, m.hash, alice)).block
-    a0.close()
-    const a = track(Chain.open(dir))
-    const record = new ResealRecord(track(Ingest.open({ chain: a })).store)
-    expect(record.since).toBe(s.height)
-    for (let i = 0; i < 4; i++) await data(c, bob, 1, 90 + i)
-    await feed(a, c, 1)
+    const { a, record, m, s, bare } = await resealedBeforeRecord()
+    for (let i = 0; i < 4; i++) await data(bare, bob, 1, 90 + i)
+    await feed(a, bare, 1)
     expect([m, s].map(x => a.index.byHash(x.hash)?.canonical)).toEqual([false, false])
     expect(pendingOrphans(a, alice.id, record).map(x => x.hash)).toEqual([m.hash, s.hash])
     const done: string[] = []
