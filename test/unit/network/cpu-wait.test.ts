@@ -48,8 +48,11 @@ describe('CPU wait of a thread', () => {
       expect(own).toBeGreaterThanOrEqual(0)
       expect(own).toBeLessThan(wall)
       expect(own).toBeLessThanOrEqual(Math.max(0, wall - (mid - from)))
-      // It never slept: what it did not wait for a CPU it ran (the kernel's counts lag by at most a tick).
-      expect(own).toBeLessThan(100)
+      // It never slept: what it did not wait for a CPU it ran. The kernel's counts lag by a tick, and
+      // on a VM the hypervisor's steal time is in neither count (105 ms of 1,000 seen under the full
+      // suite at a load of 12 on 2 cores), so the bound is half the spin: a thread that slept would
+      // keep nearly all of it.
+      expect(own).toBeLessThan(wall / 2)
       expect(end).toBeGreaterThanOrEqual(mid)
     } finally {
       await Promise.all(busy.map(async t => await t.terminate()))
