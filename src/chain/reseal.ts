@@ -8,6 +8,17 @@ import { groupByKey } from './validate/check-keyops.js'
 import { quorumFor } from './quorum.js'
 import { signImport, type SignImportOptions } from './sign-import.js'
 import type { KeyState } from './key-state.js'
+import { parseResealMark, resealDescription } from './reseal-mark.js'
+
+export interface ResealOptions extends LockOptions, Pick<SignImportOptions, 'beforeAccept'> {
+  /**
+   * The origin of the orphan's content (the block first published with it) as the caller's record
+   * knows it; the orphan's own mark, when it has one, is used instead, and without either it is
+   * the orphan itself. `false`: the block is no copy but a publication of its own (`reseal --force`),
+   * and carries no mark.
+   */
+  origin?: string | false
+}
 
 /** The key set and quorum a re-seal on the current tip is held to. */
 export function resealKeys (chain: Chain): { keys: KeyState, q: number } {
@@ -33,9 +44,10 @@ export function keyOpCarries (onTip: { keys: KeyState, q: number }, op: 'A' | 'R
  * operations are kept only where they still apply on the new chain and still reach the quorum.
  * `beforeAccept`: a check or a write under the write lock (signImport's), such as `petal reseal`'s
  * judgement that the orphan's content is not already back on the chain, and the record of which
- * orphan the block re-seals (the node's and `petal reseal`'s).
+ * orphan the block re-seals (the node's and `petal reseal`'s). The block names the origin of its
+ * content in its Description (reseal-mark.ts), so that every node sees it is a copy.
  */
-export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: LockOptions & Pick<SignImportOptions, 'beforeAccept'> = {}): Promise<ImportResult> {
+export async function resealOrphan (chain: Chain, orphanHash: string, key: SigningKey, options: ResealOptions = {}): Promise<ImportResult> {
   const orphan = chain.index.byHash(orphanHash)
   if (orphan === undefined) throw new ChainError('BLOCK_NOT_FOUND', `no block ${orphanHash}`)
   if (orphan.canonical) throw new ChainError('NOT_ORPHANED', `block ${orphanHash} is on the canonical chain`)
@@ -49,7 +61,9 @@ export async function resealOrphan (chain: Chain, orphanHash: string, key: Signi
     chain.logger.info('dropping key operation that no longer applies after the reorg', { key: keyId })
     return []
   })
-  const result = await signImport(chain, path, key, { work: `reseal ${orphanHash.slice(0, 12)}`, ...options, keyOps, replaceKeyOps: true })
+  const { origin, ...rest } = options
+  const description = origin === false ? undefined : resealDescription(parseResealMark(file.header.description) ?? origin ?? orphanHash)
+  const result = await signImport(chain, path, key, { work: `reseal ${orphanHash.slice(0, 12)}`, ...rest, keyOps, replaceKeyOps: true, description })
   chain.logger.info('re-sealed orphaned block on the new tip', { orphan: orphanHash, height: result.block.height, hash: result.block.hash })
   return result
 }

@@ -33,6 +33,8 @@ export interface SignImportOptions extends LockOptions {
    * so that the import and they are one commit, not two. Throwing aborts the import.
    */
   afterAccept?: (result: ImportResult) => void
+  /** `_meta` `Description` of the block (a re-seal's mark: reseal-mark.ts). */
+  description?: string
   /** Refuse (EMPTY_BLOCK) to seal a block without user tables and key operations. */
   refuseEmpty?: boolean
   /** Encrypt columns of the source for recipients (docs/confidential.md). */
@@ -84,6 +86,7 @@ export async function signImport (chain: Chain, source: string | undefined, key:
         keyOps: options.keyOps,
         replaceKeyOps: options.replaceKeyOps,
         refuseEmpty: options.refuseEmpty,
+        description: options.description,
         encrypt: options.encrypt,
         rewrap: options.rewrap,
         maxBytes: chain.params.maxBlockBytes,

@@ -41,10 +41,9 @@ export class ResealRecord {
     return (this.store.stmt('SELECT block FROM reseals WHERE origin = ? ORDER BY block').all(origin) as Array<{ block: string }>).map(r => r.block)
   }
 
-  /** Remember that `block` re-seals `orphan`: durable when it resolves. */
-  async record (block: string, orphan: string, signal?: AbortSignal): Promise<void> {
+  /** Remember that `block` re-seals `orphan`, whose content `origin` first published: durable when it resolves. */
+  async record (block: string, orphan: string, origin: string, signal?: AbortSignal): Promise<void> {
     await this.store.write(() => {
-      const origin = this.originOf(orphan) ?? orphan
       this.store.stmt('INSERT OR REPLACE INTO reseals (block, orphan, origin) VALUES (?, ?, ?)').run(block, orphan, origin)
     }, signal)
     failpoint('reseal:recorded')

@@ -1,7 +1,6 @@
-import { resealOrphan, type Chain, type ImportResult } from '../chain/index.js'
+import { contentIsBack, originOf, resealEach, resealOrphan, type Chain, type ImportResult, type ResealRecorder } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { errorMessage, pausepoint, type Logger } from '../util/index.js'
-import { contentIsBack, resealEach, type ResealRecorder } from './reseal.js'
 
 /** What a node's re-seal pass asks of its syncer. */
 export interface ResealPassHooks {
@@ -32,12 +31,14 @@ export async function resealPass (chain: Chain, key: SigningKey, reseals: Reseal
     if (hooks.skip(o.hash)) return true
     try {
       await pausepoint('reseal:chosen', signal) // tests: a `petal reseal` by hand re-seals o meanwhile
+      const origin = originOf(chain, o, reseals)
       const r = await resealOrphan(chain, o.hash, key, {
         signal,
+        origin,
         onWait: () => { hooks.logger.info('waiting for the write lock to re-seal an orphaned block', { orphan: o.hash }) },
         beforeAccept: async b => {
           if (contentIsBack(chain, o.hash, key.id, reseals)) throw new ContentBack()
-          await reseals?.record(b.hash, o.hash, signal)
+          await reseals?.record(b.hash, o.hash, origin, signal)
         }
       })
       await hooks.imported(r)

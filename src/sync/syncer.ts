@@ -12,7 +12,7 @@ import { findAncestor, HeaderFeed, verifiedClaim } from './header-feed.js'
 import { judgeHeader } from './judge.js'
 import { Notifier } from './notifier.js'
 import { DEFAULT_SYNC_OPTIONS, type SyncOptions } from './options.js'
-import type { ResealRecorder } from './reseal.js'
+import type { ResealRecorder } from '../chain/index.js'
 import { resealPass } from './reseal-pass.js'
 import type { SyncNetwork, SyncProgress } from './types.js'
 

@@ -1,10 +1,9 @@
 import { existsSync, statSync } from 'node:fs'
 import type { Command } from 'commander'
-import { ChainError, IMPORT_PASSES, discardLoaded, importBatch, importBlock, loadBlock, resealOrphan, type Chain, type ImportResult, type LoadedBlock } from '../../chain/index.js'
+import { ChainError, IMPORT_PASSES, discardLoaded, importBatch, importBlock, loadBlock, type ImportResult, type LoadedBlock } from '../../chain/index.js'
 import { BlockError } from '../../block/index.js'
 import { sha256File } from '../../crypto/index.js'
 import type { OnWorkProgress } from '../../util/index.js'
-import { Ingest, IngestError, ResealRecord } from '../../ingest/index.js'
 import { checkDataFile, DataDir, readSeal, sealPathOf } from '../../storage/index.js'
 import type { CliContext } from '../context.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
@@ -12,8 +11,6 @@ import { short, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { readInputFile } from '../input.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
-import { refuseBesidePull } from '../../node/state-file.js'
-import type { ResealLedger } from '../../sync/index.js'
 import { openChain } from '../hashing.js'
 import { shellWord } from '../../util/index.js'
 
@@ -158,57 +155,4 @@ export function register (program: Command, action: Action): void {
       progress.end()
       await syncMirrorAfterImport(ctx, chain, { bytes: progress.bytes })
     }))
-
-  addWaitOption(program.command('reseal <hash>')).description('re-seal the content of one of your orphaned blocks on the current tip')
-    .option('--force', 'seal its content again even when it is already on the canonical chain')
-    .action(action(async (ctx, hash: string, o: { wait?: number, force?: boolean }) => {
-      refuseBesidePull(ctx.dir, `petal reseal ${shellWord(hash)}`)
-      const chain = openChain(ctx)
-      const b = chain.get(hash)
-      let r: ImportResult
-      if (b === undefined) throw new UsageError(`no block ${hash}`, 'give the hash (or its first 8+ hex digits) of one of your orphaned blocks: forks/ in the data directory holds every side-branch block, named by its hash (forks/HASH.db); a running node re-seals its own by itself')
-      // Rows of a block the ingest service sealed are re-queued by it; re-sealing the block too
-      // would put them on the chain twice. pending.db also holds the record of re-seals (written here).
-      const ingest = Ingest.open({ chain })
-      try {
-        if (ingest.ownsBlock(b.hash)) {
-          throw new IngestError('INGEST_BLOCK_OWNED', `block ${short(b.hash)} holds records sealed by the ingest service, which re-seals them itself after a reorg`, {
-            hint: 'run `petal seal` (or keep a node running) to re-seal its rows; `petal receipt ID` shows where each row is', details: { hash: b.hash }
-          })
-        }
-        const key = ctx.loadKey()
-        const record = new ResealRecord(ingest.store)
-        // A node re-seals its orphans itself, and a reorg back brings an orphan's own block back: a
-        // re-seal by hand after either put its rows on the chain twice. The node's own rule decides
-        // (pendingOrphans, with the record); an orphan below the pruning depth is not judged by it and goes ahead.
-        // Judged here (no build for a refusal), and again under the write lock, where the re-seal reads
-        // its tip: a re-seal (by hand, or a node's) that held the lock while this one waited for it
-        // found the orphan still pending at the first look, and sealed its rows twice (review47).
-        const judge = o.force === true ? undefined : await contentBackJudge(chain, b.hash, key.id, record)
-        // (A canonical block is NOT_ORPHANED, as resealOrphan says; one canonical again under the lock is back.)
-        if (!b.canonical) judge?.()
-        // Recorded as the orphan's copy before it commits; --force seals the content again on purpose,
-        // a publication of its own that stands for nothing.
-        r = await resealOrphan(chain, b.hash, key, { ...lockOptions(ctx, o.wait), beforeAccept: async x => { judge?.(); if (o.force !== true) await record.record(x.hash, b.hash, ctx.signal) } })
-      } finally {
-        await ingest.close()
-      }
-      await syncMirrorAfterImport(ctx, chain)
-      ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
-    }))
-}
-
-/**
- * `petal reseal`'s refusal of an orphan whose content is already on the canonical chain
- * (ORPHAN_CONTENT_BACK): a check to run at the chain's state of the moment, once before the
- * re-seal and once under its write lock.
- */
-async function contentBackJudge (chain: Chain, hash: string, keyId: string, record: ResealLedger): Promise<() => void> {
-  const { contentIsBack } = await import('../../sync/index.js')
-  return () => {
-    if (!contentIsBack(chain, hash, keyId, record)) return
-    throw new ChainError('ORPHAN_CONTENT_BACK', `block ${short(hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
-      hint: `nothing is lost, so nothing needs doing; \`petal reseal ${shellWord(hash)} --force\` seals its content again anyway`, details: { hash }
-    })
-  }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { Chain, importBlock, resealOrphan, signImport } from '../../../src/chain/index.js'
 import { Ingest, ResealRecord } from '../../../src/ingest/index.js'
 import { readSeal, type BlockRecord } from '../../../src/storage/index.js'
-import { pendingOrphans, resealEach } from '../../../src/sync/index.js'
+import { originOf, pendingOrphans, resealEach } from '../../../src/chain/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -51,7 +51,8 @@ async function node (): Promise<{ a: Chain, record: ResealRecord, ingest: Ingest
 }
 
 async function reseal (c: Chain, record: ResealRecord, o: BlockRecord): Promise<BlockRecord> {
-  return (await resealOrphan(c, o.hash, alice, { beforeAccept: async b => { await record.record(b.hash, o.hash) } })).block
+  const origin = originOf(c, o, record)
+  return (await resealOrphan(c, o.hash, alice, { origin, beforeAccept: async b => { await record.record(b.hash, o.hash, origin) } })).block
 }
 
 /** alice's block m (3 rows of seed 7, or `file`'s) orphaned by bob's longer branch. */

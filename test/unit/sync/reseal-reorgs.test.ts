@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { Chain, createEndorsement, importBlock, parseEndorsement, resealOrphan, signImport } from '../../../src/chain/index.js'
 import type { SigningKey } from '../../../src/crypto/index.js'
 import { readSeal, type BlockRecord } from '../../../src/storage/index.js'
-import { pendingOrphans, resealEach } from '../../../src/sync/index.js'
+import { pendingOrphans, resealEach } from '../../../src/chain/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 

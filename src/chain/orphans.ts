@@ -1,5 +1,7 @@
-import { keyOpCarries, resealKeys, type Chain } from '../chain/index.js'
 import type { BlockRecord } from '../storage/index.js'
+import type { Chain } from './chain.js'
+import { keyOpCarries, resealKeys } from './reseal.js'
+import { resealMarkOf } from './reseal-mark.js'
 
 /**
  * The signer node's record of its re-seals (ingest's ResealRecord, kept in pending.db): which
@@ -18,7 +20,17 @@ export interface ResealLedger {
 
 /** A ResealLedger that also records: the node's and `petal reseal`'s. */
 export interface ResealRecorder extends ResealLedger {
-  record: (block: string, orphan: string, signal?: AbortSignal) => Promise<void>
+  /** Remember that `block` re-seals `orphan`, whose content `origin` first published. */
+  record: (block: string, orphan: string, origin: string, signal?: AbortSignal) => Promise<void>
+}
+
+/**
+ * The block first published with `b`'s content: the one its mark names when `b` is a re-seal
+ * that carries one (reseal-mark.ts; every node sees it), else the one this node's record names,
+ * else `b` itself.
+ */
+export function originOf (chain: Chain, b: BlockRecord, record?: ResealLedger): string {
+  return resealMarkOf(chain, b) ?? record?.originOf(b.hash) ?? b.hash
 }
 
 /**
@@ -27,8 +39,11 @@ export interface ResealRecorder extends ResealLedger {
  * something the canonical chain lacks. Lowest first. Derived from the index and, with `record`,
  * the node's record of its re-seals (ResealLedger), both durable: the answer survives restarts.
  *
+ * A block with tables is back when the block first published with its content (its origin), or a
+ * re-seal of that content, is canonical: a re-seal this node recorded, or one marked on the chain
+ * as a copy of the origin (its Description: reseal-mark.ts), sealed by whichever node holds the key.
  * With the record, a block with tables whose content was first published above `record.since`
- * is back exactly when that first block or one of its recorded re-seals is canonical: a block of
+ * is back only then: a block of
  * the signer with the same rows that is not one of them is content of its own (the same file
  * imported again), and stands for nothing (review46 found the rule below lost the orphan's rows
  * there; which of the two the chain kept depended on whether the re-seal ran before the import).
@@ -49,6 +64,24 @@ export interface ResealRecorder extends ResealLedger {
  * with nothing to carry is not re-sealed at all.
  */
 export function pendingOrphans (chain: Chain, keyId: string, record?: ResealLedger): BlockRecord[] {
+  return judgeOrphans(chain, keyId, record).filter(j => j.verdict.state === 'pending').map(j => j.block)
+}
+
+/** Where an orphan's content is (pendingOrphans' rule, for each orphan): what `petal orphans` lists. */
+export type OrphanVerdict =
+  /** Back on the canonical chain in `block`: its origin, a copy this node recorded, a copy marked as one on the chain, or by the rule by rows root. */
+  | { state: 'back', by: 'origin' | 'recorded-copy' | 'marked-copy' | 'rows-root', block: string }
+  /** Its content (rows, or a key operation that still applies) is not on the canonical chain. */
+  | { state: 'pending' }
+  /** A block without user tables none of whose key operations would still be carried. */
+  | { state: 'nothing-to-carry' }
+
+/**
+ * pendingOrphans' verdict on each side block signed by `keyId` recent enough not to be pruned
+ * (above tip − max_reorg_depth), lowest first. `record`: the node's own record, only for a key
+ * this node signs with (another signer's re-seals are not in it).
+ */
+export function judgeOrphans (chain: Chain, keyId: string, record?: ResealLedger): Array<{ block: BlockRecord, verdict: OrphanVerdict }> {
   const tip = chain.tip()
   const depth = chain.params.maxReorgDepth
   const floor = tip.height - depth
@@ -60,42 +93,55 @@ export function pendingOrphans (chain: Chain, keyId: string, record?: ResealLedg
   // How many of the signer's side blocks hold each rows root: only a root held twice needs its line walked.
   const held = new Map<string, number>()
   for (const b of signed) held.set(b.rowsRoot, (held.get(b.rowsRoot) ?? 0) + 1)
-  return mine.filter(b => {
+  return mine.map(b => ({ block: b, verdict: judge(b) }))
+
+  function forkOf (b: BlockRecord): number {
+    const known = forkHeight(chain, b, forks)
+    return known >= 0 ? known : Math.max(-1, b.height - depth - 1)
+  }
+
+  function judge (b: BlockRecord): OrphanVerdict {
     if (chain.index.tablesOf(b.hash).length === 0) {
       onTip ??= resealKeys(chain)
       const keys = onTip
-      return chain.index.keyOpsOf(b.hash).some(op => keyOpCarries(keys, op.op, op.keyId, op.signers))
+      return chain.index.keyOpsOf(b.hash).some(op => keyOpCarries(keys, op.op, op.keyId, op.signers)) ? { state: 'pending' } : { state: 'nothing-to-carry' }
     }
-    if (record !== undefined) {
-      const since = record.since
-      const origin = record.originOf(b.hash) ?? b.hash
-      // Back when the block first published with this content, or one of its recorded re-seals, is canonical.
-      if ([origin, ...record.copiesOf(origin)].some(h => h !== b.hash && chain.index.byHash(h)?.canonical === true)) return false
-      // Published since the record is kept: no other block stands for it (one of the signer's with
-      // the same rows is a publication of its own: review46's import of the same file again).
-      const first = chain.index.byHash(origin)
-      if (since !== undefined && first !== undefined && first.height > since) return true
-    }
+    const origin = originOf(chain, b, record)
+    if (origin !== b.hash && chain.index.byHash(origin)?.canonical === true) return { state: 'back', by: 'origin', block: origin }
+    const recorded = record?.copiesOf(origin).find(h => h !== b.hash && chain.index.byHash(h)?.canonical === true)
+    if (recorded !== undefined) return { state: 'back', by: 'recorded-copy', block: recorded }
     // A branch whose lower part was pruned reaches no canonical block: its fork is not known, but the
     // reorg that orphaned `b` was at most max_reorg_depth deep, so it lies no lower than b.height - depth
     // (review46: it was taken as -1, and any block of the signer with those rows, however old, counted).
-    const known = forkHeight(chain, b, forks)
-    const fork = known >= 0 ? known : Math.max(-1, b.height - depth - 1)
-    // Blocks from before the record (at or below `since`) may be re-seals it does not hold. Later
-    // ones count only as recorded re-seals of content also published before it: an older Petal's
-    // re-seal and its origin, both orphaned after the record began, are re-sealed once, as the
-    // origin's, and that re-seal stands for both (review48: each was re-sealed, the rows twice).
-    // Any other later block is a publication of its own (the same file imported again: review46).
+    const fork = forkOf(b)
+    // A copy of the origin lies above the origin's own fork: it was sealed once the origin was off the chain.
+    const first = chain.index.byHash(origin)
+    const low = first === undefined || first.canonical || first.hash === b.hash ? fork : Math.min(fork, forkOf(first))
+    const same = chain.index.range(low + 1, tip.height, tip.height - low).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot)
+    // A re-seal by any node that shares the key, marked as the origin's copy on the chain (reseal-mark.ts).
+    const marks = new Map(same.map(c => [c.hash, resealMarkOf(chain, c)]))
+    const marked = same.find(c => marks.get(c.hash) === origin)
+    if (marked !== undefined) return { state: 'back', by: 'marked-copy', block: marked.hash }
+    // Published since the record is kept: no other block stands for it (one of the signer's with
+    // the same rows is a publication of its own: review46's import of the same file again).
+    if (record?.since !== undefined && first !== undefined && first.height > record.since) return { state: 'pending' }
+    // Blocks from before the record (at or below `since`) that name no origin may be re-seals it
+    // does not hold. A block that names its origin (its mark, or the record) is a re-seal, and
+    // counts only as one of content also published before the record: an older Petal's re-seal
+    // and its origin, both orphaned after the record began, are re-sealed once, as the origin's,
+    // and that re-seal stands for both (review48: each was re-sealed, the rows twice). Any other
+    // later block is a publication of its own (the same file imported again: review46).
     const before = record?.since ?? Infinity
     const earlier = (c: BlockRecord): boolean => {
-      if (c.height <= before) return true
-      const origin = record?.originOf(c.hash)
-      return origin !== undefined && (chain.index.byHash(origin)?.height ?? -1) <= before
+      const from = marks.get(c.hash) ?? record?.originOf(c.hash)
+      if (from === undefined) return c.height <= before
+      return (chain.index.byHash(from)?.height ?? -1) <= before
     }
-    const copies = chain.index.range(fork + 1, tip.height, tip.height - fork).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot && earlier(c)).length
-    if (copies === 0) return true
-    return copies < ((held.get(b.rowsRoot) ?? 0) > 1 ? nthOnLine(chain, b, fork) : 1)
-  })
+    const copies = same.filter(c => c.height > fork && earlier(c))
+    const need = (held.get(b.rowsRoot) ?? 0) > 1 ? nthOnLine(chain, b, fork) : 1
+    const copy = copies[need - 1]
+    return copy === undefined ? { state: 'pending' } : { state: 'back', by: 'rows-root', block: copy.hash }
+  }
 }
 
 /**

@@ -1,0 +1,118 @@
+import type { Command } from 'commander'
+import { ChainError, contentIsBack, listOrphans, originOf, resealOrphan, type Chain, type ImportResult, type OrphanEntry, type ResealLedger } from '../../chain/index.js'
+import { Ingest, IngestError, ResealRecord } from '../../ingest/index.js'
+import { refuseBesidePull } from '../../node/state-file.js'
+import { shellWord } from '../../util/index.js'
+import { openChain } from '../hashing.js'
+import { syncMirrorAfterImport } from '../mirror-sync.js'
+import { short, table, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+import { addWaitOption, lockOptions } from '../write-lock.js'
+
+/** Where `petal reseal`'s hints send a user who needs an orphan's hash. */
+export const ORPHANS_HINT = '`petal orphans` lists your orphaned blocks and which of them await a re-seal; a running node re-seals its own by itself'
+
+export function register (program: Command, action: Action): void {
+  addWaitOption(program.command('reseal <hash>')).description('re-seal the content of one of your orphaned blocks on the current tip (`petal orphans` lists them)')
+    .option('--force', 'seal its content again even when it is already on the canonical chain')
+    .action(action(async (ctx, hash: string, o: { wait?: number, force?: boolean }) => {
+      refuseBesidePull(ctx.dir, `petal reseal ${shellWord(hash)}`)
+      const chain = openChain(ctx)
+      const b = chain.get(hash)
+      let r: ImportResult
+      if (b === undefined) throw new UsageError(`no block ${hash}`, `give the hash (or its first 8+ hex digits) of one of your orphaned blocks: ${ORPHANS_HINT}`)
+      // Rows of a block the ingest service sealed are re-queued by it; re-sealing the block too
+      // would put them on the chain twice. pending.db also holds the record of re-seals (written here).
+      const ingest = Ingest.open({ chain })
+      try {
+        if (ingest.ownsBlock(b.hash)) {
+          throw new IngestError('INGEST_BLOCK_OWNED', `block ${short(b.hash)} holds records sealed by the ingest service, which re-seals them itself after a reorg`, {
+            hint: 'run `petal seal` (or keep a node running) to re-seal its rows; `petal receipt ID` shows where each row is', details: { hash: b.hash }
+          })
+        }
+        const key = ctx.loadKey()
+        const record = new ResealRecord(ingest.store)
+        // A node re-seals its orphans itself, and a reorg back brings an orphan's own block back: a
+        // re-seal by hand after either put its rows on the chain twice. The node's own rule decides
+        // (pendingOrphans, with the record); an orphan below the pruning depth is not judged by it and goes ahead.
+        // Judged here (no build for a refusal), and again under the write lock, where the re-seal reads
+        // its tip: a re-seal (by hand, or a node's) that held the lock while this one waited for it
+        // found the orphan still pending at the first look, and sealed its rows twice (review47).
+        const judge = o.force === true ? undefined : contentBackJudge(chain, b.hash, key.id, record)
+        // (A canonical block is NOT_ORPHANED, as resealOrphan says; one canonical again under the lock is back.)
+        if (!b.canonical) judge?.()
+        // Recorded as the orphan's copy before it commits, and marked as one in its Description;
+        // --force seals the content again on purpose, a publication of its own that stands for nothing.
+        const origin = o.force === true ? false : originOf(chain, b, record)
+        r = await resealOrphan(chain, b.hash, key, {
+          ...lockOptions(ctx, o.wait),
+          origin,
+          beforeAccept: async x => { judge?.(); if (origin !== false) await record.record(x.hash, b.hash, origin, ctx.signal) }
+        })
+      } finally {
+        await ingest.close()
+      }
+      await syncMirrorAfterImport(ctx, chain)
+      ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
+    }))
+
+  program.command('orphans').description('list your side-branch blocks (orphaned by a reorg) and where their content is: back on the canonical chain, awaiting a re-seal, or not re-sealable and why')
+    .option('--all', 'every signer\'s side-branch blocks, not only those of this data directory\'s keys')
+    .action(action(async (ctx, o: { all?: boolean }) => {
+      const chain = openChain(ctx, { forReading: true })
+      const own = new Set(ctx.keystore().list().filter(k => k.purpose === 'sign').map(k => k.id))
+      const ingest = Ingest.open({ chain, readonly: true, logger: ctx.logger })
+      ctx.onClose(async () => { await ingest.close() })
+      const list = listOrphans(chain, { signers: o.all === true ? undefined : own, own, record: new ResealRecord(ingest.store), ingestOwned: h => ingest.ownsBlock(h) })
+      const tip = chain.tip()
+      ctx.out.result({ tip: { height: tip.height, hash: tip.hash }, orphans: list.map(orphanJson) }, () => list.length === 0
+        ? (o.all === true ? 'no side-branch blocks' : own.size === 0 ? 'no signing key in this data directory\'s keystore (`petal orphans --all` lists every signer\'s side-branch blocks)' : 'none of your blocks is on a side branch')
+        : table([['HEIGHT', 'HASH', 'SIGNER', 'TABLES', 'ROWS', 'STATE'], ...list.map(e => [String(e.block.height), short(e.block.hash), short(e.block.signer), tablesText(e), String(e.rows), stateText(e)])]))
+      if (list.some(e => e.state === 'pending')) ctx.out.note('a running signatory node re-seals the orphans awaiting a re-seal by itself; `petal reseal HASH` re-seals one now')
+    }))
+}
+
+/** The JSON of one orphan (also GET /api/v1/orphans's). */
+export function orphanJson (e: OrphanEntry): Record<string, unknown> {
+  const b = e.block
+  return {
+    height: b.height, hash: b.hash, parent: b.parent, signer: b.signer, timestamp: b.timestamp, rows_root: b.rowsRoot, key_ops: b.keyOpCount,
+    tables: e.tables, rows: e.rows, state: e.state, by: e.by, copy: e.copy === undefined ? undefined : { height: e.copy.height, hash: e.copy.hash }, origin: e.origin, reason: e.reason
+  }
+}
+
+function tablesText (e: OrphanEntry): string {
+  if (e.tables.length === 0) return e.block.keyOpCount > 0 ? `(${e.block.keyOpCount} key op${e.block.keyOpCount === 1 ? '' : 's'})` : '-'
+  const names = e.tables.map(t => t.name)
+  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} +${names.length - 3}`
+}
+
+function stateText (e: OrphanEntry): string {
+  const at = e.copy === undefined ? '' : `block ${e.copy.height} ${short(e.copy.hash)}`
+  switch (e.state) {
+    case 'back':
+      return e.by === 'origin' ? `back: its first publication, ${at}, is canonical`
+        : e.by === 'rows-root' ? `back: ${at} holds its rows (by rows root)`
+          : `back: re-sealed as ${at} (${e.by === 'marked-copy' ? 'marked on the chain' : 'this node\'s record'})`
+    case 'pending': return 'awaiting re-seal'
+    case 'unjudged': return 'deeper than max_reorg_depth: not re-sealed by the node'
+    default:
+      return e.reason === 'ingest-rows' ? 'its rows are the ingest service\'s: re-sealed row by row'
+        : e.reason === 'signer-not-active' ? 'not re-sealable: its signer is not an active signatory at the tip'
+          : 'not re-sealable: no tables, and its key operations no longer apply'
+  }
+}
+
+/**
+ * `petal reseal`'s refusal of an orphan whose content is already on the canonical chain
+ * (ORPHAN_CONTENT_BACK): a check to run at the chain's state of the moment, once before the
+ * re-seal and once under its write lock.
+ */
+function contentBackJudge (chain: Chain, hash: string, keyId: string, record: ResealLedger): () => void {
+  return () => {
+    if (!contentIsBack(chain, hash, keyId, record)) return
+    throw new ChainError('ORPHAN_CONTENT_BACK', `block ${short(hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
+      hint: `nothing is lost, so nothing needs doing (\`petal orphans\` says where it is); \`petal reseal ${shellWord(hash)} --force\` seals its content again anyway`, details: { hash }
+    })
+  }
+}
