@@ -11,12 +11,14 @@ type Run = (args: string[]) => Promise<{ code: number | null, stdout: string, st
 /**
  * A data directory whose keystore holds alice, with her block of table `mine` (5 rows) orphaned by
  * a longer branch of two blocks: `m` is its hash. `run` is the CLI (in process, or the built one).
+ * `prepare`: run on the directory at its genesis, before anything else (a node's pending.db, opened there).
  */
-export async function aliceOrphan (run: Run): Promise<{ dir: string, m: string }> {
+export async function aliceOrphan (run: Run, prepare?: (dir: string) => Promise<void>): Promise<{ dir: string, m: string }> {
   const alice = fixtureKey('alice')
   const { chain, dir } = await newTestChain({ key: alice })
   chain.close()
   new Keystore(join(dir, 'keystore')).import(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'keys', 'alice.pem'), 'utf8'))
+  await prepare?.(dir)
   const other = join(tmpDir(), 'other')
   cpSync(dir, other, { recursive: true })
   const c = Chain.open(other)

@@ -1,0 +1,72 @@
+import { cpSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { petalInProcess } from '../../helpers/cli.js'
+import { aliceOrphan } from '../../helpers/orphan.js'
+
+// `petal orphans` lists your side-branch blocks and where their content is; reseal's hints,
+// which named forks/HASH.db in the data directory (session 47), now send the user to it: each
+// hint's `petal orphans` is run here as printed.
+
+const hintOf = (stderr: string): string => /\n {2}hint: (.*)\n/.exec(stderr)?.[1] ?? ''
+
+/** The hint's `petal … orphans` command, run as printed (the CLI adds this --dir to it). */
+async function runHintsOrphans (stderr: string): Promise<{ code: number, stdout: string, stderr: string }> {
+  const cmd = /`petal ([^`]*orphans)`/.exec(hintOf(stderr))?.[1]
+  expect(cmd, hintOf(stderr)).toBeDefined()
+  return await petalInProcess((cmd as string).split(' '))
+}
+
+it('lists an orphan awaiting re-seal, then back once re-sealed; every reseal hint that names it runs as printed', async () => {
+  const { dir, m } = await aliceOrphan(petalInProcess)
+
+  const text = await petalInProcess(['--dir', dir, 'orphans'])
+  expect(text.code, text.stderr).toBe(0)
+  expect(text.stdout).toMatch(new RegExp(`^1 +${m.slice(0, 12)}.* mine +5 +awaiting re-seal$`, 'm'))
+  expect(text.stderr).toContain('`petal reseal HASH` re-seals one now')
+  const json = await petalInProcess(['--dir', dir, '--json', 'orphans'])
+  expect(JSON.parse(json.stdout)).toMatchObject({ tip: { height: 2 }, orphans: [{ height: 1, hash: m, tables: [{ name: 'mine', rows: 5 }], rows: 5, state: 'pending' }] })
+
+  // No such block: the hint names `petal orphans`, which lists m.
+  const none = await petalInProcess(['--dir', dir, 'reseal', '0123456789abcdef'])
+  expect(none.code).toBe(2)
+  const listed = await runHintsOrphans(none.stderr)
+  expect(listed.code, listed.stderr).toBe(0)
+  expect(listed.stdout).toContain(m.slice(0, 12))
+
+  // A canonical block: NOT_ORPHANED, the same.
+  const tip = (JSON.parse(json.stdout) as { tip: { hash: string } }).tip.hash
+  const canonical = await petalInProcess(['--dir', dir, 'reseal', tip])
+  expect(canonical.stderr).toContain('[NOT_ORPHANED]')
+  expect((await runHintsOrphans(canonical.stderr)).stdout).toContain('awaiting re-seal')
+
+  // Re-sealed: back, by this node's record (it re-sealed it); a second re-seal's hint shows where.
+  const r = await petalInProcess(['--dir', dir, '--json', 'reseal', m])
+  expect(r.code, r.stderr).toBe(0)
+  const copy = (JSON.parse(r.stdout) as { hash: string }).hash
+  const again = await petalInProcess(['--dir', dir, 'reseal', m])
+  expect(again.stderr).toContain('[ORPHAN_CONTENT_BACK]')
+  const where = await runHintsOrphans(again.stderr)
+  expect(where.stdout).toMatch(new RegExp(`back: re-sealed as block 3 ${copy.slice(0, 12)}`))
+  const after = JSON.parse((await petalInProcess(['--dir', dir, '--json', 'orphans'])).stdout) as { orphans: unknown[] }
+  expect(after.orphans).toMatchObject([{ hash: m, state: 'back', by: 'recorded-copy', copy: { height: 3, hash: copy } }])
+}, 60_000)
+
+it('says when there is nothing to list; --all lists every signer\'s', async () => {
+  const { dir, m } = await aliceOrphan(petalInProcess)
+  // A reader's copy, without a signing key of its own: nothing is its, and it says how to see all.
+  const reader = join(tmpDir(), 'reader')
+  cpSync(dir, reader, { recursive: true })
+  rmSync(join(reader, 'keystore'), { recursive: true })
+  const mine = await petalInProcess(['--dir', reader, 'orphans'])
+  expect(mine.code, mine.stderr).toBe(0)
+  expect(mine.stdout).toContain('no signing key in this data directory\'s keystore (`petal orphans --all`')
+  const all = await petalInProcess(['--dir', reader, '--json', 'orphans', '--all'])
+  expect((JSON.parse(all.stdout) as { orphans: Array<{ hash: string, state: string }> }).orphans).toMatchObject([{ hash: m, state: 'pending' }])
+  // A chain without side blocks.
+  const { chain, dir: plain } = await newTestChain({ key: fixtureKey('alice') })
+  chain.close()
+  expect((await petalInProcess(['--dir', plain, 'orphans', '--all'])).stdout).toContain('no side-branch blocks')
+}, 60_000)
