@@ -31,6 +31,7 @@ import { recordRoutes } from './routes/records.js'
 import { rowsRoutes } from './routes/rows.js'
 import { proofRoutes } from './routes/proofs.js'
 import { signersRoutes } from './routes/signers.js'
+import { orphansRoutes } from './routes/orphans.js'
 import { API_VERSION, statusRoutes } from './routes/status.js'
 import { TokenStore } from './tokens.js'
 import type { ApiContext, ApiServerOptions } from './types.js'
@@ -47,7 +48,7 @@ const LISTEN_BACKLOG = 4096
 
 /** Every route the server registers, in the order the OpenAPI document lists them. */
 export function apiRoutes (limits: ApiLimits): RouteSpec[] {
-  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...exportRoutes, ...recordRoutes(limits.bodyBytes, limits.rowsPerRequest), ...eventsRoutes, ...metaRoutes]
+  return [...statusRoutes, ...blockRoutes, ...blockFileRoutes, ...rowsRoutes, ...proofRoutes, ...signersRoutes, ...orphansRoutes, ...activityRoutes, ...peersRoutes, ...queryRoutes(limits), ...exportRoutes, ...recordRoutes(limits.bodyBytes, limits.rowsPerRequest), ...eventsRoutes, ...metaRoutes]
 }
 
 /**
@@ -107,6 +108,7 @@ export class ApiServer {
         access,
         node: o.node,
         ingest: o.ingest,
+        orphans: o.orphans,
         metrics,
         chunkPool: o.chunkPool,
         events,

@@ -1,5 +1,5 @@
 import type { Chain } from '../chain/index.js'
-import type { IngestService } from '../ingest/index.js'
+import type { IngestService, OrphanJudging } from '../ingest/index.js'
 import type { MirrorStop } from '../query/index.js'
 import type { ChunkPool } from '../proof/index.js'
 import type { BlockRecord } from '../storage/index.js'
@@ -39,6 +39,8 @@ export interface ApiServerOptions {
   node?: NodeFacts
   /** The record ingestion service: the write endpoints answer API_READ_ONLY without it. */
   ingest?: IngestService
+  /** A node's record of its re-seals and its ingest's blocks (GET /api/v1/orphans); without it, orphans are judged from the chain alone. */
+  orphans?: OrphanJudging
   metrics?: PetalMetrics
   /** The thread that hashes large tables' chunk roots for row proofs; the caller owns and closes it. */
   chunkPool?: ChunkPool
@@ -55,6 +57,7 @@ export interface ApiContext {
   access: AccessPolicy
   node?: NodeFacts
   ingest?: IngestService
+  orphans?: OrphanJudging
   metrics: PetalMetrics
   /** see ApiServerOptions.chunkPool (without one, proofs hash on the server's thread) */
   chunkPool?: ChunkPool

@@ -69,3 +69,12 @@ export function listOrphans (chain: Chain, o: ListOrphansOptions = {}): OrphanEn
     return { ...entry, state: 'pending' }
   })
 }
+
+/** An entry as `petal orphans --json` and GET /api/v1/orphans give it (snake_case; absent: does not apply). */
+export function orphanEntryJson (e: OrphanEntry): Record<string, unknown> {
+  const b = e.block
+  return {
+    height: b.height, hash: b.hash, parent: b.parent, signer: b.signer, timestamp: b.timestamp, rows_root: b.rowsRoot, key_ops: b.keyOpCount,
+    tables: e.tables, rows: e.rows, state: e.state, by: e.by, copy: e.copy === undefined ? undefined : { height: e.copy.height, hash: e.copy.hash }, origin: e.origin, reason: e.reason
+  }
+}

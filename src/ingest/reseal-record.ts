@@ -1,5 +1,18 @@
+import type { ListOrphansOptions } from '../chain/index.js'
 import { failpoint } from '../util/index.js'
+import type { Ingest } from './service.js'
 import type { PendingStore } from './store.js'
+
+/** What judging a node's orphans needs of it beyond the chain (listOrphans' options; GET /api/v1/orphans). */
+export type OrphanJudging = Pick<ListOrphansOptions, 'own' | 'record' | 'ingestOwned'>
+
+/**
+ * A node's: the blocks of its signing key are judged with its record of re-seals, and the blocks
+ * whose rows its ingest service sealed are the service's to re-seal, row by row.
+ */
+export function orphanJudging (ingest: Ingest, keyId: string | undefined): OrphanJudging {
+  return { own: new Set(keyId === undefined ? [] : [keyId]), record: new ResealRecord(ingest.store), ingestOwned: h => ingest.ownsBlock(h) }
+}
 
 /**
  * The node's record of its re-seals (docs/consensus.md, "Re-sealing orphaned blocks"): for each

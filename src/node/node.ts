@@ -3,7 +3,7 @@ import { TableRootPool } from '../block/index.js'
 import { PetalMetrics, startApiServer, tokensPath, type ApiServer, type NodeFacts } from '../api/index.js'
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { DEFAULT_SEAL_EVERY_MS, Ingest, ResealRecord, SealLoop } from '../ingest/index.js'
+import { DEFAULT_SEAL_EVERY_MS, Ingest, orphanJudging, ResealRecord, SealLoop } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
 import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
@@ -197,7 +197,7 @@ export class PetalNode {
     if (this.options.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     if (this.options.http !== undefined) {
       try {
-        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.options.http, node: this.facts(), ingest: this.ingest, metrics: this.metrics, chunkPool: this.chunkPool, logger: this.logger.child('api') })
+        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.options.http, node: this.facts(), ingest: this.ingest, orphans: this.ingest === undefined ? undefined : orphanJudging(this.ingest, this.options.signingKey?.id), metrics: this.metrics, chunkPool: this.chunkPool, logger: this.logger.child('api') })
       } catch (err) {
         await this.stop()
         throw err

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { ChainError, contentIsBack, listOrphans, originOf, resealOrphan, type Chain, type ImportResult, type OrphanEntry, type ResealLedger } from '../../chain/index.js'
+import { ChainError, contentIsBack, listOrphans, orphanEntryJson, originOf, resealOrphan, type Chain, type ImportResult, type OrphanEntry, type ResealLedger } from '../../chain/index.js'
 import { Ingest, IngestError, ResealRecord } from '../../ingest/index.js'
 import { refuseBesidePull } from '../../node/state-file.js'
 import { shellWord } from '../../util/index.js'
@@ -65,20 +65,11 @@ export function register (program: Command, action: Action): void {
       ctx.onClose(async () => { await ingest.close() })
       const list = listOrphans(chain, { signers: o.all === true ? undefined : own, own, record: new ResealRecord(ingest.store), ingestOwned: h => ingest.ownsBlock(h) })
       const tip = chain.tip()
-      ctx.out.result({ tip: { height: tip.height, hash: tip.hash }, orphans: list.map(orphanJson) }, () => list.length === 0
+      ctx.out.result({ tip: { height: tip.height, hash: tip.hash }, orphans: list.map(orphanEntryJson) }, () => list.length === 0
         ? (o.all === true ? 'no side-branch blocks' : own.size === 0 ? 'no signing key in this data directory\'s keystore (`petal orphans --all` lists every signer\'s side-branch blocks)' : 'none of your blocks is on a side branch')
         : table([['HEIGHT', 'HASH', 'SIGNER', 'TABLES', 'ROWS', 'STATE'], ...list.map(e => [String(e.block.height), short(e.block.hash), short(e.block.signer), tablesText(e), String(e.rows), stateText(e)])]))
       if (list.some(e => e.state === 'pending')) ctx.out.note('a running signatory node re-seals the orphans awaiting a re-seal by itself; `petal reseal HASH` re-seals one now')
     }))
-}
-
-/** The JSON of one orphan (also GET /api/v1/orphans's). */
-export function orphanJson (e: OrphanEntry): Record<string, unknown> {
-  const b = e.block
-  return {
-    height: b.height, hash: b.hash, parent: b.parent, signer: b.signer, timestamp: b.timestamp, rows_root: b.rowsRoot, key_ops: b.keyOpCount,
-    tables: e.tables, rows: e.rows, state: e.state, by: e.by, copy: e.copy === undefined ? undefined : { height: e.copy.height, hash: e.copy.hash }, origin: e.origin, reason: e.reason
-  }
 }
 
 function tablesText (e: OrphanEntry): string {
