@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { Chain, createEndorsement, importBlock, parseEndorsement, resealOrphan, signImport } from '../../../src/chain/index.js'
+import { Chain, createEndorsement, importBlock, parseEndorsement, pendingOrphans, resealEach, resealOrphan, signImport } from '../../../src/chain/index.js'
 import type { SigningKey } from '../../../src/crypto/index.js'
 import { readSeal, type BlockRecord } from '../../../src/storage/index.js'
-import { pendingOrphans, resealEach } from '../../../src/chain/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
