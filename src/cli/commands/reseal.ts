@@ -38,16 +38,23 @@ export function register (program: Command, action: Action): void {
         // Judged here (no build for a refusal), and again under the write lock, where the re-seal reads
         // its tip: a re-seal (by hand, or a node's) that held the lock while this one waited for it
         // found the orphan still pending at the first look, and sealed its rows twice (review47).
-        const judge = o.force === true ? undefined : contentBackJudge(chain, b.hash, key.id, record)
+        const judge = contentBackJudge(chain, b.hash, key.id, record)
         // (A canonical block is NOT_ORPHANED, as resealOrphan says; one canonical again under the lock is back.)
-        if (!b.canonical) judge?.()
-        // Recorded as the orphan's copy before it commits, and marked as one in its Description;
-        // --force seals the content again on purpose, a publication of its own that stands for nothing.
-        const origin = o.force === true ? false : originOf(chain, b, record)
+        const backAtFirst = !b.canonical && judge.back()
+        if (backAtFirst && o.force !== true) throw judge.refusal()
+        // Recorded as the orphan's copy before it commits, and marked as one in its Description.
+        // --force on content already back seals it again on purpose, a publication of its own that
+        // stands for nothing; on content not back it is the re-seal itself, recorded and marked
+        // (review48: unrecorded, the node's pass re-sealed the orphan again, its rows twice).
+        const origin = backAtFirst ? false : originOf(chain, b, record)
         r = await resealOrphan(chain, b.hash, key, {
           ...lockOptions(ctx, o.wait),
           origin,
-          beforeAccept: async x => { judge?.(); if (origin !== false) await record.record(x.hash, b.hash, origin, ctx.signal) }
+          beforeAccept: async x => {
+            const back = judge.back()
+            if (back && o.force !== true) throw judge.refusal()
+            if (origin !== false && !back) await record.record(x.hash, b.hash, origin, ctx.signal)
+          }
         })
       } finally {
         await ingest.close()
@@ -95,14 +102,14 @@ function stateText (e: OrphanEntry): string {
 }
 
 /**
- * `petal reseal`'s refusal of an orphan whose content is already on the canonical chain
- * (ORPHAN_CONTENT_BACK): a check to run at the chain's state of the moment, once before the
- * re-seal and once under its write lock.
+ * Whether an orphan's content is already on the canonical chain (`back`, the node's own rule:
+ * contentIsBack), asked at the chain's state of the moment, once before the re-seal and once under
+ * its write lock; and `petal reseal`'s refusal then (ORPHAN_CONTENT_BACK).
  */
-function contentBackJudge (chain: Chain, hash: string, keyId: string, record: ResealLedger): () => void {
-  return () => {
-    if (!contentIsBack(chain, hash, keyId, record)) return
-    throw new ChainError('ORPHAN_CONTENT_BACK', `block ${short(hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
+function contentBackJudge (chain: Chain, hash: string, keyId: string, record: ResealLedger): { back: () => boolean, refusal: () => ChainError } {
+  return {
+    back: () => contentIsBack(chain, hash, keyId, record),
+    refusal: () => new ChainError('ORPHAN_CONTENT_BACK', `block ${short(hash)}'s content is already on the canonical chain, or it carries nothing the chain lacks: a re-seal would seal its rows twice`, {
       hint: `nothing is lost, so nothing needs doing (\`petal orphans\` says where it is); \`petal reseal ${shellWord(hash)} --force\` seals its content again anyway`, details: { hash }
     })
   }

@@ -22,3 +22,14 @@ it('a second re-seal of one orphan is ORPHAN_CONTENT_BACK (exit 2), with a hint 
   expect(forced.code, forced.stderr).toBe(0)
   expect(mineCopies(dir)).toBe(2)
 }, 60_000)
+
+it('--force on an orphan whose content is not back is its re-seal, recorded: a re-seal after it is ORPHAN_CONTENT_BACK (review48: unrecorded, the node\'s rule re-sealed it again, the rows twice)', async () => {
+  const { dir, m } = await aliceOrphan(petalInProcess)
+  const forced = await petalInProcess(['--dir', dir, 'reseal', m, '--force'])
+  expect(forced.code, forced.stderr).toBe(0)
+  expect(mineCopies(dir)).toBe(1)
+  const again = await petalInProcess(['--dir', dir, 'reseal', m])
+  expect(again.code, again.stdout).toBe(2)
+  expect(again.stderr).toContain('[ORPHAN_CONTENT_BACK]')
+  expect(mineCopies(dir), 'the rows once on the canonical chain').toBe(1)
+}, 60_000)
