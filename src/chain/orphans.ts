@@ -125,19 +125,13 @@ export function judgeOrphans (chain: Chain, keyId: string, record?: ResealLedger
     // Published since the record is kept: no other block stands for it (one of the signer's with
     // the same rows is a publication of its own: review46's import of the same file again).
     if (record?.since !== undefined && first !== undefined && first.height > record.since) return { state: 'pending' }
-    // Blocks from before the record (at or below `since`) that name no origin may be re-seals it
-    // does not hold. A block that names its origin (its mark, or the record) is a re-seal, and
-    // counts only as one of content also published before the record: an older Petal's re-seal
-    // and its origin, both orphaned after the record began, are re-sealed once, as the origin's,
-    // and that re-seal stands for both (review48: each was re-sealed, the rows twice). Any other
-    // later block is a publication of its own (the same file imported again: review46).
+    // Blocks from before the record (at or below `since`) may be re-seals it does not hold; later
+    // ones are not. Before the record, a re-seal and the same file imported again look alike, so an
+    // older Petal's re-seal and its origin, both orphaned after the record began, are each re-sealed
+    // (the rows twice, a limit: docs/consensus.md); counting the origin's new re-seal for both lost
+    // the import's publication in the other case (review48).
     const before = record?.since ?? Infinity
-    const earlier = (c: BlockRecord): boolean => {
-      const from = marks.get(c.hash) ?? record?.originOf(c.hash)
-      if (from === undefined) return c.height <= before
-      return (chain.index.byHash(from)?.height ?? -1) <= before
-    }
-    const copies = same.filter(c => c.height > fork && earlier(c))
+    const copies = same.filter(c => c.height > fork && c.height <= before)
     const need = (held.get(b.rowsRoot) ?? 0) > 1 ? nthOnLine(chain, b, fork) : 1
     const copy = copies[need - 1]
     return copy === undefined ? { state: 'pending' } : { state: 'back', by: 'rows-root', block: copy.hash }

@@ -137,45 +137,50 @@ describe('the same file imported again on the winning branch is not the orphan\'
   })
 
   /**
-   * alice's m orphaned, and re-sealed as s by an older Petal (no record, no mark); then this one opened
-   * pending.db (`since`: the tip's height). `bare` and `withM`: copies of the chain before m and with it.
+   * alice's m orphaned, then `step` by an older Petal (no record, no mark): its re-seal of m, or the same
+   * file imported again on the winning branch; then this one opened pending.db (`since`: the tip's
+   * height). `withM` and `atFork`: copies of the chain with m, and of the winning branch before the step.
    */
-  async function resealedBeforeRecord (): Promise<{ a: Chain, record: ResealRecord, m: BlockRecord, s: BlockRecord, bare: Chain, withM: Chain }> {
+  async function beforeRecord (step: (a0: Chain, m: BlockRecord) => Promise<BlockRecord>): Promise<{ a: Chain, record: ResealRecord, m: BlockRecord, s: BlockRecord, withM: Chain, atFork: Chain }> {
     const { chain: a0, dir } = await newTestChain({ key: alice })
     await keyOpBlock(a0, alice, 'A', bob)
     const b = copyOf(dir)
-    const bare = copyOf(dir)
     const m = await data(a0)
     const withM = copyOf(dir)
     for (let i = 0; i < 2; i++) await data(b, bob, 1, 30 + i)
     await feed(a0, b, 1)
-    const s = (await resealOrphan(a0, m.hash, alice, { origin: false })).block
+    const atFork = copyOf(dir)
+    const s = await step(a0, m)
     a0.close()
     const a = track(Chain.open(dir))
     const record = new ResealRecord(track(Ingest.open({ chain: a })).store)
     expect(record.since).toBe(s.height)
-    return { a, record, m, s, bare, withM }
+    return { a, record, m, s, withM, atFork }
   }
 
   it('content published before the record was kept (at or below `since`) is judged by rows root, as before: its re-seal made then is not re-sealed after a reorg back', async () => {
-    const { a, record, s, withM } = await resealedBeforeRecord()
+    const { a, record, s, withM } = await beforeRecord(async (a0, m) => (await resealOrphan(a0, m.hash, alice, { origin: false })).block)
     for (let i = 0; i < 3; i++) await data(withM, bob, 1, 40 + i)
     await feed(a, withM, 2)
     expect(a.index.byHash(s.hash)?.canonical).toBe(false)
     expect(pendingOrphans(a, alice.id, record)).toEqual([])
   })
 
-  it('content published before the record, and its re-seal made then, both orphaned by a third branch after it: one re-seal, recorded (review48; before, the old re-seal was re-sealed too: the rows twice)', async () => {
-    const { a, record, m, s, bare } = await resealedBeforeRecord()
-    for (let i = 0; i < 4; i++) await data(bare, bob, 1, 90 + i)
-    await feed(a, bare, 1)
+  // Before the record, a re-seal and the same file imported again cannot be told apart (both are
+  // blocks of the signer with the orphan's rows). Of such a block orphaned after the record began,
+  // with its orphan, the rule re-seals both: the rows are twice where it was the orphan's re-seal,
+  // and once each where it was an import of its own. Counting the orphan's new re-seal for it (a
+  // mend tried in session 48) lost the import's publication: nothing lost comes first.
+  it('an orphan and the same file imported again before the record, both orphaned after it: each re-sealed, nothing lost (review48)', async () => {
+    const { a, record, m, s, atFork } = await beforeRecord(async a0 => await data(a0))
+    expect(s.rowsRoot).toBe(m.rowsRoot)
+    for (let i = 0; i < 3; i++) await data(atFork, bob, 1, 90 + i)
+    await feed(a, atFork, 3)
     expect([m, s].map(x => a.index.byHash(x.hash)?.canonical)).toEqual([false, false])
-    expect(pendingOrphans(a, alice.id, record).map(x => x.hash)).toEqual([m.hash, s.hash])
     const done: string[] = []
     await resealEach(a, alice.id, async o => { done.push(o.hash); await reseal(a, record, o); return true }, record)
-    // m's re-seal (recorded, above `since`) carries s's rows too: s is back with it.
-    expect(done).toEqual([m.hash])
-    expect(onChain(a, m.rowsRoot)).toBe(1)
+    expect(done).toEqual([m.hash, s.hash])
+    expect(onChain(a, m.rowsRoot)).toBe(2)
     expect(pendingOrphans(a, alice.id, record)).toEqual([])
   })
 })
