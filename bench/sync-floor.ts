@@ -35,6 +35,12 @@ export async function measureSyncFloor (dir: string, work: string, count: number
     chain.close()
   }
   const per = (f: () => void): number => { const c = process.cpuUsage(); f(); return cpuMs(process.cpuUsage(c)) / blocks.length }
+  // The blocks' buffers were filled by the kernel (readFileSync). On this project's VM (a PVM guest)
+  // a page the kernel wrote costs again at the process's own first read of it: a first SHA-256 pass
+  // over such buffers took 2.0-2.6 ms of CPU a MiB, the next ones 0.64-0.71 (docs/performance/pull.md,
+  // "Session 48: the floor and the 1 MB pull (sync48)"). The pull hashes bytes its own decryption
+  // has just written, so the floor's hash is timed on buffers this process has already read.
+  for (const b of blocks) createHash('sha256').update(b.bytes).digest()
 
   // The transfer's SHA-256 of every byte.
   const sha256 = per(() => { for (const b of blocks) createHash('sha256').update(b.bytes).digest('hex') })
