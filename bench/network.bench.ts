@@ -176,6 +176,7 @@ async function benchPull (): Promise<Row[]> {
     const rawRate = mib(raw.bytes) / (raw.ms / 1000)
     const perBlock = pulled.bytes / pulled.blocks
     const floorMs = floorCpuMs(raw, floor, perBlock)
+    const checkedMs = floorCpuMs(raw, floor, perBlock, true)
     const local = await client.call('import-local', { from: dir, to: await genesisCopy(dir), count: BIG_BLOCKS }) as { ms: number, bytes: number }
     const localRate = mib(local.bytes) / (local.ms / 1000)
     log(`pull: ${pulled.blocks} blocks, ${mib(pulled.bytes).toFixed(0)} MiB; raw: ${mib(raw.bytes).toFixed(0)} MiB`)
@@ -186,6 +187,8 @@ async function benchPull (): Promise<Row[]> {
       // The floor: what every block costs whatever the pipeline does, summed over both processes,
       // on two cores free of anything else. The pull cannot beat it.
       { figure: 'pull bound on 2 free cores by the floor of CPU per block (both processes)', value: mib(perBlock) * 2000 / floorMs.total, unit: 'MiB/s', reference: 'raw libp2p stream, same bytes, same processes', refValue: rawRate, better: 'higher', note: `floor ${floorMs.total.toFixed(2)} ms per block: ${floorMs.parts}; the pull itself: ${(pulled.cpuMs / pulled.blocks).toFixed(2)} (${byThread(pulled.threadsMs, pulled.blocks, ' + ')}) + ${(served.cpuMs / pulled.blocks).toFixed(2)} ms` },
+      // The same with the block's consensus checks in place of the quick_check alone: what validation requires.
+      { figure: 'pull bound on 2 free cores by the floor with the block\'s own checks (both processes)', value: mib(perBlock) * 2000 / checkedMs.total, unit: 'MiB/s', reference: 'raw libp2p stream, same bytes, same processes', refValue: rawRate, better: 'higher', note: `floor ${checkedMs.total.toFixed(2)} ms per block: ${checkedMs.parts}` },
       { figure: `pull ${BIG_BLOCKS} × 1 MB blocks, incl. final verify`, value: mib(pulled.bytes) / (pulled.totalMs / 1000), unit: 'MiB/s', reference: 'raw libp2p stream', refValue: rawRate, better: 'higher' },
       { figure: `pulling process, peak RSS (${BIG_BLOCKS} × 1 MB blocks)`, value: mib(pulled.peakRss), unit: 'MiB', reference: 'same process before the pull', refValue: mib(before), better: 'lower' },
       { figure: `query mirror built over the ${BIG_BLOCKS} pulled blocks, peak RSS`, value: mib(mirror.peakRss), unit: 'MiB', reference: 'same process before the update', refValue: mib(mirror.before), better: 'lower', note: `${(mib(pulled.bytes) / (mirror.ms / 1000)).toFixed(0)} MiB/s` }
@@ -257,12 +260,17 @@ async function measureFloor (server: Worker, client: Worker, addr: string, dir: 
   return { raw: { ...raw, servedCpuMs: served.cpuMs }, floor }
 }
 
-/** The floor per block of `blockBytes`: receiving and serving it as raw bytes, hashing it, two signatures, two new files, SQLite's quick_check. */
-function floorCpuMs (raw: Raw, f: SyncFloor, blockBytes: number): { total: number, parts: string } {
+/**
+ * The floor per block of `blockBytes`: receiving and serving it as raw bytes, hashing it, two
+ * signatures, two new files, SQLite's quick_check. `withChecks`: the block's whole check as Petal
+ * runs it (the consensus rules, the manifest first) in place of the quick_check alone.
+ */
+function floorCpuMs (raw: Raw, f: SyncFloor, blockBytes: number, withChecks = false): { total: number, parts: string } {
   const share = blockBytes / raw.bytes
   const parts: Array<[string, number]> = [
     ['raw stream received', raw.cpuMs * share], ['raw stream served', raw.servedCpuMs * share], ['SHA-256', f.sha256],
-    ['two signatures', f.signatures], ['two new files (written, fsynced, renamed)', f.files], ['SQLite open + quick_check + close', f.sqlite]
+    ['two signatures', f.signatures], ['two new files (written, fsynced, renamed)', f.files],
+    withChecks ? ['the block\'s checks (readBlockFile on held bytes)', f.checks] : ['SQLite open + quick_check + close', f.sqlite]
   ]
   return { total: parts.reduce((s, [, ms]) => s + ms, 0), parts: parts.map(([k, ms]) => `${k} ${ms.toFixed(2)}`).join(', ') + ' ms' }
 }
