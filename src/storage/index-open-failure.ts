@@ -5,7 +5,7 @@ import { errorCode, errorMessage } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { openSqliteReadonly } from './sqlite.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
-import { describeWriter, readWriterRecord, REINDEX_WORK, writerDetails, writerPid } from './writer-record.js'
+import { describeWriter, readLockHolder, readWriterRecord, REINDEX_WORK, writerDetails, writerPid } from './writer-record.js'
 
 /** File name of the write-lock holder's record, beside chain.db. */
 export const WRITER_RECORD = 'writer.json'
@@ -20,7 +20,7 @@ export function indexOpenFailure (err: unknown, path: string): StorageError {
   const code = errorCode(err) ?? ''
   const msg = errorMessage(err)
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
-    const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
+    const holder = readLockHolder(join(dirname(path), WRITER_RECORD), path)
     return new StorageError('INDEX_BUSY', `the chain index ${path} stayed locked by ${describeWriter(holder)}: ${msg}`, {
       hint: 'run the command again when that process has finished', details: { holder: writerDetails(holder) }, cause: err
     })

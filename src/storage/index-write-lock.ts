@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3'
 import { closeSync, fsync, openSync } from 'node:fs'
-import { AbortError, errorCode, failpoint, fsyncFileAsync, isNotFound, Mutex, sleep } from '../util/index.js'
+import { AbortError, errorCode, failpoint, fsyncFileAsync, isNotFound, Mutex, pausepointSync, sleep } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
 import { syncWalDirOnce } from './wal-sync.js'
 import { claimLog } from './wal-claims.js'
 import { openRefusedByDisk, systemFailure } from './system-error.js'
-import { clearWriterRecord, describeWriter, readWriterRecord, writerDetails, writeWriterRecord, type WriterRecord } from './writer-record.js'
+import { clearWriterRecord, describeWriter, readLockHolder, writerDetails, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
 export interface LockOptions {
   signal?: AbortSignal
@@ -150,7 +150,7 @@ export class IndexWriteLock {
   }
 
   private timedOut (started: number): StorageError {
-    const holder = readWriterRecord(this.recordPath)
+    const holder = readLockHolder(this.recordPath, this.db.name)
     return new StorageError('LOCK_TIMEOUT', `gave up after ${((Date.now() - started) / 1000).toFixed(1)} s waiting for ${describeWriter(holder)}, which is writing to this data directory`, {
       hint: 'run the command again when that process has finished, or wait longer with --wait SECONDS',
       details: { holder: writerDetails(holder) }
@@ -165,7 +165,7 @@ export class IndexWriteLock {
     for (;;) {
       if (options.signal?.aborted === true) throw new AbortError()
       if (this.tryBegin()) break
-      const holder = readWriterRecord(this.recordPath)
+      const holder = readLockHolder(this.recordPath, this.db.name)
       const who = describeWriter(holder)
       if (who !== said) { said = who; options.onWait?.(holder) }
       if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) throw this.timedOut(since)
@@ -173,6 +173,8 @@ export class IndexWriteLock {
       delay = Math.min(delay * 2, 100)
     }
     this.inTx = true
+    // Between the lock and the record (a test holds a writer here: readLockHolder names it).
+    pausepointSync('index-lock:taken')
     const record = options.recordHeld !== true
     if (record) writeWriterRecord(this.recordPath, options.work ?? 'writing')
     try {

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
-import { findInNamespace, formatTimestamp, isRecord, namedPid, nameNamespace, pidDetails, type PidDetails, processAlive, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
+import { findInNamespace, formatTimestamp, isRecord, lockHolders, namedPid, nameNamespace, pidDetails, type PidDetails, processAlive, processCommand, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
 
 /** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
 export const REINDEX_WORK = 'reindex'
@@ -25,8 +25,8 @@ export interface WriterRecord {
   here?: number
   /** What it is doing, in words (`signimportblock data.db`, `reindex`, `import block 12`). */
   work: string
-  /** RFC 3339 UTC: when it took the lock. */
-  since: string
+  /** RFC 3339 UTC: when it took the lock (absent: a holder named by its lock alone, readLockHolder). */
+  since?: string
   /**
    * When the process started (processStartTime; absent where /proc cannot be read): a record whose
    * pid now belongs to a process that started at another time is a dead writer's, its pid reused.
@@ -115,6 +115,30 @@ export function readWriterRecord (path: string): WriterRecord | undefined {
   return { pid: r.pid, work: r.work, since: r.since }
 }
 
+// SQLite's WAL write lock: byte 120 of the -shm (WALINDEX_LOCK_OFFSET + WAL_WRITE_LOCK, wal.c),
+// held exclusively by the one connection that writes, from its BEGIN IMMEDIATE to its end.
+const WAL_WRITE_LOCK_BYTE = 120
+
+/**
+ * Who holds the write lock of the index at `dbPath`: the record at `recordPath` where it names a
+ * live holder, else the process that holds SQLite's write lock as the kernel lists it
+ * (/proc/locks), named by its pid and command line. Every writer takes the lock first and writes
+ * its record right after (a record written before the lock would overwrite the real holder's
+ * while it waits), so a look between the two found no record, and a `--wait 0` whose single look
+ * fell there named nobody (index47's finding); so did one at a writer that writes no record (the
+ * sqlite3 shell, a Petal before session 47 moving an index at its open). Undefined where neither
+ * names one: a holder in a PID namespace /proc does not show, or this process itself.
+ */
+export function readLockHolder (recordPath: string, dbPath: string): WriterRecord | undefined {
+  const r = readWriterRecord(recordPath)
+  if (r !== undefined) return r
+  const pids = lockHolders(`${dbPath}-shm`, undefined, WAL_WRITE_LOCK_BYTE)
+  const pid = pids?.length === 1 ? pids[0] : undefined
+  if (pid === undefined || pid === process.pid) return undefined
+  const cmd = processCommand(pid)
+  return { pid, work: `${cmd === undefined ? 'a process' : `\`${cmd}\``}, which has not said what it writes` }
+}
+
 /** `pid 4242`, or `pid 7 in another PID namespace[, 31337 here]`: the writer's pid as it can be used here. */
 export function writerPid (r: WriterRecord): string { return namedPid(r.pid, r.pid_ns, r.here) }
 
@@ -131,5 +155,5 @@ export type WriterDetails = PidDetails<Omit<WriterRecord, 'start'>>
 
 /** `pid 4242 (signimportblock data.db, since 2026-…Z)`, or a plain phrase without a record. */
 export function describeWriter (r: WriterRecord | undefined): string {
-  return r === undefined ? 'another process (it has not said which)' : `${writerPid(r)} (${r.work}, since ${r.since})`
+  return r === undefined ? 'another process (it has not said which)' : `${writerPid(r)} (${r.work}${r.since === undefined ? '' : `, since ${r.since}`})`
 }

@@ -21,11 +21,11 @@ function readProcLocks (): string | undefined {
  * The processes that hold a POSIX (fcntl) lock on `path`, as SQLite's locks are (node.lock), read
  * from /proc/locks (`table`: as read once for several files): undefined where that cannot be read
  * (not Linux), or where /proc's pids are not this process's (procIsOwn). Pids are as this process
- * sees them; waiters (`->`) and open-file-description locks (no pid) are left out, and so are the locks of processes in a PID
+ * sees them (`byte`: of the exclusive locks that cover that byte only); waiters (`->`) and open-file-description locks (no pid) are left out, and so are the locks of processes in a PID
  * namespace this one cannot see into (a sibling container's: the kernel lists only those it can
  * name), so an empty list does not say that no process holds one.
  */
-export function lockHolders (path: string, table?: LockTable): number[] | undefined {
+export function lockHolders (path: string, table?: LockTable, byte?: number): number[] | undefined {
   if (!procIsOwn()) return undefined
   let dev: bigint
   let ino: bigint
@@ -45,6 +45,8 @@ export function lockHolders (path: string, table?: LockTable): number[] | undefi
     // "12: POSIX  ADVISORY  WRITE 4242 fe:00:8438053 1073741824 1073742335"
     const f = line.trim().split(/\s+/)
     if (f[1] !== 'POSIX' || f[5] !== id) continue
+    // `byte`: only the exclusive locks that cover it (SQLite's write lock on a -shm: storage/writer-record.ts).
+    if (byte !== undefined && (f[3] !== 'WRITE' || Number(f[6]) > byte || (f[7] !== 'EOF' && Number(f[7]) < byte))) continue
     const pid = Number(f[4])
     if (Number.isSafeInteger(pid) && pid > 0) pids.add(pid)
   }
