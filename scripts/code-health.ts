@@ -1,8 +1,8 @@
 // `node --import tsx scripts/code-health.ts [srcDir]`: the code-health figures of issue 9's closing
 // note (docs/code-health.md) — the longest functions, `as` casts, public symbols per module (what
-// each index.ts exports, `export *` followed through) and files over 400 lines. Read from the
-// source text with comments and strings blanked (test/helpers/imports.ts), so it is a measure
-// that stays the same from run to run, not a compiler's view.
+// each index.ts exports, `export *` followed through), files over 400 lines and files ending in an
+// empty line. Read from the source text with comments and strings blanked (test/helpers/imports.ts),
+// so it is a measure that stays the same from run to run, not a compiler's view.
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { codeOnly } from '../test/helpers/imports.js'
@@ -67,6 +67,8 @@ const fns: Array<{ where: string, lines: number }> = []
 let casts = 0
 let exportStars = 0
 const long: string[] = []
+// Files whose text ends with an empty line (src/sync/syncer.ts and eight others until session 48).
+const blankEnd: string[] = []
 for (const f of files) {
   const text = readFileSync(f, 'utf8')
   const rel = relative(SRC, f).split(sep).join('/')
@@ -78,6 +80,7 @@ for (const f of files) {
   exportStars += [...code.matchAll(/\bexport\s+(?:type\s+)?\*\s+from\b/g)].length
   const n = text.split('\n').length - (text.endsWith('\n') ? 1 : 0)
   if (n > 400) long.push(`${rel} (${n})`)
+  if (text.endsWith('\n\n')) blankEnd.push(rel)
 }
 fns.sort((a, b) => b.lines - a.lines)
 const modules = readdirSync(SRC, { withFileTypes: true }).filter(d => d.isDirectory() && readdirSync(join(SRC, d.name)).includes('index.ts')).map(d => d.name).sort()
@@ -88,3 +91,4 @@ console.log(`as casts (not \`as const\`): ${casts}`)
 console.log(`export * statements: ${exportStars}`)
 console.log(`public symbols per module: ${symbols.map(s => `${s.module} ${s.count}`).join(', ')} (total ${symbols.reduce((a, s) => a + s.count, 0)})`)
 console.log(`files over 400 lines: ${long.length === 0 ? 'none' : long.join(', ')}`)
+console.log(`files ending in an empty line: ${blankEnd.length === 0 ? 'none' : blankEnd.join(', ')}`)

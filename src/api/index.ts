@@ -25,4 +25,3 @@ export async function startApiServer (o: ApiServerOptions): Promise<ApiServer> {
   const { ApiServer } = await import('./server.js')
   return await ApiServer.start(o)
 }
-

@@ -321,4 +321,3 @@ function checkManifestShape (header: BlockHeader, userTables: UserTable[], claim
     throw new BlockError('ROWS_ROOT_MISMATCH', '_meta.RowsRoot is not the Merkle root of _tables')
   }
 }
-

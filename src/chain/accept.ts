@@ -158,4 +158,3 @@ export function pruneSideBlocks (chain: Chain, tipHeight: number, tx: TxContext)
     chain.logger.debug('pruned side blocks', { count: dead.length })
   }
 }
-

@@ -158,4 +158,3 @@ export function reservedBytes (tables: Iterable<TableSchema>): number {
   for (const t of tables) n += 2 * (Buffer.byteLength(t.sql) + Buffer.byteLength(t.name) + 200)
   return n
 }
-

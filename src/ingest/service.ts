@@ -397,4 +397,3 @@ export class Ingest implements IngestService {
     }
   }
 }
-

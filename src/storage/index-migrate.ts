@@ -46,15 +46,6 @@ const CHUNK = 16_384
 // back again (1,000,000 blocks: 3.89 M pread64 and 1.72 M pwrite64 instead of 2.68 M and 1.11 M).
 const MOVE_CACHE_KIB = 65_536
 
-/**
- * Move an index of an older version to the current one in one transaction of its own (SQLite's DDL
- * is transactional: a kill leaves the old layout or the new, never a mix); moveTables says how.
- */
-export function migrateIndex (db: Database.Database, chunk = CHUNK): void {
-  addHashKeyFunction(db)
-  db.transaction(() => { moveTables(db, chunk) }).immediate()
-}
-
 /** The version of main's index, read inside the caller's transaction (another writer may have moved it meanwhile). */
 function mainVersion (db: Database.Database): string | undefined {
   return db.prepare<[], string>("SELECT value FROM main.meta WHERE key = 'schema_version'").pluck().get()

@@ -391,4 +391,3 @@ export class Sync {
     }, signal)
   }
 }
-

@@ -108,4 +108,3 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
     expect(r.stderr).not.toMatch(/backup/)
   }, 60_000)
 })
-

@@ -336,4 +336,3 @@ describe('proofs that lean on a trusted checkpoint (the immudb GHSA-672p-m5jq-mr
     }
   })
 })
-

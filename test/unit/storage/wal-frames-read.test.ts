@@ -197,4 +197,3 @@ describe('readableCommits of 65,536-byte pages against SQLite recovery', () => {
     expect(ways(one)).toEqual([0, 0, 0, 0])
   })
 })
-
