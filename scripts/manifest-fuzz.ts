@@ -1,10 +1,11 @@
 /**
  * A long run of the manifest's differential fuzz (test/helpers/manifest-fuzz.ts; the suite runs a
  * bounded one in test/unit/block/manifest-fuzz.test.ts). Counts, not timings: no bench lock.
- * `node --import tsx scripts/manifest-fuzz.ts [--seed S] [--files N] [--iterations M] [--only I] [--small] [--varints] [--pool R] [--keep] [--verbose]`
+ * `node --import tsx scripts/manifest-fuzz.ts [--seed S] [--files N] [--iterations M] [--only I] [--small] [--varints] [--cell-counts] [--pool R] [--keep] [--verbose]`
  * builds N seed blocks (seeds S, S+1, …; `--small`: the suite's small ones; `--pool R`: with a
  * table of R rows, every table also through a two-thread pool as a node reads it; `--varints`:
- * only varints rewritten longer), tries M mutants of
+ * only varints rewritten longer; `--cell-counts`: a b-tree page's cell count changed in every
+ * mutant, besides the other changes, not in one in 12), tries M mutants of
  * each, and prints every disagreement with the seed and mutant index that replay it (`--seed S
  * --files 1 --only I`; `--keep` keeps the files). Exits 1 on any. One core (and the pool's two).
  * After `npm run build`, the native hasher is compared with the WebAssembly one too.
@@ -27,6 +28,7 @@ const keep = args.includes('--keep')
 const verbose = args.includes('--verbose')
 const small = args.includes('--small')
 const varints = args.includes('--varints')
+const cellCounts = args.includes('--cell-counts')
 // `--pool R`: table a of R rows (65,536 or more: hashed over a pool's two threads, as a node does).
 const big = args.includes('--pool') ? Number(opt('pool', '70000')) : undefined
 const pool = big === undefined ? undefined : new TableRootPool(2)
@@ -40,7 +42,7 @@ try {
     const s = await seedBlock(dir, seed, small, big)
     for (let i = only ?? 0; i < (only === undefined ? iterations : only + 1); i++) {
       if (verbose) console.log(`seed ${seed} mutant ${i}`)
-      const m = await runMutant(dir, s, seed, i, counts, native, { varints, pool })
+      const m = await runMutant(dir, s, seed, i, counts, native, { varints, pool, cellCounts })
       if (m.found.length > 0) {
         failures++
         console.log(`DIVERGENCE --seed ${seed} --only ${i} (${m.what}):\n  ${m.found.join('\n  ')}`)

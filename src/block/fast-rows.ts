@@ -11,7 +11,8 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { MerkleBatch } from '../crypto/index.js'
-import { BtreeUnsupported, emitTableCell, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, PageFile, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnLeafPage, type OnRecord } from './btree.js'
+import { BtreeUnsupported, emitTableCell, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnLeafPage, type OnRecord } from './btree.js'
+import { PageFile } from './page-file.js'
 import { FLAG_DEFAULT, FLAG_REAL, WASM_MAX_COLUMNS, WasmLeafEncoder } from './leaf-wasm.js'
 import { canonicalRowsSql } from './manifest.js'
 import { affinityOf, quoteString, type UserTable } from './schema.js'

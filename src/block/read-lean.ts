@@ -47,9 +47,12 @@ export function readBlockLean (path: string, maxBytes: number, data: Buffer): Bl
 // A table b-tree leaf page (SQLite's page type 13).
 const TABLE_LEAF = 0x0d
 
-/** Whether page `n` is a table b-tree leaf page of the file (never page 1, whose header differs). */
+/**
+ * Whether page `n` is a table b-tree leaf page of the file (never page 1, whose header differs)
+ * with no more cells than SQLite takes a page to hold ((page size - 8) / 6: btree.ts, pageType).
+ */
 function leaf (d: Buffer, n: number, size: number, pages: number): boolean {
-  return Number.isInteger(n) && n >= 2 && n <= pages && d[(n - 1) * size] === TABLE_LEAF
+  return Number.isInteger(n) && n >= 2 && n <= pages && d[(n - 1) * size] === TABLE_LEAF && cellCount(d, n, size) <= (size - 8) / 6
 }
 
 function cellCount (d: Buffer, n: number, size: number): number {
@@ -70,7 +73,8 @@ const AT = new Int32Array(MAX_COLS)
  */
 function rec (d: Buffer, p: number, size: number, cells: number, i: number, cols: number): boolean {
   const ptr = ((d[p + 8 + 2 * i] ?? 0) << 8) | (d[p + 9 + 2 * i] ?? 0)
-  if (ptr < 8 + 2 * cells || ptr >= size) return false
+  // SQLite's bounds (btreeCellSizeCheck): past the pointer array, at most 4 bytes from the end.
+  if (ptr < 8 + 2 * cells || ptr > size - 4) return false
   let q = p + ptr
   const total = varint2(d, q)
   if (total < 0) return false

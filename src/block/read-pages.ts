@@ -1,5 +1,6 @@
 import { isHash } from '../util/index.js'
-import { BtreeUnsupported, PageFile, type HeldBytes } from './btree.js'
+import { BtreeUnsupported } from './btree.js'
+import { PageFile, type HeldBytes } from './page-file.js'
 import { readTableRows, type RecordValue } from './record-values.js'
 import { ALLOWED_SQLITE_TABLES, KEYS_DDL, META_DDL, RESERVED_TABLES, TABLES_DDL } from './constants.js'
 import { headerFromMeta } from './header.js'

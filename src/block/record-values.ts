@@ -3,7 +3,8 @@
  * plain `verify` reads straight from the file's pages (read-pages.ts); the manifest path never
  * builds JavaScript values (fast-rows.ts).
  */
-import { BtreeUnsupported, ENCODING_UTF16BE, ENCODING_UTF8, smallVarint, varintLength, walkBtree, type PageFile } from './btree.js'
+import { BtreeUnsupported, ENCODING_UTF16BE, ENCODING_UTF8, smallVarint, varintLength, walkBtree } from './btree.js'
+import type { PageFile } from './page-file.js'
 
 export type RecordValue = null | number | bigint | string | Buffer
 

@@ -247,6 +247,22 @@ export function mutateBytes (b: Buffer, s: SeedBlock, r: Rng): string {
   return `${pg.name} p${pg.page} serial type byte`
 }
 
+/**
+ * A user b-tree page's cell count (of a leaf or an interior page) set to 0, one less or more, two
+ * more, or past what a page holds ((page size - 8) / 6): SQLite refuses the table at most of them
+ * (a child without cells, a pointer read from the free space), reads fewer rows at one less.
+ */
+export function changeCellCount (b: Buffer, s: SeedBlock, r: Rng): string {
+  const pages = s.pages.filter(p => p.kind !== 'overflow')
+  if (pages.length === 0) return 'cell count: no b-tree page'
+  const pg = pick(r, pages)
+  const at = (pg.page - 1) * s.pageSize + (pg.page === 1 ? 100 : 0) + 3
+  const n = b.readUInt16BE(at)
+  const to = pick(r, [0, Math.max(0, n - 1), n + 1, n + 2, Math.floor((s.pageSize - 8) / 6) + 1])
+  b.writeUInt16BE(to, at)
+  return `${pg.name}/${pg.kind} p${pg.page} cell count ${n} -> ${to}`
+}
+
 /** A field of the file header that the readers use. */
 function fileHeader (b: Buffer, r: Rng): string {
   const f = pick(r, ['page size', 'reserved', 'encoding', 'size', 'freelist', 'format', 'vacuum', 'fractions'])
