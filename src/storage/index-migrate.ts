@@ -17,6 +17,16 @@ function blockIndexes (): string {
 }
 
 /**
+ * What a writer of version 2 or 1 (a Petal of sessions 25-46 left running while this one moves the
+ * index) is told by SQLite when it places a block: its INSERT into `blocks` has no `hkey`. Until
+ * session 48 it failed "NOT NULL constraint failed: blocks.hkey" and said nothing of why or what to
+ * do; its code is its own, so the move can only change what SQLite says to it. A trigger on every insert (a new block), but `WHEN NEW.hkey IS
+ * NULL` holds only for such a writer: this Petal's inserts give `hkey`.
+ */
+export const OLDER_WRITER_TRIGGER = `CREATE TRIGGER blocks_hkey_required BEFORE INSERT ON blocks WHEN NEW.hkey IS NULL BEGIN
+  SELECT RAISE(ABORT, 'chain.db was moved to schema version ${SCHEMA_VERSION} by a newer Petal while this process had it open, and this process cannot write that version: stop it, then run its command again with the newer Petal (docs/data-directory.md, "chain.db")'); END;`
+
+/**
  * `petal_hkey(hash)`, the SQL of hashKey, on a connection to chain.db: the move fills `hkey` with
  * it, and the views of an older version's reader compute it.
  */
@@ -34,8 +44,8 @@ let showMove: (() => MoveProgress) | undefined
 
 /**
  * How this process shows the moves it makes (the CLI's: a line on a terminal, objects with --json),
- * or undefined for none. A move is synchronous (one transaction, ~16 s at 1,000,000 blocks), so
- * the display is written to between its statements.
+ * or undefined for none. A move is synchronous (one transaction, 27–40 s at 1,000,000 blocks from
+ * version 2), so the display is written to between its statements.
  */
 export function showIndexMoves (make: (() => MoveProgress) | undefined): void { showMove = make }
 
@@ -71,6 +81,9 @@ export function moveTables (db: Database.Database, chunk = CHUNK): void {
   const cacheBefore = Number(db.pragma('cache_size', { simple: true }))
   try {
     const withoutRowid = db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = 'blocks'").pluck().get() === 1
+    // The rows to copy, counted through the smallest index (blocks_side); the copy counts what it
+    // inserts. (The count of blocks_new after the copy read the whole new table back from the -wal.)
+    const rows = Number(db.prepare('SELECT count(*) FROM main.blocks').pluck().get())
     db.exec(newTables('_new', v1 ? 'blocks|block_tables' : 'blocks'))
     db.pragma(`cache_size = -${MOVE_CACHE_KIB}`)
     const total = Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }))
@@ -85,9 +98,10 @@ export function moveTables (db: Database.Database, chunk = CHUNK): void {
     const blocks = db.prepare(withoutRowid
       ? `INSERT OR FAIL INTO blocks_new (${BLOCK_COLUMNS}, hkey) SELECT ${BLOCK_COLUMNS}, petal_hkey(hash) FROM main.blocks WHERE canonical IN (1, 0) AND height >= ? AND height < ? ORDER BY height, canonical DESC, hash`
       : `INSERT OR FAIL INTO blocks_new (id, ${BLOCK_COLUMNS}, hkey) SELECT rowid, ${BLOCK_COLUMNS}, petal_hkey(hash) FROM main.blocks WHERE rowid >= ? AND rowid < ? ORDER BY rowid`)
-    for (let at = lo ?? 0; lo !== null && hi !== null && at <= hi; at += chunk) { blocks.run(at, at + chunk); show('moving blocks', 0, blocksShare, lo, hi, at + chunk) }
+    let copied = 0
+    for (let at = lo ?? 0; lo !== null && hi !== null && at <= hi; at += chunk) { copied += blocks.run(at, at + chunk).changes; show('moving blocks', 0, blocksShare, lo, hi, at + chunk) }
     // Every row or none (a row the ranges missed would be lost with the old table).
-    if (db.prepare('SELECT (SELECT count(*) FROM main.blocks) - (SELECT count(*) FROM blocks_new)').pluck().get() !== 0) throw new Error(`the move of chain.db to schema version ${SCHEMA_VERSION} missed rows of blocks`)
+    if (copied !== rows) throw new Error(`the move of chain.db to schema version ${SCHEMA_VERSION} missed rows of blocks`)
     if (v1) {
       const [first, last] = db.prepare<[], [number | null, number | null]>('SELECT min(id), max(id) FROM blocks_new').raw().get() ?? [null, null]
       const tables = db.prepare(`INSERT OR FAIL INTO block_tables_new (block, name, sql, rows, root)
@@ -101,6 +115,7 @@ export function moveTables (db: Database.Database, chunk = CHUNK): void {
       : 'DROP TABLE main.blocks; ALTER TABLE blocks_new RENAME TO blocks;')
     show('indexing', 0.9, 0.92, 0, 0, 0)
     db.exec(blockIndexes())
+    db.exec(OLDER_WRITER_TRIGGER)
     show('indexing', 0.92, 1, 0, 0, 0)
     db.prepare("UPDATE main.meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
     failpoint('index-migrate:done')
@@ -121,7 +136,7 @@ export function remakeTables (db: Database.Database): void {
   if (!db.inTransaction) throw new Error('the remake of chain.db outside a write transaction')
   const from = mainVersion(db)
   if (from !== '1' && from !== '2') return
-  db.exec(`DROP TABLE main.block_tables; DROP TABLE main.blocks; ${newTables('')} ${blockIndexes()}`)
+  db.exec(`DROP TABLE main.block_tables; DROP TABLE main.blocks; ${newTables('')} ${blockIndexes()} ${OLDER_WRITER_TRIGGER}`)
   db.prepare("UPDATE main.meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION)
 }
 
