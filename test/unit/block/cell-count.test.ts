@@ -9,58 +9,31 @@ import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { inspectSchema, openBlockReadonly, tableRoot } from '../../../src/block/index.js'
-import { BtreeUnsupported } from '../../../src/block/btree.js'
-import { fastChunkNodes, fastTableLeaves, fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
+import { fastChunkNodes, fastTableLeaves } from '../../../src/block/fast-rows.js'
 import { MerkleBuilder } from '../../../src/crypto/index.js'
-import { toHex } from '../../../src/util/index.js'
+import { fastAnswer, tableReadings } from '../../helpers/table-readings.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-type Answer = { rows: number, root: string } | { refused: string }
 const PAGE = 1024
 
-function fastAnswer (run: () => { rows: number, root: Uint8Array | string }): Answer {
-  try {
-    const r = run()
-    return { rows: r.rows, root: typeof r.root === 'string' ? r.root : toHex(r.root) }
-  } catch (err) {
-    if (err instanceof BtreeUnsupported) return { refused: `declined: ${err.message}` }
-    throw err
-  }
-}
-
-/** SQLite's reading of table t and the page reader's: whole (each encoder, from the file and from its bytes) and in chunks of 64 rows, as worker threads read it. */
-function readings (path: string): { sqlite: Answer, fast: Answer[] } {
-  const db = openBlockReadonly(path)
-  try {
-    const t = inspectSchema(db, 'input').userTables.find(u => u.name === 't')
-    const plan = t === undefined ? undefined : planFastTable(db, t)
-    if (t === undefined || plan === undefined) throw new Error('no plan for t')
-    let sqlite: Answer
-    try { sqlite = tableRoot(db, t) } catch (err) { sqlite = { refused: (err as Error).message } }
-    const fast = [
-      ...(['js', 'wasm'] as const).flatMap(mode => [undefined, readFileSync(path)].map(source => fastAnswer(() => fastTableRoot(path, plan, undefined, mode, source)))),
-      fastAnswer(() => {
-        const { pages, cells } = fastTableLeaves(path, plan)
-        const tree = new MerkleBuilder()
-        const all = cells.reduce((a, b) => a + b, 0)
-        let rows = 0
-        for (let skip = 0; skip < all; skip += 64) {
-          // The chunk's first leaf and the cells before it there (rowChunks' split, in short).
-          let first = 0
-          let before = 0
-          while (first < pages.length && before + (cells[first] ?? 0) <= skip) before += cells[first++] ?? 0
-          const r = fastChunkNodes(path, plan, pages.slice(first), skip - before, Math.min(64, all - skip), 'wasm')
-          for (const n of r.nodes) tree.pushSubtree(n.hash, n.size)
-          rows += r.rows
-        }
-        return { rows, root: tree.root() }
-      })
-    ]
-    return { sqlite, fast }
-  } finally {
-    db.close()
-  }
+/** Table t read by SQLite and by the page reader: whole with each encoder, from the file and from its bytes, and in chunks of 64 rows as worker threads read it. */
+function readings (path: string): ReturnType<typeof tableReadings> {
+  return tableReadings(path, ['js', 'wasm'], plan => [fastAnswer(() => {
+    const { pages, cells } = fastTableLeaves(path, plan)
+    const tree = new MerkleBuilder()
+    const all = cells.reduce((a, b) => a + b, 0)
+    let rows = 0
+    for (let skip = 0; skip < all; skip += 64) {
+      // The chunk's first leaf and the cells before it there (rowChunks' split, in short).
+      let first = 0
+      let before = 0
+      while (first < pages.length && before + (cells[first] ?? 0) <= skip) before += cells[first++] ?? 0
+      const r = fastChunkNodes(path, plan, pages.slice(first), skip - before, Math.min(64, all - skip), 'wasm')
+      for (const n of r.nodes) tree.pushSubtree(n.hash, n.size)
+      rows += r.rows
+    }
+    return { rows, root: tree.root() }
+  })])
 }
 
 /** A table of 400 rows over several leaves of 1 KiB pages under an interior root, its root and leaves. */

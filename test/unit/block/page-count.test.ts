@@ -7,39 +7,15 @@ import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { inspectSchema, openBlockReadonly, tableRoot } from '../../../src/block/index.js'
+import { inspectSchema, openBlockReadonly } from '../../../src/block/index.js'
 import { BtreeUnsupported } from '../../../src/block/btree.js'
 import { fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
-import { toHex } from '../../../src/util/index.js'
 import { movePastEnd } from '../../helpers/manifest-varints.js'
 import { rng } from '../../helpers/random-tables.js'
+import { tableReadings } from '../../helpers/table-readings.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-type Answer = { rows: number, root: string } | { refused: string }
-
-/** SQLite's reading of table t (the reference) and the page reader's, from the file and from its bytes. */
-function readings (path: string): { sqlite: Answer, fast: Answer[] } {
-  const db = openBlockReadonly(path)
-  try {
-    const t = inspectSchema(db, 'input').userTables.find(u => u.name === 't')
-    const plan = t === undefined ? undefined : planFastTable(db, t)
-    if (t === undefined || plan === undefined) throw new Error('no plan for t')
-    let sqlite: Answer
-    try { sqlite = tableRoot(db, t) } catch (err) { sqlite = { refused: (err as Error).message } }
-    const fast = [undefined, readFileSync(path)].map((source): Answer => {
-      try {
-        const r = fastTableRoot(path, plan, undefined, 'wasm', source)
-        return { rows: r.rows, root: toHex(r.root) }
-      } catch (err) {
-        if (err instanceof BtreeUnsupported) return { refused: `declined: ${err.message}` }
-        throw err
-      }
-    })
-    return { sqlite, fast }
-  } finally {
-    db.close()
-  }
-}
+const readings = (path: string): ReturnType<typeof tableReadings> => tableReadings(path, ['wasm'])
 
 describe('the page reader and the header\'s page count', () => {
   it('declines a table whose page lies past an authoritative page count, where SQLite refuses it; reads it where SQLite does (failed before session 47: it gave the rows)', () => {
