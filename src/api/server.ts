@@ -109,6 +109,7 @@ export class ApiServer {
         node: o.node,
         ingest: o.ingest,
         orphans: o.orphans,
+        readOnlyHint: o.readOnlyHint,
         metrics,
         chunkPool: o.chunkPool,
         events,

@@ -41,6 +41,8 @@ export interface ApiServerOptions {
   ingest?: IngestService
   /** A node's record of its re-seals and its ingest's blocks (GET /api/v1/orphans); without it, orphans are judged from the chain alone. */
   orphans?: OrphanJudging
+  /** Without `ingest`: API_READ_ONLY's hint, as the data directory stands when a write is refused (serve's, which knows its keys). */
+  readOnlyHint?: () => string
   metrics?: PetalMetrics
   /** The thread that hashes large tables' chunk roots for row proofs; the caller owns and closes it. */
   chunkPool?: ChunkPool
@@ -58,6 +60,8 @@ export interface ApiContext {
   node?: NodeFacts
   ingest?: IngestService
   orphans?: OrphanJudging
+  /** see ApiServerOptions.readOnlyHint */
+  readOnlyHint?: () => string
   metrics: PetalMetrics
   /** see ApiServerOptions.chunkPool (without one, proofs hash on the server's thread) */
   chunkPool?: ChunkPool

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Help, type Option } from 'commander'
 import { join } from 'node:path'
 import { asError, errorCode, errorMessage, hintOf, hintWithDir, isPetalError, LazyAbort, type LogLevel } from '../util/index.js'
 import { diskFailureOf } from '../block/index.js'
@@ -21,11 +21,28 @@ export interface CommandModule {
   refreshDaisy?: (ctx: CliContext) => Promise<unknown>
 }
 
+/** Petal's version, as `petal --version` prints it (package.json's). */
+export const PETAL_VERSION = '0.1.0'
+
+/**
+ * An option's help text without commander's "(default: [])": a repeatable option starts from an
+ * empty list, which says nothing to a reader (docs47). Other defaults are shown as commander shows them.
+ */
+function optionDescription (this: Help, option: Option): string {
+  const d: unknown = option.defaultValue
+  if (!(Array.isArray(d) && d.length === 0)) return Help.prototype.optionDescription.call(this, option)
+  const shown: Option = Object.create(option)
+  shown.defaultValue = undefined
+  return Help.prototype.optionDescription.call(this, shown)
+}
+
 /** The program with its global options, before any command is registered. */
 export function newProgram (io: Pick<CliIO, 'stdout' | 'stderr'>): Command {
   return new Command('petal')
     .description('Petal: a proof-of-authority blockchain whose blocks are SQLite databases')
-    .version('0.1.0')
+    .version(PETAL_VERSION)
+    // Copied to every command registered after this (commander's inherited settings).
+    .configureHelp({ optionDescription })
     .option('-d, --dir <path>', 'data directory (default: $PETAL_DIR or ~/.petal); a Daisy data directory is read, never written (docs/daisy.md)')
     .option('--state <path>', 'with a Daisy --dir: where Petal keeps its index and query mirror of it (default: ~/.petal/daisy-state/<hash of its path>)')
     .option('--json', 'machine-readable output (one JSON document per line)')
@@ -78,7 +95,13 @@ export async function runCli (argv: string[], io: CliIO, signal?: AbortSignal | 
   onExit(program)
 
   // --json is known before commander has parsed anything (a usage error may stop it first).
-  const json = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json')
+  const words = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined)
+  const json = words.includes('--json')
+  // `petal --json --version`: commander would print the bare number.
+  if (json && name === undefined && (words.includes('-V') || words.includes('--version'))) {
+    io.stdout(JSON.stringify({ version: PETAL_VERSION }) + '\n')
+    return EXIT.OK
+  }
   try {
     await program.parseAsync(argv, { from: 'user' })
   } catch (err) {

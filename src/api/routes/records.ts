@@ -17,11 +17,14 @@ const TABLE_PARAMS = {
   properties: { table: { type: 'string', minLength: 1, maxLength: 1000, description: 'the table to write to (created on the first write)' } }
 }
 
-/** The ingest service, or the refusal of a server that cannot write. */
-function writer (ctx: ApiContext): IngestService {
+/**
+ * The ingest service, or the refusal of a server that cannot write: for a write, what to do
+ * instead as the server's data directory stands (ApiContext.readOnlyHint); for a receipt, who has it.
+ */
+function writer (ctx: ApiContext, forReceipt = false): IngestService {
   if (ctx.ingest === undefined) {
-    throw new ApiError('API_READ_ONLY', 'this server does not take writes (petal serve, or a node run without record ingestion)', {
-      hint: 'write to a signatory node started with `petal run`'
+    throw new ApiError('API_READ_ONLY', `this server ${forReceipt ? 'keeps no receipts' : 'does not take writes'} (petal serve, or a node run without record ingestion)`, {
+      hint: forReceipt ? 'a receipt is answered by the node that acknowledged its row: ask that node (GET /api/v1/receipts/ID there)' : ctx.readOnlyHint?.() ?? 'write to a signatory node started with `petal run`'
     })
   }
   return ctx.ingest
@@ -169,7 +172,7 @@ export function recordRoutes (bodyLimit: number, rowsPerRequest: number): RouteS
     },
     handler: async (req, _reply, ctx) => {
       const id = field(req.params, 'id') ?? ''
-      const r = writer(ctx).receipt(id)
+      const r = writer(ctx, true).receipt(id)
       if (r === undefined) throw new IngestError('INGEST_UNKNOWN_RECEIPT', said`no receipt ${quote(JSON.stringify(id))} on this node`, { hint: 'receipts are kept by the node that acknowledged the rows', details: { receipt: id }, quoted: { details: ['receipt'] } })
       return ctx.chain.index.readTransaction(() => receiptJson(ctx, r))
     }

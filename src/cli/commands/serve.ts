@@ -5,6 +5,33 @@ import type { Action } from '../program.js'
 import { addHttpOptions, httpOptions, type HttpFlags } from './http-options.js'
 import { untilStopped } from './run.js'
 import { openChain } from '../hashing.js'
+import type { CliContext } from '../context.js'
+import type { Chain } from '../../chain/index.js'
+import { isPetalError } from '../../util/index.js'
+import { short } from '../output.js'
+
+/**
+ * What a write refused by serve (API_READ_ONLY) should do instead, as this directory stands when
+ * it is refused: a mirror without a key cannot become a writer by `petal run` (user47's finding;
+ * the API puts --dir into the commands, hintDirOf).
+ */
+export function serveWriteHint (ctx: CliContext, chain: Chain): () => string {
+  return () => {
+    if (ctx.daisy !== undefined) return 'this is a Daisy directory, which Petal reads and never writes: send records to a signatory node of a Petal chain'
+    let id: string
+    try {
+      id = ctx.keystore().resolve(ctx.opts.key).id
+    } catch (err) {
+      if (!(isPetalError(err) && err.code === 'NO_KEYS')) return 'send records to a signatory node of this chain (`petal mykeys` shows this directory\'s keys)'
+      return 'this directory has no signing key: it is a read-only mirror. Send records to a signatory node of this chain; to publish from here, create a key (`petal keygen`), have a signatory add it (`petal signkey PUBKEY --op add` on their node, with the PUBKEY `petal mykeys` prints here), then run a node here (`petal run`)'
+    }
+    const tip = chain.tip()
+    if (!chain.keysAt(tip).isActive(id)) {
+      return `this directory's key ${short(id, 14)}… is not an active signatory at height ${tip.height}: send records to a signatory node of this chain, or have a signatory add the key (\`petal signkey PUBKEY --op add\` on their node, with the PUBKEY \`petal mykeys\` prints here), then run a node here (\`petal run\`)`
+    }
+    return `petal serve only reads; this directory's key ${short(id, 14)}… is a signatory: stop this server and run a node here (\`petal run\`), which takes records over HTTP, or store them with \`petal append TABLE FILE\` and seal them with \`petal seal\``
+  }
+}
 
 /** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
 export { refreshDaisy } from '../hashing.js'
@@ -15,12 +42,12 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, o: HttpFlags) => {
       const http = httpOptions(o)
       if (http === undefined) throw new UsageError('serve needs an address: --http off leaves nothing to do', 'leave --http out to serve on 127.0.0.1:2018, or give --http HOST:PORT')
-      openChain(ctx, { forReading: true }) // refuses a directory without a chain, with the usual hint
+      const chain = openChain(ctx, { forReading: true }) // refuses a directory without a chain, with the usual hint
       // Closed after the server (closers run last registered first).
       const { ChunkPool } = await import('../../proof/index.js')
       const chunkPool = new ChunkPool()
       ctx.onClose(async () => { await chunkPool.close() })
-      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, logger: ctx.logger })
+      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, readOnlyHint: serveWriteHint(ctx, chain), logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })
       const served = ctx.daisy?.dir ?? ctx.dir
       ctx.out.result({ http: server.url, dir: served, read_only: true, daisy: ctx.daisy }, () => `serving ${served}${ctx.daisy !== undefined ? ' (a Daisy directory, as it was when serve started)' : ''} read-only (no network)`)

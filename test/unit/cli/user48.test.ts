@@ -1,0 +1,117 @@
+import { Command } from 'commander'
+import { cpSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { COMMAND_MODULES } from '../../../src/cli/commands/index.js'
+import { newProgram, type Action } from '../../../src/cli/program.js'
+import { petalInProcess } from '../../helpers/cli.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait.js'
+
+// Session 48's follow-ups a user meets in the CLI's words (user48).
+
+let work: string
+let signatory: string
+
+beforeAll(async () => {
+  work = tmpDir()
+  signatory = join(work, 'signatory')
+  expect((await petalInProcess(['--dir', signatory, 'init'])).code).toBe(0)
+}, 60_000)
+
+it('`petal --json --version` prints JSON (it printed the bare number)', async () => {
+  for (const args of [['--json', '--version'], ['--version', '--json'], ['--json', '-V'], ['--dir', work, '--json', '--version']]) {
+    const r = await petalInProcess(args)
+    expect(r.code, args.join(' ')).toBe(0)
+    expect(JSON.parse(r.stdout), args.join(' ')).toEqual({ version: '0.1.0' })
+  }
+  // Without --json, the number as before.
+  expect((await petalInProcess(['--version'])).stdout).toBe('0.1.0\n')
+})
+
+it('no option\'s help ends with commander\'s "(default: [])" (docs47)', async () => {
+  const program = newProgram({ stdout: () => {}, stderr: () => {} })
+  const noAction: Action = () => async () => {}
+  for (const m of COMMAND_MODULES) (await m.load()).register(program, noAction)
+  const all: Command[] = [program]
+  const walk = (c: Command): void => { for (const s of c.commands) { all.push(s); walk(s) } }
+  walk(program)
+  const repeatable = all.flatMap(c => c.options.filter(o => Array.isArray(o.defaultValue)).map(o => ({ c, o })))
+  expect(repeatable.length).toBeGreaterThanOrEqual(10)
+  for (const c of all) expect(c.helpInformation(), c.name()).not.toContain('[]')
+  // The rest of a repeatable option's description stays.
+  const run = all.find(c => c.name() === 'run')
+  expect(run?.helpInformation().replace(/\s+/g, ' ')).toContain('--bootstrap <multiaddr> dial this peer, …/p2p/<peer id> (repeatable; added to chainparams bootstrap_peers)')
+  // And a real default is still shown.
+  expect(all.find(c => c.name() === 'serve')?.helpInformation().replace(/\s+/g, ' ')).toContain('(default: "127.0.0.1:2018")')
+})
+
+/** `petal serve` in this process on a free port while `fn` runs with its URL; then stopped. */
+async function whileServing (dir: string, fn: (url: string) => Promise<void>): Promise<void> {
+  const { runCli } = await import('../../../src/cli/program.js')
+  const stop = new AbortController()
+  let stdout = ''
+  let stderr = ''
+  let code: number | undefined
+  const ended = runCli(['--dir', dir, 'serve', '--http', '127.0.0.1:0'], {
+    stdout: s => { stdout += s },
+    stderr: s => { stderr += s },
+    env: { PETAL_DIR: undefined, PETAL_PASSPHRASE: undefined, PETAL_LOG_LEVEL: 'error' },
+    stderrIsTTY: false,
+    packageRoot: join(import.meta.dirname, '..', '..', '..')
+  }, stop.signal)
+  void ended.then(c => { code = c })
+  try {
+    await waitFor(() => code !== undefined || stderr.includes('Press Ctrl-C to stop.'), { timeout: 60_000, what: 'serve to start' })
+    const url = /^(http:\/\/\S+)$/m.exec(stdout)?.[1]
+    expect(url, stdout + stderr).toBeDefined()
+    await fn(url as string)
+  } finally {
+    stop.abort()
+    await ended
+  }
+}
+
+/** The hint of serve's refusal of a one-row write to `readings`. */
+async function refusedWrite (url: string): Promise<string> {
+  const res = await fetch(new URL('api/v1/records/readings', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"v":1}]' })
+  const body = await res.json() as { error: { code: string, hint: string } }
+  expect(res.status).toBe(409)
+  expect(body.error.code).toBe('API_READ_ONLY')
+  return body.error.hint
+}
+
+describe('serve\'s API_READ_ONLY hint fits the directory (it suggested `petal run` on a mirror without a key)', () => {
+  it('a mirror without a key: read-only, and how to become a signatory, each command run as printed', async () => {
+    const mirror = join(work, 'mirror')
+    cpSync(join(signatory, 'chainparams.json'), join(mirror, 'chainparams.json'))
+    cpSync(join(signatory, '0000'), join(mirror, '0000'), { recursive: true })
+    expect((await petalInProcess(['--dir', mirror, 'reindex'])).code).toBe(0)
+    await whileServing(mirror, async url => {
+      const hint = await refusedWrite(url)
+      expect(hint).toContain('read-only mirror')
+      expect(hint).toContain(`\`petal --dir ${mirror} keygen\``)
+      expect(hint).toContain('`petal signkey PUBKEY --op add` on their node')
+      // The hint's keygen, run as printed, makes the key; its mykeys prints it; then the hint names it.
+      expect((await petalInProcess(['--dir', mirror, 'keygen'])).code).toBe(0)
+      const keys = await petalInProcess(['--dir', mirror, '--json', 'mykeys'])
+      expect(keys.code).toBe(0)
+      const after = await refusedWrite(url)
+      expect(after).toMatch(/this directory's key 1:[0-9a-f]{12,}… is not an active signatory at height 0/)
+      expect(after).not.toContain('read-only mirror')
+    })
+  }, 120_000)
+
+  it('a signatory\'s directory: serve only reads; run a node, or append and seal here', async () => {
+    await whileServing(signatory, async url => {
+      const hint = await refusedWrite(url)
+      expect(hint).toMatch(/key 1:[0-9a-f]{12,}… is a signatory/)
+      expect(hint).toContain(`\`petal --dir ${signatory} run\``)
+      expect(hint).toContain(`\`petal --dir ${signatory} append TABLE FILE\``)
+      // A receipt is not this server's either, and its hint says who has it.
+      const res = await fetch(new URL('api/v1/receipts/abcdefgh-1', url))
+      expect(res.status).toBe(409)
+      expect(((await res.json()) as { error: { hint: string } }).error.hint).toContain('the node that acknowledged its row')
+    })
+  }, 120_000)
+})
