@@ -1,5 +1,5 @@
 import type { Chain } from '../chain/index.js'
-import type { IngestService, OrphanJudging } from '../ingest/index.js'
+import type { IngestService, OrphanJudging, SealPolicy } from '../ingest/index.js'
 import type { MirrorStop } from '../query/index.js'
 import type { ChunkPool } from '../proof/index.js'
 import type { BlockRecord } from '../storage/index.js'
@@ -28,6 +28,8 @@ export interface NodeFacts {
    * with where it stopped below the tip (a missing or damaged block file), if it did.
    */
   syncMirror: (signal?: AbortSignal) => Promise<MirrorStop | undefined>
+  /** The policy the node seals pending rows by; undefined when it does not seal. */
+  sealPolicy?: () => SealPolicy | undefined
 }
 
 export interface ApiServerOptions {

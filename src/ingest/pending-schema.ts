@@ -48,6 +48,6 @@ export interface Placement { batch: number, state: BatchState, hash: string | nu
 
 /**
  * How to look whether rows whose commit may still be recorded were (commitWal's `look`): `petal
- * status` says nothing of pending rows, which are seen once sealed (review35).
+ * status` counts pending rows but cannot say which they are; rows are seen once sealed (review35).
  */
 export const LOOK_PENDING = 'seal what is pending (`petal seal`; a running node seals by itself), then look for the rows in their table (`petal query`) before sending them again'

@@ -30,6 +30,9 @@ export class SealLoop {
     this.logger = logger ?? nullLogger
   }
 
+  /** The policy it seals by (`petal status`, GET /status: when the next seal is due). */
+  get policy (): SealPolicy { return { everyMs: this.options.everyMs, rows: this.options.rows, bytes: this.options.bytes } }
+
   start (): void {
     if (this.loop !== undefined) return
     // An append can make rows due at once only under a row or byte threshold, or when rows fall

@@ -7,6 +7,7 @@ import { formatReceipt, parseReceipt } from './receipt-id.js'
 import { RowInserter } from './row-inserter.js'
 import type { PackedRows } from './record-pack.js'
 import { openPendingDb } from './store-open.js'
+import { PENDING_STATS_SQL } from './pending-summary.js'
 import { batchRowCount, batchRowsOf, oldestPending, recordOf, splitAfter } from './pending-records.js'
 
 /** PendingStore.writeNow(): another process holds the write lock, nothing ran. */
@@ -276,7 +277,7 @@ export class PendingStore {
 
   /** Count and size of every pending row: reads them all (for stats and progress, not for polling). */
   pendingStats (): { rows: number, bytes: number, oldestAt: number | undefined } {
-    const r = this.stmt('SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t FROM rows WHERE id >= ? AND batch IS NULL').get(this.low()) as { n: number, b: number, t: number | null }
+    const r = this.stmt(PENDING_STATS_SQL).get(this.low()) as { n: number, b: number, t: number | null }
     return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined }
   }
 

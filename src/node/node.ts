@@ -3,7 +3,7 @@ import { TableRootPool } from '../block/index.js'
 import { PetalMetrics, startApiServer, tokensPath, type ApiServer, type NodeFacts } from '../api/index.js'
 import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { DEFAULT_SEAL_EVERY_MS, Ingest, orphanJudging, ResealRecord, SealLoop } from '../ingest/index.js'
+import { DEFAULT_SEAL_EVERY_MS, Ingest, orphanJudging, ResealRecord, SealLoop, type SealPolicy } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
 import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
@@ -14,7 +14,7 @@ import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
 import { DEFAULT_MIRROR_EVERY_MS, DEFAULT_STATE_EVERY_MS, DEFAULT_WATCH_MS, type NodeOptions, type NodeRole } from './options.js'
-import { peersFilePath, removeNodeState, removeStaleTempFiles, type NodeState } from './state-file.js'
+import { peersFilePath, removeNodeState, removeStaleTempFiles, sealState, type NodeState } from './state-file.js'
 import { takeNodeLock } from './take-lock.js'
 import { StatePublisher } from './state-publisher.js'
 
@@ -242,9 +242,13 @@ export class PetalNode {
       peers: () => this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, tip_height: p.tipHeight })),
       sync: () => { const s = this.sync.state(); return { state: s.state, height: s.height, target: s.target } },
       listen: () => this.listenAddrs(),
-      syncMirror: async () => await this.syncMirror()
+      syncMirror: async () => await this.syncMirror(),
+      sealPolicy: () => this.sealPolicy
     }
   }
+
+  /** The policy this node seals pending rows by; undefined when it does not seal (no key loaded). */
+  get sealPolicy (): SealPolicy | undefined { return this.role === 'signatory' ? this.sealLoop?.policy : undefined }
 
   /**
    * Bring query.db up to the chain's tip now, in the mirror's worker thread; resolves after a sync
@@ -376,7 +380,8 @@ export class PetalNode {
       updated_at: new Date().toISOString(),
       sync: { state: s.state, height: s.height, target: s.target },
       peers: this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: p.tipHeight, tip_hash: p.tipHash })),
-      banned: this.network.scores.banned().length
+      banned: this.network.scores.banned().length,
+      ...sealState(this.sealPolicy)
     }
   }
 }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
 import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, nameNamespace, readLockTable, type LockTable, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile, unknownNamespace } from '../util/index.js'
 import { NodeError } from './errors.js'
+import type { SealPolicy } from '../ingest/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
 export interface NodeState {
@@ -33,6 +34,18 @@ export interface NodeState {
   sync: { state: 'idle' | 'syncing', height: number, target?: number }
   peers: Array<{ id: string, addr: string, direction: string, score: number, tip_height?: number, tip_hash?: string }>
   banned: number
+  /** The seal loop's policy, while the node seals pending rows (a signatory; since session 48): `petal status` says when the next seal is due. */
+  seal?: { every_ms: number, rows?: number, bytes?: number }
+}
+
+/** NodeState's `seal` of a policy (none when the node does not seal). */
+export function sealState (p: SealPolicy | undefined): Pick<NodeState, 'seal'> {
+  return p === undefined ? {} : { seal: { every_ms: p.everyMs, ...(p.rows === undefined ? {} : { rows: p.rows }), ...(p.bytes === undefined ? {} : { bytes: p.bytes }) } }
+}
+
+/** The policy of NodeState's `seal`. */
+export function sealPolicyOf (s: Pick<NodeState, 'seal'>): SealPolicy | undefined {
+  return s.seal === undefined ? undefined : { everyMs: s.seal.every_ms, rows: s.seal.rows, bytes: s.seal.bytes }
 }
 
 export function nodeStatePath (dir: string): string { return join(dir, 'node-state.json') }
@@ -302,7 +315,8 @@ function parseNodeState (s: unknown): NodeState | undefined {
     : [])
   const http = typeof s.http === 'string' ? s.http : undefined
   const ns = typeof s.pid_ns === 'string' && /^[0-9]+$/.test(s.pid_ns) ? { pid_ns: s.pid_ns } : {}
-  return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned }
+  const seal = isRecord(s.seal) && typeof s.seal.every_ms === 'number' ? sealState({ everyMs: s.seal.every_ms, rows: typeof s.seal.rows === 'number' ? s.seal.rows : undefined, bytes: typeof s.seal.bytes === 'number' ? s.seal.bytes : undefined }) : {}
+  return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned, ...seal }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */

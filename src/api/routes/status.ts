@@ -1,4 +1,5 @@
 import { quorumFor } from '../../chain/index.js'
+import { nextSealMs } from '../../ingest/index.js'
 import type { RouteSpec } from '../route.js'
 import { HASH, KEY_ID } from '../schemas.js'
 import type { ApiContext } from '../types.js'
@@ -8,10 +9,13 @@ export const API_VERSION = 'v1'
 function ingestStatus (ctx: ApiContext): Record<string, unknown> | null {
   if (ctx.ingest === undefined) return null
   const s = ctx.ingest.stats()
+  const policy = ctx.node?.sealPolicy?.()
   return {
     pending_rows: s.pendingRows,
     pending_bytes: s.pendingBytes,
     oldest_pending_ms: s.oldestPendingMs ?? null,
+    seal_policy: policy === undefined ? null : { every_ms: policy.everyMs, rows: policy.rows ?? null, bytes: policy.bytes ?? null },
+    next_seal_ms: policy === undefined ? null : nextSealMs(policy, { rows: s.pendingRows, bytes: s.pendingBytes, oldestMs: s.oldestPendingMs }) ?? null,
     sealed_rows: s.sealed,
     last_seal: s.lastSeal === undefined ? null : { height: s.lastSeal.height, hash: s.lastSeal.hash, rows: s.lastSeal.rows, latency_ms: s.lastSeal.latencyMs }
   }
@@ -108,6 +112,11 @@ export const statusRoutes: RouteSpec[] = [{
                     pending_rows: { type: 'integer' },
                     pending_bytes: { type: 'integer' },
                     oldest_pending_ms: { type: ['integer', 'number', 'null'] },
+                    seal_policy: {
+                      description: 'when this node seals: once the oldest pending row is `every_ms` old, or `rows` / `bytes` are pending; null when it does not seal (no key loaded)',
+                      oneOf: [{ type: 'null' }, { type: 'object', properties: { every_ms: { type: 'integer' }, rows: { type: ['integer', 'null'] }, bytes: { type: ['integer', 'null'] } } }]
+                    },
+                    next_seal_ms: { type: ['integer', 'number', 'null'], description: 'in how many ms the seal loop seals what is pending (0: due now); null when nothing is pending or this node does not seal' },
                     sealed_rows: { type: 'integer', description: 'rows this node sealed since it started' },
                     last_seal: { oneOf: [{ type: 'null' }, { type: 'object', properties: { height: { type: 'integer' }, hash: HASH, rows: { type: 'integer' }, latency_ms: { type: 'number' } } }] }
                   }

@@ -3,7 +3,7 @@ import { hintWithDir, pidDetails, processStopState, resumeAdvice, unknownNamespa
 import type { CliContext } from '../context.js'
 
 /** The `status` extension: whether a node runs on this directory, its peers and sync state. */
-export function networkStatus (ctx: CliContext): { extra: Record<string, unknown>, lines: string[] } {
+export function networkStatus (ctx: CliContext): { extra: Record<string, unknown>, lines: string[], state?: LiveNode, stopped?: true } {
   const s = readNodeState(ctx.dir)
   if (s === undefined) return { extra: { node: { running: false } }, lines: [hintWithDir('node        not running (start it with `petal run`)', ctx.opts.dir)] }
   // A node or pull stopped with Ctrl-Z (or held by a debugger) still holds the directory but does
@@ -11,8 +11,10 @@ export function networkStatus (ctx: CliContext): { extra: Record<string, unknown
   // pid that names it here (one in another PID namespace may have none).
   const stopped = s.here === undefined ? undefined : processStopState(s.here)
   const node = { running: true, ...nodeJson(s) }
-  if (stopped === undefined || s.here === undefined) return { extra: { node }, lines: nodeLines(s) }
+  if (stopped === undefined || s.here === undefined) return { extra: { node }, lines: nodeLines(s), state: s }
   return {
+    state: s,
+    stopped: true,
     extra: { node: { ...node, stopped } },
     lines: [...nodeLines(s), `stopped     ${s.pull === true ? 'the pull' : 'the node'} is stopped and does nothing (peers and sync above are from before): ${resumeAdvice(s.here)}`]
   }

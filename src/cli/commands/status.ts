@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js'
 import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
 import { networkStatus } from './network-status.js'
+import { pendingStatus } from './pending-status.js'
 import { shellWord } from '../../util/index.js'
 
 /** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
@@ -74,10 +75,11 @@ export function register (program: Command, action: Action): void {
         return
       }
       const n = networkStatus(ctx)
+      const pending = pendingStatus(ctx, n.state, n.stopped)
       // A chain that continues a Daisy chain says which, and where its history is.
       const c = await daisyCommitmentOf(chain, { recorded: true })
       const adopted = c === undefined ? {} : { continues_daisy: { daisy_genesis_hash: c.genesisHash, daisy_chain_params: c.chainParams, daisy_tip_height: c.tipHeight, daisy_tip_hash: c.tipHash, history: join(ctx.dir, ADOPTED_HISTORY_DIR) } }
       const lines = c === undefined ? [] : [`continues   the Daisy chain ${short(c.genesisHash)} at its block ${c.tipHeight} ${short(c.tipHash)} (history in ${join(ctx.dir, ADOPTED_HISTORY_DIR)})`]
-      printStatus(ctx, chain, { ...n.extra, ...adopted }, [...lines, ...n.lines])
+      printStatus(ctx, chain, { ...n.extra, ...pending.extra, ...adopted }, [...lines, ...n.lines, ...pending.lines])
     }))
 }

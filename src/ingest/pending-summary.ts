@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs'
+import { openPendingDb } from './store-open.js'
+import type { SealPolicy } from './service.js'
+
+/**
+ * What `petal status` says of pending.db, read without the ingest service (a command that must
+ * start fast loads only this, store-open.ts and pending-schema.ts), and when the node's next seal
+ * is due: the seal loop's rule (docs/ingest.md, "Sealing policy"), in one place for the CLI and the API.
+ */
+
+/** Pending rows: count, bytes, the oldest one's arrival (ms since the epoch). */
+export interface PendingSummary { rows: number, bytes: number, oldestAt: number | undefined }
+
+/** The sum over the pending records (from meta `low` on: store.ts), as PendingStore.pendingStats reads it. */
+export const PENDING_STATS_SQL = 'SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t FROM rows WHERE id >= ? AND batch IS NULL'
+
+/** The pending rows of the pending.db at `path` (none when there is no such file), read-only. */
+export function readPendingSummary (path: string): PendingSummary {
+  if (!existsSync(path)) return { rows: 0, bytes: 0, oldestAt: undefined }
+  const db = openPendingDb(path, true)
+  try {
+    const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
+    const r = db.prepare(PENDING_STATS_SQL).get(low) as { n: number, b: number, t: number | null }
+    return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined }
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * In how many ms the seal loop that follows `policy` seals what is pending (0: due now; a loop
+ * looks every 250 ms, and not while its node catches up), or undefined when nothing is pending.
+ */
+export function nextSealMs (policy: SealPolicy, p: { rows: number, bytes: number, oldestMs: number | undefined }): number | undefined {
+  if (p.oldestMs === undefined || p.rows === 0) return undefined
+  if ((policy.rows !== undefined && p.rows >= policy.rows) || (policy.bytes !== undefined && p.bytes >= policy.bytes)) return 0
+  return Math.max(0, policy.everyMs - p.oldestMs)
+}

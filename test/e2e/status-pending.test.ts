@@ -1,0 +1,62 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { httpUrlOf, petal, spawnNode, type RunningNode } from '../helpers/node-process.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+// `petal status` shows the rows waiting in pending.db and who seals them when (user48: it said
+// nothing of them, so an operator could not tell a node that seals from one whose rows wait).
+
+interface Ingest { pending_rows: number, pending_bytes: number, oldest_pending_ms: number | null, seal_policy: { every_ms: number, rows: number | null, bytes: number | null } | null, next_seal_ms: number | null }
+
+let work: string
+let dir: string
+let node: RunningNode | undefined
+
+beforeAll(async () => {
+  work = tmpDir()
+  dir = join(work, 'node')
+  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  writeFileSync(join(work, 'rows.csv'), 'sensor,v\na,1\nb,2\nc,3\n')
+}, 60_000)
+
+afterAll(async () => { await node?.stop() })
+
+const status = async (): Promise<{ text: string, ingest: Ingest }> => {
+  const t = await petal(['--dir', dir, 'status'])
+  expect(t.code, t.stderr).toBe(0)
+  const j = await petal(['--dir', dir, '--json', 'status'])
+  expect(j.code, j.stderr).toBe(0)
+  return { text: t.stdout, ingest: (JSON.parse(j.stdout) as { ingest: Ingest }).ingest }
+}
+
+describe('petal status and pending rows', () => {
+  it('no node: the rows, their size and age, and a `petal seal` that, run as printed, seals them', async () => {
+    expect((await status()).text).toMatch(/^pending {5}none/m)
+    expect((await petal(['--dir', dir, 'append', 'readings', join(work, 'rows.csv')])).code).toBe(0)
+    const s = await status()
+    expect(s.ingest).toMatchObject({ pending_rows: 3, seal_policy: null, next_seal_ms: null })
+    expect(s.ingest.pending_bytes).toBeGreaterThan(0)
+    expect(s.ingest.oldest_pending_ms).toBeGreaterThanOrEqual(0)
+    expect(s.text).toMatch(/^pending {5}3 row\(s\), \d+ B, the oldest \d+ s old$/m)
+    const seal = /no node runs here: seal them with `(petal --dir \S+ seal)`/.exec(s.text)?.[1]
+    expect(seal, s.text).toBeDefined()
+    const r = await petal((seal as string).split(' ').slice(1))
+    expect(r.code, r.stderr).toBe(0)
+    expect((await status()).ingest).toMatchObject({ pending_rows: 0, pending_bytes: 0, oldest_pending_ms: null })
+  }, 60_000)
+
+  it('a signatory node: its seal policy and when the next seal is due, in status and in GET /api/v1/status', async () => {
+    node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600', '--seal-rows', '1000'])
+    const url = await httpUrlOf(node)
+    expect((await petal(['--dir', dir, 'append', 'readings', join(work, 'rows.csv')])).code).toBe(0)
+    const s = await waitFor(async () => { const x = await status(); return x.ingest.seal_policy !== null ? x : undefined }, { timeout: 30_000, what: 'the node to publish its seal policy' })
+    expect(s.ingest).toMatchObject({ pending_rows: 3, seal_policy: { every_ms: 3_600_000, rows: 1000, bytes: null } })
+    expect(s.ingest.next_seal_ms).toBeGreaterThan(3_000_000)
+    expect(s.text).toMatch(/^ {12}the node seals them in \d+ min \d+ s \(once the oldest is 1 h 00 min old, or at 1000 rows\)$/m)
+    const api = await (await fetch(new URL('api/v1/status', url))).json() as { ingest: Ingest }
+    expect(api.ingest).toMatchObject({ pending_rows: 3, seal_policy: { every_ms: 3_600_000, rows: 1000, bytes: null } })
+    expect(api.ingest.next_seal_ms).toBeGreaterThan(3_000_000)
+  }, 90_000)
+})
