@@ -6,7 +6,7 @@ import { PackedRows } from './record-pack.js'
 import { decodePendingRow, PendingRowEncoder } from './row-codec.js'
 import { AppendedRows } from './receipt-range.js'
 import { blockBudget } from './sealer.js'
-import { extendTable, type TableSchema } from './schema.js'
+import { chainTable, extendTable, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
 import type { AppendResult } from './types.js'
 import { typeRows } from './typing.js'
@@ -37,14 +37,16 @@ export class AppendTx {
       return this.run({ table: job.table, rows: job.encoded.rows().map(d => decodePendingRow(d, columns)), text: false })
     }
     const { table, rows } = job
-    let t = this.store.tables().get(table.toLowerCase())
+    // A table this store does not have yet but the chain has is written as the chain defines it
+    // (a node that became a signatory after others wrote the table; user48).
+    let t = this.store.tables().get(table.toLowerCase()) ?? this.chainTable(table)
     const typed = typeRows(t?.name ?? table, t, rows, job.text)
     const created = t === undefined
     if (t === undefined && typed.added.length === 0) {
       throw rowError('INGEST_MALFORMED', 0, undefined, `no field has a value, so there is nothing to create table ${table} from`, { hint: `give at least one non-null field, or declare the table first (CREATE TABLE ${table} (…))` })
     }
-    if (t === undefined || typed.added.length > 0) {
-      t = extendTable(table, t, typed.added)
+    if (t === undefined || typed.added.length > 0 || t.chain !== undefined) {
+      t = typed.added.length > 0 || t === undefined ? { ...extendTable(table, t, typed.added), chain: t?.chain } : t
       this.store.saveTable(t, now)
     }
     if (t.declared !== undefined) this.checker(t).check(typed.rows)
@@ -63,6 +65,12 @@ export class AppendTx {
     // A record of one row is the row itself (record-pack.ts).
     const r = this.store.appendAlone(job.table, job.schema.sql, data.data, this.clock.now())
     return r === undefined ? undefined : new AppendedRows(r.name, false, [], this.store.instance, r.first, 1)
+  }
+
+  /** Table `name` as the chain's latest block that has it defines it (schema.ts, chainTable), if one has it. */
+  private chainTable (name: string): TableSchema | undefined {
+    const c = this.chain.index.latestTable(name)
+    return c === undefined ? undefined : chainTable(c)
   }
 
   private insert (t: TableSchema, data: PackedRows, now: number, created: boolean, addedColumns: string[]): AppendResult {

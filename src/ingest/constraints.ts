@@ -62,7 +62,7 @@ function refusal (t: TableSchema, row: number, code: string, err: Error): Error 
   const field = /^NOT NULL constraint failed: [^.]+\.(.+)$/.exec(err.message)?.[1]
   const typeError = code === 'SQLITE_CONSTRAINT_DATATYPE' || code === 'SQLITE_MISMATCH'
   return rowError(typeError ? 'INGEST_TYPE_MISMATCH' : 'INGEST_CONSTRAINT', row, field, said`table ${quote(t.name)} refuses the row: ${quote(err.message)}`, {
-    hint: said`the table was declared as: ${quote(t.declared ?? t.sql)}`,
+    hint: t.chain !== undefined ? said`the chain defines the table so (block ${t.chain.height}): ${quote(t.sql)}` : said`the table was declared as: ${quote(t.declared ?? t.sql)}`,
     details: { table: t.name, sqlite: code }
   })
 }

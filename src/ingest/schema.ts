@@ -22,6 +22,8 @@ export interface TableSchema {
   /** The statement it was declared with; undefined for a table created from rows. */
   declared?: string
   columns: Column[]
+  /** Taken from the chain at this append (chainTable): the block whose definition it is. Not stored. */
+  chain?: { height: number }
 }
 
 /** Table names: a letter, then letters, digits and `_` (they appear in URLs and in every query). */
@@ -201,3 +203,23 @@ export function extendTable (name: string, table: TableSchema | undefined, added
 
 /** At most this many tables in one block (the block format's limit). */
 export const MAX_TABLES_PER_BLOCK = MAX_USER_TABLES
+
+/**
+ * The chain's definition of a table that pending.db does not have yet, as a first write to it
+ * takes it (docs/ingest.md, "Tables and types"): `sql` from the highest canonical block that
+ * has the table. A definition a table created from rows would have (the same text from its
+ * columns, as extendTable writes it) stays one, so its rows keep the JSON fast lane; any other is
+ * taken as declared, so its constraints are checked when rows are appended. A definition ingest
+ * cannot write to (WITHOUT ROWID, a reserved column…) is refused: the chain's table cannot change.
+ */
+export function chainTable (c: { name: string, sql: string, height: number }): TableSchema {
+  let t: TableSchema
+  try {
+    t = declareTable(c.name, c.sql)
+  } catch (err) {
+    if (!(err instanceof IngestError)) throw err
+    throw bad(c.name, said`the chain's table ${quote(c.name)} (block ${c.height}) cannot take appended rows: ${quote(err.message)}`, 'write the rows to a table of another name (the chain\'s table keeps its definition)')
+  }
+  const plain = extendTable(c.name, undefined, t.columns)
+  return plain.sql === t.sql ? { ...plain, chain: { height: c.height } } : { ...t, chain: { height: c.height } }
+}

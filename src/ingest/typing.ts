@@ -28,7 +28,9 @@ export function typeRows (tableName: string, table: TableSchema | undefined, inp
   for (const c of table?.columns ?? []) byLower.set(c.name.toLowerCase(), c)
   const fresh = new Map<string, NewField>()
   const mismatch = (row: number, field: string, expected: string, got: ValueKind, column: string): Error => rowError('INGEST_TYPE_MISMATCH', row, field, `expected ${expected}, got ${got === 'real' ? 'a real number' : got === 'integer' ? 'an integer' : got}`, {
-    hint: said`column ${quote(JSON.stringify(column))} of table ${quote(tableName)} takes ${expected}${table?.declared === undefined ? ' (its type came from the first value written to it)' : ' (as declared)'}`,
+    hint: table?.chain !== undefined
+      ? said`column ${quote(JSON.stringify(column))} of table ${quote(tableName)} takes ${expected}, as the chain defines the table (block ${table.chain.height}: ${quote(table.sql)}): send such values, or write the rows to a table of another name`
+      : said`column ${quote(JSON.stringify(column))} of table ${quote(tableName)} takes ${expected}${table?.declared === undefined ? ' (its type came from the first value written to it)' : ' (as declared)'}`,
     details: { expected, got, table: tableName, column }
   })
 
