@@ -25,15 +25,20 @@ export function activityChart (a: Activity): HTMLElement {
     const hr = (b.rows / maxRows) * (H / 2 - 2)
     const g = svg('g', {})
     const title = svg('title', {})
-    title.textContent = `${new Date(b.start * 1000).toISOString()}: ${count(b.blocks)} blocks, ${count(b.rows)} rows`
+    title.textContent = `${utc(b.start)}: ${count(b.blocks)} blocks, ${count(b.rows)} rows`
     g.append(title, svg('rect', { class: 'b', x: i * bw + 0.5, y: H / 2 - hb, width: Math.max(1, bw - 1), height: hb }),
       svg('rect', { class: 'r', x: i * bw + 0.5, y: H / 2, width: Math.max(1, bw - 1), height: hr }))
     root.append(g)
   })
-  const label = `Blocks and rows from ${new Date(a.from * 1000).toISOString()} to ${new Date(a.to * 1000).toISOString()}, ${duration(a.bucket_seconds)} per bar`
+  const label = `Blocks and rows from ${utc(a.from)} to ${utc(a.to)}, ${duration(a.bucket_seconds)} per bar`
   root.setAttribute('aria-label', label)
   return h('figure', { style: 'margin:0' }, root,
     h('figcaption', { class: 'legend' }, label, h('i', { class: 'b' }), `blocks (max ${count(maxBlocks)})`, h('i', { class: 'r' }), `rows (max ${count(maxRows)})`))
+}
+
+/** POSIX seconds as the rest of the explorer writes a time (format.ts, time): `2026-12-07 00:21:19Z`. */
+function utc (seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
 }
 
 function duration (s: number): string {

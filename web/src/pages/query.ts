@@ -61,13 +61,66 @@ export async function queryPage (main: HTMLElement, url: URL, signal: AbortSigna
         h('code', null, '_blocks'), ' has every block. Ctrl+Enter runs the statement.'),
       h('div', { class: 'row' }, h('label', { class: 'inline', for: 'per-block' }, pb, 'per block (Daisy\'s mode: the statement runs in each block)'),
         h('button', { class: 'primary', type: 'submit' }, 'Run'))),
+    tablesList(),
     result,
     past.length === 0 ? null : h('section', null, h('h2', null, 'Recent statements'),
       h('ul', { class: 'history' }, past.map(s => h('li', null, h('a', { href: linkOf(s) }, s.sql), s.perBlock ? ' (per block)' : ''))))])
-  if (statement !== undefined) await execute(result, statement, signal)
+  if (statement !== undefined) await execute(result, statement, signal, editor)
 }
 
-async function execute (out: HTMLElement, s: Statement, signal: AbortSignal): Promise<void> {
+/** The chain's user tables (the mirror's `_tables`: every block's manifest), for a user who does not know their names. */
+const TABLES_SQL = 'SELECT name, count(*) AS blocks, sum(rows) AS rows FROM _tables GROUP BY name ORDER BY name'
+
+/** "Tables on this chain", asked of the node when opened (one query, not at every visit). */
+function tablesList (): HTMLElement {
+  const list = h('div', { id: 'tables' })
+  const details = h('details', { id: 'chain-tables' }, h('summary', null, 'Tables on this chain'), list)
+  details.addEventListener('toggle', () => { if (details.open && list.childElementCount === 0) void loadTables(list) })
+  return details
+}
+
+async function loadTables (list: HTMLElement): Promise<void> {
+  fill(list, h('p', { class: 'muted' }, 'Loading…'))
+  try {
+    const doc = parseLossless(await (await postJson('/api/v1/query', { sql: TABLES_SQL, format: 'json' })).text())
+    const rows = arrayOf(get(doc, 'rows')).filter(Array.isArray)
+    if (rows.length === 0) { fill(list, h('p', { class: 'muted' }, 'No block has a user table yet.')); return }
+    fill(list, h('div', { class: 'scroll' }, h('table', null,
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'table'), h('th', { scope: 'col', class: 'num' }, 'blocks'), h('th', { scope: 'col', class: 'num' }, 'rows'))),
+      h('tbody', null, rows.map(([name, blocks, n]) => h('tr', null,
+        h('td', null, h('a', { href: linkOf({ sql: `SELECT * FROM "${String(name).replaceAll('"', '""')}" LIMIT 100`, perBlock: false }) }, String(name))),
+        h('td', { class: 'num' }, cell(blocks ?? null)), h('td', { class: 'num' }, cell(n ?? null))))))))
+  } catch (err) {
+    fill(list, errorBox(err))
+  }
+}
+
+/**
+ * The statement of a hint's `petal … query "SQL"` (QUERY_UNKNOWN_TABLE's, QUERY_UNKNOWN_COLUMN's):
+ * the command is for a terminal; this console runs the statement itself.
+ */
+export function hintStatement (hint: string | undefined): string | undefined {
+  return /`(?:npx )?petal (?:[^`]* )?query "([^"`]+)"`/.exec(hint ?? '')?.[1]
+}
+
+/** The hint's statement, offered in this console: run at once, or, with a TABLE to fill in, put in the editor with TABLE selected. */
+function hintInConsole (sql: string, editor: HTMLTextAreaElement): HTMLElement {
+  const placeholder = sql.indexOf("'TABLE'")
+  const button = placeholder < 0
+    ? h('button', { type: 'button', id: 'run-hint', onclick: () => { navigate(linkOf({ sql, perBlock: false })) } }, 'Run it here')
+    : h('button', {
+      type: 'button',
+      id: 'edit-hint',
+      onclick: () => {
+        editor.value = sql
+        editor.focus()
+        editor.setSelectionRange(placeholder + 1, placeholder + 6)
+      }
+    }, 'Put it in the editor (replace TABLE)')
+  return h('div', { class: 'row', id: 'hint-statement' }, h('span', null, 'In this console: ', h('code', null, sql)), button)
+}
+
+async function execute (out: HTMLElement, s: Statement, signal: AbortSignal, editor: HTMLTextAreaElement): Promise<void> {
   fill(out, h('p', { class: 'muted' }, 'Running…'))
   const started = performance.now()
   let doc: Lossless
@@ -77,6 +130,8 @@ async function execute (out: HTMLElement, s: Statement, signal: AbortSignal): Pr
   } catch (err) {
     if (signal.aborted) return
     fill(out, errorBox(err instanceof Error ? tooMany(err) : err))
+    const hinted = err instanceof ApiFailure ? hintStatement(err.hint) : undefined
+    if (hinted !== undefined) out.append(hintInConsole(hinted, editor))
     // Too large to show is not too large to download.
     if (err instanceof ApiFailure && err.code === 'QUERY_TOO_MANY_ROWS') out.append(downloads(out, s))
     return

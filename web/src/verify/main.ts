@@ -1,7 +1,7 @@
 // `/verify`: checks a proof in this browser with the verifier `petal verify-proof` runs
 // (src/proof/verifier, WebCrypto only). This page is one self-contained file: it works with the
 // node stopped, or saved to disk and opened from there.
-import { mergeTrust, parseTrustFile, verifyProof, type ProofValue, type TrustAnchors, type VerifyOptions, type VerifyReport } from '../../../src/proof/verifier/index.js'
+import { fromBase64, mergeTrust, parseTrustFile, verifyProof, type ProofValue, type TrustAnchors, type VerifyOptions, type VerifyReport } from '../../../src/proof/verifier/index.js'
 import { fill, h } from '../dom.js'
 
 const main = document.getElementById('main') ?? document.body
@@ -27,7 +27,40 @@ function valueText (v: ProofValue): string {
   if ('integer' in v) return v.integer
   if ('real' in v) return v.real
   if ('text' in v) return JSON.stringify(v.text)
-  return `x'${v.blob}'`
+  // The document holds a BLOB as base64; shown as SQL writes it, in hex (it showed the base64
+  // between x'…', a value the row does not hold: user48).
+  const b = fromBase64(v.blob) ?? new Uint8Array(0)
+  return `x'${Array.from(b, x => x.toString(16).padStart(2, '0')).join('')}'`
+}
+
+interface Signer { id: string, public_key: string, active: boolean }
+
+/**
+ * The node's active signatories' public keys, one per line, into the trust box: the keys a user
+ * who never opens a terminal could not get (`petal keys export` is the CLI's way). It trusts what
+ * this node says; the page says so. Not on a page opened from disk: no node is behind it.
+ */
+function nodeSignersButton (area: HTMLTextAreaElement): HTMLElement | null {
+  if (location.protocol === 'file:') return null
+  const note = h('span', { class: 'muted', id: 'signers-note' })
+  const button = h('button', {
+    type: 'button',
+    id: 'use-node-signers',
+    onclick: () => {
+      void (async () => {
+        try {
+          const r = await fetch('/api/v1/signers')
+          if (!r.ok) throw new Error(`the node answered ${r.status}`)
+          const signers = ((await r.json()) as { signers: Signer[] }).signers.filter(s => s.active)
+          area.value = signers.map(s => s.public_key).join('\n')
+          note.textContent = `${signers.length} active signator${signers.length === 1 ? 'y' : 'ies'} as this node reports them: this trusts the node; for a check that does not, get the keys from the signatories themselves`
+        } catch (err) {
+          note.textContent = `could not read this node's signatories: ${err instanceof Error ? err.message : String(err)}`
+        }
+      })()
+    }
+  }, 'Use this node\'s signatories')
+  return h('div', { class: 'row' }, button, note)
 }
 
 function report (r: VerifyReport): HTMLElement {
@@ -63,7 +96,7 @@ function render (): void {
       ' and nothing but WebCrypto: nothing is sent anywhere, and it works with the node stopped. ',
       h('a', { href: location.protocol === 'file:' ? '#' : '/verify', download: 'petal-verify.html' }, 'Save this page'), ' to use it offline.'),
     h('form', { onsubmit: (e: Event) => { e.preventDefault(); void check(proof.area.value, trust.area.value, { minSignatures: Number(min.value) || 1, requireFinal: fin.checked }, out) } },
-      proof.box, trust.box,
+      proof.box, trust.box, nodeSignersButton(trust.area),
       h('div', { class: 'row' },
         h('label', { class: 'inline', for: 'min-signatures' }, 'signatures needed', min),
         h('label', { class: 'inline', for: 'require-final' }, fin, 'demand finality'),

@@ -1,0 +1,116 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ApiServer } from '../../src/api/index.js'
+import type { Chain } from '../../src/chain/index.js'
+import { signTipCheckpoints } from '../../src/proof/index.js'
+import { startTestApi } from '../helpers/api.js'
+import { CHROMIUM, NO_CHROMIUM, launchBrowser, openPage } from '../helpers/browser.js'
+import { petalInProcess } from '../helpers/cli.js'
+import { provableChain } from '../helpers/proof.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+// The explorer as someone who never opens a terminal walks it (user48): what they could not do
+// or were shown wrong, each fixed and checked here in headless Chromium.
+let chain: Chain
+let typed: number
+let server: ApiServer
+let base: string
+let browser: Browser
+let page: Page
+let errors: string[]
+
+const pageErrors = (): string[] => errors.filter(e => !e.includes('Failed to load resource'))
+const go = async (path: string): Promise<void> => { await page.goto(base + path.slice(1)) }
+
+describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHROMIUM}`, () => {
+  beforeAll(async () => {
+    const p = await provableChain()
+    chain = p.chain
+    typed = p.typedHeight
+    await signTipCheckpoints(chain, p.key)
+    ;({ server, url: base } = await startTestApi({ dir: chain.dir.root }))
+    browser = await launchBrowser()
+    ;({ page, errors } = await openPage(browser))
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    chain?.close()
+  })
+
+  it('/verify: a proof made by `petal prove`, checked against the node\'s signatories with one button; a BLOB shows its bytes in hex', async () => {
+    const file = join(tmpDir(), 'proof.json')
+    const made = await petalInProcess(['--dir', chain.dir.root, 'prove', '--height', String(typed), '--table', 'people', '--rowid', '2', '-o', file])
+    expect(made.code, made.stderr).toBe(0)
+    await go('/verify')
+    await page.locator('#proof-file').setInputFiles(file)
+    await page.waitForFunction('document.querySelector("#proof").value.length > 0')
+    // The keys a user without the CLI could not get (`petal keys export`): the node's, said to be the node's.
+    await page.locator('#use-node-signers').click()
+    await page.locator('#signers-note').filter({ hasText: '1 active signatory as this node reports them' }).waitFor()
+    expect((await page.locator('#trust').inputValue()).trim()).toBe(chain.keysAt(chain.tip()).all()[0]?.publicKey.hex)
+    await page.locator('#check').click()
+    await page.locator('#verdict-ok').waitFor()
+    // Row 2's photo is the bytes de ad: shown as SQL writes them (it showed the base64, x'3q0=').
+    const values = await page.locator('#report table tbody td').allInnerTexts()
+    expect(values).toContain("x'dead'")
+    expect(values).not.toContain("x'3q0='")
+    expect(pageErrors()).toEqual([])
+  })
+
+  it('/verify saved to disk has no node to ask, so no such button', async () => {
+    const html = await (await fetch(`${base}verify`)).text()
+    const work = tmpDir()
+    writeFileSync(join(work, 'verify.html'), html)
+    await page.goto(`file://${join(work, 'verify.html')}`)
+    await page.locator('#check').waitFor()
+    expect(await page.locator('#use-node-signers').count()).toBe(0)
+  })
+
+  it('/query: a hint\'s `petal query "…"` is offered in the console: run at once, or put in the editor with TABLE to replace', async () => {
+    await go(`/query?sql=${encodeURIComponent('SELECT * FROM peeple')}`)
+    await page.locator('.error').filter({ hasText: 'QUERY_UNKNOWN_TABLE' }).waitFor()
+    expect(await page.locator('#hint-statement code').innerText()).toBe('SELECT DISTINCT name FROM _tables')
+    await page.locator('#run-hint').click()
+    await page.waitForURL(u => u.searchParams.get('sql') === 'SELECT DISTINCT name FROM _tables')
+    await page.locator('#result-table').waitFor()
+    expect(await page.locator('#result-table tbody').innerText()).toContain('people')
+
+    await go(`/query?sql=${encodeURIComponent('SELECT nope FROM people')}`)
+    await page.locator('.error').filter({ hasText: 'QUERY_UNKNOWN_COLUMN' }).waitFor()
+    await page.locator('#edit-hint').click()
+    expect(await page.locator('#sql').inputValue()).toBe("SELECT name FROM pragma_table_info('TABLE')")
+    expect(await page.evaluate('document.activeElement.id')).toBe('sql')
+    expect(await page.evaluate('(e => e.value.slice(e.selectionStart, e.selectionEnd))(document.activeElement)')).toBe('TABLE')
+    await page.keyboard.type('people')
+    await page.locator('#sql').press('Control+Enter')
+    await page.locator('#result-table').waitFor()
+    expect(await page.locator('#result-table tbody td').allInnerTexts()).toEqual(['_height', 'id', 'name', 'score', 'photo', 'big'])
+    expect(pageErrors()).toEqual([])
+  })
+
+  it('/query: "Tables on this chain" lists each table with its blocks and rows, and opens its rows', async () => {
+    await go('/query')
+    await page.locator('#chain-tables summary').click()
+    const people = page.locator('#tables tbody tr').filter({ hasText: 'people' })
+    await people.waitFor()
+    const names = await page.locator('#tables tbody td:first-child').allInnerTexts()
+    expect(names).toEqual([...names].sort())
+    expect(names).toEqual(expect.arrayContaining(['people', 'tags', 'notes', 't']))
+    expect(await people.locator('td').allInnerTexts()).toEqual(['people', '1', '6'])
+    await people.locator('a').click()
+    await page.waitForURL(u => u.searchParams.get('sql') === 'SELECT * FROM "people" LIMIT 100')
+    await page.locator('#row-count').filter({ hasText: '6 rows' }).waitFor()
+    expect(pageErrors()).toEqual([])
+  })
+
+  it('/: the chart\'s caption writes times as the rest of the page does', async () => {
+    await go('/')
+    const caption = page.locator('figure figcaption')
+    await caption.waitFor()
+    expect(await caption.innerText()).toMatch(/^Blocks and rows from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ to \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, /)
+  })
+})
