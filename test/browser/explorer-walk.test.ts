@@ -107,6 +107,25 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHR
     expect(pageErrors()).toEqual([])
   })
 
+  it('/blocks/{ref}: what is not a height or hash is said in words (it was the API\'s schema pattern); a hash in upper case is found', async () => {
+    await go('/blocks/abc')
+    const err = page.locator('.error')
+    await err.waitFor()
+    const text = await err.innerText()
+    expect(text).toContain('"abc" is not a block height or hash')
+    expect(text).toContain('Hint: give a height (such as 12) or a block\'s hash')
+    expect(text).not.toContain('must match pattern')
+    const hash = chain.get(typed)?.hash ?? ''
+    await go(`/blocks/${hash.slice(0, 12).toUpperCase()}`)
+    await page.locator('h1').filter({ hasText: `Block #${typed}` }).waitFor()
+  })
+
+  it('/blocks/{ref}?table=T of a table the block does not have says so (it showed nothing)', async () => {
+    await go(`/blocks/${typed}?table=nope`)
+    await page.locator('#no-table').filter({ hasText: `Block #${typed} has no table "nope": its tables are listed above.` }).waitFor()
+    expect(await page.locator('#rows').count()).toBe(0)
+  })
+
   it('/: the chart\'s caption writes times as the rest of the page does', async () => {
     await go('/')
     const caption = page.locator('figure figcaption')

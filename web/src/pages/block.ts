@@ -9,8 +9,18 @@ import { errorBox } from '../page.js'
 
 const ROWS_PAGE = 50
 
+/** A block reference the API takes (its `ref` pattern), hex in any case. */
+const REF = /^([0-9]{1,15}|[0-9a-fA-F]{8,64})$/
+
 export async function blockPage (main: HTMLElement, url: URL, signal: AbortSignal): Promise<void> {
-  const ref = decodeURIComponent(url.pathname.split('/')[2] ?? '')
+  const given = decodeURIComponent(url.pathname.split('/')[2] ?? '')
+  // Said here in words, not as the API's schema refusal (`params/ref must match pattern …`, with a
+  // hint to read openapi.json: user48). A hash typed in upper case is the same hash.
+  if (!REF.test(given)) {
+    throw new ApiFailure(400, 'API_BAD_REQUEST', `${JSON.stringify(given.slice(0, 80))} is not a block height or hash`,
+      'give a height (such as 12) or a block\'s hash, whole or its first 8 hex digits or more; the Blocks page lists them')
+  }
+  const ref = given.toLowerCase()
   const [b, s] = await Promise.all([
     getJson<Block>(`/api/v1/blocks/${encodeURIComponent(ref)}`, signal),
     getJson<Status>('/api/v1/status', signal)
@@ -56,7 +66,11 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
 
   const which = url.searchParams.get('table')
   const t = b.tables.find(x => x.name === which) ?? (which === null ? b.tables[0] : undefined)
-  if (t === undefined) return
+  if (t === undefined) {
+    // A link to a table this block does not have showed nothing at all.
+    if (which !== null) main.append(h('p', { id: 'no-table', class: 'error', role: 'alert' }, `Block #${b.height} has no table ${JSON.stringify(which)}${b.tables.length > 0 ? ': its tables are listed above' : ''}.`))
+    return
+  }
   const rows = h('section', { id: 'rows', 'aria-label': `rows of ${t.name}` })
   main.append(rows)
   await rowsBrowser(rows, b, t, url, signal)
