@@ -50,6 +50,7 @@ const RULES: ImportRules = {
     { file: 'util/child-processes.ts', from: ['cli'], why: "dist/fast/prestart.js (src/cli/fast-prestart.ts), compiled from source before `petal query`'s fork: through the barrel the error classes' registry came with it (+1.1 M instructions before the fork)" },
     { file: 'util/exit-status.ts', from: ['cli'], why: 'as util/child-processes.ts: the prestart script exits with EXIT.INTERRUPTED on a signal before the command has loaded' },
     { file: 'util/prestart-workers.ts', from: ['cli'], why: "as util/child-processes.ts: the same script starts `petal verify`'s workers" },
+    { file: 'ingest/pending-summary.ts', from: ['cli'], why: '`petal status` counts pending.db\'s pending rows without the ingest service: the barrel loads the whole ingest module into a command that must start fast' },
     { file: 'query/sandbox/prestart.ts', from: ['cli'], why: 'start.ts takes over a sandbox process the router prestarted, in every command (this file loads no module; the barrel would load the query module into `petal status`)' }
   ]
 }
