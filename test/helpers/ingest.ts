@@ -1,6 +1,6 @@
 import { openBlockReadonly, quoteIdent, type SqlValue } from '../../src/block/index.js'
 import type { Chain } from '../../src/chain/index.js'
-import type { Ingest } from '../../src/ingest/index.js'
+import { IngestError, type Ingest } from '../../src/ingest/index.js'
 
 export interface PlacedRow { height: number, hash: string, rowid: bigint, values: Record<string, SqlValue> }
 
@@ -48,4 +48,15 @@ export function checkExactlyOnce (chain: Chain, ingest: Ingest, table: string, r
     if (!rows.some(r => r.height === rc.sealed?.height && r.rowid === BigInt(rc.sealed.rowid))) problems.push(`receipt ${id}: no row ${at}`)
   }
   return problems
+}
+
+/** The IngestError `p` rejects with (any other outcome fails the test). */
+export async function ingestRefusal (p: Promise<unknown>): Promise<IngestError> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof IngestError) return err
+    throw err
+  }
+  throw new Error('expected an IngestError')
 }

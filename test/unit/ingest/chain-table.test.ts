@@ -4,9 +4,10 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TokenStore } from '../../../src/api/index.js'
 import { Chain, signImport } from '../../../src/chain/index.js'
-import { Ingest, IngestError, parseRecords } from '../../../src/ingest/index.js'
+import { Ingest, parseRecords } from '../../../src/ingest/index.js'
 import { errorOf, postJson, startTestApi } from '../../helpers/api.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { ingestRefusal } from '../../helpers/ingest.js'
 import { petalInProcess } from '../../helpers/cli.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -19,15 +20,7 @@ const alice = fixtureKey('alice')
 const open: Array<{ close: () => unknown }> = []
 afterEach(async () => { for (const x of open.splice(0).reverse()) await x.close() })
 
-async function refusal (p: Promise<unknown>): Promise<IngestError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof IngestError) return err
-    throw err
-  }
-  throw new Error('expected an IngestError')
-}
+const refusal = ingestRefusal
 
 /** The CREATE TABLE text of `table` in the block at `height`. */
 function blockSql (chain: Chain, height: number, table: string): string | undefined {

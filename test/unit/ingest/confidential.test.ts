@@ -1,24 +1,17 @@
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { generateSigningKey, privateKeyToPkcs8 } from '../../../src/crypto/index.js'
-import { Ingest, IngestError, parseRecords } from '../../../src/ingest/index.js'
+import { Ingest, parseRecords } from '../../../src/ingest/index.js'
 import { QuerySandbox } from '../../../src/query/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { rowsOf } from '../../helpers/query.js'
+import { ingestRefusal } from '../../helpers/ingest.js'
 
 const alice = fixtureKey('alice')
 const open: Array<{ close: () => unknown }> = []
 afterEach(async () => { for (const x of open.splice(0).reverse()) await x.close() })
 
-async function refusal (p: Promise<unknown>): Promise<IngestError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof IngestError) return err
-    throw err
-  }
-  throw new Error('expected an IngestError')
-}
+const refusal = ingestRefusal
 
 describe('record API: a table\'s encrypt policy', () => {
   it('seals the declared columns encrypted for its recipients; another table for other recipients is refused (one data key per block); a recipient reads plaintext; recipients change for later blocks', async () => {

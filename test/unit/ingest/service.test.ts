@@ -7,7 +7,7 @@ import { sealOne } from '../../../src/ingest/sealer.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { nullLogger, systemClock } from '../../../src/util/index.js'
 import { fixtureKey, keyOpBlock, newTestChain } from '../../helpers/chain.js'
-import { canonicalRows, checkExactlyOnce } from '../../helpers/ingest.js'
+import { canonicalRows, checkExactlyOnce, ingestRefusal } from '../../helpers/ingest.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const alice = fixtureKey('alice')
@@ -23,15 +23,7 @@ async function setup (o: { maxBlockBytes?: number, key?: typeof alice } = {}): P
   return { chain, ingest, dir }
 }
 
-async function refusal (p: Promise<unknown>): Promise<IngestError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof IngestError) return err
-    throw err
-  }
-  throw new Error('expected an IngestError')
-}
+const refusal = ingestRefusal
 
 const json = (s: string): IngestRow[] => parseRecords(s, 'json')
 
