@@ -126,6 +126,12 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHR
     expect(await page.locator('#rows').count()).toBe(0)
   })
 
+  it('/blocks/{ref}?table=T&after=R says the page starts after rowid R (it said "from rowid R")', async () => {
+    await go(`/blocks/${typed}?table=people&after=2`)
+    await page.locator('#rows p.muted').filter({ hasText: 'shown after rowid 2.' }).waitFor()
+    expect(await page.locator('#rows tbody tr td:first-child').first().innerText()).toBe('3')
+  })
+
   it('/: the chart\'s caption writes times as the rest of the page does', async () => {
     await go('/')
     const caption = page.locator('figure figcaption')

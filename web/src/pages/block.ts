@@ -111,10 +111,11 @@ async function rowsBrowser (section: HTMLElement, b: Block, t: Block['tables'][n
   const out = h('div', { 'aria-live': 'polite' })
   const base = `/blocks/${b.height}?table=${encodeURIComponent(t.name)}`
   const numeric = columns.map((_, i) => numericColumn(data, i))
-  const at = byRowid ? (after === null ? 'the first row' : `rowid ${after}`) : `position ${offset ?? '0'}`
+  // `after` is the last rowid of the page before: this page starts past it (it said "from rowid 50" over rowids 51…).
+  const at = byRowid ? (after === null ? 'from the first row' : `after rowid ${after}`) : `from position ${offset ?? '0'}`
   section.append(
     h('h2', null, `Rows of ${t.name}`),
-    h('p', { class: 'muted' }, `${count(t.rows)} rows; ${data.length} shown from ${at}. NULL and BLOB values are marked as such.`),
+    h('p', { class: 'muted' }, `${count(t.rows)} rows; ${data.length} shown ${at}. NULL and BLOB values are marked as such.`),
     h('div', { class: 'scroll' }, h('table', null,
       h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c)), byRowid ? h('th', null, h('span', { class: 'muted' }, 'proof')) : null)),
       h('tbody', null, data.map(r => h('tr', null,
