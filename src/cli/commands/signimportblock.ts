@@ -73,7 +73,7 @@ export function register (program: Command, action: Action): void {
         if (o.table === undefined) throw new UsageError(`${file} holds records, not an SQLite database: name the table they go in`, `\`petal signimportblock ${shellWord(file)} --table NAME\``)
         const input = await readRecords(file, o.format, ctx.signal)
         records = tmpBlockPath(chain.dir)
-        buildRecordsFile(records, o.table, input.rows)
+        buildRecordsFile(records, o.table, input.rows, chain.index.latestTable(o.table))
         source = records
       } else if (o.table !== undefined || o.format !== undefined) {
         throw new UsageError(`${file ?? 'no file'}: --table and --format apply to a records file (CSV, NDJSON, JSON), not to an SQLite database`, 'leave them out to seal the SQLite file as it is')

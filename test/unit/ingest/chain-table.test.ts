@@ -134,3 +134,24 @@ it('petal append on a copy of a signatory\'s directory without its pending.db: t
   expect(r.stderr).toContain('hint: column "v" of table readings takes an integer, as the chain defines the table (block 1: CREATE TABLE "readings" ("sensor" TEXT, "v" INTEGER))')
   expect((await petalInProcess(['--dir', b, 'append', 'readings', join(work, 'good.json')])).code).toBe(0)
 })
+
+it('signimportblock FILE.json --table T of a table the chain has: the chain\'s types, its definition widened by a new field', async () => {
+  const work = tmpDir()
+  const a = join(work, 'a')
+  expect((await petalInProcess(['--dir', a, 'init'])).code).toBe(0)
+  writeFileSync(join(work, 'good.json'), '[{"sensor": "a", "v": 1}]')
+  writeFileSync(join(work, 'bad.json'), '[{"sensor": "b", "v": "high"}]')
+  writeFileSync(join(work, 'wider.json'), '[{"sensor": "c", "v": 3, "extra": 1.5}]')
+  expect((await petalInProcess(['--dir', a, 'signimportblock', join(work, 'good.json'), '--table', 'readings'])).code).toBe(0)
+  const bad = await petalInProcess(['--dir', a, 'signimportblock', join(work, 'bad.json'), '--table', 'readings'])
+  expect(bad.code).not.toBe(0)
+  expect(bad.stderr).toContain('[INGEST_TYPE_MISMATCH]')
+  expect(bad.stderr).toContain('as the chain defines the table (block 1: CREATE TABLE "readings" ("sensor" TEXT, "v" INTEGER))')
+  expect((await petalInProcess(['--dir', a, 'signimportblock', join(work, 'wider.json'), '--table', 'READINGS'])).code).toBe(0)
+  const chain = Chain.open(a, { readonly: true })
+  try {
+    expect(blockSql(chain, 2, 'readings')).toBe('CREATE TABLE "readings" ("sensor" TEXT, "v" INTEGER, "extra" REAL)')
+  } finally {
+    chain.close()
+  }
+})
