@@ -30,6 +30,7 @@ import { exportRoutes } from './routes/export.js'
 import { recordRoutes } from './routes/records.js'
 import { rowsRoutes } from './routes/rows.js'
 import { proofRoutes } from './routes/proofs.js'
+import { noCheckpointHint } from '../proof/index.js'
 import { signersRoutes } from './routes/signers.js'
 import { orphansRoutes } from './routes/orphans.js'
 import { API_VERSION, statusRoutes } from './routes/status.js'
@@ -112,6 +113,7 @@ export class ApiServer {
         readOnlyHint: o.readOnlyHint,
         metrics,
         chunkPool: o.chunkPool,
+        noCheckpointHint: () => noCheckpointHint(o.checkpointAudience?.() ?? { kind: 'reader' }),
         events,
         streamTip: () => {
           try { watcher.check() } catch {}

@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { IngestService, OrphanJudging, SealPolicy } from '../ingest/index.js'
 import type { MirrorStop } from '../query/index.js'
-import type { ChunkPool } from '../proof/index.js'
+import type { CheckpointAudience, ChunkPool } from '../proof/index.js'
 import type { BlockRecord } from '../storage/index.js'
 import type { Logger } from '../util/index.js'
 import type { EventHub } from './events.js'
@@ -48,6 +48,8 @@ export interface ApiServerOptions {
   metrics?: PetalMetrics
   /** The thread that hashes large tables' chunk roots for row proofs; the caller owns and closes it. */
   chunkPool?: ChunkPool
+  /** Who would make or fetch a missing checkpoint here, for PROOF_NO_CHECKPOINT's hint (default: a reader who knows no peer). */
+  checkpointAudience?: () => CheckpointAudience
   logger?: Logger
   /** How often the index is polled for new tips (events, default 250 ms). */
   watchMs?: number
@@ -67,6 +69,8 @@ export interface ApiContext {
   metrics: PetalMetrics
   /** see ApiServerOptions.chunkPool (without one, proofs hash on the server's thread) */
   chunkPool?: ChunkPool
+  /** PROOF_NO_CHECKPOINT's hint for this server's directory (ApiServerOptions.checkpointAudience) */
+  noCheckpointHint: () => string
   events: EventHub
   /**
    * The tip the event stream has reported, after looking for a change (which goes to the streams

@@ -4,7 +4,7 @@
  */
 
 /** `/petal/<chain>/<name>/1.0.0`: request/response protocols are private to one chain. */
-export function protocolId (chainId: string, name: 'status' | 'headers' | 'block' | 'blocks' | 'kad'): string {
+export function protocolId (chainId: string, name: 'status' | 'headers' | 'block' | 'blocks' | 'checkpoints' | 'kad'): string {
   return `/petal/${chainId}/${name}/1.0.0`
 }
 
@@ -44,6 +44,10 @@ export const LIMITS = {
   maxRangeBlocks: 32,
   chainparamsRequest: 64,
   chainparamsResponse: 64 * KiB,
+  /** a `checkpoints` request `{maxSize}` / its reply `{notes}`: at most maxCheckpointNotes notes of at most `checkpoint` bytes */
+  checkpointsRequest: 128,
+  checkpointsResponse: 32 * KiB,
+  maxCheckpointNotes: 2,
   announcement: 8 * KiB,
   /** one signed checkpoint note (text, signatures and cosignatures) */
   checkpoint: 8 * KiB,
@@ -56,7 +60,7 @@ export const LIMITS = {
 /** docs/protocol.md "Limits and timeouts", in milliseconds. */
 export const TIMEOUTS = {
   dial: 10_000,
-  /** a whole status or chainparams exchange */
+  /** a whole status, chainparams or checkpoints exchange */
   status: 5_000,
   /** a whole headers exchange */
   headers: 10_000,
@@ -90,7 +94,7 @@ export const BLOCK_MIN_RATE = 128 * KiB
 export const BLOCK_RATE_FLOOR = { bytesPerSecond: 16 * KiB, windowMs: 10_000 } as const
 
 /** Concurrent inbound streams per connection and protocol; further streams are refused by libp2p. */
-export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, blocks: 8, chainparams: 2 } as const
+export const INBOUND_STREAMS = { status: 4, headers: 4, block: 16, blocks: 8, chainparams: 2, checkpoints: 2 } as const
 
 /** Block uploads served at once by one node (beyond that, requests are answered BUSY). */
 export const MAX_CONCURRENT_UPLOADS = 16

@@ -1,6 +1,6 @@
 /**
  * network: the libp2p node of a chain — transports, identity (`node.key`), DHT discovery, known
- * peers with redial, the status / headers / block / chainparams protocols (both sides), block
+ * peers with redial, the status / headers / block / chainparams / checkpoints protocols (both sides), block
  * announcements and signed checkpoints over gossip (judged and kept by handlers it is given),
  * message limits and timeouts, peer scoring and bans.
  *

@@ -14,6 +14,7 @@ import { createPetalLibp2p, type PetalLibp2p } from './libp2p.js'
 import type { NetworkOptions } from './options.js'
 import { fetchBlock, fetchBlocks, registerBlock, type FetchedBlock, type RangeItem } from './protocols/block.js'
 import { registerChainParams } from './protocols/chainparams.js'
+import { registerCheckpoints, requestCheckpoints } from './protocols/checkpoints.js'
 import { registerHeaders, requestHeaders } from './protocols/headers.js'
 import type { ServeContext } from './protocols/serve.js'
 import { registerStatus, requestStatus } from './protocols/status.js'
@@ -59,7 +60,7 @@ function listenReason (err: unknown): string {
 }
 
 /**
- * The libp2p node of one chain and everything spoken over it: the status, headers, block and
+ * The libp2p node of one chain and everything spoken over it: the status, headers, block, checkpoints and
  * chainparams protocols (server and client side), announcement gossip, DHT discovery, known
  * peers with redial, and peer scoring with bans. The layer above sees peers as id strings.
  */
@@ -129,6 +130,7 @@ export class Network {
     await registerHeaders(this.libp2p, source, this.serve)
     await registerBlock(this.libp2p, source, this.serve)
     await registerChainParams(this.libp2p, source, this.serve)
+    await registerCheckpoints(this.libp2p, source, this.serve)
     this.libp2p.addEventListener('peer:connect', this.onConnect)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.libp2p.addEventListener('peer:identify', this.onIdentify)
@@ -216,6 +218,15 @@ export class Network {
   /** Several blocks on one stream; `onBlock` reports each as soon as it is complete (see fetchBlocks). */
   async fetchBlocks (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
     await this.checked(peer, fetchBlocks(this.libp2p, peerIdFromString(peer), this.components.source.chainId, items, { ...o, minRate: this.options.blockRateFloor }))
+  }
+
+  /**
+   * Ask a peer for its signed checkpoints of tree size at most `maxSize` (their shape checked, their
+   * content not: the caller judges each, as gossip does). A peer that does not speak the protocol
+   * (a Petal before session 48) fails with WRONG_CHAIN, unscored.
+   */
+  async askCheckpoints (peer: string, maxSize: number, signal?: AbortSignal): Promise<string[]> {
+    return await this.checked(peer, requestCheckpoints(this.libp2p, peerIdFromString(peer), this.components.source.chainId, maxSize, signal))
   }
 
   /** Publish a signed checkpoint note; resolves to the number of peers it was sent to. */

@@ -18,12 +18,17 @@ export interface BlockSource {
   headers: (from: number, count: number) => WireHeader[]
   /** Open a stored block (canonical or side branch) by hash, or undefined. */
   openBlock: (hash: string) => OpenBlock | undefined
+  /**
+   * The signed checkpoint notes to answer a `checkpoints` request with: kept ones of the current
+   * chain, of tree size at most `maxSize`, each at most LIMITS.checkpoint bytes (none when absent).
+   */
+  checkpoints?: (maxSize: number) => string[]
   /** Wait up to `ms` for a block this node is fetching right now; true if it arrived. */
   awaitBlock?: (hash: string, ms: number, signal: AbortSignal) => Promise<boolean>
 }
 
 /** Serve a chain's index and block files. */
-export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock']): BlockSource {
+export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'], checkpoints?: BlockSource['checkpoints']): BlockSource {
   return {
     chainId: chain.chainId,
     chainParamsJson: () => chainParamsToJson(chain.params),
@@ -47,6 +52,7 @@ export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'
       }
       return { fd: file.fd, size: r.size, seal: r.seal }
     },
-    awaitBlock
+    awaitBlock,
+    checkpoints
   }
 }

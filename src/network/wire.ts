@@ -137,3 +137,23 @@ export function parseChainParamsReply (o: Record<string, unknown>): string {
   if (typeof o.chainparams !== 'string') throw malformed('chainparams reply')
   return o.chainparams
 }
+
+/** A `checkpoints` request: the largest tree size the requester can use (its own chain tree's). */
+export function parseCheckpointsRequest (o: Record<string, unknown>): { maxSize: number } {
+  if (!isCount(o.maxSize) || o.maxSize === 0) throw malformed('checkpoints request')
+  return { maxSize: o.maxSize }
+}
+
+/**
+ * A `checkpoints` reply: at most maxCheckpointNotes signed notes, each a string of at most
+ * LIMITS.checkpoint bytes of UTF-8 (OVERSIZED beyond). What the notes say is judged above
+ * (the proof module): here only their shape.
+ */
+export function parseCheckpointsReply (o: Record<string, unknown>): string[] {
+  const notes = o.notes
+  if (!Array.isArray(notes) || notes.length > LIMITS.maxCheckpointNotes || !notes.every(n => typeof n === 'string')) throw malformed('checkpoints reply')
+  for (const n of notes as string[]) {
+    if (encoder.encode(n).byteLength > LIMITS.checkpoint) throw new NetworkError('OVERSIZED', `checkpoints reply: a note exceeds ${LIMITS.checkpoint} bytes`)
+  }
+  return notes as string[]
+}

@@ -1,8 +1,9 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network } from '../network/index.js'
-import { cosignCheckpoint, signTipCheckpoints, storedTipCheckpoints } from '../proof/index.js'
+import { cosignCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
+import { askCheckpoints } from './checkpoint-ask.js'
 
 /** How often a signatory gossips its latest checkpoints again when its tip does not move. */
 const CHECKPOINT_GOSSIP_MS = 5_000
@@ -12,6 +13,8 @@ export interface CheckpointDutyOptions {
   signingKey?: SigningKey
   /** Cosign checkpoints that extend the last one cosigned, as this witness. */
   witness?: { name: string, key: SigningKey }
+  /** A pull's node: it asks its peers for checkpoints once synced (pull.ts), not on connecting. */
+  pull?: boolean
 }
 
 /**
@@ -53,6 +56,25 @@ export class CheckpointDuty {
       this.lastGossip = Date.now()
       for (const note of this.lastNotes) await this.network.publishCheckpoint(note).catch((err: unknown) => { this.logger.debug('checkpoint not gossiped', { error: errorMessage(err) }) })
     })
+  }
+
+  /**
+   * A node that is no signatory (a follower, a witness) asks each peer it connects to for its
+   * checkpoints, so that it proves rows at once rather than after the next gossip (docs/proofs.md,
+   * "Asking a peer"). A signatory signs its own.
+   */
+  askPeer (peer: string, signal: AbortSignal): void {
+    const key = this.options.signingKey
+    if (this.options.pull === true || signal.aborted || (key !== undefined && this.chain.keysAt(this.chain.tip()).isActive(key.id))) return
+    askCheckpoints(this.chain, this.network, peer, { signal, logger: this.logger, onAccepted: async note => { await this.witness(note) } })
+      .then(r => { if (r.kept > 0) this.logger.debug('kept checkpoints a peer sent', { peer, kept: r.kept }) })
+      .catch((err: unknown) => { this.logger.debug('checkpoints from a peer not kept', { peer, error: errorMessage(err) }) })
+  }
+
+  /** Who this node's API tells what to do when no checkpoint covers a block (proof/no-checkpoint.ts). */
+  audience (): CheckpointAudience {
+    const key = this.options.signingKey
+    return key !== undefined && this.chain.keysAt(this.chain.tip()).isActive(key.id) ? { kind: 'signatory', key: key.id, isDefault: false } : { kind: 'follower' }
   }
 
   /** As a witness, cosign a checkpoint that extends the last one cosigned, and gossip the result. */

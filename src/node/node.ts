@@ -10,6 +10,7 @@ import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
 import { QueryError, type MirrorStop } from '../query/index.js'
+import { checkpointsToServe } from './checkpoint-ask.js'
 import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
@@ -100,10 +101,10 @@ export class PetalNode {
       let sync: Sync | undefined
       const network = await Network.create({
         privateKey,
-        source: chainSource(chain, async (hash, ms, signal) => await (sync?.awaitBlock(hash, ms, signal) ?? false)),
+        source: chainSource(chain, async (hash, ms, signal) => await (sync?.awaitBlock(hash, ms, signal) ?? false), maxSize => checkpointsToServe(chain, maxSize)),
         logger: logger.child('network'),
         events: {
-          onPeerConnected: p => { sync?.peerConnected(p) },
+          onPeerConnected: p => { sync?.peerConnected(p); if (node !== undefined) node.checkpoints.askPeer(p, node.controller.signal) },
           onPeerDisconnected: p => { sync?.peerDisconnected(p) },
           validateAnnouncement: h => sync?.validateAnnouncement(h) ?? 'ignore',
           onAnnouncement: (h, from) => { sync?.announcement(h, from) },
@@ -197,7 +198,7 @@ export class PetalNode {
     if (this.options.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     if (this.options.http !== undefined) {
       try {
-        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.options.http, node: this.facts(), ingest: this.ingest, orphans: this.ingest === undefined ? undefined : orphanJudging(this.ingest, this.options.signingKey?.id), metrics: this.metrics, chunkPool: this.chunkPool, logger: this.logger.child('api') })
+        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.options.http, node: this.facts(), ingest: this.ingest, orphans: this.ingest === undefined ? undefined : orphanJudging(this.ingest, this.options.signingKey?.id), metrics: this.metrics, chunkPool: this.chunkPool, checkpointAudience: () => this.checkpoints.audience(), logger: this.logger.child('api') })
       } catch (err) {
         await this.stop()
         throw err

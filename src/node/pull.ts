@@ -7,6 +7,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { Notifier, SyncError, type SyncOptions, type SyncProgress } from '../sync/index.js'
 import { TableRootPool } from '../block/index.js'
 import { AbortError, errorMessage, nullLogger, pausepoint, type Logger, type WorkProgress } from '../util/index.js'
+import { askEveryPeer, pulledCheckpoints, type AskedCheckpoints, type PulledCheckpoints } from './checkpoint-ask.js'
 import { PetalNode } from './node.js'
 import { withPullHeap } from './pull-heap.js'
 import { removeNodeState, writePullState } from './state-file.js'
@@ -46,6 +47,8 @@ export interface PullResult {
   height: number
   hash: string
   verify: VerifyReport
+  /** The checkpoints asked of the peers once synced, and those a proof here now uses. */
+  checkpoints: PulledCheckpoints
   /** The running node, with --follow: it owns the chain, and its stop() closes it. */
   node?: PetalNode
 }
@@ -54,7 +57,8 @@ export interface PullResult {
 /**
  * `petal pull`: like `docker pull` for a chain. Into an empty data directory, fetch the chain
  * parameters and genesis from the peer, check them (and --genesis), install them; then run a node
- * until no peer claims a better tip, verify every block, and stop (or keep running with follow).
+ * until no peer claims a better tip, ask the peers for their signed checkpoints, verify every
+ * block, and stop (or keep running with follow).
  * A data directory that already holds the chain resumes where it stopped.
  */
 export async function pull (o: PullOptions): Promise<PullResult> {
@@ -81,6 +85,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   // The sync going idle (its last import done) wakes waitSynced at once, not at its next poll.
   const idle = new Notifier()
   const startedAt = new Date()
+  let asked: AskedCheckpoints[] = []
   try {
     lock = takeNodeLock(dir.root)
     // Sync with a node that listens nowhere: outbound connections are enough to fetch.
@@ -94,6 +99,11 @@ export async function pull (o: PullOptions): Promise<PullResult> {
     await withPullHeap(async () => {
       await syncing.start()
       await waitSynced(syncing, peer, o, idle)
+      await pausepoint('pull:synced', o.signal)
+      // Signed checkpoints travel on gossip, which a one-off pull mostly misses: ask the peers for
+      // theirs, so that rows can be proven here (docs/proofs.md, "Asking a peer"). Also when the
+      // directory was up to date: pulling again is how a reader gets them.
+      asked = await askEveryPeer(chain, syncing.network, { signal: o.signal, logger })
       // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
       await syncing.stop()
     })
@@ -107,7 +117,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
       throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'fetch the bad block again with `petal verify --repair` (it asks the peer pulled from, which is remembered, and any other known peer)' })
     }
     const tip = chain.tip()
-    result = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify }
+    result = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify, checkpoints: pulledCheckpoints(chain, asked) }
   } finally {
     idle.dispose()
     await node?.stop()

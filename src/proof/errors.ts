@@ -44,7 +44,7 @@ export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends Petal
   static readonly codes = PROOF_ERROR_CODES
 }
 
-function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
+export function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
   return {
     PROOF_ROW_NOT_FOUND: { meaning: 'the table has no row at that rowid or index', hint: 'check the rowid: `petal query --per-block --from H --to H "SELECT rowid FROM TABLE"` lists those of the block at height H' },
     PROOF_TABLE_NOT_FOUND: { meaning: 'the block has no table of that name', hint: 'check the table name: `petal block H` lists the tables of the block at height H' },
@@ -53,7 +53,7 @@ function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
     PROOF_CHECKPOINT_MISMATCH: { meaning: 'the checkpoint does not cover the block, belongs to another chain or branch, or is not a checkpoint', hint: 'give a checkpoint of this chain\'s current branch that covers the block: `petal checkpoint --list` shows the stored ones, `petal checkpoint -o FILE` writes the latest' },
     PROOF_REJECTED: { meaning: 'verify-proof: the proof does not hold under the given trust (details.reason says why)', hint: 'do not rely on this proof: it or its checkpoint was altered, or it belongs to another chain' },
     PROOF_FILE_INVALID: { meaning: 'verify-proof: a proof, trust or witness file that cannot be read or understood', hint: 'give --trust the signatories\' public keys as `petal keys export` writes them, or a checkpoint file (`petal checkpoint -o FILE`); give --witness a verifier key as `petal checkpoint --witness-vkey NAME` prints it' },
-    PROOF_NO_CHECKPOINT: { meaning: 'no signed checkpoint of the current chain covers the block (or none is final, when a final one is asked for)', hint: 'a signatory signs checkpoints when it seals; sign one now with `petal checkpoint --sign` (it needs a signatory key)' },
+    PROOF_NO_CHECKPOINT: { meaning: 'no signed checkpoint of the current chain covers the block (or none is final, when a final one is asked for)', hint: 'only a signatory\'s key signs checkpoints: a signatory signs the tip\'s with `petal checkpoint --sign`; a reader pulls again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`)' },
     PROOF_ROW_PENDING: { meaning: 'the receipt\'s row is not sealed into a canonical block yet, so there is nothing to prove', hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again' },
     PROOF_QUERY_NOT_PROVABLE: { meaning: 'query --prove: the answer is not whole rows of one table with their height', hint: 'prove whole rows of one table: SELECT * FROM t WHERE …' }
   }

@@ -11,15 +11,16 @@
  * @module
  */
 export { ProofError } from './errors.js'
+export { noCheckpointHint, type CheckpointAudience } from './no-checkpoint.js'
 export { MemoryNodeStore, inclusionProof, consistencyProof, treeRoot } from './tree/index.js'
 export { chainLeafHash, chainLeafOf, appendChainLeaves } from './chain-tree.js'
 export { checkpointText, signatoryNoteKeyId, signCheckpoint, createCheckpoint, readCheckpointNote, addCosignature, signatoryVkey, witnessVkey } from './checkpoint.js'
 export { buildProofBundle, buildRowProof, buildConsistencyProof, type RowLocator, type ChunkCache } from './build.js'
 export { verifyProof, parseTrustFile, parseWitnessKey, mergeTrust, encodeChainLeaf, type VerifyReport, type VerifyOptions, type RejectionCode, type TrustAnchors, type RowProofDocument, type BundleDocument, type ConsistencyDocument, type ProofValue } from './verifier/index.js'
-export { storedChainTree, signTipCheckpoints, signTipCheckpointsLocked, storedTipCheckpoints, findCheckpoint, type StoredCheckpoint } from './stored.js'
+export { storedChainTree, signTipCheckpoints, signTipCheckpointsLocked, storedTipCheckpoints, findCheckpoint, servedCheckpoints, type StoredCheckpoint } from './stored.js'
 export { checkpointForHeight, proveRows, proveConsistency } from './prove-rows.js'
 export { CHUNK_ROWS, ChunkPool, type TableChunks } from './table-chunks.js'
 export { chunkCache } from './chunk-cache.js'
 export { proveQueryAnswer } from './prove-query.js'
-export { judgeCheckpoint, keepReceivedCheckpoint } from './received.js'
+export { judgeCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint } from './received.js'
 export { cosignCheckpoint, witnessKeyOf } from './witness.js'

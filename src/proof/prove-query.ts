@@ -1,7 +1,7 @@
 import { openBlockReadonly, quoteIdent, readBlockFile, type SqlValue, type UserTable } from '../block/index.js'
 import type { Chain } from '../chain/index.js'
 import type { SqliteDb } from '../storage/index.js'
-import { equalBytes } from '../util/index.js'
+import { equalBytes, shellWord } from '../util/index.js'
 import { buildProofBundle } from './build.js'
 import { chunkCache } from './chunk-cache.js'
 import type { ChunkPool } from './table-chunks.js'
@@ -29,7 +29,7 @@ interface ResultRow { height: number, values: Map<string, SqlValue> }
  * Run `sql` on the query mirror (already up to date) and prove every row of its answer.
  * `mirror` is a read-only connection to query.db.
  */
-export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: string, o: { final?: boolean, signal?: AbortSignal, chunkPool?: ChunkPool } = {}): Promise<{ doc: BundleDocument, rows: number, table: string }> {
+export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: string, o: { final?: boolean, signal?: AbortSignal, chunkPool?: ChunkPool, noCheckpointHint?: () => string } = {}): Promise<{ doc: BundleDocument, rows: number, table: string }> {
   let stmt
   try {
     stmt = mirror.prepare(sql)
@@ -51,7 +51,12 @@ export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: str
     const values = new Map(names.map((n, i) => [n, r[i] ?? null]))
     rows.push({ height: Number(values.get('_height')), values })
   }
-  if (rows.length === 0) throw notProvable('the answer has no rows')
+  if (rows.length === 0) {
+    // Whole rows of one table, but none: "prove whole rows" (notProvable's hint) does not fit.
+    throw new ProofError('PROOF_QUERY_NOT_PROVABLE', 'cannot prove this answer: it has no rows, so there is nothing to prove', {
+      hint: `the statement matched no row of ${table}: see the rows there are with \`petal query ${shellWord(`SELECT * FROM ${quoteIdent(table)} LIMIT 5`)}\`, then give --prove a WHERE that selects some`
+    })
+  }
   const byHeight = new Map<number, ResultRow[]>()
   for (const r of rows) byHeight.set(r.height, [...byHeight.get(r.height) ?? [], r])
   const blocks = []
@@ -67,7 +72,7 @@ export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: str
     blocks.push({ path, hash: b.hash, rows: locateRows(path, t, inBlock) })
   }
   const top = Math.max(...byHeight.keys())
-  const checkpoint = checkpointForHeight(chain, top, o.final)
+  const checkpoint = checkpointForHeight(chain, top, o.final, o.noCheckpointHint)
   const doc = await buildProofBundle(blocks, {
     chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: checkpoint.note, maxBlockBytes: chain.params.maxBlockBytes, signal: o.signal,
     chunks: chunkCache(chain.dir.proofCache, chain.logger), chunkPool: o.chunkPool

@@ -3,7 +3,7 @@ import { buildConsistencyProof, buildProofBundle, type RowLocator } from './buil
 import { readCheckpointNote } from './checkpoint.js'
 import { chunkCache } from './chunk-cache.js'
 import type { ChunkPool } from './table-chunks.js'
-import { ProofError } from './errors.js'
+import { ProofError, proofErrorDocs } from './errors.js'
 import { findCheckpoint, storedChainTree, type StoredCheckpoint } from './stored.js'
 import type { BundleDocument, ConsistencyDocument } from './verifier/index.js'
 
@@ -21,10 +21,15 @@ export interface ProveRowsRequest {
   signal?: AbortSignal
   /** the thread that hashes chunk roots of large tables (the caller owns it; default: this thread) */
   chunkPool?: ChunkPool
+  /** PROOF_NO_CHECKPOINT's hint for whoever asks (noCheckpointHint), when the caller knows who that is */
+  noCheckpointHint?: () => string
 }
 
-/** The checkpoint a proof of `height` uses, or PROOF_NO_CHECKPOINT with what to do. */
-export function checkpointForHeight (chain: Chain, height: number, final = false): StoredCheckpoint {
+/**
+ * The checkpoint a proof of `height` uses, or PROOF_NO_CHECKPOINT with what to do: `hint` for whoever
+ * asks (noCheckpointHint), when the caller knows who that is.
+ */
+export function checkpointForHeight (chain: Chain, height: number, final = false, hint?: () => string): StoredCheckpoint {
   const c = findCheckpoint(chain, { height, final })
   if (c !== undefined) return c
   const tip = chain.tip().height
@@ -34,7 +39,8 @@ export function checkpointForHeight (chain: Chain, height: number, final = false
     : `no signed checkpoint of the current chain covers height ${height}`, {
     hint: notFinalYet
       ? 'leave out --final, or wait until the block is max_reorg_depth blocks below the tip'
-      : 'a signatory signs checkpoints when it seals; sign one now with `petal checkpoint --sign` (it needs a signatory key)',
+      // Who asks not known: the code's documented hint, which says what each of them does.
+      : hint?.() ?? proofErrorDocs().PROOF_NO_CHECKPOINT.hint,
     details: { height, final }
   })
 }
@@ -46,7 +52,7 @@ export async function proveRows (chain: Chain, r: ProveRowsRequest): Promise<Bun
     throw new ChainError('BLOCK_NOT_FOUND', `no canonical block at height ${r.height}`, { hint: `the tip is at height ${chain.tip().height}` })
   }
   if (r.rows.length === 0) throw new ProofError('PROOF_ROW_NOT_FOUND', 'no row named to prove', { hint: 'name a row with --rowid (or --index)' })
-  const checkpoint = checkpointForHeight(chain, block.height, r.final)
+  const checkpoint = checkpointForHeight(chain, block.height, r.final, r.noCheckpointHint)
   const rows: RowLocator[] = r.rows.map(x => 'rowid' in x ? { table: r.table, rowid: x.rowid } : { table: r.table, index: x.index })
   return await buildProofBundle([{ path: chain.pathOf(block), hash: block.hash, rows }], {
     chainId: chain.chainId, tree: storedChainTree(chain), checkpoint: checkpoint.note, maxBlockBytes: chain.params.maxBlockBytes, signal: r.signal,

@@ -37,6 +37,18 @@ export function judgeCheckpoint (chain: Chain, note: string): CheckpointVerdict 
   return 'accept'
 }
 
+/**
+ * Judge a note a peer answered a `checkpoints` request with: as gossip judges one (judgeCheckpoint),
+ * except that a tree larger than `maxSize`, the size asked for, is `unasked`: the peer broke the
+ * request (an honest one answers only what was asked), where a gossiped one is merely ignored.
+ */
+export function judgeAnsweredCheckpoint (chain: Chain, note: string, maxSize: number): CheckpointVerdict | 'unasked' {
+  const n = parseNote(note)
+  const c = 'error' in n ? undefined : parsePetalCheckpoint(n.note.text)
+  if (c !== undefined && typeof c !== 'string' && c.chainId === chain.chainId && c.size > maxSize) return 'unasked'
+  return judgeCheckpoint(chain, note)
+}
+
 /** Keep a checkpoint from a peer if it is still acceptable (under the write lock); true when stored. */
 export async function keepReceivedCheckpoint (chain: Chain, note: string, from: string): Promise<boolean> {
   const n = parseNote(note)

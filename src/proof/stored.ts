@@ -67,14 +67,14 @@ export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string
  * The checkpoint a proof of the block at `height` is made against: the largest stored one that
  * covers it and belongs to the current canonical chain (its root is the head of the chain tree at
  * its size; checkpoints of a branch a reorg abandoned are kept, never used). With `final`, only
- * one whose signer held every block in it final. With `size`, exactly that size.
+ * one whose signer held every block in it final. With `size`, exactly that size; with `maxSize`, at most.
  */
-export function findCheckpoint (chain: Chain, o: { height?: number, final?: boolean, size?: number } = {}): StoredCheckpoint | undefined {
+export function findCheckpoint (chain: Chain, o: { height?: number, final?: boolean, size?: number, maxSize?: number } = {}): StoredCheckpoint | undefined {
   const tree = storedChainTree(chain)
   return chain.index.readTransaction(() => {
     const size = tree.size
     const min = o.size ?? (o.height ?? 0) + 1
-    const max = Math.min(o.size ?? size, size)
+    const max = Math.min(o.size ?? o.maxSize ?? size, size)
     for (let after = max; after >= min;) {
       const batch = chain.index.checkpoints.list({ minSize: min, maxSize: after, limit: 50 })
       for (const r of batch) {
@@ -118,4 +118,16 @@ function selfNotesOfTip (chain: Chain, size: number): string[] {
 export function storedTipCheckpoints (chain: Chain, key: SigningKey): string[] {
   if (!chain.keysAt(chain.tip()).isActive(key.id)) return []
   return tipCheckpointSizes(chain).flatMap(size => selfNotesOfTip(chain, size))
+}
+
+/**
+ * What a node answers a peer's `checkpoints` request with (docs/protocol.md): the latest and the
+ * latest final checkpoint of its current chain no larger than `maxSize` (the asker's tree), each
+ * once, with every signature and cosignature kept here.
+ */
+export function servedCheckpoints (chain: Chain, maxSize: number): string[] {
+  const latest = findCheckpoint(chain, { maxSize })
+  if (latest === undefined) return []
+  const final = latest.checkpoint.final ? undefined : findCheckpoint(chain, { maxSize, final: true })
+  return [latest.note, ...(final === undefined ? [] : [final.note])]
 }

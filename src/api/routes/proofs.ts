@@ -57,7 +57,7 @@ async function proveOne (ctx: ApiContext, b: BlockRecord, table: string, rowid: 
   if (!b.canonical) {
     throw new ProofError('PROOF_CHECKPOINT_MISMATCH', `block ${b.hash} is on a side branch: no checkpoint of the chain covers it`, { hint: 'prove rows of canonical blocks (give a height)' })
   }
-  return await proveRows(ctx.chain, { height: b.height, table, rows: [{ rowid: BigInt(rowid) }], final, chunkPool: ctx.chunkPool })
+  return await proveRows(ctx.chain, { height: b.height, table, rows: [{ rowid: BigInt(rowid) }], final, chunkPool: ctx.chunkPool, noCheckpointHint: ctx.noCheckpointHint })
 }
 
 function checkpointJson (ctx: ApiContext, c: StoredCheckpoint): Record<string, unknown> {
@@ -81,7 +81,7 @@ const latestCheckpoint = (operationId: string, path: string): RouteSpec => ({
   },
   handler: async (req, reply, ctx) => {
     const final = boolField(req.query, 'final') === true
-    const c = ctx.chain.index.readTransaction(() => findCheckpoint(ctx.chain, { final }) ?? checkpointForHeight(ctx.chain, 0, final))
+    const c = ctx.chain.index.readTransaction(() => findCheckpoint(ctx.chain, { final }) ?? checkpointForHeight(ctx.chain, 0, final, ctx.noCheckpointHint))
     return await sendJson(reply, checkpointJson(ctx, c))
   }
 })

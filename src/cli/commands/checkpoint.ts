@@ -6,6 +6,7 @@ import type { CliContext } from '../context.js'
 import { table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { openChain } from '../hashing.js'
+import { checkpointAudience } from '../checkpoint-audience.js'
 
 // `petal checkpoint`: the signed checkpoints this data directory keeps (docs/proofs.md). A
 // checkpoint file is what a client keeps, and trusts later with `verify-proof --trust`.
@@ -60,7 +61,7 @@ export function register (program: Command, action: Action): void {
         return
       }
       const c = o.height === undefined
-        ? p.findCheckpoint(chain, { final: o.final === true }) ?? p.checkpointForHeight(chain, chain.tip().height, o.final === true)
+        ? p.findCheckpoint(chain, { final: o.final === true }) ?? p.checkpointForHeight(chain, chain.tip().height, o.final === true, () => p.noCheckpointHint(checkpointAudience(ctx, chain)))
         : p.findCheckpoint(chain, { size: o.height + 1, final: o.final === true })
       if (c === undefined) {
         throw new p.ProofError('PROOF_NO_CHECKPOINT', `no signed checkpoint${o.final === true ? ' (final)' : ''} of the current chain ends at height ${o.height ?? ''}`, {

@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { openChain } from '../hashing.js'
+import { checkpointAudience } from '../checkpoint-audience.js'
 
 // `petal prove`: a self-contained proof that rows are in the chain (docs/proofs.md), made from this
 // data directory's block files, chain tree and stored signed checkpoints. Only reads.
@@ -102,7 +103,7 @@ export function register (program: Command, action: Action): void {
         const moved = (): boolean => ownBlock !== undefined && chain.index.byHash(ownBlock.hash)?.canonical !== true
         if (moved()) throw ownBlock?.pending()
         try {
-          doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool })
+          doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool, noCheckpointHint: () => p.noCheckpointHint(checkpointAudience(ctx, chain)) })
         } catch (err) {
           throw moved() ? ownBlock?.pending() : err
         }

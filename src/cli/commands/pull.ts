@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { PullProgress } from '../../node/index.js'
+import type { PulledCheckpoints, PullProgress } from '../../node/index.js'
 import { hintWithDir, isHash, shellWord } from '../../util/index.js'
 import type { Progress } from '../progress.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -46,12 +46,33 @@ export function register (program: Command, action: Action): void {
       // A one-off pull leaves the query mirror ready, so the first query starts at once (a node
       // following the chain keeps it up to date itself).
       else await syncMirrorAfterImport(ctx, openChain(ctx), { progress: true })
-      ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed }, () =>
-        `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified`)
+      const c = r.checkpoints
+      const checkpoints = { latest_size: c.latest ?? null, final_size: c.final ?? null, kept: c.asked.reduce((n, a) => n + a.kept, 0), peers: c.asked.map(a => ({ peer: a.peer, received: a.received, kept: a.kept, accepted: a.accepted, ...(a.unsupported === true ? { unsupported: true } : {}), ...(a.error === undefined ? {} : { error: a.error }) })) }
+      ctx.out.result({ chain_id: r.chainId, height: r.height, hash: r.hash, blocks: r.verify.blocks, bytes: r.verify.bytes, verified: r.verify.ok, resumed: r.resumed, checkpoints }, () =>
+        `pulled chain ${r.chainId}${r.resumed ? ' (resumed)' : ''}: ${r.verify.blocks} blocks, ${formatBytes(r.verify.bytes)}, tip height ${r.height} ${r.hash}, all verified\n` +
+        checkpointLine(c, r.height, ctx.opts.dir))
       if (r.node !== undefined) {
         printNodeReady(ctx, r.node, roleLine(r.node.role, signingKey), signingKey)
         await untilStopped(ctx)
       }
     // A one-off pull shows its progress bar; with --follow it becomes a node and logs like `run`.
     }, opts => (opts.follow === true ? 'info' : 'warn')))
+}
+
+/**
+ * What the pull holds to prove rows with: the signed checkpoints its peers sent (a reader needs
+ * one to prove a row to a third party), or why there is none and what to do.
+ */
+function checkpointLine (c: PulledCheckpoints, tip: number, dir: string | undefined): string {
+  const kept = c.asked.reduce((n, a) => n + a.kept, 0)
+  const from = `${kept} new from ${c.asked.length} peer(s)`
+  if (c.latest !== undefined) {
+    const final = c.final === undefined ? 'none final yet' : `final up to height ${c.final - 1}`
+    return `signed checkpoints: up to height ${c.latest - 1} of ${tip} (${final}); ${from}: rows can be proven (\`petal prove\`)`
+  }
+  const why = c.asked.map(a => a.unsupported === true
+    ? `peer ${a.peer} does not serve checkpoints (a Petal before session 48)`
+    : a.error !== undefined ? `peer ${a.peer}: ${a.error}` : `peer ${a.peer} keeps none of this chain`)
+  return hintWithDir(`no signed checkpoint: rows cannot be proven here yet (${why.length === 0 ? 'no peer to ask' : why.join('; ')}); ` +
+    'pull again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`, with the address its `petal status` prints)', dir)
 }

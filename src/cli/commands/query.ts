@@ -12,6 +12,7 @@ import { sandboxEnv } from '../sandbox-env.js'
 import { checkHeightRange, heightOption, intOption, secondsOption } from '../args.js'
 import { decryptKeys, printConfidentialNotes } from '../confidential.js'
 import { openChain } from '../hashing.js'
+import { checkpointAudience } from '../checkpoint-audience.js'
 
 /** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
 export { refreshDaisy } from '../hashing.js'
@@ -36,7 +37,7 @@ async function writeAnswerProof (ctx: CliContext, chain: Chain, sql: string, fil
   ctx.onClose(async () => { await chunkPool.close() })
   let r
   try {
-    r = await p.proveQueryAnswer(chain, mirror, sql, { signal: ctx.signal, chunkPool })
+    r = await p.proveQueryAnswer(chain, mirror, sql, { signal: ctx.signal, chunkPool, noCheckpointHint: () => p.noCheckpointHint(checkpointAudience(ctx, chain)) })
   } finally {
     mirror.close()
   }

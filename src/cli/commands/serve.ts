@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js'
 import type { Chain } from '../../chain/index.js'
 import { isPetalError } from '../../util/index.js'
 import { short } from '../output.js'
+import { checkpointAudience } from '../checkpoint-audience.js'
 
 /**
  * What a write refused by serve (API_READ_ONLY) should do instead, as this directory stands when
@@ -47,7 +48,8 @@ export function register (program: Command, action: Action): void {
       const { ChunkPool } = await import('../../proof/index.js')
       const chunkPool = new ChunkPool()
       ctx.onClose(async () => { await chunkPool.close() })
-      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, readOnlyHint: serveWriteHint(ctx, chain), logger: ctx.logger })
+      // A pulled mirror's reader is told where to get checkpoints, a signatory to sign them.
+      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, checkpointAudience: () => checkpointAudience(ctx, chain), readOnlyHint: serveWriteHint(ctx, chain), logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })
       const served = ctx.daisy?.dir ?? ctx.dir
       ctx.out.result({ http: server.url, dir: served, read_only: true, daisy: ctx.daisy }, () => `serving ${served}${ctx.daisy !== undefined ? ' (a Daisy directory, as it was when serve started)' : ''} read-only (no network)`)

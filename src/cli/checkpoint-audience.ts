@@ -1,0 +1,28 @@
+import type { Chain } from '../chain/index.js'
+import { readKnownPeers, readNodeState } from '../node/state-file.js'
+import type { CheckpointAudience } from '../proof/index.js'
+import type { CliContext } from './context.js'
+
+/**
+ * Who asks this data directory for a proof, for PROOF_NO_CHECKPOINT's hint (proof/no-checkpoint.ts):
+ * a signatory when the keystore holds a signing key (the one --key names, if given) active at the
+ * tip; else a follower when a node (not a pull) runs on the directory; else a reader, told the
+ * address of the peer the directory last met (peers.json), or of a bootstrap peer.
+ */
+export function checkpointAudience (ctx: CliContext, chain: Chain): CheckpointAudience {
+  let keys: Array<{ id: string, isDefault: boolean }> = []
+  try {
+    const all = ctx.keystore().list().filter(k => k.purpose === 'sign')
+    // Without a `default` file, the oldest key signs by default (Keystore.load).
+    const dflt = all.find(k => k.isDefault)?.id ?? all[0]?.id
+    keys = all.filter(k => ctx.opts.key === undefined || k.id.slice(2).startsWith(ctx.opts.key.replace(/^1:/, ''))).map(k => ({ id: k.id, isDefault: k.id === dflt }))
+  } catch {} // a damaged keystore: its own commands say so
+  const active = chain.keysAt(chain.tip())
+  const key = keys.find(k => active.isActive(k.id))
+  if (key !== undefined) return { kind: 'signatory', key: key.id, isDefault: key.isDefault && ctx.opts.key === undefined }
+  const root = chain.dir.root
+  const node = readNodeState(root)
+  if (node !== undefined && node.pull !== true) return { kind: 'follower' }
+  const met = readKnownPeers(root).sort((a, b) => b.lastSeen - a.lastSeen).find(p => p.addrs.length > 0)
+  return { kind: 'reader', pullFrom: met?.addrs[0] ?? chain.params.bootstrapPeers[0] }
+}

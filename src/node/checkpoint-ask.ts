@@ -1,0 +1,77 @@
+import type { Chain } from '../chain/index.js'
+import { LIMITS, NetworkError, type Network } from '../network/index.js'
+import { findCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, servedCheckpoints, storedChainTree } from '../proof/index.js'
+import { errorMessage, type Logger } from '../util/index.js'
+
+/** What one peer's answer to a `checkpoints` request gave (docs/protocol.md). */
+export interface AskedCheckpoints {
+  peer: string
+  /** notes in the answer */
+  received: number
+  /** notes accepted and stored here now (not counting ones already stored) */
+  kept: number
+  /** accepted, whether new or stored already */
+  accepted: number
+  /** the peer does not speak the protocol (a Petal before session 48): nothing asked, nobody blamed */
+  unsupported?: true
+  /** why the exchange failed, or why the answer was refused (the peer is scored down then) */
+  error?: string
+}
+
+/** What this node answers a peer's `checkpoints` request with: notes small enough to send. */
+export function checkpointsToServe (chain: Chain, maxSize: number): string[] {
+  return servedCheckpoints(chain, maxSize).filter(n => Buffer.byteLength(n) <= LIMITS.checkpoint)
+}
+
+/**
+ * Ask `peer` for its signed checkpoints no larger than this node's chain tree, and keep each under
+ * the judgement gossip uses (proof/received.ts; source `peer <id>`): a note that is malformed, of
+ * another chain or badly signed by an active signatory scores the peer down as a bad seal, one
+ * larger than asked as a malformed answer, and the rest of that answer is dropped; what cannot be
+ * checked here (no active signatory's line, another branch) is ignored. `onAccepted` sees each
+ * accepted note (a witness cosigns it).
+ */
+export async function askCheckpoints (chain: Chain, network: Network, peer: string, o: { signal?: AbortSignal, logger: Logger, onAccepted?: (note: string) => Promise<void> }): Promise<AskedCheckpoints> {
+  const maxSize = storedChainTree(chain).size
+  const r: AskedCheckpoints = { peer, received: 0, kept: 0, accepted: 0 }
+  let notes: string[]
+  try {
+    notes = await network.askCheckpoints(peer, maxSize, o.signal)
+  } catch (err) {
+    if (err instanceof NetworkError && err.code === 'WRONG_CHAIN') return { ...r, unsupported: true }
+    o.logger.debug('checkpoints not received', { peer, error: errorMessage(err) })
+    return { ...r, error: errorMessage(err) }
+  }
+  r.received = notes.length
+  for (const note of notes) {
+    const verdict = judgeAnsweredCheckpoint(chain, note, maxSize)
+    if (verdict === 'reject' || verdict === 'unasked') {
+      network.report(peer, verdict === 'reject' ? 'bad-seal' : 'malformed', 'checkpoints reply')
+      return { ...r, error: verdict === 'reject' ? 'it sent a checkpoint that is malformed, of another chain or badly signed' : 'it sent a checkpoint larger than this chain, which was not asked for' }
+    }
+    if (verdict === 'ignore') continue
+    if (await keepReceivedCheckpoint(chain, note, peer)) r.kept++
+    r.accepted++
+    await o.onAccepted?.(note)
+  }
+  return r
+}
+
+/** What a pull holds in checkpoints once it asked its peers (docs/cli.md, `petal pull`). */
+export interface PulledCheckpoints {
+  /** each connected peer's answer */
+  asked: AskedCheckpoints[]
+  /** the tree size of the latest stored checkpoint of the chain, and of the latest final one */
+  latest?: number
+  final?: number
+}
+
+/** Ask every connected peer at once (a pull, once synced). */
+export async function askEveryPeer (chain: Chain, network: Network, o: { signal?: AbortSignal, logger: Logger }): Promise<AskedCheckpoints[]> {
+  return await Promise.all(network.connectedPeers().map(async p => await askCheckpoints(chain, network, p, o)))
+}
+
+/** The sizes of the stored checkpoints a proof here would use. */
+export function pulledCheckpoints (chain: Chain, asked: AskedCheckpoints[]): PulledCheckpoints {
+  return { asked, latest: findCheckpoint(chain)?.size, final: findCheckpoint(chain, { final: true })?.size }
+}
