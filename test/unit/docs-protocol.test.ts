@@ -57,7 +57,7 @@ describe('docs/protocol.md against src/network', () => {
     const ids = table(section('Protocol ids'), '| id | purpose |').map(([id]) => id.replace(/^gossip topic /, '').replace(/`/g, ''))
     const chain = '<chain>'
     expect(ids.sort()).toEqual([
-      ...(['status', 'headers', 'block', 'blocks', 'kad'] as const).map(n => protocolId(chain, n)),
+      ...(['status', 'headers', 'block', 'blocks', 'checkpoints', 'kad'] as const).map(n => protocolId(chain, n)),
       CHAINPARAMS_PROTOCOL, announceTopic(chain), checkpointTopic(chain)
     ].sort())
     expect(section('Protocol ids')).toContain(`at most ${LIMITS.checkpoint / KiB} KiB`)
@@ -70,6 +70,7 @@ describe('docs/protocol.md against src/network', () => {
       'block request / reply frame': [LIMITS.blockRequest, LIMITS.blockResponseMeta],
       'blocks (range) request / reply frames': [LIMITS.blocksRequest, LIMITS.maxRangeBlocks, LIMITS.blockResponseMeta],
       'chainparams request / reply': [LIMITS.chainparamsRequest, LIMITS.chainparamsResponse],
+      'checkpoints request / reply': [LIMITS.checkpointsRequest, LIMITS.checkpointsResponse, LIMITS.maxCheckpointNotes, LIMITS.checkpoint],
       'announcement / gossip RPC': [LIMITS.announcement, LIMITS.gossipRpc],
       connections: [DEFAULT_NETWORK_OPTIONS.maxConnections],
       'inbound connections per host': [DEFAULT_NETWORK_OPTIONS.inboundPerSecond],
@@ -87,7 +88,7 @@ describe('docs/protocol.md against src/network', () => {
     const relay = /const AWAIT_BLOCK_MS = ([\d_]+)/.exec(readFileSync(resolve(root, 'src/network/protocols/block.ts'), 'utf8'))?.[1]
     checkTable(table(section('Limits and timeouts'), '| timeout | ms |'), {
       dial: [TIMEOUTS.dial],
-      'status / chainparams exchange (whole)': [TIMEOUTS.status],
+      'status / chainparams / checkpoints exchange (whole)': [TIMEOUTS.status],
       'headers exchange (whole)': [TIMEOUTS.headers],
       'block: until the reply frame': [TIMEOUTS.blockMeta],
       'block: no bytes received': [TIMEOUTS.blockIdle],
