@@ -34,10 +34,12 @@ export function register (program: Command, action: Action): void {
       const signingKey = o.follow === true ? nodeSigningKey(ctx) : undefined
       const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, logger: ctx.logger, signal: ctx.signal, network, onProgress }).catch((err: unknown) => {
         // Interrupted (Ctrl-C, SIGTERM): what it fetched stays and the same command resumes it
-        // (user47: it said only "petal: interrupted").
+        // (user47: it said only "petal: interrupted"), with the flags that change what it does
+        // (review48: --follow was left out, and the resumed pull exited instead of following).
         if (ctx.signal.aborted) {
           bar?.end()
-          ctx.out.note(hintWithDir(`the pull stopped; the blocks it fetched stay, and \`petal pull ${shellWord(addr)}\` resumes it`, ctx.opts.dir))
+          const again = `petal pull ${shellWord(addr)}${o.genesis !== undefined ? ` --genesis ${o.genesis}` : ''}${o.follow === true ? ' --follow' : ''}`
+          ctx.out.note(hintWithDir(`the pull stopped; the blocks it fetched stay, and \`${again}\` resumes it`, ctx.opts.dir))
         }
         throw err
       })

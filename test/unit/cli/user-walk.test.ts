@@ -112,6 +112,11 @@ describe('a user\'s walk (user47)', () => {
       const r = await runUntil(['--dir', puller, 'pull', addr], 'contacting')
       expect(r.code).toBe(130)
       expect(r.stderr).toContain(`\`petal --dir ${puller} pull ${addr}\` resumes it`)
+      // The flags that change what it does are in the command (review48: --follow was left out).
+      const genesis = 'ab'.repeat(32)
+      const f = await runUntil(['--dir', `${puller}-f`, 'pull', addr, '--follow', '--genesis', genesis, '--listen', '/ip4/127.0.0.1/tcp/0'], 'contacting')
+      expect(f.code).toBe(130)
+      expect(f.stderr).toContain(`\`petal --dir ${puller}-f pull ${addr} --genesis ${genesis} --follow\` resumes it`)
     } finally {
       for (const s of sockets) s.destroy()
       silent.close()
