@@ -51,7 +51,8 @@ export function originOf (chain: Chain, b: BlockRecord, record?: ResealLedger): 
  * record), the rule by rows root, counting only blocks at or below `since`:
  *
  * A block with tables (rows, or only the creation of an empty table, whose rows root is its own)
- * is back when a canonical block of the same signer and rows root lies above
+ * is back when a canonical block of the same signer and rows root, and without a mark (a block
+ * marked as another origin's copy is that publication's: reseal49), lies above
  * the height where its branch leaves the canonical chain: its re-seal, or the block it re-sealed
  * itself, canonical again after a reorg back to its branch (review45: only blocks at or above its
  * height counted, so that case re-sealed the re-seal, every row twice). One canonical copy stands
@@ -130,8 +131,10 @@ export function judgeOrphans (chain: Chain, keyId: string, record?: ResealLedger
     // older Petal's re-seal and its origin, both orphaned after the record began, are each re-sealed
     // (the rows twice, a limit: docs/consensus.md); counting the origin's new re-seal for both lost
     // the import's publication in the other case (review48).
+    // A block marked as another origin's copy is that publication's, not this one's (reseal49: a
+    // re-seal of the same file's other publication stood for it, and its own was lost).
     const before = record?.since ?? Infinity
-    const copies = same.filter(c => c.height > fork && c.height <= before)
+    const copies = same.filter(c => c.height > fork && c.height <= before && marks.get(c.hash) === undefined)
     const need = (held.get(b.rowsRoot) ?? 0) > 1 ? nthOnLine(chain, b, fork) : 1
     const copy = copies[need - 1]
     return copy === undefined ? { state: 'pending' } : { state: 'back', by: 'rows-root', block: copy.hash }
