@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network } from '../network/index.js'
-import { cosignCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
+import { cosignCheckpoint, findCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -28,6 +28,8 @@ export class CheckpointDuty {
   /** The checkpoints this node signed last, and when it last gossiped them. */
   private lastNotes: string[] = []
   private lastGossip = 0
+  /** The tip this node last asked its peers for checkpoints at, once synced (synced()). */
+  private askedTip = ''
   private readonly mutex = new Mutex()
 
   /** `active`: whether the node runs (a stopped node cosigns nothing). */
@@ -64,17 +66,36 @@ export class CheckpointDuty {
    * "Asking a peer"). A signatory signs its own.
    */
   askPeer (peer: string, signal: AbortSignal): void {
-    const key = this.options.signingKey
-    if (this.options.pull === true || signal.aborted || (key !== undefined && this.chain.keysAt(this.chain.tip()).isActive(key.id))) return
+    if (this.options.pull === true || signal.aborted || this.signs()) return
     askCheckpoints(this.chain, this.network, peer, { signal, logger: this.logger, onAccepted: async note => { await this.witness(note) } })
       .then(r => { if (r.kept > 0) this.logger.debug('kept checkpoints a peer sent', { peer, kept: r.kept }) })
       .catch((err: unknown) => { this.logger.debug('checkpoints from a peer not kept', { peer, error: errorMessage(err) }) })
   }
 
+  /**
+   * Sync went idle: a node that is no signatory asks every connected peer again when no stored
+   * checkpoint covers its new tip (once per tip). Asked only on connecting, a follower that caught
+   * up from a peer that does not gossip (a follower itself, beside which `petal seal` or
+   * `petal signimportblock` signed the block) had no checkpoint past the tips it connected at.
+   */
+  synced (signal: AbortSignal): void {
+    if (this.options.pull === true || signal.aborted || this.signs()) return
+    const tip = this.chain.tip()
+    if (tip.height === 0 || tip.hash === this.askedTip || findCheckpoint(this.chain, { height: tip.height }) !== undefined) return
+    this.askedTip = tip.hash
+    for (const peer of this.network.connectedPeers()) this.askPeer(peer, signal)
+  }
+
   /** Who this node's API tells what to do when no checkpoint covers a block (proof/no-checkpoint.ts). */
   audience (): CheckpointAudience {
     const key = this.options.signingKey
-    return key !== undefined && this.chain.keysAt(this.chain.tip()).isActive(key.id) ? { kind: 'signatory', key: key.id, isDefault: false } : { kind: 'follower' }
+    return key !== undefined && this.signs() ? { kind: 'signatory', key: key.id, isDefault: false } : { kind: 'follower' }
+  }
+
+  /** Whether this node's key is an active signatory at the tip (it signs its own checkpoints). */
+  private signs (): boolean {
+    const key = this.options.signingKey
+    return key !== undefined && this.chain.keysAt(this.chain.tip()).isActive(key.id)
   }
 
   /** As a witness, cosign a checkpoint that extends the last one cosigned, and gossip the result. */

@@ -127,7 +127,9 @@ export class PetalNode {
           // A reorg may have orphaned sealed rows: the seal loop re-queues them at once.
           if (r.status === 'reorg') node?.sealLoop?.wake()
           node?.checkRole()
-        }
+        },
+        // Caught up: ask peers for the new tip's checkpoints (checkpoint-duty.ts).
+        onProgress: (p: SyncProgress) => { options.events?.onProgress?.(p); if (p.state === 'idle' && node !== undefined) node.checkpoints.synced(node.controller.signal) }
       }
       const reseals = owner === undefined ? undefined : new ResealRecord(owner.store)
       sync = new Sync({ chain, network, logger: logger.child('sync'), signingKey: options.signingKey, ownsOrphan: h => owner?.ownsBlock(h) ?? false, reseals }, options.sync, events)
@@ -226,14 +228,10 @@ export class PetalNode {
   }
 
   /** Sign the tip's checkpoints (a signatory) and gossip them (checkpoint-duty.ts). */
-  private async signCheckpoints (): Promise<void> {
-    await this.checkpoints.signTip(this.controller.signal)
-  }
+  private async signCheckpoints (): Promise<void> { await this.checkpoints.signTip(this.controller.signal) }
 
   /** As a witness, cosign a checkpoint from a peer (checkpoint-duty.ts). */
-  private async witness (note: string): Promise<void> {
-    await this.checkpoints.witness(note)
-  }
+  private async witness (note: string): Promise<void> { await this.checkpoints.witness(note) }
 
   /** What the HTTP API may know of this node (it never touches the network itself). */
   private facts (): NodeFacts {

@@ -8,7 +8,7 @@ import { shellWord } from '../util/index.js'
  * - `signatory`: the directory's keystore (or the running node) holds `key`, active at the tip;
  *   `isDefault`: it signs without `--key`.
  * - `follower`: a node without an active key runs on the directory: it asks its peers for their
- *   checkpoints when it connects and keeps those gossiped; `petal pull` cannot run beside it.
+ *   checkpoints when it connects and once caught up, and keeps those gossiped; `petal pull` cannot run beside it.
  * - `reader`: no active key and no node: a pulled mirror, an archive. `pullFrom`: the address of the
  *   peer it last met (peers.json) or of a bootstrap peer, when there is one.
  */
@@ -23,7 +23,7 @@ export function noCheckpointHint (audience: CheckpointAudience): string {
     case 'signatory':
       return `your key ${audience.key.slice(0, 10)}… is a signatory's: sign the current tip's checkpoints with \`petal checkpoint --sign${audience.isDefault ? '' : ` --key ${audience.key.slice(2, 14)}`}\` (a signatory node signs them whenever its tip moves)`
     case 'follower':
-      return 'the node running on this directory keeps the signed checkpoints its peers send (it asks each peer when it connects; a signatory\'s node gossips its own every 5 s): connect it to a signatory\'s node (`--bootstrap MULTIADDR` of one), and ask again once it has one (`petal checkpoint --list` shows them)'
+      return 'the node running on this directory keeps the signed checkpoints its peers send (it asks each peer when it connects and once it has caught up; a signatory\'s node gossips its own every 5 s): connect it to a signatory\'s node (`--bootstrap MULTIADDR` of one), and ask again once it has one (`petal checkpoint --list` shows them)'
     case 'reader':
       return audience.pullFrom === undefined
         ? 'only a signatory signs checkpoints: pull again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`, with the address its `petal status` prints), then ask again'
