@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { openPendingDb } from './store-open.js'
+import { openPendingDb, pendingStoreFailure } from './store-open.js'
 import type { SealPolicy } from './service.js'
 
 /**
@@ -22,6 +22,10 @@ export function readPendingSummary (path: string): PendingSummary {
     const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
     const r = db.prepare(PENDING_STATS_SQL).get(low) as { n: number, b: number, t: number | null }
     return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined }
+  } catch (err) {
+    // A page damaged past the schema is met here, not at the open: said as the open says it (a
+    // Petal error, which `petal status` shows on its pending line and answers the rest; review49).
+    throw pendingStoreFailure(path, err, 'read')
   } finally {
     db.close()
   }

@@ -45,21 +45,31 @@ export function openPendingDb (path: string, readonly: boolean, resealsSince?: n
     if (readonly) readOldRecords(db)
   } catch (err) {
     if (db?.open === true) db.close()
-    if (err instanceof IngestError || err instanceof StorageError) throw err
-    const code = (err as { code?: string }).code ?? ''
-    const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
-    // The disk failing under the open (a -shm or -wal write's EIO, ENOSPC) is IO_ERROR/DISK_FULL,
-    // not a damaged pending.db to restore from a backup (found by the fault torture, session 33).
-    const disk = readonlyDir ? openRefusedByDisk(path, err) : code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' ? systemFailure(err) : undefined
-    if (disk !== undefined) throw setUpFailure(disk, path)
-    throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${path}: ${(err as Error).message}`, {
-      hint: readonlyDir
-        ? 'writing records needs write access to the data directory: run as a user who can write there'
-        : 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; restore it from a backup, or ask for help with the file kept',
-      cause: err
-    })
+    throw pendingStoreFailure(path, err, 'open')
   }
   return db
+}
+
+/**
+ * What a failure of SQLite on pending.db at `path` is (an IngestError or StorageError passes as it
+ * is): the disk's (IO_ERROR, DISK_FULL), no write access, or a damaged store, whose rows must be
+ * kept. `doing`: the open, or a read after it (`petal status`: a page damaged past the schema is
+ * only met there, review49).
+ */
+export function pendingStoreFailure (path: string, err: unknown, doing: 'open' | 'read'): Error {
+  if (err instanceof IngestError || err instanceof StorageError) return err
+  const code = (err as { code?: string }).code ?? ''
+  const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
+  // The disk failing under the open (a -shm or -wal write's EIO, ENOSPC) is IO_ERROR/DISK_FULL,
+  // not a damaged pending.db to restore from a backup (found by the fault torture, session 33).
+  const disk = readonlyDir ? openRefusedByDisk(path, err) : code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' ? systemFailure(err) : undefined
+  if (disk !== undefined) return setUpFailure(disk, path)
+  return new IngestError('INGEST_STORE_UNAVAILABLE', `cannot ${doing} the pending store ${path}: ${(err as Error).message}`, {
+    hint: readonlyDir
+      ? 'writing records needs write access to the data directory: run as a user who can write there'
+      : 'pending.db holds acknowledged rows that are not in a block yet: do not delete it; restore it from a backup, or ask for help with the file kept',
+    cause: err
+  })
 }
 
 /**

@@ -18,7 +18,11 @@ export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stop
   } catch (err) {
     // A damaged or unreadable pending.db is said here; the rest of status still answers.
     if (!isPetalError(err)) throw err
-    return { extra: { ingest: { error: { code: err.code, message: err.message } } }, lines: [`pending     cannot read pending.db: ${err.message} [${err.code}]`] }
+    // With its hint: a damaged pending.db holds acknowledged rows, and must be kept (review49).
+    return {
+      extra: { ingest: { error: { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) } } },
+      lines: [`pending     cannot read pending.db: ${err.message} [${err.code}]`, ...(err.hint === undefined ? [] : [`            ${err.hint}`])]
+    }
   }
   const oldestMs = p.oldestAt === undefined ? undefined : Math.max(0, Date.now() - p.oldestAt)
   const sealing = node === undefined || node.pull === true || stopped ? undefined : sealPolicyOf(node)
