@@ -19,7 +19,7 @@ export interface OrphanEntry {
   /**
    * back: its content is on the canonical chain (`by`, in `copy`); pending: it awaits a re-seal;
    * not-resealable: `reason`; unjudged: deeper than max_reorg_depth below the tip, where the
-   * node's rule no longer looks (a `petal reseal` by hand re-seals it without judging).
+   * node's rule no longer looks (a `petal reseal` by hand re-seals it unless a marked or recorded copy, or its origin, is canonical: contentIsBack).
    */
   state: 'back' | 'pending' | 'not-resealable' | 'unjudged'
   by?: (OrphanVerdict & { state: 'back' })['by']

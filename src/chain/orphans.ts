@@ -84,8 +84,7 @@ export type OrphanVerdict =
  */
 export function judgeOrphans (chain: Chain, keyId: string, record?: ResealLedger): Array<{ block: BlockRecord, verdict: OrphanVerdict }> {
   const tip = chain.tip()
-  const depth = chain.params.maxReorgDepth
-  const floor = tip.height - depth
+  const floor = tip.height - chain.params.maxReorgDepth
   const signed = chain.index.sideBlocks().filter(b => b.signer === keyId)
   const mine = signed.filter(b => b.height > floor && b.height > 0)
   if (mine.length === 0) return []
@@ -94,12 +93,8 @@ export function judgeOrphans (chain: Chain, keyId: string, record?: ResealLedger
   // How many of the signer's side blocks hold each rows root: only a root held twice needs its line walked.
   const held = new Map<string, number>()
   for (const b of signed) held.set(b.rowsRoot, (held.get(b.rowsRoot) ?? 0) + 1)
+  const forkOf = (x: BlockRecord): number => forkOrFloor(chain, x, forks)
   return mine.map(b => ({ block: b, verdict: judge(b) }))
-
-  function forkOf (b: BlockRecord): number {
-    const known = forkHeight(chain, b, forks)
-    return known >= 0 ? known : Math.max(-1, b.height - depth - 1)
-  }
 
   function judge (b: BlockRecord): OrphanVerdict {
     if (chain.index.tablesOf(b.hash).length === 0) {
@@ -107,22 +102,9 @@ export function judgeOrphans (chain: Chain, keyId: string, record?: ResealLedger
       const keys = onTip
       return chain.index.keyOpsOf(b.hash).some(op => keyOpCarries(keys, op.op, op.keyId, op.signers)) ? { state: 'pending' } : { state: 'nothing-to-carry' }
     }
-    const origin = originOf(chain, b, record)
-    if (origin !== b.hash && chain.index.byHash(origin)?.canonical === true) return { state: 'back', by: 'origin', block: origin }
-    const recorded = record?.copiesOf(origin).find(h => h !== b.hash && chain.index.byHash(h)?.canonical === true)
-    if (recorded !== undefined) return { state: 'back', by: 'recorded-copy', block: recorded }
-    // A branch whose lower part was pruned reaches no canonical block: its fork is not known, but the
-    // reorg that orphaned `b` was at most max_reorg_depth deep, so it lies no lower than b.height - depth
-    // (review46: it was taken as -1, and any block of the signer with those rows, however old, counted).
-    const fork = forkOf(b)
-    // A copy of the origin lies above the origin's own fork: it was sealed once the origin was off the chain.
-    const first = chain.index.byHash(origin)
-    const low = first === undefined || first.canonical || first.hash === b.hash ? fork : Math.min(fork, forkOf(first))
-    const same = chain.index.range(low + 1, tip.height, tip.height - low).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot)
-    // A re-seal by any node that shares the key, marked as the origin's copy on the chain (reseal-mark.ts).
-    const marks = new Map(same.map(c => [c.hash, resealMarkOf(chain, c)]))
-    const marked = same.find(c => marks.get(c.hash) === origin)
-    if (marked !== undefined) return { state: 'back', by: 'marked-copy', block: marked.hash }
+    const seen = copyOnChain(chain, b, keyId, record, forkOf)
+    if ('verdict' in seen) return seen.verdict
+    const { first, fork, same, marks } = seen
     // Published since the record is kept: no other block stands for it (one of the signer's with
     // the same rows is a publication of its own: review46's import of the same file again).
     if (record?.since !== undefined && first !== undefined && first.height > record.since) return { state: 'pending' }
@@ -139,6 +121,41 @@ export function judgeOrphans (chain: Chain, keyId: string, record?: ResealLedger
     const copy = copies[need - 1]
     return copy === undefined ? { state: 'pending' } : { state: 'back', by: 'rows-root', block: copy.hash }
   }
+}
+
+/** What copyOnChain looked at when it found no copy: the rule by rows root goes on from there. */
+interface Looked { first: BlockRecord | undefined, fork: number, same: BlockRecord[], marks: Map<string, string | undefined> }
+
+/**
+ * Side block `b` (with tables) back on the canonical chain as its origin, a copy of the origin this
+ * node recorded, or a canonical block of `keyId` with `b`'s rows root whose mark names the origin,
+ * above the lower of the forks of `b` and its origin (`forkOf`): the verdict; else what it looked at.
+ */
+function copyOnChain (chain: Chain, b: BlockRecord, keyId: string, record: ResealLedger | undefined, forkOf: (x: BlockRecord) => number): { verdict: OrphanVerdict } | Looked {
+  const origin = originOf(chain, b, record)
+  if (origin !== b.hash && chain.index.byHash(origin)?.canonical === true) return { verdict: { state: 'back', by: 'origin', block: origin } }
+  const recorded = record?.copiesOf(origin).find(h => h !== b.hash && chain.index.byHash(h)?.canonical === true)
+  if (recorded !== undefined) return { verdict: { state: 'back', by: 'recorded-copy', block: recorded } }
+  // A branch whose lower part was pruned reaches no canonical block: its fork is not known, but the
+  // reorg that orphaned `b` was at most max_reorg_depth deep, so it lies no lower than b.height - depth
+  // (review46: it was taken as -1, and any block of the signer with those rows, however old, counted).
+  const fork = forkOf(b)
+  // A copy of the origin lies above the origin's own fork: it was sealed once the origin was off the chain.
+  const first = chain.index.byHash(origin)
+  const low = first === undefined || first.canonical || first.hash === b.hash ? fork : Math.min(fork, forkOf(first))
+  const tip = chain.tip().height
+  const same = chain.index.range(low + 1, tip, tip - low).filter(c => c.signer === keyId && c.rowsRoot === b.rowsRoot)
+  // A re-seal by any node that shares the key, marked as the origin's copy on the chain (reseal-mark.ts).
+  const marks = new Map(same.map(c => [c.hash, resealMarkOf(chain, c)]))
+  const marked = same.find(c => marks.get(c.hash) === origin)
+  if (marked !== undefined) return { verdict: { state: 'back', by: 'marked-copy', block: marked.hash } }
+  return { first, fork, same, marks }
+}
+
+/** forkHeight, or for a branch that reaches no canonical block the lowest fork a reorg could have left it at. */
+function forkOrFloor (chain: Chain, b: BlockRecord, known: Map<string, number>): number {
+  const fork = forkHeight(chain, b, known)
+  return fork >= 0 ? fork : Math.max(-1, b.height - chain.params.maxReorgDepth - 1)
 }
 
 /**
@@ -190,13 +207,22 @@ export async function resealEach (chain: Chain, keyId: string, reseal: (o: Block
 
 /**
  * Whether a re-seal of `hash` now would seal content the canonical chain already holds (the
- * orphan canonical again, or no longer pending by pendingOrphans' rule): false for a block the rule
- * does not judge (unknown, another signer's, below the pruning depth), which goes ahead. Asked
+ * orphan canonical again, or no longer pending by pendingOrphans' rule; below the pruning depth,
+ * where the rule does not look, its origin or a recorded or marked copy of it canonical): false
+ * for an unknown block or another signer's, which goes ahead. Asked
  * under the write lock, where a re-seal reads its tip: a re-seal that waited for the lock while
  * another one (by hand, or a node's) re-sealed the same orphan saw it pending before (review47).
  */
 export function contentIsBack (chain: Chain, hash: string, keyId: string, record?: ResealLedger): boolean {
   const b = chain.index.byHash(hash)
-  if (b === undefined || (!b.canonical && (b.signer !== keyId || b.height <= chain.tip().height - chain.params.maxReorgDepth))) return false
-  return b.canonical || !pendingOrphans(chain, keyId, record).some(x => x.hash === hash)
+  if (b === undefined) return false
+  if (b.canonical) return true
+  if (b.signer !== keyId) return false
+  if (b.height > chain.tip().height - chain.params.maxReorgDepth) return !pendingOrphans(chain, keyId, record).some(x => x.hash === hash)
+  // Deeper than the rule looks (a `petal reseal` by hand): back only by its origin or a copy of it
+  // recorded or marked on the chain (reseal49: it was not asked, and a re-seal by hand sealed
+  // content a marked copy already held, its rows twice). The rule by rows root is not applied here:
+  // a block of the signer with those rows may be a publication of its own.
+  if (chain.index.tablesOf(b.hash).length === 0) return false
+  return 'verdict' in copyOnChain(chain, b, keyId, record, x => forkOrFloor(chain, x, new Map()))
 }

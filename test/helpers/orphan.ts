@@ -1,8 +1,8 @@
 import { cpSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect } from 'vitest'
-import { Chain, signImport } from '../../src/chain/index.js'
-import { Keystore } from '../../src/storage/index.js'
+import { Chain, importBlock, signImport } from '../../src/chain/index.js'
+import { Keystore, readSeal } from '../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from './chain.js'
 import { tmpDir } from './tmp.js'
 
@@ -41,5 +41,13 @@ export function mineCopies (dir: string): number {
     return ch.index.range(1, ch.tip().height, ch.tip().height).filter(b => ch.index.tablesOf(b.hash).some(t => t.name === 'mine')).length
   } finally {
     ch.close()
+  }
+}
+
+/** Import `from`'s canonical blocks above height `above` into `into`: a reorg where they outweigh its own. */
+export async function feed (into: Chain, from: Chain, above: number): Promise<void> {
+  for (const b of from.index.range(above + 1, from.tip().height)) {
+    const p = from.pathOf(b)
+    await importBlock(into, p, readSeal(p), { expectedHash: b.hash })
   }
 }

@@ -34,7 +34,7 @@ export function register (program: Command, action: Action): void {
         const record = new ResealRecord(ingest.store)
         // A node re-seals its orphans itself, and a reorg back brings an orphan's own block back: a
         // re-seal by hand after either put its rows on the chain twice. The node's own rule decides
-        // (pendingOrphans, with the record); an orphan below the pruning depth is not judged by it and goes ahead.
+        // (pendingOrphans, with the record); an orphan below the pruning depth only by its origin and marked or recorded copies.
         // Judged here (no build for a refusal), and again under the write lock, where the re-seal reads
         // its tip: a re-seal (by hand, or a node's) that held the lock while this one waited for it
         // found the orphan still pending at the first look, and sealed its rows twice (review47).

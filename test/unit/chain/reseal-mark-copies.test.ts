@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { Chain, importBlock, judgeOrphans, pendingOrphans, resealEach, resealMarkOf, resealOrphan, signImport } from '../../../src/chain/index.js'
-import { readSeal, type BlockRecord } from '../../../src/storage/index.js'
+import { Chain, contentIsBack, judgeOrphans, pendingOrphans, resealEach, resealMarkOf, resealOrphan, signImport } from '../../../src/chain/index.js'
+import type { BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
+import { feed } from '../../helpers/orphan.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // Session 49 (reseal49): the rule by rows root (for content without a record of its re-seals:
@@ -24,13 +25,6 @@ function copyOf (dir: string): Chain {
   const c = Chain.open(to)
   open.push(c)
   return c
-}
-
-async function feed (into: Chain, from: Chain, above: number): Promise<void> {
-  for (const b of from.index.range(above + 1, from.tip().height)) {
-    const p = from.pathOf(b)
-    await importBlock(into, p, readSeal(p), { expectedHash: b.hash })
-  }
 }
 
 async function data (c: Chain, by = alice, rows = 3, seed = 7): Promise<BlockRecord> {
@@ -94,5 +88,39 @@ describe('the rule by rows root counts only copies of the orphan\'s own origin (
     expect(resealMarkOf(a, u)).toBeUndefined()
     const verdicts = new Map(judgeOrphans(a, alice.id).map(j => [j.block.hash, j.verdict]))
     expect(verdicts.get(y.hash)).toEqual({ state: 'back', by: 'rows-root', block: u.hash })
+  })
+})
+
+// `petal reseal` of an orphan deeper than max_reorg_depth (where the node's rule no longer looks)
+// went ahead without asking anything: a marked copy already canonical was sealed again (reseal49).
+describe('an orphan deeper than max_reorg_depth', () => {
+  async function deep (): Promise<{ a: Chain, m: BlockRecord }> {
+    const { chain: a, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 2 } })
+    open.push(a)
+    await keyOpBlock(a, alice, 'A', bob)
+    const b = copyOf(dir)
+    const m = await data(a)
+    for (let i = 0; i < 2; i++) await data(b, bob, 1, 20 + i)
+    await feed(a, b, 1)
+    return { a, m }
+  }
+  const isDeep = (a: Chain, m: BlockRecord): boolean => m.height <= a.tip().height - a.params.maxReorgDepth
+
+  it('is back when a copy marked as its re-seal is canonical: a re-seal by hand is refused (old code: sealed again, its rows twice)', async () => {
+    const { a, m } = await deep()
+    const s = (await resealOrphan(a, m.hash, alice)).block
+    expect(isDeep(a, m)).toBe(true)
+    expect(judgeOrphans(a, alice.id)).toEqual([])
+    expect(resealMarkOf(a, s)).toBe(m.hash)
+    expect(contentIsBack(a, m.hash, alice.id)).toBe(true)
+  })
+
+  it('is not back by a publication of its own with the same rows (the rule by rows root does not reach that deep): a re-seal goes ahead', async () => {
+    const { a, m } = await deep()
+    const x = await data(a)
+    await data(a, bob, 1, 30)
+    expect(x.rowsRoot).toBe(m.rowsRoot)
+    expect(isDeep(a, m)).toBe(true)
+    expect(contentIsBack(a, m.hash, alice.id)).toBe(false)
   })
 })
