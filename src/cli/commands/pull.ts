@@ -35,10 +35,11 @@ export function register (program: Command, action: Action): void {
       const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, logger: ctx.logger, signal: ctx.signal, network, onProgress }).catch((err: unknown) => {
         // Interrupted (Ctrl-C, SIGTERM): what it fetched stays and the same command resumes it
         // (user47: it said only "petal: interrupted"), with the flags that change what it does
-        // (review48: --follow was left out, and the resumed pull exited instead of following).
+        // (review48: --follow was left out, and the resumed pull exited instead of following;
+        // review49: the network flags and the signing key were, and it listened on 0.0.0.0:2017).
         if (ctx.signal.aborted) {
           bar?.end()
-          const again = `petal pull ${shellWord(addr)}${o.genesis !== undefined ? ` --genesis ${o.genesis}` : ''}${o.follow === true ? ' --follow' : ''}`
+          const again = resumeCommand(addr, o, ctx.opts)
           ctx.out.note(hintWithDir(`the pull stopped; the blocks it fetched stay, and \`${again}\` resumes it`, ctx.opts.dir))
         }
         throw err
@@ -77,4 +78,25 @@ function checkpointLine (c: PulledCheckpoints, tip: number, dir: string | undefi
     : a.error !== undefined ? `peer ${a.peer}: ${a.error}` : `peer ${a.peer} keeps none of this chain`)
   return hintWithDir(`no signed checkpoint: rows cannot be proven here yet (${why.length === 0 ? 'no peer to ask' : why.join('; ')}); ` +
     'pull again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`, with the address its `petal status` prints)', dir)
+}
+
+/**
+ * The command that resumes an interrupted pull as it was begun: the flags that change what it does
+ * (--genesis, --follow; the network flags; with --follow, the key it signs with and its passphrase
+ * file). Without them a `--follow --listen /ip4/127.0.0.1/…` resumed listening on 0.0.0.0:2017, a
+ * `--key` signatory with the default key, and `--no-dht` searched the DHT (review49).
+ */
+function resumeCommand (addr: string, o: NetworkFlags & { genesis?: string, follow?: boolean }, g: { key?: string, passphraseFile?: string }): string {
+  const words = ['petal', 'pull', addr]
+  if (o.genesis !== undefined) words.push('--genesis', o.genesis)
+  if (o.follow === true) {
+    words.push('--follow')
+    if (g.key !== undefined) words.push('--key', g.key)
+    if (g.passphraseFile !== undefined) words.push('--passphrase-file', g.passphraseFile)
+  }
+  for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce], ['--bootstrap', o.bootstrap]] as const) {
+    for (const a of list) words.push(flag, a)
+  }
+  if (!o.dht) words.push('--no-dht')
+  return words.map((w, i) => i === 0 ? w : shellWord(w)).join(' ')
 }

@@ -116,7 +116,22 @@ describe('a user\'s walk (user47)', () => {
       const genesis = 'ab'.repeat(32)
       const f = await runUntil(['--dir', `${puller}-f`, 'pull', addr, '--follow', '--genesis', genesis, '--listen', '/ip4/127.0.0.1/tcp/0'], 'contacting')
       expect(f.code).toBe(130)
-      expect(f.stderr).toContain(`\`petal --dir ${puller}-f pull ${addr} --genesis ${genesis} --follow\` resumes it`)
+      // review49: and the network flags (run as printed without --listen, it listened on 0.0.0.0:2017).
+      expect(f.stderr).toContain(`\`petal --dir ${puller}-f pull ${addr} --genesis ${genesis} --follow --listen /ip4/127.0.0.1/tcp/0\` resumes it`)
+      // The signing key, and every network flag; the command, run as printed, resumes with them all
+      // (it prints the same command when interrupted in turn).
+      const made = await petalInProcess(['--dir', `${puller}-k`, '--json', 'keygen'])
+      expect(made.code, made.stderr).toBe(0)
+      const keyId = /"1:([0-9a-f]{12})/.exec(made.stdout)?.[1] ?? ''
+      expect(keyId).not.toBe('')
+      const flags = ['--key', keyId, '--listen', '/ip4/127.0.0.1/tcp/0', '--announce', '/dns4/example.org/tcp/4001', '--bootstrap', addr, '--no-dht']
+      const k = await runUntil(['--dir', `${puller}-k`, 'pull', addr, '--follow', ...flags], 'contacting')
+      expect(k.code).toBe(130)
+      const printed = /`petal (--dir [^`]*)` resumes it/.exec(k.stderr)?.[1]
+      expect(printed, k.stderr).toBe(`--dir ${puller}-k pull ${addr} --follow ${flags.join(' ')}`)
+      const again = await runUntil((printed as string).split(' '), 'contacting')
+      expect(again.code).toBe(130)
+      expect(/`petal (--dir [^`]*)` resumes it/.exec(again.stderr)?.[1]).toBe(printed)
     } finally {
       for (const s of sockets) s.destroy()
       silent.close()
