@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network } from '../network/index.js'
-import { cosignCheckpoint, findCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
+import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -55,6 +55,11 @@ export class CheckpointDuty {
       // Peers keep them too, so that any node can prove rows (a follower signs nothing); again
       // now and then, for peers that joined since.
       if (this.lastNotes.length === 0 || Date.now() - this.lastGossip < CHECKPOINT_GOSSIP_MS) return
+      // Only what this node would itself accept at its tip: none once its key is no active
+      // signatory (revoked), none of a branch a reorg abandoned. Until session 49 the last notes
+      // were gossiped every 5 s for good, and every peer ignored them.
+      this.lastNotes = this.lastNotes.filter(n => judgeCheckpoint(this.chain, n) === 'accept')
+      if (this.lastNotes.length === 0) return
       this.lastGossip = Date.now()
       for (const note of this.lastNotes) await this.network.publishCheckpoint(note).catch((err: unknown) => { this.logger.debug('checkpoint not gossiped', { error: errorMessage(err) }) })
     })
