@@ -13,12 +13,20 @@ const alice = fixtureKey('alice')
 const bob = fixtureKey('bob')
 afterEach(() => { vi.useRealTimers() })
 
-/** A duty signing with bob's key that records what it gossips, and a clock 6 s on (past the 5 s regossip). */
-function bobsDuty (chain: Chain): { duty: CheckpointDuty, sent: string[], later: () => void } {
+/**
+ * A duty signing with bob's key that has signed and gossiped the tip's checkpoints (`notes`); it
+ * records what it gossips next (`sent`), `gossip` runs it with the clock 6 s on (past the 5 s regossip).
+ */
+async function bobsDuty (chain: Chain): Promise<{ notes: string[], sent: string[], gossip: () => Promise<void> }> {
   const sent: string[] = []
   const network = { publishCheckpoint: async (n: string) => { sent.push(n); return 1 } } as unknown as Network
   vi.useFakeTimers({ toFake: ['Date'] })
-  return { duty: new CheckpointDuty(chain, network, { signingKey: bob }, nullLogger, () => true), sent, later: () => { vi.setSystemTime(Date.now() + 6_000) } }
+  const duty = new CheckpointDuty(chain, network, { signingKey: bob }, nullLogger, () => true)
+  const signal = new AbortController().signal
+  await duty.signTip(signal)
+  const notes = sent.splice(0)
+  expect(notes.length).toBeGreaterThan(0)
+  return { notes, sent, gossip: async () => { vi.setSystemTime(Date.now() + 6_000); await duty.signTip(signal) } }
 }
 
 // Until session 49 a node kept the last checkpoints it signed and gossiped them every 5 s for
@@ -30,20 +38,12 @@ describe('a signatory node\'s checkpoint gossip', () => {
     const { chain } = await newTestChain({ key: alice })
     await keyOpBlock(chain, alice, 'A', bob)
     await extendChain(chain, bob, 1)
-    const { duty, sent, later } = bobsDuty(chain)
-    const signal = new AbortController().signal
-    await duty.signTip(signal)
-    expect(sent.length).toBeGreaterThan(0)
-    const notes = [...sent]
+    const { notes, sent, gossip } = await bobsDuty(chain)
     // Again every 5 s while the tip stands still.
-    sent.length = 0
-    later()
-    await duty.signTip(signal)
-    expect(sent).toEqual(notes)
-    sent.length = 0
+    await gossip()
+    expect(sent.splice(0)).toEqual(notes)
     await keyOpBlock(chain, alice, 'R', bob)
-    later()
-    await duty.signTip(signal)
+    await gossip()
     expect(sent).toEqual([])
     chain.close()
   })
@@ -59,18 +59,13 @@ describe('a signatory node\'s checkpoint gossip', () => {
     await extendChain(chain, bob, 1)
     await keyOpBlock(b, alice, 'R', bob)
     await extendChain(b, alice, 1)
-    const { duty, sent, later } = bobsDuty(chain)
-    const signal = new AbortController().signal
-    await duty.signTip(signal)
-    expect(sent.length).toBeGreaterThan(0)
-    sent.length = 0
+    const { sent, gossip } = await bobsDuty(chain)
     for (const h of [2, 3]) {
       const p = b.dir.blockPath(h)
       await importBlock(chain, p, readSeal(p))
     }
     expect(chain.tip().hash).toBe(b.tip().hash)
-    later()
-    await duty.signTip(signal)
+    await gossip()
     expect(sent).toEqual([])
     chain.close()
     b.close()
