@@ -134,11 +134,11 @@ describe('petal append / seal / receipt', () => {
       expect(json<{ rows: number }>(await petal(['--dir', dir, '--json', 'seal'])).rows).toBe(0)
       const tip = json<{ tip: { height: number } }>(await petal(['--dir', dir, '--json', 'status']))
       expect(tip.tip.height).toBe(1)
-      // The block is not re-sealed by `petal reseal` either: the ingest service owns its rows.
+      // The block is canonical: nothing to re-seal (NOT_ORPHANED; orphaned, it is INGEST_BLOCK_OWNED: reseal-ingest.test.ts).
       const hash = (JSON.parse((await petal(['--dir', dir, '--json', 'receipt', id])).stdout) as { sealed: { block_hash: string } }).sealed.block_hash
       const re = await petal(['--dir', dir, 'reseal', hash])
       expect(re.code).toBe(2)
-      expect(re.stderr).toMatch(/INGEST_BLOCK_OWNED/)
+      expect(re.stderr).toMatch(/NOT_ORPHANED/)
     } finally {
       expect(await node.stop()).toBe(0)
     }

@@ -23,6 +23,9 @@ export function register (program: Command, action: Action): void {
       if (b === undefined) throw new UsageError(`no block ${hash}`, `give the hash (or its first 8+ hex digits) of one of your orphaned blocks: ${ORPHANS_HINT}`)
       // Rows of a block the ingest service sealed are re-queued by it; re-sealing the block too
       // would put them on the chain twice. pending.db also holds the record of re-seals (written here).
+      // A canonical block is NOT_ORPHANED first, whoever sealed it (resealOrphan's answer): an ingest
+      // block's INGEST_BLOCK_OWNED sent the user to `petal seal` for rows that were not lost (reseal49).
+      if (b.canonical) throw new ChainError('NOT_ORPHANED', `block ${short(b.hash)} is on the canonical chain`)
       const ingest = Ingest.open({ chain })
       try {
         if (ingest.ownsBlock(b.hash)) {
@@ -39,8 +42,8 @@ export function register (program: Command, action: Action): void {
         // its tip: a re-seal (by hand, or a node's) that held the lock while this one waited for it
         // found the orphan still pending at the first look, and sealed its rows twice (review47).
         const judge = contentBackJudge(chain, b.hash, key.id, record)
-        // (A canonical block is NOT_ORPHANED, as resealOrphan says; one canonical again under the lock is back.)
-        const backAtFirst = !b.canonical && judge.back()
+        // (One canonical again under the lock is back.)
+        const backAtFirst = judge.back()
         if (backAtFirst && o.force !== true) throw judge.refusal()
         // Recorded as the orphan's copy before it commits, and marked as one in its Description.
         // --force on content already back seals it again on purpose, a publication of its own that
