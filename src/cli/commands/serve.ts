@@ -12,6 +12,13 @@ import { short } from '../output.js'
 import { checkpointAudience } from '../checkpoint-audience.js'
 
 /**
+ * How the signatories add this directory's key: an endorsement by `petal signkey` adds nothing by
+ * itself (it prints a file); a quorum of them, sealed with `signimportblock --keyops`, does
+ * (review49: the hint ended at `signkey`, and run as printed the key stayed a follower's).
+ */
+const ADD_KEY = 'have the signatories add the key: with the PUBKEY `petal mykeys` prints here, enough of them (the chain\'s quorum) each endorse it with `petal signkey PUBKEY --op add -o e1.json` on their node, and one of them seals the endorsements with `petal signimportblock --keyops e1.json --keyops e2.json …` on their node'
+
+/**
  * What a write refused by serve (API_READ_ONLY) should do instead, as this directory stands when
  * it is refused: a mirror without a key cannot become a writer by `petal run` (user47's finding;
  * the API puts --dir into the commands, hintDirOf).
@@ -24,11 +31,11 @@ export function serveWriteHint (ctx: CliContext, chain: Chain): () => string {
       id = ctx.keystore().resolve(ctx.opts.key).id
     } catch (err) {
       if (!(isPetalError(err) && err.code === 'NO_KEYS')) return 'send records to a signatory node of this chain (`petal mykeys` shows this directory\'s keys)'
-      return 'this directory has no signing key: it is a read-only mirror. Send records to a signatory node of this chain; to publish from here, create a key (`petal keygen`), have a signatory add it (`petal signkey PUBKEY --op add` on their node, with the PUBKEY `petal mykeys` prints here), then run a node here (`petal run`)'
+      return `this directory has no signing key: it is a read-only mirror. Send records to a signatory node of this chain; to publish from here, create a key (\`petal keygen\`), ${ADD_KEY}, then run a node here (\`petal run\`)`
     }
     const tip = chain.tip()
     if (!chain.keysAt(tip).isActive(id)) {
-      return `this directory's key ${short(id, 14)}… is not an active signatory at height ${tip.height}: send records to a signatory node of this chain, or have a signatory add the key (\`petal signkey PUBKEY --op add\` on their node, with the PUBKEY \`petal mykeys\` prints here), then run a node here (\`petal run\`)`
+      return `this directory's key ${short(id, 14)}… is not an active signatory at height ${tip.height}: send records to a signatory node of this chain, or ${ADD_KEY}, then run a node here (\`petal run\`)`
     }
     return `petal serve only reads; this directory's key ${short(id, 14)}… is a signatory: stop this server and run a node here (\`petal run\`), which takes records over HTTP, or store them with \`petal append TABLE FILE\` and seal them with \`petal seal\``
   }

@@ -91,7 +91,6 @@ describe('serve\'s API_READ_ONLY hint fits the directory (it suggested `petal ru
       const hint = await refusedWrite(url)
       expect(hint).toContain('read-only mirror')
       expect(hint).toContain(`\`petal --dir ${mirror} keygen\``)
-      expect(hint).toContain('`petal signkey PUBKEY --op add` on their node')
       // The hint's keygen, run as printed, makes the key; its mykeys prints it; then the hint names it.
       expect((await petalInProcess(['--dir', mirror, 'keygen'])).code).toBe(0)
       const keys = await petalInProcess(['--dir', mirror, '--json', 'mykeys'])
@@ -99,6 +98,20 @@ describe('serve\'s API_READ_ONLY hint fits the directory (it suggested `petal ru
       const after = await refusedWrite(url)
       expect(after).toMatch(/this directory's key 1:[0-9a-f]{12,}… is not an active signatory at height 0/)
       expect(after).not.toContain('read-only mirror')
+      // review49: the commands "on their node", run there as printed (a chain of one signatory: its
+      // quorum is one endorsement), add the key. The hint ended at `signkey`, which only prints one.
+      const pub = (JSON.parse(keys.stdout) as Array<{ id: string, public_key: string }>)[0]
+      for (const h of [hint, after]) {
+        const commands = [...h.matchAll(/`petal ([^`]*)` on their node/g)].map(m => m[1] as string)
+        expect(commands, h).toEqual(['signkey PUBKEY --op add -o e1.json', 'signimportblock --keyops e1.json --keyops e2.json …'])
+      }
+      const signkey = /`petal (signkey [^`]*)` on their node/.exec(after)?.[1] as string
+      const endorsed = await petalInProcess(['--dir', signatory, ...signkey.replace('PUBKEY', pub?.public_key ?? '?').replace('e1.json', join(work, 'e1.json')).split(' ')])
+      expect(endorsed.code, endorsed.stderr).toBe(0)
+      const sealed = await petalInProcess(['--dir', signatory, 'signimportblock', '--keyops', join(work, 'e1.json')])
+      expect(sealed.code, sealed.stderr).toBe(0)
+      const signers = await petalInProcess(['--dir', signatory, '--json', 'signers'])
+      expect(signers.stdout).toContain(pub?.id ?? '?')
     })
   }, 120_000)
 
