@@ -41,7 +41,7 @@ export interface ApiServerOptions {
   node?: NodeFacts
   /** The record ingestion service: the write endpoints answer API_READ_ONLY without it. */
   ingest?: IngestService
-  /** A node's record of its re-seals and its ingest's blocks (GET /api/v1/orphans); without it, orphans are judged from the chain alone. */
+  /** The data directory's record of its re-seals and its ingest's blocks (GET /api/v1/orphans: a node's, serve's); without it, orphans are judged from the chain alone. */
   orphans?: OrphanJudging
   /** Without `ingest`: API_READ_ONLY's hint, as the data directory stands when a write is refused (serve's, which knows its keys). */
   readOnlyHint?: () => string

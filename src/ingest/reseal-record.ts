@@ -7,11 +7,14 @@ import type { PendingStore } from './store.js'
 export type OrphanJudging = Pick<ListOrphansOptions, 'own' | 'record' | 'ingestOwned'>
 
 /**
- * A node's: the blocks of its signing key are judged with its record of re-seals, and the blocks
- * whose rows its ingest service sealed are the service's to re-seal, row by row.
+ * A data directory's, from its pending.db (`ingest`'s store): the blocks of its signing keys `own`
+ * are judged with its record of re-seals, and the blocks whose rows its ingest service sealed are
+ * the service's to re-seal, row by row. The one judging of a node (its key), of `petal orphans` and
+ * of `petal serve` (the keystore's signing keys): serve judged from the chain alone, and said an
+ * orphan `petal orphans` found pending was back (reseal49).
  */
-export function orphanJudging (ingest: Ingest, keyId: string | undefined): OrphanJudging {
-  return { own: new Set(keyId === undefined ? [] : [keyId]), record: new ResealRecord(ingest.store), ingestOwned: h => ingest.ownsBlock(h) }
+export function orphanJudging (ingest: Ingest, own: Iterable<string>): OrphanJudging {
+  return { own: new Set(own), record: new ResealRecord(ingest.store), ingestOwned: h => ingest.ownsBlock(h) }
 }
 
 /**

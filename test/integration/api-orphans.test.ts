@@ -31,7 +31,7 @@ it('lists the side block, awaiting re-seal; ?signer= filters; a bad signer is 40
 it('a node judges with its ingest service: a block whose rows the service sealed is the service\'s to re-seal', async () => {
   const hash = f.chain.index.sideBlocks()[0]?.hash as string
   const ingest = Ingest.open({ chain: f.chain, readonly: true })
-  const judging = orphanJudging(ingest, alice.id)
+  const judging = orphanJudging(ingest, [alice.id])
   const { server, url } = await startTestApi({ dir: f.chain.dir.root, orphans: { ...judging, ingestOwned: h => h === hash } })
   try {
     const r = await fetch(`${url}api/v1/orphans`)

@@ -10,7 +10,7 @@ export const orphansRoutes: RouteSpec[] = [{
   path: '/api/v1/orphans',
   operationId: 'getOrphans',
   summary: 'Side-branch blocks (orphaned by a reorg) and where their content is: back on the canonical chain, awaiting a re-seal, not re-sealable, or too deep to be judged',
-  description: 'The same list and rule as `petal orphans --all --json` (docs/cli.md; docs/consensus.md, "Re-sealing orphaned blocks"). A node judges its own key\'s blocks with its record of re-seals; under `petal serve` every block is judged from the chain alone.',
+  description: 'The same list and rule as `petal orphans --all --json` (docs/cli.md; docs/consensus.md, "Re-sealing orphaned blocks"). The blocks of the data directory\'s signing keys (a node\'s key; under `petal serve`, the keystore\'s) are judged with its record of re-seals in pending.db, as `petal orphans` judges them; other signers\' from the chain alone.',
   access: 'read',
   query: {
     type: 'object',

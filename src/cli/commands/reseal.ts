@@ -4,6 +4,7 @@ import { Ingest, IngestError, ResealRecord } from '../../ingest/index.js'
 import { refuseBesidePull } from '../../node/state-file.js'
 import { shellWord } from '../../util/index.js'
 import { openChain } from '../hashing.js'
+import { localOrphanJudging, signingKeys } from '../orphan-judging.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { short, table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
@@ -70,10 +71,8 @@ export function register (program: Command, action: Action): void {
     .option('--all', 'every signer\'s side-branch blocks, not only those of this data directory\'s keys')
     .action(action(async (ctx, o: { all?: boolean }) => {
       const chain = openChain(ctx, { forReading: true })
-      const own = new Set(ctx.keystore().list().filter(k => k.purpose === 'sign').map(k => k.id))
-      const ingest = Ingest.open({ chain, readonly: true, logger: ctx.logger })
-      ctx.onClose(async () => { await ingest.close() })
-      const list = listOrphans(chain, { signers: o.all === true ? undefined : own, own, record: new ResealRecord(ingest.store), ingestOwned: h => ingest.ownsBlock(h) })
+      const own = new Set(signingKeys(ctx))
+      const list = listOrphans(chain, { ...localOrphanJudging(ctx, chain, own), signers: o.all === true ? undefined : own })
       const tip = chain.tip()
       ctx.out.result({ tip: { height: tip.height, hash: tip.hash }, orphans: list.map(orphanEntryJson) }, () => list.length === 0
         ? (o.all === true ? 'no side-branch blocks' : own.size === 0 ? 'no signing key in this data directory\'s keystore (`petal orphans --all` lists every signer\'s side-branch blocks)' : 'none of your blocks is on a side branch')

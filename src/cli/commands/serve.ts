@@ -7,7 +7,8 @@ import { untilStopped } from './run.js'
 import { openChain } from '../hashing.js'
 import type { CliContext } from '../context.js'
 import type { Chain } from '../../chain/index.js'
-import { isPetalError } from '../../util/index.js'
+import { errorMessage, isPetalError } from '../../util/index.js'
+import { localOrphanJudging, signingKeys } from '../orphan-judging.js'
 import { short } from '../output.js'
 import { checkpointAudience } from '../checkpoint-audience.js'
 
@@ -55,8 +56,14 @@ export function register (program: Command, action: Action): void {
       const { ChunkPool } = await import('../../proof/index.js')
       const chunkPool = new ChunkPool()
       ctx.onClose(async () => { await chunkPool.close() })
+      // Orphans judged as `petal orphans --all` judges them, with pending.db's record of re-seals
+      // (reseal49: from the chain alone, serve said back what the CLI and the node found pending).
+      // A keystore that cannot be read leaves every signer judged from the chain alone; serve still serves.
+      let own: string[] = []
+      try { own = signingKeys(ctx) } catch (err) { ctx.logger.warn('orphans are judged from the chain alone: the keystore could not be read', { error: errorMessage(err) }) }
+      const orphans = localOrphanJudging(ctx, chain, own)
       // A pulled mirror's reader is told where to get checkpoints, a signatory to sign them.
-      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, checkpointAudience: () => checkpointAudience(ctx, chain), readOnlyHint: serveWriteHint(ctx, chain), logger: ctx.logger })
+      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, orphans, checkpointAudience: () => checkpointAudience(ctx, chain), readOnlyHint: serveWriteHint(ctx, chain), logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })
       const served = ctx.daisy?.dir ?? ctx.dir
       ctx.out.result({ http: server.url, dir: served, read_only: true, daisy: ctx.daisy }, () => `serving ${served}${ctx.daisy !== undefined ? ' (a Daisy directory, as it was when serve started)' : ''} read-only (no network)`)

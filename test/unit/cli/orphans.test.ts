@@ -1,10 +1,11 @@
 import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { petalInProcess } from '../../helpers/cli.js'
 import { aliceOrphan } from '../../helpers/orphan.js'
+import { whileServing } from '../../helpers/serve.js'
 
 // `petal orphans` lists your side-branch blocks and where their content is; reseal's hints,
 // which named forks/HASH.db in the data directory (session 47), now send the user to it: each
@@ -69,4 +70,21 @@ it('says when there is nothing to list; --all lists every signer\'s', async () =
   const { chain, dir: plain } = await newTestChain({ key: fixtureKey('alice') })
   chain.close()
   expect((await petalInProcess(['--dir', plain, 'orphans', '--all'])).stdout).toContain('no side-branch blocks')
+}, 60_000)
+
+// `petal serve`'s GET /api/v1/orphans judged every block from the chain alone, while `petal orphans`
+// read pending.db's record of re-seals: of alice's orphan m and the same file imported again on the
+// winning branch (a publication of its own), serve said m was back by rows root, the CLI that it
+// awaits its re-seal (reseal49). Both now share one judging (orphanJudging).
+it('serve and `petal orphans` judge alike, with pending.db\'s record: the same file imported again is not the orphan\'s return', async () => {
+  // `petal seal` at genesis opens pending.db for writing: the record is kept from height 0.
+  const { dir, m } = await aliceOrphan(petalInProcess, async d => { expect((await petalInProcess(['--dir', d, 'seal'])).code).toBe(0) })
+  const again = await petalInProcess(['--dir', dir, '--json', 'signimportblock', makeSqlite(join(tmpDir(), 'm.db'), 5, 1, 'mine')])
+  expect(again.code, again.stderr).toBe(0)
+  const cli = JSON.parse((await petalInProcess(['--dir', dir, '--json', 'orphans'])).stdout) as { orphans: unknown[] }
+  expect(cli.orphans).toMatchObject([{ hash: m, state: 'pending' }])
+  await whileServing(dir, async url => {
+    const api = await (await fetch(new URL('api/v1/orphans', url))).json() as { orphans: unknown[] }
+    expect(api.orphans).toEqual(cli.orphans)
+  })
 }, 60_000)

@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { COMMAND_MODULES } from '../../../src/cli/commands/index.js'
 import { newProgram, type Action } from '../../../src/cli/program.js'
 import { petalInProcess } from '../../helpers/cli.js'
+import { whileServing } from '../../helpers/serve.js'
 import { tmpDir } from '../../helpers/tmp.js'
-import { waitFor } from '../../helpers/wait.js'
 
 // Session 48's follow-ups a user meets in the CLI's words (user48).
 
@@ -45,32 +45,6 @@ it('no option\'s help ends with commander\'s "(default: [])" (docs47)', async ()
   // And a real default is still shown.
   expect(all.find(c => c.name() === 'serve')?.helpInformation().replace(/\s+/g, ' ')).toContain('(default: "127.0.0.1:2018")')
 })
-
-/** `petal serve` in this process on a free port while `fn` runs with its URL; then stopped. */
-async function whileServing (dir: string, fn: (url: string) => Promise<void>): Promise<void> {
-  const { runCli } = await import('../../../src/cli/program.js')
-  const stop = new AbortController()
-  let stdout = ''
-  let stderr = ''
-  let code: number | undefined
-  const ended = runCli(['--dir', dir, 'serve', '--http', '127.0.0.1:0'], {
-    stdout: s => { stdout += s },
-    stderr: s => { stderr += s },
-    env: { PETAL_DIR: undefined, PETAL_PASSPHRASE: undefined, PETAL_LOG_LEVEL: 'error' },
-    stderrIsTTY: false,
-    packageRoot: join(import.meta.dirname, '..', '..', '..')
-  }, stop.signal)
-  void ended.then(c => { code = c })
-  try {
-    await waitFor(() => code !== undefined || stderr.includes('Press Ctrl-C to stop.'), { timeout: 60_000, what: 'serve to start' })
-    const url = /^(http:\/\/\S+)$/m.exec(stdout)?.[1]
-    expect(url, stdout + stderr).toBeDefined()
-    await fn(url as string)
-  } finally {
-    stop.abort()
-    await ended
-  }
-}
 
 /** The hint of serve's refusal of a one-row write to `readings`. */
 async function refusedWrite (url: string): Promise<string> {
