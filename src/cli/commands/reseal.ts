@@ -76,7 +76,7 @@ export function register (program: Command, action: Action): void {
       const tip = chain.tip()
       ctx.out.result({ tip: { height: tip.height, hash: tip.hash }, orphans: list.map(orphanEntryJson) }, () => list.length === 0
         ? (o.all === true ? 'no side-branch blocks' : own.size === 0 ? 'no signing key in this data directory\'s keystore (`petal orphans --all` lists every signer\'s side-branch blocks)' : 'none of your blocks is on a side branch')
-        : table([['HEIGHT', 'HASH', 'SIGNER', 'TABLES', 'ROWS', 'STATE'], ...list.map(e => [String(e.block.height), short(e.block.hash), short(e.block.signer), tablesText(e), String(e.rows), stateText(e)])]))
+        : table([['HEIGHT', 'HASH', 'SIGNER', 'ORIGIN', 'TABLES', 'ROWS', 'STATE'], ...list.map(e => [String(e.block.height), short(e.block.hash), short(e.block.signer), e.origin === undefined ? '-' : short(e.origin), tablesText(e), String(e.rows), stateText(e)])]))
       if (list.some(e => e.state === 'pending')) ctx.out.note('a running signatory node re-seals the orphans awaiting a re-seal by itself; `petal reseal HASH` re-seals one now')
     }))
 }

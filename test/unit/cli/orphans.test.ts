@@ -1,6 +1,7 @@
 import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
+import { Chain, signImport } from '../../../src/chain/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { petalInProcess } from '../../helpers/cli.js'
@@ -87,4 +88,25 @@ it('serve and `petal orphans` judge alike, with pending.db\'s record: the same f
     const api = await (await fetch(new URL('api/v1/orphans', url))).json() as { orphans: unknown[] }
     expect(api.orphans).toEqual(cli.orphans)
   })
+}, 60_000)
+
+// The text table had no origin column: an orphan that is itself a re-seal showed its rows and state
+// but not whose content it copies, which --json gives as `origin` (reseal49).
+it('the text table names an orphaned re-seal\'s origin, and `-` for a first publication', async () => {
+  const { dir, m } = await aliceOrphan(petalInProcess)
+  const longer = join(tmpDir(), 'longer')
+  cpSync(dir, longer, { recursive: true })
+  const r = JSON.parse((await petalInProcess(['--dir', dir, '--json', 'reseal', m])).stdout) as { hash: string }
+  const c = Chain.open(longer)
+  try {
+    for (let i = 0; i < 2; i++) await signImport(c, makeSqlite(join(tmpDir(), `l${i}.db`), 1, 70 + i), fixtureKey('alice'))
+  } finally {
+    c.close()
+  }
+  expect((await petalInProcess(['--dir', dir, 'import', '--from', longer])).code).toBe(0)
+  const text = await petalInProcess(['--dir', dir, 'orphans'])
+  expect(text.code, text.stderr).toBe(0)
+  expect(text.stdout).toMatch(/^HEIGHT +HASH +SIGNER +ORIGIN +TABLES +ROWS +STATE$/m)
+  expect(text.stdout).toMatch(new RegExp(`^1 +${m.slice(0, 12)} +\\S+ +- +mine +5 +awaiting re-seal$`, 'm'))
+  expect(text.stdout).toMatch(new RegExp(`^3 +${r.hash.slice(0, 12)} +\\S+ +${m.slice(0, 12)} +mine +5 +`, 'm'))
 }, 60_000)
