@@ -7,7 +7,8 @@ import type { CliContext } from './context.js'
  * Who asks this data directory for a proof, for PROOF_NO_CHECKPOINT's hint (proof/no-checkpoint.ts):
  * a signatory when the keystore holds a signing key (the one --key names, if given) active at the
  * tip; else a follower when a node (not a pull) runs on the directory; else a reader, told the
- * address of the peer the directory last met (peers.json), or of a bootstrap peer.
+ * address of the peer the directory last met (peers.json) and how far the checkpoints it sent
+ * reach, or of a bootstrap peer.
  */
 export function checkpointAudience (ctx: CliContext, chain: Chain): CheckpointAudience {
   let keys: Array<{ id: string, isDefault: boolean }> = []
@@ -24,5 +25,7 @@ export function checkpointAudience (ctx: CliContext, chain: Chain): CheckpointAu
   const node = readNodeState(root)
   if (node !== undefined && node.pull !== true) return { kind: 'follower' }
   const met = readKnownPeers(root).sort((a, b) => b.lastSeen - a.lastSeen).find(p => p.addrs.length > 0)
-  return { kind: 'reader', pullFrom: met?.addrs[0] ?? chain.params.bootstrapPeers[0] }
+  if (met === undefined) return { kind: 'reader', pullFrom: chain.params.bootstrapPeers[0] }
+  const sentUpTo = chain.index.checkpoints.latestTipFrom(`peer ${met.id}`)
+  return { kind: 'reader', pullFrom: met.addrs[0], ...(sentUpTo === undefined ? {} : { sentUpTo }) }
 }

@@ -10,12 +10,17 @@ import { shellWord } from '../util/index.js'
  * - `follower`: a node without an active key runs on the directory: it asks its peers for their
  *   checkpoints when it connects and once caught up, and keeps those gossiped; `petal pull` cannot run beside it.
  * - `reader`: no active key and no node: a pulled mirror, an archive. `pullFrom`: the address of the
- *   peer it last met (peers.json) or of a bootstrap peer, when there is one.
+ *   peer it last met (peers.json) or of a bootstrap peer, when there is one; `sentUpTo`: the highest
+ *   tip of the checkpoints that peer sent this directory, when it sent any (none covers the block
+ *   asked for, so it may be no signatory's node: a signatory's node signs every tip it reaches).
  */
 export type CheckpointAudience =
   | { kind: 'signatory', key: string, isDefault: boolean }
   | { kind: 'follower' }
-  | { kind: 'reader', pullFrom?: string }
+  | { kind: 'reader', pullFrom?: string, sentUpTo?: number }
+
+/** How a reader finds a signatory's node's address when the directory knows none (no command here can). */
+const FIND_A_SIGNATORY = 'ask the chain\'s publisher for their node\'s address (on their machine, the node\'s `status` command prints it after `listening`), then run `petal pull` with it'
 
 /** PROOF_NO_CHECKPOINT's hint for `audience` (its `petal …` commands get the user's --dir from the CLI and the API). */
 export function noCheckpointHint (audience: CheckpointAudience): string {
@@ -23,10 +28,10 @@ export function noCheckpointHint (audience: CheckpointAudience): string {
     case 'signatory':
       return `your key ${audience.key.slice(0, 10)}… is a signatory's: sign the current tip's checkpoints with \`petal checkpoint --sign${audience.isDefault ? '' : ` --key ${audience.key.slice(2, 14)}`}\` (a signatory node signs them whenever its tip moves)`
     case 'follower':
-      return 'the node running on this directory keeps the signed checkpoints its peers send (it asks each peer when it connects and once it has caught up; a signatory\'s node gossips its own every 5 s): connect it to a signatory\'s node (`--bootstrap MULTIADDR` of one), and ask again once it has one (`petal checkpoint --list` shows them)'
+      return 'the node running on this directory keeps the signed checkpoints its peers send (it asks each peer when it connects and once it has caught up; a signatory\'s node gossips its own every 5 s): connect it to a signatory\'s node (restart it with `--bootstrap` and that node\'s address, which the `status` command prints on its machine after `listening`), and ask again once it has one (`petal checkpoint --list` shows them)'
     case 'reader':
-      return audience.pullFrom === undefined
-        ? 'only a signatory signs checkpoints: pull again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`, with the address its `petal status` prints), then ask again'
-        : `only a signatory signs checkpoints: pull again from a signatory's node, which sends its own, e.g. from the peer this directory last met: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again`
+      if (audience.pullFrom === undefined) return `only a signatory signs checkpoints, and this directory knows no peer (it met none, and chainparams.json names no bootstrap peer): pull again from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}; then ask again`
+      if (audience.sentUpTo !== undefined) return `only a signatory signs checkpoints; the peer this directory last met (${audience.pullFrom}) sent it checkpoints up to block ${audience.sentUpTo} only, so it may be no signatory's node (one signs every tip it reaches): pull from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}; or pull from that peer again once it has newer ones: \`petal pull ${shellWord(audience.pullFrom)}\``
+      return `only a signatory signs checkpoints: pull again from a signatory's node, which sends its own, e.g. from the peer this directory last met: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again`
   }
 }

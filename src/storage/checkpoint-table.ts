@@ -46,6 +46,11 @@ export class CheckpointTable {
       .all(o.minSize ?? 0, o.maxSize ?? Number.MAX_SAFE_INTEGER, o.limit ?? 100).map(toRecord)
   }
 
+  /** The highest tip among the checkpoints received from `source` (`peer <id>`), if any. */
+  latestTipFrom (source: string): number | undefined {
+    return this.db.prepare<unknown[], { tip: number | null }>('SELECT MAX(tip) AS tip FROM checkpoints WHERE source = ?').get(source)?.tip ?? undefined
+  }
+
   /** Replace the note of a stored checkpoint (a cosignature added). */
   replaceNote (old: string, note: string): void {
     this.assertTx()

@@ -1,0 +1,44 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { checkpointAudience } from '../../../src/cli/checkpoint-audience.js'
+import { CliContext } from '../../../src/cli/context.js'
+import { checkpointText, noCheckpointHint, signCheckpoint, storedChainTree, treeRoot } from '../../../src/proof/index.js'
+import { toHex } from '../../../src/util/index.js'
+import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+
+const alice = fixtureKey('alice')
+const peer = '12D3KooWCGNxD6T6JXpnLvRxYHGexR4mPjXq5b1PLKwH1vmiXd5N'
+const addr = `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`
+
+// PROOF_NO_CHECKPOINT's hint for a reader (a pulled mirror, an archive) who knows no peer printed
+// `petal pull MULTIADDR`, which fails as printed (user49); and, naming the peer the directory last
+// met, it did not say when that peer had sent checkpoints that stop short: a signatory's node
+// signs every tip it reaches, so it may be no signatory's node.
+describe('PROOF_NO_CHECKPOINT\'s hint for a reader', () => {
+  it('says how to find a signatory\'s node when the directory knows no peer, and no placeholder', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 1)
+    const ctx = new CliContext({ dir }, { stdout: () => {}, stderr: () => {}, env: {}, stderrIsTTY: false, packageRoot: '.' }, new AbortController().signal)
+    const audience = checkpointAudience(ctx, chain)
+    expect(audience).toEqual({ kind: 'reader' })
+    const hint = noCheckpointHint(audience)
+    expect(hint).not.toContain('MULTIADDR')
+    expect(hint).toContain('knows no peer')
+    expect(hint).toContain('`status`')
+
+    // The peer it last met sent a checkpoint of block 1; the chain is at 3 now.
+    const size = storedChainTree(chain).size
+    const note = signCheckpoint(checkpointText({ chainId: chain.chainId, size, root: treeRoot(storedChainTree(chain), size), tip: size - 1, maxReorgDepth: chain.params.maxReorgDepth }), [alice])
+    await chain.index.withWriteLock(async () => { chain.index.checkpoints.insert({ size, root: toHex(treeRoot(storedChainTree(chain), size)), tip: size - 1, note, receivedAt: Date.now(), source: `peer ${peer}` }) })
+    await extendChain(chain, alice, 2)
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify({ peers: [{ id: peer, addrs: [addr], lastSeen: Date.now() }] }))
+    const met = checkpointAudience(ctx, chain)
+    expect(met).toEqual({ kind: 'reader', pullFrom: addr, sentUpTo: 1 })
+    expect(noCheckpointHint(met)).toContain(`the peer this directory last met (${addr}) sent it checkpoints up to block 1 only, so it may be no signatory's node`)
+    // One that sent none (a pull killed before it asked): the plain advice, its address to pull from.
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify({ peers: [{ id: 'other', addrs: [addr], lastSeen: Date.now() }] }))
+    expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`\`petal pull ${addr}\``)
+    chain.close()
+  })
+})
