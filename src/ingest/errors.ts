@@ -50,7 +50,8 @@ export interface IngestErrorDetails {
   INGEST_TOO_MANY_ROWS: { limit: number }
   INGEST_TOO_LARGE: { bytes: number, limit: number }
   INGEST_ROW_TOO_LARGE: RowPlace & { bytes: number, limit: number }
-  INGEST_TABLE_CONFLICT: { table: string, sql: string }
+  /** `height`: the block whose definition the chain's table has, when it is the chain's that conflicts. */
+  INGEST_TABLE_CONFLICT: { table: string, sql: string, height?: number }
   INGEST_NOT_SIGNATORY: { key: string, height: number }
   INGEST_NO_KEY: Record<never, never>
   INGEST_BLOCK_OWNED: { hash: string }

@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { Mutex, nullLogger, quote, said, systemClock, type Clock, type Logger } from '../util/index.js'
+import { Mutex, nullLogger, systemClock, type Clock, type Logger } from '../util/index.js'
 import { AppendStore } from './append-store.js'
 import { AppendTx, type AppendJob } from './append-tx.js'
 import { IngestError, NO_KEY_HINT } from './errors.js'
@@ -11,6 +11,7 @@ import { DEFAULT_MAX_ROWS, parseRecords, type RecordFormat } from './parse.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
 import { reconcile, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
 import { checkTableName, declareTable } from './schema.js'
+import { conflictWithPending, declaredOnChain } from './declare-table.js'
 import { receiptCount } from './receipt-range.js'
 import { PendingStore } from './store.js'
 import type { AppendResult, IngestEvents, IngestService, IngestStats, Receipt } from './types.js'
@@ -103,9 +104,10 @@ export class Ingest implements IngestService {
 
   async putTable (name: string, createSql: string, encrypt?: { columns: unknown, recipients: unknown } | null): Promise<{ created: boolean, sql: string, encrypt?: EncryptPolicy }> {
     return await this.guard(async () => {
-      const t = declareTable(name, createSql)
+      const declared = declareTable(name, createSql)
       return await this.store.write(() => {
         const existing = this.store.tables().get(name.toLowerCase())
+        const t = existing === undefined ? declaredOnChain(this.chain, declared) : declared
         // encrypt: a policy sets it, null drops it, absent leaves it as it is.
         const policy = encrypt === undefined || encrypt === null ? undefined : checkPolicy(existing ?? t, encrypt, readPolicies(this.store))
         const setPolicy = (): EncryptPolicy | undefined => {
@@ -117,13 +119,7 @@ export class Ingest implements IngestService {
             const p = setPolicy()
             return { created: false, sql: existing.sql, ...(p === undefined ? {} : { encrypt: p }) }
           }
-          throw new IngestError('INGEST_TABLE_CONFLICT', `table ${existing.name} already exists with another definition`, {
-            hint: existing.declared === undefined
-              ? said`it was created from the first rows written to it, as: ${quote(existing.sql)}`
-              : said`it was declared as: ${quote(existing.declared)}`,
-            details: { table: existing.name, sql: existing.sql },
-            quoted: { details: ['sql'] } // the statement is the chain's data, quoted apart (util/said.ts)
-          })
+          throw conflictWithPending(existing)
         }
         this.store.saveTable(t, this.clock.now())
         const p = setPolicy()

@@ -181,7 +181,7 @@ export function recordRoutes (bodyLimit: number, rowsPerRequest: number): RouteS
     path: '/api/v1/tables/{table}',
     operationId: 'putTable',
     summary: 'Declare a table with a CREATE TABLE statement before writing to it (idempotent)',
-    description: 'The statement is checked by SQLite and by the block schema rules (an ordinary table, no reserved names). Declaring the same statement again is fine (200); another definition for an existing table is 409 INGEST_TABLE_CONFLICT. Rows written later are checked against its types and constraints.',
+    description: 'The statement is checked by SQLite and by the block schema rules (an ordinary table, no reserved names). Declaring the same statement again is fine (200); another definition for an existing table (one declared or written here, or one the chain has: its statement and block in the error) is 409 INGEST_TABLE_CONFLICT. Rows written later are checked against its types and constraints.',
     access: 'write',
     params: TABLE_PARAMS,
     body: {
