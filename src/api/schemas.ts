@@ -82,6 +82,8 @@ export const BLOCK: Schema = {
   properties: {
     ...BLOCK_HEADER_PROPS,
     signer_public_key: { type: 'string', description: 'hex SPKI DER of the signer (absent if unknown)' },
+    description: { type: 'string', description: 'the block\'s `_meta` Description, free text the seal covers (absent when it has none)' },
+    reseal_of: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'a re-seal\'s origin, named by the re-seal mark in its Description (`re-seal of <hash>`): the block first published with its content (docs/consensus.md)' },
     row_count: { type: 'integer', description: 'rows in the block\'s user tables, all together' },
     tables: { type: 'array', items: TABLE },
     key_ops: { type: 'array', items: KEY_OP },

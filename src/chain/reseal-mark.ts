@@ -40,14 +40,32 @@ export function resealMarkOf (chain: Chain, b: BlockRecord): string | undefined 
   if (cache === undefined) known.set(chain, cache = new Map())
   const hit = cache.get(b.hash)
   if (hit !== undefined) return hit ?? undefined
+  const meta = metaOf(chain, b)
+  if (meta === undefined) return undefined
+  const origin = parseResealMark(meta.get('Description')) ?? null
+  if (cache.size >= KEEP) cache.clear()
+  cache.set(b.hash, origin)
+  return origin ?? undefined
+}
+
+/**
+ * `b`'s `_meta` Description, read from its file as resealMarkOf reads it, and the origin its re-seal
+ * mark names (v2 blocks): what `petal block` and GET /api/v1/blocks/{ref} show. undefined: the
+ * file was not found where the index puts `b`.
+ */
+export function blockDescription (chain: Chain, b: BlockRecord): { description: string | undefined, resealOf: string | undefined } | undefined {
+  const meta = metaOf(chain, b)
+  if (meta === undefined) return undefined
+  const description = meta.get('Description')
+  return { description, resealOf: b.version === 2 ? parseResealMark(description) : undefined }
+}
+
+/** `b`'s `_meta`, from its file where the index puts it, or from its other place (a reorg by another process moved it). */
+function metaOf (chain: Chain, b: BlockRecord): Map<string, string> | undefined {
   const paths = b.canonical ? [chain.dir.blockPath(b.height), chain.dir.forkPath(b.hash)] : [chain.dir.forkPath(b.hash), chain.dir.blockPath(b.height)]
   for (const path of paths) {
     const meta = readMeta(path)
-    if (meta === undefined || !isBlock(meta, b)) continue
-    const origin = parseResealMark(meta.get('Description')) ?? null
-    if (cache.size >= KEEP) cache.clear()
-    cache.set(b.hash, origin)
-    return origin ?? undefined
+    if (meta !== undefined && isBlock(meta, b)) return meta
   }
   return undefined
 }
@@ -65,8 +83,8 @@ function readMeta (path: string): Map<string, string> | undefined {
   }
 }
 
-/** Whether `_meta` is the one of the block the index records as `b` (all its signed fields but the Description). */
+/** Whether `_meta` is the one of the block the index records as `b` (all its signed fields but the Description; a v1 block's has no Height or RowsRoot). */
 function isBlock (meta: Map<string, string>, b: BlockRecord): boolean {
-  return meta.get('Height') === String(b.height) && meta.get('PreviousBlockHash') === b.parent && meta.get('RowsRoot') === b.rowsRoot &&
+  return (b.version !== 2 || (meta.get('Height') === String(b.height) && meta.get('RowsRoot') === b.rowsRoot)) && meta.get('PreviousBlockHash') === b.parent &&
     meta.get('CreatorPublicKey') === b.signer && meta.get('PreviousBlockHashSignature') === b.prevSig && meta.get('Timestamp') === b.timestamp
 }

@@ -1,3 +1,4 @@
+import { blockDescription } from '../../chain/index.js'
 import type { BlockRecord, TableRecord } from '../../storage/index.js'
 import { ApiError } from '../errors.js'
 import { field, intField, type RouteSpec } from '../route.js'
@@ -42,9 +43,12 @@ function blockJson (ctx: ApiContext, b: BlockRecord): Record<string, unknown> {
   } else {
     signerKey = ctx.chain.keysAt(b).get(b.signer)?.publicKey.hex
   }
+  const d = blockDescription(ctx.chain, b)
   return {
     ...headerJson(b),
     signer_public_key: signerKey,
+    description: d?.description,
+    reseal_of: d?.resealOf,
     row_count: rowCount(tables),
     tables: tables.map(t => ({ name: t.name, sql: t.sql, rows: t.rows, root: t.root, rows_url: `${blockPath(b)}/tables/${encodeURIComponent(t.name)}/rows` })),
     key_ops: ops.map(k => ({ op: k.op === 'A' ? 'add' : 'revoke', key_id: k.keyId, public_key: k.pubkey, endorsed_by: k.signers })),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { ChainError } from '../../chain/index.js'
+import { blockDescription, ChainError, resealDescription } from '../../chain/index.js'
+import { escapeControls } from '../../query/index.js'
 import type { BlockRecord } from '../../storage/index.js'
 import { checkHeightRange, heightOption, intOption } from '../args.js'
 import { formatBytes, short, table } from '../output.js'
@@ -45,7 +46,8 @@ export function register (program: Command, action: Action): void {
       }
       const tables = chain.index.tablesOf(b.hash)
       const ops = chain.index.keyOpsOf(b.hash)
-      ctx.out.result({ ...blockJson(b), file: chain.pathOf(b), tables, key_ops: ops }, () => [
+      const d = blockDescription(chain, b)
+      ctx.out.result({ ...blockJson(b), file: chain.pathOf(b), description: d?.description, reseal_of: d?.resealOf, tables, key_ops: ops }, () => [
         `block ${b.height}${b.canonical ? '' : ' (side branch)'}`,
         `  hash       ${b.hash}`,
         `  parent     ${b.parent}`,
@@ -54,9 +56,21 @@ export function register (program: Command, action: Action): void {
         `  size       ${formatBytes(b.size)}   file ${chain.pathOf(b)}`,
         `  rows root  ${b.rowsRoot}`,
         `  seal       ${b.seal}`,
+        ...descriptionLines(d),
         tables.length === 0 ? '  tables     (none)' : '  tables',
         ...tables.map(t => `    ${t.name.padEnd(24)} ${String(t.rows).padStart(10)} rows   root ${short(t.root)}`),
         ...(ops.length === 0 ? [] : ['  key operations', ...ops.map(k => `    ${k.op === 'A' ? 'add   ' : 'revoke'} ${k.keyId}  endorsed by ${k.signers.map(s => short(s)).join(', ')}`)])
       ].join('\n'))
     }))
+}
+
+/**
+ * The block's `_meta` Description (text from the block: control characters escaped) and the re-seal
+ * mark in it, `re-seal of <origin>`: the block a re-seal copies (docs/consensus.md). A re-seal's
+ * Description is the mark alone, said once.
+ */
+function descriptionLines (d: ReturnType<typeof blockDescription>): string[] {
+  if (d?.description === undefined) return []
+  const lines = d.resealOf !== undefined && d.description === resealDescription(d.resealOf) ? [] : d.description.split('\n').map((l, i) => `  ${i === 0 ? 'description' : '           '} ${escapeControls(l)}`)
+  return d.resealOf === undefined ? lines : [...lines, `  re-seal of ${d.resealOf} (the block first published with this content)`]
 }
