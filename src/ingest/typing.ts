@@ -20,7 +20,7 @@ type NewKind = 'INTEGER' | 'REAL' | 'TEXT' | 'BLOB'
 interface NewField { name: string, kind?: NewKind, firstRow: number }
 
 const EXPECTED: Record<ColumnKind, string> = {
-  INTEGER: 'an integer', REAL: 'a number', NUMERIC: 'a number', TEXT: 'text', BLOB: 'bytes ({"$base64": …} in JSON, \\x… in CSV)', ANY: 'any value'
+  INTEGER: 'an integer', REAL: 'a number', NUMERIC: 'a number or text', TEXT: 'text', BLOB: 'bytes ({"$base64": …} in JSON, \\x… in CSV)', ANY: 'any value'
 }
 
 export function typeRows (tableName: string, table: TableSchema | undefined, input: readonly IngestRow[], text: boolean): TypedRows {
@@ -99,7 +99,7 @@ function convert (v: Exclude<IngestValue, null>, kind: ColumnKind, text: boolean
     switch (kind) {
       case 'INTEGER': return parseIntText(v)
       case 'REAL': return parseRealText(v)
-      case 'NUMERIC': return parseIntText(v) ?? parseRealText(v)
+      case 'NUMERIC': return numericOf(v)
       case 'TEXT': return v
       case 'BLOB': return undefined
       case 'ANY': return parseIntText(v, true) ?? parseRealText(v, true) ?? v
@@ -107,10 +107,19 @@ function convert (v: Exclude<IngestValue, null>, kind: ColumnKind, text: boolean
   }
   switch (kind) {
     case 'INTEGER': return typeof v === 'bigint' ? v : undefined
-    case 'REAL':
-    case 'NUMERIC': return typeof v === 'bigint' || typeof v === 'number' ? v : undefined
+    case 'REAL': return typeof v === 'bigint' || typeof v === 'number' ? v : undefined
+    case 'NUMERIC': return typeof v === 'string' ? numericOf(v) : typeof v === 'bigint' || typeof v === 'number' ? v : undefined
     case 'TEXT': return typeof v === 'string' ? v : undefined
     case 'BLOB': return v instanceof Uint8Array ? v : undefined
     case 'ANY': return v
   }
+}
+
+/**
+ * Text in a NUMERIC column (DATETIME, DATE, BOOLEAN, DECIMAL…), as SQLite's NUMERIC affinity stores
+ * it: a number when it reads as one, else the text itself. Such columns hold ISO dates as text in
+ * most SQLite files, so refusing text refused rows exactly like the chain's own.
+ */
+function numericOf (v: string): IngestValue {
+  return parseIntText(v) ?? parseRealText(v) ?? v
 }

@@ -104,6 +104,42 @@ describe('a first write to a table the chain has takes the chain\'s definition',
     expect((await ingest.append('kv2', parseRecords('[{"k": "b", "v": 2}]', 'json'))).created).toBe(true)
   })
 
+  it('a NUMERIC column (DATETIME, DECIMAL) takes text as SQLite stores it: a date stays text, text that reads as a number is that number', async () => {
+    // Until session 49 ingest's NUMERIC took numbers only: every append to a chain table with a
+    // DATETIME column of ISO dates was refused as INGEST_TYPE_MISMATCH, rows like the chain's own.
+    const { chain: first } = await newTestChain({ key: alice })
+    const src = join(tmpDir(), 'events.db')
+    const db = new Database(src)
+    db.exec("CREATE TABLE events (at DATETIME, amount DECIMAL(10,2)); INSERT INTO events VALUES ('2026-01-01', '12.50')")
+    db.close()
+    await signImport(first, src, alice)
+    const ingest = Ingest.open({ chain: first, key: alice })
+    open.push(first, ingest)
+    const json = [{ at: '2026-02-03T04:05:06Z', amount: 3 }, { at: '20260101', amount: '7.25' }, { at: ' 12 ', amount: '1e3' }]
+    const blob = await refusal(ingest.append('events', parseRecords('[{"at": {"$base64": "AAE="}}]', 'json')))
+    expect(blob.code).toBe('INGEST_TYPE_MISMATCH')
+    expect(blob.hint).toContain('takes a number or text, as the chain defines the table (block 1:')
+    await ingest.append('events', parseRecords(JSON.stringify(json), 'json'))
+    await ingest.append('events', parseRecords('at,amount\n2026-03-01,007\n', 'csv'))
+    await ingest.sealNow()
+    // The reference: SQLite's own NUMERIC affinity on the same values.
+    const ref = new Database(':memory:')
+    ref.exec('CREATE TABLE events (at DATETIME, amount DECIMAL(10,2))')
+    const insert = ref.prepare('INSERT INTO events VALUES (?, ?)')
+    for (const r of json) insert.run(r.at, r.amount)
+    insert.run('2026-03-01', '007')
+    const read = 'SELECT at, typeof(at) AS t, amount, typeof(amount) AS u FROM events ORDER BY rowid'
+    const want = ref.prepare(read).all()
+    ref.close()
+    const block = new Database(first.dir.blockPath(2), { readonly: true })
+    try {
+      expect(block.prepare(read).all()).toEqual(want)
+    } finally {
+      block.close()
+    }
+    expect(want.map(r => (r as { t: string }).t)).toEqual(['text', 'integer', 'integer', 'text'])
+  })
+
   it('POST /records/{table} answers 422 with the chain\'s definition in its hint', async () => {
     const { dir, ingest, readingsSql } = await signatoryWithoutTables()
     const { server, url } = await startTestApi({ dir, ingest })
