@@ -7,10 +7,10 @@ import { closeOrLeave } from './sqlite.js'
 import { ChainTreeTable } from './chain-tree-table.js'
 import { CheckpointTable } from './checkpoint-table.js'
 import { WRITER_RECORD } from './index-open-failure.js'
-import { BLOCK_COLUMNS, hashKey, hashKeyRange, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
+import { BLOCK_COLUMNS, hashKey, hashKeyRange, LATEST_INDEX, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
-import { MOVE_WORK, type OlderVersionView } from './index-migrate.js'
+import { completeVersion3, MOVE_WORK, type OlderVersionView } from './index-migrate.js'
 import { openIndexConnection } from './index-open.js'
 
 /**
@@ -27,11 +27,9 @@ export class IndexDb {
   // smallPageCache's passes in progress (the first cuts the cache, the last to end restores it), and the size before.
   private scans = 0
   private cacheBefore = 0
+  private indexed = false // completeVersion3 done by this connection's writes
 
-  /**
-   * A prepared statement, prepared once per connection (preparing costs more than most lookups),
-   * whose rows are `R`: the SQL of this file against the schema above decides that.
-   */
+  /** A statement prepared once per connection (preparing costs more than most lookups), whose rows are `R` (this file's SQL decides). */
   private stmt<R = unknown> (sql: string): Database.Statement<unknown[], R> {
     this.olderView &&= this.olderView.follow()
     const cached = this.statements.get(sql)
@@ -41,10 +39,8 @@ export class IndexDb {
     return st
   }
 
-  /** The chain tree over canonical blocks (written with them, in the same transaction). */
-  readonly tree: ChainTreeTable
-  /** Signed checkpoints this node made or received. */
-  readonly checkpoints: CheckpointTable
+  readonly tree: ChainTreeTable // the chain tree over canonical blocks (written with them, in the same transaction)
+  readonly checkpoints: CheckpointTable // signed checkpoints this node made or received
 
   /** `olderView`: the views of an index of an older version (1 or 2), until this connection or another process moves it. */
   private constructor (db: Database.Database, recordPath: string, private olderView: OlderVersionView | undefined) {
@@ -66,9 +62,7 @@ export class IndexDb {
   }
 
   /** Close the connection (or leave it for the process's exit: closeOrLeave). */
-  close (): void {
-    closeOrLeave(this.db)
-  }
+  close (): void { closeOrLeave(this.db) }
 
   /** Changes whenever another connection commits (cheap change detection for a running node). */
   dataVersion (): number {
@@ -82,7 +76,9 @@ export class IndexDb {
    * resolves, rolled back if it throws. Waits without blocking the event loop.
    */
   async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
-    if (this.olderView === undefined) return await this.writeLock.run(fn, options)
+    // An index of version 3 made before session 49 is completed at this connection's first write (a rebuild's at its clear()).
+    const first = !this.indexed && options.rebuilds !== true
+    if (this.olderView === undefined) return await this.writeLock.run(first ? async () => { completeVersion3(this.db); this.indexed = true; return await fn() } : fn, options)
     // An index of an older version is moved in this write's transaction: after the lock's wait (--wait) and
     // writer.json naming this process, as any write. A rebuild's clear() remakes it instead.
     try {
@@ -181,10 +177,7 @@ export class IndexDb {
     }
   }
 
-  tip (): BlockRecord | undefined {
-    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get()
-    return r === undefined ? undefined : toRecord(r)
-  }
+  tip (): BlockRecord | undefined { return this.record(this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 ORDER BY height DESC LIMIT 1').get()) }
 
   /** The canonical tip's hash alone: a cheap check for code that runs on every request (tip() reads the whole record). */
   tipHash (): string | undefined {
@@ -193,15 +186,11 @@ export class IndexDb {
     return this.tipHashStmt.get()
   }
 
-  byHash (hash: string): BlockRecord | undefined {
-    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE hkey = ? AND hash = ?').get(hashKey(hash), hash)
-    return r === undefined ? undefined : toRecord(r)
-  }
+  byHash (hash: string): BlockRecord | undefined { return this.record(this.stmt<BlockRow>('SELECT * FROM blocks WHERE hkey = ? AND hash = ?').get(hashKey(hash), hash)) }
 
-  byHeight (height: number): BlockRecord | undefined {
-    const r = this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height)
-    return r === undefined ? undefined : toRecord(r)
-  }
+  byHeight (height: number): BlockRecord | undefined { return this.record(this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height)) }
+
+  private record (r: BlockRow | undefined): BlockRecord | undefined { return r === undefined ? undefined : toRecord(r) }
 
   /** Blocks (canonical or not) whose hash starts with `prefix` (lower-case hex), at most `limit`, by hash. */
   byHashPrefix (prefix: string, limit: number): BlockRecord[] {
@@ -298,11 +287,17 @@ export class IndexDb {
   /**
    * Table `name` (ASCII case ignored) as the highest canonical block that has it declares it: its
    * spelling, its CREATE TABLE text and that height; undefined when no canonical block has it
-   * (ingest's first write to it). No index has names: one scan of block_tables says whether any
-   * block has it (28 ms at 100,000 blocks), then blocks are read from the tip down (CROSS JOIN
-   * keeps that order) to the first that has it (0.25 ms for a recent one; a plain join: 90 ms).
+   * (ingest's first write to it). LATEST_INDEX walks the name's blocks from the last placed down to
+   * the first canonical one, the highest: a block is indexed after its parent (acceptCandidate,
+   * reindex's replay and reattachForks need the parent there), so ids grow along every branch.
+   * Without it (an older version's views, or version 3 before a writer added it): one scan of
+   * block_tables, then blocks from the tip down (CROSS JOIN keeps that order).
    */
   latestTable (name: string): { name: string, sql: string, height: number } | undefined {
+    if (this.olderView === undefined && this.stmt(`SELECT 1 FROM main.sqlite_schema WHERE name = '${LATEST_INDEX}'`).get() !== undefined) {
+      return this.stmt<{ name: string, sql: string, height: number }>(`SELECT bt.name, bt.sql, b.height FROM block_tables bt INDEXED BY ${LATEST_INDEX}
+        CROSS JOIN blocks b ON b.id = bt.block WHERE bt.name = ? COLLATE NOCASE AND b.canonical = 1 ORDER BY bt.block DESC LIMIT 1`).get(name)
+    }
     if (this.stmt('SELECT 1 FROM block_tables WHERE name = ? COLLATE NOCASE LIMIT 1').get(name) === undefined) return undefined
     return this.stmt<{ name: string, sql: string, height: number }>(`SELECT bt.name, bt.sql, b.height FROM blocks b CROSS JOIN block_tables bt ON bt.block = b.id
       WHERE b.canonical = 1 AND bt.name = ? COLLATE NOCASE ORDER BY b.height DESC LIMIT 1`).get(name)
@@ -396,5 +391,7 @@ export class IndexDb {
     this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
     // An index written before session 25 sheds the indexes nothing reads, as a new one is made.
     for (const name of UNUSED_INDEXES) this.db.exec(`DROP INDEX IF EXISTS ${name}`)
+    completeVersion3(this.db)
+    this.indexed = true
   }
 }

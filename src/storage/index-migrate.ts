@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { failpoint, pausepointSync, type WorkProgress } from '../util/index.js'
-import { BLOCK_COLUMNS, hashKey, SCHEMA, SCHEMA_VERSION } from './index-records.js'
+import { BLOCK_COLUMNS, hashKey, LATEST_INDEX, SCHEMA, SCHEMA_VERSION } from './index-records.js'
 
 // chain.db of schema version 1 (`block_tables` keyed by the block's hash) or 2 (`blocks` found by
 // a unique index on the hash's text) moved to version 3 (by `hkey`): docs/data-directory.md, "chain.db".
@@ -11,9 +11,9 @@ function newTables (suffix: string, only = 'blocks|block_tables'): string {
     .map(s => s.replace(/^CREATE TABLE IF NOT EXISTS (blocks|block_tables) /, `CREATE TABLE $1${suffix} `) + ';').join('\n')
 }
 
-/** blocks' indexes as SCHEMA makes them (on the renamed table). */
+/** The indexes of blocks and block_tables as SCHEMA makes them (on the renamed tables; version 2's block_tables kept lacks LATEST_INDEX). */
 function blockIndexes (): string {
-  return SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE (UNIQUE )?INDEX IF NOT EXISTS \w+ ON blocks\(/.test(s)).join(';\n') + ';'
+  return SCHEMA.split(';').map(s => s.trim()).filter(s => /^CREATE (UNIQUE )?INDEX IF NOT EXISTS \w+ ON (blocks|block_tables)\(/.test(s)).join(';\n') + ';'
 }
 
 /**
@@ -23,8 +23,22 @@ function blockIndexes (): string {
  * do; its code is its own, so the move can only change what SQLite says to it. A trigger on every insert (a new block), but `WHEN NEW.hkey IS
  * NULL` holds only for such a writer: this Petal's inserts give `hkey`.
  */
-export const OLDER_WRITER_TRIGGER = `CREATE TRIGGER blocks_hkey_required BEFORE INSERT ON blocks WHEN NEW.hkey IS NULL BEGIN
+export const OLDER_WRITER_TRIGGER = `CREATE TRIGGER IF NOT EXISTS blocks_hkey_required BEFORE INSERT ON blocks WHEN NEW.hkey IS NULL BEGIN
   SELECT RAISE(ABORT, 'chain.db was moved to schema version ${SCHEMA_VERSION} by a newer Petal while this process had it open, and this process cannot write that version: stop it, then run its command again with the newer Petal (docs/data-directory.md, "chain.db")'); END;`
+
+/**
+ * What an index of version 3 made before session 49 lacks, added inside a writer's transaction
+ * (a writer's first write; no-ops when there): LATEST_INDEX (one scan of block_tables: docs/performance/catchup.md,
+ * "Session 49: chain.db follow-ups (health49)"), and OLDER_WRITER_TRIGGER, which session 47's move
+ * and remake did not make (an older writer left running across them failed "NOT NULL constraint
+ * failed: blocks.hkey"). The version stays: an older Petal of version 3 reads and writes it as before.
+ */
+export function completeVersion3 (db: Database.Database): void {
+  if (!db.inTransaction) throw new Error('chain.db completed outside a write transaction')
+  const sql = SCHEMA.split(';').map(s => s.trim()).find(s => s.includes(`INDEX IF NOT EXISTS ${LATEST_INDEX} `))
+  if (sql === undefined) throw new Error(`${LATEST_INDEX} is not in SCHEMA`)
+  db.exec(`${sql}; ${OLDER_WRITER_TRIGGER}`)
+}
 
 /**
  * `petal_hkey(hash)`, the SQL of hashKey, on a connection to chain.db: the move fills `hkey` with

@@ -74,6 +74,9 @@ export const BLOCK_COLUMNS = 'hash, height, parent, canonical, version, signer, 
  * every block (keyed by a hash), on catch-up's main thread. A new index is created without them;
  * reindex drops them from an older one (docs/performance/catchup.md, "Session 25: catch-up").
  */
+/** The index on block_tables' names (since session 49); a writer adds it to an index of version 3 made before (completeVersion3). */
+export const LATEST_INDEX = 'block_tables_latest'
+
 export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
 
 /**
@@ -83,7 +86,9 @@ export const UNUSED_INDEXES = ['blocks_parent', 'block_tables_name'] as const
  * `block_tables` is keyed by (`blocks.id`, name). Both take rows in the order blocks are placed, so
  * a group's rows fill the last pages, and only `blocks_hkey` is a write at a random page a block
  * (docs/performance/catchup.md, "Session 45: chain.db's block_tables in placement order (index45)",
- * and "Session 47: chain.db (index47)").
+ * and "Session 47: chain.db (index47)"). `block_tables_latest` (LATEST_INDEX) finds a table's
+ * blocks by name: its entries of one name come in placement order too, so a block's write lands
+ * at the end of each of its names' runs, not at a random page (IndexDb.latestTable).
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -97,6 +102,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS blocks_canonical_height ON blocks(height) WHER
 CREATE INDEX IF NOT EXISTS blocks_side ON blocks(canonical, height);
 CREATE TABLE IF NOT EXISTS block_tables (block INTEGER NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL,
   rows INTEGER NOT NULL, root TEXT NOT NULL, PRIMARY KEY (block, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS block_tables_latest ON block_tables(name COLLATE NOCASE, block);
 CREATE TABLE IF NOT EXISTS key_ops (hash TEXT NOT NULL, key_id TEXT NOT NULL, op TEXT NOT NULL,
   pubkey TEXT NOT NULL, signers TEXT NOT NULL, PRIMARY KEY (hash, key_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signers (key_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL,

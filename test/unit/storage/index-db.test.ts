@@ -74,10 +74,10 @@ describe('chain.db', () => {
     }
   }
 
-  it('a new index has only the indexes its statements read (none on parent or on a table\'s name)', () => {
+  it('a new index has only the indexes its statements read (none on parent; the one on names is latestTable\'s)', () => {
     const path = join(tmpDir(), 'chain.db')
     IndexDb.open(path).close()
-    expect(indexesOf(path)).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
+    expect(indexesOf(path)).toEqual(['block_tables_latest', 'blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
   })
 
   it('clearing an index written before (reindex) drops the indexes nothing reads', async () => {
@@ -89,7 +89,7 @@ describe('chain.db', () => {
     const index = IndexDb.open(path)
     await index.withWriteLock(async () => { index.clear() })
     index.close()
-    expect(indexesOf(path)).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
+    expect(indexesOf(path)).toEqual(['block_tables_latest', 'blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
   })
 
   const record = (i: number, canonical: boolean): BlockRecord => ({
@@ -106,7 +106,9 @@ describe('chain.db', () => {
     const db = new Database(path, { readonly: true })
     expect(db.prepare('SELECT height FROM blocks ORDER BY id').pluck().all()).toEqual([1, 2, 3, 4, 5])
     expect(db.prepare('SELECT block FROM block_tables').pluck().all()).toEqual([1, 2, 3, 4, 5])
-    expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'block_tables' AND type = 'index'").pluck().get()).toBe(0)
+    // Its one index (block_tables_latest) by name, then block: a name's entries in placement order too.
+    expect(db.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'block_tables' AND type = 'index' AND sql IS NOT NULL").pluck().all()).toEqual(['block_tables_latest'])
+    expect(db.prepare('SELECT block FROM block_tables INDEXED BY block_tables_latest WHERE name = ? COLLATE NOCASE').pluck().all('T')).toEqual([1, 2, 3, 4, 5])
     db.close()
   })
 })

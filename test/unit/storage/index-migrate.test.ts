@@ -49,7 +49,8 @@ function answers (index: IndexDb): unknown {
     variants: index.tableVariants(),
     withT: index.blocksWithTables(['t'], 3, 30),
     withTU: index.blocksWithTables(['t', 'u'], 0, 100),
-    none: index.blocksWithTables([], 10, 12)
+    none: index.blocksWithTables([], 10, 12),
+    latest: ['t', 'T', 'u', 'absent'].map(n => index.latestTable(n))
   }
 }
 
@@ -101,7 +102,7 @@ describe('chain.db of schema version 1', () => {
 
       const db = new Database(path, { readonly: true })
       // The new layout whole: blocks.id, block_tables keyed by it, no index left of version 1.
-      expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
+      expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['block_tables_latest', 'blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
       expect(db.prepare("SELECT name FROM pragma_table_info('block_tables') ORDER BY cid").pluck().all()).toEqual(['block', 'name', 'sql', 'rows', 'root'])
       // Rows in placement order: ids by height for the blocks of the canonical chain.
       const heights = db.prepare('SELECT height FROM blocks WHERE canonical = 1 ORDER BY id').pluck().all() as number[]

@@ -136,7 +136,7 @@ describe('petal reindex of chain.db of an older schema version', () => {
     expect(blocksDump(join(dir, 'chain.db'))).toEqual({ ...expected, version: '3' })
     const db = new Database(join(dir, 'chain.db'), { readonly: true })
     // The new layout whole, the unused indexes of the WITHOUT ROWID layout gone with its tables.
-    expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
+    expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all()).toEqual(['block_tables_latest', 'blocks_canonical_height', 'blocks_hkey', 'blocks_side', 'checkpoints_size'])
     db.close()
   })
 })

@@ -84,4 +84,33 @@ describe('an older Petal\'s writer across the move to schema version 3', () => {
       older.close()
     }
   })
+
+  it('of an index moved by session 47 (no trigger): refused the same way once this Petal has written (before: "NOT NULL constraint failed: blocks.hkey")', async () => {
+    const path = join(tmpDir(), 'chain.db')
+    const index = IndexDb.open(path)
+    await index.withWriteLock(async () => { for (let i = 0; i < 4; i++) index.insertBlock(record(i), [], []) })
+    index.close()
+    rewriteAsVersion2(path)
+    const older = new Database(path)
+    const place = olderPlacement(older, '2')
+    // Session 47's move: version 3, without blocks_hkey_required (nor block_tables_latest).
+    const moved47 = IndexDb.open(path)
+    await moved47.withWriteLock(async () => {})
+    moved47.close()
+    const raw = new Database(path)
+    raw.exec('DROP TRIGGER blocks_hkey_required; DROP INDEX IF EXISTS block_tables_latest')
+    raw.close()
+    const writer = IndexDb.open(path)
+    try {
+      await writer.withWriteLock(async () => { writer.insertBlock(record(4), [], []) })
+      const before = blocksDump(path)
+      let err: unknown
+      try { place(5) } catch (e) { err = e }
+      expect(String((err as Error | undefined)?.message)).toMatch(MOVED)
+      expect(blocksDump(path)).toEqual(before)
+    } finally {
+      writer.close()
+      older.close()
+    }
+  })
 })
