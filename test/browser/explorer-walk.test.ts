@@ -1,45 +1,32 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ApiServer } from '../../src/api/index.js'
 import type { Chain } from '../../src/chain/index.js'
-import { signTipCheckpoints } from '../../src/proof/index.js'
-import { startTestApi } from '../helpers/api.js'
-import { CHROMIUM, NO_CHROMIUM, launchBrowser, openPage } from '../helpers/browser.js'
+import { CHROMIUM, NO_CHROMIUM } from '../helpers/browser.js'
 import { petalInProcess } from '../helpers/cli.js'
-import { provableChain } from '../helpers/proof.js'
+import { closeExplorer, pageErrorsOf, startExplorer, type ExplorerFixture } from '../helpers/explorer.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // The explorer as someone who never opens a terminal walks it (user48): what they could not do
 // or were shown wrong, each fixed and checked here in headless Chromium.
+let fixture: ExplorerFixture | undefined
 let chain: Chain
 let typed: number
-let server: ApiServer
 let base: string
-let browser: Browser
 let page: Page
 let errors: string[]
 
-const pageErrors = (): string[] => errors.filter(e => !e.includes('Failed to load resource'))
+const pageErrors = (): string[] => pageErrorsOf(errors)
 const go = async (path: string): Promise<void> => { await page.goto(base + path.slice(1)) }
 
 describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHROMIUM}`, () => {
   beforeAll(async () => {
-    const p = await provableChain()
-    chain = p.chain
-    typed = p.typedHeight
-    await signTipCheckpoints(chain, p.key)
-    ;({ server, url: base } = await startTestApi({ dir: chain.dir.root }))
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser))
+    fixture = await startExplorer()
+    ;({ chain, typed, base, page, errors } = fixture)
   })
 
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    chain?.close()
-  })
+  afterAll(async () => { await closeExplorer(fixture) })
 
   it('/verify: a proof made by `petal prove`, checked against the node\'s signatories with one button; a BLOB shows its bytes in hex', async () => {
     const file = join(tmpDir(), 'proof.json')

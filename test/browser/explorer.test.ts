@@ -3,54 +3,38 @@ import { pathToFileURL } from 'node:url'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TokenStore, type ApiServer } from '../../src/api/index.js'
+import { TokenStore } from '../../src/api/index.js'
 import type { Chain } from '../../src/chain/index.js'
 import { publicKeyToPem, type SigningKey } from '../../src/crypto/index.js'
-import { buildRowProof, createCheckpoint, signTipCheckpoints } from '../../src/proof/index.js'
+import { buildRowProof, createCheckpoint } from '../../src/proof/index.js'
 import { http, postJson, startTestApi } from '../helpers/api.js'
-import { NO_CHROMIUM, CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js'
+import { NO_CHROMIUM, CHROMIUM, openPage, screenshot } from '../helpers/browser.js'
+import { closeExplorer, pageErrorsOf, startExplorer, type ExplorerFixture } from '../helpers/explorer.js'
 import { extendChain, fixtureKey } from '../helpers/chain.js'
-import { chainTreeOf, provableChain } from '../helpers/proof.js'
+import { chainTreeOf } from '../helpers/proof.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // The web explorer against a real node: real blocks (one with every kind of value), one headless
 // Chromium for the whole file. Screenshots of each page go to test-output/screenshots.
+let fixture: ExplorerFixture | undefined
 let chain: Chain
 let key: SigningKey
 let typed: number
-let server: ApiServer
 let base: string
 let browser: Browser
 let page: Page
 let errors: string[]
 
-/** Script and console errors, apart from the failed requests that tests of errors cause on purpose. */
-function pageErrors (): string[] {
-  return errors.filter(e => !e.includes('Failed to load resource'))
-}
-
-async function go (path: string): Promise<void> {
-  await page.goto(base + path.slice(1))
-}
+const pageErrors = (): string[] => pageErrorsOf(errors)
+const go = async (path: string): Promise<void> => { await page.goto(base + path.slice(1)) }
 
 describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_CHROMIUM}`, () => {
   beforeAll(async () => {
-    const p = await provableChain()
-    chain = p.chain
-    key = p.key
-    typed = p.typedHeight
-    // As a signatory node does for each tip: the checkpoint that row proofs are made against.
-    await signTipCheckpoints(chain, key)
-    ;({ server, url: base } = await startTestApi({ dir: chain.dir.root }))
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser))
+    fixture = await startExplorer()
+    ;({ chain, key, typed, base, browser, page, errors } = fixture)
   })
 
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    chain?.close()
-  })
+  afterAll(async () => { await closeExplorer(fixture) })
 
   it('/ shows the chain at a glance: tip, chain id, consensus, signatories, chart, latest blocks', async () => {
     await go('/')

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
+import { tmpDir } from './tmp.js'
 
 export const CLI = join(import.meta.dirname, '..', '..', 'bin', 'petal.js')
 
@@ -49,3 +50,15 @@ export async function petalInProcess (args: string[], o: { env?: Record<string, 
   }, o.signal)
   return { code, stdout, stderr }
 }
+
+/** A data directory `name` in a new temporary folder `work`, made by `petal init` in this process (a file's beforeAll). */
+export async function initInProcess (name: string): Promise<{ work: string, dir: string }> {
+  const work = tmpDir()
+  const dir = join(work, name)
+  const r = await petalInProcess(['--dir', dir, 'init'])
+  if (r.code !== 0) throw new Error(`petal init failed (${r.code}): ${r.stderr}`)
+  return { work, dir }
+}
+
+/** The hint line of the CLI's error output (empty when it printed none). */
+export const hintOf = (stderr: string): string => /\n {2}hint: (.*)\n/.exec(stderr)?.[1] ?? ''

@@ -4,7 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { petalInProcess } from '../../helpers/cli.js'
+import { petalInProcess, initInProcess, hintOf } from '../../helpers/cli.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { Keystore } from '../../../src/storage/index.js'
 
@@ -12,16 +12,10 @@ import { Keystore } from '../../../src/storage/index.js'
 // checked in usage.test.ts; here, hints that name a command outside petal, and usage errors that
 // had none.
 
-const hintOf = (stderr: string): string => /\n {2}hint: (.*)\n/.exec(stderr)?.[1] ?? ''
-
 let dir: string
 let work: string
 
-beforeAll(async () => {
-  work = tmpDir()
-  dir = join(work, 'data')
-  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
-}, 60_000)
+beforeAll(async () => { ({ work, dir: dir } = await initInProcess('data')) }, 60_000)
 
 /** Run `sqlite3 FILE 'SQL'` as a hint gives it: with the sqlite3 shell if installed, else the same SQL through SQLite. */
 function runSqliteHint (hint: string, file: string): void {

@@ -4,7 +4,7 @@ import { expect, it } from 'vitest'
 import { Chain, signImport } from '../../../src/chain/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
-import { petalInProcess } from '../../helpers/cli.js'
+import { petalInProcess, hintOf } from '../../helpers/cli.js'
 import { aliceOrphan } from '../../helpers/orphan.js'
 import { whileServing } from '../../helpers/serve.js'
 
@@ -12,7 +12,6 @@ import { whileServing } from '../../helpers/serve.js'
 // which named forks/HASH.db in the data directory (session 47), now send the user to it: each
 // hint's `petal orphans` is run here as printed.
 
-const hintOf = (stderr: string): string => /\n {2}hint: (.*)\n/.exec(stderr)?.[1] ?? ''
 
 /** The hint's `petal … orphans` command, run as printed (the CLI adds this --dir to it). */
 async function runHintsOrphans (stderr: string): Promise<{ code: number, stdout: string, stderr: string }> {

@@ -1,22 +1,15 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { petalInProcess } from '../../helpers/cli.js'
-import { tmpDir } from '../../helpers/tmp.js'
+import { petalInProcess, initInProcess, hintOf } from '../../helpers/cli.js'
 import { waitFor } from '../../helpers/wait.js'
 
 // What session 47's walk through Petal as its users meet it (user47) found wrong in the CLI's
 // words: each command these print must run as printed and do what it says.
 
-const hintOf = (stderr: string): string => /\n {2}hint: (.*)\n/.exec(stderr)?.[1] ?? ''
-
 let work: string
 let signatory: string
 
-beforeAll(async () => {
-  work = tmpDir()
-  signatory = join(work, 'signatory')
-  expect((await petalInProcess(['--dir', signatory, 'init'])).code).toBe(0)
-}, 60_000)
+beforeAll(async () => { ({ work, dir: signatory } = await initInProcess('signatory')) }, 60_000)
 
 /** `petal run` in this process until it has printed its next steps; then stopped. */
 async function runUntilReady (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {

@@ -4,20 +4,15 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { COMMAND_MODULES } from '../../../src/cli/commands/index.js'
 import { newProgram, type Action } from '../../../src/cli/program.js'
-import { petalInProcess } from '../../helpers/cli.js'
+import { petalInProcess, initInProcess } from '../../helpers/cli.js'
 import { whileServing } from '../../helpers/serve.js'
-import { tmpDir } from '../../helpers/tmp.js'
 
 // Session 48's follow-ups a user meets in the CLI's words (user48).
 
 let work: string
 let signatory: string
 
-beforeAll(async () => {
-  work = tmpDir()
-  signatory = join(work, 'signatory')
-  expect((await petalInProcess(['--dir', signatory, 'init'])).code).toBe(0)
-}, 60_000)
+beforeAll(async () => { ({ work, dir: signatory } = await initInProcess('signatory')) }, 60_000)
 
 it('`petal --json --version` prints JSON (it printed the bare number)', async () => {
   for (const args of [['--json', '--version'], ['--version', '--json'], ['--json', '-V'], ['--dir', work, '--json', '--version']]) {
