@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs'
 import { setImmediate } from 'node:timers/promises'
 import { availableParallelism } from 'node:os'
 import { threadId } from 'node:worker_threads'
-import { abortable, isPetalError, reviveError, throwIfAborted, withDetails, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
+import { abortWaits, isPetalError, reviveError, throwIfAborted, withDetails, WorkerPool, workerScript, type WorkProgress } from '../util/index.js'
 import { StorageError, type KeyOpRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { consensusJson, MAX_FUTURE_MS } from './chain.js'
@@ -167,14 +167,16 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
   // from..end - 1. Its blocks are taken without an await each (take); only the next batch's
   // reply is awaited (nextBatch).
   let current: { b: number, from: number, end: number, reply: ReadReply } | undefined
+  // A worker can be stuck in one file (a huge block, a slow disk): each wait for a reply stops on
+  // the signal, under one listener for the run (abortWaits; taken off in the finally below).
+  const waits = abortWaits(o.signal)
   const nextBatch = async (): Promise<boolean> => {
     const b = current === undefined ? 0 : current.b + 1
     for (let k = b; k < (b === 0 && o.keyHints === undefined ? 1 : b + window); k++) issue(k)
     const task = pending.get(b)
     if (task === undefined) return false
     pending.delete(b)
-    // A worker can be stuck in one file (a huge block, a slow disk): stop waiting on a signal.
-    const reply = await abortable(task, o.signal)
+    const reply = await waits.wait(task)
     current = { b, from: first(b), end: first(b + 1), reply }
     return true
   }
@@ -230,6 +232,7 @@ export async function replayChain (chain: Chain, o: ReplayOptions = {}): Promise
     failed = true
     throw atHeight(err, h)
   } finally {
+    waits.dispose()
     clearInterval(timer)
     // The last progress goes out after a failure too, but a callback that throws then must not
     // hide the failure.
