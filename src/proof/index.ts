@@ -16,7 +16,7 @@ export { MemoryNodeStore, inclusionProof, consistencyProof, treeRoot } from './t
 export { chainLeafHash, chainLeafOf, appendChainLeaves } from './chain-tree.js'
 export { checkpointText, signatoryNoteKeyId, signCheckpoint, createCheckpoint, readCheckpointNote, addCosignature, signatoryVkey, witnessVkey } from './checkpoint.js'
 export { buildProofBundle, buildRowProof, buildConsistencyProof, type RowLocator, type ChunkCache } from './build.js'
-export { verifyProof, parseTrustFile, parseWitnessKey, mergeTrust, encodeChainLeaf, type VerifyReport, type VerifyOptions, type RejectionCode, type TrustAnchors, type RowProofDocument, type BundleDocument, type ConsistencyDocument, type ProofValue } from './verifier/index.js'
+export { verifyProof, NOT_PROVEN_KEYS, parseTrustFile, parseWitnessKey, mergeTrust, encodeChainLeaf, type VerifyReport, type VerifyOptions, type RejectionCode, type TrustAnchors, type RowProofDocument, type BundleDocument, type ConsistencyDocument, type ProofValue } from './verifier/index.js'
 export { storedChainTree, signTipCheckpoints, signTipCheckpointsLocked, storedTipCheckpoints, findCheckpoint, servedCheckpoints, type StoredCheckpoint } from './stored.js'
 export { checkpointForHeight, proveRows, proveConsistency } from './prove-rows.js'
 export { CHUNK_ROWS, ChunkPool, type TableChunks } from './table-chunks.js'

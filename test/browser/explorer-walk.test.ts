@@ -41,6 +41,12 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHR
     expect((await page.locator('#trust').inputValue()).trim()).toBe(chain.keysAt(chain.tip()).all()[0]?.publicKey.hex)
     await page.locator('#check').click()
     await page.locator('#verdict-ok').waitFor()
+    // What the proof cannot prove of its keys: it told a person without a terminal to run
+    // `petal signers` (user49); the page checks the keys that signed against the node's list.
+    expect(await page.locator('#report li', { hasText: 'still authorised' }).innerText()).not.toContain('petal signers')
+    await page.locator('#check-node-signers').click()
+    const signer = chain.keysAt(chain.tip()).all()[0]
+    await page.locator('#node-signers-check li').filter({ hasText: `${signer?.keyId ?? '?'} is active at height ${chain.tip().height}, added at height 0` }).waitFor()
     // Row 2's photo is the bytes de ad: shown as SQL writes them (it showed the base64, x'3q0=').
     const values = await page.locator('#report table tbody td').allInnerTexts()
     expect(values).toContain("x'dead'")

@@ -36,6 +36,8 @@ describe('petal verify-proof', () => {
     expect(ok.stdout).toContain('VERIFIED: 1 row proven')
     expect(ok.stdout).toContain('name="zoë ✓ 𝄞"')
     expect(ok.stdout).toContain('not proven:')
+    // Revocations: where a terminal user checks them (the explorer's /verify asks its node instead).
+    expect(ok.stdout).toContain('(check that the chain has not revoked it): `petal signers` on a data directory of the chain lists each key')
     const loaded = readFileSync(log, 'utf8')
     // The log records what ran: the fast bundle (verify-proof loads only CommonJS packages).
     expect(loaded).toContain('/dist/fast/petal.js')

@@ -108,7 +108,9 @@ export function register (program: Command, action: Action): void {
       if (o.trust.length === 0) throw new UsageError('nothing to trust: give --trust FILE', 'pass the signatories\' public keys (`petal keys export` writes one) or a checkpoint you trusted before')
       const p = await import('../../proof/index.js')
       const trust = await loadTrust(p, o)
-      const report = await p.verifyProof(Buffer.from(readInput(file, 'proof')).toString('utf8'), trust, { minSignatures: o.minSignatures, requireFinal: o.requireFinal === true, chainId: o.chain })
+      const verified = await p.verifyProof(Buffer.from(readInput(file, 'proof')).toString('utf8'), trust, { minSignatures: o.minSignatures, requireFinal: o.requireFinal === true, chainId: o.chain })
+      // Where a terminal user checks revocations (the explorer's /verify offers the node's list).
+      const report = { ...verified, not_proven: verified.not_proven.map(n => n === p.NOT_PROVEN_KEYS ? `${n}: \`petal signers\` on a data directory of the chain lists each key with the heights it was added and revoked at` : n) }
       ctx.out.result(report, () => formatReport(report))
       if (!report.ok) {
         const code = report.failure?.code

@@ -105,11 +105,18 @@ class Report {
   }
 }
 
+/**
+ * What a proof says of its keys: only that they signed. Where to check revocations depends on who
+ * reads it, so each front end adds its own way (`petal verify-proof`: `petal signers`; the
+ * explorer's /verify: this node's signatories), matching this text.
+ */
+export const NOT_PROVEN_KEYS = 'that the signing keys were still authorised: trusting a key is your decision (check that the chain has not revoked it)'
+
 const NOT_PROVEN_ROWS = [
   'that no other row exists: a proof shows rows that are in the chain, never that a query or a table returned all of them',
   'the rowid, unless the table has an INTEGER PRIMARY KEY column (then it is that column\'s value); what is proven is the row\'s position in the table\'s canonical order',
   'the column names, which come from the document (the table\'s CREATE statement, which is proven, names them)',
-  'that the signing keys were still authorised: trusting a key is your decision (check revocations with `petal signers`)',
+  NOT_PROVEN_KEYS,
   'that the data is true: only that the chain recorded it'
 ]
 

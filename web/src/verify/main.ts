@@ -1,7 +1,7 @@
 // `/verify`: checks a proof in this browser with the verifier `petal verify-proof` runs
 // (src/proof/verifier, WebCrypto only). This page is one self-contained file: it works with the
 // node stopped, or saved to disk and opened from there.
-import { fromBase64, mergeTrust, parseTrustFile, verifyProof, type ProofValue, type TrustAnchors, type VerifyOptions, type VerifyReport } from '../../../src/proof/verifier/index.js'
+import { fromBase64, mergeTrust, NOT_PROVEN_KEYS, parseTrustFile, verifyProof, type ProofValue, type TrustAnchors, type VerifyOptions, type VerifyReport } from '../../../src/proof/verifier/index.js'
 import { fill, h } from '../dom.js'
 
 const main = document.getElementById('main') ?? document.body
@@ -33,7 +33,47 @@ function valueText (v: ProofValue): string {
   return `x'${Array.from(b, x => x.toString(16).padStart(2, '0')).join('')}'`
 }
 
-interface Signer { id: string, public_key: string, active: boolean }
+interface Signer { id: string, public_key: string, added_at: number, revoked_at: number | null, active: boolean }
+
+/** This node's signatories (GET /api/v1/signers): what the page can ask instead of a terminal. */
+async function nodeSigners (): Promise<{ height: number, signers: Signer[] }> {
+  const r = await fetch('/api/v1/signers')
+  if (!r.ok) throw new Error(`the node answered ${r.status}`)
+  return await r.json() as { height: number, signers: Signer[] }
+}
+
+/**
+ * What the report cannot prove of its keys (NOT_PROVEN_KEYS), with what this page can do about
+ * it: from a node, check each signatory key that signed against the node's list of signatories
+ * (added, revoked); saved to disk, where else to look. It said to run `petal signers`, which a
+ * person without a terminal cannot (user49).
+ */
+function keysNotProven (r: VerifyReport): HTMLElement {
+  if (location.protocol === 'file:') {
+    return h('li', null, NOT_PROVEN_KEYS, ': the explorer of a node of the chain lists its signatories, with the heights each was added and revoked at, on its home page (with a terminal: ', h('code', null, 'petal signers'), ')')
+  }
+  const out = h('div', { id: 'node-signers-check', 'aria-live': 'polite' })
+  const signed = r.signatures.filter(s => s.kind === 'signatory' && s.status === 'valid' && s.key !== undefined)
+  const button = h('button', {
+    type: 'button',
+    id: 'check-node-signers',
+    onclick: () => {
+      void (async () => {
+        try {
+          const { height, signers } = await nodeSigners()
+          fill(out, h('ul', null, signed.map(s => {
+            const k = signers.find(x => x.id === s.key)
+            const state = k === undefined ? 'is not a signatory this node knows' : k.revoked_at === null ? `is active at height ${height}, added at height ${k.added_at}` : `was REVOKED at height ${k.revoked_at} (added at height ${k.added_at})`
+            return h('li', { class: k !== undefined && k.revoked_at === null ? 'ok' : 'bad' }, h('code', null, s.key ?? ''), ` ${state}`)
+          })), h('p', { class: 'muted' }, 'as this node reports it: this trusts the node; for a check that does not, ask the signatories themselves'))
+        } catch (err) {
+          fill(out, h('p', { class: 'error' }, `could not read this node's signatories: ${err instanceof Error ? err.message : String(err)}`))
+        }
+      })()
+    }
+  }, 'Check the keys against this node\'s signatories')
+  return h('li', null, NOT_PROVEN_KEYS, signed.length === 0 ? null : h('div', { class: 'row' }, button), out)
+}
 
 /**
  * The node's active signatories' public keys, one per line, into the trust box: the keys a user
@@ -49,9 +89,7 @@ function nodeSignersButton (area: HTMLTextAreaElement): HTMLElement | null {
     onclick: () => {
       void (async () => {
         try {
-          const r = await fetch('/api/v1/signers')
-          if (!r.ok) throw new Error(`the node answered ${r.status}`)
-          const signers = ((await r.json()) as { signers: Signer[] }).signers.filter(s => s.active)
+          const signers = (await nodeSigners()).signers.filter(s => s.active)
           area.value = signers.map(s => s.public_key).join('\n')
           note.textContent = `${signers.length} active signator${signers.length === 1 ? 'y' : 'ies'} as this node reports them: this trusts the node; for a check that does not, get the keys from the signatories themselves`
         } catch (err) {
@@ -77,7 +115,7 @@ function report (r: VerifyReport): HTMLElement {
         h('thead', null, h('tr', null, row.columns.map(c => h('th', null, c)))),
         h('tbody', null, h('tr', null, row.values.map(v => h('td', null, valueText(v)))))))))],
     r.proven.length === 0 ? null : [h('h2', null, 'What this proves'), h('ul', null, r.proven.map(p => h('li', null, p)))],
-    r.not_proven.length === 0 ? null : [h('h2', null, 'What it does not prove'), h('ul', null, r.not_proven.map(p => h('li', null, p)))])
+    r.not_proven.length === 0 ? null : [h('h2', null, 'What it does not prove'), h('ul', null, r.not_proven.map(p => p === NOT_PROVEN_KEYS ? keysNotProven(r) : h('li', null, p)))])
 }
 
 function render (): void {
