@@ -77,6 +77,17 @@ export interface Status {
   signatories: { active: number, total: number }
   consensus: { quorum_rule: string, key_op_quorum: number, max_block_bytes: number, max_reorg_depth: number }
   node: null | { peer_id: string, role: string, peers: number, sync: { state: string, height: number, target?: number }, listen: string[] }
+  ingest: IngestStatus | null
+}
+/** Rows waiting to be sealed by the node (GET /api/v1/status `ingest`; docs/api.md). */
+export interface IngestStatus {
+  pending_rows: number
+  pending_bytes: number
+  oldest_pending_ms: number | null
+  seal_policy: null | { every_ms: number, rows: number | null, bytes: number | null }
+  next_seal_ms: number | null
+  sealed_rows: number
+  last_seal: null | { height: number, hash: string, rows: number, latency_ms: number }
 }
 export interface BlockSummary { height: number, hash: string, parent: string, timestamp: string, signer: string, size: number, table_count: number, row_count: number, key_op_count: number }
 export interface BlockList { blocks: BlockSummary[], next_before: number | null }

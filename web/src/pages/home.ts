@@ -3,6 +3,7 @@ import { getJson, hasToken, type Activity, type BlockList, type BlockSummary, ty
 import { activityChart } from '../chart.js'
 import { fields, fill, h, table, type Child } from '../dom.js'
 import { bytes, count, keyId, shortHash, time } from '../format.js'
+import { followPending } from './pending.js'
 
 const RULES: Record<string, string> = {
   daisy: 'Daisy\'s formula: 1 below height 149, then floor(2·ln H), whatever the number of signatories',
@@ -18,8 +19,9 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
   const latest = h('div')
   const signers = h('div')
   const peers = h('div')
+  const pending = h('div', { id: 'pending' })
   const live = h('span', { class: 'live', 'aria-live': 'polite' })
-  main.append(head, glance, h('h2', null, 'Blocks and rows over time'), chart, h('h2', null, 'Latest blocks ', live), latest,
+  main.append(head, glance, h('h2', null, 'Pending rows'), pending, h('h2', null, 'Blocks and rows over time'), chart, h('h2', null, 'Latest blocks ', live), latest,
     h('h2', null, 'Signatories'), signers, h('h2', null, 'Peers and sync'), peers)
 
   let shownTip = ''
@@ -44,6 +46,8 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
       getJson<Activity>('/api/v1/activity?buckets=60', signal)
     ])
     await timeOf(sig.signers.flatMap(k => k.revoked_at === null ? [k.added_at] : [k.added_at, k.revoked_at]), s.tip.height - s.consensus.max_reorg_depth)
+    // Its own loop (pending.ts): started with the first status, kept as the page lives.
+    if (shownTip === '') followPending(pending, s, signal)
     const fresh = shownTip !== '' && shownTip !== s.tip.hash
     shownTip = s.tip.hash
     fill(head, s.description === '' ? 'Chain' : s.description)

@@ -1,0 +1,51 @@
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { PetalNode } from '../../src/node/index.js'
+import { CHROMIUM, NO_CHROMIUM, launchBrowser, openPage } from '../helpers/browser.js'
+import { fixtureKey, newTestChain } from '../helpers/chain.js'
+import { startNode, stopAll } from '../helpers/network.js'
+
+// The explorer's home page showed nothing of the rows a node holds to seal, though GET
+// /api/v1/status has had them since session 48 (user49): a person without a terminal could not
+// see that a write was received and when it would be sealed. It shows them, live.
+let node: PetalNode
+let browser: Browser
+let page: Page
+let errors: string[]
+
+describe.skipIf(CHROMIUM === undefined)(`the explorer's pending rows${NO_CHROMIUM}`, () => {
+  beforeAll(async () => {
+    const alice = fixtureKey('alice')
+    const { chain, dir } = await newTestChain({ key: alice })
+    chain.close()
+    // Sealed at 6 rows pending, or once the oldest is an hour old.
+    node = await startNode(dir, { name: 'N', key: alice, discovery: false, ingest: { everyMs: 3_600_000, rows: 6 }, http: { address: { host: '127.0.0.1', port: 0 } } })
+    browser = await launchBrowser()
+    ;({ page, errors } = await openPage(browser))
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await stopAll()
+  })
+
+  it('/: count, bytes, oldest age, seal policy and next seal, updated without a reload as rows come and are sealed', async () => {
+    const ingest = node.ingest
+    if (ingest === undefined) throw new Error('the node has no ingest service')
+    await ingest.append('readings', [{ v: 1n }, { v: 2n }])
+    await page.goto(node.httpUrl ?? '')
+    const rows = page.locator('#pending-rows')
+    await rows.filter({ hasText: /^2$/ }).waitFor()
+    const panel = page.locator('#pending')
+    expect(await panel.innerText()).toMatch(/once the oldest pending row is 1 h 0 min old, or as soon as 6 rows are pending/)
+    await page.locator('#next-seal').filter({ hasText: /^in 59 min \d+ s$/ }).waitFor()
+    // More rows: the page shows them without a reload.
+    await ingest.append('readings', [{ v: 3n }, { v: 4n }, { v: 5n }])
+    await rows.filter({ hasText: /^5$/ }).waitFor()
+    // The sixth seals them all: nothing pending, and the block sealed.
+    await ingest.append('readings', [{ v: 6n }])
+    await rows.filter({ hasText: /^0$/ }).waitFor()
+    expect(await panel.innerText()).toMatch(/6 rows, last in block #1/)
+    expect(errors.filter(e => !e.includes('Failed to load resource'))).toEqual([])
+  })
+})
