@@ -23,11 +23,12 @@ export interface Held {
  * Run an ES module `script` under node with tsx (so it may import src/), in a new PID namespace
  * (`own`: under IN_NEW_NAMESPACE), in this one, or under a command line of the caller's (`wrap`;
  * `here` is then the wrapper's pid); resolves once it has printed its first line, a JSON object.
- * The script keeps what it holds until its stdin closes.
+ * The script keeps what it holds until its stdin closes. `loader`: node's options instead of tsx's
+ * (src-entry.ts's loaderFor, for a script that imports bundles only).
  */
-export async function holdIn (script: string, o: { own: boolean } | { wrap: string[] }): Promise<Held> {
+export async function holdIn (script: string, o: ({ own: boolean } | { wrap: string[] }) & { loader?: string[] }): Promise<Held> {
   const own = 'own' in o && o.own
-  const argv = [...'wrap' in o ? o.wrap : own ? IN_NEW_NAMESPACE : [], process.execPath, '--import', 'tsx', '--input-type=module', '-e', script]
+  const argv = [...'wrap' in o ? o.wrap : own ? IN_NEW_NAMESPACE : [], process.execPath, ...o.loader ?? ['--import', 'tsx'], '--input-type=module', '-e', script]
   const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
   let out = ''
   let err = ''

@@ -3,11 +3,12 @@
 // and each loser must give up after its wait (NodeLock.LOOK_WAIT_MS), not hang nor also win.
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
-const STORAGE = JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.js'))
+const ENTRY = srcEntry('storage', 'index.ts')
+const STORAGE = JSON.stringify(ENTRY)
 // At wall time argv[2] (all at once), take the lock waiting argv[3] ms; keep a won lock argv[4] ms,
 // or until stdin ends when argv[4] is 'stdin' (the parent ends it once every racer has reported:
 // a racer that loads late under load, after a timed holder let go, would rightly win too).
@@ -22,10 +23,10 @@ if (keep === 'stdin') process.stdin.on('data', () => {}).on('end', () => { lock?
 else setTimeout(() => { lock?.release() }, lock === undefined ? 0 : Number(keep))`
 
 async function race (dir: string, n: number, waitMs: number, keep: number | 'stdin'): Promise<Array<{ won: boolean, ms: number }>> {
-  const tsx = createRequire(import.meta.url).resolve('tsx')
+  const loader = ENTRY.endsWith('.ts') ? ['--import', createRequire(import.meta.url).resolve('tsx')] : []
   // Far enough ahead for every process to have loaded before it.
   const at = Date.now() + 3000
-  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--import', tsx, '--input-type=module', '-e', RACER, dir, String(at), String(waitMs), String(keep)], { stdio: ['pipe', 'pipe', 'inherit'] }))
+  const children = Array.from({ length: n }, () => spawn(process.execPath, [...loader, '--input-type=module', '-e', RACER, dir, String(at), String(waitMs), String(keep)], { stdio: ['pipe', 'pipe', 'inherit'] }))
   const exited = children.map(async child => await new Promise<void>((resolve, reject) => {
     child.on('error', reject)
     child.on('exit', code => { code === 0 ? resolve() : reject(new Error(`racer exited ${String(code)}`)) })

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataDir, cleanTmp } from '../../../src/storage/index.js'
 import { holdIn, runInNewNamespace, unsharePid } from '../../helpers/pid-namespace.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { FOREIGN_TEMP_MAX_AGE_MS, pidNamespace, processAlive, removeStaleTemps } from '../../../src/util/stale-temps.js'
 
-const STORAGE = join(import.meta.dirname, '../../../src/storage/index.ts')
-const UTIL = join(import.meta.dirname, '../../../src/util/index.ts')
+const STORAGE = srcEntry('storage', 'index.ts')
+const UTIL = srcEntry('util', 'index.ts')
 
 // A writer that makes, through the code's own naming, a tmp/ block file (and its seal), an atomic
 // write's temp and a writer record's temp in `root`, says their paths and its pid, and stays alive
@@ -25,7 +26,7 @@ interface Made { pid: number, files: string[] }
 
 /** Run the writer (under `wrap`, a command line before node's) until it has made its files; `stop` lets it exit. */
 async function startWriter (root: string, wrap: string[]): Promise<Made & { stop: () => Promise<void> }> {
-  const held = await holdIn(writerScript(root), { wrap })
+  const held = await holdIn(writerScript(root), { wrap, loader: loaderFor(STORAGE, UTIL) })
   return { ...(held.said as unknown as Made), stop: held.stop }
 }
 
@@ -70,7 +71,7 @@ describe('the temporary files of another PID namespace', () => {
     try {
       const cleaners = `const { DataDir, cleanTmp } = await import(${JSON.stringify(STORAGE)}); const { processAlive, removeStaleTemps } = await import(${JSON.stringify(UTIL)})
 const root = ${JSON.stringify(root)}; cleanTmp(new DataDir(root)); removeStaleTemps(root); process.stdout.write(JSON.stringify({ alive: processAlive(${w.pid}) }))`
-      const r = runInNewNamespace([process.execPath, '--import', 'tsx', '--input-type=module', '-e', cleaners])
+      const r = runInNewNamespace([process.execPath, ...loaderFor(STORAGE, UTIL), '--input-type=module', '-e', cleaners])
       expect(r.code, r.stderr).toBe(0)
       expect(JSON.parse(r.stdout)).toEqual({ alive: false })
       for (const f of w.files) expect(existsSync(f), f).toBe(true)

@@ -5,6 +5,7 @@ import { IndexDb, indexUnusable, WRITER_RECORD } from '../../../src/storage/inde
 import { clearOwnWriterRecord, readWriterRecord } from '../../../src/storage/writer-record.js'
 import { pidNamespace } from '../../../src/util/index.js'
 import { holdIn, runInNewNamespace, unsharePid } from '../../helpers/pid-namespace.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // writer.json names the holder of chain.db's write lock for the processes that wait for it. Its
@@ -13,7 +14,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 // until session 43 a waiter said "another process (it has not said which)", and a reader in a
 // container of its own told to run `petal reindex` beside a live reindex of another.
 
-const STORAGE = join(import.meta.dirname, '../../../src/storage/index.ts')
+const STORAGE = srcEntry('storage', 'index.ts')
 
 /** A process that takes chain.db's write lock with `work` in writer.json and keeps it until its stdin closes. */
 function writerScript (path: string, work: string): string {
@@ -40,12 +41,12 @@ const e = indexUnusable(${JSON.stringify(join(dir, 'chain.db'))}, 'the chain ind
 console.log(JSON.stringify({ message: e.message, hint: e.hint }))`
 }
 
-const tsx = (script: string): string[] => [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script]
+const tsx = (script: string): string[] => [process.execPath, ...loaderFor(STORAGE), '--input-type=module', '-e', script]
 
 describe.runIf(unsharePid())('the write lock\'s holder in another PID namespace', () => {
   it('is named by a waiter outside it, with its pid there and here (failed on 486eeac: "it has not said which")', async () => {
     const path = join(tmpDir(), 'chain.db')
-    const h = await holdIn(writerScript(path, 'signimportblock data.db'), { own: true })
+    const h = await holdIn(writerScript(path, 'signimportblock data.db'), { own: true, loader: loaderFor(STORAGE) })
     const index = IndexDb.open(path)
     try {
       expect(h.said.pid).toBe(1)
@@ -64,7 +65,7 @@ describe.runIf(unsharePid())('the write lock\'s holder in another PID namespace'
 
   it('is named by a waiter in a namespace of its own, with its pid there only (failed on 486eeac: "it has not said which")', async () => {
     const path = join(tmpDir(), 'chain.db')
-    const h = await holdIn(writerScript(path, 'import block 12'), { own: false })
+    const h = await holdIn(writerScript(path, 'import block 12'), { own: false, loader: loaderFor(STORAGE) })
     try {
       const r = runInNewNamespace(tsx(waiterScript(path)))
       expect(r.stdout).toContain(`LOCK_TIMEOUT: gave up after 0.0 s waiting for pid ${h.here} in another PID namespace (import block 12, since `)
@@ -78,8 +79,8 @@ describe.runIf(unsharePid())('the write lock\'s holder in another PID namespace'
     // pid 1 there stays; the writer, a child of it, writes its record and exits.
     const write = `const { writeWriterRecord } = await import(${JSON.stringify(STORAGE)}); writeWriterRecord(${JSON.stringify(join(dir, WRITER_RECORD))}, 'reindex')`
     const h = await holdIn(`const { spawnSync } = await import('node:child_process')
-spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ${JSON.stringify(write)}], { stdio: 'inherit' })
-process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n'); process.stdin.resume(); process.stdin.on('end', () => process.exit(0))`, { own: true })
+spawnSync(process.execPath, [...${JSON.stringify(loaderFor(STORAGE))}, '--input-type=module', '-e', ${JSON.stringify(write)}], { stdio: 'inherit' })
+process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n'); process.stdin.resume(); process.stdin.on('end', () => process.exit(0))`, { own: true, loader: loaderFor(STORAGE) })
     try {
       const rec = JSON.parse(readFileSync(join(dir, WRITER_RECORD), 'utf8'))
       expect(rec).toMatchObject({ work: 'reindex' })
@@ -97,7 +98,7 @@ process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n'); process.stdi
     const dir = tmpDir()
     const keep = `const { writeWriterRecord } = await import(${JSON.stringify(STORAGE)}); writeWriterRecord(${JSON.stringify(join(dir, WRITER_RECORD))}, 'reindex')
 process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n'); process.stdin.resume(); process.stdin.on('end', () => process.exit(0))`
-    const h = await holdIn(keep, { own: false })
+    const h = await holdIn(keep, { own: false, loader: loaderFor(STORAGE) })
     try {
       const r = runInNewNamespace(tsx(unusableScript(dir)))
       const said = JSON.parse(r.stdout) as { message: string, hint: string }
