@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url'
 import { IndexDb, type BlockRecord } from '../../../src/storage/index.js'
 import { SCHEMA_VERSION } from '../../../src/storage/index-records.js'
 import { isPetalError } from '../../../src/util/index.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 function codeOf (fn: () => unknown): string {
@@ -31,7 +32,7 @@ describe('chain.db', () => {
     // statement at a time, the next open found the tables, skipped them and refused the file
     // ("schema version missing": INDEX_CORRUPT, for a directory nothing was ever written to).
     const path = join(tmpDir(), 'chain.db')
-    const src = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.ts')).href
+    const src = pathToFileURL(srcEntry('storage', 'index.ts')).href
     const child = `import Database from 'better-sqlite3'
       const exec = Database.prototype.exec
       Database.prototype.exec = function (sql) {
@@ -41,7 +42,7 @@ describe('chain.db', () => {
       }
       const { IndexDb } = await import(${JSON.stringify(src)})
       IndexDb.open(${JSON.stringify(path)})`
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 30_000 })
+    const r = spawnSync(process.execPath, [...loaderFor(src), '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 30_000 })
     expect(r.signal, r.stderr).toBe('SIGKILL')
     const db = IndexDb.open(path)
     try {

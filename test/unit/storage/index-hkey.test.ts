@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { IndexDb, type BlockRecord, type TableRecord } from '../../../src/storage/index.js'
 import { hashKey, hashKeyRange } from '../../../src/storage/index-records.js'
 import { blocksDump, rewriteAsVersion1, rewriteAsVersion2 } from '../../helpers/index-v1.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // Hashes sharing their first 13 digits (one hkey), one differing only in its 14th, one only in its last, and neighbours of the shared key.
@@ -122,9 +123,9 @@ describe('chain.db schema 3: blocks by hkey', () => {
     const path = await filled()
     rewriteAsVersion2(path)
     const before = blocksDump(path)
-    const src = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.ts')).href
+    const src = pathToFileURL(srcEntry('storage', 'index.ts')).href
     const child = `const { IndexDb } = await import(${JSON.stringify(src)}); await IndexDb.open(${JSON.stringify(path)}).withWriteLock(async () => {})`
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PETAL_FAILPOINT: 'index-migrate:done' } })
+    const r = spawnSync(process.execPath, [...loaderFor(src), '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PETAL_FAILPOINT: 'index-migrate:done' } })
     expect(r.signal, r.stderr).toBe('SIGKILL')
     expect(blocksDump(path)).toEqual(before)
     const writer = IndexDb.open(path)

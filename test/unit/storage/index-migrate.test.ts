@@ -12,6 +12,7 @@ import { IndexDb, showIndexMoves, type BlockRecord, type TableRecord } from '../
 import { addHashKeyFunction, moveTables } from '../../../src/storage/index-migrate.js'
 import type { WorkProgress } from '../../../src/util/index.js'
 import { blocksDump, rewriteAsVersion1 } from '../../helpers/index-v1.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const hex = (n: number, pad = 64): string => n.toString(16).padStart(pad, '0')
@@ -185,9 +186,9 @@ describe('chain.db of schema version 1', () => {
       const expected = answersOf(path, true)
       const before = blocksDump(path)
       rewriteAsVersion1(path)
-      const src = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.ts')).href
+      const src = pathToFileURL(srcEntry('storage', 'index.ts')).href
       const child = `const { IndexDb } = await import(${JSON.stringify(src)}); await IndexDb.open(${JSON.stringify(path)}).withWriteLock(async () => {})`
-      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PETAL_FAILPOINT: point } })
+      const r = spawnSync(process.execPath, [...loaderFor(src), '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PETAL_FAILPOINT: point } })
       expect(r.signal, r.stderr).toBe('SIGKILL')
       // The kill left chain.db-wal (and the hot pages) behind: a reader sees the old layout whole.
       expect(answersOf(path, true)).toEqual(expected)

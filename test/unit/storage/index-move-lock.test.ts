@@ -14,6 +14,7 @@ import { reindexChain } from '../../../src/chain/index.js'
 import { isPetalError } from '../../../src/util/index.js'
 import { extendChain, newTestChain } from '../../helpers/chain.js'
 import { blocksDump, rewriteAsVersion1, rewriteAsVersion2 } from '../../helpers/index-v1.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -86,9 +87,9 @@ describe('the move of chain.db from schema version 1', () => {
   it('names the mover in writer.json while it moves: a write of another process that finds the lock held names it (before: "another process (it has not said which)")', async () => {
     const path = await version1(200)
     const pause = join(tmpDir(), 'pause')
-    const src = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.ts')).href
+    const src = pathToFileURL(srcEntry('storage', 'index.ts')).href
     const code = `const { IndexDb } = await import(${JSON.stringify(src)}); const i = IndexDb.open(${JSON.stringify(path)}); await i.withWriteLock(async () => {}, { work: 'import block 7' }); i.close()`
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, PETAL_PAUSE: 'index-migrate:copied', PETAL_PAUSE_FILE: pause }, stdio: 'ignore' })
+    const child = spawn(process.execPath, [...loaderFor(src), '--input-type=module', '-e', code], { env: { ...process.env, PETAL_PAUSE: 'index-migrate:copied', PETAL_PAUSE_FILE: pause }, stdio: 'ignore' })
     const exited = new Promise<number | null>(resolve => child.on('exit', resolve))
     let writer: IndexDb | undefined
     try {

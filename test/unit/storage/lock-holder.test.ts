@@ -8,10 +8,11 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { IndexDb, StorageError } from '../../../src/storage/index.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
-const src = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'index.ts')).href
+const src = pathToFileURL(srcEntry('storage', 'index.ts')).href
 
 /** A write of this process with --wait 0 on `path`: the error it fails with. */
 async function lookOnce (path: string): Promise<StorageError> {
@@ -27,7 +28,7 @@ async function lookOnce (path: string): Promise<StorageError> {
 
 /** A child process running `code` (ES module) that holds chain.db's write lock until `pause` is removed. */
 async function holder (code: string, pause: string, env: Record<string, string> = {}): Promise<{ pid: number, done: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, PETAL_PAUSE_FILE: pause, ...env }, stdio: 'ignore' })
+  const child = spawn(process.execPath, [...loaderFor(src), '--input-type=module', '-e', code], { env: { ...process.env, PETAL_PAUSE_FILE: pause, ...env }, stdio: 'ignore' })
   const done = new Promise<number | null>(resolve => child.on('exit', resolve))
   await waitFor(() => existsSync(pause), { what: 'the child to hold the write lock' })
   expect(Number(readFileSync(pause, 'utf8'))).toBe(child.pid)

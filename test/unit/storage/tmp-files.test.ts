@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { basename, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { cleanTmp, DataDir, TmpFilePool } from '../../../src/storage/index.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -80,14 +82,14 @@ describe('TmpFilePool', () => {
   // which the next writer's cleanTmp removes (recover() runs it on every writer's open).
   it('leaves, when killed -9, only files that cleanTmp removes', async () => {
     const dir = new DataDir(tmpDir())
-    const src = new URL('../../../src/storage/index.ts', import.meta.url).href
+    const src = pathToFileURL(srcEntry('storage', 'index.ts')).href
     const child = `
       const { DataDir, TmpFilePool } = await import(${JSON.stringify(src)})
       const pool = new TmpFilePool(new DataDir(${JSON.stringify(dir.root)}))
       pool.keep(16)
       const wait = () => pool.size === 16 ? process.kill(process.pid, 'SIGKILL') : setTimeout(wait, 5)
       wait()`
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 30_000 })
+    const r = spawnSync(process.execPath, [...loaderFor(src), '--input-type=module', '-e', child], { encoding: 'utf8', timeout: 30_000 })
     expect(r.signal, r.stderr).toBe('SIGKILL')
     const left = tmpNames(dir)
     expect(left).toHaveLength(16)
