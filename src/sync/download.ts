@@ -19,9 +19,10 @@ import type { DownloadComponents, HeaderSource } from './types.js'
  * Downloads the blocks of one branch from several peers at once, in a moving window, and imports
  * them in height order through the importer. Each height is a `Slot` whose state only changes
  * through checked transitions; this class decides which: which peer to ask (least busy candidate
- * not failed this round), when to hedge the block the import waits for, when to start a new round,
- * when to give up (UNAVAILABLE). Memory is bounded by the window (files wait on disk). Throws SyncError/BlockError when the
- * branch cannot be completed; what was imported stays imported. One instance runs once.
+ * not failed this round), when to hedge the block the import waits for, when to start a new
+ * round, when to give up (UNAVAILABLE). Memory is bounded by the window (files wait on disk).
+ * Throws SyncError/BlockError when the branch cannot be completed; what was imported stays
+ * imported. One instance runs once.
  */
 export class DownloadScheduler {
   private readonly slots: Slot[] = []
@@ -39,8 +40,9 @@ export class DownloadScheduler {
   private fault: unknown
   /** The group being placed (at most one: each group extends the one before). */
   private placing: Promise<void> | undefined
-  /** Bytes of the blocks in the window (by their headers). */
+  /** Bytes of the blocks in the window (by their headers), and of the group being placed among them. */
   private windowBytes = 0
+  private placingBytes = 0
   /** A slot may wait for a later round (nextRound): idleMs looks for the earliest (else no slot has a due time). */
   private delayed = false
   /** Slots waiting for a peer (dispatch looks past the head only while there are). */
@@ -63,9 +65,8 @@ export class DownloadScheduler {
         if (this.fault !== undefined) throw this.fault
         this.dispatch()
         this.startLoads(signal)
-        // Placement runs beside the loop: while one group is fsynced and committed, the next
-        // blocks arrive and are checked; the next group is what is ready when it ends, or a
-        // little later when only a few are (GroupGate).
+        // Placement runs beside the loop: while one group is placed, the next blocks arrive and are
+        // checked (hasRoom); the next group is what is ready when it ends, or soon after (GroupGate).
         if (this.placing === undefined && this.headReady() && this.gate.due(this.slots, this.checks)) this.startPlacement(signal)
         if (this.slots.length === 0 && this.feedDone) return this.imported
         throwIfAborted(signal)
@@ -85,9 +86,10 @@ export class DownloadScheduler {
     return this.slots.map(s => ({ height: s.height, state: s.state.kind }))
   }
 
-  /** Room for another height: fewer than `window` blocks and `windowBytes` bytes (at least one block). */
+  /** Room for another height: fewer than `window` blocks, and `windowBytes` bytes not being placed (at least one block): a group being placed does not stop the download (docs/performance/pull.md, "Session 49"). */
   private hasRoom (): boolean {
-    return this.slots.length < this.options.window && (this.slots.length === 0 || this.windowBytes < (this.options.windowBytes ?? Infinity))
+    const ahead = this.windowBytes - this.placingBytes
+    return this.slots.length < this.options.window && (this.slots.length === 0 || ahead <= 0 || ahead < (this.options.windowBytes ?? Infinity))
   }
 
   private async fill (signal: AbortSignal): Promise<void> {
@@ -297,10 +299,7 @@ export class DownloadScheduler {
     this.placing = p
   }
 
-  /**
-   * Import the run of checked blocks at the head of the window as one batch (the chain places
-   * consecutive ones as a group). A block that fails ends the download; those below it stay.
-   */
+  /** Import the checked blocks at the head of the window as one batch (the chain places consecutive ones as a group). A block that fails ends the download; those below it stay. */
   private async importRun (signal: AbortSignal): Promise<void> {
     const group: Array<{ slot: Slot, from: string }> = []
     const blocks: LoadedBlock[] = []
@@ -323,7 +322,9 @@ export class DownloadScheduler {
       this.blame(from, error)
       throw error
     }
-    const r = await this.components.importer.importBatch(blocks, signal)
+    const placing = group.reduce((n, g) => n + g.slot.header.size, 0)
+    this.placingBytes += placing
+    const r = await this.components.importer.importBatch(blocks, signal).finally(() => { this.placingBytes -= placing })
     let refused: ImportResult['reorgRefused']
     for (const [i, res] of r.results.entries()) {
       const g = group[i] as { slot: Slot, from: string }

@@ -90,6 +90,44 @@ describe('DownloadScheduler', () => {
     chain.close()
   })
 
+  it('counts a group being placed outside `windowBytes`: the download goes on beside its placement, as far as `windowBytes` more', async () => {
+    // A window of two blocks by bytes (each of this chain's blocks is about the same size): on the
+    // old rule the group being placed filled it, and nothing was asked until its placement ended.
+    const limit = (headers[0]?.size ?? 0) + (headers[1]?.size ?? 0)
+    const chain = await freshChain()
+    const net = new FakeNetwork(() => 'serve')
+    const inner = chainImporter(chain)
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    const batches: number[][] = []
+    const importer: BlockImporter = {
+      ...inner,
+      importBatch: async (blocks, signal) => {
+        batches.push(blocks.map(b => b.candidate.file.header.height))
+        if (batches.length === 1) await held
+        return await inner.importBatch(blocks, signal)
+      }
+    }
+    const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: () => {}, logger: nullLogger },
+      { ...FAST, ...NO_HEDGE, perPeer: 10, window: N, windowBytes: limit }, feedOf(headers))
+    const done = scheduler.run(new AbortController().signal)
+    done.catch(() => {})
+    await waitFor(() => batches.length === 1, { what: 'the first group to be placed' })
+    const top = Math.max(...(batches[0] as number[]))
+    const above = (): number[] => scheduler.window().filter(s => s.height > top).map(s => s.height)
+    await waitFor(() => above().length > 0 && scheduler.window().every(s => s.height <= top || s.state === 'fetched'), { what: 'blocks above the group to arrive while it is placed' })
+    // Beyond the group, the window holds what `windowBytes` allows (at least one block), no more.
+    const sizes = above().map(h => headers[h - 1]?.size ?? 0)
+    expect(sizes.length === 1 || sizes.reduce((a, b) => a + b, 0) <= limit + Math.max(...sizes)).toBe(true)
+    expect(Math.max(...net.asked.map(a => a.height))).toBeLessThanOrEqual(top + 2)
+    expect(batches).toHaveLength(1)
+    release()
+    expect(await done).toBe(N)
+    expect(batches.flat()).toEqual(headers.map(h => h.height))
+    expect(tmpFiles(chain)).toEqual([])
+    chain.close()
+  })
+
   it('holds the first few checked blocks briefly while those above them are still being checked, and places them as one group', async () => {
     const chain = await freshChain()
     const net = new FakeNetwork(() => 'serve')
