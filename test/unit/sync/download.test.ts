@@ -19,6 +19,23 @@ import { FakeNetwork, N, NO_HEDGE, feedOf, headers, source, start, tmpFiles, fre
 
 useSourceChain()
 
+/** The chain's importer, whose first group's placement waits for `release` (each batch's heights in `batches`). */
+function holdingFirstGroup (chain: Awaited<ReturnType<typeof freshChain>>): { importer: BlockImporter, batches: number[][], release: () => void } {
+  const inner = chainImporter(chain)
+  let release!: () => void
+  const held = new Promise<void>(resolve => { release = resolve })
+  const batches: number[][] = []
+  const importer: BlockImporter = {
+    ...inner,
+    importBatch: async (blocks, signal) => {
+      batches.push(blocks.map(b => b.candidate.file.header.height))
+      if (batches.length === 1) await held // the first group's placement takes its time
+      return await inner.importBatch(blocks, signal)
+    }
+  }
+  return { importer, batches, release }
+}
+
 describe('DownloadScheduler', () => {
   it('imports every block in height order, spreading requests over peers within the per-peer limit', async () => {
     // No hedging here (a serve slower than 20 ms on a loaded machine would be asked twice): the
@@ -60,18 +77,7 @@ describe('DownloadScheduler', () => {
   it('goes on downloading while a group is placed, and places what arrived meanwhile as the next group', async () => {
     const chain = await freshChain()
     const net = new FakeNetwork(() => 'serve')
-    const inner = chainImporter(chain)
-    let release!: () => void
-    const held = new Promise<void>(resolve => { release = resolve })
-    const batches: number[][] = []
-    const importer: BlockImporter = {
-      ...inner,
-      importBatch: async (blocks, signal) => {
-        batches.push(blocks.map(b => b.candidate.file.header.height))
-        if (batches.length === 1) await held // the first group's placement takes its time
-        return await inner.importBatch(blocks, signal)
-      }
-    }
+    const { importer, batches, release } = holdingFirstGroup(chain)
     const imported: number[] = []
     const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A', 'B'], onImported: r => { imported.push(r.block.height) }, logger: nullLogger },
       { ...FAST, ...NO_HEDGE, window: N }, feedOf(headers))
@@ -96,18 +102,7 @@ describe('DownloadScheduler', () => {
     const limit = (headers[0]?.size ?? 0) + (headers[1]?.size ?? 0)
     const chain = await freshChain()
     const net = new FakeNetwork(() => 'serve')
-    const inner = chainImporter(chain)
-    let release!: () => void
-    const held = new Promise<void>(resolve => { release = resolve })
-    const batches: number[][] = []
-    const importer: BlockImporter = {
-      ...inner,
-      importBatch: async (blocks, signal) => {
-        batches.push(blocks.map(b => b.candidate.file.header.height))
-        if (batches.length === 1) await held
-        return await inner.importBatch(blocks, signal)
-      }
-    }
+    const { importer, batches, release } = holdingFirstGroup(chain)
     const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: () => {}, logger: nullLogger },
       { ...FAST, ...NO_HEDGE, perPeer: 10, window: N, windowBytes: limit }, feedOf(headers))
     const done = scheduler.run(new AbortController().signal)
