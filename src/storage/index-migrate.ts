@@ -1,4 +1,7 @@
 import type Database from 'better-sqlite3'
+import { statfsSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { StorageError } from './errors.js'
 import { failpoint, pausepointSync, type WorkProgress } from '../util/index.js'
 import { BLOCK_COLUMNS, hashKey, LATEST_INDEX, SCHEMA, SCHEMA_VERSION } from './index-records.js'
 
@@ -70,6 +73,33 @@ const CHUNK = 16_384
 // back again (1,000,000 blocks: 3.89 M pread64 and 1.72 M pwrite64 instead of 2.68 M and 1.11 M).
 const MOVE_CACHE_KIB = 65_536
 
+/** Bytes free to this process on the file system of directory `dir` (statfs: blocks available to unprivileged users). */
+export function freeBytes (dir: string): number {
+  const s = statfsSync(dir)
+  return Number(s.bavail) * Number(s.bsize)
+}
+
+/**
+ * The move needs room beside chain.db (index48, 1,000,000 blocks of version 2: a 930 MB index
+ * grew to 1,615 MB, and its -wal to 731 MB, before the checkpoint emptied it): the new `blocks`
+ * is written whole to chain.db-wal, then copied into the file while the old table's pages, free
+ * once it is dropped, stay there. Asked before anything is written: about 1.5 times the index's
+ * used pages from version 2 (blocks alone), twice from version 1 (every table rewritten). Fails
+ * DISK_FULL, the move not begun (SQLite's own SQLITE_FULL came after seconds of copying).
+ */
+function checkRoom (db: Database.Database, v1: boolean, room: (dir: string) => number): void {
+  const used = (Number(db.pragma('page_count', { simple: true })) - Number(db.pragma('freelist_count', { simple: true }))) * Number(db.pragma('page_size', { simple: true }))
+  const need = Math.ceil(used * (v1 ? 2 : 1.5))
+  const dir = dirname(db.name)
+  const free = room(dir)
+  if (free >= need) return
+  const mb = (n: number): string => `${Math.ceil(n / 1e6).toLocaleString('en-US')} MB`
+  throw new StorageError('DISK_FULL', `moving chain.db to schema version ${SCHEMA_VERSION} needs about ${mb(need)} free beside it, and ${dir}'s file system has ${mb(free)}`, {
+    hint: `free at least ${mb(need - free)} on the file system of ${dir}, then run the command again; nothing was changed (chain.db is still of version ${v1 ? 1 : 2})`,
+    details: { path: db.name, need, free }
+  })
+}
+
 /** The version of main's index, read inside the caller's transaction (another writer may have moved it meanwhile). */
 function mainVersion (db: Database.Database): string | undefined {
   return db.prepare<[], string>("SELECT value FROM main.meta WHERE key = 'schema_version'").pluck().get()
@@ -84,13 +114,15 @@ function mainVersion (db: Database.Database): string | undefined {
  * the ids, which the copy keeps). Both layouts of version 1 move: rowid tables (since session 25;
  * `blocks` keeps its rowids as `id`, so its rows keep their order) and WITHOUT ROWID ones (before;
  * ids given by height); the two indexes nothing reads (UNUSED_INDEXES) go with the old tables.
- * Copied `chunk` blocks a statement, showing progress in the index's bytes between them.
+ * Copied `chunk` blocks a statement, showing progress in the index's bytes between them; refused
+ * first, DISK_FULL, where `room` (free bytes beside the index) is short of what the move writes.
  */
-export function moveTables (db: Database.Database, chunk = CHUNK): void {
+export function moveTables (db: Database.Database, chunk = CHUNK, room = freeBytes): void {
   if (!db.inTransaction) throw new Error('the move of chain.db outside a write transaction')
   const from = mainVersion(db)
   if (from !== '1' && from !== '2') return
   const v1 = from === '1'
+  checkRoom(db, v1, room)
   let shown: MoveProgress | undefined
   const cacheBefore = Number(db.pragma('cache_size', { simple: true }))
   try {

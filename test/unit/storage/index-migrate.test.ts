@@ -10,8 +10,9 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { IndexDb, showIndexMoves, type BlockRecord, type TableRecord } from '../../../src/storage/index.js'
 import { addHashKeyFunction, moveTables } from '../../../src/storage/index-migrate.js'
+import { StorageError } from '../../../src/storage/errors.js'
 import type { WorkProgress } from '../../../src/util/index.js'
-import { blocksDump, rewriteAsVersion1 } from '../../helpers/index-v1.js'
+import { blocksDump, rewriteAsVersion1, rewriteAsVersion2 } from '../../helpers/index-v1.js'
 import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -142,6 +143,33 @@ describe('chain.db of schema version 1', () => {
       } finally {
         showIndexMoves(undefined)
       }
+    })
+  }
+
+  for (const version of ['1', '2'] as const) {
+    it(`of version ${version}, short of room beside it: DISK_FULL before anything is written, saying how much to free; with that much, moved`, async () => {
+      const path = join(tmpDir(), 'chain.db')
+      await fill(path)
+      const expected = answersOf(path, true)
+      if (version === '1') rewriteAsVersion1(path); else rewriteAsVersion2(path)
+      const before = blocksDump(path)
+      const db = new Database(path)
+      addHashKeyFunction(db)
+      let err: unknown
+      try { db.transaction(() => { moveTables(db, 7, () => 1000) }).immediate() } catch (e) { err = e }
+      expect(err).toBeInstanceOf(StorageError)
+      const e = err as StorageError
+      expect(e.code).toBe('DISK_FULL')
+      const { need, free } = e.details as { need: number, free: number }
+      expect(free).toBe(1000)
+      expect(e.message).toBe(`moving chain.db to schema version 3 needs about ${Math.ceil(need / 1e6).toLocaleString('en-US')} MB free beside it, and ${join(path, '..')}'s file system has 1 MB`)
+      expect(e.hint).toBe(`free at least ${Math.ceil((need - free) / 1e6).toLocaleString('en-US')} MB on the file system of ${join(path, '..')}, then run the command again; nothing was changed (chain.db is still of version ${version})`)
+      expect(blocksDump(path)).toEqual(before)
+      // The hint followed: that much more free, and the move goes through.
+      db.transaction(() => { moveTables(db, 7, () => free + (need - free)) }).immediate()
+      db.close()
+      expect(blocksDump(path).version).toBe('3')
+      expect(answersOf(path, true)).toEqual(expected)
     })
   }
 
