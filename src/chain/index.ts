@@ -21,7 +21,7 @@ export { checkEmptyDir, prepareEmptyDir, removeMadeDir, createChain, installGene
 export { createEndorsement, parseEndorsement } from './endorsement.js'
 export { keyOpCarries, resealKeys, resealOrphan, type ResealOptions } from './reseal.js'
 export { blockDescription, parseResealMark, resealDescription, resealMarkOf } from './reseal-mark.js'
-export { contentIsBack, judgeOrphans, originOf, pendingOrphans, resealEach, type OrphanVerdict, type ResealLedger, type ResealRecorder } from './orphans.js'
+export { contentIsBack, deepCopyOnChain, judgeOrphans, originOf, pendingOrphans, resealEach, type OrphanVerdict, type ResealLedger, type ResealRecorder } from './orphans.js'
 export { listOrphans, orphanEntryJson, type ListOrphansOptions, type OrphanEntry, type OrphanReason } from './orphan-list.js'
 export { verifyChain, type VerifyReport } from './verify.js'
 export { reindexChain } from './reindex.js'

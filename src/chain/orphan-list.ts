@@ -1,6 +1,6 @@
 import type { BlockRecord } from '../storage/index.js'
 import type { Chain } from './chain.js'
-import { judgeOrphans, originOf, type OrphanVerdict, type ResealLedger } from './orphans.js'
+import { deepCopyOnChain, judgeOrphans, originOf, type OrphanVerdict, type ResealLedger } from './orphans.js'
 
 /** Why an orphan is not re-sealed as a block. */
 export type OrphanReason =
@@ -19,7 +19,8 @@ export interface OrphanEntry {
   /**
    * back: its content is on the canonical chain (`by`, in `copy`); pending: it awaits a re-seal;
    * not-resealable: `reason`; unjudged: deeper than max_reorg_depth below the tip, where the
-   * node's rule no longer looks (a `petal reseal` by hand re-seals it unless a marked or recorded copy, or its origin, is canonical: contentIsBack).
+   * node's rule no longer looks, and none of its origin and recorded or marked copies canonical
+   * (one that is makes it back: deepCopyOnChain, what a `petal reseal` by hand asks).
    */
   state: 'back' | 'pending' | 'not-resealable' | 'unjudged'
   by?: (OrphanVerdict & { state: 'back' })['by']
@@ -60,7 +61,7 @@ export function listOrphans (chain: Chain, o: ListOrphansOptions = {}): OrphanEn
       const origin = originOf(chain, b, o.own?.has(b.signer) === true ? o.record : undefined)
       if (origin !== b.hash) entry.origin = origin
     }
-    const v = verdicts.get(b.hash)
+    const v = verdicts.get(b.hash) ?? deepCopyOnChain(chain, b, o.own?.has(b.signer) === true ? o.record : undefined)
     if (o.ingestOwned?.(b.hash) === true) return { ...entry, state: 'not-resealable', reason: 'ingest-rows' }
     if (v === undefined) return entry
     if (v.state === 'back') return { ...entry, state: 'back', by: v.by, copy: chain.index.byHash(v.block) }

@@ -219,10 +219,19 @@ export function contentIsBack (chain: Chain, hash: string, keyId: string, record
   if (b.canonical) return true
   if (b.signer !== keyId) return false
   if (b.height > chain.tip().height - chain.params.maxReorgDepth) return !pendingOrphans(chain, keyId, record).some(x => x.hash === hash)
-  // Deeper than the rule looks (a `petal reseal` by hand): back only by its origin or a copy of it
-  // recorded or marked on the chain (reseal49: it was not asked, and a re-seal by hand sealed
-  // content a marked copy already held, its rows twice). The rule by rows root is not applied here:
-  // a block of the signer with those rows may be a publication of its own.
-  if (chain.index.tablesOf(b.hash).length === 0) return false
-  return 'verdict' in copyOnChain(chain, b, keyId, record, x => forkOrFloor(chain, x, new Map()))
+  return deepCopyOnChain(chain, b, record) !== undefined
+}
+
+/**
+ * Where the content of `b`, a side block with tables deeper than max_reorg_depth below the tip
+ * (where judgeOrphans does not look), is back on the canonical chain: its origin, or a copy of it
+ * recorded (`record`: the signer's node's) or marked on the chain; undefined when none is canonical.
+ * The rule by rows root is not applied here: a block of the signer with those rows may be a
+ * publication of its own. `petal reseal` by hand asks it (reseal49: it asked nothing, and sealed
+ * content a marked copy already held, its rows twice), and `petal orphans` says it.
+ */
+export function deepCopyOnChain (chain: Chain, b: BlockRecord, record?: ResealLedger): (OrphanVerdict & { state: 'back' }) | undefined {
+  if (chain.index.tablesOf(b.hash).length === 0) return undefined
+  const seen = copyOnChain(chain, b, b.signer, record, x => forkOrFloor(chain, x, new Map()))
+  return 'verdict' in seen && seen.verdict.state === 'back' ? seen.verdict : undefined
 }

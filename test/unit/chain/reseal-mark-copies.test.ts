@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { Chain, contentIsBack, judgeOrphans, pendingOrphans, resealEach, resealMarkOf, resealOrphan, signImport } from '../../../src/chain/index.js'
+import { Chain, contentIsBack, judgeOrphans, listOrphans, pendingOrphans, resealEach, resealMarkOf, resealOrphan, signImport } from '../../../src/chain/index.js'
 import type { BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { feed } from '../../helpers/orphan.js'
@@ -113,6 +113,8 @@ describe('an orphan deeper than max_reorg_depth', () => {
     expect(judgeOrphans(a, alice.id)).toEqual([])
     expect(resealMarkOf(a, s)).toBe(m.hash)
     expect(contentIsBack(a, m.hash, alice.id)).toBe(true)
+    // `petal orphans` says so (it said `unjudged`, though `petal reseal` refuses it).
+    expect(listOrphans(a).map(e => [e.block.hash, e.state, e.by, e.copy?.hash])).toEqual([[m.hash, 'back', 'marked-copy', s.hash]])
   })
 
   it('is not back by a publication of its own with the same rows (the rule by rows root does not reach that deep): a re-seal goes ahead', async () => {
@@ -122,5 +124,6 @@ describe('an orphan deeper than max_reorg_depth', () => {
     expect(x.rowsRoot).toBe(m.rowsRoot)
     expect(isDeep(a, m)).toBe(true)
     expect(contentIsBack(a, m.hash, alice.id)).toBe(false)
+    expect(listOrphans(a).map(e => [e.block.hash, e.state])).toEqual([[m.hash, 'unjudged']])
   })
 })
