@@ -4,6 +4,8 @@ import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
+import { pathToFileURL } from 'node:url'
 import { writeOutputFile } from '../../../src/util/index.js'
 
 // A rename onto a path that is not a regular file replaces the node itself: as root, `prove -o
@@ -80,8 +82,8 @@ describe('writeOutputFile', () => {
   it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)('as another user, writes in place a file it cannot recreate with the same owner or in a directory it cannot write; keeps a group it belongs to (mend31; needs root and setpriv to become that user)', async () => {
     // A group-writable file of someone else's: a rename made it the writer's. In a directory the
     // writer may not create files in, the temporary name failed (EACCES) where `>` writes.
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
-    const as = (file: string, text: string): ReturnType<typeof spawnSync> => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--groups=65533', process.execPath, '--import', 'tsx', '--input-type=module', '-e',
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
+    const as = (file: string, text: string): ReturnType<typeof spawnSync> => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--groups=65533', process.execPath, ...loaderFor(url), '--input-type=module', '-e',
       `const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile(${JSON.stringify(file)}, ${JSON.stringify(text)})`], { encoding: 'utf8', env: { ...process.env, HOME: dir } })
     chmodSync(dir, 0o777)
     const open = join(dir, 'open')
@@ -119,7 +121,7 @@ describe('writeOutputFile', () => {
     // all.txt, which was replaced by a rename: what it held before was lost, and so was everything
     // the command printed after (to the old file, unlinked). A shell takes these names as the
     // descriptor itself (bash's redirections do): appended here, the file kept.
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     for (const [name, fd] of [['/dev/stdout', 1], ['/dev/stderr', 2], ['/dev/fd/1', 1], ['/proc/self/fd/2', 2]] as const) {
       const log = join(dir, `all-${fd}.txt`)
       writeFileSync(log, 'before\n')
@@ -128,7 +130,7 @@ describe('writeOutputFile', () => {
       const stdio: Array<'ignore' | number> = ['ignore', 'ignore', 'ignore']
       stdio[fd] = out
       const script = `const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile(${JSON.stringify(name)}, 'proof\\n'); process.${fd === 1 ? 'stdout' : 'stderr'}.write('after\\n')`
-      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio })
+      const r = spawnSync(process.execPath, [...loaderFor(url), '--input-type=module', '-e', script], { stdio })
       closeSync(out)
       expect(r.status, name).toBe(0)
       expect(readFileSync(log, 'utf8'), name).toBe('before\nproof\nafter\n')
@@ -138,7 +140,7 @@ describe('writeOutputFile', () => {
     // larger than the socket takes at once arrives whole, before what is printed after.
     const big = 'x'.repeat(3 << 20)
     const script = `process.stdout; const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile('/dev/stdout', 'x'.repeat(${big.length})); process.stdout.write('after')`
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 8 << 20 })
+    const r = spawnSync(process.execPath, [...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 8 << 20 })
     expect(r.status).toBe(0)
     expect(r.stdout.toString() === big + 'after').toBe(true)
   })
@@ -148,7 +150,7 @@ describe('writeOutputFile', () => {
     // second while the reader stalled. A FIFO named as such was written by a blocking
     // writeFileSync. Either way the event loop (Ctrl-C's handler) did not run until the reader had
     // taken every byte. The child's timer counts the loop's turns during the write.
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     const size = 3 << 20
     for (const named of ['/dev/fd/N, non-blocking', 'the FIFO by its name']) {
       const fifo = join(dir, `slow-${named.length}`)
@@ -166,7 +168,7 @@ describe('writeOutputFile', () => {
         await writeOutputFile(${target}, 'x'.repeat(${size}))
         clearInterval(timer)
         process.stderr.write('turns ' + turns + '\\n')`
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+      const child = spawn(process.execPath, [...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
       let said = ''
       const exited = new Promise<number | null>(resolve => child.on('close', resolve))
       // The reader starts once the writer's loop has turned while it waits (capped: the old code never turned).
@@ -191,7 +193,7 @@ describe('writeOutputFile', () => {
     // to 100 ms, up to 10 wake-ups a second while the reader stalled). The child counts the
     // timers the writer sets (setTimeout called from output-file) during a 3 MiB write whose
     // reader starts only once the writer's loop has turned three times.
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     const size = 3 << 20
     const fifo = join(dir, 'stalled')
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
@@ -208,7 +210,7 @@ describe('writeOutputFile', () => {
       await writeOutputFile('/dev/fd/' + fd, 'x'.repeat(${size}))
       clearInterval(tick)
       process.stderr.write('timers ' + timers + '\\n')`
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, [...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
     let said = ''
     const exited = new Promise<number | null>(resolve => child.on('close', resolve))
     await new Promise<void>(resolve => {
@@ -233,7 +235,7 @@ describe('writeOutputFile', () => {
     // a pipe of libuv's (both ends in the process), an event descriptor and a closed one are
     // refused and left as they were; a file given as a shell's `3>> FILE` gives it and a pipe
     // given by the parent are written.
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     const own = join(dir, 'own.db')
     writeFileSync(own, 'database\n')
     const script = `const { openSync, closeSync, readdirSync, readFileSync, readlinkSync } = await import('node:fs'); const { writeOutputFile } = await import(${JSON.stringify(url)});
@@ -251,7 +253,7 @@ describe('writeOutputFile', () => {
     const log = join(dir, 'given.txt')
     writeFileSync(log, 'before\n')
     const given = openSync(log, 'a')
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', given, 'pipe'] })
+    const r = spawnSync(process.execPath, [...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', given, 'pipe'] })
     closeSync(given)
     expect(r.status).toBe(0)
     expect(r.stdout.toString().trim().split('\n').map(l => l.split(' ')[0])).toEqual(Array(8).fill('EBADF'))
@@ -263,10 +265,10 @@ describe('writeOutputFile', () => {
   it.skipIf(process.platform !== 'linux')('takes a descriptor given as a copy of stdout (`3>&1`): the same end of a pipe twice is not a pipe the process reads itself (review32)', () => {
     // `petal checkpoint -o /dev/fd/3 3>&1 | cat` was refused: "descriptor 3 (pipe:[…]) was not
     // given to this command but opened by the process itself", as fd 1 holds the same pipe.
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     const script = `const { writeOutputFile } = await import(${JSON.stringify(url)}); await writeOutputFile('/dev/fd/3', 'through 3\\n')`
     // A pipe to cat (a child's 'pipe' stdio is a socket pair, not a pipe).
-    const r = spawnSync('sh', ['-c', '"$@" 3>&1 | cat', 'sh', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const r = spawnSync('sh', ['-c', '"$@" 3>&1 | cat', 'sh', process.execPath, ...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
     expect({ status: r.status, stderr: r.stderr.toString() }).toEqual({ status: 0, stderr: '' })
     expect(r.stdout.toString()).toBe('through 3\n')
   })
@@ -292,7 +294,7 @@ describe('writeOutputFile', () => {
     // The FIFO was opened and written on the thread pool: stopped (Ctrl-C), the command said
     // "interrupted" and then never ended, not even on a second Ctrl-C: at exit libuv joins its
     // threads, and one sat in open(2) waiting for a reader, or in write(2) for a stalled one.
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     for (const reader of [false, true]) {
       const fifo = join(dir, `fifo-${String(reader)}`)
       expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
@@ -305,7 +307,7 @@ describe('writeOutputFile', () => {
         clearInterval(timer)`
       try {
         // Capped: the old process never ended, and is then ended by a signal.
-        const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 })
+        const r = spawnSync(process.execPath, [...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 })
         expect({ reader, signal: r.signal, status: r.status, said: r.stdout.toString().trim() }).toEqual({ reader, signal: null, status: 0, said: 'AbortError' })
       } finally {
         if (readFd !== undefined) closeSync(readFd)
@@ -321,10 +323,10 @@ describe('writeOutputFile', () => {
     const f = join(dir, 'linked.note')
     writeFileSync(f, 'old content\n')
     linkSync(f, join(dir, 'other-name'))
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     const script = `const { writeOutputFile } = await import(${JSON.stringify(url)})
       try { await writeOutputFile(${JSON.stringify(f)}, 'x'.repeat(64 << 10)); console.log('wrote') } catch (err) { console.log(err.code) }`
-    const r = spawnSync('sh', ['-c', 'ulimit -f 16 && exec "$@"', 'sh', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const r = spawnSync('sh', ['-c', 'ulimit -f 16 && exec "$@"', 'sh', process.execPath, ...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
     expect(r.stdout.toString().trim()).toBe('EFBIG')
     expect(readFileSync(f, 'utf8')).toBe('old content\n')
     expect(readFileSync(join(dir, 'other-name'), 'utf8')).toBe('old content\n')
