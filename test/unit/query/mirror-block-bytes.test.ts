@@ -3,9 +3,9 @@
 // a pipe in between held the open (and the mirror, and a pool thread) until a writer came. Here
 // the pipe is there from the start: what that open met after the swap.
 import { describe, expect, it } from 'vitest'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { spawnSync, execFileSync } from 'node:child_process'
 import { closeSync, constants, openSync, readFileSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { copyRegular, readExact } from '../../../src/query/mirror/block-bytes.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -38,11 +38,10 @@ describe('the mirror\'s block reads', () => {
       release(fifo)
     }
     // The synchronous read in a child: had it waited, it would hold this test's thread.
-    const tsx = createRequire(import.meta.url).resolve('tsx')
-    const mod = join(import.meta.dirname, '..', '..', '..', 'src', 'query', 'mirror', 'block-bytes.ts')
+    const mod = srcEntry('query', 'mirror', 'block-bytes.ts')
     const script = `import { readExactSync } from ${JSON.stringify(mod)}
       try { readExactSync(${JSON.stringify(fifo)}, 10); console.log('read') } catch (err) { console.log(err.code) }`
-    const r = spawnSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 })
+    const r = spawnSync(process.execPath, [...loaderFor(mod), '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 })
     release(fifo)
     expect({ out: r.stdout.trim(), signal: r.signal }).toEqual({ out: 'DATA_FILE_NOT_REGULAR', signal: null })
   })

@@ -4,14 +4,14 @@
 // its -shm. A connection inside a transaction is closed (its transaction rolled back), never left.
 // In a child process: a connection left open lives until the process exits.
 import { describe, expect, it } from 'vitest'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpDir } from '../../helpers/tmp.js'
 
-const SQLITE = join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'sqlite.ts')
+const SQLITE = srcEntry('storage', 'sqlite.ts')
 
 const CHILD = `import { closeOrLeave, leaveConnectionsAtExit, openSqlite } from ${JSON.stringify(SQLITE)}
 const [dir] = process.argv.slice(1)
@@ -35,8 +35,7 @@ process.exit(0)
 describe('connections left for the exit', () => {
   it('leave a -wal of up to 1 MiB with its commits; a larger one and a transaction are closed', () => {
     const dir = tmpDir()
-    const tsx = createRequire(import.meta.url).resolve('tsx')
-    const r = spawnSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', CHILD, dir], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [...loaderFor(SQLITE), '--input-type=module', '-e', CHILD, dir], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
     expect(existsSync(join(dir, 'small.db-wal'))).toBe(true)
     expect(existsSync(join(dir, 'big.db-wal'))).toBe(false)

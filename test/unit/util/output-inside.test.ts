@@ -3,6 +3,8 @@ import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { pathToFileURL } from 'node:url'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { writeOutputFile } from '../../../src/util/index.js'
 
 // writeOutputFile's `outside` (output-inside.ts): a write that would land in the data directory,
@@ -59,13 +61,13 @@ describe('writeOutputFile: paths into a directory it keeps out of', () => {
     writeFileSync(join(keep, 'chain.db'), 'index\n')
     const alias = join(dir, 'alias')
     mkdirSync(alias)
-    const url = new URL('../../../src/util/index.ts', import.meta.url).href
+    const url = pathToFileURL(srcEntry('util', 'index.ts')).href
     const script = `const { writeOutputFile } = await import(${JSON.stringify(url)})
       for (const p of [${JSON.stringify(join(alias, 'chain.db'))}, ${JSON.stringify(join(alias, 'new.json'))}]) {
         try { await writeOutputFile(p, 'note\\n', { outside: [${JSON.stringify(keep)}] }); console.log('wrote') } catch (err) { console.log(err.code, err.alias) }
       }`
     // In a mount namespace of its own: the bind mount goes with the child.
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', keep, alias, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', keep, alias, process.execPath, ...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
     expect(r.stdout.toString().trim().split('\n')).toEqual([`EINSIDE ${alias}`, `EINSIDE ${alias}`])
     expect(readFileSync(join(keep, 'chain.db'), 'utf8')).toBe('index\n')
     expect(readdirSync(keep)).toEqual(['chain.db'])

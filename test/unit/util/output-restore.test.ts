@@ -3,6 +3,8 @@ import { linkSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { pathToFileURL } from 'node:url'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { outputFileFailure } from '../../../src/cli/output-failure.js'
 
 interface Outcome { code?: string, damaged?: { path: string, size: number, lost: string } }
@@ -12,10 +14,10 @@ interface Outcome { code?: string, damaged?: { path: string, size: number, lost:
  * (RLIMIT_FSIZE: sh counts 512-byte blocks; Node ignores SIGXFSZ): a write past it fails with EFBIG, as on a full disk.
  */
 function writeUnderLimit (file: string, bytes: number): Outcome {
-  const url = new URL('../../../src/util/index.ts', import.meta.url).href
+  const url = pathToFileURL(srcEntry('util', 'index.ts')).href
   const script = `const { writeOutputFile } = await import(${JSON.stringify(url)})
     try { await writeOutputFile(${JSON.stringify(file)}, 'x'.repeat(${bytes})); console.log('{}') } catch (err) { console.log(JSON.stringify({ code: err.code, damaged: err.damaged })) }`
-  const r = spawnSync('sh', ['-c', 'ulimit -f 16 && exec "$@"', 'sh', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const r = spawnSync('sh', ['-c', 'ulimit -f 16 && exec "$@"', 'sh', process.execPath, ...loaderFor(url), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
   return JSON.parse(r.stdout.toString()) as Outcome
 }
 
