@@ -295,28 +295,40 @@ const TABLES_SQL = 'SELECT name, sql, rows, root FROM _tables ORDER BY name'
 const WHOLE_CHECK_SQL = 'PRAGMA integrity_check(1)'
 
 function readTablesManifest (db: Db): TableEntry[] {
-  const rows = heldStatement(db, TABLES_SQL, () => db.prepare<unknown[], unknown[]>(TABLES_SQL).raw(true)).all()
-  if (rows.length === 0) return emptyObjects()
-  return rows.map(([name, sql, rows, root]) => {
-    if (typeof name !== 'string' || typeof sql !== 'string' || typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0 || !isHash(root)) {
+  return tableEntriesOf(heldStatement(db, TABLES_SQL, () => db.prepare<unknown[], unknown[]>(TABLES_SQL).raw(true)).all())
+}
+
+/**
+ * `_tables`' rows as entries, pushed onto emptyObjects() rather than made by `rows.map`: TurboFan's
+ * inlined `map` makes its result holey where the builtin's is packed, and checkManifestShape
+ * (inlined into readOpen), optimised on one, was deoptimised by the other ("wrong map") in each
+ * load thread of a catch-up, then compiled again (docs/performance/catchup.md, "Session 49").
+ */
+export function tableEntriesOf (rows: unknown[][]): TableEntry[] {
+  const out = emptyObjects<TableEntry>()
+  for (const [name, sql, n, root] of rows) {
+    if (typeof name !== 'string' || typeof sql !== 'string' || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || !isHash(root)) {
       throw new BlockError('MANIFEST_MISMATCH', '_tables has a malformed row')
     }
-    return { name, sql, rows, root }
-  })
+    out.push({ name, sql, rows: n, root })
+  }
+  return out
 }
 
 /** The cheap manifest checks: the same tables with the same DDL, and RowsRoot over `_tables`. */
 function checkManifestShape (header: BlockHeader, userTables: UserTable[], claimed: TableEntry[]): void {
   const mismatch = (why: string, table?: string): BlockError => new BlockError('MANIFEST_MISMATCH', `_tables does not match the block content: ${why}`, { details: { table } })
   if (claimed.length !== userTables.length) throw mismatch(`${claimed.length} entries for ${userTables.length} tables`)
-  const byName = new Map(claimed.map(t => [t.name, t]))
-  // Both empty: `claimed`, whose elements kind is that of a list of tables (emptyObjects).
-  const ordered = userTables.length === 0 ? claimed : userTables.map(t => {
+  const byName = new Map<string, TableEntry>()
+  for (const t of claimed) byName.set(t.name, t)
+  // A packed list of tables however this runs (emptyObjects and push; readTablesManifest says why).
+  const ordered = emptyObjects<TableEntry>()
+  for (const t of userTables) {
     const c = byName.get(t.name)
     if (c === undefined) throw mismatch(`table ${JSON.stringify(t.name)} is missing`, t.name)
     if (c.sql !== t.sql) throw mismatch(`DDL of ${JSON.stringify(t.name)} differs`, t.name)
-    return c
-  })
+    ordered.push(c)
+  }
   if (rowsRootOf(ordered) !== header.rowsRoot) {
     throw new BlockError('ROWS_ROOT_MISMATCH', '_meta.RowsRoot is not the Merkle root of _tables')
   }
