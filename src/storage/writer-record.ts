@@ -126,15 +126,18 @@ const WAL_WRITE_LOCK_BYTE = 120
  * its record right after (a record written before the lock would overwrite the real holder's
  * while it waits), so a look between the two found no record, and a `--wait 0` whose single look
  * fell there named nobody (index47's finding); so did one at a writer that writes no record (the
- * sqlite3 shell, a Petal before session 47 moving an index at its open). Undefined where neither
- * names one: a holder in a PID namespace /proc does not show, or this process itself.
+ * sqlite3 shell, a Petal before session 47 moving an index at its open). This process itself is
+ * named as such (it was "another process"). Undefined where neither names one: a holder in a PID
+ * namespace /proc does not show.
  */
 export function readLockHolder (recordPath: string, dbPath: string): WriterRecord | undefined {
   const r = readWriterRecord(recordPath)
   if (r !== undefined) return r
   const pids = lockHolders(`${dbPath}-shm`, undefined, WAL_WRITE_LOCK_BYTE)
   const pid = pids?.length === 1 ? pids[0] : undefined
-  if (pid === undefined || pid === process.pid) return undefined
+  if (pid === undefined) return undefined
+  // Another connection of this very process (its record, if any, is ignored above as its own).
+  if (pid === process.pid) return { pid, work: 'this process itself, through another of its connections to chain.db' }
   const cmd = processCommand(pid)
   return { pid, work: `${cmd === undefined ? 'a process' : `\`${cmd}\``}, which has not said what it writes` }
 }

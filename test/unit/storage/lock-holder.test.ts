@@ -76,4 +76,22 @@ describe('a writer that finds chain.db\'s write lock held', () => {
       rmSync(pause, { force: true })
     }
   })
+
+  it('names this process when another of its connections holds it (before: "another process (it has not said which)")', async () => {
+    const path = join(tmpDir(), 'chain.db')
+    const holding = IndexDb.open(path)
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    const writing = holding.withWriteLock(async () => { await held }, { work: 'import block 9' })
+    try {
+      await waitFor(() => existsSync(join(path, '..', 'writer.json')), { what: 'the first connection to hold the lock' })
+      const err = await lookOnce(path)
+      expect(err.code).toBe('LOCK_TIMEOUT')
+      expect(err.message).toContain(`waiting for pid ${process.pid} (this process itself, through another of its connections to chain.db)`)
+    } finally {
+      release()
+      await writing
+      holding.close()
+    }
+  })
 })
