@@ -167,7 +167,7 @@ export class IndexWriteLock {
       if (this.tryBegin()) break
       const holder = readLockHolder(this.recordPath, this.db.name)
       const who = describeWriter(holder)
-      if (who !== said) { said = who; options.onWait?.(holder) }
+      if (who !== said) { said = who; options.onWait?.(holder !== undefined && 'unlisted' in holder ? undefined : holder) }
       if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) throw this.timedOut(since)
       await sleep(delay, options.signal)
       delay = Math.min(delay * 2, 100)

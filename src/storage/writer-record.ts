@@ -127,13 +127,16 @@ const WAL_WRITE_LOCK_BYTE = 120
  * while it waits), so a look between the two found no record, and a `--wait 0` whose single look
  * fell there named nobody (index47's finding); so did one at a writer that writes no record (the
  * sqlite3 shell, a Petal before session 47 moving an index at its open). This process itself is
- * named as such (it was "another process"). Undefined where neither names one: a holder in a PID
- * namespace /proc does not show.
+ * named as such (it was "another process"). UNLISTED where /proc/locks lists no holder (one in a
+ * PID namespace not visible from this one, or one that let go since); undefined where it cannot
+ * be read.
  */
-export function readLockHolder (recordPath: string, dbPath: string): WriterRecord | undefined {
+export function readLockHolder (recordPath: string, dbPath: string): WriterRecord | Unlisted | undefined {
   const r = readWriterRecord(recordPath)
   if (r !== undefined) return r
   const pids = lockHolders(`${dbPath}-shm`, undefined, WAL_WRITE_LOCK_BYTE)
+  // Listed by none: the kernel names no holder of another PID namespace than those within this one's.
+  if (pids?.length === 0) return UNLISTED
   const pid = pids?.length === 1 ? pids[0] : undefined
   if (pid === undefined) return undefined
   // Another connection of this very process (its record, if any, is ignored above as its own).
@@ -149,14 +152,20 @@ export function writerPid (r: WriterRecord): string { return namedPid(r.pid, r.p
  * The record as an error's details give it (`--json`, the API: LOCK_TIMEOUT's and INDEX_BUSY's
  * `holder`, INDEX_CORRUPT's `rebuilder`), shaped as `petal status --json`'s node (pidDetails).
  */
-export function writerDetails (r: WriterRecord | undefined): WriterDetails | undefined {
-  return r === undefined ? undefined : pidDetails(r)
+export function writerDetails (r: WriterRecord | Unlisted | undefined): WriterDetails | undefined {
+  return r === undefined || unlisted(r) ? undefined : pidDetails(r)
 }
+
+/** readLockHolder's holder that /proc/locks does not list: a process it cannot name. */
+export interface Unlisted { unlisted: true }
+export const UNLISTED: Unlisted = { unlisted: true }
+const unlisted = (r: WriterRecord | Unlisted | undefined): r is Unlisted => r !== undefined && 'unlisted' in r
 
 /** writerDetails' shape: WriterRecord's where the writer is of this namespace. */
 export type WriterDetails = PidDetails<Omit<WriterRecord, 'start'>>
 
 /** `pid 4242 (signimportblock data.db, since 2026-…Z)`, or a plain phrase without a record. */
-export function describeWriter (r: WriterRecord | undefined): string {
+export function describeWriter (r: WriterRecord | Unlisted | undefined): string {
+  if (unlisted(r)) return 'a process that /proc/locks does not list here (one in a PID namespace not visible from this one, such as another container\'s, or one that has let go since), which has not said what it writes'
   return r === undefined ? 'another process (it has not said which)' : `${writerPid(r)} (${r.work}${r.since === undefined ? '' : `, since ${r.since}`})`
 }

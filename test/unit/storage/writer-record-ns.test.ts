@@ -74,6 +74,20 @@ describe.runIf(unsharePid())('the write lock\'s holder in another PID namespace'
     }
   })
 
+  it('without a record, unlisted in /proc/locks from a namespace of its own: said so (before: "another process (it has not said which)")', async () => {
+    const path = join(tmpDir(), 'chain.db')
+    IndexDb.open(path).close()
+    // The sqlite3 shell's way: the write lock, no writer.json.
+    const h = await holdIn(`const { default: Database } = await import('better-sqlite3'); const db = new Database(${JSON.stringify(path)}); db.exec('BEGIN IMMEDIATE')
+process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n'); process.stdin.resume(); process.stdin.on('end', () => { db.exec('COMMIT'); db.close(); process.exit(0) })`, { own: false, loader: [] })
+    try {
+      const r = runInNewNamespace(tsx(waiterScript(path)))
+      expect(r.stdout).toContain('LOCK_TIMEOUT: gave up after 0.0 s waiting for a process that /proc/locks does not list here (one in a PID namespace not visible from this one')
+    } finally {
+      await h.stop()
+    }
+  })
+
   it('is judged dead where its namespace is visible and it is not in it (its record ignored, as a dead pid\'s is here)', async () => {
     const dir = tmpDir()
     // pid 1 there stays; the writer, a child of it, writes its record and exits.
