@@ -302,7 +302,7 @@ function readTablesManifest (db: Db): TableEntry[] {
  * `_tables`' rows as entries, pushed onto emptyObjects() rather than made by `rows.map`: TurboFan's
  * inlined `map` makes its result holey where the builtin's is packed, and checkManifestShape
  * (inlined into readOpen), optimised on one, was deoptimised by the other ("wrong map") in each
- * load thread of a catch-up, then compiled again (docs/performance/catchup.md, "Session 49").
+ * load thread of a catch-up, then compiled again (docs/performance/catchup.md, "Session 49: what the catch-up's isolates compile").
  */
 export function tableEntriesOf (rows: unknown[][]): TableEntry[] {
   const out = emptyObjects<TableEntry>()

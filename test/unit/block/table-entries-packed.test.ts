@@ -2,7 +2,7 @@
 // them runs unoptimised or optimised: made by `rows.map`, TurboFan's inlined `map` gave a holey
 // array where the builtin gave a packed one, and readOpen's optimised code, which checks the list
 // (checkManifestShape), met the other map and was deoptimised in each load thread of a catch-up
-// (docs/performance/catchup.md, "Session 49"). V8's own view of the arrays, in a child started with
+// (docs/performance/catchup.md, "Session 49: what the catch-up's isolates compile"). V8's own view of the arrays, in a child started with
 // --allow-natives-syntax (the intrinsics through `new Function`, which that flag lets parse them),
 // compiling on its own thread (--no-concurrent-recompilation) so that the optimised code is in place when asked.
 import { spawnSync } from 'node:child_process'
