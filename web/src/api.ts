@@ -98,6 +98,10 @@ export interface Block extends BlockSummary {
   seal: string
   prev_sig?: string
   signer_public_key?: string
+  /** `_meta` Description, whole (a re-seal's mark included). */
+  description?: string
+  /** The origin a re-seal's mark names: the block first published with this content. */
+  reseal_of?: string
   tables: Array<{ name: string, sql: string, rows: number, root: string, rows_url: string }>
   key_ops: Array<{ op: string, key_id: string, public_key: string, endorsed_by: string[] }>
   file_url: string

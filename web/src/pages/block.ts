@@ -42,7 +42,8 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
       ['rows', count(b.row_count)],
       ['rows root', h('span', { class: 'hash' }, b.rows_root)],
       ['seal', h('span', { class: 'hash' }, b.seal)],
-      ['seal check', seal]
+      ['seal check', seal],
+      ...described(b)
     ]))
   void checkSeal(b, s.chain_id).then(r => { fill(seal, r) })
 
@@ -75,6 +76,20 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
   main.append(rows)
   await rowsBrowser(rows, b, t, url, signal)
   if (url.hash === '#rows') rows.scrollIntoView()
+}
+
+/**
+ * `_meta` Description, and the origin a re-seal's mark names, linked: a re-seal's own page said
+ * nothing of the orphaned block whose rows it carries (the API has answered both since reseal49).
+ */
+function described (b: Block): Array<[string, Child]> {
+  const out: Array<[string, Child]> = []
+  if (b.description !== undefined && b.description !== '') out.push(['description', h('span', { class: 'pre', id: 'description' }, b.description)])
+  if (b.reseal_of !== undefined) {
+    out.push(['re-seal of', h('span', null, h('a', { class: 'hash', id: 'reseal-of', href: `/blocks/${b.reseal_of}` }, b.reseal_of),
+      h('span', { class: 'muted' }, ' (the block first published with this content)'))])
+  }
+  return out
 }
 
 /** The seal, checked with WebCrypto against the signer's key the node names. */
