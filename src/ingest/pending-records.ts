@@ -19,6 +19,16 @@ export function recordOf (stmt: Stmt, id: number): RecordRow | undefined {
   return r !== undefined && r.id - r.n < id ? r : undefined
 }
 
+/**
+ * Where row `id` is (its record's table, arrival and batch), or undefined: recordOf without the
+ * record's data, which a receipt never reads. A record holds up to a whole request (50,000 rows,
+ * megabytes), and selecting `data` copied it out of SQLite for every receipt looked up in it.
+ */
+export function placeOf (stmt: Stmt, id: number): { tbl: string, at: number, batch: number | null } | undefined {
+  const r = stmt('SELECT id, tbl, at, batch, n FROM rows WHERE id >= ? ORDER BY id LIMIT 1').get(id) as Omit<RecordRow, 'data' | 'bytes'> | undefined
+  return r !== undefined && r.id - r.n < id ? r : undefined
+}
+
 /** Make row `k` the last of its record: the rows up to it become a record of their own (id `k`). */
 export function splitAfter (stmt: Stmt, k: number): void {
   const r = recordOf(stmt, k)

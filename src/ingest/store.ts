@@ -8,7 +8,7 @@ import { RowInserter } from './row-inserter.js'
 import type { PackedRows } from './record-pack.js'
 import { openPendingDb } from './store-open.js'
 import { PENDING_STATS_SQL } from './pending-summary.js'
-import { batchRowCount, batchRowsOf, oldestPending, recordOf, splitAfter } from './pending-records.js'
+import { batchRowCount, batchRowsOf, oldestPending, placeOf, splitAfter } from './pending-records.js'
 
 /** PendingStore.writeNow(): another process holds the write lock, nothing ran. */
 export const BUSY: unique symbol = Symbol('pending store busy')
@@ -222,7 +222,7 @@ export class PendingStore {
   }
 
   row (id: number): { id: number, table: string, at: number, batch: number | null } | undefined {
-    const r = recordOf(this.stmtOf, id)
+    const r = placeOf(this.stmtOf, id)
     return r === undefined ? undefined : { id, table: r.tbl, at: r.at, batch: r.batch }
   }
 
