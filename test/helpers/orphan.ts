@@ -51,3 +51,12 @@ export async function feed (into: Chain, from: Chain, above: number): Promise<vo
     await importBlock(into, p, readSeal(p), { expectedHash: b.hash })
   }
 }
+
+/** A copy of the data directory `dir`, opened; `open` collects it for the test's afterEach. */
+export function chainCopy (dir: string, open: Array<{ close: () => unknown }>): Chain {
+  const to = join(tmpDir(), 'copy')
+  cpSync(dir, to, { recursive: true })
+  const c = Chain.open(to)
+  open.push(c)
+  return c
+}

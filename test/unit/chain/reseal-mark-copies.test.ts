@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { Chain, contentIsBack, judgeOrphans, listOrphans, pendingOrphans, resealEach, resealMarkOf, resealOrphan, signImport } from '../../../src/chain/index.js'
 import type { BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
-import { feed } from '../../helpers/orphan.js'
+import { chainCopy, feed } from '../../helpers/orphan.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // Session 49 (reseal49): the rule by rows root (for content without a record of its re-seals:
@@ -19,13 +19,7 @@ const bob = fixtureKey('bob')
 const open: Chain[] = []
 afterEach(() => { for (const c of open.splice(0)) c.close() })
 
-function copyOf (dir: string): Chain {
-  const to = join(tmpDir(), 'copy')
-  cpSync(dir, to, { recursive: true })
-  const c = Chain.open(to)
-  open.push(c)
-  return c
-}
+const copyOf = (dir: string): Chain => chainCopy(dir, open)
 
 async function data (c: Chain, by = alice, rows = 3, seed = 7): Promise<BlockRecord> {
   return (await signImport(c, makeSqlite(join(tmpDir(), `d${seed}-${Math.random()}.db`), rows, seed), by)).block

@@ -6,6 +6,7 @@ import type { SigningKey } from '../../../src/crypto/index.js'
 import { readSeal, type BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { chainCopy } from '../../helpers/orphan.js'
 
 const alice = fixtureKey('alice')
 const bob = fixtureKey('bob')
@@ -28,13 +29,7 @@ async function forkPoint (consensus?: { maxReorgDepth: number }): Promise<{ a: C
   return { a: reopened, copy: () => copyOf(base) }
 }
 
-function copyOf (dir: string): Chain {
-  const to = join(tmpDir(), 'copy')
-  cpSync(dir, to, { recursive: true })
-  const c = Chain.open(to)
-  open.push(c)
-  return c
-}
+const copyOf = (dir: string): Chain => chainCopy(dir, open)
 
 /** Import `from`'s canonical blocks above `above` into `into`. */
 async function feed (into: Chain, from: Chain, above: number): Promise<void> {
