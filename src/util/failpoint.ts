@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, renameSync, writeFileSync } from 'node:fs'
 import { sleep } from './async.js'
 
 /**
@@ -28,7 +28,7 @@ export function failpoint (name: string): void {
 export function pausepointSync (name: string): void {
   const file = process.env.PETAL_PAUSE_FILE
   if (file === undefined || !pausesAt(name)) return
-  writeFileSync(file, `${process.pid}\n`)
+  announcePause(file)
   const cell = new Int32Array(new SharedArrayBuffer(4))
   while (existsSync(file)) Atomics.wait(cell, 0, 0, 20)
 }
@@ -51,6 +51,17 @@ function pausesAt (name: string, at?: number): boolean {
 export async function pausepoint (name: string, signal?: AbortSignal, at?: number): Promise<void> {
   const file = process.env.PETAL_PAUSE_FILE
   if (file === undefined || !pausesAt(name, at)) return
-  writeFileSync(file, `${process.pid}\n`)
+  announcePause(file)
   while (existsSync(file)) await sleep(20, signal)
+}
+
+/**
+ * Create the pause file with this process's pid in it, whole: a bare writeFileSync creates it
+ * empty first, and a test that saw it in between read '' for the pid (lock-holder.test.ts failed
+ * so once in session 49's final CI).
+ */
+function announcePause (file: string): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, `${process.pid}\n`)
+  renameSync(tmp, file)
 }
