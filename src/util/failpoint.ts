@@ -1,4 +1,5 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs'
+import { threadId } from 'node:worker_threads'
 import { sleep } from './async.js'
 
 /**
@@ -61,7 +62,9 @@ export async function pausepoint (name: string, signal?: AbortSignal, at?: numbe
  * so once in session 49's final CI).
  */
 function announcePause (file: string): void {
-  const tmp = `${file}.${process.pid}.tmp`
+  // The threadId too: verify's worker threads share the pid and pause at once, and one thread's
+  // rename took the temporary file from under another's (ENOENT in session 49's official CI).
+  const tmp = `${file}.${process.pid}.${threadId}.tmp`
   writeFileSync(tmp, `${process.pid}\n`)
   renameSync(tmp, file)
 }

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { existsSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { pausepoint } from '../../../src/util/index.js'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { pausepoint, WorkerPool, workerScript } from '../../../src/util/index.js'
+import type { CrashRequest } from '../../helpers/crash-worker.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -37,4 +38,35 @@ describe('pausepoint', () => {
     rmSync(file)
     await held
   })
+})
+
+describe('pausepointSync in worker threads', () => {
+  // verify's worker threads share the pid and reach the same point together: each must announce
+  // the pause without taking another's temporary file (ENOENT in session 49's official CI).
+  it('several threads of one process pause at once, and each is released', async () => {
+    const file = join(tmpDir(), 'pause')
+    process.env.PETAL_PAUSE = 'test:held'
+    process.env.PETAL_PAUSE_FILE = file
+    const threads = 6
+    const pool = new WorkerPool<CrashRequest, number>(workerScript(import.meta.url, '../../helpers/crash-worker.js'), threads)
+    try {
+      for (let round = 0; round < 5; round++) {
+        let settled = false
+        const held = Promise.allSettled(Array.from({ length: threads }, () => pool.run({ op: 'pause', name: 'test:held' })))
+          .then(results => { settled = true; return results })
+        await waitFor(() => existsSync(file), { what: 'the pause file' })
+        // A thread that starts late announces its pause after the file was removed: remove it
+        // again until every thread is released.
+        while (!settled) {
+          rmSync(file, { force: true })
+          await new Promise(resolve => setTimeout(resolve, 20))
+        }
+        const results = await held
+        expect(results.filter(r => r.status === 'rejected')).toEqual([])
+      }
+      expect(readdirSync(dirname(file)).filter(f => f.endsWith('.tmp'))).toEqual([])
+    } finally {
+      await pool.close()
+    }
+  }, 60_000)
 })
