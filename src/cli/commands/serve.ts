@@ -61,7 +61,7 @@ export function register (program: Command, action: Action): void {
       // A keystore that cannot be read leaves every signer judged from the chain alone; serve still serves.
       let own: string[] = []
       try { own = signingKeys(ctx) } catch (err) { ctx.logger.warn('orphans are judged from the chain alone: the keystore could not be read', { error: errorMessage(err) }) }
-      const orphans = localOrphanJudging(ctx, chain, own)
+      const orphans = localOrphanJudging(ctx, chain, own, true)
       // A pulled mirror's reader is told where to get checkpoints, a signatory to sign them.
       const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, orphans, checkpointAudience: () => checkpointAudience(ctx, chain), readOnlyHint: serveWriteHint(ctx, chain), logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })

@@ -1,4 +1,4 @@
-import { cpSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { Chain, signImport } from '../../../src/chain/index.js'
@@ -108,4 +108,22 @@ it('the text table names an orphaned re-seal\'s origin, and `-` for a first publ
   expect(text.stdout).toMatch(/^HEIGHT +HASH +SIGNER +ORIGIN +TABLES +ROWS +STATE$/m)
   expect(text.stdout).toMatch(new RegExp(`^1 +${m.slice(0, 12)} +\\S+ +- +mine +5 +awaiting re-seal$`, 'm'))
   expect(text.stdout).toMatch(new RegExp(`^3 +${r.hash.slice(0, 12)} +\\S+ +${m.slice(0, 12)} +mine +5 +`, 'm'))
+}, 60_000)
+
+// docs/api.md said it: a `petal serve` started before the directory had a pending.db read no record
+// of re-seals until it was restarted, so after a `petal reseal` beside it, serve judged the orphan
+// from the chain alone while `petal orphans` named the recorded copy (session 50, user50).
+it('serve started before pending.db exists reads its record once a re-seal creates it', async () => {
+  const { dir, m } = await aliceOrphan(petalInProcess)
+  expect(existsSync(join(dir, 'pending.db'))).toBe(false)
+  await whileServing(dir, async url => {
+    const orphans = async (): Promise<unknown[]> => ((await (await fetch(new URL('api/v1/orphans', url))).json()) as { orphans: unknown[] }).orphans
+    expect(await orphans()).toMatchObject([{ hash: m, state: 'pending' }])
+    const r = await petalInProcess(['--dir', dir, '--json', 'reseal', m])
+    expect(r.code, r.stderr).toBe(0)
+    expect(existsSync(join(dir, 'pending.db'))).toBe(true)
+    const cli = JSON.parse((await petalInProcess(['--dir', dir, '--json', 'orphans'])).stdout) as { orphans: unknown[] }
+    expect(cli.orphans).toMatchObject([{ hash: m, state: 'back', by: 'recorded-copy' }])
+    expect(await orphans()).toEqual(cli.orphans)
+  })
 }, 60_000)
