@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import type { Chain } from '../chain/index.js'
 import { Ingest, orphanJudging, type OrphanJudging } from '../ingest/index.js'
+import { isPetalError } from '../util/index.js'
 import type { CliContext } from './context.js'
 
 /**
@@ -19,9 +20,19 @@ export function localOrphanJudging (ctx: CliContext, chain: Chain, own: Iterable
   if (!follow || !empty(ingest)) return judging
   const path = chain.dir.pendingDb
   let found = false
+  let warned = false
   const look = (): OrphanJudging => {
     if (found || !existsSync(path)) return judging
-    const next = Ingest.open({ chain, readonly: true, logger: ctx.logger })
+    let next: Ingest
+    try {
+      next = Ingest.open({ chain, readonly: true, logger: ctx.logger })
+    } catch (err) {
+      // One that appeared and cannot be opened (damaged): the chain alone, as serve's start does (review50).
+      if (!isPetalError(err)) throw err
+      if (!warned) ctx.logger.warn('orphans are judged from the chain alone: pending.db cannot be read', { error: err.message, hint: err.hint })
+      warned = true
+      return judging
+    }
     // Created but its schema not yet committed: read as empty, looked for again next time.
     if (empty(next)) {
       next.close().catch(err => { ctx.logger.warn('closing an empty pending store failed', { error: String(err) }) })
