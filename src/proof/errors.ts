@@ -18,7 +18,9 @@ export const PROOF_ERROR_CODES = [
   /** the row named by a receipt is not in a canonical block yet */
   'PROOF_ROW_PENDING',
   /** query --prove: the answer is not whole rows of one table */
-  'PROOF_QUERY_NOT_PROVABLE'
+  'PROOF_QUERY_NOT_PROVABLE',
+  /** the data directory's `witnesses` file holds a line that is not a witness's verifier key */
+  'PROOF_WITNESSES_INVALID'
 ] as const
 
 export type ProofErrorCode = typeof PROOF_ERROR_CODES[number]
@@ -38,6 +40,7 @@ export interface ProofErrorDetails {
   PROOF_NO_CHECKPOINT: { height?: number, final?: boolean }
   PROOF_ROW_PENDING: { receipt: string }
   PROOF_QUERY_NOT_PROVABLE: None
+  PROOF_WITNESSES_INVALID: None
 }
 
 export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends PetalError<C, ProofErrorDetails[C]> {
@@ -55,7 +58,8 @@ export function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
     PROOF_FILE_INVALID: { meaning: 'verify-proof: a proof, trust or witness file that cannot be read or understood', hint: 'give --trust the signatories\' public keys as `petal keys export` writes them, or a checkpoint file (`petal checkpoint -o FILE`); give --witness a verifier key as `petal checkpoint --witness-vkey NAME` prints it' },
     PROOF_NO_CHECKPOINT: { meaning: 'no signed checkpoint of the current chain covers the block (or none is final, when a final one is asked for)', hint: 'only a signatory\'s key signs checkpoints: a signatory signs the tip\'s with `petal checkpoint --sign`; a reader pulls again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`)' },
     PROOF_ROW_PENDING: { meaning: 'the receipt\'s row is not sealed into a canonical block yet, so there is nothing to prove', hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again' },
-    PROOF_QUERY_NOT_PROVABLE: { meaning: 'query --prove: the answer is not whole rows of one table with their height', hint: 'prove whole rows of one table: SELECT * FROM t WHERE …' }
+    PROOF_QUERY_NOT_PROVABLE: { meaning: 'query --prove: the answer is not whole rows of one table with their height', hint: 'prove whole rows of one table: SELECT * FROM t WHERE …' },
+    PROOF_WITNESSES_INVALID: { meaning: 'a line of the data directory\'s `witnesses` file is not a witness\'s verifier key', hint: 'each line of DIR/witnesses is a witness\'s verifier key, as `petal checkpoint --witness-vkey NAME` prints it on the witness\'s node (text after # is a comment): correct or remove the line the message names' }
   }
 }
 

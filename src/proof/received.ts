@@ -1,6 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import { verifyV2 } from '../crypto/index.js'
 import { equalBytes, fromHex, toHex } from '../util/index.js'
+import { noteLines, verifiedNote, type VerifiedNote } from './note-lines.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 import { keyIdOfDigest, parseNote, parsePetalCheckpoint } from './verifier/index.js'
@@ -49,14 +50,34 @@ export function judgeAnsweredCheckpoint (chain: Chain, note: string, maxSize: nu
   return judgeCheckpoint(chain, note)
 }
 
-/** Keep a checkpoint from a peer if it is still acceptable (under the write lock); true when stored. */
+/**
+ * Keep a checkpoint from a peer if it is still acceptable (under the write lock); true when stored.
+ * What is kept is the lines this node verified (note-lines.ts), added to those it holds already of
+ * the same checkpoint text: a line it cannot verify is dropped, so a forged cosignature can neither
+ * be kept nor take the place of a real one, and a note that adds no verified line stores nothing.
+ */
 export async function keepReceivedCheckpoint (chain: Chain, note: string, from: string): Promise<boolean> {
-  const n = parseNote(note)
-  const c = 'error' in n ? undefined : parsePetalCheckpoint(n.note.text)
-  if (c === undefined || typeof c === 'string') return false
-  if (chain.index.checkpoints.list({ minSize: c.size, maxSize: c.size }).some(r => r.note === note)) return false
+  const v = verifiedNote(chain, note)
+  if (v === undefined || !v.signed) return false
+  if (v.badWitness.length > 0) chain.logger.warn('dropped a cosignature that does not verify with the witness\'s key (forged or damaged)', { witnesses: v.badWitness, from })
+  if (!unionWithStored(chain, v.text, note).adds) return false
   return await chain.index.withWriteLock(async () => {
     if (judgeCheckpoint(chain, note) !== 'accept') return false
-    return chain.index.checkpoints.insert({ size: c.size, root: toHex(c.root), tip: c.tip, note, receivedAt: chain.clock.now(), source: `peer ${from}` })
+    const { v: merged, adds } = unionWithStored(chain, v.text, note)
+    if (merged === undefined || !adds) return false
+    const c = merged.checkpoint
+    return chain.index.checkpoints.insert({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source: `peer ${from}` })
   })
+}
+
+/**
+ * The verified lines of the latest stored note of checkpoint text `text` followed by those of
+ * `note`, each key's once (`v`), and whether that adds to the stored note (`adds`).
+ */
+export function unionWithStored (chain: Chain, text: string, note: string): { v: VerifiedNote | undefined, adds: boolean } {
+  const c = parsePetalCheckpoint(text)
+  if (typeof c === 'string') return { v: undefined, adds: false }
+  const stored = chain.index.checkpoints.list({ minSize: c.size, maxSize: c.size }).find(r => r.note.startsWith(text + '\n'))
+  const v = verifiedNote(chain, note, stored === undefined ? [] : noteLines(stored.note))
+  return { v, adds: v !== undefined && v.lines.length > 0 && v.note !== stored?.note }
 }

@@ -3,6 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 import type { CheckpointRecord } from '../storage/index.js'
 import { equalBytes, toHex } from '../util/index.js'
 import { checkpointText, readCheckpointNote, signCheckpoint } from './checkpoint.js'
+import { verifiedNote } from './note-lines.js'
 import { missingNode, treeRoot, type NodeReader } from './tree/index.js'
 import type { PetalCheckpoint } from './verifier/index.js'
 
@@ -80,7 +81,11 @@ export function findCheckpoint (chain: Chain, o: { height?: number, final?: bool
       for (const r of batch) {
         const { checkpoint } = readCheckpointNote(r.note)
         if (o.final === true && !checkpoint.final) continue
-        if (equalBytes(treeRoot(tree, r.size), checkpoint.root)) return { ...r, checkpoint }
+        if (!equalBytes(treeRoot(tree, r.size), checkpoint.root)) continue
+        // Only the lines this node verifies now (note-lines.ts): a note kept before session 50
+        // may hold a forged cosignature, and a witness struck from `witnesses` is vouched for no more.
+        const v = verifiedNote(chain, r.note)
+        if (v !== undefined && v.lines.some(l => l.name === checkpoint.origin)) return { ...r, note: v.note, checkpoint }
       }
       if (batch.length < 50) break
       after = (batch.at(-1)?.size ?? min) - 1
@@ -123,7 +128,7 @@ export function storedTipCheckpoints (chain: Chain, key: SigningKey): string[] {
 /**
  * What a node answers a peer's `checkpoints` request with (docs/protocol.md): the latest and the
  * latest final checkpoint of its current chain no larger than `maxSize` (the asker's tree), each
- * once, with every signature and cosignature kept here.
+ * once, with the signature and cosignature lines this node verifies (findCheckpoint).
  */
 export function servedCheckpoints (chain: Chain, maxSize: number): string[] {
   const latest = findCheckpoint(chain, { maxSize })

@@ -2,7 +2,8 @@ import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { equalBytes, fromHex, toHex } from '../util/index.js'
 import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
-import { judgeCheckpoint } from './received.js'
+import { judgeCheckpoint, unionWithStored } from './received.js'
+import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 
@@ -31,10 +32,13 @@ function lastCosigned (chain: Chain): { size: number, root: Uint8Array } | undef
 export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessIdentity): Promise<string | undefined> {
   return await chain.index.withWriteLock(async () => {
     if (judgeCheckpoint(chain, note) !== 'accept') return undefined
+    // What it cosigns carries only lines it verified (note-lines.ts), with those it holds of the
+    // same text: a forged line in what a peer sent must not travel on under its cosignature.
     const { note: n, checkpoint: c } = readCheckpointNote(note)
+    const { v } = unionWithStored(chain, n.text, note)
     // Final checkpoints only: a reorg may undo a non-final one, and a witness that had cosigned it
     // could never cosign the chain's new history.
-    if (!c.final || n.signatures.some(s => s.name === w.name)) return undefined
+    if (v === undefined || !c.final || v.lines.some(s => s.name === w.name)) return undefined
     const last = lastCosigned(chain)
     const tree = storedChainTree(chain)
     if (last !== undefined) {
@@ -46,7 +50,10 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
         return undefined
       }
     }
-    const cosigned = addCosignature(note, w, Math.floor(chain.clock.now() / 1000))
+    const cosigned = addCosignature(v.note, w, Math.floor(chain.clock.now() / 1000))
+    // Its own lines count as verified on this directory (knownWitnesses), for `petal prove` too.
+    const vkey = witnessVkeySync(w.name, w.key.publicKey)
+    if (chain.index.getMeta(OWN_WITNESS_META) !== vkey) chain.index.setMeta(OWN_WITNESS_META, vkey)
     chain.index.checkpoints.insert({ size: c.size, root: toHex(c.root), tip: c.tip, note: cosigned, receivedAt: chain.clock.now(), source: 'witness' })
     chain.index.setMeta(LAST, `${c.size} ${toHex(c.root)}`)
     return cosigned

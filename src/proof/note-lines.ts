@@ -1,0 +1,104 @@
+import type { Chain } from '../chain/index.js'
+import { verifyV2, type PublicKey } from '../crypto/index.js'
+import { fromHex } from '../util/index.js'
+import { knownWitnesses } from './witness-keys.js'
+import { cosignedMessage, formatNote, keyIdOfDigest, parseNote, parsePetalCheckpoint, type PetalCheckpoint, type SignedNote } from './verifier/index.js'
+
+// The lines of a checkpoint note a node stands behind (docs/proofs.md "Which cosignatures a node
+// keeps"): each signature line is a statement of its own, by one key. A node keeps and passes on a
+// line only when it verified it: by a signatory the chain knows (active or revoked: a signature
+// made while a key was active stays true), or by a witness it knows (witness-keys.ts). Lines of
+// unknown keys are dropped, not judged: C2SP verifiers ignore them, and a node that passed them on
+// could pass on a forgery under a witness's public name and key ID. Of each key, one line.
+
+type Line = SignedNote['signatures'][number]
+
+export interface VerifiedNote {
+  /** the note with only the verified lines (as stored and served) */
+  note: string
+  text: string
+  checkpoint: PetalCheckpoint
+  lines: Line[]
+  /** a line by a signatory active at the tip verifies */
+  signed: boolean
+  /** a line by a signatory active at the tip does not verify: whoever sent the note is to blame */
+  badSignatory: boolean
+  /** lines of known witnesses that did not verify (forged or damaged), by witness name */
+  badWitness: string[]
+}
+
+type Key = { kind: 'signatory', active: boolean, publicKey: PublicKey } | { kind: 'witness', publicKey: PublicKey }
+
+// Whether a line verifies is a fact of (key, text, line): kept, so that a proof does not verify
+// again the lines of the checkpoint it is made against. Bounded; cleared when full.
+const verdicts = new Map<string, boolean>()
+
+function verifies (key: Key, name: string, text: string, line: Line): boolean {
+  const id = `${key.publicKey.hex}\n${name}\n${Buffer.from(line.signature).toString('base64')}\n${text}`
+  let ok = verdicts.get(id)
+  if (ok === undefined) {
+    if (key.kind === 'signatory') ok = verifyV2(key.publicKey, text, line.signature)
+    else {
+      const s = line.signature
+      const time = s.length < 9 ? undefined : new DataView(s.buffer, s.byteOffset, 8).getBigUint64(0)
+      ok = time !== undefined && time < 2n ** 63n && verifyV2(key.publicKey, cosignedMessage(name, time, text), s.subarray(8))
+    }
+    if (verdicts.size >= 4096) verdicts.clear()
+    verdicts.set(id, ok)
+  }
+  return ok
+}
+
+/** The keys whose lines this node verifies, by `name keyId`. */
+function knownKeys (chain: Chain, origin: string): Map<string, Key> {
+  const m = new Map<string, Key>()
+  for (const s of chain.keysAt(chain.tip()).all()) {
+    const digest = fromHex(s.keyId.slice(2))
+    if (digest !== undefined) m.set(`${origin} ${keyIdOfDigest(digest)}`, { kind: 'signatory', active: s.revokedAt === null, publicKey: s.publicKey })
+  }
+  for (const w of knownWitnesses(chain)) {
+    const k = `${w.name} ${w.keyId}`
+    if (!m.has(k)) m.set(k, { kind: 'witness', publicKey: w.publicKey })
+  }
+  return m
+}
+
+/**
+ * The lines of `note` this node verified, or undefined when it is no Petal checkpoint of this
+ * chain. With `also`, lines already verified of the same text (a stored note) come first; the
+ * union holds each key's line once.
+ */
+export function verifiedNote (chain: Chain, note: string, also: readonly Line[] = []): VerifiedNote | undefined {
+  const n = parseNote(note)
+  if ('error' in n) return undefined
+  const checkpoint = parsePetalCheckpoint(n.note.text)
+  if (typeof checkpoint === 'string' || checkpoint.chainId !== chain.chainId) return undefined
+  const keys = knownKeys(chain, checkpoint.origin)
+  const lines: Line[] = []
+  const seen = new Set<string>()
+  const r = { signed: false, badSignatory: false, badWitness: [] as string[] }
+  for (const [line, checked] of [...also.map(l => [l, true] as const), ...n.note.signatures.map(l => [l, false] as const)]) {
+    const id = `${line.name} ${line.keyId}`
+    const key = keys.get(id)
+    if (key === undefined) continue
+    const ok = verifies(key, line.name, n.note.text, line)
+    if (key.kind === 'signatory' && key.active) {
+      if (ok) r.signed = true
+      else if (!checked) r.badSignatory = true
+    }
+    if (!ok) {
+      if (key.kind === 'witness' && !checked) r.badWitness.push(line.name)
+      continue
+    }
+    if (seen.has(id)) continue
+    seen.add(id)
+    lines.push(line)
+  }
+  return { note: lines.length === 0 ? '' : formatNote({ text: n.note.text, signatures: lines }), text: n.note.text, checkpoint, lines, ...r }
+}
+
+/** The signature lines of a note (no check). */
+export function noteLines (note: string): Line[] {
+  const n = parseNote(note)
+  return 'error' in n ? [] : n.note.signatures
+}

@@ -1,0 +1,103 @@
+import { readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Chain } from '../chain/index.js'
+import { parsePublicKey, sha256, type PublicKey } from '../crypto/index.js'
+import { ProofError } from './errors.js'
+import { fromBase64, keyIdHex, keyIdOfDigest, toBase64, utf8, witnessKeyIdInput } from './verifier/index.js'
+
+// The witnesses a node knows (docs/proofs.md "Which cosignatures a node keeps"): the verifier keys
+// its operator listed in the data directory's `witnesses` file, and its own when it runs as a
+// witness. A node keeps and passes on a cosignature line only when it verified it with one of these:
+// a line it cannot verify may be forged (names and key IDs are public), and one forged line of a
+// witness a verifier demands makes it refuse the whole note (C2SP: a known key's bad signature).
+// Which witnesses count is the operator's choice, as a verifier's is: not the chain's definition
+// (chainparams.json cannot change after the genesis; witnesses come and go).
+
+export const WITNESSES_FILE = 'witnesses'
+/** chain.db meta: the verifier key under which this node cosigned (`petal run --witness`). */
+export const OWN_WITNESS_META = 'witness_vkey'
+
+export interface KnownWitness {
+  name: string
+  /** the note key ID */
+  keyId: number
+  publicKey: PublicKey
+  /** the verifier key, as `petal checkpoint --witness-vkey` prints it */
+  vkey: string
+}
+
+const COSIGNATURE_TYPE = Uint8Array.from([0xff, ...utf8('petal/v2/cosignature')])
+
+/** A witness's verifier key, computed here without WebCrypto (the node's side). */
+export function witnessVkeySync (name: string, key: PublicKey): string {
+  const keyId = keyIdOfDigest(sha256(witnessKeyIdInput(name, key.spki)))
+  return `${name}+${keyIdHex(keyId)}+${toBase64(Uint8Array.from([...COSIGNATURE_TYPE, ...key.spki]))}`
+}
+
+/** Parse one witness verifier key (`name+keyid+base64(0xff ‖ "petal/v2/cosignature" ‖ SPKI)`). */
+export function parseWitnessVkey (text: string): KnownWitness | string {
+  const t = text.trim()
+  const first = t.indexOf('+')
+  const second = t.indexOf('+', first + 1)
+  if (first <= 0 || second < 0) return 'a verifier key has three parts: name+keyid+key'
+  const name = t.slice(0, first)
+  const bytes = fromBase64(t.slice(second + 1))
+  if (/\s/u.test(name)) return `invalid key name ${JSON.stringify(name)}`
+  if (bytes === undefined || bytes.length <= COSIGNATURE_TYPE.length || !COSIGNATURE_TYPE.every((b, i) => bytes[i] === b)) {
+    return 'not a witness\'s verifier key (type 0xff "petal/v2/cosignature"): a signatory\'s key is known from the chain already'
+  }
+  let publicKey: PublicKey
+  try {
+    publicKey = parsePublicKey(bytes.subarray(COSIGNATURE_TYPE.length))
+  } catch {
+    return 'the key is not a P-256 public key'
+  }
+  const vkey = witnessVkeySync(name, publicKey)
+  if (vkey !== t) return `the key ID ${t.slice(first + 1, second)} does not match the key (expected ${vkey.slice(first + 1, first + 9)})`
+  return { name, keyId: keyIdOfDigest(sha256(witnessKeyIdInput(name, publicKey.spki))), publicKey, vkey }
+}
+
+/** Parse a `witnesses` file: one verifier key per line; blank lines and `#` comments are skipped. */
+export function parseWitnessesFile (text: string, path: string): KnownWitness[] {
+  const out: KnownWitness[] = []
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*$/u, '').trim()
+    if (line === '') return
+    const w = parseWitnessVkey(line)
+    if (typeof w === 'string') {
+      throw new ProofError('PROOF_WITNESSES_INVALID', `${path} line ${i + 1}: ${w}`, {
+        hint: `each line of ${path} is a witness's verifier key, as \`petal checkpoint --witness-vkey NAME\` prints it on the witness's node (text after # is a comment): correct or remove line ${i + 1}`
+      })
+    }
+    if (!out.some(k => k.vkey === w.vkey)) out.push(w)
+  })
+  return out
+}
+
+const loaded = new Map<string, { stamp: string, keys: KnownWitness[] }>()
+
+/** The `witnesses` file of a data directory, read again only when it changes. */
+function fileWitnesses (root: string): KnownWitness[] {
+  const path = join(root, WITNESSES_FILE)
+  let stamp: string
+  try {
+    const s = statSync(path)
+    stamp = `${s.mtimeMs} ${s.size} ${s.ino}`
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  const hit = loaded.get(path)
+  if (hit?.stamp === stamp) return hit.keys
+  const keys = parseWitnessesFile(readFileSync(path, 'utf8'), path)
+  loaded.set(path, { stamp, keys })
+  return keys
+}
+
+/** Every witness whose cosignatures this data directory's node verifies, keeps and passes on. */
+export function knownWitnesses (chain: Chain): KnownWitness[] {
+  const keys = fileWitnesses(chain.dir.root)
+  const own = chain.index.getMeta(OWN_WITNESS_META)
+  const w = own === undefined ? undefined : parseWitnessVkey(own)
+  return w === undefined || typeof w === 'string' || keys.some(k => k.vkey === w.vkey) ? keys : [...keys, w]
+}

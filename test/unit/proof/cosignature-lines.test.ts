@@ -1,0 +1,134 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import type { Chain } from '../../../src/chain/index.js'
+import {
+  addCosignature, cosignCheckpoint, findCheckpoint, keepReceivedCheckpoint, parseTrustFile, parseWitnessKey, proveRows, servedCheckpoints,
+  readCheckpointNote, signatoryVkey, signTipCheckpoints, verifyProof, witnessKeyOf, WITNESSES_FILE, parseWitnessesFile
+} from '../../../src/proof/index.js'
+import { formatNote, parseNote } from '../../../src/proof/verifier/index.js'
+import { toHex } from '../../../src/util/index.js'
+import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+
+// docs/proofs.md "Which cosignatures a node keeps": a node keeps, serves and proves with only the
+// signature lines it verified, by the chain's signatories and the witnesses its `witnesses` file
+// lists; a forged line under a witness's (public) name and key ID can neither be kept nor take the
+// place of the real cosignature, which until session 50 made `verify-proof --witness` refuse
+// every proof the node built (COSIGNATURE_INVALID).
+
+const alice = fixtureKey('alice')
+const w1 = { name: 'witness.example/w1', key: fixtureKey('carol') }
+const w2 = { name: 'witness.example/w2', key: fixtureKey('bob') }
+const T = 1_700_000_000
+
+/** `note` with the line of witness `name` made invalid (one byte of its signature flipped). */
+function forge (note: string, name: string): string {
+  const n = parseNote(note)
+  if ('error' in n) throw new Error(n.error)
+  return formatNote({
+    text: n.note.text,
+    signatures: n.note.signatures.map(s => {
+      if (s.name !== name) return s
+      const sig = s.signature.slice()
+      sig[sig.length - 5] = (sig[sig.length - 5] as number) ^ 1
+      return { ...s, signature: sig }
+    })
+  })
+}
+
+async function setUp (): Promise<{ chain: Chain, dir: string, final: string }> {
+  const { chain, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 1 } })
+  await extendChain(chain, alice, 2, 2)
+  const notes = await signTipCheckpoints(chain, alice)
+  const final = notes[1]
+  if (final === undefined) throw new Error('no final checkpoint')
+  return { chain, dir, final }
+}
+
+async function verifyWith (chain: Chain, witnesses: Array<typeof w1>): Promise<{ ok: boolean, code?: string }> {
+  const keys = await parseTrustFile(new TextEncoder().encode(await signatoryVkey(chain.chainId, alice)))
+  if (typeof keys === 'string') throw new Error(keys)
+  const ws = await Promise.all(witnesses.map(async w => await parseWitnessKey(await witnessKeyOf(w))))
+  const proof = JSON.stringify(await proveRows(chain, { height: 1, table: 't', rows: [{ rowid: 2n }], final: true }))
+  const r = await verifyProof(proof, { ...keys, witnesses: ws.map(w => { if (typeof w === 'string') throw new Error(w); return w }) }, { requireFinal: true })
+  return { ok: r.ok, code: r.failure?.code }
+}
+
+describe('cosignature lines a node keeps', () => {
+  it('a forged line of a listed witness is not kept and does not replace the real cosignature; proofs keep verifying with --witness', async () => {
+    const { chain, dir, final } = await setUp()
+    writeFileSync(join(dir, WITNESSES_FILE), `# the witnesses this node trusts\n${await witnessKeyOf(w1)}\n`)
+    const cosigned = addCosignature(final, w1, T)
+    expect(await keepReceivedCheckpoint(chain, cosigned, 'honest')).toBe(true)
+    expect(await verifyWith(chain, [w1])).toEqual({ ok: true, code: undefined })
+    // A hostile peer sends the same checkpoint with the witness's line forged, later than the real one.
+    expect(await keepReceivedCheckpoint(chain, forge(cosigned, w1.name), 'hostile')).toBe(false)
+    expect(chain.index.checkpoints.list().filter(r => r.source === 'peer hostile')).toEqual([])
+    expect(await verifyWith(chain, [w1])).toEqual({ ok: true, code: undefined })
+    // Before the real one, too: nothing of the forgery stays, and the real one is kept after it.
+    const { chain: c2, dir: d2, final: f2 } = await setUp()
+    writeFileSync(join(d2, WITNESSES_FILE), await witnessKeyOf(w1))
+    expect(await keepReceivedCheckpoint(c2, forge(addCosignature(f2, w1, T), w1.name), 'hostile')).toBe(false)
+    expect(await verifyWith(c2, [w1])).toMatchObject({ ok: false, code: 'WITNESS_MISSING' })
+    expect(await keepReceivedCheckpoint(c2, addCosignature(f2, w1, T), 'honest')).toBe(true)
+    expect(await verifyWith(c2, [w1])).toEqual({ ok: true, code: undefined })
+    chain.close()
+    c2.close()
+  })
+
+  it('keeps the union of verified lines per checkpoint; drops lines of unlisted witnesses and junk, storing nothing for them', async () => {
+    const { chain, dir, final } = await setUp()
+    writeFileSync(join(dir, WITNESSES_FILE), await witnessKeyOf(w1))
+    const before = chain.index.checkpoints.list().length
+    // w2 is not listed, and junk is nobody's: nothing new to keep.
+    expect(await keepReceivedCheckpoint(chain, addCosignature(final, w2, T), 'p')).toBe(false)
+    expect(await keepReceivedCheckpoint(chain, final + '— x AAAAAAA=\n', 'p')).toBe(false)
+    expect(chain.index.checkpoints.list().length).toBe(before)
+    expect(await keepReceivedCheckpoint(chain, addCosignature(final, w1, T), 'p')).toBe(true)
+    // Once listed, w2's line joins w1's in one note; a proof needs both and gets both.
+    writeFileSync(join(dir, WITNESSES_FILE), `${await witnessKeyOf(w1)}\n${await witnessKeyOf(w2)}\n`)
+    expect(await keepReceivedCheckpoint(chain, addCosignature(final, w2, T), 'q')).toBe(true)
+    expect(await verifyWith(chain, [w1, w2])).toEqual({ ok: true, code: undefined })
+    const served = servedCheckpoints(chain, chain.tip().height + 1)
+    expect(served.some(n => n.includes(`— ${w1.name} `) && n.includes(`— ${w2.name} `))).toBe(true)
+    // Struck from the file, a witness is vouched for no more: its line leaves the proofs.
+    writeFileSync(join(dir, WITNESSES_FILE), await witnessKeyOf(w1))
+    expect(findCheckpoint(chain, { final: true })?.note.includes(`— ${w2.name} `)).toBe(false)
+    chain.close()
+  })
+
+  it('a note kept before session 50 with a forged line is served and proven without it', async () => {
+    const { chain, dir, final } = await setUp()
+    writeFileSync(join(dir, WITNESSES_FILE), await witnessKeyOf(w1))
+    const poisoned = forge(addCosignature(addCosignature(final, w2, T), w1, T), w1.name)
+    const { checkpoint: c0 } = readCheckpointNote(final)
+    await chain.index.withWriteLock(async () => {
+      chain.index.checkpoints.insert({ size: c0.size, root: toHex(c0.root), tip: c0.tip, note: poisoned, receivedAt: 0, source: 'peer old' })
+    })
+    const c = findCheckpoint(chain, { final: true })
+    expect(c?.source).toBe('peer old')
+    expect(c?.note).toBe(final)
+    expect(await verifyWith(chain, [])).toEqual({ ok: true, code: undefined })
+    chain.close()
+  })
+
+  it('a witness cosigns only the lines it verified, and its own lines count on its directory without listing it', async () => {
+    const { chain, dir, final } = await setUp()
+    writeFileSync(join(dir, WITNESSES_FILE), await witnessKeyOf(w2))
+    const cosigned = await cosignCheckpoint(chain, forge(addCosignature(final, w2, T), w2.name), w1)
+    expect(cosigned).toBeDefined()
+    expect(cosigned).not.toContain(`— ${w2.name} `)
+    expect(findCheckpoint(chain, { final: true })?.note).toBe(cosigned)
+    expect(await verifyWith(chain, [w1])).toEqual({ ok: true, code: undefined })
+    chain.close()
+  })
+
+  it('a witnesses file line that is no witness verifier key is refused, naming the line', async () => {
+    const signatory = await signatoryVkey('00'.repeat(32), alice)
+    const good = await witnessKeyOf(w1)
+    expect(() => parseWitnessesFile(`${good}\n\n${signatory}\n`, 'D/witnesses')).toThrow(/D\/witnesses line 3: not a witness's verifier key/)
+    const wrongId = good.replace(/\+[0-9a-f]{8}\+/, '+00000000+')
+    expect(() => parseWitnessesFile(wrongId, 'W')).toThrow(/W line 1: the key ID 00000000 does not match the key/)
+    expect(parseWitnessesFile(`${good}  # w1\n${good}\n`, 'W').map(w => w.name)).toEqual([w1.name])
+  })
+})
