@@ -5,7 +5,7 @@ import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, orphanJudging, ResealRecord, SealLoop, type SealPolicy } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
-import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint } from '../proof/index.js'
+import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint, knownWitnesses } from '../proof/index.js'
 import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
@@ -94,6 +94,8 @@ export class PetalNode {
     }
     let ingest: Ingest | undefined
     try {
+      // A `witnesses` file that does not read stops the start, not each checkpoint received later.
+      for (const w of knownWitnesses(chain)) logger.info('keeping the cosignatures of witness', { witness: w.name })
       ingest = options.ingest === false ? undefined : Ingest.open({ chain, key: options.signingKey, logger: logger.child('ingest') })
       const dir = new DataDir(chain.dir.root)
       const privateKey = await loadOrCreateNodeKey(dir.nodeKey)

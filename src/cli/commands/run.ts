@@ -99,8 +99,10 @@ export function register (program: Command, action: Action): void {
       await node.start()
       printNodeReady(ctx, node, roleLine(node.role, key), key)
       if (witness !== undefined) {
-        const { witnessKeyOf } = await import('../../proof/index.js')
-        ctx.out.note(`witness ${witness.name}: verifiers demand its cosignature with  petal verify-proof … --witness ${await witnessKeyOf(witness)}`)
+        const { witnessKeyOf, WITNESSES_FILE } = await import('../../proof/index.js')
+        const vkey = await witnessKeyOf(witness)
+        ctx.out.note(`witness ${witness.name}: verifiers demand its cosignature with  petal verify-proof … --witness ${vkey}`)
+        ctx.out.note(`nodes keep and pass on its cosignatures once their operators add that key as a line of their data directory's ${WITNESSES_FILE} file`)
       }
       await untilStopped(ctx)
       ctx.out.note('stopping…')
