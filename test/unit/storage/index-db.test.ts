@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { IndexDb, type BlockRecord } from '../../../src/storage/index.js'
@@ -19,11 +19,29 @@ describe('chain.db', () => {
     const holder = new Database(path)
     holder.exec('BEGIN EXCLUSIVE')
     try {
-      expect(codeOf(() => IndexDb.open(path))).toBe('INDEX_BUSY')
+      // Without a wait (a reader's quiet repair): its open's 5 s busy wait would end the same way.
+      expect(codeOf(() => IndexDb.open(path, { wait: false }))).toBe('INDEX_BUSY')
     } finally {
       holder.close()
     }
     IndexDb.open(path).close()
+  })
+
+  it('an open waits for a lock that is let go within its wait (a crashed writer\'s WAL recovered)', async () => {
+    const path = join(tmpDir(), 'chain.db')
+    // Another process holds the lock and lets it go 300 ms after saying so: the open, made then,
+    // succeeds once it is free instead of failing at once.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import Database from 'better-sqlite3'
+      const db = new Database(${JSON.stringify(path)}); db.exec('BEGIN EXCLUSIVE'); console.log('held')
+      setTimeout(() => { db.close(); process.exit(0) }, 300)`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = new Promise(resolve => child.on('close', resolve))
+    await new Promise<void>(resolve => { child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('held')) resolve() }) })
+    try {
+      expect(codeOf(() => IndexDb.open(path, { wait: false }))).toBe('INDEX_BUSY')
+      expect(codeOf(() => IndexDb.open(path).close())).toBe('OK')
+    } finally {
+      await exited
+    }
   })
 
   it('a new index killed (-9) while its tables are made opens cleanly next time, with its schema version', () => {
