@@ -10,7 +10,7 @@ import { WRITER_RECORD } from './index-open-failure.js'
 import { BLOCK_COLUMNS, hashKey, hashKeyRange, LATEST_INDEX, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
-import { completeVersion3, MOVE_WORK, type OlderVersionView } from './index-migrate.js'
+import { completeVersion3, MOVE_WORK, OLDER_WRITER_TRIGGER, type OlderVersionView } from './index-migrate.js'
 import { openIndexConnection } from './index-open.js'
 
 /**
@@ -150,7 +150,8 @@ export class IndexDb {
   /** Run `fn` under the write lock if it is free right now, synchronously; false when a live writer holds it. */
   tryWriteLockSync (fn: () => void): boolean {
     const view = this.olderView
-    if (view === undefined) return this.writeLock.trySync(fn)
+    // A repair's write (recoverNow) adds the older writers' trigger as well (completeVersion3's index, a scan, waits for a full write).
+    if (view === undefined) return this.writeLock.trySync(() => { this.db.exec(OLDER_WRITER_TRIGGER); fn() })
     try {
       return this.writeLock.trySync(() => { view.settle(false); fn() }, MOVE_WORK)
     } finally {

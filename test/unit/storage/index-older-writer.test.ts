@@ -85,7 +85,8 @@ describe('an older Petal\'s writer across the move to schema version 3', () => {
     }
   })
 
-  it('of an index moved by session 47 (no trigger): refused the same way once this Petal has written (before: "NOT NULL constraint failed: blocks.hkey")', async () => {
+  /** An index of 4 blocks moved by session 47 (version 3 without blocks_hkey_required nor block_tables_latest), and an older writer open on it. */
+  async function movedBy47 (): Promise<{ path: string, older: Database.Database, place: (i: number) => void }> {
     const path = join(tmpDir(), 'chain.db')
     const index = IndexDb.open(path)
     await index.withWriteLock(async () => { for (let i = 0; i < 4; i++) index.insertBlock(record(i), [], []) })
@@ -93,24 +94,36 @@ describe('an older Petal\'s writer across the move to schema version 3', () => {
     rewriteAsVersion2(path)
     const older = new Database(path)
     const place = olderPlacement(older, '2')
-    // Session 47's move: version 3, without blocks_hkey_required (nor block_tables_latest).
     const moved47 = IndexDb.open(path)
     await moved47.withWriteLock(async () => {})
     moved47.close()
     const raw = new Database(path)
     raw.exec('DROP TRIGGER blocks_hkey_required; DROP INDEX IF EXISTS block_tables_latest')
     raw.close()
-    const writer = IndexDb.open(path)
-    try {
-      await writer.withWriteLock(async () => { writer.insertBlock(record(4), [], []) })
-      const before = blocksDump(path)
-      let err: unknown
-      try { place(5) } catch (e) { err = e }
-      expect(String((err as Error | undefined)?.message)).toMatch(MOVED)
-      expect(blocksDump(path)).toEqual(before)
-    } finally {
-      writer.close()
-      older.close()
-    }
-  })
+    return { path, older, place }
+  }
+
+  // This Petal's first write: a placement, or the repair of a crashed write that a writer's open
+  // runs (Chain.open, recoverNow: under the lock, it may be the only write before the older writer places).
+  const firstWrites: Array<[string, (w: IndexDb) => Promise<unknown>]> = [
+    ['has written', async w => { await w.withWriteLock(async () => { w.insertBlock(record(4), [], []) }) }],
+    ['has repaired it at an open (recoverNow\'s write, since session 50)', async w => { expect(w.tryWriteLockSync(() => {})).toBe(true) }]
+  ]
+  for (const [how, write] of firstWrites) {
+    it(`of an index moved by session 47 (no trigger): refused the same way once this Petal ${how} (before: "NOT NULL constraint failed: blocks.hkey")`, async () => {
+      const { path, older, place } = await movedBy47()
+      const writer = IndexDb.open(path)
+      try {
+        await write(writer)
+        const before = blocksDump(path)
+        let err: unknown
+        try { place(5) } catch (e) { err = e }
+        expect(String((err as Error | undefined)?.message)).toMatch(MOVED)
+        expect(blocksDump(path)).toEqual(before)
+      } finally {
+        writer.close()
+        older.close()
+      }
+    })
+  }
 })
