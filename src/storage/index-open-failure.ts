@@ -67,7 +67,7 @@ function readsWhole (path: string): void {
  * sees nothing. writer.json then names it (it holds the write lock), and the hint is to wait.
  */
 export function indexUnusable (path: string, problem: string, cause?: unknown): StorageError {
-  const holder = readWriterRecord(join(dirname(path), WRITER_RECORD))
+  const holder = readWriterRecord(join(dirname(path), WRITER_RECORD), path)
   if (holder?.work === REINDEX_WORK) {
     // One in a PID namespace not visible from here (`here` unknown) cannot be told alive or dead:
     // its record stays until the next writer's, and a killed one's would hold every reader here.

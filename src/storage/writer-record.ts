@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
-import { findInNamespace, formatTimestamp, isRecord, lockHolders, namedPid, nameNamespace, pidDetails, type PidDetails, processAlive, processCommand, processStartTime, sameNamespace, tempTag, writeFullySync } from '../util/index.js'
+import { dirname, join } from 'node:path'
+import { findInNamespace, formatTimestamp, isRecord, lockHolders, namedPid, nameNamespace, pidDetails, type PidDetails, processAlive, processCommand, processStartTime, sameNamespace, tempTag, unknownNamespace, writeFullySync } from '../util/index.js'
 
 /** The work `petal reindex` records: a reader that finds the index empty or missing then waits for it (index-open-failure.ts). */
 export const REINDEX_WORK = 'reindex'
@@ -89,9 +90,11 @@ export function clearOwnWriterRecord (path: string): void {
  * when that namespace is visible without it (dead, or its pid reused there). A namespace not
  * visible from here (a sibling container's), or one its writer could not read ("0"), cannot be
  * looked into: the record is returned as it says, without `here`, for the waiter to name it,
- * never to act on its pid.
+ * never to act on its pid. One its writer could not read ("0") is judged by the holder of
+ * `dbPath`'s write lock where /proc/locks lists one (it is that holder, or dead), and on a system
+ * without /proc as this namespace's (sameNamespace).
  */
-export function readWriterRecord (path: string): WriterRecord | undefined {
+export function readWriterRecord (path: string, dbPath = join(dirname(path), 'chain.db')): WriterRecord | undefined {
   let r: unknown
   try {
     r = JSON.parse(readFileSync(path, 'utf8'))
@@ -102,7 +105,8 @@ export function readWriterRecord (path: string): WriterRecord | undefined {
   const start = typeof r.start === 'string' ? r.start : undefined
   const ns = typeof r.pid_ns === 'string' && r.pid_ns !== '' ? r.pid_ns : undefined
   if (!sameNamespace(ns)) {
-    const found = findInNamespace(ns ?? '', r.pid, { start })
+    const holders = unknownNamespace(ns) ? lockHolders(`${dbPath}-shm`, undefined, WAL_WRITE_LOCK_BYTE) : undefined
+    const found = findInNamespace(ns ?? '', r.pid, { start, ...holders === undefined ? {} : { candidates: holders } })
     if (found.here === undefined && found.visible) return undefined
     return { pid: r.pid, pid_ns: ns, ...(found.here === undefined ? {} : { here: found.here }), work: r.work, since: r.since }
   }
@@ -132,7 +136,7 @@ const WAL_WRITE_LOCK_BYTE = 120
  * be read.
  */
 export function readLockHolder (recordPath: string, dbPath: string): WriterRecord | Unlisted | undefined {
-  const r = readWriterRecord(recordPath)
+  const r = readWriterRecord(recordPath, dbPath)
   if (r !== undefined) return r
   const pids = lockHolders(`${dbPath}-shm`, undefined, WAL_WRITE_LOCK_BYTE)
   // Listed by none: the kernel names no holder of another PID namespace than those within this one's.

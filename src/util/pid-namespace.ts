@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { processStartTime } from './lock-holders.js'
 import { pidNamespace, procIsOwn, UNKNOWN_NAMESPACE } from './stale-temps.js'
 
@@ -11,14 +11,24 @@ import { pidNamespace, procIsOwn, UNKNOWN_NAMESPACE } from './stale-temps.js'
  * `nsenter --mount` into a container), cannot read its own either, but the recorded writer could
  * read its namespace in a /proc that listed it: that writer's pid is not taken as one of this
  * namespace. A writer that could not read its own (UNKNOWN_NAMESPACE) is of no namespace a reader
- * can name: its pid is never taken as this namespace's, by any reader, and never as proof of life
- * or death here.
+ * can name: its pid is taken as this namespace's only by a reader on a system without /proc
+ * (procMissing), by the same rule as any record read there (before session 50 by none: such a
+ * writer was never judged alive or dead, and named "in a PID namespace it could not read" where
+ * nothing else is known); a reader with a /proc recognises it only as a lock's holder
+ * (findInNamespace's candidates).
  */
 export function sameNamespace (ns: string | undefined): boolean {
-  if (ns === UNKNOWN_NAMESPACE) return false
+  if (ns === UNKNOWN_NAMESPACE) return procMissing()
   const own = pidNamespace()
   if (ns === undefined || ns === '' || ns === own) return true
   return own === '' && procIsOwn()
+}
+
+let noProc: boolean | undefined
+/** Whether there is no /proc here at all (no /proc/stat): a container without one, or a chroot. */
+export function procMissing (): boolean {
+  noProc ??= !existsSync('/proc/stat')
+  return noProc
 }
 
 /** Whether `ns` is UNKNOWN_NAMESPACE: the recorded writer could not read its own PID namespace. */
@@ -31,7 +41,7 @@ export function unknownNamespace (ns: string | undefined): boolean { return ns =
  */
 export function namedPid (pid: number, ns: string | undefined, here?: number): string {
   if (sameNamespace(ns)) return `pid ${pid}`
-  if (unknownNamespace(ns)) return `pid ${pid} in a PID namespace it could not read`
+  if (unknownNamespace(ns)) return `pid ${pid} in a PID namespace it could not read${here === undefined ? '' : `, ${here} here`}`
   return `pid ${pid} in another PID namespace${here === undefined ? '' : `, ${here} here`}`
 }
 
@@ -84,11 +94,12 @@ export interface NamespacePeek {
  * them: /proc/locks' holders), or among every process of /proc. `start`, its start time as it
  * read it (writer.json), must match too where both count time alike (the same time namespace): a
  * pid reused in that namespace is not the writer. Nothing is found where /proc is not this
- * process's (procIsOwn) or cannot be read.
+ * process's (procIsOwn) or cannot be read. Of an unknown namespace ("0": no /proc/PID/ns/pid reads
+ * so) only among `candidates`, the holders of the lock the writer holds while its record stands,
+ * by its pid there (their innermost pid) and start: `visible` where one is listed.
  */
 export function findInNamespace (ns: string, pid: number, o: { candidates?: readonly number[], start?: string } = {}): NamespacePeek {
-  // No process of an unknown namespace can be recognised (no /proc/PID/ns/pid reads "0").
-  if (!procIsOwn() || unknownNamespace(ns)) return { visible: false }
+  if (!procIsOwn() || (unknownNamespace(ns) && o.candidates === undefined)) return { visible: false }
   let pids = o.candidates
   if (pids === undefined) {
     try {
@@ -99,7 +110,7 @@ export function findInNamespace (ns: string, pid: number, o: { candidates?: read
   }
   let visible = false
   for (const p of pids) {
-    if (namespaceOf(p, 'pid') !== ns) continue
+    if (!unknownNamespace(ns) && namespaceOf(p, 'pid') !== ns) continue
     visible = true
     if (innermostPid(p) !== pid) continue
     if (o.start !== undefined && namespaceOf(p, 'time') === namespaceOf('self', 'time') && processStartTime(p) !== o.start) continue
