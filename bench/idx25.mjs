@@ -3,12 +3,13 @@
 // (synchronous NORMAL, WAL, SQLite's automatic checkpoints), as placement writes them, with the
 // chain tree's leaves. On the built dist/ (`npm run build`):
 //   node bench/idx25.mjs SRC/chain.db OUT.db current|old|lean [N]
-// `current`: dist's schema; `old`: the schema before session 25 (blocks and block_tables WITHOUT
-// ROWID keyed by hash, indexes on parent and on name); `lean`: `old` without those two indexes.
+// `current`: dist's schema (blocks found by `hkey` since session 47, the hash's first digits: hashKey);
+// `old`: the schema before session 25 (blocks and block_tables WITHOUT ROWID keyed by hash, indexes
+// on parent and on name); `lean`: `old` without those two indexes.
 // Prints CPU per block; run it under strace -c or valgrind for calls or instructions.
 import Database from 'better-sqlite3'
 import { rmSync } from 'node:fs'
-import { SCHEMA } from '../dist/storage/index-records.js'
+import { hashKey, SCHEMA } from '../dist/storage/index-records.js'
 import { ChainTreeTable } from '../dist/storage/chain-tree-table.js'
 
 const [src, out, variant, nArg] = process.argv.slice(2)
@@ -23,8 +24,9 @@ CREATE TABLE IF NOT EXISTS block_tables (hash TEXT NOT NULL, name TEXT NOT NULL,
 const OLD_INDEXES = 'CREATE INDEX IF NOT EXISTS blocks_parent ON blocks(parent); CREATE INDEX IF NOT EXISTS block_tables_name ON block_tables(name);'
 let schema = SCHEMA
 if (variant !== 'current') {
-  // The old tables first: CREATE TABLE IF NOT EXISTS then leaves SCHEMA's own definitions out.
-  schema = OLD_BLOCKS + schema + (variant === 'old' ? OLD_INDEXES : '')
+  // The old tables first: CREATE TABLE IF NOT EXISTS then leaves SCHEMA's own definitions out, and
+  // the indexes on columns they lack (hkey, block_tables.block) with them.
+  schema = OLD_BLOCKS + schema.replace(/CREATE INDEX IF NOT EXISTS (blocks_hkey|block_tables_latest) [^;]*;/g, '') + (variant === 'old' ? OLD_INDEXES : '')
 }
 
 const s = new Database(src, { readonly: true })
@@ -40,17 +42,18 @@ db.pragma('journal_mode = WAL')
 db.pragma('synchronous = FULL')
 db.exec(schema)
 const tree = new ChainTreeTable(db, () => {})
-const insB = db.prepare('INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+const current = variant === 'current'
+const insB = db.prepare(`INSERT INTO blocks (hash, height, parent, canonical, version, signer, timestamp, rows_root, prev_sig, seal, size, key_ops, received_at${current ? ', hkey' : ''}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${current ? ', ?' : ''})`)
 // `current` keys block_tables by blocks.id (session 45), the others by hash.
-const insT = db.prepare(`INSERT INTO block_tables (${variant === 'current' ? 'block' : 'hash'}, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)`)
+const insT = db.prepare(`INSERT INTO block_tables (${current ? 'block' : 'hash'}, name, sql, rows, root) VALUES (?, ?, ?, ?, ?)`)
 const c0 = process.cpuUsage()
 for (let i = 0; i < blocks.length; i += 128) {
   db.pragma('synchronous = NORMAL')
   db.exec('BEGIN IMMEDIATE')
   let size = tree.size
   for (const b of blocks.slice(i, i + 128)) {
-    const { lastInsertRowid: id } = insB.run(b.hash, b.height, b.parent, 1, b.version, b.signer, b.timestamp, b.rows_root, b.prev_sig, b.seal, b.size, b.key_ops, b.received_at)
-    for (const t of tables.get(b.hash) ?? []) insT.run(variant === 'current' ? id : b.hash, t.name, t.sql, t.rows, t.root)
+    const { lastInsertRowid: id } = insB.run(b.hash, b.height, b.parent, 1, b.version, b.signer, b.timestamp, b.rows_root, b.prev_sig, b.seal, b.size, b.key_ops, b.received_at, ...current ? [hashKey(b.hash)] : [])
+    for (const t of tables.get(b.hash) ?? []) insT.run(current ? id : b.hash, t.name, t.sql, t.rows, t.root)
     tree.append(Buffer.from(b.hash, 'hex'), size++)
   }
   db.exec('COMMIT')
@@ -69,8 +72,9 @@ const windows = r.prepare('SELECT height, hash, seal, size FROM blocks WHERE can
 let read = 0
 for (let h = 1; h <= blocks.length; h += 1000) read += windows.all(h, h + 999).length
 const r1 = process.cpuUsage(r0)
-const byHash = r.prepare('SELECT * FROM blocks WHERE hash = ?')
-for (const b of blocks) if (byHash.get(b.hash) !== undefined) read++
+// By `hkey` and the hash in the current schema, as IndexDb.byHash looks a block up.
+const byHash = current ? r.prepare('SELECT * FROM blocks WHERE hkey = ? AND hash = ?') : r.prepare('SELECT * FROM blocks WHERE hash = ?')
+for (const b of blocks) if ((current ? byHash.get(hashKey(b.hash), b.hash) : byHash.get(b.hash)) !== undefined) read++
 const r2 = process.cpuUsage(r0)
 process.stderr.write(`  reads: verify's windows ${((r1.user + r1.system) / 1000).toFixed(1)} ms, ${blocks.length} lookups by hash ${((r2.user + r2.system - r1.user - r1.system) / 1000).toFixed(1)} ms (${read} rows)\n`)
 r.close()
