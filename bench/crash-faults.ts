@@ -12,10 +12,10 @@
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
-import { Ingest } from '../src/ingest/index.js'
 import { faultEnv, faultResult, type Fault, type FaultClass, type FaultSpec } from '../test/helpers/fault-shim.js'
 import { codedError, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
 import { faultAdopt, faultRead } from './crash-faults-more.js'
+import { receiptsKept } from './crash-receipts.js'
 
 export interface Harness {
   iterations: number
@@ -194,20 +194,6 @@ async function faultImport (h: Harness): Promise<void> {
     try { for (const [ht, hash] of acked) if (c.get(ht)?.hash !== hash) h.fail('import', i, `acknowledged block ${ht} lost`) } finally { c.close() }
   }
   h.noLeftovers('import', dir, await petal(['--dir', dir, 'signimportblock', sqliteFile(join(h.root, 'src.db'), 3, 0)]))
-}
-
-/** Receipts acknowledged and not pending or sealed in dir, and whether a row was sealed twice. */
-export async function receiptsKept (h: Harness, path: string, i: number, dir: string, acked: string[]): Promise<void> {
-  const c = Chain.open(dir, { readonly: true })
-  const ingest = Ingest.open({ chain: c, readonly: true })
-  try {
-    const lost = acked.filter(id => { const r = ingest.receipt(id); return r === undefined || (r.state !== 'pending' && r.state !== 'sealed') })
-    if (lost.length > 0) h.fail(path, i, `${lost.length} of ${acked.length} acknowledged receipt(s) lost`, lost.slice(0, 5).join(' '))
-  } finally { await ingest.close(); c.close() }
-  const q = await petal(['--dir', dir, 'query', "SELECT count(*) AS n, count(DISTINCT w || ':' || n || ':' || k) AS d FROM kept"])
-  if (q.code !== 0) { if (!/QUERY_(NO_SUCH|UNKNOWN)_TABLE/.test(codedError(q.stderr)?.code ?? '')) h.fail(path, i, `query exit ${q.code}`, q.stderr); return }
-  const r = JSON.parse(q.stdout.trim().split('\n')[0] ?? '{}') as { n?: number, d?: number }
-  if (r.n !== r.d) h.fail(path, i, `${r.n} sealed rows, ${r.d} distinct: rows sealed twice`)
 }
 
 async function faultAppend (h: Harness): Promise<void> {

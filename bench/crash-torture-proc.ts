@@ -14,6 +14,24 @@ const argv = process.argv.slice(2)
 const BIN = argv.includes('--bin') ? argv[argv.indexOf('--bin') + 1] as string : join(import.meta.dirname, '..', 'bin', 'petal.js')
 
 export interface Run { code: number | null, signal: string | null, stdout: string, stderr: string, ms: number }
+
+/**
+ * Where a path's time goes (wall ms): each CLI command under `petal <command>`, the in-process
+ * checks under the names `timed` gives them. Printed and emptied after each path (crash-torture.ts).
+ */
+export const spent: Record<string, number> = {}
+const add = (name: string, ms: number): void => { spent[name] = (spent[name] ?? 0) + ms }
+/** Run `fn`, its wall time added to `spent[name]`. */
+export async function timed<T> (name: string, fn: () => T | Promise<T>): Promise<T> {
+  const t0 = performance.now()
+  try { return await fn() } finally { add(name, performance.now() - t0) }
+}
+/** `spent` as one line, largest first, and emptied. */
+export function spentLine (): string {
+  const line = Object.entries(spent).sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ')
+  for (const k of Object.keys(spent)) delete spent[k]
+  return line
+}
 export interface Proc { child: ChildProcess, out: () => string, done: Promise<Run> }
 
 export function start (argv: string[], env: Record<string, string> = {}): Proc {
@@ -23,7 +41,8 @@ export function start (argv: string[], env: Record<string, string> = {}): Proc {
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const done = new Promise<Run>(resolve => { child.on('close', (code, signal) => { resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 }) }) })
+  const command = `petal ${argv.filter((a, k) => !a.startsWith('-') && argv[k - 1] !== '--dir')[0] ?? ''}`
+  const done = new Promise<Run>(resolve => { child.on('close', (code, signal) => { const ms = performance.now() - t0; add(command, ms); resolve({ code, signal, stdout, stderr, ms }) }) })
   return { child, out: () => stdout, done }
 }
 export async function petal (argv: string[], env: Record<string, string> = {}): Promise<Run> { return await start(argv, env).done }

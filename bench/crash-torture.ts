@@ -18,7 +18,7 @@ import { buildDaisyDir } from '../test/helpers/daisy.js'
 import { removeTmpDirs } from '../test/helpers/tmp.js'
 import { faultCounts, faultPaths } from './crash-faults.js'
 import { pathAppend } from './crash-kill-append.js'
-import { codedError, indexAgrees, killAfter, leftovers, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
+import { codedError, indexAgrees, killAfter, leftovers, petal, sleep, spentLine, sqliteFile, start, timed, type Run } from './crash-torture-proc.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] ?? def : def }
@@ -76,12 +76,12 @@ async function afterKill (path: string, i: number, dir: string, limit = 4): Prom
   const repaired = await checkOpens(path, i, dir)
   if (repaired === undefined) return false
   if (repaired) counts[path]!.repaired++
-  const bad = indexAgrees(dir)
+  const bad = await timed('index agrees', () => indexAgrees(dir))
   if (bad.length > 0) fail(path, i, 'index and block files disagree', bad.join('\n'))
   // tmp/ is emptied by the next writer's recovery (src/chain/recover.ts) and the root's atomic-write
   // temps by the next node (src/node/state-file.ts), so a few may wait for them (a pull: its window);
   // more than `limit` means they accumulate.
-  const left = leftovers(dir)
+  const left = await timed('leftovers', () => leftovers(dir))
   if (left.length > limit) fail(path, i, `${left.length} leftover temporary file(s) after reopening`, left.join('\n'))
   return true
 }
@@ -381,6 +381,7 @@ for (const name of PATHS) {
   const fc = faultCounts[name]
   if (FAULTS) console.log(`${name}: ${c.iterations} iterations, ${fc?.injected ?? 0} with a fault injected (${fc?.failedCoded ?? 0} failed with IO_ERROR/DISK_FULL, ${fc?.exit0Harmless ?? 0} succeeded harmlessly), ${c.repaired} repaired by a hint, ${((performance.now() - t0) / 1000).toFixed(0)} s`)
   else console.log(`${name}: ${c.iterations} iterations, ${c.killed} killed, ${c.finished} finished first, ${c.repaired} repaired by a hint, ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+  console.log(`  ${name}'s time: ${spentLine()}`)
 }
 writeFileSync(join(root, 'summary.json'), JSON.stringify({ seed: startSeed, faults: FAULTS, counts, faultCounts, failures }, null, 1))
 if (failures.length === 0) rmSync(root, { recursive: true, force: true })
