@@ -279,16 +279,21 @@ export class Ingest implements IngestService {
       const lock = trySealLock(this.chain.dir.root)
       if (lock === undefined) return []
       try {
-        // Rows a reorg sent back were acknowledged long ago and already sealed once: at once.
-        const requeued = (await this.reconcileLocked()).requeued > 0
-        if (!(active && (due || requeued))) return []
+        const r = await this.reconcileLocked() // rows a reorg or a failed seal sent back: at once
+        if (!(active && (due || r.requeued > 0 || r.abandoned > 0))) return []
         const upTo = this.store.lastRowId()
         const out: SealedBlock[] = []
-        for (;;) {
-          const b = await sealOne(this.ctx(key), upTo, signal)
-          if (b === undefined) break
-          this.sealed(b)
-          out.push(b)
+        try {
+          for (;;) {
+            const b = await sealOne(this.ctx(key), upTo, signal)
+            if (b === undefined) break
+            this.sealed(b)
+            out.push(b)
+          }
+        } catch (err) {
+          // Its batch may be left claimed (a full disk failed its release too): reconcile at the retry.
+          this.reconciledAt = ''
+          throw err
         }
         return out
       } finally {

@@ -60,3 +60,29 @@ export async function ingestRefusal (p: Promise<unknown>): Promise<IngestError> 
   }
   throw new Error('expected an IngestError')
 }
+
+/**
+ * The disk fills in the middle of a seal: reading the claimed batch's rows fails, and so does the
+ * write that would give the batch back; later writes succeed (space freed). `failed` once it did.
+ */
+export function fullDiskOnce (store: Ingest['store']): { failed: boolean } {
+  const state = { failed: false }
+  const full = (): Error => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
+  const batchRows = store.batchRows.bind(store)
+  const write = store.write.bind(store)
+  let releaseFails = false
+  store.batchRows = batch => {
+    if (state.failed) return batchRows(batch)
+    state.failed = true
+    releaseFails = true
+    throw full()
+  }
+  store.write = async (fn, signal, options) => {
+    if (releaseFails) {
+      releaseFails = false
+      throw full()
+    }
+    return await write(fn, signal, options)
+  }
+  return state
+}

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { fullDiskOnce } from '../../helpers/ingest.js'
 import { signKeyOp } from '../../../src/block/index.js'
 import { signImport, type Chain } from '../../../src/chain/index.js'
 import { Ingest, IngestError, SealLoop } from '../../../src/ingest/index.js'
@@ -113,4 +114,20 @@ describe('the seal loop', () => {
     expect(pending.receipts.map(id => forBob.receipt(id)?.state)).toEqual(['pending', 'pending'])
     expect(await forBob.append('t', rows(1)).catch((e: unknown) => (e as IngestError).code)).toBe('INGEST_NOT_SIGNATORY')
   })
+
+  // A seal failed on a full disk, and so did giving its batch back ("could not release a failed
+  // batch (the next seal will)"): the rows stayed claimed, not pending, so no pass found anything
+  // due, GET /status said 0 pending, and the acknowledged rows waited for the next write or a
+  // restart (session 50, user50: a node on a full tmpfs, its space then freed).
+  it('seals the rows of a failed seal whose batch could not be given back, at the retry, with no new row', async () => {
+    const chain = await setup()
+    const ingest = service(chain)
+    await ingest.append('t', rows(5))
+    const full = fullDiskOnce(ingest.store)
+    loop(ingest, { everyMs: 0 })
+    await waitFor(() => full.failed, { what: 'the failed seal' })
+    await waitFor(() => ingest.stats().sealed === 5, { timeout: 15_000, what: 'the rows sealed at the retry' })
+    expect(chain.tip().height).toBe(1)
+    expect(ingest.stats().pendingRows).toBe(0)
+  }, 30_000)
 })
