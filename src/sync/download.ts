@@ -66,8 +66,9 @@ export class DownloadScheduler {
         this.dispatch()
         this.startLoads(signal)
         // Placement runs beside the loop: while one group is placed, the next blocks arrive and are
-        // checked (hasRoom); the next group is what is ready when it ends, or soon after (GroupGate).
-        if (this.placing === undefined && this.headReady() && this.gate.due(this.slots, this.checks)) this.startPlacement(signal)
+        // checked (hasRoom); the next group is what is ready when it ends, or soon after (GroupGate:
+        // at once when heights remain that the window has no room for, and it holds fewer than the target).
+        if (this.placing === undefined && this.headReady() && this.gate.due(this.slots, this.checks, !this.feedDone && !this.hasRoom())) this.startPlacement(signal)
         if (this.slots.length === 0 && this.feedDone) return this.imported
         throwIfAborted(signal)
         if (!this.feedDone && this.hasRoom()) continue // imports made room

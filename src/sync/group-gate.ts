@@ -13,16 +13,20 @@ export const GROUP_HOLD_MS = 50
 /**
  * Decides when the checked blocks at the head of the window go to placement: at once when there
  * are GROUP_TARGET of them, when the head's checks failed or those of the block above them did,
- * or when the block above them is not here nor on its way (a node following the tip never
- * waits); else after at most `holdMs`.
+ * when the block above them is not here nor on its way (a node following the tip never waits),
+ * or when the window is full and holds fewer than GROUP_TARGET blocks (heights remain that cannot
+ * be asked for until a group is placed, and the group cannot reach its target: a hold would only
+ * drain the transfers in flight; with 1 MB blocks the window's 64 MiB holds 64 of them;
+ * docs/performance/pull.md, "Session 50"); else after at most `holdMs`. A full window of small
+ * blocks (512 slots) is held as before: the blocks in it can make up GROUP_TARGET.
  */
 export class GroupGate {
   private heldSince: number | undefined
 
   constructor (private readonly holdMs = GROUP_HOLD_MS, private readonly now: () => number = () => performance.now()) {}
 
-  /** Whether to place now; `slots` start at the head, none of them being placed. */
-  due (slots: readonly Slot[], checks: Pick<CheckAhead, 'passed' | 'settled'>): boolean {
+  /** Whether to place now; `slots` start at the head, none of them being placed; `full` when heights remain to be asked for and the window has no room for them. */
+  due (slots: readonly Slot[], checks: Pick<CheckAhead, 'passed' | 'settled'>, full = false): boolean {
     let n = 0
     while (n < GROUP_TARGET) {
       const s = slots[n]
@@ -32,7 +36,7 @@ export class GroupGate {
     const above = slots[n]
     const next = above?.state.kind
     // A block above whose checks failed ends the group where it is: nothing more can join it.
-    if (n === 0 || n >= GROUP_TARGET || (next !== 'fetched' && next !== 'fetching') || (next === 'fetched' && checks.settled(above as Slot))) return this.open()
+    if (n === 0 || n >= GROUP_TARGET || (full && slots.length < GROUP_TARGET) || (next !== 'fetched' && next !== 'fetching') || (next === 'fetched' && checks.settled(above as Slot))) return this.open()
     const now = this.now()
     this.heldSince ??= now
     return now - this.heldSince >= this.holdMs ? this.open() : false

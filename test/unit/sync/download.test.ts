@@ -142,11 +142,35 @@ describe('DownloadScheduler', () => {
       }
     }
     const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A', 'B'], onImported: () => {}, logger: nullLogger },
-      { ...FAST, ...NO_HEDGE, window: N, perPeer: N, groupHoldMs: 60_000 }, feedOf(headers))
+      // A window of N + 1: the whole branch and the feed's end fit in it (a full window is never held).
+      { ...FAST, ...NO_HEDGE, window: N + 1, perPeer: N, groupHoldMs: 60_000 }, feedOf(headers))
     expect(await scheduler.run(new AbortController().signal)).toBe(N)
     // Placed at once, the first group would hold the blocks checked before the rest (at most 3);
     // the N blocks are fewer than GROUP_TARGET, so the hold ends when nothing more is on its way.
     expect(batches).toEqual([headers.map(h => h.height)])
+    expect(tmpFiles(chain)).toEqual([])
+    chain.close()
+  })
+
+  it('places the checked head of a full window at once: no hold while nothing more can be asked for', async () => {
+    // A window of two blocks by bytes throughout (the smallest two neighbours fill it), block 2
+    // hangs: block 1 is checked and block 2 on its way, and no block above them can be asked for
+    // until a group is placed. The old gate held block 1 for its whole groupHoldMs (a minute here).
+    const limit = Math.min(...headers.slice(1).map((h, i) => h.size + (headers[i]?.size ?? 0)))
+    const chain = await freshChain()
+    const net = new FakeNetwork((_p, h) => (h === 2 ? 'hang' : 'serve'))
+    const inner = chainImporter(chain)
+    const batches: number[][] = []
+    const importer: BlockImporter = { ...inner, importBatch: async (blocks, signal) => { batches.push(blocks.map(b => b.candidate.file.header.height)); return await inner.importBatch(blocks, signal) } }
+    const scheduler = new DownloadScheduler({ network: net, importer, candidates: () => ['A'], onImported: () => {}, logger: nullLogger },
+      { ...FAST, ...NO_HEDGE, perPeer: 10, window: N, windowBytes: limit, groupHoldMs: 60_000 }, feedOf(headers))
+    const done = scheduler.run(new AbortController().signal)
+    done.catch(() => {})
+    await waitFor(() => batches.length === 1, { what: 'block 1 to be placed while block 2 is on its way', timeout: 5_000 })
+    expect(batches).toEqual([[1]])
+    net.release()
+    expect(await done).toBe(N)
+    expect(batches.flat()).toEqual(headers.map(h => h.height))
     expect(tmpFiles(chain)).toEqual([])
     chain.close()
   })

@@ -53,6 +53,23 @@ describe('GroupGate', () => {
     expect(gate.due(slots, checked(slots, GROUP_TARGET))).toBe(true)
   })
 
+  it('never holds the checked head of a full window smaller than GROUP_TARGET: nothing above it can be asked for until a group is placed', () => {
+    const gate = new GroupGate(GROUP_HOLD_MS, () => 0)
+    for (const slots of [window(20, 20), window(20, 5, 15)]) {
+      expect(gate.due(slots, checked(slots, 5), true)).toBe(true)
+      expect(gate.msLeft()).toBeUndefined()
+    }
+    // A hold begun while the window had room ends once it is full.
+    const slots = window(20, 5, 15)
+    expect(gate.due(slots, checked(slots, 5), false)).toBe(false)
+    expect(gate.due(slots, checked(slots, 5), true)).toBe(true)
+    expect(gate.msLeft()).toBeUndefined()
+    // A full window that holds GROUP_TARGET blocks or more (small blocks: 512 slots) can make up the target: held as before.
+    const large = window(GROUP_TARGET + 10, 5, GROUP_TARGET + 5)
+    expect(gate.due(large, checked(large, 5), true)).toBe(false)
+    expect(gate.msLeft()).toBe(GROUP_HOLD_MS)
+  })
+
   it('never holds when nothing more is on its way (a node following the tip), nor a head whose checks failed', () => {
     const gate = new GroupGate(GROUP_HOLD_MS, () => 0)
     const one = window(1, 1)
