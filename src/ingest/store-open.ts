@@ -64,6 +64,14 @@ export function pendingStoreFailure (path: string, err: unknown, doing: 'open' |
   // not a damaged pending.db to restore from a backup (found by the fault torture, session 33).
   const disk = readonlyDir ? openRefusedByDisk(path, err) : code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' ? systemFailure(err) : undefined
   if (disk !== undefined) return setUpFailure(disk, path)
+  // Its write lock held past the busy wait (an open writes its meta rows): busy, not damaged. It
+  // said "restore it from a backup", which loses the rows acknowledged since that backup (review50).
+  if (code.startsWith('SQLITE_BUSY')) {
+    return new IngestError('INGEST_STORE_UNAVAILABLE', `cannot ${doing} the pending store ${path}: another process kept it locked for longer than this one waits (${(err as Error).message})`, {
+      hint: 'nothing is wrong with pending.db: another process (a node, petal append or petal seal) was writing to it; run the command again (do not delete or replace the file: it holds acknowledged rows)',
+      cause: err
+    })
+  }
   return new IngestError('INGEST_STORE_UNAVAILABLE', `cannot ${doing} the pending store ${path}: ${(err as Error).message}`, {
     hint: readonlyDir
       ? 'writing records needs write access to the data directory: run as a user who can write there'
