@@ -309,4 +309,30 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
       await exposed.server.close()
     }
   })
+
+  // A token revoked while / was open (an operator's tokens rotated): the page kept its data, and
+  // said "reconnecting…" at each refused poll, for ever (user50). It now says why, and asks again.
+  it('a token revoked while the page is open: the page says so and asks for a new one', async () => {
+    const exposed = await startTestApi({ dir: chain.dir.root, access: { expose: true } })
+    try {
+      const tokens = TokenStore.of(chain.dir.root)
+      const { token } = tokens.create({ scope: 'read', name: 'rotated' })
+      await page.goto(exposed.url)
+      await page.locator('#token').fill(token)
+      await page.locator('#token').press('Enter')
+      await page.locator('.live').filter({ hasText: 'updating every 5 s' }).waitFor()
+      tokens.revoke('rotated')
+      await page.locator('.error').filter({ hasText: 'unknown or revoked token' }).waitFor({ timeout: 15_000 })
+      // The old data is gone with it, and nothing says it is being updated.
+      expect(await page.locator('#tip-height').count()).toBe(0)
+      expect(await page.locator('.live').innerText()).toBe('')
+      const { token: next } = tokens.create({ scope: 'read', name: 'rotated-next' })
+      await page.locator('#token').fill(next)
+      await page.locator('#token').press('Enter')
+      await page.locator('.live').filter({ hasText: 'updating every 5 s' }).waitFor()
+      expect(await page.locator('.error').count()).toBe(0)
+    } finally {
+      await exposed.server.close()
+    }
+  }, 40_000)
 })

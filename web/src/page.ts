@@ -1,6 +1,7 @@
 // What every page shares: its signature, errors shown with their code and hint, the token form.
 import { ApiFailure, setToken } from './api.js'
 import { h } from './dom.js'
+import { navigate } from './nav.js'
 
 /** A page renders itself into `main` from the URL; `signal` aborts when the user navigates away. */
 export type Page = (main: HTMLElement, url: URL, signal: AbortSignal) => Promise<void>
@@ -30,4 +31,15 @@ export function tokenForm (onToken: () => void): HTMLElement {
 export function failure (main: HTMLElement, err: unknown, retry: () => void): void {
   main.append(errorBox(err))
   if (err instanceof ApiFailure && err.status === 401) main.append(tokenForm(retry))
+}
+
+/**
+ * A live update refused for want of a token (revoked since the page was drawn, or never valid):
+ * the page is drawn again, so that it says so and asks for one. The stale page stayed, saying
+ * "reconnecting…" for ever (user50). False for any other failure.
+ */
+export function redrawIfRefused (err: unknown): boolean {
+  if (!(err instanceof ApiFailure && err.status === 401)) return false
+  navigate(location.pathname + location.search, { replace: true })
+  return true
 }

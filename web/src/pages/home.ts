@@ -3,6 +3,7 @@ import { getJson, hasToken, type Activity, type BlockList, type BlockSummary, ty
 import { activityChart } from '../chart.js'
 import { fields, fill, h, table, type Child } from '../dom.js'
 import { bytes, count, keyId, shortHash, time } from '../format.js'
+import { redrawIfRefused } from '../page.js'
 import { followPending } from './pending.js'
 
 const RULES: Record<string, string> = {
@@ -95,7 +96,7 @@ function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSign
   const refresh = (): void => {
     if (busy) { again = true; return }
     busy = true
-    load().catch(() => { fill(live, 'reconnecting…') }).finally(() => {
+    load().catch(err => { if (!redrawIfRefused(err)) fill(live, 'reconnecting…') }).finally(() => {
       busy = false
       if (again && !signal.aborted) { again = false; refresh() }
     })

@@ -3,6 +3,7 @@
 import { getJson, type IngestStatus, type Status } from '../api.js'
 import { fields, fill, h, type Child } from '../dom.js'
 import { bytes, count } from '../format.js'
+import { redrawIfRefused } from '../page.js'
 
 /** A duration in ms, as a person reads it: `42 s`, `3 min 5 s`, `2 h 10 min`. */
 function duration (ms: number): string {
@@ -44,7 +45,7 @@ export function followPending (box: HTMLElement, first: Status, signal: AbortSig
   if (s === null) return
   const tick = setInterval(show, 1000)
   const poll = setInterval(() => {
-    getJson<Status>('/api/v1/status', signal).then(n => { s = n.ingest; at = Date.now(); show() }, () => {})
+    getJson<Status>('/api/v1/status', signal).then(n => { s = n.ingest; at = Date.now(); show() }, redrawIfRefused)
   }, 3000)
   signal.addEventListener('abort', () => { clearInterval(tick); clearInterval(poll) })
 }
