@@ -33,7 +33,7 @@ describe('README walkthrough', () => {
 
 // "Write records over HTTP", run as written, on a free port instead of 2018.
 describe('README: Write records over HTTP', () => {
-  it('starts a node, posts rows with a token, waits for the receipt to be sealed and reads the rows back', async () => {
+  it('starts a node, posts rows with a token, waits for the receipt to be sealed, proves the row and reads the rows back', async () => {
     const section = readme.slice(readme.indexOf('## Write records over HTTP'), readme.indexOf('\n## ', readme.indexOf('## Write records over HTTP') + 1))
     const script = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map(m => m[1] as string)
     expect(script.length).toBe(1)
@@ -54,6 +54,8 @@ describe('README: Write records over HTTP', () => {
     })
     expect(out).toMatch(/"receipts":\["[^"]+","[^"]+"\]/)
     expect(out).toMatch(/"state":"sealed","accepted_at":"[^"]+","sealed":\{"height":1,/)
+    // The row proven to a third party: its proof checked offline against the exported key (user50).
+    expect(out).toMatch(/^VERIFIED: 1 row proven in chain [0-9a-f]{64}$/m)
     expect(out).toMatch(/\{"sensor":"s1","value":21\.5,"_height":1\}\n\{"sensor":"s2","value":19\.25,"_height":1\}\n$/)
     // `kill $NODE && wait $NODE` reached the node, which stopped cleanly.
     expect(readFileSync(join(work, 'http-demo.log'), 'utf8')).toMatch(/node stopped/)
