@@ -44,7 +44,7 @@ export function readableCommits (wal: string, upTo: number, readBytes = READ_BYT
     // header, and recovery refuses it here as below 512 (review46: it was read as 65536).
     const pageSize = head.readUInt32BE(8)
     if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return 0
-    const s: Sums = [0, 0]
+    const s: Sums = new Uint32Array(2)
     checksum(words(head), 0, 6, swap, s)
     if (s[0] !== head.readUInt32BE(24) || s[1] !== head.readUInt32BE(28)) return 0
     const salt1 = head.readUInt32BE(16)
@@ -76,7 +76,12 @@ export function readableCommits (wal: string, upTo: number, readBytes = READ_BYT
   }
 }
 
-type Sums = [number, number]
+/**
+ * The two running sums, unsigned. A typed array, whose map never changes: an array `[0, 0]` began
+ * with small integers and turned to doubles at the first sum at or above 2^30, so checksum's
+ * optimised code met the other map and was deoptimised (docs/performance/catchup.md, "Session 50").
+ */
+type Sums = Uint32Array
 
 /** `b` as 32-bit words in this machine's order (its offset is a multiple of 4: a Buffer.alloc's own memory). */
 function words (b: Buffer): Int32Array {
@@ -87,11 +92,11 @@ function words (b: Buffer): Int32Array {
  * SQLite's WAL checksum (walChecksumBytes) of the `count` words of `w` from word `from`
  * (`count` even), continuing from and into `s`; `swap`: the log's words are in the other byte order.
  * Summed as int32 (`| 0`: the same sums mod 2^32, kept in registers by V8; session 45 measured
- * ~4x less CPU than unsigned `>>> 0` sums), made unsigned for the comparison only at the end.
+ * ~4x less CPU than unsigned `>>> 0` sums), made unsigned for the comparison only at the end (by the store into `s`).
  */
 function checksum (w: Int32Array, from: number, count: number, swap: boolean, s: Sums): void {
-  let s1 = s[0] | 0
-  let s2 = s[1] | 0
+  let s1 = (s[0] as number) | 0
+  let s2 = (s[1] as number) | 0
   const end = from + count
   if (swap) {
     for (let i = from; i < end; i += 2) {
@@ -104,8 +109,8 @@ function checksum (w: Int32Array, from: number, count: number, swap: boolean, s:
       s2 = (s2 + (w[i + 1] as number) + s1) | 0
     }
   }
-  s[0] = s1 >>> 0
-  s[1] = s2 >>> 0
+  s[0] = s1
+  s[1] = s2
 }
 
 function bswap (x: number): number {
