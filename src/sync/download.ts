@@ -113,7 +113,7 @@ export class DownloadScheduler {
     const now = this.clock.now()
     const head = this.headIndex()
     // Nothing to assign nor hedge while every peer that could serve the head is at its limit.
-    const first = this.slots[head]
+    const first = head < this.slots.length ? this.slots[head] as Slot : undefined
     if (first === undefined || this.allBusy(first.height)) return
     // Past the head (a hedge), only waiting slots need anything: the window is not walked while none is.
     for (let i = head; i < this.slots.length && (i === head || this.waiting.n > 0); i++) {
@@ -355,8 +355,8 @@ export class DownloadScheduler {
 
   /** The lowest height not being placed: the block the next group waits for. */
   private headIndex (): number {
-    let i = 0
-    while (this.slots[i]?.state.kind === 'importing') i++
+    let i = 0 // within the list: a read past its end deoptimised this code and dispatch (catchup.md, "Session 50")
+    while (i < this.slots.length && (this.slots[i] as Slot).state.kind === 'importing') i++
     return i
   }
 
@@ -368,14 +368,14 @@ export class DownloadScheduler {
     // while one may (it was scanned at every wake-up, ~1.5 per block of a catch-up).
     if (this.delayed) {
       let any = false
-      for (const slot of this.slots) {
-        const s = slot.state
+      for (const { state: s } of this.slots) {
         if (s.kind === 'waiting' && s.notBefore > now) { next = Math.min(next, s.notBefore); any = true }
       }
       this.delayed = any
     }
     // A hedge that is due but found no free peer is retried when a download ends (which wakes the loop).
-    const s = this.slots[this.headIndex()]?.state
+    const head = this.headIndex()
+    const s = head < this.slots.length ? (this.slots[head] as Slot).state : undefined
     if (s?.kind === 'fetching' && s.requests.size === 1 && s.since + this.options.hedgeAfterMs > now) next = Math.min(next, s.since + this.options.hedgeAfterMs)
     return Math.max(1, Math.min(next - now, this.gate.msLeft() ?? Infinity))
   }

@@ -27,14 +27,16 @@ export class GroupGate {
 
   /** Whether to place now; `slots` start at the head, none of them being placed; `full` when heights remain to be asked for and the window has no room for them. */
   due (slots: readonly Slot[], checks: Pick<CheckAhead, 'passed' | 'settled'>, full = false): boolean {
+    // Read within the list only: a read past its end deoptimised this code (docs/performance/catchup.md, "Session 50").
+    const end = Math.min(GROUP_TARGET, slots.length)
     let n = 0
-    while (n < GROUP_TARGET) {
-      const s = slots[n]
-      if (s === undefined || s.state.kind !== 'fetched' || !checks.passed(s)) break
+    while (n < end) {
+      const s = slots[n] as Slot
+      if (s.state.kind !== 'fetched' || !checks.passed(s)) break
       n++
     }
-    const above = slots[n]
-    const next = above?.state.kind
+    const above = n < slots.length ? slots[n] as Slot : undefined
+    const next = above === undefined ? 'none' : above.state.kind
     // A block above whose checks failed ends the group where it is: nothing more can join it.
     if (n === 0 || n >= GROUP_TARGET || (full && slots.length < GROUP_TARGET) || (next !== 'fetched' && next !== 'fetching') || (next === 'fetched' && checks.settled(above as Slot))) return this.open()
     const now = this.now()
