@@ -86,7 +86,7 @@ export class Keystore {
   private readFile (path: string): { file: KeyFile, publicKey: PublicKey } {
     checkDataFile(path, 'key file')
     const invalid = (why: string): StorageError => new StorageError('KEY_FILE_INVALID', `key file ${path} ${why}`, {
-      hint: `move it out of ${this.dir} (keep it: it may be recoverable) and import the key again from your backup with \`petal keys import FILE\`; meanwhile your other keys still sign (\`--key ID\`, or the default if it is another); the commands that read every key file stop at this one until it is moved: \`petal mykeys\`, \`keys list\`, \`status\`, \`signkey\`, \`rewrap\`, and \`run\` or \`pull\` without \`--key\``,
+      hint: `move it out of ${this.dir} (keep it: it may be recoverable) and import the key again from your backup with \`petal keys import FILE\`; meanwhile your other keys still sign (\`--key ID\`, or the default if it is another); the commands that read every key file stop at this one until it is moved (\`petal status\` says so and shows the rest): \`petal mykeys\`, \`keys list\`, \`signkey\`, \`rewrap\`, and \`run\` or \`pull\` without \`--key\``,
       details: { path }
     })
     let f: unknown

@@ -6,7 +6,7 @@ import { formatBytes, short } from '../output.js'
 import type { Action } from '../program.js'
 import { networkStatus } from './network-status.js'
 import { pendingStatus } from './pending-status.js'
-import { shellWord } from '../../util/index.js'
+import { hintWithDir, isPetalError, shellWord } from '../../util/index.js'
 
 /** It reads a Daisy directory too, whose derived state is brought up to date before it runs. */
 export { refreshDaisy } from '../hashing.js'
@@ -23,6 +23,8 @@ export interface ChainStatus {
   signatories: { active: number, total: number }
   consensus: { quorum_rule: string, max_block_bytes: number, max_reorg_depth: number }
   my_keys: Array<{ id: string, signatory: boolean }>
+  /** A keystore that cannot be read (a damaged key file): said here, and the rest of status still answers. */
+  my_keys_error?: { code: string, message: string, hint?: string }
 }
 
 /** Chain status: everything here is read from the index, so it costs the same at any length. */
@@ -30,7 +32,15 @@ export function chainStatus (ctx: CliContext, chain: Chain): ChainStatus {
   const tip = chain.tip()
   const counts = chain.index.countBlocks()
   const keys = chain.keysAt(tip)
-  const mine = ctx.keystore().list().map(k => ({ id: k.id, signatory: keys.isActive(k.id) }))
+  let mine: ChainStatus['my_keys'] = []
+  let keysError: ChainStatus['my_keys_error']
+  try {
+    mine = ctx.keystore().list().map(k => ({ id: k.id, signatory: keys.isActive(k.id) }))
+  } catch (err) {
+    // A damaged key file stopped status whole (user50): the chain is still shown, the file named.
+    if (!isPetalError(err)) throw err
+    keysError = { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: hintWithDir(err.hint, ctx.opts.dir) }) }
+  }
   const p = chain.params
   return {
     dir: ctx.dir,
@@ -42,7 +52,8 @@ export function chainStatus (ctx: CliContext, chain: Chain): ChainStatus {
     side_blocks: counts.side,
     signatories: { active: keys.activeCount, total: keys.all().length },
     consensus: { quorum_rule: p.quorumRule, max_block_bytes: p.maxBlockBytes, max_reorg_depth: p.maxReorgDepth },
-    my_keys: mine
+    my_keys: mine,
+    ...(keysError === undefined ? {} : { my_keys_error: keysError })
   }
 }
 
@@ -57,7 +68,9 @@ export function printStatus (ctx: CliContext, chain: Chain, extra: Record<string
     `            ${tip.timestamp}  signed by ${short(tip.signer)}`,
     `blocks      ${s.blocks}${s.side_blocks > 0 ? ` (+${s.side_blocks} on side branches)` : ''}`,
     `signatories ${s.signatories.active} active  (quorum rule ${p.quorumRule}, max block ${formatBytes(p.maxBlockBytes)}, max reorg depth ${p.maxReorgDepth})`,
-    `my keys     ${mine.length === 0 ? 'none' : mine.map(k => `${short(k.id)} ${k.signatory ? '(signatory)' : '(not a signatory)'}`).join(', ')}`,
+    ...(s.my_keys_error !== undefined
+      ? [`my keys     cannot read the keystore: ${s.my_keys_error.message} [${s.my_keys_error.code}]`, ...(s.my_keys_error.hint === undefined ? [] : [`            ${s.my_keys_error.hint}`])]
+      : [`my keys     ${mine.length === 0 ? 'none' : mine.map(k => `${short(k.id)} ${k.signatory ? '(signatory)' : '(not a signatory)'}`).join(', ')}`]),
     ...extraLines
   ].join('\n'))
 }
