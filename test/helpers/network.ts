@@ -5,6 +5,8 @@ import type { SigningKey } from '../../src/crypto/index.js'
 import { PetalNode, type NodeOptions } from '../../src/node/index.js'
 import { DataDir, type ChainParams } from '../../src/storage/index.js'
 import { createLogger, formatLogRecord, nullLogger, type Logger } from '../../src/util/index.js'
+import { signTipCheckpoints } from '../../src/proof/index.js'
+import { extendChain, newTestChain } from './chain.js'
 import { tmpDir } from './tmp.js'
 import { waitFor } from './wait.js'
 
@@ -86,4 +88,23 @@ export async function waitConverged (nodes: PetalNode[], o: { height?: number, t
     if (o.height !== undefined && first.height < o.height) return undefined
     return tips.every(t => t.hash === first.hash) ? first : undefined
   }, { timeout: o.timeout ?? 30_000, interval: 50, what: o.what ?? 'nodes to converge on one tip', progress: o.progress })
+}
+
+/**
+ * A node (`name`, signing with `key`, or with none) on a chain of two blocks whose tip's
+ * checkpoints `signer` signed before the node started, as signimportblock and seal sign them in
+ * their commit, and a follower (F) caught up to it from the genesis: the set-up of the tests of
+ * checkpoints a follower gets once caught up (checkpoints-on-idle, checkpoint-gossip-stored).
+ */
+export async function caughtUpFollower (signer: SigningKey, o: { name: string, key?: SigningKey }): Promise<{ node: PetalNode, follower: PetalNode, tip: number }> {
+  const { chain, dir } = await newTestChain({ key: signer })
+  const fDir = await cloneGenesis(chain)
+  await extendChain(chain, signer, 2)
+  if ((await signTipCheckpoints(chain, signer)).length === 0) throw new Error('no checkpoint signed at the tip')
+  const tip = chain.tip().height
+  chain.close()
+  const node = await startNode(dir, { name: o.name, key: o.key, ingest: false })
+  const follower = await startNode(fDir, { name: 'F', bootstrap: [addrOf(node)], ingest: false })
+  await waitConverged([node, follower], { height: tip })
+  return { node, follower, tip }
 }

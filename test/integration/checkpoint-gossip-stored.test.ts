@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { findCheckpoint, proveRows, signTipCheckpoints } from '../../src/proof/index.js'
-import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
-import { addrOf, cloneGenesis, startNode, stopAll, waitConverged } from '../helpers/network.js'
+import { findCheckpoint, proveRows } from '../../src/proof/index.js'
+import { fixtureKey } from '../helpers/chain.js'
+import { caughtUpFollower, stopAll } from '../helpers/network.js'
 import { waitFor } from '../helpers/wait.js'
 
 afterAll(stopAll)
@@ -15,16 +15,8 @@ const alice = fixtureKey('alice')
 // failed with PROOF_NO_CHECKPOINT.
 describe('a signatory node gossips the checkpoints of its tip signed before it started', () => {
   it('a follower gets a checkpoint covering the tip and proves rows against it', async () => {
-    const { chain, dir } = await newTestChain({ key: alice })
-    const fDir = await cloneGenesis(chain)
-    await extendChain(chain, alice, 2)
-    // As signimportblock does in its commit (or this node did before a restart).
-    expect((await signTipCheckpoints(chain, alice)).length).toBeGreaterThan(0)
-    const tip = chain.tip().height
-    chain.close()
-    const a = await startNode(dir, { name: 'A', key: alice, ingest: false as const })
-    const f = await startNode(fDir, { name: 'F', bootstrap: [addrOf(a)], ingest: false as const })
-    await waitConverged([a, f], { height: tip })
+    // Its tip's checkpoints signed as signimportblock does in its commit (or this node did before a restart).
+    const { node: a, follower: f, tip } = await caughtUpFollower(alice, { name: 'A', key: alice })
     const c = await waitFor(() => findCheckpoint(f.chain, { height: tip }), { what: 'the follower to receive a checkpoint of the tip' })
     expect(c.size).toBe(tip + 1)
     expect(c.source).toBe(`peer ${a.peerId}`)

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { findCheckpoint, proveRows, signTipCheckpoints } from '../../src/proof/index.js'
-import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
-import { addrOf, cloneGenesis, startNode, stopAll, waitConverged } from '../helpers/network.js'
+import { extendChain, fixtureKey } from '../helpers/chain.js'
+import { caughtUpFollower, stopAll, waitConverged } from '../helpers/network.js'
 import { waitFor } from '../helpers/wait.js'
 
 afterAll(stopAll)
@@ -15,15 +15,8 @@ const alice = fixtureKey('alice')
 // again each time its sync goes idle on a tip no stored checkpoint covers (user49).
 describe('a follower asks its peers for checkpoints once caught up', () => {
   it('gets the checkpoint of the tip it caught up to, and of the next one its peer sealed', async () => {
-    const { chain, dir } = await newTestChain({ key: alice })
-    const fDir = await cloneGenesis(chain)
-    await extendChain(chain, alice, 2)
-    expect((await signTipCheckpoints(chain, alice)).length).toBeGreaterThan(0)
-    chain.close()
     // P holds the chain and its checkpoints but no key: it signs and gossips nothing.
-    const p = await startNode(dir, { name: 'P', ingest: false as const })
-    const f = await startNode(fDir, { name: 'F', bootstrap: [addrOf(p)], ingest: false as const })
-    await waitConverged([p, f], { height: 2 })
+    const { node: p, follower: f } = await caughtUpFollower(alice, { name: 'P' })
     const first = await waitFor(() => findCheckpoint(f.chain, { height: 2 }), { what: 'F to ask P for the checkpoint of the tip it caught up to' })
     expect(first.source).toBe(`peer ${p.peerId}`)
 
