@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { pidNamespace } from '../../src/util/index.js'
 import { makeSqlite } from '../helpers/chain.js'
 import { CLI, petal } from '../helpers/cli.js'
-import { holdIn, IN_NEW_NAMESPACE, runInNewNamespace, unsharePid, type Held } from '../helpers/pid-namespace.js'
+import { holdIn, IN_NEW_NAMESPACE, nsImport, nsLoader, runInNewNamespace, unsharePid, type Held } from '../helpers/pid-namespace.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -16,12 +16,8 @@ import { waitFor } from '../helpers/wait.js'
 // takeNodeLock, node-state.json written by writeNodeState / writePullState, in a process that is
 // pid 1 of its own namespace (unshare) or, for the command run inside one, in this namespace.
 
-const SRC = join(import.meta.dirname, '../../src')
-
 function holderScript (root: string, pull: boolean): string {
-  return `const { takeNodeLock } = await import(${JSON.stringify(join(SRC, 'node/take-lock.ts'))})
-const { writeNodeState, writePullState } = await import(${JSON.stringify(join(SRC, 'node/state-file.ts'))})
-const { pidNamespace } = await import(${JSON.stringify(join(SRC, 'util/index.ts'))})
+  return `const { takeNodeLock, writeNodeState, writePullState, pidNamespace } = await import(${nsImport()})
 const root = ${JSON.stringify(root)}; const lock = takeNodeLock(root); const now = new Date()
 if (${pull}) await writePullState(root, { peerId: '12D3KooWpull', startedAt: now, height: 1, stage: 'sync' })
 else await writeNodeState(root, { pid: process.pid, peer_id: '12D3KooWnode', role: 'signatory', listen: [], started_at: now.toISOString(), updated_at: now.toISOString(), sync: { state: 'idle', height: 1 }, peers: [], banned: 0 })
@@ -95,7 +91,7 @@ describe.runIf(unsharePid())('a node and petal status in one PID namespace witho
     // collected, and better-sqlite3's connection with it, releasing node.lock (status then said
     // "not running" in a loaded run).
     const holder = holderScript(dir, false).replace("process.stdin.resume(); process.stdin.on('end', () => { lock.release(); process.exit(0) })", 'setInterval(() => { void lock }, 1000)')
-    const sh = `"$0" --import tsx --input-type=module -e "$1" > "$2" & while [ ! -s "$2" ]; do sleep 0.05; done; "$0" "$3" --dir "$4" --json status; kill $!`
+    const sh = `"$0" ${nsLoader().join(' ')} --input-type=module -e "$1" > "$2" & while [ ! -s "$2" ]; do sleep 0.05; done; "$0" "$3" --dir "$4" --json status; kill $!`
     const r = spawnSync('unshare', ['--pid', '--fork', 'sh', '-c', sh, process.execPath, holder, ready, CLI, dir], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
     const said = JSON.parse(readFileSync(ready, 'utf8')) as { pid: number, ns: string }

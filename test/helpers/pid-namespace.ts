@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { entryOf, loaderFor } from './src-entry.js'
 
 /** Whether this process may start one in a new PID namespace with its own /proc (root, util-linux's unshare). */
 export function unsharePid (): boolean {
@@ -20,15 +21,15 @@ export interface Held {
 }
 
 /**
- * Run an ES module `script` under node with tsx (so it may import src/), in a new PID namespace
+ * Run an ES module `script` under node (importing src/ through nsImport), in a new PID namespace
  * (`own`: under IN_NEW_NAMESPACE), in this one, or under a command line of the caller's (`wrap`;
  * `here` is then the wrapper's pid); resolves once it has printed its first line, a JSON object.
- * The script keeps what it holds until its stdin closes. `loader`: node's options instead of tsx's
- * (src-entry.ts's loaderFor, for a script that imports bundles only).
+ * The script keeps what it holds until its stdin closes. `loader`: node's options for what the
+ * script imports instead of nsEntry's (src-entry.ts's loaderFor).
  */
 export async function holdIn (script: string, o: ({ own: boolean } | { wrap: string[] }) & { loader?: string[] }): Promise<Held> {
   const own = 'own' in o && o.own
-  const argv = [...'wrap' in o ? o.wrap : own ? IN_NEW_NAMESPACE : [], process.execPath, ...o.loader ?? ['--import', 'tsx'], '--input-type=module', '-e', script]
+  const argv = [...'wrap' in o ? o.wrap : own ? IN_NEW_NAMESPACE : [], process.execPath, ...o.loader ?? nsLoader(), '--input-type=module', '-e', script]
   const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
@@ -50,9 +51,12 @@ export function runInNewNamespace (argv: string[], env: Record<string, string> =
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-const SRC = join(import.meta.dirname, '../../src')
-/** A source file of src/ as an import specifier for a script run by holdIn. */
-export const srcImport = (f: string): string => JSON.stringify(join(SRC, f))
+/** What the scripts below, and the namespace tests' readers, import: namespace-entry.ts's bundle (the source, through tsx, without one). */
+export const nsEntry = (): string => entryOf(join(import.meta.dirname, 'namespace-entry.ts'))
+/** nsEntry as an import specifier in a script. */
+export const nsImport = (): string => JSON.stringify(nsEntry())
+/** node's options for a child that imports nsEntry (none for its bundle). */
+export const nsLoader = (): string[] => loaderFor(nsEntry())
 
 /**
  * A node as the state file knows one: it takes node.lock, writes node-state.json (so also holds
@@ -61,8 +65,7 @@ export const srcImport = (f: string): string => JSON.stringify(join(SRC, f))
  */
 export function nodeScript (root: string, atEnd: 'release' | 'kill' = 'release'): string {
   const end = atEnd === 'kill' ? "void lock; process.kill(process.pid, 'SIGKILL')" : 'lock.release(); process.exit(0)'
-  return `const { takeNodeLock } = await import(${srcImport('node/take-lock.ts')})
-const { writeNodeState } = await import(${srcImport('node/state-file.ts')})
+  return `const { takeNodeLock, writeNodeState } = await import(${nsImport()})
 const root = ${JSON.stringify(root)}; const lock = takeNodeLock(root); const now = new Date().toISOString()
 await writeNodeState(root, { pid: process.pid, peer_id: '12D3KooWnode', role: 'signatory', listen: [], started_at: now, updated_at: now, sync: { state: 'idle', height: 0 }, peers: [], banned: 0 })
 process.stdout.write(JSON.stringify({ pid: process.pid }) + '\\n')
@@ -71,7 +74,7 @@ process.stdin.resume(); process.stdin.on('end', () => { ${end} })`
 
 /** node.lock taken and held, nothing written (a look at it, or a node stopped as it starts); prints its pid and whether it holds the lock. */
 export function lockScript (root: string): string {
-  return `const { NodeLock } = await import(${srcImport('storage/index.ts')})
+  return `const { NodeLock } = await import(${nsImport()})
 const lock = NodeLock.tryAcquire(${JSON.stringify(root)}, 'node.lock', 5000)
 process.stdout.write(JSON.stringify({ pid: process.pid, held: lock !== undefined }) + '\\n')
 process.stdin.resume(); process.stdin.on('end', () => { lock?.release(); process.exit(0) })`

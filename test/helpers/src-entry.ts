@@ -9,7 +9,11 @@ import { typeScriptBundle } from '../../src/util/index.js'
  * ~0.5–1 s of CPU a child (docs/performance/suite.md, "Session 49: test health and suite time (health49)").
  */
 export function srcEntry (...parts: string[]): string {
-  const ts = join(import.meta.dirname, '..', '..', 'src', ...parts)
+  return entryOf(join(import.meta.dirname, '..', '..', 'src', ...parts))
+}
+
+/** srcEntry of any TypeScript file (a test helper that gathers what a child imports: namespace-entry.ts). */
+export function entryOf (ts: string): string {
   return typeScriptBundle(pathToFileURL(ts).href) ?? ts
 }
 

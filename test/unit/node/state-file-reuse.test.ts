@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readNodeState } from '../../../src/node/state-file.js'
-import { holdIn, lockScript, nodeScript, srcImport, unsharePid, type Held } from '../../helpers/pid-namespace.js'
+import { holdIn, lockScript, nodeScript, nsImport, nsLoader, unsharePid, type Held } from '../../helpers/pid-namespace.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // node.lock's holder is a process whose namespace the reader sees and whose pid there is the
@@ -22,8 +22,8 @@ function asPid (keeper: Held): string[] {
 
 /** readNodeState as a process of `keeper`'s namespace judges it: the node's pid there, or null. */
 function readInside (keeper: Held, dir: string): number | null {
-  const script = `const { readNodeState } = await import(${srcImport('node/state-file.ts')}); process.stdout.write(JSON.stringify(readNodeState(${JSON.stringify(dir)})?.here ?? null))`
-  const r = spawnSync('nsenter', ['--target', String(keeper.here), '--pid', '--mount', `--wd=${process.cwd()}`, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+  const script = `const { readNodeState } = await import(${nsImport()}); process.stdout.write(JSON.stringify(readNodeState(${JSON.stringify(dir)})?.here ?? null))`
+  const r = spawnSync('nsenter', ['--target', String(keeper.here), '--pid', '--mount', `--wd=${process.cwd()}`, process.execPath, ...nsLoader(), '--input-type=module', '-e', script], { encoding: 'utf8' })
   expect(r.status, r.stderr).toBe(0)
   return JSON.parse(r.stdout) as number | null
 }

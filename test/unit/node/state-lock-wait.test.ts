@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { removeNodeState, writeNodeState, type NodeState } from '../../../src/node/state-file.js'
-import { holdIn, nodeScript, srcImport } from '../../helpers/pid-namespace.js'
+import { holdIn, nodeScript, nsImport, nsLoader } from '../../helpers/pid-namespace.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // A node takes node-state.lock at its first write of node-state.json, and tries again at each
@@ -19,7 +19,7 @@ const state = (n: number): NodeState => {
 }
 
 /** node-state.lock taken and held by another process (a look stopped in its instant). */
-const holdStateLock = (dir: string): string => `const { NodeLock } = await import(${srcImport('storage/index.ts')})
+const holdStateLock = (dir: string): string => `const { NodeLock } = await import(${nsImport()})
 const lock = NodeLock.tryAcquire(${JSON.stringify(dir)}, 'node-state.lock')
 process.stdout.write(JSON.stringify({ held: lock !== undefined }) + '\\n')
 process.stdin.resume(); process.stdin.on('end', () => { lock?.release(); process.exit(0) })`
@@ -64,8 +64,8 @@ describe.runIf(withStrace)('readNodeState beside a running node', () => {
     const node = await holdIn(nodeScript(dir), { own: false })
     try {
       const log = join(tmpDir(), 'strace.log')
-      const script = `const { readNodeState } = await import(${srcImport('node/state-file.ts')}); process.stdout.write(JSON.stringify(readNodeState(${JSON.stringify(dir)})?.here ?? null))`
-      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,open', '-o', log, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+      const script = `const { readNodeState } = await import(${nsImport()}); process.stdout.write(JSON.stringify(readNodeState(${JSON.stringify(dir)})?.here ?? null))`
+      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,open', '-o', log, process.execPath, ...nsLoader(), '--input-type=module', '-e', script], { encoding: 'utf8' })
       expect(r.status, r.stderr).toBe(0)
       expect(JSON.parse(r.stdout)).toBe(node.said.pid)
       expect(readFileSync(log, 'utf8').split('\n').filter(l => l.includes('"/proc/locks"'))).toHaveLength(1)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { nodePid, otherNamespace, readNodeState } from '../../../src/node/state-file.js'
 import { describeWriter, readWriterRecord, writerDetails } from '../../../src/storage/writer-record.js'
 import { lockHolders, pidNamespace } from '../../../src/util/index.js'
-import { holdIn, IN_NEW_NAMESPACE, srcImport, unsharePid } from '../../helpers/pid-namespace.js'
+import { holdIn, IN_NEW_NAMESPACE, nsImport, unsharePid } from '../../helpers/pid-namespace.js'
 import { procSelfDeniedShim } from '../../helpers/proc-self-denied.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -18,10 +18,7 @@ import { tmpDir } from '../../helpers/tmp.js'
 
 /** A node that cannot read its namespace: takes node.lock, writes node-state.json and writer.json, prints what it could read. */
 function script (dir: string): string {
-  return `const { takeNodeLock } = await import(${srcImport('node/take-lock.ts')})
-const { writeNodeState } = await import(${srcImport('node/state-file.ts')})
-const { writeWriterRecord } = await import(${srcImport('storage/writer-record.ts')})
-const { pidNamespace } = await import(${srcImport('util/index.ts')})
+  return `const { takeNodeLock, writeNodeState, writeWriterRecord, pidNamespace } = await import(${nsImport()})
 const root = ${JSON.stringify(dir)}; const lock = takeNodeLock(root); const now = new Date().toISOString()
 await writeNodeState(root, { pid: process.pid, peer_id: '12D3KooWnode', role: 'signatory', listen: [], started_at: now, updated_at: now, sync: { state: 'idle', height: 0 }, peers: [], banned: 0 })
 writeWriterRecord(root + '/writer.json', 'signimportblock data.db')

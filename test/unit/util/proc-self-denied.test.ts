@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { holdIn, nodeScript, srcImport } from '../../helpers/pid-namespace.js'
+import { holdIn, nodeScript, nsImport, nsLoader } from '../../helpers/pid-namespace.js'
 import { procSelfDeniedEnv, procSelfDeniedShim } from '../../helpers/proc-self-denied.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -16,10 +16,10 @@ describe.runIf(process.platform === 'linux' && procSelfDeniedShim() !== undefine
       const dir = tmpDir()
       const node = await holdIn(nodeScript(dir), { own: false })
       try {
-        const script = `const util = await import(${srcImport('util/index.ts')}); const { readNodeState, otherNamespace } = await import(${srcImport('node/state-file.ts')})
+        const script = `const util = await import(${nsImport()}); const { readNodeState, otherNamespace } = util
 const s = readNodeState(${JSON.stringify(dir)})
 process.stdout.write(JSON.stringify({ own: util.procIsOwn(), ns: util.pidNamespace(), here: s?.here ?? null, other: s === undefined ? null : otherNamespace(s), holders: util.lockHolders(${JSON.stringify(`${dir}/node.lock`)}) ?? null }))`
-        const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...procSelfDeniedEnv(errno) } })
+        const r = spawnSync(process.execPath, [...nsLoader(), '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...procSelfDeniedEnv(errno) } })
         expect(r.status, r.stderr).toBe(0)
         // Its own namespace cannot be read (the link is refused too): its temporaries say n0.
         expect(JSON.parse(r.stdout)).toEqual({ own: true, ns: '', here: node.said.pid, other: false, holders: [node.said.pid] })
