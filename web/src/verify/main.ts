@@ -42,6 +42,14 @@ async function nodeSigners (): Promise<{ height: number, signers: Signer[] }> {
   return await r.json() as { height: number, signers: Signer[] }
 }
 
+/** A button that reads this node's signatories and gives them to `use`; `failed` gets what went wrong (the read, or `use` itself). */
+function signersButton (id: string, label: string, use: (r: Awaited<ReturnType<typeof nodeSigners>>) => void, failed: (message: string) => void): HTMLElement {
+  const onclick = (): void => {
+    void nodeSigners().then(use).catch((err: unknown) => { failed(`could not read this node's signatories: ${err instanceof Error ? err.message : String(err)}`) })
+  }
+  return h('button', { type: 'button', id, onclick }, label)
+}
+
 /**
  * What the report cannot prove of its keys (NOT_PROVEN_KEYS), with what this page can do about
  * it: from a node, check each signatory key that signed against the node's list of signatories
@@ -54,24 +62,13 @@ function keysNotProven (r: VerifyReport): HTMLElement {
   }
   const out = h('div', { id: 'node-signers-check', 'aria-live': 'polite' })
   const signed = r.signatures.filter(s => s.kind === 'signatory' && s.status === 'valid' && s.key !== undefined)
-  const button = h('button', {
-    type: 'button',
-    id: 'check-node-signers',
-    onclick: () => {
-      void (async () => {
-        try {
-          const { height, signers } = await nodeSigners()
-          fill(out, h('ul', null, signed.map(s => {
-            const k = signers.find(x => x.id === s.key)
-            const state = k === undefined ? 'is not a signatory this node knows' : k.revoked_at === null ? `is active at height ${height}, added at height ${k.added_at}` : `was REVOKED at height ${k.revoked_at} (added at height ${k.added_at})`
-            return h('li', { class: k !== undefined && k.revoked_at === null ? 'ok' : 'bad' }, h('code', null, s.key ?? ''), ` ${state}`)
-          })), h('p', { class: 'muted' }, 'as this node reports it: this trusts the node; for a check that does not, ask the signatories themselves'))
-        } catch (err) {
-          fill(out, h('p', { class: 'error' }, `could not read this node's signatories: ${err instanceof Error ? err.message : String(err)}`))
-        }
-      })()
-    }
-  }, 'Check the keys against this node\'s signatories')
+  const button = signersButton('check-node-signers', 'Check the keys against this node\'s signatories', ({ height, signers }) => {
+    fill(out, h('ul', null, signed.map(s => {
+      const k = signers.find(x => x.id === s.key)
+      const state = k === undefined ? 'is not a signatory this node knows' : k.revoked_at === null ? `is active at height ${height}, added at height ${k.added_at}` : `was REVOKED at height ${k.revoked_at} (added at height ${k.added_at})`
+      return h('li', { class: k !== undefined && k.revoked_at === null ? 'ok' : 'bad' }, h('code', null, s.key ?? ''), ` ${state}`)
+    })), h('p', { class: 'muted' }, 'as this node reports it: this trusts the node; for a check that does not, ask the signatories themselves'))
+  }, message => { fill(out, h('p', { class: 'error' }, message)) })
   return h('li', null, NOT_PROVEN_KEYS, signed.length === 0 ? null : h('div', { class: 'row' }, button), out)
 }
 
@@ -83,21 +80,11 @@ function keysNotProven (r: VerifyReport): HTMLElement {
 function nodeSignersButton (area: HTMLTextAreaElement): HTMLElement | null {
   if (location.protocol === 'file:') return null
   const note = h('span', { class: 'muted', id: 'signers-note' })
-  const button = h('button', {
-    type: 'button',
-    id: 'use-node-signers',
-    onclick: () => {
-      void (async () => {
-        try {
-          const signers = (await nodeSigners()).signers.filter(s => s.active)
-          area.value = signers.map(s => s.public_key).join('\n')
-          note.textContent = `${signers.length} active signator${signers.length === 1 ? 'y' : 'ies'} as this node reports them: this trusts the node; for a check that does not, get the keys from the signatories themselves`
-        } catch (err) {
-          note.textContent = `could not read this node's signatories: ${err instanceof Error ? err.message : String(err)}`
-        }
-      })()
-    }
-  }, 'Use this node\'s signatories')
+  const button = signersButton('use-node-signers', 'Use this node\'s signatories', all => {
+    const signers = all.signers.filter(s => s.active)
+    area.value = signers.map(s => s.public_key).join('\n')
+    note.textContent = `${signers.length} active signator${signers.length === 1 ? 'y' : 'ies'} as this node reports them: this trusts the node; for a check that does not, get the keys from the signatories themselves`
+  }, message => { note.textContent = message })
   return h('div', { class: 'row' }, button, note)
 }
 
