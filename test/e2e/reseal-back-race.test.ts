@@ -11,30 +11,54 @@ import { waitFor } from '../helpers/wait.js'
 // before it, a second re-seal that waited for the lock while the first one (by hand, or a node's
 // own) held it found the orphan still pending, then sealed its rows a second time (review47).
 
-it('a re-seal that waits for the lock while another re-seals the same orphan: ORPHAN_CONTENT_BACK, the rows once', async () => {
-  const { dir, m } = await aliceOrphan(petal)
+type Exit = Awaited<ReturnType<typeof spawnPetal>['exit']>
 
-  // The first re-seal, held with the write lock taken and its block built.
+/** `petal reseal m` held with the write lock taken and its block built, while `second` (a reseal of m that waits for the lock) starts; then both end. */
+async function reseals (dir: string, m: string, second: string[]): Promise<{ a: Exit, b: Exit }> {
   const pause = join(tmpDir(), 'pause')
   const first = spawnPetal(['--dir', dir, '--json', 'reseal', m], { env: { PETAL_PAUSE: 'sign-import:locked', PETAL_PAUSE_FILE: pause } })
-  let second: ReturnType<typeof spawnPetal> | undefined
+  let waiting: ReturnType<typeof spawnPetal> | undefined
   try {
     await waitFor(() => existsSync(pause), { what: 'the first re-seal to hold the write lock' })
     // The second, while the first holds the lock: it waits for it (and says so).
     let said = ''
-    second = spawnPetal(['--dir', dir, 'reseal', m, '--wait', '60'])
-    second.child.stderr?.on('data', (d: Buffer) => { said += d.toString() })
+    waiting = spawnPetal(['--dir', dir, 'reseal', m, '--wait', '60', ...second])
+    waiting.child.stderr?.on('data', (d: Buffer) => { said += d.toString() })
     await waitFor(() => /waiting for/.test(said), { what: 'the second re-seal to wait for the lock' })
     rmSync(pause, { force: true })
-    const a = await first.exit
-    expect(a.code, a.stderr).toBe(0)
-    const b = await second.exit
-    expect(b.code, b.stdout + b.stderr).toBe(2)
-    expect(b.stderr).toContain('[ORPHAN_CONTENT_BACK]')
+    return { a: await first.exit, b: await waiting.exit }
   } finally {
     rmSync(pause, { force: true })
     first.child.kill('SIGKILL')
-    second?.child.kill('SIGKILL')
+    waiting?.child.kill('SIGKILL')
   }
+}
+
+it('a re-seal that waits for the lock while another re-seals the same orphan: ORPHAN_CONTENT_BACK, the rows once', async () => {
+  const { dir, m } = await aliceOrphan(petal)
+  const { a, b } = await reseals(dir, m, [])
+  expect(a.code, a.stderr).toBe(0)
+  expect(b.code, b.stdout + b.stderr).toBe(2)
+  expect(b.stderr).toContain('[ORPHAN_CONTENT_BACK]')
   expect(mineCopies(dir), 'the orphan\'s rows once on the canonical chain').toBe(1)
+}, 90_000)
+
+// `--force` that judged the orphan pending builds its block as the orphan's copy, marked `re-seal
+// of <origin>`. The first re-seal brought the content back meanwhile, and --force goes on: it went
+// on with the marked block, two marked copies of one origin both canonical, which
+// docs/consensus.md says cannot happen. It is now built again unmarked, a publication of its own,
+// as --force of content already back is (review50).
+it('reseal --force whose orphan came back while it waited for the lock seals an unmarked publication, not a second marked copy', async () => {
+  const { dir, m } = await aliceOrphan(petal)
+  const { a, b } = await reseals(dir, m, ['--force'])
+  expect(a.code, a.stderr).toBe(0)
+  expect(b.code, b.stdout + b.stderr).toBe(0)
+  const mark = async (hash: string | undefined): Promise<unknown> => {
+    const r = await petal(['--dir', dir, '--json', 'block', hash ?? ''])
+    expect(r.code, r.stderr).toBe(0)
+    return (JSON.parse(r.stdout) as { reseal_of?: string }).reseal_of
+  }
+  expect(await mark((JSON.parse(a.stdout) as { hash: string }).hash)).toBe(m)
+  expect(await mark(/^re-sealed \S+ as block \d+ ([0-9a-f]{64})$/m.exec(b.stdout)?.[1]), 'the forced block is no copy: unmarked').toBeUndefined()
+  expect(mineCopies(dir), 'forced: the rows twice, as asked').toBe(2)
 }, 90_000)

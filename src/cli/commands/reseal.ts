@@ -10,6 +10,9 @@ import { short, table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 
+/** A marked re-seal's content came back before it was accepted (another re-seal): --force builds it again, unmarked. */
+class BackNow extends Error {}
+
 /** Where `petal reseal`'s hints send a user who needs an orphan's hash. */
 export const ORPHANS_HINT = '`petal orphans` lists your orphaned blocks and which of them await a re-seal; a running node re-seals its own by itself'
 
@@ -50,16 +53,25 @@ export function register (program: Command, action: Action): void {
         // --force on content already back seals it again on purpose, a publication of its own that
         // stands for nothing; on content not back it is the re-seal itself, recorded and marked
         // (review48: unrecorded, the node's pass re-sealed the orphan again, its rows twice).
-        const origin = backAtFirst ? false : originOf(chain, b, record)
-        r = await resealOrphan(chain, b.hash, key, {
+        // A block built as the copy (marked) whose content came back meanwhile (another re-seal held
+        // the lock) is built again unmarked under --force: accepted marked, two marked copies of one
+        // origin were both canonical, which the rule takes for impossible (review50).
+        const reseal = async (origin: string | false): Promise<ImportResult> => await resealOrphan(chain, b.hash, key, {
           ...lockOptions(ctx, o.wait),
           origin,
           beforeAccept: async x => {
             const back = judge.back()
             if (back && o.force !== true) throw judge.refusal()
-            if (origin !== false && !back) await record.record(x.hash, b.hash, origin, ctx.signal)
+            if (back && origin !== false) throw new BackNow()
+            if (origin !== false) await record.record(x.hash, b.hash, origin, ctx.signal)
           }
         })
+        try {
+          r = await reseal(backAtFirst ? false : originOf(chain, b, record))
+        } catch (err) {
+          if (!(err instanceof BackNow)) throw err
+          r = await reseal(false)
+        }
       } finally {
         await ingest.close()
       }
