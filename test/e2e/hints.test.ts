@@ -103,7 +103,7 @@ describe('errors of bad input carry a code and a true hint', () => {
     const r = await petal(['verify-proof', proof, '--trust', old])
     expect(r.code).toBe(6)
     expect(r.stdout).toContain('[CONSISTENCY_MISSING]')
-    expect(r.stderr).toContain('[PROOF_REJECTED]\n  hint: the proof is against a later checkpoint than the one trusted, with no consistency proof from it: trust the signatories\' public keys instead (--trust KEY.pem; a signatory writes it with `petal keys export`)')
+    expect(r.stderr).toContain('[PROOF_REJECTED]\n  hint: the proof is against a checkpoint of another size than the one trusted (later or earlier), with no consistency proof between them: trust the signatories\' public keys instead (--trust KEY.pem; a signatory writes it with `petal keys export`)')
     const key = join(tmpDir(), 'key.pem')
     expect((await petal(['--dir', dir, 'keys', 'export', '-o', key])).code).toBe(0)
     const ok = await petal(['verify-proof', proof, '--trust', key])

@@ -58,8 +58,9 @@ const HINTS: Partial<Record<RejectionCode, string>> = {
   NOT_FINAL: 'ask for a proof against an older checkpoint, at least max_reorg_depth blocks below the tip, or leave out --require-final',
   BEYOND_TRUSTED_CHECKPOINT: 'trust the signatories\' keys too (--trust KEY.pem), or a newer checkpoint',
   NO_TRUST_ANCHOR: 'pass --trust with the signatories\' public keys or a checkpoint file',
-  // Not a forgery: the proof was made against a later checkpoint, without a path from the trusted one.
-  CONSISTENCY_MISSING: 'the proof is against a later checkpoint than the one trusted, with no consistency proof from it: trust the signatories\' public keys instead (--trust KEY.pem; a signatory writes it with `petal keys export`)',
+  // Not a forgery: the proof was made against a later checkpoint, or an earlier one (a proof kept
+  // while the trusted checkpoint is newer: the hint said "later", user50), without a path between them.
+  CONSISTENCY_MISSING: 'the proof is against a checkpoint of another size than the one trusted (later or earlier), with no consistency proof between them: trust the signatories\' public keys instead (--trust KEY.pem; a signatory writes it with `petal keys export`)',
   UNEXPECTED_CHAIN: 'check --chain: the proof is for another chain'
 }
 
