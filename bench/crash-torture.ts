@@ -18,7 +18,7 @@ import { buildDaisyDir } from '../test/helpers/daisy.js'
 import { removeTmpDirs } from '../test/helpers/tmp.js'
 import { faultCounts, faultPaths } from './crash-faults.js'
 import { pathAppend } from './crash-kill-append.js'
-import { codedError, indexAgrees, killAfter, leftovers, petal, sleep, spentLine, sqliteFile, start, timed, type Run } from './crash-torture-proc.js'
+import { codedError, indexAgrees, killAfter, leftovers, petal, signBlocks, sleep, spentLine, sqliteFile, start, timed, type Run } from './crash-torture-proc.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] ?? def : def }
@@ -232,10 +232,7 @@ function finalRows (path: string): string {
 async function pathPull (): Promise<void> {
   const sDir = join(root, 'pull-source')
   await newChain(sDir)
-  for (let b = 0; b < 40; b++) {
-    const r = await petal(['--dir', sDir, 'signimportblock', sqliteFile(join(root, 'psrc.db'), b % 8 === 0 ? 60_000 : 20, b)])
-    if (r.code !== 0) throw new Error(r.stderr)
-  }
+  await timed('set-up', async () => { await signBlocks(sDir, 40, b => sqliteFile(join(root, 'psrc.db'), b % 8 === 0 ? 60_000 : 20, b)) })
   const s = start(['--dir', sDir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', 'off'])
   let addr: string | undefined
   for (let w = 0; w < 600 && addr === undefined; w++) { addr = /^(\/ip4\/\S+\/p2p\/\S+)$/m.exec(s.out())?.[1]; await sleep(50) }
@@ -272,7 +269,7 @@ async function pathPull (): Promise<void> {
 async function pathReindex (): Promise<void> {
   const dir = join(root, 'reindex')
   await newChain(dir)
-  for (let b = 0; b < 60; b++) await petal(['--dir', dir, 'signimportblock', sqliteFile(join(root, 'rsrc.db'), b % 10 === 0 ? 50_000 : 30, b)])
+  await timed('set-up', async () => { await signBlocks(dir, 60, b => sqliteFile(join(root, 'rsrc.db'), b % 10 === 0 ? 50_000 : 30, b)) })
   const want = (JSON.parse((await petal(['--dir', dir, '--json', 'status'])).stdout) as { tip: { hash: string } }).tip.hash
   for (let i = 0; i < ITER; i++) {
     const argv = [['reindex'], ['reindex', '--query'], ['reindex', '--deep']][i % 3] as string[]
