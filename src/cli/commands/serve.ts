@@ -9,7 +9,6 @@ import type { CliContext } from '../context.js'
 import type { Chain } from '../../chain/index.js'
 import { errorMessage, isPetalError } from '../../util/index.js'
 import { localOrphanJudging, signingKeys } from '../orphan-judging.js'
-import type { OrphanJudging } from '../../ingest/index.js'
 import { short } from '../output.js'
 import { checkpointAudience } from '../checkpoint-audience.js'
 
@@ -63,12 +62,8 @@ export function register (program: Command, action: Action): void {
       let own: string[] = []
       try { own = signingKeys(ctx) } catch (err) { ctx.logger.warn('orphans are judged from the chain alone: the keystore could not be read', { error: errorMessage(err) }) }
       // A pending.db that cannot be opened (damaged: kept for help, as status says) leaves them
-      // judged from the chain alone, as before session 49; serve still serves (review50: it exited 4).
-      let orphans: OrphanJudging | undefined
-      try { orphans = localOrphanJudging(ctx, chain, own, true) } catch (err) {
-        if (!isPetalError(err)) throw err
-        ctx.logger.warn('orphans are judged from the chain alone: pending.db cannot be read', { error: errorMessage(err), hint: err.hint })
-      }
+      // judged from the chain alone, warned, until it can be (review50: serve exited 4; user50).
+      const orphans = localOrphanJudging(ctx, chain, own, true)
       // A pulled mirror's reader is told where to get checkpoints, a signatory to sign them.
       const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, orphans, checkpointAudience: () => checkpointAudience(ctx, chain), readOnlyHint: serveWriteHint(ctx, chain), logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })

@@ -1,8 +1,9 @@
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { expect, it } from 'vitest'
 import { petalInProcess } from '../../helpers/cli.js'
+import { aliceOrphan } from '../../helpers/orphan.js'
 import { whileServing } from '../../helpers/serve.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -45,5 +46,22 @@ it('a pending.db that appears after serve started and cannot be opened leaves GE
     const orphans = await fetch(`${url}api/v1/orphans`)
     expect(orphans.status).toBe(200)
     expect(await orphans.json()).toMatchObject({ tip: { height: 0 }, orphans: [] })
+  })
+}, 60_000)
+
+// The fallback above lasted until serve restarted: a damaged pending.db mended beside it (restored,
+// or here removed and made again by a re-seal) was never read, and serve kept judging the orphan
+// from the chain alone while `petal orphans` named its recorded copy (user50).
+it('a damaged pending.db mended while serve runs is read at the next GET /orphans', async () => {
+  const { dir, m } = await aliceOrphan(petalInProcess)
+  writeFileSync(join(dir, 'pending.db'), Buffer.alloc(4096, 0x67))
+  await whileServing(dir, async url => {
+    const orphans = async (): Promise<unknown[]> => ((await (await fetch(`${url}api/v1/orphans`)).json()) as { orphans: unknown[] }).orphans
+    expect(await orphans()).toMatchObject([{ hash: m, state: 'pending' }])
+    rmSync(join(dir, 'pending.db'))
+    expect((await petalInProcess(['--dir', dir, 'reseal', m])).code).toBe(0)
+    const cli = JSON.parse((await petalInProcess(['--dir', dir, '--json', 'orphans'])).stdout) as { orphans: unknown[] }
+    expect(cli.orphans).toMatchObject([{ hash: m, state: 'back', by: 'recorded-copy' }])
+    expect(await orphans()).toEqual(cli.orphans)
   })
 }, 60_000)
