@@ -49,18 +49,23 @@ function verifies (key: Key, name: string, text: string, line: Line): boolean {
   return ok
 }
 
-/** The keys whose lines this node verifies, by `name keyId`. */
-function knownKeys (chain: Chain, origin: string): Map<string, Key> {
-  const m = new Map<string, Key>()
-  for (const s of chain.keysAt(chain.tip()).all()) {
+interface Keys { signatories: Map<number, Key>, witnesses: Map<string, Key> }
+const keyCache = new WeakMap<Chain, { tip: string, witnesses: unknown, keys: Keys }>()
+
+/** The keys whose lines this node verifies (signatories by note key ID, witnesses by `name keyId`); built again when the tip or the witnesses change. */
+function knownKeys (chain: Chain): Keys {
+  const tip = chain.tip()
+  const witnesses = knownWitnesses(chain)
+  const hit = keyCache.get(chain)
+  if (hit !== undefined && hit.tip === tip.hash && hit.witnesses === witnesses) return hit.keys
+  const keys: Keys = { signatories: new Map(), witnesses: new Map() }
+  for (const s of chain.keysAt(tip).all()) {
     const digest = fromHex(s.keyId.slice(2))
-    if (digest !== undefined) m.set(`${origin} ${keyIdOfDigest(digest)}`, { kind: 'signatory', active: s.revokedAt === null, publicKey: s.publicKey })
+    if (digest !== undefined) keys.signatories.set(keyIdOfDigest(digest), { kind: 'signatory', active: s.revokedAt === null, publicKey: s.publicKey })
   }
-  for (const w of knownWitnesses(chain)) {
-    const k = `${w.name} ${w.keyId}`
-    if (!m.has(k)) m.set(k, { kind: 'witness', publicKey: w.publicKey })
-  }
-  return m
+  for (const w of witnesses) keys.witnesses.set(`${w.name} ${w.keyId}`, { kind: 'witness', publicKey: w.publicKey })
+  keyCache.set(chain, { tip: tip.hash, witnesses, keys })
+  return keys
 }
 
 /**
@@ -69,17 +74,31 @@ function knownKeys (chain: Chain, origin: string): Map<string, Key> {
  * union holds each key's line once.
  */
 export function verifiedNote (chain: Chain, note: string, also: readonly Line[] = []): VerifiedNote | undefined {
+  if (also.length > 0) return verifyNote(chain, note, also)
+  // A stored note is checked at every proof: the answer stands while the known keys do.
+  const keys = knownKeys(chain)
+  const hit = noteCache.get(note)
+  if (hit !== undefined && hit.keys === keys) return hit.v
+  const v = verifyNote(chain, note, also)
+  if (noteCache.size >= 256) noteCache.clear()
+  noteCache.set(note, { keys, v })
+  return v
+}
+
+const noteCache = new Map<string, { keys: Keys, v: VerifiedNote | undefined }>()
+
+function verifyNote (chain: Chain, note: string, also: readonly Line[]): VerifiedNote | undefined {
   const n = parseNote(note)
   if ('error' in n) return undefined
   const checkpoint = parsePetalCheckpoint(n.note.text)
   if (typeof checkpoint === 'string' || checkpoint.chainId !== chain.chainId) return undefined
-  const keys = knownKeys(chain, checkpoint.origin)
+  const keys = knownKeys(chain)
   const lines: Line[] = []
   const seen = new Set<string>()
   const r = { signed: false, badSignatory: false, badWitness: [] as string[] }
   for (const [line, checked] of [...also.map(l => [l, true] as const), ...n.note.signatures.map(l => [l, false] as const)]) {
     const id = `${line.name} ${line.keyId}`
-    const key = keys.get(id)
+    const key = line.name === checkpoint.origin ? keys.signatories.get(line.keyId) : keys.witnesses.get(id)
     if (key === undefined) continue
     const ok = verifies(key, line.name, n.note.text, line)
     if (key.kind === 'signatory' && key.active) {

@@ -74,6 +74,7 @@ export function parseWitnessesFile (text: string, path: string): KnownWitness[] 
   return out
 }
 
+const NONE: KnownWitness[] = []
 const loaded = new Map<string, { stamp: string, keys: KnownWitness[] }>()
 
 /** The `witnesses` file of a data directory, read again only when it changes. */
@@ -84,7 +85,7 @@ function fileWitnesses (root: string): KnownWitness[] {
     const s = statSync(path)
     stamp = `${s.mtimeMs} ${s.size} ${s.ino}`
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return NONE
     throw err
   }
   const hit = loaded.get(path)
@@ -98,6 +99,14 @@ function fileWitnesses (root: string): KnownWitness[] {
 export function knownWitnesses (chain: Chain): KnownWitness[] {
   const keys = fileWitnesses(chain.dir.root)
   const own = chain.index.getMeta(OWN_WITNESS_META)
-  const w = own === undefined ? undefined : parseWitnessVkey(own)
-  return w === undefined || typeof w === 'string' || keys.some(k => k.vkey === w.vkey) ? keys : [...keys, w]
+  if (own === undefined) return keys
+  // The same array while neither changes: callers cache what they derive from it by identity.
+  const hit = withOwn.get(keys)
+  if (hit?.own === own) return hit.keys
+  const w = parseWitnessVkey(own)
+  const all = typeof w === 'string' || keys.some(k => k.vkey === w.vkey) ? keys : [...keys, w]
+  withOwn.set(keys, { own, keys: all })
+  return all
 }
+
+const withOwn = new WeakMap<KnownWitness[], { own: string, keys: KnownWitness[] }>()
