@@ -27,5 +27,7 @@ export function checkpointAudience (ctx: CliContext, chain: Chain): CheckpointAu
   const met = readKnownPeers(root).sort((a, b) => b.lastSeen - a.lastSeen).find(p => p.addrs.length > 0)
   if (met === undefined) return { kind: 'reader', pullFrom: chain.params.bootstrapPeers[0] }
   const sentUpTo = chain.index.checkpoints.latestTipFrom(`peer ${met.id}`)
-  return { kind: 'reader', pullFrom: met.addrs[0], ...(sentUpTo === undefined ? {} : { sentUpTo }) }
+  // What its status proved of its key (since session 50; absent from an older peer: unknown).
+  const signs = met.signer === undefined ? undefined : met.signer !== null && active.isActive(met.signer)
+  return { kind: 'reader', pullFrom: met.addrs[0], ...(sentUpTo === undefined ? {} : { sentUpTo }), ...(signs === undefined ? {} : { signs }) }
 }

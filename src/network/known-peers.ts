@@ -6,6 +6,7 @@ import type { PetalLibp2p } from './libp2p.js'
 import { addrPeerId } from './addresses.js'
 import { TIMEOUTS } from './constants.js'
 import { checkDataFile } from '../storage/index.js'
+import { isKeyId } from '../crypto/index.js'
 
 // In-memory bounds (the file keeps the `maxRemembered` most recent).
 const MAX_KNOWN_PEERS = 1024
@@ -27,6 +28,8 @@ export interface KnownPeer {
   lastSeen: number
   /** From the bootstrap list: never forgotten. */
   bootstrap: boolean
+  /** The signing key its status proved (a key id), null when it holds none of this chain's; absent: unknown. */
+  signer?: string | null
 }
 
 interface State extends KnownPeer { failures: number, nextDialAt: number, dialling: boolean }
@@ -65,7 +68,15 @@ export class KnownPeers {
   }
 
   list (): KnownPeer[] {
-    return [...this.peers.values()].map(({ id, addrs, lastSeen, bootstrap }) => ({ id, addrs, lastSeen, bootstrap }))
+    return [...this.peers.values()].map(({ id, addrs, lastSeen, bootstrap, signer }) => ({ id, addrs, lastSeen, bootstrap, ...(signer === undefined ? {} : { signer }) }))
+  }
+
+  /** What a peer's status proved of its signing key (Network.status). */
+  signer (id: string, signer: string | null): void {
+    const e = this.peers.get(id)
+    if (e === undefined || e.signer === signer) return
+    e.signer = signer
+    this.dirty = true
   }
 
   /** A peer of this chain identified itself with these listen addresses. */
@@ -150,7 +161,7 @@ export class KnownPeers {
       const j = parseJson(readFileSync(this.file, 'utf8'))
       const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
       return peers.flatMap((p: unknown): KnownPeer[] => isRecord(p) && typeof p.id === 'string' && isStringArray(p.addrs) && typeof p.lastSeen === 'number'
-        ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen, bootstrap: false }]
+        ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen, bootstrap: false, ...signerOf(p) }]
         : [])
         .filter(p => { try { peerIdFromString(p.id); p.addrs.forEach(a => multiaddr(a)); return true } catch { return false } })
     } catch (err) {
@@ -166,7 +177,7 @@ export class KnownPeers {
     // dialled again after a restart without the flag.
     const peers = [...this.peers.values()].filter(p => p.lastSeen > 0)
       .sort((a, b) => b.lastSeen - a.lastSeen).slice(0, this.options.maxRemembered)
-      .map(({ id, addrs, lastSeen }) => ({ id, addrs, lastSeen }))
+      .map(({ id, addrs, lastSeen, signer }) => ({ id, addrs, lastSeen, ...(signer === undefined ? {} : { signer }) }))
     try {
       // A cache of what the node learns again (replaceFile: no fsync, a power loss may empty it).
       replaceFile(this.file, JSON.stringify({ peers }, null, 2) + '\n')
@@ -174,4 +185,9 @@ export class KnownPeers {
       this.logger.warn('cannot save the peers file', { file: this.file, error: errorMessage(err) })
     }
   }
+}
+
+/** peers.json's `signer` of a peer (since session 50): a key id, null, or absent (unknown). */
+export function signerOf (p: Record<string, unknown>): { signer?: string | null } {
+  return p.signer === null ? { signer: null } : isKeyId(p.signer) ? { signer: p.signer } : {}
 }

@@ -18,6 +18,8 @@ import { registerCheckpoints, requestCheckpoints } from './protocols/checkpoints
 import { registerHeaders, requestHeaders } from './protocols/headers.js'
 import type { ServeContext } from './protocols/serve.js'
 import { registerStatus, requestStatus } from './protocols/status.js'
+import type { PublicKey } from '../crypto/index.js'
+import { PeerSigners } from './peer-signer.js'
 import { PeerScores, type Offence } from './scoring.js'
 import type { BlockSource } from './source.js'
 import type { StatusMessage, WireHeader } from './wire.js'
@@ -49,6 +51,8 @@ export interface NetworkComponents {
   events: NetworkEvents
   logger?: Logger
   clock?: Clock
+  /** A signatory key of the chain by key id, to check the key a peer's status shows (absent: not checked). */
+  keyOf?: (keyId: string) => PublicKey | undefined
 }
 
 function listenReason (err: unknown): string {
@@ -72,6 +76,7 @@ export class Network {
   private readonly checkpoints: CheckpointGossip
   private readonly discovery?: Discovery
   private readonly known: KnownPeers
+  private readonly signers: PeerSigners | undefined
   private readonly serve: ServeContext
   private readonly connectedAt = new Map<string, number>()
   /** Connected peers whose identify listed the `blocks` protocol (range requests). */
@@ -97,6 +102,7 @@ export class Network {
     const canDial = (p: string): boolean => !scores.isBanned(p)
     if (o.discovery !== false) this.discovery = new Discovery(libp2p, c.source.chainId, o.discovery, canDial, this.logger)
     this.known = new KnownPeers(libp2p, o.peersFile, o.redial, canDial, c.clock ?? systemClock, this.logger)
+    this.signers = c.keyOf === undefined ? undefined : new PeerSigners(c.source.chainId, c.keyOf, this.logger)
   }
 
   /** Build the node (not yet listening). Throws BAD_MULTIADDR for bad addresses. */
@@ -198,6 +204,8 @@ export class Network {
   async status (peer: string, signal?: AbortSignal): Promise<StatusMessage> {
     const s = await this.checked(peer, requestStatus(this.libp2p, peerIdFromString(peer), this.components.source.chainId, signal))
     if (s.genesis !== this.components.source.chainId) throw new NetworkError('WRONG_CHAIN', 'peer serves another chain', { details: { peer } })
+    const signer = this.signers?.judge(peer, s.signer)
+    if (signer !== undefined) this.known.signer(peer, signer)
     return s
   }
 

@@ -1,7 +1,7 @@
 import { closeSync } from 'node:fs'
 import type { Chain } from '../chain/index.js'
 import { chainParamsToJson, openDataFileSync } from '../storage/index.js'
-import { headerOf, type WireHeader } from './wire.js'
+import { headerOf, type PeerSigner, type WireHeader } from './wire.js'
 
 /** An open block file ready to stream: the caller closes `fd`. */
 export interface OpenBlock { fd: number, size: number, seal: string }
@@ -25,10 +25,15 @@ export interface BlockSource {
   checkpoints?: (maxSize: number) => string[]
   /** Wait up to `ms` for a block this node is fetching right now; true if it arrived. */
   awaitBlock?: (hash: string, ms: number, signal: AbortSignal) => Promise<boolean>
+  /**
+   * The signing key this node holds, signed for its peer id (wire.ts peerKeyMessage), for its status
+   * reply; null when it holds none. Absent: the reply says nothing (as a Petal before session 50).
+   */
+  signer?: (peerId: string) => PeerSigner | null
 }
 
 /** Serve a chain's index and block files. */
-export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'], checkpoints?: BlockSource['checkpoints']): BlockSource {
+export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'], checkpoints?: BlockSource['checkpoints'], signer?: BlockSource['signer']): BlockSource {
   return {
     chainId: chain.chainId,
     chainParamsJson: () => chainParamsToJson(chain.params),
@@ -53,6 +58,7 @@ export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'
       return { fd: file.fd, size: r.size, seal: r.seal }
     },
     awaitBlock,
-    checkpoints
+    checkpoints,
+    ...(signer === undefined ? {} : { signer })
   }
 }

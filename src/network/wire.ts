@@ -87,11 +87,25 @@ export function decodeJson (bytes: Uint8Array, limit: number, what: string): Rec
 
 // ---- messages (docs/protocol.md "Messages") ----
 
-export interface StatusMessage { genesis: string, tip: WireHeader }
+/**
+ * The signing key a node holds, shown to its peers in its status reply (docs/protocol.md "status"):
+ * `sig` is its ECDSA signature of peerKeyMessage (its own peer id), so no node can claim another's
+ * key. `null`: it holds none; absent (a Petal before session 50): unknown.
+ */
+export interface PeerSigner { key: string, sig: string }
+
+export interface StatusMessage { genesis: string, tip: WireHeader, signer?: PeerSigner | null }
+
+/** What a node's signing key signs to show it is the key of peer `peerId` on chain `chainId`. */
+export function peerKeyMessage (chainId: string, peerId: string): string {
+  return `petal/v2/peer-key\n${chainId}\n${peerId}\n`
+}
 
 export function parseStatus (o: Record<string, unknown>): StatusMessage {
   if (!isHash(o.genesis)) throw malformed('status')
-  return { genesis: o.genesis, tip: parseHeader(o.tip, 'status') }
+  const s = o.signer
+  if (s !== undefined && s !== null && !(isRecord(s) && isKeyId(s.key) && isSig(s.sig))) throw malformed('status')
+  return { genesis: o.genesis, tip: parseHeader(o.tip, 'status'), ...(s === undefined ? {} : { signer: s === null ? null : { key: s.key as string, sig: s.sig as string } }) }
 }
 
 export interface HeadersRequest { from: number, count: number }

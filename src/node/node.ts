@@ -11,6 +11,7 @@ import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
 import { QueryError, type MirrorStop } from '../query/index.js'
 import { checkpointsToServe } from './checkpoint-ask.js'
+import { chainKeyOf, statusSigner } from './peer-key.js'
 import { CheckpointDuty } from './checkpoint-duty.js'
 import { MirrorKeeper } from './mirror-keeper.js'
 import { NodeError } from './errors.js'
@@ -94,8 +95,7 @@ export class PetalNode {
     }
     let ingest: Ingest | undefined
     try {
-      // A `witnesses` file that does not read stops the start, not each checkpoint received later.
-      for (const w of knownWitnesses(chain)) logger.info('keeping the cosignatures of witness', { witness: w.name })
+      for (const w of knownWitnesses(chain)) logger.info('keeping the cosignatures of witness', { witness: w.name }) // a bad `witnesses` file stops the start
       ingest = options.ingest === false ? undefined : Ingest.open({ chain, key: options.signingKey, logger: logger.child('ingest') })
       const dir = new DataDir(chain.dir.root)
       const privateKey = await loadOrCreateNodeKey(dir.nodeKey)
@@ -103,8 +103,8 @@ export class PetalNode {
       let sync: Sync | undefined
       const network = await Network.create({
         privateKey,
-        source: chainSource(chain, async (hash, ms, signal) => await (sync?.awaitBlock(hash, ms, signal) ?? false), maxSize => checkpointsToServe(chain, maxSize)),
-        logger: logger.child('network'),
+        source: chainSource(chain, async (hash, ms, signal) => await (sync?.awaitBlock(hash, ms, signal) ?? false), maxSize => checkpointsToServe(chain, maxSize), statusSigner(chain, options.signingKey)),
+        logger: logger.child('network'), keyOf: chainKeyOf(chain),
         events: {
           onPeerConnected: p => { sync?.peerConnected(p); if (node !== undefined) node.checkpoints.askPeer(p, node.controller.signal) },
           onPeerDisconnected: p => { sync?.peerDisconnected(p) },

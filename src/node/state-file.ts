@@ -320,14 +320,14 @@ function parseNodeState (s: unknown): NodeState | undefined {
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */
-export function readKnownPeers (dir: string): Array<{ id: string, addrs: string[], lastSeen: number }> {
+export function readKnownPeers (dir: string): Array<{ id: string, addrs: string[], lastSeen: number, signer?: string | null }> {
   try {
     checkDataFile(peersFilePath(dir), 'peers file')
     const j = parseJson(readFileSync(peersFilePath(dir), 'utf8'))
     const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
     // Only well-formed entries: the file is ours, but a damaged one must not crash `petal peers`.
     return peers.flatMap((p: unknown) => isRecord(p) && typeof p.id === 'string' && isStringArray(p.addrs) && typeof p.lastSeen === 'number' && Number.isFinite(p.lastSeen)
-      ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen }]
+      ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen, ...(p.signer === null || (typeof p.signer === 'string' && /^1:[0-9a-f]{64}$/.test(p.signer)) ? { signer: p.signer } : {}) }]
       : [])
   } catch {
     return []

@@ -12,12 +12,14 @@ import { shellWord } from '../util/index.js'
  * - `reader`: no active key and no node: a pulled mirror, an archive. `pullFrom`: the address of the
  *   peer it last met (peers.json) or of a bootstrap peer, when there is one; `sentUpTo`: the highest
  *   tip of the checkpoints that peer sent this directory, when it sent any (none covers the block
- *   asked for, so it may be no signatory's node: a signatory's node signs every tip it reaches).
+ *   asked for, so it may be no signatory's node: a signatory's node signs every tip it reaches);
+ *   `signs`: whether that peer is for certain a signatory's node (its status proved an active
+ *   signatory's key) or not (it proved none), when it said (since session 50).
  */
 export type CheckpointAudience =
   | { kind: 'signatory', key: string, isDefault: boolean }
   | { kind: 'follower' }
-  | { kind: 'reader', pullFrom?: string, sentUpTo?: number }
+  | { kind: 'reader', pullFrom?: string, sentUpTo?: number, signs?: boolean }
 
 /** How a reader finds a signatory's node's address when the directory knows none (no command here can). */
 const FIND_A_SIGNATORY = 'ask the chain\'s publisher for their node\'s address (on their machine, the node\'s `status` command prints it after `listening`), then run `petal pull` with it'
@@ -31,6 +33,8 @@ export function noCheckpointHint (audience: CheckpointAudience): string {
       return 'the node running on this directory keeps the signed checkpoints its peers send (it asks each peer when it connects and once it has caught up; a signatory\'s node gossips its own every 5 s): connect it to a signatory\'s node (restart it with `--bootstrap` and that node\'s address, which the `status` command prints on its machine after `listening`), and ask again once it has one (`petal checkpoint --list` shows them)'
     case 'reader':
       if (audience.pullFrom === undefined) return `only a signatory signs checkpoints, and this directory knows no peer (it met none, and chainparams.json names no bootstrap peer): pull again from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}; then ask again`
+      if (audience.signs === false) return `only a signatory signs checkpoints, and the peer this directory last met (${audience.pullFrom}) is no signatory's node (it holds no active signatory key, as its status says): pull from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}`
+      if (audience.signs === true && audience.sentUpTo !== undefined) return `only a signatory signs checkpoints; the peer this directory last met (${audience.pullFrom}) is a signatory's node, and sent it checkpoints up to block ${audience.sentUpTo}: pull from it again, and it sends those of its newer tip: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again`
       if (audience.sentUpTo !== undefined) return `only a signatory signs checkpoints; the peer this directory last met (${audience.pullFrom}) sent it checkpoints up to block ${audience.sentUpTo} only, so it may be no signatory's node (one signs every tip it reaches): pull from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}; or pull from that peer again once it has newer ones: \`petal pull ${shellWord(audience.pullFrom)}\``
       return `only a signatory signs checkpoints: pull again from a signatory's node, which sends its own, e.g. from the peer this directory last met: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again`
   }

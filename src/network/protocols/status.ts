@@ -6,10 +6,10 @@ import type { BlockSource } from '../source.js'
 import { parseStatus, type StatusMessage } from '../wire.js'
 import { jsonHandler, type ServeContext } from './serve.js'
 
-/** `status`: request `{}`, reply `{genesis, tip}` (docs/protocol.md). */
+/** `status`: request `{}`, reply `{genesis, tip, signer}` (docs/protocol.md). */
 export async function registerStatus (node: PetalLibp2p, source: BlockSource, ctx: ServeContext): Promise<void> {
   await node.handle(protocolId(source.chainId, 'status'),
-    jsonHandler('status', LIMITS.statusRequest, ctx, () => ({ genesis: source.chainId, tip: source.tip() })),
+    jsonHandler('status', LIMITS.statusRequest, ctx, () => ({ genesis: source.chainId, tip: source.tip(), ...(source.signer === undefined ? {} : { signer: source.signer(node.peerId.toString()) }) })),
     { maxInboundStreams: INBOUND_STREAMS.status })
 }
 

@@ -41,4 +41,25 @@ describe('PROOF_NO_CHECKPOINT\'s hint for a reader', () => {
     expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`\`petal pull ${addr}\``)
     chain.close()
   })
+
+  it('says for certain whether the peer last met is a signatory\'s node when its status said so (session 50)', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 1)
+    const ctx = new CliContext({ dir }, { stdout: () => {}, stderr: () => {}, env: {}, stderrIsTTY: false, packageRoot: '.' }, new AbortController().signal)
+    const met = (signer: string | null): void => { writeFileSync(join(dir, 'peers.json'), JSON.stringify({ peers: [{ id: peer, addrs: [addr], lastSeen: Date.now(), signer }] })) }
+    met(null)
+    expect(checkpointAudience(ctx, chain)).toEqual({ kind: 'reader', pullFrom: addr, signs: false })
+    expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`the peer this directory last met (${addr}) is no signatory's node`)
+    // A key that is no active signatory's (bob was never added) is no signatory's node either.
+    met(fixtureKey('bob').id)
+    expect(checkpointAudience(ctx, chain)).toMatchObject({ signs: false })
+    met(alice.id)
+    expect(checkpointAudience(ctx, chain)).toEqual({ kind: 'reader', pullFrom: addr, signs: true })
+    const size = storedChainTree(chain).size
+    const note = signCheckpoint(checkpointText({ chainId: chain.chainId, size, root: treeRoot(storedChainTree(chain), size), tip: size - 1, maxReorgDepth: chain.params.maxReorgDepth }), [alice])
+    await chain.index.withWriteLock(async () => { chain.index.checkpoints.insert({ size, root: toHex(treeRoot(storedChainTree(chain), size)), tip: size - 1, note, receivedAt: Date.now(), source: `peer ${peer}` }) })
+    await extendChain(chain, alice, 1)
+    expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`is a signatory's node, and sent it checkpoints up to block 1: pull from it again`)
+    chain.close()
+  })
 })

@@ -1,0 +1,43 @@
+import { verifyV2, type PublicKey } from '../crypto/index.js'
+import { fromHex, type Logger } from '../util/index.js'
+import { peerKeyMessage, type PeerSigner } from './wire.js'
+
+/**
+ * The signing key each peer shows in its status reply (docs/protocol.md "status"), checked: its
+ * signature of the peer's own id (authenticated by the connection) under a key the chain knows. A
+ * key cannot be claimed by another peer, whose id differs. One check per peer and signature.
+ */
+export class PeerSigners {
+  private readonly checked = new Map<string, string>()
+
+  constructor (
+    private readonly chainId: string,
+    private readonly keyOf: (keyId: string) => PublicKey | undefined,
+    private readonly logger: Logger
+  ) {}
+
+  /**
+   * What `peer`'s status says of its key: the key id, checked; null when it holds none or one this
+   * chain does not know (no signatory's); undefined when it says nothing (a Petal before session 50)
+   * or its signature does not verify (then it is logged and not believed).
+   */
+  judge (peer: string, s: PeerSigner | null | undefined): string | null | undefined {
+    if (s === undefined) return undefined
+    if (s === null) return null
+    const pub = this.keyOf(s.key)
+    if (pub === undefined) return null
+    if (this.checked.get(peer) === `${s.key} ${s.sig}`) return s.key
+    const der = fromHex(s.sig)
+    if (der === undefined || !verifyV2(pub, peerKeyMessage(this.chainId, peer), der)) {
+      this.logger.warn('a peer claims a signing key its status does not prove', { peer, key: s.key })
+      return undefined
+    }
+    if (this.checked.size >= 1024) this.checked.clear()
+    this.checked.set(peer, `${s.key} ${s.sig}`)
+    return s.key
+  }
+
+  forget (peer: string): void {
+    this.checked.delete(peer)
+  }
+}
