@@ -38,7 +38,7 @@ export function checkpointForHeight (chain: Chain, height: number, final = false
     ? `no final signed checkpoint covers height ${height}${notFinalYet ? ` (it is within max_reorg_depth ${chain.params.maxReorgDepth} of the tip ${tip})` : ''}`
     : `no signed checkpoint of the current chain covers height ${height}`, {
     hint: notFinalYet
-      ? 'leave out --final, or wait until the block is max_reorg_depth blocks below the tip'
+      ? 'leave out --final (over HTTP, final=true), or wait until the block is max_reorg_depth blocks below the tip'
       // Who asks not known: the code's documented hint, which says what each of them does.
       : hint?.() ?? proofErrorDocs().PROOF_NO_CHECKPOINT.hint,
     details: { height, final }

@@ -67,6 +67,8 @@ describe('proof endpoints on a running node', () => {
     const notFinal = await get(`blocks/${published.block.height}/tables/people/rows/3/proof?final=true`, 'blocks/{ref}/tables/{table}/rows/{rowid}/proof')
     expect(notFinal.status).toBe(409)
     expect(errorOf(notFinal).code).toBe('PROOF_NO_CHECKPOINT')
+    // Its hint names the API's way to leave it out, not only the CLI's --final (user50).
+    expect(errorOf(notFinal).hint).toContain('final=true')
 
     // A receipt: pending (409), then sealed and proven; the block above makes block 2 final (depth 1).
     const ingest = a.ingest
