@@ -6,11 +6,13 @@
 // --allow-natives-syntax (the intrinsics through `new Function`, which that flag lets parse them),
 // compiling on its own thread (--no-concurrent-recompilation) so that the optimised code is in place when asked.
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 
-const READ = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'block', 'read.ts')).href
+// The suite's bundle of block/read.ts (src-entry.ts), as the CLI's load threads run a bundle: the child goes without tsx.
+const READ_FILE = srcEntry('block', 'read.ts')
+const READ = pathToFileURL(READ_FILE).href
 
 const script = `
 import { tableEntriesOf } from ${JSON.stringify(READ)}
@@ -31,7 +33,7 @@ console.log(JSON.stringify({ optimised: (status(tableEntriesOf) & 16) !== 0, col
 
 describe('tableEntriesOf', () => {
   it('gives packed arrays of one map, optimised or not, and the same entries', () => {
-    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', ...loaderFor(READ_FILE), '--input-type=module', '-e', script], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout.trim())).toEqual({ optimised: true, cold: true, hot: true, none: true, same: true, sameEmpty: true, equal: true })
   })

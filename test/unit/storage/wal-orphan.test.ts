@@ -9,6 +9,7 @@ import { claimLog } from '../../../src/storage/index.js'
 import { othersHoldShm } from '../../../src/storage/shm-holders.js'
 import { holdOpenElsewhere } from '../../helpers/db-holder.js'
 import { nativeWalIndexBuilt } from '../../helpers/native-build.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { openPendingIn, put, readAfter } from '../../helpers/pending-wal.js'
 import { loseLastFrame } from '../../helpers/wal-db.js'
@@ -99,7 +100,7 @@ describe('othersHoldShm', () => {
       db.exec('CREATE TABLE t (a)')
       const code = `const D = (await import('node:module')).createRequire(import.meta.url)(${JSON.stringify(SQLITE)}); const { othersHoldShm } = await import(${JSON.stringify(SHM_HOLDERS)})
 const db = new D(${JSON.stringify(path)}); db.prepare('SELECT count(*) FROM t').get(); process.stdout.write(String(othersHoldShm(${JSON.stringify(path)}))); db.close()`
-      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' })
+      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, ...loaderFor(SHM_HOLDERS), '--input-type=module', '-e', code], { encoding: 'utf8' })
       expect(r.stderr).toBe('')
       expect(r.stdout).toBe('true')
     } finally {
@@ -109,7 +110,8 @@ const db = new D(${JSON.stringify(path)}); db.prepare('SELECT count(*) FROM t').
 })
 
 const SQLITE = createRequire(import.meta.url).resolve('better-sqlite3')
-const SHM_HOLDERS = join(import.meta.dirname, '../../../src/storage/shm-holders.ts')
+// The suite's bundle of it (src-entry.ts): its child goes without tsx.
+const SHM_HOLDERS = srcEntry('storage', 'shm-holders.ts')
 
 /** Whether this process may start one in a new PID namespace with its own /proc (root, util-linux's unshare). */
 function unsharePid (): boolean {
