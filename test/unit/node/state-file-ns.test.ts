@@ -4,13 +4,12 @@ import { join } from 'node:path'
 import { readNodeState, writeNodeState, type NodeState } from '../../../src/node/state-file.js'
 import { NodeLock } from '../../../src/storage/index.js'
 import { pidNamespace } from '../../../src/util/index.js'
-import { holdIn } from '../../helpers/pid-namespace.js'
+import { holdIn, nsImport } from '../../helpers/pid-namespace.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // node-state.json names its writer by its pid and, since session 43, its PID namespace: a pid of
 // another namespace is never taken for the process of that number here.
 
-const STORAGE = join(import.meta.dirname, '../../../src/storage/index.ts')
 
 const state = (pid: number, extra: Partial<NodeState> = {}): NodeState => {
   const now = new Date().toISOString()
@@ -28,7 +27,7 @@ describe.runIf(process.platform === 'linux' && pidNamespace() !== '')('node-stat
 
   it('a file of another namespace whose pid is, here, the holder of node.lock is no running node (failed on 486eeac: that process was named the node)', async () => {
     const dir = tmpDir()
-    const h = await holdIn(`const { NodeLock } = await import(${JSON.stringify(STORAGE)}); const lock = NodeLock.tryAcquire(${JSON.stringify(dir)})
+    const h = await holdIn(`const { NodeLock } = await import(${nsImport()}); const lock = NodeLock.tryAcquire(${JSON.stringify(dir)})
 process.stdout.write(JSON.stringify({ held: lock !== undefined }) + '\\n'); process.stdin.resume(); process.stdin.on('end', () => { lock.release(); process.exit(0) })`, { own: false })
     try {
       expect(h.said.held).toBe(true)
