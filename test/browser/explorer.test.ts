@@ -175,6 +175,24 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     expect(pageErrors()).toEqual([])
   })
 
+  // docs/explorer.md: trust "the signatories' public keys … or a checkpoint you trusted earlier". The
+  // page always asked for 1 trusted signature, so a checkpoint alone was rejected (SIGNATURE_UNTRUSTED)
+  // where `petal verify-proof --trust CHECKPOINT` accepts the same proof (user50).
+  it('/verify accepts a proof against a checkpoint trusted alone, as verify-proof does', async () => {
+    const proof = (await http(`${base}api/v1/blocks/${typed}/tables/people/rows/2/proof`)).body.toString()
+    const note = (JSON.parse((await http(`${base}api/v1/checkpoint`)).body.toString()) as { note: string }).note
+    await go('/verify')
+    await page.locator('#proof').fill(proof)
+    await page.locator('#trust').fill(note)
+    await page.locator('#check').click()
+    await page.locator('#verdict-ok').waitFor()
+    // Asking for a signature by a trusted key, with none given, is still refused.
+    await page.locator('#min-signatures').fill('1')
+    await page.locator('#check').click()
+    expect(await page.locator('#verdict-bad').innerText()).toContain('SIGNATURE_UNTRUSTED')
+    expect(pageErrors()).toEqual([])
+  })
+
   it('"prove" on a node that serves no proofs shows the command that makes one', async () => {
     const hash = chain.get(typed)?.hash ?? ''
     const path = `**/api/v1/blocks/${hash}/tables/people/rows/3/proof`

@@ -110,7 +110,9 @@ function render (): void {
   document.title = 'Verify a proof · Petal'
   const proof = dropZone('proof', 'Proof (JSON)', 'paste it, drop the file here, or choose it: what `petal prove` writes')
   const trust = dropZone('trust', 'Trusted keys or checkpoint', 'the signatories\' public keys (PEM, hex, or verifier keys), or a checkpoint you trust')
-  const min = h('input', { type: 'number', id: 'min-signatures', min: 1, value: 1, style: 'width:6rem' })
+  // Empty: as `petal verify-proof` without --min-signatures, 1 with trusted keys, none with a trusted
+  // checkpoint alone (the page always asked 1: a checkpoint alone was never enough, user50).
+  const min = h('input', { type: 'number', id: 'min-signatures', min: 1, placeholder: '1', style: 'width:6rem' })
   const fin = h('input', { type: 'checkbox', id: 'require-final' })
   const out = h('div', { 'aria-live': 'polite' })
   const saved = sessionStorage.getItem('petal.proof')
@@ -120,7 +122,7 @@ function render (): void {
     h('p', null, 'The check runs in this browser, with the same code as ', h('code', null, 'petal verify-proof'),
       ' and nothing but WebCrypto: nothing is sent anywhere, and it works with the node stopped. ',
       h('a', { href: location.protocol === 'file:' ? '#' : '/verify', download: 'petal-verify.html' }, 'Save this page'), ' to use it offline.'),
-    h('form', { onsubmit: (e: Event) => { e.preventDefault(); void check(proof.area.value, trust.area.value, { minSignatures: Number(min.value) || 1, requireFinal: fin.checked }, out) } },
+    h('form', { onsubmit: (e: Event) => { e.preventDefault(); void check(proof.area.value, trust.area.value, { minSignatures: min.value === '' ? undefined : Number(min.value) || 1, requireFinal: fin.checked }, out) } },
       proof.box, trust.box, nodeSignersButton(trust.area),
       h('div', { class: 'row' },
         h('label', { class: 'inline', for: 'min-signatures' }, 'signatures needed', min),
