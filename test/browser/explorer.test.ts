@@ -190,6 +190,8 @@ describe.skipIf(CHROMIUM === undefined)(`web explorer in headless Chromium${NO_C
     await page.locator('#min-signatures').fill('1')
     await page.locator('#check').click()
     expect(await page.locator('#verdict-bad').innerText()).toContain('SIGNATURE_UNTRUSTED')
+    // With what to do, in the page's terms (it showed the code and message alone).
+    expect(await page.locator('#rejection-hint').innerText()).toContain('"Trusted keys or checkpoint"')
     expect(pageErrors()).toEqual([])
   })
 

@@ -3,6 +3,7 @@
 // node stopped, or saved to disk and opened from there.
 import { fromBase64, mergeTrust, NOT_PROVEN_KEYS, parseTrustFile, verifyProof, type ProofValue, type TrustAnchors, type VerifyOptions, type VerifyReport } from '../../../src/proof/verifier/index.js'
 import { fill, h } from '../dom.js'
+import { rejectionHint } from './hints.js'
 
 const main = document.getElementById('main') ?? document.body
 
@@ -92,7 +93,8 @@ function report (r: VerifyReport): HTMLElement {
   return h('section', { id: 'report' },
     h('div', { class: `banner ${r.ok ? 'ok' : 'bad'}`, role: 'status', id: r.ok ? 'verdict-ok' : 'verdict-bad' },
       h('strong', null, r.ok ? '✓ Valid proof. ' : '✗ Rejected. '), r.verdict,
-      r.failure === undefined ? null : h('div', null, h('code', null, r.failure.code), ' ', r.failure.message)),
+      r.failure === undefined ? null : h('div', null, h('code', null, r.failure.code), ' ', r.failure.message),
+      r.failure === undefined || rejectionHint(r.failure.code) === undefined ? null : h('div', { id: 'rejection-hint' }, h('strong', null, 'Hint: '), rejectionHint(r.failure.code) ?? '')),
     h('h2', null, 'Step by step'),
     h('ol', { class: 'checks' }, r.checks.map(c => h('li', null,
       h('span', { class: c.ok ? 'ok' : 'bad' }, c.ok ? '✓ ' : '✗ '), h('strong', null, c.step), ': ', c.message, c.code === undefined ? null : [' ', h('code', null, c.code)]))),
