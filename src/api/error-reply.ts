@@ -28,7 +28,12 @@ function asPetalError (err: unknown, url: string, bodyLimit: number | undefined)
   // client's text: kept apart from the node's own (util/said.ts)
   const msg = quote(err.message === '' ? 'bad request' : err.message)
   const statusCode = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined
-  if ('validation' in err && err.validation !== undefined) return new ApiError('API_BAD_REQUEST', msg, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
+  if ('validation' in err && err.validation !== undefined) {
+    // A value outside a list ("must be equal to one of the allowed values") names the list (user50:
+    // `?format=xml` of an export said only that, and sent the client to openapi.json).
+    const allowed = allowedValues(err.validation)
+    return new ApiError('API_BAD_REQUEST', allowed === undefined ? msg : said`${msg}: ${allowed}`, { hint: 'the parameters of every endpoint are in /api/v1/openapi.json' })
+  }
   switch (errorCode(err)) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return bodyTooLarge(url, bodyLimit)
@@ -57,4 +62,15 @@ function bodyTooLarge (url: string, limit: number | undefined): ApiError {
   return new ApiError('API_BODY_TOO_LARGE', `the request body is larger than this server accepts${limit === undefined ? '' : ` (at most ${limit} bytes)`}`, {
     hint: records ? `split the rows over several requests of at most ${most} each (each is stored as it comes)` : `send a body of at most ${most}`
   })
+}
+
+/** The values an `enum` check of the endpoint's schema allows (the node's own schema), listed; else undefined. */
+function allowedValues (validation: unknown): string | undefined {
+  if (!Array.isArray(validation)) return undefined
+  for (const v of validation as unknown[]) {
+    if (typeof v !== 'object' || v === null || !('keyword' in v) || v.keyword !== 'enum' || !('params' in v)) continue
+    const values = (v.params as { allowedValues?: unknown }).allowedValues
+    if (Array.isArray(values)) return values.map(x => String(x)).join(', ')
+  }
+  return undefined
 }

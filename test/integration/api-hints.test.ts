@@ -43,6 +43,13 @@ describe('HTTP error replies carry the documented hint when the error has none',
     expect(e.hint).toBe(documented('API_BAD_REQUEST'))
   })
 
+  // `?format=xml` said "must be equal to one of the allowed values" without them (user50).
+  it('a value outside a list names the values the endpoint takes', async () => {
+    const r = await http(url + 'api/v1/tables/t/export?format=xml')
+    expect(r.status).toBe(400)
+    expect(errorOf(r).message).toMatch(/format must be equal to one of the allowed values: csv, ndjson, sqlite$/)
+  })
+
   it('a body that is not JSON: API_MALFORMED_JSON with its documented hint', async () => {
     const r = await http(url + 'api/v1/query', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sql": ' })
     expect(r.status).toBe(400)
