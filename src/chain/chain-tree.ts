@@ -19,8 +19,9 @@ export function chainTreeLeaf (b: LeafFields): Uint8Array {
   const creator = b.signer.startsWith('1:') ? b.signer.slice(2) : ''
   // Each field's hex decoded straight into its place, without a list of parts: `[…].map(…)` gave a
   // packed array from the builtin and a holey one from TurboFan's inlined `map`, and the optimised
-  // code met the other kind at `parts.some` and was deoptimised at its first call (docs/performance/catchup.md,
-  // "Session 50"). Buffer.alloc's memory is its own (never the pool's), so the view starts at 0.
+  // code met the other kind at `parts.some` and was deoptimised at its first call
+  // (docs/performance/catchup.md, "Session 50: the catch-up's last deoptimisations of Petal's code (catchup50)").
+  // Buffer.alloc's memory is its own (never the pool's), so the view starts at 0.
   const leaf = Buffer.alloc(TAG.length + 8 + 3 * 32)
   leaf.set(TAG)
   new DataView(leaf.buffer, leaf.byteOffset).setBigUint64(TAG.length, BigInt(b.height))

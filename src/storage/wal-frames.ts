@@ -79,7 +79,8 @@ export function readableCommits (wal: string, upTo: number, readBytes = READ_BYT
 /**
  * The two running sums, unsigned. A typed array, whose map never changes: an array `[0, 0]` began
  * with small integers and turned to doubles at the first sum at or above 2^30, so checksum's
- * optimised code met the other map and was deoptimised (docs/performance/catchup.md, "Session 50").
+ * optimised code met the other map and was deoptimised
+ * (docs/performance/catchup.md, "Session 50: the catch-up's last deoptimisations of Petal's code (catchup50)").
  */
 type Sums = Uint32Array
 

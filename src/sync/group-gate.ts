@@ -27,7 +27,8 @@ export class GroupGate {
 
   /** Whether to place now; `slots` start at the head, none of them being placed; `full` when heights remain to be asked for and the window has no room for them. */
   due (slots: readonly Slot[], checks: Pick<CheckAhead, 'passed' | 'settled'>, full = false): boolean {
-    // Read within the list only: a read past its end deoptimised this code (docs/performance/catchup.md, "Session 50").
+    // Read within the list only: a read past its end deoptimised this code
+    // (docs/performance/catchup.md, "Session 50: the catch-up's last deoptimisations of Petal's code (catchup50)").
     const end = Math.min(GROUP_TARGET, slots.length)
     let n = 0
     while (n < end) {

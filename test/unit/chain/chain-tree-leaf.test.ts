@@ -1,7 +1,7 @@
 // chainTreeLeaf, run by every placement for each block it makes canonical, keeps its optimised code:
 // built from `[hash, rowsRoot, creator].map(…)`, TurboFan's inlined `map` made a list of another kind
 // than the builtin's, and the optimised code was deoptimised at its first call (`wrong map` at
-// `parts.some`), in every catch-up (docs/performance/catchup.md, "Session 50: ... (catchup50)"). V8's
+// `parts.some`), in every catch-up (docs/performance/catchup.md, "Session 50: the catch-up's last deoptimisations of Petal's code (catchup50)"). V8's
 // own view in a child started with --allow-natives-syntax (the intrinsics through `new Function`),
 // compiling on its own thread (--no-concurrent-recompilation). And the leaf is the one the
 // Buffer.from parts made, refused exactly where they were not 32 bytes each.

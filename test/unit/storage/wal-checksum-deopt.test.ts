@@ -1,7 +1,7 @@
 // The log's checksum (wal-frames.ts), run over every frame of chain.db's log at each checkpoint and
 // re-write, keeps its optimised code: its two sums were an array `[0, 0]` of small integers that
 // turned to doubles at the first sum at or above 2^30, so the optimised code met the other map and
-// was deoptimised (docs/performance/catchup.md, "Session 50: ... (catchup50)"). V8's own account, in
+// was deoptimised (docs/performance/catchup.md, "Session 50: the catch-up's last deoptimisations of Petal's code (catchup50)"). V8's own account, in
 // a child that reads one log 300 times with --trace-opt --trace-deopt, compiling on its own thread.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -1,7 +1,7 @@
 // The download's walks of its window read within the list: GroupGate.due (the group's end, once
 // every slot at the head is checked) and DownloadScheduler's headIndex (once every slot is being
 // placed) read one slot past the end, and V8 deoptimised their optimised code there ("out of
-// bounds", in a catch-up's last groups: docs/performance/catchup.md, "Session 50: ... (catchup50)").
+// bounds", in a catch-up's last groups: docs/performance/catchup.md, "Session 50: the catch-up's last deoptimisations of Petal's code (catchup50)").
 // V8's own view, in a child started with --allow-natives-syntax (the intrinsics through
 // `new Function`), compiling on its own thread: each function optimised on the lists a catch-up
 // shows it first, then given one that ends where the walk does.
