@@ -93,7 +93,7 @@ export class Keystore {
     try {
       f = JSON.parse(readFileSync(path, 'utf8'))
     } catch (err) {
-      if (err instanceof SyntaxError) throw invalid(`is not valid JSON (truncated or damaged): ${err.message}`)
+      if (err instanceof SyntaxError) throw invalid(`is not valid JSON (truncated or damaged): ${syntaxWhy(err)}`)
       throw err
     }
     if (!isRecord(f) || !isKeyId(f.id)) throw invalid('has no valid key id')
@@ -250,4 +250,14 @@ export class Keystore {
   exportPrivate (idOrPrefix: string | undefined, passphrase?: string): string {
     return privateKeyToPem(this.load(idOrPrefix, passphrase, 'any'))
   }
+}
+
+/**
+ * JSON.parse's reason without its quote of the text: V8 quotes the bytes around an unexpected
+ * token (`Unexpected token 'x', ..."ate_key": x"01234567"... is not valid JSON`), which put part
+ * of a private key in a message meant for terminals and logs, and a newline of the file split
+ * `petal status`'s `my keys` line in two (user50).
+ */
+function syntaxWhy (err: SyntaxError): string {
+  return err.message.replace(/, (\.\.\.)?".*$/s, '').replace(/[\u0000-\u001f\u007f]/g, ' ')
 }

@@ -121,4 +121,21 @@ describe('keystore', () => {
       reads.mockRestore()
     }
   })
+  // V8's JSON.parse quotes the text around an unexpected token: KEY_FILE_INVALID's message put
+  // seven hex digits of the private key, and the file's newline, in what terminals and logs show.
+  it('a damaged key file\'s error quotes none of the file', () => {
+    const ks = new Keystore(join(tmpDir(), 'keystore'))
+    const key = ks.generate()
+    const file = join(ks.dir, `${key.id.slice(2)}.json`)
+    const text = readFileSync(file, 'utf8')
+    const hex = (JSON.parse(text) as { private_key: string }).private_key
+    writeFileSync(file, text.replace(/("private_key":\s*)"/, '$1x\n"'))
+    let message = ''
+    try { ks.list() } catch (err) { if (isPetalError(err)) message = err.message }
+    expect(message).toMatch(/is not valid JSON \(truncated or damaged\): Unexpected token/)
+    expect(message).not.toContain('\n')
+    // After the file's path (whose name is the key id, in hex too): the reason alone.
+    const why = message.slice(message.indexOf(' is not valid JSON'))
+    for (let at = 0; at + 4 <= hex.length; at++) expect(why).not.toContain(hex.slice(at, at + 4))
+  })
 })
