@@ -43,6 +43,8 @@ export interface RepairReport {
 interface Source {
   readonly name: string
   get: (b: BlockRecord, dest: string, signal?: AbortSignal) => Promise<boolean>
+  /** A peer that could not be reached (no answer at its addresses): it was not asked. */
+  unreachable?: () => boolean
 }
 
 /**
@@ -97,10 +99,24 @@ async function repairOne (chain: Chain, d: DamagedBlock, sources: Source[], sign
       await rm(tmp, { force: true })
     }
   }
-  const reason = sources.length === 0
-    ? 'no source to fetch it from (give --peer ADDR or --from DIR)'
-    : rejected > 0 ? `no good copy: ${rejected} failed the checks, the other sources did not have it` : 'no source had it'
-  return { ...outcome, reason }
+  return { ...outcome, reason: failedReason(sources, rejected) }
+}
+
+/**
+ * Why no source gave a good copy. A peer at an old address (a node restarted on another port) is
+ * not a source without the block: saying 'no source had it' sent the user looking for a node
+ * that has the block when theirs did (user50).
+ */
+function failedReason (sources: Source[], rejected: number): string {
+  if (sources.length === 0) return 'no source to fetch it from (give --peer ADDR or --from DIR)'
+  const unreachable = sources.filter(s => s.unreachable?.() === true).length
+  const asked = sources.length - unreachable
+  const notReached = unreachable === 0
+    ? ''
+    : `${unreachable} of ${sources.length} sources could not be reached (${unreachable === 1 ? 'a peer' : 'peers'} at an address that no longer answers, as a node restarted on another port: give its address now with --peer ADDR)`
+  if (rejected > 0) return `no good copy: ${rejected} failed the checks, ${asked - rejected > 0 ? 'the other sources did not have it' : 'no other source had it'}${notReached === '' ? '' : `; ${notReached}`}`
+  if (unreachable === 0) return 'no source had it'
+  return asked === 0 ? `no source could be asked: ${notReached}` : `no source asked had it; ${notReached}`
 }
 
 /** The block's own file, when only its seal is damaged (the index holds the seal). */
@@ -137,6 +153,8 @@ class PeerSources {
   private fetcher?: Promise<BlockFetcher>
   private readonly list: Array<{ id: string, addrs: string[] }> = []
   private readonly dead = new Set<string>()
+  /** Peers that did not answer at any address (DIAL_FAILED): a subset of `dead`. */
+  private readonly unreached = new Set<string>()
 
   constructor (private readonly chain: Chain, o: RepairOptions, private readonly logger: Logger) {
     const add = (id: string | undefined, addrs: string[]): void => {
@@ -155,7 +173,11 @@ class PeerSources {
   }
 
   sources (): Source[] {
-    return this.list.map(p => ({ name: `peer ${p.id}`, get: async (b, dest, signal) => await this.fetch(p.id, b, dest, signal) }))
+    return this.list.map(p => ({
+      name: `peer ${p.id}`,
+      get: async (b, dest, signal) => await this.fetch(p.id, b, dest, signal),
+      unreachable: () => this.unreached.has(p.id)
+    }))
   }
 
   private async fetch (peer: string, b: BlockRecord, dest: string, signal?: AbortSignal): Promise<boolean> {
@@ -168,6 +190,7 @@ class PeerSources {
     } catch (err) {
       if (isPetalError(err) && err.code === 'ABORTED') throw err
       if (err instanceof NetworkError && (err.code === 'DIAL_FAILED' || err.code === 'WRONG_CHAIN' || err.code === 'TIMEOUT')) this.dead.add(peer)
+      if (err instanceof NetworkError && err.code === 'DIAL_FAILED') this.unreached.add(peer)
       this.logger.info('a peer could not provide a damaged block', { peer, height: b.height, code: isPetalError(err) ? err.code : undefined })
       await rm(dest, { force: true })
       return false

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { constants, copyFileSync, cpSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
 import { repairChain, type PetalNode } from '../../src/node/index.js'
@@ -109,6 +110,20 @@ describe('verify --repair (in process)', () => {
     c.close()
   })
 
+  // A pulled mirror remembers its source's address; a source restarted on another port does not
+  // answer there, and the report said 'no source had it' of a block the source has (user50).
+  it('says a peer that does not answer at its address could not be reached, not that it lacks the block', async () => {
+    const c = Chain.open(copyOfSource())
+    rmSync(c.dir.blockPath(3))
+    const port = await closedPort()
+    const r = await repairChain(c, { peers: [`/ip4/127.0.0.1/tcp/${port}/p2p/${source.peerId.toString()}`], knownPeers: false })
+    expect(r.failed).toMatchObject([{ height: 3, damage: 'missing' }])
+    expect(r.failed[0]?.reason).toMatch(/^no source could be asked: 1 of 1 sources could not be reached .*--peer ADDR/)
+    // Its address now: repaired.
+    expect((await repairChain(c, { peers: [addrOf(source)], knownPeers: false })).repaired).toMatchObject([{ height: 3 }])
+    c.close()
+  }, 60_000)
+
   // Plain verify refuses a named pipe in a seal's place (DATA_FILE_NOT_REGULAR) and its hint says
   // `petal verify --repair`, which read the seal whole: its open waited for a writer for ever.
   it('puts back a seal that is a named pipe, without waiting for a writer', async () => {
@@ -206,3 +221,13 @@ describe('the query mirror and a missing block file', () => {
     }
   })
 })
+
+/** A loopback TCP port nothing listens on (bound, then let go). */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
