@@ -1,4 +1,4 @@
-import { commitWal, dataFileExists, loadWalCheck, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
+import { commitWal, dataFileExists, loadWalCheck, openRefusedByDisk, openSqlite, systemFailure, type SqliteStatement } from '../storage/index.js'
 import { errorCode } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LOOK_PENDING } from './pending-schema.js'
@@ -58,6 +58,12 @@ export class AppendStore extends PendingStore {
     } catch (err) {
       db?.close()
       if (err instanceof IngestError) throw err
+      // Refused twice by a disk this user may write (full, failing): the disk's error, IO_ERROR, as
+      // the main connection's open says it; it was INGEST_STORE_UNAVAILABLE "readonly database"
+      // (the fault torture, session 50, seed 5092: ENOSPC at every open of the log from the second).
+      const code = errorCode(err) ?? ''
+      const disk = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' ? openRefusedByDisk(main.path, err) : undefined
+      if (disk !== undefined) throw disk
       throw new IngestError('INGEST_STORE_UNAVAILABLE', `cannot open the pending store ${main.path}: ${(err as Error).message}`, {
         // The main connection to the same file just opened: a limit of this process or machine, not a damaged file.
         hint: `pending.db holds acknowledged rows that are not in a block yet: do not delete it; ${systemFailure(err)?.hint ?? 'check that this user may read and write the data directory and that this process may open more files (`ulimit -n`), then run the command again'}`,

@@ -64,4 +64,23 @@ describe.runIf(withCc)('pending.db-wal the disk refuses to open once', () => {
     }
     expect(setUp).toBeGreaterThan(3)
   }, 600_000)
+  // The append connection's log refused at its open and at the one retry (a disk that stays full):
+  // the fault torture (session 50, seed 5092) met INGEST_STORE_UNAVAILABLE "attempt to write a
+  // readonly database" where the main connection's same refusal is the disk's IO_ERROR.
+  it('append: a log the disk refuses at every open after the first is the disk\'s IO_ERROR, and the rows already kept stay', async () => {
+    const dir = join(tmpDir(), 'full')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.ndjson')
+    writeFileSync(rows, '{"a":1}\n')
+    expect((await petal(['--dir', dir, 'append', 'kept', rows])).code).toBe(0)
+    // Opens of pending.db-wal: the main connection's first, the append connection's and its retry after.
+    const f = faultEnv({ dir, ops: ['open'], nth: 2, sticky: true, errno: 'ENOSPC', match: '/pending.db-wal' })
+    const r = await petal(['--dir', dir, 'append', 'kept', rows], f.env)
+    expect(faultResult(f).injected).toBeGreaterThanOrEqual(2)
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/the disk refused to open .*pending\.db for writing, though this user may write it: .*\[IO_ERROR\]\n {2}hint: free space on the disk/)
+    const sealed = await petal(['--dir', dir, '--json', 'seal'])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    expect((JSON.parse(sealed.stdout) as { rows: number }).rows).toBe(1)
+  }, 90_000)
 })
