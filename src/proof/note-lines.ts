@@ -74,12 +74,13 @@ function knownKeys (chain: Chain): Keys {
  * union holds each key's line once.
  */
 export function verifiedNote (chain: Chain, note: string, also: readonly Line[] = []): VerifiedNote | undefined {
-  if (also.length > 0) return verifyNote(chain, note, also)
-  // A stored note is checked at every proof: the answer stands while the known keys do.
+  // Looked up once a call: it reads the tip and the witnesses file's stamp.
   const keys = knownKeys(chain)
+  if (also.length > 0) return verifyNote(chain, keys, note, also)
+  // A stored note is checked at every proof: the answer stands while the known keys do.
   const hit = noteCache.get(note)
   if (hit !== undefined && hit.keys === keys) return hit.v
-  const v = verifyNote(chain, note, also)
+  const v = verifyNote(chain, keys, note, also)
   if (noteCache.size >= 256) noteCache.clear()
   noteCache.set(note, { keys, v })
   return v
@@ -87,12 +88,11 @@ export function verifiedNote (chain: Chain, note: string, also: readonly Line[] 
 
 const noteCache = new Map<string, { keys: Keys, v: VerifiedNote | undefined }>()
 
-function verifyNote (chain: Chain, note: string, also: readonly Line[]): VerifiedNote | undefined {
+function verifyNote (chain: Chain, keys: Keys, note: string, also: readonly Line[]): VerifiedNote | undefined {
   const n = parseNote(note)
   if ('error' in n) return undefined
   const checkpoint = parsePetalCheckpoint(n.note.text)
   if (typeof checkpoint === 'string' || checkpoint.chainId !== chain.chainId) return undefined
-  const keys = knownKeys(chain)
   const lines: Line[] = []
   const seen = new Set<string>()
   const r = { signed: false, badSignatory: false, badWitness: [] as string[] }
