@@ -95,8 +95,8 @@ export function authorize (req: { headers: IncomingHttpHeaders }, access: Access
   const presented = bearerToken(header)
   if (presented === undefined) throw new ApiError('API_UNAUTHORIZED', 'the Authorization header is not "Bearer <token>"', { hint: 'send Authorization: Bearer <token>' })
   const token = tokens.verify(presented)
-  if (token === undefined) throw new ApiError('API_UNAUTHORIZED', 'unknown or revoked token', { hint: 'check the token, or create a new one with `petal tokens create`; `petal tokens list` shows the valid ones' })
+  if (token === undefined) throw new ApiError('API_UNAUTHORIZED', 'unknown or revoked token', { hint: 'send a valid token as Authorization: Bearer petal_<id>_<secret>, exactly as it was printed when it was made; the node\'s operator lists the valid ones with `petal tokens list` and makes a new one with `petal tokens create`' })
   if (needs === 'write' && token.scope !== 'write') {
-    throw new ApiError('API_FORBIDDEN', `token ${token.id} (${token.name}) may only read`, { hint: 'create a token with `petal tokens create --scope write`' })
+    throw new ApiError('API_FORBIDDEN', `token ${token.id} (${token.name}) may only read`, { hint: 'send a write token as Authorization: Bearer <token>; the node\'s operator makes one with `petal tokens create --scope write`' })
   }
 }

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { changeOwnWords, errorClasses, hintDirOf, hintOf, hintWithDir, isPetalError, isRecord, parseJson, type Logger, type PetalError } from '../util/index.js'
+import { apiHintOf } from './api-hints.js'
 import { ApiError, httpStatusOf } from './errors.js'
 
 export interface ErrorBody { error: { code: string, message: string, hint?: string, details?: Record<string, unknown> } }
@@ -30,14 +31,15 @@ export function errorAudience (dir: string, remote: boolean): ErrorAudience {
 
 /**
  * The one JSON shape of every error response. Petal's own errors keep their code, message, hint
- * (or, without one, their code's documented hint, as the CLI prints it) and details, as the
- * audience may see them (ErrorAudience); anything else is an internal error whose message stays in
+ * (or, without one, their code's documented hint, as the CLI prints it; in the API's terms where
+ * the CLI's names a command that has a request: api-hints.ts) and details, as the audience may see
+ * them (ErrorAudience); anything else is an internal error whose message stays in
  * the log (never a stack trace in a response).
  */
 export function errorBody (err: unknown, to?: ErrorAudience): ErrorBody {
   if (!isPetalError(err)) return { error: { code: 'API_INTERNAL', message: 'internal error (logged on the node)', hint: 'this is a bug: please report it with the node\'s log' } }
   const details = Object.keys(err.details).length === 0 ? undefined : jsonSafe(err.details)
-  const hint = hintOf(err)
+  const hint = apiHintOf(err)
   if (to?.remote === true) return remoteBody(err, hint, details, to.hide)
   return { error: { code: err.code, message: err.message, hint: hint === undefined || to === undefined ? hint : hintWithDir(hint, hintDirOf(to.dir)), details } }
 }

@@ -63,7 +63,7 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHR
     expect(await page.locator('#use-node-signers').count()).toBe(0)
   })
 
-  it('/query: a hint\'s `petal query "…"` is offered in the console: run at once, or put in the editor with TABLE to replace', async () => {
+  it('/query: a hint\'s `POST /api/v1/query {"sql": …}` is offered in the console: run at once, or put in the editor with TABLE to replace', async () => {
     await go(`/query?sql=${encodeURIComponent('SELECT * FROM peeple')}`)
     await page.locator('.error').filter({ hasText: 'QUERY_UNKNOWN_TABLE' }).waitFor()
     expect(await page.locator('#hint-statement code').innerText()).toBe('SELECT DISTINCT name FROM _tables')

@@ -59,8 +59,8 @@ describe('an exposed node tells its clients no path of its machine', () => {
     tellsNoPath(r)
     expect(errorOf(r).hint).toContain('`petal tokens create --scope read`')
     // The node's own machine, on loopback, still gets the command that runs as printed there.
-    const local = await postJson(loopback + 'api/v1/query', { sql: 'SELECT * FROM nope' })
-    expect(errorOf(local).hint).toContain(`petal --dir ${dir} query`)
+    const local = await postJson(loopback + 'api/v1/records/t', [{ a: 1 }])
+    expect(errorOf(local).hint).toContain(`petal --dir ${dir} run`)
   })
 
   it('a reader: a refusal of the request keeps its message and details, its hint without --dir', async () => {
@@ -70,7 +70,7 @@ describe('an exposed node tells its clients no path of its machine', () => {
     const e = errorOf(r) as { code: string, message: string, hint?: string, details?: Record<string, unknown> }
     expect(e.code).toBe('QUERY_UNKNOWN_TABLE')
     expect(e.message).toContain('nope')
-    expect(e.hint).toContain('`petal query "SELECT DISTINCT name FROM _tables"`')
+    expect(e.hint).toBe('no block has a table of that name; POST /api/v1/query {"sql": "SELECT DISTINCT name FROM _tables"} lists them')
     expect(e.details?.sqliteMessage).toBe('no such table: nope')
   })
 

@@ -96,11 +96,16 @@ async function loadTables (list: HTMLElement): Promise<void> {
 }
 
 /**
- * The statement of a hint's `petal … query "SQL"` (QUERY_UNKNOWN_TABLE's, QUERY_UNKNOWN_COLUMN's):
- * the command is for a terminal; this console runs the statement itself.
+ * The statement of a hint's `POST /api/v1/query {"sql": "SQL"}` (QUERY_UNKNOWN_TABLE's,
+ * QUERY_UNKNOWN_COLUMN's, QUERY_EMPTY's: the API's hints, src/api/api-hints.ts): this console
+ * sends the request itself. Until session 51 the API's hints named `petal query "SQL"`.
  */
 export function hintStatement (hint: string | undefined): string | undefined {
-  return /`(?:npx )?petal (?:[^`]* )?query "([^"`]+)"`/.exec(hint ?? '')?.[1]
+  const body = /POST \/api\/v1\/query (\{"sql": "(?:[^"\\]|\\.)*"\})/.exec(hint ?? '')?.[1]
+  if (body === undefined) return undefined
+  let sql: unknown
+  try { sql = (JSON.parse(body) as { sql?: unknown }).sql } catch { return undefined }
+  return typeof sql === 'string' && sql !== '' ? sql : undefined
 }
 
 /** The hint's statement, offered in this console: run at once, or, with a TABLE to fill in, put in the editor with TABLE selected. */

@@ -1,0 +1,45 @@
+import { hintOf, type PetalError } from '../util/index.js'
+
+/**
+ * An error's hint as an HTTP client is told it (docs/api.md, "Errors"): in the API's terms (an
+ * endpoint, a body field, a header) where the error's own hint, written for the CLI, sends the
+ * caller to a `petal` command that has an HTTP equivalent. A client of the API may have no shell on
+ * the node's machine (session 51: `POST /query` with an empty statement was told to run
+ * `petal query "SELECT COUNT(*) FROM _blocks"`). What only the node's operator can do (sign a
+ * checkpoint, add a key, repair a block file) keeps its command: there is no request for it.
+ * Each rule returns undefined to keep the error's own hint (one that already speaks of the
+ * request, such as an export's list of the chain's tables).
+ */
+const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined) => string | undefined>> = {
+  QUERY_EMPTY: () => 'send one SELECT statement in the body\'s "sql" field, e.g. POST /api/v1/query {"sql": "SELECT COUNT(*) FROM _blocks"}',
+  QUERY_UNKNOWN_TABLE: (err, hint) => {
+    if (!mentionsPetal(hint)) return undefined
+    const table = /^no such table: (?:\w+\.)?(.+?)(?: \(in .*)?$/.exec(err.message)?.[1]?.toLowerCase()
+    if (table === '_keys' || table === '_meta') {
+      return `${table} is inside each block, not in the query mirror: send "per_block": true with the statement to POST /api/v1/query; GET /api/v1/signers lists the signatories at the tip`
+    }
+    return 'no block has a table of that name; POST /api/v1/query {"sql": "SELECT DISTINCT name FROM _tables"} lists them'
+  },
+  QUERY_UNKNOWN_COLUMN: (_err, hint) => mentionsPetal(hint)
+    ? 'POST /api/v1/query {"sql": "SELECT name FROM pragma_table_info(\'TABLE\')"} lists a table\'s columns'
+    : undefined,
+  QUERY_TABLE_TOO_WIDE: (_err, hint) => mentionsPetal(hint)
+    ? 'query it block by block: POST /api/v1/query with "per_block": true (and "format": "ndjson", since its blocks differ in their columns)'
+    : undefined,
+  PROOF_NO_CHECKPOINT: (_err, hint) => hint?.includes('checkpoint --list') === true && hint.includes('give a checkpoint file')
+    ? 'GET /api/v1/checkpoints/latest gives the size of the latest checkpoint this node keeps: give sizes up to it'
+    : undefined,
+  PROOF_CHECKPOINT_MISMATCH: (err) => err.hint === undefined
+    ? 'GET /api/v1/checkpoints/latest gives this node\'s latest checkpoint of the chain\'s current branch'
+    : undefined
+}
+
+/** The hint an HTTP client is given for `err`: its rule's, else the error's own (hintOf). */
+export function apiHintOf (err: PetalError): string | undefined {
+  const hint = hintOf(err)
+  return RULES[err.code]?.(err, hint) ?? hint
+}
+
+function mentionsPetal (hint: string | undefined): boolean {
+  return hint !== undefined && /\bpetal /.test(hint)
+}

@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { TokenStore, type ApiServer } from '../../src/api/index.js'
+import { signImport, type Chain } from '../../src/chain/index.js'
+import { Ingest } from '../../src/ingest/index.js'
+import { signTipCheckpoints } from '../../src/proof/index.js'
+import { errorOf, http, postJson, startTestApi } from '../helpers/api.js'
+import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
+import { sqliteFile } from '../helpers/query.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+/**
+ * An application that integrates over HTTP only is told what to do in the API's terms: a request,
+ * a body field, a header (user51). Before, POST /query's QUERY_EMPTY, QUERY_UNKNOWN_TABLE,
+ * QUERY_UNKNOWN_COLUMN and QUERY_TABLE_TOO_WIDE, a consistency proof's PROOF_NO_CHECKPOINT and a
+ * read token's API_FORBIDDEN sent it to `petal query …`, `petal checkpoint --list` or `petal
+ * tokens create` only, commands of the node's machine. Each request a hint names is sent here, as
+ * the hint gives it, and must answer.
+ */
+const alice = fixtureKey('alice')
+let chain: Chain
+let server: ApiServer
+let url: string
+let readToken: string
+let ingest: Ingest
+
+/** The body of the hint's `POST /api/v1/query {…}`. */
+function hintedQuery (hint: string | undefined): { sql: string } {
+  const body = /POST \/api\/v1\/query (\{"sql": "(?:[^"\\]|\\.)*"\})/.exec(hint ?? '')?.[1]
+  expect(body, hint).toBeDefined()
+  return JSON.parse(body ?? '{}') as { sql: string }
+}
+
+function noCliCommand (hint: string | undefined): void {
+  expect(hint).toBeDefined()
+  expect(hint).not.toMatch(/`petal |petal query/)
+}
+
+beforeAll(async () => {
+  chain = (await newTestChain({ key: alice })).chain
+  await signImport(chain, makeSqlite(join(tmpDir(), 'b1.db'), 10, 1), alice)
+  // 2 × 1,100 distinct columns: beyond SQLite's 2,000 per table, so the mirror leaves it out.
+  for (const prefix of ['c', 'd']) {
+    const cols = Array.from({ length: 1100 }, (_, i) => `${prefix}${i} INT`)
+    await signImport(chain, sqliteFile(join(tmpDir(), `${prefix}.db`), db => { db.exec(`CREATE TABLE wide (${cols.join(', ')}); INSERT INTO wide (${prefix}0) VALUES (7)`) }), alice)
+  }
+  await signTipCheckpoints(chain, alice)
+  readToken = TokenStore.of(chain.dir.root).create({ scope: 'read', name: 'app' }).token
+  ingest = Ingest.open({ chain, key: alice })
+  ;({ server, url } = await startTestApi({ dir: chain.dir.root, ingest }))
+}, 60_000)
+
+afterAll(async () => {
+  await server?.close()
+  await ingest?.close()
+  chain?.close()
+})
+
+describe('POST /api/v1/query: the hints name the request to send', () => {
+  it('an empty statement: QUERY_EMPTY names the "sql" field, and its example answers', async () => {
+    const r = await postJson(url + 'api/v1/query', { sql: '  ' })
+    expect(r.status).toBe(400)
+    const e = errorOf(r)
+    expect(e.code).toBe('QUERY_EMPTY')
+    noCliCommand(e.hint)
+    const again = await postJson(url + 'api/v1/query', { ...hintedQuery(e.hint), format: 'json' })
+    expect(again.status).toBe(200)
+    expect(again.text).toContain('"rowCount":1')
+  })
+
+  it('an unknown table: the hint\'s request lists the chain\'s tables', async () => {
+    const r = await postJson(url + 'api/v1/query', { sql: 'SELECT * FROM nope' })
+    expect(r.status).toBe(400)
+    const e = errorOf(r)
+    expect(e.code).toBe('QUERY_UNKNOWN_TABLE')
+    noCliCommand(e.hint)
+    const tables = await postJson(url + 'api/v1/query', { ...hintedQuery(e.hint), format: 'csv' })
+    expect(tables.status).toBe(200)
+    expect(tables.text).toContain('t')
+  })
+
+  it('an unknown column: the hint\'s request, TABLE filled in, lists the table\'s columns', async () => {
+    const r = await postJson(url + 'api/v1/query', { sql: 'SELECT nope FROM t' })
+    const e = errorOf(r)
+    expect(e.code).toBe('QUERY_UNKNOWN_COLUMN')
+    noCliCommand(e.hint)
+    const cols = await postJson(url + 'api/v1/query', { sql: hintedQuery(e.hint).sql.replace('TABLE', 't'), format: 'csv' })
+    expect(cols.status).toBe(200)
+    expect(cols.text.split(/\r?\n/)).toContain('_height')
+  })
+
+  it('_keys, a table inside each block: the hint says per_block, which answers', async () => {
+    const e = errorOf(await postJson(url + 'api/v1/query', { sql: 'SELECT * FROM _keys' }))
+    expect(e.code).toBe('QUERY_UNKNOWN_TABLE')
+    noCliCommand(e.hint)
+    expect(e.hint).toContain('"per_block": true')
+    expect(e.hint).toContain('GET /api/v1/signers')
+    expect((await postJson(url + 'api/v1/query', { sql: 'SELECT * FROM _keys', per_block: true })).status).toBe(200)
+    expect((await http(url + 'api/v1/signers')).status).toBe(200)
+  })
+
+  it('a table too wide for the mirror, queried or exported: the hint says per_block, which answers', async () => {
+    const q = errorOf(await postJson(url + 'api/v1/query', { sql: 'SELECT count(*) FROM wide' }))
+    const x = errorOf(await http(url + 'api/v1/tables/wide/export'))
+    for (const e of [q, x]) {
+      expect(e.code).toBe('QUERY_TABLE_TOO_WIDE')
+      noCliCommand(e.hint)
+      expect(e.hint).toContain('"per_block": true')
+    }
+    const r = await postJson(url + 'api/v1/query', { sql: 'SELECT count(*) AS n FROM wide', per_block: true, format: 'ndjson' })
+    expect(r.status).toBe(200)
+    expect(r.text.trim().split('\n')).toHaveLength(2)
+  })
+})
+
+describe('proofs and tokens', () => {
+  it('a consistency proof of a size not stored: the hint names GET /api/v1/checkpoints/latest, which gives the size', async () => {
+    const r = await http(url + 'api/v1/proofs/consistency?from=1&to=99')
+    expect(r.status).toBe(409)
+    const e = errorOf(r)
+    expect(e.code).toBe('PROOF_NO_CHECKPOINT')
+    noCliCommand(e.hint)
+    expect(e.hint).toContain('GET /api/v1/checkpoints/latest')
+    const latest = await http(url + 'api/v1/checkpoints/latest')
+    expect(latest.status).toBe(200)
+    const size = (JSON.parse(latest.text) as { size: number }).size
+    expect((await http(url + `api/v1/proofs/consistency?from=${size}&to=${size}`)).status).toBe(200)
+  })
+
+  it('a read token on a write: API_FORBIDDEN says to send a write token in the Authorization header', async () => {
+    const r = await postJson(url + 'api/v1/records/t', [{ a: 1 }], { authorization: `Bearer ${readToken}` })
+    expect(r.status).toBe(403)
+    const e = errorOf(r)
+    expect(e.code).toBe('API_FORBIDDEN')
+    expect(e.hint).toContain('Authorization: Bearer')
+  })
+
+  it('an unknown token: API_UNAUTHORIZED says what a valid one looks like and where it goes', async () => {
+    const r = await postJson(url + 'api/v1/records/t', [{ a: 1 }], { authorization: 'Bearer petal_000000000000_nope' })
+    expect(r.status).toBe(401)
+    expect(errorOf(r).hint).toContain('Authorization: Bearer petal_<id>_<secret>')
+  })
+})
