@@ -28,7 +28,7 @@ export interface KnownPeer {
   lastSeen: number
   /** From the bootstrap list: never forgotten. */
   bootstrap: boolean
-  /** The signing key its status proved (a key id), null when it holds none of this chain's; absent: unknown. */
+  /** The signing key its last status proved (a key id), null when it holds none; absent: unknown. */
   signer?: string | null
 }
 
@@ -71,11 +71,12 @@ export class KnownPeers {
     return [...this.peers.values()].map(({ id, addrs, lastSeen, bootstrap, signer }) => ({ id, addrs, lastSeen, bootstrap, ...(signer === undefined ? {} : { signer }) }))
   }
 
-  /** What a peer's status proved of its signing key (Network.status). */
-  signer (id: string, signer: string | null): void {
+  /** What a peer's last status proved of its signing key (Network.status); undefined: nothing. */
+  signer (id: string, signer: string | null | undefined): void {
     const e = this.peers.get(id)
     if (e === undefined || e.signer === signer) return
-    e.signer = signer
+    if (signer === undefined) delete e.signer
+    else e.signer = signer
     this.dirty = true
   }
 

@@ -204,8 +204,8 @@ export class Network {
   async status (peer: string, signal?: AbortSignal): Promise<StatusMessage> {
     const s = await this.checked(peer, requestStatus(this.libp2p, peerIdFromString(peer), this.components.source.chainId, signal))
     if (s.genesis !== this.components.source.chainId) throw new NetworkError('WRONG_CHAIN', 'peer serves another chain', { details: { peer } })
-    const signer = this.signers?.judge(peer, s.signer)
-    if (signer !== undefined) this.known.signer(peer, signer)
+    // What this status proves, and nothing older: a key no longer shown, or not checkable, is unknown.
+    if (this.signers !== undefined) this.known.signer(peer, this.signers.judge(peer, s.signer))
     return s
   }
 

@@ -17,15 +17,17 @@ export class PeerSigners {
   ) {}
 
   /**
-   * What `peer`'s status says of its key: the key id, checked; null when it holds none or one this
-   * chain does not know (no signatory's); undefined when it says nothing (a Petal before session 50)
-   * or its signature does not verify (then it is logged and not believed).
+   * What `peer`'s status says of its key: the key id, checked; null when it holds none; undefined
+   * when it says nothing (a Petal before session 50), names a key this node's chain does not know
+   * (it may lack the block that adds it: a pull asks before it has the blocks, and a key added after
+   * the genesis would have made the peer "no signatory's node" in peers.json), or its signature does
+   * not verify (then it is logged and not believed).
    */
   judge (peer: string, s: PeerSigner | null | undefined): string | null | undefined {
     if (s === undefined) return undefined
     if (s === null) return null
     const pub = this.keyOf(s.key)
-    if (pub === undefined) return null
+    if (pub === undefined) return undefined
     if (this.checked.get(peer) === `${s.key} ${s.sig}`) return s.key
     const der = fromHex(s.sig)
     if (der === undefined || !verifyV2(pub, peerKeyMessage(this.chainId, peer), der)) {
