@@ -263,15 +263,15 @@ export class Ingest implements IngestService {
   async sealDue (policy: SealPolicy, signal?: AbortSignal): Promise<SealedBlock[]> {
     const key = this.config.key
     if (key === undefined || this.closed) return []
-    // The tip's hash alone (a pass of a node's seal loop runs every poll interval, between
-    // requests); the whole record only when the tip moved.
+    // The tip's hash (a pass runs every poll interval, between requests); the record when it moved.
     const tipHash = this.chain.index.tipHash() ?? this.chain.tip().hash
     const oldest = this.store.oldestPendingAt()
     const due = oldest !== undefined && (this.clock.now() - oldest >= policy.everyMs || this.store.pendingReaches(policy.rows, policy.bytes))
     if (this.activeAt?.tip !== tipHash) this.activeAt = { tip: tipHash, active: this.chain.keysAt(this.chain.tip()).isActive(key.id) }
     const active = this.activeAt.active
     if (!(active && due)) {
-      if (tipHash === this.reconciledAt) return []
+      // Reconciled at this tip, unless a batch is left claimed: another process's seal that ended (review51).
+      if (tipHash === this.reconciledAt && !this.store.hasLiveBatches(Number.MAX_SAFE_INTEGER)) return []
       // A new tip matters only to batches a reorg can still move (a node that never ingested has none).
       if (!this.store.hasLiveBatches(this.chain.tip().height - this.chain.params.maxReorgDepth - 1)) { this.reconciledAt = tipHash; return [] }
     }

@@ -131,3 +131,23 @@ describe('the seal loop', () => {
     expect(ingest.stats().pendingRows).toBe(0)
   }, 30_000)
 })
+
+describe('the seal loop beside another process\'s seal', () => {
+  // `petal seal` beside a running node claimed a batch and died (killed, or its release failed on a
+  // full disk and it exited): the rows stayed claimed, not pending. The node's loop had reconciled
+  // at this tip already, so no pass looked again until a new row fell due or the tip moved, and
+  // GET /status said 0 pending meanwhile (review51; 6b83d3f mended it for the node's own seal only).
+  it('reconciles and seals a batch left claimed by a seal that ended, with no new row and no new tip', async () => {
+    const chain = await setup()
+    const ingest = service(chain)
+    const l = loop(ingest, { everyMs: 3_600_000 })
+    await ingest.append('t', rows(5))
+    await waitFor(() => l.passes >= 2, { what: 'two passes at this tip' })
+    // What the other process left: its batch claimed (its seal lock went with it).
+    const batch = await ingest.store.write(() => ingest.store.claim(1_000_000, 16, Date.now()))
+    expect(batch?.rows).toBe(5)
+    expect(ingest.stats().pendingRows).toBe(0)
+    await waitFor(() => ingest.stats().sealed === 5, { timeout: 15_000, what: 'the claimed rows sealed' })
+    expect(chain.tip().height).toBe(1)
+  }, 30_000)
+})
