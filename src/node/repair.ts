@@ -4,8 +4,8 @@ import { ChainError, findDamagedBlocks, restoreBlock, type Chain, type Damage, t
 import { sha256File } from '../crypto/index.js'
 import { addrPeerId, loadOrCreateNodeKey, NetworkError, openBlockFetcher, parseMultiaddr, type BlockFetcher } from '../network/index.js'
 import { DataDir, StorageError, tmpBlockPath, type BlockRecord } from '../storage/index.js'
-import { isPetalError, nullLogger, type Logger } from '../util/index.js'
-import { readKnownPeers } from './state-file.js'
+import { errorMessage, isPetalError, nullLogger, type Logger } from '../util/index.js'
+import { readKnownPeers, rememberPeerAddrs } from './state-file.js'
 
 export interface RepairOptions {
   /** Peers to ask first, full multiaddrs ending in /p2p/<peer id> (`--peer`). */
@@ -45,6 +45,8 @@ interface Source {
   get: (b: BlockRecord, dest: string, signal?: AbortSignal) => Promise<boolean>
   /** A peer that could not be reached (no answer at its addresses): it was not asked. */
   unreachable?: () => boolean
+  /** A peer's addresses (those asked) */
+  addrs?: readonly string[]
 }
 
 /**
@@ -72,6 +74,7 @@ export async function repairChain (chain: Chain, o: RepairOptions = {}): Promise
   } finally {
     await peers.stop()
   }
+  peers.remember()
   return report
 }
 
@@ -109,11 +112,15 @@ async function repairOne (chain: Chain, d: DamagedBlock, sources: Source[], sign
  */
 function failedReason (sources: Source[], rejected: number): string {
   if (sources.length === 0) return 'no source to fetch it from (give --peer ADDR or --from DIR)'
-  const unreachable = sources.filter(s => s.unreachable?.() === true).length
+  const dead = sources.filter(s => s.unreachable?.() === true)
+  const unreachable = dead.length
   const asked = sources.length - unreachable
+  // Which peer, at which address, and where its address is now (user51: the reason said only
+  // 'a peer', so a user with several nodes did not know whose address to look up, nor how).
+  const named = dead.slice(0, 3).map(s => `${s.name} at ${(s.addrs ?? []).join(', ')}`).join('; ') + (unreachable > 3 ? '; …' : '')
   const notReached = unreachable === 0
     ? ''
-    : `${unreachable} of ${sources.length} sources could not be reached (${unreachable === 1 ? 'a peer' : 'peers'} at an address that no longer answers, as a node restarted on another port: give its address now with --peer ADDR)`
+    : `${unreachable} of ${sources.length} sources could not be reached (${named}: an address that no longer answers, as a node restarted on another port; \`petal status\` on that node's machine prints its address now, after \`listening\`: give it with --peer ADDR, and this directory remembers it)`
   if (rejected > 0) return `no good copy: ${rejected} failed the checks, ${asked - rejected > 0 ? 'the other sources did not have it' : 'no other source had it'}${notReached === '' ? '' : `; ${notReached}`}`
   if (unreachable === 0) return 'no source had it'
   return asked === 0 ? `no source could be asked: ${notReached}` : `no source asked had it; ${notReached}`
@@ -155,6 +162,9 @@ class PeerSources {
   private readonly dead = new Set<string>()
   /** Peers that did not answer at any address (DIAL_FAILED): a subset of `dead`. */
   private readonly unreached = new Set<string>()
+  /** Peers that gave a good copy, and the addresses --peer gave (remember()). */
+  private readonly served = new Set<string>()
+  private readonly given = new Map<string, string[]>()
 
   constructor (private readonly chain: Chain, o: RepairOptions, private readonly logger: Logger) {
     const add = (id: string | undefined, addrs: string[]): void => {
@@ -163,7 +173,11 @@ class PeerSources {
       if (e === undefined) this.list.push({ id, addrs: [...addrs] })
       else for (const a of addrs) if (!e.addrs.includes(a)) e.addrs.push(a)
     }
-    for (const a of o.peers ?? []) add(addrPeerId(parseMultiaddr(a, true)), [a])
+    for (const a of o.peers ?? []) {
+      const id = addrPeerId(parseMultiaddr(a, true))
+      add(id, [a])
+      if (id !== undefined) this.given.set(id, [...(this.given.get(id) ?? []), a])
+    }
     if (o.knownPeers !== false) {
       for (const p of readKnownPeers(chain.dir.root)) add(p.id, p.addrs)
       for (const a of chain.params.bootstrapPeers) {
@@ -176,7 +190,8 @@ class PeerSources {
     return this.list.map(p => ({
       name: `peer ${p.id}`,
       get: async (b, dest, signal) => await this.fetch(p.id, b, dest, signal),
-      unreachable: () => this.unreached.has(p.id)
+      unreachable: () => this.unreached.has(p.id),
+      addrs: p.addrs
     }))
   }
 
@@ -186,6 +201,7 @@ class PeerSources {
     const fetcher = await this.fetcher
     try {
       await fetcher.fetch(peer, b.hash, dest, { maxBytes: this.chain.params.maxBlockBytes, signal })
+      this.served.add(peer)
       return true
     } catch (err) {
       if (isPetalError(err) && err.code === 'ABORTED') throw err
@@ -200,5 +216,21 @@ class PeerSources {
   async stop (): Promise<void> {
     const f = await this.fetcher?.catch(() => undefined)
     await f?.stop()
+  }
+
+  /**
+   * Remember in peers.json the --peer addresses of the peers that served a block: a source
+   * restarted on another port, given once with --peer, is found there by the next repair, pull or
+   * run (before session 51 the file kept only its old address, and the next repair failed again).
+   */
+  remember (): void {
+    for (const [id, addrs] of this.given) {
+      if (!this.served.has(id)) continue
+      try {
+        rememberPeerAddrs(this.chain.dir.root, id, addrs)
+      } catch (err) {
+        this.logger.warn('cannot remember a peer\'s address in peers.json', { peer: id, error: errorMessage(err) })
+      }
+    }
   }
 }

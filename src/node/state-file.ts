@@ -333,3 +333,18 @@ export function readKnownPeers (dir: string): Array<{ id: string, addrs: string[
     return []
   }
 }
+
+/**
+ * Put `addrs` first among the remembered addresses of peer `id` in `peers.json` (most recent
+ * first), as a peer met now: `verify --repair --peer ADDR` of a node restarted on another port
+ * remembers where it answered, so the next repair or run finds it without --peer (user51). Best
+ * effort, as the file is (a cache of what a node learns again): a node running on the directory
+ * rewrites it from what it knows.
+ */
+export function rememberPeerAddrs (dir: string, id: string, addrs: readonly string[], now = Date.now()): void {
+  const peers = readKnownPeers(dir)
+  const old = peers.find(p => p.id === id)
+  const entry = { ...old, id, addrs: [...new Set([...addrs, ...(old?.addrs ?? [])])].slice(0, 8), lastSeen: now }
+  const rest = peers.filter(p => p.id !== id).slice(0, 63)
+  replaceFile(peersFilePath(dir), JSON.stringify({ peers: [entry, ...rest] }, null, 2) + '\n')
+}

@@ -1,4 +1,5 @@
 import { copyFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { installGenesis, type Chain } from '../../src/chain/index.js'
 import type { SigningKey } from '../../src/crypto/index.js'
@@ -107,4 +108,14 @@ export async function caughtUpFollower (signer: SigningKey, o: { name: string, k
   const follower = await startNode(fDir, { name: 'F', bootstrap: [addrOf(node)], ingest: false })
   await waitConverged([node, follower], { height: tip })
   return { node, follower, tip }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (a node's old address, once it moved). */
+export async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
 }

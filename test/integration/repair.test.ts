@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { constants, copyFileSync, cpSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeSync, closeSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
 import { repairChain, type PetalNode } from '../../src/node/index.js'
 import { QueryMirror, runQuery } from '../../src/query/index.js'
 import { sealPathOf } from '../../src/storage/index.js'
 import { extendChain, filesMatchIndex, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
-import { addrOf, cloneGenesis, startNode, stopAll } from '../helpers/network.js'
+import { addrOf, cloneGenesis, closedPort, startNode, stopAll } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const alice = fixtureKey('alice')
@@ -221,13 +220,3 @@ describe('the query mirror and a missing block file', () => {
     }
   })
 })
-
-/** A loopback TCP port nothing listens on (bound, then let go). */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
