@@ -14,6 +14,11 @@ export interface BlockRowsPage {
   /** Where the next page starts (undefined: this was the last). */
   nextAfterRowid?: bigint
   nextOffset?: number
+  /**
+   * The table's columns this block encrypts (docs/confidential.md), and the key ids of their
+   * recipients: their values are sealed BLOBs, which only a recipient opens, on its own node.
+   */
+  encrypted: { columns: string[], recipients: string[] }
 }
 
 export interface BlockRowsRequest {
@@ -75,13 +80,32 @@ function rowsOf (db: SqliteDb, o: BlockRowsRequest): BlockRowsPage | undefined {
     rows.push(r)
     for (const v of r) bytes += sizeOf(v)
   }
-  const page: BlockRowsPage = { table: t.name, paging: alias === undefined ? 'position' : 'rowid', columns: alias === undefined ? columns : [alias, ...columns], rows }
+  const page: BlockRowsPage = { table: t.name, paging: alias === undefined ? 'position' : 'rowid', columns: alias === undefined ? columns : [alias, ...columns], rows, encrypted: encryptedOf(db, t.name) }
   if (more) {
     const last = rows.at(-1)?.[0]
     if (byRowid && typeof last === 'bigint') page.nextAfterRowid = last
     else page.nextOffset = (o.offset ?? 0) + rows.length
   }
   return page
+}
+
+/**
+ * The columns of `table` this block's own `_recipients` rows name, and their recipients (the block
+ * was checked when it was stored: its rows agree on the columns). A reader of the rows page saw a
+ * BLOB in a TEXT column with nothing to say why (user51).
+ */
+function encryptedOf (db: SqliteDb, table: string): BlockRowsPage['encrypted'] {
+  const none = { columns: [], recipients: [] }
+  if (db.prepare("SELECT 1 FROM pragma_table_list WHERE schema = 'main' AND name = '_recipients'").get() === undefined) return none
+  const rows = db.prepare<[], { recipient: string, columns: string }>("SELECT recipient, columns FROM _recipients WHERE block = '' ORDER BY recipient").all()
+  const columns = new Set<string>()
+  for (const r of rows) {
+    let pairs: unknown
+    try { pairs = JSON.parse(r.columns) } catch { continue }
+    if (!Array.isArray(pairs)) continue
+    for (const c of pairs) if (Array.isArray(c) && c[0] === table && typeof c[1] === 'string') columns.add(c[1])
+  }
+  return columns.size === 0 ? none : { columns: [...columns], recipients: rows.map(r => r.recipient) }
 }
 
 function onlyOne<T> (xs: T[]): T | undefined { return xs.length === 1 ? xs[0] : undefined }

@@ -44,7 +44,9 @@ export const rowsRoutes: RouteSpec[] = [{
             columns: { type: 'array', items: { type: 'string' } },
             rows: { type: 'array', items: { type: 'array' } },
             next_after_rowid: { type: ['string', 'null'] },
-            next_offset: { type: ['integer', 'null'] }
+            next_offset: { type: ['integer', 'null'] },
+            encrypted_columns: { type: 'array', items: { type: 'string' }, description: 'the columns this block encrypts (docs/confidential.md): their values are sealed BLOBs, never decrypted by the API; a recipient reads them with its own `petal query` or `petal export`' },
+            recipients: { type: 'array', items: { type: 'string' }, description: 'the key ids the encrypted columns are sealed for' }
           }
         }
       }
@@ -72,7 +74,8 @@ export const rowsRoutes: RouteSpec[] = [{
     }
     let s = `{"height":${b.height},"hash":"${b.hash}","table":${JSON.stringify(page.table)},"paging":"${page.paging}","columns":${JSON.stringify(page.columns)},"rows":[`
     page.rows.forEach((r, i) => { s += (i === 0 ? '\n[' : ',\n[') + r.map(jsonValue).join(',') + ']' })
-    s += `],"next_after_rowid":${page.nextAfterRowid === undefined ? 'null' : `"${page.nextAfterRowid}"`},"next_offset":${page.nextOffset ?? 'null'}}\n`
+    s += `],"next_after_rowid":${page.nextAfterRowid === undefined ? 'null' : `"${page.nextAfterRowid}"`},"next_offset":${page.nextOffset ?? 'null'}`
+    s += `,"encrypted_columns":${JSON.stringify(page.encrypted.columns)},"recipients":${JSON.stringify(page.encrypted.recipients)}}\n`
     return await reply.type('application/json; charset=utf-8').send(s)
   }
 }]

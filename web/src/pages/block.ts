@@ -119,6 +119,7 @@ async function rowsBrowser (section: HTMLElement, b: Block, t: Block['tables'][n
   if (offset !== null && /^\d{1,15}$/.test(offset)) q.set('offset', offset)
   const page = await getLossless(`${t.rows_url}?${q.toString()}`, signal)
   const columns = stringsOf(field(page, 'columns'))
+  const sealed = new Set(stringsOf(field(page, 'encrypted_columns')))
   const list = field(page, 'rows')
   const data = Array.isArray(list) ? list.filter(Array.isArray) : []
   const byRowid = field(page, 'paging') !== 'position'
@@ -131,8 +132,9 @@ async function rowsBrowser (section: HTMLElement, b: Block, t: Block['tables'][n
   section.append(
     h('h2', null, `Rows of ${t.name}`),
     h('p', { class: 'muted' }, `${count(t.rows)} rows; ${data.length} shown ${at}. NULL and BLOB values are marked as such.`),
+    ...encryptedNote(sealed, stringsOf(field(page, 'recipients'))),
     h('div', { class: 'scroll' }, h('table', null,
-      h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c)), byRowid ? h('th', null, h('span', { class: 'muted' }, 'proof')) : null)),
+      h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c, sealed.has(c) ? h('span', { class: 'muted', title: 'encrypted' }, ' (encrypted)') : null)), byRowid ? h('th', null, h('span', { class: 'muted' }, 'proof')) : null)),
       h('tbody', null, data.map(r => h('tr', null,
         r.map((v, i) => h('td', { class: numeric[i] === true ? 'num' : undefined }, cell(v))),
         byRowid ? h('td', null, h('button', { class: 'small', type: 'button', onclick: () => { void prove(b, t.name, String(r[0]), out) } }, 'prove')) : null))))),
@@ -140,6 +142,21 @@ async function rowsBrowser (section: HTMLElement, b: Block, t: Block['tables'][n
       after !== null || offset !== null ? h('a', { href: `${base}#rows` }, '⇤ First rows') : null,
       typeof next === 'string' || next instanceof JsonNumber ? h('a', { href: `${base}&${byRowid ? 'after' : 'offset'}=${String(next)}#rows`, rel: 'next' }, 'Next rows →') : null),
     out)
+}
+
+/**
+ * Which columns of the table this block encrypts, and for whom: their values are sealed BLOBs that
+ * no page of the node decrypts (docs/confidential.md). A reader saw a BLOB in a TEXT column and
+ * nothing to say why, nor how a recipient reads it (user51).
+ */
+function encryptedNote (sealed: ReadonlySet<string>, recipients: readonly string[]): HTMLElement[] {
+  if (sealed.size === 0) return []
+  const names = [...sealed].join(', ')
+  return [h('p', { id: 'encrypted-note', class: 'muted' },
+    `${sealed.size === 1 ? 'Column' : 'Columns'} ${names} ${sealed.size === 1 ? 'is' : 'are'} encrypted in this block for ${recipients.length} recipient key${recipients.length === 1 ? '' : 's'} (`,
+    ...recipients.flatMap((r, i) => [i === 0 ? null : ', ', keyId(r)]),
+    '): shown here as the sealed BLOBs, which the node\'s API never decrypts (its answers are the same for every reader). A recipient reads the plaintext on its own node, with ',
+    h('code', null, 'petal query'), ' or ', h('code', null, 'petal export'), ' (docs/confidential.md).')]
 }
 
 /** "prove this row": the proof from the node (GET …/rows/{rowid}/proof), or the command that makes it. */
