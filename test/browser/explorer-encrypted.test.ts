@@ -28,10 +28,10 @@ describe.skipIf(CHROMIUM === undefined)(`encrypted columns on the rows page and 
     const key = fixtureKey('alice')
     ;({ chain } = await newTestChain({ key }))
     const work = tmpDir()
-    for (const [i, encrypt] of [[1, undefined], [2, { columns: [['patients', 'diagnosis']] as Array<[string, string]>, recipients: [recipient] }]] as const) {
-      const f = join(work, `p${i}.db`)
+    for (const encrypted of [false, true]) {
+      const f = join(work, `p${String(encrypted)}.db`)
       buildRecordsFile(f, 'patients', parseRecords(CSV, 'csv'))
-      await signImport(chain, f, key, encrypt === undefined ? {} : { encrypt })
+      await signImport(chain, f, key, encrypted ? { encrypt: { columns: [['patients', 'diagnosis']], recipients: [recipient] } } : {})
     }
     ;({ server, url: base } = await startTestApi({ dir: chain.dir.root }))
     browser = await launchBrowser()
