@@ -1,7 +1,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync, statSync, utimesSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { errorMessage, isNotFound, isRecord, parseJson, removeStaleTemps, writeFileAtomic } from '../util/index.js'
+import { errorMessage, isNotFound, isRecord, parseJson, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
 import { checkDataFile } from '../storage/index.js'
 
@@ -66,7 +66,7 @@ export class TokenStore {
     const token = `petal_${id}_${randomBytes(32).toString('base64url')}`
     const name = o.name ?? `token-${id.slice(0, 4)}`
     if (records.some(r => r.name === name)) {
-      throw new ApiError('API_TOKEN_EXISTS', `a token named ${JSON.stringify(name)} already exists`, { hint: 'choose another --name, or revoke the old one with `petal tokens revoke NAME`' })
+      throw new ApiError('API_TOKEN_EXISTS', `a token named ${JSON.stringify(name)} already exists`, { hint: `choose another --name, or revoke the old one with \`petal tokens revoke ${shellWord(name)}\`` })
     }
     const rec: TokenRecord = { id, name, scope: o.scope, hash: sha256(token).toString('hex'), created_at: (o.now ?? new Date()).toISOString() }
     this.write([...records, rec])

@@ -32,6 +32,20 @@ describe('api: tokens.json', () => {
   })
 })
 
+describe('api: tokens create', () => {
+  // Pasting README's "Write records over HTTP" a second time met API_TOKEN_EXISTS, whose hint said
+  // `petal tokens revoke NAME`: the name is known, so the command is given whole (user51).
+  it('a name taken: the hint revokes that name, quoted for the shell', () => {
+    const tokens = TokenStore.of(tmpDir())
+    for (const name of ['demo', 'my demo']) {
+      tokens.create({ scope: 'write', name })
+      let hint: string | undefined
+      try { tokens.create({ scope: 'write', name }) } catch (err) { hint = (err as { hint?: string }).hint }
+      expect(hint).toContain(name === 'demo' ? '`petal tokens revoke demo`' : "`petal tokens revoke 'my demo'`")
+    }
+  })
+})
+
 describe('api: the lean lane\'s write check', () => {
   it('says yes exactly when authorize() lets the write through', () => {
     const store = TokenStore.of(tmpDir())
