@@ -20,7 +20,11 @@ export const PROOF_ERROR_CODES = [
   /** query --prove: the answer is not whole rows of one table */
   'PROOF_QUERY_NOT_PROVABLE',
   /** the data directory's `witnesses` file holds a line that is not a witness's verifier key */
-  'PROOF_WITNESSES_INVALID'
+  'PROOF_WITNESSES_INVALID',
+  /** `petal witnesses add`: the `witnesses` file lists that witness's name already */
+  'PROOF_WITNESS_LISTED',
+  /** `petal witnesses remove`: the `witnesses` file lists no witness of that name */
+  'PROOF_WITNESS_NOT_LISTED'
 ] as const
 
 export type ProofErrorCode = typeof PROOF_ERROR_CODES[number]
@@ -41,6 +45,8 @@ export interface ProofErrorDetails {
   PROOF_ROW_PENDING: { receipt: string }
   PROOF_QUERY_NOT_PROVABLE: None
   PROOF_WITNESSES_INVALID: None
+  PROOF_WITNESS_LISTED: None
+  PROOF_WITNESS_NOT_LISTED: None
 }
 
 export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends PetalError<C, ProofErrorDetails[C]> {
@@ -59,7 +65,9 @@ export function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
     PROOF_NO_CHECKPOINT: { meaning: 'no signed checkpoint of the current chain covers the block (or none is final, when a final one is asked for)', hint: 'only a signatory\'s key signs checkpoints: a signatory signs the tip\'s with `petal checkpoint --sign`; a reader pulls again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`)' },
     PROOF_ROW_PENDING: { meaning: 'the receipt\'s row is not sealed into a canonical block yet, so there is nothing to prove', hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again' },
     PROOF_QUERY_NOT_PROVABLE: { meaning: 'query --prove: the answer is not whole rows of one table with their height', hint: 'prove whole rows of one table: SELECT * FROM t WHERE …' },
-    PROOF_WITNESSES_INVALID: { meaning: 'a line of the data directory\'s `witnesses` file is not a witness\'s verifier key', hint: 'each line of DIR/witnesses is a witness\'s verifier key, as `petal checkpoint --witness-vkey NAME` prints it on the witness\'s node (text after # is a comment): correct or remove the line the message names' }
+    PROOF_WITNESSES_INVALID: { meaning: 'a line of the data directory\'s `witnesses` file is not a witness\'s verifier key', hint: 'each line of DIR/witnesses is a witness\'s verifier key, as its operator prints it with `petal checkpoint --witness-vkey NAME` on their node (text after # is a comment): correct or remove the line the message names' },
+    PROOF_WITNESS_LISTED: { meaning: '`petal witnesses add`: the data directory\'s `witnesses` file lists a witness of that name already (one key a name)', hint: '`petal witnesses list` shows its key; to replace it, `petal witnesses remove NAME` first' },
+    PROOF_WITNESS_NOT_LISTED: { meaning: '`petal witnesses remove`: the data directory\'s `witnesses` file lists no witness of that name', hint: '`petal witnesses list` shows the listed witnesses' }
   }
 }
 

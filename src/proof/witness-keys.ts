@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Chain } from '../chain/index.js'
 import { parsePublicKey, sha256, type PublicKey } from '../crypto/index.js'
+import { asError, hintOf, isPetalError, type Logger } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { fromBase64, keyIdHex, keyIdOfDigest, toBase64, utf8, witnessKeyIdInput } from './verifier/index.js'
 
@@ -66,7 +67,7 @@ export function parseWitnessesFile (text: string, path: string): KnownWitness[] 
     const w = parseWitnessVkey(line)
     if (typeof w === 'string') {
       throw new ProofError('PROOF_WITNESSES_INVALID', `${path} line ${i + 1}: ${w}`, {
-        hint: `each line of ${path} is a witness's verifier key, as \`petal checkpoint --witness-vkey NAME\` prints it on the witness's node (text after # is a comment): correct or remove line ${i + 1}`
+        hint: `each line of ${path} is a witness's verifier key, as its operator prints it with \`petal checkpoint --witness-vkey NAME\` on their node (text after # is a comment): correct or remove line ${i + 1}`
       })
     }
     if (!out.some(k => k.vkey === w.vkey)) out.push(w)
@@ -75,29 +76,70 @@ export function parseWitnessesFile (text: string, path: string): KnownWitness[] 
 }
 
 const NONE: KnownWitness[] = []
-const loaded = new Map<string, { stamp: string, keys: KnownWitness[] }>()
 
-/** The `witnesses` file of a data directory, read again only when it changes. */
-function fileWitnesses (root: string): KnownWitness[] {
+interface Loaded {
+  /** the file's stamp when last read */
+  stamp: string
+  /** the witnesses in use: the file's, or the last good list while the file is malformed */
+  keys: KnownWitness[]
+  /** why the file as it is now was not taken (its error), while the last good list is kept */
+  problem?: Error
+}
+const loaded = new Map<string, Loaded>()
+
+/**
+ * The `witnesses` file of a data directory, read again only when it changes. A file made
+ * malformed (or unreadable) after a good read keeps the last good list in use, with one warning a
+ * change (docs/proofs.md, "The witnesses file while a node runs"): a node that dropped every
+ * witness at an editor's half-saved or mistyped file would drop cosignatures silently. At the
+ * first read of a process (a node's start, a command) it is an error.
+ */
+function fileWitnesses (root: string, logger: Logger): KnownWitness[] {
   const path = join(root, WITNESSES_FILE)
   let stamp: string
   try {
     const s = statSync(path)
     stamp = `${s.mtimeMs} ${s.size} ${s.ino}`
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return NONE
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      const hit = loaded.get(path)
+      if (hit?.stamp === '') return NONE
+      if (hit !== undefined) logger.info('the witnesses file is gone: no witness is listed')
+      loaded.set(path, { stamp: '', keys: NONE })
+      return NONE
+    }
     throw err
   }
   const hit = loaded.get(path)
   if (hit?.stamp === stamp) return hit.keys
-  const keys = parseWitnessesFile(readFileSync(path, 'utf8'), path)
+  let keys: KnownWitness[]
+  try {
+    keys = parseWitnessesFile(readFileSync(path, 'utf8'), path)
+  } catch (err) {
+    if (hit === undefined) throw err
+    const problem = asError(err)
+    loaded.set(path, { stamp, keys: hit.keys, problem })
+    logger.warn('the witnesses file is not taken: keeping the witnesses listed before', {
+      error: problem.message, hint: (isPetalError(err) ? hintOf(err) : undefined) ?? `correct ${path} or make it readable`, kept: hit.keys.map(k => k.name)
+    })
+    return hit.keys
+  }
   loaded.set(path, { stamp, keys })
+  if (hit !== undefined) logger.info('read the witnesses file again', { witnesses: keys.map(k => k.name) })
   return keys
+}
+
+/**
+ * Why this process does not take the data directory's `witnesses` file as it is now (it keeps the
+ * last good list), or undefined when it took it (or has not read it).
+ */
+export function witnessesFileProblem (root: string): Error | undefined {
+  return loaded.get(join(root, WITNESSES_FILE))?.problem
 }
 
 /** Every witness whose cosignatures this data directory's node verifies, keeps and passes on. */
 export function knownWitnesses (chain: Chain): KnownWitness[] {
-  const keys = fileWitnesses(chain.dir.root)
+  const keys = fileWitnesses(chain.dir.root, chain.logger)
   const own = chain.index.getMeta(OWN_WITNESS_META)
   if (own === undefined) return keys
   // The same array while neither changes: callers cache what they derive from it by identity.

@@ -131,7 +131,10 @@ const newTable = (): Readonly<Record<string, ClassRule>> => ({
       PROOF_FILE_INVALID: { category: 'usage', http: 400 },
       PROOF_NO_CHECKPOINT: { http: 409 },
       PROOF_ROW_PENDING: { http: 409 },
-      PROOF_QUERY_NOT_PROVABLE: { category: 'usage', http: 400 }
+      PROOF_QUERY_NOT_PROVABLE: { category: 'usage', http: 400 },
+      // `petal witnesses add|remove` of a name the file lists already / does not list: a bad argument.
+      PROOF_WITNESS_LISTED: { category: 'usage', http: 409 },
+      PROOF_WITNESS_NOT_LISTED: { category: 'usage', http: 404 }
     }
   },
   IngestError: {

@@ -27,6 +27,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[], load: ()
   { names: ['prove'], load: async () => await import('./prove.js') },
   { names: ['verify-proof'], load: async () => await import('./verify-proof.js') },
   { names: ['checkpoint'], load: async () => await import('./checkpoint.js') },
+  { names: ['witnesses'], load: async () => await import('./witnesses.js') },
   { names: ['reindex'], load: async () => await import('./reindex.js') },
   { names: ['signers'], load: async () => await import('./signers.js') },
   { names: ['mykeys', 'keygen', 'keys'], load: async () => await import('./keys.js') },

@@ -99,10 +99,11 @@ export function register (program: Command, action: Action): void {
       await node.start()
       printNodeReady(ctx, node, roleLine(node.role, key), key)
       if (witness !== undefined) {
-        const { witnessKeyOf, WITNESSES_FILE } = await import('../../proof/index.js')
+        const { witnessKeyOf } = await import('../../proof/index.js')
         const vkey = await witnessKeyOf(witness)
         ctx.out.note(`witness ${witness.name}: verifiers demand its cosignature with  petal verify-proof … --witness ${vkey}`)
-        ctx.out.note(`nodes keep and pass on its cosignatures once their operators add that key as a line of their data directory's ${WITNESSES_FILE} file`)
+        // On their node: the command names no --dir (docs/proofs.md, "Which cosignatures a node keeps").
+        ctx.out.note(`other nodes keep and pass on its cosignatures once their operators list it with \`petal witnesses add ${vkey}\` on their node`)
       }
       await untilStopped(ctx)
       ctx.out.note('stopping…')

@@ -1,0 +1,56 @@
+import type { Command } from 'commander'
+import type { CliContext } from '../context.js'
+import { table, UsageError } from '../output.js'
+import type { Action } from '../program.js'
+import { hintWithDir } from '../../util/index.js'
+
+// `petal witnesses`: the data directory's `witnesses` file, whose witnesses' cosignatures this node
+// keeps, serves and proves with (docs/proofs.md, "Which cosignatures a node keeps"). A node running
+// here reads the file again whenever it changes: no restart.
+
+/** The chain's directory (not a typo'd path), and the key this node cosigns with as a witness, if it does. */
+async function ownWitness (ctx: CliContext): Promise<string | undefined> {
+  const chain = ctx.openChain({ forReading: true })
+  const { OWN_WITNESS_META } = await import('../../proof/index.js')
+  return chain.index.getMeta(OWN_WITNESS_META)
+}
+
+const RUNNING = 'a node running on this data directory takes the change at once (it reads the file again when it changes)'
+
+export function register (program: Command, action: Action): void {
+  const witnesses = program.command('witnesses').description('the witnesses whose cosignatures this node keeps, serves and proves with (the data directory\'s `witnesses` file)')
+
+  witnesses.command('list').description('list the witnesses the file lists, in its order')
+    .action(action(async ctx => {
+      const own = await ownWitness(ctx)
+      const { listWitnesses } = await import('../../proof/index.js')
+      const list = listWitnesses(ctx.dir)
+      ctx.out.result({ witnesses: list.map(w => ({ name: w.name, key_id: w.keyId, vkey: w.vkey, line: w.line })), own: own ?? null }, () => [
+        list.length === 0
+          ? hintWithDir('no witness is listed: this node keeps no witness\'s cosignature' + (own === undefined ? '' : ' but its own') + '. List one with `petal witnesses add VKEY` (its verifier key, as `petal run --witness` prints it)', ctx.opts.dir)
+          : table([['NAME', 'KEY ID', 'LINE'], ...list.map(w => [w.name, w.keyId, String(w.line)])]),
+        ...(own === undefined ? [] : [`and this node's own witness key (petal run --witness): ${own}`])
+      ].join('\n'))
+    }))
+
+  witnesses.command('add <vkey>').description('list a witness by its verifier key (name+keyid+key, as `petal run --witness` or `petal checkpoint --witness-vkey` prints it)')
+    .action(action(async (ctx, vkey: string) => {
+      await ownWitness(ctx)
+      const { addWitness } = await import('../../proof/index.js')
+      const w = addWitness(ctx.dir, vkey)
+      if (typeof w === 'string') {
+        throw new UsageError(`not a witness's verifier key: ${w}`, 'give the key whole, as its operator prints it with `petal checkpoint --witness-vkey NAME` on their node (name+keyid+key)')
+      }
+      ctx.out.result({ added: { name: w.name, key_id: w.keyId, vkey: w.vkey, line: w.line } }, () => `listed witness ${w.name} (key ID ${w.keyId}) at line ${w.line}`)
+      ctx.out.note(RUNNING)
+    }))
+
+  witnesses.command('remove <name>').description('strike a witness (by name, or its whole verifier key): its cosignatures are kept no more, nor proven with')
+    .action(action(async (ctx, name: string) => {
+      await ownWitness(ctx)
+      const { removeWitness } = await import('../../proof/index.js')
+      const gone = removeWitness(ctx.dir, name)
+      ctx.out.result({ removed: gone.map(w => ({ name: w.name, key_id: w.keyId, vkey: w.vkey, line: w.line })) }, () => gone.map(w => `struck witness ${w.name} (key ID ${w.keyId}, line ${w.line})`).join('\n'))
+      ctx.out.note(RUNNING)
+    }))
+}

@@ -1,0 +1,104 @@
+import { readFileSync, statSync, utimesSync } from 'node:fs'
+import { join } from 'node:path'
+import { isNotFound, removeStaleTemps, writeFileAtomic } from '../util/index.js'
+import { ProofError } from './errors.js'
+import { parseWitnessesFile, parseWitnessVkey, WITNESSES_FILE, type KnownWitness } from './witness-keys.js'
+
+// `petal witnesses list | add | remove` (docs/cli.md): the operator's edits of the data directory's
+// `witnesses` file (docs/proofs.md, "Which cosignatures a node keeps"). The file stays the
+// operator's: an edit changes only the lines it adds or removes, comments and order stay, and it
+// replaces the file atomically (a running node reads it whenever it changes: never half written).
+
+export interface ListedWitness {
+  name: string
+  /** the note key ID, 8 hex digits */
+  keyId: string
+  vkey: string
+  /** 1-based line number in the file */
+  line: number
+}
+
+function listed (w: KnownWitness, line: number): ListedWitness {
+  return { name: w.name, keyId: w.keyId.toString(16).padStart(8, '0'), vkey: w.vkey, line }
+}
+
+function readText (path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    if (isNotFound(err)) return ''
+    throw err
+  }
+}
+
+/** The witnesses the file lists, in its order (a malformed file: PROOF_WITNESSES_INVALID, naming the line). */
+export function listWitnesses (root: string): ListedWitness[] {
+  const path = join(root, WITNESSES_FILE)
+  const text = readText(path)
+  parseWitnessesFile(text, path)
+  const out: ListedWitness[] = []
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*$/u, '').trim()
+    const w = line === '' ? undefined : parseWitnessVkey(line)
+    if (w !== undefined && typeof w !== 'string') out.push(listed(w, i + 1))
+  })
+  return out
+}
+
+/**
+ * Replace the file with `text`, keeping its mode. Its stamp (mtime, size, inode) always changes,
+ * even within one tick of a coarse clock, so a running node reads it again (witness-keys.ts).
+ */
+function write (path: string, text: string): void {
+  const before = statSync(path, { throwIfNoEntry: false })
+  removeStaleTemps(join(path, '..'))
+  writeFileAtomic(path, text, before === undefined ? 0o644 : before.mode & 0o777)
+  const after = statSync(path).mtimeMs
+  if (before !== undefined && after <= before.mtimeMs) {
+    const t = (before.mtimeMs + 1) / 1000
+    utimesSync(path, t, t)
+  }
+}
+
+/**
+ * Add a witness's verifier key as the last line. Refused: a key that is no witness verifier key
+ * (the reason, as a string), a name the file lists already (PROOF_WITNESS_LISTED, with this key or
+ * another: one key a name, so that `remove NAME` means one witness).
+ */
+export function addWitness (root: string, vkey: string): ListedWitness | string {
+  const w = parseWitnessVkey(vkey)
+  if (typeof w === 'string') return w
+  const path = join(root, WITNESSES_FILE)
+  const text = readText(path)
+  const there = listWitnesses(root).find(k => k.name === w.name)
+  if (there !== undefined) {
+    const same = there.vkey === w.vkey
+    throw new ProofError('PROOF_WITNESS_LISTED', `${path} line ${there.line} lists witness ${w.name} already${same ? '' : `, with another key (key ID ${there.keyId}, not ${listed(w, 0).keyId})`}`, {
+      hint: same
+        ? 'nothing to do: `petal witnesses list` shows it'
+        : `to replace its key, remove the old one first: \`petal witnesses remove ${w.name}\`, then add the new one`
+    })
+  }
+  const lines = text === '' ? 0 : text.replace(/\n$/u, '').split('\n').length
+  write(path, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${w.vkey}\n`)
+  return listed(w, lines + 1)
+}
+
+/**
+ * Remove the lines of witness `name` (a name, or its whole verifier key); comments on other lines
+ * stay. A name the file does not list: PROOF_WITNESS_NOT_LISTED.
+ */
+export function removeWitness (root: string, name: string): ListedWitness[] {
+  const path = join(root, WITNESSES_FILE)
+  const text = readText(path)
+  const all = listWitnesses(root)
+  const gone = all.filter(k => k.name === name || k.vkey === name.trim())
+  if (gone.length === 0) {
+    throw new ProofError('PROOF_WITNESS_NOT_LISTED', `${path} lists no witness ${JSON.stringify(name)}`, {
+      hint: all.length === 0 ? 'nothing to remove: it lists no witness (`petal witnesses list`)' : `\`petal witnesses list\` shows the ${all.length} listed (${all.map(k => k.name).join(', ')})`
+    })
+  }
+  const drop = new Set(gone.map(k => k.line))
+  write(path, text.split('\n').filter((_, i) => !drop.has(i + 1)).join('\n'))
+  return gone
+}

@@ -1,0 +1,83 @@
+import { readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { Chain } from '../../../src/chain/index.js'
+import {
+  addCosignature, addWitness, findCheckpoint, keepReceivedCheckpoint, knownWitnesses, listWitnesses, removeWitness, signTipCheckpoints,
+  witnessesFileProblem, witnessKeyOf, WITNESSES_FILE
+} from '../../../src/proof/index.js'
+import { createLogger, type LogRecord } from '../../../src/util/index.js'
+import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+// The data directory's `witnesses` file (docs/proofs.md, "Which cosignatures a node keeps"): what
+// `petal witnesses add|remove` write, and what a running node does with a file made malformed
+// ("The witnesses file while a node runs").
+
+const alice = fixtureKey('alice')
+const w1 = { name: 'witness.example/w1', key: fixtureKey('carol') }
+const w2 = { name: 'witness.example/w2', key: fixtureKey('bob') }
+
+describe('the witnesses file made malformed while a node runs', () => {
+  it('keeps the last good list in use, warns once a change, and takes the file again once corrected', async () => {
+    const { chain: made, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 1 } })
+    await extendChain(made, alice, 2, 2)
+    const final = (await signTipCheckpoints(made, alice))[1] ?? ''
+    made.close()
+    const logs: LogRecord[] = []
+    const chain = Chain.open(dir, { logger: createLogger(r => { logs.push(r) }, 'info') })
+    const file = join(dir, WITNESSES_FILE)
+    writeFileSync(file, `${await witnessKeyOf(w1)}\n`)
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name])
+    // The operator's edit goes wrong: a key cut short.
+    writeFileSync(file, `${await witnessKeyOf(w1)}\n${(await witnessKeyOf(w2)).slice(0, 60)}\n`)
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name])
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name])
+    const warned = logs.filter(r => r.level === 'warn')
+    expect(warned.map(r => r.message)).toEqual(['the witnesses file is not taken: keeping the witnesses listed before'])
+    expect(String(warned[0]?.context?.error)).toContain(`${file} line 2`)
+    expect(witnessesFileProblem(dir)?.message).toContain(`${file} line 2`)
+    // A cosignature of the listed witness received now is kept (until session 51 the receipt threw
+    // PROOF_WITNESSES_INVALID, logged at debug level only, and nothing was kept).
+    expect(await keepReceivedCheckpoint(chain, addCosignature(final, w1, 1_700_000_000), 'peer')).toBe(true)
+    expect(findCheckpoint(chain, { final: true })?.note).toContain(`— ${w1.name} `)
+    // Corrected: taken at once, the problem gone, no second warning.
+    writeFileSync(file, `# both\n${await witnessKeyOf(w1)}\n${await witnessKeyOf(w2)}\n`)
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name, w2.name])
+    expect(witnessesFileProblem(dir)).toBeUndefined()
+    expect(logs.filter(r => r.level === 'warn').length).toBe(1)
+    expect(logs.some(r => r.message === 'read the witnesses file again')).toBe(true)
+    chain.close()
+  })
+})
+
+describe('petal witnesses add | remove: the file\'s edits', () => {
+  it('adds at the end and removes by name or key, keeping comments, order and the file\'s mode; refuses a listed name and an unlisted one', async () => {
+    const dir = tmpDir()
+    const file = join(dir, WITNESSES_FILE)
+    const k1 = await witnessKeyOf(w1)
+    const k2 = await witnessKeyOf(w2)
+    expect(listWitnesses(dir)).toEqual([])
+    writeFileSync(file, `# our witnesses\n${k1}  # w1, since May`)
+    chmodSync(file, 0o600)
+    expect(addWitness(dir, k2)).toMatchObject({ name: w2.name, line: 3 })
+    expect(readFileSync(file, 'utf8')).toBe(`# our witnesses\n${k1}  # w1, since May\n${k2}\n`)
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    expect(listWitnesses(dir).map(w => [w.name, w.line])).toEqual([[w1.name, 2], [w2.name, 3]])
+    // One key a name: the same key again, or another key under a listed name.
+    expect(() => addWitness(dir, k2)).toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_LISTED', hint: 'nothing to do: `petal witnesses list` shows it' }))
+    const other = await witnessKeyOf({ name: w2.name, key: fixtureKey('alice') })
+    expect(() => addWitness(dir, other)).toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_LISTED', hint: `to replace its key, remove the old one first: \`petal witnesses remove ${w2.name}\`, then add the new one` }))
+    // Not a witness's key: the reason, nothing written.
+    expect(addWitness(dir, k1.replace(/\+[0-9a-f]{8}\+/, '+00000000+'))).toMatch(/does not match the key/)
+    expect(removeWitness(dir, w1.name).map(w => w.line)).toEqual([2])
+    expect(readFileSync(file, 'utf8')).toBe(`# our witnesses\n${k2}\n`)
+    expect(() => removeWitness(dir, w1.name)).toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_NOT_LISTED' }))
+    expect(removeWitness(dir, k2).map(w => w.name)).toEqual([w2.name])
+    expect(readFileSync(file, 'utf8')).toBe('# our witnesses\n')
+    // A malformed file is refused as a node refuses it, naming the line; nothing written.
+    writeFileSync(file, `${k1}\nnot a key\n`)
+    expect(() => addWitness(dir, k2)).toThrow(expect.objectContaining({ code: 'PROOF_WITNESSES_INVALID' }))
+    expect(readFileSync(file, 'utf8')).toBe(`${k1}\nnot a key\n`)
+  })
+})
