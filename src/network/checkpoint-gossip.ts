@@ -8,8 +8,11 @@ import type { Offence } from './scoring.js'
 import { joinTopic } from './topic.js'
 
 export interface CheckpointHandlers {
-  /** Judge a signed checkpoint note (signature by an active signatory, root of the local tree); fast. */
-  validate: (note: string) => Verdict
+  /**
+   * Judge a signed checkpoint note (signature by an active signatory, root of the local tree); fast.
+   * Accepted, it is forwarded whole (gossipsub forwards a message as it came) and delivered.
+   */
+  validate: (note: string, from: string) => Verdict
   /** An accepted checkpoint, with the peer that forwarded it. */
   onCheckpoint: (note: string, from: string) => void
 }
@@ -63,7 +66,7 @@ export class CheckpointGossip {
       this.report(from, msg.data.length > LIMITS.checkpoint ? 'oversized' : 'malformed', 'checkpoint')
       return TopicValidatorResult.Reject
     }
-    const v = this.handlers.validate(note)
+    const v = this.handlers.validate(note, from)
     if (v === 'reject') {
       this.report(from, 'bad-seal', 'checkpoint')
       return TopicValidatorResult.Reject

@@ -31,7 +31,8 @@ export interface NetworkEvents {
   validateAnnouncement: (h: WireHeader) => Verdict
   onAnnouncement: (h: WireHeader, from: AnnouncementSource) => void
   /** Signed checkpoints (absent: the node ignores them). */
-  validateCheckpoint?: (note: string) => Verdict
+  /** `from`: the peer that forwarded it. */
+  validateCheckpoint?: (note: string, from: string) => Verdict
   onCheckpoint?: (note: string, from: string) => void
 }
 
@@ -96,7 +97,7 @@ export class Network {
     this.serve = { report, logger: this.logger }
     this.gossip = new Gossip(libp2p, c.source.chainId, { validate: h => c.events.validateAnnouncement(h), onAnnouncement: (h, f) => { c.events.onAnnouncement(h, f) } }, report, this.logger)
     this.checkpoints = new CheckpointGossip(libp2p, c.source.chainId, {
-      validate: note => c.events.validateCheckpoint?.(note) ?? 'ignore',
+      validate: (note, from) => c.events.validateCheckpoint?.(note, from) ?? 'ignore',
       onCheckpoint: (note, from) => { c.events.onCheckpoint?.(note, from) }
     }, report, this.logger)
     const canDial = (p: string): boolean => !scores.isBanned(p)

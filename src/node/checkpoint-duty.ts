@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import type { Network } from '../network/index.js'
-import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
+import type { Network, Verdict } from '../network/index.js'
+import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints, storedTipCheckpoints, verifiedLines, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -101,6 +101,43 @@ export class CheckpointDuty {
   private signs (): boolean {
     const key = this.options.signingKey
     return key !== undefined && this.chain.keysAt(this.chain.tip()).isActive(key.id)
+  }
+
+  /**
+   * Judge a gossiped checkpoint note (docs/proofs.md, "Which cosignatures a node keeps"). A note
+   * this node verified every line of is accepted: gossipsub forwards it whole and delivers it
+   * (gossiped()). One with a line it did not verify (an unknown key's, a forged or junk one) is
+   * ignored, so gossipsub forwards none of it, as gossipsub forwards a message only as it came; the
+   * node keeps its verified lines and, when they add to what it kept, publishes them as a note of
+   * its own. Until session 51 such a note was forwarded whole to peers that drop those lines.
+   */
+  judgeGossiped (note: string, from: string): Verdict {
+    const verdict = judgeCheckpoint(this.chain, note)
+    if (verdict !== 'accept') return verdict
+    let verified: string | undefined
+    try {
+      verified = verifiedLines(this.chain, note)
+    } catch (err) { // the witnesses file unreadable at its first read: judged on delivery again
+      this.logger.debug('checkpoint lines not checked', { from, error: errorMessage(err) })
+      return 'accept'
+    }
+    if (verified === note) return 'accept'
+    this.keep(note, from, verified)
+    return 'ignore'
+  }
+
+  /** A gossiped note gossipsub delivered (accepted): keep its verified lines, cosign as a witness. */
+  gossiped (note: string, from: string): void { this.keep(note, from, undefined) }
+
+  private keep (note: string, from: string, forward: string | undefined): void {
+    keepReceivedCheckpoint(this.chain, note, from)
+      .then(async kept => {
+        if (kept && forward !== undefined && forward !== '' && this.active()) {
+          await this.network.publishCheckpoint(forward).catch((err: unknown) => { this.logger.debug('checkpoint lines not gossiped', { error: errorMessage(err) }) })
+        }
+        await this.witness(note)
+      })
+      .catch((err: unknown) => { this.logger.debug('checkpoint from a peer not kept', { from, error: errorMessage(err) }) })
   }
 
   /** As a witness, cosign a checkpoint that extends the last one cosigned, and gossip the result. */

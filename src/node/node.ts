@@ -5,7 +5,7 @@ import { Chain, signImport, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, orphanJudging, ResealRecord, SealLoop, type SealPolicy } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
-import { ChunkPool, judgeCheckpoint, keepReceivedCheckpoint, knownWitnesses } from '../proof/index.js'
+import { ChunkPool, knownWitnesses } from '../proof/index.js'
 import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
@@ -110,12 +110,9 @@ export class PetalNode {
           onPeerDisconnected: p => { sync?.peerDisconnected(p) },
           validateAnnouncement: h => sync?.validateAnnouncement(h) ?? 'ignore',
           onAnnouncement: (h, from) => { sync?.announcement(h, from) },
-          validateCheckpoint: note => judgeCheckpoint(chain, note),
-          onCheckpoint: (note, from) => {
-            keepReceivedCheckpoint(chain, note, from)
-              .then(async () => { await node?.witness(note) })
-              .catch((err: unknown) => { logger.debug('checkpoint from a peer not kept', { from, error: errorMessage(err) }) })
-          }
+          // Until the node is built (nothing is subscribed before start()), ignored.
+          validateCheckpoint: (note, from) => node?.checkpoints.judgeGossiped(note, from) ?? 'ignore',
+          onCheckpoint: (note, from) => { node?.checkpoints.gossiped(note, from) }
         }
       }, { peersFile: peersFilePath(chain.dir.root), ...options.network, bootstrap })
       let node: PetalNode | undefined
@@ -231,9 +228,6 @@ export class PetalNode {
 
   /** Sign the tip's checkpoints (a signatory) and gossip them (checkpoint-duty.ts). */
   private async signCheckpoints (): Promise<void> { await this.checkpoints.signTip(this.controller.signal) }
-
-  /** As a witness, cosign a checkpoint from a peer (checkpoint-duty.ts). */
-  private async witness (note: string): Promise<void> { await this.checkpoints.witness(note) }
 
   /** What the HTTP API may know of this node (it never touches the network itself). */
   private facts (): NodeFacts {

@@ -51,6 +51,14 @@ export function judgeAnsweredCheckpoint (chain: Chain, note: string, maxSize: nu
 }
 
 /**
+ * `note` with only the signature lines this node verified (note-lines.ts), as it would keep and
+ * serve them: what it passes on of a gossiped note. Undefined when it is no checkpoint of this chain.
+ */
+export function verifiedLines (chain: Chain, note: string): string | undefined {
+  return verifiedNote(chain, note)?.note
+}
+
+/**
  * Keep a checkpoint from a peer if it is still acceptable (under the write lock); true when stored.
  * What is kept is the lines this node verified (note-lines.ts), added to those it holds already of
  * the same checkpoint text: a line it cannot verify is dropped, so a forged cosignature can neither
