@@ -80,7 +80,9 @@ export function register (program: Command, action: Action): void {
       const network = await networkOptions(o)
       const { PetalNode } = await import('../../node/index.js')
       if (o.init === true) await initFromTemplate(ctx, join(ctx.io.packageRoot, 'genesis', 'local.json'))
-      const key = nodeSigningKey(ctx)
+      // A witness cosigns with its key: an encrypted one without its passphrase is an error (its
+      // hint: the passphrase), not a follower's run that then says to create a key (session 51).
+      const key = o.witness !== undefined && ctx.keystore().list().length > 0 ? ctx.loadKey() : nodeSigningKey(ctx)
       if (o.witness !== undefined && (key === undefined || !/^[\x21-\x7e]+$/.test(o.witness) || o.witness.includes('+'))) {
         throw new UsageError(key === undefined ? '--witness needs a key to cosign with' : `--witness ${JSON.stringify(o.witness)} is not a note key name (printable ASCII, no spaces or "+")`,
           key === undefined ? 'create one with `petal keygen` (a key that is not a signatory), or choose one with --key' : 'e.g. --witness example.org/witness')

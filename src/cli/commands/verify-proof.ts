@@ -54,7 +54,9 @@ async function loadTrust (p: ProofModule, o: Options): Promise<TrustAnchors> {
 const HINTS: Partial<Record<RejectionCode, string>> = {
   SIGNATURE_UNTRUSTED: 'pass the chain signatories\' public keys with --trust (a signatory exports its key with `petal keys export`)',
   TOO_FEW_SIGNATURES: 'trust more of the chain\'s signatory keys with --trust, or lower --min-signatures',
-  WITNESS_MISSING: 'ask for a proof against a checkpoint that witness has cosigned',
+  // A node keeps only the cosignatures of the witnesses its operator lists (docs/proofs.md, "Which
+  // cosignatures a node keeps"): one that does not list it never has that witness's line.
+  WITNESS_MISSING: 'ask for a proof against a checkpoint that witness cosigned, from its own node or a node that lists it: a node keeps a witness\'s cosignatures once its operator lists it (`petal witnesses add VKEY` on their node), from the next checkpoint the witness cosigns',
   NOT_FINAL: 'ask for a proof against an older checkpoint, at least max_reorg_depth blocks below the tip, or leave out --require-final',
   BEYOND_TRUSTED_CHECKPOINT: 'trust the signatories\' keys too (--trust KEY.pem), or a newer checkpoint',
   NO_TRUST_ANCHOR: 'pass --trust with the signatories\' public keys or a checkpoint file',

@@ -8,7 +8,7 @@ import { hintWithDir } from '../../util/index.js'
 // keeps, serves and proves with (docs/proofs.md, "Which cosignatures a node keeps"). A node running
 // here reads the file again whenever it changes: no restart.
 
-/** The chain's directory (not a typo'd path), and the key this node cosigns with as a witness, if it does. */
+/** The chain's directory (not a typo'd path), and the key this node has cosigned with as a witness, if it has. */
 async function ownWitness (ctx: CliContext): Promise<string | undefined> {
   const chain = ctx.openChain({ forReading: true })
   const { OWN_WITNESS_META } = await import('../../proof/index.js')
@@ -29,7 +29,7 @@ export function register (program: Command, action: Action): void {
         list.length === 0
           ? hintWithDir('no witness is listed: this node keeps no witness\'s cosignature' + (own === undefined ? '' : ' but its own') + '. List one with `petal witnesses add VKEY` (its verifier key, as `petal run --witness` prints it)', ctx.opts.dir)
           : table([['NAME', 'KEY ID', 'LINE'], ...list.map(w => [w.name, w.keyId, String(w.line)])]),
-        ...(own === undefined ? [] : [`and this node's own witness key (petal run --witness): ${own}`])
+        ...(own === undefined ? [] : [`and this node's own cosignatures, as the witness it has cosigned as (petal run --witness): ${own}`])
       ].join('\n'))
     }))
 
