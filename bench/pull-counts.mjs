@@ -6,7 +6,9 @@
 // and V8's collections. It reads private fields (GroupGate.heldSince, DownloadScheduler.slots...):
 // a rename there silences a line. PIPE_MODE puts earlier rules back in the same tree, to alternate
 // old and new in one build: a = before 1e0ee0d (a group being placed counts in the window's bytes;
-// no full-window rule in the gate), b = 1e0ee0d (no full-window rule), c = as built.
+// no full-window rule in the gate), b = 1e0ee0d (no full-window rule), c = as built, h = as built but
+// the receive hashes every range block, as before session 51 (no `hashLater`: docs/performance/pull.md,
+// "Session 51: the download's SHA-256 on the load thread (pull51)").
 import { openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { PerformanceObserver } from 'node:perf_hooks'
@@ -43,7 +45,7 @@ const due = GroupGate.prototype.due
 GroupGate.prototype.due = function (slots, checks, full) {
   if (full) fullCalls++
   const before = this.heldSince
-  const r = due.call(this, slots, checks, MODE === 'c' ? full : false)
+  const r = due.call(this, slots, checks, MODE === 'c' || MODE === 'h' ? full : false)
   const now = performance.now()
   if (before === undefined && this.heldSince !== undefined) { holds++; if (full) heldFull++ }
   if (before !== undefined && r) { heldMs += now - before; if (now - before >= this.holdMs) timedOut++ }
@@ -59,7 +61,7 @@ const origRR = DownloadScheduler.prototype.requestRange
 DownloadScheduler.prototype.requestRange = function (run, peer, now) { ranges++; rangeBlocks += run.length; return origRR.call(this, run, peer, now) }
 let cur, t0 = 0, c0 = 0, blocks = 0, threads0
 const origMain = DownloadScheduler.prototype.run
-DownloadScheduler.prototype.run = async function (signal) { cur = this; active = true; threads0 = threadCpu(); t0 = performance.now(); c0 = cpu(); try { const n = await origMain.call(this, signal); blocks += n; return n } finally { active = false; report() } }
+DownloadScheduler.prototype.run = async function (signal) { if (MODE === 'h') this.components = { ...this.components, importer: { ...this.components.importer, hashLater: undefined } }; cur = this; active = true; threads0 = threadCpu(); t0 = performance.now(); c0 = cpu(); try { const n = await origMain.call(this, signal); blocks += n; return n } finally { active = false; report() } }
 const samples = []
 const iv = setInterval(() => { if (cur === undefined || cur.slots.length === 0) return; const k = { fetching: 0, fetched: 0, waiting: 0, importing: 0 }; for (const s of cur.slots) k[s.state.kind]++; samples.push({ n: cur.slots.length, ...k, placing: cur.placing !== undefined, inflight: cur.inflight.size }) }, 5)
 iv.unref()
@@ -76,5 +78,6 @@ function report () {
   w(`${n} samples: no transfer in flight ${c(s => s.inflight === 0)}, placing ${c(s => s.placing)}, no transfer while placing ${c(s => s.inflight === 0 && s.placing)}, no transfer and not placing ${c(s => s.inflight === 0 && !s.placing)}`)
   const parts = Object.entries(buckets).map(([k, v]) => `${k} ${(v / 1e6 / blocks).toFixed(3)} (${(calls[k] / blocks).toFixed(1)} calls)`).join(', ')
   w(`threads during the download, ms of CPU a block: ${[...byName].filter(([, ns]) => ns > 0).map(([k, ns]) => `${k} ${(ns / 1e6 / blocks).toFixed(2)}`).join(', ')}`)
+  w(`by thread (name#tid, ≥ 0.05 ms a block): ${[...threadCpu()].map(([tid, t]) => [`${t.name}#${tid}`, (t.ns - (threads0.get(tid)?.ns ?? 0)) / 1e6 / blocks]).filter(x => x[1] >= 0.05).map(x => `${x[0]} ${x[1].toFixed(2)}`).join(', ')}`)
   w(`main thread during the download: ${(mainNs / 1e6 / blocks).toFixed(2)} ms of CPU a block; counted: ${parts}; GC pauses ${(gcMs / blocks).toFixed(3)} ms a block (${(gcN / blocks).toFixed(2)} a block; by kind: ${Object.entries(gcKinds).map(([k, g]) => `${k}: ${g[0]} for ${g[1].toFixed(0)} ms`).join(', ')})`)
 }

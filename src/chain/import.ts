@@ -23,7 +23,7 @@ export interface ImportOptions extends LockOptions {
   /** The file's size, when the caller knows it (a download): it is not stat'ed again. */
   size?: number
   /**
-   * With `hashed` and `size`: the first bytes (at least the SQLite header's 100, or all) the
+   * With `hashed` or `written`, and `size`: the first bytes (at least the SQLite header's 100, or all) the
    * caller wrote to this private file when it created it; the header is checked on them instead
    * of being read from the file again (readBlockFile's `head`).
    */
@@ -33,6 +33,12 @@ export interface ImportOptions extends LockOptions {
    * bytes hash to `expectedHash` as it wrote them (a download), so it is not hashed again.
    */
   hashed?: boolean
+  /**
+   * With `consume`: the caller created this private file and wrote these bytes to it (a download)
+   * without hashing them: its checks hash the bytes they read (whole, from the file or its map) and
+   * refuse another hash (HASH_MISMATCH) before anything else runs, then check those same bytes.
+   */
+  written?: boolean
   /** Work done, in bytes: copying, hashing, checking, hashing rows, storing (IMPORT_PASSES passes over the file). */
   onProgress?: OnWorkProgress
   /** Worker threads for the file-only checks (blocks up to POOLED_LOAD_MAX_BYTES). */
@@ -103,7 +109,7 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
   const own = options.consume === true && isOwnTmp(chain, file)
   // Before anything opens it: a pipe would be copied as whatever it streams, or block. (Not a
   // download: the caller created it, exclusively, as a regular file in its private tmp/ name.)
-  if (!(own && options.hashed === true)) checkRegularInput(file, 'block file')
+  if (!(own && (options.hashed === true || options.written === true))) checkRegularInput(file, 'block file')
   const tmp = own ? file : tmpBlockPath(chain.dir)
   let meter: WorkMeter | undefined
   let size = options.size ?? -1
@@ -121,11 +127,11 @@ export async function loadBlock (chain: Chain, file: string, seal: string, optio
       throw err
     }
     const knownHash = options.hashed === true && options.consume === true ? options.expectedHash : undefined
-    // Only for the caller's own download: the file it created exclusively and wrote these bytes to.
-    const head = own && knownHash !== undefined && options.head !== undefined && options.size !== undefined ? { bytes: options.head, size: options.size } : undefined
-    // The caller's own download (its private tmp/ file, hashed as written; a large block comes
-    // without its head): SQLite may map it (BlockConnectionOptions.mapOwnDownload), never a user's path.
-    const ownDownload = own && knownHash !== undefined
+    // The caller's own download (its private tmp/ file, which it created exclusively and wrote, hashed
+    // as written or left to the checks: `written`): SQLite may map it (BlockConnectionOptions.mapOwnDownload), never a user's path.
+    const ownDownload = own && (knownHash !== undefined || options.written === true)
+    // Only for the caller's own download: its first bytes as written (a large single download comes without them).
+    const head = ownDownload && options.head !== undefined && options.size !== undefined ? { bytes: options.head, size: options.size } : undefined
     if (options.loadPool !== undefined && size <= POOLED_LOAD_MAX_BYTES) {
       meter?.stage('checking', size * LOAD_PASSES)
       // A larger block's flushes run on the load thread, overlapping the next checks; a small

@@ -2,7 +2,7 @@
 // but its file (hash, structure, manifest) and its signatures against the keys the caller named.
 import { closeSync, fstatSync, openSync } from 'node:fs'
 import { MAP_MIN_BYTES, readBlockFile, type BlockHead } from '../block/index.js'
-import { sha256FileSync } from '../crypto/index.js'
+import { sha256FileSync, sha256Hex } from '../crypto/index.js'
 import { readFullySync } from '../util/index.js'
 import { checkExpectedHash, preverify, type CandidateFile, type Preverified, type SealVerdict } from './validate/index.js'
 
@@ -15,7 +15,7 @@ export interface LoadRequest {
   knownHash?: string
   /** The file's first bytes and size as its downloader wrote them (readBlockFile's `head`). */
   head?: BlockHead
-  /** The caller's own download into its private tmp/, hashed as written (loadBlock decides): read once whole, or through a memory map from MAP_MIN_BYTES. */
+  /** The caller's own download into its private tmp/, hashed as written or not (loadBlock decides): read once whole (and hashed from those bytes without `knownHash`), or through a memory map from MAP_MIN_BYTES. */
   ownDownload?: boolean
   maxBytes: number
   /** Signatories at the caller's tip (key id → hex SPKI): the signatures are checked with these. */
@@ -32,11 +32,14 @@ export interface LoadReply { hash: string, file: CandidateFile, verified?: Preve
 /** Check one block. */
 export async function checkLoad (r: LoadRequest): Promise<LoadReply> {
   const { path, seal, expectedHash, knownHash, head, ownDownload, maxBytes, keys, sealChecked } = r
-  const hash = knownHash ?? sha256FileSync(path)
-  checkExpectedHash(hash, expectedHash)
   const bytes = ownDownload === true ? readOwnDownload(path, head?.size) : undefined
-  let file
+  let file, hash
   try {
+    // A download the transfer left unhashed (no `knownHash`) is hashed here from the very bytes
+    // read whole for its checks (no second read), or else from its file; another hash is refused
+    // before anything else runs (docs/performance/pull.md, "Session 51: the download's SHA-256 on the load thread (pull51)").
+    hash = knownHash ?? (bytes !== undefined ? sha256Hex(bytes) : sha256FileSync(path))
+    checkExpectedHash(hash, expectedHash)
     // The header is still checked on the first bytes the download wrote (`head`), as for a file.
     file = await readBlockFile(path, bytes === undefined ? { maxBytes, head, ownDownload } : { maxBytes, head: head ?? { bytes, size: bytes.length }, bytes })
   } finally {

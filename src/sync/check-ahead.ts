@@ -1,5 +1,8 @@
 import { rm } from 'node:fs/promises'
+import { BlockError } from '../block/index.js'
 import { discardLoaded, type LoadedBlock } from '../chain/index.js'
+// At run time only network/core (errors, wire format, limits) is loaded: never libp2p.
+import { NetworkError } from '../network/core.js'
 import { pausepoint, type WorkProgress } from '../util/index.js'
 import type { BlockImporter } from './importer.js'
 import type { Slot } from './slot.js'
@@ -12,6 +15,7 @@ const MAX_LOADS = 16
 /** A fetched block's stateless checks, running or done. */
 interface Load { promise: Promise<void>, settled: boolean, block?: LoadedBlock, error?: unknown }
 
+
 /**
  * The file-only checks of fetched blocks (hash, structure, manifest, signatures), started as
  * soon as a file is here, lowest height first, up to MAX_LOADS at once, whatever the import is
@@ -23,7 +27,9 @@ export class CheckAhead {
   /** Slots whose block arrived and whose checks have not started (the window is not walked for them at every turn of the loop). */
   private readonly arrived: Slot[] = []
 
-  constructor (private readonly importer: BlockImporter, private readonly onSettled: () => void, private readonly onProgress?: (h: WireHeader, p: WorkProgress) => void) {}
+  /** `onWrongBytes`: a block the transfer left unhashed was found by its checks to be other bytes (the slot is waiting again). */
+  constructor (private readonly importer: BlockImporter, private readonly onSettled: () => void, private readonly onProgress?: (h: WireHeader, p: WorkProgress) => void,
+    private readonly onWrongBytes?: (from: string, height: number, err: NetworkError) => void) {}
 
   /** The slot's block is here (fetched): its checks start at a later `start`. */
   add (slot: Slot): void { this.arrived.push(slot) }
@@ -40,9 +46,18 @@ export class CheckAhead {
       this.loading++
       // Crash tests hold one height's checks here (PETAL_PAUSE=sync:check@height): the import
       // stops below it while the window fills above it.
-      load.promise = pausepoint('sync:check', signal, slot.header.height).then(async () => await this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, head: s.head, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } })).then(
+      load.promise = pausepoint('sync:check', signal, slot.header.height).then(async () => await this.importer.load(s.file, s.seal, slot.header.hash, signal, { ahead, size: s.size, head: s.head, hashed: s.hashed, sealChecked: slot.sealChecked, onProgress: onProgress === undefined ? undefined : p => { onProgress(slot.header, p) } })).then(
         b => { load.block = b },
-        (err: unknown) => { load.error = err }
+        (err: unknown) => {
+          // Bytes the transfer did not hash, found to be another block's: the transfer's own refusal
+          // (TRANSFER_HASH_MISMATCH), the block fetched again from another peer; never an invalid block.
+          // (The load consumed the file.)
+          if (s.hashed === false && err instanceof BlockError && err.code === 'HASH_MISMATCH' && slot.state === s) {
+            this.loads.delete(slot)
+            slot.wrongBytes()
+            this.onWrongBytes?.(s.from, slot.height, new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { peer: s.from, hash: slot.header.hash } }))
+          } else load.error = err
+        }
       ).finally(() => {
         load.settled = true
         this.loading--

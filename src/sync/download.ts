@@ -52,7 +52,8 @@ export class DownloadScheduler {
   constructor (private readonly components: DownloadComponents, private readonly options: DownloadOptions, private readonly feed: HeaderSource) {
     this.clock = components.clock ?? systemClock
     this.gate = new GroupGate(options.groupHoldMs)
-    this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress)
+    // A block a range left unhashed whose checks found other bytes: scored and fetched again, as a transfer refused for them is.
+    this.checks = new CheckAhead(components.importer, () => { this.wake.notify() }, components.onImportProgress, (from, height, err) => { components.network.report(from, 'hash-mismatch', err.message); this.logFailure('block download failed', err, { peer: from, height }) })
     this.files = new RangeFiles(components.importer, options.perPeer)
   }
 
@@ -151,11 +152,7 @@ export class DownloadScheduler {
     this.delayed = true
   }
 
-  /**
-   * The waiting slots from index `i` on that `peer` can serve in one range request: consecutive,
-   * due, not failed by it this round, small, within the byte budget, and no more than the window
-   * shared among the peer's request slots (so several ranges run side by side).
-   */
+  /** The waiting slots from index `i` on that `peer` can serve in one range request: consecutive, due, not failed by it this round, small, within the byte budget, and no more than the window shared among the peer's request slots (so several ranges run side by side). */
   private rangeFrom (i: number, peer: string, now: number): Slot[] {
     const net = this.components.network
     if (net.fetchBlocks === undefined || net.servesRanges?.(peer) !== true) return []
@@ -201,10 +198,10 @@ export class DownloadScheduler {
   }
 
   /** A block arrived: the slot has it, or, when the slot no longer wants it from this peer, the file goes. */
-  private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock): Promise<void> {
+  private async delivered (slot: Slot, req: FetchRequest, r: FetchedBlock, hashed?: boolean): Promise<void> {
     if (this.closed || !slot.isFetchingFrom(req.peer)) { await discard(req.file); return }
     this.noteReceived(slot, r.size)
-    for (const loser of slot.succeeded(req.peer, r.seal, r.size, r.head)) loser.controller.abort()
+    for (const loser of slot.succeeded(req.peer, r.seal, r.size, r.head, hashed)) loser.controller.abort()
     this.checks.add(slot)
   }
 
@@ -231,7 +228,9 @@ export class DownloadScheduler {
     const got = run.map(() => 0)
     let done = 0
     const settling: Array<Promise<void>> = []
-    const p = net.fetchBlocks(peer, run.map((slot, k) => ({ hash: slot.header.hash, dest: (reqs[k] as FetchRequest).file, made: files[k]?.made })), {
+    const later = this.components.importer.hashLater
+    const items = run.map((slot, k) => ({ hash: slot.header.hash, dest: (reqs[k] as FetchRequest).file, made: files[k]?.made, hashLater: later?.(slot.header.size) }))
+    const p = net.fetchBlocks(peer, items, {
       maxBytes: this.components.importer.maxBlockBytes,
       signal: all.signal,
       onBytes: (k, n) => {
@@ -241,7 +240,7 @@ export class DownloadScheduler {
       },
       onBlock: (k, b) => {
         done = k + 1
-        settling.push(this.delivered(run[k] as Slot, reqs[k] as FetchRequest, b).catch((err: unknown) => { this.fault ??= err }))
+        settling.push(this.delivered(run[k] as Slot, reqs[k] as FetchRequest, b, items[k]?.hashLater === true ? false : undefined).catch((err: unknown) => { this.fault ??= err }))
         this.wake.notify()
       }
     }).then(

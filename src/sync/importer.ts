@@ -1,4 +1,5 @@
 import { importBatch, loadBlock, type BatchOutcome, type Chain, type LoadedBlock, type LoadPool, type SealVerdict } from '../chain/index.js'
+import { MAP_MIN_BYTES } from '../block/index.js'
 import { TmpFilePool, tmpBlockPath } from '../storage/index.js'
 import type { WorkProgress } from '../util/index.js'
 
@@ -20,11 +21,22 @@ export interface BlockImporter {
    * the checks may go to worker threads; a lone block (following the tip) is checked here.
    * `sealChecked`: the seal of the block's header as the header feed verified it (spares the
    * threads a second check of that seal). `head`: the file's first bytes as the download wrote them.
+   * `hashed` false: the download did not hash the bytes (hashLater): the checks hash them first,
+   * and a file of another hash is refused (BlockError HASH_MISMATCH) before anything else runs.
    */
-  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, head?: Uint8Array, sealChecked?: SealVerdict, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
+  load: (file: string, seal: string, expectedHash: string, signal: AbortSignal, o: { ahead: boolean, size?: number, head?: Uint8Array, hashed?: boolean, sealChecked?: SealVerdict, onProgress?: (p: WorkProgress) => void }) => Promise<LoadedBlock>
+  /**
+   * Whether a range's block of `size` bytes (by its header) may arrive unhashed: its checks, on a
+   * load thread, hash the bytes they read whole anyway (checkLoad), so the SHA-256 leaves the
+   * pulling main thread (docs/performance/pull.md, "Session 51: the download's SHA-256 on the load thread (pull51)").
+   */
+  hashLater?: (size: number) => boolean
   /** Validate in order on the chain and store (consecutive blocks as one group); consumes every block. */
   importBatch: (blocks: LoadedBlock[], signal: AbortSignal) => Promise<BatchOutcome>
 }
+
+// Smaller blocks (a catch-up's) keep the receive's hash: moving theirs was not measured.
+const HASH_LATER_MIN_BYTES = 128 * 1024
 
 /**
  * The importer of a chain: files are consumed from tmp/; `loadPool` checks them on worker threads
@@ -36,8 +48,9 @@ export function chainImporter (chain: Chain, loadPool?: LoadPool): BlockImporter
     maxBlockBytes: chain.params.maxBlockBytes,
     tmpPath: () => tmpBlockPath(chain.dir),
     tmpFiles: () => new TmpFilePool(chain.dir),
-    // The transfer hashed the bytes it wrote and compared them with `expectedHash`: not again.
-    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: true, consume: true, size: o.size, head: o.head, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined, sealChecked: o.sealChecked }),
+    // The transfer hashed the bytes it wrote and compared them with `expectedHash` (not again), or left them to the checks (`hashed` false).
+    load: async (file, seal, expectedHash, signal, o) => await loadBlock(chain, file, seal, { expectedHash, hashed: o.hashed !== false, written: true, consume: true, size: o.size, head: o.head, signal, onProgress: o.onProgress, loadPool: o.ahead ? loadPool : undefined, sealChecked: o.sealChecked }),
+    hashLater: size => loadPool !== undefined && size > HASH_LATER_MIN_BYTES && size < MAP_MIN_BYTES,
     importBatch: async (blocks, signal) => await importBatch(chain, blocks, { signal })
   }
 }

@@ -13,10 +13,10 @@ export interface FetchRequest { readonly peer: string, readonly file: string, re
  *
  * ```
  *   waiting ──start──▶ fetching ──succeeded──▶ fetched ──importing──▶ importing ──importDone──▶ done
- *     ▲  │               │  ▲ hedge
- *     │  │ nextRound     │  └──
+ *     ▲  │               │  ▲ hedge        │
+ *     │  │ nextRound     │  └──            │ wrongBytes (its checks found another hash)
  *     │  ▼               │ failed (last request)
- *     └──┴───────────────┘
+ *     └──┴───────────────┴─────────────────┘
  *   waiting ──giveUp──▶ unavailable
  * ```
  */
@@ -25,8 +25,12 @@ export type SlotState =
   | { readonly kind: 'waiting', readonly round: number, readonly tried: ReadonlySet<string>, readonly notBefore: number }
   /** Requested from one peer, or two once hedged; the first complete file wins. */
   | { readonly kind: 'fetching', readonly round: number, readonly tried: ReadonlySet<string>, readonly requests: ReadonlyMap<string, FetchRequest>, readonly since: number }
-  /** A file whose bytes hash to the header's hash waits in tmp/ for its turn to be imported (`head`: its first bytes, FetchedBlock's). */
-  | { readonly kind: 'fetched', readonly file: string, readonly seal: string, readonly from: string, readonly size?: number, readonly head?: Uint8Array }
+  /**
+   * A file waits in tmp/ for its turn to be imported (`head`: its first bytes, FetchedBlock's). Its
+   * bytes hash to the header's hash, checked by the transfer, or by the block's checks when
+   * `hashed` is false (the range receive left it to them: RangeItem's `hashLater`).
+   */
+  | { readonly kind: 'fetched', readonly round: number, readonly tried: ReadonlySet<string>, readonly file: string, readonly seal: string, readonly from: string, readonly size?: number, readonly head?: Uint8Array, readonly hashed?: boolean }
   | { readonly kind: 'importing', readonly file: string, readonly from: string }
   /** The chain took the file (or refused it, which ends the download). */
   | { readonly kind: 'done' }
@@ -69,12 +73,12 @@ export class Slot {
     return this.current.kind === 'fetching' && this.current.requests.has(peer)
   }
 
-  /** fetching → fetched: `peer` delivered (`size` bytes, starting with `head`). Returns the other requests, which the caller aborts. */
-  succeeded (peer: string, seal: string, size?: number, head?: Uint8Array): FetchRequest[] {
+  /** fetching → fetched: `peer` delivered (`size` bytes, starting with `head`; `hashed` false: not hashed yet). Returns the other requests, which the caller aborts. */
+  succeeded (peer: string, seal: string, size?: number, head?: Uint8Array, hashed?: boolean): FetchRequest[] {
     const s = this.expect('fetching', 'succeeded')
     const req = s.requests.get(peer)
     if (req === undefined) throw wrongState(this, `succeeded from ${peer}, which was not asked`)
-    this.set({ kind: 'fetched', file: req.file, seal, from: peer, size, head })
+    this.set({ kind: 'fetched', round: s.round, tried: s.tried, file: req.file, seal, from: peer, size, head, hashed })
     return [...s.requests.values()].filter(r => r !== req)
   }
 
@@ -88,6 +92,12 @@ export class Slot {
     this.set(requests.size > 0
       ? { ...s, tried, requests }
       : { kind: 'waiting', round: s.round, tried, notBefore: 0 })
+  }
+
+  /** fetched → waiting: the file's checks found it is not the block asked for (a transfer the receive did not hash): `from` failed this round, as a transfer with the wrong bytes does. The checks consumed the file. */
+  wrongBytes (): void {
+    const s = this.expect('fetched', 'wrongBytes')
+    this.set({ kind: 'waiting', round: s.round, tried: new Set(s.tried).add(s.from), notBefore: 0 })
   }
 
   /** waiting → waiting: every candidate failed; forget them and try again after `delayMs`. */

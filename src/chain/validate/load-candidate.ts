@@ -17,7 +17,7 @@ export interface LoadOptions {
   knownHash?: string
   /** The file's first bytes and size as the caller wrote them to this private file (readBlockFile's `head`). */
   head?: BlockHead
-  /** The caller's own download into its private tmp/, hashed as written: read through a memory map (readBlockFile's `ownDownload`). */
+  /** The caller's own download into its private tmp/ (hashed as written, or here without `knownHash`): read through a memory map (readBlockFile's `ownDownload`). */
   ownDownload?: boolean
   checkManifest?: boolean
   /**

@@ -192,8 +192,8 @@ export async function fetchBlock (node: PetalLibp2p, peer: PeerId, chainId: stri
   }
 }
 
-/** One block of a `blocks` request: its hash, and the file its bytes go to (new, or `made`: empty, created ahead for it). */
-export interface RangeItem { hash: string, dest: string, made?: boolean }
+/** One block of a `blocks` request: its hash, the file its bytes go to (new, or `made`: empty, created ahead for it); `hashLater`: not hashed by the receive, the caller checks the file's hash before anything uses it (sync: the block's checks). */
+export interface RangeItem { hash: string, dest: string, made?: boolean, hashLater?: boolean }
 
 /** Read one length-prefixed frame of at most `limit` bytes from a byte stream. */
 async function readFrame (bs: ByteStream<Stream>, limit: number, signal: AbortSignal): Promise<Uint8Array> {
@@ -218,7 +218,7 @@ function frame (data: Uint8Array): Uint8Array {
 }
 
 /**
- * Receive `size` bytes of one block of a range into a new file, hashing them. The rate floor is
+ * Receive `size` bytes of one block of a range into a new file, hashing them (with `hash`). The rate floor is
  * enforced per window: each read asks for one window's worth of bytes (`bytesPerSecond ×
  * windowMs`; more only of what is already buffered: range-reads.ts) and must complete within the
  * window (two for the first: the grace period), and the whole block within `budgetMs`; both are
@@ -227,7 +227,7 @@ function frame (data: Uint8Array): Uint8Array {
  * The disk's failures are coded where they happen (StorageError: DISK_FULL…), so that no one
  * blames the peer for them.
  */
-export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash: string, made?: boolean, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array> {
+export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o: { size: number, hash?: string, made?: boolean, watchdog: Watchdog, budgetMs: number, minRate: RateFloor, writes: RangeWrites, onBytes?: (n: number) => void }): Promise<Uint8Array> {
   const w = o.watchdog
   let budgetDue = performance.now() + o.budgetMs
   const local = async <T>(op: () => T | Promise<T>): Promise<T> => {
@@ -242,7 +242,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     }
   }
   const quota = Math.max(1, Math.floor(o.minRate.bytesPerSecond * o.minRate.windowMs / 1000))
-  const hasher = createHash('sha256')
+  const hasher = o.hash === undefined ? undefined : createHash('sha256') // none: the caller checks the file's (RangeItem's `hashLater`)
   const take = async (want: number, received: number): Promise<Uint8Array[]> => {
     const windowDue = performance.now() + o.minRate.windowMs * (received === 0 ? 2 : 1)
     if (windowDue < budgetDue) w.armAt(windowDue, 'rate floor')
@@ -255,11 +255,11 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
       throw err
     }
     const parts = [...chunk]
-    for (const part of parts) hasher.update(part)
+    if (hasher !== undefined) for (const part of parts) hasher.update(part)
     return parts
   }
   const check = (): void => {
-    if (hasher.digest('hex') !== o.hash) throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash } })
+    if (hasher !== undefined && hasher.digest('hex') !== o.hash) throw new NetworkError('TRANSFER_HASH_MISMATCH', 'block bytes do not match the requested hash', { details: { hash: o.hash ?? '' } })
   }
   if (o.size <= Math.min(quota, SMALL_BLOCK)) {
     // A small block comes in one read and goes to disk in one synchronous open, write and close
@@ -358,7 +358,7 @@ export function halfOpen (s: object): boolean {
 
 /**
  * Fetch several blocks on one stream (`blocks`): each arrives like a `block` reply (frame, then
- * `size` bytes hashed on the way into its own new file) and is reported to `onBlock` as soon as
+ * `size` bytes, hashed unless `hashLater`, into its own new file) and is reported to `onBlock` as soon as
  * it is complete, so the caller checks it while the next one arrives. Each block has the
  * deadline and rate floor of a single download; what is buffered is bounded by the stream read
  * buffer (a range is a few MiB). Rejects with the error that ended the reply (PEER_LACKS_BLOCK
@@ -383,7 +383,7 @@ export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: str
       if (meta.size > o.maxBytes) throw new NetworkError('OVERSIZED', `block of ${meta.size} bytes exceeds the chain's max_block_bytes`, { details: { peer: who, hash: item.hash } })
       let head: Uint8Array | undefined
       try {
-        head = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hash, made: item.made, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, writes: rangeWrites, onBytes: n => { o.onBytes?.(i, n) } })
+        head = await receiveRangeBlock(bs, item.dest, { size: meta.size, hash: item.hashLater === true ? undefined : item.hash, made: item.made, watchdog: w, budgetMs: blockTransferBudgetMs(meta.size), minRate: o.minRate ?? BLOCK_RATE_FLOOR, writes: rangeWrites, onBytes: n => { o.onBytes?.(i, n) } })
       } catch (err) {
         throw toNetworkError(err, 'block transfer', who, w.timedOut(), o.signal)
       }

@@ -87,6 +87,32 @@ describe('a load thread\'s check of an own download', () => {
     await expect(checkLoad(r)).rejects.toMatchObject({ code })
   })
 
+  it('hashes a download the transfer left unhashed from the bytes it reads, and refuses another block\'s bytes before any check', async () => {
+    for (const block of [big, small]) {
+      const r = download(block)
+      const out = await checkLoad({ ...r, knownHash: undefined })
+      expect(out.hash).toBe(r.expectedHash)
+      expect(out).toEqual(await checkLoad(r))
+    }
+    // Block 1's bytes (a sound block) where block 2 was asked for: refused as the transfer would, by its hash.
+    const other = download(small)
+    const r = download(big)
+    await expect(checkLoad({ ...r, knownHash: undefined, expectedHash: other.expectedHash })).rejects.toMatchObject({ code: 'HASH_MISMATCH' })
+    // The buffer is given back: the next check reads into it and passes.
+    expect((await checkLoad({ ...r, knownHash: undefined })).hash).toBe(r.expectedHash)
+  })
+
+  it.skipIf(!haveIo)('hashes an unhashed download without reading its file a second time', async () => {
+    const r = { ...download(big), knownHash: undefined }
+    await checkLoad(r)
+    const before = readCalls()
+    await checkLoad(r)
+    const withHash = readCalls() - before
+    const b2 = readCalls()
+    await checkLoad({ ...r, knownHash: r.expectedHash })
+    expect(withHash).toBe(readCalls() - b2)
+  })
+
   it('reads whole only a file of the size its download wrote, below MAP_MIN_BYTES', () => {
     const r = download(small)
     const size = statSync(r.path).size

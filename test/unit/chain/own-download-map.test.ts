@@ -160,4 +160,14 @@ describe('a block connection\'s memory map', () => {
     await expect(loadBlock(into, mine, readSeal(block), { ...downloadOptions(mine), loadPool: pool })).rejects.toThrow('stop here')
     expect(asked).toEqual([true, false])
   })
+
+  it('asks a load thread to hash an own download the transfer left unhashed (`written`), from the bytes its checks read', async () => {
+    const asked: Array<{ ownDownload?: boolean, knownHash?: string, head?: unknown }> = []
+    const pool = { load: async (_c: Chain, _p: string, _s: string, o: { ownDownload?: boolean, knownHash?: string, head?: unknown }) => { asked.push(o); throw new Error('stop here') } } as unknown as LoadPool
+    const tmp = tmpBlockPath(into.dir)
+    copyFileSync(block, tmp)
+    await expect(loadBlock(into, tmp, readSeal(block), { ...downloadOptions(tmp), hashed: false, written: true, loadPool: pool })).rejects.toThrow('stop here')
+    expect(asked).toMatchObject([{ ownDownload: true, knownHash: undefined }])
+    expect(asked[0]?.head).toBeDefined()
+  })
 })

@@ -23,7 +23,7 @@ describe('Slot', () => {
     expect(s.isFetchingFrom('A')).toBe(false)
     const losers = s.succeeded('B', 'ab')
     expect(losers).toEqual([])
-    expect(s.state).toEqual({ kind: 'fetched', file: '/tmp/B', seal: 'ab', from: 'B' })
+    expect(s.state).toEqual({ kind: 'fetched', round: 0, tried: new Set(['A']), file: '/tmp/B', seal: 'ab', from: 'B' })
     expect(() => { s.failed('B') }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
     expect(s.importing()).toEqual({ file: '/tmp/B', seal: 'ab', from: 'B' })
     s.importDone()
@@ -41,6 +41,21 @@ describe('Slot', () => {
     s.giveUp()
     expect(s.state).toEqual({ kind: 'unavailable' })
     expect(() => { s.nextRound(0, 0) }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
+  })
+
+  it('goes back to waiting, its peer failed this round, when its checks find bytes of another hash', () => {
+    const waiting = new WaitingCount()
+    const s = new Slot(h(), undefined, waiting)
+    s.start(req('A'), 0)
+    s.failed('A')
+    s.start(req('B'), 0)
+    s.succeeded('B', 'ab', 100, undefined, false)
+    expect(s.state).toMatchObject({ kind: 'fetched', hashed: false, round: 0 })
+    expect(waiting.n).toBe(0)
+    s.wrongBytes()
+    expect(s.state).toEqual({ kind: 'waiting', round: 0, tried: new Set(['A', 'B']), notBefore: 0 })
+    expect(waiting.n).toBe(1)
+    expect(() => { s.wrongBytes() }).toThrow(expect.objectContaining({ code: 'WRONG_SLOT_STATE' }))
   })
 
   it('counts the slots that wait for a peer, through every transition (the scheduler skips its window walk at 0)', () => {
