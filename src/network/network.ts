@@ -160,6 +160,8 @@ export class Network {
     this.started = false
     await runStopSteps([
       ['stopping discovery', async () => { await this.discovery?.stop() }],
+      // Keys the chain did not know at a peer's status may be known now (a pull's): before the last save.
+      ['judging the keys peers showed again', () => { this.judgeSignersAgain() }],
       ['stopping the known-peers loop', async () => { await this.known.stop() }],
       ['leaving the announcement topic', () => { this.gossip.stop() }],
       ['leaving the checkpoint topic', () => { this.checkpoints.stop() }],
@@ -201,6 +203,15 @@ export class Network {
   }
 
   // ---- requests to peers (the interface sync uses) ----
+
+  private judgeSignersAgain (): void {
+    try {
+      for (const j of this.signers?.judgeAgain() ?? []) this.known.signer(j.peer, j.signer)
+    } catch (err) {
+      // What is remembered stays unknown: only peers.json's hint is less certain.
+      this.logger.debug('the keys peers showed could not be judged again', { error: errorMessage(err) })
+    }
+  }
 
   async status (peer: string, signal?: AbortSignal): Promise<StatusMessage> {
     const s = await this.checked(peer, requestStatus(this.libp2p, peerIdFromString(peer), this.components.source.chainId, signal))

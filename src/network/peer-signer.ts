@@ -9,6 +9,8 @@ import { peerKeyMessage, type PeerSigner } from './wire.js'
  */
 export class PeerSigners {
   private readonly checked = new Map<string, string>()
+  /** The last claim of each peer whose key this node's chain did not know then (judgeAgain). */
+  private readonly unknown = new Map<string, PeerSigner>()
 
   constructor (
     private readonly chainId: string,
@@ -24,10 +26,14 @@ export class PeerSigners {
    * not verify (then it is logged and not believed).
    */
   judge (peer: string, s: PeerSigner | null | undefined): string | null | undefined {
-    if (s === undefined) return undefined
-    if (s === null) return null
+    if (s === undefined || s === null) { this.unknown.delete(peer); return s }
     const pub = this.keyOf(s.key)
-    if (pub === undefined) return undefined
+    if (pub === undefined) {
+      if (this.unknown.size >= 1024) this.unknown.clear()
+      this.unknown.set(peer, s)
+      return undefined
+    }
+    this.unknown.delete(peer)
     if (this.checked.get(peer) === `${s.key} ${s.sig}`) return s.key
     const der = fromHex(s.sig)
     if (der === undefined || !verifyV2(pub, peerKeyMessage(this.chainId, peer), der)) {
@@ -37,6 +43,22 @@ export class PeerSigners {
     if (this.checked.size >= 1024) this.checked.clear()
     this.checked.set(peer, `${s.key} ${s.sig}`)
     return s.key
+  }
+
+  /**
+   * The claims of keys this node's chain did not know when they came, judged again now: a pull
+   * asks each peer's status before it has the blocks, so the node of a key added after the genesis
+   * was left unknown (Network.stop asks this before peers.json's last save). The peers whose key
+   * is proved now, with it.
+   */
+  judgeAgain (): Array<{ peer: string, signer: string }> {
+    const out: Array<{ peer: string, signer: string }> = []
+    for (const [peer, s] of [...this.unknown]) {
+      if (this.keyOf(s.key) === undefined) continue
+      const signer = this.judge(peer, s)
+      if (typeof signer === 'string') out.push({ peer, signer })
+    }
+    return out
   }
 
   forget (peer: string): void {

@@ -1,15 +1,20 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { checkpointAudience } from '../../src/cli/checkpoint-audience.js'
 import { CliContext } from '../../src/cli/context.js'
-import { Chain } from '../../src/chain/index.js'
+import { join } from 'node:path'
+import { signKeyOp } from '../../src/block/index.js'
+import { Chain, signImport } from '../../src/chain/index.js'
+import { pull } from '../../src/node/index.js'
 import { readKnownPeers } from '../../src/node/state-file.js'
 import { fixtureKey, newTestChain } from '../helpers/chain.js'
-import { addrOf, cloneGenesis, startNode, stopAll, stopNode } from '../helpers/network.js'
+import { addrOf, cloneGenesis, fastOptions, startNode, stopAll, stopNode, testLogger } from '../helpers/network.js'
+import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
 afterAll(stopAll)
 
 const alice = fixtureKey('alice')
+const bob = fixtureKey('bob')
 
 // A node's status reply shows its signing key, signed for its peer id (docs/protocol.md "status"):
 // a follower learns that the peer it met is a signatory's node, remembers it in peers.json, and a
@@ -30,5 +35,19 @@ describe('the signer a status reply shows', () => {
     const ctx = new CliContext({ dir: fDir }, { stdout: () => {}, stderr: () => {}, env: {}, stderrIsTTY: false, packageRoot: '.' }, new AbortController().signal)
     expect(checkpointAudience(ctx, reader)).toMatchObject({ kind: 'reader', signs: true })
     reader.close()
+  })
+
+  // A pull asks the peer's status when it connects, before it has the blocks: the node of a key
+  // added after the genesis showed a key this directory did not know yet. It was remembered as
+  // holding none (session 50), then as unknown (review51's d3d9f8c); it is judged again once the
+  // blocks are here, before peers.json's last save (review51).
+  it('is remembered by a pull from the node of a key added after the genesis', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await signImport(chain, undefined, alice, { keyOps: [signKeyOp(alice, chain.chainId, 'A', bob.publicKey)] })
+    chain.close()
+    const b = await startNode(dir, { name: 'B', key: bob, ingest: false as const })
+    const pulled = join(tmpDir(), 'pulled')
+    await pull({ dir: pulled, from: addrOf(b), logger: testLogger('pull'), ...fastOptions() })
+    expect(readKnownPeers(pulled).find(p => p.id === b.peerId)?.signer).toBe(bob.id)
   })
 })

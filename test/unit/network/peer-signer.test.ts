@@ -46,3 +46,25 @@ describe('the signer in a status reply', () => {
     expect(signers.judge(Q, undefined)).toBeUndefined()
   })
 })
+
+describe('a claim of a key the chain did not know yet', () => {
+  it('is judged again once the chain knows the key (a pull asks before it has the blocks)', () => {
+    const keys = new Map([[alice.id, alice.publicKey]])
+    const signers = new PeerSigners(chainId, id => keys.get(id), nullLogger)
+    const bobs = { key: bob.id, sig: toHex(signV2(bob, peerKeyMessage(chainId, Q))) }
+    const forged = { key: bob.id, sig: toHex(signV2(alice, peerKeyMessage(chainId, P))) }
+    expect(signers.judge(Q, bobs)).toBeUndefined()
+    expect(signers.judge(P, forged)).toBeUndefined()
+    expect(signers.judgeAgain(), 'bob\'s key still unknown').toEqual([])
+    keys.set(bob.id, bob.publicKey)
+    // Q's proof holds now; P's claim of bob's key does not verify and is not believed.
+    expect(signers.judgeAgain()).toEqual([{ peer: Q, signer: bob.id }])
+    expect(signers.judgeAgain(), 'each claim once').toEqual([])
+    // A later status that names no key replaces an unknown claim.
+    const carol = fixtureKey('carol')
+    signers.judge(P, { key: carol.id, sig: toHex(signV2(carol, peerKeyMessage(chainId, P))) })
+    signers.judge(P, null)
+    keys.set(carol.id, carol.publicKey)
+    expect(signers.judgeAgain()).toEqual([])
+  })
+})
