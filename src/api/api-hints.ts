@@ -26,6 +26,12 @@ const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined)
   QUERY_TABLE_TOO_WIDE: (_err, hint) => mentionsPetal(hint)
     ? 'query it block by block: POST /api/v1/query with "per_block": true (and "format": "ndjson", since its blocks differ in their columns)'
     : undefined,
+  QUERY_TIMEOUT: (_err, hint) => hint?.includes('--timeout') === true
+    ? 'narrow it (WHERE, LIMIT, fewer blocks), or raise the body\'s "timeout_ms" (its most is in /api/v1/openapi.json)'
+    : undefined,
+  QUERY_TOO_MANY_ROWS: (_err, hint) => hint?.includes('--max-rows') === true
+    ? 'add a LIMIT or a WHERE clause, or raise the body\'s "max_rows"'
+    : undefined,
   PROOF_NO_CHECKPOINT: (_err, hint) => hint?.includes('checkpoint --list') === true && hint.includes('give a checkpoint file')
     ? 'GET /api/v1/checkpoints/latest gives the size of the latest checkpoint this node keeps: give sizes up to it'
     : undefined,

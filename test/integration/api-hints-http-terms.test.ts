@@ -12,7 +12,8 @@ import { tmpDir } from '../helpers/tmp.js'
 /**
  * An application that integrates over HTTP only is told what to do in the API's terms: a request,
  * a body field, a header (user51). Before, POST /query's QUERY_EMPTY, QUERY_UNKNOWN_TABLE,
- * QUERY_UNKNOWN_COLUMN and QUERY_TABLE_TOO_WIDE, a consistency proof's PROOF_NO_CHECKPOINT and a
+ * QUERY_UNKNOWN_COLUMN and QUERY_TABLE_TOO_WIDE (and QUERY_TIMEOUT's and QUERY_TOO_MANY_ROWS's
+ * options, --timeout and --max-rows, for the body's timeout_ms and max_rows), a consistency proof's PROOF_NO_CHECKPOINT and a
  * read token's API_FORBIDDEN sent it to `petal query …`, `petal checkpoint --list` or `petal
  * tokens create` only, commands of the node's machine. Each request a hint names is sent here, as
  * the hint gives it, and must answer.
@@ -87,6 +88,17 @@ describe('POST /api/v1/query: the hints name the request to send', () => {
     const cols = await postJson(url + 'api/v1/query', { sql: hintedQuery(e.hint).sql.replace('TABLE', 't'), format: 'csv' })
     expect(cols.status).toBe(200)
     expect(cols.text.split(/\r?\n/)).toContain('_height')
+  })
+
+  it('a time limit or a row limit: the hint names the body\'s field, not the CLI\'s option', async () => {
+    const slow = errorOf(await postJson(url + 'api/v1/query', { sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c', timeout_ms: 200 }))
+    expect(slow.code).toBe('QUERY_TIMEOUT')
+    expect(slow.hint).toContain('"timeout_ms"')
+    expect(slow.hint).not.toContain('--timeout')
+    const many = errorOf(await postJson(url + 'api/v1/query', { sql: 'SELECT 1', max_rows: 0 }))
+    expect(many.code).toBe('QUERY_TOO_MANY_ROWS')
+    expect(many.hint).toContain('"max_rows"')
+    expect(many.hint).not.toContain('--max-rows')
   })
 
   it('_keys, a table inside each block: the hint says per_block, which answers', async () => {
