@@ -2,7 +2,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TokenStore } from '../../src/api/index.js'
 import type { Chain } from '../../src/chain/index.js'
+import { startTestApi } from '../helpers/api.js'
 import { CHROMIUM, NO_CHROMIUM } from '../helpers/browser.js'
 import { petalInProcess } from '../helpers/cli.js'
 import { closeExplorer, pageErrorsOf, startExplorer, type ExplorerFixture } from '../helpers/explorer.js'
@@ -83,6 +85,24 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHR
     await page.locator('#result-table').waitFor()
     expect(await page.locator('#result-table tbody td').allInnerTexts()).toEqual(['_height', 'id', 'name', 'score', 'photo', 'big'])
     expect(pageErrors()).toEqual([])
+  })
+
+  // "Link to this result" opened in a new tab of a node that needs a read token said
+  // API_UNAUTHORIZED with nowhere to give the token: only the other pages asked for it (user51).
+  it('/query of a node that needs a read token asks for it there, then runs the statement', async () => {
+    const exposed = await startTestApi({ dir: chain.dir.root, access: { expose: true } })
+    try {
+      const { token } = TokenStore.of(chain.dir.root).create({ scope: 'read', name: 'walk-query' })
+      await page.goto(`${exposed.url}query?sql=${encodeURIComponent('SELECT count(*) AS n FROM _blocks')}`)
+      await page.locator('.error').filter({ hasText: 'API_UNAUTHORIZED' }).waitFor()
+      await page.locator('#token').fill(token)
+      await page.locator('#token').press('Enter')
+      await page.locator('#result-table').waitFor()
+      expect(await page.locator('#result-table tbody td').innerText()).toBe(String(chain.tip().height + 1))
+      expect(pageErrors()).toEqual([])
+    } finally {
+      await exposed.server.close()
+    }
   })
 
   it('/query: "Tables on this chain" lists each table with its blocks and rows, and opens its rows', async () => {

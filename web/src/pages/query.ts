@@ -5,7 +5,7 @@ import { append, download, fill, h } from '../dom.js'
 import { cell, count, numericColumn } from '../format.js'
 import { JsonNumber, parseLossless, type Lossless } from '../json.js'
 import { navigate } from '../nav.js'
-import { errorBox } from '../page.js'
+import { errorBox, tokenForm } from '../page.js'
 
 const HISTORY_KEY = 'petal.query.history'
 const HISTORY = 15
@@ -139,6 +139,10 @@ async function execute (out: HTMLElement, s: Statement, signal: AbortSignal, edi
     if (hinted !== undefined) out.append(hintInConsole(hinted, editor))
     // Too large to show is not too large to download.
     if (err instanceof ApiFailure && err.code === 'QUERY_TOO_MANY_ROWS') out.append(downloads(out, s))
+    // A node that needs a read token: asked here, as every other page asks it. A link to a result
+    // (the page's own "Link to this result") opened in a new tab said API_UNAUTHORIZED with nowhere
+    // to give the token (user51).
+    if (err instanceof ApiFailure && err.status === 401) out.append(tokenForm(() => { void execute(out, s, signal, editor) }))
     return
   }
   const ms = performance.now() - started
