@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 
 // derToP1363 runs twice per block in each verify worker, and TurboFan compiles it there. A
 // signature whose s begins with n/2's first byte (1 in 128) or whose r begins with a zero byte
@@ -29,8 +29,9 @@ describe('derToP1363 under TurboFan', () => {
   // fn: derToP1363, or isStrictLowS (verifyV2's check, which reads the DER in place and compares
   // only a 32-byte value with its bound; a shorter r or s, 1 in 256 and 1 in 128, skips that).
   const stillOptimised = (rare: Buffer, fn = 'derToP1363'): { before: boolean, after: boolean, verdicts: boolean[] } => {
-    const tsx = createRequire(import.meta.url).resolve('tsx')
-    const code = `const { ${fn}: derToP1363 } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'ecdsa.js'))})
+    // ecdsa.ts's bundle (src-entry.ts): the child compiles no TypeScript, and V8 sees the same function.
+    const ecdsa = entryOf(join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'ecdsa.ts'))
+    const code = `const { ${fn}: derToP1363 } = await import(${JSON.stringify(ecdsa)})
       const prepare = new Function('f', '%PrepareFunctionForOptimization(f)')
       const optimiseNext = new Function('f', '%OptimizeFunctionOnNextCall(f)')
       // V8's status bits: 16 = optimised (TurboFan).
@@ -48,7 +49,7 @@ describe('derToP1363 under TurboFan', () => {
       const before = optimised(derToP1363)
       verdicts.push(ok(derToP1363(rare, into)))
       console.log(JSON.stringify({ before, after: optimised(derToP1363), verdicts }))`
-    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-lazy-feedback-allocation', '--import', tsx, '--input-type=module', '-e', code], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-lazy-feedback-allocation', ...loaderFor(ecdsa), '--input-type=module', '-e', code], { encoding: 'utf8' })
     expect(r.stderr).toBe('')
     return JSON.parse(r.stdout) as { before: boolean, after: boolean, verdicts: boolean[] }
   }

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { keepFreedMemory } from '../../../src/crypto/index.js'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 import { loadNativeOpenssl, nativeOpensslPath } from '../../../src/crypto/openssl-native.js'
 import { nativeOpensslBuilt } from '../../helpers/native-build.js'
 
@@ -67,14 +68,15 @@ describe.skipIf(!nativeOpensslBuilt())('keepFreed', () => {
     // In a process of its own: the thresholds, once set, are the process's for good, and an earlier
     // file in this one may have set them. Before the fix the second call answered false: a node
     // made with the addon off left keepFreed undone for every later test file in the fork.
-    const module = JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../../src/crypto/openssl-native.ts')).href)
+    const entry = entryOf(join(import.meta.dirname, '../../../src/crypto/openssl-native.ts'))
+    const module = JSON.stringify(pathToFileURL(entry).href)
     const code = `const m = await import(${module})
 process.env.PETAL_NATIVE_SHA256 = '0'
 const off = m.keepFreedMemory()
 delete process.env.PETAL_NATIVE_SHA256
 m.resetNativeOpenssl()
 process.stdout.write(JSON.stringify([off, m.keepFreedMemory(), m.freedMemoryKept()]))`
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, PETAL_NATIVE_SHA256: undefined } })
+    const r = spawnSync(process.execPath, [...loaderFor(entry), '--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, PETAL_NATIVE_SHA256: undefined } })
     expect(r.status, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual([false, true, true])
   })

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PULL_HEAP_GROWING_PERCENT, withPullHeap } from '../../../src/node/pull-heap.js'
 import { HeapGrowth } from '../../../src/util/index.js'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 
 // A pull's sync runs with V8's old generation allowed to grow to 4× its live size between full
 // collections (docs/performance/pull.md, "Session 15: the 1 MB pull"); V8 chooses again afterwards.
@@ -38,13 +38,13 @@ describe('withPullHeap', () => {
 // The process's own value, however node was given it on its command line, is left alone.
 describe('withPullHeap in a process started with flags', () => {
   const flagsSet = (...nodeFlags: string[]): string[] => {
-    const tsx = createRequire(import.meta.url).resolve('tsx')
-    const code = `const { withPullHeap } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'node', 'pull-heap.js'))})
-      const { HeapGrowth } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'util', 'index.js'))})
+    // One bundle of both modules (test/helpers/pull-heap-entry.ts): the HeapGrowth given is the class pull-heap.ts knows.
+    const entry = entryOf(join(import.meta.dirname, '..', '..', 'helpers', 'pull-heap-entry.ts'))
+    const code = `const { withPullHeap, HeapGrowth } = await import(${JSON.stringify(entry)})
       const set = []
       await withPullHeap(async () => {}, new HeapGrowth(f => { set.push(f) }))
       console.log(JSON.stringify(set))`
-    const r = spawnSync(process.execPath, [...nodeFlags, '--import', tsx, '--input-type=module', '-e', code], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [...nodeFlags, ...loaderFor(entry), '--input-type=module', '-e', code], { encoding: 'utf8' })
     expect(r.stderr).toBe('')
     return JSON.parse(r.stdout) as string[]
   }

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { prestartWorkers, takePrestartedWorker, WorkerPool, workerScript } from '../../../src/util/index.js'
 import type { CrashRequest } from '../../helpers/crash-worker.js'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 
 describe('WorkerPool', () => {
   it('fails the task of a worker that dies with WORKER_DIED, and replaces the worker', async () => {
@@ -95,7 +96,10 @@ describe('WorkerPool', () => {
   })
 
   it('does not keep the process alive once its work is done (the CLI exits)', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'helpers', 'pool-exit.ts')], { timeout: 30_000, encoding: 'utf8' })
+    // The helper and its workers as bundles (src-entry.ts): no TypeScript compiled in the child.
+    const entry = entryOf(join(import.meta.dirname, '..', '..', 'helpers', 'pool-exit.ts'))
+    const script = JSON.stringify(workerScript(import.meta.url, '../../helpers/crash-worker.js'))
+    const r = spawnSync(process.execPath, [...loaderFor(entry), entry, script], { timeout: 30_000, encoding: 'utf8' })
     expect(r.signal, 'still running after 30 s').toBeNull()
     expect(r.stdout).toBe('echo 7\n')
     expect(r.status).toBe(0)
