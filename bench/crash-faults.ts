@@ -7,14 +7,15 @@
  * anything (SQLite's own directory fsync, whose failure SQLite ignores), never after a failed fsync
  * of data (fsyncgate); what was acknowledged is kept; the directory opens (or its hint repairs it);
  * no temporary file is left after a last clean command. The `read` and `adopt` lanes (session 34)
- * are in crash-faults-more.ts.
+ * are in crash-faults-more.ts, the `append` path in crash-faults-append.ts.
  */
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
 import { faultEnv, faultResult, type Fault, type FaultClass, type FaultSpec } from '../test/helpers/fault-shim.js'
 import { codedError, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
 import { faultAdopt, faultRead } from './crash-faults-more.js'
+import { faultAppend } from './crash-faults-append.js'
 import { receiptsKept } from './crash-receipts.js'
 
 export interface Harness {
@@ -194,22 +195,6 @@ async function faultImport (h: Harness): Promise<void> {
     try { for (const [ht, hash] of acked) if (c.get(ht)?.hash !== hash) h.fail('import', i, `acknowledged block ${ht} lost`) } finally { c.close() }
   }
   h.noLeftovers('import', dir, await petal(['--dir', dir, 'signimportblock', sqliteFile(join(h.root, 'src.db'), 3, 0)]))
-}
-
-async function faultAppend (h: Harness): Promise<void> {
-  const dir = join(h.root, 'f-append')
-  await newChain(dir)
-  const acked: string[] = []
-  for (let i = 0; i < h.iterations; i++) {
-    const file = join(h.root, 'rows.ndjson')
-    writeFileSync(file, Array.from({ length: 1 + (i % 30) }, (_, k) => JSON.stringify({ w: 0, n: i, k })).join('\n') + '\n')
-    const argv = i % 2 === 0 ? ['--json', 'append', 'kept', file] : ['--json', 'seal']
-    const { run } = await faulted(h, 'append', i, dir, argv, ALL, true)
-    if (run.code === 0 && argv[1] === 'append') acked.push(...(JSON.parse(run.stdout) as { receipts: string[] }).receipts)
-    if (!await h.afterKill('append', i, dir)) return
-    await receiptsKept(h, 'append', i, dir, acked)
-  }
-  h.noLeftovers('append', dir, await petal(['--dir', dir, 'seal']))
 }
 
 /** One node session of the run path: the node under the fault f, 2.5 s of POSTs, then SIGTERM. */

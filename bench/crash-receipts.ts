@@ -33,3 +33,22 @@ export async function receiptsKept (h: Harness, path: string, i: number, dir: st
   if (r.n !== r.d) h.fail(path, i, `${r.n} sealed rows, ${r.d} distinct: rows sealed twice`)
   else countedAt.set(dir, tip)
 }
+
+/**
+ * Each append's rows on dir's chain all or none (an append is one transaction), an acknowledged
+ * one's all: `sizes` holds the rows of every append tried, by the `n` its rows carry; `acked`, the
+ * appends that printed their receipts. Call after a clean seal. With `sayStored`, an append that
+ * failed and whose rows are there anyway is said, not failed: a refusal means "not known to be
+ * durable" (docs/ingest.md, group commit); a killed one's often are (killed after its commit).
+ */
+export async function appendsWhole (h: Harness, path: string, dir: string, sizes: Map<number, number>, acked: Set<number>, sayStored = false): Promise<void> {
+  const q = await petal(['--dir', dir, 'query', 'SELECT n, count(*) AS c FROM kept GROUP BY n'])
+  if (q.code !== 0) { if (acked.size > 0) h.fail(path, h.iterations, `query exit ${q.code}`, q.stderr); return }
+  const got = new Map(q.stdout.trim().split('\n').filter(l => l !== '').map(l => { const r = JSON.parse(l) as { n: number, c: number }; return [r.n, r.c] }))
+  for (const [n, size] of sizes) {
+    const c = got.get(n) ?? 0
+    if (c !== 0 && c !== size) h.fail(path, h.iterations, `append #${n}: ${c} of its ${size} rows on the chain (an append is all or nothing)`)
+    else if (c === 0 && acked.has(n)) h.fail(path, h.iterations, `append #${n}: acknowledged, none of its ${size} rows on the chain`)
+    else if (sayStored && c === size && !acked.has(n)) console.log(`  ${path}: append #${n} failed or was killed, and its ${size} rows are on the chain`)
+  }
+}
