@@ -2,7 +2,8 @@
 // witness cosignature lines"): since session 50 findCheckpoint keeps only the lines the node
 // verifies (src/proof/note-lines.ts) — a signatory's and a listed witness's here. Prints the time a
 // findCheckpoint takes beside the same look-up without the check (what it was before: the stored
-// note as it is), in the same run, warm (each line's verdict remembered) and cold (verified anew).
+// note as it is), in the same run, warm (each line's verdict remembered) and cold (verified anew);
+// and what gossip's judge of a note costs since session 51.
 //   node --import tsx bench/checkpoint-lines.ts
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -53,4 +54,23 @@ const { verifiedNote } = await import('../src/proof/note-lines.js')
 let i = 0
 const first = perCall(() => verifiedNote(chain, notes[i++] as string), notes.length)
 console.log(`cold: checking a note's 2 lines (a signatory's, a witness's) the first time: ${first.toFixed(1)} µs`)
+// Gossip's judge of a note (docs/performance/reviews.md, "Session 51: the witnesses file's CLI
+// (witness51)"): since session 51 a note is accepted for forwarding only when the node verified
+// every line (judgeGossipedCheckpoint); the reference is judgeCheckpoint alone, the judge until
+// then. Hostile variants: new texts each time, the witness's line and a junk line.
+const { judgeCheckpoint, judgeGossipedCheckpoint } = await import('../src/proof/index.js')
+const variants = (n: number, from: number): string[] => Array.from({ length: n }, (_, k) => {
+  const text = readCheckpointNote(final).note.text.replace(/tip (\d+)/, (_, t: string) => `tip ${Number(t) + 1000 + from + k}`)
+  return addCosignature(signCheckpoint(text, [alice]), witness, 1_700_000_000) + '— junk.example/x AAAAAAA=\n'
+})
+for (let round = 0; round < 2; round++) {
+  const a = variants(100, round * 200)
+  const b = variants(100, round * 200 + 100)
+  let j = 0
+  const before = perCall(() => judgeCheckpoint(chain, a[j++] as string), a.length)
+  j = 0
+  const now = perCall(() => judgeGossipedCheckpoint(chain, b[j++] as string), b.length)
+  const warmNow = perCall(() => judgeGossipedCheckpoint(chain, b[0] as string), 1000)
+  console.log(`gossip judge round ${round + 1}: a new variant ${now.toFixed(1)} µs (judge and verified lines), the same variant again ${warmNow.toFixed(1)} µs; reference: judgeCheckpoint alone ${before.toFixed(1)} µs; ${(now / before).toFixed(2)}×`)
+}
 chain.close()

@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network, Verdict } from '../network/index.js'
-import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, keepReceivedCheckpoint, signTipCheckpoints, storedTipCheckpoints, verifiedLines, type CheckpointAudience } from '../proof/index.js'
+import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -112,17 +112,15 @@ export class CheckpointDuty {
    * its own. Until session 51 such a note was forwarded whole to peers that drop those lines.
    */
   judgeGossiped (note: string, from: string): Verdict {
-    const verdict = judgeCheckpoint(this.chain, note)
-    if (verdict !== 'accept') return verdict
-    let verified: string | undefined
+    let j: ReturnType<typeof judgeGossipedCheckpoint>
     try {
-      verified = verifiedLines(this.chain, note)
-    } catch (err) { // the witnesses file unreadable at its first read: judged on delivery again
+      j = judgeGossipedCheckpoint(this.chain, note)
+    } catch (err) { // the witnesses file unreadable at its first read: judged as before, whole
       this.logger.debug('checkpoint lines not checked', { from, error: errorMessage(err) })
-      return 'accept'
+      return judgeCheckpoint(this.chain, note)
     }
-    if (verified === note) return 'accept'
-    this.keep(note, from, verified)
+    if (j.verdict !== 'accept' || j.verified === note) return j.verdict
+    this.keep(note, from, j.verified)
     return 'ignore'
   }
 

@@ -22,7 +22,7 @@ export { checkpointForHeight, proveRows, proveConsistency } from './prove-rows.j
 export { CHUNK_ROWS, ChunkPool, type TableChunks } from './table-chunks.js'
 export { chunkCache } from './chunk-cache.js'
 export { proveQueryAnswer } from './prove-query.js'
-export { judgeCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, verifiedLines } from './received.js'
+export { judgeCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, judgeGossipedCheckpoint } from './received.js'
 export { cosignCheckpoint, witnessKeyOf } from './witness.js'
 export { WITNESSES_FILE, OWN_WITNESS_META, knownWitnesses, parseWitnessesFile, witnessesFileProblem, witnessVkeySync, type KnownWitness } from './witness-keys.js'
 export { listWitnesses, addWitness, removeWitness, type ListedWitness } from './witnesses-file.js'

@@ -51,11 +51,17 @@ export function judgeAnsweredCheckpoint (chain: Chain, note: string, maxSize: nu
 }
 
 /**
- * `note` with only the signature lines this node verified (note-lines.ts), as it would keep and
- * serve them: what it passes on of a gossiped note. Undefined when it is no checkpoint of this chain.
+ * Judge a gossiped note as judgeCheckpoint does, and give the lines of it this node verified
+ * (note-lines.ts) when it accepts it: what it passes on (docs/proofs.md, "Which cosignatures a
+ * node keeps"). One pass, each line verified once (and its verdict kept for the note's keeping).
  */
-export function verifiedLines (chain: Chain, note: string): string | undefined {
-  return verifiedNote(chain, note)?.note
+export function judgeGossipedCheckpoint (chain: Chain, note: string): { verdict: CheckpointVerdict, verified?: string } {
+  const v = verifiedNote(chain, note)
+  if (v === undefined || v.badSignatory) return { verdict: 'reject' }
+  if (!v.signed) return { verdict: 'ignore' }
+  const tree = storedChainTree(chain)
+  if (v.checkpoint.size > tree.size || !equalBytes(treeRoot(tree, v.checkpoint.size), v.checkpoint.root)) return { verdict: 'ignore' }
+  return { verdict: 'accept', verified: v.note }
 }
 
 /**
