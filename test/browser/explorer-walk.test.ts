@@ -105,6 +105,25 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer without a terminal${NO_CHR
     }
   })
 
+  // /verify is a file of its own, which the other pages' token does not reach: on a node that needs
+  // a read token, "Use this node's signatories" said "the node answered 401" and nothing more (user51).
+  it('/verify of a node that needs a read token: "Use this node\'s signatories" asks for it, then fills the keys', async () => {
+    const exposed = await startTestApi({ dir: chain.dir.root, access: { expose: true } })
+    try {
+      const { token } = TokenStore.of(chain.dir.root).create({ scope: 'read', name: 'walk-verify' })
+      await page.goto(`${exposed.url}verify`)
+      await page.locator('#use-node-signers').click()
+      await page.locator('#signers-note').filter({ hasText: 'API_UNAUTHORIZED' }).waitFor()
+      await page.locator('#signers-token').fill(token)
+      await page.locator('#signers-token-use').click()
+      await page.locator('#signers-note').filter({ hasText: '1 active signatory as this node reports them' }).waitFor()
+      expect((await page.locator('#trust').inputValue()).trim()).toBe(chain.keysAt(chain.tip()).all()[0]?.publicKey.hex)
+      expect(pageErrors()).toEqual([])
+    } finally {
+      await exposed.server.close()
+    }
+  })
+
   it('/query: "Tables on this chain" lists each table with its blocks and rows, and opens its rows', async () => {
     await go('/query')
     await page.locator('#chain-tables summary').click()

@@ -36,19 +36,53 @@ function valueText (v: ProofValue): string {
 
 interface Signer { id: string, public_key: string, added_at: number, revoked_at: number | null, active: boolean }
 
+/** A read token for a node exposed without --public-read: asked on a 401, kept in this page's memory only. */
+let token: string | undefined
+
+/** The node's refusal, with the API's code and message (it said only "the node answered 401"). */
+class NodeRefusal extends Error {
+  constructor (readonly status: number, message: string) { super(message) }
+}
+
 /** This node's signatories (GET /api/v1/signers): what the page can ask instead of a terminal. */
 async function nodeSigners (): Promise<{ height: number, signers: Signer[] }> {
-  const r = await fetch('/api/v1/signers')
-  if (!r.ok) throw new Error(`the node answered ${r.status}`)
+  const r = await fetch('/api/v1/signers', token === undefined ? undefined : { headers: { authorization: `Bearer ${token}` } })
+  if (!r.ok) {
+    let said = `the node answered ${r.status}`
+    try {
+      const e = (await r.json() as { error?: { code?: unknown, message?: unknown } }).error
+      if (typeof e?.code === 'string') said += ` ${e.code}: ${String(e.message)}`
+    } catch {}
+    throw new NodeRefusal(r.status, said)
+  }
   return await r.json() as { height: number, signers: Signer[] }
 }
 
-/** A button that reads this node's signatories and gives them to `use`; `failed` gets what went wrong (the read, or `use` itself). */
+/**
+ * A button that reads this node's signatories and gives them to `use`; `failed` gets what went
+ * wrong (the read, or `use` itself). A node that needs a read token (exposed without
+ * --public-read) gets one asked beside the button, as the explorer's other pages ask it: this page
+ * is a file of its own, which no other page's token reaches (user51: it said "the node answered
+ * 401" and nothing more).
+ */
 function signersButton (id: string, label: string, use: (r: Awaited<ReturnType<typeof nodeSigners>>) => void, failed: (message: string) => void): HTMLElement {
+  const ask = h('span', null)
   const onclick = (): void => {
-    void nodeSigners().then(use).catch((err: unknown) => { failed(`could not read this node's signatories: ${err instanceof Error ? err.message : String(err)}`) })
+    fill(ask)
+    void nodeSigners().then(use).catch((err: unknown) => {
+      failed(`could not read this node's signatories: ${err instanceof Error ? err.message : String(err)}`)
+      if (err instanceof NodeRefusal && err.status === 401) fill(ask, tokenAsk(onclick))
+    })
   }
-  return h('button', { type: 'button', id, onclick }, label)
+  return h('span', null, h('button', { type: 'button', id, onclick }, label), ask)
+}
+
+function tokenAsk (retry: () => void): HTMLElement {
+  const input = h('input', { type: 'password', id: 'signers-token', autocomplete: 'off', spellcheck: 'false', 'aria-label': 'read token' })
+  const use = (): void => { token = input.value.trim() === '' ? undefined : input.value.trim(); retry() }
+  input.addEventListener('keydown', e => { if (e.key === 'Enter') { e.preventDefault(); use() } })
+  return h('span', { class: 'row' }, input, h('button', { type: 'button', id: 'signers-token-use', onclick: use }, 'Use this read token'),
+    h('span', { class: 'muted' }, 'this node needs a read token (', h('code', null, 'petal tokens create --scope read'), '); it stays in this page\'s memory only'))
 }
 
 /**
