@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { BlockError, checkRegularInput, verifySeal } from '../block/index.js'
 import { sealPathOf, tmpBlockPath, tmpOwnPrefix, type LockOptions } from '../storage/index.js'
-import { isNotFound, WorkMeter, type OnWorkProgress } from '../util/index.js'
+import { isNotFound, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { acceptCandidate, type ImportResult } from './accept.js'
 import type { Chain } from './chain.js'
 import { ChainError } from './errors.js'
@@ -175,7 +175,11 @@ export async function acceptLoaded (chain: Chain, b: LoadedBlock, options: LockO
   checkImportable(chain, c)
   // Validating on the parent is quick; placing the file means syncing all of it to disk.
   b.meter?.stage('storing', c.file.size)
-  const r = await writeTx(chain, async tx => acceptCandidate(chain, c, b.tmp, tx), { work: `import block ${c.file.header.height} ${c.hash.slice(0, 12)}`, ...options })
+  const r = await writeTx(chain, async tx => {
+    // Tests hold an import here, under the write lock, before its placement (a reorg about to happen).
+    await pausepoint('import:locked', options.signal)
+    return acceptCandidate(chain, c, b.tmp, tx)
+  }, { work: `import block ${c.file.header.height} ${c.hash.slice(0, 12)}`, ...options })
   b.meter?.finish()
   return r
 }

@@ -10,8 +10,12 @@ import { short, table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { addWaitOption, lockOptions } from '../write-lock.js'
 
-/** A marked re-seal's content came back before it was accepted (another re-seal): --force builds it again, unmarked. */
-class BackNow extends Error {}
+/**
+ * Under --force, the orphan's content came back (another re-seal) or went again (a reorg orphaned
+ * the copy that had brought it back) between the first look and the acceptance: the block is built
+ * again for what holds now, marked and recorded or a publication of its own.
+ */
+class Moved extends Error {}
 
 /** Where `petal reseal`'s hints send a user who needs an orphan's hash. */
 export const ORPHANS_HINT = '`petal orphans` lists your orphaned blocks and which of them await a re-seal; a running node re-seals its own by itself'
@@ -56,21 +60,28 @@ export function register (program: Command, action: Action): void {
         // A block built as the copy (marked) whose content came back meanwhile (another re-seal held
         // the lock) is built again unmarked under --force: accepted marked, two marked copies of one
         // origin were both canonical, which the rule takes for impossible (review50).
-        const reseal = async (origin: string | false): Promise<ImportResult> => await resealOrphan(chain, b.hash, key, {
+        // And the other way (review51): one built unmarked because the content was back, whose copy
+        // a reorg orphaned meanwhile, was accepted unrecorded, and the node's pass re-sealed the
+        // orphan as well: its rows twice. It is built again as the copy, marked and recorded.
+        const reseal = async (origin: string | false, last: boolean): Promise<ImportResult> => await resealOrphan(chain, b.hash, key, {
           ...lockOptions(ctx, o.wait),
           origin,
           beforeAccept: async x => {
             const back = judge.back()
             if (back && o.force !== true) throw judge.refusal()
-            if (back && origin !== false) throw new BackNow()
+            if (!last && back === (origin !== false)) throw new Moved()
             if (origin !== false) await record.record(x.hash, b.hash, origin, ctx.signal)
           }
         })
-        try {
-          r = await reseal(backAtFirst ? false : originOf(chain, b, record))
-        } catch (err) {
-          if (!(err instanceof BackNow)) throw err
-          r = await reseal(false)
+        let origin = backAtFirst ? false : originOf(chain, b, record)
+        for (let tries = 1; ; tries++) {
+          try {
+            r = await reseal(origin, tries === 3)
+            break
+          } catch (err) {
+            if (!(err instanceof Moved)) throw err
+            origin = origin === false ? originOf(chain, b, record) : false
+          }
         }
       } finally {
         await ingest.close()
