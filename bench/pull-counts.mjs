@@ -22,6 +22,8 @@ const { threadCpu } = await import(ROOT + '/bench/thread-cpu.ts')
 // CPU of this thread in ns (schedstat: exact time on a CPU).
 const fd = openSync('/proc/thread-self/schedstat', 'r'); const buf = Buffer.alloc(64)
 const cpu = () => { const n = readSync(fd, buf, 0, 64, 0); let v = 0; for (let i = 0; i < n; i++) { const c = buf[i]; if (c < 48 || c > 57) break; v = v * 10 + c - 48 } return v }
+// Threads alive when this preload runs: the main thread and V8's platform workers (on Node 20 every thread is named "node").
+const startupTids = new Set(threadCpu().keys())
 const buckets = {}; const calls = {}
 const add = (k, ns) => { buckets[k] = (buckets[k] ?? 0) + ns; calls[k] = (calls[k] ?? 0) + 1 }
 let active = false
@@ -78,6 +80,9 @@ function report () {
   w(`${n} samples: no transfer in flight ${c(s => s.inflight === 0)}, placing ${c(s => s.placing)}, no transfer while placing ${c(s => s.inflight === 0 && s.placing)}, no transfer and not placing ${c(s => s.inflight === 0 && !s.placing)}`)
   const parts = Object.entries(buckets).map(([k, v]) => `${k} ${(v / 1e6 / blocks).toFixed(3)} (${(calls[k] / blocks).toFixed(1)} calls)`).join(', ')
   w(`threads during the download, ms of CPU a block: ${[...byName].filter(([, ns]) => ns > 0).map(([k, ns]) => `${k} ${(ns / 1e6 / blocks).toFixed(2)}`).join(', ')}`)
+  const group = { 'alive at start-up (V8 platform, tsx loader)': 0, 'made before the download (libuv pool, other workers)': 0, 'made during it (the load pool)': 0 }
+  for (const [tid, t] of threadCpu()) { if (tid === String(process.pid)) continue; const ns = t.ns - (threads0.get(tid)?.ns ?? 0); group[startupTids.has(tid) ? 'alive at start-up (V8 platform, tsx loader)' : threads0.has(tid) ? 'made before the download (libuv pool, other workers)' : 'made during it (the load pool)'] += ns }
+  w(`other threads by origin, ms of CPU a block: ${Object.entries(group).map(([k, ns]) => `${k} ${(ns / 1e6 / blocks).toFixed(2)}`).join(', ')}`)
   w(`by thread (name#tid, ≥ 0.05 ms a block): ${[...threadCpu()].map(([tid, t]) => [`${t.name}#${tid}`, (t.ns - (threads0.get(tid)?.ns ?? 0)) / 1e6 / blocks]).filter(x => x[1] >= 0.05).map(x => `${x[0]} ${x[1].toFixed(2)}`).join(', ')}`)
   w(`main thread during the download: ${(mainNs / 1e6 / blocks).toFixed(2)} ms of CPU a block; counted: ${parts}; GC pauses ${(gcMs / blocks).toFixed(3)} ms a block (${(gcN / blocks).toFixed(2)} a block; by kind: ${Object.entries(gcKinds).map(([k, g]) => `${k}: ${g[0]} for ${g[1].toFixed(0)} ms`).join(', ')})`)
 }
