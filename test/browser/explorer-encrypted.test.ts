@@ -11,8 +11,8 @@ import { fixtureKey, newTestChain } from '../helpers/chain.js'
 import { pageErrorsOf } from '../helpers/explorer.js'
 import { tmpDir } from '../helpers/tmp.js'
 
-// A reader of a chain with confidential columns (user51): the rows page of the API, and the
-// explorer's block page, showed an encrypted column's sealed values as BLOBs in a TEXT column, with
+// A reader of a chain with confidential columns (user51): the rows page of the API, the explorer's
+// block page and its query page showed an encrypted column's sealed values as BLOBs in a TEXT column, with
 // nothing to say that they are encrypted, for whom, nor how a recipient reads them.
 const CSV = 'id,name,diagnosis\r\n1,ann,flu\r\n2,bob,cold\r\n'
 const recipient = generateSigningKey().publicKey
@@ -51,7 +51,7 @@ describe.skipIf(CHROMIUM === undefined)(`encrypted columns on the rows page and 
     expect(plain).toMatchObject({ encrypted_columns: [], recipients: [] })
   })
 
-  it('the block page marks the column and says how a recipient reads it', async () => {
+  it('the block page marks the column and says how a recipient reads it; so does the query page', async () => {
     await page.goto(`${base}blocks/2?table=patients`)
     const note = page.locator('#encrypted-note')
     await note.waitFor()
@@ -60,6 +60,12 @@ describe.skipIf(CHROMIUM === undefined)(`encrypted columns on the rows page and 
     expect(text).toContain(recipient.id.slice(0, 10))
     expect(text).toContain('petal export')
     expect(await page.locator('#rows th', { hasText: 'diagnosis' }).innerText()).toContain('(encrypted)')
+    // The query page: an answer with BLOBs from a table with encrypted columns says which.
+    await page.goto(`${base}query?sql=${encodeURIComponent('SELECT diagnosis FROM patients WHERE _height = 2')}`)
+    await page.locator('#sealed-note').filter({ hasText: 'Encrypted on this chain: patients.diagnosis.' }).waitFor()
+    await page.goto(`${base}query?sql=${encodeURIComponent('SELECT name FROM patients')}`)
+    await page.locator('#result-table').waitFor()
+    expect(await page.locator('#sealed-note').count()).toBe(0)
     await page.goto(`${base}blocks/1?table=patients`)
     await page.locator('#rows table').waitFor()
     expect(await page.locator('#encrypted-note').count()).toBe(0)

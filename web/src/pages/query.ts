@@ -160,6 +160,35 @@ async function execute (out: HTMLElement, s: Statement, signal: AbortSignal, edi
     h('div', { class: 'scroll' }, h('table', { id: 'result-table' },
       h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c)))),
       h('tbody', null, rows.map(r => h('tr', null, r.map((v, i) => h('td', { class: numeric[i] === true ? 'num' : undefined }, cell(v)))))))))
+  if (rows.some(r => r.some(isBlob))) void sealedNote(out, s.sql, signal)
+}
+
+function isBlob (v: Lossless): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber) && typeof v.$base64 === 'string'
+}
+
+/**
+ * BLOBs in an answer that reads a table with encrypted columns: say which columns are encrypted
+ * and how a recipient reads them (docs/confidential.md). The API never decrypts, and a reader saw
+ * sealed values with nothing to say why, where the CLI's query names them on stderr (user51). The
+ * chain's encrypted columns are its `_recipients` rows'; those of tables the statement names.
+ */
+async function sealedNote (out: HTMLElement, sql: string, signal: AbortSignal): Promise<void> {
+  try {
+    const doc = parseLossless(await (await postJson('/api/v1/query', { sql: "SELECT DISTINCT columns FROM _recipients WHERE block = ''", format: 'json' }, signal)).text())
+    const words = new Set(sql.toLowerCase().split(/[^\p{L}\p{N}_$]+/u))
+    const sealed = new Set<string>()
+    for (const [columns] of arrayOf(get(doc, 'rows')).filter(Array.isArray)) {
+      const pairs: unknown = JSON.parse(String(columns))
+      if (!Array.isArray(pairs)) continue
+      for (const p of pairs) if (Array.isArray(p) && words.has(String(p[0]).toLowerCase())) sealed.add(`${String(p[0])}.${String(p[1])}`)
+    }
+    if (sealed.size === 0) return
+    out.append(h('p', { id: 'sealed-note', class: 'muted' }, `Encrypted on this chain: ${[...sealed].join(', ')}. Their values are shown as the sealed BLOBs, which the node's API never decrypts (its answers are the same for every reader); a recipient reads the plaintext on its own node, with `,
+      h('code', null, 'petal query'), ' or ', h('code', null, 'petal export'), ' (docs/confidential.md).'))
+  } catch {
+    // A chain without encrypted columns has no _recipients table: nothing to say.
+  }
 }
 
 function downloads (out: HTMLElement, s: Statement): HTMLElement {
