@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network, Verdict } from '../network/index.js'
-import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, signTipCheckpoints, storedTipCheckpoints, type CheckpointAudience } from '../proof/index.js'
+import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, knownWitnesses, signTipCheckpoints, storedTipCheckpoints, witnessesFileProblem, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -89,6 +89,21 @@ export class CheckpointDuty {
     if (tip.height === 0 || tip.hash === this.askedTip || findCheckpoint(this.chain, { height: tip.height }) !== undefined) return
     this.askedTip = tip.hash
     for (const peer of this.network.connectedPeers()) this.askPeer(peer, signal)
+  }
+
+  /**
+   * node-state.json's `witnesses_problem`: the `witnesses` file is looked at (a stat; read again
+   * when it changed), so that `petal status` shows a file the node did not take without waiting
+   * for the next checkpoint to arrive.
+   */
+  witnessesState (): { witnesses_problem?: string } {
+    try {
+      knownWitnesses(this.chain)
+    } catch (err) { // unreadable before any good read: each use fails with this, as at a start
+      return { witnesses_problem: errorMessage(err) }
+    }
+    const problem = witnessesFileProblem(this.chain.dir.root)
+    return problem === undefined ? {} : { witnesses_problem: problem.message }
   }
 
   /** Who this node's API tells what to do when no checkpoint covers a block (proof/no-checkpoint.ts). */

@@ -376,7 +376,8 @@ export class PetalNode {
       sync: { state: s.state, height: s.height, target: s.target },
       peers: this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: p.tipHeight, tip_hash: p.tipHash })),
       banned: this.network.scores.banned().length,
-      ...sealState(this.sealPolicy)
+      ...sealState(this.sealPolicy),
+      ...this.checkpoints.witnessesState()
     }
   }
 }

@@ -36,6 +36,11 @@ export interface NodeState {
   banned: number
   /** The seal loop's policy, while the node seals pending rows (a signatory; since session 48): `petal status` says when the next seal is due. */
   seal?: { every_ms: number, rows?: number, bytes?: number }
+  /**
+   * Why the node does not take its data directory's `witnesses` file as it is now, keeping the list
+   * it read before (docs/proofs.md, "The witnesses file while a node runs"; since session 51).
+   */
+  witnesses_problem?: string
 }
 
 /** NodeState's `seal` of a policy (none when the node does not seal). */
@@ -316,7 +321,7 @@ function parseNodeState (s: unknown): NodeState | undefined {
   const http = typeof s.http === 'string' ? s.http : undefined
   const ns = typeof s.pid_ns === 'string' && /^[0-9]+$/.test(s.pid_ns) ? { pid_ns: s.pid_ns } : {}
   const seal = isRecord(s.seal) && typeof s.seal.every_ms === 'number' ? sealState({ everyMs: s.seal.every_ms, rows: typeof s.seal.rows === 'number' ? s.seal.rows : undefined, bytes: typeof s.seal.bytes === 'number' ? s.seal.bytes : undefined }) : {}
-  return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned, ...seal }
+  return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned, ...seal, ...(typeof s.witnesses_problem === 'string' ? { witnesses_problem: s.witnesses_problem } : {}) }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { addWitness, findCheckpoint, proveRows, readCheckpointNote, signatoryVkey, witnessKeyOf } from '../../src/proof/index.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { hintOf, petalInProcess } from '../helpers/cli.js'
+import { readNodeState } from '../../src/node/state-file.js'
 import { addrOf, cloneGenesis, startNode, stopAll, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
@@ -59,5 +60,20 @@ describe('a witness listed while the node runs', () => {
     await waitFor(() => findCheckpoint(a.chain, { height: 2, final: true })?.note.includes(`— ${witness.name} `), { what: 'A to keep the cosignature' })
     const ok = await verify(2)
     expect(ok.code, ok.stderr).toBe(0)
+  })
+
+  it('a witnesses file made malformed while the node runs is shown by `petal status`, until corrected', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    chain.close()
+    const file = join(dir, 'witnesses')
+    writeFileSync(file, `${await witnessKeyOf(witness)}\n`)
+    await startNode(dir, { name: 'A', key: alice, ingest: false as const, stateEveryMs: 100 })
+    writeFileSync(file, `${await witnessKeyOf(witness)}\nexample.org/w2+0000\n`)
+    const problem = await waitFor(() => readNodeState(dir)?.witnesses_problem, { what: 'node-state.json to name the problem' })
+    expect(problem).toBe(`${file} line 2: a verifier key has three parts: name+keyid+key`)
+    const status = await petalInProcess(['--dir', dir, 'status'])
+    expect(status.stdout).toContain(`witnesses   the witnesses file is not taken, the node keeps the list it read before: ${problem}`)
+    writeFileSync(file, `${await witnessKeyOf(witness)}\n`)
+    await waitFor(() => readNodeState(dir)?.witnesses_problem === undefined, { what: 'node-state.json to drop the problem' })
   })
 })

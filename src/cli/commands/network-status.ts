@@ -27,7 +27,7 @@ function nodeJson (s: LiveNode): Record<string, unknown> {
   return pidDetails(file)
 }
 
-export function nodeLines (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'peer_id' | 'role' | 'pull' | 'verifying' | 'listen' | 'sync' | 'peers' | 'http'>): string[] {
+export function nodeLines (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'peer_id' | 'role' | 'pull' | 'verifying' | 'listen' | 'sync' | 'peers' | 'http' | 'witnesses_problem'>): string[] {
   // The tip height comes from the index (printed above); the state file is a few seconds old.
   const sync = s.verifying === true
     ? 'verifying every block (the pull has stopped syncing; it ends after this)'
@@ -39,7 +39,9 @@ export function nodeLines (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'peer_i
     `peers       ${s.peers.length} connected${s.peers.length > 0 ? ': ' + s.peers.slice(0, 4).map(p => '…' + p.id.slice(-8)).join(', ') + (s.peers.length > 4 ? ', …' : '') : ''}`,
     `sync        ${sync}`,
     ...s.listen.map((a, i) => `${i === 0 ? 'listening   ' : '            '}${a}`),
-    ...(s.http === undefined ? [] : [`http        ${s.http}`])
+    ...(s.http === undefined ? [] : [`http        ${s.http}`]),
+    // docs/proofs.md, "The witnesses file while a node runs".
+    ...(s.witnesses_problem === undefined ? [] : [`witnesses   the witnesses file is not taken, the node keeps the list it read before: ${s.witnesses_problem}`])
   ]
 }
 
