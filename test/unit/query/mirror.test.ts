@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, cpSync, readdirSync, rmSync, truncateSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Chain, importBlock, signImport } from '../../../src/chain/index.js'
@@ -12,6 +11,7 @@ import { extendChain, fixtureKey, newTestChain, plantBlock } from '../../helpers
 import { disguisedRtree } from '../../helpers/hostile-schemas.js'
 import { forge } from '../../fixtures/forge.js'
 import { assertMirrorMatchesFiles, dumpMirror, failure, rowsOf, sqliteFile } from '../../helpers/query.js'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const alice = fixtureKey('alice')
@@ -286,8 +286,9 @@ describe('query mirror', () => {
     rmSync(queryDb, { force: true })
     // A small block's file grown to 768 MiB (sparse: no disk). It was read whole, synchronously.
     truncateSync(path, 768 * 1024 * 1024)
-    const tsx = createRequire(import.meta.url).resolve('tsx')
-    const r = spawnSync(process.execPath, ['--import', tsx, join(import.meta.dirname, '..', '..', 'helpers', 'mirror-sync-peak.ts'), root], { encoding: 'utf8', timeout: 60_000 })
+    // The helper's bundle (src-entry.ts): the child compiles no TypeScript (its peak is the sync's).
+    const entry = entryOf(join(import.meta.dirname, '..', '..', 'helpers', 'mirror-sync-peak.ts'))
+    const r = spawnSync(process.execPath, [...loaderFor(entry), entry, root], { encoding: 'utf8', timeout: 60_000 })
     expect(r.stderr).toBe('')
     const out = JSON.parse(r.stdout) as { tip: number, code: string, maxRssKiB: number }
     expect(out).toMatchObject({ tip: 0, code: 'MIRROR_BLOCK_MISSING' })
