@@ -26,4 +26,22 @@ describe.runIf(withCc)('a lock file the disk refuses to open', () => {
     expect(again.code, again.stderr).toBe(0)
     expect((JSON.parse(again.stdout) as { rows: number }).rows).toBe(1)
   }, 60_000)
+
+  it('after an append\'s commit, a refused look at node.lock (who seals) does not fail the append: its rows are stored', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.ndjson')
+    writeFileSync(rows, '{"a":1}\n{"a":2}\n')
+    // The fault torture's seed 5163: the journal of node.lock (runningNodeRole's look, after the
+    // commit) refused; before, exit 4 [IO_ERROR] with the rows stored, which a retry stores again.
+    const f = faultEnv({ dir, ops: ['open'], nth: 1, sticky: true, errno: 'ENOSPC', match: '/node.lock-journal' })
+    const r = await petal(['--dir', dir, '--json', 'append', 'kept', rows], f.env)
+    expect(faultResult(f).injected).toBeGreaterThan(0)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/could not be read/)
+    const receipts = (JSON.parse(r.stdout) as { receipts: string[] }).receipts
+    expect(receipts).toHaveLength(2)
+    const sealed = await petal(['--dir', dir, '--json', 'seal'])
+    expect((JSON.parse(sealed.stdout) as { rows: number }).rows).toBe(2)
+  }, 60_000)
 })
