@@ -5,10 +5,10 @@ import type { ApiServer } from '../../src/api/index.js'
 import { signImport, type Chain } from '../../src/chain/index.js'
 import { generateSigningKey } from '../../src/crypto/index.js'
 import { buildRecordsFile, parseRecords } from '../../src/ingest/index.js'
-import { http, startTestApi } from '../helpers/api.js'
-import { CHROMIUM, NO_CHROMIUM, launchBrowser, openPage } from '../helpers/browser.js'
+import { http } from '../helpers/api.js'
+import { CHROMIUM, NO_CHROMIUM } from '../helpers/browser.js'
 import { fixtureKey, newTestChain } from '../helpers/chain.js'
-import { pageErrorsOf } from '../helpers/explorer.js'
+import { explorerOn, pageErrorsOf } from '../helpers/explorer.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // A reader of a chain with confidential columns (user51): the rows page of the API, the explorer's
@@ -33,9 +33,7 @@ describe.skipIf(CHROMIUM === undefined)(`encrypted columns on the rows page and 
       buildRecordsFile(f, 'patients', parseRecords(CSV, 'csv'))
       await signImport(chain, f, key, encrypted ? { encrypt: { columns: [['patients', 'diagnosis']], recipients: [recipient] } } : {})
     }
-    ;({ server, url: base } = await startTestApi({ dir: chain.dir.root }))
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser))
+    ;({ server, base, browser, page, errors } = await explorerOn(chain.dir.root))
   }, 60_000)
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ApiServer } from '../../src/api/index.js'
-import { startTestApi } from '../helpers/api.js'
-import { CHROMIUM, NO_CHROMIUM, launchBrowser, openPage } from '../helpers/browser.js'
+import { CHROMIUM, NO_CHROMIUM } from '../helpers/browser.js'
+import { explorerOn } from '../helpers/explorer.js'
 import { petalInProcess } from '../helpers/cli.js'
 import { aliceOrphan } from '../helpers/orphan.js'
 
@@ -22,9 +22,7 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer's block page: Description 
     const { dir, m } = await aliceOrphan(petalInProcess)
     origin = m
     reseal = (JSON.parse((await petalInProcess(['--dir', dir, '--json', 'reseal', m])).stdout) as { hash: string }).hash
-    ;({ server, url: base } = await startTestApi({ dir }))
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser))
+    ;({ server, base, browser, page, errors } = await explorerOn(dir))
   }, 60_000)
 
   afterAll(async () => {

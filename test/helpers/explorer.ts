@@ -30,10 +30,15 @@ export interface ExplorerFixture {
 export async function startExplorer (): Promise<ExplorerFixture> {
   const p = await provableChain()
   await signTipCheckpoints(p.chain, p.key)
-  const { server, url: base } = await startTestApi({ dir: p.chain.dir.root })
+  return { chain: p.chain, key: p.key, typed: p.typedHeight, ...await explorerOn(p.chain.dir.root) }
+}
+
+/** The API on the data directory `dir`, one headless Chromium and a page: a browser test file's own chain. */
+export async function explorerOn (dir: string): Promise<Pick<ExplorerFixture, 'server' | 'base' | 'browser' | 'page' | 'errors'>> {
+  const { server, url: base } = await startTestApi({ dir })
   const browser = await launchBrowser()
   const { page, errors } = await openPage(browser)
-  return { chain: p.chain, key: p.key, typed: p.typedHeight, server, base, browser, page, errors }
+  return { server, base, browser, page, errors }
 }
 
 export async function closeExplorer (f: ExplorerFixture | undefined): Promise<void> {
