@@ -2,18 +2,19 @@
 // HTTP API and an open GET /events client: both stopped, then what is left to keep this process
 // alive (process.getActiveResourcesInfo(): ref'd timers, sockets, servers) and which of the timers'
 // holders stop-timers.ts found on the running first node are printed as JSON ({ left, reached }).
-//   node --import tsx test/helpers/stopped-node.ts
+//   node --import tsx test/helpers/stopped-node.ts   (stop-timers.test.ts runs its bundle: src-entry.ts)
 import '../../src/polyfills.js'
 import { request } from 'node:http'
 import { stopTimersReached } from '../../src/network/stop-timers.js'
 import { PetalNode } from '../../src/node/index.js'
-import { newTestChain, fixtureKey } from './chain.js'
+import { newTestChain } from './chain.js'
 import { addrOf, cloneGenesis, fastOptions } from './network.js'
 import { removeTmpDirs } from './tmp.js'
 import { waitFor } from './wait.js'
 
-const alice = fixtureKey('alice')
-const { chain, dir } = await newTestChain({ key: alice })
+// A key of its own (newTestChain's): fixtureKey reads test/fixtures beside this file, which its
+// bundle (stop-timers.test.ts runs one: src-entry.ts) is not.
+const { chain, dir, key: alice } = await newTestChain()
 const second = await cloneGenesis(chain)
 chain.close()
 const a = await PetalNode.create({ dir, signingKey: alice, ...fastOptions({ discovery: false }), http: { address: { host: '127.0.0.1', port: 0 } } })
