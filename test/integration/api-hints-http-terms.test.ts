@@ -153,3 +153,27 @@ describe('proofs and tokens', () => {
     expect(errorOf(r).hint).toContain('Authorization: Bearer petal_<id>_<secret>')
   })
 })
+
+// A statement stopped at the most timeout_ms the server allows was told to raise timeout_ms, a
+// request the server refuses (API_BAD_REQUEST past the most): it is told to narrow it (review51b).
+describe('a time limit at the most the server allows', () => {
+  it('QUERY_TIMEOUT says to narrow the statement, not to raise "timeout_ms", which the server refuses', async () => {
+    const { server: capped, url: at } = await startTestApi({ dir: chain.dir.root, ingest, limits: { maxQueryTimeoutMs: 300 } })
+    try {
+      const sql = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c'
+      // Below the most, raising it is a request the server takes.
+      const below = errorOf(await postJson(at + 'api/v1/query', { sql, timeout_ms: 100 }))
+      expect(below.code).toBe('QUERY_TIMEOUT')
+      expect(below.hint).toContain('raise the body\'s "timeout_ms"')
+      // At the most, it is not: the server refuses more.
+      expect((await postJson(at + 'api/v1/query', { sql, timeout_ms: 301 })).status).toBe(400)
+      const most = errorOf(await postJson(at + 'api/v1/query', { sql, timeout_ms: 300 }))
+      expect(most.code).toBe('QUERY_TIMEOUT')
+      expect(most.hint).not.toContain('raise')
+      expect(most.hint).toContain('narrow it')
+      expect(most.hint).toContain('(300)')
+    } finally {
+      await capped.close()
+    }
+  })
+})

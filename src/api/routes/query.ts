@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { isTextFormat, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
+import { isTextFormat, QueryError, TEXT_FORMATS, type TextFormat } from '../../query/index.js'
 import { AbortError, isPetalError } from '../../util/index.js'
 import { ApiError } from '../errors.js'
 import { errorBody, errorStatus, logFault, writeError } from '../http-errors.js'
@@ -119,7 +119,8 @@ export function queryRoutes (limits: ApiLimits): RouteSpec[] {
         begin()
         res.addTrailers({ 'Petal-Row-Count': String(r.rowCount), 'Petal-Tip-Height': String(r.tip?.height ?? ''), 'Petal-Tip-Hash': r.tip?.hash ?? '' })
         res.end()
-      } catch (err) {
+      } catch (caught) {
+        const err = timeoutAtMost(caught, limits.maxQueryTimeoutMs)
         outcome = isPetalError(err) ? err.code : 'API_INTERNAL'
         if (!isPetalError(err)) ctx.logger.error('query failed with an unexpected error', { error: err instanceof Error ? err.stack : String(err) })
         if (res.destroyed || (err instanceof AbortError && controller.signal.aborted)) {
@@ -141,4 +142,17 @@ export function queryRoutes (limits: ApiLimits): RouteSpec[] {
       }
     }
   }]
+}
+
+/**
+ * A statement stopped at the most `timeout_ms` this server allows: its hint (api-hints.ts: "raise
+ * the body's timeout_ms") sent the client to a request the server refuses (API_BAD_REQUEST past the
+ * most); it says to narrow the statement, and what the most is (review51b).
+ */
+function timeoutAtMost (err: unknown, maxMs: number): unknown {
+  if (!QueryError.is(err) || err.code !== 'QUERY_TIMEOUT' || err.details.timeoutMs < maxMs) return err
+  return new QueryError('QUERY_TIMEOUT', err.message, {
+    hint: `narrow it (WHERE, LIMIT, fewer blocks, or per_block with from and to): its "timeout_ms" was the most this node allows (${maxMs})`,
+    details: err.details
+  })
 }
