@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { ChainError, contentIsBack, listOrphans, orphanEntryJson, originOf, resealOrphan, type Chain, type ImportResult, type OrphanEntry, type ResealLedger } from '../../chain/index.js'
 import { Ingest, IngestError, ResealRecord } from '../../ingest/index.js'
 import { refuseBesidePull } from '../../node/state-file.js'
-import { shellWord } from '../../util/index.js'
+import { pausepoint, shellWord } from '../../util/index.js'
 import { openChain } from '../hashing.js'
 import { localOrphanJudging, signingKeys } from '../orphan-judging.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
@@ -63,24 +63,29 @@ export function register (program: Command, action: Action): void {
         // And the other way (review51): one built unmarked because the content was back, whose copy
         // a reorg orphaned meanwhile, was accepted unrecorded, and the node's pass re-sealed the
         // orphan as well: its rows twice. It is built again as the copy, marked and recorded.
-        const reseal = async (origin: string | false, last: boolean): Promise<ImportResult> => await resealOrphan(chain, b.hash, key, {
+        // As often as the chain moves under it (each time another writer's reorg or re-seal between
+        // two of its turns at the lock): a third turn was accepted whatever held (review51b: a marked
+        // copy beside another canonical one, or an unmarked, unrecorded re-seal of content not back).
+        const reseal = async (origin: string | false): Promise<ImportResult> => await resealOrphan(chain, b.hash, key, {
           ...lockOptions(ctx, o.wait),
           origin,
           beforeAccept: async x => {
             const back = judge.back()
             if (back && o.force !== true) throw judge.refusal()
-            if (!last && back === (origin !== false)) throw new Moved()
+            if (back === (origin !== false)) throw new Moved()
             if (origin !== false) await record.record(x.hash, b.hash, origin, ctx.signal)
           }
         })
         let origin = backAtFirst ? false : originOf(chain, b, record)
-        for (let tries = 1; ; tries++) {
+        for (;;) {
           try {
-            r = await reseal(origin, tries === 3)
+            r = await reseal(origin)
             break
           } catch (err) {
             if (!(err instanceof Moved)) throw err
             origin = origin === false ? originOf(chain, b, record) : false
+            // Tests hold it here, between two turns, to move the chain once more.
+            await pausepoint('reseal:moved', ctx.signal)
           }
         }
       } finally {
