@@ -8,17 +8,6 @@ export function protocolId (chainId: string, name: 'status' | 'headers' | 'block
   return `/petal/${chainId}/${name}/1.0.0`
 }
 
-/**
- * The `blocks` range protocol of a version: 1 takes up to LIMITS.maxRangeBlocks hashes a request, 2
- * (session 51) up to LIMITS.maxRangeBlocks2 with the same frames. A node serves both; a requester
- * uses 2 with a peer whose identify listed it (docs/protocol.md, "blocks (range request)").
- */
-export function rangeProtocolId (chainId: string, version: RangeVersion): string {
-  return `/petal/${chainId}/blocks/${version}.0.0`
-}
-
-export type RangeVersion = 1 | 2
-
 /** Chain-agnostic: what chain a peer serves (used by `petal pull` before it knows the chain). */
 export const CHAINPARAMS_PROTOCOL = '/petal/chainparams/1.0.0'
 
@@ -53,10 +42,6 @@ export const LIMITS = {
   blocksRequest: 4 * KiB,
   /** blocks per `blocks` request */
   maxRangeBlocks: 32,
-  /** a `blocks/2.0.0` request: up to maxRangeBlocks2 hashes */
-  blocksRequest2: 16 * KiB,
-  /** blocks per `blocks/2.0.0` request */
-  maxRangeBlocks2: 128,
   chainparamsRequest: 64,
   chainparamsResponse: 64 * KiB,
   /** a `checkpoints` request `{maxSize}` / its reply `{notes}`: at most maxCheckpointNotes notes of at most `checkpoint` bytes */

@@ -5,6 +5,6 @@
  * `network/index.ts` re-exports all of it.
  * @module
  */
-export { protocolId, rangeProtocolId, announceTopic, LIMITS, MAX_UPLOADS_PER_PEER, blockTransferBudgetMs } from './constants.js'
+export { protocolId, announceTopic, LIMITS, MAX_UPLOADS_PER_PEER, blockTransferBudgetMs } from './constants.js'
 export { NetworkError } from './errors.js'
 export { headerOf, parseHeader, encodeJson, decodeJson, parseHeadersRequest, parseHeadersReply, parseBlockMeta, type WireHeader, type StatusMessage } from './wire.js'

@@ -10,7 +10,7 @@
  * @module
  */
 // The libp2p-free part (errors, wire format, limits): what sync may load.
-export { protocolId, rangeProtocolId, announceTopic, LIMITS, blockTransferBudgetMs, NetworkError, headerOf, parseHeader, encodeJson, decodeJson, parseHeadersRequest, parseHeadersReply, parseBlockMeta, type WireHeader, type StatusMessage } from './core.js'
+export { protocolId, announceTopic, LIMITS, blockTransferBudgetMs, NetworkError, headerOf, parseHeader, encodeJson, decodeJson, parseHeadersRequest, parseHeadersReply, parseBlockMeta, type WireHeader, type StatusMessage } from './core.js'
 export { RECOVERY_PER_MINUTE, PeerScores, type Offence } from './scoring.js'
 export { chainSource, type BlockSource } from './source.js'
 export { peerKeyMessage, type PeerSigner } from './wire.js'

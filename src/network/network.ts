@@ -4,7 +4,7 @@ import { parseMultiaddr } from './addresses.js'
 import { withDefaults } from './options.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { errorMessage, nullLogger, runStopSteps, systemClock, type Clock, type Logger, type StopStep } from '../util/index.js'
-import { LIMITS, protocolId, rangeProtocolId, type RangeVersion } from './constants.js'
+import { protocolId } from './constants.js'
 import { Discovery } from './discovery.js'
 import { NetworkError, offenceOf } from './errors.js'
 import { Gossip, type AnnouncementSource, type Verdict } from './gossip.js'
@@ -80,8 +80,8 @@ export class Network {
   private readonly signers: PeerSigners | undefined
   private readonly serve: ServeContext
   private readonly connectedAt = new Map<string, number>()
-  /** Connected peers whose identify listed the `blocks` protocol (range requests): the highest version listed. */
-  private readonly rangePeers = new Map<string, RangeVersion>()
+  /** Connected peers whose identify listed the `blocks` protocol (range requests). */
+  private readonly rangePeers = new Set<string>()
   private started = false
 
   private readonly components: NetworkComponents
@@ -235,16 +235,9 @@ export class Network {
     return this.rangePeers.has(peer)
   }
 
-  /** The most blocks one range request to `peer` may ask for: its version's (blocks/2.0.0 since session 51). */
-  rangeMax (peer: string): number {
-    return this.rangePeers.get(peer) === 2 ? LIMITS.maxRangeBlocks2 : LIMITS.maxRangeBlocks
-  }
-
   /** Several blocks on one stream; `onBlock` reports each as soon as it is complete (see fetchBlocks). */
   async fetchBlocks (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
-    // Version 2 with a peer that listed it (or for a request only it takes), else 1: the same frames.
-    const version = items.length > LIMITS.maxRangeBlocks ? 2 : this.rangePeers.get(peer) ?? 1
-    await this.checked(peer, fetchBlocks(this.libp2p, peerIdFromString(peer), this.components.source.chainId, items, { ...o, version, minRate: this.options.blockRateFloor }))
+    await this.checked(peer, fetchBlocks(this.libp2p, peerIdFromString(peer), this.components.source.chainId, items, { ...o, minRate: this.options.blockRateFloor }))
   }
 
   /**
@@ -311,9 +304,7 @@ export class Network {
     const r = evt.detail
     if (!r.protocols.includes(protocolId(this.components.source.chainId, 'status'))) return
     const id = r.peerId.toString()
-    const chainId = this.components.source.chainId
-    const range = r.protocols.includes(rangeProtocolId(chainId, 2)) ? 2 : r.protocols.includes(rangeProtocolId(chainId, 1)) ? 1 : undefined
-    if (range !== undefined) this.rangePeers.set(id, range)
+    if (r.protocols.includes(protocolId(this.components.source.chainId, 'blocks'))) this.rangePeers.add(id)
     else this.rangePeers.delete(id)
     this.known.remember(id, r.listenAddrs.map(a => a.toString().includes('/p2p/') ? a.toString() : `${a.toString()}/p2p/${id}`))
   }

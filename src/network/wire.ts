@@ -132,10 +132,10 @@ export function parseBlockRequest (o: Record<string, unknown>): { hash: string }
   return { hash: o.hash }
 }
 
-/** A `blocks` request: 1…`max` (the version's: LIMITS.maxRangeBlocks for 1.0.0) distinct block hashes, served in this order. */
-export function parseBlocksRequest (o: Record<string, unknown>, max: number = LIMITS.maxRangeBlocks): { hashes: string[] } {
+/** A `blocks` request: 1…maxRangeBlocks distinct block hashes, served in this order. */
+export function parseBlocksRequest (o: Record<string, unknown>): { hashes: string[] } {
   const h = o.hashes
-  if (!Array.isArray(h) || h.length === 0 || h.length > max || !h.every(isHash) || new Set(h).size !== h.length) throw malformed('blocks request')
+  if (!Array.isArray(h) || h.length === 0 || h.length > LIMITS.maxRangeBlocks || !h.every(isHash) || new Set(h).size !== h.length) throw malformed('blocks request')
   return { hashes: h }
 }
 

@@ -152,12 +152,11 @@ export class DownloadScheduler {
     this.delayed = true
   }
 
-  /** The waiting slots from index `i` on that `peer` can serve in one range request: consecutive, due, not failed by it this round, small, within the byte budget, and no more than the window shared among the peer's request slots (so several ranges run side by side); beyond 1.0.0's 32 (blocks/2.0.0), no more than the window shared among all candidates' slots (two peers share a short catch-up). */
+  /** The waiting slots from index `i` on that `peer` can serve in one range request: consecutive, due, not failed by it this round, small, within the byte budget, and no more than the window shared among the peer's request slots (so several ranges run side by side). */
   private rangeFrom (i: number, peer: string, now: number): Slot[] {
     const net = this.components.network
     if (net.fetchBlocks === undefined || net.servesRanges?.(peer) !== true) return []
-    const share = Math.ceil(this.options.window / (this.options.perPeer * Math.max(1, this.components.candidates((this.slots[i] as Slot).height).length)))
-    const max = Math.min(net.rangeMax?.(peer) ?? LIMITS.maxRangeBlocks, Math.max(1, Math.ceil(this.options.window / this.options.perPeer)), Math.max(LIMITS.maxRangeBlocks, share))
+    const max = Math.min(LIMITS.maxRangeBlocks, Math.max(1, Math.ceil(this.options.window / this.options.perPeer)))
     return rangeRun(this.slots, i, peer, now, max, height => this.components.candidates(height).includes(peer))
   }
 

@@ -15,8 +15,6 @@ export interface SyncNetwork {
   fetchBlock: (peer: string, hash: string, dest: string, o: { maxBytes: number, signal?: AbortSignal, onBytes?: (n: number) => void }) => Promise<FetchedBlock>
   /** Peers that serve range requests (`blocks`); without this method, blocks are fetched one by one. */
   servesRanges?: (peer: string) => boolean
-  /** The most blocks one range request to `peer` may ask for (LIMITS.maxRangeBlocks without this method). */
-  rangeMax?: (peer: string) => number
   /** Several blocks on one stream, each reported by `onBlock` as it completes; rejects with what ended the reply. */
   fetchBlocks?: (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }) => Promise<void>
   announce: (h: WireHeader) => Promise<number>
@@ -53,7 +51,7 @@ export interface HeaderSource {
 }
 
 export interface DownloadComponents {
-  network: Pick<SyncNetwork, 'fetchBlock' | 'fetchBlocks' | 'servesRanges' | 'rangeMax' | 'report'>
+  network: Pick<SyncNetwork, 'fetchBlock' | 'fetchBlocks' | 'servesRanges' | 'report'>
   importer: BlockImporter
   /** Peers that may have a block at this height (their claimed tip is at least that high), best first. */
   candidates: (height: number) => string[]

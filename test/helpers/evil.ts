@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, Stream } from '@libp2p/interface'
 import { Chain } from '../../src/chain/index.js'
-import { chainSource, decodeJson, encodeJson, loadOrCreateNodeKey, Network, protocolId, rangeProtocolId, type BlockSource } from '../../src/network/index.js'
+import { chainSource, decodeJson, encodeJson, loadOrCreateNodeKey, Network, protocolId, type BlockSource } from '../../src/network/index.js'
 import { testLogger } from './network.js'
 import { tmpDir } from './tmp.js'
 
@@ -38,8 +38,9 @@ export interface Trickle {
  */
 export async function trickleBlocks (e: EvilPeer, o: { everyMs: number, fake?: { hash: string, size: number, seal: string } }): Promise<Trickle> {
   const t: Trickle = { requested: [], requesters: [] }
-  // Single requests and range requests (both versions) alike: a range is answered with its first block, trickled.
-  for (const [name, protocol] of [['block', protocolId(e.chain.chainId, 'block')], ['blocks', rangeProtocolId(e.chain.chainId, 1)], ['blocks', rangeProtocolId(e.chain.chainId, 2)]] as const) {
+  // Single requests and range requests alike: a range is answered with its first block, trickled.
+  for (const name of ['block', 'blocks'] as const) {
+    const protocol = protocolId(e.chain.chainId, name)
     await e.network.libp2p.unhandle(protocol)
     await e.network.libp2p.handle(protocol, async (stream: Stream, connection: Connection) => {
       const lp = lpStream(stream)

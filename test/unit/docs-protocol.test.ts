@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
   announceTopic, BLOCK_MIN_RATE, BLOCK_RATE_FLOOR, CHAINPARAMS_PROTOCOL, checkpointTopic, INBOUND_STREAMS, LIMITS,
-  MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, rangeProtocolId, TIMEOUTS
+  MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, TIMEOUTS
 } from '../../src/network/constants.js'
 import { DEFAULT_NETWORK_OPTIONS } from '../../src/network/options.js'
 import { BAN_THRESHOLD, PENALTY, RECOVERY_PER_MINUTE } from '../../src/network/scoring.js'
@@ -58,7 +58,7 @@ describe('docs/protocol.md against src/network', () => {
     const chain = '<chain>'
     expect(ids.sort()).toEqual([
       ...(['status', 'headers', 'block', 'blocks', 'checkpoints', 'kad'] as const).map(n => protocolId(chain, n)),
-      rangeProtocolId(chain, 2), CHAINPARAMS_PROTOCOL, announceTopic(chain), checkpointTopic(chain)
+      CHAINPARAMS_PROTOCOL, announceTopic(chain), checkpointTopic(chain)
     ].sort())
     expect(section('Protocol ids')).toContain(`at most ${LIMITS.checkpoint / KiB} KiB`)
   })
@@ -69,7 +69,6 @@ describe('docs/protocol.md against src/network', () => {
       'headers request / reply': [LIMITS.headersRequest, LIMITS.headersResponse, LIMITS.maxHeaders],
       'block request / reply frame': [LIMITS.blockRequest, LIMITS.blockResponseMeta],
       'blocks (range) request / reply frames': [LIMITS.blocksRequest, LIMITS.maxRangeBlocks, LIMITS.blockResponseMeta],
-      'blocks/2.0.0 request / reply frames': [LIMITS.blocksRequest2, LIMITS.maxRangeBlocks2],
       'chainparams request / reply': [LIMITS.chainparamsRequest, LIMITS.chainparamsResponse],
       'checkpoints request / reply': [LIMITS.checkpointsRequest, LIMITS.checkpointsResponse, LIMITS.maxCheckpointNotes, LIMITS.checkpoint],
       'announcement / gossip RPC': [LIMITS.announcement, LIMITS.gossipRpc],

@@ -2,7 +2,7 @@ import { close as closeFd, closeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { byteStream, lpStream, type ByteStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, protocolId, rangeProtocolId, type RangeVersion, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
+import { BLOCK_RATE_FLOOR, blockTransferBudgetMs, INBOUND_STREAMS, LIMITS, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_PEER, protocolId, STREAM_READ_BUFFER, STREAM_WINDOW, TIMEOUTS, UPLOAD_CHUNK } from '../constants.js'
 import { NetworkError } from '../errors.js'
 import { systemFailure } from '../../storage/index.js'
 import type { PetalLibp2p } from '../libp2p.js'
@@ -15,8 +15,8 @@ import { rangeWrites, writeSmallBlock, type RangeWrites } from './range-writes.j
 import { receiveToFile, type RateFloor } from './receive-file.js'
 import { SendBatch, sendFile } from './send-file.js'
 import { onServeError, type ServeContext } from './serve.js'
+import { uploadHeap } from '../upload-heap.js'
 import { uploadLinks } from './upload-links.js'
-import { Uploads } from './uploads.js'
 
 // Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
 const SMALL_BLOCK = 128 * 1024
@@ -27,12 +27,34 @@ const HEAD_BYTES = 4096
 /** How long a request for a block this node is fetching right now may wait for it (relaying). */
 const AWAIT_BLOCK_MS = 3_000
 
+/** Uploads in progress, shared by `block` and `blocks` (a range takes one slot for all its blocks). */
+class Uploads {
+  private all = 0
+  private readonly perPeer = new Map<string, number>()
+
+  /** Take a slot for `peer`, or false when the node or that peer is at its limit. */
+  take (peer: string): boolean {
+    if (this.all >= MAX_CONCURRENT_UPLOADS || (this.perPeer.get(peer) ?? 0) >= MAX_UPLOADS_PER_PEER) return false
+    this.all++
+    this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1)
+    uploadHeap.enter() // V8's old generation may grow while blocks are served (upload-heap.ts)
+    return true
+  }
+
+  release (peer: string): void {
+    uploadHeap.leave()
+    this.all--
+    const n = (this.perPeer.get(peer) ?? 1) - 1
+    if (n <= 0) this.perPeer.delete(peer)
+    else this.perPeer.set(peer, n)
+  }
+}
+
 /**
  * `block`: request `{hash}`, reply one frame `{ok:true, size, seal}` (or `{ok:false, error}`)
  * followed by exactly `size` raw bytes of the file, streamed with backpressure.
- * `blocks`: request `{hashes:[…]}` (1…LIMITS.maxRangeBlocks; 1…maxRangeBlocks2 on `blocks/2.0.0`),
- * reply the same frame and bytes for each block in order; a block the node lacks ends the reply
- * with `{ok:false, error:"NOT_FOUND"}`.
+ * `blocks`: request `{hashes:[…]}` (1…LIMITS.maxRangeBlocks), reply the same frame and bytes for
+ * each block in order; a block the node lacks ends the reply with `{ok:false, error:"NOT_FOUND"}`.
  * `o.slowSyncReadMs`: SendBatch's threshold for switching a range to thread-pool reads.
  */
 export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx: ServeContext, o: { slowSyncReadMs?: number } = {}): Promise<void> {
@@ -65,8 +87,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
     }
   }, { maxInboundStreams: INBOUND_STREAMS.block })
 
-  // Both versions of the range protocol: the same reply, a longer request on 2.0.0.
-  const range = (maxHashes: number, maxRequest: number) => async (stream: Stream, connection: Connection): Promise<void> => {
+  await node.handle(protocolId(source.chainId, 'blocks'), async (stream: Stream, connection: Connection) => {
     const peer = connection.remotePeer.toString()
     let file: OpenBlock | undefined
     let counted = false
@@ -74,9 +95,9 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
     // cost more than a small block's bytes: AbortSignal.timeout's fires, with a DOMException, later).
     const limit = new Watchdog()
     try {
-      const lp = lpStream(stream, { maxDataLength: maxRequest })
+      const lp = lpStream(stream, { maxDataLength: LIMITS.blocksRequest })
       limit.arm(TIMEOUTS.serverRequest, 'request')
-      const req = parseBlocksRequest(decodeJson((await lp.read({ signal: limit.signal })).subarray(), maxRequest, 'blocks request'), maxHashes)
+      const req = parseBlocksRequest(decodeJson((await lp.read({ signal: limit.signal })).subarray(), LIMITS.blocksRequest, 'blocks request'))
       const reply = async (v: unknown): Promise<void> => { await lp.write(encodeJson(v), { signal: AbortSignal.timeout(TIMEOUTS.serverStall) }) }
       if (!uploads.take(peer)) { await reply({ ok: false, error: 'BUSY' }); finish(stream); return }
       counted = true
@@ -117,9 +138,7 @@ export async function registerBlock (node: PetalLibp2p, source: BlockSource, ctx
       if (counted) uploads.release(peer)
       if (file !== undefined) closeFd(file.fd, () => {})
     }
-  }
-  await node.handle(rangeProtocolId(source.chainId, 1), range(LIMITS.maxRangeBlocks, LIMITS.blocksRequest), { maxInboundStreams: INBOUND_STREAMS.blocks })
-  await node.handle(rangeProtocolId(source.chainId, 2), range(LIMITS.maxRangeBlocks2, LIMITS.blocksRequest2), { maxInboundStreams: INBOUND_STREAMS.blocks })
+  }, { maxInboundStreams: INBOUND_STREAMS.blocks })
 }
 
 export interface FetchedBlock {
@@ -343,18 +362,17 @@ export function halfOpen (s: object): boolean {
  * it is complete, so the caller checks it while the next one arrives. Each block has the
  * deadline and rate floor of a single download; what is buffered is bounded by the stream read
  * buffer (a range is a few MiB). Rejects with the error that ended the reply (PEER_LACKS_BLOCK
- * when the peer lacks the next block); the blocks reported until then stand. `version`: the
- * range protocol's (default 1: at most LIMITS.maxRangeBlocks items; 2: maxRangeBlocks2).
+ * when the peer lacks the next block); the blocks reported until then stand.
  */
 export async function fetchBlocks (node: PetalLibp2p, peer: PeerId, chainId: string, items: readonly RangeItem[],
-  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, version?: RangeVersion, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
+  o: { maxBytes: number, signal?: AbortSignal, minRate?: RateFloor, onBytes?: (i: number, n: number) => void, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> {
   const who = peer.toString()
   // One timer for every deadline of the reply: each block's reply frame, transfer and reads.
   const w = new Watchdog(o.signal)
   let stream: Stream | undefined
   try {
     w.arm(TIMEOUTS.blockMeta, 'reply')
-    stream = await openStream(node, peer, rangeProtocolId(chainId, o.version ?? 1), w, o.signal)
+    stream = await openStream(node, peer, protocolId(chainId, 'blocks'), w, o.signal)
     widenWindow(stream)
     const bs = byteStream(stream, { maxBufferSize: STREAM_READ_BUFFER })
     await bs.write(frame(encodeJson({ hashes: items.map(i => i.hash) })), { signal: w.signal })

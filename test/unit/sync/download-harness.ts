@@ -7,7 +7,7 @@ import { copyFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Chain, type ImportResult } from '../../../src/chain/index.js'
-import { headerOf, LIMITS, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
+import { headerOf, NetworkError, type FetchedBlock, type Offence, type RangeItem, type WireHeader } from '../../../src/network/index.js'
 import { systemFailure } from '../../../src/storage/index.js'
 import { writeSmallBlock } from '../../../src/network/protocols/range-writes.js'
 import { DownloadScheduler } from '../../../src/sync/download.js'
@@ -117,9 +117,6 @@ export class RangeNetwork extends FakeNetwork {
   constructor (behaviour: (peer: string, height: number) => Behaviour, private readonly rangePeers: ReadonlySet<string>) { super(behaviour) }
 
   servesRanges = (peer: string): boolean => this.rangePeers.has(peer)
-  /** Each peer's most blocks a range (SyncNetwork.rangeMax); LIMITS.maxRangeBlocks for a peer not set. */
-  rangeLimits = new Map<string, number>()
-  rangeMax = (peer: string): number => this.rangeLimits.get(peer) ?? LIMITS.maxRangeBlocks
 
   fetchBlocks = async (peer: string, items: readonly RangeItem[], o: { maxBytes: number, signal?: AbortSignal, onBlock: (i: number, b: FetchedBlock) => void }): Promise<void> => {
     if (!this.rangePeers.has(peer)) throw new Error(`range request to ${peer}, which does not serve them`)

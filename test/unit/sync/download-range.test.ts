@@ -155,22 +155,4 @@ describe('DownloadScheduler with range requests', () => {
     expect(tmpFiles(r.chain)).toEqual([])
     r.chain.close()
   })
-
-  it('asks each peer for ranges no longer than its range protocol takes (rangeMax: blocks/2.0.0 takes 128, 1.0.0 32)', async () => {
-    // The window shared among one request slot would allow the whole chain in one range.
-    const net = new RangeNetwork(() => 'serve', new Set(['A']))
-    net.rangeLimits.set('A', 3)
-    const r = await start({ behaviour: () => 'serve', net, candidates: () => ['A'], options: { ...NO_HEDGE, window: N, perPeer: 1 } })
-    expect(await r.done).toBe(N)
-    expect(r.imported.map(i => i.height)).toEqual(headers.map(h => h.height))
-    expect(net.ranges.length).toBeGreaterThanOrEqual(N / 3)
-    expect(Math.max(...net.ranges.map(x => x.heights.length))).toBe(3)
-    r.chain.close()
-    // Without a limit of its own, the peer gets ranges as long as the window allows (here all N, under LIMITS.maxRangeBlocks).
-    const wide = new RangeNetwork(() => 'serve', new Set(['A']))
-    const w = await start({ behaviour: () => 'serve', net: wide, candidates: () => ['A'], options: { ...NO_HEDGE, window: N, perPeer: 1 } })
-    expect(await w.done).toBe(N)
-    expect(Math.max(...wide.ranges.map(x => x.heights.length))).toBeGreaterThan(3)
-    w.chain.close()
-  })
 })
