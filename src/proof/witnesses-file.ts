@@ -34,7 +34,11 @@ function readText (path: string): string {
 /** The witnesses the file lists, in its order (a malformed file: PROOF_WITNESSES_INVALID, naming the line). */
 export function listWitnesses (root: string): ListedWitness[] {
   const path = join(root, WITNESSES_FILE)
-  const text = readText(path)
+  return listedIn(readText(path), path)
+}
+
+/** The witnesses `text` (the file at `path`, read once) lists, with their line numbers in that text. */
+function listedIn (text: string, path: string): ListedWitness[] {
   parseWitnessesFile(text, path)
   const out: ListedWitness[] = []
   text.split('\n').forEach((raw, i) => {
@@ -70,7 +74,7 @@ export function addWitness (root: string, vkey: string): ListedWitness | string 
   if (typeof w === 'string') return w
   const path = join(root, WITNESSES_FILE)
   const text = readText(path)
-  const there = listWitnesses(root).find(k => k.name === w.name)
+  const there = listedIn(text, path).find(k => k.name === w.name)
   if (there !== undefined) {
     const same = there.vkey === w.vkey
     throw new ProofError('PROOF_WITNESS_LISTED', `${path} line ${there.line} lists witness ${w.name} already${same ? '' : `, with another key (key ID ${there.keyId}, not ${listed(w, 0).keyId})`}`, {
@@ -91,7 +95,7 @@ export function addWitness (root: string, vkey: string): ListedWitness | string 
 export function removeWitness (root: string, name: string): ListedWitness[] {
   const path = join(root, WITNESSES_FILE)
   const text = readText(path)
-  const all = listWitnesses(root)
+  const all = listedIn(text, path)
   const gone = all.filter(k => k.name === name || k.vkey === name.trim())
   if (gone.length === 0) {
     throw new ProofError('PROOF_WITNESS_NOT_LISTED', `${path} lists no witness ${JSON.stringify(name)}`, {

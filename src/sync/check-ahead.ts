@@ -15,7 +15,6 @@ const MAX_LOADS = 16
 /** A fetched block's stateless checks, running or done. */
 interface Load { promise: Promise<void>, settled: boolean, block?: LoadedBlock, error?: unknown }
 
-
 /**
  * The file-only checks of fetched blocks (hash, structure, manifest, signatures), started as
  * soon as a file is here, lowest height first, up to MAX_LOADS at once, whatever the import is

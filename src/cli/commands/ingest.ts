@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
 import { refuseBesidePull, runningNodeRole } from '../../node/state-file.js'
-import { hintWithDir, isPetalError } from '../../util/index.js'
+import { errorMessage, hintWithDir, isPetalError } from '../../util/index.js'
 import { intOption } from '../args.js'
 import { readInputFile, readStdin } from '../input.js'
 import type { CliContext } from '../context.js'
@@ -89,7 +89,7 @@ export function register (program: Command, action: Action): void {
       // rows are stored, and a failure here would have them appended again.
       const role = await runningNodeRole(ctx.dir, { waitMs: STATE_WAIT_MS, signal: ctx.signal }).catch((err: unknown) => {
         if (ctx.signal.aborted) return 'unknown' as const
-        ctx.logger.warn('the rows are stored; whether a node runs here to seal them could not be read', { error: err instanceof Error ? err.message : String(err) })
+        ctx.logger.warn('the rows are stored; whether a node runs here to seal them could not be read', { error: errorMessage(err) })
         return 'unread' as const
       })
       // Its `petal seal` and `petal receipt ID` name the user's --dir, as hints do: run as printed

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { CliContext } from '../context.js'
 import { table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import type { ListedWitness } from '../../proof/index.js'
 import { hintWithDir } from '../../util/index.js'
 
 // `petal witnesses`: the data directory's `witnesses` file, whose witnesses' cosignatures this node
@@ -15,6 +16,9 @@ async function ownWitness (ctx: CliContext): Promise<string | undefined> {
   return chain.index.getMeta(OWN_WITNESS_META)
 }
 
+/** A listed witness as `--json` gives it. */
+const json = (w: ListedWitness): { name: string, key_id: string, vkey: string, line: number } => ({ name: w.name, key_id: w.keyId, vkey: w.vkey, line: w.line })
+
 const RUNNING = 'a node running on this data directory takes the change at once (it reads the file again when it changes)'
 
 export function register (program: Command, action: Action): void {
@@ -25,7 +29,7 @@ export function register (program: Command, action: Action): void {
       const own = await ownWitness(ctx)
       const { listWitnesses } = await import('../../proof/index.js')
       const list = listWitnesses(ctx.dir)
-      ctx.out.result({ witnesses: list.map(w => ({ name: w.name, key_id: w.keyId, vkey: w.vkey, line: w.line })), own: own ?? null }, () => [
+      ctx.out.result({ witnesses: list.map(json), own: own ?? null }, () => [
         list.length === 0
           ? hintWithDir('no witness is listed: this node keeps no witness\'s cosignature' + (own === undefined ? '' : ' but its own') + '. List one with `petal witnesses add VKEY` (its verifier key, as `petal run --witness` prints it)', ctx.opts.dir)
           : table([['NAME', 'KEY ID', 'LINE'], ...list.map(w => [w.name, w.keyId, String(w.line)])]),
@@ -41,7 +45,7 @@ export function register (program: Command, action: Action): void {
       if (typeof w === 'string') {
         throw new UsageError(`not a witness's verifier key: ${w}`, 'give the key whole, as its operator prints it with `petal checkpoint --witness-vkey NAME` on their node (name+keyid+key)')
       }
-      ctx.out.result({ added: { name: w.name, key_id: w.keyId, vkey: w.vkey, line: w.line } }, () => `listed witness ${w.name} (key ID ${w.keyId}) at line ${w.line}`)
+      ctx.out.result({ added: json(w) }, () => `listed witness ${w.name} (key ID ${w.keyId}) at line ${w.line}`)
       ctx.out.note(RUNNING)
     }))
 
@@ -50,7 +54,7 @@ export function register (program: Command, action: Action): void {
       await ownWitness(ctx)
       const { removeWitness } = await import('../../proof/index.js')
       const gone = removeWitness(ctx.dir, name)
-      ctx.out.result({ removed: gone.map(w => ({ name: w.name, key_id: w.keyId, vkey: w.vkey, line: w.line })) }, () => gone.map(w => `struck witness ${w.name} (key ID ${w.keyId}, line ${w.line})`).join('\n'))
+      ctx.out.result({ removed: gone.map(json) }, () => gone.map(w => `struck witness ${w.name} (key ID ${w.keyId}, line ${w.line})`).join('\n'))
       ctx.out.note(RUNNING)
     }))
 }
