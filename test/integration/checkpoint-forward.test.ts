@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { addCosignature, findCheckpoint, signTipCheckpoints, witnessKeyOf, WITNESSES_FILE } from '../../src/proof/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../helpers/chain.js'
 import { addrOf, cloneGenesis, startNode, stopAll, waitConverged } from '../helpers/network.js'
@@ -31,6 +32,10 @@ describe('checkpoint gossip through a node', () => {
     const m = await startNode(mDir, { name: 'M', discovery: false, ingest: false as const })
     const c = await startNode(cDir, { name: 'C', discovery: false, bootstrap: [addrOf(m)], ingest: false as const })
     const h = await startNode(hDir, { name: 'H', discovery: false, bootstrap: [addrOf(m)], ingest: false as const })
+    // Without discovery C and H may still meet (each learns the other's address from M: the CI met
+    // it once), so C refuses H outright: H reaches C only through M.
+    while (!c.network.scores.penalise(h.peerId, 'invalid-block')) { /* until banned */ }
+    await c.network.libp2p.hangUp(peerIdFromString(h.peerId))
     await waitConverged([m, c, h], { height: 2 })
     await waitFor(() => m.network.subscribers().includes(c.peerId) && m.network.subscribers().includes(h.peerId), { what: 'C and H to join M\'s gossip' })
     expect(c.network.connectedPeers()).not.toContain(h.peerId)
