@@ -94,7 +94,7 @@ function queryErrorDocs (): Readonly<Record<QueryErrorCode, CodeDoc>> {
     QUERY_PRAGMA_REFUSED: { meaning: 'the PRAGMA sets something, or is not read-only introspection', hint: 'read-only introspection is allowed, e.g. SELECT * FROM pragma_table_info(\'t\')' },
     QUERY_EXTENSION_REFUSED: { meaning: 'loading SQLite extensions is not allowed', hint: 'queries run with the built-in SQL functions only' },
     QUERY_TIMEOUT: { meaning: 'the statement ran longer than its time limit and was stopped', hint: 'narrow it (WHERE, LIMIT, fewer blocks), or raise --timeout' },
-    QUERY_TOO_MANY_ROWS: { meaning: 'the result has more rows than --max-rows allows', hint: 'add a LIMIT or a WHERE clause, or raise --max-rows' },
+    QUERY_TOO_MANY_ROWS: { meaning: 'the result has more rows than its limit (the CLI\'s --max-rows, the API\'s "max_rows")', hint: 'add a LIMIT or a WHERE clause, or raise --max-rows' },
     QUERY_VALUE_TOO_LARGE: { meaning: 'a value in the result is too large to print (longer than a JavaScript string can be)', hint: 'select part of it (substr(x, 1, n)), its length(x), or a digest of it instead' },
     QUERY_SANDBOX_FAILED: { meaning: 'the query sandbox process failed to start or died', hint: 'run the query again; if it keeps failing, report it with the statement' },
     QUERY_BLOCK_FAILED: { meaning: 'per-block mode: a block returns other columns than the blocks before it, in a format with one header', hint: 'name the columns explicitly instead of SELECT *, or use --format ndjson' },

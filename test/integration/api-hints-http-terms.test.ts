@@ -99,6 +99,9 @@ describe('POST /api/v1/query: the hints name the request to send', () => {
     expect(many.code).toBe('QUERY_TOO_MANY_ROWS')
     expect(many.hint).toContain('"max_rows"')
     expect(many.hint).not.toContain('--max-rows')
+    // The message too (user52): it said "(--max-rows)", the CLI's option, to an HTTP client.
+    expect(many.message).toContain('more than 0 rows')
+    expect(many.message).not.toContain('--max-rows')
   })
 
   it('_keys, a table inside each block: the hint says per_block, which answers', async () => {

@@ -59,7 +59,7 @@ export class Emitter {
   async push (row: SqlValue[]): Promise<void> {
     if (this.maxRows !== undefined && this.rowCount >= this.maxRows) {
       await this.flush()
-      throw new QueryError('QUERY_TOO_MANY_ROWS', `the result has more than ${this.maxRows} rows (--max-rows)`, { hint: 'add a LIMIT or a WHERE clause, or raise --max-rows', details: { maxRows: this.maxRows } })
+      throw new QueryError('QUERY_TOO_MANY_ROWS', `the result has more than ${this.maxRows} rows, the limit it was given`, { hint: 'add a LIMIT or a WHERE clause, or raise --max-rows', details: { maxRows: this.maxRows } })
     }
     this.rowCount++
     if (this.formatter === undefined) {
