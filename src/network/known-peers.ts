@@ -1,16 +1,13 @@
-import { readFileSync } from 'node:fs'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { errorMessage, isNotFound, isRecord, isStringArray, linkSignals, parseJson, runLoop, replaceFile, type Clock, type Logger } from '../util/index.js'
+import { errorMessage, isNotFound, linkSignals, runLoop, type Clock, type Logger } from '../util/index.js'
 import type { PetalLibp2p } from './libp2p.js'
 import { addrPeerId } from './addresses.js'
 import { TIMEOUTS } from './constants.js'
-import { checkDataFile } from '../storage/index.js'
-import { isKeyId } from '../crypto/index.js'
+import { MAX_ADDRS_PER_PEER, readPeersFile, writePeersFile, type RememberedPeer } from './peers-file.js'
 
 // In-memory bounds (the file keeps the `maxRemembered` most recent).
 const MAX_KNOWN_PEERS = 1024
-const MAX_ADDRS_PER_PEER = 8
 
 export interface RedialOptions {
   /** First retry after a failed dial; doubles per failure up to maxMs. */
@@ -22,14 +19,9 @@ export interface RedialOptions {
   parallel: number
 }
 
-export interface KnownPeer {
-  id: string
-  addrs: string[]
-  lastSeen: number
+export interface KnownPeer extends RememberedPeer {
   /** From the bootstrap list: never forgotten. */
   bootstrap: boolean
-  /** The signing key its last status proved (a key id), null when it holds none; absent: unknown. */
-  signer?: string | null
 }
 
 interface State extends KnownPeer { failures: number, nextDialAt: number, dialling: boolean }
@@ -158,12 +150,7 @@ export class KnownPeers {
   private readFile (): KnownPeer[] {
     if (this.file === undefined) return []
     try {
-      checkDataFile(this.file, 'peers file')
-      const j = parseJson(readFileSync(this.file, 'utf8'))
-      const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
-      return peers.flatMap((p: unknown): KnownPeer[] => isRecord(p) && typeof p.id === 'string' && isStringArray(p.addrs) && typeof p.lastSeen === 'number'
-        ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen, bootstrap: false, ...signerOf(p) }]
-        : [])
+      return readPeersFile(this.file).map(p => ({ ...p, bootstrap: false }))
         .filter(p => { try { peerIdFromString(p.id); p.addrs.forEach(a => multiaddr(a)); return true } catch { return false } })
     } catch (err) {
       if (!isNotFound(err)) this.logger.warn('ignoring unreadable peers file', { file: this.file })
@@ -176,19 +163,10 @@ export class KnownPeers {
     if (this.file === undefined) return
     // Every peer met, bootstrap ones included: a peer given once (`pull ADDR`, `--bootstrap`) is
     // dialled again after a restart without the flag.
-    const peers = [...this.peers.values()].filter(p => p.lastSeen > 0)
-      .sort((a, b) => b.lastSeen - a.lastSeen).slice(0, this.options.maxRemembered)
-      .map(({ id, addrs, lastSeen, signer }) => ({ id, addrs, lastSeen, ...(signer === undefined ? {} : { signer }) }))
     try {
-      // A cache of what the node learns again (replaceFile: no fsync, a power loss may empty it).
-      replaceFile(this.file, JSON.stringify({ peers }, null, 2) + '\n')
+      writePeersFile(this.file, [...this.peers.values()].filter(p => p.lastSeen > 0), this.options.maxRemembered)
     } catch (err) {
       this.logger.warn('cannot save the peers file', { file: this.file, error: errorMessage(err) })
     }
   }
-}
-
-/** peers.json's `signer` of a peer (since session 50): a key id, null, or absent (unknown). */
-export function signerOf (p: Record<string, unknown>): { signer?: string | null } {
-  return p.signer === null ? { signer: null } : isKeyId(p.signer) ? { signer: p.signer } : {}
 }

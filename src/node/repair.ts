@@ -2,10 +2,10 @@ import { copyFile, lstat, rm } from 'node:fs/promises'
 import { BlockError } from '../block/index.js'
 import { ChainError, findDamagedBlocks, restoreBlock, type Chain, type Damage, type DamagedBlock, type ScanProgress } from '../chain/index.js'
 import { sha256File } from '../crypto/index.js'
-import { addrPeerId, loadOrCreateNodeKey, NetworkError, openBlockFetcher, parseMultiaddr, type BlockFetcher } from '../network/index.js'
+import { addrPeerId, DEFAULT_NETWORK_OPTIONS, loadOrCreateNodeKey, NetworkError, openBlockFetcher, parseMultiaddr, rememberPeerAddrs, type BlockFetcher } from '../network/index.js'
 import { DataDir, StorageError, tmpBlockPath, type BlockRecord } from '../storage/index.js'
 import { errorMessage, isPetalError, nullLogger, type Logger } from '../util/index.js'
-import { readKnownPeers, rememberPeerAddrs } from './state-file.js'
+import { peersFilePath, readKnownPeers } from './state-file.js'
 
 export interface RepairOptions {
   /** Peers to ask first, full multiaddrs ending in /p2p/<peer id> (`--peer`). */
@@ -227,7 +227,7 @@ class PeerSources {
     for (const [id, addrs] of this.given) {
       if (!this.served.has(id)) continue
       try {
-        rememberPeerAddrs(this.chain.dir.root, id, addrs)
+        rememberPeerAddrs(peersFilePath(this.chain.dir.root), id, addrs, DEFAULT_NETWORK_OPTIONS.redial.maxRemembered)
       } catch (err) {
         this.logger.warn('cannot remember a peer\'s address in peers.json', { peer: id, error: errorMessage(err) })
       }

@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path'
 import { checkDataFile, NodeLock } from '../storage/index.js'
 import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, nameNamespace, readLockTable, type LockTable, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile, unknownNamespace } from '../util/index.js'
 import { NodeError } from './errors.js'
+// Past network's index: its libp2p-free part, as `petal status` and `petal peers` read this file without loading libp2p.
+import { readPeersFile, type RememberedPeer } from '../network/core.js'
 import type { SealPolicy } from '../ingest/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */
@@ -324,32 +326,11 @@ function parseNodeState (s: unknown): NodeState | undefined {
   return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned, ...seal, ...(typeof s.witnesses_problem === 'string' ? { witnesses_problem: s.witnesses_problem } : {}) }
 }
 
-/** The peers a node remembers (`peers.json`), for `petal peers` when no node runs. */
-export function readKnownPeers (dir: string): Array<{ id: string, addrs: string[], lastSeen: number, signer?: string | null }> {
+/** The peers a node remembers (`peers.json`), for `petal peers` when no node runs (none when it cannot be read). */
+export function readKnownPeers (dir: string): RememberedPeer[] {
   try {
-    checkDataFile(peersFilePath(dir), 'peers file')
-    const j = parseJson(readFileSync(peersFilePath(dir), 'utf8'))
-    const peers = isRecord(j) && Array.isArray(j.peers) ? j.peers : []
-    // Only well-formed entries: the file is ours, but a damaged one must not crash `petal peers`.
-    return peers.flatMap((p: unknown) => isRecord(p) && typeof p.id === 'string' && isStringArray(p.addrs) && typeof p.lastSeen === 'number' && Number.isFinite(p.lastSeen)
-      ? [{ id: p.id, addrs: p.addrs, lastSeen: p.lastSeen, ...(p.signer === null || (typeof p.signer === 'string' && /^1:[0-9a-f]{64}$/.test(p.signer)) ? { signer: p.signer } : {}) }]
-      : [])
+    return readPeersFile(peersFilePath(dir))
   } catch {
     return []
   }
-}
-
-/**
- * Put `addrs` first among the remembered addresses of peer `id` in `peers.json` (most recent
- * first), as a peer met now: `verify --repair --peer ADDR` of a node restarted on another port
- * remembers where it answered, so the next repair or run finds it without --peer (user51). Best
- * effort, as the file is (a cache of what a node learns again): a node running on the directory
- * rewrites it from what it knows.
- */
-export function rememberPeerAddrs (dir: string, id: string, addrs: readonly string[], now = Date.now()): void {
-  const peers = readKnownPeers(dir)
-  const old = peers.find(p => p.id === id)
-  const entry = { ...old, id, addrs: [...new Set([...addrs, ...(old?.addrs ?? [])])].slice(0, 8), lastSeen: now }
-  const rest = peers.filter(p => p.id !== id).slice(0, 63)
-  replaceFile(peersFilePath(dir), JSON.stringify({ peers: [entry, ...rest] }, null, 2) + '\n')
 }
