@@ -32,9 +32,7 @@ const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined)
   QUERY_TOO_MANY_ROWS: (_err, hint) => hint?.includes('--max-rows') === true
     ? 'add a LIMIT or a WHERE clause, or raise the body\'s "max_rows"'
     : undefined,
-  PROOF_NO_CHECKPOINT: (_err, hint) => hint?.includes('checkpoint --list') === true && hint.includes('give a checkpoint file')
-    ? 'GET /api/v1/checkpoints/latest gives the size of the latest checkpoint this node keeps: give sizes up to it'
-    : undefined,
+  PROOF_NO_CHECKPOINT: (err) => consistencySizes(err.details),
   PROOF_CHECKPOINT_MISMATCH: (err) => err.hint === undefined
     ? 'GET /api/v1/checkpoints/latest gives this node\'s latest checkpoint of the chain\'s current branch'
     : undefined
@@ -48,4 +46,16 @@ export function apiHintOf (err: PetalError): string | undefined {
 
 function mentionsPetal (hint: string | undefined): boolean {
   return hint !== undefined && /\bpetal /.test(hint)
+}
+
+/**
+ * A consistency proof's size this node keeps no checkpoint of: the sizes it keeps nearest, which a
+ * client can give (it cannot list them as `petal checkpoint --list` does). Not every size up to the
+ * latest is kept: a node that pulled keeps the checkpoints it was sent (review52).
+ */
+function consistencySizes (d: { size?: unknown, below?: unknown, latest?: unknown }): string | undefined {
+  const { size, below, latest } = d
+  if (typeof size !== 'number') return undefined
+  if (typeof latest !== 'number') return 'this node keeps no signed checkpoint of the current chain yet: GET /api/v1/checkpoints/latest gives the latest once it keeps one'
+  return `this node keeps checkpoints of some sizes only, not ${size}: ${typeof below === 'number' ? `the largest below it is size ${below}` : `none below it`}, and GET /api/v1/checkpoints/latest gives its latest (size ${latest})`
 }

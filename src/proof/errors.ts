@@ -41,7 +41,8 @@ export interface ProofErrorDetails {
   /** `reason`: the verifier's rejection code (docs/proofs.md) */
   PROOF_REJECTED: { reason?: string }
   PROOF_FILE_INVALID: None
-  PROOF_NO_CHECKPOINT: { height?: number, final?: boolean }
+  /** A consistency proof's size not kept (`size`): the largest kept below it and the latest kept, if any. */
+  PROOF_NO_CHECKPOINT: { height?: number, final?: boolean, size?: number, below?: number, latest?: number }
   PROOF_ROW_PENDING: { receipt: string }
   PROOF_QUERY_NOT_PROVABLE: None
   PROOF_WITNESSES_INVALID: None

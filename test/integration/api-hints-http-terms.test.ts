@@ -142,6 +142,22 @@ describe('proofs and tokens', () => {
     expect((await http(url + `api/v1/proofs/consistency?from=${size}&to=${size}`)).status).toBe(200)
   })
 
+  // Not every size up to the latest is kept (a node that pulled keeps the checkpoints it was sent;
+  // this one signed its tip's only): the hint said "give sizes up to it", and a size below the latest
+  // failed the same way. It names the sizes it keeps nearest, and each answers (review52).
+  it('a consistency proof of a size not stored below the latest: the hint names sizes that answer', async () => {
+    const latest = (JSON.parse((await http(url + 'api/v1/checkpoints/latest')).text) as { size: number }).size
+    expect(latest).toBeGreaterThan(2)
+    for (const [from, to] of [[2, latest], [latest, latest + 5]]) {
+      const e = errorOf(await http(url + `api/v1/proofs/consistency?from=${from}&to=${to}`))
+      expect(e.code).toBe('PROOF_NO_CHECKPOINT')
+      noCliCommand(e.hint)
+      const named = [...(e.hint ?? '').matchAll(/size (\d+)/g)].map(m => Number(m[1]))
+      expect(named, e.hint).toContain(latest)
+      for (const s of named) expect((await http(url + `api/v1/proofs/consistency?from=${s}&to=${latest}`)).status, `${e.hint ?? ''}: size ${s}`).toBe(200)
+    }
+  })
+
   it('a read token on a write: API_FORBIDDEN says to send a write token in the Authorization header', async () => {
     const r = await postJson(url + 'api/v1/records/t', [{ a: 1 }], { authorization: `Bearer ${readToken}` })
     expect(r.status).toBe(403)
