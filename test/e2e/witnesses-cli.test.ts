@@ -84,4 +84,16 @@ describe('petal witnesses', () => {
     expect(r.stderr).toContain('[PASSPHRASE_REQUIRED]')
     expect(hintOf(r.stderr)).toBe('give the passphrase with --passphrase-file FILE or the PETAL_PASSPHRASE environment variable')
   }, 60_000)
+
+  it('an empty list names the witness\'s own `run --witness` without this directory\'s --dir', async () => {
+    // With --dir it read `petal --dir THIS run --witness`: run here, that prints this node's own
+    // key as a witness, not the witness's to list (review52).
+    const dir = join(tmpDir(), 'reader')
+    const env = { HOME: tmpDir(), PETAL_DIR: '' }
+    expect((await petal(['--dir', dir, 'init'], { env })).code).toBe(0)
+    const r = await petal(['--dir', dir, 'witnesses', 'list'], { env })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`\`petal --dir ${dir} witnesses add VKEY\``)
+    expect(r.stdout).toContain('as `petal run --witness` on their node prints it')
+  }, 60_000)
 })

@@ -31,7 +31,7 @@ export function register (program: Command, action: Action): void {
       const list = listWitnesses(ctx.dir)
       ctx.out.result({ witnesses: list.map(json), own: own ?? null }, () => [
         list.length === 0
-          ? hintWithDir('no witness is listed: this node keeps no witness\'s cosignature' + (own === undefined ? '' : ' but its own') + '. List one with `petal witnesses add VKEY` (its verifier key, as `petal run --witness` prints it)', ctx.opts.dir)
+          ? hintWithDir('no witness is listed: this node keeps no witness\'s cosignature' + (own === undefined ? '' : ' but its own') + '. List one with `petal witnesses add VKEY` (the witness\'s verifier key, as `petal run --witness` on their node prints it)', ctx.opts.dir)
           : table([['NAME', 'KEY ID', 'LINE'], ...list.map(w => [w.name, w.keyId, String(w.line)])]),
         ...(own === undefined ? [] : [`and this node's own cosignatures, as the witness it has cosigned as (petal run --witness): ${own}`])
       ].join('\n'))
