@@ -121,3 +121,17 @@ export function noteLines (note: string): Line[] {
   const n = parseNote(note)
   return 'error' in n ? [] : n.note.signatures
 }
+
+/**
+ * The verified lines of the stored notes of checkpoint text `text` followed by those of `note`,
+ * each key's once (`v`), and whether that adds to what is stored (`adds`). Every stored note of the
+ * text counts (CheckpointTable.keep leaves one; a directory written before session 52 may hold
+ * several, each with lines of its own).
+ */
+export function unionWithStored (chain: Chain, text: string, note: string): { v: VerifiedNote | undefined, adds: boolean } {
+  const c = parsePetalCheckpoint(text)
+  if (typeof c === 'string') return { v: undefined, adds: false }
+  const stored = chain.index.checkpoints.ofText(c.size, text)
+  const v = verifiedNote(chain, note, stored.flatMap(r => noteLines(r.note)))
+  return { v, adds: v !== undefined && v.lines.length > 0 && !stored.some(r => r.note === v.note) }
+}

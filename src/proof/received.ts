@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import { verifyV2 } from '../crypto/index.js'
 import { equalBytes, fromHex, toHex } from '../util/index.js'
-import { noteLines, verifiedNote, type VerifiedNote } from './note-lines.js'
+import { unionWithStored, verifiedNote } from './note-lines.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 import { keyIdOfDigest, parseNote, parsePetalCheckpoint } from './verifier/index.js'
@@ -80,18 +80,6 @@ export async function keepReceivedCheckpoint (chain: Chain, note: string, from: 
     const { v: merged, adds } = unionWithStored(chain, v.text, note)
     if (merged === undefined || !adds) return false
     const c = merged.checkpoint
-    return chain.index.checkpoints.insert({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source: `peer ${from}` })
+    return chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source: `peer ${from}` }, merged.text, chain.params.maxReorgDepth)
   })
-}
-
-/**
- * The verified lines of the latest stored note of checkpoint text `text` followed by those of
- * `note`, each key's once (`v`), and whether that adds to the stored note (`adds`).
- */
-export function unionWithStored (chain: Chain, text: string, note: string): { v: VerifiedNote | undefined, adds: boolean } {
-  const c = parsePetalCheckpoint(text)
-  if (typeof c === 'string') return { v: undefined, adds: false }
-  const stored = chain.index.checkpoints.list({ minSize: c.size, maxSize: c.size }).find(r => r.note.startsWith(text + '\n'))
-  const v = verifiedNote(chain, note, stored === undefined ? [] : noteLines(stored.note))
-  return { v, adds: v !== undefined && v.lines.length > 0 && v.note !== stored?.note }
 }

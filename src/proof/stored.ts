@@ -3,7 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 import type { CheckpointRecord } from '../storage/index.js'
 import { equalBytes, toHex } from '../util/index.js'
 import { checkpointText, readCheckpointNote, signCheckpoint } from './checkpoint.js'
-import { verifiedNote } from './note-lines.js'
+import { unionWithStored, verifiedNote } from './note-lines.js'
 import { missingNode, treeRoot, type NodeReader } from './tree/index.js'
 import type { PetalCheckpoint } from './verifier/index.js'
 
@@ -58,8 +58,11 @@ export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string
   const now = chain.clock.now()
   return sizes.map(size => {
     const root = treeRoot(tree, size)
-    const note = signCheckpoint(checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth }), [key])
-    chain.index.checkpoints.insert({ size, root: toHex(root), tip: tip.height, note, receivedAt: now, source: 'self' })
+    const text = checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth })
+    const note = signCheckpoint(text, [key])
+    // Kept with the lines stored of the same text (another signatory's at the same tip), one row.
+    const kept = chain.index.checkpoints.ofText(size, text).length === 0 ? note : unionWithStored(chain, text, note).v?.note ?? note
+    chain.index.checkpoints.keep({ size, root: toHex(root), tip: tip.height, note: kept, receivedAt: now, source: 'self' }, text, depth)
     return note
   })
 }

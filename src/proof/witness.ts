@@ -2,7 +2,8 @@ import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { equalBytes, fromHex, toHex } from '../util/index.js'
 import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
-import { judgeCheckpoint, unionWithStored } from './received.js'
+import { unionWithStored } from './note-lines.js'
+import { judgeCheckpoint } from './received.js'
 import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
@@ -54,7 +55,7 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     // Its own lines count as verified on this directory (knownWitnesses), for `petal prove` too.
     const vkey = witnessVkeySync(w.name, w.key.publicKey)
     if (chain.index.getMeta(OWN_WITNESS_META) !== vkey) chain.index.setMeta(OWN_WITNESS_META, vkey)
-    chain.index.checkpoints.insert({ size: c.size, root: toHex(c.root), tip: c.tip, note: cosigned, receivedAt: chain.clock.now(), source: 'witness' })
+    chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: cosigned, receivedAt: chain.clock.now(), source: 'witness' }, n.text, chain.params.maxReorgDepth)
     chain.index.setMeta(LAST, `${c.size} ${toHex(c.root)}`)
     return cosigned
   })

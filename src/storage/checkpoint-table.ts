@@ -40,6 +40,39 @@ export class CheckpointTable {
       .run(c.size, c.root, c.tip, c.note, c.receivedAt, c.source).changes === 1
   }
 
+  /**
+   * Store `c.note`, of checkpoint text `text`, in place of the stored notes of that text: the
+   * caller gives the union of their verified lines and the new ones (proof/note-lines.ts), so one
+   * row is kept a checkpoint text however many cosignatures reach it one by one (until session 52
+   * each merged version was a row of its own, every older one a subset of the newest). The row's
+   * source stays `self` when one of them was this node's own (a signatory signs each tip's
+   * checkpoints once: proof/stored.ts looks for them by that source); else it is `c.source`, the
+   * latest to add a line. False when this exact note is stored already.
+   *
+   * `maxReorgDepth` (the chain's): when the note is final (its tip at least that far above its last
+   * height), the notes of the same tree (size and root) signed at a lower tip, when it was not
+   * final yet, are dropped too: every lookup prefers the higher tip (proof/stored.ts,
+   * findCheckpoint), so they would never be read again, and a signatory signs such a note at each
+   * tip (the latest tree), which doubled the rows.
+   */
+  keep (c: CheckpointRecord, text: string, maxReorgDepth: number): boolean {
+    this.assertTx()
+    const rows = this.ofText(c.size, text)
+    if (rows.some(r => r.note === c.note)) return false
+    const drop = this.db.prepare('DELETE FROM checkpoints WHERE id = ?')
+    for (const r of rows) drop.run(r.id)
+    const finalFrom = c.size - 1 + maxReorgDepth
+    if (c.tip >= finalFrom) this.db.prepare('DELETE FROM checkpoints WHERE size = ? AND root = ? AND tip < ?').run(c.size, c.root, finalFrom)
+    return this.insert({ ...c, source: rows.some(r => r.source === 'self') ? 'self' : c.source })
+  }
+
+  /** The stored notes of checkpoint text `text` (of tree size `size`), oldest first. */
+  ofText (size: number, text: string): Array<CheckpointRecord & { id: number }> {
+    const prefix = text + '\n'
+    return this.db.prepare<unknown[], Row & { id: number }>('SELECT id, size, root, tip, note, received_at, source FROM checkpoints WHERE size = ? AND substr(note, 1, ?) = ? ORDER BY id')
+      .all(size, prefix.length, prefix).map(r => ({ ...toRecord(r), id: r.id }))
+  }
+
   /** Checkpoints with minSize ≤ size ≤ maxSize, largest (then latest signed) first. */
   list (o: { minSize?: number, maxSize?: number, limit?: number } = {}): CheckpointRecord[] {
     return this.db.prepare<unknown[], Row>('SELECT size, root, tip, note, received_at, source FROM checkpoints WHERE size BETWEEN ? AND ? ORDER BY size DESC, tip DESC, id DESC LIMIT ?')
@@ -49,11 +82,5 @@ export class CheckpointTable {
   /** The highest tip among the checkpoints received from `source` (`peer <id>`), if any. */
   latestTipFrom (source: string): number | undefined {
     return this.db.prepare<unknown[], { tip: number | null }>('SELECT MAX(tip) AS tip FROM checkpoints WHERE source = ?').get(source)?.tip ?? undefined
-  }
-
-  /** Replace the note of a stored checkpoint (a cosignature added). */
-  replaceNote (old: string, note: string): void {
-    this.assertTx()
-    this.db.prepare('UPDATE checkpoints SET note = ? WHERE note = ?').run(note, old)
   }
 }

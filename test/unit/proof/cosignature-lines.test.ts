@@ -19,6 +19,7 @@ import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 const alice = fixtureKey('alice')
 const w1 = { name: 'witness.example/w1', key: fixtureKey('carol') }
 const w2 = { name: 'witness.example/w2', key: fixtureKey('bob') }
+const w3 = { name: 'witness.example/w3', key: fixtureKey('dave') }
 const T = 1_700_000_000
 
 /** `note` with the line of witness `name` made invalid (one byte of its signature flipped). */
@@ -121,6 +122,40 @@ describe('cosignature lines a node keeps', () => {
     expect(findCheckpoint(chain, { final: true })?.note).toBe(cosigned)
     expect(await verifyWith(chain, [w1])).toEqual({ ok: true, code: undefined })
     chain.close()
+  })
+
+  it('one row a checkpoint text: each cosignature that reaches it replaces the row with the union, which keeps every line of the rows an older Petal left', async () => {
+    const { chain, dir, final } = await setUp()
+    const listed = (await Promise.all([w1, w2, w3].map(async w => await witnessKeyOf(w)))).join('\n')
+    writeFileSync(join(dir, WITNESSES_FILE), listed)
+    const { note: n } = readCheckpointNote(final)
+    const rowsOf = (): Array<{ note: string, source: string }> => chain.index.checkpoints.list({ limit: 1000 }).filter(r => r.note.startsWith(n.text + '\n'))
+    expect(rowsOf().map(r => r.source)).toEqual(['self'])
+    // The lines arrive one by one, from several peers and a witness's own cosignature (until
+    // session 52 each merged version was a row of its own: four rows here, and as many per text as
+    // lines reached it, on every checkpoint of a long-running node).
+    expect(await keepReceivedCheckpoint(chain, addCosignature(final, w1, T), 'p')).toBe(true)
+    expect(await keepReceivedCheckpoint(chain, addCosignature(final, w2, T), 'q')).toBe(true)
+    expect(await cosignCheckpoint(chain, final, w3)).toBeDefined()
+    expect(await keepReceivedCheckpoint(chain, addCosignature(final, w1, T), 'r')).toBe(false)
+    const rows = rowsOf()
+    expect(rows.map(r => r.source)).toEqual(['self'])
+    for (const w of [w1, w2, w3]) expect(rows[0]?.note).toContain(`— ${w.name} `)
+    expect(await verifyWith(chain, [w1, w2, w3])).toEqual({ ok: true, code: undefined })
+    // A directory written by an older Petal holds versions with lines of their own (w1's only in
+    // the older one): a new line keeps them all, in one row.
+    const { chain: c2, dir: d2, final: f2 } = await setUp()
+    const { note: n2, checkpoint: k2 } = readCheckpointNote(f2)
+    writeFileSync(join(d2, WITNESSES_FILE), listed)
+    await c2.index.withWriteLock(async () => {
+      for (const [note, source] of [[addCosignature(f2, w1, T), 'peer a'], [addCosignature(f2, w2, T), 'peer b']]) c2.index.checkpoints.insert({ size: k2.size, root: toHex(k2.root), tip: k2.tip, note: note as string, receivedAt: 0, source: source as string })
+    })
+    expect(await keepReceivedCheckpoint(c2, addCosignature(f2, w3, T), 'c')).toBe(true)
+    expect(c2.index.checkpoints.ofText(k2.size, n2.text).map(r => r.source)).toEqual(['self'])
+    const served = findCheckpoint(c2, { final: true })?.note ?? ''
+    for (const w of [w1, w2, w3]) expect(served).toContain(`— ${w.name} `)
+    chain.close()
+    c2.close()
   })
 
   it('a witnesses file line that is no witness verifier key is refused, naming the line', async () => {

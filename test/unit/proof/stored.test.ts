@@ -147,6 +147,24 @@ describe('signed checkpoints kept by the node', () => {
     again.close()
   })
 
+  it('one row a tree size once it is final: the note a signatory signed of it at the tip is dropped when its final one is kept', async () => {
+    const { chain } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 2 } })
+    for (let t = 1; t <= 6; t++) {
+      await extendChain(chain, alice, 1, 2)
+      expect(await signTipCheckpoints(chain, alice)).toHaveLength(t >= 2 ? 2 : 1)
+    }
+    const rows = chain.index.checkpoints.list({ limit: 1000 }).map(r => [r.size, r.tip])
+    // Final notes of sizes 1-5 (each signed at tip size + 1), the latest of sizes 6 and 7 (not final
+    // yet); until session 52 the latest of sizes 2-5 stayed beside their final ones: 11 rows.
+    expect(rows).toEqual([[7, 6], [6, 5], [5, 6], [4, 5], [3, 4], [2, 3], [1, 2]])
+    // What each size answers is what it answered (the higher tip was always preferred).
+    expect(findCheckpoint(chain, { size: 3 })).toMatchObject({ size: 3, tip: 4 })
+    expect(findCheckpoint(chain, { height: 6 })?.checkpoint.final).toBe(false)
+    const r = await verifyProof(JSON.stringify(await proveRows(chain, { height: 2, table: 't', rows: [{ rowid: 1n }], final: true })), await trustOf(chain), { requireFinal: true })
+    expect(r.ok, r.failure?.message).toBe(true)
+    chain.close()
+  })
+
   it('a key that is not a signatory signs nothing', async () => {
     const { chain } = await newTestChain({ key: alice })
     expect(await signTipCheckpoints(chain, fixtureKey('bob'))).toEqual([])
