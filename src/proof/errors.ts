@@ -21,6 +21,8 @@ export const PROOF_ERROR_CODES = [
   'PROOF_QUERY_NOT_PROVABLE',
   /** the data directory's `witnesses` file holds a line that is not a witness's verifier key */
   'PROOF_WITNESSES_INVALID',
+  /** the data directory's `witnesses` file cannot be read (not a regular file, its permissions, the disk) */
+  'PROOF_WITNESSES_UNREADABLE',
   /** `petal witnesses add`: the `witnesses` file lists that witness's name already */
   'PROOF_WITNESS_LISTED',
   /** `petal witnesses remove`: the `witnesses` file lists no witness of that name */
@@ -46,6 +48,8 @@ export interface ProofErrorDetails {
   PROOF_ROW_PENDING: { receipt: string }
   PROOF_QUERY_NOT_PROVABLE: None
   PROOF_WITNESSES_INVALID: None
+  /** `systemCode`: the operating system's error (EACCES, EIO, …), absent for a file that is no regular file */
+  PROOF_WITNESSES_UNREADABLE: { path: string, systemCode?: string }
   PROOF_WITNESS_LISTED: None
   PROOF_WITNESS_NOT_LISTED: None
 }
@@ -67,6 +71,7 @@ export function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
     PROOF_ROW_PENDING: { meaning: 'the receipt\'s row is not sealed into a canonical block yet, so there is nothing to prove', hint: 'wait for the next seal (`petal receipt ID` tells when), then ask again' },
     PROOF_QUERY_NOT_PROVABLE: { meaning: 'query --prove: the answer is not whole rows of one table with their height', hint: 'prove whole rows of one table: SELECT * FROM t WHERE …' },
     PROOF_WITNESSES_INVALID: { meaning: 'a line of the data directory\'s `witnesses` file is not a witness\'s verifier key', hint: 'each line of DIR/witnesses is a witness\'s verifier key, as its operator prints it with `petal checkpoint --witness-vkey NAME` on their node (text after # is a comment): correct or remove the line the message names' },
+    PROOF_WITNESSES_UNREADABLE: { meaning: 'the data directory\'s `witnesses` file cannot be read: it is a directory or another non-regular file, this user may not read it (or search its directory), or the disk failed', hint: 'the message says which; a node that read the file before keeps the witnesses it listed then until the file can be read again' },
     PROOF_WITNESS_LISTED: { meaning: '`petal witnesses add`: the data directory\'s `witnesses` file lists a witness of that name already (one key a name)', hint: '`petal witnesses list` shows its key; to replace it, `petal witnesses remove NAME` first' },
     PROOF_WITNESS_NOT_LISTED: { meaning: '`petal witnesses remove`: the data directory\'s `witnesses` file lists no witness of that name', hint: '`petal witnesses list` shows the listed witnesses' }
   }

@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync, statSync, type Stats } from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { Chain } from '../chain/index.js'
 import { parsePublicKey, sha256, type PublicKey } from '../crypto/index.js'
-import { asError, hintOf, isPetalError, type Logger } from '../util/index.js'
+import { fileKind, systemFailure } from '../storage/index.js'
+import { asError, errorCode, errorMessage, hintOf, isNotFound, isPetalError, type Logger } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { fromBase64, keyIdHex, keyIdOfDigest, toBase64, utf8, witnessKeyIdInput } from './verifier/index.js'
 
@@ -96,28 +97,26 @@ const loaded = new Map<string, Loaded>()
  */
 function fileWitnesses (root: string, logger: Logger): KnownWitness[] {
   const path = join(root, WITNESSES_FILE)
-  let stamp: string
+  const hit = loaded.get(path)
+  let stamp: string | undefined
+  let keys: KnownWitness[]
   try {
-    const s = statSync(path)
-    stamp = `${s.mtimeMs} ${s.size} ${s.ino}`
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      const hit = loaded.get(path)
+    const s = statWitnesses(path)
+    if (s === undefined) {
       if (hit?.stamp === '') return NONE
       if (hit !== undefined) logger.info('the witnesses file is gone: no witness is listed')
       loaded.set(path, { stamp: '', keys: NONE })
       return NONE
     }
-    throw err
-  }
-  const hit = loaded.get(path)
-  if (hit?.stamp === stamp) return hit.keys
-  let keys: KnownWitness[]
-  try {
-    keys = parseWitnessesFile(readFileSync(path, 'utf8'), path)
+    stamp = `${s.mtimeMs} ${s.size} ${s.ino}`
+    if (hit?.stamp === stamp) return hit.keys
+    keys = parseWitnessesFile(readWitnessesText(path), path)
   } catch (err) {
     if (hit === undefined) throw err
     const problem = asError(err)
+    // A file that cannot even be looked at (EACCES on the directory) has no stamp: its error stands for one.
+    stamp ??= `unreadable: ${problem.message}`
+    if (hit.stamp === stamp) return hit.keys
     loaded.set(path, { stamp, keys: hit.keys, problem })
     logger.warn('the witnesses file is not taken: keeping the witnesses listed before', {
       error: problem.message, hint: (isPetalError(err) ? hintOf(err) : undefined) ?? `correct ${path} or make it readable`, kept: hit.keys.map(k => k.name)
@@ -127,6 +126,62 @@ function fileWitnesses (root: string, logger: Logger): KnownWitness[] {
   loaded.set(path, { stamp, keys })
   if (hit !== undefined) logger.info('read the witnesses file again', { witnesses: keys.map(k => k.name) })
   return keys
+}
+
+/**
+ * The `witnesses` file's stat: undefined when there is none; PROOF_WITNESSES_UNREADABLE when it
+ * cannot be looked at or is no regular file (a directory: its read threw a bare EISDIR, which the
+ * CLI called a path conflict with the hint "check the paths you gave"; a named pipe would block the
+ * read for ever). It may be a symbolic link: the file is the operator's, not Petal's.
+ */
+function statWitnesses (path: string): Stats | undefined {
+  let s: Stats
+  try {
+    s = statSync(path)
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw unreadable(path, err)
+  }
+  if (!s.isFile()) {
+    throw new ProofError('PROOF_WITNESSES_UNREADABLE', `${path} is ${fileKind(s)}, not the witnesses file (one witness's verifier key a line)`, {
+      hint: `move it out of the way: \`petal witnesses add VKEY\` then writes the file, or list no witness without it`,
+      details: { path }
+    })
+  }
+  return s
+}
+
+/** The text of the `witnesses` file at `path` (found by statWitnesses). */
+function readWitnessesText (path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw unreadable(path, err)
+  }
+}
+
+/** The `witnesses` file's text as it is now: '' when there is none; PROOF_WITNESSES_UNREADABLE when it cannot be read. */
+export function readWitnessesFile (path: string): string {
+  if (statWitnesses(path) === undefined) return ''
+  try {
+    return readWitnessesText(path)
+  } catch (err) {
+    // Removed between the stat and the read (unreadable() leaves ENOENT as it is).
+    if (isNotFound(err)) return ''
+    throw err
+  }
+}
+
+function unreadable (path: string, err: unknown): Error {
+  const code = errorCode(err)
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new ProofError('PROOF_WITNESSES_UNREADABLE', `cannot read ${path}: permission denied (${errorMessage(err)})`, {
+      hint: `this user needs to read ${path} and to search ${dirname(path)}: run as the user the data directory belongs to, or change their owner or mode (ls -ld ${dirname(path)} ${path})`,
+      details: { path, systemCode: code },
+      cause: err
+    })
+  }
+  return systemFailure(err) ?? asError(err)
 }
 
 /**

@@ -1,8 +1,9 @@
-import { readFileSync, statSync, utimesSync } from 'node:fs'
+import { statSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
-import { isNotFound, removeStaleTemps, writeFileAtomic } from '../util/index.js'
+import { NodeLock } from '../storage/index.js'
+import { lockHolders, pausepointSync, removeStaleTemps, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
-import { parseWitnessesFile, parseWitnessVkey, WITNESSES_FILE, type KnownWitness } from './witness-keys.js'
+import { parseWitnessesFile, parseWitnessVkey, readWitnessesFile, WITNESSES_FILE, type KnownWitness } from './witness-keys.js'
 
 // `petal witnesses list | add | remove` (docs/cli.md): the operator's edits of the data directory's
 // `witnesses` file (docs/proofs.md, "Which cosignatures a node keeps"). The file stays the
@@ -22,14 +23,30 @@ function listed (w: KnownWitness, line: number): ListedWitness {
   return { name: w.name, keyId: w.keyId.toString(16).padStart(8, '0'), vkey: w.vkey, line }
 }
 
-function readText (path: string): string {
+/** Held (an exclusive SQLite lock, as seal.lock) by one `petal witnesses add|remove` at a time. */
+export const WITNESSES_LOCK = 'witnesses.lock'
+
+export interface EditOptions {
+  signal?: AbortSignal
+  /** Called once, when another edit holds the lock: the pids holding it, where /proc/locks tells. */
+  onWait?: (holders: number[] | undefined) => void
+}
+
+/**
+ * Run the read-change-rename `fn` holding witnesses.lock: two edits at once each read the file,
+ * and the second rename dropped the first's line (session 51 left it; user52). The kernel frees
+ * the lock of a killed edit. An edit by hand takes no lock, as a node's reads need none.
+ */
+async function edit<T> (root: string, fn: () => T, o: EditOptions): Promise<T> {
+  const lock = await NodeLock.acquire(root, WITNESSES_LOCK, { signal: o.signal, onWait: () => o.onWait?.(lockHolders(join(root, WITNESSES_LOCK))) })
   try {
-    return readFileSync(path, 'utf8')
-  } catch (err) {
-    if (isNotFound(err)) return ''
-    throw err
+    return fn()
+  } finally {
+    lock.release()
   }
 }
+
+const readText = readWitnessesFile
 
 /** The witnesses the file lists, in its order (a malformed file: PROOF_WITNESSES_INVALID, naming the line). */
 export function listWitnesses (root: string): ListedWitness[] {
@@ -69,11 +86,16 @@ function write (path: string, text: string): void {
  * (the reason, as a string), a name the file lists already (PROOF_WITNESS_LISTED, with this key or
  * another: one key a name, so that `remove NAME` means one witness).
  */
-export function addWitness (root: string, vkey: string): ListedWitness | string {
+export async function addWitness (root: string, vkey: string, o: EditOptions = {}): Promise<ListedWitness | string> {
   const w = parseWitnessVkey(vkey)
   if (typeof w === 'string') return w
+  return await edit(root, () => added(root, w), o)
+}
+
+function added (root: string, w: KnownWitness): ListedWitness {
   const path = join(root, WITNESSES_FILE)
   const text = readText(path)
+  pausepointSync('witnesses:read')
   const there = listedIn(text, path).find(k => k.name === w.name)
   if (there !== undefined) {
     const same = there.vkey === w.vkey
@@ -92,9 +114,14 @@ export function addWitness (root: string, vkey: string): ListedWitness | string 
  * Remove the lines of witness `name` (a name, or its whole verifier key); comments on other lines
  * stay. A name the file does not list: PROOF_WITNESS_NOT_LISTED.
  */
-export function removeWitness (root: string, name: string): ListedWitness[] {
+export async function removeWitness (root: string, name: string, o: EditOptions = {}): Promise<ListedWitness[]> {
+  return await edit(root, () => removed(root, name), o)
+}
+
+function removed (root: string, name: string): ListedWitness[] {
   const path = join(root, WITNESSES_FILE)
   const text = readText(path)
+  pausepointSync('witnesses:read')
   const all = listedIn(text, path)
   const gone = all.filter(k => k.name === name || k.vkey === name.trim())
   if (gone.length === 0) {

@@ -25,7 +25,7 @@ export { closeOrLeave, closeWal, leaveConnectionsAtExit, openSqlite, openSqliteR
 export { NodeLock } from './node-lock.js'
 export type { CheckpointRecord } from './checkpoint-table.js'
 export { clearOwnWriterRecord, describeWriter, REINDEX_LOCK, REINDEX_WORK, writeWriterRecord } from './writer-record.js'
-export { checkDataFile, dataFileExists, openDataFileSync, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
+export { fileKind, checkDataFile, dataFileExists, openDataFileSync, openNoFollowSync, readWholeSync, regularSizeSync } from './data-file.js'
 export { openRefusedByDisk, systemFailure } from './system-error.js'
 export { commitWal, LOOK_INDEX, rewriteLog, rewriteLogWaiting, undoFailedCommit } from './wal-commit.js'
 export { fdatasyncWal } from './wal-sync.js'

@@ -53,7 +53,7 @@ describe('a witness listed while the node runs', () => {
     expect(hintOf(refused.stderr)).toContain('`petal witnesses add VKEY` on their node), from the next checkpoint the witness cosigns')
 
     // Done as the hint says, while A runs.
-    expect(addWitness(dir, vkey)).toMatchObject({ name: witness.name })
+    expect(await addWitness(dir, vkey)).toMatchObject({ name: witness.name })
     await a.publish(makeSqlite(join(work, 'z.db'), 4, 3))
     await waitConverged([a, w], { height: 3 })
     await cosignedOn(2)

@@ -21,6 +21,14 @@ const json = (w: ListedWitness): { name: string, key_id: string, vkey: string, l
 
 const RUNNING = 'a node running on this data directory takes the change at once (it reads the file again when it changes)'
 
+/** How an edit waits for another one (witnesses.lock): it says so, and Ctrl-C gives up. */
+function editOptions (ctx: CliContext): { signal: AbortSignal, onWait: (holders: number[] | undefined) => void } {
+  return {
+    signal: ctx.probe,
+    onWait: holders => { ctx.out.note(`waiting for another \`petal witnesses\` edit${holders === undefined || holders.length === 0 ? '' : ` (pid ${holders.join(', ')})`} to finish (Ctrl-C to give up)…`) }
+  }
+}
+
 export function register (program: Command, action: Action): void {
   const witnesses = program.command('witnesses').description('the witnesses whose cosignatures this node keeps, serves and proves with (the data directory\'s `witnesses` file)')
 
@@ -41,7 +49,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, vkey: string) => {
       await ownWitness(ctx)
       const { addWitness } = await import('../../proof/index.js')
-      const w = addWitness(ctx.dir, vkey)
+      const w = await addWitness(ctx.dir, vkey, editOptions(ctx))
       if (typeof w === 'string') {
         throw new UsageError(`not a witness's verifier key: ${w}`, 'give the key whole, as its operator prints it with `petal checkpoint --witness-vkey NAME` on their node (name+keyid+key)')
       }
@@ -53,7 +61,7 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, name: string) => {
       await ownWitness(ctx)
       const { removeWitness } = await import('../../proof/index.js')
-      const gone = removeWitness(ctx.dir, name)
+      const gone = await removeWitness(ctx.dir, name, editOptions(ctx))
       ctx.out.result({ removed: gone.map(json) }, () => gone.map(w => `struck witness ${w.name} (key ID ${w.keyId}, line ${w.line})`).join('\n'))
       ctx.out.note(RUNNING)
     }))

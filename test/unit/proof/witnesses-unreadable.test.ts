@@ -1,0 +1,75 @@
+import { chmodSync, mkdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { Chain } from '../../../src/chain/index.js'
+import { knownWitnesses, listWitnesses, witnessesFileProblem, witnessKeyOf, WITNESSES_FILE } from '../../../src/proof/index.js'
+import { createLogger, type LogRecord } from '../../../src/util/index.js'
+import { fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { otherUserCanRun, runAsOtherUser } from '../../helpers/other-user.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+// A `witnesses` file that cannot be read (user52; review51b and witness51 left it): a directory
+// there threw a bare EISDIR (the CLI: PATH_CONFLICT, "check the paths you gave"), a stat that
+// fails (EACCES on the directory, ELOOP) a bare error at each use, even in a node that had read a
+// good list before.
+
+const alice = fixtureKey('alice')
+const w1 = { name: 'witness.example/w1', key: fixtureKey('carol') }
+const code = (f: () => unknown): unknown => { try { f(); return 'no error' } catch (e) { return (e as { code?: string }).code } }
+
+describe('a witnesses file that cannot be read', () => {
+  it('a directory there: PROOF_WITNESSES_UNREADABLE, whose hint (move it out of the way) mends it', () => {
+    const dir = tmpDir()
+    mkdirSync(join(dir, WITNESSES_FILE))
+    let err: { code?: string, message?: string, hint?: string } = {}
+    try { listWitnesses(dir) } catch (e) { err = e as typeof err }
+    expect(err.code).toBe('PROOF_WITNESSES_UNREADABLE')
+    expect(err.message).toContain('is a directory')
+    expect(err.hint).toContain('move it out of the way')
+    rmdirSync(join(dir, WITNESSES_FILE))
+    expect(listWitnesses(dir)).toEqual([])
+  })
+
+  it('a node that read a good list keeps it while the file cannot even be looked at, warns once, and takes it back', async () => {
+    const { chain: made, dir } = await newTestChain({ key: alice })
+    made.close()
+    const logs: LogRecord[] = []
+    const chain = Chain.open(dir, { logger: createLogger(r => { logs.push(r) }, 'info') })
+    const file = join(dir, WITNESSES_FILE)
+    const vkey = await witnessKeyOf(w1)
+    writeFileSync(file, `${vkey}\n`)
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name])
+    // A symbolic link to itself: its stat fails (ELOOP), as one in a directory this user may not search does (EACCES).
+    rmSync(file)
+    symlinkSync(WITNESSES_FILE, file)
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name])
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name])
+    expect(logs.filter(r => r.level === 'warn').map(r => r.message)).toEqual(['the witnesses file is not taken: keeping the witnesses listed before'])
+    expect(witnessesFileProblem(dir)?.message).toContain(file)
+    rmSync(file)
+    writeFileSync(file, `${vkey}\n`)
+    expect(knownWitnesses(chain).map(w => w.name)).toEqual([w1.name])
+    expect(witnessesFileProblem(dir)).toBeUndefined()
+    // A command (no list read before) is told, with a code.
+    rmSync(file)
+    symlinkSync(WITNESSES_FILE, file)
+    expect(code(() => listWitnesses(dir))).toBe('PATH_CONFLICT')
+    chain.close()
+  })
+
+  it.skipIf(!otherUserCanRun)('a file this user may not read: PROOF_WITNESSES_UNREADABLE, whose hint names the file, its directory and the user to run as', () => {
+    const dir = tmpDir()
+    chmodSync(dir, 0o755)
+    const file = join(dir, WITNESSES_FILE)
+    writeFileSync(file, '# none yet\n')
+    chmodSync(file, 0o000)
+    const src = JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'proof', 'index.js'))
+    const r = runAsOtherUser(`const { listWitnesses } = await import(${src})
+      try { listWitnesses(process.argv[1]); console.log('read') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })) }`, dir)
+    expect(r.stderr).toBe('')
+    const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string }
+    expect(e.code).toBe('PROOF_WITNESSES_UNREADABLE')
+    expect(e.message).toContain(`cannot read ${file}: permission denied`)
+    expect(e.hint).toContain(`ls -ld ${dir} ${file}`)
+  })
+})
