@@ -71,8 +71,8 @@ export function proveConsistency (chain: Chain, from: number | string, to: numbe
     if (c === undefined) {
       // Not every size is kept (a node that pulled keeps the checkpoints it was sent): the nearest
       // ones it keeps, for a client that can only give sizes (the API: api-hints.ts).
-      const below = x > 1 ? findCheckpoint(chain, { maxSize: x - 1 })?.size : undefined
       const latest = findCheckpoint(chain)?.size
+      const below = latest === undefined || latest < x ? latest : x > 1 ? findCheckpoint(chain, { maxSize: x - 1 })?.size : undefined
       throw new ProofError('PROOF_NO_CHECKPOINT', `no signed checkpoint of size ${x} of the current chain is stored here`, {
         hint: '`petal checkpoint --list` shows the stored ones; or give a checkpoint file', details: { size: x, ...(below === undefined ? {} : { below }), ...(latest === undefined ? {} : { latest }) }
       })
