@@ -21,12 +21,12 @@ export function nativeBuild (): { built: boolean, accelerated: boolean, reason: 
 }
 
 /** The built addon's exports, loaded directly (whatever the CPU). */
-export function nativeAddon (): { leaves: (buf: Uint8Array, at: number, n: number, out: number) => void, pairs: (buf: Uint8Array, at: number, n: number, out: number) => void, accelerated?: unknown } {
+export function nativeAddon (): { leaves: (buf: Uint8Array, at: number, n: number, out: number) => void, pairs: (buf: Uint8Array, at: number, n: number, out: number) => void, accelerated?: unknown, lanes?: unknown } {
   const m = { exports: {} as Record<string, unknown> }
   process.dlopen(m, join(DIR, 'petal-sha256.node'))
-  const { leaves, pairs, accelerated } = m.exports
+  const { leaves, pairs, accelerated, lanes } = m.exports
   if (typeof leaves !== 'function' || typeof pairs !== 'function') throw new Error('the native addon lacks leaves/pairs')
-  return { leaves: (...a) => { Reflect.apply(leaves, undefined, a) }, pairs: (...a) => { Reflect.apply(pairs, undefined, a) }, accelerated }
+  return { leaves: (...a) => { Reflect.apply(leaves, undefined, a) }, pairs: (...a) => { Reflect.apply(pairs, undefined, a) }, accelerated, lanes }
 }
 
 /** Whether `npm run build` built the native OpenSSL addon (dist/native/petal-openssl.node; build.json's `openssl`). */

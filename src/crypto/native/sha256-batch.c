@@ -7,7 +7,8 @@
  * hashes up to thousands of messages with the SHA-256 block function of the OpenSSL that Node
  * links and exports (it picks SHA-NI, AVX2 or plain code by CPUID itself). The messages are
  * already padded (padMessage), so each is one SHA256_Update over whole blocks and its digest is
- * the state words: no Final, no copy.
+ * the state words: no Final, no copy. On x86-64 with SHA-NI, four messages at a time with the
+ * instructions themselves (sha256-ni.c, included below; `lanes` says which ran).
  *
  *   leaves(buf, in, n, out): n messages at buf[in…], each a little-endian u32 count of 64-byte
  *     blocks then those blocks; digest i (32 bytes) to buf[out + 32 i …].
@@ -56,16 +57,68 @@ static bool sha_instructions (void)
 
 #define MAX_ARGS 4
 
-static void put_digest (uint8_t *o, const SHA256_CTX *c)
+static void put_words (uint8_t *o, const uint32_t w[8])
 {
   for (int k = 0; k < 8; k++) {
-    uint32_t h = c->h[k];
+    uint32_t h = w[k];
     o[4 * k] = (uint8_t)(h >> 24);
     o[4 * k + 1] = (uint8_t)(h >> 16);
     o[4 * k + 2] = (uint8_t)(h >> 8);
     o[4 * k + 3] = (uint8_t)h;
   }
 }
+
+static void put_digest (uint8_t *o, const SHA256_CTX *c)
+{
+  put_words(o, c->h);
+}
+
+/* One padded message of `blocks` blocks at p through OpenSSL, its digest to o. */
+static void one_message (const uint8_t *p, uint64_t blocks, uint8_t *o)
+{
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, p, blocks * 64);
+  put_digest(o, &c);
+}
+
+#include "sha256-ni.c"
+
+/*
+ * Whether leaves and pairs hash four messages at a time with SHA-NI (sha256-ni.c): the CPU has
+ * the instructions and the self-test at load (lanes_agree) gave OpenSSL's digests. Set once, at
+ * the first load of the module in the process (any thread); the same value in every thread.
+ */
+static int lanes = -1;
+
+#ifdef PETAL_SHANI
+/* `blocks[l]` blocks at p[l], four at a time; each digest to o[l]. */
+static void four_messages (const uint8_t *const p[4], const uint64_t blocks[4], uint8_t *const o[4])
+{
+  uint32_t h[4][8];
+  shani_four(p, blocks, h);
+  for (int l = 0; l < 4; l++) put_words(o[l], h[l]);
+}
+
+/* Messages of 1-9 blocks, and one of 3 with one of 9 (the rest through OpenSSL), against OpenSSL one by one. */
+static bool lanes_agree (void)
+{
+  uint8_t m[4 * 9 * 64];
+  for (size_t i = 0; i < sizeof m; i++) m[i] = (uint8_t)(i * 167 + (i >> 7));
+  for (uint64_t n = 1; n <= 9; n++) {
+    const uint8_t *p[4] = { m, m + 9 * 64, m + 18 * 64, m + 27 * 64 };
+    uint64_t blocks[4] = { n, n, n == 3 ? 9 : n, n };
+    uint8_t got[4][32], want[32];
+    uint8_t *o[4] = { got[0], got[1], got[2], got[3] };
+    four_messages(p, blocks, o);
+    for (int l = 0; l < 4; l++) {
+      one_message(p[l], blocks[l], want);
+      if (memcmp(want, got[l], 32) != 0) return false;
+    }
+  }
+  return true;
+}
+#endif
 
 /* buf, then three non-negative integer offsets/counts; NULL (an exception pending) on bad input. */
 static uint8_t *args (napi_env env, napi_callback_info info, size_t *len, uint64_t v[3])
@@ -107,17 +160,32 @@ static napi_value leaves (napi_env env, napi_callback_info info)
   if (buf == NULL) return NULL;
   uint64_t at = v[0], n = v[1], out = v[2];
   if (out > len || n > (len - out) / 32) { napi_throw_range_error(env, NULL, "digests past the end of buf"); return NULL; }
-  SHA256_CTX c;
+  /* Messages gathered (checked) for the next four at a time; hashed one by one when fewer remain. */
+  const uint8_t *p[4];
+  uint64_t blocks[4];
+  uint8_t *o[4];
+  int k = 0;
   for (uint64_t i = 0; i < n; i++) {
-    if (at > len || len - at < 4) { napi_throw_range_error(env, NULL, "message past the end of buf"); return NULL; }
-    const uint8_t *p = buf + at;
-    uint64_t blocks = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-    if (blocks == 0 || blocks > (len - at - 4) / 64) { napi_throw_range_error(env, NULL, "message past the end of buf"); return NULL; }
-    SHA256_Init(&c);
-    SHA256_Update(&c, p + 4, blocks * 64);
-    put_digest(buf + out + 32 * i, &c);
-    at += 4 + blocks * 64;
+    if (at > len || len - at < 4) break;
+    const uint8_t *q = buf + at;
+    uint64_t b = (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
+    if (b == 0 || b > (len - at - 4) / 64) break;
+    p[k] = q + 4;
+    blocks[k] = b;
+    o[k] = buf + out + 32 * i;
+    at += 4 + b * 64;
+#ifdef PETAL_SHANI
+    if (lanes == 4 && ++k == 4) { four_messages(p, blocks, o); k = 0; }
+#else
+    k++;
+#endif
+    if (lanes != 4) { one_message(p[0], blocks[0], o[0]); k = 0; }
+    if (i + 1 == n) { for (int l = 0; l < k; l++) one_message(p[l], blocks[l], o[l]); return NULL; }
   }
+  if (n == 0) return NULL;
+  /* A message past the end: those before it are hashed, as one by one, and the call throws. */
+  for (int l = 0; l < k; l++) one_message(p[l], blocks[l], o[l]);
+  napi_throw_range_error(env, NULL, "message past the end of buf");
   return NULL;
 }
 
@@ -136,12 +204,24 @@ static napi_value pairs (napi_env env, napi_callback_info info)
   m[65] = 0x80;
   m[126] = 0x02;
   m[127] = 0x08;
-  SHA256_CTX c;
-  for (uint64_t i = 0; i < n; i++) {
+  uint64_t i = 0;
+#ifdef PETAL_SHANI
+  if (lanes == 4) {
+    /* Four pairs read (copied into their messages) before their four digests are written. */
+    uint8_t q[4][128];
+    for (int l = 0; l < 4; l++) memcpy(q[l], m, sizeof m);
+    const uint8_t *p[4] = { q[0], q[1], q[2], q[3] };
+    const uint64_t two[4] = { 2, 2, 2, 2 };
+    for (; i + 4 <= n; i += 4) {
+      for (int l = 0; l < 4; l++) memcpy(q[l] + 1, buf + at + 64 * (i + l), 64);
+      uint8_t *o[4] = { buf + out + 32 * i, buf + out + 32 * (i + 1), buf + out + 32 * (i + 2), buf + out + 32 * (i + 3) };
+      four_messages(p, two, o);
+    }
+  }
+#endif
+  for (; i < n; i++) {
     memcpy(m + 1, buf + at + 64 * i, 64);
-    SHA256_Init(&c);
-    SHA256_Update(&c, m, sizeof m);
-    put_digest(buf + out + 32 * i, &c);
+    one_message(m, 2, buf + out + 32 * i);
   }
   return NULL;
 }
@@ -153,6 +233,15 @@ NAPI_MODULE_INIT ()
     { "pairs", NULL, pairs, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   if (napi_define_properties(env, exports, 2, props) != napi_ok) return NULL;
+#ifdef PETAL_SHANI
+  if (lanes < 0) lanes = shani_usable() && lanes_agree() ? 4 : 1;
+#else
+  if (lanes < 0) lanes = 1;
+#endif
+  /* lanes: 4 when leaves and pairs hash four messages at a time (sha256-ni.c), else 1 (OpenSSL's one at a time). */
+  napi_value nlanes;
+  if (napi_create_int32(env, lanes, &nlanes) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "lanes", nlanes) != napi_ok) return NULL;
   napi_value accelerated;
   if (napi_get_boolean(env, sha_instructions(), &accelerated) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "accelerated", accelerated) != napi_ok) return NULL;

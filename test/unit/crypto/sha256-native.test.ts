@@ -154,7 +154,8 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
       expect(source.includes(from), from).toBe(true)
       const dir = tmpDir()
       writeFileSync(join(dir, `${name}.c`), source.replace(from, to))
-      const r = spawnSync(built.cc ?? 'cc', ['-O2', '-std=c11', '-shared', '-fPIC', '-Wl,-z,now', '-I', built.include ?? '', '-o', join(dir, `${name}.node`), join(dir, `${name}.c`)], { encoding: 'utf8' })
+      // -I: sha256-ni.c, which it includes, from the source tree.
+      const r = spawnSync(built.cc ?? 'cc', ['-O2', '-std=c11', '-shared', '-fPIC', '-Wl,-z,now', '-I', built.include ?? '', '-I', join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'native'), '-o', join(dir, `${name}.node`), join(dir, `${name}.c`)], { encoding: 'utf8' })
       expect(r.status, r.stderr).toBe(0)
       return join(dir, `${name}.node`)
     }
@@ -162,9 +163,39 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
     // Interior nodes without their 0x01 prefix: every leaf right, every root wrong.
     expect(loadNativeSha256(variant('pairs-prefix', 'm[0] = 0x01;', 'm[0] = 0x00;'))).toEqual({ hasher: undefined, why: 'wrong digest at load' })
     // A message's last byte left out.
-    expect(loadNativeSha256(variant('leaves-short', 'SHA256_Update(&c, p + 4, blocks * 64);', 'SHA256_Update(&c, p + 4, blocks * 64 - 1);'))).toEqual({ hasher: undefined, why: 'wrong digest at load' })
+    expect(loadNativeSha256(variant('leaves-short', 'SHA256_Update(&c, p, blocks * 64);', 'SHA256_Update(&c, p, blocks * 64 - 1);'))).toEqual({ hasher: undefined, why: 'wrong digest at load' })
     // `pairs` is `leaves` (another layout): it throws on the probe, which is no reason to fail the caller.
     expect(loadNativeSha256(variant('pairs-other', '{ "pairs", NULL, pairs,', '{ "pairs", NULL, leaves,'))).toEqual({ hasher: undefined, why: expect.stringMatching(/^not usable: .*past the end/) })
+  })
+
+  // sha256-ni.c: four messages at a time with SHA-NI where the CPU has it (docs/performance/pull.md,
+  // "Session 52: the manifest's leaves four at a time with SHA-NI (pull52)"); the digests above
+  // (200 messages of 0-199 bytes, then longer ones: lanes of unequal lengths, counts not a multiple
+  // of four) are the same either way. Lanes that hash wrong are turned off by the self-test at load.
+  it.skipIf(!built.accelerated || process.arch !== 'x64')('hashes four messages at a time with SHA-NI, and falls back to one at a time when the lanes disagree with OpenSSL at load', () => {
+    expect(nativeAddon().lanes).toBe(4)
+    const source = readFileSync(join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'native', 'sha256-batch.c'), 'utf8')
+    const from = '#include "sha256-ni.c"'
+    expect(source.includes(from)).toBe(true)
+    const dir = tmpDir()
+    // The second half of every group of rounds fed the wrong words: every lane's digest wrong.
+    const ni = readFileSync(join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'native', 'sha256-ni.c'), 'utf8')
+    expect(ni.includes('_mm_shuffle_epi32(t, 0x0E)')).toBe(true)
+    writeFileSync(join(dir, 'sha256-ni-wrong.c'), ni.replace('_mm_shuffle_epi32(t, 0x0E)', '_mm_shuffle_epi32(t, 0x0F)'))
+    writeFileSync(join(dir, 'wrong.c'), source.replace(from, '#include "sha256-ni-wrong.c"'))
+    const r = spawnSync(built.cc ?? 'cc', ['-O2', '-std=c11', '-shared', '-fPIC', '-Wl,-z,now', '-I', built.include ?? '', '-o', join(dir, 'wrong.node'), join(dir, 'wrong.c')], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    const m = { exports: {} as Record<string, unknown> }
+    process.dlopen(m, join(dir, 'wrong.node'))
+    expect(m.exports.lanes).toBe(1)
+    const loaded = loadNativeSha256(join(dir, 'wrong.node')).hasher
+    if (loaded === undefined) throw new Error('the variant is refused')
+    const msgs = Array.from({ length: 9 }, (_, i) => bytes(100 * i, i))
+    const size = msgs.reduce((a, x) => a + x.length + 72, 0)
+    const buf = Buffer.alloc(size + 32 * msgs.length)
+    frame(buf, 0, msgs)
+    loaded.leaves(buf, 0, msgs.length, size)
+    expect(msgs.map((_, i) => toHex(buf.subarray(size + 32 * i, size + 32 * i + 32)))).toEqual(msgs.map(x => createHash('sha256').update(x).digest('hex')))
   })
 
   it('is loaded in worker threads beside the main thread (a context-aware addon)', async () => {

@@ -26,7 +26,7 @@ function buildBeside (withHeaders: string[]): { built: boolean, reason: string, 
   mkdirSync(join(t, 'include', 'node'), { recursive: true })
   for (const h of withHeaders) copyFileSync(join(headers, h), join(t, 'include', 'node', h))
   const root = join(t, 'root')
-  for (const f of ['scripts/build-native.ts', 'src/storage/native/wal-index.c', 'src/block/native/held-db.c', 'src/crypto/native/sha256-batch.c']) {
+  for (const f of ['scripts/build-native.ts', 'src/storage/native/wal-index.c', 'src/block/native/held-db.c', 'src/crypto/native/sha256-batch.c', 'src/crypto/native/sha256-ni.c']) {
     mkdirSync(dirname(join(root, f)), { recursive: true })
     copyFileSync(join(repo, f), join(root, f))
   }
