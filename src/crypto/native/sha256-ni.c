@@ -14,6 +14,7 @@
 #define PETAL_SHANI 1
 #include <immintrin.h>
 
+/* FIPS 180-4's K and H(0), as src/crypto/sha256-constants.ts has them for TypeScript (C cannot import those). */
 static const uint32_t SHANI_K[64] = {
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
