@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import { reviveError, throwIfAborted, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
+import { holdsAt, reviveError, throwIfAborted, WorkerPool, workerScript, type WorkerScript } from '../util/index.js'
 import type { Chain } from './chain.js'
 import { loadCandidate, type Candidate, type SealVerdict } from './validate/index.js'
 import type { BlockHead } from '../block/index.js'
@@ -43,6 +43,9 @@ interface Thread { pool: WorkerPool<LoadWorkerRequest, LoadWorkerReply>, up: boo
 export class LoadPool {
   private threads: Thread[] | undefined
   private warm = false
+  /** Settles once a thread is up, or none can come up (every ping failed). */
+  private readonly warmed: Promise<void>
+  private onWarm: () => void = () => {}
   private keys: { at: number, keys: Record<string, string> } | undefined
   /** Loads waiting for a thread; how many of them are small, and how many batches held by the threads have a small one. */
   private readonly queue: Queued[] = []
@@ -56,6 +59,7 @@ export class LoadPool {
   constructor (private readonly size = Math.max(1, availableParallelism()), private readonly script: WorkerScript = workerScript(import.meta.url, './load-worker.js')) {
     this.size = Math.max(1, size)
     this.checked = new Array<number>(this.size).fill(0)
+    this.warmed = new Promise(resolve => { this.onWarm = resolve })
   }
 
   /** Whether a thread is ready (loads go to the threads), for tests and diagnostics. */
@@ -74,6 +78,12 @@ export class LoadPool {
   async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, head?: BlockHead, ownDownload?: boolean, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean, writeSeal?: boolean, size?: number }): Promise<{ candidate: Candidate, prepared: boolean, sealWritten: boolean }> {
     if (this.closed) throw new Error('load pool closed')
     this.start()
+    // Tests hold a cold pool's loads until a thread is up (PETAL_PAUSE=load:warm): a catch-up
+    // shorter than the threads' start then still has its blocks checked (and `.sig`s written) there.
+    if (!this.warm && holdsAt('load:warm')) {
+      await this.warmed
+      if (this.closed) throw new Error('load pool closed')
+    }
     if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, ownDownload: o.ownDownload, pool: chain.hashPool, signal: o.signal }), prepared: false, sealWritten: false }
     // Before queueing: a queued task is always awaited below, so its failure is never unhandled.
     throwIfAborted(o.signal)
@@ -148,11 +158,12 @@ export class LoadPool {
   private start (): Thread[] {
     if (this.threads !== undefined) return this.threads
     const threads: Thread[] = this.threads = []
+    let failed = 0
     for (let i = 0; i < this.size; i++) {
       const t: Thread = { pool: new WorkerPool<LoadWorkerRequest, LoadWorkerReply>(this.script, 1, { depth: LARGE_DEPTH }), up: false, held: 0 }
       threads.push(t)
       // A thread that cannot start is never given loads; none up leaves the pool cold: loads stay on the calling thread.
-      t.pool.run({ ping: true }).then(() => { t.up = true; this.warm = true; this.flush() }, () => {})
+      t.pool.run({ ping: true }).then(() => { t.up = true; this.warm = true; this.onWarm(); this.flush() }, () => { if (++failed === this.size) this.onWarm() })
     }
     return threads
   }
@@ -173,6 +184,7 @@ export class LoadPool {
 
   async close (): Promise<void> {
     this.closed = true
+    this.onWarm()
     for (const t of this.queue.splice(0)) t.reject(new Error('load pool closed'))
     this.queuedSmall = 0
     await Promise.all((this.threads ?? []).map(async t => { await t.pool.close() }))

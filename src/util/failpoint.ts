@@ -34,6 +34,13 @@ export function pausepointSync (name: string): void {
   while (existsSync(file)) Atomics.wait(cell, 0, 0, 20)
 }
 
+/**
+ * Test hook: whether `PETAL_PAUSE` names this point, for code that holds at it until an event of
+ * its own process (the load threads up) rather than a file: e.g. `load:warm`, a cold load pool's
+ * loads held until a thread is up (chain/load-pool.ts). Reads the environment: for rare paths only.
+ */
+export function holdsAt (name: string): boolean { return pausesAt(name) }
+
 /** Whether `PETAL_PAUSE` (one point, or several separated by commas) names this one. */
 function pausesAt (name: string, at?: number): boolean {
   const want = process.env.PETAL_PAUSE

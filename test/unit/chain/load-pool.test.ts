@@ -51,6 +51,27 @@ describe('LoadPool', () => {
     }
   })
 
+  it('held by PETAL_PAUSE=load:warm (a test hook), a cold pool\'s first load waits for a thread and is checked there; threads that cannot start release it', async () => {
+    process.env.PETAL_PAUSE = 'load:warm'
+    const pool = new LoadPool(1)
+    const broken = new LoadPool(2, { source: 'throw new Error(\'no thread here\')' })
+    try {
+      const b = await loadWith(pool)
+      expect(b.candidate.hash).toBe(source.get(1)?.hash)
+      expect(pool.checkedBy).toEqual([1])
+      await discardLoaded(b)
+      // No thread comes up: the load is checked on the calling thread once every start failed.
+      const c = await loadWith(broken)
+      expect(c.candidate.hash).toBe(source.get(1)?.hash)
+      expect(broken.checkedBy).toEqual([0, 0])
+      await discardLoaded(c)
+    } finally {
+      delete process.env.PETAL_PAUSE
+      await pool.close()
+      await broken.close()
+    }
+  })
+
   it('once a thread is up, checks there: same block, signatures checked ahead', async () => {
     const pool = new LoadPool(1)
     try {
