@@ -87,10 +87,11 @@ async function importDir (ctx: CliContext, from: string, wait: number | undefine
     await Promise.all(loads.map(async p => { await p.then(discardLoaded, () => {}) }))
   }
   progress.end()
-  await syncMirrorAfterImport(ctx, chain, { bytes: progress.bytes, progress: true })
   const tip = chain.tip()
   ctx.out.result({ imported: counts, tip: { height: tip.height, hash: tip.hash } }, () =>
     `${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing to import'}; tip is now height ${tip.height} ${tip.hash}`)
+  // After the result: the blocks are committed whatever becomes of the mirror's update.
+  await syncMirrorAfterImport(ctx, chain, { bytes: progress.bytes, progress: true })
 }
 
 /**

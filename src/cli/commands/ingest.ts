@@ -114,16 +114,18 @@ export function register (program: Command, action: Action): void {
         onProgress: p => { if (p.totalBytes > 0) bar.update({ phase: `${p.rows} of ${p.totalRows} rows sealed`, done: p.bytes, total: p.totalBytes }) }
       })
       bar.end()
+      const rows = r.blocks.reduce((s, b) => s + b.rows, 0)
+      // The result first: the blocks are committed whatever becomes of what follows (a Ctrl-C
+      // during the mirror's update said only "interrupted" until session 52).
+      ctx.out.result({ rows, blocks: r.blocks }, () => r.blocks.length === 0
+        ? 'nothing to seal'
+        : r.blocks.map(b => `block ${b.height} ${b.hash}: ${b.rows} row(s)`).join('\n'))
       if (r.blocks.length > 0) {
+        ctx.out.note(`sealed ${rows} row(s) into ${r.blocks.length} block(s), signed by ${short(ctx.loadKey().id)}`)
         const { signTipCheckpoints } = await import('../../proof/index.js')
         await signTipCheckpoints(chain, ctx.loadKey(), { signal: ctx.signal })
         await syncMirrorAfterImport(ctx, chain)
       }
-      const rows = r.blocks.reduce((s, b) => s + b.rows, 0)
-      ctx.out.result({ rows, blocks: r.blocks }, () => r.blocks.length === 0
-        ? 'nothing to seal'
-        : r.blocks.map(b => `block ${b.height} ${b.hash}: ${b.rows} row(s)`).join('\n'))
-      if (r.blocks.length > 0) ctx.out.note(`sealed ${rows} row(s) into ${r.blocks.length} block(s), signed by ${short(ctx.loadKey().id)}`)
     }, 'warn'))
 
   program.command('receipt <id>')

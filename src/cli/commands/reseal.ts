@@ -91,8 +91,9 @@ export function register (program: Command, action: Action): void {
       } finally {
         await ingest.close()
       }
-      await syncMirrorAfterImport(ctx, chain)
       ctx.out.result({ orphan: b.hash, height: r.block.height, hash: r.block.hash }, () => `re-sealed ${short(b.hash)} as block ${r.block.height} ${r.block.hash}`)
+      // After the result: the block is committed whatever becomes of the mirror's update.
+      await syncMirrorAfterImport(ctx, chain)
     }))
 
   program.command('orphans').description('list your side-branch blocks (orphaned by a reorg) and where their content is: back on the canonical chain, awaiting a re-seal, or not re-sealable and why')

@@ -95,12 +95,13 @@ export function register (program: Command, action: Action): void {
         afterAccept: () => { signTipCheckpointsLocked(chain, key) }
       }).finally(async () => { if (records !== undefined) await rm(records, { force: true }) })
       bar.end()
-      await syncMirrorAfterImport(ctx, chain, { bytes: r.block.size })
       const tables = chain.index.tablesOf(r.block.hash)
       ctx.out.result({ status: r.status, height: r.block.height, hash: r.block.hash, seal: r.block.seal, size: r.block.size, tables, key_ops: r.block.keyOpCount }, () => [
         `block ${r.block.height} ${r.block.hash}`,
         `  ${formatBytes(r.block.size)}, signed by ${short(key.id)}, ${tables.length} table(s): ${tables.map(t => `${t.name} (${t.rows} rows)`).join(', ') || 'none'}` +
           (r.block.keyOpCount > 0 ? `, ${r.block.keyOpCount} key operation(s)` : '')
       ].join('\n'))
+      // After the result: the block is committed whatever becomes of the mirror's update.
+      await syncMirrorAfterImport(ctx, chain, { bytes: r.block.size })
     }))
 }

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { Chain } from '../../src/chain/index.js'
+import { petal, spawnPetal } from '../helpers/cli.js'
+import { makeSqlite } from '../helpers/chain.js'
+import { aliceOrphan } from '../helpers/orphan.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+// A Ctrl-C while a command brings the query mirror up to date after its commit (user52): the
+// command said only "petal: interrupted" (exit 130), its result unprinted, though the block was
+// committed. It now prints the block, says the mirror was left for the next query, and exits 0.
+
+const NOTE = 'interrupted while updating the query mirror: what this command wrote is committed; the next query brings the mirror up to date'
+
+/** Run `args` on `dir`, stopped at the mirror's update and sent SIGINT there. */
+async function interruptedAtMirror (dir: string, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const pause = join(tmpDir(), 'pause')
+  const run = spawnPetal(['--dir', dir, ...args], { env: { PETAL_PAUSE: 'cli:mirror-sync', PETAL_PAUSE_FILE: pause } })
+  let ended = false
+  void run.exit.then(() => { ended = true })
+  await waitFor(() => { if (ended) throw new Error('ended before the mirror\'s update'); return existsSync(pause) }, { what: 'the mirror\'s update' })
+  run.child.kill('SIGINT')
+  return await run.exit
+}
+
+function canonicalAt (dir: string, height: number): string | undefined {
+  const c = Chain.open(dir, { readonly: true })
+  try { return c.get(height)?.hash } finally { c.close() }
+}
+
+describe('Ctrl-C during the query mirror\'s update after a commit', () => {
+  it('signimportblock prints the committed block, says the mirror catches up, and exits 0; the next query sees the rows', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const r = await interruptedAtMirror(dir, ['signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 7)])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^block 1 [0-9a-f]{64}\n/)
+    expect(r.stderr).toContain(NOTE)
+    expect(r.stdout).toContain(canonicalAt(dir, 1) ?? 'no block 1')
+    const q = await petal(['--dir', dir, 'query', '--format', 'csv', 'SELECT count(*) AS n FROM t'])
+    expect(q.stdout.trim().split(/\r?\n/)).toEqual(['n', '7'])
+  })
+
+  it('reseal prints the re-sealed block the same way', async () => {
+    const { dir, m } = await aliceOrphan(async args => await petal(args))
+    const r = await interruptedAtMirror(dir, ['reseal', m])
+    expect(r.code, r.stderr).toBe(0)
+    const [, height, hash] = /^re-sealed [0-9a-f]{12} as block (\d+) ([0-9a-f]{64})\n$/.exec(r.stdout) ?? []
+    expect(hash, r.stdout).toMatch(/^[0-9a-f]{64}$/)
+    expect(canonicalAt(dir, Number(height))).toBe(hash)
+    expect(r.stderr).toContain(NOTE)
+  })
+})
