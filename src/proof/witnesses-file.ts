@@ -1,7 +1,7 @@
-import { statSync, utimesSync } from 'node:fs'
-import { join } from 'node:path'
+import { lstatSync, readlinkSync, realpathSync, statSync, utimesSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
 import { NodeLock } from '../storage/index.js'
-import { lockHolders, pausepointSync, removeStaleTemps, writeFileAtomic } from '../util/index.js'
+import { isNotFound, lockHolders, pausepointSync, removeDeadWritersTemps, removeStaleTemps, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { parseWitnessesFile, parseWitnessVkey, readWitnessesFile, WITNESSES_FILE, type KnownWitness } from './witness-keys.js'
 
@@ -68,16 +68,33 @@ function listedIn (text: string, path: string): ListedWitness[] {
 
 /**
  * Replace the file with `text`, keeping its mode. Its stamp (mtime, size, inode) always changes,
- * even within one tick of a coarse clock, so a running node reads it again (witness-keys.ts).
+ * even within one tick of a coarse clock, so a running node reads it again (witness-keys.ts). A
+ * `witnesses` that is a link (a list kept elsewhere, shared by nodes) is followed, as a node reads
+ * it: the file it names is replaced. Replacing the link itself left that list as it was, and this
+ * directory's apart from it, saying nothing (review52).
  */
 function write (path: string, text: string): void {
-  const before = statSync(path, { throwIfNoEntry: false })
-  removeStaleTemps(join(path, '..'))
-  writeFileAtomic(path, text, before === undefined ? 0o644 : before.mode & 0o777)
-  const after = statSync(path).mtimeMs
+  const file = linkTarget(path)
+  const before = statSync(file, { throwIfNoEntry: false })
+  // Beside a file kept elsewhere, only the temporaries of its own replaces: the directory is not ours.
+  if (file === path) removeStaleTemps(dirname(path))
+  else removeDeadWritersTemps(dirname(file), basename(file))
+  writeFileAtomic(file, text, before === undefined ? 0o644 : before.mode & 0o777)
+  const after = statSync(file).mtimeMs
   if (before !== undefined && after <= before.mtimeMs) {
     const t = (before.mtimeMs + 1) / 1000
-    utimesSync(path, t, t)
+    utimesSync(file, t, t)
+  }
+}
+
+/** The file `path` names: itself, or, a symbolic link, the file the link leads to (made when it leads nowhere yet). */
+function linkTarget (path: string): string {
+  if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return path
+  try {
+    return realpathSync(path)
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+    return resolve(dirname(path), readlinkSync(path))
   }
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs'
+import { lstatSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Chain } from '../../../src/chain/index.js'
@@ -79,5 +79,35 @@ describe('petal witnesses add | remove: the file\'s edits', () => {
     writeFileSync(file, `${k1}\nnot a key\n`)
     await expect(addWitness(dir, k2)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESSES_INVALID' }))
     expect(readFileSync(file, 'utf8')).toBe(`${k1}\nnot a key\n`)
+  })
+
+  // A node reads a `witnesses` link's file (stat and read follow links): an edit replaced the link
+  // with a file of its own, leaving the list it named (shared by nodes, kept by the operator's
+  // tools) without the change, and this directory apart from it, silently (review52).
+  it('a `witnesses` that is a link: the file it names is edited, and the link stays', async () => {
+    const dir = tmpDir()
+    const shared = join(tmpDir(), 'witnesses.shared')
+    const link = join(dir, WITNESSES_FILE)
+    const k1 = await witnessKeyOf(w1)
+    const k2 = await witnessKeyOf(w2)
+    writeFileSync(shared, `# shared list\n${k1}\n`)
+    chmodSync(shared, 0o640)
+    symlinkSync(shared, link)
+    expect(listWitnesses(dir).map(w => w.name)).toEqual([w1.name])
+    expect(await addWitness(dir, k2)).toMatchObject({ name: w2.name, line: 3 })
+    expect(lstatSync(link).isSymbolicLink()).toBe(true)
+    expect(readFileSync(shared, 'utf8')).toBe(`# shared list\n${k1}\n${k2}\n`)
+    expect(statSync(shared).mode & 0o777).toBe(0o640)
+    expect((await removeWitness(dir, w1.name)).map(w => w.line)).toEqual([2])
+    expect(lstatSync(link).isSymbolicLink()).toBe(true)
+    expect(readFileSync(shared, 'utf8')).toBe(`# shared list\n${k2}\n`)
+    // A link that leads nowhere yet: the file it names is made, where a node would read it.
+    const later = join(tmpDir(), 'later')
+    const dir2 = tmpDir()
+    symlinkSync(later, join(dir2, WITNESSES_FILE))
+    expect(listWitnesses(dir2)).toEqual([])
+    await addWitness(dir2, k1)
+    expect(lstatSync(join(dir2, WITNESSES_FILE)).isSymbolicLink()).toBe(true)
+    expect(readFileSync(later, 'utf8')).toBe(`${k1}\n`)
   })
 })
