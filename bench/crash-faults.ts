@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Chain } from '../src/chain/index.js'
 import { faultEnv, faultResult, type Fault, type FaultClass, type FaultSpec } from '../test/helpers/fault-shim.js'
-import { codedError, petal, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
+import { codedError, petal, signBlocks, sleep, sqliteFile, start, type Run } from './crash-torture-proc.js'
 import { faultAdopt, faultRead } from './crash-faults-more.js'
 import { faultAppend } from './crash-faults-append.js'
 import { receiptsKept } from './crash-receipts.js'
@@ -302,23 +302,37 @@ async function faultPull (h: Harness): Promise<void> {
   } finally { s.child.kill('SIGTERM'); await s.done }
 }
 
+/**
+ * The reindex, keys and init paths draw their fault over the calls the command makes from the
+ * directory as it is (`faulted`'s `here`): with N drawn over an earlier clean run's calls, each
+ * command and class's first run only counted, and 6 iterations injected 1 fault on reindex (three
+ * commands), none on keys (each token's name made its own command) and 2 on init (seed 5250,
+ * session 52).
+ */
 async function faultReindex (h: Harness): Promise<void> {
   const dir = join(h.root, 'f-reindex')
   await newChain(dir)
-  for (let b = 0; b < 30; b++) await petal(['--dir', dir, 'signimportblock', sqliteFile(join(h.root, 'rsrc.db'), b % 10 === 0 ? 20_000 : 30, b)])
+  const rows = Array.from({ length: 30 }, (_, b) => b % 10 === 0 ? 20_000 : 30)
+  await signBlocks(dir, rows.length, b => sqliteFile(join(h.root, 'rsrc.db'), rows[b] as number, b))
+  const total = rows.reduce((a, b) => a + b, 0)
   const want = tip(await petal(['--dir', dir, '--json', 'status'])).hash
   for (let i = 0; i < h.iterations; i++) {
     const argv = [['reindex'], ['reindex', '--query'], ['reindex', '--deep']][i % 3] as string[]
-    await faulted(h, 'reindex', i, dir, argv)
+    await faulted(h, 'reindex', i, dir, argv, ALL, true)
     if (!await h.afterKill('reindex', i, dir)) return
     if (tip(await petal(['--dir', dir, '--json', 'status'])).hash !== want) h.fail('reindex', i, 'the tip changed')
-    const q = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
+    // The query mirror, rebuilt or not, holds every row of the chain (or its hint rebuilds it).
+    const count = async (): Promise<Run> => await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
+    let q = await count()
     if (q.code !== 0) {
       const e = codedError(q.stderr)
       const r = e?.command === undefined ? undefined : await petal(['--dir', dir, ...e.command.split(/\s+/).slice(1)])
-      const q2 = await petal(['--dir', dir, 'query', 'SELECT count(*) AS n FROM t'])
-      if (r?.code !== 0 || q2.code !== 0) h.fail('reindex', i, `query failed and its hint did not repair it (${e?.code ?? 'no code'})`, q.stderr + (r?.stderr ?? ''))
+      const q2 = await count()
+      if (r?.code !== 0 || q2.code !== 0) { h.fail('reindex', i, `query failed and its hint did not repair it (${e?.code ?? 'no code'})`, q.stderr + (r?.stderr ?? '')); continue }
+      q = q2
     }
+    const n = (JSON.parse(q.stdout.trim()) as { n: number }).n
+    if (n !== total) h.fail('reindex', i, `the query mirror holds ${n} rows, the chain ${total}`)
   }
   h.noLeftovers('reindex', dir, await petal(['--dir', dir, 'reindex']))
 }
@@ -328,14 +342,16 @@ async function faultKeys (h: Harness): Promise<void> {
   await newChain(dir)
   const tokens: string[] = []
   const keys: string[] = []
+  const revoked: string[] = []
   for (let i = 0; i < h.iterations; i++) {
-    const kind = i % 3 === 0 ? 'keys' : 'tokens'
-    const argv = kind === 'tokens' ? (i % 3 === 1 ? ['--json', 'tokens', 'create', '--name', `t${i}`] : ['tokens', 'revoke', `t${i - 1}`]) : ['--json', 'keys', 'generate']
-    const { run } = await faulted(h, 'keys', i, dir, argv)
+    // A revoke takes the latest acknowledged token (a create the fault failed left none to revoke).
+    const last = tokens.at(-1)
+    const argv = i % 3 === 0 ? ['--json', 'keys', 'generate'] : i % 3 === 2 && last !== undefined ? ['tokens', 'revoke', last] : ['--json', 'tokens', 'create', '--name', `t${i}`]
+    const { run } = await faulted(h, 'keys', i, dir, argv, ALL, true)
     if (run.code === 0) {
       if (argv[1] === 'keys') keys.push(String((JSON.parse(run.stdout) as { id: string }).id))
       else if (argv[2] === 'create') tokens.push(`t${i}`)
-      else if (argv[1] === 'revoke') tokens.splice(tokens.indexOf(`t${i - 1}`) >>> 0, 1)
+      else if (argv[1] === 'revoke' && last !== undefined) { tokens.pop(); revoked.push(last) }
     }
     if (!await h.afterKill('keys', i, dir)) return
     const tl = await petal(['--dir', dir, '--json', 'tokens', 'list'])
@@ -344,6 +360,8 @@ async function faultKeys (h: Harness): Promise<void> {
     if (kl.code !== 0) h.fail('keys', i, `keys list exit ${kl.code}`, kl.stderr)
     for (const k of keys) if (!kl.stdout.includes(k)) h.fail('keys', i, `acknowledged key ${k} lost`)
     for (const t of tokens) if (!tl.stdout.includes(`"${t}"`)) h.fail('keys', i, `acknowledged token ${t} lost`)
+    // An acknowledged revoke stays: the token is gone.
+    for (const t of revoked) if (tl.stdout.includes(`"${t}"`)) h.fail('keys', i, `revoked token ${t} is back`)
   }
   const key = await petal(['--dir', dir, 'keys', 'generate'])
   if (key.code !== 0) h.fail('keys', h.iterations, `the final keys generate failed (exit ${key.code})`, key.stderr)
@@ -354,7 +372,7 @@ async function faultInit (h: Harness): Promise<void> {
   for (let i = 0; i < h.iterations; i++) {
     const dir = join(h.root, `f-init-${i}`)
     mkdirSync(dir)
-    await faulted(h, 'init', i, dir, ['init'])
+    await faulted(h, 'init', i, dir, ['init'], ALL, true)
     const again = await petal(['--dir', dir, 'init'])
     if (again.code !== 0) { h.fail('init', i, `init after the fault exit ${again.code}`, again.stderr); continue }
     if (await h.afterKill('init', i, dir)) h.noLeftovers('init', dir, await petal(['--dir', dir, 'signimportblock', sqliteFile(join(h.root, 'isrc.db'), 3, i)]))
