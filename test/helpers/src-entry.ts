@@ -17,6 +17,17 @@ export function entryOf (ts: string): string {
   return typeScriptBundle(pathToFileURL(ts).href) ?? ts
 }
 
+/**
+ * entryOf for a child whose src modules find files beside themselves by import.meta.url (the query
+ * sandbox's child.ts): a bundle in which each src module keeps its own import.meta
+ * (entry-bundles.ts), or the source through tsx without a bundler. The child asks its own process's
+ * bundler for such files' bundles (setTypeScriptBundler): sandbox-parent.ts is given child.ts's.
+ */
+export async function entryKeepingMeta (ts: string): Promise<string> {
+  const bundler: unknown = Reflect.get(globalThis, Symbol.for('petal.test.entryBundlesKeepingMeta'))
+  return typeof bundler === 'function' ? await (bundler as (url: string) => Promise<string>)(pathToFileURL(ts).href) : ts
+}
+
 /** node's options for a child that imports `entries` (srcEntry's): tsx's loader only for TypeScript source. */
 export function loaderFor (...entries: string[]): string[] {
   return entries.some(e => e.endsWith('.ts')) ? ['--import', 'tsx'] : []

@@ -1,13 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { afterAll, describe, it, onTestFinished } from 'vitest'
 import type { Chain } from '../../../src/chain/index.js'
 import { QuerySandbox } from '../../../src/query/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { rowsOf } from '../../helpers/query.js'
-import { holdsMirror } from '../../helpers/sandbox-proc.js'
+import { holdsMirror, sandboxParentArgs } from '../../helpers/sandbox-proc.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -63,8 +62,7 @@ describe.runIf(process.platform === 'linux' && process.getuid?.() === 0 && SETPR
       openToAll(chain.dir.root)
       chmodSync(dirname(chain.dir.root), 0o755)
     }
-    const tsx = createRequire(import.meta.url).resolve('tsx')
-    const parent = spawn(SETPRIV as string, ['--reuid', NOBODY, '--regid', NOBODY, '--clear-groups', '--', node, '--import', tsx, join(import.meta.dirname, '..', '..', 'helpers', 'sandbox-parent.ts'), chain.dir.root, 'auto'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const parent = spawn(SETPRIV as string, ['--reuid', NOBODY, '--regid', NOBODY, '--clear-groups', '--', node, ...await sandboxParentArgs(chain.dir.root, 'auto')], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     parent.stdout.on('data', (b: Buffer) => { out += b.toString() })
     onTestFinished(() => { parent.kill('SIGKILL') })

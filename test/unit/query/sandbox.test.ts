@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -7,7 +6,7 @@ import { signImport, type Chain } from '../../../src/chain/index.js'
 import { QueryMirror, QuerySandbox } from '../../../src/query/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { dumpMirror, failure, rowsOf, sqliteFile, textOf } from '../../helpers/query.js'
-import { holdsMirror } from '../../helpers/sandbox-proc.js'
+import { holdsMirror, sandboxParentArgs } from '../../helpers/sandbox-proc.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { importCheckBlock } from '../../helpers/check-block.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -133,8 +132,7 @@ describe('query sandbox', () => {
   // sandbox's own watchdog thread.
   for (const parentDeath of ['auto', 'watchdog'] as const) {
     it.runIf(process.platform === 'linux')(`does not outlive a parent that was killed in the middle of a runaway statement (${parentDeath})`, async () => {
-      const tsx = createRequire(import.meta.url).resolve('tsx')
-      const parent = spawn(process.execPath, ['--import', tsx, join(import.meta.dirname, '..', '..', 'helpers', 'sandbox-parent.ts'), chain.dir.root, parentDeath], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const parent = spawn(process.execPath, await sandboxParentArgs(chain.dir.root, parentDeath), { stdio: ['ignore', 'pipe', 'inherit'] })
       let out = ''
       parent.stdout.on('data', (b: Buffer) => { out += b.toString() })
       const pid = Number(await waitFor(() => (out.includes('\n') ? out.trim() : undefined), { what: 'the sandbox pid' }))
