@@ -1,4 +1,5 @@
 import { hintOf, type PetalError } from '../util/index.js'
+import { notSignatoryHint, type SignatoryPeer } from './signatory-peers.js'
 
 /**
  * An error's hint as an HTTP client is told it (docs/api.md, "Errors"): in the API's terms (an
@@ -10,7 +11,7 @@ import { hintOf, type PetalError } from '../util/index.js'
  * Each rule returns undefined to keep the error's own hint (one that already speaks of the
  * request, such as an export's list of the chain's tables).
  */
-const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined) => string | undefined>> = {
+const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined, known: HintFacts) => string | undefined>> = {
   QUERY_EMPTY: () => 'send one SELECT statement in the body\'s "sql" field, e.g. POST /api/v1/query {"sql": "SELECT COUNT(*) FROM _blocks"}',
   QUERY_UNKNOWN_TABLE: (err, hint) => {
     if (!mentionsPetal(hint)) return undefined
@@ -33,15 +34,22 @@ const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined)
     ? 'add a LIMIT or a WHERE clause, or raise the body\'s "max_rows"'
     : undefined,
   PROOF_NO_CHECKPOINT: (err) => consistencySizes(err.details),
+  // "write to a signatory node": which one, as far as this node knows (user52).
+  INGEST_NOT_SIGNATORY: (_err, hint, known) => notSignatoryHint(known.signatoryPeers?.() ?? [], hint),
   PROOF_CHECKPOINT_MISMATCH: (err) => err.hint === undefined
     ? 'GET /api/v1/checkpoints/latest gives this node\'s latest checkpoint of the chain\'s current branch'
     : undefined
 }
 
+/** What the server knows that a hint may name (http-errors.ts's ErrorAudience carries it). */
+export interface HintFacts {
+  signatoryPeers?: () => SignatoryPeer[]
+}
+
 /** The hint an HTTP client is given for `err`: its rule's, else the error's own (hintOf). */
-export function apiHintOf (err: PetalError): string | undefined {
+export function apiHintOf (err: PetalError, known: HintFacts = {}): string | undefined {
   const hint = hintOf(err)
-  return RULES[err.code]?.(err, hint) ?? hint
+  return RULES[err.code]?.(err, hint, known) ?? hint
 }
 
 function mentionsPetal (hint: string | undefined): boolean {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { changeOwnWords, errorClasses, hintDirOf, hintOf, hintWithDir, isPetalError, isRecord, parseJson, type Logger, type PetalError } from '../util/index.js'
 import { apiHintOf } from './api-hints.js'
 import { ApiError, httpStatusOf } from './errors.js'
+import type { SignatoryPeer } from './signatory-peers.js'
 
 export interface ErrorBody { error: { code: string, message: string, hint?: string, details?: Record<string, unknown> } }
 
@@ -22,6 +23,8 @@ export interface ErrorAudience {
   remote: boolean
   /** the spellings of `dir` a message may use, longest first, which a remote client never sees */
   hide: readonly string[]
+  /** the peers this node knows that hold an active signatory's key (INGEST_NOT_SIGNATORY's hint: api-hints.ts) */
+  signatoryPeers?: () => SignatoryPeer[]
 }
 
 /** The audience of a server over `dir`. */
@@ -39,7 +42,7 @@ export function errorAudience (dir: string, remote: boolean): ErrorAudience {
 export function errorBody (err: unknown, to?: ErrorAudience): ErrorBody {
   if (!isPetalError(err)) return { error: { code: 'API_INTERNAL', message: 'internal error (logged on the node)', hint: 'this is a bug: please report it with the node\'s log' } }
   const details = Object.keys(err.details).length === 0 ? undefined : jsonSafe(err.details)
-  const hint = apiHintOf(err)
+  const hint = apiHintOf(err, to)
   if (to?.remote === true) return remoteBody(err, hint, details, to.hide)
   return { error: { code: err.code, message: err.message, hint: hint === undefined || to === undefined ? hint : hintWithDir(hint, hintDirOf(to.dir)), details } }
 }

@@ -34,6 +34,7 @@ import { noCheckpointHint } from '../proof/index.js'
 import { signersRoutes } from './routes/signers.js'
 import { orphansRoutes } from './routes/orphans.js'
 import { API_VERSION, statusRoutes } from './routes/status.js'
+import { peersOfSignatories, type SignatoryPeer } from './signatory-peers.js'
 import { TokenStore } from './tokens.js'
 import type { ApiContext, ApiServerOptions } from './types.js'
 
@@ -103,6 +104,8 @@ export class ApiServer {
       const queries = new QueryService(chain, limits, o.node?.syncMirror, writable, logger)
       const routes = apiRoutes(limits)
       let doc: unknown
+      // In a read transaction: the tip's signatories, while the peers' proofs are the node's.
+      const signatoryPeers = (): SignatoryPeer[] => chain.index.readTransaction(() => peersOfSignatories(chain.keysAt(chain.tip()), o.knownPeers?.() ?? [], new Set(o.node?.peers().map(p => p.id))))
       const ctx: ApiContext = {
         chain,
         limits,
@@ -124,7 +127,8 @@ export class ApiServer {
         tokens: TokenStore.of(o.dir),
         activity: new ActivitySeries(),
         logger,
-        errorsTo: errorAudience(chain.dir.root, access.expose),
+        signatoryPeers,
+        errorsTo: { ...errorAudience(chain.dir.root, access.expose), signatoryPeers },
         openapi: () => (doc ??= openApiDocument(routes, { version: API_VERSION, chainId: chain.chainId, description: chain.params.description }))
       }
       const ingest = o.ingest

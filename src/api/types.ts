@@ -12,6 +12,7 @@ import type { QueryService } from './query-service.js'
 import type { ActivitySeries } from './activity-series.js'
 import type { BlockFiles } from './block-files.js'
 import type { TokenStore } from './tokens.js'
+import type { SignatoryPeer } from './signatory-peers.js'
 
 /**
  * What the API learns about the running node: implemented by `node` (the API never imports the
@@ -32,6 +33,16 @@ export interface NodeFacts {
   sealPolicy?: () => SealPolicy | undefined
 }
 
+/** A peer the node remembers (peers.json; the running node's list), as the API shows the signatories' (signatory-peers.ts). */
+export interface KnownPeerFact {
+  id: string
+  addrs: string[]
+  /** ms since the epoch; 0: never met */
+  lastSeen: number
+  /** the key id its last status proved, null for none; absent: unknown */
+  signer?: string | null
+}
+
 export interface ApiServerOptions {
   /** The data directory to serve. */
   dir: string
@@ -43,6 +54,8 @@ export interface ApiServerOptions {
   ingest?: IngestService
   /** The data directory's record of its re-seals and its ingest's blocks (GET /api/v1/orphans: a node's, serve's); without it, orphans are judged from the chain alone. */
   orphans?: OrphanJudging
+  /** The peers the node remembers (the running node's, or serve's peers.json): GET /signers names the signatories' among them, and so does INGEST_NOT_SIGNATORY's hint. */
+  knownPeers?: () => readonly KnownPeerFact[]
   /** Without `ingest`: API_READ_ONLY's hint, as the data directory stands when a write is refused (serve's, which knows its keys). */
   readOnlyHint?: () => string
   metrics?: PetalMetrics
@@ -66,6 +79,8 @@ export interface ApiContext {
   orphans?: OrphanJudging
   /** see ApiServerOptions.readOnlyHint */
   readOnlyHint?: () => string
+  /** The peers this node knows that proved an active signatory's key (signatory-peers.ts), best first. */
+  signatoryPeers: () => SignatoryPeer[]
   metrics: PetalMetrics
   /** see ApiServerOptions.chunkPool (without one, proofs hash on the server's thread) */
   chunkPool?: ChunkPool

@@ -199,7 +199,7 @@ export class PetalNode {
     if (this.options.queryMirror !== false) this.loops.push(this.keepMirror(signal))
     if (this.options.http !== undefined) {
       try {
-        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.options.http, node: this.facts(), ingest: this.ingest, orphans: this.ingest === undefined ? undefined : orphanJudging(this.ingest, this.options.signingKey === undefined ? [] : [this.options.signingKey.id]), metrics: this.metrics, chunkPool: this.chunkPool, checkpointAudience: () => this.checkpoints.audience(), logger: this.logger.child('api') })
+        this.api = await startApiServer({ dir: this.chain.dir.root, ...this.options.http, node: this.facts(), ingest: this.ingest, orphans: this.ingest === undefined ? undefined : orphanJudging(this.ingest, this.options.signingKey === undefined ? [] : [this.options.signingKey.id]), metrics: this.metrics, chunkPool: this.chunkPool, checkpointAudience: () => this.checkpoints.audience(), knownPeers: () => this.network.knownPeers(), logger: this.logger.child('api') })
       } catch (err) {
         await this.stop()
         throw err

@@ -237,7 +237,7 @@ describe('HTTP API, reads', () => {
 
   it('GET /api/v1/signers: at the tip and at a height; 404 above the tip', async () => {
     const r = await call('GET', '/api/v1/signers', '/api/v1/signers')
-    expect(r.json).toEqual({ height: 3, active: 1, signers: [{ id: alice.id, public_key: alice.publicKey.hex, added_at: 0, revoked_at: null, active: true }] })
+    expect(r.json).toEqual({ height: 3, active: 1, signers: [{ id: alice.id, public_key: alice.publicKey.hex, added_at: 0, revoked_at: null, active: true, peers: [] }] })
     expect((await call('GET', '/api/v1/signers', '/api/v1/signers?height=0')).json).toMatchObject({ height: 0, active: 1 })
     const above = await call('GET', '/api/v1/signers', '/api/v1/signers?height=9')
     expect(above.status).toBe(404)

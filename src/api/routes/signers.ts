@@ -28,7 +28,22 @@ export const signersRoutes: RouteSpec[] = [{
               items: {
                 type: 'object',
                 required: ['id', 'public_key', 'added_at', 'revoked_at', 'active'],
-                properties: { id: KEY_ID, public_key: { type: 'string' }, added_at: { type: 'integer' }, revoked_at: { type: ['integer', 'null'] }, active: { type: 'boolean' } }
+                properties: {
+                  id: KEY_ID,
+                  public_key: { type: 'string' },
+                  added_at: { type: 'integer' },
+                  revoked_at: { type: ['integer', 'null'] },
+                  active: { type: 'boolean' },
+                  peers: {
+                    type: 'array',
+                    description: 'at the tip, for an active key: the peers this node knows that proved they hold it (a node that takes writes for it: INGEST_NOT_SIGNATORY\'s hint names them), connected ones first; libp2p addresses only (a node\'s HTTP address is not announced). Absent for other heights',
+                    items: {
+                      type: 'object',
+                      required: ['id', 'addrs', 'connected', 'last_seen'],
+                      properties: { id: { type: 'string', description: 'libp2p peer id' }, addrs: { type: 'array', items: { type: 'string' } }, connected: { type: 'boolean' }, last_seen: { type: ['string', 'null'] } }
+                    }
+                  }
+                }
               }
             }
           }
@@ -44,10 +59,19 @@ export const signersRoutes: RouteSpec[] = [{
     const at = h === undefined ? tip : ctx.chain.get(h)
     if (at === undefined) throw new ApiError('API_BLOCK_NOT_FOUND', `no block at height ${h ?? '?'}`, { hint: `the tip is at height ${tip.height}` })
     const keys = ctx.chain.keysAt(at)
+    // Who holds a key is known now, not at a past height.
+    const peers = at.hash === tip.hash ? ctx.signatoryPeers() : undefined
     return {
       height: at.height,
       active: keys.activeCount,
-      signers: keys.all().map(s => ({ id: s.keyId, public_key: s.publicKey.hex, added_at: s.addedAt, revoked_at: s.revokedAt, active: s.revokedAt === null }))
+      signers: keys.all().map(s => ({
+        id: s.keyId,
+        public_key: s.publicKey.hex,
+        added_at: s.addedAt,
+        revoked_at: s.revokedAt,
+        active: s.revokedAt === null,
+        ...(peers === undefined || s.revokedAt !== null ? {} : { peers: peers.filter(p => p.key === s.keyId).map(({ id, addrs, connected, last_seen: seen }) => ({ id, addrs, connected, last_seen: seen })) })
+      }))
     }
   })
 }]
