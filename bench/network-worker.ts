@@ -8,13 +8,20 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Chain, importBlock, signImport } from '../src/chain/index.js'
 import { importPrivateKey } from '../src/crypto/index.js'
 import { PetalNode, pull } from '../src/node/index.js'
-import type { WireHeader } from '../src/network/index.js'
+import { LIMITS, type WireHeader } from '../src/network/index.js'
 import { rangeWrites } from '../src/network/protocols/range-writes.js'
 import { measureSyncFloor } from './sync-floor.js'
 import { bundleLoadWorker, bundleWorkerEntries } from './worker-bundles.js'
 
 bundleWorkerEntries()
 bundleLoadWorker()
+
+// PETAL_BENCH_RANGE=N: ranges of up to N blocks, asked for and served (every bench process sets it),
+// beyond blocks/1.0.0's 32 only here: a request of more than 32 hashes is refused by any other node.
+// The request frame grows with it (~67 bytes a hash). docs/performance/catchup.md, "Session 52: the
+// load:sealed crash case, ranges of 32 and 64, the serving side's lookup (catchup52)".
+const benchRange = Number(process.env.PETAL_BENCH_RANGE ?? LIMITS.maxRangeBlocks)
+if (benchRange !== LIMITS.maxRangeBlocks) Object.assign(LIMITS as Record<string, number>, { maxRangeBlocks: benchRange, blocksRequest: Math.max(LIMITS.blocksRequest, benchRange * 128) })
 
 export const RAW_PROTOCOL = '/petal-bench/raw/1.0.0'
 
