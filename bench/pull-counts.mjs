@@ -8,8 +8,9 @@
 // old and new in one build: a = before 1e0ee0d (a group being placed counts in the window's bytes;
 // no full-window rule in the gate), b = 1e0ee0d (no full-window rule), c = as built, h = as built but
 // the receive hashes every range block, as before session 51 (no `hashLater`: docs/performance/pull.md,
-// "Session 51: the download's SHA-256 on the load thread (pull51)"). PIPE_MARK=FILE: the pulling
-// process writes its pid there when a download starts (for `perf record -p`, pull52).
+// "Session 51: the download's SHA-256 on the load thread (pull51)"); s = as built but small blocks
+// (up to 128 KiB) are left unhashed by the receive too, their hash taken by the load thread's checks.
+// PIPE_MARK=FILE: the pulling process writes its pid there when a download starts (for `perf record -p`, pull52).
 import { openSync, readSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { PerformanceObserver } from 'node:perf_hooks'
@@ -64,7 +65,7 @@ const origRR = DownloadScheduler.prototype.requestRange
 DownloadScheduler.prototype.requestRange = function (run, peer, now) { ranges++; rangeBlocks += run.length; return origRR.call(this, run, peer, now) }
 let cur, t0 = 0, c0 = 0, blocks = 0, threads0
 const origMain = DownloadScheduler.prototype.run
-DownloadScheduler.prototype.run = async function (signal) { if (MODE === 'h') this.components = { ...this.components, importer: { ...this.components.importer, hashLater: undefined } }; cur = this; active = true; if (process.env.PIPE_MARK !== undefined) writeFileSync(process.env.PIPE_MARK, String(process.pid)); threads0 = threadCpu(); t0 = performance.now(); c0 = cpu(); try { const n = await origMain.call(this, signal); blocks += n; return n } finally { active = false; report() } }
+DownloadScheduler.prototype.run = async function (signal) { if (MODE === 'h') this.components = { ...this.components, importer: { ...this.components.importer, hashLater: undefined } }; if (MODE === 's') { const later = this.components.importer.hashLater; if (later !== undefined) this.components = { ...this.components, importer: { ...this.components.importer, hashLater: size => later(size) || size <= 128 * 1024 } } } cur = this; active = true; if (process.env.PIPE_MARK !== undefined) writeFileSync(process.env.PIPE_MARK, String(process.pid)); threads0 = threadCpu(); t0 = performance.now(); c0 = cpu(); try { const n = await origMain.call(this, signal); blocks += n; return n } finally { active = false; report() } }
 const samples = []
 const iv = setInterval(() => { if (cur === undefined || cur.slots.length === 0) return; const k = { fetching: 0, fetched: 0, waiting: 0, importing: 0 }; for (const s of cur.slots) k[s.state.kind]++; samples.push({ n: cur.slots.length, ...k, placing: cur.placing !== undefined, inflight: cur.inflight.size }) }, 5)
 iv.unref()

@@ -119,9 +119,10 @@ export class Chain {
   }
 
   /** Where a stored block's file is. */
-  pathOf (b: BlockRecord): string {
-    return b.canonical ? this.dir.blockPath(b.height) : this.dir.forkPath(b.hash)
-  }
+  pathOf (b: BlockRecord): string { return this.fileAt(b.height, b.canonical, b.hash) }
+
+  /** Where the file of a block stored at `height` is: canonical, by height; on a side branch, by hash. */
+  fileAt (height: number, canonical: boolean, hash: string): string { return canonical ? this.dir.blockPath(height) : this.dir.forkPath(hash) }
 
   /** The signatory set after block `b`, which may be on a side branch. */
   keysAt (b: BlockRecord): KeyState {

@@ -40,22 +40,24 @@ export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'
     tip: () => headerOf(chain.tip()),
     headers: (from, count) => chain.index.range(from, from + count - 1, count).map(headerOf),
     openBlock: hash => {
-      const r = chain.index.byHash(hash)
+      // Four columns, not byHash's record: this runs for every block served.
+      const r = chain.index.storedFile(hash)
       if (r === undefined) return undefined
+      const [height, canonical, seal, size] = r
       // Look up and open in one synchronous step: an in-process reorg moves files synchronously
       // too, so it cannot slip in between. The size check catches a cross-process move.
       let file: { fd: number, size: number }
       try {
         // Never a pipe or a link: opening a named pipe would stall this node's event loop.
-        file = openDataFileSync(chain.pathOf(r), 'block file')
+        file = openDataFileSync(chain.fileAt(height, canonical === 1, hash), 'block file')
       } catch {
         return undefined
       }
-      if (file.size !== r.size) {
+      if (file.size !== size) {
         closeSync(file.fd)
         return undefined
       }
-      return { fd: file.fd, size: r.size, seal: r.seal }
+      return { fd: file.fd, size, seal }
     },
     awaitBlock,
     checkpoints,

@@ -7,7 +7,7 @@ import { closeOrLeave } from './sqlite.js'
 import { ChainTreeTable } from './chain-tree-table.js'
 import { CheckpointTable } from './checkpoint-table.js'
 import { WRITER_RECORD } from './index-open-failure.js'
-import { BLOCK_COLUMNS, hashKey, hashKeyRange, LATEST_INDEX, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
+import { BLOCK_COLUMNS, hashKey, hashKeyRange, LATEST_INDEX, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type StoredFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
 import { completeVersion3, MOVE_WORK, OLDER_WRITER_TRIGGER, type OlderVersionView } from './index-migrate.js'
@@ -24,6 +24,7 @@ export class IndexDb {
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
   private tipHashStmt: Database.Statement<unknown[], string> | undefined // tipHash()'s statement, plucked
   private canonicalFilesStmt: Database.Statement<unknown[], CanonicalFile> | undefined
+  private storedFileStmt: Database.Statement<unknown[], StoredFile> | undefined
   // smallPageCache's passes in progress (the first cuts the cache, the last to end restores it), and the size before.
   private scans = 0
   private cacheBefore = 0
@@ -189,6 +190,12 @@ export class IndexDb {
 
   byHash (hash: string): BlockRecord | undefined { return this.record(this.stmt<BlockRow>('SELECT * FROM blocks WHERE hkey = ? AND hash = ?').get(hashKey(hash), hash)) }
 
+  /** A stored block's file by hash, as served to peers: four columns where byHash builds a 13-field record (docs/performance/catchup.md, "Session 51: range requests of 128 small blocks (catchup51)"). */
+  storedFile (hash: string): StoredFile | undefined {
+    this.storedFileStmt ??= this.stmt<StoredFile>('SELECT height, canonical, seal, size FROM blocks WHERE hkey = ? AND hash = ?').raw(true)
+    return this.storedFileStmt.get(hashKey(hash), hash)
+  }
+
   byHeight (height: number): BlockRecord | undefined { return this.record(this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height)) }
 
   private record (r: BlockRow | undefined): BlockRecord | undefined { return r === undefined ? undefined : toRecord(r) }
@@ -232,18 +239,12 @@ export class IndexDb {
   pageCacheSize (): number { return Number(this.db.pragma('cache_size', { simple: true })) }
 
   /** Bytes of the canonical blocks' files with from ≤ height ≤ to, as recorded. */
-  canonicalBytes (to: number, from = 0): number {
-    return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ?').get(from, to)?.n ?? 0
-  }
+  canonicalBytes (to: number, from = 0): number { return this.stmt<{ n: number | null }>('SELECT sum(size) AS n FROM blocks WHERE canonical = 1 AND height BETWEEN ? AND ?').get(from, to)?.n ?? 0 }
 
   /** The hashes of side blocks above `height` (usually none: a catch-up's runs are new blocks). */
-  sideHashesAbove (height: number): Set<string> {
-    return new Set(this.stmt<string>('SELECT hash FROM blocks WHERE canonical = 0 AND height > ?').pluck().all(height))
-  }
+  sideHashesAbove (height: number): Set<string> { return new Set(this.stmt<string>('SELECT hash FROM blocks WHERE canonical = 0 AND height > ?').pluck().all(height)) }
 
-  sideBlocks (): BlockRecord[] {
-    return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all().map(toRecord)
-  }
+  sideBlocks (): BlockRecord[] { return this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 0 ORDER BY height, hash').all().map(toRecord) }
 
   keyOpsOf (hash: string): KeyOpRecord[] {
     const rows = this.stmt<{ key_id: string, op: 'A' | 'R', pubkey: string, signers: string }>('SELECT key_id, op, pubkey, signers FROM key_ops WHERE hash = ? ORDER BY key_id').all(hash)
@@ -254,9 +255,7 @@ export class IndexDb {
     })
   }
 
-  tablesOf (hash: string): TableRecord[] {
-    return this.stmt<TableRecord>('SELECT name, sql, rows, root FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hkey = ? AND hash = ?) ORDER BY name').all(hashKey(hash), hash)
-  }
+  tablesOf (hash: string): TableRecord[] { return this.stmt<TableRecord>('SELECT name, sql, rows, root FROM block_tables WHERE block = (SELECT id FROM blocks WHERE hkey = ? AND hash = ?) ORDER BY name').all(hashKey(hash), hash) }
 
   /** Every signatory of the canonical chain, including revoked ones. */
   signers (): SignerRecord[] {

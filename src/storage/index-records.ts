@@ -31,6 +31,8 @@ export interface SignerRecord { keyId: string, pubkey: string, addedAt: number, 
 
 /** A canonical block's file as the index records it: height, hash, seal, size (IndexDb.canonicalFiles). */
 export type CanonicalFile = [height: number, hash: string, seal: string, size: number]
+/** IndexDb.storedFile's row: where a block's file is (canonical 1: by height, else by hash) and its seal and size. */
+export type StoredFile = [height: number, canonical: number, seal: string, size: number]
 
 /** One user table of a block (the query engine's catalog). */
 export interface TableRecord { name: string, sql: string, rows: number, root: string }
