@@ -24,7 +24,6 @@ export class IndexDb {
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
   private tipHashStmt: Database.Statement<unknown[], string> | undefined // tipHash()'s statement, plucked
   private canonicalFilesStmt: Database.Statement<unknown[], CanonicalFile> | undefined
-  private storedFileStmt: Database.Statement<unknown[], StoredFile> | undefined
   // smallPageCache's passes in progress (the first cuts the cache, the last to end restores it), and the size before.
   private scans = 0
   private cacheBefore = 0
@@ -192,8 +191,8 @@ export class IndexDb {
 
   /** A stored block's file by hash, as served to peers: four columns where byHash builds a 13-field record (docs/performance/catchup.md, "Session 51: range requests of 128 small blocks (catchup51)"). */
   storedFile (hash: string): StoredFile | undefined {
-    this.storedFileStmt ??= this.stmt<StoredFile>('SELECT height, canonical, seal, size FROM blocks WHERE hkey = ? AND hash = ?').raw(true)
-    return this.storedFileStmt.get(hashKey(hash), hash)
+    // Through stmt() each time, as byHash: a `petal serve` left running follows another process's move of an older index there.
+    return this.stmt<StoredFile>('SELECT height, canonical, seal, size FROM blocks WHERE hkey = ? AND hash = ?').raw(true).get(hashKey(hash), hash)
   }
 
   byHeight (height: number): BlockRecord | undefined { return this.record(this.stmt<BlockRow>('SELECT * FROM blocks WHERE canonical = 1 AND height = ?').get(height)) }

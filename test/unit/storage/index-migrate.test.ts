@@ -45,6 +45,7 @@ function answers (index: IndexDb): unknown {
   const all = [...index.range(0, 100), ...index.sideBlocks()]
   return {
     blocks: all.map(b => index.byHash(b.hash)),
+    storedFiles: all.map(b => index.storedFile(b.hash)),
     tablesOf: all.map(b => index.tablesOf(b.hash)),
     missing: index.tablesOf(hex(99999)),
     activity: index.canonicalActivity(0, 100),
