@@ -36,6 +36,7 @@ const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined,
   PROOF_NO_CHECKPOINT: (err) => consistencySizes(err.details),
   // "write to a signatory node": which one, as far as this node knows (user52).
   INGEST_NOT_SIGNATORY: (_err, hint, known) => notSignatoryHint(known.signatoryPeers?.() ?? [], hint),
+  INGEST_NO_KEY: (_err, hint, known) => notSignatoryHint(known.signatoryPeers?.() ?? [], hint),
   PROOF_CHECKPOINT_MISMATCH: (err) => err.hint === undefined
     ? 'GET /api/v1/checkpoints/latest gives this node\'s latest checkpoint of the chain\'s current branch'
     : undefined

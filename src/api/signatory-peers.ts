@@ -29,15 +29,16 @@ export function peersOfSignatories (keys: KeyState, known: readonly KnownPeerFac
 }
 
 /**
- * INGEST_NOT_SIGNATORY's hint for an HTTP client: the signatories' peers this node knows (at most
- * three, each with one address), and where the whole list is. `own`: the error's own hint, whose
- * remedy for the node's operator (add this node's key) is kept after it.
+ * INGEST_NOT_SIGNATORY's and INGEST_NO_KEY's hint for an HTTP client: the signatories' peers this
+ * node knows (at most three, each with one address), and where the whole list is. `own`: the
+ * error's own hint, the remedy of the node's operator (add this node's key; make one first), kept
+ * after it.
  */
 export function notSignatoryHint (peers: readonly SignatoryPeer[], own: string | undefined): string {
   const shown = peers.slice(0, 3).map(p => `peer ${p.id} (key ${p.key.slice(0, 14)}…${p.addrs[0] === undefined ? '' : `, at ${p.addrs[0]}`}${p.connected ? ', connected now' : ''})`)
   const known = peers.length === 0
     ? 'this node knows no peer that holds an active signatory\'s key (GET /api/v1/signers lists the signatories)'
     : `this node knows ${peers.length === 1 ? 'one' : peers.length}: ${shown.join('; ')}${peers.length > shown.length ? `; and ${peers.length - shown.length} more` : ''} (GET /api/v1/signers lists them under each key's "peers")`
-  const operator = own?.includes('petal signkey') === true ? '; or have the signatories add this node\'s key (`petal signkey KEY --op add`, then `signimportblock --keyops`)' : ''
+  const operator = own?.includes('petal signkey') === true ? `; or, by this node's operator: ${own.replace(/^write to a signatory node, or /, '')}` : ''
   return `send the rows to a node whose key is an active signatory: ${known}. A node's HTTP API address is not announced to peers: ask its operator for it${operator}`
 }

@@ -61,7 +61,7 @@ describe('a write refused by a node that cannot seal names the signatories\' pee
     expect(e.hint).toContain('ask its operator for it')
     for (const other of ['follower', 'bobs-node', 'unknown']) expect(e.hint).not.toContain(other)
     // The operator's remedy stays: bob's key was never added.
-    expect(e.hint).toContain('`petal signkey KEY --op add`')
+    expect(e.hint).toContain('; or, by this node\'s operator: have the signatories add this key (`petal signkey KEY --op add`, then `signimportblock --keyops`)')
   })
 
   it('GET /api/v1/signers lists them under the key, as the OpenAPI document says', async () => {
@@ -102,5 +102,19 @@ describe('on running nodes, on 127.0.0.1', () => {
     expect(e.hint).toContain(', connected now)')
     const signers = (await http(`${f.httpUrl ?? ''}api/v1/signers`)).json as { signers: Array<{ id: string, peers?: Array<{ id: string, connected: boolean }> }> }
     expect(signers.signers.find(s => s.id === alice.id)?.peers?.map(p => [p.id, p.connected])).toEqual([[a.peerId, true]])
+  })
+
+  it('a node without a key (a pulled follower) names them too, and keeps its operator\'s remedy', async () => {
+    const { chain: c, dir } = await newTestChain({ key: alice })
+    const gDir = await cloneGenesis(c)
+    c.close()
+    const a = await startNode(dir, { name: 'A2', key: alice, ingest: false as const })
+    const g = await startNode(gDir, { name: 'G', bootstrap: [addrOf(a)], http: { address: { host: '127.0.0.1', port: 0 } } })
+    await waitFor(() => g.network.knownPeers().find(p => p.id === a.peerId)?.signer === alice.id, { what: 'G to learn that A is alice\'s node' })
+    const token = TokenStore.of(gDir).create({ scope: 'write', name: 'w' }).token
+    const e = errorOf(await postJson(`${g.httpUrl ?? ''}api/v1/records/t`, [{ n: 1 }], { authorization: `Bearer ${token}` }))
+    expect(e.code).toBe('INGEST_NO_KEY')
+    expect(e.hint).toContain(`this node knows one: peer ${a.peerId}`)
+    expect(e.hint).toContain('; or, by this node\'s operator: create a key with `petal --dir')
   })
 })
