@@ -11,8 +11,12 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { chainTreeLeaf } from '../../../src/chain/index.js'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 
-const TREE = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'chain', 'chain-tree.ts')).href
+// The suite's bundle of the module (test/helpers/src-entry.ts), as the CLI runs a bundle; tsx's
+// loader only without the suite's bundler.
+const TREE_FILE = entryOf(join(import.meta.dirname, '..', '..', '..', 'src', 'chain', 'chain-tree.ts'))
+const TREE = pathToFileURL(TREE_FILE).href
 
 const script = `
 import { chainTreeLeaf } from ${JSON.stringify(TREE)}
@@ -45,7 +49,7 @@ function reference (b: { height: number, hash: string, rowsRoot: string, signer:
 
 describe('chainTreeLeaf', () => {
   it('stays optimised once V8 optimises it, with the same leaves', () => {
-    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', ...loaderFor(TREE_FILE), '--input-type=module', '-e', script], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout.trim())).toEqual({ optimised: true, same: true })
   })

@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 
-const FRAMES = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'wal-frames.ts')).href
+// The suite's bundle of the module (test/helpers/src-entry.ts), as the CLI runs a bundle.
+const FRAMES_FILE = entryOf(join(import.meta.dirname, '..', '..', '..', 'src', 'storage', 'wal-frames.ts'))
+const FRAMES = pathToFileURL(FRAMES_FILE).href
 const dir = mkdtempSync(join(tmpdir(), 'petal-wal-checksum-'))
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
 
@@ -31,7 +34,7 @@ db.close()
 
 describe('the WAL checksum', () => {
   it('is optimised and never deoptimised over 300 reads of a log, which read the same every time', () => {
-    const r = spawnSync(process.execPath, ['--trace-opt', '--trace-deopt', '--no-concurrent-recompilation', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: join(import.meta.dirname, '..', '..', '..') })
+    const r = spawnSync(process.execPath, ['--trace-opt', '--trace-deopt', '--no-concurrent-recompilation', ...loaderFor(FRAMES_FILE), '--input-type=module', '-e', script], { encoding: 'utf8', cwd: join(import.meta.dirname, '..', '..', '..') })
     expect(r.status, r.stderr).toBe(0)
     const lines = r.stdout.split('\n')
     expect(lines.filter(l => l.startsWith('commits '))).toEqual([expect.stringMatching(/^commits \d+$/)])

@@ -9,12 +9,16 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 
-const src = (f: string): string => JSON.stringify(pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'src', 'sync', f)).href)
+// The suite's bundles of the modules (test/helpers/src-entry.ts), as the CLI runs a bundle: each
+// is used alone (a GroupGate, and headIndex on a stand-in for its scheduler).
+const files = ['group-gate.ts', 'download.ts'].map(f => entryOf(join(import.meta.dirname, '..', '..', '..', 'src', 'sync', f)))
+const src = (i: number): string => JSON.stringify(pathToFileURL(files[i] as string).href)
 
 const script = `
-import { GroupGate } from ${src('group-gate.ts')}
-import { DownloadScheduler } from ${src('download.ts')}
+import { GroupGate } from ${src(0)}
+import { DownloadScheduler } from ${src(1)}
 const v8 = (args, body) => new Function(...args, body)
 const status = v8(['f'], 'return %GetOptimizationStatus(f)')
 const prepare = v8(['f'], '%PrepareFunctionForOptimization(f)')
@@ -50,7 +54,7 @@ console.log(JSON.stringify({ dueBefore, due: optimised(due), dueAnswers: [answer
 
 describe('the download window walks', () => {
   it('keep their optimised code at the end of the list, with the same answers', () => {
-    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', ...loaderFor(...files), '--input-type=module', '-e', script], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
     // due: held while the block above is on its way, placed when it is not, placed at the list's end
     // (nothing above: a node following the tip never waits). headIndex: the first slot not being placed.
