@@ -53,15 +53,18 @@ export class CheckpointTable {
    * height), the notes of the same tree (size and root) signed at a lower tip, when it was not
    * final yet, are dropped too: every lookup prefers the higher tip (proof/stored.ts,
    * findCheckpoint), so they would never be read again, and a signatory signs such a note at each
-   * tip (the latest tree), which doubled the rows.
+   * tip (the latest tree), which doubled the rows; and a peer's such note is not kept after it.
    */
   keep (c: CheckpointRecord, text: string, maxReorgDepth: number): boolean {
     this.assertTx()
     const rows = this.ofText(c.size, text)
     if (rows.some(r => r.note === c.note)) return false
+    const finalFrom = c.size - 1 + maxReorgDepth
+    // A peer's note of a tree final here already (a peer behind gossips its tip's): never read, and
+    // kept it would stay. This node's own is kept: its signer looks for it (once per tip).
+    if (c.tip < finalFrom && c.source !== 'self' && this.db.prepare('SELECT 1 FROM checkpoints WHERE size = ? AND root = ? AND tip >= ? LIMIT 1').get(c.size, c.root, finalFrom) !== undefined) return false
     const drop = this.db.prepare('DELETE FROM checkpoints WHERE id = ?')
     for (const r of rows) drop.run(r.id)
-    const finalFrom = c.size - 1 + maxReorgDepth
     if (c.tip >= finalFrom) this.db.prepare('DELETE FROM checkpoints WHERE size = ? AND root = ? AND tip < ?').run(c.size, c.root, finalFrom)
     return this.insert({ ...c, source: rows.some(r => r.source === 'self') ? 'self' : c.source })
   }

@@ -157,6 +157,11 @@ describe('signed checkpoints kept by the node', () => {
     // Final notes of sizes 1-5 (each signed at tip size + 1), the latest of sizes 6 and 7 (not final
     // yet); until session 52 the latest of sizes 2-5 stayed beside their final ones: 11 rows.
     expect(rows).toEqual([[7, 6], [6, 5], [5, 6], [4, 5], [3, 4], [2, 3], [1, 2]])
+    // A peer behind gossips its tip's note of a tree final here: not kept again.
+    const behind = signCheckpoint(checkpointText({ chainId: chain.chainId, size: 3, root: treeRoot(storedChainTree(chain), 3), tip: 2, maxReorgDepth: 2 }), [alice])
+    expect(judgeCheckpoint(chain, behind)).toBe('accept')
+    expect(await keepReceivedCheckpoint(chain, behind, 'behind')).toBe(false)
+    expect(chain.index.checkpoints.list({ limit: 1000 })).toHaveLength(7)
     // What each size answers is what it answered (the higher tip was always preferred).
     expect(findCheckpoint(chain, { size: 3 })).toMatchObject({ size: 3, tip: 4 })
     expect(findCheckpoint(chain, { height: 6 })?.checkpoint.final).toBe(false)
