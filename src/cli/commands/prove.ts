@@ -5,6 +5,7 @@ import type { BundleDocument, ConsistencyDocument } from '../../proof/index.js'
 import { errorMessage, pausepoint, shellWord } from '../../util/index.js'
 import { heightOption, intOption } from '../args.js'
 import type { CliContext } from '../context.js'
+import type { Chain } from '../../chain/index.js'
 import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { openChain } from '../hashing.js'
@@ -41,6 +42,24 @@ function checkpointArg (v: string): number | string {
   } catch (err) {
     throw new UsageError(`--consistency ${v}: not a tree size, and not a readable file (${errorMessage(err)})`, 'give tree sizes (`petal checkpoint --list` shows them) or checkpoint files (`petal checkpoint -o FILE` writes one)')
   }
+}
+
+/**
+ * Where SIGNATORY.pem comes from (user52): a reader's node (a follower, a mirror) holds no
+ * signatory's key, and `petal keys export`, which verify-proof's hint named, exports only the
+ * keystore's: it failed there with NO_KEYS. The key is the signatory's, from its operator; this
+ * node's own when it is one.
+ */
+function trustSource (ctx: CliContext, chain: Chain): string {
+  const active = chain.keysAt(chain.tip()).active()
+  let mine: string[] = []
+  try { mine = ctx.keystore().list().map(k => k.id) } catch {}
+  const own = active.find(k => mine.includes(k.keyId))
+  if (own !== undefined) return `SIGNATORY.pem: this node's key is a signatory's; \`petal${ctx.opts.dir === undefined ? '' : ` --dir ${shellWord(ctx.opts.dir)}`} keys export ${own.keyId.slice(2, 14)} -o SIGNATORY.pem\` writes it`
+  const one = active.length === 1 ? active[0]?.keyId.slice(2, 14) : undefined
+  return one !== undefined
+    ? `SIGNATORY.pem: the signatory's public key (1:${one}…), as its operator writes it with \`petal keys export ${one} -o SIGNATORY.pem\` on their node`
+    : `SIGNATORY.pem: the signatories' public keys (\`petal signers\` lists ${active.length}), as their operators write them with \`petal keys export KEY_ID -o SIGNATORY.pem\` on their nodes (--trust once for each)`
 }
 
 function summary (doc: BundleDocument | ConsistencyDocument): string {
@@ -118,6 +137,7 @@ export function register (program: Command, action: Action): void {
       const c = p.readCheckpointNote(doc.type === 'consistency' ? doc.to : doc.checkpoint).checkpoint
       ctx.out.result({ file: o.out, bytes: Buffer.byteLength(text), type: doc.type, checkpoint: { size: c.size, tip: c.tip, final: c.final } }, () =>
         `wrote ${summary(doc)} against the checkpoint of size ${c.size}${c.final ? ' (final)' : ' (not final)'} to ${o.out ?? ''} (${formatBytes(Buffer.byteLength(text))})\n` +
-        `check it anywhere with: petal verify-proof ${shellWord(o.out ?? '')} --trust SIGNATORY.pem`)
+        `check it anywhere with: petal verify-proof ${shellWord(o.out ?? '')} --trust SIGNATORY.pem\n` +
+        trustSource(ctx, chain))
     }))
 }

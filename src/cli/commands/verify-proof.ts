@@ -108,7 +108,7 @@ export function register (program: Command, action: Action): void {
     .option('--chain <id>', 'demand this chain id')
     .addHelpText('after', '\nA proof shows that rows are in the chain, signed; never that no other row exists. See docs/proofs.md.')
     .action(action(async (ctx: CliContext, file: string, o: Options) => {
-      if (o.trust.length === 0) throw new UsageError('nothing to trust: give --trust FILE', 'pass the signatories\' public keys (`petal keys export` writes one) or a checkpoint you trusted before')
+      if (o.trust.length === 0) throw new UsageError('nothing to trust: give --trust FILE', 'pass a signatory\'s public key, as its operator writes it with `petal keys export KEY_ID -o signatory.pem` on their node (or a file holding its hex `public_key`, as `petal signers --json` gives it on a node of the chain you trust), or a checkpoint you trusted before')
       const p = await import('../../proof/index.js')
       const trust = await loadTrust(p, o)
       const verified = await p.verifyProof(Buffer.from(readInput(file, 'proof')).toString('utf8'), trust, { minSignatures: o.minSignatures, requireFinal: o.requireFinal === true, chainId: o.chain })
