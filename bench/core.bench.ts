@@ -1,7 +1,6 @@
 // Core benchmarks: signimportblock of a 20 MB block, verify throughput, status start-up cost.
 // Each figure is printed next to a reference measured in the same run on the same files.
 import '../src/polyfills.js'
-import Database from 'better-sqlite3'
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +15,7 @@ import { printTable, timeIt, type Row } from './report.js'
 import { contractFloor, contractFloorProcess } from './verify-floor.js'
 import { RAW_SHA_WORKER, rawParallelShaProcess, verifyRateRows } from './verify-rate.js'
 import { bundleVerifyWorker, bundleWorkerEntries } from './worker-bundles.js'
+import { userFile } from './readings-file.js'
 import { userEnv } from './user-env.js'
 
 const root = mkdtempSync(join(tmpdir(), 'petal-bench-'))
@@ -32,16 +32,6 @@ bundleVerifyWorker()
 function hasherNote (): string {
   const h = merkleHasher()
   return h.hasher === 'native' ? 'native' : `WebAssembly (${h.why})`
-}
-
-function userFile (path: string, mb: number): string {
-  const db = new Database(path)
-  db.exec('CREATE TABLE readings (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, value REAL, note TEXT)')
-  const ins = db.prepare('INSERT INTO readings (sensor, at, value, note) VALUES (?, ?, ?, ?)')
-  const rows = Math.round(mb * 1024 * 1024 / 70)
-  db.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 97}`, 1_700_000_000 + i, i * 0.25, `reading number ${i} of the benchmark`) })()
-  db.close()
-  return path
 }
 
 async function newChain (name: string, key: SigningKey, hashPool?: TableRootPool): Promise<Chain> {

@@ -10,7 +10,6 @@
 // --a and --b are built checkouts (their bin/petal.js runs their dist/). The chain (genesis and
 // --blocks blocks of --mb MiB of rows, the core bench's readings table) is made with this tree's code.
 // Take /work/wt/.bench.lock.
-import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,6 +17,7 @@ import { join, resolve } from 'node:path'
 import { createChain, signImport } from '../src/chain/index.js'
 import { generateSigningKey } from '../src/crypto/index.js'
 import { DEFAULT_CONSENSUS } from '../src/storage/index.js'
+import { userFile } from './readings-file.js'
 import { userEnv } from './user-env.js'
 
 const arg = (name: string, dflt: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] ?? dflt : dflt }
@@ -26,16 +26,6 @@ const B = resolve(arg('b', '.'))
 const PAIRS = Number(arg('pairs', '8'))
 const BLOCKS = Number(arg('blocks', '40'))
 const MB = Number(arg('mb', '4'))
-
-function userFile (path: string, mb: number): string {
-  const db = new Database(path)
-  db.exec('CREATE TABLE readings (id INTEGER PRIMARY KEY, sensor TEXT, at INTEGER, value REAL, note TEXT)')
-  const ins = db.prepare('INSERT INTO readings (sensor, at, value, note) VALUES (?, ?, ?, ?)')
-  const rows = Math.round(mb * 1024 * 1024 / 70)
-  db.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`sensor-${i % 97}`, 1_700_000_000 + i, i * 0.25, `reading number ${i} of the benchmark`) })()
-  db.close()
-  return path
-}
 
 interface Run { wall: number, cpu: number }
 
