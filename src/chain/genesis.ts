@@ -27,7 +27,9 @@ const LOCKS = new Set(['node.lock', 'node.lock-journal', 'node-state.lock', 'nod
 const KEEP = new Set(['keystore', 'node.key', ...LOCKS, 'README.md', '.gitkeep'])
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'chain.db-journal', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'query.db-journal', 'writer.json', 'daisy', 'daisy-state'])
 const DAISY = new Set(['daisy', 'daisy-state'])
-const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
+// The temporaries of their atomic writes, named `<file>.n<ns>.<pid>[.<hex>].tmp` since session 51
+// (util/stale-temps.ts: tempTag, atomicTempPath), `<file>.<pid>[.<hex>].tmp` before.
+const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)(\.n[0-9]+)?\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
 const isLeftover = (name: string): boolean => LEFTOVERS.has(name) || LEFTOVER_TEMP.test(name)
 
 /**
