@@ -1,5 +1,5 @@
 import { hintOf, type PetalError } from '../util/index.js'
-import { notSignatoryHint, type SignatoryPeer } from './signatory-peers.js'
+import { notSignatoryHint, readOnlyHint, type SignatoryPeer } from './signatory-peers.js'
 
 /**
  * An error's hint as an HTTP client is told it (docs/api.md, "Errors"): in the API's terms (an
@@ -37,6 +37,7 @@ const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined,
   // "write to a signatory node": which one, as far as this node knows (user52).
   INGEST_NOT_SIGNATORY: (_err, hint, known) => notSignatoryHint(known.signatoryPeers?.() ?? [], hint),
   INGEST_NO_KEY: (_err, hint, known) => notSignatoryHint(known.signatoryPeers?.() ?? [], hint),
+  API_READ_ONLY: (err, hint, known) => err.message.includes('does not take writes') ? readOnlyHint(known.signatoryPeers?.() ?? [], hint) : undefined,
   PROOF_CHECKPOINT_MISMATCH: (err) => err.hint === undefined
     ? 'GET /api/v1/checkpoints/latest gives this node\'s latest checkpoint of the chain\'s current branch'
     : undefined

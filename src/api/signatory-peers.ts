@@ -35,10 +35,21 @@ export function peersOfSignatories (keys: KeyState, known: readonly KnownPeerFac
  * after it.
  */
 export function notSignatoryHint (peers: readonly SignatoryPeer[], own: string | undefined): string {
-  const shown = peers.slice(0, 3).map(p => `peer ${p.id} (key ${p.key.slice(0, 14)}…${p.addrs[0] === undefined ? '' : `, at ${p.addrs[0]}`}${p.connected ? ', connected now' : ''})`)
   const known = peers.length === 0
     ? 'this node knows no peer that holds an active signatory\'s key (GET /api/v1/signers lists the signatories)'
-    : `this node knows ${peers.length === 1 ? 'one' : peers.length}: ${shown.join('; ')}${peers.length > shown.length ? `; and ${peers.length - shown.length} more` : ''} (GET /api/v1/signers lists them under each key's "peers")`
+    : `this node knows ${knownList(peers)}`
   const operator = own?.includes('petal signkey') === true ? `; or, by this node's operator: ${own.replace(/^write to a signatory node, or /, '')}` : ''
   return `send the rows to a node whose key is an active signatory: ${known}. A node's HTTP API address is not announced to peers: ask its operator for it${operator}`
+}
+
+/** "one: peer … (key …, at …); …" — at most three, then where the whole list is. */
+function knownList (peers: readonly SignatoryPeer[]): string {
+  const shown = peers.slice(0, 3).map(p => `peer ${p.id} (key ${p.key.slice(0, 14)}…${p.addrs[0] === undefined ? '' : `, at ${p.addrs[0]}`}${p.connected ? ', connected now' : ''})`)
+  return `${peers.length === 1 ? 'one' : peers.length}: ${shown.join('; ')}${peers.length > shown.length ? `; and ${peers.length - shown.length} more` : ''} (GET /api/v1/signers lists them under each key's "peers")`
+}
+
+/** API_READ_ONLY's hint for a write (`petal serve`): its own, then the signatories' peers this node knows, if any. */
+export function readOnlyHint (peers: readonly SignatoryPeer[], own: string | undefined): string | undefined {
+  if (peers.length === 0) return undefined
+  return `${own === undefined ? '' : `${own}. `}Signatories' nodes this node knows, to send records to: ${knownList(peers)}; a node's HTTP API address is not announced to peers: ask its operator for it`
 }

@@ -87,6 +87,20 @@ describe('a write refused by a node that cannot seal names the signatories\' pee
   })
 })
 
+describe('a server that takes no writes (petal serve)', () => {
+  it('API_READ_ONLY\'s hint names the signatories\' peers it knows (peers.json), after its own', async () => {
+    const { server, url } = await startTestApi({ dir: chain.dir.root, knownPeers: () => known, readOnlyHint: () => 'this directory has no signing key: it is a read-only mirror' })
+    servers.push(server)
+    const e = errorOf(await postJson(url + 'api/v1/records/t', [{ n: 1 }], write))
+    expect(e.code).toBe('API_READ_ONLY')
+    expect(e.hint).toBe(`this directory has no signing key: it is a read-only mirror. Signatories' nodes this node knows, to send records to: 2: peer ${A} (key ${alice.id.slice(0, 14)}…, at /ip4/10.0.0.5/tcp/4001/p2p/${A}); peer old-${A} (key ${alice.id.slice(0, 14)}…, at /ip4/10.0.0.9/tcp/4001/p2p/old) (GET /api/v1/signers lists them under each key's "peers"); a node's HTTP API address is not announced to peers: ask its operator for it`)
+    // Knowing none, its own hint alone.
+    const { server: bare, url: bareUrl } = await startTestApi({ dir: chain.dir.root, readOnlyHint: () => 'a read-only mirror' })
+    servers.push(bare)
+    expect(errorOf(await postJson(bareUrl + 'api/v1/records/t', [{ n: 1 }], write)).hint).toBe('a read-only mirror')
+  })
+})
+
 describe('on running nodes, on 127.0.0.1', () => {
   it('a node whose key is no signatory names the signatory\'s node it is connected to', async () => {
     const { chain: c, dir } = await newTestChain({ key: alice })
