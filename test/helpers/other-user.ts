@@ -8,8 +8,16 @@ export const otherUserCanRun = !asRoot || spawnSync('runuser', ['-u', 'nobody', 
 
 /** Run `code` (an ES module, TypeScript sources importable through tsx) as that user with `args` (process.argv[1]…); its stdout, trimmed. */
 export function runAsOtherUser (code: string, ...args: string[]): { stdout: string, stderr: string } {
-  const tsx = createRequire(import.meta.url).resolve('tsx')
-  const argv = [process.execPath, '--import', tsx, '--input-type=module', '-e', code, ...args]
+  return runAsOtherUserWith(['--import', createRequire(import.meta.url).resolve('tsx')], code, ...args)
+}
+
+/**
+ * runAsOtherUser with node's options `nodeOptions`: none for code that imports the suite's bundles
+ * of src modules (src-entry.ts's srcEntry, with loaderFor's options), whose process then neither
+ * registers tsx nor compiles the modules' graph again.
+ */
+export function runAsOtherUserWith (nodeOptions: string[], code: string, ...args: string[]): { stdout: string, stderr: string } {
+  const argv = [process.execPath, ...nodeOptions, '--input-type=module', '-e', code, ...args]
   const r = spawnSync(asRoot ? 'runuser' : process.execPath, asRoot ? ['-u', 'nobody', '--', ...argv] : argv.slice(1), { encoding: 'utf8' })
   return { stdout: r.stdout.trim(), stderr: r.stderr }
 }

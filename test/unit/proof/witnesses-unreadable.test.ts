@@ -5,7 +5,8 @@ import { Chain } from '../../../src/chain/index.js'
 import { knownWitnesses, listWitnesses, witnessesFileProblem, witnessKeyOf, WITNESSES_FILE } from '../../../src/proof/index.js'
 import { createLogger, type LogRecord } from '../../../src/util/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
-import { otherUserCanRun, runAsOtherUser } from '../../helpers/other-user.js'
+import { otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // A `witnesses` file that cannot be read (user52; review51b and witness51 left it): a directory
@@ -63,8 +64,8 @@ describe('a witnesses file that cannot be read', () => {
     const file = join(dir, WITNESSES_FILE)
     writeFileSync(file, '# none yet\n')
     chmodSync(file, 0o000)
-    const src = JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', 'proof', 'index.js'))
-    const r = runAsOtherUser(`const { listWitnesses } = await import(${src})
+    const proof = srcEntry('proof', 'index.ts')
+    const r = runAsOtherUserWith(loaderFor(proof), `const { listWitnesses } = await import(${JSON.stringify(proof)})
       try { listWitnesses(process.argv[1]); console.log('read') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })) }`, dir)
     expect(r.stderr).toBe('')
     const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string }

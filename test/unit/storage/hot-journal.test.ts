@@ -11,7 +11,8 @@ import { Ingest } from '../../../src/ingest/index.js'
 import { openSqliteReadonly } from '../../../src/storage/index.js'
 import { errorCode } from '../../../src/util/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
-import { asRoot, otherUserCanRun, runAsOtherUser } from '../../helpers/other-user.js'
+import { asRoot, otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -141,11 +142,12 @@ describe('openSqliteReadonly and a hot journal', () => {
     expect(writer.stats().pendingRows).toBe(1)
   })
 
-  const src = (...p: string[]): string => JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', ...p))
   /** What `open` (an expression of `file`) says in a process of a user who cannot write: 'read N rows' or the error's code and hint. */
   const readAsOtherUser = (file: string, open = 'openSqliteReadonly(file)'): string => {
-    const r = runAsOtherUser(`const { openSqliteReadonly } = await import(${src('storage', 'index.js')})
-      const { openForQuery } = await import(${src('query', 'sandbox', 'connection.js')})
+    // The suite's bundles of the two modules (each used alone), not src through tsx.
+    const entries = [srcEntry('storage', 'index.ts'), srcEntry('query', 'sandbox', 'connection.ts')]
+    const r = runAsOtherUserWith(loaderFor(...entries), `const { openSqliteReadonly } = await import(${JSON.stringify(entries[0])})
+      const { openForQuery } = await import(${JSON.stringify(entries[1])})
       const file = process.argv[1]
       try { const db = ${open}; console.log('read ' + db.prepare('SELECT count(*) AS n FROM t').get().n + ' rows') }
       catch (e) { console.log(e.code + ': ' + e.hint) }`, file)
