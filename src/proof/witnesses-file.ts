@@ -23,7 +23,7 @@ function listed (w: KnownWitness, line: number): ListedWitness {
   return { name: w.name, keyId: w.keyId.toString(16).padStart(8, '0'), vkey: w.vkey, line }
 }
 
-/** Held (an exclusive SQLite lock, as seal.lock) by one `petal witnesses add|remove` at a time. */
+/** Held (an exclusive SQLite lock, as seal.lock) by one `petal witnesses add|remove` at a time; a link's file's lock is `FILE.lock` beside it (edit). */
 export const WITNESSES_LOCK = 'witnesses.lock'
 
 export interface EditOptions {
@@ -35,10 +35,15 @@ export interface EditOptions {
 /**
  * Run the read-change-rename `fn` holding witnesses.lock: two edits at once each read the file,
  * and the second rename dropped the first's line (session 51 left it; user52). The kernel frees
- * the lock of a killed edit. An edit by hand takes no lock, as a node's reads need none.
+ * the lock of a killed edit. An edit by hand takes no lock, as a node's reads need none. The lock
+ * is beside the file edited: a `witnesses` link's file (a list shared by nodes) is edited from
+ * each of their directories, and a lock in each directory let two of them lose a line (review52b).
  */
 async function edit<T> (root: string, fn: () => T, o: EditOptions): Promise<T> {
-  const lock = await NodeLock.acquire(root, WITNESSES_LOCK, { signal: o.signal, onWait: () => o.onWait?.(lockHolders(join(root, WITNESSES_LOCK))) })
+  const path = join(root, WITNESSES_FILE)
+  const file = linkTarget(path)
+  const [dir, name] = file === path ? [root, WITNESSES_LOCK] : [dirname(file), `${basename(file)}.lock`]
+  const lock = await NodeLock.acquire(dir, name, { signal: o.signal, onWait: () => o.onWait?.(lockHolders(join(dir, name))) })
   try {
     return fn()
   } finally {

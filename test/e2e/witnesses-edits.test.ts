@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { witnessKeyOf } from '../../src/proof/index.js'
 import { hintOf, petal, spawnPetal } from '../helpers/cli.js'
@@ -49,5 +49,32 @@ describe('petal witnesses: edits at the same time', () => {
     expect(hintOf(r.stderr)).toContain('move it out of the way')
     rmdirSync(join(dir, 'witnesses'))
     expect((await petal(['--dir', dir, 'witnesses', 'add', await witnessKeyOf(w1)])).code).toBe(0)
+  })
+
+  // A `witnesses` link's file (a list shared by nodes) is edited from each node's directory: with the
+  // lock in each directory, an edit from the second did not wait for one from the first, and the
+  // first's rename then dropped the second's line (review52b). The lock is now beside the file.
+  it('two adds through two directories\' links to one shared list both land: the second waits for the first', async () => {
+    const [d1, d2] = [join(tmpDir(), 'one'), join(tmpDir(), 'two')]
+    for (const d of [d1, d2]) expect((await petal(['--dir', d, 'init'])).code).toBe(0)
+    const shared = join(tmpDir(), 'witnesses.shared')
+    writeFileSync(shared, '# shared by both nodes\n')
+    for (const d of [d1, d2]) symlinkSync(shared, join(d, 'witnesses'))
+    const [k1, k2] = [await witnessKeyOf(w1), await witnessKeyOf(w2)]
+    const pause = join(tmpDir(), 'pause')
+    const first = spawnPetal(['--dir', d1, 'witnesses', 'add', k1], { env: { PETAL_PAUSE: 'witnesses:read', PETAL_PAUSE_FILE: pause } })
+    await waitFor(() => existsSync(pause), { what: 'the first add to read the file' })
+    const second = spawnPetal(['--dir', d2, 'witnesses', 'add', k2])
+    let secondDone = false
+    void second.exit.then(() => { secondDone = true })
+    let err = ''
+    second.child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+    await waitFor(() => err.includes('waiting for another `petal witnesses` edit') || secondDone, { what: 'the second add to wait' })
+    rmSync(pause)
+    const [a, b] = [await first.exit, await second.exit]
+    expect(a.code, a.stderr).toBe(0)
+    expect(b.code, b.stderr).toBe(0)
+    expect(readFileSync(shared, 'utf8')).toBe(`# shared by both nodes\n${k1}\n${k2}\n`)
+    for (const d of [d1, d2]) expect(lstatSync(join(d, 'witnesses')).isSymbolicLink()).toBe(true)
   })
 })
