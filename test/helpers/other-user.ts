@@ -1,20 +1,15 @@
 import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 
 // A process of a user who cannot write what this one made: as root (which ignores the write bits)
 // the user `nobody`; otherwise this user, with the write bits taken away by the test.
 export const asRoot = process.getuid?.() === 0
 export const otherUserCanRun = !asRoot || spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--version']).status === 0
 
-/** Run `code` (an ES module, TypeScript sources importable through tsx) as that user with `args` (process.argv[1]…); its stdout, trimmed. */
-export function runAsOtherUser (code: string, ...args: string[]): { stdout: string, stderr: string } {
-  return runAsOtherUserWith(['--import', createRequire(import.meta.url).resolve('tsx')], code, ...args)
-}
-
 /**
- * runAsOtherUser with node's options `nodeOptions`: none for code that imports the suite's bundles
- * of src modules (src-entry.ts's srcEntry, with loaderFor's options), whose process then neither
- * registers tsx nor compiles the modules' graph again.
+ * Run `code` (an ES module) as that user with node's options `nodeOptions` and `args`
+ * (process.argv[1]…); its stdout, trimmed. Code that imports the suite's bundles of src modules
+ * (src-entry.ts's srcEntry or entryOf) takes loaderFor's options: none with the bundler, so its
+ * process neither registers tsx nor compiles the modules' graph again.
  */
 export function runAsOtherUserWith (nodeOptions: string[], code: string, ...args: string[]): { stdout: string, stderr: string } {
   const argv = [process.execPath, ...nodeOptions, '--input-type=module', '-e', code, ...args]

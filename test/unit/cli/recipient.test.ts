@@ -3,7 +3,8 @@ import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { petalInProcess } from '../../helpers/cli.js'
-import { asRoot, otherUserCanRun, runAsOtherUser } from '../../helpers/other-user.js'
+import { asRoot, otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { entryOf, loaderFor } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 // An encryption recipient named by its id is looked up in the query mirror's _recipients. A mirror
@@ -65,12 +66,12 @@ describe('resolving a recipient through the query mirror', () => {
     copyFileSync(`${src}-journal`, `${queryDb}-journal`)
     db.exec('ROLLBACK')
     db.close()
-    const cli = (...p: string[]): string => JSON.stringify(join(import.meta.dirname, '..', '..', '..', 'src', ...p))
+    // The suite's bundle of what the child imports (test/helpers/recipient-entry.ts), not src through tsx.
+    const entry = entryOf(join(import.meta.dirname, '..', '..', 'helpers', 'recipient-entry.ts'))
     try {
       chmodSync(dir, asRoot ? 0o755 : 0o555)
       if (!asRoot) for (const f of ['query.db', 'query.db-journal']) chmodSync(join(dir, f), 0o444)
-      const r = runAsOtherUser(`const { resolveRecipient } = await import(${cli('cli', 'confidential.ts')})
-        const { StorageError } = await import(${cli('storage', 'index.ts')})
+      const r = runAsOtherUserWith(loaderFor(entry), `const { resolveRecipient, StorageError } = await import(${JSON.stringify(entry)})
         const ctx = { signal: new AbortController().signal, keystore: () => ({ resolve: () => { throw new StorageError('NO_KEYS', 'no keys') } }) }
         try { await resolveRecipient(ctx, { dir: { queryDb: process.argv[1] } }, 'cccccccc'); console.log('resolved') }
         catch (e) { console.log(e.code + ': ' + e.message.slice(0, 40)) }`, queryDb)
