@@ -54,6 +54,11 @@ describe('petal run and petal pull (separate processes)', () => {
     expect(st.node.running).toBe(true)
     const peers = await petal(['--dir', dirB, '--json', 'peers'])
     expect(JSON.parse(peers.stdout).peers.length).toBeGreaterThanOrEqual(1)
+    // Which peer is the signatory's node, from what its status proved (user52): A's key on A.
+    const aKey = (JSON.parse((await petal(['--dir', dirA, '--json', 'mykeys'])).stdout) as Array<{ id: string }>)[0]?.id
+    const aPeer = JSON.parse((await petal(['--dir', dirA, '--json', 'status'])).stdout).node.peer_id as string
+    await waitFor(async () => (JSON.parse((await petal(['--dir', dirB, '--json', 'peers'])).stdout) as { peers: Array<{ id: string, signer?: string | null }> }).peers.find(p => p.id === aPeer)?.signer === aKey, { what: 'B\'s peers to name A\'s key' })
+    expect((await petal(['--dir', dirB, 'peers'])).stdout).toMatch(new RegExp(`^${aPeer} +${(aKey ?? '').slice(0, 14)} +`, 'm'))
 
     // D pulls from C (with the genesis pinned) and ends on the same tip hash.
     const genesis = JSON.parse((await petal(['--dir', dirA, '--json', 'status'])).stdout).chain_id as string

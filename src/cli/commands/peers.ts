@@ -1,20 +1,24 @@
 import type { Command } from 'commander'
 import { nodePid, readKnownPeers, readNodeState } from '../../node/state-file.js'
 import { processStopState, resumeAdvice } from '../../util/index.js'
-import { table } from '../output.js'
+import { short, table } from '../output.js'
 import type { Action } from '../program.js'
 
 export function register (program: Command, action: Action): void {
   program.command('peers').description('list the peers of the node running on this data directory (or the remembered ones when none runs)')
     .action(action(async ctx => {
       const s = readNodeState(ctx.dir)
+      // The signing key each peer's status proved (peers.json, which a running node keeps): which
+      // peers are a signatory's node, that take writes (user52; the HTTP API's GET /signers says so too).
+      const known = readKnownPeers(ctx.dir)
+      const signer = (id: string): { signer?: string | null } => { const k = known.find(p => p.id === id); return k === undefined || k.signer === undefined ? {} : { signer: k.signer } }
+      const signerWord = (id: string): string => { const k = signer(id).signer; return k === undefined ? '?' : k === null ? 'none' : short(k) }
       if (s === undefined) {
-        const known = readKnownPeers(ctx.dir)
-        ctx.out.result({ running: false, known: known.map(p => ({ id: p.id, addrs: p.addrs, last_seen: new Date(p.lastSeen).toISOString() })) }, () => known.length === 0
+        ctx.out.result({ running: false, known: known.map(p => ({ id: p.id, addrs: p.addrs, last_seen: new Date(p.lastSeen).toISOString(), ...signer(p.id) })) }, () => known.length === 0
           ? 'no node is running here, and no peers are remembered yet'
           : 'no node is running here; remembered peers (re-dialled at start):\n' + table([
-            ['PEER', 'LAST SEEN', 'ADDRESSES'],
-            ...known.map(p => [p.id, new Date(p.lastSeen).toISOString().replace('T', ' ').slice(0, 19), p.addrs.join(' ')])
+            ['PEER', 'SIGNER', 'LAST SEEN', 'ADDRESSES'],
+            ...known.map(p => [p.id, signerWord(p.id), new Date(p.lastSeen).toISOString().replace('T', ' ').slice(0, 19), p.addrs.join(' ')])
           ]))
         return
       }
@@ -23,13 +27,13 @@ export function register (program: Command, action: Action): void {
       const here = s.here
       const stopped = here === undefined ? undefined : processStopState(here)
       const note = stopped === undefined || here === undefined ? '' : `${s.pull === true ? 'the pull' : 'the node'} (${nodePid(s)}) is stopped and does nothing; the peers below are from before it stopped: ${resumeAdvice(here)}\n`
-      ctx.out.result({ running: true, peer_id: s.peer_id, ...(stopped === undefined ? {} : { stopped }), ...(s.verifying === true ? { verifying: true } : {}), peers: s.peers, banned: s.banned }, () => note + (s.verifying === true
+      ctx.out.result({ running: true, peer_id: s.peer_id, ...(stopped === undefined ? {} : { stopped }), ...(s.verifying === true ? { verifying: true } : {}), peers: s.peers.map(p => ({ ...p, ...signer(p.id) })), banned: s.banned }, () => note + (s.verifying === true
         ? `a pull (${nodePid(s)}) is verifying every block here: it has stopped syncing and has no peers`
         : s.peers.length === 0
         ? `node ${s.peer_id} has no peers${s.banned > 0 ? ` (${s.banned} banned)` : ''}`
         : table([
-          ['PEER', 'DIRECTION', 'TIP', 'SCORE', 'ADDRESS'],
-          ...s.peers.map(p => [p.id, p.direction, p.tip_height === undefined ? '?' : String(p.tip_height), String(p.score), p.addr])
+          ['PEER', 'SIGNER', 'DIRECTION', 'TIP', 'SCORE', 'ADDRESS'],
+          ...s.peers.map(p => [p.id, signerWord(p.id), p.direction, p.tip_height === undefined ? '?' : String(p.tip_height), String(p.score), p.addr])
         ]) + (s.banned > 0 ? `\n(${s.banned} banned)` : '')))
     }))
 }
