@@ -14,27 +14,36 @@ import { waitFor } from '../helpers/wait.js'
 const w1 = { name: 'witness.example/w1', key: fixtureKey('carol') }
 const w2 = { name: 'witness.example/w2', key: fixtureKey('bob') }
 
+/**
+ * `witnesses add` of w1 on `dir1`, stopped between its read of the file and its rename (a test-only
+ * pause point), then of w2 on `dir2`: the second must wait for the first (it says so, naming it),
+ * and both end 0 once the first goes on. The two verifier keys, for the caller to find in the file.
+ */
+async function twoAdds (dir1: string, dir2: string): Promise<{ k1: string, k2: string }> {
+  const [k1, k2] = [await witnessKeyOf(w1), await witnessKeyOf(w2)]
+  const pause = join(tmpDir(), 'pause')
+  const first = spawnPetal(['--dir', dir1, 'witnesses', 'add', k1], { env: { PETAL_PAUSE: 'witnesses:read', PETAL_PAUSE_FILE: pause } })
+  await waitFor(() => existsSync(pause), { what: 'the first add to read the file' })
+  const second = spawnPetal(['--dir', dir2, 'witnesses', 'add', k2])
+  let secondDone = false
+  void second.exit.then(() => { secondDone = true })
+  let err = ''
+  second.child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+  await waitFor(() => err.includes('waiting for another `petal witnesses` edit') || secondDone, { what: 'the second add to wait' })
+  expect(secondDone).toBe(false)
+  expect(err).toContain(`(pid ${first.child.pid ?? '?'})`)
+  rmSync(pause)
+  const [a, b] = [await first.exit, await second.exit]
+  expect(a.code, a.stderr).toBe(0)
+  expect(b.code, b.stderr).toBe(0)
+  return { k1, k2 }
+}
+
 describe('petal witnesses: edits at the same time', () => {
   it('two adds in two processes both land: the second waits for the first, and says so', async () => {
     const dir = join(tmpDir(), 'data')
     expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    const [k1, k2] = [await witnessKeyOf(w1), await witnessKeyOf(w2)]
-    // The first stops between its read of the file and its rename (a test-only pause point).
-    const pause = join(tmpDir(), 'pause')
-    const first = spawnPetal(['--dir', dir, 'witnesses', 'add', k1], { env: { PETAL_PAUSE: 'witnesses:read', PETAL_PAUSE_FILE: pause } })
-    await waitFor(() => existsSync(pause), { what: 'the first add to read the file' })
-    const second = spawnPetal(['--dir', dir, 'witnesses', 'add', k2])
-    let secondDone = false
-    void second.exit.then(() => { secondDone = true })
-    let err = ''
-    second.child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-    await waitFor(() => err.includes('waiting for another `petal witnesses` edit') || secondDone, { what: 'the second add to wait' })
-    expect(secondDone).toBe(false)
-    expect(err).toContain(`(pid ${first.child.pid ?? '?'})`)
-    rmSync(pause)
-    const [a, b] = [await first.exit, await second.exit]
-    expect(a.code, a.stderr).toBe(0)
-    expect(b.code, b.stderr).toBe(0)
+    const { k1, k2 } = await twoAdds(dir, dir)
     expect(readFileSync(join(dir, 'witnesses'), 'utf8')).toBe(`${k1}\n${k2}\n`)
   })
 
@@ -60,20 +69,7 @@ describe('petal witnesses: edits at the same time', () => {
     const shared = join(tmpDir(), 'witnesses.shared')
     writeFileSync(shared, '# shared by both nodes\n')
     for (const d of [d1, d2]) symlinkSync(shared, join(d, 'witnesses'))
-    const [k1, k2] = [await witnessKeyOf(w1), await witnessKeyOf(w2)]
-    const pause = join(tmpDir(), 'pause')
-    const first = spawnPetal(['--dir', d1, 'witnesses', 'add', k1], { env: { PETAL_PAUSE: 'witnesses:read', PETAL_PAUSE_FILE: pause } })
-    await waitFor(() => existsSync(pause), { what: 'the first add to read the file' })
-    const second = spawnPetal(['--dir', d2, 'witnesses', 'add', k2])
-    let secondDone = false
-    void second.exit.then(() => { secondDone = true })
-    let err = ''
-    second.child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-    await waitFor(() => err.includes('waiting for another `petal witnesses` edit') || secondDone, { what: 'the second add to wait' })
-    rmSync(pause)
-    const [a, b] = [await first.exit, await second.exit]
-    expect(a.code, a.stderr).toBe(0)
-    expect(b.code, b.stderr).toBe(0)
+    const { k1, k2 } = await twoAdds(d1, d2)
     expect(readFileSync(shared, 'utf8')).toBe(`# shared by both nodes\n${k1}\n${k2}\n`)
     for (const d of [d1, d2]) expect(lstatSync(join(d, 'witnesses')).isSymbolicLink()).toBe(true)
   })
