@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/wait.js'
 // `petal status` shows the rows waiting in pending.db and who seals them when (user48: it said
 // nothing of them, so an operator could not tell a node that seals from one whose rows wait).
 
-interface Ingest { pending_rows: number, pending_bytes: number, oldest_pending_ms: number | null, seal_policy: { every_ms: number, rows: number | null, bytes: number | null } | null, next_seal_ms: number | null }
+interface Ingest { pending_rows: number, pending_bytes: number, claimed_rows: number, oldest_pending_ms: number | null, seal_policy: { every_ms: number, rows: number | null, bytes: number | null } | null, next_seal_ms: number | null }
 
 let work: string
 let dir: string
@@ -45,6 +45,19 @@ describe('petal status and pending rows', () => {
     const r = await petal((seal as string).split(' ').slice(1))
     expect(r.code, r.stderr).toBe(0)
     expect((await status()).ingest).toMatchObject({ pending_rows: 0, pending_bytes: 0, oldest_pending_ms: null })
+  }, 60_000)
+
+  it('a `petal seal` killed after its claim: its rows are still pending (with how many it claimed), and the next seal seals them', async () => {
+    expect((await petal(['--dir', dir, 'append', 'readings', join(work, 'rows.csv')])).code).toBe(0)
+    const killed = await petal(['--dir', dir, 'seal'], { PETAL_FAILPOINT: 'ingest:claimed' })
+    expect(killed.code, killed.stderr).toBeNull() // SIGKILL at the failpoint
+    // Before, status counted only rows no batch held: "pending none" beside receipts saying pending (verify52).
+    const s = await status()
+    expect(s.ingest).toMatchObject({ pending_rows: 3, claimed_rows: 3 })
+    expect(s.text).toMatch(/^ {12}3 of them claimed by a seal that has not ended/m)
+    const r = await petal(['--dir', dir, 'seal'])
+    expect(r.code, r.stderr).toBe(0)
+    expect((await status()).ingest).toMatchObject({ pending_rows: 0, claimed_rows: 0 })
   }, 60_000)
 
   it('a signatory node: its seal policy and when the next seal is due, in status and in GET /api/v1/status', async () => {

@@ -31,6 +31,7 @@ export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stop
     ingest: {
       pending_rows: p.rows,
       pending_bytes: p.bytes,
+      claimed_rows: p.claimedRows,
       oldest_pending_ms: oldestMs ?? null,
       seal_policy: sealing === undefined ? null : { every_ms: sealing.everyMs, rows: sealing.rows ?? null, bytes: sealing.bytes ?? null },
       next_seal_ms: next ?? null
@@ -54,5 +55,7 @@ export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stop
   } else {
     who = 'no node runs here: seal them with `petal seal` (a signatory key), or run a signatory node (`petal run`)'
   }
-  return { extra, lines: [head, hintWithDir(`            ${who}`, ctx.opts.dir)] }
+  // Rows a seal claimed: at work now, or killed part-way (its batch is taken again by the next seal).
+  const claimed = p.claimedRows === 0 ? [] : [`            ${p.claimedRows} of them claimed by a seal that has not ended (a seal at work, or one stopped part-way, whose rows the next seal takes)`]
+  return { extra, lines: [head, ...claimed, hintWithDir(`            ${who}`, ctx.opts.dir)] }
 }
