@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain } from '../../src/chain/index.js'
 import { petal, spawnPetal } from '../helpers/cli.js'
@@ -14,13 +14,13 @@ import { waitFor } from '../helpers/wait.js'
 
 const NOTE = 'interrupted while updating the query mirror: what this command wrote is committed; the next query brings the mirror up to date'
 
-/** Run `args` on `dir`, stopped at the mirror's update and sent SIGINT there. */
-async function interruptedAtMirror (dir: string, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+/** Run `args` on `dir`, stopped at the mirror's update (or pause point `at`) and sent SIGINT there. */
+async function interruptedAtMirror (dir: string, args: string[], at = 'cli:mirror-sync'): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const pause = join(tmpDir(), 'pause')
-  const run = spawnPetal(['--dir', dir, ...args], { env: { PETAL_PAUSE: 'cli:mirror-sync', PETAL_PAUSE_FILE: pause } })
+  const run = spawnPetal(['--dir', dir, ...args], { env: { PETAL_PAUSE: at, PETAL_PAUSE_FILE: pause } })
   let ended = false
   void run.exit.then(() => { ended = true })
-  await waitFor(() => { if (ended) throw new Error('ended before the mirror\'s update'); return existsSync(pause) }, { what: 'the mirror\'s update' })
+  await waitFor(() => { if (ended) throw new Error(`ended before ${at}`); return existsSync(pause) }, { what: at })
   run.child.kill('SIGINT')
   return await run.exit
 }
@@ -51,5 +51,26 @@ describe('Ctrl-C during the query mirror\'s update after a commit', () => {
     expect(hash, r.stdout).toMatch(/^[0-9a-f]{64}$/)
     expect(canonicalAt(dir, Number(height))).toBe(hash)
     expect(r.stderr).toContain(NOTE)
+  })
+
+  // seal signs the tip's checkpoints between its result and the mirror's update, under the write
+  // lock (another process may hold it a while): a Ctrl-C there said only "petal: interrupted" (130)
+  // after the printed blocks (review52b). It now says they are committed and how to sign, exit 0.
+  it('seal interrupted while signing the tip\'s checkpoints: the blocks printed and committed, exit 0, and the hint\'s `petal checkpoint --sign` signs them', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.json')
+    writeFileSync(rows, '[{"a":1}]')
+    expect((await petal(['--dir', dir, 'append', 't', rows])).code).toBe(0)
+    const r = await interruptedAtMirror(dir, ['seal'], 'cli:seal-sign')
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^block 1 [0-9a-f]{64}: 1 row\(s\)\n$/)
+    expect(r.stdout).toContain(canonicalAt(dir, 1) ?? 'no block 1')
+    expect(r.stderr).toContain('interrupted before signing the tip\'s checkpoints: the sealed blocks are committed')
+    const cmd = /`(petal [^`]*checkpoint --sign)`/.exec(r.stderr)?.[1]
+    expect(cmd, r.stderr).toBe(`petal --dir ${dir} checkpoint --sign`)
+    const c = await petal([...(cmd ?? '').split(' ').slice(1)])
+    expect(c.code, c.stderr).toBe(0)
+    expect(c.stdout).toContain('\n2\n')
   })
 })

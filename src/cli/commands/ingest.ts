@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { detectFormat, Ingest, IngestError, parseRecords, RECORD_FORMATS, type RecordFormat, type Receipt } from '../../ingest/index.js'
 import { refuseBesidePull, runningNodeRole } from '../../node/state-file.js'
-import { errorMessage, hintWithDir, isPetalError } from '../../util/index.js'
+import { errorMessage, hintWithDir, isPetalError, pausepoint } from '../../util/index.js'
 import { intOption } from '../args.js'
 import { readInputFile, readStdin } from '../input.js'
 import type { CliContext } from '../context.js'
@@ -123,7 +123,17 @@ export function register (program: Command, action: Action): void {
       if (r.blocks.length > 0) {
         ctx.out.note(`sealed ${rows} row(s) into ${r.blocks.length} block(s), signed by ${short(ctx.loadKey().id)}`)
         const { signTipCheckpoints } = await import('../../proof/index.js')
-        await signTipCheckpoints(chain, ctx.loadKey(), { signal: ctx.signal })
+        try {
+          // Tests stop here to interrupt the signing (e2e/mirror-interrupted.test.ts).
+          await pausepoint('cli:seal-sign', ctx.signal)
+          await signTipCheckpoints(chain, ctx.loadKey(), { signal: ctx.signal })
+        } catch (err) {
+          // The blocks are committed and printed: a Ctrl-C here (the write lock may be another's for a
+          // while) said only "petal: interrupted" (130), as if nothing had been sealed (review52b).
+          if (!isPetalError(err) || err.code !== 'ABORTED') throw err
+          ctx.out.note(hintWithDir('interrupted before signing the tip\'s checkpoints: the sealed blocks are committed; `petal checkpoint --sign` signs them (a node running here signs its tip\'s by itself)', ctx.opts.dir))
+          return
+        }
         await syncMirrorAfterImport(ctx, chain)
       }
     }, 'warn'))
