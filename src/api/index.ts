@@ -15,7 +15,7 @@ import type { ApiServerOptions } from './types.js'
 
 export { ApiError, httpStatusOf } from './errors.js'
 export { DEFAULT_HTTP_ADDRESS, DEFAULT_API_LIMITS, parseHttpAddress, isLoopbackHost, type HttpAddress, type ApiLimits, type AccessPolicy } from './options.js'
-export { TOKEN_SCOPES, TokenStore, tokensPath, type TokenScope } from './tokens.js'
+export { TOKEN_SCOPES, TokenStore, tokensPath, withTokensLock, type TokenScope } from './tokens.js'
 export { PetalMetrics } from './petal-metrics.js'
 export type { ApiServer } from './server.js'
 export type { ApiServerOptions, NodeFacts } from './types.js'

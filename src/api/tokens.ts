@@ -1,9 +1,9 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFileSync, statSync, utimesSync } from 'node:fs'
+import { mkdirSync, readFileSync, statSync, utimesSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { errorMessage, isNotFound, isRecord, parseJson, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
+import { errorMessage, isNotFound, isRecord, lockHolders, parseJson, pausepointSync, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
-import { checkDataFile } from '../storage/index.js'
+import { checkDataFile, NodeLock } from '../storage/index.js'
 
 /** read: every GET and POST /query. write: also POST /records, PUT /tables. */
 export type TokenScope = 'read' | 'write'
@@ -31,6 +31,27 @@ const TOKEN_LENGTH = 62
 const STAT_OPTIONS = { throwIfNoEntry: false } as const
 
 export function tokensPath (dataDir: string): string { return join(dataDir, 'api', 'tokens.json') }
+
+/** Held (an exclusive SQLite lock, as seal.lock) by one `petal tokens create|revoke` at a time, beside tokens.json. */
+export const TOKENS_LOCK = 'tokens.lock'
+
+/**
+ * Run a read-change-rename of tokens.json (`create`, `revoke`) holding tokens.lock: two at once
+ * each read the file, and the second rename dropped the first's token, which its user had been
+ * shown and told to use (user52 found it beside the witnesses file's). The kernel frees the lock of
+ * a killed command; a server's reads need none (the file is replaced whole). `onWait` is called
+ * once, with the pids holding the lock where /proc/locks tells.
+ */
+export async function withTokensLock<T> (dataDir: string, fn: () => T, o: { signal?: AbortSignal, onWait?: (holders: number[] | undefined) => void } = {}): Promise<T> {
+  const dir = dirname(tokensPath(dataDir))
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const lock = await NodeLock.acquire(dir, TOKENS_LOCK, { signal: o.signal, onWait: () => o.onWait?.(lockHolders(join(dir, TOKENS_LOCK))) })
+  try {
+    return fn()
+  } finally {
+    lock.release()
+  }
+}
 
 function sha256 (text: string): Buffer { return hash('sha256', text, 'buffer') }
 /** Compared against when the presented id is unknown, so that an unknown id takes as long as a wrong secret. */
@@ -61,6 +82,7 @@ export class TokenStore {
   /** Create a token; the returned text is shown once and never stored. */
   create (o: { scope: TokenScope, name?: string, now?: Date }): { token: string, info: TokenInfo } {
     const records = this.read()
+    pausepointSync('tokens:read')
     let id: string
     do id = randomBytes(6).toString('hex'); while (records.some(r => r.id === id))
     const token = `petal_${id}_${randomBytes(32).toString('base64url')}`

@@ -1,9 +1,18 @@
 import { Option, type Command } from 'commander'
-import { TOKEN_SCOPES, TokenStore, type TokenScope } from '../../api/index.js'
+import { TOKEN_SCOPES, TokenStore, withTokensLock, type TokenScope } from '../../api/index.js'
 import { table } from '../output.js'
 import type { Action } from '../program.js'
+import type { CliContext } from '../context.js'
 import { openChain } from '../hashing.js'
 import { hintWithDir, shellWord } from '../../util/index.js'
+
+/** How a create or revoke waits for another one (tokens.lock): it says so, and Ctrl-C gives up. */
+function lockOptions (ctx: CliContext): { signal: AbortSignal, onWait: (holders: number[] | undefined) => void } {
+  return {
+    signal: ctx.probe,
+    onWait: holders => { ctx.out.note(`waiting for another \`petal tokens\` command${holders === undefined || holders.length === 0 ? '' : ` (pid ${holders.join(', ')})`} to finish (Ctrl-C to give up)…`) }
+  }
+}
 
 export function register (program: Command, action: Action): void {
   const tokens = program.command('tokens').description('bearer tokens of the HTTP API: writes always need one; reads too on a node exposed with --http-expose')
@@ -14,7 +23,7 @@ export function register (program: Command, action: Action): void {
     .option('--name <name>', 'a name to recognise it by in `tokens list` (default: token-XXXX)')
     .action(action(async (ctx, o: { scope: TokenScope, name?: string }) => {
       openChain(ctx, { forReading: true }) // a data directory with a chain, not a typo'd path
-      const { token, info } = TokenStore.of(ctx.dir).create({ scope: o.scope, name: o.name })
+      const { token, info } = await withTokensLock(ctx.dir, () => TokenStore.of(ctx.dir).create({ scope: o.scope, name: o.name }), lockOptions(ctx))
       ctx.out.result({ token, ...info }, () => token)
       // Its command names the user's --dir, as hints do: run as printed, it revokes this directory's token.
       // By id where the name would not do: `-x` is taken for an option, a backtick or a line break
@@ -38,7 +47,7 @@ export function register (program: Command, action: Action): void {
     .description('revoke a token by id or name (a running node refuses it at once)')
     .action(action(async (ctx, ref: string) => {
       openChain(ctx, { forReading: true })
-      const t = TokenStore.of(ctx.dir).revoke(ref)
+      const t = await withTokensLock(ctx.dir, () => TokenStore.of(ctx.dir).revoke(ref), lockOptions(ctx))
       ctx.out.result({ revoked: t }, () => `revoked token ${t.id} (${t.name}, ${t.scope})`)
     }))
 }
