@@ -26,15 +26,25 @@ export const PENDING_STATS_SQL = 'SELECT coalesce(sum(n), 0) AS n, coalesce(sum(
 const SUMMARY_SQL = `SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t, coalesce(sum(c), 0) AS c FROM (
   SELECT n, bytes, at, 0 AS c FROM rows WHERE id >= ? AND batch IS NULL
   UNION ALL
-  SELECT n, bytes, at, n AS c FROM rows WHERE batch IN (SELECT id FROM batches WHERE state IN ('claimed', 'built')))`
+  SELECT n, bytes, at, n AS c FROM rows WHERE batch IN (SELECT id FROM batches WHERE state IN ('claimed', 'built') AND id NOT IN (SELECT value FROM json_each(?))))`
 
-/** The pending rows of the pending.db at `path` (none when there is no such file), read-only. */
-export function readPendingSummary (path: string): PendingSummary {
+/**
+ * The pending rows of the pending.db at `path` (none when there is no such file), read-only.
+ * `inChain(hash)`: whether the chain holds a block, canonical. A built batch whose block it holds is sealed
+ * (a seal killed between the chain's commit and pending.db's note of it: the next seal's reconcile
+ * marks it), as `petal receipt`, which asks the chain, says: not counted (review52b).
+ */
+export function readPendingSummary (path: string, inChain: (hash: string) => boolean = () => false): PendingSummary {
   if (!existsSync(path)) return { rows: 0, bytes: 0, oldestAt: undefined, claimedRows: 0 }
   const db = openPendingDb(path, true)
   try {
-    const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
-    const r = db.prepare(SUMMARY_SQL).get(low) as { n: number, b: number, t: number | null, c: number }
+    // One read snapshot for the built batches and the sums.
+    const r = db.transaction(() => {
+      const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
+      const built = db.prepare("SELECT id, hash FROM batches WHERE state = 'built' AND hash IS NOT NULL").all() as Array<{ id: number, hash: string }>
+      const sealed = built.filter(b => inChain(b.hash)).map(b => b.id)
+      return db.prepare(SUMMARY_SQL).get(low, JSON.stringify(sealed)) as { n: number, b: number, t: number | null, c: number }
+    })()
     return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined, claimedRows: r.c }
   } catch (err) {
     // A page damaged past the schema is met here, not at the open: said as the open says it (a

@@ -60,6 +60,23 @@ describe('petal status and pending rows', () => {
     expect((await status()).ingest).toMatchObject({ pending_rows: 0, claimed_rows: 0 })
   }, 60_000)
 
+  // The other side of that window: killed after the chain's commit, before pending.db noted it
+  // (review52b). The rows are in a canonical block, as `petal receipt` says; status counted them
+  // pending and claimed ("whose rows the next seal takes"), which then had nothing to seal.
+  it('a `petal seal` killed after its block\'s commit: status counts none pending, as the receipt says sealed', async () => {
+    const a = await petal(['--dir', dir, 'append', 'readings', join(work, 'rows.csv')])
+    expect(a.code, a.stderr).toBe(0)
+    const receipt = /^\S+/.exec(a.stdout)?.[0] ?? ''
+    const killed = await petal(['--dir', dir, 'seal'], { PETAL_FAILPOINT: 'ingest:committed' })
+    expect(killed.code, killed.stderr).toBeNull()
+    const rc = (await petal(['--dir', dir, 'receipt', receipt])).stdout
+    expect(rc).toMatch(/sealed/)
+    expect(rc).not.toMatch(/pending/)
+    expect((await status()).ingest).toMatchObject({ pending_rows: 0, claimed_rows: 0 })
+    const r = await petal(['--dir', dir, 'seal'])
+    expect(r.stdout.trim(), r.stderr).toBe('nothing to seal')
+  }, 60_000)
+
   it('a signatory node: its seal policy and when the next seal is due, in status and in GET /api/v1/status', async () => {
     node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600', '--seal-rows', '1000'])
     const url = await httpUrlOf(node)
