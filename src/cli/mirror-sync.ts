@@ -25,7 +25,7 @@ export async function syncMirrorAfterImport (ctx: CliContext, chain: Chain, o: {
   const bar = o.progress === true ? ctx.progress('query mirror', 'blocks') : undefined
   try {
     // Tests stop here to interrupt the update (e2e/mirror-interrupted.test.ts).
-    await pausepoint('cli:mirror-sync', ctx.signal)
+    await pausepoint('cli:mirror-sync', ctx.probe) // probe: an import makes no AbortController (import-node-calls.test.ts)
     // Closed with the context, after the command: a process that ends then leaves query.db-wal in
     // place instead of checkpointing it (storage's leaveConnectionsAtExit).
     const mirror = QueryMirror.open(chain)

@@ -8,4 +8,3 @@
 export { protocolId, announceTopic, LIMITS, MAX_UPLOADS_PER_PEER, blockTransferBudgetMs } from './constants.js'
 export { NetworkError } from './errors.js'
 export { headerOf, parseHeader, encodeJson, decodeJson, parseHeadersRequest, parseHeadersReply, parseBlockMeta, type WireHeader, type StatusMessage } from './wire.js'
-export { readPeersFile, writePeersFile, rememberPeerAddrs, type RememberedPeer } from './peers-file.js'

@@ -11,7 +11,6 @@
  */
 // The libp2p-free part (errors, wire format, limits): what sync may load.
 export { protocolId, announceTopic, LIMITS, blockTransferBudgetMs, NetworkError, headerOf, parseHeader, encodeJson, decodeJson, parseHeadersRequest, parseHeadersReply, parseBlockMeta, type WireHeader, type StatusMessage } from './core.js'
-export { readPeersFile, writePeersFile, rememberPeerAddrs, type RememberedPeer } from './core.js'
 export { RECOVERY_PER_MINUTE, PeerScores, type Offence } from './scoring.js'
 export { chainSource, type BlockSource } from './source.js'
 export { peerKeyMessage, type PeerSigner } from './wire.js'

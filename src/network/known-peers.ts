@@ -4,7 +4,7 @@ import { errorMessage, isNotFound, linkSignals, runLoop, type Clock, type Logger
 import type { PetalLibp2p } from './libp2p.js'
 import { addrPeerId } from './addresses.js'
 import { TIMEOUTS } from './constants.js'
-import { MAX_ADDRS_PER_PEER, readPeersFile, writePeersFile, type RememberedPeer } from './peers-file.js'
+import { MAX_ADDRS_PER_PEER, readPeersFile, writePeersFile, type RememberedPeer } from '../storage/index.js'
 
 // In-memory bounds (the file keeps the `maxRemembered` most recent).
 const MAX_KNOWN_PEERS = 1024

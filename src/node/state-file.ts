@@ -1,10 +1,9 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { checkDataFile, NodeLock } from '../storage/index.js'
+import { checkDataFile, NodeLock, readPeersFile, type RememberedPeer } from '../storage/index.js'
 import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, nameNamespace, readLockTable, type LockTable, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile, unknownNamespace } from '../util/index.js'
 import { NodeError } from './errors.js'
 // Past network's index: its libp2p-free part, as `petal status` and `petal peers` read this file without loading libp2p.
-import { readPeersFile, type RememberedPeer } from '../network/core.js'
 import type { SealPolicy } from '../ingest/index.js'
 
 /** What a running node publishes about itself for `petal status` and `petal peers` (another process). */

@@ -1,7 +1,8 @@
 /**
  * storage: the data directory — block files in Daisy's sharded layout and forks/, their seals,
  * crash-safe placement (fsync + rename, a journal for multi-file moves), the `chain.db` index and
- * its cross-process write lock, chainparams.json, the keystore, and a Daisy directory (read-only).
+ * its cross-process write lock, chainparams.json, the keystore, peers.json (the peers a node met:
+ * the network's KnownPeers writes it, status and repair read it), and a Daisy directory (read-only).
  *
  * Knows files and records, not consensus: it never decides whether a block is valid or which
  * branch wins. With block, the only importer of better-sqlite3.
@@ -32,3 +33,4 @@ export { fdatasyncWal } from './wal-sync.js'
 export { claimLog } from './wal-claims.js'
 export { loadWalCheck } from './wal-index.js'
 export { DaisyDb, DaisyDir, DAISY_DEFAULT_CHAIN, isDaisyDir, missingBlockHint, readDaisyChainParams, readDaisyPrivateKeys, type DaisyBlockRow, type DaisyChainParams } from './daisy-dir.js'
+export { MAX_ADDRS_PER_PEER, readPeersFile, rememberPeerAddrs, writePeersFile, type RememberedPeer } from './peers-file.js'

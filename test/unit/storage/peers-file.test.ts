@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readPeersFile, rememberPeerAddrs, writePeersFile } from '../../../src/network/core.js'
+import { readPeersFile, rememberPeerAddrs, writePeersFile } from '../../../src/storage/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const KEY = '1:' + 'ab'.repeat(32)

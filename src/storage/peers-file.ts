@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { isKeyId } from '../crypto/index.js'
-import { checkDataFile } from '../storage/index.js'
+import { checkDataFile } from './data-file.js'
 import { isRecord, isStringArray, parseJson, replaceFile } from '../util/index.js'
 
 /**
  * `peers.json`, the peers a node has met (docs/data-directory.md): its one reader and one writer,
- * libp2p-free (network/core.ts), for the running node's KnownPeers, `petal peers` and `verify
- * --repair --peer` alike. Until session 52 repair wrote the file with a writer of its own (user52).
+ * in storage, which owns the data directory's files, for the running node's KnownPeers, `petal
+ * peers` and `verify --repair --peer` alike. Until session 52 repair wrote the file with a writer of
+ * its own (user52); the one reader was then in network/core, which loaded the network's wire
+ * format (a TextDecoder) into every command that reads node-state.json (import-node-calls.test.ts).
  */
 export interface RememberedPeer {
   id: string
