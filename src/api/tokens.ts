@@ -1,7 +1,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdirSync, readFileSync, statSync, utimesSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { errorMessage, isNotFound, isRecord, lockHolders, parseJson, pausepointSync, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
+import { errorMessage, isNotFound, isRecord, parseJson, pausepointSync, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
 import { checkDataFile, NodeLock } from '../storage/index.js'
 
@@ -45,12 +45,7 @@ export const TOKENS_LOCK = 'tokens.lock'
 export async function withTokensLock<T> (dataDir: string, fn: () => T, o: { signal?: AbortSignal, onWait?: (holders: number[] | undefined) => void } = {}): Promise<T> {
   const dir = dirname(tokensPath(dataDir))
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const lock = await NodeLock.acquire(dir, TOKENS_LOCK, { signal: o.signal, onWait: () => o.onWait?.(lockHolders(join(dir, TOKENS_LOCK))) })
-  try {
-    return fn()
-  } finally {
-    lock.release()
-  }
+  return await NodeLock.holding(dir, TOKENS_LOCK, fn, o)
 }
 
 function sha256 (text: string): Buffer { return hash('sha256', text, 'buffer') }

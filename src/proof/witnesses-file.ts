@@ -1,7 +1,7 @@
 import { lstatSync, readlinkSync, realpathSync, statSync, utimesSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { NodeLock } from '../storage/index.js'
-import { isNotFound, lockHolders, pausepointSync, removeDeadWritersTemps, removeStaleTemps, writeFileAtomic } from '../util/index.js'
+import { isNotFound, pausepointSync, removeDeadWritersTemps, removeStaleTemps, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { parseWitnessesFile, parseWitnessVkey, readWitnessesFile, WITNESSES_FILE, type KnownWitness } from './witness-keys.js'
 
@@ -43,12 +43,7 @@ async function edit<T> (root: string, fn: () => T, o: EditOptions): Promise<T> {
   const path = join(root, WITNESSES_FILE)
   const file = linkTarget(path)
   const [dir, name] = file === path ? [root, WITNESSES_LOCK] : [dirname(file), `${basename(file)}.lock`]
-  const lock = await NodeLock.acquire(dir, name, { signal: o.signal, onWait: () => o.onWait?.(lockHolders(join(dir, name))) })
-  try {
-    return fn()
-  } finally {
-    lock.release()
-  }
+  return await NodeLock.holding(dir, name, fn, o)
 }
 
 const readText = readWitnessesFile

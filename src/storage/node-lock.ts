@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
-import { errorCode, sleep } from '../util/index.js'
+import { errorCode, lockHolders, sleep } from '../util/index.js'
 import { dataFileExists } from './data-file.js'
 import { openRefusedByDisk } from './system-error.js'
 
@@ -61,6 +61,19 @@ export class NodeLock {
       if (!warned) { warned = true; o.onWait?.() }
       await sleep(delay, o.signal)
       delay = Math.min(delay * 2, 200)
+    }
+  }
+
+  /**
+   * Run `fn` (a read-change-rename of a small file) holding the lock `file` in `dir`, waiting for
+   * it as `acquire` does; `onWait` is told the pids holding it, where /proc/locks tells.
+   */
+  static async holding<T> (dir: string, file: string, fn: () => T, o: { signal?: AbortSignal, onWait?: (holders: number[] | undefined) => void } = {}): Promise<T> {
+    const lock = await NodeLock.acquire(dir, file, { signal: o.signal, onWait: () => o.onWait?.(lockHolders(join(dir, file))) })
+    try {
+      return fn()
+    } finally {
+      lock.release()
     }
   }
 
