@@ -19,7 +19,10 @@ export interface VerifiedNote {
   text: string
   checkpoint: PetalCheckpoint
   lines: Line[]
-  /** a line by a signatory active at the tip verifies */
+  /**
+   * a line verifies by a signatory that vouches for the checkpoint: active at the tip, and added at
+   * or below its last height (docs/proofs.md, "Which signatories vouch for a checkpoint")
+   */
   signed: boolean
   /** a line by a signatory active at the tip does not verify: whoever sent the note is to blame */
   badSignatory: boolean
@@ -27,7 +30,7 @@ export interface VerifiedNote {
   badWitness: string[]
 }
 
-type Key = { kind: 'signatory', active: boolean, publicKey: PublicKey } | { kind: 'witness', publicKey: PublicKey }
+type Key = { kind: 'signatory', active: boolean, addedAt: number, publicKey: PublicKey } | { kind: 'witness', publicKey: PublicKey }
 
 // Whether a line verifies is a fact of (key, text, line): kept, so that a proof does not verify
 // again the lines of the checkpoint it is made against. Bounded; cleared when full.
@@ -61,7 +64,7 @@ function knownKeys (chain: Chain): Keys {
   const keys: Keys = { signatories: new Map(), witnesses: new Map() }
   for (const s of chain.keysAt(tip).all()) {
     const digest = fromHex(s.keyId.slice(2))
-    if (digest !== undefined) keys.signatories.set(keyIdOfDigest(digest), { kind: 'signatory', active: s.revokedAt === null, publicKey: s.publicKey })
+    if (digest !== undefined) keys.signatories.set(keyIdOfDigest(digest), { kind: 'signatory', active: s.revokedAt === null, addedAt: s.addedAt, publicKey: s.publicKey })
   }
   for (const w of witnesses) keys.witnesses.set(`${w.name} ${w.keyId}`, { kind: 'witness', publicKey: w.publicKey })
   keyCache.set(chain, { tip: tip.hash, witnesses, keys })
@@ -102,7 +105,7 @@ function verifyNote (chain: Chain, keys: Keys, note: string, also: readonly Line
     if (key === undefined) continue
     const ok = verifies(key, line.name, n.note.text, line)
     if (key.kind === 'signatory' && key.active) {
-      if (ok) r.signed = true
+      if (ok) r.signed ||= vouchesFor(key.addedAt, checkpoint.size)
       else if (!checked) r.badSignatory = true
     }
     if (!ok) {
@@ -114,6 +117,17 @@ function verifyNote (chain: Chain, keys: Keys, note: string, also: readonly Line
     lines.push(line)
   }
   return { note: lines.length === 0 ? '' : formatNote({ text: n.note.text, signatures: lines }), text: n.note.text, checkpoint, lines, ...r }
+}
+
+/**
+ * Whether a signatory key added at height `addedAt` (and active at the tip) vouches for a checkpoint
+ * of tree size `size`: only when the key was added in the blocks that tree covers (docs/proofs.md,
+ * "Which signatories vouch for a checkpoint"). A key added above them is gone with its block when a
+ * reorg abandons it, and its note of an older, final tree with it: until session 53 such a note
+ * replaced the other signatories' notes of that tree, and a consistency proof from its size failed.
+ */
+export function vouchesFor (addedAt: number, size: number): boolean {
+  return addedAt <= size - 1
 }
 
 /** The signature lines of a note (no check). */

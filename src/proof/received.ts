@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import { verifyV2 } from '../crypto/index.js'
 import { equalBytes, fromHex, toHex } from '../util/index.js'
-import { unionWithStored, verifiedNote } from './note-lines.js'
+import { unionWithStored, verifiedNote, vouchesFor } from './note-lines.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 import { keyIdOfDigest, parseNote, parsePetalCheckpoint } from './verifier/index.js'
@@ -30,7 +30,8 @@ export function judgeCheckpoint (chain: Chain, note: string): CheckpointVerdict 
     const signer = signers.find(k => keyIdOfDigest(fromHex(k.keyId.slice(2)) ?? new Uint8Array(4)) === s.keyId)
     if (signer === undefined) continue
     if (!verifyV2(signer.publicKey, n.note.text, s.signature)) return 'reject'
-    signed = true
+    // A key added above the tree does not vouch for it (docs/proofs.md, "Which signatories vouch for a checkpoint").
+    if (vouchesFor(signer.addedAt, c.size)) signed = true
   }
   if (!signed) return 'ignore'
   const tree = storedChainTree(chain)

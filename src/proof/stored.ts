@@ -3,7 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 import type { CheckpointRecord } from '../storage/index.js'
 import { equalBytes, toHex } from '../util/index.js'
 import { checkpointText, readCheckpointNote, signCheckpoint } from './checkpoint.js'
-import { unionWithStored, verifiedNote } from './note-lines.js'
+import { unionWithStored, verifiedNote, vouchesFor } from './note-lines.js'
 import { missingNode, treeRoot, type NodeReader } from './tree/index.js'
 import type { PetalCheckpoint } from './verifier/index.js'
 
@@ -36,8 +36,9 @@ export interface StoredCheckpoint extends CheckpointRecord {
  * Sign the checkpoints of the current chain tree with a signatory key and store them: the
  * latest (every canonical block, not final yet) and the final one (the blocks at least
  * max_reorg_depth below the tip), so that proofs can be made against either. Nothing when the
- * key is not an active signatory at the tip (its signature would convince no one). Runs under
- * the write lock, so the tree cannot change between reading its root and storing the note.
+ * key is not an active signatory at the tip (its signature would convince no one), nor of a tree
+ * older than the key (note-lines.ts, vouchesFor). Runs under the write lock, so the tree cannot
+ * change between reading its root and storing the note.
  */
 export async function signTipCheckpoints (chain: Chain, key: SigningKey, o: { signal?: AbortSignal } = {}): Promise<string[]> {
   return await chain.index.withWriteLock(async () => signTipCheckpointsLocked(chain, key), { signal: o.signal })
@@ -49,12 +50,11 @@ export async function signTipCheckpoints (chain: Chain, key: SigningKey, o: { si
  */
 export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string[] {
   const tip = chain.tip()
-  if (!chain.keysAt(tip).isActive(key.id)) return []
   const tree = storedChainTree(chain)
   if (tree.size !== tip.height + 1) return []
   const depth = chain.params.maxReorgDepth
   // Each (size, tip) once: a node that signs on every tick must not pile up equal notes.
-  const sizes = tipCheckpointSizes(chain).filter(s => selfNotesOfTip(chain, s).length === 0)
+  const sizes = tipCheckpointSizes(chain, key).filter(s => selfNotesOfTip(chain, s).length === 0)
   const now = chain.clock.now()
   return sizes.map(size => {
     const root = treeRoot(tree, size)
@@ -97,10 +97,17 @@ export function findCheckpoint (chain: Chain, o: { height?: number, final?: bool
   })
 }
 
-/** The checkpoint sizes a signatory signs for the tip: the latest tree and the final one (each once). */
-function tipCheckpointSizes (chain: Chain): number[] {
-  const size = chain.tip().height + 1
-  return [size, size - chain.params.maxReorgDepth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i)
+/**
+ * The checkpoint sizes `key` signs for the tip: the latest tree and the final one (each once), of
+ * those it vouches for (note-lines.ts, vouchesFor): none when it is no active signatory at the tip,
+ * and not a tree older than its key (its final one, for max_reorg_depth blocks after it was added).
+ */
+function tipCheckpointSizes (chain: Chain, key: SigningKey): number[] {
+  const tip = chain.tip()
+  const signer = chain.keysAt(tip).get(key.id)
+  if (signer === undefined || signer.revokedAt !== null) return []
+  const size = tip.height + 1
+  return [size, size - chain.params.maxReorgDepth].filter((s, i, all) => s >= 1 && all.indexOf(s) === i && vouchesFor(signer.addedAt, s))
 }
 
 /**
@@ -124,8 +131,7 @@ function selfNotesOfTip (chain: Chain, size: number): string[] {
  * signs none new; none where `key` is no active signatory at the tip.
  */
 export function storedTipCheckpoints (chain: Chain, key: SigningKey): string[] {
-  if (!chain.keysAt(chain.tip()).isActive(key.id)) return []
-  return tipCheckpointSizes(chain).flatMap(size => selfNotesOfTip(chain, size))
+  return tipCheckpointSizes(chain, key).flatMap(size => selfNotesOfTip(chain, size))
 }
 
 /**
