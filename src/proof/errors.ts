@@ -23,6 +23,8 @@ export const PROOF_ERROR_CODES = [
   'PROOF_WITNESSES_INVALID',
   /** the data directory's `witnesses` file cannot be read (not a regular file, its permissions, the disk) */
   'PROOF_WITNESSES_UNREADABLE',
+  /** `petal witnesses add|remove`: the `witnesses` link leads into a directory that does not exist */
+  'PROOF_WITNESSES_LINK_NOWHERE',
   /** `petal witnesses add`: the `witnesses` file lists that witness's name already */
   'PROOF_WITNESS_LISTED',
   /** `petal witnesses remove`: the `witnesses` file lists no witness of that name */
@@ -50,6 +52,8 @@ export interface ProofErrorDetails {
   PROOF_WITNESSES_INVALID: None
   /** `systemCode`: the operating system's error (EACCES, EIO, …), absent for a file that is no regular file */
   PROOF_WITNESSES_UNREADABLE: { path: string, systemCode?: string }
+  /** `target`: the file the link names */
+  PROOF_WITNESSES_LINK_NOWHERE: { path: string, target: string }
   PROOF_WITNESS_LISTED: None
   PROOF_WITNESS_NOT_LISTED: None
 }
@@ -72,6 +76,7 @@ export function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
     PROOF_QUERY_NOT_PROVABLE: { meaning: 'query --prove: the answer is not whole rows of one table with their height', hint: 'prove whole rows of one table: SELECT * FROM t WHERE …' },
     PROOF_WITNESSES_INVALID: { meaning: 'a line of the data directory\'s `witnesses` file is not a witness\'s verifier key', hint: 'each line of DIR/witnesses is a witness\'s verifier key, as its operator prints it with `petal checkpoint --witness-vkey NAME` on their node (text after # is a comment): correct or remove the line the message names' },
     PROOF_WITNESSES_UNREADABLE: { meaning: 'the data directory\'s `witnesses` file cannot be read: it is a directory or another non-regular file, this user may not read it (or search its directory), or the disk failed', hint: 'the message says which; a node that read the file before keeps the witnesses it listed then until the file can be read again' },
+    PROOF_WITNESSES_LINK_NOWHERE: { meaning: '`petal witnesses add|remove`: the data directory\'s `witnesses` is a symbolic link to a file whose directory does not exist (a share not mounted, a mistyped target); nothing was written', hint: 'mount or make the directory the message names, or point the link at the list (`ln -sfn FILE DIR/witnesses`), then edit again' },
     PROOF_WITNESS_LISTED: { meaning: '`petal witnesses add`: the data directory\'s `witnesses` file lists a witness of that name already (one key a name)', hint: '`petal witnesses list` shows its key; to replace it, `petal witnesses remove NAME` first' },
     PROOF_WITNESS_NOT_LISTED: { meaning: '`petal witnesses remove`: the data directory\'s `witnesses` file lists no witness of that name', hint: '`petal witnesses list` shows the listed witnesses' }
   }

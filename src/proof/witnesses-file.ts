@@ -1,7 +1,7 @@
-import { lstatSync, readlinkSync, realpathSync, statSync, utimesSync } from 'node:fs'
+import { existsSync, lstatSync, readlinkSync, realpathSync, statSync, utimesSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { NodeLock } from '../storage/index.js'
-import { isNotFound, pausepointSync, removeDeadWritersTemps, removeStaleTemps, writeFileAtomic } from '../util/index.js'
+import { isNotFound, pausepointSync, removeDeadWritersTemps, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { parseWitnessesFile, parseWitnessVkey, readWitnessesFile, WITNESSES_FILE, type KnownWitness } from './witness-keys.js'
 
@@ -43,7 +43,21 @@ async function edit<T> (root: string, fn: () => T, o: EditOptions): Promise<T> {
   const path = join(root, WITNESSES_FILE)
   const file = linkTarget(path)
   const [dir, name] = file === path ? [root, WITNESSES_LOCK] : [dirname(file), `${basename(file)}.lock`]
+  if (file !== path && !existsSync(dir)) throw linkNowhere(path, file)
   return await NodeLock.holding(dir, name, fn, o)
+}
+
+/**
+ * A `witnesses` link to a file whose directory is not there (a share not mounted, a mistyped
+ * target): refused. Its file is made where the directory is (as a shell's `>>` would; docs/cli.md,
+ * `petal witnesses`), but making the directories too put a list on this machine's disk under a
+ * share's mount point, where the nodes sharing it never read it (health53).
+ */
+function linkNowhere (path: string, file: string): ProofError {
+  return new ProofError('PROOF_WITNESSES_LINK_NOWHERE', `${path} is a symbolic link to ${file}, whose directory ${dirname(file)} does not exist`, {
+    hint: `mount or make that directory (\`mkdir -p ${shellWord(dirname(file))}\`), or point the link at the list (\`ln -sfn FILE ${shellWord(path)}\`), then edit again`,
+    details: { path, target: file }
+  })
 }
 
 const readText = readWitnessesFile

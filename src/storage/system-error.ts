@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync } from 'node:fs'
+import { closeSync, existsSync, lstatSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { canWrite, errorCode, errorMessage, isRecord } from '../util/index.js'
 import { StorageError, type StorageErrorCode } from './errors.js'
@@ -18,7 +18,7 @@ function classifyErrno (code: string, path: string | undefined): Failure | undef
       return { code: 'IO_ERROR', what: 'the disk failed to read or write', hint: `check ${where} (dmesg, fsck) before going on; \`petal verify\` checks the block files` }
     case 'EACCES':
     case 'EPERM':
-      return { code: 'PERMISSION_DENIED', what: 'permission denied', hint: path === undefined ? 'run as a user who may read and write these files' : `check the owner and mode of ${path}, or run as a user who may use it` }
+      return { code: 'PERMISSION_DENIED', what: 'permission denied', hint: path === undefined ? 'run as a user who may read and write these files' : `check the owner and mode of ${standing(path)}, or run as a user who may use it` }
     case 'EROFS':
       return { code: 'PERMISSION_DENIED', what: 'the file system is read-only', hint: 'commands that only read (status, blocks, block, signers, verify, query) work there; others need a writable disk' }
     case 'EMFILE':
@@ -32,6 +32,23 @@ function classifyErrno (code: string, path: string | undefined): Failure | undef
       return { code: 'PATH_CONFLICT', what: 'a path is not what it should be (a file where a directory belongs, or the other way round)', hint: path === undefined ? 'check the paths you gave' : `look at ${path}: move what is in the way` }
     default:
       return undefined
+  }
+}
+
+/**
+ * `path`, or where this process cannot see it (a file or directory whose creation was refused, a
+ * path below a directory it may not search) the nearest directory above it that it can: the one
+ * whose owner and mode refused it. A hint that named a directory `mkdir` was refused ("check the
+ * owner and mode of DIR/keystore") named one that is not there (health53).
+ */
+function standing (path: string): string {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      lstatSync(p)
+      return p
+    } catch {
+      if (dirname(p) === p) return path
+    }
   }
 }
 

@@ -122,9 +122,25 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
     renameSync(tmp, path)
   } catch (err) {
     try { unlinkSync(tmp) } catch {}
-    throw err
+    throw deniedAt(err, tmp, path)
   }
   fsyncDir(dir)
+}
+
+/**
+ * A permission error of writeFileAtomic's temporary (EACCES, EPERM) as what the user can act on:
+ * its creation refused is the directory's (no file may be made in it), its rename refused the
+ * file's (another user's file in a sticky directory such as /tmp). Its own error named the
+ * temporary, `FILE.n….tmp`, which is gone by then, and the CLI's hint said to check its owner
+ * and mode (health53).
+ */
+function deniedAt (err: unknown, tmp: string, path: string): unknown {
+  const code = errorCode(err)
+  if ((code !== 'EACCES' && code !== 'EPERM') || (err as { path?: unknown }).path !== tmp) return err
+  const renaming = (err as { syscall?: unknown }).syscall === 'rename'
+  const at = renaming ? path : dirname(path)
+  const what = renaming ? `cannot replace '${path}'` : `cannot create a file in '${at}' to write '${path}'`
+  return Object.assign(new Error(`${code}: permission denied, ${what}`, { cause: err }), { code, errno: (err as { errno?: unknown }).errno, syscall: renaming ? 'rename' : 'open', path: at })
 }
 
 /**

@@ -4,15 +4,11 @@ import { table } from '../output.js'
 import type { Action } from '../program.js'
 import type { CliContext } from '../context.js'
 import { openChain } from '../hashing.js'
+import { waitForOther } from '../lock-wait.js'
 import { hintWithDir, shellWord } from '../../util/index.js'
 
-/** How a create or revoke waits for another one (tokens.lock): it says so, and Ctrl-C gives up. */
-function lockOptions (ctx: CliContext): { signal: AbortSignal, onWait: (holders: number[] | undefined) => void } {
-  return {
-    signal: ctx.probe,
-    onWait: holders => { ctx.out.note(`waiting for another \`petal tokens\` command${holders === undefined || holders.length === 0 ? '' : ` (pid ${holders.join(', ')})`} to finish (Ctrl-C to give up)…`) }
-  }
-}
+/** How a create or revoke waits for another one (tokens.lock). */
+const lockOptions = (ctx: CliContext): ReturnType<typeof waitForOther> => waitForOther(ctx, 'another `petal tokens` command')
 
 export function register (program: Command, action: Action): void {
   const tokens = program.command('tokens').description('bearer tokens of the HTTP API: writes always need one; reads too on a node exposed with --http-expose')

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { CliContext } from '../context.js'
 import { table, UsageError } from '../output.js'
 import type { Action } from '../program.js'
+import { waitForOther } from '../lock-wait.js'
 import type { ListedWitness } from '../../proof/index.js'
 import { hintWithDir } from '../../util/index.js'
 
@@ -21,13 +22,8 @@ const json = (w: ListedWitness): { name: string, key_id: string, vkey: string, l
 
 const RUNNING = 'a node running on this data directory takes the change at once (it reads the file again when it changes)'
 
-/** How an edit waits for another one (witnesses.lock): it says so, and Ctrl-C gives up. */
-function editOptions (ctx: CliContext): { signal: AbortSignal, onWait: (holders: number[] | undefined) => void } {
-  return {
-    signal: ctx.probe,
-    onWait: holders => { ctx.out.note(`waiting for another \`petal witnesses\` edit${holders === undefined || holders.length === 0 ? '' : ` (pid ${holders.join(', ')})`} to finish (Ctrl-C to give up)…`) }
-  }
-}
+/** How an edit waits for another one (witnesses.lock). */
+const editOptions = (ctx: CliContext): ReturnType<typeof waitForOther> => waitForOther(ctx, 'another `petal witnesses` edit')
 
 export function register (program: Command, action: Action): void {
   const witnesses = program.command('witnesses').description('the witnesses whose cosignatures this node keeps, serves and proves with (the data directory\'s `witnesses` file)')

@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Chain } from '../../../src/chain/index.js'
@@ -109,5 +109,26 @@ describe('petal witnesses add | remove: the file\'s edits', () => {
     await addWitness(dir2, k1)
     expect(lstatSync(join(dir2, WITNESSES_FILE)).isSymbolicLink()).toBe(true)
     expect(readFileSync(later, 'utf8')).toBe(`${k1}\n`)
+  })
+
+  // writeFileAtomic made the directories of a link's file as well: a link into a share not mounted
+  // (or mistyped) got a list on this machine's disk under the mount point, which the nodes sharing
+  // the list never read, and `add` said it was listed (health53; docs/cli.md, `petal witnesses`).
+  it('a `witnesses` link into a directory that is not there: refused with a code, nothing made; the hint, run, mends it', async () => {
+    const dir = tmpDir()
+    const share = join(tmpDir(), 'share')
+    symlinkSync(join(share, 'witnesses'), join(dir, WITNESSES_FILE))
+    const k1 = await witnessKeyOf(w1)
+    let err: { code?: string, message?: string, hint?: string } = {}
+    try { await addWitness(dir, k1) } catch (e) { err = e as typeof err }
+    expect(err.code).toBe('PROOF_WITNESSES_LINK_NOWHERE')
+    expect(err.message).toContain(`whose directory ${share} does not exist`)
+    expect(err.hint).toContain(`\`mkdir -p ${share}\``)
+    expect(existsSync(share)).toBe(false)
+    await expect(removeWitness(dir, w1.name)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESSES_LINK_NOWHERE' }))
+    mkdirSync(share, { recursive: true })
+    expect(await addWitness(dir, k1)).toMatchObject({ name: w1.name, line: 1 })
+    expect(readFileSync(join(share, 'witnesses'), 'utf8')).toBe(`${k1}\n`)
+    expect(lstatSync(join(dir, WITNESSES_FILE)).isSymbolicLink()).toBe(true)
   })
 })
