@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { accessSync, constants, existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
-import { errorCode, lockHolders, sleep } from '../util/index.js'
+import { canWrite, errorCode, errorMessage, lockHolders, shellWord, sleep } from '../util/index.js'
 import { dataFileExists } from './data-file.js'
+import { StorageError } from './errors.js'
 import { openRefusedByDisk } from './system-error.js'
 
 /**
@@ -26,8 +27,14 @@ export class NodeLock {
    * (a node's start) waits that out rather than take the look for a running node.
    */
   static tryAcquire (dir: string, file = 'node.lock', waitMs = 0): NodeLock | undefined {
+    return NodeLock.take(dir, file, waitMs, true)
+  }
+
+  /** tryAcquire; `hold` false: a look (isHeld), which a lock file this user may not write does not refuse. */
+  private static take (dir: string, file: string, waitMs: number, hold: boolean): NodeLock | undefined {
     const path = join(dir, file)
     dataFileExists(path, 'node lock')
+    if (hold) refuseUnwritable(path)
     let db: SqliteDb | undefined
     try {
       db = openSqlite(path)
@@ -42,7 +49,7 @@ export class NodeLock {
       if (code === 'SQLITE_BUSY') return undefined
       // The disk refusing the open (ENOSPC, EIO) reads as SQLITE_CANTOPEN or, after SQLite's
       // silent read-only retry, SQLITE_READONLY: not a permissions problem when this user may write.
-      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_READONLY')) throw openRefusedByDisk(path, err) ?? err
+      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_READONLY')) throw openRefusedByDisk(path, err) ?? deniedDir(path, err) ?? err
       throw err
     }
   }
@@ -84,7 +91,7 @@ export class NodeLock {
   static isHeld (dir: string, file = 'node.lock'): boolean {
     // A node creates the file when it starts; without it no node has ever run here.
     if (!existsSync(join(dir, file))) return false
-    const lock = NodeLock.tryAcquire(dir, file)
+    const lock = NodeLock.take(dir, file, 0, false)
     lock?.release()
     return lock === undefined
   }
@@ -100,4 +107,39 @@ export class NodeLock {
     this.db.close()
     NodeLock.mine.delete(this.file)
   }
+}
+
+/**
+ * Refuse to hold a lock file this user may not write (another user's command made it, e.g. a
+ * `sudo petal …`): SQLite opens it read-only, and BEGIN EXCLUSIVE then takes a shared lock only,
+ * which excludes no other such process: two edits of the witnesses or tokens file, two seals, two
+ * nodes each held "the" lock at once (review53). A look (isHeld) may: its shared lock still meets
+ * a holder's exclusive one. A file not there is made by SQLite; a read-only file system writes nothing.
+ */
+function refuseUnwritable (path: string): void {
+  try {
+    accessSync(path, constants.W_OK)
+  } catch (err) {
+    const code = errorCode(err)
+    if (code !== 'EACCES' && code !== 'EPERM') return
+    throw new StorageError('PERMISSION_DENIED', `cannot hold the lock ${path}: this user may not write it (another user's command made it), and read-only it would keep no other process out`, {
+      hint: `check its owner and mode (\`ls -l ${shellWord(path)}\`): give it to the user who runs Petal here (\`chown\`), or run the command as a user who may write it`,
+      details: { systemCode: code, path }
+    })
+  }
+}
+
+/**
+ * A lock file SQLite could not make where permissions explain it: its directory is there and this
+ * user may not write it (a `witnesses` link's list kept in another user's directory). The error
+ * SQLite gives names no path, and the CLI's hint then spoke of the data directory (review53).
+ */
+function deniedDir (path: string, err: unknown): StorageError | undefined {
+  const dir = dirname(path)
+  if (existsSync(path) || !existsSync(dir) || canWrite(dir)) return undefined
+  return new StorageError('PERMISSION_DENIED', `cannot create the lock ${path}: this user may not write ${dir} (${errorMessage(err)})`, {
+    hint: `check the owner and mode of ${dir} (\`ls -ld ${shellWord(dir)}\`), or run the command as a user who may write it`,
+    details: { systemCode: errorCode(err), path },
+    cause: err
+  })
 }

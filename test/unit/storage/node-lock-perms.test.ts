@@ -1,0 +1,73 @@
+// A lock file (src/storage/node-lock.ts) this user may not write, left by another user's command
+// (a `sudo petal witnesses add`, `sudo petal tokens create`): SQLite opened it read-only, and BEGIN
+// EXCLUSIVE then took a shared lock only, so two holders each "won" it at once and the edits it
+// guards (witnesses, tokens.json, a seal, a node) ran together (review53). And a lock SQLite could
+// not create in a directory this user may not write (a `witnesses` link's list kept in another
+// user's directory) was SQLite's "unable to open database file", no path, and the CLI's hint
+// spoke of the data directory.
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { NodeLock } from '../../../src/storage/index.js'
+import { otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const STORAGE = srcEntry('storage', 'index.ts')
+const take = (what: string): string => `const { NodeLock } = await import(${JSON.stringify(STORAGE)})
+const [dir, file] = process.argv.slice(1)
+const r = (f) => { try { return f() } catch (e) { return { code: e.code, message: e.message, hint: e.hint } } }
+${what}`
+
+describe.skipIf(!otherUserCanRun)('a lock file this user may not write', () => {
+  it('is refused to a holder (PERMISSION_DENIED naming it), never held twice; a look still sees a holder', () => {
+    const dir = tmpDir()
+    chmodSync(dir, 0o777)
+    writeFileSync(join(dir, 'x.lock'), '')
+    chmodSync(join(dir, 'x.lock'), 0o444)
+    const r = runAsOtherUserWith(loaderFor(STORAGE), take(`const a = r(() => NodeLock.tryAcquire(dir, file))
+const b = r(() => NodeLock.tryAcquire(dir, file))
+const won = (x) => x instanceof NodeLock ? 'won' : x === undefined ? 'busy' : x
+console.log(JSON.stringify({ a: won(a), b: won(b), held: NodeLock.isHeld(dir, file) }))`), dir, 'x.lock')
+    expect(r.stderr).toBe('')
+    const out = JSON.parse(r.stdout) as { a: unknown, b: unknown, held: boolean }
+    // Before: { a: 'won', b: 'won' }: both held it.
+    expect(out.a).not.toBe('won')
+    expect(out.b).not.toBe('won')
+    const e = out.a as { code: string, message: string, hint: string }
+    expect(e.code).toBe('PERMISSION_DENIED')
+    expect(e.message).toContain(`cannot hold the lock ${join(dir, 'x.lock')}: this user may not write it`)
+    expect(e.hint).toContain(`\`ls -l ${join(dir, 'x.lock')}\``)
+    // A look at it is no holder: it says none holds it, and sees one that does.
+    expect(out.held).toBe(false)
+    const mine = NodeLock.tryAcquire(dir, 'x.lock')
+    expect(mine).toBeDefined()
+    try {
+      const seen = runAsOtherUserWith(loaderFor(STORAGE), take('console.log(JSON.stringify(NodeLock.isHeld(dir, file)))'), dir, 'x.lock')
+      expect(seen.stdout).toBe('true')
+    } finally {
+      mine?.release()
+    }
+    // Its hint, followed (the file made writable, as chown to that user would): held, once.
+    chmodSync(join(dir, 'x.lock'), 0o666)
+    const after = runAsOtherUserWith(loaderFor(STORAGE), take(`const a = NodeLock.tryAcquire(dir, file)
+console.log(JSON.stringify({ a: a !== undefined, b: NodeLock.tryAcquire(dir, file) !== undefined }))`), dir, 'x.lock')
+    expect(JSON.parse(after.stdout)).toEqual({ a: true, b: false })
+  })
+
+  it('one to be made in a directory this user may not write: PERMISSION_DENIED naming the directory', () => {
+    const root = tmpDir()
+    chmodSync(root, 0o755)
+    const dir = join(root, 'shared')
+    mkdirSync(dir, { mode: 0o755 })
+    chmodSync(dir, 0o555)
+    const r = runAsOtherUserWith(loaderFor(STORAGE), take('console.log(JSON.stringify(r(() => NodeLock.tryAcquire(dir, file))))'), dir, 'w.lock')
+    expect(r.stderr).toBe('')
+    const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string }
+    // Before: SQLITE_CANTOPEN, 'unable to open database file', no path.
+    expect(e.code).toBe('PERMISSION_DENIED')
+    expect(e.message).toContain(`cannot create the lock ${join(dir, 'w.lock')}: this user may not write ${dir}`)
+    expect(e.hint).toContain(`\`ls -ld ${dir}\``)
+    expect(existsSync(join(dir, 'w.lock'))).toBe(false)
+  })
+})
