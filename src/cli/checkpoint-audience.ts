@@ -26,7 +26,7 @@ export function checkpointAudience (ctx: CliContext, chain: Chain): CheckpointAu
   if (node !== undefined && node.pull !== true) return { kind: 'follower' }
   const met = readKnownPeers(root).sort((a, b) => b.lastSeen - a.lastSeen).find(p => p.addrs.length > 0)
   if (met === undefined) return { kind: 'reader', pullFrom: chain.params.bootstrapPeers[0] }
-  const sentUpTo = chain.index.checkpoints.latestTipFrom(`peer ${met.id}`)
+  const sentUpTo = chain.index.checkpoints.sentUpTo(`peer ${met.id}`)
   // What its status proved of its key (since session 50; absent from an older peer: unknown). A key
   // no longer active here (revoked since, or added on a branch this directory left) leaves it
   // unknown, not "no signatory's node": the peer may hold another key now (review51).

@@ -11,8 +11,9 @@ import { shellWord } from '../util/index.js'
  *   checkpoints when it connects and once caught up, and keeps those gossiped; `petal pull` cannot run beside it.
  * - `reader`: no active key and no node: a pulled mirror, an archive. `pullFrom`: the address of the
  *   peer it last met (peers.json) or of a bootstrap peer, when there is one; `sentUpTo`: the highest
- *   tip of the checkpoints that peer sent this directory, when it sent any (none covers the block
- *   asked for, so it may be no signatory's node: a signatory's node signs every tip it reaches);
+ *   block the checkpoints that peer sent this directory covered (CheckpointTable.sentUpTo), when it
+ *   sent any (none covers the block asked for, so it may be no signatory's node: a signatory's node
+ *   signs every tip it reaches);
  *   `signs`: whether that peer is for certain a signatory's node (its status proved an active
  *   signatory's key) or not (it proved none), when it said (since session 50).
  */

@@ -75,12 +75,16 @@ export async function keepReceivedCheckpoint (chain: Chain, note: string, from: 
   const v = verifiedNote(chain, note)
   if (v === undefined || !v.signed) return false
   if (v.badWitness.length > 0) chain.logger.warn('dropped a cosignature that does not verify with the witness\'s key (forged or damaged)', { witnesses: v.badWitness, from })
-  if (!unionWithStored(chain, v.text, note).adds) return false
+  // What the peer sent is remembered even when it adds nothing here (PROOF_NO_CHECKPOINT's hint).
+  const source = `peer ${from}`
+  const sentMore = v.checkpoint.size - 1 > (chain.index.checkpoints.sentUpTo(source) ?? -1)
+  if (!sentMore && !unionWithStored(chain, v.text, note).adds) return false
   return await chain.index.withWriteLock(async () => {
     if (judgeCheckpoint(chain, note) !== 'accept') return false
+    chain.index.checkpoints.sentBy(source, v.checkpoint.size)
     const { v: merged, adds } = unionWithStored(chain, v.text, note)
     if (merged === undefined || !adds) return false
     const c = merged.checkpoint
-    return chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source: `peer ${from}` }, merged.text, chain.params.maxReorgDepth)
+    return chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source }, merged.text, chain.params.maxReorgDepth)
   })
 }

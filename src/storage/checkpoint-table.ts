@@ -82,8 +82,29 @@ export class CheckpointTable {
       .all(o.minSize ?? 0, o.maxSize ?? Number.MAX_SAFE_INTEGER, o.limit ?? 100).map(toRecord)
   }
 
-  /** The highest tip among the checkpoints received from `source` (`peer <id>`), if any. */
-  latestTipFrom (source: string): number | undefined {
-    return this.db.prepare<unknown[], { tip: number | null }>('SELECT MAX(tip) AS tip FROM checkpoints WHERE source = ?').get(source)?.tip ?? undefined
+  /**
+   * Remember that `source` (`peer <id>`) sent a checkpoint of tree size `size` that this node
+   * accepted, kept or not (it may have added nothing): in chain.db's meta, the largest one only.
+   */
+  sentBy (source: string, size: number): void {
+    this.assertTx()
+    if (size - 1 > (this.sentUpTo(source) ?? -1)) this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(SENT_META + source, String(size - 1))
+  }
+
+  /**
+   * The highest block the checkpoints received from `source` (`peer <id>`) covered, if any: for
+   * PROOF_NO_CHECKPOINT's hint ("sent it checkpoints up to block N"). Remembered apart from the
+   * rows (sentBy) since session 53: a row takes the source of the peer that added its last line,
+   * and a final note drops the same tree's notes of lower tips, so the rows' sources named a lower
+   * block than the peer had sent, or none. The rows still count for a directory written earlier.
+   */
+  sentUpTo (source: string): number | undefined {
+    const meta = this.db.prepare<unknown[], { value: string }>('SELECT value FROM meta WHERE key = ?').get(SENT_META + source)?.value
+    const rows = this.db.prepare<unknown[], { size: number | null }>('SELECT MAX(size) AS size FROM checkpoints WHERE source = ?').get(source)?.size ?? undefined
+    const all = [meta === undefined ? undefined : Number(meta), rows === undefined ? undefined : rows - 1].filter((n): n is number => n !== undefined && Number.isSafeInteger(n))
+    return all.length === 0 ? undefined : Math.max(...all)
   }
 }
+
+/** chain.db's meta key under which sentBy keeps the highest block a source's checkpoints covered. */
+const SENT_META = 'checkpoints_sent_by '

@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { checkpointAudience } from '../../../src/cli/checkpoint-audience.js'
 import { CliContext } from '../../../src/cli/context.js'
-import { checkpointText, noCheckpointHint, signCheckpoint, storedChainTree, treeRoot } from '../../../src/proof/index.js'
+import { checkpointText, keepReceivedCheckpoint, noCheckpointHint, signCheckpoint, storedChainTree, treeRoot } from '../../../src/proof/index.js'
 import { toHex } from '../../../src/util/index.js'
-import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { extendChain, fixtureKey, keyOpBlock, newTestChain } from '../../helpers/chain.js'
 
 const alice = fixtureKey('alice')
 const peer = '12D3KooWCGNxD6T6JXpnLvRxYHGexR4mPjXq5b1PLKwH1vmiXd5N'
@@ -63,6 +63,29 @@ describe('PROOF_NO_CHECKPOINT\'s hint for a reader', () => {
     await chain.index.withWriteLock(async () => { chain.index.checkpoints.insert({ size, root: toHex(treeRoot(storedChainTree(chain), size)), tip: size - 1, note, receivedAt: Date.now(), source: `peer ${peer}` }) })
     await extendChain(chain, alice, 1)
     expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`is a signatory's node, and sent it checkpoints up to block 1: pull from it again`)
+    chain.close()
+  })
+
+  it('names the highest block the peer\'s checkpoints covered, though its rows merged into another peer\'s (session 53)', async () => {
+    // Two signatories, alice and bob (added at height 1); tip 3.
+    const { chain, dir } = await newTestChain({ key: alice })
+    const bob = fixtureKey('bob')
+    await keyOpBlock(chain, alice, 'A', bob)
+    await extendChain(chain, alice, 2)
+    const ctx = new CliContext({ dir }, { stdout: () => {}, stderr: () => {}, env: {}, stderrIsTTY: false, packageRoot: '.' }, new AbortController().signal)
+    const tree = storedChainTree(chain)
+    const text = (size: number): string => checkpointText({ chainId: chain.chainId, size, root: treeRoot(tree, size), tip: size - 1, maxReorgDepth: chain.params.maxReorgDepth })
+    // The peer sent alice's checkpoints of blocks 1 and 3; another peer bob's of block 3, the same
+    // text: kept as one row, with both lines, whose source is the peer that added the last line.
+    expect(await keepReceivedCheckpoint(chain, signCheckpoint(text(2), [alice]), peer)).toBe(true)
+    expect(await keepReceivedCheckpoint(chain, signCheckpoint(text(4), [alice]), peer)).toBe(true)
+    expect(await keepReceivedCheckpoint(chain, signCheckpoint(text(4), [bob]), 'other')).toBe(true)
+    expect(chain.index.checkpoints.list({ minSize: 4, maxSize: 4 }).map(r => r.source)).toEqual(['peer other'])
+    await extendChain(chain, alice, 2)
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify({ peers: [{ id: peer, addrs: [addr], lastSeen: Date.now() }] }))
+    // Until session 53 the hint read the rows' sources: "up to block 1", where the peer sent block 3's.
+    expect(checkpointAudience(ctx, chain)).toEqual({ kind: 'reader', pullFrom: addr, sentUpTo: 3 })
+    expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`sent it checkpoints up to block 3 only`)
     chain.close()
   })
 })
