@@ -166,6 +166,9 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
     expect(loadNativeSha256(variant('leaves-short', 'SHA256_Update(&c, p, blocks * 64);', 'SHA256_Update(&c, p, blocks * 64 - 1);'))).toEqual({ hasher: undefined, why: 'wrong digest at load' })
     // `pairs` is `leaves` (another layout): it throws on the probe, which is no reason to fail the caller.
     expect(loadNativeSha256(variant('pairs-other', '{ "pairs", NULL, pairs,', '{ "pairs", NULL, leaves,'))).toEqual({ hasher: undefined, why: expect.stringMatching(/^not usable: .*past the end/) })
+    // A CPU without SHA-256 instructions (CPUID's answer forced, review53): not used, so neither
+    // OpenSSL's software SHA-256 nor the SHA-NI lanes run; the manifest hashes in WebAssembly.
+    expect(loadNativeSha256(variant('no-sha', 'static bool sha_instructions (void)\n{', 'static bool sha_instructions (void)\n{\n  if (sizeof(int) > 0) return false;'))).toEqual({ hasher: undefined, why: expect.stringMatching(/^this CPU has no SHA-256 instructions/) })
   })
 
   // sha256-ni.c: four messages at a time with SHA-NI where the CPU has it (docs/performance/pull.md,
