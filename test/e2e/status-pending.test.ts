@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { cpSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { httpUrlOf, petal, spawnNode, type RunningNode } from '../helpers/node-process.js'
@@ -76,6 +76,35 @@ describe('petal status and pending rows', () => {
     const r = await petal(['--dir', dir, 'seal'])
     expect(r.stdout.trim(), r.stderr).toBe('nothing to seal')
   }, 60_000)
+
+  // A sealed block of this directory's own that a longer branch, imported, made a side block: its
+  // rows are pending again, as `petal receipt` says (it asks the chain), and the next seal's
+  // reconcile requeues them; status counted only rows no sealed batch held, "pending none" (review53).
+  it('a sealed block a reorg left on a side branch: its rows count as pending, as the receipt says, and the next seal seals them', async () => {
+    const a = join(work, 'reorg-a')
+    const b = join(work, 'reorg-b')
+    expect((await petal(['--dir', a, 'init'])).code).toBe(0)
+    cpSync(a, b, { recursive: true })
+    const appended = await petal(['--dir', a, 'append', 'readings', join(work, 'rows.csv')])
+    expect(appended.code, appended.stderr).toBe(0)
+    const receipt = /^\S+/.exec(appended.stdout)?.[0] ?? ''
+    expect((await petal(['--dir', a, 'seal'])).code).toBe(0)
+    for (const rows of ['x,1\n', 'x,2\n']) {
+      writeFileSync(join(work, 'other.csv'), `x,v\n${rows}`)
+      expect((await petal(['--dir', b, 'append', 'others', join(work, 'other.csv')])).code).toBe(0)
+      expect((await petal(['--dir', b, 'seal'])).code).toBe(0)
+    }
+    const imported = await petal(['--dir', a, 'import', '--from', b])
+    expect(imported.code, imported.stderr).toBe(0)
+    expect((await petal(['--dir', a, 'receipt', receipt])).stdout).toMatch(/pending/)
+    const t = await petal(['--dir', a, '--json', 'status'])
+    expect(t.code, t.stderr).toBe(0)
+    expect((JSON.parse(t.stdout) as { ingest: Ingest }).ingest).toMatchObject({ pending_rows: 3, claimed_rows: 0 })
+    const sealed = await petal(['--dir', a, '--json', 'seal'])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    expect((JSON.parse(sealed.stdout) as { rows: number }).rows).toBe(3)
+    expect((await petal(['--dir', a, 'receipt', receipt])).stdout).toMatch(/sealed/)
+  }, 90_000)
 
   it('a signatory node: its seal policy and when the next seal is due, in status and in GET /api/v1/status', async () => {
     node = await spawnNode(['--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600', '--seal-rows', '1000'])

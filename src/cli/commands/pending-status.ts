@@ -11,10 +11,10 @@ import { formatDuration } from '../progress.js'
  * node-state.json). Read through ingest/pending-summary.ts alone, not the ingest service: status
  * must start fast (docs/performance.md, "Start-up of a command").
  */
-export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stopped = false, inChain?: (hash: string) => boolean): { extra: Record<string, unknown>, lines: string[] } {
+export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stopped = false, inChain?: (hash: string) => boolean, recentFrom?: number): { extra: Record<string, unknown>, lines: string[] } {
   let p
   try {
-    p = readPendingSummary(ctx.dataDir.pendingDb, inChain)
+    p = readPendingSummary(ctx.dataDir.pendingDb, inChain, recentFrom)
   } catch (err) {
     // A damaged or unreadable pending.db is said here; the rest of status still answers.
     if (!isPetalError(err)) throw err
