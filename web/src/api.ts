@@ -9,7 +9,7 @@ export function hasToken (): boolean { return token !== undefined }
 
 /** An API error, with the code, message and hint the node sent. */
 export class ApiFailure extends Error {
-  constructor (readonly status: number, readonly code: string, message: string, readonly hint?: string) {
+  constructor (readonly status: number, readonly code: string, message: string, readonly hint?: string, readonly details?: Record<string, unknown>) {
     super(message)
   }
 }
@@ -27,7 +27,8 @@ export async function failureOf (r: Response): Promise<ApiFailure> {
       const e: unknown = j.error
       if (typeof e === 'object' && e !== null && 'code' in e && 'message' in e) {
         const hint = 'hint' in e && typeof e.hint === 'string' ? e.hint : undefined
-        return new ApiFailure(r.status, String(e.code), String(e.message), hint)
+        const details = 'details' in e && typeof e.details === 'object' && e.details !== null ? e.details as Record<string, unknown> : undefined
+        return new ApiFailure(r.status, String(e.code), String(e.message), hint, details)
       }
     }
   } catch {}
@@ -106,6 +107,8 @@ export interface Block extends BlockSummary {
   key_ops: Array<{ op: string, key_id: string, public_key: string, endorsed_by: string[] }>
   file_url: string
 }
-export interface Signers { height: number, active: number, signers: Array<{ id: string, public_key: string, added_at: number, revoked_at: number | null, active: boolean }> }
+/** `peers` (at the tip, active keys only): the peers this node knows whose status proved they hold the key. */
+export interface SignatoryPeer { id: string, addrs: string[], connected: boolean, last_seen: string | null }
+export interface Signers { height: number, active: number, signers: Array<{ id: string, public_key: string, added_at: number, revoked_at: number | null, active: boolean, peers?: SignatoryPeer[] }> }
 export interface Peers { network: boolean, peers: Array<{ id: string, addr: string, direction: string, tip_height?: number }> }
 export interface Activity { from: number, to: number, bucket_seconds: number, buckets: Array<{ start: number, blocks: number, rows: number }>, total_blocks: number, total_rows: number }

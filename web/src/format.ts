@@ -13,11 +13,30 @@ export function bytes (n: number): string {
 
 export function count (n: number): string { return n.toLocaleString('en-US') }
 
-/** An ISO time, shown in UTC as the chain stores it, with how long ago. */
+/** `1 row`, `2 rows`: a count with its unit. */
+export function counted (n: number, unit: string): string { return `${count(n)} ${unit}${n === 1 ? '' : 's'}` }
+
+/** An ISO time, shown in UTC as the chain stores it, with how long ago (kept true by agesMove). */
 export function time (iso: string): Child {
   const t = Date.parse(iso)
   if (Number.isNaN(t)) return iso
-  return h('time', { datetime: iso, title: iso }, `${iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} (${ago(t)})`)
+  return h('time', { datetime: iso, title: iso, class: 'ago' }, timeText(iso, t))
+}
+
+function timeText (iso: string, t: number): string { return `${iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} (${ago(t)})` }
+
+/**
+ * Every "(… ago)" on the page, said again as the clock moves: a page left open said "(0 s ago)" of
+ * a block for as long as it stayed open (explorer53).
+ */
+export function agesMove (root: ParentNode, everyMs = 5000): void {
+  setInterval(() => {
+    for (const el of root.querySelectorAll('time.ago')) {
+      const iso = el.getAttribute('datetime') ?? ''
+      const t = Date.parse(iso)
+      if (!Number.isNaN(t)) el.textContent = timeText(iso, t)
+    }
+  }, everyMs)
 }
 
 export function ago (t: number): string {

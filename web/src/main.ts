@@ -1,6 +1,7 @@
 // The explorer's pages (docs/explorer.md). Each page has its own URL, so a link can be shared; links
 // between them navigate in place (history.pushState), so a read token entered once lasts the tab.
 import { fill } from './dom.js'
+import { agesMove } from './format.js'
 import { navigate, onNavigate } from './nav.js'
 import { failure, type Page } from './page.js'
 import { blockPage } from './pages/block.js'
@@ -61,3 +62,4 @@ document.addEventListener('click', e => {
 onNavigate(focus => { void render(focus) })
 window.addEventListener('popstate', () => { void render(true) })
 void render(false)
+agesMove(main)

@@ -3,7 +3,7 @@
 import { fromHex, utf8, verifyP256 } from '../../../src/proof/verifier/index.js'
 import { ApiFailure, getJson, getLossless, getText, type Block, type Status } from '../api.js'
 import { download, fields, fill, h, type Child } from '../dom.js'
-import { bytes, cell, count, keyId, numericColumn, time } from '../format.js'
+import { bytes, cell, count, counted, keyId, numericColumn, time } from '../format.js'
 import { JsonNumber, type Lossless } from '../json.js'
 import { errorBox } from '../page.js'
 
@@ -131,7 +131,7 @@ async function rowsBrowser (section: HTMLElement, b: Block, t: Block['tables'][n
   const at = byRowid ? (after === null ? 'from the first row' : `after rowid ${after}`) : `from position ${offset ?? '0'}`
   section.append(
     h('h2', null, `Rows of ${t.name}`),
-    h('p', { class: 'muted' }, `${count(t.rows)} rows; ${data.length} shown ${at}. NULL and BLOB values are marked as such.`),
+    h('p', { class: 'muted' }, `${counted(t.rows, 'row')}; ${data.length} shown ${at}. NULL and BLOB values are marked as such.`),
     ...encryptedNote(sealed, stringsOf(field(page, 'recipients'))),
     h('div', { class: 'scroll' }, h('table', null,
       h('thead', null, h('tr', null, columns.map((c, i) => h('th', { scope: 'col', class: numeric[i] === true ? 'num' : undefined }, c, sealed.has(c) ? h('span', { class: 'muted', title: 'encrypted' }, ' (encrypted)') : null)), byRowid ? h('th', null, h('span', { class: 'muted' }, 'proof')) : null)),

@@ -1,9 +1,10 @@
 // `/`: the chain at a glance, live: a new block shows without a reload (server-sent events).
-import { getJson, hasToken, type Activity, type BlockList, type BlockSummary, type Peers, type Signers, type Status } from '../api.js'
+import { getJson, hasToken, type Activity, type BlockList, type BlockSummary, type Peers, type SignatoryPeer, type Signers, type Status } from '../api.js'
 import { activityChart } from '../chart.js'
 import { fields, fill, h, table, type Child } from '../dom.js'
-import { bytes, count, keyId, shortHash, time } from '../format.js'
+import { bytes, count, counted, keyId, shortHash, time } from '../format.js'
 import { redrawIfRefused } from '../page.js'
+import { nodeReach, type Reach } from '../reach.js'
 import { followPending } from './pending.js'
 
 const RULES: Record<string, string> = {
@@ -22,7 +23,8 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
   const peers = h('div')
   const pending = h('div', { id: 'pending' })
   const live = h('span', { class: 'live', 'aria-live': 'polite' })
-  main.append(head, glance, h('h2', null, 'Pending rows'), pending, h('h2', null, 'Blocks and rows over time'), chart, h('h2', null, 'Latest blocks ', live), latest,
+  const reach = nodeReach()
+  main.append(head, reach.box, glance, h('h2', null, 'Pending rows'), pending, h('h2', null, 'Blocks and rows over time'), chart, h('h2', null, 'Latest blocks ', live), latest,
     h('h2', null, 'Signatories'), signers, h('h2', null, 'Peers and sync'), peers)
 
   let shownTip = ''
@@ -48,7 +50,7 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
     ])
     await timeOf(sig.signers.flatMap(k => k.revoked_at === null ? [k.added_at] : [k.added_at, k.revoked_at]), s.tip.height - s.consensus.max_reorg_depth)
     // Its own loop (pending.ts): started with the first status, kept as the page lives.
-    if (shownTip === '') followPending(pending, s, signal)
+    if (shownTip === '') followPending(pending, s, signal, reach)
     const fresh = shownTip !== '' && shownTip !== s.tip.hash
     shownTip = s.tip.hash
     fill(head, s.description === '' ? 'Chain' : s.description)
@@ -63,19 +65,20 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
           ['signatories', `${s.signatories.active} active of ${s.signatories.total}`],
           ['quorum rule', [s.consensus.quorum_rule, h('div', { class: 'muted small' }, RULES[s.consensus.quorum_rule] ?? '')]],
           ['key operation needs', `${s.consensus.key_op_quorum} endorsement${s.consensus.key_op_quorum === 1 ? '' : 's'} now`],
-          ['max block', bytes(s.consensus.max_block_bytes)], ['max reorg depth', String(s.consensus.max_reorg_depth)]
+          ['max block', bytes(s.consensus.max_block_bytes)], ['max reorg depth', counted(s.consensus.max_reorg_depth, 'block')]
         ])))
     fill(chart, activityChart(act))
     fill(latest, table(['height', 'time', 'signer', 'size', 'tables', 'rows'], list.blocks.map(b => [
       h('a', { href: `/blocks/${b.height}` }, `#${b.height}`), time(b.timestamp), keyId(b.signer), bytes(b.size), count(b.table_count), count(b.row_count)
     ]), { num: [3, 4, 5] }), h('p', null, h('a', { href: '/blocks' }, 'All blocks →')))
     if (fresh) latest.querySelector('tbody tr')?.classList.add('fresh')
-    fill(signers, table(['key', 'added at', 'revoked at', 'state'], sig.signers.map(k => [
+    fill(signers, table(['key', 'added at', 'revoked at', 'state', 'its nodes'], sig.signers.map(k => [
       h('span', { class: 'hash', title: k.public_key }, k.id),
       at(k.added_at),
       k.revoked_at === null ? '—' : at(k.revoked_at),
-      k.active ? h('span', { class: 'ok' }, 'active') : h('span', { class: 'muted' }, 'revoked')
-    ])))
+      k.active ? h('span', { class: 'ok' }, 'active') : h('span', { class: 'muted' }, 'revoked'),
+      nodesOf(k.peers)
+    ])), h('p', { class: 'muted small' }, NODES_NOTE))
     fill(peers, s.node === null
       ? h('p', { class: 'muted' }, 'This server joins no network (petal serve): it serves its data directory as it is.')
       : [fields([
@@ -86,17 +89,38 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
         p.peers.length === 0 ? null : table(['peer', 'address', 'direction', 'tip'], p.peers.map(x => [h('span', { class: 'hash' }, x.id), h('span', { class: 'hash' }, x.addr), x.direction, x.tip_height === undefined ? '—' : `#${x.tip_height}`]), { num: [3] })])
   }
   await load()
-  follow(live, load, signal)
+  follow(live, load, signal, reach)
 }
 
-/** Reload on each new tip: server-sent events, or a poll where they cannot pass (a token is needed). */
-function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSignal): void {
+/**
+ * Which nodes hold a signatory's key, as this node knows them (GET /api/v1/signers `peers`, since
+ * session 52): where records can be written. The page left them out (explorer53).
+ */
+function nodesOf (peers: SignatoryPeer[] | undefined): Child {
+  if (peers === undefined) return '—'
+  if (peers.length === 0) return h('span', { class: 'muted' }, 'none known to this node')
+  return h('ul', { class: 'plain' }, peers.map(p => h('li', null,
+    h('span', { class: 'hash', title: [p.id, ...p.addrs].join('\n') }, p.id.length > 20 ? `${p.id.slice(0, 16)}…` : p.id), ' ',
+    p.connected ? h('span', { class: 'ok' }, 'connected') : h('span', { class: 'muted' }, p.last_seen === null ? 'not met yet' : ['last met ', time(p.last_seen)]))))
+}
+
+const NODES_NOTE = 'Its nodes: the peers this node has met whose status proved they hold the key (libp2p peer ids; their addresses in the tooltip). Records are written to a signatory\'s node; its HTTP address is not announced to peers, so its operator gives it.'
+
+/**
+ * Reload on each new tip: server-sent events, or a poll where they cannot pass (a token is needed).
+ * A node that does not answer is said at the top of the page (`reach`) until it answers again.
+ */
+function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSignal, reach: Reach): void {
   let busy = false
   let again = false
   const refresh = (): void => {
     if (busy) { again = true; return }
     busy = true
-    load().catch(err => { if (!redrawIfRefused(err)) fill(live, 'reconnecting…') }).finally(() => {
+    load().then(reach.answered, err => {
+      if (redrawIfRefused(err)) return
+      fill(live, 'reconnecting…')
+      reach.failed(err)
+    }).finally(() => {
       busy = false
       if (again && !signal.aborted) { again = false; refresh() }
     })
@@ -112,9 +136,14 @@ function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSign
   let first = true
   es.addEventListener('tip', () => {
     fill(live, '● live')
-    if (first) { first = false; return } // the tip on connect: already shown
+    reach.answered()
+    if (first) { first = false; return } // the tip on connect: already shown (after a reconnection: the page is reloaded)
     refresh()
   })
-  es.addEventListener('error', () => { fill(live, 'reconnecting…') })
+  es.addEventListener('error', () => {
+    fill(live, 'reconnecting…')
+    // A stream cut is not a node gone: ask it (the browser reconnects the stream on its own).
+    if (!signal.aborted) getJson<Status>('/api/v1/status', signal).then(reach.answered, reach.failed)
+  })
   signal.addEventListener('abort', () => { es.close() })
 }

@@ -2,8 +2,9 @@
 // kept live: polled while the page is open, the ages counting between polls.
 import { getJson, type IngestStatus, type Status } from '../api.js'
 import { fields, fill, h, type Child } from '../dom.js'
-import { bytes, count } from '../format.js'
+import { bytes, count, counted } from '../format.js'
 import { redrawIfRefused } from '../page.js'
+import type { Reach } from '../reach.js'
 
 /** A duration in ms, as a person reads it: `42 s`, `3 min 5 s`, `2 h 10 min`. */
 function duration (ms: number): string {
@@ -29,23 +30,26 @@ function view (s: IngestStatus | null, elapsed: number): Child {
     ['oldest pending', !pending || s.oldest_pending_ms === null ? '—' : `${duration(s.oldest_pending_ms + elapsed)} old`],
     ['seals', s.seal_policy === null ? h('span', { class: 'muted' }, 'nothing: this node does not seal (no signatory key loaded); a signatory\'s node or `petal seal` seals what is pending') : policyText(s.seal_policy)],
     ['next seal', s.next_seal_ms === null ? (pending ? '—' : 'nothing to seal') : h('span', { id: 'next-seal' }, s.next_seal_ms - elapsed <= 0 ? 'due now' : `in ${duration(s.next_seal_ms - elapsed)}`)],
-    ['sealed since start', `${count(s.sealed_rows)} rows${s.last_seal === null ? '' : `, last in block #${s.last_seal.height}`}`]
+    ['sealed since start', `${counted(s.sealed_rows, 'row')}${s.last_seal === null ? '' : `, last in block #${s.last_seal.height}`}`]
   ])
 }
 
 /**
  * Show `first` in `box`, then keep it live until `signal` aborts: the status again every 3 s (rows
- * come and go between blocks, so the tip's events are not enough) and the ages every second.
+ * come and go between blocks, so the tip's events are not enough) and the ages every second; while
+ * the node does not answer (`reach`), the ages stay as they were when it last did.
  */
-export function followPending (box: HTMLElement, first: Status, signal: AbortSignal): void {
+export function followPending (box: HTMLElement, first: Status, signal: AbortSignal, reach: Reach): void {
   let s = first.ingest
   let at = Date.now()
-  const show = (): void => { fill(box, view(s, Date.now() - at)) }
+  const show = (): void => { fill(box, view(s, (reach.downSince() ?? Date.now()) - at)) }
   show()
   if (s === null) return
   const tick = setInterval(show, 1000)
   const poll = setInterval(() => {
-    getJson<Status>('/api/v1/status', signal).then(n => { s = n.ingest; at = Date.now(); show() }, redrawIfRefused)
+    getJson<Status>('/api/v1/status', signal).then(n => { s = n.ingest; at = Date.now(); reach.answered(); show() }, err => {
+      if (!redrawIfRefused(err)) reach.failed(err)
+    })
   }, 3000)
   signal.addEventListener('abort', () => { clearInterval(tick); clearInterval(poll) })
 }

@@ -6,6 +6,7 @@ import { cell, count, numericColumn } from '../format.js'
 import { JsonNumber, parseLossless, type Lossless } from '../json.js'
 import { navigate } from '../nav.js'
 import { errorBox, tokenForm } from '../page.js'
+import { running, seconds, timeoutInConsole } from './query-time.js'
 
 const HISTORY_KEY = 'petal.query.history'
 const HISTORY = 15
@@ -13,7 +14,8 @@ const HISTORY = 15
 const SHOW_ROWS = 5000
 const EXAMPLE = 'SELECT height, timestamp, signer FROM _blocks ORDER BY height DESC LIMIT 10'
 
-interface Statement { sql: string, perBlock: boolean }
+/** `timeout`: the time limit in seconds, when not the node's default (`?timeout=S`). */
+interface Statement { sql: string, perBlock: boolean, timeout?: number }
 
 function history (): Statement[] {
   try {
@@ -32,6 +34,7 @@ function remember (s: Statement): void {
 function linkOf (s: Statement): string {
   const q = new URLSearchParams({ sql: s.sql })
   if (s.perBlock) q.set('per_block', '1')
+  if (s.timeout !== undefined) q.set('timeout', String(s.timeout))
   return `/query?${q.toString()}`
 }
 
@@ -39,18 +42,20 @@ export async function queryPage (main: HTMLElement, url: URL, signal: AbortSigna
   document.title = 'Query · Petal explorer'
   const sql = url.searchParams.get('sql')
   const perBlock = url.searchParams.get('per_block') === '1'
+  const timeout = /^[1-9]\d{0,3}$/.test(url.searchParams.get('timeout') ?? '') ? Number(url.searchParams.get('timeout')) : undefined
   const editor = h('textarea', { id: 'sql', rows: 6, spellcheck: 'false', autocapitalize: 'off', 'aria-describedby': 'sql-help' })
   editor.value = sql ?? EXAMPLE
   const pb = h('input', { type: 'checkbox', id: 'per-block', checked: perBlock })
   const result = h('section', { id: 'result', 'aria-live': 'polite' })
   const run = (): void => {
-    const s = { sql: editor.value.trim(), perBlock: pb.checked }
+    // The time limit a rerun asked for stays with the statements that follow it.
+    const s = { sql: editor.value.trim(), perBlock: pb.checked, timeout }
     if (s.sql === '') return
     // The statement goes into the URL (and the history), then the page runs what the URL says.
     navigate(linkOf(s), { replace: linkOf(s) === location.pathname + location.search })
   }
   editor.addEventListener('keydown', e => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run() } })
-  const statement = sql === null || sql.trim() === '' ? undefined : { sql: sql.trim(), perBlock }
+  const statement = sql === null || sql.trim() === '' ? undefined : { sql: sql.trim(), perBlock, timeout }
   if (statement !== undefined) remember(statement)
   const past = history()
   append(main, [
@@ -126,14 +131,26 @@ function hintInConsole (sql: string, editor: HTMLTextAreaElement): HTMLElement {
 }
 
 async function execute (out: HTMLElement, s: Statement, signal: AbortSignal, editor: HTMLTextAreaElement): Promise<void> {
-  fill(out, h('p', { class: 'muted' }, 'Running…'))
+  // Cancel aborts the request; the node stops a statement whose client went away (docs/api.md).
+  const cancel = new AbortController()
+  signal.addEventListener('abort', () => { cancel.abort() })
+  fill(out, running(cancel))
   const started = performance.now()
   let doc: Lossless
   try {
-    const r = await postJson('/api/v1/query', { sql: s.sql, per_block: s.perBlock, format: 'json', max_rows: SHOW_ROWS }, signal)
+    const r = await postJson('/api/v1/query', { sql: s.sql, per_block: s.perBlock, format: 'json', max_rows: SHOW_ROWS, ...(s.timeout === undefined ? {} : { timeout_ms: s.timeout * 1000 }) }, cancel.signal)
     doc = parseLossless(await r.text())
   } catch (err) {
     if (signal.aborted) return
+    if (cancel.signal.aborted) {
+      fill(out, h('p', { class: 'muted', id: 'cancelled' }, `Cancelled after ${seconds(performance.now() - started)}: the node stopped the statement.`))
+      return
+    }
+    if (err instanceof ApiFailure && err.code === 'QUERY_TIMEOUT') {
+      const t = await timeoutInConsole(err, secs => { navigate(linkOf({ ...s, timeout: secs })) })
+      fill(out, errorBox(t.error), t.button)
+      return
+    }
     fill(out, errorBox(err instanceof Error ? tooMany(err) : err))
     const hinted = err instanceof ApiFailure ? hintStatement(err.hint) : undefined
     if (hinted !== undefined) out.append(hintInConsole(hinted, editor))

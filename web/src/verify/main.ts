@@ -126,7 +126,9 @@ function nodeSignersButton (area: HTMLTextAreaElement): HTMLElement | null {
 function report (r: VerifyReport): HTMLElement {
   return h('section', { id: 'report' },
     h('div', { class: `banner ${r.ok ? 'ok' : 'bad'}`, role: 'status', id: r.ok ? 'verdict-ok' : 'verdict-bad' },
-      h('strong', null, r.ok ? '✓ Valid proof. ' : '✗ Rejected. '), r.verdict,
+      // A rejection's verdict is "REJECTED: " and its failure's message, which the line below says
+      // with its code: the banner said the message twice after "✗ Rejected." (explorer53).
+      h('strong', null, r.ok ? '✓ Valid proof. ' : '✗ Rejected. '), r.ok || r.failure === undefined ? r.verdict : null,
       r.failure === undefined ? null : h('div', null, h('code', null, r.failure.code), ' ', r.failure.message),
       r.failure === undefined || rejectionHint(r.failure.code) === undefined ? null : h('div', { id: 'rejection-hint' }, h('strong', null, 'Hint: '), rejectionHint(r.failure.code) ?? '')),
     h('h2', null, 'Step by step'),
