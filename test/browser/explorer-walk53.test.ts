@@ -73,6 +73,22 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer walked against live nodes$
     expect(await none.innerText()).toBe('none known to this node')
   })
 
+  // Whole, a signatory's key id stood 25 lines tall in a column three characters wide at 360 px.
+  it('/ at a phone\'s width: a signatory\'s row is a few lines tall, its key id shortened and whole in its tooltip', async () => {
+    const narrow = await (fixture as ExplorerFixture).browser.newPage({ viewport: { width: 360, height: 700 } })
+    try {
+      await narrow.goto(base)
+      const row = narrow.locator('#main table').filter({ hasText: 'added at' }).locator('tbody tr').first()
+      await row.waitFor()
+      const key = chain.keysAt(chain.tip()).all()[0]?.keyId ?? ''
+      expect(await row.locator('td').first().innerText()).toBe(`${key.slice(0, 10)}…`)
+      expect(await row.locator('td .hash').first().getAttribute('title')).toBe(key)
+      expect((await row.boundingBox())?.height).toBeLessThan(160)
+    } finally {
+      await narrow.close()
+    }
+  })
+
   it('/: numbers have their units: the max reorg depth is in blocks', async () => {
     await go('/')
     const dd = page.locator('dl.fields dt', { hasText: 'max reorg depth' }).locator('xpath=following-sibling::dd[1]')

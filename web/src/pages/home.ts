@@ -73,7 +73,9 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
     ]), { num: [3, 4, 5] }), h('p', null, h('a', { href: '/blocks' }, 'All blocks →')))
     if (fresh) latest.querySelector('tbody tr')?.classList.add('fresh')
     fill(signers, table(['key', 'added at', 'revoked at', 'state', 'its nodes'], sig.signers.map(k => [
-      h('span', { class: 'hash', title: k.public_key }, k.id),
+      // Shortened, whole in its tooltip, as every other key id: whole, it stood 25 lines tall in a
+      // column three characters wide at a phone's width (explorer53).
+      keyId(k.id),
       at(k.added_at),
       k.revoked_at === null ? '—' : at(k.revoked_at),
       k.active ? h('span', { class: 'ok' }, 'active') : h('span', { class: 'muted' }, 'revoked'),
@@ -104,7 +106,7 @@ function nodesOf (peers: SignatoryPeer[] | undefined): Child {
     p.connected ? h('span', { class: 'ok' }, 'connected') : h('span', { class: 'muted' }, p.last_seen === null ? 'not met yet' : ['last met ', time(p.last_seen)]))))
 }
 
-const NODES_NOTE = 'Its nodes: the peers this node has met whose status proved they hold the key (libp2p peer ids; their addresses in the tooltip). Records are written to a signatory\'s node; its HTTP address is not announced to peers, so its operator gives it.'
+const NODES_NOTE = 'Its nodes: the peers this node has met whose status proved they hold the key (libp2p peer ids; their addresses in the tooltip), this node itself not among them. Records are written to a signatory\'s node; its HTTP address is not announced to peers, so its operator gives it.'
 
 /**
  * Reload on each new tip: server-sent events, or a poll where they cannot pass (a token is needed).
