@@ -73,4 +73,23 @@ describe('Ctrl-C during the query mirror\'s update after a commit', () => {
     expect(c.code, c.stderr).toBe(0)
     expect(c.stdout).toContain('\n2\n')
   })
+
+  // Sealed with --key, a signatory key that is not the keystore's default: the printed command
+  // signed with the default key, no signatory, and was refused (review53).
+  it('petal --key K seal, interrupted while signing: the printed `petal checkpoint --sign` names K, and signs them', async () => {
+    const dir = join(tmpDir(), 'data')
+    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    const key = (JSON.parse((await petal(['--dir', dir, '--json', 'mykeys'])).stdout) as Array<{ id: string }>)[0]?.id ?? ''
+    expect((await petal(['--dir', dir, 'keygen', '--default'])).code).toBe(0)
+    const rows = join(tmpDir(), 'rows.json')
+    writeFileSync(rows, '[{"a":1}]')
+    expect((await petal(['--dir', dir, '--key', key, 'append', 't', rows])).code).toBe(0)
+    const r = await interruptedAtMirror(dir, ['--key', key, 'seal'], 'cli:seal-sign')
+    expect(r.code, r.stderr).toBe(0)
+    const cmd = /`(petal [^`]*checkpoint --sign[^`]*)`/.exec(r.stderr)?.[1]
+    expect(cmd, r.stderr).toBe(`petal --dir ${dir} checkpoint --sign --key ${key}`)
+    const c = await petal([...(cmd ?? '').split(' ').slice(1)])
+    expect(c.code, c.stderr).toBe(0)
+    expect(c.stdout).toContain('\n2\n')
+  })
 })

@@ -131,7 +131,9 @@ export function register (program: Command, action: Action): void {
           // The blocks are committed and printed: a Ctrl-C here (the write lock may be another's for a
           // while) said only "petal: interrupted" (130), as if nothing had been sealed (review52b).
           if (!isPetalError(err) || err.code !== 'ABORTED') throw err
-          ctx.out.note(hintWithDir('interrupted before signing the tip\'s checkpoints: the sealed blocks are committed; `petal checkpoint --sign` signs them (a node running here signs its tip\'s by itself)', ctx.opts.dir))
+          // With the key that sealed, when --key chose it: the keystore's default may be no signatory (review53).
+          const withKey = ctx.opts.key === undefined ? '' : ` --key ${ctx.loadKey().id}`
+          ctx.out.note(hintWithDir(`interrupted before signing the tip's checkpoints: the sealed blocks are committed; \`petal checkpoint --sign${withKey}\` signs them (a node running here signs its tip's by itself)`, ctx.opts.dir))
           return
         }
         await syncMirrorAfterImport(ctx, chain)
