@@ -9,7 +9,9 @@
 // no full-window rule in the gate), b = 1e0ee0d (no full-window rule), c = as built, h = as built but
 // the receive hashes every range block, as before session 51 (no `hashLater`: docs/performance/pull.md,
 // "Session 51: the download's SHA-256 on the load thread (pull51)"); s = as built but small blocks
-// (up to 128 KiB) are left unhashed by the receive too, their hash taken by the load thread's checks.
+// (up to 128 KiB) are left unhashed by the receive too, their hash taken by the load thread's checks;
+// r = as built but a small block's head cut to its first 4,096 bytes, so the load thread reads its file
+// again, as before session 53 (docs/performance/catchup.md, "Session 53: the load thread's reading again of a small block (catchup53)").
 // PIPE_MARK=FILE: the pulling process writes its pid there when a download starts (for `perf record -p`, pull52).
 import { openSync, readSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -21,6 +23,11 @@ const { GroupGate } = await import(ROOT + '/src/sync/group-gate.ts')
 const { RangeWrites } = await import(ROOT + '/src/network/protocols/range-writes.ts')
 const { CheckAhead } = await import(ROOT + '/src/sync/check-ahead.ts')
 const { threadCpu } = await import(ROOT + '/bench/thread-cpu.ts')
+if (MODE === 'r') {
+  const { Slot } = await import(ROOT + '/src/sync/slot.ts')
+  const succeeded = Slot.prototype.succeeded
+  Slot.prototype.succeeded = function (peer, seal, size, head, hashed) { return succeeded.call(this, peer, seal, size, head !== undefined && head.length > 4096 ? head.slice(0, 4096) : head, hashed) }
+}
 // CPU of this thread in ns (schedstat: exact time on a CPU).
 const fd = openSync('/proc/thread-self/schedstat', 'r'); const buf = Buffer.alloc(64)
 const cpu = () => { const n = readSync(fd, buf, 0, 64, 0); let v = 0; for (let i = 0; i < n; i++) { const c = buf[i]; if (c < 48 || c > 57) break; v = v * 10 + c - 48 } return v }

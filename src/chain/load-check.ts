@@ -32,7 +32,11 @@ export interface LoadReply { hash: string, file: CandidateFile, verified?: Preve
 /** Check one block. */
 export async function checkLoad (r: LoadRequest): Promise<LoadReply> {
   const { path, seal, expectedHash, knownHash, head, ownDownload, maxBytes, keys, sealChecked } = r
-  const bytes = ownDownload === true ? readOwnDownload(path, head?.size) : undefined
+  // A small block's head is its whole bytes, as the receive wrote them to the file (FetchedBlock's
+  // `head`): checked from there, not read back from the page cache (docs/performance/catchup.md,
+  // "Session 53: the load thread's reading again of a small block (catchup53)").
+  const whole = ownDownload === true ? wholeHead(head) : undefined
+  const bytes = whole ?? (ownDownload === true ? readOwnDownload(path, head?.size) : undefined)
   let file, hash
   try {
     // A download the transfer left unhashed (no `knownHash`) is hashed here from the very bytes
@@ -44,12 +48,18 @@ export async function checkLoad (r: LoadRequest): Promise<LoadReply> {
     file = await readBlockFile(path, bytes === undefined ? { maxBytes, head, ownDownload } : { maxBytes, head: head ?? { bytes, size: bytes.length }, bytes })
   } finally {
     // Given back for the next block (the reply holds nothing of these bytes: SQLite's values and the roots are copies).
-    if (bytes !== undefined) ownBuf = Buffer.from(bytes.buffer)
+    if (bytes !== undefined && whole === undefined) ownBuf = Buffer.from(bytes.buffer)
   }
   // A verdict on the header's seal holds for the block only if the block is that header's. Only
   // what the caller uses crosses the thread boundary (CandidateFile, as verify's workers send):
   // the path, the SQLite header and the user tables' descriptions were half of each reply.
   return { hash, file: { size: file.size, header: file.header, keyOps: file.keyOps, tables: file.tables }, verified: preverify(file, hash, seal, keys, hash === expectedHash ? sealChecked : undefined) }
+}
+
+/** The head's bytes as a Buffer if they are the whole file (`size` of them), not a copy. */
+function wholeHead (head: BlockHead | undefined): Buffer | undefined {
+  if (head === undefined || head.size <= 0 || head.bytes.byteLength !== head.size) return undefined
+  return Buffer.from(head.bytes.buffer, head.bytes.byteOffset, head.bytes.byteLength)
 }
 
 // This thread's buffer for own downloads read whole (readOwnDownload), grown to the largest such

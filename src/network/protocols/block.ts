@@ -21,8 +21,10 @@ import { uploadLinks } from './upload-links.js'
 // Blocks up to this size (and the rate floor's quota) arrive in one read and are written synchronously (receiveRangeBlock).
 const SMALL_BLOCK = 128 * 1024
 // A block file's SQLite header and page 1 at the usual page size (FetchedBlock's `head`): the
-// checks take the header from it, and reuse the schema's reads for a page 1 seen before.
+// checks take the header from it, and reuse the schema's reads for a page 1 seen before. A small
+// block up to WHOLE_HEAD_BYTES is its own head, whole: its checks read it there, not in its file.
 const HEAD_BYTES = 4096
+const WHOLE_HEAD_BYTES = 16 * 1024
 
 /** How long a request for a block this node is fetching right now may wait for it (relaying). */
 const AWAIT_BLOCK_MS = 3_000
@@ -145,10 +147,9 @@ export interface FetchedBlock {
   seal: string
   size: number
   /**
-   * The file's first HEAD_BYTES bytes (all of it if shorter), for a block of a range (the receive
-   * created its new file and wrote these bytes to it, small blocks in one write, large ones as they
-   * stream): its checks take the SQLite header from here instead of opening and reading the file
-   * once more, and page 1 when it is in it (readBlockFile's `head`).
+   * The file's first HEAD_BYTES bytes (all of it up to WHOLE_HEAD_BYTES), for a block of a range (the
+   * receive wrote these very bytes to its new file, a small block in one write): its checks take the
+   * SQLite header (and page 1) from here, and a whole block's bytes (checkLoad), not its file's again.
    */
   head?: Uint8Array
 }
@@ -272,7 +273,7 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
     o.onBytes?.(o.size)
     check()
     await local(() => { writeSmallBlock(dest, parts, o.size, o.made) })
-    return headOf(parts, o.size)
+    return headOf(parts, o.size, o.size <= WHOLE_HEAD_BYTES ? o.size : HEAD_BYTES)
   }
   // Its first bytes too (filled from the first reads): the load thread then takes the SQLite
   // header and page 1 from them instead of opening and reading the file for them, and skips the
@@ -303,12 +304,9 @@ export async function receiveRangeBlock (bs: ByteStream<Stream>, dest: string, o
   return head
 }
 
-/**
- * The first HEAD_BYTES of `parts`, copied into a buffer of their own: a view into a larger buffer
- * (a read's chunk, or Buffer's 8 KiB pool) would be copied whole when posted to a load thread.
- */
-function headOf (parts: readonly Uint8Array[], size: number): Uint8Array {
-  const head = new Uint8Array(Math.min(HEAD_BYTES, size))
+/** The first `max` bytes of `parts`, copied into a buffer of their own: a view into a larger buffer (a read's chunk, Buffer's pool) would be posted to a load thread whole. */
+function headOf (parts: readonly Uint8Array[], size: number, max: number): Uint8Array {
+  const head = new Uint8Array(Math.min(max, size))
   fillHead(head, 0, parts)
   return head
 }

@@ -113,6 +113,29 @@ describe('a load thread\'s check of an own download', () => {
     expect(withHash).toBe(readCalls() - b2)
   })
 
+  it('checks a small block whose head is its whole bytes (a range\'s receive) from those bytes, not from its file', async () => {
+    const r = download(small)
+    const bytes = readFileSync(r.path)
+    const whole = { ...r, head: { bytes: new Uint8Array(bytes), size: bytes.length } }
+    const asFile = await checkLoad(r)
+    expect(await checkLoad(whole)).toEqual(asFile)
+    if (haveIo) {
+      // Reading the counts makes reads of its own (counted by the next reading).
+      const own = -readCalls() + readCalls()
+      const before = readCalls()
+      await checkLoad(whole)
+      expect(readCalls() - before).toBe(own)
+    }
+    // The file is not read at all: emptied, the block is still checked (placement moves the file as it is).
+    truncateSync(r.path, 0)
+    expect(await checkLoad(whole)).toEqual(asFile)
+    // Unhashed by the transfer: hashed from those bytes, and another block's bytes refused by their hash.
+    expect((await checkLoad({ ...whole, knownHash: undefined })).hash).toBe(r.expectedHash)
+    await expect(checkLoad({ ...whole, knownHash: undefined, expectedHash: download(big).expectedHash })).rejects.toMatchObject({ code: 'HASH_MISMATCH' })
+    // A head that is not the whole file (fewer bytes than its size): the file is read, as before.
+    await expect(checkLoad(r)).rejects.toThrow()
+  })
+
   it('reads whole only a file of the size its download wrote, below MAP_MIN_BYTES', () => {
     const r = download(small)
     const size = statSync(r.path).size

@@ -103,6 +103,24 @@ describe('receiving one block of a range', () => {
     }
   })
 
+  it('reports a small block up to 16 KiB whole (its checks read it there, not in its file), a larger one\'s first 4,096 bytes', async () => {
+    // One read for the whole block (the small block's path): the floor's quota is 500,000 bytes.
+    const fast = { bytesPerSecond: 10_000_000, windowMs: 50 }
+    for (const [size, want] of [[7_168, 7_168], [16_384, 16_384], [20_000, 4_096]] as const) {
+      const block = data.subarray(0, size)
+      const dest = join(tmpDir(), `whole-${size}.db`)
+      const w = new Watchdog()
+      try {
+        const head = await receiveRangeBlock(pacedStream(block, 0), dest, { size, hash: createHash('sha256').update(block).digest('hex'), watchdog: w, budgetMs: 10_000, minRate: fast, writes: rangeWrites })
+        expect(Buffer.from(head).equals(block.subarray(0, want))).toBe(true)
+        expect(head.buffer.byteLength).toBe(want)
+        expect(readFileSync(dest).equals(block)).toBe(true)
+      } finally {
+        w.dispose()
+      }
+    }
+  })
+
   it('opens, writes and closes a large block\'s file without the thread pool while writes are fast; through it while they are paused', async () => {
     // Above the small-block path (128 KiB), read 5,000 bytes at a time by the floor below.
     const big = randomBytes(200_000)
