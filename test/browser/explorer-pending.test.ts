@@ -48,4 +48,35 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer's pending rows${NO_CHROMIU
     expect(await panel.innerText()).toMatch(/6 rows, last in block #1/)
     expect(errors.filter(e => !e.includes('Failed to load resource'))).toEqual([])
   })
+
+  // A person holding a receipt id had no way to its proof in a browser: no page asked for it
+  // (explorer53). /verify fetches it from the node that serves the page, and says why not yet.
+  it('/verify: the proof of a receipt, fetched from the node: "not sealed yet" in the page\'s terms, then checked', async () => {
+    const ingest = node.ingest
+    if (ingest === undefined) throw new Error('the node has no ingest service')
+    const [receipt] = (await ingest.append('readings', [{ v: 7n }])).receipts
+    await page.goto(`${node.httpUrl ?? ''}verify`)
+    const note = page.locator('#receipt-note')
+    await page.locator('#receipt').fill('no-such-receipt')
+    await page.locator('#receipt').press('Enter')
+    await note.filter({ hasText: 'INGEST_UNKNOWN_RECEIPT' }).waitFor()
+    expect(await note.innerText()).toContain('Hint: a receipt is answered only by the node that acknowledged its rows: open this page on that node')
+    await page.locator('#receipt').fill(receipt ?? '')
+    await page.locator('#receipt-fetch').click()
+    await note.filter({ hasText: 'PROOF_ROW_PENDING' }).waitFor()
+    expect(await note.innerText()).toContain('Hint: its row waits to be sealed into a block: fetch the proof again after the next seal (this node\'s home page says when it is due)')
+    expect(await note.innerText()).not.toContain('/api/v1/events')
+    // Five more rows seal the six; the node signs its tip's checkpoint, then the proof is there.
+    await ingest.append('readings', [{ v: 8n }, { v: 9n }, { v: 10n }, { v: 11n }, { v: 12n }])
+    await expect.poll(async () => {
+      await page.locator('#receipt-fetch').click()
+      await note.filter({ hasNotText: 'Asking this node' }).waitFor()
+      return await note.innerText()
+    }, { timeout: 20_000, interval: 500 }).toContain('is in "Proof (JSON)"')
+    await page.locator('#use-node-signers').click()
+    await page.locator('#signers-note').filter({ hasText: '1 active signatory' }).waitFor()
+    await page.locator('#check').click()
+    await page.locator('#verdict-ok').waitFor()
+    expect(await page.locator('#report table tbody td').allInnerTexts()).toEqual(['7'])
+  })
 })

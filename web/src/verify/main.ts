@@ -4,6 +4,7 @@
 import { fromBase64, mergeTrust, NOT_PROVEN_KEYS, parseTrustFile, verifyProof, type ProofValue, type TrustAnchors, type VerifyOptions, type VerifyReport } from '../../../src/proof/verifier/index.js'
 import { fill, h } from '../dom.js'
 import { rejectionHint } from './hints.js'
+import { receiptForm } from './receipt.js'
 
 const main = document.getElementById('main') ?? document.body
 
@@ -161,7 +162,7 @@ function render (): void {
       ' and nothing but WebCrypto: nothing is sent anywhere, and it works with the node stopped. ',
       h('a', { href: location.protocol === 'file:' ? '#' : '/verify', download: 'petal-verify.html' }, 'Save this page'), ' to use it offline.'),
     h('form', { onsubmit: (e: Event) => { e.preventDefault(); void check(proof.area.value, trust.area.value, { minSignatures: min.value === '' ? undefined : Number(min.value) || 1, requireFinal: fin.checked }, out) } },
-      proof.box, trust.box, nodeSignersButton(trust.area),
+      proof.box, receiptForm(proof.area, (): Record<string, string> => token === undefined ? {} : { authorization: `Bearer ${token}` }), trust.box, nodeSignersButton(trust.area),
       h('div', { class: 'row' },
         h('label', { class: 'inline', for: 'min-signatures' }, 'signatures needed', min),
         h('label', { class: 'inline', for: 'require-final' }, fin, 'demand finality'),
