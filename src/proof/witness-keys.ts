@@ -2,7 +2,7 @@ import { readFileSync, statSync, type Stats } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Chain } from '../chain/index.js'
 import { parsePublicKey, sha256, type PublicKey } from '../crypto/index.js'
-import { fileKind, systemFailure } from '../storage/index.js'
+import { fileKind, OWN_WITNESS_META, systemFailure } from '../storage/index.js'
 import { asError, errorCode, errorMessage, hintOf, isNotFound, isPetalError, type Logger } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { fromBase64, keyIdHex, keyIdOfDigest, toBase64, utf8, witnessKeyIdInput } from './verifier/index.js'
@@ -16,8 +16,8 @@ import { fromBase64, keyIdHex, keyIdOfDigest, toBase64, utf8, witnessKeyIdInput 
 // (chainparams.json cannot change after the genesis; witnesses come and go).
 
 export const WITNESSES_FILE = 'witnesses'
-/** chain.db meta: the verifier key under which this node cosigned (`petal run --witness`). */
-export const OWN_WITNESS_META = 'witness_vkey'
+/** chain.db meta: the verifier key under which this node cosigned (`petal run --witness`; kept by reindex). */
+export { OWN_WITNESS_META }
 
 export interface KnownWitness {
   name: string

@@ -5,6 +5,7 @@ import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js
 import { unionWithStored } from './note-lines.js'
 import { judgeCheckpoint } from './received.js'
 import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
+import { WITNESS_LAST_META } from '../storage/index.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 
@@ -15,7 +16,7 @@ import { treeRoot } from './tree/index.js'
 
 export interface WitnessIdentity { name: string, key: SigningKey }
 
-const LAST = 'witness_last_cosigned'
+const LAST = WITNESS_LAST_META
 
 /** What the witness last cosigned: `size root` in chain.db's meta. */
 function lastCosigned (chain: Chain): { size: number, root: Uint8Array } | undefined {

@@ -108,3 +108,15 @@ export class CheckpointTable {
 
 /** chain.db's meta key under which sentBy keeps the highest block a source's checkpoints covered. */
 const SENT_META = 'checkpoints_sent_by '
+/** chain.db meta: the verifier key under which this node cosigned (`petal run --witness`). */
+export const OWN_WITNESS_META = 'witness_vkey'
+/** chain.db meta: the tree a witness last cosigned, `size root`, which each one it cosigns must extend. */
+export const WITNESS_LAST_META = 'witness_last_cosigned'
+
+/**
+ * The meta rows of the checkpoints, which no block file holds (a SQL condition on `key`): kept by
+ * reindex with the checkpoints (IndexDb.clear). Emptied until review53b: a witness forgot the tree
+ * it had cosigned (and would cosign another history), its own cosignatures went unverified here
+ * until it cosigned again, and what each peer had sent was forgotten.
+ */
+export const CHECKPOINT_META = `(key IN ('${OWN_WITNESS_META}', '${WITNESS_LAST_META}') OR key GLOB '${SENT_META}*')`

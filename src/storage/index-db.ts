@@ -5,7 +5,7 @@ import { errorCode, errorMessage, isStringArray, parseJson } from '../util/index
 import { StorageError } from './errors.js'
 import { closeOrLeave } from './sqlite.js'
 import { ChainTreeTable } from './chain-tree-table.js'
-import { CheckpointTable } from './checkpoint-table.js'
+import { CHECKPOINT_META, CheckpointTable } from './checkpoint-table.js'
 import { WRITER_RECORD } from './index-open-failure.js'
 import { BLOCK_COLUMNS, hashKey, hashKeyRange, LATEST_INDEX, UNUSED_INDEXES, toRecord, type BlockRecord, type CanonicalFile, type StoredFile, type BlockRow, type BlockWithTables, type KeyOpRecord, type SignerRecord, type TableRecord, type TableVariant } from './index-records.js'
 import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
@@ -386,8 +386,8 @@ export class IndexDb {
     this.assertTx()
     // Of an older version (a rebuild's write: WriteLockOptions.rebuilds): its tables remade empty, not moved.
     this.olderView?.settle(true)
-    // Checkpoints stay: signatures are not derived from the block files.
-    this.db.exec("DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version';")
+    // Checkpoints stay, and their meta rows: signatures are not derived from the block files.
+    this.db.exec(`DELETE FROM blocks; DELETE FROM block_tables; DELETE FROM key_ops; DELETE FROM signers; DELETE FROM chain_tree; DELETE FROM meta WHERE key <> 'schema_version' AND NOT ${CHECKPOINT_META};`)
     // An index written before session 25 sheds the indexes nothing reads, as a new one is made.
     for (const name of UNUSED_INDEXES) this.db.exec(`DROP INDEX IF EXISTS ${name}`)
     completeVersion3(this.db)
