@@ -1,5 +1,5 @@
-import { readFileSync, statSync, type Stats } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { lstatSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import type { Chain } from '../chain/index.js'
 import { parsePublicKey, sha256, type PublicKey } from '../crypto/index.js'
 import { fileKind, OWN_WITNESS_META, systemFailure } from '../storage/index.js'
@@ -175,13 +175,26 @@ export function readWitnessesFile (path: string): string {
 function unreadable (path: string, err: unknown): Error {
   const code = errorCode(err)
   if (code === 'EACCES' || code === 'EPERM') {
-    return new ProofError('PROOF_WITNESSES_UNREADABLE', `cannot read ${path}: permission denied (${errorMessage(err)})`, {
-      hint: `this user needs to read ${path} and to search ${dirname(path)}: run as the user the data directory belongs to, or change their owner or mode (ls -ld ${dirname(path)} ${path})`,
+    // A link's list (kept elsewhere, shared by nodes): its own file and directory are the ones to
+    // name; the data directory and the link were readable, and their `ls -ld` showed nothing (review53).
+    const file = linkedFile(path)
+    const who = file === path ? 'run as the user the data directory belongs to' : 'run as a user who may'
+    return new ProofError('PROOF_WITNESSES_UNREADABLE', `cannot read ${path}${file === path ? '' : `, a link to ${file}`}: permission denied (${errorMessage(err)})`, {
+      hint: `this user needs to read ${file} and to search ${dirname(file)}: ${who}, or change their owner or mode (ls -ld ${dirname(file)} ${file})`,
       details: { path, systemCode: code },
       cause: err
     })
   }
   return systemFailure(err) ?? asError(err)
+}
+
+/** The file a symbolic link at `path` names (one step, as written in it), else `path`. */
+function linkedFile (path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? resolve(dirname(path), readlinkSync(path)) : path
+  } catch {
+    return path
+  }
 }
 
 /**

@@ -73,4 +73,29 @@ describe('a witnesses file that cannot be read', () => {
     expect(e.message).toContain(`cannot read ${file}: permission denied`)
     expect(e.hint).toContain(`ls -ld ${dir} ${file}`)
   })
+
+  // A `witnesses` link to a list in a directory this user may not search (review53): the hint named
+  // the data directory and the link, which this user may read and search, and its `ls -ld` showed
+  // nothing wrong; it names the list the link leads to and that list's directory.
+  it.skipIf(!otherUserCanRun)('a link to a list this user may not reach: the hint names the list and its directory, not the data directory', () => {
+    const dir = tmpDir()
+    chmodSync(dir, 0o755)
+    const top = tmpDir()
+    chmodSync(top, 0o755)
+    const shared = join(top, 'shared')
+    mkdirSync(shared)
+    writeFileSync(join(shared, 'list'), '# none yet\n')
+    chmodSync(shared, 0o700)
+    symlinkSync(join(shared, 'list'), join(dir, WITNESSES_FILE))
+    const proof = srcEntry('proof', 'index.ts')
+    const r = runAsOtherUserWith(loaderFor(proof), `const { listWitnesses } = await import(${JSON.stringify(proof)})
+      try { listWitnesses(process.argv[1]); console.log('read') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })) }`, dir)
+    expect(r.stderr).toBe('')
+    const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string }
+    expect(e.code).toBe('PROOF_WITNESSES_UNREADABLE')
+    expect(e.message).toContain(`a link to ${join(shared, 'list')}`)
+    expect(e.hint).toContain(`to search ${shared}`)
+    expect(e.hint).toContain(`ls -ld ${shared} ${join(shared, 'list')}`)
+    expect(e.hint).not.toContain(`ls -ld ${dir}`)
+  })
 })
