@@ -18,6 +18,15 @@ const alice = fixtureKey('alice')
 const w1 = { name: 'witness.example/w1', key: fixtureKey('carol') }
 const code = (f: () => unknown): unknown => { try { f(); return 'no error' } catch (e) { return (e as { code?: string }).code } }
 
+/** `petal witnesses list`'s read of `dir` by the other user: the error it met (code, message, hint). */
+function listedAsOther (dir: string): { code: string, message: string, hint: string } {
+  const proof = srcEntry('proof', 'index.ts')
+  const r = runAsOtherUserWith(loaderFor(proof), `const { listWitnesses } = await import(${JSON.stringify(proof)})
+    try { listWitnesses(process.argv[1]); console.log('read') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })) }`, dir)
+  expect(r.stderr).toBe('')
+  return JSON.parse(r.stdout) as { code: string, message: string, hint: string }
+}
+
 describe('a witnesses file that cannot be read', () => {
   it('a directory there: PROOF_WITNESSES_UNREADABLE, whose hint (move it out of the way) mends it', () => {
     const dir = tmpDir()
@@ -64,11 +73,7 @@ describe('a witnesses file that cannot be read', () => {
     const file = join(dir, WITNESSES_FILE)
     writeFileSync(file, '# none yet\n')
     chmodSync(file, 0o000)
-    const proof = srcEntry('proof', 'index.ts')
-    const r = runAsOtherUserWith(loaderFor(proof), `const { listWitnesses } = await import(${JSON.stringify(proof)})
-      try { listWitnesses(process.argv[1]); console.log('read') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })) }`, dir)
-    expect(r.stderr).toBe('')
-    const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string }
+    const e = listedAsOther(dir)
     expect(e.code).toBe('PROOF_WITNESSES_UNREADABLE')
     expect(e.message).toContain(`cannot read ${file}: permission denied`)
     expect(e.hint).toContain(`ls -ld ${dir} ${file}`)
@@ -87,11 +92,7 @@ describe('a witnesses file that cannot be read', () => {
     writeFileSync(join(shared, 'list'), '# none yet\n')
     chmodSync(shared, 0o700)
     symlinkSync(join(shared, 'list'), join(dir, WITNESSES_FILE))
-    const proof = srcEntry('proof', 'index.ts')
-    const r = runAsOtherUserWith(loaderFor(proof), `const { listWitnesses } = await import(${JSON.stringify(proof)})
-      try { listWitnesses(process.argv[1]); console.log('read') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })) }`, dir)
-    expect(r.stderr).toBe('')
-    const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string }
+    const e = listedAsOther(dir)
     expect(e.code).toBe('PROOF_WITNESSES_UNREADABLE')
     expect(e.message).toContain(`a link to ${join(shared, 'list')}`)
     expect(e.hint).toContain(`to search ${shared}`)
