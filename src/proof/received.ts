@@ -2,7 +2,7 @@ import type { Chain } from '../chain/index.js'
 import { verifyV2 } from '../crypto/index.js'
 import { equalBytes, fromHex, toHex } from '../util/index.js'
 import { unionWithStored, verifiedNote, vouchesFor } from './note-lines.js'
-import { storedChainTree } from './stored.js'
+import { dropAbandonedLocked, storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 import { keyIdOfDigest, parseNote, parsePetalCheckpoint } from './verifier/index.js'
 
@@ -85,6 +85,9 @@ export async function keepReceivedCheckpoint (chain: Chain, note: string, from: 
     const { v: merged, adds } = unionWithStored(chain, v.text, note)
     if (merged === undefined || !adds) return false
     const c = merged.checkpoint
-    return chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source }, merged.text, chain.params.maxReorgDepth)
+    const kept = chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source }, merged.text, chain.params.maxReorgDepth)
+    // A follower's notes of a branch it left go as a signatory's do (stored.ts).
+    if (kept) dropAbandonedLocked(chain)
+    return kept
   })
 }

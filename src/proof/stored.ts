@@ -56,7 +56,7 @@ export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string
   // Each (size, tip) once: a node that signs on every tick must not pile up equal notes.
   const sizes = tipCheckpointSizes(chain, key).filter(s => selfNotesOfTip(chain, s).length === 0)
   const now = chain.clock.now()
-  return sizes.map(size => {
+  const notes = sizes.map(size => {
     const root = treeRoot(tree, size)
     const text = checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth })
     const note = signCheckpoint(text, [key])
@@ -65,6 +65,39 @@ export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string
     chain.index.checkpoints.keep({ size, root: toHex(root), tip: tip.height, note: kept, receivedAt: now, source: 'self' }, text, depth)
     return note
   })
+  dropAbandonedLocked(chain)
+  return notes
+}
+
+/** chain.db's meta: the tree size up to which dropAbandonedLocked has dropped abandoned notes. */
+const SWEPT = 'checkpoints_abandoned_swept'
+
+/**
+ * Drop the notes of a branch a reorg abandoned once their tree is final here (docs/proofs.md,
+ * "Notes of an abandoned branch"): of a size whose last block is at least max_reorg_depth below the
+ * tip, a note over another root than this node's tree can never be used again (no proof, no
+ * consistency proof, no witness reads it: the witness keeps what it cosigned in meta), since fork
+ * choice never reorganises that deep. Until session 53 they were kept for good: a signatory's node
+ * kept `d` more rows for each reorg of `d` blocks, where the side blocks themselves are pruned.
+ * A note that claims to be final over another root is kept: it is a signatory's statement that
+ * two histories were final, which is worth keeping. Each size is looked at once (a watermark in
+ * meta), at most 1,000 sizes a call (a directory written earlier catches up over several calls).
+ * Under the write lock, in the caller's transaction. The number of notes dropped.
+ */
+export function dropAbandonedLocked (chain: Chain): number {
+  const depth = chain.params.maxReorgDepth
+  const tree = storedChainTree(chain)
+  const upTo = Math.min(chain.tip().height - depth + 1, tree.size)
+  const after = Number(chain.index.getMeta(SWEPT) ?? '0')
+  if (!(upTo > after)) return 0
+  const trees = chain.index.checkpoints.treesBetween(after, upTo, 1000)
+  let dropped = 0
+  for (const size of new Set(trees.map(t => t.size))) {
+    const root = toHex(treeRoot(tree, size))
+    if (trees.some(t => t.size === size && t.root !== root)) dropped += chain.index.checkpoints.dropOtherRoots(size, root, depth)
+  }
+  chain.index.setMeta(SWEPT, String(trees.length === 1000 ? (trees.at(-1)?.size ?? upTo) - 1 : upTo))
+  return dropped
 }
 
 /**

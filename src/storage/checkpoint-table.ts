@@ -28,7 +28,8 @@ const toRecord = (r: Row): CheckpointRecord => ({ size: r.size, root: r.root, ti
 /**
  * The checkpoints a node keeps in `chain.db`. They are not derived from the block files (a
  * signature is made once), so reindex keeps them; a reorg keeps them too, and the proof module
- * picks only those whose root is the head of the current chain tree at their size.
+ * picks only those whose root is the head of the current chain tree at their size (and drops
+ * those of an abandoned branch once their tree is final: proof/stored.ts, dropAbandonedLocked).
  */
 export class CheckpointTable {
   constructor (private readonly db: Database.Database, private readonly assertTx: () => void) {}
@@ -67,6 +68,21 @@ export class CheckpointTable {
     for (const r of rows) drop.run(r.id)
     if (c.tip >= finalFrom) this.db.prepare('DELETE FROM checkpoints WHERE size = ? AND root = ? AND tip < ?').run(c.size, c.root, finalFrom)
     return this.insert({ ...c, source: rows.some(r => r.source === 'self') ? 'self' : c.source })
+  }
+
+  /** The distinct trees (size, root) of the stored notes with `after` < size ≤ `upTo`, smallest first, at most `limit`. */
+  treesBetween (after: number, upTo: number, limit: number): Array<{ size: number, root: string }> {
+    return this.db.prepare<unknown[], { size: number, root: string }>('SELECT size, root FROM checkpoints WHERE size > ? AND size <= ? GROUP BY size, root ORDER BY size LIMIT ?').all(after, upTo, limit)
+  }
+
+  /**
+   * Drop the notes of tree size `size` over another root than `root` that do not claim to be final
+   * (signed at a tip below size − 1 + maxReorgDepth): notes of a branch a reorg abandoned
+   * (proof/stored.ts, dropAbandonedLocked). The number dropped.
+   */
+  dropOtherRoots (size: number, root: string, maxReorgDepth: number): number {
+    this.assertTx()
+    return this.db.prepare('DELETE FROM checkpoints WHERE size = ? AND root != ? AND tip < ?').run(size, root, size - 1 + maxReorgDepth).changes
   }
 
   /** The stored notes of checkpoint text `text` (of tree size `size`), oldest first. */
