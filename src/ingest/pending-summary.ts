@@ -22,14 +22,16 @@ export const PENDING_STATS_SQL = 'SELECT coalesce(sum(n), 0) AS n, coalesce(sum(
  * built and not yet sealed, which lie below `low` and were counted nowhere, so a `petal seal` killed
  * after its claim left `status` saying "none" while `petal receipt` said pending (verify52); and
  * those of sealed batches whose block a reorg left on a side branch (readPendingSummary's
- * `recentFrom`). One statement: one read snapshot, however a writer moves rows between the parts.
+ * `recentFrom`); less those placed in an orphaned batch whose block is canonical again (the last
+ * parameter). One statement: one read snapshot, however a writer moves rows between the parts.
  */
 const SUMMARY_SQL = `SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b, min(at) AS t, coalesce(sum(c), 0) AS c FROM (
-  SELECT n, bytes, at, 0 AS c FROM rows WHERE id >= ? AND batch IS NULL
+  SELECT id, n, bytes, at, 0 AS c FROM rows WHERE id >= ? AND batch IS NULL
   UNION ALL
-  SELECT n, bytes, at, n AS c FROM rows WHERE batch IN (SELECT id FROM batches WHERE state IN ('claimed', 'built') AND id NOT IN (SELECT value FROM json_each(?)))
+  SELECT id, n, bytes, at, n AS c FROM rows WHERE batch IN (SELECT id FROM batches WHERE state IN ('claimed', 'built') AND id NOT IN (SELECT value FROM json_each(?)))
   UNION ALL
-  SELECT n, bytes, at, 0 AS c FROM rows WHERE batch IN (SELECT value FROM json_each(?)))`
+  SELECT id, n, bytes, at, 0 AS c FROM rows WHERE batch IN (SELECT value FROM json_each(?)))
+WHERE id NOT IN (SELECT row FROM placements WHERE batch IN (SELECT value FROM json_each(?)))`
 
 /**
  * The pending rows of the pending.db at `path` (none when there is no such file), read-only.
@@ -38,7 +40,10 @@ const SUMMARY_SQL = `SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS
  * marks it), as `petal receipt`, which asks the chain, says: not counted (review52b). With
  * `recentFrom` (the lowest height a reorg can still move, as reconcile's), a sealed batch from that
  * height whose block is no longer canonical (an imported branch won) is pending again, as the
- * receipt says and the next seal's reconcile makes it: counted, not claimed (review53).
+ * receipt says and the next seal's reconcile makes it: counted, not claimed (review53). And an
+ * orphaned batch from that height whose block is canonical again (a branch holding it won back)
+ * holds its rows, as the receipt says (a row with a canonical block is sealed) and reconcile's
+ * restore makes it: not counted, wherever they wait or were sealed again since (review53b).
  */
 export function readPendingSummary (path: string, inChain: (hash: string) => boolean = () => false, recentFrom?: number): PendingSummary {
   if (!existsSync(path)) return { rows: 0, bytes: 0, oldestAt: undefined, claimedRows: 0 }
@@ -49,9 +54,10 @@ export function readPendingSummary (path: string, inChain: (hash: string) => boo
       const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
       const built = db.prepare("SELECT id, hash FROM batches WHERE state = 'built' AND hash IS NOT NULL").all() as Array<{ id: number, hash: string }>
       const sealed = built.filter(b => inChain(b.hash)).map(b => b.id)
-      const recent = recentFrom === undefined ? [] : db.prepare("SELECT id, hash FROM batches WHERE state = 'sealed' AND height >= ? AND hash IS NOT NULL").all(recentFrom) as Array<{ id: number, hash: string }>
-      const left = recent.filter(b => !inChain(b.hash)).map(b => b.id)
-      return db.prepare(SUMMARY_SQL).get(low, JSON.stringify(sealed), JSON.stringify(left)) as { n: number, b: number, t: number | null, c: number }
+      const recent = recentFrom === undefined ? [] : db.prepare("SELECT id, hash, state FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? AND hash IS NOT NULL").all(recentFrom) as Array<{ id: number, hash: string, state: string }>
+      const left = recent.filter(b => b.state === 'sealed' && !inChain(b.hash)).map(b => b.id)
+      const back = recent.filter(b => b.state === 'orphaned' && inChain(b.hash)).map(b => b.id)
+      return db.prepare(SUMMARY_SQL).get(low, JSON.stringify(sealed), JSON.stringify(left), JSON.stringify(back)) as { n: number, b: number, t: number | null, c: number }
     })()
     return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined, claimedRows: r.c }
   } catch (err) {
