@@ -4,6 +4,7 @@ import { startApiServer, type ApiServer } from '../../src/api/index.js'
 import type { Chain } from '../../src/chain/index.js'
 import { startTestApi } from '../helpers/api.js'
 import { CHROMIUM, NO_CHROMIUM } from '../helpers/browser.js'
+import { extendChain } from '../helpers/chain.js'
 import { closeExplorer, pageErrorsOf, startExplorer, type ExplorerFixture } from '../helpers/explorer.js'
 
 // The explorer walked as a user against live nodes (explorer53): what was stale, untrue in a
@@ -166,5 +167,21 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer walked against live nodes$
     expect(message).toContain('is not in the table with these values')
     expect(text.split(message).length - 1).toBe(1)
     expect(pageErrors()).toEqual([])
+  })
+
+  // "prove" on a block no checkpoint covers yet: the hint names `petal checkpoint --sign`, which
+  // read as the reader's to run. Last: it adds a block to the file's chain.
+  it('/blocks/{ref}: a hint naming a `petal` command says it is the node operator\'s', async () => {
+    await extendChain(chain, (fixture as ExplorerFixture).key, 1)
+    await go(`/blocks/${chain.tip().height}`)
+    await page.locator('button', { hasText: 'prove' }).first().click()
+    const error = page.locator('#rows .error').filter({ hasText: 'PROOF_NO_CHECKPOINT' })
+    await error.waitFor()
+    expect(await error.innerText()).toContain('`petal ')
+    expect(await error.locator('#operator-note').innerText()).toBe('The `petal` commands in this hint are for the node\'s operator, to run on the node\'s machine.')
+    // A hint without one has no such note.
+    await go(`/query?sql=${encodeURIComponent('SELEC 1')}`)
+    await page.locator('.error').filter({ hasText: 'QUERY_SYNTAX' }).waitFor()
+    expect(await page.locator('#operator-note').count()).toBe(0)
   })
 })

@@ -11,7 +11,10 @@ export function errorBox (err: unknown): HTMLElement {
   if (err instanceof ApiFailure) {
     return h('div', { class: 'error', role: 'alert' },
       h('div', null, h('code', null, err.code), ' ', err.message),
-      err.hint === undefined ? null : h('div', null, h('strong', null, 'Hint: '), err.hint))
+      err.hint === undefined ? null : h('div', null, h('strong', null, 'Hint: '), err.hint),
+      // The node's hints serve its operator too (`petal checkpoint --sign`, `petal pull …`): said in
+      // a browser, they read as the reader's to run, who has no terminal there (explorer53).
+      err.hint?.includes('`petal ') === true ? h('div', { class: 'muted small', id: 'operator-note' }, 'The `petal` commands in this hint are for the node\'s operator, to run on the node\'s machine.') : null)
   }
   return h('div', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err))
 }
