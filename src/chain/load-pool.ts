@@ -38,7 +38,9 @@ interface Thread { pool: WorkerPool<LoadWorkerRequest, LoadWorkerReply>, up: boo
  *
  * The threads start at the first load, in the background: until one of them has loaded its
  * modules (a second or more on a loaded machine), blocks are checked on the calling thread, so
- * no block ever waits for a thread to start.
+ * no block ever waits for a thread to start. While only large blocks come, only the first thread
+ * starts (one checks them all): the others start with the first small block, or when the first
+ * thread cannot (docs/performance/pull.md, "Session 53: one load thread for large blocks (pull53)").
  */
 export class LoadPool {
   private threads: Thread[] | undefined
@@ -54,6 +56,8 @@ export class LoadPool {
   private readonly checked: number[]
   private flushing = false
   private closed = false
+  /** Threads whose start failed. */
+  private failed = 0
 
   /** `script`: the worker module (load-worker.ts); tests give one that never comes up. */
   constructor (private readonly size = Math.max(1, availableParallelism()), private readonly script: WorkerScript = workerScript(import.meta.url, './load-worker.js')) {
@@ -66,6 +70,8 @@ export class LoadPool {
   get ready (): boolean { return this.warm }
   /** Threads that answered their ping, for tests and diagnostics. */
   get up (): number { return this.threads?.filter(t => t.up).length ?? 0 }
+  /** Threads started (up or starting), for tests and diagnostics. */
+  get started (): number { return this.threads?.length ?? 0 }
   /** Blocks each thread was given, by thread, for tests and diagnostics. */
   get checkedBy (): readonly number[] { return this.checked }
 
@@ -77,7 +83,8 @@ export class LoadPool {
    */
   async load (chain: Chain, path: string, seal: string, o: { expectedHash?: string, knownHash?: string, head?: BlockHead, ownDownload?: boolean, sealChecked?: SealVerdict, signal?: AbortSignal, prepare?: boolean, writeSeal?: boolean, size?: number }): Promise<{ candidate: Candidate, prepared: boolean, sealWritten: boolean }> {
     if (this.closed) throw new Error('load pool closed')
-    this.start()
+    const large = o.size !== undefined && o.size >= ONE_THREAD_MIN_BYTES
+    this.start(large ? 1 : this.size)
     // Tests hold a cold pool's loads until a thread is up (PETAL_PAUSE=load:warm): a catch-up
     // shorter than the threads' start then still has its blocks checked (and `.sig`s written) there.
     if (!this.warm && holdsAt('load:warm')) {
@@ -87,7 +94,6 @@ export class LoadPool {
     if (!this.warm) return { candidate: await loadCandidate(path, seal, { maxBytes: chain.params.maxBlockBytes, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, ownDownload: o.ownDownload, pool: chain.hashPool, signal: o.signal }), prepared: false, sealWritten: false }
     // Before queueing: a queued task is always awaited below, so its failure is never unhandled.
     throwIfAborted(o.signal)
-    const large = o.size !== undefined && o.size >= ONE_THREAD_MIN_BYTES
     const task = new Promise<LoadReply>((resolve, reject) => {
       if (!large) this.queuedSmall++
       this.queue.push({ large, req: { path, seal, expectedHash: o.expectedHash, knownHash: o.knownHash, head: o.head, ownDownload: o.ownDownload, maxBytes: chain.params.maxBlockBytes, keys: this.keysAt(chain), sealChecked: o.sealChecked, prepare: o.prepare, writeSeal: o.writeSeal }, resolve, reject })
@@ -154,18 +160,22 @@ export class LoadPool {
     })
   }
 
-  /** Start the threads if they are not; the pool is warm once any of them answers a ping. */
-  private start (): Thread[] {
-    if (this.threads !== undefined) return this.threads
-    const threads: Thread[] = this.threads = []
-    let failed = 0
-    for (let i = 0; i < this.size; i++) {
+  /**
+   * Start threads until `want` are started (at most the pool's size); the pool is warm once any of
+   * them answers a ping. A thread that cannot start starts the rest: the pool stays cold (loads on
+   * the calling thread) only once every thread failed.
+   */
+  private start (want: number): void {
+    const threads = this.threads ??= []
+    while (threads.length < Math.min(want, this.size) && !this.closed) {
       const t: Thread = { pool: new WorkerPool<LoadWorkerRequest, LoadWorkerReply>(this.script, 1, { depth: LARGE_DEPTH }), up: false, held: 0 }
       threads.push(t)
-      // A thread that cannot start is never given loads; none up leaves the pool cold: loads stay on the calling thread.
-      t.pool.run({ ping: true }).then(() => { t.up = true; this.warm = true; this.onWarm(); this.flush() }, () => { if (++failed === this.size) this.onWarm() })
+      // A thread that cannot start is never given loads.
+      t.pool.run({ ping: true }).then(() => { t.up = true; this.warm = true; this.onWarm(); this.flush() }, () => {
+        if (++this.failed === this.size) this.onWarm()
+        else this.start(this.size)
+      })
     }
-    return threads
   }
 
   /**

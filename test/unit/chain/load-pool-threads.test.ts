@@ -37,6 +37,41 @@ async function loadAll (pool: LoadPool, height: number, n: number, bad?: number)
 }
 
 describe('LoadPool threads', () => {
+  it('starts one thread while only large blocks come, and the others with the first small block', async () => {
+    const pool = new LoadPool(2)
+    try {
+      // The first loads, large: checked on the calling thread until the one thread started is up, then there.
+      for (const o of await loadAll(pool, 2, 2)) if (o.status === 'fulfilled') await discardLoaded(o.value)
+      await waitFor(() => pool.ready, { what: 'the first load thread to start' })
+      for (const o of await loadAll(pool, 2, 4)) if (o.status === 'fulfilled') await discardLoaded(o.value)
+      expect(pool.started).toBe(1)
+      expect(pool.up).toBe(1)
+      expect(pool.checkedBy).toEqual([4, 0])
+      // A small block: the second thread starts (catch-up needs every thread).
+      for (const o of await loadAll(pool, 1, 1)) if (o.status === 'fulfilled') await discardLoaded(o.value)
+      expect(pool.started).toBe(2)
+      await waitFor(() => pool.up === 2, { what: 'the second load thread to start' })
+    } finally {
+      await pool.close()
+    }
+  }, 60_000)
+
+  it('starts the other threads when the first cannot start', async () => {
+    process.env.PETAL_PAUSE = 'load:warm'
+    const broken = new LoadPool(2, { source: 'throw new Error(\'no thread here\')' })
+    try {
+      // Held until a thread is up or every start failed: the large block's one thread fails, the other is started, fails too.
+      const [o] = await loadAll(broken, 2, 1)
+      expect(o?.status).toBe('fulfilled')
+      if (o?.status === 'fulfilled') await discardLoaded(o.value)
+      expect(broken.started).toBe(2)
+      expect(broken.checkedBy).toEqual([0, 0])
+    } finally {
+      delete process.env.PETAL_PAUSE
+      await broken.close()
+    }
+  }, 60_000)
+
   it('checks large blocks on one thread and shares small ones among every thread; each block gets its own outcome', async () => {
     expect(statSync(source.dir.blockPath(2)).size).toBeGreaterThanOrEqual(ONE_THREAD_MIN_BYTES)
     expect(statSync(source.dir.blockPath(1)).size).toBeLessThan(ONE_THREAD_MIN_BYTES)
