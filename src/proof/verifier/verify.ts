@@ -245,6 +245,11 @@ async function checkSignatures (report: Report, step: string, note: SignedNote, 
   return signers.size
 }
 
+/** Why a checkpoint that was not final may no longer match the chain (docs/proofs.md, "Checkpoints"). */
+function reorgMay (c: PetalCheckpoint): string {
+  return `the checkpoint of size ${c.size} was not final (its last block ${c.size - 1} less than max_reorg_depth ${c.maxReorgDepth} below its signer's tip ${c.tip}), so a reorg may have abandoned it: ask for the proof again against the current chain`
+}
+
 /** The trusted checkpoints: each must be consistent with `cp`. Returns how many leaves they vouch for. */
 async function checkTrustedCheckpoints (report: Report, cp: PetalCheckpoint, chainId: string, consistency: ParsedRowsProof['consistency'], trusted: readonly string[]): Promise<{ covered: number, anchor?: PetalCheckpoint }> {
   let covered = 0
@@ -260,10 +265,12 @@ async function checkTrustedCheckpoints (report: Report, cp: PetalCheckpoint, cha
       failure = equalBytes(t.root, cp.root) ? undefined : 'root-mismatch'
     } else {
       const entry = consistency.find(c => c.size === t.size)
-      if (entry === undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_MISSING', `the document has no consistency proof between the trusted checkpoint (size ${t.size}) and its own (size ${cp.size})`)
+      if (entry === undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_MISSING', `the document has no consistency proof between the trusted checkpoint (size ${t.size}) and its own (size ${cp.size})${cp.final ? '' : `; ${reorgMay(cp)}`}`)
       failure = await verifyConsistency(small.size, large.size, entry.path, small.root, large.root)
     }
-    if (failure !== undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_FAILED', `the checkpoint (size ${cp.size}) is not consistent with the trusted checkpoint (size ${t.size}): ${MERKLE_FAILURE_TEXT[failure]}; the chain was rewritten or the proof forged`)
+    // Consistency is promised only from a final checkpoint: from one that was not, a reorg explains it.
+    const unfinal = [small, large].find(x => x.size === small.size && !x.final)
+    if (failure !== undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_FAILED', `the checkpoint (size ${cp.size}) is not consistent with the trusted checkpoint (size ${t.size}): ${MERKLE_FAILURE_TEXT[failure]}; ${unfinal === undefined ? 'the chain was rewritten or the proof forged' : reorgMay(unfinal)}`)
     report.pass('trusted-checkpoint', `consistent with the trusted checkpoint of size ${t.size}${t.size === cp.size ? ' (the same tree)' : ''}`)
     const c = Math.min(t.size, cp.size)
     if (c > covered) { covered = c; anchor = t }
