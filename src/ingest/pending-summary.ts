@@ -38,14 +38,15 @@ WHERE id NOT IN (SELECT row FROM placements WHERE batch IN (SELECT value FROM js
  * `inChain(hash)`: whether the chain holds a block, canonical. A built batch whose block it holds is sealed
  * (a seal killed between the chain's commit and pending.db's note of it: the next seal's reconcile
  * marks it), as `petal receipt`, which asks the chain, says: not counted (review52b). With
- * `recentFrom` (the lowest height a reorg can still move, as reconcile's), a sealed batch from that
+ * `recentFrom` (the chain's tip height and max_reorg_depth: the batches the next seal's reconcile
+ * looks at, reconcileFloor; a store no reconcile noted, the tip's window only), a sealed batch from that
  * height whose block is no longer canonical (an imported branch won) is pending again, as the
  * receipt says and the next seal's reconcile makes it: counted, not claimed (review53). And an
  * orphaned batch from that height whose block is canonical again (a branch holding it won back)
  * holds its rows, as the receipt says (a row with a canonical block is sealed) and reconcile's
  * restore makes it: not counted, wherever they wait or were sealed again since (review53b).
  */
-export function readPendingSummary (path: string, inChain: (hash: string) => boolean = () => false, recentFrom?: number): PendingSummary {
+export function readPendingSummary (path: string, inChain: (hash: string) => boolean = () => false, recentFrom?: { height: number, depth: number }): PendingSummary {
   if (!existsSync(path)) return { rows: 0, bytes: 0, oldestAt: undefined, claimedRows: 0 }
   const db = openPendingDb(path, true)
   try {
@@ -54,7 +55,10 @@ export function readPendingSummary (path: string, inChain: (hash: string) => boo
       const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
       const built = db.prepare("SELECT id, hash FROM batches WHERE state = 'built' AND hash IS NOT NULL").all() as Array<{ id: number, hash: string }>
       const sealed = built.filter(b => inChain(b.hash)).map(b => b.id)
-      const recent = recentFrom === undefined ? [] : db.prepare("SELECT id, hash, state FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? AND hash IS NOT NULL").all(recentFrom) as Array<{ id: number, hash: string, state: string }>
+      // From where the next seal's reconcile looks (reconcileFloor), once one has noted its tip.
+      const noted = (db.prepare('SELECT value FROM meta WHERE key = ?').get(RECONCILED_TIP) as { value: string } | undefined)?.value
+      const from = recentFrom === undefined ? undefined : noted === undefined ? recentFrom.height - recentFrom.depth - 1 : reconcileFloor(recentFrom.height, recentFrom.depth, noted)
+      const recent = from === undefined ? [] : db.prepare("SELECT id, hash, state FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? AND hash IS NOT NULL").all(from) as Array<{ id: number, hash: string, state: string }>
       const left = recent.filter(b => b.state === 'sealed' && !inChain(b.hash)).map(b => b.id)
       const back = recent.filter(b => b.state === 'orphaned' && inChain(b.hash)).map(b => b.id)
       return db.prepare(SUMMARY_SQL).get(low, JSON.stringify(sealed), JSON.stringify(left), JSON.stringify(back)) as { n: number, b: number, t: number | null, c: number }
@@ -67,6 +71,22 @@ export function readPendingSummary (path: string, inChain: (hash: string) => boo
   } finally {
     db.close()
   }
+}
+
+/** pending.db meta: the chain tip's height at the last reconcile (sealer.ts), for reconcileFloor. */
+export const RECONCILED_TIP = 'reconciled_tip'
+
+/**
+ * The lowest height of a sealed or orphaned batch whose block a reorg may have moved since the last
+ * reconcile, which met tip `reconciledTip` (meta RECONCILED_TIP): a reorg abandons blocks at most
+ * max_reorg_depth (`depth`) below the tip it meets, and the tip never falls, so none moved a block
+ * below that tip's window. Until review53b the window was the current tip's: an import of more than
+ * `depth` + 1 blocks at once that abandoned a sealed block left its rows pending (their receipt said
+ * so) and no seal ever took them. A store no reconcile has noted: every batch (0), once.
+ */
+export function reconcileFloor (tip: number, depth: number, reconciledTip: string | undefined): number {
+  const at = reconciledTip === undefined ? NaN : Number(reconciledTip)
+  return Number.isSafeInteger(at) ? Math.min(at, tip) - depth - 1 : 0
 }
 
 /**

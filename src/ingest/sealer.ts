@@ -6,6 +6,9 @@ import { failpoint, pausepoint, type Clock, type Logger } from '../util/index.js
 import { buildInput, reservedBytes } from './build-input.js'
 import { encryptSpecFor, readPolicies } from './encrypt-policy.js'
 import { IngestError } from './errors.js'
+import { RECONCILED_TIP, reconcileFloor } from './pending-summary.js'
+
+export { RECONCILED_TIP, reconcileFloor }
 import { MAX_TABLES_PER_BLOCK, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
 
@@ -71,11 +74,13 @@ export async function reconcile (ctx: Omit<SealerContext, 'key'>): Promise<Recon
       }
     }
     const tip = chain.tip()
-    const recent = store.recentBatches(tip.height - chain.params.maxReorgDepth - 1)
+    // Every batch a reorg can have moved since the last reconcile, not only the tip's window (review53b).
+    const recent = store.recentBatches(reconcileFloor(tip.height, chain.params.maxReorgDepth, store.meta(RECONCILED_TIP)))
     const canonical = (hash: string | null): boolean => hash !== null && chain.index.byHash(hash)?.canonical === true
     // Orphans first: a row is in at most one canonical block, so restoring after cannot clash.
     for (const b of recent) if (b.state === 'sealed' && !canonical(b.hash)) result.requeued += store.orphan(b.id)
     for (const b of recent) if (b.state === 'orphaned' && canonical(b.hash)) result.restored += store.restore(b.id)
+    store.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(RECONCILED_TIP, String(tip.height))
   })
   if (result.abandoned + result.requeued + result.restored > 0) ctx.logger.info('pending rows reconciled with the chain', { ...result })
   return result

@@ -59,4 +59,35 @@ describe('petal status after a reorg and back', () => {
     expect(await ingestOf(a)).toMatchObject({ pending_rows: 0, claimed_rows: 0 })
     expect((await petal(['--dir', a, 'receipt', receipt])).stdout).toMatch(/sealed/)
   }, 180_000)
+
+  // The reconcile looked only at the batches within max_reorg_depth of the tip it met: an import of
+  // more blocks than that at once, abandoning a sealed block, left its rows pending for good (the
+  // receipt said pending, `petal seal` "nothing to seal", status "pending none"). It now looks from
+  // the tip the last reconcile met (pending.db meta `reconciled_tip`: ingest/pending-summary.ts,
+  // reconcileFloor), as status does (review53b).
+  it('a sealed block abandoned by an import of more than max_reorg_depth + 1 blocks: its rows are pending, and sealed again', async () => {
+    const work = tmpDir()
+    const a = join(work, 'a')
+    const b = join(work, 'b')
+    writeFileSync(join(work, 'p.json'), '{"max_reorg_depth": 2}')
+    const made = await petal(['--dir', a, 'newchain', join(work, 'p.json')])
+    expect(made.code, made.stderr).toBe(0)
+    cpSync(a, b, { recursive: true })
+    writeFileSync(join(work, 'rows.csv'), 'sensor,v\na,1\nb,2\nc,3\n')
+    const appended = await petal(['--dir', a, 'append', 'readings', join(work, 'rows.csv')])
+    expect(appended.code, appended.stderr).toBe(0)
+    const receipt = /^\S+/.exec(appended.stdout)?.[0] ?? ''
+    expect((await petal(['--dir', a, 'seal'])).code).toBe(0)
+    for (const v of [1, 2, 3, 4, 5]) await sealOther(work, b, v)
+    const imported = await petal(['--dir', a, 'import', '--from', b])
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(imported.stdout).toContain('reorg')
+    expect((await petal(['--dir', a, 'receipt', receipt])).stdout).toMatch(/pending/)
+    expect(await ingestOf(a)).toMatchObject({ pending_rows: 3, claimed_rows: 0 })
+    const sealed = await petal(['--dir', a, '--json', 'seal'])
+    expect(sealed.code, sealed.stderr).toBe(0)
+    expect((JSON.parse(sealed.stdout) as { rows: number }).rows).toBe(3)
+    expect((await petal(['--dir', a, 'receipt', receipt])).stdout).toMatch(/sealed/)
+    expect(await ingestOf(a)).toMatchObject({ pending_rows: 0, claimed_rows: 0 })
+  }, 180_000)
 })

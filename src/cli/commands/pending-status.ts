@@ -11,7 +11,7 @@ import { formatDuration } from '../progress.js'
  * node-state.json). Read through ingest/pending-summary.ts alone, not the ingest service: status
  * must start fast (docs/performance.md, "Start-up of a command").
  */
-export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stopped = false, inChain?: (hash: string) => boolean, recentFrom?: number): { extra: Record<string, unknown>, lines: string[] } {
+export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stopped = false, inChain?: (hash: string) => boolean, recentFrom?: { height: number, depth: number }): { extra: Record<string, unknown>, lines: string[] } {
   let p
   try {
     p = readPendingSummary(ctx.dataDir.pendingDb, inChain, recentFrom)
