@@ -20,7 +20,13 @@ export function checkpointAudience (ctx: CliContext, chain: Chain): CheckpointAu
   } catch {} // a damaged keystore: its own commands say so
   const active = chain.keysAt(chain.tip())
   const key = keys.find(k => active.isActive(k.id))
-  if (key !== undefined) return { kind: 'signatory', key: key.id, isDefault: key.isDefault && ctx.opts.key === undefined }
+  if (key !== undefined) {
+    // A key signs no tree older than itself (docs/proofs.md, "Which signatories vouch for a checkpoint").
+    // A genesis key is as old as any tree: before tip D no final tree exists for anyone.
+    const addedAt = active.get(key.id)?.addedAt ?? 0
+    const finalFrom = addedAt + chain.params.maxReorgDepth
+    return { kind: 'signatory', key: key.id, isDefault: key.isDefault && ctx.opts.key === undefined, ...(addedAt > 0 && chain.tip().height < finalFrom ? { finalFrom } : {}) }
+  }
   const root = chain.dir.root
   const node = readNodeState(root)
   if (node !== undefined && node.pull !== true) return { kind: 'follower' }

@@ -109,7 +109,12 @@ export class CheckpointDuty {
   /** Who this node's API tells what to do when no checkpoint covers a block (proof/no-checkpoint.ts). */
   audience (): CheckpointAudience {
     const key = this.options.signingKey
-    return key !== undefined && this.signs() ? { kind: 'signatory', key: key.id, isDefault: false } : { kind: 'follower' }
+    if (key === undefined || !this.signs()) return { kind: 'follower' }
+    // A key signs no tree older than itself (docs/proofs.md, "Which signatories vouch for a checkpoint").
+    const tip = this.chain.tip()
+    const addedAt = this.chain.keysAt(tip).get(key.id)?.addedAt ?? 0
+    const finalFrom = addedAt + this.chain.params.maxReorgDepth
+    return { kind: 'signatory', key: key.id, isDefault: false, ...(addedAt > 0 && tip.height < finalFrom ? { finalFrom } : {}) }
   }
 
   /** Whether this node's key is an active signatory at the tip (it signs its own checkpoints). */

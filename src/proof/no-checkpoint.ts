@@ -6,7 +6,9 @@ import { shellWord } from '../util/index.js'
  * where to get one instead.
  *
  * - `signatory`: the directory's keystore (or the running node) holds `key`, active at the tip;
- *   `isDefault`: it signs without `--key`.
+ *   `isDefault`: it signs without `--key`; `finalFrom`: the tip from which it signs final
+ *   checkpoints, when the tip is below it and the key was added after the genesis (a key signs no
+ *   tree older than itself: docs/proofs.md, "Which signatories vouch for a checkpoint").
  * - `follower`: a node without an active key runs on the directory: it asks its peers for their
  *   checkpoints when it connects and once caught up, and keeps those gossiped; `petal pull` cannot run beside it.
  * - `reader`: no active key and no node: a pulled mirror, an archive. `pullFrom`: the address of the
@@ -18,7 +20,7 @@ import { shellWord } from '../util/index.js'
  *   signatory's key) or not (it proved none), when it said (since session 50).
  */
 export type CheckpointAudience =
-  | { kind: 'signatory', key: string, isDefault: boolean }
+  | { kind: 'signatory', key: string, isDefault: boolean, finalFrom?: number }
   | { kind: 'follower' }
   | { kind: 'reader', pullFrom?: string, sentUpTo?: number, signs?: boolean }
 
@@ -29,7 +31,7 @@ const FIND_A_SIGNATORY = 'ask the chain\'s publisher for their node\'s address (
 export function noCheckpointHint (audience: CheckpointAudience): string {
   switch (audience.kind) {
     case 'signatory':
-      return `your key ${audience.key.slice(0, 10)}… is a signatory's: sign the current tip's checkpoints with \`petal checkpoint --sign${audience.isDefault ? '' : ` --key ${audience.key.slice(2, 14)}`}\` (a signatory node signs them whenever its tip moves)`
+      return `your key ${audience.key.slice(0, 10)}… is a signatory's: sign the current tip's checkpoints with \`petal checkpoint --sign${audience.isDefault ? '' : ` --key ${audience.key.slice(2, 14)}`}\` (a signatory node signs them whenever its tip moves)${audience.finalFrom === undefined ? '' : `; it signs no tree older than itself, so a final checkpoint only once the tip reaches ${audience.finalFrom}: until then, leave out --final, or pull from an older signatory's node`}`
     case 'follower':
       return 'the node running on this directory keeps the signed checkpoints its peers send (it asks each peer when it connects and once it has caught up; a signatory\'s node gossips its own every 5 s): connect it to a signatory\'s node (restart it with `--bootstrap` and that node\'s address, which the `status` command prints on its machine after `listening`), and ask again once it has one (`petal checkpoint --list` shows them)'
     case 'reader':

@@ -1,9 +1,9 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { checkpointAudience } from '../../../src/cli/checkpoint-audience.js'
 import { CliContext } from '../../../src/cli/context.js'
-import { checkpointText, keepReceivedCheckpoint, noCheckpointHint, signCheckpoint, storedChainTree, treeRoot } from '../../../src/proof/index.js'
+import { checkpointText, findCheckpoint, keepReceivedCheckpoint, noCheckpointHint, readCheckpointNote, signCheckpoint, signTipCheckpoints, storedChainTree, treeRoot } from '../../../src/proof/index.js'
 import { toHex } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, keyOpBlock, newTestChain } from '../../helpers/chain.js'
 
@@ -86,6 +86,26 @@ describe('PROOF_NO_CHECKPOINT\'s hint for a reader', () => {
     // Until session 53 the hint read the rows' sources: "up to block 1", where the peer sent block 3's.
     expect(checkpointAudience(ctx, chain)).toEqual({ kind: 'reader', pullFrom: addr, sentUpTo: 3 })
     expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`sent it checkpoints up to block 3 only`)
+    chain.close()
+  })
+
+  it('tells a new signatory that its key signs a final checkpoint only max_reorg_depth blocks after its block (session 53)', async () => {
+    const { chain, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 2 } })
+    const bob = fixtureKey('bob')
+    await keyOpBlock(chain, alice, 'A', bob)
+    await extendChain(chain, bob, 1)
+    const ctx = new CliContext({ dir }, { stdout: () => {}, stderr: () => {}, env: {}, stderrIsTTY: false, packageRoot: '.' }, new AbortController().signal)
+    ctx.keystore().import(readFileSync('test/fixtures/keys/bob.pem', 'utf8'))
+    const audience = checkpointAudience(ctx, chain)
+    expect(audience).toEqual({ kind: 'signatory', key: bob.id, isDefault: true, finalFrom: 3 })
+    // The hint's command signs the latest tree only (bob's key is younger than the final one, heights 0…0).
+    const sizes = async (): Promise<number[]> => (await signTipCheckpoints(chain, bob)).map(n => readCheckpointNote(n).checkpoint.size)
+    expect(await sizes()).toEqual([3])
+    expect(findCheckpoint(chain, { height: 0, final: true })).toBeUndefined()
+    expect(noCheckpointHint(audience)).toContain('a final checkpoint only once the tip reaches 3')
+    await extendChain(chain, bob, 1)
+    expect(checkpointAudience(ctx, chain)).toEqual({ kind: 'signatory', key: bob.id, isDefault: true })
+    expect(await sizes()).toEqual([4, 2])
     chain.close()
   })
 })
