@@ -245,9 +245,13 @@ async function checkSignatures (report: Report, step: string, note: SignedNote, 
   return signers.size
 }
 
-/** Why a checkpoint that was not final may no longer match the chain (docs/proofs.md, "Checkpoints"). */
-function reorgMay (c: PetalCheckpoint): string {
-  return `the checkpoint of size ${c.size} was not final (its last block ${c.size - 1} less than max_reorg_depth ${c.maxReorgDepth} below its signer's tip ${c.tip}), so a reorg may have abandoned it: ask for the proof again against the current chain`
+/**
+ * Why a checkpoint that was not final may no longer match the chain (docs/proofs.md, "Checkpoints"),
+ * and what to do: the proof's, ask for it again; a trusted one, trust a final one instead (a new
+ * proof fails against it the same way: review53b).
+ */
+function reorgMay (c: PetalCheckpoint, trusted = false): string {
+  return `the ${trusted ? 'trusted ' : ''}checkpoint of size ${c.size} was not final (its last block ${c.size - 1} less than max_reorg_depth ${c.maxReorgDepth} below its signer's tip ${c.tip}), so a reorg may have abandoned it: ${trusted ? 'trust a final checkpoint of the current chain instead (`petal checkpoint --final` on one of its nodes)' : 'ask for the proof again against the current chain'}`
 }
 
 /** The trusted checkpoints: each must be consistent with `cp`. Returns how many leaves they vouch for. */
@@ -269,8 +273,9 @@ async function checkTrustedCheckpoints (report: Report, cp: PetalCheckpoint, cha
       failure = await verifyConsistency(small.size, large.size, entry.path, small.root, large.root)
     }
     // Consistency is promised only from a final checkpoint: from one that was not, a reorg explains it.
-    const unfinal = [small, large].find(x => x.size === small.size && !x.final)
-    if (failure !== undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_FAILED', `the checkpoint (size ${cp.size}) is not consistent with the trusted checkpoint (size ${t.size}): ${MERKLE_FAILURE_TEXT[failure]}; ${unfinal === undefined ? 'the chain was rewritten or the proof forged' : reorgMay(unfinal)}`)
+    // Of equal sizes, the proof's first: asked for again, it may match the trusted one.
+    const unfinal = [cp, t].find(x => x.size === small.size && !x.final)
+    if (failure !== undefined) report.fail('trusted-checkpoint', 'CONSISTENCY_FAILED', `the checkpoint (size ${cp.size}) is not consistent with the trusted checkpoint (size ${t.size}): ${MERKLE_FAILURE_TEXT[failure]}; ${unfinal === undefined ? 'the chain was rewritten or the proof forged' : reorgMay(unfinal, unfinal === t)}`)
     report.pass('trusted-checkpoint', `consistent with the trusted checkpoint of size ${t.size}${t.size === cp.size ? ' (the same tree)' : ''}`)
     const c = Math.min(t.size, cp.size)
     if (c > covered) { covered = c; anchor = t }
