@@ -17,7 +17,7 @@ export interface ErrorBody { error: { code: string, message: string, hint?: stri
  * documented meaning: the node's log has the rest.
  */
 export interface ErrorAudience {
-  /** the node's data directory */
+  /** the data directory the hints' `petal …` commands name (a served Daisy directory's own, not Petal's state of it) */
   dir: string
   /** exposed beyond loopback (--http-expose, with or without --public-read) */
   remote: boolean
@@ -27,9 +27,12 @@ export interface ErrorAudience {
   signatoryPeers?: () => SignatoryPeer[]
 }
 
-/** The audience of a server over `dir`. */
-export function errorAudience (dir: string, remote: boolean): ErrorAudience {
-  return { dir, remote, hide: remote ? dirSpellings(dir) : [] }
+/**
+ * The audience of a server whose hints name `dir`; `others`: directories of the machine it also
+ * serves from, which a remote client never sees either (a served Daisy directory's state).
+ */
+export function errorAudience (dir: string, remote: boolean, others: readonly string[] = []): ErrorAudience {
+  return { dir, remote, hide: remote ? [...new Set([dir, ...others].flatMap(dirSpellings))].sort((a, b) => b.length - a.length) : [] }
 }
 
 /**

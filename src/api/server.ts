@@ -128,7 +128,7 @@ export class ApiServer {
         activity: new ActivitySeries(),
         logger,
         signatoryPeers,
-        errorsTo: { ...errorAudience(chain.dir.root, access.expose), signatoryPeers },
+        errorsTo: { ...errorAudience(o.hintDir ?? chain.dir.root, access.expose, [chain.dir.root]), signatoryPeers },
         openapi: () => (doc ??= openApiDocument(routes, { version: API_VERSION, chainId: chain.chainId, description: chain.params.description }))
       }
       const ingest = o.ingest

@@ -46,6 +46,12 @@ export interface KnownPeerFact {
 export interface ApiServerOptions {
   /** The data directory to serve. */
   dir: string
+  /**
+   * The directory the errors' hints name in their `petal …` commands, when not `dir`: a served Daisy
+   * directory, whose `dir` is Petal's state of it (`petal --dir STATE verify` would not read the
+   * Daisy chain). A remote client sees neither.
+   */
+  hintDir?: string
   address: HttpAddress
   access?: Partial<AccessPolicy>
   limits?: Partial<ApiLimits>

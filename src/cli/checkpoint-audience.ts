@@ -8,9 +8,11 @@ import type { CliContext } from './context.js'
  * a signatory when the keystore holds a signing key (the one --key names, if given) active at the
  * tip; else a follower when a node (not a pull) runs on the directory; else a reader, told the
  * address of the peer the directory last met (peers.json) and how far the checkpoints it sent
- * reach, or of a bootstrap peer.
+ * reach, or of a bootstrap peer. A Daisy directory (`serve` of one) is none of these: no checkpoint
+ * of it exists anywhere.
  */
 export function checkpointAudience (ctx: CliContext, chain: Chain): CheckpointAudience {
+  if (ctx.daisy !== undefined) return { kind: 'daisy', dir: ctx.daisy.dir }
   let keys: Array<{ id: string, isDefault: boolean }> = []
   try {
     const all = ctx.keystore().list().filter(k => k.purpose === 'sign')

@@ -18,11 +18,14 @@ import { shellWord } from '../util/index.js'
  *   signs every tip it reaches);
  *   `signs`: whether that peer is for certain a signatory's node (its status proved an active
  *   signatory's key) or not (it proved none), when it said (since session 50).
+ * - `daisy`: a Daisy directory (`petal serve` of one): Daisy signs no checkpoints, so none ever
+ *   covers its blocks; `dir` is the Daisy directory, which `petal adopt-daisy` continues.
  */
 export type CheckpointAudience =
   | { kind: 'signatory', key: string, isDefault: boolean, finalFrom?: number }
   | { kind: 'follower' }
   | { kind: 'reader', pullFrom?: string, sentUpTo?: number, signs?: boolean }
+  | { kind: 'daisy', dir: string }
 
 /** How a reader finds a signatory's node's address when the directory knows none (no command here can). */
 const FIND_A_SIGNATORY = 'ask the chain\'s publisher for their node\'s address (on their machine, the node\'s `status` command prints it after `listening`), then run `petal pull` with it'
@@ -34,6 +37,10 @@ export function noCheckpointHint (audience: CheckpointAudience): string {
       return `your key ${audience.key.slice(0, 10)}… is a signatory's: sign the current tip's checkpoints with \`petal checkpoint --sign${audience.isDefault ? '' : ` --key ${audience.key.slice(2, 14)}`}\` (a signatory node signs them whenever its tip moves)${audience.finalFrom === undefined ? '' : `; it signs no tree older than itself, so a final checkpoint only once the tip reaches ${audience.finalFrom}: until then, leave out --final, or pull from an older signatory's node`}`
     case 'follower':
       return 'the node running on this directory keeps the signed checkpoints its peers send (it asks each peer when it connects and once it has caught up; a signatory\'s node gossips its own every 5 s): connect it to a signatory\'s node (restart it with `--bootstrap` and that node\'s address, which the `status` command prints on its machine after `listening`), and ask again once it has one (`petal checkpoint --list` shows them)'
+    case 'daisy':
+      // Not "pull from a signatory": no Daisy node sends a checkpoint, and a pull into Petal's
+      // state of the Daisy directory would not read the Daisy chain at all.
+      return `this is a Daisy chain, and Daisy signs no checkpoints, so no row of it can be proven against one (\`petal verify\` checks its blocks and their seals); to prove rows, continue it as a Petal chain on the machine that holds it, with the Daisy node stopped and its signatory's key imported: \`petal adopt-daisy ${shellWord(audience.dir)} --dir NEW\` (the new chain's blocks get signed checkpoints)`
     case 'reader':
       if (audience.pullFrom === undefined) return `only a signatory signs checkpoints, and this directory knows no peer (it met none, and chainparams.json names no bootstrap peer): pull again from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}; then ask again`
       if (audience.signs === false) return `only a signatory signs checkpoints, and the peer this directory last met (${audience.pullFrom}) is no signatory's node (it holds no signing key, as its status says): pull from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}`

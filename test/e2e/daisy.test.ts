@@ -45,9 +45,10 @@ describe('petal on a Daisy data directory', () => {
     expect(hashTree(f.root)).toEqual(before)
   })
 
-  it('serve answers the HTTP API from it, the block files byte for byte', async () => {
+  it('serve answers the HTTP API from it, the block files byte for byte, and a row proof\'s refusal with a hint for a Daisy chain that, run, works', async () => {
     const f = buildDaisyDir(join(tmpDir(), 'daisy'))
-    const p = spawnPetal(['--dir', f.root, '--state', join(tmpDir(), 'state'), 'serve', '--http', '127.0.0.1:0'])
+    const state = join(tmpDir(), 'state')
+    const p = spawnPetal(['--dir', f.root, '--state', state, 'serve', '--http', '127.0.0.1:0'])
     let out = ''
     p.child.stdout?.on('data', (b: Buffer) => { out += b.toString() })
     try {
@@ -57,6 +58,19 @@ describe('petal on a Daisy data directory', () => {
       const file = await http(`${url}api/v1/blocks/2/file`)
       expect(file.status).toBe(200)
       expect(file.headers['petal-block-hash']).toBe(f.hashes[2])
+      // No Daisy node signs a checkpoint: the hint said to pull into Petal's state of the Daisy
+      // directory (`petal --dir STATE pull`), where no pull reads the Daisy chain (lead, session 53).
+      const proof = await http(`${url}api/v1/blocks/1/tables/pages/rows/1/proof`)
+      const err = (JSON.parse(proof.body.toString()) as { error: { code: string, hint: string } }).error
+      expect(err.code).toBe('PROOF_NO_CHECKPOINT')
+      expect(err.hint).toContain('Daisy signs no checkpoints')
+      expect(err.hint).not.toContain(state)
+      expect(err.hint).toContain(`\`petal adopt-daisy ${f.root} --dir NEW\``)
+      const verify = /`(petal --dir \S+ verify)`/.exec(err.hint)?.[1]
+      expect(verify).toBe(`petal --dir ${f.root} verify`)
+      const run = await petal((verify as string).split(' ').slice(1), { env: { HOME: tmpDir() } })
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.stdout).toContain('ok: 4 Daisy blocks')
     } finally {
       p.child.kill('SIGINT')
       await p.exit

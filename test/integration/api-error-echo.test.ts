@@ -103,6 +103,15 @@ describe('an exposed node repeats a client\'s text as sent', () => {
     expect(body.details).toEqual({ sqliteCode: '<data dir>', sqliteMessage: dir })
   })
 
+  it('a served Daisy directory\'s state is scrubbed as well as the Daisy directory its hints name (lead, session 53)', () => {
+    const daisy = join(tmpDir(), 'daisy')
+    const e = new QueryError('QUERY_SQL_ERROR', `${dir}/query.db of ${daisy}`, { hint: `${daisy}/blocks and ${dir}`, details: { sqliteCode: 'SQLITE_ERROR', sqliteMessage: 'x' } })
+    const body = errorBody(e, errorAudience(daisy, true, [dir])).error
+    expect(body.message).toBe('<data dir>/query.db of <data dir>')
+    expect(body.hint).toBe('<data dir>/blocks and <data dir>')
+    expect(errorAudience(daisy, false, [dir]).hide).toEqual([])
+  })
+
   it('a proof\'s unknown table is quoted', async () => {
     const tree = chainTreeOf(chain)
     const checkpoint = createCheckpoint({ chainId: chain.chainId, tree, tip: chain.tip().height, maxReorgDepth: 2, keys: [alice] })

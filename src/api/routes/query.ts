@@ -131,7 +131,7 @@ export function queryRoutes (limits: ApiLimits): RouteSpec[] {
           // Output has started: the status can no longer say it. Cut the stream, so that no
           // client takes what it got for the whole answer (NDJSON says why first).
           const cut = (): void => { res.socket?.destroy(); res.destroy() }
-          if (isPetalError(err) && errorStatus(err) >= 500) logFault(ctx.logger, err, 'POST', req.url, ctx.chain.dir.root)
+          if (isPetalError(err) && errorStatus(err) >= 500) logFault(ctx.logger, err, 'POST', req.url, ctx.errorsTo.dir)
           if (format === 'ndjson') res.write(JSON.stringify(errorBody(err, ctx.errorsTo)) + '\n', cut)
           else cut()
         }

@@ -66,7 +66,7 @@ export function register (program: Command, action: Action): void {
       // judged from the chain alone, warned, until it can be (review50: serve exited 4; user50).
       const orphans = localOrphanJudging(ctx, chain, own, true)
       // A pulled mirror's reader is told where to get checkpoints, a signatory to sign them.
-      const server = await startApiServer({ dir: ctx.dir, ...http, chunkPool, orphans, checkpointAudience: () => checkpointAudience(ctx, chain), readOnlyHint: serveWriteHint(ctx, chain), knownPeers: () => readKnownPeers(ctx.dir), logger: ctx.logger })
+      const server = await startApiServer({ dir: ctx.dir, ...(ctx.daisy === undefined ? {} : { hintDir: ctx.daisy.dir }), ...http, chunkPool, orphans, checkpointAudience: () => checkpointAudience(ctx, chain), readOnlyHint: serveWriteHint(ctx, chain), knownPeers: () => readKnownPeers(ctx.dir), logger: ctx.logger })
       ctx.onClose(async () => { await server.close() })
       const served = ctx.daisy?.dir ?? ctx.dir
       ctx.out.result({ http: server.url, dir: served, read_only: true, daisy: ctx.daisy }, () => `serving ${served}${ctx.daisy !== undefined ? ' (a Daisy directory, as it was when serve started)' : ''} read-only (no network)`)
