@@ -100,11 +100,18 @@ export class CheckpointTable {
 
   /**
    * Remember that `source` (`peer <id>`) sent a checkpoint of tree size `size` that this node
-   * accepted, kept or not (it may have added nothing): in chain.db's meta, the largest one only.
+   * accepted, kept or not (it may have added nothing): in chain.db's meta, the largest one only,
+   * as `N seq`. Of SENT_KEPT peers at most, those whose N rose last (`seq`): a peer id costs
+   * nothing, and every one that sent a public note added a row for good (review53b).
    */
   sentBy (source: string, size: number): void {
     this.assertTx()
-    if (size - 1 > (this.sentUpTo(source) ?? -1)) this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(SENT_META + source, String(size - 1))
+    if (size - 1 <= (this.sentUpTo(source) ?? -1)) return
+    const others = this.db.prepare<unknown[], { key: string, value: string }>('SELECT key, value FROM meta WHERE key GLOB ? AND key <> ?').all(`${SENT_META}*`, SENT_META + source)
+      .map(r => ({ key: r.key, seq: Number(r.value.split(' ')[1] ?? 0) || 0 })).sort((a, b) => a.seq - b.seq)
+    const seq = (others.at(-1)?.seq ?? 0) + 1
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(SENT_META + source, `${size - 1} ${seq}`)
+    for (const r of others.slice(0, Math.max(0, others.length - SENT_KEPT + 1))) this.db.prepare('DELETE FROM meta WHERE key = ?').run(r.key)
   }
 
   /**
@@ -117,13 +124,15 @@ export class CheckpointTable {
   sentUpTo (source: string): number | undefined {
     const meta = this.db.prepare<unknown[], { value: string }>('SELECT value FROM meta WHERE key = ?').get(SENT_META + source)?.value
     const rows = this.db.prepare<unknown[], { size: number | null }>('SELECT MAX(size) AS size FROM checkpoints WHERE source = ?').get(source)?.size ?? undefined
-    const all = [meta === undefined ? undefined : Number(meta), rows === undefined ? undefined : rows - 1].filter((n): n is number => n !== undefined && Number.isSafeInteger(n))
+    const all = [meta === undefined ? undefined : Number(meta.split(' ')[0]), rows === undefined ? undefined : rows - 1].filter((n): n is number => n !== undefined && Number.isSafeInteger(n))
     return all.length === 0 ? undefined : Math.max(...all)
   }
 }
 
 /** chain.db's meta key under which sentBy keeps the highest block a source's checkpoints covered. */
 const SENT_META = 'checkpoints_sent_by '
+/** How many peers sentBy remembers. */
+export const SENT_KEPT = 256
 /** chain.db meta: the verifier key under which this node cosigned (`petal run --witness`). */
 export const OWN_WITNESS_META = 'witness_vkey'
 /** chain.db meta: the tree a witness last cosigned, `size root`, which each one it cosigns must extend. */

@@ -1,0 +1,40 @@
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { describe, expect, it } from 'vitest'
+import { IndexDb } from '../../../src/storage/index.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+// What each peer's checkpoints covered (CheckpointTable.sentBy, session 53: PROOF_NO_CHECKPOINT's
+// hint) is a row of chain.db's meta a peer id. A peer id costs nothing, and any peer can send the
+// public notes of the chain, so every identity a peer took added a row for good (review53b): the
+// table now remembers the 256 peers whose checkpoints rose last.
+describe('the peers whose checkpoints chain.db remembers', () => {
+  it('are at most 256, the latest to send a larger tree; a peer sending a larger one is remembered anew', async () => {
+    const path = join(tmpDir(), 'chain.db')
+    const index = IndexDb.open(path)
+    try {
+      await index.withWriteLock(async () => {
+        index.checkpoints.sentBy('peer OLD', 5)
+        for (let i = 0; i < 299; i++) index.checkpoints.sentBy(`peer P${i}`, 10 + i)
+      })
+      expect(index.checkpoints.sentUpTo('peer P298')).toBe(307)
+      expect(index.checkpoints.sentUpTo('peer P43')).toBe(52)
+      expect(index.checkpoints.sentUpTo('peer P42')).toBeUndefined()
+      expect(index.checkpoints.sentUpTo('peer OLD')).toBeUndefined()
+      // A smaller or equal tree changes nothing; a larger one makes the peer the latest.
+      await index.withWriteLock(async () => {
+        index.checkpoints.sentBy('peer P43', 52)
+        index.checkpoints.sentBy('peer P43', 400)
+        index.checkpoints.sentBy('peer NEW', 3)
+      })
+      expect(index.checkpoints.sentUpTo('peer P43')).toBe(399)
+      expect(index.checkpoints.sentUpTo('peer P44')).toBeUndefined()
+      expect(index.checkpoints.sentUpTo('peer NEW')).toBe(2)
+    } finally {
+      index.close()
+    }
+    const db = new Database(path, { readonly: true })
+    expect(db.prepare("SELECT count(*) AS n FROM meta WHERE key GLOB 'checkpoints_sent_by *'").get()).toEqual({ n: 256 })
+    db.close()
+  })
+})
