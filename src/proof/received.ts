@@ -77,7 +77,7 @@ export async function keepReceivedCheckpoint (chain: Chain, note: string, from: 
   if (v.badWitness.length > 0) chain.logger.warn('dropped a cosignature that does not verify with the witness\'s key (forged or damaged)', { witnesses: v.badWitness, from })
   // What the peer sent is remembered even when it adds nothing here (PROOF_NO_CHECKPOINT's hint).
   const source = `peer ${from}`
-  const sentMore = v.checkpoint.size - 1 > (chain.index.checkpoints.sentUpTo(source) ?? -1)
+  const sentMore = v.checkpoint.size - 1 > (chain.index.checkpoints.sentNoted(source) ?? -1)
   if (!sentMore && !unionWithStored(chain, v.text, note).adds) return false
   return await chain.index.withWriteLock(async () => {
     if (judgeCheckpoint(chain, note) !== 'accept') return false

@@ -106,7 +106,7 @@ export class CheckpointTable {
    */
   sentBy (source: string, size: number): void {
     this.assertTx()
-    if (size - 1 <= (this.sentUpTo(source) ?? -1)) return
+    if (size - 1 <= (this.sentNoted(source) ?? -1)) return
     const others = this.db.prepare<unknown[], { key: string, value: string }>('SELECT key, value FROM meta WHERE key GLOB ? AND key <> ?').all(`${SENT_META}*`, SENT_META + source)
       .map(r => ({ key: r.key, seq: Number(r.value.split(' ')[1] ?? 0) || 0 })).sort((a, b) => a.seq - b.seq)
     const seq = (others.at(-1)?.seq ?? 0) + 1
@@ -122,10 +122,18 @@ export class CheckpointTable {
    * block than the peer had sent, or none. The rows still count for a directory written earlier.
    */
   sentUpTo (source: string): number | undefined {
-    const meta = this.db.prepare<unknown[], { value: string }>('SELECT value FROM meta WHERE key = ?').get(SENT_META + source)?.value
+    const meta = this.sentNoted(source)
+    // A scan of every note (no index on source): for the hint only, never per received note (review53b).
     const rows = this.db.prepare<unknown[], { size: number | null }>('SELECT MAX(size) AS size FROM checkpoints WHERE source = ?').get(source)?.size ?? undefined
-    const all = [meta === undefined ? undefined : Number(meta.split(' ')[0]), rows === undefined ? undefined : rows - 1].filter((n): n is number => n !== undefined && Number.isSafeInteger(n))
+    const all = [meta, rows === undefined ? undefined : rows - 1].filter((n): n is number => n !== undefined && Number.isSafeInteger(n))
     return all.length === 0 ? undefined : Math.max(...all)
+  }
+
+  /** What sentBy noted of `source` (chain.db's meta only: one lookup), if anything. */
+  sentNoted (source: string): number | undefined {
+    const v = this.db.prepare<unknown[], { value: string }>('SELECT value FROM meta WHERE key = ?').get(SENT_META + source)?.value
+    const n = v === undefined ? NaN : Number(v.split(' ')[0])
+    return Number.isSafeInteger(n) ? n : undefined
   }
 }
 

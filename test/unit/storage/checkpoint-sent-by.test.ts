@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { IndexDb } from '../../../src/storage/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -36,5 +36,30 @@ describe('the peers whose checkpoints chain.db remembers', () => {
     const db = new Database(path, { readonly: true })
     expect(db.prepare("SELECT count(*) AS n FROM meta WHERE key GLOB 'checkpoints_sent_by *'").get()).toEqual({ n: 256 })
     db.close()
+  })
+})
+
+// keepReceivedCheckpoint asks, for every note a peer sends, whether that peer sent a larger tree
+// than before: e8767e8 answered with sentUpTo, which also reads `MAX(size) FROM checkpoints WHERE
+// source = ?`, a scan of every stored note (no index on source; a row a block) at each gossiped note,
+// and again under the write lock (review53b). Only the hint needs the rows (a directory written earlier).
+describe('remembering what a peer sent', () => {
+  it('reads chain.db\'s meta only, never a scan of the notes by their source', async () => {
+    const index = IndexDb.open(join(tmpDir(), 'chain.db'))
+    const prepare = vi.spyOn(Database.prototype, 'prepare')
+    try {
+      await index.withWriteLock(async () => {
+        index.checkpoints.sentBy('peer A', 5)
+        index.checkpoints.sentBy('peer A', 9)
+        index.checkpoints.sentBy('peer A', 7)
+      })
+      expect(prepare.mock.calls.map(c => String(c[0])).filter(sql => /FROM checkpoints WHERE source/.test(sql))).toEqual([])
+      expect(index.checkpoints.sentNoted('peer A')).toBe(8)
+      // The hint's answer counts the rows too.
+      expect(index.checkpoints.sentUpTo('peer A')).toBe(8)
+    } finally {
+      prepare.mockRestore()
+      index.close()
+    }
   })
 })
