@@ -26,6 +26,16 @@ async function sealOther (work: string, dir: string, v: number): Promise<void> {
   expect((await petal(['--dir', dir, 'seal'])).code).toBe(0)
 }
 
+/** Copy `a` to `b` (another branch to grow), then append 3 rows to `a` and seal them: the first row's receipt. */
+async function forkAndSeal (work: string, a: string, b: string): Promise<string> {
+  cpSync(a, b, { recursive: true })
+  writeFileSync(join(work, 'rows.csv'), 'sensor,v\na,1\nb,2\nc,3\n')
+  const appended = await petal(['--dir', a, 'append', 'readings', join(work, 'rows.csv')])
+  expect(appended.code, appended.stderr).toBe(0)
+  expect((await petal(['--dir', a, 'seal'])).code).toBe(0)
+  return /^\S+/.exec(appended.stdout)?.[0] ?? ''
+}
+
 describe('petal status after a reorg and back', () => {
   it('rows sealed again after a reorg, whose first block is canonical again: not pending, as the receipt says', async () => {
     const work = tmpDir()
@@ -33,12 +43,7 @@ describe('petal status after a reorg and back', () => {
     const b = join(work, 'b')
     const back = join(work, 'back')
     expect((await petal(['--dir', a, 'init'])).code).toBe(0)
-    cpSync(a, b, { recursive: true })
-    writeFileSync(join(work, 'rows.csv'), 'sensor,v\na,1\nb,2\nc,3\n')
-    const appended = await petal(['--dir', a, 'append', 'readings', join(work, 'rows.csv')])
-    expect(appended.code, appended.stderr).toBe(0)
-    const receipt = /^\S+/.exec(appended.stdout)?.[0] ?? ''
-    expect((await petal(['--dir', a, 'seal'])).code).toBe(0)
+    const receipt = await forkAndSeal(work, a, b)
     // A branch that keeps a's block 1 and will outgrow the one a moves to.
     cpSync(a, back, { recursive: true })
     for (const v of [1, 2]) await sealOther(work, b, v)
@@ -72,12 +77,7 @@ describe('petal status after a reorg and back', () => {
     writeFileSync(join(work, 'p.json'), '{"max_reorg_depth": 2}')
     const made = await petal(['--dir', a, 'newchain', join(work, 'p.json')])
     expect(made.code, made.stderr).toBe(0)
-    cpSync(a, b, { recursive: true })
-    writeFileSync(join(work, 'rows.csv'), 'sensor,v\na,1\nb,2\nc,3\n')
-    const appended = await petal(['--dir', a, 'append', 'readings', join(work, 'rows.csv')])
-    expect(appended.code, appended.stderr).toBe(0)
-    const receipt = /^\S+/.exec(appended.stdout)?.[0] ?? ''
-    expect((await petal(['--dir', a, 'seal'])).code).toBe(0)
+    const receipt = await forkAndSeal(work, a, b)
     for (const v of [1, 2, 3, 4, 5]) await sealOther(work, b, v)
     const imported = await petal(['--dir', a, 'import', '--from', b])
     expect(imported.code, imported.stderr).toBe(0)
