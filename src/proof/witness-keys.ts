@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path'
 import type { Chain } from '../chain/index.js'
 import { parsePublicKey, sha256, type PublicKey } from '../crypto/index.js'
 import { fileKind, OWN_WITNESS_META, systemFailure } from '../storage/index.js'
-import { asError, errorCode, errorMessage, hintOf, isNotFound, isPetalError, type Logger } from '../util/index.js'
+import { asError, errorCode, errorMessage, hintOf, isNotFound, isPetalError, shellWord, type Logger } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { fromBase64, keyIdHex, keyIdOfDigest, toBase64, utf8, witnessKeyIdInput } from './verifier/index.js'
 
@@ -180,7 +180,7 @@ function unreadable (path: string, err: unknown): Error {
     const file = linkedFile(path)
     const who = file === path ? 'run as the user the data directory belongs to' : 'run as a user who may'
     return new ProofError('PROOF_WITNESSES_UNREADABLE', `cannot read ${path}${file === path ? '' : `, a link to ${file}`}: permission denied (${errorMessage(err)})`, {
-      hint: `this user needs to read ${file} and to search ${dirname(file)}: ${who}, or change their owner or mode (ls -ld ${dirname(file)} ${file})`,
+      hint: `this user needs to read ${file} and to search ${dirname(file)}: ${who}, or change their owner or mode (ls -ld ${shellWord(dirname(file))} ${shellWord(file)})`,
       details: { path, systemCode: code },
       cause: err
     })

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Chain } from '../../../src/chain/index.js'
 import { knownWitnesses, listWitnesses, witnessesFileProblem, witnessKeyOf, WITNESSES_FILE } from '../../../src/proof/index.js'
-import { createLogger, type LogRecord } from '../../../src/util/index.js'
+import { createLogger, shellWord, type LogRecord } from '../../../src/util/index.js'
 import { fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
 import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
@@ -98,5 +98,20 @@ describe('a witnesses file that cannot be read', () => {
     expect(e.hint).toContain(`to search ${shared}`)
     expect(e.hint).toContain(`ls -ld ${shared} ${join(shared, 'list')}`)
     expect(e.hint).not.toContain(`ls -ld ${dir}`)
+  })
+
+  // The hint's command, with a path holding a space: `ls -ld /tmp/my data/witnesses` lists other
+  // files, or none (review53b).
+  it.skipIf(!otherUserCanRun)('its `ls -ld` quotes a path the shell would split', () => {
+    const top = tmpDir()
+    chmodSync(top, 0o755)
+    const dir = join(top, 'my data')
+    mkdirSync(dir, { mode: 0o755 })
+    const file = join(dir, WITNESSES_FILE)
+    writeFileSync(file, '# none yet\n')
+    chmodSync(file, 0o000)
+    const e = listedAsOther(dir)
+    expect(e.code).toBe('PROOF_WITNESSES_UNREADABLE')
+    expect(e.hint).toContain(`(ls -ld ${shellWord(dir)} ${shellWord(file)})`)
   })
 })
