@@ -7,8 +7,6 @@ import { buildInput, reservedBytes } from './build-input.js'
 import { encryptSpecFor, readPolicies } from './encrypt-policy.js'
 import { IngestError } from './errors.js'
 import { RECONCILED_TIP, reconcileFloor } from './pending-summary.js'
-
-export { RECONCILED_TIP, reconcileFloor }
 import { MAX_TABLES_PER_BLOCK, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
 
@@ -75,7 +73,7 @@ export async function reconcile (ctx: Omit<SealerContext, 'key'>): Promise<Recon
     }
     const tip = chain.tip()
     // Every batch a reorg can have moved since the last reconcile, not only the tip's window (review53b).
-    const recent = store.recentBatches(reconcileFloor(tip.height, chain.params.maxReorgDepth, store.meta(RECONCILED_TIP)))
+    const recent = store.recentBatches(reconcileFrom(chain, store))
     const canonical = (hash: string | null): boolean => hash !== null && chain.index.byHash(hash)?.canonical === true
     // Orphans first: a row is in at most one canonical block, so restoring after cannot clash.
     for (const b of recent) if (b.state === 'sealed' && !canonical(b.hash)) result.requeued += store.orphan(b.id)
@@ -84,6 +82,11 @@ export async function reconcile (ctx: Omit<SealerContext, 'key'>): Promise<Recon
   })
   if (result.abandoned + result.requeued + result.restored > 0) ctx.logger.info('pending rows reconciled with the chain', { ...result })
   return result
+}
+
+/** The lowest height of a batch a reorg can have moved since `store`'s last reconcile (reconcileFloor). */
+export function reconcileFrom (chain: Chain, store: PendingStore): number {
+  return reconcileFloor(chain.tip().height, chain.params.maxReorgDepth, store.meta(RECONCILED_TIP))
 }
 
 /**

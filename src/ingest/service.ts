@@ -9,7 +9,7 @@ import { GroupCommit } from './group-commit.js'
 import { encodeJsonRecord } from './json-encode.js'
 import { DEFAULT_MAX_ROWS, parseRecords, type RecordFormat } from './parse.js'
 import { trySealLock, waitSealLock } from './seal-lock.js'
-import { reconcile, reconcileFloor, RECONCILED_TIP, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
+import { reconcile, reconcileFrom, sealOne, type ReconcileResult, type SealedBlock, type SealerContext } from './sealer.js'
 import { checkTableName, declareTable } from './schema.js'
 import { conflictWithPending, declaredOnChain } from './declare-table.js'
 import { receiptCount } from './receipt-range.js'
@@ -273,7 +273,7 @@ export class Ingest implements IngestService {
       // Reconciled at this tip, unless a batch is left claimed: another process's seal that ended (review51).
       if (tipHash === this.reconciledAt && !this.store.hasLiveBatches(Number.MAX_SAFE_INTEGER)) return []
       // A new tip matters only to batches a reorg can still move (a node that never ingested has none).
-      if (!this.store.hasLiveBatches(reconcileFloor(this.chain.tip().height, this.chain.params.maxReorgDepth, this.store.meta(RECONCILED_TIP)))) { this.reconciledAt = tipHash; return [] }
+      if (!this.store.hasLiveBatches(reconcileFrom(this.chain, this.store))) { this.reconciledAt = tipHash; return [] }
     }
     return await this.guard(async () => await this.sealMutex.run(async () => {
       const lock = trySealLock(this.chain.dir.root)
