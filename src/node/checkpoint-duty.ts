@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network, Verdict } from '../network/index.js'
-import { cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, knownWitnesses, signTipCheckpoints, storedTipCheckpoints, witnessesFileProblem, type CheckpointAudience } from '../proof/index.js'
+import { cosignableCheckpoint, cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, knownWitnesses, signTipCheckpoints, storedTipCheckpoints, witnessesFileProblem, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -85,6 +85,12 @@ export class CheckpointDuty {
    */
   synced (signal: AbortSignal): void {
     if (this.options.pull === true || signal.aborted || this.signs()) return
+    // A witness cosigns a tree only once it is final at its own tip (proof/witness.ts): what it was
+    // sent while behind, it cosigns now that its chain has caught up.
+    if (this.options.witness !== undefined) {
+      const note = cosignableCheckpoint(this.chain)
+      if (note !== undefined) this.witness(note).catch((err: unknown) => { this.logger.debug('checkpoint not cosigned', { error: errorMessage(err) }) })
+    }
     const tip = this.chain.tip()
     if (tip.height === 0 || tip.hash === this.askedTip || findCheckpoint(this.chain, { height: tip.height }) !== undefined) return
     this.askedTip = tip.hash

@@ -6,7 +6,7 @@ import { unionWithStored } from './note-lines.js'
 import { judgeCheckpoint } from './received.js'
 import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { WITNESS_LAST_META } from '../storage/index.js'
-import { storedChainTree } from './stored.js'
+import { findCheckpoint, storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 
 // A witness (docs/proofs.md "Witness cosignatures"): a node that holds no signatory key but
@@ -39,8 +39,12 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     const { note: n, checkpoint: c } = readCheckpointNote(note)
     const { v } = unionWithStored(chain, n.text, note)
     // Final checkpoints only: a reorg may undo a non-final one, and a witness that had cosigned it
-    // could never cosign the chain's new history.
-    if (v === undefined || !c.final || v.lines.some(s => s.name === w.name)) return undefined
+    // could never cosign the chain's new history. Final by the signer's tip line and at this
+    // node's own tip: the tree is then one its own fork choice never leaves. Until session 54 the
+    // signer's line alone: a witness behind cosigned on that claim, and when its chain then left
+    // that tree (a signer that lied about its tip, a split deeper than max_reorg_depth) it refused
+    // every later checkpoint for good (docs/performance/reviews.md, "Session 54: checkpoint and witness leftovers (checkpoint54)").
+    if (v === undefined || !c.final || !finalHere(chain, c.size) || v.lines.some(s => s.name === w.name)) return undefined
     const last = lastCosigned(chain)
     const tree = storedChainTree(chain)
     if (last !== undefined) {
@@ -60,6 +64,21 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     chain.index.setMeta(LAST, `${c.size} ${toHex(c.root)}`)
     return cosigned
   })
+}
+
+/** Whether a tree of `size` is final at this node's own tip (fork choice never abandons its blocks). */
+export function finalHere (chain: Chain, size: number): boolean {
+  return size - 1 <= chain.tip().height - chain.params.maxReorgDepth
+}
+
+/**
+ * What a witness may cosign now from its own store: the largest stored checkpoint of its chain that
+ * is final at its tip (finalHere) and by its signer's tip line. A note it was sent while it was behind
+ * (a tree not final here yet) is cosigned once its own chain has caught up (CheckpointDuty.synced).
+ */
+export function cosignableCheckpoint (chain: Chain): string | undefined {
+  const maxSize = chain.tip().height - chain.params.maxReorgDepth + 1
+  return maxSize < 1 ? undefined : findCheckpoint(chain, { final: true, maxSize })?.note
 }
 
 /** The verifier key of a witness (for `petal verify-proof --witness`). */
