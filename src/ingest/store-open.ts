@@ -134,7 +134,14 @@ function upgradeLayout (db: SqliteDb, path: string): void {
   // An older Petal's `petal seal` takes no node.lock: it holds seal.lock while it seals, having read
   // the layout at its open, and would claim layout 3's records as rows of its own (review38). No
   // process of this Petal holds seal.lock on a store not yet upgraded (each upgrades at its open).
-  const seal = NodeLock.isHeldHere(dir, SEAL_LOCK_FILE) ? undefined : NodeLock.tryAcquire(dir, SEAL_LOCK_FILE, NodeLock.LOOK_WAIT_MS)
+  let seal: NodeLock | undefined
+  try {
+    seal = NodeLock.isHeldHere(dir, SEAL_LOCK_FILE) ? undefined : NodeLock.tryAcquire(dir, SEAL_LOCK_FILE, NodeLock.LOOK_WAIT_MS)
+  } catch (err) {
+    // seal.lock this user may not write, no file, a disk refusing it: node.lock goes back too (session 53's left).
+    lock?.release()
+    throw err
+  }
   if (seal === undefined && !NodeLock.isHeldHere(dir, SEAL_LOCK_FILE)) {
     lock?.release()
     throw new IngestError('INGEST_STORE_IN_USE', `cannot upgrade the pending store ${path} to layout ${LAYOUT}: another process holds seal.lock (a \`petal seal\` of an older Petal)`, {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { spawn } from 'node:child_process'
-import { copyFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ingest } from '../../../src/ingest/index.js'
@@ -201,6 +201,17 @@ describe('pending.db layout 2 (rows name their fields by column index)', () => {
     cleanup.push(async () => { await ingest.close() })
     expect(layoutOf(chain.dir.pendingDb)).toBe(LAYOUT)
     expect([NodeLock.isHeld(chain.dir.root, 'seal.lock'), NodeLock.isHeldHere(chain.dir.root, 'seal.lock')]).toEqual([false, false])
+  })
+
+  it('gives node.lock back when taking seal.lock throws (a seal.lock that is no file; failed on the old code: node.lock kept)', async () => {
+    const { chain } = await chainWithFixture()
+    mkdirSync(join(chain.dir.root, 'seal.lock'))
+    const err = captured(() => Ingest.open({ chain, key: alice }))
+    expect(err).toMatchObject({ message: expect.stringContaining('seal.lock') })
+    expect(layoutOf(chain.dir.pendingDb)).toBe('1')
+    // Before: this process kept node.lock, so its next take (a node's start in it) was ALREADY_RUNNING.
+    expect(NodeLock.isHeldHere(chain.dir.root)).toBe(false)
+    expect(NodeLock.isHeld(chain.dir.root)).toBe(false)
   })
 
   it('is not upgraded while another process has pending.db open (an older Petal\'s `petal seal` between its open, which read layout 1, and its seal.lock; failed on the old code: upgraded under it)', async () => {
