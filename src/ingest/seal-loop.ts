@@ -1,5 +1,6 @@
-import { nullLogger, runLoop, type Logger } from '../util/index.js'
+import { errorCode, errorMessage, hintOf, isPetalError, nullLogger, runLoop, type Logger } from '../util/index.js'
 import type { Ingest, SealPolicy } from './service.js'
+import type { SealedBlock } from './sealer.js'
 
 export interface SealLoopOptions extends SealPolicy {
   /** How often pending.db and the tip are looked at when nothing wakes the loop (default 250 ms). */
@@ -23,6 +24,8 @@ export class SealLoop {
   private wakeUp: (() => void) | undefined
   private readonly logger: Logger
   private unsubscribe: (() => void) | undefined
+  /** The refusal the log has said (sealDue), until a pass goes well. */
+  private refused: string | undefined
   /** Completed passes (looked at the pending rows and the tip, sealed if due): for observers and tests. */
   passes = 0
 
@@ -44,10 +47,33 @@ export class SealLoop {
     }
     // One pass per run of the body; a failing pass is logged and retried with backoff (runLoop).
     this.loop = runLoop('sealing pending rows', { signal: this.controller.signal, logger: this.logger }, async signal => {
-      const sealed = this.options.ready?.() !== false ? await this.ingest.sealDue(this.options, signal) : []
+      const sealed = this.options.ready?.() !== false ? await this.sealDue(signal) : []
       this.passes++
       await this.pause(this.nextWaitMs(sealed.length > 0), signal)
     })
+  }
+
+  /**
+   * One pass. A refusal this user can only fix by hand (PERMISSION_DENIED: seal.lock or pending.db
+   * left another user's by a `sudo petal …`) is logged once, with its hint, and the next passes look
+   * again at the poll interval, quietly: logged at every pass's backoff (1 s, doubling to a minute),
+   * it filled the log, and the backoff kept the rows waiting up to a minute after the fix (session
+   * 53's left). Said again when it changes, or comes back after a pass that went well.
+   */
+  private async sealDue (signal: AbortSignal): Promise<SealedBlock[]> {
+    try {
+      const sealed = await this.ingest.sealDue(this.options, signal)
+      this.refused = undefined
+      return sealed
+    } catch (err) {
+      if (errorCode(err) !== 'PERMISSION_DENIED' || signal.aborted) throw err
+      const message = errorMessage(err)
+      if (this.refused !== message) {
+        this.logger.warn(`cannot seal pending rows: ${message}; looking again every poll, said once`, { code: 'PERMISSION_DENIED', hint: isPetalError(err) ? hintOf(err) : undefined })
+      }
+      this.refused = message
+      return []
+    }
   }
 
   /** Look again now (rows were appended, the tip changed). */

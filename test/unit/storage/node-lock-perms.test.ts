@@ -5,11 +5,12 @@
 // not create in a directory this user may not write (a `witnesses` link's list kept in another
 // user's directory) was SQLite's "unable to open database file", no path, and the CLI's hint
 // spoke of the data directory.
+import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { NodeLock } from '../../../src/storage/index.js'
-import { otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { asRoot, otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
 import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -48,8 +49,11 @@ console.log(JSON.stringify({ a: won(a), b: won(b), held: NodeLock.isHeld(dir, fi
     } finally {
       mine?.release()
     }
-    // Its hint, followed (the file made writable, as chown to that user would): held, once.
-    chmodSync(join(dir, 'x.lock'), 0o666)
+    // Its hint's command, run (as root where it says so): held, once. Before session 54 it named
+    // no command (\`chown\` alone, to a user it did not name).
+    const fix = /`((?:chown|chmod) [^`]+)`/.exec(e.hint)?.[1]
+    expect(fix).toBe(asRoot ? `chown nobody ${join(dir, 'x.lock')} && chmod u+w ${join(dir, 'x.lock')}` : `chmod u+w ${join(dir, 'x.lock')}`)
+    expect(spawnSync('sh', ['-c', fix as string]).status).toBe(0)
     const after = runAsOtherUserWith(loaderFor(STORAGE), take(`const a = NodeLock.tryAcquire(dir, file)
 console.log(JSON.stringify({ a: a !== undefined, b: NodeLock.tryAcquire(dir, file) !== undefined }))`), dir, 'x.lock')
     expect(JSON.parse(after.stdout)).toEqual({ a: true, b: false })
