@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import type { SqliteDb } from '../storage/index.js'
 import { openPendingDb, pendingStoreFailure } from './store-open.js'
 import type { SealPolicy } from './service.js'
 
@@ -50,20 +51,7 @@ export function readPendingSummary (path: string, inChain: (hash: string) => boo
   if (!existsSync(path)) return { rows: 0, bytes: 0, oldestAt: undefined, claimedRows: 0 }
   const db = openPendingDb(path, true)
   try {
-    // One read snapshot for the built batches and the sums.
-    const r = db.transaction(() => {
-      const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
-      const built = db.prepare("SELECT id, hash FROM batches WHERE state = 'built' AND hash IS NOT NULL").all() as Array<{ id: number, hash: string }>
-      const sealed = built.filter(b => inChain(b.hash)).map(b => b.id)
-      // From where the next seal's reconcile looks (reconcileFloor), once one has noted its tip.
-      const noted = (db.prepare('SELECT value FROM meta WHERE key = ?').get(RECONCILED_TIP) as { value: string } | undefined)?.value
-      const from = recentFrom === undefined ? undefined : noted === undefined ? recentFrom.height - recentFrom.depth - 1 : reconcileFloor(recentFrom.height, recentFrom.depth, noted)
-      const recent = from === undefined ? [] : db.prepare("SELECT id, hash, state FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? AND hash IS NOT NULL").all(from) as Array<{ id: number, hash: string, state: string }>
-      const left = recent.filter(b => b.state === 'sealed' && !inChain(b.hash)).map(b => b.id)
-      const back = recent.filter(b => b.state === 'orphaned' && inChain(b.hash)).map(b => b.id)
-      return db.prepare(SUMMARY_SQL).get(low, JSON.stringify(sealed), JSON.stringify(left), JSON.stringify(back)) as { n: number, b: number, t: number | null, c: number }
-    })()
-    return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined, claimedRows: r.c }
+    return pendingSummaryOf(db, inChain, recentFrom)
   } catch (err) {
     // A page damaged past the schema is met here, not at the open: said as the open says it (a
     // Petal error, which `petal status` shows on its pending line and answers the rest; review49).
@@ -71,6 +59,24 @@ export function readPendingSummary (path: string, inChain: (hash: string) => boo
   } finally {
     db.close()
   }
+}
+
+/** readPendingSummary's sum on an open pending.db: the ingest service's own, for the API's status (api54). */
+export function pendingSummaryOf (db: SqliteDb, inChain: (hash: string) => boolean = () => false, recentFrom?: { height: number, depth: number }): PendingSummary {
+  // One read snapshot for the built batches and the sums.
+  const r = db.transaction(() => {
+    const low = Number((db.prepare("SELECT value FROM meta WHERE key = 'low'").get() as { value: string } | undefined)?.value ?? '1')
+    const built = db.prepare("SELECT id, hash FROM batches WHERE state = 'built' AND hash IS NOT NULL").all() as Array<{ id: number, hash: string }>
+    const sealed = built.filter(b => inChain(b.hash)).map(b => b.id)
+    // From where the next seal's reconcile looks (reconcileFloor), once one has noted its tip.
+    const noted = (db.prepare('SELECT value FROM meta WHERE key = ?').get(RECONCILED_TIP) as { value: string } | undefined)?.value
+    const from = recentFrom === undefined ? undefined : noted === undefined ? recentFrom.height - recentFrom.depth - 1 : reconcileFloor(recentFrom.height, recentFrom.depth, noted)
+    const recent = from === undefined ? [] : db.prepare("SELECT id, hash, state FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? AND hash IS NOT NULL").all(from) as Array<{ id: number, hash: string, state: string }>
+    const left = recent.filter(b => b.state === 'sealed' && !inChain(b.hash)).map(b => b.id)
+    const back = recent.filter(b => b.state === 'orphaned' && inChain(b.hash)).map(b => b.id)
+    return db.prepare(SUMMARY_SQL).get(low, JSON.stringify(sealed), JSON.stringify(left), JSON.stringify(back)) as { n: number, b: number, t: number | null, c: number }
+  })()
+  return { rows: r.n, bytes: r.b, oldestAt: r.t ?? undefined, claimedRows: r.c }
 }
 
 /** pending.db meta: the chain tip's height at the last reconcile (sealer.ts), for reconcileFloor. */

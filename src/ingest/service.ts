@@ -14,6 +14,7 @@ import { checkTableName, declareTable } from './schema.js'
 import { conflictWithPending, declaredOnChain } from './declare-table.js'
 import { receiptCount } from './receipt-range.js'
 import { PendingStore } from './store.js'
+import { pendingSummaryOf } from './pending-summary.js'
 import type { AppendResult, IngestEvents, IngestService, IngestStats, Receipt } from './types.js'
 import { checkPolicy, readPolicies, savePolicy, type EncryptPolicy } from './encrypt-policy.js'
 import { isTextRows, type IngestRow } from './values.js'
@@ -38,15 +39,11 @@ export interface SealProgress { rows: number, bytes: number, totalRows: number, 
 /** Appends count as concurrent this long after two were last under way at once (docs/ingest.md, "Group commit"). */
 export const CONCURRENT_MS = 100
 
-/** When a seal is due (the node's seal loop, docs/ingest.md "Sealing policy"). */
-export interface SealPolicy {
-  /** Seal once the oldest pending row is this old. */
-  everyMs: number
-  /** ... or once this many rows are pending. */
-  rows?: number
-  /** ... or once this many bytes are pending. */
-  bytes?: number
-}
+/**
+ * When a seal is due (the node's seal loop, docs/ingest.md "Sealing policy"): once the oldest
+ * pending row is `everyMs` old, or once `rows` rows or `bytes` bytes are pending.
+ */
+export interface SealPolicy { everyMs: number, rows?: number, bytes?: number }
 
 /**
  * The ingest service: rows in, blocks out, receipts. One per process and data directory; several
@@ -359,10 +356,13 @@ export class Ingest implements IngestService {
   }
 
   stats (): IngestStats {
-    const p = this.store.pendingStats()
+    // As `petal status` counts them, claimed rows included (api54), in one snapshot of the chain.
+    const c = this.chain
+    const p = c.index.readTransaction(() => pendingSummaryOf(this.store.db, h => c.index.byHash(h)?.canonical === true, { height: c.tip().height, depth: c.params.maxReorgDepth }))
     return {
       pendingRows: p.rows,
       pendingBytes: p.bytes,
+      claimedRows: p.claimedRows,
       oldestPendingMs: p.oldestAt === undefined ? undefined : Math.max(0, this.clock.now() - p.oldestAt),
       sealed: this.sealedRows,
       sealedBlocks: this.sealedBlocks,

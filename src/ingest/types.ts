@@ -35,6 +35,8 @@ export interface AppendResult {
 export interface IngestStats {
   pendingRows: number
   pendingBytes: number
+  /** Of the pending rows, those a seal has claimed and not ended (a seal at work, or one killed part-way). */
+  claimedRows: number
   /** Age of the oldest pending row. */
   oldestPendingMs?: number
   /** Rows this process sealed since the service opened. */

@@ -1,5 +1,7 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Ingest } from '../../src/ingest/index.js'
+import { trySealLock } from '../../src/ingest/seal-lock.js'
 import type { PetalNode } from '../../src/node/index.js'
 import { CHROMIUM, NO_CHROMIUM, launchBrowser, openPage } from '../helpers/browser.js'
 import { fixtureKey, newTestChain } from '../helpers/chain.js'
@@ -12,12 +14,14 @@ let node: PetalNode
 let browser: Browser
 let page: Page
 let errors: string[]
+let dir: string
 
 describe.skipIf(CHROMIUM === undefined)(`the explorer's pending rows${NO_CHROMIUM}`, () => {
   beforeAll(async () => {
     const alice = fixtureKey('alice')
-    const { chain, dir } = await newTestChain({ key: alice })
-    chain.close()
+    const t = await newTestChain({ key: alice })
+    t.chain.close()
+    dir = t.dir
     // Sealed at 6 rows pending, or once the oldest is an hour old.
     node = await startNode(dir, { name: 'N', key: alice, discovery: false, ingest: { everyMs: 3_600_000, rows: 6 }, http: { address: { host: '127.0.0.1', port: 0 } } })
     browser = await launchBrowser()
@@ -39,12 +43,23 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer's pending rows${NO_CHROMIU
     const panel = page.locator('#pending')
     expect(await panel.innerText()).toMatch(/once the oldest pending row is 1 h 0 min old, or as soon as 6 rows are pending/)
     await page.locator('#next-seal').filter({ hasText: /^in 59 min \d+ s$/ }).waitFor()
+    // A seal at work in another process (`petal seal`: it holds the seal lock) has claimed them:
+    // still pending, and said to be claimed. The page said 0 pending while a seal built its block (api54).
+    const lock = trySealLock(dir)
+    if (lock === undefined) throw new Error('the seal lock is held')
+    const store = (ingest as Ingest).store
+    expect(await store.write(() => store.claim(1 << 30, 100, Date.now()))).toMatchObject({ rows: 2 })
+    const claimed = page.locator('#claimed-rows')
+    await claimed.filter({ hasText: /^, 2 of them claimed by a seal at work/ }).waitFor()
+    expect(await rows.innerText()).toBe('2')
     // More rows: the page shows them without a reload.
-    await ingest.append('readings', [{ v: 3n }, { v: 4n }, { v: 5n }])
-    await rows.filter({ hasText: /^5$/ }).waitFor()
-    // The sixth seals them all: nothing pending, and the block sealed.
-    await ingest.append('readings', [{ v: 6n }])
+    await ingest.append('readings', [{ v: 3n }, { v: 4n }, { v: 5n }, { v: 6n }])
+    await rows.filter({ hasText: /^6$/ }).waitFor()
+    expect(await claimed.innerText()).toMatch(/^, 2 of them/)
+    // That seal ends (stopped part-way): the node's seal loop takes its rows back and seals all six.
+    lock.release()
     await rows.filter({ hasText: /^0$/ }).waitFor()
+    expect(await claimed.count()).toBe(0)
     expect(await panel.innerText()).toMatch(/6 rows, last in block #1/)
     expect(errors.filter(e => !e.includes('Failed to load resource'))).toEqual([])
   })

@@ -84,6 +84,8 @@ export interface Status {
 export interface IngestStatus {
   pending_rows: number
   pending_bytes: number
+  /** Of pending_rows, those a seal has claimed and not ended (absent from a node older than session 54). */
+  claimed_rows?: number
   oldest_pending_ms: number | null
   seal_policy: null | { every_ms: number, rows: number | null, bytes: number | null }
   next_seal_ms: number | null

@@ -13,6 +13,7 @@ function ingestStatus (ctx: ApiContext): Record<string, unknown> | null {
   return {
     pending_rows: s.pendingRows,
     pending_bytes: s.pendingBytes,
+    claimed_rows: s.claimedRows,
     oldest_pending_ms: s.oldestPendingMs ?? null,
     seal_policy: policy === undefined ? null : { every_ms: policy.everyMs, rows: policy.rows ?? null, bytes: policy.bytes ?? null },
     next_seal_ms: policy === undefined ? null : nextSealMs(policy, { rows: s.pendingRows, bytes: s.pendingBytes, oldestMs: s.oldestPendingMs }) ?? null,
@@ -107,10 +108,11 @@ export const statusRoutes: RouteSpec[] = [{
                 { type: 'null' },
                 {
                   type: 'object',
-                  required: ['pending_rows', 'pending_bytes', 'sealed_rows', 'last_seal'],
+                  required: ['pending_rows', 'pending_bytes', 'claimed_rows', 'sealed_rows', 'last_seal'],
                   properties: {
-                    pending_rows: { type: 'integer' },
+                    pending_rows: { type: 'integer', description: 'rows acknowledged and in no canonical block, claimed ones included (as their receipts say: pending)' },
                     pending_bytes: { type: 'integer' },
+                    claimed_rows: { type: 'integer', description: 'of `pending_rows`, those a seal has claimed and not ended: a seal at work now, or one stopped part-way whose rows the next seal takes' },
                     oldest_pending_ms: { type: ['integer', 'number', 'null'] },
                     seal_policy: {
                       description: 'when this node seals: once the oldest pending row is `every_ms` old, or `rows` / `bytes` are pending; null when it does not seal (no key loaded)',

@@ -20,12 +20,17 @@ function policyText (p: NonNullable<IngestStatus['seal_policy']>): string {
   return `once the oldest pending row is ${duration(p.every_ms)} old${also.length === 0 ? '' : `, or as soon as ${also.join(' or ')} are pending`}`
 }
 
+/** Of the pending rows, those a seal has claimed: it is building their block now (or was stopped part-way). */
+function claimed (n: number): Child {
+  return n === 0 ? null : h('span', { id: 'claimed-rows', class: 'muted' }, `, ${count(n)} of them claimed by a seal at work (or one stopped part-way, whose rows the next seal takes)`)
+}
+
 /** The panel for `s` as fetched `elapsed` ms ago (the ages move on between polls). */
 function view (s: IngestStatus | null, elapsed: number): Child {
   if (s === null) return h('p', { class: 'muted' }, 'This server takes no records (petal serve): nothing is pending here.')
   const pending = s.pending_rows > 0
   return fields([
-    ['pending rows', h('span', { id: 'pending-rows' }, count(s.pending_rows))],
+    ['pending rows', h('span', null, h('span', { id: 'pending-rows' }, count(s.pending_rows)), claimed(s.claimed_rows ?? 0))],
     ['pending bytes', bytes(s.pending_bytes)],
     ['oldest pending', !pending || s.oldest_pending_ms === null ? '—' : `${duration(s.oldest_pending_ms + elapsed)} old`],
     ['seals', s.seal_policy === null ? h('span', { class: 'muted' }, 'nothing: this node does not seal (no signatory key loaded); a signatory\'s node or `petal seal` seals what is pending') : policyText(s.seal_policy)],
