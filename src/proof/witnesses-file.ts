@@ -101,14 +101,41 @@ function write (path: string, text: string): void {
   }
 }
 
-/** The file `path` names: itself, or, a symbolic link, the file the link leads to (made when it leads nowhere yet). */
+/**
+ * The file `path` names: itself, or, a symbolic link, the file the link leads to by its real path,
+ * which the edit's lock (`FILE.lock` beside it) and its write follow. A link that leads nowhere yet
+ * is followed as the kernel follows it, to the name an open would create: each hop's target read
+ * relative to the real directory of the link it is in. Before session 54 only the first hop was
+ * read, and lexically: a chain of links (`witnesses` -> `l` -> `w`, `w` not there yet) had the edit
+ * lock `l.lock` and replace the link `l` by a file, while a directory linked straight to `w` locked
+ * `w.lock`; a `..` out of a data directory named through a symbolic link left by another path.
+ */
 function linkTarget (path: string): string {
   if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return path
   try {
     return realpathSync(path)
   } catch (err) {
     if (!isNotFound(err)) throw err
-    return resolve(dirname(path), readlinkSync(path))
+  }
+  let at = path
+  // As the kernel's limit on links followed in one lookup (40 on Linux); a loop is ELOOP there too.
+  for (let hops = 0; hops < 40; hops++) {
+    const dir = realDir(dirname(at))
+    if (dir === undefined) return at // its directory is not there: linkNowhere names it
+    at = join(dir, basename(at))
+    if (lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return at
+    at = resolve(dir, readlinkSync(at))
+  }
+  throw Object.assign(new Error(`ELOOP: too many symbolic links encountered, ${path}`), { code: 'ELOOP', path })
+}
+
+/** The real path of directory `dir`, or undefined where it is not there. */
+function realDir (dir: string): string | undefined {
+  try {
+    return realpathSync(dir)
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
   }
 }
 

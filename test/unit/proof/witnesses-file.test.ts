@@ -9,6 +9,7 @@ import {
 import { createLogger, type LogRecord } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { NodeLock } from '../../../src/storage/index.js'
 
 // The data directory's `witnesses` file (docs/proofs.md, "Which cosignatures a node keeps"): what
 // `petal witnesses add|remove` write, and what a running node does with a file made malformed
@@ -109,6 +110,46 @@ describe('petal witnesses add | remove: the file\'s edits', () => {
     await addWitness(dir2, k1)
     expect(lstatSync(join(dir2, WITNESSES_FILE)).isSymbolicLink()).toBe(true)
     expect(readFileSync(later, 'utf8')).toBe(`${k1}\n`)
+  })
+
+  // The lock of an edit through a link is `FILE.lock` beside the file the link leads to (review52b):
+  // a link that led nowhere yet was followed one hop, lexically (session 53's left, locks54).
+  it('a `witnesses` link leading nowhere yet, by a chain of links or a `..` out of a directory named through a link: the edit locks and writes the real file', async () => {
+    const k1 = await witnessKeyOf(w1)
+    const share = tmpDir()
+    const later = join(share, 'later')
+    // One directory's link straight to the list, another's through a second link.
+    const [d1, d2] = [tmpDir(), tmpDir()]
+    symlinkSync(later, join(d1, WITNESSES_FILE))
+    const hop = join(tmpDir(), 'hop')
+    symlinkSync(later, hop)
+    symlinkSync(hop, join(d2, WITNESSES_FILE))
+    // The list's lock held (an edit through d1 under way): the edit through d2 waits for it.
+    const held = NodeLock.tryAcquire(share, 'later.lock')
+    expect(held).toBeDefined()
+    const stop = new AbortController()
+    let waited = false
+    const edit = addWitness(d2, k1, { signal: stop.signal, onWait: () => { waited = true; stop.abort() } })
+    // Before: it locked hop.lock and went on, replacing the link `hop` by a file.
+    await expect(edit).rejects.toThrow()
+    held?.release()
+    expect(waited).toBe(true)
+    expect(lstatSync(hop).isSymbolicLink()).toBe(true)
+    expect(await addWitness(d2, k1)).toMatchObject({ name: w1.name, line: 1 })
+    expect(lstatSync(hop).isSymbolicLink()).toBe(true)
+    expect(readFileSync(later, 'utf8')).toBe(`${k1}\n`)
+    expect(listWitnesses(d1).map(w => w.name)).toEqual([w1.name])
+    // A data directory named through a link, its `witnesses` a relative link out of it (`..`): the
+    // kernel reads `..` from the real directory. Before: PROOF_WITNESSES_LINK_NOWHERE, naming the alias's.
+    const real = join(tmpDir(), 'real')
+    mkdirSync(join(real, 'data'), { recursive: true })
+    mkdirSync(join(real, 'lists'))
+    symlinkSync(join('..', 'lists', 'w'), join(real, 'data', WITNESSES_FILE))
+    const alias = join(tmpDir(), 'alias')
+    symlinkSync(join(real, 'data'), alias)
+    expect(await addWitness(alias, k1)).toMatchObject({ name: w1.name, line: 1 })
+    expect(readFileSync(join(real, 'lists', 'w'), 'utf8')).toBe(`${k1}\n`)
+    expect(listWitnesses(alias).map(w => w.name)).toEqual([w1.name])
   })
 
   // writeFileAtomic made the directories of a link's file as well: a link into a share not mounted
