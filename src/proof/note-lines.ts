@@ -2,7 +2,7 @@ import type { Chain } from '../chain/index.js'
 import { verifyV2, type PublicKey } from '../crypto/index.js'
 import { fromHex } from '../util/index.js'
 import { knownWitnesses } from './witness-keys.js'
-import { cosignedMessage, formatNote, keyIdOfDigest, parseNote, parsePetalCheckpoint, type PetalCheckpoint, type SignedNote } from './verifier/index.js'
+import { cosignedMessage, formatNote, keyIdOfDigest, MAX_NOTE_SIGNATURES, parseNote, parsePetalCheckpoint, type PetalCheckpoint, type SignedNote } from './verifier/index.js'
 
 // The lines of a checkpoint note a node stands behind (docs/proofs.md "Which cosignatures a node
 // keeps"): each signature line is a statement of its own, by one key. A node keeps and passes on a
@@ -138,14 +138,38 @@ export function noteLines (note: string): Line[] {
 
 /**
  * The verified lines of the stored notes of checkpoint text `text` followed by those of `note`,
- * each key's once (`v`), and whether that adds to what is stored (`adds`). Every stored note of the
- * text counts (CheckpointTable.keep leaves one; a directory written before session 52 may hold
- * several, each with lines of its own).
+ * each key's once (`v`: what is served, gossiped and cosigned), what to store (`keep`: those, then
+ * the stored lines of witnesses not listed now), and whether that adds to what is stored (`adds`).
+ * Every stored note of the text counts (CheckpointTable.keep leaves one; a directory written before
+ * session 52 may hold several, each with lines of its own).
+ *
+ * A witness struck from `witnesses` keeps its stored lines (they were verified when kept): never
+ * used while it is not listed (verifiedNote drops them at each use), and used again if it is listed
+ * again (docs/proofs.md, "Which cosignatures a node keeps"). Until session 54 they were dropped when
+ * another line of that checkpoint merged, and kept otherwise: a witness listed again had back the
+ * cosignatures of some checkpoints only.
  */
-export function unionWithStored (chain: Chain, text: string, note: string): { v: VerifiedNote | undefined, adds: boolean } {
+export function unionWithStored (chain: Chain, text: string, note: string): { v: VerifiedNote | undefined, keep?: string, adds: boolean } {
   const c = parsePetalCheckpoint(text)
   if (typeof c === 'string') return { v: undefined, adds: false }
   const stored = chain.index.checkpoints.ofText(c.size, text)
-  const v = verifiedNote(chain, note, stored.flatMap(r => noteLines(r.note)))
-  return { v, adds: v !== undefined && v.lines.length > 0 && !stored.some(r => r.note === v.note) }
+  const storedLines = stored.flatMap(r => noteLines(r.note))
+  const v = verifiedNote(chain, note, storedLines)
+  if (v === undefined || v.lines.length === 0) return { v, adds: false }
+  const keep = formatNote({ text: v.text, signatures: [...v.lines, ...unlistedLines(chain, c.origin, storedLines, v.lines)] })
+  return { v, keep, adds: !stored.some(r => r.note === keep) }
+}
+
+/** Of `stored`, the lines of witnesses not listed now, each key's once, as many as a note may hold beside `lines`. */
+function unlistedLines (chain: Chain, origin: string, stored: readonly Line[], lines: readonly Line[]): Line[] {
+  const known = knownKeys(chain).witnesses
+  const seen = new Set(lines.map(l => `${l.name} ${l.keyId}`))
+  const out: Line[] = []
+  for (const l of stored) {
+    const id = `${l.name} ${l.keyId}`
+    if (l.name === origin || known.has(id) || seen.has(id)) continue
+    seen.add(id)
+    out.push(l)
+  }
+  return out.slice(0, Math.max(0, MAX_NOTE_SIGNATURES - lines.length))
 }

@@ -82,10 +82,10 @@ export async function keepReceivedCheckpoint (chain: Chain, note: string, from: 
   return await chain.index.withWriteLock(async () => {
     if (judgeCheckpoint(chain, note) !== 'accept') return false
     chain.index.checkpoints.sentBy(source, v.checkpoint.size)
-    const { v: merged, adds } = unionWithStored(chain, v.text, note)
-    if (merged === undefined || !adds) return false
+    const { v: merged, keep, adds } = unionWithStored(chain, v.text, note)
+    if (merged === undefined || keep === undefined || !adds) return false
     const c = merged.checkpoint
-    const kept = chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: merged.note, receivedAt: chain.clock.now(), source }, merged.text, chain.params.maxReorgDepth)
+    const kept = chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: keep, receivedAt: chain.clock.now(), source }, merged.text, chain.params.maxReorgDepth)
     // A follower's notes of a branch it left go as a signatory's do (stored.ts).
     if (kept) dropAbandonedLocked(chain)
     return kept

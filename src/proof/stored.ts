@@ -61,7 +61,7 @@ export function signTipCheckpointsLocked (chain: Chain, key: SigningKey): string
     const text = checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth })
     const note = signCheckpoint(text, [key])
     // Kept with the lines stored of the same text (another signatory's at the same tip), one row.
-    const kept = chain.index.checkpoints.ofText(size, text).length === 0 ? note : unionWithStored(chain, text, note).v?.note ?? note
+    const kept = chain.index.checkpoints.ofText(size, text).length === 0 ? note : unionWithStored(chain, text, note).keep ?? note
     chain.index.checkpoints.keep({ size, root: toHex(root), tip: tip.height, note: kept, receivedAt: now, source: 'self' }, text, depth)
     return note
   })
@@ -161,10 +161,11 @@ function selfNotesOfTip (chain: Chain, size: number): string[] {
 /**
  * The tip's checkpoints this node signed and stored earlier (signTipCheckpoints, or
  * `signimportblock` and `petal seal` in the commit of their block), for a node to gossip when it
- * signs none new; none where `key` is no active signatory at the tip.
+ * signs none new, with the lines it verifies; none where `key` is no active signatory at the tip.
  */
 export function storedTipCheckpoints (chain: Chain, key: SigningKey): string[] {
-  return tipCheckpointSizes(chain, key).flatMap(size => selfNotesOfTip(chain, size))
+  // With the lines this node verifies now only (a witness struck since is kept, not passed on).
+  return tipCheckpointSizes(chain, key).flatMap(size => selfNotesOfTip(chain, size)).map(n => verifiedNote(chain, n)?.note ?? '').filter(n => n !== '')
 }
 
 /**

@@ -2,7 +2,8 @@ import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { equalBytes, fromHex, toHex } from '../util/index.js'
 import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
-import { unionWithStored } from './note-lines.js'
+import { noteLines, unionWithStored } from './note-lines.js'
+import { formatNote } from './verifier/index.js'
 import { judgeCheckpoint } from './received.js'
 import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { WITNESS_LAST_META } from '../storage/index.js'
@@ -37,7 +38,7 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     // What it cosigns carries only lines it verified (note-lines.ts), with those it holds of the
     // same text: a forged line in what a peer sent must not travel on under its cosignature.
     const { note: n, checkpoint: c } = readCheckpointNote(note)
-    const { v } = unionWithStored(chain, n.text, note)
+    const { v, keep } = unionWithStored(chain, n.text, note)
     // Final checkpoints only: a reorg may undo a non-final one, and a witness that had cosigned it
     // could never cosign the chain's new history. Final by the signer's tip line and at this
     // node's own tip: the tree is then one its own fork choice never leaves. Until session 54 the
@@ -56,11 +57,13 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
         return undefined
       }
     }
-    const cosigned = addCosignature(v.note, w, Math.floor(chain.clock.now() / 1000))
+    // Stored with the lines of witnesses not listed now (note-lines.ts); gossiped with the verified ones.
+    const stored = addCosignature(keep ?? v.note, w, Math.floor(chain.clock.now() / 1000))
+    const cosigned = formatNote({ text: v.text, signatures: [...v.lines, ...noteLines(stored).slice(-1)] })
     // Its own lines count as verified on this directory (knownWitnesses), for `petal prove` too.
     const vkey = witnessVkeySync(w.name, w.key.publicKey)
     if (chain.index.getMeta(OWN_WITNESS_META) !== vkey) chain.index.setMeta(OWN_WITNESS_META, vkey)
-    chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: cosigned, receivedAt: chain.clock.now(), source: 'witness' }, n.text, chain.params.maxReorgDepth)
+    chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: stored, receivedAt: chain.clock.now(), source: 'witness' }, n.text, chain.params.maxReorgDepth)
     chain.index.setMeta(LAST, `${c.size} ${toHex(c.root)}`)
     return cosigned
   })

@@ -50,9 +50,10 @@ export function register (program: Command, action: Action): void {
         const all = chain.index.checkpoints.list({ limit: 1000 })
         const tree = p.storedChainTree(chain)
         const rows = all.map(r => {
-          const { note, checkpoint: c } = p.readCheckpointNote(r.note)
+          const { checkpoint: c } = p.readCheckpointNote(r.note)
           const current = r.size <= tree.size && Buffer.from(p.treeRoot(tree, r.size)).toString('hex') === r.root
-          return { size: r.size, tip: r.tip, final: c.final, current, source: r.source, signatures: note.signatures.length }
+          // The lines this node stands behind now, as a proof carries them (a struck witness's stay stored, unused).
+          return { size: r.size, tip: r.tip, final: c.final, current, source: r.source, signatures: p.verifiedNote(chain, r.note)?.lines.length ?? 0 }
         })
         ctx.out.result(rows, () => rows.length === 0 ? 'no checkpoints stored' : table([
           ['size', 'signer tip', 'final', 'current chain', 'signatures', 'source'],

@@ -53,7 +53,7 @@ export function register (program: Command, action: Action): void {
       ctx.out.note(RUNNING)
     }))
 
-  witnesses.command('remove <name>').description('strike a witness (by name, or its whole verifier key): its cosignatures are kept no more, nor proven with')
+  witnesses.command('remove <name>').description('strike a witness (by name, or its whole verifier key): its cosignatures are no more proven with, served nor passed on (those stored stay, and count again if it is listed again)')
     .action(action(async (ctx, name: string) => {
       await ownWitness(ctx)
       const { removeWitness } = await import('../../proof/index.js')
