@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { expect } from 'vitest'
 import { signImport, type Chain } from '../../src/chain/index.js'
 import type { SigningKey } from '../../src/crypto/index.js'
-import { appendChainLeaves, chainLeafOf, MemoryNodeStore } from '../../src/proof/index.js'
+import { appendChainLeaves, chainLeafOf, MemoryNodeStore, parseTrustFile, parseWitnessKey, proveRows, signatoryVkey, verifyProof, witnessKeyOf } from '../../src/proof/index.js'
 import { IndexDb } from '../../src/storage/index.js'
 import { toHex } from '../../src/util/index.js'
 import { extendChain, newTestChain } from './chain.js'
@@ -76,4 +76,17 @@ export function expectStoredTreeWhole (dir: string): void {
   } finally {
     idx.close()
   }
+}
+
+/**
+ * Prove row 2 of table `t` at height 1 against the latest final checkpoint, and verify it trusting
+ * `signer`'s key and demanding a cosignature of each of `witnesses` (`verify-proof --witness`).
+ */
+export async function verifyWithWitnesses (chain: Chain, signer: SigningKey, witnesses: Array<{ name: string, key: SigningKey }>): Promise<{ ok: boolean, code?: string }> {
+  const keys = await parseTrustFile(new TextEncoder().encode(await signatoryVkey(chain.chainId, signer)))
+  if (typeof keys === 'string') throw new Error(keys)
+  const ws = await Promise.all(witnesses.map(async w => await parseWitnessKey(await witnessKeyOf(w))))
+  const proof = JSON.stringify(await proveRows(chain, { height: 1, table: 't', rows: [{ rowid: 2n }], final: true }))
+  const r = await verifyProof(proof, { ...keys, witnesses: ws.map(w => { if (typeof w === 'string') throw new Error(w); return w }) }, { requireFinal: true })
+  return { ok: r.ok, code: r.failure?.code }
 }

@@ -3,12 +3,13 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Chain } from '../../../src/chain/index.js'
 import {
-  addCosignature, cosignCheckpoint, findCheckpoint, keepReceivedCheckpoint, parseTrustFile, parseWitnessKey, proveRows, servedCheckpoints,
-  readCheckpointNote, signatoryVkey, signTipCheckpoints, verifyProof, witnessKeyOf, WITNESSES_FILE, parseWitnessesFile
+  addCosignature, addWitness, cosignCheckpoint, findCheckpoint, keepReceivedCheckpoint, removeWitness, servedCheckpoints, storedTipCheckpoints,
+  readCheckpointNote, signatoryVkey, signTipCheckpoints, witnessKeyOf, WITNESSES_FILE, parseWitnessesFile
 } from '../../../src/proof/index.js'
 import { formatNote, parseNote } from '../../../src/proof/verifier/index.js'
 import { toHex } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
+import { verifyWithWitnesses } from '../../helpers/proof.js'
 
 // docs/proofs.md "Which cosignatures a node keeps": a node keeps, serves and proves with only the
 // signature lines it verified, by the chain's signatories and the witnesses its `witnesses` file
@@ -46,14 +47,7 @@ async function setUp (): Promise<{ chain: Chain, dir: string, final: string }> {
   return { chain, dir, final }
 }
 
-async function verifyWith (chain: Chain, witnesses: Array<typeof w1>): Promise<{ ok: boolean, code?: string }> {
-  const keys = await parseTrustFile(new TextEncoder().encode(await signatoryVkey(chain.chainId, alice)))
-  if (typeof keys === 'string') throw new Error(keys)
-  const ws = await Promise.all(witnesses.map(async w => await parseWitnessKey(await witnessKeyOf(w))))
-  const proof = JSON.stringify(await proveRows(chain, { height: 1, table: 't', rows: [{ rowid: 2n }], final: true }))
-  const r = await verifyProof(proof, { ...keys, witnesses: ws.map(w => { if (typeof w === 'string') throw new Error(w); return w }) }, { requireFinal: true })
-  return { ok: r.ok, code: r.failure?.code }
-}
+const verifyWith = async (chain: Chain, witnesses: Array<typeof w1>): Promise<{ ok: boolean, code?: string }> => await verifyWithWitnesses(chain, alice, witnesses)
 
 describe('cosignature lines a node keeps', () => {
   it('a forged line of a listed witness is not kept and does not replace the real cosignature; proofs keep verifying with --witness', async () => {
@@ -166,4 +160,37 @@ describe('cosignature lines a node keeps', () => {
     expect(() => parseWitnessesFile(wrongId, 'W')).toThrow(/W line 1: the key ID 00000000 does not match the key/)
     expect(parseWitnessesFile(`${good}  # w1\n${good}\n`, 'W').map(w => w.name)).toEqual([w1.name])
   })
+})
+
+// docs/proofs.md, "Which cosignatures a node keeps": a witness struck from `witnesses` is vouched
+// for no more (no proof, answer or gossip carries its line), and its stored lines stay, so that it
+// counts again once listed again. Until session 54 they were dropped whenever another line of the
+// same checkpoint merged (a peer's cosignature, a witness's own), and kept otherwise.
+describe('a witness struck from the witnesses file', () => {
+  for (const merge of ['another witness\'s cosignature from a peer', 'this node\'s own cosignature as a witness'] as const) {
+    it(`leaves proofs, answers and gossip, and counts again when listed again, though ${merge} merged meanwhile`, async () => {
+      const { chain, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 1 } })
+      await extendChain(chain, alice, 2, 2)
+      const final = (await signTipCheckpoints(chain, alice))[1] as string
+      for (const w of [w1, w2]) expect(typeof await addWitness(dir, await witnessKeyOf(w))).toBe('object')
+      expect(await keepReceivedCheckpoint(chain, addCosignature(final, w1, T), 'p')).toBe(true)
+      expect(await verifyWith(chain, [w1])).toEqual({ ok: true, code: undefined })
+      expect((await removeWitness(dir, w1.name)).map(w => w.name)).toEqual([w1.name])
+      const without = (n: string | undefined): boolean => n !== undefined && !n.includes(`— ${w1.name} `)
+      expect(without(findCheckpoint(chain, { final: true })?.note)).toBe(true)
+      expect(servedCheckpoints(chain, chain.tip().height + 1).every(without)).toBe(true)
+      expect(storedTipCheckpoints(chain, alice).every(without), 'the signatory\'s regossip').toBe(true)
+      expect(await verifyWith(chain, [w1])).toMatchObject({ ok: false, code: 'WITNESS_MISSING' })
+      // Another line of the same checkpoint reaches this node.
+      if (merge === 'another witness\'s cosignature from a peer') expect(await keepReceivedCheckpoint(chain, addCosignature(final, w2, T), 'q')).toBe(true)
+      else expect(await cosignCheckpoint(chain, final, w3)).toSatisfy(without)
+      expect(without(findCheckpoint(chain, { final: true })?.note)).toBe(true)
+      expect(storedTipCheckpoints(chain, alice).every(without)).toBe(true)
+      // Listed again (its operator struck it by mistake): its cosignature counts again.
+      expect(typeof await addWitness(dir, await witnessKeyOf(w1))).toBe('object')
+      expect(findCheckpoint(chain, { final: true })?.note).toContain(`— ${w1.name} `)
+      expect(await verifyWith(chain, merge === 'another witness\'s cosignature from a peer' ? [w1, w2] : [w1, w3])).toEqual({ ok: true, code: undefined })
+      chain.close()
+    })
+  }
 })
