@@ -21,6 +21,8 @@ import type { SignatoryPeer } from './signatory-peers.js'
 export interface NodeFacts {
   readonly peerId: string
   role: () => 'signatory' | 'follower'
+  /** The key id the node seals with; undefined when it was started without one (a follower). */
+  signingKey?: () => string | undefined
   peers: () => Array<{ id: string, addr: string, direction: string, tip_height?: number }>
   sync: () => { state: 'idle' | 'syncing', height: number, target?: number }
   listen: () => string[]

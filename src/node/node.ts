@@ -234,6 +234,7 @@ export class PetalNode {
     return {
       peerId: this.peerId,
       role: () => this.role,
+      signingKey: () => this.options.signingKey?.id,
       peers: () => this.peers().map(p => ({ id: p.id, addr: p.addr, direction: p.direction, tip_height: p.tipHeight })),
       sync: () => { const s = this.sync.state(); return { state: s.state, height: s.height, target: s.target } },
       listen: () => this.listenAddrs(),
@@ -368,6 +369,7 @@ export class PetalNode {
       pid: process.pid,
       peer_id: this.peerId,
       role: this.role,
+      signing_key: this.options.signingKey?.id ?? null,
       ...(this.options.pull === true ? { pull: true as const } : {}),
       listen: this.listenAddrs(),
       ...(this.api === undefined ? {} : { http: this.api.url }),

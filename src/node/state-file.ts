@@ -23,6 +23,8 @@ export interface NodeState {
   state_lock?: true
   peer_id: string
   role: 'signatory' | 'follower'
+  /** The key id the node seals with, null when it was started without one (since session 54; absent in an older Petal's file). */
+  signing_key?: string | null
   /** Written by a pull's sync (`petal pull`): it seals nothing, and holds node.lock until its verify ends. */
   pull?: true
   /** A pull's final verify runs (its node has stopped: no peers, no sync until the pull ends). */
@@ -322,7 +324,7 @@ function parseNodeState (s: unknown): NodeState | undefined {
   const http = typeof s.http === 'string' ? s.http : undefined
   const ns = typeof s.pid_ns === 'string' && /^[0-9]+$/.test(s.pid_ns) ? { pid_ns: s.pid_ns } : {}
   const seal = isRecord(s.seal) && typeof s.seal.every_ms === 'number' ? sealState({ everyMs: s.seal.every_ms, rows: typeof s.seal.rows === 'number' ? s.seal.rows : undefined, bytes: typeof s.seal.bytes === 'number' ? s.seal.bytes : undefined }) : {}
-  return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned, ...seal, ...(typeof s.witnesses_problem === 'string' ? { witnesses_problem: s.witnesses_problem } : {}) }
+  return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.signing_key === null || typeof s.signing_key === 'string' ? { signing_key: s.signing_key } : {}), ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned, ...seal, ...(typeof s.witnesses_problem === 'string' ? { witnesses_problem: s.witnesses_problem } : {}) }
 }
 
 /** The peers a node remembers (`peers.json`), for `petal peers` when no node runs (none when it cannot be read). */

@@ -43,6 +43,10 @@ describe.skipIf(CHROMIUM === undefined)(`the explorer's pending rows${NO_CHROMIU
     const panel = page.locator('#pending')
     expect(await panel.innerText()).toMatch(/once the oldest pending row is 1 h 0 min old, or as soon as 6 rows are pending/)
     await page.locator('#next-seal').filter({ hasText: /^in 59 min \d+ s$/ }).waitFor()
+    // The key this node seals with: said beside its peer id, and its signatory's row names this node
+    // (api54: the row said "none known to this node", and the page did not say which key the node holds).
+    expect(await page.locator('#signers .self-node').innerText()).toBe('this node')
+    expect(await page.locator('#node-peers').innerText()).toMatch(/signing key\s+1:9cbe5fb7…\s+an active signatory: it seals/)
     // A seal at work in another process (`petal seal`: it holds the seal lock) has claimed them:
     // still pending, and said to be claimed. The page said 0 pending while a seal built its block (api54).
     const lock = trySealLock(dir)

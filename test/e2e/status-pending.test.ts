@@ -118,5 +118,11 @@ describe('petal status and pending rows', () => {
     const api = await (await fetch(new URL('api/v1/status', url))).json() as { ingest: Ingest }
     expect(api.ingest).toMatchObject({ pending_rows: 3, seal_policy: { every_ms: 3_600_000, rows: 1000, bytes: null } })
     expect(api.ingest.next_seal_ms).toBeGreaterThan(3_000_000)
+    // The key it seals with, the same in both (api54: neither said which key the node holds).
+    const j = await petal(['--dir', dir, '--json', 'status'])
+    const key = (JSON.parse(j.stdout) as { node: { signing_key: { id: string, active: boolean } } }).node.signing_key
+    expect(key).toMatchObject({ active: true, added_at: 0, revoked_at: null })
+    expect(s.text).toContain(`\nsigning key ${key.id.slice(0, 14)}, an active signatory at the tip: it seals\n`)
+    expect((await (await fetch(new URL('api/v1/status', url))).json() as { node: { signing_key: unknown } }).node.signing_key).toEqual(key)
   }, 90_000)
 })

@@ -77,7 +77,8 @@ export interface Status {
   side_blocks: number
   signatories: { active: number, total: number }
   consensus: { quorum_rule: string, key_op_quorum: number, max_block_bytes: number, max_reorg_depth: number }
-  node: null | { peer_id: string, role: string, peers: number, sync: { state: string, height: number, target?: number }, listen: string[] }
+  /** signing_key: absent from a node older than session 54 */
+  node: null | { peer_id: string, role: string, signing_key?: null | { id: string, active: boolean, added_at: number | null, revoked_at: number | null }, peers: number, sync: { state: string, height: number, target?: number }, listen: string[] }
   ingest: IngestStatus | null
 }
 /** Rows waiting to be sealed by the node (GET /api/v1/status `ingest`; docs/api.md). */

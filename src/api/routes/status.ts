@@ -1,4 +1,4 @@
-import { quorumFor } from '../../chain/index.js'
+import { quorumFor, type KeyState } from '../../chain/index.js'
 import { nextSealMs } from '../../ingest/index.js'
 import type { RouteSpec } from '../route.js'
 import { HASH, KEY_ID } from '../schemas.js'
@@ -20,6 +20,11 @@ function ingestStatus (ctx: ApiContext): Record<string, unknown> | null {
     sealed_rows: s.sealed,
     last_seal: s.lastSeal === undefined ? null : { height: s.lastSeal.height, hash: s.lastSeal.hash, rows: s.lastSeal.rows, latency_ms: s.lastSeal.latencyMs }
   }
+}
+
+/** The key the node seals with and its standing at the tip; null: it was started without one (api54). */
+function signingKey (id: string | undefined, keys: KeyState): Record<string, unknown> | null {
+  return id === undefined ? null : { id, active: keys.isActive(id), added_at: keys.get(id)?.addedAt ?? null, revoked_at: keys.get(id)?.revokedAt ?? null }
 }
 
 function status (ctx: ApiContext): Record<string, unknown> {
@@ -47,7 +52,7 @@ function status (ctx: ApiContext): Record<string, unknown> {
       },
       node: n === undefined
         ? null
-        : { peer_id: n.peerId, role: n.role(), peers: n.peers().length, sync: n.sync(), listen: n.listen() },
+        : { peer_id: n.peerId, role: n.role(), signing_key: signingKey(n.signingKey?.(), keys), peers: n.peers().length, sync: n.sync(), listen: n.listen() },
       ingest: ingestStatus(ctx),
       api: { version: API_VERSION, writes: ctx.ingest !== undefined, exposed: ctx.access.expose, public_read: !ctx.access.expose || ctx.access.publicRead }
     }
@@ -91,10 +96,17 @@ export const statusRoutes: RouteSpec[] = [{
                 { type: 'null' },
                 {
                   type: 'object',
-                  required: ['peer_id', 'role', 'peers', 'sync'],
+                  required: ['peer_id', 'role', 'signing_key', 'peers', 'sync'],
                   properties: {
                     peer_id: { type: 'string' },
                     role: { type: 'string', enum: ['signatory', 'follower'] },
+                    signing_key: {
+                      description: 'the key this node seals with, and whether it is an active signatory at the tip (`added_at`: the height of the block that added it, null when none has; `revoked_at`: the height that revoked it, null when none has); null when the node was started without a key (a follower that seals nothing)',
+                      oneOf: [
+                        { type: 'null' },
+                        { type: 'object', required: ['id', 'active', 'added_at', 'revoked_at'], properties: { id: KEY_ID, active: { type: 'boolean' }, added_at: { type: ['integer', 'null'] }, revoked_at: { type: ['integer', 'null'] } } }
+                      ]
+                    },
                     peers: { type: 'integer' },
                     sync: { type: 'object', properties: { state: { type: 'string', enum: ['idle', 'syncing'] }, height: { type: 'integer' }, target: { type: 'integer' } } },
                     listen: { type: 'array', items: { type: 'string' } }

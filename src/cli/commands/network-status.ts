@@ -1,23 +1,44 @@
+import type { KeyState } from '../../chain/index.js'
 import { nodePid, otherNamespace, readNodeState, type LiveNode } from '../../node/state-file.js'
 import { hintWithDir, pidDetails, processStopState, resumeAdvice, unknownNamespace } from '../../util/index.js'
 import type { CliContext } from '../context.js'
+import { short } from '../output.js'
 
 /** The `status` extension: whether a node runs on this directory, its peers and sync state. */
-export function networkStatus (ctx: CliContext): { extra: Record<string, unknown>, lines: string[], state?: LiveNode, stopped?: true } {
+export function networkStatus (ctx: CliContext, keys: KeyState): { extra: Record<string, unknown>, lines: string[], state?: LiveNode, stopped?: true } {
   const s = readNodeState(ctx.dir)
   if (s === undefined) return { extra: { node: { running: false } }, lines: [hintWithDir('node        not running (start it with `petal run`)', ctx.opts.dir)] }
   // A node or pull stopped with Ctrl-Z (or held by a debugger) still holds the directory but does
   // nothing: its file's peers and sync state are from before it stopped. Looked at only through a
   // pid that names it here (one in another PID namespace may have none).
   const stopped = s.here === undefined ? undefined : processStopState(s.here)
-  const node = { running: true, ...nodeJson(s) }
-  if (stopped === undefined || s.here === undefined) return { extra: { node }, lines: nodeLines(s), state: s }
+  const key = signingKey(s, keys)
+  const node = { running: true, ...nodeJson(s), ...key?.json }
+  const lines = [...nodeLines(s), ...(key === undefined ? [] : [key.line])]
+  if (stopped === undefined || s.here === undefined) return { extra: { node }, lines, state: s }
   return {
     state: s,
     stopped: true,
     extra: { node: { ...node, stopped } },
-    lines: [...nodeLines(s), `stopped     ${s.pull === true ? 'the pull' : 'the node'} is stopped and does nothing (peers and sync above are from before): ${resumeAdvice(s.here)}`]
+    lines: [...lines, `stopped     ${s.pull === true ? 'the pull' : 'the node'} is stopped and does nothing (peers and sync above are from before): ${resumeAdvice(s.here)}`]
   }
+}
+
+/**
+ * The key the node seals with and its standing at the tip, as GET /api/v1/status's `node.signing_key`
+ * (api54): `my keys` lists the keystore's keys, not which one the node took. Nothing for a pull (it
+ * seals nothing) or an older Petal's node (its file does not say).
+ */
+function signingKey (s: LiveNode, keys: KeyState): { json: { signing_key: Record<string, unknown> | null }, line: string } | undefined {
+  const id = s.signing_key
+  if (s.pull === true || id === undefined) return undefined
+  if (id === null) return { json: { signing_key: null }, line: 'signing key none: the node was started without a key, a follower that seals nothing' }
+  const k = keys.get(id)
+  const json = { id, active: keys.isActive(id), added_at: k?.addedAt ?? null, revoked_at: k?.revokedAt ?? null }
+  const standing = json.active
+    ? 'an active signatory at the tip: it seals'
+    : `not a signatory at the tip (${k === undefined ? 'no block has added it' : `revoked at height ${k.revokedAt ?? '?'}`}): it seals nothing`
+  return { json: { signing_key: json }, line: `signing key ${short(id)}, ${standing}` }
 }
 
 /** The file's fields for --json, its pid as it can be used here (pidDetails). */

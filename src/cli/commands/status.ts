@@ -87,7 +87,7 @@ export function register (program: Command, action: Action): void {
         ])
         return
       }
-      const n = networkStatus(ctx)
+      const n = networkStatus(ctx, chain.keysAt(chain.tip()))
       // The heights a reorg can have moved, as the seal's reconcile takes them (ingest/sealer.ts).
       const pending = pendingStatus(ctx, n.state, n.stopped, hash => chain.index.byHash(hash)?.canonical === true, { height: chain.tip().height, depth: chain.params.maxReorgDepth })
       // A chain that continues a Daisy chain says which, and where its history is.

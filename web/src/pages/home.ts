@@ -19,8 +19,8 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
   const glance = h('div', { class: 'grid' })
   const chart = h('div')
   const latest = h('div')
-  const signers = h('div')
-  const peers = h('div')
+  const signers = h('div', { id: 'signers' })
+  const peers = h('div', { id: 'node-peers' })
   const pending = h('div', { id: 'pending' })
   const live = h('span', { class: 'live', 'aria-live': 'polite' })
   const reach = nodeReach()
@@ -79,12 +79,13 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
       at(k.added_at),
       k.revoked_at === null ? '—' : at(k.revoked_at),
       k.active ? h('span', { class: 'ok' }, 'active') : h('span', { class: 'muted' }, 'revoked'),
-      nodesOf(k.peers)
+      nodesOf(k.peers, k.id === s.node?.signing_key?.id)
     ])), h('p', { class: 'muted small' }, NODES_NOTE))
     fill(peers, s.node === null
       ? h('p', { class: 'muted' }, 'This server joins no network (petal serve): it serves its data directory as it is.')
       : [fields([
           ['this node', h('span', { class: 'hash' }, s.node.peer_id)], ['role', s.node.role],
+          ...(s.node.signing_key === undefined ? [] : [['signing key', signingKey(s.node.signing_key)] as [string, Child]]),
           ['sync', s.node.sync.state === 'syncing' ? `syncing: ${s.node.sync.height} of ${s.node.sync.target ?? '?'}` : `up to date at #${s.node.sync.height}`],
           ['peers', count(s.node.peers)]
         ]),
@@ -98,15 +99,23 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
  * Which nodes hold a signatory's key, as this node knows them (GET /api/v1/signers `peers`, since
  * session 52): where records can be written. The page left them out (explorer53).
  */
-function nodesOf (peers: SignatoryPeer[] | undefined): Child {
-  if (peers === undefined) return '—'
-  if (peers.length === 0) return h('span', { class: 'muted' }, 'none known to this node')
-  return h('ul', { class: 'plain' }, peers.map(p => h('li', null,
+function nodesOf (peers: SignatoryPeer[] | undefined, own: boolean): Child {
+  // This node's own key: the node itself (api54: the row said "none known to this node").
+  const self = own ? h('li', { class: 'self-node' }, h('span', { class: 'ok' }, 'this node')) : null
+  if (peers === undefined) return self ?? '—'
+  if (peers.length === 0) return self === null ? h('span', { class: 'muted' }, 'none known to this node') : h('ul', { class: 'plain' }, self)
+  return h('ul', { class: 'plain' }, self, peers.map(p => h('li', null,
     h('span', { class: 'hash', title: [p.id, ...p.addrs].join('\n') }, p.id.length > 20 ? `${p.id.slice(0, 16)}…` : p.id), ' ',
     p.connected ? h('span', { class: 'ok' }, 'connected') : h('span', { class: 'muted' }, p.last_seen === null ? 'not met yet' : ['last met ', time(p.last_seen)]))))
 }
 
-const NODES_NOTE = 'Its nodes: the peers this node has met whose status proved they hold the key (libp2p peer ids; their addresses in the tooltip), this node itself not among them. Records are written to a signatory\'s node; its HTTP address is not announced to peers, so its operator gives it.'
+/** The key this node seals with (GET /api/v1/status `node.signing_key`), and whether it seals with it now. */
+function signingKey (k: NonNullable<Status['node']>['signing_key']): Child {
+  if (k === null || k === undefined) return h('span', { class: 'muted' }, 'none: a follower, it seals nothing')
+  return [keyId(k.id), ' ', k.active ? h('span', { class: 'ok' }, 'an active signatory: it seals') : h('span', { class: 'muted' }, `not a signatory at the tip${k.revoked_at === null ? '' : ` (revoked at #${k.revoked_at})`}: it seals nothing`)]
+}
+
+const NODES_NOTE = 'Its nodes: the peers this node has met whose status proved they hold the key (libp2p peer ids; their addresses in the tooltip), and "this node" for the key it seals with. Records are written to a signatory\'s node; its HTTP address is not announced to peers, so its operator gives it.'
 
 /**
  * Reload on each new tip: server-sent events, or a poll where they cannot pass (a token is needed).
