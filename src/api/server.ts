@@ -116,7 +116,7 @@ export class ApiServer {
         readOnlyHint: o.readOnlyHint,
         metrics,
         chunkPool: o.chunkPool,
-        noCheckpointHint: () => noCheckpointHint(o.checkpointAudience?.() ?? { kind: 'reader' }),
+        noCheckpointHint: asked => noCheckpointHint(o.checkpointAudience?.() ?? { kind: 'reader' }, asked),
         events,
         streamTip: () => {
           try { watcher.check() } catch {}

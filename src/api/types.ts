@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import type { IngestService, OrphanJudging, SealPolicy } from '../ingest/index.js'
 import type { MirrorStop } from '../query/index.js'
-import type { CheckpointAudience, ChunkPool } from '../proof/index.js'
+import type { CheckpointAudience, ChunkPool, NoCheckpointHint } from '../proof/index.js'
 import type { BlockRecord } from '../storage/index.js'
 import type { Logger } from '../util/index.js'
 import type { EventHub } from './events.js'
@@ -93,7 +93,7 @@ export interface ApiContext {
   /** see ApiServerOptions.chunkPool (without one, proofs hash on the server's thread) */
   chunkPool?: ChunkPool
   /** PROOF_NO_CHECKPOINT's hint for this server's directory (ApiServerOptions.checkpointAudience) */
-  noCheckpointHint: () => string
+  noCheckpointHint: NoCheckpointHint
   events: EventHub
   /**
    * The tip the event stream has reported, after looking for a change (which goes to the streams

@@ -27,11 +27,20 @@ export type CheckpointAudience =
   | { kind: 'reader', pullFrom?: string, sentUpTo?: number, signs?: boolean }
   | { kind: 'daisy', dir: string }
 
+/** The block a proof was asked for, and whether a final checkpoint was (PROOF_NO_CHECKPOINT's hint depends on it). */
+export interface AskedBlock { height: number, final: boolean }
+
+/** PROOF_NO_CHECKPOINT's hint for the block asked for, from whoever asks (noCheckpointHint with their audience). */
+export type NoCheckpointHint = (asked: AskedBlock) => string
+
 /** How a reader finds a signatory's node's address when the directory knows none (no command here can). */
 const FIND_A_SIGNATORY = 'ask the chain\'s publisher for their node\'s address (on their machine, the node\'s `status` command prints it after `listening`), then run `petal pull` with it'
 
-/** PROOF_NO_CHECKPOINT's hint for `audience` (its `petal …` commands get the user's --dir from the CLI and the API). */
-export function noCheckpointHint (audience: CheckpointAudience): string {
+/**
+ * PROOF_NO_CHECKPOINT's hint for `audience` (its `petal …` commands get the user's --dir from the CLI
+ * and the API), for the block `asked` when known.
+ */
+export function noCheckpointHint (audience: CheckpointAudience, asked?: AskedBlock): string {
   switch (audience.kind) {
     case 'signatory':
       return `your key ${audience.key.slice(0, 10)}… is a signatory's: sign the current tip's checkpoints with \`petal checkpoint --sign${audience.isDefault ? '' : ` --key ${audience.key.slice(2, 14)}`}\` (a signatory node signs them whenever its tip moves)${audience.finalFrom === undefined ? '' : `; it signs no tree older than itself, so a final checkpoint only once the tip reaches ${audience.finalFrom}: until then, leave out --final, or pull from an older signatory's node`}`
@@ -41,11 +50,19 @@ export function noCheckpointHint (audience: CheckpointAudience): string {
       // Not "pull from a signatory": no Daisy node sends a checkpoint, and a pull into Petal's
       // state of the Daisy directory would not read the Daisy chain at all.
       return `this is a Daisy chain, and Daisy signs no checkpoints, so no row of it can be proven against one (\`petal verify\` checks its blocks and their seals); to prove rows, continue it as a Petal chain on the machine that holds it, with the Daisy node stopped and its signatory's key imported: \`petal adopt-daisy ${shellWord(audience.dir)} --dir NEW\` (the new chain's blocks get signed checkpoints)`
-    case 'reader':
+    case 'reader': {
+      // Checkpoints the peer sent that reached the block asked for yet cover it no more: of a branch
+      // this directory has since left (a peer's note is kept only over this directory's own tree), or
+      // not final when a final one is asked for. Until session 54 the hint said "up to block N only"
+      // with N at or above the block, and so "it may be no signatory's node".
+      const reached = asked !== undefined && audience.sentUpTo !== undefined && audience.sentUpTo >= asked.height
+      const noLonger = !reached ? '' : `, but none of them that covers block ${asked.height} is ${asked.final ? 'a final checkpoint of' : 'of'} this directory's chain now${asked.final ? '' : ' (a reorg here has left the branch they were signed on)'}`
       if (audience.pullFrom === undefined) return `only a signatory signs checkpoints, and this directory knows no peer (it met none, and chainparams.json names no bootstrap peer): pull again from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}; then ask again`
       if (audience.signs === false) return `only a signatory signs checkpoints, and the peer this directory last met (${audience.pullFrom}) is no signatory's node (it holds no signing key, as its status says): pull from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}`
-      if (audience.signs === true) return `only a signatory signs checkpoints; the peer this directory last met (${audience.pullFrom}) is a signatory's node${audience.sentUpTo === undefined ? '' : `, and sent it checkpoints up to block ${audience.sentUpTo}`}: pull from it again, and it sends those of its tip: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again`
+      if (audience.signs === true) return `only a signatory signs checkpoints; the peer this directory last met (${audience.pullFrom}) is a signatory's node${audience.sentUpTo === undefined ? '' : `, and sent it checkpoints up to block ${audience.sentUpTo}${noLonger}`}: pull from it again, and it sends those of its tip: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again`
+      if (reached) return `only a signatory signs checkpoints; the peer this directory last met (${audience.pullFrom}) sent it checkpoints up to block ${audience.sentUpTo ?? ''}${noLonger}: pull from it again, and it sends those of the chain it holds now: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again; or pull from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}`
       if (audience.sentUpTo !== undefined) return `only a signatory signs checkpoints; the peer this directory last met (${audience.pullFrom}) sent it checkpoints up to block ${audience.sentUpTo} only, so it may be no signatory's node (one signs every tip it reaches): pull from a signatory's node, which sends its own: ${FIND_A_SIGNATORY}; or pull from that peer again once it has newer ones: \`petal pull ${shellWord(audience.pullFrom)}\``
       return `only a signatory signs checkpoints: pull again from a signatory's node, which sends its own, e.g. from the peer this directory last met: \`petal pull ${shellWord(audience.pullFrom)}\`, then ask again`
+    }
   }
 }

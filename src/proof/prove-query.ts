@@ -9,6 +9,7 @@ import { ProofError } from './errors.js'
 import { checkpointForHeight } from './prove-rows.js'
 import { storedChainTree } from './stored.js'
 import { encodeRow, toProofValue, type BundleDocument } from './verifier/index.js'
+import type { NoCheckpointHint } from './no-checkpoint.js'
 
 // `petal query --prove`: the rows a statement returns, when they are whole rows of one table,
 // proven one by one against one checkpoint. What is proven: each row is in the chain. What is not:
@@ -29,7 +30,7 @@ interface ResultRow { height: number, values: Map<string, SqlValue> }
  * Run `sql` on the query mirror (already up to date) and prove every row of its answer.
  * `mirror` is a read-only connection to query.db.
  */
-export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: string, o: { final?: boolean, signal?: AbortSignal, chunkPool?: ChunkPool, noCheckpointHint?: () => string } = {}): Promise<{ doc: BundleDocument, rows: number, table: string }> {
+export async function proveQueryAnswer (chain: Chain, mirror: SqliteDb, sql: string, o: { final?: boolean, signal?: AbortSignal, chunkPool?: ChunkPool, noCheckpointHint?: NoCheckpointHint } = {}): Promise<{ doc: BundleDocument, rows: number, table: string }> {
   let stmt
   try {
     stmt = mirror.prepare(sql)

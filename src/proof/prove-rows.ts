@@ -4,6 +4,7 @@ import { readCheckpointNote } from './checkpoint.js'
 import { chunkCache } from './chunk-cache.js'
 import type { ChunkPool } from './table-chunks.js'
 import { ProofError, proofErrorDocs } from './errors.js'
+import type { NoCheckpointHint } from './no-checkpoint.js'
 import { findCheckpoint, storedChainTree, type StoredCheckpoint } from './stored.js'
 import type { BundleDocument, ConsistencyDocument } from './verifier/index.js'
 
@@ -22,14 +23,14 @@ export interface ProveRowsRequest {
   /** the thread that hashes chunk roots of large tables (the caller owns it; default: this thread) */
   chunkPool?: ChunkPool
   /** PROOF_NO_CHECKPOINT's hint for whoever asks (noCheckpointHint), when the caller knows who that is */
-  noCheckpointHint?: () => string
+  noCheckpointHint?: NoCheckpointHint
 }
 
 /**
  * The checkpoint a proof of `height` uses, or PROOF_NO_CHECKPOINT with what to do: `hint` for whoever
  * asks (noCheckpointHint), when the caller knows who that is.
  */
-export function checkpointForHeight (chain: Chain, height: number, final = false, hint?: () => string): StoredCheckpoint {
+export function checkpointForHeight (chain: Chain, height: number, final = false, hint?: NoCheckpointHint): StoredCheckpoint {
   const c = findCheckpoint(chain, { height, final })
   if (c !== undefined) return c
   const tip = chain.tip().height
@@ -40,7 +41,7 @@ export function checkpointForHeight (chain: Chain, height: number, final = false
     hint: notFinalYet
       ? 'leave out --final (over HTTP, final=true), or wait until the block is max_reorg_depth blocks below the tip'
       // Who asks not known: the code's documented hint, which says what each of them does.
-      : hint?.() ?? proofErrorDocs().PROOF_NO_CHECKPOINT.hint,
+      : hint?.({ height, final }) ?? proofErrorDocs().PROOF_NO_CHECKPOINT.hint,
     details: { height, final }
   })
 }

@@ -62,7 +62,7 @@ export function register (program: Command, action: Action): void {
         return
       }
       const c = o.height === undefined
-        ? p.findCheckpoint(chain, { final: o.final === true }) ?? p.checkpointForHeight(chain, chain.tip().height, o.final === true, () => p.noCheckpointHint(checkpointAudience(ctx, chain)))
+        ? p.findCheckpoint(chain, { final: o.final === true }) ?? p.checkpointForHeight(chain, chain.tip().height, o.final === true, asked => p.noCheckpointHint(checkpointAudience(ctx, chain), asked))
         : p.findCheckpoint(chain, { size: o.height + 1, final: o.final === true })
       if (c === undefined) {
         throw new p.ProofError('PROOF_NO_CHECKPOINT', `no signed checkpoint${o.final === true ? ' (final)' : ''} of the current chain ends at height ${o.height ?? ''}`, {

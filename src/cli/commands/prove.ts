@@ -122,7 +122,7 @@ export function register (program: Command, action: Action): void {
         const moved = (): boolean => ownBlock !== undefined && chain.index.byHash(ownBlock.hash)?.canonical !== true
         if (moved()) throw ownBlock?.pending()
         try {
-          doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool, noCheckpointHint: () => p.noCheckpointHint(checkpointAudience(ctx, chain)) })
+          doc = await p.proveRows(chain, { height, table, rows, final: o.final === true, signal: ctx.signal, chunkPool, noCheckpointHint: asked => p.noCheckpointHint(checkpointAudience(ctx, chain), asked) })
         } catch (err) {
           throw moved() ? ownBlock?.pending() : err
         }

@@ -37,7 +37,7 @@ async function writeAnswerProof (ctx: CliContext, chain: Chain, sql: string, fil
   ctx.onClose(async () => { await chunkPool.close() })
   let r
   try {
-    r = await p.proveQueryAnswer(chain, mirror, sql, { signal: ctx.signal, chunkPool, noCheckpointHint: () => p.noCheckpointHint(checkpointAudience(ctx, chain)) })
+    r = await p.proveQueryAnswer(chain, mirror, sql, { signal: ctx.signal, chunkPool, noCheckpointHint: asked => p.noCheckpointHint(checkpointAudience(ctx, chain), asked) })
   } finally {
     mirror.close()
   }

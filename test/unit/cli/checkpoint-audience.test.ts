@@ -3,9 +3,11 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { checkpointAudience } from '../../../src/cli/checkpoint-audience.js'
 import { CliContext } from '../../../src/cli/context.js'
-import { checkpointText, findCheckpoint, keepReceivedCheckpoint, noCheckpointHint, readCheckpointNote, signCheckpoint, signTipCheckpoints, storedChainTree, treeRoot } from '../../../src/proof/index.js'
+import { checkpointForHeight, checkpointText, findCheckpoint, keepReceivedCheckpoint, noCheckpointHint, readCheckpointNote, signCheckpoint, signTipCheckpoints, storedChainTree, treeRoot } from '../../../src/proof/index.js'
 import { toHex } from '../../../src/util/index.js'
-import { extendChain, fixtureKey, keyOpBlock, newTestChain } from '../../helpers/chain.js'
+import { importBlock } from '../../../src/chain/index.js'
+import { readSeal } from '../../../src/storage/index.js'
+import { extendChain, fixtureKey, forkedPair, keyOpBlock, newTestChain } from '../../helpers/chain.js'
 
 const alice = fixtureKey('alice')
 const peer = '12D3KooWCGNxD6T6JXpnLvRxYHGexR4mPjXq5b1PLKwH1vmiXd5N'
@@ -87,6 +89,37 @@ describe('PROOF_NO_CHECKPOINT\'s hint for a reader', () => {
     expect(checkpointAudience(ctx, chain)).toEqual({ kind: 'reader', pullFrom: addr, sentUpTo: 3 })
     expect(noCheckpointHint(checkpointAudience(ctx, chain))).toContain(`sent it checkpoints up to block 3 only`)
     chain.close()
+  })
+
+  it('does not say the peer\'s checkpoints stop short of a block they covered before a reorg here (session 54)', async () => {
+    // A reader (a) and a rival branch (b) of one chain, 2 blocks long, max_reorg_depth 3. The peer
+    // sent alice's checkpoint of a's blocks 0…4; then b's longer branch wins (blocks 3 and 4 abandoned).
+    const { a, b, dir } = await forkedPair(alice, 2, { maxReorgDepth: 3 })
+    await extendChain(a, alice, 2, 3)
+    const size = storedChainTree(a).size
+    const note = signCheckpoint(checkpointText({ chainId: a.chainId, size, root: treeRoot(storedChainTree(a), size), tip: size - 1, maxReorgDepth: 3 }), [alice])
+    expect(await keepReceivedCheckpoint(a, note, peer)).toBe(true)
+    await extendChain(b, alice, 3, 4)
+    for (let h = 3; h <= 5; h++) await importBlock(a, b.dir.blockPath(h), readSeal(b.dir.blockPath(h)))
+    expect(a.tip().hash).toBe(b.tip().hash)
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify({ peers: [{ id: peer, addrs: [addr], lastSeen: Date.now() }] }))
+    const ctx = new CliContext({ dir }, { stdout: () => {}, stderr: () => {}, env: {}, stderrIsTTY: false, packageRoot: '.' }, new AbortController().signal)
+    expect(checkpointAudience(ctx, a)).toEqual({ kind: 'reader', pullFrom: addr, sentUpTo: 4 })
+    const hintFor = (height: number): string => {
+      try {
+        checkpointForHeight(a, height, false, asked => noCheckpointHint(checkpointAudience(ctx, a), asked))
+      } catch (err) { return (err as { hint: string }).hint }
+      throw new Error(`a checkpoint covers block ${height}`)
+    }
+    // Until session 54: "sent it checkpoints up to block 4 only, so it may be no signatory's node".
+    const hint = hintFor(3)
+    expect(hint).not.toContain('up to block 4 only')
+    expect(hint).toContain('sent it checkpoints up to block 4, but none of them that covers block 3 is of this directory\'s chain now (a reorg here has left the branch they were signed on)')
+    expect(hint).toContain(`\`petal pull ${addr}\``)
+    // A block above what it sent: as before.
+    expect(hintFor(5)).toContain('sent it checkpoints up to block 4 only')
+    a.close()
+    b.close()
   })
 
   it('tells a new signatory that its key signs a final checkpoint only max_reorg_depth blocks after its block (session 53)', async () => {
