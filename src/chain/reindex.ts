@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkDataFile, clearOwnWriterRecord, DataDir, IndexDb, indexUnusable, listForkFiles, NodeLock, readChainParams, readSeal, REINDEX_LOCK, REINDEX_WORK, WRITER_RECORD, writeWriterRecord, type LockOptions } from '../storage/index.js'
+import { checkDataFile, clearOwnWriterRecord, DataDir, IndexDb, indexUnusable, lastBlockFile, listForkFiles, NodeLock, readChainParams, readSeal, REINDEX_LOCK, REINDEX_WORK, StorageError, WRITER_RECORD, writeWriterRecord, type LockOptions } from '../storage/index.js'
 import { isPetalError, isRecord, pausepoint, type PetalError } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
@@ -39,8 +39,13 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       // Count the canonical files first (one stat each) so progress has a total.
       let last = -1
       while (existsSync(dir.blockPath(last + 1))) last++
+      // Files above a missing one: replayed up to it, which stops there with BLOCK_FILE_MISSING. The
+      // replay stopped silently at the gap until review54, and the chain fell to the block below it
+      // (a Daisy directory's files above its tip are Daisy's own, as recover() leaves them).
+      const above = dir.daisySource === undefined ? lastBlockFile(dir, last + 2) : last
+      const top = above > last + 1 ? above : last
       const r = await replayOrSay(chain, replaced, {
-        toHeight: last,
+        toHeight: top,
         deep: o.deep,
         workers: o.workers,
         signal: o.signal,
@@ -142,6 +147,11 @@ async function replayOrSay (chain: Chain, replaced: boolean, o: Parameters<typeo
     if (isPetalError(err) && err.code !== 'ABORTED' && typeof height === 'number') {
       const path = chain.dir.blockPath(height)
       err.message = `block ${height}${err.message.includes(path) ? '' : ` (${path})`}: ${err.message}${replaced ? '' : '; chain.db is left as it was'}`
+      // A new chain.db knows no block to fetch again (verify --repair reads the index): the way left
+      // is the file itself, or the chain up to the block below it (review54).
+      if (replaced && err.code === 'BLOCK_FILE_MISSING') {
+        throw new StorageError('BLOCK_FILE_MISSING', err.message, { hint: `restore it from a backup, then run \`petal reindex\` again; or, to rebuild the chain up to block ${height - 1}, move the block files above it out of the data directory and run \`petal reindex\` again (a node then fetches the blocks from its peers)`, details: { height }, cause: err })
+      }
     }
     throw err
   }

@@ -291,3 +291,27 @@ export function listForkFiles (dir: DataDir): string[] {
     throw err
   }
 }
+
+/**
+ * The highest height at or above `from` that has a canonical block file in its slot (a `.db` in a
+ * shard directory), or `from` − 1 when none has. Reads the shard directories from `from`'s on, not
+ * a stat a height: reindex asks it whether files lie above the first missing one (chain/reindex.ts).
+ */
+export function lastBlockFile (dir: DataDir, from: number): number {
+  let last = from - 1
+  let shards: string[]
+  try {
+    shards = readdirSync(dir.blocksRoot).filter(n => /^[0-9a-f]{4}$/.test(n) && parseInt(n, 16) >= Math.floor(from / 65536))
+  } catch (err) {
+    if (isNotFound(err)) return last
+    throw err
+  }
+  for (const shard of shards) {
+    for (const name of readdirSync(join(dir.blocksRoot, shard))) {
+      const m = /^block_([0-9a-f]{8})\.db$/.exec(name)
+      const h = m === null ? -1 : parseInt(m[1] as string, 16)
+      if (h > last && Math.floor(h / 65536) === parseInt(shard, 16)) last = h
+    }
+  }
+  return last
+}
