@@ -69,8 +69,9 @@ export function pendingSummaryOf (db: SqliteDb, inChain: (hash: string) => boole
     const built = db.prepare("SELECT id, hash FROM batches WHERE state = 'built' AND hash IS NOT NULL").all() as Array<{ id: number, hash: string }>
     const sealed = built.filter(b => inChain(b.hash)).map(b => b.id)
     // From where the next seal's reconcile looks (reconcileFloor), once one has noted its tip.
-    const noted = (db.prepare('SELECT value FROM meta WHERE key = ?').get(RECONCILED_TIP) as { value: string } | undefined)?.value
-    const from = recentFrom === undefined ? undefined : noted === undefined ? recentFrom.height - recentFrom.depth - 1 : reconcileFloor(recentFrom.height, recentFrom.depth, noted)
+    const meta = (key: string): string | undefined => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value
+    const noted = meta(RECONCILED_TIP)
+    const from = recentFrom === undefined ? undefined : noted === undefined ? recentFrom.height - recentFrom.depth - 1 : reconcileFloor(recentFrom.height, recentFrom.depth, noted, anchorHolds(meta(RECONCILED_ANCHOR), inChain))
     const recent = from === undefined ? [] : db.prepare("SELECT id, hash, state FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? AND hash IS NOT NULL").all(from) as Array<{ id: number, hash: string, state: string }>
     const left = recent.filter(b => b.state === 'sealed' && !inChain(b.hash)).map(b => b.id)
     const back = recent.filter(b => b.state === 'orphaned' && inChain(b.hash)).map(b => b.id)
@@ -81,6 +82,17 @@ export function pendingSummaryOf (db: SqliteDb, inChain: (hash: string) => boole
 
 /** pending.db meta: the chain tip's height at the last reconcile (sealer.ts), for reconcileFloor. */
 export const RECONCILED_TIP = 'reconciled_tip'
+/**
+ * pending.db meta: the hash of the canonical block at the floor that reconcile's tip gave, where
+ * there is one ('' below the genesis), since review54: while it is canonical, no block at or below
+ * it changed since (a hash chain), so the floor holds whatever else moved (anchorHolds).
+ */
+export const RECONCILED_ANCHOR = 'reconciled_anchor'
+
+/** Whether the noted anchor (RECONCILED_ANCHOR) is still canonical (`inChain`); a store noted earlier has none. */
+export function anchorHolds (anchor: string | undefined, inChain: (hash: string) => boolean): boolean {
+  return anchor === undefined || anchor === '' || inChain(anchor)
+}
 
 /**
  * The lowest height of a sealed or orphaned batch whose block a reorg may have moved since the last
@@ -88,11 +100,15 @@ export const RECONCILED_TIP = 'reconciled_tip'
  * max_reorg_depth (`depth`) below the tip it meets, and the tip never falls, so none moved a block
  * below that tip's window. Until review53b the window was the current tip's: an import of more than
  * `depth` + 1 blocks at once that abandoned a sealed block left its rows pending (their receipt said
- * so) and no seal ever took them. A store no reconcile has noted: every batch (0), once.
+ * so) and no seal ever took them. A store no reconcile has noted: every batch (0), once. So too
+ * when the block noted at that floor is canonical no more (`anchored` false: anchorHolds): the tip
+ * fell, by a reindex without the block files above a missing one (chain/reindex.ts), and grew
+ * again on another branch past the noted height, abandoning blocks below the noted window, which
+ * no reconcile looked at: their rows pending for good (review54).
  */
-export function reconcileFloor (tip: number, depth: number, reconciledTip: string | undefined): number {
+export function reconcileFloor (tip: number, depth: number, reconciledTip: string | undefined, anchored = true): number {
   const at = reconciledTip === undefined ? NaN : Number(reconciledTip)
-  return Number.isSafeInteger(at) ? Math.min(at, tip) - depth - 1 : 0
+  return Number.isSafeInteger(at) && anchored ? Math.min(at, tip) - depth - 1 : 0
 }
 
 /**

@@ -6,7 +6,7 @@ import { failpoint, pausepoint, type Clock, type Logger } from '../util/index.js
 import { buildInput, reservedBytes } from './build-input.js'
 import { encryptSpecFor, readPolicies } from './encrypt-policy.js'
 import { IngestError } from './errors.js'
-import { RECONCILED_TIP, reconcileFloor } from './pending-summary.js'
+import { anchorHolds, RECONCILED_ANCHOR, RECONCILED_TIP, reconcileFloor } from './pending-summary.js'
 import { MAX_TABLES_PER_BLOCK, type TableSchema } from './schema.js'
 import type { PendingStore } from './store.js'
 
@@ -78,7 +78,10 @@ export async function reconcile (ctx: Omit<SealerContext, 'key'>): Promise<Recon
     // Orphans first: a row is in at most one canonical block, so restoring after cannot clash.
     for (const b of recent) if (b.state === 'sealed' && !canonical(b.hash)) result.requeued += store.orphan(b.id)
     for (const b of recent) if (b.state === 'orphaned' && canonical(b.hash)) result.restored += store.restore(b.id)
-    store.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(RECONCILED_TIP, String(tip.height))
+    const note = store.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
+    note.run(RECONCILED_TIP, String(tip.height))
+    const floor = tip.height - chain.params.maxReorgDepth - 1
+    note.run(RECONCILED_ANCHOR, floor < 0 ? '' : chain.index.byHeight(floor)?.hash ?? '')
   })
   if (result.abandoned + result.requeued + result.restored > 0) ctx.logger.info('pending rows reconciled with the chain', { ...result })
   return result
@@ -86,7 +89,8 @@ export async function reconcile (ctx: Omit<SealerContext, 'key'>): Promise<Recon
 
 /** The lowest height of a batch a reorg can have moved since `store`'s last reconcile (reconcileFloor). */
 export function reconcileFrom (chain: Chain, store: PendingStore): number {
-  return reconcileFloor(chain.tip().height, chain.params.maxReorgDepth, store.meta(RECONCILED_TIP))
+  const anchored = anchorHolds(store.meta(RECONCILED_ANCHOR), hash => chain.index.byHash(hash)?.canonical === true)
+  return reconcileFloor(chain.tip().height, chain.params.maxReorgDepth, store.meta(RECONCILED_TIP), anchored)
 }
 
 /**
