@@ -38,7 +38,12 @@ export class NodeLock {
     if (hold) refuseUnwritable(path)
     let db: SqliteDb | undefined
     try {
-      db = openSqlite(path)
+      // A look opens the file read-only: its BEGIN EXCLUSIVE is then a shared lock, which meets a
+      // holder's exclusive one and writes nothing. Opened to write, the lock file (empty) got its
+      // first page written under the lock, into a journal made beside it: in a directory this user
+      // may not write (a data directory made read-only, its lock files still this user's), every
+      // look, `status`'s at node.lock, failed with "attempt to write a readonly database" (locks54).
+      db = hold ? openSqlite(path) : openSqlite(path, { readonly: true, fileMustExist: true })
       db.pragma(`busy_timeout = ${Math.max(0, Math.round(waitMs))}`)
       db.exec('BEGIN EXCLUSIVE')
       const key = resolve(dir, file)
@@ -160,15 +165,21 @@ function userName (uid: number): string {
 }
 
 /**
- * A lock file SQLite could not make where permissions explain it: its directory is there and this
- * user may not write it (a `witnesses` link's list kept in another user's directory). The error
- * SQLite gives names no path, and the CLI's hint then spoke of the data directory (review53).
+ * A lock file SQLite could not make, or hold, where permissions explain it: its directory is there
+ * and this user may not write it (a `witnesses` link's list kept in another user's directory; a
+ * data directory made read-only, where a holder's SQLite makes the lock's journal). The error
+ * SQLite gives names no path, and the CLI's hint then spoke of the data directory (review53, locks54).
  */
 function deniedDir (path: string, err: unknown): StorageError | undefined {
   const dir = dirname(path)
-  if (existsSync(path) || !existsSync(dir) || canWrite(dir)) return undefined
-  return new StorageError('PERMISSION_DENIED', `cannot create the lock ${path}: this user may not write ${dir} (${errorMessage(err)})`, {
-    hint: `check the owner and mode of ${dir} (\`ls -ld ${shellWord(dir)}\`), or run the command as a user who may write it`,
+  if (!existsSync(dir) || canWrite(dir)) return undefined
+  const own = unwritableFix(dir)
+  const what = existsSync(path) ? `cannot hold the lock ${path}: SQLite makes its journal beside it, and this user may not write ${dir}` : `cannot create the lock ${path}: this user may not write ${dir}`
+  return new StorageError('PERMISSION_DENIED', `${what} (${errorMessage(err)})`, {
+    // This user's own directory, made read-only: the command that gives the write back (another user's: not ours to take).
+    hint: own === undefined || own.other
+      ? `check the owner and mode of ${dir} (\`ls -ld ${shellWord(dir)}\`), or run the command as a user who may write it`
+      : `${own.command} (\`ls -ld ${shellWord(dir)}\` shows its owner and mode), or run the command as a user who may write it`,
     details: { systemCode: errorCode(err), path },
     cause: err
   })

@@ -6,7 +6,7 @@
 // user's directory) was SQLite's "unable to open database file", no path, and the CLI's hint
 // spoke of the data directory.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { NodeLock } from '../../../src/storage/index.js'
@@ -57,6 +57,45 @@ console.log(JSON.stringify({ a: won(a), b: won(b), held: NodeLock.isHeld(dir, fi
     const after = runAsOtherUserWith(loaderFor(STORAGE), take(`const a = NodeLock.tryAcquire(dir, file)
 console.log(JSON.stringify({ a: a !== undefined, b: NodeLock.tryAcquire(dir, file) !== undefined }))`), dir, 'x.lock')
     expect(JSON.parse(after.stdout)).toEqual({ a: true, b: false })
+  })
+
+  it('a look at one in a directory this user may not write (the lock file still this user\'s): no holder, or the holder, never an error', () => {
+    const root = tmpDir()
+    chmodSync(root, 0o755)
+    const dir = join(root, 'data')
+    mkdirSync(dir, { mode: 0o777 })
+    writeFileSync(join(dir, 'node.lock'), '')
+    chmodSync(join(dir, 'node.lock'), 0o666)
+    chmodSync(dir, 0o555)
+    const look = (): string => {
+      const r = runAsOtherUserWith(loaderFor(STORAGE), take('console.log(JSON.stringify(r(() => NodeLock.isHeld(dir, file))))'), dir, 'node.lock')
+      expect(r.stderr).toBe('')
+      return r.stdout
+    }
+    // Before: SQLITE_READONLY_DIRECTORY, "attempt to write a readonly database" (the look wrote the
+    // empty file's first page, into a journal it could not make): \`petal status\` failed there.
+    expect(look()).toBe('false')
+    const mine = NodeLock.tryAcquire(dir, 'node.lock')
+    expect(mine).toBeDefined()
+    try {
+      expect(look()).toBe('true')
+    } finally {
+      mine?.release()
+    }
+    expect(existsSync(join(dir, 'node.lock-journal'))).toBe(false)
+    // A holder there cannot make the journal: PERMISSION_DENIED naming the lock and its directory;
+    // the hint's command, run by that user (whose directory it is), lets it hold the lock. Before:
+    // SQLite's SQLITE_READONLY_DIRECTORY, no path.
+    if (asRoot) chownSync(dir, Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim()), 0)
+    const held = JSON.parse(runAsOtherUserWith(loaderFor(STORAGE), take('console.log(JSON.stringify(r(() => NodeLock.tryAcquire(dir, file))))'), dir, 'node.lock').stdout) as { code: string, message: string, hint: string }
+    expect(held.code).toBe('PERMISSION_DENIED')
+    expect(held.message).toContain(`cannot hold the lock ${join(dir, 'node.lock')}: SQLite makes its journal beside it, and this user may not write ${dir}`)
+    const fix = /`(chmod [^`]+)`/.exec(held.hint)?.[1]
+    expect(fix).toBe(`chmod u+w ${dir}`)
+    const ran = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', 'sh', '-c', fix as string]) : spawnSync('sh', ['-c', fix as string])
+    expect(ran.status).toBe(0)
+    const after = runAsOtherUserWith(loaderFor(STORAGE), take('console.log(JSON.stringify(NodeLock.tryAcquire(dir, file) !== undefined))'), dir, 'node.lock')
+    expect(after.stdout).toBe('true')
   })
 
   it('one to be made in a directory this user may not write: PERMISSION_DENIED naming the directory', () => {
