@@ -1,8 +1,25 @@
 import type { Command } from 'commander'
 import { nodePid, readKnownPeers, readNodeState } from '../../node/state-file.js'
-import { processStopState, resumeAdvice } from '../../util/index.js'
+import type { KeyState } from '../../chain/index.js'
+import { isPetalError, processStopState, resumeAdvice } from '../../util/index.js'
+import type { CliContext } from '../context.js'
 import { short, table } from '../output.js'
 import type { Action } from '../program.js'
+
+/**
+ * The signatories at the tip, to tell a peer's key revoked since its status proved it (api54: the
+ * SIGNER column showed it as a signatory's). The chain is opened for reading, as `status` does: no
+ * network code. Undefined when it cannot be read (the column then says what the peer proved).
+ */
+function keysAtTip (ctx: CliContext): KeyState | undefined {
+  try {
+    const chain = ctx.openChain({ forReading: true })
+    return chain.keysAt(chain.tip())
+  } catch (err) {
+    if (!isPetalError(err)) throw err
+    return undefined
+  }
+}
 
 export function register (program: Command, action: Action): void {
   program.command('peers').description('list the peers of the node running on this data directory (or the remembered ones when none runs)')
@@ -11,8 +28,18 @@ export function register (program: Command, action: Action): void {
       // The signing key each peer's status proved (peers.json, which a running node keeps): which
       // peers are a signatory's node, that take writes (user52; the HTTP API's GET /signers says so too).
       const known = readKnownPeers(ctx.dir)
-      const signer = (id: string): { signer?: string | null } => { const k = known.find(p => p.id === id); return k === undefined || k.signer === undefined ? {} : { signer: k.signer } }
-      const signerWord = (id: string): string => { const k = signer(id).signer; return k === undefined ? '?' : k === null ? 'none' : short(k) }
+      const keys = known.some(p => typeof p.signer === 'string') ? keysAtTip(ctx) : undefined
+      // signer_revoked_at: the height that revoked the key the peer proved, when one has (at the tip).
+      const signer = (id: string): { signer?: string | null, signer_revoked_at?: number } => {
+        const k = known.find(p => p.id === id)
+        if (k === undefined || k.signer === undefined) return {}
+        const revokedAt = k.signer === null ? null : keys?.get(k.signer)?.revokedAt ?? null
+        return { signer: k.signer, ...(revokedAt === null ? {} : { signer_revoked_at: revokedAt }) }
+      }
+      const signerWord = (id: string): string => {
+        const k = signer(id)
+        return k.signer === undefined ? '?' : k.signer === null ? 'none' : `${short(k.signer)}${k.signer_revoked_at === undefined ? '' : ` (revoked at ${k.signer_revoked_at})`}`
+      }
       if (s === undefined) {
         ctx.out.result({ running: false, known: known.map(p => ({ id: p.id, addrs: p.addrs, last_seen: new Date(p.lastSeen).toISOString(), ...signer(p.id) })) }, () => known.length === 0
           ? 'no node is running here, and no peers are remembered yet'

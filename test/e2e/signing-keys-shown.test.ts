@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { writeNodeState, type NodeState } from '../../src/node/state-file.js'
 import { NodeLock } from '../../src/storage/index.js'
 import { fixtureKey, keyOpBlock, newTestChain } from '../helpers/chain.js'
@@ -55,5 +57,43 @@ describe('petal status: the key the running node seals with', () => {
     expect(older.text).toMatch(/^node {8}running \(pid \d+\) as follower/m)
     expect(older.text).not.toContain('signing key')
     expect(older.key).toBeUndefined()
+  }, 60_000)
+})
+
+// `petal peers`' SIGNER column showed the key a peer's status had proved, even once a block had
+// revoked it: peers did not open the chain (api54). It says so now, from the chain read as `status` reads it.
+describe('petal peers: a peer\'s key revoked at the tip', () => {
+  const peer = (n: number): string => `12D3KooWPeer${n}`
+  const table = (text: string, id: string): string => text.split('\n').find(l => l.startsWith(id)) ?? ''
+
+  it('is said revoked, in the running node\'s peers and in the remembered ones', async () => {
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify({ peers: [
+      { id: peer(1), addrs: ['/ip4/10.0.0.1/tcp/1'], lastSeen: 1, signer: alice.id },
+      { id: peer(2), addrs: ['/ip4/10.0.0.2/tcp/1'], lastSeen: 2, signer: bob.id },
+      { id: peer(3), addrs: ['/ip4/10.0.0.3/tcp/1'], lastSeen: 3, signer: null }
+    ] }))
+    const check = async (): Promise<void> => {
+      const t = await petal(['--dir', dir, 'peers'])
+      expect(t.code, t.stderr).toBe(0)
+      expect(table(t.stdout, peer(1))).toMatch(new RegExp(`^${peer(1)} +${alice.id.slice(0, 14)} +\\S`))
+      expect(table(t.stdout, peer(2))).toMatch(new RegExp(`^${peer(2)} +${bob.id.slice(0, 14)} \\(revoked at 2\\) +\\S`))
+      expect(table(t.stdout, peer(3))).toMatch(new RegExp(`^${peer(3)} +none +\\S`))
+      const j = await petal(['--dir', dir, '--json', 'peers'])
+      expect(j.code, j.stderr).toBe(0)
+      const list = JSON.parse(j.stdout) as { peers?: unknown[], known?: unknown[] }
+      expect(list.peers ?? list.known).toEqual(expect.arrayContaining([
+        expect.objectContaining({ id: peer(1), signer: alice.id }),
+        expect.objectContaining({ id: peer(2), signer: bob.id, signer_revoked_at: 2 }),
+        expect.objectContaining({ id: peer(3), signer: null })
+      ]))
+      expect((list.peers ?? list.known ?? []).find(p => (p as { id: string }).id === peer(1))).not.toHaveProperty('signer_revoked_at')
+    }
+    // A node runs (this process), connected to the three.
+    await writeNodeState(dir, state({ peers: [1, 2, 3].map(n => ({ id: peer(n), addr: `/ip4/10.0.0.${n}/tcp/1`, direction: 'outbound', score: 0 })) }))
+    await check()
+    // None runs: the remembered peers.
+    lock?.release()
+    lock = undefined
+    await check()
   }, 60_000)
 })
