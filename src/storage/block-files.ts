@@ -1,6 +1,6 @@
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, nameNamespace, readFullySync, tempAbandoned, writeFileAtomic, nameNonce } from '../util/index.js'
+import { errorCode, fsyncDir, fsyncDirAsync, fsyncFile, fsyncPathAsync, fsyncPathSync, isNotFound, nameNamespace, readFullySync, tempAbandoned, writeFileAtomic, nameNonce } from '../util/index.js'
 import { readSmallFileNative, renameNoReplaceNative, tmpForeignNative } from '../crypto/index.js'
 import { sealPathOf, type DataDir } from './layout.js'
 import { StorageError } from './errors.js'
@@ -307,7 +307,14 @@ export function lastBlockFile (dir: DataDir, from: number): number {
     throw err
   }
   for (const shard of shards) {
-    for (const name of readdirSync(join(dir.blocksRoot, shard))) {
+    let names: string[]
+    try {
+      names = readdirSync(join(dir.blocksRoot, shard))
+    } catch (err) {
+      if (errorCode(err) === 'ENOTDIR') continue // a file of that name: no block of its shard is there
+      throw err
+    }
+    for (const name of names) {
       const m = /^block_([0-9a-f]{8})\.db$/.exec(name)
       const h = m === null ? -1 : parseInt(m[1] as string, 16)
       if (h > last && Math.floor(h / 65536) === parseInt(shard, 16)) last = h

@@ -43,6 +43,14 @@ describe('reindex with a block file missing below others', () => {
     }
   })
 
+  it('passes over a file in the data directory named as a shard directory would be', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 2, 2)
+    chain.close()
+    writeFileSync(join(dir, 'beef'), 'notes\n')
+    expect(await reindexChain(dir)).toMatchObject({ tipHeight: 2 })
+  })
+
   it('of a chain.db replaced (unreadable), says how to go on without verify --repair, which needs the old index; its way works', async () => {
     const { chain, dir } = await newTestChain({ key: alice })
     await extendChain(chain, alice, 3, 2)
