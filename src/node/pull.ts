@@ -9,6 +9,7 @@ import { TableRootPool } from '../block/index.js'
 import { AbortError, errorMessage, nullLogger, pausepoint, type Logger, type WorkProgress } from '../util/index.js'
 import { askEveryPeer, pulledCheckpoints, type AskedCheckpoints, type PulledCheckpoints } from './checkpoint-ask.js'
 import { PetalNode } from './node.js'
+import type { NodeOptions } from './options.js'
 import { withPullHeap } from './pull-heap.js'
 import { removeNodeState, writePullState } from './state-file.js'
 import { takeCreateLock, takeNodeLock } from './take-lock.js'
@@ -31,6 +32,8 @@ export interface PullOptions {
   follow?: boolean
   /** With `follow`: the node's signing key (it signs once the chain makes it a signatory). */
   signingKey?: SigningKey
+  /** With `follow`: the node serves the HTTP API and explorer, as `petal run --http` (api54). */
+  http?: NodeOptions['http']
   network?: Partial<NetworkOptions>
   sync?: Partial<SyncOptions>
   logger?: Logger
@@ -129,7 +132,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
   if (o.follow !== true) return result
   // --follow: now run as a full node (listening as `run` would, unless told otherwise); it opens
   // the chain and its pools itself, and its stop() closes them.
-  const follower = await PetalNode.create({ dir: dir.root, logger, network: { ...o.network, bootstrap }, sync: o.sync, signingKey: o.signingKey })
+  const follower = await PetalNode.create({ dir: dir.root, logger, network: { ...o.network, bootstrap }, sync: o.sync, signingKey: o.signingKey, http: o.http })
   try {
     await follower.start()
   } catch (err) {

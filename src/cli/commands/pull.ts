@@ -6,6 +6,7 @@ import { formatBytes, UsageError } from '../output.js'
 import type { Action } from '../program.js'
 import { addNetworkOptions, networkOptions, nodeSigningKey, roleLine, type NetworkFlags } from './network-options.js'
 import { printNodeReady, untilStopped } from './run.js'
+import { httpOptions, type HttpFlags } from './http-options.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { openChain } from '../hashing.js'
 
@@ -13,9 +14,13 @@ export function register (program: Command, action: Action): void {
   addNetworkOptions(program.command('pull <multiaddr>')
     .description('fetch a chain from a peer into an empty data directory (parameters, genesis, every block), verify it and exit; an interrupted pull resumes')
     .option('--genesis <hash>', 'refuse the chain unless its genesis hash is this')
-    .option('--follow', 'keep running as a node afterwards (like `petal run`)'), 'a one-off pull listens nowhere; with --follow, default /ip4/0.0.0.0/tcp/2017')
-    .action(action(async (ctx, addr: string, o: NetworkFlags & { genesis?: string, follow?: boolean }) => {
+    .option('--follow', 'keep running as a node afterwards (like `petal run`)')
+    .option('--http <host:port>', 'with --follow: serve the HTTP API and explorer here, as `petal run` does (port 0: a free one; default: not at all)')
+    .option('--http-expose', 'with --http: allow an address other machines can reach (reads then need a token unless --public-read)')
+    .option('--public-read', 'with --http-expose: reads need no token (writes always do)'), 'a one-off pull listens nowhere; with --follow, default /ip4/0.0.0.0/tcp/2017')
+    .action(action(async (ctx, addr: string, o: PullFlags) => {
       if (o.genesis !== undefined && !isHash(o.genesis)) throw new UsageError(`--genesis must be 64 lower-case hex digits, not ${JSON.stringify(o.genesis)}`, 'give the chain id (its genesis hash), as `petal status` on the other node prints it')
+      const http = pullHttp(o, ctx.opts.dir)
       // A one-off pull listens nowhere (outbound connections are enough); --follow listens like run.
       const { pull } = await import('../../node/index.js')
       const network = await networkOptions({ ...o, pullFrom: addr, bootstrap: [addr, ...o.bootstrap] }, o.follow === true ? undefined : [])
@@ -32,7 +37,7 @@ export function register (program: Command, action: Action): void {
       }
       // A following node signs with the keystore's key once the chain makes it a signatory.
       const signingKey = o.follow === true ? nodeSigningKey(ctx) : undefined
-      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, logger: ctx.logger, signal: ctx.signal, network, onProgress }).catch((err: unknown) => {
+      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, http, logger: ctx.logger, signal: ctx.signal, network, onProgress }).catch((err: unknown) => {
         // Interrupted (Ctrl-C, SIGTERM): what it fetched stays and the same command resumes it
         // (user47: it said only "petal: interrupted"), with the flags that change what it does
         // (review48: --follow was left out, and the resumed pull exited instead of following;
@@ -86,17 +91,36 @@ function checkpointLine (c: PulledCheckpoints, tip: number, dir: string | undefi
  * file). Without them a `--follow --listen /ip4/127.0.0.1/…` resumed listening on 0.0.0.0:2017, a
  * `--key` signatory with the default key, and `--no-dht` searched the DHT (review49).
  */
-function resumeCommand (addr: string, o: NetworkFlags & { genesis?: string, follow?: boolean }, g: { key?: string, passphraseFile?: string }): string {
+function resumeCommand (addr: string, o: PullFlags, g: { key?: string, passphraseFile?: string }): string {
   const words = ['petal', 'pull', addr]
   if (o.genesis !== undefined) words.push('--genesis', o.genesis)
   if (o.follow === true) {
     words.push('--follow')
     if (g.key !== undefined) words.push('--key', g.key)
     if (g.passphraseFile !== undefined) words.push('--passphrase-file', g.passphraseFile)
+    if (o.http !== undefined) words.push('--http', o.http)
+    if (o.httpExpose === true) words.push('--http-expose')
+    if (o.publicRead === true) words.push('--public-read')
   }
   for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce], ['--bootstrap', o.bootstrap]] as const) {
     for (const a of list) words.push(flag, a)
   }
   if (!o.dht) words.push('--no-dht')
   return words.map((w, i) => i === 0 ? w : shellWord(w)).join(' ')
+}
+
+type PullFlags = NetworkFlags & Partial<HttpFlags> & { genesis?: string, follow?: boolean }
+
+/**
+ * The following node's HTTP API (api54): `--http` as `petal run` takes it, so a reader that pulls and
+ * follows serves the explorer in the same process. Off unless given (run's default, 127.0.0.1:2018,
+ * would make a pull that worked fail beside a node that serves it); a one-off pull serves nothing.
+ */
+function pullHttp (o: PullFlags, dir: string | undefined): ReturnType<typeof httpOptions> {
+  if (o.http === undefined) {
+    if (o.httpExpose === true || o.publicRead === true) throw new UsageError(`${o.httpExpose === true ? '--http-expose' : '--public-read'} applies with --http`, 'give the address to serve on, e.g. --http 0.0.0.0:2018')
+    return undefined
+  }
+  if (o.follow !== true) throw new UsageError('--http applies with --follow: a one-off pull exits once verified, and serves nothing', hintWithDir(`add --follow to keep the node running and serve the API, or serve the pulled directory with \`petal serve --http ${shellWord(o.http)}\``, dir))
+  return httpOptions({ ...o, http: o.http })
 }
