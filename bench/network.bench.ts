@@ -2,13 +2,14 @@
 // propagation of a new block to 10 nodes, memory of a node holding 10,000 blocks.
 // PETAL_BENCH_SCALE=0.1 runs a tenth of every size (for a quick look); PETAL_BENCH_ONLY picks parts;
 // PETAL_BENCH_TRACE_GC=1 runs every node process with --trace-gc (its lines in the bench's output).
-// Before the pull and the catch-up: `sync`, then PETAL_BENCH_SETTLE_MS of idle (default 5000; settle()).
+// Before the pull and the catch-up: `sync`, then PETAL_BENCH_SETTLE_MS of idle (default 5000; settle()),
+// and until a minute has passed since the bench's own last deletion (PETAL_BENCH_DELETION_WAIT=0: not).
 // PETAL_BENCH_FLAGS='--trace-opt --trace-deopt' with PETAL_BENCH_FLAGS_FOR=N gives the N-th node process
 // started (0 first; with PETAL_BENCH_ONLY=catchup: 0 serves, 1 the reference, 2 pulls) those Node/V8 flags.
 import '../src/polyfills.js'
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -26,7 +27,7 @@ const PROP_NODES = Number(process.env.PETAL_BENCH_PROP_NODES ?? '10')
 const PROP_ROUNDS = Math.max(5, Math.round(20 * SCALE))
 const CACHE = benchCacheDir('network')
 const work = mkdtempSync(join(tmpdir(), 'petal-bench-'))
-process.on('exit', () => { rmSync(work, { recursive: true, force: true }) })
+process.on('exit', () => { removeAndMark(work) })
 const MiB = 1024 * 1024
 const log = (s: string): void => { process.stderr.write(`[network bench] ${s}\n`) }
 
@@ -133,6 +134,28 @@ async function genesisCopy (dir: string): Promise<string> {
   return out
 }
 
+// ext4 without a journal (this VM's root file system; /proc/fs/jbd2 is empty) skips, when it
+// allocates an inode, every inode freed in the last 60 s (360 s while its inode-table block is not
+// written yet), looking each one up: a pull creates two files a block, so a pull started within a
+// minute of the bench's own deletion of a pulled chain (20,000 files after a catch-up, the previous
+// run's at its exit or the 1 MB pull's before the catch-up) pays for each of them at every file it
+// creates, which a node catching up does not (docs/performance/catchup.md, "Session 54: the bench's
+// own deletions before the catch-up (pipe54)"). Each deletion of the bench is dated in the cache
+// directory; settle() waits until the window has passed since the last one.
+const DELETED_AT = join(CACHE, 'deleted-at')
+const RECENT_DELETION_MS = 61_000
+
+/** rmSync of a directory the bench made, dated for settle(). */
+function removeAndMark (path: string): void {
+  rmSync(path, { recursive: true, force: true })
+  mkdirSync(CACHE, { recursive: true })
+  writeFileSync(DELETED_AT, String(Date.now()))
+}
+
+function lastDeletion (): number {
+  try { return Number(readFileSync(DELETED_AT, 'utf8')) || 0 } catch { return 0 }
+}
+
 /**
  * Before a measured pull: the file system's dirty data written (`sync`), then the machine left idle.
  * On this VM's root file system (ext4 without a journal) a run started seconds after a deletion of
@@ -142,12 +165,17 @@ async function genesisCopy (dir: string): Promise<string> {
  * PETAL_BENCH_SETTLE_MS sets the idle time (default 5000). Returns how it settled, for the output.
  */
 async function settle (what: string): Promise<string> {
-  const idleMs = Number(process.env.PETAL_BENCH_SETTLE_MS ?? '5000')
+  const settleMs = Number(process.env.PETAL_BENCH_SETTLE_MS ?? '5000')
   const t0 = performance.now()
   execFileSync('sync', [], { stdio: 'ignore' })
   const syncMs = performance.now() - t0
+  const deleted = lastDeletion()
+  const sinceDeletion = Date.now() - deleted
+  const waitDeletion = process.env.PETAL_BENCH_DELETION_WAIT === '0' ? 0 : RECENT_DELETION_MS - sinceDeletion
+  const idleMs = Math.max(settleMs, waitDeletion)
   await new Promise(resolve => setTimeout(resolve, idleMs))
-  const done = `sync (${syncMs.toFixed(0)} ms), then ${(idleMs / 1000).toFixed(1)} s idle`
+  const after = deleted === 0 ? 'no deletion of the bench recorded' : `${((sinceDeletion + idleMs) / 1000).toFixed(0)} s after the bench's last deletion`
+  const done = `sync (${syncMs.toFixed(0)} ms), then ${(idleMs / 1000).toFixed(1)} s idle, ${after}`
   log(`before ${what}: ${done}`)
   return done
 }
@@ -195,7 +223,7 @@ async function benchPull (): Promise<Row[]> {
     ]
   } finally {
     await stop(server, client)
-    rmSync(join(work, 'pulled-big'), { recursive: true, force: true })
+    removeAndMark(join(work, 'pulled-big'))
   }
 }
 
@@ -328,7 +356,7 @@ async function benchMemory (full = true): Promise<Row[]> {
     ]
   } finally {
     await stop(server, ref, client)
-    rmSync(join(work, 'pulled-small'), { recursive: true, force: true })
+    removeAndMark(join(work, 'pulled-small'))
   }
 }
 
