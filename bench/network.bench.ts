@@ -2,14 +2,14 @@
 // propagation of a new block to 10 nodes, memory of a node holding 10,000 blocks.
 // PETAL_BENCH_SCALE=0.1 runs a tenth of every size (for a quick look); PETAL_BENCH_ONLY picks parts;
 // PETAL_BENCH_TRACE_GC=1 runs every node process with --trace-gc (its lines in the bench's output).
-// Before the pull and the catch-up: `sync`, then PETAL_BENCH_SETTLE_MS of idle (default 5000; settle()),
-// and until a minute has passed since the bench's own last deletion (PETAL_BENCH_DELETION_WAIT=0: not).
+// Before the pull and the catch-up: `sync`, then PETAL_BENCH_SETTLE_MS of idle (default 5000), and
+// until a minute has passed since the bench's own last deletion (PETAL_BENCH_DELETION_WAIT=0: not): settle.ts.
 // PETAL_BENCH_FLAGS='--trace-opt --trace-deopt' with PETAL_BENCH_FLAGS_FOR=N gives the N-th node process
 // started (0 first; with PETAL_BENCH_ONLY=catchup: 0 serves, 1 the reference, 2 pulls) those Node/V8 flags.
 import '../src/polyfills.js'
-import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -18,6 +18,7 @@ import { importPrivateKey, privateKeyToPem, generateSigningKey, type SigningKey 
 import { DataDir, DEFAULT_CONSENSUS } from '../src/storage/index.js'
 import { benchCacheDir } from './cache.js'
 import { printTable, type Row } from './report.js'
+import { removeAndMark, settle } from './settle.js'
 import type { SyncFloor } from './sync-floor.js'
 
 const SCALE = Number(process.env.PETAL_BENCH_SCALE ?? '1')
@@ -27,7 +28,7 @@ const PROP_NODES = Number(process.env.PETAL_BENCH_PROP_NODES ?? '10')
 const PROP_ROUNDS = Math.max(5, Math.round(20 * SCALE))
 const CACHE = benchCacheDir('network')
 const work = mkdtempSync(join(tmpdir(), 'petal-bench-'))
-process.on('exit', () => { removeAndMark(work) })
+process.on('exit', () => { removeAndMark(work, CACHE) })
 const MiB = 1024 * 1024
 const log = (s: string): void => { process.stderr.write(`[network bench] ${s}\n`) }
 
@@ -134,52 +135,6 @@ async function genesisCopy (dir: string): Promise<string> {
   return out
 }
 
-// ext4 without a journal (this VM's root file system; /proc/fs/jbd2 is empty) skips, when it
-// allocates an inode, every inode freed in the last 60 s (360 s while its inode-table block is not
-// written yet), looking each one up: a pull creates two files a block, so a pull started within a
-// minute of the bench's own deletion of a pulled chain (20,000 files after a catch-up, the previous
-// run's at its exit or the 1 MB pull's before the catch-up) pays for each of them at every file it
-// creates, which a node catching up does not (docs/performance/catchup.md, "Session 54: the bench's
-// own deletions before the catch-up (pipe54)"). Each deletion of the bench is dated in the cache
-// directory; settle() waits until the window has passed since the last one.
-const DELETED_AT = join(CACHE, 'deleted-at')
-const RECENT_DELETION_MS = 61_000
-
-/** rmSync of a directory the bench made, dated for settle(). */
-function removeAndMark (path: string): void {
-  rmSync(path, { recursive: true, force: true })
-  mkdirSync(CACHE, { recursive: true })
-  writeFileSync(DELETED_AT, String(Date.now()))
-}
-
-function lastDeletion (): number {
-  try { return Number(readFileSync(DELETED_AT, 'utf8')) || 0 } catch { return 0 }
-}
-
-/**
- * Before a measured pull: the file system's dirty data written (`sync`), then the machine left idle.
- * On this VM's root file system (ext4 without a journal) a run started seconds after a deletion of
- * many files pays ext4's scan past the freed inodes at each file it creates: catch41 found ~24 % of
- * the pulling process's CPU there after the previous run's 20,000 files were deleted
- * (docs/performance/catchup.md, "Session 41: catch-up"), and the lead's quiet runs settle like this.
- * PETAL_BENCH_SETTLE_MS sets the idle time (default 5000). Returns how it settled, for the output.
- */
-async function settle (what: string): Promise<string> {
-  const settleMs = Number(process.env.PETAL_BENCH_SETTLE_MS ?? '5000')
-  const t0 = performance.now()
-  execFileSync('sync', [], { stdio: 'ignore' })
-  const syncMs = performance.now() - t0
-  const deleted = lastDeletion()
-  const sinceDeletion = Date.now() - deleted
-  const waitDeletion = process.env.PETAL_BENCH_DELETION_WAIT === '0' ? 0 : RECENT_DELETION_MS - sinceDeletion
-  const idleMs = Math.max(settleMs, waitDeletion)
-  await new Promise(resolve => setTimeout(resolve, idleMs))
-  const after = deleted === 0 ? 'no deletion of the bench recorded' : `${((sinceDeletion + idleMs) / 1000).toFixed(0)} s after the bench's last deletion`
-  const done = `sync (${syncMs.toFixed(0)} ms), then ${(idleMs / 1000).toFixed(1)} s idle, ${after}`
-  log(`before ${what}: ${done}`)
-  return done
-}
-
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))] as number }
 const mib = (b: number): number => b / MiB
 
@@ -195,7 +150,7 @@ async function benchPull (): Promise<Row[]> {
     for (let i = 0; ; i++) {
       try { await client.call('raw', { addr }); break } catch (err) { if (i >= 2) throw err; log(`raw warm-up failed, retrying: ${String(err).slice(0, 120)}`) }
     }
-    const settled = await settle('the pull')
+    const settled = await settle('the pull', CACHE, log)
     const before = (await client.call('rss')).rss as number
     await server.call('sample-start')
     const pulled = await client.call('pull', { dir: join(work, 'pulled-big'), from: addr }) as { totalMs: number, syncMs: number, bytes: number, blocks: number, peakRss: number, cpuMs: number, threadsMs?: Record<string, number>, pauses: number, pooledMs: number }
@@ -223,7 +178,7 @@ async function benchPull (): Promise<Row[]> {
     ]
   } finally {
     await stop(server, client)
-    removeAndMark(join(work, 'pulled-big'))
+    removeAndMark(join(work, 'pulled-big'), CACHE)
   }
 }
 
@@ -325,7 +280,7 @@ async function benchMemory (full = true): Promise<Row[]> {
     const { addr } = await server.call('serve', { dir }) as { addr: string }
     await ref.call('serve', { dir: await genesisCopy(dir) })
     // The idle time also lets both nodes' start-up settle before their idle RSS is read.
-    const settled = await settle('the catch-up')
+    const settled = await settle('the catch-up', CACHE, log)
     const idle = (await server.call('rss')).rss as number
     const refIdle = (await ref.call('rss')).rss as number
     await server.call('sample-start')
@@ -356,7 +311,7 @@ async function benchMemory (full = true): Promise<Row[]> {
     ]
   } finally {
     await stop(server, ref, client)
-    removeAndMark(join(work, 'pulled-small'))
+    removeAndMark(join(work, 'pulled-small'), CACHE)
   }
 }
 
