@@ -31,8 +31,10 @@ export function checkpointsToServe (chain: Chain, maxSize: number): string[] {
  * checked here (no active signatory's line, another branch) is ignored. `onAccepted` sees each
  * accepted note (a witness cosigns it).
  */
-export async function askCheckpoints (chain: Chain, network: Network, peer: string, o: { signal?: AbortSignal, logger: Logger, onAccepted?: (note: string) => Promise<void> }): Promise<AskedCheckpoints> {
-  const maxSize = storedChainTree(chain).size
+export async function askCheckpoints (chain: Chain, network: Network, peer: string, o: { signal?: AbortSignal, logger: Logger, onAccepted?: (note: string) => Promise<void>, maxSize?: number }): Promise<AskedCheckpoints> {
+  // A smaller size than its tree's: the peer's largest checkpoint no larger, e.g. of a size this
+  // directory lacks (a signatory's node keeps the final note of every size).
+  const maxSize = Math.min(o.maxSize ?? Infinity, storedChainTree(chain).size)
   const r: AskedCheckpoints = { peer, received: 0, kept: 0, accepted: 0 }
   let notes: string[]
   try {
@@ -66,9 +68,23 @@ export interface PulledCheckpoints {
   final?: number
 }
 
-/** Ask every connected peer at once (a pull, once synced). */
-export async function askEveryPeer (chain: Chain, network: Network, o: { signal?: AbortSignal, logger: Logger }): Promise<AskedCheckpoints[]> {
-  return await Promise.all(network.connectedPeers().map(async p => await askCheckpoints(chain, network, p, o)))
+/**
+ * Ask every connected peer at once (a pull, once synced); with `sizes`, each peer also for its
+ * largest checkpoint no larger than each of them (`petal pull --checkpoint-size`), one answer each.
+ */
+export async function askEveryPeer (chain: Chain, network: Network, o: { signal?: AbortSignal, logger: Logger, sizes?: number[] }): Promise<AskedCheckpoints[]> {
+  return await Promise.all(network.connectedPeers().map(async p => {
+    const r = await askCheckpoints(chain, network, p, o)
+    for (const maxSize of o.sizes ?? []) {
+      if (r.error !== undefined || r.unsupported === true) break
+      const s = await askCheckpoints(chain, network, p, { ...o, maxSize })
+      r.received += s.received
+      r.kept += s.kept
+      r.accepted += s.accepted
+      if (s.error !== undefined) r.error = s.error
+    }
+    return r
+  }))
 }
 
 /** The sizes of the stored checkpoints a proof here would use. */

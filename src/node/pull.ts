@@ -39,6 +39,8 @@ export interface PullOptions {
   logger?: Logger
   signal?: AbortSignal
   onProgress?: (p: PullProgress) => void
+  /** Also ask each peer for its largest checkpoint no larger than each of these tree sizes (sizes this directory lacks). */
+  checkpointSizes?: number[]
   /** Give up when the height has not moved for this long before the chain is synced. */
   stallMs?: number
   verifyWorkers?: number
@@ -106,7 +108,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
       // Signed checkpoints travel on gossip, which a one-off pull mostly misses: ask the peers for
       // theirs, so that rows can be proven here (docs/proofs.md, "Asking a peer"). Also when the
       // directory was up to date: pulling again is how a reader gets them.
-      asked = await askEveryPeer(chain, syncing.network, { signal: o.signal, logger })
+      asked = await askEveryPeer(chain, syncing.network, { signal: o.signal, logger, sizes: o.checkpointSizes })
       // Stop syncing before verifying: a reorg moving files mid-verify would look like damage.
       await syncing.stop()
     })

@@ -65,7 +65,7 @@ export async function proveRows (chain: Chain, r: ProveRowsRequest): Promise<Bun
  * A consistency proof between two checkpoints, each given as a tree size (a stored checkpoint of
  * the current chain of that size) or as a signed note (one a client kept).
  */
-export function proveConsistency (chain: Chain, from: number | string, to: number | string): ConsistencyDocument {
+export function proveConsistency (chain: Chain, from: number | string, to: number | string, o: { missingHint?: (size: number) => string } = {}): ConsistencyDocument {
   const note = (x: number | string): string => {
     if (typeof x === 'string') { readCheckpointNote(x); return x }
     const c = findCheckpoint(chain, { size: x })
@@ -75,7 +75,7 @@ export function proveConsistency (chain: Chain, from: number | string, to: numbe
       const latest = findCheckpoint(chain)?.size
       const below = latest === undefined || latest < x ? latest : x > 1 ? findCheckpoint(chain, { maxSize: x - 1 })?.size : undefined
       throw new ProofError('PROOF_NO_CHECKPOINT', `no signed checkpoint of size ${x} of the current chain is stored here`, {
-        hint: '`petal checkpoint --list` shows the stored ones; or give a checkpoint file', details: { size: x, ...(below === undefined ? {} : { below }), ...(latest === undefined ? {} : { latest }) }
+        hint: o.missingHint?.(x) ?? '`petal checkpoint --list` shows the stored ones; or give a checkpoint file', details: { size: x, ...(below === undefined ? {} : { below }), ...(latest === undefined ? {} : { latest }) }
       })
     }
     return c.note

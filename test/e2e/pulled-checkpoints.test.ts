@@ -129,6 +129,26 @@ describe('a reader proves rows of a pulled chain to a third party', () => {
     expect((await petal(['--dir', dirS, 'prove', '--height', '2', '--table', 't', '--rowid', '3', '-o', join(work, 'signed.json')])).code).toBe(0)
   }, 180_000)
 
+  it('a checkpoint size the directory lacks: the hint asks a peer for it (pull --checkpoint-size), and works as printed (session 54)', async () => {
+    // A's node signed a checkpoint at each tip (sizes 1, 2, 3, none final: max_reorg_depth 100); a
+    // pull gets its latest, size 3. A consistency proof from size 2 needs its note.
+    const dirR = join(tmpDir(), 'r')
+    expect((await petal(['--dir', dirR, 'pull', a.addr])).code).toBe(0)
+    const missing = await petal(['--dir', dirR, 'prove', '--consistency', '2', '3'])
+    expect(missing.code, missing.stderr).toBe(4)
+    expect(missing.stderr).toContain('no signed checkpoint of size 2')
+    const ask = hintCommand(missing.stderr, 'pull')
+    expect(ask).toEqual(['--dir', dirR, 'pull', a.addr, '--checkpoint-size', '2'])
+    const asked = await petal(ask)
+    expect(asked.code, asked.stderr).toBe(0)
+    const proved = await petal(['--dir', dirR, 'prove', '--consistency', '2', '3', '-o', join(work, 'grew.json')])
+    expect(proved.code, proved.stderr).toBe(0)
+    const checked = await petal(['verify-proof', join(work, 'grew.json'), '--trust', join(work, 'a.pem')])
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0)
+    // `checkpoint --height` names the same remedy.
+    expect(hintCommand((await petal(['--dir', dirR, 'checkpoint', '--height', '0'])).stderr, 'pull')).toEqual(['--dir', dirR, 'pull', a.addr, '--checkpoint-size', '1'])
+  }, 120_000)
+
   it('query --prove with an empty answer: the hint shows the rows there are, as printed', async () => {
     const r = await petal(['--dir', dirA, 'query', '--prove', join(work, 'none.json'), 'SELECT * FROM t WHERE id < 0'])
     expect(r.code).toBe(2)

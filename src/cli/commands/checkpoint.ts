@@ -66,7 +66,7 @@ export function register (program: Command, action: Action): void {
         : p.findCheckpoint(chain, { size: o.height + 1, final: o.final === true })
       if (c === undefined) {
         throw new p.ProofError('PROOF_NO_CHECKPOINT', `no signed checkpoint${o.final === true ? ' (final)' : ''} of the current chain ends at height ${o.height ?? ''}`, {
-          hint: '`petal checkpoint --list` shows the stored ones', details: { height: o.height, final: o.final === true }
+          hint: o.height === undefined ? '`petal checkpoint --list` shows the stored ones' : p.missingSizeHint(checkpointAudience(ctx, chain), o.height + 1), details: { height: o.height, final: o.final === true }
         })
       }
       if (o.out !== undefined) {

@@ -88,7 +88,7 @@ export function register (program: Command, action: Action): void {
         if (o.consistency.length !== 2) throw new UsageError('--consistency takes two checkpoints: FROM TO', 'petal prove --consistency 10 25 (tree sizes) or --consistency old.note new.note')
         if (o.height !== undefined || o.receipt !== undefined) throw new UsageError('--consistency cannot be combined with rows to prove', 'make two proofs')
         const [from, to] = o.consistency.map(checkpointArg) as [number | string, number | string]
-        doc = p.proveConsistency(chain, from, to)
+        doc = p.proveConsistency(chain, from, to, { missingHint: size => p.missingSizeHint(checkpointAudience(ctx, chain), size) })
       } else {
         let height = o.height
         let table = o.table

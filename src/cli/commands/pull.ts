@@ -17,8 +17,13 @@ export function register (program: Command, action: Action): void {
     .option('--follow', 'keep running as a node afterwards (like `petal run`)')
     .option('--http <host:port>', 'with --follow: serve the HTTP API and explorer here, as `petal run` does (port 0: a free one; default: not at all)')
     .option('--http-expose', 'with --http: allow an address other machines can reach (reads then need a token unless --public-read)')
-    .option('--public-read', 'with --http-expose: reads need no token (writes always do)'), 'a one-off pull listens nowhere; with --follow, default /ip4/0.0.0.0/tcp/2017')
+    .option('--public-read', 'with --http-expose: reads need no token (writes always do)')
+    .option('--checkpoint-size <size>', 'also ask each peer for its signed checkpoint of this tree size (or the largest it keeps below it), one this directory lacks; repeatable', (v: string, all: string[]) => [...all, v], []), 'a one-off pull listens nowhere; with --follow, default /ip4/0.0.0.0/tcp/2017')
     .action(action(async (ctx, addr: string, o: PullFlags) => {
+      const checkpointSizes = o.checkpointSize.map(v => {
+        if (!/^[1-9]\d{0,14}$/.test(v)) throw new UsageError(`--checkpoint-size must be a tree size (a whole number from 1), not ${JSON.stringify(v)}`, '`petal checkpoint --list` shows the sizes stored here; a tree of size N holds heights 0…N−1')
+        return Number(v)
+      })
       if (o.genesis !== undefined && !isHash(o.genesis)) throw new UsageError(`--genesis must be 64 lower-case hex digits, not ${JSON.stringify(o.genesis)}`, 'give the chain id (its genesis hash), as `petal status` on the other node prints it')
       const http = pullHttp(o, ctx.opts.dir)
       // A one-off pull listens nowhere (outbound connections are enough); --follow listens like run.
@@ -37,7 +42,7 @@ export function register (program: Command, action: Action): void {
       }
       // A following node signs with the keystore's key once the chain makes it a signatory.
       const signingKey = o.follow === true ? nodeSigningKey(ctx) : undefined
-      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, http, logger: ctx.logger, signal: ctx.signal, network, onProgress }).catch((err: unknown) => {
+      const r = await pull({ dir: ctx.dir, from: addr, genesis: o.genesis, follow: o.follow, signingKey, http, logger: ctx.logger, signal: ctx.signal, network, onProgress, checkpointSizes }).catch((err: unknown) => {
         // Interrupted (Ctrl-C, SIGTERM): what it fetched stays and the same command resumes it
         // (user47: it said only "petal: interrupted"), with the flags that change what it does
         // (review48: --follow was left out, and the resumed pull exited instead of following;
@@ -94,6 +99,7 @@ function checkpointLine (c: PulledCheckpoints, tip: number, dir: string | undefi
 function resumeCommand (addr: string, o: PullFlags, g: { key?: string, passphraseFile?: string }): string {
   const words = ['petal', 'pull', addr]
   if (o.genesis !== undefined) words.push('--genesis', o.genesis)
+  for (const s of o.checkpointSize) words.push('--checkpoint-size', s)
   if (o.follow === true) {
     words.push('--follow')
     if (g.key !== undefined) words.push('--key', g.key)
@@ -109,7 +115,7 @@ function resumeCommand (addr: string, o: PullFlags, g: { key?: string, passphras
   return words.map((w, i) => i === 0 ? w : shellWord(w)).join(' ')
 }
 
-type PullFlags = NetworkFlags & Partial<HttpFlags> & { genesis?: string, follow?: boolean }
+type PullFlags = NetworkFlags & Partial<HttpFlags> & { genesis?: string, follow?: boolean, checkpointSize: string[] }
 
 /**
  * The following node's HTTP API (api54): `--http` as `petal run` takes it, so a reader that pulls and
