@@ -382,8 +382,8 @@ for (const name of PATHS) {
 }
 writeFileSync(join(root, 'summary.json'), JSON.stringify({ seed: startSeed, faults: FAULTS, counts, faultCounts, failures }, null, 1))
 if (failures.length === 0) rmSync(root, { recursive: true, force: true })
-// The fault shim's build (test/helpers/fault-shim.ts makes it with tmpDir): a run left one in the
-// system's temporary directory each time, as only a test file's end removed them.
+// The fault shim's state and log directories (test/helpers/fault-shim.ts makes them with tmpDir): a
+// run left them in the system's temporary directory, as only a test file's end removed them.
 removeTmpDirs()
 console.log(failures.length === 0 ? 'no violation' : `${failures.length} violation(s); directories kept in ${root}`)
 process.exit(failures.length === 0 ? 0 : 1)

@@ -3,6 +3,7 @@ import { cpSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { makeSqlite } from '../helpers/chain.js'
+import { copiesOf } from '../helpers/copies.js'
 import { buildDaisyDir } from '../helpers/daisy.js'
 import { faultedNode } from '../helpers/faulted-node.js'
 import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
@@ -16,13 +17,11 @@ import { waitFor } from '../helpers/wait.js'
 afterAll(stopAll)
 const withCc = faultShim() !== undefined
 
-/** A chain of three blocks of rows above its genesis. */
-async function chainOf3 (): Promise<string> {
-  const dir = join(tmpDir(), 'data')
+/** A chain of three blocks of rows above its genesis: made once for the file by the CLI, a copy for each test. */
+const chainOf3 = copiesOf(async dir => {
   expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
   for (let i = 1; i <= 3; i++) expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 200, i)])).code).toBe(0)
-  return dir
-}
+})
 
 const block2 = (dir: string): string => join(dir, '0000', 'block_00000002.db')
 

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } fro
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { makeSqlite } from '../helpers/chain.js'
+import { copiesOf } from '../helpers/copies.js'
 import { buildDaisyDir } from '../helpers/daisy.js'
 import { faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { petal } from '../helpers/node-process.js'
@@ -14,14 +15,19 @@ import { waitFor } from '../helpers/wait.js'
 const withCc = faultShim() !== undefined
 const noStack = /internal error|\n\s+at .+:\d+:\d+/
 
-/** A directory holding only the genesis, and a copy of it with three blocks of rows above. */
-async function pair (): Promise<{ dir: string, full: string }> {
-  const dir = join(tmpDir(), 'data')
+// Made once for the file by the CLI (init and three imports), copied for each test that asks.
+const pairs = copiesOf(async root => {
+  const dir = join(root, 'data')
   expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  const full = join(tmpDir(), 'full')
+  const full = join(root, 'full')
   cpSync(dir, full, { recursive: true })
   for (let i = 1; i <= 3; i++) expect((await petal(['--dir', full, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 200, i)])).code).toBe(0)
-  return { dir, full }
+}, 'pair')
+
+/** A directory holding only the genesis, and a copy of it with three blocks of rows above. */
+async function pair (): Promise<{ dir: string, full: string }> {
+  const root = await pairs()
+  return { dir: join(root, 'data'), full: join(root, 'full') }
 }
 
 describe.runIf(withCc)('I/O faults: a read that fails once, and other failures of the disk', () => {

@@ -110,13 +110,13 @@ export async function plantBlock (chain: Chain, file: string, seal: string, head
 }
 
 /** Plain verify of a copy of the data directory `root` after `damage` has been done to the copy: its failure, if any. */
-export async function verifyDamagedCopy (root: string, damage: (dir: string) => void): Promise<VerifyReport['failure']> {
+export async function verifyDamagedCopy (root: string, damage: (dir: string) => void, workers = 2): Promise<VerifyReport['failure']> {
   const dir = join(tmpDir(), 'copy')
   cpSync(root, dir, { recursive: true })
   damage(dir)
   const chain = Chain.open(dir)
   try {
-    return (await verifyChain(chain, { workers: 2 })).failure
+    return (await verifyChain(chain, { workers })).failure
   } finally {
     chain.close()
   }
