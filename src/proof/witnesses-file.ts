@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readlinkSync, realpathSync, statSync, utimesSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join } from 'node:path'
 import { NodeLock } from '../storage/index.js'
 import { isNotFound, pausepointSync, removeDeadWritersTemps, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
@@ -112,8 +112,10 @@ function write (path: string, text: string): void {
  */
 function linkTarget (path: string): string {
   if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return path
+  // realpath(3), not node:fs's realpathSync, which reads a `..` after a linked directory lexically
+  // (`sub/../w`, `sub` a link: the directory above `sub`'s target, for the kernel) (review54b).
   try {
-    return realpathSync(path)
+    return realpathSync.native(path)
   } catch (err) {
     if (!isNotFound(err)) throw err
   }
@@ -124,7 +126,9 @@ function linkTarget (path: string): string {
     if (dir === undefined) return at // its directory is not there: linkNowhere names it
     at = join(dir, basename(at))
     if (lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return at
-    at = resolve(dir, readlinkSync(at))
+    // Joined as text, not resolve()d: the next hop's realDir takes its `..` as the kernel does.
+    const target = readlinkSync(at)
+    at = isAbsolute(target) ? target : `${dir}/${target}`
   }
   throw Object.assign(new Error(`ELOOP: too many symbolic links encountered, ${path}`), { code: 'ELOOP', path })
 }
@@ -132,7 +136,7 @@ function linkTarget (path: string): string {
 /** The real path of directory `dir`, or undefined where it is not there. */
 function realDir (dir: string): string | undefined {
   try {
-    return realpathSync(dir)
+    return realpathSync.native(dir)
   } catch (err) {
     if (isNotFound(err)) return undefined
     throw err

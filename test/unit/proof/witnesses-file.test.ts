@@ -152,6 +152,26 @@ describe('petal witnesses add | remove: the file\'s edits', () => {
     expect(listWitnesses(alias).map(w => w.name)).toEqual([w1.name])
   })
 
+  // A link's target with a `..` after a linked directory (`sub/../w`, `sub` a link to other/a/b): the
+  // kernel takes the `..` from the linked directory (other/a/w); node:fs's realpathSync and resolve()
+  // take it lexically (data/w). `add` wrote data/w and said listed, while the list the node reads
+  // through the link stayed empty (review54b), whether other/a/w was there yet or not.
+  it('a `witnesses` link whose target climbs `..` out of a linked directory: the edit writes the file the kernel opens', async () => {
+    const k1 = await witnessKeyOf(w1)
+    for (const there of [false, true]) {
+      const root = tmpDir()
+      mkdirSync(join(root, 'data'))
+      mkdirSync(join(root, 'other', 'a', 'b'), { recursive: true })
+      if (there) writeFileSync(join(root, 'other', 'a', 'w'), '')
+      symlinkSync(join(root, 'other', 'a', 'b'), join(root, 'data', 'sub'))
+      symlinkSync('sub/../w', join(root, 'data', WITNESSES_FILE))
+      expect(await addWitness(join(root, 'data'), k1)).toMatchObject({ name: w1.name, line: 1 })
+      expect(readFileSync(join(root, 'other', 'a', 'w'), 'utf8'), `list there before: ${there}`).toBe(`${k1}\n`)
+      expect(existsSync(join(root, 'data', 'w'))).toBe(false)
+      expect(listWitnesses(join(root, 'data')).map(w => w.name)).toEqual([w1.name])
+    }
+  })
+
   // writeFileAtomic made the directories of a link's file as well: a link into a share not mounted
   // (or mistyped) got a list on this machine's disk under the mount point, which the nodes sharing
   // the list never read, and `add` said it was listed (health53; docs/cli.md, `petal witnesses`).
