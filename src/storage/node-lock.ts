@@ -34,7 +34,7 @@ export class NodeLock {
   /** tryAcquire; `hold` false: a look (isHeld), which a lock file this user may not write does not refuse. */
   private static take (dir: string, file: string, waitMs: number, hold: boolean): NodeLock | undefined {
     const path = join(dir, file)
-    dataFileExists(path, 'node lock')
+    dataFileExists(path, 'lock file')
     if (hold) refuseUnwritable(path)
     let db: SqliteDb | undefined
     try {

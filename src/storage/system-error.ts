@@ -1,6 +1,6 @@
 import { closeSync, existsSync, lstatSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { canWrite, errorCode, errorMessage, isRecord } from '../util/index.js'
+import { canWrite, errorCode, errorMessage, isRecord, shellWord } from '../util/index.js'
 import { StorageError, type StorageErrorCode } from './errors.js'
 
 interface Failure { code: StorageErrorCode, what: string, hint: string }
@@ -26,8 +26,10 @@ function classifyErrno (code: string, path: string | undefined): Failure | undef
       return { code: 'TOO_MANY_OPEN_FILES', what: 'too many open files', hint: 'raise the limit of open files (`ulimit -n`) and run the command again' }
     case 'ENOTDIR':
     case 'EISDIR':
-    case 'EEXIST':
     case 'ELOOP':
+      // Links that lead back to one another (a `witnesses` link to itself): no file where a directory belongs (locks54).
+      return { code: 'PATH_CONFLICT', what: 'a symbolic link loop: following the links of a path leads back to one of them', hint: path === undefined ? 'check the paths you gave' : `\`namei ${shellWord(path)}\` shows the links followed: point the looping link at the file or directory it stands for, or remove it` }
+    case 'EEXIST':
     case 'ENAMETOOLONG':
       return { code: 'PATH_CONFLICT', what: 'a path is not what it should be (a file where a directory belongs, or the other way round)', hint: path === undefined ? 'check the paths you gave' : `look at ${path}: move what is in the way` }
     default:
