@@ -1,9 +1,19 @@
-import { closeSync, existsSync, lstatSync, openSync } from 'node:fs'
+import { closeSync, existsSync, lstatSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { canWrite, errorCode, errorMessage, isRecord, shellWord } from '../util/index.js'
 import { StorageError, type StorageErrorCode } from './errors.js'
 
 interface Failure { code: StorageErrorCode, what: string, hint: string }
+
+/** Whether following `path`'s links fails with ELOOP (a loop, or too many links to follow). */
+function isLoop (path: string): boolean {
+  try {
+    statSync(path)
+    return false
+  } catch (err) {
+    return errorCode(err) === 'ELOOP'
+  }
+}
 
 /** Operating-system error codes (errno names) that say something about the machine, not a bug. */
 function classifyErrno (code: string, path: string | undefined): Failure | undefined {
@@ -24,11 +34,13 @@ function classifyErrno (code: string, path: string | undefined): Failure | undef
     case 'EMFILE':
     case 'ENFILE':
       return { code: 'TOO_MANY_OPEN_FILES', what: 'too many open files', hint: 'raise the limit of open files (`ulimit -n`) and run the command again' }
+    case 'ELOOP':
+      // Links that lead back to one another (a `witnesses` link to itself): no file where a directory
+      // belongs (locks54). An open that follows no link (O_NOFOLLOW) of a link that resolves: below.
+      if (path !== undefined && !isLoop(path)) return { code: 'PATH_CONFLICT', what: 'a path is not what it should be (a symbolic link where a file belongs)', hint: `look at ${path}: move what is in the way` }
+      return { code: 'PATH_CONFLICT', what: 'a symbolic link loop: following the links of a path leads back to one of them', hint: path === undefined ? 'check the paths you gave' : `\`namei ${shellWord(path)}\` shows the links followed: point the looping link at the file or directory it stands for, or remove it` }
     case 'ENOTDIR':
     case 'EISDIR':
-    case 'ELOOP':
-      // Links that lead back to one another (a `witnesses` link to itself): no file where a directory belongs (locks54).
-      return { code: 'PATH_CONFLICT', what: 'a symbolic link loop: following the links of a path leads back to one of them', hint: path === undefined ? 'check the paths you gave' : `\`namei ${shellWord(path)}\` shows the links followed: point the looping link at the file or directory it stands for, or remove it` }
     case 'EEXIST':
     case 'ENAMETOOLONG':
       return { code: 'PATH_CONFLICT', what: 'a path is not what it should be (a file where a directory belongs, or the other way round)', hint: path === undefined ? 'check the paths you gave' : `look at ${path}: move what is in the way` }
