@@ -33,7 +33,7 @@ export function checkpointsToServe (chain: Chain, maxSize: number): string[] {
  */
 export async function askCheckpoints (chain: Chain, network: Network, peer: string, o: { signal?: AbortSignal, logger: Logger, onAccepted?: (note: string) => Promise<void>, maxSize?: number }): Promise<AskedCheckpoints> {
   // A smaller size than its tree's: the peer's largest checkpoint no larger, e.g. of a size this
-  // directory lacks (a signatory's node keeps the final note of every size).
+  // directory lacks (a signatory's node keeps those of the tips it signed at).
   const maxSize = Math.min(o.maxSize ?? Infinity, storedChainTree(chain).size)
   const r: AskedCheckpoints = { peer, received: 0, kept: 0, accepted: 0 }
   let notes: string[]

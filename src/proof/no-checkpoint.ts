@@ -71,12 +71,12 @@ export function noCheckpointHint (audience: CheckpointAudience, asked?: AskedBlo
  * PROOF_NO_CHECKPOINT's hint when no checkpoint of tree size `size` is stored (`petal prove
  * --consistency`, `petal checkpoint --height`): a reader asks a peer for it (`petal pull
  * --checkpoint-size`, the `checkpoints` request with that size: docs/protocol.md); a signatory's
- * node keeps the final checkpoint of every size. Others: where to look, or give a file.
+ * node keeps those of the tips it signed at, not of every size (review54b). Others: where to look, or give a file.
  */
 export function missingSizeHint (audience: CheckpointAudience, size: number): string {
   const list = '`petal checkpoint --list` shows the sizes stored here'
   if (audience.kind !== 'reader') return `${list}; or give a checkpoint file`
-  const ask = `a peer that keeps a checkpoint of size ${size} sends it when asked (a signatory's node keeps the final one of every size)`
+  const ask = `a peer that keeps a checkpoint of size ${size} sends it when asked (a signatory's node keeps those of the tips it signed at: of each block it sealed, not of each block a catch-up placed at once)`
   if (audience.pullFrom === undefined) return `${list}; ${ask}: ${FIND_A_SIGNATORY.replace('run `petal pull` with it', `run \`petal pull\` with it and \`--checkpoint-size ${size}\``)}; or give a checkpoint file`
   return `${list}; ${ask}, e.g. the peer this directory last met: \`petal pull ${shellWord(audience.pullFrom)} --checkpoint-size ${size}\`, then ask again; or give a checkpoint file`
 }
