@@ -6,6 +6,7 @@ import { download, fields, fill, h, type Child } from '../dom.js'
 import { bytes, cell, count, counted, keyId, numericColumn, time } from '../format.js'
 import { JsonNumber, type Lossless } from '../json.js'
 import { errorBox } from '../page.js'
+import { followBlock } from './block-live.js'
 
 const ROWS_PAGE = 50
 
@@ -27,12 +28,14 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
   ])
   document.title = `Block #${b.height} · Petal explorer`
   const seal = h('span', null, 'checking…')
+  const standing = h('p', { id: 'block-live', 'aria-live': 'polite' })
   main.append(
     h('h1', null, `Block #${b.height}`, b.canonical ? null : h('span', { class: 'bad' }, ' (side branch: not canonical)')),
     h('nav', { class: 'pager', 'aria-label': 'Neighbours' },
       b.height > 0 ? h('a', { href: `/blocks/${b.parent}`, rel: 'prev' }, `← Parent #${b.height - 1}`) : null,
       b.canonical && b.height < s.tip.height ? h('a', { href: `/blocks/${b.height + 1}`, rel: 'next' }, `Next #${b.height + 1} →`) : null,
       h('a', { href: b.file_url, download: '', class: 'button' }, `Download the block file (${bytes(b.size)})`)),
+    standing,
     fields([
       ['hash', h('span', { class: 'hash' }, b.hash)],
       ['parent', b.height === 0 ? h('span', { class: 'muted' }, 'none: the genesis') : h('a', { class: 'hash', href: `/blocks/${b.parent}` }, b.parent)],
@@ -46,6 +49,7 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
       ...described(b)
     ]))
   void checkSeal(b, s.chain_id).then(r => { fill(seal, r) })
+  followBlock(standing, b, s, signal)
 
   main.append(h('h2', null, `Tables (${b.tables.length})`))
   main.append(b.tables.length === 0
