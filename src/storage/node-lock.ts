@@ -127,6 +127,13 @@ function refuseUnwritable (path: string): void {
     accessSync(path, constants.W_OK)
   } catch (err) {
     const code = errorCode(err)
+    if (code === 'EROFS') {
+      // SQLite opens it read-only there too: two holders at once (two `petal run`s both started; locks54).
+      throw new StorageError('PERMISSION_DENIED', `cannot hold the lock ${path}: the file system is read-only, and read-only the lock would keep no other process out`, {
+        hint: 'commands that only read (status, blocks, block, signers, verify, query) work there; others need the file system mounted read-write',
+        details: { systemCode: code, path }
+      })
+    }
     if (code !== 'EACCES' && code !== 'EPERM') return
     const fix = unwritableFix(path)
     throw new StorageError('PERMISSION_DENIED', `cannot hold the lock ${path}: this user may not write it${fix?.other === true ? ' (another user\'s command made it)' : ''}, and read-only it would keep no other process out`, {
