@@ -34,7 +34,8 @@ export interface AskedBlock { height: number, final: boolean }
 export type NoCheckpointHint = (asked: AskedBlock) => string
 
 /** How a reader finds a signatory's node's address when the directory knows none (no command here can). */
-const FIND_A_SIGNATORY = 'ask the chain\'s publisher for their node\'s address (on their machine, the node\'s `status` command prints it after `listening`), then run `petal pull` with it'
+const findASignatory = (flags = ''): string => `ask the chain's publisher for their node's address (on their machine, the node's \`status\` command prints it after \`listening\`), then run \`petal pull\` with it${flags}`
+const FIND_A_SIGNATORY = findASignatory()
 
 /**
  * PROOF_NO_CHECKPOINT's hint for `audience` (its `petal …` commands get the user's --dir from the CLI
@@ -77,6 +78,6 @@ export function missingSizeHint (audience: CheckpointAudience, size: number): st
   const list = '`petal checkpoint --list` shows the sizes stored here'
   if (audience.kind !== 'reader') return `${list}; or give a checkpoint file`
   const ask = `a peer that keeps a checkpoint of size ${size} sends it when asked (a signatory's node keeps those of the tips it signed at: of each block it sealed, not of each block a catch-up placed at once)`
-  if (audience.pullFrom === undefined) return `${list}; ${ask}: ${FIND_A_SIGNATORY.replace('run `petal pull` with it', `run \`petal pull\` with it and \`--checkpoint-size ${size}\``)}; or give a checkpoint file`
+  if (audience.pullFrom === undefined) return `${list}; ${ask}: ${findASignatory(` and \`--checkpoint-size ${size}\``)}; or give a checkpoint file`
   return `${list}; ${ask}, e.g. the peer this directory last met: \`petal pull ${shellWord(audience.pullFrom)} --checkpoint-size ${size}\`, then ask again; or give a checkpoint file`
 }
