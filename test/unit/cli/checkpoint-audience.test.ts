@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { checkpointAudience } from '../../../src/cli/checkpoint-audience.js'
 import { CliContext } from '../../../src/cli/context.js'
-import { checkpointForHeight, checkpointText, findCheckpoint, keepReceivedCheckpoint, noCheckpointHint, readCheckpointNote, signCheckpoint, signTipCheckpoints, storedChainTree, treeRoot } from '../../../src/proof/index.js'
+import { checkpointForHeight, checkpointText, findCheckpoint, missingSizeHint, keepReceivedCheckpoint, noCheckpointHint, readCheckpointNote, signCheckpoint, signTipCheckpoints, storedChainTree, treeRoot } from '../../../src/proof/index.js'
 import { toHex } from '../../../src/util/index.js'
 import { importBlock } from '../../../src/chain/index.js'
 import { readSeal } from '../../../src/storage/index.js'
@@ -118,6 +118,9 @@ describe('PROOF_NO_CHECKPOINT\'s hint for a reader', () => {
     expect(hint).toContain(`\`petal pull ${addr}\``)
     // A block above what it sent: as before.
     expect(hintFor(5)).toContain('sent it checkpoints up to block 4 only')
+    // A size it lacks (prove --consistency, checkpoint --height): ask that peer for it; no peer known: find one.
+    expect(missingSizeHint(checkpointAudience(ctx, a), 3)).toContain(`\`petal pull ${addr} --checkpoint-size 3\``)
+    expect(missingSizeHint({ kind: 'reader' }, 3)).toContain('then run `petal pull` with it and `--checkpoint-size 3`')
     a.close()
     b.close()
   })
