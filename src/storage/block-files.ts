@@ -212,6 +212,26 @@ export function renameBlock (from: string, to: string, dirReady = false): void {
 }
 
 /**
+ * renameBlock for a group's placement (journal.ts, applyMovesGrouped), which is never a replay:
+ * both renames must happen, as placeBlock's, so something at `to` (a slot above the tip + 1, which
+ * recovery does not clear, holding a file left there) is replaced, and nothing at `from` (its tmp/
+ * name removed under the writer) is BLOCK_FILE_MISSING. renameBlock's rules kept the one under the
+ * new block's index row and recorded the block without its file (review54). `to`'s directory is made.
+ */
+export function placeRenamed (from: string, to: string): void {
+  for (const [a, b] of [[sealPathOf(from), sealPathOf(to)], [from, to]] as const) {
+    // One renameat2 that replaces nothing where the addon is loaded (0: moved); else a rename.
+    if (renameNoReplaceNative(a, b) === 0) continue
+    try {
+      renameSync(a, b)
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      throw new StorageError('BLOCK_FILE_MISSING', `${a} was removed before it could be placed at ${b}`, { hint: 'something deleted files in the data directory\'s tmp/ while a block was written; run the command again' })
+    }
+  }
+}
+
+/**
  * prepareBlock + moveBlock: put a finished block file from tmp/ in its final place. `prepared`:
  * the file is flushed and its `.sig` written and flushed beside it already (prepareBlockFiles).
  * Only the destination's directory is fsynced, not tmp/: a crash that loses the removal of the

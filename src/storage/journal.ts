@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs'
 import { errorMessage, failpoint, fsyncDirAsync, fsyncPathAsync, isNotFound, isRecord, parseJson, writeFileAtomic, atomicTempPath } from '../util/index.js'
 import { StorageError } from './errors.js'
-import { moveBlock, renameBlock } from './block-files.js'
+import { moveBlock, placeRenamed } from './block-files.js'
 import { dirname } from 'node:path'
 import type { DataDir } from './layout.js'
 import { checkDataFile } from './data-file.js'
@@ -99,7 +99,7 @@ export async function applyMovesGrouped (moves: readonly Move[]): Promise<void> 
   // Each slot directory is made once, not once per block.
   for (const d of new Set(moves.map(m => dirname(m.to)))) mkdirSync(d, { recursive: true })
   for (const [i, m] of moves.entries()) {
-    renameBlock(m.from, m.to, true)
+    placeRenamed(m.from, m.to)
     if (i === 0) failpoint('batch:first-move')
   }
   await Promise.all([...new Set(moves.flatMap(m => [dirname(m.to), dirname(m.from)]))].map(fsyncDirAsync))

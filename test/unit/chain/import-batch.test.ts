@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { cpSync, readdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { Chain, importBatch, importBlock, loadBlock, signImport, verifyChain, type LoadedBlock } from '../../../src/chain/index.js'
-import { readSeal } from '../../../src/storage/index.js'
+import { readSeal, sealPathOf } from '../../../src/storage/index.js'
 import { filesMatchIndex, fixtureKey, keyOpBlock, makeSqlite, newTestChain } from '../../helpers/chain.js'
 import { cloneGenesis } from '../../helpers/network.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -106,6 +106,34 @@ describe('importBatch', () => {
     const rest = await importBatch(c, await loadAll(c, source, range(6, 10)))
     expect(rest.failure).toBeUndefined()
     expect(c.tip().hash).toBe(source.get(10)?.hash)
+    c.close()
+  })
+
+  // A group's renames skipped a destination already there and a source gone (renameBlock's rules, a
+  // journal's replay's), where a lone block's placement replaces the one and refuses the other
+  // (placeBlock): a file left in a slot above the tip + 1 (which recovery clears) stayed under
+  // the new block's index row, and a tmp/ file removed under the writer left its block without a
+  // file (review54).
+  it('replaces a file left in a slot above the tip, as a lone block\'s placement does', async () => {
+    const c = await fresh()
+    for (const p of [source.dir.blockPath(9), sealPathOf(source.dir.blockPath(9))]) copyFileSync(p, p.replace(source.dir.root, c.dir.root).replace('block_00000009', 'block_00000003'))
+    const r = await importBatch(c, await loadAll(c, source, range(1, 6)))
+    expect(r.failure).toBeUndefined()
+    expect(await filesMatchIndex(c)).toEqual([])
+    expect(readFileSync(c.dir.blockPath(3))).toEqual(readFileSync(source.dir.blockPath(3)))
+    c.close()
+  })
+
+  it('a block whose tmp/ file was removed before its placement is refused, and nothing of the group is stored', async () => {
+    const c = await fresh()
+    // As a load thread leaves a large block: flushed with its `.sig` already (prepared), so that
+    // the group's placement only renames it.
+    const blocks = (await loadAll(c, source, range(1, 4))).map((b, i) => i === 2 ? { ...b, prepared: true } : b)
+    rmSync((blocks[2] as LoadedBlock).tmp)
+    const r = await importBatch(c, blocks)
+    expect(r.failure?.error).toMatchObject({ code: 'BLOCK_FILE_MISSING' })
+    expect(c.tip().height).toBe(0)
+    expect(await filesMatchIndex(c)).toEqual([])
     c.close()
   })
 
