@@ -71,7 +71,9 @@ export async function writeOutputFile (path: string, data: string, o: OutputOpti
     const target = statSync(path, { throwIfNoEntry: false })
     // A link to a regular file: replace that file atomically, the link stays a link.
     if (target?.isFile() === true) {
-      const real = realpathSync(path)
+      // realpath(3): node:fs's realpathSync reads a `..` after a linked directory lexically, and named
+      // another file than the one the link leads to, which was replaced instead (review54b).
+      const real = realpathSync.native(path)
       removeDeadWritersTemps(dirname(real), basename(real))
       replaceFile(real, data, target)
       return

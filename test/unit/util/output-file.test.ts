@@ -343,6 +343,23 @@ describe('writeOutputFile', () => {
     expect(readFileSync(target, 'utf8')).toBe('new\n')
   })
 
+  // A link's target climbing `..` out of a linked directory (`sub/../real.json`, `sub` a link to
+  // other/a/b): the kernel's file is other/a/real.json; node:fs's realpathSync reads the `..`
+  // lexically and named out/real.json, which was replaced instead, a file nobody named (review54b).
+  it('replaces the file the kernel opens through a link whose target climbs `..` out of a linked directory', async () => {
+    mkdirSync(join(dir, 'other', 'a', 'b'), { recursive: true })
+    mkdirSync(join(dir, 'out'))
+    writeFileSync(join(dir, 'other', 'a', 'real.json'), 'old\n')
+    writeFileSync(join(dir, 'out', 'real.json'), 'not named\n')
+    symlinkSync(join(dir, 'other', 'a', 'b'), join(dir, 'out', 'sub'))
+    const link = join(dir, 'out', 'link.json')
+    symlinkSync('sub/../real.json', link)
+    await writeOutputFile(link, 'new\n')
+    expect(readFileSync(link, 'utf8')).toBe('new\n')
+    expect(readFileSync(join(dir, 'other', 'a', 'real.json'), 'utf8')).toBe('new\n')
+    expect(readFileSync(join(dir, 'out', 'real.json'), 'utf8')).toBe('not named\n')
+  })
+
   it('creates the target of a dangling symlink, as `>` does', async () => {
     const link = join(dir, 'link.json')
     symlinkSync('made.json', link)
