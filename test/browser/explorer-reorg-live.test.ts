@@ -54,6 +54,8 @@ describe.skipIf(CHROMIUM === undefined)(`the block page, live through a reorg${N
     await a.publish(makeSqlite(join(work, 'a3.db'), 2, 200))
     await page.locator('#block-state').filter({ hasText: /^1 block built on it \(the tip: #3\)\. Final once 3 are/ }).waitFor()
     await below.locator('#block-state').filter({ hasText: /^2 blocks built on it \(the tip: #3\)/ }).waitFor()
+    // And the link to the next block, which the page drew at load only.
+    expect(await page.locator('#next-block').innerText()).toBe('Next #3 →')
     await screenshot(page, 'reorg-live-2-built-on')
 
     // Meanwhile B, cut off, signed a longer branch from block 1 (2 to 5); once back, A takes it.
@@ -64,6 +66,8 @@ describe.skipIf(CHROMIUM === undefined)(`the block page, live through a reorg${N
     const abandoned = await state(page, 'abandoned')
     expect(abandoned).toMatch(/^Abandoned by a reorganisation \(the chain went from #3 to #\d+, forking after #1\): this block is on a side branch now, and its rows are in the chain only once re-sealed \(its signatory's node re-seals them on the new tip\)\. Block #2 of the canonical chain →$/)
     expect(await page.locator('h1').innerText()).toBe('Block #2')
+    // Its next block is no longer the next of the chain's #2: the link goes.
+    expect(await page.locator('#next-block').count()).toBe(0)
     const there = await page.locator('#canonical-there').getAttribute('href')
     expect(there).toMatch(/^\/blocks\/[0-9a-f]{64}$/)
     expect(there).not.toBe(`/blocks/${mine.hash}`)

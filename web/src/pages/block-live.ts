@@ -30,7 +30,7 @@ function view (b: Block, s: Status, reorg: Reorg | undefined, canonicalThere: Bl
  * Keep `box` saying where `first` stands until `signal` aborts: looked at again on each new tip or
  * reorg event (every 5 s with a token, which EventSource cannot send).
  */
-export function followBlock (box: HTMLElement, first: Block, status: Status, signal: AbortSignal): void {
+export function followBlock (box: HTMLElement, first: Block, status: Status, signal: AbortSignal, onStanding: (canonical: boolean, tip: number) => void): void {
   let reorg: Reorg | undefined
   let busy = false
   let again = false
@@ -38,6 +38,7 @@ export function followBlock (box: HTMLElement, first: Block, status: Status, sig
     const [b, s] = await Promise.all([getJson<Block>(`/api/v1/blocks/${first.hash}`, signal), getJson<Status>('/api/v1/status', signal)])
     const there = b.canonical ? undefined : await getJson<Block>(`/api/v1/blocks/${b.height}`, signal).catch(() => undefined)
     fill(box, view(b, s, reorg, there))
+    onStanding(b.canonical, s.tip.height)
   }
   const refresh = (): void => {
     if (busy) { again = true; return }

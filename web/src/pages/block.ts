@@ -29,12 +29,13 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
   document.title = `Block #${b.height} · Petal explorer`
   const seal = h('span', null, 'checking…')
   const standing = h('p', { id: 'block-live', 'aria-live': 'polite' })
+  const nav = h('nav', { class: 'pager', 'aria-label': 'Neighbours' },
+    b.height > 0 ? h('a', { href: `/blocks/${b.parent}`, rel: 'prev' }, `← Parent #${b.height - 1}`) : null,
+    b.canonical && b.height < s.tip.height ? nextLink(b.height) : null,
+    h('a', { href: b.file_url, download: '', class: 'button' }, `Download the block file (${bytes(b.size)})`))
   main.append(
     h('h1', null, `Block #${b.height}`, b.canonical ? null : h('span', { class: 'bad' }, ' (side branch: not canonical)')),
-    h('nav', { class: 'pager', 'aria-label': 'Neighbours' },
-      b.height > 0 ? h('a', { href: `/blocks/${b.parent}`, rel: 'prev' }, `← Parent #${b.height - 1}`) : null,
-      b.canonical && b.height < s.tip.height ? h('a', { href: `/blocks/${b.height + 1}`, rel: 'next' }, `Next #${b.height + 1} →`) : null,
-      h('a', { href: b.file_url, download: '', class: 'button' }, `Download the block file (${bytes(b.size)})`)),
+    nav,
     standing,
     fields([
       ['hash', h('span', { class: 'hash' }, b.hash)],
@@ -49,7 +50,12 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
       ...described(b)
     ]))
   void checkSeal(b, s.chain_id).then(r => { fill(seal, r) })
-  followBlock(standing, b, s, signal)
+  // Live, so is the link to the next block: there once one is built on this one, gone once a reorg abandons it.
+  followBlock(standing, b, s, signal, (canonical, tip) => {
+    const next = nav.querySelector('#next-block')
+    if (canonical && tip > b.height && next === null) nav.insertBefore(nextLink(b.height), nav.querySelector('a.button'))
+    if (!canonical) next?.remove()
+  })
 
   main.append(h('h2', null, `Tables (${b.tables.length})`))
   main.append(b.tables.length === 0
@@ -80,6 +86,10 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
   main.append(rows)
   await rowsBrowser(rows, b, t, url, signal)
   if (url.hash === '#rows') rows.scrollIntoView()
+}
+
+function nextLink (height: number): HTMLElement {
+  return h('a', { href: `/blocks/${height + 1}`, rel: 'next', id: 'next-block' }, `Next #${height + 1} →`)
 }
 
 /**
