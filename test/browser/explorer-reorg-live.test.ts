@@ -65,7 +65,7 @@ describe.skipIf(CHROMIUM === undefined)(`the block page, live through a reorg${N
     await startNode(dirB, { name: 'B', key: bob, bootstrap: [addrOf(a)] })
     const abandoned = await state(page, 'abandoned')
     expect(abandoned).toMatch(/^Abandoned by a reorganisation \(the chain went from #3 to #\d+, forking after #1\): this block is on a side branch now, and its rows are in the chain only once re-sealed \(its signatory's node re-seals them on the new tip\)\. Block #2 of the canonical chain →$/)
-    expect(await page.locator('h1').innerText()).toBe('Block #2')
+    expect(await page.locator('h1').innerText()).toBe('Block #2 (side branch: not canonical)')
     // Its next block is no longer the next of the chain's #2: the link goes.
     expect(await page.locator('#next-block').count()).toBe(0)
     const there = await page.locator('#canonical-there').getAttribute('href')

@@ -33,8 +33,9 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
     b.height > 0 ? h('a', { href: `/blocks/${b.parent}`, rel: 'prev' }, `← Parent #${b.height - 1}`) : null,
     b.canonical && b.height < s.tip.height ? nextLink(b.height) : null,
     h('a', { href: b.file_url, download: '', class: 'button' }, `Download the block file (${bytes(b.size)})`))
+  const side = h('span', { class: 'bad' }, b.canonical ? null : ' (side branch: not canonical)')
   main.append(
-    h('h1', null, `Block #${b.height}`, b.canonical ? null : h('span', { class: 'bad' }, ' (side branch: not canonical)')),
+    h('h1', null, `Block #${b.height}`, side),
     nav,
     standing,
     fields([
@@ -50,8 +51,10 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
       ...described(b)
     ]))
   void checkSeal(b, s.chain_id).then(r => { fill(seal, r) })
-  // Live, so is the link to the next block: there once one is built on this one, gone once a reorg abandons it.
+  // Live, so are the heading's mark and the link to the next block: there once one is built on this
+  // one, gone once a reorg abandons it.
   followBlock(standing, b, s, signal, (canonical, tip) => {
+    fill(side, canonical ? null : ' (side branch: not canonical)')
     const next = nav.querySelector('#next-block')
     if (canonical && tip > b.height && next === null) nav.insertBefore(nextLink(b.height), nav.querySelector('a.button'))
     if (!canonical) next?.remove()
