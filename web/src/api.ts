@@ -115,3 +115,11 @@ export interface SignatoryPeer { id: string, addrs: string[], connected: boolean
 export interface Signers { height: number, active: number, signers: Array<{ id: string, public_key: string, added_at: number, revoked_at: number | null, active: boolean, peers?: SignatoryPeer[] }> }
 export interface Peers { network: boolean, peers: Array<{ id: string, addr: string, direction: string, tip_height?: number }> }
 export interface Activity { from: number, to: number, bucket_seconds: number, buckets: Array<{ start: number, blocks: number, rows: number }>, total_blocks: number, total_rows: number }
+
+/** The hash a `tip` event of GET /api/v1/events names (undefined when its data is not that shape). */
+export function tipHash (e: Event): string | undefined {
+  try {
+    const d: unknown = JSON.parse((e as MessageEvent<string>).data)
+    return typeof d === 'object' && d !== null && typeof (d as { hash?: unknown }).hash === 'string' ? (d as { hash: string }).hash : undefined
+  } catch { return undefined }
+}

@@ -1,7 +1,7 @@
 // The block page's standing, kept live (api54): how many blocks are built on the block shown, when
 // it becomes final (max_reorg_depth of them: no reorg may abandon it then), and that a reorg has
 // abandoned it (or brought it back). From GET /api/v1/events, or a poll where events cannot pass.
-import { getJson, hasToken, type Block, type Status } from '../api.js'
+import { getJson, hasToken, tipHash, type Block, type Status } from '../api.js'
 import { fill, h, type Child } from '../dom.js'
 import { counted } from '../format.js'
 import { redrawIfRefused } from '../page.js'
@@ -32,12 +32,14 @@ function view (b: Block, s: Status, reorg: Reorg | undefined, canonicalThere: Bl
  */
 export function followBlock (box: HTMLElement, first: Block, status: Status, signal: AbortSignal, onStanding: (canonical: boolean, tip: number) => void): void {
   let reorg: Reorg | undefined
+  let shownTip = status.tip.hash
   let busy = false
   let again = false
   const load = async (): Promise<void> => {
     const [b, s] = await Promise.all([getJson<Block>(`/api/v1/blocks/${first.hash}`, signal), getJson<Status>('/api/v1/status', signal)])
     const there = b.canonical ? undefined : await getJson<Block>(`/api/v1/blocks/${b.height}`, signal).catch(() => undefined)
     fill(box, view(b, s, reorg, there))
+    shownTip = s.tip.hash
     onStanding(b.canonical, s.tip.height)
   }
   const refresh = (): void => {
@@ -63,9 +65,11 @@ export function followBlock (box: HTMLElement, first: Block, status: Status, sig
     if (r.fork.height < first.height) reorg = r
     refresh()
   })
-  es.addEventListener('tip', () => {
-    // The tip on connect is news only after a reconnection (blocks may have come meanwhile).
-    if (connected) refresh()
+  es.addEventListener('tip', e => {
+    // The tip on connect is news when it is not the tip the page was drawn against: a block sealed
+    // between the page's status read and the stream's opening has no event of its own (review54b);
+    // after a reconnection, blocks may have come meanwhile.
+    if (connected || tipHash(e) !== shownTip) refresh()
     connected = true
   })
   signal.addEventListener('abort', () => { es.close() })

@@ -1,5 +1,5 @@
 // `/`: the chain at a glance, live: a new block shows without a reload (server-sent events).
-import { getJson, hasToken, type Activity, type BlockList, type BlockSummary, type Peers, type SignatoryPeer, type Signers, type Status } from '../api.js'
+import { getJson, hasToken, tipHash, type Activity, type BlockList, type BlockSummary, type Peers, type SignatoryPeer, type Signers, type Status } from '../api.js'
 import { activityChart } from '../chart.js'
 import { fields, fill, h, table, type Child } from '../dom.js'
 import { bytes, count, counted, keyId, shortHash, time } from '../format.js'
@@ -92,7 +92,7 @@ export async function homePage (main: HTMLElement, _url: URL, signal: AbortSigna
         p.peers.length === 0 ? null : table(['peer', 'address', 'direction', 'tip'], p.peers.map(x => [h('span', { class: 'hash' }, x.id), h('span', { class: 'hash' }, x.addr), x.direction, x.tip_height === undefined ? '—' : `#${x.tip_height}`]), { num: [3] })])
   }
   await load()
-  follow(live, load, signal, reach)
+  follow(live, load, signal, reach, () => shownTip)
 }
 
 /**
@@ -120,8 +120,9 @@ const NODES_NOTE = 'Its nodes: the peers this node has met whose status proved t
 /**
  * Reload on each new tip: server-sent events, or a poll where they cannot pass (a token is needed).
  * A node that does not answer is said at the top of the page (`reach`) until it answers again.
+ * `shown` is the tip hash the page shows, against which the stream's first event is news or not.
  */
-function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSignal, reach: Reach): void {
+function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSignal, reach: Reach, shown: () => string): void {
   let busy = false
   let again = false
   const refresh = (): void => {
@@ -145,10 +146,13 @@ function follow (live: HTMLElement, load: () => Promise<void>, signal: AbortSign
   if (hasToken() || typeof EventSource === 'undefined') { poll(); return }
   const es = new EventSource('/api/v1/events')
   let first = true
-  es.addEventListener('tip', () => {
+  es.addEventListener('tip', e => {
     fill(live, '● live')
     reach.answered()
-    if (first) { first = false; return } // the tip on connect: already shown (after a reconnection: the page is reloaded)
+    // The tip on connect is news only when it is not the one shown: a block sealed between the
+    // page's status read and the stream's opening came with no event of its own (review54b).
+    if (first && tipHash(e) === shown()) { first = false; return }
+    first = false
     refresh()
   })
   es.addEventListener('error', () => {
