@@ -28,7 +28,11 @@ export const PROOF_ERROR_CODES = [
   /** `petal witnesses add`: the `witnesses` file lists that witness's name already */
   'PROOF_WITNESS_LISTED',
   /** `petal witnesses remove`: the `witnesses` file lists no witness of that name */
-  'PROOF_WITNESS_NOT_LISTED'
+  'PROOF_WITNESS_NOT_LISTED',
+  /** `petal witnesses reset`: this chain still contains the last tree the witness cosigned (or it cosigned none) */
+  'PROOF_WITNESS_NOT_STUCK',
+  /** `petal witnesses reset`: the key named is the one that cosigned the tree this chain left */
+  'PROOF_WITNESS_SAME_KEY'
 ] as const
 
 export type ProofErrorCode = typeof PROOF_ERROR_CODES[number]
@@ -56,6 +60,8 @@ export interface ProofErrorDetails {
   PROOF_WITNESSES_LINK_NOWHERE: { path: string, target: string }
   PROOF_WITNESS_LISTED: None
   PROOF_WITNESS_NOT_LISTED: None
+  PROOF_WITNESS_NOT_STUCK: None
+  PROOF_WITNESS_SAME_KEY: None
 }
 
 export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends PetalError<C, ProofErrorDetails[C]> {
@@ -78,7 +84,9 @@ export function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
     PROOF_WITNESSES_UNREADABLE: { meaning: 'the data directory\'s `witnesses` file cannot be read: it is a directory or another non-regular file, this user may not read it (or search its directory), or the disk failed', hint: 'the message says which; a node that read the file before keeps the witnesses it listed then until the file can be read again' },
     PROOF_WITNESSES_LINK_NOWHERE: { meaning: '`petal witnesses add|remove`: the data directory\'s `witnesses` is a symbolic link to a file whose directory does not exist (a share not mounted, a mistyped target); nothing was written', hint: 'mount or make the directory the message names, or point the link at the list (`ln -sfn FILE DIR/witnesses`), then edit again' },
     PROOF_WITNESS_LISTED: { meaning: '`petal witnesses add`: the data directory\'s `witnesses` file lists a witness of that name already (one key a name)', hint: '`petal witnesses list` shows its key; to replace it, `petal witnesses remove NAME` first' },
-    PROOF_WITNESS_NOT_LISTED: { meaning: '`petal witnesses remove`: the data directory\'s `witnesses` file lists no witness of that name', hint: '`petal witnesses list` shows the listed witnesses' }
+    PROOF_WITNESS_NOT_LISTED: { meaning: '`petal witnesses remove`: the data directory\'s `witnesses` file lists no witness of that name', hint: '`petal witnesses list` shows the listed witnesses' },
+    PROOF_WITNESS_NOT_STUCK: { meaning: '`petal witnesses reset`: this node\'s chain still contains the last checkpoint its witness cosigned (or it cosigned none), so nothing stops it cosigning; nothing was changed', hint: 'nothing to do: the witness cosigns the next final checkpoint that extends it (`petal witnesses list` shows its key and any earlier reset)' },
+    PROOF_WITNESS_SAME_KEY: { meaning: '`petal witnesses reset`: the key named is the one that cosigned the checkpoint this chain left; cosigning this chain with it would vouch for two histories; nothing was changed', hint: 'make a new key with `petal keygen` (it prints its id), then `petal witnesses reset --key NEWID`, and run the witness with `--key NEWID`' }
   }
 }
 

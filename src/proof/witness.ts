@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { equalBytes, fromHex, toHex } from '../util/index.js'
+import { equalBytes, shellWord, toHex } from '../util/index.js'
 import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
 import { noteLines, unionWithStored } from './note-lines.js'
 import { formatNote } from './verifier/index.js'
@@ -9,6 +9,7 @@ import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { WITNESS_LAST_META } from '../storage/index.js'
 import { findCheckpoint, storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
+import { lastCosigned, resetCommand, retiredBy } from './witness-reset.js'
 
 // A witness (docs/proofs.md "Witness cosignatures"): a node that holds no signatory key but
 // vouches, with its own key, that each checkpoint it cosigns extends the last one it cosigned. It
@@ -18,14 +19,6 @@ import { treeRoot } from './tree/index.js'
 export interface WitnessIdentity { name: string, key: SigningKey }
 
 const LAST = WITNESS_LAST_META
-
-/** What the witness last cosigned: `size root` in chain.db's meta. */
-function lastCosigned (chain: Chain): { size: number, root: Uint8Array } | undefined {
-  const v = chain.index.getMeta(LAST)
-  const m = v === undefined ? null : /^(\d+) ([0-9a-f]{64})$/.exec(v)
-  const root = m?.[2] === undefined ? undefined : fromHex(m[2])
-  return m === null || root === undefined ? undefined : { size: Number(m[1]), root }
-}
 
 /**
  * Cosign a checkpoint if it is acceptable (judgeCheckpoint), final, larger than the last one this
@@ -46,6 +39,12 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     // that tree (a signer that lied about its tip, a split deeper than max_reorg_depth) it refused
     // every later checkpoint for good (docs/performance/reviews.md, "Session 54: checkpoint and witness leftovers (checkpoint54)").
     if (v === undefined || !c.final || !finalHere(chain, c.size) || v.lines.some(s => s.name === w.name)) return undefined
+    // A key `petal witnesses reset` retired vouched for a tree this chain left: never again.
+    const retired = retiredBy(chain, w.key.publicKey)
+    if (retired !== undefined) {
+      chain.logger.warn(`not cosigning: this witness key was retired by \`petal witnesses reset\` at ${retired.at}; run the witness with the key it named: \`petal --dir ${shellWord(chain.dir.root)} run --witness ${w.name} --key ${retired.next_key}\``, { key: w.key.id })
+      return undefined
+    }
     const last = lastCosigned(chain)
     const tree = storedChainTree(chain)
     if (last !== undefined) {
@@ -53,7 +52,9 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
       if (c.size <= last.size) return undefined
       // The tree it cosigned before must be a prefix of this one: this node's tree holds both.
       if (last.size > tree.size || !equalBytes(treeRoot(tree, last.size), last.root)) {
-        chain.logger.warn('not cosigning: the chain no longer contains the last checkpoint this witness cosigned', { size: last.size })
+        // Its key vouched for that tree: it must not vouch for this chain's too. Clearing it is the
+        // operator's decision, with a new key (docs/proofs.md, "A witness whose chain left what it cosigned").
+        chain.logger.warn(`not cosigning: the chain no longer contains the last checkpoint this witness cosigned; to witness this chain, make a new key (\`petal --dir ${shellWord(chain.dir.root)} keygen\`) and run \`${resetCommand(chain.dir.root)}\`, then run the witness with --key NEWID`, { size: last.size, root: toHex(last.root) })
         return undefined
       }
     }

@@ -145,6 +145,8 @@ export const SENT_KEPT = 256
 export const OWN_WITNESS_META = 'witness_vkey'
 /** chain.db meta: the tree a witness last cosigned, `size root`, which each one it cosigns must extend. */
 export const WITNESS_LAST_META = 'witness_last_cosigned'
+/** chain.db meta: the record of `petal witnesses reset` (a JSON array), whose retired keys cosign no more. */
+export const WITNESS_RESETS_META = 'witness_resets'
 
 /**
  * The meta rows of the checkpoints, which no block file holds (a SQL condition on `key`): kept by
@@ -152,4 +154,4 @@ export const WITNESS_LAST_META = 'witness_last_cosigned'
  * it had cosigned (and would cosign another history), its own cosignatures went unverified here
  * until it cosigned again, and what each peer had sent was forgotten.
  */
-export const CHECKPOINT_META = `(key IN ('${OWN_WITNESS_META}', '${WITNESS_LAST_META}') OR key GLOB '${SENT_META}*')`
+export const CHECKPOINT_META = `(key IN ('${OWN_WITNESS_META}', '${WITNESS_LAST_META}', '${WITNESS_RESETS_META}') OR key GLOB '${SENT_META}*')`

@@ -331,6 +331,8 @@ export class IndexDb {
     this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value)
   }
 
+  deleteMeta (key: string): void { this.assertTx(); this.stmt('DELETE FROM meta WHERE key = ?').run(key) }
+
   countBlocks (): { canonical: number, side: number } {
     const tip = this.tip()
     const side = this.stmt<number>('SELECT COUNT(*) FROM blocks WHERE canonical = 0').pluck().get() ?? 0

@@ -134,7 +134,10 @@ const newTable = (): Readonly<Record<string, ClassRule>> => ({
       PROOF_QUERY_NOT_PROVABLE: { category: 'usage', http: 400 },
       // `petal witnesses add|remove` of a name the file lists already / does not list: a bad argument.
       PROOF_WITNESS_LISTED: { category: 'usage', http: 409 },
-      PROOF_WITNESS_NOT_LISTED: { category: 'usage', http: 404 }
+      PROOF_WITNESS_NOT_LISTED: { category: 'usage', http: 404 },
+      // `petal witnesses reset` of a witness that is not stuck, or with the key that cosigned: a bad argument.
+      PROOF_WITNESS_NOT_STUCK: { category: 'usage', http: 409 },
+      PROOF_WITNESS_SAME_KEY: { category: 'usage', http: 409 }
     }
   },
   IngestError: {

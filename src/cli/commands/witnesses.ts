@@ -31,13 +31,15 @@ export function register (program: Command, action: Action): void {
   witnesses.command('list').description('list the witnesses the file lists, in its order')
     .action(action(async ctx => {
       const own = await ownWitness(ctx)
-      const { listWitnesses } = await import('../../proof/index.js')
+      const { listWitnesses, witnessResets } = await import('../../proof/index.js')
       const list = listWitnesses(ctx.dir)
-      ctx.out.result({ witnesses: list.map(json), own: own ?? null }, () => [
+      const resets = witnessResets(ctx.openChain({ forReading: true }))
+      ctx.out.result({ witnesses: list.map(json), own: own ?? null, resets: resets.map(r => ({ ...r, notes: undefined })) }, () => [
         list.length === 0
           ? hintWithDir('no witness is listed: this node keeps no witness\'s cosignature' + (own === undefined ? '' : ' but its own') + '. List one with `petal witnesses add VKEY` (the witness\'s verifier key, as `petal run --witness` on their node prints it)', ctx.opts.dir)
           : table([['NAME', 'KEY ID', 'LINE'], ...list.map(w => [w.name, w.keyId, String(w.line)])]),
-        ...(own === undefined ? [] : [`and this node's own cosignatures, as the witness it has cosigned as (petal run --witness): ${own}`])
+        ...(own === undefined ? [] : [`and this node's own cosignatures, as the witness it has cosigned as (petal run --witness): ${own}`]),
+        ...resets.map(r => `reset at ${r.at}: retired ${r.retired ?? 'the key that cosigned'} (it cosigned size ${r.abandoned.size}, a tree this chain left); cosigns with ${r.next_key} since`)
       ].join('\n'))
     }))
 
@@ -60,5 +62,20 @@ export function register (program: Command, action: Action): void {
       const gone = await removeWitness(ctx.dir, name, editOptions(ctx))
       ctx.out.result({ removed: gone.map(json) }, () => gone.map(w => `struck witness ${w.name} (key ID ${w.keyId}, line ${w.line})`).join('\n'))
       ctx.out.note(RUNNING)
+    }))
+
+  witnesses.command('reset').description('let this node\'s witness cosign again when its chain left the last checkpoint it cosigned: retires the key that cosigned it (choose a new one with --key) and records what it cosigned (docs/proofs.md)')
+    .action(action(async ctx => {
+      const key = ctx.loadKey()
+      const chain = ctx.openChain()
+      const { resetWitness, witnessVkeySync } = await import('../../proof/index.js')
+      const r = await resetWitness(chain, key.publicKey)
+      const name = r.retired?.slice(0, r.retired.indexOf('+'))
+      const vkey = name === undefined ? undefined : witnessVkeySync(name, key.publicKey)
+      ctx.out.result({ reset: { ...r, notes: r.notes.length }, vkey: vkey ?? null }, () => [
+        `retired ${r.retired ?? 'the key that cosigned'}: it cosigned size ${r.abandoned.size} (root ${r.abandoned.root}), which this chain no longer contains; recorded in chain.db with ${r.notes.length === 1 ? 'its cosigned note' : `${r.notes.length} notes of that tree`} (\`petal witnesses list\` shows it)`,
+        `the witness cosigns this chain's next final checkpoint with ${key.id}: ${hintWithDir(`\`petal run --witness ${name ?? 'NAME'} --key ${key.id}\``, ctx.opts.dir)}`,
+        ...(vkey === undefined ? [] : [`its verifier key is new: ${vkey} (verifiers give it to \`petal verify-proof --witness\`; nodes that listed the old one: \`petal witnesses remove ${name ?? 'NAME'}\`, then \`petal witnesses add ${vkey}\`)`])
+      ].join('\n'))
     }))
 }

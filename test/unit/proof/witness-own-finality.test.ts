@@ -4,22 +4,23 @@ import { describe, expect, it, vi } from 'vitest'
 import { Chain, importBlock } from '../../../src/chain/index.js'
 import type { Network } from '../../../src/network/index.js'
 import { CheckpointDuty } from '../../../src/node/checkpoint-duty.js'
-import { cosignCheckpoint, keepReceivedCheckpoint, readCheckpointNote, signTipCheckpoints } from '../../../src/proof/index.js'
-import { readSeal } from '../../../src/storage/index.js'
-import { nullLogger } from '../../../src/util/index.js'
+import { addCosignature, cosignCheckpoint, keepReceivedCheckpoint, OWN_WITNESS_META, readCheckpointNote, resetWitness, signTipCheckpoints, witnessResets, witnessVkeySync } from '../../../src/proof/index.js'
+import { readSeal, WITNESS_LAST_META } from '../../../src/storage/index.js'
+import { nullLogger, toHex, type Logger } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { petalInProcess } from '../../helpers/cli.js'
 
 const alice = fixtureKey('alice')
 const w = { name: 'witness.example/w', key: fixtureKey('carol') }
 
 /** Three data directories of one chain (alice's, max_reorg_depth 2), 2 blocks long: a signatory's, a witness's, a rival branch's. */
-async function threeCopies (): Promise<{ s: Chain, wit: Chain, r: Chain }> {
+async function threeCopies (witnessLogger?: Logger): Promise<{ s: Chain, wit: Chain, r: Chain }> {
   const { chain, dir } = await newTestChain({ key: alice, consensus: { maxReorgDepth: 2 } })
   await extendChain(chain, alice, 2, 2)
   chain.close()
-  const copy = (name: string): Chain => { const d = join(tmpDir(), name); cpSync(dir, d, { recursive: true }); return Chain.open(d) }
-  return { s: Chain.open(dir), wit: copy('w'), r: copy('r') }
+  const copy = (name: string, logger?: Logger): Chain => { const d = join(tmpDir(), name); cpSync(dir, d, { recursive: true }); return Chain.open(d, { logger }) }
+  return { s: Chain.open(dir), wit: copy('w', witnessLogger), r: copy('r') }
 }
 
 /** Place `from`'s canonical blocks `lo`…`hi` on `to`, as a peer's would be. */
@@ -85,5 +86,59 @@ describe('a witness behind the signatory', () => {
     expect(sent[0]).toContain(`— ${w.name} `)
     s.close()
     wit.close()
+  })
+})
+
+// docs/proofs.md, "A witness whose chain left what it cosigned": a witness an earlier Petal left
+// stuck (it cosigned, on the signer's claim, a tree its own chain then left) refused every later
+// checkpoint for good, and nothing cleared it. `petal witnesses reset` does, as the operator's
+// recorded decision, with a new key: the old one vouched for the tree the chain left.
+describe('a witness stuck by an earlier Petal', () => {
+  it('is cleared by `petal witnesses reset` with a new key, which the refusal names; the old key cosigns no more', async () => {
+    const warnings: string[] = []
+    const logger: Logger = { ...nullLogger, warn: (m: string) => { warnings.push(m) } }
+    const { s, wit, r } = await threeCopies(logger)
+    await extendChain(s, alice, 3, 3)
+    await placeFrom(wit, s, 3, 3)
+    const final4 = await finalNote(s)
+    // What a witness of session 53 did at tip 3: cosign size 4 on the signer's tip line, and remember it.
+    const vkey = witnessVkeySync(w.name, w.key.publicKey)
+    await wit.index.withWriteLock(async () => {
+      wit.index.setMeta(OWN_WITNESS_META, vkey)
+      wit.index.setMeta(WITNESS_LAST_META, `4 ${toHex(readCheckpointNote(final4).checkpoint.root)}`)
+    })
+    expect(await keepReceivedCheckpoint(wit, addCosignature(final4, w, 1_700_000_000), 'witness')).toBe(true)
+    // Its chain still holds that tree: nothing to reset (a reset never erases a history it can still extend).
+    await expect(resetWitness(wit, fixtureKey('dave').publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_NOT_STUCK' }))
+    // A longer branch forking below block 3 wins: the witness's chain no longer holds size 4.
+    await extendChain(r, alice, 4, 4)
+    await placeFrom(wit, r, 3, 6)
+    const final5 = await finalNote(r)
+    expect(await keepReceivedCheckpoint(wit, final5, 'R')).toBe(true)
+    expect(await cosignCheckpoint(wit, final5, w), 'stuck').toBeUndefined()
+    const dir = wit.dir.root
+    expect(warnings.at(-1)).toContain(`\`petal --dir ${dir} witnesses reset --key NEWID\``)
+    // The hint's command, run: with the key that cosigned, refused; with a new one, done and recorded.
+    for (const k of ['carol', 'dave']) expect((await petalInProcess(['--dir', dir, 'keys', 'import', join(import.meta.dirname, '..', '..', 'fixtures', 'keys', `${k}.pem`)])).code).toBe(0)
+    const carol = fixtureKey('carol').id
+    const dave = fixtureKey('dave')
+    const same = await petalInProcess(['--dir', dir, 'witnesses', 'reset', '--key', carol])
+    expect(same.stderr).toContain('[PROOF_WITNESS_SAME_KEY]')
+    expect(same.code).not.toBe(0)
+    const done = await petalInProcess(['--dir', dir, 'witnesses', 'reset', '--key', dave.id])
+    expect(done.stderr).toBe('')
+    expect(done.code).toBe(0)
+    expect(done.stdout).toContain(`retired ${vkey}: it cosigned size 4`)
+    expect(done.stdout).toContain(`petal --dir ${dir} run --witness ${w.name} --key ${dave.id}`)
+    const [reset] = witnessResets(wit)
+    expect(reset?.abandoned.size).toBe(4)
+    expect(reset?.notes[0]).toContain(`— ${w.name} `)
+    // The retired key cosigns nothing on this chain, and says which key to run with.
+    expect(await cosignCheckpoint(wit, final5, w)).toBeUndefined()
+    expect(warnings.at(-1)).toContain(`--key ${dave.id}`)
+    // The new key cosigns this chain's final checkpoints.
+    expect(await cosignCheckpoint(wit, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
+    expect((await petalInProcess(['--dir', dir, 'witnesses', 'list'])).stdout).toContain(`cosigns with ${dave.id} since`)
+    for (const c of [s, wit, r]) c.close()
   })
 })

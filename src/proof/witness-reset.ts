@@ -1,0 +1,112 @@
+import type { Chain } from '../chain/index.js'
+import type { PublicKey } from '../crypto/index.js'
+import { OWN_WITNESS_META, WITNESS_LAST_META, WITNESS_RESETS_META } from '../storage/index.js'
+import { equalBytes, fromHex, shellWord, toHex } from '../util/index.js'
+import { ProofError } from './errors.js'
+import { storedChainTree } from './stored.js'
+import { treeRoot } from './tree/index.js'
+import { parseWitnessVkey } from './witness-keys.js'
+
+// Clearing a stuck witness (docs/proofs.md, "A witness whose chain left what it cosigned"). A
+// witness's cosignature says "consistent with every checkpoint of this chain I cosigned before";
+// when its own chain no longer holds the last tree it cosigned (an earlier Petal cosigned on a
+// signer's claim of finality, or a split deeper than max_reorg_depth), cosigning the chain's new
+// history with the same key would make that key vouch for two histories, which is what witnesses
+// exist to rule out. So the reset retires that key for good (every later cosignature is by a new
+// key, which verifiers list by choice) and keeps a record of what the old key last stated.
+
+/** The tree a witness last cosigned (chain.db's meta `size root`), if any. */
+export function lastCosigned (chain: Chain): { size: number, root: Uint8Array } | undefined {
+  const v = chain.index.getMeta(WITNESS_LAST_META)
+  const m = v === undefined ? null : /^(\d+) ([0-9a-f]{64})$/.exec(v)
+  const root = m?.[2] === undefined ? undefined : fromHex(m[2])
+  return m === null || root === undefined ? undefined : { size: Number(m[1]), root }
+}
+
+/** When this node's chain no longer contains the tree the witness last cosigned: that tree. */
+export function stuckWitness (chain: Chain): { size: number, root: string } | undefined {
+  const last = lastCosigned(chain)
+  if (last === undefined) return undefined
+  const tree = storedChainTree(chain)
+  const held = last.size <= tree.size && equalBytes(treeRoot(tree, last.size), last.root)
+  return held ? undefined : { size: last.size, root: toHex(last.root) }
+}
+
+/** One `petal witnesses reset`, as kept in chain.db's meta (kept by reindex). */
+export interface WitnessReset {
+  /** when (RFC 3339) */
+  at: string
+  /** the tree the retired key last cosigned, which this chain no longer contains */
+  abandoned: { size: number, root: string }
+  /** this node's tip when the operator reset it */
+  tip: { height: number, hash: string }
+  /** the verifier key that cosigned it, retired (null: an earlier Petal recorded none) */
+  retired: string | null
+  /** its SPKI in hex: the key that cosigns no more, under any name */
+  retired_key: string | null
+  /** the key id the operator named to cosign from now on */
+  next_key: string
+  /** the stored notes of that tree with the old key's cosignature, as kept: its statement */
+  notes: string[]
+}
+
+/** The resets recorded on this directory, oldest first. */
+export function witnessResets (chain: Chain): WitnessReset[] {
+  const v = chain.index.getMeta(WITNESS_RESETS_META)
+  if (v === undefined) return []
+  try {
+    const a: unknown = JSON.parse(v)
+    return Array.isArray(a) ? a as WitnessReset[] : []
+  } catch {
+    return []
+  }
+}
+
+/** The reset that retired `key`, if one did: a witness never cosigns with it again. */
+export function retiredBy (chain: Chain, key: PublicKey): WitnessReset | undefined {
+  return witnessResets(chain).find(r => r.retired_key === key.hex)
+}
+
+/** The command that clears a stuck witness, for its log line and docs (`dir`: the data directory). */
+export function resetCommand (dir: string): string {
+  return `petal --dir ${shellWord(dir)} witnesses reset --key NEWID`
+}
+
+/**
+ * Clear a stuck witness: retire the key that cosigned the tree this chain left, record it, and let
+ * `next` (another key) cosign this chain's final checkpoints from the next one on. Refused when the
+ * chain still holds that tree (nothing is stuck: PROOF_WITNESS_NOT_STUCK) and when `next` is the
+ * key that cosigned it (PROOF_WITNESS_SAME_KEY).
+ */
+export async function resetWitness (chain: Chain, next: PublicKey): Promise<WitnessReset> {
+  return await chain.index.withWriteLock(async () => {
+    const stuck = stuckWitness(chain)
+    if (stuck === undefined) {
+      const last = lastCosigned(chain)
+      throw new ProofError('PROOF_WITNESS_NOT_STUCK', last === undefined
+        ? 'this directory\'s witness has cosigned nothing: there is nothing to reset'
+        : `this chain contains the last checkpoint this witness cosigned (size ${last.size}): there is nothing to reset`, {})
+    }
+    const vkey = chain.index.getMeta(OWN_WITNESS_META)
+    const parsed = vkey === undefined ? undefined : parseWitnessVkey(vkey)
+    const old = typeof parsed === 'object' ? parsed.publicKey : undefined
+    if (old !== undefined && old.hex === next.hex) {
+      throw new ProofError('PROOF_WITNESS_SAME_KEY', `key ${next.id} cosigned size ${stuck.size}, which this chain left: it must not vouch for this chain's history too`, {})
+    }
+    const tip = chain.tip()
+    const notes = chain.index.checkpoints.list({ minSize: stuck.size, maxSize: stuck.size }).filter(c => c.root === stuck.root).map(c => c.note)
+    const reset: WitnessReset = {
+      at: new Date(chain.clock.now()).toISOString(),
+      abandoned: stuck,
+      tip: { height: tip.height, hash: tip.hash },
+      retired: vkey ?? null,
+      retired_key: old?.hex ?? null,
+      next_key: next.id,
+      notes
+    }
+    chain.index.setMeta(WITNESS_RESETS_META, JSON.stringify([...witnessResets(chain), reset]))
+    chain.index.deleteMeta(WITNESS_LAST_META)
+    chain.logger.info('witness reset by its operator: the key that cosigned a tree this chain left is retired', { size: stuck.size, root: stuck.root, retired: vkey ?? 'unknown', next: next.id })
+    return reset
+  })
+}
