@@ -29,6 +29,11 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
   const params = readChainParams(dir.chainParams)
   const { index, replaced } = await openOrReplace(dir, o.signal)
   const record = join(dir.root, WRITER_RECORD)
+  // verify --repair fetches again only the blocks the old index holds: none of a chain.db replaced
+  // now, nor of one an earlier reindex left empty (replaced, then stopped), which the next reindex
+  // rebuilds in place, nor those above an older index's tip. Those said verify --repair, which
+  // refused the empty index or found nothing damaged (review55).
+  const knownTo = replaced ? -1 : index.tip()?.height ?? -1
   const chain = Chain.attach(dir, params, index, o)
   try {
     if (replaced) await pausepoint('reindex:replaced', o.signal)
@@ -43,8 +48,10 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       // replay stopped silently at the gap until review54, and the chain fell to the block below it
       // (a Daisy directory's files above its tip are Daisy's own, as recover() leaves them).
       const above = dir.daisySource === undefined ? lastBlockFile(dir, last + 2) : last
-      const top = above > last + 1 ? above : last
-      const r = await replayOrSay(chain, replaced, {
+      // No genesis file: replayed to it too, which stops with BLOCK_FILE_MISSING. With none, the
+      // empty index failed EMPTY_CHAIN, whose hint is to run `petal reindex` again (review55).
+      const top = above > last + 1 ? above : Math.max(last, 0)
+      const r = await replayOrSay(chain, knownTo, {
         toHeight: top,
         deep: o.deep,
         workers: o.workers,
@@ -139,18 +146,23 @@ function openOrWhy (path: string): IndexDb | PetalError {
 const rebuilding = (e: PetalError): boolean => isRecord(e.details) && e.details.rebuilder !== undefined
 
 /** The replay, its first failure saying which block file it is (the code stays the block's). */
-async function replayOrSay (chain: Chain, replaced: boolean, o: Parameters<typeof replayChain>[1]): Promise<Awaited<ReturnType<typeof replayChain>>> {
+async function replayOrSay (chain: Chain, knownTo: number, o: Parameters<typeof replayChain>[1]): Promise<Awaited<ReturnType<typeof replayChain>>> {
   try {
     return await replayChain(chain, o)
   } catch (err) {
     const height = isPetalError(err) && isRecord(err.details) ? err.details.height : undefined
     if (isPetalError(err) && err.code !== 'ABORTED' && typeof height === 'number') {
       const path = chain.dir.blockPath(height)
-      err.message = `block ${height}${err.message.includes(path) ? '' : ` (${path})`}: ${err.message}${replaced ? '' : '; chain.db is left as it was'}`
+      err.message = `block ${height}${err.message.includes(path) ? '' : ` (${path})`}: ${err.message}${knownTo < 0 ? '' : '; chain.db is left as it was'}`
       // A new chain.db knows no block to fetch again (verify --repair reads the index): the way left
       // is the file itself, or the chain up to the block below it (review54).
-      if (replaced && err.code === 'BLOCK_FILE_MISSING') {
-        throw new StorageError('BLOCK_FILE_MISSING', err.message, { hint: `restore it from a backup, then run \`petal reindex\` again; or, to rebuild the chain up to block ${height - 1}, move the block files above it out of the data directory and run \`petal reindex\` again (a node then fetches the blocks from its peers)`, details: { height }, cause: err })
+      if (height > knownTo && err.code === 'BLOCK_FILE_MISSING') {
+        // The genesis has no block below it to rebuild up to: that hint reindexed to an empty
+        // chain (EMPTY_CHAIN, "run `petal reindex`"), and pull refuses a directory without an index (review55).
+        const hint = height === 0
+          ? `restore it from a backup (the chain's genesis, ${chain.params.genesisHash} in chainparams.json), then run \`petal reindex\` again; or pull the chain into a new, empty data directory from a node that serves it (\`petal --dir NEW pull ADDR\`)`
+          : `restore it from a backup, then run \`petal reindex\` again; or, to rebuild the chain up to block ${height - 1}, move the block files above it out of the data directory and run \`petal reindex\` again (a node then fetches the blocks from its peers)`
+        throw new StorageError('BLOCK_FILE_MISSING', err.message, { hint, details: { height }, cause: err })
       }
     }
     throw err

@@ -9,11 +9,12 @@ import { tmpDir } from '../../helpers/tmp.js'
 const alice = fixtureKey('alice')
 
 /** Move block `height`'s file and seal out of the data directory `root`. */
-function moveOut (root: string, height: number): void {
+function moveOut (root: string, height: number): string {
   const path = new DataDir(root).blockPath(height)
   const away = join(tmpDir(), 'away')
   mkdirSync(away, { recursive: true })
   for (const p of [path, sealPathOf(path)]) renameSync(p, join(away, basename(p)))
+  return away
 }
 
 // `petal reindex` replayed the canonical files from genesis up to the first one missing and
@@ -63,9 +64,47 @@ describe('reindex with a block file missing below others', () => {
     expect(err).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 2 } })
     expect((err as { hint: string }).hint).toContain('to rebuild the chain up to block 1, move the block files above it out of the data directory and run `petal reindex` again')
     expect((err as { hint: string }).hint).not.toContain('verify --repair')
+    // Run again, on the empty chain.db the first run left: the same (verify --repair refuses an empty index; review55).
+    expect(await reindexChain(dir).catch((e: unknown) => e)).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 2 }, hint: (err as { hint: string }).hint })
     // The hint's way: the files above the gap moved out, the chain is rebuilt up to block 1.
     moveOut(dir, 3)
     expect(await reindexChain(dir)).toMatchObject({ tipHeight: 1, tipHash: one })
+  })
+
+  // The genesis has no block below it: the hint said to rebuild "up to block -1" by moving every
+  // file out, after which the reindex failed EMPTY_CHAIN with the hint to run it again, and status
+  // and pull said INDEX_CORRUPT, run reindex: a loop (review55).
+  it('of a chain.db replaced, with the genesis file missing: a hint that does not rebuild to an empty chain; with no block file at all, BLOCK_FILE_MISSING too', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 2, 2)
+    const genesis = chain.chainId
+    moveOut(dir, 0)
+    chain.close()
+    for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true })
+    const err = await reindexChain(dir).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 0 } })
+    const hint = (err as { hint: string }).hint
+    expect(hint).not.toContain('block -1')
+    expect(hint).toContain(genesis)
+    expect(hint).toContain('`petal --dir NEW pull ADDR`')
+    // Every block file out (what the old hint said to do): still the genesis missing, not EMPTY_CHAIN.
+    for (const h of [1, 2]) moveOut(dir, h)
+    expect(await reindexChain(dir).catch((e: unknown) => e)).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 0 } })
+  })
+
+  it('of a chain.db whose tip is below the missing file: not verify --repair, which fetches only the blocks the index holds', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 3, 2)
+    chain.close()
+    const three = moveOut(dir, 3)
+    moveOut(dir, 2)
+    expect(await reindexChain(dir)).toMatchObject({ tipHeight: 1 })
+    const path = new DataDir(dir).blockPath(3)
+    for (const p of [path, sealPathOf(path)]) renameSync(join(three, basename(p)), p)
+    const err = await reindexChain(dir).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 2 } })
+    expect((err as { hint: string }).hint).not.toContain('verify --repair')
+    expect((err as { hint: string }).hint).toContain('to rebuild the chain up to block 1')
   })
 
   it('rebuilds up to the gap once the files above it are moved out, and a later import places its own files there', async () => {
