@@ -1,9 +1,9 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdirSync, readFileSync, statSync, utimesSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { errorMessage, isNotFound, isRecord, parseJson, pausepointSync, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
+import { errorCode, errorMessage, isNotFound, isRecord, parseJson, pausepointSync, removeStaleTemps, shellWord, writeFileAtomic } from '../util/index.js'
 import { ApiError } from './errors.js'
-import { checkDataFile, NodeLock } from '../storage/index.js'
+import { checkDataFile, NodeLock, systemFailure } from '../storage/index.js'
 
 /** read: every GET and POST /query. write: also POST /records, PUT /tables. */
 export type TokenScope = 'read' | 'write'
@@ -44,7 +44,15 @@ export const TOKENS_LOCK = 'tokens.lock'
  */
 export async function withTokensLock<T> (dataDir: string, fn: () => T, o: { signal?: AbortSignal, onWait?: (holders: number[] | undefined) => void } = {}): Promise<T> {
   const dir = dirname(tokensPath(dataDir))
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  try {
+    // Not recursive where the data directory is there: node:fs's recursive mkdir says ENOENT for
+    // EROFS, and on a read-only file system `tokens create` was an internal error (review55).
+    mkdirSync(dir, { mode: 0o700 })
+  } catch (err) {
+    const code = errorCode(err)
+    if (code === 'ENOENT') mkdirSync(dir, { recursive: true, mode: 0o700 })
+    else if (code !== 'EEXIST') throw systemFailure(err) ?? err
+  }
   return await NodeLock.holding(dir, TOKENS_LOCK, fn, o)
 }
 

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { NodeLock } from '../../../src/storage/index.js'
+import { withTokensLock } from '../../../src/api/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 /** A tmpfs mounted at a new directory (root, with the right to mount), else undefined: the caller unmounts it. */
@@ -35,6 +36,21 @@ describe.skipIf(probe === undefined)('a lock file on a read-only file system', (
       expect(err.message).toContain(`cannot hold the lock ${join(dir, 'x.lock')}: the file system is read-only`)
       expect(err.hint).toMatch(/^commands that only read \(status, blocks, block, signers, verify, query\) work there/)
       expect(NodeLock.isHeld(dir, 'x.lock')).toBe(false)
+    } finally {
+      spawnSync('umount', [dir])
+    }
+  })
+
+  // node:fs's recursive mkdir says ENOENT for EROFS: `petal tokens create` there was an internal
+  // error ("a bug in Petal") where every other writer says the file system is read-only (review55).
+  it('a tokens edit there (api/ not made yet) says the file system is read-only', async () => {
+    const dir = tmpfs()
+    if (dir === undefined) throw new Error('could not mount a tmpfs')
+    try {
+      expect(spawnSync('mount', ['-o', 'remount,ro', dir]).status).toBe(0)
+      const err = await withTokensLock(dir, () => 1).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'PERMISSION_DENIED', details: { systemCode: 'EROFS' } })
+      expect((err as { hint: string }).hint).toMatch(/^commands that only read \(status, blocks, block, signers, verify, query\) work there/)
     } finally {
       spawnSync('umount', [dir])
     }
