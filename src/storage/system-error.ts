@@ -1,4 +1,4 @@
-import { closeSync, existsSync, lstatSync, openSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { canWrite, errorCode, errorMessage, isRecord, shellWord } from '../util/index.js'
 import { StorageError, type StorageErrorCode } from './errors.js'
@@ -128,10 +128,26 @@ export function openRefusedByDisk (path: string, err: unknown): StorageError | u
     const f = classifyErrno(fds, path) as Failure
     return new StorageError(f.code, `cannot open ${path}: ${f.what} (${fds}): ${errorMessage(err)}`, { hint: f.hint, details: { systemCode: fds, path }, cause: err })
   }
+  // A read-only file system: said as such (as NodeLock's refusal since locks54), not "run as a
+  // user who can write there", which no user can (review55).
+  if (readOnlyFs(dirname(path))) {
+    const f = classifyErrno('EROFS', path) as Failure
+    return new StorageError(f.code, `cannot open ${path} for writing: ${f.what}: ${errorMessage(err)}`, { hint: f.hint, details: { systemCode: 'EROFS', path }, cause: err })
+  }
   if (!canWrite(dirname(path)) || (existsSync(path) && !canWrite(path))) return undefined
   return new StorageError('IO_ERROR', `the disk refused to open ${path} for writing, though this user may write it: ${errorMessage(err)}`, {
     hint: `free space on the disk that holds ${dirname(path)} and check it (dmesg), then run the command again`, details: { systemCode: errorCode(err), path }, cause: err
   })
+}
+
+/** Whether `dir` is on a file system mounted read-only (access(2) says EROFS). */
+function readOnlyFs (dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK)
+    return false
+  } catch (err) {
+    return errorCode(err) === 'EROFS'
+  }
 }
 
 /**

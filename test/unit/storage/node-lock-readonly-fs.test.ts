@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { NodeLock } from '../../../src/storage/index.js'
 import { withTokensLock } from '../../../src/api/index.js'
+import { openPendingDb } from '../../../src/ingest/store-open.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 /** A tmpfs mounted at a new directory (root, with the right to mount), else undefined: the caller unmounts it. */
@@ -43,7 +44,7 @@ describe.skipIf(probe === undefined)('a lock file on a read-only file system', (
 
   // node:fs's recursive mkdir says ENOENT for EROFS: `petal tokens create` there was an internal
   // error ("a bug in Petal") where every other writer says the file system is read-only (review55).
-  it('a tokens edit there (api/ not made yet) says the file system is read-only', async () => {
+  it('a tokens edit (api/ not made yet) and the pending store\'s open there say the file system is read-only', async () => {
     const dir = tmpfs()
     if (dir === undefined) throw new Error('could not mount a tmpfs')
     try {
@@ -51,6 +52,11 @@ describe.skipIf(probe === undefined)('a lock file on a read-only file system', (
       const err = await withTokensLock(dir, () => 1).catch((e: unknown) => e)
       expect(err).toMatchObject({ code: 'PERMISSION_DENIED', details: { systemCode: 'EROFS' } })
       expect((err as { hint: string }).hint).toMatch(/^commands that only read \(status, blocks, block, signers, verify, query\) work there/)
+      // And the pending store (append, seal, run): it said "run as a user who can write there", which no user can.
+      let open: unknown
+      try { openPendingDb(join(dir, 'pending.db'), false).close() } catch (e) { open = e }
+      expect(open).toMatchObject({ code: 'PERMISSION_DENIED', details: { systemCode: 'EROFS' } })
+      expect((open as { hint: string }).hint).toMatch(/^commands that only read/)
     } finally {
       spawnSync('umount', [dir])
     }
