@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { BUILD_PASSES, buildBlock, type EncryptSpec, type KeyOpRow, type RewrapSpec } from '../block/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { prepareBlockFiles, prepareBlockFilesSync, sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
+import { prepareBlockFiles, prepareBlockFilesSync, refuseUnplaceable, sealPathOf, tmpBlockPath, type LockOptions } from '../storage/index.js'
 import { failpoint, formatTimestamp, pausepoint, WorkMeter, type OnWorkProgress } from '../util/index.js'
 import { basename } from 'node:path'
 import { acceptCandidate, type ImportResult } from './accept.js'
@@ -72,6 +72,9 @@ export async function signImport (chain: Chain, source: string | undefined, key:
   return await writeTx(chain, async tx => {
     const tip = chain.tip()
     chain.assertCanSign(key, chain.keysAt(tip))
+    // Before the build: a refusal found at the placement's rename or the index's write came after
+    // all the work, and named no path (session 54's left).
+    refuseUnplaceable(chain.dir, tip.height + 1)
     const tmp = tmpBlockPath(chain.dir)
     try {
       const built = await buildBlock({

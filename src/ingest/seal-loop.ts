@@ -1,4 +1,5 @@
 import { errorCode, errorMessage, hintOf, isPetalError, nullLogger, runLoop, type Logger } from '../util/index.js'
+import { systemFailure } from '../storage/index.js'
 import type { Ingest, SealPolicy } from './service.js'
 import type { SealedBlock } from './sealer.js'
 
@@ -11,6 +12,11 @@ export interface SealLoopOptions extends SealPolicy {
 
 export const DEFAULT_SEAL_EVERY_MS = 5_000
 export const DEFAULT_SEAL_POLL_MS = 250
+/**
+ * The longest wait between passes refused PERMISSION_DENIED: a pass refused late (by an ACL the
+ * checks before the build do not see) built its block first, and a fix is taken up within this.
+ */
+export const REFUSED_WAIT_MAX_MS = 2_000
 
 /**
  * The node's seal loop: seals pending rows when the policy says so, and follows reorgs (rows of
@@ -26,6 +32,8 @@ export class SealLoop {
   private unsubscribe: (() => void) | undefined
   /** The refusal the log has said (sealDue), until a pass goes well. */
   private refused: string | undefined
+  /** Passes refused in a row (sealDue): each waits longer, up to REFUSED_WAIT_MAX_MS. */
+  private refusedPasses = 0
   /** Completed passes (looked at the pending rows and the tip, sealed if due): for observers and tests. */
   passes = 0
 
@@ -55,23 +63,29 @@ export class SealLoop {
 
   /**
    * One pass. A refusal this user can only fix by hand (PERMISSION_DENIED: seal.lock or pending.db
-   * left another user's by a `sudo petal …`) is logged once, with its hint, and the next passes look
-   * again at the poll interval, quietly: logged at every pass's backoff (1 s, doubling to a minute),
-   * it filled the log, and the backoff kept the rows waiting up to a minute after the fix (session
-   * 53's left). Said again when it changes, or comes back after a pass that went well.
+   * left another user's by a `sudo petal …`, a block directory or tmp/ this user may not write) is
+   * logged once, with its hint, and the next passes look again quietly, at the poll interval and
+   * then less often (nextWaitMs, up to REFUSED_WAIT_MAX_MS): logged at every pass's backoff (1 s,
+   * doubling to a minute), it filled the log, and the backoff kept the rows waiting up to a minute
+   * after the fix (sessions 53 and 54's left). An operating system's or SQLite's refusal is coded
+   * first (systemFailure): a shard directory's EACCES at the rename was logged raw. Said again when
+   * it changes, or comes back after a pass that went well.
    */
   private async sealDue (signal: AbortSignal): Promise<SealedBlock[]> {
     try {
       const sealed = await this.ingest.sealDue(this.options, signal)
       this.refused = undefined
+      this.refusedPasses = 0
       return sealed
-    } catch (err) {
+    } catch (thrown) {
+      const err = isPetalError(thrown) ? thrown : systemFailure(thrown) ?? thrown
       if (errorCode(err) !== 'PERMISSION_DENIED' || signal.aborted) throw err
       const message = errorMessage(err)
       if (this.refused !== message) {
-        this.logger.warn(`cannot seal pending rows: ${message}; looking again every poll, said once`, { code: 'PERMISSION_DENIED', hint: isPetalError(err) ? hintOf(err) : undefined })
+        this.logger.warn(`cannot seal pending rows: ${message}; looking again quietly until it can`, { code: 'PERMISSION_DENIED', hint: isPetalError(err) ? hintOf(err) : undefined })
       }
       this.refused = message
+      this.refusedPasses++
       return []
     }
   }
@@ -101,6 +115,7 @@ export class SealLoop {
    */
   private nextWaitMs (sealedSome: boolean): number {
     const poll = this.options.pollMs ?? DEFAULT_SEAL_POLL_MS
+    if (this.refusedPasses > 0) return Math.max(poll, Math.min(poll * 2 ** (this.refusedPasses - 1), REFUSED_WAIT_MAX_MS))
     const oldest = this.ingest.oldestPendingMs()
     if (oldest === undefined) return poll
     const untilDue = this.options.everyMs - oldest

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises'
 import { signImport, type Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { tmpBlockPath } from '../storage/index.js'
+import { refuseUnplaceable, tmpBlockPath } from '../storage/index.js'
 import { failpoint, pausepoint, type Clock, type Logger } from '../util/index.js'
 import { buildInput, reservedBytes } from './build-input.js'
 import { encryptSpecFor, readPolicies } from './encrypt-policy.js'
@@ -99,6 +99,8 @@ export function reconcileFrom (chain: Chain, store: PendingStore): number {
  */
 export async function sealOne (ctx: SealerContext, upTo: number, signal?: AbortSignal, onWork?: (fraction: number, batchBytes: number) => void): Promise<SealedBlock | undefined> {
   const { chain, store, logger } = ctx
+  // Before claiming rows: a refusal signImport finds costs the claim and its release at every retry.
+  refuseUnplaceable(chain.dir, chain.tip().height + 1)
   const tables = store.tables()
   const policies = readPolicies(store)
   // Sealed values are larger than their plaintext (29 bytes more, and a BLOB header): a block with

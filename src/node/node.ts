@@ -6,7 +6,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { DEFAULT_SEAL_EVERY_MS, Ingest, orphanJudging, ResealRecord, SealLoop, type SealPolicy } from '../ingest/index.js'
 import { chainSource, headerOf, loadOrCreateNodeKey, Network, parseMultiaddr, type PeerSummary } from '../network/index.js'
 import { ChunkPool, knownWitnesses } from '../proof/index.js'
-import { cleanTmp, DataDir, type NodeLock } from '../storage/index.js'
+import { cleanTmp, DataDir, indexFiles, refuseUnwritable, type NodeLock } from '../storage/index.js'
 import { Sync, type SyncProgress } from '../sync/index.js'
 import { errorMessage, nullLogger, runLoop, runStopSteps, type Logger, type StopStep } from '../util/index.js'
 import { QueryError, type MirrorStop } from '../query/index.js'
@@ -95,6 +95,9 @@ export class PetalNode {
     }
     let ingest: Ingest | undefined
     try {
+      // SQLite opened an index file this user may not write read-only, and a connection stays so: a
+      // node could neither import nor seal until restarted, whatever was fixed meanwhile. Said now.
+      if (options.chain === undefined) refuseUnwritable(indexFiles(chain.dir))
       for (const w of knownWitnesses(chain)) logger.info('keeping the cosignatures of witness', { witness: w.name }) // a bad `witnesses` file stops the start
       ingest = options.ingest === false ? undefined : Ingest.open({ chain, key: options.signingKey, logger: logger.child('ingest') })
       const dir = new DataDir(chain.dir.root)

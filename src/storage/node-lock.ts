@@ -1,11 +1,11 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs'
-import { userInfo } from 'node:os'
+import { accessSync, constants, existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
 import { canWrite, errorCode, errorMessage, lockHolders, shellWord, sleep } from '../util/index.js'
 import { dataFileExists } from './data-file.js'
 import { StorageError } from './errors.js'
 import { openRefusedByDisk } from './system-error.js'
+import { unwritableFix } from './write-access.js'
 
 /**
  * The lock a running node holds on its data directory for its whole life: an exclusive SQLite lock
@@ -142,32 +142,6 @@ function refuseUnwritable (path: string): void {
         : `${fix.command} (\`ls -l ${shellWord(path)}\` shows its owner and mode), or run Petal as a user who may write it`,
       details: { systemCode: code, path }
     })
-  }
-}
-
-/**
- * The command that lets this user write `path`: another user's file given to this one (as root:
- * only root may chown), write permission for the owner where it lacks it. Undefined where neither
- * explains the refusal (an ACL, a security module's policy) or the file cannot be looked at.
- */
-function unwritableFix (path: string): { command: string, other: boolean } | undefined {
-  const st = statSync(path, { throwIfNoEntry: false })
-  const uid = process.getuid?.()
-  if (st === undefined || uid === undefined) return undefined
-  const file = shellWord(path)
-  const other = st.uid !== uid
-  const chmod = (st.mode & 0o200) === 0 ? `chmod u+w ${file}` : undefined
-  if (!other) return chmod === undefined ? undefined : { command: `run \`${chmod}\``, other }
-  const commands = [`chown ${shellWord(userName(uid))} ${file}`, ...(chmod === undefined ? [] : [chmod])].join(' && ')
-  return { command: `as root, give it to this user: \`${commands}\``, other }
-}
-
-/** This user's name (the uid where the system names none: chown takes either). */
-function userName (uid: number): string {
-  try {
-    return userInfo().username
-  } catch {
-    return String(uid)
   }
 }
 

@@ -2,6 +2,7 @@ import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, stat
 import { dirname } from 'node:path'
 import { canWrite, errorCode, errorMessage, isRecord, shellWord } from '../util/index.js'
 import { StorageError, type StorageErrorCode } from './errors.js'
+import { writeRefusal } from './write-access.js'
 
 interface Failure { code: StorageErrorCode, what: string, hint: string }
 
@@ -111,7 +112,28 @@ export function systemFailure (err: unknown): StorageError | undefined {
   const path = typeof err.dest === 'string' && code !== 'EACCES' ? err.dest : typeof err.path === 'string' ? err.path : undefined
   const f = code.startsWith('SQLITE_') ? classifySqlite(code) : classifyErrno(code, path)
   if (f === undefined) return undefined
+  const refused = code === 'EACCES' || code === 'EPERM' ? refusedPath(err) : undefined
+  if (refused !== undefined) {
+    return new StorageError(f.code, `${f.what}: ${errorMessage(err)} (${refused.error.message})`, { hint: refused.error.hint, details: { systemCode: code, path: refused.at }, cause: err })
+  }
   return new StorageError(f.code, `${f.what}: ${errorMessage(err)}`, { hint: f.hint, details: { systemCode: code, path }, cause: err })
+}
+
+/**
+ * The path this user may not write that explains an EACCES or EPERM (writeRefusal: named, with
+ * the command that fixes it): of a rename, the directory it moves into, then the one it moves out
+ * of; otherwise the path, then its directory. A root-owned block directory's refusal at the seal's
+ * rename named tmp/, the rename's source, and no command (session 54's left).
+ */
+function refusedPath (err: Record<string, unknown>): { error: StorageError, at: string } | undefined {
+  const from = typeof err.path === 'string' ? err.path : undefined
+  const to = typeof err.dest === 'string' ? err.dest : undefined
+  const candidates = to !== undefined ? [dirname(to), ...(from === undefined ? [] : [dirname(from)])] : from !== undefined ? [from, dirname(from)] : []
+  for (const c of candidates) {
+    const r = writeRefusal(c, c === from ? 'the file' : 'the directory')
+    if (r !== undefined) return { error: r, at: c }
+  }
+  return undefined
 }
 
 /**

@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process'
 import { chmodSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { asRoot, otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
 import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -35,12 +36,14 @@ describe.skipIf(!otherUserCanRun)('writeFileAtomic refused by permissions', () =
     expect(e.path).toBe(dir)
     expect(e.message).toContain(`cannot create a file in '${dir}' to write '${file}'`)
     expect(e.message).not.toContain('.tmp')
-    expect(e.hint).toBe(`check the owner and mode of ${dir}, or run as a user who may use it`)
+    // Since session 55 with the command that fixes it (writeRefusal), run below.
+    const fix = asRoot ? `chown nobody ${dir}` : `chmod u+w ${dir}`
+    expect(e.hint).toBe(`${asRoot ? 'as root, give it to this user:' : 'run'} \`${fix}\` (\`ls -ld ${dir}\` shows its owner and mode), or run Petal as a user who may write it`)
     // A directory mkdir was refused: the hint names the one above it, which is there to be changed.
     expect(nested.code).toBe('PERMISSION_DENIED')
-    expect(nested.hint).toBe(`check the owner and mode of ${dir}, or run as a user who may use it`)
+    expect(nested.hint).toBe(e.hint)
     expect(readdirSync(dir)).toEqual([])
-    chmodSync(dir, 0o777)
+    expect(spawnSync('sh', ['-c', fix]).status).toBe(0)
     expect(writeAsOther(file, join(dir, 'sub', 'state.json'))).toEqual(['written', 'written'])
   })
 
@@ -48,12 +51,13 @@ describe.skipIf(!otherUserCanRun)('writeFileAtomic refused by permissions', () =
     const dir = tmpDir()
     chmodSync(dir, 0o1777)
     const file = join(dir, 'state.json')
-    writeFileSync(file, 'root\'s\n', { mode: 0o666 })
+    writeFileSync(file, 'root\'s\n')
+    chmodSync(file, 0o644) // as the umask made it: the hint's chown is what lets this user replace it
     const [e] = writeAsOther(file) as [Said]
     expect(e.code).toBe('PERMISSION_DENIED')
     expect(e.path).toBe(file)
     expect(e.message).toContain(`cannot replace '${file}'`)
-    expect(e.hint).toBe(`check the owner and mode of ${file}, or run as a user who may use it`)
+    expect(e.hint).toBe(`as root, give it to this user: \`chown nobody ${file}\` (\`ls -l ${file}\` shows its owner and mode), or run Petal as a user who may write it`)
     expect(readdirSync(dir)).toEqual(['state.json'])
   })
 })
