@@ -11,7 +11,9 @@ import { tmpDir } from '../helpers/tmp.js'
 // The block page did not update: on the tip block it never said that blocks were built on it or
 // that it became final, and a reorg that abandoned the block shown left the page saying it was
 // canonical (api54). A real reorg between two real nodes, walked live in Chromium: the page of the
-// abandoned block says so, and that of the block below it becomes final.
+// abandoned block says so, and that of the block below it becomes final. A page opened by height
+// shows the canonical block at that height: after the reorg, the new one, saying that it changed
+// (session 55; it kept following the block it first showed, as a page opened by hash does).
 const alice = fixtureKey('alice')
 const bob = fixtureKey('bob')
 let browser: Browser | undefined
@@ -44,11 +46,15 @@ describe.skipIf(CHROMIUM === undefined)(`the block page, live through a reorg${N
     browser = await launchBrowser()
     const { page, errors } = await openPage(browser)
     const { page: below, errors: belowErrors } = await openPage(browser)
-    await page.goto(`${a.httpUrl ?? ''}blocks/2`)
+    const { page: byHeight, errors: byHeightErrors } = await openPage(browser)
+    // Opened by its hash, the page follows that block; opened by height, the block at that height.
+    await page.goto(`${a.httpUrl ?? ''}blocks/${mine.hash}`)
     expect(await state(page, 'tip')).toMatch(/^The tip of the chain: no block built on it yet\. Final once 3 are; until then a reorganisation can abandon it\.$/)
     await screenshot(page, 'reorg-live-1-tip')
     await below.goto(`${a.httpUrl ?? ''}blocks/1`)
     expect(await state(below, 'confirming')).toMatch(/^1 block built on it \(the tip: #2\)\. Final once 3 are/)
+    await byHeight.goto(`${a.httpUrl ?? ''}blocks/2`)
+    expect(await state(byHeight, 'tip')).toMatch(/^The tip of the chain/)
 
     // A block on it: both pages say so without a reload.
     await a.publish(makeSqlite(join(work, 'a3.db'), 2, 200))
@@ -75,10 +81,20 @@ describe.skipIf(CHROMIUM === undefined)(`the block page, live through a reorg${N
     // Block 1, under both branches, is final now: at least 3 blocks are built on it.
     expect(await state(below, 'final')).toMatch(/^Final: \d+ blocks built on it \(the tip: #\d+\), at least the chain's max reorg depth \(3\): no reorganisation can abandon it\.$/)
     await screenshot(below, 'reorg-live-4-final')
+    // The page opened by height shows the block now at #2, and says which it showed before.
+    const changed = byHeight.locator('#block-changed')
+    await changed.waitFor({ timeout: 30_000 })
+    expect(await changed.innerText()).toMatch(new RegExp(`^The block at #2 changed .+: a reorganisation( \\(the chain went from #3 to #\\d+, forking after #1\\))? abandoned the block this page showed, ${mine.hash.slice(0, 16)}…, which is on a side branch now\\. This is the canonical chain's block #2: a page opened by height shows the block at that height; one opened by a block's hash follows that block\\.$`))
+    expect(await byHeight.locator('#block-before').getAttribute('href')).toBe(`/blocks/${mine.hash}`)
+    expect(await byHeight.locator('h1').innerText()).toBe('Block #2')
+    expect(await byHeight.locator('#block-state').getAttribute('data-state')).not.toBe('abandoned')
+    expect(await byHeight.locator('dl.fields .hash').first().innerText()).toBe((there ?? '').slice('/blocks/'.length))
+    expect(new URL(byHeight.url()).pathname).toBe('/blocks/2')
+    await screenshot(byHeight, 'reorg-live-5-by-height')
     // The link goes to the block now at height 2, canonical.
     await page.locator('#canonical-there').click()
     expect(await page.locator('#block-state').getAttribute('data-state')).not.toBe('abandoned')
     expect(await page.locator('h1').innerText()).toBe('Block #2')
-    expect([...errors, ...belowErrors].filter(e => !e.includes('Failed to load resource'))).toEqual([])
+    expect([...errors, ...belowErrors, ...byHeightErrors].filter(e => !e.includes('Failed to load resource'))).toEqual([])
   }, 120_000)
 })

@@ -7,7 +7,7 @@ import { counted } from '../format.js'
 import { redrawIfRefused } from '../page.js'
 
 /** What `reorg` events say (docs/api.md, "GET /api/v1/events"). */
-interface Reorg { from: { height: number, hash: string }, to: { height: number, hash: string }, fork: { height: number, hash: string }, depth: number }
+export interface Reorg { from: { height: number, hash: string }, to: { height: number, hash: string }, fork: { height: number, hash: string }, depth: number }
 
 /** The block `b` (looked at again by its hash) against the chain's tip in `s`. */
 function view (b: Block, s: Status, reorg: Reorg | undefined, canonicalThere: Block | undefined): Child {
@@ -28,9 +28,11 @@ function view (b: Block, s: Status, reorg: Reorg | undefined, canonicalThere: Bl
 
 /**
  * Keep `box` saying where `first` stands until `signal` aborts: looked at again on each new tip or
- * reorg event (every 5 s with a token, which EventSource cannot send).
+ * reorg event (every 5 s with a token, which EventSource cannot send). `onReplaced` (a page opened by
+ * height): called instead, once, when a reorg put another block at its height; the page draws that one.
  */
-export function followBlock (box: HTMLElement, first: Block, status: Status, signal: AbortSignal, onStanding: (canonical: boolean, tip: number) => void): void {
+export function followBlock (box: HTMLElement, first: Block, status: Status, signal: AbortSignal, onStanding: (canonical: boolean, tip: number) => void,
+  onReplaced?: (there: Block, reorg: Reorg | undefined) => void): void {
   let reorg: Reorg | undefined
   let shownTip = status.tip.hash
   let busy = false
@@ -38,6 +40,7 @@ export function followBlock (box: HTMLElement, first: Block, status: Status, sig
   const load = async (): Promise<void> => {
     const [b, s] = await Promise.all([getJson<Block>(`/api/v1/blocks/${first.hash}`, signal), getJson<Status>('/api/v1/status', signal)])
     const there = b.canonical ? undefined : await getJson<Block>(`/api/v1/blocks/${b.height}`, signal).catch(() => undefined)
+    if (there !== undefined && onReplaced !== undefined && !signal.aborted) { onReplaced(there, reorg); return }
     fill(box, view(b, s, reorg, there))
     shownTip = s.tip.hash
     onStanding(b.canonical, s.tip.height)

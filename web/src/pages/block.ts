@@ -6,12 +6,20 @@ import { download, fields, fill, h, type Child } from '../dom.js'
 import { bytes, cell, count, counted, keyId, numericColumn, time } from '../format.js'
 import { JsonNumber, type Lossless } from '../json.js'
 import { errorBox } from '../page.js'
-import { followBlock } from './block-live.js'
+import { navigate } from '../nav.js'
+import { followBlock, type Reorg } from './block-live.js'
 
 const ROWS_PAGE = 50
 
 /** A block reference the API takes (its `ref` pattern), hex in any case. */
 const REF = /^([0-9]{1,15}|[0-9a-fA-F]{8,64})$/
+
+/**
+ * A page opened by height shows the canonical block at that height: when a reorg puts another one
+ * there, the page draws that one, saying what it showed before (this), once. A page opened by hash
+ * follows its block, abandoned or not (docs/explorer.md).
+ */
+let replaced: { height: number, hash: string, reorg: Reorg | undefined, at: string } | undefined
 
 export async function blockPage (main: HTMLElement, url: URL, signal: AbortSignal): Promise<void> {
   const given = decodeURIComponent(url.pathname.split('/')[2] ?? '')
@@ -22,6 +30,9 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
       'give a height (such as 12) or a block\'s hash, whole or its first 8 hex digits or more; the Blocks page lists them')
   }
   const ref = given.toLowerCase()
+  const byHeight = /^[0-9]+$/.test(ref)
+  const before = replaced
+  replaced = undefined
   const [b, s] = await Promise.all([
     getJson<Block>(`/api/v1/blocks/${encodeURIComponent(ref)}`, signal),
     getJson<Status>('/api/v1/status', signal)
@@ -37,6 +48,7 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
   main.append(
     h('h1', null, `Block #${b.height}`, side),
     nav,
+    ...(byHeight && before?.height === b.height && before.hash !== b.hash ? [changed(before)] : []),
     standing,
     fields([
       ['hash', h('span', { class: 'hash' }, b.hash)],
@@ -58,7 +70,12 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
     const next = nav.querySelector('#next-block')
     if (canonical && tip > b.height && next === null) nav.insertBefore(nextLink(b.height), nav.querySelector('a.button'))
     if (!canonical) next?.remove()
-  })
+  }, byHeight
+    ? (there, reorg) => {
+        replaced = { height: b.height, hash: b.hash, reorg, at: new Date().toISOString() }
+        navigate(location.pathname + location.search + location.hash, { replace: true })
+      }
+    : undefined)
 
   main.append(h('h2', null, `Tables (${b.tables.length})`))
   main.append(b.tables.length === 0
@@ -89,6 +106,15 @@ export async function blockPage (main: HTMLElement, url: URL, signal: AbortSigna
   main.append(rows)
   await rowsBrowser(rows, b, t, url, signal)
   if (url.hash === '#rows') rows.scrollIntoView()
+}
+
+/** What a page opened by height says when a reorg put another block at its height while it was open. */
+function changed (was: NonNullable<typeof replaced>): HTMLElement {
+  const r = was.reorg
+  return h('p', { id: 'block-changed', class: 'banner warn', role: 'status' },
+    `The block at #${was.height} changed `, time(was.at), `: ${r === undefined ? 'a reorganisation' : `a reorganisation (the chain went from #${r.from.height} to #${r.to.height}, forking after #${r.fork.height})`} abandoned the block this page showed, `,
+    h('a', { id: 'block-before', class: 'hash', href: `/blocks/${was.hash}` }, was.hash.slice(0, 16) + '…'),
+    `, which is on a side branch now. This is the canonical chain's block #${was.height}: a page opened by height shows the block at that height; one opened by a block's hash follows that block.`)
 }
 
 function nextLink (height: number): HTMLElement {
