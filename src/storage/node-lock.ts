@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync } from 'node:fs'
+import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
 import { canWrite, errorCode, errorMessage, lockHolders, shellWord, sleep } from '../util/index.js'
@@ -55,7 +55,7 @@ export class NodeLock {
       if (code === 'SQLITE_BUSY') return undefined
       // The disk refusing the open (ENOSPC, EIO) reads as SQLITE_CANTOPEN or, after SQLite's
       // silent read-only retry, SQLITE_READONLY: not a permissions problem when this user may write.
-      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_READONLY')) throw openRefusedByDisk(path, err) ?? deniedDir(path, err) ?? err
+      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_READONLY')) throw (hold ? undefined : unreadable(path, err)) ?? openRefusedByDisk(path, err) ?? deniedDir(path, err) ?? err
       throw err
     }
   }
@@ -143,6 +143,29 @@ function refuseUnwritable (path: string): void {
       details: { systemCode: code, path }
     })
   }
+}
+
+/**
+ * A look at a lock file this user may not read (a `sudo petal run` under umask 077 made node.lock
+ * 0600): SQLite's "unable to open database file" named no file, and `petal status` failed with a
+ * hint about the data directory (review55). Reading it is all a look needs; it holds no data.
+ */
+function unreadable (path: string, err: unknown): StorageError | undefined {
+  try {
+    accessSync(path, constants.R_OK)
+    return undefined
+  } catch (e) {
+    const code = errorCode(e)
+    if (code !== 'EACCES' && code !== 'EPERM') return undefined
+  }
+  const st = statSync(path, { throwIfNoEntry: false })
+  const other = st !== undefined && st.uid !== process.getuid?.()
+  const file = shellWord(path)
+  return new StorageError('PERMISSION_DENIED', `cannot look at the lock ${path}: this user may not read it${other ? ' (another user\'s command made it)' : ''} (${errorMessage(err)})`, {
+    hint: `${other ? 'as its owner or root, let others read it' : 'let this user read it'}: \`chmod a+r ${file}\` (a lock file holds no data; \`ls -l ${file}\` shows its owner and mode), or run the command as its owner`,
+    details: { systemCode: errorCode(err), path },
+    cause: err
+  })
 }
 
 /**

@@ -59,6 +59,24 @@ console.log(JSON.stringify({ a: a !== undefined, b: NodeLock.tryAcquire(dir, fil
     expect(JSON.parse(after.stdout)).toEqual({ a: true, b: false })
   })
 
+  // `sudo petal run` under umask 077 leaves node.lock root's, 0600: every `petal status` of another
+  // user failed with SQLite's "unable to open database file", naming no file (review55).
+  it('a look at one this user may not read: PERMISSION_DENIED naming it, whose command lets the look answer', () => {
+    const dir = tmpDir()
+    chmodSync(dir, 0o777)
+    writeFileSync(join(dir, 'node.lock'), '')
+    chmodSync(join(dir, 'node.lock'), 0o600)
+    if (!asRoot) return // the file must be another user's
+    const look = (): unknown => JSON.parse(runAsOtherUserWith(loaderFor(STORAGE), take('console.log(JSON.stringify(r(() => NodeLock.isHeld(dir, file))))'), dir, 'node.lock').stdout)
+    const e = look() as { code: string, message: string, hint: string }
+    expect(e.code).toBe('PERMISSION_DENIED')
+    expect(e.message).toContain(`cannot look at the lock ${join(dir, 'node.lock')}: this user may not read it`)
+    const fix = /`(chmod [^`]+)`/.exec(e.hint)?.[1]
+    expect(fix).toBe(`chmod a+r ${join(dir, 'node.lock')}`)
+    expect(spawnSync('sh', ['-c', fix as string]).status).toBe(0)
+    expect(look()).toBe(false)
+  })
+
   it('a look at one in a directory this user may not write (the lock file still this user\'s): no holder, or the holder, never an error', () => {
     const root = tmpDir()
     chmodSync(root, 0o755)
