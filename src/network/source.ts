@@ -20,9 +20,10 @@ export interface BlockSource {
   openBlock: (hash: string) => OpenBlock | undefined
   /**
    * The signed checkpoint notes to answer a `checkpoints` request with: kept ones of the current
-   * chain, of tree size at most `maxSize`, each at most LIMITS.checkpoint bytes (none when absent).
+   * chain, of tree size at most `maxSize`, each at most LIMITS.checkpoint bytes (none when absent);
+   * a signatory's node may sign one of that size first (docs/proofs.md, "A size signed on request").
    */
-  checkpoints?: (maxSize: number) => string[]
+  checkpoints?: (maxSize: number) => string[] | Promise<string[]>
   /** Wait up to `ms` for a block this node is fetching right now; true if it arrived. */
   awaitBlock?: (hash: string, ms: number, signal: AbortSignal) => Promise<boolean>
   /**

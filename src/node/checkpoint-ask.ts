@@ -1,6 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import { LIMITS, NetworkError, type Network } from '../network/index.js'
-import { findCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, servedCheckpoints, storedChainTree } from '../proof/index.js'
+import type { SigningKey } from '../crypto/index.js'
+import { findCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, servedCheckpoints, signBudget, signRequestedSize, storedChainTree, type SignBudget } from '../proof/index.js'
 import { errorMessage, type Logger } from '../util/index.js'
 
 /** What one peer's answer to a `checkpoints` request gave (docs/protocol.md). */
@@ -18,8 +19,21 @@ export interface AskedCheckpoints {
   error?: string
 }
 
-/** What this node answers a peer's `checkpoints` request with: notes small enough to send. */
-export function checkpointsToServe (chain: Chain, maxSize: number): string[] {
+/** Each chain's budget of notes signed on a peer's request (proof/on-request.ts). */
+const budgets = new WeakMap<Chain, SignBudget>()
+
+/**
+ * What this node answers a peer's `checkpoints` request with: notes small enough to send. A
+ * signatory's node (`key`) first signs a final checkpoint of exactly `maxSize` when it keeps none
+ * (docs/proofs.md, "A size signed on request"), so a reader's `pull --checkpoint-size N` gets N.
+ */
+export async function checkpointsToServe (chain: Chain, maxSize: number, key?: SigningKey): Promise<string[]> {
+  if (key !== undefined) {
+    const budget = budgets.get(chain) ?? signBudget()
+    budgets.set(chain, budget)
+    // The lock busy (a long import) or the disk failing: the answer goes without it.
+    await signRequestedSize(chain, key, maxSize, budget).catch(() => false)
+  }
   return servedCheckpoints(chain, maxSize).filter(n => Buffer.byteLength(n) <= LIMITS.checkpoint)
 }
 
@@ -66,6 +80,20 @@ export interface PulledCheckpoints {
   /** the tree size of the latest stored checkpoint of the chain, and of the latest final one */
   latest?: number
   final?: number
+  /** each size `--checkpoint-size` asked for: whether a checkpoint of it is kept here now, else the largest below it */
+  sizes?: SizeAsked[]
+}
+
+/** One `--checkpoint-size N` after the pull: what a proof here can use of it, and why not. */
+export interface SizeAsked {
+  size: number
+  got: boolean
+  /** not got: the largest size kept below it, if any */
+  below?: number
+  /** not got: the chain is shorter than that (`tree`), or that size is not final at its tip yet (`not-final`), or no peer sent it (`not-sent`) */
+  why?: 'tree' | 'not-final' | 'not-sent'
+  /** not-final: the height at which it is final */
+  finalAt?: number
 }
 
 /**
@@ -88,6 +116,14 @@ export async function askEveryPeer (chain: Chain, network: Network, o: { signal?
 }
 
 /** The sizes of the stored checkpoints a proof here would use. */
-export function pulledCheckpoints (chain: Chain, asked: AskedCheckpoints[]): PulledCheckpoints {
-  return { asked, latest: findCheckpoint(chain)?.size, final: findCheckpoint(chain, { final: true })?.size }
+export function pulledCheckpoints (chain: Chain, asked: AskedCheckpoints[], sizes: number[] = []): PulledCheckpoints {
+  const tip = chain.tip().height
+  const depth = chain.params.maxReorgDepth
+  const judged = [...new Set(sizes)].map((size): SizeAsked => {
+    if (findCheckpoint(chain, { size }) !== undefined) return { size, got: true }
+    const below = findCheckpoint(chain, { maxSize: size - 1 })?.size
+    const why = size > tip + 1 ? 'tree' : size - 1 > tip - depth ? 'not-final' : 'not-sent'
+    return { size, got: false, ...(below === undefined ? {} : { below }), why, ...(why === 'not-final' ? { finalAt: size - 1 + depth } : {}) }
+  })
+  return { asked, latest: findCheckpoint(chain)?.size, final: findCheckpoint(chain, { final: true })?.size, ...(judged.length === 0 ? {} : { sizes: judged }) }
 }

@@ -13,5 +13,5 @@
 export type { NodeRole, NodeOptions } from './options.js'
 export { PetalNode } from './node.js'
 export { pull, type PullProgress } from './pull.js'
-export type { AskedCheckpoints, PulledCheckpoints } from './checkpoint-ask.js'
+export type { AskedCheckpoints, PulledCheckpoints, SizeAsked } from './checkpoint-ask.js'
 export { repairChain, type RepairReport } from './repair.js'

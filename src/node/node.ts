@@ -106,7 +106,7 @@ export class PetalNode {
       let sync: Sync | undefined
       const network = await Network.create({
         privateKey,
-        source: chainSource(chain, async (hash, ms, signal) => await (sync?.awaitBlock(hash, ms, signal) ?? false), maxSize => checkpointsToServe(chain, maxSize), statusSigner(chain, options.signingKey)),
+        source: chainSource(chain, async (hash, ms, signal) => await (sync?.awaitBlock(hash, ms, signal) ?? false), async maxSize => await checkpointsToServe(chain, maxSize, options.signingKey), statusSigner(chain, options.signingKey)),
         logger: logger.child('network'), keyOf: chainKeyOf(chain),
         events: {
           onPeerConnected: p => { sync?.peerConnected(p); if (node !== undefined) node.checkpoints.askPeer(p, node.controller.signal) },

@@ -122,7 +122,7 @@ export async function pull (o: PullOptions): Promise<PullResult> {
       throw new ChainError('VERIFY_FAILED', `verification failed at height ${verify.failure?.height ?? '?'}: ${verify.failure?.message ?? ''}`, { hint: 'fetch the bad block again with `petal verify --repair` (it asks the peer pulled from, which is remembered, and any other known peer)' })
     }
     const tip = chain.tip()
-    result = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify, checkpoints: pulledCheckpoints(chain, asked) }
+    result = { resumed, chainId: chain.chainId, height: tip.height, hash: tip.hash, verify, checkpoints: pulledCheckpoints(chain, asked, o.checkpointSizes) }
   } finally {
     idle.dispose()
     await node?.stop()

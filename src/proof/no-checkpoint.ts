@@ -77,7 +77,7 @@ export function noCheckpointHint (audience: CheckpointAudience, asked?: AskedBlo
 export function missingSizeHint (audience: CheckpointAudience, size: number): string {
   const list = '`petal checkpoint --list` shows the sizes stored here'
   if (audience.kind !== 'reader') return `${list}; or give a checkpoint file`
-  const ask = `a peer that keeps a checkpoint of size ${size} sends it when asked (a signatory's node keeps those of the tips it signed at: of each block it sealed, not of each block a catch-up placed at once)`
+  const ask = `a peer that keeps a checkpoint of size ${size} sends it when asked (a signatory's node signs any final size on request, since session 55; of a size not final yet it keeps those of the tips it signed at)`
   if (audience.pullFrom === undefined) return `${list}; ${ask}: ${findASignatory(` and \`--checkpoint-size ${size}\``)}; or give a checkpoint file`
   return `${list}; ${ask}, e.g. the peer this directory last met: \`petal pull ${shellWord(audience.pullFrom)} --checkpoint-size ${size}\`, then ask again; or give a checkpoint file`
 }

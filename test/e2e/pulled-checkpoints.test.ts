@@ -141,6 +141,8 @@ describe('a reader proves rows of a pulled chain to a third party', () => {
     expect(ask).toEqual(['--dir', dirR, 'pull', a.addr, '--checkpoint-size', '2'])
     const asked = await petal(ask)
     expect(asked.code, asked.stderr).toBe(0)
+    // It says what became of the size asked for (session 55: it said nothing of it).
+    expect(asked.stdout).toContain('checkpoint of size 2 (heights 0…1): kept here')
     const proved = await petal(['--dir', dirR, 'prove', '--consistency', '2', '3', '-o', join(work, 'grew.json')])
     expect(proved.code, proved.stderr).toBe(0)
     const checked = await petal(['verify-proof', join(work, 'grew.json'), '--trust', join(work, 'a.pem')])

@@ -13,9 +13,9 @@ import { jsonHandler, type ServeContext } from './serve.js'
  */
 export async function registerCheckpoints (node: PetalLibp2p, source: BlockSource, ctx: ServeContext): Promise<void> {
   await node.handle(protocolId(source.chainId, 'checkpoints'),
-    jsonHandler('checkpoints', LIMITS.checkpointsRequest, ctx, req => {
+    jsonHandler('checkpoints', LIMITS.checkpointsRequest, ctx, async req => {
       const { maxSize } = parseCheckpointsRequest(req)
-      return { notes: (source.checkpoints?.(maxSize) ?? []).slice(0, LIMITS.maxCheckpointNotes) }
+      return { notes: ((await source.checkpoints?.(maxSize)) ?? []).slice(0, LIMITS.maxCheckpointNotes) }
     }),
     { maxInboundStreams: INBOUND_STREAMS.checkpoints })
 }

@@ -39,7 +39,7 @@ export function jsonHandler (what: string, requestLimit: number, ctx: ServeConte
       const lp = lpStream(stream, { maxDataLength: requestLimit })
       const signal = AbortSignal.timeout(TIMEOUTS.serverRequest)
       const req = decodeJson((await lp.read({ signal })).subarray(), requestLimit, `${what} request`)
-      const reply = respond(req)
+      const reply: unknown = await respond(req)
       await lp.write(encodeJson(reply), { signal: AbortSignal.timeout(TIMEOUTS.serverStall) })
       finish(stream)
     } catch (err) {

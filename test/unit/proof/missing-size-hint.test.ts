@@ -2,7 +2,8 @@ import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Chain, importBlock } from '../../../src/chain/index.js'
-import { findCheckpoint, missingSizeHint, servedCheckpoints, signTipCheckpoints } from '../../../src/proof/index.js'
+import { findCheckpoint, missingSizeHint, readCheckpointNote, servedCheckpoints, signBudget, signRequestedSize, signTipCheckpoints } from '../../../src/proof/index.js'
+import { checkpointsToServe, pulledCheckpoints } from '../../../src/node/checkpoint-ask.js'
 import { readSeal } from '../../../src/storage/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -36,6 +37,29 @@ describe('the hint for a checkpoint size not stored here', () => {
       const hint = missingSizeHint({ kind: 'reader', pullFrom: '/ip4/127.0.0.1/tcp/2017/p2p/12D3KooWExample' }, 3)
       expect(hint).not.toMatch(/every size/)
       expect(hint).toContain('petal pull /ip4/127.0.0.1/tcp/2017/p2p/12D3KooWExample --checkpoint-size 3')
+      // Since session 55 it signs a final size on request (docs/proofs.md, "A size signed on
+      // request"), once: a peer asking for size 3 gets size 3, and the next asker the stored note.
+      const served = await checkpointsToServe(node, 3, alice)
+      expect(served.map(n => readCheckpointNote(n).checkpoint.size)).toEqual([3])
+      expect(readCheckpointNote(served[0] ?? '').checkpoint.final).toBe(true)
+      const rows = node.index.checkpoints.list().length
+      expect(await checkpointsToServe(node, 3, alice)).toEqual(served)
+      expect(node.index.checkpoints.list()).toHaveLength(rows)
+      // Not a size that is not final at its tip (6: final sizes end at 5 with max_reorg_depth 2),
+      // nor with a key that is no signatory, nor beyond its budget of signatures a minute.
+      expect((await checkpointsToServe(node, 6, alice)).map(n => readCheckpointNote(n).checkpoint.size)).toEqual([5])
+      expect(await checkpointsToServe(node, 2, fixtureKey('bob'))).toEqual([])
+      const budget = signBudget({ burst: 1, perMinute: 0 })
+      expect(await signRequestedSize(node, alice, 2, budget)).toBe(true)
+      expect(await signRequestedSize(node, alice, 1, budget)).toBe(false)
+      expect(findCheckpoint(node, { size: 1 })).toBeUndefined()
+      // What `petal pull --checkpoint-size` says of each size, judged here.
+      expect(pulledCheckpoints(node, [], [3, 6, 9, 4]).sizes).toEqual([
+        { size: 3, got: true },
+        { size: 6, got: false, below: 5, why: 'not-final', finalAt: 7 },
+        { size: 9, got: false, below: 7, why: 'tree' },
+        { size: 4, got: false, below: 3, why: 'not-sent' }
+      ])
     } finally {
       node.close()
       made.close()
