@@ -28,8 +28,10 @@ const KEEP = new Set(['keystore', 'node.key', ...LOCKS, 'README.md', '.gitkeep']
 const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'chain.db-journal', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'query.db-journal', 'writer.json', 'daisy', 'daisy-state'])
 const DAISY = new Set(['daisy', 'daisy-state'])
 // The temporaries of their atomic writes, named `<file>.n<ns>.<pid>[.<hex>].tmp` since session 51
-// (util/stale-temps.ts: tempTag, atomicTempPath), `<file>.<pid>[.<hex>].tmp` before.
-const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json)(\.n[0-9]+)?\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
+// (util/stale-temps.ts: tempTag, atomicTempPath), `<file>.<pid>[.<hex>].tmp` before; node.key's
+// too, which a first pull writes before its chain (a pull killed then was refused
+// DATA_DIR_NOT_EMPTY on its resume: review55's crash torture, seed 5522).
+const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json|node\.key)(\.n[0-9]+)?\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
 const isLeftover = (name: string): boolean => LEFTOVERS.has(name) || LEFTOVER_TEMP.test(name)
 
 /**

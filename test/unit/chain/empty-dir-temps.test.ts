@@ -21,7 +21,9 @@ describe('prepareEmptyDir', () => {
       'writer.json.n4026531836.20614.tmp',
       'journal.json.n0.77.0badc0de.tmp',
       'chainparams.json.99999.0badc0de.tmp',
-      'writer.json.4242.tmp'
+      'writer.json.4242.tmp',
+      // A first pull killed while writing its node identity (review55's crash torture, seed 5522).
+      'node.key.n4026531836.30959.0be0624b.tmp'
     ]
     mkdirSync(join(root, 'tmp'))
     for (const t of temps) writeFileSync(join(root, t), '{')
