@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
-import { cleanTmp, readJournal, removeBlock, removeJournal, sealPathOf, undoMoves } from '../storage/index.js'
+import { basename } from 'node:path'
+import { cleanTmp, movesDone, readJournal, removeBlock, removeJournal, sealPathOf, undoMoves, type Move } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { reconcileChainTree } from './chain-tree.js'
 
@@ -34,14 +35,18 @@ export type UnsyncedLog = 'ask' | 'leave'
  * tree. Constant cost when nothing crashed. `log`: what to do when the journal's commit is not known
  * to be on disk (UnsyncedLog, below).
  */
-export function recover (chain: Chain, log: UnsyncedLog = 'ask'): void {
+export function recover (chain: Chain, log: UnsyncedLog = 'ask', byFiles = false): void {
   const { dir, index, logger } = chain
   const j = readJournal(dir)
   if (j !== undefined) {
     let keep = false
     if (index.byHash(j.commit) === undefined) {
-      undoMoves(j.moves)
-      logger.warn('rolled back an interrupted change', { block: j.commit, moves: j.moves.length })
+      if (byFiles && !judges(chain, j.moves) && movesDone(j.moves)) {
+        logger.warn('kept the files of an interrupted change: the index cannot tell whether it committed, and its files are all in place', { block: j.commit, moves: j.moves.length })
+      } else {
+        undoMoves(j.moves)
+        logger.warn('rolled back an interrupted change', { block: j.commit, moves: j.moves.length })
+      }
     } else if (!index.walEmpty()) {
       // A group placed with synchronous=NORMAL is committed before its fsync of chain.db-wal: its
       // process died before it (or is still running it), or the fsync failed. The journal is what
@@ -65,6 +70,30 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask'): void {
   }
   reconcileChainTree(chain)
   cleanTmp(dir)
+}
+
+/**
+ * Whether the index can tell that a journal's change did not commit (it does not hold `commit`):
+ * it is the index the change was written to, or one like it. Not an empty one (a reindex's new
+ * chain.db: a lost or unreadable one replaced), nor one whose tip is below every slot the moves
+ * fill but the next (an older copy): rolled back by such an index, a group placed and committed went back to tmp/
+ * (removed), a reorg back to the old branch (session 54's left). `byFiles` (reindex, which
+ * rebuilds from the files) then keeps a change whose files are all in place (movesDone).
+ */
+function judges (chain: Chain, moves: readonly Move[]): boolean {
+  const tip = chain.index.tip()
+  if (tip === undefined) return false
+  // A change made on this index's tip fills slots from tip + 1 up (a group) or below (a reorg).
+  const slots = moves.flatMap(m => [slotHeight(chain, m.to), slotHeight(chain, m.from)]).filter(h => h !== undefined)
+  return slots.length === 0 || Math.min(...slots) <= tip.height + 1
+}
+
+/** The height of the canonical slot `path` is, if it is one. */
+function slotHeight (chain: Chain, path: string): number | undefined {
+  const m = /^block_([0-9a-f]{8})\.db$/.exec(basename(path))
+  if (m === null) return undefined
+  const h = parseInt(m[1] as string, 16)
+  return chain.dir.blockPath(h) === path ? h : undefined
 }
 
 /**

@@ -70,7 +70,8 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       const tip = chain.tip()
       chain.logger.info('reindexed chain', { blocks: r.blocks, side: side.attached, tip: tip.height })
       return { blocks: r.blocks, sideBlocks: side.attached, skippedSideBlocks: side.skipped, tipHeight: tip.height, tipHash: tip.hash }
-    }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: REINDEX_WORK, recordHeld: replaced, rebuilds: true })
+      // A leftover journal is judged by the files where this index cannot judge it (recover's judges).
+    }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: REINDEX_WORK, recordHeld: replaced, rebuilds: true, journalByFiles: true })
   } finally {
     chain.close()
     if (replaced) clearOwnWriterRecord(record)

@@ -9,7 +9,7 @@ export interface TxContext {
 }
 
 /** Run a write under the store's lock: recover first, commit at the end, then the after-commit steps. */
-export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
+export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: WriteLockOptions & { journalByFiles?: boolean } = {}): Promise<T> {
   const after: Array<() => void> = []
   let result: T
   // --wait is the whole wait, the lock's and the re-writes' (until session 40, each try's).
@@ -18,7 +18,7 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
   for (let tries = 0; ; tries++) {
     try {
       result = await chain.index.withWriteLock(async () => {
-        recover(chain, 'ask')
+        recover(chain, 'ask', options.journalByFiles === true)
         return await fn({ afterCommit: f => { after.push(f) } })
       }, { ...options, timeoutMs: left() })
       break

@@ -20,7 +20,7 @@ export { tmpBlockPath, tmpOwnPrefix, cleanTmp, readSeal, prepareBlock, prepareBl
 export { TmpFilePool } from './tmp-files.js'
 export { prepareGroup, writeSealUnflushed, type GroupFile } from './group-flush.js'
 export { syncFileSystem, syncfsWanted, setSyncfsMode, stopSyncfsHelper, useNativeSyncfs, SYNCFS_MIN_BLOCKS } from './syncfs.js'
-export { writeJournal, writeJournalAsync, readJournal, removeJournal, applyMoves, applyMovesGrouped, undoMoves, type Move } from './journal.js'
+export { writeJournal, writeJournalAsync, readJournal, removeJournal, applyMoves, applyMovesGrouped, movesDone, undoMoves, type Move } from './journal.js'
 export { Keystore, type KeyEntry, type KeyPurpose } from './keystore.js'
 export { closeOrLeave, closeWal, leaveConnectionsAtExit, openSqlite, openSqliteReadonly, type SqliteDb, type SqliteStatement } from './sqlite.js'
 export { NodeLock } from './node-lock.js'

@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
 import { errorMessage, failpoint, fsyncDirAsync, fsyncPathAsync, isNotFound, isRecord, parseJson, writeFileAtomic, atomicTempPath } from '../util/index.js'
 import { StorageError } from './errors.js'
 import { moveBlock, placeRenamed } from './block-files.js'
 import { dirname } from 'node:path'
-import type { DataDir } from './layout.js'
+import { sealPathOf, type DataDir } from './layout.js'
 import { checkDataFile } from './data-file.js'
 
 /** One file move of a multi-file change (a new block moves from its tmp/ path). */
@@ -103,6 +103,22 @@ export async function applyMovesGrouped (moves: readonly Move[]): Promise<void> 
     if (i === 0) failpoint('batch:first-move')
   }
   await Promise.all([...new Set(moves.flatMap(m => [dirname(m.to), dirname(m.from)]))].map(fsyncDirAsync))
+}
+
+/**
+ * Whether the files show every move of `moves` made: each destination holds its block file and
+ * seal, and each source is empty, or refilled by a later move (a reorg's slot), or is the same
+ * file (a power cut that kept a tmp/ name). A journal's moves are made in order, so a change cut
+ * short leaves a destination empty or a source still holding its own file.
+ */
+export function movesDone (moves: readonly Move[]): boolean {
+  return moves.every((m, i) => {
+    const to = statSync(m.to, { throwIfNoEntry: false })
+    if (to === undefined || !existsSync(sealPathOf(m.to))) return false
+    const from = statSync(m.from, { throwIfNoEntry: false })
+    if (from === undefined || moves.slice(i + 1).some(n => n.to === m.from)) return true
+    return from.ino === to.ino && from.dev === to.dev
+  })
 }
 
 /** Reverse the moves, newest first. A block that came from tmp/ goes back there (garbage). */

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import { chmodSync, cpSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { Chain, importBlock, signImport, verifyChain } from '../../src/chain/index.js'
+import { Chain, importBlock, reindexChain, signImport, verifyChain } from '../../src/chain/index.js'
 import { Keystore, readSeal } from '../../src/storage/index.js'
 import { filesMatchIndex, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { petal, spawnPetal } from '../helpers/cli.js'
@@ -201,6 +201,39 @@ describe('kill -9 during a reorg', () => {
       c2.close()
       const done = await petal(['--dir', dir, 'import', '--from', baseB])
       expect(done.code, done.stderr).toBe(0)
+    })
+  }
+})
+
+/** chain.db lost after a kill (a disk's loss, a hand's `rm`): `petal reindex` makes a new one, and finds the journal. */
+async function reindexWithoutIndex (dir: string, lose = true): Promise<Chain> {
+  expect(existsSync(join(dir, 'journal.json')), 'the journal outlives the crash').toBe(true)
+  if (lose) for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true })
+  await reindexChain(dir, { workers: 1 })
+  expect(existsSync(join(dir, 'journal.json'))).toBe(false)
+  return await checkHealthy(dir)
+}
+
+describe('kill -9, then chain.db lost, then reindex: the files decide where the index cannot', () => {
+  // The new, empty index knows no commit: until session 55 recovery rolled every journal back by
+  // it, and a group placed and committed went back to tmp/ (removed), a reorg back to branch A.
+  // Now a change whose files are all in place is kept, one cut short is rolled back.
+  for (const [what, fp, base, from] of [
+    ['a group placed and committed', 'tx:committed', 'A', 'AExt'],
+    ['a group cut short after its first move', 'batch:first-move', 'A', 'AExt'],
+    ['a reorg placed and committed', 'tx:committed', 'AWithSides', 'B'],
+    // The index the change was written to is kept: it judges, as every other writer's recovery does.
+    ['a group placed, not committed, its index kept', 'batch:moved', 'A', 'AExt']
+  ] as const) {
+    it(`${what} (${fp})`, async () => {
+      const dir = copyOf(base === 'A' ? baseA : baseAWithSides)
+      const exit = await petal(['--dir', dir, 'import', '--from', from === 'B' ? baseB : baseAExt], { env: { PETAL_FAILPOINT: fp, PETAL_SYNCFS: '0' } })
+      expect(exit.signal).toBe('SIGKILL')
+      const c = await reindexWithoutIndex(dir, fp !== 'batch:moved')
+      const hashes = canonicalHashes(c)
+      if (from === 'B') expect(hashes).toEqual(hashesB.slice(0, 5))
+      else expect(hashes).toEqual(fp === 'tx:committed' ? hashesAExt : hashesA)
+      c.close()
     })
   }
 })
