@@ -4,8 +4,8 @@ import { labelText, MetricsRegistry, type Counter, type Histogram } from './metr
 export interface MetricSources {
   tipHeight?: () => number
   peers?: () => number
-  pendingRows?: () => number
-  pendingBytes?: () => number
+  /** Rows and bytes waiting to be sealed: one read of pending.db's summary a scrape (both gauges). */
+  pending?: () => { rows: number, bytes: number }
   eventClients?: () => number
   queriesRunning?: () => number
 }
@@ -26,6 +26,8 @@ export class PetalMetrics {
   readonly httpRequests: Counter
   readonly httpDuration: Histogram
   private sources: MetricSources = {}
+  /** The scrape's read of `sources.pending`, shared by its two gauges (render). */
+  private scraped: { rows: number, bytes: number } | undefined
 
   constructor () {
     const r = this.registry
@@ -33,8 +35,8 @@ export class PetalMetrics {
     r.gauge('petal_peers', 'Connected peers.', () => this.sources.peers?.())
     this.blocksImported = r.counter('petal_blocks_imported_total', 'Blocks stored, from peers or made here.')
     this.blocksRejected = r.counter('petal_blocks_rejected_total', 'Blocks refused by validation, by error code.')
-    r.gauge('petal_pending_rows', 'Rows acknowledged and waiting to be sealed.', () => this.sources.pendingRows?.())
-    r.gauge('petal_pending_bytes', 'Bytes of rows waiting to be sealed.', () => this.sources.pendingBytes?.())
+    r.gauge('petal_pending_rows', 'Rows acknowledged and waiting to be sealed.', () => this.pendingNow()?.rows)
+    r.gauge('petal_pending_bytes', 'Bytes of rows waiting to be sealed.', () => this.pendingNow()?.bytes)
     this.sealLatency = r.histogram('petal_seal_latency_seconds', 'Time from a row\'s acknowledgement to its block becoming canonical.', [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300])
     this.sealedRows = r.counter('petal_sealed_rows_total', 'Rows sealed into blocks by this node.')
     this.queries = r.counter('petal_queries_total', 'SQL statements run through the API, by outcome (ok or the error code).')
@@ -67,5 +69,21 @@ export class PetalMetrics {
     this.sources = { ...this.sources, ...sources }
   }
 
-  render (): string { return this.registry.render() }
+  /**
+   * The scrape's text. pending.db's summary (Ingest.stats: status's, with the claimed batches) is
+   * read once for both pending gauges: each read its own, two summaries a scrape (session 54's left).
+   */
+  render (): string {
+    this.scraped = undefined
+    try {
+      return this.registry.render()
+    } finally {
+      this.scraped = undefined
+    }
+  }
+
+  private pendingNow (): { rows: number, bytes: number } | undefined {
+    this.scraped ??= this.sources.pending?.()
+    return this.scraped
+  }
 }

@@ -140,7 +140,7 @@ export class ApiServer {
       })
       metrics.attach({
         tipHeight: () => chain.tip().height,
-        ...(ingest === undefined ? {} : { pendingRows: () => ingest.stats().pendingRows, pendingBytes: () => ingest.stats().pendingBytes }),
+        ...(ingest === undefined ? {} : { pending: () => { const s = ingest.stats(); return { rows: s.pendingRows, bytes: s.pendingBytes } } }),
         eventClients: () => events.clients,
         queriesRunning: () => queries.load,
         ...(o.node === undefined ? {} : { peers: () => o.node?.peers().length ?? 0 })

@@ -202,8 +202,16 @@ describe('HTTP API, writes', () => {
     const text = events.join('')
     expect(text.lastIndexOf('event: tip')).toBeLessThan(text.lastIndexOf('event: sealed')) // the tip first
     res.destroy()
+    // One read of pending.db's summary a scrape: each pending gauge read its own until session 55.
+    const ingest = node.ingest as NonNullable<typeof node.ingest>
+    const stats = ingest.stats.bind(ingest)
+    let reads = 0
+    ingest.stats = () => { reads++; return stats() }
     const m = (await http(url + 'metrics')).text
+    ingest.stats = stats
+    expect(reads).toBe(1)
     expect(m).toMatch(/^petal_pending_rows 0$/m)
+    expect(m).toMatch(/^petal_pending_bytes 0$/m)
     expect(Number(/^petal_sealed_rows_total (\d+)$/m.exec(m)?.[1])).toBeGreaterThanOrEqual(209)
     expect(Number(/^petal_seal_latency_seconds_count (\d+)$/m.exec(m)?.[1])).toBeGreaterThan(0)
     expect(m).toMatch(/^petal_http_requests_total\{method="POST",route="\/api\/v1\/records\/:table",status="202"\} \d+$/m)
