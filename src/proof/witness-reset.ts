@@ -1,10 +1,11 @@
 import type { Chain } from '../chain/index.js'
-import type { PublicKey } from '../crypto/index.js'
+import { sha256, verifyV2, type PublicKey } from '../crypto/index.js'
 import { OWN_WITNESS_META, WITNESS_LAST_META, WITNESS_RESETS_META } from '../storage/index.js'
 import { equalBytes, fromHex, shellWord, toHex } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
+import { cosignedMessage, keyIdOfDigest, parseNote, witnessKeyIdInput } from './verifier/index.js'
 import { parseWitnessVkey } from './witness-keys.js'
 
 // Clearing a stuck witness (docs/proofs.md, "A witness whose chain left what it cosigned"). A
@@ -23,13 +24,55 @@ export function lastCosigned (chain: Chain): { size: number, root: Uint8Array } 
   return m === null || root === undefined ? undefined : { size: Number(m[1]), root }
 }
 
-/** When this node's chain no longer contains the tree the witness last cosigned: that tree. */
+/**
+ * When this node's chain no longer contains the tree the witness last cosigned, for good: that tree.
+ * Only once that size is final at this node's own tip, as when the witness refuses a checkpoint: a
+ * chain still behind it, or on a branch fork choice may leave, may hold that tree again, and a
+ * reset then would retire a key for nothing (review55b).
+ */
 export function stuckWitness (chain: Chain): { size: number, root: string } | undefined {
   const last = lastCosigned(chain)
-  if (last === undefined) return undefined
+  if (last === undefined || !finalAtTip(chain, last.size)) return undefined
   const tree = storedChainTree(chain)
   const held = last.size <= tree.size && equalBytes(treeRoot(tree, last.size), last.root)
   return held ? undefined : { size: last.size, root: toHex(last.root) }
+}
+
+/** witness.ts's finalHere (not imported: witness.ts imports this file). */
+const finalAtTip = (chain: Chain, size: number): boolean => size - 1 <= chain.tip().height - chain.params.maxReorgDepth
+
+/**
+ * Whether `key` made a cosignature line of one of `notes`, under any witness name. What names the
+ * key that cosigned a tree the chain left where meta does not: a Petal before witness_vkey (session
+ * 54) recorded none, and a key the operator rotated away from is named nowhere else (review55b).
+ */
+export function cosignedAny (notes: readonly string[], key: PublicKey): boolean {
+  for (const note of notes) {
+    const n = parseNote(note)
+    if ('error' in n) continue
+    for (const l of n.note.signatures) {
+      const s = l.signature
+      if (s.length < 9 || l.keyId !== keyIdOfDigest(sha256(witnessKeyIdInput(l.name, key.spki)))) continue
+      const time = new DataView(s.buffer, s.byteOffset, 8).getBigUint64(0)
+      if (time < 2n ** 63n && verifyV2(key, cosignedMessage(l.name, time, n.note.text), s.subarray(8))) return true
+    }
+  }
+  return false
+}
+
+/** The stored notes of trees this chain does not hold (an abandoned branch's final notes are kept). */
+function notesOfLeftTrees (chain: Chain): string[] {
+  const tree = storedChainTree(chain)
+  const out: string[] = []
+  for (let max = Number.MAX_SAFE_INTEGER; max >= 1;) {
+    const batch = chain.index.checkpoints.list({ maxSize: max, limit: 100 })
+    for (const r of batch) {
+      if (r.size > tree.size || toHex(treeRoot(tree, r.size)) !== r.root) out.push(r.note)
+    }
+    if (batch.length < 100) break
+    max = (batch.at(-1)?.size ?? 1) - 1
+  }
+  return out
 }
 
 /** One `petal witnesses reset`, as kept in chain.db's meta (kept by reindex). */
@@ -64,7 +107,8 @@ export function witnessResets (chain: Chain): WitnessReset[] {
 
 /** The reset that retired `key`, if one did: a witness never cosigns with it again. */
 export function retiredBy (chain: Chain, key: PublicKey): WitnessReset | undefined {
-  return witnessResets(chain).find(r => r.retired_key === key.hex)
+  // By its line in the notes kept too: a reset of a Petal that recorded no witness_vkey knew no key.
+  return witnessResets(chain).find(r => r.retired_key === key.hex || (r.retired_key === null && cosignedAny(r.notes ?? [], key)))
 }
 
 /** The command that clears a stuck witness, for its log line and docs (`dir`: the data directory). */
@@ -85,13 +129,16 @@ export async function resetWitness (chain: Chain, next: PublicKey): Promise<Witn
       const last = lastCosigned(chain)
       throw new ProofError('PROOF_WITNESS_NOT_STUCK', last === undefined
         ? 'this directory\'s witness has cosigned nothing: there is nothing to reset'
-        : `this chain contains the last checkpoint this witness cosigned (size ${last.size}): there is nothing to reset`, {})
+        : !finalAtTip(chain, last.size)
+            ? `this chain's tip ${chain.tip().height} is within max_reorg_depth (${chain.params.maxReorgDepth}) of size ${last.size}, the last checkpoint this witness cosigned: it may hold that tree again, so there is nothing to reset yet`
+            : `this chain contains the last checkpoint this witness cosigned (size ${last.size}): there is nothing to reset`, {})
     }
     const vkey = chain.index.getMeta(OWN_WITNESS_META)
     const parsed = vkey === undefined ? undefined : parseWitnessVkey(vkey)
     const old = typeof parsed === 'object' ? parsed.publicKey : undefined
-    if (old !== undefined && old.hex === next.hex) {
-      throw new ProofError('PROOF_WITNESS_SAME_KEY', `key ${next.id} cosigned size ${stuck.size}, which this chain left: it must not vouch for this chain's history too`, {})
+    // The key meta names, or any whose cosignature a stored note of a tree this chain left carries.
+    if ((old !== undefined && old.hex === next.hex) || cosignedAny(notesOfLeftTrees(chain), next)) {
+      throw new ProofError('PROOF_WITNESS_SAME_KEY', `key ${next.id} cosigned a checkpoint this chain left (this witness last cosigned size ${stuck.size}): it must not vouch for this chain's history too`, {})
     }
     const tip = chain.tip()
     const notes = chain.index.checkpoints.list({ minSize: stuck.size, maxSize: stuck.size }).filter(c => c.root === stuck.root).map(c => c.note)

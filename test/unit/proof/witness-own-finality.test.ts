@@ -112,7 +112,10 @@ describe('a witness stuck by an earlier Petal', () => {
     await expect(resetWitness(wit, fixtureKey('dave').publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_NOT_STUCK' }))
     // A longer branch forking below block 3 wins: the witness's chain no longer holds size 4.
     await extendChain(r, alice, 4, 4)
-    await placeFrom(wit, r, 3, 6)
+    // At tip 4 (size 4 not final here) the chain may go back to that tree: no reset yet (review55b).
+    await placeFrom(wit, r, 3, 4)
+    await expect(resetWitness(wit, fixtureKey('dave').publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_NOT_STUCK' }))
+    await placeFrom(wit, r, 5, 6)
     const final5 = await finalNote(r)
     expect(await keepReceivedCheckpoint(wit, final5, 'R')).toBe(true)
     expect(await cosignCheckpoint(wit, final5, w), 'stuck').toBeUndefined()
@@ -139,6 +142,31 @@ describe('a witness stuck by an earlier Petal', () => {
     // The new key cosigns this chain's final checkpoints.
     expect(await cosignCheckpoint(wit, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
     expect((await petalInProcess(['--dir', dir, 'witnesses', 'list'])).stdout).toContain(`cosigns with ${dave.id} since`)
+    for (const c of [s, wit, r]) c.close()
+  })
+
+  // A Petal before session 54 recorded no witness_vkey: its stuck witness's key is named only by
+  // its line in the notes kept. Until review55b, the reset took that key back and retired none.
+  it('named by no witness_vkey: the key that cosigned is known by its line, refused and retired', async () => {
+    const { s, wit, r } = await threeCopies()
+    await extendChain(s, alice, 3, 3)
+    await placeFrom(wit, s, 3, 3)
+    const final4 = await finalNote(s)
+    // As that Petal stored it: its note as cosigned, inserted whole, and the tree in meta.
+    const root = toHex(readCheckpointNote(final4).checkpoint.root)
+    await wit.index.withWriteLock(async () => {
+      wit.index.checkpoints.insert({ size: 4, root, tip: 5, note: addCosignature(final4, w, 1_700_000_000), receivedAt: 0, source: 'witness' })
+      wit.index.setMeta(WITNESS_LAST_META, `4 ${root}`)
+    })
+    await extendChain(r, alice, 4, 4)
+    await placeFrom(wit, r, 3, 6)
+    const final5 = await finalNote(r)
+    expect(await keepReceivedCheckpoint(wit, final5, 'R')).toBe(true)
+    await expect(resetWitness(wit, w.key.publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_SAME_KEY' }))
+    const dave = fixtureKey('dave')
+    expect((await resetWitness(wit, dave.publicKey)).retired_key).toBeNull()
+    expect(await cosignCheckpoint(wit, final5, w), 'the retired key').toBeUndefined()
+    expect(await cosignCheckpoint(wit, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
     for (const c of [s, wit, r]) c.close()
   })
 })
