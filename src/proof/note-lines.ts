@@ -160,7 +160,11 @@ export function unionWithStored (chain: Chain, text: string, note: string): { v:
   return { v, keep, adds: !stored.some(r => r.note === keep) }
 }
 
-/** Of `stored`, the lines of witnesses not listed now, each key's once, as many as a note may hold beside `lines`. */
+/**
+ * Of `stored`, the lines of witnesses not listed now, each key's once, as many as a note may hold
+ * beside `lines` and one line more (a witness's cosignature added to what is kept: a note full of
+ * struck lines took it as a 101st, which no reader parses; review55).
+ */
 function unlistedLines (chain: Chain, origin: string, stored: readonly Line[], lines: readonly Line[]): Line[] {
   const known = knownKeys(chain).witnesses
   const seen = new Set(lines.map(l => `${l.name} ${l.keyId}`))
@@ -171,5 +175,5 @@ function unlistedLines (chain: Chain, origin: string, stored: readonly Line[], l
     seen.add(id)
     out.push(l)
   }
-  return out.slice(0, Math.max(0, MAX_NOTE_SIGNATURES - lines.length))
+  return out.slice(0, Math.max(0, MAX_NOTE_SIGNATURES - 1 - lines.length))
 }

@@ -3,7 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 import { equalBytes, shellWord, toHex } from '../util/index.js'
 import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
 import { noteLines, unionWithStored } from './note-lines.js'
-import { formatNote } from './verifier/index.js'
+import { formatNote, MAX_NOTE_SIGNATURES } from './verifier/index.js'
 import { judgeCheckpoint } from './received.js'
 import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { WITNESS_LAST_META } from '../storage/index.js'
@@ -39,6 +39,8 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     // that tree (a signer that lied about its tip, a split deeper than max_reorg_depth) it refused
     // every later checkpoint for good (docs/performance/reviews.md, "Session 54: checkpoint and witness leftovers (checkpoint54)").
     if (v === undefined || !c.final || !finalHere(chain, c.size) || v.lines.some(s => s.name === w.name)) return undefined
+    // A note holds at most MAX_NOTE_SIGNATURES lines: one more would be a note no reader parses.
+    if (v.lines.length >= MAX_NOTE_SIGNATURES) return undefined
     // A key `petal witnesses reset` retired vouched for a tree this chain left: never again.
     const retired = retiredBy(chain, w.key.publicKey)
     if (retired !== undefined) {

@@ -107,6 +107,27 @@ describe('cosignature lines a node keeps', () => {
     chain.close()
   })
 
+  // A note may hold 100 lines (MAX_NOTE_SIGNATURES). A stored one full of struck witnesses' lines
+  // (kept since aa8ade8b) took the witness's cosignature as a 101st: the stored note then parsed for
+  // no reader, and findCheckpoint (every proof of the chain) threw (review55).
+  it('a witness cosigning a checkpoint whose stored note is full of struck witnesses\' lines stores a note every reader parses', async () => {
+    const { chain, final } = await setUp()
+    const n = parseNote(final)
+    if ('error' in n) throw new Error(n.error)
+    const own = n.note.signatures[0]
+    if (own === undefined) throw new Error('no signatory line')
+    const struck = Array.from({ length: 99 }, (_, i) => ({ name: `struck.example/w${i}`, keyId: (own.keyId + i + 1) >>> 0, signature: own.signature }))
+    const full = formatNote({ text: n.note.text, signatures: [own, ...struck] })
+    const { checkpoint: c0 } = readCheckpointNote(final)
+    await chain.index.withWriteLock(async () => {
+      chain.index.checkpoints.insert({ size: c0.size, root: toHex(c0.root), tip: c0.tip, note: full, receivedAt: 0, source: 'peer old' })
+    })
+    expect(await cosignCheckpoint(chain, final, w1)).toBeDefined()
+    for (const r of chain.index.checkpoints.list({ limit: 10 })) expect(() => readCheckpointNote(r.note)).not.toThrow()
+    expect(findCheckpoint(chain, { final: true })?.note).toContain(`— ${w1.name} `)
+    chain.close()
+  })
+
   it('a witness cosigns only the lines it verified, and its own lines count on its directory without listing it', async () => {
     const { chain, dir, final } = await setUp()
     writeFileSync(join(dir, WITNESSES_FILE), await witnessKeyOf(w2))
