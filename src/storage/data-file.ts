@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, type Stats } from 'node:fs'
-import { isNotFound, readFullySync } from '../util/index.js'
+import { isNotFound, readFullySync, shellWord } from '../util/index.js'
 import { StorageError } from './errors.js'
 
 /** What a non-regular file is, in words. */
@@ -27,9 +27,23 @@ export function checkDataFile (path: string, what: string): void {
 
 export function notRegular (path: string, what: string, st: Stats): StorageError {
   return new StorageError('DATA_FILE_NOT_REGULAR', `${what} ${path} is ${fileKind(st)}, not a regular file`, {
-    hint: `move it out of the way and put the real file there (${what.includes('block') || what.includes('seal') ? '`petal verify` checks the block files' : 'nothing in a data directory is a link, a pipe or a device'})`,
+    hint: what === 'lock file'
+      ? lockHint(path, st)
+      : `move it out of the way and put the real file there (${what.includes('block') || what.includes('seal') ? '`petal verify` checks the block files' : 'nothing in a data directory is a link, a pipe or a device'})`,
     details: { path }
   })
+}
+
+/**
+ * A lock file (node.lock, seal.lock, witnesses.lock …) holds nothing: Petal makes it, empty, when
+ * it is not there, so there is no "real file" to put back (the hint every data file got said to).
+ * What is in its place goes: a link, a pipe, a device or a socket is removed (a link's target is
+ * left as it is); a directory, which may hold someone's files, is moved aside.
+ */
+function lockHint (path: string, st: Stats): string {
+  const p = shellWord(path)
+  const command = st.isDirectory() ? `mv ${p} ${shellWord(`${path}.moved`)}` : `rm ${p}`
+  return `${st.isDirectory() ? 'move it aside' : 'remove it'} (\`${command}\`), then run the command again: a lock file holds nothing, and Petal makes it anew, empty (nothing in a data directory is a link, a pipe or a device)`
 }
 
 /**

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openDataFileSync, openNoFollowSync, readSeal, readWholeSync, regularSizeSync } from '../../../src/storage/index.js'
+import { NodeLock, openDataFileSync, openNoFollowSync, readSeal, readWholeSync, regularSizeSync } from '../../../src/storage/index.js'
 import { isNotFound, isPetalError } from '../../../src/util/index.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -95,5 +95,29 @@ describe('readWholeSync', () => {
     } finally {
       closeSync(zero)
     }
+  })
+})
+
+describe('a lock file that is not a regular file', () => {
+  // Its hint said to "put the real file there" (every data file's): a lock holds nothing, and the
+  // only true step is to take away what is in its place (session 55). Each hint's command, run.
+  it('says to remove a link (its target left), to move a directory aside; run, the lock is held', () => {
+    const dir = tmpDir()
+    const target = join(dir, 'elsewhere')
+    writeFileSync(target, 'kept\n')
+    symlinkSync(target, join(dir, 'seal.lock'))
+    mkdirSync(join(dir, 'node.lock'))
+    writeFileSync(join(dir, 'node.lock', 'x'), '')
+    for (const [file, command] of [['seal.lock', `rm ${join(dir, 'seal.lock')}`], ['node.lock', `mv ${join(dir, 'node.lock')} ${join(dir, 'node.lock.moved')}`]]) {
+      const err = failure(() => NodeLock.tryAcquire(dir, file))
+      expect(isPetalError(err) && err.code).toBe('DATA_FILE_NOT_REGULAR')
+      const run = isPetalError(err) ? /`([^`]+)`/.exec(err.hint ?? '')?.[1] : undefined
+      expect(run).toBe(command)
+      execFileSync('sh', ['-c', run as string])
+      const lock = NodeLock.tryAcquire(dir, file)
+      expect(lock).toBeDefined()
+      lock?.release()
+    }
+    expect(execFileSync('cat', [target], { encoding: 'utf8' })).toBe('kept\n')
   })
 })
