@@ -9,6 +9,7 @@ import { NodeLock } from '../../../src/storage/index.js'
 import { withTokensLock } from '../../../src/api/index.js'
 import { openPendingDb } from '../../../src/ingest/store-open.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { openForQuery } from '../../../src/query/sandbox/connection.js'
 
 /** A tmpfs mounted at a new directory (root, with the right to mount), else undefined: the caller unmounts it. */
 function tmpfs (): string | undefined {
@@ -57,6 +58,12 @@ describe.skipIf(probe === undefined)('a lock file on a read-only file system', (
       try { openPendingDb(join(dir, 'pending.db'), false).close() } catch (e) { open = e }
       expect(open).toMatchObject({ code: 'PERMISSION_DENIED', details: { systemCode: 'EROFS' } })
       expect((open as { hint: string }).hint).toMatch(/^commands that only read/)
+      // A query without a mirror made there: its hint said to run `petal query` (what failed) or
+      // `reindex --query` (which cannot write it); --per-block reads the blocks (review55b).
+      let mirror: unknown
+      try { openForQuery(join(dir, 'query.db'), 'the query mirror').close() } catch (e) { mirror = e }
+      expect(mirror).toMatchObject({ code: 'MIRROR_UNAVAILABLE' })
+      expect((mirror as { hint: string }).hint).toContain(`\`petal --dir ${dir} query --per-block SQL\` reads the blocks themselves`)
     } finally {
       spawnSync('umount', [dir])
     }
