@@ -18,6 +18,6 @@ export { leafHash, leavesRoot, prefixedLeafHash, nodeHash, EMPTY_TREE_ROOT, Merk
 export { MerkleBatch, MERKLE_SCRATCH, MERKLE_SCRATCH_BYTES } from './merkle-batch.js'
 export { adoptSha256Module, sha256Module, sha256ModuleBytes, SHA256_WASM_FILE, type WasmMemory, type WasmModule } from './sha256-wasm.js'
 export { merkleHasher, nativeSha256, type NativeSha256 } from './sha256-native.js'
-export { keepFreedMemory, makeEmptyNative, nativeOpenssl, opensslPath, readSmallFileNative, renameNoReplaceNative, syncfsNative, tmpForeignNative, writeNewFileNative, writeSmallFileNative, type NativeOpenssl } from './openssl-native.js'
+export { adviseHugeHeap, keepFreedMemory, makeEmptyNative, nativeOpenssl, opensslPath, readSmallFileNative, renameNoReplaceNative, syncfsNative, tmpForeignNative, writeNewFileNative, writeSmallFileNative, type NativeOpenssl } from './openssl-native.js'
 export { parseEncryptedKey, encryptPrivateKey, decryptPrivateKey, type EncryptedKey } from './key-encryption.js'
 export { MIN_SEALED_BYTES, newDataKey, sealValue, openValue, wrapDataKey, unwrapDataKey, isWrappedKeyShape } from './confidential.js'

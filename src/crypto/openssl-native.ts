@@ -57,6 +57,8 @@ export interface NativeOpenssl {
   aeadOpen?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, parts: Uint8Array | Uint8Array[], out: Uint8Array | null) => boolean
   /** glibc's malloc serving allocations below mmapAt from its heap and trimming the heap's free top only beyond trimAt (mallopt): true when set, false elsewhere (native/malloc-keep.c). */
   keepFreed?: (mmapAt: number, trimAt: number) => boolean
+  /** The heap's free top, and what it grew into since the last call, marked for 2 MiB pages; pad > 0 (once) grows and trims the heap in steps of pad: the bytes newly marked, or -1 where not supported (native/malloc-keep.c). */
+  hugeHeap?: (pad: number) => number
   /** Tests: whether per-key P-256 tables can be made here, how many are alive in the process (all threads), whether G's has been made, how many key tables were made and how many of those in a colder key's place (native/p256-cache.c); with a key, whether it has a table now. */
   p256Tables?: (key?: NativeKeyHandle) => { available: boolean, keys: number, generator: boolean, built: number, evicted: number, table?: boolean }
 }
@@ -204,10 +206,15 @@ export function syncfsNative (dir: string): Promise<number> | undefined {
 }
 
 // Buffers up to 4 MiB from the heap (a block transfer's are 1 MiB), larger ones mapped and unmapped
-// as glibc does at first; at most 16 MiB of the heap's free top kept.
+// as glibc does at first; the heap's free top trimmed once it passes 16 MiB (down to hugeHeap's pad,
+// 64 MiB, where that is set: HUGE_PAD below).
 const KEEP_MMAP_AT = 4 * 1024 * 1024
 const KEEP_TRIM_AT = 16 * 1024 * 1024
 let kept: boolean | undefined
+// The heap grows and is trimmed in steps of 64 MiB: a pull's receive grew it by ~47 MiB over 400
+// blocks of 1 MB (buffers freed only by V8's collections).
+const HUGE_PAD = 64 * 1024 * 1024
+let huge: NativeOpenssl['hugeHeap']
 
 /**
  * Have glibc's malloc keep the memory a process frees for its next allocations (the addon's
@@ -218,13 +225,34 @@ let kept: boolean | undefined
  * went back to the kernel whenever more than ~2 MiB of it was free, and the next buffers faulted
  * their pages in again, zeroed: ~50 minor faults a block in a serving process and ~15 in a pulling
  * one, several microseconds each on a hypervisor (docs/performance/pull.md, "Session 41: the 1 MB
- * pull"). The cost: up to 16 MiB of freed memory kept resident by an arena after a burst, and
+ * pull"). Then the heap's top on 2 MiB pages, grown and trimmed in steps of 64 MiB (hugeHeap, see
+ * adviseHugeHeap). The cost: up to 64 MiB of freed memory kept
+ * resident by the heap after a burst (16 MiB without hugeHeap), and
  * buffers above 4 MiB always mapped afresh (glibc's own threshold would have followed a freed one
  * up to 32 MiB; a node's transfers have none). For processes that run a node; false (nothing
  * changed) without the addon or with another C library.
  */
 export function keepFreedMemory (): boolean {
-  return kept ??= nativeOpenssl()?.keepFreed?.(KEEP_MMAP_AT, KEEP_TRIM_AT) ?? false
+  if (kept === undefined) {
+    const lib = nativeOpenssl()
+    kept = lib?.keepFreed?.(KEEP_MMAP_AT, KEEP_TRIM_AT) ?? false
+    if (kept && lib?.hugeHeap !== undefined) huge = lib.hugeHeap(HUGE_PAD) >= 0 ? lib.hugeHeap : undefined
+  }
+  return kept
+}
+
+/**
+ * Mark what the heap has grown into since keepFreedMemory (or the last call) for 2 MiB pages: a
+ * sbrk(0) and, when the heap grew, one madvise (native/malloc-keep.c's hugeHeap). Called where a
+ * transfer takes a 1 MiB buffer (a socket's large read pool, a sealed send), so that a heap grown
+ * past its pad is backed by huge pages too. On this VM each 4 KiB page a process touches first
+ * traps to the hypervisor (~6-12 µs): the heap's growth under a 1 MB pull was ~30 such faults a
+ * block on the pulling main thread and as many on the serving one, ~5 with the heap on 2 MiB pages
+ * (docs/performance/pull.md, "Session 55: the heap on 2 MiB pages (pipe55)"). Nothing where
+ * keepFreedMemory did not set it up (no addon, an addon without hugeHeap, not glibc on Linux).
+ */
+export function adviseHugeHeap (): void {
+  if (huge !== undefined) huge(0)
 }
 
 /** Whether keepFreedMemory has set the thresholds in this module's life; undefined before it was called (tests). */

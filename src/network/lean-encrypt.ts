@@ -1,4 +1,5 @@
 import { Uint8ArrayList } from 'uint8arraylist'
+import { adviseHugeHeap } from '../crypto/index.js'
 import { sealInto } from './noise-crypto.js'
 
 // Noise transport messages (@libp2p/noise 17): at most 65,535 bytes on the wire after their 2-byte
@@ -7,6 +8,8 @@ const NOISE_MAX_MESSAGE = 65535
 const TAG_BYTES = 16
 const LENGTH_BYTES = 2
 const MAX_PLAINTEXT = NOISE_MAX_MESSAGE - TAG_BYTES
+/** A send this large (a range's upload message) may have grown the heap. */
+const LARGE_SEND = 256 * 1024
 
 /** What this module relies on in @libp2p/noise's encrypted stream (checked before use). */
 interface NoiseSender {
@@ -36,6 +39,7 @@ export function leanEncrypt (this: NoiseSender, chunk: Uint8Array | Uint8ArrayLi
   if (size === 0) return new Uint8ArrayList() // as noise: no message, nothing to write
   const messages = Math.ceil(size / MAX_PLAINTEXT)
   const out = Buffer.allocUnsafe(size + messages * (LENGTH_BYTES + TAG_BYTES))
+  if (size >= LARGE_SEND) adviseHugeHeap() // the heap may have grown for it: on 2 MiB pages too (crypto/openssl-native.ts)
   let at = 0
   for (let i = 0; i < size; i += MAX_PLAINTEXT) {
     const end = Math.min(i + MAX_PLAINTEXT, size)

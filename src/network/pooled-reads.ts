@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import { adviseHugeHeap } from '../crypto/index.js'
 
 /** A read region of a connection that has carried little: as large as Node's own (libuv's 64 KiB). */
 export const SMALL_POOL = 64 * 1024
@@ -38,8 +39,11 @@ export function pooledReadStats (): { sockets: number, reads: number, large: num
 
 /** A new pool for the next read of a socket: a large one when its last read filled its region or was large. */
 function pool (full: boolean): Buffer {
-  if (full) large++
-  return Buffer.allocUnsafeSlow(full ? LARGE_POOL : SMALL_POOL)
+  if (!full) return Buffer.allocUnsafeSlow(SMALL_POOL)
+  large++
+  const b = Buffer.allocUnsafeSlow(LARGE_POOL)
+  adviseHugeHeap() // the heap may have grown for it: on 2 MiB pages too (crypto/openssl-native.ts)
+  return b
 }
 
 function track (s: PooledSocket): void {

@@ -35,6 +35,7 @@
  *                           empty files made on libuv's pool in one request (tmp-files.c).
  *   aeadSeal(...), aeadOpen(...)  ChaCha20-Poly1305 for noise's transport (openssl-aead.c).
  *   keepFreed(mmapAt, trimAt)  glibc's malloc keeps freed memory for reuse (malloc-keep.c).
+ *   hugeHeap(pad)           the heap's top marked for 2 MiB pages (malloc-keep.c).
  *
  * Every offset is checked; a bad argument (a hasher where a key is wanted among them) throws a
  * TypeError or RangeError. Context-aware.
@@ -367,7 +368,8 @@ NAPI_MODULE_INIT ()
     { "p256Tables", NULL, p256_tables, NULL, NULL, NULL, napi_enumerable, NULL },
     { "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_enumerable, NULL },
     { "aeadOpen", NULL, aead_open, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "keepFreed", NULL, keep_freed, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "keepFreed", NULL, keep_freed, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "hugeHeap", NULL, huge_heap, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

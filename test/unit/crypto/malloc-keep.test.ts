@@ -7,6 +7,7 @@
 // are. Minor faults are counted, not times.
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { keepFreedMemory } from '../../../src/crypto/index.js'
@@ -80,4 +81,46 @@ process.stdout.write(JSON.stringify([off, m.keepFreedMemory(), m.freedMemoryKept
     expect(r.status, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual([false, true, true])
   })
+
+  // hugeHeap (docs/performance/pull.md, "Session 55: the heap on 2 MiB pages (pipe55)"): the heap's
+  // top and what it grows into are marked for 2 MiB pages (madvise MADV_HUGEPAGE), so a transfer's
+  // 1 MiB buffers fault in 2 MiB at a time rather than 4 KiB. 96 MiB of buffers outgrow the 64 MiB
+  // pad, and hugeHeap(0), as a transfer's buffers call it, marks the growth too. Read from
+  // /proc/self/smaps: the heap's mappings carrying the kernel's `hg` flag (whether the kernel then
+  // finds free huge pages is the machine's: not asserted).
+  it.skipIf(!isGlibc() || !thpAdvisable())('hugeHeap marks the heap\'s top, and what it grows into, for 2 MiB pages', () => {
+    const code = `const m = { exports: {} }
+process.dlopen(m, process.argv[1])
+const { readFileSync } = require('node:fs')
+if (m.exports.keepFreed(4 << 20, 16 << 20) !== true) throw new Error('keepFreed did not set the thresholds')
+const first = m.exports.hugeHeap(64 << 20)
+const keep = []
+let grown = 0
+for (let i = 0; i < 96; i++) { const b = Buffer.allocUnsafeSlow(1 << 20); b.fill(i); keep.push(b); grown += Math.max(0, m.exports.hugeHeap(0)) }
+let marked = 0
+let heap = 0
+for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
+  const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line)
+  if (range !== null) heap = line.endsWith('[heap]') ? parseInt(range[2], 16) - parseInt(range[1], 16) : 0
+  else if (heap > 0 && line.startsWith('VmFlags:') && line.split(' ').includes('hg')) marked += heap
+}
+process.stdout.write(JSON.stringify({ first, grown, marked }))`
+    const r = spawnSync(process.execPath, ['-e', code, nativeOpensslPath()], { encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    const got = JSON.parse(r.stdout) as { first: number, grown: number, marked: number }
+    expect(got.first).toBeGreaterThanOrEqual(32 << 20) // the pad grown and marked at once
+    expect(got.grown).toBeGreaterThan(0) // 96 MiB outgrew the 64 MiB pad: the growth marked too
+    expect(got.marked).toBeGreaterThanOrEqual(96 << 20) // every buffer's pages in a marked mapping
+  })
+
+  it('hugeHeap refuses a pad beyond 256 MiB', () => {
+    const hugeHeap = loadNativeOpenssl().lib?.hugeHeap
+    if (hugeHeap === undefined) throw new Error('the addon has no hugeHeap')
+    for (const pad of [512 << 20, -1]) expect(() => hugeHeap(pad), String(pad)).toThrow(RangeError)
+  })
 })
+
+/** Whether this kernel gives madvised regions transparent huge pages ("always" or "madvise", not "never" or none). */
+function thpAdvisable (): boolean {
+  try { return !readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8').includes('[never]') } catch { return false }
+}
