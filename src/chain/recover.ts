@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
+import { shellWord } from '../util/index.js'
 import { cleanTmp, movesDone, readJournal, removeBlock, removeJournal, sealPathOf, undoMoves, type Move } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { reconcileChainTree } from './chain-tree.js'
@@ -63,7 +64,16 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask', byFiles = false
   // The derived state of a Daisy directory: the files above the tip are Daisy's own, never removed.
   if (tip !== undefined && dir.daisySource === undefined) {
     const stale = dir.blockPath(tip.height + 1)
-    if (existsSync(stale) || existsSync(sealPathOf(stale))) {
+    const above = dir.blockPath(tip.height + 2)
+    if (existsSync(above) || existsSync(sealPathOf(above))) {
+      // An import leaves one file above the tip (a group's are journaled, handled above): files
+      // further up say this index is behind them (an older copy of chain.db), and the file at
+      // tip + 1 was committed. Removed, by any opener and by the reindex that would rebuild it,
+      // it became the gap that reindex then stopped at, BLOCK_FILE_MISSING (review55b).
+      // Said to any opener; reindex, rebuilding it now, goes on.
+      if (byFiles) logger.debug('the block files go on above the old index\'s tip', { tip: tip.height })
+      else logger.warn(`the block files go on above this index's tip: it is older than them (a chain.db copied back?); \`petal --dir ${shellWord(dir.root)} reindex\` rebuilds it from the files`, { tip: tip.height })
+    } else if (existsSync(stale) || existsSync(sealPathOf(stale))) {
       removeBlock(stale)
       logger.warn('removed a block file whose import did not complete', { height: tip.height + 1 })
     }

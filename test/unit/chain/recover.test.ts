@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
-import { existsSync } from 'node:fs'
+import { copyFileSync, existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { signImport } from '../../../src/chain/index.js'
 import { recover, recoverNow, WalRewriteNeeded } from '../../../src/chain/recover.js'
-import { StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
+import { sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain, type TestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -144,6 +144,30 @@ describe('recovery of a journal whose commit never happened', () => {
       expect(existsSync(t.chain.dir.journal)).toBe(false)
       expect(existsSync(t.chain.dir.blockPath(rec.height))).toBe(true)
       expect(t.chain.tip().hash).toBe(rec.hash)
+    } finally {
+      t.chain.close()
+    }
+  })
+})
+
+// An older chain.db (copied back from a backup) below block files that go on: recovery took the
+// file at tip + 1 for an import cut short and removed it, committed, and `petal reindex` (which
+// recovers first) then stopped at that gap, BLOCK_FILE_MISSING (review55b).
+describe('recovery under an index older than the block files', () => {
+  it('removes no file when files go on above tip + 1; removes a lone one at tip + 1 as before', async () => {
+    const { t, rec } = await chainOfOneBlock()
+    try {
+      const d = t.chain.dir
+      const place = (h: number): void => { copyFileSync(d.blockPath(rec.height), d.blockPath(h)); copyFileSync(sealPathOf(d.blockPath(rec.height)), sealPathOf(d.blockPath(h))) }
+      place(2)
+      place(3)
+      expect(t.chain.index.tryWriteLockSync(() => { recover(t.chain) })).toBe(true)
+      expect(existsSync(d.blockPath(2)) && existsSync(d.blockPath(3))).toBe(true)
+      // One file above the tip and none further: an import cut short, removed.
+      rmSync(d.blockPath(3))
+      rmSync(sealPathOf(d.blockPath(3)))
+      expect(t.chain.index.tryWriteLockSync(() => { recover(t.chain) })).toBe(true)
+      expect(existsSync(d.blockPath(2))).toBe(false)
     } finally {
       t.chain.close()
     }
