@@ -40,7 +40,7 @@ WHERE id NOT IN (SELECT row FROM placements WHERE batch IN (SELECT value FROM js
  * (a seal killed between the chain's commit and pending.db's note of it: the next seal's reconcile
  * marks it), as `petal receipt`, which asks the chain, says: not counted (review52b). With
  * `recentFrom` (the chain's tip height and max_reorg_depth: the batches the next seal's reconcile
- * looks at, reconcileFloor; a store no reconcile noted, the tip's window only), a sealed batch from that
+ * looks at, reconcileFloor; a store no reconcile noted, every batch), a sealed batch from that
  * height whose block is no longer canonical (an imported branch won) is pending again, as the
  * receipt says and the next seal's reconcile makes it: counted, not claimed (review53). And an
  * orphaned batch from that height whose block is canonical again (a branch holding it won back)
@@ -71,7 +71,10 @@ export function pendingSummaryOf (db: SqliteDb, inChain: (hash: string) => boole
     // From where the next seal's reconcile looks (reconcileFloor), once one has noted its tip.
     const meta = (key: string): string | undefined => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value
     const noted = meta(RECONCILED_TIP)
-    const from = recentFrom === undefined ? undefined : noted === undefined ? recentFrom.height - recentFrom.depth - 1 : reconcileFloor(recentFrom.height, recentFrom.depth, noted, anchorHolds(meta(RECONCILED_ANCHOR), inChain))
+    // A store no reconcile has noted (written before 13d29177): every batch, as its next reconcile
+    // looks at; from the tip's window only, status said "none" of rows a receipt said were pending
+    // until the first seal (session 54's left). One index lookup a sealed batch, until that seal.
+    const from = recentFrom === undefined ? undefined : reconcileFloor(recentFrom.height, recentFrom.depth, noted, anchorHolds(meta(RECONCILED_ANCHOR), inChain))
     const recent = from === undefined ? [] : db.prepare("SELECT id, hash, state FROM batches WHERE state IN ('sealed', 'orphaned') AND height >= ? AND hash IS NOT NULL").all(from) as Array<{ id: number, hash: string, state: string }>
     const left = recent.filter(b => b.state === 'sealed' && !inChain(b.hash)).map(b => b.id)
     const back = recent.filter(b => b.state === 'orphaned' && inChain(b.hash)).map(b => b.id)

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3'
 import { cpSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -83,6 +84,12 @@ describe('petal status after a reorg and back', () => {
     expect(imported.code, imported.stderr).toBe(0)
     expect(imported.stdout).toContain('reorg')
     expect((await petal(['--dir', a, 'receipt', receipt])).stdout).toMatch(/pending/)
+    expect(await ingestOf(a)).toMatchObject({ pending_rows: 3, claimed_rows: 0 })
+    // So too of a store no reconcile has noted (written before 13d29177): until session 55 status
+    // counted it from the tip's window only (heights 3 to 6 here) and said none until the next seal.
+    const db = new Database(join(a, 'pending.db'))
+    db.prepare("DELETE FROM meta WHERE key IN ('reconciled_tip', 'reconciled_anchor')").run()
+    db.close()
     expect(await ingestOf(a)).toMatchObject({ pending_rows: 3, claimed_rows: 0 })
     const sealed = await petal(['--dir', a, '--json', 'seal'])
     expect(sealed.code, sealed.stderr).toBe(0)
