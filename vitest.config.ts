@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config'
-import LongestFirstSequencer from './test/helpers/sequencer.js'
 
 // `PETAL_TEST_CPU_LOG=file vitest run` records each test file's CPU time (scripts/suite-cpu.ts).
 const cpuLog = process.env.PETAL_TEST_CPU_LOG
@@ -15,8 +14,6 @@ export default defineConfig({
     // time waiting on the processes and nodes they start, and a third fork fills that. Tests wait
     // on conditions (pausepoints, failpoints), never on how fast a poll sees a moment go by.
     maxWorkers: 3,
-    // The longest files first (test/file-cpu.json), so that none starts late and ends alone.
-    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       // Test files share their process and module cache from file to file: a fresh process and
       // module graph per file cost more CPU than most unit files' tests, and ~0.6 s of CPU for
