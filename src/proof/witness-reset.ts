@@ -5,7 +5,7 @@ import { equalBytes, fromHex, shellWord, toHex } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
-import { cosignedMessage, keyIdOfDigest, parseNote, witnessKeyIdInput } from './verifier/index.js'
+import { cosignedMessage, keyIdOfDigest, parseNote, petalOrigin, witnessKeyIdInput } from './verifier/index.js'
 import { parseWitnessVkey } from './witness-keys.js'
 
 // Clearing a stuck witness (docs/proofs.md, "A witness whose chain left what it cosigned"). A
@@ -60,14 +60,21 @@ export function cosignedAny (notes: readonly string[], key: PublicKey): boolean 
   return false
 }
 
-/** The stored notes of trees this chain does not hold (an abandoned branch's final notes are kept). */
+/**
+ * The stored notes of trees this chain does not hold (an abandoned branch's final notes are kept)
+ * that carry a cosignature (a line not by the chain's signatories): what a witness key stated of
+ * a history this chain left.
+ */
 function notesOfLeftTrees (chain: Chain): string[] {
   const tree = storedChainTree(chain)
+  const origin = petalOrigin(chain.chainId)
   const out: string[] = []
   for (let max = Number.MAX_SAFE_INTEGER; max >= 1;) {
     const batch = chain.index.checkpoints.list({ maxSize: max, limit: 100 })
     for (const r of batch) {
-      if (r.size > tree.size || toHex(treeRoot(tree, r.size)) !== r.root) out.push(r.note)
+      if (r.size <= tree.size && toHex(treeRoot(tree, r.size)) === r.root) continue
+      const n = parseNote(r.note)
+      if (!('error' in n) && n.note.signatures.some(l => l.name !== origin)) out.push(r.note)
     }
     if (batch.length < 100) break
     max = (batch.at(-1)?.size ?? 1) - 1
@@ -89,7 +96,7 @@ export interface WitnessReset {
   retired_key: string | null
   /** the key id the operator named to cosign from now on */
   next_key: string
-  /** the stored notes of that tree with the old key's cosignature, as kept: its statement */
+  /** the stored notes of that tree with the old key's cosignature, then the other cosigned notes of trees this chain left, as kept: what retired keys stated */
   notes: string[]
 }
 
@@ -107,8 +114,9 @@ export function witnessResets (chain: Chain): WitnessReset[] {
 
 /** The reset that retired `key`, if one did: a witness never cosigns with it again. */
 export function retiredBy (chain: Chain, key: PublicKey): WitnessReset | undefined {
-  // By its line in the notes kept too: a reset of a Petal that recorded no witness_vkey knew no key.
-  return witnessResets(chain).find(r => r.retired_key === key.hex || (r.retired_key === null && cosignedAny(r.notes ?? [], key)))
+  // By its line in the notes kept too: a reset of a Petal that recorded no witness_vkey knew no key,
+  // and a key the witness used before a rotation is named in none (review55b).
+  return witnessResets(chain).find(r => r.retired_key === key.hex || cosignedAny(r.notes ?? [], key))
 }
 
 /** The command that clears a stuck witness, for its log line and docs (`dir`: the data directory). */
@@ -137,11 +145,15 @@ export async function resetWitness (chain: Chain, next: PublicKey): Promise<Witn
     const parsed = vkey === undefined ? undefined : parseWitnessVkey(vkey)
     const old = typeof parsed === 'object' ? parsed.publicKey : undefined
     // The key meta names, or any whose cosignature a stored note of a tree this chain left carries.
-    if ((old !== undefined && old.hex === next.hex) || cosignedAny(notesOfLeftTrees(chain), next)) {
+    const left = notesOfLeftTrees(chain)
+    if ((old !== undefined && old.hex === next.hex) || cosignedAny(left, next)) {
       throw new ProofError('PROOF_WITNESS_SAME_KEY', `key ${next.id} cosigned a checkpoint this chain left (this witness last cosigned size ${stuck.size}): it must not vouch for this chain's history too`, {})
     }
     const tip = chain.tip()
-    const notes = chain.index.checkpoints.list({ minSize: stuck.size, maxSize: stuck.size }).filter(c => c.root === stuck.root).map(c => c.note)
+    // That tree's notes first, then the other cosigned notes of trees this chain left: each key
+    // whose line they carry cosigns no more here (retiredBy).
+    const own = chain.index.checkpoints.list({ minSize: stuck.size, maxSize: stuck.size }).filter(c => c.root === stuck.root).map(c => c.note)
+    const notes = [...own, ...left.filter(n => !own.includes(n))]
     const reset: WitnessReset = {
       at: new Date(chain.clock.now()).toISOString(),
       abandoned: stuck,

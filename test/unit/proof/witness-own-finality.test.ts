@@ -108,6 +108,11 @@ describe('a witness stuck by an earlier Petal', () => {
       wit.index.setMeta(WITNESS_LAST_META, `4 ${toHex(readCheckpointNote(final4).checkpoint.root)}`)
     })
     expect(await keepReceivedCheckpoint(wit, addCosignature(final4, w, 1_700_000_000), 'witness')).toBe(true)
+    // And, as stored before a key rotation, the same tree cosigned by the key it ran with before.
+    const before = { name: w.name, key: fixtureKey('erin') }
+    await wit.index.withWriteLock(async () => {
+      wit.index.checkpoints.insert({ size: 4, root: toHex(readCheckpointNote(final4).checkpoint.root), tip: 5, note: addCosignature(final4, before, 1_600_000_000), receivedAt: 0, source: 'witness' })
+    })
     // Its chain still holds that tree: nothing to reset (a reset never erases a history it can still extend).
     await expect(resetWitness(wit, fixtureKey('dave').publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_NOT_STUCK' }))
     // A longer branch forking below block 3 wins: the witness's chain no longer holds size 4.
@@ -136,9 +141,11 @@ describe('a witness stuck by an earlier Petal', () => {
     const [reset] = witnessResets(wit)
     expect(reset?.abandoned.size).toBe(4)
     expect(reset?.notes[0]).toContain(`— ${w.name} `)
-    // The retired key cosigns nothing on this chain, and says which key to run with.
+    // The retired key cosigns nothing on this chain, and says which key to run with; nor the key
+    // it ran with before (its line on the tree left: review55b).
     expect(await cosignCheckpoint(wit, final5, w)).toBeUndefined()
     expect(warnings.at(-1)).toContain(`--key ${dave.id}`)
+    expect(await cosignCheckpoint(wit, final5, before), 'the key before the rotation').toBeUndefined()
     // The new key cosigns this chain's final checkpoints.
     expect(await cosignCheckpoint(wit, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
     expect((await petalInProcess(['--dir', dir, 'witnesses', 'list'])).stdout).toContain(`cosigns with ${dave.id} since`)
