@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { checkDataFile, NodeLock, readPeersFile, type RememberedPeer } from '../storage/index.js'
-import { findInNamespace, isNotFound, isRecord, isStringArray, lockHolders, namedPid, nameNamespace, readLockTable, type LockTable, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile, unknownNamespace } from '../util/index.js'
+import { bootId, findInNamespace, isNotFound, otherBoot, UNKNOWN_NAMESPACE, isRecord, isStringArray, lockHolders, namedPid, nameNamespace, readLockTable, type LockTable, parseJson, processAlive, processStopped, removeStaleTemps, resumeAdvice, sameNamespace, sleep, replaceFile, unknownNamespace } from '../util/index.js'
 import { NodeError } from './errors.js'
 // Past network's index: its libp2p-free part, as `petal status` and `petal peers` read this file without loading libp2p.
 import type { SealPolicy } from '../ingest/index.js'
@@ -16,6 +16,15 @@ export interface NodeState {
    * older Petal's file). writeNodeState adds it.
    */
   pid_ns?: string
+  /**
+   * The writer's kernel boot id (bootId, since session 55). A file read on another host (a data
+   * directory on NFS) or after a reboot has another: its pid and namespace name no process here
+   * (every host's initial namespace has the same number), and the reader judges it by the locks
+   * alone, as one of a namespace it cannot read (parseNodeState makes its pid_ns UNKNOWN_NAMESPACE).
+   */
+  boot_id?: string
+  /** Set by parseNodeState when `boot_id` is another host's or boot's. */
+  other_boot?: true
   /**
    * The writer holds node-state.lock for as long as this file is its (since session 44): a reader
    * that cannot see the holder of node.lock (another PID namespace) looks at that lock instead.
@@ -74,7 +83,8 @@ export async function writeNodeState (dir: string, s: NodeState): Promise<void> 
   const lock = await holdStateLock(dir) ? { state_lock: true as const } : {}
   // The take may have waited: a removal meanwhile (the writer's stop) is not undone by this write.
   if ((removals.get(resolve(dir)) ?? 0) !== removed) return
-  replaceFile(nodeStatePath(dir), JSON.stringify({ pid, pid_ns: ns, ...lock, ...rest }, null, 2) + '\n')
+  const boot = bootId()
+  replaceFile(nodeStatePath(dir), JSON.stringify({ pid, pid_ns: ns, ...(boot === '' ? {} : { boot_id: boot }), ...lock, ...rest }, null, 2) + '\n')
 }
 
 /**
@@ -145,7 +155,9 @@ export interface LiveNode extends NodeState { here?: number }
 export function otherNamespace (s: Pick<NodeState, 'pid_ns'>): boolean { return !sameNamespace(s.pid_ns) }
 
 /** `pid 4242`, or `pid 7 in another PID namespace[, 31337 here]`: its pid as it can be used here. */
-export function nodePid (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here'>): string { return namedPid(s.pid, s.pid_ns, s.here) }
+export function nodePid (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'other_boot'>): string {
+  return s.other_boot === true ? `pid ${s.pid} on another host (or before this host's last boot)` : namedPid(s.pid, s.pid_ns, s.here)
+}
 
 /**
  * Delete the temporary files that crashed atomic writes left in the data directory and in `others`
@@ -322,7 +334,9 @@ function parseNodeState (s: unknown): NodeState | undefined {
     ? [{ id: p.id, addr: p.addr, direction: p.direction, score: p.score, tip_height: typeof p.tip_height === 'number' ? p.tip_height : undefined, tip_hash: typeof p.tip_hash === 'string' ? p.tip_hash : undefined }]
     : [])
   const http = typeof s.http === 'string' ? s.http : undefined
-  const ns = typeof s.pid_ns === 'string' && /^[0-9]+$/.test(s.pid_ns) ? { pid_ns: s.pid_ns } : {}
+  // Written on another host or boot: its namespace's number may be this host's, its pid anyone's here.
+  const elsewhere = typeof s.boot_id === 'string' && otherBoot(s.boot_id)
+  const ns = elsewhere ? { pid_ns: UNKNOWN_NAMESPACE, boot_id: s.boot_id as string, other_boot: true as const } : typeof s.pid_ns === 'string' && /^[0-9]+$/.test(s.pid_ns) ? { pid_ns: s.pid_ns, ...(typeof s.boot_id === 'string' ? { boot_id: s.boot_id } : {}) } : {}
   const seal = isRecord(s.seal) && typeof s.seal.every_ms === 'number' ? sealState({ everyMs: s.seal.every_ms, rows: typeof s.seal.rows === 'number' ? s.seal.rows : undefined, bytes: typeof s.seal.bytes === 'number' ? s.seal.bytes : undefined }) : {}
   return { pid: s.pid, ...ns, ...(s.state_lock === true ? { state_lock: true as const } : {}), peer_id: s.peer_id, role: s.role, ...(s.signing_key === null || typeof s.signing_key === 'string' ? { signing_key: s.signing_key } : {}), ...(s.pull === true ? { pull: true as const } : {}), ...(s.verifying === true ? { verifying: true as const } : {}), listen: s.listen, http, started_at: s.started_at, updated_at: s.updated_at, sync: { state, height, target }, peers, banned: s.banned, ...seal, ...(typeof s.witnesses_problem === 'string' ? { witnesses_problem: s.witnesses_problem } : {}) }
 }

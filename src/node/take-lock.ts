@@ -57,7 +57,8 @@ function lockBusyError (root: string, creating: boolean): NodeError {
   const halted = here !== undefined && processStopped(here)
   const who = live !== undefined ? `${live.pull === true ? 'a pull' : 'a node'} (${nodePid(live)}${halted ? ', stopped' : ''}) is already running on` : other
   const resume = halted ? `it is stopped: ${resumeAdvice(here)}; ` : ''
-  const stop = live === undefined || halted ? '' : here !== undefined ? ` (Ctrl-C in its terminal, or \`kill ${here}\`), then run this command again` : ` (Ctrl-C in its terminal, or \`kill ${live.pid}\` in its PID namespace: its container), then run this command again`
+  const where = live?.other_boot === true ? 'on its host' : 'in its PID namespace: its container'
+  const stop = live === undefined || halted ? '' : here !== undefined ? ` (Ctrl-C in its terminal, or \`kill ${here}\`), then run this command again` : ` (Ctrl-C in its terminal, or \`kill ${live.pid}\` ${where}), then run this command again`
   // Beside a pull nothing may seal (seal, signimportblock, reseal wait for its end).
   const hint = live?.pull === true ? `${resume}wait for the pull to end, or stop it (Ctrl-C; the same \`petal pull\` resumes it); status and query can run beside it` : `${resume}stop it first${stop}; other commands (status, signimportblock, …) can run beside it`
   return new NodeError('ALREADY_RUNNING', `${who} ${root}`, { hint })

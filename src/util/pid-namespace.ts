@@ -24,6 +24,29 @@ export function sameNamespace (ns: string | undefined): boolean {
   return own === '' && procIsOwn()
 }
 
+let boot: string | undefined
+/**
+ * This kernel's boot id (/proc/sys/kernel/random/boot_id: random at each boot, so another host's
+ * differs), or '' where it cannot be read. A PID namespace's number is not unique across hosts:
+ * every host's initial namespace has the same one (4026531836), so a file on a disk shared by two
+ * hosts (NFS) named by pid and namespace alone may name a process of this host.
+ */
+export function bootId (): string {
+  if (boot === undefined) {
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    } catch {
+      boot = ''
+    }
+  }
+  return boot
+}
+
+/** Whether a record's boot id (absent in an older one) says it was written on another host or boot: then its pid is judged nowhere here. */
+export function otherBoot (recorded: string | undefined): boolean {
+  return recorded !== undefined && recorded !== '' && bootId() !== '' && recorded !== bootId()
+}
+
 let noProc: boolean | undefined
 /** Whether there is no /proc here at all (no /proc/stat): a container without one, or a chroot. */
 export function procMissing (): boolean {

@@ -67,11 +67,12 @@ export function nodeLines (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'peer_i
 }
 
 /** Who holds the directory: `running (pid N) as ROLE`, `a pull runs here (pid N)`, or from another PID namespace. */
-function nodeSays (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'role' | 'pull'>): string {
+function nodeSays (s: Pick<LiveNode, 'pid' | 'pid_ns' | 'here' | 'role' | 'pull' | 'other_boot'>): string {
   if (otherNamespace(s)) {
     const pid = `pid ${s.pid} there${s.here === undefined ? '' : `, ${s.here} here`}`
     // A writer that could not read its own namespace ("0") may be of this one: nobody can tell.
-    const from = unknownNamespace(s.pid_ns) ? 'from a PID namespace it could not read' : 'from another PID namespace'
+    // One of another boot (its boot id: another host sharing the disk) is of no namespace here.
+    const from = s.other_boot === true ? 'from another host (or before this host\'s last boot)' : unknownNamespace(s.pid_ns) ? 'from a PID namespace it could not read' : 'from another PID namespace'
     return s.pull === true ? `a pull holds this directory ${from} (${pid})` : `a node holds this directory ${from} (${pid}) as ${s.role}`
   }
   return s.pull === true ? `a pull runs here (${nodePid(s)})` : `running (${nodePid(s)}) as ${s.role}`

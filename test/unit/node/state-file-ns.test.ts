@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readNodeState, writeNodeState, type NodeState } from '../../../src/node/state-file.js'
+import { nodePid, readNodeState, writeNodeState, type NodeState } from '../../../src/node/state-file.js'
 import { NodeLock } from '../../../src/storage/index.js'
-import { pidNamespace } from '../../../src/util/index.js'
+import { bootId, pidNamespace } from '../../../src/util/index.js'
 import { holdIn, nsImport } from '../../helpers/pid-namespace.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -23,6 +23,7 @@ describe.runIf(process.platform === 'linux' && pidNamespace() !== '')('node-stat
     const file = JSON.parse(readFileSync(join(dir, 'node-state.json'), 'utf8'))
     expect(Object.keys(file).slice(0, 2)).toEqual(['pid', 'pid_ns'])
     expect(file.pid_ns).toBe(pidNamespace())
+    expect(file.boot_id).toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim())
   })
 
   it('a file of another namespace whose pid is, here, the holder of node.lock is no running node (failed on 486eeac: that process was named the node)', async () => {
@@ -40,6 +41,15 @@ process.stdout.write(JSON.stringify({ held: lock !== undefined }) + '\\n'); proc
       writeFileSync(path, JSON.stringify({ ...state(h.here), pid_ns: pidNamespace() }))
       expect(readNodeState(dir)).toMatchObject({ pid: h.here, here: h.here })
       writeFileSync(path, JSON.stringify(state(h.here)))
+      expect(readNodeState(dir)).toMatchObject({ pid: h.here, here: h.here })
+      // Of another host (a directory on NFS: every host's initial namespace has the same number)
+      // or boot: its boot id says so, and its pid is taken for no process here (session 55).
+      writeFileSync(path, JSON.stringify({ ...state(h.here), pid_ns: pidNamespace(), boot_id: 'another-host' }))
+      const elsewhere = readNodeState(dir)
+      expect(elsewhere).toMatchObject({ pid: h.here, other_boot: true })
+      expect(elsewhere?.here).toBeUndefined()
+      expect(nodePid(elsewhere as NonNullable<typeof elsewhere>)).toBe(`pid ${h.here} on another host (or before this host's last boot)`)
+      writeFileSync(path, JSON.stringify({ ...state(h.here), pid_ns: pidNamespace(), boot_id: bootId() }))
       expect(readNodeState(dir)).toMatchObject({ pid: h.here, here: h.here })
     } finally {
       await h.stop()
