@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { pidNamespace } from '../../../src/util/index.js'
@@ -32,10 +32,11 @@ describe.runIf(faultShim() !== undefined)('files that describe a running process
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.calls).toBe(0)
-    // With the writer's PID namespace after its pid (session 43), where it can read its own, and
-    // node-state.lock held by the writer (session 44).
+    // With the writer's PID namespace after its pid (session 43), where it can read its own, its
+    // boot id (session 55), and node-state.lock held by the writer (session 44).
     const ns = pidNamespace()
-    expect(JSON.parse(readFileSync(join(dir, 'node-state.json'), 'utf8'))).toEqual(ns === '' ? { ...state, state_lock: true } : { ...state, pid_ns: ns, state_lock: true })
+    const boot = existsSync('/proc/sys/kernel/random/boot_id') ? { boot_id: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() } : {}
+    expect(JSON.parse(readFileSync(join(dir, 'node-state.json'), 'utf8'))).toEqual(ns === '' ? { ...state, ...boot, state_lock: true } : { ...state, pid_ns: ns, ...boot, state_lock: true })
     expect(readdirSync(dir).sort()).toEqual(['node-state.json', 'node-state.lock'])
   })
 
