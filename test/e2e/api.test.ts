@@ -3,7 +3,7 @@ import { cpSync, readFileSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
+import { petal, petalInProcess, spawnPetal, type Spawned } from '../helpers/cli.js'
 import { errorOf, http, postJson } from '../helpers/api.js'
 import { makeSqlite } from '../helpers/chain.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -12,11 +12,11 @@ import { waitFor } from '../helpers/wait.js'
 let template: string
 beforeAll(async () => {
   template = join(tmpDir(), 'data')
-  expect((await petal(['--dir', template, 'init'])).code).toBe(0)
-  expect((await petal(['--dir', template, 'signimportblock', makeSqlite(join(tmpDir(), 'in.db'), 10, 1)])).code).toBe(0)
+  expect((await petalInProcess(['--dir', template, 'init'])).code).toBe(0)
+  expect((await petalInProcess(['--dir', template, 'signimportblock', makeSqlite(join(tmpDir(), 'in.db'), 10, 1)])).code).toBe(0)
 })
 
-/** A data directory with a chain and one block of 10 rows, made with the CLI (a copy of one made once). */
+/** A data directory with a chain and one block of 10 rows, made with the CLI in this process (a copy of one made once). */
 async function dataDir (): Promise<string> {
   const dir = join(tmpDir(), 'data')
   cpSync(template, dir, { recursive: true })

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CLI, petal } from '../helpers/cli.js'
+import { CLI, petal, petalInProcess } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 // A command that is done, with its output written and nothing else pending, leaves at once
@@ -24,7 +24,7 @@ process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => m
 
   it('leaves as soon as the command is done, its output whole, to a file and to a pipe, with its exit status', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const expected = (await petal(['--dir', dir, '--json', 'status'])).stdout
     const work = tmpDir()
     const { file, marks } = preload(work)
@@ -52,7 +52,7 @@ process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => m
 
   it('ends with 141 when the reader of its output went away before the last write (EPIPE), not with the command\'s status', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const { file, marks } = preload(tmpDir())
     for (const args of [['status'], ['--json', 'status'], ['blocks']]) {
       // The reading end is closed before the command writes (a reader that is gone: `| true`).
@@ -84,7 +84,7 @@ process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => m
   // command a terminal (util-linux; not on every system).
   it.skipIf(!existsSync('/usr/bin/script'))('leaves as soon as the command is done in a terminal too', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const { file, marks } = preload(tmpDir())
     const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
     const command = [process.execPath, '--require', file, CLI, '--dir', dir, 'status'].map(quote).join(' ')
@@ -106,7 +106,7 @@ process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => m
 
   it('writes all its output into a full pipe, blocking or not, and stops quietly when the reader goes away', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const expected = `${JSON.stringify({ x: '00'.repeat(150000) })}\n`
     const work = tmpDir()
     const slow = shellPipe(work, [], ['--dir', dir, 'query', BIG], '{ sleep 0.5; cat; }')
@@ -128,7 +128,7 @@ process.on('beforeExit', () => mark('beforeExit')); process.on('exit', code => m
 
   it('ends the usual way while something else is still pending (a timer here)', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const { file, marks } = preload(tmpDir(), "setTimeout(() => mark('timer'), 300)")
     const r = run(file, ['--dir', dir, 'status'], 'pipe')
     expect(r.code).toBe(0)

@@ -3,17 +3,17 @@ import { execFileSync, spawn } from 'node:child_process'
 import { cpSync, existsSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal, spawnPetal, type Exit } from '../helpers/cli.js'
+import { petal, petalInProcess, spawnPetal, type Exit } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
 const mkfifo = (path: string): string => { execFileSync('mkfifo', [path]); return path }
 
-/** A chain with three blocks (tables in each), made by the CLI. */
+/** A chain with three blocks (tables in each), made by the CLI in this process (a set-up, not what the tests check: no process of its own). */
 async function chainDir (): Promise<string> {
   const dir = join(tmpDir(), 'data')
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  for (let i = 1; i <= 3; i++) expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), `b${i}.db`), 10, i)])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+  for (let i = 1; i <= 3; i++) expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), `b${i}.db`), 10, i)])).code).toBe(0)
   return dir
 }
 

@@ -5,7 +5,7 @@ import { copyFileSync, cpSync, existsSync, lstatSync, readdirSync, readFileSync,
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
 import { copiesOf } from '../helpers/copies.js'
-import { CLI, petal, spawnPetal } from '../helpers/cli.js'
+import { CLI, petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait.js'
 import { tmpDir } from '../helpers/tmp.js'
 
@@ -15,8 +15,8 @@ import { tmpDir } from '../helpers/tmp.js'
  * The chain of two blocks most tests start from is made once; each test changes a copy of its own.
  */
 const chainOfTwo = copiesOf(async dir => {
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 5)])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 5)])).code).toBe(0)
 })
 
 describe('errors of bad input carry a code and a true hint', () => {
@@ -81,7 +81,7 @@ describe('errors of bad input carry a code and a true hint', () => {
   it('a block of another chain: PARENT_UNKNOWN with its documented hint', async () => {
     const dir = await chainOfTwo()
     const other = join(tmpDir(), 'other')
-    expect((await petal(['--dir', other, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', other, 'init'])).code).toBe(0)
     const r = await petal(['--dir', other, 'import', join(dir, '0000', 'block_00000001.db')])
     expect(r.code).toBe(3)
     expect(r.stderr).toMatch(/is not known here \[PARENT_UNKNOWN\]\n {2}hint: import or fetch the parent first; a running node fetches it by itself\n/)
@@ -95,8 +95,8 @@ describe('errors of bad input carry a code and a true hint', () => {
   it('a proof against a later checkpoint than the one trusted: CONSISTENCY_MISSING, and trusting the keys as the hint says works', async () => {
     const dir = await chainOfTwo()
     const old = join(tmpDir(), 'old.cp')
-    expect((await petal(['--dir', dir, 'checkpoint', '-o', old])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'b.db'), 3)])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'checkpoint', '-o', old])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'b.db'), 3)])).code).toBe(0)
     const proof = join(tmpDir(), 'row.json')
     const made = await petal(['--dir', dir, 'prove', '--height', '2', '--table', 't', '--rowid', '1', '-o', proof])
     expect(made.code, made.stderr).toBe(0)
@@ -130,7 +130,7 @@ describe('errors of bad input carry a code and a true hint', () => {
   it('a damaged key file stops only the listing: the other keys sign and query decrypts with what it can', async () => {
     const dir = await chainOfTwo()
     const before = new Set(readdirSync(join(dir, 'keystore')))
-    expect((await petal(['--dir', dir, 'keys', 'generate'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'keys', 'generate'])).code).toBe(0)
     const added = readdirSync(join(dir, 'keystore')).find(n => !before.has(n))
     expect(added).toBeDefined()
     const bad = join(dir, 'keystore', added ?? '')
@@ -161,16 +161,22 @@ describe('errors of bad input carry a code and a true hint', () => {
       expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0)
       return r.stdout
     }
-    const id = (JSON.parse(await ok(['--json', 'keys', 'generate', '--purpose', 'encrypt'])) as { id: string }).id
+    // The set-up in this process (the keys and the encrypted block are not what is checked).
+    const setUp = async (args: string[]): Promise<string> => {
+      const r = await petalInProcess(args)
+      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0)
+      return r.stdout
+    }
+    const id = (JSON.parse(await setUp(['--dir', dir, '--json', 'keys', 'generate', '--purpose', 'encrypt'])) as { id: string }).id
     const [pem, backup, csv] = ['a.pem', 'a.key', 'p.csv'].map(n => join(tmpDir(), n)) as [string, string, string]
-    await ok(['keys', 'export', id, '-o', pem])
-    await ok(['keys', 'export', id, '--private', '-o', backup])
+    await setUp(['--dir', dir, 'keys', 'export', id, '-o', pem])
+    await setUp(['--dir', dir, 'keys', 'export', id, '--private', '-o', backup])
     writeFileSync(csv, 'id,diag\r\n1,flu\r\n')
-    await ok(['signimportblock', csv, '--table', 'p', '--encrypt', 'p.diag', '--recipient', pem])
+    await setUp(['--dir', dir, 'signimportblock', csv, '--table', 'p', '--encrypt', 'p.diag', '--recipient', pem])
     const other = join(tmpDir(), 'other')
-    const otherId = (JSON.parse((await petal(['--dir', other, '--json', 'keys', 'generate', '--purpose', 'encrypt'])).stdout) as { id: string }).id
+    const otherId = (JSON.parse(await setUp(['--dir', other, '--json', 'keys', 'generate', '--purpose', 'encrypt'])) as { id: string }).id
     const otherPem = join(tmpDir(), 'other.pem')
-    expect((await petal(['--dir', other, 'keys', 'export', otherId, '-o', otherPem])).code).toBe(0)
+    await setUp(['--dir', other, 'keys', 'export', otherId, '-o', otherPem])
     const file = join(dir, 'keystore', `${id.slice(2)}.json`)
     writeFileSync(file, '{"id":')
     const r = await petal(['--dir', dir, 'rewrap', '--recipient', otherPem])
@@ -326,7 +332,7 @@ describe('a hint\'s command, run as written, acts on the --dir the user gave', (
     const dir = join(tmpDir(), 'keyless')
     cpSync(signatory, dir, { recursive: true })
     rmSync(join(dir, 'keystore'), { recursive: true })
-    const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
+    const token = (await petalInProcess(['--dir', dir, 'tokens', 'create'])).stdout.trim()
     const post = async (url: string): Promise<{ status: number, body: { error?: { code: string, hint: string } } }> => {
       const res = await fetch(`${url}api/v1/records/r`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '[{"a": 1}]' })
       return { status: res.status, body: await res.json() as { error?: { code: string, hint: string } } }

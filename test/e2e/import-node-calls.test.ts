@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process'
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { CLI, petal, spawnPetal } from '../helpers/cli.js'
+import { CLI, petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const NODE_CALLS = `const util = require('node:util'); const counts = {}
@@ -28,7 +28,7 @@ process.on('exit', () => { process.stderr.write('\\nNODE_CALLS ' + JSON.stringif
 describe('a 100-row signimportblock from the CLI', () => {
   it('runs no promisify, makes no TextDecoder, writes no integer through Buffer, concatenates no Buffers, starts no thread pool; the chain verifies', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const preload = join(tmpDir(), 'node-calls.cjs')
     writeFileSync(preload, NODE_CALLS)
     for (const [i, file] of ['a.db', 'b.db'].entries()) {
@@ -50,7 +50,7 @@ describe('a 100-row signimportblock from the CLI', () => {
   // (build-cli.ts's lazy built-ins). docs/performance/import.md, "Session 43: the 100-row import".
   it('loads neither an AbortController nor node:module (and with it the ES module loader)', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const list = join(tmpDir(), 'modules.txt')
     const preload = join(tmpDir(), 'list.cjs')
     writeFileSync(preload, `process.on('exit', () => { require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')) })\n`)

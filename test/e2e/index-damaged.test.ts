@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { CLI, petal } from '../helpers/cli.js'
+import { CLI, petal, petalInProcess } from '../helpers/cli.js'
 import { faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { petal as petalWith } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -26,8 +26,8 @@ function damageBlocksTable (chainDb: string): void {
 describe('a chain index with a damaged page', () => {
   it('is INDEX_CORRUPT with a hint whose reindex and verify, run as printed, rebuild it', async () => {
     const dir = join(tmpDir(), 'my node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src.db'), 10, 1)])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src.db'), 10, 1)])).code).toBe(0)
     damageBlocksTable(join(dir, 'chain.db'))
     for (const cmd of ['status', 'blocks', 'verify']) {
       const r = await petal(['--dir', dir, cmd])
@@ -52,8 +52,8 @@ describe('a chain index with a damaged page', () => {
 describe.runIf(faultShim() !== undefined)('a read of chain.db the disk fails once', () => {
   it('never ends a command with an internal error: each read\'s failure is coded, with a hint', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src.db'), 10, 1)])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src.db'), 10, 1)])).code).toBe(0)
     const codes = new Set<string>()
     let nth = 1
     // Each read in turn, until the command makes fewer reads than nth.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, petal, type Exit } from '../helpers/cli.js'
+import { CLI, petal, petalInProcess, type Exit } from '../helpers/cli.js'
 import { spawnNode } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
@@ -22,7 +22,8 @@ async function withStdin (args: string[], input: string): Promise<Exit> {
 
 async function initDir (): Promise<string> {
   const dir = join(tmpDir(), 'data')
-  const r = await petal(['--dir', dir, 'init'])
+  // In this process: a set-up, not what the tests check.
+  const r = await petalInProcess(['--dir', dir, 'init'])
   expect(r.code, r.stderr).toBe(0)
   return dir
 }

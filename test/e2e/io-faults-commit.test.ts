@@ -8,6 +8,7 @@ import { armFault, faultEnv, faultResult, faultShim } from '../helpers/fault-shi
 import { stopAll } from '../helpers/network.js'
 import { petal, statusOf } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { petalInProcess } from '../helpers/cli.js'
 
 // A COMMIT whose fsync of the -wal fails (session 34, fsync34): its frames, commit frame included,
 // stay in the -wal, and the next process that rebuilds the wal-index from it found the "failed"
@@ -24,8 +25,8 @@ async function rowsIn (dir: string, table: string): Promise<number> {
 describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
   it('signimportblock: the block is undone for good, and running the import again adds it once', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src1.db'), 10, 1)])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src1.db'), 10, 1)])).code).toBe(0)
     const src2 = makeSqlite(join(tmpDir(), 'src2.db'), 10, 2)
     // The commit's fsync of the -wal (the first: the -wal exists already) fails, once.
     const f = faultEnv({ dir, ops: ['fsync'], nth: 1, match: '/chain.db-wal' })
@@ -47,8 +48,8 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
 
   it('signimportblock on a disk that keeps failing: says the change may still be recorded', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src1.db'), 10, 1)])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src1.db'), 10, 1)])).code).toBe(0)
     // Every fsync of the -wal fails: the undoing commit's too.
     const f = faultEnv({ dir, ops: ['fsync'], nth: 1, sticky: true, match: '/chain.db-wal' })
     const r = await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'src2.db'), 10, 2)], f.env)
@@ -65,7 +66,7 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
 
   it('append on a disk that keeps failing: the hint\'s commands, run as printed, show whether the rows were kept', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n{"a":2}\n')
     expect((await petal(['--dir', dir, 'append', 'before', rows])).code).toBe(0)
@@ -108,7 +109,7 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
 
   it('a failed automatic checkpoint after a durable commit does not fail it: the rows are kept', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const one = join(tmpDir(), 'one.ndjson')
     writeFileSync(one, '{"a":0,"b":""}\n')
     expect((await petal(['--dir', dir, 'append', 'kept', one])).code).toBe(0)
@@ -130,7 +131,7 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
 
   it('import --from: a group whose -wal fsync failed is re-written into chain.db by the next writer, not fsynced again', async () => {
     const src = join(tmpDir(), 'src')
-    expect((await petal(['--dir', src, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', src, 'init'])).code).toBe(0)
     const dst = join(tmpDir(), 'dst')
     cpSync(src, dst, { recursive: true })
     // chain.db whole, its -wal gone, so that the import's first commit starts a new log (init's
@@ -138,7 +139,7 @@ describe.runIf(withCc)('a COMMIT whose fsync fails', () => {
     const settle = new Database(join(dst, 'chain.db'))
     settle.pragma('wal_checkpoint(TRUNCATE)')
     settle.close()
-    for (let i = 1; i <= 3; i++) expect((await petal(['--dir', src, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 10, i)])).code).toBe(0)
+    for (let i = 1; i <= 3; i++) expect((await petalInProcess(['--dir', src, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 10, i)])).code).toBe(0)
     // The group commits at synchronous = NORMAL (the new -wal's header is the first fsync), then
     // the fsync of chain.db-wal that makes it durable (the second) fails.
     const f = faultEnv({ dir: dst, ops: ['fsync'], nth: 2, match: '/chain.db-wal' })

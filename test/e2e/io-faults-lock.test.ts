@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { petalInProcess } from '../helpers/cli.js'
 
 // A lock file (node.lock, seal.lock: an SQLite lock, src/storage/node-lock.ts) the disk refuses to
 // create (found by the fault torture, session 34: `pull`, ENOSPC on node.lock's open).
@@ -12,7 +13,7 @@ const withCc = faultShim() !== undefined
 describe.runIf(withCc)('a lock file the disk refuses to open', () => {
   it('is IO_ERROR with a true hint, not a permissions problem', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n')
     expect((await petal(['--dir', dir, 'append', 'kept', rows])).code).toBe(0)
@@ -29,7 +30,7 @@ describe.runIf(withCc)('a lock file the disk refuses to open', () => {
 
   it('after an append\'s commit, a refused look at node.lock (who seals) does not fail the append: its rows are stored', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n{"a":2}\n')
     // The fault torture's seed 5163: the journal of node.lock (runningNodeRole's look, after the

@@ -11,16 +11,17 @@ import { stopAll } from '../helpers/network.js'
 import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { petalInProcess } from '../helpers/cli.js'
 
 // More paths under the I/O fault shim (test/helpers/fault-shim.c), session 34 (mend34): reads that
 // fail (its `read` class), adopt-daisy, the Fastify records route, an -o file written in place.
 afterAll(stopAll)
 const withCc = faultShim() !== undefined
 
-/** A chain of three blocks of rows above its genesis: made once for the file by the CLI, a copy for each test. */
+/** A chain of three blocks of rows above its genesis: made once for the file by the CLI in this process, a copy for each test. */
 const chainOf3 = copiesOf(async dir => {
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  for (let i = 1; i <= 3; i++) expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 200, i)])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+  for (let i = 1; i <= 3; i++) expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 200, i)])).code).toBe(0)
 })
 
 const block2 = (dir: string): string => join(dir, '0000', 'block_00000002.db')

@@ -6,6 +6,7 @@ import { faultedNode } from '../helpers/faulted-node.js'
 import { stopAll } from '../helpers/network.js'
 import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { petalInProcess } from '../helpers/cli.js'
 
 // pending.db-wal the disk refuses to open once when a node opens its append connection (found by
 // the fault torture, session 35, seed 352 #8): SQLite retries a failed read-write open read-only,
@@ -16,7 +17,7 @@ const withCc = faultShim() !== undefined
 describe.runIf(withCc)('pending.db-wal the disk refuses to open once', () => {
   it('a node whose append connection got a read-only log opens it again: POST /records is 202 and sealed, not 503 PERMISSION_DENIED until a restart', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n')
     // pending.db exists with a table: the node opens it, then its append connection.
@@ -41,7 +42,7 @@ describe.runIf(withCc)('pending.db-wal the disk refuses to open once', () => {
 
   it('append: a set-up statement of a new pending.db whose fsync fails says to run it again, not to look with `petal status` (which does not show pending.db)', async () => {
     const base = join(tmpDir(), 'base')
-    expect((await petal(['--dir', base, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', base, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n{"a":2}\n')
     let setUp = 0
@@ -69,7 +70,7 @@ describe.runIf(withCc)('pending.db-wal the disk refuses to open once', () => {
   // readonly database" where the main connection's same refusal is the disk's IO_ERROR.
   it('append: a log the disk refuses at every open after the first is the disk\'s IO_ERROR, and the rows already kept stay', async () => {
     const dir = join(tmpDir(), 'full')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n')
     expect((await petal(['--dir', dir, 'append', 'kept', rows])).code).toBe(0)

@@ -7,6 +7,7 @@ import { addrOf, startNode, stopAll } from '../helpers/network.js'
 import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { faultedNode } from '../helpers/faulted-node.js'
+import { petalInProcess } from '../helpers/cli.js'
 
 // Failing I/O under the data directory, injected by the LD_PRELOAD shim of
 // test/helpers/fault-shim.c (compiled here with the system's cc), against the built CLI. Each case
@@ -46,7 +47,7 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
 
   it('signimportblock: a failed rename of the block file leaves no seal above the tip', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const src = makeSqlite(join(tmpDir(), 'src.db'), 10, 1)
     // The second rename into 0000/ is the block file's (its seal's goes first).
     const f = faultEnv({ dir, ops: ['rename'], nth: 2, match: '/0000/block_' })
@@ -79,7 +80,7 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
 
   it('a database the disk refuses to open for writing is IO_ERROR, not a permissions problem', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n')
     // SQLite retries a failed read-write open read-only, silently: its writes then fail as
@@ -96,7 +97,7 @@ describe.runIf(withCc)('I/O faults under the data directory', () => {
 
   it('the pending store\'s -shm failing under its open is IO_ERROR, not a damaged pending.db', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.ndjson')
     writeFileSync(rows, '{"a":1}\n')
     expect((await petal(['--dir', dir, 'append', 'kept', rows])).code).toBe(0)

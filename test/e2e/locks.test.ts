@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal, spawnPetal, type Spawned } from '../helpers/cli.js'
+import { copiesOf } from '../helpers/copies.js'
+import { petal, petalInProcess, spawnPetal, type Spawned } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -25,12 +26,11 @@ async function pausedWriter (dir: string, args: string[], point: string): Promis
   }
 }
 
-async function newDir (): Promise<string> {
-  const dir = join(tmpDir(), 'data')
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 20)])).code).toBe(0)
-  return dir
-}
+/** A chain of two blocks, made once for the file by the CLI in this process; each test changes a copy of its own. */
+const newDir = copiesOf(async dir => {
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 20)])).code).toBe(0)
+})
 
 /** Every read-only command answers while the writer still holds the lock, and none says "corrupt". */
 async function readersWhileLocked (dir: string, paused: () => boolean): Promise<void> {

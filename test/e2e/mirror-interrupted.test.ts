@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain } from '../../src/chain/index.js'
-import { petal, spawnPetal } from '../helpers/cli.js'
+import { petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { makeSqlite } from '../helpers/chain.js'
 import { aliceOrphan } from '../helpers/orphan.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -33,7 +33,7 @@ function canonicalAt (dir: string, height: number): string | undefined {
 describe('Ctrl-C during the query mirror\'s update after a commit', () => {
   it('signimportblock prints the committed block, says the mirror catches up, and exits 0; the next query sees the rows', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const r = await interruptedAtMirror(dir, ['signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 7)])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^block 1 [0-9a-f]{64}\n/)
@@ -58,7 +58,7 @@ describe('Ctrl-C during the query mirror\'s update after a commit', () => {
   // after the printed blocks (review52b). It now says they are committed and how to sign, exit 0.
   it('seal interrupted while signing the tip\'s checkpoints: the blocks printed and committed, exit 0, and the hint\'s `petal checkpoint --sign` signs them', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.json')
     writeFileSync(rows, '[{"a":1}]')
     expect((await petal(['--dir', dir, 'append', 't', rows])).code).toBe(0)
@@ -78,7 +78,7 @@ describe('Ctrl-C during the query mirror\'s update after a commit', () => {
   // signed with the default key, no signatory, and was refused (review53).
   it('petal --key K seal, interrupted while signing: the printed `petal checkpoint --sign` names K, and signs them', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const key = (JSON.parse((await petal(['--dir', dir, '--json', 'mykeys'])).stdout) as Array<{ id: string }>)[0]?.id ?? ''
     expect((await petal(['--dir', dir, 'keygen', '--default'])).code).toBe(0)
     const rows = join(tmpDir(), 'rows.json')

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal, spawnPetal } from '../helpers/cli.js'
+import { petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
 async function chainWith (blocks: number): Promise<string> {
   const dir = join(tmpDir(), 'data')
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  for (let i = 0; i < blocks; i++) expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 20, i)])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+  for (let i = 0; i < blocks; i++) expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 20, i)])).code).toBe(0)
   return dir
 }
 

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { petalInProcess } from '../helpers/cli.js'
 import { petal } from '../helpers/node-process.js'
 import { hashTree } from '../helpers/daisy.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -28,11 +29,12 @@ function contents (dir: string): Record<string, string> {
   return t
 }
 
+/** A chain with a signed checkpoint, made by the CLI in this process (a set-up, not what the tests check). */
 async function chain (): Promise<{ dir: string, key: string }> {
   const dir = join(tmpDir(), 'data')
-  const init = await petal(['--dir', dir, 'init'])
+  const init = await petalInProcess(['--dir', dir, 'init'])
   expect(init.code, init.stderr).toBe(0)
-  const signed = await petal(['--dir', dir, 'checkpoint', '--sign'])
+  const signed = await petalInProcess(['--dir', dir, 'checkpoint', '--sign'])
   expect(signed.code, signed.stderr).toBe(0)
   const key = readdirSync(join(dir, 'keystore')).find(n => n.endsWith('.json')) as string
   return { dir, key: join(dir, 'keystore', key) }

@@ -4,13 +4,13 @@ import { spawnSync } from 'node:child_process'
 import { linkSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { petal } from '../helpers/cli.js'
+import { petal, petalInProcess } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 describe('output files', () => {
   it('refuses a path into the data directory, by its name, `..` or a symlink: the note went over the signing key (its only copy), chain.db or a block (review32)', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
     const keyFile = join(dir, 'keystore', readdirSync(join(dir, 'keystore')).find(n => n.endsWith('.json')) ?? '')
     const key = readFileSync(keyFile, 'utf8')
@@ -40,7 +40,7 @@ describe('output files', () => {
     // data directory's name saw it too: `ln DIR/keystore/KEY.json key-backup.json` (or a `cp -al`
     // backup), then `checkpoint -o key-backup.json`, exited 0 and `status` said KEY_FILE_INVALID.
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
     const keyFile = join(dir, 'keystore', readdirSync(join(dir, 'keystore')).find(n => n.endsWith('.json')) ?? '')
     const key = readFileSync(keyFile, 'utf8')
@@ -70,7 +70,7 @@ describe('output files', () => {
     // (INDEX_CORRUPT), /dev/fd/20 (chain.db-shm, mapped) ended it with SIGBUS, -o DIR/chain.db
     // replaced the index, and a missing descriptor was an internal error.
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     expect((await petal(['--dir', dir, 'keys', 'generate'])).code).toBe(0)
     const keys = JSON.parse((await petal(['--dir', dir, '--json', 'keys', 'list'])).stdout) as Array<{ public_key: string, default: boolean }>
     const newcomer = keys.find(k => !k.default)?.public_key ?? ''
@@ -87,7 +87,7 @@ describe('output files', () => {
 
   it('removes the temporary a killed output write left beside the file (its pid dead) when it next writes that file, and nothing else', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
     const work = tmpDir()
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal, spawnPetal, type Exit, type Spawned } from '../helpers/cli.js'
+import { petal, petalInProcess, spawnPetal, type Exit, type Spawned } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -34,8 +34,8 @@ async function paused (p: Paused, what: string): Promise<boolean> {
 
 async function lostIndex (): Promise<string> {
   const dir = join(tmpDir(), 'data')
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-  expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 20)])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 20)])).code).toBe(0)
   for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true })
   return dir
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { httpUrlOf, petal, spawnNode, type RunningNode } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { petalInProcess } from '../helpers/cli.js'
 
 // `petal status` shows the rows waiting in pending.db and who seals them when (user48: it said
 // nothing of them, so an operator could not tell a node that seals from one whose rows wait).
@@ -17,7 +18,7 @@ let node: RunningNode | undefined
 beforeAll(async () => {
   work = tmpDir()
   dir = join(work, 'node')
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
   writeFileSync(join(work, 'rows.csv'), 'sensor,v\na,1\nb,2\nc,3\n')
 }, 60_000)
 
@@ -83,7 +84,7 @@ describe('petal status and pending rows', () => {
   it('a sealed block a reorg left on a side branch: its rows count as pending, as the receipt says, and the next seal seals them', async () => {
     const a = join(work, 'reorg-a')
     const b = join(work, 'reorg-b')
-    expect((await petal(['--dir', a, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', a, 'init'])).code).toBe(0)
     cpSync(a, b, { recursive: true })
     const appended = await petal(['--dir', a, 'append', 'readings', join(work, 'rows.csv')])
     expect(appended.code, appended.stderr).toBe(0)

@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { CLI, petal } from '../helpers/cli.js'
+import { CLI, petal, petalInProcess } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -52,7 +52,7 @@ async function peakRssMiB (pid: number, limit: number, rounds: number): Promise<
 describe('stdout', () => {
   it.skipIf(!existsSync('/dev/full'))('a write that fails (a full disk: /dev/full) ends the command with OUTPUT_FAILED and status 4, not silently with 0', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
     for (const args of [['status'], ['--json', 'status'], ['query', BIG]]) {
       const err = join(work, 'err.txt')
@@ -88,7 +88,7 @@ describe('stdout', () => {
 
   it('a pipe is written without node:stream, and a reader that stops reading does not keep one Ctrl-C or one SIGTERM from ending the command', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
     // The pipe written directly: no stream module loaded (the point of writing it with write(2)).
     const list = join(work, 'modules.txt')
@@ -122,14 +122,14 @@ describe('stdout', () => {
     // every byte: the event loop never ran, so neither Ctrl-C nor SIGTERM was seen. It now goes
     // through the command's stdout and waits for the reader in the event loop, as an answer does.
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
     const src = join(work, 'big.db')
     const db = new Database(src)
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
     db.prepare('INSERT INTO t (v) VALUES (?)').run('y'.repeat(1 << 20)) // a proof far larger than the pipe
     db.close()
-    expect((await petal(['--dir', dir, 'signimportblock', src])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'signimportblock', src])).code).toBe(0)
     expect((await petal(['--dir', dir, 'checkpoint', '--sign'])).code).toBe(0)
     const status = join(work, 'status')
     const errFile = join(work, 'stderr.txt')
@@ -146,7 +146,7 @@ describe('stdout', () => {
 
   it('a SIGTERM that comes while a command closes what it opened, after its answer, ends it too when the reader stopped reading', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
     // ~72 KB of answer: the pipe takes 64 KiB and Node's stream the rest, less than its
     // high-water mark, so the query does not wait for it and returns 0. The signal comes while the
@@ -175,7 +175,7 @@ describe('stdout', () => {
 
   it('a reader that stops reading holds a long answer back: the answer does not pile up in memory', { timeout: 60_000 }, async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
     // ~1 GB of answer; the reader takes 10 bytes and stops. Writes after the pipe filled went to
     // Node's stream, which held all of them: the process grew by the answer's size (≥ 256 MiB
@@ -193,7 +193,7 @@ describe('stdout', () => {
 
   it('a reader that stops reading holds an export back too: the table does not pile up in memory', { timeout: 120_000 }, async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const work = tmpDir()
     // Two blocks of 200,000 rows of ~300 bytes: ~120 MB of CSV, of which the reader takes 10 bytes.
     // Made by SQLite, not imported from CSV: the import's CSV parse cost twice the CPU (3.9 against
@@ -203,7 +203,7 @@ describe('stdout', () => {
       const db = new Database(file)
       db.exec(`CREATE TABLE t (x INTEGER, y TEXT); WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c LIMIT 200000) INSERT INTO t SELECT ${b * 200_000} + i, printf('%.290c', 'a') FROM c`)
       db.close()
-      expect((await petal(['--dir', dir, 'signimportblock', file])).code).toBe(0)
+      expect((await petalInProcess(['--dir', dir, 'signimportblock', file])).code).toBe(0)
     }
     const run = await stalledReader(work, ['--dir', dir, 'export', 't'], { timeout: 30_000 })
     try {

@@ -6,6 +6,7 @@ import { makeSqlite } from '../helpers/chain.js'
 import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { petalInProcess } from '../helpers/cli.js'
 
 // A group placement commits chain.db at synchronous = NORMAL, then fsyncs chain.db-wal on the
 // thread pool. Linux reports a writeback error once to each descriptor that was open on the file
@@ -44,10 +45,10 @@ function framesBeforeSync (log: string, wal: string): number[] {
 describe.runIf(withStrace)('the deferred fsync of chain.db-wal', () => {
   it('goes through a descriptor opened before the group\'s COMMIT wrote its frames', async () => {
     const src = join(tmpDir(), 'src')
-    expect((await petal(['--dir', src, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', src, 'init'])).code).toBe(0)
     const dst = join(tmpDir(), 'dst')
     cpSync(src, dst, { recursive: true })
-    for (let i = 1; i <= 3; i++) expect((await petal(['--dir', src, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 10, i)])).code).toBe(0)
+    for (let i = 1; i <= 3; i++) expect((await petalInProcess(['--dir', src, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 10, i)])).code).toBe(0)
     const log = join(tmpDir(), 'strace.log')
     const r = spawnSync('strace', [...TRACE, '-o', log, process.execPath, BIN, '--dir', dst, 'import', '--from', src], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
@@ -59,7 +60,7 @@ describe.runIf(withStrace)('the deferred fsync of chain.db-wal', () => {
 
   it('of pending.db-wal too: the group commit\'s descriptor is opened before its first deferred COMMIT', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const token = (await petal(['--dir', dir, 'tokens', 'create'])).stdout.trim()
     const log = join(tmpDir(), 'strace.log')
     const proc = spawn('strace', [...TRACE, '-o', log, process.execPath, BIN, '--dir', dir, 'run', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--http', '127.0.0.1:0', '--seal-every', '3600'], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { witnessKeyOf } from '../../src/proof/index.js'
-import { hintOf, petal, spawnPetal } from '../helpers/cli.js'
+import { hintOf, petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { fixtureKey } from '../helpers/chain.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
@@ -42,14 +42,14 @@ async function twoAdds (dir1: string, dir2: string): Promise<{ k1: string, k2: s
 describe('petal witnesses: edits at the same time', () => {
   it('two adds in two processes both land: the second waits for the first, and says so', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     const { k1, k2 } = await twoAdds(dir, dir)
     expect(readFileSync(join(dir, 'witnesses'), 'utf8')).toBe(`${k1}\n${k2}\n`)
   })
 
   it('a directory where the file belongs: a coded error whose hint, followed, mends it', async () => {
     const dir = join(tmpDir(), 'data')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     mkdirSync(join(dir, 'witnesses'))
     const r = await petal(['--dir', dir, 'witnesses', 'add', await witnessKeyOf(w1)])
     expect(r.code).toBe(4)
@@ -65,7 +65,7 @@ describe('petal witnesses: edits at the same time', () => {
   // first's rename then dropped the second's line (review52b). The lock is now beside the file.
   it('two adds through two directories\' links to one shared list both land: the second waits for the first', async () => {
     const [d1, d2] = [join(tmpDir(), 'one'), join(tmpDir(), 'two')]
-    for (const d of [d1, d2]) expect((await petal(['--dir', d, 'init'])).code).toBe(0)
+    for (const d of [d1, d2]) expect((await petalInProcess(['--dir', d, 'init'])).code).toBe(0)
     const shared = join(tmpDir(), 'witnesses.shared')
     writeFileSync(shared, '# shared by both nodes\n')
     for (const d of [d1, d2]) symlinkSync(shared, join(d, 'witnesses'))

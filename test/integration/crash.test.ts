@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { Chain, importBlock, reindexChain, signImport, verifyChain } from '../../src/chain/index.js'
 import { Keystore, readSeal } from '../../src/storage/index.js'
 import { filesMatchIndex, fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
-import { petal, spawnPetal } from '../helpers/cli.js'
+import { petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { expectStoredTreeWhole } from '../helpers/proof.js'
 
@@ -175,7 +175,8 @@ describe('kill -9 during a reorg', () => {
       expect(isOldOrNew(hashes), `run ${i}, kill after ${delay} ms: ${hashes.length} blocks`).toBe(true)
       c.close()
       // Finishing the import converges on branch B.
-      const done = await petal(['--dir', dir, 'import', '--from', baseB])
+      // In this process: what is checked is the directory the kill left, not a process of its own.
+      const done = await petalInProcess(['--dir', dir, 'import', '--from', baseB])
       expect(done.code, done.stderr).toBe(0)
       const c2 = await checkHealthy(dir)
       expect(canonicalHashes(c2)).toEqual(hashesB)
@@ -199,7 +200,7 @@ describe('kill -9 during a reorg', () => {
       else expect(hashes.slice(0, 4)).toEqual(hashesA)
       expect(existsSync(join(dir, 'journal.json'))).toBe(false)
       c2.close()
-      const done = await petal(['--dir', dir, 'import', '--from', baseB])
+      const done = await petalInProcess(['--dir', dir, 'import', '--from', baseB])
       expect(done.code, done.stderr).toBe(0)
     })
   }
@@ -268,7 +269,7 @@ describe('kill -9 during a batched import (one group of 4 blocks, one index tran
       expect(existsSync(join(dir, 'journal.json'))).toBe(false)
       for (let h = c.tip().height + 1; h <= 8; h++) expect(existsSync(c.dir.blockPath(h)), `no file at height ${h}`).toBe(false)
       c.close()
-      const done = await petal(['--dir', dir, 'import', '--from', baseAExt])
+      const done = await petalInProcess(['--dir', dir, 'import', '--from', baseAExt])
       expect(done.code, done.stderr).toBe(0)
       const c2 = await checkHealthy(dir)
       expect(canonicalHashes(c2)).toEqual(hashesAExt)

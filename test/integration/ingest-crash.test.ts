@@ -5,7 +5,7 @@ import { Chain, verifyChain } from '../../src/chain/index.js'
 import { Ingest } from '../../src/ingest/index.js'
 import { Keystore } from '../../src/storage/index.js'
 import { filesMatchIndex, fixtureKey, newTestChain } from '../helpers/chain.js'
-import { petal, spawnPetal } from '../helpers/cli.js'
+import { petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { canonicalRows, checkExactlyOnce } from '../helpers/ingest.js'
 import { spawnNode } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -87,7 +87,8 @@ describe('kill -9 of `petal seal` at every step', () => {
       const c = Chain.open(dir)
       expect(c.tip().height, 'the block is on the chain exactly when the commit happened').toBe(commit === 'after' ? 1 : 0)
       c.close()
-      const again = await petal(['--dir', dir, '--json', 'seal'])
+      // In this process: what is checked is the directory the kill left, not a process of its own.
+      const again = await petalInProcess(['--dir', dir, '--json', 'seal'])
       expect(again.code, again.stderr).toBe(0)
       const sealed = JSON.parse(again.stdout) as { rows: number }
       expect(sealed.rows, 'a block that reached the chain is not sealed again').toBe(commit === 'after' ? 0 : 300)
@@ -111,7 +112,7 @@ describe('kill -9 of `petal append`', () => {
       await ingest.close()
       chain.close()
       expect(pending).toBe(kept)
-      const again = await petal(['--dir', dir, '--json', 'append', 'events', ndjson(`${fp}-again.ndjson`, 10, `${fp}-again`)])
+      const again = await petalInProcess(['--dir', dir, '--json', 'append', 'events', ndjson(`${fp}-again.ndjson`, 10, `${fp}-again`)])
       expect(again.code, 'the store opens and takes writes after the kill').toBe(0)
     })
   }
