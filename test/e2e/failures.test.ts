@@ -4,7 +4,7 @@ import { ECDH } from 'node:crypto'
 import { readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeSqlite } from '../helpers/chain.js'
-import { CLI, petal, type Exit } from '../helpers/cli.js'
+import { CLI, petal, petalInProcess, type Exit } from '../helpers/cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 /** `petal …` under a file-size limit of `kib` KiB (RLIMIT_FSIZE): a write past it fails with EFBIG, as on a full disk. */
@@ -21,9 +21,10 @@ async function petalWithFileLimit (kib: number, args: string[]): Promise<Exit> {
   })
 }
 
+/** A new chain, made by the CLI in this process (a set-up, not what the tests check). */
 async function newDir (): Promise<string> {
   const dir = join(tmpDir(), 'data')
-  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
   return dir
 }
 

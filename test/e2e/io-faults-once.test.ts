@@ -9,20 +9,19 @@ import { faultEnv, faultResult, faultShim } from '../helpers/fault-shim.js'
 import { petal } from '../helpers/node-process.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
-import { petalInProcess } from '../helpers/cli.js'
 
 // Reads the disk fails once (a transient EIO, which SQLite reports as a malformed file), and other
 // failures of the disk that were reported as the file's or the user's fault (session 35, mend35).
 const withCc = faultShim() !== undefined
 const noStack = /internal error|\n\s+at .+:\d+:\d+/
 
-// Made once for the file by the CLI in this process (init and three imports: a set-up, not what the sweeps check), copied for each test that asks.
+// Made once for the file by the CLI (init and three imports), copied for each test that asks.
 const pairs = copiesOf(async root => {
   const dir = join(root, 'data')
-  expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+  expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
   const full = join(root, 'full')
   cpSync(dir, full, { recursive: true })
-  for (let i = 1; i <= 3; i++) expect((await petalInProcess(['--dir', full, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 200, i)])).code).toBe(0)
+  for (let i = 1; i <= 3; i++) expect((await petal(['--dir', full, 'signimportblock', makeSqlite(join(tmpDir(), `s${i}.db`), 200, i)])).code).toBe(0)
 }, 'pair')
 
 /** A directory holding only the genesis, and a copy of it with three blocks of rows above. */

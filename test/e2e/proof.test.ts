@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { buildRowProof, createCheckpoint, type BundleDocument } from '../../src/proof/index.js'
 import { makeSqlite } from '../helpers/chain.js'
-import { petal, petalLogged } from '../helpers/cli.js'
+import { petal, petalInProcess, petalLogged } from '../helpers/cli.js'
 import { makeTypedSqlite } from '../helpers/proof.js'
 import { tmpDir } from '../helpers/tmp.js'
 
@@ -13,13 +13,14 @@ import { tmpDir } from '../helpers/tmp.js'
 describe('petal verify-proof', () => {
   it('checks a proof offline with only the exported key: no data directory, no network code', async () => {
     const dir = join(tmpDir(), 'node')
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
+    // The node's chain and exported key, made by the CLI in this process (a set-up, not what is checked).
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     for (const src of [makeSqlite(join(tmpDir(), 'a.db'), 20, 1), makeTypedSqlite(join(tmpDir(), 'typed.db')), makeSqlite(join(tmpDir(), 'b.db'), 5, 2)]) {
-      const r = await petal(['--dir', dir, 'signimportblock', src])
+      const r = await petalInProcess(['--dir', dir, 'signimportblock', src])
       expect(r.code, r.stderr).toBe(0)
     }
     const fresh = tmpDir('petal-verifier-')
-    const exported = await petal(['--dir', dir, 'keys', 'export', '-o', join(fresh, 'signatory.pem')])
+    const exported = await petalInProcess(['--dir', dir, 'keys', 'export', '-o', join(fresh, 'signatory.pem')])
     expect(exported.code, exported.stderr).toBe(0)
 
     // The proof, written by `petal prove` from the node's block files, chain tree and checkpoints.
@@ -66,8 +67,8 @@ describe('petal verify-proof', () => {
 
     // A key that is not the signatory's: the hint names the command that exports the right one.
     const other = tmpDir()
-    expect((await petal(['--dir', other, 'keygen', '--plain'])).code).toBe(0)
-    expect((await petal(['--dir', other, 'keys', 'export', '-o', join(fresh, 'other.pem')])).code).toBe(0)
+    expect((await petalInProcess(['--dir', other, 'keygen', '--plain'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', other, 'keys', 'export', '-o', join(fresh, 'other.pem')])).code).toBe(0)
     const untrusted = await petal(['verify-proof', 'proof.json', '--trust', 'other.pem'], { cwd: fresh, env })
     expect(untrusted.code).toBe(6)
     expect(untrusted.stderr).toContain('petal keys export')
@@ -86,8 +87,8 @@ describe('petal prove and petal checkpoint', () => {
   it('proves a row by its receipt once sealed, exports checkpoints, and proves that the chain only grew', async () => {
     const dir = join(tmpDir(), 'node')
     const work = tmpDir()
-    expect((await petal(['--dir', dir, 'init'])).code).toBe(0)
-    expect((await petal(['--dir', dir, 'keys', 'export', '-o', join(work, 'key.pem')])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'keys', 'export', '-o', join(work, 'key.pem')])).code).toBe(0)
     writeFileSync(join(work, 'r.ndjson'), '{"sensor": "A", "value": 1}\n{"sensor": "B", "value": 9223372036854775807}\n{"sensor": "A", "value": 1}\n')
     const appended = await petal(['--dir', dir, '--json', 'append', 'readings', join(work, 'r.ndjson')])
     expect(appended.code, appended.stderr).toBe(0)
@@ -110,7 +111,7 @@ describe('petal prove and petal checkpoint', () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, rows: [{ table: 'readings', height: 1, values: [{ text: 'B' }, { integer: '9223372036854775807' }] }] })
 
     // The chain grows; the old checkpoint file is trusted, the new proof is checked against it.
-    expect((await petal(['--dir', dir, 'signimportblock', makeSqlite(join(work, 'b.db'), 3, 9)])).code).toBe(0)
+    expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(work, 'b.db'), 3, 9)])).code).toBe(0)
     const list = await petal(['--dir', dir, '--json', 'checkpoint', '--list'])
     expect((JSON.parse(list.stdout) as Array<{ size: number }>).map(c => c.size)).toEqual([3, 2])
     const cons = await petal(['--dir', dir, 'prove', '--consistency', join(work, 'old.note'), '3', '-o', join(work, 'grew.json')])

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { Chain, signImport } from '../../src/chain/index.js'
 import { QuerySandbox } from '../../src/query/index.js'
 import { Keystore } from '../../src/storage/index.js'
+import { petalInProcess } from '../helpers/cli.js'
 import { assertMirrorMatchesFiles, rowsOf, sqliteFile } from '../helpers/query.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
@@ -25,10 +26,11 @@ describe('petal query (CLI)', () => {
   let dir: string
   let work: string
 
-  beforeAll(() => {
+  beforeAll(async () => {
     work = tmpDir()
     dir = join(work, 'data')
-    expect(petal(dir, 'init').status).toBe(0)
+    // init in this process (a set-up); the imports run as processes: the first test checks that they updated the mirror.
+    expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
     for (let i = 1; i <= 2; i++) {
       const f = sqliteFile(join(work, `in${i}.db`), db => {
         db.exec('CREATE TABLE t (k TEXT, v INTEGER, b BLOB)')
