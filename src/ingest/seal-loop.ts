@@ -79,7 +79,7 @@ export class SealLoop {
       return sealed
     } catch (thrown) {
       const err = isPetalError(thrown) ? thrown : systemFailure(thrown) ?? thrown
-      if (errorCode(err) !== 'PERMISSION_DENIED' || signal.aborted) throw err
+      if (!refusedByPermissions(err) || signal.aborted) throw err
       const message = errorMessage(err)
       if (this.refused !== message) {
         this.logger.warn(`cannot seal pending rows: ${message}; looking again quietly until it can`, { code: 'PERMISSION_DENIED', hint: isPetalError(err) ? hintOf(err) : undefined })
@@ -131,4 +131,18 @@ export class SealLoop {
       this.wakeUp = done
     })
   }
+}
+
+/**
+ * A refusal only a change of owner or mode fixes: PERMISSION_DENIED, but not from SQLite's open
+ * codes, which a full or failing disk ends in too (SQLITE_CANTOPEN when the disk refuses to create
+ * the block in tmp/, SQLITE_READONLY when it refuses a read-write open: io-faults-seal.test.ts). A
+ * disk's failure keeps the loop's logged retries with backoff; cc2b1c42's quiet looks took it for
+ * a permission and logged it once.
+ */
+function refusedByPermissions (err: unknown): boolean {
+  if (errorCode(err) !== 'PERMISSION_DENIED') return false
+  const details = (err as { details?: { systemCode?: unknown } }).details
+  const sys = typeof details?.systemCode === 'string' ? details.systemCode : undefined
+  return sys === undefined || !(sys === 'SQLITE_CANTOPEN' || sys === 'SQLITE_PERM' || sys.startsWith('SQLITE_READONLY'))
 }

@@ -36,7 +36,7 @@ describe('petal witnesses', () => {
     typed(cmd, { ...env, PETAL_DIR: rDir })
     const list = await petal(['--dir', rDir, '--json', 'witnesses', 'list'], { env })
     expect(list.code, list.stderr).toBe(0)
-    expect(JSON.parse(list.stdout)).toEqual({ witnesses: [{ name: 'example.org/w', key_id: vkey.split('+')[1], vkey, line: 2 }], own: null })
+    expect(JSON.parse(list.stdout)).toEqual({ witnesses: [{ name: 'example.org/w', key_id: vkey.split('+')[1], vkey, line: 2 }], own: null, resets: [] })
     expect(readFileSync(join(rDir, 'witnesses'), 'utf8')).toBe(`# witnesses we trust\n${vkey}\n`)
 
     // Listed already: a coded refusal whose hint, run as printed, shows it.
