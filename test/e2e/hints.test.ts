@@ -9,11 +9,9 @@ import { CLI, petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait.js'
 import { tmpDir } from '../helpers/tmp.js'
 
-/**
- * Bad input met by the built CLI (mend28's sweep): each error has its code and a hint, and the
- * command a hint suggests, run, works. Before, these stopped with no hint, or with a false one.
- * The chain of two blocks most tests start from is made once; each test changes a copy of its own.
- */
+// Bad input met by the built CLI (mend28's sweep): each error has its code and a hint, and the command
+// a hint suggests, run, works (before: no hint, or a false one). The chain of two blocks most tests
+// start from is made once; each test changes a copy of its own.
 const chainOfTwo = copiesOf(async dir => {
   expect((await petalInProcess(['--dir', dir, 'init'])).code).toBe(0)
   expect((await petalInProcess(['--dir', dir, 'signimportblock', makeSqlite(join(tmpDir(), 'a.db'), 5)])).code).toBe(0)
