@@ -12,12 +12,25 @@ import { writeTx } from './write-tx.js'
 
 export interface ReindexOptions extends ChainOptions, Pick<LockOptions, 'timeoutMs' | 'onWait'> {
   deep?: boolean
+  /**
+   * Accept the loss of the blocks the old index holds above the top block file (their files
+   * missing, none above them): rebuilt up to that file. Without it such a reindex is refused.
+   */
+  truncate?: boolean
   workers?: number
   signal?: AbortSignal
   onProgress?: (p: ReplayProgress) => void
 }
 
-export interface ReindexReport { blocks: number, sideBlocks: number, skippedSideBlocks: number, tipHeight: number, tipHash: string }
+export interface ReindexReport {
+  blocks: number
+  sideBlocks: number
+  skippedSideBlocks: number
+  tipHeight: number
+  tipHash: string
+  /** With `truncate`: the blocks the old index held above the files, dropped (first height and hash, the old tip's height). */
+  dropped?: { height: number, hash: string, toHeight: number }
+}
 
 /**
  * Rebuild chain.db from the block files: replay the canonical files from genesis (every block
@@ -38,9 +51,6 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
   try {
     if (replaced) await pausepoint('reindex:replaced', o.signal)
     return await writeTx(chain, async () => {
-      index.clear()
-      index.setMeta('consensus', consensusJson(params))
-      const now = chain.clock.now()
       // Count the canonical files first (one stat each) so progress has a total.
       let last = -1
       while (existsSync(dir.blockPath(last + 1))) last++
@@ -48,6 +58,10 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       // replay stopped silently at the gap until review54, and the chain fell to the block below it
       // (a Daisy directory's files above its tip are Daisy's own, as recover() leaves them).
       const above = dir.daisySource === undefined ? lastBlockFile(dir, last + 2) : last
+      const dropped = above > last + 1 || last < 0 ? undefined : lostTop(chain, knownTo, last, o.truncate === true)
+      index.clear()
+      index.setMeta('consensus', consensusJson(params))
+      const now = chain.clock.now()
       // No genesis file: replayed to it too, which stops with BLOCK_FILE_MISSING. With none, the
       // empty index failed EMPTY_CHAIN, whose hint is to run `petal reindex` again (review55).
       const top = above > last + 1 ? above : Math.max(last, 0)
@@ -69,7 +83,8 @@ export async function reindexChain (root: string, o: ReindexOptions = {}): Promi
       const side = await reattachForks(chain, now)
       const tip = chain.tip()
       chain.logger.info('reindexed chain', { blocks: r.blocks, side: side.attached, tip: tip.height })
-      return { blocks: r.blocks, sideBlocks: side.attached, skippedSideBlocks: side.skipped, tipHeight: tip.height, tipHash: tip.hash }
+      if (dropped !== undefined) chain.logger.warn('dropped the blocks the old index held above the last block file (--truncate)', { from: dropped.height, hash: dropped.hash, to: dropped.toHeight })
+      return { blocks: r.blocks, sideBlocks: side.attached, skippedSideBlocks: side.skipped, tipHeight: tip.height, tipHash: tip.hash, ...(dropped === undefined ? {} : { dropped }) }
       // A leftover journal is judged by the files where this index cannot judge it (recover's judges).
     }, { signal: o.signal, timeoutMs: o.timeoutMs, onWait: o.onWait, work: REINDEX_WORK, recordHeld: replaced, rebuilds: true, journalByFiles: true })
   } finally {
@@ -168,6 +183,26 @@ async function replayOrSay (chain: Chain, knownTo: number, o: Parameters<typeof 
     }
     throw err
   }
+}
+
+/**
+ * The blocks the old index holds above `last`, the top block file (nothing above it): refused with
+ * BLOCK_FILE_MISSING naming the first (height and hash) and how to get it back, unless `truncate`
+ * accepts dropping them (returned). Rebuilt without a word, the chain fell to block `last`, and a
+ * signatory then sealed another block at `last + 1`: a fork of its own making (review55).
+ */
+function lostTop (chain: Chain, knownTo: number, last: number, truncate: boolean): ReindexReport['dropped'] {
+  if (knownTo <= last) return undefined
+  const first = chain.index.byHeight(last + 1)
+  if (first === undefined) return undefined
+  const dropped = { height: first.height, hash: first.hash, toHeight: knownTo }
+  if (truncate) return dropped
+  const path = chain.dir.blockPath(first.height)
+  const which = knownTo > first.height ? `blocks ${first.height} to ${knownTo}` : `block ${first.height}`
+  throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${first.height} (${first.hash}) is missing: ${path}; chain.db holds ${which}, above the last block file (${last}), so a reindex now would drop ${knownTo > first.height ? 'them' : 'it'}; chain.db is left as it was`, {
+    hint: `fetch it again with \`petal verify --repair\` (from known peers, \`--peer ADDR\` or \`--from DIR\`), or put a copy back (\`petal import FILE\`, or restore ${path} and its .sig from a backup), then run \`petal reindex\` again; or, to accept the loss, \`petal reindex --truncate\` rebuilds the chain up to block ${last} (a node then fetches ${which} again from peers that hold ${knownTo > first.height ? 'them' : 'it'}; a signatory that seals at height ${first.height} first makes a fork of its own)`,
+    details: { height: first.height, hash: first.hash, indexTip: knownTo }
+  })
 }
 
 /** Validate fork files against their (already indexed) parents until no more attach. */

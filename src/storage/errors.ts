@@ -59,7 +59,7 @@ export interface StorageErrorDetails {
   /** `path`: the journal file */
   JOURNAL_INVALID: { path: string }
   /** `height`: the block whose file is missing, when known */
-  BLOCK_FILE_MISSING: { height?: number }
+  BLOCK_FILE_MISSING: { height?: number, hash?: string, indexTip?: number }
   KEY_NOT_FOUND: None
   KEY_AMBIGUOUS: None
   KEY_EXISTS: None

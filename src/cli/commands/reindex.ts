@@ -25,14 +25,17 @@ async function reindexQuery (ctx: CliContext): Promise<void> {
 export function register (program: Command, action: Action): void {
   addWaitOption(program.command('reindex')).description('rebuild chain.db from the block files (every block re-validated); with --query, rebuild the query mirror query.db instead')
     .option('--deep', 'also run quick_check and recompute every table\'s Merkle root from its rows')
+    .option('--truncate', 'accept dropping the blocks chain.db holds above the last block file (their files missing): rebuild up to that file')
     .option('--query', 'rebuild only the query mirror (query.db) from the canonical block files')
-    .action(action(async (ctx, o: { deep?: boolean, query?: boolean, wait?: number }) => {
+    .action(action(async (ctx, o: { deep?: boolean, query?: boolean, truncate?: boolean, wait?: number }) => {
       if (o.query === true) { await reindexQuery(ctx); return }
       const bar = ctx.progress('reindex')
-      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, ...lockOptions(ctx, o.wait), onProgress: p => { bar.update(p) } })
+      const r = await reindexChain(ctx.dir, { logger: ctx.logger, deep: o.deep === true, truncate: o.truncate === true, ...lockOptions(ctx, o.wait), onProgress: p => { bar.update(p) } })
       bar.end()
-      const json = { blocks: r.blocks, side_blocks: r.sideBlocks, skipped_side_blocks: r.skippedSideBlocks, tip_height: r.tipHeight, tip_hash: r.tipHash }
+      const d = r.dropped
+      const json = { blocks: r.blocks, side_blocks: r.sideBlocks, skipped_side_blocks: r.skippedSideBlocks, tip_height: r.tipHeight, tip_hash: r.tipHash, ...(d === undefined ? {} : { dropped: { from_height: d.height, from_hash: d.hash, to_height: d.toHeight } }) }
       ctx.out.result(json, () => `reindexed ${r.blocks} blocks up to height ${r.tipHeight} ${r.tipHash}` +
-        (r.sideBlocks + r.skippedSideBlocks > 0 ? `; ${r.sideBlocks} side-branch blocks kept, ${r.skippedSideBlocks} skipped` : ''))
+        (r.sideBlocks + r.skippedSideBlocks > 0 ? `; ${r.sideBlocks} side-branch blocks kept, ${r.skippedSideBlocks} skipped` : '') +
+        (d === undefined ? '' : `; dropped blocks ${d.height} (${d.hash}) to ${d.toHeight}, whose files were missing`))
     }))
 }

@@ -44,6 +44,39 @@ describe('reindex with a block file missing below others', () => {
     }
   })
 
+  // The top file missing (nothing above it), chain.db kept: the reindex fell to the block below
+  // without a word though the old index held the block, and a signatory then sealed another block
+  // at that height, a fork of its own making (review55). Now refused unless --truncate accepts it.
+  it('with the top block files missing and chain.db kept: refused, naming the block the index held; --truncate drops it, the hint\'s import puts it back', async () => {
+    const { chain, dir } = await newTestChain({ key: alice })
+    await extendChain(chain, alice, 4, 2)
+    const [three, four] = [3, 4].map(h => chain.index.byHeight(h))
+    const away4 = moveOut(dir, 4)
+    const away3 = moveOut(dir, 3)
+    chain.close()
+    const err = await reindexChain(dir).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 3, hash: three?.hash, indexTip: 4 } })
+    expect((err as Error).message).toContain(`block 3 (${three?.hash ?? ''})`)
+    expect((err as Error).message).toContain('chain.db is left as it was')
+    expect((err as { hint: string }).hint).toContain('`petal verify --repair`')
+    expect((err as { hint: string }).hint).toContain('`petal reindex --truncate` rebuilds the chain up to block 2')
+    // The hint's way: copies imported (each `repaired`), then the reindex keeps all.
+    const kept = Chain.open(dir)
+    try {
+      expect(kept.tip().hash).toBe(four?.hash)
+      for (const h of [3, 4]) {
+        const copy = join(h === 3 ? away3 : away4, basename(kept.dir.blockPath(h)))
+        expect(await importBlock(kept, copy, readSeal(copy))).toMatchObject({ status: 'repaired' })
+      }
+    } finally {
+      kept.close()
+    }
+    expect(await reindexChain(dir)).toMatchObject({ tipHeight: 4, tipHash: four?.hash })
+    // Accepted: rebuilt to block 3, the dropped block named.
+    moveOut(dir, 4)
+    expect(await reindexChain(dir, { truncate: true })).toMatchObject({ tipHeight: 3, dropped: { height: 4, hash: four?.hash, toHeight: 4 } })
+  })
+
   it('passes over a file in the data directory named as a shard directory would be', async () => {
     const { chain, dir } = await newTestChain({ key: alice })
     await extendChain(chain, alice, 2, 2)
@@ -98,7 +131,7 @@ describe('reindex with a block file missing below others', () => {
     chain.close()
     const three = moveOut(dir, 3)
     moveOut(dir, 2)
-    expect(await reindexChain(dir)).toMatchObject({ tipHeight: 1 })
+    expect(await reindexChain(dir, { truncate: true })).toMatchObject({ tipHeight: 1 })
     const path = new DataDir(dir).blockPath(3)
     for (const p of [path, sealPathOf(path)]) renameSync(join(three, basename(p)), p)
     const err = await reindexChain(dir).catch((e: unknown) => e)
@@ -113,7 +146,7 @@ describe('reindex with a block file missing below others', () => {
     await extendChain(b, alice, 4, 3)
     for (const h of [3, 2, 1]) moveOut(dir, h)
     a.close()
-    expect(await reindexChain(dir)).toMatchObject({ tipHeight: 0 })
+    expect(await reindexChain(dir, { truncate: true })).toMatchObject({ tipHeight: 0 })
     const c = Chain.open(dir)
     try {
       for (const blk of b.index.range(1, b.tip().height)) await importBlock(c, b.pathOf(blk), readSeal(b.pathOf(blk)))
