@@ -36,6 +36,6 @@ export function register (program: Command, action: Action): void {
       const json = { blocks: r.blocks, side_blocks: r.sideBlocks, skipped_side_blocks: r.skippedSideBlocks, tip_height: r.tipHeight, tip_hash: r.tipHash, ...(d === undefined ? {} : { dropped: { from_height: d.height, from_hash: d.hash, to_height: d.toHeight } }) }
       ctx.out.result(json, () => `reindexed ${r.blocks} blocks up to height ${r.tipHeight} ${r.tipHash}` +
         (r.sideBlocks + r.skippedSideBlocks > 0 ? `; ${r.sideBlocks} side-branch blocks kept, ${r.skippedSideBlocks} skipped` : '') +
-        (d === undefined ? '' : `; dropped blocks ${d.height} (${d.hash}) to ${d.toHeight}, whose files were missing`))
+        (d === undefined ? '' : `; dropped ${d.toHeight > d.height ? `blocks ${d.height} (${d.hash}) to ${d.toHeight}, whose files were` : `block ${d.height} (${d.hash}), whose file was`} missing`))
     }))
 }
