@@ -1,12 +1,13 @@
 import type { Chain } from '../chain/index.js'
 import { sha256, verifyV2, type PublicKey } from '../crypto/index.js'
 import { OWN_WITNESS_META, WITNESS_LAST_META, WITNESS_RESETS_META } from '../storage/index.js'
-import { equalBytes, fromHex, shellWord, toHex } from '../util/index.js'
+import { equalBytes, errorMessage, fromHex, hintOf, shellWord, toHex } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 import { cosignedMessage, keyIdOfDigest, parseNote, petalOrigin, witnessKeyIdInput } from './verifier/index.js'
 import { parseWitnessVkey } from './witness-keys.js'
+import { readResetsFile, unionResets, WITNESS_RESETS_FILE, writeResetsFile, type WitnessReset } from './witness-resets-file.js'
 
 // Clearing a stuck witness (docs/proofs.md, "A witness whose chain left what it cosigned"). A
 // witness's cosignature says "consistent with every checkpoint of this chain I cosigned before";
@@ -82,26 +83,10 @@ function notesOfLeftTrees (chain: Chain): string[] {
   return out
 }
 
-/** One `petal witnesses reset`, as kept in chain.db's meta (kept by reindex). */
-export interface WitnessReset {
-  /** when (RFC 3339) */
-  at: string
-  /** the tree the retired key last cosigned, which this chain no longer contains */
-  abandoned: { size: number, root: string }
-  /** this node's tip when the operator reset it */
-  tip: { height: number, hash: string }
-  /** the verifier key that cosigned it, retired (null: an earlier Petal recorded none) */
-  retired: string | null
-  /** its SPKI in hex: the key that cosigns no more, under any name */
-  retired_key: string | null
-  /** the key id the operator named to cosign from now on */
-  next_key: string
-  /** the stored notes of that tree with the old key's cosignature, then the other cosigned notes of trees this chain left, as kept: what retired keys stated */
-  notes: string[]
-}
+export type { WitnessReset } from './witness-resets-file.js'
 
-/** The resets recorded on this directory, oldest first. */
-export function witnessResets (chain: Chain): WitnessReset[] {
+/** The resets chain.db's meta records (kept by reindex, lost with chain.db). */
+function metaResets (chain: Chain): WitnessReset[] {
   const v = chain.index.getMeta(WITNESS_RESETS_META)
   if (v === undefined) return []
   try {
@@ -112,11 +97,49 @@ export function witnessResets (chain: Chain): WitnessReset[] {
   }
 }
 
-/** The reset that retired `key`, if one did: a witness never cosigns with it again. */
-export function retiredBy (chain: Chain, key: PublicKey): WitnessReset | undefined {
+/**
+ * The resets recorded on this directory, oldest first: chain.db's and witness-resets.json's (since
+ * session 56), so that a chain.db rebuilt or put back from an older backup forgets none.
+ * PROOF_WITNESS_RESETS_INVALID when that file cannot be read.
+ */
+export function witnessResets (chain: Chain): WitnessReset[] {
+  return unionResets(readResetsFile(chain.dir.root), metaResets(chain))
+}
+
+/**
+ * Write to witness-resets.json the resets only chain.db records (a reset by session 55's Petal),
+ * so that they outlive chain.db; under the index's write lock. Returns every reset.
+ */
+export function keepResetsFile (chain: Chain): WitnessReset[] {
+  const file = readResetsFile(chain.dir.root)
+  const all = unionResets(file, metaResets(chain))
+  if (all.length > file.length) writeResetsFile(chain.dir.root, all)
+  return all
+}
+
+/**
+ * Every reset, for a witness about to cosign (keepResetsFile), or undefined when witness-resets.json
+ * cannot be read: which keys are retired is then unknown, and it cosigns nothing (logged with the
+ * error's hint). A file it may not write is logged, and chain.db's record still counts.
+ */
+export function resetsForCosigning (chain: Chain): WitnessReset[] | undefined {
+  try {
+    return keepResetsFile(chain)
+  } catch (err) {
+    if (err instanceof ProofError && err.code === 'PROOF_WITNESS_RESETS_INVALID') {
+      chain.logger.warn(`not cosigning: ${err.message}; ${hintOf(err) ?? ''}`)
+      return undefined
+    }
+    chain.logger.warn(`the record of \`petal witnesses reset\` could not be written to ${WITNESS_RESETS_FILE}: it is kept in chain.db only`, { error: errorMessage(err) })
+    return witnessResets(chain)
+  }
+}
+
+/** The reset that retired `key` among `resets`, if one did: a witness never cosigns with it again. */
+export function retiredBy (resets: readonly WitnessReset[], key: PublicKey): WitnessReset | undefined {
   // By its line in the notes kept too: a reset of a Petal that recorded no witness_vkey knew no key,
   // and a key the witness used before a rotation is named in none (review55b).
-  return witnessResets(chain).find(r => r.retired_key === key.hex || cosignedAny(r.notes ?? [], key))
+  return resets.find(r => r.retired_key === key.hex || cosignedAny(r.notes ?? [], key))
 }
 
 /** The command that clears a stuck witness, for its log line and docs (`dir`: the data directory). */
@@ -163,7 +186,10 @@ export async function resetWitness (chain: Chain, next: PublicKey): Promise<Witn
       next_key: next.id,
       notes
     }
-    chain.index.setMeta(WITNESS_RESETS_META, JSON.stringify([...witnessResets(chain), reset]))
+    // The file first: a crash before chain.db's commit leaves the key retired (the reset may be run
+    // again: one reset, recorded twice), never a chain.db that knows it and a file that does not.
+    writeResetsFile(chain.dir.root, [...unionResets(readResetsFile(chain.dir.root), metaResets(chain)), reset])
+    chain.index.setMeta(WITNESS_RESETS_META, JSON.stringify([...metaResets(chain), reset]))
     chain.index.deleteMeta(WITNESS_LAST_META)
     chain.logger.info('witness reset by its operator: the key that cosigned a tree this chain left is retired', { size: stuck.size, root: stuck.root, retired: vkey ?? 'unknown', next: next.id })
     return reset

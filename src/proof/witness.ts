@@ -9,7 +9,7 @@ import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { WITNESS_LAST_META } from '../storage/index.js'
 import { findCheckpoint, storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
-import { lastCosigned, resetCommand, retiredBy } from './witness-reset.js'
+import { lastCosigned, resetCommand, resetsForCosigning, retiredBy } from './witness-reset.js'
 
 // A witness (docs/proofs.md "Witness cosignatures"): a node that holds no signatory key but
 // vouches, with its own key, that each checkpoint it cosigns extends the last one it cosigned. It
@@ -42,7 +42,10 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     // A note holds at most MAX_NOTE_SIGNATURES lines: one more would be a note no reader parses.
     if (v.lines.length >= MAX_NOTE_SIGNATURES) return undefined
     // A key `petal witnesses reset` retired vouched for a tree this chain left: never again.
-    const retired = retiredBy(chain, w.key.publicKey)
+    // Recorded in chain.db and in witness-resets.json, which outlives chain.db (session 56).
+    const resets = resetsForCosigning(chain)
+    if (resets === undefined) return undefined
+    const retired = retiredBy(resets, w.key.publicKey)
     if (retired !== undefined) {
       chain.logger.warn(`not cosigning: this witness key was retired by \`petal witnesses reset\` at ${retired.at}; run the witness with the key it named: \`petal --dir ${shellWord(chain.dir.root)} run --witness ${w.name} --key ${retired.next_key}\``, { key: w.key.id })
       return undefined

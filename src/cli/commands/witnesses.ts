@@ -73,7 +73,7 @@ export function register (program: Command, action: Action): void {
       const name = r.retired?.slice(0, r.retired.indexOf('+'))
       const vkey = name === undefined ? undefined : witnessVkeySync(name, key.publicKey)
       ctx.out.result({ reset: { ...r, notes: r.notes.length }, vkey: vkey ?? null }, () => [
-        `retired ${r.retired ?? 'the key that cosigned'}: it cosigned size ${r.abandoned.size} (root ${r.abandoned.root}), which this chain no longer contains; recorded in chain.db with ${r.notes.length === 1 ? 'its cosigned note' : `${r.notes.length} cosigned notes of trees this chain left`} (\`petal witnesses list\` shows it)`,
+        `retired ${r.retired ?? 'the key that cosigned'}: it cosigned size ${r.abandoned.size} (root ${r.abandoned.root}), which this chain no longer contains; recorded in chain.db and in witness-resets.json (which outlives chain.db) with ${r.notes.length === 1 ? 'its cosigned note' : `${r.notes.length} cosigned notes of trees this chain left`} (\`petal witnesses list\` shows it)`,
         `the witness cosigns this chain's next final checkpoint with ${key.id}: ${hintWithDir(`\`petal run --witness ${name ?? 'NAME'} --key ${key.id}\``, ctx.opts.dir)}`,
         ...(vkey === undefined ? [] : [`its verifier key is new: ${vkey} (verifiers give it to \`petal verify-proof --witness\`; nodes that listed the old one: \`petal witnesses remove ${name ?? 'NAME'}\`, then \`petal witnesses add ${vkey}\`)`])
       ].join('\n'))

@@ -1,11 +1,11 @@
-import { cpSync } from 'node:fs'
+import { cpSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { Chain, importBlock } from '../../../src/chain/index.js'
+import { Chain, importBlock, reindexChain } from '../../../src/chain/index.js'
 import type { Network } from '../../../src/network/index.js'
 import { CheckpointDuty } from '../../../src/node/checkpoint-duty.js'
-import { addCosignature, cosignCheckpoint, keepReceivedCheckpoint, OWN_WITNESS_META, readCheckpointNote, resetWitness, signTipCheckpoints, witnessResets, witnessVkeySync } from '../../../src/proof/index.js'
-import { readSeal, WITNESS_LAST_META } from '../../../src/storage/index.js'
+import { addCosignature, cosignCheckpoint, keepReceivedCheckpoint, OWN_WITNESS_META, readCheckpointNote, resetWitness, signTipCheckpoints, WITNESS_RESETS_FILE, witnessResets, witnessVkeySync } from '../../../src/proof/index.js'
+import { readSeal, WITNESS_LAST_META, WITNESS_RESETS_META } from '../../../src/storage/index.js'
 import { nullLogger, toHex, type Logger } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -154,8 +154,9 @@ describe('a witness stuck by an earlier Petal', () => {
 
   // A Petal before session 54 recorded no witness_vkey: its stuck witness's key is named only by
   // its line in the notes kept. Until review55b, the reset took that key back and retired none.
-  it('named by no witness_vkey: the key that cosigned is known by its line, refused and retired', async () => {
-    const { s, wit, r } = await threeCopies()
+  it('named by no witness_vkey: the key that cosigned is known by its line, refused and retired; the record outlives chain.db', async () => {
+    const warnings: string[] = []
+    const { s, wit, r } = await threeCopies({ ...nullLogger, warn: (m: string) => { warnings.push(m) } })
     await extendChain(s, alice, 3, 3)
     await placeFrom(wit, s, 3, 3)
     const final4 = await finalNote(s)
@@ -174,6 +175,26 @@ describe('a witness stuck by an earlier Petal', () => {
     expect((await resetWitness(wit, dave.publicKey)).retired_key).toBeNull()
     expect(await cosignCheckpoint(wit, final5, w), 'the retired key').toBeUndefined()
     expect(await cosignCheckpoint(wit, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
-    for (const c of [s, wit, r]) c.close()
+    // The record outlives chain.db (session 56): a reset only chain.db records (session 55's) is
+    // written to witness-resets.json at the next look, and a chain.db removed and rebuilt by
+    // reindex, which knows no reset, still refuses the retired key. Until then it cosigned with it.
+    const file = join(wit.dir.root, WITNESS_RESETS_FILE)
+    rmSync(file)
+    expect(await cosignCheckpoint(wit, final5, { name: 'witness.example/renamed', key: w.key }), 'retired under any name').toBeUndefined()
+    expect(existsSync(file)).toBe(true)
+    wit.close()
+    for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(wit.dir.root, f), { force: true })
+    await reindexChain(wit.dir.root)
+    const rebuilt = Chain.open(wit.dir.root, { logger: { ...nullLogger, warn: (m: string) => { warnings.push(m) } } })
+    expect(rebuilt.index.getMeta(WITNESS_RESETS_META), 'chain.db knows no reset').toBeUndefined()
+    expect(await cosignCheckpoint(rebuilt, final5, w), 'the retired key, chain.db rebuilt').toBeUndefined()
+    expect(witnessResets(rebuilt).map(x => x.next_key)).toEqual([dave.id])
+    // One the operator damaged: nothing is cosigned while which keys are retired is unknown.
+    writeFileSync(file, '{')
+    expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toBeUndefined()
+    expect(warnings.join('\n')).toContain(`\`mv ${file} ${file}.bad\``)
+    renameSync(file, `${file}.bad`) // the hint, run: the new key cosigns
+    expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
+    for (const c of [s, rebuilt, r]) c.close()
   })
 })
