@@ -101,7 +101,7 @@ async function placeGroup (chain: Chain, blocks: readonly LoadedBlock[], options
     }
     if (group.length > 0) await storeGroup(chain, group, tx)
     return group.map((g): ImportResult => ({ status: 'extended', block: g.record }))
-  }, { work: `import ${blocks.length} blocks from height ${blocks[0]?.candidate.file.header.height ?? '?'}`, ...options, syncOffLoop: true })
+  }, { work: `import ${blocks.length} blocks from height ${blocks[0]?.candidate.file.header.height ?? '?'}`, ...options, syncOffLoop: true, placesBlocks: true })
   for (const b of blocks.slice(0, results.length)) b.meter?.finish()
   return { results, failure }
 }

@@ -179,7 +179,7 @@ export async function acceptLoaded (chain: Chain, b: LoadedBlock, options: LockO
     // Tests hold an import here, under the write lock, before its placement (a reorg about to happen).
     await pausepoint('import:locked', options.signal)
     return acceptCandidate(chain, c, b.tmp, tx)
-  }, { work: `import block ${c.file.header.height} ${c.hash.slice(0, 12)}`, ...options })
+  }, { work: `import block ${c.file.header.height} ${c.hash.slice(0, 12)}`, ...options, placesBlocks: true })
   b.meter?.finish()
   return r
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { shellWord } from '../util/index.js'
-import { cleanTmp, movesDone, readJournal, removeBlock, removeJournal, sealPathOf, undoMoves, type Move } from '../storage/index.js'
+import { cleanTmp, movesDone, StorageError, readJournal, removeBlock, removeJournal, sealPathOf, undoMoves, type Move } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { reconcileChainTree } from './chain-tree.js'
 
@@ -64,8 +64,7 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask', byFiles = false
   // The derived state of a Daisy directory: the files above the tip are Daisy's own, never removed.
   if (tip !== undefined && dir.daisySource === undefined) {
     const stale = dir.blockPath(tip.height + 1)
-    const above = dir.blockPath(tip.height + 2)
-    if (existsSync(above) || existsSync(sealPathOf(above))) {
+    if (filesGoOnAbove(chain, tip.height)) {
       // An import leaves one file above the tip (a group's are journaled, handled above): files
       // further up say this index is behind them (an older copy of chain.db), and the file at
       // tip + 1 was committed. Removed, by any opener and by the reindex that would rebuild it,
@@ -80,6 +79,26 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask', byFiles = false
   }
   reconcileChainTree(chain)
   cleanTmp(dir)
+}
+
+/** Whether block files go on above `tip` + 1 (recover): the index is older than them. */
+function filesGoOnAbove (chain: Chain, tip: number): boolean {
+  const above = chain.dir.blockPath(tip + 2)
+  return existsSync(above) || existsSync(sealPathOf(above))
+}
+
+/**
+ * A write that places a block, refused where the block files go on above the index's tip + 1 (an
+ * older chain.db copied back: recover leaves those files, review55b): the file at tip + 1 is a
+ * committed block, and the new block's placement replaced it, its successors then stood on a
+ * block that is not their parent (review56). Reindex rebuilds the index from the files first.
+ */
+export function refuseIndexBehindFiles (chain: Chain): void {
+  const tip = chain.index.tip()
+  if (tip === undefined || chain.dir.daisySource !== undefined || !filesGoOnAbove(chain, tip.height)) return
+  throw new StorageError('INDEX_CORRUPT', `the chain index ${chain.dir.chainDb} is older than the block files (its tip is block ${tip.height}, and block files go on above ${tip.height + 1}: a chain.db copied back from a backup?): a block written now would replace block ${tip.height + 1}'s file`, {
+    hint: `rebuild the index from the block files with \`petal --dir ${shellWord(chain.dir.root)} reindex\`, then run the command again`
+  })
 }
 
 /**

@@ -129,5 +129,5 @@ export async function signImport (chain: Chain, source: string | undefined, key:
       // rejected promise with an Error built for it).
       for (const f of [tmp, sealPathOf(tmp)]) if (existsSync(f)) await rm(f, { force: true })
     }
-  }, { work: `signimportblock ${source === undefined ? '(key operations only)' : basename(source)}`, ...options })
+  }, { work: `signimportblock ${source === undefined ? '(key operations only)' : basename(source)}`, ...options, placesBlocks: true })
 }

@@ -1,15 +1,19 @@
 import { StorageError, type WriteLockOptions } from '../storage/index.js'
 import { failpoint } from '../util/index.js'
 import type { Chain } from './chain.js'
-import { MAX_WAL_REWRITES, recover, WAL_REWRITE_WAIT_MS, WalRewriteNeeded } from './recover.js'
+import { MAX_WAL_REWRITES, recover, refuseIndexBehindFiles, WAL_REWRITE_WAIT_MS, WalRewriteNeeded } from './recover.js'
 
 /** Work to run once the transaction has committed (never before: files must outlive a rollback). */
 export interface TxContext {
   afterCommit: (fn: () => void) => void
 }
 
-/** Run a write under the store's lock: recover first, commit at the end, then the after-commit steps. */
-export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: WriteLockOptions & { journalByFiles?: boolean } = {}): Promise<T> {
+/**
+ * Run a write under the store's lock: recover first, commit at the end, then the after-commit
+ * steps. `placesBlocks` (imports, seals): refused under an index older than the block files
+ * (refuseIndexBehindFiles), where a new block's file would replace a committed one.
+ */
+export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T>, options: WriteLockOptions & { journalByFiles?: boolean, placesBlocks?: boolean } = {}): Promise<T> {
   const after: Array<() => void> = []
   let result: T
   // --wait is the whole wait, the lock's and the re-writes' (until session 40, each try's).
@@ -19,6 +23,7 @@ export async function writeTx<T> (chain: Chain, fn: (tx: TxContext) => Promise<T
     try {
       result = await chain.index.withWriteLock(async () => {
         recover(chain, 'ask', options.journalByFiles === true)
+        if (options.placesBlocks === true) refuseIndexBehindFiles(chain)
         return await fn({ afterCommit: f => { after.push(f) } })
       }, { ...options, timeoutMs: left() })
       break

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
-import { copyFileSync, existsSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { signImport } from '../../../src/chain/index.js'
+import { Chain, reindexChain, signImport } from '../../../src/chain/index.js'
 import { recover, recoverNow, WalRewriteNeeded } from '../../../src/chain/recover.js'
 import { sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain, type TestChain } from '../../helpers/chain.js'
@@ -170,6 +170,42 @@ describe('recovery under an index older than the block files', () => {
       expect(existsSync(d.blockPath(2))).toBe(false)
     } finally {
       t.chain.close()
+    }
+  })
+})
+
+// Left so (above), the file at tip + 1 is a committed block: a seal or an import placed its new
+// block there, replacing it, and the files above then stood on a block that is not their parent
+// (review56: run on a 4-block chain with block 1's chain.db, `signImport` sealed a block 2 over the
+// committed one and left block 3). A write that places a block is refused until reindex.
+describe('a write under an index older than the block files', () => {
+  it('is refused, INDEX_CORRUPT with the reindex hint, and replaces no file; after that reindex it goes on', async () => {
+    const { t, rec } = await chainOfOneBlock()
+    const alice = fixtureKey('alice')
+    t.chain.close()
+    // The backup: chain.db as it was closed, with its log where one is left.
+    const backup = join(tmpDir(), 'chain.db.backup')
+    const parts = ['', '-wal'].filter(s => existsSync(t.chain.dir.chainDb + s))
+    for (const s of parts) copyFileSync(t.chain.dir.chainDb + s, backup + s)
+    let c = Chain.open(t.dir)
+    try {
+      for (const n of [2, 3]) await signImport(c, makeSqlite(join(tmpDir(), `${n}.db`), 3, n), alice)
+      const files = [2, 3].map(h => readFileSync(c.dir.blockPath(h)))
+      c.close()
+      for (const s of ['-wal', '-shm']) rmSync(c.dir.chainDb + s, { force: true })
+      for (const s of parts) copyFileSync(backup + s, c.dir.chainDb + s)
+      c = Chain.open(t.dir)
+      expect(c.tip().hash).toBe(rec.hash)
+      const err = await signImport(c, makeSqlite(join(tmpDir(), '4.db'), 3, 4), alice).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining('older than the block files'), hint: expect.stringContaining('reindex') })
+      expect([2, 3].map(h => readFileSync(c.dir.blockPath(h)))).toEqual(files)
+      c.close()
+      expect(await reindexChain(t.dir)).toMatchObject({ tipHeight: 3 })
+      c = Chain.open(t.dir)
+      await signImport(c, makeSqlite(join(tmpDir(), '4.db'), 3, 4), alice)
+      expect(c.tip().height).toBe(4)
+    } finally {
+      c.close()
     }
   })
 })
