@@ -97,10 +97,10 @@ export async function waitConverged (nodes: PetalNode[], o: { height?: number, t
  * their commit, and a follower (F) caught up to it from the genesis: the set-up of the tests of
  * checkpoints a follower gets once caught up (checkpoints-on-idle, checkpoint-gossip-stored).
  */
-export async function caughtUpFollower (signer: SigningKey, o: { name: string, key?: SigningKey }): Promise<{ node: PetalNode, follower: PetalNode, tip: number }> {
-  const { chain, dir } = await newTestChain({ key: signer })
+export async function caughtUpFollower (signer: SigningKey, o: { name: string, key?: SigningKey, blocks?: number, maxReorgDepth?: number }): Promise<{ node: PetalNode, follower: PetalNode, tip: number }> {
+  const { chain, dir } = await newTestChain({ key: signer, ...(o.maxReorgDepth === undefined ? {} : { consensus: { maxReorgDepth: o.maxReorgDepth } }) })
   const fDir = await cloneGenesis(chain)
-  await extendChain(chain, signer, 2)
+  await extendChain(chain, signer, o.blocks ?? 2)
   if ((await signTipCheckpoints(chain, signer)).length === 0) throw new Error('no checkpoint signed at the tip')
   const tip = chain.tip().height
   chain.close()
