@@ -34,7 +34,8 @@ type None = Record<never, never>
 /** A failure of the machine: `systemCode` is the errno or SQLite code, `path` the file, when known. */
 /** `undone`: a COMMIT whose fsync failed, and whether a later commit then undid it durably (wal-commit.ts) */
 /** `need`, `free`: bytes a write needed beside `path` and the bytes free there, where it asked first (the move of chain.db: index-migrate.ts). */
-interface SystemFailure { systemCode?: string, path?: string | undefined, undone?: boolean, need?: number, free?: number }
+/** `reopen`: chain.db's connection is read-only since its open and only a new one writes (index-readonly.ts). */
+interface SystemFailure { systemCode?: string, path?: string | undefined, undone?: boolean, need?: number, free?: number, reopen?: boolean }
 
 /** `details` of each code. */
 export interface StorageErrorDetails {

@@ -12,6 +12,7 @@ import { IndexWriteLock, type WriteLockOptions } from './index-write-lock.js'
 import { retryBusy, rewriteLog } from './wal-commit.js'
 import { completeVersion3, MOVE_WORK, OLDER_WRITER_TRIGGER, type OlderVersionView } from './index-migrate.js'
 import { openIndexConnection } from './index-open.js'
+import { indexUnwritable } from './index-readonly.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
@@ -43,9 +44,9 @@ export class IndexDb {
   readonly checkpoints: CheckpointTable // signed checkpoints this node made or received
 
   /** `olderView`: the views of an index of an older version (1 or 2), until this connection or another process moves it. */
-  private constructor (db: Database.Database, recordPath: string, private olderView: OlderVersionView | undefined) {
+  private constructor (db: Database.Database, recordPath: string, private olderView: OlderVersionView | undefined, unwritableAtOpen = false) {
     this.db = db
-    this.writeLock = new IndexWriteLock(db, recordPath)
+    this.writeLock = new IndexWriteLock(db, recordPath, unwritableAtOpen)
     this.tree = new ChainTreeTable(db, () => { this.assertTx() })
     this.checkpoints = new CheckpointTable(db, () => { this.assertTx() })
   }
@@ -58,7 +59,7 @@ export class IndexDb {
    */
   static open (path: string, options: { readonly?: boolean, wait?: boolean } = {}): IndexDb {
     const { db, olderView } = openIndexConnection(path, options)
-    return new IndexDb(db, join(dirname(path), WRITER_RECORD), olderView)
+    return new IndexDb(db, join(dirname(path), WRITER_RECORD), olderView, options.readonly !== true && indexUnwritable(path))
   }
 
   /** Close the connection (or leave it for the process's exit: closeOrLeave). */

@@ -5,7 +5,8 @@ import { StorageError } from './errors.js'
 import { commitWal } from './wal-commit.js'
 import { syncWalDirOnce } from './wal-sync.js'
 import { claimLog } from './wal-claims.js'
-import { openRefusedByDisk, systemFailure } from './system-error.js'
+import { systemFailure } from './system-error.js'
+import { indexWriteRefused } from './index-readonly.js'
 import { clearWriterRecord, describeWriter, readLockHolder, writerDetails, writeWriterRecord, type WriterRecord } from './writer-record.js'
 
 export interface LockOptions {
@@ -49,7 +50,7 @@ export class IndexWriteLock {
   private readonly mutex = new Mutex()
   private inTx = false
 
-  constructor (private readonly db: Database.Database, private readonly recordPath: string) {}
+  constructor (private readonly db: Database.Database, private readonly recordPath: string, private readonly unwritableAtOpen = false) {}
 
   /**
    * Run `fn` holding the store's write lock, inside one SQLite transaction: committed if `fn`
@@ -185,7 +186,7 @@ export class IndexWriteLock {
     } catch (err) {
       if (record) clearWriterRecord(this.recordPath)
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
-      throw err
+      throw this.refused(err)
     } finally {
       this.inTx = false
     }
@@ -208,7 +209,7 @@ export class IndexWriteLock {
     } catch (err) {
       if (work !== undefined) clearWriterRecord(this.recordPath)
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
-      throw err
+      throw this.refused(err)
     } finally {
       this.inTx = false
     }
@@ -226,11 +227,19 @@ export class IndexWriteLock {
       // SQLite opens chain.db-wal read-only, silently, when the disk refuses its read-write open
       // (ENOSPC, EIO), and BEGIN says "readonly database": PERMISSION_DENIED for a user who may
       // write there (torture seed 35, import #5; mend35).
-      if (code.startsWith('SQLITE_READONLY')) throw openRefusedByDisk(`${this.db.name}-wal`, err) ?? err
+      if (code.startsWith('SQLITE_READONLY')) throw this.refused(err)
       throw err
     } finally {
       this.db.pragma('busy_timeout = 5000')
     }
+  }
+
+  /**
+   * A write refused by a read-only connection, said with chain.db's path and a hint true of why
+   * (index-readonly.ts); any other error as it is.
+   */
+  private refused (err: unknown): unknown {
+    return indexWriteRefused(this.db.name, err, this.unwritableAtOpen) ?? err
   }
 
   /** Throws unless a write-lock transaction runs (the index's writes call it first). */
