@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { shellWord } from '../util/index.js'
-import { cleanTmp, movesDone, StorageError, readJournal, removeBlock, removeJournal, sealPathOf, undoMoves, type Move } from '../storage/index.js'
+import { cleanTmp, movesDone, readJournal, removeBlock, removeJournal, sealPathOf, StorageError, undoMoves, type Move } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { reconcileChainTree } from './chain-tree.js'
 
@@ -42,8 +42,15 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask', byFiles = false
   if (j !== undefined) {
     let keep = false
     if (index.byHash(j.commit) === undefined) {
-      if (byFiles && !judges(chain, j.moves) && movesDone(j.moves)) {
+      const judged = judges(chain, j.moves)
+      if (byFiles && !judged && movesDone(j.moves)) {
         logger.warn('kept the files of an interrupted change: the index cannot tell whether it committed, and its files are all in place', { block: j.commit, moves: j.moves.length })
+      } else if (!byFiles && !judged) {
+        // An older index (a chain.db copied back) than the change: rolled back by any opener, a
+        // committed group went back to tmp/ and was removed (review56). Left for reindex, which
+        // judges by the files; writes are refused meanwhile (refuseIndexBehindFiles).
+        keep = true
+        logger.warn(`left the journal of an interrupted change this index cannot judge (its tip is below the change: a chain.db copied back?); \`petal --dir ${shellWord(dir.root)} reindex\` rebuilds the index from the files and judges it`, { block: j.commit, moves: j.moves.length })
       } else {
         undoMoves(j.moves)
         logger.warn('rolled back an interrupted change', { block: j.commit, moves: j.moves.length })
@@ -95,8 +102,13 @@ function filesGoOnAbove (chain: Chain, tip: number): boolean {
  */
 export function refuseIndexBehindFiles (chain: Chain): void {
   const tip = chain.index.tip()
-  if (tip === undefined || chain.dir.daisySource !== undefined || !filesGoOnAbove(chain, tip.height)) return
-  throw new StorageError('INDEX_CORRUPT', `the chain index ${chain.dir.chainDb} is older than the block files (its tip is block ${tip.height}, and block files go on above ${tip.height + 1}: a chain.db copied back from a backup?): a block written now would replace block ${tip.height + 1}'s file`, {
+  if (tip === undefined || chain.dir.daisySource !== undefined) return
+  // A journal a writer's recovery left: one this index cannot judge (recover, above).
+  const left = readJournal(chain.dir) !== undefined
+  if (!left && !filesGoOnAbove(chain, tip.height)) return
+  throw new StorageError('INDEX_CORRUPT', left
+    ? `the chain index ${chain.dir.chainDb} is older than an interrupted change of the block files (its tip is block ${tip.height}; journal.json's change lies above it: a chain.db copied back from a backup?)`
+    : `the chain index ${chain.dir.chainDb} is older than the block files (its tip is block ${tip.height}, and block files go on above ${tip.height + 1}: a chain.db copied back from a backup?): a block written now would replace block ${tip.height + 1}'s file`, {
     hint: `rebuild the index from the block files with \`petal --dir ${shellWord(chain.dir.root)} reindex\`, then run the command again`
   })
 }

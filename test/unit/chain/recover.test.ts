@@ -1,10 +1,12 @@
 import { describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
-import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, reindexChain, signImport } from '../../../src/chain/index.js'
+import { sha256 } from '../../../src/crypto/index.js'
+import { toHex } from '../../../src/util/index.js'
 import { recover, recoverNow, WalRewriteNeeded } from '../../../src/chain/recover.js'
-import { sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
+import { readJournal, sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain, type TestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -194,12 +196,26 @@ describe('a write under an index older than the block files', () => {
       c.close()
       for (const s of ['-wal', '-shm']) rmSync(c.dir.chainDb + s, { force: true })
       for (const s of parts) copyFileSync(backup + s, c.dir.chainDb + s)
+      // And a group's journal left by a kill after its commit (block 3 placed from tmp/, on tip 2):
+      // the opener's recovery, by this older index, moved block 3 back to tmp/ and removed it.
+      const d = t.chain.dir
+      writeJournal(d, { commit: toHex(sha256(files[1] as Buffer)), moves: [{ from: join(d.tmpDir, 'group-3.db'), to: d.blockPath(3) }] })
       c = Chain.open(t.dir)
       expect(c.tip().hash).toBe(rec.hash)
-      const err = await signImport(c, makeSqlite(join(tmpDir(), '4.db'), 3, 4), alice).catch((e: unknown) => e)
-      expect(err).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining('older than the block files'), hint: expect.stringContaining('reindex') })
-      expect([2, 3].map(h => readFileSync(c.dir.blockPath(h)))).toEqual(files)
+      expect(existsSync(d.blockPath(3)) && readJournal(d) !== undefined).toBe(true)
+      const refused = async (what: string): Promise<void> => {
+        const err = await signImport(c, makeSqlite(join(tmpDir(), '4.db'), 3, 4), alice).catch((e: unknown) => e)
+        expect(err).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining(what), hint: expect.stringContaining('reindex') })
+        expect([2, 3].map(h => readFileSync(c.dir.blockPath(h)))).toEqual(files)
+      }
+      await refused('older than an interrupted change')
+      // Without the journal: the files above tip + 1 alone refuse it.
       c.close()
+      renameSync(d.journal, `${d.journal}.aside`)
+      c = Chain.open(t.dir)
+      await refused('older than the block files')
+      c.close()
+      renameSync(`${d.journal}.aside`, d.journal)
       expect(await reindexChain(t.dir)).toMatchObject({ tipHeight: 3 })
       c = Chain.open(t.dir)
       await signImport(c, makeSqlite(join(tmpDir(), '4.db'), 3, 4), alice)
