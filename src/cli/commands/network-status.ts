@@ -1,12 +1,20 @@
+import { basename } from 'node:path'
 import type { KeyState } from '../../chain/index.js'
 import { nodePid, otherNamespace, readNodeState, type LiveNode } from '../../node/state-file.js'
-import { hintWithDir, pidDetails, processStopState, resumeAdvice, unknownNamespace } from '../../util/index.js'
+import { hintOf, hintWithDir, isPetalError, isRecord, lockHolders, pidDetails, processStopState, resumeAdvice, unknownNamespace } from '../../util/index.js'
 import type { CliContext } from '../context.js'
 import { short } from '../output.js'
 
 /** The `status` extension: whether a node runs on this directory, its peers and sync state. */
-export function networkStatus (ctx: CliContext, keys: KeyState): { extra: Record<string, unknown>, lines: string[], state?: LiveNode, stopped?: true } {
-  const s = readNodeState(ctx.dir)
+export function networkStatus (ctx: CliContext, keys: KeyState): { extra: Record<string, unknown>, lines: string[], state?: LiveNode, stopped?: true, unknown?: true } {
+  let s: LiveNode | undefined
+  try {
+    s = readNodeState(ctx.dir)
+  } catch (err) {
+    const unknown = stateUnknown(err)
+    if (unknown === undefined) throw err
+    return unknown
+  }
   if (s === undefined) return { extra: { node: { running: false } }, lines: [hintWithDir('node        not running (start it with `petal run`)', ctx.opts.dir)] }
   // A node or pull stopped with Ctrl-Z (or held by a debugger) still holds the directory but does
   // nothing: its file's peers and sync state are from before it stopped. Looked at only through a
@@ -21,6 +29,27 @@ export function networkStatus (ctx: CliContext, keys: KeyState): { extra: Record
     stopped: true,
     extra: { node: { ...node, stopped } },
     lines: [...lines, `stopped     ${s.pull === true ? 'the pull' : 'the node'} is stopped and does nothing (peers and sync above are from before): ${resumeAdvice(s.here)}`]
+  }
+}
+
+/**
+ * The node's state when this user may not read node.lock (a `sudo petal run` under umask 077 leaves
+ * it root's, 0600): shown as unknown, with why and the lock's fix, and the chain above it still
+ * shown. status stopped at the lock's PERMISSION_DENIED (eafdf05e named it; session 55's left).
+ * The kernel's lock table, where it lists a holder of node.lock, names it; an empty list does not
+ * say that none holds it (another namespace's, a system without /proc/locks), so nothing more is said then.
+ */
+function stateUnknown (err: unknown): { extra: Record<string, unknown>, lines: string[], unknown: true } | undefined {
+  if (!isPetalError(err) || err.code !== 'PERMISSION_DENIED') return undefined
+  const path = isRecord(err.details) && typeof err.details.path === 'string' ? err.details.path : undefined
+  if (path === undefined || basename(path) !== 'node.lock') return undefined
+  const holders = lockHolders(path) ?? []
+  const held = holders.length === 0 ? '' : ` (the kernel lists pid ${holders.join(', ')} holding it)`
+  const hint = hintOf(err)
+  return {
+    extra: { node: { running: null, unknown: { code: err.code, message: err.message, ...(hint === undefined ? {} : { hint }), lock_holders: holders } } },
+    lines: [`node        unknown: this user may not read ${path}, so whether a node runs here cannot be told${held}${hint === undefined ? '' : `; ${hint}`}`],
+    unknown: true
   }
 }
 

@@ -11,7 +11,7 @@ import { formatDuration } from '../progress.js'
  * node-state.json). Read through ingest/pending-summary.ts alone, not the ingest service: status
  * must start fast (docs/performance.md, "Start-up of a command").
  */
-export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stopped = false, inChain?: (hash: string) => boolean, recentFrom?: { height: number, depth: number }): { extra: Record<string, unknown>, lines: string[] } {
+export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stopped = false, inChain?: (hash: string) => boolean, recentFrom?: { height: number, depth: number }, nodeUnknown = false): { extra: Record<string, unknown>, lines: string[] } {
   let p
   try {
     p = readPendingSummary(ctx.dataDir.pendingDb, inChain, recentFrom)
@@ -52,6 +52,8 @@ export function pendingStatus (ctx: CliContext, node: LiveNode | undefined, stop
     who = 'the running node seals them (an older Petal\'s node, which does not publish its --seal-every, --seal-rows and --seal-bytes)'
   } else if (node !== undefined) {
     who = 'the node does not seal (no signing key loaded): seal them with `petal seal` (a signatory key)'
+  } else if (nodeUnknown) {
+    who = 'whether a node runs here, and seals them, cannot be told (above); if none does, seal them with `petal seal` (a signatory key)'
   } else {
     who = 'no node runs here: seal them with `petal seal` (a signatory key), or run a signatory node (`petal run`)'
   }

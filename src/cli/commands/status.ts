@@ -89,7 +89,7 @@ export function register (program: Command, action: Action): void {
       }
       const n = networkStatus(ctx, chain.keysAt(chain.tip()))
       // The heights a reorg can have moved, as the seal's reconcile takes them (ingest/sealer.ts).
-      const pending = pendingStatus(ctx, n.state, n.stopped, hash => chain.index.byHash(hash)?.canonical === true, { height: chain.tip().height, depth: chain.params.maxReorgDepth })
+      const pending = pendingStatus(ctx, n.state, n.stopped, hash => chain.index.byHash(hash)?.canonical === true, { height: chain.tip().height, depth: chain.params.maxReorgDepth }, n.unknown === true)
       // A chain that continues a Daisy chain says which, and where its history is.
       const c = await daisyCommitmentOf(chain, { recorded: true })
       const adopted = c === undefined ? {} : { continues_daisy: { daisy_genesis_hash: c.genesisHash, daisy_chain_params: c.chainParams, daisy_tip_height: c.tipHeight, daisy_tip_hash: c.tipHash, history: join(ctx.dir, ADOPTED_HISTORY_DIR) } }

@@ -15,6 +15,7 @@ import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 const STORAGE = srcEntry('storage', 'index.ts')
+const NETWORK_STATUS = srcEntry('cli', 'commands', 'network-status.ts')
 const take = (what: string): string => `const { NodeLock } = await import(${JSON.stringify(STORAGE)})
 const [dir, file] = process.argv.slice(1)
 const r = (f) => { try { return f() } catch (e) { return { code: e.code, message: e.message, hint: e.hint } } }
@@ -73,6 +74,13 @@ console.log(JSON.stringify({ a: a !== undefined, b: NodeLock.tryAcquire(dir, fil
     expect(e.message).toContain(`cannot look at the lock ${join(dir, 'node.lock')}: this user may not read it`)
     const fix = /`(chmod [^`]+)`/.exec(e.hint)?.[1]
     expect(fix).toBe(`chmod a+r ${join(dir, 'node.lock')}`)
+    // status's part: the node's state unknown, and why, not an error that hid the chain (session 55's left).
+    const status = JSON.parse(runAsOtherUserWith(loaderFor(NETWORK_STATUS), `const { networkStatus } = await import(${JSON.stringify(NETWORK_STATUS)})
+try { console.log(JSON.stringify(networkStatus({ dir: process.argv[1], opts: {} }, undefined))) } catch (e) { console.log(JSON.stringify({ code: e.code })) }`, dir).stdout) as { unknown?: boolean, lines: string[], extra: { node: { running: unknown } } }
+    expect(status.unknown).toBe(true)
+    expect(status.extra.node.running).toBeNull()
+    expect(status.lines[0]).toContain(`node        unknown: this user may not read ${join(dir, 'node.lock')}, so whether a node runs here cannot be told`)
+    expect(status.lines[0]).toContain(`\`${fix as string}\``)
     expect(spawnSync('sh', ['-c', fix as string]).status).toBe(0)
     expect(look()).toBe(false)
   })
