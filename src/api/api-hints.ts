@@ -33,7 +33,7 @@ const RULES: Readonly<Record<string, (err: PetalError, hint: string | undefined,
   QUERY_TOO_MANY_ROWS: (_err, hint) => hint?.includes('--max-rows') === true
     ? 'add a LIMIT or a WHERE clause, or raise the body\'s "max_rows"'
     : undefined,
-  PROOF_NO_CHECKPOINT: (err) => consistencySizes(err.details),
+  PROOF_NO_CHECKPOINT: (err, hint) => consistencySizes(err.details) ?? operatorOnly(hint, err.details),
   // "write to a signatory node": which one, as far as this node knows (user52).
   INGEST_NOT_SIGNATORY: (_err, hint, known) => notSignatoryHint(known.signatoryPeers?.() ?? [], hint),
   INGEST_NO_KEY: (_err, hint, known) => notSignatoryHint(known.signatoryPeers?.() ?? [], hint),
@@ -59,13 +59,28 @@ function mentionsPetal (hint: string | undefined): boolean {
 }
 
 /**
+ * No stored checkpoint covers the block a row proof (or the latest checkpoint) was asked for: only
+ * the node's operator can get one (pull, connect the node, sign), on its machine. Said so, with what
+ * the client can do meanwhile: until session 56 the operator's command alone (`petal pull …`), as if
+ * the client could run it. A hint that names no command (a final proof asked too early) is kept.
+ */
+function operatorOnly (hint: string | undefined, d: { height?: unknown }): string | undefined {
+  if (!mentionsPetal(hint) || hint === undefined) return undefined
+  // Height 0: no checkpoint at all (GET /checkpoints/latest itself); else a lower block's rows may be provable.
+  const lower = typeof d.height === 'number' && d.height > 0 ? '; GET /api/v1/checkpoints/latest gives the size the latest it keeps covers, whose rows are provable now' : ''
+  return `no request makes this node get a checkpoint that covers it: ask again later (a running node keeps those its signatories sign; a directory served without a node, only once its operator acts${lower}). What the node's operator can do, on its machine: ${hint.replace('leave out --final', 'leave out final=true')}`
+}
+
+/**
  * A consistency proof's size this node keeps no checkpoint of: the sizes it keeps nearest, which a
  * client can give (it cannot list them as `petal checkpoint --list` does). Not every size up to the
  * latest is kept: a node that pulled keeps the checkpoints it was sent (review52).
  */
-function consistencySizes (d: { size?: unknown, below?: unknown, latest?: unknown }): string | undefined {
-  const { size, below, latest } = d
+function consistencySizes (d: { size?: unknown, below?: unknown, latest?: unknown, answers?: unknown }): string | undefined {
+  const { size, latest, answers } = d
   if (typeof size !== 'number') return undefined
   if (typeof latest !== 'number') return 'this node keeps no signed checkpoint of the current chain yet: GET /api/v1/checkpoints/latest gives the latest once it keeps one'
-  return `this node keeps checkpoints of some sizes only, not ${size}: ${typeof below === 'number' ? `the largest below it is size ${below}` : `none below it`}, and GET /api/v1/checkpoints/latest gives its latest (size ${latest})`
+  const a = answers as { from?: unknown, to?: unknown } | undefined
+  if (typeof a?.from !== 'number' || typeof a.to !== 'number') return `this node keeps checkpoints of some sizes only, not ${size}: GET /api/v1/checkpoints/latest gives its latest (size ${latest})`
+  return `this node keeps checkpoints of some sizes only (those of the tips its signatories signed at, and those sent to it), not ${size}: the nearest it keeps answer, GET /api/v1/proofs/consistency?from=${a.from}&to=${a.to} (GET /api/v1/checkpoints/latest gives its latest, size ${latest})`
 }

@@ -74,11 +74,34 @@ export function proveConsistency (chain: Chain, from: number | string, to: numbe
       // ones it keeps, for a client that can only give sizes (the API: api-hints.ts).
       const latest = findCheckpoint(chain)?.size
       const below = latest === undefined || latest < x ? latest : x > 1 ? findCheckpoint(chain, { maxSize: x - 1 })?.size : undefined
+      const answers = latest === undefined ? undefined : answeringSizes(chain, from, to, latest)
       throw new ProofError('PROOF_NO_CHECKPOINT', `no signed checkpoint of size ${x} of the current chain is stored here`, {
-        hint: o.missingHint?.(x) ?? '`petal checkpoint --list` shows the stored ones; or give a checkpoint file', details: { size: x, ...(below === undefined ? {} : { below }), ...(latest === undefined ? {} : { latest }) }
+        hint: o.missingHint?.(x) ?? '`petal checkpoint --list` shows the stored ones; or give a checkpoint file', details: { size: x, ...(below === undefined ? {} : { below }), ...(latest === undefined ? {} : { latest }), ...(answers === undefined ? {} : { answers }) }
       })
     }
     return c.note
   }
   return buildConsistencyProof({ chainId: chain.chainId, tree: storedChainTree(chain), from: note(from), to: note(to) })
+}
+
+/**
+ * Two sizes this node keeps around those asked, smaller first: `from` or the largest kept below it
+ * (else one kept above it), and `to` or one kept above it (else the latest). The request that
+ * answers, for a client that can only give sizes (the API's hint: api-hints.ts). Before session 56
+ * the hint named the size kept nearest to the missing one only: given with the other size asked, it
+ * was refused again when that one was not kept either, or came out smaller.
+ */
+function answeringSizes (chain: Chain, from: number | string, to: number | string, latest: number): { from: number, to: number } | undefined {
+  if (typeof from !== 'number' || typeof to !== 'number') return undefined
+  const atOrBelow = (n: number): number | undefined => n < 1 ? undefined : findCheckpoint(chain, { maxSize: n })?.size
+  // One kept at or above n, near it: windows doubling up to the latest (not a walk of every note).
+  const atOrAbove = (n: number): number | undefined => {
+    for (let m = Math.max(n, 1); ; m = Math.min(m * 2, latest)) {
+      const c = findCheckpoint(chain, { height: Math.max(n, 1) - 1, maxSize: m })?.size
+      if (c !== undefined || m >= latest) return c
+    }
+  }
+  const f = atOrBelow(from) ?? atOrAbove(from) ?? latest
+  const t = Math.max(atOrAbove(Math.max(to, f)) ?? latest, f)
+  return { from: f, to: t }
 }

@@ -8,6 +8,7 @@ import { errorOf, http, postJson, startTestApi } from '../helpers/api.js'
 import { fixtureKey, makeSqlite, newTestChain } from '../helpers/chain.js'
 import { sqliteFile } from '../helpers/query.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
 
 /**
  * An application that integrates over HTTP only is told what to do in the API's terms: a request,
@@ -145,17 +146,37 @@ describe('proofs and tokens', () => {
   // Not every size up to the latest is kept (a node that pulled keeps the checkpoints it was sent;
   // this one signed its tip's only): the hint said "give sizes up to it", and a size below the latest
   // failed the same way. It names the sizes it keeps nearest, and each answers (review52).
-  it('a consistency proof of a size not stored below the latest: the hint names sizes that answer', async () => {
+  // Session 56: it named one size only (the nearest below the missing one, and the latest), and the
+  // client had to guess the other: from=2 with "none below it". It names the whole request, which answers.
+  it('a consistency proof of a size not stored below the latest: the hint names sizes that answer, as a request', async () => {
     const latest = (JSON.parse((await http(url + 'api/v1/checkpoints/latest')).text) as { size: number }).size
     expect(latest).toBeGreaterThan(2)
-    for (const [from, to] of [[2, latest], [latest, latest + 5]]) {
+    for (const [from, to] of [[2, latest], [latest, latest + 5], [1, 2]]) {
       const e = errorOf(await http(url + `api/v1/proofs/consistency?from=${from}&to=${to}`))
       expect(e.code).toBe('PROOF_NO_CHECKPOINT')
       noCliCommand(e.hint)
-      const named = [...(e.hint ?? '').matchAll(/size (\d+)/g)].map(m => Number(m[1]))
-      expect(named, e.hint).toContain(latest)
-      for (const s of named) expect((await http(url + `api/v1/proofs/consistency?from=${s}&to=${latest}`)).status, `${e.hint ?? ''}: size ${s}`).toBe(200)
+      expect(e.hint).toContain(`size ${latest}`)
+      const request = /GET \/(api\/v1\/proofs\/consistency\?from=\d+&to=\d+)/.exec(e.hint ?? '')?.[1]
+      expect(request, e.hint).toBeDefined()
+      expect((await http(url + (request ?? ''))).status, e.hint).toBe(200)
     }
+  })
+
+  // A row proof no stored checkpoint covers: only the node's operator can get one. Until session 56
+  // the client was told the operator's command alone (`petal … pull …`), as if it could run it.
+  // Last in the file: it adds a block no checkpoint covers.
+  it('a row proof no checkpoint covers: the hint says no request gets one, and what the operator can do', async () => {
+    const top = (await signImport(chain, makeSqlite(join(tmpDir(), 'b9.db'), 3, 9), alice)).block.height
+    await waitFor(async () => (await http(url + `api/v1/blocks/${top}`)).status === 200, { what: 'the server to see the new block' })
+    const e = errorOf(await http(url + `api/v1/proofs/row?height=${top}&table=t&rowid=1`))
+    expect(e.code).toBe('PROOF_NO_CHECKPOINT')
+    expect(e.hint).toMatch(/^no request makes this node get a checkpoint that covers it: ask again later/)
+    expect(e.hint).toContain('What the node\'s operator can do, on its machine: only a signatory signs checkpoints')
+    // What it says the client can do now: the latest checkpoint's size, whose rows prove.
+    expect(e.hint).toContain('GET /api/v1/checkpoints/latest gives the size the latest it keeps covers')
+    const size = (JSON.parse((await http(url + 'api/v1/checkpoints/latest')).text) as { size: number }).size
+    expect(size).toBe(top)
+    expect((await http(url + 'api/v1/proofs/row?height=1&table=t&rowid=1')).status).toBe(200)
   })
 
   it('a read token on a write: API_FORBIDDEN says to send a write token in the Authorization header', async () => {
