@@ -102,10 +102,11 @@ function filesGoOnAbove (chain: Chain, tip: number): boolean {
  */
 export function refuseIndexBehindFiles (chain: Chain): void {
   const tip = chain.index.tip()
-  if (tip === undefined || chain.dir.daisySource !== undefined) return
-  // A journal a writer's recovery left: one this index cannot judge (recover, above).
+  if (tip === undefined) return
+  // A journal a writer's recovery left: one this index cannot judge (recover, above). Files above
+  // the tip of a Daisy directory's index are Daisy's own.
   const left = readJournal(chain.dir) !== undefined
-  if (!left && !filesGoOnAbove(chain, tip.height)) return
+  if (!left && (chain.dir.daisySource !== undefined || !filesGoOnAbove(chain, tip.height))) return
   throw new StorageError('INDEX_CORRUPT', left
     ? `the chain index ${chain.dir.chainDb} is older than an interrupted change of the block files (its tip is block ${tip.height}; journal.json's change lies above it: a chain.db copied back from a backup?)`
     : `the chain index ${chain.dir.chainDb} is older than the block files (its tip is block ${tip.height}, and block files go on above ${tip.height + 1}: a chain.db copied back from a backup?): a block written now would replace block ${tip.height + 1}'s file`, {
