@@ -94,3 +94,18 @@ export function indexFiles (dir: DataDir): Array<[string, string]> {
 export function refuseUnplaceable (dir: DataDir, height: number): void {
   refuseUnwritable([...indexFiles(dir), [dir.shardDir(height), 'the block directory'], [dir.tmpDir, 'the temporary directory']])
 }
+
+/**
+ * refuseUnplaceable for the blocks `from`…`to` a sync is about to fetch: every block directory
+ * they go in (one a 65,536 heights), `tmp/` (where they are downloaded) and the index's files,
+ * before any byte is downloaded. A root-owned block directory was met at the placement's rename,
+ * after the download, and coded only there, at every retry (session 55's left).
+ */
+export function refuseUnplaceableRange (dir: DataDir, from: number, to: number): void {
+  const shards: Array<[string, string]> = []
+  for (let h = from; h <= to; h = (Math.floor(h / SHARD_HEIGHTS) + 1) * SHARD_HEIGHTS) shards.push([dir.shardDir(h), 'the block directory'])
+  refuseUnwritable([...indexFiles(dir), ...shards, [dir.tmpDir, 'the temporary directory']])
+}
+
+/** Heights a block directory holds (layout.ts's shardName). */
+const SHARD_HEIGHTS = 65_536

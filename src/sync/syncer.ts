@@ -3,7 +3,7 @@ import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
 import { headerOf, NetworkError } from '../network/core.js'
 import type { AnnouncementSource, Verdict, WireHeader } from '../network/index.js'
-import { StorageError, systemFailure } from '../storage/index.js'
+import { refuseUnplaceableRange, StorageError, systemFailure } from '../storage/index.js'
 import { AbortError, errorMessage, isPetalError, nullLogger, runLoop, type Logger, type WorkProgress } from '../util/index.js'
 import { SyncError } from './errors.js'
 import { DownloadScheduler } from './download.js'
@@ -67,6 +67,7 @@ export class Sync {
   private statusAnswered = false
   /** This node's own disk failed the last sync attempt (DISK_FULL…); cleared by one that succeeds. */
   private diskFailure: StorageError | undefined
+  private diskFailureSaid: string | undefined // the refusal last logged as a warning (PERMISSION_DENIED)
   private readonly controller = new AbortController()
   /** Threads that check downloaded blocks ahead of the import point (started at the first download). */
   private readonly loadPool = new LoadPool()
@@ -232,6 +233,7 @@ export class Sync {
       try {
         await this.syncTo(target, signal)
         this.diskFailure = undefined
+        this.diskFailureSaid = undefined
       } catch (err) {
         if (signal.aborted) return
         // This machine failing (its disk, typed or raw): reported by a pull, never the branch's fault; a peer's failure rules out its claim, the branch's (invalid block) the branch.
@@ -240,7 +242,10 @@ export class Sync {
         const code = isPetalError(err) ? err.code : local?.code ?? 'ERROR'
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
         const notTheBranch = peerFault || local !== undefined
-        this.logger[peerFault ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : local?.hint })
+        // A refusal of this node's own directory, met again every few seconds until fixed: said once, as the seal loop does.
+        const again = local?.code === 'PERMISSION_DENIED' && local.message === this.diskFailureSaid
+        this.diskFailureSaid = local?.code === 'PERMISSION_DENIED' ? local.message : undefined
+        this.logger[peerFault || again ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : local?.hint })
         this.failed.set(notTheBranch ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + (notTheBranch || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs))
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
           // A claim the peer cannot back: a small penalty (it may have reorganised), and forget it.
@@ -291,9 +296,11 @@ export class Sync {
     const parent = chain.index.byHash(t.tip.parent)
     let feed: HeaderFeed
     if (parent !== undefined) {
+      refuseUnplaceableRange(chain.dir, parent.height + 1, t.tip.height) // before any download
       feed = new HeaderFeed(chain, network, t.peer, { height: parent.height, hash: parent.hash }, t.tip.height, [t.tip])
     } else {
       const { anchor, above } = await findAncestor(chain, network, t.peer, t.tip, signal)
+      refuseUnplaceableRange(chain.dir, anchor.height + 1, t.tip.height)
       feed = new HeaderFeed(chain, network, t.peer, anchor, t.tip.height, above)
       if (t.tip.height - anchor.height > 1) this.logger.info('syncing', { peer: t.peer, from: anchor.height, to: t.tip.height })
     }
