@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { openSqlite, type SqliteDb } from './sqlite.js'
-import { canWrite, errorCode, errorMessage, lockHolders, shellWord, sleep } from '../util/index.js'
+import { errorCode, errorMessage, lockHolders, shellWord, sleep } from '../util/index.js'
 import { dataFileExists } from './data-file.js'
 import { StorageError } from './errors.js'
 import { openRefusedByDisk } from './system-error.js'
@@ -151,19 +151,22 @@ function refuseUnwritable (path: string): void {
  * hint about the data directory (review55). Reading it is all a look needs; it holds no data.
  */
 function unreadable (path: string, err: unknown): StorageError | undefined {
+  let denied: string
   try {
     accessSync(path, constants.R_OK)
     return undefined
   } catch (e) {
     const code = errorCode(e)
     if (code !== 'EACCES' && code !== 'EPERM') return undefined
+    denied = code
   }
   const st = statSync(path, { throwIfNoEntry: false })
   const other = st !== undefined && st.uid !== process.getuid?.()
   const file = shellWord(path)
   return new StorageError('PERMISSION_DENIED', `cannot look at the lock ${path}: this user may not read it${other ? ' (another user\'s command made it)' : ''} (${errorMessage(err)})`, {
     hint: `${other ? 'as its owner or root, let others read it' : 'let this user read it'}: \`chmod a+r ${file}\` (a lock file holds no data; \`ls -l ${file}\` shows its owner and mode), or run the command as its owner`,
-    details: { systemCode: errorCode(err), path },
+    // access(2)'s errno, which decided it (SQLite's open code, in the message, a failing disk gives too).
+    details: { systemCode: denied, path },
     cause: err
   })
 }
@@ -176,7 +179,14 @@ function unreadable (path: string, err: unknown): StorageError | undefined {
  */
 function deniedDir (path: string, err: unknown): StorageError | undefined {
   const dir = dirname(path)
-  if (!existsSync(dir) || canWrite(dir)) return undefined
+  if (!existsSync(dir)) return undefined
+  let denied: string
+  try {
+    accessSync(dir, constants.W_OK)
+    return undefined
+  } catch (e) {
+    denied = errorCode(e) ?? 'EACCES'
+  }
   const own = unwritableFix(dir)
   const what = existsSync(path) ? `cannot hold the lock ${path}: SQLite makes its journal beside it, and this user may not write ${dir}` : `cannot create the lock ${path}: this user may not write ${dir}`
   return new StorageError('PERMISSION_DENIED', `${what} (${errorMessage(err)})`, {
@@ -184,7 +194,10 @@ function deniedDir (path: string, err: unknown): StorageError | undefined {
     hint: own === undefined || own.other
       ? `check the owner and mode of ${dir} (\`ls -ld ${shellWord(dir)}\`), or run the command as a user who may write it`
       : `${own.command} (\`ls -ld ${shellWord(dir)}\` shows its owner and mode), or run the command as a user who may write it`,
-    details: { systemCode: errorCode(err), path },
+    // access(2)'s errno, which decided it: with SQLite's SQLITE_CANTOPEN (in the message), which a
+    // failing disk gives too, the seal loop took it for one and retried loudly, up to a minute
+    // apart after the fix (ingest/seal-loop.ts, refusedByPermissions; review56).
+    details: { systemCode: denied, path },
     cause: err
   })
 }

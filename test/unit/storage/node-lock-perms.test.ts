@@ -18,7 +18,7 @@ const STORAGE = srcEntry('storage', 'index.ts')
 const NETWORK_STATUS = srcEntry('cli', 'commands', 'network-status.ts')
 const take = (what: string): string => `const { NodeLock } = await import(${JSON.stringify(STORAGE)})
 const [dir, file] = process.argv.slice(1)
-const r = (f) => { try { return f() } catch (e) { return { code: e.code, message: e.message, hint: e.hint } } }
+const r = (f) => { try { return f() } catch (e) { return { code: e.code, message: e.message, hint: e.hint, system: e.details?.systemCode } } }
 ${what}`
 
 describe.skipIf(!otherUserCanRun)('a lock file this user may not write', () => {
@@ -132,10 +132,13 @@ try { console.log(JSON.stringify(networkStatus({ dir: process.argv[1], opts: {} 
     chmodSync(dir, 0o555)
     const r = runAsOtherUserWith(loaderFor(STORAGE), take('console.log(JSON.stringify(r(() => NodeLock.tryAcquire(dir, file))))'), dir, 'w.lock')
     expect(r.stderr).toBe('')
-    const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string }
+    const e = JSON.parse(r.stdout) as { code: string, message: string, hint: string, system: string }
     // Before: SQLITE_CANTOPEN, 'unable to open database file', no path.
     expect(e.code).toBe('PERMISSION_DENIED')
     expect(e.message).toContain(`cannot create the lock ${join(dir, 'w.lock')}: this user may not write ${dir}`)
+    // access(2)'s code, which decided it: SQLite's SQLITE_CANTOPEN (session 55) made the seal loop
+    // take a seal.lock it may not make for a failing disk, retried loudly (review56).
+    expect(e.system).toBe('EACCES')
     expect(e.hint).toContain(`\`ls -ld ${dir}\``)
     expect(existsSync(join(dir, 'w.lock'))).toBe(false)
   })
