@@ -6,7 +6,7 @@ const cpuLog = process.env.PETAL_TEST_CPU_LOG
 // Node parses the certificate bundle NODE_EXTRA_CA_CERTS names in every process it starts, before
 // any JavaScript: ~50 ms of CPU a process for this machine's 220 KB system bundle, in each of the
 // suite's thousands of CLI runs, nodes and other children (docs/performance/suite.md, "Session 56:
-// the certificate bundle and one browser a run (suite56)"). Nothing the suite runs makes a TLS
+// the certificate bundle, and one browser a run tried (suite56)"). Nothing the suite runs makes a TLS
 // connection, so the run's processes go without it.
 delete process.env.NODE_EXTRA_CA_CERTS
 
