@@ -103,7 +103,13 @@ export function refuseUnplaceable (dir: DataDir, height: number): void {
  */
 export function refuseUnplaceableRange (dir: DataDir, from: number, to: number): void {
   const shards: Array<[string, string]> = []
-  for (let h = from; h <= to; h = (Math.floor(h / SHARD_HEIGHTS) + 1) * SHARD_HEIGHTS) shards.push([dir.shardDir(h), 'the block directory'])
+  // Up to the first block directory not made yet: it and every one above it are made in the data
+  // directory, one check. `to` is a peer's claim: a signatory's header sealed at height 2^52 made
+  // this a loop of 2^36 steps on the event loop, and a node ran out of memory (review56b).
+  for (let h = from; h <= to; h = (Math.floor(h / SHARD_HEIGHTS) + 1) * SHARD_HEIGHTS) {
+    shards.push([dir.shardDir(h), 'the block directory'])
+    if (!existsSync(dir.shardDir(h))) break
+  }
   refuseUnwritable([...indexFiles(dir), ...shards, [dir.tmpDir, 'the temporary directory']])
 }
 
