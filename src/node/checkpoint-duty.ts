@@ -89,12 +89,35 @@ export class CheckpointDuty {
     // sent while behind, it cosigns now that its chain has caught up.
     if (this.options.witness !== undefined) {
       const note = cosignableCheckpoint(this.chain)
-      if (note !== undefined) this.witness(note).catch((err: unknown) => { this.logger.debug('checkpoint not cosigned', { error: errorMessage(err) }) })
+      // Looked at once per tip, note and witnesses list: what it decided then (cosigned, or why
+      // not) holds while none of them changes, and the look takes the index's write lock, which
+      // imports and seals wait for (docs/proofs.md, "Witness cosignatures"). A look that failed is
+      // tried again at the next idle.
+      const look = note === undefined ? undefined : this.lookStamp(note)
+      if (note !== undefined && (look === undefined || look.tip !== this.looked?.tip || look.note !== this.looked.note || look.known !== this.looked.known)) {
+        this.looked = look
+        this.witness(note).catch((err: unknown) => {
+          this.looked = undefined
+          this.logger.debug('checkpoint not cosigned', { error: errorMessage(err) })
+        })
+      }
     }
     const tip = this.chain.tip()
     if (tip.height === 0 || tip.hash === this.askedTip || findCheckpoint(this.chain, { height: tip.height }) !== undefined) return
     this.askedTip = tip.hash
     for (const peer of this.network.connectedPeers()) this.askPeer(peer, signal)
+  }
+
+  /** What a witness's last look at sync idle saw (synced()). */
+  private looked: { tip: string, note: string, known: object } | undefined
+
+  /** The tip, the note and the witnesses list (the same array while the file and own key stay) of a look; undefined when that list cannot be read. */
+  private lookStamp (note: string): { tip: string, note: string, known: object } | undefined {
+    try {
+      return { tip: this.chain.tip().hash, note, known: knownWitnesses(this.chain) }
+    } catch {
+      return undefined
+    }
   }
 
   /**

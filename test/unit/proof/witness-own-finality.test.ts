@@ -84,6 +84,19 @@ describe('a witness behind the signatory', () => {
     await vi.waitFor(() => { expect(sent).toHaveLength(1) })
     expect(readCheckpointNote(sent[0] as string).checkpoint.size).toBe(4)
     expect(sent[0]).toContain(`— ${w.name} `)
+    // Session 56: each idle looked again under the index's write lock, also with nothing changed.
+    // Now once more (the stored note holds its line now), then not while tip and notes stay.
+    const locks = vi.spyOn(wit.index, 'withWriteLock')
+    for (let i = 0; i < 4; i++) duty.synced(new AbortController().signal)
+    expect(locks, 'looks with nothing changed').toHaveBeenCalledTimes(1)
+    await locks.mock.results[0]?.value
+    await extendChain(s, alice, 1, 3)
+    await placeFrom(wit, s, 6, 6)
+    const before = locks.mock.calls.length
+    duty.synced(new AbortController().signal)
+    expect(locks.mock.calls.length, 'a new tip: looked at again').toBe(before + 1)
+    await locks.mock.results.at(-1)?.value
+    expect(sent, 'nothing cosigned twice').toHaveLength(1)
     s.close()
     wit.close()
   })
