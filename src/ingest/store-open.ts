@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { dataFileExists, loadWalCheck, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, systemFailure, type SqliteDb } from '../storage/index.js'
+import { dataFileExists, loadWalCheck, NodeLock, openRefusedByDisk, openSqlite, openSqliteReadonly, StorageError, systemFailure, writeRefusal, type SqliteDb } from '../storage/index.js'
 import { errorCode, lockHolders, processStopped, resumeAdvice } from '../util/index.js'
 import { IngestError } from './errors.js'
 import { LAYOUT, RECORD_ROWS_COLUMN, SCHEMA } from './pending-schema.js'
@@ -50,6 +51,12 @@ export function openPendingDb (path: string, readonly: boolean, resealsSince?: n
   return db
 }
 
+/** pending.db and, where there, its log and shared memory: SQLite opens any it may not write read-only. */
+function storeFiles (path: string): Array<[string, string]> {
+  const parts: Array<[string, string]> = [[`${path}-wal`, 'the pending store\'s log'], [`${path}-shm`, 'the pending store\'s shared memory']]
+  return [[path, 'the pending store'], ...parts.filter(([f]) => existsSync(f))]
+}
+
 /**
  * What a failure of SQLite on pending.db at `path` is (an IngestError or StorageError passes as it
  * is): the disk's (IO_ERROR, DISK_FULL), no write access, or a damaged store, whose rows must be
@@ -72,6 +79,11 @@ export function pendingStoreFailure (path: string, err: unknown, doing: 'open' |
       cause: err
     })
   }
+  // pending.db or its log another user's command left (a `sudo petal append`), in a directory this
+  // user may write: named, with the command that gives it back, as the seal's other files are
+  // (storage/write-access.ts). It said the data directory needs write access, which it had (review56).
+  const denied = readonlyDir ? storeFiles(path).map(([p, what]) => writeRefusal(p, what)).find(e => e !== undefined) : undefined
+  if (denied !== undefined) return denied
   return new IngestError('INGEST_STORE_UNAVAILABLE', `cannot ${doing} the pending store ${path}: ${(err as Error).message}`, {
     hint: readonlyDir
       ? 'writing records needs write access to the data directory: run as a user who can write there'

@@ -1,9 +1,12 @@
 import Database from 'better-sqlite3'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { PendingStore } from '../../../src/ingest/store.js'
+import { asRoot, otherUserCanRun, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 
 const cleanup: Array<() => void> = []
 afterEach(() => { for (const f of cleanup.splice(0).reverse()) f() })
@@ -30,4 +33,30 @@ it('a pending.db whose write lock another connection holds past the busy wait is
   expect(err?.message).toContain('another process')
   expect(err?.hint).not.toContain('backup')
   expect(err?.hint).toContain('run the command again')
+}, 30_000)
+
+// A pending.db another user's command left (a `sudo petal append`: root's, 0644) in a data directory
+// this user may write: INGEST_STORE_UNAVAILABLE said "writing records needs write access to the
+// data directory", which it had, naming no file (review56). Now PERMISSION_DENIED naming it, with
+// the command that gives it back; run, the open succeeds.
+it.skipIf(!otherUserCanRun)('a pending.db this user may not write is PERMISSION_DENIED naming it, whose command lets it open', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'petal-store-denied-'))
+  cleanup.push(() => { rmSync(dir, { recursive: true, force: true }) })
+  chmodSync(dir, 0o777)
+  const path = join(dir, 'pending.db')
+  PendingStore.open(path).close()
+  // Closed, its log is checkpointed: pending.db alone, as the other user's command left it.
+  for (const f of ['-wal', '-shm']) rmSync(path + f, { force: true })
+  if (asRoot) chownSync(path, 0, 0)
+  chmodSync(path, asRoot ? 0o644 : 0o444)
+  const store = srcEntry('ingest', 'store.ts')
+  const open = (): { code?: string, message?: string, hint?: string, opened?: true } => JSON.parse(runAsOtherUserWith(loaderFor(store), `const { PendingStore } = await import(${JSON.stringify(store)})
+try { PendingStore.open(process.argv[1]).close(); console.log(JSON.stringify({ opened: true })) } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })) }`, path).stdout) as ReturnType<typeof open>
+  const e = open()
+  expect(e).toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringContaining(`may not write the pending store ${path}`) })
+  // The hint's command, run as it says (as root, for another user's file).
+  const command = /`((?:chown|chmod) [^`]*)`/.exec(e.hint ?? '')?.[1]
+  expect(command, e.hint).toBeDefined()
+  expect(spawnSync('sh', ['-c', command as string]).status).toBe(0)
+  expect(open()).toEqual({ opened: true })
 }, 30_000)
