@@ -1,7 +1,9 @@
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network, Verdict } from '../network/index.js'
-import { cosignableCheckpoint, cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, knownWitnesses, signTipCheckpoints, storedTipCheckpoints, witnessesFileProblem, type CheckpointAudience } from '../proof/index.js'
+import { cosignableCheckpoint, cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, knownWitnesses, signTipCheckpoints, storedTipCheckpoints, WITNESS_RESETS_FILE, witnessesFileProblem, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -94,7 +96,7 @@ export class CheckpointDuty {
       // imports and seals wait for (docs/proofs.md, "Witness cosignatures"). A look that failed is
       // tried again at the next idle.
       const look = note === undefined ? undefined : this.lookStamp(note)
-      if (note !== undefined && (look === undefined || look.tip !== this.looked?.tip || look.note !== this.looked.note || look.known !== this.looked.known)) {
+      if (note !== undefined && (look === undefined || look.tip !== this.looked?.tip || look.note !== this.looked.note || look.known !== this.looked.known || look.resets !== this.looked.resets)) {
         this.looked = look
         this.witness(note).catch((err: unknown) => {
           this.looked = undefined
@@ -109,12 +111,19 @@ export class CheckpointDuty {
   }
 
   /** What a witness's last look at sync idle saw (synced()). */
-  private looked: { tip: string, note: string, known: object } | undefined
+  private looked: { tip: string, note: string, known: object, resets: string } | undefined
 
-  /** The tip, the note and the witnesses list (the same array while the file and own key stay) of a look; undefined when that list cannot be read. */
-  private lookStamp (note: string): { tip: string, note: string, known: object } | undefined {
+  /**
+   * The tip, the note, the witnesses list (the same array while the file and own key stay) and
+   * witness-resets.json's stat of a look; undefined when that list cannot be read. The resets file:
+   * one that cannot be read stops all cosigning, and once its operator moves it aside (its hint),
+   * nothing else need change before the next look (review56b: until then, the next tip).
+   */
+  private lookStamp (note: string): { tip: string, note: string, known: object, resets: string } | undefined {
     try {
-      return { tip: this.chain.tip().hash, note, known: knownWitnesses(this.chain) }
+      const st = statSync(join(this.chain.dir.root, WITNESS_RESETS_FILE), { throwIfNoEntry: false })
+      const resets = st === undefined ? '' : `${st.ino}:${st.size}:${st.mtimeMs}`
+      return { tip: this.chain.tip().hash, note, known: knownWitnesses(this.chain), resets }
     } catch {
       return undefined
     }

@@ -80,6 +80,16 @@ describe('a witness behind the signatory', () => {
     expect(sent, 'behind: nothing cosigned').toEqual([])
     // The witness places the signatory's blocks 4 and 5: size 4 is final at its tip now.
     await placeFrom(wit, s, 4, 5)
+    // With witness-resets.json unreadable it cosigns nothing; once the hint's `mv` has run, the next
+    // idle looks again, with tip and note unchanged (review56b: 8d81ca5c waited for a new tip).
+    const file = join(wit.dir.root, WITNESS_RESETS_FILE)
+    writeFileSync(file, '{')
+    const looks = vi.spyOn(wit.index, 'withWriteLock')
+    duty.synced(new AbortController().signal)
+    await looks.mock.results[0]?.value
+    expect(sent, 'which keys are retired unknown: nothing cosigned').toEqual([])
+    renameSync(file, `${file}.bad`)
+    looks.mockRestore()
     duty.synced(new AbortController().signal)
     await vi.waitFor(() => { expect(sent).toHaveLength(1) })
     expect(readCheckpointNote(sent[0] as string).checkpoint.size).toBe(4)
