@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDataFile, clearOwnWriterRecord, DataDir, IndexDb, indexUnusable, lastBlockFile, listForkFiles, NodeLock, readChainParams, readSeal, REINDEX_LOCK, REINDEX_WORK, StorageError, WRITER_RECORD, writeWriterRecord, type LockOptions } from '../storage/index.js'
-import { isPetalError, isRecord, pausepoint, type PetalError } from '../util/index.js'
+import { isPetalError, isRecord, pausepoint, shellWord, type PetalError } from '../util/index.js'
 import { Chain, consensusJson, type ChainOptions } from './chain.js'
 import { appendToChainTree } from './chain-tree.js'
 import { blockRecordOf } from './block-record.js'
@@ -175,9 +175,15 @@ async function replayOrSay (chain: Chain, knownTo: number, o: Parameters<typeof 
       if (height > knownTo && err.code === 'BLOCK_FILE_MISSING') {
         // The genesis has no block below it to rebuild up to: that hint reindexed to an empty
         // chain (EMPTY_CHAIN, "run `petal reindex`"), and pull refuses a directory without an index (review55).
-        const hint = height === 0
-          ? `restore it from a backup (the chain's genesis, ${chain.params.genesisHash} in chainparams.json), then run \`petal reindex\` again; or pull the chain into a new, empty data directory from a node that serves it (\`petal --dir NEW pull ADDR\`)`
-          : `restore it from a backup, then run \`petal reindex\` again; or, to rebuild the chain up to block ${height - 1}, move the block files above it out of the data directory and run \`petal reindex\` again (a node then fetches the blocks from its peers)`
+        const daisy = chain.dir.daisySource
+        const hint = daisy !== undefined
+          // Petal's state of a Daisy directory: the file is Daisy's, and no Petal command fetches a
+          // Daisy chain (pull speaks Petal's protocol), nor rebuilds below Daisy's own blocks. Until
+          // session 56 the genesis's hint said `petal pull` here too.
+          ? `put the Daisy block file back from a backup or another Daisy node's directory (it must hash to the value ${join(daisy, 'daisy.db')} records${height === 0 ? `: the chain's genesis, ${chain.params.genesisHash}` : ''}), then run \`petal --dir ${shellWord(daisy)} --state ${shellWord(chain.dir.root)} status\`, which rebuilds Petal's state of it (Petal can neither pull a Daisy chain nor reindex its state from its files)`
+          : height === 0
+            ? `restore it from a backup (the chain's genesis, ${chain.params.genesisHash} in chainparams.json), then run \`petal reindex\` again; or pull the chain into a new, empty data directory from a node that serves it (\`petal --dir NEW pull ADDR\`)`
+            : `restore it from a backup, then run \`petal reindex\` again; or, to rebuild the chain up to block ${height - 1}, move the block files above it out of the data directory and run \`petal reindex\` again (a node then fetches the blocks from its peers)`
         throw new StorageError('BLOCK_FILE_MISSING', err.message, { hint, details: { height }, cause: err })
       }
     }

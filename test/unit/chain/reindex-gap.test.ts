@@ -5,6 +5,8 @@ import { Chain, importBlock, reindexChain } from '../../../src/chain/index.js'
 import { DataDir, readSeal, sealPathOf } from '../../../src/storage/index.js'
 import { extendChain, fixtureKey, forkedPair, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
+import { buildDaisyDir, daisyBlockPath } from '../../helpers/daisy.js'
+import { petalInProcess } from '../../helpers/cli.js'
 
 const alice = fixtureKey('alice')
 
@@ -123,6 +125,28 @@ describe('reindex with a block file missing below others', () => {
     // Every block file out (what the old hint said to do): still the genesis missing, not EMPTY_CHAIN.
     for (const h of [1, 2]) moveOut(dir, h)
     expect(await reindexChain(dir).catch((e: unknown) => e)).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 0 } })
+  })
+
+  // Petal's state of a Daisy directory, its chain.db gone and Daisy's genesis file missing: the hint
+  // said to pull the chain too, which Petal cannot do for a Daisy chain (session 56). Its way, run.
+  it('of a Daisy directory\'s state, with Daisy\'s genesis file missing: the hint restores the file and rebuilds the state by reading the Daisy directory', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const state = join(tmpDir(), 'state')
+    expect((await petalInProcess(['--dir', f.root, '--state', state, 'status'])).code).toBe(0)
+    const away = join(tmpDir(), 'genesis.db')
+    renameSync(daisyBlockPath(f.root, 0), away)
+    for (const x of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(state, x), { force: true })
+    const err = await reindexChain(state).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 0 } })
+    const hint = (err as { hint: string }).hint
+    expect(hint).not.toContain('pull ADDR')
+    expect(hint).toContain(join(f.root, 'daisy.db'))
+    renameSync(away, daisyBlockPath(f.root, 0))
+    const command = /`petal (--dir \S+ --state \S+ status)`/.exec(hint)?.[1]
+    expect(command, hint).toBe(`--dir ${f.root} --state ${state} status`)
+    const status = await petalInProcess(command?.split(' ') ?? [])
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toContain('height 3')
   })
 
   it('of a chain.db whose tip is below the missing file: not verify --repair, which fetches only the blocks the index holds', async () => {
