@@ -45,7 +45,7 @@ function readonlyRefusal (err: unknown): boolean {
  * it read-only, so only a restart writes: a node's seals were refused until one, session 55's
  * left); else the disk refused the read-write open (IO_ERROR).
  */
-export function indexWriteRefused (db: string, err: unknown, unwritableAtOpen: boolean): StorageError | undefined {
+export function indexWriteRefused (db: string, err: unknown, unwritableAtOpen: boolean, atBegin = false): StorageError | undefined {
   if (!readonlyRefusal(err)) return undefined
   const cause = isRecord(err) && err.cause !== undefined && readonlyRefusal(err.cause) ? err.cause : err
   const fs = openRefusedByDisk(db, cause)
@@ -60,6 +60,8 @@ export function indexWriteRefused (db: string, err: unknown, unwritableAtOpen: b
       details: { path: db, reopen: true }
     })
   }
-  // The disk refused the read-write open of the log (ENOSPC, EIO; mend35's message names it).
-  return openRefusedByDisk(`${db}-wal`, cause)
+  // The disk refused the read-write open of the log (ENOSPC, EIO; mend35's message names it): said
+  // of BEGIN's refusal only, which is chain.db's own. A refusal from inside the transaction may be
+  // another file's (a signimportblock source's hot journal that cannot be rolled back): as it is.
+  return atBegin ? openRefusedByDisk(`${db}-wal`, cause) : undefined
 }

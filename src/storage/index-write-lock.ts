@@ -227,7 +227,7 @@ export class IndexWriteLock {
       // SQLite opens chain.db-wal read-only, silently, when the disk refuses its read-write open
       // (ENOSPC, EIO), and BEGIN says "readonly database": PERMISSION_DENIED for a user who may
       // write there (torture seed 35, import #5; mend35).
-      if (code.startsWith('SQLITE_READONLY')) throw this.refused(err)
+      if (code.startsWith('SQLITE_READONLY')) throw this.refused(err, true)
       throw err
     } finally {
       this.db.pragma('busy_timeout = 5000')
@@ -238,8 +238,8 @@ export class IndexWriteLock {
    * A write refused by a read-only connection, said with chain.db's path and a hint true of why
    * (index-readonly.ts); any other error as it is.
    */
-  private refused (err: unknown): unknown {
-    return indexWriteRefused(this.db.name, err, this.unwritableAtOpen) ?? err
+  private refused (err: unknown, atBegin = false): unknown {
+    return indexWriteRefused(this.db.name, err, this.unwritableAtOpen, atBegin) ?? err
   }
 
   /** Throws unless a write-lock transaction runs (the index's writes call it first). */
