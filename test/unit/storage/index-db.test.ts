@@ -130,4 +130,17 @@ describe('chain.db', () => {
     expect(db.prepare('SELECT block FROM block_tables INDEXED BY block_tables_latest WHERE name = ? COLLATE NOCASE').pluck().all('T')).toEqual([1, 2, 3, 4, 5])
     db.close()
   })
+
+  // Another file's read-only refusal inside a write transaction (a signimportblock source whose hot
+  // journal cannot be rolled back) passes as it is: 1d887faf said it as "the disk refused to open
+  // chain.db-wal for writing", IO_ERROR, of a chain.db this user may write (88d35c47; review56b).
+  it('a read-only refusal thrown inside a write transaction by another file is not said as chain.db\'s', async () => {
+    const index = IndexDb.open(join(tmpDir(), 'chain.db'))
+    try {
+      const other = Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY_ROLLBACK' })
+      await expect(index.withWriteLock(async () => { throw other })).rejects.toBe(other)
+    } finally {
+      index.close()
+    }
+  })
 })
