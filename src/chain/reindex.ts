@@ -206,9 +206,10 @@ function lostTop (chain: Chain, knownTo: number, last: number, truncate: boolean
   const path = chain.dir.blockPath(first.height)
   const which = knownTo > first.height ? `blocks ${first.height} to ${knownTo}` : `block ${first.height}`
   throw new StorageError('BLOCK_FILE_MISSING', `the file of block ${first.height} (${first.hash}) is missing: ${path}; chain.db holds ${which}, above the last block file (${last}), so a reindex now would drop ${knownTo > first.height ? 'them' : 'it'}; chain.db is left as it was`, {
-    // A Daisy directory is never written by Petal (verify --repair and import refuse it): its file comes back by hand.
+    // Petal's state of a Daisy directory: the file is Daisy's, which no Petal command fetches or
+    // reindexes from (as replayOrSay's hint, c48b42d5); its state is rebuilt through the Daisy directory.
     hint: chain.dir.daisySource !== undefined
-      ? `restore ${path} from a backup or a Daisy node, then run \`petal reindex\` again; or, to accept the loss, \`petal reindex --truncate\` rebuilds Petal's index of it up to block ${last}`
+      ? `put the Daisy block file ${path} back from a backup or another Daisy node's directory, then run \`petal --dir ${shellWord(chain.dir.daisySource)} --state ${shellWord(chain.dir.root)} status\`, which rebuilds Petal's state of it`
       : `fetch it again with \`petal verify --repair\` (from known peers, \`--peer ADDR\` or \`--from DIR\`), or put a copy back (\`petal import FILE\`, or restore ${path} and its .sig from a backup), then run \`petal reindex\` again; or, to accept the loss, \`petal reindex --truncate\` rebuilds the chain up to block ${last} (a node then fetches ${which} again from peers that hold ${knownTo > first.height ? 'them' : 'it'}; a signatory that seals at height ${first.height} first makes a fork of its own)`,
     details: { height: first.height, hash: first.hash, indexTip: knownTo }
   })

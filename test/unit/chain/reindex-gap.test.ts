@@ -149,6 +149,26 @@ describe('reindex with a block file missing below others', () => {
     expect(status.stdout).toContain('height 3')
   })
 
+  // The same state, chain.db kept and Daisy's top file missing: refused (session 56), with a hint
+  // for a Daisy directory (verify --repair, import and --truncate's reindex do not apply there). Run.
+  it('of a Daisy directory\'s state, chain.db kept, with Daisy\'s top file missing: refused, the hint puts it back and rebuilds through the Daisy directory', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const state = join(tmpDir(), 'state')
+    expect((await petalInProcess(['--dir', f.root, '--state', state, 'status'])).code).toBe(0)
+    const away = join(tmpDir(), 'top.db')
+    renameSync(daisyBlockPath(f.root, 3), away)
+    const err = await reindexChain(state).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'BLOCK_FILE_MISSING', details: { height: 3 } })
+    const hint = (err as { hint: string }).hint
+    expect(hint).not.toContain('verify --repair')
+    renameSync(away, daisyBlockPath(f.root, 3))
+    const command = /`petal (--dir \S+ --state \S+ status)`/.exec(hint)?.[1]
+    expect(command, hint).toBe(`--dir ${f.root} --state ${state} status`)
+    const status = await petalInProcess(command?.split(' ') ?? [])
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toContain('height 3')
+  })
+
   it('of a chain.db whose tip is below the missing file: not verify --repair, which fetches only the blocks the index holds', async () => {
     const { chain, dir } = await newTestChain({ key: alice })
     await extendChain(chain, alice, 3, 2)
