@@ -1,5 +1,6 @@
 import { hintOf, type PetalError } from '../util/index.js'
 import { notSignatoryHint, readOnlyHint, type SignatoryPeer } from './signatory-peers.js'
+import { DAISY_NO_CHECKPOINT } from '../proof/index.js'
 
 /**
  * An error's hint as an HTTP client is told it (docs/api.md, "Errors"): in the API's terms (an
@@ -66,6 +67,9 @@ function mentionsPetal (hint: string | undefined): boolean {
  */
 function operatorOnly (hint: string | undefined, d: { height?: unknown }): string | undefined {
   if (!mentionsPetal(hint) || hint === undefined) return undefined
+  // A served Daisy directory (no-checkpoint.ts's `daisy` audience): Daisy signs none, so asking
+  // again never helps; its hint says so and what its operator can do (adopt it).
+  if (hint.startsWith(DAISY_NO_CHECKPOINT)) return `no request gets one: ${hint}`
   // Height 0: no checkpoint at all (GET /checkpoints/latest itself); else a lower block's rows may be provable.
   const lower = typeof d.height === 'number' && d.height > 0 ? '; GET /api/v1/checkpoints/latest gives the size the latest it keeps covers, whose rows are provable now' : ''
   return `no request makes this node get a checkpoint that covers it: ask again later (a running node keeps those its signatories sign; a directory served without a node, only once its operator acts${lower}). What the node's operator can do, on its machine: ${hint.replace('leave out --final', 'leave out final=true')}`

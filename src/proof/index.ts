@@ -11,7 +11,7 @@
  * @module
  */
 export { ProofError } from './errors.js'
-export { missingSizeHint, noCheckpointHint, type AskedBlock, type CheckpointAudience, type NoCheckpointHint } from './no-checkpoint.js'
+export { DAISY_NO_CHECKPOINT, missingSizeHint, noCheckpointHint, type AskedBlock, type CheckpointAudience, type NoCheckpointHint } from './no-checkpoint.js'
 export { MemoryNodeStore, inclusionProof, consistencyProof, treeRoot } from './tree/index.js'
 export { chainLeafHash, chainLeafOf, appendChainLeaves } from './chain-tree.js'
 export { checkpointText, signatoryNoteKeyId, signCheckpoint, createCheckpoint, readCheckpointNote, addCosignature, signatoryVkey, witnessVkey } from './checkpoint.js'

@@ -33,6 +33,9 @@ export interface AskedBlock { height: number, final: boolean }
 /** PROOF_NO_CHECKPOINT's hint for the block asked for, from whoever asks (noCheckpointHint with their audience). */
 export type NoCheckpointHint = (asked: AskedBlock) => string
 
+/** How the `daisy` audience's hint begins (the API's hint keeps it whole: api-hints.ts). */
+export const DAISY_NO_CHECKPOINT = 'this is a Daisy chain, and Daisy signs no checkpoints'
+
 /** How a reader finds a signatory's node's address when the directory knows none (no command here can). */
 const findASignatory = (flags = ''): string => `ask the chain's publisher for their node's address (on their machine, the node's \`status\` command prints it after \`listening\`), then run \`petal pull\` with it${flags}`
 const FIND_A_SIGNATORY = findASignatory()
@@ -50,7 +53,7 @@ export function noCheckpointHint (audience: CheckpointAudience, asked?: AskedBlo
     case 'daisy':
       // Not "pull from a signatory": no Daisy node sends a checkpoint, and a pull into Petal's
       // state of the Daisy directory would not read the Daisy chain at all.
-      return `this is a Daisy chain, and Daisy signs no checkpoints, so no row of it can be proven against one (\`petal verify\` checks its blocks and their seals); to prove rows, continue it as a Petal chain on the machine that holds it, with the Daisy node stopped and its signatory's key imported: \`petal adopt-daisy ${shellWord(audience.dir)} --dir NEW\` (the new chain's blocks get signed checkpoints)`
+      return `${DAISY_NO_CHECKPOINT}, so no row of it can be proven against one (\`petal verify\` checks its blocks and their seals); to prove rows, continue it as a Petal chain on the machine that holds it, with the Daisy node stopped and its signatory's key imported: \`petal adopt-daisy ${shellWord(audience.dir)} --dir NEW\` (the new chain's blocks get signed checkpoints)`
     case 'reader': {
       // Checkpoints the peer sent that reached the block asked for yet cover it no more: of a branch
       // this directory has since left (a peer's note is kept only over this directory's own tree), or

@@ -177,6 +177,15 @@ describe('proofs and tokens', () => {
     const size = (JSON.parse((await http(url + 'api/v1/checkpoints/latest')).text) as { size: number }).size
     expect(size).toBe(top)
     expect((await http(url + 'api/v1/proofs/row?height=1&table=t&rowid=1')).status).toBe(200)
+    // A served Daisy directory: Daisy signs none, so not "ask again later" (the audience alone differs).
+    const daisy = await startTestApi({ dir: chain.dir.root, checkpointAudience: () => ({ kind: 'daisy', dir: '/srv/daisy' }) })
+    try {
+      const d = errorOf(await http(daisy.url + `api/v1/proofs/row?height=${top}&table=t&rowid=1`))
+      expect(d.hint).toMatch(/^no request gets one: this is a Daisy chain, and Daisy signs no checkpoints/)
+      expect(d.hint).not.toContain('ask again')
+    } finally {
+      await daisy.server.close()
+    }
   })
 
   it('a read token on a write: API_FORBIDDEN says to send a write token in the Authorization header', async () => {
