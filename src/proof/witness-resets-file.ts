@@ -1,7 +1,7 @@
-import { lstatSync, readFileSync } from 'node:fs'
+import { lstatSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileKind } from '../storage/index.js'
-import { errorMessage, isNotFound, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
+import { errorCode, errorMessage, isNotFound, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
 
 // The record of `petal witnesses reset` outside chain.db (docs/proofs.md, "A witness whose chain
@@ -39,6 +39,18 @@ function invalid (file: string, why: string): ProofError {
   })
 }
 
+/**
+ * An intact record this user may not read: a `sudo petal witnesses reset` under umask 077 leaves it
+ * root's, 0600, and a witness run as another user stops cosigning. invalid()'s hint, to move it
+ * aside, would forget the keys it retires where chain.db has been rebuilt (review56b).
+ */
+function unreadable (file: string, err: unknown): ProofError {
+  const other = statSync(file, { throwIfNoEntry: false })?.uid !== process.getuid?.()
+  return new ProofError('PROOF_WITNESS_RESETS_INVALID', `${file} (the record of \`petal witnesses reset\`) cannot be read: this user may not read it${other ? ' (another user\'s command wrote it)' : ''} (${errorMessage(err)})`, {
+    hint: `a witness cosigns nothing while it cannot tell which keys are retired; the record is intact, keep it: ${other ? 'as its owner or root, let others read it' : 'let this user read it'}: \`chmod a+r ${shellWord(file)}\` (it holds public keys and signed notes only; \`ls -l ${shellWord(file)}\` shows its owner and mode)`
+  })
+}
+
 /** The resets witness-resets.json records, oldest first ([] when there is none). */
 export function readResetsFile (root: string): WitnessReset[] {
   const file = path(root)
@@ -50,6 +62,7 @@ export function readResetsFile (root: string): WitnessReset[] {
   } catch (err) {
     if (isNotFound(err)) return []
     if (err instanceof ProofError) throw err
+    if (errorCode(err) === 'EACCES' || errorCode(err) === 'EPERM') throw unreadable(file, err)
     throw invalid(file, errorMessage(err))
   }
   let a: unknown

@@ -1,4 +1,5 @@
-import { cpSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { Chain, importBlock, reindexChain } from '../../../src/chain/index.js'
@@ -10,6 +11,8 @@ import { nullLogger, toHex, type Logger } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { petalInProcess } from '../../helpers/cli.js'
+import { asRoot, runAsOtherUserWith } from '../../helpers/other-user.js'
+import { loaderFor, srcEntry } from '../../helpers/src-entry.js'
 
 const alice = fixtureKey('alice')
 const w = { name: 'witness.example/w', key: fixtureKey('carol') }
@@ -219,5 +222,30 @@ describe('a witness stuck by an earlier Petal', () => {
     renameSync(file, `${file}.bad`) // the hint, run: the new key cosigns
     expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
     for (const c of [s, rebuilt, r]) c.close()
+  })
+})
+
+// `sudo petal witnesses reset` under umask 077 leaves witness-resets.json root's, 0600: a witness
+// run as another user cannot read it and cosigns nothing, and the hint said to move it aside, which
+// forgets the keys it retires where chain.db was rebuilt (review56b of 88370199). Now: keep it, and
+// the chmod that lets this user read it, run.
+describe('a record of resets this user may not read', () => {
+  it('is said as such, with the chmod that lets it be read, not the mv that forgets it', () => {
+    const dir = tmpDir()
+    chmodSync(dir, 0o777)
+    const file = join(dir, WITNESS_RESETS_FILE)
+    writeFileSync(file, '[]\n')
+    chmodSync(file, 0o600)
+    if (!asRoot) return // the file must be another user's
+    const entry = srcEntry('proof', 'witness-resets-file.ts')
+    const read = (): { code?: string, hint?: string, resets?: unknown } => JSON.parse(runAsOtherUserWith(loaderFor(entry), `const { readResetsFile } = await import(${JSON.stringify(entry)})
+try { console.log(JSON.stringify({ resets: readResetsFile(process.argv[1]) })) } catch (e) { console.log(JSON.stringify({ code: e.code, hint: e.hint })) }`, dir).stdout)
+    const e = read()
+    expect(e.code).toBe('PROOF_WITNESS_RESETS_INVALID')
+    expect(e.hint).not.toContain('mv ')
+    const fix = /`(chmod [^`]+)`/.exec(e.hint ?? '')?.[1]
+    expect(fix, e.hint).toBe(`chmod a+r ${file}`)
+    expect(spawnSync('sh', ['-c', fix as string]).status).toBe(0)
+    expect(read()).toEqual({ resets: [] })
   })
 })
