@@ -13,6 +13,7 @@ import { retryBusy, rewriteLog } from './wal-commit.js'
 import { completeVersion3, MOVE_WORK, OLDER_WRITER_TRIGGER, type OlderVersionView } from './index-migrate.js'
 import { openIndexConnection } from './index-open.js'
 import { indexUnwritable } from './index-readonly.js'
+import { noteTip } from './index-tip-record.js'
 
 /**
  * `chain.db`: the index of every stored block, the canonical flag, per-block key operations and
@@ -66,17 +67,16 @@ export class IndexDb {
   close (): void { closeOrLeave(this.db) }
 
   /** Changes whenever another connection commits (cheap change detection for a running node). */
-  dataVersion (): number {
-    const v = this.db.pragma('data_version', { simple: true })
-    if (typeof v !== 'number') throw new TypeError('PRAGMA data_version did not return a number')
-    return v
+  dataVersion (): number { return this.db.pragma('data_version', { simple: true }) as number }
+
+  /** Run `fn` holding the write lock, in one SQLite transaction: committed if `fn` resolves, rolled back if it throws; waits off the event loop. */
+  async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
+    const r = await this.lockedWrite(fn, options)
+    noteTip(this.db.name, this.tipHash(), () => this.tip()) // committed and durable: the tip it left, for recovery
+    return r
   }
 
-  /**
-   * Run `fn` holding the store's write lock, inside one SQLite transaction: committed if `fn`
-   * resolves, rolled back if it throws. Waits without blocking the event loop.
-   */
-  async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
+  private async lockedWrite<T> (fn: () => Promise<T>, options: WriteLockOptions): Promise<T> {
     // An index of version 3 made before session 49 is completed at this connection's first write (a rebuild's at its clear()).
     const first = !this.indexed && options.rebuilds !== true
     if (this.olderView === undefined) return await this.writeLock.run(first ? async () => { completeVersion3(this.db); this.indexed = true; return await fn() } : fn, options)

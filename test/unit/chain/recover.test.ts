@@ -6,7 +6,7 @@ import { Chain, reindexChain, signImport } from '../../../src/chain/index.js'
 import { sha256 } from '../../../src/crypto/index.js'
 import { toHex } from '../../../src/util/index.js'
 import { recover, recoverNow, WalRewriteNeeded } from '../../../src/chain/recover.js'
-import { readJournal, sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
+import { readJournal, readTipRecord, sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain, type TestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -172,6 +172,44 @@ describe('recovery under an index older than the block files', () => {
       expect(existsSync(d.blockPath(2))).toBe(false)
     } finally {
       t.chain.close()
+    }
+  })
+})
+
+// Exactly one block behind the files, an older chain.db looked like an import cut short, and its
+// committed top block was removed (review55b's left). chain.db's tip record (written after each
+// commit that moves the tip) names that block; an import cut short leaves it naming the tip.
+describe('recovery under an index exactly one block behind the files', () => {
+  it('keeps the block chain.db-tip names (refusing writes until reindex, which keeps it); a file it does not name is removed as before', async () => {
+    const { t, rec } = await chainOfOneBlock()
+    const alice = fixtureKey('alice')
+    t.chain.close()
+    const backup = join(tmpDir(), 'chain.db.backup')
+    const parts = ['', '-wal'].filter(s => existsSync(t.chain.dir.chainDb + s))
+    for (const s of parts) copyFileSync(t.chain.dir.chainDb + s, backup + s)
+    let c = Chain.open(t.dir)
+    try {
+      await signImport(c, makeSqlite(join(tmpDir(), '2.db'), 3, 2), alice)
+      const two = c.tip()
+      expect(readTipRecord(c.dir.chainDb)).toEqual({ height: two.height, hash: two.hash })
+      c.close()
+      for (const s of ['-wal', '-shm']) rmSync(c.dir.chainDb + s, { force: true })
+      for (const s of parts) copyFileSync(backup + s, c.dir.chainDb + s)
+      c = Chain.open(t.dir)
+      expect(c.tip().hash).toBe(rec.hash)
+      expect(existsSync(c.dir.blockPath(two.height))).toBe(true)
+      const err = await signImport(c, makeSqlite(join(tmpDir(), '3.db'), 3, 3), alice).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'INDEX_CORRUPT', hint: expect.stringContaining('reindex') })
+      c.close()
+      expect(await reindexChain(t.dir)).toMatchObject({ tipHeight: two.height, tipHash: two.hash })
+      c = Chain.open(t.dir)
+      // An import cut short: a file at tip + 1 the record does not name (the tip's copy) is removed.
+      copyFileSync(c.dir.blockPath(1), c.dir.blockPath(3))
+      copyFileSync(sealPathOf(c.dir.blockPath(1)), sealPathOf(c.dir.blockPath(3)))
+      expect(c.index.tryWriteLockSync(() => { recover(c) })).toBe(true)
+      expect(existsSync(c.dir.blockPath(3))).toBe(false)
+    } finally {
+      c.close()
     }
   })
 })

@@ -1,0 +1,43 @@
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { isRecord, tempTag } from '../util/index.js'
+
+/**
+ * `chain.db-tip`: the canonical tip (height and hash) of chain.db's last commit that moved it,
+ * written after that commit is durable, beside chain.db. Never a block the index did not commit,
+ * so recovery can tell an older chain.db put back (a backup one block behind the files: the record
+ * names the block at the index's tip + 1, and its file hashes to it) from an import cut short (the
+ * record names the index's tip): nothing else in the directory tells them apart (session 56,
+ * docs/data-directory.md "Crash safety"). Not fsynced: lost or torn (a power cut), it names an
+ * older commit or nothing, and recovery then judges as it did before it existed.
+ */
+export const TIP_RECORD_SUFFIX = '-tip'
+
+export interface TipRecord { height: number, hash: string }
+
+// The hash last written for each chain.db by this process: a write that did not move the tip writes nothing.
+const noted = new Map<string, string>()
+
+/** Record the tip (`hash`, then `tip()` read only when it moved) of the chain.db at `db` after a commit; a failure to write is ignored (the record is a hint to recovery). */
+export function noteTip (db: string, hash: string | undefined, read: () => TipRecord | undefined): void {
+  if (hash === undefined || noted.get(db) === hash) return
+  const tip = read()
+  if (tip === undefined) return
+  const path = db + TIP_RECORD_SUFFIX
+  const tmp = `${path}.${tempTag()}.tmp`
+  try {
+    writeFileSync(tmp, JSON.stringify({ height: tip.height, hash: tip.hash }) + '\n')
+    renameSync(tmp, path)
+    noted.set(db, tip.hash)
+  } catch {
+    try { unlinkSync(tmp) } catch {}
+  }
+}
+
+/** The recorded tip of the chain.db at `db`, or undefined (none, unreadable, torn). */
+export function readTipRecord (db: string): TipRecord | undefined {
+  try {
+    const r: unknown = JSON.parse(readFileSync(db + TIP_RECORD_SUFFIX, 'utf8'))
+    if (isRecord(r) && typeof r.height === 'number' && Number.isSafeInteger(r.height) && typeof r.hash === 'string' && /^[0-9a-f]{64}$/.test(r.hash)) return { height: r.height, hash: r.hash }
+  } catch {}
+  return undefined
+}
