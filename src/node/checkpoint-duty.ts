@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import type { Network, Verdict } from '../network/index.js'
-import { cosignableCheckpoint, cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, knownWitnesses, signTipCheckpoints, storedTipCheckpoints, WITNESS_RESETS_FILE, witnessesFileProblem, type CheckpointAudience } from '../proof/index.js'
+import { cosignableCheckpoint, cosignCheckpoint, findCheckpoint, judgeCheckpoint, judgeGossipedCheckpoint, keepReceivedCheckpoint, knownWitnesses, signTipCheckpoints, storedTipCheckpoints, WITNESS_COSIGNED_FILE, WITNESS_RESETS_FILE, witnessesFileProblem, type CheckpointAudience } from '../proof/index.js'
 import { errorMessage, Mutex, type Logger } from '../util/index.js'
 import { askCheckpoints } from './checkpoint-ask.js'
 
@@ -115,14 +115,16 @@ export class CheckpointDuty {
 
   /**
    * The tip, the note, the witnesses list (the same array while the file and own key stay) and
-   * witness-resets.json's stat of a look; undefined when that list cannot be read. The resets file:
-   * one that cannot be read stops all cosigning, and once its operator moves it aside (its hint),
+   * the stats of witness-resets.json and witness-cosigned.json of a look; undefined when that list
+   * cannot be read. Those files: one that cannot be read stops all cosigning, and once its operator moves it aside (its hint),
    * nothing else need change before the next look (review56b: until then, the next tip).
    */
   private lookStamp (note: string): { tip: string, note: string, known: object, resets: string } | undefined {
     try {
-      const st = statSync(join(this.chain.dir.root, WITNESS_RESETS_FILE), { throwIfNoEntry: false })
-      const resets = st === undefined ? '' : `${st.ino}:${st.size}:${st.mtimeMs}`
+      const resets = [WITNESS_RESETS_FILE, WITNESS_COSIGNED_FILE].map(f => {
+        const st = statSync(join(this.chain.dir.root, f), { throwIfNoEntry: false })
+        return st === undefined ? '' : `${st.ino}:${st.size}:${st.mtimeMs}`
+      }).join(' ')
       return { tip: this.chain.tip().hash, note, known: knownWitnesses(this.chain), resets }
     } catch {
       return undefined

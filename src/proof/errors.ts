@@ -34,7 +34,9 @@ export const PROOF_ERROR_CODES = [
   /** `petal witnesses reset`: the key named is the one that cosigned the tree this chain left */
   'PROOF_WITNESS_SAME_KEY',
   /** the data directory's witness-resets.json (the record of `petal witnesses reset`) cannot be read */
-  'PROOF_WITNESS_RESETS_INVALID'
+  'PROOF_WITNESS_RESETS_INVALID',
+  /** the data directory's witness-cosigned.json (the last tree each witness key cosigned) cannot be read */
+  'PROOF_WITNESS_COSIGNED_INVALID'
 ] as const
 
 export type ProofErrorCode = typeof PROOF_ERROR_CODES[number]
@@ -65,6 +67,7 @@ export interface ProofErrorDetails {
   PROOF_WITNESS_NOT_STUCK: None
   PROOF_WITNESS_SAME_KEY: None
   PROOF_WITNESS_RESETS_INVALID: None
+  PROOF_WITNESS_COSIGNED_INVALID: None
 }
 
 export class ProofError<C extends ProofErrorCode = ProofErrorCode> extends PetalError<C, ProofErrorDetails[C]> {
@@ -90,7 +93,8 @@ export function proofErrorDocs (): Readonly<Record<ProofErrorCode, CodeDoc>> {
     PROOF_WITNESS_NOT_LISTED: { meaning: '`petal witnesses remove`: the data directory\'s `witnesses` file lists no witness of that name', hint: '`petal witnesses list` shows the listed witnesses' },
     PROOF_WITNESS_NOT_STUCK: { meaning: '`petal witnesses reset`: this node\'s chain still contains the last checkpoint its witness cosigned, or may hold it again (that size is not final at its tip yet), or it cosigned none: nothing stops it cosigning; nothing was changed', hint: 'nothing to do: the witness cosigns the next final checkpoint that extends it; reset only when its log, at a checkpoint final at its tip, says its chain no longer contains that tree (`petal witnesses list` shows its key and any earlier reset)' },
     PROOF_WITNESS_SAME_KEY: { meaning: '`petal witnesses reset`: the key named cosigned a checkpoint this chain left (the one chain.db names, or found by its cosignature line in a note kept); cosigning this chain with it would vouch for two histories; nothing was changed', hint: 'make a new key with `petal keygen` (it prints its id), then `petal witnesses reset --key NEWID`, and run the witness with `--key NEWID`' },
-    PROOF_WITNESS_RESETS_INVALID: { meaning: 'the data directory\'s witness-resets.json (the record of `petal witnesses reset`, beside chain.db, which may be rebuilt) is not a regular file or not such a record, or this user may not read it: which witness keys are retired is unknown, so a witness there cosigns nothing', hint: 'one this user may not read is intact: let it read it (the message gives the `chmod a+r`); else put the file back from a backup, or move it aside (`mv DIR/witness-resets.json DIR/witness-resets.json.bad`) and run no key it retired as a witness again (`petal witnesses list` shows the resets chain.db records)' }
+    PROOF_WITNESS_RESETS_INVALID: { meaning: 'the data directory\'s witness-resets.json (the record of `petal witnesses reset`, beside chain.db, which may be rebuilt) is not a regular file or not such a record, or this user may not read it: which witness keys are retired is unknown, so a witness there cosigns nothing', hint: 'one this user may not read is intact: let it read it (the message gives the `chmod a+r`); else put the file back from a backup, or move it aside (`mv DIR/witness-resets.json DIR/witness-resets.json.bad`) and run no key it retired as a witness again (`petal witnesses list` shows the resets chain.db records)' },
+    PROOF_WITNESS_COSIGNED_INVALID: { meaning: 'the data directory\'s witness-cosigned.json (the last tree each witness key cosigned, beside chain.db, which may be rebuilt) is not a regular file or not such a record: what the witness\'s key cosigned is unknown, so a witness there cosigns nothing', hint: 'put the file back from a backup, or move it aside (`mv DIR/witness-cosigned.json DIR/witness-cosigned.json.bad`): the witness then extends only chain.db\'s record (`witness_last_cosigned`), which a chain.db rebuilt since its last cosignature lacks; when unsure, make a new key (`petal keygen`) and run the witness with `--key NEWID`' }
   }
 }
 

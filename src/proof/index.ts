@@ -28,5 +28,6 @@ export { cosignCheckpoint, cosignableCheckpoint, witnessKeyOf } from './witness.
 export { signBudget, signRequestedSize, type SignBudget } from './on-request.js'
 export { resetWitness, stuckWitness, witnessResets, type WitnessReset } from './witness-reset.js'
 export { WITNESS_RESETS_FILE } from './witness-resets-file.js'
+export { WITNESS_COSIGNED_FILE } from './witness-cosigned-file.js'
 export { WITNESSES_FILE, OWN_WITNESS_META, knownWitnesses, parseWitnessesFile, witnessesFileProblem, witnessVkeySync, type KnownWitness } from './witness-keys.js'
 export { listWitnesses, addWitness, removeWitness, type ListedWitness } from './witnesses-file.js'

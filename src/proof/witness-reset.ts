@@ -7,6 +7,7 @@ import { storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
 import { cosignedMessage, keyIdOfDigest, parseNote, petalOrigin, witnessKeyIdInput } from './verifier/index.js'
 import { parseWitnessVkey } from './witness-keys.js'
+import { readCosignedFile, type CosignedTree } from './witness-cosigned-file.js'
 import { readResetsFile, unionResets, WITNESS_RESETS_FILE, writeResetsFile, type WitnessReset } from './witness-resets-file.js'
 
 // Clearing a stuck witness (docs/proofs.md, "A witness whose chain left what it cosigned"). A
@@ -132,6 +133,20 @@ export function resetsForCosigning (chain: Chain): WitnessReset[] | undefined {
     }
     chain.logger.warn(`the record of \`petal witnesses reset\` could not be written to ${WITNESS_RESETS_FILE}: it is kept in chain.db only`, { error: errorMessage(err) })
     return witnessResets(chain)
+  }
+}
+
+/**
+ * The last tree each witness key cosigned, by witness-cosigned.json, for a witness about to cosign,
+ * or undefined when that file cannot be read: what its key cosigned is then unknown, and it
+ * cosigns nothing (logged with the error's hint).
+ */
+export function cosignedForCosigning (chain: Chain): CosignedTree[] | undefined {
+  try {
+    return readCosignedFile(chain.dir.root)
+  } catch (err) {
+    chain.logger.warn(`not cosigning: ${errorMessage(err)}; ${(err instanceof ProofError ? hintOf(err) : undefined) ?? ''}`)
+    return undefined
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { equalBytes, shellWord, toHex } from '../util/index.js'
+import { equalBytes, errorCode, errorMessage, shellWord, toHex } from '../util/index.js'
 import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
 import { noteLines, unionWithStored } from './note-lines.js'
 import { formatNote, MAX_NOTE_SIGNATURES } from './verifier/index.js'
@@ -9,7 +9,8 @@ import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
 import { WITNESS_LAST_META } from '../storage/index.js'
 import { findCheckpoint, storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
-import { lastCosigned, resetCommand, resetsForCosigning, retiredBy } from './witness-reset.js'
+import { cosignedForCosigning, lastCosigned, resetCommand, resetsForCosigning, retiredBy } from './witness-reset.js'
+import { cosignedBy, recordCosigned, WITNESS_COSIGNED_FILE } from './witness-cosigned-file.js'
 
 // A witness (docs/proofs.md "Witness cosignatures"): a node that holds no signatory key but
 // vouches, with its own key, that each checkpoint it cosigns extends the last one it cosigned. It
@@ -50,9 +51,22 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
       chain.logger.warn(`not cosigning: this witness key was retired by \`petal witnesses reset\` at ${retired.at}; run the witness with the key it named: \`petal --dir ${shellWord(chain.dir.root)} run --witness ${w.name} --key ${retired.next_key}\``, { key: w.key.id })
       return undefined
     }
-    const last = lastCosigned(chain)
+    // The last tree it cosigned, by chain.db's meta and by witness-cosigned.json, which outlives a
+    // chain.db rebuilt or put back from an older backup (session 56): it must extend both.
+    const records = cosignedForCosigning(chain)
+    if (records === undefined) return undefined
+    const vkey = witnessVkeySync(w.name, w.key.publicKey)
+    const inDb = lastCosigned(chain)
+    const inFile = cosignedBy(records, w.key.publicKey)
+    if (inFile !== undefined && (inDb === undefined || inFile.size > inDb.size)) {
+      // chain.db forgot it: written back, with the key, so that `petal witnesses reset` and
+      // `witnesses list` know what this key cosigned (a reset retires the key witness_vkey names).
+      chain.index.setMeta(LAST, `${inFile.size} ${toHex(inFile.root)}`)
+      chain.index.setMeta(OWN_WITNESS_META, records.find(r => r.key === w.key.publicKey.hex)?.vkey ?? vkey)
+    }
     const tree = storedChainTree(chain)
-    if (last !== undefined) {
+    for (const last of [inDb, inFile]) {
+      if (last === undefined) continue
       // Each size once, growing: older or equal trees were vouched for already.
       if (c.size <= last.size) return undefined
       // The tree it cosigned before must be a prefix of this one: this node's tree holds both.
@@ -63,11 +77,18 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
         return undefined
       }
     }
+    // Recorded before the cosignature exists: a crash after this leaves a record of a tree this
+    // chain holds that nobody saw cosigned (the key only refuses more), never a cosignature it forgot.
+    try {
+      recordCosigned(chain.dir.root, records, { key: w.key.publicKey.hex, vkey, size: c.size, root: toHex(c.root), at: new Date(chain.clock.now()).toISOString() })
+    } catch (err) {
+      chain.logger.warn(`not cosigning: what this witness cosigns could not be recorded in ${WITNESS_COSIGNED_FILE}, and a cosignature not recorded there could be forgotten with chain.db`, { error: errorMessage(err), code: errorCode(err) })
+      return undefined
+    }
     // Stored with the lines of witnesses not listed now (note-lines.ts); gossiped with the verified ones.
     const stored = addCosignature(keep ?? v.note, w, Math.floor(chain.clock.now() / 1000))
     const cosigned = formatNote({ text: v.text, signatures: [...v.lines, ...noteLines(stored).slice(-1)] })
     // Its own lines count as verified on this directory (knownWitnesses), for `petal prove` too.
-    const vkey = witnessVkeySync(w.name, w.key.publicKey)
     if (chain.index.getMeta(OWN_WITNESS_META) !== vkey) chain.index.setMeta(OWN_WITNESS_META, vkey)
     chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: stored, receivedAt: chain.clock.now(), source: 'witness' }, n.text, chain.params.maxReorgDepth)
     chain.index.setMeta(LAST, `${c.size} ${toHex(c.root)}`)

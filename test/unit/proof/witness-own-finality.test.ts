@@ -1,11 +1,11 @@
-import { chmodSync, cpSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { Chain, importBlock, reindexChain } from '../../../src/chain/index.js'
 import type { Network } from '../../../src/network/index.js'
 import { CheckpointDuty } from '../../../src/node/checkpoint-duty.js'
-import { addCosignature, cosignCheckpoint, keepReceivedCheckpoint, OWN_WITNESS_META, readCheckpointNote, resetWitness, signTipCheckpoints, WITNESS_RESETS_FILE, witnessResets, witnessVkeySync } from '../../../src/proof/index.js'
+import { addCosignature, cosignCheckpoint, WITNESS_COSIGNED_FILE, keepReceivedCheckpoint, OWN_WITNESS_META, readCheckpointNote, resetWitness, signTipCheckpoints, WITNESS_RESETS_FILE, witnessResets, witnessVkeySync } from '../../../src/proof/index.js'
 import { readSeal, WITNESS_LAST_META, WITNESS_RESETS_META } from '../../../src/storage/index.js'
 import { nullLogger, toHex, type Logger } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
@@ -115,6 +115,56 @@ describe('a witness behind the signatory', () => {
   })
 })
 
+// docs/proofs.md, "The last cosigned tree outlives chain.db": the tree a witness key last cosigned
+// lived only in chain.db's meta, which reindex rebuilds from the block files: a witness whose
+// chain.db was rebuilt after its block files went another way cosigned, with the same key, a tree
+// inconsistent with one it had cosigned (until session 56). witness-cosigned.json keeps it.
+describe('a witness whose chain.db was rebuilt', () => {
+  it('still refuses, with the same key, a tree inconsistent with the one it cosigned; the reset then knows that key', async () => {
+    const warnings: string[] = []
+    const logger: Logger = { ...nullLogger, warn: (m: string) => { warnings.push(m) } }
+    const { s, wit, r } = await threeCopies(logger)
+    await extendChain(s, alice, 3, 3)
+    await placeFrom(wit, s, 3, 5)
+    const final4 = await finalNote(s)
+    expect(await keepReceivedCheckpoint(wit, final4, 'S')).toBe(true)
+    expect(await cosignCheckpoint(wit, final4, w)).toContain(`— ${w.name} `)
+    const file = join(wit.dir.root, WITNESS_COSIGNED_FILE)
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject([{ key: w.key.publicKey.hex, size: 4, root: toHex(readCheckpointNote(final4).checkpoint.root) }])
+    // Its block files from height 3 replaced by another branch's (a copy of another node's), and
+    // chain.db removed and rebuilt from them: it knows no cosignature.
+    await extendChain(r, alice, 4, 4)
+    const dir = wit.dir.root
+    wit.close()
+    for (const f of ['chain.db', 'chain.db-wal', 'chain.db-shm']) rmSync(join(dir, f), { force: true })
+    for (let h = 3; h <= 6; h++) {
+      for (const ext of ['.db', '.sig']) {
+        const to = wit.dir.blockPath(h).replace(/\.db$/, ext)
+        rmSync(to, { force: true })
+        if (h <= r.tip().height) cpSync(r.dir.blockPath(h).replace(/\.db$/, ext), to)
+      }
+    }
+    await reindexChain(dir)
+    const rebuilt = Chain.open(dir, { logger })
+    expect(rebuilt.tip().hash).toBe(r.tip().hash)
+    expect(rebuilt.index.getMeta(WITNESS_LAST_META), 'chain.db knows no cosignature').toBeUndefined()
+    const final5 = await finalNote(r)
+    expect(await keepReceivedCheckpoint(rebuilt, final5, 'R')).toBe(true)
+    expect(await cosignCheckpoint(rebuilt, final5, w), 'inconsistent with size 4, which the same key cosigned').toBeUndefined()
+    expect(warnings.at(-1)).toContain('the chain no longer contains the last checkpoint this witness cosigned')
+    // chain.db knows it again, with the key, so the reset the warning names retires that key.
+    const dave = fixtureKey('dave')
+    await expect(resetWitness(rebuilt, w.key.publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_SAME_KEY' }))
+    expect((await resetWitness(rebuilt, dave.publicKey)).retired_key).toBe(w.key.publicKey.hex)
+    expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
+    // A file that cannot be read: nothing cosigned, the hint logged.
+    writeFileSync(file, '[')
+    expect(await cosignCheckpoint(rebuilt, final5, { name: 'witness.example/other', key: fixtureKey('erin') })).toBeUndefined()
+    expect(warnings.at(-1)).toContain(`\`mv ${file} ${file}.bad\``)
+    for (const c of [s, rebuilt, r]) c.close()
+  })
+})
+
 // docs/proofs.md, "A witness whose chain left what it cosigned": a witness an earlier Petal left
 // stuck (it cosigned, on the signer's claim, a tree its own chain then left) refused every later
 // checkpoint for good, and nothing cleared it. `petal witnesses reset` does, as the operator's
@@ -219,8 +269,13 @@ describe('a witness stuck by an earlier Petal', () => {
     writeFileSync(file, '{')
     expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toBeUndefined()
     expect(warnings.join('\n')).toContain(`\`mv ${file} ${file}.bad\``)
-    renameSync(file, `${file}.bad`) // the hint, run: the new key cosigns
-    expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
+    renameSync(file, `${file}.bad`) // the hint, run: a key not retired cosigns (dave cosigned size 5 already, before the rebuild: witness-cosigned.json remembers it)
+    expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave }), 'size 5 once').toBeUndefined()
+    await extendChain(r, alice, 1, 2)
+    await placeFrom(rebuilt, r, 7, 7)
+    const final6 = await finalNote(r)
+    expect(await keepReceivedCheckpoint(rebuilt, final6, 'R')).toBe(true)
+    expect(await cosignCheckpoint(rebuilt, final6, { name: w.name, key: dave })).toContain(`— ${w.name} `)
     for (const c of [s, rebuilt, r]) c.close()
   })
 })
