@@ -1,8 +1,8 @@
-import { lstatSync, readFileSync } from 'node:fs'
+import { lstatSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PublicKey } from '../crypto/index.js'
 import { fileKind } from '../storage/index.js'
-import { errorMessage, fromHex, isNotFound, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
+import { errorCode, errorMessage, fromHex, isNotFound, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
 
 // The last tree each witness key cosigned, outside chain.db (docs/proofs.md, "The last cosigned
@@ -37,6 +37,14 @@ function invalid (file: string, why: string): ProofError {
   })
 }
 
+/** An intact record this user may not read (a `sudo petal run --witness` under umask 077): moving it aside would forget it. */
+function unreadable (file: string, err: unknown): ProofError {
+  const other = statSync(file, { throwIfNoEntry: false })?.uid !== process.getuid?.()
+  return new ProofError('PROOF_WITNESS_COSIGNED_INVALID', `${file} (the last tree each witness key cosigned) cannot be read: this user may not read it${other ? ' (another user\'s command wrote it)' : ''} (${errorMessage(err)})`, {
+    hint: `a witness cosigns nothing while it cannot tell what its key cosigned; the record is intact, keep it: ${other ? 'as its owner or root, let others read it' : 'let this user read it'}: \`chmod a+r ${shellWord(file)}\` (it holds public keys, sizes and roots only; \`ls -l ${shellWord(file)}\` shows its owner and mode)`
+  })
+}
+
 const wellFormed = (r: unknown): r is CosignedTree => isRecord(r) && typeof r.key === 'string' && typeof r.vkey === 'string' &&
   Number.isSafeInteger(r.size) && (r.size as number) >= 1 && typeof r.root === 'string' && /^[0-9a-f]{64}$/.test(r.root)
 
@@ -51,6 +59,7 @@ export function readCosignedFile (dir: string): CosignedTree[] {
   } catch (err) {
     if (isNotFound(err)) return []
     if (err instanceof ProofError) throw err
+    if (errorCode(err) === 'EACCES' || errorCode(err) === 'EPERM') throw unreadable(file, err)
     throw invalid(file, errorMessage(err))
   }
   let a: unknown
