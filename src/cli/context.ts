@@ -4,8 +4,8 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { TableRootPool } from '../block/index.js'
 import { Chain } from '../chain/index.js'
 import { sha256Hex, type SigningKey } from '../crypto/index.js'
-import { DAISY_SOURCE_FILE, DaisyError, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode, showIndexMoves } from '../storage/index.js'
-import { abortable, createLogger, formatLogRecord, isLogLevel, LazyAbort, logRecordWithDir, LOG_LEVELS, runStopSteps, shellWord, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
+import { DAISY_SOURCE_FILE, daisyReadOnly, DataDir, isDaisyDir, Keystore, leaveConnectionsAtExit, setSyncfsMode, showIndexMoves } from '../storage/index.js'
+import { abortable, createLogger, formatLogRecord, isLogLevel, LazyAbort, logRecordWithDir, LOG_LEVELS, runStopSteps, writeOutputFile, type Logger, type LogLevel } from '../util/index.js'
 import { createOutput, UsageError, type Output } from './output.js'
 import { Progress, type ProgressMode } from './progress.js'
 import { readInputFile } from './input.js'
@@ -169,12 +169,14 @@ export class CliContext {
     const state = this.opts.state
     if (!isDaisyDir(this.dataRoot)) {
       if (state !== undefined) throw new UsageError('--state applies to a Daisy data directory', `${this.dataRoot} is not one (no daisy.db, no blocks/0000/block_00000000.db)`)
+      // Petal's state of a Daisy directory given as --dir: its block files are Daisy's, which a
+      // reindex read as Petal's ("seal file missing") and a write would act on (session 56).
+      const source = DAISY_COMMANDS.has(this.command) ? undefined : new DataDir(this.dataRoot).daisySource
+      if (source !== undefined) throw daisyReadOnly(source, this.dataRoot, 'state', this.command)
       return
     }
     if (!DAISY_COMMANDS.has(this.command)) {
-      throw new DaisyError('DAISY_READ_ONLY', `${this.dataRoot} is a Daisy data directory: Petal reads it (${[...DAISY_COMMANDS].join(', ')}) and never writes it, so \`petal ${this.command}\` cannot run on it`, {
-        hint: `\`petal adopt-daisy ${shellWord(this.dataRoot)} --dir NEW\` makes a Petal chain that continues the Daisy chain; run writing commands there`, details: { command: this.command }
-      })
+      throw daisyReadOnly(this.dataRoot, resolve(state ?? defaultDaisyState(this.dataRoot)), 'daisy', this.command)
     }
     this.daisy = { dir: this.dataRoot, state: resolve(state ?? defaultDaisyState(this.dataRoot)) }
     this.dataRoot = this.daisy.state

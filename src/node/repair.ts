@@ -3,7 +3,7 @@ import { BlockError } from '../block/index.js'
 import { ChainError, findDamagedBlocks, restoreBlock, type Chain, type Damage, type DamagedBlock, type ScanProgress } from '../chain/index.js'
 import { sha256File } from '../crypto/index.js'
 import { addrPeerId, DEFAULT_NETWORK_OPTIONS, loadOrCreateNodeKey, NetworkError, openBlockFetcher, parseMultiaddr, type BlockFetcher } from '../network/index.js'
-import { DataDir, rememberPeerAddrs, StorageError, tmpBlockPath, type BlockRecord } from '../storage/index.js'
+import { daisyReadOnly, DataDir, rememberPeerAddrs, StorageError, tmpBlockPath, type BlockRecord } from '../storage/index.js'
 import { errorMessage, isPetalError, nullLogger, type Logger } from '../util/index.js'
 import { peersFilePath, readKnownPeers } from './state-file.js'
 
@@ -57,6 +57,9 @@ interface Source {
  * (chain/repair.ts). What cannot be repaired is reported, with the reason.
  */
 export async function repairChain (chain: Chain, o: RepairOptions = {}): Promise<RepairReport> {
+  // Petal's state of a Daisy directory: its block files are Daisy's, never replaced (session 56).
+  const daisy = chain.dir.daisySource
+  if (daisy !== undefined) throw daisyReadOnly(daisy, chain.dir.root, 'state', 'verify --repair')
   const logger = o.logger ?? nullLogger
   const damaged = await findDamagedBlocks(chain, { signal: o.signal, onProgress: o.onProgress })
   const report: RepairReport = { repaired: [], failed: [], sources: [] }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { diskFailureOf } from '../block/index.js'
 import { sha256Hex } from '../crypto/index.js'
-import { errorMessage, isHash, isNotFound, isRecord, isStringArray, parseJson } from '../util/index.js'
+import { errorMessage, isHash, isNotFound, isRecord, isStringArray, parseJson, shellWord } from '../util/index.js'
 import { DaisyError } from './errors.js'
 import { checkDataFile } from './data-file.js'
 import { DataDir } from './layout.js'
@@ -46,6 +46,24 @@ export function isDaisyDir (root: string): boolean {
 }
 
 /** Where Daisy's block `height` should be, with a hint that names where it was put instead, if found. */
+/**
+ * A command that writes, given a Daisy directory as --dir (`given` 'daisy') or Petal's state of one
+ * ('state': its block files are Daisy's): DAISY_READ_ONLY, whose hint is what does that work there
+ * (session 56: a reindex of the state read Daisy's blocks as Petal's, "seal file missing", and
+ * verify --repair took them for damaged Petal blocks, UNSUPPORTED_VERSION).
+ */
+export function daisyReadOnly (daisy: string, state: string, given: 'daisy' | 'state', command: string): DaisyError {
+  const d = shellWord(daisy)
+  const through = `petal --dir ${d} --state ${shellWord(state)}`
+  const where = given === 'daisy' ? `${daisy} is a Daisy data directory` : `${state} is Petal's state of the Daisy directory ${daisy}, whose block files are Daisy's`
+  const hint = command === 'reindex'
+    ? `Petal's state of a Daisy directory is rebuilt by reading the Daisy directory: \`${through} status\` brings it up to date from Daisy's files (to rebuild it from the genesis, remove it first: \`rm -r ${shellWord(state)}\`; it is derived)`
+    : command === 'verify --repair'
+      ? `put a damaged or missing Daisy block file back from a backup or another Daisy node's directory (it must hash to the value ${join(daisy, 'daisy.db')} records), then \`${through} verify\` checks every block; or \`petal adopt-daisy ${d} --dir NEW\` makes a Petal chain that continues it`
+      : `\`petal adopt-daisy ${d} --dir NEW\` makes a Petal chain that continues the Daisy chain; run writing commands there`
+  return new DaisyError('DAISY_READ_ONLY', `${where}: Petal reads it and never writes Daisy's files, so \`petal ${command}\` cannot run on it`, { hint, details: { command } })
+}
+
 export function missingBlockHint (d: DaisyDir, height: number): string {
   const petalPlace = new DataDir(d.root).blockPath(height)
   const flat = join(d.blocksDir, `block_${height.toString(16).padStart(8, '0')}.db`)

@@ -33,7 +33,7 @@ export { commitWal, LOOK_INDEX, rewriteLog, rewriteLogWaiting, undoFailedCommit 
 export { fdatasyncWal } from './wal-sync.js'
 export { claimLog } from './wal-claims.js'
 export { loadWalCheck } from './wal-index.js'
-export { DaisyDb, DaisyDir, DAISY_DEFAULT_CHAIN, isDaisyDir, missingBlockHint, readDaisyChainParams, readDaisyPrivateKeys, type DaisyBlockRow, type DaisyChainParams } from './daisy-dir.js'
+export { DaisyDb, DaisyDir, DAISY_DEFAULT_CHAIN, daisyReadOnly, isDaisyDir, missingBlockHint, readDaisyChainParams, readDaisyPrivateKeys, type DaisyBlockRow, type DaisyChainParams } from './daisy-dir.js'
 export { MAX_ADDRS_PER_PEER, readPeersFile, rememberPeerAddrs, writePeersFile, type RememberedPeer } from './peers-file.js'
 export { indexFiles, refuseUnplaceable, refuseUnplaceableRange, refuseUnwritable, unwritableFix, writeRefusal } from './write-access.js'
 export { noteTip, readTipRecord, TIP_RECORD_SUFFIX, type TipRecord } from './index-tip-record.js'

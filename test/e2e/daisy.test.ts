@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
+import { existsSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { petal, spawnPetal } from '../helpers/cli.js'
+import { hintOf, petal, petalInProcess, spawnPetal } from '../helpers/cli.js'
 import { http } from '../helpers/api.js'
 import { buildDaisyDir, daisyBlockPath, hashTree, tamperBlock } from '../helpers/daisy.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -92,6 +93,54 @@ describe('petal on a Daisy data directory', () => {
     const write = await petal([...d, 'signimportblock', join(tmpDir(), 'x.db')])
     expect(write.code).toBe(2)
     expect(write.stderr).toContain('[DAISY_READ_ONLY]')
+  })
+
+  // Petal's state of a Daisy directory given as --dir (witness56, session 56): reindex read Daisy's
+  // blocks as Petal's ("seal file missing"), verify --repair took them for damaged Petal blocks
+  // (UNSUPPORTED_VERSION), and a query with a Daisy file missing hinted verify --repair. In process.
+  it('its state as --dir: reindex and verify --repair are DAISY_READ_ONLY, write none of its files, and their hints and a query\'s, run, work', async () => {
+    const f = buildDaisyDir(join(tmpDir(), 'daisy'))
+    const state = join(tmpDir(), 'state')
+    const d = ['--dir', f.root, '--state', state]
+    expect((await petalInProcess([...d, 'status'])).code).toBe(0)
+    const before = hashTree(f.root)
+
+    const reindex = await petalInProcess(['--dir', state, 'reindex'])
+    expect(reindex.code, reindex.stderr).toBe(2)
+    expect(reindex.stderr).toContain('[DAISY_READ_ONLY]')
+    const rm = /`rm -r (\S+)`/.exec(hintOf(reindex.stderr))?.[1]
+    const status = /`petal (--dir \S+ --state \S+ status)`/.exec(hintOf(reindex.stderr))?.[1]
+    expect([rm, status], reindex.stderr).toEqual([state, d.join(' ') + ' status'])
+    rmSync(state, { recursive: true })
+    const rebuilt = await petalInProcess(status?.split(' ') ?? [])
+    expect(rebuilt.code, rebuilt.stderr).toBe(0)
+    expect(rebuilt.stdout).toContain('height 3')
+
+    const away = join(tmpDir(), 'block2.db')
+    renameSync(daisyBlockPath(f.root, 2), away)
+    for (const args of [['--dir', state, 'verify', '--repair'], [...d, 'verify', '--repair']]) {
+      const repair = await petalInProcess(args)
+      expect(repair.code, repair.stderr).toBe(2)
+      expect(repair.stderr).toContain('[DAISY_READ_ONLY]')
+      expect(existsSync(daisyBlockPath(f.root, 2))).toBe(false)
+    }
+    renameSync(away, daisyBlockPath(f.root, 2))
+    const verify = /`petal (--dir \S+ --state \S+ verify)`/.exec(hintOf((await petalInProcess(['--dir', state, 'verify', '--repair'])).stderr))?.[1]
+    const checked = await petalInProcess(verify?.split(' ') ?? [])
+    expect(checked.code, checked.stderr).toBe(0)
+    expect(checked.stdout).toContain('ok: 4 Daisy blocks')
+
+    renameSync(daisyBlockPath(f.root, 0), away)
+    const count = [...d, 'query', 'SELECT COUNT(*) AS n FROM pages']
+    const short = await petalInProcess(count)
+    expect(short.stderr).toContain('[MIRROR_BLOCK_MISSING]')
+    expect(hintOf(short.stderr)).not.toContain('verify --repair')
+    expect(hintOf(short.stderr)).toContain(`${join(f.root, 'daisy.db')} records), then run the command again`)
+    renameSync(away, daisyBlockPath(f.root, 0))
+    const again = await petalInProcess(count)
+    expect(again.code, again.stderr).toBe(0)
+    expect(lines(again.stdout)).toEqual([{ n: 5 }])
+    expect(hashTree(f.root)).toEqual(before)
   })
 
   it('adopt-daisy after importing Daisy\'s private.db: verify checks the continuity, query reads old and new blocks, a v1 block is refused after its seal is checked', async () => {

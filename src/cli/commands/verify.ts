@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { ChainError, checkAdoption, checkDaisyChain, verifyChain, type Chain } from '../../chain/index.js'
-import { DaisyDir, StorageError } from '../../storage/index.js'
+import { daisyReadOnly, DaisyDir, StorageError } from '../../storage/index.js'
 import { hintOf, isPetalError, isRecord, shellWord } from '../../util/index.js'
 import { intOption } from '../args.js'
 import type { CliContext } from '../context.js'
@@ -27,6 +27,10 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, o: VerifyFlags) => {
       if (o.repair !== true && (o.peer.length > 0 || o.from.length > 0)) throw new UsageError('--peer and --from apply to --repair', 'add --repair to fetch damaged blocks again')
       if (ctx.daisy !== undefined) { await verifyDaisy(ctx, o); return }
+      // Petal's state of a Daisy directory as --dir: its block files are Daisy's, which a repair
+      // took for damaged Petal blocks (UNSUPPORTED_VERSION) and would have replaced (session 56).
+      const source = o.repair === true ? ctx.dataDir.daisySource : undefined
+      if (source !== undefined) throw daisyReadOnly(source, ctx.dir, 'state', 'verify --repair')
       // --repair's code (the network stack) is a module of its own: plain verify runs from the
       // fast bundle without it (scripts/build-cli.ts, FAST_UNLESS).
       const repairing = o.repair === true ? await import('./verify-repair.js') : undefined
@@ -82,7 +86,9 @@ function unreadableBlock (ctx: CliContext, b: ReturnType<Chain['get']>, f: { hei
 async function verifyDaisy (ctx: CliContext, o: VerifyFlags): Promise<void> {
   const target = ctx.daisy
   if (target === undefined) return
-  if (o.repair === true) throw new UsageError('--repair writes block files, and a Daisy directory is only read', 'restore damaged Daisy blocks from a backup or another Daisy node, or adopt the chain (`petal adopt-daisy`) and repair there')
+  // DAISY_READ_ONLY as every other write (until session 56 a USAGE error whose hint, given --dir,
+  // read `petal --dir DAISY adopt-daisy`, which the Daisy directory refuses).
+  if (o.repair === true) throw daisyReadOnly(target.dir, target.state, 'daisy', 'verify --repair')
   if (o.deep === true || o.workers !== undefined) ctx.logger.info('a Daisy directory is always checked in full, on this thread: --deep and --workers change nothing')
   const started = performance.now()
   const bar = ctx.progress('verify')

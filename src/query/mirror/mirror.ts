@@ -1,5 +1,6 @@
 import { existsSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Chain } from '../../chain/index.js'
 import { type BlockRecord, closeOrLeave, openSqlite, openSqliteReadonly, systemFailure, tmpBlockPath, type SqliteDb } from '../../storage/index.js'
 import { sha256File, sha256Hex } from '../../crypto/index.js'
@@ -162,7 +163,7 @@ export class QueryMirror {
         if (copy === undefined) {
           // A reorg in another process may be moving the file right now: look again a few times.
           // A file that stays missing or damaged stops the mirror here; it keeps what it has.
-          if (++missing > MISSING_RETRIES) { stoppedAt = missingBlock(rec, this.readFailed); break }
+          if (++missing > MISSING_RETRIES) { stoppedAt = missingBlock(rec, this.readFailed, this.chain.dir.daisySource); break }
           await sleep(25 * 2 ** (missing - 1), o.signal)
           break
         }
@@ -241,7 +242,7 @@ async function removeCopy (copy: BlockCopy): Promise<void> {
 /** Errors of reading a block file that are the machine's, not a missing or changed file. */
 const READ_FAILURES = new Set(['EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE'])
 
-function missingBlock (rec: BlockRecord, readFailed: string | undefined): MirrorStop {
+function missingBlock (rec: BlockRecord, readFailed: string | undefined, daisy: string | undefined): MirrorStop {
   // The disk failed the read (EIO): "missing or damaged" and `verify --repair` (which fails on
   // the same read) were not true (mend34).
   if (readFailed !== undefined) {
@@ -260,7 +261,11 @@ function missingBlock (rec: BlockRecord, readFailed: string | undefined): Mirror
     hash: rec.hash,
     code: 'MIRROR_BLOCK_MISSING',
     message: `the query mirror stops at height ${rec.height - 1}: the file of block ${rec.height} is missing or damaged`,
-    hint: 'put it back with `petal verify --repair`; until then queries see the blocks below it'
+    // A Daisy directory's file is Daisy's: verify --repair refuses it (DAISY_READ_ONLY); the
+    // mirror catches up by itself once the file is back (session 56).
+    hint: daisy !== undefined
+      ? `put the Daisy block file back from a backup or another Daisy node's directory (it must hash to the value ${join(daisy, 'daisy.db')} records), then run the command again: the query mirror catches up; until then queries see the blocks below it`
+      : 'put it back with `petal verify --repair`; until then queries see the blocks below it'
   }
 }
 
