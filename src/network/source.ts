@@ -21,9 +21,10 @@ export interface BlockSource {
   /**
    * The signed checkpoint notes to answer a `checkpoints` request with: kept ones of the current
    * chain, of tree size at most `maxSize`, each at most LIMITS.checkpoint bytes (none when absent);
-   * a signatory's node may sign one of that size first (docs/proofs.md, "A size signed on request").
+   * a signatory's node may sign one of that size first (docs/proofs.md, "A size signed on request"),
+   * and says why when it could not (`unsigned`).
    */
-  checkpoints?: (maxSize: number) => string[] | Promise<string[]>
+  checkpoints?: (maxSize: number) => CheckpointsAnswer | Promise<CheckpointsAnswer>
   /** Wait up to `ms` for a block this node is fetching right now; true if it arrived. */
   awaitBlock?: (hash: string, ms: number, signal: AbortSignal) => Promise<boolean>
   /**
@@ -34,6 +35,9 @@ export interface BlockSource {
 }
 
 /** Serve a chain's index and block files. */
+/** A `checkpoints` answer: the notes, or with the reason a size asked for was not signed. */
+export type CheckpointsAnswer = string[] | { notes: string[], unsigned?: string }
+
 export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'], checkpoints?: BlockSource['checkpoints'], signer?: BlockSource['signer']): BlockSource {
   return {
     chainId: chain.chainId,

@@ -2,7 +2,7 @@ import type { Chain } from '../chain/index.js'
 import { LIMITS, NetworkError, type Network } from '../network/index.js'
 import type { SigningKey } from '../crypto/index.js'
 import { findCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, servedCheckpoints, signBudget, signRequestedSize, storedChainTree, type SignBudget } from '../proof/index.js'
-import { errorMessage, type Logger } from '../util/index.js'
+import { errorCode, errorMessage, type Logger } from '../util/index.js'
 
 /** What one peer's answer to a `checkpoints` request gave (docs/protocol.md). */
 export interface AskedCheckpoints {
@@ -22,19 +22,49 @@ export interface AskedCheckpoints {
 /** Each chain's budget of notes signed on a peer's request (proof/on-request.ts). */
 const budgets = new WeakMap<Chain, SignBudget>()
 
+/** The code of the disk failure last logged per chain: logged once while it stands, again after a signature. */
+const failing = new WeakMap<Chain, string>()
+
+/** What this node answers a `checkpoints` request with (docs/protocol.md, "checkpoints"). */
+export interface ServedCheckpoints {
+  notes: string[]
+  /** a size asked for that this signatory's node could not sign now, and why */
+  unsigned?: string
+}
+
 /**
  * What this node answers a peer's `checkpoints` request with: notes small enough to send. A
  * signatory's node (`key`) first signs a final checkpoint of exactly `maxSize` when it keeps none
  * (docs/proofs.md, "A size signed on request"), so a reader's `pull --checkpoint-size N` gets N.
+ * When that signing fails (the write lock busy, the disk refusing the write) the answer goes
+ * without it and says why; a disk's failure is logged with its code, once while it stands.
  */
-export async function checkpointsToServe (chain: Chain, maxSize: number, key?: SigningKey): Promise<string[]> {
+export async function checkpointsToServe (chain: Chain, maxSize: number, key?: SigningKey): Promise<ServedCheckpoints> {
+  let unsigned: string | undefined
   if (key !== undefined) {
     const budget = budgets.get(chain) ?? signBudget()
     budgets.set(chain, budget)
-    // The lock busy (a long import) or the disk failing: the answer goes without it.
-    await signRequestedSize(chain, key, maxSize, budget).catch(() => false)
+    try {
+      if (await signRequestedSize(chain, key, maxSize, budget)) failing.delete(chain)
+    } catch (err) {
+      unsigned = notSigned(chain, maxSize, err)
+    }
   }
-  return servedCheckpoints(chain, maxSize).filter(n => Buffer.byteLength(n) <= LIMITS.checkpoint)
+  const notes = servedCheckpoints(chain, maxSize).filter(n => Buffer.byteLength(n) <= LIMITS.checkpoint)
+  return unsigned === undefined ? { notes } : { notes, unsigned }
+}
+
+/** Why a size asked for was not signed, for the peer; a disk's failure logged (until review56 it was swallowed, silent). */
+function notSigned (chain: Chain, size: number, err: unknown): string {
+  const code = errorCode(err)
+  if (code === 'ABORTED' || code === 'LOCK_TIMEOUT') return `size ${size} not signed: this node's index was busy (ask again)`
+  const details = (err as { details?: { systemCode?: unknown } }).details
+  const sys = typeof details?.systemCode === 'string' ? details.systemCode : code ?? 'unknown'
+  if (failing.get(chain) !== sys) {
+    failing.set(chain, sys)
+    chain.logger.warn('a checkpoint a peer asked for could not be signed: keeping it failed (logged once while it fails; the node runs on and answers what it keeps)', { size, code: sys, error: errorMessage(err) })
+  }
+  return `size ${size} not signed: this node could not keep it (${sys})`
 }
 
 /**

@@ -15,7 +15,10 @@ export async function registerCheckpoints (node: PetalLibp2p, source: BlockSourc
   await node.handle(protocolId(source.chainId, 'checkpoints'),
     jsonHandler('checkpoints', LIMITS.checkpointsRequest, ctx, async req => {
       const { maxSize } = parseCheckpointsRequest(req)
-      return { notes: ((await source.checkpoints?.(maxSize)) ?? []).slice(0, LIMITS.maxCheckpointNotes) }
+      const a = (await source.checkpoints?.(maxSize)) ?? []
+      const { notes, unsigned } = Array.isArray(a) ? { notes: a, unsigned: undefined } : a
+      // `unsigned`: why a size asked for was not signed (since session 56; older askers ignore it).
+      return { notes: notes.slice(0, LIMITS.maxCheckpointNotes), ...(unsigned === undefined ? {} : { unsigned: unsigned.slice(0, 200) }) }
     }),
     { maxInboundStreams: INBOUND_STREAMS.checkpoints })
 }

@@ -1,6 +1,6 @@
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Chain, importBlock } from '../../../src/chain/index.js'
 import { findCheckpoint, missingSizeHint, readCheckpointNote, servedCheckpoints, signBudget, signRequestedSize, signTipCheckpoints } from '../../../src/proof/index.js'
 import { checkpointsToServe, pulledCheckpoints } from '../../../src/node/checkpoint-ask.js'
@@ -39,16 +39,16 @@ describe('the hint for a checkpoint size not stored here', () => {
       expect(hint).toContain('petal pull /ip4/127.0.0.1/tcp/2017/p2p/12D3KooWExample --checkpoint-size 3')
       // Since session 55 it signs a final size on request (docs/proofs.md, "A size signed on
       // request"), once: a peer asking for size 3 gets size 3, and the next asker the stored note.
-      const served = await checkpointsToServe(node, 3, alice)
+      const served = (await checkpointsToServe(node, 3, alice)).notes
       expect(served.map(n => readCheckpointNote(n).checkpoint.size)).toEqual([3])
       expect(readCheckpointNote(served[0] ?? '').checkpoint.final).toBe(true)
       const rows = node.index.checkpoints.list().length
-      expect(await checkpointsToServe(node, 3, alice)).toEqual(served)
+      expect(await checkpointsToServe(node, 3, alice)).toEqual({ notes: served })
       expect(node.index.checkpoints.list()).toHaveLength(rows)
       // Not a size that is not final at its tip (6: final sizes end at 5 with max_reorg_depth 2),
       // nor with a key that is no signatory, nor beyond its budget of signatures a minute.
-      expect((await checkpointsToServe(node, 6, alice)).map(n => readCheckpointNote(n).checkpoint.size)).toEqual([5])
-      expect(await checkpointsToServe(node, 2, fixtureKey('bob'))).toEqual([])
+      expect((await checkpointsToServe(node, 6, alice)).notes.map(n => readCheckpointNote(n).checkpoint.size)).toEqual([5])
+      expect(await checkpointsToServe(node, 2, fixtureKey('bob'))).toEqual({ notes: [] })
       const budget = signBudget({ burst: 1, perMinute: 0 })
       expect(await signRequestedSize(node, alice, 2, budget)).toBe(true)
       expect(await signRequestedSize(node, alice, 1, budget)).toBe(false)
@@ -60,6 +60,19 @@ describe('the hint for a checkpoint size not stored here', () => {
         { size: 9, got: false, below: 7, why: 'tree' },
         { size: 4, got: false, below: 3, why: 'not-sent' }
       ])
+      // The disk refusing the signed note's keeping (review56: swallowed, silent): logged once
+      // with its code while it fails, the peer told why, and the node answers what it keeps.
+      const warn = vi.spyOn(node.logger, 'warn')
+      const keep = vi.spyOn(node.index.checkpoints, 'keep').mockImplementation(() => { throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) })
+      for (let i = 0; i < 2; i++) {
+        const a = await checkpointsToServe(node, 4, alice)
+        expect(a.notes.map(n => readCheckpointNote(n).checkpoint.size)).toEqual([3])
+        expect(a.unsigned).toBe('size 4 not signed: this node could not keep it (SQLITE_FULL)')
+      }
+      expect(warn).toHaveBeenCalledTimes(1)
+      expect(warn.mock.calls[0]?.[1]).toMatchObject({ size: 4, code: 'SQLITE_FULL' })
+      keep.mockRestore()
+      expect((await checkpointsToServe(node, 4, alice)).notes.map(n => readCheckpointNote(n).checkpoint.size)).toEqual([4])
     } finally {
       node.close()
       made.close()
