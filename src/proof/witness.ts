@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { equalBytes, errorCode, errorMessage, shellWord, toHex } from '../util/index.js'
+import { equalBytes, errorCode, errorMessage, failpoint, shellWord, toHex } from '../util/index.js'
 import { addCosignature, readCheckpointNote, witnessVkey } from './checkpoint.js'
 import { noteLines, unionWithStored } from './note-lines.js'
 import { formatNote, MAX_NOTE_SIGNATURES } from './verifier/index.js'
@@ -85,6 +85,7 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
       chain.logger.warn(`not cosigning: what this witness cosigns could not be recorded in ${WITNESS_COSIGNED_FILE}, and a cosignature not recorded there could be forgotten with chain.db`, { error: errorMessage(err), code: errorCode(err) })
       return undefined
     }
+    failpoint('witness:recorded')
     // Stored with the lines of witnesses not listed now (note-lines.ts); gossiped with the verified ones.
     const stored = addCosignature(keep ?? v.note, w, Math.floor(chain.clock.now() / 1000))
     const cosigned = formatNote({ text: v.text, signatures: [...v.lines, ...noteLines(stored).slice(-1)] })
