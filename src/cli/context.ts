@@ -176,7 +176,7 @@ export class CliContext {
       return
     }
     if (!DAISY_COMMANDS.has(this.command)) {
-      throw daisyReadOnly(this.dataRoot, resolve(state ?? defaultDaisyState(this.dataRoot)), 'daisy', this.command)
+      throw daisyReadOnly(this.dataRoot, resolve(state ?? defaultDaisyState(this.dataRoot)), 'daisy', this.command, [...DAISY_COMMANDS])
     }
     this.daisy = { dir: this.dataRoot, state: resolve(state ?? defaultDaisyState(this.dataRoot)) }
     this.dataRoot = this.daisy.state

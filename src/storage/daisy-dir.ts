@@ -52,7 +52,7 @@ export function isDaisyDir (root: string): boolean {
  * (session 56: a reindex of the state read Daisy's blocks as Petal's, "seal file missing", and
  * verify --repair took them for damaged Petal blocks, UNSUPPORTED_VERSION).
  */
-export function daisyReadOnly (daisy: string, state: string, given: 'daisy' | 'state', command: string): DaisyError {
+export function daisyReadOnly (daisy: string, state: string, given: 'daisy' | 'state', command: string, reading?: readonly string[]): DaisyError {
   const d = shellWord(daisy)
   const through = `petal --dir ${d} --state ${shellWord(state)}`
   const where = given === 'daisy' ? `${daisy} is a Daisy data directory` : `${state} is Petal's state of the Daisy directory ${daisy}, whose block files are Daisy's`
@@ -61,7 +61,7 @@ export function daisyReadOnly (daisy: string, state: string, given: 'daisy' | 's
     : command === 'verify --repair'
       ? `put a damaged or missing Daisy block file back from a backup or another Daisy node's directory (it must hash to the value ${join(daisy, 'daisy.db')} records), then \`${through} verify\` checks every block; or \`petal adopt-daisy ${d} --dir NEW\` makes a Petal chain that continues it`
       : `\`petal adopt-daisy ${d} --dir NEW\` makes a Petal chain that continues the Daisy chain; run writing commands there`
-  return new DaisyError('DAISY_READ_ONLY', `${where}: Petal reads it and never writes Daisy's files, so \`petal ${command}\` cannot run on it`, { hint, details: { command } })
+  return new DaisyError('DAISY_READ_ONLY', `${where}: Petal reads it${reading === undefined ? '' : ` (${reading.join(', ')})`} and never writes Daisy's files, so \`petal ${command}\` cannot run on it`, { hint, details: { command } })
 }
 
 export function missingBlockHint (d: DaisyDir, height: number): string {
