@@ -44,6 +44,18 @@ export interface CliIO {
 /** Commands that work on a Daisy directory (read-only; docs/daisy.md). */
 export const DAISY_COMMANDS: ReadonlySet<string> = new Set(['status', 'verify', 'blocks', 'block', 'signers', 'query', 'serve'])
 
+/**
+ * The Daisy directory `root` is Petal's state of, if it is one. A daisy-source.json that cannot be
+ * read is left to the command's own open to report (a directory this user may not read, …).
+ */
+function daisySourceOf (root: string): string | undefined {
+  try {
+    return new DataDir(root).daisySource
+  } catch {
+    return undefined
+  }
+}
+
 /** A Daisy directory given as --dir, and where Petal keeps its derived state of it. */
 export interface DaisyTarget { dir: string, state: string }
 
@@ -162,24 +174,28 @@ export class CliContext {
   }
 
   /**
-   * --dir names a Daisy directory: allow only the commands that read, switch the data directory to
-   * the derived state (--state), and bring that state up to date (verify checks for itself).
+   * --dir names a Daisy directory, or Petal's state of one (its daisy-source.json names the Daisy
+   * directory): allow only the commands that read, switch the data directory to the derived state
+   * (--state), and bring that state up to date (verify checks for itself).
    */
   private async prepareDaisy (): Promise<void> {
     const state = this.opts.state
     if (!isDaisyDir(this.dataRoot)) {
       if (state !== undefined) throw new UsageError('--state applies to a Daisy data directory', `${this.dataRoot} is not one (no daisy.db, no blocks/0000/block_00000000.db)`)
       // Petal's state of a Daisy directory given as --dir: its block files are Daisy's, which a
-      // reindex read as Petal's ("seal file missing") and a write would act on (session 56).
-      const source = DAISY_COMMANDS.has(this.command) ? undefined : new DataDir(this.dataRoot).daisySource
-      if (source !== undefined) throw daisyReadOnly(source, this.dataRoot, 'state', this.command)
-      return
+      // reindex read as Petal's ("seal file missing"), verify as Petal's, and a write would act on
+      // (session 56). Read through the Daisy directory it names, as `--dir DAISY --state STATE`.
+      const source = daisySourceOf(this.dataRoot)
+      if (source === undefined) return
+      if (!DAISY_COMMANDS.has(this.command)) throw daisyReadOnly(source, this.dataRoot, 'state', this.command)
+      this.daisy = { dir: source, state: this.dataRoot }
+    } else {
+      if (!DAISY_COMMANDS.has(this.command)) {
+        throw daisyReadOnly(this.dataRoot, resolve(state ?? defaultDaisyState(this.dataRoot)), 'daisy', this.command, [...DAISY_COMMANDS])
+      }
+      this.daisy = { dir: this.dataRoot, state: resolve(state ?? defaultDaisyState(this.dataRoot)) }
+      this.dataRoot = this.daisy.state
     }
-    if (!DAISY_COMMANDS.has(this.command)) {
-      throw daisyReadOnly(this.dataRoot, resolve(state ?? defaultDaisyState(this.dataRoot)), 'daisy', this.command, [...DAISY_COMMANDS])
-    }
-    this.daisy = { dir: this.dataRoot, state: resolve(state ?? defaultDaisyState(this.dataRoot)) }
-    this.dataRoot = this.daisy.state
     if (this.command === 'verify') return
     if (this.refreshDaisy === undefined) throw new Error(`petal ${this.command}: its command module exports no refreshDaisy, which a command that reads a Daisy directory needs`)
     await this.refreshDaisy(this)

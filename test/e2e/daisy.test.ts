@@ -129,6 +129,10 @@ describe('petal on a Daisy data directory', () => {
     const checked = await petalInProcess(verify?.split(' ') ?? [])
     expect(checked.code, checked.stderr).toBe(0)
     expect(checked.stdout).toContain('ok: 4 Daisy blocks')
+    // The state as --dir reads through the Daisy directory it names (verify read Daisy's blocks as Petal's).
+    const viaState = await petalInProcess(['--dir', state, 'verify'])
+    expect(viaState.code, viaState.stderr).toBe(0)
+    expect(viaState.stdout).toContain('ok: 4 Daisy blocks')
 
     renameSync(daisyBlockPath(f.root, 0), away)
     const count = [...d, 'query', 'SELECT COUNT(*) AS n FROM pages']

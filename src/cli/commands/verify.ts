@@ -27,10 +27,6 @@ export function register (program: Command, action: Action): void {
     .action(action(async (ctx, o: VerifyFlags) => {
       if (o.repair !== true && (o.peer.length > 0 || o.from.length > 0)) throw new UsageError('--peer and --from apply to --repair', 'add --repair to fetch damaged blocks again')
       if (ctx.daisy !== undefined) { await verifyDaisy(ctx, o); return }
-      // Petal's state of a Daisy directory as --dir: its block files are Daisy's, which a repair
-      // took for damaged Petal blocks (UNSUPPORTED_VERSION) and would have replaced (session 56).
-      const source = o.repair === true ? ctx.dataDir.daisySource : undefined
-      if (source !== undefined) throw daisyReadOnly(source, ctx.dir, 'state', 'verify --repair')
       // --repair's code (the network stack) is a module of its own: plain verify runs from the
       // fast bundle without it (scripts/build-cli.ts, FAST_UNLESS).
       const repairing = o.repair === true ? await import('./verify-repair.js') : undefined
