@@ -1,5 +1,5 @@
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
-import { isRecord, tempTag } from '../util/index.js'
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
+import { isRecord, tempTag, writeFullySync } from '../util/index.js'
 
 /**
  * `chain.db-tip`: the canonical tip (height and hash) of chain.db's last commit that moved it,
@@ -25,7 +25,14 @@ export function noteTip (db: string, hash: string | undefined, read: () => TipRe
   const path = db + TIP_RECORD_SUFFIX
   const tmp = `${path}.${tempTag()}.tmp`
   try {
-    writeFileSync(tmp, JSON.stringify({ height: tip.height, hash: tip.hash }) + '\n')
+    // open, write and close rather than writeFileSync, whose JavaScript a 100-row import would
+    // otherwise compile for this one call (test/e2e/import-node-calls.test.ts).
+    const fd = openSync(tmp, 'w')
+    try {
+      writeFullySync(fd, JSON.stringify({ height: tip.height, hash: tip.hash }) + '\n')
+    } finally {
+      closeSync(fd)
+    }
     renameSync(tmp, path)
     noted.set(db, tip.hash)
   } catch {
