@@ -1,9 +1,9 @@
-import { lstatSync, readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PublicKey } from '../crypto/index.js'
-import { fileKind } from '../storage/index.js'
-import { errorCode, errorMessage, fromHex, isNotFound, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
+import { errorMessage, fromHex, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
+import { readWitnessRecord } from './witness-record-file.js'
 
 // The last tree each witness key cosigned, outside chain.db (docs/proofs.md, "The last cosigned
 // tree outlives chain.db"). A witness cosigns only a checkpoint that extends the last one it
@@ -51,23 +51,8 @@ const wellFormed = (r: unknown): r is CosignedTree => isRecord(r) && typeof r.ke
 /** Every key's last cosigned tree ([] when there is no file). PROOF_WITNESS_COSIGNED_INVALID when it cannot be read. */
 export function readCosignedFile (dir: string): CosignedTree[] {
   const file = path(dir)
-  let text: string
-  try {
-    const st = lstatSync(file)
-    if (!st.isFile()) throw invalid(file, `it is ${fileKind(st)}, not a regular file`)
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    if (isNotFound(err)) return []
-    if (err instanceof ProofError) throw err
-    if (errorCode(err) === 'EACCES' || errorCode(err) === 'EPERM') throw unreadable(file, err)
-    throw invalid(file, errorMessage(err))
-  }
-  let a: unknown
-  try {
-    a = JSON.parse(text)
-  } catch (err) {
-    throw invalid(file, errorMessage(err))
-  }
+  const a = readWitnessRecord(file, { invalid, unreadable })
+  if (a === undefined) return []
   if (!Array.isArray(a) || !a.every(wellFormed)) throw invalid(file, 'not a list of cosigned trees')
   return a
 }

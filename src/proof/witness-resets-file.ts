@@ -1,8 +1,8 @@
-import { lstatSync, readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileKind } from '../storage/index.js'
-import { errorCode, errorMessage, isNotFound, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
+import { errorMessage, isRecord, shellWord, writeFileAtomic } from '../util/index.js'
 import { ProofError } from './errors.js'
+import { readWitnessRecord } from './witness-record-file.js'
 
 // The record of `petal witnesses reset` outside chain.db (docs/proofs.md, "A witness whose chain
 // left what it cosigned"). chain.db is derived and rebuildable: a witness whose chain.db was
@@ -54,23 +54,8 @@ function unreadable (file: string, err: unknown): ProofError {
 /** The resets witness-resets.json records, oldest first ([] when there is none). */
 export function readResetsFile (root: string): WitnessReset[] {
   const file = path(root)
-  let text: string
-  try {
-    const st = lstatSync(file)
-    if (!st.isFile()) throw invalid(file, `it is ${fileKind(st)}, not a regular file`)
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    if (isNotFound(err)) return []
-    if (err instanceof ProofError) throw err
-    if (errorCode(err) === 'EACCES' || errorCode(err) === 'EPERM') throw unreadable(file, err)
-    throw invalid(file, errorMessage(err))
-  }
-  let a: unknown
-  try {
-    a = JSON.parse(text)
-  } catch (err) {
-    throw invalid(file, errorMessage(err))
-  }
+  const a = readWitnessRecord(file, { invalid, unreadable })
+  if (a === undefined) return []
   if (!Array.isArray(a) || !a.every(r => isRecord(r) && typeof r.next_key === 'string' && Array.isArray(r.notes))) throw invalid(file, 'not a list of resets')
   return a as WitnessReset[]
 }
