@@ -176,6 +176,17 @@ describe('recovery under an index older than the block files', () => {
   })
 })
 
+/** A backup of chain.db as it was closed (with its log where one is left); the function returned puts it back, as an operator restoring it would. */
+function backUpChainDb (chainDb: string): () => void {
+  const backup = join(tmpDir(), 'chain.db.backup')
+  const parts = ['', '-wal'].filter(s => existsSync(chainDb + s))
+  for (const s of parts) copyFileSync(chainDb + s, backup + s)
+  return () => {
+    for (const s of ['-wal', '-shm']) rmSync(chainDb + s, { force: true })
+    for (const s of parts) copyFileSync(backup + s, chainDb + s)
+  }
+}
+
 // Exactly one block behind the files, an older chain.db looked like an import cut short, and its
 // committed top block was removed (review55b's left). chain.db's tip record (written after each
 // commit that moves the tip) names that block; an import cut short leaves it naming the tip.
@@ -184,17 +195,14 @@ describe('recovery under an index exactly one block behind the files', () => {
     const { t, rec } = await chainOfOneBlock()
     const alice = fixtureKey('alice')
     t.chain.close()
-    const backup = join(tmpDir(), 'chain.db.backup')
-    const parts = ['', '-wal'].filter(s => existsSync(t.chain.dir.chainDb + s))
-    for (const s of parts) copyFileSync(t.chain.dir.chainDb + s, backup + s)
+    const putBack = backUpChainDb(t.chain.dir.chainDb)
     let c = Chain.open(t.dir)
     try {
       await signImport(c, makeSqlite(join(tmpDir(), '2.db'), 3, 2), alice)
       const two = c.tip()
       expect(readTipRecord(c.dir.chainDb)).toEqual({ height: two.height, hash: two.hash })
       c.close()
-      for (const s of ['-wal', '-shm']) rmSync(c.dir.chainDb + s, { force: true })
-      for (const s of parts) copyFileSync(backup + s, c.dir.chainDb + s)
+      putBack()
       c = Chain.open(t.dir)
       expect(c.tip().hash).toBe(rec.hash)
       expect(existsSync(c.dir.blockPath(two.height))).toBe(true)
@@ -223,17 +231,13 @@ describe('a write under an index older than the block files', () => {
     const { t, rec } = await chainOfOneBlock()
     const alice = fixtureKey('alice')
     t.chain.close()
-    // The backup: chain.db as it was closed, with its log where one is left.
-    const backup = join(tmpDir(), 'chain.db.backup')
-    const parts = ['', '-wal'].filter(s => existsSync(t.chain.dir.chainDb + s))
-    for (const s of parts) copyFileSync(t.chain.dir.chainDb + s, backup + s)
+    const putBack = backUpChainDb(t.chain.dir.chainDb)
     let c = Chain.open(t.dir)
     try {
       for (const n of [2, 3]) await signImport(c, makeSqlite(join(tmpDir(), `${n}.db`), 3, n), alice)
       const files = [2, 3].map(h => readFileSync(c.dir.blockPath(h)))
       c.close()
-      for (const s of ['-wal', '-shm']) rmSync(c.dir.chainDb + s, { force: true })
-      for (const s of parts) copyFileSync(backup + s, c.dir.chainDb + s)
+      putBack()
       // And a group's journal left by a kill after its commit (block 3 placed from tmp/, on tip 2):
       // the opener's recovery, by this older index, moved block 3 back to tmp/ and removed it.
       const d = t.chain.dir
