@@ -71,8 +71,14 @@ export class IndexDb {
 
   /** Run `fn` holding the write lock, in one SQLite transaction: committed if `fn` resolves, rolled back if it throws; waits off the event loop. */
   async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
-    const r = await this.lockedWrite(fn, options)
-    noteTip(this.db.name, this.tipHash(), () => this.tip()) // committed and durable: the tip it left, for recovery
+    // The tip before, read under the lock: only a commit that moved it is recorded. Recorded after
+    // any commit, an older chain.db's tip (a checkpoint signed or received by a node just started
+    // on it) replaced the record that kept its committed block at tip + 1, and the next seal's
+    // recovery removed that block and sealed another at its height (review57).
+    let before: string | undefined
+    const r = await this.lockedWrite(async () => { before = this.tipHash(); return await fn() }, options)
+    const after = this.tipHash()
+    if (after !== before) noteTip(this.db.name, after, () => this.tip()) // committed and durable: the tip it left, for recovery
     return r
   }
 

@@ -14,12 +14,14 @@ export const TIP_RECORD_SUFFIX = '-tip'
 
 export interface TipRecord { height: number, hash: string }
 
-// The hash last written for each chain.db by this process: a write that did not move the tip writes nothing.
-const noted = new Map<string, string>()
-
-/** Record the tip (`hash`, then `tip()` read only when it moved) of the chain.db at `db` after a commit; a failure to write is ignored (the record is a hint to recovery). */
+/**
+ * Record the tip (`hash`, then `tip()`) of the chain.db at `db` after a commit that moved it (the
+ * caller compares: IndexDb.withWriteLock); a failure to write is ignored (the record is a hint to
+ * recovery). Never after one that did not: the record of a newer commit than this chain.db holds
+ * is what keeps that commit's block (recover.ts).
+ */
 export function noteTip (db: string, hash: string | undefined, read: () => TipRecord | undefined): void {
-  if (hash === undefined || noted.get(db) === hash) return
+  if (hash === undefined) return
   const tip = read()
   if (tip === undefined) return
   const path = db + TIP_RECORD_SUFFIX
@@ -34,7 +36,6 @@ export function noteTip (db: string, hash: string | undefined, read: () => TipRe
       closeSync(fd)
     }
     renameSync(tmp, path)
-    noted.set(db, tip.hash)
   } catch {
     try { unlinkSync(tmp) } catch {}
   }

@@ -3,7 +3,8 @@ import Database from 'better-sqlite3'
 import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Chain, reindexChain, signImport } from '../../../src/chain/index.js'
-import { sha256 } from '../../../src/crypto/index.js'
+import { sha256, sha256FileSync } from '../../../src/crypto/index.js'
+import { signTipCheckpoints } from '../../../src/proof/index.js'
 import { toHex } from '../../../src/util/index.js'
 import { recover, recoverNow, WalRewriteNeeded } from '../../../src/chain/recover.js'
 import { readJournal, readTipRecord, sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
@@ -206,8 +207,14 @@ describe('recovery under an index exactly one block behind the files', () => {
       c = Chain.open(t.dir)
       expect(c.tip().hash).toBe(rec.hash)
       expect(existsSync(c.dir.blockPath(two.height))).toBe(true)
+      // A write that moves no tip (a node's tip checkpoint at its start, a checkpoint received)
+      // leaves the record: it wrote the older index's tip over it, the seal's recovery then removed
+      // the committed block 2 and sealed another block 2, a fork of the node's own (review57).
+      await signTipCheckpoints(c, alice)
+      expect(readTipRecord(c.dir.chainDb)).toEqual({ height: two.height, hash: two.hash })
       const err = await signImport(c, makeSqlite(join(tmpDir(), '3.db'), 3, 3), alice).catch((e: unknown) => e)
       expect(err).toMatchObject({ code: 'INDEX_CORRUPT', hint: expect.stringContaining('reindex') })
+      expect(sha256FileSync(c.dir.blockPath(two.height))).toBe(two.hash)
       c.close()
       expect(await reindexChain(t.dir)).toMatchObject({ tipHeight: two.height, tipHash: two.hash })
       c = Chain.open(t.dir)
