@@ -13,7 +13,7 @@
 export { protocolId, announceTopic, LIMITS, blockTransferBudgetMs, NetworkError, headerOf, parseHeader, encodeJson, decodeJson, parseHeadersRequest, parseHeadersReply, parseBlockMeta, type WireHeader, type StatusMessage } from './core.js'
 export { RECOVERY_PER_MINUTE, PeerScores, type Offence } from './scoring.js'
 export { chainSource, type BlockSource } from './source.js'
-export { peerKeyMessage, type PeerSigner } from './wire.js'
+export { peerKeyMessage, type CheckpointsReply, type PeerSigner, type UnsignedReason } from './wire.js'
 export { loadOrCreateNodeKey } from './identity.js'
 export { DEFAULT_NETWORK_OPTIONS, withDefaults, type NetworkOptions } from './options.js'
 export { parseMultiaddr, addrPeerId, parseDialAddress } from './addresses.js'

@@ -22,7 +22,7 @@ import type { PublicKey } from '../crypto/index.js'
 import { PeerSigners } from './peer-signer.js'
 import { PeerScores, type Offence } from './scoring.js'
 import type { BlockSource } from './source.js'
-import type { StatusMessage, WireHeader } from './wire.js'
+import type { CheckpointsReply, StatusMessage, WireHeader } from './wire.js'
 
 /** What the network tells the layer above (sync). */
 export interface NetworkEvents {
@@ -245,7 +245,7 @@ export class Network {
    * content not: the caller judges each, as gossip does). A peer that does not speak the protocol
    * (a Petal before session 48) fails with WRONG_CHAIN, unscored.
    */
-  async askCheckpoints (peer: string, maxSize: number, signal?: AbortSignal): Promise<string[]> {
+  async askCheckpoints (peer: string, maxSize: number, signal?: AbortSignal): Promise<CheckpointsReply> {
     return await this.checked(peer, requestCheckpoints(this.libp2p, peerIdFromString(peer), this.components.source.chainId, maxSize, signal))
   }
 

@@ -36,7 +36,7 @@ export interface BlockSource {
 
 /** Serve a chain's index and block files. */
 /** A `checkpoints` answer: the notes, or with the reason a size asked for was not signed. */
-export type CheckpointsAnswer = string[] | { notes: string[], unsigned?: string }
+export type CheckpointsAnswer = string[] | { notes: string[], unsigned?: string, unsignedCode?: string }
 
 export function chainSource (chain: Chain, awaitBlock?: BlockSource['awaitBlock'], checkpoints?: BlockSource['checkpoints'], signer?: BlockSource['signer']): BlockSource {
   return {

@@ -158,16 +158,26 @@ export function parseCheckpointsRequest (o: Record<string, unknown>): { maxSize:
   return { maxSize: o.maxSize }
 }
 
+/** Why a signatory's node did not sign the size asked for: its words and, since session 57, a code. */
+export interface UnsignedReason { text: string, code?: string }
+
+/** A parsed `checkpoints` reply. */
+export interface CheckpointsReply { notes: string[], unsigned?: UnsignedReason }
+
 /**
  * A `checkpoints` reply: at most maxCheckpointNotes signed notes, each a string of at most
  * LIMITS.checkpoint bytes of UTF-8 (OVERSIZED beyond). What the notes say is judged above
- * (the proof module): here only their shape.
+ * (the proof module): here only their shape. `unsigned` (≤ 200 characters) and `unsignedCode`
+ * (a word) say why a size asked for was not signed: advice, so one of another shape is dropped,
+ * not held against the peer.
  */
-export function parseCheckpointsReply (o: Record<string, unknown>): string[] {
+export function parseCheckpointsReply (o: Record<string, unknown>): CheckpointsReply {
   const notes = o.notes
   if (!Array.isArray(notes) || notes.length > LIMITS.maxCheckpointNotes || !notes.every(n => typeof n === 'string')) throw malformed('checkpoints reply')
   for (const n of notes as string[]) {
     if (encoder.encode(n).byteLength > LIMITS.checkpoint) throw new NetworkError('OVERSIZED', `checkpoints reply: a note exceeds ${LIMITS.checkpoint} bytes`)
   }
-  return notes as string[]
+  if (typeof o.unsigned !== 'string' || o.unsigned.length > 200) return { notes: notes as string[] }
+  const code = typeof o.unsignedCode === 'string' && /^[a-z][a-z-]{0,31}$/.test(o.unsignedCode) ? o.unsignedCode : undefined
+  return { notes: notes as string[], unsigned: { text: o.unsigned, ...(code === undefined ? {} : { code }) } }
 }

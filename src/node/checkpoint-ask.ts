@@ -1,7 +1,7 @@
 import type { Chain } from '../chain/index.js'
 import { LIMITS, NetworkError, type Network } from '../network/index.js'
 import type { SigningKey } from '../crypto/index.js'
-import { findCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, servedCheckpoints, signBudget, signRequestedSize, storedChainTree, type SignBudget } from '../proof/index.js'
+import { findCheckpoint, judgeAnsweredCheckpoint, keepReceivedCheckpoint, readCheckpointNote, servedCheckpoints, signBudget, signRequestedSize, storedChainTree, type SignBudget, type UnsignedCode } from '../proof/index.js'
 import { errorCode, errorMessage, type Logger } from '../util/index.js'
 
 /** What one peer's answer to a `checkpoints` request gave (docs/protocol.md). */
@@ -17,7 +17,12 @@ export interface AskedCheckpoints {
   unsupported?: true
   /** why the exchange failed, or why the answer was refused (the peer is scored down then) */
   error?: string
+  /** the sizes asked for that the peer did not sign, with its reason (since session 57) */
+  unsigned?: PeerUnsigned[]
 }
+
+/** A size a peer did not sign when asked (`unsigned` in its reply), with its reason. */
+export interface PeerUnsigned { size: number, code?: string, reason: string }
 
 /** Each chain's budget of notes signed on a peer's request (proof/on-request.ts). */
 const budgets = new WeakMap<Chain, SignBudget>()
@@ -28,43 +33,70 @@ const failing = new WeakMap<Chain, string>()
 /** What this node answers a `checkpoints` request with (docs/protocol.md, "checkpoints"). */
 export interface ServedCheckpoints {
   notes: string[]
-  /** a size asked for that this signatory's node could not sign now, and why */
+  /** a size asked for that this node did not sign, and why, in words and as a code (UnsignedCode) */
   unsigned?: string
+  unsignedCode?: UnsignedCode
 }
 
 /**
  * What this node answers a peer's `checkpoints` request with: notes small enough to send. A
  * signatory's node (`key`) first signs a final checkpoint of exactly `maxSize` when it keeps none
  * (docs/proofs.md, "A size signed on request"), so a reader's `pull --checkpoint-size N` gets N.
- * When that signing fails (the write lock busy, the disk refusing the write) the answer goes
- * without it and says why; a disk's failure is logged with its code, once while it stands.
+ * When the answer holds no note of that size, it says why (`unsigned`, `unsignedCode`): the
+ * asker's pull shows it with what to do (since session 57; until then only a failure to sign was
+ * said, and no Petal read it). A disk's failure is logged with its code, once while it stands.
  */
 export async function checkpointsToServe (chain: Chain, maxSize: number, key?: SigningKey): Promise<ServedCheckpoints> {
-  let unsigned: string | undefined
-  if (key !== undefined) {
+  let why: { code: UnsignedCode, text: string } | undefined
+  if (key === undefined) why = { code: 'not-signatory', text: `size ${maxSize} not signed: this node holds no signatory's key, and passes on only the notes it keeps` }
+  else {
     const budget = budgets.get(chain) ?? signBudget()
     budgets.set(chain, budget)
     try {
-      if (await signRequestedSize(chain, key, maxSize, budget)) failing.delete(chain)
+      const r = await signRequestedSize(chain, key, maxSize, budget)
+      if (r === 'signed') failing.delete(chain)
+      else if (r !== 'kept') why = { code: r, text: declined(chain, maxSize, r) }
     } catch (err) {
-      unsigned = notSigned(chain, maxSize, err)
+      why = notSigned(chain, maxSize, err)
     }
   }
   const notes = servedCheckpoints(chain, maxSize).filter(n => Buffer.byteLength(n) <= LIMITS.checkpoint)
-  return unsigned === undefined ? { notes } : { notes, unsigned }
+  // Said only when the asker does not get that size (a note of it kept here is served as it is).
+  if (why === undefined || notes.some(n => noteSize(n) === maxSize)) return { notes }
+  return { notes, unsigned: why.text, unsignedCode: why.code }
+}
+
+/** A note's tree size (served notes were judged when kept). */
+function noteSize (note: string): number | undefined {
+  try {
+    return readCheckpointNote(note).checkpoint.size
+  } catch {
+    return undefined
+  }
+}
+
+/** Why a signatory's node declines to sign `size`, in words for the asker's log and an older Petal's. */
+function declined (chain: Chain, size: number, code: Exclude<UnsignedCode, 'busy' | 'disk' | 'not-signatory'>): string {
+  const tip = chain.tip().height
+  switch (code) {
+    case 'tree': return `size ${size} not signed: this node's chain has ${tip + 1} blocks`
+    case 'not-final': return `size ${size} not signed: not final at this node's tip #${tip} (final once it reaches #${size - 1 + chain.params.maxReorgDepth})`
+    case 'not-vouched': return `size ${size} not signed: this node's key does not vouch for it (not an active signatory at its tip, or added above height ${size - 1})`
+    case 'budget': return `size ${size} not signed: this node's budget of notes signed for peers (30 a minute) is spent (ask again in a minute)`
+  }
 }
 
 /** Why a size asked for was not signed, for the peer; a disk's failure logged (until review56 it was swallowed, silent). */
-function notSigned (chain: Chain, size: number, err: unknown): string {
+function notSigned (chain: Chain, size: number, err: unknown): { code: 'busy' | 'disk', text: string } {
   const code = errorCode(err)
-  if (code === 'ABORTED' || code === 'LOCK_TIMEOUT') return `size ${size} not signed: this node's index was busy (ask again)`
+  if (code === 'ABORTED' || code === 'LOCK_TIMEOUT') return { code: 'busy', text: `size ${size} not signed: this node's index was busy (ask again)` }
   const details = (err as { details?: { systemCode?: unknown } }).details
   const sys = typeof details?.systemCode === 'string' ? details.systemCode : code ?? 'unknown'
   if (failing.get(chain) !== sys) {
     failing.set(chain, sys)
     chain.logger.warn('a checkpoint a peer asked for could not be signed: keeping it failed (logged once while it fails; the node runs on and answers what it keeps)', { size, code: sys, error: errorMessage(err) })
   }
-  return `size ${size} not signed: this node could not keep it (${sys})`
+  return { code: 'disk', text: `size ${size} not signed: this node could not keep it (${sys})` }
 }
 
 /**
@@ -82,7 +114,9 @@ export async function askCheckpoints (chain: Chain, network: Network, peer: stri
   const r: AskedCheckpoints = { peer, received: 0, kept: 0, accepted: 0 }
   let notes: string[]
   try {
-    notes = await network.askCheckpoints(peer, maxSize, o.signal)
+    const reply = await network.askCheckpoints(peer, maxSize, o.signal)
+    notes = reply.notes
+    if (reply.unsigned !== undefined) r.unsigned = [{ size: maxSize, ...(reply.unsigned.code === undefined ? {} : { code: reply.unsigned.code }), reason: reply.unsigned.text }]
   } catch (err) {
     if (err instanceof NetworkError && err.code === 'WRONG_CHAIN') return { ...r, unsupported: true }
     o.logger.debug('checkpoints not received', { peer, error: errorMessage(err) })
@@ -124,6 +158,8 @@ export interface SizeAsked {
   why?: 'tree' | 'not-final' | 'not-sent'
   /** not-final: the height at which it is final */
   finalAt?: number
+  /** not got: each peer that said why it did not sign that size (a signatory's node since session 57) */
+  unsigned?: Array<{ peer: string, code?: string, reason: string }>
 }
 
 /**
@@ -140,6 +176,7 @@ export async function askEveryPeer (chain: Chain, network: Network, o: { signal?
       r.kept += s.kept
       r.accepted += s.accepted
       if (s.error !== undefined) r.error = s.error
+      if (s.unsigned !== undefined) r.unsigned = [...(r.unsigned ?? []), ...s.unsigned]
     }
     return r
   }))
@@ -153,7 +190,8 @@ export function pulledCheckpoints (chain: Chain, asked: AskedCheckpoints[], size
     if (findCheckpoint(chain, { size }) !== undefined) return { size, got: true }
     const below = findCheckpoint(chain, { maxSize: size - 1 })?.size
     const why = size > tip + 1 ? 'tree' : size - 1 > tip - depth ? 'not-final' : 'not-sent'
-    return { size, got: false, ...(below === undefined ? {} : { below }), why, ...(why === 'not-final' ? { finalAt: size - 1 + depth } : {}) }
+    const said = asked.flatMap(a => (a.unsigned ?? []).filter(u => u.size === size).map(u => ({ peer: a.peer, ...(u.code === undefined ? {} : { code: u.code }), reason: u.reason })))
+    return { size, got: false, ...(below === undefined ? {} : { below }), why, ...(why === 'not-final' ? { finalAt: size - 1 + depth } : {}), ...(said.length === 0 ? {} : { unsigned: said }) }
   })
   return { asked, latest: findCheckpoint(chain)?.size, final: findCheckpoint(chain, { final: true })?.size, ...(judged.length === 0 ? {} : { sizes: judged }) }
 }

@@ -35,23 +35,38 @@ export function signBudget (o: { burst?: number, perMinute?: number } = {}): Sig
 }
 
 /**
+ * Why a signatory's node did not sign a size a peer asked for (the `unsignedCode` of its
+ * `checkpoints` reply, docs/protocol.md, "checkpoints"): its tree is smaller (`tree`), the size is
+ * not final at its tip (`not-final`), its key does not vouch for it (`not-vouched`: not an active
+ * signatory at its tip, or added above height size − 1), its budget is spent (`budget`), its index
+ * was busy (`busy`), or keeping the note failed (`disk`); a node holding no signatory's key signs
+ * nothing (`not-signatory`).
+ */
+export type UnsignedCode = 'tree' | 'not-final' | 'not-vouched' | 'budget' | 'busy' | 'disk' | 'not-signatory'
+
+/**
  * Sign and keep a final checkpoint of exactly `size` with `key`, when a peer asks for that size
  * and none is kept: `size` must be final at the tip (`size − 1 ≤ tip − max_reorg_depth`), the key
  * must vouch for it (active at the tip, added at or below `size − 1`), and the budget must allow
- * it. Whether a note was signed. Waits for the write lock at most `waitMs` (the asker's answer
- * comes without it then).
+ * it. `signed`, `kept`, or why not (the asker's pull shows it: until session 57 it said nothing).
+ * Waits for the write lock at most `waitMs` (the asker's answer comes without it then: thrown).
  */
-export async function signRequestedSize (chain: Chain, key: SigningKey, size: number, budget: SignBudget, waitMs = 2000): Promise<boolean> {
+export async function signRequestedSize (chain: Chain, key: SigningKey, size: number, budget: SignBudget, waitMs = 2000): Promise<'signed' | 'kept' | Exclude<UnsignedCode, 'busy' | 'disk' | 'not-signatory'>> {
   const depth = chain.params.maxReorgDepth
-  const fits = (): boolean => {
+  const fits = (): 'fits' | 'kept' | 'tree' | 'not-final' | 'not-vouched' => {
     const tip = chain.tip()
-    if (!Number.isSafeInteger(size) || size < 1 || size - 1 > tip.height - depth || size > storedChainTree(chain).size) return false
+    if (!Number.isSafeInteger(size) || size < 1 || size > storedChainTree(chain).size) return 'tree'
+    if (size - 1 > tip.height - depth) return 'not-final'
     const signer = chain.keysAt(tip).get(key.id)
-    return signer !== undefined && signer.revokedAt === null && vouchesFor(signer.addedAt, size) && findCheckpoint(chain, { size, final: true }) === undefined
+    if (signer === undefined || signer.revokedAt !== null || !vouchesFor(signer.addedAt, size)) return 'not-vouched'
+    return findCheckpoint(chain, { size, final: true }) === undefined ? 'fits' : 'kept'
   }
-  if (!fits() || !budget.take(chain.clock.now())) return false
+  const before = fits()
+  if (before !== 'fits') return before
+  if (!budget.take(chain.clock.now())) return 'budget'
   return await chain.index.withWriteLock(async () => {
-    if (!fits()) return false
+    const now = fits()
+    if (now !== 'fits') return now
     const tip = chain.tip()
     const root = treeRoot(storedChainTree(chain), size)
     const text = checkpointText({ chainId: chain.chainId, size, root, tip: tip.height, maxReorgDepth: depth })
@@ -59,6 +74,6 @@ export async function signRequestedSize (chain: Chain, key: SigningKey, size: nu
     const kept = chain.index.checkpoints.ofText(size, text).length === 0 ? note : unionWithStored(chain, text, note).keep ?? note
     chain.index.checkpoints.keep({ size, root: toHex(root), tip: tip.height, note: kept, receivedAt: chain.clock.now(), source: 'self' }, text, depth)
     chain.logger.debug('signed a checkpoint a peer asked for', { size, tip: tip.height })
-    return true
+    return 'signed' as const
   }, { signal: AbortSignal.timeout(waitMs) })
 }

@@ -49,9 +49,12 @@ describe('a signatory signs a checkpoint of the size a peer asks for', () => {
     asked.push(await askCheckpoints(f.chain, f.network, a.peerId, { logger: f.chain.logger, maxSize: 4 }))
     expect(asked.map(r => r.error)).toEqual([undefined, undefined])
     expect(findCheckpoint(a.chain, { size: 4 }), 'A signs no size that is not final').toBeUndefined()
+    // A said why, over the wire (session 57: no pull read a reason); F's pull keeps it beside its own.
+    const why = 'size 4 not signed: not final at this node\'s tip #4 (final once it reaches #5)'
+    expect(asked[1]?.unsigned).toEqual([{ size: 4, code: 'not-final', reason: why }])
     expect(pulledCheckpoints(f.chain, asked, [2, 4]).sizes).toEqual([
       { size: 2, got: true },
-      { size: 4, got: false, below: 3, why: 'not-final', finalAt: 5 }
+      { size: 4, got: false, below: 3, why: 'not-final', finalAt: 5, unsigned: [{ peer: a.peerId, code: 'not-final', reason: why }] }
     ])
   })
 })

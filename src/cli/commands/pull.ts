@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { PulledCheckpoints, PullProgress, SizeAsked } from '../../node/index.js'
+import type { PulledCheckpoints, PullProgress } from '../../node/index.js'
 import { hintWithDir, isHash, shellWord } from '../../util/index.js'
 import type { Progress } from '../progress.js'
 import { formatBytes, UsageError } from '../output.js'
@@ -9,6 +9,7 @@ import { printNodeReady, untilStopped } from './run.js'
 import { httpOptions, type HttpFlags } from './http-options.js'
 import { syncMirrorAfterImport } from '../mirror-sync.js'
 import { openChain } from '../hashing.js'
+import { sizeLine } from '../pulled-sizes.js'
 
 export function register (program: Command, action: Action): void {
   addNetworkOptions(program.command('pull <multiaddr>')
@@ -88,24 +89,6 @@ function checkpointLine (c: PulledCheckpoints, tip: number, dir: string | undefi
     : a.error !== undefined ? `peer ${a.peer}: ${a.error}` : `peer ${a.peer} keeps none of this chain`)
   return hintWithDir(`no signed checkpoint: rows cannot be proven here yet (${why.length === 0 ? 'no peer to ask' : why.join('; ')}); ` +
     'pull again from a signatory\'s node, which sends its own (`petal pull MULTIADDR`, with the address its `petal status` prints)', dir)
-}
-
-/**
- * What became of one `--checkpoint-size N`: kept here, or why not and the command to run next
- * (docs/proofs.md, "A size signed on request"). It came back with a smaller size, or none, and
- * said nothing of it (session 54).
- */
-function sizeLine (z: SizeAsked, addr: string, tip: number, dir: string | undefined): string {
-  const of = `checkpoint of size ${z.size} (heights 0…${z.size - 1})`
-  if (z.got) return hintWithDir(`${of}: kept here (\`petal checkpoint --height ${z.size - 1}\` prints it)`, dir)
-  const below = z.below === undefined ? 'none is kept below it' : `the largest kept below it is size ${z.below}`
-  const again = `\`petal pull ${addr} --checkpoint-size ${z.size}\``
-  const why = z.why === 'tree'
-    ? `the chain has ${tip + 1} blocks, so no tree of that size yet; pull again once it has ${z.size} (${again})`
-    : z.why === 'not-final'
-      ? `not final at the tip (#${tip}) yet, and a signatory signs a size on request only once it is final: pull again once the tip reaches #${z.finalAt ?? '?'} (${again})`
-      : `no peer sent it: a signatory's node (Petal of session 55 or later) signs any final size on request, up to a budget a minute; a follower passes on only what it kept, and an older signatory's node only the sizes of the tips it signed at. Pull from a signatory's node: \`petal pull MULTIADDR --checkpoint-size ${z.size}\` (its address after \`listening\` in its \`petal status\`), or this one again in a minute`
-  return hintWithDir(`${of}: not got (${below}): ${why}`, dir)
 }
 
 /**

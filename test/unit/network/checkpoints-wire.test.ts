@@ -14,13 +14,21 @@ describe('the checkpoints messages', () => {
   })
 
   it('a reply is at most 2 strings of at most 8 KiB of UTF-8', () => {
-    expect(parseCheckpointsReply({ notes: [] })).toEqual([])
-    expect(parseCheckpointsReply({ notes: ['a', 'b'] })).toEqual(['a', 'b'])
+    expect(parseCheckpointsReply({ notes: [] })).toEqual({ notes: [] })
+    expect(parseCheckpointsReply({ notes: ['a', 'b'] })).toEqual({ notes: ['a', 'b'] })
     for (const notes of [undefined, 'a', ['a', 'b', 'c'], [1], [null]]) {
       expect(() => parseCheckpointsReply({ notes }), JSON.stringify(notes)).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
     }
     // Bytes, not characters: 2,731 three-byte characters are 8,193 bytes.
-    expect(parseCheckpointsReply({ notes: ['—'.repeat(Math.floor(LIMITS.checkpoint / 3))] })).toHaveLength(1)
+    expect(parseCheckpointsReply({ notes: ['—'.repeat(Math.floor(LIMITS.checkpoint / 3))] }).notes).toHaveLength(1)
     expect(() => parseCheckpointsReply({ notes: ['—'.repeat(Math.floor(LIMITS.checkpoint / 3) + 1)] })).toThrow(expect.objectContaining({ code: 'OVERSIZED' }))
+  })
+
+  it('a reply says why a size asked for was not signed (session 56), with a code (session 57): advice, dropped when of another shape', () => {
+    expect(parseCheckpointsReply({ notes: [], unsigned: 'size 4 not signed: why', unsignedCode: 'budget' })).toEqual({ notes: [], unsigned: { text: 'size 4 not signed: why', code: 'budget' } })
+    // A session 56 node sends no code: its words alone.
+    expect(parseCheckpointsReply({ notes: [], unsigned: 'size 4 not signed: why' })).toEqual({ notes: [], unsigned: { text: 'size 4 not signed: why' } })
+    expect(parseCheckpointsReply({ notes: [], unsigned: 'why', unsignedCode: 'Not A Code\n' })).toEqual({ notes: [], unsigned: { text: 'why' } })
+    for (const unsigned of [1, null, 'x'.repeat(201)]) expect(parseCheckpointsReply({ notes: ['a'], unsigned, unsignedCode: 'busy' })).toEqual({ notes: ['a'] })
   })
 })
