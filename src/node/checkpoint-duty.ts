@@ -116,14 +116,17 @@ export class CheckpointDuty {
   /**
    * The tip, the note, the witnesses list (the same array while the file and own key stay) and
    * the stats of witness-resets.json and witness-cosigned.json of a look; undefined when that list
-   * cannot be read. Those files: one that cannot be read stops all cosigning, and once its operator moves it aside (its hint),
-   * nothing else need change before the next look (review56b: until then, the next tip).
+   * cannot be read. Those files: one that cannot be read stops all cosigning, and once its operator
+   * moves it aside or lets this user read it (its hints), nothing else need change before the next
+   * look (review56b, review57: until then, the next tip).
    */
   private lookStamp (note: string): { tip: string, note: string, known: object, resets: string } | undefined {
     try {
       const resets = [WITNESS_RESETS_FILE, WITNESS_COSIGNED_FILE].map(f => {
         const st = statSync(join(this.chain.dir.root, f), { throwIfNoEntry: false })
-        return st === undefined ? '' : `${st.ino}:${st.size}:${st.mtimeMs}`
+        // Owner and mode too: an unreadable record's hint is `chmod a+r`, which changes neither
+        // size nor mtime, and it was seen only at the next tip (review57).
+        return st === undefined ? '' : `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}`
       }).join(' ')
       return { tip: this.chain.tip().hash, note, known: knownWitnesses(this.chain), resets }
     } catch {

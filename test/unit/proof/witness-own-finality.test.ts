@@ -103,6 +103,13 @@ describe('a witness behind the signatory', () => {
     for (let i = 0; i < 4; i++) duty.synced(new AbortController().signal)
     expect(locks, 'looks with nothing changed').toHaveBeenCalledTimes(1)
     await locks.mock.results[0]?.value
+    // A record this user may not read stops cosigning, and its hint is `chmod a+r FILE`, which
+    // changes neither its size nor its mtime: the next idle looks again (review57: until the next tip).
+    const cosigned = join(wit.dir.root, WITNESS_COSIGNED_FILE)
+    chmodSync(cosigned, 0o640)
+    duty.synced(new AbortController().signal)
+    expect(locks, 'the record\'s mode changed: looked at again').toHaveBeenCalledTimes(2)
+    await locks.mock.results[1]?.value
     await extendChain(s, alice, 1, 3)
     await placeFrom(wit, s, 6, 6)
     const before = locks.mock.calls.length
