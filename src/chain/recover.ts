@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { shellWord } from '../util/index.js'
 import { sha256FileSync } from '../crypto/index.js'
-import { cleanTmp, movesDone, readJournal, readTipRecord, removeBlock, removeJournal, sealPathOf, StorageError, undoMoves, type Move } from '../storage/index.js'
+import { cleanTmp, movesDone, readJournal, readTipRecord, removeBlock, removeJournal, sealPathOf, StorageError, TIP_RECORD_SUFFIX, undoMoves, type Move } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { reconcileChainTree } from './chain-tree.js'
 
@@ -72,14 +72,15 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask', byFiles = false
   // The derived state of a Daisy directory: the files above the tip are Daisy's own, never removed.
   if (tip !== undefined && dir.daisySource === undefined) {
     const stale = dir.blockPath(tip.height + 1)
-    if (filesGoOnAbove(chain, tip.height)) {
+    const behind = filesGoOnAbove(chain, tip.height)
+    if (behind !== undefined) {
       // An import leaves one file above the tip (a group's are journaled, handled above): files
       // further up say this index is behind them (an older copy of chain.db), and the file at
       // tip + 1 was committed. Removed, by any opener and by the reindex that would rebuild it,
       // it became the gap that reindex then stopped at, BLOCK_FILE_MISSING (review55b).
       // Said to any opener; reindex, rebuilding it now, goes on.
       if (byFiles) logger.debug('the block files go on above the old index\'s tip', { tip: tip.height })
-      else logger.warn(`the block files go on above this index's tip: it is older than them (a chain.db copied back?); \`petal --dir ${shellWord(dir.root)} reindex\` rebuilds it from the files`, { tip: tip.height })
+      else logger.warn(`${behind === 'files' ? 'the block files go on above this index\'s tip' : `the file of block ${tip.height + 1} is the block ${TIP_RECORD} records as committed, which this index does not hold`}: it is older than them (a chain.db copied back?); \`petal --dir ${shellWord(dir.root)} reindex\` rebuilds it from the files`, { tip: tip.height })
     } else if (existsSync(stale) || existsSync(sealPathOf(stale))) {
       removeBlock(stale)
       logger.warn('removed a block file whose import did not complete', { height: tip.height + 1 })
@@ -91,22 +92,25 @@ export function recover (chain: Chain, log: UnsyncedLog = 'ask', byFiles = false
 
 /**
  * Whether the block files go on above `tip` (recover): the index is older than them. So when files
- * go on above `tip` + 1, or when chain.db's tip record (written after each commit that moved the
- * tip) names the block whose file is at `tip` + 1: a commit this index does not hold, so an older
- * chain.db put back exactly one block behind, which an import cut short (its record names `tip`)
- * is not (session 56; review55b's left).
+ * go on above `tip` + 1 ('files'), or when chain.db's tip record (written after each commit that
+ * moved the tip) names the block whose file is at `tip` + 1 ('record'): a commit this index does
+ * not hold, so an older chain.db put back exactly one block behind, which an import cut short (its
+ * record names `tip`) is not (session 56; review55b's left). Undefined when neither.
  */
-function filesGoOnAbove (chain: Chain, tip: number): boolean {
+function filesGoOnAbove (chain: Chain, tip: number): 'files' | 'record' | undefined {
   const above = chain.dir.blockPath(tip + 2)
-  if (existsSync(above) || existsSync(sealPathOf(above))) return true
+  if (existsSync(above) || existsSync(sealPathOf(above))) return 'files'
   const r = readTipRecord(chain.dir.chainDb)
-  if (r?.height !== tip + 1) return false
+  if (r?.height !== tip + 1) return undefined
   try {
-    return sha256FileSync(chain.dir.blockPath(tip + 1)) === r.hash && existsSync(sealPathOf(chain.dir.blockPath(tip + 1)))
+    return sha256FileSync(chain.dir.blockPath(tip + 1)) === r.hash && existsSync(sealPathOf(chain.dir.blockPath(tip + 1))) ? 'record' : undefined
   } catch {
-    return false
+    return undefined
   }
 }
+
+// How recovery's words name the tip record (storage/index-tip-record.ts).
+const TIP_RECORD = `chain.db${TIP_RECORD_SUFFIX}`
 
 /**
  * A write that places a block, refused where the block files go on above the index's tip + 1 (an
@@ -120,10 +124,13 @@ export function refuseIndexBehindFiles (chain: Chain): void {
   // A journal a writer's recovery left: one this index cannot judge (recover, above). Files above
   // the tip of a Daisy directory's index are Daisy's own.
   const left = readJournal(chain.dir) !== undefined
-  if (!left && (chain.dir.daisySource !== undefined || !filesGoOnAbove(chain, tip.height))) return
+  const behind = left || chain.dir.daisySource !== undefined ? undefined : filesGoOnAbove(chain, tip.height)
+  if (!left && behind === undefined) return
+  // One block behind, the record's case: no file goes on above tip + 1 (it said so, review57).
+  const why = behind === 'record' ? `the file of block ${tip.height + 1} is the block ${TIP_RECORD} records as committed, which it does not hold` : `block files go on above ${tip.height + 1}`
   throw new StorageError('INDEX_CORRUPT', left
     ? `the chain index ${chain.dir.chainDb} is older than an interrupted change of the block files (its tip is block ${tip.height}; journal.json's change lies above it: a chain.db copied back from a backup?)`
-    : `the chain index ${chain.dir.chainDb} is older than the block files (its tip is block ${tip.height}, and block files go on above ${tip.height + 1}: a chain.db copied back from a backup?): a block written now would replace block ${tip.height + 1}'s file`, {
+    : `the chain index ${chain.dir.chainDb} is older than the block files (its tip is block ${tip.height}, and ${why}: a chain.db copied back from a backup?): a block written now would replace block ${tip.height + 1}'s file`, {
     hint: `rebuild the index from the block files with \`petal --dir ${shellWord(chain.dir.root)} reindex\`, then run the command again`
   })
 }
