@@ -66,19 +66,13 @@ export class IndexDb {
   /** Close the connection (or leave it for the process's exit: closeOrLeave). */
   close (): void { closeOrLeave(this.db) }
 
-  /** Changes whenever another connection commits (cheap change detection for a running node). */
-  dataVersion (): number { return this.db.pragma('data_version', { simple: true }) as number }
+  dataVersion (): number { return this.db.pragma('data_version', { simple: true }) as number } // changes whenever another connection commits
 
   /** Run `fn` holding the write lock, in one SQLite transaction: committed if `fn` resolves, rolled back if it throws; waits off the event loop. */
   async withWriteLock<T> (fn: () => Promise<T>, options: WriteLockOptions = {}): Promise<T> {
-    // The tip before, read under the lock: only a commit that moved it is recorded. Recorded after
-    // any commit, an older chain.db's tip (a checkpoint signed or received by a node just started
-    // on it) replaced the record that kept its committed block at tip + 1, and the next seal's
-    // recovery removed that block and sealed another at its height (review57).
-    let before: string | undefined
+    let before: string | undefined // the tip, under the lock: only a commit that moved it is recorded (noteTip)
     const r = await this.lockedWrite(async () => { before = this.tipHash(); return await fn() }, options)
-    const after = this.tipHash()
-    if (after !== before) noteTip(this.db.name, after, () => this.tip()) // committed and durable: the tip it left, for recovery
+    noteTip(this.db.name, before, this.tipHash(), () => this.tip()) // committed and durable: for recovery
     return r
   }
 

@@ -15,13 +15,15 @@ export const TIP_RECORD_SUFFIX = '-tip'
 export interface TipRecord { height: number, hash: string }
 
 /**
- * Record the tip (`hash`, then `tip()`) of the chain.db at `db` after a commit that moved it (the
- * caller compares: IndexDb.withWriteLock); a failure to write is ignored (the record is a hint to
- * recovery). Never after one that did not: the record of a newer commit than this chain.db holds
- * is what keeps that commit's block (recover.ts).
+ * Record the tip (`hash`, then `tip()`) of the chain.db at `db` after a commit that moved it from
+ * `before` (read under the write lock before the write); a failure to write is ignored (the record
+ * is a hint to recovery). Never after one that did not: written after any commit, an older
+ * chain.db's tip (a checkpoint a node just started on it signed or received) replaced the record
+ * that kept its committed block at tip + 1, and the next seal's recovery removed that block and
+ * sealed another at its height (review57).
  */
-export function noteTip (db: string, hash: string | undefined, read: () => TipRecord | undefined): void {
-  if (hash === undefined) return
+export function noteTip (db: string, before: string | undefined, hash: string | undefined, read: () => TipRecord | undefined): void {
+  if (hash === undefined || hash === before) return
   const tip = read()
   if (tip === undefined) return
   const path = db + TIP_RECORD_SUFFIX
