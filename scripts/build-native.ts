@@ -27,6 +27,9 @@ const outDir = join(root, 'dist', 'native')
 const ADDONS = [
   { out: join(outDir, 'petal-sha256.node'), source: join(root, 'src', 'crypto', 'native', 'sha256-batch.c') },
   { out: join(outDir, 'petal-openssl.node'), source: join(root, 'src', 'crypto', 'native', 'openssl.c') },
+  // The native row walker (src/block/native-rows.ts): the manifest's table roots from the pages,
+  // with the SHA-256 core of the first (rows.c includes it); without it the JavaScript walker runs.
+  { out: join(outDir, 'petal-rows.node'), source: join(root, 'src', 'block', 'native', 'rows.c') },
   // Also an SQLite extension (src/block/held-db.ts): compiled against the sqlite3ext.h of the
   // SQLite that better-sqlite3 links, whose API table it calls through.
   { out: join(outDir, 'petal-held-db.node'), source: join(root, 'src', 'block', 'native', 'held-db.c'), include: join(root, 'node_modules', 'better-sqlite3', 'deps', 'sqlite3') },
@@ -104,11 +107,12 @@ function loadIntoSqlite (path: string, entry: string): void {
 
 mkdirSync(outDir, { recursive: true })
 for (const a of ADDONS) rmSync(a.out, { force: true })
-const [sha, ossl, held, wal] = ADDONS.map(build)
-// build.json: the SHA-256 addon's outcome as before, the OpenSSL addon's under `openssl`, the held-bytes one's under `heldDb`, the wal-index one's under `walIndex`.
-writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl, heldDb: held, walIndex: wal }) + '\n')
+const [sha, ossl, rows, held, wal] = ADDONS.map(build)
+// build.json: the SHA-256 addon's outcome as before, the OpenSSL addon's under `openssl`, the row walker's under `rows`, the held-bytes one's under `heldDb`, the wal-index one's under `walIndex`.
+writeFileSync(join(outDir, 'build.json'), JSON.stringify({ ...sha, openssl: ossl, rows, heldDb: held, walIndex: wal }) + '\n')
 if (sha?.built !== true) process.stderr.write(`petal: native SHA-256 not built (${sha?.reason ?? '?'}); the manifest hashes in WebAssembly\n`)
 if (ossl?.built !== true) process.stderr.write(`petal: native OpenSSL addon not built (${ossl?.reason ?? '?'}); keys, signatures and hashes go through node:crypto\n`)
+if (rows?.built !== true) process.stderr.write(`petal: native row walker not built (${rows?.reason ?? '?'}); the manifest's rows are walked in JavaScript\n`)
 if (held?.built !== true) process.stderr.write(`petal: native held-bytes SQLite addon not built (${held?.reason ?? '?'}); verify --deep's SQLite checks read the block files\n`)
 // Without it Petal refuses to write chain.db and pending.db (WAL_CHECK_MISSING, src/storage/wal-index.ts): every checkpoint would be unchecked.
 if (wal?.built !== true) process.stderr.write(`petal: native wal-index SQLite addon not built (${wal?.reason ?? '?'}); commands that write chain.db or pending.db will refuse to run (WAL_CHECK_MISSING): install a C compiler, then run npm run build again\n`)

@@ -55,5 +55,5 @@ try {
   if (!keep) rmSync(dir, { recursive: true, force: true })
   else console.log(`files kept in ${dir}`)
 }
-console.log(`${files} seed blocks from ${first}, ${counts.mutants} mutants (${counts.quickOk} passed quick_check; ${counts.tables} tables compared, ${counts.fastAnswered} read by the fast path; ${counts.validated} re-sealed blocks validated, ${counts.accepted} accepted; ${counts.pooled} tables of 65,536 rows or more through the pool), hasher ${native ? 'native and WebAssembly' : 'WebAssembly'}: ${failures} with a divergence`)
+console.log(`${files} seed blocks from ${first}, ${counts.mutants} mutants (${counts.quickOk} passed quick_check; ${counts.tables} tables compared, ${counts.fastAnswered} read by the fast path, ${counts.nativeAnswered} by the native walker; ${counts.validated} re-sealed blocks validated, ${counts.accepted} accepted; ${counts.pooled} tables of 65,536 rows or more through the pool), hasher ${native ? 'native and WebAssembly' : 'WebAssembly'}: ${failures} with a divergence`)
 process.exitCode = failures > 0 ? 1 : 0

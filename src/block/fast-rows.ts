@@ -10,11 +10,13 @@
  * planFastTable) and files it does not understand (BtreeUnsupported) go the reference way.
  */
 import { isUtf8 } from 'node:buffer'
+import { readFileSync } from 'node:fs'
 import { MerkleBatch } from '../crypto/index.js'
 import { BtreeUnsupported, emitTableCell, ENCODING_UTF16BE, ENCODING_UTF8, lastVarintHi, lastVarintLo, smallVarint, tableLeaves, varintLength, walkBtree, walkLeaves, type OnLeafPage, type OnRecord } from './btree.js'
 import { PageFile } from './page-file.js'
 import { FLAG_DEFAULT, FLAG_REAL, WASM_MAX_COLUMNS, WasmLeafEncoder } from './leaf-wasm.js'
 import { canonicalRowsSql } from './manifest.js'
+import { DECLINES, nativeRows, nativeTableRoot, type NativePlan } from './native-rows.js'
 import { affinityOf, quoteString, type UserTable } from './schema.js'
 import { quoteIdent, type Db } from './sqlite.js'
 
@@ -315,9 +317,20 @@ function grow (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
  * many rows the WebAssembly encoder encoded. `source`: the whole file's bytes, when the caller
  * holds them (verify --deep has just read and hashed them): its pages are read from there.
  */
-export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void, mode?: LeafEncoderMode, source?: Buffer): { rows: number, root: Uint8Array, wasmRows: number } {
-  const f = new PageFile(path, source)
+export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void, mode?: LeafEncoderMode | 'native', source?: Buffer): { rows: number, root: Uint8Array, wasmRows: number } {
+  const f = new PageFile(path, source ?? (mode === 'native' ? readFileSync(path) : undefined))
   try {
+    // 'native': the native row walker's answer alone (native-rows.ts), a decline thrown as this
+    // walker's refusal: what the tests compare with this walker and the reference.
+    const native = mode === 'native' ? nativeRows() : undefined
+    if (native !== undefined || mode === 'native') {
+      const r = native === undefined ? 0 : nativeTableRoot(native, f.bytes ?? Buffer.alloc(0), f.header, plan.root, plan.withoutRowid, nativePlanOf(plan))
+      if (typeof r !== 'number') {
+        onRows?.(r.rows)
+        return { rows: r.rows, root: r.root, wasmRows: 0 }
+      }
+      if (mode === 'native') throw new BtreeUnsupported(`native walker declined: ${native === undefined ? 'not loaded' : DECLINES[r] ?? String(r)}`)
+    }
     const writer = new LeafWriter(f, plan, onRows, mode)
     const rows = walkBtree(f, plan.root, plan.withoutRowid, writer.onRecord, writer.onLeaf)
     if (rows !== writer.tree.size) throw new BtreeUnsupported('row count mismatch')
@@ -326,6 +339,18 @@ export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number
   } finally {
     f.close()
   }
+}
+
+// Plans in rows.c's form, by plan (read.ts keeps one plan per table schema).
+const nativePlans = new WeakMap<FastPlan, NativePlan>()
+
+function nativePlanOf (plan: FastPlan): NativePlan {
+  let p = nativePlans.get(plan)
+  if (p === undefined) {
+    p = { fields: Int32Array.from(plan.fields), flags: Uint8Array.from(plan.fields, (_, c) => (plan.real[c] === true ? FLAG_REAL : 0) | (plan.hasDefault[c] === true ? FLAG_DEFAULT : 0)) }
+    nativePlans.set(plan, p)
+  }
+  return p
 }
 
 /** A rowid table's leaves, in order, with their row counts (for splitting over threads). */

@@ -82,6 +82,9 @@ export class PageFile {
     }
   }
 
+  /** The whole file's bytes, when the caller gave them (the native row walker reads its pages there). */
+  get bytes (): Buffer | undefined { return this.data }
+
   close (): void {
     if (this.fd !== undefined) closeSync(this.fd)
     // The window goes back for this thread's next PageFile (a table's chunks open one each).

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { CHUNK_ROWS, computeManifest, inspectSchema, openBlockReadonly, readBlockFile, readBlockLean, readBlockPages, tableRoot, tableRootParallel, type BlockFile, type TableRootPool, type UserTable } from '../../src/block/index.js'
 import { BtreeUnsupported } from '../../src/block/btree.js'
 import { fastChunkNodes, fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from '../../src/block/fast-rows.js'
+import { nativeRows } from '../../src/block/native-rows.js'
 import { rowChunks } from '../../src/block/row-chunks.js'
 import { MerkleBuilder } from '../../src/crypto/index.js'
 import { isPetalError, toHex } from '../../src/util/index.js'
@@ -26,6 +27,8 @@ export interface FuzzCounts {
   tables: number
   /** Of those, tables the fast path answered (not declined). */
   fastAnswered: number
+  /** Tables the native row walker read (its answer then checked against the JavaScript walker's). */
+  nativeAnswered: number
   /** Re-sealed blocks validated on every path. */
   validated: number
   /** Of those, accepted. */
@@ -33,7 +36,7 @@ export interface FuzzCounts {
   /** Tables of quick_check-ok files with 65,536 rows or more compared through the pool. */
   pooled: number
 }
-export const newCounts = (): FuzzCounts => ({ mutants: 0, quickOk: 0, tables: 0, fastAnswered: 0, validated: 0, accepted: 0, pooled: 0 })
+export const newCounts = (): FuzzCounts => ({ mutants: 0, quickOk: 0, tables: 0, fastAnswered: 0, nativeAnswered: 0, validated: 0, accepted: 0, pooled: 0 })
 
 type Answer = { rows: number, root: string } | { declined: string } | { error: string }
 
@@ -77,6 +80,8 @@ function fastAnswers (path: string, bytes: Buffer, plan: FastPlan, native: boole
   }
   if (!plan.withoutRowid) out.split = fast(() => splitRoot(path, plan, 16))
   if (native) out.wasmHasher = withHasher(false, () => fast(() => fastTableRoot(path, plan, undefined, 'wasm')))
+  // The native row walker alone (its declines not followed by the JavaScript walker), when built.
+  if (nativeRows() !== undefined) out.native = fast(() => fastTableRoot(path, plan, undefined, 'native', bytes))
   return out
 }
 
@@ -110,7 +115,13 @@ async function compareTables (path: string, bytes: Buffer, quickOk: boolean, nat
       if (pool !== undefined) { found.push(...await comparePool(path, bytes, db, t, pool, ref, quickOk, counts)); continue }
       if (plan === undefined) continue
       let answered = false
-      for (const [how, a] of Object.entries(fastAnswers(path, bytes, plan, native))) {
+      const answers = fastAnswers(path, bytes, plan, native)
+      // The native walker answers only where the JavaScript walker answers, and with its answer,
+      // whatever quick_check says: on a decline the JavaScript walker runs, so a file gets one verdict.
+      const [nat, js] = [answers.native, answers.js]
+      if (nat !== undefined && 'rows' in nat && (js === undefined || !('rows' in js) || js.rows !== nat.rows || js.root !== nat.root)) found.push(`${t.name} native: ${nat.rows} rows ${nat.root.slice(0, 12)}, the JavaScript walker ${JSON.stringify(js)}`)
+      if (nat !== undefined && 'rows' in nat) counts.nativeAnswered++
+      for (const [how, a] of Object.entries(answers)) {
         if ('error' in a) { found.push(`${t.name} ${how}: the fast path threw ${a.error} (quick_check ${quickOk ? 'ok' : 'not ok'})`); continue }
         if (strict.has(t.name) && 'rows' in a && 'error' in ref) found.push(`${t.name} ${how}: fast path ${a.rows} rows ${a.root.slice(0, 12)}, where SQLite refused: ${ref.error} (quick_check ${quickOk ? 'ok' : 'not ok'})`)
         if ('declined' in a || !quickOk) continue

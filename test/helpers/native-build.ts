@@ -34,6 +34,11 @@ export function nativeOpensslBuilt (): boolean {
   return recordedBuilt('openssl')
 }
 
+/** Whether `npm run build` built the native row walker (dist/native/petal-rows.node; build.json's `rows`). */
+export function nativeRowsBuilt (): boolean {
+  return recordedBuilt('rows')
+}
+
 /** Whether `npm run build` built the held-bytes SQLite addon (dist/native/petal-held-db.node; build.json's `heldDb`). */
 export function nativeHeldDbBuilt (): boolean {
   return recordedBuilt('heldDb')

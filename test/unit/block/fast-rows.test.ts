@@ -7,13 +7,14 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
 import { inspectSchema, openBlockReadonly, tableRoot, TableRootPool, tableRootParallel, type UserTable } from '../../../src/block/index.js'
-import { BtreeUnsupported } from '../../../src/block/btree.js'
+import { BtreeUnsupported, localSize } from '../../../src/block/btree.js'
 import { PageFile } from '../../../src/block/page-file.js'
-import { fastTableLeaves, fastTableRoot, planFastTable } from '../../../src/block/fast-rows.js'
+import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from '../../../src/block/fast-rows.js'
+import { loadNativeRows, nativeRows } from '../../../src/block/native-rows.js'
 import { CHUNK_ROWS } from '../../../src/block/parallel-roots.js'
 import { toHex } from '../../../src/util/index.js'
-import { nativeBuild } from '../../helpers/native-build.js'
-import { makeDb } from '../../helpers/random-tables.js'
+import { nativeBuild, nativeRowsBuilt } from '../../helpers/native-build.js'
+import { makeDb, rng } from '../../helpers/random-tables.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 
@@ -50,6 +51,8 @@ function compareAll (path: string): { fast: string[], fallback: string[], wasmRo
       })
       // Both encoders read a table or both refuse it.
       expect({ table: t.name, wasm: outcomes[1] }).toEqual({ table: t.name, wasm: outcomes[0] })
+      // And so does the native row walker, from the file's bytes held, with the same root.
+      if (nativeRows() !== undefined) expect({ table: t.name, native: nativeOutcome(path, plan, ref) }).toEqual({ table: t.name, native: outcomes[0] })
       ;(outcomes[0] === 'fast' ? fast : fallback).push(t.name)
     }
   } finally {
@@ -57,6 +60,70 @@ function compareAll (path: string): { fast: string[], fallback: string[], wasmRo
   }
   return { fast, fallback, wasmRows }
 }
+
+/** The native row walker's reading of a table (its decline not followed by the JavaScript walker), checked against `ref`. */
+function nativeOutcome (path: string, plan: FastPlan, ref: { rows: number, root: string }): 'fast' | 'fallback' {
+  try {
+    const r = fastTableRoot(path, plan, undefined, 'native', readFileSync(path))
+    expect({ rows: r.rows, root: toHex(r.root) }).toEqual(ref)
+    return 'fast'
+  } catch (err) {
+    if (!(err instanceof BtreeUnsupported)) throw err
+    return 'fallback'
+  }
+}
+
+describe('the native row walker', () => {
+  it('is loaded where npm run build built it, and not with PETAL_NATIVE_ROWS=0 or from a foreign file', () => {
+    // Not a silent skip: where the build built it, the comparisons below run it.
+    if (nativeRowsBuilt()) expect(loadNativeRows().why).toMatch(/^native row walker/)
+    vi.stubEnv('PETAL_NATIVE_ROWS', '0')
+    try {
+      expect(loadNativeRows()).toEqual({ rows: undefined, why: 'PETAL_NATIVE_ROWS=0' })
+    } finally {
+      vi.unstubAllEnvs()
+    }
+    if (nativeBuild().built) expect(loadNativeRows(join(import.meta.dirname, '..', '..', '..', 'dist', 'native', 'petal-sha256.node'))).toEqual({ rows: undefined, why: 'exports missing' })
+  })
+
+  it('declines hostile pages as the JavaScript walker refuses them: a child reached twice, a cycle, a child out of range, wrong cell counts, an overflow chain cut short, an oversized varint', () => {
+    const path = join(tmpDir(), 'hostile.db')
+    const db = new Database(path)
+    db.pragma('page_size = 512')
+    db.exec('CREATE TABLE t (a); CREATE TABLE o (b)')
+    db.transaction(() => { for (let i = 0; i < 60; i++) db.prepare('INSERT INTO t VALUES (?)').run('x'.repeat(100) + String(i)) })()
+    db.prepare('INSERT INTO o VALUES (?)').run(Buffer.alloc(2000, 7))
+    const roots = new Map(db.prepare<[], { name: string, rootpage: number }>('SELECT name, rootpage FROM sqlite_schema').all().map(r => [r.name, r.rootpage]))
+    const ts = inspectSchema(db, 'input').userTables
+    const plans = new Map(ts.map(t => [t.name, planFastTable(db, t)]))
+    db.close()
+    const good = readFileSync(path)
+    const at = (name: string): number => ((roots.get(name) ?? 0) - 1) * 512
+    const tr = at('t')
+    expect(good[tr]).toBe(0x05)
+    const child0 = good.readUInt32BE(tr + good.readUInt16BE(tr + 12))
+    const leaf = (child0 - 1) * 512
+    const cell = at('o') + good.readUInt16BE(at('o') + 8)
+    const ovf = (good.readUInt32BE(cell + 3 + localSize(512, 2000 + 3, false)) - 1) * 512
+    const mutants: Array<[string, string, (b: Buffer) => void]> = [
+      ['t', 'child reached twice', b => { b.writeUInt32BE(child0, tr + b.readUInt16BE(tr + 14)) }],
+      ['t', 'cycle', b => { b.writeUInt32BE(roots.get('t') ?? 0, tr + b.readUInt16BE(tr + 12)) }],
+      ['t', 'child out of range', b => { b.writeUInt32BE(good.length / 512 + 5, tr + 8) }],
+      ['t', 'leaf without cells', b => { b.writeUInt16BE(0, leaf + 3) }],
+      ['t', 'more cells than a page holds', b => { b.writeUInt16BE(200, leaf + 3) }],
+      ['t', 'oversized varint', b => { b.fill(0xff, leaf + b.readUInt16BE(leaf + 8), leaf + b.readUInt16BE(leaf + 8) + 9) }],
+      ['o', 'overflow chain cut short', b => { b.writeUInt32BE(0, ovf) }]
+    ]
+    for (const [table, what, change] of mutants) {
+      const b = Buffer.from(good)
+      change(b)
+      writeFileSync(path, b)
+      const plan = plans.get(table)
+      if (plan === undefined) throw new Error('no plan')
+      for (const mode of ['js', ...(nativeRows() === undefined ? [] : ['native'] as const)] as const) expect(() => fastTableRoot(path, plan, undefined, mode, b), `${what}, ${mode}`).toThrow(BtreeUnsupported)
+    }
+  })
+})
 
 // Each hasher of the manifest's leaves: the native one (required: a bundle that did not find it
 // fails, the worker threads' too) when `npm run build` built it and the CPU has SHA-256
@@ -88,6 +155,7 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
   it('gives the reference roots of every fixture block', () => {
     const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'blocks')
     let tables = 0
+    let nativeTables = 0
     let wasmRows = 0
     for (const f of readdirSync(fixtures).filter(n => n.endsWith('.db'))) {
       // Not a rollback-journal file (WAL): opening it would create -wal/-shm files next to it.
@@ -102,11 +170,12 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
         let ref: { rows: number, root: string } | undefined
         try { ref = reference(db, t) } catch { /* corrupt: the reference cannot read it either */ }
         if (plan === undefined || ref === undefined) continue
-        for (const mode of ['js', 'wasm'] as const) {
+        for (const mode of ['js', 'wasm', ...(nativeRows() === undefined ? [] : ['native'] as const)] as const) {
           try {
             const r = fastTableRoot(join(fixtures, f), plan, undefined, mode)
             expect({ f, mode, rows: r.rows, root: toHex(r.root) }).toEqual({ f, mode, ...ref })
             tables++
+            if (mode === 'native') nativeTables++
             wasmRows += r.wasmRows
           } catch (err) {
             if (!(err instanceof BtreeUnsupported)) throw err
@@ -117,6 +186,7 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
     }
     expect(tables).toBeGreaterThan(10)
     expect(wasmRows).toBeGreaterThan(0)
+    if (nativeRows() !== undefined) expect(nativeTables).toBeGreaterThan(5)
   })
 
   it('hashes a large table in worker threads from its pages to the reference root', async () => {
@@ -152,19 +222,28 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
     }
   })
 
-  it('gives the reference root for long invalid UTF-8 text (each bad byte becomes a 3-byte U+FFFD)', () => {
+  it('gives the reference root for long invalid UTF-8 text (each bad byte becomes a 3-byte U+FFFD), and for short random bytes as text', () => {
     const path = join(dir, 'bad-utf8.db')
     const db = new Database(path)
-    db.exec('CREATE TABLE t (a TEXT, b)')
+    db.exec('CREATE TABLE t (a TEXT, b); CREATE TABLE r (a TEXT)')
     const ins = db.prepare("INSERT INTO t VALUES (CAST(? AS TEXT), ?)")
     // Enough rows that some leaf ends near the end of the hashing buffer, whatever its slack.
     db.transaction(() => { for (let i = 0; i < 400; i++) ins.run(Buffer.alloc(3000 + i * 7, 0xff), i) })()
-    const [t] = inspectSchema(db, 'input').userTables
-    if (t === undefined) throw new Error('no table')
-    const plan = planFastTable(db, t)
-    if (plan === undefined) throw new Error('no plan')
-    const r = fastTableRoot(path, plan)
-    expect({ rows: r.rows, root: toHex(r.root) }).toEqual(tableRoot(db, t))
+    // Bytes around UTF-8's boundaries (lead bytes, continuations, E0/ED/F0/F4's narrower second
+    // byte, truncated sequences): each decoded as Node decodes it, by the native walker too.
+    const pool = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff]
+    const r = rng(57)
+    const insR = db.prepare('INSERT INTO r VALUES (CAST(? AS TEXT))')
+    db.transaction(() => { for (let i = 0; i < 3000; i++) insR.run(Buffer.from(Array.from({ length: Math.floor(r() * 9) }, () => pool[Math.floor(r() * pool.length)] ?? 0))) })()
+    for (const t of inspectSchema(db, 'input').userTables) {
+      const plan = planFastTable(db, t)
+      if (plan === undefined) throw new Error('no plan')
+      const ref = tableRoot(db, t)
+      for (const mode of ['auto', 'js', ...(nativeRows() === undefined ? [] : ['native'] as const)] as const) {
+        const got = fastTableRoot(path, plan, undefined, mode)
+        expect({ table: t.name, mode, rows: got.rows, root: toHex(got.root) }).toEqual({ table: t.name, mode, ...ref })
+      }
+    }
     db.close()
   })
 
@@ -242,7 +321,7 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
       const [t] = inspectSchema(db, 'input').userTables
       const plan = t === undefined ? undefined : planFastTable(db, t)
       if (plan === undefined) throw new Error('no plan')
-      for (const mode of ['js', 'wasm'] as const) expect(() => fastTableRoot(path, plan, undefined, mode), mode).toThrow(BtreeUnsupported)
+      for (const mode of ['js', 'wasm', 'native'] as const) expect(() => fastTableRoot(path, plan, undefined, mode), mode).toThrow(BtreeUnsupported)
     } finally {
       db.close()
     }
@@ -286,7 +365,7 @@ describe(`fast manifest path against the reference (${hasher} SHA-256)`, () => {
       const plan = planFastTable(bdb, inspectSchema(bdb, 'input').userTables.find(u => u.name === 't') as UserTable)
       expect(plan).toBeDefined()
       if (plan === undefined) return
-      for (const mode of ['js', 'wasm'] as const) expect(() => fastTableRoot(path, plan, undefined, mode), mode).toThrow(BtreeUnsupported)
+      for (const mode of ['js', 'wasm', 'native'] as const) expect(() => fastTableRoot(path, plan, undefined, mode), mode).toThrow(BtreeUnsupported)
       expect(() => fastTableLeaves(path, plan)).toThrow(BtreeUnsupported)
     } finally {
       bdb.close()

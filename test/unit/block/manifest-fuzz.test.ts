@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest'
 import { merkleHasher } from '../../../src/crypto/index.js'
 import { dropKeptHeld } from '../../../src/block/held-db.js'
+import { nativeRows } from '../../../src/block/native-rows.js'
 import { newCounts, runMutant } from '../../helpers/manifest-fuzz.js'
 import { seedBlock } from '../../helpers/manifest-mutants.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -40,5 +41,7 @@ describe('the fast manifest path on hostile block files', () => {
     expect(counts.fastAnswered).toBeGreaterThan(counts.quickOk)
     expect(counts.accepted).toBeGreaterThan(counts.mutants / 4)
     expect(kinds.size).toBeGreaterThan(1)
+    // The native row walker, when built, read most of what the fast path read (its answers checked against the JavaScript walker's).
+    if (nativeRows() !== undefined) expect(counts.nativeAnswered).toBeGreaterThan(counts.fastAnswered / 2)
   }, 120_000)
 })

@@ -146,10 +146,16 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
     leaves.mockRestore()
   })
 
+  /** sha256-batch.c with the hashing core it includes (sha256-core.c, shared with the row walker) in place, so one text holds what the variants change. */
+  const batchSource = (): string => {
+    const dir = join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'native')
+    return readFileSync(join(dir, 'sha256-batch.c'), 'utf8').replace('#include "sha256-core.c"', readFileSync(join(dir, 'sha256-core.c'), 'utf8'))
+  }
+
   // An addon at the path that is not this source's (a stale build, a foreign file) must not be
   // used when either function hashes wrong: compiled here from the source with one change each.
   it.skipIf(!built.accelerated)('refuses an addon whose leaves or pairs hash wrong, or whose pairs throws, at load', () => {
-    const source = readFileSync(join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'native', 'sha256-batch.c'), 'utf8')
+    const source = batchSource()
     const variant = (name: string, from: string, to: string): string => {
       expect(source.includes(from), from).toBe(true)
       const dir = tmpDir()
@@ -177,7 +183,7 @@ describe.skipIf(!built.built)('native batched SHA-256', () => {
   // of four) are the same either way. Lanes that hash wrong are turned off by the self-test at load.
   it.skipIf(!built.accelerated || process.arch !== 'x64')('hashes four messages at a time with SHA-NI, and falls back to one at a time when the lanes disagree with OpenSSL at load', () => {
     expect(nativeAddon().lanes).toBe(4)
-    const source = readFileSync(join(import.meta.dirname, '..', '..', '..', 'src', 'crypto', 'native', 'sha256-batch.c'), 'utf8')
+    const source = batchSource()
     const from = '#include "sha256-ni.c"'
     expect(source.includes(from)).toBe(true)
     const dir = tmpDir()
