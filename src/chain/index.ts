@@ -25,6 +25,7 @@ export { contentIsBack, deepCopyOnChain, judgeOrphans, originOf, pendingOrphans,
 export { listOrphans, orphanEntryJson, type ListOrphansOptions, type OrphanEntry, type OrphanReason } from './orphan-list.js'
 export { verifyChain, type VerifyReport } from './verify.js'
 export { reindexChain } from './reindex.js'
+export { refuseIndexBehindFiles } from './recover.js'
 export { findDamagedBlocks, restoreBlock, type Damage, type DamagedBlock, type ScanProgress } from './repair.js'
 export { loadCandidate, validateOnParent, checkGenesis, type SealVerdict } from './validate/index.js'
 export { chainTreeLeaf } from './chain-tree.js'

@@ -1,4 +1,4 @@
-import { IMPORT_PASSES, isBetterTip, LoadPool, type Chain, type ImportResult } from '../chain/index.js'
+import { IMPORT_PASSES, isBetterTip, LoadPool, refuseIndexBehindFiles, type Chain, type ImportResult } from '../chain/index.js'
 import type { SigningKey } from '../crypto/index.js'
 // Only libp2p-free parts of network are imported at run time (errors, wire format).
 import { headerOf, NetworkError } from '../network/core.js'
@@ -232,8 +232,7 @@ export class Sync {
       }
       try {
         await this.syncTo(target, signal)
-        this.diskFailure = undefined
-        this.diskFailureSaid = undefined
+        this.diskFailure = this.diskFailureSaid = undefined
       } catch (err) {
         if (signal.aborted) return
         // This machine failing (its disk, typed or raw): reported by a pull, never the branch's fault; a peer's failure rules out its claim, the branch's (invalid block) the branch.
@@ -242,10 +241,10 @@ export class Sync {
         const code = isPetalError(err) ? err.code : local?.code ?? 'ERROR'
         const peerFault = err instanceof NetworkError || code === 'UNAVAILABLE' || code === 'HEADERS_INCONSISTENT'
         const notTheBranch = peerFault || local !== undefined
-        // A refusal of this node's own directory, met again every few seconds until fixed: said once, as the seal loop does.
-        const again = local?.code === 'PERMISSION_DENIED' && local.message === this.diskFailureSaid
-        this.diskFailureSaid = local?.code === 'PERMISSION_DENIED' ? local.message : undefined
-        this.logger[peerFault || again ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : local?.hint })
+        // A refusal of this node's own directory (permissions, an index older than its files), met every few seconds until fixed: said once.
+        const standing = local?.code === 'PERMISSION_DENIED' || local?.code === 'INDEX_CORRUPT' ? local.message : undefined
+        this.logger[peerFault || (standing !== undefined && standing === this.diskFailureSaid) ? 'debug' : 'warn']('could not sync from peer', { peer: target.peer, height: target.tip.height, code, error: errorMessage(err), hint: isPetalError(err) ? err.hint : local?.hint })
+        this.diskFailureSaid = standing
         this.failed.set(notTheBranch ? `${target.peer}:${target.tip.hash}` : target.tip.hash, Date.now() + (notTheBranch || code === 'TIMESTAMP_IN_FUTURE' ? Math.min(5_000, this.options.failedTtlMs) : this.options.failedTtlMs))
         if (code === 'HEADERS_INCONSISTENT' || code === 'UNAVAILABLE') {
           // A claim the peer cannot back: a small penalty (it may have reorganised), and forget it.
@@ -293,6 +292,7 @@ export class Sync {
 
   private async syncTo (t: Target, signal: AbortSignal): Promise<void> {
     const { chain, network } = this.components
+    refuseIndexBehindFiles(chain) // refused at the import, after the download, every few seconds (review57)
     const parent = chain.index.byHash(t.tip.parent)
     let feed: HeaderFeed
     if (parent !== undefined) {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
-import { chmodSync, closeSync, cpSync, existsSync, openSync, readdirSync, writevSync } from 'node:fs'
+import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, openSync, readdirSync, writevSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { rangeWrites } from '../../src/network/protocols/range-writes.js'
 import { verifyChain } from '../../src/chain/index.js'
 import type { ChainParams } from '../../src/storage/index.js'
 import { pull, PetalNode, type PullProgress } from '../../src/node/index.js'
 import { fixtureKey, extendChain, keyOpBlock, makeSqlite, newTestChain } from '../helpers/chain.js'
-import { signImport } from '../../src/chain/index.js'
+import { reindexChain, signImport } from '../../src/chain/index.js'
 import { addrOf, cloneGenesis, fastOptions, startNode, stopAll, testLogger, tipOf, waitConverged } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
@@ -139,6 +139,24 @@ describe('catch-up', () => {
       if (root) spawnSync('chattr', ['-i', shard]); else chmodSync(shard, 0o755)
     }
     await waitFor(() => fresh.chain.tip().height === BLOCKS, { what: 'the sync once the directory is writable', progress: () => fresh.chain.tip().height })
+  }, 120_000)
+
+  // An index older than the block files (a chain.db copied back) refuses every write that places a
+  // block (INDEX_CORRUPT, session 56): the sync met it at the first import, after the download, and
+  // downloaded again from its peer every few seconds until the reindex (review57).
+  it('an index older than the block files is refused before any download; after the reindex its hint names, the node syncs', async () => {
+    const dir = await cloneGenesis(genesis)
+    for (const h of [1, 2]) {
+      const from = source.chain.dir.blockPath(h)
+      for (const f of [from, from.replace(/\.db$/, '.sig')]) copyFileSync(f, f.replace(source.chain.dir.root, dir))
+    }
+    const behind = await startNode(dir, { name: 'behind', bootstrap: [addrOf(source)] })
+    await waitFor(() => behind.sync.localFailure() !== undefined, { what: 'the sync\'s refusal' })
+    expect(behind.sync.localFailure()).toMatchObject({ code: 'INDEX_CORRUPT', hint: expect.stringContaining('reindex') })
+    expect(behind.sync.state().received).toBe(0)
+    expect(existsSync(join(dir, 'tmp')) ? readdirSync(join(dir, 'tmp')) : []).toEqual([])
+    await reindexChain(dir)
+    await waitFor(() => behind.chain.tip().height === BLOCKS, { what: 'the sync after the reindex', progress: () => behind.chain.tip().height })
   }, 120_000)
 
   it('pull stops at once with DISK_FULL and its hint when this node\'s disk is full', async () => {
