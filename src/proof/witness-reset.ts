@@ -1,6 +1,6 @@
 import type { Chain } from '../chain/index.js'
 import { sha256, verifyV2, type PublicKey } from '../crypto/index.js'
-import { OWN_WITNESS_META, WITNESS_LAST_META, WITNESS_RESETS_META } from '../storage/index.js'
+import { OWN_WITNESS_META, WITNESS_RESETS_META } from '../storage/index.js'
 import { equalBytes, errorMessage, fromHex, hintOf, shellWord, toHex } from '../util/index.js'
 import { ProofError } from './errors.js'
 import { storedChainTree } from './stored.js'
@@ -8,6 +8,7 @@ import { treeRoot } from './tree/index.js'
 import { cosignedMessage, keyIdOfDigest, parseNote, petalOrigin, witnessKeyIdInput } from './verifier/index.js'
 import { parseWitnessVkey } from './witness-keys.js'
 import { readCosignedFile, type CosignedTree } from './witness-cosigned-file.js'
+import { deleteLastCosigned, lastCosignedRecords, sharedLastCosigned, upgradeSharedRecord, type LastRecord } from './witness-last.js'
 import { readResetsFile, unionResets, WITNESS_RESETS_FILE, writeResetsFile, type WitnessReset } from './witness-resets-file.js'
 
 // Clearing a stuck witness (docs/proofs.md, "A witness whose chain left what it cosigned"). A
@@ -18,26 +19,26 @@ import { readResetsFile, unionResets, WITNESS_RESETS_FILE, writeResetsFile, type
 // exist to rule out. So the reset retires that key for good (every later cosignature is by a new
 // key, which verifiers list by choice) and keeps a record of what the old key last stated.
 
-/** The tree a witness last cosigned (chain.db's meta `size root`), if any. */
-export function lastCosigned (chain: Chain): { size: number, root: Uint8Array } | undefined {
-  const v = chain.index.getMeta(WITNESS_LAST_META)
-  const m = v === undefined ? null : /^(\d+) ([0-9a-f]{64})$/.exec(v)
-  const root = m?.[2] === undefined ? undefined : fromHex(m[2])
-  return m === null || root === undefined ? undefined : { size: Number(m[1]), root }
-}
-
 /**
- * When this node's chain no longer contains the tree the witness last cosigned, for good: that tree.
- * Only once that size is final at this node's own tip, as when the witness refuses a checkpoint: a
- * chain still behind it, or on a branch fork choice may leave, may hold that tree again, and a
- * reset then would retire a key for nothing (review55b).
+ * The trees witness keys cosigned that this node's chain no longer contains, for good: each key's
+ * row in chain.db, each key's entry in witness-cosigned.json, and an older Petal's shared row. Only
+ * once that size is final at this node's own tip, as when the witness refuses a checkpoint: a chain
+ * still behind it, or on a branch fork choice may leave, may hold that tree again, and a reset then
+ * would retire a key for nothing (review55b). Until session 57 chain.db's one shared row alone:
+ * a key whose tree the chain had left was refused with the hint to reset, and the reset said
+ * nothing was stuck when another key had cosigned since (PROOF_WITNESS_NOT_STUCK).
  */
-export function stuckWitness (chain: Chain): { size: number, root: string } | undefined {
-  const last = lastCosigned(chain)
-  if (last === undefined || !finalAtTip(chain, last.size)) return undefined
+export function stuckWitness (chain: Chain, file: readonly CosignedTree[] = readCosignedFile(chain.dir.root)): Array<{ key?: string, size: number, root: string }> {
   const tree = storedChainTree(chain)
-  const held = last.size <= tree.size && equalBytes(treeRoot(tree, last.size), last.root)
-  return held ? undefined : { size: last.size, root: toHex(last.root) }
+  const out: Array<{ key?: string, size: number, root: string }> = []
+  const all: LastRecord[] = [...lastCosignedRecords(chain), ...file.map(f => ({ key: f.key, size: f.size, root: fromHex(f.root) ?? new Uint8Array(0) }))]
+  for (const last of all) {
+    if (!finalAtTip(chain, last.size)) continue
+    if (last.size <= tree.size && equalBytes(treeRoot(tree, last.size), last.root)) continue
+    const root = toHex(last.root)
+    if (!out.some(o => o.key === last.key && o.size === last.size && o.root === root)) out.push({ ...(last.key === undefined ? {} : { key: last.key }), size: last.size, root })
+  }
+  return out
 }
 
 /** witness.ts's finalHere (not imported: witness.ts imports this file). */
@@ -168,45 +169,60 @@ export function resetCommand (dir: string): string {
  * chain still holds that tree (nothing is stuck: PROOF_WITNESS_NOT_STUCK) and when `next` is the
  * key that cosigned it (PROOF_WITNESS_SAME_KEY).
  */
-export async function resetWitness (chain: Chain, next: PublicKey): Promise<WitnessReset> {
+export async function resetWitness (chain: Chain, next: PublicKey): Promise<WitnessReset[]> {
   return await chain.index.withWriteLock(async () => {
-    const stuck = stuckWitness(chain)
-    if (stuck === undefined) {
-      const last = lastCosigned(chain)
+    const shared = upgradeSharedRecord(chain)
+    const file = readCosignedFile(chain.dir.root)
+    const stuck = stuckWitness(chain, file)
+    if (stuck.length === 0) {
+      const all = [...lastCosignedRecords(chain), ...file]
+      const last = all.reduce<number | undefined>((m, r) => Math.max(m ?? 0, r.size), undefined)
       throw new ProofError('PROOF_WITNESS_NOT_STUCK', last === undefined
         ? 'this directory\'s witness has cosigned nothing: there is nothing to reset'
-        : !finalAtTip(chain, last.size)
-            ? `this chain's tip ${chain.tip().height} is within max_reorg_depth (${chain.params.maxReorgDepth}) of size ${last.size}, the last checkpoint this witness cosigned: it may hold that tree again, so there is nothing to reset yet`
-            : `this chain contains the last checkpoint this witness cosigned (size ${last.size}): there is nothing to reset`, {})
+        : all.some(r => !finalAtTip(chain, r.size))
+            ? `this chain's tip ${chain.tip().height} is within max_reorg_depth (${chain.params.maxReorgDepth}) of a checkpoint this witness cosigned (size ${last}): it may hold that tree again, so there is nothing to reset yet`
+            : `this chain contains the last checkpoint each witness key here cosigned (up to size ${last}): there is nothing to reset`, {})
     }
-    const vkey = chain.index.getMeta(OWN_WITNESS_META)
-    const parsed = vkey === undefined ? undefined : parseWitnessVkey(vkey)
-    const old = typeof parsed === 'object' ? parsed.publicKey : undefined
-    // The key meta names, or any whose cosignature a stored note of a tree this chain left carries.
+    const ownVkey = chain.index.getMeta(OWN_WITNESS_META)
+    // The key of each record the chain left: its row's or entry's; the shared row's is the key
+    // witness_vkey names (upgradeSharedRecord), or unknown (a Petal before session 54).
+    const keyOf = (s: { key?: string }): string | undefined => s.key ?? shared
+    const vkeyOf = (key: string | undefined): string | null => {
+      if (key === undefined) return ownVkey ?? null
+      const fromFile = file.find(f => f.key === key)?.vkey
+      const parsed = ownVkey === undefined ? undefined : parseWitnessVkey(ownVkey)
+      return fromFile ?? (typeof parsed === 'object' && parsed.publicKey.hex === key ? ownVkey ?? null : null)
+    }
+    // The keys of those records, or any whose cosignature a stored note of a tree this chain left carries.
     const left = notesOfLeftTrees(chain)
-    if ((old !== undefined && old.hex === next.hex) || cosignedAny(left, next)) {
-      throw new ProofError('PROOF_WITNESS_SAME_KEY', `key ${next.id} cosigned a checkpoint this chain left (this witness last cosigned size ${stuck.size}): it must not vouch for this chain's history too`, {})
+    if (stuck.some(s => keyOf(s) === next.hex) || cosignedAny(left, next)) {
+      throw new ProofError('PROOF_WITNESS_SAME_KEY', `key ${next.id} cosigned a checkpoint this chain left (size ${stuck.map(s => s.size).join(', ')}): it must not vouch for this chain's history too`, {})
     }
     const tip = chain.tip()
-    // That tree's notes first, then the other cosigned notes of trees this chain left: each key
-    // whose line they carry cosigns no more here (retiredBy).
-    const own = chain.index.checkpoints.list({ minSize: stuck.size, maxSize: stuck.size }).filter(c => c.root === stuck.root).map(c => c.note)
-    const notes = [...own, ...left.filter(n => !own.includes(n))]
-    const reset: WitnessReset = {
-      at: new Date(chain.clock.now()).toISOString(),
-      abandoned: stuck,
-      tip: { height: tip.height, hash: tip.hash },
-      retired: vkey ?? null,
-      retired_key: old?.hex ?? null,
-      next_key: next.id,
-      notes
+    const at = new Date(chain.clock.now()).toISOString()
+    // One entry a key retired, each with its tree's notes; the first also with the other cosigned
+    // notes of trees this chain left: each key whose line they carry cosigns no more here (retiredBy).
+    const byKey = new Map<string | undefined, { size: number, root: string }>()
+    for (const s of stuck) {
+      const k = keyOf(s)
+      const had = byKey.get(k)
+      if (had === undefined || had.size < s.size) byKey.set(k, { size: s.size, root: s.root })
     }
-    // The file first: a crash before chain.db's commit leaves the key retired (the reset may be run
+    const resets: WitnessReset[] = []
+    let rest = left
+    for (const [key, abandoned] of byKey) {
+      const own = chain.index.checkpoints.list({ minSize: abandoned.size, maxSize: abandoned.size }).filter(c => c.root === abandoned.root).map(c => c.note)
+      resets.push({ at, abandoned, tip: { height: tip.height, hash: tip.hash }, retired: vkeyOf(key), retired_key: key ?? null, next_key: next.id, notes: [...own, ...rest.filter(n => !own.includes(n))] })
+      rest = []
+    }
+    // The file first: a crash before chain.db's commit leaves the keys retired (the reset may be run
     // again: one reset, recorded twice), never a chain.db that knows it and a file that does not.
-    writeResetsFile(chain.dir.root, [...unionResets(readResetsFile(chain.dir.root), metaResets(chain)), reset])
-    chain.index.setMeta(WITNESS_RESETS_META, JSON.stringify([...metaResets(chain), reset]))
-    chain.index.deleteMeta(WITNESS_LAST_META)
-    chain.logger.info('witness reset by its operator: the key that cosigned a tree this chain left is retired', { size: stuck.size, root: stuck.root, retired: vkey ?? 'unknown', next: next.id })
-    return reset
+    writeResetsFile(chain.dir.root, [...unionResets(readResetsFile(chain.dir.root), metaResets(chain)), ...resets])
+    chain.index.setMeta(WITNESS_RESETS_META, JSON.stringify([...metaResets(chain), ...resets]))
+    for (const key of byKey.keys()) if (key !== undefined) deleteLastCosigned(chain, key)
+    // The shared row goes with any reset that the chain left it or retired its key.
+    if (sharedLastCosigned(chain) !== undefined && (byKey.has(undefined) || (shared !== undefined && byKey.has(shared)))) deleteLastCosigned(chain, undefined)
+    for (const r of resets) chain.logger.info('witness reset by its operator: the key that cosigned a tree this chain left is retired', { size: r.abandoned.size, root: r.abandoned.root, retired: r.retired ?? 'unknown', next: next.id })
+    return resets
   })
 }

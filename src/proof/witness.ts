@@ -6,10 +6,10 @@ import { noteLines, unionWithStored } from './note-lines.js'
 import { formatNote, MAX_NOTE_SIGNATURES } from './verifier/index.js'
 import { judgeCheckpoint } from './received.js'
 import { OWN_WITNESS_META, witnessVkeySync } from './witness-keys.js'
-import { WITNESS_LAST_META } from '../storage/index.js'
 import { findCheckpoint, storedChainTree } from './stored.js'
 import { treeRoot } from './tree/index.js'
-import { cosignedForCosigning, lastCosigned, resetCommand, resetsForCosigning, retiredBy } from './witness-reset.js'
+import { cosignedForCosigning, resetCommand, resetsForCosigning, retiredBy } from './witness-reset.js'
+import { lastCosignedBy, setLastCosigned, sharedLastCosigned, upgradeSharedRecord } from './witness-last.js'
 import { cosignedBy, recordCosigned, WITNESS_COSIGNED_FILE } from './witness-cosigned-file.js'
 
 // A witness (docs/proofs.md "Witness cosignatures"): a node that holds no signatory key but
@@ -18,8 +18,6 @@ import { cosignedBy, recordCosigned, WITNESS_COSIGNED_FILE } from './witness-cos
 // signatory that signed two different histories cannot get both cosigned by one witness.
 
 export interface WitnessIdentity { name: string, key: SigningKey }
-
-const LAST = WITNESS_LAST_META
 
 /**
  * Cosign a checkpoint if it is acceptable (judgeCheckpoint), final, larger than the last one this
@@ -51,21 +49,23 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
       chain.logger.warn(`not cosigning: this witness key was retired by \`petal witnesses reset\` at ${retired.at}; run the witness with the key it named: \`petal --dir ${shellWord(chain.dir.root)} run --witness ${w.name} --key ${retired.next_key}\``, { key: w.key.id })
       return undefined
     }
-    // The last tree it cosigned, by chain.db's meta and by witness-cosigned.json, which outlives a
-    // chain.db rebuilt or put back from an older backup (session 56): it must extend both.
+    // The last tree this key cosigned, by its row in chain.db's meta and by witness-cosigned.json,
+    // which outlives a chain.db rebuilt or put back from an older backup (session 56): it must
+    // extend both. Each key its own (since session 57: one row shared by every key until then).
     const records = cosignedForCosigning(chain)
     if (records === undefined) return undefined
     const vkey = witnessVkeySync(w.name, w.key.publicKey)
-    const inDb = lastCosigned(chain)
+    const hex = w.key.publicKey.hex
+    upgradeSharedRecord(chain)
+    const inDb = lastCosignedBy(chain, hex)
     const inFile = cosignedBy(records, w.key.publicKey)
-    if (inFile !== undefined && (inDb === undefined || inFile.size > inDb.size)) {
-      // chain.db forgot it: written back, with the key, so that `petal witnesses reset` and
-      // `witnesses list` know what this key cosigned (a reset retires the key witness_vkey names).
-      chain.index.setMeta(LAST, `${inFile.size} ${toHex(inFile.root)}`)
-      chain.index.setMeta(OWN_WITNESS_META, records.find(r => r.key === w.key.publicKey.hex)?.vkey ?? vkey)
-    }
+    // An older Petal's shared row binds a key with no record of its own (witness-last.ts).
+    const shared = inDb === undefined && inFile === undefined ? sharedLastCosigned(chain) : undefined
+    // chain.db forgot it: written back, so that `petal witnesses reset` and `witnesses list` know
+    // what this key cosigned.
+    if (inFile !== undefined && (inDb === undefined || inFile.size > inDb.size)) setLastCosigned(chain, hex, inFile.size, inFile.root)
     const tree = storedChainTree(chain)
-    for (const last of [inDb, inFile]) {
+    for (const last of [inDb, inFile, shared]) {
       if (last === undefined) continue
       // Each size once, growing: older or equal trees were vouched for already.
       if (c.size <= last.size) return undefined
@@ -92,7 +92,7 @@ export async function cosignCheckpoint (chain: Chain, note: string, w: WitnessId
     // Its own lines count as verified on this directory (knownWitnesses), for `petal prove` too.
     if (chain.index.getMeta(OWN_WITNESS_META) !== vkey) chain.index.setMeta(OWN_WITNESS_META, vkey)
     chain.index.checkpoints.keep({ size: c.size, root: toHex(c.root), tip: c.tip, note: stored, receivedAt: chain.clock.now(), source: 'witness' }, n.text, chain.params.maxReorgDepth)
-    chain.index.setMeta(LAST, `${c.size} ${toHex(c.root)}`)
+    setLastCosigned(chain, hex, c.size, c.root)
     return cosigned
   })
 }

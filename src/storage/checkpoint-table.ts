@@ -129,6 +129,11 @@ export class CheckpointTable {
     return all.length === 0 ? undefined : Math.max(...all)
   }
 
+  /** Each witness key's row of the last tree it cosigned (meta `witness_last_cosigned <SPKI hex>`, since session 57). */
+  lastCosignedRows (): Array<{ key: string, value: string }> {
+    return this.db.prepare<unknown[], { key: string, value: string }>('SELECT substr(key, ?) AS key, value FROM meta WHERE key GLOB ?').all(WITNESS_KEY_LAST_META.length + 1, `${WITNESS_KEY_LAST_META}*`)
+  }
+
   /** What sentBy noted of `source` (chain.db's meta only: one lookup), if anything. */
   sentNoted (source: string): number | undefined {
     const v = this.db.prepare<unknown[], { value: string }>('SELECT value FROM meta WHERE key = ?').get(SENT_META + source)?.value
@@ -145,6 +150,11 @@ export const SENT_KEPT = 256
 export const OWN_WITNESS_META = 'witness_vkey'
 /** chain.db meta: the tree a witness last cosigned, `size root`, which each one it cosigns must extend. */
 export const WITNESS_LAST_META = 'witness_last_cosigned'
+/**
+ * chain.db meta, followed by a key's SPKI in hex: the tree that witness key last cosigned, `size
+ * root` (since session 57). WITNESS_LAST_META, one row shared by every key, is an older Petal's.
+ */
+export const WITNESS_KEY_LAST_META = `${WITNESS_LAST_META} `
 /** chain.db meta: the record of `petal witnesses reset` (a JSON array), whose retired keys cosign no more. */
 export const WITNESS_RESETS_META = 'witness_resets'
 
@@ -154,4 +164,4 @@ export const WITNESS_RESETS_META = 'witness_resets'
  * it had cosigned (and would cosign another history), its own cosignatures went unverified here
  * until it cosigned again, and what each peer had sent was forgotten.
  */
-export const CHECKPOINT_META = `(key IN ('${OWN_WITNESS_META}', '${WITNESS_LAST_META}', '${WITNESS_RESETS_META}') OR key GLOB '${SENT_META}*')`
+export const CHECKPOINT_META = `(key IN ('${OWN_WITNESS_META}', '${WITNESS_LAST_META}', '${WITNESS_RESETS_META}') OR key GLOB '${SENT_META}*' OR key GLOB '${WITNESS_KEY_LAST_META}*')`

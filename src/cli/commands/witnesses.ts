@@ -69,11 +69,14 @@ export function register (program: Command, action: Action): void {
       const key = ctx.loadKey()
       const chain = ctx.openChain()
       const { resetWitness, witnessVkeySync } = await import('../../proof/index.js')
-      const r = await resetWitness(chain, key.publicKey)
-      const name = r.retired?.slice(0, r.retired.indexOf('+'))
+      const resets = await resetWitness(chain, key.publicKey)
+      // One entry a key retired (since session 57: chain.db keeps one record a key).
+      const named = resets.map(r => r.retired).find(v => v !== null)
+      const name = named?.slice(0, named.indexOf('+'))
       const vkey = name === undefined ? undefined : witnessVkeySync(name, key.publicKey)
-      ctx.out.result({ reset: { ...r, notes: r.notes.length }, vkey: vkey ?? null }, () => [
-        `retired ${r.retired ?? 'the key that cosigned'}: it cosigned size ${r.abandoned.size} (root ${r.abandoned.root}), which this chain no longer contains; recorded in chain.db and in witness-resets.json (which outlives chain.db) with ${r.notes.length === 1 ? 'its cosigned note' : `${r.notes.length} cosigned notes of trees this chain left`} (\`petal witnesses list\` shows it)`,
+      const [first] = resets
+      ctx.out.result({ reset: first === undefined ? null : { ...first, notes: first.notes.length }, resets: resets.map(r => ({ ...r, notes: r.notes.length })), vkey: vkey ?? null }, () => [
+        ...resets.map(r => `retired ${r.retired ?? 'the key that cosigned'}: it cosigned size ${r.abandoned.size} (root ${r.abandoned.root}), which this chain no longer contains; recorded in chain.db and in witness-resets.json (which outlives chain.db) with ${r.notes.length === 1 ? 'its cosigned note' : `${r.notes.length} cosigned notes of trees this chain left`} (\`petal witnesses list\` shows it)`),
         `the witness cosigns this chain's next final checkpoint with ${key.id}: ${hintWithDir(`\`petal run --witness ${name ?? 'NAME'} --key ${key.id}\``, ctx.opts.dir)}`,
         ...(vkey === undefined ? [] : [`its verifier key is new: ${vkey} (verifiers give it to \`petal verify-proof --witness\`; nodes that listed the old one: \`petal witnesses remove ${name ?? 'NAME'}\`, then \`petal witnesses add ${vkey}\`)`])
       ].join('\n'))

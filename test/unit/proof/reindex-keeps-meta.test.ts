@@ -24,7 +24,7 @@ describe('reindex keeps the checkpoints\' meta', () => {
     const size = a0.tip().height
     const sent = signCheckpoint(checkpointText({ chainId: a0.chainId, size, root: treeRoot(storedChainTree(a0), size), tip: size, maxReorgDepth: 1 }), [alice])
     await keepReceivedCheckpoint(a0, sent, 'PeerX')
-    const before = { vkey: a0.index.getMeta(OWN_WITNESS_META), last: a0.index.getMeta('witness_last_cosigned'), sent: a0.index.checkpoints.sentUpTo('peer PeerX') }
+    const before = { vkey: a0.index.getMeta(OWN_WITNESS_META), last: a0.index.getMeta(`witness_last_cosigned ${w.key.publicKey.hex}`), sent: a0.index.checkpoints.sentUpTo('peer PeerX') }
     expect(before.vkey).toBeDefined()
     expect(before.last).toBeDefined()
     expect(before.sent).toBe(size - 1)
@@ -33,7 +33,7 @@ describe('reindex keeps the checkpoints\' meta', () => {
     await reindexChain(dir)
     const a = Chain.open(dir)
     try {
-      expect({ vkey: a.index.getMeta(OWN_WITNESS_META), last: a.index.getMeta('witness_last_cosigned'), sent: a.index.checkpoints.sentUpTo('peer PeerX') }).toEqual(before)
+      expect({ vkey: a.index.getMeta(OWN_WITNESS_META), last: a.index.getMeta(`witness_last_cosigned ${w.key.publicKey.hex}`), sent: a.index.checkpoints.sentUpTo('peer PeerX') }).toEqual(before)
       // Its proofs still carry its cosignature (its own key is known from the meta), and it does not cosign that tree again.
       expect(findCheckpoint(a, { final: true })?.note).toContain('— witness.example/w ')
       expect(await cosignCheckpoint(a, final, w)).toBeUndefined()

@@ -7,7 +7,7 @@ import {
   buildConsistencyProof, buildProofBundle, chainLeafHash, chainLeafOf, findCheckpoint, inclusionProof, signTipCheckpoints, signTipCheckpointsLocked,
   signatoryVkey, storedChainTree, treeRoot, verifyProof, parseTrustFile, proveRows, judgeCheckpoint, keepReceivedCheckpoint, signCheckpoint, checkpointText, cosignCheckpoint
 } from '../../../src/proof/index.js'
-import { readSeal, WITNESS_LAST_META } from '../../../src/storage/index.js'
+import { readSeal, WITNESS_KEY_LAST_META } from '../../../src/storage/index.js'
 import { sha256FileSync } from '../../../src/crypto/index.js'
 import { toHex } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, forkedPair, makeSqlite, newTestChain } from '../../helpers/chain.js'
@@ -274,7 +274,7 @@ describe('witness cosignatures', () => {
     // on a signer's word, then reorganised): it refuses, rather than vouch for two histories.
     await extendChain(a, alice, 1, 2)
     expect(judgeCheckpoint(a, finalOf(4))).toBe('accept')
-    await a.index.withWriteLock(async () => { a.index.setMeta(WITNESS_LAST_META, `3 ${'0'.repeat(64)}`) })
+    await a.index.withWriteLock(async () => { a.index.setMeta(WITNESS_KEY_LAST_META + w.key.publicKey.hex, `3 ${'0'.repeat(64)}`) })
     expect(await cosignCheckpoint(a, finalOf(4), w)).toBeUndefined()
     a.close()
   })

@@ -6,7 +6,7 @@ import { Chain, importBlock, reindexChain } from '../../../src/chain/index.js'
 import type { Network } from '../../../src/network/index.js'
 import { CheckpointDuty } from '../../../src/node/checkpoint-duty.js'
 import { addCosignature, cosignCheckpoint, WITNESS_COSIGNED_FILE, keepReceivedCheckpoint, OWN_WITNESS_META, readCheckpointNote, resetWitness, signTipCheckpoints, WITNESS_RESETS_FILE, witnessResets, witnessVkeySync } from '../../../src/proof/index.js'
-import { readSeal, WITNESS_LAST_META, WITNESS_RESETS_META } from '../../../src/storage/index.js'
+import { readSeal, WITNESS_KEY_LAST_META, WITNESS_LAST_META, WITNESS_RESETS_META } from '../../../src/storage/index.js'
 import { nullLogger, toHex, type Logger } from '../../../src/util/index.js'
 import { extendChain, fixtureKey, newTestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -157,13 +157,25 @@ describe('a witness whose chain.db was rebuilt', () => {
     expect(rebuilt.index.getMeta(WITNESS_LAST_META), 'chain.db knows no cosignature').toBeUndefined()
     const final5 = await finalNote(r)
     expect(await keepReceivedCheckpoint(rebuilt, final5, 'R')).toBe(true)
+    // Another key, which cosigned nothing, cosigns this branch: chain.db's record is one a key
+    // since session 57 (until then one row shared by every key, which it took over).
+    const other = { name: 'witness.example/w2', key: fixtureKey('erin') }
+    expect(await cosignCheckpoint(rebuilt, final5, other)).toContain(`— ${other.name} `)
     expect(await cosignCheckpoint(rebuilt, final5, w), 'inconsistent with size 4, which the same key cosigned').toBeUndefined()
     expect(warnings.at(-1)).toContain('the chain no longer contains the last checkpoint this witness cosigned')
-    // chain.db knows it again, with the key, so the reset the warning names retires that key.
+    const row = (k: Chain, key: string): string | undefined => k.index.getMeta(WITNESS_KEY_LAST_META + key)
+    expect([row(rebuilt, w.key.publicKey.hex), row(rebuilt, other.key.publicKey.hex)]).toEqual([`4 ${toHex(readCheckpointNote(final4).checkpoint.root)}`, `5 ${toHex(readCheckpointNote(final5).checkpoint.root)}`])
+    // The reset the warning names retires that key, and only it: the other key's tree is this
+    // chain's. Until session 57 the reset judged the shared row, the other key's size 5, which this
+    // chain holds, and refused (PROOF_WITNESS_NOT_STUCK): the warning's hint was false.
     const dave = fixtureKey('dave')
     await expect(resetWitness(rebuilt, w.key.publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_SAME_KEY' }))
-    expect((await resetWitness(rebuilt, dave.publicKey)).retired_key).toBe(w.key.publicKey.hex)
+    expect((await resetWitness(rebuilt, dave.publicKey)).map(r => r.retired_key)).toEqual([w.key.publicKey.hex])
+    expect(row(rebuilt, w.key.publicKey.hex)).toBeUndefined()
     expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
+    // The rows are kept by reindex with the checkpoints (CHECKPOINT_META).
+    await reindexChain(dir)
+    expect(row(rebuilt, other.key.publicKey.hex)).toBe(`5 ${toHex(readCheckpointNote(final5).checkpoint.root)}`)
     // A file that cannot be read: nothing cosigned, the hint logged.
     writeFileSync(file, '[')
     expect(await cosignCheckpoint(rebuilt, final5, { name: 'witness.example/other', key: fixtureKey('erin') })).toBeUndefined()
@@ -207,6 +219,12 @@ describe('a witness stuck by an earlier Petal', () => {
     const final5 = await finalNote(r)
     expect(await keepReceivedCheckpoint(wit, final5, 'R')).toBe(true)
     expect(await cosignCheckpoint(wit, final5, w), 'stuck').toBeUndefined()
+    // The upgrade of that chain.db (session 57): the shared row is the tree of the key
+    // witness_vkey names, now its own row; it stays, binding a key with no record of its own (a
+    // key whose record it overwrote is named nowhere else), as every key was bound before.
+    const root4 = `4 ${toHex(readCheckpointNote(final4).checkpoint.root)}`
+    expect([wit.index.getMeta(WITNESS_KEY_LAST_META + w.key.publicKey.hex), wit.index.getMeta(WITNESS_LAST_META)]).toEqual([root4, root4])
+    expect(await cosignCheckpoint(wit, final5, { name: 'witness.example/fresh', key: fixtureKey('bob') }), 'a key with no record, held to the shared row').toBeUndefined()
     const dir = wit.dir.root
     expect(warnings.at(-1)).toContain(`\`petal --dir ${dir} witnesses reset --key NEWID\``)
     // The hint's command, run: with the key that cosigned, refused; with a new one, done and recorded.
@@ -223,6 +241,7 @@ describe('a witness stuck by an earlier Petal', () => {
     expect(done.stdout).toContain(`petal --dir ${dir} run --witness ${w.name} --key ${dave.id}`)
     const [reset] = witnessResets(wit)
     expect(reset?.abandoned.size).toBe(4)
+    expect([wit.index.getMeta(WITNESS_KEY_LAST_META + w.key.publicKey.hex), wit.index.getMeta(WITNESS_LAST_META)], 'both gone with the reset').toEqual([undefined, undefined])
     expect(reset?.notes[0]).toContain(`— ${w.name} `)
     // The retired key cosigns nothing on this chain, and says which key to run with; nor the key
     // it ran with before (its line on the tree left: review55b).
@@ -255,7 +274,7 @@ describe('a witness stuck by an earlier Petal', () => {
     expect(await keepReceivedCheckpoint(wit, final5, 'R')).toBe(true)
     await expect(resetWitness(wit, w.key.publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_SAME_KEY' }))
     const dave = fixtureKey('dave')
-    expect((await resetWitness(wit, dave.publicKey)).retired_key).toBeNull()
+    expect((await resetWitness(wit, dave.publicKey)).map(r => r.retired_key)).toEqual([null])
     expect(await cosignCheckpoint(wit, final5, w), 'the retired key').toBeUndefined()
     expect(await cosignCheckpoint(wit, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
     // The record outlives chain.db (session 56): a reset only chain.db records (session 55's) is
