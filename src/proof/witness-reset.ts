@@ -21,7 +21,8 @@ import { readResetsFile, unionResets, WITNESS_RESETS_FILE, writeResetsFile, type
 
 /**
  * The trees witness keys cosigned that this node's chain no longer contains, for good: each key's
- * row in chain.db, each key's entry in witness-cosigned.json, and an older Petal's shared row. Only
+ * row in chain.db, each key's entry in witness-cosigned.json (of keys no reset retired), and an
+ * older Petal's shared row. Only
  * once that size is final at this node's own tip, as when the witness refuses a checkpoint: a chain
  * still behind it, or on a branch fork choice may leave, may hold that tree again, and a reset then
  * would retire a key for nothing (review55b). Until session 57 chain.db's one shared row alone:
@@ -32,7 +33,11 @@ export function stuckWitness (chain: Chain, file: readonly CosignedTree[] = read
   const tree = storedChainTree(chain)
   const out: Array<{ key?: string, size: number, root: string }> = []
   const all: LastRecord[] = [...lastCosignedRecords(chain), ...file.map(f => ({ key: f.key, size: f.size, root: fromHex(f.root) ?? new Uint8Array(0) }))]
+  // A key a reset retired is stuck no more: its entry in witness-cosigned.json stays, and a second
+  // reset retired it again and named yet another key (review57b).
+  const retired = new Set(witnessResets(chain).map(r => r.retired_key))
   for (const last of all) {
+    if (last.key !== undefined && retired.has(last.key)) continue
     if (!finalAtTip(chain, last.size)) continue
     if (last.size <= tree.size && equalBytes(treeRoot(tree, last.size), last.root)) continue
     const root = toHex(last.root)

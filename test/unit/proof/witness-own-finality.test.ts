@@ -173,6 +173,9 @@ describe('a witness whose chain.db was rebuilt', () => {
     expect((await resetWitness(rebuilt, dave.publicKey)).map(r => r.retired_key)).toEqual([w.key.publicKey.hex])
     expect(row(rebuilt, w.key.publicKey.hex)).toBeUndefined()
     expect(await cosignCheckpoint(rebuilt, final5, { name: w.name, key: dave })).toContain(`— ${w.name} `)
+    // Nothing is stuck now: the retired key's entry in witness-cosigned.json (which a reset leaves)
+    // was judged stuck again, and a second reset retired it again and named yet another key (review57b).
+    await expect(resetWitness(rebuilt, fixtureKey('bob').publicKey)).rejects.toThrow(expect.objectContaining({ code: 'PROOF_WITNESS_NOT_STUCK' }))
     // The rows are kept by reindex with the checkpoints (CHECKPOINT_META).
     await reindexChain(dir)
     expect(row(rebuilt, other.key.publicKey.hex)).toBe(`5 ${toHex(readCheckpointNote(final5).checkpoint.root)}`)
