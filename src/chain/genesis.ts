@@ -25,13 +25,13 @@ import { recordDaisyCommitment } from './daisy-commitment.js'
 // node-state.lock likewise, by a pull's writer of node-state.json (a pull that failed before its chain).
 const LOCKS = new Set(['node.lock', 'node.lock-journal', 'node-state.lock', 'node-state.lock-journal'])
 const KEEP = new Set(['keystore', 'node.key', ...LOCKS, 'README.md', '.gitkeep'])
-const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'chain.db-journal', 'chain.db-tip', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'query.db-journal', 'writer.json', 'daisy', 'daisy-state'])
+const LEFTOVERS = new Set(['0000', 'chain.db', 'chain.db-wal', 'chain.db-shm', 'chain.db-journal', 'chain.db-tip', 'index-tip.json', 'tmp', 'journal.json', 'query.db', 'query.db-wal', 'query.db-shm', 'query.db-journal', 'writer.json', 'daisy', 'daisy-state'])
 const DAISY = new Set(['daisy', 'daisy-state'])
 // The temporaries of their atomic writes, named `<file>.n<ns>.<pid>[.<hex>].tmp` since session 51
 // (util/stale-temps.ts: tempTag, atomicTempPath), `<file>.<pid>[.<hex>].tmp` before; node.key's
 // too, which a first pull writes before its chain (a pull killed then was refused
 // DATA_DIR_NOT_EMPTY on its resume: review55's crash torture, seed 5522).
-const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json|node\.key|chain\.db-tip)(\.n[0-9]+)?\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
+const LEFTOVER_TEMP = /^(chainparams\.json|writer\.json|journal\.json|node\.key|chain\.db-tip|index-tip\.json)(\.n[0-9]+)?\.[0-9]+(\.[0-9a-f]{8})?\.tmp$/
 const isLeftover = (name: string): boolean => LEFTOVERS.has(name) || LEFTOVER_TEMP.test(name)
 
 /**

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import { shellWord } from '../util/index.js'
 import { sha256FileSync } from '../crypto/index.js'
-import { cleanTmp, movesDone, readJournal, readTipRecord, removeBlock, removeJournal, sealPathOf, StorageError, TIP_RECORD_SUFFIX, undoMoves, type Move } from '../storage/index.js'
+import { cleanTmp, movesDone, readJournal, readTipRecord, removeBlock, removeJournal, sealPathOf, StorageError, TIP_RECORD_FILE, undoMoves, type Move } from '../storage/index.js'
 import type { Chain } from './chain.js'
 import { reconcileChainTree } from './chain-tree.js'
 
@@ -110,7 +110,7 @@ function filesGoOnAbove (chain: Chain, tip: number): 'files' | 'record' | undefi
 }
 
 // How recovery's words name the tip record (storage/index-tip-record.ts).
-const TIP_RECORD = `chain.db${TIP_RECORD_SUFFIX}`
+const TIP_RECORD = TIP_RECORD_FILE
 
 /**
  * A write that places a block, refused where the block files go on above the index's tip + 1 (an

@@ -1,8 +1,9 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { isRecord, tempTag, writeFullySync } from '../util/index.js'
 
 /**
- * `chain.db-tip`: the canonical tip (height and hash) of chain.db's last commit that moved it,
+ * `index-tip.json`: the canonical tip (height and hash) of chain.db's last commit that moved it,
  * written after that commit is durable, beside chain.db. Never a block the index did not commit,
  * so recovery can tell an older chain.db put back (a backup one block behind the files: the record
  * names the block at the index's tip + 1, and its file hashes to it) from an import cut short (the
@@ -10,7 +11,14 @@ import { isRecord, tempTag, writeFullySync } from '../util/index.js'
  * docs/data-directory.md "Crash safety"). Not fsynced: lost or torn (a power cut), it names an
  * older commit or nothing, and recovery then judges as it did before it existed.
  */
-export const TIP_RECORD_SUFFIX = '-tip'
+export const TIP_RECORD_FILE = 'index-tip.json'
+
+// Not `chain.db-tip` (its name until session 57): a backup of the index by `cp chain.db* …` copied
+// the record with it, and put back, the record named the backup's own tip, so the committed block
+// at its tip + 1 was removed as an import cut short. Named outside `chain.db*`, the record stays
+// when only the index is put back, and names the newer commit that keeps that block.
+const OLD_NAME = '-tip'
+const recordPath = (db: string): string => join(dirname(db), TIP_RECORD_FILE)
 
 export interface TipRecord { height: number, hash: string }
 
@@ -26,7 +34,7 @@ export function noteTip (db: string, before: string | undefined, hash: string | 
   if (hash === undefined || hash === before) return
   const tip = read()
   if (tip === undefined) return
-  const path = db + TIP_RECORD_SUFFIX
+  const path = recordPath(db)
   const tmp = `${path}.${tempTag()}.tmp`
   try {
     // open, write and close rather than writeFileSync, whose JavaScript a 100-row import would
@@ -41,12 +49,14 @@ export function noteTip (db: string, before: string | undefined, hash: string | 
   } catch {
     try { unlinkSync(tmp) } catch {}
   }
+  // The older name would be stale from now on (an ENOENT a commit that moved the tip, otherwise).
+  try { unlinkSync(db + OLD_NAME) } catch {}
 }
 
 /** The recorded tip of the chain.db at `db`, or undefined (none, unreadable, torn). */
 export function readTipRecord (db: string): TipRecord | undefined {
   try {
-    const r: unknown = JSON.parse(readFileSync(db + TIP_RECORD_SUFFIX, 'utf8'))
+    const r: unknown = JSON.parse(readFileSync(recordPath(db), 'utf8'))
     if (isRecord(r) && typeof r.height === 'number' && Number.isSafeInteger(r.height) && typeof r.hash === 'string' && /^[0-9a-f]{64}$/.test(r.hash)) return { height: r.height, hash: r.hash }
   } catch {}
   return undefined

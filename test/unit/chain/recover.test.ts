@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import Database from 'better-sqlite3'
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { Chain, reindexChain, signImport } from '../../../src/chain/index.js'
 import { sha256, sha256FileSync } from '../../../src/crypto/index.js'
 import { signTipCheckpoints } from '../../../src/proof/index.js'
@@ -178,9 +178,10 @@ describe('recovery under an index older than the block files', () => {
 })
 
 /** A backup of chain.db as it was closed (with its log where one is left); the function returned puts it back, as an operator restoring it would. */
-function backUpChainDb (chainDb: string): () => void {
+function backUpChainDb (chainDb: string, glob = false): () => void {
   const backup = join(tmpDir(), 'chain.db.backup')
-  const parts = ['', '-wal'].filter(s => existsSync(chainDb + s))
+  // glob: every file `cp chain.db* …` copies (session 56's tip record, chain.db-tip, among them).
+  const parts = glob ? readdirSync(dirname(chainDb)).filter(n => n.startsWith('chain.db')).map(n => n.slice('chain.db'.length)) : ['', '-wal'].filter(s => existsSync(chainDb + s))
   for (const s of parts) copyFileSync(chainDb + s, backup + s)
   return () => {
     for (const s of ['-wal', '-shm']) rmSync(chainDb + s, { force: true })
@@ -192,7 +193,7 @@ function backUpChainDb (chainDb: string): () => void {
 // committed top block was removed (review55b's left). chain.db's tip record (written after each
 // commit that moves the tip) names that block; an import cut short leaves it naming the tip.
 describe('recovery under an index exactly one block behind the files', () => {
-  it('keeps the block chain.db-tip names (refusing writes until reindex, which keeps it); a file it does not name is removed as before', async () => {
+  it('keeps the block the tip record names (refusing writes until reindex, which keeps it); a file it does not name is removed as before', async () => {
     const { t, rec } = await chainOfOneBlock()
     const alice = fixtureKey('alice')
     t.chain.close()
@@ -214,7 +215,7 @@ describe('recovery under an index exactly one block behind the files', () => {
       expect(readTipRecord(c.dir.chainDb)).toEqual({ height: two.height, hash: two.hash })
       const err = await signImport(c, makeSqlite(join(tmpDir(), '3.db'), 3, 3), alice).catch((e: unknown) => e)
       // No file goes on above block 2: the message said they did (review57).
-      expect(err).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining('the file of block 2 is the block chain.db-tip records as committed'), hint: expect.stringContaining('reindex') })
+      expect(err).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining('the file of block 2 is the block index-tip.json records as committed'), hint: expect.stringContaining('reindex') })
       expect((err as Error).message).not.toContain('go on above')
       expect(sha256FileSync(c.dir.blockPath(two.height))).toBe(two.hash)
       c.close()
@@ -225,6 +226,27 @@ describe('recovery under an index exactly one block behind the files', () => {
       copyFileSync(sealPathOf(c.dir.blockPath(1)), sealPathOf(c.dir.blockPath(3)))
       expect(c.index.tryWriteLockSync(() => { recover(c) })).toBe(true)
       expect(existsSync(c.dir.blockPath(3))).toBe(false)
+    } finally {
+      c.close()
+    }
+  })
+
+  // Until session 57 the record was chain.db-tip: a backup by `cp chain.db* …` copied it, and put
+  // back it named the backup's own tip, so the committed block 2 was removed as an import cut short.
+  it('keeps it after a backup by `cp chain.db*` is put back: the record is named outside chain.db*', async () => {
+    const { t } = await chainOfOneBlock()
+    t.chain.close()
+    writeFileSync(`${t.chain.dir.chainDb}-tip`, '{"height":1,"hash":"' + '0'.repeat(64) + '"}\n') // session 56's record, as an older Petal left it
+    const putBack = backUpChainDb(t.chain.dir.chainDb, true)
+    let c = Chain.open(t.dir)
+    try {
+      await signImport(c, makeSqlite(join(tmpDir(), '2.db'), 3, 2), fixtureKey('alice'))
+      const two = c.tip()
+      expect(existsSync(`${c.dir.chainDb}-tip`), 'the older name is removed at the first write').toBe(false)
+      c.close()
+      putBack()
+      c = Chain.open(t.dir)
+      expect(existsSync(c.dir.blockPath(two.height)) && sha256FileSync(c.dir.blockPath(two.height))).toBe(two.hash)
     } finally {
       c.close()
     }
