@@ -117,14 +117,18 @@ const TIP_RECORD = TIP_RECORD_FILE
  * older chain.db copied back: recover leaves those files, review55b): the file at tip + 1 is a
  * committed block, and the new block's placement replaced it, its successors then stood on a
  * block that is not their parent (review56). Reindex rebuilds the index from the files first.
+ * Run after recover() (writeTx), or without it before a sync's download (syncer.ts).
  */
 export function refuseIndexBehindFiles (chain: Chain): void {
   const tip = chain.index.tip()
   if (tip === undefined) return
-  // A journal a writer's recovery left: one this index cannot judge (recover, above). Files above
-  // the tip of a Daisy directory's index are Daisy's own.
-  const left = readJournal(chain.dir) !== undefined
-  const behind = left || chain.dir.daisySource !== undefined ? undefined : filesGoOnAbove(chain, tip.height)
+  // A journal recovery leaves for reindex: its change not in this index, which cannot judge it
+  // (recover, above). Any other is recovery's to settle, and the files above the tip are its own:
+  // a group in flight, or cut short, met by the sync's check outside the write lock (review57).
+  // Files above the tip of a Daisy directory's index are Daisy's own.
+  const j = readJournal(chain.dir)
+  const left = j !== undefined && chain.index.byHash(j.commit) === undefined && !judges(chain, j.moves)
+  const behind = j !== undefined || chain.dir.daisySource !== undefined ? undefined : filesGoOnAbove(chain, tip.height)
   if (!left && behind === undefined) return
   // One block behind, the record's case: no file goes on above tip + 1 (it said so, review57).
   const why = behind === 'record' ? `the file of block ${tip.height + 1} is the block ${TIP_RECORD} records as committed, which it does not hold` : `block files go on above ${tip.height + 1}`

@@ -6,7 +6,7 @@ import { Chain, reindexChain, signImport } from '../../../src/chain/index.js'
 import { sha256, sha256FileSync } from '../../../src/crypto/index.js'
 import { signTipCheckpoints } from '../../../src/proof/index.js'
 import { toHex } from '../../../src/util/index.js'
-import { recover, recoverNow, WalRewriteNeeded } from '../../../src/chain/recover.js'
+import { recover, recoverNow, refuseIndexBehindFiles, WalRewriteNeeded } from '../../../src/chain/recover.js'
 import { readJournal, readTipRecord, sealPathOf, StorageError, writeJournal, type BlockRecord } from '../../../src/storage/index.js'
 import { fixtureKey, makeSqlite, newTestChain, type TestChain } from '../../helpers/chain.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -295,6 +295,26 @@ describe('a write under an index older than the block files', () => {
       expect(c.tip().height).toBe(4)
     } finally {
       c.close()
+    }
+  })
+
+  // The sync's check before its download runs outside the write lock (797a8807): a group in flight
+  // on this index (this node's own, another process's), or one cut short that recovery rolls back,
+  // left its journal and files above tip + 1, and was refused as an older index, with the hint to
+  // reindex (review57).
+  it('is not said of a group this index can judge, in flight or cut short', async () => {
+    const { t, rec } = await chainOfOneBlock()
+    const d = t.chain.dir
+    try {
+      for (const h of [2, 3]) for (const f of [d.blockPath(h), sealPathOf(d.blockPath(h))]) copyFileSync(h === 2 ? d.blockPath(1) : sealPathOf(d.blockPath(1)), f)
+      const commit = rec.hash.replace(/^./, x => x === '0' ? '1' : '0')
+      writeJournal(d, { commit, moves: [2, 3].map(h => ({ from: join(d.tmpDir, `g${h}.db`), to: d.blockPath(h) })) })
+      expect(() => { refuseIndexBehindFiles(t.chain) }).not.toThrow()
+      // As a writer finds it: rolled back by its recovery, then nothing to refuse.
+      expect(t.chain.index.tryWriteLockSync(() => { recover(t.chain); refuseIndexBehindFiles(t.chain) })).toBe(true)
+      expect([existsSync(d.blockPath(2)), existsSync(d.blockPath(3)), readJournal(d)]).toEqual([false, false, undefined])
+    } finally {
+      t.chain.close()
     }
   })
 })
