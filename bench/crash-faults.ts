@@ -116,7 +116,7 @@ function harmless (line: string): boolean {
   // next query catches up), the peers cache, the running node's and the write lock's records (and
   // their temporaries: `NAME[.n<ns>].PID.NONCE.tmp`, writer.json's `NAME[.n<ns>].PID.tmp`), and
   // chain.db's tip record (a hint to recovery: lost, recovery judges as it did without it).
-  if (/\/(query\.db(-wal|-shm|-journal)?|peers\.json|node-state\.json|writer\.json|chain\.db-tip)((\.n\d+)?\.\d+(\.[0-9a-f]+)?\.tmp)?$/.test(target)) return true
+  if (/\/(query\.db(-wal|-shm|-journal)?|peers\.json|node-state\.json|writer\.json|chain\.db-tip|index-tip\.json)((\.n\d+)?\.\d+(\.[0-9a-f]+)?\.tmp)?$/.test(target)) return true
   // An open SQLite retries read-only: harmless unless the command needed to write (then it fails).
   if (op === 'open' && obj === 'better_sqlite3.node') return true
   if (obj !== 'better_sqlite3.node') return false
