@@ -67,6 +67,12 @@ export function pendingStoreFailure (path: string, err: unknown, doing: 'open' |
   if (err instanceof IngestError || err instanceof StorageError) return err
   const code = (err as { code?: string }).code ?? ''
   const readonlyDir = code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN'
+  // pending.db or its log another user's command left (a `sudo petal append`), in a directory this
+  // user may write: named, with the command that gives it back, as the seal's other files are
+  // (storage/write-access.ts). It said the data directory needs write access, which it had
+  // (review56); and once pending.db was given back, its log root's still, the disk (review57).
+  const denied = readonlyDir ? storeFiles(path).map(([p, what]) => writeRefusal(p, what)).find(e => e !== undefined) : undefined
+  if (denied !== undefined) return denied
   // The disk failing under the open (a -shm or -wal write's EIO, ENOSPC) is IO_ERROR/DISK_FULL,
   // not a damaged pending.db to restore from a backup (found by the fault torture, session 33).
   const disk = readonlyDir ? openRefusedByDisk(path, err) : code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' ? systemFailure(err) : undefined
@@ -79,11 +85,6 @@ export function pendingStoreFailure (path: string, err: unknown, doing: 'open' |
       cause: err
     })
   }
-  // pending.db or its log another user's command left (a `sudo petal append`), in a directory this
-  // user may write: named, with the command that gives it back, as the seal's other files are
-  // (storage/write-access.ts). It said the data directory needs write access, which it had (review56).
-  const denied = readonlyDir ? storeFiles(path).map(([p, what]) => writeRefusal(p, what)).find(e => e !== undefined) : undefined
-  if (denied !== undefined) return denied
   return new IngestError('INGEST_STORE_UNAVAILABLE', `cannot ${doing} the pending store ${path}: ${(err as Error).message}`, {
     hint: readonlyDir
       ? 'writing records needs write access to the data directory: run as a user who can write there'
