@@ -16,7 +16,7 @@ import { BtreeUnsupported, emitTableCell, ENCODING_UTF16BE, ENCODING_UTF8, lastV
 import { PageFile } from './page-file.js'
 import { FLAG_DEFAULT, FLAG_REAL, WASM_MAX_COLUMNS, WasmLeafEncoder } from './leaf-wasm.js'
 import { canonicalRowsSql } from './manifest.js'
-import { DECLINES, nativeRows, nativeTableRoot, type NativePlan } from './native-rows.js'
+import { DECLINES, nativeRows, nativeRowsFirst, nativeTableRoot, type NativePlan } from './native-rows.js'
 import { affinityOf, quoteString, type UserTable } from './schema.js'
 import { quoteIdent, type Db } from './sqlite.js'
 
@@ -320,9 +320,12 @@ function grow (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
 export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number) => void, mode?: LeafEncoderMode | 'native', source?: Buffer): { rows: number, root: Uint8Array, wasmRows: number } {
   const f = new PageFile(path, source ?? (mode === 'native' ? readFileSync(path) : undefined))
   try {
-    // 'native': the native row walker's answer alone (native-rows.ts), a decline thrown as this
-    // walker's refusal: what the tests compare with this walker and the reference.
-    const native = mode === 'native' ? nativeRows() : undefined
+    // 'native' (tests): the native row walker's answer alone (native-rows.ts), a decline thrown as
+    // this walker's refusal. Where the bytes are held whole (a load thread's download, verify
+    // --deep's small block) it is asked first only with PETAL_NATIVE_ROWS=1: its answer is this
+    // walker's, or it declines and this one answers. Not by default: the pull did not show it
+    // (docs/performance/pull.md, "Session 57: the native row walker (walker57)").
+    const native = mode === 'native' || (mode !== 'js' && source !== undefined && nativeRowsFirst()) ? nativeRows() : undefined
     if (native !== undefined || mode === 'native') {
       const r = native === undefined ? 0 : nativeTableRoot(native, f.bytes ?? Buffer.alloc(0), f.header, plan.root, plan.withoutRowid, nativePlanOf(plan))
       if (typeof r !== 'number') {

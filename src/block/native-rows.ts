@@ -5,7 +5,8 @@
  * the native row walker (walker57)"). fast-rows.ts's JavaScript walker is its reference and its
  * fallback: the addon gives that walker's answer or declines, and on a decline the caller runs the
  * JavaScript walker, which then gives its own answer (a root, or its BtreeUnsupported): so a file
- * gets the same verdict with or without the addon. Loaded at first use, in each thread; absent
+ * gets the same verdict with or without the addon. Used by fastTableRoot's 'native' mode (tests),
+ * and on held bytes with PETAL_NATIVE_ROWS=1 (`nativeRowsFirst`). Loaded at first use, in each thread; absent
  * (PETAL_NATIVE_BUILD=0, no compiler or headers), not loadable, failing its known answer at load,
  * or PETAL_NATIVE_ROWS=0: `nativeRows()` is undefined and the JavaScript walker runs.
  */
@@ -73,9 +74,21 @@ export function nativeRowsStatus (): { used: boolean, why: string } {
   return { used: l.rows !== undefined, why: l.why }
 }
 
+let first: boolean | undefined
+
+/**
+ * Whether fastTableRoot asks the native walker first where the file's bytes are held
+ * (PETAL_NATIVE_ROWS=1, read once per thread): a switch for measuring the pull with it, off by
+ * default until quiet pairs show it (docs/performance/pull.md, "Session 57: the native row walker (walker57)").
+ */
+export function nativeRowsFirst (): boolean {
+  return first ??= process.env.PETAL_NATIVE_ROWS === '1'
+}
+
 /** Forget the loaded state (tests that change PETAL_NATIVE_ROWS). */
 export function resetNativeRows (): void {
   loaded = undefined
+  first = undefined
 }
 
 /** A plan's columns as rows.c takes them: record fields, and FLAG_REAL | FLAG_DEFAULT per column. */

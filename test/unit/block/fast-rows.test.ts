@@ -7,13 +7,13 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
 import { inspectSchema, openBlockReadonly, tableRoot, TableRootPool, tableRootParallel, type UserTable } from '../../../src/block/index.js'
-import { BtreeUnsupported, localSize } from '../../../src/block/btree.js'
+import { BtreeUnsupported } from '../../../src/block/btree.js'
 import { PageFile } from '../../../src/block/page-file.js'
 import { fastTableLeaves, fastTableRoot, planFastTable, type FastPlan } from '../../../src/block/fast-rows.js'
-import { loadNativeRows, nativeRows } from '../../../src/block/native-rows.js'
+import { nativeRows } from '../../../src/block/native-rows.js'
 import { CHUNK_ROWS } from '../../../src/block/parallel-roots.js'
 import { toHex } from '../../../src/util/index.js'
-import { nativeBuild, nativeRowsBuilt } from '../../helpers/native-build.js'
+import { nativeBuild } from '../../helpers/native-build.js'
 import { makeDb, rng } from '../../helpers/random-tables.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -72,58 +72,6 @@ function nativeOutcome (path: string, plan: FastPlan, ref: { rows: number, root:
     return 'fallback'
   }
 }
-
-describe('the native row walker', () => {
-  it('is loaded where npm run build built it, and not with PETAL_NATIVE_ROWS=0 or from a foreign file', () => {
-    // Not a silent skip: where the build built it, the comparisons below run it.
-    if (nativeRowsBuilt()) expect(loadNativeRows().why).toMatch(/^native row walker/)
-    vi.stubEnv('PETAL_NATIVE_ROWS', '0')
-    try {
-      expect(loadNativeRows()).toEqual({ rows: undefined, why: 'PETAL_NATIVE_ROWS=0' })
-    } finally {
-      vi.unstubAllEnvs()
-    }
-    if (nativeBuild().built) expect(loadNativeRows(join(import.meta.dirname, '..', '..', '..', 'dist', 'native', 'petal-sha256.node'))).toEqual({ rows: undefined, why: 'exports missing' })
-  })
-
-  it('declines hostile pages as the JavaScript walker refuses them: a child reached twice, a cycle, a child out of range, wrong cell counts, an overflow chain cut short, an oversized varint', () => {
-    const path = join(tmpDir(), 'hostile.db')
-    const db = new Database(path)
-    db.pragma('page_size = 512')
-    db.exec('CREATE TABLE t (a); CREATE TABLE o (b)')
-    db.transaction(() => { for (let i = 0; i < 60; i++) db.prepare('INSERT INTO t VALUES (?)').run('x'.repeat(100) + String(i)) })()
-    db.prepare('INSERT INTO o VALUES (?)').run(Buffer.alloc(2000, 7))
-    const roots = new Map(db.prepare<[], { name: string, rootpage: number }>('SELECT name, rootpage FROM sqlite_schema').all().map(r => [r.name, r.rootpage]))
-    const ts = inspectSchema(db, 'input').userTables
-    const plans = new Map(ts.map(t => [t.name, planFastTable(db, t)]))
-    db.close()
-    const good = readFileSync(path)
-    const at = (name: string): number => ((roots.get(name) ?? 0) - 1) * 512
-    const tr = at('t')
-    expect(good[tr]).toBe(0x05)
-    const child0 = good.readUInt32BE(tr + good.readUInt16BE(tr + 12))
-    const leaf = (child0 - 1) * 512
-    const cell = at('o') + good.readUInt16BE(at('o') + 8)
-    const ovf = (good.readUInt32BE(cell + 3 + localSize(512, 2000 + 3, false)) - 1) * 512
-    const mutants: Array<[string, string, (b: Buffer) => void]> = [
-      ['t', 'child reached twice', b => { b.writeUInt32BE(child0, tr + b.readUInt16BE(tr + 14)) }],
-      ['t', 'cycle', b => { b.writeUInt32BE(roots.get('t') ?? 0, tr + b.readUInt16BE(tr + 12)) }],
-      ['t', 'child out of range', b => { b.writeUInt32BE(good.length / 512 + 5, tr + 8) }],
-      ['t', 'leaf without cells', b => { b.writeUInt16BE(0, leaf + 3) }],
-      ['t', 'more cells than a page holds', b => { b.writeUInt16BE(200, leaf + 3) }],
-      ['t', 'oversized varint', b => { b.fill(0xff, leaf + b.readUInt16BE(leaf + 8), leaf + b.readUInt16BE(leaf + 8) + 9) }],
-      ['o', 'overflow chain cut short', b => { b.writeUInt32BE(0, ovf) }]
-    ]
-    for (const [table, what, change] of mutants) {
-      const b = Buffer.from(good)
-      change(b)
-      writeFileSync(path, b)
-      const plan = plans.get(table)
-      if (plan === undefined) throw new Error('no plan')
-      for (const mode of ['js', ...(nativeRows() === undefined ? [] : ['native'] as const)] as const) expect(() => fastTableRoot(path, plan, undefined, mode, b), `${what}, ${mode}`).toThrow(BtreeUnsupported)
-    }
-  })
-})
 
 // Each hasher of the manifest's leaves: the native one (required: a bundle that did not find it
 // fails, the worker threads' too) when `npm run build` built it and the CPU has SHA-256
