@@ -53,10 +53,22 @@ export function noteTip (db: string, before: string | undefined, hash: string | 
   try { unlinkSync(db + OLD_NAME) } catch {}
 }
 
-/** The recorded tip of the chain.db at `db`, or undefined (none, unreadable, torn). */
+/**
+ * The recorded tip of the chain.db at `db`, or undefined (none, unreadable, torn). Without
+ * `index-tip.json`, session 56's `chain.db-tip`: a directory that Petal left with an older chain.db
+ * put back under it names the committed block at tip + 1 there only, and its first open by this
+ * Petal removed that block. Never worse than no record: it names a block the index committed.
+ */
 export function readTipRecord (db: string): TipRecord | undefined {
+  let text: string
   try {
-    const r: unknown = JSON.parse(readFileSync(recordPath(db), 'utf8'))
+    text = readFileSync(recordPath(db), 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined
+    try { text = readFileSync(db + OLD_NAME, 'utf8') } catch { return undefined }
+  }
+  try {
+    const r: unknown = JSON.parse(text)
     if (isRecord(r) && typeof r.height === 'number' && Number.isSafeInteger(r.height) && typeof r.hash === 'string' && /^[0-9a-f]{64}$/.test(r.hash)) return { height: r.height, hash: r.hash }
   } catch {}
   return undefined

@@ -251,6 +251,26 @@ describe('recovery under an index exactly one block behind the files', () => {
       c.close()
     }
   })
+
+  // Session 56 wrote the record as chain.db-tip: a directory it left with an older chain.db put back
+  // (the record naming block 2) lost block 2 at this Petal's first open, which read only the new name.
+  it('keeps it by session 56\'s record, chain.db-tip, when index-tip.json is absent', async () => {
+    const { t } = await chainOfOneBlock()
+    t.chain.close()
+    const putBack = backUpChainDb(t.chain.dir.chainDb)
+    let c = Chain.open(t.dir)
+    try {
+      await signImport(c, makeSqlite(join(tmpDir(), '2.db'), 3, 2), fixtureKey('alice'))
+      const two = c.tip()
+      c.close()
+      renameSync(join(t.dir, 'index-tip.json'), `${c.dir.chainDb}-tip`)
+      putBack()
+      c = Chain.open(t.dir)
+      expect(existsSync(c.dir.blockPath(two.height)) && sha256FileSync(c.dir.blockPath(two.height))).toBe(two.hash)
+    } finally {
+      c.close()
+    }
+  })
 })
 
 // Left so (above), the file at tip + 1 is a committed block: a seal or an import placed its new
