@@ -322,9 +322,9 @@ export function fastTableRoot (path: string, plan: FastPlan, onRows?: (n: number
   try {
     // 'native' (tests): the native row walker's answer alone (native-rows.ts), a decline thrown as
     // this walker's refusal. Where the bytes are held whole (a load thread's download, verify
-    // --deep's small block) it is asked first only with PETAL_NATIVE_ROWS=1: its answer is this
-    // walker's, or it declines and this one answers. Not by default: the pull did not show it
-    // (docs/performance/pull.md, "Session 57: the native row walker (walker57)").
+    // --deep's small block) it is asked first (unless PETAL_NATIVE_ROWS=0): its answer is this
+    // walker's, or it declines and this one answers (docs/performance/pull.md, "Session 57: the
+    // walker weighed in quiet pulls (lead)").
     const native = mode === 'native' || (mode !== 'js' && source !== undefined && nativeRowsFirst()) ? nativeRows() : undefined
     if (native !== undefined || mode === 'native') {
       const r = native === undefined ? 0 : nativeTableRoot(native, f.bytes ?? Buffer.alloc(0), f.header, plan.root, plan.withoutRowid, nativePlanOf(plan))

@@ -6,7 +6,7 @@
  * fallback: the addon gives that walker's answer or declines, and on a decline the caller runs the
  * JavaScript walker, which then gives its own answer (a root, or its BtreeUnsupported): so a file
  * gets the same verdict with or without the addon. Used by fastTableRoot's 'native' mode (tests),
- * and on held bytes with PETAL_NATIVE_ROWS=1 (`nativeRowsFirst`). Loaded at first use, in each thread; absent
+ * and first on held bytes unless PETAL_NATIVE_ROWS=0 (`nativeRowsFirst`). Loaded at first use, in each thread; absent
  * (PETAL_NATIVE_BUILD=0, no compiler or headers), not loadable, failing its known answer at load,
  * or PETAL_NATIVE_ROWS=0: `nativeRows()` is undefined and the JavaScript walker runs.
  */
@@ -77,12 +77,13 @@ export function nativeRowsStatus (): { used: boolean, why: string } {
 let first: boolean | undefined
 
 /**
- * Whether fastTableRoot asks the native walker first where the file's bytes are held
- * (PETAL_NATIVE_ROWS=1, read once per thread): a switch for measuring the pull with it, off by
- * default until quiet pairs show it (docs/performance/pull.md, "Session 57: the native row walker (walker57)").
+ * Whether fastTableRoot asks the native walker first where the file's bytes are held: yes unless
+ * PETAL_NATIVE_ROWS=0 (read once per thread; then the addon is not loaded either). On by default
+ * since the lead's quiet pulls showed it: the pulling process's CPU a block 5.92–6.01 ms against
+ * 6.58–6.81 without it (docs/performance/pull.md, "Session 57: the walker weighed in quiet pulls (lead)").
  */
 export function nativeRowsFirst (): boolean {
-  return first ??= process.env.PETAL_NATIVE_ROWS === '1'
+  return first ??= process.env.PETAL_NATIVE_ROWS !== '0'
 }
 
 /** Forget the loaded state (tests that change PETAL_NATIVE_ROWS). */
