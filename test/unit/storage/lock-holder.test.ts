@@ -30,7 +30,8 @@ async function lookOnce (path: string): Promise<StorageError> {
 async function holder (code: string, pause: string, env: Record<string, string> = {}): Promise<{ pid: number, done: Promise<number | null> }> {
   const child = spawn(process.execPath, [...loaderFor(src), '--input-type=module', '-e', code], { env: { ...process.env, PETAL_PAUSE_FILE: pause, ...env }, stdio: 'ignore' })
   const done = new Promise<number | null>(resolve => child.on('exit', resolve))
-  await waitFor(() => existsSync(pause), { what: 'the child to hold the write lock' })
+  // Until the pid is in it: writeFileSync creates the file before it writes (the lead's CI read "").
+  await waitFor(() => existsSync(pause) && readFileSync(pause, 'utf8') !== '', { what: 'the child to hold the write lock' })
   expect(Number(readFileSync(pause, 'utf8'))).toBe(child.pid)
   return { pid: child.pid ?? 0, done }
 }
